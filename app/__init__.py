@@ -1,0 +1,1 @@
+"""Runboard: a local-first control room for pipeline and coding-agent runs."""

@@ -1,0 +1,48 @@
+"""GET /events: server-sent events of the changes the caller may see."""
+from __future__ import annotations
+
+import asyncio
+import json
+
+from fastapi import APIRouter, Request
+from starlette.responses import StreamingResponse
+
+from app.api.deps import PrincipalDep, ServicesDep
+
+router = APIRouter(tags=['events'])
+KEEPALIVE_SECONDS = 15
+
+
+@router.get('/events', response_class=StreamingResponse,
+            responses={200: {'content': {'text/event-stream': {}}, 'description': 'A stream of change events'}})
+async def events(request: Request, services: ServicesDep, principal: PrincipalDep, project: str | None = None,
+                 run: str | None = None) -> StreamingResponse:
+    queue = services.bus.subscribe()
+
+    def wanted(event: dict) -> bool:
+        if event.get('type') not in ('run', 'run.output', 'project'):
+            return False
+        if event.get('team_id') not in principal.team_ids:
+            return False
+        if project and event.get('project_id', event.get('id')) != project:
+            return False
+        return not run or event.get('id') == run
+
+    async def stream():  # noqa: ANN202
+        try:
+            yield ': connected\n\n'
+            while True:
+                try:
+                    event = await asyncio.wait_for(queue.get(), timeout=KEEPALIVE_SECONDS)
+                except asyncio.TimeoutError:
+                    if await request.is_disconnected():
+                        return
+                    yield ': keep-alive\n\n'
+                    continue
+                if wanted(event):
+                    yield f'event: {event["type"]}\ndata: {json.dumps(event, default=str)}\n\n'
+        finally:
+            services.bus.unsubscribe(queue)
+
+    return StreamingResponse(stream(), media_type='text/event-stream',
+                             headers={'Cache-Control': 'no-cache', 'X-Accel-Buffering': 'no'})

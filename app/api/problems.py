@@ -1,0 +1,145 @@
+"""RFC 9457 problem+json responses, correlation ids, and the request-size guard."""
+from __future__ import annotations
+
+import json
+import logging
+import re
+import uuid
+from contextvars import ContextVar
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.services.errors import DomainError
+
+log = logging.getLogger('runboard.api')
+correlation_id: ContextVar[str] = ContextVar('correlation_id', default='')
+_VALID_ID = re.compile(r'^[A-Za-z0-9._:\-]{1,128}$')
+PROBLEM = 'application/problem+json'
+HEADER = 'x-correlation-id'
+
+
+def problem(status: int, error: str, detail: str, *, headers: dict[str, str] | None = None, **extra: Any) -> JSONResponse:
+    cid = correlation_id.get() or uuid.uuid4().hex
+    body = {'type': f'https://runboard.dev/problems/{error}', 'title': HTTPStatus(status).phrase, 'status': status,
+            'detail': detail, 'error': error, 'correlation_id': cid, **extra}
+    return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
+
+
+class CorrelationMiddleware:
+    """Echo a valid incoming X-Correlation-ID, else mint one; set it on every response."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope['type'] != 'http':
+            await self.app(scope, receive, send)
+            return
+        incoming = next((v.decode('latin-1') for k, v in scope['headers'] if k == b'x-correlation-id'), '')
+        cid = incoming if _VALID_ID.match(incoming) else uuid.uuid4().hex
+        token = correlation_id.set(cid)
+        scope.setdefault('state', {})['correlation_id'] = cid
+
+        async def send_with_id(message: Message) -> None:
+            if message['type'] == 'http.response.start':
+                headers = [(k, v) for k, v in message.get('headers', []) if k.lower() != b'x-correlation-id']
+                headers.append((b'x-correlation-id', cid.encode()))
+                message['headers'] = headers
+            await send(message)
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            correlation_id.reset(token)
+
+
+class BodyLimitMiddleware:
+    """413 for API bodies over the limit, before any handler parses them."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app, self.max_bytes = app, max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope['type'] != 'http' or scope['method'] in ('GET', 'HEAD', 'OPTIONS'):
+            await self.app(scope, receive, send)
+            return
+        declared = next((v for k, v in scope['headers'] if k == b'content-length'), None)
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await self._reject(scope, receive, send)
+            return
+        received = 0
+        too_large = False
+
+        async def counting_receive() -> Message:
+            nonlocal received, too_large
+            message = await receive()
+            if message['type'] == 'http.request':
+                received += len(message.get('body', b''))
+                if received > self.max_bytes:
+                    too_large = True
+                    raise _TooLarge()
+            return message
+        try:
+            await self.app(scope, counting_receive, send)
+        except _TooLarge:
+            await self._reject(scope, receive, send)
+
+    async def _reject(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = problem(413, 'payload_too_large', f'Request body is larger than {self.max_bytes} bytes.')
+        await response(scope, receive, send)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def _field_of(error: dict) -> str:
+    loc = [str(p) for p in error.get('loc', ()) if p not in ('body', 'query', 'path', 'header')]
+    return '.'.join(loc) or 'body'
+
+
+def install_error_handlers(app: FastAPI, *, api_prefix: str) -> None:
+    def is_api(request: Request) -> bool:
+        return request.url.path.startswith(api_prefix)
+
+    async def on_domain(request: Request, exc: DomainError) -> JSONResponse:
+        return problem(exc.status, exc.error, exc.detail, headers=exc.headers, **exc.extra)
+
+    async def on_validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = exc.errors()
+        first = errors[0] if errors else {}
+        code = 'validation'
+        if first.get('type') == 'json_invalid':
+            detail = 'Request body is not valid JSON.'
+        elif first.get('type') == 'extra_forbidden':
+            detail = f'Unknown field: {_field_of(first)}.'
+        else:
+            detail = f'{_field_of(first)}: {first.get("msg", "invalid")}'
+        fields = [{'field': _field_of(e), 'message': e.get('msg', ''), 'type': e.get('type', '')} for e in errors]
+        return problem(422, code, detail, field=_field_of(first), errors=json.loads(json.dumps(fields, default=str)))
+
+    previous_http = app.exception_handlers.get(StarletteHTTPException)
+    previous_exc = app.exception_handlers.get(Exception) or app.exception_handlers.get(500)
+
+    async def on_http(request: Request, exc: StarletteHTTPException):  # noqa: ANN202
+        if not is_api(request) and previous_http is not None:
+            return await previous_http(request, exc)
+        codes = {404: 'not_found', 405: 'method_not_allowed', 401: 'unauthorized', 403: 'forbidden'}
+        return problem(exc.status_code, codes.get(exc.status_code, 'http_error'), str(exc.detail),
+                       headers=getattr(exc, 'headers', None))
+
+    async def on_unexpected(request: Request, exc: Exception):  # noqa: ANN202
+        if not is_api(request) and previous_exc is not None:
+            return await previous_exc(request, exc)
+        log.exception('unexpected error [%s]', correlation_id.get())
+        return problem(500, 'internal', 'Unexpected server error; the correlation id identifies it in the logs.')
+
+    app.add_exception_handler(DomainError, on_domain)
+    app.add_exception_handler(RequestValidationError, on_validation)
+    app.add_exception_handler(StarletteHTTPException, on_http)
+    app.add_exception_handler(Exception, on_unexpected)

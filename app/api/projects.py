@@ -1,0 +1,81 @@
+"""Projects and their branches; operators may change them."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from fastapi import APIRouter, Response
+from sqlalchemy import text
+from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
+
+from app.api.deps import PrincipalDep, ServicesDep
+from app.api.schemas import BranchPublic, QuotaPublic, problems
+from app.models import ProjectCreate, ProjectPublic, ProjectUpdate
+from app.services import projects
+from app.services.errors import DomainError
+
+router = APIRouter(tags=['projects'])
+
+
+@router.get('/projects', response_model=list[ProjectPublic], responses=problems(401))
+async def list_projects(services: ServicesDep, principal: PrincipalDep) -> list[ProjectPublic]:
+    return await run_in_threadpool(projects.list_projects, services.engine, principal)
+
+
+@router.get('/projects/{project_id}', response_model=ProjectPublic, responses=problems(401, 404))
+async def get_project(project_id: str, services: ServicesDep, principal: PrincipalDep) -> ProjectPublic:
+    return await run_in_threadpool(projects.get_project, services.engine, principal, project_id)
+
+
+@router.post('/projects', status_code=201, response_model=ProjectPublic, responses=problems(401, 403, 409, 422))
+async def create_project(body: ProjectCreate, services: ServicesDep, principal: PrincipalDep) -> ProjectPublic:
+    project = await run_in_threadpool(projects.create_project, services.engine, principal, body)
+    services.bus.publish({'type': 'project', 'id': project.id, 'team_id': project.team_id})
+    return project
+
+
+@router.patch('/projects/{project_id}', response_model=ProjectPublic, responses=problems(401, 403, 404, 422))
+async def update_project(project_id: str, body: ProjectUpdate, services: ServicesDep,
+                         principal: PrincipalDep) -> ProjectPublic:
+    project = await run_in_threadpool(projects.update_project, services.engine, principal, project_id, body)
+    services.bus.publish({'type': 'project', 'id': project.id, 'team_id': project.team_id})
+    return project
+
+
+@router.delete('/projects/{project_id}', status_code=204, responses=problems(401, 403, 404, 409))
+async def delete_project(project_id: str, services: ServicesDep, principal: PrincipalDep) -> Response:
+    await run_in_threadpool(projects.delete_project, services.engine, principal, project_id)
+    return Response(status_code=204)
+
+
+def _branches(services, principal, project_id: str) -> list[BranchPublic]:  # noqa: ANN001
+    from app.services import gitops
+    with Session(services.engine) as session:
+        project = projects.get_visible(session, project_id, principal)
+        busy = dict(session.connection().execute(text(
+            "SELECT branch_name, id FROM run WHERE repository_key = :repo AND status IN ('queued', 'running')"),
+            {'repo': project.repository_key}).all())
+    try:
+        if gitops.is_local(project.repository):
+            branches = services.branches.get(project.repository, fresh=True)
+        else:
+            from app.services.sources import forge
+            branches = forge.list_branches(project)
+    except (gitops.GitError, OSError) as exc:
+        raise DomainError(502, 'repository_unavailable', f'Could not list branches: {exc}') from exc
+    return [BranchPublic(name=b.name, commit=b.commit, committed_at=b.committed_at, subject=b.subject,
+                         is_base=b.name == project.base_branch, busy_run_id=busy.get(b.name)) for b in branches]
+
+
+@router.get('/projects/{project_id}/branches', response_model=list[BranchPublic], responses=problems(401, 404, 502))
+async def list_branches(project_id: str, services: ServicesDep, principal: PrincipalDep) -> list[BranchPublic]:
+    return await run_in_threadpool(_branches, services, principal, project_id)
+
+
+@router.get('/quota/runs', response_model=QuotaPublic, responses=problems(401), tags=['quota'])
+async def run_quota(services: ServicesDep, principal: PrincipalDep) -> QuotaPublic:
+    quota = await run_in_threadpool(services.admitter.quota, principal)
+    resets = datetime.now(timezone.utc).timestamp() + quota.reset_after
+    return QuotaPublic(limit=quota.limit, remaining=quota.remaining, window_seconds=quota.window_seconds,
+                       resets_at=datetime.fromtimestamp(resets, timezone.utc).isoformat(),
+                       retry_after_seconds=quota.retry_after_seconds)

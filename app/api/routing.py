@@ -1,0 +1,30 @@
+"""The API answers under /api and also at the bare paths of DESIGN.md (POST /runs, GET /runs/{id}, ...).
+The bare GET paths are shared with UI pages, so a browser asking for HTML gets the page."""
+from __future__ import annotations
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+API_ROOTS = ('/runs', '/projects', '/quota', '/events', '/afk', '/health', '/issues')
+
+
+def routes_to_api(path: str, method: str, accept: str) -> bool:
+    """Pure: should this bare-path request be served by the API?"""
+    if not any(path == root or path.startswith(root + '/') for root in API_ROOTS):
+        return False
+    if method != 'GET':
+        return True
+    return 'text/html' not in accept
+
+
+class ApiPathMiddleware:
+    def __init__(self, app: ASGIApp, prefix: str) -> None:
+        self.app, self.prefix = app, prefix
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope['type'] == 'http' and not scope['path'].startswith(self.prefix + '/'):
+            accept = next((v.decode('latin-1') for k, v in scope['headers'] if k == b'accept'), '')
+            if routes_to_api(scope['path'], scope['method'], accept):
+                scope = dict(scope)
+                scope['path'] = self.prefix + scope['path']
+                scope['raw_path'] = scope['path'].encode()
+        await self.app(scope, receive, send)

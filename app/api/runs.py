@@ -1,0 +1,107 @@
+"""Runs: trigger (idempotent), list, read, events, retry, stop."""
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, Request, Response
+from starlette.concurrency import run_in_threadpool
+
+from app.api.deps import PrincipalDep, ServicesDep, correlation
+from app.api.schemas import RunPage, problems
+from app.models import RunCreate, RunDetail, RunEventPublic, RunPublic, RunRetry
+from app.services import runs
+from app.services.errors import DomainError
+
+router = APIRouter(prefix='/runs', tags=['runs'])
+
+
+def _key(header_key: str | None, x_header_key: str | None, body_key: str | None) -> str | None:
+    keys = {k for k in (header_key, x_header_key, body_key) if k}
+    if len(keys) > 1:
+        raise DomainError(422, 'validation', 'Idempotency keys in the header and the body differ.',
+                          field='Idempotency-Key')
+    key = next(iter(keys), None)
+    if key is not None and not (1 <= len(key) <= 255 and key.isprintable()):
+        raise DomainError(422, 'validation', 'Idempotency-Key must be 1-255 printable characters.',
+                          field='Idempotency-Key')
+    return key
+
+
+def _answer(response: Response, admitted: runs.Admitted) -> RunPublic:
+    response.headers['Idempotency-Key'] = admitted.idempotency_key
+    if admitted.replayed:
+        response.status_code = 200
+        response.headers['Idempotent-Replayed'] = 'true'
+    else:
+        response.status_code = 201
+    if admitted.quota is not None:
+        response.headers.update(runs.rate_headers(admitted.quota))
+    return admitted.run
+
+
+@router.post('', status_code=201, response_model=RunPublic,
+             responses={200: {'description': 'Replay of an earlier request with the same key', 'model': RunPublic},
+                        **problems(401, 404, 409, 413, 422, 429)})
+async def trigger_run(body: RunCreate, request: Request, response: Response, services: ServicesDep,
+                      principal: PrincipalDep,
+                      idempotency_key: Annotated[str | None, Header(alias='Idempotency-Key')] = None,
+                      x_idempotency_key: Annotated[str | None, Header(alias='X-Idempotency-Key')] = None) -> RunPublic:
+    key = _key(idempotency_key, x_idempotency_key, body.x_idempotency_key)
+    try:
+        admitted = await run_in_threadpool(
+            services.admitter.trigger, principal, project_id=body.project_id, depth_level=body.depth_level,
+            target_framework=body.target_framework, branch=body.branch, key=key, correlation_id=correlation(request))
+    except DomainError as exc:
+        if exc.status in (409, 429):
+            exc.headers.setdefault('RateLimit-Policy', runs.rate_headers(services.admitter.quota(principal))[
+                'RateLimit-Policy'])
+        raise
+    return _answer(response, admitted)
+
+
+@router.get('', response_model=RunPage, responses=problems(401, 422))
+async def list_runs(services: ServicesDep, principal: PrincipalDep, project: str | None = None,
+                    status: Annotated[list[str] | None, Query()] = None, kind: str | None = None,
+                    branch: str | None = None, user: str | None = None, cursor: str | None = None,
+                    limit: Annotated[int, Query(ge=1, le=500)] = 50) -> RunPage:
+    statuses = [s for item in status or [] for s in item.split(',') if s] or None
+    items, next_cursor = await run_in_threadpool(runs.list_runs, services.engine, principal, project=project,
+                                                 status=statuses, kind=kind, branch=branch, user=user,
+                                                 cursor=cursor, limit=limit)
+    return RunPage(items=items, next_cursor=next_cursor)
+
+
+@router.get('/{run_id}', response_model=RunDetail, responses=problems(401, 404))
+async def get_run(run_id: str, services: ServicesDep, principal: PrincipalDep,
+                  events_limit: Annotated[int, Query(ge=0, le=10_000)] = 2000) -> RunDetail:
+    return await run_in_threadpool(runs.get_run, services.engine, principal, run_id, events_limit=events_limit,
+                                   with_events=events_limit > 0)
+
+
+@router.get('/{run_id}/events', response_model=list[RunEventPublic], responses=problems(401, 404))
+async def run_events(run_id: str, services: ServicesDep, principal: PrincipalDep,
+                     after: Annotated[int, Query(ge=0)] = 0,
+                     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000) -> list[RunEventPublic]:
+    return await run_in_threadpool(runs.list_events, services.engine, principal, run_id, after=after, limit=limit)
+
+
+@router.post('/{run_id}/retry', status_code=201, response_model=RunPublic,
+             responses={200: {'description': 'Replay', 'model': RunPublic}, **problems(401, 404, 409, 422, 429)})
+async def retry_run(run_id: str, request: Request, response: Response, services: ServicesDep,
+                    principal: PrincipalDep, body: RunRetry | None = None,
+                    idempotency_key: Annotated[str | None, Header(alias='Idempotency-Key')] = None,
+                    x_idempotency_key: Annotated[str | None, Header(alias='X-Idempotency-Key')] = None) -> RunPublic:
+    body = body or RunRetry()
+    key = _key(idempotency_key, x_idempotency_key, body.x_idempotency_key)
+    admitted = await run_in_threadpool(
+        services.admitter.retry, principal, run_id=run_id,
+        overrides={'branch': body.branch, 'depth_level': body.depth_level, 'target_framework': body.target_framework},
+        key=key, correlation_id=correlation(request))
+    return _answer(response, admitted)
+
+
+@router.post('/{run_id}/stop', status_code=202, response_model=RunPublic, responses=problems(401, 404, 409))
+async def stop_run(run_id: str, services: ServicesDep, principal: PrincipalDep) -> RunPublic:
+    run = await run_in_threadpool(services.admitter.stop, principal, run_id)
+    services.runner.request_stop(run_id)
+    return run

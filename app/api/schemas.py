@@ -1,0 +1,46 @@
+"""Response documentation shared by the routers."""
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+
+from app.models import RunPublic
+
+
+class Problem(BaseModel):
+    type: str
+    title: str
+    status: int
+    detail: str
+    error: str
+    correlation_id: str
+    field: str | None = None
+    blocking_runs: list[str] | None = None
+    retry_after_seconds: int | None = None
+
+
+def problems(*codes: int) -> dict[int | str, dict[str, Any]]:
+    return {code: {'model': Problem, 'content': {'application/problem+json': {}}} for code in codes}
+
+
+class RunPage(BaseModel):
+    items: list[RunPublic]
+    next_cursor: str | None
+
+
+class QuotaPublic(BaseModel):
+    limit: int
+    remaining: int
+    window_seconds: int
+    resets_at: str
+    retry_after_seconds: int
+
+
+class BranchPublic(BaseModel):
+    name: str
+    commit: str
+    committed_at: int
+    subject: str
+    is_base: bool
+    busy_run_id: str | None = None

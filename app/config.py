@@ -1,0 +1,65 @@
+"""One Settings object for the whole process (env prefix RUNBOARD_)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def default_data_dir() -> Path:
+    return Path.home() / '.local' / 'share' / 'runboard'
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix='RUNBOARD_', extra='ignore')
+
+    data_dir: Path = Field(default_factory=default_data_dir)
+    database_url: str | None = None  # default: SQLite file in data_dir (WAL)
+    redis_url: str | None = None  # unset: in-process rate limiter and event bus
+    redis_prefix: str = 'runboard'
+    host: str = '127.0.0.1'
+    port: int = 8080
+    server: str | None = None  # the UI talks to this API instead of its own (e.g. a team server)
+    token: str | None = None  # API token for the UI/CLI; local mode reads it from the data dir
+
+    global_run_cap: int = 4  # runs executing at once on this deployment; more wait queued (FIFO)
+    run_budget_seconds: int = 2 * 60 * 60
+    heartbeat_seconds: float = 5.0
+    kill_grace_seconds: float = 5.0
+    reaper_poll_seconds: float = 30.0
+    max_output_lines: int = 500_000
+    max_line_chars: int = 4000
+    worktree_retention_days: float = 7.0
+
+    rate_limit_runs: int = 20
+    rate_limit_window_seconds: int = 600
+    idempotency_ttl_seconds: int = 24 * 60 * 60
+    max_body_bytes: int = 64 * 1024
+
+    afk_sweep_seconds: float = 45.0
+    demo: bool = True  # create the demo project on first start
+
+    @property
+    def sqlite_path(self) -> Path:
+        return self.data_dir / 'runboard.db'
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f'sqlite:///{self.sqlite_path}'
+
+    @property
+    def is_team_mode(self) -> bool:
+        return bool(self.redis_url) or not self.effective_database_url.startswith('sqlite')
+
+    @property
+    def credentials_path(self) -> Path:
+        return self.data_dir / 'credentials.json'
+
+    @property
+    def mirrors_dir(self) -> Path:
+        return self.data_dir / 'mirrors'
+
+    @property
+    def worktrees_dir(self) -> Path:
+        return self.data_dir / 'worktrees'

@@ -1,0 +1,27 @@
+"""Demo pipeline: a few stages over about ten seconds. Fails on fix/flaky-test at standard depth."""
+import os
+import sys
+import time
+
+branch = os.environ.get('RUNBOARD_BRANCH', '?')
+depth = os.environ.get('RUNBOARD_DEPTH_LEVEL', 'standard')
+framework = os.environ.get('RUNBOARD_TARGET_FRAMEWORK', 'python')
+pace = float(os.environ.get('DEMO_PACE', '1.0'))
+
+stages = [
+    ('install', [f'resolving {framework} dependencies', 'fetched 42 packages', 'install ok']),
+    ('lint', ['checking style', '0 problems']),
+    ('test', [f'running {depth} test suite on {branch}', 'test_login ... ok', 'test_logout ... ok',
+              'test_flaky_network ... ok']),
+    ('build', ['packaging artefact', 'artefact demo-1.0.tar.gz written']),
+]
+for name, lines in stages:
+    print(f'::stage:: {name}', flush=True)
+    for line in lines:
+        time.sleep(0.6 * pace)
+        print(line, flush=True)
+    if name == 'test' and branch == 'fix/flaky-test' and depth == 'standard':
+        print('test_flaky_network ... FAILED (connection reset by peer)', file=sys.stderr, flush=True)
+        print('1 failed, 3 passed', flush=True)
+        sys.exit(1)
+print('pipeline finished: all stages passed', flush=True)

@@ -1,0 +1,1 @@
+"""The domain. Nothing in this package imports NiceGUI."""

@@ -1,0 +1,112 @@
+"""Users, teams and API tokens. Tokens are random and stored only as SHA-256 hashes."""
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import Engine, select
+from sqlmodel import Session
+
+from app.db import session_scope
+from app.models import ApiToken, Role, Team, TeamMember, User
+
+
+@dataclass(frozen=True)
+class Principal:
+    user_id: str
+    name: str
+    role: str
+    team_ids: frozenset[str]
+
+    @property
+    def is_operator(self) -> bool:
+        return self.role == Role.operator.value
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_user(engine: Engine, *, name: str, role: Role, team_ids: list[str]) -> tuple[User, str]:
+    """Create a user with one API token; returns the user and the plain token (shown once)."""
+    token = 'rb_' + secrets.token_urlsafe(32)
+    user = User(id='usr_' + uuid.uuid4().hex[:16], name=name, role=role.value)
+    with session_scope(engine) as session:
+        session.add(user)
+        session.flush()
+        for team_id in team_ids:
+            session.add(TeamMember(team_id=team_id, user_id=user.id))
+        session.add(ApiToken(id='tok_' + uuid.uuid4().hex[:16], user_id=user.id, token_hash=hash_token(token)))
+    return user, token
+
+
+def ensure_team(engine: Engine, team_id: str, name: str) -> None:
+    with session_scope(engine) as session:
+        if session.get(Team, team_id) is None:
+            session.add(Team(id=team_id, name=name))
+
+
+class TokenAuthenticator:
+    """Token -> Principal, cached briefly so the hot trigger path does not hit the database each time."""
+
+    def __init__(self, engine: Engine, ttl_seconds: float = 10.0) -> None:
+        self.engine, self.ttl = engine, ttl_seconds
+        self._cache: dict[str, tuple[float, Principal | None]] = {}
+        self._lock = threading.Lock()
+
+    def authenticate(self, token: str) -> Principal | None:
+        digest = hash_token(token)
+        now = time.monotonic()
+        with self._lock:
+            hit = self._cache.get(digest)
+        if hit and now - hit[0] < self.ttl:
+            return hit[1]
+        principal = self._load(digest)
+        with self._lock:
+            if len(self._cache) > 10_000:
+                self._cache.clear()
+            self._cache[digest] = (now, principal)
+        return principal
+
+    def _load(self, digest: str) -> Principal | None:
+        with Session(self.engine) as session:
+            row = session.exec(select(User).join(ApiToken, ApiToken.user_id == User.id)
+                               .where(ApiToken.token_hash == digest)).first()
+            if row is None:
+                return None
+            user = row[0]
+            teams = session.exec(select(TeamMember.team_id).where(TeamMember.user_id == user.id)).all()
+            return Principal(user.id, user.name, user.role, frozenset(t[0] for t in teams))
+
+
+LOCAL_TEAM = 'local'
+
+
+def ensure_local_account(engine: Engine, credentials_path: Path) -> str:
+    """Local mode: one operator account, created on first start; its token saved for the CLI and UI."""
+    if credentials_path.exists():
+        try:
+            token = json.loads(credentials_path.read_text())['token']
+            if TokenAuthenticator(engine).authenticate(token) is not None:
+                return token
+        except (ValueError, KeyError):
+            pass
+    ensure_team(engine, LOCAL_TEAM, 'Local')
+    _, token = create_user(engine, name='local', role=Role.operator, team_ids=[LOCAL_TEAM])
+    credentials_path.parent.mkdir(parents=True, exist_ok=True)
+    credentials_path.write_text(json.dumps({'token': token}))
+    credentials_path.chmod(0o600)
+    return token
+
+
+def read_local_token(credentials_path: Path) -> str | None:
+    try:
+        return json.loads(credentials_path.read_text())['token']
+    except (OSError, ValueError, KeyError):
+        return None

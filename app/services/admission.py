@@ -1,0 +1,91 @@
+"""Pure admission decisions: may this run start, and if not, why and when to come back. No I/O."""
+from __future__ import annotations
+
+import hashlib
+import json
+import dataclasses
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+
+@dataclass(frozen=True)
+class Refusal:
+    status: int
+    error: str
+    detail: str
+    field: str | None = None
+    blocking_runs: tuple[str, ...] = ()
+    retry_after: int | None = None
+    extra: dict = dataclasses.field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ActiveRun:
+    id: str
+    branch_name: str
+    slot: int | None
+
+
+def fingerprint(payload: dict) -> str:
+    """Hash of the canonical body without the idempotency key."""
+    body = {k: v for k, v in payload.items() if k != 'x_idempotency_key' and v is not None}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(',', ':')).encode()).hexdigest()
+
+
+def validate_choice(value: str, allowed: list[str], field_name: str) -> Refusal | None:
+    if value in allowed:
+        return None
+    return Refusal(422, 'validation', f'{field_name} {value!r} is not allowed for this project; '
+                                      f'choose one of: {", ".join(allowed)}', field=field_name)
+
+
+def validate_run_request(*, depth_level: str, target_framework: str, branch: str, allowed_depths: list[str],
+                         allowed_frameworks: list[str], branch_exists: bool) -> Refusal | None:
+    return (validate_choice(depth_level, allowed_depths, 'depth_level')
+            or validate_choice(target_framework, allowed_frameworks, 'target_framework')
+            or (None if branch_exists else
+                Refusal(422, 'validation', f'branch {branch!r} does not exist in the repository', field='branch')))
+
+
+KeyVerdict = Literal['new', 'replay', 'mismatch', 'in_flight']
+
+
+def idempotency_verdict(*, stored_fingerprint: str | None, stored_run_id: str | None, expires_at: datetime | None,
+                        fingerprint_now: str, now: datetime) -> KeyVerdict:
+    """What to do with a request whose key may have been seen before."""
+    if stored_fingerprint is None or expires_at is None or expires_at <= now:
+        return 'new'
+    if stored_fingerprint != fingerprint_now:
+        return 'mismatch'
+    return 'replay' if stored_run_id else 'in_flight'
+
+
+def repository_verdict(*, active: list[ActiveRun], max_concurrent: int, branch: str,
+                       bypass_concurrency: bool = False) -> Refusal | None:
+    """Concurrency limit first, then the PR lock (one active run per repository + branch)."""
+    if not bypass_concurrency and sum(1 for r in active if r.slot is not None) >= max_concurrent:
+        ids = tuple(r.id for r in active if r.slot is not None)
+        return Refusal(409, 'concurrency_limit',
+                       f'This repository is at maximum concurrency ({max_concurrent} active). '
+                       f'Wait for an active run to complete and retry.', blocking_runs=ids)
+    holder = next((r for r in active if r.branch_name == branch), None)
+    if holder is not None:
+        return Refusal(409, 'pr_lock', f'Branch {branch!r} is locked by active run {holder.id}.',
+                       blocking_runs=(holder.id,))
+    return None
+
+
+def free_slot(used: set[int], max_concurrent: int) -> int | None:
+    """The lowest slot number not held by an active run; None when all are held."""
+    for slot in range(max_concurrent):
+        if slot not in used:
+            return slot
+    return None
+
+
+def retry_verdict(status: str, retryable: tuple[str, ...]) -> Refusal | None:
+    if status in retryable:
+        return None
+    return Refusal(409, 'not_retryable', f'A {status} run cannot be retried; only '
+                                         f'{", ".join(retryable)} runs can.')

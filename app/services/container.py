@@ -1,0 +1,64 @@
+"""Builds every service from Settings, starts them, and closes them again."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import Engine
+
+from app import db
+from app.config import Settings
+from app.services import accounts, gitops
+from app.services.events import EventBus, make_bus
+from app.services.executor import RunEngine
+from app.services.ratelimit import make_limiter
+from app.services.runs import RunAdmitter
+
+
+@dataclass
+class Services:
+    settings: Settings
+    engine: Engine
+    bus: EventBus
+    limiter: object
+    auth: accounts.TokenAuthenticator
+    branches: gitops.BranchCache
+    admitter: RunAdmitter
+    runner: RunEngine
+    extras: dict = field(default_factory=dict)  # scheduler, afk loop, ...
+    local_token: str | None = None
+
+    async def start(self) -> None:
+        await self.bus.start()
+        await self.runner.start()
+        from app.services import scheduler
+        self.extras['scheduler'] = scheduler.start(self)
+
+    async def close(self) -> None:
+        sched = self.extras.get('scheduler')
+        if sched is not None:
+            sched.shutdown(wait=False)
+        await self.runner.close()
+        await self.bus.close()
+        self.limiter.close()
+        self.engine.dispose()
+
+
+def build_services(settings: Settings, *, migrate: bool = True, seed: bool = True) -> Services:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = db.make_engine(settings.effective_database_url)
+    if migrate:
+        db.upgrade(engine)
+    bus = make_bus(settings.redis_url, settings.redis_prefix)
+    limiter = make_limiter(settings.redis_url, settings.rate_limit_runs, settings.rate_limit_window_seconds)
+    branches = gitops.BranchCache()
+    services = Services(
+        settings=settings, engine=engine, bus=bus, limiter=limiter, auth=accounts.TokenAuthenticator(engine),
+        branches=branches,
+        admitter=RunAdmitter(engine=engine, settings=settings, limiter=limiter, branches=branches, bus=bus),
+        runner=RunEngine(settings=settings, engine=engine, bus=bus))
+    if seed:
+        services.local_token = accounts.ensure_local_account(engine, settings.credentials_path)
+        if settings.demo:
+            from app.services import demo
+            demo.ensure_demo_project(engine, settings.data_dir)
+    return services

@@ -1,0 +1,116 @@
+"""Change events: an in-process bus, fanned out through Redis pub/sub in team mode.
+
+Events are small dicts: {"type": "run"|"project"|"run.stop"|"queue", "id": ..., "project_id": ...,
+"team_id": ..., ...}. Subscribers get an asyncio.Queue; publishing works from any thread.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import threading
+from typing import Any
+
+log = logging.getLogger(__name__)
+QUEUE_SIZE = 10_000
+
+
+class EventBus:
+    """In-process fan-out. Safe to publish from worker threads."""
+
+    def __init__(self) -> None:
+        self._subscribers: set[asyncio.Queue] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._lock = threading.Lock()
+
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+
+    async def close(self) -> None:
+        self._loop = None
+
+    def subscribe(self) -> asyncio.Queue:
+        queue: asyncio.Queue = asyncio.Queue(QUEUE_SIZE)
+        with self._lock:
+            self._subscribers.add(queue)
+        return queue
+
+    def unsubscribe(self, queue: asyncio.Queue) -> None:
+        with self._lock:
+            self._subscribers.discard(queue)
+
+    def publish(self, event: dict[str, Any]) -> None:
+        self._deliver(event)
+
+    def _deliver(self, event: dict[str, Any]) -> None:
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            self._fan_out(event)
+        else:
+            loop.call_soon_threadsafe(self._fan_out, event)
+
+    def _fan_out(self, event: dict[str, Any]) -> None:
+        with self._lock:
+            subscribers = list(self._subscribers)
+        for queue in subscribers:
+            with contextlib.suppress(asyncio.QueueFull):  # a stalled reader misses events, never blocks others
+                queue.put_nowait(event)
+
+
+class RedisEventBus(EventBus):
+    """Publishes through a Redis channel so every server instance sees every change."""
+
+    def __init__(self, url: str, prefix: str) -> None:
+        super().__init__()
+        import redis
+        import redis.asyncio as aioredis
+        self._channel = f'{prefix}:events'
+        self._sync = redis.Redis.from_url(url)
+        self._async = aioredis.Redis.from_url(url)
+        self._task: asyncio.Task | None = None
+
+    async def start(self) -> None:
+        await super().start()
+        pubsub = self._async.pubsub()
+        await pubsub.subscribe(self._channel)
+        self._task = asyncio.create_task(self._listen(pubsub))
+
+    async def _listen(self, pubsub) -> None:  # noqa: ANN001
+        while True:
+            try:
+                message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+                if message and message.get('type') == 'message':
+                    self._fan_out(json.loads(message['data']))
+            except asyncio.CancelledError:
+                await pubsub.aclose()
+                raise
+            except Exception:  # keep listening through transient Redis errors
+                log.exception('redis event listener error')
+                await asyncio.sleep(0.5)
+
+    def publish(self, event: dict[str, Any]) -> None:
+        try:
+            self._sync.publish(self._channel, json.dumps(event, default=str))
+        except Exception:  # Redis holds only what may be lost: degrade to local delivery
+            log.warning('redis publish failed; delivering locally', exc_info=True)
+            self._deliver(event)
+
+    async def close(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+        await self._async.aclose()
+        self._sync.close()
+        await super().close()
+
+
+def make_bus(redis_url: str | None, prefix: str) -> EventBus:
+    return RedisEventBus(redis_url, prefix) if redis_url else EventBus()

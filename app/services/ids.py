@@ -1,0 +1,30 @@
+"""Sortable ids: prefix + 48-bit millisecond time + 80 bits that increase within a millisecond."""
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+_ALPHABET = '0123456789abcdefghjkmnpqrstvwxyz'  # Crockford base32, lower case
+_lock = threading.Lock()
+_last = (0, 0)
+
+
+def _encode(value: int, length: int) -> str:
+    out = []
+    for _ in range(length):
+        out.append(_ALPHABET[value & 31])
+        value >>= 5
+    return ''.join(reversed(out))
+
+
+def new_run_id(prefix: str = 'run_') -> str:
+    """ULID-like, monotonic within this process: later ids sort after earlier ones."""
+    global _last
+    with _lock:
+        now = time.time_ns() // 1_000_000
+        last_ms, last_rand = _last
+        rand = last_rand + 1 if now <= last_ms else int.from_bytes(os.urandom(10), 'big') >> 1
+        now = max(now, last_ms)
+        _last = (now, rand)
+    return prefix + _encode(now, 10) + _encode(rand, 16)

@@ -1,0 +1,132 @@
+"""Projects: visibility by team, create / update / delete with checks against the repository."""
+from __future__ import annotations
+
+from sqlalchemy import Engine, func, select, text
+from sqlmodel import Session
+
+from app.db import session_scope
+from app.models import (ACTIVE_STATUSES, Issue, IssueClaim, Project, ProjectCreate, ProjectPublic, ProjectUpdate,
+                        Run, utcnow)
+from app.services import gitops
+from app.services.accounts import Principal
+from app.services.afk_rules import is_paused
+from app.services.errors import DomainError, forbidden, not_found
+
+
+def visible(project: Project | None, principal: Principal) -> bool:
+    return project is not None and project.team_id in principal.team_ids
+
+
+def get_visible(session: Session, project_id: str, principal: Principal) -> Project:
+    project = session.get(Project, project_id)
+    if not visible(project, principal):
+        raise not_found(f'project {project_id!r}')  # never reveal that another team's project exists
+    return project
+
+
+def to_public(session: Session, project: Project) -> ProjectPublic:
+    active = session.exec(select(func.count()).select_from(Run).where(
+        Run.project_id == project.id, Run.status.in_(ACTIVE_STATUSES))).one()[0]
+    parked = session.exec(select(func.count()).select_from(IssueClaim).where(
+        IssueClaim.project_id == project.id, IssueClaim.state == 'parked')).one()[0]
+    ready = None
+    if project.issue_source.get('kind', 'local') == 'local':
+        ready = ready_local_count(session, project.id)
+    return ProjectPublic.model_validate({
+        **project.model_dump(), 'paused': is_paused(project.consecutive_failures),
+        'active_runs': active, 'parked_count': parked, 'ready_count': ready})
+
+
+def ready_local_count(session: Session, project_id: str) -> int:
+    """Open local issues labelled ready-for-agent without an unfinished claim."""
+    issues = session.exec(select(Issue).where(Issue.project_id == project_id, Issue.state == 'open')).all()
+    claimed = {c[0] for c in session.exec(select(IssueClaim.issue_number).where(
+        IssueClaim.project_id == project_id, IssueClaim.state.in_(('active', 'parked')))).all()}
+    return sum(1 for (issue,) in issues if 'ready-for-agent' in issue.labels and issue.number not in claimed)
+
+
+def list_projects(engine: Engine, principal: Principal) -> list[ProjectPublic]:
+    with Session(engine) as session:
+        rows = session.exec(select(Project).where(Project.team_id.in_(principal.team_ids)).order_by(Project.name)).all()
+        return [to_public(session, p) for (p,) in rows]
+
+
+def get_project(engine: Engine, principal: Principal, project_id: str) -> ProjectPublic:
+    with Session(engine) as session:
+        return to_public(session, get_visible(session, project_id, principal))
+
+
+def check_repository(repository: str, base_branch: str) -> None:
+    """The repository must be reachable and its base branch must exist."""
+    try:
+        if gitops.is_local(repository):
+            names = {b.name for b in gitops.list_branches(repository)}
+        else:
+            out = gitops.git('ls-remote', '--heads', repository, timeout=20)
+            names = {line.split('refs/heads/', 1)[1] for line in out.splitlines() if 'refs/heads/' in line}
+    except (gitops.GitError, OSError) as exc:
+        raise DomainError(422, 'validation', f'repository {repository!r} is not reachable: {exc}',
+                          field='repository') from exc
+    if base_branch not in names:
+        raise DomainError(422, 'validation', f'base branch {base_branch!r} does not exist in the repository',
+                          field='base_branch')
+
+
+def _require_operator(principal: Principal) -> None:
+    if not principal.is_operator:
+        raise forbidden('only operators can change projects')
+
+
+def create_project(engine: Engine, principal: Principal, data: ProjectCreate) -> ProjectPublic:
+    _require_operator(principal)
+    team_id = data.team_id or (sorted(principal.team_ids)[0] if principal.team_ids else None)
+    if team_id is None or team_id not in principal.team_ids:
+        raise DomainError(422, 'validation', 'team_id must be one of your teams', field='team_id')
+    check_repository(data.repository, data.base_branch)
+    project = Project.model_validate({**data.model_dump(exclude={'team_id'}), 'team_id': team_id,
+                                      'repository_key': gitops.repository_key(data.repository)})
+    from sqlalchemy.exc import IntegrityError
+    try:
+        with session_scope(engine) as session:
+            session.add(project)
+    except IntegrityError as exc:
+        raise DomainError(409, 'conflict', f'a project with id {data.id!r} already exists') from exc
+    return get_project(engine, principal, project.id)
+
+
+def update_project(engine: Engine, principal: Principal, project_id: str, data: ProjectUpdate) -> ProjectPublic:
+    _require_operator(principal)
+    changes = data.model_dump(exclude_unset=True)
+    with session_scope(engine) as session:
+        project = get_visible(session, project_id, principal)
+        repository = changes.get('repository', project.repository)
+        base = changes.get('base_branch', project.base_branch)
+        if 'repository' in changes or 'base_branch' in changes:
+            check_repository(repository, base)
+        for key, value in changes.items():
+            if value is None and key not in ('run_budget_seconds',):
+                raise DomainError(422, 'validation', f'{key} cannot be null', field=key)
+            setattr(project, key, value)
+        project.repository_key = gitops.repository_key(repository)
+        project.updated_at = utcnow()
+        session.add(project)
+    return get_project(engine, principal, project_id)
+
+
+def delete_project(engine: Engine, principal: Principal, project_id: str) -> None:
+    _require_operator(principal)
+    with session_scope(engine) as session:
+        get_visible(session, project_id, principal)
+        conn = session.connection()
+        active = conn.execute(text("SELECT id FROM run WHERE project_id = :p AND status IN ('queued', 'running')"),
+                              {'p': project_id}).scalars().all()
+        if active:
+            raise DomainError(409, 'project_busy', f'project has {len(active)} active run(s); stop them first',
+                              blocking_runs=list(active))
+        conn.execute(text('DELETE FROM runevent WHERE run_id IN (SELECT id FROM run WHERE project_id = :p)'),
+                     {'p': project_id})
+        conn.execute(text('UPDATE run SET retry_of = NULL WHERE retry_of IN (SELECT id FROM run WHERE project_id = :p)'),
+                     {'p': project_id})
+        for table in ('run', 'issueclaim', 'issue'):
+            conn.execute(text(f'DELETE FROM {table} WHERE project_id = :p'), {'p': project_id})
+        conn.execute(text('DELETE FROM project WHERE id = :p'), {'p': project_id})

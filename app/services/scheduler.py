@@ -1,0 +1,37 @@
+"""APScheduler jobs: reaper safety poll, worktree cleanup (and the AFK sweep, when present)."""
+from __future__ import annotations
+
+import asyncio
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sqlalchemy import text
+
+from app.db import session_scope
+from app.services import gitops
+
+
+def cleanup_worktrees(services) -> list:  # noqa: ANN001
+    with session_scope(services.engine) as session:
+        active = set(session.connection().execute(
+            text("SELECT id FROM run WHERE status IN ('queued', 'running')")).scalars().all())
+    return gitops.remove_stale_worktrees(services.settings.worktrees_dir,
+                                         older_than_seconds=services.settings.worktree_retention_days * 86400,
+                                         keep=active)
+
+
+def start(services) -> AsyncIOScheduler:  # noqa: ANN001
+    scheduler = AsyncIOScheduler()
+    job = dict(max_instances=1, coalesce=True, replace_existing=True)
+
+    async def safety_poll() -> None:
+        await asyncio.to_thread(services.runner.safety_poll)
+
+    async def cleanup() -> None:
+        await asyncio.to_thread(cleanup_worktrees, services)
+
+    scheduler.add_job(safety_poll, 'interval', seconds=services.settings.reaper_poll_seconds, id='reaper', **job)
+    scheduler.add_job(cleanup, 'interval', hours=1, id='worktree-cleanup', **job)
+    for hook in services.extras.get('scheduler_hooks', []):
+        hook(scheduler)
+    scheduler.start()
+    return scheduler

@@ -1,0 +1,29 @@
+"""Append numbered events to a run's timeline. seq is allocated in the database, so writers on
+different threads or servers never collide and order is preserved."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Iterable
+
+from sqlalchemy import Connection, insert, text
+
+from app.models import RunEvent, utcnow
+
+_event_table = RunEvent.__table__
+
+
+def append_events(conn: Connection, run_id: str, events: Iterable[tuple[str, str]], *,
+                  now: datetime | None = None, output_lines: int = 0) -> int:
+    """Insert events in order inside the caller's transaction; returns the run's new last_seq."""
+    events = list(events)
+    if not events:
+        return 0
+    last = conn.execute(text(
+        'UPDATE run SET last_seq = last_seq + :n, output_lines = output_lines + :lines '
+        'WHERE id = :id RETURNING last_seq'), {'n': len(events), 'lines': output_lines, 'id': run_id}).scalar_one()
+    first = last - len(events) + 1
+    at = now or utcnow()
+    conn.execute(insert(_event_table), [
+        {'run_id': run_id, 'seq': first + i, 'at': at, 'type': kind, 'text': body}
+        for i, (kind, body) in enumerate(events)])
+    return last
