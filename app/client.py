@@ -1,0 +1,177 @@
+"""Typed async httpx client of the Runboard API, shared by the UI stores and the CLI."""
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, AsyncIterator
+
+import httpx
+
+API = '/api'
+
+
+@dataclass
+class ApiError(Exception):
+    """A refusal or failure, as the server (or the network) said it."""
+    status: int  # 0 when the server could not be reached
+    error: str
+    detail: str
+    correlation_id: str | None = None
+    body: dict[str, Any] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        cid = f' [correlation id {self.correlation_id}]' if self.correlation_id else ''
+        return f'{self.detail}{cid}'
+
+    @property
+    def retry_after(self) -> int | None:
+        value = self.headers.get('retry-after') or self.body.get('retry_after_seconds')
+        try:
+            return int(value) if value is not None else None
+        except (TypeError, ValueError):
+            return None
+
+    @property
+    def blocking_runs(self) -> list[str]:
+        return list(self.body.get('blocking_runs') or [])
+
+    @property
+    def is_network(self) -> bool:
+        return self.status == 0
+
+
+@dataclass
+class Response:
+    status: int
+    data: Any
+    headers: dict[str, str]
+
+    @property
+    def replayed(self) -> bool:
+        return self.headers.get('idempotent-replayed') == 'true'
+
+    @property
+    def correlation_id(self) -> str | None:
+        return self.headers.get('x-correlation-id')
+
+
+def new_idempotency_key() -> str:
+    return str(uuid.uuid4())
+
+
+class RunboardClient:
+    def __init__(self, base_url: str, token: str | None, *, timeout: float = 15.0,
+                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+        headers = {'Accept': 'application/json'}
+        if token:
+            headers['Authorization'] = f'Bearer {token}'
+        self.base_url = base_url.rstrip('/')
+        self._http = httpx.AsyncClient(base_url=self.base_url, headers=headers, timeout=timeout, transport=transport)
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def __aenter__(self) -> 'RunboardClient':
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def request(self, method: str, path: str, *, json_body: Any = None, params: dict | None = None,
+                      headers: dict[str, str] | None = None, correlation_id: str | None = None) -> Response:
+        sent_headers = dict(headers or {})
+        if correlation_id:
+            sent_headers['X-Correlation-ID'] = correlation_id
+        try:
+            reply = await self._http.request(method, API + path, json=json_body, params=params, headers=sent_headers)
+        except httpx.TimeoutException as exc:
+            raise ApiError(0, 'timeout', f'The server did not answer in time ({type(exc).__name__}).',
+                           correlation_id) from exc
+        except httpx.TransportError as exc:
+            raise ApiError(0, 'network', f'Could not reach the server at {self.base_url}: {type(exc).__name__}.',
+                           correlation_id) from exc
+        lowered = {k.lower(): v for k, v in reply.headers.items()}
+        try:
+            data = reply.json() if reply.content else None
+        except ValueError:
+            data = None
+        if reply.status_code >= 400:
+            body = data if isinstance(data, dict) else {}
+            raise ApiError(reply.status_code, body.get('error', 'http_error'),
+                           body.get('detail') or f'HTTP {reply.status_code}',
+                           body.get('correlation_id') or lowered.get('x-correlation-id'), body, lowered)
+        return Response(reply.status_code, data, lowered)
+
+    # -- projects
+    async def list_projects(self) -> list[dict]:
+        return (await self.request('GET', '/projects')).data
+
+    async def get_project(self, project_id: str) -> dict:
+        return (await self.request('GET', f'/projects/{project_id}')).data
+
+    async def create_project(self, body: dict) -> dict:
+        return (await self.request('POST', '/projects', json_body=body)).data
+
+    async def update_project(self, project_id: str, body: dict) -> dict:
+        return (await self.request('PATCH', f'/projects/{project_id}', json_body=body)).data
+
+    async def branches(self, project_id: str) -> list[dict]:
+        return (await self.request('GET', f'/projects/{project_id}/branches')).data
+
+    # -- runs
+    async def trigger_run(self, *, project_id: str, branch: str, depth_level: str, target_framework: str,
+                          key: str, correlation_id: str | None = None) -> Response:
+        body = {'project_id': project_id, 'branch': branch, 'depth_level': depth_level,
+                'target_framework': target_framework}
+        return await self.request('POST', '/runs', json_body=body, headers={'Idempotency-Key': key},
+                                  correlation_id=correlation_id)
+
+    async def retry_run(self, run_id: str, *, key: str, overrides: dict | None = None) -> Response:
+        body = {k: v for k, v in (overrides or {}).items() if v}
+        return await self.request('POST', f'/runs/{run_id}/retry', json_body=body, headers={'Idempotency-Key': key})
+
+    async def stop_run(self, run_id: str) -> dict:
+        return (await self.request('POST', f'/runs/{run_id}/stop')).data
+
+    async def list_runs(self, **filters: Any) -> dict:
+        params = {k: v for k, v in filters.items() if v not in (None, '', [])}
+        return (await self.request('GET', '/runs', params=params)).data
+
+    async def get_run(self, run_id: str, *, events_limit: int = 2000) -> dict:
+        return (await self.request('GET', f'/runs/{run_id}', params={'events_limit': events_limit})).data
+
+    async def run_events(self, run_id: str, *, after: int = 0, limit: int = 1000) -> list[dict]:
+        return (await self.request('GET', f'/runs/{run_id}/events', params={'after': after, 'limit': limit})).data
+
+    async def quota(self) -> dict:
+        return (await self.request('GET', '/quota/runs')).data
+
+    # -- AFK and issues
+    async def afk(self, action: str, project_id: str, body: dict | None = None) -> dict:
+        return (await self.request('POST', f'/afk/{action}/{project_id}', json_body=body)).data
+
+    async def list_issues(self, project_id: str) -> list[dict]:
+        return (await self.request('GET', f'/projects/{project_id}/issues')).data
+
+    async def add_issue(self, project_id: str, body: dict) -> dict:
+        return (await self.request('POST', f'/projects/{project_id}/issues', json_body=body)).data
+
+    # -- live changes
+    async def events(self, *, project: str | None = None, run: str | None = None) -> AsyncIterator[dict]:
+        """Server-sent change events, forever (until the caller stops iterating or the connection drops)."""
+        params = {k: v for k, v in {'project': project, 'run': run}.items() if v}
+        try:
+            async with self._http.stream('GET', API + '/events', params=params,
+                                         timeout=httpx.Timeout(10.0, read=None)) as reply:
+                if reply.status_code >= 400:
+                    await reply.aread()
+                    body = reply.json() if reply.content else {}
+                    raise ApiError(reply.status_code, body.get('error', 'http_error'), body.get('detail', ''),
+                                   body.get('correlation_id'), body)
+                async for line in reply.aiter_lines():
+                    if line.startswith('data: '):
+                        yield json.loads(line[6:])
+        except httpx.TransportError as exc:
+            raise ApiError(0, 'network', f'Lost the event stream: {type(exc).__name__}.') from exc

@@ -1,0 +1,5 @@
+"""NiceGUI pages built from the stores; no database, no services."""
+
+
+def register() -> None:
+    from app.pages import dashboard, project_page, run_page  # noqa: F401  (the decorators register the routes)

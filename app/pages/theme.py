@@ -1,0 +1,62 @@
+"""Shared page chrome and small display helpers."""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from typing import Iterator
+
+from nicegui import ui
+
+STATUS_COLORS = {
+    'queued': 'grey-7', 'running': 'blue-7', 'succeeded': 'green-8', 'failed': 'red-8',
+    'timed_out': 'orange-9', 'crashed': 'deep-purple-7', 'stopped': 'blue-grey-7', 'stopping': 'blue-grey-5',
+}
+STATUS_LABELS = {'timed_out': 'timed out'}
+
+
+@contextmanager
+def frame(title: str) -> Iterator[None]:
+    ui.add_head_html('<link rel="stylesheet" href="/assets/runboard.css">')
+    ui.dark_mode(None)  # follow the system
+    with ui.header().classes('items-center justify-between px-4 py-2'):
+        with ui.link(target='/').classes('text-white no-underline flex items-center gap-2'):
+            ui.label('🏁 Runboard').classes('text-lg font-bold')
+        ui.label(title).classes('text-sm opacity-80')
+    with ui.column().classes('w-full max-w-6xl mx-auto p-2 sm:p-4 gap-4'):
+        yield
+
+
+def status_badge(status: str) -> ui.badge:
+    return ui.badge(STATUS_LABELS.get(status, status), color=STATUS_COLORS.get(status, 'grey')) \
+        .props(f'data-status={status}').classes('text-sm px-2 py-1')
+
+
+def parse_time(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    moment = datetime.fromisoformat(value)
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def relative(value: str | None, now: datetime | None = None) -> str:
+    moment = parse_time(value)
+    if moment is None:
+        return '—'
+    seconds = int(((now or datetime.now(timezone.utc)) - moment).total_seconds())
+    if seconds < 5:
+        return 'just now'
+    for size, unit in ((86400, 'd'), (3600, 'h'), (60, 'min')):
+        if seconds >= size:
+            return f'{seconds // size} {unit} ago'
+    return f'{seconds} s ago'
+
+
+def duration(run: dict, now: datetime | None = None) -> str:
+    start = parse_time(run.get('started_at'))
+    if start is None:
+        return '—'
+    end = parse_time(run.get('finished_at')) or now or datetime.now(timezone.utc)
+    seconds = max(0, int((end - start).total_seconds()))
+    minutes, secs = divmod(seconds, 60)
+    hours, minutes = divmod(minutes, 60)
+    return f'{hours}:{minutes:02d}:{secs:02d}' if hours else f'{minutes}:{secs:02d}'

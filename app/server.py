@@ -1,0 +1,62 @@
+"""Composition: settings -> services -> API -> pages -> ui.run()."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from nicegui import app as web_app
+from nicegui import ui
+
+from app.api import install_api
+from app.config import Settings
+from app.services.container import Services, build_services
+
+ASSETS = Path(__file__).resolve().parent.parent / 'assets'
+
+
+def compose(settings: Settings) -> None:
+    """Wire everything onto NiceGUI's app. When settings.server is set, this process serves only the UI
+    and talks to that remote API; otherwise it hosts the API too."""
+    from app import pages
+    from app.state import connection
+
+    hosts_api = settings.server is None
+    if hosts_api:
+        install_api(web_app, max_body_bytes=settings.max_body_bytes)
+    holder: dict[str, Services] = {}
+
+    async def startup() -> None:
+        if hosts_api:
+            services = build_services(settings)
+            web_app.state.services = services
+            holder['services'] = services
+            await services.start()
+            token = settings.token or services.local_token
+            base_url = f'http://127.0.0.1:{settings.port}'
+        else:
+            from app.services.accounts import read_local_token
+            token = settings.token or read_local_token(settings.credentials_path)
+            base_url = settings.server
+        connection.configure(base_url=base_url, token=token)
+
+    async def shutdown() -> None:
+        await connection.close()
+        if 'services' in holder:
+            await holder['services'].close()
+
+    web_app.on_startup(startup)
+    web_app.on_shutdown(shutdown)
+    if ASSETS.exists():
+        web_app.add_static_files('/assets', str(ASSETS))
+    pages.register()
+
+
+def run(settings: Settings, *, native: bool = False) -> None:
+    logging.basicConfig(level=logging.INFO, format='%(asctime)s %(levelname)s %(name)s: %(message)s')
+    for noisy in ('httpx', 'apscheduler'):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    compose(settings)
+    ui.run(host=settings.host, port=settings.port, title='Runboard', dark=None, reload=False, show=False,
+           native=native, window_size=(1200, 800) if native else None, favicon='🏁',
+           fastapi_docs=True, show_welcome_message=False, storage_secret=None,
+           reconnect_timeout=10.0)

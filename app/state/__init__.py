@@ -1,0 +1,1 @@
+"""Per-tab reactive stores. They talk to app.client only."""

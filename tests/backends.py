@@ -1,0 +1,73 @@
+"""The real backends tests run on: local (SQLite file, in-process limiter and bus) and team
+(PostgreSQL + Redis on 127.0.0.1). Team cases skip on a laptop without them, and fail in CI."""
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from app.config import Settings
+
+PG_ADMIN_URL = os.environ.get('RUNBOARD_TEST_PG', 'postgresql+psycopg://postgres@127.0.0.1:5432/test')
+REDIS_URL = os.environ.get('RUNBOARD_TEST_REDIS', 'redis://127.0.0.1:6379/0')
+BACKENDS = ['local', 'team']
+
+
+def _answers(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def require_team_services() -> None:
+    missing = [name for name, port in (('PostgreSQL', 5432), ('Redis', 6379)) if not _answers('127.0.0.1', port)]
+    if missing:
+        message = f'{" and ".join(missing)} not answering on 127.0.0.1'
+        if os.environ.get('CI'):
+            pytest.fail(message + ' (CI must run every backend)')
+        pytest.skip(message)
+
+
+@contextmanager
+def pg_schema() -> Iterator[str]:
+    """A fresh schema in the `test` database; the URL pins search_path to it."""
+    schema = 'rb_' + uuid.uuid4().hex[:12]
+    admin = create_engine(PG_ADMIN_URL, isolation_level='AUTOCOMMIT')
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE SCHEMA {schema}'))
+    try:
+        yield f'{PG_ADMIN_URL}?options=-csearch_path%3D{schema}'
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP SCHEMA IF EXISTS {schema} CASCADE'))
+        admin.dispose()
+
+
+@contextmanager
+def backend_settings(backend: str, data_dir: Path, **overrides) -> Iterator[Settings]:  # noqa: ANN003
+    """Settings for one test on one backend. Share the yielded database URL to model two servers."""
+    base = dict(data_dir=data_dir, demo=False, heartbeat_seconds=1.0, kill_grace_seconds=1.0)
+    base.update(overrides)
+    if backend == 'local':
+        yield Settings(**base)
+        return
+    require_team_services()
+    with pg_schema() as url:
+        prefix = 'rbtest:' + uuid.uuid4().hex[:10]
+        yield Settings(**{**base, 'database_url': url, 'redis_url': REDIS_URL, 'redis_prefix': prefix})
+        try:
+            import redis
+            client = redis.Redis.from_url(REDIS_URL)
+            for key in client.scan_iter(f'{prefix}:*'):
+                client.delete(key)
+            client.close()
+        except Exception:
+            pass

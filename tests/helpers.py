@@ -1,0 +1,45 @@
+"""Small helpers shared by API, engine and CLI tests."""
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+ACTIVE = ('queued', 'running')
+
+
+def shell_script(body: str) -> dict[str, str]:
+    return {'run.sh': '#!/bin/sh\n' + body + '\n'}
+
+
+def create_project(client: httpx.Client, repo: Path, *, project_id: str = 'proj', command: list[str] | None = None,
+                   **fields) -> dict:  # noqa: ANN003
+    body = {'id': project_id, 'name': project_id.title(), 'repository': str(repo), 'base_branch': 'main',
+            'command': command or ['sh', 'run.sh'], **fields}
+    reply = client.post('/api/projects', json=body)
+    assert reply.status_code == 201, reply.text
+    return reply.json()
+
+
+def trigger(client: httpx.Client, project_id: str = 'proj', *, branch: str = 'main', depth: str = 'shallow',
+            framework: str = 'python', key: str | None = None) -> httpx.Response:
+    headers = {'Idempotency-Key': key} if key else {}
+    return client.post('/api/runs', json={'project_id': project_id, 'branch': branch, 'depth_level': depth,
+                                          'target_framework': framework}, headers=headers)
+
+
+def wait_for_status(client: httpx.Client, run_id: str, statuses=None, timeout: float = 30) -> dict:  # noqa: ANN001
+    """Poll until the run reaches one of `statuses` (default: any terminal status)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        run = client.get(f'/api/runs/{run_id}').json()
+        if (run['status'] in statuses) if statuses else run['status'] not in ACTIVE:
+            return run
+        if time.monotonic() > deadline:
+            raise AssertionError(f'run {run_id} still {run["status"]} after {timeout}s')
+        time.sleep(0.05)
+
+
+PYTHON = sys.executable

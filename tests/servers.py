@@ -1,0 +1,112 @@
+"""Real servers for tests: the API (uvicorn in a thread) or the whole app (a subprocess)."""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+import httpx
+import uvicorn
+
+from app.config import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
+
+
+class ApiServer:
+    def __init__(self, settings: Settings, port: int) -> None:
+        self.settings, self.port = settings, port
+        self.base_url = f'http://127.0.0.1:{port}'
+        self.app = None
+        self.server: uvicorn.Server | None = None
+        self.thread: threading.Thread | None = None
+
+    @property
+    def services(self):  # noqa: ANN201
+        return self.app.state.services
+
+    @property
+    def token(self) -> str:
+        return json.loads(self.settings.credentials_path.read_text())['token']
+
+    def client(self, token: str | None = None, **kwargs) -> httpx.Client:  # noqa: ANN003
+        return httpx.Client(base_url=self.base_url, headers={'Authorization': f'Bearer {token or self.token}'},
+                            timeout=kwargs.pop('timeout', 30), **kwargs)
+
+    def async_client(self, token: str | None = None, **kwargs) -> httpx.AsyncClient:  # noqa: ANN003
+        return httpx.AsyncClient(base_url=self.base_url, timeout=kwargs.pop('timeout', 30),
+                                 headers={'Authorization': f'Bearer {token or self.token}'}, **kwargs)
+
+
+@contextmanager
+def api_server(settings: Settings) -> Iterator[ApiServer]:
+    """The API with its services (engine, scheduler) in this process, on a free port."""
+    from app.api import build_api_app
+    server = ApiServer(settings, free_port())
+    server.app = build_api_app(settings)
+    config = uvicorn.Config(server.app, host='127.0.0.1', port=server.port, log_level='warning', lifespan='on')
+    server.server = uvicorn.Server(config)
+    server.thread = threading.Thread(target=server.server.run, daemon=True)
+    server.thread.start()
+    deadline = time.monotonic() + 30
+    while not server.server.started:
+        if not server.thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError('API server did not start')
+        time.sleep(0.02)
+    try:
+        yield server
+    finally:
+        server.server.should_exit = True
+        server.thread.join(timeout=30)
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """The environment for a server subprocess: no pytest or NiceGUI test variables."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(('PYTEST', 'NICEGUI', 'RUNBOARD_'))}
+    env.update(extra)
+    return env
+
+
+@contextmanager
+def app_process(data_dir: Path, *, port: int | None = None, args: list[str] | None = None,
+                env: dict[str, str] | None = None, log_path: Path | None = None) -> Iterator[dict]:
+    """`python main.py` as a person starts it, on a free port; yields {'url', 'process', 'port'}."""
+    port = port or free_port()
+    log = open(log_path or data_dir / 'server.log', 'ab')
+    process = subprocess.Popen([sys.executable, 'main.py', '--port', str(port), '--data-dir', str(data_dir),
+                                *(args or [])], cwd=ROOT, env=clean_env(**(env or {})), stdout=log,
+                               stderr=subprocess.STDOUT, start_new_session=True)
+    url = f'http://127.0.0.1:{port}'
+    deadline = time.monotonic() + 60
+    try:
+        while True:
+            try:
+                if httpx.get(url + '/api/health', timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f'app did not start; see {log.name}')
+            time.sleep(0.1)
+        yield {'url': url, 'process': process, 'port': port}
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        log.close()
