@@ -4,6 +4,7 @@ from __future__ import annotations
 from nicegui import ui
 
 from app.client import ApiError, new_idempotency_key
+from app.pages.runs_list import runs_list
 from app.pages.theme import frame
 from app.state import connection
 
@@ -37,3 +38,5 @@ async def project_page(project_id: str) -> None:
             ui.navigate.to(f'/runs/{reply.data["id"]}')
 
         ui.button('Run', icon='play_arrow', on_click=submit).classes('rb-tap')
+        ui.label('Runs').classes('text-lg font-medium')
+        await runs_list(project=project_id)

@@ -20,7 +20,8 @@ def frame(title: str) -> Iterator[None]:
     ui.dark_mode(None)  # follow the system
     with ui.header().classes('items-center justify-between px-4 py-2'):
         with ui.link(target='/').classes('text-white no-underline flex items-center gap-2'):
-            ui.label('🏁 Runboard').classes('text-lg font-bold')
+            ui.icon('sports_score').classes('text-2xl')
+            ui.label('Runboard').classes('text-lg font-bold')
         ui.label(title).classes('text-sm opacity-80')
     with ui.column().classes('w-full max-w-6xl mx-auto p-2 sm:p-4 gap-4'):
         yield
