@@ -10,9 +10,9 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, Callable
 
-from sqlalchemy import Engine, and_, delete, or_, select, text
+from sqlalchemy import Connection, Engine, and_, delete, or_, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
@@ -246,11 +246,16 @@ class RunAdmitter:
                 IdempotencyKey.user_id == user_id, IdempotencyKey.key == key, IdempotencyKey.run_id.is_(None))))
 
     def _create(self, principal: Principal | None, project: Project, spec: RunSpec, *, key: str | None,
-                fingerprint: str | None, correlation_id: str | None, bypass_concurrency: bool = False) -> RunPublic:
+                fingerprint: str | None, correlation_id: str | None, bypass_concurrency: bool = False,
+                before_insert: Callable[[Connection], None] | None = None,
+                after_insert: Callable[[Connection, Run], None] | None = None) -> RunPublic:
+        """before_insert / after_insert run inside the creating transaction (the AFK loop checks its
+        gates and claims the issue there, so a refusal or a lost race leaves nothing behind)."""
         for attempt in range(CREATE_ATTEMPTS):
             try:
                 return self._try_create(principal, project, spec, key=key, fingerprint=fingerprint,
-                                        correlation_id=correlation_id, bypass_concurrency=bypass_concurrency)
+                                        correlation_id=correlation_id, bypass_concurrency=bypass_concurrency,
+                                        before_insert=before_insert, after_insert=after_insert)
             except IntegrityError:
                 if attempt == CREATE_ATTEMPTS - 1:
                     raise DomainError(409, 'concurrency_limit', 'The repository changed under this request; retry.',
@@ -259,10 +264,14 @@ class RunAdmitter:
         raise AssertionError('unreachable')
 
     def _try_create(self, principal: Principal | None, project: Project, spec: RunSpec, *, key: str | None,
-                    fingerprint: str | None, correlation_id: str | None, bypass_concurrency: bool) -> RunPublic:
+                    fingerprint: str | None, correlation_id: str | None, bypass_concurrency: bool,
+                    before_insert: Callable[[Connection], None] | None = None,
+                    after_insert: Callable[[Connection, Run], None] | None = None) -> RunPublic:
         now = utcnow()
         with session_scope(self.engine) as session:
             conn = session.connection()
+            if before_insert is not None:
+                before_insert(conn)
             rows = conn.execute(text(
                 "SELECT id, branch_name, slot FROM run WHERE repository_key = :repo "
                 "AND status IN ('queued', 'running')"), {'repo': project.repository_key}).all()
@@ -285,6 +294,8 @@ class RunAdmitter:
                       correlation_id=correlation_id)
             session.add(run)
             session.flush()
+            if after_insert is not None:
+                after_insert(conn, run)
             if key and principal:
                 conn.execute(text('UPDATE idempotencykey SET run_id = :run WHERE user_id = :u AND key = :k'),
                              {'run': run.id, 'u': principal.user_id, 'k': key})
