@@ -32,7 +32,9 @@ class World:
         return self.services.extras['afk']
 
     def project(self, project_id: str, *, auto: bool = True, issues: int = 0, failures: int = 0, **fields) -> str:  # noqa: ANN003
-        body = {'id': project_id, 'name': project_id, 'repository': str(self.repo), 'command': ['sh', 'run.sh'],
+        repo = make_repo(self.repo.parent / f'repo-{project_id}', {'main': {'run.sh': '#!/bin/sh\nexit 1\n'}}) \
+            if not (self.repo.parent / f'repo-{project_id}').exists() else self.repo.parent / f'repo-{project_id}'
+        body = {'id': project_id, 'name': project_id, 'repository': str(repo), 'command': ['sh', 'run.sh'],
                 'max_concurrent_runs': 1, **fields}
         projects.create_project(self.engine, self.principal, ProjectCreate(**body))
         from sqlalchemy import text
@@ -80,6 +82,8 @@ def world_factory(settings_factory, tmp_path):  # noqa: ANN001, ANN201
     repo = make_repo(tmp_path / 'repo', {'main': {'run.sh': '#!/bin/sh\nexit 1\n'}})
 
     def make(**overrides) -> World:  # noqa: ANN003
+        if made:  # a second server on the same database (settings_factory alone would give local mode a new file)
+            overrides.setdefault('database_url', made[0].settings.effective_database_url)
         services = build_services(settings_factory(**overrides))
         made.append(services)
         principal = services.auth.authenticate(services.local_token)
