@@ -88,7 +88,7 @@ def test_failed_run_parks_its_issue_requeue_and_discard(world) -> None:  # noqa:
     world.project('pp', issues=2)
     _fail_once(world, 'pp')  # issue 1 parked
     parked = world.loop.parked(world.principal, 'pp')
-    assert [(c['issue_number'], c['state'], c['cause']) for c in parked] == [(1, 'parked', 'exit code 1')]
+    assert [(c['issue_number'], c['state'], c['cause']) for c in parked] == [(1, 'parked', 'failed: exit code 1')]
     world.loop.sweep()
     assert world.active_auto_runs('pp')[0]['issue_number'] == 2  # never issue 1 again by itself
     world.reap(world.active_auto_runs('pp')[0]['id'], RunStatus.failed, 'exit code 2')
