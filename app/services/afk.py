@@ -123,10 +123,13 @@ class AfkLoop:
         report = SweepReport()
         with Session(self.engine) as session:
             conn = session.connection()
+            active = _active_runs(conn)
+            if active >= self.settings.global_run_cap:  # the global cap stops the sweep before it starts
+                report.stopped_by = 'global_cap'
+                return report
             auto = list(session.exec(select(Project).where(Project.auto_enabled == True)).all())  # noqa: E712
             if not auto:
                 return report
-            active = _active_runs(conn)
             in_flight = set(conn.execute(text(
                 "SELECT project_id FROM run WHERE kind = 'auto' AND status IN ('queued', 'running')")).scalars())
             last_launch = dict(conn.execute(text(

@@ -244,3 +244,20 @@ def test_counter_survives_a_restart(world_factory) -> None:  # noqa: ANN001
     assert restarted.loop.sweep().launched == []
     restarted.loop.reset(restarted.principal, 'pp')
     assert len(restarted.loop.sweep().launched) == 1
+
+
+def test_team_mode_sweeps_one_instance_at_a_time(world_factory) -> None:  # noqa: ANN001
+    """Team mode holds a Redis lease while sweeping (local mode has one instance and no lease);
+    either way the database keeps launches safe (see the racing test without the lease)."""
+    first, second = world_factory(), world_factory()
+    first.project('pp', issues=1)
+    if not first.services.settings.redis_url:
+        assert first.loop.lease is None and len(first.loop.sweep().launched) == 1
+        return
+    assert first.loop.lease.acquire()
+    try:
+        assert second.loop.sweep().stopped_by == 'lease_held'
+        assert second.active_auto_runs() == []
+    finally:
+        first.loop.lease.release()
+    assert len(second.loop.sweep().launched) == 1
