@@ -5,11 +5,16 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
-if [ ! -x /usr/bin/chromium ]; then
+# Chromium for Playwright; Xvfb and Qt's X11 libraries for the native-window test.
+debian_packages=(chromium xvfb x11-utils libxcb-cursor0 libxkbcommon-x11-0 libegl1 libnss3 libxcb-icccm4
+  libxcb-keysyms1 libxcb-image0 libxcb-render-util0 libxcb-xinerama0 libxcb-randr0 libxcb-shape0 libxcb-xkb1)
+missing=()
+for pkg in "${debian_packages[@]}"; do dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg"); done
+if [ ${#missing[@]} -gt 0 ]; then
   as_root apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq chromium >/dev/null
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
-bash scripts/bootstrap.sh test
+bash scripts/bootstrap.sh test,native
 
 # The team backend (PostgreSQL + Redis on 127.0.0.1). In CI every backend must run: start the
 # services if they are installed but stopped, and fail if they still do not answer.
