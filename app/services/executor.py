@@ -203,6 +203,9 @@ class RunEngine:
             self.live.pop(live.run_id, None)
             if status == RunStatus.succeeded:
                 await asyncio.to_thread(gitops.remove_worktree, worktree)
+            else:  # kept for inspection: its retention counts from now, not from the checkout
+                with contextlib.suppress(OSError):
+                    os.utime(worktree)
             if done:
                 self._publish_run(live.run_id, live.project_id, live.team_id, status.value)
                 for callback in self.on_run_finished:
