@@ -31,6 +31,8 @@ STAGE_RE = re.compile(r'^::stage::\s*(.+)$')
 READ_CHUNK = 64 * 1024
 FLUSH_SECONDS = 0.05
 FLUSH_LINES = 10_000  # events per INSERT transaction
+FLUSH_RETRY_SECONDS = 1.0
+FINISH_ATTEMPTS = 5
 DRAIN_AFTER_EXIT_SECONDS = 2.0
 
 
@@ -194,13 +196,15 @@ class RunEngine:
             live.output_done.set()
             with contextlib.suppress(Exception):
                 await flusher
-            await self._flush(live)
+            try:
+                await self._flush(live)
+            except Exception:  # losing output must not keep the run from being reaped
+                log.exception('storing the last output of run %s failed', live.run_id)
             status = kill_reason_status or classify_run(exit_code=exit_code, kill_reason=live.kill_reason)
             if live.kill_reason == 'shutdown':
                 error = error or 'server stopped while the run was in progress'
-            done = await asyncio.to_thread(finish_run, self.engine, run_id=live.run_id, status=status,
-                                           exit_code=exit_code, error=error, message=error)
-            self.live.pop(live.run_id, None)
+            done = await self._finish(live.run_id, status=status, exit_code=exit_code, error=error)
+            self.live.pop(live.run_id, None)  # if finishing failed, the safety poll reaps it as crashed
             if status == RunStatus.succeeded:
                 await asyncio.to_thread(gitops.remove_worktree, worktree)
             else:  # kept for inspection: its retention counts from now, not from the checkout
@@ -211,6 +215,16 @@ class RunEngine:
                 for callback in self.on_run_finished:
                     callback(live.project_id, status.value)
             self.kick()
+
+    async def _finish(self, run_id: str, **outcome) -> dict | None:  # noqa: ANN003
+        for attempt in range(FINISH_ATTEMPTS):
+            try:
+                return await asyncio.to_thread(finish_run, self.engine, run_id=run_id, message=outcome['error'],
+                                               **outcome)
+            except Exception:
+                log.exception('reaping run %s failed (attempt %d)', run_id, attempt + 1)
+                await asyncio.sleep(FLUSH_RETRY_SECONDS * (attempt + 1))
+        return None
 
     def _prepare_worktree(self, run: dict, worktree: Path) -> str:
         mirror = gitops.refresh_mirror(self.settings.mirrors_dir, run['repository'])
@@ -314,6 +328,8 @@ class RunEngine:
             self._emit_output(live, pending.decode('utf-8', 'replace').rstrip('\r'), limit)
 
     def _emit_output(self, live: LiveRun, line: str, limit: int, *, force_cut: bool = False) -> None:
+        if '\x00' in line:  # PostgreSQL text cannot hold NUL; a store that fails would lose the batch
+            line = line.replace('\x00', '\ufffd')
         if len(line) > limit or force_cut:
             line = line[:limit] + f' … [line cut at {limit} characters]'
         if live.stored_lines + live.buffered_lines >= self.settings.max_output_lines:
@@ -338,7 +354,11 @@ class RunEngine:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(live.output_done.wait(), FLUSH_SECONDS)
             if live.buffer:
-                await self._flush(live)
+                try:
+                    await self._flush(live)
+                except Exception:  # the unstored part went back to the buffer: try again next round
+                    log.exception('storing output of run %s failed', live.run_id)
+                    await asyncio.sleep(FLUSH_RETRY_SECONDS)
 
     async def _flush(self, live: LiveRun) -> None:
         """Store the buffered events in order. Only one flush runs at a time per run (the flush loop, then
@@ -349,10 +369,15 @@ class RunEngine:
         live.buffer = []
         live.stored_lines += live.buffered_lines  # counted before the await, so the bound holds meanwhile
         live.buffered_lines = 0
+        last_seq = 0
         for start in range(0, len(batch), FLUSH_LINES):
             part = batch[start:start + FLUSH_LINES]
             part_lines = sum(1 for kind, _ in part if kind == 'output')
-            last_seq = await asyncio.to_thread(self._store, live.run_id, part, part_lines)
+            try:
+                last_seq = await asyncio.to_thread(self._store, live.run_id, part, part_lines)
+            except BaseException:
+                live.buffer[:0] = batch[start:]  # keep order: the unstored rest goes first next time
+                raise
         self.bus.publish({'type': 'run.output', 'id': live.run_id, 'project_id': live.project_id,
                           'team_id': live.team_id, 'last_seq': last_seq})
 
