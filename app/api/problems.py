@@ -11,6 +11,7 @@ from typing import Any, Awaitable, Callable
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -182,6 +183,12 @@ def install_error_handlers(app: FastAPI, *, api_prefix: str, auth_check: AuthChe
         log.exception('unexpected error [%s]', correlation_id.get())
         return problem(500, 'internal', 'Unexpected server error; the correlation id identifies it in the logs.')
 
+    async def on_data_error(request: Request, exc: DataError):  # noqa: ANN202
+        # e.g. a NUL byte in a path or a field: PostgreSQL cannot store it; it is the client's input
+        return problem(422, 'validation', 'The request contains a value the database cannot store '
+                                          '(such as a NUL character).', headers=await headers_for(request, 422, None))
+
+    app.add_exception_handler(DataError, on_data_error)
     app.add_exception_handler(DomainError, on_domain)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)
