@@ -259,10 +259,7 @@ class AfkLoop:
         run = self.admitter._create(principal, project, spec, key=None, fingerprint=None,
                                     correlation_id=correlation_id, bypass_concurrency=True,
                                     before_insert=before_insert, after_insert=after_insert)
-        self.bus.publish({'type': 'run', 'id': run.id, 'project_id': project.id, 'team_id': project.team_id,
-                          'status': run.status})
-        self._publish_project(project)
-        self.bus.publish({'type': 'queue'})
+        self._publish_project(project)  # the admitter announced the run and woke the queue
         return run
 
     # ------------------------------------------------------------ what people do
