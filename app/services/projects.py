@@ -31,8 +31,9 @@ def to_public(session: Session, project: Project) -> ProjectPublic:
         IssueClaim.project_id == project.id, IssueClaim.state == 'parked')).one()[0]
     from app.services.sources import issues
     ready = issues.ready_count(session, project)  # forge: cached briefly; None when the forge cannot tell
+    source = {k: ('********' if k == 'token' else v) for k, v in (project.issue_source or {}).items()}
     return ProjectPublic.model_validate({
-        **project.model_dump(), 'paused': is_paused(project.consecutive_failures),
+        **project.model_dump(), 'issue_source': source, 'paused': is_paused(project.consecutive_failures),
         'active_runs': active, 'parked_count': parked, 'ready_count': ready})
 
 

@@ -86,7 +86,9 @@ def test_forge_project_through_the_api(settings_factory, repo_factory) -> None: 
         create_project(client, repo, project_id='forged', issue_source=_source('gitea', root))
         issues = client.get('/api/projects/forged/issues').json()
         assert [(i['number'], i['ready'], i['claim']) for i in issues] == [(7, True, None), (8, True, None)]
-        assert client.get('/api/projects/forged').json()['ready_count'] == 2
+        project = client.get('/api/projects/forged').json()
+        assert project['ready_count'] == 2
+        assert project['issue_source']['token'] == '********'  # a forge token is never shown back
         refused = client.post('/api/projects/forged/issues', json={'title': 'x'})
         assert refused.status_code == 409 and refused.json()['error'] == 'issue_source_readonly'
 
