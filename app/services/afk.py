@@ -108,6 +108,7 @@ class AfkLoop:
         self.lease = lease
         self._scheduler = None
         self._pending = False
+        self._sweeping = False
 
     # ------------------------------------------------------------ the sweep
     def sweep(self) -> SweepReport:
@@ -333,21 +334,27 @@ class AfkLoop:
                           next_run_time=datetime.now(timezone.utc))
 
     async def _job(self) -> None:
-        for _ in range(MAX_KICK_ROUNDS):  # a kick that arrives mid-sweep gets one more round, not a lost wakeup
-            self._pending = False
-            try:
-                await asyncio.to_thread(self.sweep)
-            except Exception:  # noqa: BLE001 - the next sweep tries again
-                log.exception('AFK sweep failed')
-            if not self._pending:
-                return
+        self._sweeping = True
+        try:
+            for _ in range(MAX_KICK_ROUNDS):  # a kick that arrives mid-sweep gets one more round, not a lost wakeup
+                self._pending = False
+                try:
+                    await asyncio.to_thread(self.sweep)
+                except Exception:  # noqa: BLE001 - the next sweep tries again
+                    log.exception('AFK sweep failed')
+                if not self._pending:
+                    return
+        finally:
+            self._sweeping = False
+            if self._pending:  # a kick raced the end of the last round: sweep again once this job is done
+                asyncio.get_running_loop().call_later(0.05, self.kick)
 
     def kick(self) -> None:
         """Sweep now (auto switched on, a project reset, a run ended, an issue became ready)."""
         self._pending = True
         scheduler = self._scheduler
-        if scheduler is None or not scheduler.running:
-            return
+        if scheduler is None or not scheduler.running or self._sweeping:
+            return  # a sweep under way sees _pending and goes round once more
         try:
             scheduler.modify_job(JOB_ID, next_run_time=datetime.now(timezone.utc))
         except Exception:  # noqa: BLE001 - job gone (shutting down): nothing to kick
