@@ -18,6 +18,8 @@ CARD_CSS = """
 .rb-form-button { padding: 0 16px; border-radius: 4px; background: #c62828; color: #fff; font-weight: 600;
   text-transform: uppercase; letter-spacing: .05em; border: 0; cursor: pointer; min-height: 44px; min-width: 44px; }
 .rb-form-button:focus-visible { outline: 2px solid #1976d2; outline-offset: 2px; }
+.rb-paused-banner { background: #ffebee; color: #b71c1c; }
+.body--dark .rb-paused-banner { background: rgba(229, 57, 53, .18); color: #ffcdd2; }
 """
 STATUS_TEXT = {'paused': 'Auto paused', 'running': 'Running', 'queued': 'Queued', 'idle': 'Idle'}
 STATUS_COLOR = {'paused': 'red-8', 'running': 'blue-7', 'queued': 'grey-7', 'idle': 'grey-6'}
@@ -61,7 +63,7 @@ class ProjectCard:
             with ui.row().classes('w-full items-center gap-2 text-sm'):
                 ui.label('Last run:').classes('opacity-70')
                 self.last_run = ui.row().classes('items-center gap-2')
-            with ui.column().classes('w-full gap-1 p-2 rounded bg-red-1 text-red-10') \
+            with ui.column().classes('w-full gap-1 p-2 rounded rb-paused-banner') \
                     .props('data-paused-banner') as self.banner:
                 self.banner_title = ui.label().classes('font-bold')
                 self.causes = ui.column().classes('gap-0 text-xs')
