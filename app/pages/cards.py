@@ -6,7 +6,7 @@ from __future__ import annotations
 import html
 from urllib.parse import urlsplit
 
-from nicegui import context, ui
+from nicegui import background_tasks, context, ui
 
 from app.client import ApiError
 from app.pages.backlog import open_backlog, open_parked
@@ -112,11 +112,12 @@ class ProjectCard:
         self.parked_button.text = f'Parked ({parked})'
         self.parked_button.set_visibility(parked > 0)
         if view.paused and self.form_posts and self.form_token is None:
-            ui.timer(0, self._load_form, once=True)
+            self.form_token = ''  # loading; update() also runs from live events, outside any slot
+            background_tasks.create(self._load_form(), name='reset-form-token')
 
     async def _load_form(self) -> None:
         self.form_token = await self.store.form_token(self.id)
-        if self.form_token:
+        if self.form_token and not self.element.is_deleted:
             self.form_box.clear()
             with self.form_box:
                 ui.html(reset_form(self.id, self.form_token), sanitize=False)

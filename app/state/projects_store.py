@@ -3,11 +3,13 @@ the causes of the last failures. Talks to app.client only."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import dataclass, field
 from typing import Callable
 
 from app.client import ApiError, RunboardClient
 
+log = logging.getLogger(__name__)
 FAILURE_STATUSES = 'failed,timed_out,crashed'
 CAUSES_SHOWN = 3
 
@@ -105,7 +107,10 @@ class ProjectsStore:
 
     def _notify(self) -> None:
         for listener in list(self.listeners):
-            listener()
+            try:
+                listener()
+            except Exception:  # noqa: BLE001 - one broken view must not stop live updates of the others
+                log.exception('project cards listener failed')
 
     # -- actions; each returns a message for the person (or raises ApiError)
     async def start_afk(self, project_id: str) -> str:

@@ -1,5 +1,6 @@
 """A project whose command always fails, auto switched on from its card, pauses itself at three
-failures and says so on its card; Reset from the ⋯ menu re-arms it and the next sweep launches."""
+failures and says so on its card; Reset from the ⋯ menu re-arms it and the next sweep launches;
+so does the card's plain HTML Reset form."""
 from __future__ import annotations
 
 import json
@@ -23,6 +24,13 @@ def _auto_runs(api: httpx.Client) -> list[dict]:
     return api.get('/api/runs', params={'project': 'flaky', 'kind': 'auto', 'limit': 100}).json()['items']
 
 
+def _wait_for_issue(api: httpx.Client, number: int) -> None:
+    deadline = time.monotonic() + 30
+    while not any(r['issue_number'] == number for r in _auto_runs(api)):
+        assert time.monotonic() < deadline, f'no AFK run on issue {number} after Reset'
+        time.sleep(0.1)
+
+
 def test_failing_project_pauses_on_its_card_and_reset_rearms_it(tmp_path: Path) -> None:
     data = tmp_path / 'data'
     data.mkdir()
@@ -32,7 +40,7 @@ def test_failing_project_pauses_on_its_card_and_reset_rearms_it(tmp_path: Path) 
         token = json.loads((data / 'credentials.json').read_text())['token']
         api = httpx.Client(base_url=app['url'], headers={'Authorization': f'Bearer {token}'}, timeout=30)
         create_project(api, repo, project_id='flaky')
-        for n in range(6):
+        for n in range(9):
             assert api.post('/api/projects/flaky/issues', json={'title': f'Task {n + 1}',
                                                                 'labels': ['ready-for-agent']}).status_code == 201
         browser = playwright.chromium.launch(executable_path='/usr/bin/chromium', args=CHROMIUM_ARGS)
@@ -45,7 +53,7 @@ def test_failing_project_pauses_on_its_card_and_reset_rearms_it(tmp_path: Path) 
 
             card.get_by_role('button', name='Project actions').click()
             menu = page.locator('.q-menu')
-            expect(menu.get_by_text('Start AFK run (6 ready)')).to_be_visible()
+            expect(menu.get_by_text('Start AFK run (9 ready)')).to_be_visible()
             menu.get_by_text('Auto AFK runs: Off').click()
             expect(card.locator('[data-auto=on]')).to_be_visible(timeout=5_000)
 
@@ -65,10 +73,17 @@ def test_failing_project_pauses_on_its_card_and_reset_rearms_it(tmp_path: Path) 
             expect(menu.get_by_text('Auto paused · 3 fails')).to_be_visible()
             menu.get_by_text('Reset', exact=True).click()
             expect(banner).to_be_hidden(timeout=5_000)
-            deadline = time.monotonic() + 30
-            while not any(r['issue_number'] == 4 for r in _auto_runs(api)):
-                assert time.monotonic() < deadline, 'the sweep after Reset launched nothing'
-                time.sleep(0.1)
+            _wait_for_issue(api, 4)
+
+            # it fails on 4, 5, 6 and pauses again; this time Reset through the card's plain HTML form (no JS)
+            expect(banner.get_by_text('Auto paused · 3 fails')).to_be_visible(timeout=60_000)
+            form_button = card.locator('[data-reset-form=flaky]')
+            expect(form_button).to_be_visible()
+            with page.expect_navigation():
+                form_button.click()
+            assert page.url.rstrip('/') == app['url']  # 303 back to the dashboard
+            expect(page.locator('[data-project=flaky] [data-paused-banner]')).to_be_hidden(timeout=10_000)
+            _wait_for_issue(api, 7)
         finally:
             browser.close()
             api.close()
