@@ -4,6 +4,7 @@ failures, and Parked (N). Updated in place from live change events."""
 from __future__ import annotations
 
 import html
+import logging
 from urllib.parse import urlsplit
 
 from nicegui import background_tasks, context, ui
@@ -21,6 +22,7 @@ CARD_CSS = """
 .rb-paused-banner { background: #ffebee; color: #b71c1c; }
 .body--dark .rb-paused-banner { background: rgba(229, 57, 53, .18); color: #ffcdd2; }
 """
+log = logging.getLogger(__name__)
 STATUS_TEXT = {'paused': 'Auto paused', 'running': 'Running', 'queued': 'Queued', 'idle': 'Idle'}
 STATUS_COLOR = {'paused': 'red-8', 'running': 'blue-7', 'queued': 'grey-7', 'idle': 'grey-6'}
 
@@ -185,8 +187,11 @@ async def project_cards() -> None:
     store.listeners.append(render)
     await store.load()
 
-    def on_event(event: dict):  # noqa: ANN202
-        if event.get('type') in ('run', 'project'):
-            return store.refresh()
-        return None
+    async def on_event(event: dict) -> None:
+        if event.get('type') not in ('run', 'project'):
+            return
+        try:
+            await store.refresh()
+        except Exception:  # noqa: BLE001 - keep following: the next event or reconnect refreshes again
+            log.exception('refreshing project cards failed')
     live.follow(on_event, on_reconnect=store.refresh)
