@@ -134,11 +134,11 @@ class RunEngine:
         Returns None when nothing may start, 'lost' when the chosen run changed under us (stopped by a
         person on another server between the SELECT and the UPDATE), else the claimed run.
         """
-        now = utcnow()
         with session_scope(self.engine) as session:
-            conn = session.connection()
+            conn = session.connection()  # SQLite: BEGIN IMMEDIATE, i.e. the write lock
             if not is_sqlite(str(self.engine.url)):
                 conn.execute(text('SELECT pg_advisory_xact_lock(727001)'))  # serialise claims across servers
+            now = utcnow()  # only once we hold the lock: started_at never precedes the end of the run it replaces
             running = conn.execute(text("SELECT count(*) FROM run WHERE status = 'running'")).scalar_one()
             if running >= self.settings.global_run_cap:
                 return None
