@@ -205,16 +205,24 @@ class RunEngine:
                 error = error or 'server stopped while the run was in progress'
             done = await self._finish(live.run_id, status=status, exit_code=exit_code, error=error)
             self.live.pop(live.run_id, None)  # if finishing failed, the safety poll reaps it as crashed
-            if status == RunStatus.succeeded:
-                await asyncio.to_thread(gitops.remove_worktree, worktree)
-            else:  # kept for inspection: its retention counts from now, not from the checkout
-                with contextlib.suppress(OSError):
-                    os.utime(worktree)
+            self.kick()  # the slot is free: start the next queued run before tidying up
             if done:
                 self._publish_run(live.run_id, live.project_id, live.team_id, status.value)
-                for callback in self.on_run_finished:
-                    callback(live.project_id, status.value)
-            self.kick()
+                self._run_finished_callbacks(live.project_id, status.value)
+            try:
+                if status == RunStatus.succeeded:
+                    await asyncio.to_thread(gitops.remove_worktree, worktree)
+                else:  # kept for inspection: its retention counts from now, not from the checkout
+                    os.utime(worktree)
+            except (OSError, gitops.GitError):
+                log.warning('tidying the worktree of run %s failed', live.run_id, exc_info=True)
+
+    def _run_finished_callbacks(self, project_id: str, status: str) -> None:
+        for callback in self.on_run_finished:
+            try:
+                callback(project_id, status)
+            except Exception:
+                log.exception('run-finished callback %r failed', callback)
 
     async def _finish(self, run_id: str, **outcome) -> dict | None:  # noqa: ANN003
         for attempt in range(FINISH_ATTEMPTS):
@@ -433,8 +441,7 @@ class RunEngine:
                 crashed.append(run_id)
                 self.bus.publish({'type': 'run', 'id': run_id, 'project_id': done['project_id'],
                                   'team_id': done['team_id'], 'status': done['status']})
-                for callback in self.on_run_finished:
-                    callback(done['project_id'], done['status'])
+                self._run_finished_callbacks(done['project_id'], done['status'])
         return crashed
 
     def safety_poll(self) -> None:
