@@ -33,7 +33,9 @@ FLUSH_SECONDS = 0.05
 FLUSH_LINES = 10_000  # events per INSERT transaction
 FLUSH_RETRY_SECONDS = 1.0
 FINISH_ATTEMPTS = 5
-DRAIN_AFTER_EXIT_SECONDS = 2.0
+DRAIN_AFTER_EXIT_SECONDS = 2.0  # after the exit, keep reading while output still arrives this often ...
+DRAIN_AFTER_EXIT_MAX_SECONDS = 30.0  # ... but no longer than this (an escaped process may hold the pipe)
+MAX_BUFFERED_LINES = 50_000  # back-pressure: past this, stop reading until the buffer is stored
 
 
 def new_instance_id() -> str:
@@ -52,6 +54,7 @@ class LiveRun:
     stored_lines: int = 0  # output lines stored or being stored (counts towards max_output_lines)
     truncated: bool = False
     cutting: bool = False  # inside an over-long line: drop bytes until its end
+    bytes_read: int = 0
     output_done: asyncio.Event = field(default_factory=asyncio.Event)
 
 
@@ -283,7 +286,11 @@ class RunEngine:
             await process.wait()
         # The main process is gone; whatever it left in its group must not outlive the run.
         procs.kill_group(process.pid, signal.SIGKILL)
-        done, pending = await asyncio.wait(readers, timeout=DRAIN_AFTER_EXIT_SECONDS)
+        pending, seen = set(readers), -1
+        give_up = asyncio.get_running_loop().time() + DRAIN_AFTER_EXIT_MAX_SECONDS
+        while pending and live.bytes_read != seen and asyncio.get_running_loop().time() < give_up:
+            seen = live.bytes_read
+            _, pending = await asyncio.wait(pending, timeout=DRAIN_AFTER_EXIT_SECONDS)
         for task in pending:
             task.cancel()
         return process.returncode, None
@@ -317,9 +324,12 @@ class RunEngine:
         pending = b''
         limit = self.settings.max_line_chars
         while True:
+            while live.buffered_lines >= MAX_BUFFERED_LINES:  # the database is behind: let the pipe fill
+                await asyncio.sleep(FLUSH_SECONDS)
             chunk = await stream.read(READ_CHUNK)
             if not chunk:
                 break
+            live.bytes_read += len(chunk)
             pending += chunk
             *lines, pending = pending.split(b'\n')
             for raw in lines:
