@@ -1,6 +1,6 @@
 """Run-engine figures: process exit -> terminal status in the database, and output ingest rate.
 
-    python bench/engine.py [--runs 60] [--lines 100000] [--database-url URL --redis-url URL]
+    python bench/engine.py [--runs 60] [--lines 100000] [--team | --database-url URL --redis-url URL]
 
 Starts the API with its services in this process (uvicorn thread, temporary data dir), creates a
 project on a generated git repository, and measures through the real API and database:
@@ -143,7 +143,12 @@ def main() -> None:
     parser.add_argument('--lines', type=int, default=100_000)
     parser.add_argument('--database-url', help='e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test')
     parser.add_argument('--redis-url')
+    parser.add_argument('--team', action='store_true',
+                        help='PostgreSQL and Redis on 127.0.0.1 (the test backends), in a throw-away schema')
     args = parser.parse_args()
+    if args.team:
+        args.database_url = args.database_url or 'postgresql+psycopg://postgres@127.0.0.1:5432/test'
+        args.redis_url = args.redis_url or 'redis://127.0.0.1:6379/0'
     with tempfile.TemporaryDirectory(prefix='runboard-bench-') as tmp:
         data_dir = Path(tmp) / 'data'
         repo = Path(tmp) / 'repo'

@@ -86,8 +86,7 @@ class RunEngine:
         for task in (self._heartbeat_task, self._events_task):
             if task:
                 task.cancel()
-        for live in list(self.live.values()):
-            await self._kill(live, 'shutdown')
+        await asyncio.gather(*(self._kill(live, 'shutdown') for live in list(self.live.values())))
         deadline = asyncio.get_running_loop().time() + self.settings.kill_grace_seconds + 5
         while self._tasks:  # a drain may still spawn a run's task (which then ends at once as crashed)
             remaining = deadline - asyncio.get_running_loop().time()
