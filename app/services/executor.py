@@ -127,6 +127,8 @@ class RunEngine:
                 if claimed == 'lost':
                     continue
                 live = self.live[claimed['id']]
+                if self._closing:  # claimed while shutting down: it must not start a process now
+                    live.kill_reason = 'shutdown'
                 self._publish_run(live.run_id, live.project_id, live.team_id, RunStatus.running.value)
                 self._spawn(self._execute(live, claimed))
 
@@ -184,7 +186,7 @@ class RunEngine:
                 commit = await asyncio.to_thread(self._prepare_worktree, run, worktree)
             except gitops.GitError as exc:
                 error = f'checkout failed: {exc}'
-                kill_reason_status = RunStatus.failed
+                kill_reason_status = None if live.kill_reason else RunStatus.failed  # a stop still reads stopped
             else:
                 self._emit(live, 'stage', f'checkout {run["checkout_ref"]} @ {commit[:12]}')
                 exit_code, error = await self._run_process(live, run, worktree)
