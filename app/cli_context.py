@@ -105,6 +105,9 @@ class Cli:
         if error.status == 0:
             self.err.print(f'Is the server running at {self.server}? Start one with `runboard serve`, '
                            'or point at another with --server / RUNBOARD_SERVER.')
+        if error.status and not error.body:
+            self.err.print('The server answered without a problem description: is it a Runboard server, and a '
+                           'version that has this command\'s endpoint?')
         if error.status == 401:
             self.err.print('Set RUNBOARD_TOKEN, or run on the machine whose data directory holds credentials.json.')
         self.err.print(f'Correlation id: {cid}')

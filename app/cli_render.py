@@ -85,13 +85,14 @@ def run_details(run: dict) -> Table:
 
 def event_line(event: dict) -> Text:
     """One timeline event as a terminal line; output text is printed verbatim (no markup)."""
-    stamp = Text(when(event.get('at')) + '  ', style='dim')
-    kind = event.get('type')
+    stamp = (when(event.get('at')) + '  ', 'dim')
+    kind, text = event.get('type'), event['text']
     if kind == 'output':
-        return stamp + Text(event['text'])
+        return Text.assemble(stamp, text)
     if kind == 'stage':
-        return stamp + Text('▶ ' + event['text'], style='bold')
-    return stamp + Text('● ' + event['text'], style=STATUS_STYLE.get(event['text'].split(' ')[0], 'blue'))
+        return Text.assemble(stamp, ('▶ ' + text, 'bold'))
+    first_word = text.split(' ', 1)[0].rstrip(':,.')
+    return Text.assemble(stamp, ('● ' + text, STATUS_STYLE.get(first_word, 'blue')))
 
 
 def projects_table(projects: Iterable[dict]) -> Table:
