@@ -4,6 +4,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any, Iterable
 
+from rich import box
 from rich.console import Console
 from rich.markup import escape  # noqa: F401 - re-exported for the command modules
 from rich.table import Table
@@ -45,14 +46,14 @@ def status_text(status: str) -> Text:
 
 
 def runs_table(runs: Iterable[dict], *, title: str | None = None) -> Table:
-    table = Table(title=title, header_style='bold', show_edge=False, pad_edge=False)
-    for column in ('RUN', 'PROJECT', 'STATUS', 'KIND', 'BRANCH', 'DEPTH', 'FRAMEWORK', 'USER', 'CREATED', 'TOOK'):
-        table.add_column(column, no_wrap=column in ('RUN', 'STATUS', 'CREATED'))
+    table = Table(title=title, header_style='bold', box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False,
+                  collapse_padding=True)
+    for column in ('RUN', 'STATUS', 'PROJECT', 'BRANCH', 'DEPTH/FRAMEWORK', 'KIND', 'USER', 'CREATED', 'TOOK'):
+        table.add_column(column, no_wrap=column in ('RUN', 'STATUS', 'CREATED', 'TOOK'))
     for run in runs:
-        kind = run['kind'] + (f' of {run["retry_of"]}' if run.get('retry_of') else '') \
-            + (f' #{run["issue_number"]}' if run.get('issue_number') else '')
-        table.add_row(run['id'], run['project_id'], status_text(run['status']), kind, run['branch_name'],
-                      run['depth_level'], run['target_framework'], run.get('user_name') or '-',
+        kind = run['kind'] + (f' #{run["issue_number"]}' if run.get('issue_number') else '')
+        table.add_row(run['id'], status_text(run['status']), run['project_id'], run['branch_name'],
+                      f'{run["depth_level"]}/{run["target_framework"]}', kind, run.get('user_name') or '-',
                       when(run.get('created_at')), duration(run))
     return table
 
@@ -96,7 +97,7 @@ def event_line(event: dict) -> Text:
 
 
 def projects_table(projects: Iterable[dict]) -> Table:
-    table = Table(header_style='bold', show_edge=False, pad_edge=False)
+    table = Table(header_style='bold', box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
     for column in ('PROJECT', 'NAME', 'BASE', 'ACTIVE', 'AUTO', 'FAILURES', 'READY', 'REPOSITORY'):
         table.add_column(column)
     for p in projects:
@@ -131,7 +132,7 @@ def afk_status(p: dict) -> Table:
 
 
 def issues_table(issues: Iterable[dict]) -> Table:
-    table = Table(header_style='bold', show_edge=False, pad_edge=False)
+    table = Table(header_style='bold', box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
     for column in ('#', 'TITLE', 'STATE', 'LABELS', 'READY', 'CLAIM'):
         table.add_column(column)
     for issue in issues:

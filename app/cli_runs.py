@@ -82,7 +82,7 @@ async def create_then_maybe_follow(cli: Cli, client: RunboardClient, send: Calla
     """The flow of every run-creating command: one key for every resend, then the answer, then maybe follow."""
     if key is None:
         key = new_idempotency_key()
-        cli.info.print(f'Idempotency key: {key}  [dim](pass --key {key} to resend this request safely)[/]')
+        cli.info.print(f'Idempotency key: {key}  [dim](reuse it with --key to resend safely)[/]')
     with spinner(cli, 'Sending…'):
         reply = await send_until_answered(lambda: send(key), notices=_notices(cli), wait_on_rate_limit=wait)
     run = reply.data
@@ -270,5 +270,6 @@ def stop(run_id: RunIdArg, json_output: JsonOpt = False, server: ServerOpt = Non
         if cli.json:
             cli.print_json(run)
         else:
-            cli.out.print(f'Stop requested for run [bold]{run_id}[/] (now {run["status"]}).')
+            cli.out.print(f'Stop requested for run [bold]{run_id}[/]; it was {run["status"]}. '
+                          f'[dim](runboard runs logs {run_id} --follow to watch it end)[/]')
     cli.execute(work)
