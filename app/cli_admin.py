@@ -1,6 +1,7 @@
 """`runboard serve` and `runboard db upgrade`: the server side of the same console script."""
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Annotated, Optional
@@ -47,7 +48,9 @@ def _redacted(url: str) -> str:
 def db_upgrade(data_dir: DataDirOpt = None,
                database_url: Annotated[Optional[str], typer.Option(
                    '--database-url', envvar='RUNBOARD_DATABASE_URL', show_envvar=True, metavar='URL',
-                   help='Database to migrate [default: the SQLite file in the data directory].')] = None) -> None:
+                   help='Database to migrate [default: the SQLite file in the data directory].')] = None,
+               json_output: Annotated[bool, typer.Option('--json', help='Print {"database", "revision"} as JSON.')]
+               = False) -> None:
     """Apply the database migrations (safe to run again; the server also applies them at start)."""
     from alembic.runtime.migration import MigrationContext
     from app.db import dispose, make_engine, upgrade
@@ -64,4 +67,7 @@ def db_upgrade(data_dir: DataDirOpt = None,
         raise typer.Exit(5) from None
     finally:
         dispose(engine)
-    typer.echo(f'Database {_redacted(url)} is at revision {revision}.')
+    if json_output:
+        typer.echo(json.dumps({'database': _redacted(url), 'revision': revision}))
+    else:
+        typer.echo(f'Database {_redacted(url)} is at revision {revision}.')

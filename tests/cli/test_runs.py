@@ -158,3 +158,18 @@ def test_usage_errors_exit_2(settings_factory, repo_factory) -> None:
         assert missing.code == 2
         invalid = cli(*TRIGGER, '--branch', 'no-such-branch', '--depth', 'shallow')
         assert invalid.code == 2 and 'no-such-branch' in invalid.stderr
+
+
+def test_follow_falls_back_to_polling_without_the_event_stream(settings_factory, repo_factory,
+                                                               monkeypatch) -> None:
+    from app.client import ApiError, RunboardClient
+
+    async def no_stream(self, **_filters):  # noqa: ANN001, ANN003, ANN202
+        raise ApiError(503, 'http_error', 'no event stream here')
+        yield  # an async generator, as the real one
+
+    monkeypatch.setattr(RunboardClient, 'events', no_stream)
+    monkeypatch.setattr('app.cli_follow.POLL_SECONDS', 0.2)
+    with served(settings_factory, repo_factory) as (server, cli):
+        followed = cli(*TRIGGER, '--branch', 'main', '--depth', 'deep', '--follow')
+        assert followed.code == 1 and 'boom' in followed.stdout and 'failed' in followed.stdout.splitlines()[-1]
