@@ -30,8 +30,8 @@ def test_db_upgrade_applies_the_migrations(settings_factory) -> None:
         with engine.connect() as conn:
             revision = conn.execute(text('SELECT version_num FROM alembic_version')).scalar_one()
         assert result.stdout.strip().endswith(f'revision {revision}.')
-    as_json = CliRunner().invoke(app, [*args, '--json'], catch_exceptions=False)
-    assert as_json.exit_code == 0 and json.loads(as_json.stdout)['revision'] == revision
+        as_json = CliRunner().invoke(app, [*args, '--json'], catch_exceptions=False)
+        assert as_json.exit_code == 0 and json.loads(as_json.stdout)['revision'] == revision
     finally:
         engine.dispose()
 
