@@ -12,7 +12,7 @@ from rich.status import Status
 from app import cli_render as render
 from app.cli_context import Cli, JsonOpt, ServerOpt
 from app.cli_follow import follow_run
-from app.cli_policy import Exit, exit_code_for_outcome
+from app.cli_policy import TERMINAL_STATUSES, Exit, exit_code_for_outcome
 from app.cli_submit import MAX_ATTEMPTS, Notices, send_until_answered
 from app.client import ApiError, Response, RunboardClient, new_idempotency_key
 
@@ -270,6 +270,10 @@ def stop(run_id: RunIdArg, json_output: JsonOpt = False, server: ServerOpt = Non
         if cli.json:
             cli.print_json(run)
         else:
-            cli.out.print(f'Stop requested for run [bold]{run_id}[/]; it was {run["status"]}. '
-                          f'[dim](runboard runs logs {run_id} --follow to watch it end)[/]')
+            status = run['status']
+            if status in TERMINAL_STATUSES:
+                cli.out.print(f'Run [bold]{run_id}[/] {status}.')
+            else:
+                cli.out.print(f'Stop requested for run [bold]{run_id}[/] (still {status}); '
+                              f'[dim]runboard runs logs {run_id} --follow[/] watches it end.')
     cli.execute(work)
