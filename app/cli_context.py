@@ -78,7 +78,8 @@ class Cli:
             self.report(error)
             raise typer.Exit(int(exit_code_for(error))) from None
         except KeyboardInterrupt:
-            self.err.print('Interrupted.')
+            self.err.print('Interrupted. A run already started keeps going on the server '
+                           '(runboard runs stop RUN_ID stops it).')
             raise typer.Exit(130) from None
         raise typer.Exit(int(code or Exit.OK))
 

@@ -41,29 +41,31 @@ async def follow_run(client: RunboardClient, run_id: str, *, on_event: Callable[
     failing_since: float | None = None
     last_status = None
 
-    async def drain(after: int) -> int:
+    async def drain() -> None:
+        nonlocal after  # advanced per event, so a read that fails half-way never repeats a line
         while True:
             events = await client.run_events(run_id, after=after, limit=PAGE)
             for event in events:
                 on_event(event)
                 after = event['seq']
             if len(events) < PAGE:
-                return after
+                return
     try:
         while True:
             try:
-                after = await drain(after)
+                await drain()
                 run = await client.get_run(run_id, events_limit=0)
                 failing_since = None
             except ApiError as error:
                 if not is_transient(error):
                     raise
                 now = time.monotonic()
-                failing_since = failing_since or now
-                if now - failing_since > GIVE_UP_SECONDS:
+                if failing_since is None:  # tell once per outage, not on every attempt
+                    failing_since = now
+                    if on_connection_problem:
+                        on_connection_problem(error)
+                elif now - failing_since > GIVE_UP_SECONDS:
                     raise
-                if on_connection_problem:
-                    on_connection_problem(error)
                 await asyncio.sleep(POLL_SECONDS)
                 continue
             if run['status'] != last_status:
@@ -73,7 +75,7 @@ async def follow_run(client: RunboardClient, run_id: str, *, on_event: Callable[
             if is_terminal(run['status']):
                 # the terminal status is written with its last events; one more read catches stragglers
                 try:
-                    await drain(after)
+                    await drain()
                 except ApiError as error:
                     if not is_transient(error):
                         raise

@@ -11,7 +11,7 @@ from rich.status import Status
 
 from app import cli_render as render
 from app.cli_context import Cli, JsonOpt, ServerOpt
-from app.cli_follow import follow_run
+from app.cli_follow import GIVE_UP_SECONDS, follow_run
 from app.cli_policy import TERMINAL_STATUSES, Exit, exit_code_for_outcome
 from app.cli_submit import MAX_ATTEMPTS, Notices, send_until_answered
 from app.client import ApiError, Response, RunboardClient, new_idempotency_key
@@ -83,8 +83,7 @@ async def create_then_maybe_follow(cli: Cli, client: RunboardClient, send: Calla
     if key is None:
         key = new_idempotency_key()
         cli.info.print(f'Idempotency key: {key}  [dim](reuse it with --key to resend safely)[/]')
-    with spinner(cli, 'Sending…'):
-        reply = await send_until_answered(lambda: send(key), notices=_notices(cli), wait_on_rate_limit=wait)
+    reply = await send_until_answered(lambda: send(key), notices=_notices(cli), wait_on_rate_limit=wait)
     run = reply.data
     if not follow:
         if cli.json:
@@ -121,7 +120,8 @@ async def follow_and_print(cli: Cli, client: RunboardClient, run_id: str, *, jso
                 status.update(f'{run_id}: {run["status"]}…')
 
         def on_connection_problem(error: ApiError) -> None:
-            cli.err.print(f'[yellow]{render.escape(error.detail)}[/] Still following; reconnecting…')
+            cli.err.print(f'[yellow]{render.escape(error.detail)}[/] Still following; reconnecting '
+                          f'(for up to {GIVE_UP_SECONDS:.0f} s)…')
 
         final = await follow_run(client, run_id, on_event=on_event, on_status=on_status,
                                  on_connection_problem=on_connection_problem)
