@@ -38,6 +38,7 @@ class RunsListView:
         self.message.text = ''
         self.store.load(page['items'])
         self.render()
+        self.box.props('data-loaded=true')
 
     async def on_event(self, event: dict) -> None:
         if event.get('type') != 'run' or not event.get('id'):
@@ -76,7 +77,7 @@ class RunsListView:
                     ui.link(run['id'], f'/runs/{run["id"]}').classes('font-mono text-sm rb-tap-link')
                 parts = [run.get('project_id') if self.show_project else None, run.get('branch_name'),
                          run.get('depth_level'), run.get('target_framework'), run.get('kind')]
-                ui.label(' · '.join(p for p in parts if p)).classes('text-sm')
+                ui.label(' · '.join(p for p in parts if p)).classes('text-sm').props('data-field=params')
                 if run.get('retry_of'):
                     ui.link(f'retry of {run["retry_of"]}', f'/runs/{run["retry_of"]}').classes('text-xs')
                 ui.label(run.get('user_name') or '').classes('text-xs opacity-70')
