@@ -189,9 +189,12 @@ class RunFormView:
 
     def show_failure(self, failure: Failure) -> None:
         self.failure = failure
-        if failure.kind == 'rate_limited':
-            self.rate_limited_until = time.monotonic() + (failure.retry_after or 1)
         self.result.clear()
+        if failure.kind == 'rate_limited':  # the banner above says it all, with a live countdown
+            self.rate_limited_until = time.monotonic() + (failure.retry_after or 1)
+            self.render_limits()
+            self.update_button()
+            return
         with self.result, ui.element('div').classes('w-full rb-banner rb-banner-red').props(
                 f'role=alert data-testid=failure data-failure={failure.kind}'):
             ui.label(failure.message).props('data-testid=failure-text')

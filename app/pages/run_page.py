@@ -11,6 +11,7 @@ from app.state.runs_store import ACTIVE
 from app.state.timeline import Line, OutputWindow
 
 FETCH_PAGE = 5000
+HEAD_EVENTS = 500
 
 
 class TimelineView:
@@ -94,10 +95,10 @@ class TimelineView:
         """First paint: only the tail window, however long the output already is."""
         client = connection.client()
         after = self.window.tail_start(self.run.get('last_seq') or 0)
-        if after:
-            stages = [e for e in self.run.get('events', []) if e['type'] == 'stage']
-            self.window.stages.extend(Line(e['seq'], e['type'], e['text']) for e in stages)
-            self.window.last_seq = after
+        if after:  # stage markers of the skipped part: from its head (the API has no stage-only query)
+            head = await client.run_events(self.run['id'], after=0, limit=HEAD_EVENTS)
+            self.window.stages.extend(Line(e['seq'], e['type'], e['text']) for e in head
+                                      if e['type'] == 'stage' and e['seq'] <= after)
         events = await client.run_events(self.run['id'], after=after, limit=self.window.window)
         self.window.first_shown_seq = events[0]['seq'] if events else None
         if events:
@@ -181,7 +182,7 @@ class TimelineView:
 async def run_page(run_id: str) -> None:
     client = connection.client()
     try:
-        run = await client.get_run(run_id, events_limit=200)
+        run = await client.get_run(run_id, events_limit=0)
     except ApiError as exc:
         with frame('Run'):
             ui.label(str(exc)).classes('text-negative')

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from nicegui import ui
+from nicegui import background_tasks, ui
 
 from app.client import ApiError
 from app.pages.theme import STATUS_LABELS, duration, relative, status_badge
@@ -22,6 +22,8 @@ class RunsListView:
         self.url_path = url_path  # where the filters live in the URL (None: no filter bar)
         self.show_project = show_project
         self.tickers: list[tuple[dict, ui.label, ui.label]] = []
+        self.dirty: dict[str, None] = {}  # run ids changed since we last read them (insertion-ordered)
+        self.draining = False
         self.message = ui.label().classes('text-negative')
         self.box = ui.column().classes('w-full gap-2').props('role=list aria-label="Runs" data-testid=runs')
         ui.timer(1.0, self.tick)
@@ -40,16 +42,31 @@ class RunsListView:
         self.render()
         self.box.props('data-loaded=true')
 
-    async def on_event(self, event: dict) -> None:
+    def on_event(self, event: dict) -> None:
+        """Mark the run dirty; one drain task fetches each dirty run once (a burst of changes costs one read
+        per run, always of its latest state)."""
         if event.get('type') != 'run' or not event.get('id'):
             return
+        self.dirty[event['id']] = None
+        if not self.draining:
+            self.draining = True
+            background_tasks.create(self.drain(), name='runs-list-drain')
+
+    async def drain(self) -> None:
         try:
-            run = await connection.client().get_run(event['id'], events_limit=0)
-        except ApiError:
-            return
-        run.pop('events', None)
-        self.store.apply_event(run)
-        self.render()
+            while self.dirty:
+                run_id = next(iter(self.dirty))
+                del self.dirty[run_id]
+                try:
+                    run = await connection.client().get_run(run_id, events_limit=0)
+                except ApiError:
+                    continue
+                run.pop('events', None)
+                self.store.apply_event(run)
+                if not self.dirty:
+                    self.render()
+        finally:
+            self.draining = False
 
     def follow(self, *, project: str | None) -> None:
         live.follow(self.on_event, project=project, on_reconnect=self.load)

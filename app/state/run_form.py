@@ -77,7 +77,8 @@ def quota_banner(quota: dict[str, Any] | None, now: datetime) -> QuotaBanner | N
         return None
     remaining, limit = int(quota['remaining']), int(quota['limit'])
     if remaining <= 0:
-        seconds = max(int(quota.get('retry_after_seconds') or 0), seconds_until(quota.get('resets_at'), now))
+        seconds = (seconds_until(quota['resets_at'], now) if quota.get('resets_at')
+                   else int(quota.get('retry_after_seconds') or 0))
         return QuotaBanner('red', f'Quota exhausted — next window opens in {countdown_text(seconds)}.', True,
                            seconds)
     if remaining * 10 <= limit:

@@ -99,8 +99,8 @@ class Stack:
 
 
 @contextmanager
-def stack(base: Path, **settings: str) -> Iterator[Stack]:
-    repo = make_repo(base / 'repo', BRANCHES)
+def stack(base: Path, branches: dict | None = None, **settings: str) -> Iterator[Stack]:
+    repo = make_repo(base / 'repo', branches or BRANCHES)
     env = {'RUNBOARD_DEMO': 'false', 'RUNBOARD_HEARTBEAT_SECONDS': '1', **settings}
     api_dir = base / 'api'
     api_dir.mkdir(parents=True)

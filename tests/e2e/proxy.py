@@ -146,9 +146,8 @@ class FaultProxy:
                                                                                       rule.action == 'drop_reply'))
         except (ConnectionError, asyncio.IncompleteReadError, OSError):
             writer.transport.abort()
-        except asyncio.CancelledError:
+        except asyncio.CancelledError:  # the proxy is stopping
             writer.transport.abort()
-            raise
 
     async def _forward(self, method: str, target: str, header_lines: list[str], body: bytes,
                        writer: asyncio.StreamWriter, *, drop_reply: bool) -> None:
