@@ -29,7 +29,7 @@ BRANCHES = {'main': {'run.sh': 'echo hello\n'}, 'feature/login': {'login.txt': '
 
 
 @contextmanager
-def ui_process(data_dir: Path, server_url: str, token: str) -> Iterator[str]:
+def ui_process(data_dir: Path, server_url: str, token: str) -> Iterator[tuple[str, int]]:
     """`python main.py --server URL` (UI only, no API of its own), env cleaned like app_process does."""
     data_dir.mkdir(parents=True, exist_ok=True)
     port = free_port()
@@ -49,7 +49,7 @@ def ui_process(data_dir: Path, server_url: str, token: str) -> Iterator[str]:
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f'UI did not start; see {log.name}')
             time.sleep(0.1)
-        yield url
+        yield url, process.pid
     finally:
         process.terminate()
         try:
@@ -66,6 +66,7 @@ class Stack:
     token: str
     proxy: FaultProxy
     repo: Path
+    ui_pid: int
 
     def api(self) -> httpx.Client:
         return httpx.Client(base_url=self.api_url, headers={'Authorization': f'Bearer {self.token}'}, timeout=30)
@@ -108,8 +109,8 @@ def stack(base: Path, branches: dict | None = None, **settings: str) -> Iterator
         token = json.loads((api_dir / 'credentials.json').read_text())['token']
         proxy = FaultProxy('127.0.0.1', api['port']).start()
         try:
-            with ui_process(base / 'ui', proxy.url, token) as ui_url:
-                yield Stack(api['url'], ui_url, token, proxy, repo)
+            with ui_process(base / 'ui', proxy.url, token) as (ui_url, ui_pid):
+                yield Stack(api['url'], ui_url, token, proxy, repo, ui_pid)
         finally:
             proxy.stop()
 

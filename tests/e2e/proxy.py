@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+import time
 from dataclasses import dataclass, field
 
 
@@ -33,6 +34,7 @@ class Seen:
     path: str
     headers: dict[str, str]
     action: str | None
+    replied_at: float | None = None  # time.time() when the answer was fully relayed to the client
 
 
 @dataclass
@@ -124,8 +126,9 @@ class FaultProxy:
         body = await reader.readexactly(int(headers.get('content-length', '0') or 0))
         path = target.split('?', 1)[0]
         rule = self._match(method, path)
+        seen = Seen(method, path, headers, rule.action if rule else None)
         with self._lock:
-            self.seen.append(Seen(method, path, headers, rule.action if rule else None))
+            self.seen.append(seen)
         try:
             if rule and rule.seconds:
                 await asyncio.sleep(rule.seconds)
@@ -144,6 +147,7 @@ class FaultProxy:
                 return
             await self._forward(method, target, lines[1:], body, writer, drop_reply=bool(rule and
                                                                                       rule.action == 'drop_reply'))
+            seen.replied_at = time.time()
         except (ConnectionError, asyncio.IncompleteReadError, OSError):
             writer.transport.abort()
         except asyncio.CancelledError:  # the proxy is stopping
