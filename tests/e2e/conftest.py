@@ -135,4 +135,4 @@ def page(browser):  # noqa: ANN001, ANN201
 
 def screenshot(page, name: str) -> None:  # noqa: ANN001
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / name), full_page=True)
+    page.screenshot(path=str(SCREENSHOTS / name))

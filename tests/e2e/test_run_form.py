@@ -193,3 +193,46 @@ def test_status_change_appears_without_reload(page: Page, env: Stack) -> None:
         api.post(f'/api/runs/{run["id"]}/stop')
     expect(row).to_have_attribute('data-status', 'stopped')
     expect(row.get_by_role('button', name=re.compile('Retry'))).to_be_visible()
+
+
+def test_form_works_at_360px_by_keyboard_with_44px_targets_and_dark_mode(browser, env: Stack) -> None:  # noqa: ANN001
+    context = browser.new_context(viewport={'width': 360, 'height': 800}, color_scheme='dark', has_touch=True)
+    page = context.new_page()
+    try:
+        open_form(page, env)
+        assert page.evaluate('document.documentElement.scrollWidth') <= 360  # nothing off-screen sideways
+        assert page.evaluate("document.body.classList.contains('body--dark')")  # follows the system
+        for name in ('run', 'reset'):
+            box = page.get_by_test_id(name).bounding_box()
+            assert box['height'] >= 44 and box['width'] >= 44
+        screenshot(page, 'run-form-360-dark.png')
+        page.get_by_test_id('run').focus()
+        page.keyboard.press('Enter')
+        page.wait_for_url(re.compile(r'/runs/run_'))
+        expect(page.get_by_test_id('run-header')).to_be_visible()
+    finally:
+        context.close()
+
+
+def test_filters_live_in_the_url_and_stop_asks_to_confirm(page: Page, env: Stack) -> None:
+    stopped = env.trigger('alpha', 'fix/typo').json()
+    with env.api() as api:
+        api.post(f'/api/runs/{stopped["id"]}/stop')
+    queued = env.trigger('alpha', 'feature/login').json()
+    page.goto(f'{env.ui_url}/?status=queued')
+    expect(page.get_by_test_id('runs')).to_have_attribute('data-loaded', 'true')
+    expect(page.locator(f'[data-run={queued["id"]}]')).to_be_visible()
+    expect(page.locator(f'[data-run={stopped["id"]}]')).to_have_count(0)
+    page.locator('[data-filter=kind]').click()
+    page.get_by_role('option', name='manual', exact=True).click()
+    page.wait_for_url(re.compile(r'/\?status=queued&kind=manual$'))
+    row = page.locator(f'[data-run={queued["id"]}]')
+    row.get_by_role('button', name=re.compile('Stop')).click()
+    dialog = page.get_by_role('alertdialog')
+    dialog.get_by_role('button', name='Cancel').click()
+    expect(row).to_have_attribute('data-status', 'queued')
+    row.get_by_role('button', name=re.compile('Stop')).click()
+    page.get_by_role('alertdialog').get_by_role('button', name='Stop run').click()
+    expect(row).to_have_count(0)  # stopped: no longer matches status=queued
+    page.reload()
+    expect(page.locator('[data-filter=status]')).to_contain_text('queued')
