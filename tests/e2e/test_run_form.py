@@ -118,7 +118,10 @@ def test_rollback_on_500_restores_the_prior_list_with_live_updates(page: Page, e
     assert page.locator(f'[data-run={second["id"]}]').get_attribute('data-status') == 'queued'
     expect(page.get_by_test_id('failure')).to_contain_text('HTTP 500')
     chip = page.get_by_test_id('failure').locator('[data-correlation-id]')
-    assert chip.get_attribute('data-correlation-id')
+    correlation_id = chip.get_attribute('data-correlation-id')
+    assert correlation_id and correlation_id in chip.inner_text()
+    chip.click()  # copies the id
+    page.wait_for_function('id => navigator.clipboard.readText().then(t => t === id)', arg=correlation_id)
     expect(page.get_by_test_id('run')).to_be_enabled()
 
 
