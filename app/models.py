@@ -281,11 +281,20 @@ class RunRetry(SQLModel):
     x_idempotency_key: str | None = Field(default=None, min_length=1, max_length=255)
 
 
+def _as_utc(value: datetime | None) -> datetime | None:
+    """SQLite hands back naive datetimes; every stored time is UTC, so say so in the API."""
+    if isinstance(value, datetime) and value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)
+    return value
+
+
 class RunEventPublic(SQLModel):
     seq: int
     at: datetime
     type: str
     text: str
+
+    _utc = field_validator('at')(classmethod(lambda cls, v: _as_utc(v)))
 
 
 class RunPublic(SQLModel):
@@ -312,6 +321,9 @@ class RunPublic(SQLModel):
     correlation_id: str | None
     output_lines: int
     last_seq: int
+
+    _utc = field_validator('created_at', 'started_at', 'finished_at', 'deadline_at', 'heartbeat_at')(
+        classmethod(lambda cls, v: _as_utc(v)))
 
 
 class RunDetail(RunPublic):

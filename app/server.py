@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 from nicegui import app as web_app
@@ -52,6 +53,8 @@ def compose(settings: Settings) -> None:
 
 
 def run(settings: Settings, *, native: bool = False) -> None:
+    if native and os.geteuid() == 0:  # QtWebEngine's Chromium refuses to start as root without this
+        os.environ.setdefault('QTWEBENGINE_CHROMIUM_FLAGS', '--no-sandbox')
     logging.basicConfig(level=logging.INFO, format='%(asctime)s %(levelname)s %(name)s: %(message)s')
     for noisy in ('httpx', 'apscheduler'):
         logging.getLogger(noisy).setLevel(logging.WARNING)

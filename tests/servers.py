@@ -85,6 +85,7 @@ def app_process(data_dir: Path, *, port: int | None = None, args: list[str] | No
                 env: dict[str, str] | None = None, log_path: Path | None = None) -> Iterator[dict]:
     """`python main.py` as a person starts it, on a free port; yields {'url', 'process', 'port'}."""
     port = port or free_port()
+    data_dir.mkdir(parents=True, exist_ok=True)
     log = open(log_path or data_dir / 'server.log', 'ab')
     process = subprocess.Popen([sys.executable, 'main.py', '--port', str(port), '--data-dir', str(data_dir),
                                 *(args or [])], cwd=ROOT, env=clean_env(**(env or {})), stdout=log,

@@ -58,6 +58,8 @@ def get_project(engine: Engine, principal: Principal, project_id: str) -> Projec
 
 def check_repository(repository: str, base_branch: str) -> None:
     """The repository must be reachable and its base branch must exist."""
+    if repository.strip().startswith('-'):  # would reach git as an option (--upload-pack=...)
+        raise DomainError(422, 'validation', 'repository must be a path or a URL', field='repository')
     try:
         if gitops.is_local(repository):
             names = {b.name for b in gitops.list_branches(repository)}

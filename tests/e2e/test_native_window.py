@@ -1,0 +1,54 @@
+"""The desktop window: `python main.py --native` opens a real window titled Runboard (under Xvfb)
+showing the dashboard served by its own embedded server."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+
+import httpx
+import pytest
+
+from tests.servers import app_process, free_port
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def display():  # noqa: ANN201
+    missing = [tool for tool in ('Xvfb', 'xwininfo') if shutil.which(tool) is None]
+    try:
+        import webview  # noqa: F401
+    except ImportError:
+        missing.append('pywebview')
+    if missing:
+        if os.environ.get('CI'):
+            pytest.fail(f'{", ".join(missing)} needed for the native window test (scripts/test.sh installs them)')
+        pytest.skip(f'{", ".join(missing)} not installed')
+    number = 90 + free_port() % 9
+    screen = subprocess.Popen(['Xvfb', f':{number}', '-screen', '0', '1280x900x24', '-nolisten', 'tcp'],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(0.5)
+    yield f':{number}'
+    screen.terminate()
+    screen.wait(10)
+
+
+def window_titles(display: str) -> str:
+    return subprocess.run(['xwininfo', '-root', '-tree'], env={**os.environ, 'DISPLAY': display},
+                          capture_output=True, text=True).stdout
+
+
+def test_native_window_opens_and_shows_the_dashboard(display: str, tmp_path) -> None:  # noqa: ANN001
+    with app_process(tmp_path / 'data', args=['--native'], env={'DISPLAY': display, 'QT_QPA_PLATFORM': 'xcb'}) as app:
+        deadline = time.monotonic() + 60
+        while '"Runboard"' not in window_titles(display):
+            assert app['process'].poll() is None, 'the app exited instead of opening its window'
+            assert time.monotonic() < deadline, 'no window titled Runboard appeared'
+            time.sleep(0.5)
+        page = httpx.get(app['url'] + '/', headers={'Accept': 'text/html'}, timeout=10)
+        assert page.status_code == 200 and '<title>Runboard</title>' in page.text
+        shot = tmp_path / 'native.png'
+        subprocess.run(['import', '-window', 'root', str(shot)], env={**os.environ, 'DISPLAY': display},
+                       check=False, capture_output=True)
