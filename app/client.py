@@ -134,9 +134,11 @@ class RunboardClient:
         return await self.request('POST', '/runs', json_body=body, headers={'Idempotency-Key': key},
                                   correlation_id=correlation_id)
 
-    async def retry_run(self, run_id: str, *, key: str, overrides: dict | None = None) -> Response:
+    async def retry_run(self, run_id: str, *, key: str, overrides: dict | None = None,
+                        correlation_id: str | None = None) -> Response:
         body = {k: v for k, v in (overrides or {}).items() if v}
-        return await self.request('POST', f'/runs/{run_id}/retry', json_body=body, headers={'Idempotency-Key': key})
+        return await self.request('POST', f'/runs/{run_id}/retry', json_body=body, headers={'Idempotency-Key': key},
+                                  correlation_id=correlation_id)
 
     async def stop_run(self, run_id: str) -> dict:
         return (await self.request('POST', f'/runs/{run_id}/stop')).data
