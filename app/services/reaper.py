@@ -63,9 +63,9 @@ def finish_run(engine: Engine, *, run_id: str, status: RunStatus, exit_code: int
     (two reapers racing: only one wins, so the failure counter moves once).
     """
     from app.db import session_scope
-    now = utcnow()
     with session_scope(engine) as session:
         conn = session.connection()
+        now = utcnow()  # inside the transaction (SQLite: under the write lock), as close to the commit as can be
         row = conn.execute(text(
             "UPDATE run SET status = :status, finished_at = :now, exit_code = :exit_code, error = :error "
             "WHERE id = :id AND status IN ('queued', 'running') RETURNING project_id, kind"),
