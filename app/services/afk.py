@@ -164,6 +164,9 @@ class AfkLoop:
                     report.stopped_by = 'global_cap'
                     break
                 continue
+            except DomainError as exc:  # e.g. the project was deleted or moved meanwhile: the others go on
+                log.warning('AFK: could not launch for %s: %s', project.id, exc.detail)
+                continue
             if run is not None:
                 report.launched.append(run.id)
                 active += 1

@@ -261,3 +261,22 @@ def test_team_mode_sweeps_one_instance_at_a_time(world_factory) -> None:  # noqa
     finally:
         first.loop.lease.release()
     assert len(second.loop.sweep().launched) == 1
+
+
+def test_a_project_changed_under_the_sweep_does_not_stop_the_others(world, monkeypatch) -> None:  # noqa: ANN001
+    world.project('moved', issues=1)
+    world.project('kept', issues=1)
+    loop = world.loop
+    original = loop._launch_first
+
+    def move_then_launch(project, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        if project.id == 'moved':  # its repository changes after the sweep read it
+            from app.db import session_scope
+            with session_scope(world.engine) as session:
+                session.connection().execute(text("UPDATE project SET repository_key = 'elsewhere' "
+                                                  "WHERE id = 'moved'"))
+        return original(project, *args, **kwargs)
+    monkeypatch.setattr(loop, '_launch_first', move_then_launch)
+    report = loop.sweep()
+    assert [r['project_id'] for r in world.active_auto_runs()] == ['kept']
+    assert len(report.launched) == 1
