@@ -107,6 +107,8 @@ class AfkLoop:
         self.engine, self.settings, self.admitter, self.bus = engine, settings, admitter, bus
         self.lease = lease
         self._scheduler = None
+        self._listener: asyncio.Task | None = None
+        self.instance_id = uuid.uuid4().hex[:12]
         self._pending = False
         self._sweeping = False
 
@@ -335,6 +337,18 @@ class AfkLoop:
         scheduler.add_job(self._job, 'interval', seconds=self.settings.afk_sweep_seconds, id=JOB_ID,
                           max_instances=1, coalesce=True, replace_existing=True,
                           next_run_time=datetime.now(timezone.utc))
+        if self.settings.redis_url:  # team mode: a kick on any instance wakes every instance's loop
+            self._listener = asyncio.get_running_loop().create_task(self._follow_kicks())
+
+    async def _follow_kicks(self) -> None:
+        queue = self.bus.subscribe()
+        try:
+            while True:
+                event = await queue.get()
+                if event.get('type') == 'afk.kick' and event.get('from') != self.instance_id:
+                    self._kick_here()
+        finally:
+            self.bus.unsubscribe(queue)
 
     async def _job(self) -> None:
         self._sweeping = True
@@ -350,10 +364,15 @@ class AfkLoop:
         finally:
             self._sweeping = False
             if self._pending:  # a kick raced the end of the last round: sweep again once this job is done
-                asyncio.get_running_loop().call_later(0.05, self.kick)
+                asyncio.get_running_loop().call_later(0.05, self._kick_here)
 
     def kick(self) -> None:
         """Sweep now (auto switched on, a project reset, a run ended, an issue became ready)."""
+        self._kick_here()
+        if self.settings.redis_url:  # the lease may be held elsewhere: that instance sweeps once more
+            self.bus.publish({'type': 'afk.kick', 'from': self.instance_id})
+
+    def _kick_here(self) -> None:
         self._pending = True
         scheduler = self._scheduler
         if scheduler is None or not scheduler.running or self._sweeping:
@@ -364,6 +383,8 @@ class AfkLoop:
             pass
 
     def close(self) -> None:
+        if self._listener is not None:
+            self._listener.cancel()
         if self.lease is not None:
             self.lease.close()
 

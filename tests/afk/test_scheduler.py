@@ -39,3 +39,30 @@ def test_scheduler_pauses_a_failing_project_and_reset_rearms_it(settings_factory
         assert client.post('/api/afk/reset/flaky').json()['paused'] is False
         fourth = _wait(lambda: [r for r in _auto_runs(client) if r['issue_number'] == 4])
         assert fourth[0]['kind'] == 'auto'
+
+
+def test_a_kick_reaches_the_sweeping_instance(settings_factory, repo_factory) -> None:  # noqa: ANN001
+    """Switching auto on sweeps at once; in team mode the kick travels over Redis to the other instances
+    too (the lease may be held by one of them)."""
+    from tests.servers import api_server
+    repo = repo_factory({'main': shell_script('exit 0')})
+    # cap 0: nothing runs, so no run ends anywhere to kick a sweep: only the switch does
+    first_settings = settings_factory(afk_sweep_seconds=600, global_run_cap=0)
+    second_settings = settings_factory(afk_sweep_seconds=600, global_run_cap=0,
+                                       database_url=first_settings.effective_database_url)
+    with api_server(first_settings) as first, api_server(second_settings) as second, first.client() as client:
+        create_project(client, repo, project_id='kicked')
+        client.post('/api/projects/kicked/issues', json={'title': 'go', 'labels': ['ready-for-agent']})
+        swept = {'first': 0, 'second': 0}
+        for name, server in (('first', first), ('second', second)):
+            loop = server.services.extras['afk']
+            original = loop.sweep
+
+            def counting(name=name, original=original):  # noqa: ANN001, ANN202
+                swept[name] += 1
+                return original()
+            loop.sweep = counting
+        assert client.post('/api/afk/auto/kicked', json={'enabled': True}).status_code == 200
+        _wait(lambda: swept['first'] >= 1)
+        if first_settings.redis_url:  # team mode (local mode is one instance with an in-process bus)
+            _wait(lambda: swept['second'] >= 1)
