@@ -134,9 +134,11 @@ class RunboardClient:
         return await self.request('POST', '/runs', json_body=body, headers={'Idempotency-Key': key},
                                   correlation_id=correlation_id)
 
-    async def retry_run(self, run_id: str, *, key: str, overrides: dict | None = None) -> Response:
+    async def retry_run(self, run_id: str, *, key: str, overrides: dict | None = None,
+                        correlation_id: str | None = None) -> Response:
         body = {k: v for k, v in (overrides or {}).items() if v}
-        return await self.request('POST', f'/runs/{run_id}/retry', json_body=body, headers={'Idempotency-Key': key})
+        return await self.request('POST', f'/runs/{run_id}/retry', json_body=body, headers={'Idempotency-Key': key},
+                                  correlation_id=correlation_id)
 
     async def stop_run(self, run_id: str) -> dict:
         return (await self.request('POST', f'/runs/{run_id}/stop')).data
@@ -163,6 +165,31 @@ class RunboardClient:
 
     async def add_issue(self, project_id: str, body: dict) -> dict:
         return (await self.request('POST', f'/projects/{project_id}/issues', json_body=body)).data
+
+    async def update_issue(self, project_id: str, number: int, body: dict) -> dict:
+        return (await self.request('PATCH', f'/projects/{project_id}/issues/{number}', json_body=body)).data
+
+    async def start_afk(self, project_id: str) -> dict:
+        return (await self.request('POST', f'/afk/start/{project_id}')).data
+
+    async def set_auto(self, project_id: str, enabled: bool) -> dict:
+        return (await self.request('POST', f'/afk/auto/{project_id}', json_body={'enabled': enabled})).data
+
+    async def reset_afk(self, project_id: str) -> dict:
+        return (await self.request('POST', f'/afk/reset/{project_id}')).data
+
+    async def afk_form_token(self, project_id: str) -> str:
+        """CSRF token for the plain-HTML Reset form of one project (operators)."""
+        return (await self.request('POST', f'/afk/form-token/{project_id}')).data['csrf_token']
+
+    async def parked_issues(self, project_id: str) -> list[dict]:
+        return (await self.request('GET', f'/afk/parked/{project_id}')).data
+
+    async def requeue_issue(self, project_id: str, number: int) -> dict:
+        return (await self.request('POST', f'/afk/parked/{project_id}/{number}/requeue')).data
+
+    async def discard_issue(self, project_id: str, number: int) -> dict:
+        return (await self.request('POST', f'/afk/parked/{project_id}/{number}/discard')).data
 
     # -- live changes
     async def events(self, *, project: str | None = None, run: str | None = None) -> AsyncIterator[dict]:

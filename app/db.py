@@ -16,6 +16,7 @@ from sqlalchemy.pool import NullPool
 from sqlmodel import Session
 
 MIGRATIONS_DIR = Path(__file__).parent / 'migrations'
+READ_ONLY = 'runboard_read_only'
 
 
 def is_sqlite(url: str) -> bool:
@@ -42,12 +43,18 @@ def make_engine(url: str, *, pool_size: int = 20) -> Engine:
 
         @event.listens_for(engine, 'begin')
         def _sqlite_begin(conn):  # noqa: ANN001
-            conn.exec_driver_sql('BEGIN IMMEDIATE')
+            # Readers (see read_only) must not queue behind writers: WAL lets them read a snapshot.
+            conn.exec_driver_sql('BEGIN' if conn.get_execution_options().get(READ_ONLY) else 'BEGIN IMMEDIATE')
 
         return engine
     if url.startswith('postgresql://'):
         url = 'postgresql+psycopg://' + url[len('postgresql://'):]
     return create_engine(url, pool_size=pool_size, max_overflow=20, pool_pre_ping=True)
+
+
+def read_only(engine: Engine) -> Engine:
+    """The same engine for reads: on SQLite its transactions start deferred, not IMMEDIATE."""
+    return engine.execution_options(**{READ_ONLY: True})
 
 
 @contextmanager
@@ -78,4 +85,4 @@ def dispose(engine: Engine) -> None:
     engine.dispose()
 
 
-__all__ = ['make_engine', 'session_scope', 'upgrade', 'dispose', 'is_sqlite', 'NullPool']
+__all__ = ['make_engine', 'read_only', 'session_scope', 'upgrade', 'dispose', 'is_sqlite', 'NullPool']

@@ -35,6 +35,7 @@ ACTIVE_STATUSES = (RunStatus.queued.value, RunStatus.running.value)
 TERMINAL_STATUSES = tuple(s.value for s in RunStatus if s.value not in ACTIVE_STATUSES)
 RETRYABLE_STATUSES = ('failed', 'timed_out', 'crashed', 'stopped')
 _ACTIVE_SQL = "status IN ('queued', 'running')"
+_ACTIVE_AUTO_SQL = "kind = 'auto' AND status IN ('queued', 'running')"
 
 
 class RunKind(str, Enum):
@@ -114,6 +115,9 @@ class Run(SQLModel, table=True):
         # Repository concurrency: each active run holds one numbered slot below the limit.
         Index('uq_run_active_slot', 'repository_key', 'slot', unique=True,
               sqlite_where=text(_ACTIVE_SQL), postgresql_where=text(_ACTIVE_SQL)),
+        # AFK is serial per project: at most one active auto run, whichever server launched it.
+        Index('uq_run_active_auto', 'project_id', unique=True,
+              sqlite_where=text(_ACTIVE_AUTO_SQL), postgresql_where=text(_ACTIVE_AUTO_SQL)),
         Index('ix_run_status_created', 'status', 'created_at'),
         Index('ix_run_project_created', 'project_id', 'created_at'),
     )
@@ -132,6 +136,7 @@ class Run(SQLModel, table=True):
     retry_of: str | None = Field(default=None, foreign_key='run.id')
     issue_number: int | None = None
     issue_title: str | None = None
+    issue_body: str | None = None  # AFK: handed to the command as RUNBOARD_ISSUE_BODY
     slot: int | None = None
     created_at: datetime = Field(default_factory=utcnow)
     started_at: datetime | None = None
@@ -281,11 +286,20 @@ class RunRetry(SQLModel):
     x_idempotency_key: str | None = Field(default=None, min_length=1, max_length=255)
 
 
+def _as_utc(value: datetime | None) -> datetime | None:
+    """SQLite hands back naive datetimes; every stored time is UTC, so say so in the API."""
+    if isinstance(value, datetime) and value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)
+    return value
+
+
 class RunEventPublic(SQLModel):
     seq: int
     at: datetime
     type: str
     text: str
+
+    _utc = field_validator('at')(classmethod(lambda cls, v: _as_utc(v)))
 
 
 class RunPublic(SQLModel):
@@ -312,6 +326,9 @@ class RunPublic(SQLModel):
     correlation_id: str | None
     output_lines: int
     last_seq: int
+
+    _utc = field_validator('created_at', 'started_at', 'finished_at', 'deadline_at', 'heartbeat_at')(
+        classmethod(lambda cls, v: _as_utc(v)))
 
 
 class RunDetail(RunPublic):

@@ -6,6 +6,7 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, FastAPI
 
 from app.api import events, projects, runs
+from app.api.deps import auth_refusal
 from app.api.problems import BodyLimitMiddleware, CorrelationMiddleware, install_error_handlers
 from app.api.routing import ApiPathMiddleware
 from app.config import Settings
@@ -17,8 +18,9 @@ def api_router() -> APIRouter:
     router = APIRouter(prefix=API_PREFIX)
     for module in (runs, projects, events):
         router.include_router(module.router)
-    from app.api import afk
+    from app.api import afk, issues
     router.include_router(afk.router)
+    router.include_router(issues.router)
 
     @router.get('/health', tags=['health'])
     async def health() -> dict:
@@ -28,10 +30,10 @@ def api_router() -> APIRouter:
 
 def install_api(app: FastAPI, *, max_body_bytes: int) -> None:
     app.include_router(api_router())
-    install_error_handlers(app, api_prefix=API_PREFIX)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=max_body_bytes)
+    install_error_handlers(app, api_prefix=API_PREFIX, auth_check=auth_refusal, extra_headers=runs.quota_headers)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=max_body_bytes, api_prefix=API_PREFIX)
     app.add_middleware(ApiPathMiddleware, prefix=API_PREFIX)
-    app.add_middleware(CorrelationMiddleware)
+    app.add_middleware(CorrelationMiddleware, api_prefix=API_PREFIX)
 
 
 def build_api_app(settings: Settings) -> FastAPI:

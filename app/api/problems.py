@@ -7,10 +7,11 @@ import re
 import uuid
 from contextvars import ContextVar
 from http import HTTPStatus
-from typing import Any
+from typing import Any, Awaitable, Callable
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -32,10 +33,13 @@ def problem(status: int, error: str, detail: str, *, headers: dict[str, str] | N
 
 
 class CorrelationMiddleware:
-    """Echo a valid incoming X-Correlation-ID, else mint one; set it on every response."""
+    """Echo a valid incoming X-Correlation-ID, else mint one; set it on every response.
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
+    Also the last guard of the API: an exception nothing else handled becomes a 500 problem that
+    still carries the correlation id (Starlette's own handler sits outside this middleware)."""
+
+    def __init__(self, app: ASGIApp, api_prefix: str = '/api') -> None:
+        self.app, self.api_prefix = app, api_prefix
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope['type'] != 'http':
@@ -45,57 +49,76 @@ class CorrelationMiddleware:
         cid = incoming if _VALID_ID.match(incoming) else uuid.uuid4().hex
         token = correlation_id.set(cid)
         scope.setdefault('state', {})['correlation_id'] = cid
+        started = False
 
         async def send_with_id(message: Message) -> None:
+            nonlocal started
             if message['type'] == 'http.response.start':
+                started = True
                 headers = [(k, v) for k, v in message.get('headers', []) if k.lower() != b'x-correlation-id']
                 headers.append((b'x-correlation-id', cid.encode()))
                 message['headers'] = headers
             await send(message)
         try:
             await self.app(scope, receive, send_with_id)
+        except Exception:
+            if started or not _is_api_path(scope, self.api_prefix):
+                raise
+            log.exception('unexpected error [%s]', cid)
+            response = problem(500, 'internal', 'Unexpected server error; the correlation id identifies it in the logs.')
+            await response(scope, receive, send_with_id)
         finally:
             correlation_id.reset(token)
 
 
-class BodyLimitMiddleware:
-    """413 for API bodies over the limit, before any handler parses them."""
+def _is_api_path(scope: Scope, prefix: str) -> bool:
+    return scope['path'] == prefix or scope['path'].startswith(prefix + '/')
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
-        self.app, self.max_bytes = app, max_bytes
+
+class BodyLimitMiddleware:
+    """413 for API bodies over the limit, before any handler parses them: at once when Content-Length
+    says so, else (chunked) by reading the body up to the limit and handing it on only when it fits."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int, api_prefix: str = '/api') -> None:
+        self.app, self.max_bytes, self.api_prefix = app, max_bytes, api_prefix
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope['type'] != 'http' or scope['method'] in ('GET', 'HEAD', 'OPTIONS'):
+        if (scope['type'] != 'http' or scope['method'] in ('GET', 'HEAD', 'OPTIONS')
+                or not _is_api_path(scope, self.api_prefix)):
             await self.app(scope, receive, send)
             return
         declared = next((v for k, v in scope['headers'] if k == b'content-length'), None)
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
             await self._reject(scope, receive, send)
             return
-        received = 0
-        too_large = False
-
-        async def counting_receive() -> Message:
-            nonlocal received, too_large
+        chunks: list[bytes] = []
+        size = 0
+        while True:
             message = await receive()
-            if message['type'] == 'http.request':
-                received += len(message.get('body', b''))
-                if received > self.max_bytes:
-                    too_large = True
-                    raise _TooLarge()
-            return message
-        try:
-            await self.app(scope, counting_receive, send)
-        except _TooLarge:
-            await self._reject(scope, receive, send)
+            if message['type'] != 'http.request':  # the client went away
+                return
+            chunk = message.get('body', b'')
+            size += len(chunk)
+            if size > self.max_bytes:
+                await self._reject(scope, receive, send)
+                return
+            chunks.append(chunk)
+            if not message.get('more_body', False):
+                break
+        body = b''.join(chunks)
+        delivered = False
+
+        async def replay() -> Message:
+            nonlocal delivered
+            if not delivered:
+                delivered = True
+                return {'type': 'http.request', 'body': body, 'more_body': False}
+            return await receive()
+        await self.app(scope, replay, send)
 
     async def _reject(self, scope: Scope, receive: Receive, send: Send) -> None:
         response = problem(413, 'payload_too_large', f'Request body is larger than {self.max_bytes} bytes.')
         await response(scope, receive, send)
-
-
-class _TooLarge(Exception):
-    pass
 
 
 def _field_of(error: dict) -> str:
@@ -103,14 +126,33 @@ def _field_of(error: dict) -> str:
     return '.'.join(loc) or 'body'
 
 
-def install_error_handlers(app: FastAPI, *, api_prefix: str) -> None:
+ProblemHook = Callable[[Request, int], Awaitable[dict[str, str]]]
+AuthCheck = Callable[[Request], Awaitable[DomainError | None]]
+
+
+def install_error_handlers(app: FastAPI, *, api_prefix: str, auth_check: AuthCheck | None = None,
+                           extra_headers: ProblemHook | None = None) -> None:
+    """auth_check(request) -> the 401 to answer instead of a validation problem (auth comes first,
+    but FastAPI parses the body before it runs dependencies); extra_headers(request, status) -> headers
+    some routes add to every answer (RateLimit on POST /runs)."""
     def is_api(request: Request) -> bool:
         return request.url.path.startswith(api_prefix)
 
+    async def headers_for(request: Request, status: int, headers: dict[str, str] | None) -> dict[str, str]:
+        merged = dict(headers or {})
+        if extra_headers is not None:
+            for name, value in (await extra_headers(request, status)).items():
+                merged.setdefault(name, value)
+        return merged
+
     async def on_domain(request: Request, exc: DomainError) -> JSONResponse:
-        return problem(exc.status, exc.error, exc.detail, headers=exc.headers, **exc.extra)
+        return problem(exc.status, exc.error, exc.detail, headers=await headers_for(request, exc.status, exc.headers),
+                       **exc.extra)
 
     async def on_validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        refusal = await auth_check(request) if auth_check is not None else None
+        if refusal is not None:
+            return await on_domain(request, refusal)
         errors = exc.errors()
         first = errors[0] if errors else {}
         code = 'validation'
@@ -121,7 +163,8 @@ def install_error_handlers(app: FastAPI, *, api_prefix: str) -> None:
         else:
             detail = f'{_field_of(first)}: {first.get("msg", "invalid")}'
         fields = [{'field': _field_of(e), 'message': e.get('msg', ''), 'type': e.get('type', '')} for e in errors]
-        return problem(422, code, detail, field=_field_of(first), errors=json.loads(json.dumps(fields, default=str)))
+        return problem(422, code, detail, headers=await headers_for(request, 422, None), field=_field_of(first),
+                       errors=json.loads(json.dumps(fields, default=str)))
 
     previous_http = app.exception_handlers.get(StarletteHTTPException)
     previous_exc = app.exception_handlers.get(Exception) or app.exception_handlers.get(500)
@@ -129,7 +172,8 @@ def install_error_handlers(app: FastAPI, *, api_prefix: str) -> None:
     async def on_http(request: Request, exc: StarletteHTTPException):  # noqa: ANN202
         if not is_api(request) and previous_http is not None:
             return await previous_http(request, exc)
-        codes = {404: 'not_found', 405: 'method_not_allowed', 401: 'unauthorized', 403: 'forbidden'}
+        codes = {400: 'bad_request', 401: 'unauthorized', 403: 'forbidden', 404: 'not_found', 405: 'method_not_allowed',
+                 413: 'payload_too_large', 415: 'unsupported_media_type'}
         return problem(exc.status_code, codes.get(exc.status_code, 'http_error'), str(exc.detail),
                        headers=getattr(exc, 'headers', None))
 
@@ -139,6 +183,12 @@ def install_error_handlers(app: FastAPI, *, api_prefix: str) -> None:
         log.exception('unexpected error [%s]', correlation_id.get())
         return problem(500, 'internal', 'Unexpected server error; the correlation id identifies it in the logs.')
 
+    async def on_data_error(request: Request, exc: DataError):  # noqa: ANN202
+        # e.g. a NUL byte in a path or a field: PostgreSQL cannot store it; it is the client's input
+        return problem(422, 'validation', 'The request contains a value the database cannot store '
+                                          '(such as a NUL character).', headers=await headers_for(request, 422, None))
+
+    app.add_exception_handler(DataError, on_data_error)
     app.add_exception_handler(DomainError, on_domain)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)

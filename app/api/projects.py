@@ -38,6 +38,7 @@ async def create_project(body: ProjectCreate, services: ServicesDep, principal: 
 async def update_project(project_id: str, body: ProjectUpdate, services: ServicesDep,
                          principal: PrincipalDep) -> ProjectPublic:
     project = await run_in_threadpool(projects.update_project, services.engine, principal, project_id, body)
+    services.admitter.forget_project(project_id)
     services.bus.publish({'type': 'project', 'id': project.id, 'team_id': project.team_id})
     return project
 
@@ -45,6 +46,7 @@ async def update_project(project_id: str, body: ProjectUpdate, services: Service
 @router.delete('/projects/{project_id}', status_code=204, responses=problems(401, 403, 404, 409))
 async def delete_project(project_id: str, services: ServicesDep, principal: PrincipalDep) -> Response:
     await run_in_threadpool(projects.delete_project, services.engine, principal, project_id)
+    services.admitter.forget_project(project_id)
     return Response(status_code=204)
 
 
@@ -59,12 +61,29 @@ def _branches(services, principal, project_id: str) -> list[BranchPublic]:  # no
         if gitops.is_local(project.repository):
             branches = services.branches.get(project.repository, fresh=True)
         else:
-            from app.services.sources import forge
-            branches = forge.list_branches(project)
+            branches = _forge_branches(project)
     except (gitops.GitError, OSError) as exc:
         raise DomainError(502, 'repository_unavailable', f'Could not list branches: {exc}') from exc
     return [BranchPublic(name=b.name, commit=b.commit, committed_at=b.committed_at, subject=b.subject,
                          is_base=b.name == project.base_branch, busy_run_id=busy.get(b.name)) for b in branches]
+
+
+def _forge_branches(project):  # noqa: ANN001, ANN202
+    """Branches of a forge-hosted repository, through its forge source (sources/forge.py)."""
+    try:
+        from app.services.sources import forge
+    except ImportError:
+        forge = None
+    if forge is None or not hasattr(forge, 'list_branches'):
+        raise DomainError(502, 'forge_unavailable',
+                          f'Branches of the remote repository {project.repository!r} are listed through a forge '
+                          'source, and this server has none configured for it.')
+    try:
+        return forge.list_branches(project)
+    except DomainError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - whatever the forge did, the client sees a clear 502
+        raise DomainError(502, 'forge_unavailable', f'The forge did not list branches: {exc}') from exc
 
 
 @router.get('/projects/{project_id}/branches', response_model=list[BranchPublic], responses=problems(401, 404, 502))

@@ -1,15 +1,17 @@
 """Runs: trigger (idempotent), list, read, events, retry, stop."""
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from app.api.deps import PrincipalDep, ServicesDep, correlation
+from app.api.deps import PrincipalDep, ServicesDep, authenticate, correlation
 from app.api.schemas import RunPage, problems
 from app.models import RunCreate, RunDetail, RunEventPublic, RunPublic, RunRetry
 from app.services import runs
+from app.services.accounts import Principal
 from app.services.errors import DomainError
 
 router = APIRouter(prefix='/runs', tags=['runs'])
@@ -27,36 +29,46 @@ def _key(header_key: str | None, x_header_key: str | None, body_key: str | None)
     return key
 
 
-def _answer(response: Response, admitted: runs.Admitted) -> RunPublic:
-    response.headers['Idempotency-Key'] = admitted.idempotency_key
+def _answer(admitted: runs.Admitted) -> Response:
+    """The run as JSON, serialised once by pydantic-core (the hot path skips FastAPI's re-validation)."""
+    headers = {'Idempotency-Key': admitted.idempotency_key}
     if admitted.replayed:
-        response.status_code = 200
-        response.headers['Idempotent-Replayed'] = 'true'
-    else:
-        response.status_code = 201
+        headers['Idempotent-Replayed'] = 'true'
     if admitted.quota is not None:
-        response.headers.update(runs.rate_headers(admitted.quota))
-    return admitted.run
+        headers.update(runs.rate_headers(admitted.quota))
+    return Response(admitted.run.model_dump_json(), status_code=200 if admitted.replayed else 201, headers=headers,
+                    media_type='application/json')
+
+
+_ADMITTING = re.compile(r'^/api/runs(/[^/]+/retry)?/?$')
+
+
+async def quota_headers(request: Request, status: int) -> dict[str, str]:
+    """Every answer of POST /runs (and retry) carries RateLimit-Policy and, for a known caller, RateLimit."""
+    if request.method != 'POST' or not _ADMITTING.match(request.scope['path']):
+        return {}
+    services = request.app.state.services
+    settings = services.settings
+    headers = {'RateLimit-Policy': f'"runs";q={settings.rate_limit_runs};w={settings.rate_limit_window_seconds}'}
+    principal = await authenticate(request)
+    if isinstance(principal, Principal):
+        quota = await run_in_threadpool(services.admitter.quota, principal)
+        headers.update(runs.rate_headers(quota))
+    return headers
 
 
 @router.post('', status_code=201, response_model=RunPublic,
              responses={200: {'description': 'Replay of an earlier request with the same key', 'model': RunPublic},
                         **problems(401, 404, 409, 413, 422, 429)})
-async def trigger_run(body: RunCreate, request: Request, response: Response, services: ServicesDep,
+async def trigger_run(body: RunCreate, request: Request, services: ServicesDep,
                       principal: PrincipalDep,
                       idempotency_key: Annotated[str | None, Header(alias='Idempotency-Key')] = None,
                       x_idempotency_key: Annotated[str | None, Header(alias='X-Idempotency-Key')] = None) -> RunPublic:
     key = _key(idempotency_key, x_idempotency_key, body.x_idempotency_key)
-    try:
-        admitted = await run_in_threadpool(
-            services.admitter.trigger, principal, project_id=body.project_id, depth_level=body.depth_level,
-            target_framework=body.target_framework, branch=body.branch, key=key, correlation_id=correlation(request))
-    except DomainError as exc:
-        if exc.status in (409, 429):
-            exc.headers.setdefault('RateLimit-Policy', runs.rate_headers(services.admitter.quota(principal))[
-                'RateLimit-Policy'])
-        raise
-    return _answer(response, admitted)
+    admitted = await run_in_threadpool(
+        services.admitter.trigger, principal, project_id=body.project_id, depth_level=body.depth_level,
+        target_framework=body.target_framework, branch=body.branch, key=key, correlation_id=correlation(request))
+    return _answer(admitted)
 
 
 @router.get('', response_model=RunPage, responses=problems(401, 422))
@@ -87,7 +99,7 @@ async def run_events(run_id: str, services: ServicesDep, principal: PrincipalDep
 
 @router.post('/{run_id}/retry', status_code=201, response_model=RunPublic,
              responses={200: {'description': 'Replay', 'model': RunPublic}, **problems(401, 404, 409, 422, 429)})
-async def retry_run(run_id: str, request: Request, response: Response, services: ServicesDep,
+async def retry_run(run_id: str, request: Request, services: ServicesDep,
                     principal: PrincipalDep, body: RunRetry | None = None,
                     idempotency_key: Annotated[str | None, Header(alias='Idempotency-Key')] = None,
                     x_idempotency_key: Annotated[str | None, Header(alias='X-Idempotency-Key')] = None) -> RunPublic:
@@ -97,7 +109,7 @@ async def retry_run(run_id: str, request: Request, response: Response, services:
         services.admitter.retry, principal, run_id=run_id,
         overrides={'branch': body.branch, 'depth_level': body.depth_level, 'target_framework': body.target_framework},
         key=key, correlation_id=correlation(request))
-    return _answer(response, admitted)
+    return _answer(admitted)
 
 
 @router.post('/{run_id}/stop', status_code=202, response_model=RunPublic, responses=problems(401, 404, 409))

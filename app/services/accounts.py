@@ -60,6 +60,13 @@ class TokenAuthenticator:
         self._cache: dict[str, tuple[float, Principal | None]] = {}
         self._lock = threading.Lock()
 
+    def cached(self, token: str) -> Principal | None | bool:
+        """The cached answer for this token without touching the database; False when not cached."""
+        hit = self._cache.get(hash_token(token))
+        if hit and time.monotonic() - hit[0] < self.ttl:
+            return hit[1]
+        return False
+
     def authenticate(self, token: str) -> Principal | None:
         digest = hash_token(token)
         now = time.monotonic()

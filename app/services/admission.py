@@ -20,13 +20,6 @@ class Refusal:
     extra: dict = dataclasses.field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class ActiveRun:
-    id: str
-    branch_name: str
-    slot: int | None
-
-
 def fingerprint(payload: dict) -> str:
     """Hash of the canonical body without the idempotency key."""
     body = {k: v for k, v in payload.items() if k != 'x_idempotency_key' and v is not None}
@@ -61,19 +54,32 @@ def idempotency_verdict(*, stored_fingerprint: str | None, stored_run_id: str | 
     return 'replay' if stored_run_id else 'in_flight'
 
 
-def repository_verdict(*, active: list[ActiveRun], max_concurrent: int, branch: str,
-                       bypass_concurrency: bool = False) -> Refusal | None:
-    """Concurrency limit first, then the PR lock (one active run per repository + branch)."""
-    if not bypass_concurrency and sum(1 for r in active if r.slot is not None) >= max_concurrent:
-        ids = tuple(r.id for r in active if r.slot is not None)
-        return Refusal(409, 'concurrency_limit',
-                       f'This repository is at maximum concurrency ({max_concurrent} active). '
-                       f'Wait for an active run to complete and retry.', blocking_runs=ids)
-    holder = next((r for r in active if r.branch_name == branch), None)
-    if holder is not None:
-        return Refusal(409, 'pr_lock', f'Branch {branch!r} is locked by active run {holder.id}.',
-                       blocking_runs=(holder.id,))
+RepositoryVerdict = Literal['concurrency_limit', 'pr_lock'] | None
+
+
+def repository_verdict(*, slotted_active: int, max_concurrent: int, branch_holder: str | None,
+                       bypass_concurrency: bool = False) -> RepositoryVerdict:
+    """Concurrency limit first, then the PR lock (one active run per repository + branch).
+
+    slotted_active: active runs holding a concurrency slot on the repository (AFK runs that bypass the
+    limit hold none); branch_holder: the active run on the requested branch, if any.
+    """
+    if not bypass_concurrency and slotted_active >= max_concurrent:
+        return 'concurrency_limit'
+    if branch_holder is not None:
+        return 'pr_lock'
     return None
+
+
+def concurrency_refusal(max_concurrent: int, blocking_runs: tuple[str, ...]) -> Refusal:
+    return Refusal(409, 'concurrency_limit',
+                   f'This repository is at maximum concurrency ({max_concurrent} active). '
+                   f'Wait for an active run to complete and retry.', blocking_runs=blocking_runs)
+
+
+def pr_lock_refusal(branch: str, holder: str) -> Refusal:
+    return Refusal(409, 'pr_lock', f'Branch {branch!r} is locked by active run {holder}.', blocking_runs=(holder,),
+                   extra={'holder_run_id': holder})
 
 
 def free_slot(used: set[int], max_concurrent: int) -> int | None:

@@ -6,26 +6,29 @@ unique, so two requests (or two servers) can never both win.
 """
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import math
+import threading
 import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, Callable
 
-from sqlalchemy import Engine, and_, delete, or_, select, text
+from sqlalchemy import Connection, DateTime, Engine, String, bindparam, insert, or_, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from app.db import session_scope
-from app.models import (ACTIVE_STATUSES, RETRYABLE_STATUSES, IdempotencyKey, Project, Run, RunDetail, RunEvent,
+from app.db import is_sqlite, read_only, session_scope
+from app.models import (ACTIVE_STATUSES, RETRYABLE_STATUSES, Project, Run, RunDetail, RunEvent,
                         RunEventPublic, RunKind, RunPublic, RunStatus, User, utcnow)
-from app.services import admission, ids, projects
+from app.services import admission, gitops, ids, projects
 from app.services.accounts import Principal
 from app.services.errors import DomainError, not_found
 from app.services.reaper import finish_run
 from app.services.timeline import append_events
 
-IN_FLIGHT_WAIT_SECONDS = 3.0
 CREATE_ATTEMPTS = 5
 
 
@@ -124,21 +127,81 @@ def list_runs(engine: Engine, principal: Principal, *, project: str | None = Non
 
 
 # ------------------------------------------------------------------ admission
+_ACTIVE = "status IN ('queued', 'running')"  # the exact text of the partial indexes, so they are used
+_SQL_KEY_INSERT = text(
+    'INSERT INTO idempotencykey (user_id, key, fingerprint, run_id, created_at, expires_at) '
+    'VALUES (:u, :k, :fp, :run, :now, :expires) ON CONFLICT DO NOTHING').bindparams(
+    bindparam('now', type_=DateTime()), bindparam('expires', type_=DateTime()))
+_SQL_KEY_ROW = text('SELECT fingerprint, run_id, expires_at FROM idempotencykey WHERE user_id = :u AND key = :k'
+                    ).columns(fingerprint=String(), run_id=String(), expires_at=DateTime())
+_SQL_KEY_DELETE_EXPIRED = text(
+    'DELETE FROM idempotencykey WHERE user_id = :u AND key = :k AND expires_at <= :now').bindparams(
+    bindparam('now', type_=DateTime()))
+_SQL_SHARED_LIMIT = text('SELECT id, max_concurrent_runs FROM project WHERE repository_key = :repo')
+_SQL_SLOTTED_COUNT = text(f'SELECT count(*) FROM run WHERE repository_key = :repo AND {_ACTIVE} '
+                          'AND slot IS NOT NULL')
+_SQL_SLOTTED_IDS = text(f'SELECT id FROM run WHERE repository_key = :repo AND {_ACTIVE} AND slot IS NOT NULL '
+                        'ORDER BY id LIMIT 100')
+_SQL_SLOT_TAKEN = text(f'SELECT 1 FROM run WHERE repository_key = :repo AND slot = :slot AND {_ACTIVE}')
+_SQL_SLOTS = text(f'SELECT slot FROM run WHERE repository_key = :repo AND {_ACTIVE} AND slot IS NOT NULL')
+_SQL_BRANCH_HOLDER = text(f'SELECT id FROM run WHERE repository_key = :repo AND branch_name = :branch AND {_ACTIVE}')
+_run_table = Run.__table__
+PROJECT_CACHE_SECONDS = 2.0
+
+
 class RunAdmitter:
-    """Creates runs under every rule; shared by the API (manual, retry) and the AFK loop (auto)."""
+    """Creates runs under every rule; shared by the API (manual, retry) and the AFK loop (auto).
+
+    One transaction per admission: claim the idempotency key (its primary key decides races), take
+    the quota, check the repository's limits, insert the run. Anything refused rolls back, so it
+    creates nothing, and gives its quota entry back. On PostgreSQL an advisory lock per repository
+    serialises admissions to one repository across servers (SQLite's BEGIN IMMEDIATE already does);
+    the partial unique indexes stay the last line of defence.
+    """
 
     def __init__(self, *, engine: Engine, settings, limiter, branches, bus) -> None:  # noqa: ANN001
         self.engine, self.settings, self.limiter, self.branches, self.bus = engine, settings, limiter, branches, bus
+        self.reader = read_only(engine)
+        self._sqlite = is_sqlite(str(engine.url))
+        # Admissions in this process queue here rather than in SQLite's busy handler (which sleeps).
+        self._write_lock = threading.Lock() if self._sqlite else contextlib.nullcontext()
+        self._projects: dict[str, tuple[float, Project]] = {}
 
     def quota(self, principal: Principal):  # noqa: ANN201
+        return self.limiter.peek(self.rate_key(principal))
+
+    def rate_key(self, principal: Principal) -> str:
         from app.services.ratelimit import user_runs_key
-        return self.limiter.peek(user_runs_key(self.settings.redis_prefix, principal.user_id))
+        return user_runs_key(self.settings.redis_prefix, principal.user_id)
+
+    # -- projects, briefly cached: the trigger path reads one per request
+    def _project(self, project_id: str, principal: Principal) -> Project:
+        now = time.monotonic()
+        hit = self._projects.get(project_id)
+        if hit is None or now - hit[0] > PROJECT_CACHE_SECONDS:
+            with Session(self.reader) as session:
+                project = session.get(Project, project_id)
+                if project is not None:
+                    session.expunge(project)
+            if project is None:
+                self._projects.pop(project_id, None)
+                raise not_found(f'project {project_id!r}')
+            if len(self._projects) > 10_000:
+                self._projects.clear()
+            self._projects[project_id] = (now, project)
+        else:
+            project = hit[1]
+        if not projects.visible(project, principal):
+            raise not_found(f'project {project_id!r}')  # never reveal that another team's project exists
+        return project
+
+    def forget_project(self, project_id: str) -> None:
+        self._projects.pop(project_id, None)
 
     # -- entry points
     def trigger(self, principal: Principal, *, project_id: str, depth_level: str, target_framework: str,
                 branch: str, key: str | None, correlation_id: str | None) -> Admitted:
-        with Session(self.engine) as session:
-            project = projects.get_visible(session, project_id, principal)
+        project = self._project(project_id, principal)
         self._validate(project, depth_level=depth_level, target_framework=target_framework, branch=branch)
         spec = RunSpec(project_id, depth_level, target_framework, branch)
         payload = {'project_id': project_id, 'depth_level': depth_level, 'target_framework': target_framework,
@@ -147,8 +210,9 @@ class RunAdmitter:
 
     def retry(self, principal: Principal, *, run_id: str, overrides: dict[str, str | None], key: str | None,
               correlation_id: str | None) -> Admitted:
-        with Session(self.engine) as session:
+        with Session(self.reader) as session:
             original, project = _load_visible_run(session, run_id, principal)
+            session.expunge_all()
         refusal = admission.retry_verdict(original.status, RETRYABLE_STATUSES)
         if refusal:
             raise DomainError.from_refusal(refusal)
@@ -162,10 +226,15 @@ class RunAdmitter:
         return self._admit(principal, project, spec, payload, key, correlation_id)
 
     def _validate(self, project: Project, *, depth_level: str, target_framework: str, branch: str) -> None:
+        refusal = admission.validate_choice(depth_level, project.depth_levels, 'depth_level') or \
+            admission.validate_choice(target_framework, project.target_frameworks, 'target_framework')
+        if refusal:
+            raise DomainError.from_refusal(refusal)
         try:
             exists = self.branches.exists(project.repository, branch)
-        except Exception:  # noqa: BLE001 - an unreachable repository is the client's problem to see
-            exists = False
+        except (gitops.GitError, OSError) as exc:
+            raise DomainError(502, 'repository_unavailable',
+                              f'Could not read the branches of {project.repository!r}: {exc}') from exc
         refusal = admission.validate_run_request(
             depth_level=depth_level, target_framework=target_framework, branch=branch,
             allowed_depths=project.depth_levels, allowed_frameworks=project.target_frameworks, branch_exists=exists)
@@ -175,123 +244,160 @@ class RunAdmitter:
     # -- the core
     def _admit(self, principal: Principal, project: Project, spec: RunSpec, payload: dict, key: str | None,
                correlation_id: str | None) -> Admitted:
-        from app.services.ratelimit import user_runs_key
+        minted = key is None
         key = key or str(uuid.uuid4())
         fp = admission.fingerprint(payload)
-        replay = self._reserve_key(principal.user_id, key, fp)
-        if replay is not None:
-            return Admitted(replay, True, key)
-        rl_key = user_runs_key(self.settings.redis_prefix, principal.user_id)
-        quota = None
-        try:
-            quota = self.limiter.acquire(rl_key, key)
-            if not quota.allowed:
-                retry = quota.retry_after_seconds
-                raise DomainError(429, 'rate_limited',
-                                  f'Run limit reached: {quota.limit} runs per {quota.window_seconds} s. '
-                                  f'Retry in {retry} s.', retry_after_seconds=retry,
-                                  headers=_rate_headers(quota) | {'Retry-After': str(retry)})
-            run = self._create(principal, project, spec, key=key, fingerprint=fp, correlation_id=correlation_id)
-        except BaseException as exc:
-            if quota is not None and quota.allowed:
-                self.limiter.release(rl_key, key)
-            self._release_key(principal.user_id, key)
-            if isinstance(exc, DomainError) and exc.status == 409 and quota is not None:
-                exc.headers.update(_rate_headers(self.limiter.peek(rl_key)))
-            raise
-        self.bus.publish({'type': 'run', 'id': run.id, 'project_id': run.project_id, 'team_id': project.team_id,
-                          'status': run.status})
-        self.bus.publish({'type': 'queue'})
-        return Admitted(run, False, key, quota)
-
-    def _reserve_key(self, user_id: str, key: str, fp: str) -> RunPublic | None:
-        """Claim the key for this request, or return the run it already names (a replay)."""
-        deadline = time.monotonic() + IN_FLIGHT_WAIT_SECONDS
-        while True:
-            now = utcnow()
-            with Session(self.engine) as session:
-                row = session.get(IdempotencyKey, (user_id, key))
-                verdict = admission.idempotency_verdict(
-                    stored_fingerprint=row.fingerprint if row else None, stored_run_id=row.run_id if row else None,
-                    expires_at=_aware(row.expires_at) if row else None, fingerprint_now=fp, now=now)
-                if verdict == 'replay':
-                    run = session.get(Run, row.run_id)
-                    user = session.get(User, run.user_id) if run.user_id else None
-                    return public(run, user.name if user else None)
-            if verdict == 'mismatch':
-                raise DomainError(422, 'idempotency_key_mismatch',
-                                  'This Idempotency-Key was already used with a different request body.')
-            if verdict == 'in_flight':
-                if time.monotonic() >= deadline:
-                    raise DomainError(409, 'idempotency_in_flight',
-                                      'A request with this Idempotency-Key is still being processed; retry shortly.',
-                                      headers={'Retry-After': '1'})
-                time.sleep(0.02)
-                continue
-            try:
-                with session_scope(self.engine) as session:
-                    if row is not None:  # expired: the key is free again
-                        session.exec(delete(IdempotencyKey).where(
-                            IdempotencyKey.user_id == user_id, IdempotencyKey.key == key,
-                            IdempotencyKey.expires_at <= now))
-                    session.add(IdempotencyKey(user_id=user_id, key=key, fingerprint=fp, expires_at=now + timedelta(
-                        seconds=self.settings.idempotency_ttl_seconds)))
-                return None
-            except IntegrityError:
-                continue  # someone else holds it: look again
-
-    def _release_key(self, user_id: str, key: str) -> None:
-        with session_scope(self.engine) as session:
-            session.exec(delete(IdempotencyKey).where(and_(
-                IdempotencyKey.user_id == user_id, IdempotencyKey.key == key, IdempotencyKey.run_id.is_(None))))
-
-    def _create(self, principal: Principal | None, project: Project, spec: RunSpec, *, key: str | None,
-                fingerprint: str | None, correlation_id: str | None, bypass_concurrency: bool = False) -> RunPublic:
+        if not minted:  # a replay needs no lock: read the key first
+            replay = self._lookup_key(principal.user_id, key, fp)
+            if replay is not None:
+                return Admitted(replay, True, key, self.quota(principal))
         for attempt in range(CREATE_ATTEMPTS):
             try:
-                return self._try_create(principal, project, spec, key=key, fingerprint=fingerprint,
-                                        correlation_id=correlation_id, bypass_concurrency=bypass_concurrency)
+                return self._admit_once(principal, project, spec, key, fp, correlation_id)
             except IntegrityError:
                 if attempt == CREATE_ATTEMPTS - 1:
                     raise DomainError(409, 'concurrency_limit', 'The repository changed under this request; retry.',
                                       headers={'Retry-After': '1'})
-                continue  # another request took the slot or the branch: decide again with fresh facts
+            except _StaleProject:
+                self.forget_project(project.id)
+                project = self._project(project.id, principal)
         raise AssertionError('unreachable')
 
-    def _try_create(self, principal: Principal | None, project: Project, spec: RunSpec, *, key: str | None,
-                    fingerprint: str | None, correlation_id: str | None, bypass_concurrency: bool) -> RunPublic:
+    def _lookup_key(self, user_id: str, key: str, fp: str) -> RunPublic | None:
+        """A committed key naming a run: the replay, or a mismatch. None when the key is free or expired."""
+        with self.reader.connect() as conn:
+            row = conn.execute(_SQL_KEY_ROW, {'u': user_id, 'k': key}).first()
+            verdict = self._key_verdict(row, fp)
+            if verdict == 'replay':
+                return _public_run(conn, row[1])
+        return None
+
+    @staticmethod
+    def _key_verdict(row, fp: str) -> str:  # noqa: ANN001
+        verdict = admission.idempotency_verdict(
+            stored_fingerprint=row[0] if row else None, stored_run_id=row[1] if row else None,
+            expires_at=_aware(row[2]) if row else None, fingerprint_now=fp, now=utcnow())
+        if verdict == 'mismatch':
+            raise DomainError(422, 'idempotency_key_mismatch',
+                              'This Idempotency-Key was already used with a different request body.')
+        if verdict == 'in_flight':
+            raise DomainError(409, 'idempotency_in_flight',
+                              'A request with this Idempotency-Key is still being processed; retry shortly.',
+                              headers={'Retry-After': '1'})
+        return verdict
+
+    def _admit_once(self, principal: Principal, project: Project, spec: RunSpec, key: str, fp: str,
+                    correlation_id: str | None) -> Admitted:
+        rl_key = self.rate_key(principal)
+        quota = None
+        run_id = ids.new_run_id()
         now = utcnow()
-        with session_scope(self.engine) as session:
-            conn = session.connection()
-            rows = conn.execute(text(
-                "SELECT id, branch_name, slot FROM run WHERE repository_key = :repo "
-                "AND status IN ('queued', 'running')"), {'repo': project.repository_key}).all()
-            active = [admission.ActiveRun(r[0], r[1], r[2]) for r in rows]
-            limit = _shared_limit(conn, project)
-            refusal = admission.repository_verdict(active=active, max_concurrent=limit, branch=spec.branch_name,
-                                                   bypass_concurrency=bypass_concurrency)
-            if refusal:
-                raise DomainError.from_refusal(refusal)
-            slot = None if bypass_concurrency else admission.free_slot({r.slot for r in active if r.slot is not None},
-                                                                       limit)
-            run = Run(id=ids.new_run_id(), project_id=project.id, repository_key=project.repository_key,
-                      kind=spec.kind, status=RunStatus.queued.value, depth_level=spec.depth_level,
+        try:
+            with self._write_lock, self.engine.begin() as conn:
+                self._lock_repository(conn, project.repository_key)
+                params = {'u': principal.user_id, 'k': key}
+                claim = {**params, 'fp': fp, 'run': run_id, 'now': now,
+                         'expires': now + timedelta(seconds=self.settings.idempotency_ttl_seconds)}
+                if not conn.execute(_SQL_KEY_INSERT, claim).rowcount:
+                    row = conn.execute(_SQL_KEY_ROW, params).first()
+                    if self._key_verdict(row, fp) == 'replay':
+                        return Admitted(_public_run(conn, row[1]), True, key, self.limiter.peek(rl_key))
+                    conn.execute(_SQL_KEY_DELETE_EXPIRED, {**params, 'now': now})  # the key is free again
+                    if not conn.execute(_SQL_KEY_INSERT, claim).rowcount:
+                        raise IntegrityError('idempotency key taken meanwhile', None, Exception())
+                quota = self.limiter.acquire(rl_key, key)
+                if not quota.allowed:
+                    retry = quota.retry_after_seconds
+                    raise DomainError(429, 'rate_limited',
+                                      f'Run limit reached: {quota.limit} runs per {quota.window_seconds} s. '
+                                      f'Retry in {retry} s.', retry_after_seconds=retry,
+                                      headers=rate_headers(quota) | {'Retry-After': str(retry)})
+                run = self._insert_run(conn, principal, project, spec, run_id=run_id, now=now, key=key,
+                                       fingerprint=fp, correlation_id=correlation_id, bypass_concurrency=False)
+        except BaseException as exc:
+            if quota is not None and quota.allowed:
+                self.limiter.release(rl_key, key)
+            if isinstance(exc, DomainError) and exc.status == 409:
+                exc.headers.update(rate_headers(self.limiter.peek(rl_key)))
+            raise
+        self._announce(run, project)
+        return Admitted(run, False, key, quota)
+
+    def _lock_repository(self, conn, repository_key: str) -> None:  # noqa: ANN001
+        if not self._sqlite:
+            conn.execute(text('SELECT pg_advisory_xact_lock(:k)'), {'k': _lock_id(repository_key)})
+
+    def _announce(self, run: RunPublic, project: Project) -> None:
+        self.bus.publish({'type': 'run', 'id': run.id, 'project_id': run.project_id, 'team_id': project.team_id,
+                          'status': run.status})
+        self.bus.publish({'type': 'queue'})
+
+    def _insert_run(self, conn, principal: Principal | None, project: Project, spec: RunSpec, *,  # noqa: ANN001
+                    run_id: str, now: datetime, key: str | None, fingerprint: str | None,
+                    correlation_id: str | None, bypass_concurrency: bool) -> RunPublic:
+        repo = project.repository_key
+        limits = conn.execute(_SQL_SHARED_LIMIT, {'repo': repo}).all()
+        if project.id not in {row[0] for row in limits}:
+            raise _StaleProject()  # deleted, or moved to another repository since it was cached
+        limit = min(row[1] for row in limits)  # projects sharing a repository share the smallest limit
+        slotted = conn.execute(_SQL_SLOTTED_COUNT, {'repo': repo}).scalar_one()
+        holder = conn.execute(_SQL_BRANCH_HOLDER, {'repo': repo, 'branch': spec.branch_name}).scalar()
+        verdict = admission.repository_verdict(slotted_active=slotted, max_concurrent=limit, branch_holder=holder,
+                                               bypass_concurrency=bypass_concurrency)
+        if verdict == 'concurrency_limit':
+            blocking = tuple(conn.execute(_SQL_SLOTTED_IDS, {'repo': repo}).scalars())
+            raise DomainError.from_refusal(admission.concurrency_refusal(limit, blocking))
+        if verdict == 'pr_lock':
+            raise DomainError.from_refusal(admission.pr_lock_refusal(spec.branch_name, holder))
+        slot = None
+        if not bypass_concurrency:
+            slot = slotted  # dense slots are the usual case; otherwise take the lowest free one
+            if conn.execute(_SQL_SLOT_TAKEN, {'repo': repo, 'slot': slot}).first() is not None:
+                slot = admission.free_slot(set(conn.execute(_SQL_SLOTS, {'repo': repo}).scalars()), limit)
+        values = dict(id=run_id, project_id=project.id, repository_key=repo, kind=spec.kind,
+                      status=RunStatus.queued.value, depth_level=spec.depth_level,
                       target_framework=spec.target_framework, branch_name=spec.branch_name,
                       checkout_ref=spec.checkout_ref or spec.branch_name,
                       user_id=principal.user_id if principal else None, idempotency_key=key,
                       payload_fingerprint=fingerprint, retry_of=spec.retry_of, issue_number=spec.issue_number,
                       issue_title=spec.issue_title, slot=slot, created_at=now,
                       budget_seconds=project.run_budget_seconds or self.settings.run_budget_seconds,
-                      correlation_id=correlation_id)
-            session.add(run)
-            session.flush()
-            if key and principal:
-                conn.execute(text('UPDATE idempotencykey SET run_id = :run WHERE user_id = :u AND key = :k'),
-                             {'run': run.id, 'u': principal.user_id, 'k': key})
-            append_events(conn, run.id, [('status', 'queued' + (f' (retry of {spec.retry_of})' if spec.retry_of
-                                                                 else ''))], now=now)
-            name = principal.name if principal else None
-            return public(run, name)
+                      correlation_id=correlation_id, last_seq=0, output_lines=0)
+        conn.execute(insert(_run_table), values)
+        last_seq = append_events(conn, run_id, [('status', 'queued' + (
+            f' (retry of {spec.retry_of})' if spec.retry_of else ''))], now=now)
+        return RunPublic.model_validate({
+            **values, 'user_name': principal.name if principal else None, 'started_at': None, 'finished_at': None,
+            'deadline_at': None, 'heartbeat_at': None, 'exit_code': None, 'error': None, 'last_seq': last_seq})
+
+    def _create(self, principal: Principal | None, project: Project, spec: RunSpec, *, key: str | None,
+                fingerprint: str | None, correlation_id: str | None, bypass_concurrency: bool = False,
+                before_insert: Callable[[Connection], None] | None = None,
+                after_insert: Callable[[Connection, RunPublic], None] | None = None) -> RunPublic:
+        """A run without the idempotency and quota steps (the AFK loop), under the same repository rules.
+
+        before_insert / after_insert run inside the creating transaction (the AFK loop re-checks its gates
+        and claims the issue there, so a refusal or a lost race leaves nothing behind)."""
+        for attempt in range(CREATE_ATTEMPTS):
+            try:
+                with self._write_lock, self.engine.begin() as conn:
+                    if before_insert is not None:
+                        before_insert(conn)
+                    self._lock_repository(conn, project.repository_key)
+                    run = self._insert_run(conn, principal, project, spec, run_id=ids.new_run_id(), now=utcnow(),
+                                           key=key, fingerprint=fingerprint, correlation_id=correlation_id,
+                                           bypass_concurrency=bypass_concurrency)
+                    if after_insert is not None:
+                        after_insert(conn, run)
+                self._announce(run, project)
+                return run
+            except IntegrityError:
+                if attempt == CREATE_ATTEMPTS - 1:
+                    raise DomainError(409, 'concurrency_limit', 'The repository changed under this request; retry.',
+                                      headers={'Retry-After': '1'})
+            except _StaleProject as exc:
+                raise not_found(f'project {project.id!r}') from exc
+        raise AssertionError('unreachable')
 
     # -- stop
     def stop(self, principal: Principal, run_id: str) -> RunPublic:
@@ -314,17 +420,26 @@ class RunAdmitter:
         return get_run(self.engine, principal, run_id, with_events=False)
 
 
-def _shared_limit(conn, project: Project) -> int:  # noqa: ANN001
-    """Projects sharing a repository share one limit: the smallest any of them allows."""
-    value = conn.execute(text('SELECT min(max_concurrent_runs) FROM project WHERE repository_key = :repo'),
-                         {'repo': project.repository_key}).scalar()
-    return int(value or project.max_concurrent_runs)
+class _StaleProject(Exception):
+    """The cached project no longer matches the database."""
 
 
-def _rate_headers(quota) -> dict[str, str]:  # noqa: ANN001
-    reset = max(0, int(round(quota.reset_after)))
+def _lock_id(repository_key: str) -> int:
+    """A stable signed 64-bit advisory-lock id for a repository."""
+    return int.from_bytes(hashlib.sha256(b'runboard-repo:' + repository_key.encode()).digest()[:8], 'big',
+                          signed=True)
+
+
+_RUN_WITH_USER = (select(_run_table, User.__table__.c.name.label('user_name'))
+                  .outerjoin(User.__table__, User.__table__.c.id == _run_table.c.user_id))
+
+
+def _public_run(conn, run_id: str) -> RunPublic:  # noqa: ANN001
+    return RunPublic.model_validate(dict(conn.execute(_RUN_WITH_USER.where(_run_table.c.id == run_id)).mappings().one()))
+
+
+def rate_headers(quota) -> dict[str, str]:  # noqa: ANN001
+    """RateLimit-Policy and RateLimit (draft-ietf-httpapi-ratelimit-headers) for a quota."""
+    reset = max(0, math.ceil(quota.reset_after))
     return {'RateLimit-Policy': f'"runs";q={quota.limit};w={quota.window_seconds}',
             'RateLimit': f'"runs";r={quota.remaining};t={reset}'}
-
-
-rate_headers = _rate_headers
