@@ -126,7 +126,7 @@ async def follow_and_print(cli: Cli, client: RunboardClient, run_id: str, *, jso
         final = await follow_run(client, run_id, on_event=on_event, on_status=on_status,
                                  on_connection_problem=on_connection_problem)
     if not json_lines:
-        style = render.STATUS_STYLE.get(final['status'], '')
+        style = render.STATUS_STYLE.get(final['status'], 'bold')
         exit_text = f', exit code {final["exit_code"]}' if final.get('exit_code') is not None else ''
         cli.info.print(f'Run [bold]{run_id}[/] [{style}]{final["status"]}[/] after {render.duration(final)}'
                        f'{exit_text}.')
@@ -242,7 +242,6 @@ def logs(run_id: RunIdArg,
         if follow:
             final = await follow_and_print(cli, client, run_id, json_lines=cli.json)
             return exit_code_for_outcome(final['status'])
-        await client.get_run(run_id, events_limit=0)  # a clear 404 for an unknown run
         events, after = [], 0
         while True:
             page = await client.run_events(run_id, after=after, limit=1000)
