@@ -92,6 +92,8 @@ async def create_then_maybe_follow(cli: Cli, client: RunboardClient, send: Calla
             said = 'already made for this key (replayed)' if reply.replayed else 'created'
             cli.out.print(f'Run [bold]{run["id"]}[/] {said}: {run["project_id"]} {run["branch_name"]} '
                           f'{run["depth_level"]}/{run["target_framework"]}, {run["status"]}.')
+            if run['status'] in ('queued', 'running'):
+                cli.out.print(f'[dim]Watch it: runboard runs logs {run["id"]} --follow[/]')
     else:
         if not cli.json:
             said = ' (replayed: this key already made it)' if reply.replayed else ''
