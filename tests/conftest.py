@@ -26,8 +26,10 @@ def settings_factory(backend: str, tmp_path: Path):  # noqa: ANN201
             stack.append(ctx)
             return cache['db']
         first = cache['db']
-        n = len(stack) + len(cache)
-        return first.model_copy(update={'data_dir': tmp_path / f'data{n}', **overrides})
+        cache['instances'] = n = cache.get('instances', 1) + 1
+        # a second server instance: its own data dir, the same database (SQLite file or PostgreSQL schema)
+        return first.model_copy(update={'data_dir': tmp_path / f'data{n}', 'database_url': first.effective_database_url,
+                                        **overrides})
     yield make
     for ctx in reversed(stack):
         ctx.__exit__(None, None, None)
