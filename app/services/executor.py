@@ -24,7 +24,7 @@ from app.models import RunStatus, utcnow
 from app.services import gitops, procs
 from app.services.events import EventBus
 from app.services.reaper import KillReason, classify_run, finish_run
-from app.services.timeline import append_events
+from app.services.timeline import append_events, timed_sql
 
 log = logging.getLogger(__name__)
 STAGE_RE = re.compile(r'^::stage::\s*(.+)$')
@@ -155,10 +155,10 @@ class RunEngine:
             if row is None:
                 return None
             deadline = now + timedelta(seconds=row['budget_seconds'])
-            updated = conn.execute(text(
+            updated = conn.execute(timed_sql(
                 "UPDATE run SET status = 'running', started_at = :now, deadline_at = :deadline, "
                 "heartbeat_at = :now, owner_instance = :owner "
-                "WHERE id = :id AND status = 'queued' AND stop_requested_at IS NULL"),
+                "WHERE id = :id AND status = 'queued' AND stop_requested_at IS NULL", binds=('now', 'deadline')),
                 {'now': now, 'deadline': deadline, 'owner': self.instance_id, 'id': row['id']}).rowcount
             if updated != 1:
                 return 'lost'
@@ -420,8 +420,8 @@ class RunEngine:
         """Refresh our runs' heartbeat; return those a person asked to stop (in case the bus missed it)."""
         with session_scope(self.engine) as session:
             conn = session.connection()
-            conn.execute(text("UPDATE run SET heartbeat_at = :now WHERE owner_instance = :me AND status = 'running'"),
-                         {'now': utcnow(), 'me': self.instance_id})
+            conn.execute(timed_sql("UPDATE run SET heartbeat_at = :now WHERE owner_instance = :me "
+                                   "AND status = 'running'", binds=('now',)), {'now': utcnow(), 'me': self.instance_id})
             rows = conn.execute(text("SELECT id FROM run WHERE owner_instance = :me AND status = 'running' "
                                      "AND stop_requested_at IS NOT NULL"), {'me': self.instance_id}).all()
         return [r[0] for r in rows]
@@ -430,8 +430,9 @@ class RunEngine:
         """Runs left `running` by a dead instance become `crashed`; their stray processes are killed."""
         stale_before = utcnow() - timedelta(seconds=3 * self.settings.heartbeat_seconds)
         with session_scope(self.engine) as session:
-            rows = session.connection().execute(text(
-                "SELECT id, owner_instance, heartbeat_at, pid FROM run WHERE status = 'running'")).all()
+            rows = session.connection().execute(timed_sql(
+                "SELECT id, owner_instance, heartbeat_at, pid FROM run WHERE status = 'running'",
+                columns=('heartbeat_at',))).all()
         crashed = []
         for run_id, owner, heartbeat, pid in rows:
             if owner == self.instance_id:
@@ -439,7 +440,7 @@ class RunEngine:
                     continue
                 dead = True  # ours on paper, but no live process here: it cannot finish
             else:
-                dead = procs.owner_is_dead(owner) or heartbeat is None or _aware(heartbeat) < stale_before
+                dead = procs.owner_is_dead(owner) or heartbeat is None or heartbeat < stale_before
             if not dead:
                 continue
             killed = procs.kill_run_processes(run_id, pid)
@@ -464,7 +465,3 @@ class RunEngine:
         self.bus.publish({'type': 'run', 'id': run_id, 'project_id': project_id, 'team_id': team_id,
                           'status': status})
 
-
-def _aware(moment):  # noqa: ANN001, ANN202
-    from datetime import timezone
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)

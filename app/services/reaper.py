@@ -6,7 +6,7 @@ from typing import Literal
 from sqlalchemy import Engine, text
 
 from app.models import RunStatus, utcnow
-from app.services.timeline import append_events
+from app.services.timeline import append_events, timed_sql
 
 KillReason = Literal['timeout', 'stop', 'shutdown'] | None
 Outcome = Literal['success', 'failure', 'neutral']
@@ -66,9 +66,9 @@ def finish_run(engine: Engine, *, run_id: str, status: RunStatus, exit_code: int
     with session_scope(engine) as session:
         conn = session.connection()
         now = utcnow()  # inside the transaction (SQLite: under the write lock), as close to the commit as can be
-        row = conn.execute(text(
+        row = conn.execute(timed_sql(
             "UPDATE run SET status = :status, finished_at = :now, exit_code = :exit_code, error = :error "
-            "WHERE id = :id AND status IN ('queued', 'running') RETURNING project_id, kind"),
+            "WHERE id = :id AND status IN ('queued', 'running') RETURNING project_id, kind", binds=('now',)),
             {'status': status.value, 'now': now, 'exit_code': exit_code, 'error': error, 'id': run_id}).first()
         if row is None:
             return None
