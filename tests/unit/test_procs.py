@@ -26,6 +26,9 @@ def test_kill_run_processes_kills_marked_processes_and_their_group() -> None:
     unmarked_child = int(leader.stdout.readline())
     bystander = subprocess.Popen(['sleep', '1000'], start_new_session=True)
     try:
+        deadline = time.monotonic() + 10
+        while unmarked_child in procs.processes_of_run(run_id) and time.monotonic() < deadline:
+            time.sleep(0.01)  # until the forked shell has become `env -i sleep`
         marked = procs.processes_of_run(run_id)
         assert leader.pid in marked and unmarked_child not in marked  # the shell and its foreground sleep
         assert procs.process_group_of(unmarked_child) == leader.pid
