@@ -18,8 +18,9 @@ def api_router() -> APIRouter:
     router = APIRouter(prefix=API_PREFIX)
     for module in (runs, projects, events):
         router.include_router(module.router)
-    from app.api import afk
+    from app.api import afk, issues
     router.include_router(afk.router)
+    router.include_router(issues.router)
 
     @router.get('/health', tags=['health'])
     async def health() -> dict:

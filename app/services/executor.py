@@ -71,6 +71,7 @@ class RunEngine:
         self._events_task: asyncio.Task | None = None
         self._closing = False
         self.on_run_finished: list = []  # callbacks(project_id, status) e.g. AFK sweep kick
+        self.pull_request_probe = None  # callable(run dict) -> bool: an AFK run's PR exists (forge projects)
 
     # ------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -148,7 +149,8 @@ class RunEngine:
                 return None
             row = conn.execute(text(
                 "SELECT r.id, r.project_id, r.budget_seconds, r.checkout_ref, r.branch_name, r.depth_level, "
-                "r.target_framework, r.issue_number, r.issue_title, p.repository, p.command, p.team_id "
+                "r.target_framework, r.kind, r.issue_number, r.issue_title, r.issue_body, p.repository, "
+                "p.issue_source, p.command, p.team_id "
                 "FROM run r JOIN project p ON p.id = r.project_id "
                 "WHERE r.status = 'queued' AND r.stop_requested_at IS NULL "
                 "ORDER BY r.created_at, r.id LIMIT 1")).mappings().first()
@@ -204,7 +206,9 @@ class RunEngine:
                 await self._flush(live)
             except Exception:  # losing output must not keep the run from being reaped
                 log.exception('storing the last output of run %s failed', live.run_id)
-            status = kill_reason_status or classify_run(exit_code=exit_code, kill_reason=live.kill_reason)
+            has_pr = await self._has_pull_request(run, live)
+            status = (RunStatus.succeeded if has_pr else kill_reason_status) or classify_run(
+                exit_code=exit_code, kill_reason=live.kill_reason, has_pull_request=has_pr)
             if live.kill_reason == 'shutdown':
                 error = error or 'server stopped while the run was in progress'
             done = await self._finish(live.run_id, status=status, exit_code=exit_code, error=error)
@@ -227,6 +231,21 @@ class RunEngine:
                 callback(project_id, status)
             except Exception:
                 log.exception('run-finished callback %r failed', callback)
+
+    async def _has_pull_request(self, run: dict, live: LiveRun) -> bool:
+        """AFK on a forge: an open or merged PR from afk/<N> wins over the process's fate (not a person's Stop)."""
+        if self.pull_request_probe is None or run.get('kind') != 'auto' or live.kill_reason == 'stop':
+            return False
+        return await asyncio.to_thread(self._probe_sync, run)
+
+    def _probe_sync(self, run: dict) -> bool:
+        if self.pull_request_probe is None or run.get('kind') != 'auto':
+            return False
+        try:
+            return bool(self.pull_request_probe(run))
+        except Exception:  # noqa: BLE001 - a forge outage must not lose the run's real outcome
+            log.warning('pull request check failed for run %s', run.get('id'), exc_info=True)
+            return False
 
     async def _finish(self, run_id: str, **outcome) -> dict | None:  # noqa: ANN003
         for attempt in range(FINISH_ATTEMPTS):
@@ -431,10 +450,11 @@ class RunEngine:
         stale_before = utcnow() - timedelta(seconds=3 * self.settings.heartbeat_seconds)
         with session_scope(self.engine) as session:
             rows = session.connection().execute(timed_sql(
-                "SELECT id, owner_instance, heartbeat_at, pid FROM run WHERE status = 'running'",
-                columns=('heartbeat_at',))).all()
+                "SELECT r.id, r.owner_instance, r.heartbeat_at, r.pid, r.kind, r.issue_number, r.project_id, "
+                "p.issue_source, p.repository FROM run r JOIN project p ON p.id = r.project_id "
+                "WHERE r.status = 'running'", columns=('heartbeat_at',))).all()
         crashed = []
-        for run_id, owner, heartbeat, pid in rows:
+        for run_id, owner, heartbeat, pid, kind, issue_number, project_id, issue_source, repository in rows:
             if owner == self.instance_id:
                 if run_id in self.live:
                     continue
@@ -447,8 +467,13 @@ class RunEngine:
             note = f'owner instance {owner} is gone'
             if killed:
                 note += f'; killed {killed} leftover process(es)'
-            done = finish_run(self.engine, run_id=run_id, status=classify_run(exit_code=None, owner_gone=True),
-                              error='owner instance gone', message=note)
+            has_pr = self._probe_sync({'id': run_id, 'kind': kind, 'issue_number': issue_number,
+                                       'project_id': project_id, 'issue_source': issue_source,
+                                       'repository': repository})
+            status = classify_run(exit_code=None, owner_gone=True, has_pull_request=has_pr)
+            done = finish_run(self.engine, run_id=run_id, status=status,
+                              error=None if has_pr else 'owner instance gone',
+                              message=note + ('; its pull request counts as success' if has_pr else ''))
             if done:
                 crashed.append(run_id)
                 self.bus.publish({'type': 'run', 'id': run_id, 'project_id': done['project_id'],
