@@ -198,20 +198,17 @@ class RunEngine:
             kill_reason_status = RunStatus.crashed
         finally:
             # Let the flusher finish a store in progress (cancelling it mid-store could write output after
-            # the terminal status), then store the rest.
+            # the terminal status); what is left is stored with the terminal status, in one transaction.
             live.output_done.set()
             with contextlib.suppress(Exception):
                 await flusher
-            try:
-                await self._flush(live)
-            except Exception:  # losing output must not keep the run from being reaped
-                log.exception('storing the last output of run %s failed', live.run_id)
+            remaining, live.buffer = live.buffer, []
             has_pr = await self._has_pull_request(run, live)
             status = (RunStatus.succeeded if has_pr else kill_reason_status) or classify_run(
                 exit_code=exit_code, kill_reason=live.kill_reason, has_pull_request=has_pr)
             if live.kill_reason == 'shutdown':
                 error = error or 'server stopped while the run was in progress'
-            done = await self._finish(live.run_id, status=status, exit_code=exit_code, error=error)
+            done = await self._finish(live.run_id, status=status, exit_code=exit_code, error=error, output=remaining)
             self.live.pop(live.run_id, None)  # if finishing failed, the safety poll reaps it as crashed
             self.kick()  # the slot is free: start the next queued run before tidying up
             if done:
@@ -254,6 +251,9 @@ class RunEngine:
                                                **outcome)
             except Exception:
                 log.exception('reaping run %s failed (attempt %d)', run_id, attempt + 1)
+                if attempt == FINISH_ATTEMPTS - 3 and outcome.get('output'):
+                    log.error('run %s: storing without its last %d output lines', run_id, len(outcome['output']))
+                    outcome['output'] = None  # in case they are what fails: the terminal status matters more
                 await asyncio.sleep(FLUSH_RETRY_SECONDS * (attempt + 1))
         return None
 
@@ -391,7 +391,7 @@ class RunEngine:
         while not live.output_done.is_set():
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(live.output_done.wait(), FLUSH_SECONDS)
-            if live.buffer:
+            if live.buffer and not live.output_done.is_set():  # the last part goes with the terminal status
                 try:
                     await self._flush(live)
                 except Exception:  # the unstored part went back to the buffer: try again next round
@@ -399,8 +399,8 @@ class RunEngine:
                     await asyncio.sleep(FLUSH_RETRY_SECONDS)
 
     async def _flush(self, live: LiveRun) -> None:
-        """Store the buffered events in order. Only one flush runs at a time per run (the flush loop, then
-        the final flush after it ended), so seq order is the order lines arrived."""
+        """Store the buffered events in order. Only the flush loop calls this, one flush at a time, and
+        the reaper stores the rest after the loop ended, so seq order is the order lines arrived."""
         if not live.buffer:
             return
         batch = live.buffer
