@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from app.cli_admin import db_app, serve
+from app.cli_admin import db_app, serve, users_app
 from app.cli_projects import afk_app, issues_app, projects_app, quota
 from app.cli_runs import runs_app
 
@@ -25,6 +25,7 @@ app.add_typer(projects_app, name='projects')
 app.add_typer(issues_app, name='issues')
 app.add_typer(afk_app, name='afk')
 app.add_typer(db_app, name='db')
+app.add_typer(users_app, name='users')
 app.command('quota')(quota)
 app.command('serve')(serve)
 

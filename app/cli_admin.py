@@ -71,3 +71,50 @@ def db_upgrade(data_dir: DataDirOpt = None,
         typer.echo(json.dumps({'database': _redacted(url), 'revision': revision}))
     else:
         typer.echo(f'Database {_redacted(url)} is at revision {revision}.')
+
+
+users_app = typer.Typer(help='People and their API tokens (server side: works on the database directly).',
+                        no_args_is_help=True)
+
+
+@users_app.command('add')
+def users_add(name: Annotated[str, typer.Argument(help='Display name of the person.')],
+              team: Annotated[list[str], typer.Option('--team', metavar='TEAM',
+                                                      help='Team id (repeatable); created when missing.')],
+              role: Annotated[str, typer.Option('--role', help='builder (trigger, retry, stop) or operator '
+                                                               '(also configures projects and the auto-loop).')]
+              = 'builder',
+              data_dir: DataDirOpt = None,
+              database_url: Annotated[Optional[str], typer.Option(
+                  '--database-url', envvar='RUNBOARD_DATABASE_URL', show_envvar=True, metavar='URL',
+                  help='Database [default: the SQLite file in the data directory].')] = None,
+              json_output: Annotated[bool, typer.Option('--json', help='Print {"user_id", "token"} as JSON.')]
+              = False) -> None:
+    """Create a person in one or more teams and print their API token (shown once; stored hashed).
+
+    In team mode each person signs in to the UI, and uses the CLI, with their own token."""
+    from app.db import dispose, make_engine, upgrade
+    from app.models import Role
+    from app.services.accounts import create_user, ensure_team
+
+    if role not in (Role.builder.value, Role.operator.value):
+        raise typer.BadParameter('must be builder or operator', param_hint='--role')
+    if not team:
+        raise typer.BadParameter('name at least one team', param_hint='--team')
+    settings = _settings(data_dir=data_dir, database_url=database_url)
+    engine = make_engine(settings.effective_database_url, pool_size=1)
+    try:
+        upgrade(engine)
+        for team_id in team:
+            ensure_team(engine, team_id, team_id)
+        user, token = create_user(engine, name=name, role=Role(role), team_ids=list(team))
+    except Exception as exc:  # noqa: BLE001 - say what failed, not a traceback
+        typer.echo(f'Error: could not create the user: {exc}', err=True)
+        raise typer.Exit(5) from None
+    finally:
+        dispose(engine)
+    if json_output:
+        typer.echo(json.dumps({'user_id': user.id, 'name': name, 'role': role, 'teams': list(team), 'token': token}))
+    else:
+        typer.echo(f'Created {role} {name} ({user.id}) in {", ".join(team)}.')
+        typer.echo(f'Token (shown once): {token}')

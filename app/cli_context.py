@@ -77,6 +77,12 @@ class Cli:
         except ApiError as error:
             self.report(error)
             raise typer.Exit(int(exit_code_for(error))) from None
+        except (KeyError, TypeError) as exc:  # a 2xx answer without the fields a Runboard API always sends
+            self.err.print(f'[bold red]Error:[/] the answer from {self.server} is not what a Runboard server sends '
+                           f'({type(exc).__name__}: {render.escape(str(exc))}). Is --server / RUNBOARD_SERVER '
+                           'pointing at a Runboard API?')
+            self.err.print(f'Correlation id: {self.correlation_id}')
+            raise typer.Exit(int(Exit.UNREACHABLE)) from None
         except KeyboardInterrupt:
             self.err.print('Interrupted. A run already started keeps going on the server '
                            '(runboard runs stop RUN_ID stops it).')

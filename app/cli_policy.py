@@ -36,8 +36,13 @@ def exit_code_for_outcome(status: str) -> Exit:
     return Exit.OK if status == 'succeeded' else Exit.RUN_NOT_SUCCEEDED
 
 
+PERMANENT_5XX = {501, 505}  # not implemented / version not supported: asking again cannot help
+
+
 def is_transient(error: ApiError) -> bool:
     """May the same request (same key) be sent again? Dropped connections, timeouts, 5xx, in-flight replays."""
+    if error.status in PERMANENT_5XX:
+        return False
     return error.status == 0 or error.status >= 500 or error.error in IN_FLIGHT_ERRORS
 
 

@@ -186,8 +186,7 @@ def _afk_switch(project: str, enabled: bool, json_output: bool, server: str | No
     cli = Cli.make(server, json_output)
 
     async def work(client: RunboardClient) -> None:
-        reply = await client.afk('auto', project, {'enabled': enabled})
-        item = reply if isinstance(reply, dict) and 'id' in reply else await client.get_project(project)
+        item = await client.set_auto(project, enabled)
         if cli.json:
             cli.print_json(item)
         else:
@@ -215,7 +214,7 @@ def afk_start(project: ProjectOpt, follow: FollowOpt = False, json_output: JsonO
     cli = Cli.make(server, json_output)
 
     async def work(client: RunboardClient) -> int:
-        run = await client.afk('start', project)
+        run = await client.start_afk(project)
         if not follow:
             if cli.json:
                 cli.print_json(run)
@@ -238,7 +237,7 @@ def afk_reset(project: ProjectOpt, json_output: JsonOpt = False, server: ServerO
     cli = Cli.make(server, json_output)
 
     async def work(client: RunboardClient) -> None:
-        item = await client.afk('reset', project)
+        item = await client.reset_afk(project)
         if cli.json:
             cli.print_json(item)
         else:

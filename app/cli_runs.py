@@ -92,6 +92,8 @@ async def create_then_maybe_follow(cli: Cli, client: RunboardClient, send: Calla
             said = 'already made for this key (replayed)' if reply.replayed else 'created'
             cli.out.print(f'Run [bold]{run["id"]}[/] {said}: {run["project_id"]} {run["branch_name"]} '
                           f'{run["depth_level"]}/{run["target_framework"]}, {run["status"]}.')
+            if run['status'] in ('queued', 'running'):
+                cli.out.print(f'[dim]Watch it: runboard runs logs {run["id"]} --follow[/]')
     else:
         if not cli.json:
             said = ' (replayed: this key already made it)' if reply.replayed else ''
@@ -126,7 +128,7 @@ async def follow_and_print(cli: Cli, client: RunboardClient, run_id: str, *, jso
         final = await follow_run(client, run_id, on_event=on_event, on_status=on_status,
                                  on_connection_problem=on_connection_problem)
     if not json_lines:
-        style = render.STATUS_STYLE.get(final['status'], '')
+        style = render.STATUS_STYLE.get(final['status'], 'bold')
         exit_text = f', exit code {final["exit_code"]}' if final.get('exit_code') is not None else ''
         cli.info.print(f'Run [bold]{run_id}[/] [{style}]{final["status"]}[/] after {render.duration(final)}'
                        f'{exit_text}.')
@@ -242,7 +244,6 @@ def logs(run_id: RunIdArg,
         if follow:
             final = await follow_and_print(cli, client, run_id, json_lines=cli.json)
             return exit_code_for_outcome(final['status'])
-        await client.get_run(run_id, events_limit=0)  # a clear 404 for an unknown run
         events, after = [], 0
         while True:
             page = await client.run_events(run_id, after=after, limit=1000)

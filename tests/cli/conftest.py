@@ -39,9 +39,10 @@ def run_cli(server_url: str, token: str | None, *args: str) -> CliResult:
 
 
 @contextmanager
-def served(settings_factory, repo_factory, **settings) -> Iterator[tuple[ApiServer, Any]]:  # noqa: ANN001, ANN003
-    """A server with project `proj` (branches main and feature/x) and a `cli(*args)` bound to it."""
-    repo = repo_factory({'main': PIPELINE, 'feature/x': PIPELINE})
+def served(settings_factory, repo_factory, *, branches: dict | None = None,  # noqa: ANN001
+           **settings) -> Iterator[tuple[ApiServer, Any]]:  # noqa: ANN003
+    """A server with project `proj` (branches main and feature/x, and any given) and a `cli(*args)` bound to it."""
+    repo = repo_factory({'main': PIPELINE, 'feature/x': PIPELINE, **(branches or {})})
     with api_server(settings_factory(**settings)) as server, server.client() as client:
         create_project(client, repo)
 

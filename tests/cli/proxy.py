@@ -1,6 +1,7 @@
 """A TCP proxy between the CLI and the server that loses the answer to the first POST: it forwards the
 request, waits until the server has answered (so the server did the work), then closes the client's
-connection without passing a byte of the answer on. Everything else is forwarded untouched."""
+connection without passing a byte of the answer on. Everything else is forwarded untouched, except
+during a `cut(seconds)`: every open connection is closed and new ones are closed at once."""
 from __future__ import annotations
 
 import socket
@@ -51,7 +52,21 @@ class DroppingProxy:
         self.port = self._listener.getsockname()[1]
         self.url = f'http://127.0.0.1:{self.port}'
         self._lock = threading.Lock()
+        self._open: set[socket.socket] = set()
+        self._blackout = threading.Event()
         threading.Thread(target=self._accept, daemon=True).start()
+
+    def cut(self, seconds: float) -> None:
+        """A network outage: drop every connection now, refuse new ones for `seconds`."""
+        self._blackout.set()
+        with self._lock:
+            doomed, self._open = list(self._open), set()
+        for sock in doomed:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        threading.Timer(seconds, self._blackout.clear).start()
 
     def close(self) -> None:
         self._listener.close()
@@ -65,7 +80,12 @@ class DroppingProxy:
             threading.Thread(target=self._serve, args=(client,), daemon=True).start()
 
     def _serve(self, client: socket.socket) -> None:
+        if self._blackout.is_set():
+            client.close()
+            return
         upstream = socket.create_connection(('127.0.0.1', self.upstream_port))
+        with self._lock:
+            self._open.update((client, upstream))
         request = _read_request(client)
         with self._lock:
             drop = request.startswith(b'POST ') and self.drops_left > 0

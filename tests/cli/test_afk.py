@@ -1,16 +1,7 @@
-"""`runboard issues` and `runboard afk` against a running server (both backends).
-
-The AFK and issues endpoints come from the auto-loop branch; until main has them these tests cannot run."""
+"""`runboard issues` and `runboard afk` against a running server (both backends)."""
 from __future__ import annotations
 
-import importlib.util
-
-import pytest
-
 from tests.cli.conftest import served
-
-pytestmark = pytest.mark.skipif(importlib.util.find_spec('app.api.issues') is None,
-                                reason='the AFK/issues API (auto-loop branch) is not merged into this tree yet')
 
 
 def test_issues_and_the_auto_loop_from_the_cli(settings_factory, repo_factory) -> None:

@@ -42,6 +42,7 @@ def test_exit_code_for_outcome(status: str, expected: Exit) -> None:
 
 @pytest.mark.parametrize(('status', 'code', 'expected'), [
     (0, 'network', True), (0, 'timeout', True), (502, 'http_error', True), (500, 'internal', True),
+    (503, 'http_error', True), (501, 'http_error', False),
     (409, 'idempotency_in_flight', True),  # the first send is still being processed: same key, ask again
     (409, 'pr_lock', False), (429, 'rate_limited', False), (422, 'validation', False), (404, 'not_found', False)])
 def test_is_transient(status: int, code: str, expected: bool) -> None:

@@ -5,6 +5,7 @@ from sqlalchemy import text
 
 from tests.cli.conftest import run_cli, served
 from tests.cli.proxy import DroppingProxy
+from tests.helpers import shell_script
 from tests.servers import free_port
 
 TRIGGER = ('runs', 'trigger', '--project', 'proj', '--framework', 'python')
@@ -173,3 +174,24 @@ def test_follow_falls_back_to_polling_without_the_event_stream(settings_factory,
     with served(settings_factory, repo_factory) as (server, cli):
         followed = cli(*TRIGGER, '--branch', 'main', '--depth', 'deep', '--follow')
         assert followed.code == 1 and 'boom' in followed.stdout and 'failed' in followed.stdout.splitlines()[-1]
+
+
+def test_follow_rides_out_a_network_outage_without_losing_or_repeating_lines(settings_factory,
+                                                                              repo_factory) -> None:
+    import threading
+
+    slow = shell_script('for i in 1 2 3 4 5 6 7 8; do echo "tick $i"; sleep 0.4; done')
+    with served(settings_factory, repo_factory, branches={'slow': slow}) as (server, cli):
+        run_id = cli(*TRIGGER, '--branch', 'slow', '--depth', 'shallow', '--json').json()['id']
+        proxy = DroppingProxy(server.port, drops=0)
+        outage = threading.Timer(0.8, proxy.cut, args=(1.5,))
+        outage.start()
+        try:
+            followed = cli('runs', 'logs', run_id, '--follow', url=proxy.url)
+        finally:
+            outage.cancel()
+            proxy.close()
+        assert followed.code == 0, followed.stderr
+        assert 'reconnecting' in followed.stderr
+        ticks = [line.split()[-1] for line in followed.stdout.splitlines() if ' tick ' in line]
+        assert ticks == [str(i) for i in range(1, 9)]
