@@ -6,8 +6,9 @@ Starts the API with its services in this process (uvicorn thread, temporary data
 project on a generated git repository, and measures through the real API and database:
 
 1. Reap latency over N short runs (one at a time, so each is measured alone). The command prints
-   its own wall-clock time as its very last act before exiting; the latency is the run's stored
-   `finished_at` (taken inside the transaction that writes the terminal status) minus that moment.
+   its own wall-clock time as its very last act before exiting. Latency = the moment the reaping
+   transaction's commit returned (recorded by wrapping the engine's finish_run in this process) minus
+   that moment; the stored `finished_at` (stamped inside that transaction) is printed too.
 2. Ingest: a command printing L lines; time from the run's `started_at` until all L lines are
    stored (observed by polling the database every 5 ms), and from the first stored output line; and the
    CPU time this process spent meanwhile (a figure that holds up better on a busy machine).
@@ -96,8 +97,22 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[index]
 
 
-def bench_reap(client: httpx.Client, runs: int) -> list[float]:
-    latencies = []
+COMMITTED: dict[str, float] = {}
+
+
+def record_reap_commits() -> None:
+    from app.services import executor
+    finish_run = executor.finish_run
+
+    def timed_finish_run(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        result = finish_run(*args, **kwargs)
+        COMMITTED[kwargs['run_id']] = time.time()
+        return result
+    executor.finish_run = timed_finish_run
+
+
+def bench_reap(client: httpx.Client, runs: int) -> tuple[list[float], list[float]]:
+    latencies, stamped = [], []
     for _ in range(runs):
         reply = client.post('/api/runs', json={'project_id': 'quick', 'branch': 'main', 'depth_level': 'shallow',
                                                'target_framework': 'python'})
@@ -107,8 +122,9 @@ def bench_reap(client: httpx.Client, runs: int) -> list[float]:
             raise RuntimeError(f'quick run ended {run["status"]}: {run["events"]}')
         stamp = next(e['text'] for e in run['events'] if e['type'] == 'output' and e['text'].startswith(EXIT_STAMP))
         exited_at = float(stamp[len(EXIT_STAMP):])
-        latencies.append((parse_time(run['finished_at']) - exited_at) * 1000)
-    return latencies
+        latencies.append((COMMITTED[run['id']] - exited_at) * 1000)
+        stamped.append((parse_time(run['finished_at']) - exited_at) * 1000)
+    return latencies, stamped
 
 
 def bench_ingest(client: httpx.Client, engine, lines: int) -> dict:  # noqa: ANN001
@@ -149,6 +165,7 @@ def main() -> None:
     if args.team:
         args.database_url = args.database_url or 'postgresql+psycopg://postgres@127.0.0.1:5432/test'
         args.redis_url = args.redis_url or 'redis://127.0.0.1:6379/0'
+    record_reap_commits()
     with tempfile.TemporaryDirectory(prefix='runboard-bench-') as tmp:
         data_dir = Path(tmp) / 'data'
         repo = Path(tmp) / 'repo'
@@ -176,10 +193,12 @@ def main() -> None:
                     backend = 'PostgreSQL' if schema else 'SQLite'
                     print(f'backend: {backend}; event bus: {"Redis" if args.redis_url else "in-process"}')
                     bench_reap(client, 3)  # warm-up: mirror clone, connections
-                    latencies = bench_reap(client, args.runs)
-                    print(f'process exit -> terminal status in the database over {len(latencies)} runs: '
+                    latencies, stamped = bench_reap(client, args.runs)
+                    print(f'process exit -> terminal status committed in the database over {len(latencies)} runs: '
                           f'median {statistics.median(latencies):.1f} ms, p99 {percentile(latencies, 99):.1f} ms, '
                           f'max {max(latencies):.1f} ms')
+                    print(f'  (process exit -> stored finished_at stamp: median {statistics.median(stamped):.1f} ms, '
+                          f'p99 {percentile(stamped, 99):.1f} ms)')
                     ingest = bench_ingest(client, services.engine, args.lines)
                     print(f'ingest of {args.lines} lines ({ingest["status"]}, {ingest["stored"]} stored): '
                           f'{args.lines / ingest["seconds_from_start"]:,.0f} lines/s from run start '

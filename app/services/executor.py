@@ -24,7 +24,7 @@ from app.models import RunStatus, utcnow
 from app.services import gitops, procs
 from app.services.events import EventBus
 from app.services.reaper import KillReason, classify_run, finish_run
-from app.services.timeline import append_events
+from app.services.timeline import append_events, timed_sql
 
 log = logging.getLogger(__name__)
 STAGE_RE = re.compile(r'^::stage::\s*(.+)$')
@@ -157,10 +157,10 @@ class RunEngine:
             if row is None:
                 return None
             deadline = now + timedelta(seconds=row['budget_seconds'])
-            updated = conn.execute(text(
+            updated = conn.execute(timed_sql(
                 "UPDATE run SET status = 'running', started_at = :now, deadline_at = :deadline, "
                 "heartbeat_at = :now, owner_instance = :owner "
-                "WHERE id = :id AND status = 'queued' AND stop_requested_at IS NULL"),
+                "WHERE id = :id AND status = 'queued' AND stop_requested_at IS NULL", binds=('now', 'deadline')),
                 {'now': now, 'deadline': deadline, 'owner': self.instance_id, 'id': row['id']}).rowcount
             if updated != 1:
                 return 'lost'
@@ -198,20 +198,17 @@ class RunEngine:
             kill_reason_status = RunStatus.crashed
         finally:
             # Let the flusher finish a store in progress (cancelling it mid-store could write output after
-            # the terminal status), then store the rest.
+            # the terminal status); what is left is stored with the terminal status, in one transaction.
             live.output_done.set()
             with contextlib.suppress(Exception):
                 await flusher
-            try:
-                await self._flush(live)
-            except Exception:  # losing output must not keep the run from being reaped
-                log.exception('storing the last output of run %s failed', live.run_id)
+            remaining, live.buffer = live.buffer, []
             has_pr = await self._has_pull_request(run, live)
             status = (RunStatus.succeeded if has_pr else kill_reason_status) or classify_run(
                 exit_code=exit_code, kill_reason=live.kill_reason, has_pull_request=has_pr)
             if live.kill_reason == 'shutdown':
                 error = error or 'server stopped while the run was in progress'
-            done = await self._finish(live.run_id, status=status, exit_code=exit_code, error=error)
+            done = await self._finish(live.run_id, status=status, exit_code=exit_code, error=error, output=remaining)
             self.live.pop(live.run_id, None)  # if finishing failed, the safety poll reaps it as crashed
             self.kick()  # the slot is free: start the next queued run before tidying up
             if done:
@@ -254,6 +251,9 @@ class RunEngine:
                                                **outcome)
             except Exception:
                 log.exception('reaping run %s failed (attempt %d)', run_id, attempt + 1)
+                if attempt == FINISH_ATTEMPTS - 3 and outcome.get('output'):
+                    log.error('run %s: storing without its last %d output lines', run_id, len(outcome['output']))
+                    outcome['output'] = None  # in case they are what fails: the terminal status matters more
                 await asyncio.sleep(FLUSH_RETRY_SECONDS * (attempt + 1))
         return None
 
@@ -391,7 +391,7 @@ class RunEngine:
         while not live.output_done.is_set():
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(live.output_done.wait(), FLUSH_SECONDS)
-            if live.buffer:
+            if live.buffer and not live.output_done.is_set():  # the last part goes with the terminal status
                 try:
                     await self._flush(live)
                 except Exception:  # the unstored part went back to the buffer: try again next round
@@ -399,8 +399,8 @@ class RunEngine:
                     await asyncio.sleep(FLUSH_RETRY_SECONDS)
 
     async def _flush(self, live: LiveRun) -> None:
-        """Store the buffered events in order. Only one flush runs at a time per run (the flush loop, then
-        the final flush after it ended), so seq order is the order lines arrived."""
+        """Store the buffered events in order. Only the flush loop calls this, one flush at a time, and
+        the reaper stores the rest after the loop ended, so seq order is the order lines arrived."""
         if not live.buffer:
             return
         batch = live.buffer
@@ -439,8 +439,8 @@ class RunEngine:
         """Refresh our runs' heartbeat; return those a person asked to stop (in case the bus missed it)."""
         with session_scope(self.engine) as session:
             conn = session.connection()
-            conn.execute(text("UPDATE run SET heartbeat_at = :now WHERE owner_instance = :me AND status = 'running'"),
-                         {'now': utcnow(), 'me': self.instance_id})
+            conn.execute(timed_sql("UPDATE run SET heartbeat_at = :now WHERE owner_instance = :me "
+                                   "AND status = 'running'", binds=('now',)), {'now': utcnow(), 'me': self.instance_id})
             rows = conn.execute(text("SELECT id FROM run WHERE owner_instance = :me AND status = 'running' "
                                      "AND stop_requested_at IS NOT NULL"), {'me': self.instance_id}).all()
         return [r[0] for r in rows]
@@ -449,10 +449,10 @@ class RunEngine:
         """Runs left `running` by a dead instance become `crashed`; their stray processes are killed."""
         stale_before = utcnow() - timedelta(seconds=3 * self.settings.heartbeat_seconds)
         with session_scope(self.engine) as session:
-            rows = session.connection().execute(text(
+            rows = session.connection().execute(timed_sql(
                 "SELECT r.id, r.owner_instance, r.heartbeat_at, r.pid, r.kind, r.issue_number, r.project_id, "
                 "p.issue_source, p.repository FROM run r JOIN project p ON p.id = r.project_id "
-                "WHERE r.status = 'running'")).all()
+                "WHERE r.status = 'running'", columns=('heartbeat_at',))).all()
         crashed = []
         for run_id, owner, heartbeat, pid, kind, issue_number, project_id, issue_source, repository in rows:
             if owner == self.instance_id:
@@ -460,7 +460,7 @@ class RunEngine:
                     continue
                 dead = True  # ours on paper, but no live process here: it cannot finish
             else:
-                dead = procs.owner_is_dead(owner) or heartbeat is None or _aware(heartbeat) < stale_before
+                dead = procs.owner_is_dead(owner) or heartbeat is None or heartbeat < stale_before
             if not dead:
                 continue
             killed = procs.kill_run_processes(run_id, pid)
@@ -490,7 +490,3 @@ class RunEngine:
         self.bus.publish({'type': 'run', 'id': run_id, 'project_id': project_id, 'team_id': team_id,
                           'status': status})
 
-
-def _aware(moment):  # noqa: ANN001, ANN202
-    from datetime import timezone
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)

@@ -6,7 +6,7 @@ from typing import Literal
 from sqlalchemy import Engine, text
 
 from app.models import RunStatus, utcnow
-from app.services.timeline import append_events
+from app.services.timeline import append_events, timed_sql
 
 KillReason = Literal['timeout', 'stop', 'shutdown'] | None
 Outcome = Literal['success', 'failure', 'neutral']
@@ -56,19 +56,24 @@ _COUNTER_SQL = {
 
 
 def finish_run(engine: Engine, *, run_id: str, status: RunStatus, exit_code: int | None = None,
-               error: str | None = None, message: str | None = None) -> dict | None:
+               error: str | None = None, message: str | None = None,
+               output: list[tuple[str, str]] | None = None) -> dict | None:
     """Move an active run to a terminal status, exactly once.
 
+    `output`: the run's last unstored timeline events, stored first in the same transaction (one commit
+    less between the process's exit and its terminal status); stored even if the run had already ended.
     Returns the run's project/team ids when this call did it, None when the run had already ended
     (two reapers racing: only one wins, so the failure counter moves once).
     """
     from app.db import session_scope
     with session_scope(engine) as session:
         conn = session.connection()
+        if output:
+            append_events(conn, run_id, output, output_lines=sum(1 for kind, _ in output if kind == 'output'))
         now = utcnow()  # inside the transaction (SQLite: under the write lock), as close to the commit as can be
-        row = conn.execute(text(
+        row = conn.execute(timed_sql(
             "UPDATE run SET status = :status, finished_at = :now, exit_code = :exit_code, error = :error "
-            "WHERE id = :id AND status IN ('queued', 'running') RETURNING project_id, kind"),
+            "WHERE id = :id AND status IN ('queued', 'running') RETURNING project_id, kind", binds=('now',)),
             {'status': status.value, 'now': now, 'exit_code': exit_code, 'error': error, 'id': run_id}).first()
         if row is None:
             return None

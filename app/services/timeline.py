@@ -5,11 +5,27 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Iterable
 
-from sqlalchemy import Connection, insert, text
+from sqlalchemy import Connection, TextClause, bindparam, insert, text
+from sqlmodel.sql.sqltypes import UTCDateTime
 
 from app.models import RunEvent, utcnow
 
 _event_table = RunEvent.__table__
+DB_TIME = UTCDateTime()  # the type SQLModel gives datetime columns
+
+
+def timed_sql(statement: str, *, binds: tuple[str, ...] = (), columns: tuple[str, ...] = ()) -> TextClause:
+    """text() whose datetime parameters are written, and datetime columns read, like the ORM does.
+
+    Raw text() hands datetimes to the driver as they are: SQLite then stores '...+00:00' strings beside
+    the ORM's '...' ones in the same column and returns plain strings.
+    """
+    clause = text(statement)
+    if binds:
+        clause = clause.bindparams(*(bindparam(name, type_=DB_TIME) for name in binds))
+    if columns:
+        clause = clause.columns(**{name: DB_TIME for name in columns})
+    return clause
 COPY_FROM = 50  # batches at least this big bypass per-row ORM work (PostgreSQL: COPY, about 4x executemany)
 
 

@@ -71,3 +71,29 @@ def test_graceful_shutdown_ends_its_runs_as_crashed_and_kills_them(settings_fact
         run = client.get(f'/api/runs/{run_id}').json()
         assert run['status'] == 'crashed' and outputs(run) == ['started']
         assert 'server stopped' in statuses(run)[-1]
+
+
+def test_runs_of_an_instance_on_another_host_are_crashed_once_its_heartbeat_is_stale(settings_factory,
+                                                                                      repo_factory) -> None:
+    # Another host's pid cannot be checked: only its heartbeat (3 intervals) tells whether it lives.
+    from datetime import datetime, timedelta, timezone
+
+    from sqlalchemy import text
+
+    from app.db import session_scope
+    repo = repo_factory({'main': shell_script('echo hi'), 'feature/b': shell_script('echo hi')})
+    settings = settings_factory(global_run_cap=0, heartbeat_seconds=1.0)
+    with api_server(settings) as server, server.client() as client:
+        create_project(client, repo)
+        silent, alive = (trigger(client, branch=b).json()['id'] for b in ('main', 'feature/b'))
+        now = datetime.now(timezone.utc)
+        with session_scope(server.services.engine) as session:
+            for run_id, beat in ((silent, now - timedelta(seconds=10)), (alive, now + timedelta(seconds=30))):
+                session.connection().execute(text(
+                    "UPDATE run SET status = 'running', owner_instance = 'elsewhere.invalid:4242:abcd', "
+                    "started_at = :now, heartbeat_at = :beat WHERE id = :id"), {'now': now, 'beat': beat, 'id': run_id})
+        server.services.runner.safety_poll()
+        run = client.get(f'/api/runs/{silent}').json()
+        assert run['status'] == 'crashed'
+        assert 'elsewhere.invalid:4242:abcd is gone' in statuses(run)[-1]
+        assert client.get(f'/api/runs/{alive}').json()['status'] == 'running'

@@ -21,7 +21,7 @@ def test_budget_timeout_kills_the_whole_process_group(settings_factory, repo_fac
         ids = [trigger(client, branch=b).json()['id'] for b in ('main', 'feature/stubborn')]
         for run_id in ids:
             wait_for_output(client, run_id, 'started')
-            assert len(procs.processes_of_run(run_id)) >= 3  # shell, background child(ren), sleep
+            assert len(procs.processes_of_run(run_id)) >= 2  # the shell and its background child(ren), at least
         for run_id in ids:
             run = wait_for_status(client, run_id)
             assert run['status'] == 'timed_out', run
