@@ -5,7 +5,9 @@ writers queue on the busy timeout instead of failing on a lock upgrade.
 """
 from __future__ import annotations
 
+import sqlite3
 from contextlib import contextmanager
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator
 
@@ -23,8 +25,17 @@ def is_sqlite(url: str) -> bool:
     return url.startswith('sqlite')
 
 
+def _sqlite_datetime(moment: datetime) -> str:
+    """Datetimes bound in raw SQL are stored exactly as the ORM stores them (naive UTC, microseconds),
+    so one column never holds two formats."""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
+    return moment.strftime('%Y-%m-%d %H:%M:%S.%f')
+
+
 def make_engine(url: str, *, pool_size: int = 20) -> Engine:
     if is_sqlite(url):
+        sqlite3.register_adapter(datetime, _sqlite_datetime)
         path = url.split(':///', 1)[-1]
         if path and path != ':memory:':
             Path(path).parent.mkdir(parents=True, exist_ok=True)
