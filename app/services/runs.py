@@ -262,7 +262,10 @@ class RunAdmitter:
         key = key or str(uuid.uuid4())
         fp = admission.fingerprint(payload)
         if not minted:  # a replay needs no lock: read the key first
-            replay = self._lookup_key(principal.user_id, key, fp)
+            try:
+                replay = self._lookup_key(principal.user_id, key, fp)
+            except self.db.data_errors as exc:
+                raise _bad_data() from exc
             if replay is not None:
                 return Admitted(replay, True, key, self.quota(principal))
         for attempt in range(CREATE_ATTEMPTS):
