@@ -43,3 +43,23 @@ def wait_for_status(client: httpx.Client, run_id: str, statuses=None, timeout: f
 
 
 PYTHON = sys.executable
+
+
+def wait_for_output(client: httpx.Client, run_id: str, text: str, timeout: float = 30) -> dict:
+    """Poll until an output line equal to `text` is stored; returns the run with its events."""
+    deadline = time.monotonic() + timeout
+    while True:
+        run = client.get(f'/api/runs/{run_id}').json()
+        if any(e['type'] == 'output' and e['text'] == text for e in run['events']):
+            return run
+        if run['status'] not in ACTIVE or time.monotonic() > deadline:
+            raise AssertionError(f'run {run_id} ({run["status"]}) never printed {text!r}: {run["events"]}')
+        time.sleep(0.05)
+
+
+def outputs(run: dict) -> list[str]:
+    return [e['text'] for e in run['events'] if e['type'] == 'output']
+
+
+def statuses(run: dict) -> list[str]:
+    return [e['text'] for e in run['events'] if e['type'] == 'status']

@@ -1,16 +1,22 @@
-"""Dashboard: project cards and the latest runs."""
+"""Dashboard: project cards and the latest runs (filters in the URL)."""
 from __future__ import annotations
 
 from nicegui import ui
 
+from app.client import ApiError
 from app.pages.cards import project_cards
 from app.pages.runs_list import runs_list
 from app.pages.theme import frame
+from app.state import connection
 
 
 @ui.page('/')
-async def dashboard() -> None:
+async def dashboard(project: str | None = None, status: str | None = None, kind: str | None = None) -> None:
     with frame('Dashboard'):
         await project_cards()
-        ui.label('Latest runs').classes('text-lg font-medium')
-        await runs_list()
+        ui.label('Latest runs').classes('text-lg font-medium').props('role=heading aria-level=2')
+        try:
+            projects = await connection.client().list_projects()
+        except ApiError:
+            projects = []
+        await runs_list(project=project, status=status, kind=kind, url_path='/', projects=projects)

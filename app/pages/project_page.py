@@ -1,16 +1,227 @@
-"""Project page: the Run form."""
+"""Project page: the Run form (branch picker, limits, optimistic submit) above the project's runs."""
 from __future__ import annotations
 
-from nicegui import ui
+import time
+from datetime import datetime, timezone
 
-from app.client import ApiError, new_idempotency_key
+from nicegui import background_tasks, ui
+
+from app.client import ApiError
 from app.pages.runs_list import runs_list
 from app.pages.theme import frame
+from app.pages.widgets import correlation_chip
 from app.state import connection
+from app.state.run_form import Failure, RunFormState, countdown_text, quota_banner, submit_run
+from app.state.runs_store import RunFilters, RunsStore
+
+
+def branch_options(branches: list[dict]) -> dict[str, str]:
+    """name -> label: the base branch and the busy ones (an active run holds them) are marked."""
+    options = {}
+    for branch in branches:
+        label = branch['name']
+        if branch.get('is_base'):
+            label += '  (base)'
+        if branch.get('busy_run_id'):
+            label += f'  · busy: {branch["busy_run_id"]}'
+        options[branch['name']] = label
+    return options
+
+
+def pick(value: str | None, allowed: list[str]) -> str | None:
+    return value if value in allowed else (allowed[0] if allowed else None)
+
+
+class RunFormView:
+    def __init__(self, project: dict, branches: list[dict], store: RunsStore, *, retry_of: str | None,
+                 branch: str | None, depth: str | None, framework: str | None) -> None:
+        self.project, self.store = project, store
+        self.form = RunFormState(project_id=project['id'], retry_of=retry_of)
+        self.submitting = False
+        self.rate_limited_until: float | None = None  # monotonic deadline of a 429's Retry-After
+        self.quota: dict | None = None
+        self.quota_fetched = 0.0
+        self.failure: Failure | None = None
+
+        names = [b['name'] for b in branches]
+        self.rate_box = ui.column().classes('w-full').props('aria-live=polite')
+        self.quota_box = ui.column().classes('w-full').props('aria-live=polite')
+        with ui.card().classes('w-full rb-form').props('data-testid=run-form'):
+            if retry_of:
+                with ui.row().classes('items-center gap-2'):
+                    ui.icon('replay')
+                    ui.label('Retry of')
+                    ui.link(retry_of, f'/runs/{retry_of}').classes('font-mono')
+            with ui.row().classes('w-full items-start gap-3 flex-wrap'):
+                self.branch = ui.select(branch_options(branches), label='Branch', with_input=True,
+                                        value=branch if branch in names else project['base_branch']
+                                        if project['base_branch'] in names else (names[0] if names else None)) \
+                    .classes('w-full sm:w-96').props('data-testid=branch input-debounce=0 '
+                                                     'aria-label="Branch (type to filter)"')
+                self.depth = ui.select(project['depth_levels'], label='Depth level',
+                                       value=pick(depth, project['depth_levels'])) \
+                    .classes('w-full sm:w-44').props('data-testid=depth')
+                self.framework = ui.select(project['target_frameworks'], label='Target framework',
+                                           value=pick(framework, project['target_frameworks'])) \
+                    .classes('w-full sm:w-44').props('data-testid=framework')
+            with ui.row().classes('items-center gap-3 flex-wrap'):
+                with ui.element('span').props('tabindex=-1') as self.run_wrap:
+                    self.run_button = ui.button('Run', icon='play_arrow', on_click=self.submit) \
+                        .classes('rb-tap').props('data-testid=run aria-describedby=rb-run-reason')
+                    self.run_tooltip = ui.tooltip('')
+                ui.button('Reset', icon='restart_alt', on_click=self.reset).props('flat data-testid=reset') \
+                    .classes('rb-tap')
+                self.progress = ui.label().classes('text-sm opacity-80').props('data-testid=progress')
+            self.reason = ui.label().classes('text-sm').props('id=rb-run-reason data-testid=run-reason')
+            self.result = ui.column().classes('w-full gap-1').props('aria-live=assertive data-testid=result')
+        ui.timer(1.0, self.tick)
+        self.update_button()
+
+    # -- limits
+    async def refresh_quota(self) -> None:
+        try:
+            self.quota = await connection.client().quota()
+            self.quota_fetched = time.monotonic()
+        except ApiError:
+            self.quota = None
+        self.render_limits()
+        self.update_button()
+
+    def quota_seconds_left(self) -> int:
+        if not self.quota:
+            return 0
+        banner = quota_banner(self.quota, datetime.now(timezone.utc))
+        return banner.seconds_left if banner else 0
+
+    def render_limits(self) -> None:
+        now = datetime.now(timezone.utc)
+        self.rate_box.clear()
+        left = self.rate_seconds_left()
+        if left > 0 and self.failure is not None:
+            with self.rate_box, ui.element('div').classes('w-full rb-banner rb-banner-red').props(
+                    'role=alert data-testid=rate-banner'):
+                with ui.row().classes('items-center gap-2 flex-wrap'):
+                    ui.icon('hourglass_top')
+                    ui.label(f'Run limit reached — you can start a run again in {countdown_text(left)}.') \
+                        .props('data-testid=rate-countdown')
+                    correlation_chip(self.failure.correlation_id, 'HTTP 429')
+        self.quota_box.clear()
+        banner = quota_banner(self.quota, now)
+        if banner and left <= 0:
+            with self.quota_box, ui.element('div').classes(f'w-full rb-banner rb-banner-{banner.level}').props(
+                    f'role=status data-testid=quota-{banner.level}'):
+                with ui.row().classes('items-center gap-2'):
+                    ui.icon('warning' if banner.level == 'amber' else 'block')
+                    ui.label(banner.text)
+
+    def rate_seconds_left(self) -> int:
+        if self.rate_limited_until is None:
+            return 0
+        return max(0, int(-(-(self.rate_limited_until - time.monotonic()) // 1)))
+
+    def block_reason(self) -> str | None:
+        left = self.rate_seconds_left()
+        if left > 0:
+            return f'Run is disabled: run limit reached, available again in {countdown_text(left)}.'
+        banner = quota_banner(self.quota, datetime.now(timezone.utc))
+        if banner and banner.blocks_run:
+            return f'Run is disabled: quota exhausted, next window opens in {countdown_text(banner.seconds_left)}.'
+        if self.submitting:
+            return 'Submitting…'
+        return None
+
+    def update_button(self) -> None:
+        reason = self.block_reason()
+        self.run_button.set_enabled(reason is None)
+        self.run_button.props(f'aria-disabled={"true" if reason else "false"}')
+        self.run_tooltip.text = reason or 'Start the run'
+        self.run_wrap.props(f'tabindex={"0" if reason else "-1"}')
+        self.reason.text = reason if reason and not self.submitting else ''
+
+    async def tick(self) -> None:
+        if self.rate_limited_until is not None and self.rate_seconds_left() <= 0:
+            self.rate_limited_until = None
+            await self.refresh_quota()
+            return
+        banner = quota_banner(self.quota, datetime.now(timezone.utc))
+        if banner and banner.blocks_run and banner.seconds_left <= 0 and time.monotonic() - self.quota_fetched > 1:
+            await self.refresh_quota()
+            return
+        if self.rate_limited_until is not None or (banner and banner.level == 'red'):
+            self.render_limits()
+            self.update_button()
+
+    # -- submit
+    def payload(self) -> dict:
+        return {'branch': self.branch.value, 'depth_level': self.depth.value,
+                'target_framework': self.framework.value}
+
+    async def submit(self) -> None:
+        if self.submitting or self.block_reason():
+            return
+        self.submitting = True
+        self.failure = None
+        self.result.clear()
+        self.update_button()
+        self.progress.text = 'Submitting…'
+        view = self
+
+        def on_attempt(attempt: int) -> None:
+            if attempt > 1:
+                view.progress.text = f'No answer yet; retrying the same submit (attempt {attempt})…'
+            view.list_view.render()
+
+        try:
+            outcome = await submit_run(connection.client(), self.form, self.store, self.payload(),
+                                       on_attempt=on_attempt)
+        finally:
+            self.submitting = False
+        self.list_view.render()
+        if outcome.ok:
+            run = outcome.response.data
+            self.progress.text = 'Run already exists; opening it…' if outcome.response.replayed else 'Opening run…'
+            ui.navigate.to(f'/runs/{run["id"]}')
+            background_tasks.create(self.refresh_quota(), name='quota-after-submit')
+            return
+        self.progress.text = ''
+        self.show_failure(outcome.failure)
+        await self.refresh_quota()
+
+    def show_failure(self, failure: Failure) -> None:
+        self.failure = failure
+        self.result.clear()
+        if failure.kind == 'rate_limited':  # the banner above says it all, with a live countdown
+            self.rate_limited_until = time.monotonic() + (failure.retry_after or 1)
+            self.render_limits()
+            self.update_button()
+            return
+        with self.result, ui.element('div').classes('w-full rb-banner rb-banner-red').props(
+                f'role=alert data-testid=failure data-failure={failure.kind}'):
+            ui.label(failure.message).props('data-testid=failure-text')
+            with ui.row().classes('items-center gap-2 flex-wrap'):
+                if failure.links:
+                    ui.label('Active run:' if failure.kind == 'pr_lock' else 'Active runs:').classes('text-sm')
+                for run_id in failure.links:
+                    ui.link(run_id, f'/runs/{run_id}').classes('font-mono text-sm rb-tap-link') \
+                        .props(f'data-blocking={run_id}')
+                correlation_chip(failure.correlation_id,
+                                 f'HTTP {failure.status}' if failure.status else 'connection lost')
+        self.render_limits()
+        self.update_button()
+
+    async def reset(self) -> None:
+        """A new submit: a new idempotency key, no old failure shown."""
+        self.form.reset()
+        self.failure = None
+        self.result.clear()
+        self.progress.text = ''
+        self.update_button()
 
 
 @ui.page('/projects/{project_id}')
-async def project_page(project_id: str) -> None:
+async def project_page(project_id: str, retry_of: str | None = None, branch: str | None = None,
+                       depth: str | None = None, framework: str | None = None, status: str | None = None,
+                       kind: str | None = None) -> None:
     client = connection.client()
     try:
         project = await client.get_project(project_id)
@@ -19,24 +230,13 @@ async def project_page(project_id: str) -> None:
         with frame('Project'):
             ui.label(str(exc)).classes('text-negative')
         return
-    key = new_idempotency_key()
     with frame(project['name']):
-        branch = ui.select([b['name'] for b in branches], value=project['base_branch'], label='Branch',
-                           with_input=True).classes('w-full sm:w-96')
-        depth = ui.select(project['depth_levels'], value=project['depth_levels'][0], label='Depth level')
-        framework = ui.select(project['target_frameworks'], value=project['target_frameworks'][0],
-                              label='Target framework')
-        message = ui.label().classes('text-negative')
-
-        async def submit() -> None:
-            try:
-                reply = await client.trigger_run(project_id=project_id, branch=branch.value, depth_level=depth.value,
-                                                 target_framework=framework.value, key=key)
-            except ApiError as exc:
-                message.text = str(exc)
-                return
-            ui.navigate.to(f'/runs/{reply.data["id"]}')
-
-        ui.button('Run', icon='play_arrow', on_click=submit).classes('rb-tap')
-        ui.label('Runs').classes('text-lg font-medium')
-        await runs_list(project=project_id)
+        with ui.row().classes('items-baseline gap-2 flex-wrap'):
+            ui.label(project['name']).classes('text-xl font-bold').props('role=heading aria-level=1')
+            ui.label(project['repository']).classes('text-xs opacity-70 font-mono break-all')
+        store = RunsStore(filters=RunFilters(project=project_id, status=status or None, kind=kind or None))
+        form = RunFormView(project, branches, store, retry_of=retry_of, branch=branch, depth=depth,
+                           framework=framework)
+        ui.label('Runs').classes('text-lg font-medium').props('role=heading aria-level=2')
+        form.list_view = await runs_list(project=project_id, url_path=f'/projects/{project_id}', store=store)
+        await form.refresh_quota()

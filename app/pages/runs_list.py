@@ -1,34 +1,177 @@
-"""The live runs list (dashboard and project page)."""
+"""The live runs list (dashboard and project page), drawn from a RunsStore."""
 from __future__ import annotations
 
-from nicegui import ui
+from urllib.parse import urlencode
+
+from nicegui import background_tasks, ui
 
 from app.client import ApiError
-from app.pages.theme import duration, relative, status_badge
+from app.pages.theme import STATUS_LABELS, duration, relative, status_badge
+from app.pages.widgets import confirm
 from app.state import connection, live
+from app.state.runs_store import ACTIVE, RunFilters, RunsStore
+
+STATUSES = ['queued', 'running', 'succeeded', 'failed', 'timed_out', 'crashed', 'stopped']
+KINDS = ['manual', 'retry', 'auto']
+RETRYABLE = ('failed', 'timed_out', 'crashed', 'stopped')
 
 
-async def runs_list(*, project: str | None = None) -> None:
-    box = ui.column().classes('w-full gap-1')
+class RunsListView:
+    def __init__(self, store: RunsStore, *, url_path: str | None = None, show_project: bool = True) -> None:
+        self.store = store
+        self.url_path = url_path  # where the filters live in the URL (None: no filter bar)
+        self.show_project = show_project
+        self.tickers: list[tuple[dict, ui.label, ui.label]] = []
+        self.dirty: dict[str, None] = {}  # run ids changed since we last read them (insertion-ordered)
+        self.draining = False
+        self.message = ui.label().classes('text-negative')
+        self.box = ui.column().classes('w-full gap-2').props('role=list aria-label="Runs" data-testid=runs')
+        ui.timer(1.0, self.tick)
 
-    async def render() -> None:
+    # -- data
+    async def load(self) -> None:
+        filters = self.store.filters
         try:
-            runs = (await connection.client().list_runs(limit=20, project=project))['items']
+            page = await connection.client().list_runs(limit=self.store.limit, project=filters.project,
+                                                       status=filters.status, kind=filters.kind)
         except ApiError as exc:
-            box.clear()
-            with box:
-                ui.label(f'Could not load runs: {exc}').classes('text-negative')
+            self.message.text = f'Could not load runs: {exc}'
             return
-        box.clear()
-        with box:
-            for run in runs:
-                with ui.row().classes('w-full items-center gap-3').props(f'data-run={run["id"]}'):
-                    status_badge(run['status'])
-                    ui.link(run['id'], f'/runs/{run["id"]}').classes('font-mono text-sm')
-                    ui.label(f'{run["project_id"]} · {run["branch_name"]} · {run["depth_level"]}').classes('text-sm')
-                    ui.label(relative(run['created_at'])).classes('text-xs opacity-70')
-                    ui.label(duration(run)).classes('text-xs opacity-70')
+        self.message.text = ''
+        self.store.load(page['items'])
+        self.render()
+        self.box.props('data-loaded=true')
 
-    await render()
-    live.follow(lambda event: render() if event.get('type') == 'run' else None, project=project,
-                on_reconnect=render)
+    def on_event(self, event: dict) -> None:
+        """Mark the run dirty; one drain task fetches each dirty run once (a burst of changes costs one read
+        per run, always of its latest state)."""
+        if event.get('type') != 'run' or not event.get('id'):
+            return
+        self.dirty[event['id']] = None
+        if not self.draining:
+            self.draining = True
+            background_tasks.create(self.drain(), name='runs-list-drain')
+
+    async def drain(self) -> None:
+        try:
+            while self.dirty:
+                run_id = next(iter(self.dirty))
+                del self.dirty[run_id]
+                try:
+                    run = await connection.client().get_run(run_id, events_limit=0)
+                except ApiError:
+                    continue
+                run.pop('events', None)
+                self.store.apply_event(run)
+                if not self.dirty:
+                    self.render()
+        finally:
+            self.draining = False
+
+    def follow(self, *, project: str | None) -> None:
+        live.follow(self.on_event, project=project, on_reconnect=self.load)
+
+    # -- view
+    def render(self) -> None:
+        self.box.clear()
+        self.tickers = []
+        with self.box:
+            if not self.store.rows:
+                ui.label('No runs yet.').classes('text-sm opacity-70')
+            for run in self.store.rows:
+                self._row(run)
+
+    def _row(self, run: dict) -> None:
+        marker = f'data-optimistic={run["optimistic"]}' if run.get('optimistic') else f'data-run={run["id"]}'
+        with ui.card().tight().classes('w-full rb-row').props(f'role=listitem {marker} data-status={run["status"]}'):
+            with ui.row().classes('w-full items-center gap-x-3 gap-y-1 p-2 flex-wrap'):
+                if run.get('optimistic'):
+                    with ui.row().classes('items-center gap-1'):
+                        ui.spinner(size='sm')
+                        ui.badge('Submitting…', color='grey-6').classes('text-sm px-2 py-1')
+                else:
+                    status_badge(run['status'])
+                    ui.link(run['id'], f'/runs/{run["id"]}').classes('font-mono text-sm rb-tap-link')
+                parts = [run.get('project_id') if self.show_project else None, run.get('branch_name'),
+                         run.get('depth_level'), run.get('target_framework'), run.get('kind')]
+                ui.label(' · '.join(p for p in parts if p)).classes('text-sm').props('data-field=params')
+                if run.get('retry_of'):
+                    ui.link(f'retry of {run["retry_of"]}', f'/runs/{run["retry_of"]}').classes('text-xs')
+                ui.label(run.get('user_name') or '').classes('text-xs opacity-70')
+                started = ui.label(relative(run.get('started_at') or run.get('created_at'))).classes(
+                    'text-xs opacity-70').props('data-field=started')
+                took = ui.label(duration(run)).classes('text-xs opacity-70 font-mono').props('data-field=duration')
+                self.tickers.append((run, started, took))
+                ui.space()
+                if not run.get('optimistic'):
+                    if run['status'] in RETRYABLE:
+                        ui.button('Retry', icon='replay', on_click=lambda r=run: retry(r)).props(
+                            f'flat dense aria-label="Retry run {run["id"]}"').classes('rb-tap')
+                    if run['status'] in ACTIVE and run['status'] != 'stopping':
+                        ui.button('Stop', icon='stop', on_click=lambda r=run: self.stop(r)).props(
+                            f'flat dense color=negative aria-label="Stop run {run["id"]}"').classes('rb-tap')
+
+    def tick(self) -> None:
+        for run, started, took in self.tickers:
+            started.text = relative(run.get('started_at') or run.get('created_at'))
+            if run.get('status') == 'running':
+                took.text = duration(run)
+
+    async def stop(self, run: dict) -> None:
+        await stop_run(run['id'])
+
+
+def retry(run: dict) -> None:
+    """Retry opens the Run form pre-filled from the run (with a new idempotency key)."""
+    query = urlencode({'retry_of': run['id'], 'branch': run['branch_name'], 'depth': run['depth_level'],
+                       'framework': run['target_framework']})
+    ui.navigate.to(f'/projects/{run["project_id"]}?{query}')
+
+
+async def stop_run(run_id: str) -> None:
+    if not await confirm(f'Stop run {run_id}? Its process will be terminated.', yes='Stop run'):
+        return
+    try:
+        await connection.client().stop_run(run_id)
+        ui.notify(f'Stop requested for {run_id}', position='bottom')
+    except ApiError as exc:
+        ui.notify(f'Could not stop {run_id}: {exc}', type='negative', position='bottom', multi_line=True)
+
+
+def filter_bar(view: RunsListView, projects: list[dict] | None) -> None:
+    """Project / status / kind filters, kept in the URL query so a reload or a shared link keeps them."""
+    filters = view.store.filters
+
+    async def changed() -> None:
+        view.store.filters = RunFilters(project=project.value if project else filters.project,
+                                        status=status.value or None, kind=kind.value or None)
+        query = urlencode(view.store.filters.query() if projects is not None else
+                          {k: v for k, v in view.store.filters.query().items() if k != 'project'})
+        ui.navigate.history.replace(f'{view.url_path}{"?" + query if query else ""}')
+        await view.load()
+
+    with ui.row().classes('w-full items-center gap-2 flex-wrap'):
+        project = None
+        if projects is not None:
+            project = ui.select({'': 'All projects', **{p['id']: p['name'] for p in projects}},
+                                value=filters.project or '', label='Project', on_change=changed) \
+                .classes('w-full sm:w-48').props('data-filter=project')
+        status = ui.select({'': 'Any status', **{s: STATUS_LABELS.get(s, s) for s in STATUSES}},
+                           value=filters.status or '', label='Status', on_change=changed) \
+            .classes('w-full sm:w-40').props('data-filter=status')
+        kind = ui.select({'': 'Any kind', **{k: k for k in KINDS}}, value=filters.kind or '', label='Kind',
+                         on_change=changed).classes('w-full sm:w-36').props('data-filter=kind')
+
+
+async def runs_list(*, project: str | None = None, status: str | None = None, kind: str | None = None,
+                    url_path: str | None = None, projects: list[dict] | None = None,
+                    store: RunsStore | None = None) -> RunsListView:
+    store = store or RunsStore(filters=RunFilters(project=project, status=status or None, kind=kind or None))
+    placeholder = ui.column().classes('w-full')
+    view = RunsListView(store, url_path=url_path, show_project=project is None)
+    if url_path is not None:
+        with placeholder:
+            filter_bar(view, projects)
+    await view.load()
+    view.follow(project=project if projects is None else None)
+    return view

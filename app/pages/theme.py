@@ -10,19 +10,21 @@ from nicegui import ui
 STATUS_COLORS = {
     'queued': 'grey-7', 'running': 'blue-7', 'succeeded': 'green-8', 'failed': 'red-8',
     'timed_out': 'orange-9', 'crashed': 'deep-purple-7', 'stopped': 'blue-grey-7', 'stopping': 'blue-grey-5',
+    'submitting': 'grey-6',
 }
-STATUS_LABELS = {'timed_out': 'timed out'}
+STATUS_LABELS = {'timed_out': 'timed out', 'submitting': 'Submitting…'}
 
 
 @contextmanager
 def frame(title: str) -> Iterator[None]:
-    ui.add_head_html('<link rel="stylesheet" href="/assets/runboard.css">')
+    ui.add_head_html('<link rel="stylesheet" href="/assets/runboard.css">'
+                     '<meta name="viewport" content="width=device-width, initial-scale=1">')
     ui.dark_mode(None)  # follow the system
     with ui.header().classes('items-center justify-between px-4 py-2'):
         with ui.link(target='/').classes('text-white no-underline flex items-center gap-2'):
             ui.icon('sports_score').classes('text-2xl')
             ui.label('Runboard').classes('text-lg font-bold')
-        ui.label(title).classes('text-sm opacity-80')
+        ui.label(title).classes('text-sm opacity-80 truncate')
     with ui.column().classes('w-full max-w-6xl mx-auto p-2 sm:p-4 gap-4'):
         yield
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import re
@@ -29,8 +30,12 @@ log = logging.getLogger(__name__)
 STAGE_RE = re.compile(r'^::stage::\s*(.+)$')
 READ_CHUNK = 64 * 1024
 FLUSH_SECONDS = 0.05
-FLUSH_LINES = 2000
-DRAIN_AFTER_EXIT_SECONDS = 2.0
+FLUSH_LINES = 10_000  # events per INSERT transaction
+FLUSH_RETRY_SECONDS = 1.0
+FINISH_ATTEMPTS = 5
+DRAIN_AFTER_EXIT_SECONDS = 2.0  # after the exit, keep reading while output still arrives this often ...
+DRAIN_AFTER_EXIT_MAX_SECONDS = 30.0  # ... but no longer than this (an escaped process may hold the pipe)
+MAX_BUFFERED_LINES = 50_000  # back-pressure: past this, stop reading until the buffer is stored
 
 
 def new_instance_id() -> str:
@@ -46,9 +51,11 @@ class LiveRun:
     kill_reason: KillReason = None
     buffer: list[tuple[str, str]] = field(default_factory=list)
     buffered_lines: int = 0
-    stored_lines: int = 0
+    stored_lines: int = 0  # output lines stored or being stored (counts towards max_output_lines)
     truncated: bool = False
-    flushed: asyncio.Event = field(default_factory=asyncio.Event)
+    cutting: bool = False  # inside an over-long line: drop bytes until its end
+    bytes_read: int = 0
+    output_done: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 class RunEngine:
@@ -65,6 +72,7 @@ class RunEngine:
         self._events_task: asyncio.Task | None = None
         self._closing = False
         self.on_run_finished: list = []  # callbacks(project_id, status) e.g. AFK sweep kick
+        self.pull_request_probe = None  # callable(run dict) -> bool: an AFK run's PR exists (forge projects)
 
     # ------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -80,10 +88,13 @@ class RunEngine:
         for task in (self._heartbeat_task, self._events_task):
             if task:
                 task.cancel()
-        for live in list(self.live.values()):
-            await self._kill(live, 'shutdown')
-        if self._tasks:
-            await asyncio.wait(self._tasks, timeout=self.settings.kill_grace_seconds + 5)
+        await asyncio.gather(*(self._kill(live, 'shutdown') for live in list(self.live.values())))
+        deadline = asyncio.get_running_loop().time() + self.settings.kill_grace_seconds + 5
+        while self._tasks:  # a drain may still spawn a run's task (which then ends at once as crashed)
+            remaining = deadline - asyncio.get_running_loop().time()
+            if remaining <= 0:
+                break
+            await asyncio.wait(set(self._tasks), timeout=remaining)
 
     def _spawn(self, coro) -> asyncio.Task:  # noqa: ANN001
         task = asyncio.create_task(coro)
@@ -96,7 +107,7 @@ class RunEngine:
             event = await queue.get()
             kind = event.get('type')
             if kind == 'run.stop' and event.get('id') in self.live:
-                await self._kill(self.live[event['id']], 'stop')
+                self._spawn(self._kill(self.live[event['id']], 'stop'))  # never block the listener on a grace
             elif kind == 'queue':
                 self.kick()
 
@@ -110,39 +121,62 @@ class RunEngine:
         async with self._drain_lock:
             self._drain_pending = False  # kicks from now on need another pass after this one
             while not self._closing:
-                claimed = await asyncio.to_thread(self._claim_next)
+                try:
+                    claimed = await asyncio.to_thread(self._claim_next)
+                except Exception:  # the safety poll kicks the queue again
+                    log.exception('claiming the next queued run failed')
+                    return
                 if claimed is None:
                     return
-                live = LiveRun(run_id=claimed['id'], project_id=claimed['project_id'], team_id=claimed['team_id'])
-                self.live[live.run_id] = live
+                if claimed == 'lost':
+                    continue
+                live = self.live[claimed['id']]
+                if self._closing:  # claimed while shutting down: it must not start a process now
+                    live.kill_reason = 'shutdown'
                 self._publish_run(live.run_id, live.project_id, live.team_id, RunStatus.running.value)
                 self._spawn(self._execute(live, claimed))
 
-    def _claim_next(self) -> dict | None:
-        """Oldest queued run -> running on this instance, if the global cap allows. Atomic."""
-        now = utcnow()
+    def _claim_next(self) -> dict | str | None:
+        """Oldest queued run -> running on this instance, if the global cap allows. Atomic.
+
+        Returns None when nothing may start, 'lost' when the chosen run changed under us (stopped by a
+        person on another server between the SELECT and the UPDATE), else the claimed run.
+        """
         with session_scope(self.engine) as session:
-            conn = session.connection()
+            conn = session.connection()  # SQLite: BEGIN IMMEDIATE, i.e. the write lock
             if not is_sqlite(str(self.engine.url)):
                 conn.execute(text('SELECT pg_advisory_xact_lock(727001)'))  # serialise claims across servers
+            now = utcnow()  # only once we hold the lock: started_at never precedes the end of the run it replaces
             running = conn.execute(text("SELECT count(*) FROM run WHERE status = 'running'")).scalar_one()
             if running >= self.settings.global_run_cap:
                 return None
             row = conn.execute(text(
                 "SELECT r.id, r.project_id, r.budget_seconds, r.checkout_ref, r.branch_name, r.depth_level, "
-                "r.target_framework, r.issue_number, r.issue_title, p.repository, p.command, p.team_id "
+                "r.target_framework, r.kind, r.issue_number, r.issue_title, r.issue_body, p.repository, "
+                "p.issue_source, p.command, p.team_id "
                 "FROM run r JOIN project p ON p.id = r.project_id "
-                "WHERE r.status = 'queued' ORDER BY r.created_at, r.id LIMIT 1")).mappings().first()
+                "WHERE r.status = 'queued' AND r.stop_requested_at IS NULL "
+                "ORDER BY r.created_at, r.id LIMIT 1")).mappings().first()
             if row is None:
                 return None
             deadline = now + timedelta(seconds=row['budget_seconds'])
-            conn.execute(text(
+            updated = conn.execute(text(
                 "UPDATE run SET status = 'running', started_at = :now, deadline_at = :deadline, "
-                "heartbeat_at = :now, owner_instance = :owner WHERE id = :id AND status = 'queued'"),
-                {'now': now, 'deadline': deadline, 'owner': self.instance_id, 'id': row['id']})
+                "heartbeat_at = :now, owner_instance = :owner "
+                "WHERE id = :id AND status = 'queued' AND stop_requested_at IS NULL"),
+                {'now': now, 'deadline': deadline, 'owner': self.instance_id, 'id': row['id']}).rowcount
+            if updated != 1:
+                return 'lost'
             append_events(conn, row['id'], [('status', 'running')], now=now)
             claimed = dict(row)
             claimed['deadline_at'] = deadline
+            # Registered before the commit: recover() must never see this run `running` as ours yet not live.
+            self.live[row['id']] = LiveRun(run_id=row['id'], project_id=row['project_id'], team_id=row['team_id'])
+            try:
+                session.commit()
+            except BaseException:
+                self.live.pop(row['id'], None)
+                raise
         return claimed
 
     # ------------------------------------------------------------ one run
@@ -157,7 +191,7 @@ class RunEngine:
                 commit = await asyncio.to_thread(self._prepare_worktree, run, worktree)
             except gitops.GitError as exc:
                 error = f'checkout failed: {exc}'
-                kill_reason_status = RunStatus.failed
+                kill_reason_status = None if live.kill_reason else RunStatus.failed  # a stop still reads stopped
             else:
                 self._emit(live, 'stage', f'checkout {run["checkout_ref"]} @ {commit[:12]}')
                 exit_code, error = await self._run_process(live, run, worktree)
@@ -166,23 +200,65 @@ class RunEngine:
             error = f'engine error: {exc}'
             kill_reason_status = RunStatus.crashed
         finally:
-            flusher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
+            # Let the flusher finish a store in progress (cancelling it mid-store could write output after
+            # the terminal status), then store the rest.
+            live.output_done.set()
+            with contextlib.suppress(Exception):
                 await flusher
-            await self._flush(live)
-            status = kill_reason_status or classify_run(exit_code=exit_code, kill_reason=live.kill_reason)
+            try:
+                await self._flush(live)
+            except Exception:  # losing output must not keep the run from being reaped
+                log.exception('storing the last output of run %s failed', live.run_id)
+            has_pr = await self._has_pull_request(run, live)
+            status = (RunStatus.succeeded if has_pr else kill_reason_status) or classify_run(
+                exit_code=exit_code, kill_reason=live.kill_reason, has_pull_request=has_pr)
             if live.kill_reason == 'shutdown':
                 error = error or 'server stopped while the run was in progress'
-            done = await asyncio.to_thread(finish_run, self.engine, run_id=live.run_id, status=status,
-                                           exit_code=exit_code, error=error, message=error)
-            self.live.pop(live.run_id, None)
-            if status == RunStatus.succeeded:
-                await asyncio.to_thread(gitops.remove_worktree, worktree)
+            done = await self._finish(live.run_id, status=status, exit_code=exit_code, error=error)
+            self.live.pop(live.run_id, None)  # if finishing failed, the safety poll reaps it as crashed
+            self.kick()  # the slot is free: start the next queued run before tidying up
             if done:
                 self._publish_run(live.run_id, live.project_id, live.team_id, status.value)
-                for callback in self.on_run_finished:
-                    callback(live.project_id, status.value)
-            self.kick()
+                self._run_finished_callbacks(live.project_id, status.value)
+            try:
+                if status == RunStatus.succeeded:
+                    await asyncio.to_thread(gitops.remove_worktree, worktree)
+                else:  # kept for inspection: its retention counts from now, not from the checkout
+                    os.utime(worktree)
+            except (OSError, gitops.GitError):
+                log.warning('tidying the worktree of run %s failed', live.run_id, exc_info=True)
+
+    def _run_finished_callbacks(self, project_id: str, status: str) -> None:
+        for callback in self.on_run_finished:
+            try:
+                callback(project_id, status)
+            except Exception:
+                log.exception('run-finished callback %r failed', callback)
+
+    async def _has_pull_request(self, run: dict, live: LiveRun) -> bool:
+        """AFK on a forge: an open or merged PR from afk/<N> wins over the process's fate (not a person's Stop)."""
+        if self.pull_request_probe is None or run.get('kind') != 'auto' or live.kill_reason == 'stop':
+            return False
+        return await asyncio.to_thread(self._probe_sync, run)
+
+    def _probe_sync(self, run: dict) -> bool:
+        if self.pull_request_probe is None or run.get('kind') != 'auto':
+            return False
+        try:
+            return bool(self.pull_request_probe(run))
+        except Exception:  # noqa: BLE001 - a forge outage must not lose the run's real outcome
+            log.warning('pull request check failed for run %s', run.get('id'), exc_info=True)
+            return False
+
+    async def _finish(self, run_id: str, **outcome) -> dict | None:  # noqa: ANN003
+        for attempt in range(FINISH_ATTEMPTS):
+            try:
+                return await asyncio.to_thread(finish_run, self.engine, run_id=run_id, message=outcome['error'],
+                                               **outcome)
+            except Exception:
+                log.exception('reaping run %s failed (attempt %d)', run_id, attempt + 1)
+                await asyncio.sleep(FLUSH_RETRY_SECONDS * (attempt + 1))
+        return None
 
     def _prepare_worktree(self, run: dict, worktree: Path) -> str:
         mirror = gitops.refresh_mirror(self.settings.mirrors_dir, run['repository'])
@@ -211,8 +287,9 @@ class RunEngine:
     async def _run_process(self, live: LiveRun, run: dict, worktree: Path) -> tuple[int | None, str | None]:
         command = run['command']
         if isinstance(command, str):
-            import json
             command = json.loads(command)
+        if live.kill_reason:  # stopped (or the server is closing) while the worktree was being prepared
+            return None, None
         try:
             process = await asyncio.create_subprocess_exec(
                 *command, cwd=worktree, env=self._environment(run), stdin=asyncio.subprocess.DEVNULL,
@@ -232,7 +309,11 @@ class RunEngine:
             await process.wait()
         # The main process is gone; whatever it left in its group must not outlive the run.
         procs.kill_group(process.pid, signal.SIGKILL)
-        done, pending = await asyncio.wait(readers, timeout=DRAIN_AFTER_EXIT_SECONDS)
+        pending, seen = set(readers), -1
+        give_up = asyncio.get_running_loop().time() + DRAIN_AFTER_EXIT_MAX_SECONDS
+        while pending and live.bytes_read != seen and asyncio.get_running_loop().time() < give_up:
+            seen = live.bytes_read
+            _, pending = await asyncio.wait(pending, timeout=DRAIN_AFTER_EXIT_SECONDS)
         for task in pending:
             task.cancel()
         return process.returncode, None
@@ -266,54 +347,78 @@ class RunEngine:
         pending = b''
         limit = self.settings.max_line_chars
         while True:
+            while live.buffered_lines >= MAX_BUFFERED_LINES:  # the database is behind: let the pipe fill
+                await asyncio.sleep(FLUSH_SECONDS)
             chunk = await stream.read(READ_CHUNK)
             if not chunk:
                 break
+            live.bytes_read += len(chunk)
             pending += chunk
             *lines, pending = pending.split(b'\n')
             for raw in lines:
+                if live.cutting:  # the end of a line already emitted cut
+                    live.cutting = False
+                    continue
                 self._emit_output(live, raw.decode('utf-8', 'replace').rstrip('\r'), limit)
-            if len(pending) > limit * 4:  # a line with no end in sight: cut it now
-                self._emit_output(live, pending.decode('utf-8', 'replace'), limit)
+            if len(pending) > limit * 4:  # a line with no end in sight: emit it cut now, drop the rest of it
+                if not live.cutting:
+                    self._emit_output(live, pending.decode('utf-8', 'replace'), limit, force_cut=True)
+                    live.cutting = True
                 pending = b''
-        if pending:
+        if pending and not live.cutting:
             self._emit_output(live, pending.decode('utf-8', 'replace').rstrip('\r'), limit)
 
-    def _emit_output(self, live: LiveRun, line: str, limit: int) -> None:
-        if len(line) > limit:
+    def _emit_output(self, live: LiveRun, line: str, limit: int, *, force_cut: bool = False) -> None:
+        if '\x00' in line:  # PostgreSQL text cannot hold NUL; a store that fails would lose the batch
+            line = line.replace('\x00', '\ufffd')
+        if len(line) > limit or force_cut:
             line = line[:limit] + f' … [line cut at {limit} characters]'
-        stage = STAGE_RE.match(line)
-        if stage:
-            self._emit(live, 'stage', stage.group(1).strip())
-            return
         if live.stored_lines + live.buffered_lines >= self.settings.max_output_lines:
             if not live.truncated:
                 live.truncated = True
                 live.buffer.append(('status', f'output truncated: more than {self.settings.max_output_lines} '
                                               f'lines; the rest is not stored'))
             return
-        live.buffer.append(('output', line))
-        live.buffered_lines += 1
+        stage = STAGE_RE.match(line)
+        if stage:
+            live.buffer.append(('stage', stage.group(1).strip()))
+        else:
+            live.buffer.append(('output', line))
+        live.buffered_lines += 1  # stage lines count too: the bound protects the database from any flood
 
-    def _emit(self, live: LiveRun, kind: str, body: str) -> None:
+    @staticmethod
+    def _emit(live: LiveRun, kind: str, body: str) -> None:
         live.buffer.append((kind, body))
 
     async def _flush_loop(self, live: LiveRun) -> None:
-        while True:
-            await asyncio.sleep(FLUSH_SECONDS)
+        while not live.output_done.is_set():
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(live.output_done.wait(), FLUSH_SECONDS)
             if live.buffer:
-                await self._flush(live)
+                try:
+                    await self._flush(live)
+                except Exception:  # the unstored part went back to the buffer: try again next round
+                    log.exception('storing output of run %s failed', live.run_id)
+                    await asyncio.sleep(FLUSH_RETRY_SECONDS)
 
     async def _flush(self, live: LiveRun) -> None:
+        """Store the buffered events in order. Only one flush runs at a time per run (the flush loop, then
+        the final flush after it ended), so seq order is the order lines arrived."""
         if not live.buffer:
             return
-        batch, lines = live.buffer, live.buffered_lines
-        live.buffer, live.buffered_lines = [], 0
-        for start in range(0, len(batch), FLUSH_LINES * 5):
-            part = batch[start:start + FLUSH_LINES * 5]
+        batch = live.buffer
+        live.buffer = []
+        live.stored_lines += live.buffered_lines  # counted before the await, so the bound holds meanwhile
+        live.buffered_lines = 0
+        last_seq = 0
+        for start in range(0, len(batch), FLUSH_LINES):
+            part = batch[start:start + FLUSH_LINES]
             part_lines = sum(1 for kind, _ in part if kind == 'output')
-            last_seq = await asyncio.to_thread(self._store, live.run_id, part, part_lines)
-        live.stored_lines += lines
+            try:
+                last_seq = await asyncio.to_thread(self._store, live.run_id, part, part_lines)
+            except BaseException:
+                live.buffer[:0] = batch[start:]  # keep order: the unstored rest goes first next time
+                raise
         self.bus.publish({'type': 'run.output', 'id': live.run_id, 'project_id': live.project_id,
                           'team_id': live.team_id, 'last_seq': last_seq})
 
@@ -348,9 +453,11 @@ class RunEngine:
         stale_before = utcnow() - timedelta(seconds=3 * self.settings.heartbeat_seconds)
         with session_scope(self.engine) as session:
             rows = session.connection().execute(text(
-                "SELECT id, owner_instance, heartbeat_at, pid FROM run WHERE status = 'running'")).all()
+                "SELECT r.id, r.owner_instance, r.heartbeat_at, r.pid, r.kind, r.issue_number, r.project_id, "
+                "p.issue_source, p.repository FROM run r JOIN project p ON p.id = r.project_id "
+                "WHERE r.status = 'running'")).all()
         crashed = []
-        for run_id, owner, heartbeat, pid in rows:
+        for run_id, owner, heartbeat, pid, kind, issue_number, project_id, issue_source, repository in rows:
             if owner == self.instance_id:
                 if run_id in self.live:
                     continue
@@ -363,14 +470,18 @@ class RunEngine:
             note = f'owner instance {owner} is gone'
             if killed:
                 note += f'; killed {killed} leftover process(es)'
-            done = finish_run(self.engine, run_id=run_id, status=classify_run(exit_code=None, owner_gone=True),
-                              error='owner instance gone', message=note)
+            has_pr = self._probe_sync({'id': run_id, 'kind': kind, 'issue_number': issue_number,
+                                       'project_id': project_id, 'issue_source': issue_source,
+                                       'repository': repository})
+            status = classify_run(exit_code=None, owner_gone=True, has_pull_request=has_pr)
+            done = finish_run(self.engine, run_id=run_id, status=status,
+                              error=None if has_pr else 'owner instance gone',
+                              message=note + ('; its pull request counts as success' if has_pr else ''))
             if done:
                 crashed.append(run_id)
                 self.bus.publish({'type': 'run', 'id': run_id, 'project_id': done['project_id'],
                                   'team_id': done['team_id'], 'status': done['status']})
-                for callback in self.on_run_finished:
-                    callback(done['project_id'], done['status'])
+                self._run_finished_callbacks(done['project_id'], done['status'])
         return crashed
 
     def safety_poll(self) -> None:

@@ -31,7 +31,7 @@ class Quota:
 
 def quota_from(count: int, oldest: float | None, now: float, limit: int, window: int, allowed: bool) -> Quota:
     """Pure: the quota seen by a caller holding `count` entries, the oldest at `oldest`."""
-    # clamped: clocks read through Redis round to ~0.1 ms, so oldest + window - now may overshoot
+    # clamp: Redis reports times as decimal strings, so oldest + window - now can exceed the window by a hair
     reset_after = 0.0 if oldest is None else min(float(window), max(0.0, oldest + window - now))
     return Quota(allowed, limit, max(0, limit - count), window, reset_after)
 

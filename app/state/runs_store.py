@@ -1,0 +1,114 @@
+"""The runs list of one tab: rows, optimistic `Submitting…` rows and their prior_state snapshot.
+
+Pure: no I/O, no NiceGUI. The page feeds it server facts (a fetched page of runs, live run updates) and the
+submit flow drives the optimistic lifecycle: begin_optimistic -> confirm | rollback.
+"""
+from __future__ import annotations
+
+import copy
+import itertools
+from dataclasses import dataclass, field
+from typing import Any
+
+SUBMITTING = 'submitting'
+ACTIVE = ('queued', 'running', 'stopping')
+_tokens = itertools.count(1)
+
+
+@dataclass(frozen=True)
+class RunFilters:
+    project: str | None = None
+    status: str | None = None
+    kind: str | None = None
+
+    def matches(self, run: dict[str, Any]) -> bool:
+        if self.project and run.get('project_id') != self.project:
+            return False
+        if self.status and run.get('status') != self.status:
+            return False
+        return not (self.kind and run.get('kind') != self.kind)
+
+    def query(self) -> dict[str, str]:
+        """The URL query that encodes these filters (empty values left out)."""
+        return {k: v for k, v in (('project', self.project), ('status', self.status), ('kind', self.kind)) if v}
+
+
+@dataclass
+class _Pending:
+    token: str
+    prior_state: list[dict[str, Any]]
+    arrived: list[dict[str, Any]] = field(default_factory=list)  # live updates seen while it was in flight
+
+
+class RunsStore:
+    """Newest first, at most `limit` rows. Rows are run dicts as the API returns them; an optimistic row has
+    status `submitting` and an `optimistic` token instead of a server id."""
+
+    def __init__(self, *, filters: RunFilters | None = None, limit: int = 20) -> None:
+        self.filters = filters or RunFilters()
+        self.limit = limit
+        self.rows: list[dict[str, Any]] = []
+        self._pending: dict[str, _Pending] = {}
+
+    # -- server facts
+    def load(self, runs: list[dict[str, Any]]) -> None:
+        """A fresh page from GET /runs; optimistic rows still in flight stay on top."""
+        optimistic = [r for r in self.rows if r.get('optimistic')]
+        self.rows = optimistic + [copy.deepcopy(r) for r in runs if self.filters.matches(r)][:self.limit]
+
+    def apply_event(self, run: dict[str, Any]) -> None:
+        """A live update: the run as the server now has it. Upserts (or drops it when it no longer matches the
+        filters), and remembers it for every submit in flight so a rollback re-applies it."""
+        for pending in self._pending.values():
+            pending.arrived.append(copy.deepcopy(run))
+        self._upsert(run)
+
+    def _upsert(self, run: dict[str, Any]) -> None:
+        index = next((i for i, r in enumerate(self.rows) if r.get('id') == run.get('id')), None)
+        if not self.filters.matches(run):
+            if index is not None:
+                del self.rows[index]
+            return
+        if index is not None:
+            self.rows[index] = copy.deepcopy(run)
+            return
+        optimistic = [r for r in self.rows if r.get('optimistic')]
+        real = [r for r in self.rows if not r.get('optimistic')] + [copy.deepcopy(run)]
+        real.sort(key=lambda r: r.get('id') or '', reverse=True)  # run ids sort by creation
+        self.rows = optimistic + real[:self.limit]
+
+    # -- the optimistic lifecycle
+    def begin_optimistic(self, params: dict[str, Any]) -> str:
+        """Snapshot the list into prior_state and put a `Submitting…` row on top; returns its token."""
+        token = f'opt-{next(_tokens)}'
+        self._pending[token] = _Pending(token, copy.deepcopy(self.rows))
+        row = {'id': None, 'optimistic': token, 'status': SUBMITTING, 'kind': params.get('kind', 'manual'),
+               'project_id': params.get('project_id'), 'branch_name': params.get('branch'),
+               'depth_level': params.get('depth_level'), 'target_framework': params.get('target_framework'),
+               'user_name': params.get('user_name'), 'created_at': None, 'started_at': None, 'finished_at': None}
+        self.rows.insert(0, row)
+        return token
+
+    def prior_state(self, token: str) -> list[dict[str, Any]] | None:
+        pending = self._pending.get(token)
+        return copy.deepcopy(pending.prior_state) if pending else None
+
+    def confirm(self, token: str, run: dict[str, Any]) -> None:
+        """The server created (201) or replayed (200) the run: the optimistic row becomes that run, once."""
+        self._pending.pop(token, None)
+        self.rows = [r for r in self.rows if r.get('optimistic') != token]
+        self._upsert(run)
+
+    def rollback(self, token: str) -> None:
+        """The submit failed: the list as it was before, plus the live updates that arrived meanwhile."""
+        pending = self._pending.pop(token, None)
+        if pending is None:
+            return
+        others = [r for r in self.rows if r.get('optimistic') and r.get('optimistic') != token]
+        self.rows = others + [r for r in pending.prior_state if not r.get('optimistic')]
+        for run in pending.arrived:
+            self._upsert(run)
+
+    @property
+    def in_flight(self) -> bool:
+        return bool(self._pending)

@@ -1,0 +1,133 @@
+"""UI latency and memory, measured in real Chromium (prints figures; asserts nothing).
+
+    python bench/ui.py [--rounds 10] [--tabs 20]
+
+Stack as in the E2E tests: API server (python main.py, global cap 0 so runs stay queued) <- pass-through
+proxy (timestamps each relayed answer) <- UI process (python main.py --server PROXY) <- Chromium.
+  1. click Run -> `Submitting…` row visible (browser clock, MutationObserver)
+  2. POST /runs answer relayed to the UI process -> run timeline header visible
+  3. a run stopped through the API -> its row shows `stopped` on an open dashboard (no reload)
+  4. UI server RSS before/after opening N tabs of the project page (MB per tab)
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from playwright.sync_api import sync_playwright  # noqa: E402
+
+from tests.e2e.conftest import CHROMIUM_ARGS, stack  # noqa: E402
+
+WATCH_OPTIMISTIC = """() => { window.__rb = {}; new MutationObserver((_, obs) => {
+  if (document.querySelector('[data-optimistic]')) { window.__rb.seen = performance.now(); obs.disconnect(); }
+}).observe(document.body, {subtree: true, childList: true, attributes: true}); }"""
+CLICK = """() => { window.__rb.clicked = performance.now(); document.querySelector('[data-testid=run]').click(); }"""
+WATCH_STATUS = """(runId) => { window.__rb = {}; new MutationObserver((_, obs) => {
+  const row = document.querySelector(`[data-run="${runId}"]`);
+  if (row && row.dataset.status === 'stopped') { window.__rb.at = Date.now(); obs.disconnect(); }
+}).observe(document.body, {subtree: true, childList: true, attributes: true}); }"""
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f'/proc/{pid}/status').read_text().splitlines():
+        if line.startswith('VmRSS:'):
+            return int(line.split()[1]) / 1024
+    return float('nan')
+
+
+def summary(name: str, values: list[float]) -> None:
+    ordered = sorted(values)
+    p90 = ordered[min(len(ordered) - 1, int(round(0.9 * (len(ordered) - 1))))]
+    print(f'{name:<48} median {statistics.median(values):7.1f} ms   p90 {p90:7.1f} ms   max {ordered[-1]:7.1f} ms'
+          f'   (n={len(values)})')
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument('--rounds', type=int, default=10)
+    parser.add_argument('--tabs', type=int, default=20)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp, \
+            stack(Path(tmp), RUNBOARD_GLOBAL_RUN_CAP='0', RUNBOARD_RATE_LIMIT_RUNS='100000') as env, \
+            sync_playwright() as playwright:
+        env.create_project('alpha', max_concurrent_runs=1000)
+        browser = playwright.chromium.launch(executable_path='/usr/bin/chromium', args=CHROMIUM_ARGS)
+        page = browser.new_context(viewport={'width': 1200, 'height': 900}).new_page()
+        page.set_default_timeout(30_000)
+        click_to_row, answer_to_timeline, change_to_row = [], [], []
+        for _ in range(args.rounds + 1):  # the first round warms up and is not counted
+            env.stop_active()
+            env.proxy.clear()
+            page.goto(f'{env.ui_url}/projects/alpha')
+            page.wait_for_selector('[data-testid=runs][data-loaded=true]')
+            page.evaluate(WATCH_OPTIMISTIC)
+            page.evaluate(CLICK)
+            page.wait_for_url('**/runs/run_*')
+            page.wait_for_selector('[data-testid=run-header] [data-status]')
+            shown = time.time()
+            replies = [s.replied_at for s in env.proxy.requests('POST', '/api/runs') if s.replied_at]
+            if replies:
+                answer_to_timeline.append((shown - replies[-1]) * 1000)
+        answer_to_timeline = answer_to_timeline[1:]
+        # click -> optimistic row: measured without navigating away (a slow answer keeps the form on screen)
+        for _ in range(args.rounds):
+            env.stop_active()
+            env.proxy.clear()
+            env.proxy.add_rule('POST', '/api/runs', 'delay', seconds=0.5)
+            page.goto(f'{env.ui_url}/projects/alpha')
+            page.wait_for_selector('[data-testid=runs][data-loaded=true]')
+            page.evaluate(WATCH_OPTIMISTIC)
+            page.evaluate(CLICK)
+            page.wait_for_function('() => window.__rb.seen !== undefined')
+            click_to_row.append(page.evaluate('() => window.__rb.seen - window.__rb.clicked'))
+            page.wait_for_url('**/runs/run_*')
+        env.proxy.clear()
+        page.goto(f'{env.ui_url}/')
+        page.wait_for_selector('[data-testid=runs][data-loaded=true]')
+        for _ in range(args.rounds):
+            env.stop_active()
+            run = env.trigger('alpha', 'main').json()
+            page.wait_for_selector(f'[data-run="{run["id"]}"][data-status=queued]')
+            page.evaluate(WATCH_STATUS, run['id'])
+            with env.api() as api:
+                started = time.time()
+                api.post(f'/api/runs/{run["id"]}/stop')
+            page.wait_for_function('() => window.__rb.at !== undefined')
+            change_to_row.append(page.evaluate('() => window.__rb.at') - started * 1000)
+        page.context.close()
+
+        print(f'Runboard UI bench: {args.rounds} rounds, Chromium {browser.version}')
+        summary('click -> optimistic row visible', click_to_row)
+        summary('server answer -> timeline shown', answer_to_timeline)
+        summary('server-side change -> row updated in browser', change_to_row)
+
+        ui_pid = env.ui_pid
+        context = browser.new_context(viewport={'width': 1200, 'height': 900})
+        warm = context.new_page()
+        warm.goto(f'{env.ui_url}/projects/alpha')
+        warm.wait_for_selector('[data-testid=runs][data-loaded=true]')
+        warm.close()
+        time.sleep(1)
+        before = rss_mb(ui_pid)
+        tabs = []
+        for _ in range(args.tabs):
+            tab = context.new_page()
+            tab.goto(f'{env.ui_url}/projects/alpha')
+            tab.wait_for_selector('[data-testid=runs][data-loaded=true]')
+            tabs.append(tab)
+        time.sleep(2)
+        after = rss_mb(ui_pid)
+        print(f'UI server RSS: {before:.1f} MB before, {after:.1f} MB with {args.tabs} project-page tabs open '
+              f'-> {(after - before) / args.tabs:.2f} MB per open tab')
+        context.close()
+        browser.close()
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,138 @@
+"""E2E stack: API server (python main.py) <- fault proxy <- UI process (python main.py --server PROXY) <- Chromium.
+
+Servers start once per module (settings differ per module); one Chromium per session."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import httpx
+import pytest
+
+from tests.conftest import make_repo
+from tests.e2e.proxy import FaultProxy
+from tests.servers import ROOT, app_process, clean_env, free_port
+
+CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking',
+                 '--disable-component-update', '--disable-sync', '--no-first-run']
+SCREENSHOTS = ROOT / 'docs' / 'screenshots'
+
+BRANCHES = {'main': {'run.sh': 'echo hello\n'}, 'feature/login': {'login.txt': 'x\n'},
+            'feature/search': {'search.txt': 'x\n'}, 'fix/typo': {'typo.txt': 'x\n'},
+            **{f'quota/b{i}': {f'q{i}.txt': 'x\n'} for i in range(12)}}
+
+
+@contextmanager
+def ui_process(data_dir: Path, server_url: str, token: str) -> Iterator[tuple[str, int]]:
+    """`python main.py --server URL` (UI only, no API of its own), env cleaned like app_process does."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    log = open(data_dir / 'ui.log', 'ab')
+    process = subprocess.Popen([sys.executable, 'main.py', '--port', str(port), '--data-dir', str(data_dir),
+                                '--server', server_url], cwd=ROOT, env=clean_env(RUNBOARD_TOKEN=token),
+                               stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f'http://127.0.0.1:{port}'
+    deadline = time.monotonic() + 60
+    try:
+        while True:
+            try:
+                if httpx.get(url + '/', timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f'UI did not start; see {log.name}')
+            time.sleep(0.1)
+        yield url, process.pid
+    finally:
+        process.terminate()
+        try:
+            process.wait(20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+
+
+@dataclass
+class Stack:
+    api_url: str
+    ui_url: str
+    token: str
+    proxy: FaultProxy
+    repo: Path
+    ui_pid: int
+
+    def api(self) -> httpx.Client:
+        return httpx.Client(base_url=self.api_url, headers={'Authorization': f'Bearer {self.token}'}, timeout=30)
+
+    def create_project(self, project_id: str, **fields) -> dict:  # noqa: ANN003
+        body = {'id': project_id, 'name': project_id.title(), 'repository': str(self.repo), 'base_branch': 'main',
+                'command': ['sh', 'run.sh'], 'depth_levels': ['shallow', 'deep'],
+                'target_frameworks': ['python', 'node'], **fields}
+        with self.api() as api:
+            reply = api.post('/api/projects', json=body)
+        assert reply.status_code == 201, reply.text
+        return reply.json()
+
+    def trigger(self, project_id: str, branch: str, **headers: str) -> httpx.Response:
+        with self.api() as api:
+            return api.post('/api/runs', json={'project_id': project_id, 'branch': branch, 'depth_level': 'shallow',
+                                               'target_framework': 'python'}, headers=headers)
+
+    def runs(self, project_id: str) -> list[dict]:
+        with self.api() as api:
+            return api.get('/api/runs', params={'project': project_id, 'limit': 500}).json()['items']
+
+    def stop_active(self) -> None:
+        with self.api() as api:
+            for run in api.get('/api/runs', params={'status': 'queued,running', 'limit': 500}).json()['items']:
+                api.post(f'/api/runs/{run["id"]}/stop')
+
+    def quota(self) -> dict:
+        with self.api() as api:
+            return api.get('/api/quota/runs').json()
+
+
+@contextmanager
+def stack(base: Path, branches: dict | None = None, **settings: str) -> Iterator[Stack]:
+    repo = make_repo(base / 'repo', branches or BRANCHES)
+    env = {'RUNBOARD_DEMO': 'false', 'RUNBOARD_HEARTBEAT_SECONDS': '1', **settings}
+    api_dir = base / 'api'
+    api_dir.mkdir(parents=True)
+    with app_process(api_dir, env=env) as api:
+        token = json.loads((api_dir / 'credentials.json').read_text())['token']
+        proxy = FaultProxy('127.0.0.1', api['port']).start()
+        try:
+            with ui_process(base / 'ui', proxy.url, token) as (ui_url, ui_pid):
+                yield Stack(api['url'], ui_url, token, proxy, repo, ui_pid)
+        finally:
+            proxy.stop()
+
+
+@pytest.fixture(scope='session')
+def browser():  # noqa: ANN201
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path='/usr/bin/chromium', args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser):  # noqa: ANN001, ANN201
+    context = browser.new_context(viewport={'width': 1200, 'height': 900}, permissions=['clipboard-read', 'clipboard-write'])
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+def screenshot(page, name: str) -> None:  # noqa: ANN001
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / name))

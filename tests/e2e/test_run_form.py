@@ -1,0 +1,241 @@
+"""The Run form in real Chromium, with faults injected between the UI process and the API by the proxy.
+global_run_cap=0 keeps every run queued (active), so locks and limits stay in place while we look."""
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.conftest import make_repo
+from tests.e2e.conftest import BRANCHES, Stack, screenshot, stack
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope='module')
+def env(tmp_path_factory: pytest.TempPathFactory) -> Stack:
+    base = tmp_path_factory.mktemp('form')
+    with stack(base, RUNBOARD_GLOBAL_RUN_CAP='0', RUNBOARD_RATE_LIMIT_RUNS='1000') as s:
+        s.create_project('alpha', max_concurrent_runs=50)
+        s.create_project('single', max_concurrent_runs=1, repository=str(make_repo(base / 'repo2', BRANCHES)))
+        yield s
+
+
+@pytest.fixture(autouse=True)
+def clean(env: Stack) -> None:
+    env.proxy.clear()
+    env.stop_active()
+    yield
+    env.proxy.clear()
+
+
+def rows(page: Page) -> list[tuple]:
+    """The runs list as a person sees it, top to bottom: (run id, status, parameters) per row."""
+    return page.get_by_test_id('runs').get_by_role('listitem').evaluate_all(
+        """items => items.map(i => [i.dataset.run || 'optimistic', i.dataset.status,
+                                   i.querySelector('[data-field=params]').innerText])""")
+
+
+def open_form(page: Page, env: Stack, project: str = 'alpha') -> None:
+    page.goto(f'{env.ui_url}/projects/{project}')
+    expect(page.get_by_test_id('run')).to_be_enabled()
+    expect(page.get_by_test_id('runs')).to_have_attribute('data-loaded', 'true')
+
+
+def choose_branch(page: Page, name: str) -> None:
+    page.get_by_test_id('branch').click()
+    page.get_by_test_id('branch').fill(name)
+    page.get_by_role('option').filter(has_text=name).first.click()
+    expect(page.get_by_test_id('branch')).to_have_value(re.compile('^' + re.escape(name)))
+
+
+def post_keys(env: Stack) -> list[str]:
+    return [s.headers.get('idempotency-key') for s in env.proxy.requests('POST', '/api/runs')]
+
+
+def test_branch_picker_preselects_base_and_filters(page: Page, env: Stack) -> None:
+    holder = env.trigger('alpha', 'fix/typo').json()
+    open_form(page, env)
+    expect(page.get_by_test_id('branch')).to_have_value(re.compile(r'^main\s+\(base\)'))
+    screenshot(page, 'run-form.png')
+    page.get_by_test_id('branch').click()
+    page.get_by_test_id('branch').fill('feat')
+    options = page.get_by_role('option')
+    expect(options).to_have_count(2)
+    expect(options.nth(0)).to_contain_text('feature/')
+    expect(options.nth(1)).to_contain_text('feature/')
+    page.get_by_test_id('branch').fill('typo')
+    expect(options).to_have_count(1)
+    expect(options.first).to_contain_text(f'busy: {holder["id"]}')  # an active run holds fix/typo
+
+
+def test_successful_submit_lands_on_timeline(page: Page, env: Stack) -> None:
+    open_form(page, env)
+    choose_branch(page, 'feature/login')
+    page.get_by_test_id('run').click()
+    page.wait_for_url(re.compile(r'/runs/run_'))
+    run_id = page.url.rsplit('/', 1)[1]
+    expect(page.get_by_test_id('run-header')).to_contain_text(run_id)
+    expect(page.locator('[data-param=branch]')).to_have_text('feature/login')
+    expect(page.get_by_test_id('output')).to_contain_text('queued')
+    assert [r['id'] for r in env.runs('alpha') if r['branch_name'] == 'feature/login'][:1] == [run_id]
+
+
+def test_optimistic_row_shows_before_the_answer_then_becomes_the_run(page: Page, env: Stack) -> None:
+    env.trigger('alpha', 'fix/typo')  # something already in the list
+    open_form(page, env)
+    before = rows(page)
+    env.proxy.add_rule('POST', '/api/runs', 'delay', seconds=2.5)
+    page.get_by_test_id('run').click()
+    optimistic = page.locator('[data-optimistic]')
+    expect(optimistic).to_be_visible()
+    expect(optimistic).to_contain_text('Submitting…')
+    assert rows(page)[1:] == before  # on top of the list as it was
+    page.wait_for_url(re.compile(r'/runs/run_'))
+    run_id = page.url.rsplit('/', 1)[1]
+    page.go_back()
+    expect(page.locator(f'[data-run={run_id}]')).to_have_count(1)
+    expect(page.locator('[data-optimistic]')).to_have_count(0)
+
+
+def test_rollback_on_500_restores_the_prior_list_with_live_updates(page: Page, env: Stack) -> None:
+    first = env.trigger('alpha', 'fix/typo').json()
+    second = env.trigger('alpha', 'feature/search').json()
+    open_form(page, env)
+    before = rows(page)
+    assert len(before) >= 2
+    env.proxy.add_rule('POST', '/api/runs', 'fail500', seconds=2.5)
+    page.get_by_test_id('run').click()
+    expect(page.locator('[data-optimistic]')).to_be_visible()
+    with env.api() as api:  # a live change while the submit is in flight
+        assert api.post(f'/api/runs/{first["id"]}/stop').status_code == 202
+    expect(page.get_by_test_id('failure')).to_be_visible(timeout=20_000)
+    expect(page.locator('[data-optimistic]')).to_have_count(0)
+    expect(page.locator(f'[data-run={first["id"]}]')).to_have_attribute('data-status', 'stopped')
+    after = rows(page)
+    assert [[i, 'queued' if i == first['id'] else status, params] for i, status, params in after] == before
+    assert page.locator(f'[data-run={second["id"]}]').get_attribute('data-status') == 'queued'
+    expect(page.get_by_test_id('failure')).to_contain_text('HTTP 500')
+    chip = page.get_by_test_id('failure').locator('[data-correlation-id]')
+    correlation_id = chip.get_attribute('data-correlation-id')
+    assert correlation_id and correlation_id in chip.inner_text()
+    chip.click()  # copies the id
+    page.wait_for_function('id => navigator.clipboard.readText().then(t => t === id)', arg=correlation_id)
+    expect(page.get_by_test_id('run')).to_be_enabled()
+
+
+def test_rollback_on_dropped_connection(page: Page, env: Stack) -> None:
+    env.trigger('alpha', 'fix/typo')
+    open_form(page, env)
+    before = rows(page)
+    runs_before = len(env.runs('alpha'))
+    env.proxy.add_rule('POST', '/api/runs', 'drop', times=None, seconds=0.5)
+    page.get_by_test_id('run').click()
+    expect(page.locator('[data-optimistic]')).to_be_visible()
+    expect(page.get_by_test_id('failure')).to_have_attribute('data-failure', 'network', timeout=20_000)
+    expect(page.locator('[data-optimistic]')).to_have_count(0)
+    assert rows(page) == before
+    keys = post_keys(env)
+    assert len(keys) >= 2 and len(set(keys)) == 1  # automatic retries reused the key
+    assert len(env.runs('alpha')) == runs_before
+
+
+def test_retry_after_dropped_reply_reuses_the_key_and_lands_on_the_same_run(page: Page, env: Stack) -> None:
+    open_form(page, env)
+    choose_branch(page, 'feature/search')
+    runs_before = len(env.runs('alpha'))
+    # the server creates the run but the answer never arrives, for the first attempt and its automatic retries
+    env.proxy.add_rule('POST', '/api/runs', 'drop_reply', times=3)
+    page.get_by_test_id('run').click()
+    expect(page.get_by_test_id('failure')).to_have_attribute('data-failure', 'network', timeout=20_000)
+    page.get_by_test_id('run').click()  # the person presses Run again
+    page.wait_for_url(re.compile(r'/runs/run_'))
+    run_id = page.url.rsplit('/', 1)[1]
+    keys = post_keys(env)
+    assert len(keys) == 4 and len(set(keys)) == 1
+    created = [r for r in env.runs('alpha') if r['branch_name'] == 'feature/search' and r['status'] == 'queued']
+    assert len(env.runs('alpha')) == runs_before + 1
+    assert [r['id'] for r in created] == [run_id]
+    page.goto(f'{env.ui_url}/projects/alpha')
+    expect(page.locator(f'[data-run={run_id}]')).to_have_count(1)
+    expect(page.locator('[data-run]')).to_have_count(runs_before + 1)
+
+
+def test_409_concurrency_limit_message_links_the_active_runs(page: Page, env: Stack) -> None:
+    blocker = env.trigger('single', 'main').json()
+    open_form(page, env, 'single')
+    choose_branch(page, 'feature/login')
+    page.get_by_test_id('run').click()
+    failure = page.get_by_test_id('failure')
+    expect(failure).to_contain_text('This repository is at maximum concurrency. Wait for an active run to complete '
+                                    'and retry.')
+    expect(failure.locator(f'a[data-blocking={blocker["id"]}]')).to_have_attribute('href', f'/runs/{blocker["id"]}')
+    expect(failure.locator('[data-correlation-id]')).to_contain_text('HTTP 409')
+    expect(page.locator('[data-optimistic]')).to_have_count(0)
+
+
+def test_409_pr_lock_names_the_cause_and_links_the_holder(page: Page, env: Stack) -> None:
+    holder = env.trigger('alpha', 'feature/search').json()
+    open_form(page, env)
+    choose_branch(page, 'feature/search')
+    page.get_by_test_id('run').click()
+    failure = page.get_by_test_id('failure')
+    expect(failure).to_contain_text('pr_lock contention')
+    expect(failure.locator(f'a[data-blocking={holder["id"]}]')).to_be_visible()
+
+
+def test_status_change_appears_without_reload(page: Page, env: Stack) -> None:
+    page.goto(env.ui_url + '/')
+    expect(page.get_by_test_id('runs')).to_be_visible()
+    page.wait_for_timeout(500)  # the tab's event stream is connected
+    run = env.trigger('alpha', 'feature/login').json()
+    row = page.locator(f'[data-run={run["id"]}]')
+    expect(row).to_have_attribute('data-status', 'queued')
+    with env.api() as api:
+        api.post(f'/api/runs/{run["id"]}/stop')
+    expect(row).to_have_attribute('data-status', 'stopped')
+    expect(row.get_by_role('button', name=re.compile('Retry'))).to_be_visible()
+
+
+def test_form_works_at_360px_by_keyboard_with_44px_targets_and_dark_mode(browser, env: Stack) -> None:  # noqa: ANN001
+    context = browser.new_context(viewport={'width': 360, 'height': 800}, color_scheme='dark', has_touch=True)
+    page = context.new_page()
+    try:
+        open_form(page, env)
+        assert page.evaluate('document.documentElement.scrollWidth') <= 360  # nothing off-screen sideways
+        assert page.evaluate("document.body.classList.contains('body--dark')")  # follows the system
+        for name in ('run', 'reset'):
+            box = page.get_by_test_id(name).bounding_box()
+            assert box['height'] >= 44 and box['width'] >= 44
+        screenshot(page, 'run-form-360-dark.png')
+        page.get_by_test_id('run').focus()
+        page.keyboard.press('Enter')
+        page.wait_for_url(re.compile(r'/runs/run_'))
+        expect(page.get_by_test_id('run-header')).to_be_visible()
+    finally:
+        context.close()
+
+
+def test_filters_live_in_the_url_and_stop_asks_to_confirm(page: Page, env: Stack) -> None:
+    stopped = env.trigger('alpha', 'fix/typo').json()
+    with env.api() as api:
+        api.post(f'/api/runs/{stopped["id"]}/stop')
+    queued = env.trigger('alpha', 'feature/login').json()
+    page.goto(f'{env.ui_url}/?status=queued')
+    expect(page.get_by_test_id('runs')).to_have_attribute('data-loaded', 'true')
+    expect(page.locator(f'[data-run={queued["id"]}]')).to_be_visible()
+    expect(page.locator(f'[data-run={stopped["id"]}]')).to_have_count(0)
+    page.locator('[data-filter=kind]').click()
+    page.get_by_role('option', name='manual', exact=True).click()
+    page.wait_for_url(re.compile(r'/\?status=queued&kind=manual$'))
+    row = page.locator(f'[data-run={queued["id"]}]')
+    row.get_by_role('button', name=re.compile('Stop')).click()
+    dialog = page.get_by_role('alertdialog')
+    dialog.get_by_role('button', name='Cancel').click()
+    expect(row).to_have_attribute('data-status', 'queued')
+    row.get_by_role('button', name=re.compile('Stop')).click()
+    page.get_by_role('alertdialog').get_by_role('button', name='Stop run').click()
+    expect(row).to_have_count(0)  # stopped: no longer matches status=queued
+    page.reload()
+    expect(page.locator('[data-filter=status]')).to_contain_text('queued')

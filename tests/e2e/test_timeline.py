@@ -1,0 +1,101 @@
+"""The run timeline in real Chromium: live output with stage markers, status changes, Retry, and a
+100,000-line output that the tab shows as a window."""
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.e2e.conftest import Stack, screenshot, stack
+
+pytestmark = pytest.mark.e2e
+
+PIPELINE = """#!/bin/sh
+echo "::stage:: install"
+echo "resolving $RUNBOARD_TARGET_FRAMEWORK dependencies"
+sleep 1
+echo "::stage:: test"
+echo "running $RUNBOARD_DEPTH_LEVEL suite on $RUNBOARD_BRANCH"
+echo "test_login ... FAILED"
+sleep 1
+exit 1
+"""
+HUGE = '#!/bin/sh\necho "::stage:: flood"\nseq 1 100000\necho "::stage:: done"\n'
+
+
+@pytest.fixture(scope='module')
+def env(tmp_path_factory: pytest.TempPathFactory) -> Stack:
+    branches = {'main': {'run.sh': PIPELINE}, 'huge': {'run.sh': HUGE}}
+    with stack(tmp_path_factory.mktemp('timeline'), branches, RUNBOARD_RATE_LIMIT_RUNS='1000') as s:
+        s.create_project('alpha', max_concurrent_runs=10)
+        yield s
+
+
+def wait_terminal(env: Stack, run_id: str, timeout: float = 60) -> dict:
+    deadline = time.monotonic() + timeout
+    with env.api() as api:
+        while True:
+            run = api.get(f'/api/runs/{run_id}', params={'events_limit': 0}).json()
+            if run['status'] not in ('queued', 'running'):
+                return run
+            assert time.monotonic() < deadline, run
+            time.sleep(0.2)
+
+
+def test_timeline_follows_output_and_status_then_retry_opens_the_form(page: Page, env: Stack) -> None:
+    page.goto(f'{env.ui_url}/projects/alpha')
+    page.get_by_test_id('run').click()
+    page.wait_for_url(re.compile(r'/runs/run_'))
+    run_id = page.url.rsplit('/', 1)[1]
+    output = page.get_by_test_id('output')
+    expect(output).to_contain_text('resolving python dependencies')
+    expect(output).to_contain_text('running shallow suite on main', timeout=30_000)
+    stages = page.get_by_test_id('stages')
+    expect(stages).to_contain_text('install')
+    expect(stages).to_contain_text('test')
+    header = page.get_by_test_id('run-header')
+    expect(header.locator('[data-status]')).to_have_attribute('data-status', 'failed', timeout=30_000)
+    expect(header).to_contain_text('exit code 1')
+    screenshot(page, 'run-timeline.png')
+    page.get_by_test_id('retry').click()
+    page.wait_for_url(re.compile(r'/projects/alpha\?retry_of='))
+    expect(page.get_by_test_id('run-form')).to_contain_text(run_id)
+    expect(page.get_by_test_id('run-form')).to_contain_text('Retry of')
+    expect(page.get_by_test_id('branch')).to_have_value(re.compile('^main'))
+    page.get_by_test_id('run').click()
+    page.wait_for_url(re.compile(r'/runs/run_'))
+    assert page.url.rsplit('/', 1)[1] != run_id
+    expect(page.get_by_test_id('retry-of')).to_have_text(run_id)
+    expect(page.locator('[data-param=kind]')).to_have_text('retry')
+
+
+def test_100k_lines_are_windowed_and_earlier_lines_load_on_demand(page: Page, env: Stack) -> None:
+    run = env.trigger('alpha', 'huge').json()
+    assert wait_terminal(env, run['id'], timeout=120)['status'] == 'succeeded'
+    page.goto(f'{env.ui_url}/runs/{run["id"]}')
+    output = page.get_by_test_id('output')
+    expect(output).to_contain_text('100000')
+    shown = output.locator('.q-scrollarea__content > *').count()
+    assert 0 < shown <= 1000  # a window of the tail, not 100,000 nodes
+    expect(page.get_by_test_id('stages')).to_contain_text('flood')
+    page.get_by_test_id('earlier').click()
+    earlier = page.get_by_test_id('earlier-output')
+    expect(earlier).to_be_visible()
+    first_tail = int(output.locator('.q-scrollarea__content > *').nth(0).inner_text())
+    expect(earlier).to_contain_text(str(first_tail - 1))
+
+
+def test_pause_follow_holds_new_lines_until_resumed(page: Page, env: Stack) -> None:
+    page.goto(f'{env.ui_url}/projects/alpha')
+    page.get_by_test_id('run').click()
+    page.wait_for_url(re.compile(r'/runs/run_'))
+    output = page.get_by_test_id('output')
+    expect(output).to_contain_text('resolving python dependencies')
+    page.get_by_test_id('follow').click()  # pause
+    expect(page.get_by_test_id('held')).to_contain_text('new lines held', timeout=30_000)
+    expect(output).not_to_contain_text('running shallow suite on main')
+    page.get_by_test_id('follow').click()  # resume
+    expect(output).to_contain_text('running shallow suite on main')
+    expect(page.get_by_test_id('held')).to_have_text('')

@@ -1,0 +1,73 @@
+"""kill -9 of the server mid-run, then a restart: the run is crashed, its events are kept, no process of
+it is left behind, and the run queued behind it resumes. The real `python main.py`, killed for real."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+
+import httpx
+
+from app.services import procs
+from tests.helpers import create_project, outputs, shell_script, statuses, trigger, wait_for_output, wait_for_status
+from tests.servers import api_server, app_process
+
+
+def _server_env(settings) -> dict[str, str]:  # noqa: ANN001
+    env = {'RUNBOARD_DEMO': 'false', 'RUNBOARD_HEARTBEAT_SECONDS': '1', 'RUNBOARD_KILL_GRACE_SECONDS': '1',
+           'RUNBOARD_GLOBAL_RUN_CAP': '1'}
+    if settings.database_url:
+        env['RUNBOARD_DATABASE_URL'] = settings.database_url
+    if settings.redis_url:
+        env['RUNBOARD_REDIS_URL'] = settings.redis_url
+        env['RUNBOARD_REDIS_PREFIX'] = settings.redis_prefix
+    return env
+
+
+def _client(server: dict, data_dir) -> httpx.Client:  # noqa: ANN001
+    token = json.loads((data_dir / 'credentials.json').read_text())['token']
+    return httpx.Client(base_url=server['url'], headers={'Authorization': f'Bearer {token}'}, timeout=30)
+
+
+def test_kill_9_mid_run_then_restart_gives_crashed_with_events_kept(settings_factory, repo_factory) -> None:
+    repo = repo_factory({'main': shell_script('sleep 1000 &\necho started\nsleep 1000'),
+                         'feature/next': shell_script('echo next')})
+    settings = settings_factory()
+    env = _server_env(settings)
+    data_dir = settings.data_dir
+    data_dir.mkdir(parents=True, exist_ok=True)
+    with app_process(data_dir, env=env) as server, _client(server, data_dir) as client:
+        create_project(client, repo)
+        victim = trigger(client).json()['id']
+        wait_for_output(client, victim, 'started')
+        waiting = trigger(client, branch='feature/next').json()['id']  # queued behind the cap of 1
+        assert client.get(f'/api/runs/{waiting}').json()['status'] == 'queued'
+        os.killpg(server['process'].pid, signal.SIGKILL)
+        server['process'].wait(timeout=30)
+    orphans = procs.processes_of_run(victim)
+    assert orphans  # the run's process group outlived its server: recovery has something to clean up
+
+    with app_process(data_dir, env=env) as server, _client(server, data_dir) as client:
+        run = wait_for_status(client, victim)
+        assert run['status'] == 'crashed'
+        assert outputs(run) == ['started']  # what it printed before the crash is kept
+        assert statuses(run)[:2] == ['queued', 'running']
+        assert statuses(run)[-1].startswith('crashed') and 'gone' in statuses(run)[-1]
+        assert [e['seq'] for e in run['events']] == list(range(1, len(run['events']) + 1))
+        assert procs.processes_of_run(victim) == []
+        resumed = wait_for_status(client, waiting)
+        assert resumed['status'] == 'succeeded' and outputs(resumed) == ['next']
+
+
+def test_graceful_shutdown_ends_its_runs_as_crashed_and_kills_them(settings_factory, repo_factory) -> None:
+    repo = repo_factory({'main': shell_script('sleep 1000 &\necho started\nsleep 1000')})
+    settings = settings_factory()
+    with api_server(settings) as server, server.client() as client:
+        create_project(client, repo)
+        run_id = trigger(client).json()['id']
+        wait_for_output(client, run_id, 'started')
+    assert procs.processes_of_run(run_id) == []
+    with api_server(settings) as server, server.client() as client:
+        run = client.get(f'/api/runs/{run_id}').json()
+        assert run['status'] == 'crashed' and outputs(run) == ['started']
+        assert 'server stopped' in statuses(run)[-1]

@@ -1,0 +1,61 @@
+"""A blown budget kills the whole process group (children too, SIGKILL after the grace for those that
+ignore SIGTERM) and classifies timed_out; a person's stop gives stopped, running or queued."""
+from __future__ import annotations
+
+from app.services import procs
+from tests.helpers import (create_project, outputs, shell_script, statuses, trigger, wait_for_output,
+                           wait_for_status)
+from tests.servers import api_server
+
+# Main shell dies on SIGTERM; its background child ignores SIGTERM and must be SIGKILLed.
+CHILD_IGNORES_TERM = shell_script("(trap '' TERM; sleep 1000) &\nsleep 1000 &\necho started\nsleep 1000")
+# Everything ignores SIGTERM (the disposition is inherited): only SIGKILL after the grace ends it.
+ALL_IGNORE_TERM = shell_script("trap '' TERM\nsleep 1000 &\necho started\nsleep 1000")
+LONG = shell_script('sleep 1000 &\necho started\nsleep 1000')
+
+
+def test_budget_timeout_kills_the_whole_process_group(settings_factory, repo_factory) -> None:
+    repo = repo_factory({'main': CHILD_IGNORES_TERM, 'feature/stubborn': ALL_IGNORE_TERM})
+    with api_server(settings_factory(kill_grace_seconds=1.0)) as server, server.client() as client:
+        create_project(client, repo, run_budget_seconds=2)
+        ids = [trigger(client, branch=b).json()['id'] for b in ('main', 'feature/stubborn')]
+        for run_id in ids:
+            wait_for_output(client, run_id, 'started')
+            assert len(procs.processes_of_run(run_id)) >= 3  # shell, background child(ren), sleep
+        for run_id in ids:
+            run = wait_for_status(client, run_id)
+            assert run['status'] == 'timed_out', run
+            assert statuses(run)[-1].startswith('timed_out')
+            assert outputs(run) == ['started']
+            assert procs.processes_of_run(run_id) == []
+
+
+def test_stop_running_and_queued_runs(settings_factory, repo_factory) -> None:
+    repo = repo_factory({'main': LONG, 'feature/b': LONG})
+    with api_server(settings_factory(global_run_cap=1)) as server, server.client() as client:
+        create_project(client, repo)
+        running = trigger(client).json()['id']
+        wait_for_output(client, running, 'started')
+        queued = trigger(client, branch='feature/b').json()['id']
+        assert client.get(f'/api/runs/{queued}').json()['status'] == 'queued'  # behind the global cap
+
+        reply = client.post(f'/api/runs/{queued}/stop')
+        assert reply.status_code == 202, reply.text
+        assert wait_for_status(client, queued)['status'] == 'stopped'
+
+        reply = client.post(f'/api/runs/{running}/stop')
+        assert reply.status_code == 202, reply.text
+        run = wait_for_status(client, running)
+        assert run['status'] == 'stopped' and statuses(run)[-1].startswith('stopped')
+        assert procs.processes_of_run(running) == []
+
+        again = client.post(f'/api/runs/{running}/stop')
+        assert again.status_code == 409
+        assert again.headers['content-type'].startswith('application/problem+json')
+        body = again.json()
+        assert body['error'] == 'run_ended' and body['correlation_id']
+
+        # the stopped queued run never started, even once the slot freed up
+        queued_run = client.get(f'/api/runs/{queued}').json()
+        assert queued_run['status'] == 'stopped' and 'running' not in statuses(queued_run)
+        assert queued_run['started_at'] is None

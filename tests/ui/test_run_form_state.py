@@ -1,0 +1,175 @@
+"""Run form decisions and the submit flow with a scripted client (no I/O)."""
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from app.client import ApiError, Response
+from app.state.run_form import (CONCURRENCY_TEXT, RunFormState, describe_failure, is_auto_retryable, quota_banner,
+                                submit_run)
+from app.state.runs_store import RunsStore
+
+NOW = datetime(2026, 1, 1, 12, 0, 0, tzinfo=timezone.utc)
+PAYLOAD = {'branch': 'main', 'depth_level': 'shallow', 'target_framework': 'python'}
+
+
+def problem(status: int, error: str, **body) -> ApiError:  # noqa: ANN003
+    headers = body.pop('headers', {})
+    return ApiError(status, error, body.pop('detail', 'nope'), body.pop('cid', 'cid-1'), body, headers)
+
+
+@pytest.mark.parametrize('error, kind, text, links, retry_after', [
+    (problem(429, 'rate_limited', headers={'retry-after': '37'}), 'rate_limited', '37 s', (), 37),
+    (problem(409, 'concurrency_limit', blocking_runs=['r1', 'r2']), 'concurrency_limit', CONCURRENCY_TEXT,
+     ('r1', 'r2'), None),
+    (problem(409, 'pr_lock', blocking_runs=['r3']), 'pr_lock', 'pr_lock contention', ('r3',), None),
+    (ApiError(0, 'network', 'Could not reach the server.'), 'network', 'No answer from the server', (), None),
+    (problem(500, 'internal', detail='Unexpected server error'), 'error', 'HTTP 500', (), None),
+    (problem(422, 'validation', detail='branch: unknown'), 'error', 'branch: unknown', (), None),
+])
+def test_describe_failure(error: ApiError, kind: str, text: str, links: tuple, retry_after: int | None) -> None:
+    failure = describe_failure(error, 'sent-cid')
+    assert failure.kind == kind
+    assert text in failure.message
+    assert failure.links == links
+    assert failure.retry_after == retry_after
+    assert failure.correlation_id == (error.correlation_id or 'sent-cid')
+
+
+def test_a_lost_answer_keeps_the_correlation_id_we_sent() -> None:
+    assert describe_failure(ApiError(0, 'network', 'x'), 'mine').correlation_id == 'mine'
+
+
+@pytest.mark.parametrize('error, retry', [
+    (ApiError(0, 'network', 'x'), True), (ApiError(0, 'timeout', 'x'), True),
+    (problem(409, 'idempotency_in_flight'), True), (problem(409, 'pr_lock'), False),
+    (problem(500, 'internal'), False), (problem(429, 'rate_limited'), False),
+])
+def test_only_lost_answers_are_retried_automatically(error: ApiError, retry: bool) -> None:
+    assert is_auto_retryable(error) is retry
+
+
+def quota(remaining: int, limit: int = 20, resets_in: int = 90) -> dict:
+    return {'limit': limit, 'remaining': remaining, 'window_seconds': 600,
+            'resets_at': (NOW + timedelta(seconds=resets_in)).isoformat(),
+            'retry_after_seconds': 0 if remaining else resets_in}
+
+
+@pytest.mark.parametrize('value, level, blocks, text', [
+    (quota(20), None, None, None),
+    (quota(3), None, None, None),
+    (quota(2), 'amber', False, 'You are close to your run limit. 2 runs remaining in the current window (resets at '),
+    (quota(1, limit=10), 'amber', False, '1 runs remaining'),
+    (quota(0, resets_in=90), 'red', True, 'Quota exhausted — next window opens in 1:30.'),
+    (quota(0, resets_in=7), 'red', True, 'Quota exhausted — next window opens in 7 s.'),
+    (None, None, None, None),
+])
+def test_quota_banner(value: dict | None, level: str | None, blocks: bool | None, text: str | None) -> None:
+    banner = quota_banner(value, NOW)
+    if level is None:
+        assert banner is None
+        return
+    assert (banner.level, banner.blocks_run) == (level, blocks)
+    assert text in banner.text
+
+
+def test_red_countdown_runs_down_with_the_clock() -> None:
+    value = quota(0, resets_in=30)
+    assert quota_banner(value, NOW).seconds_left == 30
+    assert quota_banner(value, NOW + timedelta(seconds=29)).seconds_left == 1
+    assert quota_banner(value, NOW + timedelta(seconds=31)).seconds_left == 0
+
+
+# ------------------------------------------------------------------ the key lifecycle
+def test_the_key_is_a_uuid4_kept_for_retries_and_renewed_on_reset() -> None:
+    form = RunFormState(project_id='p')
+    first = form.key
+    assert uuid.UUID(first).version == 4
+    assert form.key_for(PAYLOAD) == first
+    assert form.key_for(dict(PAYLOAD)) == first  # pressing Run again after an error
+    form.reset()
+    assert form.key != first and uuid.UUID(form.key).version == 4
+
+
+def test_a_changed_payload_is_a_new_submit_with_a_new_key() -> None:
+    form = RunFormState(project_id='p')
+    first = form.key_for(PAYLOAD)
+    assert form.key_for({**PAYLOAD, 'branch': 'other'}) != first
+
+
+class ScriptedClient:
+    """Answers POSTs from a script: ApiError instances are raised, dicts are returned as (status, run)."""
+
+    def __init__(self, *answers) -> None:  # noqa: ANN002
+        self.answers = list(answers)
+        self.calls: list[dict] = []
+
+    async def trigger_run(self, **kwargs) -> Response:  # noqa: ANN003
+        return self._answer(kwargs)
+
+    async def retry_run(self, run_id: str, **kwargs) -> Response:  # noqa: ANN003
+        return self._answer({'retry_of': run_id, **kwargs})
+
+    def _answer(self, call: dict) -> Response:
+        self.calls.append(call)
+        answer = self.answers.pop(0)
+        if isinstance(answer, ApiError):
+            raise answer
+        status, data = answer
+        return Response(status, data, {'idempotent-replayed': 'true'} if status == 200 else {})
+
+
+async def no_sleep(_: float) -> None:
+    return None
+
+
+def run(run_id: str) -> dict:
+    return {'id': run_id, 'status': 'queued', 'project_id': 'p', 'kind': 'manual', 'branch_name': 'main'}
+
+
+async def test_submit_retries_a_lost_answer_with_the_same_key_and_confirms_the_replay() -> None:
+    store = RunsStore()
+    store.load([run('r1')])
+    form = RunFormState(project_id='p')
+    client = ScriptedClient(ApiError(0, 'network', 'dropped'), (200, run('r9')))
+    result = await submit_run(client, form, store, PAYLOAD, sleep=no_sleep)
+    assert result.ok and result.response.replayed and result.attempts == 2
+    assert [c['key'] for c in client.calls] == [form.key, form.key]
+    assert len({c['correlation_id'] for c in client.calls}) == 1
+    assert [r['id'] for r in store.rows] == ['r9', 'r1']
+
+
+async def test_submit_gives_up_after_the_automatic_retries_and_rolls_back() -> None:
+    store = RunsStore()
+    store.load([run('r1')])
+    before = [dict(r) for r in store.rows]
+    form = RunFormState(project_id='p')
+    client = ScriptedClient(*[ApiError(0, 'network', 'dropped')] * 3, (200, run('r9')))
+    result = await submit_run(client, form, store, PAYLOAD, sleep=no_sleep)
+    assert not result.ok and result.failure.kind == 'network' and result.attempts == 3
+    assert store.rows == before
+    again = await submit_run(client, form, store, PAYLOAD, sleep=no_sleep)  # the person presses Run again
+    assert again.ok
+    assert len({c['key'] for c in client.calls}) == 1
+
+
+@pytest.mark.parametrize('error', [problem(500, 'internal'), problem(429, 'rate_limited'),
+                                   problem(409, 'concurrency_limit', blocking_runs=['r1'])])
+async def test_refusals_are_not_retried_and_roll_back(error: ApiError) -> None:
+    store = RunsStore()
+    store.load([run('r1')])
+    form = RunFormState(project_id='p')
+    client = ScriptedClient(error)
+    result = await submit_run(client, form, store, PAYLOAD, sleep=no_sleep)
+    assert not result.ok and len(client.calls) == 1
+    assert [r['id'] for r in store.rows] == ['r1']
+
+
+async def test_a_retry_form_posts_to_the_retry_endpoint() -> None:
+    form = RunFormState(project_id='p', retry_of='r1')
+    client = ScriptedClient((201, {**run('r2'), 'kind': 'retry', 'retry_of': 'r1'}))
+    store = RunsStore()
+    result = await submit_run(client, form, store, PAYLOAD, sleep=no_sleep)
+    assert result.ok and client.calls[0]['retry_of'] == 'r1' and client.calls[0]['overrides'] == PAYLOAD

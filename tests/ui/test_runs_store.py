@@ -1,0 +1,126 @@
+"""RunsStore: the optimistic lifecycle and live updates, as tables of cases (no I/O)."""
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from app.state.runs_store import SUBMITTING, RunFilters, RunsStore
+
+
+def run(run_id: str, status: str = 'queued', project: str = 'p', kind: str = 'manual', branch: str = 'main') -> dict:
+    return {'id': run_id, 'status': status, 'project_id': project, 'kind': kind, 'branch_name': branch,
+            'depth_level': 'shallow', 'target_framework': 'python'}
+
+
+PARAMS = {'project_id': 'p', 'branch': 'feature/x', 'depth_level': 'deep', 'target_framework': 'go'}
+
+
+def store_with(*runs: dict, **kwargs) -> RunsStore:  # noqa: ANN003
+    store = RunsStore(**kwargs)
+    store.load(list(runs))
+    return store
+
+
+def test_begin_optimistic_snapshots_and_puts_a_submitting_row_on_top() -> None:
+    store = store_with(run('r2'), run('r1'))
+    before = copy.deepcopy(store.rows)
+    token = store.begin_optimistic(PARAMS)
+    assert store.rows[0]['status'] == SUBMITTING and store.rows[0]['optimistic'] == token
+    assert store.rows[0]['branch_name'] == 'feature/x'
+    assert store.rows[1:] == before
+    assert store.prior_state(token) == before
+
+
+@pytest.mark.parametrize('live, expected_ids, expected_status', [
+    ([], ['r2', 'r1'], {'r1': 'queued', 'r2': 'queued'}),
+    ([run('r1', 'stopped')], ['r2', 'r1'], {'r1': 'stopped', 'r2': 'queued'}),  # re-applied, not lost
+    ([run('r3')], ['r3', 'r2', 'r1'], {'r3': 'queued'}),  # someone else's new run stays
+    ([run('r1', 'running'), run('r1', 'failed')], ['r2', 'r1'], {'r1': 'failed'}),  # the latest wins
+])
+def test_rollback_restores_prior_state_plus_live_updates(live: list[dict], expected_ids: list[str],
+                                                         expected_status: dict[str, str]) -> None:
+    store = store_with(run('r2'), run('r1'))
+    token = store.begin_optimistic(PARAMS)
+    for update in live:
+        store.apply_event(update)
+    store.rollback(token)
+    assert [r['id'] for r in store.rows] == expected_ids
+    assert not any(r.get('optimistic') for r in store.rows)
+    for run_id, status in expected_status.items():
+        assert next(r for r in store.rows if r['id'] == run_id)['status'] == status
+    assert not store.in_flight
+
+
+def test_rollback_without_live_updates_is_exactly_the_prior_list() -> None:
+    store = store_with(run('r3', 'running'), run('r2', 'failed'), run('r1', 'succeeded'))
+    before = copy.deepcopy(store.rows)
+    token = store.begin_optimistic(PARAMS)
+    store.rollback(token)
+    assert store.rows == before
+
+
+@pytest.mark.parametrize('event_first', [False, True])
+def test_confirm_replaces_the_optimistic_row_with_one_real_row(event_first: bool) -> None:
+    """The live event for the new run may arrive before the POST answer: still exactly one row."""
+    store = store_with(run('r1'))
+    token = store.begin_optimistic(PARAMS)
+    created = run('r9', branch='feature/x')
+    if event_first:
+        store.apply_event(created)
+    store.confirm(token, created)
+    assert [r['id'] for r in store.rows] == ['r9', 'r1']
+    assert not any(r.get('optimistic') for r in store.rows)
+
+
+def test_confirm_of_a_replay_does_not_add_a_second_row() -> None:
+    existing = run('r5', 'running')
+    store = store_with(existing, run('r1'))
+    token = store.begin_optimistic(PARAMS)
+    store.confirm(token, existing)  # 200 Idempotent-Replayed: the run we already list
+    assert [r['id'] for r in store.rows] == ['r5', 'r1']
+
+
+def test_two_submits_in_flight_roll_back_independently() -> None:
+    store = store_with(run('r1'))
+    first = store.begin_optimistic(PARAMS)
+    second = store.begin_optimistic({**PARAMS, 'branch': 'other'})
+    store.rollback(first)
+    assert [r.get('optimistic') for r in store.rows] == [second, None]
+    store.confirm(second, run('r2'))
+    assert [r['id'] for r in store.rows] == ['r2', 'r1']
+
+
+@pytest.mark.parametrize('filters, update, listed', [
+    (RunFilters(status='queued'), run('r1', 'running'), False),  # left the filter: dropped
+    (RunFilters(status='queued'), run('r7'), True),
+    (RunFilters(project='p'), run('r7', project='q'), False),
+    (RunFilters(kind='retry'), run('r7', kind='retry'), True),
+    (RunFilters(kind='retry'), run('r7', kind='manual'), False),
+])
+def test_live_updates_respect_the_filters(filters: RunFilters, update: dict, listed: bool) -> None:
+    store = store_with(run('r1'), filters=filters)
+    store.apply_event(update)
+    assert any(r['id'] == update['id'] for r in store.rows) is listed
+
+
+def test_the_list_keeps_its_limit_newest_first() -> None:
+    store = store_with(*[run(f'r{i}') for i in (5, 4, 3)], limit=3)
+    store.apply_event(run('r6'))
+    assert [r['id'] for r in store.rows] == ['r6', 'r5', 'r4']
+
+
+def test_load_keeps_rows_in_flight_on_top() -> None:
+    store = store_with(run('r1'))
+    token = store.begin_optimistic(PARAMS)
+    store.load([run('r2'), run('r1')])
+    assert store.rows[0]['optimistic'] == token and [r['id'] for r in store.rows[1:]] == ['r2', 'r1']
+
+
+@pytest.mark.parametrize('filters, query', [
+    (RunFilters(), {}),
+    (RunFilters(project='p', status='failed'), {'project': 'p', 'status': 'failed'}),
+    (RunFilters(kind='auto'), {'kind': 'auto'}),
+])
+def test_filters_encode_to_the_url_query(filters: RunFilters, query: dict) -> None:
+    assert filters.query() == query

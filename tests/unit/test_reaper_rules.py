@@ -1,0 +1,68 @@
+"""Table tests for the pure reaping decisions: status of a finished run, its outcome class, and the
+project's consecutive-failure counter after it."""
+from __future__ import annotations
+
+import pytest
+
+from app.models import RunStatus
+from app.services.reaper import classify_run, next_failure_count, outcome_of
+
+
+@pytest.mark.parametrize(('exit_code', 'kill_reason', 'owner_gone', 'has_pull_request', 'expected'), [
+    # the exit code decides when nobody intervened
+    (0, None, False, False, RunStatus.succeeded),
+    (1, None, False, False, RunStatus.failed),
+    (2, None, False, False, RunStatus.failed),
+    (-9, None, False, False, RunStatus.failed),  # killed by a signal nobody here sent
+    (None, None, False, False, RunStatus.failed),  # never started (command missing)
+    # a blown budget is timed_out whatever the exit code the kill produced
+    (-15, 'timeout', False, False, RunStatus.timed_out),
+    (0, 'timeout', False, False, RunStatus.timed_out),
+    (None, 'timeout', False, False, RunStatus.timed_out),
+    # a person's stop is stopped, even if the process managed to exit 0 meanwhile
+    (-15, 'stop', False, False, RunStatus.stopped),
+    (0, 'stop', False, False, RunStatus.stopped),
+    (None, 'stop', False, False, RunStatus.stopped),  # stopped before it started
+    # the owner instance went away: crashed, whatever we knew about the process
+    (None, None, True, False, RunStatus.crashed),
+    (0, None, True, False, RunStatus.crashed),
+    (-15, 'shutdown', False, False, RunStatus.crashed),
+    (None, 'timeout', True, False, RunStatus.crashed),
+    # a pull request opened (AFK on a forge) wins over everything
+    (1, None, False, True, RunStatus.succeeded),
+    (None, 'timeout', False, True, RunStatus.succeeded),
+    (None, None, True, True, RunStatus.succeeded),
+])
+def test_classify_run(exit_code, kill_reason, owner_gone, has_pull_request, expected) -> None:  # noqa: ANN001
+    assert classify_run(exit_code=exit_code, kill_reason=kill_reason, owner_gone=owner_gone,
+                        has_pull_request=has_pull_request) == expected
+
+
+@pytest.mark.parametrize(('status', 'outcome'), [
+    ('succeeded', 'success'),
+    ('failed', 'failure'),
+    ('timed_out', 'failure'),
+    ('crashed', 'failure'),
+    ('stopped', 'neutral'),
+])
+def test_outcome_of_terminal_status(status: str, outcome: str) -> None:
+    assert outcome_of(status) == outcome
+
+
+def test_every_terminal_status_has_an_outcome_class() -> None:
+    terminal = [s.value for s in RunStatus if s not in (RunStatus.queued, RunStatus.running)]
+    assert {s: outcome_of(s) for s in terminal} == {'succeeded': 'success', 'failed': 'failure',
+                                                     'timed_out': 'failure', 'crashed': 'failure',
+                                                     'stopped': 'neutral'}
+
+
+@pytest.mark.parametrize(('current', 'outcome', 'expected'), [
+    (0, 'failure', 1),
+    (2, 'failure', 3),
+    (5, 'success', 0),
+    (0, 'success', 0),
+    (3, 'neutral', 3),  # a person's stop neither counts nor resets
+    (0, 'neutral', 0),
+])
+def test_next_failure_count(current: int, outcome: str, expected: int) -> None:
+    assert next_failure_count(current, outcome) == expected
