@@ -138,7 +138,10 @@ async def phase(session, url: str, bodies: list[tuple[str, bytes]], clients: int
 
 
 async def bench(args: argparse.Namespace) -> None:
-    import aiohttp
+    try:
+        import aiohttp  # a lean client: the client shares the machine's cores with the server
+    except ImportError:
+        raise SystemExit('bench/trigger_api.py needs aiohttp: pip install aiohttp') from None
     load_before = ' '.join(Path('/proc/loadavg').read_text().split()[:3])
     workdir = Path(tempfile.mkdtemp(prefix='rb-bench-'))
     data_dir = workdir / 'data'
