@@ -75,6 +75,12 @@ def start_server(kind: str, data_dir: Path, port: int, log_path: Path) -> subpro
                             stderr=subprocess.STDOUT, start_new_session=True)
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process so far: a per-request cost that other load on the machine does not skew."""
+    fields = Path(f'/proc/{pid}/stat').read_text().rsplit(')', 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf('SC_CLK_TCK')
+
+
 def percentile(sorted_values: list[float], q: float) -> float:
     if not sorted_values:
         return float('nan')
@@ -132,7 +138,11 @@ async def phase(session, url: str, bodies: list[tuple[str, bytes]], clients: int
 
 
 async def bench(args: argparse.Namespace) -> None:
-    import aiohttp
+    try:
+        import aiohttp  # a lean client: the client shares the machine's cores with the server
+    except ImportError:
+        raise SystemExit('bench/trigger_api.py needs aiohttp: pip install aiohttp') from None
+    load_before = ' '.join(Path('/proc/loadavg').read_text().split()[:3])
     workdir = Path(tempfile.mkdtemp(prefix='rb-bench-'))
     data_dir = workdir / 'data'
     repo = make_repo(workdir / 'repo', max(args.branches, args.requests))
@@ -155,12 +165,23 @@ async def bench(args: argparse.Namespace) -> None:
             warm = [(uuid.uuid4().hex, json.dumps({'project_id': 'bench', 'branch': 'main', 'depth_level': 'deep',
                                                    'target_framework': 'go'}).encode())]
             await phase(session, url, warm, 1, 201)
-            if args.profile:
-                input('server ready; attach the profiler, then press Enter ')
+            spy = None
+            if args.py_spy:  # sample the server through both phases (pip install py-spy)
+                spy = subprocess.Popen(['py-spy', 'record', '-p', str(process.pid), '-r', '250', '--format', 'raw',
+                                        '-o', args.py_spy, '--nonblocking'], stdout=subprocess.DEVNULL,
+                                       stderr=subprocess.DEVNULL)
+                await asyncio.sleep(1)
+            cpu = cpu_seconds(process.pid), time.process_time()
             created = await phase(session, url, bodies, args.clients, 201)
+            cpu_mid = cpu_seconds(process.pid), time.process_time()
             replayed = await phase(session, url, bodies, args.clients, 200)
-            async with session.get(url + '/api/runs', params={'project': 'bench', 'limit': 1}) as reply:
-                assert reply.status == 200
+            cpu_end = cpu_seconds(process.pid), time.process_time()
+            for figures, (before, after) in ((created, (cpu, cpu_mid)), (replayed, (cpu_mid, cpu_end))):
+                figures['server_cpu_ms'] = (after[0] - before[0]) * 1000 / len(bodies)
+                figures['client_cpu_ms'] = (after[1] - before[1]) * 1000 / len(bodies)
+            if spy is not None:
+                spy.send_signal(2)
+                spy.wait(30)
     finally:
         process.terminate()
         try:
@@ -169,10 +190,12 @@ async def bench(args: argparse.Namespace) -> None:
             process.kill()
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)
-    print(f'server: {args.server}  clients: {args.clients}  requests: {args.requests}  (SQLite, global cap 0)')
+    print(f'server: {args.server}  clients: {args.clients}  requests: {args.requests}  (SQLite, global cap 0)  '
+          f'load average before: {load_before}')
     for name, figures in (('create', created), ('replay', replayed)):
         print(f'{name:7s} {figures["per_second"]:8.0f} runs/s  p50 {figures["p50_ms"]:6.1f} ms  '
-              f'p99 {figures["p99_ms"]:6.1f} ms  errors {figures["errors"]}  statuses {figures["statuses"]}'
+              f'p99 {figures["p99_ms"]:6.1f} ms  errors {figures["errors"]}  statuses {figures["statuses"]}  '
+              f'CPU/request: server {figures["server_cpu_ms"]:.2f} ms, client {figures["client_cpu_ms"]:.2f} ms'
               + (f'  e.g. {figures["sample_errors"]}' if figures['sample_errors'] else ''))
 
 
@@ -182,7 +205,7 @@ def main() -> None:
     parser.add_argument('--clients', type=int, default=16)
     parser.add_argument('--branches', type=int, default=5200)
     parser.add_argument('--server', choices=('main', 'api'), default='main')
-    parser.add_argument('--profile', action='store_true', help='pause before the measured phase')
+    parser.add_argument('--py-spy', metavar='FILE', help='record collapsed stacks of the server into FILE')
     parser.add_argument('--keep', action='store_true', help='keep the temporary data directory')
     asyncio.run(bench(parser.parse_args()))
 

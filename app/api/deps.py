@@ -11,7 +11,7 @@ from app.services.container import Services
 from app.services.errors import DomainError
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:  # async: FastAPI would run a plain def in a thread
     return request.app.state.services
 
 

@@ -62,7 +62,7 @@ class CorrelationMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         except Exception:
-            if started or not _is_api_path(scope, self.api_prefix):
+            if started or not (_is_api_path(scope, self.api_prefix) or _is_bare_api_path(scope)):
                 raise
             log.exception('unexpected error [%s]', cid)
             response = problem(500, 'internal', 'Unexpected server error; the correlation id identifies it in the logs.')
@@ -73,6 +73,12 @@ class CorrelationMiddleware:
 
 def _is_api_path(scope: Scope, prefix: str) -> bool:
     return scope['path'] == prefix or scope['path'].startswith(prefix + '/')
+
+
+def _is_bare_api_path(scope: Scope) -> bool:
+    from app.api.routing import routes_to_api
+    accept = next((v.decode('latin-1') for k, v in scope['headers'] if k == b'accept'), '')
+    return routes_to_api(scope['path'], scope['method'], accept)
 
 
 class BodyLimitMiddleware:

@@ -67,6 +67,7 @@ class RunEngine:
         self.live: dict[str, LiveRun] = {}
         self._tasks: set[asyncio.Task] = set()
         self._drain_lock = asyncio.Lock()
+        self._drain_pending = False  # a drain is spawned but has not started: further kicks fold into it
         self._heartbeat_task: asyncio.Task | None = None
         self._events_task: asyncio.Task | None = None
         self._closing = False
@@ -112,11 +113,13 @@ class RunEngine:
 
     # ------------------------------------------------------------ queue
     def kick(self) -> None:
-        if not self._closing:
+        if not self._closing and not self._drain_pending:
+            self._drain_pending = True
             self._spawn(self._drain())
 
     async def _drain(self) -> None:
         async with self._drain_lock:
+            self._drain_pending = False  # kicks from now on need another pass after this one
             while not self._closing:
                 try:
                     claimed = await asyncio.to_thread(self._claim_next)

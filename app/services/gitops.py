@@ -69,28 +69,43 @@ def list_branches(repository: str) -> list[Branch]:
 
 
 class BranchCache:
-    """Short-lived cache of branch names per repository: admission checks must not fork git each time."""
+    """Short-lived cache of branch names per repository: admission checks must not fork git each time.
+
+    A refresh is single-flight per repository (concurrent callers share one listing), and membership
+    is a set lookup, so a repository with thousands of branches costs nothing per request."""
 
     def __init__(self, ttl_seconds: float = 5.0) -> None:
         self._ttl = ttl_seconds
-        self._entries: dict[str, tuple[float, list[Branch]]] = {}
+        self._entries: dict[str, tuple[float, list[Branch], frozenset[str]]] = {}
         self._lock = threading.Lock()
+        self._refreshing: dict[str, threading.Lock] = {}
+
+    def _refresh(self, repository: str, asked_at: float) -> tuple[float, list[Branch], frozenset[str]]:
+        with self._lock:
+            lock = self._refreshing.setdefault(repository, threading.Lock())
+        with lock:
+            entry = self._entries.get(repository)
+            if entry and entry[0] >= asked_at:  # listed by another caller while this one waited
+                return entry
+            listed_at = time.monotonic()
+            branches = list_branches(repository)
+            entry = (listed_at, branches, frozenset(b.name for b in branches))
+            self._entries[repository] = entry
+            return entry
 
     def get(self, repository: str, *, fresh: bool = False) -> list[Branch]:
         now = time.monotonic()
-        with self._lock:
-            entry = self._entries.get(repository)
+        entry = self._entries.get(repository)
         if entry and not fresh and now - entry[0] < self._ttl:
             return entry[1]
-        branches = list_branches(repository)
-        with self._lock:
-            self._entries[repository] = (now, branches)
-        return branches
+        return self._refresh(repository, now)[1]
 
     def exists(self, repository: str, branch: str) -> bool:
-        if any(b.name == branch for b in self.get(repository)):
+        now = time.monotonic()
+        entry = self._entries.get(repository)
+        if entry and now - entry[0] < self._ttl and branch in entry[2]:
             return True
-        return any(b.name == branch for b in self.get(repository, fresh=True))  # maybe just created
+        return branch in self._refresh(repository, now)[2]  # expired, or maybe just created
 
 
 def _mirror_lock(key: str) -> threading.Lock:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
-from sqlalchemy import Connection, DateTime, Engine, String, bindparam, insert, or_, select, text
+from sqlalchemy import Connection, Engine, or_, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
@@ -24,6 +24,7 @@ from app.db import is_sqlite, read_only, session_scope
 from app.models import (ACTIVE_STATUSES, RETRYABLE_STATUSES, Project, Run, RunDetail, RunEvent,
                         RunEventPublic, RunKind, RunPublic, RunStatus, User, utcnow)
 from app.services import admission, gitops, ids, projects
+from app.services.rawdb import RawDB
 from app.services.accounts import Principal
 from app.services.errors import DomainError, not_found
 from app.services.reaper import finish_run
@@ -128,24 +129,36 @@ def list_runs(engine: Engine, principal: Principal, *, project: str | None = Non
 
 # ------------------------------------------------------------------ admission
 _ACTIVE = "status IN ('queued', 'running')"  # the exact text of the partial indexes, so they are used
-_SQL_KEY_INSERT = text(
-    'INSERT INTO idempotencykey (user_id, key, fingerprint, run_id, created_at, expires_at) '
-    'VALUES (:u, :k, :fp, :run, :now, :expires) ON CONFLICT DO NOTHING').bindparams(
-    bindparam('now', type_=DateTime()), bindparam('expires', type_=DateTime()))
-_SQL_KEY_ROW = text('SELECT fingerprint, run_id, expires_at FROM idempotencykey WHERE user_id = :u AND key = :k'
-                    ).columns(fingerprint=String(), run_id=String(), expires_at=DateTime())
-_SQL_KEY_DELETE_EXPIRED = text(
-    'DELETE FROM idempotencykey WHERE user_id = :u AND key = :k AND expires_at <= :now').bindparams(
-    bindparam('now', type_=DateTime()))
-_SQL_SHARED_LIMIT = text('SELECT id, max_concurrent_runs FROM project WHERE repository_key = :repo')
-_SQL_SLOTTED_COUNT = text(f'SELECT count(*) FROM run WHERE repository_key = :repo AND {_ACTIVE} '
-                          'AND slot IS NOT NULL')
-_SQL_SLOTTED_IDS = text(f'SELECT id FROM run WHERE repository_key = :repo AND {_ACTIVE} AND slot IS NOT NULL '
-                        'ORDER BY id LIMIT 100')
-_SQL_SLOT_TAKEN = text(f'SELECT 1 FROM run WHERE repository_key = :repo AND slot = :slot AND {_ACTIVE}')
-_SQL_SLOTS = text(f'SELECT slot FROM run WHERE repository_key = :repo AND {_ACTIVE} AND slot IS NOT NULL')
-_SQL_BRANCH_HOLDER = text(f'SELECT id FROM run WHERE repository_key = :repo AND branch_name = :branch AND {_ACTIVE}')
-_run_table = Run.__table__
+_RUN_FIELDS = ('id', 'project_id', 'kind', 'status', 'depth_level', 'target_framework', 'branch_name', 'user_id',
+               'idempotency_key', 'retry_of', 'issue_number', 'issue_title', 'created_at', 'started_at',
+               'finished_at', 'deadline_at', 'heartbeat_at', 'exit_code', 'error', 'correlation_id',
+               'output_lines', 'last_seq')
+# the key row and, when it names one, its run (one round trip for a replay)
+_SQL_KEY_AND_RUN = ('SELECT k.fingerprint, k.run_id, k.expires_at, u.name, '
+                    + ', '.join(f'r.{f}' for f in _RUN_FIELDS) +
+                    ' FROM idempotencykey k LEFT JOIN run r ON r.id = k.run_id'
+                    ' LEFT JOIN "user" u ON u.id = r.user_id WHERE k.user_id = :u AND k.key = :k')
+_SQL_KEY_INSERT = ('INSERT INTO idempotencykey (user_id, key, fingerprint, run_id, created_at, expires_at) '
+                   'VALUES (:u, :k, :fp, :run, :now, :expires) ON CONFLICT DO NOTHING')
+_SQL_KEY_DELETE_EXPIRED = 'DELETE FROM idempotencykey WHERE user_id = :u AND key = :k AND expires_at <= :now'
+# everything the repository rules need, in one statement
+_SQL_REPOSITORY_FACTS = (
+    'SELECT (SELECT count(*) FROM project WHERE id = :pid AND repository_key = :repo), '
+    '(SELECT min(max_concurrent_runs) FROM project WHERE repository_key = :repo), '
+    f'(SELECT count(*) FROM run WHERE repository_key = :repo AND {_ACTIVE} AND slot IS NOT NULL), '
+    f'(SELECT max(slot) FROM run WHERE repository_key = :repo AND {_ACTIVE} AND slot IS NOT NULL), '
+    f'(SELECT id FROM run WHERE repository_key = :repo AND branch_name = :branch AND {_ACTIVE})')
+_SQL_SLOTTED_IDS = (f'SELECT id FROM run WHERE repository_key = :repo AND {_ACTIVE} AND slot IS NOT NULL '
+                    'ORDER BY id LIMIT 100')
+_SQL_SLOTS = f'SELECT slot FROM run WHERE repository_key = :repo AND {_ACTIVE} AND slot IS NOT NULL'
+_RUN_COLUMNS = ('id', 'project_id', 'repository_key', 'kind', 'status', 'depth_level', 'target_framework',
+                'branch_name', 'checkout_ref', 'user_id', 'idempotency_key', 'payload_fingerprint', 'retry_of',
+                'issue_number', 'issue_title', 'slot', 'created_at', 'budget_seconds', 'correlation_id', 'last_seq',
+                'output_lines')
+_SQL_RUN_INSERT = (f'INSERT INTO run ({", ".join(_RUN_COLUMNS)}) '
+                   f'VALUES ({", ".join(":" + c for c in _RUN_COLUMNS)})')
+_SQL_FIRST_EVENT = "INSERT INTO runevent (run_id, seq, at, type, text) VALUES (:run, 1, :at, 'status', :text)"
+_SQL_ADVISORY_LOCK = 'SELECT pg_advisory_xact_lock(:k)'
 PROJECT_CACHE_SECONDS = 2.0
 
 
@@ -162,6 +175,8 @@ class RunAdmitter:
     def __init__(self, *, engine: Engine, settings, limiter, branches, bus) -> None:  # noqa: ANN001
         self.engine, self.settings, self.limiter, self.branches, self.bus = engine, settings, limiter, branches, bus
         self.reader = read_only(engine)
+        self.db = RawDB(engine)
+        self._sql = {name: self.db.sql(value) for name, value in globals().items() if name.startswith('_SQL_')}
         self._sqlite = is_sqlite(str(engine.url))
         # Admissions in this process queue here rather than in SQLite's busy handler (which sleeps).
         self._write_lock = threading.Lock() if self._sqlite else contextlib.nullcontext()
@@ -248,13 +263,16 @@ class RunAdmitter:
         key = key or str(uuid.uuid4())
         fp = admission.fingerprint(payload)
         if not minted:  # a replay needs no lock: read the key first
-            replay = self._lookup_key(principal.user_id, key, fp)
+            try:
+                replay = self._lookup_key(principal.user_id, key, fp)
+            except self.db.data_errors as exc:
+                raise _bad_data() from exc
             if replay is not None:
                 return Admitted(replay, True, key, self.quota(principal))
         for attempt in range(CREATE_ATTEMPTS):
             try:
                 return self._admit_once(principal, project, spec, key, fp, correlation_id)
-            except IntegrityError:
+            except _Conflict:
                 if attempt == CREATE_ATTEMPTS - 1:
                     raise DomainError(409, 'concurrency_limit', 'The repository changed under this request; retry.',
                                       headers={'Retry-After': '1'})
@@ -265,18 +283,17 @@ class RunAdmitter:
 
     def _lookup_key(self, user_id: str, key: str, fp: str) -> RunPublic | None:
         """A committed key naming a run: the replay, or a mismatch. None when the key is free or expired."""
-        with self.reader.connect() as conn:
-            row = conn.execute(_SQL_KEY_ROW, {'u': user_id, 'k': key}).first()
-            verdict = self._key_verdict(row, fp)
-            if verdict == 'replay':
-                return _public_run(conn, row[1])
+        with self.db.reading() as cursor:
+            cursor.execute(self._sql['_SQL_KEY_AND_RUN'], {'u': user_id, 'k': key})
+            row = cursor.fetchone()
+        if self._key_verdict(row, fp) == 'replay':
+            return self._run_from_key_row(row)
         return None
 
-    @staticmethod
-    def _key_verdict(row, fp: str) -> str:  # noqa: ANN001
+    def _key_verdict(self, row, fp: str) -> str:  # noqa: ANN001
         verdict = admission.idempotency_verdict(
             stored_fingerprint=row[0] if row else None, stored_run_id=row[1] if row else None,
-            expires_at=_aware(row[2]) if row else None, fingerprint_now=fp, now=utcnow())
+            expires_at=_aware(self.db.read_ts(row[2])) if row else None, fingerprint_now=fp, now=utcnow())
         if verdict == 'mismatch':
             raise DomainError(422, 'idempotency_key_mismatch',
                               'This Idempotency-Key was already used with a different request body.')
@@ -286,25 +303,33 @@ class RunAdmitter:
                               headers={'Retry-After': '1'})
         return verdict
 
+    @staticmethod
+    def _run_from_key_row(row) -> RunPublic:  # noqa: ANN001
+        return RunPublic.model_validate({'user_name': row[3], **dict(zip(_RUN_FIELDS, row[4:]))})
+
     def _admit_once(self, principal: Principal, project: Project, spec: RunSpec, key: str, fp: str,
                     correlation_id: str | None) -> Admitted:
         rl_key = self.rate_key(principal)
         quota = None
         run_id = ids.new_run_id()
         now = utcnow()
+        sql = self._sql
         try:
-            with self._write_lock, self.engine.begin() as conn:
-                self._lock_repository(conn, project.repository_key)
+            with self._write_lock, self.db.transaction() as cursor:
+                self._lock_repository(cursor, project.repository_key)
                 params = {'u': principal.user_id, 'k': key}
-                claim = {**params, 'fp': fp, 'run': run_id, 'now': now,
-                         'expires': now + timedelta(seconds=self.settings.idempotency_ttl_seconds)}
-                if not conn.execute(_SQL_KEY_INSERT, claim).rowcount:
-                    row = conn.execute(_SQL_KEY_ROW, params).first()
+                claim = {**params, 'fp': fp, 'run': run_id, 'now': self.db.ts(now),
+                         'expires': self.db.ts(now + timedelta(seconds=self.settings.idempotency_ttl_seconds))}
+                cursor.execute(sql['_SQL_KEY_INSERT'], claim)
+                if cursor.rowcount != 1:
+                    cursor.execute(sql['_SQL_KEY_AND_RUN'], params)
+                    row = cursor.fetchone()
                     if self._key_verdict(row, fp) == 'replay':
-                        return Admitted(_public_run(conn, row[1]), True, key, self.limiter.peek(rl_key))
-                    conn.execute(_SQL_KEY_DELETE_EXPIRED, {**params, 'now': now})  # the key is free again
-                    if not conn.execute(_SQL_KEY_INSERT, claim).rowcount:
-                        raise IntegrityError('idempotency key taken meanwhile', None, Exception())
+                        return Admitted(self._run_from_key_row(row), True, key, self.limiter.peek(rl_key))
+                    cursor.execute(sql['_SQL_KEY_DELETE_EXPIRED'], {**params, 'now': self.db.ts(now)})
+                    cursor.execute(sql['_SQL_KEY_INSERT'], claim)  # the key is free again
+                    if cursor.rowcount != 1:
+                        raise _Conflict()  # taken meanwhile: decide again
                 quota = self.limiter.acquire(rl_key, key)
                 if not quota.allowed:
                     retry = quota.retry_after_seconds
@@ -312,63 +337,70 @@ class RunAdmitter:
                                       f'Run limit reached: {quota.limit} runs per {quota.window_seconds} s. '
                                       f'Retry in {retry} s.', retry_after_seconds=retry,
                                       headers=rate_headers(quota) | {'Retry-After': str(retry)})
-                run = self._insert_run(conn, principal, project, spec, run_id=run_id, now=now, key=key,
+                run = self._insert_run(cursor, principal, project, spec, run_id=run_id, now=now, key=key,
                                        fingerprint=fp, correlation_id=correlation_id, bypass_concurrency=False)
         except BaseException as exc:
             if quota is not None and quota.allowed:
                 self.limiter.release(rl_key, key)
             if isinstance(exc, DomainError) and exc.status == 409:
                 exc.headers.update(rate_headers(self.limiter.peek(rl_key)))
+            if isinstance(exc, self.db.integrity_errors):
+                raise _Conflict() from exc
+            if isinstance(exc, self.db.data_errors):
+                raise _bad_data() from exc
             raise
         self._announce(run, project)
         return Admitted(run, False, key, quota)
 
-    def _lock_repository(self, conn, repository_key: str) -> None:  # noqa: ANN001
-        if not self._sqlite:
-            conn.execute(text('SELECT pg_advisory_xact_lock(:k)'), {'k': _lock_id(repository_key)})
+    def _lock_repository(self, cursor, repository_key: str) -> None:  # noqa: ANN001
+        if not self.db.sqlite:
+            cursor.execute(self._sql['_SQL_ADVISORY_LOCK'], {'k': _lock_id(repository_key)})
+            cursor.fetchall()
 
     def _announce(self, run: RunPublic, project: Project) -> None:
         self.bus.publish({'type': 'run', 'id': run.id, 'project_id': run.project_id, 'team_id': project.team_id,
                           'status': run.status})
         self.bus.publish({'type': 'queue'})
 
-    def _insert_run(self, conn, principal: Principal | None, project: Project, spec: RunSpec, *,  # noqa: ANN001
+    def _insert_run(self, cursor, principal: Principal | None, project: Project, spec: RunSpec, *,  # noqa: ANN001
                     run_id: str, now: datetime, key: str | None, fingerprint: str | None,
                     correlation_id: str | None, bypass_concurrency: bool) -> RunPublic:
         repo = project.repository_key
-        limits = conn.execute(_SQL_SHARED_LIMIT, {'repo': repo}).all()
-        if project.id not in {row[0] for row in limits}:
+        sql = self._sql
+        cursor.execute(sql['_SQL_REPOSITORY_FACTS'], {'pid': project.id, 'repo': repo, 'branch': spec.branch_name})
+        project_ok, limit, slotted, max_slot, holder = cursor.fetchone()
+        if not project_ok:
             raise _StaleProject()  # deleted, or moved to another repository since it was cached
-        limit = min(row[1] for row in limits)  # projects sharing a repository share the smallest limit
-        slotted = conn.execute(_SQL_SLOTTED_COUNT, {'repo': repo}).scalar_one()
-        holder = conn.execute(_SQL_BRANCH_HOLDER, {'repo': repo, 'branch': spec.branch_name}).scalar()
+        # projects sharing a repository share the smallest limit among them
         verdict = admission.repository_verdict(slotted_active=slotted, max_concurrent=limit, branch_holder=holder,
                                                bypass_concurrency=bypass_concurrency)
         if verdict == 'concurrency_limit':
-            blocking = tuple(conn.execute(_SQL_SLOTTED_IDS, {'repo': repo}).scalars())
+            cursor.execute(sql['_SQL_SLOTTED_IDS'], {'repo': repo})
+            blocking = tuple(r[0] for r in cursor.fetchall())
             raise DomainError.from_refusal(admission.concurrency_refusal(limit, blocking))
         if verdict == 'pr_lock':
             raise DomainError.from_refusal(admission.pr_lock_refusal(spec.branch_name, holder))
         slot = None
         if not bypass_concurrency:
-            slot = slotted  # dense slots are the usual case; otherwise take the lowest free one
-            if conn.execute(_SQL_SLOT_TAKEN, {'repo': repo, 'slot': slot}).first() is not None:
-                slot = admission.free_slot(set(conn.execute(_SQL_SLOTS, {'repo': repo}).scalars()), limit)
+            slot = 0 if max_slot is None else max_slot + 1  # above every held slot: free by definition
+            if slot >= limit:  # holes below: take the lowest free one
+                cursor.execute(sql['_SQL_SLOTS'], {'repo': repo})
+                slot = admission.free_slot({r[0] for r in cursor.fetchall()}, limit)
         values = dict(id=run_id, project_id=project.id, repository_key=repo, kind=spec.kind,
                       status=RunStatus.queued.value, depth_level=spec.depth_level,
                       target_framework=spec.target_framework, branch_name=spec.branch_name,
                       checkout_ref=spec.checkout_ref or spec.branch_name,
                       user_id=principal.user_id if principal else None, idempotency_key=key,
                       payload_fingerprint=fingerprint, retry_of=spec.retry_of, issue_number=spec.issue_number,
-                      issue_title=spec.issue_title, slot=slot, created_at=now,
+                      issue_title=spec.issue_title, slot=slot, created_at=self.db.ts(now),
                       budget_seconds=project.run_budget_seconds or self.settings.run_budget_seconds,
-                      correlation_id=correlation_id, last_seq=0, output_lines=0)
-        conn.execute(insert(_run_table), values)
-        last_seq = append_events(conn, run_id, [('status', 'queued' + (
-            f' (retry of {spec.retry_of})' if spec.retry_of else ''))], now=now)
+                      correlation_id=correlation_id, last_seq=1, output_lines=0)
+        cursor.execute(sql['_SQL_RUN_INSERT'], values)
+        text_ = 'queued' + (f' (retry of {spec.retry_of})' if spec.retry_of else '')
+        cursor.execute(sql['_SQL_FIRST_EVENT'], {'run': run_id, 'at': self.db.ts(now), 'text': text_})
         return RunPublic.model_validate({
-            **values, 'user_name': principal.name if principal else None, 'started_at': None, 'finished_at': None,
-            'deadline_at': None, 'heartbeat_at': None, 'exit_code': None, 'error': None, 'last_seq': last_seq})
+            **values, 'created_at': now, 'user_name': principal.name if principal else None, 'started_at': None,
+            'finished_at': None, 'deadline_at': None, 'heartbeat_at': None, 'exit_code': None, 'error': None})
 
     def _create(self, principal: Principal | None, project: Project, spec: RunSpec, *, key: str | None,
                 fingerprint: str | None, correlation_id: str | None, bypass_concurrency: bool = False,
@@ -383,15 +415,16 @@ class RunAdmitter:
                 with self._write_lock, self.engine.begin() as conn:
                     if before_insert is not None:
                         before_insert(conn)
-                    self._lock_repository(conn, project.repository_key)
-                    run = self._insert_run(conn, principal, project, spec, run_id=ids.new_run_id(), now=utcnow(),
+                    cursor = conn.connection.dbapi_connection.cursor()  # the same transaction, driver level
+                    self._lock_repository(cursor, project.repository_key)
+                    run = self._insert_run(cursor, principal, project, spec, run_id=ids.new_run_id(), now=utcnow(),
                                            key=key, fingerprint=fingerprint, correlation_id=correlation_id,
                                            bypass_concurrency=bypass_concurrency)
                     if after_insert is not None:
                         after_insert(conn, run)
                 self._announce(run, project)
                 return run
-            except IntegrityError:
+            except (IntegrityError, *self.db.integrity_errors):
                 if attempt == CREATE_ATTEMPTS - 1:
                     raise DomainError(409, 'concurrency_limit', 'The repository changed under this request; retry.',
                                       headers={'Retry-After': '1'})
@@ -424,18 +457,19 @@ class _StaleProject(Exception):
     """The cached project no longer matches the database."""
 
 
+class _Conflict(Exception):
+    """A unique index refused the write (another request won a race): decide again with fresh facts."""
+
+
+def _bad_data() -> DomainError:
+    return DomainError(422, 'validation', 'The request contains a value the database cannot store '
+                                          '(such as a NUL character).')
+
+
 def _lock_id(repository_key: str) -> int:
     """A stable signed 64-bit advisory-lock id for a repository."""
     return int.from_bytes(hashlib.sha256(b'runboard-repo:' + repository_key.encode()).digest()[:8], 'big',
                           signed=True)
-
-
-_RUN_WITH_USER = (select(_run_table, User.__table__.c.name.label('user_name'))
-                  .outerjoin(User.__table__, User.__table__.c.id == _run_table.c.user_id))
-
-
-def _public_run(conn, run_id: str) -> RunPublic:  # noqa: ANN001
-    return RunPublic.model_validate(dict(conn.execute(_RUN_WITH_USER.where(_run_table.c.id == run_id)).mappings().one()))
 
 
 def rate_headers(quota) -> dict[str, str]:  # noqa: ANN001

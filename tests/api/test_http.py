@@ -111,3 +111,14 @@ def test_event_stream_delivers_visible_runs_only(api, repo_factory) -> None:  # 
     assert not {first_eve['id'], last_eve['id']} & {i for _, i in mine}
     assert ('run', first_eve['id']) in theirs and ('run', last_eve['id']) in theirs
     assert my_run['id'] not in {i for _, i in theirs}
+
+
+def test_an_unexpected_error_is_a_500_problem_with_the_correlation_id(api, monkeypatch) -> None:  # noqa: ANN001
+    def broken(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        raise RuntimeError('simulated defect')
+    monkeypatch.setattr(api.server.services.admitter, 'quota', broken)
+    for path in ('/api/quota/runs', '/quota/runs'):
+        reply = api.client.get(path, headers={'X-Correlation-ID': 'trace-500'})
+        problem = assert_problem(reply, 500, 'internal')
+        assert problem['correlation_id'] == 'trace-500' and 'simulated' not in problem['detail']
+    assert api.client.get('/api/projects').status_code == 200  # the server carries on

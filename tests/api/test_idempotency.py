@@ -146,3 +146,10 @@ def test_many_keys_from_two_servers_each_make_exactly_one_run(settings_factory, 
         assert all(len(ids) == 1 for ids in by_key.values())
         assert sorted(a.status_code for a in answers).count(201) == len(branches)
         assert _run_count(api.server) == len(branches)
+
+
+def test_keys_with_control_characters_are_refused(api) -> None:  # noqa: ANN001
+    for key in ('nul\x00key', 'tab\tkey', 'bell\x07'):
+        reply = api.client.post('/api/runs', json={**run_body(), 'x_idempotency_key': key})
+        assert assert_problem(reply, 422, 'validation')['field'] == 'Idempotency-Key'
+    assert _run_count(api.server) == 0

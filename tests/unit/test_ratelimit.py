@@ -18,6 +18,7 @@ from app.services.ratelimit import MemoryLimiter, Quota, quota_from
     (5, 139.2, 199.0, False, 0, 1),       # 0.2 s left: never 0 while refused
     (5, 140.0, 200.0, False, 0, 1),       # leaving right now still says 1
     (7, 90.0, 100.0, False, 0, 50),       # over (a lowered limit): remaining is never negative
+    (5, 100.0001, 100.0, False, 0, 60),   # a clock a hair behind never says more than the window
 ])
 def test_quota_from(count, oldest, now, allowed, remaining, retry_after) -> None:  # noqa: ANN001
     quota = quota_from(count, oldest, now, limit=5, window=60, allowed=allowed)
