@@ -15,7 +15,7 @@ pytestmark = pytest.mark.e2e
 PIPELINE = """#!/bin/sh
 echo "::stage:: install"
 echo "resolving $RUNBOARD_TARGET_FRAMEWORK dependencies"
-sleep 1
+sleep 2
 echo "::stage:: test"
 echo "running $RUNBOARD_DEPTH_LEVEL suite on $RUNBOARD_BRANCH"
 echo "test_login ... FAILED"
