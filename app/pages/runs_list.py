@@ -24,7 +24,11 @@ class RunsListView:
         self.tickers: list[tuple[dict, ui.label, ui.label]] = []
         self.dirty: dict[str, None] = {}  # run ids changed since we last read them (insertion-ordered)
         self.draining = False
-        self.message = ui.label().classes('text-negative')
+        with ui.row().classes('w-full items-center gap-2'):
+            self.message = ui.label().classes('text-negative')
+            ui.space()
+            self.live_label = ui.label('○ connecting…').classes('text-xs opacity-70').props(
+                'data-testid=live aria-live=polite')
         self.box = ui.column().classes('w-full gap-2').props('role=list aria-label="Runs" data-testid=runs')
         ui.timer(1.0, self.tick)
 
@@ -69,7 +73,12 @@ class RunsListView:
             self.draining = False
 
     def follow(self, *, project: str | None) -> None:
-        live.follow(self.on_event, project=project, on_reconnect=self.load)
+        live.follow(self.on_event, project=project, on_reconnect=self.load, on_state=self.set_live)
+
+    def set_live(self, connected: bool) -> None:
+        self.live_label.text = '● live' if connected else '○ reconnecting…'
+        self.live_label.classes(replace='text-xs ' + ('text-positive' if connected else 'text-warning'))
+        self.box.props(f'data-live={"true" if connected else "false"}')
 
     # -- view
     def render(self) -> None:

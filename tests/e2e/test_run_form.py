@@ -41,6 +41,7 @@ def open_form(page: Page, env: Stack, project: str = 'alpha') -> None:
     page.goto(f'{env.ui_url}/projects/{project}')
     expect(page.get_by_test_id('run')).to_be_enabled()
     expect(page.get_by_test_id('runs')).to_have_attribute('data-loaded', 'true')
+    expect(page.get_by_test_id('runs')).to_have_attribute('data-live', 'true')
 
 
 def choose_branch(page: Page, name: str) -> None:
@@ -187,8 +188,7 @@ def test_409_pr_lock_names_the_cause_and_links_the_holder(page: Page, env: Stack
 
 def test_status_change_appears_without_reload(page: Page, env: Stack) -> None:
     page.goto(env.ui_url + '/')
-    expect(page.get_by_test_id('runs')).to_be_visible()
-    page.wait_for_timeout(500)  # the tab's event stream is connected
+    expect(page.get_by_test_id('runs')).to_have_attribute('data-live', 'true')  # its event stream is open
     run = env.trigger('alpha', 'feature/login').json()
     row = page.locator(f'[data-run={run["id"]}]')
     expect(row).to_have_attribute('data-status', 'queued')
@@ -224,6 +224,7 @@ def test_filters_live_in_the_url_and_stop_asks_to_confirm(page: Page, env: Stack
     queued = env.trigger('alpha', 'feature/login').json()
     page.goto(f'{env.ui_url}/?status=queued')
     expect(page.get_by_test_id('runs')).to_have_attribute('data-loaded', 'true')
+    expect(page.get_by_test_id('runs')).to_have_attribute('data-live', 'true')
     expect(page.locator(f'[data-run={queued["id"]}]')).to_be_visible()
     expect(page.locator(f'[data-run={stopped["id"]}]')).to_have_count(0)
     page.locator('[data-filter=kind]').click()
