@@ -1,6 +1,8 @@
 """Run timeline: header (status, parameters, retry_of, Retry, Stop), stage markers and windowed live output."""
 from __future__ import annotations
 
+from collections import deque
+
 from nicegui import ui
 
 from app.client import ApiError
@@ -122,11 +124,13 @@ class TimelineView:
                     self.output.clear()
                     self.window.last_seq = self.window.tail_start(run['last_seq'])
                     self.window.first_shown_seq = None
+                fresh: deque[Line] = deque(maxlen=self.window.window)  # only the newest window reaches the tab
                 while True:
                     events = await client.run_events(self.run['id'], after=self.window.last_seq, limit=FETCH_PAGE)
-                    self.show(self.window.accept(events))
+                    fresh.extend(self.window.accept(events))
                     if len(events) < FETCH_PAGE:
                         break
+                self.show(list(fresh))
                 status_changed = run['status'] != self.run['status']
                 self.run = run
                 if status_changed or run.get('exit_code') is not None:

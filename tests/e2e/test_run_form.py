@@ -3,6 +3,7 @@ global_run_cap=0 keeps every run queued (active), so locks and limits stay in pl
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -240,3 +241,23 @@ def test_filters_live_in_the_url_and_stop_asks_to_confirm(page: Page, env: Stack
     expect(row).to_have_count(0)  # stopped: no longer matches status=queued
     page.reload()
     expect(page.locator('[data-filter=status]')).to_contain_text('queued')
+
+
+def test_run_again_after_an_error_reuses_the_key_and_reset_mints_a_new_one(page: Page, env: Stack) -> None:
+    open_form(page, env)
+    env.proxy.add_rule('POST', '/api/runs', 'fail500', times=2)
+    page.get_by_test_id('run').click()
+    expect(page.get_by_test_id('failure')).to_contain_text('HTTP 500')
+    page.get_by_test_id('run').click()  # pressing Run again after the error
+    deadline = time.monotonic() + 15
+    while len(post_keys(env)) < 2:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    expect(page.get_by_test_id('failure')).to_contain_text('HTTP 500')
+    expect(page.get_by_test_id('run')).to_be_enabled()
+    page.get_by_test_id('reset').click()
+    expect(page.get_by_test_id('failure')).to_have_count(0)
+    page.get_by_test_id('run').click()
+    page.wait_for_url(re.compile(r'/runs/run_'))
+    first, again, after_reset = post_keys(env)
+    assert first == again and after_reset != first
