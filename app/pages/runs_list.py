@@ -21,7 +21,9 @@ class RunsListView:
         self.store = store
         self.url_path = url_path  # where the filters live in the URL (None: no filter bar)
         self.show_project = show_project
-        self.tickers: list[tuple[dict, ui.label, ui.label]] = []
+        self.tickers: dict[str, tuple[dict, ui.label, ui.label]] = {}  # row key -> (run, started, duration)
+        self.shown: list[tuple[str, dict]] = []  # (row key, run) as drawn, top to bottom
+        self.cards: list[ui.element] = []
         self.dirty: dict[str, None] = {}  # run ids changed since we last read them (insertion-ordered)
         self.draining = False
         with ui.row().classes('w-full items-center gap-2'):
@@ -81,18 +83,38 @@ class RunsListView:
         self.box.props(f'data-live={"true" if connected else "false"}')
 
     # -- view
-    def render(self) -> None:
-        self.box.clear()
-        self.tickers = []
-        with self.box:
-            if not self.store.rows:
-                ui.label('No runs yet.').classes('text-sm opacity-70')
-            for run in self.store.rows:
-                self._row(run)
+    @staticmethod
+    def row_key(run: dict) -> str:
+        return run.get('optimistic') or run['id']
 
-    def _row(self, run: dict) -> None:
+    def render(self) -> None:
+        """Draw the store's rows. When only some rows changed (the usual live update), redraw just those."""
+        rows = self.store.rows
+        keys = [self.row_key(r) for r in rows]
+        if self.shown and keys == [k for k, _ in self.shown]:
+            for index, run in enumerate(rows):
+                if run != self.shown[index][1]:
+                    with self.box:
+                        card = self._row(run)
+                    card.move(self.box, target_index=index)
+                    self.cards[index].delete()
+                    self.cards[index] = card
+            self.shown = [(k, dict(r)) for k, r in zip(keys, rows)]
+            return
+        self.box.clear()
+        self.tickers = {}
+        self.cards = []
+        with self.box:
+            if not rows:
+                ui.label('No runs yet.').classes('text-sm opacity-70')
+            for run in rows:
+                self.cards.append(self._row(run))
+        self.shown = [(k, dict(r)) for k, r in zip(keys, rows)]
+
+    def _row(self, run: dict) -> ui.element:
         marker = f'data-optimistic={run["optimistic"]}' if run.get('optimistic') else f'data-run={run["id"]}'
-        with ui.card().tight().classes('w-full rb-row').props(f'role=listitem {marker} data-status={run["status"]}'):
+        with ui.card().tight().classes('w-full rb-row').props(
+                f'role=listitem {marker} data-status={run["status"]}') as card:
             with ui.row().classes('w-full items-center gap-x-3 gap-y-1 p-2 flex-wrap'):
                 if run.get('optimistic'):
                     with ui.row().classes('items-center gap-1'):
@@ -110,7 +132,7 @@ class RunsListView:
                 started = ui.label(relative(run.get('started_at') or run.get('created_at'))).classes(
                     'text-xs opacity-70').props('data-field=started')
                 took = ui.label(duration(run)).classes('text-xs opacity-70 font-mono').props('data-field=duration')
-                self.tickers.append((run, started, took))
+                self.tickers[self.row_key(run)] = (run, started, took)
                 ui.space()
                 if not run.get('optimistic'):
                     if run['status'] in RETRYABLE:
@@ -119,9 +141,10 @@ class RunsListView:
                     if run['status'] in ACTIVE and run['status'] != 'stopping':
                         ui.button('Stop', icon='stop', on_click=lambda r=run: self.stop(r)).props(
                             f'flat dense color=negative aria-label="Stop run {run["id"]}"').classes('rb-tap')
+        return card
 
     def tick(self) -> None:
-        for run, started, took in self.tickers:
+        for run, started, took in self.tickers.values():
             started.text = relative(run.get('started_at') or run.get('created_at'))
             if run.get('status') == 'running':
                 took.text = duration(run)
