@@ -88,19 +88,34 @@ class RunsListView:
         return run.get('optimistic') or run['id']
 
     def render(self) -> None:
-        """Draw the store's rows. When only some rows changed (the usual live update), redraw just those."""
+        """Draw the store's rows, keyed by run id (or optimistic token): unchanged rows are kept, changed
+        ones redrawn, new ones created, gone ones deleted; so a live update or a `Submitting…` row costs
+        one row, not the whole list."""
         rows = self.store.rows
-        keys = [self.row_key(r) for r in rows]
-        if self.shown and keys == [k for k, _ in self.shown]:
-            for index, run in enumerate(rows):
-                if run != self.shown[index][1]:
-                    with self.box:
-                        card = self._row(run)
-                    card.move(self.box, target_index=index)
-                    self.cards[index].delete()
-                    self.cards[index] = card
-            self.shown = [(k, dict(r)) for k, r in zip(keys, rows)]
+        if not rows or not self.shown:
+            self._rebuild(rows)
             return
+        previous = {key: (card, run) for (key, run), card in zip(self.shown, self.cards)}
+        cards = []
+        for run in rows:
+            key = self.row_key(run)
+            card, drawn = previous.pop(key, (None, None))
+            if card is None or drawn != run:
+                if card is not None:
+                    card.delete()
+                with self.box:
+                    card = self._row(run)
+            cards.append(card)
+        for key, (card, _) in previous.items():
+            card.delete()
+            self.tickers.pop(key, None)
+        for index, card in enumerate(cards):
+            if self.box.default_slot.children[index] is not card:
+                card.move(self.box, target_index=index)
+        self.cards = cards
+        self.shown = [(self.row_key(r), dict(r)) for r in rows]
+
+    def _rebuild(self, rows: list[dict]) -> None:
         self.box.clear()
         self.tickers = {}
         self.cards = []
@@ -109,7 +124,7 @@ class RunsListView:
                 ui.label('No runs yet.').classes('text-sm opacity-70')
             for run in rows:
                 self.cards.append(self._row(run))
-        self.shown = [(k, dict(r)) for k, r in zip(keys, rows)]
+        self.shown = [(self.row_key(r), dict(r)) for r in rows]
 
     def _row(self, run: dict) -> ui.element:
         marker = f'data-optimistic={run["optimistic"]}' if run.get('optimistic') else f'data-run={run["id"]}'
