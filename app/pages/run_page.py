@@ -46,7 +46,7 @@ class TimelineView:
             with ui.row().classes('items-center gap-3 flex-wrap'):
                 status_badge(run['status'])
                 ui.label(run['id']).classes('font-mono text-lg').props('role=heading aria-level=1')
-                ui.link(run['project_id'], f'/projects/{run["project_id"]}')
+                ui.link(run['project_id'], f'/projects/{run["project_id"]}').classes('rb-tap-link')
                 self.took = ui.label(duration(run)).classes('font-mono text-sm').props('data-field=duration')
                 ui.space()
                 if run['status'] in RETRYABLE:
@@ -68,7 +68,8 @@ class TimelineView:
                 if run.get('retry_of'):
                     with ui.row().classes('gap-1 items-baseline'):
                         ui.label('retry of').classes('opacity-60')
-                        ui.link(run['retry_of'], f'/runs/{run["retry_of"]}').props('data-testid=retry-of')
+                        ui.link(run['retry_of'], f'/runs/{run["retry_of"]}').classes('rb-tap-link').props(
+                            'data-testid=retry-of')
                 if run.get('exit_code') is not None:
                     ui.label(f'exit code {run["exit_code"]}')
             if run.get('error'):

@@ -142,7 +142,7 @@ class RunsListView:
                          run.get('depth_level'), run.get('target_framework'), run.get('kind')]
                 ui.label(' · '.join(p for p in parts if p)).classes('text-sm').props('data-field=params')
                 if run.get('retry_of'):
-                    ui.link(f'retry of {run["retry_of"]}', f'/runs/{run["retry_of"]}').classes('text-xs')
+                    ui.link(f'retry of {run["retry_of"]}', f'/runs/{run["retry_of"]}').classes('text-xs rb-tap-link')
                 ui.label(run.get('user_name') or '').classes('text-xs opacity-70')
                 started = ui.label(relative(run.get('started_at') or run.get('created_at'))).classes(
                     'text-xs opacity-70').props('data-field=started')
