@@ -63,10 +63,15 @@ def new_idempotency_key() -> str:
 
 class RunboardClient:
     def __init__(self, base_url: str, token: str | None, *, timeout: float = 15.0,
-                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+                 transport: httpx.AsyncBaseTransport | None = None, correlation_id: str | None = None) -> None:
+        """correlation_id: sent on every request of this client (e.g. one CLI command), so even an error
+        without a server answer names the id the server logs would carry."""
         headers = {'Accept': 'application/json'}
         if token:
             headers['Authorization'] = f'Bearer {token}'
+        if correlation_id:
+            headers['X-Correlation-ID'] = correlation_id
+        self.correlation_id = correlation_id
         self.base_url = base_url.rstrip('/')
         self._http = httpx.AsyncClient(base_url=self.base_url, headers=headers, timeout=timeout, transport=transport)
 
@@ -84,6 +89,7 @@ class RunboardClient:
         sent_headers = dict(headers or {})
         if correlation_id:
             sent_headers['X-Correlation-ID'] = correlation_id
+        correlation_id = correlation_id or self.correlation_id
         try:
             reply = await self._http.request(method, API + path, json=json_body, params=params, headers=sent_headers)
         except httpx.TimeoutException as exc:
@@ -160,6 +166,31 @@ class RunboardClient:
     async def add_issue(self, project_id: str, body: dict) -> dict:
         return (await self.request('POST', f'/projects/{project_id}/issues', json_body=body)).data
 
+    async def update_issue(self, project_id: str, number: int, body: dict) -> dict:
+        return (await self.request('PATCH', f'/projects/{project_id}/issues/{number}', json_body=body)).data
+
+    async def start_afk(self, project_id: str) -> dict:
+        return (await self.request('POST', f'/afk/start/{project_id}')).data
+
+    async def set_auto(self, project_id: str, enabled: bool) -> dict:
+        return (await self.request('POST', f'/afk/auto/{project_id}', json_body={'enabled': enabled})).data
+
+    async def reset_afk(self, project_id: str) -> dict:
+        return (await self.request('POST', f'/afk/reset/{project_id}')).data
+
+    async def afk_form_token(self, project_id: str) -> str:
+        """CSRF token for the plain-HTML Reset form of one project (operators)."""
+        return (await self.request('POST', f'/afk/form-token/{project_id}')).data['csrf_token']
+
+    async def parked_issues(self, project_id: str) -> list[dict]:
+        return (await self.request('GET', f'/afk/parked/{project_id}')).data
+
+    async def requeue_issue(self, project_id: str, number: int) -> dict:
+        return (await self.request('POST', f'/afk/parked/{project_id}/{number}/requeue')).data
+
+    async def discard_issue(self, project_id: str, number: int) -> dict:
+        return (await self.request('POST', f'/afk/parked/{project_id}/{number}/discard')).data
+
     # -- live changes
     async def events(self, *, project: str | None = None, run: str | None = None,
                      on_open: Callable[[], Any] | None = None) -> AsyncIterator[dict]:
@@ -173,11 +204,12 @@ class RunboardClient:
                     await reply.aread()
                     body = reply.json() if reply.content else {}
                     raise ApiError(reply.status_code, body.get('error', 'http_error'), body.get('detail', ''),
-                                   body.get('correlation_id'), body)
+                                   body.get('correlation_id') or self.correlation_id, body)
                 if on_open is not None:
                     on_open()
                 async for line in reply.aiter_lines():
                     if line.startswith('data: '):
                         yield json.loads(line[6:])
         except httpx.TransportError as exc:
-            raise ApiError(0, 'network', f'Lost the event stream: {type(exc).__name__}.') from exc
+            raise ApiError(0, 'network', f'Lost the event stream: {type(exc).__name__}.',
+                           self.correlation_id) from exc

@@ -49,7 +49,8 @@ def make_engine(url: str, *, pool_size: int = 20) -> Engine:
         return engine
     if url.startswith('postgresql://'):
         url = 'postgresql+psycopg://' + url[len('postgresql://'):]
-    return create_engine(url, pool_size=pool_size, max_overflow=20, pool_pre_ping=True)
+    # PostgreSQL serves several instances (and their tests) from max_connections=100: stay modest per engine
+    return create_engine(url, pool_size=min(pool_size, 8), max_overflow=12, pool_pre_ping=True)
 
 
 def read_only(engine: Engine) -> Engine:

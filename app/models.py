@@ -35,6 +35,7 @@ ACTIVE_STATUSES = (RunStatus.queued.value, RunStatus.running.value)
 TERMINAL_STATUSES = tuple(s.value for s in RunStatus if s.value not in ACTIVE_STATUSES)
 RETRYABLE_STATUSES = ('failed', 'timed_out', 'crashed', 'stopped')
 _ACTIVE_SQL = "status IN ('queued', 'running')"
+_ACTIVE_AUTO_SQL = "kind = 'auto' AND status IN ('queued', 'running')"
 
 
 class RunKind(str, Enum):
@@ -114,6 +115,9 @@ class Run(SQLModel, table=True):
         # Repository concurrency: each active run holds one numbered slot below the limit.
         Index('uq_run_active_slot', 'repository_key', 'slot', unique=True,
               sqlite_where=text(_ACTIVE_SQL), postgresql_where=text(_ACTIVE_SQL)),
+        # AFK is serial per project: at most one active auto run, whichever server launched it.
+        Index('uq_run_active_auto', 'project_id', unique=True,
+              sqlite_where=text(_ACTIVE_AUTO_SQL), postgresql_where=text(_ACTIVE_AUTO_SQL)),
         Index('ix_run_status_created', 'status', 'created_at'),
         Index('ix_run_project_created', 'project_id', 'created_at'),
     )
@@ -132,6 +136,7 @@ class Run(SQLModel, table=True):
     retry_of: str | None = Field(default=None, foreign_key='run.id')
     issue_number: int | None = None
     issue_title: str | None = None
+    issue_body: str | None = None  # AFK: handed to the command as RUNBOARD_ISSUE_BODY
     slot: int | None = None
     created_at: datetime = Field(default_factory=utcnow)
     started_at: datetime | None = None

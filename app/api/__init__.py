@@ -5,7 +5,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
 
-from app.api import events, projects, runs
+from app.api import events, me, projects, runs
 from app.api.deps import auth_refusal
 from app.api.problems import BodyLimitMiddleware, CorrelationMiddleware, install_error_handlers
 from app.api.routing import ApiPathMiddleware
@@ -16,10 +16,11 @@ API_PREFIX = '/api'
 
 def api_router() -> APIRouter:
     router = APIRouter(prefix=API_PREFIX)
-    for module in (runs, projects, events):
+    for module in (runs, projects, events, me):
         router.include_router(module.router)
-    from app.api import afk
+    from app.api import afk, issues
     router.include_router(afk.router)
+    router.include_router(issues.router)
 
     @router.get('/health', tags=['health'])
     async def health() -> dict:

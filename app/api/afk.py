@@ -1,4 +1,135 @@
-"""AFK endpoints (filled in by the auto-loop issue)."""
-from fastapi import APIRouter
+"""AFK endpoints: start by hand, auto on/off, Reset (JSON or a plain HTML form), parked issues."""
+from __future__ import annotations
 
-router = APIRouter(tags=['afk'])
+from urllib.parse import parse_qs
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, ConfigDict
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import RedirectResponse
+
+from app.api.deps import PrincipalDep, ServicesDep, correlation, get_principal
+from app.api.schemas import problems
+from app.models import ProjectPublic, RunPublic
+from app.services import form_tokens
+from app.services.errors import DomainError
+
+router = APIRouter(prefix='/afk', tags=['afk'])
+FORM_TYPES = ('application/x-www-form-urlencoded', 'multipart/form-data')
+
+
+class AutoSwitch(BaseModel):
+    model_config = ConfigDict(extra='forbid')
+    enabled: bool
+
+
+class ParkedIssue(BaseModel):
+    issue_number: int
+    issue_title: str
+    state: str
+    run_id: str | None
+    cause: str | None
+
+
+class FormToken(BaseModel):
+    csrf_token: str
+    field: str = 'csrf_token'
+    expires_in_seconds: int = form_tokens.TTL_SECONDS
+
+
+def _loop(services):  # noqa: ANN001, ANN202
+    return services.extras['afk']
+
+
+@router.post('/start/{project_id}', status_code=201, response_model=RunPublic,
+             responses=problems(401, 404, 409, 502))
+async def start_afk_run(project_id: str, request: Request, services: ServicesDep,
+                        principal: PrincipalDep) -> RunPublic:
+    """An AFK run on the project's next ready issue, now (also on a paused project, also with auto off)."""
+    return await run_in_threadpool(_loop(services).start_by_hand, principal, project_id,
+                                   correlation_id=correlation(request))
+
+
+@router.post('/auto/{project_id}', response_model=ProjectPublic, responses=problems(401, 403, 404, 422))
+async def switch_auto(project_id: str, body: AutoSwitch, services: ServicesDep,
+                      principal: PrincipalDep) -> ProjectPublic:
+    """Operators: auto AFK runs on or off. Does not clear a pause (only Reset or a success does)."""
+    return await run_in_threadpool(_loop(services).set_auto, principal, project_id, body.enabled)
+
+
+@router.post('/reset/{project_id}', response_model=ProjectPublic,
+             responses={303: {'description': 'HTML form post: back to the page it came from'},
+                        **problems(401, 403, 404)})
+async def reset_project(project_id: str, request: Request, services: ServicesDep):  # noqa: ANN201
+    """Operators: zero the failure counter and sweep at once.
+
+    API clients (Authorization: Bearer) get the project as JSON. A plain HTML form post
+    (application/x-www-form-urlencoded, no JavaScript) must come from this server's own page
+    (Origin/Referer) and carry the csrf_token field from POST /afk/form-token/{project}; it gets
+    a 303 back to the page it came from.
+    """
+    if request.headers.get('authorization'):
+        principal = await get_principal(request)
+        return await run_in_threadpool(_loop(services).reset, principal, project_id)
+    content_type = request.headers.get('content-type', '').split(';')[0].strip().lower()
+    if content_type not in FORM_TYPES:
+        raise DomainError(401, 'unauthorized', 'Authorization: Bearer <token> is required.',
+                          headers={'WWW-Authenticate': 'Bearer'})
+    host = request.headers.get('host')
+    referer = request.headers.get('referer')
+    if not form_tokens.same_origin(origin=request.headers.get('origin'), referer=referer, host=host):
+        raise DomainError(403, 'csrf', 'This form post did not come from a Runboard page on this server.')
+    token = await _form_field(request, content_type, 'csrf_token')
+    principal = await run_in_threadpool(form_tokens.verify, services.engine, token or '', project_id, 'reset')
+    if principal is None:
+        raise DomainError(403, 'csrf', 'The form token is missing, expired or not for this project; '
+                                       'reload the page and try again.')
+    await run_in_threadpool(_loop(services).reset, principal, project_id)
+    return RedirectResponse(form_tokens.redirect_target(referer, host), status_code=303)
+
+
+async def _form_field(request: Request, content_type: str, name: str) -> str | None:
+    if content_type == 'multipart/form-data':
+        form = await request.form()
+        value = form.get(name)
+        return value if isinstance(value, str) else None
+    body = (await request.body()).decode('utf-8', 'replace')
+    values = parse_qs(body, keep_blank_values=True).get(name)
+    return values[0] if values else None
+
+
+@router.post('/form-token/{project_id}', response_model=FormToken, responses=problems(401, 403, 404))
+async def form_token(project_id: str, request: Request, services: ServicesDep, principal: PrincipalDep) -> FormToken:
+    """A CSRF token for the Reset form of one project, tied to the caller's API token (operators)."""
+    from app.services import projects
+    from sqlmodel import Session
+
+    def mint() -> str | None:
+        if not principal.is_operator:
+            raise DomainError(403, 'forbidden', 'only operators can reset a paused project')
+        with Session(services.engine) as session:
+            projects.get_visible(session, project_id, principal)
+        bearer = request.headers.get('authorization', '').partition(' ')[2].strip()
+        return form_tokens.mint(services.engine, bearer, project_id, 'reset')
+    token = await run_in_threadpool(mint)
+    if token is None:
+        raise DomainError(401, 'unauthorized', 'The token is not valid.')
+    return FormToken(csrf_token=token)
+
+
+@router.get('/parked/{project_id}', response_model=list[ParkedIssue], responses=problems(401, 404))
+async def parked_issues(project_id: str, services: ServicesDep, principal: PrincipalDep) -> list[dict]:
+    """Issues whose AFK run failed (or was stopped): not retried automatically until requeued."""
+    return await run_in_threadpool(_loop(services).parked, principal, project_id)
+
+
+@router.post('/parked/{project_id}/{number}/requeue', response_model=ParkedIssue, responses=problems(401, 404, 422))
+async def requeue_parked(project_id: str, number: int, services: ServicesDep, principal: PrincipalDep) -> dict:
+    """The parked issue becomes ready again; the next sweep may take it."""
+    return await run_in_threadpool(_loop(services).leave_parked, principal, project_id, number, 'requeue')
+
+
+@router.post('/parked/{project_id}/{number}/discard', response_model=ParkedIssue, responses=problems(401, 404, 422))
+async def discard_parked(project_id: str, number: int, services: ServicesDep, principal: PrincipalDep) -> dict:
+    """The parked issue leaves the AFK queue for good."""
+    return await run_in_threadpool(_loop(services).leave_parked, principal, project_id, number, 'discard')

@@ -1,31 +1,197 @@
-"""Project cards on the dashboard (grown by the AFK issue: auto badge, pause, Reset)."""
+"""Project cards on the dashboard: status, running count, last run, auto badge, the ⋯ menu
+(Start AFK run, Auto on/off, Reset when paused), the paused banner with the causes of the last
+failures, and Parked (N). Updated in place from live change events."""
 from __future__ import annotations
 
-from nicegui import ui
+import html
+import logging
+from urllib.parse import urlsplit
+
+from nicegui import background_tasks, context, ui
 
 from app.client import ApiError
+from app.pages.backlog import open_backlog, open_parked
+from app.pages.theme import relative, status_badge
 from app.state import connection, live
+from app.state.projects_store import CardView, ProjectsStore
+
+CARD_CSS = """
+.rb-form-button { padding: 0 16px; border-radius: 4px; background: #c62828; color: #fff; font-weight: 600;
+  text-transform: uppercase; letter-spacing: .05em; border: 0; cursor: pointer; min-height: 44px; min-width: 44px; }
+.rb-form-button:focus-visible { outline: 2px solid #1976d2; outline-offset: 2px; }
+.rb-paused-banner { background: #ffebee; color: #b71c1c; }
+.body--dark .rb-paused-banner { background: rgba(229, 57, 53, .18); color: #ffcdd2; }
+"""
+log = logging.getLogger(__name__)
+STATUS_TEXT = {'paused': 'Auto paused', 'running': 'Running', 'queued': 'Queued', 'idle': 'Idle'}
+STATUS_COLOR = {'paused': 'red-8', 'running': 'blue-7', 'queued': 'grey-7', 'idle': 'grey-6'}
+
+
+def paused_text(failures: int) -> str:
+    return f'Auto paused · {failures} fail' + ('' if failures == 1 else 's')
+
+
+def reset_form(project_id: str, csrf_token: str) -> str:
+    """A plain HTML form: Reset works without JavaScript (the server answers 303 back here)."""
+    return (f'<form method="post" action="/afk/reset/{html.escape(project_id)}" style="margin:0">'
+            f'<input type="hidden" name="csrf_token" value="{html.escape(csrf_token)}">'
+            f'<button type="submit" class="rb-tap rb-form-button" data-reset-form="{html.escape(project_id)}">'
+            f'Reset</button></form>')
+
+
+class ProjectCard:
+    def __init__(self, store: ProjectsStore, view: CardView, *, form_posts: bool) -> None:
+        self.store, self.id, self.form_posts = store, view.id, form_posts
+        self.form_token: str | None = None
+        with ui.card().classes('w-full sm:w-96 gap-2').props(f'data-project={view.id}') as self.element:
+            with ui.row().classes('w-full items-center no-wrap gap-2'):
+                self.name = ui.label().classes('text-lg font-bold grow')
+                self.auto_badge = ui.badge().classes('text-sm px-2 py-1')
+                with ui.button(icon='more_horiz').props('flat round aria-label="Project actions"') \
+                        .classes('rb-tap') as self.menu_button:
+                    with ui.menu().props('data-menu=afk') as self.menu:
+                        with ui.menu_item(on_click=self.start_afk).classes('rb-tap') as self.start_item:
+                            self.start_label = ui.item_section()
+                        with ui.menu_item(on_click=self.toggle_auto).classes('rb-tap'):
+                            self.auto_label = ui.item_section()
+                        self.menu_separator = ui.separator()
+                        with ui.item().classes('text-negative') as self.menu_paused:
+                            self.menu_paused_label = ui.item_section()
+                        with ui.menu_item(on_click=self.reset).classes('rb-tap text-negative') as self.reset_item:
+                            ui.item_section('Reset')
+            with ui.row().classes('w-full items-center gap-2'):
+                self.status = ui.badge().classes('text-sm px-2 py-1')
+                self.running = ui.label().classes('text-sm')
+            with ui.row().classes('w-full items-center gap-2 text-sm'):
+                ui.label('Last run:').classes('opacity-70')
+                self.last_run = ui.row().classes('items-center gap-2')
+            with ui.column().classes('w-full gap-1 p-2 rounded rb-paused-banner') \
+                    .props('data-paused-banner') as self.banner:
+                self.banner_title = ui.label().classes('font-bold')
+                self.causes = ui.column().classes('gap-0 text-xs')
+                self.form_box = ui.element('div')
+            with ui.row().classes('w-full gap-2'):
+                ui.button('Run', icon='play_arrow', on_click=lambda: ui.navigate.to(f'/projects/{self.id}')) \
+                    .classes('rb-tap')
+                ui.button('Backlog', icon='list', on_click=self.backlog).props('outline').classes('rb-tap')
+                self.parked_button = ui.button(on_click=self.parked).props('outline color=negative') \
+                    .classes('rb-tap')
+        self.update(view)
+
+    def update(self, view: CardView) -> None:
+        project = view.project
+        self.view = view
+        self.name.text = project['name']
+        auto = bool(project.get('auto_enabled'))
+        self.auto_badge.text = 'Auto' if auto else 'Auto off'
+        self.auto_badge.props(f'color={"green-8" if auto else "grey-6"} data-auto={"on" if auto else "off"}')
+        ready = view.ready
+        self.start_label.text = f'Start AFK run ({ready if ready is not None else "?"} ready)'
+        self.start_item.set_enabled(ready is None or ready > 0)
+        self.auto_label.text = f'Auto AFK runs: {"On" if auto else "Off"}'
+        paused_line = paused_text(view.failures)
+        for element in (self.menu_separator, self.menu_paused, self.reset_item, self.banner):
+            element.set_visibility(view.paused)
+        self.menu_paused_label.text = paused_line
+        self.banner_title.text = paused_line + ('' if auto else ' (auto is off)')
+        self.status.text = STATUS_TEXT[view.status]
+        self.status.props(f'color={STATUS_COLOR[view.status]} data-card-status={view.status}')
+        self.running.text = f'{view.running} running' + (
+            f' · {project["active_runs"] - view.running} queued' if project.get('active_runs', 0) > view.running
+            else '')
+        self.last_run.clear()
+        with self.last_run:
+            if view.last_run:
+                status_badge(view.last_run['status'])
+                ui.link(relative(view.last_run['created_at']), f'/runs/{view.last_run["id"]}').classes('text-sm')
+            else:
+                ui.label('none yet').classes('opacity-70')
+        self.causes.clear()
+        with self.causes:
+            for cause in view.failure_causes:
+                ui.label(cause)
+        parked = int(project.get('parked_count') or 0)
+        self.parked_button.text = f'Parked ({parked})'
+        self.parked_button.set_visibility(parked > 0)
+        if view.paused and self.form_posts and self.form_token is None:
+            self.form_token = ''  # loading; update() also runs from live events, outside any slot
+            background_tasks.create(self._load_form(), name='reset-form-token')
+
+    async def _load_form(self) -> None:
+        self.form_token = await self.store.form_token(self.id)
+        if self.form_token and not self.element.is_deleted:
+            self.form_box.clear()
+            with self.form_box:
+                ui.html(reset_form(self.id, self.form_token), sanitize=False)
+
+    async def _act(self, action) -> None:  # noqa: ANN001
+        try:
+            ui.notify(await action(), type='positive')
+        except ApiError as exc:
+            ui.notify(str(exc), type='negative', multi_line=True)
+
+    async def start_afk(self) -> None:
+        await self._act(lambda: self.store.start_afk(self.id))
+
+    async def toggle_auto(self) -> None:
+        enabled = not bool(self.view.project.get('auto_enabled'))
+        await self._act(lambda: self.store.set_auto(self.id, enabled))
+
+    async def reset(self) -> None:
+        await self._act(lambda: self.store.reset(self.id))
+
+    async def backlog(self) -> None:
+        await open_backlog(self.view.project, on_change=self.store.refresh)
+
+    async def parked(self) -> None:
+        await open_parked(self.store, self.view.project)
+
+
+def _form_posts_reach_api() -> bool:
+    """The plain Reset form posts to this page's own origin: only useful when this server hosts the API."""
+    try:
+        own = context.client.request.url
+        api = urlsplit(connection.client().base_url)
+    except Exception:  # noqa: BLE001
+        return False
+    return api.port == own.port and api.hostname in ('127.0.0.1', 'localhost', own.hostname)
 
 
 async def project_cards() -> None:
+    ui.add_css(CARD_CSS)
+    store = ProjectsStore(connection.client())
     box = ui.row().classes('w-full gap-4')
+    cards: dict[str, ProjectCard] = {}
+    form_posts = _form_posts_reach_api()
 
-    async def render() -> None:
-        try:
-            projects = await connection.client().list_projects()
-        except ApiError as exc:
+    def render() -> None:
+        if store.error:
             box.clear()
+            cards.clear()
             with box:
-                ui.label(f'Could not load projects: {exc}').classes('text-negative')
+                ui.label(store.error).classes('text-negative')
             return
-        box.clear()
-        with box:
-            for project in projects:
-                with ui.card().classes('w-full sm:w-80').props(f'data-project={project["id"]}'):
-                    ui.label(project['name']).classes('text-lg font-bold')
-                    ui.label(f'{project["active_runs"]} active · base {project["base_branch"]}').classes('text-sm')
-                    ui.button('Run', icon='play_arrow',
-                              on_click=lambda p=project: ui.navigate.to(f'/projects/{p["id"]}')).classes('rb-tap')
+        ids = [c.id for c in store.cards]
+        if ids != list(cards):
+            box.clear()
+            cards.clear()
+            with box:
+                if not ids:
+                    ui.label('No projects yet.').classes('opacity-70')
+                for view in store.cards:
+                    cards[view.id] = ProjectCard(store, view, form_posts=form_posts)
+            return
+        for view in store.cards:
+            cards[view.id].update(view)
 
-    await render()
-    live.follow(lambda event: render() if event.get('type') in ('run', 'project') else None, on_reconnect=render)
+    store.listeners.append(render)
+    await store.load()
+
+    async def on_event(event: dict) -> None:
+        if event.get('type') not in ('run', 'project'):
+            return
+        try:
+            await store.refresh()
+        except Exception:  # noqa: BLE001 - keep following: the next event or reconnect refreshes again
+            log.exception('refreshing project cards failed')
+    live.follow(on_event, on_reconnect=store.refresh)

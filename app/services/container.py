@@ -37,6 +37,8 @@ class Services:
         sched = self.extras.get('scheduler')
         if sched is not None:
             sched.shutdown(wait=False)
+        if self.extras.get('afk') is not None:
+            self.extras['afk'].close()
         await self.runner.close()
         await self.bus.close()
         self.limiter.close()
@@ -56,6 +58,8 @@ def build_services(settings: Settings, *, migrate: bool = True, seed: bool = Tru
         branches=branches,
         admitter=RunAdmitter(engine=engine, settings=settings, limiter=limiter, branches=branches, bus=bus),
         runner=RunEngine(settings=settings, engine=engine, bus=bus))
+    from app.services import afk
+    afk.install(services)  # AFK sweep job, kick on run end, PR probe
     if seed:
         services.local_token = accounts.ensure_local_account(engine, settings.credentials_path)
         if settings.demo:

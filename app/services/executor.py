@@ -33,7 +33,9 @@ FLUSH_SECONDS = 0.05
 FLUSH_LINES = 10_000  # events per INSERT transaction
 FLUSH_RETRY_SECONDS = 1.0
 FINISH_ATTEMPTS = 5
-DRAIN_AFTER_EXIT_SECONDS = 2.0
+DRAIN_AFTER_EXIT_SECONDS = 2.0  # after the exit, keep reading while output still arrives this often ...
+DRAIN_AFTER_EXIT_MAX_SECONDS = 30.0  # ... but no longer than this (an escaped process may hold the pipe)
+MAX_BUFFERED_LINES = 50_000  # back-pressure: past this, stop reading until the buffer is stored
 
 
 def new_instance_id() -> str:
@@ -52,6 +54,7 @@ class LiveRun:
     stored_lines: int = 0  # output lines stored or being stored (counts towards max_output_lines)
     truncated: bool = False
     cutting: bool = False  # inside an over-long line: drop bytes until its end
+    bytes_read: int = 0
     output_done: asyncio.Event = field(default_factory=asyncio.Event)
 
 
@@ -68,6 +71,7 @@ class RunEngine:
         self._events_task: asyncio.Task | None = None
         self._closing = False
         self.on_run_finished: list = []  # callbacks(project_id, status) e.g. AFK sweep kick
+        self.pull_request_probe = None  # callable(run dict) -> bool: an AFK run's PR exists (forge projects)
 
     # ------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -83,8 +87,7 @@ class RunEngine:
         for task in (self._heartbeat_task, self._events_task):
             if task:
                 task.cancel()
-        for live in list(self.live.values()):
-            await self._kill(live, 'shutdown')
+        await asyncio.gather(*(self._kill(live, 'shutdown') for live in list(self.live.values())))
         deadline = asyncio.get_running_loop().time() + self.settings.kill_grace_seconds + 5
         while self._tasks:  # a drain may still spawn a run's task (which then ends at once as crashed)
             remaining = deadline - asyncio.get_running_loop().time()
@@ -125,6 +128,8 @@ class RunEngine:
                 if claimed == 'lost':
                     continue
                 live = self.live[claimed['id']]
+                if self._closing:  # claimed while shutting down: it must not start a process now
+                    live.kill_reason = 'shutdown'
                 self._publish_run(live.run_id, live.project_id, live.team_id, RunStatus.running.value)
                 self._spawn(self._execute(live, claimed))
 
@@ -134,17 +139,18 @@ class RunEngine:
         Returns None when nothing may start, 'lost' when the chosen run changed under us (stopped by a
         person on another server between the SELECT and the UPDATE), else the claimed run.
         """
-        now = utcnow()
         with session_scope(self.engine) as session:
-            conn = session.connection()
+            conn = session.connection()  # SQLite: BEGIN IMMEDIATE, i.e. the write lock
             if not is_sqlite(str(self.engine.url)):
                 conn.execute(text('SELECT pg_advisory_xact_lock(727001)'))  # serialise claims across servers
+            now = utcnow()  # only once we hold the lock: started_at never precedes the end of the run it replaces
             running = conn.execute(text("SELECT count(*) FROM run WHERE status = 'running'")).scalar_one()
             if running >= self.settings.global_run_cap:
                 return None
             row = conn.execute(text(
                 "SELECT r.id, r.project_id, r.budget_seconds, r.checkout_ref, r.branch_name, r.depth_level, "
-                "r.target_framework, r.issue_number, r.issue_title, p.repository, p.command, p.team_id "
+                "r.target_framework, r.kind, r.issue_number, r.issue_title, r.issue_body, p.repository, "
+                "p.issue_source, p.command, p.team_id "
                 "FROM run r JOIN project p ON p.id = r.project_id "
                 "WHERE r.status = 'queued' AND r.stop_requested_at IS NULL "
                 "ORDER BY r.created_at, r.id LIMIT 1")).mappings().first()
@@ -182,7 +188,7 @@ class RunEngine:
                 commit = await asyncio.to_thread(self._prepare_worktree, run, worktree)
             except gitops.GitError as exc:
                 error = f'checkout failed: {exc}'
-                kill_reason_status = RunStatus.failed
+                kill_reason_status = None if live.kill_reason else RunStatus.failed  # a stop still reads stopped
             else:
                 self._emit(live, 'stage', f'checkout {run["checkout_ref"]} @ {commit[:12]}')
                 exit_code, error = await self._run_process(live, run, worktree)
@@ -200,21 +206,46 @@ class RunEngine:
                 await self._flush(live)
             except Exception:  # losing output must not keep the run from being reaped
                 log.exception('storing the last output of run %s failed', live.run_id)
-            status = kill_reason_status or classify_run(exit_code=exit_code, kill_reason=live.kill_reason)
+            has_pr = await self._has_pull_request(run, live)
+            status = (RunStatus.succeeded if has_pr else kill_reason_status) or classify_run(
+                exit_code=exit_code, kill_reason=live.kill_reason, has_pull_request=has_pr)
             if live.kill_reason == 'shutdown':
                 error = error or 'server stopped while the run was in progress'
             done = await self._finish(live.run_id, status=status, exit_code=exit_code, error=error)
             self.live.pop(live.run_id, None)  # if finishing failed, the safety poll reaps it as crashed
-            if status == RunStatus.succeeded:
-                await asyncio.to_thread(gitops.remove_worktree, worktree)
-            else:  # kept for inspection: its retention counts from now, not from the checkout
-                with contextlib.suppress(OSError):
-                    os.utime(worktree)
+            self.kick()  # the slot is free: start the next queued run before tidying up
             if done:
                 self._publish_run(live.run_id, live.project_id, live.team_id, status.value)
-                for callback in self.on_run_finished:
-                    callback(live.project_id, status.value)
-            self.kick()
+                self._run_finished_callbacks(live.project_id, status.value)
+            try:
+                if status == RunStatus.succeeded:
+                    await asyncio.to_thread(gitops.remove_worktree, worktree)
+                else:  # kept for inspection: its retention counts from now, not from the checkout
+                    os.utime(worktree)
+            except (OSError, gitops.GitError):
+                log.warning('tidying the worktree of run %s failed', live.run_id, exc_info=True)
+
+    def _run_finished_callbacks(self, project_id: str, status: str) -> None:
+        for callback in self.on_run_finished:
+            try:
+                callback(project_id, status)
+            except Exception:
+                log.exception('run-finished callback %r failed', callback)
+
+    async def _has_pull_request(self, run: dict, live: LiveRun) -> bool:
+        """AFK on a forge: an open or merged PR from afk/<N> wins over the process's fate (not a person's Stop)."""
+        if self.pull_request_probe is None or run.get('kind') != 'auto' or live.kill_reason == 'stop':
+            return False
+        return await asyncio.to_thread(self._probe_sync, run)
+
+    def _probe_sync(self, run: dict) -> bool:
+        if self.pull_request_probe is None or run.get('kind') != 'auto':
+            return False
+        try:
+            return bool(self.pull_request_probe(run))
+        except Exception:  # noqa: BLE001 - a forge outage must not lose the run's real outcome
+            log.warning('pull request check failed for run %s', run.get('id'), exc_info=True)
+            return False
 
     async def _finish(self, run_id: str, **outcome) -> dict | None:  # noqa: ANN003
         for attempt in range(FINISH_ATTEMPTS):
@@ -275,7 +306,11 @@ class RunEngine:
             await process.wait()
         # The main process is gone; whatever it left in its group must not outlive the run.
         procs.kill_group(process.pid, signal.SIGKILL)
-        done, pending = await asyncio.wait(readers, timeout=DRAIN_AFTER_EXIT_SECONDS)
+        pending, seen = set(readers), -1
+        give_up = asyncio.get_running_loop().time() + DRAIN_AFTER_EXIT_MAX_SECONDS
+        while pending and live.bytes_read != seen and asyncio.get_running_loop().time() < give_up:
+            seen = live.bytes_read
+            _, pending = await asyncio.wait(pending, timeout=DRAIN_AFTER_EXIT_SECONDS)
         for task in pending:
             task.cancel()
         return process.returncode, None
@@ -309,9 +344,12 @@ class RunEngine:
         pending = b''
         limit = self.settings.max_line_chars
         while True:
+            while live.buffered_lines >= MAX_BUFFERED_LINES:  # the database is behind: let the pipe fill
+                await asyncio.sleep(FLUSH_SECONDS)
             chunk = await stream.read(READ_CHUNK)
             if not chunk:
                 break
+            live.bytes_read += len(chunk)
             pending += chunk
             *lines, pending = pending.split(b'\n')
             for raw in lines:
@@ -412,9 +450,11 @@ class RunEngine:
         stale_before = utcnow() - timedelta(seconds=3 * self.settings.heartbeat_seconds)
         with session_scope(self.engine) as session:
             rows = session.connection().execute(text(
-                "SELECT id, owner_instance, heartbeat_at, pid FROM run WHERE status = 'running'")).all()
+                "SELECT r.id, r.owner_instance, r.heartbeat_at, r.pid, r.kind, r.issue_number, r.project_id, "
+                "p.issue_source, p.repository FROM run r JOIN project p ON p.id = r.project_id "
+                "WHERE r.status = 'running'")).all()
         crashed = []
-        for run_id, owner, heartbeat, pid in rows:
+        for run_id, owner, heartbeat, pid, kind, issue_number, project_id, issue_source, repository in rows:
             if owner == self.instance_id:
                 if run_id in self.live:
                     continue
@@ -427,14 +467,18 @@ class RunEngine:
             note = f'owner instance {owner} is gone'
             if killed:
                 note += f'; killed {killed} leftover process(es)'
-            done = finish_run(self.engine, run_id=run_id, status=classify_run(exit_code=None, owner_gone=True),
-                              error='owner instance gone', message=note)
+            has_pr = self._probe_sync({'id': run_id, 'kind': kind, 'issue_number': issue_number,
+                                       'project_id': project_id, 'issue_source': issue_source,
+                                       'repository': repository})
+            status = classify_run(exit_code=None, owner_gone=True, has_pull_request=has_pr)
+            done = finish_run(self.engine, run_id=run_id, status=status,
+                              error=None if has_pr else 'owner instance gone',
+                              message=note + ('; its pull request counts as success' if has_pr else ''))
             if done:
                 crashed.append(run_id)
                 self.bus.publish({'type': 'run', 'id': run_id, 'project_id': done['project_id'],
                                   'team_id': done['team_id'], 'status': done['status']})
-                for callback in self.on_run_finished:
-                    callback(done['project_id'], done['status'])
+                self._run_finished_callbacks(done['project_id'], done['status'])
         return crashed
 
     def safety_poll(self) -> None:

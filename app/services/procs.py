@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import time
 from pathlib import Path
 
 
@@ -56,13 +57,43 @@ def processes_of_run(run_id: str) -> list[int]:
     return found
 
 
-def kill_run_processes(run_id: str, pgid: int | None) -> int:
-    pids = processes_of_run(run_id)
-    if pgid and pgid in pids:
-        kill_group(pgid, signal.SIGKILL)
-    for pid in pids:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    return len(pids)
+def process_group_of(pid: int) -> int | None:
+    try:
+        stat = Path(f'/proc/{pid}/stat').read_text()
+    except OSError:
+        return None
+    # pid (comm) state ppid pgrp ...; comm may contain spaces and parentheses: split after the last ')'
+    fields = stat[stat.rindex(')') + 2:].split()
+    return int(fields[2]) if len(fields) > 2 else None
+
+
+def kill_run_processes(run_id: str, pgid: int | None = None, *, rounds: int = 5) -> int:
+    """SIGKILL every process of a run (found by its RUNBOARD_RUN_ID), and the process groups they are in.
+
+    A group is only signalled when a process of this run is in it, so a recycled pgid is never hit.
+    Scans again until nothing is left, in case a process forked between the scan and the kill.
+    """
+    own_group = os.getpgrp()
+    killed: set[int] = set()
+    for _ in range(rounds):
+        pids = [pid for pid in processes_of_run(run_id) if pid not in killed or _alive(pid)]
+        if not pids:
+            break
+        groups = {process_group_of(pid) for pid in pids} - {None, own_group, 0}
+        for group in groups:
+            kill_group(group, signal.SIGKILL)
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        killed.update(pids)
+        time.sleep(0.02)
+    return len(killed)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f'/proc/{pid}/stat').read_text().split(')')[-1].split()[0] not in ('Z', 'X')
+    except (OSError, IndexError):
+        return False

@@ -29,20 +29,12 @@ def to_public(session: Session, project: Project) -> ProjectPublic:
         Run.project_id == project.id, Run.status.in_(ACTIVE_STATUSES))).one()[0]
     parked = session.exec(select(func.count()).select_from(IssueClaim).where(
         IssueClaim.project_id == project.id, IssueClaim.state == 'parked')).one()[0]
-    ready = None
-    if project.issue_source.get('kind', 'local') == 'local':
-        ready = ready_local_count(session, project.id)
+    from app.services.sources import issues
+    ready = issues.ready_count(session, project)  # forge: cached briefly; None when the forge cannot tell
+    source = {k: ('********' if k == 'token' else v) for k, v in (project.issue_source or {}).items()}
     return ProjectPublic.model_validate({
-        **project.model_dump(), 'paused': is_paused(project.consecutive_failures),
+        **project.model_dump(), 'issue_source': source, 'paused': is_paused(project.consecutive_failures),
         'active_runs': active, 'parked_count': parked, 'ready_count': ready})
-
-
-def ready_local_count(session: Session, project_id: str) -> int:
-    """Open local issues labelled ready-for-agent without an unfinished claim."""
-    issues = session.exec(select(Issue).where(Issue.project_id == project_id, Issue.state == 'open')).all()
-    claimed = {c[0] for c in session.exec(select(IssueClaim.issue_number).where(
-        IssueClaim.project_id == project_id, IssueClaim.state.in_(('active', 'parked')))).all()}
-    return sum(1 for (issue,) in issues if 'ready-for-agent' in issue.labels and issue.number not in claimed)
 
 
 def list_projects(engine: Engine, principal: Principal) -> list[ProjectPublic]:

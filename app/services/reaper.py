@@ -63,9 +63,9 @@ def finish_run(engine: Engine, *, run_id: str, status: RunStatus, exit_code: int
     (two reapers racing: only one wins, so the failure counter moves once).
     """
     from app.db import session_scope
-    now = utcnow()
     with session_scope(engine) as session:
         conn = session.connection()
+        now = utcnow()  # inside the transaction (SQLite: under the write lock), as close to the commit as can be
         row = conn.execute(text(
             "UPDATE run SET status = :status, finished_at = :now, exit_code = :exit_code, error = :error "
             "WHERE id = :id AND status IN ('queued', 'running') RETURNING project_id, kind"),
@@ -77,8 +77,9 @@ def finish_run(engine: Engine, *, run_id: str, status: RunStatus, exit_code: int
         if outcome in _COUNTER_SQL:
             conn.execute(text(_COUNTER_SQL[outcome]), {'pid': project_id})
         from app.services import claims
-        claims.settle_for_run(conn, run_id=run_id, outcome=outcome, cause=error or status.value)
         detail = message or (f'exit code {exit_code}' if exit_code is not None else '')
+        claims.settle_for_run(conn, run_id=run_id, outcome=outcome,
+                              cause=f'{status.value}: {error or detail}' if (error or detail) else status.value)
         append_events(conn, run_id, [('status', f'{status.value}' + (f': {detail}' if detail else ''))], now=now)
         team_id = conn.execute(text('SELECT team_id FROM project WHERE id = :pid'), {'pid': project_id}).scalar()
     return {'project_id': project_id, 'team_id': team_id, 'kind': kind, 'status': status.value}

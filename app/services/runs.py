@@ -14,9 +14,9 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, Callable
 
-from sqlalchemy import DateTime, Engine, String, bindparam, insert, or_, select, text
+from sqlalchemy import Connection, DateTime, Engine, String, bindparam, insert, or_, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
@@ -371,15 +371,24 @@ class RunAdmitter:
             'deadline_at': None, 'heartbeat_at': None, 'exit_code': None, 'error': None, 'last_seq': last_seq})
 
     def _create(self, principal: Principal | None, project: Project, spec: RunSpec, *, key: str | None,
-                fingerprint: str | None, correlation_id: str | None, bypass_concurrency: bool = False) -> RunPublic:
-        """A run without the idempotency and quota steps (the AFK loop), under the same repository rules."""
+                fingerprint: str | None, correlation_id: str | None, bypass_concurrency: bool = False,
+                before_insert: Callable[[Connection], None] | None = None,
+                after_insert: Callable[[Connection, RunPublic], None] | None = None) -> RunPublic:
+        """A run without the idempotency and quota steps (the AFK loop), under the same repository rules.
+
+        before_insert / after_insert run inside the creating transaction (the AFK loop re-checks its gates
+        and claims the issue there, so a refusal or a lost race leaves nothing behind)."""
         for attempt in range(CREATE_ATTEMPTS):
             try:
                 with self._write_lock, self.engine.begin() as conn:
+                    if before_insert is not None:
+                        before_insert(conn)
                     self._lock_repository(conn, project.repository_key)
                     run = self._insert_run(conn, principal, project, spec, run_id=ids.new_run_id(), now=utcnow(),
                                            key=key, fingerprint=fingerprint, correlation_id=correlation_id,
                                            bypass_concurrency=bypass_concurrency)
+                    if after_insert is not None:
+                        after_insert(conn, run)
                 self._announce(run, project)
                 return run
             except IntegrityError:

@@ -10,7 +10,7 @@ import httpx
 
 from app.services import procs
 from tests.helpers import create_project, outputs, shell_script, statuses, trigger, wait_for_output, wait_for_status
-from tests.servers import app_process
+from tests.servers import api_server, app_process
 
 
 def _server_env(settings) -> dict[str, str]:  # noqa: ANN001
@@ -57,3 +57,17 @@ def test_kill_9_mid_run_then_restart_gives_crashed_with_events_kept(settings_fac
         assert procs.processes_of_run(victim) == []
         resumed = wait_for_status(client, waiting)
         assert resumed['status'] == 'succeeded' and outputs(resumed) == ['next']
+
+
+def test_graceful_shutdown_ends_its_runs_as_crashed_and_kills_them(settings_factory, repo_factory) -> None:
+    repo = repo_factory({'main': shell_script('sleep 1000 &\necho started\nsleep 1000')})
+    settings = settings_factory()
+    with api_server(settings) as server, server.client() as client:
+        create_project(client, repo)
+        run_id = trigger(client).json()['id']
+        wait_for_output(client, run_id, 'started')
+    assert procs.processes_of_run(run_id) == []
+    with api_server(settings) as server, server.client() as client:
+        run = client.get(f'/api/runs/{run_id}').json()
+        assert run['status'] == 'crashed' and outputs(run) == ['started']
+        assert 'server stopped' in statuses(run)[-1]

@@ -56,3 +56,16 @@ def test_reaped_on_exit_even_when_a_background_child_holds_the_output_open(setti
         run = wait_for_status(client, trigger(client).json()['id'], timeout=60)
         assert run['status'] == 'succeeded' and outputs(run) == ['leaving']
         assert procs.processes_of_run(run['id']) == []
+
+
+def test_output_faster_than_the_database_is_held_back_not_lost(settings_factory, repo_factory,
+                                                               monkeypatch) -> None:
+    from app.services import executor
+    monkeypatch.setattr(executor, 'MAX_BUFFERED_LINES', 100)  # the reader must wait for the store often
+    repo = repo_factory({'main': shell_script('seq 1 3000')})
+    with api_server(settings_factory()) as server, server.client() as client:
+        create_project(client, repo)
+        run = wait_for_status(client, trigger(client).json()['id'])
+        assert run['status'] == 'succeeded'
+        stored = client.get(f'/api/runs/{run["id"]}/events', params={'limit': 10_000}).json()
+        assert [e['text'] for e in stored if e['type'] == 'output'] == [str(i) for i in range(1, 3001)]

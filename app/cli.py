@@ -1,0 +1,54 @@
+"""The `runboard` command line: a typer app on app/client.py (the same HTTP API the UI uses).
+
+Exit codes: 0 ok; 1 a followed run did not succeed; 2 usage; 3 refused (429/409); 4 not found or
+forbidden; 5 server unreachable. See app/cli_policy.py.
+"""
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from app.cli_admin import db_app, serve, users_app
+from app.cli_projects import afk_app, issues_app, projects_app, quota
+from app.cli_runs import runs_app
+
+app = typer.Typer(
+    name='runboard', no_args_is_help=True, rich_markup_mode='rich',
+    help='Runboard: trigger, watch and retry pipeline and coding-agent runs on git projects.\n\n'
+         'Talks to the server at --server / RUNBOARD_SERVER (default http://127.0.0.1:8080) with the token in '
+         'RUNBOARD_TOKEN, or the one local mode saved in the data directory.',
+    epilog='Exit codes: 0 ok, 1 followed run did not succeed, 2 usage, 3 refused (rate limit or lock), '
+           '4 not found or forbidden, 5 server unreachable.')
+app.add_typer(runs_app, name='runs')
+app.add_typer(projects_app, name='projects')
+app.add_typer(issues_app, name='issues')
+app.add_typer(afk_app, name='afk')
+app.add_typer(db_app, name='db')
+app.add_typer(users_app, name='users')
+app.command('quota')(quota)
+app.command('serve')(serve)
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+        try:
+            typer.echo(f'runboard {version("runboard")}')
+        except PackageNotFoundError:
+            typer.echo('runboard (not installed)')
+        raise typer.Exit()
+
+
+@app.callback()
+def root(_version_flag: Annotated[Optional[bool], typer.Option(
+        '--version', callback=_version, is_eager=True, help='Print the version and exit.')] = None) -> None:
+    """Runboard command line."""
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,120 @@
+"""`runboard serve` and `runboard db upgrade`: the server side of the same console script."""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+db_app = typer.Typer(help='Database maintenance.', no_args_is_help=True)
+
+DataDirOpt = Annotated[Optional[Path], typer.Option(
+    '--data-dir', metavar='DIR', help='Where the database, mirrors and worktrees live '
+    '[default: RUNBOARD_DATA_DIR or ~/.local/share/runboard].')]
+
+
+def _settings(**overrides):  # noqa: ANN003, ANN202
+    from app.config import Settings
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})
+
+
+def serve(host: Annotated[Optional[str], typer.Option('--host', help='Listen address [default: 127.0.0.1].')] = None,
+          port: Annotated[Optional[int], typer.Option('--port', min=1, max=65535,
+                                                      help='Listen port [default: 8080].')] = None,
+          data_dir: DataDirOpt = None,
+          server: Annotated[Optional[str], typer.Option(
+              '--server', metavar='URL', help='Serve only the UI, using the API of this Runboard server '
+              '(e.g. a team server).')] = None,
+          native: Annotated[bool, typer.Option('--native', help='Open in a native desktop window.')] = False) -> None:
+    """Start Runboard: the web UI and its API on http://HOST:PORT (the same as `python main.py`)."""
+    if native and not os.environ.get('DISPLAY') and not os.environ.get('WAYLAND_DISPLAY'):
+        raise typer.BadParameter('--native needs a display (DISPLAY or WAYLAND_DISPLAY); run under a desktop '
+                                 'or xvfb-run', param_hint='--native')
+    from app.server import run
+    run(_settings(host=host, port=port, data_dir=data_dir, server=server), native=native)
+
+
+def _redacted(url: str) -> str:
+    from sqlalchemy.engine import make_url
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001
+        return url
+
+
+@db_app.command('upgrade')
+def db_upgrade(data_dir: DataDirOpt = None,
+               database_url: Annotated[Optional[str], typer.Option(
+                   '--database-url', envvar='RUNBOARD_DATABASE_URL', show_envvar=True, metavar='URL',
+                   help='Database to migrate [default: the SQLite file in the data directory].')] = None,
+               json_output: Annotated[bool, typer.Option('--json', help='Print {"database", "revision"} as JSON.')]
+               = False) -> None:
+    """Apply the database migrations (safe to run again; the server also applies them at start)."""
+    from alembic.runtime.migration import MigrationContext
+    from app.db import dispose, make_engine, upgrade
+
+    settings = _settings(data_dir=data_dir, database_url=database_url)
+    url = settings.effective_database_url
+    engine = make_engine(url, pool_size=1)
+    try:
+        upgrade(engine)
+        with engine.connect() as conn:
+            revision = MigrationContext.configure(conn).get_current_revision()
+    except Exception as exc:  # noqa: BLE001 - say what failed, not a traceback
+        typer.echo(f'Error: could not migrate {_redacted(url)}: {exc}', err=True)
+        raise typer.Exit(5) from None
+    finally:
+        dispose(engine)
+    if json_output:
+        typer.echo(json.dumps({'database': _redacted(url), 'revision': revision}))
+    else:
+        typer.echo(f'Database {_redacted(url)} is at revision {revision}.')
+
+
+users_app = typer.Typer(help='People and their API tokens (server side: works on the database directly).',
+                        no_args_is_help=True)
+
+
+@users_app.command('add')
+def users_add(name: Annotated[str, typer.Argument(help='Display name of the person.')],
+              team: Annotated[list[str], typer.Option('--team', metavar='TEAM',
+                                                      help='Team id (repeatable); created when missing.')],
+              role: Annotated[str, typer.Option('--role', help='builder (trigger, retry, stop) or operator '
+                                                               '(also configures projects and the auto-loop).')]
+              = 'builder',
+              data_dir: DataDirOpt = None,
+              database_url: Annotated[Optional[str], typer.Option(
+                  '--database-url', envvar='RUNBOARD_DATABASE_URL', show_envvar=True, metavar='URL',
+                  help='Database [default: the SQLite file in the data directory].')] = None,
+              json_output: Annotated[bool, typer.Option('--json', help='Print {"user_id", "token"} as JSON.')]
+              = False) -> None:
+    """Create a person in one or more teams and print their API token (shown once; stored hashed).
+
+    In team mode each person signs in to the UI, and uses the CLI, with their own token."""
+    from app.db import dispose, make_engine, upgrade
+    from app.models import Role
+    from app.services.accounts import create_user, ensure_team
+
+    if role not in (Role.builder.value, Role.operator.value):
+        raise typer.BadParameter('must be builder or operator', param_hint='--role')
+    if not team:
+        raise typer.BadParameter('name at least one team', param_hint='--team')
+    settings = _settings(data_dir=data_dir, database_url=database_url)
+    engine = make_engine(settings.effective_database_url, pool_size=1)
+    try:
+        upgrade(engine)
+        for team_id in team:
+            ensure_team(engine, team_id, team_id)
+        user, token = create_user(engine, name=name, role=Role(role), team_ids=list(team))
+    except Exception as exc:  # noqa: BLE001 - say what failed, not a traceback
+        typer.echo(f'Error: could not create the user: {exc}', err=True)
+        raise typer.Exit(5) from None
+    finally:
+        dispose(engine)
+    if json_output:
+        typer.echo(json.dumps({'user_id': user.id, 'name': name, 'role': role, 'teams': list(team), 'token': token}))
+    else:
+        typer.echo(f'Created {role} {name} ({user.id}) in {", ".join(team)}.')
+        typer.echo(f'Token (shown once): {token}')

@@ -1,0 +1,137 @@
+"""What every CLI command shares: where the server is, the token, output mode, and error reporting."""
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Annotated, Any, Awaitable, Callable, Optional
+
+import typer
+from rich.console import Console
+
+from app import cli_render as render
+from app.cli_policy import Exit, exit_code_for
+from app.client import ApiError, RunboardClient
+
+DEFAULT_SERVER = 'http://127.0.0.1:8080'
+
+ServerOpt = Annotated[Optional[str], typer.Option(
+    '--server', envvar='RUNBOARD_SERVER', show_envvar=True, metavar='URL',
+    help=f'Runboard server to talk to. [default: {DEFAULT_SERVER}]', rich_help_panel='Connection')]
+JsonOpt = Annotated[bool, typer.Option('--json', help='Print the API object as JSON (progress goes to stderr).',
+                                       rich_help_panel='Output')]
+
+
+def resolve_token() -> str | None:
+    """RUNBOARD_TOKEN, else the credentials file local mode writes in the data directory."""
+    token = os.environ.get('RUNBOARD_TOKEN')
+    if token:
+        return token.strip()
+    from app.config import Settings
+    from app.services.accounts import read_local_token
+    try:
+        return read_local_token(Settings().credentials_path)
+    except Exception:  # noqa: BLE001 - a broken environment means no token; the server will say 401
+        return None
+
+
+@dataclass
+class Cli:
+    server: str
+    token: str | None
+    json: bool = False
+    out: Console = field(default_factory=render.stdout_console)
+    err: Console = field(default_factory=render.stderr_console)
+    correlation_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+
+    @classmethod
+    def make(cls, server: str | None, json_output: bool = False) -> 'Cli':
+        return cls(server=(server or DEFAULT_SERVER).rstrip('/'), token=resolve_token(), json=json_output)
+
+    @property
+    def info(self) -> Console:
+        """Where human notices go: stdout normally, stderr when stdout carries JSON."""
+        return self.err if self.json else self.out
+
+    def client(self) -> RunboardClient:
+        return RunboardClient(self.server, self.token, correlation_id=self.correlation_id)
+
+    def print_json(self, value: Any) -> None:
+        typer.echo(json.dumps(value, indent=2, default=str))
+
+    def execute(self, work: Callable[[RunboardClient], Awaitable[int | None]]) -> None:
+        """Run one command's async body; turn an API error into its message and exit code."""
+        async def main() -> int | None:
+            async with self.client() as client:
+                try:
+                    return await work(client)
+                except ApiError as error:
+                    if error.status == 409 and error.blocking_runs:
+                        error.body['_blocking'] = await _blocking_details(client, error.blocking_runs)
+                    raise
+        try:
+            code = asyncio.run(main())
+        except ApiError as error:
+            self.report(error)
+            raise typer.Exit(int(exit_code_for(error))) from None
+        except (KeyError, TypeError) as exc:  # a 2xx answer without the fields a Runboard API always sends
+            self.err.print(f'[bold red]Error:[/] the answer from {self.server} is not what a Runboard server sends '
+                           f'({type(exc).__name__}: {render.escape(str(exc))}). Is --server / RUNBOARD_SERVER '
+                           'pointing at a Runboard API?')
+            self.err.print(f'Correlation id: {self.correlation_id}')
+            raise typer.Exit(int(Exit.UNREACHABLE)) from None
+        except KeyboardInterrupt:
+            self.err.print('Interrupted. A run already started keeps going on the server '
+                           '(runboard runs stop RUN_ID stops it).')
+            raise typer.Exit(130) from None
+        raise typer.Exit(int(code or Exit.OK))
+
+    def report(self, error: ApiError) -> None:
+        """The error for a person (stderr, always with the correlation id); the problem object with --json."""
+        cid = error.correlation_id or self.correlation_id
+        if self.json:
+            body = {k: v for k, v in error.body.items() if not k.startswith('_')} or {
+                'status': error.status, 'error': error.error, 'detail': error.detail}
+            body.setdefault('correlation_id', cid)
+            self.print_json(body)
+        where = f'HTTP {error.status} {error.error}' if error.status else error.error
+        self.err.print(f'[bold red]Error:[/] {render.escape(error.detail)} [dim]({where})[/]')
+        if error.status == 429:
+            wait = error.retry_after
+            if wait is not None:
+                until = (datetime.now() + timedelta(seconds=wait)).strftime('%H:%M:%S')
+                self.err.print(f'Wait {wait} s (until {until}), or run again with --wait to wait automatically.')
+        blocking = error.body.get('_blocking') or [{'id': run_id} for run_id in error.blocking_runs]
+        if blocking:
+            self.err.print('Blocked by:')
+            for run in blocking:
+                self.err.print('  ' + render.escape(_one_line(run)))
+        if error.status == 0:
+            self.err.print(f'Is the server running at {self.server}? Start one with `runboard serve`, '
+                           'or point at another with --server / RUNBOARD_SERVER.')
+        if error.status and not error.body:
+            self.err.print('The server answered without a problem description: is it a Runboard server, and a '
+                           'version that has this command\'s endpoint?')
+        if error.status == 401:
+            self.err.print('Set RUNBOARD_TOKEN, or run on the machine whose data directory holds credentials.json.')
+        self.err.print(f'Correlation id: {cid}')
+
+
+def _one_line(run: dict) -> str:
+    if 'status' not in run:
+        return run['id']
+    return f'{run["id"]}  {run["status"]}  {run["project_id"]}  {run["branch_name"]}  ' \
+           f'{run["depth_level"]}/{run["target_framework"]}  by {run.get("user_name") or "-"}'
+
+
+async def _blocking_details(client: RunboardClient, run_ids: list[str]) -> list[dict]:
+    details = []
+    for run_id in run_ids[:10]:
+        try:
+            details.append(await client.get_run(run_id, events_limit=0))
+        except ApiError:
+            details.append({'id': run_id})
+    return details

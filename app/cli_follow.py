@@ -1,0 +1,89 @@
+"""Follow a run to its end: read its timeline with GET /runs/{id}/events?after=, woken promptly by the
+server-sent change stream (GET /events?run=ID), with a slow poll as the fallback when the stream is down."""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from typing import Callable
+
+from app.cli_policy import backoff_delay, is_terminal, is_transient
+from app.client import ApiError, RunboardClient
+
+PAGE = 1000
+POLL_SECONDS = 2.0  # the fallback: look again even when no change event arrived
+GIVE_UP_SECONDS = 120.0  # consecutive seconds without reaching the server before following gives up
+
+
+async def _wake_on_changes(client: RunboardClient, run_id: str, wake: asyncio.Event) -> None:
+    """Set `wake` on every change event of the run; reconnect the stream with backoff when it drops."""
+    attempt = 0
+    while True:
+        try:
+            async for _ in client.events(run=run_id):
+                attempt = 0
+                wake.set()
+        except ApiError:
+            pass
+        attempt += 1
+        wake.set()  # the stream may have missed changes while it was down: look now
+        await asyncio.sleep(backoff_delay(attempt, cap=POLL_SECONDS * 2))
+
+
+async def follow_run(client: RunboardClient, run_id: str, *, on_event: Callable[[dict], None],
+                     on_status: Callable[[dict], None] | None = None,
+                     on_connection_problem: Callable[[ApiError], None] | None = None,
+                     after: int = 0) -> dict:
+    """Call on_event for every timeline event after `after`, in order, until the run ends.
+    Returns the final run (without events). Raises ApiError when the run is gone or the server stays away."""
+    wake = asyncio.Event()
+    watcher = asyncio.create_task(_wake_on_changes(client, run_id, wake))
+    failing_since: float | None = None
+    last_status = None
+
+    async def drain() -> None:
+        nonlocal after  # advanced per event, so a read that fails half-way never repeats a line
+        while True:
+            events = await client.run_events(run_id, after=after, limit=PAGE)
+            for event in events:
+                on_event(event)
+                after = event['seq']
+            if len(events) < PAGE:
+                return
+    try:
+        while True:
+            try:
+                await drain()
+                run = await client.get_run(run_id, events_limit=0)
+                failing_since = None
+            except ApiError as error:
+                if not is_transient(error):
+                    raise
+                now = time.monotonic()
+                if failing_since is None:  # tell once per outage, not on every attempt
+                    failing_since = now
+                    if on_connection_problem:
+                        on_connection_problem(error)
+                elif now - failing_since > GIVE_UP_SECONDS:
+                    raise
+                await asyncio.sleep(POLL_SECONDS)
+                continue
+            if run['status'] != last_status:
+                last_status = run['status']
+                if on_status:
+                    on_status(run)
+            if is_terminal(run['status']):
+                # the terminal status is written with its last events; one more read catches stragglers
+                try:
+                    await drain()
+                except ApiError as error:
+                    if not is_transient(error):
+                        raise
+                return run
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(wake.wait(), timeout=POLL_SECONDS)
+            wake.clear()
+    finally:
+        watcher.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await watcher

@@ -1,0 +1,152 @@
+"""Dialogs of a project card: the local backlog (add, edit, close/reopen) and the parked issues
+(Requeue, Discard). Built from app.client calls only."""
+from __future__ import annotations
+
+from nicegui import ui
+
+from app.client import ApiError
+from app.state import connection
+
+READY = 'ready-for-agent'
+
+
+async def open_backlog(project: dict, on_change=None) -> None:  # noqa: ANN001
+    client = connection.client()
+    read_only = (project.get('issue_source') or {}).get('kind', 'local') != 'local'
+    with ui.dialog() as dialog, ui.card().classes('w-full max-w-2xl').props(f'data-backlog={project["id"]}'):
+        with ui.row().classes('w-full items-center'):
+            ui.label(f'Backlog · {project["name"]}').classes('text-lg font-bold')
+            ui.space()
+            ui.button(icon='close', on_click=dialog.close).props('flat round aria-label=Close').classes('rb-tap')
+        rows = ui.column().classes('w-full gap-1')
+        if read_only:
+            ui.label('Issues come from the forge (open, labelled ready-for-agent); edit them there.') \
+                .classes('text-sm opacity-70')
+        else:
+            with ui.column().classes('w-full gap-1'):
+                title = ui.input('Title').classes('w-full').props('maxlength=300')
+                body = ui.textarea('Body').classes('w-full').props('autogrow')
+                ready = ui.checkbox('Ready for an agent (label ready-for-agent)', value=True)
+                ui.button('Add issue', icon='add', on_click=lambda: add()).classes('rb-tap')
+
+    async def render() -> None:
+        try:
+            issues = await client.list_issues(project['id'])
+        except ApiError as exc:
+            rows.clear()
+            with rows:
+                ui.label(str(exc)).classes('text-negative')
+            return
+        rows.clear()
+        with rows:
+            if not issues:
+                ui.label('No issues yet.').classes('opacity-70')
+            for issue in issues:
+                with ui.row().classes('w-full items-center gap-2 no-wrap').props(f'data-issue={issue["number"]}'):
+                    ui.label(f'#{issue["number"]}').classes('font-mono text-sm')
+                    ui.label(issue['title']).classes('grow' + (' line-through opacity-60'
+                                                               if issue['state'] == 'closed' else ''))
+                    if issue['ready']:
+                        ui.badge('ready', color='green-8')
+                    if issue.get('claim'):
+                        ui.badge(issue['claim']['state'], color='grey-7')
+                    if not read_only:
+                        ui.button(icon='edit', on_click=lambda i=issue: edit(i)) \
+                            .props('flat round aria-label=Edit').classes('rb-tap')
+                        closing = issue['state'] == 'open'
+                        ui.button('Close' if closing else 'Reopen',
+                                  on_click=lambda i=issue, c=closing: set_state(i, 'closed' if c else 'open')) \
+                            .props('flat').classes('rb-tap')
+
+    async def changed() -> None:
+        await render()
+        if on_change is not None:
+            await on_change()
+
+    async def add() -> None:
+        if not (title.value or '').strip():
+            ui.notify('A title is needed', type='warning')
+            return
+        try:
+            await client.add_issue(project['id'], {'title': title.value.strip(), 'body': body.value or '',
+                                                   'labels': [READY] if ready.value else []})
+        except ApiError as exc:
+            ui.notify(str(exc), type='negative')
+            return
+        title.value, body.value = '', ''
+        await changed()
+
+    async def set_state(issue: dict, state: str) -> None:
+        try:
+            await client.update_issue(project['id'], issue['number'], {'state': state})
+        except ApiError as exc:
+            ui.notify(str(exc), type='negative')
+        await changed()
+
+    async def edit(issue: dict) -> None:
+        with ui.dialog() as editor, ui.card().classes('w-full max-w-xl'):
+            ui.label(f'Edit #{issue["number"]}').classes('text-lg font-bold')
+            new_title = ui.input('Title', value=issue['title']).classes('w-full')
+            new_body = ui.textarea('Body', value=issue['body']).classes('w-full').props('autogrow')
+            is_ready = ui.checkbox('Ready for an agent', value=READY in issue['labels'])
+
+            async def save() -> None:
+                labels = [lb for lb in issue['labels'] if lb != READY] + ([READY] if is_ready.value else [])
+                try:
+                    await client.update_issue(project['id'], issue['number'], {
+                        'title': new_title.value, 'body': new_body.value or '', 'labels': labels})
+                except ApiError as exc:
+                    ui.notify(str(exc), type='negative')
+                    return
+                editor.close()
+                await changed()
+            with ui.row():
+                ui.button('Save', on_click=save).classes('rb-tap')
+                ui.button('Cancel', on_click=editor.close).props('flat').classes('rb-tap')
+        editor.open()
+
+    await render()
+    dialog.open()
+
+
+async def open_parked(store, project: dict) -> None:  # noqa: ANN001 - a ProjectsStore
+    with ui.dialog() as dialog, ui.card().classes('w-full max-w-2xl').props(f'data-parked={project["id"]}'):
+        with ui.row().classes('w-full items-center'):
+            ui.label(f'Parked issues · {project["name"]}').classes('text-lg font-bold')
+            ui.space()
+            ui.button(icon='close', on_click=dialog.close).props('flat round aria-label=Close').classes('rb-tap')
+        ui.label('Their AFK run failed or was stopped; they are not retried until requeued.') \
+            .classes('text-sm opacity-70')
+        rows = ui.column().classes('w-full gap-1')
+
+    async def render() -> None:
+        try:
+            parked = await store.parked(project['id'])
+        except ApiError as exc:
+            rows.clear()
+            with rows:
+                ui.label(str(exc)).classes('text-negative')
+            return
+        rows.clear()
+        with rows:
+            if not parked:
+                ui.label('Nothing parked.').classes('opacity-70')
+            for claim in parked:
+                with ui.row().classes('w-full items-center gap-2 no-wrap').props(
+                        f'data-parked-issue={claim["issue_number"]}'):
+                    with ui.column().classes('grow gap-0'):
+                        ui.label(f'#{claim["issue_number"]} {claim["issue_title"]}')
+                        if claim.get('cause'):
+                            ui.label(claim['cause']).classes('text-xs text-negative')
+                    ui.button('Requeue', on_click=lambda c=claim: act('requeue', c)).classes('rb-tap')
+                    ui.button('Discard', on_click=lambda c=claim: act('discard', c)).props('flat').classes('rb-tap')
+
+    async def act(action: str, claim: dict) -> None:
+        try:
+            await getattr(store, action)(project['id'], claim['issue_number'])
+        except ApiError as exc:
+            ui.notify(str(exc), type='negative')
+        await render()
+
+    await render()
+    dialog.open()

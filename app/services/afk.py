@@ -1,0 +1,415 @@
+"""The AFK auto-loop: a periodic sweep that, for each project with auto on, launches one auto run on
+its next claimable ready issue when should_launch_auto holds; hand starts; auto on/off; Reset.
+
+The database decides every race: the launch transaction re-reads the gates (counter, auto switch,
+global cap, in-flight auto run) under a write lock, claims the issue (partial unique index) and
+creates the run (one active auto run per project: partial unique index), or does nothing at all.
+In team mode a Redis lease additionally keeps the sweeps of several instances from overlapping.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from sqlalchemy import Connection, Engine, text
+from sqlmodel import Session, select
+
+from app.db import is_sqlite, session_scope
+from app.models import Project, ProjectPublic, RunKind, RunPublic, utcnow
+from app.services import claims, projects
+from app.services.accounts import Principal
+from app.services.afk_rules import is_paused, should_launch_auto
+from app.services.errors import DomainError, forbidden
+from app.services.runs import RunSpec
+from app.services.sources import IssueRecord, afk_branch, is_forge
+from app.services.sources import issues as issue_source
+
+log = logging.getLogger(__name__)
+JOB_ID = 'afk-sweep'
+LAUNCH_LOCK_KEY = 727002  # PostgreSQL advisory lock serialising AFK launches across servers
+MAX_KICK_ROUNDS = 5
+
+
+class NotLaunched(Exception):
+    """The launch transaction found a gate closed (facts changed since the sweep read them)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason  # 'global_cap' | 'paused' | 'auto_off' | 'in_flight'
+
+
+class ClaimTaken(Exception):
+    """Someone (another sweep, another server) claimed or settled this issue first."""
+
+
+@dataclass
+class SweepReport:
+    launched: list[str] = field(default_factory=list)  # run ids
+    considered: int = 0
+    stopped_by: str | None = None  # 'global_cap' | 'lease_held'
+
+
+class SweepLease:
+    """Team mode: one instance sweeps at a time (Redis SET NX PX). Redis may lose it: claims stay safe."""
+
+    _RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end"
+
+    def __init__(self, redis_url: str, prefix: str, ttl_seconds: float) -> None:
+        import redis
+        self._redis = redis.Redis.from_url(redis_url)
+        self.key = f'{prefix}:afk:sweep-lease'
+        self.ttl_ms = int(ttl_seconds * 1000)
+        self._token: str | None = None
+
+    def acquire(self) -> bool:
+        token = uuid.uuid4().hex
+        try:
+            if self._redis.set(self.key, token, nx=True, px=self.ttl_ms):
+                self._token = token
+                return True
+            return False
+        except Exception:  # noqa: BLE001 - without Redis the database still keeps launches safe
+            log.warning('AFK sweep lease unavailable; sweeping without it', exc_info=True)
+            self._token = None
+            return True
+
+    def release(self) -> None:
+        if self._token is None:
+            return
+        try:
+            self._redis.eval(self._RELEASE, 1, self.key, self._token)
+        except Exception:  # noqa: BLE001 - the lease expires by itself
+            log.warning('could not release the AFK sweep lease', exc_info=True)
+        self._token = None
+
+    def close(self) -> None:
+        self._redis.close()
+
+
+def _count(conn: Connection, sql: str, **params: object) -> int:
+    return int(conn.execute(text(sql), params).scalar_one())
+
+
+def _active_runs(conn: Connection) -> int:
+    return _count(conn, "SELECT count(*) FROM run WHERE status IN ('queued', 'running')")
+
+
+def _auto_in_flight(conn: Connection, project_id: str) -> bool:
+    return conn.execute(text("SELECT 1 FROM run WHERE project_id = :p AND kind = 'auto' "
+                             "AND status IN ('queued', 'running') LIMIT 1"), {'p': project_id}).first() is not None
+
+
+class AfkLoop:
+    def __init__(self, *, engine: Engine, settings, admitter, bus, lease: SweepLease | None = None) -> None:  # noqa: ANN001
+        self.engine, self.settings, self.admitter, self.bus = engine, settings, admitter, bus
+        self.lease = lease
+        self._scheduler = None
+        self._listener: asyncio.Task | None = None
+        self.instance_id = uuid.uuid4().hex[:12]
+        self._pending = False
+        self._sweeping = False
+
+    # ------------------------------------------------------------ the sweep
+    def sweep(self) -> SweepReport:
+        if self.lease is not None and not self.lease.acquire():
+            return SweepReport(stopped_by='lease_held')
+        try:
+            return self._sweep()
+        finally:
+            if self.lease is not None:
+                self.lease.release()
+
+    def _sweep(self) -> SweepReport:
+        report = SweepReport()
+        with Session(self.engine) as session:
+            conn = session.connection()
+            active = _active_runs(conn)
+            if active >= self.settings.global_run_cap:  # the global cap stops the sweep before it starts
+                report.stopped_by = 'global_cap'
+                return report
+            auto = list(session.exec(select(Project).where(Project.auto_enabled == True)).all())  # noqa: E712
+            if not auto:
+                return report
+            in_flight = set(conn.execute(text(
+                "SELECT project_id FROM run WHERE kind = 'auto' AND status IN ('queued', 'running')")).scalars())
+            last_launch = dict(conn.execute(text(
+                "SELECT project_id, max(created_at) FROM run WHERE kind = 'auto' GROUP BY project_id")).all())
+            local_ready = self._local_ready(conn, {p.id for p in auto if not is_forge(p.issue_source)})
+            blocked = claims.blocked_numbers(conn)
+        # Fairness under the cap: the project whose last auto run is oldest goes first.
+        epoch = datetime.min.replace(tzinfo=timezone.utc)
+        auto.sort(key=lambda p: (_aware(last_launch.get(p.id)) or epoch, p.id))
+        for project in auto:
+            report.considered += 1
+            facts = dict(auto_enabled=True, paused=is_paused(project.consecutive_failures),
+                         auto_run_in_flight=project.id in in_flight,
+                         under_global_cap=active < self.settings.global_run_cap)
+            if not facts['under_global_cap']:
+                report.stopped_by = 'global_cap'
+                break
+            if not should_launch_auto(**facts, claimable_issue=True):
+                continue  # closed before we even look for an issue (no forge call for a paused project)
+            try:
+                candidates = self._candidates(project, local_ready, blocked)
+            except DomainError as exc:
+                log.warning('AFK: issues of %s unavailable: %s', project.id, exc.detail)
+                continue
+            if not should_launch_auto(**facts, claimable_issue=bool(candidates)):
+                continue
+            try:
+                run = self._launch_first(project, candidates, principal=None, gated=True)
+            except NotLaunched as exc:
+                if exc.reason == 'global_cap':
+                    report.stopped_by = 'global_cap'
+                    break
+                continue
+            except DomainError as exc:  # e.g. the project was deleted or moved meanwhile: the others go on
+                log.warning('AFK: could not launch for %s: %s', project.id, exc.detail)
+                continue
+            if run is not None:
+                report.launched.append(run.id)
+                active += 1
+        if report.launched:
+            log.info('AFK sweep launched %d run(s)', len(report.launched))
+        return report
+
+    @staticmethod
+    def _local_ready(conn: Connection, project_ids: set[str]) -> dict[str, list[IssueRecord]]:
+        ready: dict[str, list[IssueRecord]] = {}
+        if not project_ids:
+            return ready
+        rows = conn.execute(text(
+            "SELECT project_id, number, title, labels FROM issue WHERE state = 'open' ORDER BY number")).all()
+        for project_id, number, title, labels in rows:
+            if project_id not in project_ids:
+                continue
+            if isinstance(labels, str):
+                import json
+                labels = json.loads(labels)
+            record = IssueRecord(number, title, '', tuple(labels or ()), 'open')
+            if record.labelled_ready:
+                ready.setdefault(project_id, []).append(record)
+        return ready
+
+    @staticmethod
+    def _candidates(project: Project, local_ready: dict[str, list[IssueRecord]],
+                    blocked: dict[str, set[int]]) -> list[IssueRecord]:
+        if is_forge(project.issue_source):
+            from app.services.sources import forge
+            records = forge.ready_issues(project.repository, project.issue_source)
+        else:
+            records = local_ready.get(project.id, [])
+        taken = blocked.get(project.id, set())
+        return [r for r in records if r.labelled_ready and r.number not in taken]
+
+    # ------------------------------------------------------------ launching
+    def _launch_first(self, project: Project, candidates: list[IssueRecord], *, principal: Principal | None,
+                      gated: bool, correlation_id: str | None = None) -> RunPublic | None:
+        """Launch on the first candidate nobody else holds. NotLaunched propagates (gate closed)."""
+        for issue in candidates:
+            try:
+                return self._launch(project, issue, principal=principal, gated=gated, correlation_id=correlation_id)
+            except ClaimTaken:
+                continue
+            except DomainError as exc:
+                if exc.error == 'pr_lock':  # afk/<N> is busy with someone's run: try the next issue
+                    continue
+                raise
+        return None
+
+    def _launch(self, project: Project, issue: IssueRecord, *, principal: Principal | None, gated: bool,
+                correlation_id: str | None) -> RunPublic:
+        settings = self.settings
+        source = project.issue_source or {}
+        depth = source.get('depth_level') if source.get('depth_level') in project.depth_levels \
+            else project.depth_levels[0]
+        framework = source.get('target_framework') if source.get('target_framework') in project.target_frameworks \
+            else project.target_frameworks[0]
+        spec = RunSpec(project.id, depth, framework, afk_branch(issue.number), kind=RunKind.auto.value,
+                       issue_number=issue.number, issue_title=issue.title[:500], checkout_ref=project.base_branch)
+
+        def before_insert(conn: Connection) -> None:
+            if not is_sqlite(str(self.engine.url)):
+                conn.execute(text('SELECT pg_advisory_xact_lock(:k)'), {'k': LAUNCH_LOCK_KEY})
+            in_flight = _auto_in_flight(conn, project.id)
+            if not gated:
+                if in_flight:
+                    raise DomainError(409, 'afk_run_in_flight',
+                                      f'Project {project.id!r} already has an AFK run under way; AFK runs of a '
+                                      f'project go one at a time.')
+                return
+            row = conn.execute(text('SELECT auto_enabled, consecutive_failures FROM project WHERE id = :p'),
+                               {'p': project.id}).first()
+            if row is None:
+                raise NotLaunched('auto_off')
+            under_cap = _active_runs(conn) < settings.global_run_cap
+            if not should_launch_auto(auto_enabled=bool(row[0]), paused=is_paused(row[1]),
+                                      auto_run_in_flight=in_flight, under_global_cap=under_cap,
+                                      claimable_issue=True):
+                raise NotLaunched('global_cap' if not under_cap else 'in_flight' if in_flight
+                                  else 'paused' if is_paused(row[1]) else 'auto_off')
+
+        def after_insert(conn: Connection, run) -> None:  # noqa: ANN001
+            if not claims.claim_in(conn, project_id=project.id, issue_number=issue.number,
+                                   issue_title=issue.title, run_id=run.id):
+                raise ClaimTaken()
+            body = issue.body
+            if not body and not is_forge(project.issue_source):
+                body = conn.execute(text('SELECT body FROM issue WHERE project_id = :p AND number = :n'),
+                                    {'p': project.id, 'n': issue.number}).scalar() or ''
+            conn.execute(text('UPDATE run SET issue_body = :b WHERE id = :id'), {'b': body, 'id': run.id})
+
+        run = self.admitter._create(principal, project, spec, key=None, fingerprint=None,
+                                    correlation_id=correlation_id, bypass_concurrency=True,
+                                    before_insert=before_insert, after_insert=after_insert)
+        self._publish_project(project)  # the admitter announced the run and woke the queue
+        return run
+
+    # ------------------------------------------------------------ what people do
+    def start_by_hand(self, principal: Principal, project_id: str, *, correlation_id: str | None = None) -> RunPublic:
+        """An AFK run on the next ready issue, now: works on a paused project and with auto off."""
+        with Session(self.engine) as session:
+            project = projects.get_visible(session, project_id, principal)
+            candidates = issue_source.ready_issues(session, project)
+        if not candidates:
+            raise DomainError(409, 'no_ready_issue',
+                              f'Project {project_id!r} has no ready issue: add an open issue labelled '
+                              f'"ready-for-agent" (or requeue a parked one) and try again.')
+        run = self._launch_first(project, candidates, principal=principal, gated=False,
+                                 correlation_id=correlation_id)
+        if run is None:
+            raise DomainError(409, 'no_ready_issue',
+                              f'Every ready issue of project {project_id!r} was just taken by another AFK run.')
+        return run
+
+    def set_auto(self, principal: Principal, project_id: str, enabled: bool) -> ProjectPublic:
+        """Switching auto off and on never touches the failure counter: only Reset or a success clears a pause."""
+        self._require_operator(principal)
+        with session_scope(self.engine) as session:
+            project = projects.get_visible(session, project_id, principal)
+            session.connection().execute(text('UPDATE project SET auto_enabled = :on, updated_at = :now '
+                                              'WHERE id = :p'), {'on': enabled, 'now': utcnow(), 'p': project_id})
+        self._publish_project(project)
+        if enabled:
+            self.kick()
+        return projects.get_project(self.engine, principal, project_id)
+
+    def reset(self, principal: Principal, project_id: str) -> ProjectPublic:
+        self._require_operator(principal)
+        with session_scope(self.engine) as session:
+            project = projects.get_visible(session, project_id, principal)
+            session.connection().execute(text('UPDATE project SET consecutive_failures = 0, updated_at = :now '
+                                              'WHERE id = :p'), {'now': utcnow(), 'p': project_id})
+        self._publish_project(project)
+        self.kick()
+        return projects.get_project(self.engine, principal, project_id)
+
+    def leave_parked(self, principal: Principal, project_id: str, number: int, action: str) -> dict:
+        with Session(self.engine) as session:
+            project = projects.get_visible(session, project_id, principal)
+        claim = (claims.requeue if action == 'requeue' else claims.discard)(self.engine, project_id, number)
+        self._publish_project(project)
+        if action == 'requeue':
+            self.kick()
+        return {'issue_number': claim.issue_number, 'issue_title': claim.issue_title, 'state': claim.state,
+                'run_id': claim.run_id, 'cause': claim.cause}
+
+    def parked(self, principal: Principal, project_id: str) -> list[dict]:
+        with Session(self.engine) as session:
+            projects.get_visible(session, project_id, principal)
+        return [{'issue_number': c.issue_number, 'issue_title': c.issue_title, 'state': c.state,
+                 'run_id': c.run_id, 'cause': c.cause} for c in claims.parked(self.engine, project_id)]
+
+    @staticmethod
+    def _require_operator(principal: Principal) -> None:
+        if not principal.is_operator:
+            raise forbidden('only operators can switch the auto-loop or reset a paused project')
+
+    def _publish_project(self, project: Project) -> None:
+        self.bus.publish({'type': 'project', 'id': project.id, 'project_id': project.id, 'team_id': project.team_id})
+
+    # ------------------------------------------------------------ scheduling
+    def install(self, scheduler) -> None:  # noqa: ANN001 - an APScheduler AsyncIOScheduler
+        self._scheduler = scheduler
+        scheduler.add_job(self._job, 'interval', seconds=self.settings.afk_sweep_seconds, id=JOB_ID,
+                          max_instances=1, coalesce=True, replace_existing=True,
+                          next_run_time=datetime.now(timezone.utc))
+        if self.settings.redis_url:  # team mode: a kick on any instance wakes every instance's loop
+            self._listener = asyncio.get_running_loop().create_task(self._follow_kicks())
+
+    async def _follow_kicks(self) -> None:
+        queue = self.bus.subscribe()
+        try:
+            while True:
+                event = await queue.get()
+                if event.get('type') == 'afk.kick' and event.get('from') != self.instance_id:
+                    self._kick_here()
+        finally:
+            self.bus.unsubscribe(queue)
+
+    async def _job(self) -> None:
+        self._sweeping = True
+        try:
+            for _ in range(MAX_KICK_ROUNDS):  # a kick that arrives mid-sweep gets one more round, not a lost wakeup
+                self._pending = False
+                try:
+                    await asyncio.to_thread(self.sweep)
+                except Exception:  # noqa: BLE001 - the next sweep tries again
+                    log.exception('AFK sweep failed')
+                if not self._pending:
+                    return
+        finally:
+            self._sweeping = False
+            if self._pending:  # a kick raced the end of the last round: sweep again once this job is done
+                asyncio.get_running_loop().call_later(0.05, self._kick_here)
+
+    def kick(self) -> None:
+        """Sweep now (auto switched on, a project reset, a run ended, an issue became ready)."""
+        self._kick_here()
+        if self.settings.redis_url:  # the lease may be held elsewhere: that instance sweeps once more
+            self.bus.publish({'type': 'afk.kick', 'from': self.instance_id})
+
+    def _kick_here(self) -> None:
+        self._pending = True
+        scheduler = self._scheduler
+        if scheduler is None or not scheduler.running or self._sweeping:
+            return  # a sweep under way sees _pending and goes round once more
+        try:
+            scheduler.modify_job(JOB_ID, next_run_time=datetime.now(timezone.utc))
+        except Exception:  # noqa: BLE001 - job gone (shutting down): nothing to kick
+            pass
+
+    def close(self) -> None:
+        if self._listener is not None:
+            self._listener.cancel()
+        if self.lease is not None:
+            self.lease.close()
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    if moment is None:
+        return None
+    if isinstance(moment, str):
+        moment = datetime.fromisoformat(moment)
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def install(services) -> AfkLoop:  # noqa: ANN001 - container.Services
+    """Wire the loop into the services: scheduler job, kick when a run ends, PR probe for forge runs."""
+    from app.services.sources import forge
+    settings = services.settings
+    lease = None
+    if settings.redis_url:
+        lease = SweepLease(settings.redis_url, settings.redis_prefix, ttl_seconds=max(30.0, settings.afk_sweep_seconds))
+    loop = AfkLoop(engine=services.engine, settings=settings, admitter=services.admitter, bus=services.bus,
+                   lease=lease)
+    services.extras['afk'] = loop
+    services.extras.setdefault('scheduler_hooks', []).append(loop.install)
+    services.runner.on_run_finished.append(lambda project_id, status: loop.kick())
+    services.runner.pull_request_probe = forge.pull_request_probe
+    return loop
+
+

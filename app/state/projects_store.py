@@ -1,0 +1,150 @@
+"""Project cards state for one tab: projects with their running count, last run and, when paused,
+the causes of the last failures. Talks to app.client only."""
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from typing import Callable
+
+from app.client import ApiError, RunboardClient
+
+log = logging.getLogger(__name__)
+FAILURE_STATUSES = 'failed,timed_out,crashed'
+CAUSES_SHOWN = 3
+
+
+@dataclass
+class CardView:
+    project: dict
+    running: int = 0
+    last_run: dict | None = None
+    failure_causes: list[str] = field(default_factory=list)
+
+    @property
+    def id(self) -> str:
+        return self.project['id']
+
+    @property
+    def paused(self) -> bool:
+        return bool(self.project.get('paused'))
+
+    @property
+    def failures(self) -> int:
+        return int(self.project.get('consecutive_failures') or 0)
+
+    @property
+    def ready(self) -> int | None:
+        return self.project.get('ready_count')
+
+    @property
+    def status(self) -> str:
+        """What the card face says first."""
+        if self.paused and self.project.get('auto_enabled'):
+            return 'paused'
+        if self.running:
+            return 'running'
+        if self.project.get('active_runs'):
+            return 'queued'
+        return 'idle'
+
+
+def failure_cause(run: dict) -> str:
+    """Pure: one line saying why a run failed."""
+    status = run['status'].replace('_', ' ')
+    reason = run.get('error') or (f'exit code {run["exit_code"]}' if run.get('exit_code') is not None else '')
+    subject = f'#{run["issue_number"]} {run.get("issue_title") or ""}'.strip() if run.get('issue_number') \
+        else run.get('branch_name', '')
+    return f'{subject}: {status}' + (f' ({reason})' if reason else '')
+
+
+class ProjectsStore:
+    def __init__(self, client: RunboardClient) -> None:
+        self.client = client
+        self.cards: list[CardView] = []
+        self.error: str | None = None
+        self.listeners: list[Callable[[], None]] = []
+        self._dirty = False
+        self._refreshing = False
+
+    async def load(self) -> None:
+        try:
+            projects = await self.client.list_projects()
+            running = (await self.client.list_runs(status='running', limit=500))['items']
+            last_runs = await asyncio.gather(*(self.client.list_runs(project=p['id'], limit=1) for p in projects))
+            failures = await asyncio.gather(*(
+                self.client.list_runs(project=p['id'], status=FAILURE_STATUSES, limit=CAUSES_SHOWN)
+                if p.get('paused') else _none() for p in projects))
+        except ApiError as exc:
+            self.error = f'Could not load projects: {exc}'
+            self._notify()
+            return
+        self.error = None
+        counts: dict[str, int] = {}
+        for run in running:
+            counts[run['project_id']] = counts.get(run['project_id'], 0) + 1
+        self.cards = [CardView(project=p, running=counts.get(p['id'], 0),
+                               last_run=(last['items'] or [None])[0],
+                               failure_causes=[failure_cause(r) for r in (failed or {}).get('items', [])])
+                      for p, last, failed in zip(projects, last_runs, failures)]
+        self._notify()
+
+    async def refresh(self) -> None:
+        """Coalesce bursts of change events into as few reloads as needed (always a final one)."""
+        self._dirty = True
+        if self._refreshing:
+            return
+        self._refreshing = True
+        try:
+            while self._dirty:
+                self._dirty = False
+                await self.load()
+        finally:
+            self._refreshing = False
+
+    def card(self, project_id: str) -> CardView | None:
+        return next((c for c in self.cards if c.id == project_id), None)
+
+    def _notify(self) -> None:
+        for listener in list(self.listeners):
+            try:
+                listener()
+            except Exception:  # noqa: BLE001 - one broken view must not stop live updates of the others
+                log.exception('project cards listener failed')
+
+    # -- actions; each returns a message for the person (or raises ApiError)
+    async def start_afk(self, project_id: str) -> str:
+        run = await self.client.start_afk(project_id)
+        await self.refresh()
+        return f'AFK run {run["id"]} started on #{run["issue_number"]} {run.get("issue_title") or ""}'.strip()
+
+    async def set_auto(self, project_id: str, enabled: bool) -> str:
+        await self.client.set_auto(project_id, enabled)
+        await self.refresh()
+        return f'Auto AFK runs {"on" if enabled else "off"} for {project_id}'
+
+    async def reset(self, project_id: str) -> str:
+        await self.client.reset_afk(project_id)
+        await self.refresh()
+        return f'{project_id} re-armed: failure counter reset'
+
+    async def form_token(self, project_id: str) -> str | None:
+        try:
+            return await self.client.afk_form_token(project_id)
+        except ApiError:
+            return None  # not an operator, or the server cannot mint one: no plain form then
+
+    async def parked(self, project_id: str) -> list[dict]:
+        return await self.client.parked_issues(project_id)
+
+    async def requeue(self, project_id: str, number: int) -> None:
+        await self.client.requeue_issue(project_id, number)
+        await self.refresh()
+
+    async def discard(self, project_id: str, number: int) -> None:
+        await self.client.discard_issue(project_id, number)
+        await self.refresh()
+
+
+async def _none() -> None:
+    return None

@@ -1,0 +1,129 @@
+"""AFK and issues endpoints over HTTP (contract the CLI and the UI code against)."""
+from __future__ import annotations
+
+import httpx
+
+from app.models import Role
+from app.services import accounts
+from tests.helpers import create_project, shell_script, wait_for_status
+from tests.servers import api_server
+
+
+def _builder_token(server) -> str:  # noqa: ANN001
+    _, token = accounts.create_user(server.services.engine, name='bob', role=Role.builder,
+                                    team_ids=[accounts.LOCAL_TEAM])
+    return token
+
+
+def test_issues_contract(settings_factory, repo_factory) -> None:  # noqa: ANN001
+    repo = repo_factory({'main': shell_script('exit 0')})
+    with api_server(settings_factory()) as server, server.client() as client:
+        create_project(client, repo, project_id='proj')
+        created = client.post('/api/projects/proj/issues', json={'title': 'Fix it', 'body': 'details',
+                                                                 'labels': ['ready-for-agent']})
+        assert created.status_code == 201, created.text
+        assert created.json() == {'number': 1, 'title': 'Fix it', 'body': 'details', 'labels': ['ready-for-agent'],
+                                  'state': 'open', 'ready': True, 'claim': None}
+        second = client.post('/projects/proj/issues', json={'title': 'Later'})  # bare path
+        assert second.status_code == 201 and second.json()['number'] == 2 and second.json()['ready'] is False
+        assert [i['number'] for i in client.get('/api/projects/proj/issues').json()] == [1, 2]
+        assert client.get('/api/projects/proj').json()['ready_count'] == 1
+
+        patched = client.patch('/api/projects/proj/issues/2', json={'labels': ['ready-for-agent'], 'title': 'Now'})
+        assert patched.status_code == 200 and patched.json()['ready'] and patched.json()['title'] == 'Now'
+        closed = client.patch('/api/projects/proj/issues/1', json={'state': 'closed'})
+        assert closed.json()['state'] == 'closed' and closed.json()['ready'] is False
+        assert client.get('/api/projects/proj').json()['ready_count'] == 1
+
+        for bad in ({'title': ''}, {'title': 'x', 'extra': 1}, {'title': 'x', 'labels': 'ready'}, {}):
+            reply = client.post('/api/projects/proj/issues', json=bad)
+            assert reply.status_code == 422 and reply.json()['error'] == 'validation', bad
+            assert reply.headers['content-type'].startswith('application/problem+json')
+        assert client.patch('/api/projects/proj/issues/1', json={'state': 'done'}).status_code == 422
+        assert client.patch('/api/projects/proj/issues/1', json={'title': None}).status_code == 422
+        assert client.patch('/api/projects/proj/issues/99', json={'title': 'x'}).status_code == 404
+        assert client.patch('/api/projects/proj/issues/abc', json={'title': 'x'}).status_code == 422
+        assert client.get('/api/projects/nope/issues').status_code == 404
+        assert httpx.get(server.base_url + '/api/projects/proj/issues').status_code == 401
+
+
+def test_afk_start_auto_parked_and_project_fields(settings_factory, repo_factory) -> None:  # noqa: ANN001
+    repo = repo_factory({'main': shell_script('echo "working on #$RUNBOARD_ISSUE_NUMBER: $RUNBOARD_ISSUE_BODY"\n'
+                                              'exit 1')})
+    with api_server(settings_factory()) as server, server.client() as client:
+        create_project(client, repo, project_id='proj')
+        none = client.post('/api/afk/start/proj')
+        assert none.status_code == 409 and none.json()['error'] == 'no_ready_issue'
+        assert 'ready-for-agent' in none.json()['detail']
+        client.post('/api/projects/proj/issues', json={'title': 'T', 'body': 'B-O-D-Y', 'labels': ['ready-for-agent']})
+        started = client.post('/afk/start/proj')  # bare path too
+        assert started.status_code == 201, started.text
+        run = wait_for_status(client, started.json()['id'])
+        assert run['kind'] == 'auto' and run['branch_name'] == 'afk/1' and run['status'] == 'failed'
+        assert 'working on #1: B-O-D-Y' in [e['text'] for e in run['events']]
+
+        project = client.get('/api/projects/proj').json()
+        assert {k: project[k] for k in ('auto_enabled', 'consecutive_failures', 'paused', 'ready_count',
+                                        'parked_count')} == {'auto_enabled': False, 'consecutive_failures': 1,
+                                                             'paused': False, 'ready_count': 0, 'parked_count': 1}
+        [issue] = client.get('/api/projects/proj/issues').json()
+        assert issue['claim'] == {'state': 'parked', 'run_id': run['id'], 'cause': 'failed: exit code 1'}
+        parked = client.get('/api/afk/parked/proj').json()
+        assert [p['issue_number'] for p in parked] == [1]
+        assert client.post('/api/afk/parked/proj/1/requeue').json()['state'] == 'requeued'
+        assert client.post('/api/afk/parked/proj/1/requeue').status_code == 404
+        assert client.get('/api/projects/proj').json()['ready_count'] == 1
+
+        switched = client.post('/api/afk/auto/proj', json={'enabled': True})
+        assert switched.status_code == 200 and switched.json()['auto_enabled'] is True
+        assert client.post('/api/afk/auto/proj', json={'enabled': 'maybe'}).status_code == 422
+        assert client.post('/api/afk/auto/proj', json={}).status_code == 422
+        with server.client(_builder_token(server)) as builder:
+            refused = builder.post('/api/afk/auto/proj', json={'enabled': False})
+            assert refused.status_code == 403 and refused.json()['error'] == 'forbidden'
+            assert builder.post('/api/afk/reset/proj').status_code == 403
+        assert client.post('/api/afk/start/nope').status_code == 404
+
+
+def test_reset_json_and_plain_form_paths(settings_factory, repo_factory) -> None:  # noqa: ANN001
+    repo = repo_factory({'main': shell_script('exit 0')})
+    with api_server(settings_factory()) as server, server.client() as client:
+        create_project(client, repo, project_id='proj')
+        engine = server.services.engine
+        from sqlalchemy import text
+        from app.db import session_scope
+
+        def set_failures(n: int) -> None:
+            with session_scope(engine) as session:
+                session.connection().execute(text('UPDATE project SET consecutive_failures = :n'), {'n': n})
+        set_failures(4)
+        reply = client.post('/api/afk/reset/proj')
+        assert reply.status_code == 200 and reply.json()['consecutive_failures'] == 0 and not reply.json()['paused']
+
+        set_failures(3)
+        token = client.post('/api/afk/form-token/proj').json()['csrf_token']
+        page = f'{server.base_url}/?view=cards'
+        form = {'Content-Type': 'application/x-www-form-urlencoded'}
+        plain = httpx.Client(base_url=server.base_url, follow_redirects=False)
+        # no token, foreign origin, token for another project, no origin at all: refused, nothing changes
+        for headers, body in [({'Origin': server.base_url, 'Referer': page}, ''),
+                              ({'Origin': 'http://evil.example', 'Referer': page}, f'csrf_token={token}'),
+                              ({'Referer': 'http://evil.example/x'}, f'csrf_token={token}'),
+                              ({}, f'csrf_token={token}'),
+                              ({'Origin': server.base_url}, f'csrf_token={token[:-2]}xx')]:
+            refused = plain.post('/afk/reset/proj', content=body, headers={**form, **headers})
+            assert refused.status_code == 403 and refused.json()['error'] == 'csrf', (headers, refused.text)
+        other = client.post('/api/afk/form-token/proj').json()['csrf_token']
+        assert plain.post('/afk/reset/other', content=f'csrf_token={other}',
+                          headers={**form, 'Origin': server.base_url}).status_code in (403, 404)
+        assert client.get('/api/projects/proj').json()['consecutive_failures'] == 3
+        assert plain.post('/afk/reset/proj').status_code == 401  # neither Bearer nor form
+
+        done = plain.post('/afk/reset/proj', content=f'csrf_token={token}',
+                          headers={**form, 'Origin': server.base_url, 'Referer': page})
+        assert done.status_code == 303 and done.headers['location'] == '/?view=cards'
+        assert client.get('/api/projects/proj').json()['consecutive_failures'] == 0
+
+        with server.client(_builder_token(server)) as builder:
+            assert builder.post('/api/afk/form-token/proj').status_code == 403
+        plain.close()

@@ -1,0 +1,37 @@
+"""Pure parts of the project cards' state."""
+from __future__ import annotations
+
+import pytest
+
+from app.pages.cards import paused_text, reset_form
+from app.state.projects_store import CardView, failure_cause
+
+
+@pytest.mark.parametrize('project, running, status', [
+    ({'paused': True, 'auto_enabled': True, 'active_runs': 0}, 0, 'paused'),
+    ({'paused': True, 'auto_enabled': True, 'active_runs': 1}, 1, 'paused'),  # paused wins: it needs a person
+    ({'paused': True, 'auto_enabled': False, 'active_runs': 0}, 0, 'idle'),
+    ({'paused': False, 'auto_enabled': True, 'active_runs': 2}, 1, 'running'),
+    ({'paused': False, 'auto_enabled': True, 'active_runs': 1}, 0, 'queued'),
+    ({'paused': False, 'auto_enabled': False, 'active_runs': 0}, 0, 'idle'),
+])
+def test_card_status(project: dict, running: int, status: str) -> None:
+    assert CardView(project={'id': 'x', **project}, running=running).status == status
+
+
+@pytest.mark.parametrize('run, text', [
+    ({'status': 'failed', 'exit_code': 1, 'error': None, 'issue_number': 4, 'issue_title': 'Fix login'},
+     '#4 Fix login: failed (exit code 1)'),
+    ({'status': 'timed_out', 'exit_code': None, 'error': 'budget of 60 s exceeded', 'issue_number': None,
+      'branch_name': 'main'}, 'main: timed out (budget of 60 s exceeded)'),
+    ({'status': 'crashed', 'exit_code': None, 'error': None, 'issue_number': 2, 'issue_title': None},
+     '#2: crashed'),
+])
+def test_failure_cause(run: dict, text: str) -> None:
+    assert failure_cause(run) == text
+
+
+def test_paused_text_and_plain_form() -> None:
+    assert paused_text(3) == 'Auto paused · 3 fails' and paused_text(1) == 'Auto paused · 1 fail'
+    form = reset_form('proj', 'tok"en<')
+    assert 'method="post" action="/afk/reset/proj"' in form and 'value="tok&quot;en&lt;"' in form

@@ -1,0 +1,113 @@
+"""Correlation ids, bare paths, the quota endpoint and the server-sent event stream."""
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import httpx
+
+from app.models import Role
+from tests.api.conftest import add_user, assert_problem, run_body
+from tests.helpers import create_project
+
+
+def test_correlation_id_is_echoed_when_valid_and_minted_otherwise(api) -> None:  # noqa: ANN001
+    client = api.client
+    requests = [('GET', '/api/health', {}), ('GET', '/api/projects', {}), ('POST', '/api/runs', {'json': run_body()}),
+                ('GET', '/api/nowhere', {}), ('DELETE', '/api/quota/runs', {}),
+                ('POST', '/api/runs', {'content': b'x' * (70 * 1024)}), ('POST', '/api/runs', {'json': {}}),
+                ('GET', '/api/runs/run_nope', {})]
+    for method, path, kwargs in requests:
+        echoed = client.request(method, path, headers={'X-Correlation-ID': 'req-42.a:b'}, **kwargs)
+        assert echoed.headers['x-correlation-id'] == 'req-42.a:b', (method, path)
+        if echoed.status_code >= 400:
+            assert echoed.json()['correlation_id'] == 'req-42.a:b', (method, path)
+        for bad in ('', 'has space', 'x' * 200, 'semi;colon'):
+            minted = client.request(method, path, headers={'X-Correlation-ID': bad}, **kwargs)
+            assert minted.headers['x-correlation-id'] not in ('', bad) and len(minted.headers['x-correlation-id']) >= 16
+            if minted.status_code >= 400:
+                assert minted.json()['correlation_id'] == minted.headers['x-correlation-id']
+        plain = client.request(method, path, **kwargs)
+        assert plain.headers['x-correlation-id']
+    statuses = {client.get('/api/nowhere').status_code, client.delete('/api/quota/runs').status_code,
+                client.post('/api/runs', content=b'x' * (70 * 1024)).status_code}
+    assert statuses == {404, 405, 413}
+    assert_problem(client.get('/api/nowhere'), 404, 'not_found')
+    assert_problem(client.delete('/api/quota/runs'), 405, 'method_not_allowed')
+
+
+def test_bare_paths_serve_the_api(api) -> None:  # noqa: ANN001
+    client = api.client
+    created = client.post('/runs', json=run_body(), headers={'Idempotency-Key': 'bare'})
+    assert created.status_code == 201, created.text
+    run_id = created.json()['id']
+    assert client.post('/api/runs', json=run_body(), headers={'Idempotency-Key': 'bare'}).json()['id'] == run_id
+    detail = client.get(f'/runs/{run_id}', headers={'Accept': 'application/json'})
+    assert detail.status_code == 200 and detail.json()['id'] == run_id
+    assert client.get('/runs', headers={'Accept': 'application/json'}).json()['items'][0]['id'] == run_id
+    assert client.get('/projects/proj').json()['id'] == 'proj'
+    assert client.get('/quota/runs').json()['remaining'] == 19
+    assert client.post(f'/runs/{run_id}/stop').status_code == 202
+    assert client.post(f'/runs/{run_id}/retry', json={}).status_code == 201
+    assert_problem(client.post('/runs', json={'project_id': 'proj'}), 422, 'validation')
+    with httpx.Client(base_url=api.server.base_url) as anonymous:
+        assert_problem(anonymous.post('/runs', json=run_body()), 401, 'unauthorized')
+
+
+def test_quota_fields(api) -> None:  # noqa: ANN001
+    fresh = api.client.get('/api/quota/runs').json()
+    assert fresh == {'limit': 20, 'remaining': 20, 'window_seconds': 600, 'resets_at': fresh['resets_at'],
+                     'retry_after_seconds': 0}
+    api.client.post('/api/runs', json=run_body())
+    used = api.client.get('/api/quota/runs').json()
+    assert used['remaining'] == 19 and used['resets_at'] > fresh['resets_at']
+
+
+def _read_events(server, token: str, into: list, ready: threading.Event, stop_at: dict, who: str) -> None:  # noqa: ANN001
+    """Read the stream into `into` until the run event named by stop_at[who] (set once it is known)."""
+    with httpx.Client(base_url=server.base_url, timeout=httpx.Timeout(30, read=20),
+                      headers={'Authorization': f'Bearer {token}'}) as client:
+        with client.stream('GET', '/api/events') as stream:
+            event = None
+            for line in stream.iter_lines():
+                if line.startswith(':'):
+                    ready.set()
+                elif line.startswith('event: '):
+                    event = line[7:]
+                elif line.startswith('data: '):
+                    seen = (event, json.loads(line[6:]).get('id'))
+                    into.append(seen)
+                    deadline = time.monotonic() + 20
+                    while who not in stop_at and time.monotonic() < deadline:
+                        time.sleep(0.01)
+                    if seen == ('run', stop_at.get(who)):
+                        return
+
+
+def test_event_stream_delivers_visible_runs_only(api, repo_factory) -> None:  # noqa: ANN001
+    other_repo = repo_factory({'main': {'run.sh': 'echo hi\n'}, 'two': {'run.sh': 'echo two\n'}})
+    eve_token = add_user(api.server, team='other-team', role=Role.operator, name='eve')
+    mine, theirs, stop_at = [], [], {}
+    readers = []
+    for token, into, who in ((api.server.token, mine, 'mine'), (eve_token, theirs, 'theirs')):
+        ready = threading.Event()
+        thread = threading.Thread(target=_read_events, args=(api.server, token, into, ready, stop_at, who),
+                                  daemon=True)
+        thread.start()
+        assert ready.wait(10)
+        readers.append(thread)
+    with api.server.client(eve_token) as eve:
+        create_project(eve, other_repo, project_id='eves', team_id='other-team')
+        # events arrive in publish order, so each reader stops at a run published after the other team's
+        first_eve = eve.post('/api/runs', json=run_body('eves')).json()
+        my_run = api.client.post('/api/runs', json=run_body()).json()
+        last_eve = eve.post('/api/runs', json=run_body('eves', branch='two')).json()
+    stop_at.update(mine=my_run['id'], theirs=last_eve['id'])
+    for thread in readers:
+        thread.join(30)
+        assert not thread.is_alive()
+    assert ('run', my_run['id']) in mine
+    assert not {first_eve['id'], last_eve['id']} & {i for _, i in mine}
+    assert ('run', first_eve['id']) in theirs and ('run', last_eve['id']) in theirs
+    assert my_run['id'] not in {i for _, i in theirs}

@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+import json
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+from typer.testing import CliRunner
+
+from app.cli import app
+from tests.helpers import create_project, shell_script
+from tests.servers import ApiServer, api_server
+
+# Succeeds, except at depth "deep" where it fails: both outcomes in a second.
+PIPELINE = shell_script('echo "start $RUNBOARD_BRANCH $RUNBOARD_DEPTH_LEVEL"\n'
+                        'echo "::stage:: work"\n'
+                        'if [ "$RUNBOARD_DEPTH_LEVEL" = deep ]; then echo "boom"; exit 3; fi\n'
+                        'echo "all good"')
+
+
+@dataclass
+class CliResult:
+    code: int
+    stdout: str
+    stderr: str
+
+    def json(self) -> Any:
+        return json.loads(self.stdout)
+
+    def json_lines(self) -> list[Any]:
+        return [json.loads(line) for line in self.stdout.splitlines() if line.strip()]
+
+
+def run_cli(server_url: str, token: str | None, *args: str) -> CliResult:
+    """The CLI in this process (typer's runner), talking HTTP to a real server."""
+    env = {'RUNBOARD_SERVER': server_url, 'RUNBOARD_TOKEN': token, 'COLUMNS': '200'}
+    result = CliRunner().invoke(app, list(args), env=env, catch_exceptions=False)
+    return CliResult(result.exit_code, result.stdout, result.stderr)
+
+
+@contextmanager
+def served(settings_factory, repo_factory, *, branches: dict | None = None,  # noqa: ANN001
+           **settings) -> Iterator[tuple[ApiServer, Any]]:  # noqa: ANN003
+    """A server with project `proj` (branches main and feature/x, and any given) and a `cli(*args)` bound to it."""
+    repo = repo_factory({'main': PIPELINE, 'feature/x': PIPELINE, **(branches or {})})
+    with api_server(settings_factory(**settings)) as server, server.client() as client:
+        create_project(client, repo)
+
+        def cli(*args: str, url: str | None = None) -> CliResult:
+            return run_cli(url or server.base_url, server.token, *args)
+        yield server, cli

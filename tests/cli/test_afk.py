@@ -1,0 +1,38 @@
+"""`runboard issues` and `runboard afk` against a running server (both backends)."""
+from __future__ import annotations
+
+from tests.cli.conftest import served
+
+
+def test_issues_and_the_auto_loop_from_the_cli(settings_factory, repo_factory) -> None:
+    with served(settings_factory, repo_factory) as (server, cli):
+        added = cli('issues', 'add', '--project', 'proj', '--title', 'Add a logout button', '--body', 'Top right.',
+                    '--label', 'ready-for-agent', '--json')
+        assert added.code == 0, added.stderr
+        issue = added.json()
+        assert issue['title'] == 'Add a logout button' and issue['ready'] is True
+        assert cli('issues', 'add', '-p', 'proj', '-t', 'Talk about it', '-l', 'needs-discussion').code == 0
+        listed = cli('issues', 'list', '--project', 'proj', '--json').json()
+        assert [(i['number'], i['ready']) for i in listed] == [(issue['number'], True), (issue['number'] + 1, False)]
+        assert 'Talk about it' in cli('issues', 'list', '--project', 'proj').stdout
+
+        status = cli('afk', 'status', '--project', 'proj', '--json').json()
+        assert status['auto_enabled'] is False and status['ready_count'] == 1
+
+        started = cli('afk', 'start', '--project', 'proj', '--follow', '--json')
+        assert started.code == 0, started.stderr
+        run = started.json()
+        assert run['kind'] == 'auto' and run['issue_number'] == issue['number'] and run['status'] == 'succeeded'
+
+        nothing = cli('afk', 'start', '--project', 'proj')
+        assert nothing.code == 3 and 'no_ready_issue' in nothing.stderr and 'Correlation id: ' in nothing.stderr
+
+        assert cli('afk', 'on', '--project', 'proj', '--json').json()['auto_enabled'] is True
+        off = cli('afk', 'off', '--project', 'proj')
+        assert off.code == 0 and 'off' in off.stdout
+        assert cli('afk', 'status', '--project', 'proj', '--json').json()['auto_enabled'] is False
+        reset = cli('afk', 'reset', '--project', 'proj', '--json')
+        assert reset.code == 0 and reset.json()['consecutive_failures'] == 0 and reset.json()['paused'] is False
+
+        unknown = cli('afk', 'status', '--project', 'nope')
+        assert unknown.code == 4

@@ -1,0 +1,48 @@
+"""Every command explains itself, and the shell completion typer installs completes commands, options and
+project ids (asked of the server)."""
+from __future__ import annotations
+
+import typer.main
+from typer.testing import CliRunner
+
+from app.cli import app
+from tests.cli.conftest import served
+
+
+def _commands(group, path=()):  # noqa: ANN001, ANN202
+    for name, command in group.commands.items():
+        yield (*path, name), command
+        if hasattr(command, 'commands'):
+            yield from _commands(command, (*path, name))
+
+
+def test_every_command_has_help() -> None:
+    commands = dict(_commands(typer.main.get_command(app)))
+    assert {('runs', 'trigger'), ('runs', 'retry'), ('runs', 'list'), ('runs', 'show'), ('runs', 'logs'),
+            ('runs', 'stop'), ('projects', 'add'), ('projects', 'edit'), ('issues', 'add'), ('afk', 'start'),
+            ('afk', 'reset'), ('quota',), ('serve',), ('db', 'upgrade')} <= set(commands)
+    for path, command in commands.items():
+        assert (command.help or '').strip(), f'{" ".join(path)} has no help text'
+        result = CliRunner().invoke(app, [*path, '--help'], env={'COLUMNS': '120'})
+        assert result.exit_code == 0 and 'Usage:' in result.stdout, path
+        if not hasattr(command, 'commands') and path[0] in ('runs', 'projects', 'issues', 'afk', 'quota'):
+            assert '--server' in result.stdout and '--json' in result.stdout, path
+
+
+def complete(words: str, **env: str) -> list[str]:
+    result = CliRunner().invoke(app, [], prog_name='runboard', env={
+        '_RUNBOARD_COMPLETE': 'complete_bash', 'COMP_WORDS': words, 'COMP_CWORD': str(len(words.split(' ')) - 1),
+        **env})
+    assert result.exit_code == 0, result.output
+    return result.stdout.split()
+
+
+def test_shell_completion(settings_factory, repo_factory) -> None:
+    assert complete('runboard runs tr') == ['trigger']
+    assert complete('runboard runs trigger --fol') == ['--follow']
+    script = CliRunner().invoke(app, ['--show-completion', 'bash'], prog_name='runboard')
+    assert script.exit_code == 0 and 'complete -o default -F _runboard_completion runboard' in script.stdout
+    with served(settings_factory, repo_factory) as (server, _cli):
+        env = {'RUNBOARD_SERVER': server.base_url, 'RUNBOARD_TOKEN': server.token}
+        assert complete('runboard runs trigger --project pr', **env) == ['proj']
+        assert complete('runboard projects show ', **env) == ['proj']

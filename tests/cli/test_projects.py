@@ -1,0 +1,41 @@
+"""`runboard projects` and `runboard quota` against a running server (both backends)."""
+from __future__ import annotations
+
+from tests.cli.conftest import served
+
+
+def test_projects_add_edit_show_list(settings_factory, repo_factory) -> None:
+    repo = repo_factory({'trunk': {'ci.py': 'print("ok")\n'}}, base='trunk')
+    with served(settings_factory, repo_factory) as (server, cli):
+        added = cli('projects', 'add', '--id', 'tools', '--repository', str(repo), '--base-branch', 'trunk',
+                    '--command', 'python ci.py --label "two words"', '--frameworks', 'python, rust', '--json')
+        assert added.code == 0, added.stderr
+        project = added.json()
+        assert project['command'] == ['python', 'ci.py', '--label', 'two words']  # an argv list, not a shell line
+        assert project['target_frameworks'] == ['python', 'rust'] and project['base_branch'] == 'trunk'
+
+        edited = cli('projects', 'edit', 'tools', '--max-concurrent', '3', '--name', 'Tools')
+        assert edited.code == 0 and 'max_concurrent_runs' in edited.stdout
+        shown = cli('projects', 'show', 'tools', '--json').json()
+        assert shown['max_concurrent_runs'] == 3 and shown['name'] == 'Tools' and shown['command'] == project['command']
+
+        listed = cli('projects', 'list', '--json')
+        assert sorted(p['id'] for p in listed.json()) == ['proj', 'tools']
+        assert 'Tools' in cli('projects', 'list').stdout
+
+        duplicate = cli('projects', 'add', '--id', 'tools', '--repository', str(repo), '--base-branch', 'trunk',
+                        '--command', 'true')
+        assert duplicate.code == 3 and 'conflict' in duplicate.stderr
+        no_change = cli('projects', 'edit', 'tools')
+        assert no_change.code == 2
+        bad_repo = cli('projects', 'add', '--id', 'gone', '--repository', '/nonexistent/repo', '--command', 'true')
+        assert bad_repo.code == 2 and 'repository' in bad_repo.stderr
+
+
+def test_quota_counts_down_as_runs_start(settings_factory, repo_factory) -> None:
+    with served(settings_factory, repo_factory, rate_limit_runs=5) as (server, cli):
+        before = cli('quota', '--json').json()
+        assert before['limit'] == 5 and before['remaining'] == 5
+        assert cli('runs', 'trigger', '-p', 'proj', '-b', 'main', '-d', 'shallow', '-f', 'python').code == 0
+        after = cli('quota')
+        assert after.code == 0 and '4 of 5' in after.stdout

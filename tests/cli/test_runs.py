@@ -1,0 +1,197 @@
+"""The CLI against a running server (both backends): trigger, follow, replay, retry, refusals, logs."""
+from __future__ import annotations
+
+from sqlalchemy import text
+
+from tests.cli.conftest import run_cli, served
+from tests.cli.proxy import DroppingProxy
+from tests.helpers import shell_script
+from tests.servers import free_port
+
+TRIGGER = ('runs', 'trigger', '--project', 'proj', '--framework', 'python')
+
+
+def test_trigger_follow_exits_with_the_outcome_and_retry_links_retry_of(settings_factory, repo_factory) -> None:
+    with served(settings_factory, repo_factory) as (server, cli):
+        ok = cli(*TRIGGER, '--branch', 'main', '--depth', 'shallow', '--follow')
+        assert ok.code == 0, ok.stderr
+        assert 'Idempotency key: ' in ok.stdout
+        lines = ok.stdout.splitlines()
+        start = next(i for i, line in enumerate(lines) if 'start main shallow' in line)
+        good = next(i for i, line in enumerate(lines) if line.endswith('all good'))
+        assert start < good and 'succeeded' in lines[-1]
+
+        bad = cli(*TRIGGER, '--branch', 'main', '--depth', 'deep', '--follow', '--json')
+        assert bad.code == 1, bad.stderr
+        failed = bad.json()
+        assert failed['status'] == 'failed' and failed['exit_code'] == 3
+        assert 'Idempotency key: ' in bad.stderr  # stdout stays parseable in --json mode
+
+        retried = cli('runs', 'retry', failed['id'], '--depth', 'shallow', '--follow', '--json')
+        assert retried.code == 0, retried.stderr
+        run = retried.json()
+        assert run['retry_of'] == failed['id'] and run['kind'] == 'retry' and run['status'] == 'succeeded'
+        assert run['depth_level'] == 'shallow' and run['branch_name'] == 'main'
+
+        listed = cli('runs', 'list', '--project', 'proj', '--kind', 'retry', '--json')
+        assert listed.code == 0 and [r['id'] for r in listed.json()['items']] == [run['id']]
+        table = cli('runs', 'list', '--project', 'proj')
+        assert table.code == 0 and failed['id'] in table.stdout and run['id'] in table.stdout
+
+
+def test_same_key_returns_the_same_run(settings_factory, repo_factory) -> None:
+    with served(settings_factory, repo_factory) as (server, cli):
+        args = (*TRIGGER, '--branch', 'main', '--depth', 'shallow', '--key', 'ci-build-1')
+        first = cli(*args, '--json')
+        again = cli(*args)
+        assert first.code == 0 and again.code == 0, (first.stderr, again.stderr)
+        run_id = first.json()['id']
+        assert run_id in again.stdout and 'replayed' in again.stdout
+        assert 'Idempotency key' not in again.stdout  # a given key is not "generated"
+        with server.client() as client:
+            assert [r['id'] for r in client.get('/api/runs').json()['items']] == [run_id]
+        other = cli(*TRIGGER, '--branch', 'main', '--depth', 'deep', '--key', 'ci-build-1')
+        assert other.code == 2 and 'idempotency_key_mismatch' in other.stderr  # same key, other request
+
+
+def test_dropped_connection_is_resent_with_the_same_key_and_makes_one_run(settings_factory, repo_factory) -> None:
+    with served(settings_factory, repo_factory) as (server, cli):
+        proxy = DroppingProxy(server.port)
+        try:
+            result = cli(*TRIGGER, '--branch', 'main', '--depth', 'shallow', '--json', url=proxy.url)
+        finally:
+            proxy.close()
+        assert result.code == 0, result.stderr
+        assert len(proxy.dropped_requests) == 1 and b'POST /api/runs' in proxy.dropped_requests[0]
+        assert 'Sending again with the same key' in result.stderr
+        with server.services.engine.connect() as conn:
+            ids = conn.execute(text('SELECT id FROM run')).scalars().all()
+        assert ids == [result.json()['id']]  # the server made the run once; the CLI printed that run
+        key = result.stderr.split('Idempotency key: ')[1].split()[0]
+        assert key.encode() in proxy.dropped_requests[0] and result.json()['idempotency_key'] == key
+
+
+def test_rate_limit_exits_3_with_the_wait_or_waits_with_wait(settings_factory, repo_factory) -> None:
+    with served(settings_factory, repo_factory, rate_limit_runs=1, rate_limit_window_seconds=3) as (server, cli):
+        assert cli(*TRIGGER, '--branch', 'main', '--depth', 'shallow').code == 0
+        refused = cli(*TRIGGER, '--branch', 'feature/x', '--depth', 'shallow')
+        assert refused.code == 3
+        assert 'rate_limited' in refused.stderr and 'Wait ' in refused.stderr and '--wait' in refused.stderr
+        assert 'Correlation id: ' in refused.stderr
+        as_json = cli(*TRIGGER, '--branch', 'feature/x', '--depth', 'shallow', '--json')
+        assert as_json.code == 3 and as_json.json()['error'] == 'rate_limited'
+        assert as_json.json()['retry_after_seconds'] >= 1
+
+        waited = cli(*TRIGGER, '--branch', 'feature/x', '--depth', 'shallow', '--wait', '--json')
+        assert waited.code == 0, waited.stderr
+        assert 'Rate limited' in waited.stderr and waited.json()['branch_name'] == 'feature/x'
+        with server.client() as client:
+            assert len(client.get('/api/runs').json()['items']) == 2
+
+
+def test_pr_lock_exits_3_naming_the_blocking_run_then_stop_and_logs(settings_factory, repo_factory) -> None:
+    with served(settings_factory, repo_factory, global_run_cap=0) as (server, cli):
+        first = cli(*TRIGGER, '--branch', 'main', '--depth', 'shallow', '--json')
+        assert first.code == 0
+        blocking = first.json()['id']
+        refused = cli(*TRIGGER, '--branch', 'main', '--depth', 'deep')
+        assert refused.code == 3
+        assert 'pr_lock' in refused.stderr and 'Blocked by:' in refused.stderr
+        assert f'{blocking}  queued' in refused.stderr and 'Correlation id: ' in refused.stderr
+
+        queued = cli('runs', 'list', '--status', 'queued', '--json')
+        assert [r['id'] for r in queued.json()['items']] == [blocking]
+        stopped = cli('runs', 'stop', blocking)
+        assert stopped.code == 0 and blocking in stopped.stdout
+        logs = cli('runs', 'logs', blocking, '--follow')
+        assert logs.code == 1 and 'stopped' in logs.stdout.splitlines()[-1]  # stopped is not a success
+        again = cli('runs', 'stop', blocking)
+        assert again.code == 3 and 'run_ended' in again.stderr
+
+
+def test_logs_follow_ends_with_the_outcome_as_exit_code(settings_factory, repo_factory) -> None:
+    with served(settings_factory, repo_factory) as (server, cli):
+        good = cli(*TRIGGER, '--branch', 'main', '--depth', 'shallow', '--json').json()['id']
+        followed = cli('runs', 'logs', good, '--follow')
+        assert followed.code == 0, followed.stderr
+        assert 'all good' in followed.stdout and 'succeeded' in followed.stdout.splitlines()[-1]
+
+        events = cli('runs', 'logs', good, '--json')
+        assert events.code == 0
+        seqs = [e['seq'] for e in events.json()]
+        assert seqs == list(range(1, len(seqs) + 1)) and any(e['text'] == 'all good' for e in events.json())
+
+        bad = cli(*TRIGGER, '--branch', 'feature/x', '--depth', 'deep', '--json').json()['id']
+        streamed = cli('runs', 'logs', bad, '--follow', '--json')
+        assert streamed.code == 1
+        texts = [e['text'] for e in streamed.json_lines()]
+        assert 'boom' in texts and texts[-1].startswith('failed')
+
+        shown = cli('runs', 'show', bad, '--json')
+        assert shown.code == 0 and shown.json()['status'] == 'failed' and shown.json()['events']
+        human = cli('runs', 'show', bad)
+        assert human.code == 0 and 'feature/x' in human.stdout and 'boom' in human.stdout
+
+
+def test_unknown_run_exits_4_with_the_correlation_id(settings_factory, repo_factory) -> None:
+    with served(settings_factory, repo_factory) as (server, cli):
+        for args in (('runs', 'show', 'run_nope'), ('runs', 'logs', 'run_nope', '--follow'),
+                     ('runs', 'retry', 'run_nope'), ('projects', 'show', 'nope')):
+            result = cli(*args)
+            assert result.code == 4, (args, result.stderr)
+            assert 'not_found' in result.stderr and 'Correlation id: ' in result.stderr
+        bad_token = run_cli(server.base_url, 'not-a-token', 'runs', 'list')
+        assert bad_token.code == 4 and 'unauthorized' in bad_token.stderr
+
+
+def test_unreachable_server_exits_5_with_the_correlation_id() -> None:
+    url = f'http://127.0.0.1:{free_port()}'
+    result = run_cli(url, 'token', 'runs', 'list')
+    assert result.code == 5
+    assert url in result.stderr and 'Correlation id: ' in result.stderr
+    as_json = run_cli(url, 'token', 'quota', '--json')
+    assert as_json.code == 5 and as_json.json()['error'] == 'network' and as_json.json()['correlation_id']
+
+
+def test_usage_errors_exit_2(settings_factory, repo_factory) -> None:
+    with served(settings_factory, repo_factory) as (server, cli):
+        missing = cli('runs', 'trigger', '--project', 'proj')
+        assert missing.code == 2
+        invalid = cli(*TRIGGER, '--branch', 'no-such-branch', '--depth', 'shallow')
+        assert invalid.code == 2 and 'no-such-branch' in invalid.stderr
+
+
+def test_follow_falls_back_to_polling_without_the_event_stream(settings_factory, repo_factory,
+                                                               monkeypatch) -> None:
+    from app.client import ApiError, RunboardClient
+
+    async def no_stream(self, **_filters):  # noqa: ANN001, ANN003, ANN202
+        raise ApiError(503, 'http_error', 'no event stream here')
+        yield  # an async generator, as the real one
+
+    monkeypatch.setattr(RunboardClient, 'events', no_stream)
+    monkeypatch.setattr('app.cli_follow.POLL_SECONDS', 0.2)
+    with served(settings_factory, repo_factory) as (server, cli):
+        followed = cli(*TRIGGER, '--branch', 'main', '--depth', 'deep', '--follow')
+        assert followed.code == 1 and 'boom' in followed.stdout and 'failed' in followed.stdout.splitlines()[-1]
+
+
+def test_follow_rides_out_a_network_outage_without_losing_or_repeating_lines(settings_factory,
+                                                                              repo_factory) -> None:
+    import threading
+
+    slow = shell_script('for i in 1 2 3 4 5 6 7 8; do echo "tick $i"; sleep 0.4; done')
+    with served(settings_factory, repo_factory, branches={'slow': slow}) as (server, cli):
+        run_id = cli(*TRIGGER, '--branch', 'slow', '--depth', 'shallow', '--json').json()['id']
+        proxy = DroppingProxy(server.port, drops=0)
+        outage = threading.Timer(0.8, proxy.cut, args=(1.5,))
+        outage.start()
+        try:
+            followed = cli('runs', 'logs', run_id, '--follow', url=proxy.url)
+        finally:
+            outage.cancel()
+            proxy.close()
+        assert followed.code == 0, followed.stderr
+        assert 'reconnecting' in followed.stderr
+        ticks = [line.split()[-1] for line in followed.stdout.splitlines() if ' tick ' in line]
+        assert ticks == [str(i) for i in range(1, 9)]

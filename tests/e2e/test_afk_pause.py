@@ -1,0 +1,89 @@
+"""A project whose command always fails, auto switched on from its card, pauses itself at three
+failures and says so on its card; Reset from the ⋯ menu re-arms it and the next sweep launches;
+so does the card's plain HTML Reset form."""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import expect, sync_playwright
+
+from tests.conftest import make_repo
+from tests.helpers import create_project
+from tests.servers import app_process
+
+pytestmark = pytest.mark.e2e
+CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
+                 '--disable-sync', '--no-first-run']
+
+
+def _auto_runs(api: httpx.Client) -> list[dict]:
+    return api.get('/api/runs', params={'project': 'flaky', 'kind': 'auto', 'limit': 100}).json()['items']
+
+
+def _wait_for_issue(api: httpx.Client, number: int) -> None:
+    deadline = time.monotonic() + 30
+    while not any(r['issue_number'] == number for r in _auto_runs(api)):
+        assert time.monotonic() < deadline, f'no AFK run on issue {number} after Reset'
+        time.sleep(0.1)
+
+
+def test_failing_project_pauses_on_its_card_and_reset_rearms_it(tmp_path: Path) -> None:
+    data = tmp_path / 'data'
+    data.mkdir()
+    repo = make_repo(tmp_path / 'repo', {'main': {'run.sh': '#!/bin/sh\necho "tests: 3 failed" >&2\nexit 1\n'}})
+    env = {'RUNBOARD_AFK_SWEEP_SECONDS': '0.5', 'RUNBOARD_DEMO': 'false', 'RUNBOARD_HEARTBEAT_SECONDS': '1'}
+    with app_process(data, env=env) as app, sync_playwright() as playwright:
+        token = json.loads((data / 'credentials.json').read_text())['token']
+        api = httpx.Client(base_url=app['url'], headers={'Authorization': f'Bearer {token}'}, timeout=30)
+        create_project(api, repo, project_id='flaky')
+        for n in range(9):
+            assert api.post('/api/projects/flaky/issues', json={'title': f'Task {n + 1}',
+                                                                'labels': ['ready-for-agent']}).status_code == 201
+        browser = playwright.chromium.launch(executable_path='/usr/bin/chromium', args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={'width': 1200, 'height': 900})
+            page.goto(app['url'] + '/')
+            card = page.locator('[data-project=flaky]')
+            expect(card).to_be_visible(timeout=20_000)
+            expect(card.locator('[data-auto=off]')).to_be_visible()
+
+            card.get_by_role('button', name='Project actions').click()
+            menu = page.locator('.q-menu')
+            expect(menu.get_by_text('Start AFK run (9 ready)')).to_be_visible()
+            menu.get_by_text('Auto AFK runs: Off').click()
+            expect(card.locator('[data-auto=on]')).to_be_visible(timeout=5_000)
+
+            # by itself: three failed AFK runs, then the card says it is paused, with the causes
+            banner = card.locator('[data-paused-banner]')
+            expect(banner.get_by_text('Auto paused · 3 fails')).to_be_visible(timeout=60_000)
+            expect(banner.get_by_text('exit code 1')).to_have_count(3)
+            expect(card.get_by_role('button', name='Parked (3)')).to_be_visible()
+            runs = _auto_runs(api)
+            assert sorted(r['issue_number'] for r in runs) == [1, 2, 3]
+            assert all(r['status'] == 'failed' for r in runs)
+            time.sleep(2)  # four sweep periods with auto still on: nothing more is launched
+            assert len(_auto_runs(api)) == 3
+            assert api.get('/api/projects/flaky').json()['auto_enabled'] is True
+
+            card.get_by_role('button', name='Project actions').click()
+            expect(menu.get_by_text('Auto paused · 3 fails')).to_be_visible()
+            menu.get_by_text('Reset', exact=True).click()
+            expect(banner).to_be_hidden(timeout=5_000)
+            _wait_for_issue(api, 4)
+
+            # it fails on 4, 5, 6 and pauses again; this time Reset through the card's plain HTML form (no JS)
+            expect(banner.get_by_text('Auto paused · 3 fails')).to_be_visible(timeout=60_000)
+            form_button = card.locator('[data-reset-form=flaky]')
+            expect(form_button).to_be_visible()
+            with page.expect_navigation():
+                form_button.click()
+            assert page.url.rstrip('/') == app['url']  # 303 back to the dashboard
+            expect(page.locator('[data-project=flaky] [data-paused-banner]')).to_be_hidden(timeout=10_000)
+            _wait_for_issue(api, 7)
+        finally:
+            browser.close()
+            api.close()

@@ -1,0 +1,42 @@
+"""First start as a person sees it: `python main.py` on an empty data dir shows the demo project;
+a run started from the browser streams its output live and ends as the demo script decides."""
+from __future__ import annotations
+
+import json
+import re
+
+import httpx
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.helpers import wait_for_status
+from tests.servers import app_process
+
+pytestmark = pytest.mark.e2e
+
+
+def test_demo_project_runs_from_the_browser_and_both_outcomes_happen(page: Page, tmp_path) -> None:  # noqa: ANN001
+    data = tmp_path / 'data'
+    # DEMO_PACE reaches the demo script through the run's environment: same stages, less waiting.
+    with app_process(data, env={'DEMO_PACE': '0.2'}) as app:
+        page.goto(app['url'] + '/')
+        card = page.locator('[data-project=demo]')
+        expect(card).to_contain_text('Demo pipeline')
+        page.goto(app['url'] + '/projects/demo')
+        expect(page.get_by_test_id('branch')).to_have_value(re.compile('^main'))
+        page.get_by_test_id('run').click()
+        page.wait_for_url(re.compile(r'/runs/run_'))
+        output = page.get_by_test_id('output')
+        expect(output).to_contain_text('install', timeout=20_000)   # live, before the run ends
+        expect(page.get_by_test_id('run-header').locator('[data-status=succeeded]')).to_be_visible(timeout=30_000)
+        expect(output).to_contain_text('pipeline finished: all stages passed')
+
+        token = json.loads((data / 'credentials.json').read_text())['token']
+        with httpx.Client(base_url=app['url'], headers={'Authorization': f'Bearer {token}'}, timeout=30) as api:
+            reply = api.post('/api/runs', json={'project_id': 'demo', 'branch': 'fix/flaky-test',
+                                                'depth_level': 'standard', 'target_framework': 'python'})
+            assert reply.status_code == 201, reply.text
+            failed = wait_for_status(api, reply.json()['id'], timeout=60)
+        assert failed['status'] == 'failed' and failed['exit_code'] == 1
+        page.goto(app['url'] + f'/runs/{failed["id"]}')
+        expect(page.get_by_test_id('output')).to_contain_text('FAILED (connection reset by peer)')
