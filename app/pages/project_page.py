@@ -139,6 +139,7 @@ class RunFormView:
         self.run_tooltip.text = reason or 'Start the run'
         self.run_wrap.props(f'tabindex={"0" if reason else "-1"}')
         self.reason.text = reason if reason and not self.submitting else ''
+        self.reason.set_visibility(bool(self.reason.text))
 
     async def tick(self) -> None:
         if self.rate_limited_until is not None and self.rate_seconds_left() <= 0:
