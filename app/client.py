@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, Callable
 
 import httpx
 
@@ -192,8 +192,10 @@ class RunboardClient:
         return (await self.request('POST', f'/afk/parked/{project_id}/{number}/discard')).data
 
     # -- live changes
-    async def events(self, *, project: str | None = None, run: str | None = None) -> AsyncIterator[dict]:
-        """Server-sent change events, forever (until the caller stops iterating or the connection drops)."""
+    async def events(self, *, project: str | None = None, run: str | None = None,
+                     on_open: Callable[[], Any] | None = None) -> AsyncIterator[dict]:
+        """Server-sent change events, forever (until the caller stops iterating or the connection drops).
+        on_open() is called once the server has accepted the stream (before any event arrives)."""
         params = {k: v for k, v in {'project': project, 'run': run}.items() if v}
         try:
             async with self._http.stream('GET', API + '/events', params=params,
@@ -203,6 +205,8 @@ class RunboardClient:
                     body = reply.json() if reply.content else {}
                     raise ApiError(reply.status_code, body.get('error', 'http_error'), body.get('detail', ''),
                                    body.get('correlation_id') or self.correlation_id, body)
+                if on_open is not None:
+                    on_open()
                 async for line in reply.aiter_lines():
                     if line.startswith('data: '):
                         yield json.loads(line[6:])

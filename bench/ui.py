@@ -89,7 +89,7 @@ def main() -> None:
             page.wait_for_url('**/runs/run_*')
         env.proxy.clear()
         page.goto(f'{env.ui_url}/')
-        page.wait_for_selector('[data-testid=runs][data-loaded=true]')
+        page.wait_for_selector('[data-testid=runs][data-live=true]')
         for _ in range(args.rounds):
             env.stop_active()
             run = env.trigger('alpha', 'main').json()

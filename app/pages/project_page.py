@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 from nicegui import background_tasks, ui
 
 from app.client import ApiError
-from app.pages.runs_list import runs_list
+from app.pages.runs_list import RunsListView, runs_list
 from app.pages.theme import frame
 from app.pages.widgets import correlation_chip
 from app.state import connection
@@ -42,6 +42,7 @@ class RunFormView:
         self.quota: dict | None = None
         self.quota_fetched = 0.0
         self.failure: Failure | None = None
+        self.list_view: RunsListView | None = None  # set once the runs list below the form exists
 
         names = [b['name'] for b in branches]
         self.rate_box = ui.column().classes('w-full').props('aria-live=polite')
@@ -74,6 +75,7 @@ class RunFormView:
                 self.progress = ui.label().classes('text-sm opacity-80').props('data-testid=progress')
             self.reason = ui.label().classes('text-sm').props('id=rb-run-reason data-testid=run-reason')
             self.result = ui.column().classes('w-full gap-1').props('aria-live=assertive data-testid=result')
+        self.initial = self.payload()
         ui.timer(1.0, self.tick)
         self.update_button()
 
@@ -137,6 +139,7 @@ class RunFormView:
         self.run_tooltip.text = reason or 'Start the run'
         self.run_wrap.props(f'tabindex={"0" if reason else "-1"}')
         self.reason.text = reason if reason and not self.submitting else ''
+        self.reason.set_visibility(bool(self.reason.text))
 
     async def tick(self) -> None:
         if self.rate_limited_until is not None and self.rate_seconds_left() <= 0:
@@ -169,14 +172,16 @@ class RunFormView:
         def on_attempt(attempt: int) -> None:
             if attempt > 1:
                 view.progress.text = f'No answer yet; retrying the same submit (attempt {attempt})…'
-            view.list_view.render()
+            if view.list_view is not None:
+                view.list_view.render()
 
         try:
             outcome = await submit_run(connection.client(), self.form, self.store, self.payload(),
                                        on_attempt=on_attempt)
         finally:
             self.submitting = False
-        self.list_view.render()
+        if self.list_view is not None:
+            self.list_view.render()
         if outcome.ok:
             run = outcome.response.data
             self.progress.text = 'Run already exists; opening it…' if outcome.response.replayed else 'Opening run…'
@@ -210,7 +215,10 @@ class RunFormView:
         self.update_button()
 
     async def reset(self) -> None:
-        """A new submit: a new idempotency key, no old failure shown."""
+        """A new submit: the values the form opened with, a new idempotency key, no old failure shown."""
+        self.branch.value = self.initial['branch']
+        self.depth.value = self.initial['depth_level']
+        self.framework.value = self.initial['target_framework']
         self.form.reset()
         self.failure = None
         self.result.clear()

@@ -1,6 +1,8 @@
 """Run timeline: header (status, parameters, retry_of, Retry, Stop), stage markers and windowed live output."""
 from __future__ import annotations
 
+from collections import deque
+
 from nicegui import ui
 
 from app.client import ApiError
@@ -44,7 +46,7 @@ class TimelineView:
             with ui.row().classes('items-center gap-3 flex-wrap'):
                 status_badge(run['status'])
                 ui.label(run['id']).classes('font-mono text-lg').props('role=heading aria-level=1')
-                ui.link(run['project_id'], f'/projects/{run["project_id"]}')
+                ui.link(run['project_id'], f'/projects/{run["project_id"]}').classes('rb-tap-link')
                 self.took = ui.label(duration(run)).classes('font-mono text-sm').props('data-field=duration')
                 ui.space()
                 if run['status'] in RETRYABLE:
@@ -66,7 +68,8 @@ class TimelineView:
                 if run.get('retry_of'):
                     with ui.row().classes('gap-1 items-baseline'):
                         ui.label('retry of').classes('opacity-60')
-                        ui.link(run['retry_of'], f'/runs/{run["retry_of"]}').props('data-testid=retry-of')
+                        ui.link(run['retry_of'], f'/runs/{run["retry_of"]}').classes('rb-tap-link').props(
+                            'data-testid=retry-of')
                 if run.get('exit_code') is not None:
                     ui.label(f'exit code {run["exit_code"]}')
             if run.get('error'):
@@ -91,16 +94,21 @@ class TimelineView:
             for stage in self.window.stages[-30:]:
                 ui.chip(stage.text, icon='flag').props('dense outline data-stage')
 
+    async def stages_from_head(self, after: int, until: int) -> None:
+        """Stage markers of a skipped part, from its first HEAD_EVENTS events (the API has no stage-only
+        query, and reading 100,000 lines to find a few markers would defeat the window)."""
+        head = await connection.client().run_events(self.run['id'], after=after, limit=HEAD_EVENTS)
+        self.window.stages.extend(Line(e['seq'], e['type'], e['text']) for e in head
+                                  if e['type'] == 'stage' and e['seq'] <= until)
+        self.render_stages()
+
     async def open(self) -> None:
         """First paint: only the tail window, however long the output already is."""
         client = connection.client()
         after = self.window.tail_start(self.run.get('last_seq') or 0)
-        if after:  # stage markers of the skipped part: from its head (the API has no stage-only query)
-            head = await client.run_events(self.run['id'], after=0, limit=HEAD_EVENTS)
-            self.window.stages.extend(Line(e['seq'], e['type'], e['text']) for e in head
-                                      if e['type'] == 'stage' and e['seq'] <= after)
+        if after:
+            await self.stages_from_head(0, after)
         events = await client.run_events(self.run['id'], after=after, limit=self.window.window)
-        self.window.first_shown_seq = events[0]['seq'] if events else None
         if events:
             self.window.last_seq = events[0]['seq'] - 1
         self.show(self.window.accept(events))
@@ -119,14 +127,18 @@ class TimelineView:
                 run = await client.get_run(self.run['id'], events_limit=0)
                 behind = (run.get('last_seq') or 0) - self.window.last_seq
                 if behind > FETCH_PAGE and self.window.following:
+                    await self.stages_from_head(self.window.last_seq, self.window.tail_start(run['last_seq']))
                     self.output.clear()
-                    self.window.last_seq = self.window.tail_start(run['last_seq'])
-                    self.window.first_shown_seq = None
+                    self.earlier.clear()
+                    self.earlier.set_visibility(False)
+                    self.window.jump_to_tail(run['last_seq'])
+                fresh: deque[Line] = deque(maxlen=self.window.window)  # only the newest window reaches the tab
                 while True:
                     events = await client.run_events(self.run['id'], after=self.window.last_seq, limit=FETCH_PAGE)
-                    self.show(self.window.accept(events))
+                    fresh.extend(self.window.accept(events))
                     if len(events) < FETCH_PAGE:
                         break
+                self.show(list(fresh))
                 status_changed = run['status'] != self.run['status']
                 self.run = run
                 if status_changed or run.get('exit_code') is not None:

@@ -21,10 +21,16 @@ class RunsListView:
         self.store = store
         self.url_path = url_path  # where the filters live in the URL (None: no filter bar)
         self.show_project = show_project
-        self.tickers: list[tuple[dict, ui.label, ui.label]] = []
+        self.tickers: dict[str, tuple[dict, ui.label, ui.label]] = {}  # row key -> (run, started, duration)
+        self.shown: list[tuple[str, dict]] = []  # (row key, run) as drawn, top to bottom
+        self.cards: list[ui.element] = []
         self.dirty: dict[str, None] = {}  # run ids changed since we last read them (insertion-ordered)
         self.draining = False
-        self.message = ui.label().classes('text-negative')
+        with ui.row().classes('w-full items-center gap-2'):
+            self.message = ui.label().classes('text-negative')
+            ui.space()
+            self.live_label = ui.label('○ connecting…').classes('text-xs opacity-70').props(
+                'data-testid=live aria-live=polite')
         self.box = ui.column().classes('w-full gap-2').props('role=list aria-label="Runs" data-testid=runs')
         ui.timer(1.0, self.tick)
 
@@ -69,21 +75,61 @@ class RunsListView:
             self.draining = False
 
     def follow(self, *, project: str | None) -> None:
-        live.follow(self.on_event, project=project, on_reconnect=self.load)
+        live.follow(self.on_event, project=project, on_reconnect=self.load, on_state=self.set_live)
+
+    def set_live(self, connected: bool) -> None:
+        self.live_label.text = '● live' if connected else '○ reconnecting…'
+        self.live_label.classes(replace='text-xs ' + ('text-positive' if connected else 'text-warning'))
+        self.box.props(f'data-live={"true" if connected else "false"}')
 
     # -- view
-    def render(self) -> None:
-        self.box.clear()
-        self.tickers = []
-        with self.box:
-            if not self.store.rows:
-                ui.label('No runs yet.').classes('text-sm opacity-70')
-            for run in self.store.rows:
-                self._row(run)
+    @staticmethod
+    def row_key(run: dict) -> str:
+        return run.get('optimistic') or run['id']
 
-    def _row(self, run: dict) -> None:
+    def render(self) -> None:
+        """Draw the store's rows, keyed by run id (or optimistic token): unchanged rows are kept, changed
+        ones redrawn, new ones created, gone ones deleted; so a live update or a `Submitting…` row costs
+        one row, not the whole list."""
+        rows = self.store.rows
+        if not rows or not self.shown:
+            self._rebuild(rows)
+            return
+        previous = {key: (card, run) for (key, run), card in zip(self.shown, self.cards)}
+        cards = []
+        for run in rows:
+            key = self.row_key(run)
+            card, drawn = previous.pop(key, (None, None))
+            if card is None or drawn != run:
+                if card is not None:
+                    card.delete()
+                with self.box:
+                    card = self._row(run)
+            cards.append(card)
+        for key, (card, _) in previous.items():
+            card.delete()
+            self.tickers.pop(key, None)
+        for index, card in enumerate(cards):
+            if self.box.default_slot.children[index] is not card:
+                card.move(self.box, target_index=index)
+        self.cards = cards
+        self.shown = [(self.row_key(r), dict(r)) for r in rows]
+
+    def _rebuild(self, rows: list[dict]) -> None:
+        self.box.clear()
+        self.tickers = {}
+        self.cards = []
+        with self.box:
+            if not rows:
+                ui.label('No runs yet.').classes('text-sm opacity-70')
+            for run in rows:
+                self.cards.append(self._row(run))
+        self.shown = [(self.row_key(r), dict(r)) for r in rows]
+
+    def _row(self, run: dict) -> ui.element:
         marker = f'data-optimistic={run["optimistic"]}' if run.get('optimistic') else f'data-run={run["id"]}'
-        with ui.card().tight().classes('w-full rb-row').props(f'role=listitem {marker} data-status={run["status"]}'):
+        with ui.card().tight().classes('w-full rb-row').props(
+                f'role=listitem {marker} data-status={run["status"]}') as card:
             with ui.row().classes('w-full items-center gap-x-3 gap-y-1 p-2 flex-wrap'):
                 if run.get('optimistic'):
                     with ui.row().classes('items-center gap-1'):
@@ -96,12 +142,12 @@ class RunsListView:
                          run.get('depth_level'), run.get('target_framework'), run.get('kind')]
                 ui.label(' · '.join(p for p in parts if p)).classes('text-sm').props('data-field=params')
                 if run.get('retry_of'):
-                    ui.link(f'retry of {run["retry_of"]}', f'/runs/{run["retry_of"]}').classes('text-xs')
+                    ui.link(f'retry of {run["retry_of"]}', f'/runs/{run["retry_of"]}').classes('text-xs rb-tap-link')
                 ui.label(run.get('user_name') or '').classes('text-xs opacity-70')
                 started = ui.label(relative(run.get('started_at') or run.get('created_at'))).classes(
                     'text-xs opacity-70').props('data-field=started')
                 took = ui.label(duration(run)).classes('text-xs opacity-70 font-mono').props('data-field=duration')
-                self.tickers.append((run, started, took))
+                self.tickers[self.row_key(run)] = (run, started, took)
                 ui.space()
                 if not run.get('optimistic'):
                     if run['status'] in RETRYABLE:
@@ -110,9 +156,10 @@ class RunsListView:
                     if run['status'] in ACTIVE and run['status'] != 'stopping':
                         ui.button('Stop', icon='stop', on_click=lambda r=run: self.stop(r)).props(
                             f'flat dense color=negative aria-label="Stop run {run["id"]}"').classes('rb-tap')
+        return card
 
     def tick(self) -> None:
-        for run, started, took in self.tickers:
+        for run, started, took in self.tickers.values():
             started.text = relative(run.get('started_at') or run.get('created_at'))
             if run.get('status') == 'running':
                 took.text = duration(run)

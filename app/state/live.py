@@ -14,25 +14,39 @@ RECONNECT_SECONDS = 1.0
 
 
 def follow(handler: Callable[[dict], Awaitable[None] | None], *, project: str | None = None,
-           run: str | None = None, on_reconnect: Callable[[], Awaitable[None]] | None = None) -> None:
-    """Call handler(event) for each change until the tab goes away."""
+           run: str | None = None, on_reconnect: Callable[[], Awaitable[None]] | None = None,
+           on_state: Callable[[bool], None] | None = None) -> None:
+    """Call handler(event) for each change until the tab goes away. on_reconnect() runs each time the
+    stream opens, to pick up changes made while no stream was open. on_state(True) when the stream is
+    open, on_state(False) when it dropped (we reconnect after RECONNECT_SECONDS)."""
+
+    def state(connected: bool) -> None:
+        if on_state is not None:
+            with contextlib.suppress(Exception):
+                on_state(connected)
     tab = context.client
+
+    async def catch_up() -> None:
+        with contextlib.suppress(ApiError):
+            await on_reconnect()
+
+    def opened() -> None:
+        state(True)
+        if on_reconnect is not None:  # changes made before the stream opened (first load, or while away)
+            background_tasks.create(catch_up(), name='follow-catch-up')
 
     async def loop() -> None:
         client = connection.new_client(timeout=10.0)
-        first = True
         try:
             while True:
                 try:
-                    if not first and on_reconnect is not None:
-                        await on_reconnect()  # changes made while we were away
-                    first = False
-                    async for event in client.events(project=project, run=run):
+                    async for event in client.events(project=project, run=run, on_open=opened):
                         result = handler(event)
                         if asyncio.iscoroutine(result):
                             await result
                 except ApiError:
                     pass
+                state(False)
                 await asyncio.sleep(RECONNECT_SECONDS)
         finally:
             await client.aclose()

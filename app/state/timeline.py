@@ -6,6 +6,7 @@ by seq range; while following is paused, new lines are counted and only the newe
 """
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,11 +29,31 @@ class Line:
 class OutputWindow:
     window: int = WINDOW_LINES
     last_seq: int = 0  # newest seq received
-    first_shown_seq: int | None = None  # oldest seq the tab has (tail window + loaded earlier pages)
+    earliest_loaded: int | None = None  # oldest seq of the pages loaded on demand above the tail
     following: bool = True
     held: list[Line] = field(default_factory=list)  # arrived while paused (newest window only)
     held_count: int = 0
     stages: list[Line] = field(default_factory=list)  # stage markers (small: a handful per run)
+    tail: deque = field(default_factory=deque)  # seqs in the tail view (it drops its oldest beyond the window)
+
+    @property
+    def first_shown_seq(self) -> int | None:
+        """The oldest seq the tab shows: the top of the loaded-earlier pages, else the top of the tail."""
+        if self.earliest_loaded is not None:
+            return self.earliest_loaded
+        return self.tail[0] if self.tail else None
+
+    def _showing(self, lines: list[Line]) -> list[Line]:
+        self.tail.extend(line.seq for line in lines)
+        while len(self.tail) > self.window:
+            self.tail.popleft()
+        return lines
+
+    def jump_to_tail(self, run_last_seq: int) -> None:
+        """Far behind: forget what is shown and continue from the tail window."""
+        self.tail.clear()
+        self.earliest_loaded = None
+        self.last_seq = self.tail_start(run_last_seq)
 
     def accept(self, events: list[dict[str, Any]]) -> list[Line]:
         """New events in; the lines to append to the view now (none while paused)."""
@@ -46,10 +67,7 @@ class OutputWindow:
             self.held_count += len(fresh)
             self.held = (self.held + fresh)[-self.window:]
             return []
-        shown = fresh[-self.window:]
-        if self.first_shown_seq is None:
-            self.first_shown_seq = shown[0].seq
-        return shown
+        return self._showing(fresh[-self.window:])
 
     def pause(self) -> None:
         self.following = False
@@ -59,9 +77,7 @@ class OutputWindow:
         self.following = True
         lines, skipped = self.held, self.held_count - len(self.held)
         self.held, self.held_count = [], 0
-        if lines and self.first_shown_seq is None:
-            self.first_shown_seq = lines[0].seq
-        return lines, skipped
+        return self._showing(lines), skipped
 
     def tail_start(self, run_last_seq: int) -> int:
         """The `after` seq from which to fetch a run's tail window when opening it (skip older lines)."""
@@ -78,7 +94,7 @@ class OutputWindow:
         lines = [Line(e['seq'], e['type'], e['text']) for e in sorted(events, key=lambda e: e['seq'])
                  if self.first_shown_seq is None or e['seq'] < self.first_shown_seq]
         if lines:
-            self.first_shown_seq = lines[0].seq
+            self.earliest_loaded = lines[0].seq
         return lines
 
     @property

@@ -126,7 +126,8 @@ def browser():  # noqa: ANN201
 
 @pytest.fixture
 def page(browser):  # noqa: ANN001, ANN201
-    context = browser.new_context(viewport={'width': 1200, 'height': 900}, permissions=['clipboard-read', 'clipboard-write'])
+    context = browser.new_context(viewport={'width': 1200, 'height': 900},
+                                  permissions=['clipboard-read', 'clipboard-write'])
     context.set_default_timeout(15_000)
     page = context.new_page()
     yield page

@@ -3,6 +3,7 @@ global_run_cap=0 keeps every run queued (active), so locks and limits stay in pl
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -41,6 +42,7 @@ def open_form(page: Page, env: Stack, project: str = 'alpha') -> None:
     page.goto(f'{env.ui_url}/projects/{project}')
     expect(page.get_by_test_id('run')).to_be_enabled()
     expect(page.get_by_test_id('runs')).to_have_attribute('data-loaded', 'true')
+    expect(page.get_by_test_id('runs')).to_have_attribute('data-live', 'true')
 
 
 def choose_branch(page: Page, name: str) -> None:
@@ -187,8 +189,7 @@ def test_409_pr_lock_names_the_cause_and_links_the_holder(page: Page, env: Stack
 
 def test_status_change_appears_without_reload(page: Page, env: Stack) -> None:
     page.goto(env.ui_url + '/')
-    expect(page.get_by_test_id('runs')).to_be_visible()
-    page.wait_for_timeout(500)  # the tab's event stream is connected
+    expect(page.get_by_test_id('runs')).to_have_attribute('data-live', 'true')  # its event stream is open
     run = env.trigger('alpha', 'feature/login').json()
     row = page.locator(f'[data-run={run["id"]}]')
     expect(row).to_have_attribute('data-status', 'queued')
@@ -224,6 +225,7 @@ def test_filters_live_in_the_url_and_stop_asks_to_confirm(page: Page, env: Stack
     queued = env.trigger('alpha', 'feature/login').json()
     page.goto(f'{env.ui_url}/?status=queued')
     expect(page.get_by_test_id('runs')).to_have_attribute('data-loaded', 'true')
+    expect(page.get_by_test_id('runs')).to_have_attribute('data-live', 'true')
     expect(page.locator(f'[data-run={queued["id"]}]')).to_be_visible()
     expect(page.locator(f'[data-run={stopped["id"]}]')).to_have_count(0)
     page.locator('[data-filter=kind]').click()
@@ -239,3 +241,23 @@ def test_filters_live_in_the_url_and_stop_asks_to_confirm(page: Page, env: Stack
     expect(row).to_have_count(0)  # stopped: no longer matches status=queued
     page.reload()
     expect(page.locator('[data-filter=status]')).to_contain_text('queued')
+
+
+def test_run_again_after_an_error_reuses_the_key_and_reset_mints_a_new_one(page: Page, env: Stack) -> None:
+    open_form(page, env)
+    env.proxy.add_rule('POST', '/api/runs', 'fail500', times=2)
+    page.get_by_test_id('run').click()
+    expect(page.get_by_test_id('failure')).to_contain_text('HTTP 500')
+    page.get_by_test_id('run').click()  # pressing Run again after the error
+    deadline = time.monotonic() + 15
+    while len(post_keys(env)) < 2:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    expect(page.get_by_test_id('failure')).to_contain_text('HTTP 500')
+    expect(page.get_by_test_id('run')).to_be_enabled()
+    page.get_by_test_id('reset').click()
+    expect(page.get_by_test_id('failure')).to_have_count(0)
+    page.get_by_test_id('run').click()
+    page.wait_for_url(re.compile(r'/runs/run_'))
+    first, again, after_reset = post_keys(env)
+    assert first == again and after_reset != first

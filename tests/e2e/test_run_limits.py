@@ -45,6 +45,7 @@ def use_quota(env: Stack, count: int) -> list[str]:
 def open_form(page: Page, env: Stack) -> None:
     page.goto(f'{env.ui_url}/projects/alpha')
     expect(page.get_by_test_id('runs')).to_have_attribute('data-loaded', 'true')
+    expect(page.get_by_test_id('runs')).to_have_attribute('data-live', 'true')
 
 
 def countdown(page: Page) -> int:

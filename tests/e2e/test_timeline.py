@@ -15,7 +15,7 @@ pytestmark = pytest.mark.e2e
 PIPELINE = """#!/bin/sh
 echo "::stage:: install"
 echo "resolving $RUNBOARD_TARGET_FRAMEWORK dependencies"
-sleep 1
+sleep 2
 echo "::stage:: test"
 echo "running $RUNBOARD_DEPTH_LEVEL suite on $RUNBOARD_BRANCH"
 echo "test_login ... FAILED"
@@ -73,10 +73,12 @@ def test_timeline_follows_output_and_status_then_retry_opens_the_form(page: Page
 
 def test_100k_lines_are_windowed_and_earlier_lines_load_on_demand(page: Page, env: Stack) -> None:
     run = env.trigger('alpha', 'huge').json()
-    assert wait_terminal(env, run['id'], timeout=120)['status'] == 'succeeded'
-    page.goto(f'{env.ui_url}/runs/{run["id"]}')
+    page.goto(f'{env.ui_url}/runs/{run["id"]}')  # watch it live while the flood arrives
     output = page.get_by_test_id('output')
-    expect(output).to_contain_text('100000')
+    expect(output).to_contain_text('100000', timeout=120_000)
+    expect(page.get_by_test_id('run-header').locator('[data-status]')).to_have_attribute(
+        'data-status', 'succeeded', timeout=60_000)
+    assert wait_terminal(env, run['id'])['output_lines'] == 100_000
     shown = output.locator('.q-scrollarea__content > *').count()
     assert 0 < shown <= 1000  # a window of the tail, not 100,000 nodes
     expect(page.get_by_test_id('stages')).to_contain_text('flood')

@@ -38,7 +38,7 @@ def test_earlier_pages_walk_back_to_the_start() -> None:
     assert window.earlier_range() == (99_000 - EARLIER_PAGE, EARLIER_PAGE)
     window.loaded_earlier(events(98_001, 99_000))
     assert window.first_shown_seq == 98_001
-    window.first_shown_seq = 500
+    window.earliest_loaded = 500
     assert window.earlier_range() == (0, 499)
     window.loaded_earlier(events(1, 499))
     assert window.earlier_range() is None and not window.has_earlier
@@ -54,3 +54,21 @@ def test_stage_markers_are_collected() -> None:
 def test_tail_start() -> None:
     assert OutputWindow(window=1000).tail_start(100_000) == 99_000
     assert OutputWindow(window=1000).tail_start(10) == 0
+
+
+def test_the_tail_view_drops_its_oldest_lines_and_earlier_loads_before_what_is_still_shown() -> None:
+    window = OutputWindow(window=10)
+    window.accept(events(1, 5))
+    window.accept(events(6, 30))  # the view keeps 21..30
+    assert window.first_shown_seq == 21
+    assert window.earlier_range() == (0, 20)
+
+
+def test_jump_to_tail_forgets_what_was_shown() -> None:
+    window = OutputWindow(window=10)
+    window.accept(events(1, 5))
+    window.loaded_earlier([])
+    window.jump_to_tail(1000)
+    assert window.last_seq == 990 and window.first_shown_seq is None
+    assert [line.seq for line in window.accept(events(991, 1000))] == list(range(991, 1001))
+    assert window.first_shown_seq == 991
