@@ -22,6 +22,7 @@ class Settings(BaseSettings):
     port: int = 8080
     server: str | None = None  # the UI talks to this API instead of its own (e.g. a team server)
     token: str | None = None  # API token for the UI/CLI; local mode reads it from the data dir
+    ui_sign_in: bool = False  # every browser signs in with its own API token (always so in team mode)
 
     global_run_cap: int = 4  # runs executing at once on this deployment; more wait queued (FIFO)
     run_budget_seconds: int = 2 * 60 * 60
@@ -51,6 +52,18 @@ class Settings(BaseSettings):
     @property
     def is_team_mode(self) -> bool:
         return bool(self.redis_url) or not self.effective_database_url.startswith('sqlite')
+
+    @property
+    def ui_requires_sign_in(self) -> bool:
+        """Each browser signs in with its own token: team mode, an explicit RUNBOARD_UI_SIGN_IN, or a UI-only
+        process (--server) that was given no RUNBOARD_TOKEN. Otherwise the UI acts with one token, login-free."""
+        if self.server is not None:
+            return self.ui_sign_in or not self.token
+        return self.ui_sign_in or self.is_team_mode
+
+    @property
+    def ui_secret_path(self) -> Path:
+        return self.data_dir / 'ui-secret'
 
     @property
     def credentials_path(self) -> Path:

@@ -22,6 +22,7 @@ def compose(settings: Settings) -> None:
     from app.state import connection
 
     hosts_api = settings.server is None
+    sign_in = settings.ui_requires_sign_in
     if hosts_api:
         install_api(web_app, max_body_bytes=settings.max_body_bytes)
     holder: dict[str, Services] = {}
@@ -32,13 +33,13 @@ def compose(settings: Settings) -> None:
             web_app.state.services = services
             holder['services'] = services
             await services.start()
-            token = settings.token or services.local_token
+            token = None if sign_in else settings.token or services.local_token
             base_url = f'http://127.0.0.1:{settings.port}'
         else:
             from app.services.accounts import read_local_token
-            token = settings.token or read_local_token(settings.credentials_path)
+            token = settings.token or (None if sign_in else read_local_token(settings.credentials_path))
             base_url = settings.server
-        connection.configure(base_url=base_url, token=token)
+        connection.configure(base_url=base_url, token=token, sign_in=sign_in)
 
     async def shutdown() -> None:
         await connection.close()
@@ -52,6 +53,21 @@ def compose(settings: Settings) -> None:
     pages.register()
 
 
+def browser_sessions(settings: Settings) -> str | None:
+    """With sign-in, NiceGUI's per-browser user storage (which holds each person's token) lives in the data
+    dir, private to this user, and its session cookie is signed with a secret kept there (0600)."""
+    if not settings.ui_requires_sign_in:
+        return None  # login-free: no session cookie, no per-browser storage
+    from nicegui.storage import Storage
+
+    from app import ui_secret
+    storage_dir = settings.data_dir / 'ui-storage'
+    storage_dir.mkdir(parents=True, exist_ok=True)
+    storage_dir.chmod(0o700)
+    Storage.path = storage_dir
+    return ui_secret.load_or_create(settings.ui_secret_path)
+
+
 def run(settings: Settings, *, native: bool = False) -> None:
     if native and os.geteuid() == 0:  # QtWebEngine's Chromium refuses to start as root without this
         os.environ.setdefault('QTWEBENGINE_CHROMIUM_FLAGS', '--no-sandbox')
@@ -61,5 +77,5 @@ def run(settings: Settings, *, native: bool = False) -> None:
     compose(settings)
     ui.run(host=settings.host, port=settings.port, title='Runboard', dark=None, reload=False, show=False,
            native=native, window_size=(1200, 800) if native else None, favicon='🏁',
-           fastapi_docs=True, show_welcome_message=False, storage_secret=None,
+           fastapi_docs=True, show_welcome_message=False, storage_secret=browser_sessions(settings),
            reconnect_timeout=10.0)

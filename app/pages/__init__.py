@@ -2,4 +2,4 @@
 
 
 def register() -> None:
-    from app.pages import dashboard, project_page, run_page  # noqa: F401  (the decorators register the routes)
+    from app.pages import dashboard, project_page, run_page, signin  # noqa: F401  (the decorators register the routes)

@@ -4,6 +4,7 @@ from __future__ import annotations
 from nicegui import ui
 
 from app.client import ApiError
+from app.pages.signin import signed_in
 from app.pages.cards import project_cards
 from app.pages.runs_list import runs_list
 from app.pages.theme import frame
@@ -11,6 +12,7 @@ from app.state import connection
 
 
 @ui.page('/')
+@signed_in
 async def dashboard(project: str | None = None, status: str | None = None, kind: str | None = None) -> None:
     with frame('Dashboard'):
         await project_cards()

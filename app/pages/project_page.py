@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 from nicegui import background_tasks, ui
 
 from app.client import ApiError
+from app.pages.signin import signed_in
 from app.pages.runs_list import RunsListView, runs_list
 from app.pages.theme import frame
 from app.pages.widgets import correlation_chip
@@ -227,6 +228,7 @@ class RunFormView:
 
 
 @ui.page('/projects/{project_id}')
+@signed_in
 async def project_page(project_id: str, retry_of: str | None = None, branch: str | None = None,
                        depth: str | None = None, framework: str | None = None, status: str | None = None,
                        kind: str | None = None) -> None:

@@ -6,6 +6,7 @@ from collections import deque
 from nicegui import ui
 
 from app.client import ApiError
+from app.pages.signin import signed_in
 from app.pages.runs_list import RETRYABLE, retry, stop_run
 from app.pages.theme import duration, frame, relative, status_badge
 from app.state import connection, live
@@ -191,6 +192,7 @@ class TimelineView:
 
 
 @ui.page('/runs/{run_id}')
+@signed_in
 async def run_page(run_id: str) -> None:
     client = connection.client()
     try:

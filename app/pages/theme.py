@@ -16,7 +16,7 @@ STATUS_LABELS = {'timed_out': 'timed out', 'submitting': 'Submitting…'}
 
 
 @contextmanager
-def frame(title: str) -> Iterator[None]:
+def frame(title: str, *, show_person: bool = True) -> Iterator[None]:
     ui.add_head_html('<link rel="stylesheet" href="/assets/runboard.css">'
                      '<meta name="viewport" content="width=device-width, initial-scale=1">')
     ui.dark_mode(None)  # follow the system
@@ -24,9 +24,24 @@ def frame(title: str) -> Iterator[None]:
         with ui.link(target='/').classes('text-white no-underline flex items-center gap-2'):
             ui.icon('sports_score').classes('text-2xl')
             ui.label('Runboard').classes('text-lg font-bold')
-        ui.label(title).classes('text-sm opacity-80 truncate')
+        with ui.row().classes('items-center gap-3 no-wrap min-w-0'):
+            ui.label(title).classes('text-sm opacity-80 truncate')
+            if show_person:
+                _person_menu()
     with ui.column().classes('w-full max-w-6xl mx-auto p-2 sm:p-4 gap-4'):
         yield
+
+
+def _person_menu() -> None:
+    """With sign-in: who is signed in (name, role) and Sign out."""
+    from app.pages.signin import sign_out
+    from app.state import connection, session
+    if not connection.sign_in_required():
+        return
+    person = session.current_person() or {}
+    ui.label(f"{person.get('name') or '?'} · {person.get('role') or '?'}") \
+        .classes('text-sm whitespace-nowrap').props('data-testid=signed-in-as')
+    ui.button('Sign out', on_click=sign_out).props('flat dense color=white no-caps data-testid=sign-out')
 
 
 def status_badge(status: str) -> ui.badge:
