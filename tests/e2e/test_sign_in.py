@@ -1,0 +1,138 @@
+"""Team mode (PostgreSQL + Redis): each browser signs in with its own token and sees only its teams' work."""
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import delete
+
+from app.db import dispose, make_engine
+from app.models import ApiToken, Role
+from app.services.accounts import create_user, ensure_team
+from tests.backends import REDIS_URL, pg_schema, require_team_services
+from tests.conftest import make_repo
+from tests.e2e.conftest import screenshot
+from tests.servers import app_process
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope='module')
+def team_server(tmp_path_factory):  # noqa: ANN001, ANN201
+    require_team_services()
+    base = tmp_path_factory.mktemp('signin')
+    files = {'run.sh': 'echo hello\n'}
+    with pg_schema() as url:
+        env = {'RUNBOARD_DATABASE_URL': url, 'RUNBOARD_REDIS_URL': REDIS_URL, 'RUNBOARD_DEMO': 'false',
+               'RUNBOARD_REDIS_PREFIX': 'rbtest:' + uuid.uuid4().hex[:10], 'RUNBOARD_HEARTBEAT_SECONDS': '1'}
+        with app_process(base / 'data', env=env) as server:
+            engine = make_engine(url, pool_size=1)
+            people = {}
+            try:
+                for name, team in (('Alice', 'red'), ('Bob', 'blue')):
+                    ensure_team(engine, team, team)
+                    user, token = create_user(engine, name=name, role=Role.operator, team_ids=[team])
+                    people[name] = {'token': token, 'team': team, 'user_id': user.id}
+                    _api(server['url'], token, 'POST', '/api/projects', json={
+                        'id': f'{team}-app', 'name': f'{team.title()} App', 'repository': str(make_repo(base / team, {'main': files, 'live': files})),
+                        'base_branch': 'main', 'command': ['sh', 'run.sh'], 'depth_levels': ['shallow'],
+                        'target_frameworks': ['python']})
+                    people[name]['run'] = _trigger(server['url'], token, f'{team}-app')
+                yield {'url': server['url'], 'people': people, 'engine': engine}
+            finally:
+                dispose(engine)
+
+
+def _api(url: str, token: str, method: str, path: str, headers: dict | None = None, **kwargs) -> dict:  # noqa: ANN003
+    reply = httpx.request(method, url + path, headers={'Authorization': f'Bearer {token}', **(headers or {})},
+                          timeout=30, **kwargs)
+    assert reply.status_code < 300, reply.text
+    return reply.json()
+
+
+def _trigger(url: str, token: str, project_id: str, branch: str = 'main') -> str:
+    return _api(url, token, 'POST', '/api/runs', headers={'Idempotency-Key': str(uuid.uuid4())},
+                json={'project_id': project_id, 'branch': branch, 'depth_level': 'shallow',
+                      'target_framework': 'python'})['id']
+
+
+def _sign_in(page, url: str, token: str) -> None:  # noqa: ANN001
+    page.locator('[data-testid=token-input] input, input[type=password]').first.fill(token)
+    page.get_by_role('button', name='Sign in').click()
+
+
+def test_unsigned_browser_goes_to_login_and_a_bad_token_is_refused(team_server, page) -> None:  # noqa: ANN001
+    url = team_server['url']
+    page.goto(url + '/projects/red-app?status=failed')
+    page.wait_for_url(re.compile(r'/login\?next='))
+    assert page.url.endswith('/login?next=%2Fprojects%2Fred-app%3Fstatus%3Dfailed')
+    _sign_in(page, url, 'rb_not-a-real-token')
+    error = page.get_by_test_id('login-error')
+    error.wait_for()
+    assert 'not valid' in error.inner_text()
+    assert '/login' in page.url
+    screenshot(page, 'sign-in-bad-token.png')
+    _sign_in(page, url, team_server['people']['Alice']['token'])  # then back where it came from
+    page.wait_for_url(url + '/projects/red-app?status=failed')
+
+
+def test_each_person_sees_only_their_teams_projects_and_runs(team_server, browser, page) -> None:  # noqa: ANN001
+    url, people = team_server['url'], team_server['people']
+    other = browser.new_context(viewport={'width': 1200, 'height': 900})
+    try:
+        bob_page = other.new_page()
+        for tab, name in ((page, 'Alice'), (bob_page, 'Bob')):
+            tab.goto(url + '/')
+            tab.wait_for_url('**/login')
+            _sign_in(tab, url, people[name]['token'])
+            tab.wait_for_url(url + '/')
+            assert tab.get_by_test_id('signed-in-as').inner_text() == f'{name} · operator'
+        for tab, mine, theirs in ((page, 'Alice', 'Bob'), (bob_page, 'Bob', 'Alice')):
+            project, other_project = f'{people[mine]["team"]}-app', f'{people[theirs]["team"]}-app'
+            tab.locator(f'[data-project={project}]').wait_for()
+            tab.locator(f'[data-run={people[mine]["run"]}]').wait_for()
+            tab.locator('[data-testid=runs][data-live=true]').wait_for()
+            assert tab.locator(f'[data-project={other_project}]').count() == 0
+            assert tab.locator(f'[data-run={people[theirs]["run"]}]').count() == 0
+        # live: each person's stream brings their own new run, not the other team's
+        alice_new = _trigger(url, people['Alice']['token'], 'red-app', 'live')
+        bob_new = _trigger(url, people['Bob']['token'], 'blue-app', 'live')
+        page.locator(f'[data-run={alice_new}]').wait_for()
+        bob_page.locator(f'[data-run={bob_new}]').wait_for()
+        assert page.locator(f'[data-run={bob_new}]').count() == 0
+        assert bob_page.locator(f'[data-run={alice_new}]').count() == 0
+        screenshot(page, 'sign-in-dashboard.png')
+
+        page.get_by_test_id('sign-out').click()
+        page.wait_for_url('**/login')
+        page.goto(url + '/')
+        page.wait_for_url('**/login')
+        bob_page.reload()  # signing out one browser leaves the other signed in
+        bob_page.locator('[data-project=blue-app]').wait_for()
+        assert '/login' not in bob_page.url
+    finally:
+        other.close()
+
+
+def test_a_revoked_token_sends_the_browser_back_to_login(team_server, page) -> None:  # noqa: ANN001
+    url = team_server['url']
+    engine = team_server['engine']
+    user, token = create_user(engine, name='Carol', role=Role.builder, team_ids=['red'])
+    page.goto(url + '/login')
+    _sign_in(page, url, token)
+    page.wait_for_url(url + '/')
+    page.locator('[data-project=red-app]').wait_for()
+    from sqlmodel import Session
+    with Session(engine) as session:
+        session.exec(delete(ApiToken).where(ApiToken.user_id == user.id))
+        session.commit()
+    deadline = time.monotonic() + 60  # the server may trust a token it checked for a few seconds more
+    while '/login' not in page.url and time.monotonic() < deadline:
+        page.goto(url + '/runs/' + team_server['people']['Alice']['run'])
+        page.wait_for_timeout(1000)
+    assert re.search(r'/login\?next=%2Fruns%2Frun_', page.url), page.url
+    page.get_by_test_id('token-input').wait_for()
