@@ -136,3 +136,27 @@ def test_a_revoked_token_sends_the_browser_back_to_login(team_server, page) -> N
         page.wait_for_timeout(1000)
     assert re.search(r'/login\?next=%2Fruns%2Frun_', page.url), page.url
     page.get_by_test_id('token-input').wait_for()
+
+
+def test_the_plain_reset_form_acts_as_the_signed_in_person(team_server, page) -> None:  # noqa: ANN001
+    """The no-JavaScript Reset form carries a CSRF token minted from Alice's own API token."""
+    from sqlmodel import Session
+
+    from app.models import Project
+    url, alice = team_server['url'], team_server['people']['Alice']
+    with Session(team_server['engine']) as session:
+        project = session.get(Project, 'red-app')
+        project.consecutive_failures = 3
+        session.add(project)
+        session.commit()
+    assert _api(url, alice['token'], 'GET', '/api/projects/red-app')['paused'] is True
+    page.goto(url + '/login')
+    _sign_in(page, url, alice['token'])
+    page.wait_for_url(url + '/')
+    form_button = page.locator('[data-reset-form=red-app]')
+    form_button.wait_for()
+    with page.expect_navigation():
+        form_button.click()
+    assert page.url.rstrip('/') == url  # 303 back to the dashboard, still signed in
+    after = _api(url, alice['token'], 'GET', '/api/projects/red-app')
+    assert after['consecutive_failures'] == 0 and after['paused'] is False
