@@ -4,9 +4,9 @@ from __future__ import annotations
 from nicegui import ui
 
 from app.client import ApiError
-from app.pages.signin import signed_in
 from app.pages.cards import project_cards
 from app.pages.runs_list import runs_list
+from app.pages.signin import signed_in
 from app.pages.theme import frame
 from app.state import connection
 

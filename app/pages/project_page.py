@@ -7,8 +7,8 @@ from datetime import datetime, timezone
 from nicegui import background_tasks, ui
 
 from app.client import ApiError
-from app.pages.signin import signed_in
 from app.pages.runs_list import RunsListView, runs_list
+from app.pages.signin import signed_in
 from app.pages.theme import frame
 from app.pages.widgets import correlation_chip
 from app.state import connection

@@ -6,8 +6,8 @@ from collections import deque
 from nicegui import ui
 
 from app.client import ApiError
-from app.pages.signin import signed_in
 from app.pages.runs_list import RETRYABLE, retry, stop_run
+from app.pages.signin import signed_in
 from app.pages.theme import duration, frame, relative, status_badge
 from app.state import connection, live
 from app.state.runs_store import ACTIVE

@@ -75,7 +75,9 @@ def send_to_login() -> None:
         tab = context.client
     if tab is None:  # a background task: find the tab whose page request we are serving
         request = request_contextvar.get()
-        tab = next((c for c in list(Client.instances.values()) if c._request is request), None) if request else None
+        scope = request.scope if request is not None else None  # middleware and page wrap the same scope
+        tab = next((c for c in list(Client.instances.values())
+                    if c._request is not None and c._request.scope is scope), None) if scope else None
     if tab is None or tab.is_deleted:
         return
     path = tab.request.url.path + (f'?{tab.request.url.query}' if tab.request.url.query else '')
