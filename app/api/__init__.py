@@ -43,7 +43,10 @@ def serve_api_first(web_app: FastAPI, *, max_body_bytes: int) -> FastAPI:
     whole middleware stack (added when that stack is first built, i.e. after ui.run added NiceGUI's
     middlewares). Both share one state object: the services put on web_app.state at startup."""
     install_api(web_app, max_body_bytes=max_body_bytes)
-    api_app = FastAPI(title='Runboard API', docs_url=None, redoc_url=None, openapi_url=None)
+    # FastAPI's native OpenTelemetry stays on web_app, whose __call__ wraps this dispatch too; checking
+    # again here would only cost each API request a second provider lookup
+    api_app = FastAPI(title='Runboard API', docs_url=None, redoc_url=None, openapi_url=None,
+                      telemetry={'tracing': False, 'metrics': False, 'logs': False})
     install_api(api_app, max_body_bytes=max_body_bytes)
     api_app.state = web_app.state
     build_ui_stack = web_app.build_middleware_stack
