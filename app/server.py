@@ -8,7 +8,7 @@ from pathlib import Path
 from nicegui import app as web_app
 from nicegui import ui
 
-from app.api import install_api
+from app.api import serve_api_first
 from app.config import Settings
 from app.services.container import Services, build_services
 
@@ -24,7 +24,7 @@ def compose(settings: Settings) -> None:
     hosts_api = settings.server is None
     sign_in = settings.ui_requires_sign_in
     if hosts_api:
-        install_api(web_app, max_body_bytes=settings.max_body_bytes)
+        serve_api_first(web_app, max_body_bytes=settings.max_body_bytes)
     holder: dict[str, Services] = {}
 
     async def startup() -> None:

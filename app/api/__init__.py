@@ -4,11 +4,12 @@ from __future__ import annotations
 from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
+from starlette.types import ASGIApp
 
 from app.api import events, me, projects, runs
 from app.api.deps import auth_refusal
 from app.api.problems import BodyLimitMiddleware, CorrelationMiddleware, install_error_handlers
-from app.api.routing import ApiPathMiddleware
+from app.api.routing import ApiDispatcher, ApiPathMiddleware
 from app.config import Settings
 
 API_PREFIX = '/api'
@@ -34,6 +35,26 @@ def install_api(app: FastAPI, *, max_body_bytes: int) -> None:
     app.add_middleware(BodyLimitMiddleware, max_bytes=max_body_bytes, api_prefix=API_PREFIX)
     app.add_middleware(ApiPathMiddleware, prefix=API_PREFIX)
     app.add_middleware(CorrelationMiddleware, api_prefix=API_PREFIX)
+
+
+def serve_api_first(web_app: FastAPI, *, max_body_bytes: int) -> FastAPI:
+    """The full server: web_app (NiceGUI's) keeps the API routes, so its /docs and /openapi.json list
+    them, but API requests are answered by a separate API application placed in front of web_app's
+    whole middleware stack (added when that stack is first built, i.e. after ui.run added NiceGUI's
+    middlewares). Both share one state object: the services put on web_app.state at startup."""
+    install_api(web_app, max_body_bytes=max_body_bytes)
+    # FastAPI's native OpenTelemetry stays on web_app, whose __call__ wraps this dispatch too; checking
+    # again here would only cost each API request a second provider lookup
+    api_app = FastAPI(title='Runboard API', docs_url=None, redoc_url=None, openapi_url=None,
+                      telemetry={'tracing': False, 'metrics': False, 'logs': False})
+    install_api(api_app, max_body_bytes=max_body_bytes)
+    api_app.state = web_app.state
+    build_ui_stack = web_app.build_middleware_stack
+
+    def build_stack() -> ASGIApp:
+        return ApiDispatcher(build_ui_stack(), api_app, API_PREFIX)
+    web_app.build_middleware_stack = build_stack
+    return api_app
 
 
 def build_api_app(settings: Settings) -> FastAPI:

@@ -28,3 +28,27 @@ class ApiPathMiddleware:
                 scope['path'] = self.prefix + scope['path']
                 scope['raw_path'] = scope['path'].encode()
         await self.app(scope, receive, send)
+
+
+def is_api_request(scope: Scope, prefix: str) -> bool:
+    """Pure: does this HTTP request belong to the API (under the prefix, or a bare API path)?"""
+    path = scope['path']
+    if path == prefix or path.startswith(prefix + '/'):
+        return True
+    accept = next((v.decode('latin-1') for k, v in scope['headers'] if k == b'accept'), '')
+    return routes_to_api(path, scope['method'], accept)
+
+
+class ApiDispatcher:
+    """Outermost ASGI layer of the full server: API requests go straight to the API application, so
+    they skip the UI's middleware stack (NiceGUI's BaseHTTPMiddleware layers cost more than the API
+    itself); everything else (pages, static files, websockets, lifespan) goes to the UI stack."""
+
+    def __init__(self, ui_stack: ASGIApp, api_app: ASGIApp, prefix: str) -> None:
+        self.ui_stack, self.api_app, self.prefix = ui_stack, api_app, prefix
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope['type'] == 'http' and is_api_request(scope, self.prefix):
+            await self.api_app(scope, receive, send)
+        else:
+            await self.ui_stack(scope, receive, send)

@@ -112,15 +112,20 @@ class RunEngine:
                 self.kick()
 
     # ------------------------------------------------------------ queue
+    def _cap_full_locally(self) -> bool:
+        """This instance's own running runs already fill the global cap: nothing can start, so there is
+        no need to ask the database (which still guards every claim, across instances)."""
+        return len(self.live) >= self.settings.global_run_cap
+
     def kick(self) -> None:
-        if not self._closing and not self._drain_pending:
+        if not self._closing and not self._drain_pending and not self._cap_full_locally():
             self._drain_pending = True
             self._spawn(self._drain())
 
     async def _drain(self) -> None:
         async with self._drain_lock:
             self._drain_pending = False  # kicks from now on need another pass after this one
-            while not self._closing:
+            while not self._closing and not self._cap_full_locally():
                 try:
                     claimed = await asyncio.to_thread(self._claim_next)
                 except Exception:  # the safety poll kicks the queue again

@@ -1,0 +1,59 @@
+"""`python main.py` hosts the UI and the API in one process; API requests are answered by the API app in
+front of NiceGUI's middlewares. What a client depends on must hold there exactly as on the API-only server:
+the contract of POST /runs, bare paths, problems, correlation ids, the OpenAPI document, and the UI pages."""
+from __future__ import annotations
+
+import json
+
+import httpx
+
+from tests.api.conftest import BRANCHES
+from tests.helpers import create_project, shell_script
+from tests.servers import app_process
+
+
+def _server_env(settings) -> dict[str, str]:  # noqa: ANN001
+    env = {'RUNBOARD_DEMO': 'false', 'RUNBOARD_GLOBAL_RUN_CAP': '0'}
+    if settings.database_url:
+        env['RUNBOARD_DATABASE_URL'] = settings.database_url
+    if settings.redis_url:
+        env['RUNBOARD_REDIS_URL'] = settings.redis_url
+        env['RUNBOARD_REDIS_PREFIX'] = settings.redis_prefix
+    return env
+
+
+def test_full_server_answers_the_api_contract_and_still_serves_pages(settings_factory, repo_factory) -> None:
+    repo = repo_factory({name: shell_script(f'echo {name}') for name in BRANCHES})
+    settings = settings_factory()
+    with app_process(settings.data_dir, env=_server_env(settings)) as server:
+        token = json.loads((settings.data_dir / 'credentials.json').read_text())['token']
+        with httpx.Client(base_url=server['url'], headers={'Authorization': f'Bearer {token}'}, timeout=30) as client:
+            create_project(client, repo)
+            body = {'project_id': 'proj', 'branch': 'main', 'depth_level': 'shallow', 'target_framework': 'python'}
+            created = client.post('/api/runs', json=body,
+                                  headers={'Idempotency-Key': 'k1', 'X-Correlation-ID': 'trace-1'})
+            assert created.status_code == 201, created.text
+            assert created.headers['x-correlation-id'] == 'trace-1'
+            assert created.headers['ratelimit-policy'].startswith('"runs";q=')
+            assert created.headers['ratelimit'].startswith('"runs";r=')
+            replayed = client.post('/api/runs', json=body, headers={'Idempotency-Key': 'k1'})
+            assert replayed.status_code == 200 and replayed.headers['idempotent-replayed'] == 'true'
+            assert replayed.json()['id'] == created.json()['id']
+
+            locked = client.post('/runs', json={**body, 'depth_level': 'deep'})  # a bare path reaches the API
+            assert locked.status_code == 409 and locked.json()['error'] == 'pr_lock'
+            assert locked.headers['content-type'].startswith('application/problem+json')
+            assert locked.json()['correlation_id'] == locked.headers['x-correlation-id']
+
+            listed = client.get('/runs', headers={'Accept': 'application/json'})
+            assert [r['id'] for r in listed.json()['items']] == [created.json()['id']]
+            missing = client.get('/api/no-such-thing')
+            assert missing.status_code == 404 and missing.json()['error'] == 'not_found'
+            anonymous = httpx.get(server['url'] + '/api/runs')
+            assert anonymous.status_code == 401 and anonymous.json()['error'] == 'unauthorized'
+
+            paths = client.get('/openapi.json').json()['paths']
+            assert 'post' in paths['/api/runs'] and 'get' in paths['/api/quota/runs']
+            page = client.get(f'/runs/{created.json()["id"]}', headers={'Accept': 'text/html'})  # a browser: the page
+            assert page.status_code == 200 and page.headers['content-type'].startswith('text/html')
+            assert 'x-correlation-id' in page.headers
