@@ -22,7 +22,7 @@ def _server_env(settings) -> dict[str, str]:  # noqa: ANN001
     return env
 
 
-def test_full_server_answers_the_api_contract_and_still_serves_pages(settings_factory, repo_factory) -> None:
+def test_full_server_answers_the_api_contract_and_still_serves_pages(backend, settings_factory, repo_factory) -> None:
     repo = repo_factory({name: shell_script(f'echo {name}') for name in BRANCHES})
     settings = settings_factory()
     with app_process(settings.data_dir, env=_server_env(settings)) as server:
@@ -54,6 +54,10 @@ def test_full_server_answers_the_api_contract_and_still_serves_pages(settings_fa
 
             paths = client.get('/openapi.json').json()['paths']
             assert 'post' in paths['/api/runs'] and 'get' in paths['/api/quota/runs']
-            page = client.get(f'/runs/{created.json()["id"]}', headers={'Accept': 'text/html'})  # a browser: the page
+            run_path = f'/runs/{created.json()["id"]}'
+            page = client.get(run_path, headers={'Accept': 'text/html'})  # a browser gets the page, not JSON
+            if backend == 'team':  # team mode: a browser that has not signed in is sent to the sign-in page
+                assert page.status_code == 303 and page.headers['location'].startswith('/login?next=')
+                page = client.get(page.headers['location'], headers={'Accept': 'text/html'})
             assert page.status_code == 200 and page.headers['content-type'].startswith('text/html')
             assert 'x-correlation-id' in page.headers
