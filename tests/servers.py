@@ -82,8 +82,10 @@ def clean_env(**extra: str) -> dict[str, str]:
 
 @contextmanager
 def app_process(data_dir: Path, *, port: int | None = None, args: list[str] | None = None,
-                env: dict[str, str] | None = None, log_path: Path | None = None) -> Iterator[dict]:
-    """`python main.py` as a person starts it, on a free port; yields {'url', 'process', 'port'}."""
+                env: dict[str, str] | None = None, log_path: Path | None = None,
+                ready_path: str = '/api/health') -> Iterator[dict]:
+    """`python main.py` as a person starts it, on a free port; yields {'url', 'process', 'port'}.
+    It is ready when `ready_path` answers 200 (a UI-only `--server` process has no /api of its own)."""
     port = port or free_port()
     data_dir.mkdir(parents=True, exist_ok=True)
     log = open(log_path or data_dir / 'server.log', 'ab')
@@ -95,7 +97,7 @@ def app_process(data_dir: Path, *, port: int | None = None, args: list[str] | No
     try:
         while True:
             try:
-                if httpx.get(url + '/api/health', timeout=1).status_code == 200:
+                if httpx.get(url + ready_path, timeout=2).status_code == 200:
                     break
             except httpx.HTTPError:
                 pass

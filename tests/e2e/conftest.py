@@ -4,9 +4,6 @@ Servers start once per module (settings differ per module); one Chromium per ses
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +14,7 @@ import pytest
 
 from tests.conftest import make_repo
 from tests.e2e.proxy import FaultProxy
-from tests.servers import ROOT, app_process, clean_env, free_port
+from tests.servers import ROOT, app_process
 
 CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking',
                  '--disable-component-update', '--disable-sync', '--no-first-run']
@@ -31,32 +28,9 @@ BRANCHES = {'main': {'run.sh': 'echo hello\n'}, 'feature/login': {'login.txt': '
 @contextmanager
 def ui_process(data_dir: Path, server_url: str, token: str) -> Iterator[tuple[str, int]]:
     """`python main.py --server URL` (UI only, no API of its own), env cleaned like app_process does."""
-    data_dir.mkdir(parents=True, exist_ok=True)
-    port = free_port()
-    log = open(data_dir / 'ui.log', 'ab')
-    process = subprocess.Popen([sys.executable, 'main.py', '--port', str(port), '--data-dir', str(data_dir),
-                                '--server', server_url], cwd=ROOT, env=clean_env(RUNBOARD_TOKEN=token),
-                               stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    url = f'http://127.0.0.1:{port}'
-    deadline = time.monotonic() + 60
-    try:
-        while True:
-            try:
-                if httpx.get(url + '/', timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f'UI did not start; see {log.name}')
-            time.sleep(0.1)
-        yield url, process.pid
-    finally:
-        process.terminate()
-        try:
-            process.wait(20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
+    with app_process(data_dir, args=['--server', server_url], env={'RUNBOARD_TOKEN': token},
+                     log_path=data_dir / 'ui.log', ready_path='/') as ui:
+        yield ui['url'], ui['process'].pid
 
 
 @dataclass
