@@ -1,8 +1,10 @@
 """Real servers for tests: the API (uvicorn in a thread) or the whole app (a subprocess)."""
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -112,4 +114,7 @@ def app_process(data_dir: Path, *, port: int | None = None, args: list[str] | No
                 process.wait(20)
             except subprocess.TimeoutExpired:
                 process.kill()
+        # the app's own children (the native window's browser processes, say) go with it
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, signal.SIGKILL)
         log.close()
