@@ -71,3 +71,15 @@ def backend_settings(backend: str, data_dir: Path, **overrides) -> Iterator[Sett
             client.close()
         except Exception:
             pass
+
+
+def server_env(settings: Settings, **extra: str) -> dict[str, str]:
+    """The environment that makes a `python main.py` subprocess use the same backend as `settings`."""
+    env = {'RUNBOARD_DEMO': 'false'}
+    if settings.database_url:
+        env['RUNBOARD_DATABASE_URL'] = settings.database_url
+    if settings.redis_url:
+        env['RUNBOARD_REDIS_URL'] = settings.redis_url
+        env['RUNBOARD_REDIS_PREFIX'] = settings.redis_prefix
+    env.update(extra)
+    return env

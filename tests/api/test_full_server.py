@@ -8,18 +8,13 @@ import json
 import httpx
 
 from tests.api.conftest import BRANCHES
+from tests.backends import server_env
 from tests.helpers import create_project, shell_script
 from tests.servers import app_process
 
 
 def _server_env(settings) -> dict[str, str]:  # noqa: ANN001
-    env = {'RUNBOARD_DEMO': 'false', 'RUNBOARD_GLOBAL_RUN_CAP': '0'}
-    if settings.database_url:
-        env['RUNBOARD_DATABASE_URL'] = settings.database_url
-    if settings.redis_url:
-        env['RUNBOARD_REDIS_URL'] = settings.redis_url
-        env['RUNBOARD_REDIS_PREFIX'] = settings.redis_prefix
-    return env
+    return server_env(settings, RUNBOARD_GLOBAL_RUN_CAP='0')
 
 
 def test_full_server_answers_the_api_contract_and_still_serves_pages(backend, settings_factory, repo_factory) -> None:

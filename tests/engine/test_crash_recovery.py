@@ -9,19 +9,14 @@ import signal
 import httpx
 
 from app.services import procs
+from tests.backends import server_env
 from tests.helpers import create_project, outputs, shell_script, statuses, trigger, wait_for_output, wait_for_status
 from tests.servers import api_server, app_process
 
 
 def _server_env(settings) -> dict[str, str]:  # noqa: ANN001
-    env = {'RUNBOARD_DEMO': 'false', 'RUNBOARD_HEARTBEAT_SECONDS': '1', 'RUNBOARD_KILL_GRACE_SECONDS': '1',
-           'RUNBOARD_GLOBAL_RUN_CAP': '1'}
-    if settings.database_url:
-        env['RUNBOARD_DATABASE_URL'] = settings.database_url
-    if settings.redis_url:
-        env['RUNBOARD_REDIS_URL'] = settings.redis_url
-        env['RUNBOARD_REDIS_PREFIX'] = settings.redis_prefix
-    return env
+    return server_env(settings, RUNBOARD_HEARTBEAT_SECONDS='1', RUNBOARD_KILL_GRACE_SECONDS='1',
+                      RUNBOARD_GLOBAL_RUN_CAP='1')
 
 
 def _client(server: dict, data_dir) -> httpx.Client:  # noqa: ANN001
