@@ -2,6 +2,8 @@
 (Requeue, Discard). Built from app.client calls only."""
 from __future__ import annotations
 
+from typing import Awaitable, Callable
+
 from nicegui import ui
 
 from app.client import ApiError
@@ -30,17 +32,8 @@ async def open_backlog(project: dict, on_change=None) -> None:  # noqa: ANN001
                 ui.button('Add issue', icon='add', on_click=lambda: add()).classes('rb-tap')
 
     async def render() -> None:
-        try:
-            issues = await client.list_issues(project['id'])
-        except ApiError as exc:
-            rows.clear()
-            with rows:
-                ui.label(str(exc)).classes('text-negative')
-            return
-        rows.clear()
+        issues = await _load_into(rows, lambda: client.list_issues(project['id']), 'No issues yet.')
         with rows:
-            if not issues:
-                ui.label('No issues yet.').classes('opacity-70')
             for issue in issues:
                 with ui.row().classes('w-full items-center gap-2 no-wrap').props(f'data-issue={issue["number"]}'):
                     ui.label(f'#{issue["number"]}').classes('font-mono text-sm')
@@ -120,17 +113,8 @@ async def open_parked(store, project: dict) -> None:  # noqa: ANN001 - a Project
         rows = ui.column().classes('w-full gap-1')
 
     async def render() -> None:
-        try:
-            parked = await store.parked(project['id'])
-        except ApiError as exc:
-            rows.clear()
-            with rows:
-                ui.label(str(exc)).classes('text-negative')
-            return
-        rows.clear()
+        parked = await _load_into(rows, lambda: store.parked(project['id']), 'Nothing parked.')
         with rows:
-            if not parked:
-                ui.label('Nothing parked.').classes('opacity-70')
             for claim in parked:
                 with ui.row().classes('w-full items-center gap-2 no-wrap').props(
                         f'data-parked-issue={claim["issue_number"]}'):
@@ -150,3 +134,19 @@ async def open_parked(store, project: dict) -> None:  # noqa: ANN001 - a Project
 
     await render()
     dialog.open()
+
+
+async def _load_into(rows: ui.column, load: Callable[[], Awaitable[list[dict]]], empty_text: str) -> list[dict]:
+    """Clear `rows` and fetch its items; the error, or `empty_text`, is shown there instead of items."""
+    try:
+        items = await load()
+    except ApiError as exc:
+        rows.clear()
+        with rows:
+            ui.label(str(exc)).classes('text-negative')
+        return []
+    rows.clear()
+    if not items:
+        with rows:
+            ui.label(empty_text).classes('opacity-70')
+    return items
