@@ -5,26 +5,30 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 import time
+from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.servers import app_process, free_port
+from tests.e2e.conftest import SCREENSHOTS
+from tests.servers import ROOT, app_process, free_port
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
 def display():  # noqa: ANN201
-    missing = [tool for tool in ('Xvfb', 'xwininfo') if shutil.which(tool) is None]
+    missing = [f'{tool} (Debian package {package})' for tool, package in (('Xvfb', 'xvfb'), ('xwininfo', 'x11-utils'))
+               if shutil.which(tool) is None]
     try:
         import webview  # noqa: F401
     except ImportError:
-        missing.append('pywebview')
+        missing.append("pywebview (pip install -e '.[native]')")
     if missing:
         if os.environ.get('CI'):
-            pytest.fail(f'{", ".join(missing)} needed for the native window test (scripts/test.sh installs them)')
+            pytest.fail(f'{", ".join(missing)} needed for the native window test (scripts/test.sh installs them; see scripts/doctor.sh)')
         pytest.skip(f'{", ".join(missing)} not installed')
     number = 90 + free_port() % 9
     screen = subprocess.Popen(['Xvfb', f':{number}', '-screen', '0', '1280x900x24', '-nolisten', 'tcp'],
@@ -49,6 +53,15 @@ def test_native_window_opens_and_shows_the_dashboard(display: str, tmp_path) -> 
             time.sleep(0.5)
         page = httpx.get(app['url'] + '/', headers={'Accept': 'text/html'}, timeout=10)
         assert page.status_code == 200 and '<title>Runboard</title>' in page.text
-        shot = tmp_path / 'native.png'
-        subprocess.run(['import', '-window', 'root', str(shot)], env={**os.environ, 'DISPLAY': display},
-                       check=False, capture_output=True)
+        shot = SCREENSHOTS / 'native-window.png'
+        while (colours := grab_screen(display, shot)) < 8:  # the window has painted the dashboard
+            assert time.monotonic() < deadline + 30, f'the window stayed blank ({colours} colours)'
+            time.sleep(1)
+
+
+def grab_screen(display: str, path: Path) -> int:
+    """Qt's own screen grab in a child process (no ImageMagick); the number of distinct colours seen."""
+    grabbed = subprocess.run([sys.executable, '-m', 'tests.e2e.x11_grab', str(path)], cwd=ROOT, capture_output=True,
+                             text=True, timeout=60, env={**os.environ, 'DISPLAY': display, 'QT_QPA_PLATFORM': 'xcb'})
+    assert grabbed.returncode == 0, grabbed.stderr
+    return int(grabbed.stdout.strip() or 0)
