@@ -1,5 +1,5 @@
 """CLI follow latency: a line printed by a run's command -> the same line handed to `runboard runs logs
---follow` (app.cli_follow.follow_run, the code the CLI runs), woken by the SSE change stream, and with
+--follow` (app.cli.follow.follow_run, the code the CLI runs), woken by the SSE change stream, and with
 the stream switched off (the poll fallback alone).
 
     python bench/cli_follow.py [--lines 40] [--interval 0.25]
@@ -21,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from app.cli_follow import follow_run  # noqa: E402
+from app.cli.follow import follow_run  # noqa: E402
 from app.client import ApiError, RunboardClient, new_idempotency_key  # noqa: E402
 from app.config import Settings  # noqa: E402
 from tests.conftest import make_repo  # noqa: E402

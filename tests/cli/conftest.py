@@ -7,7 +7,7 @@ from typing import Any, Iterator
 
 from typer.testing import CliRunner
 
-from app.cli import app
+from app.cli.main import app
 from tests.helpers import create_project, shell_script
 from tests.servers import ApiServer, api_server
 

@@ -11,7 +11,7 @@ import httpx
 from sqlalchemy import create_engine, inspect, text
 from typer.testing import CliRunner
 
-from app.cli import app
+from app.cli.main import app
 from tests.servers import ROOT, clean_env, free_port
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer.main
 from typer.testing import CliRunner
 
-from app.cli import app
+from app.cli.main import app
 from tests.cli.conftest import served
 
 

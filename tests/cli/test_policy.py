@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from app.cli_policy import Exit, backoff_delay, exit_code_for, exit_code_for_outcome, is_transient, next_delay
-from app.cli_submit import Notices, send_until_answered
+from app.cli.policy import Exit, backoff_delay, exit_code_for, exit_code_for_outcome, is_transient, next_delay
+from app.cli.submit import Notices, send_until_answered
 from app.client import ApiError, Response
 
 
@@ -86,7 +86,7 @@ def _notices(log: list) -> Notices:
 
 
 async def test_resends_until_answered(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr('app.cli_submit.asyncio.sleep', _no_sleep)
+    monkeypatch.setattr('app.cli.submit.asyncio.sleep', _no_sleep)
     ok = Response(200, {'id': 'run_1'}, {'idempotent-replayed': 'true'})
     send, sent = _scripted([error(0, 'network'), error(502), ok])
     log: list = []
@@ -95,7 +95,7 @@ async def test_resends_until_answered(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 async def test_gives_up_after_the_bound(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr('app.cli_submit.asyncio.sleep', _no_sleep)
+    monkeypatch.setattr('app.cli.submit.asyncio.sleep', _no_sleep)
     send, sent = _scripted([error(0, 'network')] * 10)
     with pytest.raises(ApiError):
         await send_until_answered(send, notices=_notices([]), wait_on_rate_limit=False, max_attempts=4)

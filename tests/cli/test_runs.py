@@ -170,7 +170,7 @@ def test_follow_falls_back_to_polling_without_the_event_stream(settings_factory,
         yield  # an async generator, as the real one
 
     monkeypatch.setattr(RunboardClient, 'events', no_stream)
-    monkeypatch.setattr('app.cli_follow.POLL_SECONDS', 0.2)
+    monkeypatch.setattr('app.cli.follow.POLL_SECONDS', 0.2)
     with served(settings_factory, repo_factory) as (server, cli):
         followed = cli(*TRIGGER, '--branch', 'main', '--depth', 'deep', '--follow')
         assert followed.code == 1 and 'boom' in followed.stdout and 'failed' in followed.stdout.splitlines()[-1]

@@ -1,7 +1,7 @@
 """The `runboard` command line: a typer app on app/client.py (the same HTTP API the UI uses).
 
 Exit codes: 0 ok; 1 a followed run did not succeed; 2 usage; 3 refused (429/409); 4 not found or
-forbidden; 5 server unreachable. See app/cli_policy.py.
+forbidden; 5 server unreachable. See app/cli/policy.py.
 """
 from __future__ import annotations
 
@@ -9,9 +9,12 @@ from typing import Annotated, Optional
 
 import typer
 
-from app.cli_admin import db_app, serve, users_app
-from app.cli_projects import afk_app, issues_app, projects_app, quota
-from app.cli_runs import runs_app
+from app.cli.admin import db_app, serve, users_app
+from app.cli.afk import afk_app
+from app.cli.issues import issues_app
+from app.cli.projects import projects_app
+from app.cli.quota import quota
+from app.cli.runs import runs_app
 
 app = typer.Typer(
     name='runboard', no_args_is_help=True, rich_markup_mode='rich',

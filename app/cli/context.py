@@ -12,8 +12,8 @@ from typing import Annotated, Any, Awaitable, Callable, Optional
 import typer
 from rich.console import Console
 
-from app import cli_render as render
-from app.cli_policy import Exit, exit_code_for
+from app.cli import render
+from app.cli.policy import Exit, exit_code_for
 from app.client import ApiError, RunboardClient
 
 DEFAULT_SERVER = 'http://127.0.0.1:8080'
@@ -61,6 +61,16 @@ class Cli:
 
     def print_json(self, value: Any) -> None:
         typer.echo(json.dumps(value, indent=2, default=str))
+
+    def show(self, fetch: Callable[[RunboardClient], Awaitable[Any]], human: Callable[[Any], Any]) -> None:
+        """The body most commands share: one API call, its answer printed as JSON or for a person."""
+        async def work(client: RunboardClient) -> None:
+            answer = await fetch(client)
+            if self.json:
+                self.print_json(answer)
+            else:
+                self.out.print(human(answer))
+        self.execute(work)
 
     def execute(self, work: Callable[[RunboardClient], Awaitable[int | None]]) -> None:
         """Run one command's async body; turn an API error into its message and exit code."""

@@ -7,7 +7,7 @@ import contextlib
 import time
 from typing import Callable
 
-from app.cli_policy import backoff_delay, is_terminal, is_transient
+from app.cli.policy import backoff_delay, is_terminal, is_transient
 from app.client import ApiError, RunboardClient
 
 PAGE = 1000

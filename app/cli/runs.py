@@ -9,11 +9,11 @@ from typing import Annotated, Awaitable, Callable, Iterator, Optional
 import typer
 from rich.status import Status
 
-from app import cli_render as render
-from app.cli_context import Cli, JsonOpt, ServerOpt
-from app.cli_follow import GIVE_UP_SECONDS, follow_run
-from app.cli_policy import TERMINAL_STATUSES, Exit, exit_code_for_outcome
-from app.cli_submit import MAX_ATTEMPTS, Notices, send_until_answered
+from app.cli import render
+from app.cli.context import Cli, JsonOpt, ServerOpt
+from app.cli.follow import GIVE_UP_SECONDS, follow_run
+from app.cli.policy import TERMINAL_STATUSES, Exit, exit_code_for_outcome
+from app.cli.submit import MAX_ATTEMPTS, Notices, send_until_answered
 from app.client import ApiError, Response, RunboardClient, new_idempotency_key
 
 runs_app = typer.Typer(help='Trigger, watch, retry and stop runs.', no_args_is_help=True)
@@ -31,7 +31,7 @@ WaitOpt = Annotated[bool, typer.Option('--wait', help='When the run limit is rea
 def complete_project(ctx: typer.Context, incomplete: str) -> list[str]:
     """Shell completion of project ids (quietly nothing when the server is not answering)."""
     import httpx
-    from app.cli_context import DEFAULT_SERVER, resolve_token
+    from app.cli.context import DEFAULT_SERVER, resolve_token
     server = (ctx.params.get('server') or DEFAULT_SERVER).rstrip('/')
     token = resolve_token()
     try:

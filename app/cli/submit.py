@@ -7,7 +7,7 @@ import asyncio
 from dataclasses import dataclass
 from typing import Awaitable, Callable
 
-from app.cli_policy import next_delay
+from app.cli.policy import next_delay
 from app.client import ApiError, Response
 
 MAX_ATTEMPTS = 6  # the first send and five resends: 0.25 + 0.5 + 1 + 2 + 4 s of backoff at most
