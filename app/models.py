@@ -35,7 +35,9 @@ ACTIVE_STATUSES = (RunStatus.queued.value, RunStatus.running.value)
 TERMINAL_STATUSES = tuple(s.value for s in RunStatus if s.value not in ACTIVE_STATUSES)
 RETRYABLE_STATUSES = ('failed', 'timed_out', 'crashed', 'stopped')
 _ACTIVE_SQL = "status IN ('queued', 'running')"
-_ACTIVE_AUTO_SQL = "kind = 'auto' AND status IN ('queued', 'running')"
+# Runs the AFK loop launched itself (no person behind them); hand-started AFK runs carry their user.
+LOOP_RUN_SQL = "kind = 'auto' AND user_id IS NULL"
+_ACTIVE_AUTO_SQL = LOOP_RUN_SQL + " AND status IN ('queued', 'running')"
 
 
 class RunKind(str, Enum):
@@ -102,6 +104,8 @@ class Project(ProjectBase, table=True):
     repository_key: str = Field(index=True)  # normalised repository; projects sharing it share limits
     auto_enabled: bool = False
     consecutive_failures: int = 0
+    launch_error: str | None = Field(default=None, max_length=500)  # the last AFK launch that could not start
+    launch_error_at: datetime | None = None
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
 
@@ -115,7 +119,8 @@ class Run(SQLModel, table=True):
         # Repository concurrency: each active run holds one numbered slot below the limit.
         Index('uq_run_active_slot', 'repository_key', 'slot', unique=True,
               sqlite_where=text(_ACTIVE_SQL), postgresql_where=text(_ACTIVE_SQL)),
-        # AFK is serial per project: at most one active auto run, whichever server launched it.
+        # The AFK loop is serial per project: at most one active loop run, whichever server launched it.
+        # Hand-started AFK runs are additive (bounded by the global cap and by issue claims).
         Index('uq_run_active_auto', 'project_id', unique=True,
               sqlite_where=text(_ACTIVE_AUTO_SQL), postgresql_where=text(_ACTIVE_AUTO_SQL)),
         Index('ix_run_status_created', 'status', 'created_at'),
@@ -261,6 +266,8 @@ class ProjectPublic(ProjectBase):
     repository_key: str
     auto_enabled: bool
     consecutive_failures: int
+    launch_error: str | None = None
+    launch_error_at: datetime | None = None
     paused: bool = False
     ready_count: int | None = None
     parked_count: int = 0

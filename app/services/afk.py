@@ -3,7 +3,8 @@ its next claimable ready issue when should_launch_auto holds; hand starts; auto 
 
 The database decides every race: the launch transaction re-reads the gates (counter, auto switch,
 global cap, in-flight auto run) under a write lock, claims the issue (partial unique index) and
-creates the run (one active auto run per project: partial unique index), or does nothing at all.
+creates the run (one active loop run per project: partial unique index), or does nothing at all.
+Hand-started AFK runs ("Start AFK run") are additive: bounded by the global cap and by claims only.
 In team mode a Redis lease additionally keeps the sweeps of several instances from overlapping.
 """
 from __future__ import annotations
@@ -18,7 +19,7 @@ from sqlalchemy import Connection, Engine, text
 from sqlmodel import Session, select
 
 from app.db import is_sqlite, session_scope
-from app.models import Project, ProjectPublic, RunKind, RunPublic, utcnow
+from app.models import LOOP_RUN_SQL, Project, ProjectPublic, RunKind, RunPublic, utcnow
 from app.services import claims, projects
 from app.services.accounts import Principal
 from app.services.afk_rules import is_paused, should_launch_auto
@@ -38,7 +39,7 @@ class NotLaunched(Exception):
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
-        self.reason = reason  # 'global_cap' | 'paused' | 'auto_off' | 'in_flight'
+        self.reason = reason  # 'global_cap' | 'paused' | 'auto_off' | 'in_flight' | 'launch_failed'
 
 
 class ClaimTaken(Exception):
@@ -97,8 +98,8 @@ def _active_runs(conn: Connection) -> int:
     return _count(conn, "SELECT count(*) FROM run WHERE status IN ('queued', 'running')")
 
 
-def _auto_in_flight(conn: Connection, project_id: str) -> bool:
-    return conn.execute(text("SELECT 1 FROM run WHERE project_id = :p AND kind = 'auto' "
+def _loop_run_in_flight(conn: Connection, project_id: str) -> bool:
+    return conn.execute(text(f"SELECT 1 FROM run WHERE project_id = :p AND {LOOP_RUN_SQL} "
                              "AND status IN ('queued', 'running') LIMIT 1"), {'p': project_id}).first() is not None
 
 
@@ -134,7 +135,7 @@ class AfkLoop:
             if not auto:
                 return report
             in_flight = set(conn.execute(text(
-                "SELECT project_id FROM run WHERE kind = 'auto' AND status IN ('queued', 'running')")).scalars())
+                f"SELECT project_id FROM run WHERE {LOOP_RUN_SQL} AND status IN ('queued', 'running')")).scalars())
             last_launch = dict(conn.execute(text(
                 "SELECT project_id, max(created_at) FROM run WHERE kind = 'auto' GROUP BY project_id")).all())
             local_ready = self._local_ready(conn, {p.id for p in auto if not is_forge(p.issue_source)})
@@ -145,8 +146,9 @@ class AfkLoop:
         for project in auto:
             report.considered += 1
             facts = dict(auto_enabled=True, paused=is_paused(project.consecutive_failures),
-                         auto_run_in_flight=project.id in in_flight,
-                         under_global_cap=active < self.settings.global_run_cap)
+                         loop_run_in_flight=project.id in in_flight,
+                         under_global_cap=active < self.settings.global_run_cap,
+                         launch_blocked=project.launch_error is not None)
             if not facts['under_global_cap']:
                 report.stopped_by = 'global_cap'
                 break
@@ -234,23 +236,20 @@ class AfkLoop:
         def before_insert(conn: Connection) -> None:
             if not is_sqlite(str(self.engine.url)):
                 conn.execute(text('SELECT pg_advisory_xact_lock(:k)'), {'k': LAUNCH_LOCK_KEY})
-            in_flight = _auto_in_flight(conn, project.id)
-            if not gated:
-                if in_flight:
-                    raise DomainError(409, 'afk_run_in_flight',
-                                      f'Project {project.id!r} already has an AFK run under way; AFK runs of a '
-                                      f'project go one at a time.')
+            if not gated:  # a hand-started AFK run is additive: only the global cap and claims bound it
                 return
-            row = conn.execute(text('SELECT auto_enabled, consecutive_failures FROM project WHERE id = :p'),
-                               {'p': project.id}).first()
+            in_flight = _loop_run_in_flight(conn, project.id)
+            row = conn.execute(text('SELECT auto_enabled, consecutive_failures, launch_error FROM project '
+                                    'WHERE id = :p'), {'p': project.id}).first()
             if row is None:
                 raise NotLaunched('auto_off')
             under_cap = _active_runs(conn) < settings.global_run_cap
             if not should_launch_auto(auto_enabled=bool(row[0]), paused=is_paused(row[1]),
-                                      auto_run_in_flight=in_flight, under_global_cap=under_cap,
-                                      claimable_issue=True):
+                                      loop_run_in_flight=in_flight, under_global_cap=under_cap,
+                                      claimable_issue=True, launch_blocked=row[2] is not None):
                 raise NotLaunched('global_cap' if not under_cap else 'in_flight' if in_flight
-                                  else 'paused' if is_paused(row[1]) else 'auto_off')
+                                  else 'paused' if is_paused(row[1]) else 'launch_failed' if row[2] is not None
+                                  else 'auto_off')
 
         def after_insert(conn: Connection, run) -> None:  # noqa: ANN001
             if not claims.claim_in(conn, project_id=project.id, issue_number=issue.number,
@@ -298,11 +297,13 @@ class AfkLoop:
         return projects.get_project(self.engine, principal, project_id)
 
     def reset(self, principal: Principal, project_id: str) -> ProjectPublic:
+        """Zero the failure counter and forget the last launch failure: the loop may launch again."""
         self._require_operator(principal)
         with session_scope(self.engine) as session:
             project = projects.get_visible(session, project_id, principal)
-            session.connection().execute(text('UPDATE project SET consecutive_failures = 0, updated_at = :now '
-                                              'WHERE id = :p'), {'now': utcnow(), 'p': project_id})
+            session.connection().execute(text(
+                'UPDATE project SET consecutive_failures = 0, launch_error = NULL, launch_error_at = NULL, '
+                'updated_at = :now WHERE id = :p'), {'now': utcnow(), 'p': project_id})
         self._publish_project(project)
         self.kick()
         return projects.get_project(self.engine, principal, project_id)

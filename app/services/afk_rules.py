@@ -1,14 +1,62 @@
-"""Pure AFK decisions (no I/O)."""
+"""Pure AFK decisions (no I/O).
+
+Which runs feed the safety counter: AFK runs only (kind `auto`, started by the loop or by hand with
+"Start AFK run"). The counter exists to stop the loop from burning runs on a recurring AFK failure;
+a pipeline run from the Run form (kind `manual`, or a `retry` of one) says nothing about that.
+"""
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Literal
+
 AFK_PAUSE_THRESHOLD = 3  # consecutive failures that pause a project's auto-loop until Reset or a success
+LAUNCH_FAILED = 'launch_failed'  # the run's `error` starts with this when its command could not start
+
+CounterMove = Literal['reset', 'add', 'keep']
+ClaimMove = Literal['done', 'park', 'release']
+
+
+@dataclass(frozen=True)
+class Settlement:
+    counter: CounterMove  # the project's consecutive_failures: to 0, +1, or unchanged
+    claim: ClaimMove  # the issue: done (closed), parked (a person decides), released (ready again)
 
 
 def is_paused(consecutive_failures: int) -> bool:
     return consecutive_failures >= AFK_PAUSE_THRESHOLD
 
 
-def should_launch_auto(*, auto_enabled: bool, paused: bool, auto_run_in_flight: bool, under_global_cap: bool,
-                       claimable_issue: bool) -> bool:
-    """The sweep's only gate: launch one auto run for this project now?"""
-    return auto_enabled and not paused and not auto_run_in_flight and under_global_cap and claimable_issue
+def feeds_counter(kind: str) -> bool:
+    """Does a run of this kind move the AFK counter? Only AFK runs do."""
+    return kind == 'auto'
+
+
+def settle_afk_run(status: str, *, launch_failed: bool = False) -> Settlement:
+    """What an ended AFK run does to the counter and to its issue's claim.
+
+    - succeeded (exit 0, or its afk/<N> pull request exists): counter to 0, issue done.
+    - failed / timed_out (the agent's own failure): counter +1, issue parked.
+    - launch failed (the command or the checkout could not start): nothing ran, so nothing counts and
+      the issue is ready again; the project's launch error keeps the loop from spinning on it.
+    - crashed (server restart, lost worker: infrastructure, not the agent): neutral, issue ready again.
+    - stopped (a person's Stop): neutral, issue parked so it is not retried by itself.
+    """
+    if status == 'succeeded':
+        return Settlement('reset', 'done')
+    if launch_failed or status == 'crashed':
+        return Settlement('keep', 'release')
+    if status in ('failed', 'timed_out'):
+        return Settlement('add', 'park')
+    return Settlement('keep', 'park')
+
+
+def should_launch_auto(*, auto_enabled: bool, paused: bool, loop_run_in_flight: bool, under_global_cap: bool,
+                       claimable_issue: bool, launch_blocked: bool = False) -> bool:
+    """The sweep's only gate: launch one loop run for this project now?
+
+    `loop_run_in_flight`: the loop is serial per project; hand-started AFK runs do not count here.
+    `launch_blocked`: the project's last loop launch could not start its command; the loop waits for
+    the project to change (edit, Reset or a hand-started run that starts) instead of spinning.
+    """
+    return (auto_enabled and not paused and not loop_run_in_flight and under_global_cap and claimable_issue
+            and not launch_blocked)

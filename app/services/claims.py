@@ -1,7 +1,8 @@
 """AFK issue claims. A claim is unique per project + issue among unfinished claims (active, parked),
 enforced by a partial unique index, so two servers can never claim one issue.
 
-States: active (its run is under way) -> done (success) | parked (failure or a person's Stop);
+States: active (its run is under way) -> done (success) | parked (failure or a person's Stop) |
+released (nothing the agent did: its command could not start, or the server running it went away);
 parked -> requeued (ready again) | discarded (dropped from the AFK queue for good).
 An issue is claimable when it has no claim in BLOCKING_STATES.
 """
@@ -17,14 +18,12 @@ BLOCKING_STATES = ('active', 'parked', 'done', 'discarded')
 _BLOCKING_SQL = "('active', 'parked', 'done', 'discarded')"
 
 
-def settle_state(outcome: str) -> str:
-    """Pure: a claim's state once its run has ended. Only success closes it; a failure or a
-    person's stop parks the issue so it is not retried automatically."""
-    return 'done' if outcome == 'success' else 'parked'
+_CLAIM_STATE = {'done': 'done', 'park': 'parked', 'release': 'released'}
 
 
-def settle_for_run(conn: Connection, *, run_id: str, outcome: str, cause: str) -> None:
-    state = settle_state(outcome)
+def settle_for_run(conn: Connection, *, run_id: str, move: str, cause: str) -> None:
+    """End the active claim of a run: `move` from afk_rules.settle_afk_run (done, park, release)."""
+    state = _CLAIM_STATE[move]
     conn.execute(text(
         "UPDATE issueclaim SET state = :state, cause = :cause, updated_at = :now "
         "WHERE run_id = :run_id AND state = 'active'"),

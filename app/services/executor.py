@@ -21,6 +21,7 @@ from sqlalchemy import Engine, text
 from app.config import Settings
 from app.db import is_sqlite, session_scope
 from app.models import RunStatus, utcnow
+from app.services.afk_rules import LAUNCH_FAILED
 from app.services import gitops, procs
 from app.services.events import EventBus
 from app.services.reaper import KillReason, classify_run, finish_run
@@ -56,6 +57,11 @@ class LiveRun:
     cutting: bool = False  # inside an over-long line: drop bytes until its end
     bytes_read: int = 0
     output_done: asyncio.Event = field(default_factory=asyncio.Event)
+    run: dict = field(default_factory=dict)  # the claimed row (kind, issue, repository) for the PR probe
+
+
+class LaunchFailed(Exception):
+    """The run's command (or its worktree) could not start: nothing ran."""
 
 
 class RunEngine:
@@ -187,19 +193,22 @@ class RunEngine:
     # ------------------------------------------------------------ one run
     async def _execute(self, live: LiveRun, run: dict) -> None:
         worktree = self.settings.worktrees_dir / live.run_id
+        live.run = run
         kill_reason_status: RunStatus | None = None
         exit_code: int | None = None
         error: str | None = None
+        launch_failed = False
         flusher = asyncio.create_task(self._flush_loop(live))
         try:
             try:
                 commit = await asyncio.to_thread(self._prepare_worktree, run, worktree)
-            except gitops.GitError as exc:
-                error = f'checkout failed: {exc}'
-                kill_reason_status = None if live.kill_reason else RunStatus.failed  # a stop still reads stopped
-            else:
                 self._emit(live, 'stage', f'checkout {run["checkout_ref"]} @ {commit[:12]}')
                 exit_code, error = await self._run_process(live, run, worktree)
+            except (gitops.GitError, LaunchFailed) as exc:
+                cause = f'checkout failed: {exc}' if isinstance(exc, gitops.GitError) else str(exc)
+                error = f'{LAUNCH_FAILED}: {cause}'
+                launch_failed = not live.kill_reason  # a stop during the checkout still reads stopped
+                kill_reason_status = None if live.kill_reason else RunStatus.failed
         except Exception as exc:  # the engine must always reap what it started
             log.exception('run %s failed inside the engine', live.run_id)
             error = f'engine error: {exc}'
@@ -211,12 +220,15 @@ class RunEngine:
             with contextlib.suppress(Exception):
                 await flusher
             remaining, live.buffer = live.buffer, []
-            has_pr = await self._has_pull_request(run, live)
+            has_pr = live.kill_reason == 'pull_request' or await self._has_pull_request(run, live)
             status = (RunStatus.succeeded if has_pr else kill_reason_status) or classify_run(
                 exit_code=exit_code, kill_reason=live.kill_reason, has_pull_request=has_pr)
             if live.kill_reason == 'shutdown':
                 error = error or 'server stopped while the run was in progress'
-            done = await self._finish(live.run_id, status=status, exit_code=exit_code, error=error, output=remaining)
+            message = 'its pull request was found; the process group was ended' \
+                if live.kill_reason == 'pull_request' else error
+            done = await self._finish(live.run_id, status=status, exit_code=exit_code, error=error, output=remaining,
+                                      launch_failed=launch_failed and not has_pr, message=message)
             self.live.pop(live.run_id, None)  # if finishing failed, the safety poll reaps it as crashed
             self.kick()  # the slot is free: start the next queued run before tidying up
             if done:
@@ -237,6 +249,24 @@ class RunEngine:
             except Exception:
                 log.exception('run-finished callback %r failed', callback)
 
+    async def end_runs_with_pull_requests(self) -> list[str]:
+        """Reaper tick: a live AFK run whose afk/<N> pull request exists has done its job. Its process
+        group is ended (TERM, grace, KILL) and the run ends succeeded, instead of holding the project's
+        lane and a global slot until its budget runs out."""
+        ended = []
+        for live in list(self.live.values()):
+            if live.run.get('kind') != 'auto' or live.kill_reason or live.process is None:
+                continue
+            if not await asyncio.to_thread(self._probe_sync, live.run):
+                continue
+            if live.kill_reason or live.run_id not in self.live:
+                continue  # stopped or ended while we asked the forge
+            self._emit(live, 'status', f'pull request from afk/{live.run.get("issue_number")} found: '
+                                       'ending the run as succeeded')
+            ended.append(live.run_id)
+            await self._kill(live, 'pull_request')
+        return ended
+
     async def _has_pull_request(self, run: dict, live: LiveRun) -> bool:
         """AFK on a forge: an open or merged PR from afk/<N> wins over the process's fate (not a person's Stop)."""
         if self.pull_request_probe is None or run.get('kind') != 'auto' or live.kill_reason == 'stop':
@@ -255,8 +285,7 @@ class RunEngine:
     async def _finish(self, run_id: str, **outcome) -> dict | None:  # noqa: ANN003
         for attempt in range(FINISH_ATTEMPTS):
             try:
-                return await asyncio.to_thread(finish_run, self.engine, run_id=run_id, message=outcome['error'],
-                                               **outcome)
+                return await asyncio.to_thread(finish_run, self.engine, run_id=run_id, **outcome)
             except Exception:
                 log.exception('reaping run %s failed (attempt %d)', run_id, attempt + 1)
                 if attempt == FINISH_ATTEMPTS - 3 and outcome.get('output'):
@@ -300,9 +329,9 @@ class RunEngine:
                 *command, cwd=worktree, env=self._environment(run), stdin=asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, start_new_session=True)
         except OSError as exc:
-            return None, f'could not start {command[0]!r}: {exc.strerror or exc}'
+            raise LaunchFailed(f'could not start {command[0]!r}: {exc.strerror or exc}') from exc
         live.process = process
-        await asyncio.to_thread(self._record_pid, live.run_id, process.pid)
+        await asyncio.to_thread(self._record_pid, live.run_id, process.pid, run)
         if live.kill_reason:  # a stop arrived while the worktree was being prepared
             await self._kill(live, live.kill_reason)
         readers = [asyncio.create_task(self._read(live, process.stdout))]  # stderr merged: order kept
@@ -323,9 +352,13 @@ class RunEngine:
             task.cancel()
         return process.returncode, None
 
-    def _record_pid(self, run_id: str, pid: int) -> None:
+    def _record_pid(self, run_id: str, pid: int, run: dict) -> None:
         with session_scope(self.engine) as session:
-            session.connection().execute(text('UPDATE run SET pid = :pid WHERE id = :id'), {'pid': pid, 'id': run_id})
+            conn = session.connection()
+            conn.execute(text('UPDATE run SET pid = :pid WHERE id = :id'), {'pid': pid, 'id': run_id})
+            if run.get('kind') == 'auto':  # an AFK command started: an earlier launch failure no longer holds
+                conn.execute(text('UPDATE project SET launch_error = NULL, launch_error_at = NULL '
+                                  'WHERE id = :p AND launch_error IS NOT NULL'), {'p': run['project_id']})
 
     async def _kill(self, live: LiveRun, reason: KillReason) -> None:
         """SIGTERM the whole process group, then SIGKILL after the grace period."""

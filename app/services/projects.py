@@ -93,15 +93,17 @@ def update_project(engine: Engine, principal: Principal, project_id: str, data: 
     changes = data.model_dump(exclude_unset=True)
     with session_scope(engine) as session:
         project = get_visible(session, project_id, principal)
+        for key, value in changes.items():
+            if value is None and key not in ('run_budget_seconds',):
+                raise DomainError(422, 'validation', f'{key} cannot be null', field=key)
         repository = changes.get('repository', project.repository)
         base = changes.get('base_branch', project.base_branch)
         if 'repository' in changes or 'base_branch' in changes:
             check_repository(repository, base)
         for key, value in changes.items():
-            if value is None and key not in ('run_budget_seconds',):
-                raise DomainError(422, 'validation', f'{key} cannot be null', field=key)
             setattr(project, key, value)
         project.repository_key = gitops.repository_key(repository)
+        project.launch_error = project.launch_error_at = None  # changed: the AFK loop may try launching again
         project.updated_at = utcnow()
         session.add(project)
     return get_project(engine, principal, project_id)

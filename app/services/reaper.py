@@ -6,10 +6,10 @@ from typing import Literal
 from sqlalchemy import Engine, text
 
 from app.models import RunStatus, utcnow
+from app.services.afk_rules import feeds_counter, settle_afk_run
 from app.services.timeline import append_events, timed_sql
 
-KillReason = Literal['timeout', 'stop', 'shutdown'] | None
-Outcome = Literal['success', 'failure', 'neutral']
+KillReason = Literal['timeout', 'stop', 'shutdown', 'pull_request'] | None
 
 
 def classify_run(*, exit_code: int | None, kill_reason: KillReason = None, owner_gone: bool = False,
@@ -32,36 +32,21 @@ def classify_run(*, exit_code: int | None, kill_reason: KillReason = None, owner
     return RunStatus.failed
 
 
-def outcome_of(status: str) -> Outcome:
-    if status == RunStatus.succeeded.value:
-        return 'success'
-    if status in (RunStatus.failed.value, RunStatus.timed_out.value, RunStatus.crashed.value):
-        return 'failure'
-    return 'neutral'
-
-
-def next_failure_count(current: int, outcome: Outcome) -> int:
-    """Pure: the project's consecutive_failures after a run with this outcome is reaped."""
-    if outcome == 'failure':
-        return current + 1
-    if outcome == 'success':
-        return 0
-    return current
-
-
 _COUNTER_SQL = {
-    'failure': 'UPDATE project SET consecutive_failures = consecutive_failures + 1 WHERE id = :pid',
-    'success': 'UPDATE project SET consecutive_failures = 0 WHERE id = :pid',
+    'add': 'UPDATE project SET consecutive_failures = consecutive_failures + 1 WHERE id = :pid',
+    'reset': 'UPDATE project SET consecutive_failures = 0 WHERE id = :pid',
 }
 
 
 def finish_run(engine: Engine, *, run_id: str, status: RunStatus, exit_code: int | None = None,
                error: str | None = None, message: str | None = None,
-               output: list[tuple[str, str]] | None = None) -> dict | None:
+               output: list[tuple[str, str]] | None = None, launch_failed: bool = False) -> dict | None:
     """Move an active run to a terminal status, exactly once.
 
     `output`: the run's last unstored timeline events, stored first in the same transaction (one commit
     less between the process's exit and its terminal status); stored even if the run had already ended.
+    `launch_failed`: the command or its checkout could not start (nothing ran). For AFK runs the
+    counter and the issue's claim move by afk_rules.settle_afk_run; other kinds touch neither.
     Returns the run's project/team ids when this call did it, None when the run had already ended
     (two reapers racing: only one wins, so the failure counter moves once).
     """
@@ -78,13 +63,22 @@ def finish_run(engine: Engine, *, run_id: str, status: RunStatus, exit_code: int
         if row is None:
             return None
         project_id, kind = row
-        outcome = outcome_of(status.value)
-        if outcome in _COUNTER_SQL:
-            conn.execute(text(_COUNTER_SQL[outcome]), {'pid': project_id})
-        from app.services import claims
         detail = message or (f'exit code {exit_code}' if exit_code is not None else '')
-        claims.settle_for_run(conn, run_id=run_id, outcome=outcome,
-                              cause=f'{status.value}: {error or detail}' if (error or detail) else status.value)
+        if feeds_counter(kind):
+            settlement = settle_afk_run(status.value, launch_failed=launch_failed)
+            if settlement.counter in _COUNTER_SQL:
+                conn.execute(text(_COUNTER_SQL[settlement.counter]), {'pid': project_id})
+            from app.services import claims
+            claims.settle_for_run(conn, run_id=run_id, move=settlement.claim,
+                                  cause=f'{status.value}: {error or detail}' if (error or detail) else status.value)
+            if launch_failed:
+                record_launch_error(conn, project_id, error or detail, now)
         append_events(conn, run_id, [('status', f'{status.value}' + (f': {detail}' if detail else ''))], now=now)
         team_id = conn.execute(text('SELECT team_id FROM project WHERE id = :pid'), {'pid': project_id}).scalar()
     return {'project_id': project_id, 'team_id': team_id, 'kind': kind, 'status': status.value}
+
+
+def record_launch_error(conn, project_id: str, cause: str, now) -> None:  # noqa: ANN001
+    """The project's AFK launches stop until it changes: the card shows why (afk_rules.should_launch_auto)."""
+    conn.execute(timed_sql('UPDATE project SET launch_error = :cause, launch_error_at = :now WHERE id = :pid',
+                           binds=('now',)), {'cause': (cause or 'launch failed')[:500], 'now': now, 'pid': project_id})

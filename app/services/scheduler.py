@@ -29,7 +29,13 @@ def start(services) -> AsyncIOScheduler:  # noqa: ANN001
     async def cleanup() -> None:
         await asyncio.to_thread(cleanup_worktrees, services)
 
+    async def end_runs_with_pull_requests() -> None:
+        await services.runner.end_runs_with_pull_requests()
+
     scheduler.add_job(safety_poll, 'interval', seconds=services.settings.reaper_poll_seconds, id='reaper', **job)
+    if services.runner.pull_request_probe is not None:  # AFK on a forge: a PR ends its live run as success
+        scheduler.add_job(end_runs_with_pull_requests, 'interval', seconds=services.settings.reaper_poll_seconds,
+                          id='pull-request-probe', **job)
     scheduler.add_job(cleanup, 'interval', hours=1, id='worktree-cleanup', **job)
     for hook in services.extras.get('scheduler_hooks', []):
         hook(scheduler)

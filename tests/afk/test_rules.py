@@ -1,25 +1,92 @@
 """Table tests of the pure AFK decisions."""
 from __future__ import annotations
 
-import itertools
-
 import pytest
 
 from app.models import RunStatus
-from app.services import claims, form_tokens
-from app.services.afk_rules import AFK_PAUSE_THRESHOLD, is_paused, should_launch_auto
-from app.services.reaper import classify_run, next_failure_count, outcome_of
+from app.services import form_tokens
+from app.services.afk_rules import (AFK_PAUSE_THRESHOLD, Settlement, feeds_counter, is_paused, settle_afk_run,
+                                    should_launch_auto)
+from app.services.reaper import classify_run
 from app.services.sources import forge
 
-GATES = ('auto_enabled', 'paused', 'auto_run_in_flight', 'under_global_cap', 'claimable_issue')
+T, F = True, False
 
 
-@pytest.mark.parametrize('values', list(itertools.product([False, True], repeat=5)))
-def test_should_launch_auto_only_when_every_gate_is_open(values) -> None:
-    facts = dict(zip(GATES, values))
-    expected = (facts['auto_enabled'] and not facts['paused'] and not facts['auto_run_in_flight']
-                and facts['under_global_cap'] and facts['claimable_issue'])
-    assert should_launch_auto(**facts) is expected
+# Every combination of the six gates with its expected answer written out: only the row with auto on,
+# not paused, no loop run in flight, under the cap, an issue to claim and no launch failure launches.
+@pytest.mark.parametrize('auto_enabled, paused, loop_run_in_flight, under_global_cap, claimable_issue, '
+                         'launch_blocked, launches', [
+    (F, F, F, F, F, F, F),
+    (F, F, F, F, F, T, F),
+    (F, F, F, F, T, F, F),
+    (F, F, F, F, T, T, F),
+    (F, F, F, T, F, F, F),
+    (F, F, F, T, F, T, F),
+    (F, F, F, T, T, F, F),
+    (F, F, F, T, T, T, F),
+    (F, F, T, F, F, F, F),
+    (F, F, T, F, F, T, F),
+    (F, F, T, F, T, F, F),
+    (F, F, T, F, T, T, F),
+    (F, F, T, T, F, F, F),
+    (F, F, T, T, F, T, F),
+    (F, F, T, T, T, F, F),
+    (F, F, T, T, T, T, F),
+    (F, T, F, F, F, F, F),
+    (F, T, F, F, F, T, F),
+    (F, T, F, F, T, F, F),
+    (F, T, F, F, T, T, F),
+    (F, T, F, T, F, F, F),
+    (F, T, F, T, F, T, F),
+    (F, T, F, T, T, F, F),
+    (F, T, F, T, T, T, F),
+    (F, T, T, F, F, F, F),
+    (F, T, T, F, F, T, F),
+    (F, T, T, F, T, F, F),
+    (F, T, T, F, T, T, F),
+    (F, T, T, T, F, F, F),
+    (F, T, T, T, F, T, F),
+    (F, T, T, T, T, F, F),
+    (F, T, T, T, T, T, F),
+    (T, F, F, F, F, F, F),
+    (T, F, F, F, F, T, F),
+    (T, F, F, F, T, F, F),
+    (T, F, F, F, T, T, F),
+    (T, F, F, T, F, F, F),
+    (T, F, F, T, F, T, F),
+    (T, F, F, T, T, F, T),
+    (T, F, F, T, T, T, F),
+    (T, F, T, F, F, F, F),
+    (T, F, T, F, F, T, F),
+    (T, F, T, F, T, F, F),
+    (T, F, T, F, T, T, F),
+    (T, F, T, T, F, F, F),
+    (T, F, T, T, F, T, F),
+    (T, F, T, T, T, F, F),
+    (T, F, T, T, T, T, F),
+    (T, T, F, F, F, F, F),
+    (T, T, F, F, F, T, F),
+    (T, T, F, F, T, F, F),
+    (T, T, F, F, T, T, F),
+    (T, T, F, T, F, F, F),
+    (T, T, F, T, F, T, F),
+    (T, T, F, T, T, F, F),
+    (T, T, F, T, T, T, F),
+    (T, T, T, F, F, F, F),
+    (T, T, T, F, F, T, F),
+    (T, T, T, F, T, F, F),
+    (T, T, T, F, T, T, F),
+    (T, T, T, T, F, F, F),
+    (T, T, T, T, F, T, F),
+    (T, T, T, T, T, F, F),
+    (T, T, T, T, T, T, F),
+])
+def test_should_launch_auto(auto_enabled: bool, paused: bool, loop_run_in_flight: bool, under_global_cap: bool,
+                            claimable_issue: bool, launch_blocked: bool, launches: bool) -> None:
+    assert should_launch_auto(auto_enabled=auto_enabled, paused=paused, loop_run_in_flight=loop_run_in_flight,
+                              under_global_cap=under_global_cap, claimable_issue=claimable_issue,
+                              launch_blocked=launch_blocked) is launches
 
 
 @pytest.mark.parametrize('failures, paused', [(0, False), (1, False), (2, False), (3, True), (4, True), (50, True)])
@@ -28,18 +95,25 @@ def test_paused_at_the_threshold(failures: int, paused: bool) -> None:
     assert is_paused(failures) is paused
 
 
-@pytest.mark.parametrize('status, outcome, before, after', [
-    (RunStatus.failed, 'failure', 0, 1),
-    (RunStatus.timed_out, 'failure', 2, 3),
-    (RunStatus.crashed, 'failure', 3, 4),
-    (RunStatus.succeeded, 'success', 5, 0),
-    (RunStatus.succeeded, 'success', 0, 0),
-    (RunStatus.stopped, 'neutral', 2, 2),
-    (RunStatus.stopped, 'neutral', 0, 0),
+@pytest.mark.parametrize('kind, feeds', [
+    ('auto', True),     # loop-started and hand-started AFK runs
+    ('manual', False),  # pipeline runs from the Run form
+    ('retry', False),
 ])
-def test_reap_moves_the_counter(status: RunStatus, outcome: str, before: int, after: int) -> None:
-    assert outcome_of(status.value) == outcome
-    assert next_failure_count(before, outcome) == after
+def test_only_afk_runs_feed_the_counter(kind: str, feeds: bool) -> None:
+    assert feeds_counter(kind) is feeds
+
+
+@pytest.mark.parametrize('status, launch_failed, counter, claim', [
+    ('succeeded', False, 'reset', 'done'),   # exit 0, or its afk/<N> pull request exists
+    ('failed', False, 'add', 'park'),        # exit without a PR: the agent's failure
+    ('timed_out', False, 'add', 'park'),     # budget blown
+    ('failed', True, 'keep', 'release'),     # the command or checkout could not start: nothing ran
+    ('crashed', False, 'keep', 'release'),   # server restart, lost worker: not the agent's failure
+    ('stopped', False, 'keep', 'park'),      # a person's Stop: neutral, the person decides what next
+])
+def test_settle_afk_run(status: str, launch_failed: bool, counter: str, claim: str) -> None:
+    assert settle_afk_run(status, launch_failed=launch_failed) == Settlement(counter, claim)
 
 
 @pytest.mark.parametrize('kwargs, status', [
@@ -52,14 +126,11 @@ def test_reap_moves_the_counter(status: RunStatus, outcome: str, before: int, af
     (dict(exit_code=1, has_pull_request=True), RunStatus.succeeded),
     (dict(exit_code=None, kill_reason='timeout', has_pull_request=True), RunStatus.succeeded),
     (dict(exit_code=None, owner_gone=True, has_pull_request=True), RunStatus.succeeded),
+    # a live AFK run ended by the reaper because its pull request appeared
+    (dict(exit_code=-15, kill_reason='pull_request', has_pull_request=True), RunStatus.succeeded),
 ])
 def test_classify_run(kwargs: dict, status: RunStatus) -> None:
     assert classify_run(**kwargs) == status
-
-
-@pytest.mark.parametrize('outcome, state', [('success', 'done'), ('failure', 'parked'), ('neutral', 'parked')])
-def test_claim_settles_by_outcome(outcome: str, state: str) -> None:
-    assert claims.settle_state(outcome) == state
 
 
 @pytest.mark.parametrize('origin, referer, host, same', [

@@ -40,13 +40,48 @@ def test_failure_increments_success_resets_stop_is_neutral(world) -> None:  # no
     assert world.get('pp').consecutive_failures == 0
 
 
-def test_manual_runs_feed_the_counter_too(world) -> None:  # noqa: ANN001
-    world.project('pp', auto=False)
-    admitted = world.services.admitter.trigger(world.principal, project_id='pp', depth_level='shallow',
-                                               target_framework='python', branch='main', key=None,
-                                               correlation_id=None)
-    world.reap(admitted.run.id, RunStatus.crashed, 'owner gone')
-    assert world.get('pp').consecutive_failures == 1
+def _pipeline_run(world, project_id: str, branch: str = 'main'):  # noqa: ANN001, ANN202
+    return world.services.admitter.trigger(world.principal, project_id=project_id, depth_level='shallow',
+                                           target_framework='python', branch=branch, key=None,
+                                           correlation_id=None).run
+
+
+def test_pipeline_runs_never_touch_the_counter(world) -> None:  # noqa: ANN001
+    """Rule 1: three failed (or crashed, timed out) pipeline runs leave the counter at 0 and auto launching;
+    a good pipeline run does not re-arm a paused loop either."""
+    world.project('pp', issues=1, max_concurrent_runs=5)
+    for status in (RunStatus.failed, RunStatus.timed_out, RunStatus.crashed):
+        world.reap(_pipeline_run(world, 'pp').id, status, 'exit code 1')
+    retry = world.services.admitter.retry(world.principal, run_id=_last_run_id(world, 'pp'), overrides={}, key=None,
+                                          correlation_id=None)
+    world.reap(retry.run.id, RunStatus.failed, 'exit code 1')
+    project = world.get('pp')
+    assert project.consecutive_failures == 0 and not project.paused
+    assert len(world.loop.sweep().launched) == 1
+    world.reap(world.active_auto_runs('pp')[0]['id'], RunStatus.failed, 'exit code 1')
+    assert world.get('pp').consecutive_failures == 1  # the AFK run counts
+    with Session(world.engine) as session:
+        session.connection().execute(text("UPDATE project SET consecutive_failures = 3 WHERE id = 'pp'"))
+        session.commit()
+    world.reap(_pipeline_run(world, 'pp').id, RunStatus.succeeded)
+    assert world.get('pp').consecutive_failures == 3 and world.get('pp').paused
+
+
+def _last_run_id(world, project_id: str) -> str:  # noqa: ANN001
+    with Session(world.engine) as session:
+        return session.connection().execute(text(
+            'SELECT id FROM run WHERE project_id = :p ORDER BY created_at DESC, id DESC LIMIT 1'),
+            {'p': project_id}).scalar_one()
+
+
+def test_a_crashed_afk_run_is_neutral_and_its_issue_ready_again(world) -> None:  # noqa: ANN001
+    """Rule 5 (at the reaper): a crash is infrastructure, not the agent: counter unchanged, issue ready."""
+    world.project('pp', issues=1, failures=2)
+    run = world.loop.start_by_hand(world.principal, 'pp')
+    world.reap(run.id, RunStatus.crashed, 'owner instance gone')
+    project = world.get('pp')
+    assert project.consecutive_failures == 2 and project.parked_count == 0 and project.ready_count == 1
+    assert world.loop.start_by_hand(world.principal, 'pp').issue_number == 1  # claimable again
 
 
 def test_reaping_twice_moves_the_counter_once(world) -> None:  # noqa: ANN001
@@ -122,11 +157,29 @@ def test_hand_start_and_manual_runs_work_on_a_paused_project(world) -> None:  # 
     manual = world.services.admitter.trigger(world.principal, project_id='pp', depth_level='shallow',
                                              target_framework='python', branch='main', key=None, correlation_id=None)
     assert manual.run.status == 'queued'
-    # a builder may start one too, but AFK runs of a project go one at a time
+    # a builder may start one too: hand-started AFK runs are additive, each on its own issue
     world.issue('pp', 'second')
-    with pytest.raises(DomainError) as caught:
-        world.loop.start_by_hand(builder_principal(world), 'pp')
-    assert (caught.value.status, caught.value.error) == (409, 'afk_run_in_flight')
+    second = world.loop.start_by_hand(builder_principal(world), 'pp')
+    assert second.issue_number == 2
+    with pytest.raises(DomainError) as caught:  # never two runs on one issue
+        world.loop.start_by_hand(world.principal, 'pp')
+    assert (caught.value.status, caught.value.error) == (409, 'no_ready_issue')
+
+
+def test_hand_started_and_loop_runs_of_one_project_run_side_by_side(world) -> None:  # noqa: ANN001
+    """Rule 2: the loop is serial per project, hand-started AFK runs are additive, never on one issue."""
+    world.project('pp', issues=4)
+    by_hand = world.loop.start_by_hand(world.principal, 'pp')
+    launched = world.loop.sweep().launched
+    assert len(launched) == 1  # a hand-started run does not hold the loop back
+    assert world.loop.start_by_hand(world.principal, 'pp').id  # nor does a loop run hold a hand start back
+    assert world.loop.sweep().launched == []  # the loop itself: one at a time
+    active = world.active_auto_runs('pp')
+    assert len(active) == 3 and len({r['issue_number'] for r in active}) == 3
+    world.reap(by_hand.id, RunStatus.succeeded)
+    assert world.loop.sweep().launched == []  # the loop's own run is still in flight
+    world.reap(launched[0], RunStatus.succeeded)
+    assert len(world.loop.sweep().launched) == 1
 
 
 def test_hand_start_without_ready_issue_is_409(world) -> None:  # noqa: ANN001

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from app.models import RunStatus
-from app.services.reaper import classify_run, next_failure_count, outcome_of
+from app.services.reaper import classify_run
 
 
 @pytest.mark.parametrize(('exit_code', 'kill_reason', 'owner_gone', 'has_pull_request', 'expected'), [
@@ -36,33 +36,3 @@ from app.services.reaper import classify_run, next_failure_count, outcome_of
 def test_classify_run(exit_code, kill_reason, owner_gone, has_pull_request, expected) -> None:  # noqa: ANN001
     assert classify_run(exit_code=exit_code, kill_reason=kill_reason, owner_gone=owner_gone,
                         has_pull_request=has_pull_request) == expected
-
-
-@pytest.mark.parametrize(('status', 'outcome'), [
-    ('succeeded', 'success'),
-    ('failed', 'failure'),
-    ('timed_out', 'failure'),
-    ('crashed', 'failure'),
-    ('stopped', 'neutral'),
-])
-def test_outcome_of_terminal_status(status: str, outcome: str) -> None:
-    assert outcome_of(status) == outcome
-
-
-def test_every_terminal_status_has_an_outcome_class() -> None:
-    terminal = [s.value for s in RunStatus if s not in (RunStatus.queued, RunStatus.running)]
-    assert {s: outcome_of(s) for s in terminal} == {'succeeded': 'success', 'failed': 'failure',
-                                                     'timed_out': 'failure', 'crashed': 'failure',
-                                                     'stopped': 'neutral'}
-
-
-@pytest.mark.parametrize(('current', 'outcome', 'expected'), [
-    (0, 'failure', 1),
-    (2, 'failure', 3),
-    (5, 'success', 0),
-    (0, 'success', 0),
-    (3, 'neutral', 3),  # a person's stop neither counts nor resets
-    (0, 'neutral', 0),
-])
-def test_next_failure_count(current: int, outcome: str, expected: int) -> None:
-    assert next_failure_count(current, outcome) == expected
