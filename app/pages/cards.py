@@ -21,6 +21,8 @@ CARD_CSS = """
 .rb-form-button:focus-visible { outline: 2px solid #1976d2; outline-offset: 2px; }
 .rb-paused-banner { background: #ffebee; color: #b71c1c; }
 .body--dark .rb-paused-banner { background: rgba(229, 57, 53, .18); color: #ffcdd2; }
+.rb-launch-banner { background: #fff3e0; color: #8a3c00; }
+.body--dark .rb-launch-banner { background: rgba(255, 152, 0, .18); color: #ffe0b2; }
 """
 log = logging.getLogger(__name__)
 STATUS_TEXT = {'paused': 'Auto paused', 'running': 'Running', 'queued': 'Queued', 'idle': 'Idle'}
@@ -70,6 +72,8 @@ class ProjectCard:
                 self.banner_title = ui.label().classes('font-bold')
                 self.causes = ui.column().classes('gap-0 text-xs')
                 self.form_box = ui.element('div')
+            self.launch_banner = ui.label().classes('w-full p-2 rounded text-sm rb-launch-banner') \
+                .props('data-launch-banner role=status')
             with ui.row().classes('w-full gap-2'):
                 ui.button('Run', icon='play_arrow', on_click=lambda: ui.navigate.to(f'/projects/{self.id}')) \
                     .classes('rb-tap')
@@ -93,6 +97,10 @@ class ProjectCard:
         for element in (self.menu_separator, self.menu_paused, self.reset_item, self.banner):
             element.set_visibility(view.paused)
         self.menu_paused_label.text = paused_line
+        blocked = view.launch_blocked
+        self.launch_banner.text = blocked or ''
+        self.launch_banner.set_visibility(blocked is not None)
+        self.reset_item.set_visibility(view.paused or blocked is not None)
         self.banner_title.text = paused_line + ('' if auto else ' (auto is off)')
         self.status.text = STATUS_TEXT[view.status]
         self.status.props(f'color={STATUS_COLOR[view.status]} data-card-status={view.status}')

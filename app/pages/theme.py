@@ -7,6 +7,8 @@ from typing import Iterator
 
 from nicegui import ui
 
+from app.pages.plain import NOSCRIPT_HTML
+
 STATUS_COLORS = {
     'queued': 'grey-7', 'running': 'blue-7', 'succeeded': 'green-8', 'failed': 'red-8',
     'timed_out': 'orange-9', 'crashed': 'deep-purple-7', 'stopped': 'blue-grey-7', 'stopping': 'blue-grey-5',
@@ -19,6 +21,7 @@ STATUS_LABELS = {'timed_out': 'timed out', 'submitting': 'Submitting…'}
 def frame(title: str, *, show_person: bool = True) -> Iterator[None]:
     ui.add_head_html('<link rel="stylesheet" href="/assets/runboard.css">'
                      '<meta name="viewport" content="width=device-width, initial-scale=1">')
+    ui.add_body_html(NOSCRIPT_HTML)  # without JavaScript: a link to the plain project list (app/pages/plain.py)
     ui.dark_mode(None)  # follow the system
     with ui.header().classes('items-center justify-between px-4 py-2'):
         with ui.link(target='/').classes('text-white no-underline flex items-center gap-2'):

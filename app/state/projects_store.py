@@ -38,6 +38,10 @@ class CardView:
         return self.project.get('ready_count')
 
     @property
+    def launch_blocked(self) -> str | None:
+        return launch_blocked_text(self.project)
+
+    @property
     def status(self) -> str:
         """What the card face says first."""
         if self.paused and self.project.get('auto_enabled'):
@@ -47,6 +51,17 @@ class CardView:
         if self.project.get('active_runs'):
             return 'queued'
         return 'idle'
+
+
+def launch_blocked_text(project: dict) -> str | None:
+    """Pure: why the auto-loop launches nothing although issues are ready, when an AFK command could not
+    start (else None). A launch failure is not counted; it holds the loop until the project changes."""
+    cause = project.get('launch_error')
+    if not cause:
+        return None
+    cause = cause.removeprefix('launch_failed: ')
+    waiting = 'Auto-loop waiting' if project.get('auto_enabled') else 'AFK launch failed'
+    return f'{waiting}: {cause}. Nothing was counted; fix the project\'s command, then Reset.'
 
 
 def failure_cause(run: dict) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from app.pages.cards import paused_text, reset_form
-from app.state.projects_store import CardView, failure_cause
+from app.state.projects_store import CardView, failure_cause, launch_blocked_text
 
 
 @pytest.mark.parametrize('project, running, status', [
@@ -35,3 +35,16 @@ def test_paused_text_and_plain_form() -> None:
     assert paused_text(3) == 'Auto paused · 3 fails' and paused_text(1) == 'Auto paused · 1 fail'
     form = reset_form('proj', 'tok"en<')
     assert 'method="post" action="/afk/reset/proj"' in form and 'value="tok&quot;en&lt;"' in form
+
+
+@pytest.mark.parametrize('project, text', [
+    ({'auto_enabled': True, 'launch_error': None}, None),
+    ({'auto_enabled': True}, None),
+    ({'auto_enabled': True, 'launch_error': "launch_failed: could not start '/x': No such file or directory"},
+     "Auto-loop waiting: could not start '/x': No such file or directory. "
+     "Nothing was counted; fix the project's command, then Reset."),
+    ({'auto_enabled': False, 'launch_error': 'launch_failed: checkout failed: bad ref'},
+     "AFK launch failed: checkout failed: bad ref. Nothing was counted; fix the project's command, then Reset."),
+])
+def test_the_card_says_why_nothing_launches(project: dict, text: str | None) -> None:
+    assert launch_blocked_text(project) == text
