@@ -101,7 +101,7 @@ class ProjectBase(SQLModel):
 class Project(ProjectBase, table=True):
     id: str = Field(primary_key=True)
     team_id: str = Field(foreign_key='team.id', index=True)
-    repository_key: str = Field(index=True)  # normalised repository; projects sharing it share limits
+    repository_key: str = Field(index=True)  # team + normalised repository: the scope of locks and slots
     auto_enabled: bool = False
     consecutive_failures: int = 0
     launch_error: str | None = Field(default=None, max_length=500)  # the last AFK launch that could not start

@@ -45,7 +45,7 @@ def ensure_demo_project(engine: Engine, data_dir: Path) -> bool:
     repo = make_demo_repository(data_dir / 'demo-repo')
     with session_scope(engine) as session:
         session.add(Project(id=DEMO_ID, name='Demo pipeline', team_id=LOCAL_TEAM, repository=str(repo),
-                            repository_key=gitops.repository_key(str(repo)), base_branch='main',
+                            repository_key=gitops.team_repository_key(LOCAL_TEAM, str(repo)), base_branch='main',
                             command=[sys.executable, 'pipeline.py'], max_concurrent_runs=3,
                             run_budget_seconds=600))
         session.flush()

@@ -41,6 +41,13 @@ def repository_key(repository: str) -> str:
     return repo.rstrip('/').removesuffix('.git').lower()
 
 
+def team_repository_key(team_id: str, repository: str) -> str:
+    """The scope of a repository's locks and concurrency slots: per team. Projects of one team that share
+    a repository share its limits and PR locks; another team's projects on the same repository never see
+    or limit them (tenants are isolated, also on one repository)."""
+    return f'{team_id}:{repository_key(repository)}'
+
+
 def is_local(repository: str) -> bool:
     return '://' not in repository and not repository.startswith('git@')
 

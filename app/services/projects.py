@@ -78,7 +78,7 @@ def create_project(engine: Engine, principal: Principal, data: ProjectCreate) ->
         raise DomainError(422, 'validation', 'team_id must be one of your teams', field='team_id')
     check_repository(data.repository, data.base_branch)
     project = Project.model_validate({**data.model_dump(exclude={'team_id'}), 'team_id': team_id,
-                                      'repository_key': gitops.repository_key(data.repository)})
+                                      'repository_key': gitops.team_repository_key(team_id, data.repository)})
     from sqlalchemy.exc import IntegrityError
     try:
         with session_scope(engine) as session:
@@ -102,7 +102,7 @@ def update_project(engine: Engine, principal: Principal, project_id: str, data: 
             check_repository(repository, base)
         for key, value in changes.items():
             setattr(project, key, value)
-        project.repository_key = gitops.repository_key(repository)
+        project.repository_key = gitops.team_repository_key(project.team_id, repository)
         project.launch_error = project.launch_error_at = None  # changed: the AFK loop may try launching again
         project.updated_at = utcnow()
         session.add(project)
