@@ -23,6 +23,7 @@ class Settings(BaseSettings):
     server: str | None = None  # the UI talks to this API instead of its own (e.g. a team server)
     token: str | None = None  # API token for the UI/CLI; local mode reads it from the data dir
     ui_sign_in: bool = False  # every browser signs in with its own API token (always so in team mode)
+    allowed_hosts: str = ''  # comma-separated Host names answered besides loopback (app/api/hosts.py)
 
     global_run_cap: int = 4  # runs executing at once on this deployment; more wait queued (FIFO)
     run_budget_seconds: int = 2 * 60 * 60

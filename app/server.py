@@ -5,6 +5,7 @@ import logging
 import os
 from pathlib import Path
 
+from fastapi import FastAPI
 from nicegui import app as web_app
 from nicegui import ui
 
@@ -25,6 +26,7 @@ def compose(settings: Settings) -> None:
     sign_in = settings.ui_requires_sign_in
     if hosts_api:
         serve_api_first(web_app, max_body_bytes=settings.max_body_bytes)
+    guard_hosts(web_app, settings)
     holder: dict[str, Services] = {}
 
     async def startup() -> None:
@@ -51,6 +53,13 @@ def compose(settings: Settings) -> None:
     if ASSETS.exists():
         web_app.add_static_files('/assets', str(ASSETS))
     pages.register()
+
+
+def guard_hosts(web_app: FastAPI, settings: Settings) -> None:
+    """The DNS-rebinding guard goes in front of everything: pages, API, static files, websockets."""
+    from app.api.hosts import HostGuard, guard_settings
+    build_stack = web_app.build_middleware_stack
+    web_app.build_middleware_stack = lambda: HostGuard(build_stack(), **guard_settings(settings))
 
 
 def browser_sessions(settings: Settings) -> str | None:

@@ -73,4 +73,6 @@ def build_api_app(settings: Settings) -> FastAPI:
 
     app = FastAPI(title='Runboard API', lifespan=lifespan)
     install_api(app, max_body_bytes=settings.max_body_bytes)
+    from app.api.hosts import HostGuard, guard_settings
+    app.add_middleware(HostGuard, **guard_settings(settings))
     return app
