@@ -60,8 +60,10 @@ def make_engine(url: str, *, pool_size: int = 20) -> Engine:
         return engine
     if url.startswith('postgresql://'):
         url = 'postgresql+psycopg://' + url[len('postgresql://'):]
-    # PostgreSQL serves several instances (and their tests) from max_connections=100: stay modest per engine
-    return create_engine(url, pool_size=min(pool_size, 8), max_overflow=12, pool_pre_ping=True)
+    # PostgreSQL serves several instances (and their tests) from max_connections=100: stay modest per engine;
+    # a server that does not answer fails a connect in seconds (503, or a clear exit at start), not minutes
+    return create_engine(url, pool_size=min(pool_size, 8), max_overflow=12, pool_pre_ping=True,
+                         connect_args={'connect_timeout': 5})
 
 
 def read_only(engine: Engine) -> Engine:
@@ -91,6 +93,42 @@ def alembic_config(engine: Engine) -> Config:
 def upgrade(engine: Engine) -> None:
     """Apply all migrations (idempotent)."""
     command.upgrade(alembic_config(engine), 'head')
+
+
+class StartupError(RuntimeError):
+    """The database cannot be used: the process must not start serving."""
+
+
+def masked(url: str) -> str:
+    """The URL for a log line or a message: its password replaced by ***."""
+    from sqlalchemy.engine import make_url
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - not even a URL: say so without echoing it
+        return '(an unparsable database URL)'
+
+
+def preflight(url: str) -> None:
+    """Before serving: the database answers and takes the migrations, else StartupError (one line)."""
+    engine = make_engine(url, pool_size=1)
+    try:
+        try:
+            with engine.connect() as conn:
+                conn.exec_driver_sql('SELECT 1')
+        except Exception as exc:  # noqa: BLE001 - whatever the driver says, it is one line for a person
+            raise StartupError(f'the database does not answer at {masked(url)}: {_first_line(exc)}') from None
+        try:
+            upgrade(engine)
+        except Exception as exc:  # noqa: BLE001
+            raise StartupError(f'the database at {masked(url)} could not be migrated: {_first_line(exc)}') from None
+    finally:
+        engine.dispose()
+
+
+def _first_line(exc: BaseException) -> str:
+    orig = getattr(exc, 'orig', None) or exc
+    text = str(orig).strip().splitlines()
+    return (text[0] if text else type(orig).__name__)[:300]
 
 
 def dispose(engine: Engine) -> None:

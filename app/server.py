@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -83,6 +84,13 @@ def run(settings: Settings, *, native: bool = False) -> None:
     logging.basicConfig(level=logging.INFO, format='%(asctime)s %(levelname)s %(name)s: %(message)s')
     for noisy in ('httpx', 'apscheduler'):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    if settings.server is None:  # hosting the API: its database must answer before anything is served
+        from app.db import StartupError, preflight
+        try:
+            preflight(settings.effective_database_url)
+        except StartupError as exc:
+            print(f'runboard: cannot start: {exc}', file=sys.stderr)
+            raise SystemExit(2) from None
     compose(settings)
     ui.run(host=settings.host, port=settings.port, title='Runboard', dark=None, reload=False, show=False,
            native=native, window_size=(1200, 800) if native else None, favicon='🏁',

@@ -23,9 +23,8 @@ def api_router() -> APIRouter:
     router.include_router(afk.router)
     router.include_router(issues.router)
 
-    @router.get('/health', tags=['health'])
-    async def health() -> dict:
-        return {'status': 'ok'}
+    from app.api import health
+    router.include_router(health.router)
     return router
 
 

@@ -45,7 +45,7 @@ async def get_principal(request: Request) -> Principal:
 async def auth_refusal(request: Request) -> DomainError | None:
     """For the error handlers: the 401 a request without valid credentials gets before anything else."""
     path = request.scope['path']
-    if path.rstrip('/').endswith('/health') or request.scope.get('route') is None:
+    if path.rstrip('/').endswith(('/health', '/health/live', '/health/ready')) or request.scope.get('route') is None:
         return None
     outcome = await authenticate(request)
     return outcome if isinstance(outcome, DomainError) else None

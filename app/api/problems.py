@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.api.failures import failure_for
 from app.services.errors import DomainError
 
 log = logging.getLogger('runboard.api')
@@ -184,6 +185,10 @@ def install_error_handlers(app: FastAPI, *, api_prefix: str, auth_check: AuthChe
                        headers=getattr(exc, 'headers', None))
 
     async def on_unexpected(request: Request, exc: Exception):  # noqa: ANN202
+        failure = failure_for(exc)
+        if failure is not None and is_api(request):  # an outage or a full disk, not a defect
+            log.warning('%s %s [%s]: %s', failure.status, failure.error, correlation_id.get(), exc)
+            return problem(failure.status, failure.error, failure.detail, headers=failure.headers, **failure.extra)
         if not is_api(request) and previous_exc is not None:
             return await previous_exc(request, exc)
         log.exception('unexpected error [%s]', correlation_id.get())

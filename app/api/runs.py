@@ -52,7 +52,10 @@ async def quota_headers(request: Request, status: int) -> dict[str, str]:
     headers = {'RateLimit-Policy': f'"runs";q={settings.rate_limit_runs};w={settings.rate_limit_window_seconds}'}
     principal = await authenticate(request)
     if isinstance(principal, Principal):
-        quota = await run_in_threadpool(services.admitter.quota, principal)
+        try:
+            quota = await run_in_threadpool(services.admitter.quota, principal)
+        except DomainError:  # the limiter is down (the answer is that 503): no RateLimit figures to give
+            return headers
         headers.update(runs.rate_headers(quota))
     return headers
 

@@ -60,7 +60,7 @@ class SweepLease:
 
     def __init__(self, redis_url: str, prefix: str, ttl_seconds: float) -> None:
         import redis
-        self._redis = redis.Redis.from_url(redis_url)
+        self._redis = redis.Redis.from_url(redis_url, socket_connect_timeout=1.0, socket_timeout=2.0)
         self.key = f'{prefix}:afk:sweep-lease'
         self.ttl_ms = int(ttl_seconds * 1000)
         self._token: str | None = None

@@ -32,3 +32,12 @@ def not_found(what: str) -> DomainError:
 
 def forbidden(detail: str) -> DomainError:
     return DomainError(403, 'forbidden', detail)
+
+
+OUTAGE_RETRY_AFTER_SECONDS = 5
+
+
+def dependency_unavailable(dependency: str, detail: str) -> DomainError:
+    """A service this server needs did not answer: 503 with Retry-After; nothing was done."""
+    return DomainError(503, 'dependency_unavailable', detail, dependency=dependency,
+                       headers={'Retry-After': str(OUTAGE_RETRY_AFTER_SECONDS)})

@@ -72,7 +72,7 @@ class RedisEventBus(EventBus):
         import redis
         import redis.asyncio as aioredis
         self._channel = f'{prefix}:events'
-        self._sync = redis.Redis.from_url(url)
+        self._sync = redis.Redis.from_url(url, socket_connect_timeout=1.0, socket_timeout=2.0)
         self._async = aioredis.Redis.from_url(url)
         self._task: asyncio.Task | None = None
 

@@ -100,15 +100,26 @@ return {allowed, count, tostring(now), oldest_score}
 """
 
 
+REDIS_TIMEOUTS = dict(socket_connect_timeout=1.0, socket_timeout=2.0)  # an outage answers 503 fast, not late
+
+
 class RedisLimiter:
+    """Redis down: every call raises the 503 `dependency_unavailable` problem (nothing admitted without
+    quota accounting). Redis back: the next call works again, no restart needed."""
+
     def __init__(self, url: str, limit: int, window_seconds: int) -> None:
         import redis
         self.limit, self.window = limit, window_seconds
-        self._redis = redis.Redis.from_url(url)
+        self._redis = redis.Redis.from_url(url, **REDIS_TIMEOUTS)
         self._script = self._redis.register_script(_ACQUIRE_LUA)
+        self._errors = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError,
+                        redis.exceptions.BusyLoadingError)
 
     def _call(self, key: str, member: str) -> Quota:
-        allowed, count, now, oldest = self._script(keys=[key], args=[self.window, self.limit, member])
+        try:
+            allowed, count, now, oldest = self._script(keys=[key], args=[self.window, self.limit, member])
+        except self._errors as exc:
+            raise _redis_down() from exc
         oldest_value = float(oldest) if oldest not in (b'', '', None) else None
         return quota_from(int(count), oldest_value, float(now), self.limit, self.window, bool(allowed))
 
@@ -119,10 +130,19 @@ class RedisLimiter:
         return self._call(key, '')
 
     def release(self, key: str, member: str) -> None:
-        self._redis.zrem(key, member)
+        try:
+            self._redis.zrem(key, member)
+        except self._errors as exc:
+            raise _redis_down() from exc
 
     def close(self) -> None:
         self._redis.close()
+
+
+def _redis_down():  # noqa: ANN202
+    from app.services.errors import dependency_unavailable
+    return dependency_unavailable('redis', 'The rate limiter (Redis) is not answering, so no run can be '
+                                           'admitted right now. Nothing was created; try again shortly.')
 
 
 def make_limiter(redis_url: str | None, limit: int, window_seconds: int):  # noqa: ANN201

@@ -1,0 +1,71 @@
+"""Which unexpected exceptions are not defects but outages or a full disk: the answer a client gets
+instead of a 500 (`dependency_unavailable` 503 with Retry-After, `insufficient_storage` 507)."""
+from __future__ import annotations
+
+import errno
+from dataclasses import dataclass, field
+
+from app.services.errors import OUTAGE_RETRY_AFTER_SECONDS
+
+PG_DISK_FULL = '53100'
+PG_OUT_OF_MEMORY = '53200'
+
+
+@dataclass(frozen=True)
+class Failure:
+    status: int
+    error: str
+    detail: str
+    extra: dict = field(default_factory=dict)
+    headers: dict = field(default_factory=dict)
+
+
+def _chain(exc: BaseException):  # noqa: ANN202
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        yield exc
+        exc = exc.__cause__ or exc.__context__ or getattr(exc, 'orig', None)
+
+
+def _disk_full(exc: BaseException) -> bool:
+    for item in _chain(exc):
+        if isinstance(item, OSError) and item.errno == errno.ENOSPC:
+            return True
+        if getattr(item, 'sqlstate', None) == PG_DISK_FULL:
+            return True
+        if 'database or disk is full' in str(item) or 'No space left on device' in str(item):
+            return True
+    return False
+
+
+def _is_database_outage(exc: BaseException) -> bool:
+    from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError, TimeoutError as PoolTimeout
+    try:
+        import psycopg
+        psycopg_errors: tuple = (psycopg.OperationalError, psycopg.InterfaceError)
+    except ImportError:  # pragma: no cover - psycopg is a dependency
+        psycopg_errors = ()
+    return any(isinstance(item, (OperationalError, InterfaceError, DisconnectionError, PoolTimeout, *psycopg_errors))
+               for item in _chain(exc))
+
+
+def _is_redis_outage(exc: BaseException) -> bool:
+    import redis
+    return any(isinstance(item, (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError))
+               for item in _chain(exc))
+
+
+def failure_for(exc: BaseException) -> Failure | None:
+    """Pure: the problem for an exception that is not a defect, or None (a real 500)."""
+    retry = {'Retry-After': str(OUTAGE_RETRY_AFTER_SECONDS)}
+    if _disk_full(exc):
+        return Failure(507, 'insufficient_storage', 'The server\'s disk is full, so nothing was stored. '
+                       'Free some space on the server (or ask its operator) and try again.')
+    if _is_redis_outage(exc):
+        return Failure(503, 'dependency_unavailable', 'Redis is not answering; nothing was changed. Try again '
+                       'shortly.', {'dependency': 'redis'}, retry)
+    if _is_database_outage(exc):
+        return Failure(503, 'dependency_unavailable', 'The database is not answering (or is busy); nothing was '
+                       'changed. Try again shortly.', {'dependency': 'database'}, retry)
+    return None

@@ -1,0 +1,55 @@
+"""Probes in the usual split: liveness (the process answers) and readiness (its dependencies answer)."""
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
+
+from app.api.schemas import problems
+from app.services.errors import DomainError, dependency_unavailable
+
+router = APIRouter(prefix='/health', tags=['health'])
+
+
+@router.get('')
+@router.get('/live')
+async def live() -> dict:
+    """Liveness: this process serves requests (`/api/health` is the same probe). Never touches a dependency,
+    so an outage does not get a healthy process restarted."""
+    return {'status': 'ok'}
+
+
+def _database_answers(services) -> str | None:  # noqa: ANN001
+    try:
+        with services.engine.connect() as conn:
+            conn.exec_driver_sql('SELECT 1')
+        return None
+    except Exception as exc:  # noqa: BLE001 - any failure means not ready
+        return f'{type(exc).__name__}'
+
+
+def _redis_answers(services) -> str | None:  # noqa: ANN001
+    if not services.settings.redis_url:
+        return None
+    import redis
+    client = redis.Redis.from_url(services.settings.redis_url, socket_connect_timeout=1.0, socket_timeout=1.0)
+    try:
+        client.ping()
+        return None
+    except redis.RedisError as exc:
+        return f'{type(exc).__name__}'
+    finally:
+        client.close()
+
+
+@router.get('/ready', responses=problems(503))
+async def ready(request: Request) -> dict:
+    """Readiness: the database answers and, in team mode, Redis does; else 503 naming which does not."""
+    services = request.app.state.services
+    checks = {'database': await run_in_threadpool(_database_answers, services),
+              'redis': await run_in_threadpool(_redis_answers, services)}
+    down = [name for name, failure in checks.items() if failure]
+    if down:
+        error: DomainError = dependency_unavailable(down[0], f'Not ready: {" and ".join(down)} not answering.')
+        error.extra['dependencies'] = {name: ('down: ' + failure if failure else 'ok') for name, failure in checks.items()}
+        raise error
+    return {'status': 'ready', 'database': 'ok', 'redis': 'ok' if services.settings.redis_url else 'not used'}

@@ -1,0 +1,93 @@
+"""Dependency outages are 503 problems with Retry-After and nothing half-done, and heal by themselves;
+a database that does not answer at start ends the process at once with one clear line."""
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+import httpx
+import pytest
+
+from tests.api.conftest import assert_problem, run_body
+from tests.backends import backend_settings
+from tests.helpers import create_project
+from tests.servers import ROOT, api_server, clean_env, free_port
+
+
+@contextmanager
+def own_redis(port: int) -> Iterator[subprocess.Popen]:
+    """A throwaway redis-server of this test's own (the shared one must keep serving other tests)."""
+    if shutil.which('redis-server') is None:
+        pytest.skip('redis-server not installed (Debian package redis-server)')
+    process = subprocess.Popen(['redis-server', '--port', str(port), '--bind', '127.0.0.1', '--save', '',
+                                '--appendonly', 'no'], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            import redis
+            redis.Redis(port=port).ping()
+            break
+        except Exception:  # noqa: BLE001 - not up yet
+            assert time.monotonic() < deadline, 'redis-server did not start'
+            time.sleep(0.05)
+    try:
+        yield process
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def _runs(client: httpx.Client) -> list[dict]:
+    return client.get('/api/runs', params={'limit': 200}).json()['items']
+
+
+def test_redis_killed_mid_traffic_answers_503_and_heals(tmp_path: Path, repo_factory) -> None:  # noqa: ANN001
+    port = free_port()
+    repo = repo_factory({name: {'run.sh': 'echo hi\n'} for name in ('main', 'a', 'b', 'c', 'd')})
+    with backend_settings('team', tmp_path / 'data', global_run_cap=0, rate_limit_runs=10) as base:
+        settings = base.model_copy(update={'redis_url': f'redis://127.0.0.1:{port}/0'})
+        with own_redis(port) as redis_server, api_server(settings) as server, server.client() as client:
+            create_project(client, repo, max_concurrent_runs=10)
+            assert client.post('/api/runs', json=run_body(branch='a')).status_code == 201
+            assert httpx.get(server.base_url + '/api/health/ready').json()['redis'] == 'ok'
+
+            redis_server.terminate()
+            redis_server.wait(10)
+            for request in (lambda: client.post('/api/runs', json=run_body(branch='b')),
+                            lambda: client.get('/api/quota/runs')):
+                reply = request()
+                body = assert_problem(reply, 503, 'dependency_unavailable')
+                assert body['dependency'] == 'redis' and int(reply.headers['Retry-After']) >= 1
+                assert body['correlation_id'] == reply.headers['X-Correlation-ID']
+            assert [r['branch_name'] for r in _runs(client)] == ['a']  # nothing admitted without quota
+            assert client.get('/api/projects/proj').status_code == 200  # what needs no Redis still works
+            not_ready = httpx.get(server.base_url + '/api/health/ready')
+            assert assert_problem(not_ready, 503, 'dependency_unavailable')['dependencies']['redis'].startswith('down')
+            assert httpx.get(server.base_url + '/api/health/live').status_code == 200  # alive: no restart needed
+
+            with own_redis(port):  # Redis back (empty: it keeps nothing), no restart of the server
+                again = client.post('/api/runs', json=run_body(branch='c'))
+                assert again.status_code == 201, again.text
+                assert client.get('/api/quota/runs').json()['remaining'] == 9
+                assert sorted(r['branch_name'] for r in _runs(client)) == ['a', 'c']
+                assert httpx.get(server.base_url + '/api/health/ready').status_code == 200
+
+
+def test_unreachable_database_at_start_exits_at_once(tmp_path: Path) -> None:
+    closed = free_port()
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, 'main.py', '--port', str(free_port()), '--data-dir', str(tmp_path)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=60, env=clean_env(
+                              RUNBOARD_DATABASE_URL=f'postgresql+psycopg://postgres:s3cret@127.0.0.1:{closed}/x'))
+    assert done.returncode != 0
+    assert time.monotonic() - started < 30
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert lines[-1].startswith('runboard: cannot start: the database does not answer'), done.stderr
+    assert f'postgresql+psycopg://postgres:***@127.0.0.1:{closed}/x' in lines[-1]
+    assert 's3cret' not in done.stderr + done.stdout
+    assert 'Traceback' not in done.stderr
