@@ -50,7 +50,7 @@ async def start_afk_run(project_id: str, request: Request, services: ServicesDep
                                    correlation_id=correlation(request))
 
 
-@router.post('/auto/{project_id}', response_model=ProjectPublic, responses=problems(401, 403, 404, 422))
+@router.post('/auto/{project_id}', response_model=ProjectPublic, responses=problems(400, 401, 403, 404, 422))
 async def switch_auto(project_id: str, body: AutoSwitch, services: ServicesDep,
                       principal: PrincipalDep) -> ProjectPublic:
     """Operators: auto AFK runs on or off. Does not clear a pause (only Reset or a success does)."""

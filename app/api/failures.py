@@ -56,9 +56,23 @@ def _is_redis_outage(exc: BaseException) -> bool:
                for item in _chain(exc))
 
 
+def _bad_input(exc: BaseException) -> str | None:
+    """Input that reached a layer which cannot take it (an OS path, SQLite's 64-bit integers)."""
+    for item in _chain(exc):
+        if isinstance(item, OverflowError):
+            return 'A number in the request is too large.'
+        if isinstance(item, ValueError) and any(sign in str(item).lower() for sign in (
+                'null byte', 'nul (0x00)', 'nul character')):
+            return 'The request contains a NUL character, which no field accepts.'
+    return None
+
+
 def failure_for(exc: BaseException) -> Failure | None:
     """Pure: the problem for an exception that is not a defect, or None (a real 500)."""
     retry = {'Retry-After': str(OUTAGE_RETRY_AFTER_SECONDS)}
+    bad_input = _bad_input(exc)
+    if bad_input:
+        return Failure(422, 'validation', bad_input)
     if _disk_full(exc):
         return Failure(507, 'insufficient_storage', 'The server\'s disk is full, so nothing was stored. '
                        'Free some space on the server (or ask its operator) and try again.')

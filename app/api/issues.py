@@ -31,7 +31,7 @@ async def list_issues(project_id: str, services: ServicesDep, principal: Princip
     return await run_in_threadpool(issues.list_project_issues, services.engine, principal, project_id)
 
 
-@router.post('', status_code=201, response_model=issues.IssuePublic, responses=problems(401, 404, 409, 422))
+@router.post('', status_code=201, response_model=issues.IssuePublic, responses=problems(400, 401, 404, 409, 422, 507))
 async def create_issue(project_id: str, body: issues.IssueCreate, services: ServicesDep,
                        principal: PrincipalDep) -> issues.IssuePublic:
     """Add an issue to the local backlog; label it ready-for-agent for the AFK loop."""
@@ -40,7 +40,7 @@ async def create_issue(project_id: str, body: issues.IssueCreate, services: Serv
     return issue
 
 
-@router.patch('/{number}', response_model=issues.IssuePublic, responses=problems(401, 404, 409, 422))
+@router.patch('/{number}', response_model=issues.IssuePublic, responses=problems(400, 401, 404, 409, 422, 507))
 async def update_issue(project_id: str, number: Number, body: issues.IssueUpdate, services: ServicesDep,
                        principal: PrincipalDep) -> issues.IssuePublic:
     """Edit or close/reopen a local issue. Reopening makes a done or discarded issue work again."""

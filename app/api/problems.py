@@ -62,14 +62,23 @@ class CorrelationMiddleware:
             await send(message)
         try:
             await self.app(scope, receive, send_with_id)
-        except Exception:
+        except Exception as exc:
             if started or not (_is_api_path(scope, self.api_prefix) or _is_bare_api_path(scope)):
                 raise
-            log.exception('unexpected error [%s]', cid)
-            response = problem(500, 'internal', 'Unexpected server error; the correlation id identifies it in the logs.')
-            await response(scope, receive, send_with_id)
+            await unexpected_problem(exc)(scope, receive, send_with_id)
         finally:
             correlation_id.reset(token)
+
+
+def unexpected_problem(exc: BaseException) -> JSONResponse:
+    """An exception nothing handled: an outage (503), a full disk (507), input a lower layer refused (422),
+    else a defect (500, logged with its traceback). Every one carries the correlation id."""
+    failure = failure_for(exc)
+    if failure is not None:
+        log.warning('%s %s [%s]: %s', failure.status, failure.error, correlation_id.get(), exc)
+        return problem(failure.status, failure.error, failure.detail, headers=failure.headers, **failure.extra)
+    log.error('unexpected error [%s]', correlation_id.get(), exc_info=exc)
+    return problem(500, 'internal', 'Unexpected server error; the correlation id identifies it in the logs.')
 
 
 def _is_api_path(scope: Scope, prefix: str) -> bool:
@@ -164,8 +173,9 @@ def install_error_handlers(app: FastAPI, *, api_prefix: str, auth_check: AuthChe
         first = errors[0] if errors else {}
         code = 'validation'
         if first.get('type') == 'json_invalid':
-            detail = 'Request body is not valid JSON.'
-        elif first.get('type') == 'extra_forbidden':
+            return problem(400, 'malformed_json', f'The request body is not valid JSON ({first.get("msg", "")}).'
+                           .replace(' ().', '.'), headers=await headers_for(request, 400, None))
+        if first.get('type') == 'extra_forbidden':
             detail = f'Unknown field: {_field_of(first)}.'
         else:
             detail = f'{_field_of(first)}: {first.get("msg", "invalid")}'
@@ -185,14 +195,9 @@ def install_error_handlers(app: FastAPI, *, api_prefix: str, auth_check: AuthChe
                        headers=getattr(exc, 'headers', None))
 
     async def on_unexpected(request: Request, exc: Exception):  # noqa: ANN202
-        failure = failure_for(exc)
-        if failure is not None and is_api(request):  # an outage or a full disk, not a defect
-            log.warning('%s %s [%s]: %s', failure.status, failure.error, correlation_id.get(), exc)
-            return problem(failure.status, failure.error, failure.detail, headers=failure.headers, **failure.extra)
         if not is_api(request) and previous_exc is not None:
             return await previous_exc(request, exc)
-        log.exception('unexpected error [%s]', correlation_id.get())
-        return problem(500, 'internal', 'Unexpected server error; the correlation id identifies it in the logs.')
+        return unexpected_problem(exc)
 
     async def on_data_error(request: Request, exc: DataError):  # noqa: ANN202
         # e.g. a NUL byte in a path or a field: PostgreSQL cannot store it; it is the client's input

@@ -27,14 +27,14 @@ async def get_project(project_id: str, services: ServicesDep, principal: Princip
     return await run_in_threadpool(projects.get_project, services.engine, principal, project_id)
 
 
-@router.post('/projects', status_code=201, response_model=ProjectPublic, responses=problems(401, 403, 409, 422))
+@router.post('/projects', status_code=201, response_model=ProjectPublic, responses=problems(400, 401, 403, 409, 422))
 async def create_project(body: ProjectCreate, services: ServicesDep, principal: PrincipalDep) -> ProjectPublic:
     project = await run_in_threadpool(projects.create_project, services.engine, principal, body)
     services.bus.publish({'type': 'project', 'id': project.id, 'team_id': project.team_id})
     return project
 
 
-@router.patch('/projects/{project_id}', response_model=ProjectPublic, responses=problems(401, 403, 404, 422))
+@router.patch('/projects/{project_id}', response_model=ProjectPublic, responses=problems(400, 401, 403, 404, 422))
 async def update_project(project_id: str, body: ProjectUpdate, services: ServicesDep,
                          principal: PrincipalDep) -> ProjectPublic:
     project = await run_in_threadpool(projects.update_project, services.engine, principal, project_id, body)

@@ -17,16 +17,28 @@ from app.services.errors import DomainError
 router = APIRouter(prefix='/runs', tags=['runs'])
 
 
+def invalid_key_reason(key: str) -> str | None:
+    """Pure: why a client's Idempotency-Key cannot be used (None: it can). An empty key is an error, not
+    "no key": replacing it with a minted one would let a client that resends with it make duplicates."""
+    if not key.strip():
+        return 'Idempotency-Key is empty; send 1-255 printable characters, or leave the header out.'
+    if len(key) > 255:
+        return f'Idempotency-Key is {len(key)} characters long; at most 255 are allowed.'
+    if not key.isprintable():
+        return 'Idempotency-Key must hold printable characters only.'
+    return None
+
+
 def _key(header_key: str | None, x_header_key: str | None, body_key: str | None) -> str | None:
-    keys = {k for k in (header_key, x_header_key, body_key) if k}
+    keys = {k for k in (header_key, x_header_key, body_key) if k is not None}
+    for key in keys:
+        reason = invalid_key_reason(key)
+        if reason:
+            raise DomainError(400, 'invalid_idempotency_key', reason, field='Idempotency-Key')
     if len(keys) > 1:
         raise DomainError(422, 'validation', 'Idempotency keys in the header and the body differ.',
                           field='Idempotency-Key')
-    key = next(iter(keys), None)
-    if key is not None and not (1 <= len(key) <= 255 and key.isprintable()):
-        raise DomainError(422, 'validation', 'Idempotency-Key must be 1-255 printable characters.',
-                          field='Idempotency-Key')
-    return key
+    return next(iter(keys), None)
 
 
 def _answer(admitted: runs.Admitted) -> Response:
@@ -68,7 +80,7 @@ _KEY_HEADERS = {'openapi_extra': {'parameters': [
 
 @router.post('', status_code=201, response_model=RunPublic, **_KEY_HEADERS,
              responses={200: {'description': 'Replay of an earlier request with the same key', 'model': RunPublic},
-                        **problems(401, 404, 409, 413, 422, 429)})
+                        **problems(400, 401, 404, 409, 413, 422, 429, 507)})
 async def trigger_run(body: RunCreate, request: Request, principal: PrincipalDep) -> RunPublic:
     # the hot path: key headers and services are read here rather than as FastAPI parameters (each one
     # costs a resolution step per request); the OpenAPI document lists the headers through _KEY_HEADERS
@@ -108,7 +120,7 @@ async def run_events(run_id: str, services: ServicesDep, principal: PrincipalDep
 
 
 @router.post('/{run_id}/retry', status_code=201, response_model=RunPublic,
-             responses={200: {'description': 'Replay', 'model': RunPublic}, **problems(401, 404, 409, 422, 429)})
+             responses={200: {'description': 'Replay', 'model': RunPublic}, **problems(400, 401, 404, 409, 422, 429)})
 async def retry_run(run_id: str, request: Request, services: ServicesDep,
                     principal: PrincipalDep, body: RunRetry | None = None,
                     idempotency_key: Annotated[str | None, Header(alias='Idempotency-Key')] = None,

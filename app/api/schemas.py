@@ -21,7 +21,9 @@ class Problem(BaseModel):
 
 
 def problems(*codes: int) -> dict[int | str, dict[str, Any]]:
-    return {code: {'model': Problem, 'content': {'application/problem+json': {}}} for code in codes}
+    """The problem answers a route documents; every route may answer 503 dependency_unavailable (the
+    database or Redis not answering, with Retry-After)."""
+    return {code: {'model': Problem, 'content': {'application/problem+json': {}}} for code in (*codes, 503)}
 
 
 class RunPage(BaseModel):

@@ -151,5 +151,5 @@ def test_many_keys_from_two_servers_each_make_exactly_one_run(settings_factory, 
 def test_keys_with_control_characters_are_refused(api) -> None:  # noqa: ANN001
     for key in ('nul\x00key', 'tab\tkey', 'bell\x07'):
         reply = api.client.post('/api/runs', json={**run_body(), 'x_idempotency_key': key})
-        assert assert_problem(reply, 422, 'validation')['field'] == 'Idempotency-Key'
+        assert assert_problem(reply, 400, 'invalid_idempotency_key')['field'] == 'Idempotency-Key'
     assert _run_count(api.server) == 0

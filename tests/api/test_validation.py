@@ -20,13 +20,16 @@ def test_values_outside_the_project_are_refused_naming_the_field(api, change, fi
     assert api.client.get('/api/runs').json()['items'] == []
 
 
-def test_malformed_bodies_are_422_problems(api) -> None:  # noqa: ANN001
+def test_malformed_bodies_are_4xx_problems(api) -> None:  # noqa: ANN001
     client = api.client
     missing = {k: v for k, v in run_body().items() if k != 'branch'}
     assert assert_problem(client.post('/api/runs', json=missing), 422, 'validation')['field'] == 'branch'
     unknown = assert_problem(client.post('/api/runs', json={**run_body(), 'priority': 'high'}), 422, 'validation')
     assert unknown['field'] == 'priority' and 'priority' in unknown['detail']
-    for raw in (b'{"project_id": "proj",', b'not json at all', b'[1, 2, 3]', b'"text"', b'null'):
+    for raw in (b'{"project_id": "proj",', b'not json at all', b'{"a": 1}}'):  # not JSON: 400, documented
+        reply = client.post('/api/runs', content=raw, headers={'Content-Type': 'application/json'})
+        assert 'JSON' in assert_problem(reply, 400, 'malformed_json')['detail']
+    for raw in (b'[1, 2, 3]', b'"text"', b'null'):  # JSON, but not a run request
         reply = client.post('/api/runs', content=raw, headers={'Content-Type': 'application/json'})
         assert_problem(reply, 422, 'validation')
     wrong_types = {**run_body(), 'branch': 7, 'depth_level': ['deep']}
@@ -34,8 +37,12 @@ def test_malformed_bodies_are_422_problems(api) -> None:  # noqa: ANN001
     assert {e['field'] for e in problem['errors']} >= {'branch', 'depth_level'}
     assert_problem(client.post('/api/runs/whatever/retry', json={'colour': 'red'}), 422, 'validation')
     assert_problem(client.get('/api/runs', params={'limit': 'lots'}), 422, 'validation')
-    assert_problem(client.post('/api/runs', json=run_body(), headers={'Idempotency-Key': 'k' * 300}), 422,
-                   'validation')
+    for bad_key in ('k' * 300, ''):  # never replaced by a minted key: a client resending it would make duplicates
+        reply = client.post('/api/runs', json=run_body(), headers={'Idempotency-Key': bad_key})
+        assert assert_problem(reply, 400, 'invalid_idempotency_key')['field'] == 'Idempotency-Key'
+    for bad_key in ('   ', 'tab\there'):  # the body field carries what a header cannot
+        reply = client.post('/api/runs', json={**run_body(), 'x_idempotency_key': bad_key})
+        assert_problem(reply, 400, 'invalid_idempotency_key')
     assert client.get('/api/runs').json()['items'] == []
 
 
@@ -88,3 +95,18 @@ def test_odd_requests_never_yield_500(api) -> None:  # noqa: ANN001
     assert client.get('/api/projects/proj').json()['command'] == ['sh', 'run.sh']
     with httpx.Client(base_url=api.server.base_url) as raw:
         assert raw.get('/api/health').status_code == 200
+
+
+def test_inputs_that_once_made_500s_are_4xx(api) -> None:  # noqa: ANN001
+    """Found by fuzzing: a null repository, NUL bytes in a repository, numbers past 64 bits in a path."""
+    client = api.client
+    problem = assert_problem(client.patch('/api/projects/proj', json={'repository': None}), 422, 'validation')
+    assert problem['field'] == 'repository'
+    assert_problem(client.patch('/api/projects/proj', json={'repository': str(api.repo) + '\u0000x'}), 422, 'validation')
+    body = {'id': 'nul', 'name': 'nul', 'repository': '/tmp/a\u0000b', 'command': ['sh', 'run.sh']}
+    assert_problem(client.post('/api/projects', json=body), 422, 'validation')
+    for action in ('requeue', 'discard'):
+        reply = client.post(f'/api/afk/parked/proj/9223372036854775808/{action}')
+        assert 400 <= reply.status_code < 500, reply.text
+        assert reply.headers['content-type'].startswith('application/problem+json')
+    assert client.get('/api/projects/proj').json()['repository'] == str(api.repo)  # nothing half-written
