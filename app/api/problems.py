@@ -13,7 +13,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.api.failures import failure_for
@@ -68,6 +68,17 @@ class CorrelationMiddleware:
             await unexpected_problem(exc)(scope, receive, send_with_id)
         finally:
             correlation_id.reset(token)
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route of this app answers at the request's path (HEAD with GET, and OPTIONS)."""
+    from starlette.routing import Match
+    order = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE']
+    methods = [m for m in order if any(route.matches({**request.scope, 'method': m})[0] == Match.FULL
+                                        for route in request.app.router.routes)]
+    if 'GET' in methods:
+        methods.insert(1, 'HEAD')
+    return methods + ['OPTIONS']
 
 
 def unexpected_problem(exc: BaseException) -> JSONResponse:
@@ -189,6 +200,12 @@ def install_error_handlers(app: FastAPI, *, api_prefix: str, auth_check: AuthChe
     async def on_http(request: Request, exc: StarletteHTTPException):  # noqa: ANN202
         if not is_api(request) and previous_http is not None:
             return await previous_http(request, exc)
+        if exc.status_code == 405:  # Starlette names only the first matching route's methods
+            allow = ', '.join(allowed_methods(request))
+            if request.method == 'OPTIONS':
+                return Response(status_code=204, headers={'Allow': allow})
+            return problem(405, 'method_not_allowed', f'{request.method} is not allowed here; use {allow}.',
+                           headers={'Allow': allow})
         codes = {400: 'bad_request', 401: 'unauthorized', 403: 'forbidden', 404: 'not_found', 405: 'method_not_allowed',
                  413: 'payload_too_large', 415: 'unsupported_media_type'}
         return problem(exc.status_code, codes.get(exc.status_code, 'http_error'), str(exc.detail),

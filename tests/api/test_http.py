@@ -122,3 +122,14 @@ def test_an_unexpected_error_is_a_500_problem_with_the_correlation_id(api, monke
         problem = assert_problem(reply, 500, 'internal')
         assert problem['correlation_id'] == 'trace-500' and 'simulated' not in problem['detail']
     assert api.client.get('/api/projects').status_code == 200  # the server carries on
+
+
+def test_allow_names_every_method_of_a_path(api) -> None:  # noqa: ANN001
+    options = api.client.options('/api/projects')
+    assert options.status_code == 204
+    assert options.headers['Allow'] == 'GET, HEAD, POST, OPTIONS'
+    put = api.client.put('/api/projects')
+    assert put.status_code == 405 and put.headers['Allow'] == 'GET, HEAD, POST, OPTIONS'
+    assert put.headers['content-type'].startswith('application/problem+json')
+    assert api.client.options('/api/projects/proj').headers['Allow'] == 'GET, HEAD, PATCH, DELETE, OPTIONS'
+    assert api.client.options('/api/runs').headers['Allow'] == 'GET, HEAD, POST, OPTIONS'
