@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from typing import Annotated
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Query, Response
 from sqlalchemy import text
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
@@ -50,7 +51,7 @@ async def delete_project(project_id: str, services: ServicesDep, principal: Prin
     return Response(status_code=204)
 
 
-def _branches(services, principal, project_id: str) -> list[BranchPublic]:  # noqa: ANN001
+def _branches(services, principal, project_id: str, q: str, limit: int) -> list[BranchPublic]:  # noqa: ANN001
     from app.services import gitops
     with Session(services.engine) as session:
         project = projects.get_visible(session, project_id, principal)
@@ -59,9 +60,9 @@ def _branches(services, principal, project_id: str) -> list[BranchPublic]:  # no
             {'repo': project.repository_key}).all())
     try:
         if gitops.is_local(project.repository):
-            branches = services.branches.get(project.repository, fresh=True)
+            branches = services.branches.search(project.repository, q, limit, project.base_branch)
         else:
-            branches = _forge_branches(project)
+            branches = gitops.search_branches(_forge_branches(project), q, limit, project.base_branch)
     except (gitops.GitError, OSError) as exc:
         raise DomainError(502, 'repository_unavailable', f'Could not list branches: {exc}') from exc
     return [BranchPublic(name=b.name, commit=b.commit, committed_at=b.committed_at, subject=b.subject,
@@ -87,8 +88,12 @@ def _forge_branches(project):  # noqa: ANN001, ANN202
 
 
 @router.get('/projects/{project_id}/branches', response_model=list[BranchPublic], responses=problems(401, 404, 502))
-async def list_branches(project_id: str, services: ServicesDep, principal: PrincipalDep) -> list[BranchPublic]:
-    return await run_in_threadpool(_branches, services, principal, project_id)
+async def list_branches(project_id: str, services: ServicesDep, principal: PrincipalDep,
+                        q: Annotated[str, Query(max_length=250, description='Part of a branch name')] = '',
+                        limit: Annotated[int, Query(ge=1, le=5000)] = 100) -> list[BranchPublic]:
+    """The branches whose name contains `q`: the base branch first, then the newest commits, at most `limit`.
+    A repository's listing is served from memory and re-read in the background, so it never stalls."""
+    return await run_in_threadpool(_branches, services, principal, project_id, q, limit)
 
 
 @router.get('/quota/runs', response_model=QuotaPublic, responses=problems(401), tags=['quota'])

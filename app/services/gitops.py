@@ -52,6 +52,23 @@ def is_local(repository: str) -> bool:
     return '://' not in repository and not repository.startswith('git@')
 
 
+def unsupported_reason(repository: str) -> str | None:
+    """Pure: why runs cannot use this repository value (None: they can). The same check guards project
+    creation and admission, so a project that cannot run is refused when it is created, not with a 502
+    at every trigger. Runs need the repository's branches from its own git directory on this server."""
+    value = repository.strip()
+    if not value:
+        return 'the repository is empty'
+    if value.startswith('-'):  # would reach git as an option (--upload-pack=...)
+        return 'a repository must be a path, not an option'
+    if not is_local(value):
+        return (f'{value!r} is a URL; this server runs projects from a git repository path on its own disk '
+                '(clone it there and use the path)')
+    if not Path(value).is_absolute():
+        return f'{value!r} is a relative path; use the absolute path of the git repository'
+    return None
+
+
 @dataclass(frozen=True)
 class Branch:
     name: str
@@ -75,44 +92,98 @@ def list_branches(repository: str) -> list[Branch]:
     return branches
 
 
-class BranchCache:
-    """Short-lived cache of branch names per repository: admission checks must not fork git each time.
+def branch_commit(repository: str, branch: str) -> str | None:
+    """The commit a branch points to, or None when there is no such branch: one ref lookup, whatever the
+    number of branches (the check every trigger makes)."""
+    try:
+        return git('rev-parse', '--verify', '--quiet', f'refs/heads/{branch}^{{commit}}', cwd=repository,
+                   timeout=10).strip() or None
+    except GitError:
+        return None
 
-    A refresh is single-flight per repository (concurrent callers share one listing), and membership
-    is a set lookup, so a repository with thousands of branches costs nothing per request."""
+
+def search_branches(branches: list[Branch], query: str, limit: int, base: str | None = None) -> list[Branch]:
+    """Pure: the picker's top matches: names containing `query` (case-insensitive), newest commit first, at
+    most `limit`; the base branch, when it matches, is always among them."""
+    needle = query.strip().lower()
+    matches = sorted((b for b in branches if needle in b.name.lower()), key=lambda b: (-b.committed_at, b.name))
+    top = matches[:limit]
+    base_branch = next((b for b in matches if b.name == base), None)
+    if base_branch is not None and base_branch not in top and top:
+        top[-1] = base_branch
+    return top
+
+
+class BranchCache:
+    """Branch knowledge per repository, shaped so a repository with 40,000 branches never stalls anyone.
+
+    - exists(): one `git rev-parse` per name, remembered briefly (found: EXISTS_TTL; not found: MISSING_TTL,
+      so a client repeating unknown names cannot keep the server forking git).
+    - get(): the listing for the picker. A small repository is simply listed again; a large one (a listing
+      slower than QUICK_LISTING_SECONDS) is served from memory, and once that copy is older than the TTL one
+      background refresh (single-flight per repository) reads it again: only its first listing is waited for.
+    """
+
+    EXISTS_TTL = 5.0
+    MISSING_TTL = 2.0
+    QUICK_LISTING_SECONDS = 0.2  # a repository listed faster than this is simply listed again when stale
 
     def __init__(self, ttl_seconds: float = 5.0) -> None:
         self._ttl = ttl_seconds
-        self._entries: dict[str, tuple[float, list[Branch], frozenset[str]]] = {}
+        self._entries: dict[str, tuple[float, list[Branch]]] = {}
+        self._listing_seconds: dict[str, float] = {}
+        self._known: dict[tuple[str, str], tuple[float, bool]] = {}
         self._lock = threading.Lock()
         self._refreshing: dict[str, threading.Lock] = {}
 
-    def _refresh(self, repository: str, asked_at: float) -> tuple[float, list[Branch], frozenset[str]]:
+    def _refresh(self, repository: str) -> tuple[float, list[Branch]]:
         with self._lock:
             lock = self._refreshing.setdefault(repository, threading.Lock())
+        asked_at = time.monotonic()
         with lock:
             entry = self._entries.get(repository)
             if entry and entry[0] >= asked_at:  # listed by another caller while this one waited
                 return entry
-            listed_at = time.monotonic()
-            branches = list_branches(repository)
-            entry = (listed_at, branches, frozenset(b.name for b in branches))
+            started = time.monotonic()
+            entry = (started, list_branches(repository))
+            self._listing_seconds[repository] = time.monotonic() - started
             self._entries[repository] = entry
             return entry
 
-    def get(self, repository: str, *, fresh: bool = False) -> list[Branch]:
-        now = time.monotonic()
+    def _refresh_in_background(self, repository: str) -> None:
+        with self._lock:
+            lock = self._refreshing.setdefault(repository, threading.Lock())
+        if lock.locked():
+            return  # one refresh at a time per repository
+
+        def work() -> None:
+            try:
+                self._refresh(repository)
+            except (GitError, OSError):
+                pass  # the stale listing stays; the next request tries again
+        threading.Thread(target=work, name='branch-listing', daemon=True).start()
+
+    def get(self, repository: str) -> list[Branch]:
         entry = self._entries.get(repository)
-        if entry and not fresh and now - entry[0] < self._ttl:
-            return entry[1]
-        return self._refresh(repository, now)[1]
+        if entry is None or self._listing_seconds.get(repository, 0.0) < self.QUICK_LISTING_SECONDS:
+            return self._refresh(repository)[1]  # small repository: fresh is cheap, a new branch shows at once
+        if time.monotonic() - entry[0] >= self._ttl:
+            self._refresh_in_background(repository)
+        return entry[1]
+
+    def search(self, repository: str, query: str, limit: int, base: str | None = None) -> list[Branch]:
+        return search_branches(self.get(repository), query, limit, base)
 
     def exists(self, repository: str, branch: str) -> bool:
         now = time.monotonic()
-        entry = self._entries.get(repository)
-        if entry and now - entry[0] < self._ttl and branch in entry[2]:
-            return True
-        return branch in self._refresh(repository, now)[2]  # expired, or maybe just created
+        known = self._known.get((repository, branch))
+        if known and now - known[0] < (self.EXISTS_TTL if known[1] else self.MISSING_TTL):
+            return known[1]
+        found = branch_commit(repository, branch) is not None
+        if len(self._known) > 100_000:  # bounded memory, whatever clients send
+            self._known.clear()
+        self._known[(repository, branch)] = (now, found)
+        return found
 
 
 def _mirror_lock(key: str) -> threading.Lock:

@@ -49,18 +49,17 @@ def get_project(engine: Engine, principal: Principal, project_id: str) -> Projec
 
 
 def check_repository(repository: str, base_branch: str) -> None:
-    """The repository must be reachable and its base branch must exist."""
-    if repository.strip().startswith('-'):  # would reach git as an option (--upload-pack=...)
-        raise DomainError(422, 'validation', 'repository must be a path or a URL', field='repository')
+    """The repository is one runs can use (gitops.unsupported_reason, as admission checks it), it is a git
+    repository, and its base branch exists."""
+    reason = gitops.unsupported_reason(repository)
+    if reason:
+        raise DomainError(422, 'unsupported_repository', f'Runs cannot use this repository: {reason}.',
+                          field='repository')
     try:
-        if gitops.is_local(repository):
-            names = {b.name for b in gitops.list_branches(repository)}
-        else:
-            out = gitops.git('ls-remote', '--heads', repository, timeout=20)
-            names = {line.split('refs/heads/', 1)[1] for line in out.splitlines() if 'refs/heads/' in line}
+        names = {b.name for b in gitops.list_branches(repository)}
     except (gitops.GitError, OSError) as exc:
-        raise DomainError(422, 'validation', f'repository {repository!r} is not reachable: {exc}',
-                          field='repository') from exc
+        raise DomainError(422, 'unsupported_repository', f'{repository!r} is not a git repository this server '
+                          f'can read: {exc}', field='repository') from exc
     if base_branch not in names:
         raise DomainError(422, 'validation', f'base branch {base_branch!r} does not exist in the repository',
                           field='base_branch')

@@ -245,6 +245,10 @@ class RunAdmitter:
             admission.validate_choice(target_framework, project.target_frameworks, 'target_framework')
         if refusal:
             raise DomainError.from_refusal(refusal)
+        unsupported = gitops.unsupported_reason(project.repository)
+        if unsupported:
+            raise DomainError(422, 'unsupported_repository', f'Runs cannot use this repository: {unsupported}.',
+                              field='repository')
         try:
             exists = self.branches.exists(project.repository, branch)
         except (gitops.GitError, OSError) as exc:

@@ -52,6 +52,10 @@ def test_create_checks_repository_base_branch_and_command(api, tmp_path) -> None
         ({'repository': str(tmp_path / 'missing')}, 'repository'),
         ({'repository': str(tmp_path)}, 'repository'),  # a directory that is not a git repository
         ({'repository': '--upload-pack=touch /tmp/x://y'}, 'repository'),
+        # kinds runs cannot use are refused now, not with a 502 at every branch list and trigger
+        ({'repository': f'file://{api.repo}'}, 'repository'),
+        ({'repository': 'https://git.example.org/org/app.git'}, 'repository'),
+        ({'repository': 'relative/path'}, 'repository'),
         ({'base_branch': 'trunk'}, 'base_branch'),
         ({'command': []}, 'command'),
         ({'command': 'sh run.sh'}, 'command'),
@@ -63,8 +67,10 @@ def test_create_checks_repository_base_branch_and_command(api, tmp_path) -> None
     ]
     for change, field in cases:
         reply = api.client.post('/api/projects', json={**good, **change})
-        problem = assert_problem(reply, 422, 'validation')
+        problem = assert_problem(reply, 422, 'unsupported_repository' if field == 'repository' else 'validation')
         assert problem['field'] == field, (change, problem)
+    patched = api.client.patch('/api/projects/proj', json={'repository': f'file://{api.repo}'})
+    assert assert_problem(patched, 422, 'unsupported_repository')['field'] == 'repository'
     assert [p['id'] for p in api.client.get('/api/projects').json()] == ['proj']
     created = api.client.post('/api/projects', json={**good, 'depth_levels': ['quick'], 'max_concurrent_runs': 3})
     assert created.status_code == 201, created.text
@@ -101,17 +107,18 @@ def test_delete_refuses_while_runs_are_active(api) -> None:  # noqa: ANN001
     assert_problem(api.client.delete('/api/projects/proj'), 404, 'not_found')
 
 
-def test_a_remote_repository_without_a_forge_source_is_a_clear_problem(api) -> None:  # noqa: ANN001
-    remote = f'file://{api.repo}'  # reachable with git, but not a local path: branches come from a forge
-    created = api.client.post('/api/projects', json={'id': 'remote', 'name': 'Remote', 'repository': remote,
-                                                     'command': ['sh', 'run.sh']})
-    assert created.status_code == 201, created.text
-    reply = api.client.get('/api/projects/remote/branches')
-    assert reply.status_code in (502, 422), reply.text
-    problem = reply.json()
-    assert problem['error'] in ('forge_unavailable', 'repository_unavailable', 'validation')
-    assert reply.headers['content-type'].startswith('application/problem+json')
-    unreachable = api.client.post('/api/projects', json={'id': 'gone', 'name': 'Gone',
-                                                         'repository': 'file:///nonexistent/repo.git',
+def test_a_repository_runs_cannot_use_is_refused_at_creation_not_at_every_trigger(api) -> None:  # noqa: ANN001
+    for remote in (f'file://{api.repo}', 'file:///nonexistent/repo.git', 'git@example.org:org/app.git'):
+        created = api.client.post('/api/projects', json={'id': 'remote', 'name': 'Remote', 'repository': remote,
                                                          'command': ['sh', 'run.sh']})
-    assert assert_problem(unreachable, 422, 'validation')['field'] == 'repository'
+        problem = assert_problem(created, 422, 'unsupported_repository')
+        assert problem['field'] == 'repository' and 'path' in problem['detail']
+    # a project stored earlier with such a value: its triggers get the same 422, never a 502
+    from sqlalchemy import text
+
+    from app.db import session_scope
+    with session_scope(api.server.services.engine) as session:
+        session.connection().execute(text("UPDATE project SET repository = :r WHERE id = 'proj'"),
+                                     {'r': f'file://{api.repo}'})
+    api.server.services.admitter.forget_project('proj')
+    assert_problem(api.client.post('/api/runs', json=run_body()), 422, 'unsupported_repository')
