@@ -123,8 +123,10 @@ class RunboardClient:
     async def update_project(self, project_id: str, body: dict) -> dict:
         return (await self.request('PATCH', f'/projects/{project_id}', json_body=body)).data
 
-    async def branches(self, project_id: str) -> list[dict]:
-        return (await self.request('GET', f'/projects/{project_id}/branches')).data
+    async def branches(self, project_id: str, *, q: str = '', limit: int = 100) -> list[dict]:
+        """The branches whose name contains q (newest first, the base branch always among them)."""
+        params = {'limit': limit, **({'q': q} if q else {})}
+        return (await self.request('GET', f'/projects/{project_id}/branches', params=params)).data
 
     # -- runs
     async def trigger_run(self, *, project_id: str, branch: str, depth_level: str, target_framework: str,

@@ -29,6 +29,9 @@ def branch_options(branches: list[dict]) -> dict[str, str]:
     return options
 
 
+PICKER_LIMIT = 100  # branches the picker holds at a time; typing asks the server for the matches
+
+
 def pick(value: str | None, allowed: list[str]) -> str | None:
     return value if value in allowed else (allowed[0] if allowed else None)
 
@@ -59,7 +62,8 @@ class RunFormView:
                                         value=branch if branch in names else project['base_branch']
                                         if project['base_branch'] in names else (names[0] if names else None)) \
                     .classes('w-full sm:w-96').props('data-testid=branch input-debounce=0 '
-                                                     'aria-label="Branch (type to filter)"')
+                                                     'aria-label="Branch (type to search)"')
+                self.branch.on('input-value', self.search_branches, throttle=0.25, leading_events=False)
                 self.depth = ui.select(project['depth_levels'], label='Depth level',
                                        value=pick(depth, project['depth_levels'])) \
                     .classes('w-full sm:w-44').props('data-testid=depth')
@@ -78,6 +82,19 @@ class RunFormView:
             self.result = ui.column().classes('w-full gap-1').props('aria-live=assertive data-testid=result')
         self.initial = self.payload()
         ui.timer(1.0, self.tick)
+
+    async def search_branches(self, event) -> None:  # noqa: ANN001 - a NiceGUI GenericEventArguments
+        """Typing in the picker asks the server for the top matches (a repository may have 40,000 branches)."""
+        text = event.args if isinstance(event.args, str) else ''
+        try:
+            found = await connection.client().branches(self.project['id'], q=text, limit=PICKER_LIMIT)
+        except ApiError:
+            return  # keep what the picker shows; the next keystroke asks again
+        current = self.branch.value
+        options = branch_options(found)
+        if current and current not in options:
+            options = {current: self.branch.options.get(current, current), **options}
+        self.branch.set_options(options, value=current)
         self.update_button()
 
     # -- limits
@@ -235,7 +252,9 @@ async def project_page(project_id: str, retry_of: str | None = None, branch: str
     client = connection.client()
     try:
         project = await client.get_project(project_id)
-        branches = await client.branches(project_id)
+        branches = await client.branches(project_id, limit=PICKER_LIMIT)
+        if branch and branch not in {b['name'] for b in branches}:  # a link to a branch beyond the first page
+            branches += [b for b in await client.branches(project_id, q=branch, limit=20) if b['name'] == branch]
     except ApiError as exc:
         with frame('Project'):
             ui.label(str(exc)).classes('text-negative')
