@@ -8,6 +8,7 @@ from nicegui import ui
 
 from app.client import ApiError
 from app.state import connection
+from app.state.text import shown
 
 READY = 'ready-for-agent'
 
@@ -37,7 +38,7 @@ async def open_backlog(project: dict, on_change=None) -> None:  # noqa: ANN001
             for issue in issues:
                 with ui.row().classes('w-full items-center gap-2 no-wrap').props(f'data-issue={issue["number"]}'):
                     ui.label(f'#{issue["number"]}').classes('font-mono text-sm')
-                    ui.label(issue['title']).classes('grow' + (' line-through opacity-60'
+                    ui.label(shown(issue['title'])).classes('grow' + (' line-through opacity-60'
                                                                if issue['state'] == 'closed' else ''))
                     if issue['ready']:
                         ui.badge('ready', color='green-8')
@@ -119,7 +120,7 @@ async def open_parked(store, project: dict) -> None:  # noqa: ANN001 - a Project
                 with ui.row().classes('w-full items-center gap-2 no-wrap').props(
                         f'data-parked-issue={claim["issue_number"]}'):
                     with ui.column().classes('grow gap-0'):
-                        ui.label(f'#{claim["issue_number"]} {claim["issue_title"]}')
+                        ui.label(f'#{claim["issue_number"]} {shown(claim["issue_title"])}').props('dir=auto')
                         if claim.get('cause'):
                             ui.label(claim['cause']).classes('text-xs text-negative')
                     ui.button('Requeue', on_click=lambda c=claim: act('requeue', c)).classes('rb-tap')

@@ -14,6 +14,7 @@ from app.pages.backlog import open_backlog, open_parked
 from app.pages.theme import relative, status_badge
 from app.state import connection, live
 from app.state.projects_store import CardView, ProjectsStore
+from app.state.text import shown
 
 CARD_CSS = """
 .rb-form-button { padding: 0 16px; border-radius: 4px; background: #c62828; color: #fff; font-weight: 600;
@@ -85,7 +86,7 @@ class ProjectCard:
     def update(self, view: CardView) -> None:
         project = view.project
         self.view = view
-        self.name.text = project['name']
+        self.name.text = shown(project['name'])
         auto = bool(project.get('auto_enabled'))
         self.auto_badge.text = 'Auto' if auto else 'Auto off'
         self.auto_badge.props(f'color={"green-8" if auto else "grey-6"} data-auto={"on" if auto else "off"}')

@@ -14,13 +14,14 @@ from app.pages.widgets import correlation_chip
 from app.state import connection
 from app.state.run_form import Failure, RunFormState, countdown_text, quota_banner, submit_run
 from app.state.runs_store import RunFilters, RunsStore
+from app.state.text import shown
 
 
 def branch_options(branches: list[dict]) -> dict[str, str]:
     """name -> label: the base branch and the busy ones (an active run holds them) are marked."""
     options = {}
     for branch in branches:
-        label = branch['name']
+        label = shown(branch['name'])
         if branch.get('is_base'):
             label += '  (base)'
         if branch.get('busy_run_id'):
@@ -261,7 +262,7 @@ async def project_page(project_id: str, retry_of: str | None = None, branch: str
         return
     with frame(project['name']):
         with ui.row().classes('items-baseline gap-2 flex-wrap'):
-            ui.label(project['name']).classes('text-xl font-bold').props('role=heading aria-level=1')
+            ui.label(shown(project['name'])).classes('text-xl font-bold').props('role=heading aria-level=1 dir=auto')
             ui.label(project['repository']).classes('text-xs opacity-70 font-mono break-all')
         store = RunsStore(filters=RunFilters(project=project_id, status=status or None, kind=kind or None))
         form = RunFormView(project, branches, store, retry_of=retry_of, branch=branch, depth=depth,

@@ -12,6 +12,7 @@ from app.pages.theme import duration, frame, relative, status_badge
 from app.state import connection, live
 from app.state.runs_store import ACTIVE
 from app.state.timeline import Line, OutputWindow
+from app.state.text import shown
 
 FETCH_PAGE = 5000
 HEAD_EVENTS = 500
@@ -63,9 +64,9 @@ class TimelineView:
                                     ('started', relative(run.get('started_at') or run.get('created_at')))):
                     with ui.row().classes('gap-1 items-baseline'):
                         ui.label(name).classes('opacity-60')
-                        ui.label(value).props(f'data-param={name}')
+                        ui.label(shown(value)).props(f'data-param={name} dir=auto')
                 if run.get('issue_number'):
-                    ui.label(f'issue #{run["issue_number"]} {run.get("issue_title") or ""}')
+                    ui.label(f'issue #{run["issue_number"]} {shown(run.get("issue_title"))}').props('dir=auto')
                 if run.get('retry_of'):
                     with ui.row().classes('gap-1 items-baseline'):
                         ui.label('retry of').classes('opacity-60')

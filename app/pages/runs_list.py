@@ -10,6 +10,7 @@ from app.pages.theme import STATUS_LABELS, duration, relative, status_badge
 from app.pages.widgets import confirm
 from app.state import connection, live
 from app.state.runs_store import ACTIVE, RunFilters, RunsStore
+from app.state.text import shown
 
 STATUSES = ['queued', 'running', 'succeeded', 'failed', 'timed_out', 'crashed', 'stopped']
 KINDS = ['manual', 'retry', 'auto']
@@ -140,7 +141,8 @@ class RunsListView:
                     ui.link(run['id'], f'/runs/{run["id"]}').classes('font-mono text-sm rb-tap-link')
                 parts = [run.get('project_id') if self.show_project else None, run.get('branch_name'),
                          run.get('depth_level'), run.get('target_framework'), run.get('kind')]
-                ui.label(' · '.join(p for p in parts if p)).classes('text-sm').props('data-field=params')
+                ui.label(' · '.join(shown(p) for p in parts if p)).classes('text-sm') \
+                    .props('data-field=params dir=auto')
                 if run.get('retry_of'):
                     ui.link(f'retry of {run["retry_of"]}', f'/runs/{run["retry_of"]}').classes('text-xs rb-tap-link')
                 ui.label(run.get('user_name') or '').classes('text-xs opacity-70')
