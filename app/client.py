@@ -128,6 +128,16 @@ class RunboardClient:
         params = {'limit': limit, **({'q': q} if q else {})}
         return (await self.request('GET', f'/projects/{project_id}/branches', params=params)).data
 
+    # -- tokens (operators)
+    async def list_tokens(self) -> list[dict]:
+        return (await self.request('GET', '/tokens')).data
+
+    async def revoke_token(self, token_id: str) -> dict:
+        return (await self.request('DELETE', f'/tokens/{token_id}')).data
+
+    async def revoke_user_tokens(self, user: str) -> dict:
+        return (await self.request('POST', '/tokens/revoke', params={'user': user})).data
+
     # -- runs
     async def trigger_run(self, *, project_id: str, branch: str, depth_level: str, target_framework: str,
                           key: str, correlation_id: str | None = None) -> Response:

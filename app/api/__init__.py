@@ -19,9 +19,10 @@ def api_router() -> APIRouter:
     router = APIRouter(prefix=API_PREFIX)
     for module in (runs, projects, events, me):
         router.include_router(module.router)
-    from app.api import afk, issues
+    from app.api import afk, issues, tokens
     router.include_router(afk.router)
     router.include_router(issues.router)
+    router.include_router(tokens.router)
 
     from app.api import health
     router.include_router(health.router)

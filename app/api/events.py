@@ -8,6 +8,8 @@ from fastapi import APIRouter, Request
 from starlette.responses import StreamingResponse
 
 from app.api.deps import PrincipalDep, ServicesDep
+from app.services.accounts import hash_token
+from app.services.tokens import REVOKED_EVENT
 
 router = APIRouter(tags=['events'])
 KEEPALIVE_SECONDS = 15
@@ -18,6 +20,7 @@ KEEPALIVE_SECONDS = 15
 async def events(request: Request, services: ServicesDep, principal: PrincipalDep, project: str | None = None,
                  run: str | None = None) -> StreamingResponse:
     queue = services.bus.subscribe()
+    own_digest = hash_token(request.headers.get('authorization', '').partition(' ')[2].strip())
 
     def wanted(event: dict) -> bool:
         if event.get('type') not in ('run', 'run.output', 'project'):
@@ -39,6 +42,8 @@ async def events(request: Request, services: ServicesDep, principal: PrincipalDe
                         return
                     yield ': keep-alive\n\n'
                     continue
+                if event.get('type') == REVOKED_EVENT and own_digest in (event.get('digests') or ()):
+                    return  # this stream's token was revoked: it ends now (a reconnect gets 401)
                 if wanted(event):
                     yield f'event: {event["type"]}\ndata: {json.dumps(event, default=str)}\n\n'
         finally:

@@ -15,6 +15,7 @@ from app.cli.issues import issues_app
 from app.cli.projects import projects_app
 from app.cli.quota import quota
 from app.cli.runs import runs_app
+from app.cli.tokens import tokens_app, users_revoke
 
 app = typer.Typer(
     name='runboard', no_args_is_help=True, rich_markup_mode='rich',
@@ -29,6 +30,8 @@ app.add_typer(issues_app, name='issues')
 app.add_typer(afk_app, name='afk')
 app.add_typer(db_app, name='db')
 app.add_typer(users_app, name='users')
+users_app.command('revoke')(users_revoke)
+app.add_typer(tokens_app, name='tokens')
 app.command('quota')(quota)
 app.command('serve')(serve)
 

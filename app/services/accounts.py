@@ -81,6 +81,12 @@ class TokenAuthenticator:
             self._cache[digest] = (now, principal)
         return principal
 
+    def forget(self, digests: list[str]) -> None:
+        """Revoked tokens: drop what this instance remembers of them, so the next request asks the database."""
+        with self._lock:
+            for digest in digests:
+                self._cache.pop(digest, None)
+
     def _load(self, digest: str) -> Principal | None:
         with Session(self.engine) as session:
             row = session.exec(select(User).join(ApiToken, ApiToken.user_id == User.id)

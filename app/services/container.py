@@ -1,6 +1,7 @@
 """Builds every service from Settings, starts them, and closes them again."""
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
@@ -29,11 +30,26 @@ class Services:
 
     async def start(self) -> None:
         await self.bus.start()
+        self._auth_listener = asyncio.get_running_loop().create_task(self._forget_revoked_tokens())
         await self.runner.start()
         from app.services import scheduler
         self.extras['scheduler'] = scheduler.start(self)
 
+    async def _forget_revoked_tokens(self) -> None:
+        """A token revoked on any instance stops working here at once (the bus carries the revocation)."""
+        from app.services.tokens import REVOKED_EVENT
+        queue = self.bus.subscribe()
+        try:
+            while True:
+                event = await queue.get()
+                if event.get('type') == REVOKED_EVENT:
+                    self.auth.forget(list(event.get('digests') or []))
+        finally:
+            self.bus.unsubscribe(queue)
+
     async def close(self) -> None:
+        if getattr(self, '_auth_listener', None) is not None:
+            self._auth_listener.cancel()
         sched = self.extras.get('scheduler')
         if sched is not None:
             sched.shutdown(wait=False)

@@ -1,0 +1,43 @@
+"""`runboard tokens list|revoke` and `runboard users revoke`: operators take tokens away (through the API,
+so every server instance stops accepting them at once)."""
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from app.cli.context import Cli, JsonOpt, ServerOpt
+
+tokens_app = typer.Typer(help='API tokens of the people in your teams (operators).', no_args_is_help=True)
+
+
+def _table(items: list[dict]) -> Table | str:
+    if not items:
+        return 'No tokens.'
+    table = Table('Token id', 'Person', 'Role', 'Created')
+    for item in items:
+        table.add_row(item['id'], item['user_name'], item['role'], str(item['created_at'])[:19])
+    return table
+
+
+@tokens_app.command('list')
+def tokens_list(json_output: JsonOpt = False, server: ServerOpt = None) -> None:
+    """List the tokens of the people in your teams (ids and owners; the secrets are never stored)."""
+    Cli.make(server, json_output).show(lambda client: client.list_tokens(), _table)
+
+
+@tokens_app.command('revoke')
+def tokens_revoke(token_id: Annotated[str, typer.Argument(metavar='TOKEN_ID', help='From `runboard tokens list`.')],
+                  json_output: JsonOpt = False, server: ServerOpt = None) -> None:
+    """Revoke one token: every server instance answers 401 to it from now on."""
+    Cli.make(server, json_output).show(lambda client: client.revoke_token(token_id),
+                                       lambda answer: f'Revoked {", ".join(answer["revoked"])}.')
+
+
+def users_revoke(name: Annotated[str, typer.Argument(help='The person whose tokens to revoke.')],
+                 json_output: JsonOpt = False, server: ServerOpt = None) -> None:
+    """Revoke every token of a person (through the server: all instances stop accepting them at once)."""
+    Cli.make(server, json_output).show(lambda client: client.revoke_user_tokens(name),
+                                       lambda answer: f'Revoked {len(answer["revoked"])} token(s) of {name}: '
+                                                      f'{", ".join(answer["revoked"])}.')

@@ -1,0 +1,62 @@
+"""Operators revoke tokens from the CLI; a revoked token answers 401 on every instance within a second
+(the revocation travels over the event bus; no TTL to wait out), and its open event stream ends."""
+from __future__ import annotations
+
+import json
+import time
+
+import httpx
+
+from app.models import Role
+from tests.api.conftest import add_user
+from tests.cli.conftest import run_cli
+from tests.servers import api_server
+
+
+def _status_within(url: str, token: str, expected: int, seconds: float) -> float:
+    """Poll GET /me until it answers `expected`; return how long that took (fails past `seconds`)."""
+    started = time.monotonic()
+    while True:
+        status = httpx.get(url + '/api/me', headers={'Authorization': f'Bearer {token}'}, timeout=5).status_code
+        elapsed = time.monotonic() - started
+        if status == expected:
+            return elapsed
+        assert elapsed < seconds, f'still {status} after {seconds} s'
+        time.sleep(0.02)
+
+
+def test_revoked_token_fails_on_every_instance_at_once(settings_factory, backend: str) -> None:  # noqa: ANN001
+    """Team mode: two instances on one database and Redis. Local mode is one process by design (SQLite,
+    in-process bus), so there the 'second' instance is the same server."""
+    first_settings = settings_factory()
+    second_settings = settings_factory(database_url=first_settings.effective_database_url)
+    with api_server(first_settings) as first, api_server(second_settings) as other_instance:
+        second = other_instance if backend == 'team' else first
+        operator = add_user(first, role=Role.operator, name='olga')
+        builder = add_user(first, role=Role.builder, name='bob')
+        for server in (first, second):  # both instances have bob's token cached now
+            assert httpx.get(server.base_url + '/api/me', headers={'Authorization': f'Bearer {builder}'}).status_code == 200
+
+        listed = run_cli(first.base_url, operator, 'tokens', 'list', '--json')
+        assert listed.code == 0, listed.stderr
+        bob_tokens = [t['id'] for t in json.loads(listed.stdout) if t['user_name'] == 'bob']
+        assert len(bob_tokens) == 1
+        assert run_cli(first.base_url, builder, 'tokens', 'list').code == 4  # builders may not
+
+        with httpx.stream('GET', second.base_url + '/api/events', headers={'Authorization': f'Bearer {builder}'},
+                          timeout=10) as stream:
+            lines = stream.iter_lines()
+            assert next(lines) == ': connected'
+            revoked = run_cli(first.base_url, operator, 'tokens', 'revoke', bob_tokens[0])
+            assert revoked.code == 0 and bob_tokens[0] in revoked.stdout
+            for server in (first, second):
+                _status_within(server.base_url, builder, 401, seconds=1.0)
+            assert list(lines) in ([], [''])  # the stream of the revoked token ended
+
+        # revoking by person: every token of theirs, through the same path
+        other = add_user(first, role=Role.builder, name='bea')
+        _status_within(second.base_url, other, 200, seconds=1.0)
+        by_name = run_cli(second.base_url, operator, 'users', 'revoke', 'bea')
+        assert by_name.code == 0 and 'Revoked 1 token' in by_name.stdout
+        _status_within(first.base_url, other, 401, seconds=1.0)
+        assert run_cli(first.base_url, operator, 'users', 'revoke', 'nobody').code == 4
