@@ -19,6 +19,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from nicegui import app as web_app
 
 from app.client import ApiError, RunboardClient
+from app.origins import same_origin
 from app.state import connection, session
 
 PATH = '/plain'
@@ -120,7 +121,6 @@ async def _call(client: RunboardClient, action: str, project_id: str, number: in
 
 
 def _csrf_ok(request: Request, form: dict[str, list[str]]) -> bool:
-    from app.services.form_tokens import same_origin  # pure function; no I/O
     cookie = request.cookies.get(CSRF_COOKIE, '')
     sent = (form.get('csrf_token') or [''])[0]
     return bool(cookie) and secrets.compare_digest(cookie, sent) and same_origin(

@@ -64,7 +64,8 @@ class RunFormView:
                                         if project['base_branch'] in names else (names[0] if names else None)) \
                     .classes('w-full sm:w-96').props('data-testid=branch input-debounce=0 '
                                                      'aria-label="Branch (type to search)"')
-                self.branch.on('input-value', self.search_branches, throttle=0.25, leading_events=False)
+                if len(branches) >= PICKER_LIMIT:  # maybe more than the picker holds: typing asks the server
+                    self.branch.on('input-value', self.search_branches, throttle=0.25, leading_events=False)
                 self.depth = ui.select(project['depth_levels'], label='Depth level',
                                        value=pick(depth, project['depth_levels'])) \
                     .classes('w-full sm:w-44').props('data-testid=depth')
@@ -85,7 +86,8 @@ class RunFormView:
         ui.timer(1.0, self.tick)
 
     async def search_branches(self, event) -> None:  # noqa: ANN001 - a NiceGUI GenericEventArguments
-        """Typing in the picker asks the server for the top matches (a repository may have 40,000 branches)."""
+        """Typing in the picker asks the server for the top matches (a repository may have 40,000 branches;
+        a smaller one is filtered in the browser, as it is listed whole)."""
         text = event.args if isinstance(event.args, str) else ''
         try:
             found = await connection.client().branches(self.project['id'], q=text, limit=PICKER_LIMIT)

@@ -11,12 +11,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
-from urllib.parse import urlsplit
 
 from sqlalchemy import Engine, select
 from sqlmodel import Session
 
 from app.models import ApiToken
+from app.origins import redirect_target, same_origin  # noqa: F401 - the form checks use them
 from app.services.accounts import Principal, TokenAuthenticator, hash_token
 
 TTL_SECONDS = 12 * 60 * 60
@@ -53,22 +53,3 @@ def verify(engine: Engine, form_token: str, project_id: str, action: str, *, now
     if not hmac.compare_digest(signature, _signature(token.token_hash, token.id, project_id, action, expires)):
         return None
     return TokenAuthenticator(engine, ttl_seconds=0)._load(token.token_hash)
-
-
-def same_origin(*, origin: str | None, referer: str | None, host: str | None) -> bool:
-    """Pure: does the request come from a page of this server? Origin first, else Referer; neither: no."""
-    if not host:
-        return False
-    source = origin if origin and origin != 'null' else referer
-    if not source:
-        return False
-    parts = urlsplit(source)
-    return parts.scheme in ('http', 'https') and parts.netloc.lower() == host.lower()
-
-
-def redirect_target(referer: str | None, host: str | None) -> str:
-    """Pure: where a form post goes back to: the referring page of this server (path only), else '/'."""
-    if referer and same_origin(origin=None, referer=referer, host=host):
-        parts = urlsplit(referer)
-        return (parts.path or '/') + (f'?{parts.query}' if parts.query else '')
-    return '/'

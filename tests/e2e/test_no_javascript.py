@@ -8,10 +8,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from tests.conftest import make_repo
-from tests.e2e.conftest import CHROMIUM_ARGS, screenshot
+from tests.e2e.conftest import screenshot
 from tests.helpers import create_project, wait_for_status
 from tests.servers import app_process
 
@@ -25,12 +25,12 @@ def _fail_three_afk_runs(api: httpx.Client) -> None:
         assert wait_for_status(api, run.json()['id'])['status'] == 'failed'
 
 
-def test_reset_a_paused_project_without_javascript(tmp_path: Path) -> None:
+def test_reset_a_paused_project_without_javascript(tmp_path: Path, browser) -> None:  # noqa: ANN001
     data = tmp_path / 'data'
     data.mkdir()
     repo = make_repo(tmp_path / 'repo', {'main': {'run.sh': '#!/bin/sh\necho "tests: 3 failed"\nexit 1\n'}})
     env = {'RUNBOARD_DEMO': 'false', 'RUNBOARD_AFK_SWEEP_SECONDS': '600'}
-    with app_process(data, env=env) as app, sync_playwright() as playwright:
+    with app_process(data, env=env) as app:
         token = json.loads((data / 'credentials.json').read_text())['token']
         api = httpx.Client(base_url=app['url'], headers={'Authorization': f'Bearer {token}'}, timeout=30)
         create_project(api, repo, project_id='flaky')
@@ -39,9 +39,9 @@ def test_reset_a_paused_project_without_javascript(tmp_path: Path) -> None:
         _fail_three_afk_runs(api)
         assert api.get('/api/projects/flaky').json()['paused']
 
-        browser = playwright.chromium.launch(executable_path='/usr/bin/chromium', args=CHROMIUM_ARGS)
+        context = browser.new_context(java_script_enabled=False, viewport={'width': 900, 'height': 900})
         try:
-            page = browser.new_context(java_script_enabled=False, viewport={'width': 900, 'height': 900}).new_page()
+            page = context.new_page()
             page.goto(app['url'] + '/projects/flaky')  # any page: the <noscript> line leads to the plain list
             page.locator('noscript a[href="/plain"], a[href="/plain"]').first.click()
             expect(page).to_have_url(app['url'] + '/plain')
@@ -68,4 +68,4 @@ def test_reset_a_paused_project_without_javascript(tmp_path: Path) -> None:
             time.sleep(0.2)
             assert api.get('/api/projects/flaky').json()['auto_enabled'] is False
         finally:
-            browser.close()
+            context.close()

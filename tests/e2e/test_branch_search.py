@@ -1,0 +1,46 @@
+"""A repository with more branches than the picker holds: typing asks the server for the matches, so a
+branch far down the list can be found and run."""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import expect
+
+from tests.api.conftest import add_branches
+from tests.conftest import make_repo
+from tests.helpers import create_project
+from tests.servers import app_process
+
+pytestmark = pytest.mark.e2e
+
+
+def test_picker_finds_a_branch_beyond_the_first_hundred(tmp_path: Path, browser) -> None:  # noqa: ANN001
+    repo = make_repo(tmp_path / 'repo', {'main': {'run.sh': 'echo hi\n'}})
+    add_branches(repo, 1500, prefix='topic/')
+    data = tmp_path / 'data'
+    with app_process(data, env={'RUNBOARD_DEMO': 'false', 'RUNBOARD_GLOBAL_RUN_CAP': '0'}) as app:
+        token = json.loads((data / 'credentials.json').read_text())['token']
+        api = httpx.Client(base_url=app['url'], headers={'Authorization': f'Bearer {token}'}, timeout=30)
+        create_project(api, repo, project_id='big')
+        first_page = [b['name'] for b in api.get('/api/projects/big/branches').json()]
+        assert len(first_page) == 100 and 'topic/1234' not in first_page
+        context = browser.new_context(viewport={'width': 1000, 'height': 800})
+        try:
+            page = context.new_page()
+            page.goto(app['url'] + '/projects/big')
+            picker = page.get_by_test_id('branch')
+            expect(picker).to_have_value(re.compile(r'^main\s+\(base\)'))
+            picker.click()
+            picker.fill('topic/1234')
+            option = page.get_by_role('option', name='topic/1234', exact=True)
+            expect(option).to_be_visible(timeout=10_000)
+            option.click()
+            page.get_by_test_id('run').click()
+            expect(page).to_have_url(re.compile(r'/runs/run_'), timeout=15_000)
+            assert api.get('/api/runs').json()['items'][0]['branch_name'] == 'topic/1234'
+        finally:
+            context.close()
