@@ -1,4 +1,5 @@
 """Runboard: python main.py [--host H] [--port P] [--data-dir DIR] [--server URL] [--native]"""
+
 from __future__ import annotations
 
 import argparse
@@ -19,13 +20,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
-    overrides = {k: v for k, v in {'host': args.host, 'port': args.port, 'data_dir': args.data_dir,
-                                   'server': args.server}.items() if v is not None}
+    overrides = {
+        k: v
+        for k, v in {'host': args.host, 'port': args.port, 'data_dir': args.data_dir, 'server': args.server}.items()
+        if v is not None
+    }
     return Settings(**overrides)
 
 
 if __name__ in {'__main__', '__mp_main__'}:
     from app.server import run
+
     arguments = parse_args()
     if arguments.native and not os.environ.get('DISPLAY') and not os.environ.get('WAYLAND_DISPLAY'):
         raise SystemExit('--native needs a display (DISPLAY or WAYLAND_DISPLAY); run under a desktop or xvfb-run')

@@ -1,10 +1,12 @@
 """Typed async httpx client of the Runboard API, shared by the UI stores and the CLI."""
+
 from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from typing import Any, AsyncIterator, Callable
+from typing import Any
 
 import httpx
 
@@ -14,6 +16,7 @@ API = '/api'
 @dataclass
 class ApiError(Exception):
     """A refusal or failure, as the server (or the network) said it."""
+
     status: int  # 0 when the server could not be reached
     error: str
     detail: str
@@ -62,8 +65,15 @@ def new_idempotency_key() -> str:
 
 
 class RunboardClient:
-    def __init__(self, base_url: str, token: str | None, *, timeout: float = 15.0,
-                 transport: httpx.AsyncBaseTransport | None = None, correlation_id: str | None = None) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        token: str | None,
+        *,
+        timeout: float = 15.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+        correlation_id: str | None = None,
+    ) -> None:
         """correlation_id: sent on every request of this client (e.g. one CLI command), so even an error
         without a server answer names the id the server logs would carry."""
         headers = {'Accept': 'application/json'}
@@ -78,14 +88,22 @@ class RunboardClient:
     async def aclose(self) -> None:
         await self._http.aclose()
 
-    async def __aenter__(self) -> 'RunboardClient':
+    async def __aenter__(self) -> RunboardClient:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
 
-    async def request(self, method: str, path: str, *, json_body: Any = None, params: dict | None = None,
-                      headers: dict[str, str] | None = None, correlation_id: str | None = None) -> Response:
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body: Any = None,
+        params: dict | None = None,
+        headers: dict[str, str] | None = None,
+        correlation_id: str | None = None,
+    ) -> Response:
         sent_headers = dict(headers or {})
         if correlation_id:
             sent_headers['X-Correlation-ID'] = correlation_id
@@ -93,11 +111,13 @@ class RunboardClient:
         try:
             reply = await self._http.request(method, API + path, json=json_body, params=params, headers=sent_headers)
         except httpx.TimeoutException as exc:
-            raise ApiError(0, 'timeout', f'The server did not answer in time ({type(exc).__name__}).',
-                           correlation_id) from exc
+            raise ApiError(
+                0, 'timeout', f'The server did not answer in time ({type(exc).__name__}).', correlation_id
+            ) from exc
         except httpx.TransportError as exc:
-            raise ApiError(0, 'network', f'Could not reach the server at {self.base_url}: {type(exc).__name__}.',
-                           correlation_id) from exc
+            raise ApiError(
+                0, 'network', f'Could not reach the server at {self.base_url}: {type(exc).__name__}.', correlation_id
+            ) from exc
         lowered = {k.lower(): v for k, v in reply.headers.items()}
         try:
             data = reply.json() if reply.content else None
@@ -105,9 +125,14 @@ class RunboardClient:
             data = None
         if reply.status_code >= 400:
             body = data if isinstance(data, dict) else {}
-            raise ApiError(reply.status_code, body.get('error', 'http_error'),
-                           body.get('detail') or f'HTTP {reply.status_code}',
-                           body.get('correlation_id') or lowered.get('x-correlation-id'), body, lowered)
+            raise ApiError(
+                reply.status_code,
+                body.get('error', 'http_error'),
+                body.get('detail') or f'HTTP {reply.status_code}',
+                body.get('correlation_id') or lowered.get('x-correlation-id'),
+                body,
+                lowered,
+            )
         return Response(reply.status_code, data, lowered)
 
     # -- projects
@@ -139,18 +164,37 @@ class RunboardClient:
         return (await self.request('POST', '/tokens/revoke', params={'user': user})).data
 
     # -- runs
-    async def trigger_run(self, *, project_id: str, branch: str, depth_level: str, target_framework: str,
-                          key: str, correlation_id: str | None = None) -> Response:
-        body = {'project_id': project_id, 'branch': branch, 'depth_level': depth_level,
-                'target_framework': target_framework}
-        return await self.request('POST', '/runs', json_body=body, headers={'Idempotency-Key': key},
-                                  correlation_id=correlation_id)
+    async def trigger_run(
+        self,
+        *,
+        project_id: str,
+        branch: str,
+        depth_level: str,
+        target_framework: str,
+        key: str,
+        correlation_id: str | None = None,
+    ) -> Response:
+        body = {
+            'project_id': project_id,
+            'branch': branch,
+            'depth_level': depth_level,
+            'target_framework': target_framework,
+        }
+        return await self.request(
+            'POST', '/runs', json_body=body, headers={'Idempotency-Key': key}, correlation_id=correlation_id
+        )
 
-    async def retry_run(self, run_id: str, *, key: str, overrides: dict | None = None,
-                        correlation_id: str | None = None) -> Response:
+    async def retry_run(
+        self, run_id: str, *, key: str, overrides: dict | None = None, correlation_id: str | None = None
+    ) -> Response:
         body = {k: v for k, v in (overrides or {}).items() if v}
-        return await self.request('POST', f'/runs/{run_id}/retry', json_body=body, headers={'Idempotency-Key': key},
-                                  correlation_id=correlation_id)
+        return await self.request(
+            'POST',
+            f'/runs/{run_id}/retry',
+            json_body=body,
+            headers={'Idempotency-Key': key},
+            correlation_id=correlation_id,
+        )
 
     async def stop_run(self, run_id: str) -> dict:
         return (await self.request('POST', f'/runs/{run_id}/stop')).data
@@ -204,24 +248,30 @@ class RunboardClient:
         return (await self.request('POST', f'/afk/parked/{project_id}/{number}/discard')).data
 
     # -- live changes
-    async def events(self, *, project: str | None = None, run: str | None = None,
-                     on_open: Callable[[], Any] | None = None) -> AsyncIterator[dict]:
+    async def events(
+        self, *, project: str | None = None, run: str | None = None, on_open: Callable[[], Any] | None = None
+    ) -> AsyncIterator[dict]:
         """Server-sent change events, forever (until the caller stops iterating or the connection drops).
         on_open() is called once the server has accepted the stream (before any event arrives)."""
         params = {k: v for k, v in {'project': project, 'run': run}.items() if v}
         try:
-            async with self._http.stream('GET', API + '/events', params=params,
-                                         timeout=httpx.Timeout(10.0, read=None)) as reply:
+            async with self._http.stream(
+                'GET', API + '/events', params=params, timeout=httpx.Timeout(10.0, read=None)
+            ) as reply:
                 if reply.status_code >= 400:
                     await reply.aread()
                     body = reply.json() if reply.content else {}
-                    raise ApiError(reply.status_code, body.get('error', 'http_error'), body.get('detail', ''),
-                                   body.get('correlation_id') or self.correlation_id, body)
+                    raise ApiError(
+                        reply.status_code,
+                        body.get('error', 'http_error'),
+                        body.get('detail', ''),
+                        body.get('correlation_id') or self.correlation_id,
+                        body,
+                    )
                 if on_open is not None:
                     on_open()
                 async for line in reply.aiter_lines():
                     if line.startswith('data: '):
                         yield json.loads(line[6:])
         except httpx.TransportError as exc:
-            raise ApiError(0, 'network', f'Lost the event stream: {type(exc).__name__}.',
-                           self.correlation_id) from exc
+            raise ApiError(0, 'network', f'Lost the event stream: {type(exc).__name__}.', self.correlation_id) from exc

@@ -1,4 +1,5 @@
 """One Settings object for the whole process (env prefix RUNBOARD_)."""
+
 from __future__ import annotations
 
 from pathlib import Path

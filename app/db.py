@@ -3,13 +3,14 @@
 SQLite runs in WAL mode and every transaction starts with BEGIN IMMEDIATE, so concurrent
 writers queue on the busy timeout instead of failing on a lock upgrade.
 """
+
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Iterator
 
 from alembic import command
 from alembic.config import Config
@@ -29,7 +30,7 @@ def _sqlite_datetime(moment: datetime) -> str:
     """Datetimes bound in raw SQL are stored exactly as the ORM stores them (naive UTC, microseconds),
     so one column never holds two formats."""
     if moment.tzinfo is not None:
-        moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
     return moment.strftime('%Y-%m-%d %H:%M:%S.%f')
 
 
@@ -39,8 +40,9 @@ def make_engine(url: str, *, pool_size: int = 20) -> Engine:
         path = url.split(':///', 1)[-1]
         if path and path != ':memory:':
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={'check_same_thread': False, 'timeout': 30},
-                               pool_size=pool_size, max_overflow=20)
+        engine = create_engine(
+            url, connect_args={'check_same_thread': False, 'timeout': 30}, pool_size=pool_size, max_overflow=20
+        )
 
         @event.listens_for(engine, 'connect')
         def _sqlite_connect(dbapi_conn, _record):  # noqa: ANN001
@@ -59,11 +61,12 @@ def make_engine(url: str, *, pool_size: int = 20) -> Engine:
 
         return engine
     if url.startswith('postgresql://'):
-        url = 'postgresql+psycopg://' + url[len('postgresql://'):]
+        url = 'postgresql+psycopg://' + url[len('postgresql://') :]
     # PostgreSQL serves several instances (and their tests) from max_connections=100: stay modest per engine;
     # a server that does not answer fails a connect in seconds (503, or a clear exit at start), not minutes
-    return create_engine(url, pool_size=min(pool_size, 8), max_overflow=12, pool_pre_ping=True,
-                         connect_args={'connect_timeout': 5})
+    return create_engine(
+        url, pool_size=min(pool_size, 8), max_overflow=12, pool_pre_ping=True, connect_args={'connect_timeout': 5}
+    )
 
 
 def read_only(engine: Engine) -> Engine:
@@ -102,6 +105,7 @@ class StartupError(RuntimeError):
 def masked(url: str) -> str:
     """The URL for a log line or a message: its password replaced by ***."""
     from sqlalchemy.engine import make_url
+
     try:
         return make_url(url).render_as_string(hide_password=True)
     except Exception:  # noqa: BLE001 - not even a URL: say so without echoing it

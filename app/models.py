@@ -1,19 +1,19 @@
 """SQLModel tables and API schemas (Base / Table / Create / Public families)."""
+
 from __future__ import annotations
 
-from datetime import datetime, timezone
+import re
+from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
 
-import re
-
 from pydantic import ConfigDict, field_validator
-from sqlalchemy import JSON, Column, Index, UniqueConstraint, text
+from sqlalchemy import JSON, Column, Index, text
 from sqlmodel import Field, SQLModel
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class Role(str, Enum):
@@ -88,14 +88,17 @@ class ProjectBase(SQLModel):
     repository: str = Field(min_length=1, max_length=1000)
     base_branch: str = Field(default='main', min_length=1, max_length=250)
     command: list[str] = Field(sa_column=Column(JSON, nullable=False))
-    depth_levels: list[str] = Field(default_factory=lambda: list(DEFAULT_DEPTH_LEVELS),
-                                    sa_column=Column(JSON, nullable=False))
-    target_frameworks: list[str] = Field(default_factory=lambda: list(DEFAULT_FRAMEWORKS),
-                                         sa_column=Column(JSON, nullable=False))
+    depth_levels: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_DEPTH_LEVELS), sa_column=Column(JSON, nullable=False)
+    )
+    target_frameworks: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_FRAMEWORKS), sa_column=Column(JSON, nullable=False)
+    )
     max_concurrent_runs: int = Field(default=2, ge=1, le=100_000)
     run_budget_seconds: int | None = Field(default=None, ge=1)
-    issue_source: dict[str, Any] = Field(default_factory=lambda: {'kind': 'local'},
-                                         sa_column=Column(JSON, nullable=False))
+    issue_source: dict[str, Any] = Field(
+        default_factory=lambda: {'kind': 'local'}, sa_column=Column(JSON, nullable=False)
+    )
 
 
 class Project(ProjectBase, table=True):
@@ -114,15 +117,32 @@ class Project(ProjectBase, table=True):
 class Run(SQLModel, table=True):
     __table_args__ = (
         # PR lock: one active run per (repository, branch), enforced by the database.
-        Index('uq_run_active_branch', 'repository_key', 'branch_name', unique=True,
-              sqlite_where=text(_ACTIVE_SQL), postgresql_where=text(_ACTIVE_SQL)),
+        Index(
+            'uq_run_active_branch',
+            'repository_key',
+            'branch_name',
+            unique=True,
+            sqlite_where=text(_ACTIVE_SQL),
+            postgresql_where=text(_ACTIVE_SQL),
+        ),
         # Repository concurrency: each active run holds one numbered slot below the limit.
-        Index('uq_run_active_slot', 'repository_key', 'slot', unique=True,
-              sqlite_where=text(_ACTIVE_SQL), postgresql_where=text(_ACTIVE_SQL)),
+        Index(
+            'uq_run_active_slot',
+            'repository_key',
+            'slot',
+            unique=True,
+            sqlite_where=text(_ACTIVE_SQL),
+            postgresql_where=text(_ACTIVE_SQL),
+        ),
         # The AFK loop is serial per project: at most one active loop run, whichever server launched it.
         # Hand-started AFK runs are additive (bounded by the global cap and by issue claims).
-        Index('uq_run_active_auto', 'project_id', unique=True,
-              sqlite_where=text(_ACTIVE_AUTO_SQL), postgresql_where=text(_ACTIVE_AUTO_SQL)),
+        Index(
+            'uq_run_active_auto',
+            'project_id',
+            unique=True,
+            sqlite_where=text(_ACTIVE_AUTO_SQL),
+            postgresql_where=text(_ACTIVE_AUTO_SQL),
+        ),
         Index('ix_run_status_created', 'status', 'created_at'),
         Index('ix_run_project_created', 'project_id', 'created_at'),
     )
@@ -171,6 +191,7 @@ class RunEvent(SQLModel, table=True):
 
 class IdempotencyKey(SQLModel, table=True):
     """Scope user + key. The primary key makes a second concurrent insert fail, on any server."""
+
     user_id: str = Field(primary_key=True)
     key: str = Field(primary_key=True)
     fingerprint: str
@@ -182,6 +203,7 @@ class IdempotencyKey(SQLModel, table=True):
 # ---------------------------------------------------------------- AFK backlog
 class Issue(SQLModel, table=True):
     """Local backlog: the embedded issue source."""
+
     project_id: str = Field(foreign_key='project.id', primary_key=True)
     number: int = Field(primary_key=True)
     title: str
@@ -197,8 +219,14 @@ _UNFINISHED_CLAIM_SQL = "state IN ('active', 'parked')"
 
 class IssueClaim(SQLModel, table=True):
     __table_args__ = (
-        Index('uq_claim_unfinished', 'project_id', 'issue_number', unique=True,
-              sqlite_where=text(_UNFINISHED_CLAIM_SQL), postgresql_where=text(_UNFINISHED_CLAIM_SQL)),
+        Index(
+            'uq_claim_unfinished',
+            'project_id',
+            'issue_number',
+            unique=True,
+            sqlite_where=text(_UNFINISHED_CLAIM_SQL),
+            postgresql_where=text(_UNFINISHED_CLAIM_SQL),
+        ),
     )
     id: int | None = Field(default=None, primary_key=True)
     project_id: str = Field(foreign_key='project.id', index=True)
@@ -257,7 +285,8 @@ class ProjectUpdate(SQLModel):
 
     _command = field_validator('command')(classmethod(lambda cls, v: v if v is None else _check_argv(v)))
     _depths = field_validator('depth_levels', 'target_frameworks')(
-        classmethod(lambda cls, v: v if v is None else _check_choices(v)))
+        classmethod(lambda cls, v: v if v is None else _check_choices(v))
+    )
 
 
 class ProjectPublic(ProjectBase):
@@ -296,7 +325,7 @@ class RunRetry(SQLModel):
 def _as_utc(value: datetime | None) -> datetime | None:
     """SQLite hands back naive datetimes; every stored time is UTC, so say so in the API."""
     if isinstance(value, datetime) and value.tzinfo is None:
-        return value.replace(tzinfo=timezone.utc)
+        return value.replace(tzinfo=UTC)
     return value
 
 
@@ -335,7 +364,8 @@ class RunPublic(SQLModel):
     last_seq: int
 
     _utc = field_validator('created_at', 'started_at', 'finished_at', 'deadline_at', 'heartbeat_at')(
-        classmethod(lambda cls, v: _as_utc(v)))
+        classmethod(lambda cls, v: _as_utc(v))
+    )
 
 
 class RunDetail(RunPublic):

@@ -1,5 +1,6 @@
 """Pure checks on where a browser request comes from (no I/O): shared by the API's form posts and the
 UI's plain pages, which may not import each other."""
+
 from __future__ import annotations
 
 from urllib.parse import urlsplit

@@ -1,4 +1,5 @@
 """Composition: settings -> services -> API -> pages -> ui.run()."""
+
 from __future__ import annotations
 
 import logging
@@ -40,6 +41,7 @@ def compose(settings: Settings) -> None:
             base_url = f'http://127.0.0.1:{settings.port}'
         else:
             from app.services.accounts import read_local_token
+
             token = settings.token or (None if sign_in else read_local_token(settings.credentials_path))
             base_url = settings.server
         connection.configure(base_url=base_url, token=token, sign_in=sign_in)
@@ -59,6 +61,7 @@ def compose(settings: Settings) -> None:
 def guard_hosts(web_app: FastAPI, settings: Settings) -> None:
     """The DNS-rebinding guard goes in front of everything: pages, API, static files, websockets."""
     from app.api.hosts import HostGuard, guard_settings
+
     build_stack = web_app.build_middleware_stack
     web_app.build_middleware_stack = lambda: HostGuard(build_stack(), **guard_settings(settings))
 
@@ -71,6 +74,7 @@ def browser_sessions(settings: Settings) -> str | None:
     from nicegui.storage import Storage
 
     from app import ui_secret
+
     storage_dir = settings.data_dir / 'ui-storage'
     storage_dir.mkdir(parents=True, exist_ok=True)
     storage_dir.chmod(0o700)
@@ -86,13 +90,25 @@ def run(settings: Settings, *, native: bool = False) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     if settings.server is None:  # hosting the API: its database must answer before anything is served
         from app.db import StartupError, preflight
+
         try:
             preflight(settings.effective_database_url)
         except StartupError as exc:
             print(f'runboard: cannot start: {exc}', file=sys.stderr)
             raise SystemExit(2) from None
     compose(settings)
-    ui.run(host=settings.host, port=settings.port, title='Runboard', dark=None, reload=False, show=False,
-           native=native, window_size=(1200, 800) if native else None, favicon='🏁',
-           fastapi_docs=True, show_welcome_message=False, storage_secret=browser_sessions(settings),
-           reconnect_timeout=10.0)
+    ui.run(
+        host=settings.host,
+        port=settings.port,
+        title='Runboard',
+        dark=None,
+        reload=False,
+        show=False,
+        native=native,
+        window_size=(1200, 800) if native else None,
+        favicon='🏁',
+        fastapi_docs=True,
+        show_welcome_message=False,
+        storage_secret=browser_sessions(settings),
+        reconnect_timeout=10.0,
+    )

@@ -1,4 +1,5 @@
 """The secret that signs this server's browser session cookies (NiceGUI storage_secret)."""
+
 from __future__ import annotations
 
 import os

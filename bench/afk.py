@@ -6,6 +6,7 @@ Cases: global cap 0 (the sweep stops at once); no ready issue anywhere (every pr
 1,000 launches in one sweep (one ready issue each); and the sweep right after, with every project's
 auto run in flight. Runs are only created (the engine is not started), so nothing executes.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -36,14 +37,23 @@ def seed(engine, count: int, *, issues: bool) -> None:  # noqa: ANN001
         conn.execute(text('DELETE FROM project'))
     with session_scope(engine) as session:
         for i in range(count):
-            session.add(Project(id=f'bench-{i:04d}', name=f'Bench {i}', repository=f'/bench/repo{i}',
-                                repository_key=f'/bench/repo{i}', command=['true'], team_id=LOCAL_TEAM,
-                                auto_enabled=True))
+            session.add(
+                Project(
+                    id=f'bench-{i:04d}',
+                    name=f'Bench {i}',
+                    repository=f'/bench/repo{i}',
+                    repository_key=f'/bench/repo{i}',
+                    command=['true'],
+                    team_id=LOCAL_TEAM,
+                    auto_enabled=True,
+                )
+            )
         session.flush()
         if issues:
             for i in range(count):
-                session.add(Issue(project_id=f'bench-{i:04d}', number=1, title='bench issue',
-                                  labels=['ready-for-agent']))
+                session.add(
+                    Issue(project_id=f'bench-{i:04d}', number=1, title='bench issue', labels=['ready-for-agent'])
+                )
 
 
 def timed(loop, repeat: int) -> tuple[list[float], object]:  # noqa: ANN001
@@ -56,9 +66,11 @@ def timed(loop, repeat: int) -> tuple[list[float], object]:  # noqa: ANN001
 
 
 def line(name: str, times: list[float], report) -> None:  # noqa: ANN001
-    print(f'{name:<46} median {statistics.median(times) * 1000:8.1f} ms  (min {min(times) * 1000:.1f}, '
-          f'n={len(times)})  launched={len(report.launched)} considered={report.considered} '
-          f'stopped_by={report.stopped_by}')
+    print(
+        f'{name:<46} median {statistics.median(times) * 1000:8.1f} ms  (min {min(times) * 1000:.1f}, '
+        f'n={len(times)})  launched={len(report.launched)} considered={report.considered} '
+        f'stopped_by={report.stopped_by}'
+    )
 
 
 def main() -> None:

@@ -8,6 +8,7 @@ repository with --branches branch refs, then: (1) POST /runs from --clients conc
 branches while one more client calls GET /branches?q=... every 200 ms (as a picker does); (2) --unknown
 sequential triggers on branches that do not exist (each must be a quick 422).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,8 +23,7 @@ import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from trigger_api import (cpu_seconds, free_port, make_repo, percentile, phase, start_server,  # noqa: E402
-                         wait_healthy)
+from trigger_api import cpu_seconds, free_port, make_repo, percentile, phase, start_server, wait_healthy  # noqa: E402
 
 
 async def picker(session, url: str, stop: asyncio.Event) -> list[float]:  # noqa: ANN001
@@ -31,8 +31,9 @@ async def picker(session, url: str, stop: asyncio.Event) -> list[float]:  # noqa
     while not stop.is_set():
         n += 1
         started = time.perf_counter()
-        async with session.get(url + '/api/projects/bench/branches', params={'q': f'b/{n % 400:03d}', 'limit': 50}) \
-                as reply:
+        async with session.get(
+            url + '/api/projects/bench/branches', params={'q': f'b/{n % 400:03d}', 'limit': 50}
+        ) as reply:
             await reply.read()
             assert reply.status == 200, reply.status
         latencies.append(time.perf_counter() - started)
@@ -42,6 +43,7 @@ async def picker(session, url: str, stop: asyncio.Event) -> list[float]:  # noqa
 
 async def bench(args: argparse.Namespace) -> None:
     import aiohttp
+
     workdir = Path(tempfile.mkdtemp(prefix='rb-branches-'))
     data_dir = workdir / 'data'
     started = time.perf_counter()
@@ -53,9 +55,17 @@ async def bench(args: argparse.Namespace) -> None:
     try:
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=args.clients * 2)) as session:
             await wait_healthy(session, url, process)
-            session.headers['Authorization'] = 'Bearer ' + json.loads((data_dir / 'credentials.json').read_text())['token']
-            project = {'id': 'bench', 'name': 'Bench', 'repository': str(repo), 'base_branch': 'main',
-                       'command': ['sh', 'run.sh'], 'max_concurrent_runs': 100_000}
+            session.headers['Authorization'] = (
+                'Bearer ' + json.loads((data_dir / 'credentials.json').read_text())['token']
+            )
+            project = {
+                'id': 'bench',
+                'name': 'Bench',
+                'repository': str(repo),
+                'base_branch': 'main',
+                'command': ['sh', 'run.sh'],
+                'max_concurrent_runs': 100_000,
+            }
             started = time.perf_counter()
             async with session.post(url + '/api/projects', json=project) as reply:
                 assert reply.status == 201, await reply.text()
@@ -65,9 +75,20 @@ async def bench(args: argparse.Namespace) -> None:
                 assert reply.status == 200
             print(f'first branch listing (read from git) {(time.perf_counter() - started) * 1000:.0f} ms')
 
-            bodies = [(uuid.uuid4().hex, json.dumps({'project_id': 'bench', 'branch': f'b/{i:05d}',
-                                                     'depth_level': 'shallow', 'target_framework': 'python'}).encode())
-                      for i in range(0, args.branches, max(1, args.branches // args.requests))][:args.requests]
+            bodies = [
+                (
+                    uuid.uuid4().hex,
+                    json.dumps(
+                        {
+                            'project_id': 'bench',
+                            'branch': f'b/{i:05d}',
+                            'depth_level': 'shallow',
+                            'target_framework': 'python',
+                        }
+                    ).encode(),
+                )
+                for i in range(0, args.branches, max(1, args.branches // args.requests))
+            ][: args.requests]
             stop = asyncio.Event()
             picking = asyncio.create_task(picker(session, url, stop))
             cpu = cpu_seconds(process.pid)
@@ -77,9 +98,13 @@ async def bench(args: argparse.Namespace) -> None:
             picks = await picking
 
             unknown = []
-            for n in range(args.unknown):
-                body = {'project_id': 'bench', 'branch': f'no-such-branch/{uuid.uuid4().hex[:8]}',
-                        'depth_level': 'shallow', 'target_framework': 'python'}
+            for _ in range(args.unknown):
+                body = {
+                    'project_id': 'bench',
+                    'branch': f'no-such-branch/{uuid.uuid4().hex[:8]}',
+                    'depth_level': 'shallow',
+                    'target_framework': 'python',
+                }
                 started = time.perf_counter()
                 async with session.post(url + '/api/runs', json=body) as reply:
                     await reply.read()
@@ -90,13 +115,19 @@ async def bench(args: argparse.Namespace) -> None:
         process.terminate()
         process.wait(20)
         shutil.rmtree(workdir, ignore_errors=True)
-    print(f'triggers, {args.clients} clients, {len(bodies)} distinct branches: {created["per_second"]:.0f} runs/s  '
-          f'p50 {created["p50_ms"]:.1f} ms  p99 {created["p99_ms"]:.1f} ms  errors {created["errors"]}  '
-          f'server CPU {cpu:.2f} ms/request')
-    print(f'picker search during the triggers ({len(picks)} searches): p50 {percentile(picks, .5) * 1000:.1f} ms  '
-          f'p99 {percentile(picks, .99) * 1000:.1f} ms')
-    print(f'unknown branch -> 422 ({len(unknown)} sequential): median {statistics.median(unknown) * 1000:.1f} ms  '
-          f'max {unknown[-1] * 1000:.1f} ms')
+    print(
+        f'triggers, {args.clients} clients, {len(bodies)} distinct branches: {created["per_second"]:.0f} runs/s  '
+        f'p50 {created["p50_ms"]:.1f} ms  p99 {created["p99_ms"]:.1f} ms  errors {created["errors"]}  '
+        f'server CPU {cpu:.2f} ms/request'
+    )
+    print(
+        f'picker search during the triggers ({len(picks)} searches): p50 {percentile(picks, 0.5) * 1000:.1f} ms  '
+        f'p99 {percentile(picks, 0.99) * 1000:.1f} ms'
+    )
+    print(
+        f'unknown branch -> 422 ({len(unknown)} sequential): median {statistics.median(unknown) * 1000:.1f} ms  '
+        f'max {unknown[-1] * 1000:.1f} ms'
+    )
 
 
 def main() -> None:

@@ -8,6 +8,7 @@ Starts the API with its services in this process (local backend, temporary data 
 prints its wall-clock time on each line; the latency is the moment follow_run delivers the line minus
 that time (same machine, same clock). Includes the engine's output batching. Prints figures only.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,27 +29,35 @@ from tests.conftest import make_repo  # noqa: E402
 from tests.helpers import create_project  # noqa: E402
 from tests.servers import api_server  # noqa: E402
 
-SCRIPT = '''import sys, time
+SCRIPT = """import sys, time
 for i in range({lines}):
     print(f"stamp {{time.time():.6f}}", flush=True)
     time.sleep({interval})
-'''
+"""
 
 
 async def measure(base_url: str, token: str, *, sse: bool, branch: str) -> list[float]:
     async with RunboardClient(base_url, token) as client:
         if not sse:
+
             async def no_stream(**_filters):  # noqa: ANN003, ANN202
                 raise ApiError(503, 'off', 'event stream switched off for this measurement')
                 yield  # pragma: no cover
+
             client.events = no_stream  # type: ignore[method-assign]
-        reply = await client.trigger_run(project_id='bench', branch=branch, depth_level='shallow',
-                                         target_framework='python', key=new_idempotency_key())
+        reply = await client.trigger_run(
+            project_id='bench',
+            branch=branch,
+            depth_level='shallow',
+            target_framework='python',
+            key=new_idempotency_key(),
+        )
         latencies: list[float] = []
 
         def on_event(event: dict) -> None:
             if event['type'] == 'output' and event['text'].startswith('stamp '):
                 latencies.append(time.time() - float(event['text'].split()[1]))
+
         final = await follow_run(client, reply.data['id'], on_event=on_event)
         assert final['status'] == 'succeeded', final
         return latencies
@@ -57,8 +66,10 @@ async def measure(base_url: str, token: str, *, sse: bool, branch: str) -> list[
 def summary(values: list[float]) -> str:
     ordered = sorted(values)
     p90 = ordered[int(0.9 * (len(ordered) - 1))]
-    return (f'n={len(ordered)} median {statistics.median(ordered) * 1000:.0f} ms, p90 {p90 * 1000:.0f} ms, '
-            f'max {ordered[-1] * 1000:.0f} ms')
+    return (
+        f'n={len(ordered)} median {statistics.median(ordered) * 1000:.0f} ms, p90 {p90 * 1000:.0f} ms, '
+        f'max {ordered[-1] * 1000:.0f} ms'
+    )
 
 
 def main() -> None:

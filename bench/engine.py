@@ -15,6 +15,7 @@ project on a generated git repository, and measures through the real API and dat
 
 Prints figures only; asserts nothing.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -26,7 +27,7 @@ import tempfile
 import threading
 import time
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -55,6 +56,7 @@ def serve(settings: Settings):  # noqa: ANN201
     import socket
 
     from app.api import build_api_app
+
     with socket.socket() as sock:
         sock.bind(('127.0.0.1', 0))
         port = sock.getsockname()[1]
@@ -77,7 +79,7 @@ def parse_time(value: str | datetime) -> float:
     if isinstance(value, str):
         value = datetime.fromisoformat(value.replace('Z', '+00:00'))
     if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
+        value = value.replace(tzinfo=UTC)
     return value.timestamp()
 
 
@@ -102,34 +104,40 @@ COMMITTED: dict[str, float] = {}
 
 def record_reap_commits() -> None:
     from app.services import executor
+
     finish_run = executor.finish_run
 
     def timed_finish_run(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
         result = finish_run(*args, **kwargs)
         COMMITTED[kwargs['run_id']] = time.time()
         return result
+
     executor.finish_run = timed_finish_run
 
 
 def bench_reap(client: httpx.Client, runs: int) -> tuple[list[float], list[float]]:
     latencies, stamped = [], []
     for _ in range(runs):
-        reply = client.post('/api/runs', json={'project_id': 'quick', 'branch': 'main', 'depth_level': 'shallow',
-                                               'target_framework': 'python'})
+        reply = client.post(
+            '/api/runs',
+            json={'project_id': 'quick', 'branch': 'main', 'depth_level': 'shallow', 'target_framework': 'python'},
+        )
         reply.raise_for_status()
         run = wait_terminal(client, reply.json()['id'])
         if run['status'] != 'succeeded':
             raise RuntimeError(f'quick run ended {run["status"]}: {run["events"]}')
         stamp = next(e['text'] for e in run['events'] if e['type'] == 'output' and e['text'].startswith(EXIT_STAMP))
-        exited_at = float(stamp[len(EXIT_STAMP):])
+        exited_at = float(stamp[len(EXIT_STAMP) :])
         latencies.append((COMMITTED[run['id']] - exited_at) * 1000)
         stamped.append((parse_time(run['finished_at']) - exited_at) * 1000)
     return latencies, stamped
 
 
 def bench_ingest(client: httpx.Client, engine, lines: int) -> dict:  # noqa: ANN001
-    reply = client.post('/api/runs', json={'project_id': 'flood', 'branch': 'main', 'depth_level': 'shallow',
-                                           'target_framework': 'python'})
+    reply = client.post(
+        '/api/runs',
+        json={'project_id': 'flood', 'branch': 'main', 'depth_level': 'shallow', 'target_framework': 'python'},
+    )
     reply.raise_for_status()
     run_id = reply.json()['id']
     cpu_before = time.process_time()
@@ -145,12 +153,17 @@ def bench_ingest(client: httpx.Client, engine, lines: int) -> dict:  # noqa: ANN
         time.sleep(0.005)
     run = wait_terminal(client, run_id)
     with engine.connect() as conn:
-        first_output = conn.execute(text("SELECT min(at) FROM runevent WHERE run_id = :id AND type = 'output'"),
-                                    {'id': run_id}).scalar_one()
+        first_output = conn.execute(
+            text("SELECT min(at) FROM runevent WHERE run_id = :id AND type = 'output'"), {'id': run_id}
+        ).scalar_one()
     started = parse_time(run['started_at'])
-    return {'status': run['status'], 'stored': run['output_lines'],
-            'seconds_from_start': all_stored_at - started,
-            'seconds_from_first_line': all_stored_at - parse_time(first_output), 'cpu_seconds': cpu_seconds}
+    return {
+        'status': run['status'],
+        'stored': run['output_lines'],
+        'seconds_from_start': all_stored_at - started,
+        'seconds_from_first_line': all_stored_at - parse_time(first_output),
+        'cpu_seconds': cpu_seconds,
+    }
 
 
 def main() -> None:
@@ -159,8 +172,11 @@ def main() -> None:
     parser.add_argument('--lines', type=int, default=100_000)
     parser.add_argument('--database-url', help='e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test')
     parser.add_argument('--redis-url')
-    parser.add_argument('--team', action='store_true',
-                        help='PostgreSQL and Redis on 127.0.0.1 (the test backends), in a throw-away schema')
+    parser.add_argument(
+        '--team',
+        action='store_true',
+        help='PostgreSQL and Redis on 127.0.0.1 (the test backends), in a throw-away schema',
+    )
     args = parser.parse_args()
     if args.team:
         args.database_url = args.database_url or 'postgresql+psycopg://postgres@127.0.0.1:5432/test'
@@ -170,42 +186,58 @@ def main() -> None:
         data_dir = Path(tmp) / 'data'
         repo = Path(tmp) / 'repo'
         make_repo(repo, args.lines)
-        settings = Settings(data_dir=data_dir, database_url=args.database_url, redis_url=args.redis_url,
-                            redis_prefix=f'rbbench{int(time.time())}', demo=False, rate_limit_runs=100_000,
-                            heartbeat_seconds=1.0)
+        settings = Settings(
+            data_dir=data_dir,
+            database_url=args.database_url,
+            redis_url=args.redis_url,
+            redis_prefix=f'rbbench{int(time.time())}',
+            demo=False,
+            rate_limit_runs=100_000,
+            heartbeat_seconds=1.0,
+        )
         schema = None
         if args.database_url and not args.database_url.startswith('sqlite'):
             schema = f'rbbench_{int(time.time())}'
             from sqlalchemy import create_engine
+
             admin = create_engine(args.database_url, isolation_level='AUTOCOMMIT')
             with admin.connect() as conn:
                 conn.execute(text(f'CREATE SCHEMA {schema}'))
             sep = '&' if '?' in args.database_url else '?'
             settings = settings.model_copy(
-                update={'database_url': f'{args.database_url}{sep}options=-csearch_path%3D{schema}'})
+                update={'database_url': f'{args.database_url}{sep}options=-csearch_path%3D{schema}'}
+            )
         try:
             with serve(settings) as (url, services):
                 token = json.loads(settings.credentials_path.read_text())['token']
                 with httpx.Client(base_url=url, headers={'Authorization': f'Bearer {token}'}, timeout=60) as client:
                     for pid, script in (('quick', 'quick.sh'), ('flood', 'flood.sh')):
-                        client.post('/api/projects', json={'id': pid, 'name': pid, 'repository': str(repo),
-                                                           'command': ['sh', script]}).raise_for_status()
+                        client.post(
+                            '/api/projects',
+                            json={'id': pid, 'name': pid, 'repository': str(repo), 'command': ['sh', script]},
+                        ).raise_for_status()
                     backend = 'PostgreSQL' if schema else 'SQLite'
                     print(f'backend: {backend}; event bus: {"Redis" if args.redis_url else "in-process"}')
                     bench_reap(client, 3)  # warm-up: mirror clone, connections
                     latencies, stamped = bench_reap(client, args.runs)
-                    print(f'process exit -> terminal status committed in the database over {len(latencies)} runs: '
-                          f'median {statistics.median(latencies):.1f} ms, p99 {percentile(latencies, 99):.1f} ms, '
-                          f'max {max(latencies):.1f} ms')
-                    print(f'  (process exit -> stored finished_at stamp: median {statistics.median(stamped):.1f} ms, '
-                          f'p99 {percentile(stamped, 99):.1f} ms)')
+                    print(
+                        f'process exit -> terminal status committed in the database over {len(latencies)} runs: '
+                        f'median {statistics.median(latencies):.1f} ms, p99 {percentile(latencies, 99):.1f} ms, '
+                        f'max {max(latencies):.1f} ms'
+                    )
+                    print(
+                        f'  (process exit -> stored finished_at stamp: median {statistics.median(stamped):.1f} ms, '
+                        f'p99 {percentile(stamped, 99):.1f} ms)'
+                    )
                     ingest = bench_ingest(client, services.engine, args.lines)
-                    print(f'ingest of {args.lines} lines ({ingest["status"]}, {ingest["stored"]} stored): '
-                          f'{args.lines / ingest["seconds_from_start"]:,.0f} lines/s from run start '
-                          f'({ingest["seconds_from_start"]:.2f} s), '
-                          f'{args.lines / ingest["seconds_from_first_line"]:,.0f} lines/s from the first stored line '
-                          f'({ingest["seconds_from_first_line"]:.2f} s); server process CPU '
-                          f'{ingest["cpu_seconds"]:.2f} s ({ingest["cpu_seconds"] * 1e6 / args.lines:.1f} µs per line)')
+                    print(
+                        f'ingest of {args.lines} lines ({ingest["status"]}, {ingest["stored"]} stored): '
+                        f'{args.lines / ingest["seconds_from_start"]:,.0f} lines/s from run start '
+                        f'({ingest["seconds_from_start"]:.2f} s), '
+                        f'{args.lines / ingest["seconds_from_first_line"]:,.0f} lines/s from the first stored line '
+                        f'({ingest["seconds_from_first_line"]:.2f} s); server process CPU '
+                        f'{ingest["cpu_seconds"]:.2f} s ({ingest["cpu_seconds"] * 1e6 / args.lines:.1f} µs per line)'
+                    )
         finally:
             if schema:
                 with admin.connect() as conn:

@@ -8,6 +8,7 @@ with the API app only. Creates a project on a repository with one branch per req
 is per branch) and a high max_concurrent_runs, then sends POST /runs with distinct Idempotency-Keys
 from N concurrent clients, then the same requests again (replays). Prints figures; asserts nothing.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -36,12 +37,19 @@ def free_port() -> int:
 def make_repo(path: Path, branches: int) -> Path:
     """One commit on main, and `branches` more branch refs pointing at it (fast: one update-ref call)."""
     path.mkdir(parents=True)
-    env = {**os.environ, 'GIT_AUTHOR_NAME': 'b', 'GIT_AUTHOR_EMAIL': 'b@example.invalid',
-           'GIT_COMMITTER_NAME': 'b', 'GIT_COMMITTER_EMAIL': 'b@example.invalid'}
+    env = {
+        **os.environ,
+        'GIT_AUTHOR_NAME': 'b',
+        'GIT_AUTHOR_EMAIL': 'b@example.invalid',
+        'GIT_COMMITTER_NAME': 'b',
+        'GIT_COMMITTER_EMAIL': 'b@example.invalid',
+    }
 
     def git(*args: str, **kw) -> str:  # noqa: ANN003
-        return subprocess.run(['git', *args], cwd=path, env=env, check=True, capture_output=True, text=True,
-                              **kw).stdout
+        return subprocess.run(
+            ['git', *args], cwd=path, env=env, check=True, capture_output=True, text=True, **kw
+        ).stdout
+
     git('init', '-q', '-b', 'main')
     (path / 'run.sh').write_text('#!/bin/sh\necho hi\n')
     git('add', '-A')
@@ -54,16 +62,23 @@ def make_repo(path: Path, branches: int) -> Path:
 
 def server_env(data_dir: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(('PYTEST', 'NICEGUI', 'RUNBOARD_'))}
-    env.update(RUNBOARD_DATA_DIR=str(data_dir), RUNBOARD_GLOBAL_RUN_CAP='0', RUNBOARD_DEMO='false',
-               RUNBOARD_RATE_LIMIT_RUNS='10000000', RUNBOARD_RATE_LIMIT_WINDOW_SECONDS='600')
+    env.update(
+        RUNBOARD_DATA_DIR=str(data_dir),
+        RUNBOARD_GLOBAL_RUN_CAP='0',
+        RUNBOARD_DEMO='false',
+        RUNBOARD_RATE_LIMIT_RUNS='10000000',
+        RUNBOARD_RATE_LIMIT_WINDOW_SECONDS='600',
+    )
     return env
 
 
-API_ONLY = ('import uvicorn, sys; from app.config import Settings; from app.api import build_api_app; '
-            'kw = {}\n'
-            'try:\n import uvloop, httptools; kw = dict(loop="uvloop", http="httptools")\n'
-            'except ImportError:\n pass\n'
-            'uvicorn.run(build_api_app(Settings()), host="127.0.0.1", port=int(sys.argv[1]), log_level="warning", **kw)')
+API_ONLY = (
+    'import uvicorn, sys; from app.config import Settings; from app.api import build_api_app; '
+    'kw = {}\n'
+    'try:\n import uvloop, httptools; kw = dict(loop="uvloop", http="httptools")\n'
+    'except ImportError:\n pass\n'
+    'uvicorn.run(build_api_app(Settings()), host="127.0.0.1", port=int(sys.argv[1]), log_level="warning", **kw)'
+)
 
 
 def start_server(kind: str, data_dir: Path, port: int, log_path: Path) -> subprocess.Popen:
@@ -71,8 +86,14 @@ def start_server(kind: str, data_dir: Path, port: int, log_path: Path) -> subpro
         argv = [sys.executable, 'main.py', '--port', str(port), '--data-dir', str(data_dir)]
     else:
         argv = [sys.executable, '-c', API_ONLY, str(port)]
-    return subprocess.Popen(argv, cwd=ROOT, env=server_env(data_dir), stdout=open(log_path, 'wb'),
-                            stderr=subprocess.STDOUT, start_new_session=True)
+    return subprocess.Popen(
+        argv,
+        cwd=ROOT,
+        env=server_env(data_dir),
+        stdout=open(log_path, 'wb'),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
 
 
 def cpu_seconds(pid: int) -> float:
@@ -114,9 +135,9 @@ async def phase(session, url: str, bodies: list[tuple[str, bytes]], clients: int
         for key, body in queue:
             started = time.perf_counter()
             try:
-                async with session.post(url + '/api/runs', data=body,
-                                        headers={'Idempotency-Key': key,
-                                                 'Content-Type': 'application/json'}) as reply:
+                async with session.post(
+                    url + '/api/runs', data=body, headers={'Idempotency-Key': key, 'Content-Type': 'application/json'}
+                ) as reply:
                     await reply.read()
                     status = reply.status
             except Exception as exc:  # noqa: BLE001
@@ -126,15 +147,25 @@ async def phase(session, url: str, bodies: list[tuple[str, bytes]], clients: int
             statuses[status] = statuses.get(status, 0) + 1
             if status != expect and len(errors) < 5:
                 errors.append(f'HTTP {status}')
+
     started = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(clients)))
     elapsed = time.perf_counter() - started
     latencies.sort()
     ok = statuses.get(expect, 0)
-    return {'requests': len(bodies), 'expected_status': expect, 'ok': ok, 'per_second': ok / elapsed,
-            'elapsed_s': elapsed, 'p50_ms': percentile(latencies, 0.5) * 1000,
-            'p99_ms': percentile(latencies, 0.99) * 1000, 'mean_ms': statistics.fmean(latencies) * 1000 if latencies else 0,
-            'errors': len(bodies) - ok, 'statuses': statuses, 'sample_errors': errors[:5]}
+    return {
+        'requests': len(bodies),
+        'expected_status': expect,
+        'ok': ok,
+        'per_second': ok / elapsed,
+        'elapsed_s': elapsed,
+        'p50_ms': percentile(latencies, 0.5) * 1000,
+        'p99_ms': percentile(latencies, 0.99) * 1000,
+        'mean_ms': statistics.fmean(latencies) * 1000 if latencies else 0,
+        'errors': len(bodies) - ok,
+        'statuses': statuses,
+        'sample_errors': errors[:5],
+    }
 
 
 async def bench(args: argparse.Namespace) -> None:
@@ -155,21 +186,58 @@ async def bench(args: argparse.Namespace) -> None:
             await wait_healthy(session, url, process)
             token = json.loads((data_dir / 'credentials.json').read_text())['token']
             session.headers['Authorization'] = f'Bearer {token}'
-            project = {'id': 'bench', 'name': 'Bench', 'repository': str(repo), 'base_branch': 'main',
-                       'command': ['sh', 'run.sh'], 'max_concurrent_runs': 100_000}
+            project = {
+                'id': 'bench',
+                'name': 'Bench',
+                'repository': str(repo),
+                'base_branch': 'main',
+                'command': ['sh', 'run.sh'],
+                'max_concurrent_runs': 100_000,
+            }
             async with session.post(url + '/api/projects', json=project) as reply:
                 assert reply.status == 201, await reply.text()
-            bodies = [(uuid.uuid4().hex, json.dumps({'project_id': 'bench', 'branch': f'b/{i:05d}',
-                                                     'depth_level': 'shallow', 'target_framework': 'python'}).encode())
-                      for i in range(args.requests)]
-            warm = [(uuid.uuid4().hex, json.dumps({'project_id': 'bench', 'branch': 'main', 'depth_level': 'deep',
-                                                   'target_framework': 'go'}).encode())]
+            bodies = [
+                (
+                    uuid.uuid4().hex,
+                    json.dumps(
+                        {
+                            'project_id': 'bench',
+                            'branch': f'b/{i:05d}',
+                            'depth_level': 'shallow',
+                            'target_framework': 'python',
+                        }
+                    ).encode(),
+                )
+                for i in range(args.requests)
+            ]
+            warm = [
+                (
+                    uuid.uuid4().hex,
+                    json.dumps(
+                        {'project_id': 'bench', 'branch': 'main', 'depth_level': 'deep', 'target_framework': 'go'}
+                    ).encode(),
+                )
+            ]
             await phase(session, url, warm, 1, 201)
             spy = None
             if args.py_spy:  # sample the server through both phases (pip install py-spy)
-                spy = subprocess.Popen(['py-spy', 'record', '-p', str(process.pid), '-r', '250', '--format', 'raw',
-                                        '-o', args.py_spy, '--nonblocking'], stdout=subprocess.DEVNULL,
-                                       stderr=subprocess.DEVNULL)
+                spy = subprocess.Popen(
+                    [
+                        'py-spy',
+                        'record',
+                        '-p',
+                        str(process.pid),
+                        '-r',
+                        '250',
+                        '--format',
+                        'raw',
+                        '-o',
+                        args.py_spy,
+                        '--nonblocking',
+                    ],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
                 await asyncio.sleep(1)
             cpu = cpu_seconds(process.pid), time.process_time()
             created = await phase(session, url, bodies, args.clients, 201)
@@ -190,13 +258,17 @@ async def bench(args: argparse.Namespace) -> None:
             process.kill()
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)
-    print(f'server: {args.server}  clients: {args.clients}  requests: {args.requests}  (SQLite, global cap 0)  '
-          f'load average before: {load_before}')
+    print(
+        f'server: {args.server}  clients: {args.clients}  requests: {args.requests}  (SQLite, global cap 0)  '
+        f'load average before: {load_before}'
+    )
     for name, figures in (('create', created), ('replay', replayed)):
-        print(f'{name:7s} {figures["per_second"]:8.0f} runs/s  p50 {figures["p50_ms"]:6.1f} ms  '
-              f'p99 {figures["p99_ms"]:6.1f} ms  errors {figures["errors"]}  statuses {figures["statuses"]}  '
-              f'CPU/request: server {figures["server_cpu_ms"]:.2f} ms, client {figures["client_cpu_ms"]:.2f} ms'
-              + (f'  e.g. {figures["sample_errors"]}' if figures['sample_errors'] else ''))
+        print(
+            f'{name:7s} {figures["per_second"]:8.0f} runs/s  p50 {figures["p50_ms"]:6.1f} ms  '
+            f'p99 {figures["p99_ms"]:6.1f} ms  errors {figures["errors"]}  statuses {figures["statuses"]}  '
+            f'CPU/request: server {figures["server_cpu_ms"]:.2f} ms, client {figures["client_cpu_ms"]:.2f} ms'
+            + (f'  e.g. {figures["sample_errors"]}' if figures['sample_errors'] else '')
+        )
 
 
 def main() -> None:

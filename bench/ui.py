@@ -9,6 +9,7 @@ proxy (timestamps each relayed answer) <- UI process (python main.py --server PR
   3. a run stopped through the API -> its row shows `stopped` on an open dashboard (no reload)
   4. UI server RSS before/after opening N tabs of the project page (MB per tab)
 """
+
 from __future__ import annotations
 
 import argparse
@@ -44,8 +45,10 @@ def rss_mb(pid: int) -> float:
 def summary(name: str, values: list[float]) -> None:
     ordered = sorted(values)
     p90 = ordered[min(len(ordered) - 1, int(round(0.9 * (len(ordered) - 1))))]
-    print(f'{name:<48} median {statistics.median(values):7.1f} ms   p90 {p90:7.1f} ms   max {ordered[-1]:7.1f} ms'
-          f'   (n={len(values)})')
+    print(
+        f'{name:<48} median {statistics.median(values):7.1f} ms   p90 {p90:7.1f} ms   max {ordered[-1]:7.1f} ms'
+        f'   (n={len(values)})'
+    )
 
 
 def main() -> None:
@@ -53,9 +56,11 @@ def main() -> None:
     parser.add_argument('--rounds', type=int, default=10)
     parser.add_argument('--tabs', type=int, default=20)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp, \
-            stack(Path(tmp), RUNBOARD_GLOBAL_RUN_CAP='0', RUNBOARD_RATE_LIMIT_RUNS='100000') as env, \
-            sync_playwright() as playwright:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        stack(Path(tmp), RUNBOARD_GLOBAL_RUN_CAP='0', RUNBOARD_RATE_LIMIT_RUNS='100000') as env,
+        sync_playwright() as playwright,
+    ):
         env.create_project('alpha', max_concurrent_runs=1000)
         browser = playwright.chromium.launch(executable_path='/usr/bin/chromium', args=CHROMIUM_ARGS)
         page = browser.new_context(viewport={'width': 1200, 'height': 900}).new_page()
@@ -123,8 +128,10 @@ def main() -> None:
             tabs.append(tab)
         time.sleep(2)
         after = rss_mb(ui_pid)
-        print(f'UI server RSS: {before:.1f} MB before, {after:.1f} MB with {args.tabs} project-page tabs open '
-              f'-> {(after - before) / args.tabs:.2f} MB per open tab')
+        print(
+            f'UI server RSS: {before:.1f} MB before, {after:.1f} MB with {args.tabs} project-page tabs open '
+            f'-> {(after - before) / args.tabs:.2f} MB per open tab'
+        )
         context.close()
         browser.close()
 

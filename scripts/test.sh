@@ -9,7 +9,12 @@ cd "$(dirname "$0")/.."
 groups=(app native test)
 [ -n "${CI:-}" ] && groups+=(ci)
 bash scripts/doctor.sh --install "${groups[@]}"
-bash scripts/bootstrap.sh test,native
+bash scripts/bootstrap.sh test,native,lint
+
+# The code's own checks first (seconds): lint and format (ruff), the layer rules (import-linter).
+.venv/bin/ruff check app tests bench main.py
+.venv/bin/ruff format --check app tests bench main.py
+.venv/bin/lint-imports --no-cache
 
 # The team backend (PostgreSQL + Redis on 127.0.0.1). In CI every backend must run: start the
 # services if they are installed but stopped, and fail if they still do not answer.

@@ -1,13 +1,14 @@
 """The real backends tests run on: local (SQLite file, in-process limiter and bus) and team
 (PostgreSQL + Redis on 127.0.0.1). Team cases skip on a laptop without them, and fail in CI."""
+
 from __future__ import annotations
 
 import os
 import socket
 import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -65,6 +66,7 @@ def backend_settings(backend: str, data_dir: Path, **overrides) -> Iterator[Sett
         yield Settings(**{**base, 'database_url': url, 'redis_url': REDIS_URL, 'redis_prefix': prefix})
         try:
             import redis
+
             client = redis.Redis.from_url(REDIS_URL)
             for key in client.scan_iter(f'{prefix}:*'):
                 client.delete(key)

@@ -28,8 +28,10 @@ def settings_factory(backend: str, tmp_path: Path):  # noqa: ANN201
         first = cache['db']
         cache['instances'] = n = cache.get('instances', 1) + 1
         # a second server instance: its own data dir, the same database (SQLite file or PostgreSQL schema)
-        return first.model_copy(update={'data_dir': tmp_path / f'data{n}', 'database_url': first.effective_database_url,
-                                        **overrides})
+        return first.model_copy(
+            update={'data_dir': tmp_path / f'data{n}', 'database_url': first.effective_database_url, **overrides}
+        )
+
     yield make
     for ctx in reversed(stack):
         ctx.__exit__(None, None, None)
@@ -43,6 +45,7 @@ def make_repo(path: Path, branches: dict[str, dict[str, str]] | None = None, *, 
 
     def git(*args: str) -> None:
         subprocess.run(['git', *ident, *args], cwd=path, check=True, capture_output=True)
+
     git('init', '-q', '-b', base)
     for i, (branch, files) in enumerate(branches.items()):
         if i:
@@ -66,4 +69,5 @@ def repo_factory(tmp_path: Path):  # noqa: ANN201
     def make(branches: dict[str, dict[str, str]] | None = None, **kwargs) -> Path:  # noqa: ANN003
         counter['n'] += 1
         return make_repo(tmp_path / f'repo{counter["n"]}', branches, **kwargs)
+
     return make

@@ -1,4 +1,5 @@
 """Small helpers shared by API, engine and CLI tests."""
+
 from __future__ import annotations
 
 import sys
@@ -14,20 +15,37 @@ def shell_script(body: str) -> dict[str, str]:
     return {'run.sh': '#!/bin/sh\n' + body + '\n'}
 
 
-def create_project(client: httpx.Client, repo: Path, *, project_id: str = 'proj', command: list[str] | None = None,
-                   **fields) -> dict:  # noqa: ANN003
-    body = {'id': project_id, 'name': project_id.title(), 'repository': str(repo), 'base_branch': 'main',
-            'command': command or ['sh', 'run.sh'], **fields}
+def create_project(
+    client: httpx.Client, repo: Path, *, project_id: str = 'proj', command: list[str] | None = None, **fields
+) -> dict:  # noqa: ANN003
+    body = {
+        'id': project_id,
+        'name': project_id.title(),
+        'repository': str(repo),
+        'base_branch': 'main',
+        'command': command or ['sh', 'run.sh'],
+        **fields,
+    }
     reply = client.post('/api/projects', json=body)
     assert reply.status_code == 201, reply.text
     return reply.json()
 
 
-def trigger(client: httpx.Client, project_id: str = 'proj', *, branch: str = 'main', depth: str = 'shallow',
-            framework: str = 'python', key: str | None = None) -> httpx.Response:
+def trigger(
+    client: httpx.Client,
+    project_id: str = 'proj',
+    *,
+    branch: str = 'main',
+    depth: str = 'shallow',
+    framework: str = 'python',
+    key: str | None = None,
+) -> httpx.Response:
     headers = {'Idempotency-Key': key} if key else {}
-    return client.post('/api/runs', json={'project_id': project_id, 'branch': branch, 'depth_level': depth,
-                                          'target_framework': framework}, headers=headers)
+    return client.post(
+        '/api/runs',
+        json={'project_id': project_id, 'branch': branch, 'depth_level': depth, 'target_framework': framework},
+        headers=headers,
+    )
 
 
 def wait_for_status(client: httpx.Client, run_id: str, statuses=None, timeout: float = 30) -> dict:  # noqa: ANN001

@@ -1,4 +1,5 @@
 """Real servers for tests: the API (uvicorn in a thread) or the whole app (a subprocess)."""
+
 from __future__ import annotations
 
 import contextlib
@@ -10,9 +11,9 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 import httpx
 import uvicorn
@@ -45,18 +46,27 @@ class ApiServer:
         return json.loads(self.settings.credentials_path.read_text())['token']
 
     def client(self, token: str | None = None, **kwargs) -> httpx.Client:  # noqa: ANN003
-        return httpx.Client(base_url=self.base_url, headers={'Authorization': f'Bearer {token or self.token}'},
-                            timeout=kwargs.pop('timeout', 30), **kwargs)
+        return httpx.Client(
+            base_url=self.base_url,
+            headers={'Authorization': f'Bearer {token or self.token}'},
+            timeout=kwargs.pop('timeout', 30),
+            **kwargs,
+        )
 
     def async_client(self, token: str | None = None, **kwargs) -> httpx.AsyncClient:  # noqa: ANN003
-        return httpx.AsyncClient(base_url=self.base_url, timeout=kwargs.pop('timeout', 30),
-                                 headers={'Authorization': f'Bearer {token or self.token}'}, **kwargs)
+        return httpx.AsyncClient(
+            base_url=self.base_url,
+            timeout=kwargs.pop('timeout', 30),
+            headers={'Authorization': f'Bearer {token or self.token}'},
+            **kwargs,
+        )
 
 
 @contextmanager
 def api_server(settings: Settings) -> Iterator[ApiServer]:
     """The API with its services (engine, scheduler) in this process, on a free port."""
     from app.api import build_api_app
+
     server = ApiServer(settings, free_port())
     server.app = build_api_app(settings)
     config = uvicorn.Config(server.app, host='127.0.0.1', port=server.port, log_level='warning', lifespan='on')
@@ -83,17 +93,28 @@ def clean_env(**extra: str) -> dict[str, str]:
 
 
 @contextmanager
-def app_process(data_dir: Path, *, port: int | None = None, args: list[str] | None = None,
-                env: dict[str, str] | None = None, log_path: Path | None = None,
-                ready_path: str = '/api/health') -> Iterator[dict]:
+def app_process(
+    data_dir: Path,
+    *,
+    port: int | None = None,
+    args: list[str] | None = None,
+    env: dict[str, str] | None = None,
+    log_path: Path | None = None,
+    ready_path: str = '/api/health',
+) -> Iterator[dict]:
     """`python main.py` as a person starts it, on a free port; yields {'url', 'process', 'port'}.
     It is ready when `ready_path` answers 200 (a UI-only `--server` process has no /api of its own)."""
     port = port or free_port()
     data_dir.mkdir(parents=True, exist_ok=True)
     log = open(log_path or data_dir / 'server.log', 'ab')
-    process = subprocess.Popen([sys.executable, 'main.py', '--port', str(port), '--data-dir', str(data_dir),
-                                *(args or [])], cwd=ROOT, env=clean_env(**(env or {})), stdout=log,
-                               stderr=subprocess.STDOUT, start_new_session=True)
+    process = subprocess.Popen(
+        [sys.executable, 'main.py', '--port', str(port), '--data-dir', str(data_dir), *(args or [])],
+        cwd=ROOT,
+        env=clean_env(**(env or {})),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     url = f'http://127.0.0.1:{port}'
     deadline = time.monotonic() + 60
     try:

@@ -1,4 +1,5 @@
 """HTTP <-> services. Mounted on NiceGUI's FastAPI app, or on a bare FastAPI app for API-only use."""
+
 from __future__ import annotations
 
 from contextlib import asynccontextmanager
@@ -20,11 +21,13 @@ def api_router() -> APIRouter:
     for module in (runs, projects, events, me):
         router.include_router(module.router)
     from app.api import afk, issues, tokens
+
     router.include_router(afk.router)
     router.include_router(issues.router)
     router.include_router(tokens.router)
 
     from app.api import health
+
     router.include_router(health.router)
     return router
 
@@ -45,14 +48,20 @@ def serve_api_first(web_app: FastAPI, *, max_body_bytes: int) -> FastAPI:
     install_api(web_app, max_body_bytes=max_body_bytes)
     # FastAPI's native OpenTelemetry stays on web_app, whose __call__ wraps this dispatch too; checking
     # again here would only cost each API request a second provider lookup
-    api_app = FastAPI(title='Runboard API', docs_url=None, redoc_url=None, openapi_url=None,
-                      telemetry={'tracing': False, 'metrics': False, 'logs': False})
+    api_app = FastAPI(
+        title='Runboard API',
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        telemetry={'tracing': False, 'metrics': False, 'logs': False},
+    )
     install_api(api_app, max_body_bytes=max_body_bytes)
     api_app.state = web_app.state
     build_ui_stack = web_app.build_middleware_stack
 
     def build_stack() -> ASGIApp:
         return ApiDispatcher(build_ui_stack(), api_app, API_PREFIX)
+
     web_app.build_middleware_stack = build_stack
     return api_app
 
@@ -74,5 +83,6 @@ def build_api_app(settings: Settings) -> FastAPI:
     app = FastAPI(title='Runboard API', lifespan=lifespan)
     install_api(app, max_body_bytes=settings.max_body_bytes)
     from app.api.hosts import HostGuard, guard_settings
+
     app.add_middleware(HostGuard, **guard_settings(settings))
     return app

@@ -1,4 +1,5 @@
 """AFK endpoints: start by hand, auto on/off, Reset (JSON or a plain HTML form), parked issues."""
+
 from __future__ import annotations
 
 from urllib.parse import parse_qs
@@ -41,25 +42,27 @@ def _loop(services):  # noqa: ANN001, ANN202
     return services.extras['afk']
 
 
-@router.post('/start/{project_id}', status_code=201, response_model=RunPublic,
-             responses=problems(401, 404, 409, 502))
-async def start_afk_run(project_id: str, request: Request, services: ServicesDep,
-                        principal: PrincipalDep) -> RunPublic:
+@router.post('/start/{project_id}', status_code=201, response_model=RunPublic, responses=problems(401, 404, 409, 502))
+async def start_afk_run(project_id: str, request: Request, services: ServicesDep, principal: PrincipalDep) -> RunPublic:
     """An AFK run on the project's next ready issue, now (also on a paused project, also with auto off)."""
-    return await run_in_threadpool(_loop(services).start_by_hand, principal, project_id,
-                                   correlation_id=correlation(request))
+    return await run_in_threadpool(
+        _loop(services).start_by_hand, principal, project_id, correlation_id=correlation(request)
+    )
 
 
 @router.post('/auto/{project_id}', response_model=ProjectPublic, responses=problems(400, 401, 403, 404, 422))
-async def switch_auto(project_id: str, body: AutoSwitch, services: ServicesDep,
-                      principal: PrincipalDep) -> ProjectPublic:
+async def switch_auto(
+    project_id: str, body: AutoSwitch, services: ServicesDep, principal: PrincipalDep
+) -> ProjectPublic:
     """Operators: auto AFK runs on or off. Does not clear a pause (only Reset or a success does)."""
     return await run_in_threadpool(_loop(services).set_auto, principal, project_id, body.enabled)
 
 
-@router.post('/reset/{project_id}', response_model=ProjectPublic,
-             responses={303: {'description': 'HTML form post: back to the page it came from'},
-                        **problems(401, 403, 404)})
+@router.post(
+    '/reset/{project_id}',
+    response_model=ProjectPublic,
+    responses={303: {'description': 'HTML form post: back to the page it came from'}, **problems(401, 403, 404)},
+)
 async def reset_project(project_id: str, request: Request, services: ServicesDep):  # noqa: ANN201
     """Operators: zero the failure counter and sweep at once.
 
@@ -73,8 +76,9 @@ async def reset_project(project_id: str, request: Request, services: ServicesDep
         return await run_in_threadpool(_loop(services).reset, principal, project_id)
     content_type = request.headers.get('content-type', '').split(';')[0].strip().lower()
     if content_type not in FORM_TYPES:
-        raise DomainError(401, 'unauthorized', 'Authorization: Bearer <token> is required.',
-                          headers={'WWW-Authenticate': 'Bearer'})
+        raise DomainError(
+            401, 'unauthorized', 'Authorization: Bearer <token> is required.', headers={'WWW-Authenticate': 'Bearer'}
+        )
     host = request.headers.get('host')
     referer = request.headers.get('referer')
     if not form_tokens.same_origin(origin=request.headers.get('origin'), referer=referer, host=host):
@@ -82,8 +86,9 @@ async def reset_project(project_id: str, request: Request, services: ServicesDep
     token = await _form_field(request, content_type, 'csrf_token')
     principal = await run_in_threadpool(form_tokens.verify, services.engine, token or '', project_id, 'reset')
     if principal is None:
-        raise DomainError(403, 'csrf', 'The form token is missing, expired or not for this project; '
-                                       'reload the page and try again.')
+        raise DomainError(
+            403, 'csrf', 'The form token is missing, expired or not for this project; reload the page and try again.'
+        )
     await run_in_threadpool(_loop(services).reset, principal, project_id)
     return RedirectResponse(form_tokens.redirect_target(referer, host), status_code=303)
 
@@ -101,8 +106,9 @@ async def _form_field(request: Request, content_type: str, name: str) -> str | N
 @router.post('/form-token/{project_id}', response_model=FormToken, responses=problems(401, 403, 404))
 async def form_token(project_id: str, request: Request, services: ServicesDep, principal: PrincipalDep) -> FormToken:
     """A CSRF token for the Reset form of one project, tied to the caller's API token (operators)."""
-    from app.services import projects
     from sqlmodel import Session
+
+    from app.services import projects
 
     def mint() -> str | None:
         if not principal.is_operator:
@@ -111,6 +117,7 @@ async def form_token(project_id: str, request: Request, services: ServicesDep, p
             projects.get_visible(session, project_id, principal)
         bearer = request.headers.get('authorization', '').partition(' ')[2].strip()
         return form_tokens.mint(services.engine, bearer, project_id, 'reset')
+
     token = await run_in_threadpool(mint)
     if token is None:
         raise DomainError(401, 'unauthorized', 'The token is not valid.')

@@ -1,4 +1,5 @@
 """Request dependencies: the services container and the authenticated principal."""
+
 from __future__ import annotations
 
 from typing import Annotated
@@ -23,8 +24,9 @@ async def authenticate(request: Request) -> Principal | DomainError:
     header = request.headers.get('authorization', '')
     scheme, _, token = header.partition(' ')
     if scheme.lower() != 'bearer' or not token.strip():
-        return DomainError(401, 'unauthorized', 'Authorization: Bearer <token> is required.',
-                           headers={'WWW-Authenticate': 'Bearer'})
+        return DomainError(
+            401, 'unauthorized', 'Authorization: Bearer <token> is required.', headers={'WWW-Authenticate': 'Bearer'}
+        )
     auth = request.app.state.services.auth
     principal = auth.cached(token.strip())
     if principal is False:

@@ -1,4 +1,5 @@
 """GET /events: server-sent events of the changes the caller may see."""
+
 from __future__ import annotations
 
 import asyncio
@@ -15,10 +16,14 @@ router = APIRouter(tags=['events'])
 KEEPALIVE_SECONDS = 15
 
 
-@router.get('/events', response_class=StreamingResponse,
-            responses={200: {'content': {'text/event-stream': {}}, 'description': 'A stream of change events'}})
-async def events(request: Request, services: ServicesDep, principal: PrincipalDep, project: str | None = None,
-                 run: str | None = None) -> StreamingResponse:
+@router.get(
+    '/events',
+    response_class=StreamingResponse,
+    responses={200: {'content': {'text/event-stream': {}}, 'description': 'A stream of change events'}},
+)
+async def events(
+    request: Request, services: ServicesDep, principal: PrincipalDep, project: str | None = None, run: str | None = None
+) -> StreamingResponse:
     queue = services.bus.subscribe()
     own_digest = hash_token(request.headers.get('authorization', '').partition(' ')[2].strip())
 
@@ -37,7 +42,7 @@ async def events(request: Request, services: ServicesDep, principal: PrincipalDe
             while True:
                 try:
                     event = await asyncio.wait_for(queue.get(), timeout=KEEPALIVE_SECONDS)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     if await request.is_disconnected():
                         return
                     yield ': keep-alive\n\n'
@@ -49,5 +54,6 @@ async def events(request: Request, services: ServicesDep, principal: PrincipalDe
         finally:
             services.bus.unsubscribe(queue)
 
-    return StreamingResponse(stream(), media_type='text/event-stream',
-                             headers={'Cache-Control': 'no-cache', 'X-Accel-Buffering': 'no'})
+    return StreamingResponse(
+        stream(), media_type='text/event-stream', headers={'Cache-Control': 'no-cache', 'X-Accel-Buffering': 'no'}
+    )

@@ -1,5 +1,6 @@
 """Which unexpected exceptions are not defects but outages or a full disk: the answer a client gets
 instead of a 500 (`dependency_unavailable` 503 with Retry-After, `insufficient_storage` 507)."""
+
 from __future__ import annotations
 
 import errno
@@ -40,20 +41,27 @@ def _disk_full(exc: BaseException) -> bool:
 
 
 def _is_database_outage(exc: BaseException) -> bool:
-    from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError, TimeoutError as PoolTimeout
+    from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+
     try:
         import psycopg
+
         psycopg_errors: tuple = (psycopg.OperationalError, psycopg.InterfaceError)
     except ImportError:  # pragma: no cover - psycopg is a dependency
         psycopg_errors = ()
-    return any(isinstance(item, (OperationalError, InterfaceError, DisconnectionError, PoolTimeout, *psycopg_errors))
-               for item in _chain(exc))
+    return any(
+        isinstance(item, (OperationalError, InterfaceError, DisconnectionError, PoolTimeout, *psycopg_errors))
+        for item in _chain(exc)
+    )
 
 
 def _is_redis_outage(exc: BaseException) -> bool:
     import redis
-    return any(isinstance(item, (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError))
-               for item in _chain(exc))
+
+    return any(
+        isinstance(item, (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)) for item in _chain(exc)
+    )
 
 
 def _bad_input(exc: BaseException) -> str | None:
@@ -61,8 +69,9 @@ def _bad_input(exc: BaseException) -> str | None:
     for item in _chain(exc):
         if isinstance(item, OverflowError):
             return 'A number in the request is too large.'
-        if isinstance(item, ValueError) and any(sign in str(item).lower() for sign in (
-                'null byte', 'nul (0x00)', 'nul character')):
+        if isinstance(item, ValueError) and any(
+            sign in str(item).lower() for sign in ('null byte', 'nul (0x00)', 'nul character')
+        ):
             return 'The request contains a NUL character, which no field accepts.'
     return None
 
@@ -74,12 +83,26 @@ def failure_for(exc: BaseException) -> Failure | None:
     if bad_input:
         return Failure(422, 'validation', bad_input)
     if _disk_full(exc):
-        return Failure(507, 'insufficient_storage', 'The server\'s disk is full, so nothing was stored. '
-                       'Free some space on the server (or ask its operator) and try again.')
+        return Failure(
+            507,
+            'insufficient_storage',
+            "The server's disk is full, so nothing was stored. "
+            'Free some space on the server (or ask its operator) and try again.',
+        )
     if _is_redis_outage(exc):
-        return Failure(503, 'dependency_unavailable', 'Redis is not answering; nothing was changed. Try again '
-                       'shortly.', {'dependency': 'redis'}, retry)
+        return Failure(
+            503,
+            'dependency_unavailable',
+            'Redis is not answering; nothing was changed. Try again shortly.',
+            {'dependency': 'redis'},
+            retry,
+        )
     if _is_database_outage(exc):
-        return Failure(503, 'dependency_unavailable', 'The database is not answering (or is busy); nothing was '
-                       'changed. Try again shortly.', {'dependency': 'database'}, retry)
+        return Failure(
+            503,
+            'dependency_unavailable',
+            'The database is not answering (or is busy); nothing was changed. Try again shortly.',
+            {'dependency': 'database'},
+            retry,
+        )
     return None

@@ -1,4 +1,5 @@
 """Probes in the usual split: liveness (the process answers) and readiness (its dependencies answer)."""
+
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
@@ -31,6 +32,7 @@ def _redis_answers(services) -> str | None:  # noqa: ANN001
     if not services.settings.redis_url:
         return None
     import redis
+
     client = redis.Redis.from_url(services.settings.redis_url, socket_connect_timeout=1.0, socket_timeout=1.0)
     try:
         client.ping()
@@ -45,11 +47,15 @@ def _redis_answers(services) -> str | None:  # noqa: ANN001
 async def ready(request: Request) -> dict:
     """Readiness: the database answers and, in team mode, Redis does; else 503 naming which does not."""
     services = request.app.state.services
-    checks = {'database': await run_in_threadpool(_database_answers, services),
-              'redis': await run_in_threadpool(_redis_answers, services)}
+    checks = {
+        'database': await run_in_threadpool(_database_answers, services),
+        'redis': await run_in_threadpool(_redis_answers, services),
+    }
     down = [name for name, failure in checks.items() if failure]
     if down:
         error: DomainError = dependency_unavailable(down[0], f'Not ready: {" and ".join(down)} not answering.')
-        error.extra['dependencies'] = {name: ('down: ' + failure if failure else 'ok') for name, failure in checks.items()}
+        error.extra['dependencies'] = {
+            name: ('down: ' + failure if failure else 'ok') for name, failure in checks.items()
+        }
         raise error
     return {'status': 'ready', 'database': 'ok', 'redis': 'ok' if services.settings.redis_url else 'not used'}

@@ -4,6 +4,7 @@ web page on any site could resolve its own name to 127.0.0.1 and drive the local
 
 With sign-in (team mode) every request carries its own credential, so any Host is answered unless
 RUNBOARD_ALLOWED_HOSTS is set (behind a reverse proxy: the public names it forwards)."""
+
 from __future__ import annotations
 
 import json
@@ -17,7 +18,7 @@ def host_name(host_header: str) -> str:
     """Pure: the name part of a Host header ('[::1]:8080' -> '::1', 'Example.org:80' -> 'example.org')."""
     host = host_header.strip().lower()
     if host.startswith('['):
-        return host[1:host.find(']')] if ']' in host else host
+        return host[1 : host.find(']')] if ']' in host else host
     return host.rsplit(':', 1)[0] if host.count(':') == 1 else host
 
 
@@ -48,13 +49,26 @@ class HostGuard:
         if scope['type'] == 'websocket':
             await send({'type': 'websocket.close', 'code': 1008})
             return
-        body = json.dumps({
-            'type': 'https://runboard.dev/problems/misdirected_request', 'title': 'Misdirected Request',
-            'status': 421, 'error': 'misdirected_request',
-            'detail': f'This Runboard server does not answer for the host {host!r}. Open it at 127.0.0.1 or '
-                      'localhost, or add the name to RUNBOARD_ALLOWED_HOSTS.'}).encode()
-        await send({'type': 'http.response.start', 'status': 421, 'headers': [
-            (b'content-type', b'application/problem+json'), (b'content-length', str(len(body)).encode())]})
+        body = json.dumps(
+            {
+                'type': 'https://runboard.dev/problems/misdirected_request',
+                'title': 'Misdirected Request',
+                'status': 421,
+                'error': 'misdirected_request',
+                'detail': f'This Runboard server does not answer for the host {host!r}. Open it at 127.0.0.1 or '
+                'localhost, or add the name to RUNBOARD_ALLOWED_HOSTS.',
+            }
+        ).encode()
+        await send(
+            {
+                'type': 'http.response.start',
+                'status': 421,
+                'headers': [
+                    (b'content-type', b'application/problem+json'),
+                    (b'content-length', str(len(body)).encode()),
+                ],
+            }
+        )
         await send({'type': 'http.response.body', 'body': body})
 
 

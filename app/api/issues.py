@@ -1,9 +1,11 @@
 """Project issues: the local backlog (add, edit, close) or the forge's ready issues (read only)."""
+
 from __future__ import annotations
+
+from typing import Annotated
 
 from fastapi import APIRouter, Path
 from starlette.concurrency import run_in_threadpool
-from typing import Annotated
 
 from app.api.deps import PrincipalDep, ServicesDep
 from app.api.schemas import problems
@@ -15,12 +17,15 @@ Number = Annotated[int, Path(ge=1, le=2_000_000_000)]
 
 def _changed(services, project_id: str, issue: issues.IssuePublic) -> None:  # noqa: ANN001
     from sqlmodel import Session
+
     from app.models import Project
+
     with Session(services.engine) as session:
         project = session.get(Project, project_id)
     if project is not None:
-        services.bus.publish({'type': 'project', 'id': project_id, 'project_id': project_id,
-                              'team_id': project.team_id})
+        services.bus.publish(
+            {'type': 'project', 'id': project_id, 'project_id': project_id, 'team_id': project.team_id}
+        )
     if issue.ready and 'afk' in services.extras:
         services.extras['afk'].kick()
 
@@ -32,8 +37,9 @@ async def list_issues(project_id: str, services: ServicesDep, principal: Princip
 
 
 @router.post('', status_code=201, response_model=issues.IssuePublic, responses=problems(400, 401, 404, 409, 422, 507))
-async def create_issue(project_id: str, body: issues.IssueCreate, services: ServicesDep,
-                       principal: PrincipalDep) -> issues.IssuePublic:
+async def create_issue(
+    project_id: str, body: issues.IssueCreate, services: ServicesDep, principal: PrincipalDep
+) -> issues.IssuePublic:
     """Add an issue to the local backlog; label it ready-for-agent for the AFK loop."""
     issue = await run_in_threadpool(issues.create_issue, services.engine, principal, project_id, body)
     await run_in_threadpool(_changed, services, project_id, issue)
@@ -41,8 +47,9 @@ async def create_issue(project_id: str, body: issues.IssueCreate, services: Serv
 
 
 @router.patch('/{number}', response_model=issues.IssuePublic, responses=problems(400, 401, 404, 409, 422, 507))
-async def update_issue(project_id: str, number: Number, body: issues.IssueUpdate, services: ServicesDep,
-                       principal: PrincipalDep) -> issues.IssuePublic:
+async def update_issue(
+    project_id: str, number: Number, body: issues.IssueUpdate, services: ServicesDep, principal: PrincipalDep
+) -> issues.IssuePublic:
     """Edit or close/reopen a local issue. Reopening makes a done or discarded issue work again."""
     issue = await run_in_threadpool(issues.update_issue, services.engine, principal, project_id, number, body)
     await run_in_threadpool(_changed, services, project_id, issue)

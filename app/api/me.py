@@ -1,4 +1,5 @@
 """GET /me: who the token belongs to (the UI's sign-in checks a token with it)."""
+
 from __future__ import annotations
 
 from fastapi import APIRouter
@@ -19,5 +20,6 @@ class MePublic(BaseModel):
 
 @router.get('/me', response_model=MePublic, responses=problems(401))
 async def me(principal: PrincipalDep) -> MePublic:
-    return MePublic(user_id=principal.user_id, name=principal.name, role=principal.role,
-                    team_ids=sorted(principal.team_ids))
+    return MePublic(
+        user_id=principal.user_id, name=principal.name, role=principal.role, team_ids=sorted(principal.team_ids)
+    )

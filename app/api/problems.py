@@ -1,13 +1,15 @@
 """RFC 9457 problem+json responses, correlation ids, and the request-size guard."""
+
 from __future__ import annotations
 
 import json
 import logging
 import re
 import uuid
+from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from http import HTTPStatus
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -26,10 +28,19 @@ PROBLEM = 'application/problem+json'
 HEADER = 'x-correlation-id'
 
 
-def problem(status: int, error: str, detail: str, *, headers: dict[str, str] | None = None, **extra: Any) -> JSONResponse:
+def problem(
+    status: int, error: str, detail: str, *, headers: dict[str, str] | None = None, **extra: Any
+) -> JSONResponse:
     cid = correlation_id.get() or uuid.uuid4().hex
-    body = {'type': f'https://runboard.dev/problems/{error}', 'title': HTTPStatus(status).phrase, 'status': status,
-            'detail': detail, 'error': error, 'correlation_id': cid, **extra}
+    body = {
+        'type': f'https://runboard.dev/problems/{error}',
+        'title': HTTPStatus(status).phrase,
+        'status': status,
+        'detail': detail,
+        'error': error,
+        'correlation_id': cid,
+        **extra,
+    }
     return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
 
 
@@ -60,6 +71,7 @@ class CorrelationMiddleware:
                 headers.append((b'x-correlation-id', cid.encode()))
                 message['headers'] = headers
             await send(message)
+
         try:
             await self.app(scope, receive, send_with_id)
         except Exception as exc:
@@ -73,9 +85,13 @@ class CorrelationMiddleware:
 def allowed_methods(request: Request) -> list[str]:
     """Every method some route of this app answers at the request's path (HEAD with GET, and OPTIONS)."""
     from starlette.routing import Match
+
     order = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE']
-    methods = [m for m in order if any(route.matches({**request.scope, 'method': m})[0] == Match.FULL
-                                        for route in request.app.router.routes)]
+    methods = [
+        m
+        for m in order
+        if any(route.matches({**request.scope, 'method': m})[0] == Match.FULL for route in request.app.router.routes)
+    ]
     if 'GET' in methods:
         methods.insert(1, 'HEAD')
     return methods + ['OPTIONS']
@@ -98,6 +114,7 @@ def _is_api_path(scope: Scope, prefix: str) -> bool:
 
 def _is_bare_api_path(scope: Scope) -> bool:
     from app.api.routing import routes_to_api
+
     accept = next((v.decode('latin-1') for k, v in scope['headers'] if k == b'accept'), '')
     return routes_to_api(scope['path'], scope['method'], accept)
 
@@ -110,8 +127,11 @@ class BodyLimitMiddleware:
         self.app, self.max_bytes, self.api_prefix = app, max_bytes, api_prefix
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (scope['type'] != 'http' or scope['method'] in ('GET', 'HEAD', 'OPTIONS')
-                or not _is_api_path(scope, self.api_prefix)):
+        if (
+            scope['type'] != 'http'
+            or scope['method'] in ('GET', 'HEAD', 'OPTIONS')
+            or not _is_api_path(scope, self.api_prefix)
+        ):
             await self.app(scope, receive, send)
             return
         declared = next((v for k, v in scope['headers'] if k == b'content-length'), None)
@@ -141,6 +161,7 @@ class BodyLimitMiddleware:
                 delivered = True
                 return {'type': 'http.request', 'body': body, 'more_body': False}
             return await receive()
+
         await self.app(scope, replay, send)
 
     async def _reject(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -157,11 +178,13 @@ ProblemHook = Callable[[Request, int], Awaitable[dict[str, str]]]
 AuthCheck = Callable[[Request], Awaitable[DomainError | None]]
 
 
-def install_error_handlers(app: FastAPI, *, api_prefix: str, auth_check: AuthCheck | None = None,
-                           extra_headers: ProblemHook | None = None) -> None:
+def install_error_handlers(
+    app: FastAPI, *, api_prefix: str, auth_check: AuthCheck | None = None, extra_headers: ProblemHook | None = None
+) -> None:
     """auth_check(request) -> the 401 to answer instead of a validation problem (auth comes first,
     but FastAPI parses the body before it runs dependencies); extra_headers(request, status) -> headers
     some routes add to every answer (RateLimit on POST /runs)."""
+
     def is_api(request: Request) -> bool:
         return request.url.path.startswith(api_prefix)
 
@@ -173,8 +196,9 @@ def install_error_handlers(app: FastAPI, *, api_prefix: str, auth_check: AuthChe
         return merged
 
     async def on_domain(request: Request, exc: DomainError) -> JSONResponse:
-        return problem(exc.status, exc.error, exc.detail, headers=await headers_for(request, exc.status, exc.headers),
-                       **exc.extra)
+        return problem(
+            exc.status, exc.error, exc.detail, headers=await headers_for(request, exc.status, exc.headers), **exc.extra
+        )
 
     async def on_validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         refusal = await auth_check(request) if auth_check is not None else None
@@ -184,15 +208,25 @@ def install_error_handlers(app: FastAPI, *, api_prefix: str, auth_check: AuthChe
         first = errors[0] if errors else {}
         code = 'validation'
         if first.get('type') == 'json_invalid':
-            return problem(400, 'malformed_json', f'The request body is not valid JSON ({first.get("msg", "")}).'
-                           .replace(' ().', '.'), headers=await headers_for(request, 400, None))
+            return problem(
+                400,
+                'malformed_json',
+                f'The request body is not valid JSON ({first.get("msg", "")}).'.replace(' ().', '.'),
+                headers=await headers_for(request, 400, None),
+            )
         if first.get('type') == 'extra_forbidden':
             detail = f'Unknown field: {_field_of(first)}.'
         else:
             detail = f'{_field_of(first)}: {first.get("msg", "invalid")}'
         fields = [{'field': _field_of(e), 'message': e.get('msg', ''), 'type': e.get('type', '')} for e in errors]
-        return problem(422, code, detail, headers=await headers_for(request, 422, None), field=_field_of(first),
-                       errors=json.loads(json.dumps(fields, default=str)))
+        return problem(
+            422,
+            code,
+            detail,
+            headers=await headers_for(request, 422, None),
+            field=_field_of(first),
+            errors=json.loads(json.dumps(fields, default=str)),
+        )
 
     previous_http = app.exception_handlers.get(StarletteHTTPException)
     previous_exc = app.exception_handlers.get(Exception) or app.exception_handlers.get(500)
@@ -204,12 +238,27 @@ def install_error_handlers(app: FastAPI, *, api_prefix: str, auth_check: AuthChe
             allow = ', '.join(allowed_methods(request))
             if request.method == 'OPTIONS':
                 return Response(status_code=204, headers={'Allow': allow})
-            return problem(405, 'method_not_allowed', f'{request.method} is not allowed here; use {allow}.',
-                           headers={'Allow': allow})
-        codes = {400: 'bad_request', 401: 'unauthorized', 403: 'forbidden', 404: 'not_found', 405: 'method_not_allowed',
-                 413: 'payload_too_large', 415: 'unsupported_media_type'}
-        return problem(exc.status_code, codes.get(exc.status_code, 'http_error'), str(exc.detail),
-                       headers=getattr(exc, 'headers', None))
+            return problem(
+                405,
+                'method_not_allowed',
+                f'{request.method} is not allowed here; use {allow}.',
+                headers={'Allow': allow},
+            )
+        codes = {
+            400: 'bad_request',
+            401: 'unauthorized',
+            403: 'forbidden',
+            404: 'not_found',
+            405: 'method_not_allowed',
+            413: 'payload_too_large',
+            415: 'unsupported_media_type',
+        }
+        return problem(
+            exc.status_code,
+            codes.get(exc.status_code, 'http_error'),
+            str(exc.detail),
+            headers=getattr(exc, 'headers', None),
+        )
 
     async def on_unexpected(request: Request, exc: Exception):  # noqa: ANN202
         if not is_api(request) and previous_exc is not None:
@@ -218,8 +267,12 @@ def install_error_handlers(app: FastAPI, *, api_prefix: str, auth_check: AuthChe
 
     async def on_data_error(request: Request, exc: DataError):  # noqa: ANN202
         # e.g. a NUL byte in a path or a field: PostgreSQL cannot store it; it is the client's input
-        return problem(422, 'validation', 'The request contains a value the database cannot store '
-                                          '(such as a NUL character).', headers=await headers_for(request, 422, None))
+        return problem(
+            422,
+            'validation',
+            'The request contains a value the database cannot store (such as a NUL character).',
+            headers=await headers_for(request, 422, None),
+        )
 
     app.add_exception_handler(DataError, on_data_error)
     app.add_exception_handler(DomainError, on_domain)

@@ -1,7 +1,8 @@
 """Projects and their branches; operators may change them."""
+
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
@@ -36,8 +37,9 @@ async def create_project(body: ProjectCreate, services: ServicesDep, principal: 
 
 
 @router.patch('/projects/{project_id}', response_model=ProjectPublic, responses=problems(400, 401, 403, 404, 422))
-async def update_project(project_id: str, body: ProjectUpdate, services: ServicesDep,
-                         principal: PrincipalDep) -> ProjectPublic:
+async def update_project(
+    project_id: str, body: ProjectUpdate, services: ServicesDep, principal: PrincipalDep
+) -> ProjectPublic:
     project = await run_in_threadpool(projects.update_project, services.engine, principal, project_id, body)
     services.admitter.forget_project(project_id)
     services.bus.publish({'type': 'project', 'id': project.id, 'team_id': project.team_id})
@@ -53,11 +55,19 @@ async def delete_project(project_id: str, services: ServicesDep, principal: Prin
 
 def _branches(services, principal, project_id: str, q: str, limit: int) -> list[BranchPublic]:  # noqa: ANN001
     from app.services import gitops
+
     with Session(services.engine) as session:
         project = projects.get_visible(session, project_id, principal)
-        busy = dict(session.connection().execute(text(
-            "SELECT branch_name, id FROM run WHERE repository_key = :repo AND status IN ('queued', 'running')"),
-            {'repo': project.repository_key}).all())
+        busy = dict(
+            session.connection()
+            .execute(
+                text(
+                    "SELECT branch_name, id FROM run WHERE repository_key = :repo AND status IN ('queued', 'running')"
+                ),
+                {'repo': project.repository_key},
+            )
+            .all()
+        )
     try:
         if gitops.is_local(project.repository):
             branches = services.branches.search(project.repository, q, limit, project.base_branch)
@@ -65,8 +75,17 @@ def _branches(services, principal, project_id: str, q: str, limit: int) -> list[
             branches = gitops.search_branches(_forge_branches(project), q, limit, project.base_branch)
     except (gitops.GitError, OSError) as exc:
         raise DomainError(502, 'repository_unavailable', f'Could not list branches: {exc}') from exc
-    return [BranchPublic(name=b.name, commit=b.commit, committed_at=b.committed_at, subject=b.subject,
-                         is_base=b.name == project.base_branch, busy_run_id=busy.get(b.name)) for b in branches]
+    return [
+        BranchPublic(
+            name=b.name,
+            commit=b.commit,
+            committed_at=b.committed_at,
+            subject=b.subject,
+            is_base=b.name == project.base_branch,
+            busy_run_id=busy.get(b.name),
+        )
+        for b in branches
+    ]
 
 
 def _forge_branches(project):  # noqa: ANN001, ANN202
@@ -76,9 +95,12 @@ def _forge_branches(project):  # noqa: ANN001, ANN202
     except ImportError:
         forge = None
     if forge is None or not hasattr(forge, 'list_branches'):
-        raise DomainError(502, 'forge_unavailable',
-                          f'Branches of the remote repository {project.repository!r} are listed through a forge '
-                          'source, and this server has none configured for it.')
+        raise DomainError(
+            502,
+            'forge_unavailable',
+            f'Branches of the remote repository {project.repository!r} are listed through a forge '
+            'source, and this server has none configured for it.',
+        )
     try:
         return forge.list_branches(project)
     except DomainError:
@@ -88,9 +110,13 @@ def _forge_branches(project):  # noqa: ANN001, ANN202
 
 
 @router.get('/projects/{project_id}/branches', response_model=list[BranchPublic], responses=problems(401, 404, 502))
-async def list_branches(project_id: str, services: ServicesDep, principal: PrincipalDep,
-                        q: Annotated[str, Query(max_length=250, description='Part of a branch name')] = '',
-                        limit: Annotated[int, Query(ge=1, le=5000)] = 100) -> list[BranchPublic]:
+async def list_branches(
+    project_id: str,
+    services: ServicesDep,
+    principal: PrincipalDep,
+    q: Annotated[str, Query(max_length=250, description='Part of a branch name')] = '',
+    limit: Annotated[int, Query(ge=1, le=5000)] = 100,
+) -> list[BranchPublic]:
     """The branches whose name contains `q`: the base branch first, then the newest commits, at most `limit`.
     A repository's listing is served from memory and re-read in the background, so it never stalls."""
     return await run_in_threadpool(_branches, services, principal, project_id, q, limit)
@@ -99,7 +125,11 @@ async def list_branches(project_id: str, services: ServicesDep, principal: Princ
 @router.get('/quota/runs', response_model=QuotaPublic, responses=problems(401), tags=['quota'])
 async def run_quota(services: ServicesDep, principal: PrincipalDep) -> QuotaPublic:
     quota = await run_in_threadpool(services.admitter.quota, principal)
-    resets = datetime.now(timezone.utc).timestamp() + quota.reset_after
-    return QuotaPublic(limit=quota.limit, remaining=quota.remaining, window_seconds=quota.window_seconds,
-                       resets_at=datetime.fromtimestamp(resets, timezone.utc).isoformat(),
-                       retry_after_seconds=quota.retry_after_seconds)
+    resets = datetime.now(UTC).timestamp() + quota.reset_after
+    return QuotaPublic(
+        limit=quota.limit,
+        remaining=quota.remaining,
+        window_seconds=quota.window_seconds,
+        resets_at=datetime.fromtimestamp(resets, UTC).isoformat(),
+        retry_after_seconds=quota.retry_after_seconds,
+    )

@@ -1,5 +1,6 @@
 """The API answers under /api and also at the bare paths of DESIGN.md (POST /runs, GET /runs/{id}, ...).
 The bare GET paths are shared with UI pages, so a browser asking for HTML gets the page."""
+
 from __future__ import annotations
 
 from starlette.types import ASGIApp, Receive, Scope, Send

@@ -1,4 +1,5 @@
 """Runs: trigger (idempotent), list, read, events, retry, stop."""
+
 from __future__ import annotations
 
 import re
@@ -36,8 +37,9 @@ def _key(header_key: str | None, x_header_key: str | None, body_key: str | None)
         if reason:
             raise DomainError(400, 'invalid_idempotency_key', reason, field='Idempotency-Key')
     if len(keys) > 1:
-        raise DomainError(422, 'validation', 'Idempotency keys in the header and the body differ.',
-                          field='Idempotency-Key')
+        raise DomainError(
+            422, 'validation', 'Idempotency keys in the header and the body differ.', field='Idempotency-Key'
+        )
     return next(iter(keys), None)
 
 
@@ -48,8 +50,12 @@ def _answer(admitted: runs.Admitted) -> Response:
         headers['Idempotent-Replayed'] = 'true'
     if admitted.quota is not None:
         headers.update(runs.rate_headers(admitted.quota))
-    return Response(admitted.run.model_dump_json(), status_code=200 if admitted.replayed else 201, headers=headers,
-                    media_type='application/json')
+    return Response(
+        admitted.run.model_dump_json(),
+        status_code=200 if admitted.replayed else 201,
+        headers=headers,
+        media_type='application/json',
+    )
 
 
 _ADMITTING = re.compile(r'^/api/runs(/[^/]+/retry)?/?$')
@@ -72,15 +78,32 @@ async def quota_headers(request: Request, status: int) -> dict[str, str]:
     return headers
 
 
-_KEY_HEADERS = {'openapi_extra': {'parameters': [
-    {'name': name, 'in': 'header', 'required': False, 'schema': {'type': 'string'},
-     'description': 'Client idempotency key (scope: the caller); the server mints one when absent.'}
-    for name in ('Idempotency-Key', 'X-Idempotency-Key')]}}
+_KEY_HEADERS = {
+    'openapi_extra': {
+        'parameters': [
+            {
+                'name': name,
+                'in': 'header',
+                'required': False,
+                'schema': {'type': 'string'},
+                'description': 'Client idempotency key (scope: the caller); the server mints one when absent.',
+            }
+            for name in ('Idempotency-Key', 'X-Idempotency-Key')
+        ]
+    }
+}
 
 
-@router.post('', status_code=201, response_model=RunPublic, **_KEY_HEADERS,
-             responses={200: {'description': 'Replay of an earlier request with the same key', 'model': RunPublic},
-                        **problems(400, 401, 404, 409, 413, 422, 429, 507)})
+@router.post(
+    '',
+    status_code=201,
+    response_model=RunPublic,
+    **_KEY_HEADERS,
+    responses={
+        200: {'description': 'Replay of an earlier request with the same key', 'model': RunPublic},
+        **problems(400, 401, 404, 409, 413, 422, 429, 507),
+    },
+)
 async def trigger_run(body: RunCreate, request: Request, principal: PrincipalDep) -> RunPublic:
     # the hot path: key headers and services are read here rather than as FastAPI parameters (each one
     # costs a resolution step per request); the OpenAPI document lists the headers through _KEY_HEADERS
@@ -88,49 +111,94 @@ async def trigger_run(body: RunCreate, request: Request, principal: PrincipalDep
     key = _key(headers.get('idempotency-key'), headers.get('x-idempotency-key'), body.x_idempotency_key)
     services = request.app.state.services
     admitted = await run_in_threadpool(
-        services.admitter.trigger, principal, project_id=body.project_id, depth_level=body.depth_level,
-        target_framework=body.target_framework, branch=body.branch, key=key, correlation_id=correlation(request))
+        services.admitter.trigger,
+        principal,
+        project_id=body.project_id,
+        depth_level=body.depth_level,
+        target_framework=body.target_framework,
+        branch=body.branch,
+        key=key,
+        correlation_id=correlation(request),
+    )
     return _answer(admitted)
 
 
 @router.get('', response_model=RunPage, responses=problems(401, 422))
-async def list_runs(services: ServicesDep, principal: PrincipalDep, project: str | None = None,
-                    status: Annotated[list[str] | None, Query()] = None, kind: str | None = None,
-                    branch: str | None = None, user: str | None = None, cursor: str | None = None,
-                    limit: Annotated[int, Query(ge=1, le=500)] = 50) -> RunPage:
+async def list_runs(
+    services: ServicesDep,
+    principal: PrincipalDep,
+    project: str | None = None,
+    status: Annotated[list[str] | None, Query()] = None,
+    kind: str | None = None,
+    branch: str | None = None,
+    user: str | None = None,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> RunPage:
     statuses = [s for item in status or [] for s in item.split(',') if s] or None
-    items, next_cursor = await run_in_threadpool(runs.list_runs, services.engine, principal, project=project,
-                                                 status=statuses, kind=kind, branch=branch, user=user,
-                                                 cursor=cursor, limit=limit)
+    items, next_cursor = await run_in_threadpool(
+        runs.list_runs,
+        services.engine,
+        principal,
+        project=project,
+        status=statuses,
+        kind=kind,
+        branch=branch,
+        user=user,
+        cursor=cursor,
+        limit=limit,
+    )
     return RunPage(items=items, next_cursor=next_cursor)
 
 
 @router.get('/{run_id}', response_model=RunDetail, responses=problems(401, 404))
-async def get_run(run_id: str, services: ServicesDep, principal: PrincipalDep,
-                  events_limit: Annotated[int, Query(ge=0, le=10_000)] = 2000) -> RunDetail:
-    return await run_in_threadpool(runs.get_run, services.engine, principal, run_id, events_limit=events_limit,
-                                   with_events=events_limit > 0)
+async def get_run(
+    run_id: str,
+    services: ServicesDep,
+    principal: PrincipalDep,
+    events_limit: Annotated[int, Query(ge=0, le=10_000)] = 2000,
+) -> RunDetail:
+    return await run_in_threadpool(
+        runs.get_run, services.engine, principal, run_id, events_limit=events_limit, with_events=events_limit > 0
+    )
 
 
 @router.get('/{run_id}/events', response_model=list[RunEventPublic], responses=problems(401, 404))
-async def run_events(run_id: str, services: ServicesDep, principal: PrincipalDep,
-                     after: Annotated[int, Query(ge=0)] = 0,
-                     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000) -> list[RunEventPublic]:
+async def run_events(
+    run_id: str,
+    services: ServicesDep,
+    principal: PrincipalDep,
+    after: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+) -> list[RunEventPublic]:
     return await run_in_threadpool(runs.list_events, services.engine, principal, run_id, after=after, limit=limit)
 
 
-@router.post('/{run_id}/retry', status_code=201, response_model=RunPublic,
-             responses={200: {'description': 'Replay', 'model': RunPublic}, **problems(400, 401, 404, 409, 422, 429)})
-async def retry_run(run_id: str, request: Request, services: ServicesDep,
-                    principal: PrincipalDep, body: RunRetry | None = None,
-                    idempotency_key: Annotated[str | None, Header(alias='Idempotency-Key')] = None,
-                    x_idempotency_key: Annotated[str | None, Header(alias='X-Idempotency-Key')] = None) -> RunPublic:
+@router.post(
+    '/{run_id}/retry',
+    status_code=201,
+    response_model=RunPublic,
+    responses={200: {'description': 'Replay', 'model': RunPublic}, **problems(400, 401, 404, 409, 422, 429)},
+)
+async def retry_run(
+    run_id: str,
+    request: Request,
+    services: ServicesDep,
+    principal: PrincipalDep,
+    body: RunRetry | None = None,
+    idempotency_key: Annotated[str | None, Header(alias='Idempotency-Key')] = None,
+    x_idempotency_key: Annotated[str | None, Header(alias='X-Idempotency-Key')] = None,
+) -> RunPublic:
     body = body or RunRetry()
     key = _key(idempotency_key, x_idempotency_key, body.x_idempotency_key)
     admitted = await run_in_threadpool(
-        services.admitter.retry, principal, run_id=run_id,
+        services.admitter.retry,
+        principal,
+        run_id=run_id,
         overrides={'branch': body.branch, 'depth_level': body.depth_level, 'target_framework': body.target_framework},
-        key=key, correlation_id=correlation(request))
+        key=key,
+        correlation_id=correlation(request),
+    )
     return _answer(admitted)
 
 

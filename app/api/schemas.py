@@ -1,4 +1,5 @@
 """Response documentation shared by the routers."""
+
 from __future__ import annotations
 
 from typing import Any

@@ -1,4 +1,5 @@
 """API tokens: operators list their teams' tokens and revoke them (one, or all of a person's)."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -48,8 +49,11 @@ async def revoke_token(token_id: str, services: ServicesDep, principal: Principa
 
 
 @router.post('/revoke', response_model=Revoked, responses=problems(401, 403, 404, 422))
-async def revoke_person(services: ServicesDep, principal: PrincipalDep,
-                        user: str = Query(min_length=1, max_length=200, description='The person\'s name')) -> Revoked:
+async def revoke_person(
+    services: ServicesDep,
+    principal: PrincipalDep,
+    user: str = Query(min_length=1, max_length=200, description="The person's name"),
+) -> Revoked:
     """Operators: revoke every token of a person in their teams."""
     ids, digests = await run_in_threadpool(tokens.revoke, services.engine, principal, user_name=user)
     return _revoked(services, ids, digests)

@@ -1,4 +1,5 @@
 """`runboard serve` and `runboard db upgrade`: the server side of the same console script."""
+
 from __future__ import annotations
 
 import json
@@ -10,34 +11,52 @@ import typer
 
 db_app = typer.Typer(help='Database maintenance.', no_args_is_help=True)
 
-DataDirOpt = Annotated[Optional[Path], typer.Option(
-    '--data-dir', metavar='DIR', help='Where the database, mirrors and worktrees live '
-    '[default: RUNBOARD_DATA_DIR or ~/.local/share/runboard].')]
+DataDirOpt = Annotated[
+    Optional[Path],
+    typer.Option(
+        '--data-dir',
+        metavar='DIR',
+        help='Where the database, mirrors and worktrees live [default: RUNBOARD_DATA_DIR or ~/.local/share/runboard].',
+    ),
+]
 
 
 def _settings(**overrides):  # noqa: ANN003, ANN202
     from app.config import Settings
+
     return Settings(**{k: v for k, v in overrides.items() if v is not None})
 
 
-def serve(host: Annotated[Optional[str], typer.Option('--host', help='Listen address [default: 127.0.0.1].')] = None,
-          port: Annotated[Optional[int], typer.Option('--port', min=1, max=65535,
-                                                      help='Listen port [default: 8080].')] = None,
-          data_dir: DataDirOpt = None,
-          server: Annotated[Optional[str], typer.Option(
-              '--server', metavar='URL', help='Serve only the UI, using the API of this Runboard server '
-              '(e.g. a team server).')] = None,
-          native: Annotated[bool, typer.Option('--native', help='Open in a native desktop window.')] = False) -> None:
+def serve(
+    host: Annotated[Optional[str], typer.Option('--host', help='Listen address [default: 127.0.0.1].')] = None,
+    port: Annotated[
+        Optional[int], typer.Option('--port', min=1, max=65535, help='Listen port [default: 8080].')
+    ] = None,
+    data_dir: DataDirOpt = None,
+    server: Annotated[
+        Optional[str],
+        typer.Option(
+            '--server',
+            metavar='URL',
+            help='Serve only the UI, using the API of this Runboard server (e.g. a team server).',
+        ),
+    ] = None,
+    native: Annotated[bool, typer.Option('--native', help='Open in a native desktop window.')] = False,
+) -> None:
     """Start Runboard: the web UI and its API on http://HOST:PORT (the same as `python main.py`)."""
     if native and not os.environ.get('DISPLAY') and not os.environ.get('WAYLAND_DISPLAY'):
-        raise typer.BadParameter('--native needs a display (DISPLAY or WAYLAND_DISPLAY); run under a desktop '
-                                 'or xvfb-run', param_hint='--native')
+        raise typer.BadParameter(
+            '--native needs a display (DISPLAY or WAYLAND_DISPLAY); run under a desktop or xvfb-run',
+            param_hint='--native',
+        )
     from app.server import run
+
     run(_settings(host=host, port=port, data_dir=data_dir, server=server), native=native)
 
 
 def _redacted(url: str) -> str:
     from sqlalchemy.engine import make_url
+
     try:
         return make_url(url).render_as_string(hide_password=True)
     except Exception:  # noqa: BLE001
@@ -45,14 +64,23 @@ def _redacted(url: str) -> str:
 
 
 @db_app.command('upgrade')
-def db_upgrade(data_dir: DataDirOpt = None,
-               database_url: Annotated[Optional[str], typer.Option(
-                   '--database-url', envvar='RUNBOARD_DATABASE_URL', show_envvar=True, metavar='URL',
-                   help='Database to migrate [default: the SQLite file in the data directory].')] = None,
-               json_output: Annotated[bool, typer.Option('--json', help='Print {"database", "revision"} as JSON.')]
-               = False) -> None:
+def db_upgrade(
+    data_dir: DataDirOpt = None,
+    database_url: Annotated[
+        Optional[str],
+        typer.Option(
+            '--database-url',
+            envvar='RUNBOARD_DATABASE_URL',
+            show_envvar=True,
+            metavar='URL',
+            help='Database to migrate [default: the SQLite file in the data directory].',
+        ),
+    ] = None,
+    json_output: Annotated[bool, typer.Option('--json', help='Print {"database", "revision"} as JSON.')] = False,
+) -> None:
     """Apply the database migrations (safe to run again; the server also applies them at start)."""
     from alembic.runtime.migration import MigrationContext
+
     from app.db import dispose, make_engine, upgrade
 
     settings = _settings(data_dir=data_dir, database_url=database_url)
@@ -73,23 +101,36 @@ def db_upgrade(data_dir: DataDirOpt = None,
         typer.echo(f'Database {_redacted(url)} is at revision {revision}.')
 
 
-users_app = typer.Typer(help='People and their API tokens (server side: works on the database directly).',
-                        no_args_is_help=True)
+users_app = typer.Typer(
+    help='People and their API tokens (server side: works on the database directly).', no_args_is_help=True
+)
 
 
 @users_app.command('add')
-def users_add(name: Annotated[str, typer.Argument(help='Display name of the person.')],
-              team: Annotated[list[str], typer.Option('--team', metavar='TEAM',
-                                                      help='Team id (repeatable); created when missing.')],
-              role: Annotated[str, typer.Option('--role', help='builder (trigger, retry, stop) or operator '
-                                                               '(also configures projects and the auto-loop).')]
-              = 'builder',
-              data_dir: DataDirOpt = None,
-              database_url: Annotated[Optional[str], typer.Option(
-                  '--database-url', envvar='RUNBOARD_DATABASE_URL', show_envvar=True, metavar='URL',
-                  help='Database [default: the SQLite file in the data directory].')] = None,
-              json_output: Annotated[bool, typer.Option('--json', help='Print {"user_id", "token"} as JSON.')]
-              = False) -> None:
+def users_add(
+    name: Annotated[str, typer.Argument(help='Display name of the person.')],
+    team: Annotated[
+        list[str], typer.Option('--team', metavar='TEAM', help='Team id (repeatable); created when missing.')
+    ],
+    role: Annotated[
+        str,
+        typer.Option(
+            '--role', help='builder (trigger, retry, stop) or operator (also configures projects and the auto-loop).'
+        ),
+    ] = 'builder',
+    data_dir: DataDirOpt = None,
+    database_url: Annotated[
+        Optional[str],
+        typer.Option(
+            '--database-url',
+            envvar='RUNBOARD_DATABASE_URL',
+            show_envvar=True,
+            metavar='URL',
+            help='Database [default: the SQLite file in the data directory].',
+        ),
+    ] = None,
+    json_output: Annotated[bool, typer.Option('--json', help='Print {"user_id", "token"} as JSON.')] = False,
+) -> None:
     """Create a person in one or more teams and print their API token (shown once; stored hashed).
 
     In team mode each person signs in to the UI, and uses the CLI, with their own token."""

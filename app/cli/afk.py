@@ -1,4 +1,5 @@
 """`runboard afk on|off|start|reset|status`: the AFK auto-loop of a project."""
+
 from __future__ import annotations
 
 import typer
@@ -10,14 +11,18 @@ from app.cli.policy import Exit, exit_code_for_outcome
 from app.cli.runs import FollowOpt, ProjectOpt, follow_and_print
 from app.client import RunboardClient
 
-afk_app = typer.Typer(help='The AFK auto-loop: it runs a project\'s ready-for-agent issues on its own and pauses '
-                      'itself after repeated failures.', no_args_is_help=True)
+afk_app = typer.Typer(
+    help="The AFK auto-loop: it runs a project's ready-for-agent issues on its own and pauses "
+    'itself after repeated failures.',
+    no_args_is_help=True,
+)
 
 
 def _afk_switch(project: str, enabled: bool, json_output: bool, server: str | None) -> None:
     Cli.make(server, json_output).show(
         lambda client: client.set_auto(project, enabled),
-        lambda item: Group(f'Auto-loop {"on" if enabled else "off"} for [bold]{project}[/].', render.afk_status(item)))
+        lambda item: Group(f'Auto-loop {"on" if enabled else "off"} for [bold]{project}[/].', render.afk_status(item)),
+    )
 
 
 @afk_app.command('on')
@@ -33,8 +38,9 @@ def afk_off(project: ProjectOpt, json_output: JsonOpt = False, server: ServerOpt
 
 
 @afk_app.command('start')
-def afk_start(project: ProjectOpt, follow: FollowOpt = False, json_output: JsonOpt = False,
-              server: ServerOpt = None) -> None:
+def afk_start(
+    project: ProjectOpt, follow: FollowOpt = False, json_output: JsonOpt = False, server: ServerOpt = None
+) -> None:
     """Start one auto run now, on the next ready issue (exit 3 when no issue is ready)."""
     cli = Cli.make(server, json_output)
 
@@ -44,8 +50,11 @@ def afk_start(project: ProjectOpt, follow: FollowOpt = False, json_output: JsonO
             if cli.json:
                 cli.print_json(run)
             else:
-                cli.out.print(f'Auto run [bold]{run["id"]}[/] started for issue #{run.get("issue_number")} '
-                              f'{render.escape(run.get("issue_title") or "")}'.rstrip() + '.')
+                cli.out.print(
+                    f'Auto run [bold]{run["id"]}[/] started for issue #{run.get("issue_number")} '
+                    f'{render.escape(run.get("issue_title") or "")}'.rstrip()
+                    + '.'
+                )
             return Exit.OK
         if not cli.json:
             cli.out.print(f'Auto run [bold]{run["id"]}[/] for issue #{run.get("issue_number")}')
@@ -53,6 +62,7 @@ def afk_start(project: ProjectOpt, follow: FollowOpt = False, json_output: JsonO
         if cli.json:
             cli.print_json(final)
         return exit_code_for_outcome(final['status'])
+
     cli.execute(work)
 
 
@@ -61,7 +71,8 @@ def afk_reset(project: ProjectOpt, json_output: JsonOpt = False, server: ServerO
     """Clear the failure counter of a paused project so the auto-loop may run again."""
     Cli.make(server, json_output).show(
         lambda client: client.reset_afk(project),
-        lambda item: Group(f'Failure counter reset for [bold]{project}[/].', render.afk_status(item)))
+        lambda item: Group(f'Failure counter reset for [bold]{project}[/].', render.afk_status(item)),
+    )
 
 
 @afk_app.command('status')

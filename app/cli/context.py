@@ -1,13 +1,15 @@
 """What every CLI command shares: where the server is, the token, output mode, and error reporting."""
+
 from __future__ import annotations
 
 import asyncio
 import json
 import os
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Annotated, Any, Awaitable, Callable, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 from rich.console import Console
@@ -18,11 +20,21 @@ from app.client import ApiError, RunboardClient
 
 DEFAULT_SERVER = 'http://127.0.0.1:8080'
 
-ServerOpt = Annotated[Optional[str], typer.Option(
-    '--server', envvar='RUNBOARD_SERVER', show_envvar=True, metavar='URL',
-    help=f'Runboard server to talk to. [default: {DEFAULT_SERVER}]', rich_help_panel='Connection')]
-JsonOpt = Annotated[bool, typer.Option('--json', help='Print the API object as JSON (progress goes to stderr).',
-                                       rich_help_panel='Output')]
+ServerOpt = Annotated[
+    Optional[str],
+    typer.Option(
+        '--server',
+        envvar='RUNBOARD_SERVER',
+        show_envvar=True,
+        metavar='URL',
+        help=f'Runboard server to talk to. [default: {DEFAULT_SERVER}]',
+        rich_help_panel='Connection',
+    ),
+]
+JsonOpt = Annotated[
+    bool,
+    typer.Option('--json', help='Print the API object as JSON (progress goes to stderr).', rich_help_panel='Output'),
+]
 
 
 def resolve_token() -> str | None:
@@ -32,6 +44,7 @@ def resolve_token() -> str | None:
         return token.strip()
     from app.config import Settings
     from app.services.accounts import read_local_token
+
     try:
         return read_local_token(Settings().credentials_path)
     except Exception:  # noqa: BLE001 - a broken environment means no token; the server will say 401
@@ -48,7 +61,7 @@ class Cli:
     correlation_id: str = field(default_factory=lambda: uuid.uuid4().hex)
 
     @classmethod
-    def make(cls, server: str | None, json_output: bool = False) -> 'Cli':
+    def make(cls, server: str | None, json_output: bool = False) -> Cli:
         return cls(server=(server or DEFAULT_SERVER).rstrip('/'), token=resolve_token(), json=json_output)
 
     @property
@@ -64,16 +77,19 @@ class Cli:
 
     def show(self, fetch: Callable[[RunboardClient], Awaitable[Any]], human: Callable[[Any], Any]) -> None:
         """The body most commands share: one API call, its answer printed as JSON or for a person."""
+
         async def work(client: RunboardClient) -> None:
             answer = await fetch(client)
             if self.json:
                 self.print_json(answer)
             else:
                 self.out.print(human(answer))
+
         self.execute(work)
 
     def execute(self, work: Callable[[RunboardClient], Awaitable[int | None]]) -> None:
         """Run one command's async body; turn an API error into its message and exit code."""
+
         async def main() -> int | None:
             async with self.client() as client:
                 try:
@@ -82,20 +98,24 @@ class Cli:
                     if error.status == 409 and error.blocking_runs:
                         error.body['_blocking'] = await _blocking_details(client, error.blocking_runs)
                     raise
+
         try:
             code = asyncio.run(main())
         except ApiError as error:
             self.report(error)
             raise typer.Exit(int(exit_code_for(error))) from None
         except (KeyError, TypeError) as exc:  # a 2xx answer without the fields a Runboard API always sends
-            self.err.print(f'[bold red]Error:[/] the answer from {self.server} is not what a Runboard server sends '
-                           f'({type(exc).__name__}: {render.escape(str(exc))}). Is --server / RUNBOARD_SERVER '
-                           'pointing at a Runboard API?')
+            self.err.print(
+                f'[bold red]Error:[/] the answer from {self.server} is not what a Runboard server sends '
+                f'({type(exc).__name__}: {render.escape(str(exc))}). Is --server / RUNBOARD_SERVER '
+                'pointing at a Runboard API?'
+            )
             self.err.print(f'Correlation id: {self.correlation_id}')
             raise typer.Exit(int(Exit.UNREACHABLE)) from None
         except KeyboardInterrupt:
-            self.err.print('Interrupted. A run already started keeps going on the server '
-                           '(runboard runs stop RUN_ID stops it).')
+            self.err.print(
+                'Interrupted. A run already started keeps going on the server (runboard runs stop RUN_ID stops it).'
+            )
             raise typer.Exit(130) from None
         raise typer.Exit(int(code or Exit.OK))
 
@@ -104,7 +124,10 @@ class Cli:
         cid = error.correlation_id or self.correlation_id
         if self.json:
             body = {k: v for k, v in error.body.items() if not k.startswith('_')} or {
-                'status': error.status, 'error': error.error, 'detail': error.detail}
+                'status': error.status,
+                'error': error.error,
+                'detail': error.detail,
+            }
             body.setdefault('correlation_id', cid)
             self.print_json(body)
         where = f'HTTP {error.status} {error.error}' if error.status else error.error
@@ -120,11 +143,15 @@ class Cli:
             for run in blocking:
                 self.err.print('  ' + render.escape(_one_line(run)))
         if error.status == 0:
-            self.err.print(f'Is the server running at {self.server}? Start one with `runboard serve`, '
-                           'or point at another with --server / RUNBOARD_SERVER.')
+            self.err.print(
+                f'Is the server running at {self.server}? Start one with `runboard serve`, '
+                'or point at another with --server / RUNBOARD_SERVER.'
+            )
         if error.status and not error.body:
-            self.err.print('The server answered without a problem description: is it a Runboard server, and a '
-                           'version that has this command\'s endpoint?')
+            self.err.print(
+                'The server answered without a problem description: is it a Runboard server, and a '
+                "version that has this command's endpoint?"
+            )
         if error.status == 401:
             self.err.print('Set RUNBOARD_TOKEN, or run on the machine whose data directory holds credentials.json.')
         self.err.print(f'Correlation id: {cid}')
@@ -133,8 +160,10 @@ class Cli:
 def _one_line(run: dict) -> str:
     if 'status' not in run:
         return run['id']
-    return f'{run["id"]}  {run["status"]}  {run["project_id"]}  {run["branch_name"]}  ' \
-           f'{run["depth_level"]}/{run["target_framework"]}  by {run.get("user_name") or "-"}'
+    return (
+        f'{run["id"]}  {run["status"]}  {run["project_id"]}  {run["branch_name"]}  '
+        f'{run["depth_level"]}/{run["target_framework"]}  by {run.get("user_name") or "-"}'
+    )
 
 
 async def _blocking_details(client: RunboardClient, run_ids: list[str]) -> list[dict]:

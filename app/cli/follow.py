@@ -1,11 +1,12 @@
 """Follow a run to its end: read its timeline with GET /runs/{id}/events?after=, woken promptly by the
 server-sent change stream (GET /events?run=ID), with a slow poll as the fallback when the stream is down."""
+
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from app.cli.policy import backoff_delay, is_terminal, is_transient
 from app.client import ApiError, RunboardClient
@@ -30,10 +31,15 @@ async def _wake_on_changes(client: RunboardClient, run_id: str, wake: asyncio.Ev
         await asyncio.sleep(backoff_delay(attempt, cap=POLL_SECONDS * 2))
 
 
-async def follow_run(client: RunboardClient, run_id: str, *, on_event: Callable[[dict], None],
-                     on_status: Callable[[dict], None] | None = None,
-                     on_connection_problem: Callable[[ApiError], None] | None = None,
-                     after: int = 0) -> dict:
+async def follow_run(
+    client: RunboardClient,
+    run_id: str,
+    *,
+    on_event: Callable[[dict], None],
+    on_status: Callable[[dict], None] | None = None,
+    on_connection_problem: Callable[[ApiError], None] | None = None,
+    after: int = 0,
+) -> dict:
     """Call on_event for every timeline event after `after`, in order, until the run ends.
     Returns the final run (without events). Raises ApiError when the run is gone or the server stays away."""
     wake = asyncio.Event()
@@ -50,6 +56,7 @@ async def follow_run(client: RunboardClient, run_id: str, *, on_event: Callable[
                 after = event['seq']
             if len(events) < PAGE:
                 return
+
     try:
         while True:
             try:

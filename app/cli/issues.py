@@ -1,4 +1,5 @@
 """`runboard issues list|add`: a project's backlog, which the AFK auto-loop works through."""
+
 from __future__ import annotations
 
 from typing import Annotated, Optional
@@ -10,26 +11,31 @@ from app.cli.context import Cli, JsonOpt, ServerOpt
 from app.cli.projects import csv_list
 from app.cli.runs import ProjectOpt
 
-issues_app = typer.Typer(help='A project\'s issues, the backlog the AFK auto-loop works through.',
-                         no_args_is_help=True)
+issues_app = typer.Typer(help="A project's issues, the backlog the AFK auto-loop works through.", no_args_is_help=True)
 
 
 @issues_app.command('list')
 def issues_list(project: ProjectOpt, json_output: JsonOpt = False, server: ServerOpt = None) -> None:
     """List a project's issues and which are ready for the auto-loop."""
     Cli.make(server, json_output).show(
-        lambda client: client.list_issues(project),
-        lambda items: render.issues_table(items) if items else 'No issues.')
+        lambda client: client.list_issues(project), lambda items: render.issues_table(items) if items else 'No issues.'
+    )
 
 
 @issues_app.command('add')
-def issues_add(project: ProjectOpt,
-               title: Annotated[str, typer.Option('--title', '-t', help='Issue title.')],
-               body: Annotated[Optional[str], typer.Option('--body', help='Issue text.')] = None,
-               labels: Annotated[Optional[list[str]], typer.Option(
-                   '--label', '-l', help='A label (repeat for more); ready-for-agent makes it eligible for the '
-                   'auto-loop.')] = None,
-               json_output: JsonOpt = False, server: ServerOpt = None) -> None:
+def issues_add(
+    project: ProjectOpt,
+    title: Annotated[str, typer.Option('--title', '-t', help='Issue title.')],
+    body: Annotated[Optional[str], typer.Option('--body', help='Issue text.')] = None,
+    labels: Annotated[
+        Optional[list[str]],
+        typer.Option(
+            '--label', '-l', help='A label (repeat for more); ready-for-agent makes it eligible for the auto-loop.'
+        ),
+    ] = None,
+    json_output: JsonOpt = False,
+    server: ServerOpt = None,
+) -> None:
     """Add an issue to a project's local backlog."""
     payload: dict = {'title': title}
     if body is not None:
@@ -38,4 +44,5 @@ def issues_add(project: ProjectOpt,
         payload['labels'] = [part for label in labels for part in csv_list(label) or []]
     Cli.make(server, json_output).show(
         lambda client: client.add_issue(project, payload),
-        lambda item: f'Issue [bold]#{item["number"]}[/] added to {project}: {render.escape(item["title"])}')
+        lambda item: f'Issue [bold]#{item["number"]}[/] added to {project}: {render.escape(item["title"])}',
+    )

@@ -3,6 +3,7 @@
 Exit codes: 0 ok; 1 a followed run did not succeed; 2 usage; 3 refused (429/409); 4 not found or
 forbidden; 5 server unreachable. See app/cli/policy.py.
 """
+
 from __future__ import annotations
 
 from typing import Annotated, Optional
@@ -18,12 +19,15 @@ from app.cli.runs import runs_app
 from app.cli.tokens import tokens_app, users_revoke
 
 app = typer.Typer(
-    name='runboard', no_args_is_help=True, rich_markup_mode='rich',
+    name='runboard',
+    no_args_is_help=True,
+    rich_markup_mode='rich',
     help='Runboard: trigger, watch and retry pipeline and coding-agent runs on git projects.\n\n'
-         'Talks to the server at --server / RUNBOARD_SERVER (default http://127.0.0.1:8080) with the token in '
-         'RUNBOARD_TOKEN, or the one local mode saved in the data directory.',
+    'Talks to the server at --server / RUNBOARD_SERVER (default http://127.0.0.1:8080) with the token in '
+    'RUNBOARD_TOKEN, or the one local mode saved in the data directory.',
     epilog='Exit codes: 0 ok, 1 followed run did not succeed, 2 usage, 3 refused (rate limit or lock), '
-           '4 not found or forbidden, 5 server unreachable.')
+    '4 not found or forbidden, 5 server unreachable.',
+)
 app.add_typer(runs_app, name='runs')
 app.add_typer(projects_app, name='projects')
 app.add_typer(issues_app, name='issues')
@@ -39,6 +43,7 @@ app.command('serve')(serve)
 def _version(value: bool) -> None:
     if value:
         from importlib.metadata import PackageNotFoundError, version
+
         try:
             typer.echo(f'runboard {version("runboard")}')
         except PackageNotFoundError:
@@ -47,8 +52,11 @@ def _version(value: bool) -> None:
 
 
 @app.callback()
-def root(_version_flag: Annotated[Optional[bool], typer.Option(
-        '--version', callback=_version, is_eager=True, help='Print the version and exit.')] = None) -> None:
+def root(
+    _version_flag: Annotated[
+        Optional[bool], typer.Option('--version', callback=_version, is_eager=True, help='Print the version and exit.')
+    ] = None,
+) -> None:
     """Runboard command line."""
 
 

@@ -1,4 +1,5 @@
 """Pure CLI decisions: exit codes, which failures are safe to resend, how long to back off. No I/O."""
+
 from __future__ import annotations
 
 from enum import IntEnum

@@ -1,4 +1,5 @@
 """`runboard projects list|show|add|edit`."""
+
 from __future__ import annotations
 
 import shlex
@@ -11,8 +12,7 @@ from app.cli import render
 from app.cli.context import Cli, JsonOpt, ServerOpt
 from app.cli.runs import complete_project
 
-projects_app = typer.Typer(help='See and configure projects (changes need the operator role).',
-                           no_args_is_help=True)
+projects_app = typer.Typer(help='See and configure projects (changes need the operator role).', no_args_is_help=True)
 
 ProjectArg = Annotated[str, typer.Argument(metavar='PROJECT', help='Project id.', autocompletion=complete_project)]
 
@@ -37,24 +37,47 @@ def _argv(value: str | None) -> list[str] | None:
 NameOpt = Annotated[Optional[str], typer.Option('--name', help='Display name.')]
 RepoOpt = Annotated[Optional[str], typer.Option('--repository', '-r', help='Local path or clone URL.')]
 BaseOpt = Annotated[Optional[str], typer.Option('--base-branch', help='Default branch.')]
-CommandOpt = Annotated[Optional[str], typer.Option(
-    '--command', '-c', help='What a run executes, as one quoted line split into arguments '
-    '(e.g. "python ci.py --fast"); never run through a shell.')]
+CommandOpt = Annotated[
+    Optional[str],
+    typer.Option(
+        '--command',
+        '-c',
+        help='What a run executes, as one quoted line split into arguments '
+        '(e.g. "python ci.py --fast"); never run through a shell.',
+    ),
+]
 DepthsOpt = Annotated[Optional[str], typer.Option('--depth-levels', help='Allowed depth levels, comma-separated.')]
-FrameworksOpt = Annotated[Optional[str], typer.Option('--frameworks', help='Allowed target frameworks, '
-                                                      'comma-separated.')]
-MaxOpt = Annotated[Optional[int], typer.Option('--max-concurrent', min=1, help='Active runs allowed per '
-                                               'repository.')]
-BudgetOpt = Annotated[Optional[int], typer.Option('--budget', min=1, metavar='SECONDS',
-                                                  help='Run budget; a run past it is stopped as timed_out.')]
+FrameworksOpt = Annotated[
+    Optional[str], typer.Option('--frameworks', help='Allowed target frameworks, comma-separated.')
+]
+MaxOpt = Annotated[Optional[int], typer.Option('--max-concurrent', min=1, help='Active runs allowed per repository.')]
+BudgetOpt = Annotated[
+    Optional[int],
+    typer.Option('--budget', min=1, metavar='SECONDS', help='Run budget; a run past it is stopped as timed_out.'),
+]
 
 
-def _project_fields(*, name: str | None, repository: str | None, base_branch: str | None, command: str | None,
-                    depth_levels: str | None, frameworks: str | None, max_concurrent: int | None,
-                    budget: int | None) -> dict:
-    fields = {'name': name, 'repository': repository, 'base_branch': base_branch, 'command': _argv(command),
-              'depth_levels': csv_list(depth_levels), 'target_frameworks': csv_list(frameworks),
-              'max_concurrent_runs': max_concurrent, 'run_budget_seconds': budget}
+def _project_fields(
+    *,
+    name: str | None,
+    repository: str | None,
+    base_branch: str | None,
+    command: str | None,
+    depth_levels: str | None,
+    frameworks: str | None,
+    max_concurrent: int | None,
+    budget: int | None,
+) -> dict:
+    fields = {
+        'name': name,
+        'repository': repository,
+        'base_branch': base_branch,
+        'command': _argv(command),
+        'depth_levels': csv_list(depth_levels),
+        'target_frameworks': csv_list(frameworks),
+        'max_concurrent_runs': max_concurrent,
+        'run_budget_seconds': budget,
+    }
     return {k: v for k, v in fields.items() if v is not None}
 
 
@@ -62,8 +85,8 @@ def _project_fields(*, name: str | None, repository: str | None, base_branch: st
 def projects_list(json_output: JsonOpt = False, server: ServerOpt = None) -> None:
     """List the projects you can see."""
     Cli.make(server, json_output).show(
-        lambda client: client.list_projects(),
-        lambda items: render.projects_table(items) if items else 'No projects.')
+        lambda client: client.list_projects(), lambda items: render.projects_table(items) if items else 'No projects.'
+    )
 
 
 @projects_app.command('show')
@@ -73,39 +96,78 @@ def projects_show(project: ProjectArg, json_output: JsonOpt = False, server: Ser
 
 
 @projects_app.command('add')
-def projects_add(project_id: Annotated[str, typer.Option('--id', help='Slug id: lowercase letters, digits, dashes.')],
-                 repository: Annotated[str, typer.Option('--repository', '-r', help='Local path or clone URL.')],
-                 command: Annotated[str, typer.Option('--command', '-c', help='What a run executes, as one quoted '
-                                                      'line split into arguments; never run through a shell.')],
-                 name: NameOpt = None, base_branch: Annotated[str, typer.Option(
-                     '--base-branch', help='Default branch.')] = 'main',
-                 depth_levels: DepthsOpt = None, frameworks: FrameworksOpt = None, max_concurrent: MaxOpt = None,
-                 budget: BudgetOpt = None, team: Annotated[Optional[str], typer.Option(
-                     '--team', help='Team that owns it (default: your first team).')] = None,
-                 json_output: JsonOpt = False, server: ServerOpt = None) -> None:
+def projects_add(
+    project_id: Annotated[str, typer.Option('--id', help='Slug id: lowercase letters, digits, dashes.')],
+    repository: Annotated[str, typer.Option('--repository', '-r', help='Local path or clone URL.')],
+    command: Annotated[
+        str,
+        typer.Option(
+            '--command',
+            '-c',
+            help='What a run executes, as one quoted line split into arguments; never run through a shell.',
+        ),
+    ],
+    name: NameOpt = None,
+    base_branch: Annotated[str, typer.Option('--base-branch', help='Default branch.')] = 'main',
+    depth_levels: DepthsOpt = None,
+    frameworks: FrameworksOpt = None,
+    max_concurrent: MaxOpt = None,
+    budget: BudgetOpt = None,
+    team: Annotated[Optional[str], typer.Option('--team', help='Team that owns it (default: your first team).')] = None,
+    json_output: JsonOpt = False,
+    server: ServerOpt = None,
+) -> None:
     """Add a project (the repository must be reachable and have the base branch)."""
-    body = {'id': project_id, 'name': name or project_id,
-            **_project_fields(name=None, repository=repository, base_branch=base_branch, command=command,
-                              depth_levels=depth_levels, frameworks=frameworks, max_concurrent=max_concurrent,
-                              budget=budget)}
+    body = {
+        'id': project_id,
+        'name': name or project_id,
+        **_project_fields(
+            name=None,
+            repository=repository,
+            base_branch=base_branch,
+            command=command,
+            depth_levels=depth_levels,
+            frameworks=frameworks,
+            max_concurrent=max_concurrent,
+            budget=budget,
+        ),
+    }
     if team:
         body['team_id'] = team
     Cli.make(server, json_output).show(
         lambda client: client.create_project(body),
-        lambda item: Group(f'Project [bold]{item["id"]}[/] added.', render.project_details(item)))
+        lambda item: Group(f'Project [bold]{item["id"]}[/] added.', render.project_details(item)),
+    )
 
 
 @projects_app.command('edit')
-def projects_edit(project: ProjectArg, name: NameOpt = None, repository: RepoOpt = None, base_branch: BaseOpt = None,
-                  command: CommandOpt = None, depth_levels: DepthsOpt = None, frameworks: FrameworksOpt = None,
-                  max_concurrent: MaxOpt = None, budget: BudgetOpt = None,
-                  json_output: JsonOpt = False, server: ServerOpt = None) -> None:
+def projects_edit(
+    project: ProjectArg,
+    name: NameOpt = None,
+    repository: RepoOpt = None,
+    base_branch: BaseOpt = None,
+    command: CommandOpt = None,
+    depth_levels: DepthsOpt = None,
+    frameworks: FrameworksOpt = None,
+    max_concurrent: MaxOpt = None,
+    budget: BudgetOpt = None,
+    json_output: JsonOpt = False,
+    server: ServerOpt = None,
+) -> None:
     """Change a project; only the options given change."""
-    changes = _project_fields(name=name, repository=repository, base_branch=base_branch, command=command,
-                              depth_levels=depth_levels, frameworks=frameworks, max_concurrent=max_concurrent,
-                              budget=budget)
+    changes = _project_fields(
+        name=name,
+        repository=repository,
+        base_branch=base_branch,
+        command=command,
+        depth_levels=depth_levels,
+        frameworks=frameworks,
+        max_concurrent=max_concurrent,
+        budget=budget,
+    )
     if not changes:
         raise typer.BadParameter('give at least one option to change (see --help)')
     Cli.make(server, json_output).show(
         lambda client: client.update_project(project, changes),
-        lambda item: f'Project [bold]{item["id"]}[/] updated: {", ".join(sorted(changes))}.')
+        lambda item: f'Project [bold]{item["id"]}[/] updated: {", ".join(sorted(changes))}.',
+    )

@@ -1,4 +1,5 @@
 """`runboard quota`: how many runs you may still start in the current rate-limit window."""
+
 from __future__ import annotations
 
 from app.cli import render

@@ -1,8 +1,10 @@
 """Human output of the CLI: rich tables and timeline lines. JSON output bypasses this module."""
+
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from typing import Any, Iterable
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
 
 from rich import box
 from rich.console import Console
@@ -10,15 +12,23 @@ from rich.markup import escape  # noqa: F401 - re-exported for the command modul
 from rich.table import Table
 from rich.text import Text
 
-STATUS_STYLE = {'queued': 'yellow', 'running': 'cyan', 'succeeded': 'green', 'failed': 'red',
-                'timed_out': 'red', 'crashed': 'magenta', 'stopped': 'bright_black', 'stopping': 'bright_black'}
+STATUS_STYLE = {
+    'queued': 'yellow',
+    'running': 'cyan',
+    'succeeded': 'green',
+    'failed': 'red',
+    'timed_out': 'red',
+    'crashed': 'magenta',
+    'stopped': 'bright_black',
+    'stopping': 'bright_black',
+}
 
 
 def _parse(moment: str | None) -> datetime | None:
     if not moment:
         return None
     value = datetime.fromisoformat(moment.replace('Z', '+00:00'))
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def when(moment: str | None) -> str:
@@ -27,15 +37,18 @@ def when(moment: str | None) -> str:
     if value is None:
         return '-'
     local = value.astimezone()
-    return local.strftime('%H:%M:%S') if local.date() == datetime.now().astimezone().date() \
+    return (
+        local.strftime('%H:%M:%S')
+        if local.date() == datetime.now().astimezone().date()
         else local.strftime('%Y-%m-%d %H:%M')
+    )
 
 
 def duration(run: dict) -> str:
     start, end = _parse(run.get('started_at')), _parse(run.get('finished_at'))
     if start is None:
         return '-'
-    seconds = int(((end or datetime.now(timezone.utc)) - start).total_seconds())
+    seconds = int(((end or datetime.now(UTC)) - start).total_seconds())
     minutes, seconds = divmod(max(0, seconds), 60)
     hours, minutes = divmod(minutes, 60)
     return f'{hours}h{minutes:02d}m' if hours else (f'{minutes}m{seconds:02d}s' if minutes else f'{seconds}s')
@@ -46,15 +59,24 @@ def status_text(status: str) -> Text:
 
 
 def runs_table(runs: Iterable[dict], *, title: str | None = None) -> Table:
-    table = Table(title=title, header_style='bold', box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False,
-                  collapse_padding=True)
+    table = Table(
+        title=title, header_style='bold', box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True
+    )
     for column in ('RUN', 'STATUS', 'PROJECT', 'BRANCH', 'DEPTH/FRAMEWORK', 'KIND', 'USER', 'CREATED', 'TOOK'):
         table.add_column(column, no_wrap=column in ('RUN', 'STATUS', 'CREATED', 'TOOK'))
     for run in runs:
         kind = run['kind'] + (f' #{run["issue_number"]}' if run.get('issue_number') else '')
-        table.add_row(run['id'], status_text(run['status']), run['project_id'], run['branch_name'],
-                      f'{run["depth_level"]}/{run["target_framework"]}', kind, run.get('user_name') or '-',
-                      when(run.get('created_at')), duration(run))
+        table.add_row(
+            run['id'],
+            status_text(run['status']),
+            run['project_id'],
+            run['branch_name'],
+            f'{run["depth_level"]}/{run["target_framework"]}',
+            kind,
+            run.get('user_name') or '-',
+            when(run.get('created_at')),
+            duration(run),
+        )
     return table
 
 
@@ -68,12 +90,22 @@ def key_values(rows: Iterable[tuple[str, Any]], *, title: str | None = None) -> 
 
 
 def run_details(run: dict) -> Table:
-    rows = [('Run', run['id']), ('Project', run['project_id']), ('Status', status_text(run['status'])),
-            ('Kind', run['kind']), ('Branch', run['branch_name']), ('Depth', run['depth_level']),
-            ('Framework', run['target_framework']), ('User', run.get('user_name')),
-            ('Created', when(run.get('created_at'))), ('Started', when(run.get('started_at'))),
-            ('Finished', when(run.get('finished_at'))), ('Took', duration(run)),
-            ('Exit code', run.get('exit_code')), ('Output lines', run.get('output_lines'))]
+    rows = [
+        ('Run', run['id']),
+        ('Project', run['project_id']),
+        ('Status', status_text(run['status'])),
+        ('Kind', run['kind']),
+        ('Branch', run['branch_name']),
+        ('Depth', run['depth_level']),
+        ('Framework', run['target_framework']),
+        ('User', run.get('user_name')),
+        ('Created', when(run.get('created_at'))),
+        ('Started', when(run.get('started_at'))),
+        ('Finished', when(run.get('finished_at'))),
+        ('Took', duration(run)),
+        ('Exit code', run.get('exit_code')),
+        ('Output lines', run.get('output_lines')),
+    ]
     if run.get('retry_of'):
         rows.append(('Retry of', run['retry_of']))
     if run.get('issue_number'):
@@ -102,33 +134,56 @@ def projects_table(projects: Iterable[dict]) -> Table:
         table.add_column(column)
     for p in projects:
         auto = 'paused' if p.get('paused') else ('on' if p.get('auto_enabled') else 'off')
-        table.add_row(p['id'], p['name'], p['base_branch'], str(p.get('active_runs', 0)), auto,
-                      str(p.get('consecutive_failures', 0)),
-                      '-' if p.get('ready_count') is None else str(p['ready_count']), p['repository'])
+        table.add_row(
+            p['id'],
+            p['name'],
+            p['base_branch'],
+            str(p.get('active_runs', 0)),
+            auto,
+            str(p.get('consecutive_failures', 0)),
+            '-' if p.get('ready_count') is None else str(p['ready_count']),
+            p['repository'],
+        )
     return table
 
 
 def project_details(p: dict) -> Table:
     auto = 'paused' if p.get('paused') else ('on' if p.get('auto_enabled') else 'off')
-    return key_values([
-        ('Project', p['id']), ('Name', p['name']), ('Team', p.get('team_id')), ('Repository', p['repository']),
-        ('Base branch', p['base_branch']), ('Command', ' '.join(p.get('command') or [])),
-        ('Depth levels', ', '.join(p.get('depth_levels') or [])),
-        ('Frameworks', ', '.join(p.get('target_frameworks') or [])),
-        ('Max concurrent runs', p.get('max_concurrent_runs')),
-        ('Run budget', f'{p["run_budget_seconds"]} s' if p.get('run_budget_seconds') else 'default'),
-        ('Active runs', p.get('active_runs', 0)), ('Auto-loop', auto),
-        ('Consecutive failures', p.get('consecutive_failures', 0)),
-        ('Ready issues', p.get('ready_count')), ('Parked issues', p.get('parked_count', 0)),
-        ('Issue source', (p.get('issue_source') or {}).get('kind', 'local'))])
+    return key_values(
+        [
+            ('Project', p['id']),
+            ('Name', p['name']),
+            ('Team', p.get('team_id')),
+            ('Repository', p['repository']),
+            ('Base branch', p['base_branch']),
+            ('Command', ' '.join(p.get('command') or [])),
+            ('Depth levels', ', '.join(p.get('depth_levels') or [])),
+            ('Frameworks', ', '.join(p.get('target_frameworks') or [])),
+            ('Max concurrent runs', p.get('max_concurrent_runs')),
+            ('Run budget', f'{p["run_budget_seconds"]} s' if p.get('run_budget_seconds') else 'default'),
+            ('Active runs', p.get('active_runs', 0)),
+            ('Auto-loop', auto),
+            ('Consecutive failures', p.get('consecutive_failures', 0)),
+            ('Ready issues', p.get('ready_count')),
+            ('Parked issues', p.get('parked_count', 0)),
+            ('Issue source', (p.get('issue_source') or {}).get('kind', 'local')),
+        ]
+    )
 
 
 def afk_status(p: dict) -> Table:
     state = 'paused' if p.get('paused') else ('on' if p.get('auto_enabled') else 'off')
-    return key_values([('Project', p['id']), ('Auto-loop', state),
-                       ('Consecutive failures', p.get('consecutive_failures', 0)),
-                       ('Paused', 'yes' if p.get('paused') else 'no'), ('Ready issues', p.get('ready_count')),
-                       ('Parked issues', p.get('parked_count', 0)), ('Active runs', p.get('active_runs', 0))])
+    return key_values(
+        [
+            ('Project', p['id']),
+            ('Auto-loop', state),
+            ('Consecutive failures', p.get('consecutive_failures', 0)),
+            ('Paused', 'yes' if p.get('paused') else 'no'),
+            ('Ready issues', p.get('ready_count')),
+            ('Parked issues', p.get('parked_count', 0)),
+            ('Active runs', p.get('active_runs', 0)),
+        ]
+    )
 
 
 def issues_table(issues: Iterable[dict]) -> Table:
@@ -137,17 +192,35 @@ def issues_table(issues: Iterable[dict]) -> Table:
         table.add_column(column)
     for issue in issues:
         claim = issue.get('claim')
-        claim_text = '-' if not claim else (claim if isinstance(claim, str) else
-                                            ' '.join(str(claim.get(k)) for k in ('state', 'run_id') if claim.get(k)))
-        table.add_row(str(issue['number']), issue['title'], issue.get('state', ''),
-                      ', '.join(issue.get('labels') or []), 'yes' if issue.get('ready') else 'no', claim_text)
+        claim_text = (
+            '-'
+            if not claim
+            else (
+                claim
+                if isinstance(claim, str)
+                else ' '.join(str(claim.get(k)) for k in ('state', 'run_id') if claim.get(k))
+            )
+        )
+        table.add_row(
+            str(issue['number']),
+            issue['title'],
+            issue.get('state', ''),
+            ', '.join(issue.get('labels') or []),
+            'yes' if issue.get('ready') else 'no',
+            claim_text,
+        )
     return table
 
 
 def quota_table(q: dict) -> Table:
-    return key_values([('Runs left', f'{q["remaining"]} of {q["limit"]}'),
-                       ('Window', f'{q["window_seconds"]} s'), ('Resets', when(q.get('resets_at'))),
-                       ('Retry after', f'{q["retry_after_seconds"]} s' if q.get('retry_after_seconds') else '-')])
+    return key_values(
+        [
+            ('Runs left', f'{q["remaining"]} of {q["limit"]}'),
+            ('Window', f'{q["window_seconds"]} s'),
+            ('Resets', when(q.get('resets_at'))),
+            ('Retry after', f'{q["retry_after_seconds"]} s' if q.get('retry_after_seconds') else '-'),
+        ]
+    )
 
 
 def stdout_console() -> Console:

@@ -1,10 +1,12 @@
 """`runboard runs ...`: trigger, retry, list, show, logs, stop."""
+
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import json
-from typing import Annotated, Awaitable, Callable, Iterator, Optional
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Annotated, Optional
 
 import typer
 from rich.status import Status
@@ -19,31 +21,52 @@ from app.client import ApiError, Response, RunboardClient, new_idempotency_key
 runs_app = typer.Typer(help='Trigger, watch, retry and stop runs.', no_args_is_help=True)
 
 RunIdArg = Annotated[str, typer.Argument(metavar='RUN_ID', help='The run, e.g. run_01JD...')]
-KeyOpt = Annotated[Optional[str], typer.Option(
-    '--key', '-k', metavar='KEY', help='Idempotency key. Sending the same key again returns the same run '
-    'instead of making a new one. Generated and printed when omitted.')]
-FollowOpt = Annotated[bool, typer.Option('--follow', help='Stream the run\'s output until it ends; the exit code '
-                                         'is then 0 if it succeeded, 1 otherwise.')]
-WaitOpt = Annotated[bool, typer.Option('--wait', help='When the run limit is reached (429), wait the time the '
-                                       'server names and try again with the same key, instead of exiting 3.')]
+KeyOpt = Annotated[
+    Optional[str],
+    typer.Option(
+        '--key',
+        '-k',
+        metavar='KEY',
+        help='Idempotency key. Sending the same key again returns the same run '
+        'instead of making a new one. Generated and printed when omitted.',
+    ),
+]
+FollowOpt = Annotated[
+    bool,
+    typer.Option(
+        '--follow', help="Stream the run's output until it ends; the exit code is then 0 if it succeeded, 1 otherwise."
+    ),
+]
+WaitOpt = Annotated[
+    bool,
+    typer.Option(
+        '--wait',
+        help='When the run limit is reached (429), wait the time the '
+        'server names and try again with the same key, instead of exiting 3.',
+    ),
+]
 
 
 def complete_project(ctx: typer.Context, incomplete: str) -> list[str]:
     """Shell completion of project ids (quietly nothing when the server is not answering)."""
     import httpx
+
     from app.cli.context import DEFAULT_SERVER, resolve_token
+
     server = (ctx.params.get('server') or DEFAULT_SERVER).rstrip('/')
     token = resolve_token()
     try:
-        reply = httpx.get(server + '/api/projects', timeout=2,
-                          headers={'Authorization': f'Bearer {token}'} if token else {})
+        reply = httpx.get(
+            server + '/api/projects', timeout=2, headers={'Authorization': f'Bearer {token}'} if token else {}
+        )
         return [p['id'] for p in reply.json() if p['id'].startswith(incomplete)]
     except Exception:  # noqa: BLE001
         return []
 
 
-ProjectOpt = Annotated[str, typer.Option('--project', '-p', metavar='PROJECT', help='Project id.',
-                                         autocompletion=complete_project)]
+ProjectOpt = Annotated[
+    str, typer.Option('--project', '-p', metavar='PROJECT', help='Project id.', autocompletion=complete_project)
+]
 
 
 # ------------------------------------------------------------------ shared flows
@@ -60,12 +83,16 @@ def spinner(cli: Cli, message: str) -> Iterator[Status | None]:
 
 def _notices(cli: Cli) -> Notices:
     def resending(error: ApiError, delay: float, attempt: int) -> None:
-        cli.err.print(f'[yellow]{render.escape(error.detail)}[/] Sending again with the same key in '
-                      f'{delay:.2f} s (attempt {attempt + 1} of {MAX_ATTEMPTS}).')
+        cli.err.print(
+            f'[yellow]{render.escape(error.detail)}[/] Sending again with the same key in '
+            f'{delay:.2f} s (attempt {attempt + 1} of {MAX_ATTEMPTS}).'
+        )
 
     async def rate_limited_wait(error: ApiError, seconds: float) -> None:
-        cli.err.print(f'[yellow]Rate limited:[/] {render.escape(error.detail)} Waiting {seconds:.0f} s, then '
-                      'trying again with the same key (--wait).')
+        cli.err.print(
+            f'[yellow]Rate limited:[/] {render.escape(error.detail)} Waiting {seconds:.0f} s, then '
+            'trying again with the same key (--wait).'
+        )
         with spinner(cli, '') as status:
             remaining = seconds
             while remaining > 0:
@@ -74,11 +101,19 @@ def _notices(cli: Cli) -> Notices:
                 step = min(1.0, remaining)
                 await asyncio.sleep(step)
                 remaining -= step
+
     return Notices(resending, rate_limited_wait)
 
 
-async def create_then_maybe_follow(cli: Cli, client: RunboardClient, send: Callable[[str], Awaitable[Response]],
-                                   *, key: str | None, follow: bool, wait: bool) -> int:
+async def create_then_maybe_follow(
+    cli: Cli,
+    client: RunboardClient,
+    send: Callable[[str], Awaitable[Response]],
+    *,
+    key: str | None,
+    follow: bool,
+    wait: bool,
+) -> int:
     """The flow of every run-creating command: one key for every resend, then the answer, then maybe follow."""
     if key is None:
         key = new_idempotency_key()
@@ -90,15 +125,19 @@ async def create_then_maybe_follow(cli: Cli, client: RunboardClient, send: Calla
             cli.print_json(run)
         else:
             said = 'already made for this key (replayed)' if reply.replayed else 'created'
-            cli.out.print(f'Run [bold]{run["id"]}[/] {said}: {run["project_id"]} {run["branch_name"]} '
-                          f'{run["depth_level"]}/{run["target_framework"]}, {run["status"]}.')
+            cli.out.print(
+                f'Run [bold]{run["id"]}[/] {said}: {run["project_id"]} {run["branch_name"]} '
+                f'{run["depth_level"]}/{run["target_framework"]}, {run["status"]}.'
+            )
             if run['status'] in ('queued', 'running'):
                 cli.out.print(f'[dim]Watch it: runboard runs logs {run["id"]} --follow[/]')
     else:
         if not cli.json:
             said = ' (replayed: this key already made it)' if reply.replayed else ''
-            cli.out.print(f'Run [bold]{run["id"]}[/]{said}: {run["project_id"]} {run["branch_name"]} '
-                          f'{run["depth_level"]}/{run["target_framework"]}')
+            cli.out.print(
+                f'Run [bold]{run["id"]}[/]{said}: {run["project_id"]} {run["branch_name"]} '
+                f'{run["depth_level"]}/{run["target_framework"]}'
+            )
         final = await follow_and_print(cli, client, run['id'], json_lines=False)
         if cli.json:
             cli.print_json(final)
@@ -111,6 +150,7 @@ async def follow_and_print(cli: Cli, client: RunboardClient, run_id: str, *, jso
     when stdout is reserved for JSON."""
     console = cli.info
     with spinner(cli, f'{run_id}: waiting…') as status:
+
         def on_event(event: dict) -> None:
             if json_lines:
                 typer.echo(json.dumps(event, default=str))
@@ -122,29 +162,40 @@ async def follow_and_print(cli: Cli, client: RunboardClient, run_id: str, *, jso
                 status.update(f'{run_id}: {run["status"]}…')
 
         def on_connection_problem(error: ApiError) -> None:
-            cli.err.print(f'[yellow]{render.escape(error.detail)}[/] Still following; reconnecting '
-                          f'(for up to {GIVE_UP_SECONDS:.0f} s)…')
+            cli.err.print(
+                f'[yellow]{render.escape(error.detail)}[/] Still following; reconnecting '
+                f'(for up to {GIVE_UP_SECONDS:.0f} s)…'
+            )
 
-        final = await follow_run(client, run_id, on_event=on_event, on_status=on_status,
-                                 on_connection_problem=on_connection_problem)
+        final = await follow_run(
+            client, run_id, on_event=on_event, on_status=on_status, on_connection_problem=on_connection_problem
+        )
     if not json_lines:
         style = render.STATUS_STYLE.get(final['status'], 'bold')
         exit_text = f', exit code {final["exit_code"]}' if final.get('exit_code') is not None else ''
-        cli.info.print(f'Run [bold]{run_id}[/] [{style}]{final["status"]}[/] after {render.duration(final)}'
-                       f'{exit_text}.')
+        cli.info.print(
+            f'Run [bold]{run_id}[/] [{style}]{final["status"]}[/] after {render.duration(final)}{exit_text}.'
+        )
     return final
 
 
 # ------------------------------------------------------------------ commands
 @runs_app.command('trigger')
-def trigger(project: ProjectOpt,
-            branch: Annotated[str, typer.Option('--branch', '-b', metavar='BRANCH', help='Branch to run.')],
-            depth: Annotated[str, typer.Option('--depth', '-d', metavar='DEPTH',
-                                               help='Depth level, one the project allows (e.g. shallow).')],
-            framework: Annotated[str, typer.Option('--framework', '-f', metavar='FRAMEWORK',
-                                                   help='Target framework, one the project allows.')],
-            key: KeyOpt = None, follow: FollowOpt = False, wait: WaitOpt = False,
-            json_output: JsonOpt = False, server: ServerOpt = None) -> None:
+def trigger(
+    project: ProjectOpt,
+    branch: Annotated[str, typer.Option('--branch', '-b', metavar='BRANCH', help='Branch to run.')],
+    depth: Annotated[
+        str, typer.Option('--depth', '-d', metavar='DEPTH', help='Depth level, one the project allows (e.g. shallow).')
+    ],
+    framework: Annotated[
+        str, typer.Option('--framework', '-f', metavar='FRAMEWORK', help='Target framework, one the project allows.')
+    ],
+    key: KeyOpt = None,
+    follow: FollowOpt = False,
+    wait: WaitOpt = False,
+    json_output: JsonOpt = False,
+    server: ServerOpt = None,
+) -> None:
     """Start a run of a project on a branch.
 
     A dropped connection, a timeout or a server error is retried with the same idempotency key, so a retry never makes a second run. Exit 3 when refused: the run limit (429, prints the wait) or a lock (409, names the blocking run).
@@ -153,20 +204,29 @@ def trigger(project: ProjectOpt,
 
     async def work(client: RunboardClient) -> int:
         async def send(k: str) -> Response:
-            return await client.trigger_run(project_id=project, branch=branch, depth_level=depth,
-                                            target_framework=framework, key=k)
+            return await client.trigger_run(
+                project_id=project, branch=branch, depth_level=depth, target_framework=framework, key=k
+            )
+
         return await create_then_maybe_follow(cli, client, send, key=key, follow=follow, wait=wait)
+
     cli.execute(work)
 
 
 @runs_app.command('retry')
-def retry(run_id: RunIdArg,
-          branch: Annotated[Optional[str], typer.Option('--branch', '-b', help='Run on this branch instead.')] = None,
-          depth: Annotated[Optional[str], typer.Option('--depth', '-d', help='Use this depth level instead.')] = None,
-          framework: Annotated[Optional[str], typer.Option('--framework', '-f',
-                                                           help='Use this target framework instead.')] = None,
-          key: KeyOpt = None, follow: FollowOpt = False, wait: WaitOpt = False,
-          json_output: JsonOpt = False, server: ServerOpt = None) -> None:
+def retry(
+    run_id: RunIdArg,
+    branch: Annotated[Optional[str], typer.Option('--branch', '-b', help='Run on this branch instead.')] = None,
+    depth: Annotated[Optional[str], typer.Option('--depth', '-d', help='Use this depth level instead.')] = None,
+    framework: Annotated[
+        Optional[str], typer.Option('--framework', '-f', help='Use this target framework instead.')
+    ] = None,
+    key: KeyOpt = None,
+    follow: FollowOpt = False,
+    wait: WaitOpt = False,
+    json_output: JsonOpt = False,
+    server: ServerOpt = None,
+) -> None:
     """Run a failed, timed-out, crashed or stopped run again (the new run links to it with retry_of)."""
     cli = Cli.make(server, json_output)
     overrides = {'branch': branch, 'depth_level': depth, 'target_framework': framework}
@@ -174,29 +234,50 @@ def retry(run_id: RunIdArg,
     async def work(client: RunboardClient) -> int:
         async def send(k: str) -> Response:
             return await client.retry_run(run_id, key=k, overrides=overrides)
+
         return await create_then_maybe_follow(cli, client, send, key=key, follow=follow, wait=wait)
+
     cli.execute(work)
 
 
 @runs_app.command('list')
-def list_runs(project: Annotated[Optional[str], typer.Option('--project', '-p', help='Only this project.',
-                                                             autocompletion=complete_project)] = None,
-              status: Annotated[Optional[list[str]], typer.Option(
-                  '--status', '-s', help='Only these statuses (repeat, or comma-separated): queued, running, '
-                  'succeeded, failed, timed_out, crashed, stopped.')] = None,
-              kind: Annotated[Optional[str], typer.Option('--kind', help='manual, retry or auto.')] = None,
-              branch: Annotated[Optional[str], typer.Option('--branch', '-b', help='Only this branch.')] = None,
-              user: Annotated[Optional[str], typer.Option('--user', '-u', help='Only runs by this user.')] = None,
-              limit: Annotated[int, typer.Option('--limit', '-n', min=1, max=500, help='At most this many.')] = 20,
-              cursor: Annotated[Optional[str], typer.Option('--cursor', help='Continue after this run id '
-                                                            '(the next_cursor of the previous page).')] = None,
-              json_output: JsonOpt = False, server: ServerOpt = None) -> None:
+def list_runs(
+    project: Annotated[
+        Optional[str], typer.Option('--project', '-p', help='Only this project.', autocompletion=complete_project)
+    ] = None,
+    status: Annotated[
+        Optional[list[str]],
+        typer.Option(
+            '--status',
+            '-s',
+            help='Only these statuses (repeat, or comma-separated): queued, running, '
+            'succeeded, failed, timed_out, crashed, stopped.',
+        ),
+    ] = None,
+    kind: Annotated[Optional[str], typer.Option('--kind', help='manual, retry or auto.')] = None,
+    branch: Annotated[Optional[str], typer.Option('--branch', '-b', help='Only this branch.')] = None,
+    user: Annotated[Optional[str], typer.Option('--user', '-u', help='Only runs by this user.')] = None,
+    limit: Annotated[int, typer.Option('--limit', '-n', min=1, max=500, help='At most this many.')] = 20,
+    cursor: Annotated[
+        Optional[str],
+        typer.Option('--cursor', help='Continue after this run id (the next_cursor of the previous page).'),
+    ] = None,
+    json_output: JsonOpt = False,
+    server: ServerOpt = None,
+) -> None:
     """List runs, newest first."""
     cli = Cli.make(server, json_output)
 
     async def work(client: RunboardClient) -> None:
-        page = await client.list_runs(project=project, status=','.join(status) if status else None, kind=kind,
-                                      branch=branch, user=user, limit=limit, cursor=cursor)
+        page = await client.list_runs(
+            project=project,
+            status=','.join(status) if status else None,
+            kind=kind,
+            branch=branch,
+            user=user,
+            limit=limit,
+            cursor=cursor,
+        )
         if cli.json:
             cli.print_json(page)
             return
@@ -206,13 +287,17 @@ def list_runs(project: Annotated[Optional[str], typer.Option('--project', '-p', 
         cli.out.print(render.runs_table(page['items']))
         if page.get('next_cursor'):
             cli.out.print(f'[dim]More: --cursor {page["next_cursor"]}[/]')
+
     cli.execute(work)
 
 
 @runs_app.command('show')
-def show(run_id: RunIdArg,
-         lines: Annotated[int, typer.Option('--lines', '-n', min=0, help='Show this many last timeline events.')] = 15,
-         json_output: JsonOpt = False, server: ServerOpt = None) -> None:
+def show(
+    run_id: RunIdArg,
+    lines: Annotated[int, typer.Option('--lines', '-n', min=0, help='Show this many last timeline events.')] = 15,
+    json_output: JsonOpt = False,
+    server: ServerOpt = None,
+) -> None:
     """Show one run: its parameters, status, timing and the end of its timeline."""
     cli = Cli.make(server, json_output)
 
@@ -226,17 +311,27 @@ def show(run_id: RunIdArg,
             cli.out.print()
             for event in run['events']:
                 cli.out.print(render.event_line(event))
+
     cli.execute(work)
 
 
 @runs_app.command('logs')
-def logs(run_id: RunIdArg,
-         follow: Annotated[bool, typer.Option('--follow', '-f', help='Keep streaming until the run ends; exit 0 '
-                                              'if it succeeded, 1 otherwise.')] = False,
-         json_output: Annotated[bool, typer.Option('--json', help='Events as JSON: one array, or with --follow '
-                                                   'one object per line (JSON Lines).', rich_help_panel='Output')]
-         = False,
-         server: ServerOpt = None) -> None:
+def logs(
+    run_id: RunIdArg,
+    follow: Annotated[
+        bool,
+        typer.Option('--follow', '-f', help='Keep streaming until the run ends; exit 0 if it succeeded, 1 otherwise.'),
+    ] = False,
+    json_output: Annotated[
+        bool,
+        typer.Option(
+            '--json',
+            help='Events as JSON: one array, or with --follow one object per line (JSON Lines).',
+            rich_help_panel='Output',
+        ),
+    ] = False,
+    server: ServerOpt = None,
+) -> None:
     """Print a run's timeline: status changes, stages and output lines, in order."""
     cli = Cli.make(server, json_output)
 
@@ -258,6 +353,7 @@ def logs(run_id: RunIdArg,
         if cli.json:
             cli.print_json(events)
         return Exit.OK
+
     cli.execute(work)
 
 
@@ -275,6 +371,9 @@ def stop(run_id: RunIdArg, json_output: JsonOpt = False, server: ServerOpt = Non
             if status in TERMINAL_STATUSES:
                 cli.out.print(f'Run [bold]{run_id}[/] {status}.')
             else:
-                cli.out.print(f'Stop requested for run [bold]{run_id}[/] (still {status}); '
-                              f'[dim]runboard runs logs {run_id} --follow[/] watches it end.')
+                cli.out.print(
+                    f'Stop requested for run [bold]{run_id}[/] (still {status}); '
+                    f'[dim]runboard runs logs {run_id} --follow[/] watches it end.'
+                )
+
     cli.execute(work)

@@ -1,5 +1,6 @@
 """`runboard tokens list|revoke` and `runboard users revoke`: operators take tokens away (through the API,
 so every server instance stops accepting them at once)."""
+
 from __future__ import annotations
 
 from typing import Annotated
@@ -28,16 +29,24 @@ def tokens_list(json_output: JsonOpt = False, server: ServerOpt = None) -> None:
 
 
 @tokens_app.command('revoke')
-def tokens_revoke(token_id: Annotated[str, typer.Argument(metavar='TOKEN_ID', help='From `runboard tokens list`.')],
-                  json_output: JsonOpt = False, server: ServerOpt = None) -> None:
+def tokens_revoke(
+    token_id: Annotated[str, typer.Argument(metavar='TOKEN_ID', help='From `runboard tokens list`.')],
+    json_output: JsonOpt = False,
+    server: ServerOpt = None,
+) -> None:
     """Revoke one token: every server instance answers 401 to it from now on."""
-    Cli.make(server, json_output).show(lambda client: client.revoke_token(token_id),
-                                       lambda answer: f'Revoked {", ".join(answer["revoked"])}.')
+    Cli.make(server, json_output).show(
+        lambda client: client.revoke_token(token_id), lambda answer: f'Revoked {", ".join(answer["revoked"])}.'
+    )
 
 
-def users_revoke(name: Annotated[str, typer.Argument(help='The person whose tokens to revoke.')],
-                 json_output: JsonOpt = False, server: ServerOpt = None) -> None:
+def users_revoke(
+    name: Annotated[str, typer.Argument(help='The person whose tokens to revoke.')],
+    json_output: JsonOpt = False,
+    server: ServerOpt = None,
+) -> None:
     """Revoke every token of a person (through the server: all instances stop accepting them at once)."""
-    Cli.make(server, json_output).show(lambda client: client.revoke_user_tokens(name),
-                                       lambda answer: f'Revoked {len(answer["revoked"])} token(s) of {name}: '
-                                                      f'{", ".join(answer["revoked"])}.')
+    Cli.make(server, json_output).show(
+        lambda client: client.revoke_user_tokens(name),
+        lambda answer: f'Revoked {len(answer["revoked"])} token(s) of {name}: {", ".join(answer["revoked"])}.',
+    )

@@ -1,4 +1,5 @@
 """Demo pipeline: a few stages over about ten seconds. Fails on fix/flaky-test at standard depth."""
+
 import os
 import sys
 import time
@@ -12,8 +13,15 @@ fails = branch == 'fix/flaky-test' and depth == 'standard'
 stages = [
     ('install', [f'resolving {framework} dependencies', 'fetched 42 packages', 'install ok']),
     ('lint', ['checking style', '0 problems']),
-    ('test', [f'running {depth} test suite on {branch}', 'test_login ... ok', 'test_logout ... ok',
-              'test_flaky_network ...' + (' FAILED (connection reset by peer)' if fails else ' ok')]),
+    (
+        'test',
+        [
+            f'running {depth} test suite on {branch}',
+            'test_login ... ok',
+            'test_logout ... ok',
+            'test_flaky_network ...' + (' FAILED (connection reset by peer)' if fails else ' ok'),
+        ],
+    ),
     ('build', ['packaging artefact', 'artefact demo-1.0.tar.gz written']),
 ]
 for name, lines in stages:

@@ -3,4 +3,5 @@
 
 def register() -> None:
     from app.pages import dashboard, plain, project_page, run_page, signin  # noqa: F401  (the decorators register the routes)
+
     plain.register()

@@ -1,8 +1,9 @@
 """Dialogs of a project card: the local backlog (add, edit, close/reopen) and the parked issues
 (Requeue, Discard). Built from app.client calls only."""
+
 from __future__ import annotations
 
-from typing import Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 from nicegui import ui
 
@@ -23,8 +24,9 @@ async def open_backlog(project: dict, on_change=None) -> None:  # noqa: ANN001
             ui.button(icon='close', on_click=dialog.close).props('flat round aria-label=Close').classes('rb-tap')
         rows = ui.column().classes('w-full gap-1')
         if read_only:
-            ui.label('Issues come from the forge (open, labelled ready-for-agent); edit them there.') \
-                .classes('text-sm opacity-70')
+            ui.label('Issues come from the forge (open, labelled ready-for-agent); edit them there.').classes(
+                'text-sm opacity-70'
+            )
         else:
             with ui.column().classes('w-full gap-1'):
                 title = ui.input('Title').classes('w-full').props('maxlength=300')
@@ -38,19 +40,22 @@ async def open_backlog(project: dict, on_change=None) -> None:  # noqa: ANN001
             for issue in issues:
                 with ui.row().classes('w-full items-center gap-2 no-wrap').props(f'data-issue={issue["number"]}'):
                     ui.label(f'#{issue["number"]}').classes('font-mono text-sm')
-                    ui.label(shown(issue['title'])).classes('grow' + (' line-through opacity-60'
-                                                               if issue['state'] == 'closed' else ''))
+                    ui.label(shown(issue['title'])).classes(
+                        'grow' + (' line-through opacity-60' if issue['state'] == 'closed' else '')
+                    )
                     if issue['ready']:
                         ui.badge('ready', color='green-8')
                     if issue.get('claim'):
                         ui.badge(issue['claim']['state'], color='grey-7')
                     if not read_only:
-                        ui.button(icon='edit', on_click=lambda i=issue: edit(i)) \
-                            .props('flat round aria-label=Edit').classes('rb-tap')
+                        ui.button(icon='edit', on_click=lambda i=issue: edit(i)).props(
+                            'flat round aria-label=Edit'
+                        ).classes('rb-tap')
                         closing = issue['state'] == 'open'
-                        ui.button('Close' if closing else 'Reopen',
-                                  on_click=lambda i=issue, c=closing: set_state(i, 'closed' if c else 'open')) \
-                            .props('flat').classes('rb-tap')
+                        ui.button(
+                            'Close' if closing else 'Reopen',
+                            on_click=lambda i=issue, c=closing: set_state(i, 'closed' if c else 'open'),
+                        ).props('flat').classes('rb-tap')
 
     async def changed() -> None:
         await render()
@@ -62,8 +67,10 @@ async def open_backlog(project: dict, on_change=None) -> None:  # noqa: ANN001
             ui.notify('A title is needed', type='warning')
             return
         try:
-            await client.add_issue(project['id'], {'title': title.value.strip(), 'body': body.value or '',
-                                                   'labels': [READY] if ready.value else []})
+            await client.add_issue(
+                project['id'],
+                {'title': title.value.strip(), 'body': body.value or '', 'labels': [READY] if ready.value else []},
+            )
         except ApiError as exc:
             ui.notify(str(exc), type='negative')
             return
@@ -87,13 +94,17 @@ async def open_backlog(project: dict, on_change=None) -> None:  # noqa: ANN001
             async def save() -> None:
                 labels = [lb for lb in issue['labels'] if lb != READY] + ([READY] if is_ready.value else [])
                 try:
-                    await client.update_issue(project['id'], issue['number'], {
-                        'title': new_title.value, 'body': new_body.value or '', 'labels': labels})
+                    await client.update_issue(
+                        project['id'],
+                        issue['number'],
+                        {'title': new_title.value, 'body': new_body.value or '', 'labels': labels},
+                    )
                 except ApiError as exc:
                     ui.notify(str(exc), type='negative')
                     return
                 editor.close()
                 await changed()
+
             with ui.row():
                 ui.button('Save', on_click=save).classes('rb-tap')
                 ui.button('Cancel', on_click=editor.close).props('flat').classes('rb-tap')
@@ -109,16 +120,20 @@ async def open_parked(store, project: dict) -> None:  # noqa: ANN001 - a Project
             ui.label(f'Parked issues · {project["name"]}').classes('text-lg font-bold')
             ui.space()
             ui.button(icon='close', on_click=dialog.close).props('flat round aria-label=Close').classes('rb-tap')
-        ui.label('Their AFK run failed or was stopped; they are not retried until requeued.') \
-            .classes('text-sm opacity-70')
+        ui.label('Their AFK run failed or was stopped; they are not retried until requeued.').classes(
+            'text-sm opacity-70'
+        )
         rows = ui.column().classes('w-full gap-1')
 
     async def render() -> None:
         parked = await _load_into(rows, lambda: store.parked(project['id']), 'Nothing parked.')
         with rows:
             for claim in parked:
-                with ui.row().classes('w-full items-center gap-2 no-wrap').props(
-                        f'data-parked-issue={claim["issue_number"]}'):
+                with (
+                    ui.row()
+                    .classes('w-full items-center gap-2 no-wrap')
+                    .props(f'data-parked-issue={claim["issue_number"]}')
+                ):
                     with ui.column().classes('grow gap-0'):
                         ui.label(f'#{claim["issue_number"]} {shown(claim["issue_title"])}').props('dir=auto')
                         if claim.get('cause'):

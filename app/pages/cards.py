@@ -1,6 +1,7 @@
 """Project cards on the dashboard: status, running count, last run, auto badge, the ⋯ menu
 (Start AFK run, Auto on/off, Reset when paused), the paused banner with the causes of the last
 failures, and Parked (N). Updated in place from live change events."""
+
 from __future__ import annotations
 
 import html
@@ -36,10 +37,12 @@ def paused_text(failures: int) -> str:
 
 def reset_form(project_id: str, csrf_token: str) -> str:
     """A plain HTML form: Reset works without JavaScript (the server answers 303 back here)."""
-    return (f'<form method="post" action="/afk/reset/{html.escape(project_id)}" style="margin:0">'
-            f'<input type="hidden" name="csrf_token" value="{html.escape(csrf_token)}">'
-            f'<button type="submit" class="rb-tap rb-form-button" data-reset-form="{html.escape(project_id)}">'
-            f'Reset</button></form>')
+    return (
+        f'<form method="post" action="/afk/reset/{html.escape(project_id)}" style="margin:0">'
+        f'<input type="hidden" name="csrf_token" value="{html.escape(csrf_token)}">'
+        f'<button type="submit" class="rb-tap rb-form-button" data-reset-form="{html.escape(project_id)}">'
+        f'Reset</button></form>'
+    )
 
 
 class ProjectCard:
@@ -50,8 +53,11 @@ class ProjectCard:
             with ui.row().classes('w-full items-center no-wrap gap-2'):
                 self.name = ui.label().classes('text-lg font-bold grow')
                 self.auto_badge = ui.badge().classes('text-sm px-2 py-1')
-                with ui.button(icon='more_horiz').props('flat round aria-label="Project actions"') \
-                        .classes('rb-tap') as self.menu_button:
+                with (
+                    ui.button(icon='more_horiz')
+                    .props('flat round aria-label="Project actions"')
+                    .classes('rb-tap') as self.menu_button
+                ):
                     with ui.menu().props('data-menu=afk') as self.menu:
                         with ui.menu_item(on_click=self.start_afk).classes('rb-tap') as self.start_item:
                             self.start_label = ui.item_section()
@@ -68,19 +74,25 @@ class ProjectCard:
             with ui.row().classes('w-full items-center gap-2 text-sm'):
                 ui.label('Last run:').classes('opacity-70')
                 self.last_run = ui.row().classes('items-center gap-2')
-            with ui.column().classes('w-full gap-1 p-2 rounded rb-paused-banner') \
-                    .props('data-paused-banner') as self.banner:
+            with (
+                ui.column()
+                .classes('w-full gap-1 p-2 rounded rb-paused-banner')
+                .props('data-paused-banner') as self.banner
+            ):
                 self.banner_title = ui.label().classes('font-bold')
                 self.causes = ui.column().classes('gap-0 text-xs')
                 self.form_box = ui.element('div')
-            self.launch_banner = ui.label().classes('w-full p-2 rounded text-sm rb-launch-banner') \
+            self.launch_banner = (
+                ui.label()
+                .classes('w-full p-2 rounded text-sm rb-launch-banner')
                 .props('data-launch-banner role=status')
+            )
             with ui.row().classes('w-full gap-2'):
-                ui.button('Run', icon='play_arrow', on_click=lambda: ui.navigate.to(f'/projects/{self.id}')) \
-                    .classes('rb-tap')
+                ui.button('Run', icon='play_arrow', on_click=lambda: ui.navigate.to(f'/projects/{self.id}')).classes(
+                    'rb-tap'
+                )
                 ui.button('Backlog', icon='list', on_click=self.backlog).props('outline').classes('rb-tap')
-                self.parked_button = ui.button(on_click=self.parked).props('outline color=negative') \
-                    .classes('rb-tap')
+                self.parked_button = ui.button(on_click=self.parked).props('outline color=negative').classes('rb-tap')
         self.update(view)
 
     def update(self, view: CardView) -> None:
@@ -106,8 +118,8 @@ class ProjectCard:
         self.status.text = STATUS_TEXT[view.status]
         self.status.props(f'color={STATUS_COLOR[view.status]} data-card-status={view.status}')
         self.running.text = f'{view.running} running' + (
-            f' · {project["active_runs"] - view.running} queued' if project.get('active_runs', 0) > view.running
-            else '')
+            f' · {project["active_runs"] - view.running} queued' if project.get('active_runs', 0) > view.running else ''
+        )
         self.last_run.clear()
         with self.last_run:
             if view.last_run:
@@ -203,4 +215,5 @@ async def project_cards() -> None:
             await store.refresh()
         except Exception:  # noqa: BLE001 - keep following: the next event or reconnect refreshes again
             log.exception('refreshing project cards failed')
+
     live.follow(on_event, on_reconnect=store.refresh)

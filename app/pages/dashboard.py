@@ -1,4 +1,5 @@
 """Dashboard: project cards and the latest runs (filters in the URL)."""
+
 from __future__ import annotations
 
 from nicegui import ui

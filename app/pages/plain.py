@@ -7,6 +7,7 @@ the same value in the form; plus an Origin/Referer check), the action goes to th
 browser's own client (app.client, the person's token), and the answer is a 303 back to /plain with a
 one-line notice. With sign-in, a plain token form signs the browser in first.
 """
+
 from __future__ import annotations
 
 import html
@@ -26,9 +27,11 @@ PATH = '/plain'
 CSRF_COOKIE = 'rb_plain_csrf'
 NOTICE_COOKIE = 'rb_plain_notice'
 ACTIONS = ('start', 'auto-on', 'auto-off', 'reset', 'requeue', 'discard')
-NOSCRIPT_HTML = ('<noscript><p style="padding:12px 16px;margin:0;background:#fff3e0;color:#5d2c00;font:16px sans-serif">'
-                 'JavaScript is off. The <a href="/plain">plain project list</a> has every project action '
-                 '(Start AFK run, Auto on/off, Reset, Requeue, Discard) as plain forms.</p></noscript>')
+NOSCRIPT_HTML = (
+    '<noscript><p style="padding:12px 16px;margin:0;background:#fff3e0;color:#5d2c00;font:16px sans-serif">'
+    'JavaScript is off. The <a href="/plain">plain project list</a> has every project action '
+    '(Start AFK run, Auto on/off, Reset, Requeue, Discard) as plain forms.</p></noscript>'
+)
 
 _STYLE = """body{font:16px/1.5 system-ui,sans-serif;margin:0 auto;max-width:60rem;padding:1rem;color:#1b1b1b}
 h1{font-size:1.4rem}section{border:1px solid #ccc;border-radius:6px;padding:.5rem 1rem;margin:1rem 0}
@@ -48,8 +51,10 @@ class Notice:
 
 def _form_html(action: str, project_id: str, label: str, csrf: str, number: int | None = None) -> str:
     target = f'{PATH}/{html.escape(project_id)}/{action}' + (f'/{number}' if number is not None else '')
-    return (f'<form method="post" action="{target}"><input type="hidden" name="csrf_token" '
-            f'value="{html.escape(csrf)}"><button type="submit">{html.escape(label)}</button></form>')
+    return (
+        f'<form method="post" action="{target}"><input type="hidden" name="csrf_token" '
+        f'value="{html.escape(csrf)}"><button type="submit">{html.escape(label)}</button></form>'
+    )
 
 
 def project_section(project: dict, parked: list[dict], csrf: str) -> str:
@@ -58,15 +63,21 @@ def project_section(project: dict, parked: list[dict], csrf: str) -> str:
     auto = bool(project.get('auto_enabled'))
     failures = int(project.get('consecutive_failures') or 0)
     ready = project.get('ready_count')
-    lines = [f'<section data-project="{html.escape(pid)}"><h2><bdi>{html.escape(project["name"])}</bdi></h2>',
-             f'<p>Auto AFK runs: <strong>{"on" if auto else "off"}</strong> · '
-             f'{ready if ready is not None else "?"} ready · {project.get("active_runs", 0)} active</p>']
+    lines = [
+        f'<section data-project="{html.escape(pid)}"><h2><bdi>{html.escape(project["name"])}</bdi></h2>',
+        f'<p>Auto AFK runs: <strong>{"on" if auto else "off"}</strong> · '
+        f'{ready if ready is not None else "?"} ready · {project.get("active_runs", 0)} active</p>',
+    ]
     if project.get('paused'):
-        lines.append(f'<p class="paused">Auto paused · {failures} fail{"" if failures == 1 else "s"}'
-                     f'{"" if auto else " (auto is off)"}</p>')
+        lines.append(
+            f'<p class="paused">Auto paused · {failures} fail{"" if failures == 1 else "s"}'
+            f'{"" if auto else " (auto is off)"}</p>'
+        )
     if project.get('launch_error'):
-        lines.append(f'<p class="blocked">The last AFK run could not start: '
-                     f'{html.escape(project["launch_error"].removeprefix("launch_failed: "))}</p>')
+        lines.append(
+            f'<p class="blocked">The last AFK run could not start: '
+            f'{html.escape(project["launch_error"].removeprefix("launch_failed: "))}</p>'
+        )
     lines.append(_form_html('start', pid, f'Start AFK run ({ready if ready is not None else "?"} ready)', csrf))
     lines.append(_form_html('auto-off' if auto else 'auto-on', pid, f'Turn auto {"off" if auto else "on"}', csrf))
     if project.get('paused') or project.get('launch_error'):
@@ -75,10 +86,12 @@ def project_section(project: dict, parked: list[dict], csrf: str) -> str:
         lines.append('<h3>Parked issues</h3><ul>')
         for issue in parked:
             number = int(issue['issue_number'])
-            lines.append(f'<li>#{number} <bdi>{html.escape(issue.get("issue_title") or "")}</bdi>'
-                         f'{" — " + html.escape(issue["cause"]) if issue.get("cause") else ""} '
-                         f'{_form_html("requeue", pid, "Requeue", csrf, number)}'
-                         f'{_form_html("discard", pid, "Discard", csrf, number)}</li>')
+            lines.append(
+                f'<li>#{number} <bdi>{html.escape(issue.get("issue_title") or "")}</bdi>'
+                f'{" — " + html.escape(issue["cause"]) if issue.get("cause") else ""} '
+                f'{_form_html("requeue", pid, "Requeue", csrf, number)}'
+                f'{_form_html("discard", pid, "Discard", csrf, number)}</li>'
+            )
         lines.append('</ul>')
     lines.append('</section>')
     return ''.join(lines)
@@ -86,19 +99,26 @@ def project_section(project: dict, parked: list[dict], csrf: str) -> str:
 
 def page(body: str, notice: Notice | None = None) -> str:
     """Pure: the whole document."""
-    banner = f'<p class="{"error" if notice.error else "notice"}" role="status">{html.escape(notice.text)}</p>' \
-        if notice else ''
-    return ('<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Projects (plain) · Runboard</title>'
-            '<meta name="viewport" content="width=device-width, initial-scale=1">'
-            f'<style>{_STYLE}</style></head><body><h1>Runboard · projects</h1>'
-            f'<p><a href="/">Back to the full dashboard</a> (needs JavaScript)</p>{banner}{body}</body></html>')
+    banner = (
+        f'<p class="{"error" if notice.error else "notice"}" role="status">{html.escape(notice.text)}</p>'
+        if notice
+        else ''
+    )
+    return (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Projects (plain) · Runboard</title>'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f'<style>{_STYLE}</style></head><body><h1>Runboard · projects</h1>'
+        f'<p><a href="/">Back to the full dashboard</a> (needs JavaScript)</p>{banner}{body}</body></html>'
+    )
 
 
 def sign_in_form(csrf: str) -> str:
-    return (f'<p>Sign in with your API token (from <code>runboard users add</code>).</p>'
-            f'<form method="post" action="{PATH}/sign-in"><input type="hidden" name="csrf_token" '
-            f'value="{html.escape(csrf)}"><label>API token <input type="password" name="token" '
-            f'autocomplete="current-password" required></label> <button type="submit">Sign in</button></form>')
+    return (
+        f'<p>Sign in with your API token (from <code>runboard users add</code>).</p>'
+        f'<form method="post" action="{PATH}/sign-in"><input type="hidden" name="csrf_token" '
+        f'value="{html.escape(csrf)}"><label>API token <input type="password" name="token" '
+        f'autocomplete="current-password" required></label> <button type="submit">Sign in</button></form>'
+    )
 
 
 async def _call(client: RunboardClient, action: str, project_id: str, number: int | None) -> str:
@@ -123,9 +143,15 @@ async def _call(client: RunboardClient, action: str, project_id: str, number: in
 def _csrf_ok(request: Request, form: dict[str, list[str]]) -> bool:
     cookie = request.cookies.get(CSRF_COOKIE, '')
     sent = (form.get('csrf_token') or [''])[0]
-    return bool(cookie) and secrets.compare_digest(cookie, sent) and same_origin(
-        origin=request.headers.get('origin'), referer=request.headers.get('referer'),
-        host=request.headers.get('host'))
+    return (
+        bool(cookie)
+        and secrets.compare_digest(cookie, sent)
+        and same_origin(
+            origin=request.headers.get('origin'),
+            referer=request.headers.get('referer'),
+            host=request.headers.get('host'),
+        )
+    )
 
 
 async def _read_form(request: Request) -> dict[str, list[str]]:
@@ -135,8 +161,14 @@ async def _read_form(request: Request) -> dict[str, list[str]]:
 
 def _back(notice: Notice) -> RedirectResponse:
     response = RedirectResponse(PATH, status_code=303)
-    response.set_cookie(NOTICE_COOKIE, ('!' if notice.error else '') + notice.text[:300], max_age=60,
-                        httponly=True, samesite='strict', path=PATH)
+    response.set_cookie(
+        NOTICE_COOKIE,
+        ('!' if notice.error else '') + notice.text[:300],
+        max_age=60,
+        httponly=True,
+        samesite='strict',
+        path=PATH,
+    )
     return response
 
 
@@ -152,8 +184,9 @@ def register() -> None:
             try:
                 client = connection.client()
                 projects = await client.list_projects()
-                parked = {p['id']: (await client.parked_issues(p['id'])) if p.get('parked_count') else []
-                          for p in projects}
+                parked = {
+                    p['id']: (await client.parked_issues(p['id'])) if p.get('parked_count') else [] for p in projects
+                }
                 body = ''.join(project_section(p, parked[p['id']], csrf) for p in projects) or '<p>No projects.</p>'
             except ApiError as exc:
                 body, notice = '', Notice(f'Could not load the projects: {exc.detail}', error=True)
@@ -169,6 +202,7 @@ def register() -> None:
             return _back(Notice('This form is out of date; try again.', error=True))
         token = (form.get('token') or [''])[0].strip()
         from app.pages.signin import check_token, explain
+
         try:
             person = await check_token(token)
         except ApiError as exc:
@@ -178,7 +212,9 @@ def register() -> None:
 
     @web_app.post(PATH + '/{project_id}/{action}', include_in_schema=False)
     @web_app.post(PATH + '/{project_id}/{action}/{number}', include_in_schema=False)
-    async def plain_action(request: Request, project_id: str, action: str, number: str | None = None) -> RedirectResponse:
+    async def plain_action(
+        request: Request, project_id: str, action: str, number: str | None = None
+    ) -> RedirectResponse:
         form = await _read_form(request)
         if action not in ACTIONS:
             return _back(Notice(f'Unknown action {action!r}.', error=True))

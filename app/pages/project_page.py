@@ -1,8 +1,9 @@
 """Project page: the Run form (branch picker, limits, optimistic submit) above the project's runs."""
+
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from nicegui import background_tasks, ui
 
@@ -38,8 +39,17 @@ def pick(value: str | None, allowed: list[str]) -> str | None:
 
 
 class RunFormView:
-    def __init__(self, project: dict, branches: list[dict], store: RunsStore, *, retry_of: str | None,
-                 branch: str | None, depth: str | None, framework: str | None) -> None:
+    def __init__(
+        self,
+        project: dict,
+        branches: list[dict],
+        store: RunsStore,
+        *,
+        retry_of: str | None,
+        branch: str | None,
+        depth: str | None,
+        framework: str | None,
+    ) -> None:
         self.project, self.store = project, store
         self.form = RunFormState(project_id=project['id'], retry_of=retry_of)
         self.submitting = False
@@ -59,26 +69,47 @@ class RunFormView:
                     ui.label('Retry of')
                     ui.link(retry_of, f'/runs/{retry_of}').classes('font-mono')
             with ui.row().classes('w-full items-start gap-3 flex-wrap'):
-                self.branch = ui.select(branch_options(branches), label='Branch', with_input=True,
-                                        value=branch if branch in names else project['base_branch']
-                                        if project['base_branch'] in names else (names[0] if names else None)) \
-                    .classes('w-full sm:w-96').props('data-testid=branch input-debounce=0 '
-                                                     'aria-label="Branch (type to search)"')
+                self.branch = (
+                    ui.select(
+                        branch_options(branches),
+                        label='Branch',
+                        with_input=True,
+                        value=branch
+                        if branch in names
+                        else project['base_branch']
+                        if project['base_branch'] in names
+                        else (names[0] if names else None),
+                    )
+                    .classes('w-full sm:w-96')
+                    .props('data-testid=branch input-debounce=0 aria-label="Branch (type to search)"')
+                )
                 if len(branches) >= PICKER_LIMIT:  # maybe more than the picker holds: typing asks the server
                     self.branch.on('input-value', self.search_branches, throttle=0.25, leading_events=False)
-                self.depth = ui.select(project['depth_levels'], label='Depth level',
-                                       value=pick(depth, project['depth_levels'])) \
-                    .classes('w-full sm:w-44').props('data-testid=depth')
-                self.framework = ui.select(project['target_frameworks'], label='Target framework',
-                                           value=pick(framework, project['target_frameworks'])) \
-                    .classes('w-full sm:w-44').props('data-testid=framework')
+                self.depth = (
+                    ui.select(project['depth_levels'], label='Depth level', value=pick(depth, project['depth_levels']))
+                    .classes('w-full sm:w-44')
+                    .props('data-testid=depth')
+                )
+                self.framework = (
+                    ui.select(
+                        project['target_frameworks'],
+                        label='Target framework',
+                        value=pick(framework, project['target_frameworks']),
+                    )
+                    .classes('w-full sm:w-44')
+                    .props('data-testid=framework')
+                )
             with ui.row().classes('items-center gap-3 flex-wrap'):
                 with ui.element('span').props('tabindex=-1') as self.run_wrap:
-                    self.run_button = ui.button('Run', icon='play_arrow', on_click=self.submit) \
-                        .classes('rb-tap').props('data-testid=run aria-describedby=rb-run-reason')
+                    self.run_button = (
+                        ui.button('Run', icon='play_arrow', on_click=self.submit)
+                        .classes('rb-tap')
+                        .props('data-testid=run aria-describedby=rb-run-reason')
+                    )
                     self.run_tooltip = ui.tooltip('')
-                ui.button('Reset', icon='restart_alt', on_click=self.reset).props('flat data-testid=reset') \
-                    .classes('rb-tap')
+                ui.button('Reset', icon='restart_alt', on_click=self.reset).props('flat data-testid=reset').classes(
+                    'rb-tap'
+                )
                 self.progress = ui.label().classes('text-sm opacity-80').props('data-testid=progress')
             self.reason = ui.label().classes('text-sm').props('id=rb-run-reason data-testid=run-reason')
             self.result = ui.column().classes('w-full gap-1').props('aria-live=assertive data-testid=result')
@@ -113,26 +144,33 @@ class RunFormView:
     def quota_seconds_left(self) -> int:
         if not self.quota:
             return 0
-        banner = quota_banner(self.quota, datetime.now(timezone.utc))
+        banner = quota_banner(self.quota, datetime.now(UTC))
         return banner.seconds_left if banner else 0
 
     def render_limits(self) -> None:
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         self.rate_box.clear()
         left = self.rate_seconds_left()
         if left > 0 and self.failure is not None:
-            with self.rate_box, ui.element('div').classes('w-full rb-banner rb-banner-red').props(
-                    'role=alert data-testid=rate-banner'):
+            with (
+                self.rate_box,
+                ui.element('div').classes('w-full rb-banner rb-banner-red').props('role=alert data-testid=rate-banner'),
+            ):
                 with ui.row().classes('items-center gap-2 flex-wrap'):
                     ui.icon('hourglass_top')
-                    ui.label(f'Run limit reached — you can start a run again in {countdown_text(left)}.') \
-                        .props('data-testid=rate-countdown')
+                    ui.label(f'Run limit reached — you can start a run again in {countdown_text(left)}.').props(
+                        'data-testid=rate-countdown'
+                    )
                     correlation_chip(self.failure.correlation_id, 'HTTP 429')
         self.quota_box.clear()
         banner = quota_banner(self.quota, now)
         if banner and left <= 0:
-            with self.quota_box, ui.element('div').classes(f'w-full rb-banner rb-banner-{banner.level}').props(
-                    f'role=status data-testid=quota-{banner.level}'):
+            with (
+                self.quota_box,
+                ui.element('div')
+                .classes(f'w-full rb-banner rb-banner-{banner.level}')
+                .props(f'role=status data-testid=quota-{banner.level}'),
+            ):
                 with ui.row().classes('items-center gap-2'):
                     ui.icon('warning' if banner.level == 'amber' else 'block')
                     ui.label(banner.text)
@@ -146,7 +184,7 @@ class RunFormView:
         left = self.rate_seconds_left()
         if left > 0:
             return f'Run is disabled: run limit reached, available again in {countdown_text(left)}.'
-        banner = quota_banner(self.quota, datetime.now(timezone.utc))
+        banner = quota_banner(self.quota, datetime.now(UTC))
         if banner and banner.blocks_run:
             return f'Run is disabled: quota exhausted, next window opens in {countdown_text(banner.seconds_left)}.'
         if self.submitting:
@@ -167,7 +205,7 @@ class RunFormView:
             self.rate_limited_until = None
             await self.refresh_quota()
             return
-        banner = quota_banner(self.quota, datetime.now(timezone.utc))
+        banner = quota_banner(self.quota, datetime.now(UTC))
         if banner and banner.blocks_run and banner.seconds_left <= 0 and time.monotonic() - self.quota_fetched > 1:
             await self.refresh_quota()
             return
@@ -177,8 +215,7 @@ class RunFormView:
 
     # -- submit
     def payload(self) -> dict:
-        return {'branch': self.branch.value, 'depth_level': self.depth.value,
-                'target_framework': self.framework.value}
+        return {'branch': self.branch.value, 'depth_level': self.depth.value, 'target_framework': self.framework.value}
 
     async def submit(self) -> None:
         if self.submitting or self.block_reason():
@@ -197,8 +234,9 @@ class RunFormView:
                 view.list_view.render()
 
         try:
-            outcome = await submit_run(connection.client(), self.form, self.store, self.payload(),
-                                       on_attempt=on_attempt)
+            outcome = await submit_run(
+                connection.client(), self.form, self.store, self.payload(), on_attempt=on_attempt
+            )
         finally:
             self.submitting = False
         if self.list_view is not None:
@@ -221,17 +259,23 @@ class RunFormView:
             self.render_limits()
             self.update_button()
             return
-        with self.result, ui.element('div').classes('w-full rb-banner rb-banner-red').props(
-                f'role=alert data-testid=failure data-failure={failure.kind}'):
+        with (
+            self.result,
+            ui.element('div')
+            .classes('w-full rb-banner rb-banner-red')
+            .props(f'role=alert data-testid=failure data-failure={failure.kind}'),
+        ):
             ui.label(failure.message).props('data-testid=failure-text')
             with ui.row().classes('items-center gap-2 flex-wrap'):
                 if failure.links:
                     ui.label('Active run:' if failure.kind == 'pr_lock' else 'Active runs:').classes('text-sm')
                 for run_id in failure.links:
-                    ui.link(run_id, f'/runs/{run_id}').classes('font-mono text-sm rb-tap-link') \
-                        .props(f'data-blocking={run_id}')
-                correlation_chip(failure.correlation_id,
-                                 f'HTTP {failure.status}' if failure.status else 'connection lost')
+                    ui.link(run_id, f'/runs/{run_id}').classes('font-mono text-sm rb-tap-link').props(
+                        f'data-blocking={run_id}'
+                    )
+                correlation_chip(
+                    failure.correlation_id, f'HTTP {failure.status}' if failure.status else 'connection lost'
+                )
         self.render_limits()
         self.update_button()
 
@@ -249,9 +293,15 @@ class RunFormView:
 
 @ui.page('/projects/{project_id}')
 @signed_in
-async def project_page(project_id: str, retry_of: str | None = None, branch: str | None = None,
-                       depth: str | None = None, framework: str | None = None, status: str | None = None,
-                       kind: str | None = None) -> None:
+async def project_page(
+    project_id: str,
+    retry_of: str | None = None,
+    branch: str | None = None,
+    depth: str | None = None,
+    framework: str | None = None,
+    status: str | None = None,
+    kind: str | None = None,
+) -> None:
     client = connection.client()
     try:
         project = await client.get_project(project_id)
@@ -267,8 +317,7 @@ async def project_page(project_id: str, retry_of: str | None = None, branch: str
             ui.label(shown(project['name'])).classes('text-xl font-bold').props('role=heading aria-level=1 dir=auto')
             ui.label(project['repository']).classes('text-xs opacity-70 font-mono break-all')
         store = RunsStore(filters=RunFilters(project=project_id, status=status or None, kind=kind or None))
-        form = RunFormView(project, branches, store, retry_of=retry_of, branch=branch, depth=depth,
-                           framework=framework)
+        form = RunFormView(project, branches, store, retry_of=retry_of, branch=branch, depth=depth, framework=framework)
         ui.label('Runs').classes('text-lg font-medium').props('role=heading aria-level=2')
         form.list_view = await runs_list(project=project_id, url_path=f'/projects/{project_id}', store=store)
         await form.refresh_quota()

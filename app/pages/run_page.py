@@ -1,4 +1,5 @@
 """Run timeline: header (status, parameters, retry_of, Retry, Stop), stage markers and windowed live output."""
+
 from __future__ import annotations
 
 from collections import deque
@@ -11,8 +12,8 @@ from app.pages.signin import signed_in
 from app.pages.theme import duration, frame, relative, status_badge
 from app.state import connection, live
 from app.state.runs_store import ACTIVE
-from app.state.timeline import Line, OutputWindow
 from app.state.text import shown
+from app.state.timeline import Line, OutputWindow
 
 FETCH_PAGE = 5000
 HEAD_EVENTS = 500
@@ -27,17 +28,26 @@ class TimelineView:
         self.header = ui.column().classes('w-full gap-2').props('data-testid=run-header aria-live=polite')
         self.stages = ui.row().classes('w-full gap-2 flex-wrap').props('data-testid=stages aria-label="Stages"')
         with ui.row().classes('w-full items-center gap-2 flex-wrap'):
-            self.follow_switch = ui.switch('Follow output', value=True, on_change=self.toggle_follow) \
-                .props('data-testid=follow').classes('rb-tap')
+            self.follow_switch = (
+                ui.switch('Follow output', value=True, on_change=self.toggle_follow)
+                .props('data-testid=follow')
+                .classes('rb-tap')
+            )
             self.held_label = ui.label().classes('text-sm opacity-80').props('data-testid=held')
             ui.space()
-            self.earlier_button = ui.button('Load earlier lines', icon='expand_less', on_click=self.load_earlier) \
-                .props('flat dense data-testid=earlier').classes('rb-tap')
+            self.earlier_button = (
+                ui.button('Load earlier lines', icon='expand_less', on_click=self.load_earlier)
+                .props('flat dense data-testid=earlier')
+                .classes('rb-tap')
+            )
             self.count_label = ui.label().classes('text-xs opacity-70').props('data-testid=line-count')
         self.earlier = ui.log().classes('w-full rb-log rb-earlier').props('data-testid=earlier-output')
         self.earlier.set_visibility(False)
-        self.output = ui.log(max_lines=self.window.window).classes('w-full h-[60vh] rb-log') \
+        self.output = (
+            ui.log(max_lines=self.window.window)
+            .classes('w-full h-[60vh] rb-log')
             .props('data-testid=output role=log aria-label="Run output"')
+        )
         ui.timer(1.0, self.tick)
 
     # -- header
@@ -52,16 +62,22 @@ class TimelineView:
                 self.took = ui.label(duration(run)).classes('font-mono text-sm').props('data-field=duration')
                 ui.space()
                 if run['status'] in RETRYABLE:
-                    ui.button('Retry', icon='replay', on_click=lambda: retry(self.run)).classes('rb-tap') \
-                        .props('data-testid=retry')
+                    ui.button('Retry', icon='replay', on_click=lambda: retry(self.run)).classes('rb-tap').props(
+                        'data-testid=retry'
+                    )
                 if run['status'] in ACTIVE and run['status'] != 'stopping':
-                    ui.button('Stop', icon='stop', color='negative', on_click=lambda: stop_run(self.run['id'])) \
-                        .classes('rb-tap').props('data-testid=stop')
+                    ui.button('Stop', icon='stop', color='negative', on_click=lambda: stop_run(self.run['id'])).classes(
+                        'rb-tap'
+                    ).props('data-testid=stop')
             with ui.row().classes('items-center gap-x-4 gap-y-1 flex-wrap text-sm'):
-                for name, value in (('branch', run['branch_name']), ('depth', run['depth_level']),
-                                    ('framework', run['target_framework']), ('kind', run['kind']),
-                                    ('by', run.get('user_name') or '—'),
-                                    ('started', relative(run.get('started_at') or run.get('created_at')))):
+                for name, value in (
+                    ('branch', run['branch_name']),
+                    ('depth', run['depth_level']),
+                    ('framework', run['target_framework']),
+                    ('kind', run['kind']),
+                    ('by', run.get('user_name') or '—'),
+                    ('started', relative(run.get('started_at') or run.get('created_at'))),
+                ):
                     with ui.row().classes('gap-1 items-baseline'):
                         ui.label(name).classes('opacity-60')
                         ui.label(shown(value)).props(f'data-param={name} dir=auto')
@@ -71,7 +87,8 @@ class TimelineView:
                     with ui.row().classes('gap-1 items-baseline'):
                         ui.label('retry of').classes('opacity-60')
                         ui.link(run['retry_of'], f'/runs/{run["retry_of"]}').classes('rb-tap-link').props(
-                            'data-testid=retry-of')
+                            'data-testid=retry-of'
+                        )
                 if run.get('exit_code') is not None:
                     ui.label(f'exit code {run["exit_code"]}')
             if run.get('error'):
@@ -100,8 +117,9 @@ class TimelineView:
         """Stage markers of a skipped part, from its first HEAD_EVENTS events (the API has no stage-only
         query, and reading 100,000 lines to find a few markers would defeat the window)."""
         head = await connection.client().run_events(self.run['id'], after=after, limit=HEAD_EVENTS)
-        self.window.stages.extend(Line(e['seq'], e['type'], e['text']) for e in head
-                                  if e['type'] == 'stage' and e['seq'] <= until)
+        self.window.stages.extend(
+            Line(e['seq'], e['type'], e['text']) for e in head if e['type'] == 'stage' and e['seq'] <= until
+        )
         self.render_stages()
 
     async def open(self) -> None:

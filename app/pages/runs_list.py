@@ -1,4 +1,5 @@
 """The live runs list (dashboard and project page), drawn from a RunsStore."""
+
 from __future__ import annotations
 
 from urllib.parse import urlencode
@@ -30,8 +31,9 @@ class RunsListView:
         with ui.row().classes('w-full items-center gap-2'):
             self.message = ui.label().classes('text-negative')
             ui.space()
-            self.live_label = ui.label('○ connecting…').classes('text-xs opacity-70').props(
-                'data-testid=live aria-live=polite')
+            self.live_label = (
+                ui.label('○ connecting…').classes('text-xs opacity-70').props('data-testid=live aria-live=polite')
+            )
         self.box = ui.column().classes('w-full gap-2').props('role=list aria-label="Runs" data-testid=runs')
         ui.timer(1.0, self.tick)
 
@@ -39,8 +41,9 @@ class RunsListView:
     async def load(self) -> None:
         filters = self.store.filters
         try:
-            page = await connection.client().list_runs(limit=self.store.limit, project=filters.project,
-                                                       status=filters.status, kind=filters.kind)
+            page = await connection.client().list_runs(
+                limit=self.store.limit, project=filters.project, status=filters.status, kind=filters.kind
+            )
         except ApiError as exc:
             self.message.text = f'Could not load runs: {exc}'
             return
@@ -96,7 +99,7 @@ class RunsListView:
         if not rows or not self.shown:
             self._rebuild(rows)
             return
-        previous = {key: (card, run) for (key, run), card in zip(self.shown, self.cards)}
+        previous = {key: (card, run) for (key, run), card in zip(self.shown, self.cards, strict=False)}
         cards = []
         for run in rows:
             key = self.row_key(run)
@@ -129,8 +132,12 @@ class RunsListView:
 
     def _row(self, run: dict) -> ui.element:
         marker = f'data-optimistic={run["optimistic"]}' if run.get('optimistic') else f'data-run={run["id"]}'
-        with ui.card().tight().classes('w-full rb-row').props(
-                f'role=listitem {marker} data-status={run["status"]}') as card:
+        with (
+            ui.card()
+            .tight()
+            .classes('w-full rb-row')
+            .props(f'role=listitem {marker} data-status={run["status"]}') as card
+        ):
             with ui.row().classes('w-full items-center gap-x-3 gap-y-1 p-2 flex-wrap'):
                 if run.get('optimistic'):
                     with ui.row().classes('items-center gap-1'):
@@ -139,25 +146,36 @@ class RunsListView:
                 else:
                     status_badge(run['status'])
                     ui.link(run['id'], f'/runs/{run["id"]}').classes('font-mono text-sm rb-tap-link')
-                parts = [run.get('project_id') if self.show_project else None, run.get('branch_name'),
-                         run.get('depth_level'), run.get('target_framework'), run.get('kind')]
-                ui.label(' · '.join(shown(p) for p in parts if p)).classes('text-sm') \
-                    .props('data-field=params dir=auto')
+                parts = [
+                    run.get('project_id') if self.show_project else None,
+                    run.get('branch_name'),
+                    run.get('depth_level'),
+                    run.get('target_framework'),
+                    run.get('kind'),
+                ]
+                ui.label(' · '.join(shown(p) for p in parts if p)).classes('text-sm').props(
+                    'data-field=params dir=auto'
+                )
                 if run.get('retry_of'):
                     ui.link(f'retry of {run["retry_of"]}', f'/runs/{run["retry_of"]}').classes('text-xs rb-tap-link')
                 ui.label(run.get('user_name') or '').classes('text-xs opacity-70')
-                started = ui.label(relative(run.get('started_at') or run.get('created_at'))).classes(
-                    'text-xs opacity-70').props('data-field=started')
+                started = (
+                    ui.label(relative(run.get('started_at') or run.get('created_at')))
+                    .classes('text-xs opacity-70')
+                    .props('data-field=started')
+                )
                 took = ui.label(duration(run)).classes('text-xs opacity-70 font-mono').props('data-field=duration')
                 self.tickers[self.row_key(run)] = (run, started, took)
                 ui.space()
                 if not run.get('optimistic'):
                     if run['status'] in RETRYABLE:
                         ui.button('Retry', icon='replay', on_click=lambda r=run: retry(r)).props(
-                            f'flat dense aria-label="Retry run {run["id"]}"').classes('rb-tap')
+                            f'flat dense aria-label="Retry run {run["id"]}"'
+                        ).classes('rb-tap')
                     if run['status'] in ACTIVE and run['status'] != 'stopping':
                         ui.button('Stop', icon='stop', on_click=lambda r=run: self.stop(r)).props(
-                            f'flat dense color=negative aria-label="Stop run {run["id"]}"').classes('rb-tap')
+                            f'flat dense color=negative aria-label="Stop run {run["id"]}"'
+                        ).classes('rb-tap')
         return card
 
     def tick(self) -> None:
@@ -172,8 +190,14 @@ class RunsListView:
 
 def retry(run: dict) -> None:
     """Retry opens the Run form pre-filled from the run (with a new idempotency key)."""
-    query = urlencode({'retry_of': run['id'], 'branch': run['branch_name'], 'depth': run['depth_level'],
-                       'framework': run['target_framework']})
+    query = urlencode(
+        {
+            'retry_of': run['id'],
+            'branch': run['branch_name'],
+            'depth': run['depth_level'],
+            'framework': run['target_framework'],
+        }
+    )
     ui.navigate.to(f'/projects/{run["project_id"]}?{query}')
 
 
@@ -192,29 +216,58 @@ def filter_bar(view: RunsListView, projects: list[dict] | None) -> None:
     filters = view.store.filters
 
     async def changed() -> None:
-        view.store.filters = RunFilters(project=project.value if project else filters.project,
-                                        status=status.value or None, kind=kind.value or None)
-        query = urlencode(view.store.filters.query() if projects is not None else
-                          {k: v for k, v in view.store.filters.query().items() if k != 'project'})
+        view.store.filters = RunFilters(
+            project=project.value if project else filters.project, status=status.value or None, kind=kind.value or None
+        )
+        query = urlencode(
+            view.store.filters.query()
+            if projects is not None
+            else {k: v for k, v in view.store.filters.query().items() if k != 'project'}
+        )
         ui.navigate.history.replace(f'{view.url_path}{"?" + query if query else ""}')
         await view.load()
 
     with ui.row().classes('w-full items-center gap-2 flex-wrap'):
         project = None
         if projects is not None:
-            project = ui.select({'': 'All projects', **{p['id']: p['name'] for p in projects}},
-                                value=filters.project or '', label='Project', on_change=changed) \
-                .classes('w-full sm:w-48').props('data-filter=project')
-        status = ui.select({'': 'Any status', **{s: STATUS_LABELS.get(s, s) for s in STATUSES}},
-                           value=filters.status or '', label='Status', on_change=changed) \
-            .classes('w-full sm:w-40').props('data-filter=status')
-        kind = ui.select({'': 'Any kind', **{k: k for k in KINDS}}, value=filters.kind or '', label='Kind',
-                         on_change=changed).classes('w-full sm:w-36').props('data-filter=kind')
+            project = (
+                ui.select(
+                    {'': 'All projects', **{p['id']: p['name'] for p in projects}},
+                    value=filters.project or '',
+                    label='Project',
+                    on_change=changed,
+                )
+                .classes('w-full sm:w-48')
+                .props('data-filter=project')
+            )
+        status = (
+            ui.select(
+                {'': 'Any status', **{s: STATUS_LABELS.get(s, s) for s in STATUSES}},
+                value=filters.status or '',
+                label='Status',
+                on_change=changed,
+            )
+            .classes('w-full sm:w-40')
+            .props('data-filter=status')
+        )
+        kind = (
+            ui.select(
+                {'': 'Any kind', **{k: k for k in KINDS}}, value=filters.kind or '', label='Kind', on_change=changed
+            )
+            .classes('w-full sm:w-36')
+            .props('data-filter=kind')
+        )
 
 
-async def runs_list(*, project: str | None = None, status: str | None = None, kind: str | None = None,
-                    url_path: str | None = None, projects: list[dict] | None = None,
-                    store: RunsStore | None = None) -> RunsListView:
+async def runs_list(
+    *,
+    project: str | None = None,
+    status: str | None = None,
+    kind: str | None = None,
+    url_path: str | None = None,
+    projects: list[dict] | None = None,
+    store: RunsStore | None = None,
+) -> RunsListView:
     store = store or RunsStore(filters=RunFilters(project=project, status=status or None, kind=kind or None))
     placeholder = ui.column().classes('w-full')
     view = RunsListView(store, url_path=url_path, show_project=project is None)

@@ -1,8 +1,10 @@
 """Team-mode sign-in: the /login page and the guard every other page wears."""
+
 from __future__ import annotations
 
 import functools
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from nicegui import ui
 from starlette.responses import RedirectResponse
@@ -18,10 +20,12 @@ def signed_in(page: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[An
     async def guarded(*args: Any, **kwargs: Any) -> Any:
         if connection.sign_in_required() and not session.current_token():
             from nicegui.storage import request_contextvar
+
             request = request_contextvar.get()
             here = request.url.path + (f'?{request.url.query}' if request.url.query else '') if request else '/'
             return RedirectResponse(session.login_url(here), status_code=303)
         return await page(*args, **kwargs)
+
     return guarded
 
 
@@ -45,13 +49,19 @@ async def login_page(next: str | None = None) -> Any:  # noqa: A002  (the query 
     if not connection.sign_in_required():
         return RedirectResponse(target, status_code=303)
     from app.pages.theme import frame
+
     with frame('Sign in', show_person=False):
         with ui.card().classes('w-full max-w-md mx-auto gap-3'):
             ui.label('Sign in to Runboard').classes('text-lg font-bold').props('role=heading aria-level=1')
-            ui.label('Paste your API token (an operator creates it with '
-                     '"runboard users add NAME --team TEAM --role builder").').classes('text-sm opacity-80')
-            token_input = ui.input('API token', password=True, password_toggle_button=True) \
-                .classes('w-full').props('autofocus autocomplete=off data-testid=token-input')
+            ui.label(
+                'Paste your API token (an operator creates it with '
+                '"runboard users add NAME --team TEAM --role builder").'
+            ).classes('text-sm opacity-80')
+            token_input = (
+                ui.input('API token', password=True, password_toggle_button=True)
+                .classes('w-full')
+                .props('autofocus autocomplete=off data-testid=token-input')
+            )
             error = ui.label('').classes('text-negative text-sm').props('role=alert data-testid=login-error')
             error.set_visibility(False)
 

@@ -1,17 +1,24 @@
 """Shared page chrome and small display helpers."""
+
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
-from typing import Iterator
+from datetime import UTC, datetime
 
 from nicegui import ui
 
 from app.pages.plain import NOSCRIPT_HTML
 
 STATUS_COLORS = {
-    'queued': 'grey-7', 'running': 'blue-7', 'succeeded': 'green-8', 'failed': 'red-8',
-    'timed_out': 'orange-9', 'crashed': 'deep-purple-7', 'stopped': 'blue-grey-7', 'stopping': 'blue-grey-5',
+    'queued': 'grey-7',
+    'running': 'blue-7',
+    'succeeded': 'green-8',
+    'failed': 'red-8',
+    'timed_out': 'orange-9',
+    'crashed': 'deep-purple-7',
+    'stopped': 'blue-grey-7',
+    'stopping': 'blue-grey-5',
     'submitting': 'grey-6',
 }
 STATUS_LABELS = {'timed_out': 'timed out', 'submitting': 'Submitting…'}
@@ -19,8 +26,10 @@ STATUS_LABELS = {'timed_out': 'timed out', 'submitting': 'Submitting…'}
 
 @contextmanager
 def frame(title: str, *, show_person: bool = True) -> Iterator[None]:
-    ui.add_head_html('<link rel="stylesheet" href="/assets/runboard.css">'
-                     '<meta name="viewport" content="width=device-width, initial-scale=1">')
+    ui.add_head_html(
+        '<link rel="stylesheet" href="/assets/runboard.css">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+    )
     ui.add_body_html(NOSCRIPT_HTML)  # without JavaScript: a link to the plain project list (app/pages/plain.py)
     ui.dark_mode(None)  # follow the system
     with ui.header().classes('items-center justify-between px-4 py-2'):
@@ -39,31 +48,36 @@ def _person_menu() -> None:
     """With sign-in: who is signed in (name, role) and Sign out."""
     from app.pages.signin import sign_out
     from app.state import connection, session
+
     if not connection.sign_in_required():
         return
     person = session.current_person() or {}
-    ui.label(f"{person.get('name') or '?'} · {person.get('role') or '?'}") \
-        .classes('text-sm whitespace-nowrap').props('data-testid=signed-in-as')
+    ui.label(f'{person.get("name") or "?"} · {person.get("role") or "?"}').classes('text-sm whitespace-nowrap').props(
+        'data-testid=signed-in-as'
+    )
     ui.button('Sign out', on_click=sign_out).props('flat dense color=white no-caps data-testid=sign-out')
 
 
 def status_badge(status: str) -> ui.badge:
-    return ui.badge(STATUS_LABELS.get(status, status), color=STATUS_COLORS.get(status, 'grey')) \
-        .props(f'data-status={status}').classes('text-sm px-2 py-1')
+    return (
+        ui.badge(STATUS_LABELS.get(status, status), color=STATUS_COLORS.get(status, 'grey'))
+        .props(f'data-status={status}')
+        .classes('text-sm px-2 py-1')
+    )
 
 
 def parse_time(value: str | None) -> datetime | None:
     if not value:
         return None
     moment = datetime.fromisoformat(value)
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def relative(value: str | None, now: datetime | None = None) -> str:
     moment = parse_time(value)
     if moment is None:
         return '—'
-    seconds = int(((now or datetime.now(timezone.utc)) - moment).total_seconds())
+    seconds = int(((now or datetime.now(UTC)) - moment).total_seconds())
     if seconds < 5:
         return 'just now'
     for size, unit in ((86400, 'd'), (3600, 'h'), (60, 'min')):
@@ -76,7 +90,7 @@ def duration(run: dict, now: datetime | None = None) -> str:
     start = parse_time(run.get('started_at'))
     if start is None:
         return '—'
-    end = parse_time(run.get('finished_at')) or now or datetime.now(timezone.utc)
+    end = parse_time(run.get('finished_at')) or now or datetime.now(UTC)
     seconds = max(0, int((end - start).total_seconds()))
     minutes, secs = divmod(seconds, 60)
     hours, minutes = divmod(minutes, 60)

@@ -1,4 +1,5 @@
 """Small shared widgets: the CorrelationChip and a confirm dialog."""
+
 from __future__ import annotations
 
 from nicegui import ui
@@ -13,9 +14,14 @@ def correlation_chip(correlation_id: str | None, failure: str = '') -> ui.elemen
             ui.clipboard.write(correlation_id)
             ui.notify(f'Copied correlation id {correlation_id}', position='bottom', timeout=1500)
 
-    chip = ui.button(on_click=copy).props(
-        f'flat dense no-caps outline icon=content_copy aria-label="Copy correlation id {text}" '
-        f'data-correlation-id="{correlation_id or ""}"').classes('rb-tap rb-chip')
+    chip = (
+        ui.button(on_click=copy)
+        .props(
+            f'flat dense no-caps outline icon=content_copy aria-label="Copy correlation id {text}" '
+            f'data-correlation-id="{correlation_id or ""}"'
+        )
+        .classes('rb-tap rb-chip')
+    )
     with chip:
         ui.label(f'{failure} · ' if failure else '').classes('text-xs')
         ui.label(text).classes('font-mono text-xs')

@@ -1,4 +1,5 @@
 """Users, teams and API tokens. Tokens are random and stored only as SHA-256 hashes."""
+
 from __future__ import annotations
 
 import hashlib
@@ -89,8 +90,9 @@ class TokenAuthenticator:
 
     def _load(self, digest: str) -> Principal | None:
         with Session(self.engine) as session:
-            row = session.exec(select(User).join(ApiToken, ApiToken.user_id == User.id)
-                               .where(ApiToken.token_hash == digest)).first()
+            row = session.exec(
+                select(User).join(ApiToken, ApiToken.user_id == User.id).where(ApiToken.token_hash == digest)
+            ).first()
             if row is None:
                 return None
             user = row[0]

@@ -1,9 +1,10 @@
 """Pure admission decisions: may this run start, and if not, why and when to come back. No I/O."""
+
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
-import dataclasses
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
@@ -29,23 +30,45 @@ def fingerprint(payload: dict) -> str:
 def validate_choice(value: str, allowed: list[str], field_name: str) -> Refusal | None:
     if value in allowed:
         return None
-    return Refusal(422, 'validation', f'{field_name} {value!r} is not allowed for this project; '
-                                      f'choose one of: {", ".join(allowed)}', field=field_name)
+    return Refusal(
+        422,
+        'validation',
+        f'{field_name} {value!r} is not allowed for this project; choose one of: {", ".join(allowed)}',
+        field=field_name,
+    )
 
 
-def validate_run_request(*, depth_level: str, target_framework: str, branch: str, allowed_depths: list[str],
-                         allowed_frameworks: list[str], branch_exists: bool) -> Refusal | None:
-    return (validate_choice(depth_level, allowed_depths, 'depth_level')
-            or validate_choice(target_framework, allowed_frameworks, 'target_framework')
-            or (None if branch_exists else
-                Refusal(422, 'validation', f'branch {branch!r} does not exist in the repository', field='branch')))
+def validate_run_request(
+    *,
+    depth_level: str,
+    target_framework: str,
+    branch: str,
+    allowed_depths: list[str],
+    allowed_frameworks: list[str],
+    branch_exists: bool,
+) -> Refusal | None:
+    return (
+        validate_choice(depth_level, allowed_depths, 'depth_level')
+        or validate_choice(target_framework, allowed_frameworks, 'target_framework')
+        or (
+            None
+            if branch_exists
+            else Refusal(422, 'validation', f'branch {branch!r} does not exist in the repository', field='branch')
+        )
+    )
 
 
 KeyVerdict = Literal['new', 'replay', 'mismatch', 'in_flight']
 
 
-def idempotency_verdict(*, stored_fingerprint: str | None, stored_run_id: str | None, expires_at: datetime | None,
-                        fingerprint_now: str, now: datetime) -> KeyVerdict:
+def idempotency_verdict(
+    *,
+    stored_fingerprint: str | None,
+    stored_run_id: str | None,
+    expires_at: datetime | None,
+    fingerprint_now: str,
+    now: datetime,
+) -> KeyVerdict:
     """What to do with a request whose key may have been seen before."""
     if stored_fingerprint is None or expires_at is None or expires_at <= now:
         return 'new'
@@ -57,8 +80,9 @@ def idempotency_verdict(*, stored_fingerprint: str | None, stored_run_id: str | 
 RepositoryVerdict = Literal['concurrency_limit', 'pr_lock'] | None
 
 
-def repository_verdict(*, slotted_active: int, max_concurrent: int, branch_holder: str | None,
-                       bypass_concurrency: bool = False) -> RepositoryVerdict:
+def repository_verdict(
+    *, slotted_active: int, max_concurrent: int, branch_holder: str | None, bypass_concurrency: bool = False
+) -> RepositoryVerdict:
     """Concurrency limit first, then the PR lock (one active run per repository + branch).
 
     slotted_active: active runs holding a concurrency slot on the repository (AFK runs that bypass the
@@ -72,14 +96,23 @@ def repository_verdict(*, slotted_active: int, max_concurrent: int, branch_holde
 
 
 def concurrency_refusal(max_concurrent: int, blocking_runs: tuple[str, ...]) -> Refusal:
-    return Refusal(409, 'concurrency_limit',
-                   f'This repository is at maximum concurrency ({max_concurrent} active). '
-                   f'Wait for an active run to complete and retry.', blocking_runs=blocking_runs)
+    return Refusal(
+        409,
+        'concurrency_limit',
+        f'This repository is at maximum concurrency ({max_concurrent} active). '
+        f'Wait for an active run to complete and retry.',
+        blocking_runs=blocking_runs,
+    )
 
 
 def pr_lock_refusal(branch: str, holder: str) -> Refusal:
-    return Refusal(409, 'pr_lock', f'Branch {branch!r} is locked by active run {holder}.', blocking_runs=(holder,),
-                   extra={'holder_run_id': holder})
+    return Refusal(
+        409,
+        'pr_lock',
+        f'Branch {branch!r} is locked by active run {holder}.',
+        blocking_runs=(holder,),
+        extra={'holder_run_id': holder},
+    )
 
 
 def free_slot(used: set[int], max_concurrent: int) -> int | None:
@@ -93,5 +126,4 @@ def free_slot(used: set[int], max_concurrent: int) -> int | None:
 def retry_verdict(status: str, retryable: tuple[str, ...]) -> Refusal | None:
     if status in retryable:
         return None
-    return Refusal(409, 'not_retryable', f'A {status} run cannot be retried; only '
-                                         f'{", ".join(retryable)} runs can.')
+    return Refusal(409, 'not_retryable', f'A {status} run cannot be retried; only {", ".join(retryable)} runs can.')

@@ -7,13 +7,14 @@ creates the run (one active loop run per project: partial unique index), or does
 Hand-started AFK runs ("Start AFK run") are additive: bounded by the global cap and by claims only.
 In team mode a Redis lease additionally keeps the sweeps of several instances from overlapping.
 """
+
 from __future__ import annotations
 
 import asyncio
 import logging
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import Connection, Engine, text
 from sqlmodel import Session, select
@@ -60,6 +61,7 @@ class SweepLease:
 
     def __init__(self, redis_url: str, prefix: str, ttl_seconds: float) -> None:
         import redis
+
         self._redis = redis.Redis.from_url(redis_url, socket_connect_timeout=1.0, socket_timeout=2.0)
         self.key = f'{prefix}:afk:sweep-lease'
         self.ttl_ms = int(ttl_seconds * 1000)
@@ -99,8 +101,16 @@ def _active_runs(conn: Connection) -> int:
 
 
 def _loop_run_in_flight(conn: Connection, project_id: str) -> bool:
-    return conn.execute(text(f"SELECT 1 FROM run WHERE project_id = :p AND {LOOP_RUN_SQL} "
-                             "AND status IN ('queued', 'running') LIMIT 1"), {'p': project_id}).first() is not None
+    return (
+        conn.execute(
+            text(
+                f'SELECT 1 FROM run WHERE project_id = :p AND {LOOP_RUN_SQL} '
+                "AND status IN ('queued', 'running') LIMIT 1"
+            ),
+            {'p': project_id},
+        ).first()
+        is not None
+    )
 
 
 class AfkLoop:
@@ -134,21 +144,30 @@ class AfkLoop:
             auto = list(session.exec(select(Project).where(Project.auto_enabled == True)).all())  # noqa: E712
             if not auto:
                 return report
-            in_flight = set(conn.execute(text(
-                f"SELECT project_id FROM run WHERE {LOOP_RUN_SQL} AND status IN ('queued', 'running')")).scalars())
-            last_launch = dict(conn.execute(text(
-                "SELECT project_id, max(created_at) FROM run WHERE kind = 'auto' GROUP BY project_id")).all())
+            in_flight = set(
+                conn.execute(
+                    text(f"SELECT project_id FROM run WHERE {LOOP_RUN_SQL} AND status IN ('queued', 'running')")
+                ).scalars()
+            )
+            last_launch = dict(
+                conn.execute(
+                    text("SELECT project_id, max(created_at) FROM run WHERE kind = 'auto' GROUP BY project_id")
+                ).all()
+            )
             local_ready = self._local_ready(conn, {p.id for p in auto if not is_forge(p.issue_source)})
             blocked = claims.blocked_numbers(conn)
         # Fairness under the cap: the project whose last auto run is oldest goes first.
-        epoch = datetime.min.replace(tzinfo=timezone.utc)
+        epoch = datetime.min.replace(tzinfo=UTC)
         auto.sort(key=lambda p: (_aware(last_launch.get(p.id)) or epoch, p.id))
         for project in auto:
             report.considered += 1
-            facts = dict(auto_enabled=True, paused=is_paused(project.consecutive_failures),
-                         loop_run_in_flight=project.id in in_flight,
-                         under_global_cap=active < self.settings.global_run_cap,
-                         launch_blocked=project.launch_error is not None)
+            facts = dict(
+                auto_enabled=True,
+                paused=is_paused(project.consecutive_failures),
+                loop_run_in_flight=project.id in in_flight,
+                under_global_cap=active < self.settings.global_run_cap,
+                launch_blocked=project.launch_error is not None,
+            )
             if not facts['under_global_cap']:
                 report.stopped_by = 'global_cap'
                 break
@@ -183,13 +202,15 @@ class AfkLoop:
         ready: dict[str, list[IssueRecord]] = {}
         if not project_ids:
             return ready
-        rows = conn.execute(text(
-            "SELECT project_id, number, title, labels FROM issue WHERE state = 'open' ORDER BY number")).all()
+        rows = conn.execute(
+            text("SELECT project_id, number, title, labels FROM issue WHERE state = 'open' ORDER BY number")
+        ).all()
         for project_id, number, title, labels in rows:
             if project_id not in project_ids:
                 continue
             if isinstance(labels, str):
                 import json
+
                 labels = json.loads(labels)
             record = IssueRecord(number, title, '', tuple(labels or ()), 'open')
             if record.labelled_ready:
@@ -197,10 +218,12 @@ class AfkLoop:
         return ready
 
     @staticmethod
-    def _candidates(project: Project, local_ready: dict[str, list[IssueRecord]],
-                    blocked: dict[str, set[int]]) -> list[IssueRecord]:
+    def _candidates(
+        project: Project, local_ready: dict[str, list[IssueRecord]], blocked: dict[str, set[int]]
+    ) -> list[IssueRecord]:
         if is_forge(project.issue_source):
             from app.services.sources import forge
+
             records = forge.ready_issues(project.repository, project.issue_source)
         else:
             records = local_ready.get(project.id, [])
@@ -208,8 +231,15 @@ class AfkLoop:
         return [r for r in records if r.labelled_ready and r.number not in taken]
 
     # ------------------------------------------------------------ launching
-    def _launch_first(self, project: Project, candidates: list[IssueRecord], *, principal: Principal | None,
-                      gated: bool, correlation_id: str | None = None) -> RunPublic | None:
+    def _launch_first(
+        self,
+        project: Project,
+        candidates: list[IssueRecord],
+        *,
+        principal: Principal | None,
+        gated: bool,
+        correlation_id: str | None = None,
+    ) -> RunPublic | None:
         """Launch on the first candidate nobody else holds. NotLaunched propagates (gate closed)."""
         for issue in candidates:
             try:
@@ -222,16 +252,35 @@ class AfkLoop:
                 raise
         return None
 
-    def _launch(self, project: Project, issue: IssueRecord, *, principal: Principal | None, gated: bool,
-                correlation_id: str | None) -> RunPublic:
+    def _launch(
+        self,
+        project: Project,
+        issue: IssueRecord,
+        *,
+        principal: Principal | None,
+        gated: bool,
+        correlation_id: str | None,
+    ) -> RunPublic:
         settings = self.settings
         source = project.issue_source or {}
-        depth = source.get('depth_level') if source.get('depth_level') in project.depth_levels \
-            else project.depth_levels[0]
-        framework = source.get('target_framework') if source.get('target_framework') in project.target_frameworks \
+        depth = (
+            source.get('depth_level') if source.get('depth_level') in project.depth_levels else project.depth_levels[0]
+        )
+        framework = (
+            source.get('target_framework')
+            if source.get('target_framework') in project.target_frameworks
             else project.target_frameworks[0]
-        spec = RunSpec(project.id, depth, framework, afk_branch(issue.number), kind=RunKind.auto.value,
-                       issue_number=issue.number, issue_title=issue.title[:500], checkout_ref=project.base_branch)
+        )
+        spec = RunSpec(
+            project.id,
+            depth,
+            framework,
+            afk_branch(issue.number),
+            kind=RunKind.auto.value,
+            issue_number=issue.number,
+            issue_title=issue.title[:500],
+            checkout_ref=project.base_branch,
+        )
 
         def before_insert(conn: Connection) -> None:
             if not is_sqlite(str(self.engine.url)):
@@ -239,31 +288,60 @@ class AfkLoop:
             if not gated:  # a hand-started AFK run is additive: only the global cap and claims bound it
                 return
             in_flight = _loop_run_in_flight(conn, project.id)
-            row = conn.execute(text('SELECT auto_enabled, consecutive_failures, launch_error FROM project '
-                                    'WHERE id = :p'), {'p': project.id}).first()
+            row = conn.execute(
+                text('SELECT auto_enabled, consecutive_failures, launch_error FROM project WHERE id = :p'),
+                {'p': project.id},
+            ).first()
             if row is None:
                 raise NotLaunched('auto_off')
             under_cap = _active_runs(conn) < settings.global_run_cap
-            if not should_launch_auto(auto_enabled=bool(row[0]), paused=is_paused(row[1]),
-                                      loop_run_in_flight=in_flight, under_global_cap=under_cap,
-                                      claimable_issue=True, launch_blocked=row[2] is not None):
-                raise NotLaunched('global_cap' if not under_cap else 'in_flight' if in_flight
-                                  else 'paused' if is_paused(row[1]) else 'launch_failed' if row[2] is not None
-                                  else 'auto_off')
+            if not should_launch_auto(
+                auto_enabled=bool(row[0]),
+                paused=is_paused(row[1]),
+                loop_run_in_flight=in_flight,
+                under_global_cap=under_cap,
+                claimable_issue=True,
+                launch_blocked=row[2] is not None,
+            ):
+                raise NotLaunched(
+                    'global_cap'
+                    if not under_cap
+                    else 'in_flight'
+                    if in_flight
+                    else 'paused'
+                    if is_paused(row[1])
+                    else 'launch_failed'
+                    if row[2] is not None
+                    else 'auto_off'
+                )
 
         def after_insert(conn: Connection, run) -> None:  # noqa: ANN001
-            if not claims.claim_in(conn, project_id=project.id, issue_number=issue.number,
-                                   issue_title=issue.title, run_id=run.id):
+            if not claims.claim_in(
+                conn, project_id=project.id, issue_number=issue.number, issue_title=issue.title, run_id=run.id
+            ):
                 raise ClaimTaken()
             body = issue.body
             if not body and not is_forge(project.issue_source):
-                body = conn.execute(text('SELECT body FROM issue WHERE project_id = :p AND number = :n'),
-                                    {'p': project.id, 'n': issue.number}).scalar() or ''
+                body = (
+                    conn.execute(
+                        text('SELECT body FROM issue WHERE project_id = :p AND number = :n'),
+                        {'p': project.id, 'n': issue.number},
+                    ).scalar()
+                    or ''
+                )
             conn.execute(text('UPDATE run SET issue_body = :b WHERE id = :id'), {'b': body, 'id': run.id})
 
-        run = self.admitter._create(principal, project, spec, key=None, fingerprint=None,
-                                    correlation_id=correlation_id, bypass_concurrency=True,
-                                    before_insert=before_insert, after_insert=after_insert)
+        run = self.admitter._create(
+            principal,
+            project,
+            spec,
+            key=None,
+            fingerprint=None,
+            correlation_id=correlation_id,
+            bypass_concurrency=True,
+            before_insert=before_insert,
+            after_insert=after_insert,
+        )
         self._publish_project(project)  # the admitter announced the run and woke the queue
         return run
 
@@ -274,14 +352,17 @@ class AfkLoop:
             project = projects.get_visible(session, project_id, principal)
             candidates = issue_source.ready_issues(session, project)
         if not candidates:
-            raise DomainError(409, 'no_ready_issue',
-                              f'Project {project_id!r} has no ready issue: add an open issue labelled '
-                              f'"ready-for-agent" (or requeue a parked one) and try again.')
-        run = self._launch_first(project, candidates, principal=principal, gated=False,
-                                 correlation_id=correlation_id)
+            raise DomainError(
+                409,
+                'no_ready_issue',
+                f'Project {project_id!r} has no ready issue: add an open issue labelled '
+                f'"ready-for-agent" (or requeue a parked one) and try again.',
+            )
+        run = self._launch_first(project, candidates, principal=principal, gated=False, correlation_id=correlation_id)
         if run is None:
-            raise DomainError(409, 'no_ready_issue',
-                              f'Every ready issue of project {project_id!r} was just taken by another AFK run.')
+            raise DomainError(
+                409, 'no_ready_issue', f'Every ready issue of project {project_id!r} was just taken by another AFK run.'
+            )
         return run
 
     def set_auto(self, principal: Principal, project_id: str, enabled: bool) -> ProjectPublic:
@@ -289,8 +370,10 @@ class AfkLoop:
         self._require_operator(principal)
         with session_scope(self.engine) as session:
             project = projects.get_visible(session, project_id, principal)
-            session.connection().execute(text('UPDATE project SET auto_enabled = :on, updated_at = :now '
-                                              'WHERE id = :p'), {'on': enabled, 'now': utcnow(), 'p': project_id})
+            session.connection().execute(
+                text('UPDATE project SET auto_enabled = :on, updated_at = :now WHERE id = :p'),
+                {'on': enabled, 'now': utcnow(), 'p': project_id},
+            )
         self._publish_project(project)
         if enabled:
             self.kick()
@@ -301,9 +384,13 @@ class AfkLoop:
         self._require_operator(principal)
         with session_scope(self.engine) as session:
             project = projects.get_visible(session, project_id, principal)
-            session.connection().execute(text(
-                'UPDATE project SET consecutive_failures = 0, launch_error = NULL, launch_error_at = NULL, '
-                'updated_at = :now WHERE id = :p'), {'now': utcnow(), 'p': project_id})
+            session.connection().execute(
+                text(
+                    'UPDATE project SET consecutive_failures = 0, launch_error = NULL, launch_error_at = NULL, '
+                    'updated_at = :now WHERE id = :p'
+                ),
+                {'now': utcnow(), 'p': project_id},
+            )
         self._publish_project(project)
         self.kick()
         return projects.get_project(self.engine, principal, project_id)
@@ -315,14 +402,27 @@ class AfkLoop:
         self._publish_project(project)
         if action == 'requeue':
             self.kick()
-        return {'issue_number': claim.issue_number, 'issue_title': claim.issue_title, 'state': claim.state,
-                'run_id': claim.run_id, 'cause': claim.cause}
+        return {
+            'issue_number': claim.issue_number,
+            'issue_title': claim.issue_title,
+            'state': claim.state,
+            'run_id': claim.run_id,
+            'cause': claim.cause,
+        }
 
     def parked(self, principal: Principal, project_id: str) -> list[dict]:
         with Session(self.engine) as session:
             projects.get_visible(session, project_id, principal)
-        return [{'issue_number': c.issue_number, 'issue_title': c.issue_title, 'state': c.state,
-                 'run_id': c.run_id, 'cause': c.cause} for c in claims.parked(self.engine, project_id)]
+        return [
+            {
+                'issue_number': c.issue_number,
+                'issue_title': c.issue_title,
+                'state': c.state,
+                'run_id': c.run_id,
+                'cause': c.cause,
+            }
+            for c in claims.parked(self.engine, project_id)
+        ]
 
     @staticmethod
     def _require_operator(principal: Principal) -> None:
@@ -335,9 +435,16 @@ class AfkLoop:
     # ------------------------------------------------------------ scheduling
     def install(self, scheduler) -> None:  # noqa: ANN001 - an APScheduler AsyncIOScheduler
         self._scheduler = scheduler
-        scheduler.add_job(self._job, 'interval', seconds=self.settings.afk_sweep_seconds, id=JOB_ID,
-                          max_instances=1, coalesce=True, replace_existing=True,
-                          next_run_time=datetime.now(timezone.utc))
+        scheduler.add_job(
+            self._job,
+            'interval',
+            seconds=self.settings.afk_sweep_seconds,
+            id=JOB_ID,
+            max_instances=1,
+            coalesce=True,
+            replace_existing=True,
+            next_run_time=datetime.now(UTC),
+        )
         if self.settings.redis_url:  # team mode: a kick on any instance wakes every instance's loop
             self._listener = asyncio.get_running_loop().create_task(self._follow_kicks())
 
@@ -379,7 +486,7 @@ class AfkLoop:
         if scheduler is None or not scheduler.running or self._sweeping:
             return  # a sweep under way sees _pending and goes round once more
         try:
-            scheduler.modify_job(JOB_ID, next_run_time=datetime.now(timezone.utc))
+            scheduler.modify_job(JOB_ID, next_run_time=datetime.now(UTC))
         except Exception:  # noqa: BLE001 - job gone (shutting down): nothing to kick
             pass
 
@@ -395,22 +502,20 @@ def _aware(moment: datetime | None) -> datetime | None:
         return None
     if isinstance(moment, str):
         moment = datetime.fromisoformat(moment)
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def install(services) -> AfkLoop:  # noqa: ANN001 - container.Services
     """Wire the loop into the services: scheduler job, kick when a run ends, PR probe for forge runs."""
     from app.services.sources import forge
+
     settings = services.settings
     lease = None
     if settings.redis_url:
         lease = SweepLease(settings.redis_url, settings.redis_prefix, ttl_seconds=max(30.0, settings.afk_sweep_seconds))
-    loop = AfkLoop(engine=services.engine, settings=settings, admitter=services.admitter, bus=services.bus,
-                   lease=lease)
+    loop = AfkLoop(engine=services.engine, settings=settings, admitter=services.admitter, bus=services.bus, lease=lease)
     services.extras['afk'] = loop
     services.extras.setdefault('scheduler_hooks', []).append(loop.install)
     services.runner.on_run_finished.append(lambda project_id, status: loop.kick())
     services.runner.pull_request_probe = forge.pull_request_probe
     return loop
-
-

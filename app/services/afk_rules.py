@@ -4,6 +4,7 @@ Which runs feed the safety counter: AFK runs only (kind `auto`, started by the l
 "Start AFK run"). The counter exists to stop the loop from burning runs on a recurring AFK failure;
 a pipeline run from the Run form (kind `manual`, or a `retry` of one) says nothing about that.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -50,13 +51,26 @@ def settle_afk_run(status: str, *, launch_failed: bool = False) -> Settlement:
     return Settlement('keep', 'park')
 
 
-def should_launch_auto(*, auto_enabled: bool, paused: bool, loop_run_in_flight: bool, under_global_cap: bool,
-                       claimable_issue: bool, launch_blocked: bool = False) -> bool:
+def should_launch_auto(
+    *,
+    auto_enabled: bool,
+    paused: bool,
+    loop_run_in_flight: bool,
+    under_global_cap: bool,
+    claimable_issue: bool,
+    launch_blocked: bool = False,
+) -> bool:
     """The sweep's only gate: launch one loop run for this project now?
 
     `loop_run_in_flight`: the loop is serial per project; hand-started AFK runs do not count here.
     `launch_blocked`: the project's last loop launch could not start its command; the loop waits for
     the project to change (edit, Reset or a hand-started run that starts) instead of spinning.
     """
-    return (auto_enabled and not paused and not loop_run_in_flight and under_global_cap and claimable_issue
-            and not launch_blocked)
+    return (
+        auto_enabled
+        and not paused
+        and not loop_run_in_flight
+        and under_global_cap
+        and claimable_issue
+        and not launch_blocked
+    )

@@ -6,6 +6,7 @@ released (nothing the agent did: its command could not start, or the server runn
 parked -> requeued (ready again) | discarded (dropped from the AFK queue for good).
 An issue is claimable when it has no claim in BLOCKING_STATES.
 """
+
 from __future__ import annotations
 
 from sqlalchemy import Connection, Engine, text
@@ -24,29 +25,46 @@ _CLAIM_STATE = {'done': 'done', 'park': 'parked', 'release': 'released'}
 def settle_for_run(conn: Connection, *, run_id: str, move: str, cause: str) -> None:
     """End the active claim of a run: `move` from afk_rules.settle_afk_run (done, park, release)."""
     state = _CLAIM_STATE[move]
-    conn.execute(text(
-        "UPDATE issueclaim SET state = :state, cause = :cause, updated_at = :now "
-        "WHERE run_id = :run_id AND state = 'active'"),
-        {'state': state, 'cause': None if state == 'done' else cause[:500], 'now': utcnow(), 'run_id': run_id})
+    conn.execute(
+        text(
+            'UPDATE issueclaim SET state = :state, cause = :cause, updated_at = :now '
+            "WHERE run_id = :run_id AND state = 'active'"
+        ),
+        {'state': state, 'cause': None if state == 'done' else cause[:500], 'now': utcnow(), 'run_id': run_id},
+    )
     if state == 'done':  # the local backlog closes what an agent finished (forge issues close with their PR)
-        conn.execute(text(
-            "UPDATE issue SET state = 'closed', updated_at = :now WHERE state = 'open' AND EXISTS ("
-            "SELECT 1 FROM issueclaim c WHERE c.run_id = :run_id AND c.project_id = issue.project_id "
-            "AND c.issue_number = issue.number)"), {'now': utcnow(), 'run_id': run_id})
+        conn.execute(
+            text(
+                "UPDATE issue SET state = 'closed', updated_at = :now WHERE state = 'open' AND EXISTS ("
+                'SELECT 1 FROM issueclaim c WHERE c.run_id = :run_id AND c.project_id = issue.project_id '
+                'AND c.issue_number = issue.number)'
+            ),
+            {'now': utcnow(), 'run_id': run_id},
+        )
 
 
 def claim_in(conn: Connection, *, project_id: str, issue_number: int, issue_title: str, run_id: str) -> bool:
     """Claim an issue for a run inside the caller's transaction. False when it is already claimed,
     parked, done or discarded (by anyone, on any server)."""
     now = utcnow()
-    inserted = conn.execute(text(
-        "INSERT INTO issueclaim (project_id, issue_number, issue_title, run_id, state, created_at, updated_at) "
-        "SELECT :project_id, :number, :title, :run_id, 'active', :now, :now WHERE NOT EXISTS ("
-        f"  SELECT 1 FROM issueclaim WHERE project_id = :same_project AND issue_number = :same_number "
-        f"  AND state IN {_BLOCKING_SQL}) "
-        "ON CONFLICT (project_id, issue_number) WHERE state IN ('active', 'parked') DO NOTHING"),
-        {'project_id': project_id, 'number': issue_number, 'title': issue_title[:500], 'run_id': run_id,
-         'now': now, 'same_project': project_id, 'same_number': issue_number})
+    inserted = conn.execute(
+        text(
+            'INSERT INTO issueclaim (project_id, issue_number, issue_title, run_id, state, created_at, updated_at) '
+            "SELECT :project_id, :number, :title, :run_id, 'active', :now, :now WHERE NOT EXISTS ("
+            f'  SELECT 1 FROM issueclaim WHERE project_id = :same_project AND issue_number = :same_number '
+            f'  AND state IN {_BLOCKING_SQL}) '
+            "ON CONFLICT (project_id, issue_number) WHERE state IN ('active', 'parked') DO NOTHING"
+        ),
+        {
+            'project_id': project_id,
+            'number': issue_number,
+            'title': issue_title[:500],
+            'run_id': run_id,
+            'now': now,
+            'same_project': project_id,
+            'same_number': issue_number,
+        },
+    )
     return inserted.rowcount == 1
 
 
@@ -65,27 +83,38 @@ def blocked_numbers(conn: Connection, project_ids: list[str] | None = None) -> d
 
 def latest_by_issue(conn: Connection, project_id: str) -> dict[int, dict]:
     """Issue number -> its most recent claim {state, run_id, cause}."""
-    rows = conn.execute(text(
-        'SELECT issue_number, state, run_id, cause FROM issueclaim WHERE project_id = :pid ORDER BY id'),
-        {'pid': project_id}).all()
+    rows = conn.execute(
+        text('SELECT issue_number, state, run_id, cause FROM issueclaim WHERE project_id = :pid ORDER BY id'),
+        {'pid': project_id},
+    ).all()
     return {number: {'state': state, 'run_id': run_id, 'cause': cause} for number, state, run_id, cause in rows}
 
 
 def parked(engine: Engine, project_id: str) -> list[IssueClaim]:
     from sqlmodel import Session, select
+
     with Session(engine) as session:
-        rows = session.exec(select(IssueClaim).where(IssueClaim.project_id == project_id,
-                                                     IssueClaim.state == 'parked')
-                            .order_by(IssueClaim.issue_number)).all()
+        rows = session.exec(
+            select(IssueClaim)
+            .where(IssueClaim.project_id == project_id, IssueClaim.state == 'parked')
+            .order_by(IssueClaim.issue_number)
+        ).all()
         return list(rows)
 
 
 def _leave_parked(engine: Engine, project_id: str, issue_number: int, new_state: str) -> IssueClaim:
     with session_scope(engine) as session:
-        row = session.connection().execute(text(
-            "UPDATE issueclaim SET state = :state, updated_at = :now WHERE project_id = :pid "
-            "AND issue_number = :n AND state = 'parked' RETURNING id"),
-            {'state': new_state, 'now': utcnow(), 'pid': project_id, 'n': issue_number}).first()
+        row = (
+            session.connection()
+            .execute(
+                text(
+                    'UPDATE issueclaim SET state = :state, updated_at = :now WHERE project_id = :pid '
+                    "AND issue_number = :n AND state = 'parked' RETURNING id"
+                ),
+                {'state': new_state, 'now': utcnow(), 'pid': project_id, 'n': issue_number},
+            )
+            .first()
+        )
         if row is None:
             raise DomainError(404, 'not_found', f'issue #{issue_number} is not parked in project {project_id!r}')
         return session.get(IssueClaim, row[0])
@@ -103,7 +132,10 @@ def discard(engine: Engine, project_id: str, issue_number: int) -> IssueClaim:
 
 def release_finished(conn: Connection, project_id: str, issue_number: int) -> None:
     """A reopened issue is work again: its done/discarded claims stop blocking it."""
-    conn.execute(text(
-        "UPDATE issueclaim SET state = 'requeued', updated_at = :now WHERE project_id = :pid "
-        "AND issue_number = :n AND state IN ('done', 'discarded')"),
-        {'now': utcnow(), 'pid': project_id, 'n': issue_number})
+    conn.execute(
+        text(
+            "UPDATE issueclaim SET state = 'requeued', updated_at = :now WHERE project_id = :pid "
+            "AND issue_number = :n AND state IN ('done', 'discarded')"
+        ),
+        {'now': utcnow(), 'pid': project_id, 'n': issue_number},
+    )

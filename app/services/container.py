@@ -1,4 +1,5 @@
 """Builds every service from Settings, starts them, and closes them again."""
+
 from __future__ import annotations
 
 import asyncio
@@ -33,11 +34,13 @@ class Services:
         self._auth_listener = asyncio.get_running_loop().create_task(self._forget_revoked_tokens())
         await self.runner.start()
         from app.services import scheduler
+
         self.extras['scheduler'] = scheduler.start(self)
 
     async def _forget_revoked_tokens(self) -> None:
         """A token revoked on any instance stops working here at once (the bus carries the revocation)."""
         from app.services.tokens import REVOKED_EVENT
+
         queue = self.bus.subscribe()
         try:
             while True:
@@ -70,15 +73,22 @@ def build_services(settings: Settings, *, migrate: bool = True, seed: bool = Tru
     limiter = make_limiter(settings.redis_url, settings.rate_limit_runs, settings.rate_limit_window_seconds)
     branches = gitops.BranchCache()
     services = Services(
-        settings=settings, engine=engine, bus=bus, limiter=limiter, auth=accounts.TokenAuthenticator(engine),
+        settings=settings,
+        engine=engine,
+        bus=bus,
+        limiter=limiter,
+        auth=accounts.TokenAuthenticator(engine),
         branches=branches,
         admitter=RunAdmitter(engine=engine, settings=settings, limiter=limiter, branches=branches, bus=bus),
-        runner=RunEngine(settings=settings, engine=engine, bus=bus))
+        runner=RunEngine(settings=settings, engine=engine, bus=bus),
+    )
     from app.services import afk
+
     afk.install(services)  # AFK sweep job, kick on run end, PR probe
     if seed:
         services.local_token = accounts.ensure_local_account(engine, settings.credentials_path)
         if settings.demo:
             from app.services import demo
+
             demo.ensure_demo_project(engine, settings.data_dir)
     return services

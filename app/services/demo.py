@@ -1,5 +1,6 @@
 """First start: a demo project backed by a small generated git repository, so a new user sees a
 success and a failure within the first minute."""
+
 from __future__ import annotations
 
 import shutil
@@ -44,14 +45,32 @@ def ensure_demo_project(engine: Engine, data_dir: Path) -> bool:
             return False
     repo = make_demo_repository(data_dir / 'demo-repo')
     with session_scope(engine) as session:
-        session.add(Project(id=DEMO_ID, name='Demo pipeline', team_id=LOCAL_TEAM, repository=str(repo),
-                            repository_key=gitops.team_repository_key(LOCAL_TEAM, str(repo)), base_branch='main',
-                            command=[sys.executable, 'pipeline.py'], max_concurrent_runs=3,
-                            run_budget_seconds=600))
+        session.add(
+            Project(
+                id=DEMO_ID,
+                name='Demo pipeline',
+                team_id=LOCAL_TEAM,
+                repository=str(repo),
+                repository_key=gitops.team_repository_key(LOCAL_TEAM, str(repo)),
+                base_branch='main',
+                command=[sys.executable, 'pipeline.py'],
+                max_concurrent_runs=3,
+                run_budget_seconds=600,
+            )
+        )
         session.flush()
-        for number, title, labels in ((1, 'Add a logout button', ['ready-for-agent']),
-                                      (2, 'Document the flaky network test', ['ready-for-agent']),
-                                      (3, 'Decide on the release process', ['needs-discussion'])):
-            session.add(Issue(project_id=DEMO_ID, number=number, title=title, labels=labels,
-                              body=f'{title}.\n\nCreated with the demo project.'))
+        for number, title, labels in (
+            (1, 'Add a logout button', ['ready-for-agent']),
+            (2, 'Document the flaky network test', ['ready-for-agent']),
+            (3, 'Decide on the release process', ['needs-discussion']),
+        ):
+            session.add(
+                Issue(
+                    project_id=DEMO_ID,
+                    number=number,
+                    title=title,
+                    labels=labels,
+                    body=f'{title}.\n\nCreated with the demo project.',
+                )
+            )
     return True

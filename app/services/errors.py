@@ -1,4 +1,5 @@
 """Domain errors carry the machine code and HTTP status the API turns into problem+json."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -7,15 +8,16 @@ from app.services.admission import Refusal
 
 
 class DomainError(Exception):
-    def __init__(self, status: int, error: str, detail: str, *, headers: dict[str, str] | None = None,
-                 **extra: Any) -> None:
+    def __init__(
+        self, status: int, error: str, detail: str, *, headers: dict[str, str] | None = None, **extra: Any
+    ) -> None:
         super().__init__(detail)
         self.status, self.error, self.detail = status, error, detail
         self.headers = headers or {}
         self.extra = {k: v for k, v in extra.items() if v is not None}
 
     @classmethod
-    def from_refusal(cls, refusal: Refusal, headers: dict[str, str] | None = None) -> 'DomainError':
+    def from_refusal(cls, refusal: Refusal, headers: dict[str, str] | None = None) -> DomainError:
         extra: dict[str, Any] = dict(refusal.extra)
         if refusal.field:
             extra['field'] = refusal.field
@@ -39,5 +41,10 @@ OUTAGE_RETRY_AFTER_SECONDS = 5
 
 def dependency_unavailable(dependency: str, detail: str) -> DomainError:
     """A service this server needs did not answer: 503 with Retry-After; nothing was done."""
-    return DomainError(503, 'dependency_unavailable', detail, dependency=dependency,
-                       headers={'Retry-After': str(OUTAGE_RETRY_AFTER_SECONDS)})
+    return DomainError(
+        503,
+        'dependency_unavailable',
+        detail,
+        dependency=dependency,
+        headers={'Retry-After': str(OUTAGE_RETRY_AFTER_SECONDS)},
+    )

@@ -3,6 +3,7 @@
 Events are small dicts: {"type": "run"|"project"|"run.stop"|"queue", "id": ..., "project_id": ...,
 "team_id": ..., ...}. Subscribers get an asyncio.Queue; publishing works from any thread.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -71,6 +72,7 @@ class RedisEventBus(EventBus):
         super().__init__()
         import redis
         import redis.asyncio as aioredis
+
         self._channel = f'{prefix}:events'
         self._sync = redis.Redis.from_url(url, socket_connect_timeout=1.0, socket_timeout=2.0)
         self._async = aioredis.Redis.from_url(url)

@@ -1,6 +1,7 @@
 """Run engine: claim queued runs under the global cap, run the project's command in a fresh git
 worktree in its own process group, stream its output into the timeline, enforce the budget,
 and reap it the moment it ends."""
+
 from __future__ import annotations
 
 import asyncio
@@ -21,8 +22,8 @@ from sqlalchemy import Engine, text
 from app.config import Settings
 from app.db import is_sqlite, session_scope
 from app.models import RunStatus, utcnow
-from app.services.afk_rules import LAUNCH_FAILED
 from app.services import gitops, procs
+from app.services.afk_rules import LAUNCH_FAILED
 from app.services.events import EventBus
 from app.services.reaper import KillReason, classify_run, finish_run
 from app.services.timeline import append_events, timed_sql
@@ -161,21 +162,32 @@ class RunEngine:
             running = conn.execute(text("SELECT count(*) FROM run WHERE status = 'running'")).scalar_one()
             if running >= self.settings.global_run_cap:
                 return None
-            row = conn.execute(text(
-                "SELECT r.id, r.project_id, r.budget_seconds, r.checkout_ref, r.branch_name, r.depth_level, "
-                "r.target_framework, r.kind, r.issue_number, r.issue_title, r.issue_body, p.repository, "
-                "p.issue_source, p.command, p.team_id "
-                "FROM run r JOIN project p ON p.id = r.project_id "
-                "WHERE r.status = 'queued' AND r.stop_requested_at IS NULL "
-                "ORDER BY r.created_at, r.id LIMIT 1")).mappings().first()
+            row = (
+                conn.execute(
+                    text(
+                        'SELECT r.id, r.project_id, r.budget_seconds, r.checkout_ref, r.branch_name, r.depth_level, '
+                        'r.target_framework, r.kind, r.issue_number, r.issue_title, r.issue_body, p.repository, '
+                        'p.issue_source, p.command, p.team_id '
+                        'FROM run r JOIN project p ON p.id = r.project_id '
+                        "WHERE r.status = 'queued' AND r.stop_requested_at IS NULL "
+                        'ORDER BY r.created_at, r.id LIMIT 1'
+                    )
+                )
+                .mappings()
+                .first()
+            )
             if row is None:
                 return None
             deadline = now + timedelta(seconds=row['budget_seconds'])
-            updated = conn.execute(timed_sql(
-                "UPDATE run SET status = 'running', started_at = :now, deadline_at = :deadline, "
-                "heartbeat_at = :now, owner_instance = :owner "
-                "WHERE id = :id AND status = 'queued' AND stop_requested_at IS NULL", binds=('now', 'deadline')),
-                {'now': now, 'deadline': deadline, 'owner': self.instance_id, 'id': row['id']}).rowcount
+            updated = conn.execute(
+                timed_sql(
+                    "UPDATE run SET status = 'running', started_at = :now, deadline_at = :deadline, "
+                    'heartbeat_at = :now, owner_instance = :owner '
+                    "WHERE id = :id AND status = 'queued' AND stop_requested_at IS NULL",
+                    binds=('now', 'deadline'),
+                ),
+                {'now': now, 'deadline': deadline, 'owner': self.instance_id, 'id': row['id']},
+            ).rowcount
             if updated != 1:
                 return 'lost'
             append_events(conn, row['id'], [('status', 'running')], now=now)
@@ -222,13 +234,24 @@ class RunEngine:
             remaining, live.buffer = live.buffer, []
             has_pr = live.kill_reason == 'pull_request' or await self._has_pull_request(run, live)
             status = (RunStatus.succeeded if has_pr else kill_reason_status) or classify_run(
-                exit_code=exit_code, kill_reason=live.kill_reason, has_pull_request=has_pr)
+                exit_code=exit_code, kill_reason=live.kill_reason, has_pull_request=has_pr
+            )
             if live.kill_reason == 'shutdown':
                 error = error or 'server stopped while the run was in progress'
-            message = 'its pull request was found; the process group was ended' \
-                if live.kill_reason == 'pull_request' else error
-            done = await self._finish(live.run_id, status=status, exit_code=exit_code, error=error, output=remaining,
-                                      launch_failed=launch_failed and not has_pr, message=message)
+            message = (
+                'its pull request was found; the process group was ended'
+                if live.kill_reason == 'pull_request'
+                else error
+            )
+            done = await self._finish(
+                live.run_id,
+                status=status,
+                exit_code=exit_code,
+                error=error,
+                output=remaining,
+                launch_failed=launch_failed and not has_pr,
+                message=message,
+            )
             self.live.pop(live.run_id, None)  # if finishing failed, the safety poll reaps it as crashed
             self.kick()  # the slot is free: start the next queued run before tidying up
             if done:
@@ -261,8 +284,11 @@ class RunEngine:
                 continue
             if live.kill_reason or live.run_id not in self.live:
                 continue  # stopped or ended while we asked the forge
-            self._emit(live, 'status', f'pull request from afk/{live.run.get("issue_number")} found: '
-                                       'ending the run as succeeded')
+            self._emit(
+                live,
+                'status',
+                f'pull request from afk/{live.run.get("issue_number")} found: ending the run as succeeded',
+            )
             ended.append(live.run_id)
             await self._kill(live, 'pull_request')
         return ended
@@ -298,20 +324,23 @@ class RunEngine:
         mirror = gitops.refresh_mirror(self.settings.mirrors_dir, run['repository'])
         commit = gitops.add_worktree(mirror, worktree, run['checkout_ref'])
         with session_scope(self.engine) as session:
-            session.connection().execute(text('UPDATE run SET worktree_path = :p WHERE id = :id'),
-                                         {'p': str(worktree), 'id': run['id']})
+            session.connection().execute(
+                text('UPDATE run SET worktree_path = :p WHERE id = :id'), {'p': str(worktree), 'id': run['id']}
+            )
         return commit
 
     def _environment(self, run: dict) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith('RUNBOARD_')}
-        env.update({
-            'RUNBOARD_RUN_ID': run['id'],
-            'RUNBOARD_PROJECT_ID': run['project_id'],
-            'RUNBOARD_BRANCH': run['branch_name'],
-            'RUNBOARD_DEPTH_LEVEL': run['depth_level'],
-            'RUNBOARD_TARGET_FRAMEWORK': run['target_framework'],
-            'PYTHONUNBUFFERED': '1',
-        })
+        env.update(
+            {
+                'RUNBOARD_RUN_ID': run['id'],
+                'RUNBOARD_PROJECT_ID': run['project_id'],
+                'RUNBOARD_BRANCH': run['branch_name'],
+                'RUNBOARD_DEPTH_LEVEL': run['depth_level'],
+                'RUNBOARD_TARGET_FRAMEWORK': run['target_framework'],
+                'PYTHONUNBUFFERED': '1',
+            }
+        )
         if run.get('issue_number') is not None:
             env['RUNBOARD_ISSUE_NUMBER'] = str(run['issue_number'])
             env['RUNBOARD_ISSUE_TITLE'] = run.get('issue_title') or ''
@@ -326,8 +355,14 @@ class RunEngine:
             return None, None
         try:
             process = await asyncio.create_subprocess_exec(
-                *command, cwd=worktree, env=self._environment(run), stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, start_new_session=True)
+                *command,
+                cwd=worktree,
+                env=self._environment(run),
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.STDOUT,
+                start_new_session=True,
+            )
         except OSError as exc:
             raise LaunchFailed(f'could not start {command[0]!r}: {exc.strerror or exc}') from exc
         live.process = process
@@ -338,7 +373,7 @@ class RunEngine:
         remaining = (run['deadline_at'] - utcnow()).total_seconds()
         try:
             await asyncio.wait_for(process.wait(), timeout=max(remaining, 0.01))
-        except asyncio.TimeoutError:
+        except TimeoutError:
             await self._kill(live, 'timeout')
             await process.wait()
         # The main process is gone; whatever it left in its group must not outlive the run.
@@ -357,8 +392,13 @@ class RunEngine:
             conn = session.connection()
             conn.execute(text('UPDATE run SET pid = :pid WHERE id = :id'), {'pid': pid, 'id': run_id})
             if run.get('kind') == 'auto':  # an AFK command started: an earlier launch failure no longer holds
-                conn.execute(text('UPDATE project SET launch_error = NULL, launch_error_at = NULL '
-                                  'WHERE id = :p AND launch_error IS NOT NULL'), {'p': run['project_id']})
+                conn.execute(
+                    text(
+                        'UPDATE project SET launch_error = NULL, launch_error_at = NULL '
+                        'WHERE id = :p AND launch_error IS NOT NULL'
+                    ),
+                    {'p': run['project_id']},
+                )
 
     async def _kill(self, live: LiveRun, reason: KillReason) -> None:
         """SIGTERM the whole process group, then SIGKILL after the grace period."""
@@ -370,7 +410,7 @@ class RunEngine:
         procs.kill_group(process.pid, signal.SIGTERM)
         try:
             await asyncio.wait_for(asyncio.shield(process.wait()), timeout=self.settings.kill_grace_seconds)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             procs.kill_group(process.pid, signal.SIGKILL)
 
     def request_stop(self, run_id: str) -> bool:
@@ -414,8 +454,12 @@ class RunEngine:
         if live.stored_lines + live.buffered_lines >= self.settings.max_output_lines:
             if not live.truncated:
                 live.truncated = True
-                live.buffer.append(('status', f'output truncated: more than {self.settings.max_output_lines} '
-                                              f'lines; the rest is not stored'))
+                live.buffer.append(
+                    (
+                        'status',
+                        f'output truncated: more than {self.settings.max_output_lines} lines; the rest is not stored',
+                    )
+                )
             return
         stage = STAGE_RE.match(line)
         if stage:
@@ -450,15 +494,22 @@ class RunEngine:
         live.buffered_lines = 0
         last_seq = 0
         for start in range(0, len(batch), FLUSH_LINES):
-            part = batch[start:start + FLUSH_LINES]
+            part = batch[start : start + FLUSH_LINES]
             part_lines = sum(1 for kind, _ in part if kind == 'output')
             try:
                 last_seq = await asyncio.to_thread(self._store, live.run_id, part, part_lines)
             except BaseException:
                 live.buffer[:0] = batch[start:]  # keep order: the unstored rest goes first next time
                 raise
-        self.bus.publish({'type': 'run.output', 'id': live.run_id, 'project_id': live.project_id,
-                          'team_id': live.team_id, 'last_seq': last_seq})
+        self.bus.publish(
+            {
+                'type': 'run.output',
+                'id': live.run_id,
+                'project_id': live.project_id,
+                'team_id': live.team_id,
+                'last_seq': last_seq,
+            }
+        )
 
     def _store(self, run_id: str, batch: list[tuple[str, str]], lines: int) -> int:
         with session_scope(self.engine) as session:
@@ -480,20 +531,38 @@ class RunEngine:
         """Refresh our runs' heartbeat; return those a person asked to stop (in case the bus missed it)."""
         with session_scope(self.engine) as session:
             conn = session.connection()
-            conn.execute(timed_sql("UPDATE run SET heartbeat_at = :now WHERE owner_instance = :me "
-                                   "AND status = 'running'", binds=('now',)), {'now': utcnow(), 'me': self.instance_id})
-            rows = conn.execute(text("SELECT id FROM run WHERE owner_instance = :me AND status = 'running' "
-                                     "AND stop_requested_at IS NOT NULL"), {'me': self.instance_id}).all()
+            conn.execute(
+                timed_sql(
+                    "UPDATE run SET heartbeat_at = :now WHERE owner_instance = :me AND status = 'running'",
+                    binds=('now',),
+                ),
+                {'now': utcnow(), 'me': self.instance_id},
+            )
+            rows = conn.execute(
+                text(
+                    "SELECT id FROM run WHERE owner_instance = :me AND status = 'running' "
+                    'AND stop_requested_at IS NOT NULL'
+                ),
+                {'me': self.instance_id},
+            ).all()
         return [r[0] for r in rows]
 
     def recover(self) -> list[str]:
         """Runs left `running` by a dead instance become `crashed`; their stray processes are killed."""
         stale_before = utcnow() - timedelta(seconds=3 * self.settings.heartbeat_seconds)
         with session_scope(self.engine) as session:
-            rows = session.connection().execute(timed_sql(
-                "SELECT r.id, r.owner_instance, r.heartbeat_at, r.pid, r.kind, r.issue_number, r.project_id, "
-                "p.issue_source, p.repository FROM run r JOIN project p ON p.id = r.project_id "
-                "WHERE r.status = 'running'", columns=('heartbeat_at',))).all()
+            rows = (
+                session.connection()
+                .execute(
+                    timed_sql(
+                        'SELECT r.id, r.owner_instance, r.heartbeat_at, r.pid, r.kind, r.issue_number, r.project_id, '
+                        'p.issue_source, p.repository FROM run r JOIN project p ON p.id = r.project_id '
+                        "WHERE r.status = 'running'",
+                        columns=('heartbeat_at',),
+                    )
+                )
+                .all()
+            )
         crashed = []
         for run_id, owner, heartbeat, pid, kind, issue_number, project_id, issue_source, repository in rows:
             if owner == self.instance_id:
@@ -508,17 +577,35 @@ class RunEngine:
             note = f'owner instance {owner} is gone'
             if killed:
                 note += f'; killed {killed} leftover process(es)'
-            has_pr = self._probe_sync({'id': run_id, 'kind': kind, 'issue_number': issue_number,
-                                       'project_id': project_id, 'issue_source': issue_source,
-                                       'repository': repository})
+            has_pr = self._probe_sync(
+                {
+                    'id': run_id,
+                    'kind': kind,
+                    'issue_number': issue_number,
+                    'project_id': project_id,
+                    'issue_source': issue_source,
+                    'repository': repository,
+                }
+            )
             status = classify_run(exit_code=None, owner_gone=True, has_pull_request=has_pr)
-            done = finish_run(self.engine, run_id=run_id, status=status,
-                              error=None if has_pr else 'owner instance gone',
-                              message=note + ('; its pull request counts as success' if has_pr else ''))
+            done = finish_run(
+                self.engine,
+                run_id=run_id,
+                status=status,
+                error=None if has_pr else 'owner instance gone',
+                message=note + ('; its pull request counts as success' if has_pr else ''),
+            )
             if done:
                 crashed.append(run_id)
-                self.bus.publish({'type': 'run', 'id': run_id, 'project_id': done['project_id'],
-                                  'team_id': done['team_id'], 'status': done['status']})
+                self.bus.publish(
+                    {
+                        'type': 'run',
+                        'id': run_id,
+                        'project_id': done['project_id'],
+                        'team_id': done['team_id'],
+                        'status': done['status'],
+                    }
+                )
                 self._run_finished_callbacks(done['project_id'], done['status'])
         return crashed
 
@@ -528,6 +615,4 @@ class RunEngine:
         self.bus.publish({'type': 'queue'})
 
     def _publish_run(self, run_id: str, project_id: str, team_id: str, status: str) -> None:
-        self.bus.publish({'type': 'run', 'id': run_id, 'project_id': project_id, 'team_id': team_id,
-                          'status': status})
-
+        self.bus.publish({'type': 'run', 'id': run_id, 'project_id': project_id, 'team_id': team_id, 'status': status})

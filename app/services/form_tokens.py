@@ -6,6 +6,7 @@ the database can check it; deleting the API token revokes every form token minte
 A browser on another origin cannot read it from our page, and the Origin/Referer check refuses
 a cross-site post outright.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -38,7 +39,9 @@ def mint(engine: Engine, bearer_token: str, project_id: str, action: str, *, now
     return f'{token.id}.{expires}.{_signature(token.token_hash, token.id, project_id, action, expires)}'
 
 
-def verify(engine: Engine, form_token: str, project_id: str, action: str, *, now: float | None = None) -> Principal | None:
+def verify(
+    engine: Engine, form_token: str, project_id: str, action: str, *, now: float | None = None
+) -> Principal | None:
     """The principal the form token speaks for, or None (forged, expired, other project/action, revoked)."""
     parts = (form_token or '').split('.')
     if len(parts) != 3 or not parts[1].isdigit():

@@ -2,6 +2,7 @@
 
 Every git call gets an argv list; user text never reaches a shell.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -24,8 +25,9 @@ class GitError(RuntimeError):
 
 def git(*args: str, cwd: str | Path | None = None, timeout: float = 120) -> str:
     try:
-        done = subprocess.run(['git', *args], cwd=cwd, env=GIT_ENV, capture_output=True, text=True,
-                              timeout=timeout, check=False)
+        done = subprocess.run(
+            ['git', *args], cwd=cwd, env=GIT_ENV, capture_output=True, text=True, timeout=timeout, check=False
+        )
     except subprocess.TimeoutExpired as exc:
         raise GitError(f'git {args[0]} timed out after {timeout:.0f}s') from exc
     if done.returncode != 0:
@@ -62,8 +64,10 @@ def unsupported_reason(repository: str) -> str | None:
     if value.startswith('-'):  # would reach git as an option (--upload-pack=...)
         return 'a repository must be a path, not an option'
     if not is_local(value):
-        return (f'{value!r} is a URL; this server runs projects from a git repository path on its own disk '
-                '(clone it there and use the path)')
+        return (
+            f'{value!r} is a URL; this server runs projects from a git repository path on its own disk '
+            '(clone it there and use the path)'
+        )
     if not Path(value).is_absolute():
         return f'{value!r} is a relative path; use the absolute path of the git repository'
     return None
@@ -96,8 +100,12 @@ def branch_commit(repository: str, branch: str) -> str | None:
     """The commit a branch points to, or None when there is no such branch: one ref lookup, whatever the
     number of branches (the check every trigger makes)."""
     try:
-        return git('rev-parse', '--verify', '--quiet', f'refs/heads/{branch}^{{commit}}', cwd=repository,
-                   timeout=10).strip() or None
+        return (
+            git(
+                'rev-parse', '--verify', '--quiet', f'refs/heads/{branch}^{{commit}}', cwd=repository, timeout=10
+            ).strip()
+            or None
+        )
     except GitError:
         return None
 
@@ -161,6 +169,7 @@ class BranchCache:
                 self._refresh(repository)
             except (GitError, OSError):
                 pass  # the stale listing stays; the next request tries again
+
         threading.Thread(target=work, name='branch-listing', daemon=True).start()
 
     def get(self, repository: str) -> list[Branch]:

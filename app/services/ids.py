@@ -1,4 +1,5 @@
 """Sortable ids: prefix + 48-bit millisecond time + 80 bits that increase within a millisecond."""
+
 from __future__ import annotations
 
 import os

@@ -1,4 +1,5 @@
 """Process-group signalling and leftover-process discovery (Linux /proc)."""
+
 from __future__ import annotations
 
 import os
@@ -38,8 +39,12 @@ def _pid_is_not_runboard(pid: int) -> bool:
         cmdline = Path(f'/proc/{pid}/cmdline').read_bytes()
     except OSError:
         return True
-    return b'main.py' not in cmdline and b'runboard' not in cmdline and b'pytest' not in cmdline \
+    return (
+        b'main.py' not in cmdline
+        and b'runboard' not in cmdline
+        and b'pytest' not in cmdline
         and b'uvicorn' not in cmdline
+    )
 
 
 def processes_of_run(run_id: str) -> list[int]:
@@ -63,7 +68,7 @@ def process_group_of(pid: int) -> int | None:
     except OSError:
         return None
     # pid (comm) state ppid pgrp ...; comm may contain spaces and parentheses: split after the last ')'
-    fields = stat[stat.rindex(')') + 2:].split()
+    fields = stat[stat.rindex(')') + 2 :].split()
     return int(fields[2]) if len(fields) > 2 else None
 
 

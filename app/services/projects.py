@@ -1,12 +1,21 @@
 """Projects: visibility by team, create / update / delete with checks against the repository."""
+
 from __future__ import annotations
 
 from sqlalchemy import Engine, func, select, text
 from sqlmodel import Session
 
 from app.db import session_scope
-from app.models import (ACTIVE_STATUSES, Issue, IssueClaim, Project, ProjectCreate, ProjectPublic, ProjectUpdate,
-                        Run, utcnow)
+from app.models import (
+    ACTIVE_STATUSES,
+    IssueClaim,
+    Project,
+    ProjectCreate,
+    ProjectPublic,
+    ProjectUpdate,
+    Run,
+    utcnow,
+)
 from app.services import gitops
 from app.services.accounts import Principal
 from app.services.afk_rules import is_paused
@@ -25,16 +34,28 @@ def get_visible(session: Session, project_id: str, principal: Principal) -> Proj
 
 
 def to_public(session: Session, project: Project) -> ProjectPublic:
-    active = session.exec(select(func.count()).select_from(Run).where(
-        Run.project_id == project.id, Run.status.in_(ACTIVE_STATUSES))).one()[0]
-    parked = session.exec(select(func.count()).select_from(IssueClaim).where(
-        IssueClaim.project_id == project.id, IssueClaim.state == 'parked')).one()[0]
+    active = session.exec(
+        select(func.count()).select_from(Run).where(Run.project_id == project.id, Run.status.in_(ACTIVE_STATUSES))
+    ).one()[0]
+    parked = session.exec(
+        select(func.count())
+        .select_from(IssueClaim)
+        .where(IssueClaim.project_id == project.id, IssueClaim.state == 'parked')
+    ).one()[0]
     from app.services.sources import issues
+
     ready = issues.ready_count(session, project)  # forge: cached briefly; None when the forge cannot tell
     source = {k: ('********' if k == 'token' else v) for k, v in (project.issue_source or {}).items()}
-    return ProjectPublic.model_validate({
-        **project.model_dump(), 'issue_source': source, 'paused': is_paused(project.consecutive_failures),
-        'active_runs': active, 'parked_count': parked, 'ready_count': ready})
+    return ProjectPublic.model_validate(
+        {
+            **project.model_dump(),
+            'issue_source': source,
+            'paused': is_paused(project.consecutive_failures),
+            'active_runs': active,
+            'parked_count': parked,
+            'ready_count': ready,
+        }
+    )
 
 
 def list_projects(engine: Engine, principal: Principal) -> list[ProjectPublic]:
@@ -53,16 +74,22 @@ def check_repository(repository: str, base_branch: str) -> None:
     repository, and its base branch exists."""
     reason = gitops.unsupported_reason(repository)
     if reason:
-        raise DomainError(422, 'unsupported_repository', f'Runs cannot use this repository: {reason}.',
-                          field='repository')
+        raise DomainError(
+            422, 'unsupported_repository', f'Runs cannot use this repository: {reason}.', field='repository'
+        )
     try:
         names = {b.name for b in gitops.list_branches(repository)}
     except (gitops.GitError, OSError) as exc:
-        raise DomainError(422, 'unsupported_repository', f'{repository!r} is not a git repository this server '
-                          f'can read: {exc}', field='repository') from exc
+        raise DomainError(
+            422,
+            'unsupported_repository',
+            f'{repository!r} is not a git repository this server can read: {exc}',
+            field='repository',
+        ) from exc
     if base_branch not in names:
-        raise DomainError(422, 'validation', f'base branch {base_branch!r} does not exist in the repository',
-                          field='base_branch')
+        raise DomainError(
+            422, 'validation', f'base branch {base_branch!r} does not exist in the repository', field='base_branch'
+        )
 
 
 def _require_operator(principal: Principal) -> None:
@@ -76,9 +103,15 @@ def create_project(engine: Engine, principal: Principal, data: ProjectCreate) ->
     if team_id is None or team_id not in principal.team_ids:
         raise DomainError(422, 'validation', 'team_id must be one of your teams', field='team_id')
     check_repository(data.repository, data.base_branch)
-    project = Project.model_validate({**data.model_dump(exclude={'team_id'}), 'team_id': team_id,
-                                      'repository_key': gitops.team_repository_key(team_id, data.repository)})
+    project = Project.model_validate(
+        {
+            **data.model_dump(exclude={'team_id'}),
+            'team_id': team_id,
+            'repository_key': gitops.team_repository_key(team_id, data.repository),
+        }
+    )
     from sqlalchemy.exc import IntegrityError
+
     try:
         with session_scope(engine) as session:
             session.add(project)
@@ -113,15 +146,27 @@ def delete_project(engine: Engine, principal: Principal, project_id: str) -> Non
     with session_scope(engine) as session:
         get_visible(session, project_id, principal)
         conn = session.connection()
-        active = conn.execute(text("SELECT id FROM run WHERE project_id = :p AND status IN ('queued', 'running')"),
-                              {'p': project_id}).scalars().all()
+        active = (
+            conn.execute(
+                text("SELECT id FROM run WHERE project_id = :p AND status IN ('queued', 'running')"), {'p': project_id}
+            )
+            .scalars()
+            .all()
+        )
         if active:
-            raise DomainError(409, 'project_busy', f'project has {len(active)} active run(s); stop them first',
-                              blocking_runs=list(active))
-        conn.execute(text('DELETE FROM runevent WHERE run_id IN (SELECT id FROM run WHERE project_id = :p)'),
-                     {'p': project_id})
-        conn.execute(text('UPDATE run SET retry_of = NULL WHERE retry_of IN (SELECT id FROM run WHERE project_id = :p)'),
-                     {'p': project_id})
+            raise DomainError(
+                409,
+                'project_busy',
+                f'project has {len(active)} active run(s); stop them first',
+                blocking_runs=list(active),
+            )
+        conn.execute(
+            text('DELETE FROM runevent WHERE run_id IN (SELECT id FROM run WHERE project_id = :p)'), {'p': project_id}
+        )
+        conn.execute(
+            text('UPDATE run SET retry_of = NULL WHERE retry_of IN (SELECT id FROM run WHERE project_id = :p)'),
+            {'p': project_id},
+        )
         for table in ('run', 'issueclaim', 'issue'):
             conn.execute(text(f'DELETE FROM {table} WHERE project_id = :p'), {'p': project_id})
         conn.execute(text('DELETE FROM project WHERE id = :p'), {'p': project_id})

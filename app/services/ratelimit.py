@@ -4,6 +4,7 @@ Each admitted request holds one entry (its member id) in the window, so a reques
 the quota check (409, validation race) gives its entry back: a refused request consumes no quota.
 The `limits` package cannot remove a single hit, which is why this is written out here.
 """
+
 from __future__ import annotations
 
 import math
@@ -70,8 +71,14 @@ class MemoryLimiter:
         now = time.time()
         with self._lock:
             entries = self._trim(key, now)
-            return quota_from(len(entries), entries[0][0] if entries else None, now, self.limit, self.window,
-                              len(entries) < self.limit)
+            return quota_from(
+                len(entries),
+                entries[0][0] if entries else None,
+                now,
+                self.limit,
+                self.window,
+                len(entries) < self.limit,
+            )
 
     def close(self) -> None:
         pass
@@ -109,11 +116,15 @@ class RedisLimiter:
 
     def __init__(self, url: str, limit: int, window_seconds: int) -> None:
         import redis
+
         self.limit, self.window = limit, window_seconds
         self._redis = redis.Redis.from_url(url, **REDIS_TIMEOUTS)
         self._script = self._redis.register_script(_ACQUIRE_LUA)
-        self._errors = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError,
-                        redis.exceptions.BusyLoadingError)
+        self._errors = (
+            redis.exceptions.ConnectionError,
+            redis.exceptions.TimeoutError,
+            redis.exceptions.BusyLoadingError,
+        )
 
     def _call(self, key: str, member: str) -> Quota:
         try:
@@ -141,8 +152,12 @@ class RedisLimiter:
 
 def _redis_down():  # noqa: ANN202
     from app.services.errors import dependency_unavailable
-    return dependency_unavailable('redis', 'The rate limiter (Redis) is not answering, so no run can be '
-                                           'admitted right now. Nothing was created; try again shortly.')
+
+    return dependency_unavailable(
+        'redis',
+        'The rate limiter (Redis) is not answering, so no run can be '
+        'admitted right now. Nothing was created; try again shortly.',
+    )
 
 
 def make_limiter(redis_url: str | None, limit: int, window_seconds: int):  # noqa: ANN201

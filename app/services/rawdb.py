@@ -5,12 +5,14 @@ trigger path runs a handful of fixed statements per request, so it talks to the 
 connection directly. Statements are written once with :name parameters and adapted per driver;
 times are stored exactly as SQLAlchemy's DateTime stores them, so every other reader sees the same rows.
 """
+
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
-from typing import Any, Iterator
+from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import Engine
 
@@ -34,7 +36,7 @@ class RawDB:
     def ts(self, moment: datetime) -> Any:
         """A UTC time as a parameter: SQLite gets SQLAlchemy's DateTime text, PostgreSQL the object."""
         if self.sqlite:
-            return moment.astimezone(timezone.utc).strftime('%Y-%m-%d %H:%M:%S.%f')
+            return moment.astimezone(UTC).strftime('%Y-%m-%d %H:%M:%S.%f')
         return moment
 
     @staticmethod

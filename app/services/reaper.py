@@ -1,4 +1,5 @@
 """Classify a finished run, and write its end to the database in one transaction."""
+
 from __future__ import annotations
 
 from typing import Literal
@@ -12,8 +13,9 @@ from app.services.timeline import append_events, timed_sql
 KillReason = Literal['timeout', 'stop', 'shutdown', 'pull_request'] | None
 
 
-def classify_run(*, exit_code: int | None, kill_reason: KillReason = None, owner_gone: bool = False,
-                 has_pull_request: bool = False) -> RunStatus:
+def classify_run(
+    *, exit_code: int | None, kill_reason: KillReason = None, owner_gone: bool = False, has_pull_request: bool = False
+) -> RunStatus:
     """Pure: what status does a finished run get?
 
     A pull request (AFK on a forge) wins over a dead process or a blown budget; then a dead owner;
@@ -38,9 +40,17 @@ _COUNTER_SQL = {
 }
 
 
-def finish_run(engine: Engine, *, run_id: str, status: RunStatus, exit_code: int | None = None,
-               error: str | None = None, message: str | None = None,
-               output: list[tuple[str, str]] | None = None, launch_failed: bool = False) -> dict | None:
+def finish_run(
+    engine: Engine,
+    *,
+    run_id: str,
+    status: RunStatus,
+    exit_code: int | None = None,
+    error: str | None = None,
+    message: str | None = None,
+    output: list[tuple[str, str]] | None = None,
+    launch_failed: bool = False,
+) -> dict | None:
     """Move an active run to a terminal status, exactly once.
 
     `output`: the run's last unstored timeline events, stored first in the same transaction (one commit
@@ -51,15 +61,20 @@ def finish_run(engine: Engine, *, run_id: str, status: RunStatus, exit_code: int
     (two reapers racing: only one wins, so the failure counter moves once).
     """
     from app.db import session_scope
+
     with session_scope(engine) as session:
         conn = session.connection()
         if output:
             append_events(conn, run_id, output, output_lines=sum(1 for kind, _ in output if kind == 'output'))
         now = utcnow()  # inside the transaction (SQLite: under the write lock), as close to the commit as can be
-        row = conn.execute(timed_sql(
-            "UPDATE run SET status = :status, finished_at = :now, exit_code = :exit_code, error = :error "
-            "WHERE id = :id AND status IN ('queued', 'running') RETURNING project_id, kind", binds=('now',)),
-            {'status': status.value, 'now': now, 'exit_code': exit_code, 'error': error, 'id': run_id}).first()
+        row = conn.execute(
+            timed_sql(
+                'UPDATE run SET status = :status, finished_at = :now, exit_code = :exit_code, error = :error '
+                "WHERE id = :id AND status IN ('queued', 'running') RETURNING project_id, kind",
+                binds=('now',),
+            ),
+            {'status': status.value, 'now': now, 'exit_code': exit_code, 'error': error, 'id': run_id},
+        ).first()
         if row is None:
             return None
         project_id, kind = row
@@ -69,8 +84,13 @@ def finish_run(engine: Engine, *, run_id: str, status: RunStatus, exit_code: int
             if settlement.counter in _COUNTER_SQL:
                 conn.execute(text(_COUNTER_SQL[settlement.counter]), {'pid': project_id})
             from app.services import claims
-            claims.settle_for_run(conn, run_id=run_id, move=settlement.claim,
-                                  cause=f'{status.value}: {error or detail}' if (error or detail) else status.value)
+
+            claims.settle_for_run(
+                conn,
+                run_id=run_id,
+                move=settlement.claim,
+                cause=f'{status.value}: {error or detail}' if (error or detail) else status.value,
+            )
             if launch_failed:
                 record_launch_error(conn, project_id, error or detail, now)
         append_events(conn, run_id, [('status', f'{status.value}' + (f': {detail}' if detail else ''))], now=now)
@@ -80,5 +100,7 @@ def finish_run(engine: Engine, *, run_id: str, status: RunStatus, exit_code: int
 
 def record_launch_error(conn, project_id: str, cause: str, now) -> None:  # noqa: ANN001
     """The project's AFK launches stop until it changes: the card shows why (afk_rules.should_launch_auto)."""
-    conn.execute(timed_sql('UPDATE project SET launch_error = :cause, launch_error_at = :now WHERE id = :pid',
-                           binds=('now',)), {'cause': (cause or 'launch failed')[:500], 'now': now, 'pid': project_id})
+    conn.execute(
+        timed_sql('UPDATE project SET launch_error = :cause, launch_error_at = :now WHERE id = :pid', binds=('now',)),
+        {'cause': (cause or 'launch failed')[:500], 'now': now, 'pid': project_id},
+    )

@@ -4,6 +4,7 @@ Admission order: validation -> idempotency lookup -> rate limit -> concurrency -
 The database decides the races: the idempotency key row, the PR-lock index and the slot index are
 unique, so two requests (or two servers) can never both win.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -12,21 +13,34 @@ import math
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
-from typing import Any, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Connection, Engine, or_, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from app.db import is_sqlite, read_only, session_scope
-from app.models import (ACTIVE_STATUSES, RETRYABLE_STATUSES, Project, Run, RunDetail, RunEvent,
-                        RunEventPublic, RunKind, RunPublic, RunStatus, User, utcnow)
+from app.models import (
+    ACTIVE_STATUSES,
+    RETRYABLE_STATUSES,
+    Project,
+    Run,
+    RunDetail,
+    RunEvent,
+    RunEventPublic,
+    RunKind,
+    RunPublic,
+    RunStatus,
+    User,
+    utcnow,
+)
 from app.services import admission, gitops, ids, projects
-from app.services.rawdb import RawDB
 from app.services.accounts import Principal
 from app.services.errors import DomainError, not_found
+from app.services.rawdb import RawDB
 from app.services.reaper import finish_run
 from app.services.timeline import append_events
 
@@ -56,7 +70,7 @@ class RunSpec:
 
 def _aware(moment: datetime | None) -> datetime | None:
     if moment is not None and moment.tzinfo is None:
-        return moment.replace(tzinfo=timezone.utc)
+        return moment.replace(tzinfo=UTC)
     return moment
 
 
@@ -73,8 +87,9 @@ def _load_visible_run(session: Session, run_id: str, principal: Principal) -> tu
     return run, project
 
 
-def get_run(engine: Engine, principal: Principal, run_id: str, *, with_events: bool = True,
-            events_limit: int = 2000) -> RunDetail:
+def get_run(
+    engine: Engine, principal: Principal, run_id: str, *, with_events: bool = True, events_limit: int = 2000
+) -> RunDetail:
     with Session(engine) as session:
         run, _ = _load_visible_run(session, run_id, principal)
         user = session.get(User, run.user_id) if run.user_id else None
@@ -94,21 +109,34 @@ def _events(session: Session, run_id: str, *, after: int, limit: int, tail: bool
     return [RunEventPublic.model_validate(r[0].model_dump()) for r in rows]
 
 
-def list_events(engine: Engine, principal: Principal, run_id: str, *, after: int = 0,
-                limit: int = 1000) -> list[RunEventPublic]:
+def list_events(
+    engine: Engine, principal: Principal, run_id: str, *, after: int = 0, limit: int = 1000
+) -> list[RunEventPublic]:
     with Session(engine) as session:
         _load_visible_run(session, run_id, principal)
         return _events(session, run_id, after=after, limit=limit)
 
 
-def list_runs(engine: Engine, principal: Principal, *, project: str | None = None, status: list[str] | None = None,
-              kind: str | None = None, branch: str | None = None, user: str | None = None,
-              cursor: str | None = None, limit: int = 50) -> tuple[list[RunPublic], str | None]:
+def list_runs(
+    engine: Engine,
+    principal: Principal,
+    *,
+    project: str | None = None,
+    status: list[str] | None = None,
+    kind: str | None = None,
+    branch: str | None = None,
+    user: str | None = None,
+    cursor: str | None = None,
+    limit: int = 50,
+) -> tuple[list[RunPublic], str | None]:
     """Newest first; the cursor is the last id seen (ids sort by creation)."""
     with Session(engine) as session:
-        query = (select(Run, User.name).join(Project, Project.id == Run.project_id)
-                 .outerjoin(User, User.id == Run.user_id)
-                 .where(Project.team_id.in_(principal.team_ids)))
+        query = (
+            select(Run, User.name)
+            .join(Project, Project.id == Run.project_id)
+            .outerjoin(User, User.id == Run.user_id)
+            .where(Project.team_id.in_(principal.team_ids))
+        )
         if project:
             query = query.where(Run.project_id == project)
         if status:
@@ -129,17 +157,41 @@ def list_runs(engine: Engine, principal: Principal, *, project: str | None = Non
 
 # ------------------------------------------------------------------ admission
 _ACTIVE = "status IN ('queued', 'running')"  # the exact text of the partial indexes, so they are used
-_RUN_FIELDS = ('id', 'project_id', 'kind', 'status', 'depth_level', 'target_framework', 'branch_name', 'user_id',
-               'idempotency_key', 'retry_of', 'issue_number', 'issue_title', 'created_at', 'started_at',
-               'finished_at', 'deadline_at', 'heartbeat_at', 'exit_code', 'error', 'correlation_id',
-               'output_lines', 'last_seq')
+_RUN_FIELDS = (
+    'id',
+    'project_id',
+    'kind',
+    'status',
+    'depth_level',
+    'target_framework',
+    'branch_name',
+    'user_id',
+    'idempotency_key',
+    'retry_of',
+    'issue_number',
+    'issue_title',
+    'created_at',
+    'started_at',
+    'finished_at',
+    'deadline_at',
+    'heartbeat_at',
+    'exit_code',
+    'error',
+    'correlation_id',
+    'output_lines',
+    'last_seq',
+)
 # the key row and, when it names one, its run (one round trip for a replay)
-_SQL_KEY_AND_RUN = ('SELECT k.fingerprint, k.run_id, k.expires_at, u.name, '
-                    + ', '.join(f'r.{f}' for f in _RUN_FIELDS) +
-                    ' FROM idempotencykey k LEFT JOIN run r ON r.id = k.run_id'
-                    ' LEFT JOIN "user" u ON u.id = r.user_id WHERE k.user_id = :u AND k.key = :k')
-_SQL_KEY_INSERT = ('INSERT INTO idempotencykey (user_id, key, fingerprint, run_id, created_at, expires_at) '
-                   'VALUES (:u, :k, :fp, :run, :now, :expires) ON CONFLICT DO NOTHING')
+_SQL_KEY_AND_RUN = (
+    'SELECT k.fingerprint, k.run_id, k.expires_at, u.name, '
+    + ', '.join(f'r.{f}' for f in _RUN_FIELDS)
+    + ' FROM idempotencykey k LEFT JOIN run r ON r.id = k.run_id'
+    ' LEFT JOIN "user" u ON u.id = r.user_id WHERE k.user_id = :u AND k.key = :k'
+)
+_SQL_KEY_INSERT = (
+    'INSERT INTO idempotencykey (user_id, key, fingerprint, run_id, created_at, expires_at) '
+    'VALUES (:u, :k, :fp, :run, :now, :expires) ON CONFLICT DO NOTHING'
+)
 _SQL_KEY_DELETE_EXPIRED = 'DELETE FROM idempotencykey WHERE user_id = :u AND key = :k AND expires_at <= :now'
 # everything the repository rules need, in one statement
 _SQL_REPOSITORY_FACTS = (
@@ -147,16 +199,36 @@ _SQL_REPOSITORY_FACTS = (
     '(SELECT min(max_concurrent_runs) FROM project WHERE repository_key = :repo), '
     f'(SELECT count(*) FROM run WHERE repository_key = :repo AND {_ACTIVE} AND slot IS NOT NULL), '
     f'(SELECT max(slot) FROM run WHERE repository_key = :repo AND {_ACTIVE} AND slot IS NOT NULL), '
-    f'(SELECT id FROM run WHERE repository_key = :repo AND branch_name = :branch AND {_ACTIVE})')
-_SQL_SLOTTED_IDS = (f'SELECT id FROM run WHERE repository_key = :repo AND {_ACTIVE} AND slot IS NOT NULL '
-                    'ORDER BY id LIMIT 100')
+    f'(SELECT id FROM run WHERE repository_key = :repo AND branch_name = :branch AND {_ACTIVE})'
+)
+_SQL_SLOTTED_IDS = (
+    f'SELECT id FROM run WHERE repository_key = :repo AND {_ACTIVE} AND slot IS NOT NULL ORDER BY id LIMIT 100'
+)
 _SQL_SLOTS = f'SELECT slot FROM run WHERE repository_key = :repo AND {_ACTIVE} AND slot IS NOT NULL'
-_RUN_COLUMNS = ('id', 'project_id', 'repository_key', 'kind', 'status', 'depth_level', 'target_framework',
-                'branch_name', 'checkout_ref', 'user_id', 'idempotency_key', 'payload_fingerprint', 'retry_of',
-                'issue_number', 'issue_title', 'slot', 'created_at', 'budget_seconds', 'correlation_id', 'last_seq',
-                'output_lines')
-_SQL_RUN_INSERT = (f'INSERT INTO run ({", ".join(_RUN_COLUMNS)}) '
-                   f'VALUES ({", ".join(":" + c for c in _RUN_COLUMNS)})')
+_RUN_COLUMNS = (
+    'id',
+    'project_id',
+    'repository_key',
+    'kind',
+    'status',
+    'depth_level',
+    'target_framework',
+    'branch_name',
+    'checkout_ref',
+    'user_id',
+    'idempotency_key',
+    'payload_fingerprint',
+    'retry_of',
+    'issue_number',
+    'issue_title',
+    'slot',
+    'created_at',
+    'budget_seconds',
+    'correlation_id',
+    'last_seq',
+    'output_lines',
+)
+_SQL_RUN_INSERT = f'INSERT INTO run ({", ".join(_RUN_COLUMNS)}) VALUES ({", ".join(":" + c for c in _RUN_COLUMNS)})'
 _SQL_FIRST_EVENT = "INSERT INTO runevent (run_id, seq, at, type, text) VALUES (:run, 1, :at, 'status', :text)"
 _SQL_ADVISORY_LOCK = 'SELECT pg_advisory_xact_lock(:k)'
 PROJECT_CACHE_SECONDS = 2.0
@@ -187,6 +259,7 @@ class RunAdmitter:
 
     def rate_key(self, principal: Principal) -> str:
         from app.services.ratelimit import user_runs_key
+
         return user_runs_key(self.settings.redis_prefix, principal.user_id)
 
     # -- projects, briefly cached: the trigger path reads one per request
@@ -214,17 +287,37 @@ class RunAdmitter:
         self._projects.pop(project_id, None)
 
     # -- entry points
-    def trigger(self, principal: Principal, *, project_id: str, depth_level: str, target_framework: str,
-                branch: str, key: str | None, correlation_id: str | None) -> Admitted:
+    def trigger(
+        self,
+        principal: Principal,
+        *,
+        project_id: str,
+        depth_level: str,
+        target_framework: str,
+        branch: str,
+        key: str | None,
+        correlation_id: str | None,
+    ) -> Admitted:
         project = self._project(project_id, principal)
         self._validate(project, depth_level=depth_level, target_framework=target_framework, branch=branch)
         spec = RunSpec(project_id, depth_level, target_framework, branch)
-        payload = {'project_id': project_id, 'depth_level': depth_level, 'target_framework': target_framework,
-                   'branch': branch}
+        payload = {
+            'project_id': project_id,
+            'depth_level': depth_level,
+            'target_framework': target_framework,
+            'branch': branch,
+        }
         return self._admit(principal, project, spec, payload, key, correlation_id)
 
-    def retry(self, principal: Principal, *, run_id: str, overrides: dict[str, str | None], key: str | None,
-              correlation_id: str | None) -> Admitted:
+    def retry(
+        self,
+        principal: Principal,
+        *,
+        run_id: str,
+        overrides: dict[str, str | None],
+        key: str | None,
+        correlation_id: str | None,
+    ) -> Admitted:
         with Session(self.reader) as session:
             original, project = _load_visible_run(session, run_id, principal)
             session.expunge_all()
@@ -235,34 +328,57 @@ class RunAdmitter:
         depth = overrides.get('depth_level') or original.depth_level
         framework = overrides.get('target_framework') or original.target_framework
         self._validate(project, depth_level=depth, target_framework=framework, branch=branch)
-        spec = RunSpec(project.id, depth, framework, branch, kind=RunKind.retry.value, retry_of=original.id,
-                       issue_number=original.issue_number, issue_title=original.issue_title)
+        spec = RunSpec(
+            project.id,
+            depth,
+            framework,
+            branch,
+            kind=RunKind.retry.value,
+            retry_of=original.id,
+            issue_number=original.issue_number,
+            issue_title=original.issue_title,
+        )
         payload = {'retry_of': run_id, 'depth_level': depth, 'target_framework': framework, 'branch': branch}
         return self._admit(principal, project, spec, payload, key, correlation_id)
 
     def _validate(self, project: Project, *, depth_level: str, target_framework: str, branch: str) -> None:
-        refusal = admission.validate_choice(depth_level, project.depth_levels, 'depth_level') or \
-            admission.validate_choice(target_framework, project.target_frameworks, 'target_framework')
+        refusal = admission.validate_choice(
+            depth_level, project.depth_levels, 'depth_level'
+        ) or admission.validate_choice(target_framework, project.target_frameworks, 'target_framework')
         if refusal:
             raise DomainError.from_refusal(refusal)
         unsupported = gitops.unsupported_reason(project.repository)
         if unsupported:
-            raise DomainError(422, 'unsupported_repository', f'Runs cannot use this repository: {unsupported}.',
-                              field='repository')
+            raise DomainError(
+                422, 'unsupported_repository', f'Runs cannot use this repository: {unsupported}.', field='repository'
+            )
         try:
             exists = self.branches.exists(project.repository, branch)
         except (gitops.GitError, OSError) as exc:
-            raise DomainError(502, 'repository_unavailable',
-                              f'Could not read the branches of {project.repository!r}: {exc}') from exc
+            raise DomainError(
+                502, 'repository_unavailable', f'Could not read the branches of {project.repository!r}: {exc}'
+            ) from exc
         refusal = admission.validate_run_request(
-            depth_level=depth_level, target_framework=target_framework, branch=branch,
-            allowed_depths=project.depth_levels, allowed_frameworks=project.target_frameworks, branch_exists=exists)
+            depth_level=depth_level,
+            target_framework=target_framework,
+            branch=branch,
+            allowed_depths=project.depth_levels,
+            allowed_frameworks=project.target_frameworks,
+            branch_exists=exists,
+        )
         if refusal:
             raise DomainError.from_refusal(refusal)
 
     # -- the core
-    def _admit(self, principal: Principal, project: Project, spec: RunSpec, payload: dict, key: str | None,
-               correlation_id: str | None) -> Admitted:
+    def _admit(
+        self,
+        principal: Principal,
+        project: Project,
+        spec: RunSpec,
+        payload: dict,
+        key: str | None,
+        correlation_id: str | None,
+    ) -> Admitted:
         minted = key is None
         key = key or str(uuid.uuid4())
         fp = admission.fingerprint(payload)
@@ -278,8 +394,12 @@ class RunAdmitter:
                 return self._admit_once(principal, project, spec, key, fp, correlation_id)
             except _Conflict:
                 if attempt == CREATE_ATTEMPTS - 1:
-                    raise DomainError(409, 'concurrency_limit', 'The repository changed under this request; retry.',
-                                      headers={'Retry-After': '1'})
+                    raise DomainError(
+                        409,
+                        'concurrency_limit',
+                        'The repository changed under this request; retry.',
+                        headers={'Retry-After': '1'},
+                    ) from None
             except _StaleProject:
                 self.forget_project(project.id)
                 project = self._project(project.id, principal)
@@ -296,23 +416,32 @@ class RunAdmitter:
 
     def _key_verdict(self, row, fp: str) -> str:  # noqa: ANN001
         verdict = admission.idempotency_verdict(
-            stored_fingerprint=row[0] if row else None, stored_run_id=row[1] if row else None,
-            expires_at=_aware(self.db.read_ts(row[2])) if row else None, fingerprint_now=fp, now=utcnow())
+            stored_fingerprint=row[0] if row else None,
+            stored_run_id=row[1] if row else None,
+            expires_at=_aware(self.db.read_ts(row[2])) if row else None,
+            fingerprint_now=fp,
+            now=utcnow(),
+        )
         if verdict == 'mismatch':
-            raise DomainError(422, 'idempotency_key_mismatch',
-                              'This Idempotency-Key was already used with a different request body.')
+            raise DomainError(
+                422, 'idempotency_key_mismatch', 'This Idempotency-Key was already used with a different request body.'
+            )
         if verdict == 'in_flight':
-            raise DomainError(409, 'idempotency_in_flight',
-                              'A request with this Idempotency-Key is still being processed; retry shortly.',
-                              headers={'Retry-After': '1'})
+            raise DomainError(
+                409,
+                'idempotency_in_flight',
+                'A request with this Idempotency-Key is still being processed; retry shortly.',
+                headers={'Retry-After': '1'},
+            )
         return verdict
 
     @staticmethod
     def _run_from_key_row(row) -> RunPublic:  # noqa: ANN001
-        return RunPublic.model_validate({'user_name': row[3], **dict(zip(_RUN_FIELDS, row[4:]))})
+        return RunPublic.model_validate({'user_name': row[3], **dict(zip(_RUN_FIELDS, row[4:], strict=True))})
 
-    def _admit_once(self, principal: Principal, project: Project, spec: RunSpec, key: str, fp: str,
-                    correlation_id: str | None) -> Admitted:
+    def _admit_once(
+        self, principal: Principal, project: Project, spec: RunSpec, key: str, fp: str, correlation_id: str | None
+    ) -> Admitted:
         rl_key = self.rate_key(principal)
         quota = None
         run_id = ids.new_run_id()
@@ -322,8 +451,13 @@ class RunAdmitter:
             with self._write_lock, self.db.transaction() as cursor:
                 self._lock_repository(cursor, project.repository_key)
                 params = {'u': principal.user_id, 'k': key}
-                claim = {**params, 'fp': fp, 'run': run_id, 'now': self.db.ts(now),
-                         'expires': self.db.ts(now + timedelta(seconds=self.settings.idempotency_ttl_seconds))}
+                claim = {
+                    **params,
+                    'fp': fp,
+                    'run': run_id,
+                    'now': self.db.ts(now),
+                    'expires': self.db.ts(now + timedelta(seconds=self.settings.idempotency_ttl_seconds)),
+                }
                 cursor.execute(sql['_SQL_KEY_INSERT'], claim)
                 if cursor.rowcount != 1:
                     cursor.execute(sql['_SQL_KEY_AND_RUN'], params)
@@ -337,12 +471,25 @@ class RunAdmitter:
                 quota = self.limiter.acquire(rl_key, key)
                 if not quota.allowed:
                     retry = quota.retry_after_seconds
-                    raise DomainError(429, 'rate_limited',
-                                      f'Run limit reached: {quota.limit} runs per {quota.window_seconds} s. '
-                                      f'Retry in {retry} s.', retry_after_seconds=retry,
-                                      headers=rate_headers(quota) | {'Retry-After': str(retry)})
-                run = self._insert_run(cursor, principal, project, spec, run_id=run_id, now=now, key=key,
-                                       fingerprint=fp, correlation_id=correlation_id, bypass_concurrency=False)
+                    raise DomainError(
+                        429,
+                        'rate_limited',
+                        f'Run limit reached: {quota.limit} runs per {quota.window_seconds} s. Retry in {retry} s.',
+                        retry_after_seconds=retry,
+                        headers=rate_headers(quota) | {'Retry-After': str(retry)},
+                    )
+                run = self._insert_run(
+                    cursor,
+                    principal,
+                    project,
+                    spec,
+                    run_id=run_id,
+                    now=now,
+                    key=key,
+                    fingerprint=fp,
+                    correlation_id=correlation_id,
+                    bypass_concurrency=False,
+                )
         except BaseException as exc:
             if quota is not None and quota.allowed:
                 self.limiter.release(rl_key, key)
@@ -362,13 +509,31 @@ class RunAdmitter:
             cursor.fetchall()
 
     def _announce(self, run: RunPublic, project: Project) -> None:
-        self.bus.publish({'type': 'run', 'id': run.id, 'project_id': run.project_id, 'team_id': project.team_id,
-                          'status': run.status})
+        self.bus.publish(
+            {
+                'type': 'run',
+                'id': run.id,
+                'project_id': run.project_id,
+                'team_id': project.team_id,
+                'status': run.status,
+            }
+        )
         self.bus.publish({'type': 'queue'})
 
-    def _insert_run(self, cursor, principal: Principal | None, project: Project, spec: RunSpec, *,  # noqa: ANN001
-                    run_id: str, now: datetime, key: str | None, fingerprint: str | None,
-                    correlation_id: str | None, bypass_concurrency: bool) -> RunPublic:
+    def _insert_run(
+        self,
+        cursor,
+        principal: Principal | None,
+        project: Project,
+        spec: RunSpec,
+        *,  # noqa: ANN001
+        run_id: str,
+        now: datetime,
+        key: str | None,
+        fingerprint: str | None,
+        correlation_id: str | None,
+        bypass_concurrency: bool,
+    ) -> RunPublic:
         repo = project.repository_key
         sql = self._sql
         cursor.execute(sql['_SQL_REPOSITORY_FACTS'], {'pid': project.id, 'repo': repo, 'branch': spec.branch_name})
@@ -376,8 +541,9 @@ class RunAdmitter:
         if not project_ok:
             raise _StaleProject()  # deleted, or moved to another repository since it was cached
         # projects sharing a repository share the smallest limit among them
-        verdict = admission.repository_verdict(slotted_active=slotted, max_concurrent=limit, branch_holder=holder,
-                                               bypass_concurrency=bypass_concurrency)
+        verdict = admission.repository_verdict(
+            slotted_active=slotted, max_concurrent=limit, branch_holder=holder, bypass_concurrency=bypass_concurrency
+        )
         if verdict == 'concurrency_limit':
             cursor.execute(sql['_SQL_SLOTTED_IDS'], {'repo': repo})
             blocking = tuple(r[0] for r in cursor.fetchall())
@@ -390,26 +556,59 @@ class RunAdmitter:
             if slot >= limit:  # holes below: take the lowest free one
                 cursor.execute(sql['_SQL_SLOTS'], {'repo': repo})
                 slot = admission.free_slot({r[0] for r in cursor.fetchall()}, limit)
-        values = dict(id=run_id, project_id=project.id, repository_key=repo, kind=spec.kind,
-                      status=RunStatus.queued.value, depth_level=spec.depth_level,
-                      target_framework=spec.target_framework, branch_name=spec.branch_name,
-                      checkout_ref=spec.checkout_ref or spec.branch_name,
-                      user_id=principal.user_id if principal else None, idempotency_key=key,
-                      payload_fingerprint=fingerprint, retry_of=spec.retry_of, issue_number=spec.issue_number,
-                      issue_title=spec.issue_title, slot=slot, created_at=self.db.ts(now),
-                      budget_seconds=project.run_budget_seconds or self.settings.run_budget_seconds,
-                      correlation_id=correlation_id, last_seq=1, output_lines=0)
+        values = dict(
+            id=run_id,
+            project_id=project.id,
+            repository_key=repo,
+            kind=spec.kind,
+            status=RunStatus.queued.value,
+            depth_level=spec.depth_level,
+            target_framework=spec.target_framework,
+            branch_name=spec.branch_name,
+            checkout_ref=spec.checkout_ref or spec.branch_name,
+            user_id=principal.user_id if principal else None,
+            idempotency_key=key,
+            payload_fingerprint=fingerprint,
+            retry_of=spec.retry_of,
+            issue_number=spec.issue_number,
+            issue_title=spec.issue_title,
+            slot=slot,
+            created_at=self.db.ts(now),
+            budget_seconds=project.run_budget_seconds or self.settings.run_budget_seconds,
+            correlation_id=correlation_id,
+            last_seq=1,
+            output_lines=0,
+        )
         cursor.execute(sql['_SQL_RUN_INSERT'], values)
         text_ = 'queued' + (f' (retry of {spec.retry_of})' if spec.retry_of else '')
         cursor.execute(sql['_SQL_FIRST_EVENT'], {'run': run_id, 'at': self.db.ts(now), 'text': text_})
-        return RunPublic.model_validate({
-            **values, 'created_at': now, 'user_name': principal.name if principal else None, 'started_at': None,
-            'finished_at': None, 'deadline_at': None, 'heartbeat_at': None, 'exit_code': None, 'error': None})
+        return RunPublic.model_validate(
+            {
+                **values,
+                'created_at': now,
+                'user_name': principal.name if principal else None,
+                'started_at': None,
+                'finished_at': None,
+                'deadline_at': None,
+                'heartbeat_at': None,
+                'exit_code': None,
+                'error': None,
+            }
+        )
 
-    def _create(self, principal: Principal | None, project: Project, spec: RunSpec, *, key: str | None,
-                fingerprint: str | None, correlation_id: str | None, bypass_concurrency: bool = False,
-                before_insert: Callable[[Connection], None] | None = None,
-                after_insert: Callable[[Connection, RunPublic], None] | None = None) -> RunPublic:
+    def _create(
+        self,
+        principal: Principal | None,
+        project: Project,
+        spec: RunSpec,
+        *,
+        key: str | None,
+        fingerprint: str | None,
+        correlation_id: str | None,
+        bypass_concurrency: bool = False,
+        before_insert: Callable[[Connection], None] | None = None,
+        after_insert: Callable[[Connection, RunPublic], None] | None = None,
+    ) -> RunPublic:
         """A run without the idempotency and quota steps (the AFK loop), under the same repository rules.
 
         before_insert / after_insert run inside the creating transaction (the AFK loop re-checks its gates
@@ -421,17 +620,30 @@ class RunAdmitter:
                         before_insert(conn)
                     cursor = conn.connection.dbapi_connection.cursor()  # the same transaction, driver level
                     self._lock_repository(cursor, project.repository_key)
-                    run = self._insert_run(cursor, principal, project, spec, run_id=ids.new_run_id(), now=utcnow(),
-                                           key=key, fingerprint=fingerprint, correlation_id=correlation_id,
-                                           bypass_concurrency=bypass_concurrency)
+                    run = self._insert_run(
+                        cursor,
+                        principal,
+                        project,
+                        spec,
+                        run_id=ids.new_run_id(),
+                        now=utcnow(),
+                        key=key,
+                        fingerprint=fingerprint,
+                        correlation_id=correlation_id,
+                        bypass_concurrency=bypass_concurrency,
+                    )
                     if after_insert is not None:
                         after_insert(conn, run)
                 self._announce(run, project)
                 return run
             except (IntegrityError, *self.db.integrity_errors):
                 if attempt == CREATE_ATTEMPTS - 1:
-                    raise DomainError(409, 'concurrency_limit', 'The repository changed under this request; retry.',
-                                      headers={'Retry-After': '1'})
+                    raise DomainError(
+                        409,
+                        'concurrency_limit',
+                        'The repository changed under this request; retry.',
+                        headers={'Retry-After': '1'},
+                    ) from None
             except _StaleProject as exc:
                 raise not_found(f'project {project.id!r}') from exc
         raise AssertionError('unreachable')
@@ -443,17 +655,22 @@ class RunAdmitter:
             if run.status not in ACTIVE_STATUSES:
                 raise DomainError(409, 'run_ended', f'Run {run_id} already ended ({run.status}).')
             conn = session.connection()
-            conn.execute(text('UPDATE run SET stop_requested_at = :now, stop_requested_by = :u '
-                              'WHERE id = :id AND stop_requested_at IS NULL'),
-                         {'now': utcnow(), 'u': principal.user_id, 'id': run_id})
+            conn.execute(
+                text(
+                    'UPDATE run SET stop_requested_at = :now, stop_requested_by = :u '
+                    'WHERE id = :id AND stop_requested_at IS NULL'
+                ),
+                {'now': utcnow(), 'u': principal.user_id, 'id': run_id},
+            )
             append_events(conn, run_id, [('status', f'stop requested by {principal.name}')])
             was_queued = run.status == RunStatus.queued.value
             team_id = project.team_id
         if was_queued:
             finish_run(self.engine, run_id=run_id, status=RunStatus.stopped, message=f'stopped by {principal.name}')
         self.bus.publish({'type': 'run.stop', 'id': run_id, 'project_id': run.project_id, 'team_id': team_id})
-        self.bus.publish({'type': 'run', 'id': run_id, 'project_id': run.project_id, 'team_id': team_id,
-                          'status': 'stopping'})
+        self.bus.publish(
+            {'type': 'run', 'id': run_id, 'project_id': run.project_id, 'team_id': team_id, 'status': 'stopping'}
+        )
         return get_run(self.engine, principal, run_id, with_events=False)
 
 
@@ -466,18 +683,20 @@ class _Conflict(Exception):
 
 
 def _bad_data() -> DomainError:
-    return DomainError(422, 'validation', 'The request contains a value the database cannot store '
-                                          '(such as a NUL character).')
+    return DomainError(
+        422, 'validation', 'The request contains a value the database cannot store (such as a NUL character).'
+    )
 
 
 def _lock_id(repository_key: str) -> int:
     """A stable signed 64-bit advisory-lock id for a repository."""
-    return int.from_bytes(hashlib.sha256(b'runboard-repo:' + repository_key.encode()).digest()[:8], 'big',
-                          signed=True)
+    return int.from_bytes(hashlib.sha256(b'runboard-repo:' + repository_key.encode()).digest()[:8], 'big', signed=True)
 
 
 def rate_headers(quota) -> dict[str, str]:  # noqa: ANN001
     """RateLimit-Policy and RateLimit (draft-ietf-httpapi-ratelimit-headers) for a quota."""
     reset = max(0, math.ceil(quota.reset_after))
-    return {'RateLimit-Policy': f'"runs";q={quota.limit};w={quota.window_seconds}',
-            'RateLimit': f'"runs";r={quota.remaining};t={reset}'}
+    return {
+        'RateLimit-Policy': f'"runs";q={quota.limit};w={quota.window_seconds}',
+        'RateLimit': f'"runs";r={quota.remaining};t={reset}',
+    }

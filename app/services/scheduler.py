@@ -1,4 +1,5 @@
 """APScheduler jobs: reaper safety poll, worktree cleanup (and the AFK sweep, when present)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -12,11 +13,17 @@ from app.services import gitops
 
 def cleanup_worktrees(services) -> list:  # noqa: ANN001
     with session_scope(services.engine) as session:
-        active = set(session.connection().execute(
-            text("SELECT id FROM run WHERE status IN ('queued', 'running')")).scalars().all())
-    return gitops.remove_stale_worktrees(services.settings.worktrees_dir,
-                                         older_than_seconds=services.settings.worktree_retention_days * 86400,
-                                         keep=active)
+        active = set(
+            session.connection()
+            .execute(text("SELECT id FROM run WHERE status IN ('queued', 'running')"))
+            .scalars()
+            .all()
+        )
+    return gitops.remove_stale_worktrees(
+        services.settings.worktrees_dir,
+        older_than_seconds=services.settings.worktree_retention_days * 86400,
+        keep=active,
+    )
 
 
 def start(services) -> AsyncIOScheduler:  # noqa: ANN001
@@ -34,8 +41,13 @@ def start(services) -> AsyncIOScheduler:  # noqa: ANN001
 
     scheduler.add_job(safety_poll, 'interval', seconds=services.settings.reaper_poll_seconds, id='reaper', **job)
     if services.runner.pull_request_probe is not None:  # AFK on a forge: a PR ends its live run as success
-        scheduler.add_job(end_runs_with_pull_requests, 'interval', seconds=services.settings.reaper_poll_seconds,
-                          id='pull-request-probe', **job)
+        scheduler.add_job(
+            end_runs_with_pull_requests,
+            'interval',
+            seconds=services.settings.reaper_poll_seconds,
+            id='pull-request-probe',
+            **job,
+        )
     scheduler.add_job(cleanup, 'interval', hours=1, id='worktree-cleanup', **job)
     for hook in services.extras.get('scheduler_hooks', []):
         hook(scheduler)

@@ -1,9 +1,10 @@
 """Append numbered events to a run's timeline. seq is allocated in the database, so writers on
 different threads or servers never collide and order is preserved."""
+
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from typing import Iterable
+from collections.abc import Iterable
+from datetime import UTC, datetime
 
 from sqlalchemy import Connection, TextClause, bindparam, insert, text
 from sqlmodel.sql.sqltypes import UTCDateTime
@@ -26,20 +27,32 @@ def timed_sql(statement: str, *, binds: tuple[str, ...] = (), columns: tuple[str
     if columns:
         clause = clause.columns(**{name: DB_TIME for name in columns})
     return clause
+
+
 COPY_FROM = 50  # batches at least this big bypass per-row ORM work (PostgreSQL: COPY, about 4x executemany)
 
 
-def append_events(conn: Connection, run_id: str, events: Iterable[tuple[str, str]], *,
-                  now: datetime | None = None, output_lines: int = 0) -> int:
+def append_events(
+    conn: Connection,
+    run_id: str,
+    events: Iterable[tuple[str, str]],
+    *,
+    now: datetime | None = None,
+    output_lines: int = 0,
+) -> int:
     """Insert events in order inside the caller's transaction; returns the run's new last_seq."""
     events = list(events)
     if not events:
         return 0
-    last = conn.execute(text(
-        'UPDATE run SET last_seq = last_seq + :n, output_lines = output_lines + :lines '
-        'WHERE id = :id RETURNING last_seq'), {'n': len(events), 'lines': output_lines, 'id': run_id}).scalar_one()
+    last = conn.execute(
+        text(
+            'UPDATE run SET last_seq = last_seq + :n, output_lines = output_lines + :lines '
+            'WHERE id = :id RETURNING last_seq'
+        ),
+        {'n': len(events), 'lines': output_lines, 'id': run_id},
+    ).scalar_one()
     first = last - len(events) + 1
-    at = (now or utcnow()).astimezone(timezone.utc)
+    at = (now or utcnow()).astimezone(UTC)
     if len(events) >= COPY_FROM and _copy_capable(conn):
         with conn.connection.driver_connection.cursor() as cursor:
             with cursor.copy('COPY runevent (run_id, seq, at, type, text) FROM STDIN') as copy:
@@ -50,12 +63,18 @@ def append_events(conn: Connection, run_id: str, events: Iterable[tuple[str, str
         # Straight to the driver's executemany: the timestamp is converted once, not once per row (~20%).
         processor = _event_table.c.at.type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
         at_value = processor(at) if processor else at
-        conn.exec_driver_sql('INSERT INTO runevent (run_id, seq, at, type, text) VALUES (?, ?, ?, ?, ?)',
-                             [(run_id, first + i, at_value, kind, body) for i, (kind, body) in enumerate(events)])
+        conn.exec_driver_sql(
+            'INSERT INTO runevent (run_id, seq, at, type, text) VALUES (?, ?, ?, ?, ?)',
+            [(run_id, first + i, at_value, kind, body) for i, (kind, body) in enumerate(events)],
+        )
         return last
-    conn.execute(insert(_event_table), [
-        {'run_id': run_id, 'seq': first + i, 'at': at, 'type': kind, 'text': body}
-        for i, (kind, body) in enumerate(events)])
+    conn.execute(
+        insert(_event_table),
+        [
+            {'run_id': run_id, 'seq': first + i, 'at': at, 'type': kind, 'text': body}
+            for i, (kind, body) in enumerate(events)
+        ],
+    )
     return last
 
 

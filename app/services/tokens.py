@@ -1,6 +1,7 @@
 """Listing and revoking API tokens (operators, within their teams). A revoked token is deleted, so it
 fails on every instance that asks the database; instances that cached it drop it when the revocation
 reaches them over the event bus (in-process, or Redis pub/sub in team mode), not after a TTL."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -35,8 +36,10 @@ def _teams_sql(principal: Principal) -> tuple[str, dict]:
     return ', '.join(f':{name}' for name in names) or "''", names
 
 
-_VISIBLE = ('FROM apitoken t JOIN "user" u ON u.id = t.user_id WHERE EXISTS (SELECT 1 FROM teammember m '
-            'WHERE m.user_id = u.id AND m.team_id IN ({teams}))')
+_VISIBLE = (
+    'FROM apitoken t JOIN "user" u ON u.id = t.user_id WHERE EXISTS (SELECT 1 FROM teammember m '
+    'WHERE m.user_id = u.id AND m.team_id IN ({teams}))'
+)
 
 
 def list_tokens(engine: Engine, principal: Principal) -> list[TokenInfo]:
@@ -44,22 +47,33 @@ def list_tokens(engine: Engine, principal: Principal) -> list[TokenInfo]:
     _require_operator(principal)
     teams, params = _teams_sql(principal)
     with session_scope(engine) as session:
-        rows = session.connection().execute(text(
-            'SELECT t.id, u.id, u.name, u.role, t.name, t.created_at ' + _VISIBLE.format(teams=teams)
-            + ' ORDER BY u.name, t.created_at'), params).all()
+        rows = (
+            session.connection()
+            .execute(
+                text(
+                    'SELECT t.id, u.id, u.name, u.role, t.name, t.created_at '
+                    + _VISIBLE.format(teams=teams)
+                    + ' ORDER BY u.name, t.created_at'
+                ),
+                params,
+            )
+            .all()
+        )
     return [TokenInfo(*row) for row in rows]
 
 
-def revoke(engine: Engine, principal: Principal, *, token_id: str | None = None,
-           user_name: str | None = None) -> tuple[list[str], list[str]]:
+def revoke(
+    engine: Engine, principal: Principal, *, token_id: str | None = None, user_name: str | None = None
+) -> tuple[list[str], list[str]]:
     """Delete one token, or every token of a person, in the caller's teams. Returns (token ids, hashes)."""
     _require_operator(principal)
     teams, params = _teams_sql(principal)
     where, key = ('t.id = :key', token_id) if token_id else ('u.name = :key', user_name)
     with session_scope(engine) as session:
         conn = session.connection()
-        rows = conn.execute(text(f'SELECT t.id, t.token_hash {_VISIBLE.format(teams=teams)} AND {where}'),
-                            {**params, 'key': key}).all()
+        rows = conn.execute(
+            text(f'SELECT t.id, t.token_hash {_VISIBLE.format(teams=teams)} AND {where}'), {**params, 'key': key}
+        ).all()
         if not rows:
             what = f'token {token_id!r}' if token_id else f'a token of {user_name!r}'
             raise DomainError(404, 'not_found', f'{what} not found in your teams')

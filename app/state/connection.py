@@ -4,11 +4,13 @@ Login-free (local mode, or a fixed RUNBOARD_TOKEN): one token for the whole proc
 token of the browser whose page or handler is running (NiceGUI user storage, reached through the request
 context, which background tasks started from a page inherit); a 401 then sends that browser to /login.
 """
+
 from __future__ import annotations
 
 import contextlib
 import logging
-from typing import Any, AsyncIterator
+from collections.abc import AsyncIterator
+from typing import Any
 
 from app.client import ApiError, Response, RunboardClient
 from app.state import session
@@ -17,7 +19,7 @@ log = logging.getLogger(__name__)
 
 _config: dict[str, Any] = {'base_url': None, 'token': None, 'sign_in': False}
 _shared: RunboardClient | None = None
-_per_token: dict[str, 'BrowserClient'] = {}
+_per_token: dict[str, BrowserClient] = {}
 
 
 def configure(*, base_url: str, token: str | None, sign_in: bool = False) -> None:
@@ -76,8 +78,14 @@ def send_to_login() -> None:
     if tab is None:  # a background task: find the tab whose page request we are serving
         request = request_contextvar.get()
         scope = request.scope if request is not None else None  # middleware and page wrap the same scope
-        tab = next((c for c in list(Client.instances.values())
-                    if c._request is not None and c._request.scope is scope), None) if scope else None
+        tab = (
+            next(
+                (c for c in list(Client.instances.values()) if c._request is not None and c._request.scope is scope),
+                None,
+            )
+            if scope
+            else None
+        )
     if tab is None or tab.is_deleted:
         return
     path = tab.request.url.path + (f'?{tab.request.url.query}' if tab.request.url.query else '')

@@ -1,9 +1,10 @@
 """Follow the server's change events for one browser tab, reconnecting after a drop."""
+
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 from nicegui import background_tasks, context
 
@@ -13,9 +14,14 @@ from app.state import connection
 RECONNECT_SECONDS = 1.0
 
 
-def follow(handler: Callable[[dict], Awaitable[None] | None], *, project: str | None = None,
-           run: str | None = None, on_reconnect: Callable[[], Awaitable[None]] | None = None,
-           on_state: Callable[[bool], None] | None = None) -> None:
+def follow(
+    handler: Callable[[dict], Awaitable[None] | None],
+    *,
+    project: str | None = None,
+    run: str | None = None,
+    on_reconnect: Callable[[], Awaitable[None]] | None = None,
+    on_state: Callable[[bool], None] | None = None,
+) -> None:
     """Call handler(event) for each change until the tab goes away. on_reconnect() runs each time the
     stream opens, to pick up changes made while no stream was open. on_state(True) when the stream is
     open, on_state(False) when it dropped (we reconnect after RECONNECT_SECONDS)."""
@@ -24,6 +30,7 @@ def follow(handler: Callable[[dict], Awaitable[None] | None], *, project: str | 
         if on_state is not None:
             with contextlib.suppress(Exception):
                 on_state(connected)
+
     tab = context.client
 
     async def catch_up() -> None:
@@ -56,4 +63,5 @@ def follow(handler: Callable[[dict], Awaitable[None] | None], *, project: str | 
     def stop() -> None:
         with contextlib.suppress(Exception):
             task.cancel()
+
     tab.on_delete(stop)  # not on_disconnect: a tab that reconnects keeps following

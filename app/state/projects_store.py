@@ -1,11 +1,12 @@
 """Project cards state for one tab: projects with their running count, last run and, when paused,
 the causes of the last failures. Talks to app.client only."""
+
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from app.client import ApiError, RunboardClient
 
@@ -61,15 +62,18 @@ def launch_blocked_text(project: dict) -> str | None:
         return None
     cause = cause.removeprefix('launch_failed: ')
     waiting = 'Auto-loop waiting' if project.get('auto_enabled') else 'AFK launch failed'
-    return f'{waiting}: {cause}. Nothing was counted; fix the project\'s command, then Reset.'
+    return f"{waiting}: {cause}. Nothing was counted; fix the project's command, then Reset."
 
 
 def failure_cause(run: dict) -> str:
     """Pure: one line saying why a run failed."""
     status = run['status'].replace('_', ' ')
     reason = run.get('error') or (f'exit code {run["exit_code"]}' if run.get('exit_code') is not None else '')
-    subject = f'#{run["issue_number"]} {run.get("issue_title") or ""}'.strip() if run.get('issue_number') \
+    subject = (
+        f'#{run["issue_number"]} {run.get("issue_title") or ""}'.strip()
+        if run.get('issue_number')
         else run.get('branch_name', '')
+    )
     return f'{subject}: {status}' + (f' ({reason})' if reason else '')
 
 
@@ -87,9 +91,14 @@ class ProjectsStore:
             projects = await self.client.list_projects()
             running = (await self.client.list_runs(status='running', limit=500))['items']
             last_runs = await asyncio.gather(*(self.client.list_runs(project=p['id'], limit=1) for p in projects))
-            failures = await asyncio.gather(*(
-                self.client.list_runs(project=p['id'], status=FAILURE_STATUSES, limit=CAUSES_SHOWN)
-                if p.get('paused') else _none() for p in projects))
+            failures = await asyncio.gather(
+                *(
+                    self.client.list_runs(project=p['id'], status=FAILURE_STATUSES, limit=CAUSES_SHOWN)
+                    if p.get('paused')
+                    else _none()
+                    for p in projects
+                )
+            )
         except ApiError as exc:
             self.error = f'Could not load projects: {exc}'
             self._notify()
@@ -98,10 +107,15 @@ class ProjectsStore:
         counts: dict[str, int] = {}
         for run in running:
             counts[run['project_id']] = counts.get(run['project_id'], 0) + 1
-        self.cards = [CardView(project=p, running=counts.get(p['id'], 0),
-                               last_run=(last['items'] or [None])[0],
-                               failure_causes=[failure_cause(r) for r in (failed or {}).get('items', [])])
-                      for p, last, failed in zip(projects, last_runs, failures)]
+        self.cards = [
+            CardView(
+                project=p,
+                running=counts.get(p['id'], 0),
+                last_run=(last['items'] or [None])[0],
+                failure_causes=[failure_cause(r) for r in (failed or {}).get('items', [])],
+            )
+            for p, last, failed in zip(projects, last_runs, failures, strict=True)
+        ]
         self._notify()
 
     async def refresh(self) -> None:

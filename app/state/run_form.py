@@ -1,12 +1,14 @@
 """The Run form of one tab: the idempotency key lifecycle, the submit flow, and pure decisions about what a
 refusal or a quota means for the person (banner texts, whether Run is enabled)."""
+
 from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any, Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
 
 from app.client import ApiError, Response, RunboardClient, new_idempotency_key
 from app.state.runs_store import RunsStore
@@ -19,6 +21,7 @@ CONCURRENCY_TEXT = 'This repository is at maximum concurrency. Wait for an activ
 @dataclass(frozen=True)
 class Failure:
     """What the form shows after a refused or lost submit."""
+
     kind: str  # rate_limited | concurrency_limit | pr_lock | network | error
     message: str
     correlation_id: str | None
@@ -31,16 +34,31 @@ def describe_failure(error: ApiError, sent_correlation_id: str | None = None) ->
     cid = error.correlation_id or sent_correlation_id
     if error.status == 429:
         seconds = max(1, error.retry_after or 1)
-        return Failure('rate_limited', f'Run limit reached. You can start a run again in {seconds} s.', cid, 429,
-                       retry_after=seconds)
+        return Failure(
+            'rate_limited',
+            f'Run limit reached. You can start a run again in {seconds} s.',
+            cid,
+            429,
+            retry_after=seconds,
+        )
     if error.status == 409 and error.error == 'concurrency_limit':
         return Failure('concurrency_limit', CONCURRENCY_TEXT, cid, 409, tuple(error.blocking_runs))
     if error.status == 409 and error.error == 'pr_lock':
-        return Failure('pr_lock', 'Failure cause: pr_lock contention. Another active run holds this branch.',
-                       cid, 409, tuple(error.blocking_runs))
+        return Failure(
+            'pr_lock',
+            'Failure cause: pr_lock contention. Another active run holds this branch.',
+            cid,
+            409,
+            tuple(error.blocking_runs),
+        )
     if error.is_network:
-        return Failure('network', f'No answer from the server: {error.detail} Press Run to retry this submit '
-                       '(it cannot create a second run).', cid, 0)
+        return Failure(
+            'network',
+            f'No answer from the server: {error.detail} Press Run to retry this submit '
+            '(it cannot create a second run).',
+            cid,
+            0,
+        )
     return Failure('error', f'{error.detail} (HTTP {error.status}, {error.error})', cid, error.status)
 
 
@@ -62,7 +80,7 @@ def seconds_until(moment: str | None, now: datetime) -> int:
         return 0
     when = datetime.fromisoformat(moment.replace('Z', '+00:00'))
     if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
+        when = when.replace(tzinfo=UTC)
     return max(0, int(-(-(when - now).total_seconds() // 1)))
 
 
@@ -77,15 +95,21 @@ def quota_banner(quota: dict[str, Any] | None, now: datetime) -> QuotaBanner | N
         return None
     remaining, limit = int(quota['remaining']), int(quota['limit'])
     if remaining <= 0:
-        seconds = (seconds_until(quota['resets_at'], now) if quota.get('resets_at')
-                   else int(quota.get('retry_after_seconds') or 0))
-        return QuotaBanner('red', f'Quota exhausted — next window opens in {countdown_text(seconds)}.', True,
-                           seconds)
+        seconds = (
+            seconds_until(quota['resets_at'], now)
+            if quota.get('resets_at')
+            else int(quota.get('retry_after_seconds') or 0)
+        )
+        return QuotaBanner('red', f'Quota exhausted — next window opens in {countdown_text(seconds)}.', True, seconds)
     if remaining * 10 <= limit:
         resets = datetime.fromisoformat(quota['resets_at'].replace('Z', '+00:00')) if quota.get('resets_at') else None
         at = resets.astimezone().strftime('%H:%M:%S') if resets else 'the end of the window'
-        return QuotaBanner('amber', f'You are close to your run limit. {remaining} runs remaining in the current '
-                           f'window (resets at {at}).', False, seconds_until(quota.get('resets_at'), now))
+        return QuotaBanner(
+            'amber',
+            f'You are close to your run limit. {remaining} runs remaining in the current window (resets at {at}).',
+            False,
+            seconds_until(quota.get('resets_at'), now),
+        )
     return None
 
 
@@ -106,6 +130,7 @@ class RunFormState:
     """One submit action of one tab. The key is minted when the form opens and reused by every retry of
     the same submit; Reset (or re-opening the form) mints a new one. A payload that differs from the one
     the key was first sent with is a different submit (the server would refuse the old key with 422)."""
+
     project_id: str
     retry_of: str | None = None
     key: str = field(default_factory=new_idempotency_key)
@@ -127,15 +152,28 @@ class RunFormState:
 Sleep = Callable[[float], Awaitable[Any]]
 
 
-async def submit_run(client: RunboardClient, form: RunFormState, store: RunsStore, payload: dict[str, Any], *,
-                     user_name: str | None = None, on_attempt: Callable[[int], Any] | None = None,
-                     sleep: Sleep = asyncio.sleep) -> SubmitResult:
+async def submit_run(
+    client: RunboardClient,
+    form: RunFormState,
+    store: RunsStore,
+    payload: dict[str, Any],
+    *,
+    user_name: str | None = None,
+    on_attempt: Callable[[int], Any] | None = None,
+    sleep: Sleep = asyncio.sleep,
+) -> SubmitResult:
     """Optimistic row, POST with the form's key (retried automatically with the same key after a network
     loss), then confirm or roll back. payload: branch, depth_level, target_framework."""
     key = form.key_for(payload)
     correlation_id = uuid.uuid4().hex
-    token = store.begin_optimistic({**payload, 'project_id': form.project_id, 'user_name': user_name,
-                                    'kind': 'retry' if form.retry_of else 'manual'})
+    token = store.begin_optimistic(
+        {
+            **payload,
+            'project_id': form.project_id,
+            'user_name': user_name,
+            'kind': 'retry' if form.retry_of else 'manual',
+        }
+    )
     attempt = 0
     while True:
         attempt += 1
@@ -144,11 +182,11 @@ async def submit_run(client: RunboardClient, form: RunFormState, store: RunsStor
             on_attempt(attempt)
         try:
             if form.retry_of:
-                reply = await client.retry_run(form.retry_of, key=key, overrides=payload,
-                                               correlation_id=correlation_id)
+                reply = await client.retry_run(form.retry_of, key=key, overrides=payload, correlation_id=correlation_id)
             else:
-                reply = await client.trigger_run(project_id=form.project_id, key=key, correlation_id=correlation_id,
-                                                 **payload)
+                reply = await client.trigger_run(
+                    project_id=form.project_id, key=key, correlation_id=correlation_id, **payload
+                )
         except ApiError as error:
             if is_auto_retryable(error) and attempt <= len(AUTO_RETRY_DELAYS):
                 await sleep(AUTO_RETRY_DELAYS[attempt - 1])

@@ -3,6 +3,7 @@
 Pure: no I/O, no NiceGUI. The page feeds it server facts (a fetched page of runs, live run updates) and the
 submit flow drives the optimistic lifecycle: begin_optimistic -> confirm | rollback.
 """
+
 from __future__ import annotations
 
 import copy
@@ -54,7 +55,7 @@ class RunsStore:
     def load(self, runs: list[dict[str, Any]]) -> None:
         """A fresh page from GET /runs; optimistic rows still in flight stay on top."""
         optimistic = [r for r in self.rows if r.get('optimistic')]
-        self.rows = optimistic + [copy.deepcopy(r) for r in runs if self.filters.matches(r)][:self.limit]
+        self.rows = optimistic + [copy.deepcopy(r) for r in runs if self.filters.matches(r)][: self.limit]
 
     def apply_event(self, run: dict[str, Any]) -> None:
         """A live update: the run as the server now has it. Upserts (or drops it when it no longer matches the
@@ -75,17 +76,27 @@ class RunsStore:
         optimistic = [r for r in self.rows if r.get('optimistic')]
         real = [r for r in self.rows if not r.get('optimistic')] + [copy.deepcopy(run)]
         real.sort(key=lambda r: r.get('id') or '', reverse=True)  # run ids sort by creation
-        self.rows = optimistic + real[:self.limit]
+        self.rows = optimistic + real[: self.limit]
 
     # -- the optimistic lifecycle
     def begin_optimistic(self, params: dict[str, Any]) -> str:
         """Snapshot the list into prior_state and put a `Submitting…` row on top; returns its token."""
         token = f'opt-{next(_tokens)}'
         self._pending[token] = _Pending(token, copy.deepcopy(self.rows))
-        row = {'id': None, 'optimistic': token, 'status': SUBMITTING, 'kind': params.get('kind', 'manual'),
-               'project_id': params.get('project_id'), 'branch_name': params.get('branch'),
-               'depth_level': params.get('depth_level'), 'target_framework': params.get('target_framework'),
-               'user_name': params.get('user_name'), 'created_at': None, 'started_at': None, 'finished_at': None}
+        row = {
+            'id': None,
+            'optimistic': token,
+            'status': SUBMITTING,
+            'kind': params.get('kind', 'manual'),
+            'project_id': params.get('project_id'),
+            'branch_name': params.get('branch'),
+            'depth_level': params.get('depth_level'),
+            'target_framework': params.get('target_framework'),
+            'user_name': params.get('user_name'),
+            'created_at': None,
+            'started_at': None,
+            'finished_at': None,
+        }
         self.rows.insert(0, row)
         return token
 

@@ -1,4 +1,5 @@
 """Who this browser is signed in as (team mode): the token lives in NiceGUI's per-browser user storage."""
+
 from __future__ import annotations
 
 from urllib.parse import quote, urlsplit

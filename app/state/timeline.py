@@ -4,6 +4,7 @@ Pure: the page feeds it events (seq-numbered, possibly repeated or out of order 
 renders what it says. The tab shows at most `window` lines of the tail; earlier lines are loaded on demand
 by seq range; while following is paused, new lines are counted and only the newest window is kept.
 """
+
 from __future__ import annotations
 
 from collections import deque
@@ -57,17 +58,20 @@ class OutputWindow:
 
     def accept(self, events: list[dict[str, Any]]) -> list[Line]:
         """New events in; the lines to append to the view now (none while paused)."""
-        fresh = [Line(e['seq'], e['type'], e['text']) for e in sorted(events, key=lambda e: e['seq'])
-                 if e['seq'] > self.last_seq]
+        fresh = [
+            Line(e['seq'], e['type'], e['text'])
+            for e in sorted(events, key=lambda e: e['seq'])
+            if e['seq'] > self.last_seq
+        ]
         if not fresh:
             return []
         self.last_seq = fresh[-1].seq
         self.stages.extend(line for line in fresh if line.kind == 'stage')
         if not self.following:
             self.held_count += len(fresh)
-            self.held = (self.held + fresh)[-self.window:]
+            self.held = (self.held + fresh)[-self.window :]
             return []
-        return self._showing(fresh[-self.window:])
+        return self._showing(fresh[-self.window :])
 
     def pause(self) -> None:
         self.following = False
@@ -91,8 +95,11 @@ class OutputWindow:
         return after, self.first_shown_seq - 1 - after
 
     def loaded_earlier(self, events: list[dict[str, Any]]) -> list[Line]:
-        lines = [Line(e['seq'], e['type'], e['text']) for e in sorted(events, key=lambda e: e['seq'])
-                 if self.first_shown_seq is None or e['seq'] < self.first_shown_seq]
+        lines = [
+            Line(e['seq'], e['type'], e['text'])
+            for e in sorted(events, key=lambda e: e['seq'])
+            if self.first_shown_seq is None or e['seq'] < self.first_shown_seq
+        ]
         if lines:
             self.earliest_loaded = lines[0].seq
         return lines

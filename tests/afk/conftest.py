@@ -1,5 +1,6 @@
 """A Runboard world for AFK tests: services built on the test's backend but not started, so runs
 stay queued until a test reaps them (deterministic), and the sweep is called directly."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -32,31 +33,48 @@ class World:
         return self.services.extras['afk']
 
     def project(self, project_id: str, *, auto: bool = True, issues: int = 0, failures: int = 0, **fields) -> str:  # noqa: ANN003
-        repo = make_repo(self.repo.parent / f'repo-{project_id}', {'main': {'run.sh': '#!/bin/sh\nexit 1\n'}}) \
-            if not (self.repo.parent / f'repo-{project_id}').exists() else self.repo.parent / f'repo-{project_id}'
-        body = {'id': project_id, 'name': project_id, 'repository': str(repo), 'command': ['sh', 'run.sh'],
-                'max_concurrent_runs': 1, **fields}
+        repo = (
+            make_repo(self.repo.parent / f'repo-{project_id}', {'main': {'run.sh': '#!/bin/sh\nexit 1\n'}})
+            if not (self.repo.parent / f'repo-{project_id}').exists()
+            else self.repo.parent / f'repo-{project_id}'
+        )
+        body = {
+            'id': project_id,
+            'name': project_id,
+            'repository': str(repo),
+            'command': ['sh', 'run.sh'],
+            'max_concurrent_runs': 1,
+            **fields,
+        }
         projects.create_project(self.engine, self.principal, ProjectCreate(**body))
         from sqlalchemy import text
+
         from app.db import session_scope
+
         with session_scope(self.engine) as session:
-            session.connection().execute(text('UPDATE project SET auto_enabled = :a, consecutive_failures = :f '
-                                              'WHERE id = :p'), {'a': auto, 'f': failures, 'p': project_id})
+            session.connection().execute(
+                text('UPDATE project SET auto_enabled = :a, consecutive_failures = :f WHERE id = :p'),
+                {'a': auto, 'f': failures, 'p': project_id},
+            )
         for n in range(issues):
             self.issue(project_id, f'task {n + 1}')
         return project_id
 
     def issue(self, project_id: str, title: str, *, labels: list[str] | None = None, body: str = '') -> int:
-        return local.create_issue(self.engine, project_id, title=title, body=body,
-                                  labels=READY if labels is None else labels).number
+        return local.create_issue(
+            self.engine, project_id, title=title, body=body, labels=READY if labels is None else labels
+        ).number
 
     def get(self, project_id: str):  # noqa: ANN201
         return projects.get_project(self.engine, self.principal, project_id)
 
     def active_auto_runs(self, project_id: str | None = None) -> list[dict]:
         from sqlalchemy import text
-        sql = "SELECT id, project_id, issue_number, branch_name FROM run WHERE kind = 'auto' " \
-              "AND status IN ('queued', 'running')"
+
+        sql = (
+            "SELECT id, project_id, issue_number, branch_name FROM run WHERE kind = 'auto' "
+            "AND status IN ('queued', 'running')"
+        )
         params = {}
         if project_id:
             sql += ' AND project_id = :p'
@@ -65,8 +83,13 @@ class World:
             return [dict(r._mapping) for r in session.connection().execute(text(sql + ' ORDER BY id'), params)]
 
     def reap(self, run_id: str, status: RunStatus, error: str | None = None) -> dict | None:
-        return reaper.finish_run(self.engine, run_id=run_id, status=status, exit_code=1 if status == RunStatus.failed
-                                 else 0 if status == RunStatus.succeeded else None, error=error)
+        return reaper.finish_run(
+            self.engine,
+            run_id=run_id,
+            status=status,
+            exit_code=1 if status == RunStatus.failed else 0 if status == RunStatus.succeeded else None,
+            error=error,
+        )
 
 
 def close_services(services: Services) -> None:
@@ -88,6 +111,7 @@ def world_factory(settings_factory, tmp_path):  # noqa: ANN001, ANN201
         made.append(services)
         principal = services.auth.authenticate(services.local_token)
         return World(services, principal, repo)
+
     yield make
     for services in made:
         close_services(services)

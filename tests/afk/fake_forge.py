@@ -1,13 +1,14 @@
 """A small local HTTP server speaking the subset of the Gitea and GitHub REST APIs Runboard uses."""
+
 from __future__ import annotations
 
 import json
 import threading
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Iterator
 from urllib.parse import parse_qs, urlsplit
 
 
@@ -22,17 +23,30 @@ class ForgeState:
     status: int | None = None  # force an error status
     requests: list[str] = field(default_factory=list)
 
-    def add_issue(self, number: int, title: str, labels: list[str], *, body: str = '', state: str = 'open',
-                  is_pull: bool = False) -> None:
-        item = {'number': number, 'title': title, 'body': body, 'state': state,
-                'labels': [{'name': name} for name in labels]}
+    def add_issue(
+        self, number: int, title: str, labels: list[str], *, body: str = '', state: str = 'open', is_pull: bool = False
+    ) -> None:
+        item = {
+            'number': number,
+            'title': title,
+            'body': body,
+            'state': state,
+            'labels': [{'name': name} for name in labels],
+        }
         if is_pull:
             item['pull_request'] = {'url': 'x'}
         self.issues.append(item)
 
     def add_pull(self, head: str, *, state: str = 'open', merged: bool = False) -> None:
-        self.pulls.append({'number': 100 + len(self.pulls), 'state': state, 'head': {'ref': head},
-                           'merged': merged, 'merged_at': '2026-01-01T00:00:00Z' if merged else None})
+        self.pulls.append(
+            {
+                'number': 100 + len(self.pulls),
+                'state': state,
+                'head': {'ref': head},
+                'merged': merged,
+                'merged_at': '2026-01-01T00:00:00Z' if merged else None,
+            }
+        )
 
 
 def _handler(state: ForgeState):  # noqa: ANN202
@@ -64,12 +78,13 @@ def _handler(state: ForgeState):  # noqa: ANN202
             path = url.path.removeprefix(prefix)
             if not path.startswith('/repos/o/r/'):
                 return self._send(404, {'message': 'Not Found'})
-            resource = path[len('/repos/o/r/'):]
+            resource = path[len('/repos/o/r/') :]
             size = int(query.get('limit') or query.get('per_page') or 30)
             page = int(query.get('page') or 1)
 
             def paged(items: list) -> None:
-                self._send(200, items[(page - 1) * size: page * size])
+                self._send(200, items[(page - 1) * size : page * size])
+
             if resource == 'issues':
                 items = [i for i in state.issues if i['state'] == query.get('state', 'open')]
                 if 'labels' in query:
@@ -85,16 +100,25 @@ def _handler(state: ForgeState):  # noqa: ANN202
                 return paged(items)
             if resource == 'branches':
                 if state.kind == 'gitea':
-                    return paged([{'name': b['name'], 'commit': {'id': b['sha'], 'message': b['message'],
-                                                                 'timestamp': b['date']}} for b in state.branches])
+                    return paged(
+                        [
+                            {
+                                'name': b['name'],
+                                'commit': {'id': b['sha'], 'message': b['message'], 'timestamp': b['date']},
+                            }
+                            for b in state.branches
+                        ]
+                    )
                 return paged([{'name': b['name'], 'commit': {'sha': b['sha']}} for b in state.branches])
             if resource.startswith('commits/') and state.kind == 'github':
                 sha = resource.split('/', 1)[1]
                 for b in state.branches:
                     if b['sha'] == sha:
-                        return self._send(200, {'sha': sha, 'commit': {'message': b['message'],
-                                                                       'committer': {'date': b['date']}}})
+                        return self._send(
+                            200, {'sha': sha, 'commit': {'message': b['message'], 'committer': {'date': b['date']}}}
+                        )
             return self._send(404, {'message': 'Not Found'})
+
     return Handler
 
 

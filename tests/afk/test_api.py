@@ -1,4 +1,5 @@
 """AFK and issues endpoints over HTTP (contract the CLI and the UI code against)."""
+
 from __future__ import annotations
 
 import httpx
@@ -10,8 +11,9 @@ from tests.servers import api_server
 
 
 def _builder_token(server) -> str:  # noqa: ANN001
-    _, token = accounts.create_user(server.services.engine, name='bob', role=Role.builder,
-                                    team_ids=[accounts.LOCAL_TEAM])
+    _, token = accounts.create_user(
+        server.services.engine, name='bob', role=Role.builder, team_ids=[accounts.LOCAL_TEAM]
+    )
     return token
 
 
@@ -19,11 +21,19 @@ def test_issues_contract(settings_factory, repo_factory) -> None:  # noqa: ANN00
     repo = repo_factory({'main': shell_script('exit 0')})
     with api_server(settings_factory()) as server, server.client() as client:
         create_project(client, repo, project_id='proj')
-        created = client.post('/api/projects/proj/issues', json={'title': 'Fix it', 'body': 'details',
-                                                                 'labels': ['ready-for-agent']})
+        created = client.post(
+            '/api/projects/proj/issues', json={'title': 'Fix it', 'body': 'details', 'labels': ['ready-for-agent']}
+        )
         assert created.status_code == 201, created.text
-        assert created.json() == {'number': 1, 'title': 'Fix it', 'body': 'details', 'labels': ['ready-for-agent'],
-                                  'state': 'open', 'ready': True, 'claim': None}
+        assert created.json() == {
+            'number': 1,
+            'title': 'Fix it',
+            'body': 'details',
+            'labels': ['ready-for-agent'],
+            'state': 'open',
+            'ready': True,
+            'claim': None,
+        }
         second = client.post('/projects/proj/issues', json={'title': 'Later'})  # bare path
         assert second.status_code == 201 and second.json()['number'] == 2 and second.json()['ready'] is False
         assert [i['number'] for i in client.get('/api/projects/proj/issues').json()] == [1, 2]
@@ -48,8 +58,9 @@ def test_issues_contract(settings_factory, repo_factory) -> None:  # noqa: ANN00
 
 
 def test_afk_start_auto_parked_and_project_fields(settings_factory, repo_factory) -> None:  # noqa: ANN001
-    repo = repo_factory({'main': shell_script('echo "working on #$RUNBOARD_ISSUE_NUMBER: $RUNBOARD_ISSUE_BODY"\n'
-                                              'exit 1')})
+    repo = repo_factory(
+        {'main': shell_script('echo "working on #$RUNBOARD_ISSUE_NUMBER: $RUNBOARD_ISSUE_BODY"\nexit 1')}
+    )
     with api_server(settings_factory()) as server, server.client() as client:
         create_project(client, repo, project_id='proj')
         none = client.post('/api/afk/start/proj')
@@ -63,9 +74,9 @@ def test_afk_start_auto_parked_and_project_fields(settings_factory, repo_factory
         assert 'working on #1: B-O-D-Y' in [e['text'] for e in run['events']]
 
         project = client.get('/api/projects/proj').json()
-        assert {k: project[k] for k in ('auto_enabled', 'consecutive_failures', 'paused', 'ready_count',
-                                        'parked_count')} == {'auto_enabled': False, 'consecutive_failures': 1,
-                                                             'paused': False, 'ready_count': 0, 'parked_count': 1}
+        assert {
+            k: project[k] for k in ('auto_enabled', 'consecutive_failures', 'paused', 'ready_count', 'parked_count')
+        } == {'auto_enabled': False, 'consecutive_failures': 1, 'paused': False, 'ready_count': 0, 'parked_count': 1}
         [issue] = client.get('/api/projects/proj/issues').json()
         assert issue['claim'] == {'state': 'parked', 'run_id': run['id'], 'cause': 'failed: exit code 1'}
         parked = client.get('/api/afk/parked/proj').json()
@@ -91,11 +102,13 @@ def test_reset_json_and_plain_form_paths(settings_factory, repo_factory) -> None
         create_project(client, repo, project_id='proj')
         engine = server.services.engine
         from sqlalchemy import text
+
         from app.db import session_scope
 
         def set_failures(n: int) -> None:
             with session_scope(engine) as session:
                 session.connection().execute(text('UPDATE project SET consecutive_failures = :n'), {'n': n})
+
         set_failures(4)
         reply = client.post('/api/afk/reset/proj')
         assert reply.status_code == 200 and reply.json()['consecutive_failures'] == 0 and not reply.json()['paused']
@@ -106,21 +119,27 @@ def test_reset_json_and_plain_form_paths(settings_factory, repo_factory) -> None
         form = {'Content-Type': 'application/x-www-form-urlencoded'}
         plain = httpx.Client(base_url=server.base_url, follow_redirects=False)
         # no token, foreign origin, token for another project, no origin at all: refused, nothing changes
-        for headers, body in [({'Origin': server.base_url, 'Referer': page}, ''),
-                              ({'Origin': 'http://evil.example', 'Referer': page}, f'csrf_token={token}'),
-                              ({'Referer': 'http://evil.example/x'}, f'csrf_token={token}'),
-                              ({}, f'csrf_token={token}'),
-                              ({'Origin': server.base_url}, f'csrf_token={token[:-2]}xx')]:
+        for headers, body in [
+            ({'Origin': server.base_url, 'Referer': page}, ''),
+            ({'Origin': 'http://evil.example', 'Referer': page}, f'csrf_token={token}'),
+            ({'Referer': 'http://evil.example/x'}, f'csrf_token={token}'),
+            ({}, f'csrf_token={token}'),
+            ({'Origin': server.base_url}, f'csrf_token={token[:-2]}xx'),
+        ]:
             refused = plain.post('/afk/reset/proj', content=body, headers={**form, **headers})
             assert refused.status_code == 403 and refused.json()['error'] == 'csrf', (headers, refused.text)
         other = client.post('/api/afk/form-token/proj').json()['csrf_token']
-        assert plain.post('/afk/reset/other', content=f'csrf_token={other}',
-                          headers={**form, 'Origin': server.base_url}).status_code in (403, 404)
+        assert plain.post(
+            '/afk/reset/other', content=f'csrf_token={other}', headers={**form, 'Origin': server.base_url}
+        ).status_code in (403, 404)
         assert client.get('/api/projects/proj').json()['consecutive_failures'] == 3
         assert plain.post('/afk/reset/proj').status_code == 401  # neither Bearer nor form
 
-        done = plain.post('/afk/reset/proj', content=f'csrf_token={token}',
-                          headers={**form, 'Origin': server.base_url, 'Referer': page})
+        done = plain.post(
+            '/afk/reset/proj',
+            content=f'csrf_token={token}',
+            headers={**form, 'Origin': server.base_url, 'Referer': page},
+        )
         assert done.status_code == 303 and done.headers['location'] == '/?view=cards'
         assert client.get('/api/projects/proj').json()['consecutive_failures'] == 0
 

@@ -1,4 +1,5 @@
 """Pure parts of the project cards' state."""
+
 from __future__ import annotations
 
 import pytest
@@ -7,26 +8,44 @@ from app.pages.cards import paused_text, reset_form
 from app.state.projects_store import CardView, failure_cause, launch_blocked_text
 
 
-@pytest.mark.parametrize('project, running, status', [
-    ({'paused': True, 'auto_enabled': True, 'active_runs': 0}, 0, 'paused'),
-    ({'paused': True, 'auto_enabled': True, 'active_runs': 1}, 1, 'paused'),  # paused wins: it needs a person
-    ({'paused': True, 'auto_enabled': False, 'active_runs': 0}, 0, 'idle'),
-    ({'paused': False, 'auto_enabled': True, 'active_runs': 2}, 1, 'running'),
-    ({'paused': False, 'auto_enabled': True, 'active_runs': 1}, 0, 'queued'),
-    ({'paused': False, 'auto_enabled': False, 'active_runs': 0}, 0, 'idle'),
-])
+@pytest.mark.parametrize(
+    'project, running, status',
+    [
+        ({'paused': True, 'auto_enabled': True, 'active_runs': 0}, 0, 'paused'),
+        ({'paused': True, 'auto_enabled': True, 'active_runs': 1}, 1, 'paused'),  # paused wins: it needs a person
+        ({'paused': True, 'auto_enabled': False, 'active_runs': 0}, 0, 'idle'),
+        ({'paused': False, 'auto_enabled': True, 'active_runs': 2}, 1, 'running'),
+        ({'paused': False, 'auto_enabled': True, 'active_runs': 1}, 0, 'queued'),
+        ({'paused': False, 'auto_enabled': False, 'active_runs': 0}, 0, 'idle'),
+    ],
+)
 def test_card_status(project: dict, running: int, status: str) -> None:
     assert CardView(project={'id': 'x', **project}, running=running).status == status
 
 
-@pytest.mark.parametrize('run, text', [
-    ({'status': 'failed', 'exit_code': 1, 'error': None, 'issue_number': 4, 'issue_title': 'Fix login'},
-     '#4 Fix login: failed (exit code 1)'),
-    ({'status': 'timed_out', 'exit_code': None, 'error': 'budget of 60 s exceeded', 'issue_number': None,
-      'branch_name': 'main'}, 'main: timed out (budget of 60 s exceeded)'),
-    ({'status': 'crashed', 'exit_code': None, 'error': None, 'issue_number': 2, 'issue_title': None},
-     '#2: crashed'),
-])
+@pytest.mark.parametrize(
+    'run, text',
+    [
+        (
+            {'status': 'failed', 'exit_code': 1, 'error': None, 'issue_number': 4, 'issue_title': 'Fix login'},
+            '#4 Fix login: failed (exit code 1)',
+        ),
+        (
+            {
+                'status': 'timed_out',
+                'exit_code': None,
+                'error': 'budget of 60 s exceeded',
+                'issue_number': None,
+                'branch_name': 'main',
+            },
+            'main: timed out (budget of 60 s exceeded)',
+        ),
+        (
+            {'status': 'crashed', 'exit_code': None, 'error': None, 'issue_number': 2, 'issue_title': None},
+            '#2: crashed',
+        ),
+    ],
+)
 def test_failure_cause(run: dict, text: str) -> None:
     assert failure_cause(run) == text
 
@@ -37,14 +56,21 @@ def test_paused_text_and_plain_form() -> None:
     assert 'method="post" action="/afk/reset/proj"' in form and 'value="tok&quot;en&lt;"' in form
 
 
-@pytest.mark.parametrize('project, text', [
-    ({'auto_enabled': True, 'launch_error': None}, None),
-    ({'auto_enabled': True}, None),
-    ({'auto_enabled': True, 'launch_error': "launch_failed: could not start '/x': No such file or directory"},
-     "Auto-loop waiting: could not start '/x': No such file or directory. "
-     "Nothing was counted; fix the project's command, then Reset."),
-    ({'auto_enabled': False, 'launch_error': 'launch_failed: checkout failed: bad ref'},
-     "AFK launch failed: checkout failed: bad ref. Nothing was counted; fix the project's command, then Reset."),
-])
+@pytest.mark.parametrize(
+    'project, text',
+    [
+        ({'auto_enabled': True, 'launch_error': None}, None),
+        ({'auto_enabled': True}, None),
+        (
+            {'auto_enabled': True, 'launch_error': "launch_failed: could not start '/x': No such file or directory"},
+            "Auto-loop waiting: could not start '/x': No such file or directory. "
+            "Nothing was counted; fix the project's command, then Reset.",
+        ),
+        (
+            {'auto_enabled': False, 'launch_error': 'launch_failed: checkout failed: bad ref'},
+            "AFK launch failed: checkout failed: bad ref. Nothing was counted; fix the project's command, then Reset.",
+        ),
+    ],
+)
 def test_the_card_says_why_nothing_launches(project: dict, text: str | None) -> None:
     assert launch_blocked_text(project) == text

@@ -1,5 +1,6 @@
 """AFK rules through the real run engine and scheduler, on every backend: a pull request ends a live run
 as success, a launch failure costs nothing and does not spin, a restart is neutral."""
+
 from __future__ import annotations
 
 import time
@@ -34,16 +35,20 @@ def _wait(predicate, timeout: float = 30):  # noqa: ANN001, ANN202
 
 def _set_failures(server, project_id: str, failures: int) -> None:  # noqa: ANN001
     with session_scope(server.services.engine) as session:
-        session.connection().execute(text('UPDATE project SET consecutive_failures = :f WHERE id = :p'),
-                                     {'f': failures, 'p': project_id})
+        session.connection().execute(
+            text('UPDATE project SET consecutive_failures = :f WHERE id = :p'), {'f': failures, 'p': project_id}
+        )
 
 
 def test_a_live_run_whose_pull_request_appears_ends_succeeded(settings_factory, repo_factory) -> None:  # noqa: ANN001
     """Rule 3: within one reaper tick the process group is ended, the run succeeds, the counter resets."""
     repo = repo_factory({'main': shell_script(AGENT_THAT_IDLES)})
     source = {'kind': 'gitea', 'api_url': '', 'owner': 'o', 'repo': 'r', 'token': 'tok', 'timeout_seconds': 2}
-    with fake_forge('gitea') as (state, root), \
-            api_server(settings_factory(reaper_poll_seconds=0.5)) as server, server.client() as client:
+    with (
+        fake_forge('gitea') as (state, root),
+        api_server(settings_factory(reaper_poll_seconds=0.5)) as server,
+        server.client() as client,
+    ):
         state.add_issue(4, 'four', ['ready-for-agent'])
         create_project(client, repo, project_id='agent', issue_source={**source, 'api_url': root})
         _set_failures(server, 'agent', 2)
@@ -69,8 +74,13 @@ def test_a_command_that_cannot_start_costs_nothing_and_does_not_spin(settings_fa
         client.post('/api/projects/broken/issues', json={'title': 'one', 'labels': ['ready-for-agent']})
         _set_failures(server, 'broken', 1)
         assert client.post('/api/afk/auto/broken', json={'enabled': True}).status_code == 200
-        runs = _wait(lambda: [r for r in client.get('/api/runs', params={'project': 'broken'}).json()['items']
-                              if r['status'] == 'failed'])
+        runs = _wait(
+            lambda: [
+                r
+                for r in client.get('/api/runs', params={'project': 'broken'}).json()['items']
+                if r['status'] == 'failed'
+            ]
+        )
         assert runs[0]['error'].startswith('launch_failed: could not start')
         time.sleep(1.5)  # seven sweep periods: nothing more is launched
         assert len(client.get('/api/runs', params={'project': 'broken'}).json()['items']) == 1
@@ -79,8 +89,13 @@ def test_a_command_that_cannot_start_costs_nothing_and_does_not_spin(settings_fa
         assert '/nonexistent/agent' in project['launch_error']
         fixed = client.patch('/api/projects/broken', json={'command': ['sh', 'run.sh']})
         assert fixed.status_code == 200 and fixed.json()['launch_error'] is None
-        second = _wait(lambda: [r for r in client.get('/api/runs', params={'project': 'broken'}).json()['items']
-                                if r['status'] == 'succeeded'])
+        second = _wait(
+            lambda: [
+                r
+                for r in client.get('/api/runs', params={'project': 'broken'}).json()['items']
+                if r['status'] == 'succeeded'
+            ]
+        )
         assert second[0]['issue_number'] == 1
         assert client.get('/api/projects/broken').json()['consecutive_failures'] == 0
 

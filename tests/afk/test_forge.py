@@ -1,4 +1,5 @@
 """Gitea/Forgejo and GitHub adapters against a local HTTP server that speaks their API subset."""
+
 from __future__ import annotations
 
 import pytest
@@ -34,8 +35,10 @@ def test_ready_issues_pull_requests_and_branches(kind: str) -> None:
         state.add_pull('afk/1', state='closed', merged=True)
         state.add_pull('afk/3', state='closed', merged=False)
         state.add_pull('afk/6', state='open')
-        state.branches = [{'name': 'main', 'sha': 'a' * 40, 'date': '2026-01-01T00:00:00Z', 'message': 'old\nmore'},
-                          {'name': 'afk/1', 'sha': 'b' * 40, 'date': '2026-02-01T00:00:00Z', 'message': 'new'}]
+        state.branches = [
+            {'name': 'main', 'sha': 'a' * 40, 'date': '2026-01-01T00:00:00Z', 'message': 'old\nmore'},
+            {'name': 'afk/1', 'sha': 'b' * 40, 'date': '2026-02-01T00:00:00Z', 'message': 'new'},
+        ]
         config = forge.config_for('/unused', _source(kind, root))
         with forge.ForgeClient(config) as client:
             issues = client.ready_issues()
@@ -116,10 +119,13 @@ def test_forge_project_through_the_api(settings_factory, repo_factory) -> None: 
 def test_forge_hosted_branches(settings_factory, monkeypatch) -> None:  # noqa: ANN001
     """app/api/projects.py lists a forge-hosted repository's branches through forge.list_branches."""
     from types import SimpleNamespace
+
     with fake_forge('github') as (state, root):
         state.branches = [{'name': 'main', 'sha': 'd' * 40, 'date': '2026-03-01T00:00:00Z', 'message': 'subject'}]
-        project = SimpleNamespace(repository='https://github.example/o/r.git',
-                                  issue_source={'kind': 'github', 'api_url': root, 'token': 'tok'})
+        project = SimpleNamespace(
+            repository='https://github.example/o/r.git',
+            issue_source={'kind': 'github', 'api_url': root, 'token': 'tok'},
+        )
         [branch] = forge.list_branches(project)
         assert (branch.name, branch.commit, branch.subject) == ('main', 'd' * 40, 'subject')
         project.issue_source = {'kind': 'github', 'api_url': root, 'token': 'bad'}

@@ -1,12 +1,19 @@
 """Table tests of the pure AFK decisions."""
+
 from __future__ import annotations
 
 import pytest
 
 from app.models import RunStatus
 from app.services import form_tokens
-from app.services.afk_rules import (AFK_PAUSE_THRESHOLD, Settlement, feeds_counter, is_paused, settle_afk_run,
-                                    should_launch_auto)
+from app.services.afk_rules import (
+    AFK_PAUSE_THRESHOLD,
+    Settlement,
+    feeds_counter,
+    is_paused,
+    settle_afk_run,
+    should_launch_auto,
+)
 from app.services.reaper import classify_run
 from app.services.sources import forge
 
@@ -15,78 +22,95 @@ T, F = True, False
 
 # Every combination of the six gates with its expected answer written out: only the row with auto on,
 # not paused, no loop run in flight, under the cap, an issue to claim and no launch failure launches.
-@pytest.mark.parametrize('auto_enabled, paused, loop_run_in_flight, under_global_cap, claimable_issue, '
-                         'launch_blocked, launches', [
-    (F, F, F, F, F, F, F),
-    (F, F, F, F, F, T, F),
-    (F, F, F, F, T, F, F),
-    (F, F, F, F, T, T, F),
-    (F, F, F, T, F, F, F),
-    (F, F, F, T, F, T, F),
-    (F, F, F, T, T, F, F),
-    (F, F, F, T, T, T, F),
-    (F, F, T, F, F, F, F),
-    (F, F, T, F, F, T, F),
-    (F, F, T, F, T, F, F),
-    (F, F, T, F, T, T, F),
-    (F, F, T, T, F, F, F),
-    (F, F, T, T, F, T, F),
-    (F, F, T, T, T, F, F),
-    (F, F, T, T, T, T, F),
-    (F, T, F, F, F, F, F),
-    (F, T, F, F, F, T, F),
-    (F, T, F, F, T, F, F),
-    (F, T, F, F, T, T, F),
-    (F, T, F, T, F, F, F),
-    (F, T, F, T, F, T, F),
-    (F, T, F, T, T, F, F),
-    (F, T, F, T, T, T, F),
-    (F, T, T, F, F, F, F),
-    (F, T, T, F, F, T, F),
-    (F, T, T, F, T, F, F),
-    (F, T, T, F, T, T, F),
-    (F, T, T, T, F, F, F),
-    (F, T, T, T, F, T, F),
-    (F, T, T, T, T, F, F),
-    (F, T, T, T, T, T, F),
-    (T, F, F, F, F, F, F),
-    (T, F, F, F, F, T, F),
-    (T, F, F, F, T, F, F),
-    (T, F, F, F, T, T, F),
-    (T, F, F, T, F, F, F),
-    (T, F, F, T, F, T, F),
-    (T, F, F, T, T, F, T),
-    (T, F, F, T, T, T, F),
-    (T, F, T, F, F, F, F),
-    (T, F, T, F, F, T, F),
-    (T, F, T, F, T, F, F),
-    (T, F, T, F, T, T, F),
-    (T, F, T, T, F, F, F),
-    (T, F, T, T, F, T, F),
-    (T, F, T, T, T, F, F),
-    (T, F, T, T, T, T, F),
-    (T, T, F, F, F, F, F),
-    (T, T, F, F, F, T, F),
-    (T, T, F, F, T, F, F),
-    (T, T, F, F, T, T, F),
-    (T, T, F, T, F, F, F),
-    (T, T, F, T, F, T, F),
-    (T, T, F, T, T, F, F),
-    (T, T, F, T, T, T, F),
-    (T, T, T, F, F, F, F),
-    (T, T, T, F, F, T, F),
-    (T, T, T, F, T, F, F),
-    (T, T, T, F, T, T, F),
-    (T, T, T, T, F, F, F),
-    (T, T, T, T, F, T, F),
-    (T, T, T, T, T, F, F),
-    (T, T, T, T, T, T, F),
-])
-def test_should_launch_auto(auto_enabled: bool, paused: bool, loop_run_in_flight: bool, under_global_cap: bool,
-                            claimable_issue: bool, launch_blocked: bool, launches: bool) -> None:
-    assert should_launch_auto(auto_enabled=auto_enabled, paused=paused, loop_run_in_flight=loop_run_in_flight,
-                              under_global_cap=under_global_cap, claimable_issue=claimable_issue,
-                              launch_blocked=launch_blocked) is launches
+@pytest.mark.parametrize(
+    'auto_enabled, paused, loop_run_in_flight, under_global_cap, claimable_issue, launch_blocked, launches',
+    [
+        (F, F, F, F, F, F, F),
+        (F, F, F, F, F, T, F),
+        (F, F, F, F, T, F, F),
+        (F, F, F, F, T, T, F),
+        (F, F, F, T, F, F, F),
+        (F, F, F, T, F, T, F),
+        (F, F, F, T, T, F, F),
+        (F, F, F, T, T, T, F),
+        (F, F, T, F, F, F, F),
+        (F, F, T, F, F, T, F),
+        (F, F, T, F, T, F, F),
+        (F, F, T, F, T, T, F),
+        (F, F, T, T, F, F, F),
+        (F, F, T, T, F, T, F),
+        (F, F, T, T, T, F, F),
+        (F, F, T, T, T, T, F),
+        (F, T, F, F, F, F, F),
+        (F, T, F, F, F, T, F),
+        (F, T, F, F, T, F, F),
+        (F, T, F, F, T, T, F),
+        (F, T, F, T, F, F, F),
+        (F, T, F, T, F, T, F),
+        (F, T, F, T, T, F, F),
+        (F, T, F, T, T, T, F),
+        (F, T, T, F, F, F, F),
+        (F, T, T, F, F, T, F),
+        (F, T, T, F, T, F, F),
+        (F, T, T, F, T, T, F),
+        (F, T, T, T, F, F, F),
+        (F, T, T, T, F, T, F),
+        (F, T, T, T, T, F, F),
+        (F, T, T, T, T, T, F),
+        (T, F, F, F, F, F, F),
+        (T, F, F, F, F, T, F),
+        (T, F, F, F, T, F, F),
+        (T, F, F, F, T, T, F),
+        (T, F, F, T, F, F, F),
+        (T, F, F, T, F, T, F),
+        (T, F, F, T, T, F, T),
+        (T, F, F, T, T, T, F),
+        (T, F, T, F, F, F, F),
+        (T, F, T, F, F, T, F),
+        (T, F, T, F, T, F, F),
+        (T, F, T, F, T, T, F),
+        (T, F, T, T, F, F, F),
+        (T, F, T, T, F, T, F),
+        (T, F, T, T, T, F, F),
+        (T, F, T, T, T, T, F),
+        (T, T, F, F, F, F, F),
+        (T, T, F, F, F, T, F),
+        (T, T, F, F, T, F, F),
+        (T, T, F, F, T, T, F),
+        (T, T, F, T, F, F, F),
+        (T, T, F, T, F, T, F),
+        (T, T, F, T, T, F, F),
+        (T, T, F, T, T, T, F),
+        (T, T, T, F, F, F, F),
+        (T, T, T, F, F, T, F),
+        (T, T, T, F, T, F, F),
+        (T, T, T, F, T, T, F),
+        (T, T, T, T, F, F, F),
+        (T, T, T, T, F, T, F),
+        (T, T, T, T, T, F, F),
+        (T, T, T, T, T, T, F),
+    ],
+)
+def test_should_launch_auto(
+    auto_enabled: bool,
+    paused: bool,
+    loop_run_in_flight: bool,
+    under_global_cap: bool,
+    claimable_issue: bool,
+    launch_blocked: bool,
+    launches: bool,
+) -> None:
+    assert (
+        should_launch_auto(
+            auto_enabled=auto_enabled,
+            paused=paused,
+            loop_run_in_flight=loop_run_in_flight,
+            under_global_cap=under_global_cap,
+            claimable_issue=claimable_issue,
+            launch_blocked=launch_blocked,
+        )
+        is launches
+    )
 
 
 @pytest.mark.parametrize('failures, paused', [(0, False), (1, False), (2, False), (3, True), (4, True), (50, True)])
@@ -95,73 +119,106 @@ def test_paused_at_the_threshold(failures: int, paused: bool) -> None:
     assert is_paused(failures) is paused
 
 
-@pytest.mark.parametrize('kind, feeds', [
-    ('auto', True),     # loop-started and hand-started AFK runs
-    ('manual', False),  # pipeline runs from the Run form
-    ('retry', False),
-])
+@pytest.mark.parametrize(
+    'kind, feeds',
+    [
+        ('auto', True),  # loop-started and hand-started AFK runs
+        ('manual', False),  # pipeline runs from the Run form
+        ('retry', False),
+    ],
+)
 def test_only_afk_runs_feed_the_counter(kind: str, feeds: bool) -> None:
     assert feeds_counter(kind) is feeds
 
 
-@pytest.mark.parametrize('status, launch_failed, counter, claim', [
-    ('succeeded', False, 'reset', 'done'),   # exit 0, or its afk/<N> pull request exists
-    ('failed', False, 'add', 'park'),        # exit without a PR: the agent's failure
-    ('timed_out', False, 'add', 'park'),     # budget blown
-    ('failed', True, 'keep', 'release'),     # the command or checkout could not start: nothing ran
-    ('crashed', False, 'keep', 'release'),   # server restart, lost worker: not the agent's failure
-    ('stopped', False, 'keep', 'park'),      # a person's Stop: neutral, the person decides what next
-])
+@pytest.mark.parametrize(
+    'status, launch_failed, counter, claim',
+    [
+        ('succeeded', False, 'reset', 'done'),  # exit 0, or its afk/<N> pull request exists
+        ('failed', False, 'add', 'park'),  # exit without a PR: the agent's failure
+        ('timed_out', False, 'add', 'park'),  # budget blown
+        ('failed', True, 'keep', 'release'),  # the command or checkout could not start: nothing ran
+        ('crashed', False, 'keep', 'release'),  # server restart, lost worker: not the agent's failure
+        ('stopped', False, 'keep', 'park'),  # a person's Stop: neutral, the person decides what next
+    ],
+)
 def test_settle_afk_run(status: str, launch_failed: bool, counter: str, claim: str) -> None:
     assert settle_afk_run(status, launch_failed=launch_failed) == Settlement(counter, claim)
 
 
-@pytest.mark.parametrize('kwargs, status', [
-    (dict(exit_code=0), RunStatus.succeeded),
-    (dict(exit_code=2), RunStatus.failed),
-    (dict(exit_code=None, kill_reason='timeout'), RunStatus.timed_out),
-    (dict(exit_code=None, owner_gone=True), RunStatus.crashed),
-    (dict(exit_code=None, kill_reason='stop'), RunStatus.stopped),
-    # an AFK run's pull request wins over a dead process or a blown budget
-    (dict(exit_code=1, has_pull_request=True), RunStatus.succeeded),
-    (dict(exit_code=None, kill_reason='timeout', has_pull_request=True), RunStatus.succeeded),
-    (dict(exit_code=None, owner_gone=True, has_pull_request=True), RunStatus.succeeded),
-    # a live AFK run ended by the reaper because its pull request appeared
-    (dict(exit_code=-15, kill_reason='pull_request', has_pull_request=True), RunStatus.succeeded),
-])
+@pytest.mark.parametrize(
+    'kwargs, status',
+    [
+        (dict(exit_code=0), RunStatus.succeeded),
+        (dict(exit_code=2), RunStatus.failed),
+        (dict(exit_code=None, kill_reason='timeout'), RunStatus.timed_out),
+        (dict(exit_code=None, owner_gone=True), RunStatus.crashed),
+        (dict(exit_code=None, kill_reason='stop'), RunStatus.stopped),
+        # an AFK run's pull request wins over a dead process or a blown budget
+        (dict(exit_code=1, has_pull_request=True), RunStatus.succeeded),
+        (dict(exit_code=None, kill_reason='timeout', has_pull_request=True), RunStatus.succeeded),
+        (dict(exit_code=None, owner_gone=True, has_pull_request=True), RunStatus.succeeded),
+        # a live AFK run ended by the reaper because its pull request appeared
+        (dict(exit_code=-15, kill_reason='pull_request', has_pull_request=True), RunStatus.succeeded),
+    ],
+)
 def test_classify_run(kwargs: dict, status: RunStatus) -> None:
     assert classify_run(**kwargs) == status
 
 
-@pytest.mark.parametrize('origin, referer, host, same', [
-    ('http://127.0.0.1:8080', None, '127.0.0.1:8080', True),
-    (None, 'http://127.0.0.1:8080/projects/x', '127.0.0.1:8080', True),
-    ('http://evil.example', 'http://127.0.0.1:8080/', '127.0.0.1:8080', False),  # Origin wins over Referer
-    ('null', 'http://127.0.0.1:8080/', '127.0.0.1:8080', True),
-    ('null', None, '127.0.0.1:8080', False),
-    (None, None, '127.0.0.1:8080', False),
-    ('http://127.0.0.1:9999', None, '127.0.0.1:8080', False),
-    ('javascript://127.0.0.1:8080', None, '127.0.0.1:8080', False),
-])
+@pytest.mark.parametrize(
+    'origin, referer, host, same',
+    [
+        ('http://127.0.0.1:8080', None, '127.0.0.1:8080', True),
+        (None, 'http://127.0.0.1:8080/projects/x', '127.0.0.1:8080', True),
+        ('http://evil.example', 'http://127.0.0.1:8080/', '127.0.0.1:8080', False),  # Origin wins over Referer
+        ('null', 'http://127.0.0.1:8080/', '127.0.0.1:8080', True),
+        ('null', None, '127.0.0.1:8080', False),
+        (None, None, '127.0.0.1:8080', False),
+        ('http://127.0.0.1:9999', None, '127.0.0.1:8080', False),
+        ('javascript://127.0.0.1:8080', None, '127.0.0.1:8080', False),
+    ],
+)
 def test_form_posts_must_come_from_this_server(origin, referer, host, same) -> None:  # noqa: ANN001
     assert form_tokens.same_origin(origin=origin, referer=referer, host=host) is same
 
 
-@pytest.mark.parametrize('referer, target', [
-    ('http://h:1/?tab=2', '/?tab=2'), ('http://h:1/projects/p', '/projects/p'),
-    ('http://other:1/phish', '/'), (None, '/'),
-])
+@pytest.mark.parametrize(
+    'referer, target',
+    [
+        ('http://h:1/?tab=2', '/?tab=2'),
+        ('http://h:1/projects/p', '/projects/p'),
+        ('http://other:1/phish', '/'),
+        (None, '/'),
+    ],
+)
 def test_form_redirect_goes_back_only_to_this_server(referer, target) -> None:  # noqa: ANN001
     assert form_tokens.redirect_target(referer, 'h:1') == target
 
 
-@pytest.mark.parametrize('repository, source, kind, api_url, owner, repo', [
-    ('https://github.com/acme/tool.git', {'kind': 'github'}, 'github', 'https://api.github.com', 'acme', 'tool'),
-    ('git@github.com:acme/tool.git', {'kind': 'local'}, 'github', 'https://api.github.com', 'acme', 'tool'),
-    ('https://git.example.org/team/svc', {'kind': 'forgejo'}, 'gitea', 'https://git.example.org/api/v1', 'team', 'svc'),
-    ('/srv/repo', {'kind': 'gitea', 'api_url': 'http://127.0.0.1:3000/api/v1/', 'owner': 'o', 'repo': 'r'},
-     'gitea', 'http://127.0.0.1:3000/api/v1', 'o', 'r'),
-])
+@pytest.mark.parametrize(
+    'repository, source, kind, api_url, owner, repo',
+    [
+        ('https://github.com/acme/tool.git', {'kind': 'github'}, 'github', 'https://api.github.com', 'acme', 'tool'),
+        ('git@github.com:acme/tool.git', {'kind': 'local'}, 'github', 'https://api.github.com', 'acme', 'tool'),
+        (
+            'https://git.example.org/team/svc',
+            {'kind': 'forgejo'},
+            'gitea',
+            'https://git.example.org/api/v1',
+            'team',
+            'svc',
+        ),
+        (
+            '/srv/repo',
+            {'kind': 'gitea', 'api_url': 'http://127.0.0.1:3000/api/v1/', 'owner': 'o', 'repo': 'r'},
+            'gitea',
+            'http://127.0.0.1:3000/api/v1',
+            'o',
+            'r',
+        ),
+    ],
+)
 def test_forge_config_from_repository_and_source(repository, source, kind, api_url, owner, repo) -> None:  # noqa: ANN001
     config = forge.config_for(repository, source)
     assert (config.kind, config.api_url, config.owner, config.repo) == (kind, api_url, owner, repo)

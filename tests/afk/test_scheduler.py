@@ -1,5 +1,6 @@
 """Through the real APScheduler job and the real run engine: a project whose command always fails
 pauses itself at three failures with auto still on; Reset re-arms it."""
+
 from __future__ import annotations
 
 import time
@@ -23,6 +24,7 @@ def _wait(predicate, timeout: float = 60):  # noqa: ANN001, ANN202
 
 def test_scheduler_pauses_a_failing_project_and_reset_rearms_it(settings_factory, repo_factory) -> None:  # noqa: ANN001
     from tests.servers import api_server
+
     repo = repo_factory({'main': shell_script('echo nope; exit 1')})
     with api_server(settings_factory(afk_sweep_seconds=0.3)) as server, server.client() as client:
         create_project(client, repo, project_id='flaky')
@@ -45,11 +47,13 @@ def test_a_kick_reaches_the_sweeping_instance(settings_factory, repo_factory) ->
     """Switching auto on sweeps at once; in team mode the kick travels over Redis to the other instances
     too (the lease may be held by one of them)."""
     from tests.servers import api_server
+
     repo = repo_factory({'main': shell_script('exit 0')})
     # cap 0: nothing runs, so no run ends anywhere to kick a sweep: only the switch does
     first_settings = settings_factory(afk_sweep_seconds=600, global_run_cap=0)
-    second_settings = settings_factory(afk_sweep_seconds=600, global_run_cap=0,
-                                       database_url=first_settings.effective_database_url)
+    second_settings = settings_factory(
+        afk_sweep_seconds=600, global_run_cap=0, database_url=first_settings.effective_database_url
+    )
     with api_server(first_settings) as first, api_server(second_settings) as second, first.client() as client:
         create_project(client, repo, project_id='kicked')
         client.post('/api/projects/kicked/issues', json={'title': 'go', 'labels': ['ready-for-agent']})
@@ -61,6 +65,7 @@ def test_a_kick_reaches_the_sweeping_instance(settings_factory, repo_factory) ->
             def counting(name=name, original=original):  # noqa: ANN001, ANN202
                 swept[name] += 1
                 return original()
+
             loop.sweep = counting
         assert client.post('/api/afk/auto/kicked', json={'enabled': True}).status_code == 200
         _wait(lambda: swept['first'] >= 1)

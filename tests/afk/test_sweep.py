@@ -1,5 +1,6 @@
 """The AFK sweep and the failure counter, on every backend. The sweep is called directly; runs stay
 queued until the test reaps them with the outcome it needs."""
+
 from __future__ import annotations
 
 import threading
@@ -41,9 +42,15 @@ def test_failure_increments_success_resets_stop_is_neutral(world) -> None:  # no
 
 
 def _pipeline_run(world, project_id: str, branch: str = 'main'):  # noqa: ANN001, ANN202
-    return world.services.admitter.trigger(world.principal, project_id=project_id, depth_level='shallow',
-                                           target_framework='python', branch=branch, key=None,
-                                           correlation_id=None).run
+    return world.services.admitter.trigger(
+        world.principal,
+        project_id=project_id,
+        depth_level='shallow',
+        target_framework='python',
+        branch=branch,
+        key=None,
+        correlation_id=None,
+    ).run
 
 
 def test_pipeline_runs_never_touch_the_counter(world) -> None:  # noqa: ANN001
@@ -52,8 +59,9 @@ def test_pipeline_runs_never_touch_the_counter(world) -> None:  # noqa: ANN001
     world.project('pp', issues=1, max_concurrent_runs=5)
     for status in (RunStatus.failed, RunStatus.timed_out, RunStatus.crashed):
         world.reap(_pipeline_run(world, 'pp').id, status, 'exit code 1')
-    retry = world.services.admitter.retry(world.principal, run_id=_last_run_id(world, 'pp'), overrides={}, key=None,
-                                          correlation_id=None)
+    retry = world.services.admitter.retry(
+        world.principal, run_id=_last_run_id(world, 'pp'), overrides={}, key=None, correlation_id=None
+    )
     world.reap(retry.run.id, RunStatus.failed, 'exit code 1')
     project = world.get('pp')
     assert project.consecutive_failures == 0 and not project.paused
@@ -69,9 +77,14 @@ def test_pipeline_runs_never_touch_the_counter(world) -> None:  # noqa: ANN001
 
 def _last_run_id(world, project_id: str) -> str:  # noqa: ANN001
     with Session(world.engine) as session:
-        return session.connection().execute(text(
-            'SELECT id FROM run WHERE project_id = :p ORDER BY created_at DESC, id DESC LIMIT 1'),
-            {'p': project_id}).scalar_one()
+        return (
+            session.connection()
+            .execute(
+                text('SELECT id FROM run WHERE project_id = :p ORDER BY created_at DESC, id DESC LIMIT 1'),
+                {'p': project_id},
+            )
+            .scalar_one()
+        )
 
 
 def test_a_crashed_afk_run_is_neutral_and_its_issue_ready_again(world) -> None:  # noqa: ANN001
@@ -89,8 +102,9 @@ def test_reaping_twice_moves_the_counter_once(world) -> None:  # noqa: ANN001
     world.loop.sweep()
     run_id = world.active_auto_runs('pp')[0]['id']
     results = []
-    threads = [threading.Thread(target=lambda: results.append(world.reap(run_id, RunStatus.failed, 'x')))
-               for _ in range(4)]
+    threads = [
+        threading.Thread(target=lambda: results.append(world.reap(run_id, RunStatus.failed, 'x'))) for _ in range(4)
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -154,8 +168,15 @@ def test_hand_start_and_manual_runs_work_on_a_paused_project(world) -> None:  # 
     assert world.loop.sweep().launched == []
     run = world.loop.start_by_hand(world.principal, 'pp')
     assert run.kind == 'auto' and run.issue_number == 1 and run.branch_name == 'afk/1'
-    manual = world.services.admitter.trigger(world.principal, project_id='pp', depth_level='shallow',
-                                             target_framework='python', branch='main', key=None, correlation_id=None)
+    manual = world.services.admitter.trigger(
+        world.principal,
+        project_id='pp',
+        depth_level='shallow',
+        target_framework='python',
+        branch='main',
+        key=None,
+        correlation_id=None,
+    )
     assert manual.run.status == 'queued'
     # a builder may start one too: hand-started AFK runs are additive, each on its own issue
     world.issue('pp', 'second')
@@ -206,8 +227,15 @@ def test_reset_clears_and_next_sweep_launches_auto_toggle_does_not(world) -> Non
 
 def test_auto_is_serial_per_project_and_manual_runs_do_not_block_it(world) -> None:  # noqa: ANN001
     world.project('pp', issues=3)
-    manual = world.services.admitter.trigger(world.principal, project_id='pp', depth_level='shallow',
-                                             target_framework='python', branch='main', key=None, correlation_id=None)
+    manual = world.services.admitter.trigger(
+        world.principal,
+        project_id='pp',
+        depth_level='shallow',
+        target_framework='python',
+        branch='main',
+        key=None,
+        correlation_id=None,
+    )
     assert len(world.loop.sweep().launched) == 1  # the manual run holds the only slot; auto bypasses slots
     for _ in range(3):
         assert world.loop.sweep().launched == []
@@ -252,12 +280,13 @@ def test_two_sweepers_racing_never_double_launch_or_double_claim(world_factory, 
         barrier = threading.Barrier(4)
         errors = []
 
-        def race(loop) -> None:  # noqa: ANN001
+        def race(loop, barrier=barrier, errors=errors) -> None:  # noqa: ANN001
             barrier.wait()
             try:
                 loop.sweep()
             except Exception as exc:  # noqa: BLE001
                 errors.append(exc)
+
         threads = [threading.Thread(target=race, args=(w.loop,)) for w in (first, second, first, second)]
         for t in threads:
             t.start()
@@ -268,9 +297,16 @@ def test_two_sweepers_racing_never_double_launch_or_double_claim(world_factory, 
         per_project = [r['project_id'] for r in active]
         assert len(per_project) == len(set(per_project)) == 6
         with Session(first.engine) as session:
-            rows = session.connection().execute(text(
-                "SELECT project_id, issue_number, count(*) FROM issueclaim WHERE state = 'active' "
-                "GROUP BY project_id, issue_number")).all()
+            rows = (
+                session.connection()
+                .execute(
+                    text(
+                        "SELECT project_id, issue_number, count(*) FROM issueclaim WHERE state = 'active' "
+                        'GROUP BY project_id, issue_number'
+                    )
+                )
+                .all()
+            )
         assert all(count == 1 for _, _, count in rows) and len(rows) == 6
         for run in active:
             first.reap(run['id'], RunStatus.succeeded)
@@ -279,6 +315,7 @@ def test_two_sweepers_racing_never_double_launch_or_double_claim(world_factory, 
 def test_two_claims_of_one_issue_cannot_both_win(world) -> None:  # noqa: ANN001
     world.project('pp', issues=1)
     from app.db import session_scope
+
     with session_scope(world.engine) as session:
         assert claims.claim_in(session.connection(), project_id='pp', issue_number=1, issue_title='t', run_id='r1')
     with session_scope(world.engine) as session:
@@ -325,10 +362,11 @@ def test_a_project_changed_under_the_sweep_does_not_stop_the_others(world, monke
     def move_then_launch(project, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
         if project.id == 'moved':  # its repository changes after the sweep read it
             from app.db import session_scope
+
             with session_scope(world.engine) as session:
-                session.connection().execute(text("UPDATE project SET repository_key = 'elsewhere' "
-                                                  "WHERE id = 'moved'"))
+                session.connection().execute(text("UPDATE project SET repository_key = 'elsewhere' WHERE id = 'moved'"))
         return original(project, *args, **kwargs)
+
     monkeypatch.setattr(loop, '_launch_first', move_then_launch)
     report = loop.sweep()
     assert [r['project_id'] for r in world.active_auto_runs()] == ['kept']

@@ -1,13 +1,14 @@
 """Fixtures for API tests: a real server on the test's backend, a repository with a few branches,
 and a project on it. Runs stay queued (global_run_cap=0) so locks and limits are tested without timing."""
+
 from __future__ import annotations
 
 import asyncio
 import subprocess
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import httpx
 import pytest
@@ -61,33 +62,47 @@ def add_user(server: ApiServer, *, team: str = 'local', role: Role = Role.builde
     return token
 
 
-def run_body(project_id: str = 'proj', branch: str = 'main', depth: str = 'shallow',
-             framework: str = 'python') -> dict:
+def run_body(project_id: str = 'proj', branch: str = 'main', depth: str = 'shallow', framework: str = 'python') -> dict:
     return {'project_id': project_id, 'branch': branch, 'depth_level': depth, 'target_framework': framework}
 
 
 def add_branches(repo: Path, count: int, prefix: str = 'many/') -> list[str]:
     """`count` more branches at main's commit, in one git call."""
-    commit = subprocess.run(['git', 'rev-parse', 'main'], cwd=repo, check=True, capture_output=True,
-                            text=True).stdout.strip()
+    commit = subprocess.run(
+        ['git', 'rev-parse', 'main'], cwd=repo, check=True, capture_output=True, text=True
+    ).stdout.strip()
     names = [f'{prefix}{i:04d}' for i in range(count)]
-    subprocess.run(['git', 'update-ref', '--stdin'], cwd=repo, check=True, capture_output=True, text=True,
-                   input=''.join(f'create refs/heads/{name} {commit}\n' for name in names))
+    subprocess.run(
+        ['git', 'update-ref', '--stdin'],
+        cwd=repo,
+        check=True,
+        capture_output=True,
+        text=True,
+        input=''.join(f'create refs/heads/{name} {commit}\n' for name in names),
+    )
     return names
 
 
 def post_all(base_urls: list[str], token: str, requests: list[tuple[str, dict, dict]]) -> list[httpx.Response]:
     """Send every (path, json, headers) at once, spread over the servers; answers in request order."""
+
     async def go() -> list[httpx.Response]:
         limits = httpx.Limits(max_connections=len(requests), max_keepalive_connections=0)
-        clients = [httpx.AsyncClient(base_url=url, timeout=60, limits=limits,
-                                     headers={'Authorization': f'Bearer {token}'}) for url in base_urls]
+        clients = [
+            httpx.AsyncClient(base_url=url, timeout=60, limits=limits, headers={'Authorization': f'Bearer {token}'})
+            for url in base_urls
+        ]
         try:
-            return await asyncio.gather(*(clients[i % len(clients)].post(path, json=body, headers=headers)
-                                          for i, (path, body, headers) in enumerate(requests)))
+            return await asyncio.gather(
+                *(
+                    clients[i % len(clients)].post(path, json=body, headers=headers)
+                    for i, (path, body, headers) in enumerate(requests)
+                )
+            )
         finally:
             for client in clients:
                 await client.aclose()
+
     return asyncio.run(go())
 
 

@@ -1,5 +1,6 @@
 """Rule 1: a bearer token on every endpoint but /health; other teams' projects do not exist;
 builders trigger, retry and stop, operators also change projects."""
+
 from __future__ import annotations
 
 import re
@@ -13,8 +14,12 @@ from tests.helpers import create_project
 
 def _every_operation(server) -> list[tuple[str, str]]:  # noqa: ANN001
     schema = httpx.get(server.base_url + '/openapi.json').json()
-    return [(method.upper(), re.sub(r'\{[^}]+\}', 'x', path)) for path, item in schema['paths'].items()
-            for method in item if method in ('get', 'post', 'patch', 'put', 'delete')]
+    return [
+        (method.upper(), re.sub(r'\{[^}]+\}', 'x', path))
+        for path, item in schema['paths'].items()
+        for method in item
+        if method in ('get', 'post', 'patch', 'put', 'delete')
+    ]
 
 
 def test_every_endpoint_but_health_needs_a_valid_token(api) -> None:  # noqa: ANN001
@@ -27,8 +32,9 @@ def test_every_endpoint_but_health_needs_a_valid_token(api) -> None:  # noqa: AN
                 continue
             for headers in ({}, {'Authorization': 'Bearer not-a-token'}, {'Authorization': 'Basic abc'}):
                 # a body that is valid JSON but wrong: auth must still come first
-                reply = anonymous.request(method, path, headers=headers,
-                                          content=b'{"nope": 1}' if method != 'GET' else None)
+                reply = anonymous.request(
+                    method, path, headers=headers, content=b'{"nope": 1}' if method != 'GET' else None
+                )
                 body = assert_problem(reply, 401, 'unauthorized')
                 assert reply.headers['www-authenticate'] == 'Bearer', (method, path)
                 assert 'token' in body['detail'].lower() or 'authorization' in body['detail'].lower()
@@ -40,13 +46,17 @@ def test_another_teams_project_and_runs_answer_404(api) -> None:  # noqa: ANN001
     run = api.client.post('/api/runs', json=run_body()).json()
     stranger = add_user(api.server, team='other-team', role=Role.operator, name='eve')
     with api.server.client(stranger) as eve:
-        for method, path, body in (('GET', '/api/projects/proj', None), ('GET', '/api/projects/proj/branches', None),
-                                   ('PATCH', '/api/projects/proj', {'name': 'mine'}),
-                                   ('DELETE', '/api/projects/proj', None), ('POST', '/api/runs', run_body()),
-                                   ('GET', f'/api/runs/{run["id"]}', None),
-                                   ('GET', f'/api/runs/{run["id"]}/events', None),
-                                   ('POST', f'/api/runs/{run["id"]}/retry', {}),
-                                   ('POST', f'/api/runs/{run["id"]}/stop', None)):
+        for method, path, body in (
+            ('GET', '/api/projects/proj', None),
+            ('GET', '/api/projects/proj/branches', None),
+            ('PATCH', '/api/projects/proj', {'name': 'mine'}),
+            ('DELETE', '/api/projects/proj', None),
+            ('POST', '/api/runs', run_body()),
+            ('GET', f'/api/runs/{run["id"]}', None),
+            ('GET', f'/api/runs/{run["id"]}/events', None),
+            ('POST', f'/api/runs/{run["id"]}/retry', {}),
+            ('POST', f'/api/runs/{run["id"]}/stop', None),
+        ):
             reply = eve.request(method, path, json=body)
             problem = assert_problem(reply, 404, 'not_found')
             assert 'proj' in problem['detail'] or run['id'] in problem['detail']

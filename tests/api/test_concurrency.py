@@ -1,11 +1,11 @@
 """Rules 5-7: repository concurrency (shared by projects on one repository), the PR lock, and the
 order of the checks; also under concurrent requests and across two servers."""
+
 from __future__ import annotations
 
 from sqlalchemy import text
 
-from tests.api.conftest import (QUEUED, add_branches, assert_problem, post_all, run_body, same_database,
-                                serving)
+from tests.api.conftest import QUEUED, add_branches, assert_problem, post_all, run_body, same_database, serving
 from tests.helpers import create_project
 from tests.servers import api_server
 
@@ -33,8 +33,7 @@ def test_pr_lock_names_the_run_holding_the_branch(api) -> None:  # noqa: ANN001
     create_project(api.client, api.repo, project_id='sibling')
     holder = api.client.post('/api/runs', json=run_body(branch='feature/a')).json()
     for project_id in ('proj', 'sibling'):
-        refused = api.client.post('/api/runs', json=run_body(project_id=project_id, branch='feature/a',
-                                                             depth='deep'))
+        refused = api.client.post('/api/runs', json=run_body(project_id=project_id, branch='feature/a', depth='deep'))
         problem = assert_problem(refused, 409, 'pr_lock')
         assert problem['blocking_runs'] == [holder['id']] and holder['id'] in problem['detail']
     assert api.client.post('/api/runs', json=run_body(branch='feature/b')).status_code == 201
@@ -44,6 +43,7 @@ def test_pr_lock_names_the_run_holding_the_branch(api) -> None:  # noqa: ANN001
 
 def test_checks_run_in_the_documented_order(settings_factory, repo) -> None:  # noqa: ANN001
     import httpx
+
     with serving(settings_factory(**QUEUED, rate_limit_runs=3), repo, max_concurrent_runs=2) as api:
         used = api.client.post('/api/runs', json=run_body(branch='main'), headers={'Idempotency-Key': 'used'})
         api.client.post('/api/runs', json=run_body(branch='feature/a'))
@@ -72,8 +72,7 @@ def test_concurrent_requests_never_exceed_the_limit(settings_factory, repo) -> N
     with serving(settings_factory(**QUEUED, rate_limit_runs=1000), repo, max_concurrent_runs=7) as api:
         # 40 distinct branches and 20 requests all on one branch
         requests = [('/api/runs', run_body(branch=b), {}) for b in branches]
-        requests += [('/api/runs', run_body(branch='main', depth=d), {})
-                     for d in ('shallow', 'standard', 'deep') * 7]
+        requests += [('/api/runs', run_body(branch='main', depth=d), {}) for d in ('shallow', 'standard', 'deep') * 7]
         answers = post_all([api.server.base_url], api.server.token, requests)
         codes = [a.status_code for a in answers]
         assert codes.count(201) == 7, codes
@@ -86,8 +85,10 @@ def test_concurrent_requests_never_exceed_the_limit(settings_factory, repo) -> N
 def test_two_servers_share_the_limit_and_the_lock(settings_factory, repo) -> None:  # noqa: ANN001
     branches = add_branches(repo, 30)
     settings = settings_factory(**QUEUED, rate_limit_runs=1000)
-    with serving(settings, repo, max_concurrent_runs=5) as api, \
-            api_server(same_database(settings_factory, settings)) as second:
+    with (
+        serving(settings, repo, max_concurrent_runs=5) as api,
+        api_server(same_database(settings_factory, settings)) as second,
+    ):
         requests = [('/api/runs', run_body(branch=b), {}) for b in branches]
         requests += [('/api/runs', run_body(branch='feature/a', depth=d), {}) for d in ('shallow', 'deep') * 10]
         answers = post_all([api.server.base_url, second.base_url], api.server.token, requests)
@@ -97,9 +98,11 @@ def test_two_servers_share_the_limit_and_the_lock(settings_factory, repo) -> Non
         # the PR lock alone, across servers: many requests for one free branch, one winner
         api.client.patch('/api/projects/proj', json={'max_concurrent_runs': 100})
         second.services.admitter.forget_project('proj')
-        answers = post_all([api.server.base_url, second.base_url], api.server.token,
-                           [('/api/runs', run_body(branch='feature/c', depth=d), {}) for d in
-                            ('shallow', 'standard', 'deep') * 10])
+        answers = post_all(
+            [api.server.base_url, second.base_url],
+            api.server.token,
+            [('/api/runs', run_body(branch='feature/c', depth=d), {}) for d in ('shallow', 'standard', 'deep') * 10],
+        )
         codes = sorted(a.status_code for a in answers)
         assert codes.count(201) == 1 and codes.count(409) == 29, codes
         assert {a.json()['error'] for a in answers if a.status_code == 409} == {'pr_lock'}

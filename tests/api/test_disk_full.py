@@ -1,5 +1,6 @@
 """A full disk is a 507 problem, and nothing is half-written: SQLite really runs out of pages here
 (PRAGMA max_page_count caps the database at its current size)."""
+
 from __future__ import annotations
 
 from sqlalchemy import event
@@ -10,10 +11,12 @@ from tests.backends import backend_settings
 
 def _cap_database_size(engine, pages: int | None) -> None:  # noqa: ANN001
     """Every new connection may not grow the file past `pages` (None: lift the cap)."""
+
     def on_connect(dbapi_conn, _record) -> None:  # noqa: ANN001
         cur = dbapi_conn.cursor()
         cur.execute(f'PRAGMA max_page_count = {pages if pages is not None else 1_073_741_823}')
         cur.close()
+
     event.listen(engine, 'connect', on_connect)
     engine.dispose()
 
@@ -21,8 +24,10 @@ def _cap_database_size(engine, pages: int | None) -> None:  # noqa: ANN001
 def test_disk_full_is_507_and_nothing_half_written(tmp_path, repo_factory) -> None:  # noqa: ANN001
     repo = repo_factory({'main': {'run.sh': 'echo hi\n'}})
     branches = add_branches(repo, 400, prefix='full/')
-    with backend_settings('local', tmp_path / 'data', rate_limit_runs=10_000, **QUEUED) as settings, \
-            serving(settings, repo, max_concurrent_runs=1000) as api:
+    with (
+        backend_settings('local', tmp_path / 'data', rate_limit_runs=10_000, **QUEUED) as settings,
+        serving(settings, repo, max_concurrent_runs=1000) as api,
+    ):
         engine = api.server.services.engine
         with engine.connect() as conn:
             size = conn.exec_driver_sql('PRAGMA page_count').scalar()

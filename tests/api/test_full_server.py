@@ -1,6 +1,7 @@
 """`python main.py` hosts the UI and the API in one process; API requests are answered by the API app in
 front of NiceGUI's middlewares. What a client depends on must hold there exactly as on the API-only server:
 the contract of POST /runs, bare paths, problems, correlation ids, the OpenAPI document, and the UI pages."""
+
 from __future__ import annotations
 
 import json
@@ -25,8 +26,9 @@ def test_full_server_answers_the_api_contract_and_still_serves_pages(backend, se
         with httpx.Client(base_url=server['url'], headers={'Authorization': f'Bearer {token}'}, timeout=30) as client:
             create_project(client, repo)
             body = {'project_id': 'proj', 'branch': 'main', 'depth_level': 'shallow', 'target_framework': 'python'}
-            created = client.post('/api/runs', json=body,
-                                  headers={'Idempotency-Key': 'k1', 'X-Correlation-ID': 'trace-1'})
+            created = client.post(
+                '/api/runs', json=body, headers={'Idempotency-Key': 'k1', 'X-Correlation-ID': 'trace-1'}
+            )
             assert created.status_code == 201, created.text
             assert created.headers['x-correlation-id'] == 'trace-1'
             assert created.headers['ratelimit-policy'].startswith('"runs";q=')

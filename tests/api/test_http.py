@@ -1,4 +1,5 @@
 """Correlation ids, bare paths, the quota endpoint and the server-sent event stream."""
+
 from __future__ import annotations
 
 import json
@@ -14,10 +15,16 @@ from tests.helpers import create_project
 
 def test_correlation_id_is_echoed_when_valid_and_minted_otherwise(api) -> None:  # noqa: ANN001
     client = api.client
-    requests = [('GET', '/api/health', {}), ('GET', '/api/projects', {}), ('POST', '/api/runs', {'json': run_body()}),
-                ('GET', '/api/nowhere', {}), ('DELETE', '/api/quota/runs', {}),
-                ('POST', '/api/runs', {'content': b'x' * (70 * 1024)}), ('POST', '/api/runs', {'json': {}}),
-                ('GET', '/api/runs/run_nope', {})]
+    requests = [
+        ('GET', '/api/health', {}),
+        ('GET', '/api/projects', {}),
+        ('POST', '/api/runs', {'json': run_body()}),
+        ('GET', '/api/nowhere', {}),
+        ('DELETE', '/api/quota/runs', {}),
+        ('POST', '/api/runs', {'content': b'x' * (70 * 1024)}),
+        ('POST', '/api/runs', {'json': {}}),
+        ('GET', '/api/runs/run_nope', {}),
+    ]
     for method, path, kwargs in requests:
         echoed = client.request(method, path, headers={'X-Correlation-ID': 'req-42.a:b'}, **kwargs)
         assert echoed.headers['x-correlation-id'] == 'req-42.a:b', (method, path)
@@ -30,8 +37,11 @@ def test_correlation_id_is_echoed_when_valid_and_minted_otherwise(api) -> None: 
                 assert minted.json()['correlation_id'] == minted.headers['x-correlation-id']
         plain = client.request(method, path, **kwargs)
         assert plain.headers['x-correlation-id']
-    statuses = {client.get('/api/nowhere').status_code, client.delete('/api/quota/runs').status_code,
-                client.post('/api/runs', content=b'x' * (70 * 1024)).status_code}
+    statuses = {
+        client.get('/api/nowhere').status_code,
+        client.delete('/api/quota/runs').status_code,
+        client.post('/api/runs', content=b'x' * (70 * 1024)).status_code,
+    }
     assert statuses == {404, 405, 413}
     assert_problem(client.get('/api/nowhere'), 404, 'not_found')
     assert_problem(client.delete('/api/quota/runs'), 405, 'method_not_allowed')
@@ -57,8 +67,13 @@ def test_bare_paths_serve_the_api(api) -> None:  # noqa: ANN001
 
 def test_quota_fields(api) -> None:  # noqa: ANN001
     fresh = api.client.get('/api/quota/runs').json()
-    assert fresh == {'limit': 20, 'remaining': 20, 'window_seconds': 600, 'resets_at': fresh['resets_at'],
-                     'retry_after_seconds': 0}
+    assert fresh == {
+        'limit': 20,
+        'remaining': 20,
+        'window_seconds': 600,
+        'resets_at': fresh['resets_at'],
+        'retry_after_seconds': 0,
+    }
     api.client.post('/api/runs', json=run_body())
     used = api.client.get('/api/quota/runs').json()
     assert used['remaining'] == 19 and used['resets_at'] > fresh['resets_at']
@@ -66,8 +81,9 @@ def test_quota_fields(api) -> None:  # noqa: ANN001
 
 def _read_events(server, token: str, into: list, ready: threading.Event, stop_at: dict, who: str) -> None:  # noqa: ANN001
     """Read the stream into `into` until the run event named by stop_at[who] (set once it is known)."""
-    with httpx.Client(base_url=server.base_url, timeout=httpx.Timeout(30, read=20),
-                      headers={'Authorization': f'Bearer {token}'}) as client:
+    with httpx.Client(
+        base_url=server.base_url, timeout=httpx.Timeout(30, read=20), headers={'Authorization': f'Bearer {token}'}
+    ) as client:
         with client.stream('GET', '/api/events') as stream:
             event = None
             for line in stream.iter_lines():
@@ -92,8 +108,7 @@ def test_event_stream_delivers_visible_runs_only(api, repo_factory) -> None:  # 
     readers = []
     for token, into, who in ((api.server.token, mine, 'mine'), (eve_token, theirs, 'theirs')):
         ready = threading.Event()
-        thread = threading.Thread(target=_read_events, args=(api.server, token, into, ready, stop_at, who),
-                                  daemon=True)
+        thread = threading.Thread(target=_read_events, args=(api.server, token, into, ready, stop_at, who), daemon=True)
         thread.start()
         assert ready.wait(10)
         readers.append(thread)
@@ -116,6 +131,7 @@ def test_event_stream_delivers_visible_runs_only(api, repo_factory) -> None:  # 
 def test_an_unexpected_error_is_a_500_problem_with_the_correlation_id(api, monkeypatch) -> None:  # noqa: ANN001
     def broken(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
         raise RuntimeError('simulated defect')
+
     monkeypatch.setattr(api.server.services.admitter, 'quota', broken)
     for path in ('/api/quota/runs', '/quota/runs'):
         reply = api.client.get(path, headers={'X-Correlation-ID': 'trace-500'})

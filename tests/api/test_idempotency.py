@@ -1,4 +1,5 @@
 """Rule 3: a key names one run; a duplicate never becomes a second run, on one server or two."""
+
 from __future__ import annotations
 
 import time
@@ -24,8 +25,10 @@ def test_same_key_same_body_replays_the_run(api) -> None:  # noqa: ANN001
     assert again.headers['idempotent-replayed'] == 'true'
     assert again.json()['id'] == first.json()['id'] and again.json()['idempotency_key'] == 'k-1'
     # the key may come in X-Idempotency-Key or the body field too: the same key, the same run
-    for variant in ({'headers': {'X-Idempotency-Key': 'k-1'}, 'json': run_body()},
-                    {'json': {**run_body(), 'x_idempotency_key': 'k-1'}}):
+    for variant in (
+        {'headers': {'X-Idempotency-Key': 'k-1'}, 'json': run_body()},
+        {'json': {**run_body(), 'x_idempotency_key': 'k-1'}},
+    ):
         reply = api.client.post('/api/runs', **variant)
         assert reply.status_code == 200 and reply.json()['id'] == first.json()['id'], reply.text
     # the body field is not part of the payload: key order and the key field change nothing
@@ -62,6 +65,7 @@ def test_same_key_different_body_is_422_mismatch(api) -> None:  # noqa: ANN001
     assert _run_count(api.server) == 1
     # keys are scoped per user: another user may use the same key for anything
     from tests.api.conftest import add_user
+
     with api.server.client(add_user(api.server)) as bob:
         reply = bob.post('/api/runs', json=run_body(branch='feature/a'), headers={'Idempotency-Key': 'k'})
         assert reply.status_code == 201, reply.text
@@ -88,8 +92,9 @@ def test_replay_is_never_refused_by_quota_or_locks(settings_factory, repo) -> No
 
 
 def test_fifty_concurrent_identical_requests_make_one_run(api) -> None:  # noqa: ANN001
-    answers = post_all([api.server.base_url], api.server.token,
-                       [('/api/runs', run_body(), {'Idempotency-Key': 'storm'})] * 50)
+    answers = post_all(
+        [api.server.base_url], api.server.token, [('/api/runs', run_body(), {'Idempotency-Key': 'storm'})] * 50
+    )
     _assert_one_run(api.server, answers)
 
 
@@ -100,8 +105,11 @@ def test_concurrent_identical_requests_on_two_servers_make_one_run(settings_fact
         token = api.server.token
         for round_key in ('two-a', 'two-b'):
             branch = 'feature/a' if round_key == 'two-a' else 'feature/b'
-            answers = post_all([api.server.base_url, second.base_url], token,
-                               [('/api/runs', run_body(branch=branch), {'Idempotency-Key': round_key})] * 40)
+            answers = post_all(
+                [api.server.base_url, second.base_url],
+                token,
+                [('/api/runs', run_body(branch=branch), {'Idempotency-Key': round_key})] * 40,
+            )
             _assert_one_run(api.server, answers, key=round_key)
 
 
@@ -136,12 +144,15 @@ def test_after_the_ttl_the_key_is_free_again(settings_factory, repo) -> None:  #
 def test_many_keys_from_two_servers_each_make_exactly_one_run(settings_factory, repo) -> None:  # noqa: ANN001
     branches = add_branches(repo, 30)
     settings = settings_factory(**QUEUED, rate_limit_runs=1000)
-    with serving(settings, repo, max_concurrent_runs=100) as api, api_server(same_database(settings_factory, settings)) as second:
+    with (
+        serving(settings, repo, max_concurrent_runs=100) as api,
+        api_server(same_database(settings_factory, settings)) as second,
+    ):
         requests = [('/api/runs', run_body(branch=b), {'Idempotency-Key': f'key-{b}'}) for b in branches] * 2
         answers = post_all([api.server.base_url, second.base_url], api.server.token, requests)
         assert all(a.status_code in (200, 201) for a in answers), [a.text for a in answers if a.status_code > 201]
         by_key: dict[str, set] = {}
-        for (_, _, headers), answer in zip(requests, answers):
+        for (_, _, headers), answer in zip(requests, answers, strict=True):
             by_key.setdefault(headers['Idempotency-Key'], set()).add(answer.json()['id'])
         assert all(len(ids) == 1 for ids in by_key.values())
         assert sorted(a.status_code for a in answers).count(201) == len(branches)

@@ -1,14 +1,15 @@
 """Dependency outages are 503 problems with Retry-After and nothing half-done, and heal by themselves;
 a database that does not answer at start ends the process at once with one clear line."""
+
 from __future__ import annotations
 
 import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 import httpx
 import pytest
@@ -24,12 +25,16 @@ def own_redis(port: int) -> Iterator[subprocess.Popen]:
     """A throwaway redis-server of this test's own (the shared one must keep serving other tests)."""
     if shutil.which('redis-server') is None:
         pytest.skip('redis-server not installed (Debian package redis-server)')
-    process = subprocess.Popen(['redis-server', '--port', str(port), '--bind', '127.0.0.1', '--save', '',
-                                '--appendonly', 'no'], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        ['redis-server', '--port', str(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 10
     while True:
         try:
             import redis
+
             redis.Redis(port=port).ping()
             break
         except Exception:  # noqa: BLE001 - not up yet
@@ -58,8 +63,10 @@ def test_redis_killed_mid_traffic_answers_503_and_heals(tmp_path: Path, repo_fac
 
             redis_server.terminate()
             redis_server.wait(10)
-            for request in (lambda: client.post('/api/runs', json=run_body(branch='b')),
-                            lambda: client.get('/api/quota/runs')):
+            for request in (
+                lambda: client.post('/api/runs', json=run_body(branch='b')),
+                lambda: client.get('/api/quota/runs'),
+            ):
                 reply = request()
                 body = assert_problem(reply, 503, 'dependency_unavailable')
                 assert body['dependency'] == 'redis' and int(reply.headers['Retry-After']) >= 1
@@ -81,9 +88,14 @@ def test_redis_killed_mid_traffic_answers_503_and_heals(tmp_path: Path, repo_fac
 def test_unreachable_database_at_start_exits_at_once(tmp_path: Path) -> None:
     closed = free_port()
     started = time.monotonic()
-    done = subprocess.run([sys.executable, 'main.py', '--port', str(free_port()), '--data-dir', str(tmp_path)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=60, env=clean_env(
-                              RUNBOARD_DATABASE_URL=f'postgresql+psycopg://postgres:s3cret@127.0.0.1:{closed}/x'))
+    done = subprocess.run(
+        [sys.executable, 'main.py', '--port', str(free_port()), '--data-dir', str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=clean_env(RUNBOARD_DATABASE_URL=f'postgresql+psycopg://postgres:s3cret@127.0.0.1:{closed}/x'),
+    )
     assert done.returncode != 0
     assert time.monotonic() - started < 30
     lines = [line for line in done.stderr.splitlines() if line.strip()]

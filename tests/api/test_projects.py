@@ -1,4 +1,5 @@
 """Projects: list, read, branches, create / update / delete with their checks."""
+
 from __future__ import annotations
 
 import subprocess
@@ -109,16 +110,19 @@ def test_delete_refuses_while_runs_are_active(api) -> None:  # noqa: ANN001
 
 def test_a_repository_runs_cannot_use_is_refused_at_creation_not_at_every_trigger(api) -> None:  # noqa: ANN001
     for remote in (f'file://{api.repo}', 'file:///nonexistent/repo.git', 'git@example.org:org/app.git'):
-        created = api.client.post('/api/projects', json={'id': 'remote', 'name': 'Remote', 'repository': remote,
-                                                         'command': ['sh', 'run.sh']})
+        created = api.client.post(
+            '/api/projects', json={'id': 'remote', 'name': 'Remote', 'repository': remote, 'command': ['sh', 'run.sh']}
+        )
         problem = assert_problem(created, 422, 'unsupported_repository')
         assert problem['field'] == 'repository' and 'path' in problem['detail']
     # a project stored earlier with such a value: its triggers get the same 422, never a 502
     from sqlalchemy import text
 
     from app.db import session_scope
+
     with session_scope(api.server.services.engine) as session:
-        session.connection().execute(text("UPDATE project SET repository = :r WHERE id = 'proj'"),
-                                     {'r': f'file://{api.repo}'})
+        session.connection().execute(
+            text("UPDATE project SET repository = :r WHERE id = 'proj'"), {'r': f'file://{api.repo}'}
+        )
     api.server.services.admitter.forget_project('proj')
     assert_problem(api.client.post('/api/runs', json=run_body()), 422, 'unsupported_repository')

@@ -1,4 +1,5 @@
 """Rule 4 (sliding-window quota per user) and rule 7's promise that a refused request costs no quota."""
+
 from __future__ import annotations
 
 import re
@@ -72,8 +73,11 @@ def test_refused_requests_consume_no_quota(settings_factory, repo) -> None:  # n
         assert_problem(api.client.post('/api/runs', json=run_body()), 409, 'pr_lock')
         api.client.post('/api/runs', json=run_body(branch='feature/a'), headers={'Idempotency-Key': 'm'})
         assert _remaining(api.client) == 3
-        assert_problem(api.client.post('/api/runs', json=run_body(branch='feature/b'), headers={'Idempotency-Key': 'm'}),
-                       422, 'idempotency_key_mismatch')
+        assert_problem(
+            api.client.post('/api/runs', json=run_body(branch='feature/b'), headers={'Idempotency-Key': 'm'}),
+            422,
+            'idempotency_key_mismatch',
+        )
         api.client.post('/api/runs', json=run_body(branch='feature/a'), headers={'Idempotency-Key': 'm'})  # replay
         assert _remaining(api.client) == 3
 
@@ -81,8 +85,11 @@ def test_refused_requests_consume_no_quota(settings_factory, repo) -> None:  # n
 def test_of_100_concurrent_requests_exactly_the_limit_is_admitted(settings_factory, repo) -> None:  # noqa: ANN001
     branches = add_branches(repo, 100)
     with serving(settings_factory(**QUEUED, rate_limit_runs=20), repo, max_concurrent_runs=1000) as api:
-        answers = post_all([api.server.base_url], api.server.token,
-                           [('/api/runs', run_body(branch=b), {'Idempotency-Key': f'k{b}'}) for b in branches])
+        answers = post_all(
+            [api.server.base_url],
+            api.server.token,
+            [('/api/runs', run_body(branch=b), {'Idempotency-Key': f'k{b}'}) for b in branches],
+        )
         statuses = sorted(a.status_code for a in answers)
         assert statuses.count(201) == 20 and statuses.count(429) == 80, statuses
         for answer in answers:
@@ -92,6 +99,7 @@ def test_of_100_concurrent_requests_exactly_the_limit_is_admitted(settings_facto
         assert _remaining(api.client) == 0
         if api.server.settings.redis_url:  # team mode: the window lives in Redis under the documented key
             import redis
+
             principal = api.server.services.auth.authenticate(api.server.token)
             key = f'{api.server.settings.redis_prefix}:rl:user:{principal.user_id}:runs'
             client = redis.Redis.from_url(api.server.settings.redis_url)
@@ -103,8 +111,10 @@ def test_of_100_concurrent_requests_exactly_the_limit_is_admitted(settings_facto
 
 def test_the_window_slides(settings_factory, repo) -> None:  # noqa: ANN001
     import time
-    with serving(settings_factory(**QUEUED, rate_limit_runs=1, rate_limit_window_seconds=1), repo,
-                 max_concurrent_runs=5) as api:
+
+    with serving(
+        settings_factory(**QUEUED, rate_limit_runs=1, rate_limit_window_seconds=1), repo, max_concurrent_runs=5
+    ) as api:
         assert api.client.post('/api/runs', json=run_body()).status_code == 201
         refused = api.client.post('/api/runs', json=run_body(branch='feature/a'))
         assert_problem(refused, 429, 'rate_limited')

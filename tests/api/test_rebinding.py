@@ -1,5 +1,6 @@
 """DNS rebinding: the login-free full server (`python main.py`) answers only loopback Host headers and
 the names in RUNBOARD_ALLOWED_HOSTS, on pages, API, static files and the websocket."""
+
 from __future__ import annotations
 
 import base64
@@ -14,15 +15,18 @@ from tests.servers import app_process
 
 
 def _get(url: str, path: str, host: str, token: str, accept: str = 'text/html') -> httpx.Response:
-    return httpx.get(url + path, headers={'Host': host, 'Accept': accept, 'Authorization': f'Bearer {token}'},
-                     timeout=10)
+    return httpx.get(
+        url + path, headers={'Host': host, 'Accept': accept, 'Authorization': f'Bearer {token}'}, timeout=10
+    )
 
 
 def _websocket_opens(port: int, host: str) -> bool:
     """A raw websocket upgrade of NiceGUI's socket.io with this Host header: 101 when accepted."""
-    request = (f'GET /_nicegui_ws/socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: {host}\r\n'
-               'Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n'
-               f'Sec-WebSocket-Key: {base64.b64encode(os.urandom(16)).decode()}\r\n\r\n')
+    request = (
+        f'GET /_nicegui_ws/socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: {host}\r\n'
+        'Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n'
+        f'Sec-WebSocket-Key: {base64.b64encode(os.urandom(16)).decode()}\r\n\r\n'
+    )
     with socket.create_connection(('127.0.0.1', port), timeout=10) as sock:
         sock.sendall(request.encode())
         status_line = sock.recv(4096).split(b'\r\n', 1)[0].decode()
@@ -35,17 +39,26 @@ def test_rebinding_host_is_refused_everywhere(tmp_path, allowed_hosts: str) -> N
     with app_process(tmp_path / 'data', env=env) as app:
         token = json.loads((tmp_path / 'data' / 'credentials.json').read_text())['token']
         url = app['url']
-        for path, accept in (('/', 'text/html'), ('/projects/demo', 'text/html'), ('/api/projects', 'application/json'),
-                             ('/projects/demo', 'application/json'), ('/api/health', '*/*'),
-                             ('/assets/runboard.css', '*/*'), ('/plain', 'text/html')):
+        for path, accept in (
+            ('/', 'text/html'),
+            ('/projects/demo', 'text/html'),
+            ('/api/projects', 'application/json'),
+            ('/projects/demo', 'application/json'),
+            ('/api/health', '*/*'),
+            ('/assets/runboard.css', '*/*'),
+            ('/plain', 'text/html'),
+        ):
             refused = _get(url, path, f'rebind.invalid:{app["port"]}', token, accept)
             assert refused.status_code == 421, (path, refused.status_code)
             assert refused.json()['error'] == 'misdirected_request'
             assert _get(url, path, f'127.0.0.1:{app["port"]}', token, accept).status_code == 200, path
             assert _get(url, path, f'localhost:{app["port"]}', token, accept).status_code == 200, path
-        posted = httpx.post(url + '/api/runs', headers={'Host': 'rebind.invalid', 'Authorization': f'Bearer {token}'},
-                            json={'project_id': 'demo', 'branch': 'main', 'depth_level': 'shallow',
-                                  'target_framework': 'python'}, timeout=10)
+        posted = httpx.post(
+            url + '/api/runs',
+            headers={'Host': 'rebind.invalid', 'Authorization': f'Bearer {token}'},
+            json={'project_id': 'demo', 'branch': 'main', 'depth_level': 'shallow', 'target_framework': 'python'},
+            timeout=10,
+        )
         assert posted.status_code == 421
         assert httpx.get(url + '/api/runs', headers={'Authorization': f'Bearer {token}'}).json()['items'] == []
         assert not _websocket_opens(app['port'], 'rebind.invalid')

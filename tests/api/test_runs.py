@@ -1,4 +1,5 @@
 """Retry, stop, and reading runs: filters, order, cursor pagination, events."""
+
 from __future__ import annotations
 
 from sqlalchemy import text
@@ -11,25 +12,29 @@ def _set_status(server, run_id: str, status: str) -> None:  # noqa: ANN001
     """End a queued run as the engine would (the engine itself is tested in tests/engine)."""
     from app.models import RunStatus
     from app.services.reaper import finish_run
+
     assert finish_run(server.services.engine, run_id=run_id, status=RunStatus(status)) is not None
 
 
 def test_retry_creates_a_linked_run_with_overrides_and_its_own_key(api) -> None:  # noqa: ANN001
     original = api.client.post('/api/runs', json=run_body(branch='feature/a')).json()
     _set_status(api.server, original['id'], 'failed')
-    retry = api.client.post(f'/api/runs/{original["id"]}/retry', json={'depth_level': 'deep'},
-                            headers={'Idempotency-Key': 'retry-1'})
+    retry = api.client.post(
+        f'/api/runs/{original["id"]}/retry', json={'depth_level': 'deep'}, headers={'Idempotency-Key': 'retry-1'}
+    )
     assert retry.status_code == 201, retry.text
     body = retry.json()
     assert body['kind'] == 'retry' and body['retry_of'] == original['id'] and body['status'] == 'queued'
     assert (body['branch_name'], body['depth_level'], body['target_framework']) == ('feature/a', 'deep', 'python')
     assert retry.headers['idempotency-key'] == 'retry-1' and body['idempotency_key'] == 'retry-1'
-    replay = api.client.post(f'/api/runs/{original["id"]}/retry', json={'depth_level': 'deep'},
-                             headers={'Idempotency-Key': 'retry-1'})
+    replay = api.client.post(
+        f'/api/runs/{original["id"]}/retry', json={'depth_level': 'deep'}, headers={'Idempotency-Key': 'retry-1'}
+    )
     assert replay.status_code == 200 and replay.headers['idempotent-replayed'] == 'true'
     assert replay.json()['id'] == body['id']
-    mismatch = api.client.post(f'/api/runs/{original["id"]}/retry', json={'depth_level': 'shallow'},
-                               headers={'Idempotency-Key': 'retry-1'})
+    mismatch = api.client.post(
+        f'/api/runs/{original["id"]}/retry', json={'depth_level': 'shallow'}, headers={'Idempotency-Key': 'retry-1'}
+    )
     assert_problem(mismatch, 422, 'idempotency_key_mismatch')
     # overrides are validated like a trigger
     _set_status(api.server, body['id'], 'crashed')
@@ -75,9 +80,11 @@ def test_stop_ends_a_queued_run_as_stopped_and_409_once_ended(api) -> None:  # n
 def test_list_filters_order_and_cursor(api) -> None:  # noqa: ANN001
     api.client.patch('/api/projects/proj', json={'max_concurrent_runs': 50})
     create_project(api.client, api.repo, project_id='other', max_concurrent_runs=50)
-    made = [api.client.post('/api/runs', json=run_body(branch='main')).json(),
-            api.client.post('/api/runs', json=run_body(branch='feature/a')).json(),
-            api.client.post('/api/runs', json=run_body('other', branch='feature/b')).json()]
+    made = [
+        api.client.post('/api/runs', json=run_body(branch='main')).json(),
+        api.client.post('/api/runs', json=run_body(branch='feature/a')).json(),
+        api.client.post('/api/runs', json=run_body('other', branch='feature/b')).json(),
+    ]
     with api.server.client(add_user(api.server, name='bob')) as bob:
         made.append(bob.post('/api/runs', json=run_body('other', branch='feature/c', depth='deep')).json())
     _set_status(api.server, made[0]['id'], 'failed')
@@ -89,6 +96,7 @@ def test_list_filters_order_and_cursor(api) -> None:  # noqa: ANN001
         page = api.client.get('/api/runs', params=params)
         assert page.status_code == 200, page.text
         return [r['id'] for r in page.json()['items']]
+
     assert ids() == newest_first
     assert ids(project='other') == [made[3]['id'], made[2]['id']]
     assert ids(status='failed') == [made[0]['id']]
@@ -128,7 +136,9 @@ def test_run_detail_and_incremental_events(api) -> None:  # noqa: ANN001
     after = api.client.get(f'/api/runs/{run["id"]}/events', params={'after': 1}).json()
     assert [e['seq'] for e in after] == seqs[1:]
     assert api.client.get(f'/api/runs/{run["id"]}/events', params={'after': seqs[-1]}).json() == []
-    assert 'events' not in api.client.get(f'/api/runs/{run["id"]}', params={'events_limit': 0}).json() or \
-        api.client.get(f'/api/runs/{run["id"]}', params={'events_limit': 0}).json()['events'] == []
+    assert (
+        'events' not in api.client.get(f'/api/runs/{run["id"]}', params={'events_limit': 0}).json()
+        or api.client.get(f'/api/runs/{run["id"]}', params={'events_limit': 0}).json()['events'] == []
+    )
     assert_problem(api.client.get('/api/runs/run_nope'), 404, 'not_found')
     assert_problem(api.client.get('/api/runs/run_nope/events'), 404, 'not_found')

@@ -1,5 +1,6 @@
 """Two teams with projects on one repository never see or limit each other: locks and concurrency slots
 are scoped per team (repository_key = team + repository), on every backend."""
+
 from __future__ import annotations
 
 from app.models import Role
@@ -8,9 +9,16 @@ from tests.helpers import create_project
 
 
 def _everything_b_sees(b) -> str:  # noqa: ANN001
-    return '\n'.join(b.get(path, params=params).text for path, params in (
-        ('/api/runs', {'limit': 200}), ('/api/projects/bee/branches', {}), ('/api/projects', {}),
-        ('/api/projects/bee', {}), ('/api/quota/runs', {})))
+    return '\n'.join(
+        b.get(path, params=params).text
+        for path, params in (
+            ('/api/runs', {'limit': 200}),
+            ('/api/projects/bee/branches', {}),
+            ('/api/projects', {}),
+            ('/api/projects/bee', {}),
+            ('/api/quota/runs', {}),
+        )
+    )
 
 
 def test_two_teams_on_one_repository(api) -> None:  # noqa: ANN001
@@ -39,5 +47,7 @@ def test_two_teams_on_one_repository(api) -> None:  # noqa: ANN001
 
         # and A's answers never name B's runs either
         a_branches = {x['name']: x['busy_run_id'] for x in api.client.get('/api/projects/proj/branches').json()}
-        assert a_branches['feature/a'] == run_a and on_same_branch.json()['id'] not in api.client.get(
-            '/api/runs', params={'limit': 200}).text
+        assert (
+            a_branches['feature/a'] == run_a
+            and on_same_branch.json()['id'] not in api.client.get('/api/runs', params={'limit': 200}).text
+        )

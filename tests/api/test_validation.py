@@ -1,4 +1,5 @@
 """Rule 2 and 8: bad input gets a 422/413 problem naming what is wrong, never a 500, and creates nothing."""
+
 from __future__ import annotations
 
 import httpx
@@ -7,11 +8,14 @@ import pytest
 from tests.api.conftest import assert_problem, run_body
 
 
-@pytest.mark.parametrize(('change', 'field'), [
-    ({'depth_level': 'bottomless'}, 'depth_level'),
-    ({'target_framework': 'cobol'}, 'target_framework'),
-    ({'branch': 'no/such/branch'}, 'branch'),
-])
+@pytest.mark.parametrize(
+    ('change', 'field'),
+    [
+        ({'depth_level': 'bottomless'}, 'depth_level'),
+        ({'target_framework': 'cobol'}, 'target_framework'),
+        ({'branch': 'no/such/branch'}, 'branch'),
+    ],
+)
 def test_values_outside_the_project_are_refused_naming_the_field(api, change, field) -> None:  # noqa: ANN001
     reply = api.client.post('/api/runs', json={**run_body(), **change})
     problem = assert_problem(reply, 422, 'validation')
@@ -48,6 +52,7 @@ def test_malformed_bodies_are_4xx_problems(api) -> None:  # noqa: ANN001
 
 def test_bodies_over_the_limit_are_413_declared_or_chunked(settings_factory, repo) -> None:  # noqa: ANN001
     from tests.api.conftest import serving
+
     with serving(settings_factory(global_run_cap=0, max_body_bytes=2048), repo) as api:
         big = {**run_body(), 'branch': 'x' * 5000}
         declared = api.client.post('/api/runs', json=big)
@@ -56,6 +61,7 @@ def test_bodies_over_the_limit_are_413_declared_or_chunked(settings_factory, rep
         def chunks():  # no Content-Length: Transfer-Encoding: chunked
             for _ in range(10):
                 yield b' ' * 1000
+
         chunked = api.client.post('/api/runs', content=chunks(), headers={'Content-Type': 'application/json'})
         assert 'content-length' not in chunked.request.headers
         assert_problem(chunked, 413, 'payload_too_large')
@@ -64,6 +70,7 @@ def test_bodies_over_the_limit_are_413_declared_or_chunked(settings_factory, rep
         def small():  # a chunked body under the limit is handed on whole
             yield b'{"project_id": "proj", "branch": "main", '
             yield b'"depth_level": "shallow", "target_framework": "python"}'
+
         fits = api.client.post('/api/runs', content=small(), headers={'Content-Type': 'application/json'})
         assert fits.status_code == 201, fits.text
         assert [r['id'] for r in api.client.get('/api/runs').json()['items']] == [fits.json()['id']]
@@ -102,7 +109,9 @@ def test_inputs_that_once_made_500s_are_4xx(api) -> None:  # noqa: ANN001
     client = api.client
     problem = assert_problem(client.patch('/api/projects/proj', json={'repository': None}), 422, 'validation')
     assert problem['field'] == 'repository'
-    assert_problem(client.patch('/api/projects/proj', json={'repository': str(api.repo) + '\u0000x'}), 422, 'validation')
+    assert_problem(
+        client.patch('/api/projects/proj', json={'repository': str(api.repo) + '\u0000x'}), 422, 'validation'
+    )
     body = {'id': 'nul', 'name': 'nul', 'repository': '/tmp/a\u0000b', 'command': ['sh', 'run.sh']}
     assert_problem(client.post('/api/projects', json=body), 422, 'validation')
     for action in ('requeue', 'discard'):

@@ -1,9 +1,10 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 from typer.testing import CliRunner
 
@@ -12,10 +13,12 @@ from tests.helpers import create_project, shell_script
 from tests.servers import ApiServer, api_server
 
 # Succeeds, except at depth "deep" where it fails: both outcomes in a second.
-PIPELINE = shell_script('echo "start $RUNBOARD_BRANCH $RUNBOARD_DEPTH_LEVEL"\n'
-                        'echo "::stage:: work"\n'
-                        'if [ "$RUNBOARD_DEPTH_LEVEL" = deep ]; then echo "boom"; exit 3; fi\n'
-                        'echo "all good"')
+PIPELINE = shell_script(
+    'echo "start $RUNBOARD_BRANCH $RUNBOARD_DEPTH_LEVEL"\n'
+    'echo "::stage:: work"\n'
+    'if [ "$RUNBOARD_DEPTH_LEVEL" = deep ]; then echo "boom"; exit 3; fi\n'
+    'echo "all good"'
+)
 
 
 @dataclass
@@ -39,8 +42,13 @@ def run_cli(server_url: str, token: str | None, *args: str) -> CliResult:
 
 
 @contextmanager
-def served(settings_factory, repo_factory, *, branches: dict | None = None,  # noqa: ANN001
-           **settings) -> Iterator[tuple[ApiServer, Any]]:  # noqa: ANN003
+def served(
+    settings_factory,
+    repo_factory,
+    *,
+    branches: dict | None = None,  # noqa: ANN001
+    **settings,
+) -> Iterator[tuple[ApiServer, Any]]:  # noqa: ANN003
     """A server with project `proj` (branches main and feature/x, and any given) and a `cli(*args)` bound to it."""
     repo = repo_factory({'main': PIPELINE, 'feature/x': PIPELINE, **(branches or {})})
     with api_server(settings_factory(**settings)) as server, server.client() as client:
@@ -48,4 +56,5 @@ def served(settings_factory, repo_factory, *, branches: dict | None = None,  # n
 
         def cli(*args: str, url: str | None = None) -> CliResult:
             return run_cli(url or server.base_url, server.token, *args)
+
         yield server, cli

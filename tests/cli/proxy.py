@@ -2,6 +2,7 @@
 request, waits until the server has answered (so the server did the work), then closes the client's
 connection without passing a byte of the answer on. Everything else is forwarded untouched, except
 during a `cut(seconds)`: every open connection is closed and new ones are closed at once."""
+
 from __future__ import annotations
 
 import socket

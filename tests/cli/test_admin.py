@@ -1,5 +1,6 @@
 """`runboard db upgrade` on both backends, and `runboard serve` as a person starts it, with the CLI then
 finding the server's token in the data directory (no RUNBOARD_TOKEN)."""
+
 from __future__ import annotations
 
 import json
@@ -37,15 +38,26 @@ def test_db_upgrade_applies_the_migrations(settings_factory) -> None:
 
 
 def cli_process(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, '-m', 'app.cli', *args], cwd=ROOT, env=clean_env(**env),
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, '-m', 'app.cli', *args],
+        cwd=ROOT,
+        env=clean_env(**env),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def test_serve_then_cli_uses_the_token_local_mode_wrote(tmp_path) -> None:
     port, data_dir = free_port(), tmp_path / 'data'
-    server = subprocess.Popen([sys.executable, '-m', 'app.cli', 'serve', '--port', str(port), '--data-dir',
-                               str(data_dir)], cwd=ROOT, env=clean_env(), stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL, start_new_session=True)
+    server = subprocess.Popen(
+        [sys.executable, '-m', 'app.cli', 'serve', '--port', str(port), '--data-dir', str(data_dir)],
+        cwd=ROOT,
+        env=clean_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     url = f'http://127.0.0.1:{port}'
     try:
         deadline = time.monotonic() + 60

@@ -1,4 +1,5 @@
 """`runboard issues` and `runboard afk` against a running server (both backends)."""
+
 from __future__ import annotations
 
 from tests.cli.conftest import served
@@ -6,8 +7,19 @@ from tests.cli.conftest import served
 
 def test_issues_and_the_auto_loop_from_the_cli(settings_factory, repo_factory) -> None:
     with served(settings_factory, repo_factory) as (server, cli):
-        added = cli('issues', 'add', '--project', 'proj', '--title', 'Add a logout button', '--body', 'Top right.',
-                    '--label', 'ready-for-agent', '--json')
+        added = cli(
+            'issues',
+            'add',
+            '--project',
+            'proj',
+            '--title',
+            'Add a logout button',
+            '--body',
+            'Top right.',
+            '--label',
+            'ready-for-agent',
+            '--json',
+        )
         assert added.code == 0, added.stderr
         issue = added.json()
         assert issue['title'] == 'Add a logout button' and issue['ready'] is True

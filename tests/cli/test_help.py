@@ -1,5 +1,6 @@
 """Every command explains itself, and the shell completion typer installs completes commands, options and
 project ids (asked of the server)."""
+
 from __future__ import annotations
 
 import typer.main
@@ -18,9 +19,22 @@ def _commands(group, path=()):  # noqa: ANN001, ANN202
 
 def test_every_command_has_help() -> None:
     commands = dict(_commands(typer.main.get_command(app)))
-    assert {('runs', 'trigger'), ('runs', 'retry'), ('runs', 'list'), ('runs', 'show'), ('runs', 'logs'),
-            ('runs', 'stop'), ('projects', 'add'), ('projects', 'edit'), ('issues', 'add'), ('afk', 'start'),
-            ('afk', 'reset'), ('quota',), ('serve',), ('db', 'upgrade')} <= set(commands)
+    assert {
+        ('runs', 'trigger'),
+        ('runs', 'retry'),
+        ('runs', 'list'),
+        ('runs', 'show'),
+        ('runs', 'logs'),
+        ('runs', 'stop'),
+        ('projects', 'add'),
+        ('projects', 'edit'),
+        ('issues', 'add'),
+        ('afk', 'start'),
+        ('afk', 'reset'),
+        ('quota',),
+        ('serve',),
+        ('db', 'upgrade'),
+    } <= set(commands)
     for path, command in commands.items():
         assert (command.help or '').strip(), f'{" ".join(path)} has no help text'
         result = CliRunner().invoke(app, [*path, '--help'], env={'COLUMNS': '120'})
@@ -30,9 +44,17 @@ def test_every_command_has_help() -> None:
 
 
 def complete(words: str, **env: str) -> list[str]:
-    result = CliRunner().invoke(app, [], prog_name='runboard', env={
-        '_RUNBOARD_COMPLETE': 'complete_bash', 'COMP_WORDS': words, 'COMP_CWORD': str(len(words.split(' ')) - 1),
-        **env})
+    result = CliRunner().invoke(
+        app,
+        [],
+        prog_name='runboard',
+        env={
+            '_RUNBOARD_COMPLETE': 'complete_bash',
+            'COMP_WORDS': words,
+            'COMP_CWORD': str(len(words.split(' ')) - 1),
+            **env,
+        },
+    )
     assert result.exit_code == 0, result.output
     return result.stdout.split()
 

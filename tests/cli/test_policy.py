@@ -1,4 +1,5 @@
 """Table tests of the CLI's pure decisions, and the resend loop with a scripted `send`."""
+
 from __future__ import annotations
 
 import pytest
@@ -12,39 +13,60 @@ def error(status: int, code: str = 'x', retry_after: str | None = None) -> ApiEr
     return ApiError(status, code, 'detail', 'cid', {}, {'retry-after': retry_after} if retry_after else {})
 
 
-@pytest.mark.parametrize(('status', 'code', 'expected'), [
-    (0, 'network', Exit.UNREACHABLE),
-    (0, 'timeout', Exit.UNREACHABLE),
-    (500, 'internal', Exit.UNREACHABLE),
-    (503, 'http_error', Exit.UNREACHABLE),
-    (429, 'rate_limited', Exit.REFUSED),
-    (409, 'pr_lock', Exit.REFUSED),
-    (409, 'concurrency_limit', Exit.REFUSED),
-    (409, 'no_ready_issue', Exit.REFUSED),
-    (404, 'not_found', Exit.NOT_FOUND),
-    (403, 'forbidden', Exit.NOT_FOUND),
-    (401, 'unauthorized', Exit.NOT_FOUND),
-    (422, 'validation', Exit.USAGE),
-    (422, 'idempotency_key_mismatch', Exit.USAGE),
-    (413, 'payload_too_large', Exit.USAGE),
-    (400, 'http_error', Exit.USAGE),
-])
+@pytest.mark.parametrize(
+    ('status', 'code', 'expected'),
+    [
+        (0, 'network', Exit.UNREACHABLE),
+        (0, 'timeout', Exit.UNREACHABLE),
+        (500, 'internal', Exit.UNREACHABLE),
+        (503, 'http_error', Exit.UNREACHABLE),
+        (429, 'rate_limited', Exit.REFUSED),
+        (409, 'pr_lock', Exit.REFUSED),
+        (409, 'concurrency_limit', Exit.REFUSED),
+        (409, 'no_ready_issue', Exit.REFUSED),
+        (404, 'not_found', Exit.NOT_FOUND),
+        (403, 'forbidden', Exit.NOT_FOUND),
+        (401, 'unauthorized', Exit.NOT_FOUND),
+        (422, 'validation', Exit.USAGE),
+        (422, 'idempotency_key_mismatch', Exit.USAGE),
+        (413, 'payload_too_large', Exit.USAGE),
+        (400, 'http_error', Exit.USAGE),
+    ],
+)
 def test_exit_code_for(status: int, code: str, expected: Exit) -> None:
     assert exit_code_for(error(status, code)) == expected
 
 
-@pytest.mark.parametrize(('status', 'expected'), [
-    ('succeeded', Exit.OK), ('failed', Exit.RUN_NOT_SUCCEEDED), ('timed_out', Exit.RUN_NOT_SUCCEEDED),
-    ('crashed', Exit.RUN_NOT_SUCCEEDED), ('stopped', Exit.RUN_NOT_SUCCEEDED)])
+@pytest.mark.parametrize(
+    ('status', 'expected'),
+    [
+        ('succeeded', Exit.OK),
+        ('failed', Exit.RUN_NOT_SUCCEEDED),
+        ('timed_out', Exit.RUN_NOT_SUCCEEDED),
+        ('crashed', Exit.RUN_NOT_SUCCEEDED),
+        ('stopped', Exit.RUN_NOT_SUCCEEDED),
+    ],
+)
 def test_exit_code_for_outcome(status: str, expected: Exit) -> None:
     assert exit_code_for_outcome(status) == expected
 
 
-@pytest.mark.parametrize(('status', 'code', 'expected'), [
-    (0, 'network', True), (0, 'timeout', True), (502, 'http_error', True), (500, 'internal', True),
-    (503, 'http_error', True), (501, 'http_error', False),
-    (409, 'idempotency_in_flight', True),  # the first send is still being processed: same key, ask again
-    (409, 'pr_lock', False), (429, 'rate_limited', False), (422, 'validation', False), (404, 'not_found', False)])
+@pytest.mark.parametrize(
+    ('status', 'code', 'expected'),
+    [
+        (0, 'network', True),
+        (0, 'timeout', True),
+        (502, 'http_error', True),
+        (500, 'internal', True),
+        (503, 'http_error', True),
+        (501, 'http_error', False),
+        (409, 'idempotency_in_flight', True),  # the first send is still being processed: same key, ask again
+        (409, 'pr_lock', False),
+        (429, 'rate_limited', False),
+        (422, 'validation', False),
+        (404, 'not_found', False),
+    ],
+)
 def test_is_transient(status: int, code: str, expected: bool) -> None:
     assert is_transient(error(status, code)) is expected
 
@@ -54,15 +76,18 @@ def test_backoff_is_exponential_and_capped(attempt: int, expected: float) -> Non
     assert backoff_delay(attempt) == expected
 
 
-@pytest.mark.parametrize(('err', 'attempt', 'expected'), [
-    (error(0, 'network'), 1, 0.25),
-    (error(0, 'network'), 5, 4.0),
-    (error(0, 'network'), 6, None),  # the bound: give up
-    (error(409, 'idempotency_in_flight', retry_after='1'), 1, 1.0),  # the server's hint wins
-    (error(503, 'http_error', retry_after='3600'), 1, 0.25),  # an absurd hint is not obeyed
-    (error(409, 'pr_lock'), 1, None),
-    (error(429, 'rate_limited', retry_after='5'), 1, None),  # waited out only with --wait, elsewhere
-])
+@pytest.mark.parametrize(
+    ('err', 'attempt', 'expected'),
+    [
+        (error(0, 'network'), 1, 0.25),
+        (error(0, 'network'), 5, 4.0),
+        (error(0, 'network'), 6, None),  # the bound: give up
+        (error(409, 'idempotency_in_flight', retry_after='1'), 1, 1.0),  # the server's hint wins
+        (error(503, 'http_error', retry_after='3600'), 1, 0.25),  # an absurd hint is not obeyed
+        (error(409, 'pr_lock'), 1, None),
+        (error(429, 'rate_limited', retry_after='5'), 1, None),  # waited out only with --wait, elsewhere
+    ],
+)
 def test_next_delay(err: ApiError, attempt: int, expected: float | None) -> None:
     assert next_delay(err, attempt, max_attempts=6) == expected
 
@@ -76,12 +101,14 @@ def _scripted(outcomes: list):  # noqa: ANN202
         if isinstance(outcome, ApiError):
             raise outcome
         return outcome
+
     return send, sent
 
 
 def _notices(log: list) -> Notices:
     async def waited(err: ApiError, seconds: float) -> None:
         log.append(('wait', seconds))
+
     return Notices(lambda err, delay, attempt: log.append(('resend', attempt)), waited)
 
 

@@ -1,4 +1,5 @@
 """`runboard projects` and `runboard quota` against a running server (both backends)."""
+
 from __future__ import annotations
 
 from tests.cli.conftest import served
@@ -7,8 +8,21 @@ from tests.cli.conftest import served
 def test_projects_add_edit_show_list(settings_factory, repo_factory) -> None:
     repo = repo_factory({'trunk': {'ci.py': 'print("ok")\n'}}, base='trunk')
     with served(settings_factory, repo_factory) as (server, cli):
-        added = cli('projects', 'add', '--id', 'tools', '--repository', str(repo), '--base-branch', 'trunk',
-                    '--command', 'python ci.py --label "two words"', '--frameworks', 'python, rust', '--json')
+        added = cli(
+            'projects',
+            'add',
+            '--id',
+            'tools',
+            '--repository',
+            str(repo),
+            '--base-branch',
+            'trunk',
+            '--command',
+            'python ci.py --label "two words"',
+            '--frameworks',
+            'python, rust',
+            '--json',
+        )
         assert added.code == 0, added.stderr
         project = added.json()
         assert project['command'] == ['python', 'ci.py', '--label', 'two words']  # an argv list, not a shell line
@@ -23,8 +37,9 @@ def test_projects_add_edit_show_list(settings_factory, repo_factory) -> None:
         assert sorted(p['id'] for p in listed.json()) == ['proj', 'tools']
         assert 'Tools' in cli('projects', 'list').stdout
 
-        duplicate = cli('projects', 'add', '--id', 'tools', '--repository', str(repo), '--base-branch', 'trunk',
-                        '--command', 'true')
+        duplicate = cli(
+            'projects', 'add', '--id', 'tools', '--repository', str(repo), '--base-branch', 'trunk', '--command', 'true'
+        )
         assert duplicate.code == 3 and 'conflict' in duplicate.stderr
         no_change = cli('projects', 'edit', 'tools')
         assert no_change.code == 2

@@ -1,4 +1,5 @@
 """The CLI against a running server (both backends): trigger, follow, replay, retry, refusals, logs."""
+
 from __future__ import annotations
 
 from sqlalchemy import text
@@ -135,8 +136,12 @@ def test_logs_follow_ends_with_the_outcome_as_exit_code(settings_factory, repo_f
 
 def test_unknown_run_exits_4_with_the_correlation_id(settings_factory, repo_factory) -> None:
     with served(settings_factory, repo_factory) as (server, cli):
-        for args in (('runs', 'show', 'run_nope'), ('runs', 'logs', 'run_nope', '--follow'),
-                     ('runs', 'retry', 'run_nope'), ('projects', 'show', 'nope')):
+        for args in (
+            ('runs', 'show', 'run_nope'),
+            ('runs', 'logs', 'run_nope', '--follow'),
+            ('runs', 'retry', 'run_nope'),
+            ('projects', 'show', 'nope'),
+        ):
             result = cli(*args)
             assert result.code == 4, (args, result.stderr)
             assert 'not_found' in result.stderr and 'Correlation id: ' in result.stderr
@@ -161,8 +166,7 @@ def test_usage_errors_exit_2(settings_factory, repo_factory) -> None:
         assert invalid.code == 2 and 'no-such-branch' in invalid.stderr
 
 
-def test_follow_falls_back_to_polling_without_the_event_stream(settings_factory, repo_factory,
-                                                               monkeypatch) -> None:
+def test_follow_falls_back_to_polling_without_the_event_stream(settings_factory, repo_factory, monkeypatch) -> None:
     from app.client import ApiError, RunboardClient
 
     async def no_stream(self, **_filters):  # noqa: ANN001, ANN003, ANN202
@@ -176,8 +180,7 @@ def test_follow_falls_back_to_polling_without_the_event_stream(settings_factory,
         assert followed.code == 1 and 'boom' in followed.stdout and 'failed' in followed.stdout.splitlines()[-1]
 
 
-def test_follow_rides_out_a_network_outage_without_losing_or_repeating_lines(settings_factory,
-                                                                              repo_factory) -> None:
+def test_follow_rides_out_a_network_outage_without_losing_or_repeating_lines(settings_factory, repo_factory) -> None:
     import threading
 
     slow = shell_script('for i in 1 2 3 4 5 6 7 8; do echo "tick $i"; sleep 0.4; done')

@@ -1,5 +1,6 @@
 """Operators revoke tokens from the CLI; a revoked token answers 401 on every instance within a second
 (the revocation travels over the event bus; no TTL to wait out), and its open event stream ends."""
+
 from __future__ import annotations
 
 import json
@@ -35,7 +36,10 @@ def test_revoked_token_fails_on_every_instance_at_once(settings_factory, backend
         operator = add_user(first, role=Role.operator, name='olga')
         builder = add_user(first, role=Role.builder, name='bob')
         for server in (first, second):  # both instances have bob's token cached now
-            assert httpx.get(server.base_url + '/api/me', headers={'Authorization': f'Bearer {builder}'}).status_code == 200
+            assert (
+                httpx.get(server.base_url + '/api/me', headers={'Authorization': f'Bearer {builder}'}).status_code
+                == 200
+            )
 
         listed = run_cli(first.base_url, operator, 'tokens', 'list', '--json')
         assert listed.code == 0, listed.stderr
@@ -43,8 +47,9 @@ def test_revoked_token_fails_on_every_instance_at_once(settings_factory, backend
         assert len(bob_tokens) == 1
         assert run_cli(first.base_url, builder, 'tokens', 'list').code == 4  # builders may not
 
-        with httpx.stream('GET', second.base_url + '/api/events', headers={'Authorization': f'Bearer {builder}'},
-                          timeout=10) as stream:
+        with httpx.stream(
+            'GET', second.base_url + '/api/events', headers={'Authorization': f'Bearer {builder}'}, timeout=10
+        ) as stream:
             lines = stream.iter_lines()
             assert next(lines) == ': connected'
             revoked = run_cli(first.base_url, operator, 'tokens', 'revoke', bob_tokens[0])

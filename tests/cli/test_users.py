@@ -1,5 +1,6 @@
 """`runboard users add` makes a person in a team whose token works against the API and sees only
 that team's projects (team mode sign-in)."""
+
 from __future__ import annotations
 
 import json
@@ -14,14 +15,20 @@ def _users_add(settings, *args: str) -> subprocess.CompletedProcess:  # noqa: AN
     env = clean_env(RUNBOARD_DATA_DIR=str(settings.data_dir))
     if settings.database_url:
         env['RUNBOARD_DATABASE_URL'] = settings.database_url
-    return subprocess.run([sys.executable, '-m', 'app.cli', 'users', 'add', *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, '-m', 'app.cli', 'users', 'add', *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_users_add_prints_a_token_scoped_to_the_team(settings_factory, repo_factory) -> None:  # noqa: ANN001
     settings = settings_factory()
     with api_server(settings) as server, server.client() as admin:
-        create_project(admin, repo_factory(), project_id='local-proj')   # in the local operator's team
+        create_project(admin, repo_factory(), project_id='local-proj')  # in the local operator's team
         done = _users_add(settings, 'alice', '--team', 'red', '--role', 'builder', '--json')
         assert done.returncode == 0, done.stderr
         alice = json.loads(done.stdout)
@@ -29,7 +36,7 @@ def test_users_add_prints_a_token_scoped_to_the_team(settings_factory, repo_fact
         with server.client(alice['token']) as client:
             me = client.get('/api/me').json()
             assert me == {'user_id': alice['user_id'], 'name': 'alice', 'role': 'builder', 'team_ids': ['red']}
-            assert client.get('/api/projects').json() == []            # another team's project stays invisible
+            assert client.get('/api/projects').json() == []  # another team's project stays invisible
             assert client.get('/api/projects/local-proj').status_code == 404
         refused = _users_add(settings, 'mallory', '--team', 'red', '--role', 'admin')
         assert refused.returncode == 2 and 'builder or operator' in refused.stderr

@@ -1,13 +1,14 @@
 """E2E stack: API server (python main.py) <- fault proxy <- UI process (python main.py --server PROXY) <- Chromium.
 
 Servers start once per module (settings differ per module); one Chromium per session."""
+
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import httpx
 import pytest
@@ -16,20 +17,35 @@ from tests.conftest import make_repo
 from tests.e2e.proxy import FaultProxy
 from tests.servers import ROOT, app_process
 
-CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking',
-                 '--disable-component-update', '--disable-sync', '--no-first-run']
+CHROMIUM_ARGS = [
+    '--no-sandbox',
+    '--disable-gpu',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--disable-sync',
+    '--no-first-run',
+]
 SCREENSHOTS = ROOT / 'docs' / 'screenshots'
 
-BRANCHES = {'main': {'run.sh': 'echo hello\n'}, 'feature/login': {'login.txt': 'x\n'},
-            'feature/search': {'search.txt': 'x\n'}, 'fix/typo': {'typo.txt': 'x\n'},
-            **{f'quota/b{i}': {f'q{i}.txt': 'x\n'} for i in range(12)}}
+BRANCHES = {
+    'main': {'run.sh': 'echo hello\n'},
+    'feature/login': {'login.txt': 'x\n'},
+    'feature/search': {'search.txt': 'x\n'},
+    'fix/typo': {'typo.txt': 'x\n'},
+    **{f'quota/b{i}': {f'q{i}.txt': 'x\n'} for i in range(12)},
+}
 
 
 @contextmanager
 def ui_process(data_dir: Path, server_url: str, token: str) -> Iterator[tuple[str, int]]:
     """`python main.py --server URL` (UI only, no API of its own), env cleaned like app_process does."""
-    with app_process(data_dir, args=['--server', server_url], env={'RUNBOARD_TOKEN': token},
-                     log_path=data_dir / 'ui.log', ready_path='/') as ui:
+    with app_process(
+        data_dir,
+        args=['--server', server_url],
+        env={'RUNBOARD_TOKEN': token},
+        log_path=data_dir / 'ui.log',
+        ready_path='/',
+    ) as ui:
         yield ui['url'], ui['process'].pid
 
 
@@ -46,9 +62,16 @@ class Stack:
         return httpx.Client(base_url=self.api_url, headers={'Authorization': f'Bearer {self.token}'}, timeout=30)
 
     def create_project(self, project_id: str, **fields) -> dict:  # noqa: ANN003
-        body = {'id': project_id, 'name': project_id.title(), 'repository': str(self.repo), 'base_branch': 'main',
-                'command': ['sh', 'run.sh'], 'depth_levels': ['shallow', 'deep'],
-                'target_frameworks': ['python', 'node'], **fields}
+        body = {
+            'id': project_id,
+            'name': project_id.title(),
+            'repository': str(self.repo),
+            'base_branch': 'main',
+            'command': ['sh', 'run.sh'],
+            'depth_levels': ['shallow', 'deep'],
+            'target_frameworks': ['python', 'node'],
+            **fields,
+        }
         with self.api() as api:
             reply = api.post('/api/projects', json=body)
         assert reply.status_code == 201, reply.text
@@ -56,8 +79,16 @@ class Stack:
 
     def trigger(self, project_id: str, branch: str, **headers: str) -> httpx.Response:
         with self.api() as api:
-            return api.post('/api/runs', json={'project_id': project_id, 'branch': branch, 'depth_level': 'shallow',
-                                               'target_framework': 'python'}, headers=headers)
+            return api.post(
+                '/api/runs',
+                json={
+                    'project_id': project_id,
+                    'branch': branch,
+                    'depth_level': 'shallow',
+                    'target_framework': 'python',
+                },
+                headers=headers,
+            )
 
     def runs(self, project_id: str) -> list[dict]:
         with self.api() as api:
@@ -92,6 +123,7 @@ def stack(base: Path, branches: dict | None = None, **settings: str) -> Iterator
 @pytest.fixture(scope='session')
 def browser():  # noqa: ANN201
     from playwright.sync_api import sync_playwright
+
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path='/usr/bin/chromium', args=CHROMIUM_ARGS)
         yield browser
@@ -100,8 +132,9 @@ def browser():  # noqa: ANN201
 
 @pytest.fixture
 def page(browser):  # noqa: ANN001, ANN201
-    context = browser.new_context(viewport={'width': 1200, 'height': 900},
-                                  permissions=['clipboard-read', 'clipboard-write'])
+    context = browser.new_context(
+        viewport={'width': 1200, 'height': 900}, permissions=['clipboard-read', 'clipboard-write']
+    )
     context.set_default_timeout(15_000)
     page = context.new_page()
     yield page

@@ -9,6 +9,7 @@ A test arms rules: `proxy.add_rule('POST', '/api/runs', 'delay', seconds=2)`; ea
   drop         close the connection without forwarding (the server never sees the request)
   drop_reply   forward, let the server answer, then close without relaying the answer
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -71,16 +72,16 @@ class FaultProxy:
         with self._lock:
             return [s for s in self.seen if s.method == method and s.path == path]
 
-    def start(self) -> 'FaultProxy':
+    def start(self) -> FaultProxy:
         ready = threading.Event()
 
         def run() -> None:
             self._loop = asyncio.new_event_loop()
-            self._server = self._loop.run_until_complete(
-                asyncio.start_server(self._handle, '127.0.0.1', self.port))
+            self._server = self._loop.run_until_complete(asyncio.start_server(self._handle, '127.0.0.1', self.port))
             self.port = self._server.sockets[0].getsockname()[1]
             ready.set()
             self._loop.run_forever()
+
         self._thread = threading.Thread(target=run, daemon=True, name='fault-proxy')
         self._thread.start()
         ready.wait(10)
@@ -96,6 +97,7 @@ class FaultProxy:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+
         asyncio.run_coroutine_threadsafe(close(), self._loop).result(10)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(5)
@@ -136,29 +138,52 @@ class FaultProxy:
                 writer.transport.abort()
                 return
             if rule and rule.action == 'fail500':
-                payload = json.dumps({'type': 'about:blank', 'title': 'Internal Server Error', 'status': 500,
-                                      'detail': 'Injected failure.', 'error': 'internal',
-                                      'correlation_id': headers.get('x-correlation-id', 'proxy')}).encode()
-                writer.write(b'HTTP/1.1 500 Internal Server Error\r\ncontent-type: application/problem+json\r\n'
-                             b'content-length: ' + str(len(payload)).encode() + b'\r\nconnection: close\r\n\r\n'
-                             + payload)
+                payload = json.dumps(
+                    {
+                        'type': 'about:blank',
+                        'title': 'Internal Server Error',
+                        'status': 500,
+                        'detail': 'Injected failure.',
+                        'error': 'internal',
+                        'correlation_id': headers.get('x-correlation-id', 'proxy'),
+                    }
+                ).encode()
+                writer.write(
+                    b'HTTP/1.1 500 Internal Server Error\r\ncontent-type: application/problem+json\r\n'
+                    b'content-length: ' + str(len(payload)).encode() + b'\r\nconnection: close\r\n\r\n' + payload
+                )
                 await writer.drain()
                 writer.close()
                 return
-            await self._forward(method, target, lines[1:], body, writer, drop_reply=bool(rule and
-                                                                                      rule.action == 'drop_reply'))
+            await self._forward(
+                method, target, lines[1:], body, writer, drop_reply=bool(rule and rule.action == 'drop_reply')
+            )
             seen.replied_at = time.time()
         except (ConnectionError, asyncio.IncompleteReadError, OSError):
             writer.transport.abort()
         except asyncio.CancelledError:  # the proxy is stopping
             writer.transport.abort()
 
-    async def _forward(self, method: str, target: str, header_lines: list[str], body: bytes,
-                       writer: asyncio.StreamWriter, *, drop_reply: bool) -> None:
+    async def _forward(
+        self,
+        method: str,
+        target: str,
+        header_lines: list[str],
+        body: bytes,
+        writer: asyncio.StreamWriter,
+        *,
+        drop_reply: bool,
+    ) -> None:
         up_reader, up_writer = await asyncio.open_connection(self.upstream_host, self.upstream_port)
         kept = [line for line in header_lines if line and not line.lower().startswith(('connection:', 'host:'))]
-        request = [f'{method} {target} HTTP/1.1', f'host: {self.upstream_host}:{self.upstream_port}',
-                   'connection: close', *kept, '', '']
+        request = [
+            f'{method} {target} HTTP/1.1',
+            f'host: {self.upstream_host}:{self.upstream_port}',
+            'connection: close',
+            *kept,
+            '',
+            '',
+        ]
         up_writer.write('\r\n'.join(request).encode('latin-1') + body)
         await up_writer.drain()
         try:

@@ -1,6 +1,7 @@
 """A project whose command always fails, auto switched on from its card, pauses itself at three
 failures and says so on its card; Reset from the ⋯ menu re-arms it and the next sweep launches;
 so does the card's plain HTML Reset form."""
+
 from __future__ import annotations
 
 import json
@@ -16,8 +17,14 @@ from tests.helpers import create_project
 from tests.servers import app_process
 
 pytestmark = pytest.mark.e2e
-CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
-                 '--disable-sync', '--no-first-run']
+CHROMIUM_ARGS = [
+    '--no-sandbox',
+    '--disable-gpu',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--disable-sync',
+    '--no-first-run',
+]
 
 
 def _auto_runs(api: httpx.Client) -> list[dict]:
@@ -41,8 +48,12 @@ def test_failing_project_pauses_on_its_card_and_reset_rearms_it(tmp_path: Path) 
         api = httpx.Client(base_url=app['url'], headers={'Authorization': f'Bearer {token}'}, timeout=30)
         create_project(api, repo, project_id='flaky')
         for n in range(9):
-            assert api.post('/api/projects/flaky/issues', json={'title': f'Task {n + 1}',
-                                                                'labels': ['ready-for-agent']}).status_code == 201
+            assert (
+                api.post(
+                    '/api/projects/flaky/issues', json={'title': f'Task {n + 1}', 'labels': ['ready-for-agent']}
+                ).status_code
+                == 201
+            )
         browser = playwright.chromium.launch(executable_path='/usr/bin/chromium', args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport={'width': 1200, 'height': 900})

@@ -1,5 +1,6 @@
 """A repository with more branches than the picker holds: typing asks the server for the matches, so a
 branch far down the list can be found and run."""
+
 from __future__ import annotations
 
 import json

@@ -1,5 +1,6 @@
 """First start as a person sees it: `python main.py` on an empty data dir shows the demo project;
 a run started from the browser streams its output live and ends as the demo script decides."""
+
 from __future__ import annotations
 
 import json
@@ -27,14 +28,21 @@ def test_demo_project_runs_from_the_browser_and_both_outcomes_happen(page: Page,
         page.get_by_test_id('run').click()
         page.wait_for_url(re.compile(r'/runs/run_'))
         output = page.get_by_test_id('output')
-        expect(output).to_contain_text('install', timeout=20_000)   # live, before the run ends
+        expect(output).to_contain_text('install', timeout=20_000)  # live, before the run ends
         expect(page.get_by_test_id('run-header').locator('[data-status=succeeded]')).to_be_visible(timeout=30_000)
         expect(output).to_contain_text('pipeline finished: all stages passed')
 
         token = json.loads((data / 'credentials.json').read_text())['token']
         with httpx.Client(base_url=app['url'], headers={'Authorization': f'Bearer {token}'}, timeout=30) as api:
-            reply = api.post('/api/runs', json={'project_id': 'demo', 'branch': 'fix/flaky-test',
-                                                'depth_level': 'standard', 'target_framework': 'python'})
+            reply = api.post(
+                '/api/runs',
+                json={
+                    'project_id': 'demo',
+                    'branch': 'fix/flaky-test',
+                    'depth_level': 'standard',
+                    'target_framework': 'python',
+                },
+            )
             assert reply.status_code == 201, reply.text
             failed = wait_for_status(api, reply.json()['id'], timeout=60)
         assert failed['status'] == 'failed' and failed['exit_code'] == 1

@@ -1,5 +1,6 @@
 """The desktop window: `python main.py --native` opens a real window titled Runboard (under Xvfb)
 showing the dashboard served by its own embedded server."""
+
 from __future__ import annotations
 
 import os
@@ -20,19 +21,28 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture
 def display():  # noqa: ANN201
-    missing = [f'{tool} (Debian package {package})' for tool, package in (('Xvfb', 'xvfb'), ('xwininfo', 'x11-utils'))
-               if shutil.which(tool) is None]
+    missing = [
+        f'{tool} (Debian package {package})'
+        for tool, package in (('Xvfb', 'xvfb'), ('xwininfo', 'x11-utils'))
+        if shutil.which(tool) is None
+    ]
     try:
         import webview  # noqa: F401
     except ImportError:
         missing.append("pywebview (pip install -e '.[native]')")
     if missing:
         if os.environ.get('CI'):
-            pytest.fail(f'{", ".join(missing)} needed for the native window test (scripts/test.sh installs them; see scripts/doctor.sh)')
+            pytest.fail(
+                f'{", ".join(missing)} needed for the native window test '
+                '(scripts/test.sh installs them; see scripts/doctor.sh)'
+            )
         pytest.skip(f'{", ".join(missing)} not installed')
     number = 90 + free_port() % 9
-    screen = subprocess.Popen(['Xvfb', f':{number}', '-screen', '0', '1280x900x24', '-nolisten', 'tcp'],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    screen = subprocess.Popen(
+        ['Xvfb', f':{number}', '-screen', '0', '1280x900x24', '-nolisten', 'tcp'],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     time.sleep(0.5)
     yield f':{number}'
     screen.terminate()
@@ -40,8 +50,9 @@ def display():  # noqa: ANN201
 
 
 def window_titles(display: str) -> str:
-    return subprocess.run(['xwininfo', '-root', '-tree'], env={**os.environ, 'DISPLAY': display},
-                          capture_output=True, text=True).stdout
+    return subprocess.run(
+        ['xwininfo', '-root', '-tree'], env={**os.environ, 'DISPLAY': display}, capture_output=True, text=True
+    ).stdout
 
 
 def test_native_window_opens_and_shows_the_dashboard(display: str, tmp_path) -> None:  # noqa: ANN001
@@ -61,7 +72,13 @@ def test_native_window_opens_and_shows_the_dashboard(display: str, tmp_path) -> 
 
 def grab_screen(display: str, path: Path) -> int:
     """Qt's own screen grab in a child process (no ImageMagick); the number of distinct colours seen."""
-    grabbed = subprocess.run([sys.executable, '-m', 'tests.e2e.x11_grab', str(path)], cwd=ROOT, capture_output=True,
-                             text=True, timeout=60, env={**os.environ, 'DISPLAY': display, 'QT_QPA_PLATFORM': 'xcb'})
+    grabbed = subprocess.run(
+        [sys.executable, '-m', 'tests.e2e.x11_grab', str(path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, 'DISPLAY': display, 'QT_QPA_PLATFORM': 'xcb'},
+    )
     assert grabbed.returncode == 0, grabbed.stderr
     return int(grabbed.stdout.strip() or 0)

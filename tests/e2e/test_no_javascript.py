@@ -1,5 +1,6 @@
 """With JavaScript off, every page links to the plain project list, where a paused project is reset
 with a plain form (CSRF-checked, 303 back), and parked issues can be requeued."""
+
 from __future__ import annotations
 
 import json
@@ -62,8 +63,12 @@ def test_reset_a_paused_project_without_javascript(tmp_path: Path, browser) -> N
             assert api.get('/api/projects/flaky').json()['parked_count'] == 2
 
             # a post from another page (no matching CSRF cookie and Origin) changes nothing
-            forged = httpx.post(app['url'] + '/plain/flaky/auto-on', data={'csrf_token': 'guess'},
-                                headers={'Origin': 'http://evil.example'}, follow_redirects=False)
+            forged = httpx.post(
+                app['url'] + '/plain/flaky/auto-on',
+                data={'csrf_token': 'guess'},
+                headers={'Origin': 'http://evil.example'},
+                follow_redirects=False,
+            )
             assert forged.status_code == 303
             time.sleep(0.2)
             assert api.get('/api/projects/flaky').json()['auto_enabled'] is False

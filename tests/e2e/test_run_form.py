@@ -1,5 +1,6 @@
 """The Run form in real Chromium, with faults injected between the UI process and the API by the proxy.
 global_run_cap=0 keeps every run queued (active), so locks and limits stay in place while we look."""
+
 from __future__ import annotations
 
 import re
@@ -33,9 +34,14 @@ def clean(env: Stack) -> None:
 
 def rows(page: Page) -> list[tuple]:
     """The runs list as a person sees it, top to bottom: (run id, status, parameters) per row."""
-    return page.get_by_test_id('runs').get_by_role('listitem').evaluate_all(
-        """items => items.map(i => [i.dataset.run || 'optimistic', i.dataset.status,
-                                   i.querySelector('[data-field=params]').innerText])""")
+    return (
+        page.get_by_test_id('runs')
+        .get_by_role('listitem')
+        .evaluate_all(
+            """items => items.map(i => [i.dataset.run || 'optimistic', i.dataset.status,
+                                   i.querySelector('[data-field=params]').innerText])"""
+        )
+    )
 
 
 def open_form(page: Page, env: Stack, project: str = 'alpha') -> None:
@@ -170,8 +176,9 @@ def test_409_concurrency_limit_message_links_the_active_runs(page: Page, env: St
     choose_branch(page, 'feature/login')
     page.get_by_test_id('run').click()
     failure = page.get_by_test_id('failure')
-    expect(failure).to_contain_text('This repository is at maximum concurrency. Wait for an active run to complete '
-                                    'and retry.')
+    expect(failure).to_contain_text(
+        'This repository is at maximum concurrency. Wait for an active run to complete and retry.'
+    )
     expect(failure.locator(f'a[data-blocking={blocker["id"]}]')).to_have_attribute('href', f'/runs/{blocker["id"]}')
     expect(failure.locator('[data-correlation-id]')).to_contain_text('HTTP 409')
     expect(page.locator('[data-optimistic]')).to_have_count(0)

@@ -1,5 +1,6 @@
 """Quota banners and the 429 countdown in real Chromium: a small sliding window (10 runs per 8 s) that the
 test fills through the API, as another client of the same user would."""
+
 from __future__ import annotations
 
 import re
@@ -16,8 +17,12 @@ LIMIT, WINDOW = 10, 10
 
 @pytest.fixture(scope='module')
 def env(tmp_path_factory: pytest.TempPathFactory) -> Stack:
-    with stack(tmp_path_factory.mktemp('limits'), RUNBOARD_GLOBAL_RUN_CAP='0', RUNBOARD_RATE_LIMIT_RUNS=str(LIMIT),
-               RUNBOARD_RATE_LIMIT_WINDOW_SECONDS=str(WINDOW)) as s:
+    with stack(
+        tmp_path_factory.mktemp('limits'),
+        RUNBOARD_GLOBAL_RUN_CAP='0',
+        RUNBOARD_RATE_LIMIT_RUNS=str(LIMIT),
+        RUNBOARD_RATE_LIMIT_WINDOW_SECONDS=str(WINDOW),
+    ) as s:
         s.create_project('alpha', max_concurrent_runs=50)
         yield s
 
@@ -59,8 +64,7 @@ def test_amber_banner_when_close_to_the_limit_keeps_run_active(page: Page, env: 
     use_quota(env, LIMIT - 1)
     open_form(page, env)
     amber = page.get_by_test_id('quota-amber')
-    expect(amber).to_contain_text('You are close to your run limit. 1 runs remaining in the current window '
-                                  '(resets at ')
+    expect(amber).to_contain_text('You are close to your run limit. 1 runs remaining in the current window (resets at ')
     expect(page.get_by_test_id('run')).to_be_enabled()
 
 

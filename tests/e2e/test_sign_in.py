@@ -1,10 +1,10 @@
 """Team mode (PostgreSQL + Redis): each browser signs in with its own token and sees only its teams' work."""
+
 from __future__ import annotations
 
 import re
 import time
 import uuid
-from pathlib import Path
 
 import httpx
 import pytest
@@ -27,8 +27,13 @@ def team_server(tmp_path_factory):  # noqa: ANN001, ANN201
     base = tmp_path_factory.mktemp('signin')
     files = {'run.sh': 'echo hello\n'}
     with pg_schema() as url:
-        env = {'RUNBOARD_DATABASE_URL': url, 'RUNBOARD_REDIS_URL': REDIS_URL, 'RUNBOARD_DEMO': 'false',
-               'RUNBOARD_REDIS_PREFIX': 'rbtest:' + uuid.uuid4().hex[:10], 'RUNBOARD_HEARTBEAT_SECONDS': '1'}
+        env = {
+            'RUNBOARD_DATABASE_URL': url,
+            'RUNBOARD_REDIS_URL': REDIS_URL,
+            'RUNBOARD_DEMO': 'false',
+            'RUNBOARD_REDIS_PREFIX': 'rbtest:' + uuid.uuid4().hex[:10],
+            'RUNBOARD_HEARTBEAT_SECONDS': '1',
+        }
         with app_process(base / 'data', env=env) as server:
             engine = make_engine(url, pool_size=1)
             people = {}
@@ -37,10 +42,21 @@ def team_server(tmp_path_factory):  # noqa: ANN001, ANN201
                     ensure_team(engine, team, team)
                     user, token = create_user(engine, name=name, role=Role.operator, team_ids=[team])
                     people[name] = {'token': token, 'team': team, 'user_id': user.id}
-                    _api(server['url'], token, 'POST', '/api/projects', json={
-                        'id': f'{team}-app', 'name': f'{team.title()} App', 'repository': str(make_repo(base / team, {'main': files, 'live': files})),
-                        'base_branch': 'main', 'command': ['sh', 'run.sh'], 'depth_levels': ['shallow'],
-                        'target_frameworks': ['python']})
+                    _api(
+                        server['url'],
+                        token,
+                        'POST',
+                        '/api/projects',
+                        json={
+                            'id': f'{team}-app',
+                            'name': f'{team.title()} App',
+                            'repository': str(make_repo(base / team, {'main': files, 'live': files})),
+                            'base_branch': 'main',
+                            'command': ['sh', 'run.sh'],
+                            'depth_levels': ['shallow'],
+                            'target_frameworks': ['python'],
+                        },
+                    )
                     people[name]['run'] = _trigger(server['url'], token, f'{team}-app')
                 yield {'url': server['url'], 'people': people, 'engine': engine}
             finally:
@@ -48,16 +64,22 @@ def team_server(tmp_path_factory):  # noqa: ANN001, ANN201
 
 
 def _api(url: str, token: str, method: str, path: str, headers: dict | None = None, **kwargs) -> dict:  # noqa: ANN003
-    reply = httpx.request(method, url + path, headers={'Authorization': f'Bearer {token}', **(headers or {})},
-                          timeout=30, **kwargs)
+    reply = httpx.request(
+        method, url + path, headers={'Authorization': f'Bearer {token}', **(headers or {})}, timeout=30, **kwargs
+    )
     assert reply.status_code < 300, reply.text
     return reply.json()
 
 
 def _trigger(url: str, token: str, project_id: str, branch: str = 'main') -> str:
-    return _api(url, token, 'POST', '/api/runs', headers={'Idempotency-Key': str(uuid.uuid4())},
-                json={'project_id': project_id, 'branch': branch, 'depth_level': 'shallow',
-                      'target_framework': 'python'})['id']
+    return _api(
+        url,
+        token,
+        'POST',
+        '/api/runs',
+        headers={'Idempotency-Key': str(uuid.uuid4())},
+        json={'project_id': project_id, 'branch': branch, 'depth_level': 'shallow', 'target_framework': 'python'},
+    )['id']
 
 
 def _sign_in(page, url: str, token: str) -> None:  # noqa: ANN001
@@ -122,6 +144,7 @@ def test_a_revoked_token_sends_the_browser_back_to_login(team_server, page) -> N
     """Carol stays on the dashboard; her token is revoked; the next live change her tab fetches gets a 401
     (in the tab's background task, no reload) and the tab lands on /login."""
     from sqlmodel import Session
+
     url, alice = team_server['url'], team_server['people']['Alice']
     engine = team_server['engine']
     user, token = create_user(engine, name='Carol', role=Role.builder, team_ids=['red'])
@@ -134,10 +157,12 @@ def test_a_revoked_token_sends_the_browser_back_to_login(team_server, page) -> N
         session.commit()
     deadline = time.monotonic() + 60  # the server may trust a token it checked for a few seconds more
     while '/login' not in page.url and time.monotonic() < deadline:
-        httpx.post(url + '/api/runs', headers={'Authorization': f'Bearer {alice["token"]}',
-                                               'Idempotency-Key': str(uuid.uuid4())},
-                   json={'project_id': 'red-app', 'branch': 'main', 'depth_level': 'shallow',
-                         'target_framework': 'python'}, timeout=30)  # a change Carol's tab reacts to
+        httpx.post(
+            url + '/api/runs',
+            headers={'Authorization': f'Bearer {alice["token"]}', 'Idempotency-Key': str(uuid.uuid4())},
+            json={'project_id': 'red-app', 'branch': 'main', 'depth_level': 'shallow', 'target_framework': 'python'},
+            timeout=30,
+        )  # a change Carol's tab reacts to
         page.wait_for_timeout(2000)
     assert page.url.endswith('/login'), page.url
     page.get_by_test_id('token-input').wait_for()
@@ -150,6 +175,7 @@ def test_the_plain_reset_form_acts_as_the_signed_in_person(team_server, page) ->
     from sqlmodel import Session
 
     from app.models import Project
+
     url, alice = team_server['url'], team_server['people']['Alice']
     with Session(team_server['engine']) as session:
         project = session.get(Project, 'red-app')

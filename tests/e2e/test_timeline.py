@@ -1,5 +1,6 @@
 """The run timeline in real Chromium: live output with stage markers, status changes, Retry, and a
 100,000-line output that the tab shows as a window."""
+
 from __future__ import annotations
 
 import re
@@ -77,7 +78,8 @@ def test_100k_lines_are_windowed_and_earlier_lines_load_on_demand(page: Page, en
     output = page.get_by_test_id('output')
     expect(output).to_contain_text('100000', timeout=120_000)
     expect(page.get_by_test_id('run-header').locator('[data-status]')).to_have_attribute(
-        'data-status', 'succeeded', timeout=60_000)
+        'data-status', 'succeeded', timeout=60_000
+    )
     assert wait_terminal(env, run['id'])['output_lines'] == 100_000
     shown = output.locator('.q-scrollarea__content > *').count()
     assert 0 < shown <= 1000  # a window of the tail, not 100,000 nodes

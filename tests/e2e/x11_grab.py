@@ -2,6 +2,7 @@
 test needs no ImageMagick: `python -m tests.e2e.x11_grab OUT.png` with DISPLAY set.
 
 Prints how many distinct colours a 32x32 grid of samples holds: a blank screen has one."""
+
 from __future__ import annotations
 
 import os

@@ -1,10 +1,12 @@
 """kill -9 of the server mid-run, then a restart: the run is crashed, its events are kept, no process of
 it is left behind, and the run queued behind it resumes. The real `python main.py`, killed for real."""
+
 from __future__ import annotations
 
 import json
 import os
 import signal
+from datetime import UTC
 
 import httpx
 
@@ -15,8 +17,9 @@ from tests.servers import api_server, app_process
 
 
 def _server_env(settings) -> dict[str, str]:  # noqa: ANN001
-    return server_env(settings, RUNBOARD_HEARTBEAT_SECONDS='1', RUNBOARD_KILL_GRACE_SECONDS='1',
-                      RUNBOARD_GLOBAL_RUN_CAP='1')
+    return server_env(
+        settings, RUNBOARD_HEARTBEAT_SECONDS='1', RUNBOARD_KILL_GRACE_SECONDS='1', RUNBOARD_GLOBAL_RUN_CAP='1'
+    )
 
 
 def _client(server: dict, data_dir) -> httpx.Client:  # noqa: ANN001
@@ -25,8 +28,9 @@ def _client(server: dict, data_dir) -> httpx.Client:  # noqa: ANN001
 
 
 def test_kill_9_mid_run_then_restart_gives_crashed_with_events_kept(settings_factory, repo_factory) -> None:
-    repo = repo_factory({'main': shell_script('sleep 1000 &\necho started\nsleep 1000'),
-                         'feature/next': shell_script('echo next')})
+    repo = repo_factory(
+        {'main': shell_script('sleep 1000 &\necho started\nsleep 1000'), 'feature/next': shell_script('echo next')}
+    )
     settings = settings_factory()
     env = _server_env(settings)
     data_dir = settings.data_dir
@@ -68,25 +72,31 @@ def test_graceful_shutdown_ends_its_runs_as_crashed_and_kills_them(settings_fact
         assert 'server stopped' in statuses(run)[-1]
 
 
-def test_runs_of_an_instance_on_another_host_are_crashed_once_its_heartbeat_is_stale(settings_factory,
-                                                                                      repo_factory) -> None:
+def test_runs_of_an_instance_on_another_host_are_crashed_once_its_heartbeat_is_stale(
+    settings_factory, repo_factory
+) -> None:
     # Another host's pid cannot be checked: only its heartbeat (3 intervals) tells whether it lives.
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     from sqlalchemy import text
 
     from app.db import session_scope
+
     repo = repo_factory({'main': shell_script('echo hi'), 'feature/b': shell_script('echo hi')})
     settings = settings_factory(global_run_cap=0, heartbeat_seconds=1.0)
     with api_server(settings) as server, server.client() as client:
         create_project(client, repo)
         silent, alive = (trigger(client, branch=b).json()['id'] for b in ('main', 'feature/b'))
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         with session_scope(server.services.engine) as session:
             for run_id, beat in ((silent, now - timedelta(seconds=10)), (alive, now + timedelta(seconds=30))):
-                session.connection().execute(text(
-                    "UPDATE run SET status = 'running', owner_instance = 'elsewhere.invalid:4242:abcd', "
-                    "started_at = :now, heartbeat_at = :beat WHERE id = :id"), {'now': now, 'beat': beat, 'id': run_id})
+                session.connection().execute(
+                    text(
+                        "UPDATE run SET status = 'running', owner_instance = 'elsewhere.invalid:4242:abcd', "
+                        'started_at = :now, heartbeat_at = :beat WHERE id = :id'
+                    ),
+                    {'now': now, 'beat': beat, 'id': run_id},
+                )
         server.services.runner.safety_poll()
         run = client.get(f'/api/runs/{silent}').json()
         assert run['status'] == 'crashed'

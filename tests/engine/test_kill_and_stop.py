@@ -1,10 +1,10 @@
 """A blown budget kills the whole process group (children too, SIGKILL after the grace for those that
 ignore SIGTERM) and classifies timed_out; a person's stop gives stopped, running or queued."""
+
 from __future__ import annotations
 
 from app.services import procs
-from tests.helpers import (create_project, outputs, shell_script, statuses, trigger, wait_for_output,
-                           wait_for_status)
+from tests.helpers import create_project, outputs, shell_script, statuses, trigger, wait_for_output, wait_for_status
 from tests.servers import api_server
 
 # Main shell dies on SIGTERM; its background child ignores SIGTERM and must be SIGKILLed.

@@ -1,5 +1,6 @@
 """The global instance cap: beyond it runs wait queued, first in first out, and start as slots free.
 Queued runs survive a restart and resume."""
+
 from __future__ import annotations
 
 import time

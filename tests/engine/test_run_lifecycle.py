@@ -1,4 +1,5 @@
 """Output reaches the timeline in order, numbered, bounded; reaping follows the process's exit."""
+
 from __future__ import annotations
 
 from app.services import procs
@@ -28,7 +29,8 @@ def test_stderr_is_merged_in_order_long_lines_cut_and_output_bounded(settings_fa
         "printf 'nul\\000byte\\n'\n"  # PostgreSQL text cannot hold NUL: stored with a replacement mark
         'echo after-long\n'
         'i=0; while [ $i -lt 3000 ]; do echo "n-$i"; i=$((i+1)); done\n'
-        'exit 3')
+        'exit 3'
+    )
     repo = repo_factory({'main': script})
     settings = settings_factory(max_line_chars=100, max_output_lines=8)
     with api_server(settings) as server, server.client() as client:
@@ -58,9 +60,9 @@ def test_reaped_on_exit_even_when_a_background_child_holds_the_output_open(setti
         assert procs.processes_of_run(run['id']) == []
 
 
-def test_output_faster_than_the_database_is_held_back_not_lost(settings_factory, repo_factory,
-                                                               monkeypatch) -> None:
+def test_output_faster_than_the_database_is_held_back_not_lost(settings_factory, repo_factory, monkeypatch) -> None:
     from app.services import executor
+
     monkeypatch.setattr(executor, 'MAX_BUFFERED_LINES', 100)  # the reader must wait for the store often
     repo = repo_factory({'main': shell_script('seq 1 3000')})
     with api_server(settings_factory()) as server, server.client() as client:

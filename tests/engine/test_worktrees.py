@@ -1,5 +1,6 @@
 """Worktrees: removed after success, kept after failure for inspection, and cleaned up after the
 retention period — never while their run is active."""
+
 from __future__ import annotations
 
 from types import SimpleNamespace
@@ -9,11 +10,14 @@ from tests.helpers import create_project, shell_script, trigger, wait_for_output
 from tests.servers import api_server
 
 
-def test_worktree_removed_after_success_kept_after_failure_and_cleaned_later(settings_factory,
-                                                                             repo_factory) -> None:
-    repo = repo_factory({'main': shell_script('echo ok'),
-                         'fix/broken': shell_script('echo broken > result.txt\nexit 1'),
-                         'feature/long': shell_script('echo started\nsleep 1000')})
+def test_worktree_removed_after_success_kept_after_failure_and_cleaned_later(settings_factory, repo_factory) -> None:
+    repo = repo_factory(
+        {
+            'main': shell_script('echo ok'),
+            'fix/broken': shell_script('echo broken > result.txt\nexit 1'),
+            'feature/long': shell_script('echo started\nsleep 1000'),
+        }
+    )
     settings = settings_factory()
     with api_server(settings) as server, server.client() as client:
         create_project(client, repo, max_concurrent_runs=5)
@@ -33,8 +37,9 @@ def test_worktree_removed_after_success_kept_after_failure_and_cleaned_later(set
         assert cleanup_worktrees(within_retention) == []
         assert kept.is_dir()
 
-        past_retention = SimpleNamespace(engine=server.services.engine,
-                                         settings=settings.model_copy(update={'worktree_retention_days': 0}))
+        past_retention = SimpleNamespace(
+            engine=server.services.engine, settings=settings.model_copy(update={'worktree_retention_days': 0})
+        )
         assert cleanup_worktrees(past_retention) == [kept]
         assert not kept.exists() and active_tree.is_dir()  # the active run's worktree is never touched
 

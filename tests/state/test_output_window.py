@@ -1,4 +1,5 @@
 """OutputWindow: what the timeline tab shows of a run's output (no I/O)."""
+
 from __future__ import annotations
 
 from app.state.timeline import EARLIER_PAGE, OutputWindow

@@ -1,17 +1,24 @@
 """Run form decisions and the submit flow with a scripted client (no I/O)."""
+
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from app.client import ApiError, Response
-from app.state.run_form import (CONCURRENCY_TEXT, RunFormState, describe_failure, is_auto_retryable, quota_banner,
-                                submit_run)
+from app.state.run_form import (
+    CONCURRENCY_TEXT,
+    RunFormState,
+    describe_failure,
+    is_auto_retryable,
+    quota_banner,
+    submit_run,
+)
 from app.state.runs_store import RunsStore
 
-NOW = datetime(2026, 1, 1, 12, 0, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
 PAYLOAD = {'branch': 'main', 'depth_level': 'shallow', 'target_framework': 'python'}
 
 
@@ -20,15 +27,23 @@ def problem(status: int, error: str, **body) -> ApiError:  # noqa: ANN003
     return ApiError(status, error, body.pop('detail', 'nope'), body.pop('cid', 'cid-1'), body, headers)
 
 
-@pytest.mark.parametrize('error, kind, text, links, retry_after', [
-    (problem(429, 'rate_limited', headers={'retry-after': '37'}), 'rate_limited', '37 s', (), 37),
-    (problem(409, 'concurrency_limit', blocking_runs=['r1', 'r2']), 'concurrency_limit', CONCURRENCY_TEXT,
-     ('r1', 'r2'), None),
-    (problem(409, 'pr_lock', blocking_runs=['r3']), 'pr_lock', 'pr_lock contention', ('r3',), None),
-    (ApiError(0, 'network', 'Could not reach the server.'), 'network', 'No answer from the server', (), None),
-    (problem(500, 'internal', detail='Unexpected server error'), 'error', 'HTTP 500', (), None),
-    (problem(422, 'validation', detail='branch: unknown'), 'error', 'branch: unknown', (), None),
-])
+@pytest.mark.parametrize(
+    'error, kind, text, links, retry_after',
+    [
+        (problem(429, 'rate_limited', headers={'retry-after': '37'}), 'rate_limited', '37 s', (), 37),
+        (
+            problem(409, 'concurrency_limit', blocking_runs=['r1', 'r2']),
+            'concurrency_limit',
+            CONCURRENCY_TEXT,
+            ('r1', 'r2'),
+            None,
+        ),
+        (problem(409, 'pr_lock', blocking_runs=['r3']), 'pr_lock', 'pr_lock contention', ('r3',), None),
+        (ApiError(0, 'network', 'Could not reach the server.'), 'network', 'No answer from the server', (), None),
+        (problem(500, 'internal', detail='Unexpected server error'), 'error', 'HTTP 500', (), None),
+        (problem(422, 'validation', detail='branch: unknown'), 'error', 'branch: unknown', (), None),
+    ],
+)
 def test_describe_failure(error: ApiError, kind: str, text: str, links: tuple, retry_after: int | None) -> None:
     failure = describe_failure(error, 'sent-cid')
     assert failure.kind == kind
@@ -42,30 +57,48 @@ def test_a_lost_answer_keeps_the_correlation_id_we_sent() -> None:
     assert describe_failure(ApiError(0, 'network', 'x'), 'mine').correlation_id == 'mine'
 
 
-@pytest.mark.parametrize('error, retry', [
-    (ApiError(0, 'network', 'x'), True), (ApiError(0, 'timeout', 'x'), True),
-    (problem(409, 'idempotency_in_flight'), True), (problem(409, 'pr_lock'), False),
-    (problem(500, 'internal'), False), (problem(429, 'rate_limited'), False),
-])
+@pytest.mark.parametrize(
+    'error, retry',
+    [
+        (ApiError(0, 'network', 'x'), True),
+        (ApiError(0, 'timeout', 'x'), True),
+        (problem(409, 'idempotency_in_flight'), True),
+        (problem(409, 'pr_lock'), False),
+        (problem(500, 'internal'), False),
+        (problem(429, 'rate_limited'), False),
+    ],
+)
 def test_only_lost_answers_are_retried_automatically(error: ApiError, retry: bool) -> None:
     assert is_auto_retryable(error) is retry
 
 
 def quota(remaining: int, limit: int = 20, resets_in: int = 90) -> dict:
-    return {'limit': limit, 'remaining': remaining, 'window_seconds': 600,
-            'resets_at': (NOW + timedelta(seconds=resets_in)).isoformat(),
-            'retry_after_seconds': 0 if remaining else resets_in}
+    return {
+        'limit': limit,
+        'remaining': remaining,
+        'window_seconds': 600,
+        'resets_at': (NOW + timedelta(seconds=resets_in)).isoformat(),
+        'retry_after_seconds': 0 if remaining else resets_in,
+    }
 
 
-@pytest.mark.parametrize('value, level, blocks, text', [
-    (quota(20), None, None, None),
-    (quota(3), None, None, None),
-    (quota(2), 'amber', False, 'You are close to your run limit. 2 runs remaining in the current window (resets at '),
-    (quota(1, limit=10), 'amber', False, '1 runs remaining'),
-    (quota(0, resets_in=90), 'red', True, 'Quota exhausted — next window opens in 1:30.'),
-    (quota(0, resets_in=7), 'red', True, 'Quota exhausted — next window opens in 7 s.'),
-    (None, None, None, None),
-])
+@pytest.mark.parametrize(
+    'value, level, blocks, text',
+    [
+        (quota(20), None, None, None),
+        (quota(3), None, None, None),
+        (
+            quota(2),
+            'amber',
+            False,
+            'You are close to your run limit. 2 runs remaining in the current window (resets at ',
+        ),
+        (quota(1, limit=10), 'amber', False, '1 runs remaining'),
+        (quota(0, resets_in=90), 'red', True, 'Quota exhausted — next window opens in 1:30.'),
+        (quota(0, resets_in=7), 'red', True, 'Quota exhausted — next window opens in 7 s.'),
+        (None, None, None, None),
+    ],
+)
 def test_quota_banner(value: dict | None, level: str | None, blocks: bool | None, text: str | None) -> None:
     banner = quota_banner(value, NOW)
     if level is None:
@@ -155,8 +188,10 @@ async def test_submit_gives_up_after_the_automatic_retries_and_rolls_back() -> N
     assert len({c['key'] for c in client.calls}) == 1
 
 
-@pytest.mark.parametrize('error', [problem(500, 'internal'), problem(429, 'rate_limited'),
-                                   problem(409, 'concurrency_limit', blocking_runs=['r1'])])
+@pytest.mark.parametrize(
+    'error',
+    [problem(500, 'internal'), problem(429, 'rate_limited'), problem(409, 'concurrency_limit', blocking_runs=['r1'])],
+)
 async def test_refusals_are_not_retried_and_roll_back(error: ApiError) -> None:
     store = RunsStore()
     store.load([run('r1')])

@@ -1,4 +1,5 @@
 """RunsStore: the optimistic lifecycle and live updates, as tables of cases (no I/O)."""
+
 from __future__ import annotations
 
 import copy
@@ -9,8 +10,15 @@ from app.state.runs_store import SUBMITTING, RunFilters, RunsStore
 
 
 def run(run_id: str, status: str = 'queued', project: str = 'p', kind: str = 'manual', branch: str = 'main') -> dict:
-    return {'id': run_id, 'status': status, 'project_id': project, 'kind': kind, 'branch_name': branch,
-            'depth_level': 'shallow', 'target_framework': 'python'}
+    return {
+        'id': run_id,
+        'status': status,
+        'project_id': project,
+        'kind': kind,
+        'branch_name': branch,
+        'depth_level': 'shallow',
+        'target_framework': 'python',
+    }
 
 
 PARAMS = {'project_id': 'p', 'branch': 'feature/x', 'depth_level': 'deep', 'target_framework': 'go'}
@@ -32,14 +40,18 @@ def test_begin_optimistic_snapshots_and_puts_a_submitting_row_on_top() -> None:
     assert store.prior_state(token) == before
 
 
-@pytest.mark.parametrize('live, expected_ids, expected_status', [
-    ([], ['r2', 'r1'], {'r1': 'queued', 'r2': 'queued'}),
-    ([run('r1', 'stopped')], ['r2', 'r1'], {'r1': 'stopped', 'r2': 'queued'}),  # re-applied, not lost
-    ([run('r3')], ['r3', 'r2', 'r1'], {'r3': 'queued'}),  # someone else's new run stays
-    ([run('r1', 'running'), run('r1', 'failed')], ['r2', 'r1'], {'r1': 'failed'}),  # the latest wins
-])
-def test_rollback_restores_prior_state_plus_live_updates(live: list[dict], expected_ids: list[str],
-                                                         expected_status: dict[str, str]) -> None:
+@pytest.mark.parametrize(
+    'live, expected_ids, expected_status',
+    [
+        ([], ['r2', 'r1'], {'r1': 'queued', 'r2': 'queued'}),
+        ([run('r1', 'stopped')], ['r2', 'r1'], {'r1': 'stopped', 'r2': 'queued'}),  # re-applied, not lost
+        ([run('r3')], ['r3', 'r2', 'r1'], {'r3': 'queued'}),  # someone else's new run stays
+        ([run('r1', 'running'), run('r1', 'failed')], ['r2', 'r1'], {'r1': 'failed'}),  # the latest wins
+    ],
+)
+def test_rollback_restores_prior_state_plus_live_updates(
+    live: list[dict], expected_ids: list[str], expected_status: dict[str, str]
+) -> None:
     store = store_with(run('r2'), run('r1'))
     token = store.begin_optimistic(PARAMS)
     for update in live:
@@ -91,13 +103,16 @@ def test_two_submits_in_flight_roll_back_independently() -> None:
     assert [r['id'] for r in store.rows] == ['r2', 'r1']
 
 
-@pytest.mark.parametrize('filters, update, listed', [
-    (RunFilters(status='queued'), run('r1', 'running'), False),  # left the filter: dropped
-    (RunFilters(status='queued'), run('r7'), True),
-    (RunFilters(project='p'), run('r7', project='q'), False),
-    (RunFilters(kind='retry'), run('r7', kind='retry'), True),
-    (RunFilters(kind='retry'), run('r7', kind='manual'), False),
-])
+@pytest.mark.parametrize(
+    'filters, update, listed',
+    [
+        (RunFilters(status='queued'), run('r1', 'running'), False),  # left the filter: dropped
+        (RunFilters(status='queued'), run('r7'), True),
+        (RunFilters(project='p'), run('r7', project='q'), False),
+        (RunFilters(kind='retry'), run('r7', kind='retry'), True),
+        (RunFilters(kind='retry'), run('r7', kind='manual'), False),
+    ],
+)
 def test_live_updates_respect_the_filters(filters: RunFilters, update: dict, listed: bool) -> None:
     store = store_with(run('r1'), filters=filters)
     store.apply_event(update)
@@ -117,10 +132,13 @@ def test_load_keeps_rows_in_flight_on_top() -> None:
     assert store.rows[0]['optimistic'] == token and [r['id'] for r in store.rows[1:]] == ['r2', 'r1']
 
 
-@pytest.mark.parametrize('filters, query', [
-    (RunFilters(), {}),
-    (RunFilters(project='p', status='failed'), {'project': 'p', 'status': 'failed'}),
-    (RunFilters(kind='auto'), {'kind': 'auto'}),
-])
+@pytest.mark.parametrize(
+    'filters, query',
+    [
+        (RunFilters(), {}),
+        (RunFilters(project='p', status='failed'), {'project': 'p', 'status': 'failed'}),
+        (RunFilters(kind='auto'), {'kind': 'auto'}),
+    ],
+)
 def test_filters_encode_to_the_url_query(filters: RunFilters, query: dict) -> None:
     assert filters.query() == query

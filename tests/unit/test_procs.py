@@ -1,4 +1,5 @@
 """Finding and killing a run's leftover processes through /proc (what recovery relies on)."""
+
 from __future__ import annotations
 
 import os
@@ -21,8 +22,13 @@ def test_kill_run_processes_kills_marked_processes_and_their_group() -> None:
     run_id = 'run_' + uuid.uuid4().hex
     # A marked shell in its own session, with a child whose environment was wiped (so only its
     # process group ties it to the run).
-    leader = subprocess.Popen(['sh', '-c', 'env -i sleep 1000 & echo $!; sleep 1000'], stdout=subprocess.PIPE,
-                              env={**os.environ, 'RUNBOARD_RUN_ID': run_id}, start_new_session=True, text=True)
+    leader = subprocess.Popen(
+        ['sh', '-c', 'env -i sleep 1000 & echo $!; sleep 1000'],
+        stdout=subprocess.PIPE,
+        env={**os.environ, 'RUNBOARD_RUN_ID': run_id},
+        start_new_session=True,
+        text=True,
+    )
     unmarked_child = int(leader.stdout.readline())
     bystander = subprocess.Popen(['sleep', '1000'], start_new_session=True)
     try:

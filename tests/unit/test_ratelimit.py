@@ -1,5 +1,6 @@
 """The sliding window: pure quota arithmetic (table), and the in-process limiter's behaviour.
 The Redis limiter runs the same behaviour through the API tests on the team backend."""
+
 from __future__ import annotations
 
 import threading
@@ -11,15 +12,18 @@ from app.services import ratelimit
 from app.services.ratelimit import MemoryLimiter, Quota, quota_from
 
 
-@pytest.mark.parametrize(('count', 'oldest', 'now', 'allowed', 'remaining', 'retry_after'), [
-    (0, None, 100.0, True, 5, 0),
-    (3, 90.0, 100.0, True, 2, 0),
-    (5, 90.0, 100.0, False, 0, 50),       # oldest leaves at 150
-    (5, 139.2, 199.0, False, 0, 1),       # 0.2 s left: never 0 while refused
-    (5, 140.0, 200.0, False, 0, 1),       # leaving right now still says 1
-    (7, 90.0, 100.0, False, 0, 50),       # over (a lowered limit): remaining is never negative
-    (5, 100.0001, 100.0, False, 0, 60),   # a clock a hair behind never says more than the window
-])
+@pytest.mark.parametrize(
+    ('count', 'oldest', 'now', 'allowed', 'remaining', 'retry_after'),
+    [
+        (0, None, 100.0, True, 5, 0),
+        (3, 90.0, 100.0, True, 2, 0),
+        (5, 90.0, 100.0, False, 0, 50),  # oldest leaves at 150
+        (5, 139.2, 199.0, False, 0, 1),  # 0.2 s left: never 0 while refused
+        (5, 140.0, 200.0, False, 0, 1),  # leaving right now still says 1
+        (7, 90.0, 100.0, False, 0, 50),  # over (a lowered limit): remaining is never negative
+        (5, 100.0001, 100.0, False, 0, 60),  # a clock a hair behind never says more than the window
+    ],
+)
 def test_quota_from(count, oldest, now, allowed, remaining, retry_after) -> None:  # noqa: ANN001
     quota = quota_from(count, oldest, now, limit=5, window=60, allowed=allowed)
     assert (quota.remaining, quota.retry_after_seconds) == (remaining, retry_after)
@@ -39,6 +43,7 @@ def test_memory_limiter_admits_exactly_the_limit_under_threads() -> None:
         allowed = limiter.acquire('k', f'm{i}').allowed
         with lock:
             results.append(allowed)
+
     threads = [threading.Thread(target=take, args=(i,)) for i in range(100)]
     for t in threads:
         t.start()
@@ -62,14 +67,17 @@ def test_user_key_format() -> None:
     assert ratelimit.user_runs_key('runboard', 'usr_1') == 'runboard:rl:user:usr_1:runs'
 
 
-@pytest.mark.parametrize(('path', 'method', 'accept', 'api'), [
-    ('/runs', 'POST', '', True),
-    ('/runs/run_1', 'GET', 'application/json', True),
-    ('/runs/run_1', 'GET', 'text/html,application/xhtml+xml', False),  # a browser gets the page
-    ('/runs/run_1', 'GET', '*/*', True),
-    ('/projects/p/branches', 'GET', '', True),
-    ('/runsx', 'POST', '', False),
-    ('/', 'GET', 'application/json', False),
-])
+@pytest.mark.parametrize(
+    ('path', 'method', 'accept', 'api'),
+    [
+        ('/runs', 'POST', '', True),
+        ('/runs/run_1', 'GET', 'application/json', True),
+        ('/runs/run_1', 'GET', 'text/html,application/xhtml+xml', False),  # a browser gets the page
+        ('/runs/run_1', 'GET', '*/*', True),
+        ('/projects/p/branches', 'GET', '', True),
+        ('/runsx', 'POST', '', False),
+        ('/', 'GET', 'application/json', False),
+    ],
+)
 def test_bare_paths_route_to_the_api(path, method, accept, api) -> None:  # noqa: ANN001
     assert routes_to_api(path, method, accept) is api

@@ -1,4 +1,5 @@
 """Pure sign-in rules: where a login may send the browser, when the UI asks for a token, the session secret."""
+
 from __future__ import annotations
 
 import stat
@@ -13,54 +14,66 @@ from app.pages.signin import explain
 from app.state.session import login_url, safe_next
 
 
-@pytest.mark.parametrize('target, expected', [
-    (None, '/'),
-    ('', '/'),
-    ('/', '/'),
-    ('/runs/run_1', '/runs/run_1'),
-    ('/projects/p?status=failed&kind=auto', '/projects/p?status=failed&kind=auto'),
-    ('//evil.example/x', '/'),  # protocol-relative: another host
-    ('/\\evil.example', '/'),  # browsers read a backslash as a slash
-    ('https://evil.example/', '/'),
-    ('javascript:alert(1)', '/'),
-    ('runs/run_1', '/'),  # relative to nothing
-    ('/login', '/'),  # never back to the login page itself
-    ('/login?next=/x', '/'),
-    ('/runs/x\r\nSet-Cookie: a=b', '/'),
-])
+@pytest.mark.parametrize(
+    'target, expected',
+    [
+        (None, '/'),
+        ('', '/'),
+        ('/', '/'),
+        ('/runs/run_1', '/runs/run_1'),
+        ('/projects/p?status=failed&kind=auto', '/projects/p?status=failed&kind=auto'),
+        ('//evil.example/x', '/'),  # protocol-relative: another host
+        ('/\\evil.example', '/'),  # browsers read a backslash as a slash
+        ('https://evil.example/', '/'),
+        ('javascript:alert(1)', '/'),
+        ('runs/run_1', '/'),  # relative to nothing
+        ('/login', '/'),  # never back to the login page itself
+        ('/login?next=/x', '/'),
+        ('/runs/x\r\nSet-Cookie: a=b', '/'),
+    ],
+)
 def test_safe_next_keeps_only_paths_on_this_site(target: str | None, expected: str) -> None:
     assert safe_next(target) == expected
 
 
-@pytest.mark.parametrize('here, expected', [
-    ('/', '/login'),
-    ('/runs/run_1', '/login?next=%2Fruns%2Frun_1'),
-    ('/projects/p?status=failed', '/login?next=%2Fprojects%2Fp%3Fstatus%3Dfailed'),
-    ('//evil.example', '/login'),
-])
+@pytest.mark.parametrize(
+    'here, expected',
+    [
+        ('/', '/login'),
+        ('/runs/run_1', '/login?next=%2Fruns%2Frun_1'),
+        ('/projects/p?status=failed', '/login?next=%2Fprojects%2Fp%3Fstatus%3Dfailed'),
+        ('//evil.example', '/login'),
+    ],
+)
 def test_login_url_comes_back_to_the_page(here: str, expected: str) -> None:
     assert login_url(here) == expected
 
 
-@pytest.mark.parametrize('fields, required', [
-    ({}, False),  # local mode: login-free with the local token
-    ({'ui_sign_in': True}, True),
-    ({'redis_url': 'redis://127.0.0.1:6379/0'}, True),  # team mode
-    ({'database_url': 'postgresql+psycopg://db/x'}, True),
-    ({'database_url': 'sqlite:////tmp/x.db'}, False),
-    ({'server': 'http://team:8080'}, True),  # UI-only without a token: each person signs in
-    ({'server': 'http://team:8080', 'token': 'rb_x'}, False),  # a fixed token, as before
-    ({'server': 'http://team:8080', 'token': 'rb_x', 'ui_sign_in': True}, True),
-])
+@pytest.mark.parametrize(
+    'fields, required',
+    [
+        ({}, False),  # local mode: login-free with the local token
+        ({'ui_sign_in': True}, True),
+        ({'redis_url': 'redis://127.0.0.1:6379/0'}, True),  # team mode
+        ({'database_url': 'postgresql+psycopg://db/x'}, True),
+        ({'database_url': 'sqlite:////tmp/x.db'}, False),
+        ({'server': 'http://team:8080'}, True),  # UI-only without a token: each person signs in
+        ({'server': 'http://team:8080', 'token': 'rb_x'}, False),  # a fixed token, as before
+        ({'server': 'http://team:8080', 'token': 'rb_x', 'ui_sign_in': True}, True),
+    ],
+)
 def test_when_the_ui_asks_for_a_token(fields: dict, required: bool, tmp_path: Path) -> None:
     assert Settings(data_dir=tmp_path, **fields).ui_requires_sign_in is required
 
 
-@pytest.mark.parametrize('error, says', [
-    (ApiError(401, 'unauthorized', 'bad'), 'not valid'),
-    (ApiError(0, 'network', 'Could not reach the server at http://x: ConnectError.'), 'Could not reach'),
-    (ApiError(500, 'internal', 'boom'), 'refused'),
-])
+@pytest.mark.parametrize(
+    'error, says',
+    [
+        (ApiError(401, 'unauthorized', 'bad'), 'not valid'),
+        (ApiError(0, 'network', 'Could not reach the server at http://x: ConnectError.'), 'Could not reach'),
+        (ApiError(500, 'internal', 'boom'), 'refused'),
+    ],
+)
 def test_login_errors_say_what_went_wrong(error: ApiError, says: str) -> None:
     assert says in explain(error)
 

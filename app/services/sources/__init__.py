@@ -1,6 +1,7 @@
 """Where branches and AFK issues come from: the local backlog (embedded default) or a forge
 (Gitea/Forgejo, GitHub) through httpx. The AFK loop asks for ready issues and, on forges, for the
 pull request an AFK run opened."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

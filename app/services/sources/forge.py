@@ -6,16 +6,17 @@ A project's `issue_source` selects and configures the forge:
      "timeout_seconds": 10, "label": "ready-for-agent"}
 owner/repo default to the project's repository URL, api_url to the forge's usual API root.
 """
+
 from __future__ import annotations
 
 import os
 import re
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Callable
-from urllib.parse import urlsplit
+from typing import Any
 
 import httpx
 
@@ -26,8 +27,10 @@ from app.services.sources import READY_LABEL, IssueRecord, afk_branch, is_forge,
 DEFAULT_TIMEOUT = 10.0
 MAX_PAGES = 10
 READY_CACHE_SECONDS = 15.0
-_REMOTE = re.compile(r'^(?:(?P<scheme>https?)://(?:[^@/]+@)?|git@)(?P<host>[^/:]+)(?::\d+)?[/:]'
-                     r'(?P<owner>[^/]+)/(?P<repo>[^/]+?)(?:\.git)?/?$')
+_REMOTE = re.compile(
+    r'^(?:(?P<scheme>https?)://(?:[^@/]+@)?|git@)(?P<host>[^/:]+)(?::\d+)?[/:]'
+    r'(?P<owner>[^/]+)/(?P<repo>[^/]+?)(?:\.git)?/?$'
+)
 
 
 class ForgeUnavailable(DomainError):
@@ -71,12 +74,19 @@ def config_for(repository: str, issue_source: dict[str, Any] | None) -> ForgeCon
         else:
             api_url = f'{scheme}://{host}/api/v1'
     if not (owner and repo and api_url):
-        raise ForgeUnavailable(f'Cannot tell which forge repository {repository!r} is: set issue_source '
-                               f'api_url, owner and repo.')
+        raise ForgeUnavailable(
+            f'Cannot tell which forge repository {repository!r} is: set issue_source api_url, owner and repo.'
+        )
     token = source.get('token') or (os.environ.get(source['token_env']) if source.get('token_env') else None)
-    return ForgeConfig(kind=kind, api_url=str(api_url).rstrip('/'), owner=str(owner), repo=str(repo), token=token,
-                       timeout=float(source.get('timeout_seconds') or DEFAULT_TIMEOUT),
-                       label=str(source.get('label') or READY_LABEL))
+    return ForgeConfig(
+        kind=kind,
+        api_url=str(api_url).rstrip('/'),
+        owner=str(owner),
+        repo=str(repo),
+        token=token,
+        timeout=float(source.get('timeout_seconds') or DEFAULT_TIMEOUT),
+        label=str(source.get('label') or READY_LABEL),
+    )
 
 
 class ForgeClient:
@@ -84,18 +94,20 @@ class ForgeClient:
 
     def __init__(self, config: ForgeConfig, *, transport: httpx.BaseTransport | None = None) -> None:
         self.config = config
-        headers = {'Accept': 'application/vnd.github+json' if config.kind == 'github' else 'application/json',
-                   'User-Agent': 'runboard'}
+        headers = {
+            'Accept': 'application/vnd.github+json' if config.kind == 'github' else 'application/json',
+            'User-Agent': 'runboard',
+        }
         if config.token:
-            headers['Authorization'] = (f'Bearer {config.token}' if config.kind == 'github'
-                                        else f'token {config.token}')
-        self._http = httpx.Client(base_url=config.api_url, headers=headers, timeout=config.timeout,
-                                  transport=transport, follow_redirects=True)
+            headers['Authorization'] = f'Bearer {config.token}' if config.kind == 'github' else f'token {config.token}'
+        self._http = httpx.Client(
+            base_url=config.api_url, headers=headers, timeout=config.timeout, transport=transport, follow_redirects=True
+        )
 
     def close(self) -> None:
         self._http.close()
 
-    def __enter__(self) -> 'ForgeClient':
+    def __enter__(self) -> ForgeClient:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -111,11 +123,15 @@ class ForgeClient:
         except httpx.HTTPError as exc:
             raise ForgeUnavailable(f'Could not reach {where}: {type(exc).__name__}: {exc}.') from exc
         if reply.status_code in (401, 403):
-            raise ForgeUnavailable(f'{where} refused {path} ({reply.status_code}): check the token '
-                                   f'(issue_source token_env) and its permissions.')
+            raise ForgeUnavailable(
+                f'{where} refused {path} ({reply.status_code}): check the token '
+                f'(issue_source token_env) and its permissions.'
+            )
         if reply.status_code == 404:
-            raise ForgeUnavailable(f'{where}: {path} not found (404): is {self.config.owner}/{self.config.repo} '
-                                   f'right and visible with this token?')
+            raise ForgeUnavailable(
+                f'{where}: {path} not found (404): is {self.config.owner}/{self.config.repo} '
+                f'right and visible with this token?'
+            )
         if reply.status_code >= 400:
             raise ForgeUnavailable(f'{where} answered {reply.status_code} for {path}.')
         try:
@@ -148,16 +164,25 @@ class ForgeClient:
             labels = tuple(label.get('name', '') for label in item.get('labels') or [] if isinstance(label, dict))
             if self.config.label not in labels:
                 continue  # a forge that ignored the filter must not hand us unready work
-            issues.append(IssueRecord(int(item['number']), str(item.get('title') or ''), str(item.get('body') or ''),
-                                      labels, str(item.get('state') or 'open')))
+            issues.append(
+                IssueRecord(
+                    int(item['number']),
+                    str(item.get('title') or ''),
+                    str(item.get('body') or ''),
+                    labels,
+                    str(item.get('state') or 'open'),
+                )
+            )
         return sorted(issues, key=lambda issue: issue.number)
 
     # -- pull requests
     def pull_request_for(self, head_branch: str) -> dict | None:
         """The open or merged pull request whose head is head_branch, if any."""
         if self.config.kind == 'github':
-            pulls = self._get(f'{self.config.repo_path}/pulls',
-                              {'state': 'all', 'head': f'{self.config.owner}:{head_branch}', 'per_page': 20})
+            pulls = self._get(
+                f'{self.config.repo_path}/pulls',
+                {'state': 'all', 'head': f'{self.config.owner}:{head_branch}', 'per_page': 20},
+            )
         else:
             pulls = self._pages(f'{self.config.repo_path}/pulls', {'state': 'all', 'sort': 'recentupdate'}, limit=5)
         for pull in pulls or []:
@@ -239,6 +264,7 @@ def pull_request_probe(run: dict) -> bool:
     source = run.get('issue_source')
     if isinstance(source, str):
         import json
+
         source = json.loads(source)
     if not is_forge(source) or run.get('issue_number') is None:
         return False

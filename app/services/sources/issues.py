@@ -1,4 +1,5 @@
 """Issues of a project as the API shows them, and which of them an AFK run may take next."""
+
 from __future__ import annotations
 
 from typing import Literal
@@ -63,8 +64,11 @@ def source_issues(session: Session, project: Project) -> list[IssueRecord]:
     """Open issues labelled ready-for-agent at the project's source (forge reads are cached briefly)."""
     if is_forge(project.issue_source):
         return forge.ready_issues(project.repository, project.issue_source)
-    return [local.record(issue) for issue in local.list_issues(session, project.id, state='open')
-            if local.record(issue).labelled_ready]
+    return [
+        local.record(issue)
+        for issue in local.list_issues(session, project.id, state='open')
+        if local.record(issue).labelled_ready
+    ]
 
 
 def claimable(conn: Connection, project: Project, issues: list[IssueRecord]) -> list[IssueRecord]:
@@ -86,9 +90,15 @@ def ready_count(session: Session, project: Project) -> int | None:
 
 # ------------------------------------------------------------------ API reads and writes
 def _public(record: IssueRecord, claim: dict | None, blocked: bool) -> IssuePublic:
-    return IssuePublic(number=record.number, title=record.title, body=record.body, labels=list(record.labels),
-                       state=record.state, ready=record.labelled_ready and not blocked,
-                       claim=ClaimPublic(**claim) if claim else None)
+    return IssuePublic(
+        number=record.number,
+        title=record.title,
+        body=record.body,
+        labels=list(record.labels),
+        state=record.state,
+        ready=record.labelled_ready and not blocked,
+        claim=ClaimPublic(**claim) if claim else None,
+    )
 
 
 def list_project_issues(engine: Engine, principal: Principal, project_id: str) -> list[IssuePublic]:
@@ -107,8 +117,9 @@ def list_project_issues(engine: Engine, principal: Principal, project_id: str) -
 def _local_project(session: Session, project_id: str, principal: Principal) -> Project:
     project = projects.get_visible(session, project_id, principal)
     if is_forge(project.issue_source):
-        raise DomainError(409, 'issue_source_readonly',
-                          f'Project {project_id!r} takes its issues from a forge; edit them there.')
+        raise DomainError(
+            409, 'issue_source_readonly', f'Project {project_id!r} takes its issues from a forge; edit them there.'
+        )
     return project
 
 
@@ -127,8 +138,7 @@ def create_issue(engine: Engine, principal: Principal, project_id: str, data: Is
     return _one(engine, project_id, issue)
 
 
-def update_issue(engine: Engine, principal: Principal, project_id: str, number: int,
-                 data: IssueUpdate) -> IssuePublic:
+def update_issue(engine: Engine, principal: Principal, project_id: str, number: int, data: IssueUpdate) -> IssuePublic:
     with Session(engine) as session:
         _local_project(session, project_id, principal)
     changes = {k: v for k, v in data.model_dump(exclude_unset=True).items()}

@@ -1,4 +1,5 @@
 """The local backlog: issues kept in Runboard's own database, numbered per project."""
+
 from __future__ import annotations
 
 from sqlalchemy import Engine, func, select
@@ -24,20 +25,27 @@ def list_issues(session: Session, project_id: str, *, state: str | None = None) 
     return [row[0] for row in session.exec(query.order_by(Issue.number)).all()]
 
 
-def create_issue(engine: Engine, project_id: str, *, title: str, body: str = '', labels: list[str] | None = None) -> Issue:
+def create_issue(
+    engine: Engine, project_id: str, *, title: str, body: str = '', labels: list[str] | None = None
+) -> Issue:
     """Next number per project; two writers racing for a number: the primary key decides, the loser retries."""
     for _ in range(NUMBER_ATTEMPTS):
         try:
             with session_scope(engine) as session:
                 top = session.exec(select(func.max(Issue.number)).where(Issue.project_id == project_id)).one()[0]
-                issue = Issue(project_id=project_id, number=(top or 0) + 1, title=title, body=body,
-                              labels=list(labels or []))
+                issue = Issue(
+                    project_id=project_id, number=(top or 0) + 1, title=title, body=body, labels=list(labels or [])
+                )
                 session.add(issue)
             return issue
         except IntegrityError:
             continue
-    raise DomainError(409, 'conflict', 'Could not number the new issue (too many concurrent writers); retry.',
-                      headers={'Retry-After': '1'})
+    raise DomainError(
+        409,
+        'conflict',
+        'Could not number the new issue (too many concurrent writers); retry.',
+        headers={'Retry-After': '1'},
+    )
 
 
 def update_issue(engine: Engine, project_id: str, number: int, changes: dict) -> tuple[Issue, bool]:
