@@ -97,17 +97,14 @@ def list_branches(repository: str) -> list[Branch]:
 
 
 def branch_commit(repository: str, branch: str) -> str | None:
-    """The commit a branch points to, or None when there is no such branch: one ref lookup, whatever the
-    number of branches (the check every trigger makes)."""
+    """The commit a branch points to, or None when there is no such branch: one exact ref lookup, whatever
+    the number of branches (the check every trigger makes). `show-ref --verify` takes a full ref name only,
+    so revision syntax such as `main^` or `main@{1}` never passes for a branch."""
     try:
-        return (
-            git(
-                'rev-parse', '--verify', '--quiet', f'refs/heads/{branch}^{{commit}}', cwd=repository, timeout=10
-            ).strip()
-            or None
-        )
+        line = git('show-ref', '--verify', f'refs/heads/{branch}', cwd=repository, timeout=10).strip()
     except GitError:
         return None
+    return line.split(' ', 1)[0] or None
 
 
 def search_branches(branches: list[Branch], query: str, limit: int, base: str | None = None) -> list[Branch]:

@@ -126,3 +126,11 @@ def test_a_repository_runs_cannot_use_is_refused_at_creation_not_at_every_trigge
         )
     api.server.services.admitter.forget_project('proj')
     assert_problem(api.client.post('/api/runs', json=run_body()), 422, 'unsupported_repository')
+
+
+def test_revision_syntax_is_not_a_branch(api) -> None:  # noqa: ANN001
+    """Only real branch names pass the existence check: `main^` (main's parent) or `main@{0}` do not."""
+    for name in ('main^', 'main~1', 'main@{0}', 'HEAD', 'refs/heads/main'):
+        reply = api.client.post('/api/runs', json=run_body(branch=name))
+        assert reply.status_code == 422, (name, reply.text)
+    assert api.client.post('/api/runs', json=run_body(branch='main')).status_code == 201
