@@ -54,7 +54,7 @@ present() {  # kind name package
   case "$1" in
     bin) command -v "$2" >/dev/null 2>&1 || [ -x "/usr/sbin/$2" ] || [ -x "/usr/bin/$2" ] ;;
     py) "${PYTHON:-python3}" -c 'import venv, ensurepip' 2>/dev/null ;;
-    *) dpkg -s "$3" >/dev/null 2>&1 ;;
+    *) dpkg-query -W -f='${Status}' "$3" 2>/dev/null | grep -q 'install ok installed' ;;  # not 'removed, config kept'
   esac
 }
 trim() { local s="$1"; s="${s#"${s%%[![:space:]]*}"}"; echo "${s%"${s##*[![:space:]]}"}"; }
