@@ -93,8 +93,10 @@ def test_100k_lines_are_windowed_and_earlier_lines_load_on_demand(page: Page, en
 
 def test_pause_follow_holds_new_lines_until_resumed(page: Page, env: Stack) -> None:
     page.goto(f'{env.ui_url}/projects/alpha')
+    expect(page.get_by_test_id('branch')).to_have_value(re.compile(r'^main'))
+    expect(page.get_by_test_id('run')).to_be_enabled()
     page.get_by_test_id('run').click()
-    page.wait_for_url(re.compile(r'/runs/run_'))
+    page.wait_for_url(re.compile(r'/runs/run_'), timeout=30_000)
     output = page.get_by_test_id('output')
     expect(output).to_contain_text('resolving python dependencies')
     page.get_by_test_id('follow').click()  # pause
