@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import pytest
@@ -18,6 +19,7 @@ from tests.api.conftest import assert_problem, run_body
 from tests.backends import backend_settings
 from tests.helpers import create_project
 from tests.servers import ROOT, api_server, clean_env, free_port
+from tests.tcp_proxy import proxy_to
 
 
 @contextmanager
@@ -83,6 +85,43 @@ def test_redis_killed_mid_traffic_answers_503_and_heals(tmp_path: Path, repo_fac
                 assert client.get('/api/quota/runs').json()['remaining'] == 9
                 assert sorted(r['branch_name'] for r in _runs(client)) == ['a', 'c']
                 assert httpx.get(server.base_url + '/api/health/ready').status_code == 200
+
+
+def _with_port(url: str, port: int) -> str:
+    parts = urlsplit(url)
+    credentials = parts.netloc.rsplit('@', 1)
+    netloc = (credentials[0] + '@' if len(credentials) == 2 else '') + f'127.0.0.1:{port}'
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def _eventually(check, seconds: float = 20):  # noqa: ANN001, ANN202
+    deadline = time.monotonic() + seconds
+    while not (outcome := check()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return outcome
+
+
+def test_database_gone_mid_traffic_answers_503_and_heals(tmp_path: Path, repo_factory) -> None:  # noqa: ANN001
+    """PostgreSQL reached through a relay that the test closes: 503 naming the database, no quota taken
+    by the refused requests, and the server recovers by itself when the database answers again."""
+    repo = repo_factory({name: {'run.sh': 'echo hi\n'} for name in ('main', 'a', 'b')})
+    with backend_settings('team', tmp_path / 'data', global_run_cap=0, rate_limit_runs=10) as base:
+        with proxy_to(urlsplit(base.effective_database_url).port or 5432) as relay:
+            settings = base.model_copy(update={'database_url': _with_port(base.effective_database_url, relay.port)})
+            with api_server(settings) as server, server.client() as client:
+                create_project(client, repo, max_concurrent_runs=10)
+                assert client.post('/api/runs', json=run_body(branch='main')).status_code == 201
+                relay.close()
+                for reply in (client.post('/api/runs', json=run_body(branch='a')), client.get('/api/projects')):
+                    problem = assert_problem(reply, 503, 'dependency_unavailable')
+                    assert problem['dependency'] == 'database' and int(reply.headers['Retry-After']) >= 1
+                assert client.get('/api/quota/runs').json()['remaining'] == 9  # the refused trigger took none
+                ready = httpx.get(server.base_url + '/api/health/ready')
+                assert assert_problem(ready, 503, 'dependency_unavailable')['dependency'] == 'database'
+                relay.open()
+                assert _eventually(lambda: client.get('/api/projects').status_code == 200)
+                assert client.post('/api/runs', json=run_body(branch='a')).status_code == 201
+                assert sorted(r['branch_name'] for r in _runs(client)) == ['a', 'main']
 
 
 def test_unreachable_database_at_start_exits_at_once(tmp_path: Path) -> None:
