@@ -16,6 +16,15 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def as_utc(value: datetime | str | None) -> datetime | None:
+    """Every stored time is UTC; SQLite hands some back naive, raw SQL may hand back ISO text."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if isinstance(value, datetime) and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
+
+
 class Role(str, Enum):
     builder = 'builder'
     operator = 'operator'
@@ -322,20 +331,13 @@ class RunRetry(SQLModel):
     x_idempotency_key: str | None = Field(default=None, min_length=1, max_length=255)
 
 
-def _as_utc(value: datetime | None) -> datetime | None:
-    """SQLite hands back naive datetimes; every stored time is UTC, so say so in the API."""
-    if isinstance(value, datetime) and value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value
-
-
 class RunEventPublic(SQLModel):
     seq: int
     at: datetime
     type: str
     text: str
 
-    _utc = field_validator('at')(classmethod(lambda cls, v: _as_utc(v)))
+    _utc = field_validator('at')(classmethod(lambda cls, v: as_utc(v)))
 
 
 class RunPublic(SQLModel):
@@ -364,7 +366,7 @@ class RunPublic(SQLModel):
     last_seq: int
 
     _utc = field_validator('created_at', 'started_at', 'finished_at', 'deadline_at', 'heartbeat_at')(
-        classmethod(lambda cls, v: _as_utc(v))
+        classmethod(lambda cls, v: as_utc(v))
     )
 
 

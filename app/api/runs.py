@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from app.api.deps import PrincipalDep, ServicesDep, authenticate, correlation
 from app.api.schemas import RunPage, problems
 from app.models import RunCreate, RunDetail, RunEventPublic, RunPublic, RunRetry
-from app.services import runs
+from app.services import run_reads, runs
 from app.services.accounts import Principal
 from app.services.errors import DomainError
 
@@ -137,7 +137,7 @@ async def list_runs(
 ) -> RunPage:
     statuses = [s for item in status or [] for s in item.split(',') if s] or None
     items, next_cursor = await run_in_threadpool(
-        runs.list_runs,
+        run_reads.list_runs,
         services.engine,
         principal,
         project=project,
@@ -159,7 +159,7 @@ async def get_run(
     events_limit: Annotated[int, Query(ge=0, le=10_000)] = 2000,
 ) -> RunDetail:
     return await run_in_threadpool(
-        runs.get_run, services.engine, principal, run_id, events_limit=events_limit, with_events=events_limit > 0
+        run_reads.get_run, services.engine, principal, run_id, events_limit=events_limit, with_events=events_limit > 0
     )
 
 
@@ -171,7 +171,7 @@ async def run_events(
     after: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
 ) -> list[RunEventPublic]:
-    return await run_in_threadpool(runs.list_events, services.engine, principal, run_id, after=after, limit=limit)
+    return await run_in_threadpool(run_reads.list_events, services.engine, principal, run_id, after=after, limit=limit)
 
 
 @router.post(

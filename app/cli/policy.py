@@ -5,6 +5,7 @@ from __future__ import annotations
 from enum import IntEnum
 
 from app.client import ApiError
+from app.models import TERMINAL_STATUSES
 
 
 class Exit(IntEnum):
@@ -58,9 +59,6 @@ def next_delay(error: ApiError, attempt: int, *, max_attempts: int) -> float | N
         return None
     hinted = error.retry_after
     return float(hinted) if hinted is not None and 0 < hinted <= 30 else backoff_delay(attempt)
-
-
-TERMINAL_STATUSES = frozenset({'succeeded', 'failed', 'timed_out', 'crashed', 'stopped'})
 
 
 def is_terminal(status: str) -> bool:

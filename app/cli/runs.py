@@ -14,9 +14,10 @@ from rich.status import Status
 from app.cli import render
 from app.cli.context import Cli, JsonOpt, ServerOpt
 from app.cli.follow import GIVE_UP_SECONDS, follow_run
-from app.cli.policy import TERMINAL_STATUSES, Exit, exit_code_for_outcome
+from app.cli.policy import Exit, exit_code_for_outcome
 from app.cli.submit import MAX_ATTEMPTS, Notices, send_until_answered
 from app.client import ApiError, Response, RunboardClient, new_idempotency_key
+from app.models import TERMINAL_STATUSES
 
 runs_app = typer.Typer(help='Trigger, watch, retry and stop runs.', no_args_is_help=True)
 

@@ -20,7 +20,7 @@ from sqlalchemy import Connection, Engine, text
 from sqlmodel import Session, select
 
 from app.db import is_sqlite, session_scope
-from app.models import LOOP_RUN_SQL, Project, ProjectPublic, RunKind, RunPublic, utcnow
+from app.models import LOOP_RUN_SQL, Project, ProjectPublic, RunKind, RunPublic, as_utc, utcnow
 from app.services import claims, projects
 from app.services.accounts import Principal
 from app.services.afk_rules import is_paused, should_launch_auto
@@ -158,7 +158,7 @@ class AfkLoop:
             blocked = claims.blocked_numbers(conn)
         # Fairness under the cap: the project whose last auto run is oldest goes first.
         epoch = datetime.min.replace(tzinfo=UTC)
-        auto.sort(key=lambda p: (_aware(last_launch.get(p.id)) or epoch, p.id))
+        auto.sort(key=lambda p: (as_utc(last_launch.get(p.id)) or epoch, p.id))
         for project in auto:
             report.considered += 1
             facts = dict(
@@ -495,14 +495,6 @@ class AfkLoop:
             self._listener.cancel()
         if self.lease is not None:
             self.lease.close()
-
-
-def _aware(moment: datetime | None) -> datetime | None:
-    if moment is None:
-        return None
-    if isinstance(moment, str):
-        moment = datetime.fromisoformat(moment)
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def install(services) -> AfkLoop:  # noqa: ANN001 - container.Services

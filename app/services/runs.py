@@ -1,4 +1,4 @@
-"""Admit, create, retry, stop and read runs.
+"""Admit, create, retry and stop runs (reads are in run_reads.py, the admission SQL in run_sql.py).
 
 Admission order: validation -> idempotency lookup -> rate limit -> concurrency -> PR lock -> create.
 The database decides the races: the idempotency key row, the PR-lock index and the slot index are
@@ -15,10 +15,10 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, or_, select, text
+from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
@@ -27,21 +27,18 @@ from app.models import (
     ACTIVE_STATUSES,
     RETRYABLE_STATUSES,
     Project,
-    Run,
-    RunDetail,
-    RunEvent,
-    RunEventPublic,
     RunKind,
     RunPublic,
     RunStatus,
-    User,
+    as_utc,
     utcnow,
 )
-from app.services import admission, gitops, ids, projects
+from app.services import admission, gitops, ids, projects, run_sql
 from app.services.accounts import Principal
 from app.services.errors import DomainError, not_found
 from app.services.rawdb import RawDB
 from app.services.reaper import finish_run
+from app.services.run_reads import get_run, load_visible_run
 from app.services.timeline import append_events
 
 CREATE_ATTEMPTS = 5
@@ -68,169 +65,7 @@ class RunSpec:
     checkout_ref: str | None = None
 
 
-def _aware(moment: datetime | None) -> datetime | None:
-    if moment is not None and moment.tzinfo is None:
-        return moment.replace(tzinfo=UTC)
-    return moment
-
-
-# ------------------------------------------------------------------ reads
-def public(run: Run, user_name: str | None = None) -> RunPublic:
-    return RunPublic.model_validate({**run.model_dump(), 'user_name': user_name})
-
-
-def _load_visible_run(session: Session, run_id: str, principal: Principal) -> tuple[Run, Project]:
-    run = session.get(Run, run_id)
-    project = session.get(Project, run.project_id) if run else None
-    if run is None or not projects.visible(project, principal):
-        raise not_found(f'run {run_id!r}')
-    return run, project
-
-
-def get_run(
-    engine: Engine, principal: Principal, run_id: str, *, with_events: bool = True, events_limit: int = 2000
-) -> RunDetail:
-    with Session(engine) as session:
-        run, _ = _load_visible_run(session, run_id, principal)
-        user = session.get(User, run.user_id) if run.user_id else None
-        detail = RunDetail.model_validate({**public(run, user.name if user else None).model_dump()})
-        if with_events:
-            detail.events = _events(session, run_id, after=0, limit=events_limit, tail=True)
-        return detail
-
-
-def _events(session: Session, run_id: str, *, after: int, limit: int, tail: bool = False) -> list[RunEventPublic]:
-    query = select(RunEvent).where(RunEvent.run_id == run_id, RunEvent.seq > after)
-    if tail:
-        rows = session.exec(query.order_by(RunEvent.seq.desc()).limit(limit)).all()
-        rows = list(reversed(rows))
-    else:
-        rows = session.exec(query.order_by(RunEvent.seq).limit(limit)).all()
-    return [RunEventPublic.model_validate(r[0].model_dump()) for r in rows]
-
-
-def list_events(
-    engine: Engine, principal: Principal, run_id: str, *, after: int = 0, limit: int = 1000
-) -> list[RunEventPublic]:
-    with Session(engine) as session:
-        _load_visible_run(session, run_id, principal)
-        return _events(session, run_id, after=after, limit=limit)
-
-
-def list_runs(
-    engine: Engine,
-    principal: Principal,
-    *,
-    project: str | None = None,
-    status: list[str] | None = None,
-    kind: str | None = None,
-    branch: str | None = None,
-    user: str | None = None,
-    cursor: str | None = None,
-    limit: int = 50,
-) -> tuple[list[RunPublic], str | None]:
-    """Newest first; the cursor is the last id seen (ids sort by creation)."""
-    with Session(engine) as session:
-        query = (
-            select(Run, User.name)
-            .join(Project, Project.id == Run.project_id)
-            .outerjoin(User, User.id == Run.user_id)
-            .where(Project.team_id.in_(principal.team_ids))
-        )
-        if project:
-            query = query.where(Run.project_id == project)
-        if status:
-            query = query.where(Run.status.in_(status))
-        if kind:
-            query = query.where(Run.kind == kind)
-        if branch:
-            query = query.where(Run.branch_name == branch)
-        if user:
-            query = query.where(or_(Run.user_id == user, User.name == user))
-        if cursor:
-            query = query.where(Run.id < cursor)
-        rows = session.exec(query.order_by(Run.id.desc()).limit(limit + 1)).all()
-        items = [public(r, name) for r, name in rows[:limit]]
-        next_cursor = items[-1].id if len(rows) > limit else None
-        return items, next_cursor
-
-
 # ------------------------------------------------------------------ admission
-_ACTIVE = "status IN ('queued', 'running')"  # the exact text of the partial indexes, so they are used
-_RUN_FIELDS = (
-    'id',
-    'project_id',
-    'kind',
-    'status',
-    'depth_level',
-    'target_framework',
-    'branch_name',
-    'user_id',
-    'idempotency_key',
-    'retry_of',
-    'issue_number',
-    'issue_title',
-    'created_at',
-    'started_at',
-    'finished_at',
-    'deadline_at',
-    'heartbeat_at',
-    'exit_code',
-    'error',
-    'correlation_id',
-    'output_lines',
-    'last_seq',
-)
-# the key row and, when it names one, its run (one round trip for a replay)
-_SQL_KEY_AND_RUN = (
-    'SELECT k.fingerprint, k.run_id, k.expires_at, u.name, '
-    + ', '.join(f'r.{f}' for f in _RUN_FIELDS)
-    + ' FROM idempotencykey k LEFT JOIN run r ON r.id = k.run_id'
-    ' LEFT JOIN "user" u ON u.id = r.user_id WHERE k.user_id = :u AND k.key = :k'
-)
-_SQL_KEY_INSERT = (
-    'INSERT INTO idempotencykey (user_id, key, fingerprint, run_id, created_at, expires_at) '
-    'VALUES (:u, :k, :fp, :run, :now, :expires) ON CONFLICT DO NOTHING'
-)
-_SQL_KEY_DELETE_EXPIRED = 'DELETE FROM idempotencykey WHERE user_id = :u AND key = :k AND expires_at <= :now'
-# everything the repository rules need, in one statement
-_SQL_REPOSITORY_FACTS = (
-    'SELECT (SELECT count(*) FROM project WHERE id = :pid AND repository_key = :repo), '
-    '(SELECT min(max_concurrent_runs) FROM project WHERE repository_key = :repo), '
-    f'(SELECT count(*) FROM run WHERE repository_key = :repo AND {_ACTIVE} AND slot IS NOT NULL), '
-    f'(SELECT max(slot) FROM run WHERE repository_key = :repo AND {_ACTIVE} AND slot IS NOT NULL), '
-    f'(SELECT id FROM run WHERE repository_key = :repo AND branch_name = :branch AND {_ACTIVE})'
-)
-_SQL_SLOTTED_IDS = (
-    f'SELECT id FROM run WHERE repository_key = :repo AND {_ACTIVE} AND slot IS NOT NULL ORDER BY id LIMIT 100'
-)
-_SQL_SLOTS = f'SELECT slot FROM run WHERE repository_key = :repo AND {_ACTIVE} AND slot IS NOT NULL'
-_RUN_COLUMNS = (
-    'id',
-    'project_id',
-    'repository_key',
-    'kind',
-    'status',
-    'depth_level',
-    'target_framework',
-    'branch_name',
-    'checkout_ref',
-    'user_id',
-    'idempotency_key',
-    'payload_fingerprint',
-    'retry_of',
-    'issue_number',
-    'issue_title',
-    'slot',
-    'created_at',
-    'budget_seconds',
-    'correlation_id',
-    'last_seq',
-    'output_lines',
-)
-_SQL_RUN_INSERT = f'INSERT INTO run ({", ".join(_RUN_COLUMNS)}) VALUES ({", ".join(":" + c for c in _RUN_COLUMNS)})'
-_SQL_FIRST_EVENT = "INSERT INTO runevent (run_id, seq, at, type, text) VALUES (:run, 1, :at, 'status', :text)"
-_SQL_ADVISORY_LOCK = 'SELECT pg_advisory_xact_lock(:k)'
 PROJECT_CACHE_SECONDS = 2.0
 
 
@@ -248,7 +83,7 @@ class RunAdmitter:
         self.engine, self.settings, self.limiter, self.branches, self.bus = engine, settings, limiter, branches, bus
         self.reader = read_only(engine)
         self.db = RawDB(engine)
-        self._sql = {name: self.db.sql(value) for name, value in globals().items() if name.startswith('_SQL_')}
+        self._sql = {name: self.db.sql(value) for name, value in vars(run_sql).items() if name.startswith('SQL_')}
         self._sqlite = is_sqlite(str(engine.url))
         # Admissions in this process queue here rather than in SQLite's busy handler (which sleeps).
         self._write_lock = threading.Lock() if self._sqlite else contextlib.nullcontext()
@@ -319,7 +154,7 @@ class RunAdmitter:
         correlation_id: str | None,
     ) -> Admitted:
         with Session(self.reader) as session:
-            original, project = _load_visible_run(session, run_id, principal)
+            original, project = load_visible_run(session, run_id, principal)
             session.expunge_all()
         refusal = admission.retry_verdict(original.status, RETRYABLE_STATUSES)
         if refusal:
@@ -408,7 +243,7 @@ class RunAdmitter:
     def _lookup_key(self, user_id: str, key: str, fp: str) -> RunPublic | None:
         """A committed key naming a run: the replay, or a mismatch. None when the key is free or expired."""
         with self.db.reading() as cursor:
-            cursor.execute(self._sql['_SQL_KEY_AND_RUN'], {'u': user_id, 'k': key})
+            cursor.execute(self._sql['SQL_KEY_AND_RUN'], {'u': user_id, 'k': key})
             row = cursor.fetchone()
         if self._key_verdict(row, fp) == 'replay':
             return self._run_from_key_row(row)
@@ -418,7 +253,7 @@ class RunAdmitter:
         verdict = admission.idempotency_verdict(
             stored_fingerprint=row[0] if row else None,
             stored_run_id=row[1] if row else None,
-            expires_at=_aware(self.db.read_ts(row[2])) if row else None,
+            expires_at=as_utc(self.db.read_ts(row[2])) if row else None,
             fingerprint_now=fp,
             now=utcnow(),
         )
@@ -437,7 +272,7 @@ class RunAdmitter:
 
     @staticmethod
     def _run_from_key_row(row) -> RunPublic:  # noqa: ANN001
-        return RunPublic.model_validate({'user_name': row[3], **dict(zip(_RUN_FIELDS, row[4:], strict=True))})
+        return RunPublic.model_validate({'user_name': row[3], **dict(zip(run_sql.RUN_FIELDS, row[4:], strict=True))})
 
     def _admit_once(
         self, principal: Principal, project: Project, spec: RunSpec, key: str, fp: str, correlation_id: str | None
@@ -458,14 +293,14 @@ class RunAdmitter:
                     'now': self.db.ts(now),
                     'expires': self.db.ts(now + timedelta(seconds=self.settings.idempotency_ttl_seconds)),
                 }
-                cursor.execute(sql['_SQL_KEY_INSERT'], claim)
+                cursor.execute(sql['SQL_KEY_INSERT'], claim)
                 if cursor.rowcount != 1:
-                    cursor.execute(sql['_SQL_KEY_AND_RUN'], params)
+                    cursor.execute(sql['SQL_KEY_AND_RUN'], params)
                     row = cursor.fetchone()
                     if self._key_verdict(row, fp) == 'replay':
                         return Admitted(self._run_from_key_row(row), True, key, self.limiter.peek(rl_key))
-                    cursor.execute(sql['_SQL_KEY_DELETE_EXPIRED'], {**params, 'now': self.db.ts(now)})
-                    cursor.execute(sql['_SQL_KEY_INSERT'], claim)  # the key is free again
+                    cursor.execute(sql['SQL_KEY_DELETE_EXPIRED'], {**params, 'now': self.db.ts(now)})
+                    cursor.execute(sql['SQL_KEY_INSERT'], claim)  # the key is free again
                     if cursor.rowcount != 1:
                         raise _Conflict()  # taken meanwhile: decide again
                 quota = self.limiter.acquire(rl_key, key)
@@ -505,7 +340,7 @@ class RunAdmitter:
 
     def _lock_repository(self, cursor, repository_key: str) -> None:  # noqa: ANN001
         if not self.db.sqlite:
-            cursor.execute(self._sql['_SQL_ADVISORY_LOCK'], {'k': _lock_id(repository_key)})
+            cursor.execute(self._sql['SQL_ADVISORY_LOCK'], {'k': _lock_id(repository_key)})
             cursor.fetchall()
 
     def _announce(self, run: RunPublic, project: Project) -> None:
@@ -536,7 +371,7 @@ class RunAdmitter:
     ) -> RunPublic:
         repo = project.repository_key
         sql = self._sql
-        cursor.execute(sql['_SQL_REPOSITORY_FACTS'], {'pid': project.id, 'repo': repo, 'branch': spec.branch_name})
+        cursor.execute(sql['SQL_REPOSITORY_FACTS'], {'pid': project.id, 'repo': repo, 'branch': spec.branch_name})
         project_ok, limit, slotted, max_slot, holder = cursor.fetchone()
         if not project_ok:
             raise _StaleProject()  # deleted, or moved to another repository since it was cached
@@ -545,7 +380,7 @@ class RunAdmitter:
             slotted_active=slotted, max_concurrent=limit, branch_holder=holder, bypass_concurrency=bypass_concurrency
         )
         if verdict == 'concurrency_limit':
-            cursor.execute(sql['_SQL_SLOTTED_IDS'], {'repo': repo})
+            cursor.execute(sql['SQL_SLOTTED_IDS'], {'repo': repo})
             blocking = tuple(r[0] for r in cursor.fetchall())
             raise DomainError.from_refusal(admission.concurrency_refusal(limit, blocking))
         if verdict == 'pr_lock':
@@ -554,7 +389,7 @@ class RunAdmitter:
         if not bypass_concurrency:
             slot = 0 if max_slot is None else max_slot + 1  # above every held slot: free by definition
             if slot >= limit:  # holes below: take the lowest free one
-                cursor.execute(sql['_SQL_SLOTS'], {'repo': repo})
+                cursor.execute(sql['SQL_SLOTS'], {'repo': repo})
                 slot = admission.free_slot({r[0] for r in cursor.fetchall()}, limit)
         values = dict(
             id=run_id,
@@ -579,9 +414,9 @@ class RunAdmitter:
             last_seq=1,
             output_lines=0,
         )
-        cursor.execute(sql['_SQL_RUN_INSERT'], values)
+        cursor.execute(sql['SQL_RUN_INSERT'], values)
         text_ = 'queued' + (f' (retry of {spec.retry_of})' if spec.retry_of else '')
-        cursor.execute(sql['_SQL_FIRST_EVENT'], {'run': run_id, 'at': self.db.ts(now), 'text': text_})
+        cursor.execute(sql['SQL_FIRST_EVENT'], {'run': run_id, 'at': self.db.ts(now), 'text': text_})
         return RunPublic.model_validate(
             {
                 **values,
@@ -651,7 +486,7 @@ class RunAdmitter:
     # -- stop
     def stop(self, principal: Principal, run_id: str) -> RunPublic:
         with session_scope(self.engine) as session:
-            run, project = _load_visible_run(session, run_id, principal)
+            run, project = load_visible_run(session, run_id, principal)
             if run.status not in ACTIVE_STATUSES:
                 raise DomainError(409, 'run_ended', f'Run {run_id} already ended ({run.status}).')
             conn = session.connection()

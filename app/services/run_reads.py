@@ -1,0 +1,92 @@
+"""Reading runs: one run with its events, a run's events after a sequence number, and the runs list
+(filters and a keyset cursor). Visibility is by team: another team's run does not exist (404)."""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine, or_, select
+from sqlmodel import Session
+
+from app.models import Project, Run, RunDetail, RunEvent, RunEventPublic, RunPublic, User
+from app.services import projects
+from app.services.accounts import Principal
+from app.services.errors import not_found
+
+
+def public(run: Run, user_name: str | None = None) -> RunPublic:
+    return RunPublic.model_validate({**run.model_dump(), 'user_name': user_name})
+
+
+def load_visible_run(session: Session, run_id: str, principal: Principal) -> tuple[Run, Project]:
+    run = session.get(Run, run_id)
+    project = session.get(Project, run.project_id) if run else None
+    if run is None or not projects.visible(project, principal):
+        raise not_found(f'run {run_id!r}')
+    return run, project
+
+
+def get_run(
+    engine: Engine, principal: Principal, run_id: str, *, with_events: bool = True, events_limit: int = 2000
+) -> RunDetail:
+    with Session(engine) as session:
+        run, _ = load_visible_run(session, run_id, principal)
+        user = session.get(User, run.user_id) if run.user_id else None
+        detail = RunDetail.model_validate({**public(run, user.name if user else None).model_dump()})
+        if with_events:
+            detail.events = _events(session, run_id, after=0, limit=events_limit, tail=True)
+        return detail
+
+
+def _events(session: Session, run_id: str, *, after: int, limit: int, tail: bool = False) -> list[RunEventPublic]:
+    query = select(RunEvent).where(RunEvent.run_id == run_id, RunEvent.seq > after)
+    if tail:
+        rows = session.exec(query.order_by(RunEvent.seq.desc()).limit(limit)).all()
+        rows = list(reversed(rows))
+    else:
+        rows = session.exec(query.order_by(RunEvent.seq).limit(limit)).all()
+    return [RunEventPublic.model_validate(r[0].model_dump()) for r in rows]
+
+
+def list_events(
+    engine: Engine, principal: Principal, run_id: str, *, after: int = 0, limit: int = 1000
+) -> list[RunEventPublic]:
+    with Session(engine) as session:
+        load_visible_run(session, run_id, principal)
+        return _events(session, run_id, after=after, limit=limit)
+
+
+def list_runs(
+    engine: Engine,
+    principal: Principal,
+    *,
+    project: str | None = None,
+    status: list[str] | None = None,
+    kind: str | None = None,
+    branch: str | None = None,
+    user: str | None = None,
+    cursor: str | None = None,
+    limit: int = 50,
+) -> tuple[list[RunPublic], str | None]:
+    """Newest first; the cursor is the last id seen (ids sort by creation)."""
+    with Session(engine) as session:
+        query = (
+            select(Run, User.name)
+            .join(Project, Project.id == Run.project_id)
+            .outerjoin(User, User.id == Run.user_id)
+            .where(Project.team_id.in_(principal.team_ids))
+        )
+        if project:
+            query = query.where(Run.project_id == project)
+        if status:
+            query = query.where(Run.status.in_(status))
+        if kind:
+            query = query.where(Run.kind == kind)
+        if branch:
+            query = query.where(Run.branch_name == branch)
+        if user:
+            query = query.where(or_(Run.user_id == user, User.name == user))
+        if cursor:
+            query = query.where(Run.id < cursor)
+        rows = session.exec(query.order_by(Run.id.desc()).limit(limit + 1)).all()
+        items = [public(r, name) for r, name in rows[:limit]]
+        next_cursor = items[-1].id if len(rows) > limit else None
+        return items, next_cursor
