@@ -9,7 +9,6 @@ import contextlib
 import json
 import logging
 import os
-import re
 import signal
 import socket
 import uuid
@@ -25,19 +24,14 @@ from app.models import RunStatus, utcnow
 from app.services import gitops, procs
 from app.services.afk_rules import LAUNCH_FAILED
 from app.services.events import EventBus
+from app.services.output_ingest import FLUSH_RETRY_SECONDS, OutputIngest
 from app.services.reaper import KillReason, classify_run, finish_run
 from app.services.timeline import append_events, timed_sql
 
 log = logging.getLogger(__name__)
-STAGE_RE = re.compile(r'^::stage::\s*(.+)$')
-READ_CHUNK = 64 * 1024
-FLUSH_SECONDS = 0.05
-FLUSH_LINES = 10_000  # events per INSERT transaction
-FLUSH_RETRY_SECONDS = 1.0
 FINISH_ATTEMPTS = 5
 DRAIN_AFTER_EXIT_SECONDS = 2.0  # after the exit, keep reading while output still arrives this often ...
 DRAIN_AFTER_EXIT_MAX_SECONDS = 30.0  # ... but no longer than this (an escaped process may hold the pipe)
-MAX_BUFFERED_LINES = 50_000  # back-pressure: past this, stop reading until the buffer is stored
 
 
 def new_instance_id() -> str:
@@ -71,6 +65,7 @@ class RunEngine:
         self.engine = engine
         self.bus = bus
         self.instance_id = instance_id or new_instance_id()
+        self.output = OutputIngest(settings=settings, engine=engine, bus=bus)
         self.live: dict[str, LiveRun] = {}
         self._tasks: set[asyncio.Task] = set()
         self._drain_lock = asyncio.Lock()
@@ -210,11 +205,11 @@ class RunEngine:
         exit_code: int | None = None
         error: str | None = None
         launch_failed = False
-        flusher = asyncio.create_task(self._flush_loop(live))
+        flusher = asyncio.create_task(self.output.flush_loop(live))
         try:
             try:
                 commit = await asyncio.to_thread(self._prepare_worktree, run, worktree)
-                self._emit(live, 'stage', f'checkout {run["checkout_ref"]} @ {commit[:12]}')
+                self.output.emit(live, 'stage', f'checkout {run["checkout_ref"]} @ {commit[:12]}')
                 exit_code, error = await self._run_process(live, run, worktree)
             except (gitops.GitError, LaunchFailed) as exc:
                 cause = f'checkout failed: {exc}' if isinstance(exc, gitops.GitError) else str(exc)
@@ -284,7 +279,7 @@ class RunEngine:
                 continue
             if live.kill_reason or live.run_id not in self.live:
                 continue  # stopped or ended while we asked the forge
-            self._emit(
+            self.output.emit(
                 live,
                 'status',
                 f'pull request from afk/{live.run.get("issue_number")} found: ending the run as succeeded',
@@ -369,7 +364,7 @@ class RunEngine:
         await asyncio.to_thread(self._record_pid, live.run_id, process.pid, run)
         if live.kill_reason:  # a stop arrived while the worktree was being prepared
             await self._kill(live, live.kill_reason)
-        readers = [asyncio.create_task(self._read(live, process.stdout))]  # stderr merged: order kept
+        readers = [asyncio.create_task(self.output.read(live, process.stdout))]  # stderr merged: order kept
         remaining = (run['deadline_at'] - utcnow()).total_seconds()
         try:
             await asyncio.wait_for(process.wait(), timeout=max(remaining, 0.01))
@@ -419,101 +414,6 @@ class RunEngine:
             return False
         self._spawn(self._kill(live, 'stop'))
         return True
-
-    # ------------------------------------------------------------ output
-    async def _read(self, live: LiveRun, stream: asyncio.StreamReader) -> None:
-        pending = b''
-        limit = self.settings.max_line_chars
-        while True:
-            while live.buffered_lines >= MAX_BUFFERED_LINES:  # the database is behind: let the pipe fill
-                await asyncio.sleep(FLUSH_SECONDS)
-            chunk = await stream.read(READ_CHUNK)
-            if not chunk:
-                break
-            live.bytes_read += len(chunk)
-            pending += chunk
-            *lines, pending = pending.split(b'\n')
-            for raw in lines:
-                if live.cutting:  # the end of a line already emitted cut
-                    live.cutting = False
-                    continue
-                self._emit_output(live, raw.decode('utf-8', 'replace').rstrip('\r'), limit)
-            if len(pending) > limit * 4:  # a line with no end in sight: emit it cut now, drop the rest of it
-                if not live.cutting:
-                    self._emit_output(live, pending.decode('utf-8', 'replace'), limit, force_cut=True)
-                    live.cutting = True
-                pending = b''
-        if pending and not live.cutting:
-            self._emit_output(live, pending.decode('utf-8', 'replace').rstrip('\r'), limit)
-
-    def _emit_output(self, live: LiveRun, line: str, limit: int, *, force_cut: bool = False) -> None:
-        if '\x00' in line:  # PostgreSQL text cannot hold NUL; a store that fails would lose the batch
-            line = line.replace('\x00', '\ufffd')
-        if len(line) > limit or force_cut:
-            line = line[:limit] + f' … [line cut at {limit} characters]'
-        if live.stored_lines + live.buffered_lines >= self.settings.max_output_lines:
-            if not live.truncated:
-                live.truncated = True
-                live.buffer.append(
-                    (
-                        'status',
-                        f'output truncated: more than {self.settings.max_output_lines} lines; the rest is not stored',
-                    )
-                )
-            return
-        stage = STAGE_RE.match(line)
-        if stage:
-            live.buffer.append(('stage', stage.group(1).strip()))
-        else:
-            live.buffer.append(('output', line))
-        live.buffered_lines += 1  # stage lines count too: the bound protects the database from any flood
-
-    @staticmethod
-    def _emit(live: LiveRun, kind: str, body: str) -> None:
-        live.buffer.append((kind, body))
-
-    async def _flush_loop(self, live: LiveRun) -> None:
-        while not live.output_done.is_set():
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(live.output_done.wait(), FLUSH_SECONDS)
-            if live.buffer and not live.output_done.is_set():  # the last part goes with the terminal status
-                try:
-                    await self._flush(live)
-                except Exception:  # the unstored part went back to the buffer: try again next round
-                    log.exception('storing output of run %s failed', live.run_id)
-                    await asyncio.sleep(FLUSH_RETRY_SECONDS)
-
-    async def _flush(self, live: LiveRun) -> None:
-        """Store the buffered events in order. Only the flush loop calls this, one flush at a time, and
-        the reaper stores the rest after the loop ended, so seq order is the order lines arrived."""
-        if not live.buffer:
-            return
-        batch = live.buffer
-        live.buffer = []
-        live.stored_lines += live.buffered_lines  # counted before the await, so the bound holds meanwhile
-        live.buffered_lines = 0
-        last_seq = 0
-        for start in range(0, len(batch), FLUSH_LINES):
-            part = batch[start : start + FLUSH_LINES]
-            part_lines = sum(1 for kind, _ in part if kind == 'output')
-            try:
-                last_seq = await asyncio.to_thread(self._store, live.run_id, part, part_lines)
-            except BaseException:
-                live.buffer[:0] = batch[start:]  # keep order: the unstored rest goes first next time
-                raise
-        self.bus.publish(
-            {
-                'type': 'run.output',
-                'id': live.run_id,
-                'project_id': live.project_id,
-                'team_id': live.team_id,
-                'last_seq': last_seq,
-            }
-        )
-
-    def _store(self, run_id: str, batch: list[tuple[str, str]], lines: int) -> int:
-        with session_scope(self.engine) as session:
-            return append_events(session.connection(), run_id, batch, output_lines=lines)
 
     # ------------------------------------------------------------ liveness
     async def _heartbeat_loop(self) -> None:

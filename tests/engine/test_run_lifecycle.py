@@ -61,9 +61,9 @@ def test_reaped_on_exit_even_when_a_background_child_holds_the_output_open(setti
 
 
 def test_output_faster_than_the_database_is_held_back_not_lost(settings_factory, repo_factory, monkeypatch) -> None:
-    from app.services import executor
+    from app.services import output_ingest
 
-    monkeypatch.setattr(executor, 'MAX_BUFFERED_LINES', 100)  # the reader must wait for the store often
+    monkeypatch.setattr(output_ingest, 'MAX_BUFFERED_LINES', 100)  # the reader must wait for the store often
     repo = repo_factory({'main': shell_script('seq 1 3000')})
     with api_server(settings_factory()) as server, server.client() as client:
         create_project(client, repo)
