@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
@@ -15,24 +13,14 @@ from app.services import tokens
 router = APIRouter(prefix='/tokens', tags=['tokens'])
 
 
-class TokenPublic(BaseModel):
-    id: str
-    user_id: str
-    user_name: str
-    role: str
-    name: str
-    created_at: datetime
-
-
 class Revoked(BaseModel):
     revoked: list[str]
 
 
-@router.get('', response_model=list[TokenPublic], responses=problems(401, 403))
-async def list_tokens(services: ServicesDep, principal: PrincipalDep) -> list[TokenPublic]:
+@router.get('', response_model=list[tokens.TokenInfo], responses=problems(401, 403))
+async def list_tokens(services: ServicesDep, principal: PrincipalDep) -> list[tokens.TokenInfo]:
     """Operators: the tokens of the people in their teams (ids and owners; a token's secret is never stored)."""
-    found = await run_in_threadpool(tokens.list_tokens, services.engine, principal)
-    return [TokenPublic(**vars(info)) for info in found]
+    return await run_in_threadpool(tokens.list_tokens, services.engine, principal)
 
 
 def _revoked(services, ids: list[str], digests: list[str]) -> Revoked:  # noqa: ANN001
