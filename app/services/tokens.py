@@ -10,6 +10,7 @@ from datetime import datetime
 from sqlalchemy import Engine, text
 
 from app.db import session_scope
+from app.models import as_utc
 from app.services.accounts import Principal
 from app.services.errors import DomainError, forbidden
 
@@ -59,7 +60,7 @@ def list_tokens(engine: Engine, principal: Principal) -> list[TokenInfo]:
             )
             .all()
         )
-    return [TokenInfo(*row) for row in rows]
+    return [TokenInfo(*row[:5], created_at=as_utc(row[5])) for row in rows]  # SQLite hands back text
 
 
 def revoke(
