@@ -1,0 +1,47 @@
+"""A branch name with a right-to-left override cannot reverse what stands around it in the runs list, the
+run page or the picker: the control is shown as text ([U+202E])."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import expect
+
+from tests.conftest import make_repo
+from tests.helpers import create_project
+from tests.servers import app_process
+
+pytestmark = pytest.mark.e2e
+SNEAKY = 'fix/\u202egnp.exe'
+
+
+def test_bidi_controls_in_a_branch_name_are_shown(tmp_path: Path, browser) -> None:  # noqa: ANN001
+    repo = make_repo(tmp_path / 'repo', {'main': {'run.sh': 'echo hi\n'}})
+    subprocess.run(['git', 'branch', SNEAKY], cwd=repo, check=True)
+    data = tmp_path / 'data'
+    with app_process(data, env={'RUNBOARD_DEMO': 'false', 'RUNBOARD_GLOBAL_RUN_CAP': '0'}) as app:
+        token = json.loads((data / 'credentials.json').read_text())['token']
+        api = httpx.Client(base_url=app['url'], headers={'Authorization': f'Bearer {token}'}, timeout=30)
+        create_project(api, repo, project_id='bidi')
+        run = api.post(
+            '/api/runs',
+            json={'project_id': 'bidi', 'branch': SNEAKY, 'depth_level': 'shallow', 'target_framework': 'python'},
+        ).json()
+        context = browser.new_context(viewport={'width': 1000, 'height': 800})
+        try:
+            page = context.new_page()
+            page.goto(app['url'] + '/projects/bidi')
+            row = page.locator('[data-field=params]').first
+            expect(row).to_contain_text('fix/[U+202E]gnp.exe · shallow · python')
+            assert '\u202e' not in row.inner_text()
+            page.get_by_test_id('branch').click()
+            expect(page.get_by_role('option').filter(has_text='fix/[U+202E]gnp.exe')).to_be_visible()
+            page.keyboard.press('Escape')
+            page.goto(f'{app["url"]}/runs/{run["id"]}')
+            expect(page.locator('[data-param=branch]')).to_have_text('fix/[U+202E]gnp.exe')
+        finally:
+            context.close()
