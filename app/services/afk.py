@@ -23,6 +23,7 @@ from app.db import is_sqlite, session_scope
 from app.models import LOOP_RUN_SQL, Project, ProjectPublic, RunKind, RunPublic, as_utc, utcnow
 from app.services import claims, projects
 from app.services.accounts import Principal
+from app.services.afk_lease import SweepLease
 from app.services.afk_rules import is_paused, should_launch_auto
 from app.services.errors import DomainError, forbidden
 from app.services.runs import RunSpec
@@ -52,44 +53,6 @@ class SweepReport:
     launched: list[str] = field(default_factory=list)  # run ids
     considered: int = 0
     stopped_by: str | None = None  # 'global_cap' | 'lease_held'
-
-
-class SweepLease:
-    """Team mode: one instance sweeps at a time (Redis SET NX PX). Redis may lose it: claims stay safe."""
-
-    _RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end"
-
-    def __init__(self, redis_url: str, prefix: str, ttl_seconds: float) -> None:
-        import redis
-
-        self._redis = redis.Redis.from_url(redis_url, socket_connect_timeout=1.0, socket_timeout=2.0)
-        self.key = f'{prefix}:afk:sweep-lease'
-        self.ttl_ms = int(ttl_seconds * 1000)
-        self._token: str | None = None
-
-    def acquire(self) -> bool:
-        token = uuid.uuid4().hex
-        try:
-            if self._redis.set(self.key, token, nx=True, px=self.ttl_ms):
-                self._token = token
-                return True
-            return False
-        except Exception:  # noqa: BLE001 - without Redis the database still keeps launches safe
-            log.warning('AFK sweep lease unavailable; sweeping without it', exc_info=True)
-            self._token = None
-            return True
-
-    def release(self) -> None:
-        if self._token is None:
-            return
-        try:
-            self._redis.eval(self._RELEASE, 1, self.key, self._token)
-        except Exception:  # noqa: BLE001 - the lease expires by itself
-            log.warning('could not release the AFK sweep lease', exc_info=True)
-        self._token = None
-
-    def close(self) -> None:
-        self._redis.close()
 
 
 def _count(conn: Connection, sql: str, **params: object) -> int:
