@@ -26,6 +26,7 @@ from app.services.afk_rules import LAUNCH_FAILED
 from app.services.events import EventBus
 from app.services.output_ingest import FLUSH_RETRY_SECONDS, OutputIngest
 from app.services.reaper import KillReason, classify_run, finish_run
+from app.services.run_liveness import is_orphaned, refresh_heartbeats, running_runs
 from app.services.timeline import append_events, timed_sql
 
 log = logging.getLogger(__name__)
@@ -420,58 +421,28 @@ class RunEngine:
         while True:
             await asyncio.sleep(self.settings.heartbeat_seconds)
             try:
-                stops = await asyncio.to_thread(self._heartbeat)
+                stops = await asyncio.to_thread(refresh_heartbeats, self.engine, self.instance_id)
                 for run_id in stops:
                     if run_id in self.live and self.live[run_id].kill_reason is None:
                         self._spawn(self._kill(self.live[run_id], 'stop'))
             except Exception:
                 log.exception('heartbeat failed')
 
-    def _heartbeat(self) -> list[str]:
-        """Refresh our runs' heartbeat; return those a person asked to stop (in case the bus missed it)."""
-        with session_scope(self.engine) as session:
-            conn = session.connection()
-            conn.execute(
-                timed_sql(
-                    "UPDATE run SET heartbeat_at = :now WHERE owner_instance = :me AND status = 'running'",
-                    binds=('now',),
-                ),
-                {'now': utcnow(), 'me': self.instance_id},
-            )
-            rows = conn.execute(
-                text(
-                    "SELECT id FROM run WHERE owner_instance = :me AND status = 'running' "
-                    'AND stop_requested_at IS NOT NULL'
-                ),
-                {'me': self.instance_id},
-            ).all()
-        return [r[0] for r in rows]
-
     def recover(self) -> list[str]:
         """Runs left `running` by a dead instance become `crashed`; their stray processes are killed."""
         stale_before = utcnow() - timedelta(seconds=3 * self.settings.heartbeat_seconds)
-        with session_scope(self.engine) as session:
-            rows = (
-                session.connection()
-                .execute(
-                    timed_sql(
-                        'SELECT r.id, r.owner_instance, r.heartbeat_at, r.pid, r.kind, r.issue_number, r.project_id, '
-                        'p.issue_source, p.repository FROM run r JOIN project p ON p.id = r.project_id '
-                        "WHERE r.status = 'running'",
-                        columns=('heartbeat_at',),
-                    )
-                )
-                .all()
-            )
         crashed = []
-        for run_id, owner, heartbeat, pid, kind, issue_number, project_id, issue_source, repository in rows:
-            if owner == self.instance_id:
-                if run_id in self.live:
-                    continue
-                dead = True  # ours on paper, but no live process here: it cannot finish
-            else:
-                dead = procs.owner_is_dead(owner) or heartbeat is None or heartbeat < stale_before
-            if not dead:
+        for run_id, owner, heartbeat, pid, kind, issue_number, project_id, issue_source, repository in running_runs(
+            self.engine
+        ):
+            if not is_orphaned(
+                owner=owner,
+                me=self.instance_id,
+                live_here=run_id in self.live,
+                heartbeat=heartbeat,
+                stale_before=stale_before,
+                owner_process_dead=owner != self.instance_id and procs.owner_is_dead(owner),
+            ):
                 continue
             killed = procs.kill_run_processes(run_id, pid)
             note = f'owner instance {owner} is gone'
