@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Annotated
 
@@ -49,7 +50,7 @@ def _answer(admitted: runs.Admitted) -> Response:
     if admitted.replayed:
         headers['Idempotent-Replayed'] = 'true'
     if admitted.quota is not None:
-        headers.update(runs.rate_headers(admitted.quota))
+        headers.update(rate_headers(admitted.quota))
     return Response(
         admitted.run.model_dump_json(),
         status_code=200 if admitted.replayed else 201,
@@ -74,7 +75,7 @@ async def quota_headers(request: Request, status: int) -> dict[str, str]:
             quota = await run_in_threadpool(services.admitter.quota, principal)
         except DomainError:  # the limiter is down (the answer is that 503): no RateLimit figures to give
             return headers
-        headers.update(runs.rate_headers(quota))
+        headers.update(rate_headers(quota))
     return headers
 
 
@@ -207,3 +208,12 @@ async def stop_run(run_id: str, services: ServicesDep, principal: PrincipalDep) 
     run = await run_in_threadpool(services.admitter.stop, principal, run_id)
     services.runner.request_stop(run_id)
     return run
+
+
+def rate_headers(quota) -> dict[str, str]:  # noqa: ANN001 - a ratelimit.Quota
+    """RateLimit-Policy and RateLimit (draft-ietf-httpapi-ratelimit-headers) for a quota."""
+    reset = max(0, math.ceil(quota.reset_after))
+    return {
+        'RateLimit-Policy': f'"runs";q={quota.limit};w={quota.window_seconds}',
+        'RateLimit': f'"runs";r={quota.remaining};t={reset}',
+    }

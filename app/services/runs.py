@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import math
 import threading
 import time
 import uuid
@@ -311,7 +310,7 @@ class RunAdmitter:
                         'rate_limited',
                         f'Run limit reached: {quota.limit} runs per {quota.window_seconds} s. Retry in {retry} s.',
                         retry_after_seconds=retry,
-                        headers=rate_headers(quota) | {'Retry-After': str(retry)},
+                        headers={'Retry-After': str(retry)},  # the API adds RateLimit-Policy / RateLimit
                     )
                 run = self._insert_run(
                     cursor,
@@ -328,8 +327,6 @@ class RunAdmitter:
         except BaseException as exc:
             if quota is not None and quota.allowed:
                 self.limiter.release(rl_key, key)
-            if isinstance(exc, DomainError) and exc.status == 409:
-                exc.headers.update(rate_headers(self.limiter.peek(rl_key)))
             if isinstance(exc, self.db.integrity_errors):
                 raise _Conflict() from exc
             if isinstance(exc, self.db.data_errors):
@@ -526,12 +523,3 @@ def _bad_data() -> DomainError:
 def _lock_id(repository_key: str) -> int:
     """A stable signed 64-bit advisory-lock id for a repository."""
     return int.from_bytes(hashlib.sha256(b'runboard-repo:' + repository_key.encode()).digest()[:8], 'big', signed=True)
-
-
-def rate_headers(quota) -> dict[str, str]:  # noqa: ANN001
-    """RateLimit-Policy and RateLimit (draft-ietf-httpapi-ratelimit-headers) for a quota."""
-    reset = max(0, math.ceil(quota.reset_after))
-    return {
-        'RateLimit-Policy': f'"runs";q={quota.limit};w={quota.window_seconds}',
-        'RateLimit': f'"runs";r={quota.remaining};t={reset}',
-    }
