@@ -472,5 +472,5 @@ def install(services) -> AfkLoop:  # noqa: ANN001 - container.Services
     services.extras['afk'] = loop
     services.extras.setdefault('scheduler_hooks', []).append(loop.install)
     services.runner.on_run_finished.append(lambda project_id, status: loop.kick())
-    services.runner.pull_request_probe = forge.pull_request_probe
+    services.runner.pull_requests.probe = forge.pull_request_probe
     return loop

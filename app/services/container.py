@@ -11,7 +11,7 @@ from app import db
 from app.config import Settings
 from app.services import accounts, gitops
 from app.services.events import EventBus, make_bus
-from app.services.executor import RunEngine
+from app.services.engine import RunEngine
 from app.services.ratelimit import make_limiter
 from app.services.runs import RunAdmitter
 

@@ -15,6 +15,7 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 QUEUE_SIZE = 10_000
+Event = dict[str, Any]
 
 
 class EventBus:

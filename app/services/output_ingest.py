@@ -18,7 +18,7 @@ from app.services.events import EventBus
 from app.services.timeline import append_events
 
 if TYPE_CHECKING:
-    from app.services.executor import LiveRun
+    from app.services.engine.live import LiveRun
 
 log = logging.getLogger(__name__)
 STAGE_RE = re.compile(r'^::stage::\s*(.+)$')

@@ -40,7 +40,7 @@ def start(services) -> AsyncIOScheduler:  # noqa: ANN001
         await services.runner.end_runs_with_pull_requests()
 
     scheduler.add_job(safety_poll, 'interval', seconds=services.settings.reaper_poll_seconds, id='reaper', **job)
-    if services.runner.pull_request_probe is not None:  # AFK on a forge: a PR ends its live run as success
+    if services.runner.pull_requests.probe is not None:  # AFK on a forge: a PR ends its live run as success
         scheduler.add_job(
             end_runs_with_pull_requests,
             'interval',

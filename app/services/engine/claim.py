@@ -1,0 +1,74 @@
+"""Claiming: the oldest queued run becomes `running` on one instance, under the global cap, atomically
+(SQLite: the write lock; PostgreSQL: an advisory lock serialises claims across servers)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Literal
+
+from sqlalchemy import Engine, text
+
+from app.db import is_sqlite, session_scope
+from app.models import utcnow
+from app.services.engine.live import ClaimedRun
+from app.services.timeline import append_events, timed_sql
+
+CLAIM_LOCK_ID = 727001
+SQL_RUNNING_COUNT = "SELECT count(*) FROM run WHERE status = 'running'"
+SQL_NEXT_QUEUED = (
+    'SELECT r.id, r.project_id, r.budget_seconds, r.checkout_ref, r.branch_name, r.depth_level, '
+    'r.target_framework, r.kind, r.issue_number, r.issue_title, r.issue_body, p.repository, '
+    'p.issue_source, p.command, p.team_id '
+    'FROM run r JOIN project p ON p.id = r.project_id '
+    "WHERE r.status = 'queued' AND r.stop_requested_at IS NULL "
+    'ORDER BY r.created_at, r.id LIMIT 1'
+)
+SQL_MARK_RUNNING = (
+    "UPDATE run SET status = 'running', started_at = :now, deadline_at = :deadline, "
+    'heartbeat_at = :now, owner_instance = :owner '
+    "WHERE id = :id AND status = 'queued' AND stop_requested_at IS NULL"
+)
+ClaimResult = ClaimedRun | Literal['lost'] | None
+
+
+def claim_next(
+    engine: Engine,
+    *,
+    global_cap: int,
+    instance_id: str,
+    register: Callable[[ClaimedRun], None],
+    unregister: Callable[[str], None],
+) -> ClaimResult:
+    """Oldest queued run -> running on `instance_id`, if the global cap allows.
+
+    Returns None when nothing may start, 'lost' when the chosen run changed under us (stopped by a
+    person on another server between the SELECT and the UPDATE), else the claimed run. `register` is
+    called before the commit: recovery must never see the run `running` as ours yet not live.
+    """
+    with session_scope(engine) as session:
+        conn = session.connection()  # SQLite: BEGIN IMMEDIATE, i.e. the write lock
+        if not is_sqlite(str(engine.url)):
+            conn.execute(text(f'SELECT pg_advisory_xact_lock({CLAIM_LOCK_ID})'))
+        now = utcnow()  # only once we hold the lock: started_at never precedes the end of the run it replaces
+        if conn.execute(text(SQL_RUNNING_COUNT)).scalar_one() >= global_cap:
+            return None
+        row = conn.execute(text(SQL_NEXT_QUEUED)).mappings().first()
+        if row is None:
+            return None
+        deadline = now + timedelta(seconds=row['budget_seconds'])
+        updated = conn.execute(
+            timed_sql(SQL_MARK_RUNNING, binds=('now', 'deadline')),
+            {'now': now, 'deadline': deadline, 'owner': instance_id, 'id': row['id']},
+        ).rowcount
+        if updated != 1:
+            return 'lost'
+        append_events(conn, row['id'], [('status', 'running')], now=now)
+        claimed: ClaimedRun = {**row, 'deadline_at': deadline}
+        register(claimed)
+        try:
+            session.commit()
+        except BaseException:
+            unregister(row['id'])
+            raise
+    return claimed

@@ -1,0 +1,315 @@
+"""RunEngine, the in-process executor: claims queued runs under the global cap, runs each one's command
+in a fresh git worktree in its own process group, streams its output into the timeline, enforces the
+budget, and reaps it the moment it ends. The parts live beside it: claim, process, pull_requests,
+recovery; output ingest and liveness in app/services."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, text
+
+from app.config import Settings
+from app.db import session_scope
+from app.models import RunStatus
+from app.services import gitops
+from app.services.afk_rules import LAUNCH_FAILED
+from app.services.engine.claim import claim_next
+from app.services.engine.live import ClaimedRun, LaunchFailed, LiveRun, new_instance_id
+from app.services.engine.process import kill_process_group, run_process
+from app.services.engine.pull_requests import PullRequestCheck
+from app.services.engine.recovery import recover_orphans
+from app.services.events import Event, EventBus
+from app.services.output_ingest import FLUSH_RETRY_SECONDS, OutputIngest
+from app.services.reaper import KillReason, classify_run, finish_run
+from app.services.run_liveness import refresh_heartbeats
+
+log = logging.getLogger(__name__)
+FINISH_ATTEMPTS = 5
+RunFinished = Callable[[str, str], None]  # (project_id, status), e.g. the AFK sweep's kick
+
+
+class RunEngine:
+    def __init__(self, *, settings: Settings, engine: Engine, bus: EventBus, instance_id: str | None = None):
+        self.settings = settings
+        self.engine = engine
+        self.bus = bus
+        self.instance_id = instance_id or new_instance_id()
+        self.output = OutputIngest(settings=settings, engine=engine, bus=bus)
+        self.live: dict[str, LiveRun] = {}
+        self.pull_requests = PullRequestCheck()
+        self.on_run_finished: list[RunFinished] = []
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._drain_lock = asyncio.Lock()
+        self._drain_pending = False  # a drain is spawned but has not started: further kicks fold into it
+        self._heartbeat_task: asyncio.Task[None] | None = None
+        self._events_task: asyncio.Task[None] | None = None
+        self._closing = False
+
+    # ------------------------------------------------------------ lifecycle
+    async def start(self) -> None:
+        await asyncio.to_thread(self.recover)
+        self._heartbeat_task = asyncio.create_task(self._heartbeat_loop())
+        self._events_task = asyncio.create_task(self._listen(self.bus.subscribe()))
+        self.kick()
+
+    async def close(self) -> None:
+        """Graceful shutdown: runs this instance owns cannot outlive it, so they end as crashed."""
+        self._closing = True
+        for task in (self._heartbeat_task, self._events_task):
+            if task:
+                task.cancel()
+        await asyncio.gather(*(self._kill(live, 'shutdown') for live in list(self.live.values())))
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.settings.kill_grace_seconds + 5
+        while self._tasks:  # a drain may still spawn a run's task (which then ends at once as crashed)
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                break
+            await asyncio.wait(set(self._tasks), timeout=remaining)
+
+    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def _listen(self, queue: asyncio.Queue[Event]) -> None:
+        while True:
+            event = await queue.get()
+            kind = event.get('type')
+            if kind == 'run.stop' and event.get('id') in self.live:
+                self._spawn(self._kill(self.live[event['id']], 'stop'))  # never block the listener on a grace
+            elif kind == 'queue':
+                self.kick()
+
+    # ------------------------------------------------------------ queue
+    def _cap_full_locally(self) -> bool:
+        """This instance's own running runs already fill the global cap: nothing can start, so there is
+        no need to ask the database (which still guards every claim, across instances)."""
+        return len(self.live) >= self.settings.global_run_cap
+
+    def kick(self) -> None:
+        if not self._closing and not self._drain_pending and not self._cap_full_locally():
+            self._drain_pending = True
+            self._spawn(self._drain())
+
+    async def _drain(self) -> None:
+        async with self._drain_lock:
+            self._drain_pending = False  # kicks from now on need another pass after this one
+            while not self._closing and not self._cap_full_locally():
+                try:
+                    claimed = await asyncio.to_thread(self._claim_next)
+                except Exception:  # the safety poll kicks the queue again
+                    log.exception('claiming the next queued run failed')
+                    return
+                if claimed is None:
+                    return
+                if claimed == 'lost':
+                    continue
+                live = self.live[claimed['id']]
+                if self._closing:  # claimed while shutting down: it must not start a process now
+                    live.kill_reason = 'shutdown'
+                self._publish_run(live.run_id, live.project_id, live.team_id, RunStatus.running.value)
+                self._spawn(self._execute(live, claimed))
+
+    def _claim_next(self) -> ClaimedRun | str | None:
+        def register(run: ClaimedRun) -> None:
+            self.live[run['id']] = LiveRun(run_id=run['id'], project_id=run['project_id'], team_id=run['team_id'])
+
+        return claim_next(
+            self.engine,
+            global_cap=self.settings.global_run_cap,
+            instance_id=self.instance_id,
+            register=register,
+            unregister=lambda run_id: self.live.pop(run_id, None),
+        )
+
+    # ------------------------------------------------------------ one run
+    async def _execute(self, live: LiveRun, run: ClaimedRun) -> None:
+        worktree = self.settings.worktrees_dir / live.run_id
+        live.run = run
+        forced: RunStatus | None = None  # an outcome decided before the process could have one
+        exit_code: int | None = None
+        error: str | None = None
+        launch_failed = False
+        flusher = asyncio.create_task(self.output.flush_loop(live))
+        try:
+            try:
+                commit = await asyncio.to_thread(self._prepare_worktree, run, worktree)
+                self.output.emit(live, 'stage', f'checkout {run["checkout_ref"]} @ {commit[:12]}')
+                exit_code = await run_process(
+                    live, run, worktree, engine=self.engine, output=self.output, kill=self._kill
+                )
+            except (gitops.GitError, LaunchFailed) as exc:
+                cause = f'checkout failed: {exc}' if isinstance(exc, gitops.GitError) else str(exc)
+                error = f'{LAUNCH_FAILED}: {cause}'
+                launch_failed = not live.kill_reason  # a stop during the checkout still reads stopped
+                forced = None if live.kill_reason else RunStatus.failed
+        except Exception as exc:  # the engine must always reap what it started
+            log.exception('run %s failed inside the engine', live.run_id)
+            error = f'engine error: {exc}'
+            forced = RunStatus.crashed
+        finally:
+            await self._reap(
+                live,
+                run,
+                worktree,
+                forced=forced,
+                exit_code=exit_code,
+                error=error,
+                launch_failed=launch_failed,
+                flusher=flusher,
+            )
+
+    async def _reap(
+        self,
+        live: LiveRun,
+        run: ClaimedRun,
+        worktree: Path,
+        *,
+        forced: RunStatus | None,
+        exit_code: int | None,
+        error: str | None,
+        launch_failed: bool,
+        flusher: asyncio.Task[None],
+    ) -> None:
+        # Let the flusher finish a store in progress (cancelling it mid-store could write output after
+        # the terminal status); what is left is stored with the terminal status, in one transaction.
+        live.output_done.set()
+        with contextlib.suppress(Exception):
+            await flusher
+        remaining, live.buffer = live.buffer, []
+        has_pr = live.kill_reason == 'pull_request' or await self._has_pull_request(run, live)
+        status = (RunStatus.succeeded if has_pr else forced) or classify_run(
+            exit_code=exit_code, kill_reason=live.kill_reason, has_pull_request=has_pr
+        )
+        if live.kill_reason == 'shutdown':
+            error = error or 'server stopped while the run was in progress'
+        message = (
+            'its pull request was found; the process group was ended' if live.kill_reason == 'pull_request' else error
+        )
+        done = await self._finish(
+            live.run_id,
+            status=status,
+            exit_code=exit_code,
+            error=error,
+            output=remaining,
+            launch_failed=launch_failed and not has_pr,
+            message=message,
+        )
+        self.live.pop(live.run_id, None)  # if finishing failed, the safety poll reaps it as crashed
+        self.kick()  # the slot is free: start the next queued run before tidying up
+        if done:
+            self._publish_run(live.run_id, live.project_id, live.team_id, status.value)
+            self._run_finished_callbacks(live.project_id, status.value)
+        try:
+            if status == RunStatus.succeeded:
+                await asyncio.to_thread(gitops.remove_worktree, worktree)
+            else:  # kept for inspection: its retention counts from now, not from the checkout
+                os.utime(worktree)
+        except (OSError, gitops.GitError):
+            log.warning('tidying the worktree of run %s failed', live.run_id, exc_info=True)
+
+    def _run_finished_callbacks(self, project_id: str, status: str) -> None:
+        for callback in self.on_run_finished:
+            try:
+                callback(project_id, status)
+            except Exception:
+                log.exception('run-finished callback %r failed', callback)
+
+    async def _finish(self, run_id: str, **outcome: Any) -> dict[str, Any] | None:
+        for attempt in range(FINISH_ATTEMPTS):
+            try:
+                return await asyncio.to_thread(finish_run, self.engine, run_id=run_id, **outcome)
+            except Exception:
+                log.exception('reaping run %s failed (attempt %d)', run_id, attempt + 1)
+                if attempt == FINISH_ATTEMPTS - 3 and outcome.get('output'):
+                    log.error('run %s: storing without its last %d output lines', run_id, len(outcome['output']))
+                    outcome['output'] = None  # in case they are what fails: the terminal status matters more
+                await asyncio.sleep(FLUSH_RETRY_SECONDS * (attempt + 1))
+        return None
+
+    def _prepare_worktree(self, run: ClaimedRun, worktree: Path) -> str:
+        mirror = gitops.refresh_mirror(self.settings.mirrors_dir, run['repository'])
+        commit = gitops.add_worktree(mirror, worktree, run['checkout_ref'])
+        with session_scope(self.engine) as session:
+            session.connection().execute(
+                text('UPDATE run SET worktree_path = :p WHERE id = :id'), {'p': str(worktree), 'id': run['id']}
+            )
+        return commit
+
+    # ------------------------------------------------------------ pull requests (AFK on a forge)
+    async def end_runs_with_pull_requests(self) -> list[str]:
+        """Reaper tick: a live AFK run whose afk/<N> pull request exists has done its job. Its process
+        group is ended (TERM, grace, KILL) and the run ends succeeded, instead of holding the project's
+        lane and a global slot until its budget runs out."""
+        ended = []
+        for live in list(self.live.values()):
+            if live.process is None or not self.pull_requests.worth_asking(live):
+                continue
+            if not await asyncio.to_thread(self.pull_requests.exists, live.run):
+                continue
+            if live.kill_reason or live.run_id not in self.live:
+                continue  # stopped or ended while we asked the forge
+            number = live.run.get('issue_number')
+            self.output.emit(live, 'status', f'pull request from afk/{number} found: ending the run as succeeded')
+            ended.append(live.run_id)
+            await self._kill(live, 'pull_request')
+        return ended
+
+    async def _has_pull_request(self, run: ClaimedRun, live: LiveRun) -> bool:
+        if live.kill_reason == 'stop':  # a person's Stop wins over the forge
+            return False
+        return await asyncio.to_thread(self.pull_requests.exists, run)
+
+    # ------------------------------------------------------------ stop
+    async def _kill(self, live: LiveRun, reason: KillReason) -> None:
+        await kill_process_group(live, reason, grace_seconds=self.settings.kill_grace_seconds)
+
+    def request_stop(self, run_id: str) -> bool:
+        live = self.live.get(run_id)
+        if live is None:
+            return False
+        self._spawn(self._kill(live, 'stop'))
+        return True
+
+    # ------------------------------------------------------------ liveness
+    async def _heartbeat_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.heartbeat_seconds)
+            try:
+                stops = await asyncio.to_thread(refresh_heartbeats, self.engine, self.instance_id)
+                for run_id in stops:
+                    if run_id in self.live and self.live[run_id].kill_reason is None:
+                        self._spawn(self._kill(self.live[run_id], 'stop'))
+            except Exception:
+                log.exception('heartbeat failed')
+
+    def recover(self) -> list[str]:
+        """Runs left `running` by a dead instance become `crashed`; their stray processes are killed."""
+        finished = recover_orphans(
+            self.engine,
+            instance_id=self.instance_id,
+            live_here=set(self.live),
+            heartbeat_seconds=self.settings.heartbeat_seconds,
+            has_pull_request=self.pull_requests.exists,
+        )
+        for done in finished:
+            self._publish_run(done['id'], done['project_id'], done['team_id'], done['status'])
+            self._run_finished_callbacks(done['project_id'], done['status'])
+        return [done['id'] for done in finished]
+
+    def safety_poll(self) -> None:
+        """Scheduler job: catch anything the event-driven path missed."""
+        self.recover()
+        self.bus.publish({'type': 'queue'})
+
+    def _publish_run(self, run_id: str, project_id: str, team_id: str, status: str) -> None:
+        self.bus.publish({'type': 'run', 'id': run_id, 'project_id': project_id, 'team_id': team_id, 'status': status})

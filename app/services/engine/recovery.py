@@ -1,0 +1,63 @@
+"""Recovery: runs left `running` by an instance that is gone end as `crashed` (or `succeeded` when their
+AFK pull request exists), and their stray processes are killed."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import Engine
+
+from app.models import utcnow
+from app.services import procs
+from app.services.engine.live import ClaimedRun
+from app.services.reaper import classify_run, finish_run
+from app.services.run_liveness import is_orphaned, running_runs
+
+
+def recover_orphans(
+    engine: Engine,
+    *,
+    instance_id: str,
+    live_here: Collection[str],
+    heartbeat_seconds: float,
+    has_pull_request: Callable[[ClaimedRun], bool],
+) -> list[dict[str, Any]]:
+    """End every orphaned running run; the finished rows (id, project_id, team_id, status)."""
+    stale_before = utcnow() - timedelta(seconds=3 * heartbeat_seconds)
+    finished = []
+    for run_id, owner, heartbeat, pid, kind, issue_number, project_id, issue_source, repository in running_runs(engine):
+        if not is_orphaned(
+            owner=owner,
+            me=instance_id,
+            live_here=run_id in live_here,
+            heartbeat=heartbeat,
+            stale_before=stale_before,
+            owner_process_dead=owner != instance_id and procs.owner_is_dead(owner),
+        ):
+            continue
+        killed = procs.kill_run_processes(run_id, pid)
+        note = f'owner instance {owner} is gone'
+        if killed:
+            note += f'; killed {killed} leftover process(es)'
+        has_pr = has_pull_request(
+            {
+                'id': run_id,
+                'kind': kind,
+                'issue_number': issue_number,
+                'project_id': project_id,
+                'issue_source': issue_source,
+                'repository': repository,
+            }
+        )
+        done = finish_run(
+            engine,
+            run_id=run_id,
+            status=classify_run(exit_code=None, owner_gone=True, has_pull_request=has_pr),
+            error=None if has_pr else 'owner instance gone',
+            message=note + ('; its pull request counts as success' if has_pr else ''),
+        )
+        if done:
+            finished.append({'id': run_id, **done})
+    return finished
