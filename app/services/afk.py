@@ -26,7 +26,7 @@ from app.services.accounts import Principal
 from app.services.afk_lease import SweepLease
 from app.services.afk_rules import is_paused, should_launch_auto
 from app.services.errors import DomainError, forbidden
-from app.services.runs import RunSpec
+from app.services.run_writer import RunSpec
 from app.services.sources import IssueRecord, afk_branch, is_forge
 from app.services.sources import issues as issue_source
 
@@ -294,7 +294,7 @@ class AfkLoop:
                 )
             conn.execute(text('UPDATE run SET issue_body = :b WHERE id = :id'), {'b': body, 'id': run.id})
 
-        run = self.admitter._create(
+        run = self.admitter.writer.create(
             principal,
             project,
             spec,

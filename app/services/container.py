@@ -10,8 +10,8 @@ from sqlalchemy import Engine
 from app import db
 from app.config import Settings
 from app.services import accounts, gitops
-from app.services.events import EventBus, make_bus
 from app.services.engine import RunEngine
+from app.services.events import EventBus, make_bus
 from app.services.ratelimit import make_limiter
 from app.services.runs import RunAdmitter
 

@@ -160,7 +160,7 @@ def _redis_down():  # noqa: ANN202
     )
 
 
-def make_limiter(redis_url: str | None, limit: int, window_seconds: int):  # noqa: ANN201
+def make_limiter(redis_url: str | None, limit: int, window_seconds: int) -> MemoryLimiter | RedisLimiter:
     if redis_url:
         return RedisLimiter(redis_url, limit, window_seconds)
     return MemoryLimiter(limit, window_seconds)

@@ -1,0 +1,38 @@
+"""Stopping a run: a queued one ends at once; a running one is asked to stop (its engine, on whichever
+instance, ends its process group; the heartbeat picks up a stop the bus missed)."""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine, text
+
+from app.db import session_scope
+from app.models import ACTIVE_STATUSES, RunPublic, RunStatus, utcnow
+from app.services.accounts import Principal
+from app.services.errors import DomainError
+from app.services.events import EventBus
+from app.services.reaper import finish_run
+from app.services.run_reads import get_run, load_visible_run
+from app.services.timeline import append_events
+
+
+def stop_run(engine: Engine, bus: EventBus, principal: Principal, run_id: str) -> RunPublic:
+    with session_scope(engine) as session:
+        run, project = load_visible_run(session, run_id, principal)
+        if run.status not in ACTIVE_STATUSES:
+            raise DomainError(409, 'run_ended', f'Run {run_id} already ended ({run.status}).')
+        conn = session.connection()
+        conn.execute(
+            text(
+                'UPDATE run SET stop_requested_at = :now, stop_requested_by = :u '
+                'WHERE id = :id AND stop_requested_at IS NULL'
+            ),
+            {'now': utcnow(), 'u': principal.user_id, 'id': run_id},
+        )
+        append_events(conn, run_id, [('status', f'stop requested by {principal.name}')])
+        was_queued = run.status == RunStatus.queued.value
+        team_id = project.team_id
+    if was_queued:
+        finish_run(engine, run_id=run_id, status=RunStatus.stopped, message=f'stopped by {principal.name}')
+    bus.publish({'type': 'run.stop', 'id': run_id, 'project_id': run.project_id, 'team_id': team_id})
+    bus.publish({'type': 'run', 'id': run_id, 'project_id': run.project_id, 'team_id': team_id, 'status': 'stopping'})
+    return get_run(engine, principal, run_id, with_events=False)

@@ -1,0 +1,209 @@
+"""Writing a run under the repository rules, inside the admitting transaction: the repository lock
+(PostgreSQL advisory lock; SQLite's write lock already serialises), concurrency slots and the PR lock
+(decided by admission.repository_verdict, enforced by the partial unique indexes), the run row and its
+first timeline event. Also the unkeyed path the AFK loop uses (no idempotency key, no quota)."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import IntegrityError
+
+from app.config import Settings
+from app.models import Project, RunKind, RunPublic, RunStatus, utcnow
+from app.services import admission, ids, run_sql
+from app.services.accounts import Principal
+from app.services.errors import DomainError, not_found
+from app.services.events import EventBus
+from app.services.rawdb import RawDB
+
+CREATE_ATTEMPTS = 5
+Cursor = Any  # a DB-API cursor of the driver (sqlite3 or psycopg)
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    project_id: str
+    depth_level: str
+    target_framework: str
+    branch_name: str
+    kind: str = RunKind.manual.value
+    retry_of: str | None = None
+    issue_number: int | None = None
+    issue_title: str | None = None
+    checkout_ref: str | None = None
+
+
+class StaleProject(Exception):
+    """The cached project no longer matches the database."""
+
+
+def repository_changed() -> DomainError:
+    return DomainError(
+        409, 'concurrency_limit', 'The repository changed under this request; retry.', headers={'Retry-After': '1'}
+    )
+
+
+class RunWriter:
+    """Inserts runs; one per process, shared by the admitter (keyed, with quota) and the AFK loop."""
+
+    def __init__(self, *, engine: Engine, settings: Settings, bus: EventBus) -> None:
+        self.engine, self.settings, self.bus = engine, settings, bus
+        self.db = RawDB(engine)
+        self.sql = {name: self.db.sql(value) for name, value in vars(run_sql).items() if name.startswith('SQL_')}
+        # Admissions in this process queue here rather than in SQLite's busy handler (which sleeps).
+        self.write_lock: contextlib.AbstractContextManager[Any] = (
+            threading.Lock() if self.db.sqlite else contextlib.nullcontext()
+        )
+
+    def lock_repository(self, cursor: Cursor, repository_key: str) -> None:
+        if not self.db.sqlite:
+            cursor.execute(self.sql['SQL_ADVISORY_LOCK'], {'k': lock_id(repository_key)})
+            cursor.fetchall()
+
+    def announce(self, run: RunPublic, project: Project) -> None:
+        self.bus.publish(
+            {
+                'type': 'run',
+                'id': run.id,
+                'project_id': run.project_id,
+                'team_id': project.team_id,
+                'status': run.status,
+            }
+        )
+        self.bus.publish({'type': 'queue'})
+
+    def insert(
+        self,
+        cursor: Cursor,
+        principal: Principal | None,
+        project: Project,
+        spec: RunSpec,
+        *,
+        run_id: str,
+        now: datetime,
+        key: str | None,
+        fingerprint: str | None,
+        correlation_id: str | None,
+        bypass_concurrency: bool,
+    ) -> RunPublic:
+        repo = project.repository_key
+        sql = self.sql
+        cursor.execute(sql['SQL_REPOSITORY_FACTS'], {'pid': project.id, 'repo': repo, 'branch': spec.branch_name})
+        project_ok, limit, slotted, max_slot, holder = cursor.fetchone()
+        if not project_ok:
+            raise StaleProject()  # deleted, or moved to another repository since it was cached
+        # projects sharing a repository share the smallest limit among them
+        verdict = admission.repository_verdict(
+            slotted_active=slotted, max_concurrent=limit, branch_holder=holder, bypass_concurrency=bypass_concurrency
+        )
+        if verdict == 'concurrency_limit':
+            cursor.execute(sql['SQL_SLOTTED_IDS'], {'repo': repo})
+            blocking = tuple(r[0] for r in cursor.fetchall())
+            raise DomainError.from_refusal(admission.concurrency_refusal(limit, blocking))
+        if verdict == 'pr_lock':
+            raise DomainError.from_refusal(admission.pr_lock_refusal(spec.branch_name, holder))
+        slot = None
+        if not bypass_concurrency:
+            slot = 0 if max_slot is None else max_slot + 1  # above every held slot: free by definition
+            if slot >= limit:  # holes below: take the lowest free one
+                cursor.execute(sql['SQL_SLOTS'], {'repo': repo})
+                slot = admission.free_slot({r[0] for r in cursor.fetchall()}, limit)
+        values = dict(
+            id=run_id,
+            project_id=project.id,
+            repository_key=repo,
+            kind=spec.kind,
+            status=RunStatus.queued.value,
+            depth_level=spec.depth_level,
+            target_framework=spec.target_framework,
+            branch_name=spec.branch_name,
+            checkout_ref=spec.checkout_ref or spec.branch_name,
+            user_id=principal.user_id if principal else None,
+            idempotency_key=key,
+            payload_fingerprint=fingerprint,
+            retry_of=spec.retry_of,
+            issue_number=spec.issue_number,
+            issue_title=spec.issue_title,
+            slot=slot,
+            created_at=self.db.ts(now),
+            budget_seconds=project.run_budget_seconds or self.settings.run_budget_seconds,
+            correlation_id=correlation_id,
+            last_seq=1,
+            output_lines=0,
+        )
+        cursor.execute(sql['SQL_RUN_INSERT'], values)
+        text_ = 'queued' + (f' (retry of {spec.retry_of})' if spec.retry_of else '')
+        cursor.execute(sql['SQL_FIRST_EVENT'], {'run': run_id, 'at': self.db.ts(now), 'text': text_})
+        return RunPublic.model_validate(
+            {
+                **values,
+                'created_at': now,
+                'user_name': principal.name if principal else None,
+                'started_at': None,
+                'finished_at': None,
+                'deadline_at': None,
+                'heartbeat_at': None,
+                'exit_code': None,
+                'error': None,
+            }
+        )
+
+    def create(
+        self,
+        principal: Principal | None,
+        project: Project,
+        spec: RunSpec,
+        *,
+        key: str | None,
+        fingerprint: str | None,
+        correlation_id: str | None,
+        bypass_concurrency: bool = False,
+        before_insert: Callable[[Connection], None] | None = None,
+        after_insert: Callable[[Connection, RunPublic], None] | None = None,
+    ) -> RunPublic:
+        """A run without the idempotency and quota steps (the AFK loop), under the same repository rules.
+
+        before_insert / after_insert run inside the creating transaction (the AFK loop re-checks its gates
+        and claims the issue there, so a refusal or a lost race leaves nothing behind)."""
+        for attempt in range(CREATE_ATTEMPTS):
+            try:
+                with self.write_lock, self.engine.begin() as conn:
+                    if before_insert is not None:
+                        before_insert(conn)
+                    cursor = conn.connection.dbapi_connection.cursor()  # the same transaction, driver level
+                    self.lock_repository(cursor, project.repository_key)
+                    run = self.insert(
+                        cursor,
+                        principal,
+                        project,
+                        spec,
+                        run_id=ids.new_run_id(),
+                        now=utcnow(),
+                        key=key,
+                        fingerprint=fingerprint,
+                        correlation_id=correlation_id,
+                        bypass_concurrency=bypass_concurrency,
+                    )
+                    if after_insert is not None:
+                        after_insert(conn, run)
+                self.announce(run, project)
+                return run
+            except (IntegrityError, *self.db.integrity_errors):
+                if attempt == CREATE_ATTEMPTS - 1:
+                    raise repository_changed() from None
+            except StaleProject as exc:
+                raise not_found(f'project {project.id!r}') from exc
+        raise AssertionError('unreachable')
+
+
+def lock_id(repository_key: str) -> int:
+    """A stable signed 64-bit advisory-lock id for a repository."""
+    return int.from_bytes(hashlib.sha256(b'runboard-repo:' + repository_key.encode()).digest()[:8], 'big', signed=True)
