@@ -43,10 +43,10 @@ class RunStatus(str, Enum):
 ACTIVE_STATUSES = (RunStatus.queued.value, RunStatus.running.value)
 TERMINAL_STATUSES = tuple(s.value for s in RunStatus if s.value not in ACTIVE_STATUSES)
 RETRYABLE_STATUSES = ('failed', 'timed_out', 'crashed', 'stopped')
-_ACTIVE_SQL = "status IN ('queued', 'running')"
+ACTIVE_SQL = "status IN ('queued', 'running')"  # the exact predicate of the partial unique indexes
 # Runs the AFK loop launched itself (no person behind them); hand-started AFK runs carry their user.
 LOOP_RUN_SQL = "kind = 'auto' AND user_id IS NULL"
-_ACTIVE_AUTO_SQL = LOOP_RUN_SQL + " AND status IN ('queued', 'running')"
+_ACTIVE_AUTO_SQL = f'{LOOP_RUN_SQL} AND {ACTIVE_SQL}'
 
 
 class RunKind(str, Enum):
@@ -131,8 +131,8 @@ class Run(SQLModel, table=True):
             'repository_key',
             'branch_name',
             unique=True,
-            sqlite_where=text(_ACTIVE_SQL),
-            postgresql_where=text(_ACTIVE_SQL),
+            sqlite_where=text(ACTIVE_SQL),
+            postgresql_where=text(ACTIVE_SQL),
         ),
         # Repository concurrency: each active run holds one numbered slot below the limit.
         Index(
@@ -140,8 +140,8 @@ class Run(SQLModel, table=True):
             'repository_key',
             'slot',
             unique=True,
-            sqlite_where=text(_ACTIVE_SQL),
-            postgresql_where=text(_ACTIVE_SQL),
+            sqlite_where=text(ACTIVE_SQL),
+            postgresql_where=text(ACTIVE_SQL),
         ),
         # The AFK loop is serial per project: at most one active loop run, whichever server launched it.
         # Hand-started AFK runs are additive (bounded by the global cap and by issue claims).

@@ -81,7 +81,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(data_dir=Path(tmp), demo=False, database_url=args.database_url, global_run_cap=0)
         services = build_services(settings)
-        loop = services.extras['afk']
+        loop = services.afk
         backend = 'PostgreSQL' if args.database_url else 'SQLite'
         print(f'AFK sweep, {args.projects} auto-enabled projects, {backend}')
 

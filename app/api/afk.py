@@ -13,6 +13,8 @@ from app.api.deps import PrincipalDep, ServicesDep, correlation, get_principal
 from app.api.schemas import problems
 from app.models import ProjectPublic, RunPublic
 from app.services import form_tokens
+from app.services.afk_actions import AfkActions
+from app.services.container import Services
 from app.services.errors import DomainError
 
 router = APIRouter(prefix='/afk', tags=['afk'])
@@ -38,8 +40,10 @@ class FormToken(BaseModel):
     expires_in_seconds: int = form_tokens.TTL_SECONDS
 
 
-def _loop(services):  # noqa: ANN001, ANN202
-    return services.extras['afk']
+def _loop(services: Services) -> AfkActions:
+    if services.afk_actions is None:
+        raise RuntimeError('the AFK loop is not installed')
+    return services.afk_actions
 
 
 @router.post('/start/{project_id}', status_code=201, response_model=RunPublic, responses=problems(401, 404, 409, 502))

@@ -26,8 +26,8 @@ def _changed(services, project_id: str, issue: issues.IssuePublic) -> None:  # n
         services.bus.publish(
             {'type': 'project', 'id': project_id, 'project_id': project_id, 'team_id': project.team_id}
         )
-    if issue.ready and 'afk' in services.extras:
-        services.extras['afk'].kick()
+    if issue.ready and services.afk is not None:
+        services.afk.kick()
 
 
 @router.get('', response_model=list[issues.IssuePublic], responses=problems(401, 404, 502))

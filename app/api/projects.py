@@ -6,15 +6,15 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
-from sqlalchemy import text
-from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
 from app.api.deps import PrincipalDep, ServicesDep
 from app.api.schemas import BranchPublic, QuotaPublic, problems
 from app.models import ProjectCreate, ProjectPublic, ProjectUpdate
 from app.services import projects
-from app.services.errors import DomainError
+from app.services.accounts import Principal
+from app.services.branch_choices import branch_choices
+from app.services.container import Services
 
 router = APIRouter(tags=['projects'])
 
@@ -53,60 +53,18 @@ async def delete_project(project_id: str, services: ServicesDep, principal: Prin
     return Response(status_code=204)
 
 
-def _branches(services, principal, project_id: str, q: str, limit: int) -> list[BranchPublic]:  # noqa: ANN001
-    from app.services import gitops
-
-    with Session(services.engine) as session:
-        project = projects.get_visible(session, project_id, principal)
-        busy = dict(
-            session.connection()
-            .execute(
-                text(
-                    "SELECT branch_name, id FROM run WHERE repository_key = :repo AND status IN ('queued', 'running')"
-                ),
-                {'repo': project.repository_key},
-            )
-            .all()
-        )
-    try:
-        if gitops.is_local(project.repository):
-            branches = services.branches.search(project.repository, q, limit, project.base_branch)
-        else:
-            branches = gitops.search_branches(_forge_branches(project), q, limit, project.base_branch)
-    except (gitops.GitError, OSError) as exc:
-        raise DomainError(502, 'repository_unavailable', f'Could not list branches: {exc}') from exc
+def _branches(services: Services, principal: Principal, project_id: str, q: str, limit: int) -> list[BranchPublic]:
     return [
         BranchPublic(
-            name=b.name,
-            commit=b.commit,
-            committed_at=b.committed_at,
-            subject=b.subject,
-            is_base=b.name == project.base_branch,
-            busy_run_id=busy.get(b.name),
+            name=c.branch.name,
+            commit=c.branch.commit,
+            committed_at=c.branch.committed_at,
+            subject=c.branch.subject,
+            is_base=c.is_base,
+            busy_run_id=c.busy_run_id,
         )
-        for b in branches
+        for c in branch_choices(services.engine, services.branches, principal, project_id, q, limit)
     ]
-
-
-def _forge_branches(project):  # noqa: ANN001, ANN202
-    """Branches of a forge-hosted repository, through its forge source (sources/forge.py)."""
-    try:
-        from app.services.sources import forge
-    except ImportError:
-        forge = None
-    if forge is None or not hasattr(forge, 'list_branches'):
-        raise DomainError(
-            502,
-            'forge_unavailable',
-            f'Branches of the remote repository {project.repository!r} are listed through a forge '
-            'source, and this server has none configured for it.',
-        )
-    try:
-        return forge.list_branches(project)
-    except DomainError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - whatever the forge did, the client sees a clear 502
-        raise DomainError(502, 'forge_unavailable', f'The forge did not list branches: {exc}') from exc
 
 
 @router.get('/projects/{project_id}/branches', response_model=list[BranchPublic], responses=problems(401, 404, 502))

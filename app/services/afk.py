@@ -10,30 +10,34 @@ In team mode a Redis lease additionally keeps the sweeps of several instances fr
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, Engine, text
 from sqlmodel import Session, select
 
-from app.db import is_sqlite, session_scope
-from app.models import LOOP_RUN_SQL, Project, ProjectPublic, RunKind, RunPublic, as_utc, utcnow
-from app.services import claims, projects
+from app.config import Settings
+from app.db import is_sqlite
+from app.models import Project, RunKind, RunPublic, as_utc
+from app.services import claims, run_sql
 from app.services.accounts import Principal
+from app.services.afk_actions import AfkActions, publish_project
 from app.services.afk_lease import SweepLease
 from app.services.afk_rules import is_paused, should_launch_auto
-from app.services.errors import DomainError, forbidden
+from app.services.afk_schedule import SweepSchedule
+from app.services.errors import DomainError
+from app.services.events import EventBus
 from app.services.run_writer import RunSpec
 from app.services.sources import IssueRecord, afk_branch, is_forge
-from app.services.sources import issues as issue_source
+
+if TYPE_CHECKING:
+    from app.services.container import Services
+    from app.services.runs import RunAdmitter
 
 log = logging.getLogger(__name__)
-JOB_ID = 'afk-sweep'
 LAUNCH_LOCK_KEY = 727002  # PostgreSQL advisory lock serialising AFK launches across servers
-MAX_KICK_ROUNDS = 5
 
 
 class NotLaunched(Exception):
@@ -55,36 +59,21 @@ class SweepReport:
     stopped_by: str | None = None  # 'global_cap' | 'lease_held'
 
 
-def _count(conn: Connection, sql: str, **params: object) -> int:
-    return int(conn.execute(text(sql), params).scalar_one())
-
-
-def _active_runs(conn: Connection) -> int:
-    return _count(conn, "SELECT count(*) FROM run WHERE status IN ('queued', 'running')")
-
-
-def _loop_run_in_flight(conn: Connection, project_id: str) -> bool:
-    return (
-        conn.execute(
-            text(
-                f'SELECT 1 FROM run WHERE project_id = :p AND {LOOP_RUN_SQL} '
-                "AND status IN ('queued', 'running') LIMIT 1"
-            ),
-            {'p': project_id},
-        ).first()
-        is not None
-    )
-
-
 class AfkLoop:
-    def __init__(self, *, engine: Engine, settings, admitter, bus, lease: SweepLease | None = None) -> None:  # noqa: ANN001
+    def __init__(
+        self,
+        *,
+        engine: Engine,
+        settings: Settings,
+        admitter: RunAdmitter,
+        bus: EventBus,
+        lease: SweepLease | None = None,
+    ) -> None:
         self.engine, self.settings, self.admitter, self.bus = engine, settings, admitter, bus
         self.lease = lease
-        self._scheduler = None
-        self._listener: asyncio.Task | None = None
-        self.instance_id = uuid.uuid4().hex[:12]
-        self._pending = False
-        self._sweeping = False
+        self.schedule = SweepSchedule(
+            settings=settings, bus=bus, sweep=lambda: self.sweep()
+        )  # late-bound: tests wrap sweep
 
     # ------------------------------------------------------------ the sweep
     def sweep(self) -> SweepReport:
@@ -100,23 +89,15 @@ class AfkLoop:
         report = SweepReport()
         with Session(self.engine) as session:
             conn = session.connection()
-            active = _active_runs(conn)
+            active = run_sql.count_active(conn)
             if active >= self.settings.global_run_cap:  # the global cap stops the sweep before it starts
                 report.stopped_by = 'global_cap'
                 return report
             auto = list(session.exec(select(Project).where(Project.auto_enabled == True)).all())  # noqa: E712
             if not auto:
                 return report
-            in_flight = set(
-                conn.execute(
-                    text(f"SELECT project_id FROM run WHERE {LOOP_RUN_SQL} AND status IN ('queued', 'running')")
-                ).scalars()
-            )
-            last_launch = dict(
-                conn.execute(
-                    text("SELECT project_id, max(created_at) FROM run WHERE kind = 'auto' GROUP BY project_id")
-                ).all()
-            )
+            in_flight = run_sql.projects_with_loop_run_in_flight(conn)
+            last_launch = run_sql.last_auto_launch(conn)
             local_ready = self._local_ready(conn, {p.id for p in auto if not is_forge(p.issue_source)})
             blocked = claims.blocked_numbers(conn)
         # Fairness under the cap: the project whose last auto run is oldest goes first.
@@ -144,7 +125,7 @@ class AfkLoop:
             if not should_launch_auto(**facts, claimable_issue=bool(candidates)):
                 continue
             try:
-                run = self._launch_first(project, candidates, principal=None, gated=True)
+                run = self.launch_first(project, candidates, principal=None, gated=True)
             except NotLaunched as exc:
                 if exc.reason == 'global_cap':
                     report.stopped_by = 'global_cap'
@@ -194,7 +175,7 @@ class AfkLoop:
         return [r for r in records if r.labelled_ready and r.number not in taken]
 
     # ------------------------------------------------------------ launching
-    def _launch_first(
+    def launch_first(
         self,
         project: Project,
         candidates: list[IssueRecord],
@@ -250,14 +231,14 @@ class AfkLoop:
                 conn.execute(text('SELECT pg_advisory_xact_lock(:k)'), {'k': LAUNCH_LOCK_KEY})
             if not gated:  # a hand-started AFK run is additive: only the global cap and claims bound it
                 return
-            in_flight = _loop_run_in_flight(conn, project.id)
+            in_flight = run_sql.loop_run_in_flight(conn, project.id)
             row = conn.execute(
                 text('SELECT auto_enabled, consecutive_failures, launch_error FROM project WHERE id = :p'),
                 {'p': project.id},
             ).first()
             if row is None:
                 raise NotLaunched('auto_off')
-            under_cap = _active_runs(conn) < settings.global_run_cap
+            under_cap = run_sql.count_active(conn) < settings.global_run_cap
             if not should_launch_auto(
                 auto_enabled=bool(row[0]),
                 paused=is_paused(row[1]),
@@ -305,162 +286,21 @@ class AfkLoop:
             before_insert=before_insert,
             after_insert=after_insert,
         )
-        self._publish_project(project)  # the admitter announced the run and woke the queue
+        publish_project(self.bus, project)  # the admitter announced the run and woke the queue
         return run
 
-    # ------------------------------------------------------------ what people do
-    def start_by_hand(self, principal: Principal, project_id: str, *, correlation_id: str | None = None) -> RunPublic:
-        """An AFK run on the next ready issue, now: works on a paused project and with auto off."""
-        with Session(self.engine) as session:
-            project = projects.get_visible(session, project_id, principal)
-            candidates = issue_source.ready_issues(session, project)
-        if not candidates:
-            raise DomainError(
-                409,
-                'no_ready_issue',
-                f'Project {project_id!r} has no ready issue: add an open issue labelled '
-                f'"ready-for-agent" (or requeue a parked one) and try again.',
-            )
-        run = self._launch_first(project, candidates, principal=principal, gated=False, correlation_id=correlation_id)
-        if run is None:
-            raise DomainError(
-                409, 'no_ready_issue', f'Every ready issue of project {project_id!r} was just taken by another AFK run.'
-            )
-        return run
-
-    def set_auto(self, principal: Principal, project_id: str, enabled: bool) -> ProjectPublic:
-        """Switching auto off and on never touches the failure counter: only Reset or a success clears a pause."""
-        self._require_operator(principal)
-        with session_scope(self.engine) as session:
-            project = projects.get_visible(session, project_id, principal)
-            session.connection().execute(
-                text('UPDATE project SET auto_enabled = :on, updated_at = :now WHERE id = :p'),
-                {'on': enabled, 'now': utcnow(), 'p': project_id},
-            )
-        self._publish_project(project)
-        if enabled:
-            self.kick()
-        return projects.get_project(self.engine, principal, project_id)
-
-    def reset(self, principal: Principal, project_id: str) -> ProjectPublic:
-        """Zero the failure counter and forget the last launch failure: the loop may launch again."""
-        self._require_operator(principal)
-        with session_scope(self.engine) as session:
-            project = projects.get_visible(session, project_id, principal)
-            session.connection().execute(
-                text(
-                    'UPDATE project SET consecutive_failures = 0, launch_error = NULL, launch_error_at = NULL, '
-                    'updated_at = :now WHERE id = :p'
-                ),
-                {'now': utcnow(), 'p': project_id},
-            )
-        self._publish_project(project)
-        self.kick()
-        return projects.get_project(self.engine, principal, project_id)
-
-    def leave_parked(self, principal: Principal, project_id: str, number: int, action: str) -> dict:
-        with Session(self.engine) as session:
-            project = projects.get_visible(session, project_id, principal)
-        claim = (claims.requeue if action == 'requeue' else claims.discard)(self.engine, project_id, number)
-        self._publish_project(project)
-        if action == 'requeue':
-            self.kick()
-        return {
-            'issue_number': claim.issue_number,
-            'issue_title': claim.issue_title,
-            'state': claim.state,
-            'run_id': claim.run_id,
-            'cause': claim.cause,
-        }
-
-    def parked(self, principal: Principal, project_id: str) -> list[dict]:
-        with Session(self.engine) as session:
-            projects.get_visible(session, project_id, principal)
-        return [
-            {
-                'issue_number': c.issue_number,
-                'issue_title': c.issue_title,
-                'state': c.state,
-                'run_id': c.run_id,
-                'cause': c.cause,
-            }
-            for c in claims.parked(self.engine, project_id)
-        ]
-
-    @staticmethod
-    def _require_operator(principal: Principal) -> None:
-        if not principal.is_operator:
-            raise forbidden('only operators can switch the auto-loop or reset a paused project')
-
-    def _publish_project(self, project: Project) -> None:
-        self.bus.publish({'type': 'project', 'id': project.id, 'project_id': project.id, 'team_id': project.team_id})
-
-    # ------------------------------------------------------------ scheduling
-    def install(self, scheduler) -> None:  # noqa: ANN001 - an APScheduler AsyncIOScheduler
-        self._scheduler = scheduler
-        scheduler.add_job(
-            self._job,
-            'interval',
-            seconds=self.settings.afk_sweep_seconds,
-            id=JOB_ID,
-            max_instances=1,
-            coalesce=True,
-            replace_existing=True,
-            next_run_time=datetime.now(UTC),
-        )
-        if self.settings.redis_url:  # team mode: a kick on any instance wakes every instance's loop
-            self._listener = asyncio.get_running_loop().create_task(self._follow_kicks())
-
-    async def _follow_kicks(self) -> None:
-        queue = self.bus.subscribe()
-        try:
-            while True:
-                event = await queue.get()
-                if event.get('type') == 'afk.kick' and event.get('from') != self.instance_id:
-                    self._kick_here()
-        finally:
-            self.bus.unsubscribe(queue)
-
-    async def _job(self) -> None:
-        self._sweeping = True
-        try:
-            for _ in range(MAX_KICK_ROUNDS):  # a kick that arrives mid-sweep gets one more round, not a lost wakeup
-                self._pending = False
-                try:
-                    await asyncio.to_thread(self.sweep)
-                except Exception:  # noqa: BLE001 - the next sweep tries again
-                    log.exception('AFK sweep failed')
-                if not self._pending:
-                    return
-        finally:
-            self._sweeping = False
-            if self._pending:  # a kick raced the end of the last round: sweep again once this job is done
-                asyncio.get_running_loop().call_later(0.05, self._kick_here)
-
+    # ------------------------------------------------------------ waking the sweep
     def kick(self) -> None:
         """Sweep now (auto switched on, a project reset, a run ended, an issue became ready)."""
-        self._kick_here()
-        if self.settings.redis_url:  # the lease may be held elsewhere: that instance sweeps once more
-            self.bus.publish({'type': 'afk.kick', 'from': self.instance_id})
-
-    def _kick_here(self) -> None:
-        self._pending = True
-        scheduler = self._scheduler
-        if scheduler is None or not scheduler.running or self._sweeping:
-            return  # a sweep under way sees _pending and goes round once more
-        try:
-            scheduler.modify_job(JOB_ID, next_run_time=datetime.now(UTC))
-        except Exception:  # noqa: BLE001 - job gone (shutting down): nothing to kick
-            pass
+        self.schedule.kick()
 
     def close(self) -> None:
-        if self._listener is not None:
-            self._listener.cancel()
+        self.schedule.close()
         if self.lease is not None:
             self.lease.close()
 
 
-def install(services) -> AfkLoop:  # noqa: ANN001 - container.Services
+def install(services: Services) -> AfkLoop:
     """Wire the loop into the services: scheduler job, kick when a run ends, PR probe for forge runs."""
     from app.services.sources import forge
 
@@ -469,8 +309,9 @@ def install(services) -> AfkLoop:  # noqa: ANN001 - container.Services
     if settings.redis_url:
         lease = SweepLease(settings.redis_url, settings.redis_prefix, ttl_seconds=max(30.0, settings.afk_sweep_seconds))
     loop = AfkLoop(engine=services.engine, settings=settings, admitter=services.admitter, bus=services.bus, lease=lease)
-    services.extras['afk'] = loop
-    services.extras.setdefault('scheduler_hooks', []).append(loop.install)
+    services.afk = loop
+    services.afk_actions = AfkActions(engine=services.engine, bus=services.bus, loop=loop)
+    services.scheduler_hooks.append(loop.schedule.install)
     services.runner.on_run_finished.append(lambda project_id, status: loop.kick())
     services.runner.pull_requests.probe = forge.pull_request_probe
     return loop

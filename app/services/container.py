@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import Engine
 
 from app import db
@@ -12,8 +15,13 @@ from app.config import Settings
 from app.services import accounts, gitops
 from app.services.engine import RunEngine
 from app.services.events import EventBus, make_bus
+from app.services.ports import RateLimiter
 from app.services.ratelimit import make_limiter
 from app.services.runs import RunAdmitter
+
+if TYPE_CHECKING:
+    from app.services.afk import AfkLoop
+    from app.services.afk_actions import AfkActions
 
 
 @dataclass
@@ -21,12 +29,15 @@ class Services:
     settings: Settings
     engine: Engine
     bus: EventBus
-    limiter: object
+    limiter: RateLimiter
     auth: accounts.TokenAuthenticator
     branches: gitops.BranchCache
     admitter: RunAdmitter
     runner: RunEngine
-    extras: dict = field(default_factory=dict)  # scheduler, afk loop, ...
+    afk: AfkLoop | None = None
+    afk_actions: AfkActions | None = None
+    scheduler: AsyncIOScheduler | None = None
+    scheduler_hooks: list[Callable[[AsyncIOScheduler], None]] = field(default_factory=list)  # jobs of other services
     local_token: str | None = None
 
     async def start(self) -> None:
@@ -35,7 +46,7 @@ class Services:
         await self.runner.start()
         from app.services import scheduler
 
-        self.extras['scheduler'] = scheduler.start(self)
+        self.scheduler = scheduler.start(self)
 
     async def _forget_revoked_tokens(self) -> None:
         """A token revoked on any instance stops working here at once (the bus carries the revocation)."""
@@ -53,11 +64,10 @@ class Services:
     async def close(self) -> None:
         if getattr(self, '_auth_listener', None) is not None:
             self._auth_listener.cancel()
-        sched = self.extras.get('scheduler')
-        if sched is not None:
-            sched.shutdown(wait=False)
-        if self.extras.get('afk') is not None:
-            self.extras['afk'].close()
+        if self.scheduler is not None:
+            self.scheduler.shutdown(wait=False)
+        if self.afk is not None:
+            self.afk.close()
         await self.runner.close()
         await self.bus.close()
         self.limiter.close()

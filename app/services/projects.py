@@ -16,7 +16,7 @@ from app.models import (
     Run,
     utcnow,
 )
-from app.services import gitops
+from app.services import gitops, run_sql
 from app.services.accounts import Principal
 from app.services.afk_rules import is_paused
 from app.services.errors import DomainError, forbidden, not_found
@@ -146,13 +146,7 @@ def delete_project(engine: Engine, principal: Principal, project_id: str) -> Non
     with session_scope(engine) as session:
         get_visible(session, project_id, principal)
         conn = session.connection()
-        active = (
-            conn.execute(
-                text("SELECT id FROM run WHERE project_id = :p AND status IN ('queued', 'running')"), {'p': project_id}
-            )
-            .scalars()
-            .all()
-        )
+        active = run_sql.active_run_ids(conn, project_id=project_id)
         if active:
             raise DomainError(
                 409,

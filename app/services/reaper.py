@@ -6,7 +6,7 @@ from typing import Literal
 
 from sqlalchemy import Engine, text
 
-from app.models import RunStatus, utcnow
+from app.models import ACTIVE_SQL, RunStatus, utcnow
 from app.services.afk_rules import feeds_counter, settle_afk_run
 from app.services.timeline import append_events, timed_sql
 
@@ -70,7 +70,7 @@ def finish_run(
         row = conn.execute(
             timed_sql(
                 'UPDATE run SET status = :status, finished_at = :now, exit_code = :exit_code, error = :error '
-                "WHERE id = :id AND status IN ('queued', 'running') RETURNING project_id, kind",
+                f'WHERE id = :id AND {ACTIVE_SQL} RETURNING project_id, kind',
                 binds=('now',),
             ),
             {'status': status.value, 'now': now, 'exit_code': exit_code, 'error': error, 'id': run_id},

@@ -1,9 +1,15 @@
-"""The SQL of the admission path, in one place (raw DB-API: one round trip each on the hot path).
-ACTIVE_SQL is the exact predicate text of the partial unique indexes over active runs, so they are used."""
+"""SQL about runs, in one place: the admission path's statements (raw DB-API strings: one round trip each
+on the hot path) and the small queries other services ask about active runs (over a SQLAlchemy
+Connection). ACTIVE_SQL is the exact predicate text of the partial unique indexes, so they are used."""
 
 from __future__ import annotations
 
-ACTIVE_SQL = "status IN ('queued', 'running')"  # the exact text of the partial indexes, so they are used
+from datetime import datetime
+
+from sqlalchemy import Connection, text
+
+from app.models import ACTIVE_SQL, LOOP_RUN_SQL
+
 RUN_FIELDS = (
     'id',
     'project_id',
@@ -78,3 +84,36 @@ RUN_COLUMNS = (
 SQL_RUN_INSERT = f'INSERT INTO run ({", ".join(RUN_COLUMNS)}) VALUES ({", ".join(":" + c for c in RUN_COLUMNS)})'
 SQL_FIRST_EVENT = "INSERT INTO runevent (run_id, seq, at, type, text) VALUES (:run, 1, :at, 'status', :text)"
 SQL_ADVISORY_LOCK = 'SELECT pg_advisory_xact_lock(:k)'
+
+
+# ------------------------------------------------------------------ questions about active runs
+def count_active(conn: Connection) -> int:
+    return int(conn.execute(text(f'SELECT count(*) FROM run WHERE {ACTIVE_SQL}')).scalar_one())
+
+
+def active_run_ids(conn: Connection, *, project_id: str | None = None) -> list[str]:
+    if project_id is None:
+        return list(conn.execute(text(f'SELECT id FROM run WHERE {ACTIVE_SQL}')).scalars())
+    sql = f'SELECT id FROM run WHERE project_id = :p AND {ACTIVE_SQL}'
+    return list(conn.execute(text(sql), {'p': project_id}).scalars())
+
+
+def busy_branches(conn: Connection, repository_key: str) -> dict[str, str]:
+    """branch name -> the active run holding its PR lock, for one repository scope."""
+    sql = f'SELECT branch_name, id FROM run WHERE repository_key = :repo AND {ACTIVE_SQL}'
+    return {branch: run_id for branch, run_id in conn.execute(text(sql), {'repo': repository_key}).all()}
+
+
+def loop_run_in_flight(conn: Connection, project_id: str) -> bool:
+    sql = f'SELECT 1 FROM run WHERE project_id = :p AND {LOOP_RUN_SQL} AND {ACTIVE_SQL} LIMIT 1'
+    return conn.execute(text(sql), {'p': project_id}).first() is not None
+
+
+def projects_with_loop_run_in_flight(conn: Connection) -> set[str]:
+    return set(conn.execute(text(f'SELECT project_id FROM run WHERE {LOOP_RUN_SQL} AND {ACTIVE_SQL}')).scalars())
+
+
+def last_auto_launch(conn: Connection) -> dict[str, datetime | str]:
+    """project id -> when its last AFK run was created (a string on SQLite: callers use models.as_utc)."""
+    sql = "SELECT project_id, max(created_at) FROM run WHERE kind = 'auto' GROUP BY project_id"
+    return {project_id: at for project_id, at in conn.execute(text(sql)).all()}

@@ -5,20 +5,14 @@ from __future__ import annotations
 import asyncio
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from sqlalchemy import text
 
 from app.db import session_scope
-from app.services import gitops
+from app.services import gitops, run_sql
 
 
 def cleanup_worktrees(services) -> list:  # noqa: ANN001
     with session_scope(services.engine) as session:
-        active = set(
-            session.connection()
-            .execute(text("SELECT id FROM run WHERE status IN ('queued', 'running')"))
-            .scalars()
-            .all()
-        )
+        active = set(run_sql.active_run_ids(session.connection()))
     return gitops.remove_stale_worktrees(
         services.settings.worktrees_dir,
         older_than_seconds=services.settings.worktree_retention_days * 86400,
@@ -49,7 +43,7 @@ def start(services) -> AsyncIOScheduler:  # noqa: ANN001
             **job,
         )
     scheduler.add_job(cleanup, 'interval', hours=1, id='worktree-cleanup', **job)
-    for hook in services.extras.get('scheduler_hooks', []):
+    for hook in services.scheduler_hooks:
         hook(scheduler)
     scheduler.start()
     return scheduler

@@ -30,7 +30,11 @@ class World:
 
     @property
     def loop(self):  # noqa: ANN201
-        return self.services.extras['afk']
+        return self.services.afk
+
+    @property
+    def actions(self):  # noqa: ANN201
+        return self.services.afk_actions
 
     def project(self, project_id: str, *, auto: bool = True, issues: int = 0, failures: int = 0, **fields) -> str:  # noqa: ANN003
         repo = (
@@ -93,7 +97,7 @@ class World:
 
 
 def close_services(services: Services) -> None:
-    services.extras['afk'].close()
+    services.afk.close()
     services.limiter.close()
     services.engine.dispose()
 

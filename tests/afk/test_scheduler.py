@@ -59,7 +59,7 @@ def test_a_kick_reaches_the_sweeping_instance(settings_factory, repo_factory) ->
         client.post('/api/projects/kicked/issues', json={'title': 'go', 'labels': ['ready-for-agent']})
         swept = {'first': 0, 'second': 0}
         for name, server in (('first', first), ('second', second)):
-            loop = server.services.extras['afk']
+            loop = server.services.afk
             original = loop.sweep
 
             def counting(name=name, original=original):  # noqa: ANN001, ANN202

@@ -90,11 +90,11 @@ def _last_run_id(world, project_id: str) -> str:  # noqa: ANN001
 def test_a_crashed_afk_run_is_neutral_and_its_issue_ready_again(world) -> None:  # noqa: ANN001
     """Rule 5 (at the reaper): a crash is infrastructure, not the agent: counter unchanged, issue ready."""
     world.project('pp', issues=1, failures=2)
-    run = world.loop.start_by_hand(world.principal, 'pp')
+    run = world.actions.start_by_hand(world.principal, 'pp')
     world.reap(run.id, RunStatus.crashed, 'owner instance gone')
     project = world.get('pp')
     assert project.consecutive_failures == 2 and project.parked_count == 0 and project.ready_count == 1
-    assert world.loop.start_by_hand(world.principal, 'pp').issue_number == 1  # claimable again
+    assert world.actions.start_by_hand(world.principal, 'pp').issue_number == 1  # claimable again
 
 
 def test_reaping_twice_moves_the_counter_once(world) -> None:  # noqa: ANN001
@@ -136,15 +136,15 @@ def test_sweep_pauses_at_three_while_other_projects_keep_launching(world) -> Non
 def test_failed_run_parks_its_issue_requeue_and_discard(world) -> None:  # noqa: ANN001
     world.project('pp', issues=2)
     _fail_once(world, 'pp')  # issue 1 parked
-    parked = world.loop.parked(world.principal, 'pp')
+    parked = world.actions.parked(world.principal, 'pp')
     assert [(c['issue_number'], c['state'], c['cause']) for c in parked] == [(1, 'parked', 'failed: exit code 1')]
     world.loop.sweep()
     assert world.active_auto_runs('pp')[0]['issue_number'] == 2  # never issue 1 again by itself
     world.reap(world.active_auto_runs('pp')[0]['id'], RunStatus.failed, 'exit code 2')
-    world.loop.leave_parked(world.principal, 'pp', 1, 'requeue')
-    world.loop.leave_parked(world.principal, 'pp', 2, 'discard')
+    world.actions.leave_parked(world.principal, 'pp', 1, 'requeue')
+    world.actions.leave_parked(world.principal, 'pp', 2, 'discard')
     with pytest.raises(DomainError) as caught:
-        world.loop.leave_parked(world.principal, 'pp', 2, 'requeue')
+        world.actions.leave_parked(world.principal, 'pp', 2, 'requeue')
     assert caught.value.status == 404
     world.loop.sweep()
     assert [r['issue_number'] for r in world.active_auto_runs('pp')] == [1]
@@ -166,7 +166,7 @@ def test_success_closes_the_local_issue(world) -> None:  # noqa: ANN001
 def test_hand_start_and_manual_runs_work_on_a_paused_project(world) -> None:  # noqa: ANN001
     world.project('pp', issues=1, failures=3)
     assert world.loop.sweep().launched == []
-    run = world.loop.start_by_hand(world.principal, 'pp')
+    run = world.actions.start_by_hand(world.principal, 'pp')
     assert run.kind == 'auto' and run.issue_number == 1 and run.branch_name == 'afk/1'
     manual = world.services.admitter.trigger(
         world.principal,
@@ -180,20 +180,20 @@ def test_hand_start_and_manual_runs_work_on_a_paused_project(world) -> None:  # 
     assert manual.run.status == 'queued'
     # a builder may start one too: hand-started AFK runs are additive, each on its own issue
     world.issue('pp', 'second')
-    second = world.loop.start_by_hand(builder_principal(world), 'pp')
+    second = world.actions.start_by_hand(builder_principal(world), 'pp')
     assert second.issue_number == 2
     with pytest.raises(DomainError) as caught:  # never two runs on one issue
-        world.loop.start_by_hand(world.principal, 'pp')
+        world.actions.start_by_hand(world.principal, 'pp')
     assert (caught.value.status, caught.value.error) == (409, 'no_ready_issue')
 
 
 def test_hand_started_and_loop_runs_of_one_project_run_side_by_side(world) -> None:  # noqa: ANN001
     """Rule 2: the loop is serial per project, hand-started AFK runs are additive, never on one issue."""
     world.project('pp', issues=4)
-    by_hand = world.loop.start_by_hand(world.principal, 'pp')
+    by_hand = world.actions.start_by_hand(world.principal, 'pp')
     launched = world.loop.sweep().launched
     assert len(launched) == 1  # a hand-started run does not hold the loop back
-    assert world.loop.start_by_hand(world.principal, 'pp').id  # nor does a loop run hold a hand start back
+    assert world.actions.start_by_hand(world.principal, 'pp').id  # nor does a loop run hold a hand start back
     assert world.loop.sweep().launched == []  # the loop itself: one at a time
     active = world.active_auto_runs('pp')
     assert len(active) == 3 and len({r['issue_number'] for r in active}) == 3
@@ -207,20 +207,20 @@ def test_hand_start_without_ready_issue_is_409(world) -> None:  # noqa: ANN001
     world.project('pp')
     world.issue('pp', 'not labelled', labels=[])
     with pytest.raises(DomainError) as caught:
-        world.loop.start_by_hand(world.principal, 'pp')
+        world.actions.start_by_hand(world.principal, 'pp')
     assert (caught.value.status, caught.value.error) == (409, 'no_ready_issue')
     assert 'ready-for-agent' in caught.value.detail
 
 
 def test_reset_clears_and_next_sweep_launches_auto_toggle_does_not(world) -> None:  # noqa: ANN001
     world.project('pp', issues=1, failures=3)
-    world.loop.set_auto(world.principal, 'pp', False)
-    world.loop.set_auto(world.principal, 'pp', True)
+    world.actions.set_auto(world.principal, 'pp', False)
+    world.actions.set_auto(world.principal, 'pp', True)
     assert world.get('pp').paused and world.loop.sweep().launched == []
     with pytest.raises(DomainError) as caught:
-        world.loop.reset(builder_principal(world), 'pp')
+        world.actions.reset(builder_principal(world), 'pp')
     assert caught.value.status == 403
-    project = world.loop.reset(world.principal, 'pp')
+    project = world.actions.reset(world.principal, 'pp')
     assert project.consecutive_failures == 0 and not project.paused
     assert len(world.loop.sweep().launched) == 1
 
@@ -332,7 +332,7 @@ def test_counter_survives_a_restart(world_factory) -> None:  # noqa: ANN001
     project = restarted.get('pp')
     assert project.consecutive_failures == 3 and project.paused and project.auto_enabled
     assert restarted.loop.sweep().launched == []
-    restarted.loop.reset(restarted.principal, 'pp')
+    restarted.actions.reset(restarted.principal, 'pp')
     assert len(restarted.loop.sweep().launched) == 1
 
 
@@ -357,7 +357,7 @@ def test_a_project_changed_under_the_sweep_does_not_stop_the_others(world, monke
     world.project('moved', issues=1)
     world.project('kept', issues=1)
     loop = world.loop
-    original = loop._launch_first
+    original = loop.launch_first
 
     def move_then_launch(project, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
         if project.id == 'moved':  # its repository changes after the sweep read it
@@ -367,7 +367,7 @@ def test_a_project_changed_under_the_sweep_does_not_stop_the_others(world, monke
                 session.connection().execute(text("UPDATE project SET repository_key = 'elsewhere' WHERE id = 'moved'"))
         return original(project, *args, **kwargs)
 
-    monkeypatch.setattr(loop, '_launch_first', move_then_launch)
+    monkeypatch.setattr(loop, 'launch_first', move_then_launch)
     report = loop.sweep()
     assert [r['project_id'] for r in world.active_auto_runs()] == ['kept']
     assert len(report.launched) == 1

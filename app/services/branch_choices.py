@@ -1,0 +1,37 @@
+"""The branches a person can pick for a run: a search over the project's repository, each marked with
+the active run that holds its PR lock (if any), so the picker shows busy branches before Run is pressed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from app.services import gitops, projects, run_sql
+from app.services.accounts import Principal
+from app.services.errors import DomainError
+from app.services.ports import BranchSource
+
+
+@dataclass(frozen=True)
+class BranchChoice:
+    branch: gitops.Branch
+    is_base: bool
+    busy_run_id: str | None
+
+
+def branch_choices(
+    engine: Engine, branches: BranchSource, principal: Principal, project_id: str, query: str, limit: int
+) -> list[BranchChoice]:
+    with Session(engine) as session:
+        project = projects.get_visible(session, project_id, principal)
+        busy = run_sql.busy_branches(session.connection(), project.repository_key)
+    unsupported = gitops.unsupported_reason(project.repository)
+    if unsupported:
+        raise DomainError(422, 'unsupported_repository', f'Runs cannot use this repository: {unsupported}.')
+    try:
+        found = branches.search(project.repository, query, limit, project.base_branch)
+    except (gitops.GitError, OSError) as exc:
+        raise DomainError(502, 'repository_unavailable', f'Could not list branches: {exc}') from exc
+    return [BranchChoice(b, b.name == project.base_branch, busy.get(b.name)) for b in found]
