@@ -1,0 +1,138 @@
+"""API schemas (Create / Update / Public families), shared by the API, the client, the UI and the CLI."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any
+
+from pydantic import ConfigDict, field_validator
+from sqlmodel import Field, SQLModel
+
+from app.models.tables import ProjectBase
+from app.models.vocabulary import as_utc
+
+# ---------------------------------------------------------------- API schemas
+_SLUG = re.compile(r'[a-z0-9][a-z0-9-]*[a-z0-9]')
+
+
+def _check_argv(argv: list[str]) -> list[str]:
+    if not argv or not all(isinstance(a, str) and a for a in argv):
+        raise ValueError('must be a non-empty list of non-empty strings (an argv list, not a shell line)')
+    return argv
+
+
+def _check_choices(values: list[str]) -> list[str]:
+    if not values or not all(isinstance(v, str) and v.strip() for v in values) or len(set(values)) != len(values):
+        raise ValueError('must be a non-empty list of distinct, non-empty names')
+    return values
+
+
+class ProjectCreate(ProjectBase):
+    model_config = ConfigDict(extra='forbid')
+    id: str = Field(min_length=2, max_length=64)
+    team_id: str | None = None
+
+    @field_validator('id')
+    @classmethod
+    def _slug(cls, value: str) -> str:
+        if not _SLUG.fullmatch(value):
+            raise ValueError('must be a slug: lowercase letters, digits and inner dashes')
+        return value
+
+    _command = field_validator('command')(classmethod(lambda cls, v: _check_argv(v)))
+    _depths = field_validator('depth_levels', 'target_frameworks')(classmethod(lambda cls, v: _check_choices(v)))
+
+
+class ProjectUpdate(SQLModel):
+    model_config = ConfigDict(extra='forbid')
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    repository: str | None = Field(default=None, min_length=1, max_length=1000)
+    base_branch: str | None = Field(default=None, min_length=1, max_length=250)
+    command: list[str] | None = None
+    depth_levels: list[str] | None = None
+    target_frameworks: list[str] | None = None
+    max_concurrent_runs: int | None = Field(default=None, ge=1, le=100_000)
+    run_budget_seconds: int | None = Field(default=None, ge=1)
+    issue_source: dict[str, Any] | None = None
+
+    _command = field_validator('command')(classmethod(lambda cls, v: v if v is None else _check_argv(v)))
+    _depths = field_validator('depth_levels', 'target_frameworks')(
+        classmethod(lambda cls, v: v if v is None else _check_choices(v))
+    )
+
+
+class ProjectPublic(ProjectBase):
+    id: str
+    team_id: str
+    repository_key: str
+    auto_enabled: bool
+    consecutive_failures: int
+    launch_error: str | None = None
+    launch_error_at: datetime | None = None
+    paused: bool = False
+    ready_count: int | None = None
+    parked_count: int = 0
+    active_runs: int = 0
+    created_at: datetime
+    updated_at: datetime
+
+
+class RunCreate(SQLModel):
+    model_config = ConfigDict(extra='forbid')
+    project_id: str = Field(min_length=1, max_length=64)
+    depth_level: str = Field(min_length=1, max_length=64)
+    target_framework: str = Field(min_length=1, max_length=64)
+    branch: str = Field(min_length=1, max_length=250)
+    x_idempotency_key: str | None = Field(default=None, min_length=1, max_length=255)
+
+
+class RunRetry(SQLModel):
+    model_config = ConfigDict(extra='forbid')
+    depth_level: str | None = Field(default=None, min_length=1, max_length=64)
+    target_framework: str | None = Field(default=None, min_length=1, max_length=64)
+    branch: str | None = Field(default=None, min_length=1, max_length=250)
+    x_idempotency_key: str | None = Field(default=None, min_length=1, max_length=255)
+
+
+class RunEventPublic(SQLModel):
+    seq: int
+    at: datetime
+    type: str
+    text: str
+
+    _utc = field_validator('at')(classmethod(lambda cls, v: as_utc(v)))
+
+
+class RunPublic(SQLModel):
+    id: str
+    project_id: str
+    kind: str
+    status: str
+    depth_level: str
+    target_framework: str
+    branch_name: str
+    user_id: str | None
+    user_name: str | None = None
+    idempotency_key: str | None
+    retry_of: str | None
+    issue_number: int | None
+    issue_title: str | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    deadline_at: datetime | None
+    heartbeat_at: datetime | None
+    exit_code: int | None
+    error: str | None
+    correlation_id: str | None
+    output_lines: int
+    last_seq: int
+
+    _utc = field_validator('created_at', 'started_at', 'finished_at', 'deadline_at', 'heartbeat_at')(
+        classmethod(lambda cls, v: as_utc(v))
+    )
+
+
+class RunDetail(RunPublic):
+    events: list[RunEventPublic] = []

@@ -1,0 +1,56 @@
+"""The words every layer shares: run statuses and kinds, roles, event types, the active/terminal status
+sets (and their SQL predicate), and UTC time."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import Enum
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def as_utc(value: datetime | str | None) -> datetime | None:
+    """Every stored time is UTC; SQLite hands some back naive, raw SQL may hand back ISO text."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if isinstance(value, datetime) and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
+
+
+class Role(str, Enum):
+    builder = 'builder'
+    operator = 'operator'
+
+
+class RunStatus(str, Enum):
+    queued = 'queued'
+    running = 'running'
+    succeeded = 'succeeded'
+    failed = 'failed'
+    timed_out = 'timed_out'
+    crashed = 'crashed'
+    stopped = 'stopped'
+
+
+ACTIVE_STATUSES = (RunStatus.queued.value, RunStatus.running.value)
+TERMINAL_STATUSES = tuple(s.value for s in RunStatus if s.value not in ACTIVE_STATUSES)
+RETRYABLE_STATUSES = ('failed', 'timed_out', 'crashed', 'stopped')
+ACTIVE_SQL = "status IN ('queued', 'running')"  # the exact predicate of the partial unique indexes
+# Runs the AFK loop launched itself (no person behind them); hand-started AFK runs carry their user.
+LOOP_RUN_SQL = "kind = 'auto' AND user_id IS NULL"
+ACTIVE_LOOP_RUN_SQL = f'{LOOP_RUN_SQL} AND {ACTIVE_SQL}'
+
+
+class RunKind(str, Enum):
+    manual = 'manual'
+    retry = 'retry'
+    auto = 'auto'
+
+
+class EventType(str, Enum):
+    status = 'status'
+    output = 'output'
+    stage = 'stage'
