@@ -8,7 +8,8 @@ from rich.console import Group
 from app.cli import render
 from app.cli.context import Cli, JsonOpt, ServerOpt
 from app.cli.policy import Exit, exit_code_for_outcome
-from app.cli.runs import FollowOpt, ProjectOpt, follow_and_print
+from app.cli.run_flow import follow_and_print
+from app.cli.runs import FollowOpt, ProjectOpt
 from app.client import RunboardClient
 
 afk_app = typer.Typer(

@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import json
-from collections.abc import Awaitable, Callable, Iterator
 from typing import Annotated, Optional
 
 import typer
-from rich.status import Status
 
 from app.cli import render
 from app.cli.context import Cli, JsonOpt, ServerOpt
-from app.cli.follow import GIVE_UP_SECONDS, follow_run
 from app.cli.policy import Exit, exit_code_for_outcome
-from app.cli.submit import MAX_ATTEMPTS, Notices, send_until_answered
-from app.client import ApiError, Response, RunboardClient, new_idempotency_key
+from app.cli.run_flow import create_then_maybe_follow, follow_and_print
+from app.client import Response, RunboardClient
 from app.models import TERMINAL_STATUSES
 
 runs_app = typer.Typer(help='Trigger, watch, retry and stop runs.', no_args_is_help=True)
@@ -68,116 +62,6 @@ def complete_project(ctx: typer.Context, incomplete: str) -> list[str]:
 ProjectOpt = Annotated[
     str, typer.Option('--project', '-p', metavar='PROJECT', help='Project id.', autocompletion=complete_project)
 ]
-
-
-# ------------------------------------------------------------------ shared flows
-@contextlib.contextmanager
-def spinner(cli: Cli, message: str) -> Iterator[Status | None]:
-    """A spinner on the terminal the person watches; nothing when output is piped."""
-    console = cli.info
-    if not console.is_terminal:
-        yield None
-        return
-    with console.status(message) as status:
-        yield status
-
-
-def _notices(cli: Cli) -> Notices:
-    def resending(error: ApiError, delay: float, attempt: int) -> None:
-        cli.err.print(
-            f'[yellow]{render.escape(error.detail)}[/] Sending again with the same key in '
-            f'{delay:.2f} s (attempt {attempt + 1} of {MAX_ATTEMPTS}).'
-        )
-
-    async def rate_limited_wait(error: ApiError, seconds: float) -> None:
-        cli.err.print(
-            f'[yellow]Rate limited:[/] {render.escape(error.detail)} Waiting {seconds:.0f} s, then '
-            'trying again with the same key (--wait).'
-        )
-        with spinner(cli, '') as status:
-            remaining = seconds
-            while remaining > 0:
-                if status is not None:
-                    status.update(f'Rate limited: trying again in {remaining:.0f} s')
-                step = min(1.0, remaining)
-                await asyncio.sleep(step)
-                remaining -= step
-
-    return Notices(resending, rate_limited_wait)
-
-
-async def create_then_maybe_follow(
-    cli: Cli,
-    client: RunboardClient,
-    send: Callable[[str], Awaitable[Response]],
-    *,
-    key: str | None,
-    follow: bool,
-    wait: bool,
-) -> int:
-    """The flow of every run-creating command: one key for every resend, then the answer, then maybe follow."""
-    if key is None:
-        key = new_idempotency_key()
-        cli.info.print(f'Idempotency key: {key}  [dim](reuse it with --key to resend safely)[/]')
-    reply = await send_until_answered(lambda: send(key), notices=_notices(cli), wait_on_rate_limit=wait)
-    run = reply.data
-    if not follow:
-        if cli.json:
-            cli.print_json(run)
-        else:
-            said = 'already made for this key (replayed)' if reply.replayed else 'created'
-            cli.out.print(
-                f'Run [bold]{run["id"]}[/] {said}: {run["project_id"]} {run["branch_name"]} '
-                f'{run["depth_level"]}/{run["target_framework"]}, {run["status"]}.'
-            )
-            if run['status'] in ('queued', 'running'):
-                cli.out.print(f'[dim]Watch it: runboard runs logs {run["id"]} --follow[/]')
-    else:
-        if not cli.json:
-            said = ' (replayed: this key already made it)' if reply.replayed else ''
-            cli.out.print(
-                f'Run [bold]{run["id"]}[/]{said}: {run["project_id"]} {run["branch_name"]} '
-                f'{run["depth_level"]}/{run["target_framework"]}'
-            )
-        final = await follow_and_print(cli, client, run['id'], json_lines=False)
-        if cli.json:
-            cli.print_json(final)
-        return exit_code_for_outcome(final['status'])
-    return Exit.OK
-
-
-async def follow_and_print(cli: Cli, client: RunboardClient, run_id: str, *, json_lines: bool) -> dict:
-    """Print the run's timeline as it grows; returns the final run. Human lines go to stdout, or to stderr
-    when stdout is reserved for JSON."""
-    console = cli.info
-    with spinner(cli, f'{run_id}: waiting…') as status:
-
-        def on_event(event: dict) -> None:
-            if json_lines:
-                typer.echo(json.dumps(event, default=str))
-            elif not cli.json:
-                console.print(render.event_line(event))
-
-        def on_status(run: dict) -> None:
-            if status is not None:
-                status.update(f'{run_id}: {run["status"]}…')
-
-        def on_connection_problem(error: ApiError) -> None:
-            cli.err.print(
-                f'[yellow]{render.escape(error.detail)}[/] Still following; reconnecting '
-                f'(for up to {GIVE_UP_SECONDS:.0f} s)…'
-            )
-
-        final = await follow_run(
-            client, run_id, on_event=on_event, on_status=on_status, on_connection_problem=on_connection_problem
-        )
-    if not json_lines:
-        style = render.STATUS_STYLE.get(final['status'], 'bold')
-        exit_text = f', exit code {final["exit_code"]}' if final.get('exit_code') is not None else ''
-        cli.info.print(
-            f'Run [bold]{run_id}[/] [{style}]{final["status"]}[/] after {render.duration(final)}{exit_text}.'
-        )
-    return final
 
 
 # ------------------------------------------------------------------ commands
