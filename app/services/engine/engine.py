@@ -6,28 +6,23 @@ recovery; output ingest and liveness in app/services."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import os
 from collections.abc import Callable, Coroutine
-from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 
 from app.config import Settings
-from app.db import session_scope
 from app.models import RunStatus
-from app.services import gitops
-from app.services.afk_rules import LAUNCH_FAILED
 from app.services.engine.claim import claim_next
-from app.services.engine.live import ClaimedRun, LaunchFailed, LiveRun, new_instance_id
-from app.services.engine.process import kill_process_group, run_process
-from app.services.engine.pull_requests import PullRequestCheck
+from app.services.engine.execution import ExecutionParts, execute_run, tidy_worktree
+from app.services.engine.live import ClaimedRun, LiveRun, new_instance_id
+from app.services.engine.process import kill_process_group
+from app.services.engine.pull_requests import PullRequestCheck, end_runs_with_pull_requests
 from app.services.engine.recovery import recover_orphans
 from app.services.events import Event, EventBus
-from app.services.output_ingest import FLUSH_RETRY_SECONDS, OutputIngest
-from app.services.reaper import KillReason, classify_run, finish_run
+from app.services.output_ingest import OutputIngest
+from app.services.reaper import KillReason
 from app.services.run_liveness import refresh_heartbeats
 
 log = logging.getLogger(__name__)
@@ -51,6 +46,13 @@ class RunEngine:
         self._heartbeat_task: asyncio.Task[None] | None = None
         self._events_task: asyncio.Task[None] | None = None
         self._closing = False
+        self._parts = ExecutionParts(
+            engine=engine,
+            mirrors_dir=settings.mirrors_dir,
+            output=self.output,
+            pull_requests=self.pull_requests,
+            kill=self._kill,
+        )
 
     # ------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -134,88 +136,13 @@ class RunEngine:
     # ------------------------------------------------------------ one run
     async def _execute(self, live: LiveRun, run: ClaimedRun) -> None:
         worktree = self.settings.worktrees_dir / live.run_id
-        live.run = run
-        forced: RunStatus | None = None  # an outcome decided before the process could have one
-        exit_code: int | None = None
-        error: str | None = None
-        launch_failed = False
-        flusher = asyncio.create_task(self.output.flush_loop(live))
-        try:
-            try:
-                commit = await asyncio.to_thread(self._prepare_worktree, run, worktree)
-                self.output.emit(live, 'stage', f'checkout {run["checkout_ref"]} @ {commit[:12]}')
-                exit_code = await run_process(
-                    live, run, worktree, engine=self.engine, output=self.output, kill=self._kill
-                )
-            except (gitops.GitError, LaunchFailed) as exc:
-                cause = f'checkout failed: {exc}' if isinstance(exc, gitops.GitError) else str(exc)
-                error = f'{LAUNCH_FAILED}: {cause}'
-                launch_failed = not live.kill_reason  # a stop during the checkout still reads stopped
-                forced = None if live.kill_reason else RunStatus.failed
-        except Exception as exc:  # the engine must always reap what it started
-            log.exception('run %s failed inside the engine', live.run_id)
-            error = f'engine error: {exc}'
-            forced = RunStatus.crashed
-        finally:
-            await self._reap(
-                live,
-                run,
-                worktree,
-                forced=forced,
-                exit_code=exit_code,
-                error=error,
-                launch_failed=launch_failed,
-                flusher=flusher,
-            )
-
-    async def _reap(
-        self,
-        live: LiveRun,
-        run: ClaimedRun,
-        worktree: Path,
-        *,
-        forced: RunStatus | None,
-        exit_code: int | None,
-        error: str | None,
-        launch_failed: bool,
-        flusher: asyncio.Task[None],
-    ) -> None:
-        # Let the flusher finish a store in progress (cancelling it mid-store could write output after
-        # the terminal status); what is left is stored with the terminal status, in one transaction.
-        live.output_done.set()
-        with contextlib.suppress(Exception):
-            await flusher
-        remaining, live.buffer = live.buffer, []
-        has_pr = live.kill_reason == 'pull_request' or await self._has_pull_request(run, live)
-        status = (RunStatus.succeeded if has_pr else forced) or classify_run(
-            exit_code=exit_code, kill_reason=live.kill_reason, has_pull_request=has_pr
-        )
-        if live.kill_reason == 'shutdown':
-            error = error or 'server stopped while the run was in progress'
-        message = (
-            'its pull request was found; the process group was ended' if live.kill_reason == 'pull_request' else error
-        )
-        done = await self._finish(
-            live.run_id,
-            status=status,
-            exit_code=exit_code,
-            error=error,
-            output=remaining,
-            launch_failed=launch_failed and not has_pr,
-            message=message,
-        )
+        status, done = await execute_run(self._parts, live, run, worktree)
         self.live.pop(live.run_id, None)  # if finishing failed, the safety poll reaps it as crashed
         self.kick()  # the slot is free: start the next queued run before tidying up
         if done:
             self._publish_run(live.run_id, live.project_id, live.team_id, status.value)
             self._run_finished_callbacks(live.project_id, status.value)
-        try:
-            if status == RunStatus.succeeded:
-                await asyncio.to_thread(gitops.remove_worktree, worktree)
-            else:  # kept for inspection: its retention counts from now, not from the checkout
-                os.utime(worktree)
-        except (OSError, gitops.GitError):
-            log.warning('tidying the worktree of run %s failed', live.run_id, exc_info=True)
+        await tidy_worktree(worktree, status)
 
     def _run_finished_callbacks(self, project_id: str, status: str) -> None:
         for callback in self.on_run_finished:
@@ -224,50 +151,10 @@ class RunEngine:
             except Exception:
                 log.exception('run-finished callback %r failed', callback)
 
-    async def _finish(self, run_id: str, **outcome: Any) -> dict[str, Any] | None:
-        for attempt in range(FINISH_ATTEMPTS):
-            try:
-                return await asyncio.to_thread(finish_run, self.engine, run_id=run_id, **outcome)
-            except Exception:
-                log.exception('reaping run %s failed (attempt %d)', run_id, attempt + 1)
-                if attempt == FINISH_ATTEMPTS - 3 and outcome.get('output'):
-                    log.error('run %s: storing without its last %d output lines', run_id, len(outcome['output']))
-                    outcome['output'] = None  # in case they are what fails: the terminal status matters more
-                await asyncio.sleep(FLUSH_RETRY_SECONDS * (attempt + 1))
-        return None
-
-    def _prepare_worktree(self, run: ClaimedRun, worktree: Path) -> str:
-        mirror = gitops.refresh_mirror(self.settings.mirrors_dir, run['repository'])
-        commit = gitops.add_worktree(mirror, worktree, run['checkout_ref'])
-        with session_scope(self.engine) as session:
-            session.connection().execute(
-                text('UPDATE run SET worktree_path = :p WHERE id = :id'), {'p': str(worktree), 'id': run['id']}
-            )
-        return commit
-
     # ------------------------------------------------------------ pull requests (AFK on a forge)
     async def end_runs_with_pull_requests(self) -> list[str]:
-        """Reaper tick: a live AFK run whose afk/<N> pull request exists has done its job. Its process
-        group is ended (TERM, grace, KILL) and the run ends succeeded, instead of holding the project's
-        lane and a global slot until its budget runs out."""
-        ended = []
-        for live in list(self.live.values()):
-            if live.process is None or not self.pull_requests.worth_asking(live):
-                continue
-            if not await asyncio.to_thread(self.pull_requests.exists, live.run):
-                continue
-            if live.kill_reason or live.run_id not in self.live:
-                continue  # stopped or ended while we asked the forge
-            number = live.run.get('issue_number')
-            self.output.emit(live, 'status', f'pull request from afk/{number} found: ending the run as succeeded')
-            ended.append(live.run_id)
-            await self._kill(live, 'pull_request')
-        return ended
-
-    async def _has_pull_request(self, run: ClaimedRun, live: LiveRun) -> bool:
-        if live.kill_reason == 'stop':  # a person's Stop wins over the forge
-            return False
-        return await asyncio.to_thread(self.pull_requests.exists, run)
+        """Reaper tick: live AFK runs whose pull request exists end as succeeded (pull_requests.py)."""
+        return await end_runs_with_pull_requests(self.live, self.pull_requests, emit=self.output.emit, kill=self._kill)
 
     # ------------------------------------------------------------ stop
     async def _kill(self, live: LiveRun, reason: KillReason) -> None:
