@@ -24,8 +24,9 @@ from app.models import Project, RunKind, RunPublic, as_utc
 from app.services import claims, run_sql
 from app.services.accounts import Principal
 from app.services.afk_actions import AfkActions, publish_project
+from app.services.afk_candidates import claimable_candidates, ready_local_issues
 from app.services.afk_lease import SweepLease
-from app.services.afk_rules import is_paused, should_launch_auto
+from app.services.afk_rules import closed_gate, is_paused, should_launch_auto
 from app.services.afk_schedule import SweepSchedule
 from app.services.errors import DomainError
 from app.services.events import EventBus
@@ -98,7 +99,7 @@ class AfkLoop:
                 return report
             in_flight = run_sql.projects_with_loop_run_in_flight(conn)
             last_launch = run_sql.last_auto_launch(conn)
-            local_ready = self._local_ready(conn, {p.id for p in auto if not is_forge(p.issue_source)})
+            local_ready = ready_local_issues(conn, {p.id for p in auto if not is_forge(p.issue_source)})
             blocked = claims.blocked_numbers(conn)
         # Fairness under the cap: the project whose last auto run is oldest goes first.
         epoch = datetime.min.replace(tzinfo=UTC)
@@ -118,7 +119,7 @@ class AfkLoop:
             if not should_launch_auto(**facts, claimable_issue=True):
                 continue  # closed before we even look for an issue (no forge call for a paused project)
             try:
-                candidates = self._candidates(project, local_ready, blocked)
+                candidates = claimable_candidates(project, local_ready, blocked)
             except DomainError as exc:
                 log.warning('AFK: issues of %s unavailable: %s', project.id, exc.detail)
                 continue
@@ -140,39 +141,6 @@ class AfkLoop:
         if report.launched:
             log.info('AFK sweep launched %d run(s)', len(report.launched))
         return report
-
-    @staticmethod
-    def _local_ready(conn: Connection, project_ids: set[str]) -> dict[str, list[IssueRecord]]:
-        ready: dict[str, list[IssueRecord]] = {}
-        if not project_ids:
-            return ready
-        rows = conn.execute(
-            text("SELECT project_id, number, title, labels FROM issue WHERE state = 'open' ORDER BY number")
-        ).all()
-        for project_id, number, title, labels in rows:
-            if project_id not in project_ids:
-                continue
-            if isinstance(labels, str):
-                import json
-
-                labels = json.loads(labels)
-            record = IssueRecord(number, title, '', tuple(labels or ()), 'open')
-            if record.labelled_ready:
-                ready.setdefault(project_id, []).append(record)
-        return ready
-
-    @staticmethod
-    def _candidates(
-        project: Project, local_ready: dict[str, list[IssueRecord]], blocked: dict[str, set[int]]
-    ) -> list[IssueRecord]:
-        if is_forge(project.issue_source):
-            from app.services.sources import forge
-
-            records = forge.ready_issues(project.repository, project.issue_source)
-        else:
-            records = local_ready.get(project.id, [])
-        taken = blocked.get(project.id, set())
-        return [r for r in records if r.labelled_ready and r.number not in taken]
 
     # ------------------------------------------------------------ launching
     def launch_first(
@@ -238,26 +206,15 @@ class AfkLoop:
             ).first()
             if row is None:
                 raise NotLaunched('auto_off')
-            under_cap = run_sql.count_active(conn) < settings.global_run_cap
-            if not should_launch_auto(
+            gate = closed_gate(
                 auto_enabled=bool(row[0]),
                 paused=is_paused(row[1]),
                 loop_run_in_flight=in_flight,
-                under_global_cap=under_cap,
-                claimable_issue=True,
+                under_global_cap=run_sql.count_active(conn) < settings.global_run_cap,
                 launch_blocked=row[2] is not None,
-            ):
-                raise NotLaunched(
-                    'global_cap'
-                    if not under_cap
-                    else 'in_flight'
-                    if in_flight
-                    else 'paused'
-                    if is_paused(row[1])
-                    else 'launch_failed'
-                    if row[2] is not None
-                    else 'auto_off'
-                )
+            )
+            if gate is not None:
+                raise NotLaunched(gate)
 
         def after_insert(conn: Connection, run) -> None:  # noqa: ANN001
             if not claims.claim_in(

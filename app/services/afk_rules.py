@@ -74,3 +74,24 @@ def should_launch_auto(
         and claimable_issue
         and not launch_blocked
     )
+
+
+ClosedGate = Literal['global_cap', 'in_flight', 'paused', 'launch_failed', 'auto_off']
+
+
+def closed_gate(
+    *, auto_enabled: bool, paused: bool, loop_run_in_flight: bool, under_global_cap: bool, launch_blocked: bool
+) -> ClosedGate | None:
+    """Pure: which gate keeps a loop launch from happening (None: every gate is open), in the order the
+    sweep acts on them (a full global cap stops the whole sweep; the others skip one project)."""
+    if not under_global_cap:
+        return 'global_cap'
+    if loop_run_in_flight:
+        return 'in_flight'
+    if paused:
+        return 'paused'
+    if launch_blocked:
+        return 'launch_failed'
+    if not auto_enabled:
+        return 'auto_off'
+    return None

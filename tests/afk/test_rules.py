@@ -9,6 +9,7 @@ from app.services import form_tokens
 from app.services.afk_rules import (
     AFK_PAUSE_THRESHOLD,
     Settlement,
+    closed_gate,
     feeds_counter,
     is_paused,
     settle_afk_run,
@@ -231,3 +232,34 @@ def test_forge_config_token_from_environment(monkeypatch) -> None:  # noqa: ANN0
     with pytest.raises(forge.ForgeUnavailable) as caught:
         forge.config_for('/local/path', {'kind': 'gitea'})
     assert caught.value.status == 502 and caught.value.error == 'forge_unavailable'
+
+
+@pytest.mark.parametrize(
+    'auto_enabled, paused, in_flight, under_cap, blocked, gate',
+    [
+        (True, False, False, True, False, None),
+        (False, False, False, True, False, 'auto_off'),
+        (True, True, False, True, False, 'paused'),
+        (True, False, True, True, False, 'in_flight'),
+        (True, False, False, False, False, 'global_cap'),
+        (True, False, False, True, True, 'launch_failed'),
+        # several closed: the cap first (it ends the whole sweep), then the project's own lane
+        (False, True, True, False, True, 'global_cap'),
+        (False, True, True, True, True, 'in_flight'),
+        (False, True, False, True, True, 'paused'),
+        (False, False, False, True, True, 'launch_failed'),
+    ],
+)
+def test_closed_gate_names_the_gate_the_launch_transaction_reports(
+    auto_enabled: bool, paused: bool, in_flight: bool, under_cap: bool, blocked: bool, gate: str | None
+) -> None:
+    assert (
+        closed_gate(
+            auto_enabled=auto_enabled,
+            paused=paused,
+            loop_run_in_flight=in_flight,
+            under_global_cap=under_cap,
+            launch_blocked=blocked,
+        )
+        == gate
+    )
