@@ -64,6 +64,26 @@ def new_idempotency_key() -> str:
     return str(uuid.uuid4())
 
 
+def answer_of(reply: httpx.Response) -> Response:
+    """The server's answer, or the ApiError it describes (problem+json: machine code, detail, correlation id)."""
+    lowered = {k.lower(): v for k, v in reply.headers.items()}
+    try:
+        data = reply.json() if reply.content else None
+    except ValueError:
+        data = None
+    if reply.status_code >= 400:
+        body = data if isinstance(data, dict) else {}
+        raise ApiError(
+            reply.status_code,
+            body.get('error', 'http_error'),
+            body.get('detail') or f'HTTP {reply.status_code}',
+            body.get('correlation_id') or lowered.get('x-correlation-id'),
+            body,
+            lowered,
+        )
+    return Response(reply.status_code, data, lowered)
+
+
 class RunboardClient:
     def __init__(
         self,
@@ -118,22 +138,7 @@ class RunboardClient:
             raise ApiError(
                 0, 'network', f'Could not reach the server at {self.base_url}: {type(exc).__name__}.', correlation_id
             ) from exc
-        lowered = {k.lower(): v for k, v in reply.headers.items()}
-        try:
-            data = reply.json() if reply.content else None
-        except ValueError:
-            data = None
-        if reply.status_code >= 400:
-            body = data if isinstance(data, dict) else {}
-            raise ApiError(
-                reply.status_code,
-                body.get('error', 'http_error'),
-                body.get('detail') or f'HTTP {reply.status_code}',
-                body.get('correlation_id') or lowered.get('x-correlation-id'),
-                body,
-                lowered,
-            )
-        return Response(reply.status_code, data, lowered)
+        return answer_of(reply)
 
     # -- projects
     async def list_projects(self) -> list[dict]:

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import time
-from datetime import UTC, datetime
-
 from nicegui import background_tasks, ui
 
 from app.client import ApiError
+from app.pages.run_limits import RunLimits
 from app.pages.runs_list import RunsListView, runs_list
 from app.pages.signin import signed_in
 from app.pages.theme import frame
 from app.pages.widgets import correlation_chip
 from app.state import connection
-from app.state.run_form import Failure, RunFormState, countdown_text, quota_banner, submit_run
+from app.state.run_form import Failure, RunFormState, submit_run
 from app.state.runs_store import RunFilters, RunsStore
 from app.state.text import shown
 
@@ -53,15 +51,11 @@ class RunFormView:
         self.project, self.store = project, store
         self.form = RunFormState(project_id=project['id'], retry_of=retry_of)
         self.submitting = False
-        self.rate_limited_until: float | None = None  # monotonic deadline of a 429's Retry-After
-        self.quota: dict | None = None
-        self.quota_fetched = 0.0
         self.failure: Failure | None = None
         self.list_view: RunsListView | None = None  # set once the runs list below the form exists
 
         names = [b['name'] for b in branches]
-        self.rate_box = ui.column().classes('w-full').props('aria-live=polite')
-        self.quota_box = ui.column().classes('w-full').props('aria-live=polite')
+        self.limits = RunLimits()
         with ui.card().classes('w-full rb-form').props('data-testid=run-form'):
             if retry_of:
                 with ui.row().classes('items-center gap-2'):
@@ -133,60 +127,14 @@ class RunFormView:
 
     # -- limits
     async def refresh_quota(self) -> None:
-        try:
-            self.quota = await connection.client().quota()
-            self.quota_fetched = time.monotonic()
-        except ApiError:
-            self.quota = None
-        self.render_limits()
+        await self.limits.refresh_quota()
+        self.limits.render(self.failure)
         self.update_button()
 
-    def quota_seconds_left(self) -> int:
-        if not self.quota:
-            return 0
-        banner = quota_banner(self.quota, datetime.now(UTC))
-        return banner.seconds_left if banner else 0
-
-    def render_limits(self) -> None:
-        now = datetime.now(UTC)
-        self.rate_box.clear()
-        left = self.rate_seconds_left()
-        if left > 0 and self.failure is not None:
-            with (
-                self.rate_box,
-                ui.element('div').classes('w-full rb-banner rb-banner-red').props('role=alert data-testid=rate-banner'),
-            ):
-                with ui.row().classes('items-center gap-2 flex-wrap'):
-                    ui.icon('hourglass_top')
-                    ui.label(f'Run limit reached — you can start a run again in {countdown_text(left)}.').props(
-                        'data-testid=rate-countdown'
-                    )
-                    correlation_chip(self.failure.correlation_id, 'HTTP 429')
-        self.quota_box.clear()
-        banner = quota_banner(self.quota, now)
-        if banner and left <= 0:
-            with (
-                self.quota_box,
-                ui.element('div')
-                .classes(f'w-full rb-banner rb-banner-{banner.level}')
-                .props(f'role=status data-testid=quota-{banner.level}'),
-            ):
-                with ui.row().classes('items-center gap-2'):
-                    ui.icon('warning' if banner.level == 'amber' else 'block')
-                    ui.label(banner.text)
-
-    def rate_seconds_left(self) -> int:
-        if self.rate_limited_until is None:
-            return 0
-        return max(0, int(-(-(self.rate_limited_until - time.monotonic()) // 1)))
-
     def block_reason(self) -> str | None:
-        left = self.rate_seconds_left()
-        if left > 0:
-            return f'Run is disabled: run limit reached, available again in {countdown_text(left)}.'
-        banner = quota_banner(self.quota, datetime.now(UTC))
-        if banner and banner.blocks_run:
-            return f'Run is disabled: quota exhausted, next window opens in {countdown_text(banner.seconds_left)}.'
+        reason = self.limits.block_reason()
+        if reason:
+            return reason
         if self.submitting:
             return 'Submitting…'
         return None
@@ -201,16 +149,11 @@ class RunFormView:
         self.reason.set_visibility(bool(self.reason.text))
 
     async def tick(self) -> None:
-        if self.rate_limited_until is not None and self.rate_seconds_left() <= 0:
-            self.rate_limited_until = None
+        action = self.limits.tick_action()
+        if action == 'refresh':
             await self.refresh_quota()
-            return
-        banner = quota_banner(self.quota, datetime.now(UTC))
-        if banner and banner.blocks_run and banner.seconds_left <= 0 and time.monotonic() - self.quota_fetched > 1:
-            await self.refresh_quota()
-            return
-        if self.rate_limited_until is not None or (banner and banner.level == 'red'):
-            self.render_limits()
+        elif action == 'render':
+            self.limits.render(self.failure)
             self.update_button()
 
     # -- submit
@@ -255,8 +198,8 @@ class RunFormView:
         self.failure = failure
         self.result.clear()
         if failure.kind == 'rate_limited':  # the banner above says it all, with a live countdown
-            self.rate_limited_until = time.monotonic() + (failure.retry_after or 1)
-            self.render_limits()
+            self.limits.rate_limited(failure.retry_after or 1)
+            self.limits.render(failure)
             self.update_button()
             return
         with (
@@ -276,7 +219,7 @@ class RunFormView:
                 correlation_chip(
                     failure.correlation_id, f'HTTP {failure.status}' if failure.status else 'connection lost'
                 )
-        self.render_limits()
+        self.limits.render(failure)
         self.update_button()
 
     async def reset(self) -> None:
