@@ -47,7 +47,7 @@ def basic_header_value(credentials: Credentials) -> str:
     return 'Basic ' + base64.b64encode(pair.encode()).decode()
 
 
-def _base_environment(allowed_protocols: str) -> dict[str, str]:
+def base_environment(allowed_protocols: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(_DROPPED_PREFIXES) and k not in _DROPPED}
     env.update(
         GIT_TERMINAL_PROMPT='0',
@@ -89,7 +89,7 @@ def git_environment(
 ) -> Iterator[dict[str, str]]:
     """The environment for ONE git child process. Without credentials git uses what this server's user has
     (ssh agent and keys, global credential helpers) but never prompts."""
-    env = _base_environment(allowed_protocols)
+    env = base_environment(allowed_protocols)
     known_hosts.parent.mkdir(parents=True, exist_ok=True)
     if credentials is None:
         env['GIT_SSH_COMMAND'] = ssh_command(known_hosts, None)
