@@ -41,6 +41,13 @@ class Settings(BaseSettings):
     max_body_bytes: int = 64 * 1024
 
     afk_sweep_seconds: float = 45.0
+
+    # remote repositories (services/repositories.py)
+    secret_key: str | None = None  # Fernet key(s), comma-separated, first encrypts; unset: data_dir/secret.key
+    mirror_fetch_seconds: float = 60.0  # each remote project's mirror is fetched this often (jittered)
+    mirror_refresh_min_seconds: float = 10.0  # opening the Run form / "refresh" fetch at most this often
+    unknown_branch_fetch_seconds: float = 10.0  # a trigger naming an unknown branch fetches at most this often
+    git_timeout_seconds: float = 120.0
     demo: bool = True  # create the demo project on first start
 
     @property

@@ -31,7 +31,7 @@ async def get_project(project_id: str, services: ServicesDep, principal: Princip
 
 @router.post('/projects', status_code=201, response_model=ProjectPublic, responses=problems(400, 401, 403, 409, 422))
 async def create_project(body: ProjectCreate, services: ServicesDep, principal: PrincipalDep) -> ProjectPublic:
-    project = await run_in_threadpool(projects.create_project, services.engine, principal, body)
+    project = await run_in_threadpool(projects.create_project, services.engine, principal, body, services.repositories)
     services.bus.publish({'type': 'project', 'id': project.id, 'team_id': project.team_id})
     return project
 
@@ -40,7 +40,9 @@ async def create_project(body: ProjectCreate, services: ServicesDep, principal: 
 async def update_project(
     project_id: str, body: ProjectUpdate, services: ServicesDep, principal: PrincipalDep
 ) -> ProjectPublic:
-    project = await run_in_threadpool(projects.update_project, services.engine, principal, project_id, body)
+    project = await run_in_threadpool(
+        projects.update_project, services.engine, principal, project_id, body, services.repositories
+    )
     services.admitter.forget_project(project_id)
     services.bus.publish({'type': 'project', 'id': project.id, 'team_id': project.team_id})
     return project
@@ -63,7 +65,7 @@ def _branches(services: Services, principal: Principal, project_id: str, q: str,
             is_base=c.is_base,
             busy_run_id=c.busy_run_id,
         )
-        for c in branch_choices(services.engine, services.branches, principal, project_id, q, limit)
+        for c in branch_choices(services.engine, services.repositories, principal, project_id, q, limit)
     ]
 
 

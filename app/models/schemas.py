@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import ConfigDict, field_validator
 from sqlmodel import Field, SQLModel
@@ -28,10 +28,20 @@ def _check_choices(values: list[str]) -> list[str]:
     return values
 
 
+class CredentialsIn(SQLModel):
+    """Write-only git credentials: an https token (with its user name) or an SSH private key."""
+
+    model_config = ConfigDict(extra='forbid')
+    kind: Literal['token', 'ssh_key']
+    username: str = Field(default='git', min_length=1, max_length=200)
+    secret: str = Field(min_length=1, max_length=20_000, repr=False)
+
+
 class ProjectCreate(ProjectBase):
     model_config = ConfigDict(extra='forbid')
     id: str = Field(min_length=2, max_length=64)
     team_id: str | None = None
+    credentials: CredentialsIn | None = None
 
     @field_validator('id')
     @classmethod
@@ -55,6 +65,7 @@ class ProjectUpdate(SQLModel):
     max_concurrent_runs: int | None = Field(default=None, ge=1, le=100_000)
     run_budget_seconds: int | None = Field(default=None, ge=1)
     issue_source: dict[str, Any] | None = None
+    credentials: CredentialsIn | None = None  # replaces the stored credentials; null removes them
 
     _command = field_validator('command')(classmethod(lambda cls, v: v if v is None else _check_argv(v)))
     _depths = field_validator('depth_levels', 'target_frameworks')(
@@ -74,6 +85,8 @@ class ProjectPublic(ProjectBase):
     ready_count: int | None = None
     parked_count: int = 0
     active_runs: int = 0
+    has_credentials: bool = False
+    credentials_kind: str | None = None
     created_at: datetime
     updated_at: datetime
 
@@ -112,6 +125,7 @@ class RunPublic(SQLModel):
     depth_level: str
     target_framework: str
     branch_name: str
+    commit_sha: str | None = None
     user_id: str | None
     user_name: str | None = None
     idempotency_key: str | None

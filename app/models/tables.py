@@ -68,6 +68,11 @@ class Project(ProjectBase, table=True):
     consecutive_failures: int = 0
     launch_error: str | None = Field(default=None, max_length=500)  # the last AFK launch that could not start
     launch_error_at: datetime | None = None
+    # git credentials for a remote repository; the secret is encrypted (services/secret_box.py) and never
+    # leaves the server: answers carry only has_credentials and the kind
+    credentials_kind: str | None = Field(default=None, max_length=20)  # 'token' | 'ssh_key'
+    credentials_username: str | None = Field(default=None, max_length=200)
+    credentials_secret: str | None = None
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
 
@@ -114,6 +119,7 @@ class Run(SQLModel, table=True):
     target_framework: str
     branch_name: str
     checkout_ref: str  # what the worktree checks out (the branch, or the base branch for AFK runs)
+    commit_sha: str | None = Field(default=None, max_length=64)  # the ref's commit when admitted (else at start)
     user_id: str | None = Field(default=None, foreign_key='user.id')
     idempotency_key: str | None = None
     payload_fingerprint: str | None = None

@@ -11,7 +11,7 @@ from sqlmodel import Session
 from app.services import gitops, projects, run_sql
 from app.services.accounts import Principal
 from app.services.errors import DomainError
-from app.services.ports import BranchSource
+from app.services.repositories import RepositoryAccess
 
 
 @dataclass(frozen=True)
@@ -22,7 +22,7 @@ class BranchChoice:
 
 
 def branch_choices(
-    engine: Engine, branches: BranchSource, principal: Principal, project_id: str, query: str, limit: int
+    engine: Engine, repositories: RepositoryAccess, principal: Principal, project_id: str, query: str, limit: int
 ) -> list[BranchChoice]:
     with Session(engine) as session:
         project = projects.get_visible(session, project_id, principal)
@@ -30,8 +30,5 @@ def branch_choices(
     unsupported = gitops.unsupported_reason(project.repository)
     if unsupported:
         raise DomainError(422, 'unsupported_repository', f'Runs cannot use this repository: {unsupported}.')
-    try:
-        found = branches.search(project.repository, query, limit, project.base_branch)
-    except (gitops.GitError, OSError) as exc:
-        raise DomainError(502, 'repository_unavailable', f'Could not list branches: {exc}') from exc
+    found = repositories.search(project, query, limit, project.base_branch)
     return [BranchChoice(b, b.name == project.base_branch, busy.get(b.name)) for b in found]

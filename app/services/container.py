@@ -17,7 +17,9 @@ from app.services.engine import RunEngine
 from app.services.events import EventBus, make_bus
 from app.services.ports import RateLimiter
 from app.services.ratelimit import make_limiter
+from app.services.repositories import RepositoryAccess
 from app.services.runs import RunAdmitter
+from app.services.secret_box import SecretBox
 
 if TYPE_CHECKING:
     from app.services.afk import AfkLoop
@@ -34,6 +36,7 @@ class Services:
     branches: gitops.BranchCache
     admitter: RunAdmitter
     runner: RunEngine
+    repositories: RepositoryAccess
     afk: AfkLoop | None = None
     afk_actions: AfkActions | None = None
     scheduler: AsyncIOScheduler | None = None
@@ -82,6 +85,9 @@ def build_services(settings: Settings, *, migrate: bool = True, seed: bool = Tru
     bus = make_bus(settings.redis_url, settings.redis_prefix)
     limiter = make_limiter(settings.redis_url, settings.rate_limit_runs, settings.rate_limit_window_seconds)
     branches = gitops.BranchCache()
+    repositories = RepositoryAccess(
+        settings=settings, branches=branches, secrets=SecretBox.from_settings(settings.data_dir, settings.secret_key)
+    )
     services = Services(
         settings=settings,
         engine=engine,
@@ -89,8 +95,9 @@ def build_services(settings: Settings, *, migrate: bool = True, seed: bool = Tru
         limiter=limiter,
         auth=accounts.TokenAuthenticator(engine),
         branches=branches,
-        admitter=RunAdmitter(engine=engine, settings=settings, limiter=limiter, branches=branches, bus=bus),
-        runner=RunEngine(settings=settings, engine=engine, bus=bus),
+        admitter=RunAdmitter(engine=engine, settings=settings, limiter=limiter, repositories=repositories, bus=bus),
+        runner=RunEngine(settings=settings, engine=engine, bus=bus, repositories=repositories),
+        repositories=repositories,
     )
     from app.services import afk
 

@@ -55,3 +55,24 @@ def describe_failure(action: str, output: str, returncode: int) -> str:
     detail = _detail(output) or f'exit status {returncode}'
     hint = hint_for(output)
     return f'{action} failed: {hint} ({detail})' if hint else f'{action} failed: {detail}'
+
+
+# (any of these in an error message, its machine code); the first match wins
+_CODES: tuple[tuple[tuple[str, ...], str], ...] = (
+    (("' not allowed", 'this server does not allow'), 'protocol_refused'),
+    (('refused access', 'refused the ssh key', 'could not read username', 'authentication failed'), 'auth_failed'),
+    (('host key',), 'host_key_unknown'),
+    (('timed out', 'did not answer in time'), 'timeout'),
+    (('does not resolve', 'does not answer', 'could not resolve host', 'connection refused'), 'unreachable'),
+    (('was not found', 'not found', 'does not appear to be a git repository'), 'not_found'),
+)
+
+
+def failure_code(message: str) -> str:
+    """Pure: the machine code of a git failure message (as describe_failure words it): auth_failed,
+    not_found, unreachable, timeout, host_key_unknown, protocol_refused, or git_failed."""
+    lowered = message.lower()
+    for needles, code in _CODES:
+        if any(needle in lowered for needle in needles):
+            return code
+    return 'git_failed'

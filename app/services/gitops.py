@@ -51,26 +51,22 @@ def team_repository_key(team_id: str, repository: str) -> str:
 
 
 def is_local(repository: str) -> bool:
-    return '://' not in repository and not repository.startswith('git@')
+    """A path on this server's disk (not a URL, not scp-like `user@host:path`)."""
+    from app.services.repo_url import classify
+
+    try:
+        return classify(repository.strip()).kind == 'path'
+    except ValueError:
+        return '://' not in repository and not repository.startswith('git@')
 
 
 def unsupported_reason(repository: str) -> str | None:
     """Pure: why runs cannot use this repository value (None: they can). The same check guards project
-    creation and admission, so a project that cannot run is refused when it is created, not with a 502
-    at every trigger. Runs need the repository's branches from its own git directory on this server."""
-    value = repository.strip()
-    if not value:
-        return 'the repository is empty'
-    if value.startswith('-'):  # would reach git as an option (--upload-pack=...)
-        return 'a repository must be a path, not an option'
-    if not is_local(value):
-        return (
-            f'{value!r} is a URL; this server runs projects from a git repository path on its own disk '
-            '(clone it there and use the path)'
-        )
-    if not Path(value).is_absolute():
-        return f'{value!r} is a relative path; use the absolute path of the git repository'
-    return None
+    creation and admission. A local repository is an absolute path on this server; a remote one a URL
+    whose transport projects may use (repo_url.refusal_reason: never ext::, fd:: or embedded secrets)."""
+    from app.services.repo_url import refusal_reason
+
+    return refusal_reason(repository.strip())
 
 
 @dataclass(frozen=True)
@@ -137,7 +133,7 @@ class BranchCache:
         self._ttl = ttl_seconds
         self._entries: dict[str, tuple[float, list[Branch]]] = {}
         self._listing_seconds: dict[str, float] = {}
-        self._known: dict[tuple[str, str], tuple[float, bool]] = {}
+        self._known: dict[tuple[str, str], tuple[float, str | None]] = {}
         self._lock = threading.Lock()
         self._refreshing: dict[str, threading.Lock] = {}
 
@@ -181,15 +177,26 @@ class BranchCache:
         return search_branches(self.get(repository), query, limit, base)
 
     def exists(self, repository: str, branch: str) -> bool:
+        return self.commit(repository, branch) is not None
+
+    def commit(self, repository: str, branch: str) -> str | None:
+        """The branch's commit (None: no such branch), remembered briefly."""
         now = time.monotonic()
         known = self._known.get((repository, branch))
         if known and now - known[0] < (self.EXISTS_TTL if known[1] else self.MISSING_TTL):
             return known[1]
-        found = branch_commit(repository, branch) is not None
+        commit = branch_commit(repository, branch)
         if len(self._known) > 100_000:  # bounded memory, whatever clients send
             self._known.clear()
-        self._known[(repository, branch)] = (now, found)
-        return found
+        self._known[(repository, branch)] = (now, commit)
+        return commit
+
+    def forget(self, repository: str) -> None:
+        """The repository changed (a mirror was fetched): the next question reads it again."""
+        with self._lock:
+            self._entries.pop(repository, None)
+            for key in [k for k in self._known if k[0] == repository]:
+                self._known.pop(key, None)
 
 
 def _mirror_lock(key: str) -> threading.Lock:
@@ -217,9 +224,19 @@ def refresh_mirror(mirrors_dir: Path, repository: str) -> Path:
     return path
 
 
-def add_worktree(mirror: Path, worktree: Path, ref: str) -> str:
-    """Check out `ref` (a branch of the mirror) detached into a fresh worktree; returns the commit."""
-    commit = git('rev-parse', '--verify', '--quiet', f'refs/heads/{ref}^{{commit}}', cwd=mirror).strip()
+def has_commit(git_dir: str | Path, commit: str) -> bool:
+    try:
+        git('cat-file', '-e', f'{commit}^{{commit}}', cwd=git_dir, timeout=10)
+    except GitError:
+        return False
+    return True
+
+
+def add_worktree(mirror: Path, worktree: Path, ref: str, commit: str | None = None) -> str:
+    """Check out `commit` (the one the run was admitted at) or else the head of branch `ref`, detached, into
+    a fresh worktree; returns the commit checked out."""
+    if commit is None or not has_commit(mirror, commit):
+        commit = git('rev-parse', '--verify', '--quiet', f'refs/heads/{ref}^{{commit}}', cwd=mirror).strip()
     worktree.parent.mkdir(parents=True, exist_ok=True)
     with _mirror_lock(str(mirror)):
         git('worktree', 'add', '--detach', '--quiet', str(worktree), commit, cwd=mirror)

@@ -8,6 +8,7 @@ from sqlmodel import Session
 from app.db import session_scope
 from app.models import (
     ACTIVE_STATUSES,
+    CredentialsIn,
     IssueClaim,
     Project,
     ProjectCreate,
@@ -20,6 +21,7 @@ from app.services import gitops, run_sql
 from app.services.accounts import Principal
 from app.services.afk_rules import is_paused
 from app.services.errors import DomainError, forbidden, not_found
+from app.services.repositories import ProjectRepository, RepositoryAccess, is_remote
 
 
 def visible(project: Project | None, principal: Principal) -> bool:
@@ -48,12 +50,13 @@ def to_public(session: Session, project: Project) -> ProjectPublic:
     source = {k: ('********' if k == 'token' else v) for k, v in (project.issue_source or {}).items()}
     return ProjectPublic.model_validate(
         {
-            **project.model_dump(),
+            **project.model_dump(exclude={'credentials_secret', 'credentials_username'}),
             'issue_source': source,
             'paused': is_paused(project.consecutive_failures),
             'active_runs': active,
             'parked_count': parked,
             'ready_count': ready,
+            'has_credentials': bool(project.credentials_kind and project.credentials_secret),
         }
     )
 
@@ -69,21 +72,31 @@ def get_project(engine: Engine, principal: Principal, project_id: str) -> Projec
         return to_public(session, get_visible(session, project_id, principal))
 
 
-def check_repository(repository: str, base_branch: str) -> None:
-    """The repository is one runs can use (gitops.unsupported_reason, as admission checks it), it is a git
-    repository, and its base branch exists."""
-    reason = gitops.unsupported_reason(repository)
+def check_repository(facts: ProjectRepository, base_branch: str, repositories: RepositoryAccess | None = None) -> None:
+    """The repository is one runs can use (gitops.unsupported_reason, as admission checks it), this server
+    can read it (a remote one is cloned into its mirror now, with the project's credentials), and its base
+    branch exists."""
+    reason = gitops.unsupported_reason(facts.repository)
     if reason:
         raise DomainError(
             422, 'unsupported_repository', f'Runs cannot use this repository: {reason}.', field='repository'
         )
     try:
-        names = {b.name for b in gitops.list_branches(repository)}
+        if repositories is not None and is_remote(facts.repository):
+            repositories.refresh(facts, max_age=0)
+            git_dir = repositories.git_dir(facts)
+        else:
+            git_dir = facts.repository
+        names = {b.name for b in gitops.list_branches(git_dir)}
+    except DomainError as exc:
+        raise DomainError(
+            422, 'unsupported_repository', exc.detail, field='repository', reason=exc.extra.get('reason')
+        ) from exc
     except (gitops.GitError, OSError) as exc:
         raise DomainError(
             422,
             'unsupported_repository',
-            f'{repository!r} is not a git repository this server can read: {exc}',
+            f'{facts.repository!r} is not a git repository this server can read: {exc}',
             field='repository',
         ) from exc
     if base_branch not in names:
@@ -92,20 +105,39 @@ def check_repository(repository: str, base_branch: str) -> None:
         )
 
 
+def stored_credentials(
+    credentials: CredentialsIn | None, repositories: RepositoryAccess | None
+) -> dict[str, str | None]:
+    """The project columns for write-only credentials: the secret encrypted, or all empty."""
+    if credentials is None:
+        return {'credentials_kind': None, 'credentials_username': None, 'credentials_secret': None}
+    if repositories is None:
+        raise DomainError(422, 'validation', 'credentials cannot be stored here', field='credentials')
+    return {
+        'credentials_kind': credentials.kind,
+        'credentials_username': credentials.username,
+        'credentials_secret': repositories.encrypt(credentials.secret),
+    }
+
+
 def _require_operator(principal: Principal) -> None:
     if not principal.is_operator:
         raise forbidden('only operators can change projects')
 
 
-def create_project(engine: Engine, principal: Principal, data: ProjectCreate) -> ProjectPublic:
+def create_project(
+    engine: Engine, principal: Principal, data: ProjectCreate, repositories: RepositoryAccess | None = None
+) -> ProjectPublic:
     _require_operator(principal)
     team_id = data.team_id or (sorted(principal.team_ids)[0] if principal.team_ids else None)
     if team_id is None or team_id not in principal.team_ids:
         raise DomainError(422, 'validation', 'team_id must be one of your teams', field='team_id')
-    check_repository(data.repository, data.base_branch)
+    credentials = stored_credentials(data.credentials, repositories)
+    check_repository(ProjectRepository(data.id, data.repository, **credentials), data.base_branch, repositories)
     project = Project.model_validate(
         {
-            **data.model_dump(exclude={'team_id'}),
+            **data.model_dump(exclude={'team_id', 'credentials'}),
+            **credentials,
             'team_id': team_id,
             'repository_key': gitops.team_repository_key(team_id, data.repository),
         }
@@ -120,19 +152,34 @@ def create_project(engine: Engine, principal: Principal, data: ProjectCreate) ->
     return get_project(engine, principal, project.id)
 
 
-def update_project(engine: Engine, principal: Principal, project_id: str, data: ProjectUpdate) -> ProjectPublic:
+def update_project(
+    engine: Engine,
+    principal: Principal,
+    project_id: str,
+    data: ProjectUpdate,
+    repositories: RepositoryAccess | None = None,
+) -> ProjectPublic:
     _require_operator(principal)
     changes = data.model_dump(exclude_unset=True)
     with session_scope(engine) as session:
         project = get_visible(session, project_id, principal)
         for key, value in changes.items():
-            if value is None and key not in ('run_budget_seconds',):
+            if value is None and key not in ('run_budget_seconds', 'credentials'):
                 raise DomainError(422, 'validation', f'{key} cannot be null', field=key)
         repository = changes.get('repository', project.repository)
         base = changes.get('base_branch', project.base_branch)
-        if 'repository' in changes or 'base_branch' in changes:
-            check_repository(repository, base)
-        for key, value in changes.items():
+        if 'credentials' in changes:
+            credentials = stored_credentials(data.credentials, repositories)
+            del changes['credentials']
+        else:
+            credentials = {
+                'credentials_kind': project.credentials_kind,
+                'credentials_username': project.credentials_username,
+                'credentials_secret': project.credentials_secret,
+            }
+        if {'repository', 'base_branch', 'credentials_kind'} & set(changes) or 'credentials' in data.model_fields_set:
+            check_repository(ProjectRepository(project.id, repository, **credentials), base, repositories)
+        for key, value in {**changes, **credentials}.items():
             setattr(project, key, value)
         project.repository_key = gitops.team_repository_key(project.team_id, repository)
         project.launch_error = project.launch_error_at = None  # changed: the AFK loop may try launching again

@@ -39,6 +39,7 @@ class RunSpec:
     issue_number: int | None = None
     issue_title: str | None = None
     checkout_ref: str | None = None
+    commit_sha: str | None = None  # the branch's commit at admission (None: resolved when the run starts)
 
 
 class StaleProject(Exception):
@@ -126,6 +127,7 @@ class RunWriter:
             target_framework=spec.target_framework,
             branch_name=spec.branch_name,
             checkout_ref=spec.checkout_ref or spec.branch_name,
+            commit_sha=spec.commit_sha,
             user_id=principal.user_id if principal else None,
             idempotency_key=key,
             payload_fingerprint=fingerprint,

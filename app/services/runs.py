@@ -24,8 +24,9 @@ from app.services.accounts import Principal
 from app.services.errors import DomainError
 from app.services.events import EventBus
 from app.services.idempotency import bad_data, key_verdict, run_from_key_row
-from app.services.ports import BranchSource, Quota, RateLimiter
+from app.services.ports import Quota, RateLimiter
 from app.services.project_cache import ProjectCache
+from app.services.repositories import RepositoryAccess
 from app.services.run_reads import load_visible_run
 from app.services.run_stop import stop_run
 from app.services.run_writer import CREATE_ATTEMPTS, RunSpec, RunWriter, StaleProject, repository_changed
@@ -56,9 +57,16 @@ class RunAdmitter:
     """
 
     def __init__(
-        self, *, engine: Engine, settings: Settings, limiter: RateLimiter, branches: BranchSource, bus: EventBus
+        self,
+        *,
+        engine: Engine,
+        settings: Settings,
+        limiter: RateLimiter,
+        repositories: RepositoryAccess,
+        bus: EventBus,
     ) -> None:
-        self.engine, self.settings, self.limiter, self.branches, self.bus = engine, settings, limiter, branches, bus
+        self.engine, self.settings, self.limiter, self.bus = engine, settings, limiter, bus
+        self.repositories = repositories
         self.reader = read_only(engine)
         self.writer = RunWriter(engine=engine, settings=settings, bus=bus)
         self.db = self.writer.db
@@ -88,10 +96,10 @@ class RunAdmitter:
         correlation_id: str | None,
     ) -> Admitted:
         project = self.projects.get(project_id, principal)
-        validate_request(
-            self.branches, project, depth_level=depth_level, target_framework=target_framework, branch=branch
+        commit = validate_request(
+            self.repositories, project, depth_level=depth_level, target_framework=target_framework, branch=branch
         )
-        spec = RunSpec(project_id, depth_level, target_framework, branch)
+        spec = RunSpec(project_id, depth_level, target_framework, branch, commit_sha=commit)
         payload = {
             'project_id': project_id,
             'depth_level': depth_level,
@@ -118,7 +126,9 @@ class RunAdmitter:
         branch = overrides.get('branch') or original.branch_name
         depth = overrides.get('depth_level') or original.depth_level
         framework = overrides.get('target_framework') or original.target_framework
-        validate_request(self.branches, project, depth_level=depth, target_framework=framework, branch=branch)
+        commit = validate_request(
+            self.repositories, project, depth_level=depth, target_framework=framework, branch=branch
+        )
         spec = RunSpec(
             project.id,
             depth,
@@ -128,6 +138,7 @@ class RunAdmitter:
             retry_of=original.id,
             issue_number=original.issue_number,
             issue_title=original.issue_title,
+            commit_sha=commit,
         )
         payload = {'retry_of': run_id, 'depth_level': depth, 'target_framework': framework, 'branch': branch}
         return self._admit(principal, project, spec, payload, key, correlation_id)
@@ -239,10 +250,10 @@ class RunAdmitter:
 
 
 def validate_request(
-    branches: BranchSource, project: Project, *, depth_level: str, target_framework: str, branch: str
-) -> None:
+    repositories: RepositoryAccess, project: Project, *, depth_level: str, target_framework: str, branch: str
+) -> str | None:
     """The request's choices against the project: allowed depth and framework, a usable repository, an
-    existing branch."""
+    existing branch. Returns the branch's commit, which the run will check out."""
     refusal = admission.validate_choice(depth_level, project.depth_levels, 'depth_level') or admission.validate_choice(
         target_framework, project.target_frameworks, 'target_framework'
     )
@@ -253,19 +264,15 @@ def validate_request(
         raise DomainError(
             422, 'unsupported_repository', f'Runs cannot use this repository: {unsupported}.', field='repository'
         )
-    try:
-        exists = branches.exists(project.repository, branch)
-    except (gitops.GitError, OSError) as exc:
-        raise DomainError(
-            502, 'repository_unavailable', f'Could not read the branches of {project.repository!r}: {exc}'
-        ) from exc
+    commit = repositories.branch_commit(project, branch)
     refusal = admission.validate_run_request(
         depth_level=depth_level,
         target_framework=target_framework,
         branch=branch,
         allowed_depths=project.depth_levels,
         allowed_frameworks=project.target_frameworks,
-        branch_exists=exists,
+        branch_exists=commit is not None,
     )
     if refusal:
         raise DomainError.from_refusal(refusal)
+    return commit

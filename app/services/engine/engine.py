@@ -23,6 +23,7 @@ from app.services.engine.recovery import recover_orphans
 from app.services.events import Event, EventBus
 from app.services.output_ingest import OutputIngest
 from app.services.reaper import KillReason
+from app.services.repositories import RepositoryAccess
 from app.services.run_liveness import refresh_heartbeats
 
 log = logging.getLogger(__name__)
@@ -31,7 +32,15 @@ RunFinished = Callable[[str, str], None]  # (project_id, status), e.g. the AFK s
 
 
 class RunEngine:
-    def __init__(self, *, settings: Settings, engine: Engine, bus: EventBus, instance_id: str | None = None):
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        engine: Engine,
+        bus: EventBus,
+        repositories: RepositoryAccess,
+        instance_id: str | None = None,
+    ):
         self.settings = settings
         self.engine = engine
         self.bus = bus
@@ -49,6 +58,7 @@ class RunEngine:
         self._parts = ExecutionParts(
             engine=engine,
             mirrors_dir=settings.mirrors_dir,
+            repositories=repositories,
             output=self.output,
             pull_requests=self.pull_requests,
             kill=self._kill,

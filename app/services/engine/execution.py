@@ -21,6 +21,7 @@ from app.services.engine.live import ClaimedRun, LaunchFailed, LiveRun
 from app.services.engine.process import Kill, run_process
 from app.services.engine.pull_requests import PullRequestCheck
 from app.services.output_ingest import OutputIngest
+from app.services.repositories import RepositoryAccess
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +30,7 @@ log = logging.getLogger(__name__)
 class ExecutionParts:
     engine: Engine
     mirrors_dir: Path
+    repositories: RepositoryAccess
     output: OutputIngest
     pull_requests: PullRequestCheck  # a person's Stop wins over the forge
     kill: Kill
@@ -44,7 +46,9 @@ async def execute_run(parts: ExecutionParts, live: LiveRun, run: ClaimedRun, wor
     flusher = asyncio.create_task(parts.output.flush_loop(live))
     try:
         try:
-            commit = await asyncio.to_thread(prepare_worktree, parts.engine, parts.mirrors_dir, run, worktree)
+            commit = await asyncio.to_thread(
+                prepare_worktree, parts.engine, parts.mirrors_dir, parts.repositories, run, worktree
+            )
             parts.output.emit(live, 'stage', f'checkout {run["checkout_ref"]} @ {commit[:12]}')
             exit_code = await run_process(
                 live, run, worktree, engine=parts.engine, output=parts.output, kill=parts.kill

@@ -17,6 +17,7 @@ from app.services import gitops
 from app.services.engine.live import ClaimedRun
 from app.services.output_ingest import FLUSH_RETRY_SECONDS
 from app.services.reaper import KillReason, classify_run, finish_run
+from app.services.repositories import ProjectRepository, RepositoryAccess, is_remote, mirror_for_run
 
 log = logging.getLogger(__name__)
 FINISH_ATTEMPTS = 5
@@ -63,12 +64,20 @@ async def finish_with_retries(engine: Engine, run_id: str, **outcome: Any) -> di
     return None
 
 
-def prepare_worktree(engine: Engine, mirrors_dir: Path, run: ClaimedRun, worktree: Path) -> str:
-    """A fresh worktree of the run's ref from the repository's mirror; returns the commit checked out."""
-    mirror = gitops.refresh_mirror(mirrors_dir, run['repository'])
-    commit = gitops.add_worktree(mirror, worktree, run['checkout_ref'])
+def prepare_worktree(
+    engine: Engine, mirrors_dir: Path, repositories: RepositoryAccess, run: ClaimedRun, worktree: Path
+) -> str:
+    """A fresh worktree from the repository's mirror at the commit the run was admitted at (or, for a run
+    admitted without one, the ref's head now); records both on the run. Returns the commit checked out."""
+    admitted = run.get('commit_sha')
+    if is_remote(run['repository']):
+        mirror = mirror_for_run(repositories, ProjectRepository.of_run(run), admitted)
+    else:
+        mirror = gitops.refresh_mirror(mirrors_dir, run['repository'])
+    commit = gitops.add_worktree(mirror, worktree, run['checkout_ref'], admitted)
     with session_scope(engine) as session:
         session.connection().execute(
-            text('UPDATE run SET worktree_path = :p WHERE id = :id'), {'p': str(worktree), 'id': run['id']}
+            text('UPDATE run SET worktree_path = :p, commit_sha = :c WHERE id = :id'),
+            {'p': str(worktree), 'c': commit, 'id': run['id']},
         )
     return commit
