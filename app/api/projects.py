@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
+from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
 from app.api.deps import PrincipalDep, ServicesDep
-from app.api.schemas import BranchPublic, QuotaPublic, problems
+from app.api.schemas import BranchPublic, QuotaPublic, RepositoryPublic, problems
 from app.models import ProjectCreate, ProjectPublic, ProjectUpdate
 from app.services import projects
 from app.services.accounts import Principal
 from app.services.branch_choices import branch_choices
 from app.services.container import Services
+from app.services.repositories import is_remote
 
 router = APIRouter(tags=['projects'])
 
@@ -53,6 +56,32 @@ async def delete_project(project_id: str, services: ServicesDep, principal: Prin
     await run_in_threadpool(projects.delete_project, services.engine, principal, project_id)
     services.admitter.forget_project(project_id)
     return Response(status_code=204)
+
+
+def _repository(services: Services, principal: Principal, project_id: str, *, refresh: bool) -> RepositoryPublic:
+    with Session(services.engine) as session:
+        project = projects.get_visible(session, project_id, principal)
+        session.expunge(project)
+    if refresh and is_remote(project.repository):
+        services.repositories.refresh(project, max_age=services.settings.mirror_refresh_min_seconds)
+    state = services.repositories.state(project)
+    fetched = datetime.fromtimestamp(state.fetched_at, UTC) if state.fetched_at else None
+    return RepositoryPublic.model_validate({**dataclasses.asdict(state), 'fetched_at': fetched})
+
+
+@router.get('/projects/{project_id}/repository', response_model=RepositoryPublic, responses=problems(401, 404))
+async def repository_state(project_id: str, services: ServicesDep, principal: PrincipalDep) -> RepositoryPublic:
+    """Where the branches come from: the path, or the remote's mirror with its last fetch and last error."""
+    return await run_in_threadpool(_repository, services, principal, project_id, refresh=False)
+
+
+@router.post(
+    '/projects/{project_id}/repository/refresh', response_model=RepositoryPublic, responses=problems(401, 404, 502)
+)
+async def refresh_repository(project_id: str, services: ServicesDep, principal: PrincipalDep) -> RepositoryPublic:
+    """Fetch a remote repository's mirror now (at most once per RUNBOARD_MIRROR_REFRESH_MIN_SECONDS: a fetch
+    younger than that is answered as is). 502 repository_unavailable with `reason` when the remote fails."""
+    return await run_in_threadpool(_repository, services, principal, project_id, refresh=True)
 
 
 def _branches(services: Services, principal: Principal, project_id: str, q: str, limit: int) -> list[BranchPublic]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel
@@ -38,6 +39,20 @@ class QuotaPublic(BaseModel):
     window_seconds: int
     resets_at: str
     retry_after_seconds: int
+
+
+class RepositoryPublic(BaseModel):
+    """A project's repository as this server reads it; never a secret (only whether credentials are set)."""
+
+    kind: str  # path | https | http | ssh | scp | git | file
+    display: str
+    remote: bool
+    has_credentials: bool
+    credentials_kind: str | None = None
+    fetched_at: datetime | None = None  # the mirror's last good fetch (remote only)
+    fetch_seconds: float | None = None
+    error: str | None = None  # the last fetch's error, redacted
+    error_code: str | None = None  # auth_failed | not_found | unreachable | timeout | host_key_unknown | ...
 
 
 class BranchPublic(BaseModel):

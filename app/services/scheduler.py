@@ -1,13 +1,20 @@
-"""APScheduler jobs: reaper safety poll, worktree cleanup (and the AFK sweep, when present)."""
+"""APScheduler jobs: reaper safety poll, worktree cleanup, remote mirror fetches (and the AFK sweep, when
+present)."""
 
 from __future__ import annotations
 
 import asyncio
+from typing import TYPE_CHECKING
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sqlmodel import Session, select
 
 from app.db import session_scope
+from app.models import Project
 from app.services import gitops, run_sql
+
+if TYPE_CHECKING:
+    from app.services.container import Services
 
 
 def cleanup_worktrees(services) -> list:  # noqa: ANN001
@@ -43,7 +50,22 @@ def start(services) -> AsyncIOScheduler:  # noqa: ANN001
             **job,
         )
     scheduler.add_job(cleanup, 'interval', hours=1, id='worktree-cleanup', **job)
+
+    async def fetch_mirrors() -> None:
+        await asyncio.to_thread(refresh_remote_mirrors, services)
+
+    # remote projects' mirrors: fetched on a schedule, jittered so several servers do not fetch in step
+    interval = services.settings.mirror_fetch_seconds
+    scheduler.add_job(fetch_mirrors, 'interval', seconds=interval, jitter=interval / 6, id='mirror-fetch', **job)
     for hook in services.scheduler_hooks:
         hook(scheduler)
     scheduler.start()
     return scheduler
+
+
+def refresh_remote_mirrors(services: Services) -> dict[str, str | None]:
+    with Session(services.engine) as session:
+        rows = list(session.exec(select(Project)).all())
+        for row in rows:
+            session.expunge(row)
+    return services.repositories.refresh_all(list(rows))

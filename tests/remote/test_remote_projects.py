@@ -1,0 +1,189 @@
+"""Projects on remote repositories, through the API, against real git servers on loopback (file://,
+`git daemon`, `git http-backend` behind Basic auth), on every backend: create, list branches, run at the
+admitted commit, see new branches, and never leak a secret."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from app.services.git_credentials import Credentials
+from tests.helpers import wait_for_status
+from tests.remote.conftest import TOKEN, USER, Remote
+from tests.servers import api_server
+
+COMMAND = ['git', 'rev-parse', 'HEAD']  # the run prints the commit its worktree holds
+
+
+def project_body(remote: Remote, project_id: str = 'app', **extra: object) -> dict:
+    body: dict = {'id': project_id, 'name': 'App', 'repository': remote.url, 'command': COMMAND, **extra}
+    if remote.credentials is not None:
+        body['credentials'] = credentials_body(remote.credentials)
+    return body
+
+
+def credentials_body(credentials: Credentials) -> dict:
+    return {'kind': credentials.kind, 'username': credentials.username, 'secret': credentials.secret}
+
+
+@pytest.fixture
+def server(settings_factory):  # noqa: ANN001, ANN201
+    with api_server(
+        settings_factory(git_timeout_seconds=5, unknown_branch_fetch_seconds=0.5, mirror_refresh_min_seconds=0.5)
+    ) as running:
+        yield running
+
+
+def outputs(run: dict) -> list[str]:
+    return [e['text'] for e in run['events'] if e['type'] == 'output']
+
+
+def test_a_remote_project_lists_branches_and_runs_the_admitted_commit(
+    server, remote: Remote, caplog: pytest.LogCaptureFixture
+) -> None:  # noqa: ANN001
+    caplog.set_level(logging.DEBUG)
+    with server.client() as client:
+        created = client.post('/api/projects', json=project_body(remote))
+        assert created.status_code == 201, created.text
+        project = created.json()
+        assert project['has_credentials'] is (remote.credentials is not None)
+        state = client.get('/api/projects/app/repository').json()
+        assert state['remote'] and state['kind'] == remote.kind and state['fetched_at'] and not state['error']
+
+        names = {b['name'] for b in client.get('/api/projects/app/branches').json()}
+        assert names == {'main', 'feature/x'}
+
+        head = remote.upstream.head('feature/x')
+        run = client.post('/api/runs', json=run_body('feature/x')).json()
+        assert run['commit_sha'] == head  # recorded at admission
+        remote.upstream.commit('feature/x', 'later.txt', 'pushed after the run was admitted\n')
+        done = wait_for_status(client, run['id'])
+        assert done['status'] == 'succeeded', done
+        assert outputs(done) == [head]  # the admitted commit, not the branch's newer head
+        assert any(head[:12] in e['text'] for e in done['events'] if e['type'] == 'stage')
+
+        # a branch pushed to the remote: in the picker after a refresh
+        remote.upstream.commit('fresh/one', 'one.txt', '1\n')
+        assert 'fresh/one' not in {b['name'] for b in client.get('/api/projects/app/branches').json()}
+        time.sleep(0.6)  # past mirror_refresh_min_seconds: a refresh within it is answered from the last fetch
+        refreshed = client.post('/api/projects/app/repository/refresh')
+        assert refreshed.status_code == 200, refreshed.text
+        assert 'fresh/one' in {b['name'] for b in client.get('/api/projects/app/branches').json()}
+
+        # a trigger naming a branch the mirror does not know yet: one fetch, then admitted
+        time.sleep(0.6)  # past unknown_branch_fetch_seconds
+        new_head = remote.upstream.commit('fresh/two', 'two.txt', '2\n')
+        second = client.post('/api/runs', json=run_body('fresh/two'))
+        assert second.status_code == 201, second.text
+        assert second.json()['commit_sha'] == new_head
+        assert wait_for_status(client, second.json()['id'])['status'] == 'succeeded'
+
+        # a name that exists nowhere: refused, and repeating it does not keep the server fetching
+        for _ in range(3):
+            assert client.post('/api/runs', json=run_body('no/such')).json()['error'] == 'validation'
+        answers = [created.text, client.get('/api/projects').text, client.get(f'/api/runs/{run["id"]}').text]
+    for text in [*answers, caplog.text]:
+        assert TOKEN not in text
+
+
+def run_body(branch: str) -> dict:
+    return {'project_id': 'app', 'branch': branch, 'depth_level': 'shallow', 'target_framework': 'python'}
+
+
+def test_a_wrong_token_is_a_clear_authentication_failure_and_never_leaks(
+    server, http_remote: Remote, caplog: pytest.LogCaptureFixture
+) -> None:  # noqa: ANN001
+    caplog.set_level(logging.DEBUG)
+    wrong = 'tok_wrong_0123456789'
+    body = project_body(http_remote)
+    body['credentials'] = {'kind': 'token', 'username': USER, 'secret': wrong}
+    with server.client() as client:
+        reply = client.post('/api/projects', json=body)
+        assert reply.status_code == 422 and reply.json()['error'] == 'unsupported_repository', reply.text
+        assert reply.json()['reason'] == 'auth_failed' and 'credentials' in reply.json()['detail']
+        no_credentials = client.post('/api/projects', json={**body, 'credentials': None})
+        assert no_credentials.json()['reason'] == 'auth_failed'
+        # the right token works; the answer only says that credentials are set
+        body['credentials']['secret'] = TOKEN
+        created = client.post('/api/projects', json=body)
+        assert created.status_code == 201 and created.json()['credentials_kind'] == 'token'
+        texts = [reply.text, no_credentials.text, created.text, client.get('/api/projects/app/repository').text]
+    for text in [*texts, caplog.text]:
+        assert wrong not in text and TOKEN not in text
+
+
+@pytest.fixture
+def http_remote(http_server, upstream) -> Remote:  # noqa: ANN001
+    return Remote('http', http_server.url('app.git'), Credentials('token', USER, TOKEN), upstream)
+
+
+@pytest.fixture
+def silent_remote() -> Iterator[str]:
+    """An http remote that accepts connections and never answers."""
+    listener = socket.socket()
+    listener.bind(('127.0.0.1', 0))
+    listener.listen(16)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                held.append(listener.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield f'http://127.0.0.1:{listener.getsockname()[1]}/app.git'
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+        for conn in held:
+            conn.close()
+        listener.close()
+
+
+def test_a_hanging_remote_does_not_delay_triggers_of_other_projects(server, upstream, silent_remote: str) -> None:  # noqa: ANN001
+    with server.client() as client:
+        for project_id in ('slow', 'quick'):
+            body = project_body(Remote('file', f'file://{upstream.bare}', None, upstream), project_id)
+            assert client.post('/api/projects', json=body).status_code == 201
+        # the slow project's remote stops answering (as a forge that hangs would)
+        from sqlalchemy import text
+
+        from app.db import session_scope
+
+        with session_scope(server.services.engine) as session:
+            session.connection().execute(
+                text("UPDATE project SET repository = :r WHERE id = 'slow'"), {'r': silent_remote}
+            )
+        server.services.admitter.forget_project('slow')
+
+        hung: dict = {}
+
+        def trigger_unknown_branch_on_slow() -> None:
+            started = time.monotonic()
+            with httpx.Client(base_url=server.base_url, headers=client.headers, timeout=60) as other:
+                hung['reply'] = other.post('/api/runs', json={**run_body('not/yet'), 'project_id': 'slow'})
+            hung['seconds'] = time.monotonic() - started
+
+        thread = threading.Thread(target=trigger_unknown_branch_on_slow)
+        thread.start()
+        time.sleep(0.5)  # the slow project's fetch is under way
+        quick = client.post('/api/runs', json={**run_body('main'), 'project_id': 'quick'})
+        still_hanging = thread.is_alive()
+        thread.join(timeout=60)
+    assert quick.status_code == 201, quick.text
+    assert still_hanging  # admitted while the other project's fetch still hung (bench/remote.py measures it)
+    reply = hung['reply']
+    assert reply.status_code == 502 and reply.json()['error'] == 'repository_unavailable', reply.text
+    assert reply.json()['reason'] in ('timeout', 'unreachable'), reply.json()
