@@ -153,6 +153,12 @@ class RunboardClient:
     async def update_project(self, project_id: str, body: dict) -> dict:
         return (await self.request('PATCH', f'/projects/{project_id}', json_body=body)).data
 
+    async def repository(self, project_id: str) -> dict[str, Any]:
+        return (await self.request('GET', f'/projects/{project_id}/repository')).data
+
+    async def refresh_repository(self, project_id: str) -> dict[str, Any]:
+        return (await self.request('POST', f'/projects/{project_id}/repository/refresh')).data
+
     async def branches(self, project_id: str, *, q: str = '', limit: int = 100) -> list[dict]:
         """The branches whose name contains q (newest first, the base branch always among them)."""
         params = {'limit': limit, **({'q': q} if q else {})}

@@ -1,4 +1,4 @@
-"""`runboard projects list|show|add|edit`."""
+"""`runboard projects list|show|add|edit|refresh`."""
 
 from __future__ import annotations
 
@@ -10,6 +10,13 @@ from rich.console import Group
 
 from app.cli import render
 from app.cli.context import Cli, JsonOpt, ServerOpt
+from app.cli.credentials import (
+    SshKeyOpt,
+    TokenEnvOpt,
+    TokenStdinOpt,
+    UsernameOpt,
+    credentials_from_options,
+)
 from app.cli.runs import complete_project
 
 projects_app = typer.Typer(help='See and configure projects (changes need the operator role).', no_args_is_help=True)
@@ -114,10 +121,16 @@ def projects_add(
     max_concurrent: MaxOpt = None,
     budget: BudgetOpt = None,
     team: Annotated[Optional[str], typer.Option('--team', help='Team that owns it (default: your first team).')] = None,
+    token_env: TokenEnvOpt = None,
+    token_stdin: TokenStdinOpt = False,
+    ssh_key_file: SshKeyOpt = None,
+    username: UsernameOpt = None,
     json_output: JsonOpt = False,
     server: ServerOpt = None,
 ) -> None:
-    """Add a project (the repository must be reachable and have the base branch)."""
+    """Add a project on a local path or a clone URL (https, ssh, git, file); the repository must be reachable
+    and have the base branch. Credentials never go on the command line: --token-env VAR, --token-stdin or
+    --ssh-key-file PATH; the server stores them encrypted and never shows them again."""
     body = {
         'id': project_id,
         'name': name or project_id,
@@ -134,6 +147,11 @@ def projects_add(
     }
     if team:
         body['team_id'] = team
+    credentials = credentials_from_options(
+        token_env=token_env, token_stdin=token_stdin, ssh_key_file=ssh_key_file, username=username
+    )
+    if credentials:
+        body['credentials'] = credentials
     Cli.make(server, json_output).show(
         lambda client: client.create_project(body),
         lambda item: Group(f'Project [bold]{item["id"]}[/] added.', render.project_details(item)),
@@ -151,6 +169,11 @@ def projects_edit(
     frameworks: FrameworksOpt = None,
     max_concurrent: MaxOpt = None,
     budget: BudgetOpt = None,
+    token_env: TokenEnvOpt = None,
+    token_stdin: TokenStdinOpt = False,
+    ssh_key_file: SshKeyOpt = None,
+    username: UsernameOpt = None,
+    no_credentials: Annotated[bool, typer.Option('--no-credentials', help='Remove the stored credentials.')] = False,
     json_output: JsonOpt = False,
     server: ServerOpt = None,
 ) -> None:
@@ -165,9 +188,20 @@ def projects_edit(
         max_concurrent=max_concurrent,
         budget=budget,
     )
+    credentials = credentials_from_options(
+        token_env=token_env, token_stdin=token_stdin, ssh_key_file=ssh_key_file, username=username
+    )
+    if credentials or no_credentials:
+        changes['credentials'] = credentials
     if not changes:
         raise typer.BadParameter('give at least one option to change (see --help)')
     Cli.make(server, json_output).show(
         lambda client: client.update_project(project, changes),
         lambda item: f'Project [bold]{item["id"]}[/] updated: {", ".join(sorted(changes))}.',
     )
+
+
+@projects_app.command('refresh')
+def projects_refresh(project: ProjectArg, json_output: JsonOpt = False, server: ServerOpt = None) -> None:
+    """Fetch a remote project's repository now and show its state (last fetch, last error)."""
+    Cli.make(server, json_output).show(lambda client: client.refresh_repository(project), render.repository_state)

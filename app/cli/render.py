@@ -155,6 +155,7 @@ def project_details(p: dict) -> Table:
             ('Name', p['name']),
             ('Team', p.get('team_id')),
             ('Repository', p['repository']),
+            ('Credentials', p.get('credentials_kind') or 'none'),
             ('Base branch', p['base_branch']),
             ('Command', ' '.join(p.get('command') or [])),
             ('Depth levels', ', '.join(p.get('depth_levels') or [])),
@@ -167,6 +168,20 @@ def project_details(p: dict) -> Table:
             ('Ready issues', p.get('ready_count')),
             ('Parked issues', p.get('parked_count', 0)),
             ('Issue source', (p.get('issue_source') or {}).get('kind', 'local')),
+        ]
+    )
+
+
+def repository_state(r: dict) -> Table:
+    fetched = r.get('fetched_at')
+    return key_values(
+        [
+            ('Repository', r['display']),
+            ('Kind', r['kind'] + (' (mirrored)' if r.get('remote') else ' (read in place)')),
+            ('Credentials', r.get('credentials_kind') or 'none'),
+            ('Last good fetch', fetched or ('never' if r.get('remote') else '-')),
+            ('Fetch took', f'{r["fetch_seconds"]:.2f} s' if r.get('fetch_seconds') is not None else '-'),
+            ('Last error', f'{r["error"]} [{r.get("error_code")}]' if r.get('error') else 'none'),
         ]
     )
 

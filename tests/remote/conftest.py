@@ -125,3 +125,9 @@ def remote(request: pytest.FixtureRequest, upstream: Upstream) -> Remote:
 @pytest.fixture
 def store(tmp_path: Path) -> MirrorStore:
     return MirrorStore(tmp_path / 'mirrors', fetch_timeout=20)
+
+
+@pytest.fixture
+def http_remote(http_server: GitHttpServer, upstream: Upstream) -> Remote:
+    """The http remote alone (Basic auth: USER / TOKEN)."""
+    return Remote('http', http_server.url('app.git'), Credentials('token', USER, TOKEN), upstream)

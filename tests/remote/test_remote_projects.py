@@ -119,11 +119,6 @@ def test_a_wrong_token_is_a_clear_authentication_failure_and_never_leaks(
 
 
 @pytest.fixture
-def http_remote(http_server, upstream) -> Remote:  # noqa: ANN001
-    return Remote('http', http_server.url('app.git'), Credentials('token', USER, TOKEN), upstream)
-
-
-@pytest.fixture
 def silent_remote() -> Iterator[str]:
     """An http remote that accepts connections and never answers."""
     listener = socket.socket()
