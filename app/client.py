@@ -271,14 +271,7 @@ class RunboardClient:
             ) as reply:
                 if reply.status_code >= 400:
                     await reply.aread()
-                    body = reply.json() if reply.content else {}
-                    raise ApiError(
-                        reply.status_code,
-                        body.get('error', 'http_error'),
-                        body.get('detail', ''),
-                        body.get('correlation_id') or self.correlation_id,
-                        body,
-                    )
+                    answer_of(reply)  # raises the ApiError the problem describes
                 if on_open is not None:
                     on_open()
                 async for line in reply.aiter_lines():

@@ -5,6 +5,7 @@ from __future__ import annotations
 from nicegui import background_tasks, ui
 
 from app.client import ApiError
+from app.pages.repository_status import RepositoryStatus
 from app.pages.run_limits import RunLimits
 from app.pages.runs_list import RunsListView, runs_list
 from app.pages.signin import signed_in
@@ -32,6 +33,17 @@ def branch_options(branches: list[dict]) -> dict[str, str]:
 PICKER_LIMIT = 100  # branches the picker holds at a time; typing asks the server for the matches
 
 
+def branch_select(branches: list[dict], wanted: str | None, base: str) -> ui.select:
+    """The branch picker: the wanted branch, else the base branch, else the newest one."""
+    names = [b['name'] for b in branches]
+    value = wanted if wanted in names else base if base in names else (names[0] if names else None)
+    return (
+        ui.select(branch_options(branches), label='Branch', with_input=True, value=value)
+        .classes('w-full sm:w-96')
+        .props('data-testid=branch input-debounce=0 aria-label="Branch (type to search)"')
+    )
+
+
 def pick(value: str | None, allowed: list[str]) -> str | None:
     return value if value in allowed else (allowed[0] if allowed else None)
 
@@ -54,7 +66,6 @@ class RunFormView:
         self.failure: Failure | None = None
         self.list_view: RunsListView | None = None  # set once the runs list below the form exists
 
-        names = [b['name'] for b in branches]
         self.limits = RunLimits()
         with ui.card().classes('w-full rb-form').props('data-testid=run-form'):
             if retry_of:
@@ -63,20 +74,7 @@ class RunFormView:
                     ui.label('Retry of')
                     ui.link(retry_of, f'/runs/{retry_of}').classes('font-mono')
             with ui.row().classes('w-full items-start gap-3 flex-wrap'):
-                self.branch = (
-                    ui.select(
-                        branch_options(branches),
-                        label='Branch',
-                        with_input=True,
-                        value=branch
-                        if branch in names
-                        else project['base_branch']
-                        if project['base_branch'] in names
-                        else (names[0] if names else None),
-                    )
-                    .classes('w-full sm:w-96')
-                    .props('data-testid=branch input-debounce=0 aria-label="Branch (type to search)"')
-                )
+                self.branch = branch_select(branches, branch, project['base_branch'])
                 if len(branches) >= PICKER_LIMIT:  # maybe more than the picker holds: typing asks the server
                     self.branch.on('input-value', self.search_branches, throttle=0.25, leading_events=False)
                 self.depth = (
@@ -110,6 +108,13 @@ class RunFormView:
         self.initial = self.payload()
         ui.timer(1.0, self.tick)
 
+    async def reload_branches(self) -> None:
+        """The repository was fetched: the picker offers its branches now (the chosen one stays)."""
+        try:
+            self.offer_branches(await connection.client().branches(self.project['id'], limit=PICKER_LIMIT))
+        except ApiError:
+            return
+
     async def search_branches(self, event) -> None:  # noqa: ANN001 - a NiceGUI GenericEventArguments
         """Typing in the picker asks the server for the top matches (a repository may have 40,000 branches;
         a smaller one is filtered in the browser, as it is listed whole)."""
@@ -118,6 +123,9 @@ class RunFormView:
             found = await connection.client().branches(self.project['id'], q=text, limit=PICKER_LIMIT)
         except ApiError:
             return  # keep what the picker shows; the next keystroke asks again
+        self.offer_branches(found)
+
+    def offer_branches(self, found: list[dict]) -> None:
         current = self.branch.value
         options = branch_options(found)
         if current and current not in options:
@@ -256,11 +264,18 @@ async def project_page(
             ui.label(str(exc)).classes('text-negative')
         return
     with frame(project['name']):
-        with ui.row().classes('items-baseline gap-2 flex-wrap'):
-            ui.label(shown(project['name'])).classes('text-xl font-bold').props('role=heading aria-level=1 dir=auto')
-            ui.label(project['repository']).classes('text-xs opacity-70 font-mono break-all')
+        ui.label(shown(project['name'])).classes('text-xl font-bold').props('role=heading aria-level=1 dir=auto')
+        forms: list[RunFormView] = []
+
+        async def branches_changed() -> None:
+            for view in forms:
+                await view.reload_branches()
+
+        repository = RepositoryStatus(project, on_refreshed=branches_changed)
         store = RunsStore(filters=RunFilters(project=project_id, status=status or None, kind=kind or None))
         form = RunFormView(project, branches, store, retry_of=retry_of, branch=branch, depth=depth, framework=framework)
+        forms.append(form)
+        await repository.load(fetch=True)
         ui.label('Runs').classes('text-lg font-medium').props('role=heading aria-level=2')
         form.list_view = await runs_list(project=project_id, url_path=f'/projects/{project_id}', store=store)
         await form.refresh_quota()

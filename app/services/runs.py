@@ -26,6 +26,7 @@ from app.services.events import EventBus
 from app.services.idempotency import bad_data, key_verdict, run_from_key_row
 from app.services.ports import Quota, RateLimiter
 from app.services.project_cache import ProjectCache
+from app.services.ratelimit import user_runs_key
 from app.services.repositories import RepositoryAccess
 from app.services.run_reads import load_visible_run
 from app.services.run_stop import stop_run
@@ -72,15 +73,13 @@ class RunAdmitter:
         self.db = self.writer.db
         self.projects = ProjectCache(self.reader)
 
-    def forget_project(self, project_id: str) -> None:
+    def forget_project(self, project_id: str) -> None:  # the project changed or is gone
         self.projects.forget(project_id)
 
     def quota(self, principal: Principal) -> Quota:
         return self.limiter.peek(self.rate_key(principal))
 
     def rate_key(self, principal: Principal) -> str:
-        from app.services.ratelimit import user_runs_key
-
         return user_runs_key(self.settings.redis_prefix, principal.user_id)
 
     # -- entry points
