@@ -41,6 +41,7 @@ class ProjectCreate(ProjectBase):
     model_config = ConfigDict(extra='forbid')
     id: str = Field(min_length=2, max_length=64)
     team_id: str | None = None
+    repository: str = Field(default='', max_length=1000)  # empty: the forge's clone URL (issue_source)
     credentials: CredentialsIn | None = None
 
     @field_validator('id')

@@ -120,6 +120,24 @@ def stored_credentials(
     }
 
 
+def from_forge(data: ProjectCreate) -> ProjectCreate:
+    """A forge-hosted project created without a repository: the forge's clone URL, and (unless others are
+    given) the forge's API token as its git credentials, so issues, PR checks and git share one token."""
+    from app.services.sources import forge, is_forge
+
+    if not is_forge(data.issue_source):
+        raise DomainError(
+            422,
+            'validation',
+            'repository is required (or an issue_source on a forge to take it from)',
+            field='repository',
+        )
+    changes: dict[str, object] = {'repository': forge.clone_url(data.issue_source)}
+    if data.credentials is None and (token := forge.forge_token_credentials(data.issue_source)):
+        changes['credentials'] = CredentialsIn(**token)
+    return data.model_copy(update=changes)
+
+
 def _require_operator(principal: Principal) -> None:
     if not principal.is_operator:
         raise forbidden('only operators can change projects')
@@ -132,6 +150,8 @@ def create_project(
     team_id = data.team_id or (sorted(principal.team_ids)[0] if principal.team_ids else None)
     if team_id is None or team_id not in principal.team_ids:
         raise DomainError(422, 'validation', 'team_id must be one of your teams', field='team_id')
+    if not data.repository.strip():
+        data = from_forge(data)
     credentials = stored_credentials(data.credentials, repositories)
     check_repository(ProjectRepository(data.id, data.repository, **credentials), data.base_branch, repositories)
     project = Project.model_validate(

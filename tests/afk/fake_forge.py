@@ -22,6 +22,7 @@ class ForgeState:
     delay: float = 0.0
     status: int | None = None  # force an error status
     requests: list[str] = field(default_factory=list)
+    clone_url: str | None = None  # what GET /repos/o/r answers as the repository's clone URL
 
     def add_issue(
         self, number: int, title: str, labels: list[str], *, body: str = '', state: str = 'open', is_pull: bool = False
@@ -51,7 +52,9 @@ class ForgeState:
 
 def _handler(state: ForgeState):  # noqa: ANN202
     prefix = '/api/v1' if state.kind == 'gitea' else ''
-    auth = f'token {state.token}' if state.kind == 'gitea' else f'Bearer {state.token}'
+
+    def auth() -> str:  # read per request: a test may set the token after the server started
+        return f'token {state.token}' if state.kind == 'gitea' else f'Bearer {state.token}'
 
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, *args) -> None:  # noqa: ANN002
@@ -71,11 +74,13 @@ def _handler(state: ForgeState):  # noqa: ANN202
                 time.sleep(state.delay)
             if state.status:
                 return self._send(state.status, {'message': 'forced'})
-            if self.headers.get('Authorization') != auth:
+            if self.headers.get('Authorization') != auth():
                 return self._send(401, {'message': 'Bad credentials'})
             url = urlsplit(self.path)
             query = {k: v[0] for k, v in parse_qs(url.query).items()}
             path = url.path.removeprefix(prefix)
+            if path.rstrip('/') == '/repos/o/r' and state.clone_url:
+                return self._send(200, {'name': 'r', 'clone_url': state.clone_url, 'default_branch': 'main'})
             if not path.startswith('/repos/o/r/'):
                 return self._send(404, {'message': 'Not Found'})
             resource = path[len('/repos/o/r/') :]

@@ -271,6 +271,24 @@ def pull_request_probe(run: dict) -> bool:
     return has_pull_request(run['repository'], source, int(run['issue_number']))
 
 
+def clone_url(issue_source: dict[str, Any]) -> str:
+    """The forge's clone URL of the source's repository (api_url, owner and repo must be set)."""
+    with ForgeClient(config_for('', issue_source)) as client:
+        url = client._get(client.config.repo_path).get('clone_url')
+    if not isinstance(url, str) or not url:
+        raise ForgeUnavailable('The forge did not say how to clone the repository (no clone_url).')
+    return url
+
+
+def forge_token_credentials(issue_source: dict[str, Any]) -> dict[str, str] | None:
+    """The forge's API token as the clone's https credentials (one token for issues, PR checks and git)."""
+    config = config_for('', issue_source)
+    if not config.token:
+        return None
+    username = str(issue_source.get('username') or ('x-access-token' if config.kind == 'github' else 'git'))
+    return {'kind': 'token', 'username': username, 'secret': config.token}
+
+
 def list_branches(project) -> list[gitops.Branch]:  # noqa: ANN001 - a Project
     """Branches of a forge-hosted repository, newest commit first (502 forge_unavailable on failure)."""
     with _client(project.repository, project.issue_source) as client:
