@@ -62,7 +62,8 @@ def serve_api_first(web_app: FastAPI, *, max_body_bytes: int) -> FastAPI:
     def build_stack() -> ASGIApp:
         return ApiDispatcher(build_ui_stack(), api_app, API_PREFIX)
 
-    web_app.build_middleware_stack = build_stack
+    # wrapped on this one app instance on purpose (mypy refuses any assignment to a method)
+    web_app.build_middleware_stack = build_stack  # type: ignore[method-assign]
     return api_app
 
 

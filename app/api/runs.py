@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
@@ -79,7 +79,7 @@ async def quota_headers(request: Request, status: int) -> dict[str, str]:
     return headers
 
 
-_KEY_HEADERS = {
+_KEY_HEADERS: dict[str, Any] = {
     'openapi_extra': {
         'parameters': [
             {
@@ -105,7 +105,7 @@ _KEY_HEADERS = {
         **problems(400, 401, 404, 409, 413, 422, 429, 507),
     },
 )
-async def trigger_run(body: RunCreate, request: Request, principal: PrincipalDep) -> RunPublic:
+async def trigger_run(body: RunCreate, request: Request, principal: PrincipalDep) -> Response:
     # the hot path: key headers and services are read here rather than as FastAPI parameters (each one
     # costs a resolution step per request); the OpenAPI document lists the headers through _KEY_HEADERS
     headers = request.headers
@@ -189,7 +189,7 @@ async def retry_run(
     body: RunRetry | None = None,
     idempotency_key: Annotated[str | None, Header(alias='Idempotency-Key')] = None,
     x_idempotency_key: Annotated[str | None, Header(alias='X-Idempotency-Key')] = None,
-) -> RunPublic:
+) -> Response:
     body = body or RunRetry()
     key = _key(idempotency_key, x_idempotency_key, body.x_idempotency_key)
     admitted = await run_in_threadpool(

@@ -12,7 +12,8 @@ from sqlmodel.sql.sqltypes import UTCDateTime
 
 from app.models import RunEvent, utcnow
 
-_event_table: Table = RunEvent.__table__  # type: ignore[attr-defined]  # SQLModel sets it on table models; its stubs omit it
+# SQLModel sets __table__ on every table model, but its stubs do not declare it
+_event_table: Table = RunEvent.__table__  # type: ignore[attr-defined]
 DB_TIME = UTCDateTime()  # the type SQLModel gives datetime columns
 
 
