@@ -175,11 +175,9 @@ class AfkLoop:
     ) -> RunPublic:
         settings = self.settings
         source = project.issue_source or {}
-        depth = (
-            source.get('depth_level') if source.get('depth_level') in project.depth_levels else project.depth_levels[0]
-        )
+        depth = source['depth_level'] if source.get('depth_level') in project.depth_levels else project.depth_levels[0]
         framework = (
-            source.get('target_framework')
+            source['target_framework']
             if source.get('target_framework') in project.target_frameworks
             else project.target_frameworks[0]
         )
