@@ -15,6 +15,7 @@ from app.models import RunCreate, RunDetail, RunEventPublic, RunPublic, RunRetry
 from app.services import run_reads, runs
 from app.services.accounts import Principal
 from app.services.errors import DomainError
+from app.services.ratelimit import Quota
 
 router = APIRouter(prefix='/runs', tags=['runs'])
 
@@ -210,7 +211,7 @@ async def stop_run(run_id: str, services: ServicesDep, principal: PrincipalDep) 
     return run
 
 
-def rate_headers(quota) -> dict[str, str]:  # noqa: ANN001 - a ratelimit.Quota
+def rate_headers(quota: Quota) -> dict[str, str]:
     """RateLimit-Policy and RateLimit (draft-ietf-httpapi-ratelimit-headers) for a quota."""
     reset = max(0, math.ceil(quota.reset_after))
     return {

@@ -214,7 +214,7 @@ class AfkLoop:
             if gate is not None:
                 raise NotLaunched(gate)
 
-        def after_insert(conn: Connection, run) -> None:  # noqa: ANN001
+        def after_insert(conn: Connection, run: RunPublic) -> None:
             if not claims.claim_in(
                 conn, project_id=project.id, issue_number=issue.number, issue_title=issue.title, run_id=run.id
             ):
