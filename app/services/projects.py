@@ -138,7 +138,7 @@ def from_forge(data: ProjectCreate) -> ProjectCreate:
         )
     changes: dict[str, object] = {'repository': forge.clone_url(data.issue_source)}
     if data.credentials is None and (token := forge.forge_token_credentials(data.issue_source)):
-        changes['credentials'] = CredentialsIn(**token)
+        changes['credentials'] = CredentialsIn.model_validate(token)
     return data.model_copy(update=changes)
 
 
