@@ -14,7 +14,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.pool import NullPool
 from sqlmodel import Session
 
@@ -45,7 +45,7 @@ def make_engine(url: str, *, pool_size: int = 20) -> Engine:
         )
 
         @event.listens_for(engine, 'connect')
-        def _sqlite_connect(dbapi_conn, _record):  # noqa: ANN001
+        def _sqlite_connect(dbapi_conn: sqlite3.Connection, _record: object) -> None:
             dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
             cur = dbapi_conn.cursor()
             cur.execute('PRAGMA journal_mode=WAL')
@@ -55,7 +55,7 @@ def make_engine(url: str, *, pool_size: int = 20) -> Engine:
             cur.close()
 
         @event.listens_for(engine, 'begin')
-        def _sqlite_begin(conn):  # noqa: ANN001
+        def _sqlite_begin(conn: Connection) -> None:
             # Readers (see read_only) must not queue behind writers: WAL lets them read a snapshot.
             conn.exec_driver_sql('BEGIN' if conn.get_execution_options().get(READ_ONLY) else 'BEGIN IMMEDIATE')
 

@@ -43,6 +43,7 @@ def compose(settings: Settings) -> None:
             from app.services.accounts import read_local_token
 
             token = settings.token or (None if sign_in else read_local_token(settings.credentials_path))
+            assert settings.server is not None  # hosts_api is False: a remote API is configured
             base_url = settings.server
         connection.configure(base_url=base_url, token=token, sign_in=sign_in)
 
@@ -63,7 +64,8 @@ def guard_hosts(web_app: FastAPI, settings: Settings) -> None:
     from app.api.hosts import HostGuard, guard_settings
 
     build_stack = web_app.build_middleware_stack
-    web_app.build_middleware_stack = lambda: HostGuard(build_stack(), **guard_settings(settings))
+    # wrapped on this one app instance on purpose (mypy refuses any assignment to a method)
+    web_app.build_middleware_stack = lambda: HostGuard(build_stack(), **guard_settings(settings))  # type: ignore[method-assign]
 
 
 def browser_sessions(settings: Settings) -> str | None:

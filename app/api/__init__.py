@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
@@ -62,7 +63,8 @@ def serve_api_first(web_app: FastAPI, *, max_body_bytes: int) -> FastAPI:
     def build_stack() -> ASGIApp:
         return ApiDispatcher(build_ui_stack(), api_app, API_PREFIX)
 
-    web_app.build_middleware_stack = build_stack
+    # wrapped on this one app instance on purpose (mypy refuses any assignment to a method)
+    web_app.build_middleware_stack = build_stack  # type: ignore[method-assign]
     return api_app
 
 
@@ -71,7 +73,7 @@ def build_api_app(settings: Settings) -> FastAPI:
     from app.services.container import build_services
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI):  # noqa: ANN202
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         services = build_services(settings)
         app.state.services = services
         await services.start()

@@ -67,7 +67,7 @@ async def switch_auto(
     response_model=ProjectPublic,
     responses={303: {'description': 'HTML form post: back to the page it came from'}, **problems(401, 403, 404)},
 )
-async def reset_project(project_id: str, request: Request, services: ServicesDep):  # noqa: ANN201
+async def reset_project(project_id: str, request: Request, services: ServicesDep) -> ProjectPublic | RedirectResponse:
     """Operators: zero the failure counter and sweep at once.
 
     API clients (Authorization: Bearer) get the project as JSON. A plain HTML form post
@@ -88,12 +88,12 @@ async def reset_project(project_id: str, request: Request, services: ServicesDep
     if not form_tokens.same_origin(origin=request.headers.get('origin'), referer=referer, host=host):
         raise DomainError(403, 'csrf', 'This form post did not come from a Runboard page on this server.')
     token = await _form_field(request, content_type, 'csrf_token')
-    principal = await run_in_threadpool(form_tokens.verify, services.engine, token or '', project_id, 'reset')
-    if principal is None:
+    form_principal = await run_in_threadpool(form_tokens.verify, services.engine, token or '', project_id, 'reset')
+    if form_principal is None:
         raise DomainError(
             403, 'csrf', 'The form token is missing, expired or not for this project; reload the page and try again.'
         )
-    await run_in_threadpool(_loop(services).reset, principal, project_id)
+    await run_in_threadpool(_loop(services).reset, form_principal, project_id)
     return RedirectResponse(form_tokens.redirect_target(referer, host), status_code=303)
 
 

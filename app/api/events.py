@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import AsyncIterator
 
 from fastapi import APIRouter, Request
 from starlette.responses import StreamingResponse
@@ -36,7 +37,7 @@ async def events(
             return False
         return not run or event.get('id') == run
 
-    async def stream():  # noqa: ANN202
+    async def stream() -> AsyncIterator[str]:
         try:
             yield ': connected\n\n'
             while True:

@@ -4,6 +4,7 @@ instead of a 500 (`dependency_unavailable` 503 with Retry-After, `insufficient_s
 from __future__ import annotations
 
 import errno
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from app.services.errors import OUTAGE_RETRY_AFTER_SECONDS
@@ -21,8 +22,8 @@ class Failure:
     headers: dict = field(default_factory=dict)
 
 
-def _chain(exc: BaseException):  # noqa: ANN202
-    seen = set()
+def _chain(exc: BaseException | None) -> Iterator[BaseException]:
+    seen: set[int] = set()
     while exc is not None and id(exc) not in seen:
         seen.add(id(exc))
         yield exc

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
 from app.api.schemas import problems
+from app.services.container import Services
 from app.services.errors import DomainError, dependency_unavailable
 
 router = APIRouter(prefix='/health', tags=['health'])
@@ -19,7 +20,7 @@ async def live() -> dict:
     return {'status': 'ok'}
 
 
-def _database_answers(services) -> str | None:  # noqa: ANN001
+def _database_answers(services: Services) -> str | None:
     try:
         with services.engine.connect() as conn:
             conn.exec_driver_sql('SELECT 1')
@@ -28,7 +29,7 @@ def _database_answers(services) -> str | None:  # noqa: ANN001
         return f'{type(exc).__name__}'
 
 
-def _redis_answers(services) -> str | None:  # noqa: ANN001
+def _redis_answers(services: Services) -> str | None:
     if not services.settings.redis_url:
         return None
     import redis

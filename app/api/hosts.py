@@ -8,8 +8,11 @@ RUNBOARD_ALLOWED_HOSTS is set (behind a reverse proxy: the public names it forwa
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+from app.config import Settings
 
 LOOPBACK_NAMES = frozenset({'127.0.0.1', 'localhost', '::1'})
 
@@ -72,6 +75,6 @@ class HostGuard:
         await send({'type': 'http.response.body', 'body': body})
 
 
-def guard_settings(settings) -> dict:  # noqa: ANN001 - app.config.Settings
+def guard_settings(settings: Settings) -> dict[str, Any]:
     allowed = tuple(name.strip().lower() for name in settings.allowed_hosts.split(',') if name.strip())
     return {'allowed': allowed, 'enforce': bool(allowed) or not settings.ui_requires_sign_in}

@@ -9,13 +9,14 @@ from starlette.concurrency import run_in_threadpool
 
 from app.api.deps import PrincipalDep, ServicesDep
 from app.api.schemas import problems
+from app.services.container import Services
 from app.services.sources import issues
 
 router = APIRouter(prefix='/projects/{project_id}/issues', tags=['issues'])
 Number = Annotated[int, Path(ge=1, le=2_000_000_000)]
 
 
-def _changed(services, project_id: str, issue: issues.IssuePublic) -> None:  # noqa: ANN001
+def _changed(services: Services, project_id: str, issue: issues.IssuePublic) -> None:
     from sqlmodel import Session
 
     from app.models import Project

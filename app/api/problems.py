@@ -9,14 +9,14 @@ import uuid
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from http import HTTPStatus
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, HTTPExceptionHandler, Message, Receive, Scope, Send
 
 from app.api.failures import failure_for
 from app.services.errors import DomainError
@@ -178,6 +178,20 @@ ProblemHook = Callable[[Request, int], Awaitable[dict[str, str]]]
 AuthCheck = Callable[[Request], Awaitable[DomainError | None]]
 
 
+_E = TypeVar('_E', bound=Exception)
+
+
+def _handler(handler: Callable[[Request, _E], Awaitable[Response]]) -> HTTPExceptionHandler:
+    """Starlette types every handler as taking any Exception, but calls each with the class it is
+    registered for; a handler typed for that class is what it expects."""
+    return cast(HTTPExceptionHandler, handler)
+
+
+async def _answer(result: Response | Awaitable[Response]) -> Response:
+    """What a previously installed handler answered (Starlette allows plain and async handlers)."""
+    return result if isinstance(result, Response) else await result
+
+
 def install_error_handlers(
     app: FastAPI, *, api_prefix: str, auth_check: AuthCheck | None = None, extra_headers: ProblemHook | None = None
 ) -> None:
@@ -231,9 +245,9 @@ def install_error_handlers(
     previous_http = app.exception_handlers.get(StarletteHTTPException)
     previous_exc = app.exception_handlers.get(Exception) or app.exception_handlers.get(500)
 
-    async def on_http(request: Request, exc: StarletteHTTPException):  # noqa: ANN202
+    async def on_http(request: Request, exc: StarletteHTTPException) -> Response:
         if not is_api(request) and previous_http is not None:
-            return await previous_http(request, exc)
+            return await _answer(previous_http(request, exc))
         if exc.status_code == 405:  # Starlette names only the first matching route's methods
             allow = ', '.join(allowed_methods(request))
             if request.method == 'OPTIONS':
@@ -260,12 +274,12 @@ def install_error_handlers(
             headers=getattr(exc, 'headers', None),
         )
 
-    async def on_unexpected(request: Request, exc: Exception):  # noqa: ANN202
+    async def on_unexpected(request: Request, exc: Exception) -> Response:
         if not is_api(request) and previous_exc is not None:
-            return await previous_exc(request, exc)
+            return await _answer(previous_exc(request, exc))
         return unexpected_problem(exc)
 
-    async def on_data_error(request: Request, exc: DataError):  # noqa: ANN202
+    async def on_data_error(request: Request, exc: DataError) -> Response:
         # e.g. a NUL byte in a path or a field: PostgreSQL cannot store it; it is the client's input
         return problem(
             422,
@@ -274,8 +288,8 @@ def install_error_handlers(
             headers=await headers_for(request, 422, None),
         )
 
-    app.add_exception_handler(DataError, on_data_error)
-    app.add_exception_handler(DomainError, on_domain)
-    app.add_exception_handler(RequestValidationError, on_validation)
-    app.add_exception_handler(StarletteHTTPException, on_http)
+    app.add_exception_handler(DataError, _handler(on_data_error))
+    app.add_exception_handler(DomainError, _handler(on_domain))
+    app.add_exception_handler(RequestValidationError, _handler(on_validation))
+    app.add_exception_handler(StarletteHTTPException, _handler(on_http))
     app.add_exception_handler(Exception, on_unexpected)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
@@ -15,6 +15,7 @@ from app.models import RunCreate, RunDetail, RunEventPublic, RunPublic, RunRetry
 from app.services import run_reads, runs
 from app.services.accounts import Principal
 from app.services.errors import DomainError
+from app.services.ratelimit import Quota
 
 router = APIRouter(prefix='/runs', tags=['runs'])
 
@@ -79,7 +80,7 @@ async def quota_headers(request: Request, status: int) -> dict[str, str]:
     return headers
 
 
-_KEY_HEADERS = {
+_KEY_HEADERS: dict[str, Any] = {
     'openapi_extra': {
         'parameters': [
             {
@@ -105,7 +106,7 @@ _KEY_HEADERS = {
         **problems(400, 401, 404, 409, 413, 422, 429, 507),
     },
 )
-async def trigger_run(body: RunCreate, request: Request, principal: PrincipalDep) -> RunPublic:
+async def trigger_run(body: RunCreate, request: Request, principal: PrincipalDep) -> Response:
     # the hot path: key headers and services are read here rather than as FastAPI parameters (each one
     # costs a resolution step per request); the OpenAPI document lists the headers through _KEY_HEADERS
     headers = request.headers
@@ -189,7 +190,7 @@ async def retry_run(
     body: RunRetry | None = None,
     idempotency_key: Annotated[str | None, Header(alias='Idempotency-Key')] = None,
     x_idempotency_key: Annotated[str | None, Header(alias='X-Idempotency-Key')] = None,
-) -> RunPublic:
+) -> Response:
     body = body or RunRetry()
     key = _key(idempotency_key, x_idempotency_key, body.x_idempotency_key)
     admitted = await run_in_threadpool(
@@ -210,7 +211,7 @@ async def stop_run(run_id: str, services: ServicesDep, principal: PrincipalDep) 
     return run
 
 
-def rate_headers(quota) -> dict[str, str]:  # noqa: ANN001 - a ratelimit.Quota
+def rate_headers(quota: Quota) -> dict[str, str]:
     """RateLimit-Policy and RateLimit (draft-ietf-httpapi-ratelimit-headers) for a quota."""
     reset = max(0, math.ceil(quota.reset_after))
     return {

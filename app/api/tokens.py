@@ -9,6 +9,7 @@ from starlette.concurrency import run_in_threadpool
 from app.api.deps import PrincipalDep, ServicesDep
 from app.api.schemas import problems
 from app.services import tokens
+from app.services.container import Services
 
 router = APIRouter(prefix='/tokens', tags=['tokens'])
 
@@ -23,7 +24,7 @@ async def list_tokens(services: ServicesDep, principal: PrincipalDep) -> list[to
     return await run_in_threadpool(tokens.list_tokens, services.engine, principal)
 
 
-def _revoked(services, ids: list[str], digests: list[str]) -> Revoked:  # noqa: ANN001
+def _revoked(services: Services, ids: list[str], digests: list[str]) -> Revoked:
     services.bus.publish({'type': tokens.REVOKED_EVENT, 'digests': digests})  # every instance forgets them now
     services.auth.forget(digests)
     return Revoked(revoked=ids)

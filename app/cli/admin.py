@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
+
+if TYPE_CHECKING:
+    from app.config import Settings
 
 db_app = typer.Typer(help='Database maintenance.', no_args_is_help=True)
 
@@ -21,7 +24,7 @@ DataDirOpt = Annotated[
 ]
 
 
-def _settings(**overrides):  # noqa: ANN003, ANN202
+def _settings(**overrides: Any) -> Settings:
     from app.config import Settings
 
     return Settings(**{k: v for k, v in overrides.items() if v is not None})

@@ -6,7 +6,7 @@ import re
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import ConfigDict, field_validator
+from pydantic import field_validator
 from sqlmodel import Field, SQLModel
 
 from app.models.tables import ProjectBase
@@ -31,14 +31,14 @@ def _check_choices(values: list[str]) -> list[str]:
 class CredentialsIn(SQLModel):
     """Write-only git credentials: an https token (with its user name) or an SSH private key."""
 
-    model_config = ConfigDict(extra='forbid')
+    model_config = {'extra': 'forbid'}
     kind: Literal['token', 'ssh_key']
     username: str = Field(default='git', min_length=1, max_length=200)
     secret: str = Field(min_length=1, max_length=20_000, repr=False)
 
 
 class ProjectCreate(ProjectBase):
-    model_config = ConfigDict(extra='forbid')
+    model_config = {'extra': 'forbid'}
     id: str = Field(min_length=2, max_length=64)
     team_id: str | None = None
     repository: str = Field(default='', max_length=1000)  # empty: the forge's clone URL (issue_source)
@@ -56,7 +56,7 @@ class ProjectCreate(ProjectBase):
 
 
 class ProjectUpdate(SQLModel):
-    model_config = ConfigDict(extra='forbid')
+    model_config = {'extra': 'forbid'}
     name: str | None = Field(default=None, min_length=1, max_length=200)
     repository: str | None = Field(default=None, min_length=1, max_length=1000)
     base_branch: str | None = Field(default=None, min_length=1, max_length=250)
@@ -93,7 +93,7 @@ class ProjectPublic(ProjectBase):
 
 
 class RunCreate(SQLModel):
-    model_config = ConfigDict(extra='forbid')
+    model_config = {'extra': 'forbid'}
     project_id: str = Field(min_length=1, max_length=64)
     depth_level: str = Field(min_length=1, max_length=64)
     target_framework: str = Field(min_length=1, max_length=64)
@@ -102,7 +102,7 @@ class RunCreate(SQLModel):
 
 
 class RunRetry(SQLModel):
-    model_config = ConfigDict(extra='forbid')
+    model_config = {'extra': 'forbid'}
     depth_level: str | None = Field(default=None, min_length=1, max_length=64)
     target_framework: str | None = Field(default=None, min_length=1, max_length=64)
     branch: str | None = Field(default=None, min_length=1, max_length=250)

@@ -5,12 +5,17 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from enum import Enum
+from typing import overload
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+@overload
+def as_utc(value: datetime | str) -> datetime: ...
+@overload
+def as_utc(value: None) -> None: ...
 def as_utc(value: datetime | str | None) -> datetime | None:
     """Every stored time is UTC; SQLite hands some back naive, raw SQL may hand back ISO text."""
     if isinstance(value, str):

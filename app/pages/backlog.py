@@ -9,12 +9,13 @@ from nicegui import ui
 
 from app.client import ApiError
 from app.state import connection
+from app.state.projects_store import ProjectsStore
 from app.state.text import shown
 
 READY = 'ready-for-agent'
 
 
-async def open_backlog(project: dict, on_change=None) -> None:  # noqa: ANN001
+async def open_backlog(project: dict, on_change: Callable[[], Awaitable[None]] | None = None) -> None:
     client = connection.client()
     read_only = (project.get('issue_source') or {}).get('kind', 'local') != 'local'
     with ui.dialog() as dialog, ui.card().classes('w-full max-w-2xl').props(f'data-backlog={project["id"]}'):
@@ -114,7 +115,7 @@ async def open_backlog(project: dict, on_change=None) -> None:  # noqa: ANN001
     dialog.open()
 
 
-async def open_parked(store, project: dict) -> None:  # noqa: ANN001 - a ProjectsStore
+async def open_parked(store: ProjectsStore, project: dict) -> None:
     with ui.dialog() as dialog, ui.card().classes('w-full max-w-2xl').props(f'data-parked={project["id"]}'):
         with ui.row().classes('w-full items-center'):
             ui.label(f'Parked issues · {project["name"]}').classes('text-lg font-bold')

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import html
 import logging
+from collections.abc import Awaitable, Callable
 from urllib.parse import urlsplit
 
 from nicegui import background_tasks, context, ui
@@ -145,7 +146,7 @@ class ProjectCard:
             with self.form_box:
                 ui.html(reset_form(self.id, self.form_token), sanitize=False)
 
-    async def _act(self, action) -> None:  # noqa: ANN001
+    async def _act(self, action: Callable[[], Awaitable[str]]) -> None:
         try:
             ui.notify(await action(), type='positive')
         except ApiError as exc:

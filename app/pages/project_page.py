@@ -129,7 +129,8 @@ class RunFormView:
         current = self.branch.value
         options = branch_options(found)
         if current and current not in options:
-            options = {current: self.branch.options.get(current, current), **options}
+            shown = self.branch.options if isinstance(self.branch.options, dict) else {}
+            options = {current: shown.get(current, current), **options}
         self.branch.set_options(options, value=current)
         self.update_button()
 
@@ -192,14 +193,15 @@ class RunFormView:
             self.submitting = False
         if self.list_view is not None:
             self.list_view.render()
-        if outcome.ok:
+        if outcome.response is not None:  # outcome.ok
             run = outcome.response.data
             self.progress.text = 'Run already exists; opening it…' if outcome.response.replayed else 'Opening run…'
             ui.navigate.to(f'/runs/{run["id"]}')
             background_tasks.create(self.refresh_quota(), name='quota-after-submit')
             return
         self.progress.text = ''
-        self.show_failure(outcome.failure)
+        if outcome.failure is not None:
+            self.show_failure(outcome.failure)
         await self.refresh_quota()
 
     def show_failure(self, failure: Failure) -> None:

@@ -200,7 +200,7 @@ class TimelineView:
             ui.notify(f'Could not load earlier lines: {exc}', type='negative')
             return
         lines = self.window.loaded_earlier(events)
-        previous = [child.text for child in self.earlier.default_slot.children]
+        previous = [child.text for child in self.earlier.default_slot.children if isinstance(child, ui.label)]
         self.earlier.clear()
         for line in lines:
             self.earlier.push(line.marker + line.text)

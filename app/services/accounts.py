@@ -11,8 +11,8 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import Engine, select
-from sqlmodel import Session
+from sqlalchemy import Engine
+from sqlmodel import Session, col, select
 
 from app.db import session_scope
 from app.models import ApiToken, Role, Team, TeamMember, User
@@ -90,14 +90,15 @@ class TokenAuthenticator:
 
     def _load(self, digest: str) -> Principal | None:
         with Session(self.engine) as session:
-            row = session.exec(
-                select(User).join(ApiToken, ApiToken.user_id == User.id).where(ApiToken.token_hash == digest)
+            user = session.exec(
+                select(User)
+                .join(ApiToken, col(ApiToken.user_id) == col(User.id))
+                .where(col(ApiToken.token_hash) == digest)
             ).first()
-            if row is None:
+            if user is None:
                 return None
-            user = row[0]
-            teams = session.exec(select(TeamMember.team_id).where(TeamMember.user_id == user.id)).all()
-            return Principal(user.id, user.name, user.role, frozenset(t[0] for t in teams))
+            teams = session.exec(select(TeamMember.team_id).where(col(TeamMember.user_id) == user.id)).all()
+            return Principal(user.id, user.name, user.role, frozenset(teams))
 
 
 LOCAL_TEAM = 'local'

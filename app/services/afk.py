@@ -175,11 +175,9 @@ class AfkLoop:
     ) -> RunPublic:
         settings = self.settings
         source = project.issue_source or {}
-        depth = (
-            source.get('depth_level') if source.get('depth_level') in project.depth_levels else project.depth_levels[0]
-        )
+        depth = source['depth_level'] if source.get('depth_level') in project.depth_levels else project.depth_levels[0]
         framework = (
-            source.get('target_framework')
+            source['target_framework']
             if source.get('target_framework') in project.target_frameworks
             else project.target_frameworks[0]
         )
@@ -216,7 +214,7 @@ class AfkLoop:
             if gate is not None:
                 raise NotLaunched(gate)
 
-        def after_insert(conn: Connection, run) -> None:  # noqa: ANN001
+        def after_insert(conn: Connection, run: RunPublic) -> None:
             if not claims.claim_in(
                 conn, project_id=project.id, issue_number=issue.number, issue_title=issue.title, run_id=run.id
             ):

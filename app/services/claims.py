@@ -91,13 +91,13 @@ def latest_by_issue(conn: Connection, project_id: str) -> dict[int, dict]:
 
 
 def parked(engine: Engine, project_id: str) -> list[IssueClaim]:
-    from sqlmodel import Session, select
+    from sqlmodel import Session, col, select
 
     with Session(engine) as session:
         rows = session.exec(
             select(IssueClaim)
-            .where(IssueClaim.project_id == project_id, IssueClaim.state == 'parked')
-            .order_by(IssueClaim.issue_number)
+            .where(col(IssueClaim.project_id) == project_id, col(IssueClaim.state) == 'parked')
+            .order_by(col(IssueClaim.issue_number))
         ).all()
         return list(rows)
 
@@ -117,7 +117,10 @@ def _leave_parked(engine: Engine, project_id: str, issue_number: int, new_state:
         )
         if row is None:
             raise DomainError(404, 'not_found', f'issue #{issue_number} is not parked in project {project_id!r}')
-        return session.get(IssueClaim, row[0])
+        claim = session.get(IssueClaim, row[0])
+        if claim is None:
+            raise DomainError(404, 'not_found', f'issue #{issue_number} is not parked in project {project_id!r}')
+        return claim
 
 
 def requeue(engine: Engine, project_id: str, issue_number: int) -> IssueClaim:

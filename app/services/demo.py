@@ -7,8 +7,8 @@ import shutil
 import sys
 from pathlib import Path
 
-from sqlalchemy import Engine, func, select
-from sqlmodel import Session
+from sqlalchemy import Engine, func
+from sqlmodel import Session, select
 
 from app.db import session_scope
 from app.models import Issue, Project
@@ -41,7 +41,7 @@ def make_demo_repository(path: Path) -> Path:
 def ensure_demo_project(engine: Engine, data_dir: Path) -> bool:
     """Create the demo project when the database has no project at all."""
     with Session(engine) as session:
-        if session.exec(select(func.count()).select_from(Project)).one()[0] > 0:
+        if session.exec(select(func.count()).select_from(Project)).one() > 0:
             return False
     repo = make_demo_repository(data_dir / 'demo-repo')
     with session_scope(engine) as session:

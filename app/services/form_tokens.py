@@ -13,8 +13,8 @@ import hashlib
 import hmac
 import time
 
-from sqlalchemy import Engine, select
-from sqlmodel import Session
+from sqlalchemy import Engine
+from sqlmodel import Session, col, select
 
 from app.models import ApiToken
 from app.origins import redirect_target, same_origin  # noqa: F401 - the form checks use them
@@ -31,10 +31,9 @@ def _signature(secret: str, token_id: str, project_id: str, action: str, expires
 def mint(engine: Engine, bearer_token: str, project_id: str, action: str, *, now: float | None = None) -> str | None:
     digest = hash_token(bearer_token)
     with Session(engine) as session:
-        row = session.exec(select(ApiToken).where(ApiToken.token_hash == digest)).first()
-    if row is None:
+        token = session.exec(select(ApiToken).where(col(ApiToken.token_hash) == digest)).first()
+    if token is None:
         return None
-    token = row[0]
     expires = int((now or time.time()) + TTL_SECONDS)
     return f'{token.id}.{expires}.{_signature(token.token_hash, token.id, project_id, action, expires)}'
 

@@ -261,7 +261,7 @@ def remove_worktree(worktree: Path) -> None:
 
 def remove_stale_worktrees(worktrees_dir: Path, *, older_than_seconds: float, keep: set[str]) -> list[Path]:
     """Cleanup job: remove kept worktrees past their retention, never those of active runs."""
-    removed = []
+    removed: list[Path] = []
     if not worktrees_dir.exists():
         return removed
     cutoff = time.time() - older_than_seconds

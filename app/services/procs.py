@@ -84,7 +84,7 @@ def kill_run_processes(run_id: str, pgid: int | None = None, *, rounds: int = 5)
         pids = [pid for pid in processes_of_run(run_id) if pid not in killed or _alive(pid)]
         if not pids:
             break
-        groups = {process_group_of(pid) for pid in pids} - {None, own_group, 0}
+        groups = {group for group in map(process_group_of, pids) if group is not None} - {own_group, 0}
         for group in groups:
             kill_group(group, signal.SIGKILL)
         for pid in pids:

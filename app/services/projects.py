@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Engine, func, select, text
-from sqlmodel import Session
+from sqlalchemy import Engine, func, text
+from sqlmodel import Session, col, select
 
 from app.db import session_scope
 from app.models import (
@@ -30,20 +30,22 @@ def visible(project: Project | None, principal: Principal) -> bool:
 
 def get_visible(session: Session, project_id: str, principal: Principal) -> Project:
     project = session.get(Project, project_id)
-    if not visible(project, principal):
+    if project is None or not visible(project, principal):
         raise not_found(f'project {project_id!r}')  # never reveal that another team's project exists
     return project
 
 
 def to_public(session: Session, project: Project) -> ProjectPublic:
     active = session.exec(
-        select(func.count()).select_from(Run).where(Run.project_id == project.id, Run.status.in_(ACTIVE_STATUSES))
-    ).one()[0]
+        select(func.count())
+        .select_from(Run)
+        .where(col(Run.project_id) == project.id, col(Run.status).in_(ACTIVE_STATUSES))
+    ).one()
     parked = session.exec(
         select(func.count())
         .select_from(IssueClaim)
-        .where(IssueClaim.project_id == project.id, IssueClaim.state == 'parked')
-    ).one()[0]
+        .where(col(IssueClaim.project_id) == project.id, col(IssueClaim.state) == 'parked')
+    ).one()
     from app.services.sources import issues
 
     ready = issues.ready_count(session, project)  # forge: cached briefly; None when the forge cannot tell
@@ -63,8 +65,10 @@ def to_public(session: Session, project: Project) -> ProjectPublic:
 
 def list_projects(engine: Engine, principal: Principal) -> list[ProjectPublic]:
     with Session(engine) as session:
-        rows = session.exec(select(Project).where(Project.team_id.in_(principal.team_ids)).order_by(Project.name)).all()
-        return [to_public(session, p) for (p,) in rows]
+        rows = session.exec(
+            select(Project).where(col(Project.team_id).in_(principal.team_ids)).order_by(col(Project.name))
+        ).all()
+        return [to_public(session, p) for p in rows]
 
 
 def get_project(engine: Engine, principal: Principal, project_id: str) -> ProjectPublic:
@@ -134,7 +138,7 @@ def from_forge(data: ProjectCreate) -> ProjectCreate:
         )
     changes: dict[str, object] = {'repository': forge.clone_url(data.issue_source)}
     if data.credentials is None and (token := forge.forge_token_credentials(data.issue_source)):
-        changes['credentials'] = CredentialsIn(**token)
+        changes['credentials'] = CredentialsIn.model_validate(token)
     return data.model_copy(update=changes)
 
 

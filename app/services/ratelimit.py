@@ -12,6 +12,10 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from app.services.errors import DomainError
 
 
 @dataclass(frozen=True)
@@ -150,7 +154,7 @@ class RedisLimiter:
         self._redis.close()
 
 
-def _redis_down():  # noqa: ANN202
+def _redis_down() -> DomainError:
     from app.services.errors import dependency_unavailable
 
     return dependency_unavailable(

@@ -26,6 +26,8 @@ class RawDB:
         self.engine = engine
         self.sqlite = is_sqlite(str(engine.url))
         dbapi = engine.dialect.dbapi
+        if dbapi is None:
+            raise RuntimeError(f'no DBAPI module for {engine.url.drivername}')
         self.integrity_errors: tuple[type[BaseException], ...] = (dbapi.IntegrityError,)
         self.data_errors: tuple[type[BaseException], ...] = (dbapi.DataError,)
 

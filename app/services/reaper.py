@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Literal
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 
 from app.models import ACTIVE_SQL, RunStatus, utcnow
 from app.services.afk_rules import feeds_counter, settle_afk_run
@@ -98,7 +99,7 @@ def finish_run(
     return {'project_id': project_id, 'team_id': team_id, 'kind': kind, 'status': status.value}
 
 
-def record_launch_error(conn, project_id: str, cause: str, now) -> None:  # noqa: ANN001
+def record_launch_error(conn: Connection, project_id: str, cause: str, now: datetime) -> None:
     """The project's AFK launches stop until it changes: the card shows why (afk_rules.should_launch_auto)."""
     conn.execute(
         timed_sql('UPDATE project SET launch_error = :cause, launch_error_at = :now WHERE id = :pid', binds=('now',)),

@@ -20,7 +20,7 @@ from typing import Any, Protocol
 from app.config import Settings
 from app.services import gitops
 from app.services.errors import DomainError
-from app.services.git_credentials import Credentials
+from app.services.git_credentials import CredentialKind, Credentials
 from app.services.git_failure import failure_code
 from app.services.mirror_state import MirrorState
 from app.services.mirror_store import MirrorStore
@@ -34,11 +34,16 @@ PARALLEL_SCHEDULED_FETCHES = 4
 class RepositoryFacts(Protocol):
     """What this module reads of a project (a Project row, or the engine's claimed run)."""
 
-    id: str
-    repository: str
-    credentials_kind: str | None
-    credentials_username: str | None
-    credentials_secret: str | None
+    @property
+    def id(self) -> str: ...
+    @property
+    def repository(self) -> str: ...
+    @property
+    def credentials_kind(self) -> str | None: ...
+    @property
+    def credentials_username(self) -> str | None: ...
+    @property
+    def credentials_secret(self) -> str | None: ...
 
 
 @dataclass(frozen=True)
@@ -118,7 +123,7 @@ class RepositoryAccess:
                 'set them again.',
                 reason='credentials_unreadable',
             ) from exc
-        kind = 'ssh_key' if project.credentials_kind == 'ssh_key' else 'token'
+        kind: CredentialKind = 'ssh_key' if project.credentials_kind == 'ssh_key' else 'token'
         return Credentials(kind, project.credentials_username or 'git', secret)
 
     def encrypt(self, secret: str) -> str:

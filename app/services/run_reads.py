@@ -3,8 +3,8 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Engine, or_, select
-from sqlmodel import Session
+from sqlalchemy import Engine, or_
+from sqlmodel import Session, col, select
 
 from app.models import Project, Run, RunDetail, RunEvent, RunEventPublic, RunPublic, User
 from app.services import projects
@@ -19,7 +19,7 @@ def public(run: Run, user_name: str | None = None) -> RunPublic:
 def load_visible_run(session: Session, run_id: str, principal: Principal) -> tuple[Run, Project]:
     run = session.get(Run, run_id)
     project = session.get(Project, run.project_id) if run else None
-    if run is None or not projects.visible(project, principal):
+    if run is None or project is None or not projects.visible(project, principal):
         raise not_found(f'run {run_id!r}')
     return run, project
 
@@ -37,13 +37,13 @@ def get_run(
 
 
 def _events(session: Session, run_id: str, *, after: int, limit: int, tail: bool = False) -> list[RunEventPublic]:
-    query = select(RunEvent).where(RunEvent.run_id == run_id, RunEvent.seq > after)
+    query = select(RunEvent).where(col(RunEvent.run_id) == run_id, col(RunEvent.seq) > after)
     if tail:
-        rows = session.exec(query.order_by(RunEvent.seq.desc()).limit(limit)).all()
+        rows = session.exec(query.order_by(col(RunEvent.seq).desc()).limit(limit)).all()
         rows = list(reversed(rows))
     else:
-        rows = session.exec(query.order_by(RunEvent.seq).limit(limit)).all()
-    return [RunEventPublic.model_validate(r[0].model_dump()) for r in rows]
+        rows = session.exec(query.order_by(col(RunEvent.seq)).limit(limit)).all()
+    return [RunEventPublic.model_validate(r.model_dump()) for r in rows]
 
 
 def list_events(
@@ -69,24 +69,24 @@ def list_runs(
     """Newest first; the cursor is the last id seen (ids sort by creation)."""
     with Session(engine) as session:
         query = (
-            select(Run, User.name)
-            .join(Project, Project.id == Run.project_id)
-            .outerjoin(User, User.id == Run.user_id)
-            .where(Project.team_id.in_(principal.team_ids))
+            select(Run, col(User.name))
+            .join(Project, col(Project.id) == col(Run.project_id))
+            .outerjoin(User, col(User.id) == col(Run.user_id))
+            .where(col(Project.team_id).in_(principal.team_ids))
         )
         if project:
-            query = query.where(Run.project_id == project)
+            query = query.where(col(Run.project_id) == project)
         if status:
-            query = query.where(Run.status.in_(status))
+            query = query.where(col(Run.status).in_(status))
         if kind:
-            query = query.where(Run.kind == kind)
+            query = query.where(col(Run.kind) == kind)
         if branch:
-            query = query.where(Run.branch_name == branch)
+            query = query.where(col(Run.branch_name) == branch)
         if user:
-            query = query.where(or_(Run.user_id == user, User.name == user))
+            query = query.where(or_(col(Run.user_id) == user, col(User.name) == user))
         if cursor:
-            query = query.where(Run.id < cursor)
-        rows = session.exec(query.order_by(Run.id.desc()).limit(limit + 1)).all()
+            query = query.where(col(Run.id) < cursor)
+        rows = session.exec(query.order_by(col(Run.id).desc()).limit(limit + 1)).all()
         items = [public(r, name) for r, name in rows[:limit]]
         next_cursor = items[-1].id if len(rows) > limit else None
         return items, next_cursor

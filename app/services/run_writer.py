@@ -180,7 +180,10 @@ class RunWriter:
                 with self.write_lock, self.engine.begin() as conn:
                     if before_insert is not None:
                         before_insert(conn)
-                    cursor = conn.connection.dbapi_connection.cursor()  # the same transaction, driver level
+                    dbapi_connection = conn.connection.dbapi_connection
+                    if dbapi_connection is None:
+                        raise RuntimeError('the database connection has no DBAPI connection (invalidated)')
+                    cursor = dbapi_connection.cursor()  # the same transaction, driver level
                     self.lock_repository(cursor, project.repository_key)
                     run = self.insert(
                         cursor,
@@ -198,7 +201,7 @@ class RunWriter:
                         after_insert(conn, run)
                 self.announce(run, project)
                 return run
-            except (IntegrityError, *self.db.integrity_errors):
+            except (IntegrityError,) + self.db.integrity_errors:
                 if attempt == CREATE_ATTEMPTS - 1:
                     raise repository_changed() from None
             except StaleProject as exc:

@@ -4,6 +4,7 @@ present)."""
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -17,7 +18,7 @@ if TYPE_CHECKING:
     from app.services.container import Services
 
 
-def cleanup_worktrees(services) -> list:  # noqa: ANN001
+def cleanup_worktrees(services: Services) -> list[Path]:
     with session_scope(services.engine) as session:
         active = set(run_sql.active_run_ids(session.connection()))
     return gitops.remove_stale_worktrees(
@@ -27,7 +28,7 @@ def cleanup_worktrees(services) -> list:  # noqa: ANN001
     )
 
 
-def start(services) -> AsyncIOScheduler:  # noqa: ANN001
+def start(services: Services) -> AsyncIOScheduler:
     scheduler = AsyncIOScheduler()
     job = dict(max_instances=1, coalesce=True, replace_existing=True)
 

@@ -6,16 +6,20 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
-from sqlalchemy import Connection, TextClause, bindparam, insert, text
+from sqlalchemy import Connection, Table, TextClause, bindparam, insert, text
+from sqlalchemy.sql.selectable import TextualSelect
 from sqlmodel.sql.sqltypes import UTCDateTime
 
 from app.models import RunEvent, utcnow
 
-_event_table = RunEvent.__table__
+# SQLModel sets __table__ on every table model, but its stubs do not declare it
+_event_table: Table = RunEvent.__table__  # type: ignore[attr-defined]
 DB_TIME = UTCDateTime()  # the type SQLModel gives datetime columns
 
 
-def timed_sql(statement: str, *, binds: tuple[str, ...] = (), columns: tuple[str, ...] = ()) -> TextClause:
+def timed_sql(
+    statement: str, *, binds: tuple[str, ...] = (), columns: tuple[str, ...] = ()
+) -> TextClause | TextualSelect:
     """text() whose datetime parameters are written, and datetime columns read, like the ORM does.
 
     Raw text() hands datetimes to the driver as they are: SQLite then stores '...+00:00' strings beside
@@ -25,7 +29,7 @@ def timed_sql(statement: str, *, binds: tuple[str, ...] = (), columns: tuple[str
     if binds:
         clause = clause.bindparams(*(bindparam(name, type_=DB_TIME) for name in binds))
     if columns:
-        clause = clause.columns(**{name: DB_TIME for name in columns})
+        return clause.columns(**{name: DB_TIME for name in columns})
     return clause
 
 
@@ -54,7 +58,10 @@ def append_events(
     first = last - len(events) + 1
     at = (now or utcnow()).astimezone(UTC)
     if len(events) >= COPY_FROM and _copy_capable(conn):
-        with conn.connection.driver_connection.cursor() as cursor:
+        driver = conn.connection.driver_connection
+        if driver is None:
+            raise RuntimeError('the database connection has no driver connection (invalidated)')
+        with driver.cursor() as cursor:
             with cursor.copy('COPY runevent (run_id, seq, at, type, text) FROM STDIN') as copy:
                 for i, (kind, body) in enumerate(events):
                     copy.write_row((run_id, first + i, at, kind, body))

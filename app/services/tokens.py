@@ -60,7 +60,9 @@ def list_tokens(engine: Engine, principal: Principal) -> list[TokenInfo]:
             )
             .all()
         )
-    return [TokenInfo(*row[:5], created_at=as_utc(row[5])) for row in rows]  # SQLite hands back text
+    return [
+        TokenInfo(row[0], row[1], row[2], row[3], row[4], created_at=as_utc(row[5])) for row in rows
+    ]  # SQLite hands back text
 
 
 def revoke(

@@ -34,6 +34,8 @@ def follow(
     tab = context.client
 
     async def catch_up() -> None:
+        if on_reconnect is None:
+            return
         with contextlib.suppress(ApiError):
             await on_reconnect()
 

@@ -38,7 +38,7 @@ def claim_next(
     global_cap: int,
     instance_id: str,
     register: Callable[[ClaimedRun], None],
-    unregister: Callable[[str], None],
+    unregister: Callable[[str], object],
 ) -> ClaimResult:
     """Oldest queued run -> running on `instance_id`, if the global cap allows.
 

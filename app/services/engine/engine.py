@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 
 from app.config import Settings
 from app.models import RunStatus
-from app.services.engine.claim import claim_next
+from app.services.engine.claim import ClaimResult, claim_next
 from app.services.engine.execution import ExecutionParts, execute_run, tidy_worktree
 from app.services.engine.live import ClaimedRun, LiveRun, new_instance_id
 from app.services.engine.process import kill_process_group
@@ -131,7 +131,7 @@ class RunEngine:
                 self._publish_run(live.run_id, live.project_id, live.team_id, RunStatus.running.value)
                 self._spawn(self._execute(live, claimed))
 
-    def _claim_next(self) -> ClaimedRun | str | None:
+    def _claim_next(self) -> ClaimResult:
         def register(run: ClaimedRun) -> None:
             self.live[run['id']] = LiveRun(run_id=run['id'], project_id=run['project_id'], team_id=run['team_id'])
 

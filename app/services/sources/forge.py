@@ -266,7 +266,7 @@ def pull_request_probe(run: dict) -> bool:
         import json
 
         source = json.loads(source)
-    if not is_forge(source) or run.get('issue_number') is None:
+    if not isinstance(source, dict) or not is_forge(source) or run.get('issue_number') is None:
         return False
     return has_pull_request(run['repository'], source, int(run['issue_number']))
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 from sqlalchemy import Connection, Engine
 from sqlmodel import Session, SQLModel
 
@@ -41,7 +41,7 @@ def _check_labels(value: list[str] | None) -> list[str] | None:
 
 
 class IssueCreate(SQLModel):
-    model_config = ConfigDict(extra='forbid')
+    model_config = {'extra': 'forbid'}
     title: str = Field(min_length=1, max_length=300)
     body: str = Field(default='', max_length=32_000)
     labels: list[str] = Field(default_factory=list)
@@ -50,7 +50,7 @@ class IssueCreate(SQLModel):
 
 
 class IssueUpdate(SQLModel):
-    model_config = ConfigDict(extra='forbid')
+    model_config = {'extra': 'forbid'}
     title: str | None = Field(default=None, min_length=1, max_length=300)
     body: str | None = Field(default=None, max_length=32_000)
     labels: list[str] | None = None

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from app.db import session_scope
 from app.models import Issue, utcnow
@@ -19,10 +19,10 @@ def record(issue: Issue) -> IssueRecord:
 
 
 def list_issues(session: Session, project_id: str, *, state: str | None = None) -> list[Issue]:
-    query = select(Issue).where(Issue.project_id == project_id)
+    query = select(Issue).where(col(Issue.project_id) == project_id)
     if state:
-        query = query.where(Issue.state == state)
-    return [row[0] for row in session.exec(query.order_by(Issue.number)).all()]
+        query = query.where(col(Issue.state) == state)
+    return list(session.exec(query.order_by(col(Issue.number))).all())
 
 
 def create_issue(
@@ -32,7 +32,7 @@ def create_issue(
     for _ in range(NUMBER_ATTEMPTS):
         try:
             with session_scope(engine) as session:
-                top = session.exec(select(func.max(Issue.number)).where(Issue.project_id == project_id)).one()[0]
+                top = session.exec(select(func.max(Issue.number)).where(col(Issue.project_id) == project_id)).one()
                 issue = Issue(
                     project_id=project_id, number=(top or 0) + 1, title=title, body=body, labels=list(labels or [])
                 )
