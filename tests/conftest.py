@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.backends import BACKENDS, backend_settings
+from tests.helpers.backends import BACKENDS, backend_settings
 
 
 @pytest.fixture(params=BACKENDS)

@@ -15,8 +15,8 @@ import pytest
 
 from app.models import Role
 from app.services.accounts import create_user, ensure_team
-from tests.helpers import create_project, shell_script
-from tests.servers import ApiServer, api_server
+from tests.helpers.runs import create_project, shell_script
+from tests.helpers.servers import ApiServer, api_server
 
 BRANCHES = ('main', 'feature/a', 'feature/b', 'feature/c')
 QUEUED = dict(global_run_cap=0)

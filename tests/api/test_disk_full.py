@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy import event
 
 from tests.api.conftest import QUEUED, add_branches, assert_problem, run_body, serving
-from tests.backends import backend_settings
+from tests.helpers.backends import backend_settings
 
 
 def _cap_database_size(engine, pages: int | None) -> None:  # noqa: ANN001

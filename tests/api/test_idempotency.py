@@ -8,7 +8,7 @@ import uuid
 from sqlalchemy import text
 
 from tests.api.conftest import QUEUED, add_branches, assert_problem, post_all, run_body, same_database, serving
-from tests.servers import api_server
+from tests.helpers.servers import api_server
 
 
 def _run_count(server) -> int:  # noqa: ANN001

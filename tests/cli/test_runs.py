@@ -6,8 +6,8 @@ from sqlalchemy import text
 
 from tests.cli.conftest import run_cli, served
 from tests.cli.proxy import DroppingProxy
-from tests.helpers import shell_script
-from tests.servers import free_port
+from tests.helpers.runs import shell_script
+from tests.helpers.servers import free_port
 
 TRIGGER = ('runs', 'trigger', '--project', 'proj', '--framework', 'python')
 

@@ -11,7 +11,7 @@ import httpx
 from app.models import Role
 from tests.api.conftest import add_user
 from tests.cli.conftest import run_cli
-from tests.servers import api_server
+from tests.helpers.servers import api_server
 
 
 def _status_within(url: str, token: str, expected: int, seconds: float) -> float:

@@ -15,7 +15,7 @@ import pytest
 
 from tests.conftest import make_repo
 from tests.e2e.proxy import FaultProxy
-from tests.servers import ROOT, app_process
+from tests.helpers.servers import ROOT, app_process
 
 CHROMIUM_ARGS = [
     '--no-sandbox',

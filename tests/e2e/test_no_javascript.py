@@ -13,8 +13,8 @@ from playwright.sync_api import expect
 
 from tests.conftest import make_repo
 from tests.e2e.conftest import screenshot
-from tests.helpers import create_project, wait_for_status
-from tests.servers import app_process
+from tests.helpers.runs import create_project, wait_for_status
+from tests.helpers.servers import app_process
 
 pytestmark = pytest.mark.e2e
 
