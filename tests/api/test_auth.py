@@ -8,7 +8,7 @@ import re
 import httpx
 
 from app.models import Role
-from tests.api.conftest import add_user, assert_problem, run_body
+from tests.helpers.api import add_user, assert_problem, run_body
 from tests.helpers.runs import create_project
 
 

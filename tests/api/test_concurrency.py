@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from sqlalchemy import text
 
-from tests.api.conftest import QUEUED, add_branches, assert_problem, post_all, run_body, same_database, serving
+from tests.helpers.api import QUEUED, assert_problem, post_all, run_body, same_database, serving
+from tests.helpers.repos import add_branches
 from tests.helpers.runs import create_project
 from tests.helpers.servers import api_server
 

@@ -8,7 +8,7 @@ import json
 
 import httpx
 
-from tests.api.conftest import BRANCHES
+from tests.helpers.api import BRANCHES
 from tests.helpers.backends import server_env
 from tests.helpers.runs import create_project, shell_script
 from tests.helpers.servers import app_process

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 import pytest
 
-from tests.api.conftest import assert_problem, run_body
+from tests.helpers.api import assert_problem, run_body
 from tests.helpers.backends import backend_settings
 from tests.helpers.runs import create_project
 from tests.helpers.servers import ROOT, api_server, clean_env, free_port

@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import time
 
-from tests.api.conftest import assert_problem, run_body
+from tests.helpers.api import assert_problem, run_body
 
 
 def _commit_on(repo, branch: str) -> None:  # noqa: ANN001

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import text
 
-from tests.api.conftest import add_user, assert_problem, run_body
+from tests.helpers.api import add_user, assert_problem, run_body
 from tests.helpers.runs import create_project
 
 

@@ -9,8 +9,8 @@ import time
 import httpx
 
 from app.models import Role
-from tests.api.conftest import add_user
-from tests.cli.conftest import run_cli
+from tests.helpers.api import add_user
+from tests.helpers.cli import run_cli
 from tests.helpers.servers import api_server
 
 

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
-from tests.conftest import make_repo
+from tests.helpers.repos import make_repo
 from tests.helpers.runs import create_project
 from tests.helpers.servers import app_process
 

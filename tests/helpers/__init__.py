@@ -1,7 +1,2 @@
-"""Helpers shared by test modules and conftest files (fixtures stay in the conftest files).
-
-Asserts in these modules are rewritten by pytest like those in test modules and conftest files."""
-
-import pytest
-
-pytest.register_assert_rewrite('tests.helpers')
+"""Helpers shared by test modules and conftest files, by topic. Fixtures stay in the conftest files;
+no test module imports a conftest module."""

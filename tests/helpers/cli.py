@@ -1,3 +1,5 @@
+"""Helpers for CLI tests: the CLI in this process against a real server, and a served project."""
+
 from __future__ import annotations
 
 import json
