@@ -6,14 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-CHROMIUM_ARGS = [
-    '--no-sandbox',
-    '--disable-gpu',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
-    '--no-first-run',
-]
+from tests.helpers.e2e import CHROMIUM_ARGS
 
 
 @pytest.fixture(scope='session')

@@ -15,6 +15,15 @@ from tests.e2e.proxy import FaultProxy
 from tests.helpers.repos import make_repo
 from tests.helpers.servers import ROOT, app_process
 
+# how every E2E test starts Chromium (`browser` fixture and the tests that launch their own)
+CHROMIUM_ARGS = [
+    '--no-sandbox',
+    '--disable-gpu',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--disable-sync',
+    '--no-first-run',
+]
 SCREENSHOTS = ROOT / 'docs' / 'screenshots'
 
 BRANCHES = {
