@@ -25,9 +25,9 @@ sys.path.insert(0, str(ROOT))
 from app.cli.follow import follow_run  # noqa: E402
 from app.client import ApiError, RunboardClient, new_idempotency_key  # noqa: E402
 from app.config import Settings  # noqa: E402
-from tests.conftest import make_repo  # noqa: E402
-from tests.helpers import create_project  # noqa: E402
-from tests.servers import api_server  # noqa: E402
+from tests.helpers.repos import make_repo  # noqa: E402
+from tests.helpers.runs import create_project  # noqa: E402
+from tests.helpers.servers import api_server  # noqa: E402
 
 SCRIPT = """import sys, time
 for i in range({lines}):

@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from playwright.sync_api import sync_playwright  # noqa: E402
 
-from tests.e2e.conftest import CHROMIUM_ARGS, stack  # noqa: E402
+from tests.helpers.e2e import CHROMIUM_ARGS, stack  # noqa: E402
 
 WATCH_OPTIMISTIC = """() => { window.__rb = {}; new MutationObserver((_, obs) => {
   if (document.querySelector('[data-optimistic]')) { window.__rb.seen = performance.now(); obs.disconnect(); }

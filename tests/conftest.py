@@ -1,11 +1,11 @@
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.backends import BACKENDS, backend_settings
+from tests.helpers.backends import BACKENDS, backend_settings
+from tests.helpers.repos import make_repo
 
 
 @pytest.fixture(params=BACKENDS)
@@ -35,31 +35,6 @@ def settings_factory(backend: str, tmp_path: Path):  # noqa: ANN201
     yield make
     for ctx in reversed(stack):
         ctx.__exit__(None, None, None)
-
-
-def make_repo(path: Path, branches: dict[str, dict[str, str]] | None = None, *, base: str = 'main') -> Path:
-    """A git repository with files per branch: {'main': {'run.sh': '...'}, 'feature/x': {...}}."""
-    branches = branches or {base: {'README.md': 'hello\n'}}
-    path.mkdir(parents=True, exist_ok=True)
-    ident = ['-c', 'user.name=t', '-c', 'user.email=t@example.invalid']
-
-    def git(*args: str) -> None:
-        subprocess.run(['git', *ident, *args], cwd=path, check=True, capture_output=True)
-
-    git('init', '-q', '-b', base)
-    for i, (branch, files) in enumerate(branches.items()):
-        if i:
-            git('checkout', '-q', '-b', branch, base)
-        for name, content in files.items():
-            target = path / name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(content)
-            if name.endswith('.sh') or name.endswith('.py'):
-                target.chmod(0o755)
-        git('add', '-A')
-        git('commit', '-q', '--allow-empty', '-m', f'{branch} commit')
-    git('checkout', '-q', base)
-    return path
 
 
 @pytest.fixture

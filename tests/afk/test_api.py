@@ -6,8 +6,8 @@ import httpx
 
 from app.models import Role
 from app.services import accounts
-from tests.helpers import create_project, shell_script, wait_for_status
-from tests.servers import api_server
+from tests.helpers.runs import create_project, shell_script, wait_for_status
+from tests.helpers.servers import api_server
 
 
 def _builder_token(server) -> str:  # noqa: ANN001

@@ -12,8 +12,8 @@ from app.db import session_scope
 from app.services import procs
 from app.services.sources import forge
 from tests.afk.fake_forge import fake_forge
-from tests.helpers import create_project, shell_script, wait_for_output, wait_for_status
-from tests.servers import api_server
+from tests.helpers.runs import create_project, shell_script, wait_for_output, wait_for_status
+from tests.helpers.servers import api_server
 
 AGENT_THAT_IDLES = 'echo started; sleep 300 & sleep 300; wait'  # a child in the group too
 

@@ -7,8 +7,8 @@ import pytest
 from app.models import RunStatus
 from app.services.sources import forge
 from tests.afk.fake_forge import fake_forge
-from tests.helpers import create_project, shell_script, wait_for_status
-from tests.servers import api_server
+from tests.helpers.runs import create_project, shell_script, wait_for_status
+from tests.helpers.servers import api_server
 
 
 def _source(kind: str, root: str, **extra) -> dict:  # noqa: ANN003

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 
-from tests.helpers import create_project, shell_script
+from tests.helpers.runs import create_project, shell_script
 
 
 def _auto_runs(client) -> list[dict]:  # noqa: ANN001
@@ -23,7 +23,7 @@ def _wait(predicate, timeout: float = 60):  # noqa: ANN001, ANN202
 
 
 def test_scheduler_pauses_a_failing_project_and_reset_rearms_it(settings_factory, repo_factory) -> None:  # noqa: ANN001
-    from tests.servers import api_server
+    from tests.helpers.servers import api_server
 
     repo = repo_factory({'main': shell_script('echo nope; exit 1')})
     with api_server(settings_factory(afk_sweep_seconds=0.3)) as server, server.client() as client:
@@ -46,7 +46,7 @@ def test_scheduler_pauses_a_failing_project_and_reset_rearms_it(settings_factory
 def test_a_kick_reaches_the_sweeping_instance(settings_factory, repo_factory) -> None:  # noqa: ANN001
     """Switching auto on sweeps at once; in team mode the kick travels over Redis to the other instances
     too (the lease may be held by one of them)."""
-    from tests.servers import api_server
+    from tests.helpers.servers import api_server
 
     repo = repo_factory({'main': shell_script('exit 0')})
     # cap 0: nothing runs, so no run ends anywhere to kick a sweep: only the switch does

@@ -12,7 +12,7 @@ from sqlmodel import Session
 from app.models import RunStatus
 from app.services import claims
 from app.services.errors import DomainError
-from tests.afk.conftest import builder_principal, close_services
+from tests.helpers.afk import builder_principal, close_services
 
 
 def _fail_once(world, project_id: str) -> str:  # noqa: ANN001

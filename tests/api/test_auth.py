@@ -8,8 +8,8 @@ import re
 import httpx
 
 from app.models import Role
-from tests.api.conftest import add_user, assert_problem, run_body
-from tests.helpers import create_project
+from tests.helpers.api import add_user, assert_problem, run_body
+from tests.helpers.runs import create_project
 
 
 def _every_operation(server) -> list[tuple[str, str]]:  # noqa: ANN001

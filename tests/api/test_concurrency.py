@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from sqlalchemy import text
 
-from tests.api.conftest import QUEUED, add_branches, assert_problem, post_all, run_body, same_database, serving
-from tests.helpers import create_project
-from tests.servers import api_server
+from tests.helpers.api import QUEUED, assert_problem, post_all, run_body, same_database, serving
+from tests.helpers.repos import add_branches
+from tests.helpers.runs import create_project
+from tests.helpers.servers import api_server
 
 
 def _active(server) -> list[tuple[str, str]]:  # noqa: ANN001

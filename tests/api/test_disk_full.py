@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from sqlalchemy import event
 
-from tests.api.conftest import QUEUED, add_branches, assert_problem, run_body, serving
-from tests.backends import backend_settings
+from tests.helpers.api import QUEUED, assert_problem, run_body, serving
+from tests.helpers.backends import backend_settings
+from tests.helpers.repos import add_branches
 
 
 def _cap_database_size(engine, pages: int | None) -> None:  # noqa: ANN001

@@ -8,10 +8,10 @@ import json
 
 import httpx
 
-from tests.api.conftest import BRANCHES
-from tests.backends import server_env
-from tests.helpers import create_project, shell_script
-from tests.servers import app_process
+from tests.helpers.api import BRANCHES
+from tests.helpers.backends import server_env
+from tests.helpers.runs import create_project, shell_script
+from tests.helpers.servers import app_process
 
 
 def _server_env(settings) -> dict[str, str]:  # noqa: ANN001

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from app.services import gitops
-from tests.api.conftest import run_body
+from tests.helpers.api import run_body
 
 EXAMPLES = 200
 SKIP = {('GET', '/api/events')}  # an endless stream; covered in test_http

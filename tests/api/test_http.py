@@ -9,8 +9,8 @@ import time
 import httpx
 
 from app.models import Role
-from tests.api.conftest import add_user, assert_problem, run_body
-from tests.helpers import create_project
+from tests.helpers.api import add_user, assert_problem, run_body
+from tests.helpers.runs import create_project
 
 
 def test_correlation_id_is_echoed_when_valid_and_minted_otherwise(api) -> None:  # noqa: ANN001

@@ -7,8 +7,9 @@ import uuid
 
 from sqlalchemy import text
 
-from tests.api.conftest import QUEUED, add_branches, assert_problem, post_all, run_body, same_database, serving
-from tests.servers import api_server
+from tests.helpers.api import QUEUED, assert_problem, post_all, run_body, same_database, serving
+from tests.helpers.repos import add_branches
+from tests.helpers.servers import api_server
 
 
 def _run_count(server) -> int:  # noqa: ANN001
@@ -64,7 +65,7 @@ def test_same_key_different_body_is_422_mismatch(api) -> None:  # noqa: ANN001
         assert_problem(reply, 422, 'idempotency_key_mismatch')
     assert _run_count(api.server) == 1
     # keys are scoped per user: another user may use the same key for anything
-    from tests.api.conftest import add_user
+    from tests.helpers.api import add_user
 
     with api.server.client(add_user(api.server)) as bob:
         reply = bob.post('/api/runs', json=run_body(branch='feature/a'), headers={'Idempotency-Key': 'k'})

@@ -15,11 +15,11 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 import pytest
 
-from tests.api.conftest import assert_problem, run_body
-from tests.backends import backend_settings
-from tests.helpers import create_project
-from tests.servers import ROOT, api_server, clean_env, free_port
-from tests.tcp_proxy import proxy_to
+from tests.helpers.api import assert_problem, run_body
+from tests.helpers.backends import backend_settings
+from tests.helpers.runs import create_project
+from tests.helpers.servers import ROOT, api_server, clean_env, free_port
+from tests.helpers.tcp_proxy import proxy_to
 
 
 @contextmanager

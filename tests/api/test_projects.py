@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from tests.api.conftest import assert_problem, run_body
+from tests.helpers.api import assert_problem, run_body
 
 
 def _commit_on(repo, branch: str) -> None:  # noqa: ANN001

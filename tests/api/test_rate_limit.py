@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 
-from tests.api.conftest import QUEUED, add_branches, add_user, assert_problem, post_all, run_body, serving
+from tests.helpers.api import QUEUED, add_user, assert_problem, post_all, run_body, serving
+from tests.helpers.repos import add_branches
 
 RATELIMIT = re.compile(r'^"runs";r=(\d+);t=(\d+)$')
 

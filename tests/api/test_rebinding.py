@@ -11,7 +11,7 @@ import socket
 import httpx
 import pytest
 
-from tests.servers import app_process
+from tests.helpers.servers import app_process
 
 
 def _get(url: str, path: str, host: str, token: str, accept: str = 'text/html') -> httpx.Response:

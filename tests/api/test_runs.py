@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy import text
 
-from tests.api.conftest import add_user, assert_problem, run_body
-from tests.helpers import create_project
+from tests.helpers.api import add_user, assert_problem, run_body
+from tests.helpers.runs import create_project
 
 
 def _set_status(server, run_id: str, status: str) -> None:  # noqa: ANN001

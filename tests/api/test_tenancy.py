@@ -4,8 +4,8 @@ are scoped per team (repository_key = team + repository), on every backend."""
 from __future__ import annotations
 
 from app.models import Role
-from tests.api.conftest import add_user, assert_problem, run_body
-from tests.helpers import create_project
+from tests.helpers.api import add_user, assert_problem, run_body
+from tests.helpers.runs import create_project
 
 
 def _everything_b_sees(b) -> str:  # noqa: ANN001

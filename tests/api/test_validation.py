@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.api.conftest import assert_problem, run_body
+from tests.helpers.api import assert_problem, run_body
 
 
 @pytest.mark.parametrize(
@@ -51,7 +51,7 @@ def test_malformed_bodies_are_4xx_problems(api) -> None:  # noqa: ANN001
 
 
 def test_bodies_over_the_limit_are_413_declared_or_chunked(settings_factory, repo) -> None:  # noqa: ANN001
-    from tests.api.conftest import serving
+    from tests.helpers.api import serving
 
     with serving(settings_factory(global_run_cap=0, max_body_bytes=2048), repo) as api:
         big = {**run_body(), 'branch': 'x' * 5000}

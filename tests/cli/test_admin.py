@@ -13,7 +13,7 @@ from sqlalchemy import create_engine, inspect, text
 from typer.testing import CliRunner
 
 from app.cli.main import app
-from tests.servers import ROOT, clean_env, free_port
+from tests.helpers.servers import ROOT, clean_env, free_port
 
 
 def test_db_upgrade_applies_the_migrations(settings_factory) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.cli.conftest import served
+from tests.helpers.cli import served
 
 
 def test_issues_and_the_auto_loop_from_the_cli(settings_factory, repo_factory) -> None:

@@ -7,7 +7,7 @@ import typer.main
 from typer.testing import CliRunner
 
 from app.cli.main import app
-from tests.cli.conftest import served
+from tests.helpers.cli import served
 
 
 def _commands(group, path=()):  # noqa: ANN001, ANN202

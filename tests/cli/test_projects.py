@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.cli.conftest import served
+from tests.helpers.cli import served
 
 
 def test_projects_add_edit_show_list(settings_factory, repo_factory) -> None:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from sqlalchemy import text
 
-from tests.cli.conftest import run_cli, served
 from tests.cli.proxy import DroppingProxy
-from tests.helpers import shell_script
-from tests.servers import free_port
+from tests.helpers.cli import run_cli, served
+from tests.helpers.runs import shell_script
+from tests.helpers.servers import free_port
 
 TRIGGER = ('runs', 'trigger', '--project', 'proj', '--framework', 'python')
 

@@ -9,9 +9,9 @@ import time
 import httpx
 
 from app.models import Role
-from tests.api.conftest import add_user
-from tests.cli.conftest import run_cli
-from tests.servers import api_server
+from tests.helpers.api import add_user
+from tests.helpers.cli import run_cli
+from tests.helpers.servers import api_server
 
 
 def _status_within(url: str, token: str, expected: int, seconds: float) -> float:

@@ -7,8 +7,8 @@ import json
 import subprocess
 import sys
 
-from tests.helpers import create_project
-from tests.servers import ROOT, api_server, clean_env
+from tests.helpers.runs import create_project
+from tests.helpers.servers import ROOT, api_server, clean_env
 
 
 def _users_add(settings, *args: str) -> subprocess.CompletedProcess:  # noqa: ANN001

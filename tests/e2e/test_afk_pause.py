@@ -12,19 +12,12 @@ import httpx
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
-from tests.conftest import make_repo
-from tests.helpers import create_project
-from tests.servers import app_process
+from tests.helpers.e2e import CHROMIUM_ARGS
+from tests.helpers.repos import make_repo
+from tests.helpers.runs import create_project
+from tests.helpers.servers import app_process
 
 pytestmark = pytest.mark.e2e
-CHROMIUM_ARGS = [
-    '--no-sandbox',
-    '--disable-gpu',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
-    '--no-first-run',
-]
 
 
 def _auto_runs(api: httpx.Client) -> list[dict]:

@@ -11,10 +11,9 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
-from tests.api.conftest import add_branches
-from tests.conftest import make_repo
-from tests.helpers import create_project
-from tests.servers import app_process
+from tests.helpers.repos import add_branches, make_repo
+from tests.helpers.runs import create_project
+from tests.helpers.servers import app_process
 
 pytestmark = pytest.mark.e2e
 

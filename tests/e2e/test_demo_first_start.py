@@ -10,8 +10,8 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.helpers import wait_for_status
-from tests.servers import app_process
+from tests.helpers.runs import wait_for_status
+from tests.helpers.servers import app_process
 
 pytestmark = pytest.mark.e2e
 

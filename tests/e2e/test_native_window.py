@@ -13,8 +13,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.conftest import SCREENSHOTS
-from tests.servers import ROOT, app_process, free_port
+from tests.helpers.e2e import SCREENSHOTS
+from tests.helpers.servers import ROOT, app_process, free_port
 
 pytestmark = pytest.mark.e2e
 

@@ -11,10 +11,10 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
-from tests.conftest import make_repo
-from tests.e2e.conftest import screenshot
-from tests.helpers import create_project, wait_for_status
-from tests.servers import app_process
+from tests.helpers.e2e import screenshot
+from tests.helpers.repos import make_repo
+from tests.helpers.runs import create_project, wait_for_status
+from tests.helpers.servers import app_process
 
 pytestmark = pytest.mark.e2e
 

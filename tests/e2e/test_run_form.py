@@ -9,8 +9,8 @@ import time
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.conftest import make_repo
-from tests.e2e.conftest import BRANCHES, Stack, screenshot, stack
+from tests.helpers.e2e import BRANCHES, Stack, screenshot, stack
+from tests.helpers.repos import make_repo
 
 pytestmark = pytest.mark.e2e
 

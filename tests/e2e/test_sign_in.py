@@ -13,10 +13,10 @@ from sqlalchemy import delete
 from app.db import dispose, make_engine
 from app.models import ApiToken, Role
 from app.services.accounts import create_user, ensure_team
-from tests.backends import REDIS_URL, pg_schema, require_team_services
-from tests.conftest import make_repo
-from tests.e2e.conftest import screenshot
-from tests.servers import app_process
+from tests.helpers.backends import REDIS_URL, pg_schema, require_team_services
+from tests.helpers.e2e import screenshot
+from tests.helpers.repos import make_repo
+from tests.helpers.servers import app_process
 
 pytestmark = pytest.mark.e2e
 

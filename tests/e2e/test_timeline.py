@@ -9,7 +9,7 @@ import time
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import Stack, screenshot, stack
+from tests.helpers.e2e import Stack, screenshot, stack
 
 pytestmark = pytest.mark.e2e
 

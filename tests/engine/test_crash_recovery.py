@@ -11,9 +11,17 @@ from datetime import UTC
 import httpx
 
 from app.services import procs
-from tests.backends import server_env
-from tests.helpers import create_project, outputs, shell_script, statuses, trigger, wait_for_output, wait_for_status
-from tests.servers import api_server, app_process
+from tests.helpers.backends import server_env
+from tests.helpers.runs import (
+    create_project,
+    outputs,
+    shell_script,
+    statuses,
+    trigger,
+    wait_for_output,
+    wait_for_status,
+)
+from tests.helpers.servers import api_server, app_process
 
 
 def _server_env(settings) -> dict[str, str]:  # noqa: ANN001

@@ -4,8 +4,16 @@ ignore SIGTERM) and classifies timed_out; a person's stop gives stopped, running
 from __future__ import annotations
 
 from app.services import procs
-from tests.helpers import create_project, outputs, shell_script, statuses, trigger, wait_for_output, wait_for_status
-from tests.servers import api_server
+from tests.helpers.runs import (
+    create_project,
+    outputs,
+    shell_script,
+    statuses,
+    trigger,
+    wait_for_output,
+    wait_for_status,
+)
+from tests.helpers.servers import api_server
 
 # Main shell dies on SIGTERM; its background child ignores SIGTERM and must be SIGKILLed.
 CHILD_IGNORES_TERM = shell_script("(trap '' TERM; sleep 1000) &\nsleep 1000 &\necho started\nsleep 1000")

@@ -6,8 +6,8 @@ from __future__ import annotations
 import time
 from datetime import datetime
 
-from tests.helpers import create_project, shell_script, trigger, wait_for_status
-from tests.servers import api_server
+from tests.helpers.runs import create_project, shell_script, trigger, wait_for_status
+from tests.helpers.servers import api_server
 
 BRANCHES = [f'feature/b{i}' for i in range(6)]
 SHORT = shell_script('sleep 0.4\necho done')

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from app.services import procs
-from tests.helpers import create_project, outputs, shell_script, statuses, trigger, wait_for_status
-from tests.servers import api_server
+from tests.helpers.runs import create_project, outputs, shell_script, statuses, trigger, wait_for_status
+from tests.helpers.servers import api_server
 
 
 def test_run_succeeds_and_stores_output_in_order(settings_factory, repo_factory) -> None:

@@ -6,8 +6,8 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 from app.services.scheduler import cleanup_worktrees
-from tests.helpers import create_project, shell_script, trigger, wait_for_output, wait_for_status
-from tests.servers import api_server
+from tests.helpers.runs import create_project, shell_script, trigger, wait_for_output, wait_for_status
+from tests.helpers.servers import api_server
 
 
 def test_worktree_removed_after_success_kept_after_failure_and_cleaned_later(settings_factory, repo_factory) -> None:

@@ -5,9 +5,9 @@ commit, and its pull request is found."""
 from __future__ import annotations
 
 from tests.afk.fake_forge import fake_forge
-from tests.helpers import wait_for_status
-from tests.remote.conftest import TOKEN, USER, Remote
-from tests.servers import api_server
+from tests.helpers.remote import TOKEN, USER, Remote
+from tests.helpers.runs import wait_for_status
+from tests.helpers.servers import api_server
 
 
 def test_a_forge_hosted_afk_project_takes_its_clone_url_runs_and_finds_its_pull_request(

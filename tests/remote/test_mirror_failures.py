@@ -17,7 +17,8 @@ import pytest
 from app.services.git_credentials import Credentials
 from app.services.gitops import GitError, repository_key
 from app.services.mirror_store import MirrorStore, branch_commit, list_branches
-from tests.remote.conftest import TOKEN, USER, Upstream, free_port
+from tests.helpers.remote import TOKEN, USER, Upstream
+from tests.helpers.servers import free_port
 from tests.remote.http_git import GitHttpServer
 
 GOOD = Credentials('token', USER, TOKEN)

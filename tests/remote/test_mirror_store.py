@@ -12,7 +12,7 @@ from app.services.git_credentials import Credentials
 from app.services.gitops import GitError
 from app.services.mirror_state import record_path
 from app.services.mirror_store import MirrorStore, branch_commit, list_branches
-from tests.remote.conftest import TOKEN, USER, Remote
+from tests.helpers.remote import TOKEN, USER, Remote
 from tests.remote.http_git import GitHttpServer
 
 BASIC = base64.b64encode(f'{USER}:{TOKEN}'.encode()).decode()

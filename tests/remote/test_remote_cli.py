@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.cli.conftest import served
-from tests.remote.conftest import TOKEN, USER, Remote
+from tests.helpers.cli import served
+from tests.helpers.remote import TOKEN, USER, Remote
 
 
 def test_projects_add_on_a_remote_with_a_token_from_the_environment(

@@ -14,9 +14,9 @@ import httpx
 import pytest
 
 from app.services.git_credentials import Credentials
-from tests.helpers import wait_for_status
-from tests.remote.conftest import TOKEN, USER, Remote
-from tests.servers import api_server
+from tests.helpers.remote import TOKEN, USER, Remote
+from tests.helpers.runs import wait_for_status
+from tests.helpers.servers import api_server
 
 COMMAND = ['git', 'rev-parse', 'HEAD']  # the run prints the commit its worktree holds
 

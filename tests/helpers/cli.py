@@ -1,3 +1,5 @@
+"""Helpers for CLI tests: the CLI in this process against a real server, and a served project."""
+
 from __future__ import annotations
 
 import json
@@ -9,8 +11,8 @@ from typing import Any
 from typer.testing import CliRunner
 
 from app.cli.main import app
-from tests.helpers import create_project, shell_script
-from tests.servers import ApiServer, api_server
+from tests.helpers.runs import create_project, shell_script
+from tests.helpers.servers import ApiServer, api_server
 
 # Succeeds, except at depth "deep" where it fails: both outcomes in a second.
 PIPELINE = shell_script(

@@ -8,7 +8,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from tests.servers import free_port
+from tests.helpers.servers import free_port
 
 
 class Proxy:

@@ -1,0 +1,124 @@
+"""The E2E stack: API server (python main.py) <- fault proxy <- UI process (python main.py --server PROXY),
+and screenshots of the pages Chromium shows."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from tests.e2e.proxy import FaultProxy
+from tests.helpers.repos import make_repo
+from tests.helpers.servers import ROOT, app_process
+
+# how every E2E test starts Chromium (`browser` fixture and the tests that launch their own)
+CHROMIUM_ARGS = [
+    '--no-sandbox',
+    '--disable-gpu',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--disable-sync',
+    '--no-first-run',
+]
+SCREENSHOTS = ROOT / 'docs' / 'screenshots'
+
+BRANCHES = {
+    'main': {'run.sh': 'echo hello\n'},
+    'feature/login': {'login.txt': 'x\n'},
+    'feature/search': {'search.txt': 'x\n'},
+    'fix/typo': {'typo.txt': 'x\n'},
+    **{f'quota/b{i}': {f'q{i}.txt': 'x\n'} for i in range(12)},
+}
+
+
+@contextmanager
+def ui_process(data_dir: Path, server_url: str, token: str) -> Iterator[tuple[str, int]]:
+    """`python main.py --server URL` (UI only, no API of its own), env cleaned like app_process does."""
+    with app_process(
+        data_dir,
+        args=['--server', server_url],
+        env={'RUNBOARD_TOKEN': token},
+        log_path=data_dir / 'ui.log',
+        ready_path='/',
+    ) as ui:
+        yield ui['url'], ui['process'].pid
+
+
+@dataclass
+class Stack:
+    api_url: str
+    ui_url: str
+    token: str
+    proxy: FaultProxy
+    repo: Path
+    ui_pid: int
+
+    def api(self) -> httpx.Client:
+        return httpx.Client(base_url=self.api_url, headers={'Authorization': f'Bearer {self.token}'}, timeout=30)
+
+    def create_project(self, project_id: str, **fields) -> dict:  # noqa: ANN003
+        body = {
+            'id': project_id,
+            'name': project_id.title(),
+            'repository': str(self.repo),
+            'base_branch': 'main',
+            'command': ['sh', 'run.sh'],
+            'depth_levels': ['shallow', 'deep'],
+            'target_frameworks': ['python', 'node'],
+            **fields,
+        }
+        with self.api() as api:
+            reply = api.post('/api/projects', json=body)
+        assert reply.status_code == 201, reply.text
+        return reply.json()
+
+    def trigger(self, project_id: str, branch: str, **headers: str) -> httpx.Response:
+        with self.api() as api:
+            return api.post(
+                '/api/runs',
+                json={
+                    'project_id': project_id,
+                    'branch': branch,
+                    'depth_level': 'shallow',
+                    'target_framework': 'python',
+                },
+                headers=headers,
+            )
+
+    def runs(self, project_id: str) -> list[dict]:
+        with self.api() as api:
+            return api.get('/api/runs', params={'project': project_id, 'limit': 500}).json()['items']
+
+    def stop_active(self) -> None:
+        with self.api() as api:
+            for run in api.get('/api/runs', params={'status': 'queued,running', 'limit': 500}).json()['items']:
+                api.post(f'/api/runs/{run["id"]}/stop')
+
+    def quota(self) -> dict:
+        with self.api() as api:
+            return api.get('/api/quota/runs').json()
+
+
+@contextmanager
+def stack(base: Path, branches: dict | None = None, **settings: str) -> Iterator[Stack]:
+    repo = make_repo(base / 'repo', branches or BRANCHES)
+    env = {'RUNBOARD_DEMO': 'false', 'RUNBOARD_HEARTBEAT_SECONDS': '1', **settings}
+    api_dir = base / 'api'
+    api_dir.mkdir(parents=True)
+    with app_process(api_dir, env=env) as api:
+        token = json.loads((api_dir / 'credentials.json').read_text())['token']
+        proxy = FaultProxy('127.0.0.1', api['port']).start()
+        try:
+            with ui_process(base / 'ui', proxy.url, token) as (ui_url, ui_pid):
+                yield Stack(api['url'], ui_url, token, proxy, repo, ui_pid)
+        finally:
+            proxy.stop()
+
+
+def screenshot(page, name: str) -> None:  # noqa: ANN001
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / name))
