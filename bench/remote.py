@@ -31,7 +31,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from trigger_api import free_port, percentile, start_server  # noqa: E402
+from trigger_api import ROOT, free_port, percentile, server_env  # noqa: E402
 
 IDENT = ['-c', 'user.name=b', '-c', 'user.email=b@example.invalid', '-c', 'init.defaultBranch=main']
 
@@ -110,11 +110,19 @@ def main() -> None:
         start_new_session=True,
     )
     data = root / 'data'
-    os.environ['RUNBOARD_GLOBAL_RUN_CAP'] = '0'
-    os.environ['RUNBOARD_RATE_LIMIT_RUNS'] = '1000000'
-    os.environ['RUNBOARD_MIRROR_REFRESH_MIN_SECONDS'] = '0'
-    os.environ['RUNBOARD_GIT_TIMEOUT_SECONDS'] = '10'
-    server = start_server('main', data, port, root / 'server.log')
+    env = {
+        **server_env(data),
+        'RUNBOARD_MIRROR_REFRESH_MIN_SECONDS': '0',  # every refresh fetches: the figure is the fetch itself
+        'RUNBOARD_GIT_TIMEOUT_SECONDS': '10',
+    }
+    server = subprocess.Popen(
+        [sys.executable, 'main.py', '--port', str(port), '--data-dir', str(data)],
+        cwd=ROOT,
+        env=env,
+        stdout=open(root / 'server.log', 'wb'),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     listener, silent_port = silent_listener()
     try:
         url = f'http://127.0.0.1:{port}'
