@@ -5,6 +5,7 @@ from __future__ import annotations
 from nicegui import background_tasks, ui
 
 from app.client import ApiError
+from app.pages.repository_settings import repository_settings
 from app.pages.repository_status import RepositoryStatus
 from app.pages.run_limits import RunLimits
 from app.pages.runs_list import RunsListView, runs_list
@@ -274,6 +275,12 @@ async def project_page(
                 await view.reload_branches()
 
         repository = RepositoryStatus(project, on_refreshed=branches_changed)
+
+        async def settings_saved(_project: dict) -> None:
+            await repository.load(fetch=False)
+            await branches_changed()
+
+        repository_settings(project, on_saved=settings_saved)
         store = RunsStore(filters=RunFilters(project=project_id, status=status or None, kind=kind or None))
         form = RunFormView(project, branches, store, retry_of=retry_of, branch=branch, depth=depth, framework=framework)
         forms.append(form)
