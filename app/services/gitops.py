@@ -79,11 +79,22 @@ class Branch:
 
 def list_branches(repository: str) -> list[Branch]:
     """Every branch, newest commit first."""
-    fmt = '%(refname:strip=2)%00%(objectname)%00%(committerdate:unix)%00%(contents:subject)'
     target = repository if is_local(repository) else None
     if target is None:
         raise GitError('only local repositories can be listed with git; use a forge source')
-    out = git('for-each-ref', '--sort=-committerdate', f'--format={fmt}', 'refs/heads', cwd=target, timeout=30)
+    return parse_branch_listing(git(*BRANCH_LISTING, cwd=target, timeout=30))
+
+
+BRANCH_LISTING = (
+    'for-each-ref',
+    '--sort=-committerdate',
+    '--format=%(refname:strip=2)%00%(objectname)%00%(committerdate:unix)%00%(contents:subject)',
+    'refs/heads',
+)
+
+
+def parse_branch_listing(out: str) -> list[Branch]:
+    """Pure: BRANCH_LISTING's output as branches, newest commit first."""
     branches = []
     for line in out.splitlines():
         parts = line.split('\0')

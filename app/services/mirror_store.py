@@ -18,7 +18,7 @@ from pathlib import Path
 
 from app.services.git_credentials import Credentials, base_environment, git_environment
 from app.services.git_process import run_git
-from app.services.gitops import Branch, GitError, mirror_path
+from app.services.gitops import BRANCH_LISTING, Branch, GitError, mirror_path, parse_branch_listing
 from app.services.mirror_state import (
     MirrorRecord,
     MirrorState,
@@ -184,11 +184,4 @@ def branch_commit(mirror: Path, branch: str) -> str | None:
 
 def list_branches(mirror: Path) -> list[Branch]:
     """Every branch of the mirror, newest commit first."""
-    fmt = '%(refname:strip=2)%00%(objectname)%00%(committerdate:unix)%00%(contents:subject)'
-    out = _read_mirror(mirror, 'for-each-ref', '--sort=-committerdate', f'--format={fmt}', 'refs/heads')
-    branches = []
-    for line in out.splitlines():
-        parts = line.split('\0')
-        if len(parts) == 4:
-            branches.append(Branch(parts[0], parts[1], int(parts[2] or 0), parts[3]))
-    return branches
+    return parse_branch_listing(_read_mirror(mirror, *BRANCH_LISTING))

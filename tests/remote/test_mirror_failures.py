@@ -4,7 +4,6 @@ silent remotes, repositories refused before git runs."""
 from __future__ import annotations
 
 import multiprocessing
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -17,7 +16,7 @@ import pytest
 from app.services.git_credentials import Credentials
 from app.services.gitops import GitError, repository_key
 from app.services.mirror_store import MirrorStore, branch_commit, list_branches
-from tests.helpers.remote import TOKEN, USER, Upstream
+from tests.helpers.remote import TOKEN, USER, Upstream, silent_port
 from tests.helpers.servers import free_port
 from tests.remote.http_git import GitHttpServer
 
@@ -75,26 +74,8 @@ def test_two_processes_at_once_make_one_fetch(store: MirrorStore, http_server: G
 @pytest.fixture
 def silent_remote() -> Iterator[str]:
     """A git:// address whose server accepts connections and never answers."""
-    listener = socket.create_server(('127.0.0.1', 0))
-    held: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        listener.settimeout(0.1)
-        while not stop.is_set():
-            try:
-                held.append(listener.accept()[0])
-            except TimeoutError:
-                continue
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    yield f'git://127.0.0.1:{listener.getsockname()[1]}/app.git'
-    stop.set()
-    thread.join()
-    for conn in held:
-        conn.close()
-    listener.close()
+    with silent_port() as port:
+        yield f'git://127.0.0.1:{port}/app.git'
 
 
 def test_dead_remote_fails_fast(store: MirrorStore) -> None:

@@ -5,7 +5,6 @@ admitted commit, see new branches, and never leak a secret."""
 from __future__ import annotations
 
 import logging
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -14,7 +13,7 @@ import httpx
 import pytest
 
 from app.services.git_credentials import Credentials
-from tests.helpers.remote import TOKEN, USER, Remote
+from tests.helpers.remote import TOKEN, USER, Remote, silent_port
 from tests.helpers.runs import wait_for_status
 from tests.helpers.servers import api_server
 
@@ -121,30 +120,8 @@ def test_a_wrong_token_is_a_clear_authentication_failure_and_never_leaks(
 @pytest.fixture
 def silent_remote() -> Iterator[str]:
     """An http remote that accepts connections and never answers."""
-    listener = socket.socket()
-    listener.bind(('127.0.0.1', 0))
-    listener.listen(16)
-    held: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        listener.settimeout(0.2)
-        while not stop.is_set():
-            try:
-                held.append(listener.accept()[0])
-            except OSError:
-                continue
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    try:
-        yield f'http://127.0.0.1:{listener.getsockname()[1]}/app.git'
-    finally:
-        stop.set()
-        thread.join(timeout=5)
-        for conn in held:
-            conn.close()
-        listener.close()
+    with silent_port() as port:
+        yield f'http://127.0.0.1:{port}/app.git'
 
 
 def test_a_hanging_remote_does_not_delay_triggers_of_other_projects(server, upstream, silent_remote: str) -> None:  # noqa: ANN001
