@@ -14,6 +14,16 @@ if TYPE_CHECKING:
 
 db_app = typer.Typer(help='Database maintenance.', no_args_is_help=True)
 
+DatabaseUrlOpt = Annotated[
+    Optional[str],
+    typer.Option(
+        '--database-url',
+        envvar='RUNBOARD_DATABASE_URL',
+        show_envvar=True,
+        metavar='URL',
+        help='The database [default: the SQLite file in the data directory].',
+    ),
+]
 DataDirOpt = Annotated[
     Optional[Path],
     typer.Option(
@@ -69,16 +79,7 @@ def _redacted(url: str) -> str:
 @db_app.command('upgrade')
 def db_upgrade(
     data_dir: DataDirOpt = None,
-    database_url: Annotated[
-        Optional[str],
-        typer.Option(
-            '--database-url',
-            envvar='RUNBOARD_DATABASE_URL',
-            show_envvar=True,
-            metavar='URL',
-            help='Database to migrate [default: the SQLite file in the data directory].',
-        ),
-    ] = None,
+    database_url: DatabaseUrlOpt = None,
     json_output: Annotated[bool, typer.Option('--json', help='Print {"database", "revision"} as JSON.')] = False,
 ) -> None:
     """Apply the database migrations (safe to run again; the server also applies them at start)."""
@@ -122,16 +123,7 @@ def users_add(
         ),
     ] = 'builder',
     data_dir: DataDirOpt = None,
-    database_url: Annotated[
-        Optional[str],
-        typer.Option(
-            '--database-url',
-            envvar='RUNBOARD_DATABASE_URL',
-            show_envvar=True,
-            metavar='URL',
-            help='Database [default: the SQLite file in the data directory].',
-        ),
-    ] = None,
+    database_url: DatabaseUrlOpt = None,
     json_output: Annotated[bool, typer.Option('--json', help='Print {"user_id", "token"} as JSON.')] = False,
 ) -> None:
     """Create a person in one or more teams and print their API token (shown once; stored hashed).

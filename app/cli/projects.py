@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import shlex
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 from rich.console import Group
@@ -64,28 +64,28 @@ BudgetOpt = Annotated[
 ]
 
 
-def _project_fields(
-    *,
-    name: str | None,
-    repository: str | None,
-    base_branch: str | None,
-    command: str | None,
-    depth_levels: str | None,
-    frameworks: str | None,
-    max_concurrent: int | None,
-    budget: int | None,
-) -> dict:
+def _project_fields(options: dict[str, Any]) -> dict[str, Any]:
+    """The API fields of the project options a command was given (its locals()); unset ones are left out."""
     fields = {
-        'name': name,
-        'repository': repository,
-        'base_branch': base_branch,
-        'command': _argv(command),
-        'depth_levels': csv_list(depth_levels),
-        'target_frameworks': csv_list(frameworks),
-        'max_concurrent_runs': max_concurrent,
-        'run_budget_seconds': budget,
+        'name': options.get('name'),
+        'repository': options.get('repository'),
+        'base_branch': options.get('base_branch'),
+        'command': _argv(options.get('command')),
+        'depth_levels': csv_list(options.get('depth_levels')),
+        'target_frameworks': csv_list(options.get('frameworks')),
+        'max_concurrent_runs': options.get('max_concurrent'),
+        'run_budget_seconds': options.get('budget'),
     }
     return {k: v for k, v in fields.items() if v is not None}
+
+
+def _credentials(options: dict[str, Any]) -> dict[str, Any] | None:
+    return credentials_from_options(
+        token_env=options.get('token_env'),
+        token_stdin=bool(options.get('token_stdin')),
+        ssh_key_file=options.get('ssh_key_file'),
+        username=options.get('username'),
+    )
 
 
 @projects_app.command('list')
@@ -131,25 +131,11 @@ def projects_add(
     """Add a project on a local path or a clone URL (https, ssh, git, file); the repository must be reachable
     and have the base branch. Credentials never go on the command line: --token-env VAR, --token-stdin or
     --ssh-key-file PATH; the server stores them encrypted and never shows them again."""
-    body = {
-        'id': project_id,
-        'name': name or project_id,
-        **_project_fields(
-            name=None,
-            repository=repository,
-            base_branch=base_branch,
-            command=command,
-            depth_levels=depth_levels,
-            frameworks=frameworks,
-            max_concurrent=max_concurrent,
-            budget=budget,
-        ),
-    }
+    options = locals()
+    body = {**_project_fields(options), 'id': project_id, 'name': name or project_id}
     if team:
         body['team_id'] = team
-    credentials = credentials_from_options(
-        token_env=token_env, token_stdin=token_stdin, ssh_key_file=ssh_key_file, username=username
-    )
+    credentials = _credentials(options)
     if credentials:
         body['credentials'] = credentials
     Cli.make(server, json_output).show(
@@ -178,19 +164,9 @@ def projects_edit(
     server: ServerOpt = None,
 ) -> None:
     """Change a project; only the options given change."""
-    changes = _project_fields(
-        name=name,
-        repository=repository,
-        base_branch=base_branch,
-        command=command,
-        depth_levels=depth_levels,
-        frameworks=frameworks,
-        max_concurrent=max_concurrent,
-        budget=budget,
-    )
-    credentials = credentials_from_options(
-        token_env=token_env, token_stdin=token_stdin, ssh_key_file=ssh_key_file, username=username
-    )
+    options = locals()
+    changes = _project_fields(options)
+    credentials = _credentials(options)
     if credentials or no_credentials:
         changes['credentials'] = credentials
     if not changes:

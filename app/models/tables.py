@@ -78,35 +78,20 @@ class Project(ProjectBase, table=True):
 
 
 # ---------------------------------------------------------------- runs
+def partial_unique_index(name: str, *columns: str, where: str) -> Index:
+    """Unique over the rows `where` selects, on SQLite and PostgreSQL alike: how the database decides races."""
+    return Index(name, *columns, unique=True, sqlite_where=text(where), postgresql_where=text(where))
+
+
 class Run(SQLModel, table=True):
     __table_args__ = (
         # PR lock: one active run per (repository, branch), enforced by the database.
-        Index(
-            'uq_run_active_branch',
-            'repository_key',
-            'branch_name',
-            unique=True,
-            sqlite_where=text(ACTIVE_SQL),
-            postgresql_where=text(ACTIVE_SQL),
-        ),
+        partial_unique_index('uq_run_active_branch', 'repository_key', 'branch_name', where=ACTIVE_SQL),
         # Repository concurrency: each active run holds one numbered slot below the limit.
-        Index(
-            'uq_run_active_slot',
-            'repository_key',
-            'slot',
-            unique=True,
-            sqlite_where=text(ACTIVE_SQL),
-            postgresql_where=text(ACTIVE_SQL),
-        ),
+        partial_unique_index('uq_run_active_slot', 'repository_key', 'slot', where=ACTIVE_SQL),
         # The AFK loop is serial per project: at most one active loop run, whichever server launched it.
         # Hand-started AFK runs are additive (bounded by the global cap and by issue claims).
-        Index(
-            'uq_run_active_auto',
-            'project_id',
-            unique=True,
-            sqlite_where=text(ACTIVE_LOOP_RUN_SQL),
-            postgresql_where=text(ACTIVE_LOOP_RUN_SQL),
-        ),
+        partial_unique_index('uq_run_active_auto', 'project_id', where=ACTIVE_LOOP_RUN_SQL),
         Index('ix_run_status_created', 'status', 'created_at'),
         Index('ix_run_project_created', 'project_id', 'created_at'),
     )
@@ -184,14 +169,7 @@ _UNFINISHED_CLAIM_SQL = "state IN ('active', 'parked')"
 
 class IssueClaim(SQLModel, table=True):
     __table_args__ = (
-        Index(
-            'uq_claim_unfinished',
-            'project_id',
-            'issue_number',
-            unique=True,
-            sqlite_where=text(_UNFINISHED_CLAIM_SQL),
-            postgresql_where=text(_UNFINISHED_CLAIM_SQL),
-        ),
+        partial_unique_index('uq_claim_unfinished', 'project_id', 'issue_number', where=_UNFINISHED_CLAIM_SQL),
     )
     id: int | None = Field(default=None, primary_key=True)
     project_id: str = Field(foreign_key='project.id', index=True)

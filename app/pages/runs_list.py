@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import urlencode
 
 from nicegui import background_tasks, ui
@@ -230,33 +231,24 @@ def filter_bar(view: RunsListView, projects: list[dict] | None) -> None:
     with ui.row().classes('w-full items-center gap-2 flex-wrap'):
         project = None
         if projects is not None:
-            project = (
-                ui.select(
-                    {'': 'All projects', **{p['id']: p['name'] for p in projects}},
-                    value=filters.project or '',
-                    label='Project',
-                    on_change=changed,
-                )
-                .classes('w-full sm:w-48')
-                .props('data-filter=project')
+            project = filter_select(
+                'project', {'': 'All projects', **{p['id']: p['name'] for p in projects}}, filters.project, changed
             )
-        status = (
-            ui.select(
-                {'': 'Any status', **{s: STATUS_LABELS.get(s, s) for s in STATUSES}},
-                value=filters.status or '',
-                label='Status',
-                on_change=changed,
-            )
-            .classes('w-full sm:w-40')
-            .props('data-filter=status')
+        status = filter_select(
+            'status', {'': 'Any status', **{s: STATUS_LABELS.get(s, s) for s in STATUSES}}, filters.status, changed
         )
-        kind = (
-            ui.select(
-                {'': 'Any kind', **{k: k for k in KINDS}}, value=filters.kind or '', label='Kind', on_change=changed
-            )
-            .classes('w-full sm:w-36')
-            .props('data-filter=kind')
-        )
+        kind = filter_select('kind', {'': 'Any kind', **{k: k for k in KINDS}}, filters.kind, changed)
+
+
+FILTER_WIDTHS = {'project': 'sm:w-48', 'status': 'sm:w-40', 'kind': 'sm:w-36'}
+
+
+def filter_select(name: str, options: dict[str, str], value: str | None, on_change: Any) -> ui.select:
+    return (
+        ui.select(options, value=value or '', label=name.capitalize(), on_change=on_change)
+        .classes(f'w-full {FILTER_WIDTHS[name]}')
+        .props(f'data-filter={name}')
+    )
 
 
 async def runs_list(
