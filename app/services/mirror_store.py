@@ -69,6 +69,13 @@ class MirrorStore:
     def path(self, repository: str) -> Path:
         return mirror_path(self.mirrors_dir, repository)
 
+    @contextmanager
+    def locked(self, repository: str) -> Iterator[Path]:
+        """Hold the mirror as a fetch does (thread and file lock): e.g. while a worktree is added from it."""
+        path = self.path(repository)
+        with _thread_lock(path), _file_lock(path):
+            yield path
+
     def state(self, repository: str) -> MirrorState:
         """What the UI shows: when the mirror was last fetched, the last error. Never runs git."""
         path = self.path(repository)

@@ -71,10 +71,12 @@ def prepare_worktree(
     admitted without one, the ref's head now); records both on the run. Returns the commit checked out."""
     admitted = run.get('commit_sha')
     if is_remote(run['repository']):
-        mirror = mirror_for_run(repositories, ProjectRepository.of_run(run), admitted)
+        mirror_for_run(repositories, ProjectRepository.of_run(run), admitted)
+        with repositories.mirrors.locked(run['repository']) as mirror:  # no fetch while the worktree is added
+            commit = gitops.add_worktree(mirror, worktree, run['checkout_ref'], admitted)
     else:
         mirror = gitops.refresh_mirror(mirrors_dir, run['repository'])
-    commit = gitops.add_worktree(mirror, worktree, run['checkout_ref'], admitted)
+        commit = gitops.add_worktree(mirror, worktree, run['checkout_ref'], admitted)
     with session_scope(engine) as session:
         session.connection().execute(
             text('UPDATE run SET worktree_path = :p, commit_sha = :c WHERE id = :id'),
