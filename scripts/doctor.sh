@@ -13,7 +13,8 @@ cd "$(dirname "$0")/.."
 
 # group | kind (bin = a program on PATH, lib = a Debian package) | name | Debian package | used by
 REQUIREMENTS='
-app    | bin | git            | git                 | app/services/gitops.py: mirrors, worktrees, branches
+app    | bin | git            | git                 | gitops.py, mirror_store.py (also git daemon and git http-backend in tests/remote)
+app    | bin | ssh            | openssh-client      | app/services/git_credentials.py: ssh:// and git@host: remotes
 app    | bin | sh             | dash                | the demo and test pipelines (run.sh)
 app    | bin | python3        | python3             | the app itself; runs get it as the demo pipeline
 app    | py  | venv+ensurepip | python3-venv        | scripts/bootstrap.sh: .venv
@@ -32,6 +33,7 @@ native | lib | libxcb-xkb1    | libxcb-xkb1         | Qt xcb platform plugin
 test   | bin | chromium       | chromium            | tests/e2e (Playwright drives Debian Chromium), bench/ui.py
 test   | bin | Xvfb           | xvfb                | tests/e2e/test_native_window.py: a screen for the window
 test   | bin | xwininfo       | x11-utils           | tests/e2e/test_native_window.py: finds the window by title
+test   | bin | ssh-keygen     | openssh-client      | tests/remote/test_git_credentials.py: a real key for GIT_SSH_COMMAND
 test   | bin | sleep          | coreutils           | engine tests: long-running run commands
 ci     | bin | pg_ctlcluster  | postgresql          | scripts/services.sh: PostgreSQL for the team backend
 ci     | bin | redis-server   | redis-server        | scripts/services.sh: Redis for the team backend
