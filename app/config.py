@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -41,6 +42,11 @@ class Settings(BaseSettings):
     max_body_bytes: int = 64 * 1024
 
     afk_sweep_seconds: float = 45.0
+
+    # executor: 'local' runs each run as a child of this server; 'celery' hands runs to `runboard worker`s
+    executor: Literal['local', 'celery'] = 'local'
+    broker_url: str | None = None  # Celery broker (default: redis_url); RabbitMQ (amqp://) works too
+    dispatch_again_seconds: float = 30.0  # a queued run not claimed this long after its publish is re-published
 
     # remote repositories (services/repositories.py)
     secret_key: str | None = None  # Fernet key(s), comma-separated, first encrypts; unset: data_dir/secret.key

@@ -154,3 +154,15 @@ def users_add(
     else:
         typer.echo(f'Created {role} {name} ({user.id}) in {", ".join(team)}.')
         typer.echo(f'Token (shown once): {token}')
+
+
+def worker(
+    slots: Annotated[int, typer.Option('--slots', min=1, help='Runs this worker executes at once.')] = 2,
+    name: Annotated[Optional[str], typer.Option('--name', help='Celery node name (default: celery@host).')] = None,
+) -> None:
+    """Execute runs handed out by the server (RUNBOARD_EXECUTOR=celery) on this machine. Needs the same
+    RUNBOARD_DATABASE_URL, RUNBOARD_REDIS_URL (event bus) and broker (RUNBOARD_BROKER_URL, default the Redis)."""
+    from app.config import Settings
+    from app.services.engine.worker import run_worker
+
+    run_worker(Settings(), slots=slots, name=name)

@@ -10,7 +10,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from app.cli.admin import db_app, serve, users_app
+from app.cli.admin import db_app, serve, users_app, worker
 from app.cli.afk import afk_app
 from app.cli.issues import issues_app
 from app.cli.projects import projects_app
@@ -38,6 +38,7 @@ users_app.command('revoke')(users_revoke)
 app.add_typer(tokens_app, name='tokens')
 app.command('quota')(quota)
 app.command('serve')(serve)
+app.command('worker')(worker)
 
 
 def _version(value: bool) -> None:

@@ -105,6 +105,7 @@ class Run(SQLModel, table=True):
     branch_name: str
     checkout_ref: str  # what the worktree checks out (the branch, or the base branch for AFK runs)
     commit_sha: str | None = Field(default=None, max_length=64)  # the ref's commit when admitted (else at start)
+    dispatched_at: datetime | None = None  # last published to the Celery queue (executor=celery)
     user_id: str | None = Field(default=None, foreign_key='user.id')
     idempotency_key: str | None = None
     payload_fingerprint: str | None = None

@@ -99,6 +99,12 @@ def build_services(settings: Settings, *, migrate: bool = True, seed: bool = Tru
         runner=RunEngine(settings=settings, engine=engine, bus=bus, repositories=repositories),
         repositories=repositories,
     )
+    if settings.executor == 'celery':
+        from app.services.engine.celery_app import make_celery
+        from app.services.engine.dispatch import Dispatcher, celery_sender
+
+        send = celery_sender(make_celery(settings))
+        services.runner.dispatcher = Dispatcher(engine, again_seconds=settings.dispatch_again_seconds, send=send)
     from app.services import afk
 
     afk.install(services)  # AFK sweep job, kick on run end, PR probe

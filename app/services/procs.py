@@ -44,6 +44,7 @@ def _pid_is_not_runboard(pid: int) -> bool:
         and b'runboard' not in cmdline
         and b'pytest' not in cmdline
         and b'uvicorn' not in cmdline
+        and b'app.cli' not in cmdline  # python -m app.cli worker
     )
 
 

@@ -24,6 +24,9 @@ SQL_NEXT_QUEUED = (
     "WHERE r.status = 'queued' AND r.stop_requested_at IS NULL "
     'ORDER BY r.created_at, r.id LIMIT 1'
 )
+SQL_QUEUED_BY_ID = SQL_NEXT_QUEUED.replace(
+    "WHERE r.status = 'queued'", "WHERE r.id = :id AND r.status = 'queued'"
+).replace(' ORDER BY r.created_at, r.id LIMIT 1', '')
 SQL_MARK_RUNNING = (
     "UPDATE run SET status = 'running', started_at = :now, deadline_at = :deadline, "
     'heartbeat_at = :now, owner_instance = :owner '
@@ -46,6 +49,32 @@ def claim_next(
     person on another server between the SELECT and the UPDATE), else the claimed run. `register` is
     called before the commit: recovery must never see the run `running` as ours yet not live.
     """
+    return _claim(engine, SQL_NEXT_QUEUED, {}, global_cap, instance_id, register, unregister)
+
+
+def claim_run(
+    engine: Engine,
+    run_id: str,
+    *,
+    global_cap: int,
+    instance_id: str,
+    register: Callable[[ClaimedRun], None],
+    unregister: Callable[[str], object],
+) -> ClaimResult:
+    """The worker's claim: this run -> running on `instance_id`, if it is still queued and not being
+    stopped, and the global cap allows (None otherwise: a duplicate publish, a stopped run, a full cap)."""
+    return _claim(engine, SQL_QUEUED_BY_ID, {'id': run_id}, global_cap, instance_id, register, unregister)
+
+
+def _claim(
+    engine: Engine,
+    select_sql: str,
+    params: dict[str, str],
+    global_cap: int,
+    instance_id: str,
+    register: Callable[[ClaimedRun], None],
+    unregister: Callable[[str], object],
+) -> ClaimResult:
     with session_scope(engine) as session:
         conn = session.connection()  # SQLite: BEGIN IMMEDIATE, i.e. the write lock
         if not is_sqlite(str(engine.url)):
@@ -53,7 +82,7 @@ def claim_next(
         now = utcnow()  # only once we hold the lock: started_at never precedes the end of the run it replaces
         if conn.execute(text(SQL_RUNNING_COUNT)).scalar_one() >= global_cap:
             return None
-        row = conn.execute(text(SQL_NEXT_QUEUED)).mappings().first()
+        row = conn.execute(text(select_sql), params).mappings().first()
         if row is None:
             return None
         deadline = now + timedelta(seconds=row['budget_seconds'])

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine
 
@@ -25,6 +25,9 @@ from app.services.output_ingest import OutputIngest
 from app.services.reaper import KillReason
 from app.services.repositories import RepositoryAccess
 from app.services.run_liveness import refresh_heartbeats
+
+if TYPE_CHECKING:
+    from app.services.engine.dispatch import Dispatcher
 
 log = logging.getLogger(__name__)
 FINISH_ATTEMPTS = 5
@@ -55,6 +58,7 @@ class RunEngine:
         self._heartbeat_task: asyncio.Task[None] | None = None
         self._events_task: asyncio.Task[None] | None = None
         self._closing = False
+        self.dispatcher: Dispatcher | None = None  # executor=celery: queued runs go to workers, not here
         self._parts = ExecutionParts(
             engine=engine,
             mirrors_dir=settings.mirrors_dir,
@@ -115,6 +119,9 @@ class RunEngine:
     async def _drain(self) -> None:
         async with self._drain_lock:
             self._drain_pending = False  # kicks from now on need another pass after this one
+            if self.dispatcher is not None:
+                await asyncio.to_thread(self.dispatcher.dispatch_due)
+                return
             while not self._closing and not self._cap_full_locally():
                 try:
                     claimed = await asyncio.to_thread(self._claim_next)

@@ -1,0 +1,89 @@
+"""executor=celery: runs execute on a `runboard worker` (a real Celery worker over the team Redis), write
+their output to the shared database and bus, survive a restart of the server, and stop on request."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from app.config import Settings
+from tests.helpers.backends import server_env
+from tests.helpers.runs import create_project, outputs, shell_script, trigger, wait_for_output, wait_for_status
+from tests.helpers.servers import ROOT, api_server, clean_env
+
+pytestmark = pytest.mark.parametrize('backend', ['team'])  # workers share the team database, bus and broker
+
+
+@contextmanager
+def runboard_worker(settings: Settings, data_dir: Path, *, slots: int = 2) -> Iterator[subprocess.Popen]:
+    env = clean_env(**server_env(settings, RUNBOARD_EXECUTOR='celery', RUNBOARD_DATA_DIR=str(data_dir)))
+    log = open(data_dir.parent / 'worker.log', 'wb')
+    worker = subprocess.Popen(
+        [sys.executable, '-m', 'app.cli', 'worker', '--slots', str(slots)],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        yield worker
+    finally:
+        worker.terminate()
+        try:
+            worker.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait(timeout=10)
+        log.close()
+
+
+def test_a_run_executes_on_a_worker_and_survives_a_server_restart(settings_factory, repo_factory, tmp_path) -> None:  # noqa: ANN001
+    settings = settings_factory(executor='celery', dispatch_again_seconds=2.0)
+    repo = repo_factory({'main': shell_script('echo started; sleep 4; echo finished')})
+    with runboard_worker(settings, tmp_path / 'worker-data'):
+        with api_server(settings) as server, server.client() as client:
+            create_project(client, repo)
+            run = trigger(client).json()
+            wait_for_output(client, run['id'], 'started', timeout=60)
+            assert server.services.runner.live == {}  # not a child of the server
+        # the server is gone (a deploy); the run goes on on the worker, and a new server sees it end
+        with api_server(settings_factory(executor='celery')) as again, again.client() as client:
+            done = wait_for_status(client, run['id'], timeout=60)
+    assert done['status'] == 'succeeded', [(e['type'], e['text']) for e in done['events']]
+    assert outputs(done) == ['started', 'finished']
+
+
+def test_a_stop_reaches_the_worker(settings_factory, repo_factory, tmp_path) -> None:  # noqa: ANN001
+    settings = settings_factory(executor='celery', kill_grace_seconds=1.0)
+    repo = repo_factory({'main': shell_script('echo started; sleep 60; echo never')})
+    with runboard_worker(settings, tmp_path / 'worker-data'):
+        with api_server(settings) as server, server.client() as client:
+            create_project(client, repo)
+            run = trigger(client).json()
+            wait_for_output(client, run['id'], 'started', timeout=60)
+            assert client.post(f'/api/runs/{run["id"]}/stop').status_code == 202
+            done = wait_for_status(client, run['id'], timeout=30)
+    assert done['status'] == 'stopped', done
+    assert 'never' not in outputs(done)
+
+
+def test_a_worker_that_dies_mid_run_leaves_a_crashed_run_not_a_stuck_one(
+    settings_factory, repo_factory, tmp_path
+) -> None:  # noqa: ANN001
+    settings = settings_factory(executor='celery', heartbeat_seconds=1.0, reaper_poll_seconds=1.0)
+    repo = repo_factory({'main': shell_script('echo started; sleep 60')})
+    with api_server(settings) as server, server.client() as client:
+        create_project(client, repo)
+        with runboard_worker(settings, tmp_path / 'worker-data') as worker:
+            run = trigger(client).json()
+            wait_for_output(client, run['id'], 'started', timeout=60)
+            worker.kill()  # the machine is gone: no goodbye, no more heartbeats
+            worker.wait(timeout=10)
+        done = wait_for_status(client, run['id'], timeout=60)
+    assert done['status'] == 'crashed', done
