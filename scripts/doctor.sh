@@ -37,6 +37,7 @@ test   | bin | ssh-keygen     | openssh-client      | tests/remote/test_git_cred
 test   | bin | sleep          | coreutils           | engine tests: long-running run commands
 ci     | bin | pg_ctlcluster  | postgresql          | scripts/services.sh: PostgreSQL for the team backend
 ci     | bin | redis-server   | redis-server        | scripts/services.sh: Redis for the team backend
+ci     | bin | rabbitmq-server | rabbitmq-server    | scripts/services.sh: RabbitMQ, the second broker of the Celery tests
 '
 # bench/trigger_api.py --py-spy uses py-spy from PyPI (pip install py-spy), not from Debian.
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The team backend the suite runs on in CI: PostgreSQL (trust auth on 127.0.0.1, database `test`) and
-# Redis on 127.0.0.1. Starts them if installed but stopped; on a machine where this script had to
+# The team backend the suite runs on in CI: PostgreSQL (trust auth on 127.0.0.1, database `test`), Redis
+# and RabbitMQ (the Celery executor's second broker) on 127.0.0.1. Starts them if installed but stopped; on a machine where this script had to
 # install PostgreSQL itself (scripts/doctor.sh --install ci), it also creates the `test` database and
 # lets 127.0.0.1 in without a password. Exit 1 if either still does not answer.
 set -euo pipefail
@@ -29,7 +29,12 @@ if ! answers 6379 && command -v redis-server >/dev/null; then
   redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no \
     --dir /tmp --logfile /tmp/runboard-ci-redis.log || true
 fi
+if ! answers 5672 && command -v rabbitmq-server >/dev/null; then
+  rabbitmq-server -detached || true  # the Celery executor's tests also run on RabbitMQ (guest/guest)
+fi
 for _ in $(seq 1 30); do answers 5432 && answers 6379 && break; sleep 1; done
+for _ in $(seq 1 30); do answers 5672 && break; sleep 1; done
 answers 5432 || { echo "PostgreSQL does not answer on 127.0.0.1:5432 (apt-get install postgresql)" >&2; exit 1; }
 answers 6379 || { echo "Redis does not answer on 127.0.0.1:6379 (apt-get install redis-server)" >&2; exit 1; }
-echo "PostgreSQL and Redis answer on 127.0.0.1."
+answers 5672 || { echo "RabbitMQ does not answer on 127.0.0.1:5672 (apt-get install rabbitmq-server)" >&2; exit 1; }
+echo "PostgreSQL, Redis and RabbitMQ answer on 127.0.0.1."

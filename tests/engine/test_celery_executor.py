@@ -21,10 +21,13 @@ pytestmark = pytest.mark.parametrize('backend', ['team'])  # workers share the t
 
 @contextmanager
 def runboard_worker(settings: Settings, data_dir: Path, *, slots: int = 2) -> Iterator[subprocess.Popen]:
-    env = clean_env(**server_env(settings, RUNBOARD_EXECUTOR='celery', RUNBOARD_DATA_DIR=str(data_dir)))
+    extra = {'RUNBOARD_EXECUTOR': 'celery', 'RUNBOARD_DATA_DIR': str(data_dir)}
+    if settings.broker_url:
+        extra['RUNBOARD_BROKER_URL'] = settings.broker_url
+    env = clean_env(**server_env(settings, **extra))
     log = open(data_dir.parent / 'worker.log', 'wb')
     worker = subprocess.Popen(
-        [sys.executable, '-m', 'app.cli', 'worker', '--slots', str(slots)],
+        [sys.executable, '-m', 'app.cli', 'worker', '--slots', str(slots), '--name', f'{data_dir.name}@%h'],
         cwd=ROOT,
         env=env,
         stdout=log,
@@ -87,3 +90,49 @@ def test_a_worker_that_dies_mid_run_leaves_a_crashed_run_not_a_stuck_one(
             worker.wait(timeout=10)
         done = wait_for_status(client, run['id'], timeout=60)
     assert done['status'] == 'crashed', done
+
+
+@pytest.mark.parametrize('broker', ['redis', 'rabbitmq'])
+def test_twenty_runs_spread_over_two_workers_never_past_their_slots(
+    settings_factory, repo_factory, tmp_path, broker: str
+) -> None:  # noqa: ANN001
+    from sqlalchemy import text
+
+    broker_url = None if broker == 'redis' else require_rabbitmq()
+    settings = settings_factory(executor='celery', broker_url=broker_url, global_run_cap=4, dispatch_again_seconds=1.0)
+    repo = repo_factory({'main': shell_script('sleep 0.5; echo done')})
+    with (
+        runboard_worker(settings, tmp_path / 'worker-a', slots=2),
+        runboard_worker(settings, tmp_path / 'worker-b', slots=2),
+        api_server(settings) as server,
+        server.client() as client,
+    ):
+        create_project(client, repo, max_concurrent_runs=20)
+        runs = [trigger(client, branch='main').json()]
+        branches = [f'b{n}' for n in range(19)]
+        for name in branches:
+            subprocess.run(['git', 'branch', name, 'main'], cwd=repo, check=True)
+        runs += [trigger(client, branch=name).json() for name in branches]
+        done = [wait_for_status(client, run['id'], timeout=120) for run in runs]
+        with server.services.engine.connect() as conn:
+            rows = conn.execute(text('SELECT owner_instance, started_at, finished_at FROM run')).all()
+    assert [d['status'] for d in done] == ['succeeded'] * 20
+    assert len({owner.rsplit(':', 2)[1] for owner, _, _ in rows}) == 2  # both worker processes ran some
+    events = sorted([(start, 1) for _, start, _ in rows] + [(end, -1) for _, _, end in rows])
+    running, most = 0, 0
+    for _, step in events:
+        running += step
+        most = max(most, running)
+    assert most <= 4  # 2 workers x 2 slots (and the global cap)
+
+
+def require_rabbitmq() -> str:
+    import socket
+
+    try:
+        socket.create_connection(('127.0.0.1', 5672), timeout=2).close()
+    except OSError:
+        if __import__('os').environ.get('CI'):
+            pytest.fail('RabbitMQ does not answer on 127.0.0.1:5672 (scripts/services.sh starts it in CI)')
+        pytest.skip('RabbitMQ is not running on 127.0.0.1:5672')
+    return 'amqp://guest:guest@127.0.0.1:5672//'
