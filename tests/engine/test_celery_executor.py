@@ -90,6 +90,34 @@ def test_a_worker_that_dies_mid_run_leaves_a_crashed_run_not_a_stuck_one(
             worker.wait(timeout=10)
         done = wait_for_status(client, run['id'], timeout=60)
     assert done['status'] == 'crashed', done
+    assert outputs(done) == ['started']  # the output it made before the worker was lost is kept
+    final = [e['text'] for e in done['events'] if e['type'] == 'status'][-1]
+    assert f':{worker.pid}:' in final and 'is gone' in final  # says which worker was lost
+
+
+def test_a_publish_lost_on_the_way_is_sent_again_and_the_run_executes_once(
+    settings_factory, repo_factory, tmp_path
+) -> None:  # noqa: ANN001
+    settings = settings_factory(executor='celery', dispatch_again_seconds=1.0, reaper_poll_seconds=1.0)
+    repo = repo_factory({'main': shell_script('echo once')})
+    with runboard_worker(settings, tmp_path / 'worker-data'), api_server(settings) as server, server.client() as client:
+        dispatcher = server.services.runner.dispatcher
+        assert dispatcher is not None
+        real_send, sent = dispatcher.send, []
+
+        def drop_the_first(run_id: str) -> None:
+            sent.append(run_id)
+            if len(sent) > 1:
+                real_send(run_id)
+
+        dispatcher.send = drop_the_first
+        create_project(client, repo)
+        run = trigger(client).json()
+        done = wait_for_status(client, run['id'], timeout=60)
+    assert done['status'] == 'succeeded', done
+    assert sent[:2] == [run['id'], run['id']]  # published, lost, published again by the sweep
+    assert outputs(done) == ['once']
+    assert [e['text'] for e in done['events'] if e['type'] == 'status'].count('running') == 1
 
 
 @pytest.mark.parametrize('broker', ['redis', 'rabbitmq'])
