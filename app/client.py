@@ -7,6 +7,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -173,6 +174,14 @@ class RunboardClient:
 
     async def revoke_user_tokens(self, user: str) -> dict:
         return (await self.request('POST', '/tokens/revoke', params={'user': user})).data
+
+    # -- workers (executor=celery)
+    async def list_workers(self) -> dict:
+        return (await self.request('GET', '/workers')).data
+
+    async def drain_worker(self, name: str, *, drain: bool = True) -> dict:
+        action = 'drain' if drain else 'undrain'
+        return (await self.request('POST', f'/workers/{quote(name, safe="")}/{action}')).data
 
     # -- runs
     async def trigger_run(

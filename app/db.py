@@ -14,7 +14,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.pool import NullPool
 from sqlmodel import Session
 
@@ -93,9 +93,21 @@ def alembic_config(engine: Engine) -> Config:
     return cfg
 
 
+MIGRATION_LOCK_ID = 727002
+
+
 def upgrade(engine: Engine) -> None:
-    """Apply all migrations (idempotent)."""
-    command.upgrade(alembic_config(engine), 'head')
+    """Apply all migrations (idempotent). On PostgreSQL an advisory lock makes servers and workers that
+    start together migrate one after the other."""
+    if is_sqlite(str(engine.url)):
+        command.upgrade(alembic_config(engine), 'head')
+        return
+    with engine.connect() as lock:
+        lock.execute(text(f'SELECT pg_advisory_lock({MIGRATION_LOCK_ID})'))
+        try:
+            command.upgrade(alembic_config(engine), 'head')
+        finally:
+            lock.execute(text(f'SELECT pg_advisory_unlock({MIGRATION_LOCK_ID})'))
 
 
 class StartupError(RuntimeError):

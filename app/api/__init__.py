@@ -21,11 +21,12 @@ def api_router() -> APIRouter:
     router = APIRouter(prefix=API_PREFIX)
     for module in (runs, projects, events, me):
         router.include_router(module.router)
-    from app.api import afk, issues, tokens
+    from app.api import afk, issues, tokens, workers
 
     router.include_router(afk.router)
     router.include_router(issues.router)
     router.include_router(tokens.router)
+    router.include_router(workers.router)
 
     from app.api import health
 

@@ -139,7 +139,8 @@ async def list_runs(
 ) -> RunPage:
     statuses = [s for item in status or [] for s in item.split(',') if s] or None
     items, next_cursor = await run_in_threadpool(
-        run_reads.list_runs,
+        run_reads.list_runs_waiting,
+        services.settings,
         services.engine,
         principal,
         project=project,
@@ -161,7 +162,13 @@ async def get_run(
     events_limit: Annotated[int, Query(ge=0, le=10_000)] = 2000,
 ) -> RunDetail:
     return await run_in_threadpool(
-        run_reads.get_run, services.engine, principal, run_id, events_limit=events_limit, with_events=events_limit > 0
+        run_reads.get_run_waiting,
+        services.settings,
+        services.engine,
+        principal,
+        run_id,
+        events_limit=events_limit,
+        with_events=events_limit > 0,
     )
 
 

@@ -158,11 +158,26 @@ def users_add(
 
 def worker(
     slots: Annotated[int, typer.Option('--slots', min=1, help='Runs this worker executes at once.')] = 2,
-    name: Annotated[Optional[str], typer.Option('--name', help='Celery node name (default: celery@host).')] = None,
+    labels: Annotated[
+        str,
+        typer.Option(
+            '--labels',
+            help='Runner labels, comma-separated (e.g. linux,gpu): it takes the runs whose runs_on it holds.',
+        ),
+    ] = '',
+    name: Annotated[
+        Optional[str],
+        typer.Option('--name', help='Worker name, unique per worker (default: runboard@host; %h is the host).'),
+    ] = None,
 ) -> None:
     """Execute runs handed out by the server (RUNBOARD_EXECUTOR=celery) on this machine. Needs the same
     RUNBOARD_DATABASE_URL, RUNBOARD_REDIS_URL (event bus) and broker (RUNBOARD_BROKER_URL, default the Redis)."""
     from app.config import Settings
+    from app.models.labels import normalise_labels
     from app.services.engine.worker import run_worker
 
-    run_worker(Settings(), slots=slots, name=name)
+    try:
+        held = normalise_labels(labels.split(','))
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint='--labels') from None
+    run_worker(Settings(), slots=slots, labels=held, name=name)

@@ -17,6 +17,7 @@ from app.cli.projects import projects_app
 from app.cli.quota import quota
 from app.cli.runs import runs_app
 from app.cli.tokens import tokens_app, users_revoke
+from app.cli.workers import workers_app
 
 app = typer.Typer(
     name='runboard',
@@ -36,6 +37,7 @@ app.add_typer(db_app, name='db')
 app.add_typer(users_app, name='users')
 users_app.command('revoke')(users_revoke)
 app.add_typer(tokens_app, name='tokens')
+app.add_typer(workers_app, name='workers')
 app.command('quota')(quota)
 app.command('serve')(serve)
 app.command('worker')(worker)

@@ -58,6 +58,14 @@ FrameworksOpt = Annotated[
     Optional[str], typer.Option('--frameworks', help='Allowed target frameworks, comma-separated.')
 ]
 MaxOpt = Annotated[Optional[int], typer.Option('--max-concurrent', min=1, help='Active runs allowed per repository.')]
+RunsOnOpt = Annotated[
+    Optional[str],
+    typer.Option(
+        '--runs-on',
+        metavar='LABELS',
+        help="Runner labels, comma-separated: its runs go only to workers holding all of them ('' for any worker).",
+    ),
+]
 BudgetOpt = Annotated[
     Optional[int],
     typer.Option('--budget', min=1, metavar='SECONDS', help='Run budget; a run past it is stopped as timed_out.'),
@@ -75,6 +83,7 @@ def _project_fields(options: dict[str, Any]) -> dict[str, Any]:
         'target_frameworks': csv_list(options.get('frameworks')),
         'max_concurrent_runs': options.get('max_concurrent'),
         'run_budget_seconds': options.get('budget'),
+        'runs_on': None if options.get('runs_on') is None else [x for x in options['runs_on'].split(',') if x.strip()],
     }
     return {k: v for k, v in fields.items() if v is not None}
 
@@ -120,6 +129,7 @@ def projects_add(
     frameworks: FrameworksOpt = None,
     max_concurrent: MaxOpt = None,
     budget: BudgetOpt = None,
+    runs_on: RunsOnOpt = None,
     team: Annotated[Optional[str], typer.Option('--team', help='Team that owns it (default: your first team).')] = None,
     token_env: TokenEnvOpt = None,
     token_stdin: TokenStdinOpt = False,
@@ -155,6 +165,7 @@ def projects_edit(
     frameworks: FrameworksOpt = None,
     max_concurrent: MaxOpt = None,
     budget: BudgetOpt = None,
+    runs_on: RunsOnOpt = None,
     token_env: TokenEnvOpt = None,
     token_stdin: TokenStdinOpt = False,
     ssh_key_file: SshKeyOpt = None,

@@ -106,6 +106,8 @@ def run_details(run: dict) -> Table:
         ('Exit code', run.get('exit_code')),
         ('Output lines', run.get('output_lines')),
     ]
+    if run.get('waiting'):
+        rows.insert(3, ('Waiting', f'#{run.get("queue_position")} in line: {run["waiting"]}'))
     if run.get('retry_of'):
         rows.append(('Retry of', run['retry_of']))
     if run.get('issue_number'):
@@ -162,6 +164,7 @@ def project_details(p: dict) -> Table:
             ('Frameworks', ', '.join(p.get('target_frameworks') or [])),
             ('Max concurrent runs', p.get('max_concurrent_runs')),
             ('Run budget', f'{p["run_budget_seconds"]} s' if p.get('run_budget_seconds') else 'default'),
+            ('Runs on', ', '.join(p.get('runs_on') or []) or 'any worker'),
             ('Active runs', p.get('active_runs', 0)),
             ('Auto-loop', auto),
             ('Consecutive failures', p.get('consecutive_failures', 0)),

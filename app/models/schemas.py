@@ -9,6 +9,7 @@ from typing import Any, Literal
 from pydantic import field_validator
 from sqlmodel import Field, SQLModel
 
+from app.models.labels import normalise_labels
 from app.models.tables import ProjectBase
 from app.models.vocabulary import as_utc
 
@@ -53,6 +54,7 @@ class ProjectCreate(ProjectBase):
 
     _command = field_validator('command')(classmethod(lambda cls, v: _check_argv(v)))
     _depths = field_validator('depth_levels', 'target_frameworks')(classmethod(lambda cls, v: _check_choices(v)))
+    _runs_on = field_validator('runs_on')(classmethod(lambda cls, v: normalise_labels(v)))
 
 
 class ProjectUpdate(SQLModel):
@@ -67,6 +69,9 @@ class ProjectUpdate(SQLModel):
     run_budget_seconds: int | None = Field(default=None, ge=1)
     issue_source: dict[str, Any] | None = None
     credentials: CredentialsIn | None = None  # replaces the stored credentials; null removes them
+    runs_on: list[str] | None = None
+
+    _runs_on = field_validator('runs_on')(classmethod(lambda cls, v: v if v is None else normalise_labels(v)))
 
     _command = field_validator('command')(classmethod(lambda cls, v: v if v is None else _check_argv(v)))
     _depths = field_validator('depth_levels', 'target_frameworks')(
@@ -143,6 +148,9 @@ class RunPublic(SQLModel):
     correlation_id: str | None
     output_lines: int
     last_seq: int
+    # a queued run only: why it waits (e.g. 'waiting for a worker with labels gpu') and its place in line
+    waiting: str | None = None
+    queue_position: int | None = None
 
     _utc = field_validator('created_at', 'started_at', 'finished_at', 'deadline_at', 'heartbeat_at')(
         classmethod(lambda cls, v: as_utc(v))
@@ -151,3 +159,23 @@ class RunPublic(SQLModel):
 
 class RunDetail(RunPublic):
     events: list[RunEventPublic] = []
+
+
+class WorkerPublic(SQLModel):
+    name: str
+    host: str
+    pid: int
+    labels: list[str]
+    slots: int
+    busy: int
+    version: str
+    started_at: datetime
+    heartbeat_at: datetime
+    stopped_at: datetime | None = None
+    draining: bool
+    drain_requested_at: datetime | None = None
+    state: Literal['live', 'draining', 'lost', 'stopped']
+
+    _utc = field_validator('started_at', 'heartbeat_at', 'stopped_at', 'drain_requested_at')(
+        classmethod(lambda cls, v: as_utc(v))
+    )

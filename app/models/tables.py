@@ -58,6 +58,8 @@ class ProjectBase(SQLModel):
     issue_source: dict[str, Any] = Field(
         default_factory=lambda: {'kind': 'local'}, sa_column=Column(JSON, nullable=False)
     )
+    # runner labels (like GitHub's runs-on): with executor=celery a run goes only to a worker holding all
+    runs_on: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False, server_default='[]'))
 
 
 class Project(ProjectBase, table=True):
@@ -181,3 +183,21 @@ class IssueClaim(SQLModel, table=True):
     cause: str | None = None
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
+
+
+# ---------------------------------------------------------------- workers (executor=celery)
+class Worker(SQLModel, table=True):
+    """A `runboard worker` as it last reported itself; `draining` is set by people and read by the worker."""
+
+    name: str = Field(primary_key=True, max_length=200)  # the Celery node name, e.g. gpu@build-3
+    instance_id: str = Field(index=True, max_length=200)  # owner_instance of the runs it executes
+    host: str = Field(max_length=200)
+    pid: int
+    labels: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    slots: int
+    version: str = Field(max_length=50)
+    started_at: datetime = Field(default_factory=utcnow)
+    heartbeat_at: datetime = Field(default_factory=utcnow)
+    stopped_at: datetime | None = None  # a clean shutdown; a lost worker just stops beating
+    draining: bool = False
+    drain_requested_at: datetime | None = None

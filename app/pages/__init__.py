@@ -2,6 +2,6 @@
 
 
 def register() -> None:
-    from app.pages import dashboard, plain, project_page, run_page, signin  # noqa: F401  (the decorators register the routes)
+    from app.pages import dashboard, plain, project_page, run_page, signin, workers_page  # noqa: F401  (the decorators register the routes)
 
     plain.register()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import deque
 
-from nicegui import ui
+from nicegui import background_tasks, ui
 
 from app.client import ApiError
 from app.pages.runs_list import RETRYABLE, retry, stop_run
@@ -25,6 +25,7 @@ class TimelineView:
         self.window = OutputWindow()
         self.catching_up = False
         self.again = False
+        self.ticks = 0
         self.header = ui.column().classes('w-full gap-2').props('data-testid=run-header aria-live=polite')
         self.stages = ui.row().classes('w-full gap-2 flex-wrap').props('data-testid=stages aria-label="Stages"')
         with ui.row().classes('w-full items-center gap-2 flex-wrap'):
@@ -91,12 +92,19 @@ class TimelineView:
                         )
                 if run.get('exit_code') is not None:
                     ui.label(f'exit code {run["exit_code"]}')
+            if run['status'] == 'queued' and run.get('waiting'):
+                ui.label(f'#{run.get("queue_position")} in line · {run["waiting"]}').classes(
+                    'text-sm text-warning'
+                ).props('data-testid=waiting')
             if run.get('error'):
                 ui.label(run['error']).classes('text-sm text-negative')
 
     def tick(self) -> None:
+        self.ticks += 1
         if self.run.get('status') == 'running':
             self.took.text = duration(self.run)
+        elif self.run.get('status') == 'queued' and self.ticks % 3 == 0:
+            background_tasks.create(self.catch_up(), name='waiting-reason')  # why it waits changes silently
 
     # -- output
     def show(self, lines: list[Line]) -> None:
@@ -159,7 +167,7 @@ class TimelineView:
                     if len(events) < FETCH_PAGE:
                         break
                 self.show(list(fresh))
-                status_changed = run['status'] != self.run['status']
+                status_changed = run['status'] != self.run['status'] or run.get('waiting') != self.run.get('waiting')
                 self.run = run
                 if status_changed or run.get('exit_code') is not None:
                     self.render_header()

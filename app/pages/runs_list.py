@@ -17,6 +17,8 @@ from app.state.text import shown
 STATUSES = ['queued', 'running', 'succeeded', 'failed', 'timed_out', 'crashed', 'stopped']
 KINDS = ['manual', 'retry', 'auto']
 RETRYABLE = ('failed', 'timed_out', 'crashed', 'stopped')
+WAITING_REFRESH_TICKS = 5  # seconds between re-reads of the queued rows' waiting reasons
+WAITING_REFRESH_ROWS = 20
 
 
 class RunsListView:
@@ -29,6 +31,7 @@ class RunsListView:
         self.cards: list[ui.element] = []
         self.dirty: dict[str, None] = {}  # run ids changed since we last read them (insertion-ordered)
         self.draining = False
+        self.ticks = 0
         with ui.row().classes('w-full items-center gap-2'):
             self.message = ui.label().classes('text-negative')
             ui.space()
@@ -157,6 +160,10 @@ class RunsListView:
                 ui.label(' · '.join(shown(p) for p in parts if p)).classes('text-sm').props(
                     'data-field=params dir=auto'
                 )
+                if run['status'] == 'queued' and run.get('waiting'):
+                    ui.label(f'#{run.get("queue_position")} in line · {run["waiting"]}').classes(
+                        'text-xs text-warning'
+                    ).props('data-field=waiting')
                 if run.get('retry_of'):
                     ui.link(f'retry of {run["retry_of"]}', f'/runs/{run["retry_of"]}').classes('text-xs rb-tap-link')
                 ui.label(run.get('user_name') or '').classes('text-xs opacity-70')
@@ -180,6 +187,13 @@ class RunsListView:
         return card
 
     def tick(self) -> None:
+        self.ticks += 1
+        if self.ticks % WAITING_REFRESH_TICKS == 0:  # why a run waits changes without an event of its own
+            queued = [
+                run['id'] for run, _, _ in self.tickers.values() if run.get('status') == 'queued' and run.get('id')
+            ]
+            for run in queued[:WAITING_REFRESH_ROWS]:
+                self.on_event({'type': 'run', 'id': run})
         for run, started, took in self.tickers.values():
             started.text = relative(run.get('started_at') or run.get('created_at'))
             if run.get('status') == 'running':

@@ -37,6 +37,7 @@ def frame(title: str, *, show_person: bool = True) -> Iterator[None]:
             ui.icon('sports_score').classes('text-2xl')
             ui.label('Runboard').classes('text-lg font-bold')
         with ui.row().classes('items-center gap-3 no-wrap min-w-0'):
+            ui.link('Workers', '/workers').classes('text-white text-sm rb-tap-link').props('data-testid=nav-workers')
             ui.label(title).classes('text-sm opacity-80 truncate')
             if show_person:
                 _person_menu()

@@ -104,7 +104,12 @@ def build_services(settings: Settings, *, migrate: bool = True, seed: bool = Tru
         from app.services.engine.dispatch import Dispatcher, celery_sender
 
         send = celery_sender(make_celery(settings))
-        services.runner.dispatcher = Dispatcher(engine, again_seconds=settings.dispatch_again_seconds, send=send)
+        services.runner.dispatcher = Dispatcher(
+            engine,
+            again_seconds=settings.dispatch_again_seconds,
+            heartbeat_seconds=settings.heartbeat_seconds,
+            send=send,
+        )
     from app.services import afk
 
     afk.install(services)  # AFK sweep job, kick on run end, PR probe

@@ -3,11 +3,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import Engine, or_
 from sqlmodel import Session, col, select
 
+from app.config import Settings
 from app.models import Project, Run, RunDetail, RunEvent, RunEventPublic, RunPublic, User
-from app.services import projects
+from app.services import projects, run_waiting
 from app.services.accounts import Principal
 from app.services.errors import not_found
 
@@ -90,3 +93,18 @@ def list_runs(
         items = [public(r, name) for r, name in rows[:limit]]
         next_cursor = items[-1].id if len(rows) > limit else None
         return items, next_cursor
+
+
+def get_run_waiting(settings: Settings, engine: Engine, principal: Principal, run_id: str, **options: Any) -> RunDetail:
+    """get_run, and for a queued run why it waits and its place in line."""
+    detail = get_run(engine, principal, run_id, **options)
+    run_waiting.annotate(engine, settings, [detail])
+    return detail
+
+
+def list_runs_waiting(
+    settings: Settings, engine: Engine, principal: Principal, **filters: Any
+) -> tuple[list[RunPublic], str | None]:
+    items, next_cursor = list_runs(engine, principal, **filters)
+    run_waiting.annotate(engine, settings, items)
+    return items, next_cursor

@@ -4,46 +4,15 @@ their output to the shared database and bus, survive a restart of the server, an
 from __future__ import annotations
 
 import subprocess
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
-from app.config import Settings
-from tests.helpers.backends import server_env
 from tests.helpers.runs import create_project, outputs, shell_script, trigger, wait_for_output, wait_for_status
-from tests.helpers.servers import ROOT, api_server, clean_env
+from tests.helpers.servers import api_server
+from tests.helpers.workers import runboard_worker, wait_for_worker
 
 pytestmark = pytest.mark.parametrize('backend', ['team'])  # workers share the team database, bus and broker
-
-
-@contextmanager
-def runboard_worker(settings: Settings, data_dir: Path, *, slots: int = 2) -> Iterator[subprocess.Popen]:
-    extra = {'RUNBOARD_EXECUTOR': 'celery', 'RUNBOARD_DATA_DIR': str(data_dir)}
-    if settings.broker_url:
-        extra['RUNBOARD_BROKER_URL'] = settings.broker_url
-    env = clean_env(**server_env(settings, **extra))
-    log = open(data_dir.parent / 'worker.log', 'wb')
-    worker = subprocess.Popen(
-        [sys.executable, '-m', 'app.cli', 'worker', '--slots', str(slots), '--name', f'{data_dir.name}@%h'],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    try:
-        yield worker
-    finally:
-        worker.terminate()
-        try:
-            worker.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            worker.wait(timeout=10)
-        log.close()
 
 
 def test_a_run_executes_on_a_worker_and_survives_a_server_restart(settings_factory, repo_factory, tmp_path) -> None:  # noqa: ANN001
@@ -80,19 +49,43 @@ def test_a_worker_that_dies_mid_run_leaves_a_crashed_run_not_a_stuck_one(
     settings_factory, repo_factory, tmp_path
 ) -> None:  # noqa: ANN001
     settings = settings_factory(executor='celery', heartbeat_seconds=1.0, reaper_poll_seconds=1.0)
-    repo = repo_factory({'main': shell_script('echo started; sleep 60')})
+    doomed_repo = repo_factory({'main': shell_script('echo started; sleep 60')})
+    other_repo = repo_factory({'main': shell_script('echo started; sleep 6; echo finished')})
     with api_server(settings) as server, server.client() as client:
-        create_project(client, repo)
-        with runboard_worker(settings, tmp_path / 'worker-data') as worker:
-            run = trigger(client).json()
+        # labels pin one run to each worker
+        create_project(client, doomed_repo, project_id='doomed', runs_on=['a'])
+        create_project(client, other_repo, project_id='other', runs_on=['b'])
+        with (
+            runboard_worker(settings, tmp_path / 'worker-b', labels='b'),
+            runboard_worker(settings, tmp_path / 'worker-data', labels='a') as worker,
+        ):
+            run = trigger(client, 'doomed').json()
+            other = trigger(client, 'other').json()
             wait_for_output(client, run['id'], 'started', timeout=60)
+            wait_for_output(client, other['id'], 'started', timeout=60)
             worker.kill()  # the machine is gone: no goodbye, no more heartbeats
             worker.wait(timeout=10)
-        done = wait_for_status(client, run['id'], timeout=60)
+            done = wait_for_status(client, run['id'], timeout=60)
+            lost = wait_for_worker(client, 'worker-data', state='lost', timeout=30)  # the registry says so too
+            survivor = wait_for_status(client, other['id'], timeout=60)
     assert done['status'] == 'crashed', done
     assert outputs(done) == ['started']  # the output it made before the worker was lost is kept
     final = [e['text'] for e in done['events'] if e['type'] == 'status'][-1]
-    assert f':{worker.pid}:' in final and 'is gone' in final  # says which worker was lost
+    assert f'worker {lost["name"]} (pid {worker.pid}' in final and 'is gone' in final  # says which worker was lost
+    assert survivor['status'] == 'succeeded' and outputs(survivor) == ['started', 'finished']  # untouched
+    assert run_processes(run['id']) == []  # its command did not outlive it
+
+
+def run_processes(run_id: str) -> list[int]:
+    """Pids whose environment says they belong to the run."""
+    found = []
+    for entry in Path('/proc').iterdir():
+        try:
+            if entry.name.isdigit() and f'RUNBOARD_RUN_ID={run_id}'.encode() in (entry / 'environ').read_bytes():
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return found
 
 
 def test_a_publish_lost_on_the_way_is_sent_again_and_the_run_executes_once(
@@ -105,10 +98,10 @@ def test_a_publish_lost_on_the_way_is_sent_again_and_the_run_executes_once(
         assert dispatcher is not None
         real_send, sent = dispatcher.send, []
 
-        def drop_the_first(run_id: str) -> None:
+        def drop_the_first(run_id: str, queue: str) -> None:
             sent.append(run_id)
             if len(sent) > 1:
-                real_send(run_id)
+                real_send(run_id, queue)
 
         dispatcher.send = drop_the_first
         create_project(client, repo)

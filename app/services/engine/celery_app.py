@@ -10,9 +10,9 @@ from __future__ import annotations
 from celery import Celery
 
 from app.config import Settings
+from app.services.engine.routing import QUEUE
 
 TASK = 'runboard.execute_run'
-QUEUE = 'runboard.runs'
 
 
 def broker_of(settings: Settings) -> str:

@@ -109,6 +109,8 @@ class RunEngine:
     def _cap_full_locally(self) -> bool:
         """This instance's own running runs already fill the global cap: nothing can start, so there is
         no need to ask the database (which still guards every claim, across instances)."""
+        if self.dispatcher is not None:  # executor=celery: the cap is the workers' slots
+            return False
         return len(self.live) >= self.settings.global_run_cap
 
     def kick(self) -> None:

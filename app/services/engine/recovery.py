@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from app.models import utcnow
-from app.services import procs
+from app.services import procs, workers
 from app.services.engine.live import ClaimedRun
 from app.services.reaper import classify_run, finish_run
 from app.services.run_liveness import is_orphaned, running_runs
@@ -38,7 +38,8 @@ def recover_orphans(
         ):
             continue
         killed = procs.kill_run_processes(run_id, pid)
-        note = f'owner instance {owner} is gone'
+        worker = workers.describe_instance(engine, owner)
+        note = f'{worker} is gone (instance {owner})' if worker else f'owner instance {owner} is gone'
         if killed:
             note += f'; killed {killed} leftover process(es)'
         has_pr = has_pull_request(

@@ -1,0 +1,61 @@
+"""Workers (executor=celery): everyone signed in sees them; operators drain and undrain them."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
+
+from app.api.deps import PrincipalDep, ServicesDep
+from app.api.schemas import problems
+from app.models import WorkerPublic
+from app.services import workers
+from app.services.accounts import Principal
+from app.services.container import Services
+from app.services.errors import DomainError
+
+router = APIRouter(prefix='/workers', tags=['workers'])
+
+
+class WorkersPage(BaseModel):
+    executor: str  # 'local': runs are children of the server and no worker is involved
+    capacity: int  # the slots of the live, undrained workers: the cap on runs executing at once
+    busy: int
+    items: list[WorkerPublic]
+
+
+@router.get('', response_model=WorkersPage, responses=problems(401))
+async def list_workers(services: ServicesDep, principal: PrincipalDep) -> WorkersPage:
+    """Every worker that has registered (lost and stopped ones too, with their state), by name."""
+    items = await run_in_threadpool(
+        workers.list_workers, services.engine, heartbeat_seconds=services.settings.heartbeat_seconds
+    )
+    serving = [w for w in items if w.state == 'live']
+    return WorkersPage(
+        executor=services.settings.executor,
+        capacity=sum(w.slots for w in serving),
+        busy=sum(w.busy for w in items if w.state in ('live', 'draining')),
+        items=items,
+    )
+
+
+async def _set(services: Services, principal: Principal, name: str, draining: bool) -> WorkerPublic:
+    if not principal.is_operator:
+        raise DomainError(403, 'forbidden', 'only operators can drain or undrain a worker')
+    answer = await run_in_threadpool(
+        workers.set_draining, services.engine, name, draining, heartbeat_seconds=services.settings.heartbeat_seconds
+    )
+    services.bus.publish({'type': 'queue'})
+    return answer
+
+
+@router.post('/{name}/drain', response_model=WorkerPublic, responses=problems(401, 403, 404))
+async def drain_worker(name: str, services: ServicesDep, principal: PrincipalDep) -> WorkerPublic:
+    """The worker takes no new runs (on its next heartbeat) while the ones it holds finish. Idempotent."""
+    return await _set(services, principal, name, True)
+
+
+@router.post('/{name}/undrain', response_model=WorkerPublic, responses=problems(401, 403, 404))
+async def undrain_worker(name: str, services: ServicesDep, principal: PrincipalDep) -> WorkerPublic:
+    """The worker takes runs again. Idempotent."""
+    return await _set(services, principal, name, False)

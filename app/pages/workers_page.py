@@ -1,0 +1,100 @@
+"""Workers (executor=celery): who executes runs, with what labels and slots, how busy, when last heard
+from; operators drain and undrain them here. Re-read every few seconds (heartbeats are not events)."""
+
+from __future__ import annotations
+
+from nicegui import ui
+
+from app.client import ApiError
+from app.pages.signin import signed_in
+from app.pages.theme import frame, relative
+from app.state import connection
+
+STATE_COLORS = {'live': 'positive', 'draining': 'warning', 'lost': 'negative', 'stopped': 'grey-7'}
+REFRESH_SECONDS = 3.0
+
+
+class WorkersView:
+    def __init__(self) -> None:
+        self.summary = ui.label().classes('text-sm').props('data-testid=capacity aria-live=polite')
+        self.message = ui.label().classes('text-negative')
+        self.box = ui.column().classes('w-full gap-2').props('role=list aria-label="Workers" data-testid=workers')
+        self.drawn: object = None
+        ui.timer(REFRESH_SECONDS, self.load)
+
+    async def load(self) -> None:
+        try:
+            page = await connection.client().list_workers()
+        except ApiError as exc:
+            self.message.text = f'Could not load workers: {exc}'
+            return
+        self.message.text = ''
+        live = [w for w in page['items'] if w['state'] in ('live', 'draining')]
+        if page['executor'] != 'celery':
+            self.summary.text = (
+                'This server runs every run itself (RUNBOARD_EXECUTOR=local). Set RUNBOARD_EXECUTOR=celery and '
+                'start `runboard worker` on other machines to spread runs over them.'
+            )
+        else:
+            self.summary.text = (
+                f'{len(live)} live worker{"" if len(live) == 1 else "s"} · {page["busy"]} of {page["capacity"]} '
+                'slots busy (draining workers finish their runs but take no new ones)'
+            )
+        shown = [{**w, 'heard': relative(w['heartbeat_at'])} for w in page['items']]
+        if shown != self.drawn:
+            self.drawn = shown
+            self.render(page['items'])
+        self.box.props('data-loaded=true')
+
+    def render(self, items: list[dict]) -> None:
+        self.box.clear()
+        with self.box:
+            if not items:
+                ui.label('No worker has registered yet: start one with `runboard worker --slots 4`.').classes(
+                    'text-sm opacity-70'
+                )
+            for worker in items:
+                self.row(worker)
+
+    def row(self, worker: dict) -> None:
+        with ui.card().tight().classes('w-full').props(f'role=listitem data-worker="{worker["name"]}"'):
+            with ui.row().classes('w-full items-center gap-x-4 gap-y-1 p-2 flex-wrap'):
+                ui.badge(worker['state'], color=STATE_COLORS.get(worker['state'], 'grey')).props(
+                    f'data-state={worker["state"]}'
+                ).classes('text-sm px-2 py-1')
+                ui.label(worker['name']).classes('font-mono text-sm')
+                ui.label(f'{worker["host"]} · pid {worker["pid"]}').classes('text-xs opacity-70')
+                with ui.row().classes('gap-1'):
+                    for label in worker['labels'] or ['no labels']:
+                        ui.chip(label).props('dense outline')
+                ui.label(f'{worker["busy"]} / {worker["slots"]} busy').classes('text-sm font-mono').props(
+                    'data-field=busy'
+                )
+                ui.label(f'heartbeat {relative(worker["heartbeat_at"])}').classes('text-xs opacity-70')
+                ui.label(f'v{worker["version"]}').classes('text-xs opacity-70')
+                ui.space()
+                if worker['state'] == 'live':
+                    ui.button('Drain', icon='pause_circle', on_click=lambda w=worker: self.drain(w, True)).props(
+                        f'flat dense aria-label="Drain worker {worker["name"]}"'
+                    ).classes('rb-tap')
+                elif worker['state'] == 'draining':
+                    ui.button('Undrain', icon='play_circle', on_click=lambda w=worker: self.drain(w, False)).props(
+                        f'flat dense aria-label="Undrain worker {worker["name"]}"'
+                    ).classes('rb-tap')
+
+    async def drain(self, worker: dict, drain: bool) -> None:
+        try:
+            await connection.client().drain_worker(worker['name'], drain=drain)
+        except ApiError as exc:
+            ui.notify(f'Could not {"drain" if drain else "undrain"} {worker["name"]}: {exc}', type='negative')
+            return
+        await self.load()
+
+
+@ui.page('/workers')
+@signed_in
+async def workers_page() -> None:
+    with frame('Workers'):
+        ui.label('Workers').classes('text-lg font-medium').props('role=heading aria-level=1')
+        view = WorkersView()
+        await view.load()
