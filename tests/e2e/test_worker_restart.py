@@ -1,0 +1,106 @@
+"""Team mode with executor=celery in Chromium: the server is stopped (SIGTERM, as a deploy does) while a
+run executes on a `runboard worker`; the run goes on, and a browser tab opened on the restarted server
+shows its earlier output, keeps streaming the new lines and ends `succeeded`. The Workers page lists the
+worker with its labels and busy slot."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import expect
+
+from app.config import Settings
+from app.db import dispose, make_engine
+from app.models import Role
+from app.services.accounts import create_user, ensure_team
+from tests.helpers.backends import REDIS_URL, pg_schema, require_team_services
+from tests.helpers.e2e import screenshot
+from tests.helpers.repos import make_repo
+from tests.helpers.servers import app_process
+from tests.helpers.workers import runboard_worker
+
+pytestmark = pytest.mark.e2e
+SCRIPT = 'for i in $(seq 1 24); do echo "line $i"; sleep 0.5; done\n'
+
+
+def _lines(api: httpx.Client, run_id: str) -> list[str]:
+    return [e['text'] for e in api.get(f'/api/runs/{run_id}').json()['events'] if e['type'] == 'output']
+
+
+def test_a_run_on_a_worker_streams_on_across_a_server_restart(tmp_path: Path, browser) -> None:  # noqa: ANN001
+    require_team_services()
+    with pg_schema() as url:
+        prefix = 'rbtest:' + uuid.uuid4().hex[:10]
+        env = {
+            'RUNBOARD_DATABASE_URL': url,
+            'RUNBOARD_REDIS_URL': REDIS_URL,
+            'RUNBOARD_REDIS_PREFIX': prefix,
+            'RUNBOARD_DEMO': 'false',
+            'RUNBOARD_HEARTBEAT_SECONDS': '1',
+            'RUNBOARD_EXECUTOR': 'celery',
+        }
+        settings = Settings(
+            database_url=url, redis_url=REDIS_URL, redis_prefix=prefix, heartbeat_seconds=1.0, data_dir=tmp_path / 'w'
+        )
+        repo = make_repo(tmp_path / 'repo', {'main': {'run.sh': SCRIPT}})
+        data = tmp_path / 'server'
+        with runboard_worker(settings, tmp_path / 'builder-1', labels='linux'):
+            with app_process(data, env=env) as server:
+                engine = make_engine(url, pool_size=1)
+                try:
+                    ensure_team(engine, 'ops', 'Ops')
+                    _, token = create_user(engine, name='Olga', role=Role.operator, team_ids=['ops'])
+                finally:
+                    dispose(engine)
+                api = httpx.Client(base_url=server['url'], headers={'Authorization': f'Bearer {token}'}, timeout=30)
+                project = {
+                    'id': 'app',
+                    'name': 'App',
+                    'repository': str(repo),
+                    'command': ['sh', 'run.sh'],
+                    'runs_on': ['linux'],
+                    'team_id': 'ops',
+                }
+                assert api.post('/api/projects', json=project).status_code == 201
+                body = {'project_id': 'app', 'branch': 'main', 'depth_level': 'shallow', 'target_framework': 'python'}
+                run_id = api.post('/api/runs', json=body).json()['id']
+                deadline = time.monotonic() + 60
+                while 'line 3' not in _lines(api, run_id):
+                    assert time.monotonic() < deadline, 'the run never started on the worker'
+                    time.sleep(0.2)
+            # the server got SIGTERM and is gone; the run goes on on the worker
+            with app_process(data, port=server['port'], env=env) as again:
+                api = httpx.Client(base_url=again['url'], headers={'Authorization': f'Bearer {token}'}, timeout=30)
+                assert api.get(f'/api/runs/{run_id}').json()['status'] == 'running'
+                context = browser.new_context(viewport={'width': 1100, 'height': 900})
+                try:
+                    page = context.new_page()
+                    page.goto(f'{again["url"]}/runs/{run_id}')
+                    page.locator('[data-testid=token-input] input, input[type=password]').first.fill(token)
+                    page.get_by_role('button', name='Sign in').click()
+                    header = page.get_by_test_id('run-header')
+                    expect(header.locator('[data-status=running]')).to_be_visible(timeout=20_000)
+                    output = page.get_by_test_id('output')
+                    expect(output).to_contain_text('line 1', timeout=10_000)  # what it printed before the restart
+                    shown_at_open = len(_lines(api, run_id))
+                    expect(output).to_contain_text('line 24', timeout=40_000)  # and what it printed after
+                    expect(header.locator('[data-status=succeeded]')).to_be_visible(timeout=20_000)
+                    screenshot(page, 'run-across-server-restart.png')
+
+                    page.get_by_test_id('nav-workers').click()
+                    row = page.locator('[data-worker^="builder-1@"]')
+                    expect(row.locator('[data-state=live]')).to_be_visible(timeout=10_000)
+                    expect(row).to_contain_text('linux')
+                    expect(row.locator('[data-field=busy]')).to_have_text('0 / 2 busy')
+                    screenshot(page, 'workers-page.png')
+                finally:
+                    context.close()
+                done = api.get(f'/api/runs/{run_id}').json()
+    assert done['status'] == 'succeeded'
+    assert [e['text'] for e in done['events'] if e['type'] == 'output'] == [f'line {i}' for i in range(1, 25)]
+    assert [e['text'] for e in done['events'] if e['type'] == 'status'].count('running') == 1  # never restarted
+    assert shown_at_open < 24  # the tab was opened while the run still ran
