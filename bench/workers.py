@@ -1,7 +1,7 @@
 """The Celery executor against the local one: dispatch latency (the admitting commit -> `running`) and
 the drain rate of trivial runs. Prints figures; asserts nothing.
 
-    python bench/workers.py [--runs 1000] [--workers 2] [--slots 4]
+    python bench/workers.py [--runs 1000] [--workers 2] [--slots 4] [--idle 20]
 
 Needs the team backend on loopback: PostgreSQL (database `test`, a fresh schema per executor) and Redis
 (the broker and the event bus). For each executor it starts `python main.py` (and, for celery, --workers
@@ -23,6 +23,7 @@ import tempfile
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from pathlib import Path
 
 import httpx
@@ -91,7 +92,13 @@ def one(executor: str, args: argparse.Namespace, root: Path, repo: Path) -> None
             'max_concurrent_runs': 100000,
         }
         client.post('/api/projects', json=body).raise_for_status()
-        time.sleep(3 if executor == 'celery' else 0)  # workers connected
+        sleeper = {**body, 'id': 'sleeper', 'name': 'sleeper', 'command': ['sleep', '60']}
+        client.post('/api/projects', json=sleeper).raise_for_status()
+        while executor == 'celery':  # every worker registered and live
+            live = [w for w in client.get('/api/workers').json()['items'] if w['state'] == 'live']
+            if len(live) == args.workers:
+                break
+            time.sleep(0.2)
 
         def trigger(n: int) -> None:
             run = {
@@ -125,6 +132,36 @@ def one(executor: str, args: argparse.Namespace, root: Path, repo: Path) -> None
             f'p99 {percentile(latencies, 0.99) * 1000:.0f} ms '
             f'mean {statistics.mean(latencies) * 1000:.0f} ms; statuses {sorted(statuses)}'
         )
+        idle_dispatch, stop_latency = [], []
+        for n in range(args.idle):  # one at a time on idle workers: commit -> running, and Stop -> stopped
+            run = {
+                'project_id': 'sleeper',
+                'branch': f'b/{n:05d}',
+                'depth_level': 'shallow',
+                'target_framework': 'python',
+            }
+            run_id = client.post('/api/runs', json=run).json()['id']
+            while (seen := client.get(f'/api/runs/{run_id}', params={'events_limit': 0}).json())['status'] == 'queued':
+                time.sleep(0.01)
+            idle_dispatch.append(
+                (
+                    datetime.fromisoformat(seen['started_at']) - datetime.fromisoformat(seen['created_at'])
+                ).total_seconds()
+            )
+            time.sleep(0.3)  # the command is up
+            asked = time.perf_counter()
+            client.post(f'/api/runs/{run_id}/stop').raise_for_status()
+            while client.get(f'/api/runs/{run_id}', params={'events_limit': 0}).json()['status'] not in ('stopped',):
+                time.sleep(0.01)
+            stop_latency.append(time.perf_counter() - asked)
+        idle_dispatch.sort()
+        stop_latency.sort()
+        print(
+            f'{executor:6}: {args.idle} runs one at a time: dispatch latency p50 '
+            f'{percentile(idle_dispatch, 0.5) * 1000:.0f} ms p99 {percentile(idle_dispatch, 0.99) * 1000:.0f} ms; '
+            f'Stop -> stopped p50 {percentile(stop_latency, 0.5) * 1000:.0f} ms '
+            f'p99 {percentile(stop_latency, 0.99) * 1000:.0f} ms (kill grace included)'
+        )
     finally:
         for process in reversed(processes):
             stop(process)
@@ -137,6 +174,7 @@ def main() -> None:
     parser.add_argument('--runs', type=int, default=1000)
     parser.add_argument('--workers', type=int, default=2)
     parser.add_argument('--slots', type=int, default=4)
+    parser.add_argument('--idle', type=int, default=20, help='runs timed one at a time on idle workers')
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix='rb-workers-'))
     repo = make_repo(root / 'repo', args.runs)

@@ -268,6 +268,12 @@ async def project_page(
         return
     with frame(project['name']):
         ui.label(shown(project['name'])).classes('text-xl font-bold').props('role=heading aria-level=1 dir=auto')
+        if project.get('runs_on'):
+            with ui.row().classes('items-center gap-1 text-sm').props('data-testid=runs-on'):
+                ui.label('runs on workers with labels').classes('opacity-70')
+                for label in project['runs_on']:
+                    ui.chip(label).props('dense outline')
+                ui.link('Workers', '/workers').classes('rb-tap-link')
         forms: list[RunFormView] = []
 
         async def branches_changed() -> None:

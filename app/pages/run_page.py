@@ -94,7 +94,7 @@ class TimelineView:
                     ui.label(f'exit code {run["exit_code"]}')
             if run['status'] == 'queued' and run.get('waiting'):
                 ui.label(f'#{run.get("queue_position")} in line · {run["waiting"]}').classes(
-                    'text-sm text-warning'
+                    'text-sm text-orange-10'
                 ).props('data-testid=waiting')
             if run.get('error'):
                 ui.label(run['error']).classes('text-sm text-negative')

@@ -162,7 +162,7 @@ class RunsListView:
                 )
                 if run['status'] == 'queued' and run.get('waiting'):
                     ui.label(f'#{run.get("queue_position")} in line · {run["waiting"]}').classes(
-                        'text-xs text-warning'
+                        'text-xs text-orange-10'
                     ).props('data-field=waiting')
                 if run.get('retry_of'):
                     ui.link(f'retry of {run["retry_of"]}', f'/runs/{run["retry_of"]}').classes('text-xs rb-tap-link')

@@ -31,6 +31,8 @@ def make_celery(settings: Settings) -> Celery:
         task_default_queue=QUEUE,
         broker_connection_retry_on_startup=True,
         worker_hijack_root_logger=False,
+        worker_send_task_events=True,  # Flower (or `celery events`) shows each run's task
+        task_send_sent_event=True,
         task_serializer='json',
         accept_content=['json'],
     )
