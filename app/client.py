@@ -85,7 +85,20 @@ def answer_of(reply: httpx.Response) -> Response:
     return Response(reply.status_code, data, lowered)
 
 
-class RunboardClient:
+class WorkersApi:
+    """The workers part of the API (executor=celery)."""
+
+    async def request(self, method: str, path: str) -> Response:  # RunboardClient.request
+        raise NotImplementedError
+
+    async def list_workers(self) -> dict:
+        return (await self.request('GET', '/workers')).data
+
+    async def drain_worker(self, name: str, *, drain: bool = True) -> dict:
+        return (await self.request('POST', f'/workers/{quote(name, safe="")}/{"drain" if drain else "undrain"}')).data
+
+
+class RunboardClient(WorkersApi):
     def __init__(
         self,
         base_url: str,
@@ -174,14 +187,6 @@ class RunboardClient:
 
     async def revoke_user_tokens(self, user: str) -> dict:
         return (await self.request('POST', '/tokens/revoke', params={'user': user})).data
-
-    # -- workers (executor=celery)
-    async def list_workers(self) -> dict:
-        return (await self.request('GET', '/workers')).data
-
-    async def drain_worker(self, name: str, *, drain: bool = True) -> dict:
-        action = 'drain' if drain else 'undrain'
-        return (await self.request('POST', f'/workers/{quote(name, safe="")}/{action}')).data
 
     # -- runs
     async def trigger_run(
