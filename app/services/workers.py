@@ -56,25 +56,26 @@ def register(
         return row.draining
 
 
-def beat(engine: Engine, name: str) -> bool:
-    """Refresh the heartbeat; returns whether a person asked this worker to drain."""
+def _touch(engine: Engine, name: str, **changes: object) -> bool:
+    """Set fields on the worker's row; returns its draining flag (False when the row is gone)."""
     with session_scope(engine) as session:
         row = session.get(Worker, name)
-        if row is None:  # removed by hand: come back
+        if row is None:
             return False
-        row.heartbeat_at = utcnow()
+        for key, value in changes.items():
+            setattr(row, key, value)
         session.add(row)
         session.commit()
         return row.draining
 
 
+def beat(engine: Engine, name: str) -> bool:
+    """Refresh the heartbeat; returns whether a person asked this worker to drain."""
+    return _touch(engine, name, heartbeat_at=utcnow())
+
+
 def mark_stopped(engine: Engine, name: str) -> None:
-    with session_scope(engine) as session:
-        row = session.get(Worker, name)
-        if row is not None:
-            row.stopped_at = utcnow()
-            session.add(row)
-            session.commit()
+    _touch(engine, name, stopped_at=utcnow())
 
 
 def list_workers(engine: Engine, *, heartbeat_seconds: float, include_gone: bool = True) -> list[WorkerPublic]:
