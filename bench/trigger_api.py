@@ -17,6 +17,7 @@ import json
 import os
 import shutil
 import socket
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -26,6 +27,8 @@ import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from seed import seed  # noqa: E402
 
 
 def free_port() -> int:
@@ -168,7 +171,7 @@ async def phase(session, url: str, bodies: list[tuple[str, bytes]], clients: int
     }
 
 
-async def bench(args: argparse.Namespace) -> None:
+async def bench(args: argparse.Namespace) -> dict:
     try:
         import aiohttp  # a lean client: the client shares the machine's cores with the server
     except ImportError:
@@ -196,6 +199,13 @@ async def bench(args: argparse.Namespace) -> None:
             }
             async with session.post(url + '/api/projects', json=project) as reply:
                 assert reply.status == 201, await reply.text()
+                repository_key = (await reply.json())['repository_key']
+            if getattr(args, 'seed_runs', 0):
+                async with session.get(url + '/api/me') as reply:
+                    user_id = (await reply.json())['user_id']
+                conn = sqlite3.connect(data_dir / 'runboard.db', isolation_level=None, timeout=30)
+                seed(conn, args.seed_runs, 'bench', repository_key, user_id, 'rb')
+                conn.close()
             bodies = [
                 (
                     uuid.uuid4().hex,
@@ -258,17 +268,25 @@ async def bench(args: argparse.Namespace) -> None:
             process.kill()
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)
+    return {'created': created, 'replayed': replayed, 'load_before': load_before}
+
+
+def report(args: argparse.Namespace, figures: dict) -> None:
     print(
         f'server: {args.server}  clients: {args.clients}  requests: {args.requests}  (SQLite, global cap 0)  '
-        f'load average before: {load_before}'
+        f'load average before: {figures["load_before"]}'
     )
-    for name, figures in (('create', created), ('replay', replayed)):
-        print(
-            f'{name:7s} {figures["per_second"]:8.0f} runs/s  p50 {figures["p50_ms"]:6.1f} ms  '
-            f'p99 {figures["p99_ms"]:6.1f} ms  errors {figures["errors"]}  statuses {figures["statuses"]}  '
-            f'CPU/request: server {figures["server_cpu_ms"]:.2f} ms, client {figures["client_cpu_ms"]:.2f} ms'
-            + (f'  e.g. {figures["sample_errors"]}' if figures['sample_errors'] else '')
-        )
+    for name in ('created', 'replayed'):
+        print(line(name, figures[name]))
+
+
+def line(name: str, figures: dict) -> str:
+    return (
+        f'{name:8s} {figures["per_second"]:8.0f} runs/s  p50 {figures["p50_ms"]:6.1f} ms  '
+        f'p99 {figures["p99_ms"]:6.1f} ms  errors {figures["errors"]}  statuses {figures["statuses"]}  '
+        f'CPU/request: server {figures["server_cpu_ms"]:.2f} ms, client {figures["client_cpu_ms"]:.2f} ms'
+        + (f'  e.g. {figures["sample_errors"]}' if figures['sample_errors'] else '')
+    )
 
 
 def main() -> None:
@@ -279,7 +297,9 @@ def main() -> None:
     parser.add_argument('--server', choices=('main', 'api'), default='main')
     parser.add_argument('--py-spy', metavar='FILE', help='record collapsed stacks of the server into FILE')
     parser.add_argument('--keep', action='store_true', help='keep the temporary data directory')
-    asyncio.run(bench(parser.parse_args()))
+    parser.add_argument('--seed-runs', type=int, default=0, help='finished runs put into the table first')
+    args = parser.parse_args()
+    report(args, asyncio.run(bench(args)))
 
 
 if __name__ == '__main__':

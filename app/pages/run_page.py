@@ -7,7 +7,8 @@ from collections import deque
 from nicegui import background_tasks, ui
 
 from app.client import ApiError
-from app.pages.runs_list import RETRYABLE, retry, stop_run
+from app.pages.run_row import RETRYABLE
+from app.pages.runs_list import retry, stop_run
 from app.pages.signin import signed_in
 from app.pages.theme import duration, frame, relative, status_badge
 from app.state import connection, live

@@ -8,17 +8,18 @@ from urllib.parse import urlencode
 from nicegui import background_tasks, ui
 
 from app.client import ApiError
-from app.pages.theme import STATUS_LABELS, duration, relative, status_badge
+from app.pages.run_row import run_row
+from app.pages.theme import STATUS_LABELS, duration, relative
 from app.pages.widgets import confirm
 from app.state import connection, live
-from app.state.runs_store import ACTIVE, RunFilters, RunsStore
-from app.state.text import shown
+from app.state.runs_store import RunFilters, RunsStore
 
 STATUSES = ['queued', 'running', 'succeeded', 'failed', 'timed_out', 'crashed', 'stopped']
 KINDS = ['manual', 'retry', 'auto']
-RETRYABLE = ('failed', 'timed_out', 'crashed', 'stopped')
 WAITING_REFRESH_TICKS = 5  # seconds between re-reads of the queued rows' waiting reasons
 WAITING_REFRESH_ROWS = 20
+OLDER_PAGE = 50
+MAX_PAGE = 500  # the API's largest page: a reload after "load older" re-reads at most this many
 
 
 class RunsListView:
@@ -39,6 +40,13 @@ class RunsListView:
                 ui.label('○ connecting…').classes('text-xs opacity-70').props('data-testid=live aria-live=polite')
             )
         self.box = ui.column().classes('w-full gap-2').props('role=list aria-label="Runs" data-testid=runs')
+        with ui.row().classes('w-full items-center gap-2'):
+            self.older_button = (
+                ui.button('Load older runs', icon='expand_more', on_click=self.load_older)
+                .props('flat data-testid=load-older')
+                .classes('rb-tap')
+            )
+            self.shown_label = ui.label().classes('text-xs opacity-70').props('data-testid=runs-shown')
         ui.timer(1.0, self.tick)
 
     # -- data
@@ -46,15 +54,33 @@ class RunsListView:
         filters = self.store.filters
         try:
             page = await connection.client().list_runs(
-                limit=self.store.limit, project=filters.project, status=filters.status, kind=filters.kind
+                limit=min(self.store.limit, MAX_PAGE), project=filters.project, status=filters.status, kind=filters.kind
             )
         except ApiError as exc:
             self.message.text = f'Could not load runs: {exc}'
             return
         self.message.text = ''
-        self.store.load(page['items'])
+        self.store.load(page['items'], has_more=page['next_cursor'] is not None)
         self.render()
         self.box.props('data-loaded=true')
+
+    async def load_older(self) -> None:
+        """The next page below the oldest row shown (keyset: flat however many runs there are)."""
+        filters, cursor = self.store.filters, self.store.older_cursor
+        if cursor is None:
+            return
+        self.older_button.props('loading')
+        try:
+            page = await connection.client().list_runs(
+                limit=OLDER_PAGE, cursor=cursor, project=filters.project, status=filters.status, kind=filters.kind
+            )
+        except ApiError as exc:
+            self.message.text = f'Could not load older runs: {exc}'
+            return
+        finally:
+            self.older_button.props(remove='loading')
+        self.store.append_older(page['items'], has_more=page['next_cursor'] is not None)
+        self.render()
 
     def on_event(self, event: dict) -> None:
         """Mark the run dirty; one drain task fetches each dirty run once (a burst of changes costs one read
@@ -122,6 +148,16 @@ class RunsListView:
                 card.move(self.box, target_index=index)
         self.cards = cards
         self.shown = [(self.row_key(r), dict(r)) for r in rows]
+        self.update_footer()
+
+    def update_footer(self) -> None:
+        real = len([r for r in self.store.rows if not r.get('optimistic')])
+        self.older_button.set_visibility(self.store.older_cursor is not None)
+        self.shown_label.text = (
+            f'{real} run{"" if real == 1 else "s"} shown' + (', older ones below' if self.store.older_cursor else '')
+            if real
+            else ''
+        )
 
     def _rebuild(self, rows: list[dict]) -> None:
         self.box.clear()
@@ -133,57 +169,11 @@ class RunsListView:
             for run in rows:
                 self.cards.append(self._row(run))
         self.shown = [(self.row_key(r), dict(r)) for r in rows]
+        self.update_footer()
 
     def _row(self, run: dict) -> ui.element:
-        marker = f'data-optimistic={run["optimistic"]}' if run.get('optimistic') else f'data-run={run["id"]}'
-        with (
-            ui.card()
-            .tight()
-            .classes('w-full rb-row')
-            .props(f'role=listitem {marker} data-status={run["status"]}') as card
-        ):
-            with ui.row().classes('w-full items-center gap-x-3 gap-y-1 p-2 flex-wrap'):
-                if run.get('optimistic'):
-                    with ui.row().classes('items-center gap-1'):
-                        ui.spinner(size='sm')
-                        ui.badge('Submitting…', color='grey-6').classes('text-sm px-2 py-1')
-                else:
-                    status_badge(run['status'])
-                    ui.link(run['id'], f'/runs/{run["id"]}').classes('font-mono text-sm rb-tap-link')
-                parts = [
-                    run.get('project_id') if self.show_project else None,
-                    run.get('branch_name'),
-                    run.get('depth_level'),
-                    run.get('target_framework'),
-                    run.get('kind'),
-                ]
-                ui.label(' · '.join(shown(p) for p in parts if p)).classes('text-sm').props(
-                    'data-field=params dir=auto'
-                )
-                if run['status'] == 'queued' and run.get('waiting'):
-                    ui.label(f'#{run.get("queue_position")} in line · {run["waiting"]}').classes(
-                        'text-xs text-orange-10'
-                    ).props('data-field=waiting')
-                if run.get('retry_of'):
-                    ui.link(f'retry of {run["retry_of"]}', f'/runs/{run["retry_of"]}').classes('text-xs rb-tap-link')
-                ui.label(run.get('user_name') or '').classes('text-xs opacity-70')
-                started = (
-                    ui.label(relative(run.get('started_at') or run.get('created_at')))
-                    .classes('text-xs opacity-70')
-                    .props('data-field=started')
-                )
-                took = ui.label(duration(run)).classes('text-xs opacity-70 font-mono').props('data-field=duration')
-                self.tickers[self.row_key(run)] = (run, started, took)
-                ui.space()
-                if not run.get('optimistic'):
-                    if run['status'] in RETRYABLE:
-                        ui.button('Retry', icon='replay', on_click=lambda r=run: retry(r)).props(
-                            f'flat dense aria-label="Retry run {run["id"]}"'
-                        ).classes('rb-tap')
-                    if run['status'] in ACTIVE and run['status'] != 'stopping':
-                        ui.button('Stop', icon='stop', on_click=lambda r=run: self.stop(r)).props(
-                            f'flat dense color=negative aria-label="Stop run {run["id"]}"'
-                        ).classes('rb-tap')
+        card, started, took = run_row(run, show_project=self.show_project, on_stop=self.stop, on_retry=retry)
+        self.tickers[self.row_key(run)] = (run, started, took)
         return card
 
     def tick(self) -> None:

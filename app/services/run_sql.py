@@ -47,13 +47,17 @@ SQL_KEY_INSERT = (
     'VALUES (:u, :k, :fp, :run, :now, :expires) ON CONFLICT DO NOTHING'
 )
 SQL_KEY_DELETE_EXPIRED = 'DELETE FROM idempotencykey WHERE user_id = :u AND key = :k AND expires_at <= :now'
-# everything the repository rules need, in one statement
+# everything the repository rules need, in one statement, each part an index lookup (flat as runs pile up)
 SQL_REPOSITORY_FACTS = (
     'SELECT (SELECT count(*) FROM project WHERE id = :pid AND repository_key = :repo), '
     '(SELECT min(max_concurrent_runs) FROM project WHERE repository_key = :repo), '
-    f'(SELECT count(*) FROM run WHERE repository_key = :repo AND {ACTIVE_SQL} AND slot IS NOT NULL), '
     f'(SELECT max(slot) FROM run WHERE repository_key = :repo AND {ACTIVE_SQL} AND slot IS NOT NULL), '
     f'(SELECT id FROM run WHERE repository_key = :repo AND branch_name = :branch AND {ACTIVE_SQL})'
+)
+# asked only when the highest slot reaches the limit (else max(slot) + 1 is free): counting stops there
+SQL_SLOTTED_COUNT = (
+    'SELECT count(*) FROM (SELECT 1 FROM run WHERE repository_key = :repo AND '
+    f'{ACTIVE_SQL} AND slot IS NOT NULL LIMIT :limit) AS held'
 )
 SQL_SLOTTED_IDS = (
     f'SELECT id FROM run WHERE repository_key = :repo AND {ACTIVE_SQL} AND slot IS NOT NULL ORDER BY id LIMIT 100'

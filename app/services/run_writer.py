@@ -81,6 +81,16 @@ class RunWriter:
         )
         self.bus.publish({'type': 'queue'})
 
+    def _slotted_below(self, cursor: Cursor, repo: str, limit: int, max_slot: int | None) -> int:
+        """The active slotted runs, or any smaller number when that is already below `limit` (all the
+        verdict asks): slots are distinct, so there are at most max_slot + 1 of them."""
+        if max_slot is None:
+            return 0
+        if max_slot + 1 < limit:
+            return max_slot + 1
+        cursor.execute(self.sql['SQL_SLOTTED_COUNT'], {'repo': repo, 'limit': limit})
+        return int(cursor.fetchone()[0])
+
     def insert(
         self,
         cursor: Cursor,
@@ -98,9 +108,10 @@ class RunWriter:
         repo = project.repository_key
         sql = self.sql
         cursor.execute(sql['SQL_REPOSITORY_FACTS'], {'pid': project.id, 'repo': repo, 'branch': spec.branch_name})
-        project_ok, limit, slotted, max_slot, holder = cursor.fetchone()
+        project_ok, limit, max_slot, holder = cursor.fetchone()
         if not project_ok:
             raise StaleProject()  # deleted, or moved to another repository since it was cached
+        slotted = self._slotted_below(cursor, repo, limit, max_slot)
         # projects sharing a repository share the smallest limit among them
         verdict = admission.repository_verdict(
             slotted_active=slotted, max_concurrent=limit, branch_holder=holder, bypass_concurrency=bypass_concurrency

@@ -48,14 +48,32 @@ class RunsStore:
     def __init__(self, *, filters: RunFilters | None = None, limit: int = 20) -> None:
         self.filters = filters or RunFilters()
         self.limit = limit
+        self.page_size = limit
         self.rows: list[dict[str, Any]] = []
+        self.has_more = False  # the server has older rows for these filters (from the last page read)
         self._pending: dict[str, _Pending] = {}
 
     # -- server facts
-    def load(self, runs: list[dict[str, Any]]) -> None:
+    def load(self, runs: list[dict[str, Any]], *, has_more: bool = False) -> None:
         """A fresh page from GET /runs; optimistic rows still in flight stay on top."""
         optimistic = [r for r in self.rows if r.get('optimistic')]
         self.rows = optimistic + [copy.deepcopy(r) for r in runs if self.filters.matches(r)][: self.limit]
+        self.has_more = has_more
+
+    @property
+    def older_cursor(self) -> str | None:
+        """Where the next older page starts: the oldest run shown (keyset on the id, which sorts by
+        creation), so rows that live updates pushed out of the list are read again, never skipped."""
+        real = [r['id'] for r in self.rows if not r.get('optimistic') and r.get('id')]
+        return real[-1] if real and self.has_more else None
+
+    def append_older(self, runs: list[dict[str, Any]], *, has_more: bool) -> None:
+        """An older page below the list; the list keeps that many more rows from now on."""
+        known = {r.get('id') for r in self.rows}
+        older = [copy.deepcopy(r) for r in runs if r.get('id') not in known and self.filters.matches(r)]
+        self.limit = len([r for r in self.rows if not r.get('optimistic')]) + len(older)
+        self.rows += older
+        self.has_more = has_more
 
     def apply_event(self, run: dict[str, Any]) -> None:
         """A live update: the run as the server now has it. Upserts (or drops it when it no longer matches the
@@ -75,7 +93,11 @@ class RunsStore:
             return
         optimistic = [r for r in self.rows if r.get('optimistic')]
         real = [r for r in self.rows if not r.get('optimistic')] + [copy.deepcopy(run)]
+        if self.limit > self.page_size:  # the person loaded older pages: keep them, grow
+            self.limit += 1
         real.sort(key=lambda r: r.get('id') or '', reverse=True)  # run ids sort by creation
+        if len(real) > self.limit:
+            self.has_more = True  # the oldest row went off the bottom: "load older" brings it back
         self.rows = optimistic + real[: self.limit]
 
     # -- the optimistic lifecycle

@@ -142,3 +142,31 @@ def test_load_keeps_rows_in_flight_on_top() -> None:
 )
 def test_filters_encode_to_the_url_query(filters: RunFilters, query: dict) -> None:
     assert filters.query() == query
+
+
+def test_older_pages_go_below_and_the_list_keeps_them() -> None:
+    store = store_with(run('r5'), run('r4'), limit=2)
+    store.has_more = True
+    assert store.older_cursor == 'r4'
+    store.append_older([run('r4'), run('r3'), run('r2')], has_more=False)  # r4 again: shown once
+    assert [r['id'] for r in store.rows] == ['r5', 'r4', 'r3', 'r2']
+    assert store.older_cursor is None  # nothing older
+    store.apply_event(run('r6'))  # once older pages are loaded, a new run on top pushes none out
+    assert [r['id'] for r in store.rows] == ['r6', 'r5', 'r4', 'r3', 'r2']
+
+
+def test_the_older_cursor_is_the_oldest_row_shown_so_rows_pushed_out_are_read_again() -> None:
+    store = store_with(run('r3'), run('r2'), limit=2)
+    store.has_more = True
+    store.apply_event(run('r4'))  # r2 falls off the bottom
+    assert [r['id'] for r in store.rows] == ['r4', 'r3']
+    assert store.older_cursor == 'r3'  # the next page starts after r3: r2 comes back
+    token = store.begin_optimistic(PARAMS)
+    assert store.older_cursor == 'r3' and store.rows[0]['optimistic'] == token
+
+
+def test_older_rows_that_do_not_match_the_filters_are_left_out() -> None:
+    store = store_with(run('r5', status='failed'), filters=RunFilters(status='failed'))
+    store.append_older([run('r4', status='failed'), run('r3', status='succeeded')], has_more=True)
+    assert [r['id'] for r in store.rows] == ['r5', 'r4']
+    assert store.has_more
