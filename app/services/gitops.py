@@ -114,6 +114,12 @@ def branch_commit(repository: str, branch: str) -> str | None:
     return line.split(' ', 1)[0] or None
 
 
+def read_heads(repository: str) -> dict[str, str]:
+    """Every branch's commit, in one call (no sorting, no subjects: cheap even with 40,000 branches)."""
+    listing = git('for-each-ref', '--format=%(objectname) %(refname:strip=2)', 'refs/heads', cwd=repository, timeout=30)
+    return {name: commit for commit, _, name in (line.partition(' ') for line in listing.splitlines()) if name}
+
+
 def search_branches(branches: list[Branch], query: str, limit: int, base: str | None = None) -> list[Branch]:
     """Pure: the picker's top matches: names containing `query` (case-insensitive), newest commit first, at
     most `limit`; the base branch, when it matches, is always among them."""
@@ -129,8 +135,9 @@ def search_branches(branches: list[Branch], query: str, limit: int, base: str | 
 class BranchCache:
     """Branch knowledge per repository, shaped so a repository with 40,000 branches never stalls anyone.
 
-    - exists(): one `git rev-parse` per name, remembered briefly (found: EXISTS_TTL; not found: MISSING_TTL,
-      so a client repeating unknown names cannot keep the server forking git).
+    - commit()/exists(): from a snapshot of all heads read at most every EXISTS_TTL; a name it lacks gets one
+      exact lookup, remembered briefly (found: EXISTS_TTL; not found: MISSING_TTL, so a client repeating
+      unknown names cannot keep the server forking git).
     - get(): the listing for the picker. A small repository is simply listed again; a large one (a listing
       slower than QUICK_LISTING_SECONDS) is served from memory, and once that copy is older than the TTL one
       background refresh (single-flight per repository) reads it again: only its first listing is waited for.
@@ -147,6 +154,8 @@ class BranchCache:
         self._known: dict[tuple[str, str], tuple[float, str | None]] = {}
         self._lock = threading.Lock()
         self._refreshing: dict[str, threading.Lock] = {}
+        self._heads: dict[str, tuple[float, dict[str, str]]] = {}  # repository -> (read at, head -> commit)
+        self._reading_heads: dict[str, threading.Lock] = {}
 
     def _refresh(self, repository: str) -> tuple[float, list[Branch]]:
         with self._lock:
@@ -191,8 +200,13 @@ class BranchCache:
         return self.commit(repository, branch) is not None
 
     def commit(self, repository: str, branch: str) -> str | None:
-        """The branch's commit (None: no such branch), remembered briefly."""
+        """The branch's commit (None: no such branch), remembered briefly: from a snapshot of every head
+        (one `git for-each-ref`, read again once it is EXISTS_TTL old), so admissions do not fork git one
+        by one; a name the snapshot lacks (pushed since) is looked up exactly, as before."""
         now = time.monotonic()
+        heads = self._heads_snapshot(repository, now)
+        if heads is not None and branch in heads:
+            return heads[branch]
         known = self._known.get((repository, branch))
         if known and now - known[0] < (self.EXISTS_TTL if known[1] else self.MISSING_TTL):
             return known[1]
@@ -202,10 +216,28 @@ class BranchCache:
         self._known[(repository, branch)] = (now, commit)
         return commit
 
+    def _heads_snapshot(self, repository: str, now: float) -> dict[str, str] | None:
+        snapshot = self._heads.get(repository)
+        if snapshot is not None and now - snapshot[0] < self.EXISTS_TTL:
+            return snapshot[1]
+        with self._lock:
+            lock = self._reading_heads.setdefault(repository, threading.Lock())
+        with lock:  # one reader per repository; the others take what it read
+            snapshot = self._heads.get(repository)
+            if snapshot is not None and now - snapshot[0] < self.EXISTS_TTL:
+                return snapshot[1]
+            try:
+                heads = read_heads(repository)
+            except (GitError, OSError):
+                return None  # the exact lookup answers (and reports) instead
+            self._heads[repository] = (time.monotonic(), heads)
+            return heads
+
     def forget(self, repository: str) -> None:
         """The repository changed (a mirror was fetched): the next question reads it again."""
         with self._lock:
             self._entries.pop(repository, None)
+            self._heads.pop(repository, None)
             for key in [k for k in self._known if k[0] == repository]:
                 self._known.pop(key, None)
 
