@@ -96,6 +96,12 @@ class Run(SQLModel, table=True):
         partial_unique_index('uq_run_active_auto', 'project_id', where=ACTIVE_LOOP_RUN_SQL),
         Index('ix_run_status_created', 'status', 'created_at'),
         Index('ix_run_project_created', 'project_id', 'created_at'),
+        # the runs list: one (filter, id) index per filter, so a page is read in index order (run_reads.py)
+        Index('ix_run_project_id', 'project_id', 'id'),
+        Index('ix_run_status_id', 'status', 'id'),
+        Index('ix_run_kind_id', 'kind', 'id'),
+        Index('ix_run_user_id', 'user_id', 'id'),
+        Index('ix_run_branch_id', 'branch_name', 'id'),
     )
     id: str = Field(primary_key=True)
     project_id: str = Field(foreign_key='project.id')
