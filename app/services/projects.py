@@ -7,14 +7,12 @@ from sqlmodel import Session, col, select
 
 from app.db import session_scope
 from app.models import (
-    ACTIVE_STATUSES,
     CredentialsIn,
     IssueClaim,
     Project,
     ProjectCreate,
     ProjectPublic,
     ProjectUpdate,
-    Run,
     utcnow,
 )
 from app.services import gitops, run_sql
@@ -35,12 +33,10 @@ def get_visible(session: Session, project_id: str, principal: Principal) -> Proj
     return project
 
 
-def to_public(session: Session, project: Project) -> ProjectPublic:
-    active = session.exec(
-        select(func.count())
-        .select_from(Run)
-        .where(col(Run.project_id) == project.id, col(Run.status).in_(ACTIVE_STATUSES))
-    ).one()
+def to_public(session: Session, project: Project, active_counts: dict[str, int] | None = None) -> ProjectPublic:
+    if active_counts is None:
+        active_counts = run_sql.active_counts_by_project(session.connection())
+    active = active_counts.get(project.id, 0)
     parked = session.exec(
         select(func.count())
         .select_from(IssueClaim)
@@ -68,7 +64,8 @@ def list_projects(engine: Engine, principal: Principal) -> list[ProjectPublic]:
         rows = session.exec(
             select(Project).where(col(Project.team_id).in_(principal.team_ids)).order_by(col(Project.name))
         ).all()
-        return [to_public(session, p) for p in rows]
+        active = run_sql.active_counts_by_project(session.connection())
+        return [to_public(session, p, active) for p in rows]
 
 
 def get_project(engine: Engine, principal: Principal, project_id: str) -> ProjectPublic:

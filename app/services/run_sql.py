@@ -97,6 +97,12 @@ def count_active(conn: Connection) -> int:
     return int(conn.execute(text(f'SELECT count(*) FROM run WHERE {ACTIVE_SQL}')).scalar_one())
 
 
+def active_counts_by_project(conn: Connection) -> dict[str, int]:
+    """Active runs per project, read through the status index (never every run of a project)."""
+    rows = conn.execute(text(f'SELECT project_id, count(*) FROM run WHERE {ACTIVE_SQL} GROUP BY project_id'))
+    return {project_id: int(count) for project_id, count in rows}
+
+
 def active_run_ids(conn: Connection, *, project_id: str | None = None) -> list[str]:
     if project_id is None:
         return list(conn.execute(text(f'SELECT id FROM run WHERE {ACTIVE_SQL}')).scalars())
