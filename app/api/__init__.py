@@ -10,6 +10,7 @@ from starlette.types import ASGIApp
 
 from app.api import events, me, projects, runs
 from app.api.deps import auth_refusal
+from app.api.fast_trigger import FastTrigger
 from app.api.problems import BodyLimitMiddleware, CorrelationMiddleware, install_error_handlers
 from app.api.routing import ApiDispatcher, ApiPathMiddleware
 from app.config import Settings
@@ -37,6 +38,7 @@ def api_router() -> APIRouter:
 def install_api(app: FastAPI, *, max_body_bytes: int) -> None:
     app.include_router(api_router())
     install_error_handlers(app, api_prefix=API_PREFIX, auth_check=auth_refusal, extra_headers=runs.quota_headers)
+    app.add_middleware(FastTrigger, prefix=API_PREFIX)  # innermost: after the body limit and the path rewrite
     app.add_middleware(BodyLimitMiddleware, max_bytes=max_body_bytes, api_prefix=API_PREFIX)
     app.add_middleware(ApiPathMiddleware, prefix=API_PREFIX)
     app.add_middleware(CorrelationMiddleware, api_prefix=API_PREFIX)
