@@ -63,14 +63,14 @@ def make_repo(path: Path, branches: int) -> Path:
     return path
 
 
-def server_env(data_dir: Path) -> dict[str, str]:
+def server_env(data_dir: Path, window_seconds: int = 600) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(('PYTEST', 'NICEGUI', 'RUNBOARD_'))}
     env.update(
         RUNBOARD_DATA_DIR=str(data_dir),
         RUNBOARD_GLOBAL_RUN_CAP='0',
         RUNBOARD_DEMO='false',
         RUNBOARD_RATE_LIMIT_RUNS='10000000',
-        RUNBOARD_RATE_LIMIT_WINDOW_SECONDS='600',
+        RUNBOARD_RATE_LIMIT_WINDOW_SECONDS=str(window_seconds),
     )
     return env
 
@@ -84,7 +84,7 @@ API_ONLY = (
 )
 
 
-def start_server(kind: str, data_dir: Path, port: int, log_path: Path) -> subprocess.Popen:
+def start_server(kind: str, data_dir: Path, port: int, log_path: Path, window_seconds: int = 600) -> subprocess.Popen:
     if kind == 'main':
         argv = [sys.executable, 'main.py', '--port', str(port), '--data-dir', str(data_dir)]
     else:
@@ -92,7 +92,7 @@ def start_server(kind: str, data_dir: Path, port: int, log_path: Path) -> subpro
     return subprocess.Popen(
         argv,
         cwd=ROOT,
-        env=server_env(data_dir),
+        env=server_env(data_dir, window_seconds),
         stdout=open(log_path, 'wb'),
         stderr=subprocess.STDOUT,
         start_new_session=True,

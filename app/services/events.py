@@ -45,6 +45,10 @@ class EventBus:
     def publish(self, event: dict[str, Any]) -> None:
         self._deliver(event)
 
+    def publish_many(self, events: list[dict[str, Any]]) -> None:
+        for event in events:
+            self.publish(event)
+
     def _deliver(self, event: dict[str, Any]) -> None:
         loop = self._loop
         if loop is None or loop.is_closed():
@@ -99,11 +103,19 @@ class RedisEventBus(EventBus):
                 await asyncio.sleep(0.5)
 
     def publish(self, event: dict[str, Any]) -> None:
+        self.publish_many([event])
+
+    def publish_many(self, events: list[dict[str, Any]]) -> None:
+        """One round trip to Redis for all of them (a pipeline), each delivered as its own message."""
         try:
-            self._sync.publish(self._channel, json.dumps(event, default=str))
+            with self._sync.pipeline(transaction=False) as pipe:
+                for event in events:
+                    pipe.publish(self._channel, json.dumps(event, default=str))
+                pipe.execute()
         except Exception:  # Redis holds only what may be lost: degrade to local delivery
             log.warning('redis publish failed; delivering locally', exc_info=True)
-            self._deliver(event)
+            for event in events:
+                self._deliver(event)
 
     async def close(self) -> None:
         if self._task:

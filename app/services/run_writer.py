@@ -70,16 +70,18 @@ class RunWriter:
             cursor.fetchall()
 
     def announce(self, run: RunPublic, project: Project) -> None:
-        self.bus.publish(
-            {
-                'type': 'run',
-                'id': run.id,
-                'project_id': run.project_id,
-                'team_id': project.team_id,
-                'status': run.status,
-            }
+        self.bus.publish_many(
+            [
+                {
+                    'type': 'run',
+                    'id': run.id,
+                    'project_id': run.project_id,
+                    'team_id': project.team_id,
+                    'status': run.status,
+                },
+                {'type': 'queue'},
+            ]
         )
-        self.bus.publish({'type': 'queue'})
 
     def _slotted_below(self, cursor: Cursor, repo: str, limit: int, max_slot: int | None) -> int:
         """The active slotted runs, or any smaller number when that is already below `limit` (all the

@@ -1,0 +1,100 @@
+"""Server memory as runs are admitted: RSS of `python main.py` after each batch. Prints figures; asserts
+nothing.
+
+    python bench/memory.py [--warmup 5000] [--admissions 50000] [--batch 5000] [--window 30]
+
+SQLite, global cap 0 (every run stays queued), the same client as bench/trigger_api.py, distinct
+branches. The rate-limit window is short (--window seconds, limit raised): the sliding log holds one
+entry per admission for the window by design, so a long window would show the log, not a leak.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from trigger_api import free_port, make_repo, phase, start_server, wait_healthy  # noqa: E402
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f'/proc/{pid}/status').read_text().splitlines():
+        if line.startswith('VmRSS:'):
+            return int(line.split()[1]) / 1024
+    return float('nan')
+
+
+async def main(args: argparse.Namespace) -> None:
+    import aiohttp
+
+    workdir = Path(tempfile.mkdtemp(prefix='rb-memory-'))
+    total = args.warmup + args.admissions
+    repo = make_repo(workdir / 'repo', total)
+    port = free_port()
+    url = f'http://127.0.0.1:{port}'
+    process = start_server('main', workdir / 'data', port, workdir / 'server.log', window_seconds=args.window)
+    try:
+        async with aiohttp.ClientSession() as session:
+            await wait_healthy(session, url, process)
+            token = json.loads((workdir / 'data' / 'credentials.json').read_text())['token']
+            session.headers['Authorization'] = f'Bearer {token}'
+            project = {
+                'id': 'bench',
+                'name': 'Bench',
+                'repository': str(repo),
+                'command': ['true'],
+                'max_concurrent_runs': 100_000,
+            }
+            async with session.post(url + '/api/projects', json=project) as reply:
+                assert reply.status == 201, await reply.text()
+            done, after_warmup, started = 0, None, time.monotonic()
+            print(f'batch of {args.batch}, window {args.window} s; admitted -> RSS')
+            while done < total:
+                bodies = [
+                    (
+                        uuid.uuid4().hex,
+                        json.dumps(
+                            {
+                                'project_id': 'bench',
+                                'branch': f'b/{done + i:05d}',
+                                'depth_level': 'shallow',
+                                'target_framework': 'python',
+                            }
+                        ).encode(),
+                    )
+                    for i in range(min(args.batch, total - done))
+                ]
+                figures = await phase(session, url, bodies, 16, 201)
+                done += len(bodies)
+                rss = rss_mb(process.pid)
+                if after_warmup is None and done >= args.warmup:
+                    after_warmup = rss
+                print(
+                    f'{done:7d} admitted  RSS {rss:7.1f} MB  ({figures["per_second"]:.0f} runs/s, '
+                    f'{figures["errors"]} errors, {time.monotonic() - started:.0f} s)'
+                )
+            await asyncio.sleep(args.window + 2)  # the rate-limit log empties
+            end = rss_mb(process.pid)
+            print(
+                f'after the warm-up {after_warmup:.1f} MB; after {args.admissions} more admissions and one window '
+                f'of quiet {end:.1f} MB: {end - after_warmup:+.1f} MB '
+                f'({(end - after_warmup) * 1024 / args.admissions:.2f} KB per run)'
+            )
+    finally:
+        process.terminate()
+        process.wait(20)
+
+
+if __name__ == '__main__':
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--warmup', type=int, default=5000)
+    parser.add_argument('--admissions', type=int, default=50_000)
+    parser.add_argument('--batch', type=int, default=5000)
+    parser.add_argument('--window', type=int, default=30)
+    asyncio.run(main(parser.parse_args()))

@@ -1,0 +1,161 @@
+"""Team mode (PostgreSQL + Redis): POST /runs on one `python main.py` instance, then on two instances
+sharing the database and the bus, the same client split between them. Prints figures; asserts nothing.
+
+    python bench/team.py [--requests 4000] [--clients 16]
+
+Needs PostgreSQL (127.0.0.1:5432, trust, database `test`; a fresh schema per phase) and Redis
+(127.0.0.1:6379). On a 2-core machine the client and both servers share the cores, so the total cannot
+double; server CPU per admission shows what more machines would give.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import sqlalchemy as sa
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from trigger_api import ROOT, cpu_seconds, free_port, make_repo, phase, server_env, wait_healthy  # noqa: E402
+
+PG = 'postgresql+psycopg://postgres@127.0.0.1:5432/test'
+REDIS = 'redis://127.0.0.1:6379/0'
+
+
+def start(data: Path, port: int, url: str, prefix: str) -> subprocess.Popen:
+    env = {
+        **server_env(data),
+        'RUNBOARD_DATABASE_URL': url,
+        'RUNBOARD_REDIS_URL': REDIS,
+        'RUNBOARD_REDIS_PREFIX': prefix,
+    }
+    return subprocess.Popen(
+        [sys.executable, 'main.py', '--port', str(port), '--data-dir', str(data)],
+        cwd=ROOT,
+        env=env,
+        stdout=open(data.parent / f'{data.name}.log', 'wb'),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
+async def one_phase(instances: int, args: argparse.Namespace, workdir: Path, repo: Path) -> None:
+    import aiohttp
+
+    schema = f'bench_{uuid.uuid4().hex[:8]}'
+    admin = sa.create_engine(PG, isolation_level='AUTOCOMMIT')
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA {schema}'))
+    url = f'{PG}?options=-csearch_path%3D{schema}'
+    processes, urls = [], []
+    try:
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=args.clients * 2)) as session:
+            for n in range(instances):  # one after the other: the first one migrates the schema
+                port = free_port()
+                data = workdir / f'{schema}-{n}'
+                data.mkdir()
+                processes.append(start(data, port, url, schema))
+                urls.append(f'http://127.0.0.1:{port}')
+                await wait_healthy(session, urls[-1], processes[-1])
+            token = json.loads((workdir / f'{schema}-0' / 'credentials.json').read_text())['token']
+            session.headers['Authorization'] = f'Bearer {token}'
+            project = {
+                'id': 'bench',
+                'name': 'Bench',
+                'repository': str(repo),
+                'command': ['true'],
+                'max_concurrent_runs': 100_000,
+            }
+            async with session.post(urls[0] + '/api/projects', json=project) as reply:
+                assert reply.status == 201, await reply.text()
+            bodies = [
+                (
+                    uuid.uuid4().hex,
+                    json.dumps(
+                        {
+                            'project_id': 'bench',
+                            'branch': f'b/{i:05d}',
+                            'depth_level': 'shallow',
+                            'target_framework': 'python',
+                        }
+                    ).encode(),
+                )
+                for i in range(args.requests)
+            ]
+            await phase(session, urls[0], bodies[:50], 1, 201)  # warm-up
+            rest = bodies[50:]
+            spy = None
+            if args.py_spy:
+                spy = subprocess.Popen(
+                    [
+                        'py-spy',
+                        'record',
+                        '-p',
+                        str(processes[0].pid),
+                        '-r',
+                        '250',
+                        '--format',
+                        'raw',
+                        '-o',
+                        f'{args.py_spy}.{instances}',
+                        '--nonblocking',
+                    ],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+                await asyncio.sleep(1)
+            cpu = [cpu_seconds(p.pid) for p in processes]
+            started = time.perf_counter()
+            shares = [rest[n::instances] for n in range(instances)]
+            results = await asyncio.gather(
+                *(
+                    phase(session, u, share, args.clients // instances, 201)
+                    for u, share in zip(urls, shares, strict=True)
+                )
+            )
+            elapsed = time.perf_counter() - started
+            used = sum(cpu_seconds(p.pid) - before for p, before in zip(processes, cpu, strict=True))
+            if spy is not None:
+                spy.send_signal(2)
+                spy.wait(30)
+            ok = sum(r['ok'] for r in results)
+            p99 = max(r['p99_ms'] for r in results)
+            print(
+                f'{instances} instance(s): {ok / elapsed:6.0f} admitted runs/s  p99 {p99:6.1f} ms  '
+                f'errors {sum(r["errors"] for r in results)}  server CPU {used * 1000 / len(rest):.2f} ms per admission'
+            )
+    finally:
+        for process in processes:
+            process.terminate()
+            process.wait(20)
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA {schema} CASCADE'))
+        admin.dispose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--requests', type=int, default=4000)
+    parser.add_argument('--clients', type=int, default=16)
+    parser.add_argument('--py-spy', metavar='FILE', help='record the first instance into FILE.<instances>')
+    args = parser.parse_args()
+    workdir = Path(tempfile.mkdtemp(prefix='rb-team-'))
+    repo = make_repo(workdir / 'repo', args.requests + 100)
+    print(
+        f'team mode (PostgreSQL + Redis), {args.clients} clients, {args.requests} requests, '
+        f'load before: {" ".join(f"{x:.2f}" for x in os.getloadavg())}'
+    )
+    for instances in (1, 2):
+        asyncio.run(one_phase(instances, args, workdir, repo))
+
+
+if __name__ == '__main__':
+    main()
