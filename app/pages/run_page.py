@@ -12,12 +12,27 @@ from app.pages.runs_list import retry, stop_run
 from app.pages.signin import signed_in
 from app.pages.theme import duration, frame, relative, status_badge
 from app.state import connection, live
+from app.state.ansi import ansi_html
 from app.state.runs_store import ACTIVE
 from app.state.text import shown
 from app.state.timeline import Line, OutputWindow
 
 FETCH_PAGE = 5000
 HEAD_EVENTS = 500
+
+
+def push_line(log: ui.log, text: str, *, classes: str | None = None) -> None:
+    """One output line: plain text, or ANSI colours as escaped spans (app/state/ansi.py)."""
+    html = ansi_html(text)
+    if html is None:
+        log.push(text, classes=classes)
+        return
+    with log:
+        line = ui.html(html, sanitize=False)  # every character escaped; only our own spans
+        if classes:
+            line.classes(classes)
+    while log.max_lines is not None and len(log.default_slot.children) > log.max_lines:
+        log.remove(0)
 
 
 class TimelineView:
@@ -44,6 +59,7 @@ class TimelineView:
             )
             self.count_label = ui.label().classes('text-xs opacity-70').props('data-testid=line-count')
         self.earlier = ui.log().classes('w-full rb-log rb-earlier').props('data-testid=earlier-output')
+        self.earlier_lines: list[str] = []  # what the earlier-lines box shows, oldest first
         self.earlier.set_visibility(False)
         self.output = (
             ui.log(max_lines=self.window.window)
@@ -110,7 +126,7 @@ class TimelineView:
     # -- output
     def show(self, lines: list[Line]) -> None:
         for line in lines:
-            self.output.push(line.marker + line.text, classes='stage' if line.kind != 'output' else None)
+            push_line(self.output, line.marker + line.text, classes='stage' if line.kind != 'output' else None)
         if any(line.kind == 'stage' for line in lines):
             self.render_stages()
         self.count_label.text = f'{self.run.get("output_lines", 0)} output lines · seq {self.window.last_seq}'
@@ -209,12 +225,10 @@ class TimelineView:
             ui.notify(f'Could not load earlier lines: {exc}', type='negative')
             return
         lines = self.window.loaded_earlier(events)
-        previous = [child.text for child in self.earlier.default_slot.children if isinstance(child, ui.label)]
+        self.earlier_lines = [line.marker + line.text for line in lines] + self.earlier_lines
         self.earlier.clear()
-        for line in lines:
-            self.earlier.push(line.marker + line.text)
-        for text in previous:
-            self.earlier.push(text)
+        for text in self.earlier_lines:
+            push_line(self.earlier, text)
         self.earlier.set_visibility(True)
         self.earlier_button.set_visibility(self.window.has_earlier)
 

@@ -23,12 +23,16 @@ echo "test_login ... FAILED"
 sleep 1
 exit 1
 """
+COLOURED = (
+    "#!/bin/sh\nprintf '\\033[31merror: something broke\\033[0m\\n'\n"
+    "printf 'tests \\033[1;32mPASSED\\033[0m <b>not markup</b>\\n'\nexit 1\n"
+)
 HUGE = '#!/bin/sh\necho "::stage:: flood"\nseq 1 100000\necho "::stage:: done"\n'
 
 
 @pytest.fixture(scope='module')
 def env(tmp_path_factory: pytest.TempPathFactory) -> Stack:
-    branches = {'main': {'run.sh': PIPELINE}, 'huge': {'run.sh': HUGE}}
+    branches = {'main': {'run.sh': PIPELINE}, 'huge': {'run.sh': HUGE}, 'coloured': {'run.sh': COLOURED}}
     with stack(tmp_path_factory.mktemp('timeline'), branches, RUNBOARD_RATE_LIMIT_RUNS='1000') as s:
         s.create_project('alpha', max_concurrent_runs=10)
         yield s
@@ -70,6 +74,21 @@ def test_timeline_follows_output_and_status_then_retry_opens_the_form(page: Page
     assert page.url.rsplit('/', 1)[1] != run_id
     expect(page.get_by_test_id('retry-of')).to_have_text(run_id)
     expect(page.locator('[data-param=kind]')).to_have_text('retry')
+
+
+def test_ansi_colours_are_shown_as_colours_not_codes(page: Page, env: Stack) -> None:
+    run = env.trigger('alpha', 'coloured').json()
+    wait_terminal(env, run['id'])
+    page.goto(f'{env.ui_url}/runs/{run["id"]}')
+    output = page.get_by_test_id('output')
+    error = output.locator('.rb-ansi-1', has_text='error: something broke')
+    expect(error).to_be_visible()
+    assert error.evaluate('e => getComputedStyle(e).color') == 'rgb(198, 40, 40)'  # red, from the stylesheet
+    passed = output.locator('.rb-ansi-2', has_text='PASSED')
+    expect(passed).to_have_css('font-weight', '700')
+    expect(output).to_contain_text('<b>not markup</b>')  # text stays text
+    assert '[31m' not in output.inner_text() and '\x1b' not in output.inner_text()
+    screenshot(page, 'run-output-ansi.png')
 
 
 def test_100k_lines_are_windowed_and_earlier_lines_load_on_demand(page: Page, env: Stack) -> None:
