@@ -145,12 +145,13 @@ class RunboardClient(WorkersApi):
         try:
             reply = await self._http.request(method, API + path, json=json_body, params=params, headers=sent_headers)
         except httpx.TimeoutException as exc:
-            raise ApiError(
-                0, 'timeout', f'The server did not answer in time ({type(exc).__name__}).', correlation_id
-            ) from exc
+            raise ApiError(0, 'timeout', 'The server did not answer in time.', correlation_id) from exc
         except httpx.TransportError as exc:
             raise ApiError(
-                0, 'network', f'Could not reach the server at {self.base_url}: {type(exc).__name__}.', correlation_id
+                0,
+                'network',
+                f'Could not reach the Runboard server at {self.base_url}: it may be restarting or offline.',
+                correlation_id,
             ) from exc
         return answer_of(reply)
 

@@ -125,7 +125,12 @@ class ProjectCard:
         with self.last_run:
             if view.last_run:
                 status_badge(view.last_run['status'])
-                ui.link(relative(view.last_run['created_at']), f'/runs/{view.last_run["id"]}').classes('text-sm')
+                last = view.last_run
+                finished = last.get('finished_at')  # when it ended, not when it was asked for
+                ui.link(
+                    f'finished {relative(finished)}' if finished else f'started {relative(last["created_at"])}',
+                    f'/runs/{last["id"]}',
+                ).classes('text-sm').props('data-field=last-run-time')
             else:
                 ui.label('none yet').classes('opacity-70')
         self.causes.clear()

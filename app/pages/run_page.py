@@ -42,6 +42,7 @@ class TimelineView:
         self.catching_up = False
         self.again = False
         self.ticks = 0
+        self.started_label: ui.label | None = None
         self.header = ui.column().classes('w-full gap-2').props('data-testid=run-header aria-live=polite')
         self.stages = ui.row().classes('w-full gap-2 flex-wrap').props('data-testid=stages aria-label="Stages"')
         with ui.row().classes('w-full items-center gap-2 flex-wrap'):
@@ -98,7 +99,9 @@ class TimelineView:
                 ):
                     with ui.row().classes('gap-1 items-baseline'):
                         ui.label(name).classes('opacity-60')
-                        ui.label(shown(value)).props(f'data-param={name} dir=auto')
+                        label = ui.label(shown(value)).props(f'data-param={name} dir=auto')
+                        if name == 'started':
+                            self.started_label = label  # a relative time: the clock keeps it true
                 if run.get('issue_number'):
                     ui.label(f'issue #{run["issue_number"]} {shown(run.get("issue_title"))}').props('dir=auto')
                 if run.get('retry_of'):
@@ -118,6 +121,8 @@ class TimelineView:
 
     def tick(self) -> None:
         self.ticks += 1
+        if self.started_label is not None:
+            self.started_label.text = relative(self.run.get('started_at') or self.run.get('created_at'))
         if self.run.get('status') == 'running':
             self.took.text = duration(self.run)
         elif self.run.get('status') == 'queued' and self.ticks % 3 == 0:

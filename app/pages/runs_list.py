@@ -85,8 +85,8 @@ class RunsListView:
     def on_event(self, event: dict) -> None:
         """Mark the run dirty; one drain task fetches each dirty run once (a burst of changes costs one read
         per run, always of its latest state)."""
-        if event.get('type') != 'run' or not event.get('id'):
-            return
+        if event.get('type') != 'run' or not event.get('id') or self.box.is_deleted:
+            return  # (deleted: the person left the page while an update was on its way)
         self.dirty[event['id']] = None
         if not self.draining:
             self.draining = True
@@ -102,6 +102,8 @@ class RunsListView:
                 except ApiError:
                     continue
                 run.pop('events', None)
+                if self.box.is_deleted:  # the page went away while the run was read
+                    return
                 self.store.apply_event(run)
                 if not self.dirty:
                     self.render()

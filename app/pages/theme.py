@@ -32,6 +32,7 @@ def frame(title: str, *, show_person: bool = True) -> Iterator[None]:
     )
     ui.add_body_html(NOSCRIPT_HTML)  # without JavaScript: a link to the plain project list (app/pages/plain.py)
     ui.dark_mode(None)  # follow the system
+    ui.page_title(f'{title} · Runboard')  # tabs and history tell pages apart
     with ui.header().classes('items-center justify-between px-4 py-2'):
         with ui.link(target='/').classes('text-white no-underline flex items-center gap-2'):
             ui.icon('sports_score').classes('text-2xl')

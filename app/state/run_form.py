@@ -106,7 +106,8 @@ def quota_banner(quota: dict[str, Any] | None, now: datetime) -> QuotaBanner | N
         at = resets.astimezone().strftime('%H:%M:%S') if resets else 'the end of the window'
         return QuotaBanner(
             'amber',
-            f'You are close to your run limit. {remaining} runs remaining in the current window (resets at {at}).',
+            f'You are close to your run limit. {remaining} run{"" if remaining == 1 else "s"} remaining in the '
+            f'current window (resets at {at}).',
             False,
             seconds_until(quota.get('resets_at'), now),
         )

@@ -64,7 +64,7 @@ def test_amber_banner_when_close_to_the_limit_keeps_run_active(page: Page, env: 
     use_quota(env, LIMIT - 1)
     open_form(page, env)
     amber = page.get_by_test_id('quota-amber')
-    expect(amber).to_contain_text('You are close to your run limit. 1 runs remaining in the current window (resets at ')
+    expect(amber).to_contain_text('You are close to your run limit. 1 run remaining in the current window (resets at ')
     expect(page.get_by_test_id('run')).to_be_enabled()
 
 

@@ -80,6 +80,7 @@ def test_ansi_colours_are_shown_as_colours_not_codes(page: Page, env: Stack) -> 
     run = env.trigger('alpha', 'coloured').json()
     wait_terminal(env, run['id'])
     page.goto(f'{env.ui_url}/runs/{run["id"]}')
+    expect(page).to_have_title(f'Run {run["id"]} · Runboard')  # each page says what it is
     output = page.get_by_test_id('output')
     error = output.locator('.rb-ansi-1', has_text='error: something broke')
     expect(error).to_be_visible()

@@ -93,7 +93,7 @@ def quota(remaining: int, limit: int = 20, resets_in: int = 90) -> dict:
             False,
             'You are close to your run limit. 2 runs remaining in the current window (resets at ',
         ),
-        (quota(1, limit=10), 'amber', False, '1 runs remaining'),
+        (quota(1, limit=10), 'amber', False, '1 run remaining'),
         (quota(0, resets_in=90), 'red', True, 'Quota exhausted — next window opens in 1:30.'),
         (quota(0, resets_in=7), 'red', True, 'Quota exhausted — next window opens in 7 s.'),
         (None, None, None, None),
