@@ -63,6 +63,20 @@ def processes_of_run(run_id: str) -> list[int]:
     return found
 
 
+def run_ids_on_this_host() -> set[str]:
+    """The run ids that processes on this machine carry in RUNBOARD_RUN_ID."""
+    found: set[str] = set()
+    for entry in Path('/proc').iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            environ = (entry / 'environ').read_bytes().split(b'\0')
+        except OSError:
+            continue
+        found.update(v[len(b'RUNBOARD_RUN_ID=') :].decode() for v in environ if v.startswith(b'RUNBOARD_RUN_ID='))
+    return found
+
+
 def process_group_of(pid: int) -> int | None:
     try:
         stat = Path(f'/proc/{pid}/stat').read_text()

@@ -4,6 +4,7 @@ their output to the shared database and bus, survive a restart of the server, an
 from __future__ import annotations
 
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -157,3 +158,31 @@ def require_rabbitmq() -> str:
             pytest.fail('RabbitMQ does not answer on 127.0.0.1:5672 (scripts/services.sh starts it in CI)')
         pytest.skip('RabbitMQ is not running on 127.0.0.1:5672')
     return 'amqp://guest:guest@127.0.0.1:5672//'
+
+
+def test_a_worker_started_again_kills_the_processes_of_its_killed_instance(
+    settings_factory, repo_factory, tmp_path
+) -> None:  # noqa: ANN001
+    settings = settings_factory(executor='celery', heartbeat_seconds=1.0)
+    repo = repo_factory({'main': shell_script('echo started; sleep 60')})
+    with api_server(settings) as server, server.client() as client:
+        create_project(client, repo)
+        worker_context = runboard_worker(settings, tmp_path / 'worker-data')
+        worker = worker_context.__enter__()
+        try:
+            run = trigger(client).json()
+            wait_for_output(client, run['id'], 'started', timeout=60)
+        except BaseException:
+            worker_context.__exit__(None, None, None)
+            raise
+    # the server is gone (nobody to notice); the worker is killed without a goodbye: its run's command goes on
+    worker.kill()
+    worker.wait(timeout=10)
+    worker_context.__exit__(None, None, None)
+    left = run_processes(run['id'])
+    assert left, 'the killed worker left nothing running: nothing to test'
+    with runboard_worker(settings, tmp_path / 'worker-data'):  # the same machine, a new instance
+        deadline = time.monotonic() + 30
+        while run_processes(run['id']) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert run_processes(run['id']) == []

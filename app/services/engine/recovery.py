@@ -7,7 +7,7 @@ from collections.abc import Callable, Collection
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, bindparam, text
 
 from app.models import utcnow
 from app.services import procs, workers
@@ -62,3 +62,26 @@ def recover_orphans(
         if done:
             finished.append({'id': run_id, **done})
     return finished
+
+
+def kill_leftovers_of_dead_instances(engine: Engine, me: str) -> list[str]:
+    """Processes on this machine of runs whose instance is gone (a worker killed with -9, restarted here):
+    killed now, not when a server's recovery happens to run on this machine. Their runs end through
+    recovery, which reads the heartbeats. Returns the run ids whose processes were killed."""
+    ids = procs.run_ids_on_this_host()
+    if not ids:
+        return []
+    with engine.connect() as conn:
+        owners: dict[str, str | None] = dict(
+            conn.execute(
+                text('SELECT id, owner_instance FROM run WHERE id IN :ids').bindparams(
+                    bindparam('ids', expanding=True)
+                ),
+                {'ids': sorted(ids)},
+            ).all()
+        )
+    killed = []
+    for run_id, owner in owners.items():
+        if owner and owner != me and procs.owner_is_dead(owner) and procs.kill_run_processes(run_id):
+            killed.append(run_id)
+    return killed

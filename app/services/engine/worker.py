@@ -30,6 +30,7 @@ from app.services.engine.claim import claim_run
 from app.services.engine.dispatch import forget_dispatch
 from app.services.engine.engine import RunEngine
 from app.services.engine.live import ClaimedRun, LiveRun, new_instance_id
+from app.services.engine.recovery import kill_leftovers_of_dead_instances
 from app.services.engine.routing import queues_served
 from app.services.events import make_bus
 from app.services.gitops import BranchCache
@@ -104,6 +105,8 @@ class WorkerRuntime:
             slots=slots,
             version=version('runboard'),
         )
+        for run_id in kill_leftovers_of_dead_instances(self.db, self.engine.instance_id):
+            log.warning('killed the processes run %s left behind on this machine (its worker is gone)', run_id)
         self.consuming = True  # Celery starts consuming every queue of our labels
         self._stop = threading.Event()
         threading.Thread(target=self._beat_forever, name='runboard-worker-beat', daemon=True).start()
