@@ -98,7 +98,22 @@ class WorkersApi:
         return (await self.request('POST', f'/workers/{quote(name, safe="")}/{"drain" if drain else "undrain"}')).data
 
 
-class RunboardClient(WorkersApi):
+class LogApi:
+    """Streamed answers, read chunk by chunk rather than as one JSON document."""
+
+    _http: httpx.AsyncClient
+
+    async def run_log(self, run_id: str) -> AsyncIterator[bytes]:
+        """The run's output as printed, streamed (GET /runs/{id}/log)."""
+        async with self._http.stream('GET', f'{API}/runs/{run_id}/log') as reply:
+            if reply.status_code != 200:
+                await reply.aread()
+                answer_of(reply)  # raises the ApiError it describes
+            async for chunk in reply.aiter_bytes():
+                yield chunk
+
+
+class RunboardClient(WorkersApi, LogApi):
     def __init__(
         self,
         base_url: str,

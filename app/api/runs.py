@@ -7,6 +7,7 @@ import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from app.api.deps import PrincipalDep, ServicesDep, authenticate, correlation
@@ -169,6 +170,28 @@ async def get_run(
         run_id,
         events_limit=events_limit,
         with_events=events_limit > 0,
+    )
+
+
+@router.get(
+    '/{run_id}/log',
+    response_class=StreamingResponse,
+    responses={200: {'content': {'text/plain': {}}, 'description': 'The output, one line each'}, **problems(401, 404)},
+)
+async def run_log(
+    run_id: str,
+    services: ServicesDep,
+    principal: PrincipalDep,
+    timestamps: bool = False,
+) -> StreamingResponse:
+    """The run's output as it was printed (ANSI codes kept), streamed: a download, or `runboard runs logs
+    --raw`. With timestamps=true each line starts with the time it was stored."""
+    await run_in_threadpool(run_reads.list_events, services.engine, principal, run_id, after=0, limit=1)  # 404 first
+    lines = run_reads.output_lines(services.engine, principal, run_id, timestamps=timestamps)
+    return StreamingResponse(
+        lines,
+        media_type='text/plain; charset=utf-8',
+        headers={'Content-Disposition': f'attachment; filename="{run_id}.log"'},
     )
 
 

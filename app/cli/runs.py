@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Annotated, Optional
 
 import typer
@@ -215,12 +216,21 @@ def logs(
             rich_help_panel='Output',
         ),
     ] = False,
+    raw: Annotated[
+        bool,
+        typer.Option('--raw', help='Only the output, exactly as printed (colour codes kept): for files and pipes.'),
+    ] = False,
     server: ServerOpt = None,
 ) -> None:
     """Print a run's timeline: status changes, stages and output lines, in order."""
     cli = Cli.make(server, json_output)
 
     async def work(client: RunboardClient) -> int:
+        if raw:
+            async for chunk in client.run_log(run_id):
+                sys.stdout.buffer.write(chunk)
+            sys.stdout.buffer.flush()
+            return Exit.OK
         if follow:
             final = await follow_and_print(cli, client, run_id, json_lines=cli.json)
             return exit_code_for_outcome(final['status'])

@@ -35,6 +35,13 @@ def push_line(log: ui.log, text: str, *, classes: str | None = None) -> None:
         log.remove(0)
 
 
+def draw_stages(box: ui.row, stages: list[Line]) -> None:
+    box.clear()
+    with box:
+        for stage in stages:
+            ui.chip(stage.text, icon='flag').props('dense outline data-stage')
+
+
 class TimelineView:
     def __init__(self, run: dict) -> None:
         self.run = run
@@ -138,10 +145,7 @@ class TimelineView:
         self.earlier_button.set_visibility(self.window.has_earlier)
 
     def render_stages(self) -> None:
-        self.stages.clear()
-        with self.stages:
-            for stage in self.window.stages[-30:]:
-                ui.chip(stage.text, icon='flag').props('dense outline data-stage')
+        draw_stages(self.stages, self.window.stages[-30:])
 
     async def stages_from_head(self, after: int, until: int) -> None:
         """Stage markers of a skipped part, from its first HEAD_EVENTS events (the API has no stage-only

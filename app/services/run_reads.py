@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from sqlalchemy import Engine
@@ -114,3 +115,24 @@ def list_runs_waiting(
     items, next_cursor = list_runs(engine, principal, **filters)
     run_waiting.annotate(engine, settings, items)
     return items, next_cursor
+
+
+LOG_PAGE = 5000
+
+
+def output_lines(engine: Engine, principal: Principal, run_id: str, *, timestamps: bool = False) -> Iterator[bytes]:
+    """The run's output lines in order, a page of events at a time (a sync iterator: Starlette reads it
+    in its threadpool, so a 100,000-line log never sits in memory whole)."""
+    after = 0
+    while True:
+        page = list_events(engine, principal, run_id, after=after, limit=LOG_PAGE)
+        chunk = [
+            (f'{event.at.isoformat()} ' if timestamps else '') + event.text + '\n'
+            for event in page
+            if event.type == 'output'
+        ]
+        if chunk:
+            yield ''.join(chunk).encode()
+        if len(page) < LOG_PAGE:
+            return
+        after = page[-1].seq

@@ -198,3 +198,23 @@ def test_follow_rides_out_a_network_outage_without_losing_or_repeating_lines(set
         assert 'reconnecting' in followed.stderr
         ticks = [line.split()[-1] for line in followed.stdout.splitlines() if ' tick ' in line]
         assert ticks == [str(i) for i in range(1, 9)]
+
+
+def test_the_raw_log_is_the_output_exactly_as_printed(settings_factory, repo_factory) -> None:
+    from tests.helpers.api import assert_problem
+
+    with served(settings_factory, repo_factory) as (server, cli):
+        run_id = cli(*TRIGGER, '--branch', 'main', '--depth', 'shallow', '--json').json()['id']
+        assert cli('runs', 'logs', run_id, '--follow').code == 0
+        raw = cli('runs', 'logs', run_id, '--raw')
+        assert raw.code == 0 and raw.stdout == 'start main shallow\nall good\n'  # no status or stage lines
+        with server.client() as client:
+            reply = client.get(f'/api/runs/{run_id}/log', params={'timestamps': 'true'})
+            assert reply.status_code == 200 and reply.headers['content-type'].startswith('text/plain')
+            assert reply.headers['content-disposition'] == f'attachment; filename="{run_id}.log"'
+            stamped = reply.text.splitlines()
+            assert [line.split(' ', 1)[1] for line in stamped] == ['start main shallow', 'all good']
+            assert all(line[:4].isdigit() and 'T' in line.split(' ', 1)[0] for line in stamped)
+            assert_problem(client.get('/api/runs/run_nope/log'), 404, 'not_found')
+        missing = cli('runs', 'logs', 'run_nope', '--raw')
+        assert missing.code == 4 and 'not_found' in missing.stderr
