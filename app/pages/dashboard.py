@@ -14,7 +14,13 @@ from app.state import connection
 
 @ui.page('/')
 @signed_in
-async def dashboard(project: str | None = None, status: str | None = None, kind: str | None = None) -> None:
+async def dashboard(
+    project: str | None = None,
+    status: str | None = None,
+    kind: str | None = None,
+    on: str | None = None,  # the runs list's branch filter
+    by: str | None = None,  # and its person filter
+) -> None:
     with frame('Dashboard'):
         await project_cards()
         ui.label('Latest runs').classes('text-lg font-medium').props('role=heading aria-level=2')
@@ -22,4 +28,4 @@ async def dashboard(project: str | None = None, status: str | None = None, kind:
             projects = await connection.client().list_projects()
         except ApiError:
             projects = []
-        await runs_list(project=project, status=status, kind=kind, url_path='/', projects=projects)
+        await runs_list(project=project, status=status, kind=kind, branch=on, user=by, url_path='/', projects=projects)

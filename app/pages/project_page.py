@@ -13,7 +13,7 @@ from app.pages.signin import signed_in
 from app.pages.theme import frame
 from app.pages.widgets import correlation_chip
 from app.state import connection
-from app.state.run_form import Failure, RunFormState, submit_run
+from app.state.run_form import Failure, RunFormState, failure_after_run_update, submit_run
 from app.state.runs_store import RunFilters, RunsStore
 from app.state.text import shown
 
@@ -47,6 +47,15 @@ def branch_select(branches: list[dict], wanted: str | None, base: str) -> ui.sel
 
 def pick(value: str | None, allowed: list[str]) -> str | None:
     return value if value in allowed else (allowed[0] if allowed else None)
+
+
+def keyboard_stop(wrap: ui.element, reason: str | None) -> None:
+    """A disabled Run stays reachable by keyboard, named, with its reason (and its tooltip)."""
+    if reason:
+        label = f'Run (unavailable: {reason})'.replace('"', "'")
+        wrap.props(f'tabindex=0 role=button aria-disabled=true aria-label="{label}"')
+    else:
+        wrap.props('tabindex=-1').props(remove='role aria-disabled aria-label')
 
 
 class RunFormView:
@@ -93,7 +102,7 @@ class RunFormView:
                     .props('data-testid=framework')
                 )
             with ui.row().classes('items-center gap-3 flex-wrap'):
-                with ui.element('span').props('tabindex=-1') as self.run_wrap:
+                with ui.element('span').props('tabindex=-1 aria-describedby=rb-run-reason') as self.run_wrap:
                     self.run_button = (
                         ui.button('Run', icon='play_arrow', on_click=self.submit)
                         .classes('rb-tap')
@@ -154,7 +163,7 @@ class RunFormView:
         self.run_button.set_enabled(reason is None)
         self.run_button.props(f'aria-disabled={"true" if reason else "false"}')
         self.run_tooltip.text = reason or 'Start the run'
-        self.run_wrap.props(f'tabindex={"0" if reason else "-1"}')
+        keyboard_stop(self.run_wrap, reason)
         self.reason.text = reason if reason and not self.submitting else ''
         self.reason.set_visibility(bool(self.reason.text))
 
@@ -233,6 +242,10 @@ class RunFormView:
         self.limits.render(failure)
         self.update_button()
 
+    def on_run_update(self, run: dict) -> None:
+        if self.failure is not None and (updated := failure_after_run_update(self.failure, run)) is not None:
+            self.show_failure(updated)
+
     async def reset(self) -> None:
         """A new submit: the values the form opened with, a new idempotency key, no old failure shown."""
         self.branch.value = self.initial['branch']
@@ -255,6 +268,8 @@ async def project_page(
     framework: str | None = None,
     status: str | None = None,
     kind: str | None = None,
+    on: str | None = None,  # the runs list's branch filter (`branch` preselects the form's)
+    by: str | None = None,  # and its person filter
 ) -> None:
     client = connection.client()
     try:
@@ -287,10 +302,15 @@ async def project_page(
             await branches_changed()
 
         repository_settings(project, on_saved=settings_saved)
-        store = RunsStore(filters=RunFilters(project=project_id, status=status or None, kind=kind or None))
+        store = RunsStore(
+            filters=RunFilters(
+                project=project_id, status=status or None, kind=kind or None, branch=on or None, user=by or None
+            )
+        )
         form = RunFormView(project, branches, store, retry_of=retry_of, branch=branch, depth=depth, framework=framework)
         forms.append(form)
         await repository.load(fetch=True)
         ui.label('Runs').classes('text-lg font-medium').props('role=heading aria-level=2')
         form.list_view = await runs_list(project=project_id, url_path=f'/projects/{project_id}', store=store)
+        form.list_view.on_run_update.append(form.on_run_update)
         await form.refresh_quota()

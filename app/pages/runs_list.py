@@ -32,6 +32,7 @@ class RunsListView:
         self.cards: list[ui.element] = []
         self.dirty: dict[str, None] = {}  # run ids changed since we last read them (insertion-ordered)
         self.draining = False
+        self.on_run_update: list[Any] = []  # called with each run read after a live change (the form's 409 banner)
         self.ticks = 0
         with ui.row().classes('w-full items-center gap-2'):
             self.message = ui.label().classes('text-negative')
@@ -53,9 +54,7 @@ class RunsListView:
     async def load(self) -> None:
         filters = self.store.filters
         try:
-            page = await connection.client().list_runs(
-                limit=min(self.store.limit, MAX_PAGE), project=filters.project, status=filters.status, kind=filters.kind
-            )
+            page = await connection.client().list_runs(limit=min(self.store.limit, MAX_PAGE), **filters.api_params())
         except ApiError as exc:
             self.message.text = f'Could not load runs: {exc}'
             return
@@ -71,9 +70,7 @@ class RunsListView:
             return
         self.older_button.props('loading')
         try:
-            page = await connection.client().list_runs(
-                limit=OLDER_PAGE, cursor=cursor, project=filters.project, status=filters.status, kind=filters.kind
-            )
+            page = await connection.client().list_runs(limit=OLDER_PAGE, cursor=cursor, **filters.api_params())
         except ApiError as exc:
             self.message.text = f'Could not load older runs: {exc}'
             return
@@ -105,6 +102,8 @@ class RunsListView:
                 if self.box.is_deleted:  # the page went away while the run was read
                     return
                 self.store.apply_event(run)
+                for listener in self.on_run_update:
+                    listener(run)
                 if not self.dirty:
                     self.render()
         finally:
@@ -167,7 +166,9 @@ class RunsListView:
         self.cards = []
         with self.box:
             if not rows:
-                ui.label('No runs yet.').classes('text-sm opacity-70')
+                f = self.store.filters
+                narrowed = any((f.status, f.kind, f.branch, f.user))
+                ui.label('No runs match these filters.' if narrowed else 'No runs yet.').classes('text-sm opacity-70')
             for run in rows:
                 self.cards.append(self._row(run))
         self.shown = [(self.row_key(r), dict(r)) for r in rows]
@@ -224,7 +225,11 @@ def filter_bar(view: RunsListView, projects: list[dict] | None) -> None:
 
     async def changed() -> None:
         view.store.filters = RunFilters(
-            project=project.value if project else filters.project, status=status.value or None, kind=kind.value or None
+            project=project.value if project else filters.project,
+            status=status.value or None,
+            kind=kind.value or None,
+            branch=(branch.value or '').strip() or None,
+            user=(person.value or '').strip() or None,
         )
         query = urlencode(
             view.store.filters.query()
@@ -244,9 +249,24 @@ def filter_bar(view: RunsListView, projects: list[dict] | None) -> None:
             'status', {'': 'Any status', **{s: STATUS_LABELS.get(s, s) for s in STATUSES}}, filters.status, changed
         )
         kind = filter_select('kind', {'': 'Any kind', **{k: k for k in KINDS}}, filters.kind, changed)
+        branch = filter_text('branch', 'Branch', filters.branch, changed)
+        person = filter_text('by', 'Person', filters.user, changed)
 
 
-FILTER_WIDTHS = {'project': 'sm:w-48', 'status': 'sm:w-40', 'kind': 'sm:w-36'}
+FILTER_WIDTHS = {'project': 'sm:w-48', 'status': 'sm:w-40', 'kind': 'sm:w-36', 'branch': 'sm:w-48', 'by': 'sm:w-36'}
+
+
+def filter_text(name: str, label: str, value: str | None, on_change: Any) -> ui.input:
+    """An exact-match text filter, applied on Enter or when the field is left (not on every keystroke)."""
+    field = (
+        ui.input(label, value=value or '')
+        .classes(f'w-full {FILTER_WIDTHS[name]}')
+        .props(f'dense clearable data-filter={name}')
+    )
+    field.on('keydown.enter', on_change)
+    field.on('blur', on_change)
+    field.on('clear', on_change)
+    return field
 
 
 def filter_select(name: str, options: dict[str, str], value: str | None, on_change: Any) -> ui.select:
@@ -262,11 +282,17 @@ async def runs_list(
     project: str | None = None,
     status: str | None = None,
     kind: str | None = None,
+    branch: str | None = None,
+    user: str | None = None,
     url_path: str | None = None,
     projects: list[dict] | None = None,
     store: RunsStore | None = None,
 ) -> RunsListView:
-    store = store or RunsStore(filters=RunFilters(project=project, status=status or None, kind=kind or None))
+    store = store or RunsStore(
+        filters=RunFilters(
+            project=project, status=status or None, kind=kind or None, branch=branch or None, user=user or None
+        )
+    )
     placeholder = ui.column().classes('w-full')
     view = RunsListView(store, url_path=url_path, show_project=project is None)
     if url_path is not None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -196,3 +196,13 @@ async def submit_run(
             return SubmitResult(failure=describe_failure(error, correlation_id), attempts=attempt)
         store.confirm(token, reply.data)
         return SubmitResult(response=reply, attempts=attempt)
+
+
+def failure_after_run_update(failure: Failure, run: dict[str, Any]) -> Failure | None:
+    """Pure: the banner once a run it names as active has ended (None: nothing to change). It says so
+    instead of linking the run as active, so nobody is sent to wait on a run that is over."""
+    if run.get('id') not in failure.links or run.get('status') in ('queued', 'running', 'stopping'):
+        return None
+    still = tuple(link for link in failure.links if link != run['id'])
+    ended = f'{run["id"]} has ended ({run["status"]}): Run may go ahead now.'
+    return replace(failure, links=still, message=f'{failure.message} {ended}')

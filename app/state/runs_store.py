@@ -21,17 +21,40 @@ class RunFilters:
     project: str | None = None
     status: str | None = None
     kind: str | None = None
+    branch: str | None = None  # exact branch name (URL: on=)
+    user: str | None = None  # a person's name or id (URL: by=)
 
     def matches(self, run: dict[str, Any]) -> bool:
         if self.project and run.get('project_id') != self.project:
             return False
         if self.status and run.get('status') != self.status:
             return False
+        if self.branch and run.get('branch_name') != self.branch:
+            return False
+        if self.user and self.user not in (run.get('user_name'), run.get('user_id')):
+            return False
         return not (self.kind and run.get('kind') != self.kind)
 
     def query(self) -> dict[str, str]:
         """The URL query that encodes these filters (empty values left out)."""
-        return {k: v for k, v in (('project', self.project), ('status', self.status), ('kind', self.kind)) if v}
+        pairs = (
+            ('project', self.project),
+            ('status', self.status),
+            ('kind', self.kind),
+            ('on', self.branch),
+            ('by', self.user),
+        )
+        return {k: v for k, v in pairs if v}
+
+    def api_params(self) -> dict[str, str | None]:
+        """The same filters as GET /runs parameters."""
+        return {
+            'project': self.project,
+            'status': self.status,
+            'kind': self.kind,
+            'branch': self.branch,
+            'user': self.user,
+        }
 
 
 @dataclass

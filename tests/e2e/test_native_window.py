@@ -1,9 +1,10 @@
-"""The desktop window: `python main.py --native` opens a real window titled Runboard (under Xvfb)
+"""The desktop window: `python main.py --native` opens a real window titled "Dashboard · Runboard" (under Xvfb)
 showing the dashboard served by its own embedded server."""
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -58,12 +59,12 @@ def window_titles(display: str) -> str:
 def test_native_window_opens_and_shows_the_dashboard(display: str, tmp_path) -> None:  # noqa: ANN001
     with app_process(tmp_path / 'data', args=['--native'], env={'DISPLAY': display, 'QT_QPA_PLATFORM': 'xcb'}) as app:
         deadline = time.monotonic() + 60
-        while '"Runboard"' not in window_titles(display):
+        while not re.search(r'"Dashboard · Runboard"', window_titles(display)):  # the window shows the page's title
             assert app['process'].poll() is None, 'the app exited instead of opening its window'
             assert time.monotonic() < deadline, 'no window titled Runboard appeared'
             time.sleep(0.5)
         page = httpx.get(app['url'] + '/', headers={'Accept': 'text/html'}, timeout=10)
-        assert page.status_code == 200 and '<title>Runboard</title>' in page.text
+        assert page.status_code == 200 and '<title>Dashboard · Runboard</title>' in page.text
         shot = SCREENSHOTS / 'native-window.png'
         while (colours := grab_screen(display, shot)) < 8:  # the window has painted the dashboard
             assert time.monotonic() < deadline + 30, f'the window stayed blank ({colours} colours)'

@@ -192,6 +192,10 @@ def test_409_pr_lock_names_the_cause_and_links_the_holder(page: Page, env: Stack
     failure = page.get_by_test_id('failure')
     expect(failure).to_contain_text('pr_lock contention')
     expect(failure.locator(f'a[data-blocking={holder["id"]}]')).to_be_visible()
+    with env.api() as api:  # the holder ends: the banner stops calling it active
+        api.post(f'/api/runs/{holder["id"]}/stop')
+    expect(failure).to_contain_text(f'{holder["id"]} has ended (stopped): Run may go ahead now.')
+    expect(failure.locator(f'a[data-blocking={holder["id"]}]')).to_have_count(0)
 
 
 def test_status_change_appears_without_reload(page: Page, env: Stack) -> None:

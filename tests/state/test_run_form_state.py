@@ -208,3 +208,24 @@ async def test_a_retry_form_posts_to_the_retry_endpoint() -> None:
     store = RunsStore()
     result = await submit_run(client, form, store, PAYLOAD, sleep=no_sleep)
     assert result.ok and client.calls[0]['retry_of'] == 'r1' and client.calls[0]['overrides'] == PAYLOAD
+
+
+@pytest.mark.parametrize(
+    ('run', 'message', 'links'),
+    [
+        ({'id': 'run_b', 'status': 'succeeded'}, None, None),  # not one the banner names
+        ({'id': 'run_a', 'status': 'running'}, None, None),  # still active
+        ({'id': 'run_a', 'status': 'stopping'}, None, None),
+        ({'id': 'run_a', 'status': 'failed'}, 'Busy. run_a has ended (failed): Run may go ahead now.', ('run_c',)),
+    ],
+)
+def test_a_409_banner_stops_calling_an_ended_run_active(run: dict, message: str | None, links: tuple | None) -> None:
+    from app.state.run_form import Failure, failure_after_run_update
+
+    failure = Failure('concurrency_limit', 'Busy.', 'cid', 409, links=('run_a', 'run_c'))
+    updated = failure_after_run_update(failure, run)
+    if message is None:
+        assert updated is None
+    else:
+        assert updated is not None and (updated.message, updated.links) == (message, links)
+        assert (updated.kind, updated.status, updated.correlation_id) == ('concurrency_limit', 409, 'cid')

@@ -111,6 +111,11 @@ def test_two_submits_in_flight_roll_back_independently() -> None:
         (RunFilters(project='p'), run('r7', project='q'), False),
         (RunFilters(kind='retry'), run('r7', kind='retry'), True),
         (RunFilters(kind='retry'), run('r7', kind='manual'), False),
+        (RunFilters(branch='feature/x'), run('r7', branch='feature/x'), True),
+        (RunFilters(branch='feature/x'), run('r7', branch='feature/xy'), False),  # exact, not a prefix
+        (RunFilters(user='alice'), {**run('r7'), 'user_name': 'alice', 'user_id': 'usr_1'}, True),
+        (RunFilters(user='usr_1'), {**run('r7'), 'user_name': 'alice', 'user_id': 'usr_1'}, True),
+        (RunFilters(user='bob'), {**run('r7'), 'user_name': 'alice', 'user_id': 'usr_1'}, False),
     ],
 )
 def test_live_updates_respect_the_filters(filters: RunFilters, update: dict, listed: bool) -> None:
@@ -170,3 +175,15 @@ def test_older_rows_that_do_not_match_the_filters_are_left_out() -> None:
     store.append_older([run('r4', status='failed'), run('r3', status='succeeded')], has_more=True)
     assert [r['id'] for r in store.rows] == ['r5', 'r4']
     assert store.has_more
+
+
+def test_filters_go_into_the_url_and_the_api_by_their_names() -> None:
+    filters = RunFilters(project='p', status='failed', branch='feature/x', user='alice')
+    assert filters.query() == {'project': 'p', 'status': 'failed', 'on': 'feature/x', 'by': 'alice'}
+    assert filters.api_params() == {
+        'project': 'p',
+        'status': 'failed',
+        'kind': None,
+        'branch': 'feature/x',
+        'user': 'alice',
+    }
