@@ -23,7 +23,7 @@ import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from trigger_api import cpu_seconds, free_port, make_repo, percentile, phase, start_server, wait_healthy  # noqa: E402
+from trigger_api import cpu_seconds, free_port, make_repo, percentile, phase, start_server, trigger_bodies, wait_healthy  # noqa: E402
 
 
 async def picker(session, url: str, stop: asyncio.Event) -> list[float]:  # noqa: ANN001
@@ -75,20 +75,7 @@ async def bench(args: argparse.Namespace) -> None:
                 assert reply.status == 200
             print(f'first branch listing (read from git) {(time.perf_counter() - started) * 1000:.0f} ms')
 
-            bodies = [
-                (
-                    uuid.uuid4().hex,
-                    json.dumps(
-                        {
-                            'project_id': 'bench',
-                            'branch': f'b/{i:05d}',
-                            'depth_level': 'shallow',
-                            'target_framework': 'python',
-                        }
-                    ).encode(),
-                )
-                for i in range(0, args.branches, max(1, args.branches // args.requests))
-            ][: args.requests]
+            bodies = trigger_bodies(range(0, args.branches, max(1, args.branches // args.requests)))[: args.requests]
             stop = asyncio.Event()
             picking = asyncio.create_task(picker(session, url, stop))
             cpu = cpu_seconds(process.pid)

@@ -25,7 +25,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -33,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import trigger_api  # noqa: E402
 from seed import seed  # noqa: E402
-from trigger_api import cpu_seconds, free_port, phase, wait_healthy  # noqa: E402
+from trigger_api import cpu_seconds, free_port, phase, trigger_bodies, wait_healthy  # noqa: E402
 
 SERVE = '--serve-ceiling'
 
@@ -135,20 +134,7 @@ async def ceiling_round(args: argparse.Namespace, workdir: Path, style: str) -> 
     try:
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=args.clients * 2)) as session:
             await wait_healthy(session, url, process)
-            bodies = [
-                (
-                    uuid.uuid4().hex,
-                    json.dumps(
-                        {
-                            'project_id': 'bench',
-                            'branch': f'b/{i:05d}',
-                            'depth_level': 'shallow',
-                            'target_framework': 'python',
-                        }
-                    ).encode(),
-                )
-                for i in range(args.requests)
-            ]
+            bodies = trigger_bodies(range(args.requests))
             await phase(session, url, bodies[:50], 1, 201)  # warm-up
             cpu = cpu_seconds(process.pid), time.process_time()
             figures = await phase(session, url, bodies[50:], args.clients, 201)

@@ -16,11 +16,10 @@ import json
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from trigger_api import free_port, make_repo, phase, start_server, wait_healthy  # noqa: E402
+from trigger_api import free_port, make_repo, phase, start_server, trigger_bodies, wait_healthy  # noqa: E402
 
 
 def rss_mb(pid: int) -> float:
@@ -56,20 +55,7 @@ async def main(args: argparse.Namespace) -> None:
             done, after_warmup, started = 0, None, time.monotonic()
             print(f'batch of {args.batch}, window {args.window} s; admitted -> RSS')
             while done < total:
-                bodies = [
-                    (
-                        uuid.uuid4().hex,
-                        json.dumps(
-                            {
-                                'project_id': 'bench',
-                                'branch': f'b/{done + i:05d}',
-                                'depth_level': 'shallow',
-                                'target_framework': 'python',
-                            }
-                        ).encode(),
-                    )
-                    for i in range(min(args.batch, total - done))
-                ]
+                bodies = trigger_bodies(range(done, min(done + args.batch, total)))
                 figures = await phase(session, url, bodies, 16, 201)
                 done += len(bodies)
                 rss = rss_mb(process.pid)

@@ -24,7 +24,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from trigger_api import ROOT, cpu_seconds, free_port, make_repo, phase, server_env, wait_healthy  # noqa: E402
+from trigger_api import ROOT, cpu_seconds, free_port, make_repo, phase, server_env, trigger_bodies, wait_healthy  # noqa: E402
 
 PG = 'postgresql+psycopg://postgres@127.0.0.1:5432/test'
 REDIS = 'redis://127.0.0.1:6379/0'
@@ -76,20 +76,7 @@ async def one_phase(instances: int, args: argparse.Namespace, workdir: Path, rep
             }
             async with session.post(urls[0] + '/api/projects', json=project) as reply:
                 assert reply.status == 201, await reply.text()
-            bodies = [
-                (
-                    uuid.uuid4().hex,
-                    json.dumps(
-                        {
-                            'project_id': 'bench',
-                            'branch': f'b/{i:05d}',
-                            'depth_level': 'shallow',
-                            'target_framework': 'python',
-                        }
-                    ).encode(),
-                )
-                for i in range(args.requests)
-            ]
+            bodies = trigger_bodies(range(args.requests))
             await phase(session, urls[0], bodies[:50], 1, 201)  # warm-up
             rest = bodies[50:]
             spy = None

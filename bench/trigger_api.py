@@ -24,6 +24,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -61,6 +62,19 @@ def make_repo(path: Path, branches: int) -> Path:
     refs = ''.join(f'create refs/heads/b/{i:05d} {commit}\n' for i in range(branches))
     git('update-ref', '--stdin', input=refs)
     return path
+
+
+def trigger_bodies(branch_numbers: Iterable[int], project: str = 'bench') -> list[tuple[str, bytes]]:
+    """(Idempotency-Key, JSON body) of a trigger on branch b/NNNNN for each number: what every bench sends."""
+    return [
+        (
+            uuid.uuid4().hex,
+            json.dumps(
+                {'project_id': project, 'branch': f'b/{n:05d}', 'depth_level': 'shallow', 'target_framework': 'python'}
+            ).encode(),
+        )
+        for n in branch_numbers
+    ]
 
 
 def server_env(data_dir: Path, window_seconds: int = 600) -> dict[str, str]:
@@ -206,20 +220,7 @@ async def bench(args: argparse.Namespace) -> dict:
                 conn = sqlite3.connect(data_dir / 'runboard.db', isolation_level=None, timeout=30)
                 seed(conn, args.seed_runs, 'bench', repository_key, user_id, 'rb')
                 conn.close()
-            bodies = [
-                (
-                    uuid.uuid4().hex,
-                    json.dumps(
-                        {
-                            'project_id': 'bench',
-                            'branch': f'b/{i:05d}',
-                            'depth_level': 'shallow',
-                            'target_framework': 'python',
-                        }
-                    ).encode(),
-                )
-                for i in range(args.requests)
-            ]
+            bodies = trigger_bodies(range(args.requests))
             warm = [
                 (
                     uuid.uuid4().hex,

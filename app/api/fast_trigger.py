@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.api.runs import _answer, _key
+from app.api.runs import _answer, admit_trigger
 from app.models import RunCreate
 from app.services.errors import DomainError
 
@@ -44,17 +44,8 @@ class FastTrigger:
         request = Request(scope, replay)
         services = scope['app'].state.services
         try:
-            key = _key(headers.get('idempotency-key'), headers.get('x-idempotency-key'), data.x_idempotency_key)
-            admitted = await run_in_threadpool(
-                services.admitter.trigger,
-                principal,
-                project_id=data.project_id,
-                depth_level=data.depth_level,
-                target_framework=data.target_framework,
-                branch=data.branch,
-                key=key,
-                correlation_id=scope.get('state', {}).get('correlation_id', ''),
-            )
+            correlation_id = scope.get('state', {}).get('correlation_id', '')
+            admitted = await admit_trigger(services, principal, data, headers, correlation_id=correlation_id)
         except Exception as exc:  # answered as the route's own errors are
             handler = _handler_for(scope['app'], exc)
             if handler is None:

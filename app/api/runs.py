@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, Response
@@ -110,10 +111,18 @@ _KEY_HEADERS: dict[str, Any] = {
 async def trigger_run(body: RunCreate, request: Request, principal: PrincipalDep) -> Response:
     # the hot path: key headers and services are read here rather than as FastAPI parameters (each one
     # costs a resolution step per request); the OpenAPI document lists the headers through _KEY_HEADERS
-    headers = request.headers
+    admitted = await admit_trigger(
+        request.app.state.services, principal, body, request.headers, correlation_id=correlation(request)
+    )
+    return _answer(admitted)
+
+
+async def admit_trigger(
+    services: Any, principal: Principal, body: RunCreate, headers: Mapping[str, str], *, correlation_id: str
+) -> runs.Admitted:
+    """The trigger's one admission, for the route and its fast path (api/fast_trigger.py)."""
     key = _key(headers.get('idempotency-key'), headers.get('x-idempotency-key'), body.x_idempotency_key)
-    services = request.app.state.services
-    admitted = await run_in_threadpool(
+    return await run_in_threadpool(
         services.admitter.trigger,
         principal,
         project_id=body.project_id,
@@ -121,9 +130,8 @@ async def trigger_run(body: RunCreate, request: Request, principal: PrincipalDep
         target_framework=body.target_framework,
         branch=body.branch,
         key=key,
-        correlation_id=correlation(request),
+        correlation_id=correlation_id,
     )
-    return _answer(admitted)
 
 
 @router.get('', response_model=RunPage, responses=problems(401, 422))
