@@ -78,7 +78,7 @@ def mark_stopped(engine: Engine, name: str) -> None:
     _touch(engine, name, stopped_at=utcnow())
 
 
-def list_workers(engine: Engine, *, heartbeat_seconds: float, include_gone: bool = True) -> list[WorkerPublic]:
+def list_workers(engine: Engine, *, heartbeat_seconds: float) -> list[WorkerPublic]:
     now = utcnow()
     with Session(engine) as session:
         rows = session.exec(select(Worker).order_by(col(Worker.name))).all()
@@ -98,11 +98,27 @@ def list_workers(engine: Engine, *, heartbeat_seconds: float, include_gone: bool
             now=now,
             heartbeat_seconds=heartbeat_seconds,
         )
-        if include_gone or state in ('live', 'draining'):
-            answer.append(
-                WorkerPublic.model_validate({**row.model_dump(), 'busy': busy.get(row.instance_id, 0), 'state': state})
-            )
+        answer.append(
+            WorkerPublic.model_validate({**row.model_dump(), 'busy': busy.get(row.instance_id, 0), 'state': state})
+        )
     return answer
+
+
+def serving_labels(engine: Engine, *, heartbeat_seconds: float) -> list[list[str]]:
+    """The labels of each live, undrained worker: all the dispatcher needs (no busy counts)."""
+    now = utcnow()
+    with Session(engine) as session:
+        rows = session.exec(
+            select(Worker).where(col(Worker.stopped_at).is_(None), col(Worker.draining).is_(False))
+        ).all()
+    return [
+        list(row.labels)
+        for row in rows
+        if worker_state(
+            heartbeat_at=row.heartbeat_at, stopped_at=None, draining=False, now=now, heartbeat_seconds=heartbeat_seconds
+        )
+        == 'live'
+    ]
 
 
 def capacities(workers: list[WorkerPublic]) -> list[WorkerCapacity]:

@@ -54,11 +54,7 @@ class Dispatcher:
 
     def servable_queues(self) -> dict[str, str]:
         """project id -> its queue, for the projects some live, undrained worker can serve."""
-        live = [
-            w.labels
-            for w in workers.list_workers(self.engine, heartbeat_seconds=self.heartbeat_seconds, include_gone=False)
-            if w.state == 'live'
-        ]
+        live = workers.serving_labels(self.engine, heartbeat_seconds=self.heartbeat_seconds)
         with self.engine.connect() as conn:
             projects = [(pid, labels_of(runs_on)) for pid, runs_on in conn.execute(text(SQL_PROJECT_LABELS))]
         return {pid: queue_for(runs_on) for pid, runs_on in projects if any(can_serve(w, runs_on) for w in live)}
