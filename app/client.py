@@ -6,10 +6,17 @@ import json
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict, Unpack
 from urllib.parse import quote
 
 import httpx
+
+from app.client_admin import AdminApi
+from app.client_batches import BatchesApi
+from app.client_history import HistoryApi
+from app.client_logs import LogSearchApi
+from app.client_notifications import NotificationsApi
+from app.client_schedules import SchedulesApi
 
 API = '/api'
 
@@ -88,7 +95,9 @@ def answer_of(reply: httpx.Response) -> Response:
 class WorkersApi:
     """The workers part of the API (executor=celery)."""
 
-    async def request(self, method: str, path: str) -> Response:  # RunboardClient.request
+    async def request(  # RunboardClient's
+        self, method: str, path: str, *, params: dict | None = None, json_body: Any = None, headers: Any = None
+    ) -> Response:
         raise NotImplementedError
 
     async def list_workers(self) -> dict:
@@ -96,6 +105,18 @@ class WorkersApi:
 
     async def drain_worker(self, name: str, *, drain: bool = True) -> dict:
         return (await self.request('POST', f'/workers/{quote(name, safe="")}/{"drain" if drain else "undrain"}')).data
+
+    async def bulk_runs(self, body: dict, *, key: str) -> dict:
+        """POST /runs/bulk: one Stop or Retry over many runs, answered per run."""
+        return (await self.request('POST', '/runs/bulk', json_body=body, headers={'Idempotency-Key': key})).data
+
+    async def audit_log(self, **filters: Any) -> dict:
+        """GET /audit (operators): {'items': [...], 'next_cursor': ...}."""
+        return (await self.request('GET', '/audit', params={k: v for k, v in filters.items() if v})).data
+
+    async def about(self) -> dict:
+        """Which server this is: mode, version, commit, database, executor, and who the token belongs to."""
+        return (await self.request('GET', '/about')).data
 
 
 class LogApi:
@@ -113,7 +134,21 @@ class LogApi:
                 yield chunk
 
 
-class RunboardClient(WorkersApi, LogApi):
+class TriggerTiming(TypedDict, total=False):
+    """A trigger's time fields: run_at (ISO time) or run_in ('10m') for a delayed run; ttl, how long it may
+    wait queued (docs/triggers.md)."""
+
+    run_at: str | None
+    run_in: str | None
+    ttl: str | int | None
+
+
+class FeatureApis(HistoryApi, LogSearchApi, AdminApi, NotificationsApi, SchedulesApi, BatchesApi):  # type: ignore[misc]
+    """The parts of the API client kept in their own modules (app/client_*.py). Their `request` stubs differ
+    (hence the ignore); RunboardClient.request is the one they all call."""
+
+
+class RunboardClient(WorkersApi, LogApi, FeatureApis):
     def __init__(
         self,
         base_url: str,
@@ -157,6 +192,8 @@ class RunboardClient(WorkersApi, LogApi):
         if correlation_id:
             sent_headers['X-Correlation-ID'] = correlation_id
         correlation_id = correlation_id or self.correlation_id
+        if self._http.is_closed:  # the UI process is shutting down while a page still reacts to an event
+            raise ApiError(0, 'closed', 'This Runboard process is shutting down.', correlation_id)
         try:
             reply = await self._http.request(method, API + path, json=json_body, params=params, headers=sent_headers)
         except httpx.TimeoutException as exc:
@@ -214,12 +251,14 @@ class RunboardClient(WorkersApi, LogApi):
         target_framework: str,
         key: str,
         correlation_id: str | None = None,
+        **timing: Unpack[TriggerTiming],
     ) -> Response:
         body = {
             'project_id': project_id,
             'branch': branch,
             'depth_level': depth_level,
             'target_framework': target_framework,
+            **{name: value for name, value in timing.items() if value is not None},
         }
         return await self.request(
             'POST', '/runs', json_body=body, headers={'Idempotency-Key': key}, correlation_id=correlation_id

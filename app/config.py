@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -42,6 +42,10 @@ class Settings(BaseSettings):
     max_body_bytes: int = 64 * 1024
 
     afk_sweep_seconds: float = 45.0
+    # schedules, delayed runs and queued TTL (services/timers.py, docs/triggers.md)
+    schedule_sweep_seconds: float = 2.0  # how often each server looks for due schedule slots
+    schedule_grace_seconds: float = 60.0  # a slot found later than this was missed (catch-up policy decides)
+    delayed_sweep_seconds: float = 0.5  # how often each server admits due delayed runs and expires queued ones
 
     # executor: 'local' runs each run as a child of this server; 'celery' hands runs to `runboard worker`s
     executor: Literal['local', 'celery'] = 'local'
@@ -55,6 +59,15 @@ class Settings(BaseSettings):
     unknown_branch_fetch_seconds: float = 10.0  # a trigger naming an unknown branch fetches at most this often
     git_timeout_seconds: float = 120.0
     demo: bool = True  # create the demo project on first start
+
+    # notifications (signed webhooks; docs/notifications.md)
+    public_url: str | None = None  # where people open Runboard (links in notifications); default http://host:port
+    notification_timeout_seconds: float = 10.0  # one attempt's whole POST, connect to last byte
+    notification_max_attempts: int = Field(default=6, ge=1, le=50)  # per round; a Redeliver starts a new round
+    notification_backoff_seconds: list[Annotated[float, Field(ge=0)]] = Field(  # JSON list; the last step repeats
+        default_factory=lambda: [10.0, 30.0, 120.0, 600.0, 3600.0], min_length=1
+    )
+    notification_poll_seconds: float = 5.0  # due retries are looked for at least this often
 
     @property
     def sqlite_path(self) -> Path:
@@ -75,6 +88,12 @@ class Settings(BaseSettings):
         if self.server is not None:
             return self.ui_sign_in or not self.token
         return self.ui_sign_in or self.is_team_mode
+
+    @property
+    def effective_public_url(self) -> str:
+        host = '127.0.0.1' if self.host in ('0.0.0.0', '::', '') else self.host  # a wildcard is no address
+        host = f'[{host}]' if ':' in host else host
+        return (self.public_url or f'http://{host}:{self.port}').rstrip('/')
 
     @property
     def ui_secret_path(self) -> Path:

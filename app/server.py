@@ -45,7 +45,7 @@ def compose(settings: Settings) -> None:
             token = settings.token or (None if sign_in else read_local_token(settings.credentials_path))
             assert settings.server is not None  # hosts_api is False: a remote API is configured
             base_url = settings.server
-        connection.configure(base_url=base_url, token=token, sign_in=sign_in)
+        connection.configure(base_url=base_url, token=token, sign_in=sign_in, remote=not hosts_api)
 
     async def shutdown() -> None:
         await connection.close()
@@ -61,11 +61,14 @@ def compose(settings: Settings) -> None:
 
 def guard_hosts(web_app: FastAPI, settings: Settings) -> None:
     """The DNS-rebinding guard goes in front of everything: pages, API, static files, websockets."""
+    from app.api.disconnects import QuietDisconnects
     from app.api.hosts import HostGuard, guard_settings
 
     build_stack = web_app.build_middleware_stack
     # wrapped on this one app instance on purpose (mypy refuses any assignment to a method)
-    web_app.build_middleware_stack = lambda: HostGuard(build_stack(), **guard_settings(settings))  # type: ignore[method-assign]
+    web_app.build_middleware_stack = lambda: HostGuard(  # type: ignore[method-assign]
+        QuietDisconnects(build_stack()), **guard_settings(settings)
+    )
 
 
 def browser_sessions(settings: Settings) -> str | None:
@@ -82,6 +85,9 @@ def browser_sessions(settings: Settings) -> str | None:
     storage_dir.chmod(0o700)
     Storage.path = storage_dir
     return ui_secret.load_or_create(settings.ui_secret_path)
+
+
+SHUTDOWN_GRACE_SECONDS = 3
 
 
 def run(settings: Settings, *, native: bool = False) -> None:
@@ -113,4 +119,7 @@ def run(settings: Settings, *, native: bool = False) -> None:
         show_welcome_message=False,
         storage_secret=browser_sessions(settings),
         reconnect_timeout=10.0,
+        # live streams (SSE followers of pages, `runs logs --follow`) never end by themselves: without a bound,
+        # SIGTERM would wait for them for ever. Clients reconnect (to another instance in team mode).
+        timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
     )

@@ -32,6 +32,7 @@ def seed(engine, count: int, *, issues: bool) -> None:  # noqa: ANN001
         conn = session.connection()
         conn.execute(text('DELETE FROM issueclaim'))
         conn.execute(text('DELETE FROM runevent'))
+        conn.execute(text('DELETE FROM runstage'))
         conn.execute(text('DELETE FROM run'))
         conn.execute(text('DELETE FROM issue'))
         conn.execute(text('DELETE FROM project'))

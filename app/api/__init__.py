@@ -13,6 +13,7 @@ from app.api.deps import auth_refusal
 from app.api.fast_trigger import FastTrigger
 from app.api.problems import BodyLimitMiddleware, CorrelationMiddleware, install_error_handlers
 from app.api.routing import ApiDispatcher, ApiPathMiddleware
+from app.build_info import this_build
 from app.config import Settings
 
 API_PREFIX = '/api'
@@ -20,17 +21,31 @@ API_PREFIX = '/api'
 
 def api_router() -> APIRouter:
     router = APIRouter(prefix=API_PREFIX)
+    from app.api import batches, bulk  # before runs: /runs/bulk and /runs/batch/{id} are not run ids
+
+    router.include_router(bulk.router)
+    router.include_router(batches.router)
     for module in (runs, projects, events, me):
         router.include_router(module.router)
-    from app.api import afk, issues, tokens, workers
+    from app.api import afk, history, issues, tokens, users, workers
 
     router.include_router(afk.router)
+    router.include_router(history.router)
     router.include_router(issues.router)
+    from app.api import notifications
+
+    router.include_router(notifications.router)
+    from app.api import schedules
+
+    router.include_router(schedules.router)
     router.include_router(tokens.router)
+    router.include_router(users.router)
     router.include_router(workers.router)
 
-    from app.api import health
+    from app.api import about, audit, health
 
+    router.include_router(about.router)
+    router.include_router(audit.router)
     router.include_router(health.router)
     return router
 
@@ -49,11 +64,13 @@ def serve_api_first(web_app: FastAPI, *, max_body_bytes: int) -> FastAPI:
     them, but API requests are answered by a separate API application placed in front of web_app's
     whole middleware stack (added when that stack is first built, i.e. after ui.run added NiceGUI's
     middlewares). Both share one state object: the services put on web_app.state at startup."""
+    web_app.title, web_app.version = 'Runboard', this_build().label  # the API docs at /docs say what they are
     install_api(web_app, max_body_bytes=max_body_bytes)
     # FastAPI's native OpenTelemetry stays on web_app, whose __call__ wraps this dispatch too; checking
     # again here would only cost each API request a second provider lookup
     api_app = FastAPI(
-        title='Runboard API',
+        title='Runboard',
+        version=this_build().label,
         docs_url=None,
         redoc_url=None,
         openapi_url=None,
@@ -85,7 +102,7 @@ def build_api_app(settings: Settings) -> FastAPI:
         finally:
             await services.close()
 
-    app = FastAPI(title='Runboard API', lifespan=lifespan)
+    app = FastAPI(title='Runboard', version=this_build().label, lifespan=lifespan)
     install_api(app, max_body_bytes=settings.max_body_bytes)
     from app.api.hosts import HostGuard, guard_settings
 

@@ -16,10 +16,15 @@ class MePublic(BaseModel):
     name: str
     role: str
     team_ids: list[str]
+    token_id: str | None = None  # the token this request came with (the UI marks it in the tokens list)
 
 
 @router.get('/me', response_model=MePublic, responses=problems(401))
 async def me(principal: PrincipalDep) -> MePublic:
     return MePublic(
-        user_id=principal.user_id, name=principal.name, role=principal.role, team_ids=sorted(principal.team_ids)
+        user_id=principal.user_id,
+        name=principal.name,
+        role=principal.role,
+        team_ids=sorted(principal.team_ids),
+        token_id=principal.token_id,
     )

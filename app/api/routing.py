@@ -5,7 +5,24 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-API_ROOTS = ('/runs', '/projects', '/quota', '/events', '/afk', '/health', '/issues', '/me', '/tokens', '/workers')
+API_ROOTS = (
+    '/runs',
+    '/projects',
+    '/quota',
+    '/events',
+    '/afk',
+    '/health',
+    '/issues',
+    '/me',
+    '/tokens',
+    '/users',
+    '/teams',
+    '/workers',
+    '/history',
+    '/about',
+    '/audit',
+    '/deliveries',
+)
 
 
 def routes_to_api(path: str, method: str, accept: str) -> bool:

@@ -17,6 +17,7 @@ from app.models import RunCreate, RunDetail, RunEventPublic, RunPublic, RunRetry
 from app.services import run_reads, runs
 from app.services.accounts import Principal
 from app.services.errors import DomainError
+from app.services.output_search import MAX_MATCHES, OutputMatches
 from app.services.ratelimit import Quota
 
 router = APIRouter(prefix='/runs', tags=['runs'])
@@ -131,6 +132,9 @@ async def admit_trigger(
         branch=body.branch,
         key=key,
         correlation_id=correlation_id,
+        run_at=body.run_at,  # delays and TTL: the same in the route and its fast path (this one call)
+        run_in=body.run_in,
+        ttl=body.ttl,
     )
 
 
@@ -143,6 +147,9 @@ async def list_runs(
     kind: str | None = None,
     branch: str | None = None,
     user: str | None = None,
+    since: Annotated[str | None, Query(description='created at or after: YYYY-MM-DD or ISO 8601 (UTC)')] = None,
+    until: Annotated[str | None, Query(description='created before; a date includes that whole day (UTC)')] = None,
+    q: Annotated[str | None, Query(description='text in the run id, branch or issue title')] = None,
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> RunPage:
@@ -157,6 +164,9 @@ async def list_runs(
         kind=kind,
         branch=branch,
         user=user,
+        since=since,
+        until=until,
+        q=q,
         cursor=cursor,
         limit=limit,
     )
@@ -212,6 +222,21 @@ async def run_events(
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
 ) -> list[RunEventPublic]:
     return await run_in_threadpool(run_reads.list_events, services.engine, principal, run_id, after=after, limit=limit)
+
+
+@router.get('/{run_id}/search', response_model=OutputMatches, responses=problems(401, 404, 422))
+async def search_output(
+    run_id: str,
+    services: ServicesDep,
+    principal: PrincipalDep,
+    q: Annotated[str | None, Query(description='text to find in output lines, in any case (1-200 characters)')] = None,
+    after: Annotated[int, Query(ge=0, description='only lines after this seq (the next page of matches)')] = 0,
+    limit: Annotated[int, Query(ge=1, le=MAX_MATCHES)] = MAX_MATCHES,
+) -> OutputMatches:
+    """The seqs of the output lines holding q (ANSI codes ignored), in order; `total` counts them all."""
+    return await run_in_threadpool(
+        run_reads.search_output, services.engine, principal, run_id, q, after=after, limit=limit
+    )
 
 
 @router.post(

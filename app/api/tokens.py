@@ -1,14 +1,19 @@
-"""API tokens: operators list their teams' tokens and revoke them (one, or all of a person's)."""
+"""API tokens: operators list their teams' tokens, create one for a person (its value is in that answer only),
+and revoke them (one, or all of a person's)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Query
+import dataclasses
+
+from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from app.api.deps import PrincipalDep, ServicesDep
+from app.api.people_schemas import NewTokenPublic, TokenCreate
 from app.api.schemas import problems
-from app.services import tokens
+from app.api.users import NO_STORE
+from app.services import people, tokens
 from app.services.container import Services
 
 router = APIRouter(prefix='/tokens', tags=['tokens'])
@@ -22,6 +27,18 @@ class Revoked(BaseModel):
 async def list_tokens(services: ServicesDep, principal: PrincipalDep) -> list[tokens.TokenInfo]:
     """Operators: the tokens of the people in their teams (ids and owners; a token's secret is never stored)."""
     return await run_in_threadpool(tokens.list_tokens, services.engine, principal)
+
+
+@router.post('', status_code=201, response_model=NewTokenPublic, responses=problems(401, 403, 404, 409, 422))
+async def create_token(
+    body: TokenCreate, response: Response, services: ServicesDep, principal: PrincipalDep
+) -> NewTokenPublic:
+    """Operators: a new token for a person in their teams. The answer carries it, once (the server keeps a hash)."""
+    token = await run_in_threadpool(
+        lambda: people.issue_token(services.engine, principal, user_id=body.user_id, name=body.name)
+    )
+    response.headers.update(NO_STORE)
+    return NewTokenPublic.model_validate(dataclasses.asdict(token))
 
 
 def _revoked(services: Services, ids: list[str], digests: list[str]) -> Revoked:

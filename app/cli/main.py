@@ -12,10 +12,15 @@ import typer
 
 from app.cli.admin import db_app, serve, users_app, worker
 from app.cli.afk import afk_app
+from app.cli.audit import audit
+from app.cli.batch import show_batch
 from app.cli.issues import issues_app
+from app.cli.notifications import notifications_app
 from app.cli.projects import projects_app
 from app.cli.quota import quota
 from app.cli.runs import runs_app
+from app.cli.schedules import schedules_app
+from app.cli.status import status
 from app.cli.tokens import tokens_app, users_revoke
 from app.cli.workers import workers_app
 
@@ -30,15 +35,20 @@ app = typer.Typer(
     '4 not found or forbidden, 5 server unreachable.',
 )
 app.add_typer(runs_app, name='runs')
+runs_app.command('batch')(show_batch)  # a matrix batch: runs trigger --matrix makes one
 app.add_typer(projects_app, name='projects')
+app.add_typer(schedules_app, name='schedules')
 app.add_typer(issues_app, name='issues')
 app.add_typer(afk_app, name='afk')
+app.add_typer(notifications_app, name='notifications')
 app.add_typer(db_app, name='db')
 app.add_typer(users_app, name='users')
 users_app.command('revoke')(users_revoke)
 app.add_typer(tokens_app, name='tokens')
 app.add_typer(workers_app, name='workers')
 app.command('quota')(quota)
+app.command('status')(status)
+app.command('audit')(audit)
 app.command('serve')(serve)
 app.command('worker')(worker)
 

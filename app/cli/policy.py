@@ -38,6 +38,11 @@ def exit_code_for_outcome(status: str) -> Exit:
     return Exit.OK if status == 'succeeded' else Exit.RUN_NOT_SUCCEEDED
 
 
+def exit_code_for_batch(summary: dict[str, int]) -> Exit:
+    """A matrix batch: OK when every child is admitted, REFUSED when any was refused (or not yet tried)."""
+    return Exit.OK if summary.get('admitted') == summary.get('total') else Exit.REFUSED
+
+
 PERMANENT_5XX = {501, 505}  # not implemented / version not supported: asking again cannot help
 
 

@@ -1,4 +1,4 @@
-"""`runboard projects list|show|add|edit|refresh`."""
+"""`runboard projects list|show|add|edit|refresh|history`."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Annotated, Any, Optional
 import typer
 from rich.console import Group
 
-from app.cli import render
+from app.cli import history_view, render
 from app.cli.context import Cli, JsonOpt, ServerOpt
 from app.cli.credentials import (
     SshKeyOpt,
@@ -70,6 +70,12 @@ BudgetOpt = Annotated[
     Optional[int],
     typer.Option('--budget', min=1, metavar='SECONDS', help='Run budget; a run past it is stopped as timed_out.'),
 ]
+QueuedTtlOpt = Annotated[
+    Optional[int],
+    typer.Option(
+        '--queued-ttl', min=1, metavar='SECONDS', help='A run still queued this long ends expired (docs/triggers.md).'
+    ),
+]
 
 
 def _project_fields(options: dict[str, Any]) -> dict[str, Any]:
@@ -83,6 +89,7 @@ def _project_fields(options: dict[str, Any]) -> dict[str, Any]:
         'target_frameworks': csv_list(options.get('frameworks')),
         'max_concurrent_runs': options.get('max_concurrent'),
         'run_budget_seconds': options.get('budget'),
+        'queued_ttl_seconds': options.get('queued_ttl'),
         'runs_on': None if options.get('runs_on') is None else [x for x in options['runs_on'].split(',') if x.strip()],
     }
     return {k: v for k, v in fields.items() if v is not None}
@@ -129,6 +136,7 @@ def projects_add(
     frameworks: FrameworksOpt = None,
     max_concurrent: MaxOpt = None,
     budget: BudgetOpt = None,
+    queued_ttl: QueuedTtlOpt = None,
     runs_on: RunsOnOpt = None,
     team: Annotated[Optional[str], typer.Option('--team', help='Team that owns it (default: your first team).')] = None,
     token_env: TokenEnvOpt = None,
@@ -165,12 +173,14 @@ def projects_edit(
     frameworks: FrameworksOpt = None,
     max_concurrent: MaxOpt = None,
     budget: BudgetOpt = None,
+    queued_ttl: QueuedTtlOpt = None,
     runs_on: RunsOnOpt = None,
     token_env: TokenEnvOpt = None,
     token_stdin: TokenStdinOpt = False,
     ssh_key_file: SshKeyOpt = None,
     username: UsernameOpt = None,
     no_credentials: Annotated[bool, typer.Option('--no-credentials', help='Remove the stored credentials.')] = False,
+    no_queued_ttl: Annotated[bool, typer.Option('--no-queued-ttl', help='Queued runs wait for ever again.')] = False,
     json_output: JsonOpt = False,
     server: ServerOpt = None,
 ) -> None:
@@ -180,6 +190,8 @@ def projects_edit(
     credentials = _credentials(options)
     if credentials or no_credentials:
         changes['credentials'] = credentials
+    if no_queued_ttl:
+        changes['queued_ttl_seconds'] = None
     if not changes:
         raise typer.BadParameter('give at least one option to change (see --help)')
     Cli.make(server, json_output).show(
@@ -192,3 +204,22 @@ def projects_edit(
 def projects_refresh(project: ProjectArg, json_output: JsonOpt = False, server: ServerOpt = None) -> None:
     """Fetch a remote project's repository now and show its state (last fetch, last error)."""
     Cli.make(server, json_output).show(lambda client: client.refresh_repository(project), render.repository_state)
+
+
+@projects_app.command('history')
+def projects_history(
+    project: ProjectArg,
+    branch: Annotated[Optional[str], typer.Option('--branch', '-b', help='Only this branch (exact name).')] = None,
+    limit: Annotated[int, typer.Option('--limit', '-n', min=1, max=500, help='Newest finished runs shown.')] = 20,
+    days: Annotated[int, typer.Option('--days', min=1, max=90, help='Days the success rate covers.')] = 30,
+    json_output: JsonOpt = False,
+    server: ServerOpt = None,
+) -> None:
+    """The project's newest finished runs and its success rate per day (in this machine's time zone); stopped
+    runs are no verdict and not counted in the rate."""
+    Cli.make(server, json_output).show(
+        lambda client: client.project_history(
+            project, branch=branch, limit=limit, days=days, utc_offset=history_view.local_utc_offset()
+        ),
+        history_view.history,
+    )

@@ -21,6 +21,9 @@ STATUS_STYLE = {
     'crashed': 'magenta',
     'stopped': 'bright_black',
     'stopping': 'bright_black',
+    'delayed': 'blue',
+    'expired': 'bright_black',
+    'skipped': 'yellow',
 }
 
 
@@ -108,14 +111,46 @@ def run_details(run: dict) -> Table:
     ]
     if run.get('waiting'):
         rows.insert(3, ('Waiting', f'#{run.get("queue_position")} in line: {run["waiting"]}'))
+    if run.get('run_at'):
+        rows.insert(3, ('Runs at' if run['status'] == 'delayed' else 'Was due', when(run['run_at'])))
+    if run.get('expires_at') and run['status'] == 'queued':
+        rows.insert(3, ('Expires', f'{when(run["expires_at"])} if it has not started (TTL {run["ttl_seconds"]} s)'))
     if run.get('retry_of'):
         rows.append(('Retry of', run['retry_of']))
+    if run.get('retried_by'):
+        rows.append(('Retried by', ', '.join(run['retried_by'])))
     if run.get('issue_number'):
         rows.append(('Issue', f'#{run["issue_number"]} {run.get("issue_title") or ""}'.strip()))
     if run.get('error'):
         rows.append(('Error', run['error']))
     rows += [('Idempotency key', run.get('idempotency_key')), ('Correlation id', run.get('correlation_id'))]
     return key_values(rows)
+
+
+def seconds_text(seconds: float) -> str:
+    """A stage's duration: 2.1s, 42s, 3m05s, 1h02m."""
+    if seconds < 10:
+        return f'{int(max(0.0, seconds) * 10) / 10:.1f}s'
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f'{hours}h{minutes:02d}m' if hours else (f'{minutes}m{secs:02d}s' if minutes else f'{secs}s')
+
+
+def stages_table(run: dict) -> Table | None:
+    """The run's stages with result and duration (GitHub Actions' step list), None when it has none."""
+    stages = run.get('stages') or []
+    if not stages:
+        return None
+    table = Table(header_style='bold', box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True)
+    for column in ('STAGE', 'RESULT', 'TOOK', 'STARTED'):
+        table.add_column(column, no_wrap=column != 'STAGE')
+    for stage in stages:
+        took = seconds_text(stage['seconds']) + (' so far' if stage['result'] == 'running' else '')
+        table.add_row(Text(stage['name']), status_text(stage['result']), took, when(stage['started_at']))
+    hidden = (run.get('stage_count') or 0) - len(stages)
+    if hidden > 0:
+        table.add_row(Text(f'+{hidden} more stage{"" if hidden == 1 else "s"} (not kept)', style='dim'), '', '', '')
+    return table
 
 
 def event_line(event: dict) -> Text:

@@ -80,7 +80,12 @@ async def create_then_maybe_follow(
                 f'Run [bold]{run["id"]}[/] {said}: {run["project_id"]} {run["branch_name"]} '
                 f'{run["depth_level"]}/{run["target_framework"]}, {run["status"]}.'
             )
-            if run['status'] in ('queued', 'running'):
+            if run['status'] == 'delayed':
+                cli.out.print(
+                    f'It runs at {render.when(run.get("run_at"))}, holding nothing until then. '
+                    f'[dim]Cancel it: runboard runs stop {run["id"]}[/]'
+                )
+            if run['status'] in ('delayed', 'queued', 'running'):
                 cli.out.print(f'[dim]Watch it: runboard runs logs {run["id"]} --follow[/]')
     else:
         if not cli.json:

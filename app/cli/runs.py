@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import sys
+from datetime import datetime
 from typing import Annotated, Optional
 
 import typer
 
 from app.cli import render
+from app.cli.batch import AllOrNothingOpt, MatrixOpt, require_choices, run_matrix
 from app.cli.context import Cli, JsonOpt, ServerOpt
 from app.cli.policy import Exit, exit_code_for_outcome
 from app.cli.run_flow import create_then_maybe_follow, follow_and_print
+from app.cli.when import at_time
 from app.client import Response, RunboardClient
 from app.models import TERMINAL_STATUSES
 
@@ -71,27 +74,76 @@ def trigger(
     project: ProjectOpt,
     branch: Annotated[str, typer.Option('--branch', '-b', metavar='BRANCH', help='Branch to run.')],
     depth: Annotated[
-        str, typer.Option('--depth', '-d', metavar='DEPTH', help='Depth level, one the project allows (e.g. shallow).')
-    ],
+        Optional[str],
+        typer.Option('--depth', '-d', metavar='DEPTH', help='Depth level, one the project allows (e.g. shallow).'),
+    ] = None,
     framework: Annotated[
-        str, typer.Option('--framework', '-f', metavar='FRAMEWORK', help='Target framework, one the project allows.')
-    ],
+        Optional[str],
+        typer.Option('--framework', '-f', metavar='FRAMEWORK', help='Target framework, one the project allows.'),
+    ] = None,
     key: KeyOpt = None,
+    matrix: MatrixOpt = None,
+    all_or_nothing: AllOrNothingOpt = False,
+    at: Annotated[
+        Optional[str],
+        typer.Option(
+            '--at',
+            metavar='TIME',
+            help='Run later, at this time: 14:30 (the next one), 2026-11-23 14:30, or ISO 8601 with an offset. '
+            'Without an offset it is your local time.',
+            rich_help_panel='Later',
+        ),
+    ] = None,
+    run_in: Annotated[
+        Optional[str],
+        typer.Option(
+            '--in', metavar='DURATION', help='Run later, after this long: 90s, 10m, 2h, 1h30m.', rich_help_panel='Later'
+        ),
+    ] = None,
+    ttl: Annotated[
+        Optional[str],
+        typer.Option(
+            '--ttl',
+            metavar='DURATION',
+            help='Give up if it is still queued after this long (it ends expired), e.g. 30m.',
+            rich_help_panel='Later',
+        ),
+    ] = None,
     follow: FollowOpt = False,
     wait: WaitOpt = False,
     json_output: JsonOpt = False,
     server: ServerOpt = None,
 ) -> None:
-    """Start a run of a project on a branch.
+    """Start a run of a project on a branch, now or later (--at / --in: it waits `delayed`, holding nothing).
 
     A dropped connection, a timeout or a server error is retried with the same idempotency key, so a retry never makes a second run. Exit 3 when refused: the run limit (429, prints the wait) or a lock (409, names the blocking run).
     """  # noqa: E501
     cli = Cli.make(server, json_output)
+    if matrix or all_or_nothing:  # one run per combination, as a batch (app/cli/batch.py)
+        single = {'--follow': follow, '--at': at, '--in': run_in, '--ttl': ttl}
+        return run_matrix(cli, project, branch, matrix or [], (depth, framework), all_or_nothing, key, wait, single)
+    depth, framework = require_choices(depth, framework)
+    run_at = None
+    if at is not None and run_in is not None:
+        raise typer.BadParameter('give --at or --in, not both', param_hint='--at')
+    if at is not None:
+        run_at = at_time(at, datetime.now().astimezone())
+        if run_at is None:
+            raise typer.BadParameter(
+                f'{at!r} is not a time: write 14:30, 2026-11-23 14:30 or ISO 8601', param_hint='--at'
+            )
 
     async def work(client: RunboardClient) -> int:
         async def send(k: str) -> Response:
             return await client.trigger_run(
-                project_id=project, branch=branch, depth_level=depth, target_framework=framework, key=k
+                project_id=project,
+                branch=branch,
+                depth_level=depth,
+                target_framework=framework,
+                key=k,
+                run_at=run_at,
+                run_in=run_in,
+                ttl=ttl,
             )
 
         return await create_then_maybe_follow(cli, client, send, key=key, follow=follow, wait=wait)
@@ -136,13 +188,22 @@ def list_runs(
         typer.Option(
             '--status',
             '-s',
-            help='Only these statuses (repeat, or comma-separated): queued, running, '
-            'succeeded, failed, timed_out, crashed, stopped.',
+            help='Only these statuses (repeat, or comma-separated): delayed, queued, running, '
+            'succeeded, failed, timed_out, crashed, stopped, expired, skipped.',
         ),
     ] = None,
-    kind: Annotated[Optional[str], typer.Option('--kind', help='manual, retry or auto.')] = None,
+    kind: Annotated[Optional[str], typer.Option('--kind', help='manual, retry, auto or scheduled.')] = None,
     branch: Annotated[Optional[str], typer.Option('--branch', '-b', help='Only this branch.')] = None,
     user: Annotated[Optional[str], typer.Option('--user', '-u', help='Only runs by this user.')] = None,
+    since: Annotated[
+        Optional[str], typer.Option('--since', help='Created at or after: YYYY-MM-DD or ISO 8601 (UTC).')
+    ] = None,
+    until: Annotated[
+        Optional[str], typer.Option('--until', help='Created before; a date includes that whole day (UTC).')
+    ] = None,
+    search: Annotated[
+        Optional[str], typer.Option('--search', '-q', help='Text in the run id, branch or issue title.')
+    ] = None,
     limit: Annotated[int, typer.Option('--limit', '-n', min=1, max=500, help='At most this many.')] = 20,
     cursor: Annotated[
         Optional[str],
@@ -161,6 +222,9 @@ def list_runs(
             kind=kind,
             branch=branch,
             user=user,
+            since=since,
+            until=until,
+            q=search,
             limit=limit,
             cursor=cursor,
         )
@@ -184,7 +248,7 @@ def show(
     json_output: JsonOpt = False,
     server: ServerOpt = None,
 ) -> None:
-    """Show one run: its parameters, status, timing and the end of its timeline."""
+    """Show one run: its parameters, status, timing, its stages and the end of its timeline."""
     cli = Cli.make(server, json_output)
 
     async def work(client: RunboardClient) -> None:
@@ -193,6 +257,10 @@ def show(
             cli.print_json(run)
             return
         cli.out.print(render.run_details(run))
+        stages = render.stages_table(run)
+        if stages is not None:
+            cli.out.print()
+            cli.out.print(stages)
         if run.get('events'):
             cli.out.print()
             for event in run['events']:
@@ -254,7 +322,7 @@ def logs(
 
 @runs_app.command('stop')
 def stop(run_id: RunIdArg, json_output: JsonOpt = False, server: ServerOpt = None) -> None:
-    """Stop a queued or running run (it ends as stopped, which does not count as a failure)."""
+    """Stop a queued or running run, or cancel a delayed one (it ends as stopped, which is not a failure)."""
     cli = Cli.make(server, json_output)
 
     async def work(client: RunboardClient) -> None:

@@ -10,6 +10,7 @@ from pydantic import field_validator
 from sqlmodel import Field, SQLModel
 
 from app.models.labels import normalise_labels
+from app.models.schedules import NextFiring
 from app.models.tables import ProjectBase
 from app.models.vocabulary import as_utc
 
@@ -27,6 +28,12 @@ def _check_choices(values: list[str]) -> list[str]:
     if not values or not all(isinstance(v, str) and v.strip() for v in values) or len(set(values)) != len(values):
         raise ValueError('must be a non-empty list of distinct, non-empty names')
     return values
+
+
+def _not_bool(value: object) -> object:
+    if isinstance(value, bool):
+        raise ValueError('must be seconds or a duration like 10m, not true or false')
+    return value
 
 
 class CredentialsIn(SQLModel):
@@ -70,6 +77,7 @@ class ProjectUpdate(SQLModel):
     issue_source: dict[str, Any] | None = None
     credentials: CredentialsIn | None = None  # replaces the stored credentials; null removes them
     runs_on: list[str] | None = None
+    queued_ttl_seconds: int | None = Field(default=None, ge=1, le=30 * 86400)  # null: queued runs never expire
 
     _runs_on = field_validator('runs_on')(classmethod(lambda cls, v: v if v is None else normalise_labels(v)))
 
@@ -93,6 +101,7 @@ class ProjectPublic(ProjectBase):
     active_runs: int = 0
     has_credentials: bool = False
     credentials_kind: str | None = None
+    next_schedule: NextFiring | None = None  # its schedules' soonest firing
     created_at: datetime
     updated_at: datetime
 
@@ -104,6 +113,12 @@ class RunCreate(SQLModel):
     target_framework: str = Field(min_length=1, max_length=64)
     branch: str = Field(min_length=1, max_length=250)
     x_idempotency_key: str | None = Field(default=None, min_length=1, max_length=255)
+    # later, and for how long it may wait queued (services/timing.py; docs/triggers.md)
+    run_at: str | None = Field(default=None, min_length=1, max_length=64)  # ISO 8601; no offset: UTC
+    run_in: str | None = Field(default=None, min_length=1, max_length=32)  # e.g. 90s, 10m, 2h, 1d, 1h30m
+    ttl: int | str | None = Field(default=None)  # seconds, or a duration like 10m
+
+    _ttl = field_validator('ttl', mode='before')(classmethod(lambda cls, v: _not_bool(v)))
 
 
 class RunRetry(SQLModel):
@@ -123,6 +138,19 @@ class RunEventPublic(SQLModel):
     _utc = field_validator('at')(classmethod(lambda cls, v: as_utc(v)))
 
 
+class StagePublic(SQLModel):
+    """One stage of a run (services/stage_results.py): from its marker to the next one, or to the run's end."""
+
+    name: str
+    seq: int  # its marker's event in the timeline
+    started_at: datetime
+    ended_at: datetime | None  # None while it runs
+    result: Literal['running', 'succeeded', 'failed', 'timed_out', 'crashed', 'stopped']
+    seconds: float  # its duration; while it runs, so far
+
+    _utc = field_validator('started_at', 'ended_at')(classmethod(lambda cls, v: as_utc(v)))
+
+
 class RunPublic(SQLModel):
     id: str
     project_id: str
@@ -136,6 +164,7 @@ class RunPublic(SQLModel):
     user_name: str | None = None
     idempotency_key: str | None
     retry_of: str | None
+    retried_by: list[str] = []  # the runs that retry this one, oldest first
     issue_number: int | None
     issue_title: str | None
     created_at: datetime
@@ -151,10 +180,19 @@ class RunPublic(SQLModel):
     # a queued run only: why it waits (e.g. 'waiting for a worker with labels gpu') and its place in line
     waiting: str | None = None
     queue_position: int | None = None
+    # its first stages with result and duration; stage_count counts every marker, also those not kept
+    stages: list[StagePublic] = []
+    stage_count: int = 0
+    # a delayed run: when it is due; a queued run with a TTL: when it expires (docs/triggers.md)
+    run_at: datetime | None = None
+    ttl_seconds: int | None = None
+    expires_at: datetime | None = None
+    batch_id: str | None = None  # a child of this matrix batch (GET /runs/batch/{batch_id})
 
     _utc = field_validator('created_at', 'started_at', 'finished_at', 'deadline_at', 'heartbeat_at')(
         classmethod(lambda cls, v: as_utc(v))
     )
+    _utc_timing = field_validator('run_at', 'expires_at')(classmethod(lambda cls, v: as_utc(v)))
 
 
 class RunDetail(RunPublic):

@@ -60,6 +60,8 @@ class ProjectBase(SQLModel):
     )
     # runner labels (like GitHub's runs-on): with executor=celery a run goes only to a worker holding all
     runs_on: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False, server_default='[]'))
+    # a run still queued this long after it was queued ends `expired` (None: it waits for ever); a trigger's ttl wins
+    queued_ttl_seconds: int | None = Field(default=None, ge=1, le=30 * 86400)
 
 
 class Project(ProjectBase, table=True):
@@ -87,8 +89,24 @@ def partial_unique_index(name: str, *columns: str, where: str) -> Index:
 
 class Run(SQLModel, table=True):
     __table_args__ = (
-        # PR lock: one active run per (repository, branch), enforced by the database.
-        partial_unique_index('uq_run_active_branch', 'repository_key', 'branch_name', where=ACTIVE_SQL),
+        # PR lock: one active run per (repository, branch), enforced by the database. A matrix batch's children
+        # on one branch are siblings and do not lock each other out (docs/triggers.md), so the unique index
+        # covers the runs outside batches; admission decides the rest under the repository lock.
+        partial_unique_index(
+            'uq_run_active_branch', 'repository_key', 'branch_name', where=f'{ACTIVE_SQL} AND batch_id IS NULL'
+        ),
+        # who holds a branch: read by every admission (run_sql.SQL_REPOSITORY_FACTS)
+        Index(
+            'ix_run_active_branch',
+            'repository_key',
+            'branch_name',
+            sqlite_where=text(ACTIVE_SQL),
+            postgresql_where=text(ACTIVE_SQL),
+        ),
+        # one run per cell of a batch's matrix, whichever send (or server) admits it; also a batch's runs list
+        partial_unique_index(
+            'uq_run_batch_cell', 'batch_id', 'depth_level', 'target_framework', where='batch_id IS NOT NULL'
+        ),
         # Repository concurrency: each active run holds one numbered slot below the limit.
         partial_unique_index('uq_run_active_slot', 'repository_key', 'slot', where=ACTIVE_SQL),
         # The AFK loop is serial per project: at most one active loop run, whichever server launched it.
@@ -102,6 +120,7 @@ class Run(SQLModel, table=True):
         Index('ix_run_kind_id', 'kind', 'id'),
         Index('ix_run_user_id', 'user_id', 'id'),
         Index('ix_run_branch_id', 'branch_name', 'id'),
+        Index('ix_run_retry_of', 'retry_of'),
     )
     id: str = Field(primary_key=True)
     project_id: str = Field(foreign_key='project.id')
@@ -138,6 +157,11 @@ class Run(SQLModel, table=True):
     worktree_path: str | None = None
     last_seq: int = 0
     output_lines: int = 0
+    stage_count: int = Field(default=0, sa_column_kwargs={'server_default': '0'})  # markers printed, kept or not
+    run_at: datetime | None = None  # a delayed run: when it is due (services/delayed_runs.py)
+    ttl_seconds: int | None = None  # the trigger's queued TTL (else the project's, when the run is queued)
+    expires_at: datetime | None = None  # still queued then: it ends `expired` (services/queue_ttl.py)
+    batch_id: str | None = None  # a child of a matrix batch (models/batches.py): no FK, see migration 0012
 
 
 class RunEvent(SQLModel, table=True):
@@ -146,6 +170,17 @@ class RunEvent(SQLModel, table=True):
     at: datetime = Field(default_factory=utcnow)
     type: str
     text: str
+
+
+class RunStage(SQLModel, table=True):
+    """A run's first stage markers (services/stage_results.py), written with their events by
+    services/timeline.py, so a runs list shows each row's stages without reading its timeline."""
+
+    run_id: str = Field(foreign_key='run.id', primary_key=True)
+    idx: int = Field(primary_key=True)  # 0-based order of the marker among the run's markers
+    seq: int  # the marker's timeline event
+    name: str = Field(max_length=200)
+    started_at: datetime
 
 
 class IdempotencyKey(SQLModel, table=True):
@@ -207,3 +242,36 @@ class Worker(SQLModel, table=True):
     stopped_at: datetime | None = None  # a clean shutdown; a lost worker just stops beating
     draining: bool = False
     drain_requested_at: datetime | None = None
+
+
+# ---------------------------------------------------------------- audit
+class AuditEntry(SQLModel, table=True):
+    """Who did what, when, from which token: written in the same transaction as the change it records."""
+
+    __table_args__ = (Index('ix_auditentry_team_id', 'team_id', 'id'),)
+    id: str = Field(primary_key=True)  # sortable by time (app/services/ids.py)
+    at: datetime = Field(default_factory=utcnow)
+    team_id: str
+    actor_id: str | None = None  # None: Runboard itself (the AFK loop)
+    actor_name: str
+    token_id: str | None = None
+    action: str  # e.g. run.triggered, run.stopped, project.updated, token.revoked
+    project_id: str | None = None
+    target: str | None = None  # the run, token, person or project acted on
+    details: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    correlation_id: str | None = None
+
+
+class BulkAction(SQLModel, table=True):
+    """One bulk Stop or Retry under one Idempotency-Key: the runs it acts on are fixed when it starts, and its
+    per-run answer is kept, so a resend acts on nothing again and gets the same answer."""
+
+    user_id: str = Field(primary_key=True)
+    key: str = Field(primary_key=True)
+    fingerprint: str
+    action: str  # stop | retry
+    status: str = 'running'  # running | done
+    targets: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    result: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    created_at: datetime = Field(default_factory=utcnow)
+    finished_at: datetime | None = None

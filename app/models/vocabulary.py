@@ -38,11 +38,17 @@ class RunStatus(str, Enum):
     timed_out = 'timed_out'
     crashed = 'crashed'
     stopped = 'stopped'
+    # issue 18 (docs/triggers.md): a run asked for later waits `delayed` (holding nothing: no slot, no PR lock,
+    # no quota) until it is due; refused then, it ends `skipped`; still queued when its TTL passes, `expired`
+    delayed = 'delayed'
+    expired = 'expired'
+    skipped = 'skipped'
 
 
 ACTIVE_STATUSES = (RunStatus.queued.value, RunStatus.running.value)
-TERMINAL_STATUSES = tuple(s.value for s in RunStatus if s.value not in ACTIVE_STATUSES)
-RETRYABLE_STATUSES = ('failed', 'timed_out', 'crashed', 'stopped')
+WAITING_STATUSES = (RunStatus.delayed.value,)  # not active (holds nothing) and not ended
+TERMINAL_STATUSES = tuple(s.value for s in RunStatus if s.value not in ACTIVE_STATUSES + WAITING_STATUSES)
+RETRYABLE_STATUSES = ('failed', 'timed_out', 'crashed', 'stopped', 'expired', 'skipped')
 ACTIVE_SQL = "status IN ('queued', 'running')"  # the exact predicate of the partial unique indexes
 # Runs the AFK loop launched itself (no person behind them); hand-started AFK runs carry their user.
 LOOP_RUN_SQL = "kind = 'auto' AND user_id IS NULL"
@@ -53,6 +59,7 @@ class RunKind(str, Enum):
     manual = 'manual'
     retry = 'retry'
     auto = 'auto'
+    scheduled = 'scheduled'  # fired by a schedule, as its owner; neutral for the AFK counter like manual runs
 
 
 class EventType(str, Enum):

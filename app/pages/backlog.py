@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from nicegui import ui
 
 from app.client import ApiError
+from app.pages.widgets import error_notice, notify_error
 from app.state import connection
 from app.state.projects_store import ProjectsStore
 from app.state.text import shown
@@ -73,7 +74,7 @@ async def open_backlog(project: dict, on_change: Callable[[], Awaitable[None]] |
                 {'title': title.value.strip(), 'body': body.value or '', 'labels': [READY] if ready.value else []},
             )
         except ApiError as exc:
-            ui.notify(str(exc), type='negative')
+            notify_error(exc, 'add the issue')
             return
         title.value, body.value = '', ''
         await changed()
@@ -82,7 +83,7 @@ async def open_backlog(project: dict, on_change: Callable[[], Awaitable[None]] |
         try:
             await client.update_issue(project['id'], issue['number'], {'state': state})
         except ApiError as exc:
-            ui.notify(str(exc), type='negative')
+            notify_error(exc, f'change issue #{issue["number"]}')
         await changed()
 
     async def edit(issue: dict) -> None:
@@ -101,7 +102,7 @@ async def open_backlog(project: dict, on_change: Callable[[], Awaitable[None]] |
                         {'title': new_title.value, 'body': new_body.value or '', 'labels': labels},
                     )
                 except ApiError as exc:
-                    ui.notify(str(exc), type='negative')
+                    notify_error(exc, f'save issue #{issue["number"]}')
                     return
                 editor.close()
                 await changed()
@@ -146,7 +147,7 @@ async def open_parked(store: ProjectsStore, project: dict) -> None:
         try:
             await getattr(store, action)(project['id'], claim['issue_number'])
         except ApiError as exc:
-            ui.notify(str(exc), type='negative')
+            notify_error(exc, f'{action} issue #{claim["issue_number"]}')
         await render()
 
     await render()
@@ -158,9 +159,7 @@ async def _load_into(rows: ui.column, load: Callable[[], Awaitable[list[dict]]],
     try:
         items = await load()
     except ApiError as exc:
-        rows.clear()
-        with rows:
-            ui.label(str(exc)).classes('text-negative')
+        error_notice(rows, exc, 'load the issues')
         return []
     rows.clear()
     if not items:

@@ -13,8 +13,12 @@ from nicegui import background_tasks, context, ui
 
 from app.client import ApiError
 from app.pages.backlog import open_backlog, open_parked
-from app.pages.theme import relative, status_badge
+from app.pages.charts import Debounced
+from app.pages.run_timing import show_next_schedule
+from app.pages.theme import iso_utc, relative, status_badge
+from app.pages.widgets import notify_error
 from app.state import connection, live
+from app.state.history import SPARKLINE_RUNS, is_finish_event, sparkline_svg
 from app.state.projects_store import CardView, ProjectsStore
 from app.state.text import shown
 
@@ -26,6 +30,9 @@ CARD_CSS = """
 .body--dark .rb-paused-banner { background: rgba(229, 57, 53, .18); color: #ffcdd2; }
 .rb-launch-banner { background: #fff3e0; color: #8a3c00; }
 .body--dark .rb-launch-banner { background: rgba(255, 152, 0, .18); color: #ffe0b2; }
+.rb-spark-succeeded { fill: #2e7d32; } .rb-spark-failed { fill: #c62828; } .rb-spark-stopped { fill: #8a8a8a; }
+.body--dark .rb-spark-succeeded { fill: #66bb6a; } .body--dark .rb-spark-failed { fill: #ef5350; }
+.body--dark .rb-spark-stopped { fill: #9e9e9e; }
 """
 log = logging.getLogger(__name__)
 STATUS_TEXT = {'paused': 'Auto paused', 'running': 'Running', 'queued': 'Queued', 'idle': 'Idle'}
@@ -75,6 +82,13 @@ class ProjectCard:
             with ui.row().classes('w-full items-center gap-2 text-sm'):
                 ui.label('Last run:').classes('opacity-70')
                 self.last_run = ui.row().classes('items-center gap-2')
+            self.next_schedule = ui.link('', f'/projects/{view.id}/schedules').classes('text-sm rb-tap-link')
+            self.next_schedule.props('data-field=next-schedule')
+            # the last runs' durations and outcomes: one inline SVG (state/history.py), no chart per card
+            with ui.row().classes('w-full items-end gap-2 text-sm') as self.recent_row:
+                ui.label('Recent:').classes('opacity-70')
+                self.sparkline = ui.html('', sanitize=False).classes('leading-none').props('data-testid=sparkline')
+            self.recent_row.set_visibility(False)
             with (
                 ui.column()
                 .classes('w-full gap-1 p-2 rounded rb-paused-banner')
@@ -127,12 +141,12 @@ class ProjectCard:
                 status_badge(view.last_run['status'])
                 last = view.last_run
                 finished = last.get('finished_at')  # when it ended, not when it was asked for
-                ui.link(
-                    f'finished {relative(finished)}' if finished else f'started {relative(last["created_at"])}',
-                    f'/runs/{last["id"]}',
-                ).classes('text-sm').props('data-field=last-run-time')
+                moment, prefix = (finished, 'finished ') if finished else (last['created_at'], 'started ')
+                link = ui.link(f'{prefix}{relative(moment)}', f'/runs/{last["id"]}').classes('text-sm')
+                link.props(f'data-field=last-run-time data-rb-time="{iso_utc(moment)}" data-rb-prefix="{prefix}"')
             else:
                 ui.label('none yet').classes('opacity-70')
+        show_next_schedule(self.next_schedule, project)  # "next run in 4 min · nightly"
         self.causes.clear()
         with self.causes:
             for cause in view.failure_causes:
@@ -144,6 +158,13 @@ class ProjectCard:
             self.form_token = ''  # loading; update() also runs from live events, outside any slot
             background_tasks.create(self._load_form(), name='reset-form-token')
 
+    def show_recent(self, runs: list[dict] | None) -> None:
+        """The sparkline of the project's newest finished runs (None: not read yet)."""
+        if runs is None:
+            return
+        self.sparkline.content = sparkline_svg(runs) if runs else ''
+        self.recent_row.set_visibility(bool(runs))
+
     async def _load_form(self) -> None:
         self.form_token = await self.store.form_token(self.id)
         if self.form_token and not self.element.is_deleted:
@@ -151,21 +172,21 @@ class ProjectCard:
             with self.form_box:
                 ui.html(reset_form(self.id, self.form_token), sanitize=False)
 
-    async def _act(self, action: Callable[[], Awaitable[str]]) -> None:
+    async def _act(self, action: Callable[[], Awaitable[str]], doing: str) -> None:
         try:
             ui.notify(await action(), type='positive')
         except ApiError as exc:
-            ui.notify(str(exc), type='negative', multi_line=True)
+            notify_error(exc, doing)
 
     async def start_afk(self) -> None:
-        await self._act(lambda: self.store.start_afk(self.id))
+        await self._act(lambda: self.store.start_afk(self.id), 'start an AFK run')
 
     async def toggle_auto(self) -> None:
         enabled = not bool(self.view.project.get('auto_enabled'))
-        await self._act(lambda: self.store.set_auto(self.id, enabled))
+        await self._act(lambda: self.store.set_auto(self.id, enabled), f'switch auto {"on" if enabled else "off"}')
 
     async def reset(self) -> None:
-        await self._act(lambda: self.store.reset(self.id))
+        await self._act(lambda: self.store.reset(self.id), 'reset the project')
 
     async def backlog(self) -> None:
         await open_backlog(self.view.project, on_change=self.store.refresh)
@@ -189,7 +210,22 @@ async def project_cards() -> None:
     store = ProjectsStore(connection.client())
     box = ui.row().classes('w-full gap-4')
     cards: dict[str, ProjectCard] = {}
+    recent: dict[str, list[dict]] = {}  # project id -> its newest finished runs, for the sparklines
     form_posts = _form_posts_reach_api()
+
+    async def load_recent() -> None:
+        """Every card's sparkline from one request (GET /history?project=a,b,c), not one per card."""
+        try:
+            found = await connection.client().recent_runs([c.id for c in store.cards], limit=SPARKLINE_RUNS)
+        except ApiError:
+            return  # the sparklines keep what they show; the next finished run reads again
+        recent.clear()
+        recent.update(found)
+        for project_id, card in list(cards.items()):
+            if not card.element.is_deleted:
+                card.show_recent(recent.get(project_id, []))
+
+    refresh_recent = Debounced(load_recent)
 
     def render() -> None:
         if store.error:
@@ -207,19 +243,27 @@ async def project_cards() -> None:
                     ui.label('No projects yet.').classes('opacity-70')
                 for view in store.cards:
                     cards[view.id] = ProjectCard(store, view, form_posts=form_posts)
+                    cards[view.id].show_recent(recent.get(view.id))
+            if recent and set(ids) - set(recent):  # a project appeared: read its runs too
+                refresh_recent()
             return
         for view in store.cards:
             cards[view.id].update(view)
 
     store.listeners.append(render)
     await store.load()
+    await load_recent()
 
     async def on_event(event: dict) -> None:
         if event.get('type') not in ('run', 'project'):
             return
+        if is_finish_event(event):
+            refresh_recent()
         try:
             await store.refresh()
-        except Exception:  # noqa: BLE001 - keep following: the next event or reconnect refreshes again
+        except ApiError as exc:  # keep following: the next event or reconnect refreshes again
+            log.warning('refreshing project cards failed: %s', exc)
+        except Exception:  # noqa: BLE001 - the same, but this one is a bug: keep its traceback
             log.exception('refreshing project cards failed')
 
     live.follow(on_event, on_reconnect=store.refresh)

@@ -2,30 +2,32 @@
 
 from __future__ import annotations
 
+from fastapi import Request
 from nicegui import ui
 
 from app.client import ApiError
 from app.pages.cards import project_cards
 from app.pages.runs_list import runs_list
+from app.pages.settings_link import operator_only
+from app.pages.settings_page import new_project_button
 from app.pages.signin import signed_in
 from app.pages.theme import frame
 from app.state import connection
+from app.state.runs_store import RunFilters, RunsStore
 
 
 @ui.page('/')
 @signed_in
-async def dashboard(
-    project: str | None = None,
-    status: str | None = None,
-    kind: str | None = None,
-    on: str | None = None,  # the runs list's branch filter
-    by: str | None = None,  # and its person filter
-) -> None:
+async def dashboard(request: Request) -> None:
+    """The runs list's filters come from the URL query (RunFilters.query: project, status, kind, on, by, since,
+    until, q), so a reload or a shared link shows the same list."""
     with frame('Dashboard'):
+        operator_only(new_project_button().classes('self-end'))
         await project_cards()
         ui.label('Latest runs').classes('text-lg font-medium').props('role=heading aria-level=2')
         try:
             projects = await connection.client().list_projects()
         except ApiError:
             projects = []
-        await runs_list(project=project, status=status, kind=kind, branch=on, user=by, url_path='/', projects=projects)
+        filters = RunFilters.from_query(request.query_params)
+        await runs_list(store=RunsStore(filters=filters), url_path='/', projects=projects)

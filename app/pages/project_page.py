@@ -2,275 +2,35 @@
 
 from __future__ import annotations
 
-from nicegui import background_tasks, ui
+from fastapi import Request
+from nicegui import ui
 
 from app.client import ApiError
+from app.pages.charts import history_section
 from app.pages.repository_settings import repository_settings
 from app.pages.repository_status import RepositoryStatus
-from app.pages.run_limits import RunLimits
-from app.pages.runs_list import RunsListView, runs_list
+from app.pages.run_form_view import PICKER_LIMIT, RunFormView
+from app.pages.runs_list import runs_list
 from app.pages.signin import signed_in
 from app.pages.theme import frame
-from app.pages.widgets import correlation_chip
+from app.pages.widgets import error_notice
 from app.state import connection
-from app.state.run_form import Failure, RunFormState, failure_after_run_update, submit_run
 from app.state.runs_store import RunFilters, RunsStore
 from app.state.text import shown
-
-
-def branch_options(branches: list[dict]) -> dict[str, str]:
-    """name -> label: the base branch and the busy ones (an active run holds them) are marked."""
-    options = {}
-    for branch in branches:
-        label = shown(branch['name'])
-        if branch.get('is_base'):
-            label += '  (base)'
-        if branch.get('busy_run_id'):
-            label += f'  · busy: {branch["busy_run_id"]}'
-        options[branch['name']] = label
-    return options
-
-
-PICKER_LIMIT = 100  # branches the picker holds at a time; typing asks the server for the matches
-
-
-def branch_select(branches: list[dict], wanted: str | None, base: str) -> ui.select:
-    """The branch picker: the wanted branch, else the base branch, else the newest one."""
-    names = [b['name'] for b in branches]
-    value = wanted if wanted in names else base if base in names else (names[0] if names else None)
-    return (
-        ui.select(branch_options(branches), label='Branch', with_input=True, value=value)
-        .classes('w-full sm:w-96')
-        .props('data-testid=branch input-debounce=0 aria-label="Branch (type to search)"')
-    )
-
-
-def pick(value: str | None, allowed: list[str]) -> str | None:
-    return value if value in allowed else (allowed[0] if allowed else None)
-
-
-def keyboard_stop(wrap: ui.element, reason: str | None) -> None:
-    """A disabled Run stays reachable by keyboard, named, with its reason (and its tooltip)."""
-    if reason:
-        label = f'Run (unavailable: {reason})'.replace('"', "'")
-        wrap.props(f'tabindex=0 role=button aria-disabled=true aria-label="{label}"')
-    else:
-        wrap.props('tabindex=-1').props(remove='role aria-disabled aria-label')
-
-
-class RunFormView:
-    def __init__(
-        self,
-        project: dict,
-        branches: list[dict],
-        store: RunsStore,
-        *,
-        retry_of: str | None,
-        branch: str | None,
-        depth: str | None,
-        framework: str | None,
-    ) -> None:
-        self.project, self.store = project, store
-        self.form = RunFormState(project_id=project['id'], retry_of=retry_of)
-        self.submitting = False
-        self.failure: Failure | None = None
-        self.list_view: RunsListView | None = None  # set once the runs list below the form exists
-
-        self.limits = RunLimits()
-        with ui.card().classes('w-full rb-form').props('data-testid=run-form'):
-            if retry_of:
-                with ui.row().classes('items-center gap-2'):
-                    ui.icon('replay')
-                    ui.label('Retry of')
-                    ui.link(retry_of, f'/runs/{retry_of}').classes('font-mono')
-            with ui.row().classes('w-full items-start gap-3 flex-wrap'):
-                self.branch = branch_select(branches, branch, project['base_branch'])
-                if len(branches) >= PICKER_LIMIT:  # maybe more than the picker holds: typing asks the server
-                    self.branch.on('input-value', self.search_branches, throttle=0.25, leading_events=False)
-                self.depth = (
-                    ui.select(project['depth_levels'], label='Depth level', value=pick(depth, project['depth_levels']))
-                    .classes('w-full sm:w-44')
-                    .props('data-testid=depth')
-                )
-                self.framework = (
-                    ui.select(
-                        project['target_frameworks'],
-                        label='Target framework',
-                        value=pick(framework, project['target_frameworks']),
-                    )
-                    .classes('w-full sm:w-44')
-                    .props('data-testid=framework')
-                )
-            with ui.row().classes('items-center gap-3 flex-wrap'):
-                with ui.element('span').props('tabindex=-1 aria-describedby=rb-run-reason') as self.run_wrap:
-                    self.run_button = (
-                        ui.button('Run', icon='play_arrow', on_click=self.submit)
-                        .classes('rb-tap')
-                        .props('data-testid=run aria-describedby=rb-run-reason')
-                    )
-                    self.run_tooltip = ui.tooltip('')
-                ui.button('Reset', icon='restart_alt', on_click=self.reset).props('flat data-testid=reset').classes(
-                    'rb-tap'
-                )
-                self.progress = ui.label().classes('text-sm opacity-80').props('data-testid=progress')
-            self.reason = ui.label().classes('text-sm').props('id=rb-run-reason data-testid=run-reason')
-            self.result = ui.column().classes('w-full gap-1').props('aria-live=assertive data-testid=result')
-        self.initial = self.payload()
-        ui.timer(1.0, self.tick)
-
-    async def reload_branches(self) -> None:
-        """The repository was fetched: the picker offers its branches now (the chosen one stays)."""
-        try:
-            self.offer_branches(await connection.client().branches(self.project['id'], limit=PICKER_LIMIT))
-        except ApiError:
-            return
-
-    async def search_branches(self, event) -> None:  # noqa: ANN001 - a NiceGUI GenericEventArguments
-        """Typing in the picker asks the server for the top matches (a repository may have 40,000 branches;
-        a smaller one is filtered in the browser, as it is listed whole)."""
-        text = event.args if isinstance(event.args, str) else ''
-        try:
-            found = await connection.client().branches(self.project['id'], q=text, limit=PICKER_LIMIT)
-        except ApiError:
-            return  # keep what the picker shows; the next keystroke asks again
-        self.offer_branches(found)
-
-    def offer_branches(self, found: list[dict]) -> None:
-        current = self.branch.value
-        options = branch_options(found)
-        if current and current not in options:
-            shown = self.branch.options if isinstance(self.branch.options, dict) else {}
-            options = {current: shown.get(current, current), **options}
-        self.branch.set_options(options, value=current)
-        self.update_button()
-
-    # -- limits
-    async def refresh_quota(self) -> None:
-        await self.limits.refresh_quota()
-        self.limits.render(self.failure)
-        self.update_button()
-
-    def block_reason(self) -> str | None:
-        reason = self.limits.block_reason()
-        if reason:
-            return reason
-        if self.submitting:
-            return 'Submitting…'
-        return None
-
-    def update_button(self) -> None:
-        reason = self.block_reason()
-        self.run_button.set_enabled(reason is None)
-        self.run_button.props(f'aria-disabled={"true" if reason else "false"}')
-        self.run_tooltip.text = reason or 'Start the run'
-        keyboard_stop(self.run_wrap, reason)
-        self.reason.text = reason if reason and not self.submitting else ''
-        self.reason.set_visibility(bool(self.reason.text))
-
-    async def tick(self) -> None:
-        action = self.limits.tick_action()
-        if action == 'refresh':
-            await self.refresh_quota()
-        elif action == 'render':
-            self.limits.render(self.failure)
-            self.update_button()
-
-    # -- submit
-    def payload(self) -> dict:
-        return {'branch': self.branch.value, 'depth_level': self.depth.value, 'target_framework': self.framework.value}
-
-    async def submit(self) -> None:
-        if self.submitting or self.block_reason():
-            return
-        self.submitting = True
-        self.failure = None
-        self.result.clear()
-        self.update_button()
-        self.progress.text = 'Submitting…'
-        view = self
-
-        def on_attempt(attempt: int) -> None:
-            if attempt > 1:
-                view.progress.text = f'No answer yet; retrying the same submit (attempt {attempt})…'
-            if view.list_view is not None:
-                view.list_view.render()
-
-        try:
-            outcome = await submit_run(
-                connection.client(), self.form, self.store, self.payload(), on_attempt=on_attempt
-            )
-        finally:
-            self.submitting = False
-        if self.list_view is not None:
-            self.list_view.render()
-        if outcome.response is not None:  # outcome.ok
-            run = outcome.response.data
-            self.progress.text = 'Run already exists; opening it…' if outcome.response.replayed else 'Opening run…'
-            ui.navigate.to(f'/runs/{run["id"]}')
-            background_tasks.create(self.refresh_quota(), name='quota-after-submit')
-            return
-        self.progress.text = ''
-        if outcome.failure is not None:
-            self.show_failure(outcome.failure)
-        await self.refresh_quota()
-
-    def show_failure(self, failure: Failure) -> None:
-        self.failure = failure
-        self.result.clear()
-        if failure.kind == 'rate_limited':  # the banner above says it all, with a live countdown
-            self.limits.rate_limited(failure.retry_after or 1)
-            self.limits.render(failure)
-            self.update_button()
-            return
-        with (
-            self.result,
-            ui.element('div')
-            .classes('w-full rb-banner rb-banner-red')
-            .props(f'role=alert data-testid=failure data-failure={failure.kind}'),
-        ):
-            ui.label(failure.message).props('data-testid=failure-text')
-            with ui.row().classes('items-center gap-2 flex-wrap'):
-                if failure.links:
-                    ui.label('Active run:' if failure.kind == 'pr_lock' else 'Active runs:').classes('text-sm')
-                for run_id in failure.links:
-                    ui.link(run_id, f'/runs/{run_id}').classes('font-mono text-sm rb-tap-link').props(
-                        f'data-blocking={run_id}'
-                    )
-                correlation_chip(
-                    failure.correlation_id, f'HTTP {failure.status}' if failure.status else 'connection lost'
-                )
-        self.limits.render(failure)
-        self.update_button()
-
-    def on_run_update(self, run: dict) -> None:
-        if self.failure is not None and (updated := failure_after_run_update(self.failure, run)) is not None:
-            self.show_failure(updated)
-
-    async def reset(self) -> None:
-        """A new submit: the values the form opened with, a new idempotency key, no old failure shown."""
-        self.branch.value = self.initial['branch']
-        self.depth.value = self.initial['depth_level']
-        self.framework.value = self.initial['target_framework']
-        self.form.reset()
-        self.failure = None
-        self.result.clear()
-        self.progress.text = ''
-        self.update_button()
 
 
 @ui.page('/projects/{project_id}')
 @signed_in
 async def project_page(
+    request: Request,
     project_id: str,
     retry_of: str | None = None,
     branch: str | None = None,
     depth: str | None = None,
     framework: str | None = None,
-    status: str | None = None,
-    kind: str | None = None,
-    on: str | None = None,  # the runs list's branch filter (`branch` preselects the form's)
-    by: str | None = None,  # and its person filter
 ) -> None:
+    """The form's values come from `branch`, `depth`, `framework` and `retry_of`; the runs list's filters from
+    the rest of the query (RunFilters.from_query: its branch filter is `on=`)."""
     client = connection.client()
     try:
         project = await client.get_project(project_id)
@@ -279,10 +39,19 @@ async def project_page(
             branches += [b for b in await client.branches(project_id, q=branch, limit=20) if b['name'] == branch]
     except ApiError as exc:
         with frame('Project'):
-            ui.label(str(exc)).classes('text-negative')
+            error_notice(ui.column(), exc, f'open project {project_id}')
         return
     with frame(project['name']):
         ui.label(shown(project['name'])).classes('text-xl font-bold').props('role=heading aria-level=1 dir=auto')
+        ui.link('Settings', f'/projects/{project_id}/settings').classes('rb-tap-link').props(
+            'data-testid=project-settings-link'
+        )
+        ui.link('Notifications', f'/projects/{project_id}/notifications').classes('rb-tap-link').props(
+            'data-testid=project-notifications-link'
+        )
+        ui.link('Schedules', f'/projects/{project_id}/schedules').classes('rb-tap-link').props(
+            'data-testid=schedules-link'
+        )
         if project.get('runs_on'):
             with ui.row().classes('items-center gap-1 text-sm').props('data-testid=runs-on'):
                 ui.label('runs on workers with labels').classes('opacity-70')
@@ -302,14 +71,11 @@ async def project_page(
             await branches_changed()
 
         repository_settings(project, on_saved=settings_saved)
-        store = RunsStore(
-            filters=RunFilters(
-                project=project_id, status=status or None, kind=kind or None, branch=on or None, user=by or None
-            )
-        )
+        store = RunsStore(filters=RunFilters.from_query(request.query_params, project=project_id))
         form = RunFormView(project, branches, store, retry_of=retry_of, branch=branch, depth=depth, framework=framework)
         forms.append(form)
         await repository.load(fetch=True)
+        history_section(project_id, branch=store.filters.branch)
         ui.label('Runs').classes('text-lg font-medium').props('role=heading aria-level=2')
         form.list_view = await runs_list(project=project_id, url_path=f'/projects/{project_id}', store=store)
         form.list_view.on_run_update.append(form.on_run_update)

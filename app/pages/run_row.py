@@ -1,4 +1,4 @@
-"""One row of the runs list: status, id, parameters, why a queued run waits, times, Retry and Stop."""
+"""One row of the runs list: status, id, parameters, why a queued run waits, times, stages, Retry and Stop."""
 
 from __future__ import annotations
 
@@ -6,20 +6,27 @@ from typing import Any
 
 from nicegui import ui
 
-from app.pages.theme import duration, relative, status_badge
+from app.pages.run_timing import cancel_button, timing_bits
+from app.pages.stage_strip import row_strip
+from app.pages.theme import live_duration, live_relative, status_badge
 from app.state.runs_store import ACTIVE
 from app.state.text import shown
 
-RETRYABLE = ('failed', 'timed_out', 'crashed', 'stopped')
+RETRYABLE = ('failed', 'timed_out', 'crashed', 'stopped', 'expired', 'skipped')
 
 
-def run_row(run: dict, *, show_project: bool, on_stop: Any, on_retry: Any) -> tuple[ui.element, ui.label, ui.label]:
-    """One row of the runs list; returns the card and the labels the list's clock updates."""
+def run_row(
+    run: dict, *, show_project: bool, on_stop: Any, on_retry: Any, extra: Any = None
+) -> tuple[ui.element, ui.label, ui.label]:
+    """One row of the runs list; returns the card and the labels the list's clock updates. extra(run) draws
+    more at the row's start (the bulk selection's checkbox and outcome)."""
     marker = f'data-optimistic={run["optimistic"]}' if run.get('optimistic') else f'data-run={run["id"]}'
     with (
         ui.card().tight().classes('w-full rb-row').props(f'role=listitem {marker} data-status={run["status"]}') as card
     ):
         with ui.row().classes('w-full items-center gap-x-3 gap-y-1 p-2 flex-wrap'):
+            if extra is not None:
+                extra(run)
             if run.get('optimistic'):
                 with ui.row().classes('items-center gap-1'):
                     ui.spinner(size='sm')
@@ -39,15 +46,21 @@ def run_row(run: dict, *, show_project: bool, on_stop: Any, on_retry: Any) -> tu
                 ui.label(f'#{run.get("queue_position")} in line · {run["waiting"]}').classes(
                     'text-xs text-orange-10'
                 ).props('data-field=waiting')
+            timing_bits(run)  # delayed: when it runs; queued with a TTL: when it expires; why it never started
             if run.get('retry_of'):
                 ui.link(f'retry of {run["retry_of"]}', f'/runs/{run["retry_of"]}').classes('text-xs rb-tap-link')
+            if run.get('retried_by'):
+                latest = run['retried_by'][-1]
+                ui.link(f'retried by {latest}', f'/runs/{latest}').classes('text-xs rb-tap-link').props(
+                    'data-field=retried-by'
+                )
             ui.label(run.get('user_name') or '').classes('text-xs opacity-70')
-            started = (
-                ui.label(relative(run.get('started_at') or run.get('created_at')))
-                .classes('text-xs opacity-70')
-                .props('data-field=started')
+            started = live_relative(
+                ui.label().classes('text-xs opacity-70').props('data-field=started'),
+                run.get('started_at') or run.get('created_at'),
             )
-            took = ui.label(duration(run)).classes('text-xs opacity-70 font-mono').props('data-field=duration')
+            took = live_duration(ui.label().classes('text-xs opacity-70 font-mono').props('data-field=duration'), run)
+            row_strip(run)
             ui.space()
             if not run.get('optimistic'):
                 if run['status'] in RETRYABLE:
@@ -58,4 +71,5 @@ def run_row(run: dict, *, show_project: bool, on_stop: Any, on_retry: Any) -> tu
                     ui.button('Stop', icon='stop', on_click=lambda r=run: on_stop(r)).props(
                         f'flat dense color=negative aria-label="Stop run {run["id"]}"'
                     ).classes('rb-tap')
+                cancel_button(run)
     return card, started, took

@@ -8,14 +8,13 @@ from urllib.parse import urlencode
 from nicegui import background_tasks, ui
 
 from app.client import ApiError
+from app.pages.bulk_bar import BulkBar
+from app.pages.run_filters_bar import filter_bar
 from app.pages.run_row import run_row
-from app.pages.theme import STATUS_LABELS, duration, relative
-from app.pages.widgets import confirm
+from app.pages.widgets import confirm, error_notice, notify_error
 from app.state import connection, live
-from app.state.runs_store import RunFilters, RunsStore
+from app.state.runs_store import RunsStore
 
-STATUSES = ['queued', 'running', 'succeeded', 'failed', 'timed_out', 'crashed', 'stopped']
-KINDS = ['manual', 'retry', 'auto']
 WAITING_REFRESH_TICKS = 5  # seconds between re-reads of the queued rows' waiting reasons
 WAITING_REFRESH_ROWS = 20
 OLDER_PAGE = 50
@@ -35,11 +34,13 @@ class RunsListView:
         self.on_run_update: list[Any] = []  # called with each run read after a live change (the form's 409 banner)
         self.ticks = 0
         with ui.row().classes('w-full items-center gap-2'):
-            self.message = ui.label().classes('text-negative')
+            self.message = ui.column().classes('gap-0')
             ui.space()
+            self.bulk = BulkBar(lambda: self.store.filters.api_params(), lambda: self._rebuild(self.store.rows))
             self.live_label = (
                 ui.label('○ connecting…').classes('text-xs opacity-70').props('data-testid=live aria-live=polite')
             )
+        self.bulk.draw_bar()
         self.box = ui.column().classes('w-full gap-2').props('role=list aria-label="Runs" data-testid=runs')
         with ui.row().classes('w-full items-center gap-2'):
             self.older_button = (
@@ -56,9 +57,9 @@ class RunsListView:
         try:
             page = await connection.client().list_runs(limit=min(self.store.limit, MAX_PAGE), **filters.api_params())
         except ApiError as exc:
-            self.message.text = f'Could not load runs: {exc}'
+            error_notice(self.message, exc, 'load the runs')
             return
-        self.message.text = ''
+        self.message.clear()
         self.store.load(page['items'], has_more=page['next_cursor'] is not None)
         self.render()
         self.box.props('data-loaded=true')
@@ -72,7 +73,7 @@ class RunsListView:
         try:
             page = await connection.client().list_runs(limit=OLDER_PAGE, cursor=cursor, **filters.api_params())
         except ApiError as exc:
-            self.message.text = f'Could not load older runs: {exc}'
+            error_notice(self.message, exc, 'load older runs')
             return
         finally:
             self.older_button.props(remove='loading')
@@ -82,7 +83,8 @@ class RunsListView:
     def on_event(self, event: dict) -> None:
         """Mark the run dirty; one drain task fetches each dirty run once (a burst of changes costs one read
         per run, always of its latest state)."""
-        if event.get('type') != 'run' or not event.get('id') or self.box.is_deleted:
+        changed = event.get('type') == 'run' or (event.get('type') == 'run.output' and event.get('stage'))
+        if not changed or not event.get('id') or self.box.is_deleted:  # (run.output with stage: a stage began)
             return  # (deleted: the person left the page while an update was on its way)
         self.dirty[event['id']] = None
         if not self.draining:
@@ -167,15 +169,16 @@ class RunsListView:
         with self.box:
             if not rows:
                 f = self.store.filters
-                narrowed = any((f.status, f.kind, f.branch, f.user))
-                ui.label('No runs match these filters.' if narrowed else 'No runs yet.').classes('text-sm opacity-70')
+                ui.label('No runs match these filters.' if f.narrowed else 'No runs yet.').classes('text-sm opacity-70')
             for run in rows:
                 self.cards.append(self._row(run))
         self.shown = [(self.row_key(r), dict(r)) for r in rows]
         self.update_footer()
 
     def _row(self, run: dict) -> ui.element:
-        card, started, took = run_row(run, show_project=self.show_project, on_stop=self.stop, on_retry=retry)
+        card, started, took = run_row(
+            run, show_project=self.show_project, on_stop=self.stop, on_retry=retry, extra=self.bulk.row_controls
+        )
         self.tickers[self.row_key(run)] = (run, started, took)
         return card
 
@@ -187,10 +190,6 @@ class RunsListView:
             ]
             for run in queued[:WAITING_REFRESH_ROWS]:
                 self.on_event({'type': 'run', 'id': run})
-        for run, started, took in self.tickers.values():
-            started.text = relative(run.get('started_at') or run.get('created_at'))
-            if run.get('status') == 'running':
-                took.text = duration(run)
 
     async def stop(self, run: dict) -> None:
         await stop_run(run['id'])
@@ -216,83 +215,18 @@ async def stop_run(run_id: str) -> None:
         await connection.client().stop_run(run_id)
         ui.notify(f'Stop requested for {run_id}', position='bottom')
     except ApiError as exc:
-        ui.notify(f'Could not stop {run_id}: {exc}', type='negative', position='bottom', multi_line=True)
-
-
-def filter_bar(view: RunsListView, projects: list[dict] | None) -> None:
-    """Project / status / kind filters, kept in the URL query so a reload or a shared link keeps them."""
-    filters = view.store.filters
-
-    async def changed() -> None:
-        view.store.filters = RunFilters(
-            project=project.value if project else filters.project,
-            status=status.value or None,
-            kind=kind.value or None,
-            branch=(branch.value or '').strip() or None,
-            user=(person.value or '').strip() or None,
-        )
-        query = urlencode(
-            view.store.filters.query()
-            if projects is not None
-            else {k: v for k, v in view.store.filters.query().items() if k != 'project'}
-        )
-        ui.navigate.history.replace(f'{view.url_path}{"?" + query if query else ""}')
-        await view.load()
-
-    with ui.row().classes('w-full items-center gap-2 flex-wrap'):
-        project = None
-        if projects is not None:
-            project = filter_select(
-                'project', {'': 'All projects', **{p['id']: p['name'] for p in projects}}, filters.project, changed
-            )
-        status = filter_select(
-            'status', {'': 'Any status', **{s: STATUS_LABELS.get(s, s) for s in STATUSES}}, filters.status, changed
-        )
-        kind = filter_select('kind', {'': 'Any kind', **{k: k for k in KINDS}}, filters.kind, changed)
-        branch = filter_text('branch', 'Branch', filters.branch, changed)
-        person = filter_text('by', 'Person', filters.user, changed)
-
-
-FILTER_WIDTHS = {'project': 'sm:w-48', 'status': 'sm:w-40', 'kind': 'sm:w-36', 'branch': 'sm:w-48', 'by': 'sm:w-36'}
-
-
-def filter_text(name: str, label: str, value: str | None, on_change: Any) -> ui.input:
-    """An exact-match text filter, applied on Enter or when the field is left (not on every keystroke)."""
-    field = (
-        ui.input(label, value=value or '')
-        .classes(f'w-full {FILTER_WIDTHS[name]}')
-        .props(f'dense clearable data-filter={name}')
-    )
-    field.on('keydown.enter', on_change)
-    field.on('blur', on_change)
-    field.on('clear', on_change)
-    return field
-
-
-def filter_select(name: str, options: dict[str, str], value: str | None, on_change: Any) -> ui.select:
-    return (
-        ui.select(options, value=value or '', label=name.capitalize(), on_change=on_change)
-        .classes(f'w-full {FILTER_WIDTHS[name]}')
-        .props(f'data-filter={name}')
-    )
+        notify_error(exc, f'stop {run_id}')
 
 
 async def runs_list(
     *,
+    store: RunsStore,
     project: str | None = None,
-    status: str | None = None,
-    kind: str | None = None,
-    branch: str | None = None,
-    user: str | None = None,
     url_path: str | None = None,
     projects: list[dict] | None = None,
-    store: RunsStore | None = None,
 ) -> RunsListView:
-    store = store or RunsStore(
-        filters=RunFilters(
-            project=project, status=status or None, kind=kind or None, branch=branch or None, user=user or None
-        )
-    )
+    """The list of `store`'s filters; `project` pins it to one project's page (no project column), `url_path`
+    puts the filter bar above it and keeps the filters in that page's URL."""
     placeholder = ui.column().classes('w-full')
     view = RunsListView(store, url_path=url_path, show_project=project is None)
     if url_path is not None:

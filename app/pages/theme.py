@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from nicegui import ui
 
 from app.pages.plain import NOSCRIPT_HTML
+from app.pages.settings_link import settings_link
 
 STATUS_COLORS = {
     'queued': 'grey-7',
@@ -20,6 +21,9 @@ STATUS_COLORS = {
     'stopped': 'blue-grey-7',
     'stopping': 'blue-grey-5',
     'submitting': 'grey-6',
+    'delayed': 'indigo-7',  # waiting for its time, holding nothing
+    'expired': 'brown-7',  # its queue TTL passed before it started
+    'skipped': 'deep-orange-10',  # refused when it was due
 }
 STATUS_LABELS = {'timed_out': 'timed out', 'submitting': 'Submitting…'}
 
@@ -28,6 +32,7 @@ STATUS_LABELS = {'timed_out': 'timed out', 'submitting': 'Submitting…'}
 def frame(title: str, *, show_person: bool = True) -> Iterator[None]:
     ui.add_head_html(
         '<link rel="stylesheet" href="/assets/runboard.css">'
+        '<script defer src="/assets/live-time.js"></script>'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
     )
     ui.add_body_html(NOSCRIPT_HTML)  # without JavaScript: a link to the plain project list (app/pages/plain.py)
@@ -39,9 +44,18 @@ def frame(title: str, *, show_person: bool = True) -> Iterator[None]:
             ui.label('Runboard').classes('text-lg font-bold')
         with ui.row().classes('items-center gap-3 no-wrap min-w-0'):
             ui.link('Workers', '/workers').classes('text-white text-sm rb-tap-link').props('data-testid=nav-workers')
+            ui.link('Audit', '/audit').classes('text-white text-sm rb-tap-link').props('data-testid=nav-audit')
+            if show_person:  # a page someone may read data on (not the sign-in page)
+                settings_link()  # operators only
+                from app.pages.provenance_chip import ProvenanceChip
+
+                ProvenanceChip()
             ui.label(title).classes('text-sm opacity-80 truncate')
             if show_person:
                 _person_menu()
+                from app.pages.browser_alerts import watch_own_runs
+
+                watch_own_runs()  # a browser notification when the person's own run ends (opt-in: notifications page)
     with ui.column().classes('w-full max-w-6xl mx-auto p-2 sm:p-4 gap-4'):
         yield
 
@@ -97,3 +111,27 @@ def duration(run: dict, now: datetime | None = None) -> str:
     minutes, secs = divmod(seconds, 60)
     hours, minutes = divmod(minutes, 60)
     return f'{hours}:{minutes:02d}:{secs:02d}' if hours else f'{minutes}:{secs:02d}'
+
+
+def iso_utc(value: str | None) -> str:
+    """An API time as ISO 8601 with its zone, for the browser's clock (assets/live-time.js)."""
+    moment = parse_time(value)
+    return moment.isoformat() if moment else ''
+
+
+def live_relative(label: ui.label, value: str | None, *, prefix: str = '') -> ui.label:
+    """A relative time ("12 s ago") that the browser keeps true each second."""
+    label.text = prefix + relative(value)
+    if value:
+        label.props(f'data-rb-time="{iso_utc(value)}" data-rb-prefix="{prefix}"')
+    return label
+
+
+def live_duration(label: ui.label, run: dict) -> ui.label:
+    """A run's duration; while it runs, the browser counts it up each second."""
+    label.text = duration(run)
+    if run.get('started_at') and not run.get('finished_at'):
+        label.props(f'data-rb-since="{iso_utc(run["started_at"])}"')
+    else:
+        label.props(remove='data-rb-since')
+    return label

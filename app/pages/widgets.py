@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from nicegui import ui
 
+from app.client import ApiError
+from app.state.error_text import in_words, technical
 
-def correlation_chip(correlation_id: str | None, failure: str = '') -> ui.element:
-    """Shows the correlation id (and what failed); a click or Enter copies the id."""
+
+def correlation_chip(correlation_id: str | None, failure: str = '', *, details: str = '') -> ui.element:
+    """Shows the correlation id (and what failed); a click or Enter copies the id. `details`: the technical
+    part of an error, kept here rather than in the message a person reads."""
     text = correlation_id or 'no correlation id'
 
     def copy() -> None:
@@ -25,8 +29,25 @@ def correlation_chip(correlation_id: str | None, failure: str = '') -> ui.elemen
     with chip:
         ui.label(f'{failure} · ' if failure else '').classes('text-xs')
         ui.label(text).classes('font-mono text-xs')
-    chip.tooltip('Copy the correlation id (quote it when reporting the problem)')
+    hint = 'Copy the correlation id (quote it when reporting the problem)'
+    chip.tooltip(f'{details}. {hint}' if details else hint)
+    if details:
+        chip.props(f'data-details="{details.replace(chr(34), chr(39))}"')
     return chip
+
+
+def error_notice(box: ui.element, error: ApiError, doing: str) -> None:
+    """Replace `box`'s content with the failure in words and the chip with its details."""
+    box.clear()
+    with box, ui.row().classes('items-center gap-2 flex-wrap').props('role=alert data-testid=error-notice'):
+        ui.label(in_words(error, doing)).classes('text-negative text-sm')
+        correlation_chip(error.correlation_id, details=technical(error))
+
+
+def notify_error(error: ApiError, doing: str) -> None:
+    """A toast with the failure in words; the correlation id as its caption."""
+    caption = f'correlation id {error.correlation_id}' if error.correlation_id else None
+    ui.notify(in_words(error, doing), type='negative', position='bottom', multi_line=True, caption=caption)
 
 
 async def confirm(question: str, *, yes: str = 'Yes', no: str = 'Cancel') -> bool:

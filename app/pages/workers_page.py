@@ -7,7 +7,8 @@ from nicegui import ui
 
 from app.client import ApiError
 from app.pages.signin import signed_in
-from app.pages.theme import frame, relative
+from app.pages.theme import frame, live_relative, relative
+from app.pages.widgets import error_notice, notify_error
 from app.state import connection
 
 STATE_COLORS = {'live': 'positive', 'draining': 'warning', 'lost': 'negative', 'stopped': 'grey-7'}
@@ -17,7 +18,7 @@ REFRESH_SECONDS = 3.0
 class WorkersView:
     def __init__(self) -> None:
         self.summary = ui.label().classes('text-sm').props('data-testid=capacity aria-live=polite')
-        self.message = ui.label().classes('text-negative')
+        self.message = ui.column().classes('gap-0')
         self.box = ui.column().classes('w-full gap-2').props('role=list aria-label="Workers" data-testid=workers')
         self.drawn: object = None
         ui.timer(REFRESH_SECONDS, self.load)
@@ -26,9 +27,9 @@ class WorkersView:
         try:
             page = await connection.client().list_workers()
         except ApiError as exc:
-            self.message.text = f'Could not load workers: {exc}'
+            error_notice(self.message, exc, 'load the workers')
             return
-        self.message.text = ''
+        self.message.clear()
         live = [w for w in page['items'] if w['state'] in ('live', 'draining')]
         if page['executor'] != 'celery':
             self.summary.text = (
@@ -70,7 +71,7 @@ class WorkersView:
                 ui.label(f'{worker["busy"]} / {worker["slots"]} busy').classes('text-sm font-mono').props(
                     'data-field=busy'
                 )
-                ui.label(f'heartbeat {relative(worker["heartbeat_at"])}').classes('text-xs opacity-70')
+                live_relative(ui.label().classes('text-xs opacity-70'), worker['heartbeat_at'], prefix='heartbeat ')
                 ui.label(f'v{worker["version"]}').classes('text-xs opacity-70')
                 ui.space()
                 if worker['state'] == 'live':
@@ -86,7 +87,7 @@ class WorkersView:
         try:
             await connection.client().drain_worker(worker['name'], drain=drain)
         except ApiError as exc:
-            ui.notify(f'Could not {"drain" if drain else "undrain"} {worker["name"]}: {exc}', type='negative')
+            notify_error(exc, f'{"drain" if drain else "undrain"} {worker["name"]}')
             return
         await self.load()
 

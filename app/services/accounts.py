@@ -24,6 +24,7 @@ class Principal:
     name: str
     role: str
     team_ids: frozenset[str]
+    token_id: str | None = None  # the token this request came with (the audit log names it)
 
     @property
     def is_operator(self) -> bool:
@@ -34,16 +35,26 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def new_api_token(user_id: str, name: str = 'default') -> tuple[ApiToken, str]:
+    """A fresh token row for a person (to add to a session) and its plain value, which is never stored."""
+    token = 'rb_' + secrets.token_urlsafe(32)
+    return ApiToken(id='tok_' + uuid.uuid4().hex[:16], user_id=user_id, token_hash=hash_token(token), name=name), token
+
+
+def new_user(name: str, role: Role) -> User:
+    return User(id='usr_' + uuid.uuid4().hex[:16], name=name, role=role.value)
+
+
 def create_user(engine: Engine, *, name: str, role: Role, team_ids: list[str]) -> tuple[User, str]:
     """Create a user with one API token; returns the user and the plain token (shown once)."""
-    token = 'rb_' + secrets.token_urlsafe(32)
-    user = User(id='usr_' + uuid.uuid4().hex[:16], name=name, role=role.value)
+    user = new_user(name, role)
+    row, token = new_api_token(user.id)
     with session_scope(engine) as session:
         session.add(user)
         session.flush()
         for team_id in team_ids:
             session.add(TeamMember(team_id=team_id, user_id=user.id))
-        session.add(ApiToken(id='tok_' + uuid.uuid4().hex[:16], user_id=user.id, token_hash=hash_token(token)))
+        session.add(row)
     return user, token
 
 
@@ -90,15 +101,16 @@ class TokenAuthenticator:
 
     def _load(self, digest: str) -> Principal | None:
         with Session(self.engine) as session:
-            user = session.exec(
-                select(User)
+            found = session.exec(
+                select(User, col(ApiToken.id))
                 .join(ApiToken, col(ApiToken.user_id) == col(User.id))
                 .where(col(ApiToken.token_hash) == digest)
             ).first()
-            if user is None:
+            if found is None:
                 return None
+            user, token_id = found
             teams = session.exec(select(TeamMember.team_id).where(col(TeamMember.user_id) == user.id)).all()
-            return Principal(user.id, user.name, user.role, frozenset(teams))
+            return Principal(user.id, user.name, user.role, frozenset(teams), token_id)
 
 
 LOCAL_TEAM = 'local'

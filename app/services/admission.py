@@ -81,16 +81,26 @@ RepositoryVerdict = Literal['concurrency_limit', 'pr_lock'] | None
 
 
 def repository_verdict(
-    *, slotted_active: int, max_concurrent: int, branch_holder: str | None, bypass_concurrency: bool = False
+    *,
+    slotted_active: int,
+    max_concurrent: int,
+    branch_holder: str | None,
+    bypass_concurrency: bool = False,
+    batch_id: str | None = None,
+    holder_batch_id: str | None = None,
 ) -> RepositoryVerdict:
     """Concurrency limit first, then the PR lock (one active run per repository + branch).
 
     slotted_active: active runs holding a concurrency slot on the repository (AFK runs that bypass the
-    limit hold none); branch_holder: the active run on the requested branch, if any.
+    limit hold none); branch_holder: an active run on the requested branch, if any (one outside the
+    requesting run's batch whenever there is one), and holder_batch_id its batch.
+
+    Siblings: the children of one matrix batch are one trigger, so a child is not locked out of its branch
+    by its own siblings; it still needs a concurrency slot, and every other trigger sees the branch busy.
     """
     if not bypass_concurrency and slotted_active >= max_concurrent:
         return 'concurrency_limit'
-    if branch_holder is not None:
+    if branch_holder is not None and not (batch_id is not None and holder_batch_id == batch_id):
         return 'pr_lock'
     return None
 

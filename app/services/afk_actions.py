@@ -10,7 +10,7 @@ from sqlmodel import Session
 
 from app.db import session_scope
 from app.models import Project, ProjectPublic, RunPublic, utcnow
-from app.services import claims, projects
+from app.services import audit, claims, projects
 from app.services.accounts import Principal
 from app.services.errors import DomainError, forbidden
 from app.services.events import EventBus
@@ -54,6 +54,14 @@ class AfkActions:
                 text('UPDATE project SET auto_enabled = :on, updated_at = :now WHERE id = :p'),
                 {'on': enabled, 'now': utcnow(), 'p': project_id},
             )
+            audit.record(
+                session,
+                principal,
+                'afk.enabled' if enabled else 'afk.disabled',
+                team_id=project.team_id,
+                project_id=project_id,
+                target=project_id,
+            )
         publish_project(self.bus, project)
         if enabled:
             self.loop.kick()
@@ -70,6 +78,10 @@ class AfkActions:
                     'updated_at = :now WHERE id = :p'
                 ),
                 {'now': utcnow(), 'p': project_id},
+            )
+            details = {'failures_cleared': project.consecutive_failures}
+            audit.record(
+                session, principal, 'afk.reset', team_id=project.team_id, project_id=project_id, details=details
             )
         publish_project(self.bus, project)
         self.loop.kick()

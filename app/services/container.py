@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -42,6 +43,11 @@ class Services:
     scheduler: AsyncIOScheduler | None = None
     scheduler_hooks: list[Callable[[AsyncIOScheduler], None]] = field(default_factory=list)  # jobs of other services
     local_token: str | None = None
+    started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    @property
+    def instance_id(self) -> str:
+        return self.runner.instance_id
 
     async def start(self) -> None:
         await self.bus.start()
@@ -113,6 +119,12 @@ def build_services(settings: Settings, *, migrate: bool = True, seed: bool = Tru
     from app.services import afk
 
     afk.install(services)  # AFK sweep job, kick on run end, PR probe
+    from app.services import notify_sender
+
+    notify_sender.install(services)  # signed webhooks: the sender loop (docs/notifications.md)
+    from app.services import timers
+
+    timers.install(services)  # schedules, delayed runs, queued TTL (docs/triggers.md)
     if seed:
         services.local_token = accounts.ensure_local_account(engine, settings.credentials_path)
         if settings.demo:

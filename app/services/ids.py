@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 import threading
 import time
+from datetime import datetime
 
 _ALPHABET = '0123456789abcdefghjkmnpqrstvwxyz'  # Crockford base32, lower case
+RUN_PREFIX = 'run_'
 _lock = threading.Lock()
 _last = (0, 0)
 
@@ -19,7 +21,12 @@ def _encode(value: int, length: int) -> str:
     return ''.join(reversed(out))
 
 
-def new_run_id(prefix: str = 'run_') -> str:
+def time_prefix(moment: datetime) -> str:
+    """The id characters every id minted at `moment` or later (in ms) sorts at or above."""
+    return _encode(max(0, int(moment.timestamp() * 1000)), 10)
+
+
+def new_run_id(prefix: str = RUN_PREFIX) -> str:
     """ULID-like, monotonic within this process: later ids sort after earlier ones."""
     global _last
     with _lock:

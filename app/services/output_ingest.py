@@ -74,7 +74,7 @@ class OutputIngest:
                 )
             return
         stage = STAGE_RE.match(line)
-        if stage:
+        if stage and stage.group(1).strip():  # a marker without a name stays an output line
             live.buffer.append(('stage', stage.group(1).strip()))
         else:
             live.buffer.append(('output', line))
@@ -113,15 +113,16 @@ class OutputIngest:
             except BaseException:
                 live.buffer[:0] = batch[start:]  # keep order: the unstored rest goes first next time
                 raise
-        self.bus.publish(
-            {
-                'type': 'run.output',
-                'id': live.run_id,
-                'project_id': live.project_id,
-                'team_id': live.team_id,
-                'last_seq': last_seq,
-            }
-        )
+        event = {
+            'type': 'run.output',
+            'id': live.run_id,
+            'project_id': live.project_id,
+            'team_id': live.team_id,
+            'last_seq': last_seq,
+        }
+        if any(kind == 'stage' for kind, _ in batch):
+            event['stage'] = True  # the run's stages changed: lists showing it re-read it (not every batch)
+        self.bus.publish(event)
 
     def _store(self, run_id: str, batch: list[tuple[str, str]], lines: int) -> int:
         with session_scope(self.engine) as session:

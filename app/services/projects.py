@@ -15,7 +15,7 @@ from app.models import (
     ProjectUpdate,
     utcnow,
 )
-from app.services import gitops, run_sql
+from app.services import audit, gitops, run_sql
 from app.services.accounts import Principal
 from app.services.afk_rules import is_paused
 from app.services.errors import DomainError, forbidden, not_found
@@ -45,6 +45,8 @@ def to_public(session: Session, project: Project, active_counts: dict[str, int] 
     from app.services.sources import issues
 
     ready = issues.ready_count(session, project)  # forge: cached briefly; None when the forge cannot tell
+    from app.services.schedules import next_firing
+
     source = {k: ('********' if k == 'token' else v) for k, v in (project.issue_source or {}).items()}
     return ProjectPublic.model_validate(
         {
@@ -55,6 +57,7 @@ def to_public(session: Session, project: Project, active_counts: dict[str, int] 
             'parked_count': parked,
             'ready_count': ready,
             'has_credentials': bool(project.credentials_kind and project.credentials_secret),
+            'next_schedule': next_firing(session, project.id),
         }
     )
 
@@ -168,6 +171,8 @@ def create_project(
     try:
         with session_scope(engine) as session:
             session.add(project)
+            session.flush()  # the project row first: a duplicate id fails here, before its audit entry
+            audit.record(session, principal, 'project.created', team_id=team_id, project_id=data.id, target=data.id)
     except IntegrityError as exc:
         raise DomainError(409, 'conflict', f'a project with id {data.id!r} already exists') from exc
     return get_project(engine, principal, project.id)
@@ -185,8 +190,11 @@ def update_project(
     with session_scope(engine) as session:
         project = get_visible(session, project_id, principal)
         for key, value in changes.items():
-            if value is None and key not in ('run_budget_seconds', 'credentials'):
+            if value is None and key not in ('run_budget_seconds', 'credentials', 'queued_ttl_seconds'):
                 raise DomainError(422, 'validation', f'{key} cannot be null', field=key)
+        if isinstance(source := changes.get('issue_source'), dict) and source.get('token') == '********':
+            kept = (project.issue_source or {}).get('token')  # the answers' mask sent back: keep the stored token
+            changes['issue_source'] = {k: v for k, v in {**source, 'token': kept}.items() if v is not None}
         repository = changes.get('repository', project.repository)
         base = changes.get('base_branch', project.base_branch)
         if 'credentials' in changes:
@@ -206,13 +214,27 @@ def update_project(
         project.launch_error = project.launch_error_at = None  # changed: the AFK loop may try launching again
         project.updated_at = utcnow()
         session.add(project)
+        shown = {k: v for k, v in changes.items() if not k.startswith('credentials')}
+        if 'credentials' in data.model_fields_set:
+            shown['credentials'] = 'changed'  # never the secret itself
+        if isinstance(shown.get('issue_source'), dict) and shown['issue_source'].get('token'):
+            shown['issue_source'] = {**shown['issue_source'], 'token': '********'}  # nor a forge token
+        audit.record(
+            session,
+            principal,
+            'project.updated',
+            team_id=project.team_id,
+            project_id=project_id,
+            target=project_id,
+            details={'changed': shown},
+        )
     return get_project(engine, principal, project_id)
 
 
 def delete_project(engine: Engine, principal: Principal, project_id: str) -> None:
     _require_operator(principal)
     with session_scope(engine) as session:
-        get_visible(session, project_id, principal)
+        project = get_visible(session, project_id, principal)
         conn = session.connection()
         active = run_sql.active_run_ids(conn, project_id=project_id)
         if active:
@@ -222,13 +244,22 @@ def delete_project(engine: Engine, principal: Principal, project_id: str) -> Non
                 f'project has {len(active)} active run(s); stop them first',
                 blocking_runs=list(active),
             )
-        conn.execute(
-            text('DELETE FROM runevent WHERE run_id IN (SELECT id FROM run WHERE project_id = :p)'), {'p': project_id}
-        )
+        for run_table in ('runevent', 'runstage'):
+            conn.execute(
+                text(f'DELETE FROM {run_table} WHERE run_id IN (SELECT id FROM run WHERE project_id = :p)'),
+                {'p': project_id},
+            )
         conn.execute(
             text('UPDATE run SET retry_of = NULL WHERE retry_of IN (SELECT id FROM run WHERE project_id = :p)'),
             {'p': project_id},
         )
-        for table in ('run', 'issueclaim', 'issue'):
+        conn.execute(
+            text('DELETE FROM schedulefiring WHERE schedule_id IN (SELECT id FROM schedule WHERE project_id = :p)'),
+            {'p': project_id},
+        )
+        for table in ('run', 'batch', 'issueclaim', 'issue', 'schedule'):
             conn.execute(text(f'DELETE FROM {table} WHERE project_id = :p'), {'p': project_id})
+        audit.record(
+            conn, principal, 'project.deleted', team_id=project.team_id, project_id=project_id, target=project_id
+        )
         conn.execute(text('DELETE FROM project WHERE id = :p'), {'p': project_id})

@@ -9,6 +9,7 @@ from sqlalchemy import Connection, Engine, text
 
 from app.models import ACTIVE_SQL, RunStatus, utcnow
 from app.services.afk_rules import feeds_counter, settle_afk_run
+from app.services.notify_outbox import record_run_end
 from app.services.timeline import append_events, timed_sql
 
 KillReason = Literal['timeout', 'stop', 'shutdown', 'pull_request'] | None
@@ -51,6 +52,7 @@ def finish_run(
     message: str | None = None,
     output: list[tuple[str, str]] | None = None,
     launch_failed: bool = False,
+    only_if: str = ACTIVE_SQL,
 ) -> dict | None:
     """Move an active run to a terminal status, exactly once.
 
@@ -60,6 +62,8 @@ def finish_run(
     counter and the issue's claim move by afk_rules.settle_afk_run; other kinds touch neither.
     Returns the run's project/team ids when this call did it, None when the run had already ended
     (two reapers racing: only one wins, so the failure counter moves once).
+    `only_if`: the statuses it may end from (a queue TTL ends only a run still queued, never one an engine
+    has just claimed; a cancel ends only a run still delayed).
     """
     from app.db import session_scope
 
@@ -71,7 +75,7 @@ def finish_run(
         row = conn.execute(
             timed_sql(
                 'UPDATE run SET status = :status, finished_at = :now, exit_code = :exit_code, error = :error '
-                f'WHERE id = :id AND {ACTIVE_SQL} RETURNING project_id, kind',
+                f'WHERE id = :id AND {only_if} RETURNING project_id, kind',
                 binds=('now',),
             ),
             {'status': status.value, 'now': now, 'exit_code': exit_code, 'error': error, 'id': run_id},
@@ -94,6 +98,10 @@ def finish_run(
             )
             if launch_failed:
                 record_launch_error(conn, project_id, error or detail, now)
+        # the deliveries its end raises (docs/notifications.md), in this transaction; sent apart (notify_sender.py)
+        record_run_end(
+            conn, run_id=run_id, project_id=project_id, kind=kind, status=status.value, launch_failed=launch_failed
+        )
         append_events(conn, run_id, [('status', f'{status.value}' + (f': {detail}' if detail else ''))], now=now)
         team_id = conn.execute(text('SELECT team_id FROM project WHERE id = :pid'), {'pid': project_id}).scalar()
     return {'project_id': project_id, 'team_id': team_id, 'kind': kind, 'status': status.value}

@@ -11,7 +11,7 @@ from sqlmodel import Session, col, select
 
 from app.config import Settings
 from app.models import Project, Run, RunDetail, RunEvent, RunEventPublic, RunPublic, User
-from app.services import projects, run_waiting
+from app.services import output_search, projects, run_filters, run_waiting, stage_store
 from app.services.accounts import Principal
 from app.services.errors import not_found
 
@@ -35,6 +35,8 @@ def get_run(
         run, _ = load_visible_run(session, run_id, principal)
         user = session.get(User, run.user_id) if run.user_id else None
         detail = RunDetail.model_validate({**public(run, user.name if user else None).model_dump()})
+        detail.retried_by = run_filters.retried_by(session, [run_id]).get(run_id, [])
+        stage_store.annotate(session, [detail])
         if with_events:
             detail.events = _events(session, run_id, after=0, limit=events_limit, tail=True)
         return detail
@@ -67,6 +69,9 @@ def list_runs(
     kind: str | None = None,
     branch: str | None = None,
     user: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
+    q: str | None = None,
     cursor: str | None = None,
     limit: int = 50,
 ) -> tuple[list[RunPublic], str | None]:
@@ -94,10 +99,21 @@ def list_runs(
         if user:
             people = [user, *session.exec(select(col(User.id)).where(col(User.name) == user)).all()]
             query = query.where(col(Run.user_id).in_(people))
+        lowest, above = run_filters.id_range(since, until)
+        if lowest:
+            query = query.where(col(Run.id) >= lowest)
+        if above:
+            query = query.where(col(Run.id) < above)
+        if q:
+            query = query.where(run_filters.search_condition(q))
         if cursor:
             query = query.where(col(Run.id) < cursor)
         rows = session.exec(query.order_by(col(Run.id).desc()).limit(limit + 1)).all()
         items = [public(r, name) for r, name in rows[:limit]]
+        retries = run_filters.retried_by(session, (item.id for item in items))
+        for item in items:
+            item.retried_by = retries.get(item.id, [])
+        stage_store.annotate(session, items)  # one query for the page's stages
         next_cursor = items[-1].id if len(rows) > limit else None
         return items, next_cursor
 
@@ -136,3 +152,13 @@ def output_lines(engine: Engine, principal: Principal, run_id: str, *, timestamp
         if len(page) < LOG_PAGE:
             return
         after = page[-1].seq
+
+
+def search_output(
+    engine: Engine, principal: Principal, run_id: str, q: str | None, *, after: int = 0, limit: int = 1000
+) -> output_search.OutputMatches:
+    """The run's output lines that hold q in any case (services/output_search.py); 404 like the events."""
+    needle = output_search.needle_of(q)  # a bad query is a 422 before anything is read
+    with Session(engine) as session:
+        load_visible_run(session, run_id, principal)
+        return output_search.search(session.connection(), run_id, needle, after=after, limit=limit)

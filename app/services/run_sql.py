@@ -34,6 +34,10 @@ RUN_FIELDS = (
     'correlation_id',
     'output_lines',
     'last_seq',
+    'run_at',
+    'ttl_seconds',
+    'expires_at',
+    'batch_id',
 )
 # the key row and, when it names one, its run (one round trip for a replay)
 SQL_KEY_AND_RUN = (
@@ -47,12 +51,18 @@ SQL_KEY_INSERT = (
     'VALUES (:u, :k, :fp, :run, :now, :expires) ON CONFLICT DO NOTHING'
 )
 SQL_KEY_DELETE_EXPIRED = 'DELETE FROM idempotencykey WHERE user_id = :u AND key = :k AND expires_at <= :now'
-# everything the repository rules need, in one statement, each part an index lookup (flat as runs pile up)
+# everything the repository rules need, in one statement, each part an index lookup (flat as runs pile up).
+# The branch's holder: a run outside the requesting batch (:batch, '' for none) whenever there is one, as a
+# batch's children may share a branch (admission.repository_verdict decides whether it locks the request out).
+_HOLDER = (
+    f'FROM run WHERE repository_key = :repo AND branch_name = :branch AND {ACTIVE_SQL} '
+    'ORDER BY CASE WHEN batch_id = :batch THEN 1 ELSE 0 END, id LIMIT 1'
+)
 SQL_REPOSITORY_FACTS = (
     'SELECT (SELECT count(*) FROM project WHERE id = :pid AND repository_key = :repo), '
     '(SELECT min(max_concurrent_runs) FROM project WHERE repository_key = :repo), '
     f'(SELECT max(slot) FROM run WHERE repository_key = :repo AND {ACTIVE_SQL} AND slot IS NOT NULL), '
-    f'(SELECT id FROM run WHERE repository_key = :repo AND branch_name = :branch AND {ACTIVE_SQL})'
+    f'(SELECT id {_HOLDER}), (SELECT batch_id {_HOLDER})'
 )
 # asked only when the highest slot reaches the limit (else max(slot) + 1 is free): counting stops there
 SQL_SLOTTED_COUNT = (
@@ -86,10 +96,19 @@ RUN_COLUMNS = (
     'correlation_id',
     'last_seq',
     'output_lines',
+    'run_at',
+    'ttl_seconds',
+    'expires_at',
+    'batch_id',
 )
 SQL_RUN_INSERT = f'INSERT INTO run ({", ".join(RUN_COLUMNS)}) VALUES ({", ".join(":" + c for c in RUN_COLUMNS)})'
 SQL_FIRST_EVENT = "INSERT INTO runevent (run_id, seq, at, type, text) VALUES (:run, 1, :at, 'status', :text)"
 SQL_ADVISORY_LOCK = 'SELECT pg_advisory_xact_lock(:k)'
+SQL_AUDIT = (
+    'INSERT INTO auditentry (id, at, team_id, actor_id, actor_name, token_id, action, project_id, target, details, '
+    'correlation_id) VALUES (:id, :at, :team_id, :actor_id, :actor_name, :token_id, :action, :project_id, :target, '
+    ':details, :correlation_id)'
+)
 
 
 # ------------------------------------------------------------------ questions about active runs

@@ -6,7 +6,8 @@ from __future__ import annotations
 from sqlalchemy import Engine, text
 
 from app.db import session_scope
-from app.models import ACTIVE_STATUSES, RunPublic, RunStatus, utcnow
+from app.models import ACTIVE_SQL, ACTIVE_STATUSES, WAITING_STATUSES, RunPublic, RunStatus, utcnow
+from app.services import audit
 from app.services.accounts import Principal
 from app.services.errors import DomainError
 from app.services.events import EventBus
@@ -18,8 +19,9 @@ from app.services.timeline import append_events
 def stop_run(engine: Engine, bus: EventBus, principal: Principal, run_id: str) -> RunPublic:
     with session_scope(engine) as session:
         run, project = load_visible_run(session, run_id, principal)
-        if run.status not in ACTIVE_STATUSES:
+        if run.status not in (*ACTIVE_STATUSES, *WAITING_STATUSES):
             raise DomainError(409, 'run_ended', f'Run {run_id} already ended ({run.status}).')
+        delayed = run.status == RunStatus.delayed.value  # cancelled: it ends stopped without ever starting
         conn = session.connection()
         conn.execute(
             text(
@@ -28,11 +30,19 @@ def stop_run(engine: Engine, bus: EventBus, principal: Principal, run_id: str) -
             ),
             {'now': utcnow(), 'u': principal.user_id, 'id': run_id},
         )
-        append_events(conn, run_id, [('status', f'stop requested by {principal.name}')])
-        was_queued = run.status == RunStatus.queued.value
+        said = f'cancelled by {principal.name} before it was due' if delayed else f'stop requested by {principal.name}'
+        append_events(conn, run_id, [('status', said)])
+        audit.record(conn, principal, 'run.stopped', team_id=project.team_id, project_id=project.id, target=run_id)
+        was_queued = run.status in (RunStatus.queued.value, RunStatus.delayed.value)
         team_id = project.team_id
     if was_queued:
-        finish_run(engine, run_id=run_id, status=RunStatus.stopped, message=f'stopped by {principal.name}')
+        finish_run(
+            engine,
+            run_id=run_id,
+            status=RunStatus.stopped,
+            message=f'cancelled by {principal.name}' if delayed else f'stopped by {principal.name}',
+            only_if="status IN ('delayed', 'queued')" if delayed else ACTIVE_SQL,  # admitted meanwhile: still ends
+        )
     bus.publish({'type': 'run.stop', 'id': run_id, 'project_id': run.project_id, 'team_id': team_id})
     bus.publish({'type': 'run', 'id': run_id, 'project_id': run.project_id, 'team_id': team_id, 'status': 'stopping'})
     return get_run(engine, principal, run_id, with_events=False)

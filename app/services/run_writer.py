@@ -10,7 +10,7 @@ import hashlib
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Engine
@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app.config import Settings
 from app.models import Project, RunKind, RunPublic, RunStatus, utcnow
-from app.services import admission, ids, run_sql
+from app.services import admission, audit, ids, run_sql
 from app.services.accounts import Principal
 from app.services.errors import DomainError, not_found
 from app.services.events import EventBus
@@ -40,6 +40,9 @@ class RunSpec:
     issue_title: str | None = None
     checkout_ref: str | None = None
     commit_sha: str | None = None  # the branch's commit at admission (None: resolved when the run starts)
+    run_at: datetime | None = None  # later: the run is written `delayed`, holding nothing (services/delayed_runs.py)
+    ttl_seconds: int | None = None  # the trigger's queued TTL (else the project's)
+    batch_id: str | None = None  # a child of this matrix batch: its siblings do not lock it out of the branch
 
 
 class StaleProject(Exception):
@@ -78,6 +81,7 @@ class RunWriter:
                     'project_id': run.project_id,
                     'team_id': project.team_id,
                     'status': run.status,
+                    **({'batch_id': run.batch_id} if run.batch_id else {}),  # a batch page learns of new children
                 },
                 {'type': 'queue'},
             ]
@@ -92,6 +96,42 @@ class RunWriter:
             return max_slot + 1
         cursor.execute(self.sql['SQL_SLOTTED_COUNT'], {'repo': repo, 'limit': limit})
         return int(cursor.fetchone()[0])
+
+    def take_slot(
+        self, cursor: Cursor, project: Project, branch: str, bypass_concurrency: bool, batch_id: str | None = None
+    ) -> int | None:
+        """The repository rules for one more active run on `branch`: its concurrency slot (None when it bypasses
+        the limit), or the refusal (409 concurrency_limit / pr_lock). Inside the admitting transaction."""
+        repo = project.repository_key
+        sql = self.sql
+        facts = {'pid': project.id, 'repo': repo, 'branch': branch, 'batch': batch_id or ''}
+        cursor.execute(sql['SQL_REPOSITORY_FACTS'], facts)
+        project_ok, limit, max_slot, holder, holder_batch = cursor.fetchone()
+        if not project_ok:
+            raise StaleProject()  # deleted, or moved to another repository since it was cached
+        slotted = self._slotted_below(cursor, repo, limit, max_slot)
+        # projects sharing a repository share the smallest limit among them
+        verdict = admission.repository_verdict(
+            slotted_active=slotted,
+            max_concurrent=limit,
+            branch_holder=holder,
+            bypass_concurrency=bypass_concurrency,
+            batch_id=batch_id,
+            holder_batch_id=holder_batch,
+        )
+        if verdict == 'concurrency_limit':
+            cursor.execute(sql['SQL_SLOTTED_IDS'], {'repo': repo})
+            blocking = tuple(r[0] for r in cursor.fetchall())
+            raise DomainError.from_refusal(admission.concurrency_refusal(limit, blocking))
+        if verdict == 'pr_lock':
+            raise DomainError.from_refusal(admission.pr_lock_refusal(branch, holder))
+        if bypass_concurrency:
+            return None
+        slot = 0 if max_slot is None else max_slot + 1  # above every held slot: free by definition
+        if slot >= limit:  # holes below: take the lowest free one
+            cursor.execute(sql['SQL_SLOTS'], {'repo': repo})
+            slot = admission.free_slot({r[0] for r in cursor.fetchall()}, limit)
+        return slot
 
     def insert(
         self,
@@ -109,33 +149,15 @@ class RunWriter:
     ) -> RunPublic:
         repo = project.repository_key
         sql = self.sql
-        cursor.execute(sql['SQL_REPOSITORY_FACTS'], {'pid': project.id, 'repo': repo, 'branch': spec.branch_name})
-        project_ok, limit, max_slot, holder = cursor.fetchone()
-        if not project_ok:
-            raise StaleProject()  # deleted, or moved to another repository since it was cached
-        slotted = self._slotted_below(cursor, repo, limit, max_slot)
-        # projects sharing a repository share the smallest limit among them
-        verdict = admission.repository_verdict(
-            slotted_active=slotted, max_concurrent=limit, branch_holder=holder, bypass_concurrency=bypass_concurrency
-        )
-        if verdict == 'concurrency_limit':
-            cursor.execute(sql['SQL_SLOTTED_IDS'], {'repo': repo})
-            blocking = tuple(r[0] for r in cursor.fetchall())
-            raise DomainError.from_refusal(admission.concurrency_refusal(limit, blocking))
-        if verdict == 'pr_lock':
-            raise DomainError.from_refusal(admission.pr_lock_refusal(spec.branch_name, holder))
-        slot = None
-        if not bypass_concurrency:
-            slot = 0 if max_slot is None else max_slot + 1  # above every held slot: free by definition
-            if slot >= limit:  # holes below: take the lowest free one
-                cursor.execute(sql['SQL_SLOTS'], {'repo': repo})
-                slot = admission.free_slot({r[0] for r in cursor.fetchall()}, limit)
+        delayed = spec.run_at is not None  # holds nothing until it is due: no slot, no PR lock
+        slot = None if delayed else self.take_slot(cursor, project, spec.branch_name, bypass_concurrency, spec.batch_id)
+        ttl = None if delayed else spec.ttl_seconds or project.queued_ttl_seconds
         values = dict(
             id=run_id,
             project_id=project.id,
             repository_key=repo,
             kind=spec.kind,
-            status=RunStatus.queued.value,
+            status=RunStatus.delayed.value if delayed else RunStatus.queued.value,
             depth_level=spec.depth_level,
             target_framework=spec.target_framework,
             branch_name=spec.branch_name,
@@ -153,23 +175,28 @@ class RunWriter:
             correlation_id=correlation_id,
             last_seq=1,
             output_lines=0,
+            run_at=self.db.ts(spec.run_at) if spec.run_at else None,
+            ttl_seconds=ttl if not delayed else spec.ttl_seconds,
+            expires_at=self.db.ts(now + timedelta(seconds=ttl)) if ttl else None,
+            batch_id=spec.batch_id,
         )
         cursor.execute(sql['SQL_RUN_INSERT'], values)
         text_ = 'queued' + (f' (retry of {spec.retry_of})' if spec.retry_of else '')
+        if spec.run_at is not None:
+            text_ = f'delayed until {spec.run_at.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC'
         cursor.execute(sql['SQL_FIRST_EVENT'], {'run': run_id, 'at': self.db.ts(now), 'text': text_})
-        return RunPublic.model_validate(
-            {
-                **values,
-                'created_at': now,
-                'user_name': principal.name if principal else None,
-                'started_at': None,
-                'finished_at': None,
-                'deadline_at': None,
-                'heartbeat_at': None,
-                'exit_code': None,
-                'error': None,
-            }
+        entry = audit.entry_values(
+            principal,
+            AUDIT_ACTIONS.get(spec.kind, 'run.triggered'),
+            team_id=project.team_id,
+            project_id=project.id,
+            target=run_id,
+            details=audit_details(spec),
+            correlation_id=correlation_id,
+            now=now,
         )
+        cursor.execute(sql['SQL_AUDIT'], audit.driver_values(entry, self.db.ts))
+        return written_run(values, spec, principal, now=now, ttl=ttl)
 
     def create(
         self,
@@ -220,6 +247,41 @@ class RunWriter:
             except StaleProject as exc:
                 raise not_found(f'project {project.id!r}') from exc
         raise AssertionError('unreachable')
+
+
+AUDIT_ACTIONS = {
+    'manual': 'run.triggered',
+    'retry': 'run.retried',
+    'auto': 'afk.started',
+    'scheduled': 'schedule.fired',
+}
+
+
+def audit_details(spec: RunSpec) -> dict[str, str]:
+    """What the audit entry of a run's admission says besides its target."""
+    pairs = (('branch', spec.branch_name), ('retry_of', spec.retry_of), ('batch_id', spec.batch_id))
+    return {k: v for k, v in pairs if v}
+
+
+def written_run(
+    values: dict[str, Any], spec: RunSpec, principal: Principal | None, *, now: datetime, ttl: int | None
+) -> RunPublic:
+    """The run as insert() wrote it (its driver-level values), without reading it back."""
+    return RunPublic.model_validate(
+        {
+            **values,
+            'created_at': now,
+            'run_at': spec.run_at,
+            'expires_at': now + timedelta(seconds=ttl) if ttl else None,
+            'user_name': principal.name if principal else None,
+            'started_at': None,
+            'finished_at': None,
+            'deadline_at': None,
+            'heartbeat_at': None,
+            'exit_code': None,
+            'error': None,
+        }
+    )
 
 
 def lock_id(repository_key: str) -> int:

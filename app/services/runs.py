@@ -1,5 +1,6 @@
-"""Admit and retry runs (reads: run_reads.py; the write under the repository rules: run_writer.py; stop:
-run_stop.py; the admission SQL: run_sql.py; the pure rules: admission.py).
+"""Admit and retry runs (reads: run_reads.py; the key, quota and run write inside the transaction:
+admission_write.py; the write under the repository rules: run_writer.py; stop: run_stop.py; the admission
+SQL: run_sql.py; the pure rules: admission.py; a matrix batch's children: batches.py).
 
 Admission order: validation -> idempotency lookup -> rate limit -> concurrency -> PR lock -> create.
 The database decides the races: the idempotency key row, the PR-lock index and the slot index are
@@ -9,8 +10,6 @@ unique, so two requests (or two servers) can never both win.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import Engine
@@ -19,8 +18,9 @@ from sqlmodel import Session
 from app.config import Settings
 from app.db import read_only
 from app.models import RETRYABLE_STATUSES, Project, RunKind, RunPublic, utcnow
-from app.services import admission, gitops, ids
+from app.services import admission, gitops
 from app.services.accounts import Principal
+from app.services.admission_write import Admitted, Conflict, admit_within
 from app.services.errors import DomainError
 from app.services.events import EventBus
 from app.services.idempotency import bad_data, key_verdict, run_from_key_row
@@ -31,20 +31,9 @@ from app.services.repositories import RepositoryAccess
 from app.services.run_reads import load_visible_run
 from app.services.run_stop import stop_run
 from app.services.run_writer import CREATE_ATTEMPTS, RunSpec, RunWriter, StaleProject, repository_changed
+from app.services.timing import Timing, past_refusal, resolve_timing
 
 __all__ = ['Admitted', 'RunAdmitter', 'RunSpec']
-
-
-@dataclass
-class Admitted:
-    run: RunPublic
-    replayed: bool
-    idempotency_key: str
-    quota: Quota | None = None  # of the admitting request
-
-
-class _Conflict(Exception):
-    """A unique index refused the write (another request won a race): decide again with fresh facts."""
 
 
 class RunAdmitter:
@@ -93,19 +82,37 @@ class RunAdmitter:
         branch: str,
         key: str | None,
         correlation_id: str | None,
+        run_at: str | None = None,
+        run_in: str | None = None,
+        ttl: str | int | None = None,
+        kind: str = RunKind.manual.value,
     ) -> Admitted:
+        """run_at / run_in: a delayed run (services/delayed_runs.py admits it when due); ttl: how long it may
+        wait queued (services/queue_ttl.py). kind: `scheduled` for a schedule's firing."""
+        timing = timing_of(run_at=run_at, run_in=run_in, ttl=ttl)
         project = self.projects.get(project_id, principal)
         commit = validate_request(
             self.repositories, project, depth_level=depth_level, target_framework=target_framework, branch=branch
         )
-        spec = RunSpec(project_id, depth_level, target_framework, branch, commit_sha=commit)
+        spec = RunSpec(
+            project_id,
+            depth_level,
+            target_framework,
+            branch,
+            kind=kind,
+            commit_sha=None if timing.run_at else commit,  # a delayed run checks out the branch as it is when due
+            run_at=timing.run_at,
+            ttl_seconds=timing.ttl_seconds,
+        )
         payload = {
             'project_id': project_id,
             'depth_level': depth_level,
             'target_framework': target_framework,
             'branch': branch,
+            **timing.payload(run_at, run_in, ttl),
         }
-        return self._admit(principal, project, spec, payload, key, correlation_id)
+        refusal = past_refusal(timing, utcnow())  # a resend of a delayed trigger after its time still replays
+        return self._admit(principal, project, spec, payload, key, correlation_id, refusal=refusal)
 
     def retry(
         self,
@@ -151,6 +158,7 @@ class RunAdmitter:
         payload: dict[str, Any],
         key: str | None,
         correlation_id: str | None,
+        refusal: admission.Refusal | None = None,
     ) -> Admitted:
         minted = key is None
         key = key or str(uuid.uuid4())
@@ -162,16 +170,20 @@ class RunAdmitter:
                 raise bad_data() from exc
             if replay is not None:
                 return Admitted(replay, True, key, self.quota(principal))
+        if refusal is not None:
+            raise DomainError.from_refusal(refusal)
         for attempt in range(CREATE_ATTEMPTS):
             try:
                 return self._admit_once(principal, project, spec, key, fp, correlation_id)
-            except _Conflict:
+            except Conflict:
                 if attempt == CREATE_ATTEMPTS - 1:
                     raise repository_changed() from None
             except StaleProject:
                 self.projects.forget(project.id)
                 project = self.projects.get(project.id, principal)
         raise AssertionError('unreachable')
+
+    admit_spec = _admit  # the core for a spec built by the caller: a matrix batch's child (services/batches.py)
 
     def _lookup_key(self, user_id: str, key: str, fp: str) -> RunPublic | None:
         """A committed key naming a run: the replay, or a mismatch. None when the key is free or expired."""
@@ -185,67 +197,37 @@ class RunAdmitter:
     def _admit_once(
         self, principal: Principal, project: Project, spec: RunSpec, key: str, fp: str, correlation_id: str | None
     ) -> Admitted:
-        rl_key = self.rate_key(principal)
-        quota = None
-        run_id = ids.new_run_id()
-        now = utcnow()
-        sql = self.writer.sql
+        taken: list[str] = []  # the quota entries this admission took: given back when it fails
         try:
             with self.writer.write_lock, self.db.transaction() as cursor:
                 self.writer.lock_repository(cursor, project.repository_key)
-                params = {'u': principal.user_id, 'k': key}
-                claim = {
-                    **params,
-                    'fp': fp,
-                    'run': run_id,
-                    'now': self.db.ts(now),
-                    'expires': self.db.ts(now + timedelta(seconds=self.settings.idempotency_ttl_seconds)),
-                }
-                cursor.execute(sql['SQL_KEY_INSERT'], claim)
-                if cursor.rowcount != 1:
-                    cursor.execute(sql['SQL_KEY_AND_RUN'], params)
-                    row = cursor.fetchone()
-                    if key_verdict(self.db, row, fp) == 'replay':
-                        return Admitted(run_from_key_row(row), True, key, self.limiter.peek(rl_key))
-                    cursor.execute(sql['SQL_KEY_DELETE_EXPIRED'], {**params, 'now': self.db.ts(now)})
-                    cursor.execute(sql['SQL_KEY_INSERT'], claim)  # the key is free again
-                    if cursor.rowcount != 1:
-                        raise _Conflict()  # taken meanwhile: decide again
-                quota = self.limiter.acquire(rl_key, key)
-                if not quota.allowed:
-                    retry = quota.retry_after_seconds
-                    raise DomainError(
-                        429,
-                        'rate_limited',
-                        f'Run limit reached: {quota.limit} runs per {quota.window_seconds} s. Retry in {retry} s.',
-                        retry_after_seconds=retry,
-                        headers={'Retry-After': str(retry)},  # the API adds RateLimit-Policy / RateLimit
-                    )
-                run = self.writer.insert(
-                    cursor,
-                    principal,
-                    project,
-                    spec,
-                    run_id=run_id,
-                    now=now,
-                    key=key,
-                    fingerprint=fp,
-                    correlation_id=correlation_id,
-                    bypass_concurrency=False,
-                )
+                admitted = admit_within(self, cursor, principal, project, spec, key, fp, correlation_id, taken=taken)
         except BaseException as exc:
-            if quota is not None and quota.allowed:
-                self.limiter.release(rl_key, key)
+            self.give_back(principal, taken)
             if isinstance(exc, self.db.integrity_errors):
-                raise _Conflict() from exc
+                raise Conflict() from exc
             if isinstance(exc, self.db.data_errors):
                 raise bad_data() from exc
             raise
-        self.writer.announce(run, project)
-        return Admitted(run, False, key, quota)
+        if not admitted.replayed:
+            self.writer.announce(admitted.run, project)
+        return admitted
+
+    def give_back(self, principal: Principal, taken: list[str]) -> None:
+        for member in taken:
+            self.limiter.release(self.rate_key(principal), member)
 
     def stop(self, principal: Principal, run_id: str) -> RunPublic:
         return stop_run(self.engine, self.bus, principal, run_id)
+
+
+def timing_of(*, run_at: str | None, run_in: str | None, ttl: str | int | None) -> Timing:
+    if run_at is None and run_in is None and ttl is None:
+        return Timing()
+    timing = resolve_timing(run_at=run_at, run_in=run_in, ttl=ttl, now=utcnow())
+    if isinstance(timing, admission.Refusal):
+        raise DomainError.from_refusal(timing)
+    return timing
 
 
 def validate_request(

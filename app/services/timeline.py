@@ -11,6 +11,7 @@ from sqlalchemy.sql.selectable import TextualSelect
 from sqlmodel.sql.sqltypes import UTCDateTime
 
 from app.models import RunEvent, utcnow
+from app.services import stage_store
 
 # SQLModel sets __table__ on every table model, but its stubs do not declare it
 _event_table: Table = RunEvent.__table__  # type: ignore[attr-defined]
@@ -34,6 +35,13 @@ def timed_sql(
 
 
 COPY_FROM = 50  # batches at least this big bypass per-row ORM work (PostgreSQL: COPY, about 4x executemany)
+SQL_APPEND = (
+    'UPDATE run SET last_seq = last_seq + :n, output_lines = output_lines + :lines WHERE id = :id RETURNING last_seq'
+)
+SQL_APPEND_WITH_STAGES = (
+    'UPDATE run SET last_seq = last_seq + :n, output_lines = output_lines + :lines, '
+    'stage_count = stage_count + :stages WHERE id = :id RETURNING last_seq, stage_count'
+)
 
 
 def append_events(
@@ -44,19 +52,23 @@ def append_events(
     now: datetime | None = None,
     output_lines: int = 0,
 ) -> int:
-    """Insert events in order inside the caller's transaction; returns the run's new last_seq."""
+    """Insert events in order inside the caller's transaction; returns the run's new last_seq.
+
+    Stage events also count on the run and, among its first ones, get a runstage row (stage_store.py);
+    a batch without one costs what it did before stages had rows."""
     events = list(events)
     if not events:
         return 0
-    last = conn.execute(
-        text(
-            'UPDATE run SET last_seq = last_seq + :n, output_lines = output_lines + :lines '
-            'WHERE id = :id RETURNING last_seq'
-        ),
-        {'n': len(events), 'lines': output_lines, 'id': run_id},
-    ).scalar_one()
+    markers = [(position, body) for position, (kind, body) in enumerate(events) if kind == 'stage']
+    params = {'n': len(events), 'lines': output_lines, 'id': run_id}
+    if markers:
+        last, stage_count = conn.execute(text(SQL_APPEND_WITH_STAGES), {**params, 'stages': len(markers)}).one()
+    else:
+        last = conn.execute(text(SQL_APPEND), params).scalar_one()
     first = last - len(events) + 1
     at = (now or utcnow()).astimezone(UTC)
+    if markers:
+        stage_store.record(conn, run_id, markers, first_seq=first, stage_count=stage_count, at=at)
     if len(events) >= COPY_FROM and _copy_capable(conn):
         driver = conn.connection.driver_connection
         if driver is None:

@@ -11,6 +11,7 @@ from sqlalchemy import Engine, text
 
 from app.db import session_scope
 from app.models import as_utc
+from app.services import audit
 from app.services.accounts import Principal
 from app.services.errors import DomainError, forbidden
 
@@ -75,7 +76,8 @@ def revoke(
     with session_scope(engine) as session:
         conn = session.connection()
         rows = conn.execute(
-            text(f'SELECT t.id, t.token_hash {_VISIBLE.format(teams=teams)} AND {where}'), {**params, 'key': key}
+            text(f'SELECT t.id, t.token_hash, u.name, u.id {_VISIBLE.format(teams=teams)} AND {where}'),
+            {**params, 'key': key},
         ).all()
         if not rows:
             what = f'token {token_id!r}' if token_id else f'a token of {user_name!r}'
@@ -83,4 +85,10 @@ def revoke(
         ids = [row[0] for row in rows]
         for token in ids:
             conn.execute(text('DELETE FROM apitoken WHERE id = :id'), {'id': token})
+        for token, _, owner_name, owner_id in rows:
+            shared = conn.execute(
+                text(f'SELECT min(team_id) FROM teammember WHERE user_id = :u AND team_id IN ({teams})'),
+                {**params, 'u': owner_id},
+            ).scalar_one()
+            audit.record(conn, principal, 'token.revoked', team_id=shared, target=token, details={'of': owner_name})
     return ids, [row[1] for row in rows]

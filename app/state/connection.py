@@ -17,13 +17,18 @@ from app.state import session
 
 log = logging.getLogger(__name__)
 
-_config: dict[str, Any] = {'base_url': None, 'token': None, 'sign_in': False}
+_config: dict[str, Any] = {'base_url': None, 'token': None, 'sign_in': False, 'remote': False}
 _shared: RunboardClient | None = None
 _per_token: dict[str, BrowserClient] = {}
 
 
-def configure(*, base_url: str, token: str | None, sign_in: bool = False) -> None:
-    _config.update(base_url=base_url, token=token, sign_in=sign_in)
+def configure(*, base_url: str, token: str | None, sign_in: bool = False, remote: bool = False) -> None:
+    """remote: the API is another process (`--server URL`), not this one's own."""
+    _config.update(base_url=base_url, token=token, sign_in=sign_in, remote=remote)
+
+
+def is_remote() -> bool:
+    return bool(_config['remote'])
 
 
 def sign_in_required() -> bool:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import weakref
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from nicegui import background_tasks, context
 
@@ -12,6 +14,12 @@ from app.client import ApiError
 from app.state import connection
 
 RECONNECT_SECONDS = 1.0
+_watchers: weakref.WeakKeyDictionary[Any, list[Callable[[bool], None]]] = weakref.WeakKeyDictionary()
+
+
+def watch_connection(listener: Callable[[bool], None]) -> None:
+    """listener(connected) whenever any live stream of this tab opens or drops (the header's chip)."""
+    _watchers.setdefault(context.client, []).append(listener)
 
 
 def follow(
@@ -27,9 +35,9 @@ def follow(
     open, on_state(False) when it dropped (we reconnect after RECONNECT_SECONDS)."""
 
     def state(connected: bool) -> None:
-        if on_state is not None:
+        for listener in ([on_state] if on_state else []) + _watchers.get(tab, []):
             with contextlib.suppress(Exception):
-                on_state(connected)
+                listener(connected)
 
     tab = context.client
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import itertools
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,8 +24,39 @@ class RunFilters:
     kind: str | None = None
     branch: str | None = None  # exact branch name (URL: on=)
     user: str | None = None  # a person's name or id (URL: by=)
+    since: str | None = None  # created on or after this day (YYYY-MM-DD, UTC)
+    until: str | None = None  # created on or before this day
+    q: str | None = None  # text in the run id, branch or issue title
+
+    @classmethod
+    def from_query(cls, query: Mapping[str, str], *, project: str | None = None) -> RunFilters:
+        """The filters a page's URL query encodes (the inverse of query()); `project` pins the project page's."""
+
+        def value(name: str) -> str | None:
+            return (query.get(name) or '').strip() or None
+
+        return cls(
+            project=project or value('project'),
+            status=value('status'),
+            kind=value('kind'),
+            branch=value('on'),
+            user=value('by'),
+            since=value('since'),
+            until=value('until'),
+            q=value('q'),
+        )
+
+    @property
+    def narrowed(self) -> bool:
+        return any((self.status, self.kind, self.branch, self.user, self.since, self.until, self.q))
 
     def matches(self, run: dict[str, Any]) -> bool:
+        if not self._in_range(str(run.get('created_at') or '')):
+            return False
+        if self.q and not any(
+            self.q.strip().lower() in str(run.get(name) or '').lower() for name in ('id', 'branch_name', 'issue_title')
+        ):
+            return False
         if self.project and run.get('project_id') != self.project:
             return False
         if self.status and run.get('status') != self.status:
@@ -43,8 +75,19 @@ class RunFilters:
             ('kind', self.kind),
             ('on', self.branch),
             ('by', self.user),
+            ('since', self.since),
+            ('until', self.until),
+            ('q', self.q),
         )
         return {k: v for k, v in pairs if v}
+
+    def _in_range(self, created_at: str) -> bool:
+        """ISO times compare as text; a day bound compares with the time's first 10 characters."""
+        if not created_at:
+            return True
+        if self.since and created_at[: len(self.since)] < self.since:
+            return False
+        return not (self.until and created_at[: len(self.until)] > self.until)
 
     def api_params(self) -> dict[str, str | None]:
         """The same filters as GET /runs parameters."""
@@ -54,6 +97,9 @@ class RunFilters:
             'kind': self.kind,
             'branch': self.branch,
             'user': self.user,
+            'since': self.since,
+            'until': self.until,
+            'q': self.q,
         }
 
 
@@ -104,6 +150,13 @@ class RunsStore:
         for pending in self._pending.values():
             pending.arrived.append(copy.deepcopy(run))
         self._upsert(run)
+        self._link_retry(run)
+
+    def _link_retry(self, run: dict[str, Any]) -> None:
+        """A new retry shows on the row of the run it retries ("retried by"), without a read of that run."""
+        original = next((r for r in self.rows if run.get('retry_of') and r.get('id') == run['retry_of']), None)
+        if original is not None and run['id'] not in (original.get('retried_by') or []):
+            original['retried_by'] = sorted([*(original.get('retried_by') or []), run['id']])
 
     def _upsert(self, run: dict[str, Any]) -> None:
         index = next((i for i, r in enumerate(self.rows) if r.get('id') == run.get('id')), None)
@@ -114,6 +167,9 @@ class RunsStore:
         if index is not None:
             self.rows[index] = copy.deepcopy(run)
             return
+        cursor = self.older_cursor
+        if cursor is not None and (run.get('id') or '') < cursor:
+            return  # it belongs to an older page, not loaded yet: "Load older runs" shows it in its place
         optimistic = [r for r in self.rows if r.get('optimistic')]
         real = [r for r in self.rows if not r.get('optimistic')] + [copy.deepcopy(run)]
         if self.limit > self.page_size:  # the person loaded older pages: keep them, grow

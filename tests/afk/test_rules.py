@@ -126,6 +126,7 @@ def test_paused_at_the_threshold(failures: int, paused: bool) -> None:
         ('auto', True),  # loop-started and hand-started AFK runs
         ('manual', False),  # pipeline runs from the Run form
         ('retry', False),
+        ('scheduled', False),  # fired by a schedule: a pipeline run too
     ],
 )
 def test_only_afk_runs_feed_the_counter(kind: str, feeds: bool) -> None:
@@ -141,6 +142,7 @@ def test_only_afk_runs_feed_the_counter(kind: str, feeds: bool) -> None:
         ('failed', True, 'keep', 'release'),  # the command or checkout could not start: nothing ran
         ('crashed', False, 'keep', 'release'),  # server restart, lost worker: not the agent's failure
         ('stopped', False, 'keep', 'park'),  # a person's Stop: neutral, the person decides what next
+        ('expired', False, 'keep', 'release'),  # its queue TTL passed before it started: nothing ran
     ],
 )
 def test_settle_afk_run(status: str, launch_failed: bool, counter: str, claim: str) -> None:

@@ -58,3 +58,17 @@ def test_full_server_answers_the_api_contract_and_still_serves_pages(backend, se
                 page = client.get(page.headers['location'], headers={'Accept': 'text/html'})
             assert page.status_code == 200 and page.headers['content-type'].startswith('text/html')
             assert 'x-correlation-id' in page.headers
+
+
+def test_sigterm_stops_the_server_while_a_page_holds_a_live_stream(tmp_path) -> None:  # noqa: ANN001
+    """A project page follows the API's event stream; a deploy's SIGTERM must not wait for it for ever."""
+    with app_process(tmp_path / 'data', env={'RUNBOARD_DEMO': 'true'}) as server:
+        token = json.loads((tmp_path / 'data' / 'credentials.json').read_text())['token']
+        page = httpx.get(
+            server['url'] + '/projects/demo', headers={'Authorization': f'Bearer {token}', 'Accept': 'text/html'}
+        )
+        assert page.status_code == 200
+        process = server['process']
+        process.terminate()
+        # the helper itself would wait 20 s, then SIGKILL: a clean exit well before that is the behaviour
+        assert process.wait(15) is not None

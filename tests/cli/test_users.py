@@ -35,6 +35,7 @@ def test_users_add_prints_a_token_scoped_to_the_team(settings_factory, repo_fact
         assert alice['teams'] == ['red'] and alice['token'].startswith('rb_')
         with server.client(alice['token']) as client:
             me = client.get('/api/me').json()
+            assert me.pop('token_id').startswith('tok_')  # the token this request came with
             assert me == {'user_id': alice['user_id'], 'name': 'alice', 'role': 'builder', 'team_ids': ['red']}
             assert client.get('/api/projects').json() == []  # another team's project stays invisible
             assert client.get('/api/projects/local-proj').status_code == 404

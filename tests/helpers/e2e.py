@@ -56,6 +56,12 @@ class Stack:
     proxy: FaultProxy
     repo: Path
     ui_pid: int
+    base: Path | None = None  # where the API's and the UI's data dirs (and logs) are
+
+    def logs(self) -> list[Path]:
+        """The API server's and the UI process's logs."""
+        assert self.base is not None
+        return [self.base / 'api' / 'server.log', self.base / 'ui' / 'ui.log']
 
     def api(self) -> httpx.Client:
         return httpx.Client(base_url=self.api_url, headers={'Authorization': f'Bearer {self.token}'}, timeout=30)
@@ -114,7 +120,7 @@ def stack(base: Path, branches: dict | None = None, **settings: str) -> Iterator
         proxy = FaultProxy('127.0.0.1', api['port']).start()
         try:
             with ui_process(base / 'ui', proxy.url, token) as (ui_url, ui_pid):
-                yield Stack(api['url'], ui_url, token, proxy, repo, ui_pid)
+                yield Stack(api['url'], ui_url, token, proxy, repo, ui_pid, base)
         finally:
             proxy.stop()
 

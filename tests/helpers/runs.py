@@ -8,7 +8,7 @@ from pathlib import Path
 
 import httpx
 
-ACTIVE = ('queued', 'running')
+ACTIVE = ('queued', 'running', 'delayed')  # not ended (a delayed run waits for its time)
 
 
 def shell_script(body: str) -> dict[str, str]:

@@ -186,4 +186,57 @@ def test_filters_go_into_the_url_and_the_api_by_their_names() -> None:
         'kind': None,
         'branch': 'feature/x',
         'user': 'alice',
+        'since': None,
+        'until': None,
+        'q': None,
     }
+
+
+@pytest.mark.parametrize(
+    'filters, update, listed',
+    [
+        (RunFilters(q='LOGIN'), run('r7', branch='feature/login'), True),  # substring, any case
+        (RunFilters(q='r7'), run('r7'), True),  # the run id
+        (RunFilters(q='flaky'), {**run('r7'), 'issue_title': 'Fix flaky test'}, True),  # the issue title
+        (RunFilters(q='login'), run('r7', branch='main'), False),
+        (RunFilters(since='2026-11-20'), {**run('r7'), 'created_at': '2026-11-20T00:00:01'}, True),
+        (RunFilters(since='2026-11-20'), {**run('r7'), 'created_at': '2026-11-19T23:59:59'}, False),
+        (RunFilters(until='2026-11-20'), {**run('r7'), 'created_at': '2026-11-20T23:59:59'}, True),  # the whole day
+        (RunFilters(until='2026-11-20'), {**run('r7'), 'created_at': '2026-11-21T00:00:00'}, False),
+    ],
+)
+def test_live_updates_respect_search_and_the_date_range(filters: RunFilters, update: dict, listed: bool) -> None:
+    test_live_updates_respect_the_filters(filters, update, listed)
+
+
+@pytest.mark.parametrize(
+    'filters',
+    [
+        RunFilters(),
+        RunFilters(project='p', status='failed', kind='auto'),
+        RunFilters(branch='feature/x', user='alice', since='2026-11-01', until='2026-11-22', q='login'),
+    ],
+)
+def test_the_url_query_reads_back_to_the_same_filters(filters: RunFilters) -> None:
+    assert RunFilters.from_query(filters.query()) == filters
+
+
+def test_a_project_page_pins_its_project_whatever_the_query_says() -> None:
+    assert RunFilters.from_query({'project': 'other', 'q': ' x '}, project='p') == RunFilters(project='p', q='x')
+
+
+def test_a_new_retry_links_the_row_of_the_run_it_retries() -> None:
+    store = store_with(run('r1', 'failed'))
+    store.apply_event({**run('r2', kind='retry'), 'retry_of': 'r1'})
+    store.apply_event({**run('r2', 'running', kind='retry'), 'retry_of': 'r1'})  # the same retry again: once
+    assert store.rows[1]['retried_by'] == ['r2']
+
+
+def test_an_update_of_a_run_on_an_older_page_not_loaded_yet_waits_for_that_page() -> None:
+    store = store_with(run('r5'), run('r4'), limit=2)
+    store.has_more = True
+    store.apply_event(run('r2', 'succeeded'))  # r2 is below the page shown: not inserted out of place
+    assert [r['id'] for r in store.rows] == ['r5', 'r4']
+    store.append_older([run('r3'), run('r2', 'succeeded')], has_more=False)
+    store.apply_event(run('r1', 'failed'))  # nothing older left to load: an update lists it
+    assert [r['id'] for r in store.rows] == ['r5', 'r4', 'r3', 'r2', 'r1']

@@ -1,0 +1,51 @@
+"""GET /about: the facts behind the EnvProvenance chip and `runboard status`: which server, mode, version and
+commit, database, executor, and who the caller is."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from fastapi import APIRouter
+from pydantic import BaseModel
+
+from app.api.deps import PrincipalDep, ServicesDep
+from app.api.schemas import problems
+from app.build_info import this_build
+
+router = APIRouter(tags=['about'])
+
+
+class AboutYou(BaseModel):
+    user_id: str
+    name: str
+    role: str  # builder | operator
+
+
+class AboutPublic(BaseModel):
+    product: str = 'Runboard'
+    version: str
+    commit: str | None
+    mode: str  # local (SQLite, in-process) | team (PostgreSQL and/or Redis)
+    database: str  # sqlite | postgresql
+    redis: bool
+    executor: str  # local | celery
+    instance: str  # this server instance (team mode runs several)
+    started_at: datetime
+    you: AboutYou
+
+
+@router.get('/about', response_model=AboutPublic, responses=problems(401))
+async def about(services: ServicesDep, principal: PrincipalDep) -> AboutPublic:
+    settings = services.settings
+    build = this_build()
+    return AboutPublic(
+        version=build.version,
+        commit=build.commit,
+        mode='team' if settings.is_team_mode else 'local',
+        database=services.engine.dialect.name,
+        redis=bool(settings.redis_url),
+        executor=settings.executor,
+        instance=services.instance_id,
+        started_at=services.started_at,
+        you=AboutYou(user_id=principal.user_id, name=principal.name, role=principal.role),
+    )

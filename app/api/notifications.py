@@ -1,0 +1,132 @@
+"""Notification rules of a project (signed webhooks), their delivery log, Redeliver and Test.
+The receiver's side (headers, signature, retries): docs/notifications.md."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
+from starlette.concurrency import run_in_threadpool
+
+from app.api.deps import PrincipalDep, ServicesDep
+from app.api.schemas import problems
+from app.models import DeliveryDetail, DeliveryPage, RuleCreate, RuleCreated, RulePublic, RuleUpdate
+from app.services import deliveries, notifications
+from app.services.accounts import Principal
+from app.services.container import Services
+from app.services.notify_sender import sender_of
+
+router = APIRouter(tags=['notifications'])
+RULES = '/projects/{project_id}/notifications'
+
+
+@router.get(RULES, response_model=list[RulePublic], responses=problems(401, 404))
+async def list_rules(project_id: str, services: ServicesDep, principal: PrincipalDep) -> list[RulePublic]:
+    """The project's rules, never their secrets (builders see only each URL's origin)."""
+    return await run_in_threadpool(notifications.list_rules, services.engine, principal, project_id)
+
+
+@router.post(RULES, status_code=201, response_model=RuleCreated, responses=problems(401, 403, 404, 409, 422))
+async def create_rule(project_id: str, body: RuleCreate, services: ServicesDep, principal: PrincipalDep) -> RuleCreated:
+    """Operators. The answer carries the signing `secret`: shown this once, keep it in the receiver."""
+    secrets = services.repositories.secrets
+    return await run_in_threadpool(notifications.create_rule, services.engine, secrets, principal, project_id, body)
+
+
+@router.get(RULES + '/{rule_id}', response_model=RulePublic, responses=problems(401, 404))
+async def get_rule(project_id: str, rule_id: str, services: ServicesDep, principal: PrincipalDep) -> RulePublic:
+    return await run_in_threadpool(notifications.get_rule, services.engine, principal, project_id, rule_id)
+
+
+@router.patch(RULES + '/{rule_id}', response_model=RulePublic, responses=problems(401, 403, 404, 422))
+async def update_rule(
+    project_id: str, rule_id: str, body: RuleUpdate, services: ServicesDep, principal: PrincipalDep
+) -> RulePublic:
+    """Operators: change the name, URL, format, events, or switch the rule on and off (deliveries of a switched-off
+    rule wait, and go out when it is switched on again)."""
+    return await run_in_threadpool(notifications.update_rule, services.engine, principal, project_id, rule_id, body)
+
+
+@router.delete(RULES + '/{rule_id}', status_code=204, responses=problems(401, 403, 404))
+async def delete_rule(project_id: str, rule_id: str, services: ServicesDep, principal: PrincipalDep) -> Response:
+    """Operators: the rule and its delivery log."""
+    await run_in_threadpool(notifications.delete_rule, services.engine, principal, project_id, rule_id)
+    return Response(status_code=204)
+
+
+@router.post(RULES + '/{rule_id}/secret', response_model=RuleCreated, responses=problems(401, 403, 404))
+async def new_secret(project_id: str, rule_id: str, services: ServicesDep, principal: PrincipalDep) -> RuleCreated:
+    """Operators: a new signing secret (shown this once); every attempt from now on is signed with it."""
+    secrets = services.repositories.secrets
+    return await run_in_threadpool(
+        notifications.new_rule_secret, services.engine, secrets, principal, project_id, rule_id
+    )
+
+
+async def _attempt_now(services: Services, principal: Principal, delivery_id: str) -> DeliveryDetail:
+    """Attempt the delivery now (within RUNBOARD_NOTIFICATION_TIMEOUT_SECONDS) and answer it with that attempt."""
+    await sender_of(services).send_now(delivery_id)
+    return await run_in_threadpool(
+        deliveries.get_delivery,
+        services.engine,
+        principal,
+        delivery_id,
+        base_url=services.settings.effective_public_url,
+    )
+
+
+@router.post(
+    RULES + '/{rule_id}/test', status_code=201, response_model=DeliveryDetail, responses=problems(401, 403, 404)
+)
+async def test_rule(project_id: str, rule_id: str, services: ServicesDep, principal: PrincipalDep) -> DeliveryDetail:
+    """Operators: send a `ping` event to the rule's URL now; the answer is the delivery with that first attempt
+    (retried like any other delivery when it failed)."""
+    delivery_id = await run_in_threadpool(deliveries.create_ping, services.engine, principal, project_id, rule_id)
+    return await _attempt_now(services, principal, delivery_id)
+
+
+@router.get('/projects/{project_id}/deliveries', response_model=DeliveryPage, responses=problems(401, 404, 422))
+async def list_deliveries(
+    project_id: str,
+    services: ServicesDep,
+    principal: PrincipalDep,
+    rule: Annotated[str | None, Query(max_length=64, description='only this rule')] = None,
+    status: Annotated[
+        str | None, Query(max_length=100, description='pending, delivered, failed, gave_up (comma-separated)')
+    ] = None,
+    cursor: Annotated[str | None, Query(max_length=64, description="the page's next_cursor")] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> DeliveryPage:
+    """The project's deliveries, newest first, each with its attempts (oldest first)."""
+    return await run_in_threadpool(
+        deliveries.list_deliveries,
+        services.engine,
+        principal,
+        project_id,
+        rule=rule,
+        status=status,
+        cursor=cursor,
+        limit=limit,
+    )
+
+
+@router.get('/deliveries/{delivery_id}', response_model=DeliveryDetail, responses=problems(401, 404))
+async def get_delivery(delivery_id: str, services: ServicesDep, principal: PrincipalDep) -> DeliveryDetail:
+    """One delivery with its attempts and its body, as sent."""
+    return await run_in_threadpool(
+        deliveries.get_delivery,
+        services.engine,
+        principal,
+        delivery_id,
+        base_url=services.settings.effective_public_url,
+    )
+
+
+@router.post(
+    '/deliveries/{delivery_id}/redeliver', response_model=DeliveryDetail, responses=problems(401, 403, 404, 409)
+)
+async def redeliver(delivery_id: str, services: ServicesDep, principal: PrincipalDep) -> DeliveryDetail:
+    """Operators: send the delivery again now (the same id and body, freshly signed) in a new round of attempts;
+    the answer carries that attempt. 409 delivery_in_flight while a server is sending it."""
+    await run_in_threadpool(deliveries.redeliver, services.engine, principal, delivery_id)
+    return await _attempt_now(services, principal, delivery_id)

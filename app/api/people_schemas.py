@@ -1,0 +1,71 @@
+"""Request and answer bodies of the people and tokens routes (api/users.py, api/tokens.py)."""
+
+from __future__ import annotations
+
+import unicodedata
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+def _printable_name(value: str) -> str:
+    """A name a person reads in lists and the audit log: trimmed, not blank, no control characters."""
+    value = value.strip()
+    if not value:
+        raise ValueError('must not be blank')
+    if any(unicodedata.category(ch) in ('Cc', 'Cf') for ch in value):
+        raise ValueError('must not contain control or formatting characters')
+    return value
+
+
+class PersonCreate(BaseModel):
+    model_config = ConfigDict(extra='forbid')
+    name: str = Field(min_length=1, max_length=200)
+    role: Literal['builder', 'operator'] = 'builder'
+    team_id: str | None = Field(default=None, min_length=1, max_length=64)  # unset: the caller's only team
+    token_name: str = Field(default='default', min_length=1, max_length=100)
+
+    _names = field_validator('name', 'token_name')(classmethod(lambda cls, v: _printable_name(v)))
+
+
+class TokenCreate(BaseModel):
+    model_config = ConfigDict(extra='forbid')
+    user_id: str = Field(min_length=1, max_length=64)
+    name: str = Field(min_length=1, max_length=100)
+
+    _name = field_validator('name')(classmethod(lambda cls, v: _printable_name(v)))
+
+
+class TokenSummaryPublic(BaseModel):
+    id: str
+    name: str
+    created_at: datetime
+
+
+class PersonPublic(BaseModel):
+    id: str
+    name: str
+    role: str
+    teams: list[str]
+    created_at: datetime
+    tokens: list[TokenSummaryPublic]
+
+
+class NewTokenPublic(BaseModel):
+    id: str
+    user_id: str
+    user_name: str
+    name: str
+    created_at: datetime
+    token: str = Field(description='The token itself: shown in this answer only (the server keeps a hash).')
+
+
+class PersonCreated(BaseModel):
+    person: PersonPublic
+    token: NewTokenPublic
+
+
+class TeamPublic(BaseModel):
+    id: str
+    name: str

@@ -1,0 +1,110 @@
+"""Schedules of a project: list and read (its team), create, edit, pause, resume, delete (operators), and the
+history of firings. The rules: docs/triggers.md."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
+from starlette.concurrency import run_in_threadpool
+
+from app.api.deps import PrincipalDep, ServicesDep
+from app.api.schemas import problems
+from app.models import FiringPublic, ScheduleCreate, SchedulePublic, ScheduleUpdate
+from app.services import schedules
+from app.services.container import Services
+
+router = APIRouter(prefix='/projects/{project_id}/schedules', tags=['schedules'])
+
+
+async def _changed(services: Services, project_id: str) -> None:
+    """Cards show the next firing; schedule pages re-read."""
+    team_id = await run_in_threadpool(schedules.team_of, services.engine, project_id)
+    services.bus.publish({'type': 'project', 'id': project_id, 'team_id': team_id})
+
+
+@router.get('', response_model=list[SchedulePublic], responses=problems(401, 404))
+async def list_schedules(project_id: str, services: ServicesDep, principal: PrincipalDep) -> list[SchedulePublic]:
+    """The project's schedules with their next slots and their latest firing."""
+    return await run_in_threadpool(schedules.list_schedules, services.engine, principal, project_id)
+
+
+@router.post('', status_code=201, response_model=SchedulePublic, responses=problems(401, 403, 404, 409, 422))
+async def create_schedule(
+    project_id: str, body: ScheduleCreate, services: ServicesDep, principal: PrincipalDep
+) -> SchedulePublic:
+    """A cron expression read in `timezone` (IANA), with the run's branch, depth and framework; it fires as
+    the operator who creates it. A bad cron or an unknown zone is a 422 naming the field."""
+    schedule = await run_in_threadpool(
+        schedules.create_schedule, services.engine, principal, project_id, body, services.repositories
+    )
+    await _changed(services, project_id)
+    return schedule
+
+
+@router.get('/{schedule_id}', response_model=SchedulePublic, responses=problems(401, 404))
+async def get_schedule(
+    project_id: str, schedule_id: str, services: ServicesDep, principal: PrincipalDep
+) -> SchedulePublic:
+    return await run_in_threadpool(schedules.get_schedule, services.engine, principal, project_id, schedule_id)
+
+
+@router.patch('/{schedule_id}', response_model=SchedulePublic, responses=problems(401, 403, 404, 409, 422))
+async def update_schedule(
+    project_id: str, schedule_id: str, body: ScheduleUpdate, services: ServicesDep, principal: PrincipalDep
+) -> SchedulePublic:
+    """A new cron or zone applies from now: its next slot after now."""
+    schedule = await run_in_threadpool(
+        schedules.update_schedule, services.engine, principal, project_id, schedule_id, body, services.repositories
+    )
+    await _changed(services, project_id)
+    return schedule
+
+
+@router.post('/{schedule_id}/pause', response_model=SchedulePublic, responses=problems(401, 403, 404))
+async def pause_schedule(
+    project_id: str, schedule_id: str, services: ServicesDep, principal: PrincipalDep
+) -> SchedulePublic:
+    schedule = await run_in_threadpool(
+        schedules.set_paused, services.engine, principal, project_id, schedule_id, paused=True
+    )
+    await _changed(services, project_id)
+    return schedule
+
+
+@router.post('/{schedule_id}/resume', response_model=SchedulePublic, responses=problems(401, 403, 404))
+async def resume_schedule(
+    project_id: str, schedule_id: str, services: ServicesDep, principal: PrincipalDep
+) -> SchedulePublic:
+    """It fires again from its next slot after now; the slots while it was paused are not caught up."""
+    schedule = await run_in_threadpool(
+        schedules.set_paused, services.engine, principal, project_id, schedule_id, paused=False
+    )
+    await _changed(services, project_id)
+    return schedule
+
+
+@router.delete('/{schedule_id}', status_code=204, responses=problems(401, 403, 404))
+async def delete_schedule(
+    project_id: str, schedule_id: str, services: ServicesDep, principal: PrincipalDep
+) -> Response:
+    """The schedule and its history; the runs it made stay."""
+    await run_in_threadpool(schedules.delete_schedule, services.engine, principal, project_id, schedule_id)
+    await _changed(services, project_id)
+    return Response(status_code=204)
+
+
+@router.get('/{schedule_id}/firings', response_model=list[FiringPublic], responses=problems(401, 404, 422))
+async def list_firings(
+    project_id: str,
+    schedule_id: str,
+    services: ServicesDep,
+    principal: PrincipalDep,
+    before: Annotated[datetime | None, Query(description='only slots before this one (the next page)')] = None,
+    limit: Annotated[int, Query(ge=1, le=schedules.MAX_FIRINGS_PAGE)] = 50,
+) -> list[FiringPublic]:
+    """Newest slot first: admitted (with the run and its status now), skipped (with the refusal), missed."""
+    return await run_in_threadpool(
+        schedules.list_firings, services.engine, principal, project_id, schedule_id, before=before, limit=limit
+    )

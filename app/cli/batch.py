@@ -1,0 +1,224 @@
+"""Matrix batches from the CLI: `runboard runs trigger --matrix depth=shallow,deep --matrix framework=python,node`
+(one run per combination under one key, answered per child) and `runboard runs batch BATCH_ID`."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Annotated, Any, Optional
+
+import typer
+from rich import box
+from rich.table import Table
+
+from app.cli import render
+from app.cli.context import Cli, JsonOpt, ServerOpt
+from app.cli.policy import Exit, exit_code_for_batch
+from app.cli.run_flow import _notices
+from app.cli.submit import send_until_answered
+from app.client import RunboardClient, new_idempotency_key
+
+AXIS_NAMES = {
+    'depth': 'depth_level',
+    'depth_level': 'depth_level',
+    'framework': 'target_framework',
+    'target_framework': 'target_framework',
+}
+MAX_WAIT_ROUNDS = 20  # --wait: resends after rate-limited children at most this often
+
+
+def parse_matrix(values: Sequence[str], *, depth: str | None, framework: str | None) -> dict[str, list[str]]:
+    """Pure: the matrix of `--matrix AXIS=V1,V2` options; an axis without one takes --depth / --framework as
+    its single value. Raises typer.BadParameter (exit 2) for anything else."""
+    matrix: dict[str, list[str]] = {}
+    for value in values:
+        name, sep, listed = value.partition('=')
+        axis = AXIS_NAMES.get(name.strip().lower())
+        if not sep or axis is None:
+            raise typer.BadParameter(f'{value!r}: write depth=V1,V2 or framework=V1,V2.', param_hint="'--matrix'")
+        if axis in matrix:
+            raise typer.BadParameter(f'{name.strip()} is given twice; list its values once.', param_hint="'--matrix'")
+        items = [item.strip() for item in listed.split(',') if item.strip()]
+        if not items:
+            raise typer.BadParameter(f'{value!r} lists no value.', param_hint="'--matrix'")
+        matrix[axis] = items
+    for axis, single, option in (('depth_level', depth, '--depth'), ('target_framework', framework, '--framework')):
+        if axis in matrix and single is not None:
+            raise typer.BadParameter(f'give {option} or --matrix {option[2:]}=..., not both.', param_hint=f"'{option}'")
+        if axis not in matrix:
+            if single is None:
+                raise typer.BadParameter(f'the matrix needs {option} or --matrix {option[2:]}=V1,V2.')
+            matrix[axis] = [single]
+    return matrix
+
+
+def wait_for(batch: dict[str, Any]) -> int | None:
+    """Pure: seconds to wait before a resend may admit more (every refused child was rate limited), else None."""
+    refused = [c['problem'] for c in batch['children'] if c['outcome'] == 'refused']
+    if not refused or any(p['error'] != 'rate_limited' for p in refused):
+        return None
+    return max(1, max(p.get('retry_after') or 1 for p in refused))
+
+
+def batch_table(batch: dict[str, Any]) -> Table:
+    table = Table(header_style='bold', box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True)
+    for column in ('DEPTH', 'FRAMEWORK', 'OUTCOME', 'RUN', 'STATUS', 'WHY NOT'):
+        table.add_column(column, no_wrap=column != 'WHY NOT')
+    for child in batch['children']:
+        run, problem = child.get('run'), child.get('problem')
+        outcome = child['outcome'] + (' (replayed)' if child.get('replayed') else '')
+        why = f'{problem["error"]}: {problem["detail"]}' if problem else ''
+        table.add_row(
+            child['depth_level'],
+            child['target_framework'],
+            outcome,
+            run['id'] if run else '-',
+            render.status_text(run['status']) if run else '-',
+            render.escape(why),
+        )
+    return table
+
+
+def print_batch(cli: Cli, batch: dict[str, Any], *, said: str = '') -> None:
+    counts = batch['summary']
+    cli.out.print(
+        f'Batch [bold]{batch["id"]}[/]{said}: {batch["project_id"]} {render.escape(batch["branch"])}, '
+        f'{counts["total"]} runs ({batch["mode"]}): {counts["admitted"]} admitted, {counts["refused"]} refused'
+        + (f', {counts["pending"]} not tried yet' if counts['pending'] else '')
+        + '.'
+    )
+    cli.out.print(batch_table(batch))
+
+
+async def trigger_batch(
+    cli: Cli,
+    client: RunboardClient,
+    *,
+    project: str,
+    branch: str,
+    matrix: dict[str, list[str]],
+    all_or_nothing: bool,
+    key: str | None,
+    wait: bool,
+) -> int:
+    """One key for every send: resends after a lost answer replay the batch; with --wait, a batch whose refused
+    children were only rate limited is sent again (same key) once the window allows, until every child is in."""
+    if key is None:
+        key = new_idempotency_key()
+        cli.info.print(f'Idempotency key: {key}  [dim](reuse it with --key to admit the missing children)[/]')
+
+    async def send() -> Any:
+        return await client.trigger_batch(
+            project_id=project,
+            branch=branch,
+            depth_levels=matrix['depth_level'],
+            target_frameworks=matrix['target_framework'],
+            key=key,
+            all_or_nothing=all_or_nothing,
+        )
+
+    reply = await send_until_answered(send, notices=_notices(cli), wait_on_rate_limit=False)
+    for _ in range(MAX_WAIT_ROUNDS if wait else 0):
+        seconds = wait_for(reply.data)
+        if seconds is None:
+            break
+        cli.err.print(f'[yellow]Rate limited:[/] waiting {seconds} s, then sending the batch again with the same key.')
+        await asyncio.sleep(seconds)
+        reply = await send_until_answered(send, notices=_notices(cli), wait_on_rate_limit=False)
+    batch = reply.data
+    if cli.json:
+        cli.print_json(batch)
+    else:
+        print_batch(cli, batch, said=' (replayed: this key made it)' if reply.replayed else ' created')
+        if batch['summary']['admitted'] < batch['summary']['total']:
+            cli.out.print(f'[dim]Admit the missing ones: run the same command with --key {key}[/]')
+        cli.out.print(f'[dim]Watch it: runboard runs batch {batch["id"]}[/]')
+    return exit_code_for_batch(batch['summary'])
+
+
+def show_batch(
+    batch_id: Annotated[str, typer.Argument(metavar='BATCH_ID', help='The batch, e.g. bat_01JD...')],
+    json_output: JsonOpt = False,
+    server: ServerOpt = None,
+) -> None:
+    """Show a matrix batch: each combination's outcome (admitted, or refused and why) and its run's status now."""
+    cli = Cli.make(server, json_output)
+
+    async def work(client: RunboardClient) -> int:
+        batch = await client.get_batch(batch_id)
+        if cli.json:
+            cli.print_json(batch)
+        else:
+            print_batch(cli, batch)
+            if batch['runs_by_status']:
+                statuses = ', '.join(f'{n} {status}' for status, n in batch['runs_by_status'].items())
+                cli.out.print(f'Runs: {statuses}.')
+        return Exit.OK
+
+    cli.execute(work)
+
+
+MatrixOpt = Annotated[
+    Optional[list[str]],
+    typer.Option(
+        '--matrix',
+        '-m',
+        metavar='AXIS=V1,V2',
+        help='Run every combination as one batch: --matrix depth=shallow,deep --matrix framework=python,node '
+        '(an axis left out takes --depth / --framework). Exit 3 if any child is refused.',
+        rich_help_panel='Matrix',
+    ),
+]
+AllOrNothingOpt = Annotated[
+    bool,
+    typer.Option(
+        '--all-or-nothing',
+        help='With --matrix: create no run unless every combination is admitted (default: admit what can be).',
+        rich_help_panel='Matrix',
+    ),
+]
+
+
+def require_choices(depth: str | None, framework: str | None) -> tuple[str, str]:
+    """A single run needs both --depth and --framework (a matrix may give them with --matrix)."""
+    for value, option in ((depth, '--depth'), (framework, '--framework')):
+        if value is None:
+            raise typer.BadParameter(
+                f'none given: a run needs {option}, or a batch --matrix {option[2:]}=V1,V2.', param_hint=f"'{option}'"
+            )
+    assert depth is not None and framework is not None
+    return depth, framework
+
+
+def run_matrix(
+    cli: Cli,
+    project: str,
+    branch: str,
+    options: list[str],
+    choices: tuple[str | None, str | None],
+    all_or_nothing: bool,
+    key: str | None,
+    wait: bool,
+    single_only: dict[str, Any],
+) -> None:
+    """`runs trigger --matrix ...`: the options a single run takes and a batch does not are refused (exit 2)."""
+    given = [option for option, value in single_only.items() if value]
+    if given:
+        raise typer.BadParameter(f'{given[0]} is for a single run; a matrix batch cannot use it.')
+    if not options:
+        raise typer.BadParameter('--all-or-nothing needs --matrix.', param_hint="'--all-or-nothing'")
+    matrix = parse_matrix(options, depth=choices[0], framework=choices[1])
+
+    async def work(client: RunboardClient) -> int:
+        return await trigger_batch(
+            cli,
+            client,
+            project=project,
+            branch=branch,
+            matrix=matrix,
+            all_or_nothing=all_or_nothing,
+            key=key,
+            wait=wait,
+        )
+
+    cli.execute(work)

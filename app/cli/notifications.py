@@ -1,0 +1,179 @@
+"""`runboard notifications list|add|enable|disable|remove|deliveries|redeliver|test`: a project's signed webhooks
+(docs/notifications.md). Operators change them; everyone who sees the project lists them and their deliveries."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Optional
+
+import typer
+from rich.table import Table
+
+from app.cli import render
+from app.cli.context import Cli, JsonOpt, ServerOpt
+from app.cli.policy import Exit
+from app.client import RunboardClient
+from app.models.notifications import EVENT_TYPES
+from app.state.notifications_view import STATUS_LABELS, attempt_text, delivery_state, events_text
+
+notifications_app = typer.Typer(
+    help='Signed webhooks of a project: rules, their deliveries, Redeliver, Test.', no_args_is_help=True
+)
+ProjectArg = Annotated[str, typer.Argument(metavar='PROJECT', help='The project id.')]
+RuleArg = Annotated[str, typer.Argument(metavar='RULE_ID', help='From `runboard notifications list`.')]
+DeliveryArg = Annotated[str, typer.Argument(metavar='DELIVERY_ID', help='From `runboard notifications deliveries`.')]
+
+
+def _rules_table(rules: list[dict]) -> Table | str:
+    if not rules:
+        return 'No notification rules. Add one with `runboard notifications add PROJECT URL`.'
+    table = Table('Rule id', 'Name', 'Events', 'Format', 'On', 'URL')
+    for rule in rules:
+        table.add_row(
+            rule['id'],
+            render.escape(rule['name']),
+            events_text(rule['events']),
+            rule['format'],
+            'yes' if rule['enabled'] else 'no',
+            render.escape(rule['url']),
+        )
+    return table
+
+
+@notifications_app.command('list')
+def notifications_list(project: ProjectArg, json_output: JsonOpt = False, server: ServerOpt = None) -> None:
+    """The project's rules (never their secrets; builders see only each URL's origin)."""
+    Cli.make(server, json_output).show(lambda client: client.notification_rules(project), _rules_table)
+
+
+@notifications_app.command('add')
+def notifications_add(
+    project: ProjectArg,
+    url: Annotated[str, typer.Argument(metavar='URL', help='Where to POST: an http:// or https:// URL.')],
+    event: Annotated[
+        Optional[list[str]],
+        typer.Option('--event', '-e', help=f'Repeat for each: {", ".join(EVENT_TYPES)}. [default: failures]'),
+    ] = None,
+    fmt: Annotated[str, typer.Option('--format', '-f', help='runboard (JSON) or slack ({"text": ...}).')] = 'runboard',
+    name: Annotated[Optional[str], typer.Option('--name', help="A name for people. [default: the URL's host]")] = None,
+    disabled: Annotated[bool, typer.Option('--disabled', help='Create it switched off.')] = False,
+    json_output: JsonOpt = False,
+    server: ServerOpt = None,
+) -> None:
+    """Add a rule (operators). Prints its signing secret ONCE: store it where the receiver checks signatures."""
+    body: dict[str, Any] = {'url': url, 'format': fmt, 'enabled': not disabled}
+    if event:
+        body['events'] = event
+    if name:
+        body['name'] = name
+
+    def shown(rule: dict) -> str:
+        return (
+            f'Added {rule["id"]} ({render.escape(rule["name"])}): {events_text(rule["events"])} -> '
+            f'{render.escape(rule["url"])}\n'
+            f'Signing secret (shown only now): [bold]{rule["secret"]}[/]\n'
+            'Receivers verify X-Runboard-Signature with it (docs/notifications.md).'
+        )
+
+    Cli.make(server, json_output).show(lambda client: client.add_notification_rule(project, body), shown)
+
+
+def _switch(project: str, rule: str, on: bool, json_output: bool, server: str | None) -> None:
+    Cli.make(server, json_output).show(
+        lambda client: client.update_notification_rule(project, rule, {'enabled': on}),
+        lambda r: f'{r["id"]} is {"on" if r["enabled"] else "off"}.',
+    )
+
+
+@notifications_app.command('enable')
+def notifications_enable(
+    project: ProjectArg, rule: RuleArg, json_output: JsonOpt = False, server: ServerOpt = None
+) -> None:
+    """Switch a rule on: deliveries that waited while it was off go out now (operators)."""
+    _switch(project, rule, True, json_output, server)
+
+
+@notifications_app.command('disable')
+def notifications_disable(
+    project: ProjectArg, rule: RuleArg, json_output: JsonOpt = False, server: ServerOpt = None
+) -> None:
+    """Switch a rule off: no new deliveries; pending ones wait until it is on again (operators)."""
+    _switch(project, rule, False, json_output, server)
+
+
+@notifications_app.command('remove')
+def notifications_remove(
+    project: ProjectArg, rule: RuleArg, json_output: JsonOpt = False, server: ServerOpt = None
+) -> None:
+    """Delete a rule and its delivery log (operators)."""
+
+    async def remove(client: RunboardClient) -> dict:
+        await client.remove_notification_rule(project, rule)
+        return {'removed': rule}
+
+    Cli.make(server, json_output).show(remove, lambda answer: f'Removed {answer["removed"]}.')
+
+
+def _deliveries_table(page: dict) -> Table | str:
+    if not page['items']:
+        return 'No deliveries.'
+    table = Table('Delivery id', 'Created (UTC)', 'Event', 'Rule', 'Status', 'Attempts')
+    for item in page['items']:
+        attempts = '\n'.join(render.escape(attempt_text(a)) for a in item['attempt_log']) or '—'
+        table.add_row(
+            item['id'],
+            item['created_at'][:19].replace('T', ' '),
+            item['event_type'] + (f'\n{item["run_id"]}' if item.get('run_id') else ''),
+            render.escape(item['rule_name']),
+            STATUS_LABELS.get(item['status'], item['status']),
+            attempts,
+        )
+    if page.get('next_cursor'):
+        table.caption = f'More: --cursor {page["next_cursor"]}'
+    return table
+
+
+@notifications_app.command('deliveries')
+def notifications_deliveries(
+    project: ProjectArg,
+    rule: Annotated[Optional[str], typer.Option('--rule', '-r', help='Only this rule.')] = None,
+    status: Annotated[
+        Optional[str], typer.Option('--status', '-s', help='pending, delivered, failed, gave_up (comma-separated).')
+    ] = None,
+    limit: Annotated[int, typer.Option('--limit', '-n', min=1, max=200, help='At most this many.')] = 20,
+    cursor: Annotated[Optional[str], typer.Option('--cursor', help='Continue after this delivery id.')] = None,
+    json_output: JsonOpt = False,
+    server: ServerOpt = None,
+) -> None:
+    """The project's deliveries, newest first, with each attempt's answer."""
+    Cli.make(server, json_output).show(
+        lambda client: client.deliveries(project, rule=rule, status=status, cursor=cursor, limit=limit),
+        _deliveries_table,
+    )
+
+
+def _attempted(cli: Cli, send: Any) -> None:
+    """Send, print the delivery's state; exit 1 when that attempt did not deliver."""
+
+    async def work(client: RunboardClient) -> int:
+        delivery = await send(client)
+        if cli.json:
+            cli.print_json(delivery)
+        else:
+            cli.out.print(f'{delivery["id"]} ({delivery["event_type"]}): {render.escape(delivery_state(delivery))}')
+        return int(Exit.OK if delivery['status'] == 'delivered' else Exit.RUN_NOT_SUCCEEDED)
+
+    cli.execute(work)
+
+
+@notifications_app.command('redeliver')
+def notifications_redeliver(delivery: DeliveryArg, json_output: JsonOpt = False, server: ServerOpt = None) -> None:
+    """Send a delivery again now, same id and body (operators). Exit 1 when that attempt failed (it is retried)."""
+    _attempted(Cli.make(server, json_output), lambda client: client.redeliver(delivery))
+
+
+@notifications_app.command('test')
+def notifications_test(
+    project: ProjectArg, rule: RuleArg, json_output: JsonOpt = False, server: ServerOpt = None
+) -> None:
+    """Send a `ping` to the rule's URL now (operators). Exit 1 when it was not delivered."""
+    _attempted(Cli.make(server, json_output), lambda client: client.test_notification_rule(project, rule))

@@ -1,0 +1,193 @@
+"""`runboard schedules list|add|edit|pause|resume|remove|history`: a project's cron schedules and their firings
+(the rules: docs/triggers.md)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+from rich import box
+from rich.table import Table
+from rich.text import Text
+
+from app.cli import render
+from app.cli.context import Cli, JsonOpt, ServerOpt
+from app.cli.runs import complete_project
+
+schedules_app = typer.Typer(help='Cron schedules of a project: runs fired at set times.', no_args_is_help=True)
+ProjectOpt = Annotated[
+    str, typer.Option('--project', '-p', metavar='PROJECT', help='Project id.', autocompletion=complete_project)
+]
+ScheduleArg = Annotated[str, typer.Argument(metavar='SCHEDULE_ID', help='The schedule, e.g. sch_01JD...')]
+FIRING_STYLE = {'admitted': 'green', 'skipped': 'yellow', 'missed': 'bright_black', 'pending': 'cyan'}
+
+
+def schedules_table(items: list[dict]) -> Table | str:
+    if not items:
+        return 'No schedules. Add one: runboard schedules add -p PROJECT --name nightly --cron "30 2 * * *" ...'
+    table = Table(header_style='bold', box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True)
+    for column in ('SCHEDULE', 'NAME', 'CRON', 'RUNS', 'CATCH-UP', 'NEXT', 'LAST FIRING'):
+        table.add_column(column, no_wrap=column in ('SCHEDULE', 'NEXT'))
+    for s in items:
+        last = s.get('last_firing')
+        table.add_row(
+            s['id'],
+            Text(s['name']),
+            f'{s["cron"]} ({s["timezone"]})',
+            Text(f'{s["branch"]} {s["depth_level"]}/{s["target_framework"]} as {s.get("user_name") or s["user_id"]}'),
+            s['catch_up'],
+            Text('paused', style='yellow') if s['paused'] else render.when(s.get('next_fire_at')),
+            firing_text(last) if last else Text('none yet', style='dim'),
+        )
+    return table
+
+
+def firing_text(firing: dict) -> Text:
+    """admitted run_01… (succeeded) | skipped: pr_lock | missed: Missed … (catch-up: skip)."""
+    state = firing['state']
+    text = Text(state, style=FIRING_STYLE.get(state, ''))
+    if firing.get('run_id'):
+        text.append(f' {firing["run_id"]}' + (f' ({firing["run_status"]})' if firing.get('run_status') else ''))
+    elif firing.get('reason') and state != 'missed':
+        text.append(f': {firing["reason"]}')
+    if firing.get('late'):
+        text.append(' (late: catch-up)', style='dim')
+    return text
+
+
+def firings_table(items: list[dict]) -> Table | str:
+    if not items:
+        return 'No firings yet.'
+    table = Table(header_style='bold', box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True)
+    for column in ('SLOT', 'OUTCOME', 'DETAIL'):
+        table.add_column(column, no_wrap=column == 'SLOT')
+    for firing in items:
+        table.add_row(render.when(firing['slot']), firing_text(firing), Text(firing.get('detail') or ''))
+    return table
+
+
+def one(schedule: dict, said: str) -> str:
+    nxt = 'paused' if schedule['paused'] else f'next {render.when(schedule.get("next_fire_at"))}'
+    return f'Schedule [bold]{schedule["id"]}[/] ({render.escape(schedule["name"])}) {said}: {nxt}.'
+
+
+@schedules_app.command('list')
+def schedules_list(project: ProjectOpt, json_output: JsonOpt = False, server: ServerOpt = None) -> None:
+    """The project's schedules: cron, the run they fire, the catch-up policy, the next and the last firing."""
+    Cli.make(server, json_output).show(lambda client: client.list_schedules(project), schedules_table)
+
+
+@schedules_app.command('add')
+def schedules_add(
+    project: ProjectOpt,
+    name: Annotated[str, typer.Option('--name', '-n', help='A name for it, unique in the project (e.g. nightly).')],
+    cron: Annotated[
+        str,
+        typer.Option(
+            '--cron', help='Five fields: minute hour day-of-month month day-of-week ("30 2 * * *"), or @daily.'
+        ),
+    ],
+    branch: Annotated[str, typer.Option('--branch', '-b', help='Branch to run.')],
+    depth: Annotated[str, typer.Option('--depth', '-d', help='Depth level, one the project allows.')],
+    framework: Annotated[str, typer.Option('--framework', '-f', help='Target framework, one the project allows.')],
+    tz: Annotated[str, typer.Option('--tz', help='IANA time zone the cron is read in (e.g. Europe/Berlin).')] = 'UTC',
+    catch_up: Annotated[
+        str,
+        typer.Option(
+            '--catch-up', help='Slots missed while no server ran: once (one run for the latest) or skip (none).'
+        ),
+    ] = 'once',
+    paused: Annotated[bool, typer.Option('--paused', help='Create it paused.')] = False,
+    json_output: JsonOpt = False,
+    server: ServerOpt = None,
+) -> None:
+    """Add a schedule (operators). Its runs are admitted as you, under every rule a trigger meets."""
+    body = {
+        'name': name,
+        'cron': cron,
+        'timezone': tz,
+        'branch': branch,
+        'depth_level': depth,
+        'target_framework': framework,
+        'catch_up': catch_up,
+        'paused': paused,
+    }
+    Cli.make(server, json_output).show(lambda client: client.create_schedule(project, body), lambda s: one(s, 'added'))
+
+
+@schedules_app.command('edit')
+def schedules_edit(
+    schedule_id: ScheduleArg,
+    project: ProjectOpt,
+    name: Annotated[Optional[str], typer.Option('--name', '-n', help='A new name.')] = None,
+    cron: Annotated[Optional[str], typer.Option('--cron', help='A new cron expression (applies from now).')] = None,
+    tz: Annotated[Optional[str], typer.Option('--tz', help='A new time zone.')] = None,
+    branch: Annotated[Optional[str], typer.Option('--branch', '-b')] = None,
+    depth: Annotated[Optional[str], typer.Option('--depth', '-d')] = None,
+    framework: Annotated[Optional[str], typer.Option('--framework', '-f')] = None,
+    catch_up: Annotated[Optional[str], typer.Option('--catch-up', help='once or skip.')] = None,
+    json_output: JsonOpt = False,
+    server: ServerOpt = None,
+) -> None:
+    """Change a schedule (operators); what you leave out stays."""
+    fields = {
+        'name': name,
+        'cron': cron,
+        'timezone': tz,
+        'branch': branch,
+        'depth_level': depth,
+        'target_framework': framework,
+        'catch_up': catch_up,
+    }
+    body = {k: v for k, v in fields.items() if v is not None}
+    if not body:
+        raise typer.BadParameter('say what to change, e.g. --cron "0 3 * * *"', param_hint='--cron')
+    Cli.make(server, json_output).show(
+        lambda client: client.update_schedule(project, schedule_id, body), lambda s: one(s, 'changed')
+    )
+
+
+@schedules_app.command('pause')
+def schedules_pause(
+    schedule_id: ScheduleArg, project: ProjectOpt, json_output: JsonOpt = False, server: ServerOpt = None
+) -> None:
+    """Stop a schedule firing until it is resumed (operators)."""
+    Cli.make(server, json_output).show(
+        lambda client: client.pause_schedule(project, schedule_id), lambda s: one(s, 'paused')
+    )
+
+
+@schedules_app.command('resume')
+def schedules_resume(
+    schedule_id: ScheduleArg, project: ProjectOpt, json_output: JsonOpt = False, server: ServerOpt = None
+) -> None:
+    """Fire again from the next slot (the slots while it was paused are not caught up; operators)."""
+    Cli.make(server, json_output).show(
+        lambda client: client.pause_schedule(project, schedule_id, paused=False), lambda s: one(s, 'resumed')
+    )
+
+
+@schedules_app.command('remove')
+def schedules_remove(schedule_id: ScheduleArg, project: ProjectOpt, server: ServerOpt = None) -> None:
+    """Delete a schedule and its history (operators); the runs it made stay."""
+    cli = Cli.make(server)
+
+    async def work(client) -> None:  # noqa: ANN001
+        await client.delete_schedule(project, schedule_id)
+        cli.out.print(f'Schedule [bold]{schedule_id}[/] removed.')
+
+    cli.execute(work)
+
+
+@schedules_app.command('history')
+def schedules_history(
+    schedule_id: ScheduleArg,
+    project: ProjectOpt,
+    limit: Annotated[int, typer.Option('--limit', '-n', min=1, max=200, help='At most this many.')] = 20,
+    json_output: JsonOpt = False,
+    server: ServerOpt = None,
+) -> None:
+    """A schedule's firings, newest first: the run it admitted, or why it was skipped or missed."""
+    Cli.make(server, json_output).show(
+        lambda client: client.schedule_firings(project, schedule_id, limit=limit), firings_table
+    )

@@ -1,0 +1,41 @@
+"""The administration part of the API client: who am I, my teams, deleting a project, people and their tokens
+(operators). A created token's value is in the answer only; the caller shows it once and keeps it nowhere."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+
+class AdminApi:
+    async def request(  # RunboardClient's
+        self, method: str, path: str, *, params: dict | None = None, json_body: Any = None, headers: Any = None
+    ) -> Any:
+        raise NotImplementedError
+
+    async def me(self) -> dict:
+        """{user_id, name, role, team_ids}: who the token belongs to."""
+        return (await self.request('GET', '/me')).data
+
+    async def teams(self) -> list[dict]:
+        """The caller's teams: [{id, name}]."""
+        return (await self.request('GET', '/teams')).data
+
+    async def delete_project(self, project_id: str) -> None:
+        """Operators; 409 project_busy (with blocking_runs) while runs are active."""
+        await self.request('DELETE', f'/projects/{quote(project_id, safe="")}')
+
+    async def list_people(self) -> list[dict]:
+        """Operators: the people in their teams with their tokens (never the secrets)."""
+        return (await self.request('GET', '/users')).data
+
+    async def add_person(self, *, name: str, role: str, team_id: str | None, token_name: str = 'default') -> dict:
+        """Operators: {person, token}; token['token'] is the new person's first token, in this answer only."""
+        body: dict[str, Any] = {'name': name, 'role': role, 'token_name': token_name}
+        if team_id:
+            body['team_id'] = team_id
+        return (await self.request('POST', '/users', json_body=body)).data
+
+    async def create_token(self, *, user_id: str, name: str) -> dict:
+        """Operators: a new token for a person; answer['token'] is its value, in this answer only."""
+        return (await self.request('POST', '/tokens', json_body={'user_id': user_id, 'name': name})).data

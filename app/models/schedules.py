@@ -1,0 +1,135 @@
+"""Schedules (cron + time zone + fixed run parameters, per project) and their firings: the tables and the API
+schemas. How they fire: services/schedule_sweep.py; the rules: docs/triggers.md."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import field_validator
+from sqlalchemy import Index, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from app.models.vocabulary import as_utc, utcnow
+
+CatchUp = Literal['once', 'skip']
+FiringState = Literal['pending', 'admitted', 'skipped', 'missed']
+
+
+# ---------------------------------------------------------------- tables
+class Schedule(SQLModel, table=True):
+    __table_args__ = (
+        UniqueConstraint('project_id', 'name', name='uq_schedule_project_name'),
+        Index('ix_schedule_next_fire', 'next_fire_at'),
+    )
+    id: str = Field(primary_key=True)  # sch_ + a time-sortable id
+    project_id: str = Field(foreign_key='project.id', index=True)
+    name: str = Field(max_length=100)
+    cron: str = Field(max_length=200)  # five fields: minute hour day-of-month month day-of-week
+    timezone: str = Field(default='UTC', max_length=64)  # an IANA zone the cron is read in
+    branch: str = Field(max_length=250)
+    depth_level: str = Field(max_length=64)
+    target_framework: str = Field(max_length=64)
+    catch_up: str = Field(default='once', max_length=10)  # slots missed while no server ran: once | skip
+    paused: bool = False
+    user_id: str = Field(foreign_key='user.id')  # the owner: runs are admitted as this person
+    next_fire_at: datetime | None = None  # the first slot not yet handled (UTC)
+    version: int = 0  # bumped by every change and firing: the compare-and-set two servers race on
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class ScheduleFiring(SQLModel, table=True):
+    """One slot of one schedule, exactly once: the primary key (schedule_id, slot) is unique on every server."""
+
+    schedule_id: str = Field(foreign_key='schedule.id', primary_key=True)
+    slot: datetime = Field(primary_key=True)  # the cron time it fires for (UTC)
+    state: str = Field(default='pending', max_length=10)  # pending -> admitted | skipped; or missed
+    run_id: str | None = None
+    reason: str | None = Field(default=None, max_length=50)  # the refusal's code: rate_limited, pr_lock, ...
+    detail: str | None = Field(default=None, max_length=500)
+    late: bool = False  # fired after its time: a catch-up for slots missed while no server ran
+    attempts: int = 1  # claims of a pending firing (a server that died mid-firing is taken over)
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+# ---------------------------------------------------------------- API schemas
+class ScheduleCreate(SQLModel):
+    model_config = {'extra': 'forbid'}
+    name: str = Field(min_length=1, max_length=100)
+    cron: str = Field(min_length=1, max_length=200)
+    timezone: str = Field(default='UTC', min_length=1, max_length=64)
+    branch: str = Field(min_length=1, max_length=250)
+    depth_level: str = Field(min_length=1, max_length=64)
+    target_framework: str = Field(min_length=1, max_length=64)
+    catch_up: CatchUp = 'once'
+    paused: bool = False
+
+    _name = field_validator('name')(classmethod(lambda cls, v: _stripped(v)))
+
+
+class ScheduleUpdate(SQLModel):
+    model_config = {'extra': 'forbid'}
+    name: str | None = Field(default=None, min_length=1, max_length=100)
+    cron: str | None = Field(default=None, min_length=1, max_length=200)
+    timezone: str | None = Field(default=None, min_length=1, max_length=64)
+    branch: str | None = Field(default=None, min_length=1, max_length=250)
+    depth_level: str | None = Field(default=None, min_length=1, max_length=64)
+    target_framework: str | None = Field(default=None, min_length=1, max_length=64)
+    catch_up: CatchUp | None = None
+
+    _name = field_validator('name')(classmethod(lambda cls, v: v if v is None else _stripped(v)))
+
+
+def _stripped(value: str) -> str:
+    if not value.strip():
+        raise ValueError('must not be blank')
+    return value.strip()
+
+
+class FiringPublic(SQLModel):
+    schedule_id: str
+    slot: datetime
+    state: FiringState
+    run_id: str | None = None
+    run_status: str | None = None  # the run's status now (admitted firings)
+    reason: str | None = None
+    detail: str | None = None
+    late: bool = False
+    created_at: datetime
+    updated_at: datetime
+
+    _utc = field_validator('slot', 'created_at', 'updated_at')(classmethod(lambda cls, v: as_utc(v)))
+
+
+class SchedulePublic(SQLModel):
+    id: str
+    project_id: str
+    name: str
+    cron: str
+    timezone: str
+    branch: str
+    depth_level: str
+    target_framework: str
+    catch_up: CatchUp
+    paused: bool
+    user_id: str
+    user_name: str | None = None
+    next_fire_at: datetime | None = None  # None while paused
+    upcoming: list[datetime] = []  # the next few slots (UTC), for "next firings"
+    last_firing: FiringPublic | None = None
+    created_at: datetime
+    updated_at: datetime
+
+    _utc = field_validator('next_fire_at', 'created_at', 'updated_at')(classmethod(lambda cls, v: as_utc(v)))
+
+
+class NextFiring(SQLModel):
+    """A project's soonest firing among its schedules (the project card: "next run in 4 min · nightly")."""
+
+    schedule_id: str
+    name: str
+    at: datetime
+
+    _utc = field_validator('at')(classmethod(lambda cls, v: as_utc(v)))

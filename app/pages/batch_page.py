@@ -1,0 +1,159 @@
+"""A matrix batch's page (/batches/{id}): the children as a grid (rows: depth levels, columns: frameworks), each
+cell its run's live status linking to the run, or why it was refused; its creator can send it again to admit
+the missing children (same key: the admitted ones are replayed, never made twice)."""
+
+from __future__ import annotations
+
+from nicegui import ui
+from nicegui.elements.mixins.text_element import TextElement
+
+from app.client import ApiError
+from app.pages.signin import signed_in
+from app.pages.theme import STATUS_COLORS, STATUS_LABELS, frame, live_relative
+from app.pages.widgets import error_notice, notify_error
+from app.state import connection, live
+from app.state.batch_view import Cell, event_effect, grid_of, headline, may_resend, with_run_status
+from app.state.me import who_am_i
+from app.state.text import shown
+
+STYLESHEET = '<link rel="stylesheet" href="/assets/matrix.css">'
+OUTCOME_COLORS = {'refused': 'red-9', 'pending': 'grey-6'}
+MODE_WORDS = {'best_effort': 'best effort', 'all_or_nothing': 'all or nothing'}
+
+
+class Tag(TextElement):
+    """A plain HTML element holding text: the grid's caption and headers."""
+
+    def __init__(self, tag: str, text: str) -> None:
+        super().__init__(tag=tag, text=text)
+
+
+def cell_badge(cell: Cell) -> None:
+    status = cell.status if cell.run_id else cell.outcome
+    color = STATUS_COLORS.get(status, OUTCOME_COLORS.get(status, 'grey'))
+    ui.badge(STATUS_LABELS.get(status, status.replace('_', ' ')), color=color).props(f'data-status={status}').classes(
+        'text-sm px-2 py-1'
+    )
+
+
+def draw_cell(cell: Cell) -> None:
+    marks = f'data-testid=cell data-cell="{cell.name}" data-outcome={cell.outcome} aria-label="{cell.label}"'
+    if cell.run_id:
+        with ui.link(target=f'/runs/{cell.run_id}').classes('rb-matrix-cell rb-tap-link no-underline').props(marks):
+            cell_badge(cell)
+            ui.label(cell.run_id[-8:]).classes('font-mono text-xs opacity-70')
+        return
+    with ui.element('div').classes('rb-matrix-cell').props(marks):
+        cell_badge(cell)
+        if cell.reason:
+            ui.label(f'{cell.error}: {cell.reason}').classes('text-xs rb-matrix-reason').props('data-field=reason')
+
+
+class BatchView:
+    def __init__(self, batch: dict, me: dict | None) -> None:
+        self.batch, self.me = batch, me
+        self.loading, self.again = False, False
+        with ui.row().classes('w-full items-center gap-3 flex-wrap'):
+            ui.icon('grid_view').classes('text-2xl')
+            ui.label('Matrix batch').classes('text-lg font-medium').props('role=heading aria-level=1')
+            ui.label(batch['id']).classes('font-mono text-sm')
+        with ui.row().classes('items-center gap-x-4 gap-y-1 flex-wrap text-sm'):
+            commit = (batch.get('commit_sha') or '')[:10] or '—'  # every child checks out this commit
+            for name, value in (('branch', batch['branch']), ('commit', commit), ('by', batch.get('user_name') or '—')):
+                with ui.row().classes('gap-1 items-baseline'):
+                    ui.label(name).classes('opacity-60')
+                    ui.label(shown(value)).props(f'data-param={name} dir=auto')
+            ui.link(batch['project_id'], f'/projects/{batch["project_id"]}').classes('rb-tap-link')
+            ui.chip(MODE_WORDS.get(batch['mode'], batch['mode'])).props('dense outline data-testid=mode')
+            live_relative(ui.label().classes('opacity-70'), batch['created_at'], prefix='created ')
+        self.summary = ui.label().classes('text-sm').props('data-testid=batch-summary aria-live=polite')
+        self.message = ui.column().classes('gap-0')
+        self.grid = ui.element('div').classes('w-full overflow-x-auto').props('data-testid=matrix-grid')
+        self.actions = ui.row().classes('items-center gap-3')
+        self.render()
+
+    def render(self) -> None:
+        batch, grid = self.batch, grid_of(self.batch)
+        self.summary.text = headline(batch)
+        self.grid.props(f'data-status={batch["status"]}')
+        self.grid.clear()
+        with self.grid, ui.element('table').classes('rb-matrix'):
+            Tag('caption', 'Rows: depth level · columns: target framework').classes('text-left text-sm opacity-70')
+            with ui.element('thead'), ui.element('tr'):
+                Tag('th', 'depth \\ framework').props('scope=col').classes('opacity-60')
+                for framework in grid.frameworks:
+                    Tag('th', framework).props('scope=col')
+            with ui.element('tbody'):
+                for depth in grid.depths:
+                    with ui.element('tr'):
+                        Tag('th', depth).props('scope=row')
+                        for framework in grid.frameworks:
+                            with ui.element('td'):
+                                draw_cell(grid.cells[(depth, framework)])
+        self.actions.clear()
+        if may_resend(batch, self.me):
+            with self.actions:
+                ui.button('Send again', icon='replay', on_click=self.resend).classes('rb-tap').props(
+                    'data-testid=resend'
+                ).tooltip('Admit the children still missing (those already admitted are not made again)')
+
+    async def reload(self) -> None:
+        """Read the batch again (coalesced: one read at a time, and one more if asked meanwhile)."""
+        if self.loading:
+            self.again = True
+            return
+        self.loading = True
+        try:
+            while True:
+                self.again = False
+                try:
+                    self.batch = await connection.client().get_batch(self.batch['id'])
+                except ApiError as exc:
+                    error_notice(self.message, exc, 'reload the batch')
+                    return
+                self.message.clear()
+                self.render()
+                if not self.again:
+                    return
+        finally:
+            self.loading = False
+
+    async def on_event(self, event: dict) -> None:
+        effect = event_effect(self.batch, event)
+        if effect == 'update':
+            self.batch = with_run_status(self.batch, event['id'], event['status'])
+            self.render()
+        elif effect == 'reload':
+            await self.reload()
+
+    async def resend(self) -> None:
+        batch = self.batch
+        try:
+            reply = await connection.client().trigger_batch(
+                project_id=batch['project_id'],
+                branch=batch['branch'],
+                depth_levels=batch['matrix']['depth_level'],
+                target_frameworks=batch['matrix']['target_framework'],
+                all_or_nothing=batch['mode'] == 'all_or_nothing',
+                key=batch['idempotency_key'],
+            )
+        except ApiError as exc:
+            notify_error(exc, 'send the batch again')
+            return
+        self.batch = reply.data
+        self.render()
+
+
+@ui.page('/batches/{batch_id}')
+@signed_in
+async def batch_page(batch_id: str) -> None:
+    try:
+        batch = await connection.client().get_batch(batch_id)
+    except ApiError as exc:
+        with frame('Batch'):
+            ui.label(str(exc)).classes('text-negative')
+        return
+    ui.add_head_html(STYLESHEET)
+    with frame(f'Batch {batch_id}'):
+        view = BatchView(batch, await who_am_i())
+    live.follow(view.on_event, project=batch['project_id'], on_reconnect=view.reload)

@@ -1,0 +1,104 @@
+"""Bulk Stop and Retry on the runs list: a Select mode puts a checkbox on each row; the bar above the list
+says what is selected (or "all matching these filters"), sends one POST /runs/bulk under one key, and each
+row then says what happened to it (done, skipped with the reason, refused with the problem)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from nicegui import ui
+
+from app.client import ApiError
+from app.pages.widgets import confirm, error_notice
+from app.state import connection
+from app.state.bulk_selection import BulkSelection, outcome_text, summary_text
+
+OUTCOME_CLASSES = {'done': 'text-positive', 'skipped': 'opacity-80', 'refused': 'text-negative'}
+
+
+class BulkBar:
+    def __init__(self, filters: Callable[[], dict[str, Any]], redraw: Callable[[], None]) -> None:
+        self.selection = BulkSelection()
+        self.filters, self.redraw = filters, redraw
+        self.toggle_button = (
+            ui.button('Select', icon='checklist', on_click=self.toggle_mode)
+            .props('flat dense data-testid=bulk-select')
+            .classes('rb-tap')
+        )
+
+    def draw_bar(self) -> None:
+        """The bar itself, where the list wants it (below its header row)."""
+        with ui.row().classes('w-full items-center gap-2 flex-wrap rb-banner').props('data-testid=bulk-bar') as bar:
+            self.count = ui.label().classes('text-sm').props('data-testid=bulk-count aria-live=polite')
+            ui.button('All matching these filters', icon='select_all', on_click=self.pick_all).props(
+                'flat dense data-testid=bulk-all'
+            ).classes('rb-tap')
+            ui.space()
+            self.stop_button = ui.button('Stop', icon='stop', color='negative', on_click=lambda: self.act('stop'))
+            self.stop_button.props('dense data-testid=bulk-stop').classes('rb-tap')
+            self.retry_button = ui.button('Retry', icon='replay', on_click=lambda: self.act('retry'))
+            self.retry_button.props('dense data-testid=bulk-retry').classes('rb-tap')
+            self.result = ui.column().classes('w-full gap-0').props('data-testid=bulk-result aria-live=polite')
+        self.bar = bar
+        self.update()
+
+    def toggle_mode(self) -> None:
+        self.selection.selecting = not self.selection.selecting
+        self.selection.clear()
+        self.toggle_button.text = 'Done' if self.selection.selecting else 'Select'
+        self.update()
+        self.redraw()
+
+    def pick(self, run_id: str) -> None:
+        self.selection.toggle(run_id)
+        self.update()
+
+    def pick_all(self) -> None:
+        self.selection.pick_all_matching()
+        self.update()
+        self.redraw()  # the rows' boxes follow: none ticked, the filter is the selection
+
+    def update(self) -> None:
+        self.bar.set_visibility(self.selection.selecting)
+        self.count.text = self.selection.count_text
+        for button in (self.stop_button, self.retry_button):
+            button.set_enabled(self.selection.can_act)
+
+    async def act(self, action: str) -> None:
+        what = self.selection.count_text.lower() if self.selection.all_matching else self.selection.count_text
+        verb = 'Stop' if action == 'stop' else 'Retry'
+        if not await confirm(f'{verb} {what}? Each run follows its own rules.', yes=verb):
+            return
+        body, key = self.selection.request(action, self.filters())
+        for button in (self.stop_button, self.retry_button):
+            button.props('loading')
+        try:
+            answer = await connection.client().bulk_runs(body, key=key)
+        except ApiError as exc:
+            error_notice(self.result, exc, f'{verb.lower()} the runs (press {verb} again to resend the same action)')
+            return
+        finally:
+            for button in (self.stop_button, self.retry_button):
+                button.props(remove='loading')
+        self.selection.answered(answer)
+        self.result.clear()
+        with self.result:
+            ui.label(summary_text(answer)).classes('text-sm font-medium').props('data-testid=bulk-summary')
+        self.update()
+        self.redraw()
+
+    def row_controls(self, run: dict) -> None:
+        """Drawn inside a row: its checkbox while selecting, and what the last bulk action did to it."""
+        run_id = run.get('id')
+        if not run_id:
+            return
+        if self.selection.selecting:
+            ui.checkbox(value=run_id in self.selection.picked, on_change=lambda _, r=run_id: self.pick(r)).props(
+                f'dense data-pick={run_id} aria-label="Select run {run_id}"'
+            ).set_enabled(not self.selection.all_matching)
+        item = self.selection.outcomes.get(run_id)
+        if item:
+            ui.label(outcome_text(item)).classes(f'text-xs {OUTCOME_CLASSES[item["outcome"]]}').props(
+                f'data-bulk-outcome={item["outcome"]}'
+            )

@@ -1,0 +1,137 @@
+"""The delivery log of a project's webhooks: newest first, each delivery's status and attempts, Redeliver
+(operators), older pages below. Re-read when a run of the project ends and while a delivery is still in flight
+(attempts are not change events)."""
+
+from __future__ import annotations
+
+from nicegui import ui
+
+from app.client import ApiError
+from app.pages.theme import live_relative
+from app.pages.widgets import error_notice, notify_error
+from app.state import connection, live
+from app.state.notifications_view import (
+    EVENT_LABELS,
+    STATUS_COLORS,
+    STATUS_LABELS,
+    attempt_text,
+    delivery_state,
+    is_run_end,
+)
+
+PAGE = 25
+REFRESH_SECONDS = 2.0
+STATUS_FILTERS = {'': 'All deliveries', 'pending,failed': 'In flight', 'delivered': 'Delivered', 'gave_up': 'Gave up'}
+
+
+class DeliveryLog:
+    def __init__(self, project_id: str, *, operator: bool) -> None:
+        self.project_id, self.operator = project_id, operator
+        self.status = ''
+        self.items: list[dict] = []
+        self.drawn: list[dict] | None = None
+        self.states: dict[str, ui.label] = {}  # kept true between renders ('next attempt in 12 s')
+        self.cursor: str | None = None
+        with ui.row().classes('w-full items-center gap-2'):
+            ui.label('Deliveries').classes('text-lg font-medium').props('role=heading aria-level=2')
+            ui.space()
+            ui.select(STATUS_FILTERS, value='', on_change=lambda e: self.filter(e.value)).props(
+                'dense outlined options-dense data-testid=delivery-filter aria-label="Show deliveries"'
+            ).classes('min-w-40')
+        self.message = ui.column().classes('gap-0')
+        self.box = ui.column().classes('w-full gap-2').props('role=list aria-label="Deliveries" data-testid=deliveries')
+        self.more = ui.button('Load older deliveries', icon='expand_more', on_click=self.load_older).props(
+            'flat data-testid=deliveries-older'
+        )
+        self.more.classes('rb-tap').set_visibility(False)
+        ui.timer(REFRESH_SECONDS, self.refresh_in_flight)
+        live.follow(self.on_event, project=project_id)
+
+    async def filter(self, status: str) -> None:
+        self.status = status or ''
+        await self.load()
+
+    async def on_event(self, event: dict) -> None:
+        if is_run_end(event):  # its deliveries were written with its end
+            await self.load()
+
+    async def refresh_in_flight(self) -> None:
+        if any(item['status'] in ('pending', 'failed') for item in self.items):
+            await self.load()
+
+    async def load(self) -> None:
+        """The newest deliveries again, as many as are shown (older pages loaded stay)."""
+        await self._read(None, limit=max(PAGE, len(self.items)), replace=True)
+
+    async def load_older(self) -> None:
+        await self._read(self.cursor, limit=PAGE, replace=False)
+
+    async def _read(self, cursor: str | None, *, limit: int, replace: bool) -> None:
+        try:
+            page = await connection.client().deliveries(
+                self.project_id, status=self.status or None, cursor=cursor, limit=limit
+            )
+        except ApiError as exc:
+            error_notice(self.message, exc, 'load the delivery log')
+            return
+        self.message.clear()
+        self.items = page['items'] if replace else self.items + page['items']
+        self.cursor = page['next_cursor']
+        self.more.set_visibility(self.cursor is not None)
+        if self.items != self.drawn:
+            self.drawn = self.items
+            self.render()
+        for item in self.items:
+            self.states[item['id']].text = delivery_state(item)
+        self.box.props('data-loaded=true')
+
+    def render(self) -> None:
+        self.box.clear()
+        self.states.clear()
+        with self.box:
+            if not self.items:
+                ui.label('No deliveries yet: they appear here when an event a rule subscribes to happens.').classes(
+                    'text-sm opacity-70'
+                )
+            for item in self.items:
+                self.row(item)
+
+    def row(self, item: dict) -> None:
+        card = ui.card().tight().classes('w-full')
+        card.props(f'role=listitem data-delivery={item["id"]} data-status={item["status"]}')
+        with card, ui.column().classes('w-full gap-1 p-2'):
+            with ui.row().classes('w-full items-center gap-x-3 gap-y-1 flex-wrap'):
+                ui.badge(STATUS_LABELS.get(item['status'], item['status']), color=STATUS_COLORS.get(item['status']))
+                ui.label(EVENT_LABELS.get(item['event_type'], item['event_type'])).classes('text-sm font-medium')
+                if item.get('run_id'):
+                    ui.link(item['run_id'], f'/runs/{item["run_id"]}').classes('font-mono text-sm rb-tap-link')
+                ui.label(f'→ {item["rule_name"]}').classes('text-sm opacity-80').props('dir=auto')
+                live_relative(ui.label().classes('text-xs opacity-70'), item['created_at'])
+                ui.space()
+                if self.operator and item['status'] != 'pending':
+                    ui.button('Redeliver', icon='replay', on_click=lambda d=item: self.redeliver(d)).props(
+                        f'flat dense no-caps aria-label="Redeliver {item["id"]}" data-testid=redeliver'
+                    ).classes('rb-tap')
+            state = ui.label(delivery_state(item)).classes('text-sm').props('data-field=state aria-live=polite')
+            self.states[item['id']] = state
+            with ui.column().classes('gap-0 pl-2').props('data-field=attempts'):
+                for attempt in item['attempt_log']:
+                    ok = attempt.get('status_code') is not None and 200 <= attempt['status_code'] < 300
+                    ui.label(attempt_text(attempt)).classes(
+                        'text-xs font-mono ' + ('text-positive' if ok else 'opacity-80')
+                    ).props(f'data-attempt={attempt["number"]}')
+            ui.label(f'delivery {item["id"]} · event {item["event_id"]}').classes('text-xs opacity-60 font-mono')
+
+    async def redeliver(self, item: dict) -> None:
+        try:
+            answer = await connection.client().redeliver(item['id'])
+        except ApiError as exc:
+            notify_error(exc, f'redeliver {item["id"]}')
+            return
+        delivered = answer['status'] == 'delivered'
+        ui.notify(
+            f'Redelivered: {delivery_state(answer)}',
+            type='positive' if delivered else 'warning',
+            position='bottom',
+        )
+        await self.load()

@@ -1,0 +1,75 @@
+"""EnvProvenance: the header chip of every page saying where its data comes from (mode, server, versions,
+database, who you are); amber when the UI and the server are different builds, red while the live stream
+is down or the server does not answer. The words come from app/state/provenance.py."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from nicegui import background_tasks, ui
+
+from app.build_info import this_build
+from app.client import ApiError
+from app.state import connection, live
+from app.state.provenance import Provenance, provenance
+
+ABOUT_SECONDS = 30.0  # how long one GET /about answer serves the pages of one token
+_about: dict[Any, tuple[float, dict]] = {}
+LEVEL_CLASSES = {'ok': 'rb-prov-ok', 'amber': 'rb-prov-amber', 'red': 'rb-prov-red'}
+LEVEL_ICONS = {'ok': 'dns', 'amber': 'warning', 'red': 'cloud_off'}
+
+
+async def read_about() -> dict | None:
+    client = connection.client()
+    cached = _about.get(id(client))
+    if cached and time.monotonic() - cached[0] < ABOUT_SECONDS:
+        return cached[1]
+    try:
+        about = await client.about()
+    except ApiError:
+        return None
+    _about[id(client)] = (time.monotonic(), about)
+    return about
+
+
+class ProvenanceChip:
+    def __init__(self) -> None:
+        self.about: dict | None = None
+        self.loaded = False
+        self.connected: bool | None = None
+        with ui.button().props('flat dense no-caps color=white data-testid=provenance').classes('rb-prov') as button:
+            self.icon = ui.icon('dns').classes('text-base')
+            self.label = ui.label('…').classes('text-xs truncate max-w-[40vw]')
+            with ui.menu().props('data-testid=provenance-details') as self.menu:
+                self.details = ui.column().classes('p-3 gap-1 text-sm')
+        self.button = button
+        live.watch_connection(self.on_connection)
+        background_tasks.create(self.load(), name='provenance')
+
+    async def load(self) -> None:
+        self.about = await read_about()
+        self.loaded = True
+        self.draw()
+
+    def on_connection(self, connected: bool) -> None:
+        if connected and self.about is None and self.loaded:
+            background_tasks.create(self.load(), name='provenance-again')  # the server is back: ask again
+        self.connected = connected
+        self.draw()
+
+    def draw(self) -> None:
+        if self.button.is_deleted or not self.loaded:
+            return
+        server = connection.base_url() if connection.is_remote() else None
+        chip: Provenance = provenance(ui=this_build(), about=self.about, server_url=server, connected=self.connected)
+        self.icon.name = LEVEL_ICONS[chip.level]
+        self.label.text = chip.text
+        self.button.classes(replace=f'rb-prov {LEVEL_CLASSES[chip.level]}')
+        self.button.props(f'data-level={chip.level} aria-label="Where this page\'s data comes from: {chip.summary}"')
+        self.details.clear()
+        with self.details:
+            for name, value in chip.facts:
+                with ui.row().classes('gap-2 no-wrap').props(f'data-fact="{name}"'):
+                    ui.label(name).classes('opacity-60 w-28 shrink-0')
+                    ui.label(value).classes('font-mono break-all')

@@ -1,0 +1,289 @@
+"""The Run form: branch picker with live busy marks, depth and framework, limits, optimistic submit and the
+409/429 banners."""
+
+from __future__ import annotations
+
+from nicegui import background_tasks, ui
+
+from app.client import ApiError
+from app.pages.matrix_fields import MatrixFields
+from app.pages.run_later import RunLater
+from app.pages.run_limits import RunLimits
+from app.pages.runs_list import RunsListView
+from app.pages.widgets import correlation_chip
+from app.state import connection
+from app.state.branch_marks import marks_after_run
+from app.state.run_form import Failure, RunFormState, failure_after_run_update, submit_run
+from app.state.runs_store import RunsStore
+from app.state.text import shown
+
+
+def branch_options(branches: list[dict]) -> dict[str, str]:
+    """name -> label: the base branch and the busy ones (an active run holds them) are marked."""
+    options = {}
+    for branch in branches:
+        label = shown(branch['name'])
+        if branch.get('is_base'):
+            label += '  (base)'
+        if branch.get('busy_run_id'):
+            label += f'  · busy: {branch["busy_run_id"]}'
+        options[branch['name']] = label
+    return options
+
+
+PICKER_LIMIT = 100  # branches the picker holds at a time; typing asks the server for the matches
+BRANCH_REFRESH_TICKS = 15  # seconds between re-reads of the busy marks (locks held by other projects' runs)
+
+
+def branch_select(branches: list[dict], wanted: str | None, base: str) -> ui.select:
+    """The branch picker: the wanted branch, else the base branch, else the newest one."""
+    names = [b['name'] for b in branches]
+    value = wanted if wanted in names else base if base in names else (names[0] if names else None)
+    return (
+        ui.select(branch_options(branches), label='Branch', with_input=True, value=value)
+        .classes('w-full sm:w-96')
+        .props('data-testid=branch input-debounce=0 aria-label="Branch (type to search)"')
+    )
+
+
+def pick(value: str | None, allowed: list[str]) -> str | None:
+    return value if value in allowed else (allowed[0] if allowed else None)
+
+
+def run_tooltip(wrap: ui.element) -> ui.tooltip:
+    """Above Run, so it never covers the reason or failure text below it; shown on mouse hover and on keyboard
+    focus, never after a tap on a touch screen (the reason is there in words already)."""
+    tooltip = ui.tooltip('').props('anchor="top middle" self="bottom middle" :offset="[0, 8]" no-parent-event')
+    show = f'runMethod({tooltip.id}, "show", [])'
+    hide = f'runMethod({tooltip.id}, "hide", [])'
+    wrap.on('pointerenter', js_handler=f'(e) => {{ if (e.pointerType === "mouse") {show}; }}')
+    wrap.on('pointerleave', js_handler=f'() => {hide}')
+    wrap.on('focusin', js_handler=f'() => {show}')
+    wrap.on('focusout', js_handler=f'() => {hide}')
+    return tooltip
+
+
+def keyboard_stop(wrap: ui.element, reason: str | None) -> None:
+    """A disabled Run stays reachable by keyboard, named, with its reason (and its tooltip)."""
+    if reason:
+        label = f'Run (unavailable: {reason})'.replace('"', "'")
+        wrap.props(f'tabindex=0 role=button aria-disabled=true aria-label="{label}"')
+    else:
+        wrap.props('tabindex=-1').props(remove='role aria-disabled aria-label')
+
+
+def failure_banner(failure: Failure) -> None:
+    """A refused or failed submit: what happened, the runs in the way, and the correlation id."""
+    with (
+        ui.element('div')
+        .classes('w-full rb-banner rb-banner-red')
+        .props(f'role=alert data-testid=failure data-failure={failure.kind}')
+    ):
+        ui.label(failure.message).props('data-testid=failure-text')
+        with ui.row().classes('items-center gap-2 flex-wrap'):
+            if failure.links:
+                ui.label('Active run:' if failure.kind == 'pr_lock' else 'Active runs:').classes('text-sm')
+            for run_id in failure.links:
+                ui.link(run_id, f'/runs/{run_id}').classes('font-mono text-sm rb-tap-link').props(
+                    f'data-blocking={run_id}'
+                )
+            correlation_chip(failure.correlation_id, f'HTTP {failure.status}' if failure.status else 'connection lost')
+
+
+class RunFormView:
+    def __init__(
+        self,
+        project: dict,
+        branches: list[dict],
+        store: RunsStore,
+        *,
+        retry_of: str | None,
+        branch: str | None,
+        depth: str | None,
+        framework: str | None,
+    ) -> None:
+        self.project, self.store = project, store
+        self.form = RunFormState(project_id=project['id'], retry_of=retry_of)
+        self.submitting = False
+        self.failure: Failure | None = None
+        self.list_view: RunsListView | None = None  # set once the runs list below the form exists
+        self.branches = branches  # what the picker offers, with the busy marks drawn
+        self.ticks = 0
+
+        self.limits = RunLimits()
+        with ui.card().classes('w-full rb-form').props('data-testid=run-form'):
+            if retry_of:
+                with ui.row().classes('items-center gap-2'):
+                    ui.icon('replay')
+                    ui.label('Retry of')
+                    ui.link(retry_of, f'/runs/{retry_of}').classes('font-mono')
+            with ui.row().classes('w-full items-start gap-3 flex-wrap'):
+                self.branch = branch_select(branches, branch, project['base_branch'])
+                if len(branches) >= PICKER_LIMIT:  # maybe more than the picker holds: typing asks the server
+                    self.branch.on('input-value', self.search_branches, throttle=0.25, leading_events=False)
+                self.depth = (
+                    ui.select(project['depth_levels'], label='Depth level', value=pick(depth, project['depth_levels']))
+                    .classes('w-full sm:w-44')
+                    .props('data-testid=depth')
+                )
+                self.framework = (
+                    ui.select(
+                        project['target_frameworks'],
+                        label='Target framework',
+                        value=pick(framework, project['target_frameworks']),
+                    )
+                    .classes('w-full sm:w-44')
+                    .props('data-testid=framework')
+                )
+            self.later = RunLater(shown=not retry_of)  # now, in a while, or at a time; and a queue TTL
+            self.matrix = MatrixFields(self, shown=not retry_of)  # every depth x framework, as one batch
+            with ui.row().classes('items-center gap-3 flex-wrap'):
+                with ui.element('span').props('tabindex=-1 aria-describedby=rb-run-reason') as self.run_wrap:
+                    self.run_button = (
+                        ui.button('Run', icon='play_arrow', on_click=self.submit)
+                        .classes('rb-tap')
+                        .props('data-testid=run aria-describedby=rb-run-reason')
+                    )
+                    self.run_tooltip = run_tooltip(self.run_wrap)
+                ui.button('Reset', icon='restart_alt', on_click=self.reset).props('flat data-testid=reset').classes(
+                    'rb-tap'
+                )
+                self.progress = ui.label().classes('text-sm opacity-80').props('data-testid=progress')
+            self.reason = ui.label().classes('text-sm').props('id=rb-run-reason data-testid=run-reason')
+            self.result = ui.column().classes('w-full gap-1').props('aria-live=assertive data-testid=result')
+        self.initial = self.payload()
+        ui.timer(1.0, self.tick)
+
+    async def reload_branches(self) -> None:
+        """The repository was fetched: the picker offers its branches now (the chosen one stays)."""
+        try:
+            self.offer_branches(await connection.client().branches(self.project['id'], limit=PICKER_LIMIT))
+        except ApiError:
+            return
+
+    async def search_branches(self, event) -> None:  # noqa: ANN001 - a NiceGUI GenericEventArguments
+        """Typing in the picker asks the server for the top matches (a repository may have 40,000 branches;
+        a smaller one is filtered in the browser, as it is listed whole)."""
+        text = event.args if isinstance(event.args, str) else ''
+        shown = self.branch.options if isinstance(self.branch.options, dict) else {}
+        if self.branch.value and text == shown.get(self.branch.value):
+            return  # the picker wrote the chosen branch's label into its input: not a search
+        try:
+            found = await connection.client().branches(self.project['id'], q=text, limit=PICKER_LIMIT)
+        except ApiError:
+            return  # keep what the picker shows; the next keystroke asks again
+        self.offer_branches(found)
+
+    def offer_branches(self, found: list[dict]) -> None:
+        """Offer `found`, and keep the chosen branch (with its live busy mark) even when a search left it out."""
+        current = self.branch.value
+        if current and current not in {b['name'] for b in found}:
+            kept = [b for b in self.branches if b['name'] == current] or [{'name': current}]
+            found = kept + found
+        self.branches = found
+        self.branch.set_options(branch_options(found), value=current)
+        self.update_button()
+
+    # -- limits
+    async def refresh_quota(self) -> None:
+        await self.limits.refresh_quota()
+        self.limits.render(self.failure)
+        self.update_button()
+
+    def block_reason(self) -> str | None:
+        return self.limits.block_reason() or self.matrix.block_reason() or ('Submitting…' if self.submitting else None)
+
+    def update_button(self) -> None:
+        reason = self.block_reason()
+        self.run_button.set_enabled(reason is None)
+        self.run_button.props(f'aria-disabled={"true" if reason else "false"}')
+        self.run_tooltip.text = reason or 'Start the run'
+        keyboard_stop(self.run_wrap, reason)
+        self.reason.text = reason if reason and not self.submitting else ''
+        self.reason.set_visibility(bool(self.reason.text))
+
+    async def tick(self) -> None:
+        self.ticks += 1
+        if self.ticks % BRANCH_REFRESH_TICKS == 0 and len(self.branches) < PICKER_LIMIT:  # (not while searching)
+            await self.reload_branches()  # locks held by other projects' runs on the same repository
+        action = self.limits.tick_action()
+        if action == 'refresh':
+            await self.refresh_quota()
+        elif action == 'render':
+            self.limits.render(self.failure)
+            self.update_button()
+
+    # -- submit
+    def payload(self) -> dict:
+        return {'branch': self.branch.value, 'depth_level': self.depth.value, 'target_framework': self.framework.value}
+
+    async def submit(self) -> None:
+        if self.matrix.on and not (self.submitting or self.block_reason()):
+            return await self.matrix.submit()  # app/pages/matrix_fields.py
+        if self.submitting or self.block_reason() or (timing := await self.later.fields()) is None:
+            return
+        self.submitting = True
+        self.failure = None
+        self.result.clear()
+        self.update_button()
+        self.progress.text = 'Submitting…'
+        view = self
+
+        def on_attempt(attempt: int) -> None:
+            if attempt > 1:
+                view.progress.text = f'No answer yet; retrying the same submit (attempt {attempt})…'
+            if view.list_view is not None:
+                view.list_view.render()
+
+        try:
+            outcome = await submit_run(
+                connection.client(), self.form, self.store, {**self.payload(), **timing}, on_attempt=on_attempt
+            )
+        finally:
+            self.submitting = False
+        if self.list_view is not None:
+            self.list_view.render()
+        if outcome.response is not None:  # outcome.ok
+            run = outcome.response.data
+            self.progress.text = 'Run already exists; opening it…' if outcome.response.replayed else 'Opening run…'
+            ui.navigate.to(f'/runs/{run["id"]}')
+            background_tasks.create(self.refresh_quota(), name='quota-after-submit')
+            return
+        self.progress.text = ''
+        if outcome.failure is not None:
+            self.show_failure(outcome.failure)
+        await self.refresh_quota()
+
+    def show_failure(self, failure: Failure) -> None:
+        self.failure = failure
+        self.result.clear()
+        if failure.kind == 'rate_limited':  # the banner above says it all, with a live countdown
+            self.limits.rate_limited(failure.retry_after or 1)
+            self.limits.render(failure)
+            self.update_button()
+            return
+        with self.result:
+            failure_banner(failure)
+        self.limits.render(failure)
+        self.update_button()
+
+    def on_run_update(self, run: dict) -> None:
+        """A run of this project changed: busy marks and the 409 banner follow it at once."""
+        marks = marks_after_run(self.branches, run)
+        if marks is not None:
+            self.offer_branches(marks)
+        if self.failure is not None and (updated := failure_after_run_update(self.failure, run)) is not None:
+            self.show_failure(updated)
+
+    async def reset(self) -> None:
+        """A new submit: the values the form opened with, a new idempotency key, no old failure shown."""
+        self.branch.value = self.initial['branch']
+        self.depth.value = self.initial['depth_level']
+        self.framework.value = self.initial['target_framework']
+        self.form.reset()
+        self.later.reset()
+        self.matrix.reset()
+        self.failure = None
+        self.result.clear()
+        self.progress.text = ''
+        self.update_button()

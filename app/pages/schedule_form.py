@@ -1,0 +1,112 @@
+"""The schedule dialog (operators): name, cron with examples, time zone, the run's branch, depth and framework,
+and the catch-up policy. The server checks everything and names the field at fault (shown beside its box)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+from zoneinfo import available_timezones
+
+from nicegui import ui
+
+from app.client import ApiError
+from app.pages.widgets import correlation_chip
+from app.state import connection
+from app.state.error_text import in_words
+from app.state.form_problems import GENERAL, field_errors
+from app.state.schedules_view import CATCH_UP, COMMON_ZONES, CRON_EXAMPLES, SCHEDULE_FIELDS, changes, form_body
+
+Saved = Callable[[dict[str, Any]], Awaitable[None]]
+_ZONES: list[str] = []
+
+
+def zones() -> list[str]:
+    """The common zones first, then every IANA zone this machine knows."""
+    if not _ZONES:
+        _ZONES.extend([*COMMON_ZONES, *sorted(available_timezones() - set(COMMON_ZONES))])
+    return _ZONES
+
+
+async def open_schedule_form(project: dict[str, Any], saved: Saved, schedule: dict[str, Any] | None = None) -> None:
+    """A new schedule, or `schedule` to edit; saved(schedule) once the server has it."""
+    try:
+        branches = [b['name'] for b in await connection.client().branches(project['id'], limit=100)]
+    except ApiError:
+        branches = []
+    current = schedule or {
+        'name': '',
+        'cron': '30 2 * * *',
+        'timezone': 'UTC',
+        'branch': project['base_branch'],
+        'depth_level': project['depth_levels'][0],
+        'target_framework': project['target_frameworks'][0],
+        'catch_up': 'once',
+    }
+    if current['branch'] not in branches:
+        branches.insert(0, current['branch'])
+    with ui.dialog() as dialog, ui.card().classes('w-full max-w-xl gap-2').props('data-testid=schedule-form'):
+        title = f'Edit schedule “{schedule["name"]}”' if schedule else 'New schedule'
+        ui.label(title).classes('text-lg font-bold').props('role=heading aria-level=2 dir=auto')
+        boxes: dict[str, Any] = {
+            'name': ui.input('Name', value=current['name'], placeholder='e.g. nightly').props('data-field=name'),
+            'cron': ui.input('Cron (minute hour day month weekday)', value=current['cron']).props(
+                'data-field=cron spellcheck=false'
+            ),
+        }
+        with ui.row().classes('gap-1 flex-wrap'):
+            for expression, words in CRON_EXAMPLES.items():
+                ui.chip(words, on_click=lambda e=expression: boxes['cron'].set_value(e)).props(
+                    'dense outline clickable'
+                )
+        boxes['timezone'] = ui.select(zones(), value=current['timezone'], label='Time zone', with_input=True).props(
+            'data-field=timezone'
+        )
+        with ui.row().classes('w-full gap-2 flex-wrap'):
+            boxes['branch'] = (
+                ui.select(branches, value=current['branch'], label='Branch', with_input=True)
+                .classes('grow')
+                .props('data-field=branch')
+            )
+            boxes['depth_level'] = ui.select(
+                project['depth_levels'], value=current['depth_level'], label='Depth level'
+            ).props('data-field=depth_level')
+            boxes['target_framework'] = ui.select(
+                project['target_frameworks'], value=current['target_framework'], label='Target framework'
+            ).props('data-field=target_framework')
+        boxes['catch_up'] = ui.radio(CATCH_UP, value=current['catch_up']).props('data-field=catch_up')
+        message = ui.column().classes('w-full')
+
+        async def save() -> None:
+            body = form_body({name: box.value for name, box in boxes.items()})
+            client = connection.client()
+            try:
+                if schedule:
+                    answer = await client.update_schedule(project['id'], schedule['id'], changes(schedule, body))
+                else:
+                    answer = await client.create_schedule(project['id'], body)
+            except ApiError as exc:
+                _show_problem(boxes, message, exc)
+                return
+            dialog.close()
+            await saved(answer)
+
+        with ui.row().classes('w-full justify-end gap-2'):
+            ui.button('Cancel', on_click=dialog.close).props('flat').classes('rb-tap')
+            ui.button('Save', icon='save', on_click=save).props('data-testid=save-schedule').classes('rb-tap')
+    dialog.open()
+
+
+def _show_problem(boxes: dict[str, Any], message: ui.column, exc: ApiError) -> None:
+    for box in boxes.values():
+        if hasattr(box, 'error'):
+            box.error = None
+    errors = field_errors(exc.status, exc.body, SCHEDULE_FIELDS, conflict_field='name') if exc.status < 500 else {}
+    for name, text in errors.items():
+        if name in boxes and hasattr(boxes[name], 'error'):
+            boxes[name].error = text
+    general = errors.get(GENERAL) or errors.get('catch_up') or ('' if errors else in_words(exc, 'save the schedule'))
+    message.clear()
+    if general:
+        with message, ui.row().classes('items-center gap-2').props('role=alert'):
+            ui.label(general).classes('text-negative text-sm')
+            correlation_chip(exc.correlation_id, f'HTTP {exc.status} {exc.error}')

@@ -1,0 +1,239 @@
+"""People and tokens (`/settings/tokens`, operators): the people in your teams with their API tokens; add a
+person (who gets a first token), create a token for someone, revoke one. A new token is shown once, in a dialog
+with a Copy button; closing the dialog removes it from the page. Builders are told the page is for operators."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from nicegui import ui
+
+from app.client import ApiError
+from app.pages.signin import signed_in
+from app.pages.theme import frame, live_relative
+from app.pages.widgets import confirm, correlation_chip, error_notice, notify_error
+from app.state import connection
+from app.state.error_text import in_words
+from app.state.form_problems import GENERAL, field_errors
+from app.state.me import is_operator, who_am_i
+from app.state.people_view import (
+    PERSON_FIELDS,
+    ROLES,
+    SHOWN_ONCE,
+    TOKEN_FIELDS,
+    revoke_question,
+    revoked_text,
+    teams_text,
+    token_count,
+)
+from app.state.text import shown
+
+Done = Callable[[], Awaitable[None]]
+
+
+def show_token_once(answer: dict[str, Any], title: str, on_closed: Done) -> None:
+    """The token, once: a warning, the value (selectable), Copy. Closing forgets it."""
+    token = answer['token']
+    with ui.dialog().props('persistent') as dialog, ui.card().classes('w-full max-w-xl gap-3'):
+        dialog.props('data-testid=token-once')
+        ui.label(title).classes('text-lg font-bold').props('role=heading aria-level=2 dir=auto')
+        with ui.element('div').classes('w-full rb-banner rb-banner-amber').props('role=alert'):
+            ui.label(SHOWN_ONCE.format(person=shown(answer['user_name'])))
+        value = ui.input('Token', value=token).classes('w-full font-mono')
+        value.props('readonly data-testid=new-token-value autocomplete=off spellcheck=false')
+
+        def copy() -> None:
+            ui.clipboard.write(token)
+            ui.notify('Token copied to the clipboard.', position='bottom', timeout=2000)
+
+        async def close() -> None:
+            value.value = ''
+            dialog.close()
+            dialog.delete()
+            await on_closed()
+
+        with ui.row().classes('w-full justify-end gap-2'):
+            ui.button('Copy', icon='content_copy', on_click=copy).props('data-testid=copy-token').classes('rb-tap')
+            ui.button('I have copied it', on_click=close).props('flat data-testid=token-done').classes('rb-tap')
+    dialog.open()
+
+
+def _form_failed(boxes: dict[str, Any], message: ui.column, exc: ApiError, fields: tuple, doing: str) -> None:
+    for box in boxes.values():
+        box.error = None
+    errors = field_errors(exc.status, exc.body, fields) if exc.status < 500 else {}
+    for key, text in errors.items():
+        if key in boxes:
+            boxes[key].error = text
+    general = errors.get(GENERAL) or ('' if errors else in_words(exc, doing))
+    message.clear()
+    if general:
+        with message, ui.row().classes('items-center gap-2').props('role=alert'):
+            ui.label(general).classes('text-negative text-sm')
+            correlation_chip(exc.correlation_id, f'HTTP {exc.status} {exc.error}')
+
+
+def add_person_dialog(host: ui.element, teams: list[dict], on_done: Done) -> None:
+    """host: where the next dialog goes (this one is gone by then)."""
+    with host, ui.dialog() as dialog, ui.card().classes('w-full max-w-lg gap-2').props('data-testid=add-person-dialog'):
+        ui.label('Add a person').classes('text-lg font-bold').props('role=heading aria-level=2')
+        boxes: dict[str, Any] = {
+            'name': ui.input('Name').props('data-testid=person-name autofocus'),
+            'role': ui.select(ROLES, label='Role', value='builder').props('data-testid=person-role'),
+            'token_name': ui.input('First token name', value='default').props('data-testid=person-token-name'),
+        }
+        if len(teams) > 1:
+            options = {team['id']: team['name'] for team in teams}
+            boxes['team_id'] = ui.select(options, label='Team', value=teams[0]['id']).props('data-testid=person-team')
+        for box in boxes.values():
+            box.classes('w-full')
+        message = ui.column().classes('w-full').props('aria-live=polite')
+
+        async def add() -> None:
+            team = boxes['team_id'].value if 'team_id' in boxes else None
+            try:
+                answer = await connection.client().add_person(
+                    name=boxes['name'].value or '',
+                    role=boxes['role'].value,
+                    team_id=team,
+                    token_name=boxes['token_name'].value or '',
+                )
+            except ApiError as exc:
+                _form_failed(boxes, message, exc, PERSON_FIELDS, 'add the person')
+                return
+            with host:
+                show_token_once(
+                    answer['token'], f'{shown(answer["person"]["name"])} is in. Their first token:', on_done
+                )
+            dialog.close()
+            dialog.delete()
+
+        with ui.row().classes('w-full justify-end'):
+            ui.button('Cancel', on_click=dialog.close).props('flat').classes('rb-tap')
+            ui.button('Add person', icon='person_add', on_click=add).props('data-testid=add-person-submit')
+    dialog.open()
+
+
+def new_token_dialog(host: ui.element, person: dict[str, Any], on_done: Done) -> None:
+    name = shown(person['name'])
+    with host, ui.dialog() as dialog, ui.card().classes('w-full max-w-lg gap-2').props('data-testid=new-token-dialog'):
+        ui.label(f'New token for {name}').classes('text-lg font-bold').props('role=heading aria-level=2 dir=auto')
+        ui.label('Their other tokens keep working. Name it after where it will be used.').classes('text-sm')
+        box = ui.input('Token name', placeholder='e.g. laptop, ci').classes('w-full')
+        box.props('data-testid=token-name autofocus')
+        message = ui.column().classes('w-full').props('aria-live=polite')
+
+        async def create() -> None:
+            try:
+                answer = await connection.client().create_token(user_id=person['id'], name=box.value or '')
+            except ApiError as exc:
+                _form_failed({'name': box}, message, exc, TOKEN_FIELDS, 'create the token')
+                return
+            with host:
+                show_token_once(answer, f'Token "{shown(answer["name"])}" for {name}', on_done)
+            dialog.close()
+            dialog.delete()
+
+        box.on('keydown.enter', create)
+        with ui.row().classes('w-full justify-end'):
+            ui.button('Cancel', on_click=dialog.close).props('flat').classes('rb-tap')
+            ui.button('Create token', icon='key', on_click=create).props('data-testid=create-token-submit')
+    dialog.open()
+
+
+class PeopleView:
+    def __init__(self, me: dict[str, Any], teams: list[dict]) -> None:
+        self.me, self.teams = me, teams
+        self.team_names = {team['id']: team['name'] for team in teams}
+        self.host = ui.element('div')  # the dialogs
+        self.message = ui.column().classes('w-full')
+        self.box = ui.column().classes('w-full gap-3').props('role=list aria-label="People" data-testid=people')
+
+    async def load(self) -> None:
+        try:
+            people = await connection.client().list_people()
+        except ApiError as exc:
+            error_notice(self.message, exc, 'list the people in your teams')
+            return
+        self.message.clear()
+        self.box.clear()
+        with self.box:
+            for person in people:
+                self.person(person)
+        self.box.props('data-loaded=true')
+
+    def person(self, person: dict[str, Any]) -> None:
+        mine = person['id'] == self.me.get('user_id')
+        with ui.card().classes('w-full gap-1 rb-row').props(f'role=listitem data-person={person["id"]}'):
+            with ui.row().classes('w-full items-center gap-2 flex-wrap'):
+                ui.label(shown(person['name'])).classes('font-bold').props('dir=auto')
+                if mine:
+                    ui.badge('you').props('outline')
+                ui.chip(person['role']).props(f'dense outline data-role={person["role"]}')
+                ui.label(teams_text(person['teams'], self.team_names)).classes('text-sm opacity-80')
+                ui.label(token_count(person)).classes('text-xs opacity-60')
+                ui.space()
+                ui.button(
+                    'New token', icon='key', on_click=lambda p=person: new_token_dialog(self.host, p, self.load)
+                ).props('flat dense no-caps data-testid=new-token').classes('rb-tap')
+            for token in person['tokens']:
+                self.token(person, token)
+
+    def token(self, person: dict[str, Any], token: dict[str, Any]) -> None:
+        this_browser = token['id'] == self.me.get('token_id')
+        with ui.row().classes('w-full items-center gap-2 pl-2').props(f'data-token={token["id"]}'):
+            ui.icon('key').classes('opacity-60')
+            ui.label(shown(token['name'])).classes('text-sm').props('dir=auto data-testid=token-name-label')
+            ui.label(token['id']).classes('font-mono text-xs opacity-70')
+            live_relative(ui.label().classes('text-xs opacity-70'), token['created_at'], prefix='created ')
+            if this_browser:
+                ui.badge('this page').props('outline color=primary')
+            ui.space()
+
+            async def revoke() -> None:
+                question = revoke_question(person['name'], token['name'], token['id'], this_browser=this_browser)
+                if not await confirm(question, yes='Revoke'):
+                    return
+                try:
+                    await connection.client().revoke_token(token['id'])
+                except ApiError as exc:
+                    notify_error(exc, f'revoke token {token["name"]}')
+                    return
+                ui.notify(revoked_text(person['name'], token['name']), type='positive', position='bottom')
+                await self.load()
+
+            ui.button('Revoke', icon='block', color='negative', on_click=revoke).props(
+                'flat dense no-caps data-testid=revoke'
+            ).classes('rb-tap')
+
+
+@ui.page('/settings/tokens')
+@signed_in
+async def tokens_page() -> None:
+    me = await who_am_i(fresh=True)
+    with frame('People and tokens'):
+        with ui.row().classes('items-baseline gap-2'):
+            ui.link('Settings', '/settings').classes('rb-tap-link')
+            ui.label('/ People and tokens').classes('text-xl font-bold').props('role=heading aria-level=1')
+        if not is_operator(me) or me is None:
+            with ui.element('div').classes('rb-banner rb-banner-amber').props('role=note data-testid=readonly-note'):
+                ui.label('Only operators manage people and tokens. Ask an operator of your team for a token.')
+            return
+        ui.label(
+            'API tokens are for the CLI, scripts and signing in. Each acts as its person, with their role.'
+        ).classes('text-sm opacity-80')
+        try:
+            teams = await connection.client().teams()
+        except ApiError:
+            teams = []
+        view: PeopleView
+
+        async def reload() -> None:
+            await view.load()
+
+        ui.button('Add person', icon='person_add', on_click=lambda: add_person_dialog(view.host, teams, reload)).props(
+            'data-testid=add-person'
+        ).classes('rb-tap')
+        view = PeopleView(me, teams)
+        await view.load()

@@ -1,0 +1,98 @@
+"""One admission's write, inside a transaction that already holds the repository lock: claim the idempotency
+key (or replay the run it names), take the quota, write the run under the repository rules. The single
+trigger (RunAdmitter) runs one per transaction; a matrix batch's all-or-nothing pass runs all of its children
+in one (services/batches.py), so they commit together or not at all."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from app.models import Project, RunPublic, utcnow
+from app.services import ids
+from app.services.accounts import Principal
+from app.services.errors import DomainError
+from app.services.idempotency import key_verdict, run_from_key_row
+from app.services.ports import Quota
+from app.services.run_writer import RunSpec
+
+if TYPE_CHECKING:
+    from app.services.runs import RunAdmitter
+
+
+@dataclass
+class Admitted:
+    run: RunPublic
+    replayed: bool
+    idempotency_key: str
+    quota: Quota | None = None  # of the admitting request
+
+
+class Conflict(Exception):
+    """A unique index refused the write (another request won a race): decide again with fresh facts."""
+
+
+def admit_within(
+    admitter: RunAdmitter,
+    cursor: Any,
+    principal: Principal,
+    project: Project,
+    spec: RunSpec,
+    key: str,
+    fp: str,
+    correlation_id: str | None,
+    *,
+    taken: list[str],
+) -> Admitted:
+    """The admission's write; the quota entry it takes is added to `taken` (the caller gives those back when
+    its transaction fails). Raises DomainError for a refusal, Conflict when the key was taken meanwhile."""
+    writer, db = admitter.writer, admitter.db
+    rl_key = admitter.rate_key(principal)
+    run_id = ids.new_run_id()
+    now = utcnow()
+    sql = writer.sql
+    params = {'u': principal.user_id, 'k': key}
+    claim = {
+        **params,
+        'fp': fp,
+        'run': run_id,
+        'now': db.ts(now),
+        'expires': db.ts(now + timedelta(seconds=admitter.settings.idempotency_ttl_seconds)),
+    }
+    cursor.execute(sql['SQL_KEY_INSERT'], claim)
+    if cursor.rowcount != 1:
+        cursor.execute(sql['SQL_KEY_AND_RUN'], params)
+        row = cursor.fetchone()
+        if key_verdict(db, row, fp) == 'replay':
+            return Admitted(run_from_key_row(row), True, key, admitter.limiter.peek(rl_key))
+        cursor.execute(sql['SQL_KEY_DELETE_EXPIRED'], {**params, 'now': db.ts(now)})
+        cursor.execute(sql['SQL_KEY_INSERT'], claim)  # the key is free again
+        if cursor.rowcount != 1:
+            raise Conflict()  # taken meanwhile: decide again
+    # a delayed run takes its quota when it is due (services/delayed_runs.py), not now
+    quota = admitter.limiter.acquire(rl_key, key) if spec.run_at is None else admitter.limiter.peek(rl_key)
+    if spec.run_at is None:
+        if not quota.allowed:
+            retry = quota.retry_after_seconds
+            raise DomainError(
+                429,
+                'rate_limited',
+                f'Run limit reached: {quota.limit} runs per {quota.window_seconds} s. Retry in {retry} s.',
+                retry_after_seconds=retry,
+                headers={'Retry-After': str(retry)},  # the API adds RateLimit-Policy / RateLimit
+            )
+        taken.append(key)
+    run = writer.insert(
+        cursor,
+        principal,
+        project,
+        spec,
+        run_id=run_id,
+        now=now,
+        key=key,
+        fingerprint=fp,
+        correlation_id=correlation_id,
+        bypass_concurrency=False,
+    )
+    return Admitted(run, False, key, quota)

@@ -1,0 +1,175 @@
+"""Pure: the body a delivery sends, in each format. `runboard`: a JSON document (docs/notifications.md);
+`slack`: `{"text": ...}`, which Slack incoming webhooks (and Mattermost, Rocket.Chat, Discord's /slack
+endpoint) show as a message, with links to the run and the project."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from app.models.vocabulary import as_utc
+
+
+@dataclass(frozen=True)
+class EventFacts:
+    """What happened, as the outbox read it in the transaction that made it happen."""
+
+    event_id: str
+    type: str
+    created_at: datetime
+    base_url: str  # where people open Runboard (Settings.effective_public_url)
+    project: dict[str, Any]  # id, name
+    run: dict[str, Any] | None = None  # the run's columns (see outbox.RUN_FACTS_SQL)
+    issue: dict[str, Any] | None = None  # issue.parked: number, title, cause
+    afk: dict[str, Any] | None = None  # project.auto_paused: consecutive_failures, threshold
+    rule: dict[str, Any] | None = field(default=None)  # ping: the rule tested (id, name)
+
+
+def stored(facts: EventFacts) -> dict[str, Any]:
+    """The facts as a delivery keeps them (JSON; times as ISO 8601), without the server's address."""
+    values = {
+        'event_id': facts.event_id,
+        'type': facts.type,
+        'created_at': _time(facts.created_at),
+        'project': facts.project,
+        'run': facts.run and {key: _time(v) if isinstance(v, datetime) else v for key, v in facts.run.items()},
+        'issue': facts.issue,
+        'afk': facts.afk,
+        'rule': facts.rule,
+    }
+    return {key: value for key, value in values.items() if value is not None}
+
+
+def from_stored(values: dict[str, Any], base_url: str) -> EventFacts:
+    return EventFacts(
+        event_id=values['event_id'],
+        type=values['type'],
+        created_at=as_utc(values['created_at']),
+        base_url=base_url.rstrip('/'),
+        project=values['project'],
+        run=values.get('run'),
+        issue=values.get('issue'),
+        afk=values.get('afk'),
+        rule=values.get('rule'),
+    )
+
+
+def _time(value: Any) -> str | None:
+    moment = as_utc(value)
+    return moment.isoformat().replace('+00:00', 'Z') if moment is not None else None
+
+
+def _duration(run: dict[str, Any]) -> float | None:
+    started, finished = as_utc(run.get('started_at')), as_utc(run.get('finished_at'))
+    if started is None or finished is None:
+        return None
+    return round(max(0.0, (finished - started).total_seconds()), 3)
+
+
+def run_url(facts: EventFacts) -> str | None:
+    return f'{facts.base_url}/runs/{facts.run["id"]}' if facts.run else None
+
+
+def project_url(facts: EventFacts) -> str:
+    return f'{facts.base_url}/projects/{facts.project["id"]}'
+
+
+def runboard_document(facts: EventFacts) -> dict[str, Any]:
+    document: dict[str, Any] = {
+        'id': facts.event_id,
+        'type': facts.type,
+        'created_at': _time(facts.created_at),
+        'project': {**facts.project, 'url': project_url(facts)},
+    }
+    if facts.run is not None:
+        run = facts.run
+        document['run'] = {
+            'id': run['id'],
+            'url': run_url(facts),
+            'status': run['status'],
+            'kind': run['kind'],
+            'branch': run['branch_name'],
+            'commit_sha': run.get('commit_sha'),
+            'depth_level': run['depth_level'],
+            'target_framework': run['target_framework'],
+            'triggered_by': run.get('user_name'),  # None: the AFK loop or a schedule
+            'exit_code': run.get('exit_code'),
+            'error': run.get('error'),
+            'issue_number': run.get('issue_number'),
+            'issue_title': run.get('issue_title'),
+            'retry_of': run.get('retry_of'),
+            'created_at': _time(run.get('created_at')),
+            'started_at': _time(run.get('started_at')),
+            'finished_at': _time(run.get('finished_at')),
+            'duration_seconds': _duration(run),
+        }
+    if facts.issue is not None:
+        document['issue'] = dict(facts.issue)
+    if facts.afk is not None:
+        document['afk'] = dict(facts.afk)
+    if facts.rule is not None:
+        document['rule'] = dict(facts.rule)
+    return document
+
+
+def _escape(text: Any) -> str:
+    """Slack's mrkdwn: &, < and > are the only characters to escape (so user text cannot forge a link)."""
+    return str(text).replace('&', '&amp;').replace('<', '&lt;').replace('>', '&gt;')
+
+
+def _link(url: str | None, text: str) -> str:
+    return f'<{url}|{_escape(text)}>' if url else _escape(text)
+
+
+_RUN_WORDS = {
+    'run.failed': (':x:', 'failed'),
+    'run.timed_out': (':hourglass:', 'timed out'),
+    'run.crashed': (':boom:', 'crashed'),
+    'run.succeeded': (':white_check_mark:', 'succeeded'),
+    'run.stopped': (':octagonal_sign:', 'was stopped'),
+}
+
+
+def _run_detail(run: dict[str, Any]) -> str:
+    parts = []
+    if run.get('exit_code') is not None:
+        parts.append(f'exit code {run["exit_code"]}')
+    elif run.get('error'):
+        parts.append(str(run['error'])[:200])
+    seconds = _duration(run)
+    if seconds is not None:
+        parts.append(f'after {seconds:.0f} s' if seconds >= 1 else f'after {seconds:.1f} s')
+    return f' ({_escape(", ".join(parts))})' if parts else ''
+
+
+def slack_text(facts: EventFacts) -> str:
+    project = f'*{_link(project_url(facts), facts.project["name"])}*'
+    run = facts.run or {}
+    run_link = _link(run_url(facts), run.get('id', 'run'))
+    if facts.type in _RUN_WORDS:
+        icon, verb = _RUN_WORDS[facts.type]
+        who = f' · triggered by {_escape(run["user_name"])}' if run.get('user_name') else ''
+        return f'{icon} {project}: run {run_link} {verb} on `{_escape(run["branch_name"])}`{_run_detail(run)}{who}'
+    if facts.type == 'project.auto_paused':
+        failures = (facts.afk or {}).get('consecutive_failures')
+        return (
+            f':double_vertical_bar: {project}: the AFK loop paused itself after {failures} failed runs in a row '
+            f'(the last: {run_link}). Reset it on the project page to let it run again.'
+        )
+    if facts.type == 'issue.parked':
+        issue = facts.issue or {}
+        title = f' “{_escape(issue["title"])}”' if issue.get('title') else ''
+        return (
+            f':parking: {project}: issue #{issue.get("number")}{title} was parked after run {run_link} '
+            f'{_escape(run.get("status", "ended"))}. Requeue or discard it on the project page.'
+        )
+    rule = (facts.rule or {}).get('name', '')
+    return f':wave: {project}: a test notification from Runboard (rule {_escape(rule)}). It works.'
+
+
+def body(facts: EventFacts, fmt: str) -> str:
+    """The body to store and send: the exact text that is signed."""
+    document = {'text': slack_text(facts)} if fmt == 'slack' else runboard_document(facts)
+    return json.dumps(document, ensure_ascii=False, separators=(',', ':'))

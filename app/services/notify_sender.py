@@ -1,0 +1,224 @@
+"""The sender: a task on every server that POSTs due deliveries, signed (notify_signature.py), and writes each
+attempt (notify_store.py). It runs apart from admission and the run engine: a slow or dead receiver delays
+only its own deliveries. It wakes when a run ends (the change event reaches every server; the database claim
+lets one of them send), and at least every RUNBOARD_NOTIFICATION_POLL_SECONDS for retries that fall due."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from typing import TYPE_CHECKING
+
+import httpx
+from apscheduler.events import EVENT_SCHEDULER_SHUTDOWN
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sqlalchemy import Engine
+
+from app.config import Settings
+from app.models import TERMINAL_STATUSES, utcnow
+from app.models.webhook_url import url_origin
+from app.services import notify_store
+from app.services.events import EventBus
+from app.services.notify_rules import after_attempt, retry_after_seconds
+from app.services.notify_signature import signature_header
+from app.services.notify_store import AttemptResult, Claimed
+from app.services.secret_box import SecretBox, SecretUnreadable
+
+if TYPE_CHECKING:
+    from app.services.container import Services
+
+log = logging.getLogger(__name__)
+BATCH = 16  # deliveries one pass sends at once
+ERROR_CHARS = 300
+USER_AGENT = 'Runboard-Webhooks/1'
+
+
+def lease_seconds(settings: Settings) -> float:
+    """A claim outlives the attempt it covers (bounded by the timeout) with room to write its outcome."""
+    return settings.notification_timeout_seconds * 2 + 30.0
+
+
+def _clean(text: str, url: str) -> str:
+    """An error or answer for the log: one line, short, without the URL's path (a Slack webhook's credential)."""
+    text = text.replace(url, url_origin(url))
+    return ' '.join(text.split())[:ERROR_CHARS]
+
+
+async def post(claimed: Claimed, secret: str, timeout: float) -> AttemptResult:
+    """One signed POST; never raises for what the receiver or the network does."""
+    body = claimed.payload.encode()
+    headers = {
+        'Content-Type': 'application/json',
+        'User-Agent': USER_AGENT,
+        'X-Runboard-Event': claimed.event_type,
+        'X-Runboard-Delivery': claimed.id,
+        'X-Runboard-Signature': signature_header(secret, int(time.time()), body),
+    }
+    started = time.monotonic()
+
+    def took() -> int:
+        return int((time.monotonic() - started) * 1000)
+
+    try:
+        async with httpx.AsyncClient(timeout=timeout, follow_redirects=False) as client, asyncio.timeout(timeout):
+            async with client.stream('POST', claimed.url, content=body, headers=headers) as reply:
+                answer = b''
+                async for chunk in reply.aiter_bytes():
+                    answer += chunk
+                    if len(answer) >= 1024:
+                        break
+        code = reply.status_code
+        error = None
+        if not 200 <= code < 300:
+            said = _clean(answer.decode('utf-8', 'replace'), claimed.url)
+            error = f'HTTP {code}' + (f': {said}' if said else '')
+        retry_after = retry_after_seconds(reply.headers.get('retry-after'), utcnow())
+        return AttemptResult(code, error, took(), retry_after)
+    except TimeoutError:
+        return AttemptResult(None, f'no answer within {timeout:g} s', took())
+    except Exception as exc:  # noqa: BLE001 - whatever the URL or the network does is this attempt's failure
+        return AttemptResult(None, _clean(f'{type(exc).__name__}: {exc}', claimed.url), took())
+
+
+class Sender:
+    """Attempts one claimed delivery and records it (used by the loop, and by Test and Redeliver directly)."""
+
+    def __init__(self, *, engine: Engine, settings: Settings, secrets: SecretBox, instance_id: str) -> None:
+        self.engine, self.settings, self.secrets, self.me = engine, settings, secrets, instance_id
+        self.in_flight: set[str] = set()  # claimed here and not yet recorded
+
+    async def attempt(self, claimed: Claimed) -> AttemptResult:
+        self.in_flight.add(claimed.id)
+        try:
+            return await self._attempt(claimed)
+        finally:
+            self.in_flight.discard(claimed.id)
+
+    async def _attempt(self, claimed: Claimed) -> AttemptResult:
+        try:
+            secret = self.secrets.decrypt(claimed.secret_encrypted)
+        except SecretUnreadable as exc:
+            result = AttemptResult(None, str(exc)[:ERROR_CHARS], 0)
+        else:
+            result = await post(claimed, secret, self.settings.notification_timeout_seconds)
+        verdict = after_attempt(
+            status_code=result.status_code,
+            attempt_in_round=claimed.attempt_in_round,
+            max_attempts=self.settings.notification_max_attempts,
+            schedule=self.settings.notification_backoff_seconds,
+            retry_after=result.retry_after,
+        )
+        await asyncio.to_thread(notify_store.record_attempt, self.engine, claimed, result, verdict)
+        log.info(
+            'delivery %s (%s) to %s: %s, attempt %d -> %s',
+            claimed.id,
+            claimed.event_type,
+            url_origin(claimed.url),
+            result.status_code or result.error,
+            claimed.attempts + 1,
+            verdict.status,
+        )
+        return result
+
+    async def send_due(self) -> int:
+        """One pass: claim what is due (up to BATCH) and attempt it all at once. Returns how many."""
+        claimed = await asyncio.to_thread(
+            notify_store.claim_due,
+            self.engine,
+            self.me,
+            base_url=self.settings.effective_public_url,
+            limit=BATCH,
+            lease=lease_seconds(self.settings),
+        )
+        await asyncio.gather(*(self.attempt(one) for one in claimed))
+        return len(claimed)
+
+    async def send_now(self, delivery_id: str) -> bool:
+        """Attempt this delivery now, unless another server is sending it this moment. True when attempted."""
+        claimed = await asyncio.to_thread(
+            notify_store.claim_one,
+            self.engine,
+            self.me,
+            delivery_id,
+            base_url=self.settings.effective_public_url,
+            lease=lease_seconds(self.settings),
+        )
+        if claimed is None:
+            return False
+        await self.attempt(claimed)
+        return True
+
+
+class Notifier:
+    """The loop: send what is due, then sleep until the soonest retry, a run's end, or the poll interval."""
+
+    def __init__(self, sender: Sender, bus: EventBus) -> None:
+        self.sender, self.bus = sender, bus
+        self._task: asyncio.Task | None = None
+        self._queue: asyncio.Queue | None = None
+
+    def start(self) -> None:
+        self._queue = self.bus.subscribe()
+        self._task = asyncio.get_running_loop().create_task(self._run(), name='notifications')
+
+    def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            self._task = None
+        if self._queue is not None:
+            self.bus.unsubscribe(self._queue)
+            self._queue = None
+        if self.sender.in_flight:  # cut off mid-send: let the next server try them now, not after the lease
+            with contextlib.suppress(Exception):
+                notify_store.release_claims(self.sender.engine, self.sender.me, sorted(self.sender.in_flight))
+
+    async def _run(self) -> None:
+        poll = self.sender.settings.notification_poll_seconds
+        while True:
+            try:  # a read first: an idle server takes no write lock (SQLite) to find nothing due
+                wait = await asyncio.to_thread(notify_store.seconds_until_due, self.sender.engine, cap=poll)
+                if wait <= 0:
+                    if await self.sender.send_due():
+                        continue  # more may be due
+                    wait = 0.05  # another server took them first
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the database away a moment: try again at the next poll
+                log.exception('sending notifications failed')
+                wait = poll
+            await self._sleep(wait)
+
+    async def _sleep(self, seconds: float) -> None:
+        """Until `seconds` pass or a run ends (its deliveries were written with its end)."""
+        assert self._queue is not None
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                event = await asyncio.wait_for(self._queue.get(), timeout=left)
+            except TimeoutError:
+                return
+            if event.get('type') == 'run' and event.get('status') in TERMINAL_STATUSES:
+                return
+
+
+def sender_of(services: Services) -> Sender:
+    return Sender(
+        engine=services.engine,
+        settings=services.settings,
+        secrets=services.repositories.secrets,
+        instance_id=services.instance_id,
+    )
+
+
+def install(services: Services) -> Notifier:
+    """The loop starts with the services' scheduler and stops with it."""
+    notifier = Notifier(sender_of(services), services.bus)
+
+    def hook(scheduler: AsyncIOScheduler) -> None:
+        notifier.start()
+        scheduler.add_listener(lambda _event: notifier.stop(), EVENT_SCHEDULER_SHUTDOWN)
+
+    services.scheduler_hooks.append(hook)
+    return notifier

@@ -1,0 +1,80 @@
+"""The audit log page's filters (kept in the URL) and how an entry reads. Pure."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Any
+
+GROUPS = {
+    '': 'Any action',
+    'run': 'Runs',
+    'afk': 'AFK loop',
+    'project': 'Projects',
+    'schedule': 'Schedules',
+    'token': 'Tokens',
+}
+VERBS = {
+    'run.triggered': 'triggered run',
+    'run.retried': 'retried as run',
+    'run.stopped': 'stopped run',
+    'afk.started': 'started AFK run',
+    'afk.enabled': 'switched auto on for',
+    'afk.disabled': 'switched auto off for',
+    'afk.reset': 'reset the AFK pause of',
+    'project.created': 'created project',
+    'project.updated': 'changed project',
+    'project.deleted': 'deleted project',
+    'token.created': 'created token',
+    'token.revoked': 'revoked token',
+    'person.created': 'added person',
+    'schedule.created': 'created schedule',
+    'schedule.updated': 'changed schedule',
+    'schedule.paused': 'paused schedule',
+    'schedule.resumed': 'resumed schedule',
+    'schedule.deleted': 'deleted schedule',
+    'schedule.fired': 'scheduled run',
+}
+
+
+@dataclass(frozen=True)
+class AuditFilters:
+    action: str | None = None
+    actor: str | None = None
+    project: str | None = None
+    since: str | None = None
+    until: str | None = None
+
+    @classmethod
+    def from_query(cls, query: Mapping[str, str]) -> AuditFilters:
+        return cls(**{f.name: (query.get(f.name) or '').strip() or None for f in fields(cls)})
+
+    def query(self) -> dict[str, str]:
+        return {f.name: value for f in fields(self) if (value := getattr(self, f.name))}
+
+
+def target_link(entry: Mapping[str, Any]) -> tuple[str, str | None]:
+    """(text, link) of what an entry acted on: runs and projects link to their pages."""
+    target = entry.get('target') or entry.get('project_id') or ''
+    if target.startswith('run_'):
+        return target, f'/runs/{target}'
+    if (
+        entry['action'].startswith(('project.', 'afk.'))
+        and entry.get('project_id')
+        and entry['action'] != 'project.deleted'
+    ):
+        return entry['project_id'], f'/projects/{entry["project_id"]}'
+    return target, None
+
+
+def sentence(entry: Mapping[str, Any]) -> str:
+    """'ann stopped run run_01…' (the target is drawn as a link after it)."""
+    return f'{entry["actor_name"]} {VERBS.get(entry["action"], entry["action"])}'
+
+
+def details_text(entry: Mapping[str, Any]) -> str:
+    details = dict(entry.get('details') or {})
+    changed = details.pop('changed', None)
+    parts = [f'{k} → {v}' for k, v in (changed or {}).items()]
+    parts += [f'{k}: {v}' for k, v in details.items()]
+    return ', '.join(parts)

@@ -1,0 +1,79 @@
+"""The runs list's bulk selection: which rows are picked (or "all matching this filter"), the one
+Idempotency-Key of the action being sent (kept for a resend after an error, new for a new selection), and
+what each row says afterwards. Pure."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+DONE_WORDS = {'stop': 'stop requested', 'retry': 'retried'}
+
+
+@dataclass
+class BulkSelection:
+    selecting: bool = False
+    picked: dict[str, None] = field(default_factory=dict)  # run ids, in the order picked
+    all_matching: bool = False  # the whole filter, resolved by the server when the action starts
+    key: str | None = None  # of the action last sent, until it is answered
+    sent: tuple[str, tuple[str, ...], bool] | None = None  # (action, picked, all_matching) the key was minted for
+    outcomes: dict[str, dict[str, Any]] = field(default_factory=dict)  # run id -> the server's answer for it
+
+    def toggle(self, run_id: str) -> None:
+        self.all_matching = False
+        if run_id in self.picked:
+            del self.picked[run_id]
+        else:
+            self.picked[run_id] = None
+
+    def pick_all_matching(self) -> None:
+        self.all_matching, self.picked = True, {}
+
+    def clear(self) -> None:
+        self.picked, self.all_matching = {}, False
+
+    @property
+    def count_text(self) -> str:
+        if self.all_matching:
+            return 'All runs matching these filters'
+        n = len(self.picked)
+        return f'{n} run{"" if n == 1 else "s"} selected' if n else 'Select runs, or all matching these filters'
+
+    @property
+    def can_act(self) -> bool:
+        return self.all_matching or bool(self.picked)
+
+    def request(self, action: str, filters: dict[str, Any]) -> tuple[dict[str, Any], str]:
+        """The POST /runs/bulk body and its key: the same key for a resend of the same action and selection."""
+        what = (action, tuple(self.picked), self.all_matching)
+        if self.key is None or self.sent != what:
+            self.key, self.sent = f'bulk-{uuid.uuid4()}', what
+        if self.all_matching:
+            body: dict[str, Any] = {'action': action, 'filter': {k: v for k, v in filters.items() if v}}
+            if isinstance(body['filter'].get('status'), str):
+                body['filter']['status'] = [body['filter']['status']]
+        else:
+            body = {'action': action, 'run_ids': list(self.picked)}
+        return body, self.key
+
+    def answered(self, answer: dict[str, Any]) -> None:
+        """The server's per-run answer: rows show it; the next action gets a new key."""
+        self.outcomes = {item['run_id']: {**item, 'action': answer['action']} for item in answer['items']}
+        self.key = self.sent = None
+        self.clear()
+
+
+def outcome_text(item: dict[str, Any]) -> str:
+    text: str = DONE_WORDS[item['action']] if item['outcome'] == 'done' else item['outcome']
+    if item.get('new_run_id'):
+        text += f' as {item["new_run_id"]}'
+    if item.get('reason') and item['outcome'] != 'done':
+        text += f': {item["reason"]}'
+    return text
+
+
+def summary_text(answer: dict[str, Any]) -> str:
+    counts = answer['summary']
+    verb = 'stopped' if answer['action'] == 'stop' else 'retried'
+    return f'{counts["done"]} {verb}, {counts["skipped"]} skipped, {counts["refused"]} refused'

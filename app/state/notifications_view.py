@@ -1,0 +1,115 @@
+"""Pure: how notification rules and deliveries read (the Notifications page and `runboard notifications`), and
+which finished runs become a browser notification. No NiceGUI, no I/O."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from app.models.notifications import EVENT_TYPES
+
+EVENT_LABELS = {
+    'run.failed': 'Run failed',
+    'run.timed_out': 'Run timed out',
+    'run.crashed': 'Run crashed',
+    'run.succeeded': 'Run succeeded',
+    'run.stopped': 'Run stopped',
+    'project.auto_paused': 'AFK loop paused',
+    'issue.parked': 'AFK issue parked',
+    'ping': 'Test (ping)',
+}
+FORMAT_LABELS = {'runboard': 'Runboard JSON (signed)', 'slack': 'Slack-compatible {"text": ...}'}
+STATUS_LABELS = {'pending': 'pending', 'delivered': 'delivered', 'failed': 'retrying', 'gave_up': 'gave up'}
+STATUS_COLORS = {'pending': 'grey-7', 'delivered': 'green-8', 'failed': 'orange-9', 'gave_up': 'red-8'}
+assert set(EVENT_TYPES) <= set(EVENT_LABELS)  # every event has words
+
+
+def _parse(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    moment = datetime.fromisoformat(value.replace('Z', '+00:00'))
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def seconds_text(seconds: float) -> str:
+    """'45 s', '2 min 30 s', '1 h 5 min'."""
+    seconds = max(0, round(seconds))
+    if seconds < 60:
+        return f'{seconds} s'
+    minutes, rest = divmod(seconds, 60)
+    if minutes < 60:
+        return f'{minutes} min' + (f' {rest} s' if rest else '')
+    hours, minutes = divmod(minutes, 60)
+    return f'{hours} h' + (f' {minutes} min' if minutes else '')
+
+
+def events_text(events: list[str]) -> str:
+    return ', '.join(EVENT_LABELS.get(event, event) for event in events)
+
+
+def attempt_text(attempt: dict) -> str:
+    """One attempt: '#2 · HTTP 500 · 66 ms · receiver says no'."""
+    parts = [f'#{attempt["number"]}']
+    if attempt.get('status_code') is not None:
+        parts.append(f'HTTP {attempt["status_code"]}')
+    parts.append(f'{attempt["duration_ms"]} ms')
+    error = attempt.get('error') or ''
+    if error and not error.startswith(f'HTTP {attempt.get("status_code")}'):
+        parts.append(error)
+    elif ': ' in error:
+        parts.append(error.split(': ', 1)[1])
+    if attempt.get('redelivery'):
+        parts.append('redelivered')
+    return ' · '.join(parts)
+
+
+def delivery_state(delivery: dict, now: datetime | None = None) -> str:
+    """Where a delivery stands, in words: 'delivered (HTTP 200) after 3 attempts', 'retrying in 30 s', ..."""
+    count = delivery['attempts']
+    tries = f'{count} attempt' + ('' if count == 1 else 's')
+    status = delivery['status']
+    if status == 'delivered':
+        return f'delivered (HTTP {delivery.get("last_status_code")}) after {tries}'
+    if status == 'gave_up':
+        return f'gave up after {tries}: {delivery.get("last_error") or "no 2xx answer"}'
+    due = _parse(delivery.get('next_attempt_at'))
+    wait = (due - (now or datetime.now(UTC))).total_seconds() if due else 0
+    when = f'next attempt in {seconds_text(wait)}' if wait >= 1 else 'sending now'
+    if status == 'failed':
+        return f'retrying ({tries} so far, last: {delivery.get("last_error") or "failed"}); {when}'
+    return when
+
+
+@dataclass(frozen=True)
+class BrowserAlert:
+    title: str
+    body: str
+    url: str
+    tag: str  # one notification per run, however many tabs show it
+
+
+_ENDED = {
+    'succeeded': 'succeeded',
+    'failed': 'failed',
+    'timed_out': 'timed out',
+    'crashed': 'crashed',
+    'stopped': 'was stopped',
+}
+
+
+def is_run_end(event: dict) -> bool:
+    """A live change event saying a run ended (the browser then reads the run to see whose it is)."""
+    return event.get('type') == 'run' and event.get('status') in _ENDED
+
+
+def own_run_alert(run: dict, my_user_id: str | None) -> BrowserAlert | None:
+    """The browser notification for a run that ended, when it is the person's own run; else None."""
+    if not my_user_id or run.get('user_id') != my_user_id or run.get('status') not in _ENDED:
+        return None
+    detail = f' (exit code {run["exit_code"]})' if run.get('exit_code') not in (None, 0) else ''
+    return BrowserAlert(
+        title=f'Run {_ENDED[run["status"]]}{detail}',
+        body=f'{run["project_id"]} · {run["branch_name"]} · {run["depth_level"]}/{run["target_framework"]}',
+        url=f'/runs/{run["id"]}',
+        tag=f'runboard-{run["id"]}',
+    )

@@ -1,0 +1,202 @@
+"""Pure: the project form of the New project and Settings pages. A ProjectDraft is the text in the form's boxes;
+`create_body` and `update_body` turn it into the POST / PATCH body (a PATCH names only what changed), parsing
+what a text box cannot hold as typed (form_text.py). Whether the values are acceptable is the server's call:
+its 422 comes back as messages beside the fields (form_problems.py). Secrets are write-only: a stored git
+credential or forge token is never shown; an empty secret box keeps the stored one."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from app.state.form_text import (
+    CommandMode,
+    command_text,
+    duration_text,
+    fits_lines,
+    names_text,
+    parse_command,
+    parse_duration,
+    split_names,
+    whole_number,
+)
+
+# the form's fields, named as the API names them (so a problem's field path finds its box)
+FIELDS = (
+    'id',
+    'team_id',
+    'name',
+    'repository',
+    'base_branch',
+    'credentials',
+    'command',
+    'depth_levels',
+    'target_frameworks',
+    'runs_on',
+    'max_concurrent_runs',
+    'run_budget_seconds',
+    'queued_ttl_seconds',
+    'issue_source',
+)
+MASK = '********'  # how the API shows a stored forge token; sent back, it means "keep it"
+SOURCE_KINDS = {'local': 'Runboard backlog', 'gitea': 'Gitea', 'forgejo': 'Forgejo', 'github': 'GitHub'}
+FORGE_FIELDS = ('api_url', 'owner', 'repo', 'token_env', 'label')
+CredentialsChoice = Literal['keep', 'none', 'token', 'ssh_key']
+CREDENTIAL_CHOICES = {'keep': 'Keep as they are', 'none': 'None', 'token': 'HTTPS token', 'ssh_key': 'SSH private key'}
+
+
+@dataclass
+class ProjectDraft:
+    id: str = ''
+    team_id: str | None = None
+    name: str = ''
+    repository: str = ''
+    base_branch: str = 'main'
+    command: str = ''
+    command_mode: CommandMode = 'line'
+    depth_levels: str = 'shallow, standard, deep'
+    target_frameworks: str = 'python, node, go'
+    runs_on: str = ''
+    max_concurrent_runs: float | int | str | None = 2
+    run_budget: str = ''  # empty: the server's RUNBOARD_RUN_BUDGET_SECONDS
+    queued_ttl: str = ''  # empty: queued runs wait for ever
+    source_kind: str = 'local'
+    source: dict[str, str] = field(default_factory=dict)  # the forge fields (FORGE_FIELDS)
+    source_token: str = ''  # write-only; empty keeps a stored one
+    source_has_token: bool = False
+    source_extra: dict[str, Any] = field(default_factory=dict)  # issue_source keys this form does not edit
+    credentials: CredentialsChoice = 'none'
+    credentials_username: str = ''
+    credentials_secret: str = ''
+
+
+def draft_from(project: dict[str, Any]) -> ProjectDraft:
+    """The form filled with a project as the API answers it."""
+    argv = list(project.get('command') or [])
+    mode = command_mode_for(argv)
+    source = dict(project.get('issue_source') or {})
+    return ProjectDraft(
+        id=project['id'],
+        team_id=project.get('team_id'),
+        name=project.get('name') or '',
+        repository=project.get('repository') or '',
+        base_branch=project.get('base_branch') or '',
+        command=command_text(argv, mode),
+        command_mode=mode,
+        depth_levels=names_text(project.get('depth_levels')),
+        target_frameworks=names_text(project.get('target_frameworks')),
+        runs_on=names_text(project.get('runs_on')),
+        max_concurrent_runs=project.get('max_concurrent_runs'),
+        run_budget=duration_text(project.get('run_budget_seconds')),
+        queued_ttl=duration_text(project.get('queued_ttl_seconds')),
+        source_kind=str(source.get('kind') or 'local'),
+        source={k: str(source[k]) for k in FORGE_FIELDS if source.get(k) not in (None, '')},
+        source_has_token=bool(source.get('token')),
+        source_extra={k: v for k, v in source.items() if k not in (*FORGE_FIELDS, 'kind', 'token')},
+        credentials='keep',
+    )
+
+
+def command_mode_for(argv: list[str]) -> CommandMode:
+    """The mode a stored command reads best in: one argument per line when an argument holds a space (and
+    every argument fits a line), else one line."""
+    return 'lines' if fits_lines(argv) and any(' ' in arg for arg in argv) else 'line'
+
+
+def slug_of(name: str) -> str:
+    """A project id suggested by its name ('My App 2' -> 'my-app-2'); the person may type another."""
+    ascii_name = unicodedata.normalize('NFKD', name).encode('ascii', 'ignore').decode().lower()
+    return re.sub(r'[^a-z0-9]+', '-', ascii_name).strip('-')[:64].strip('-')
+
+
+def argv_preview(draft: ProjectDraft) -> list[str] | str:
+    """The argv that will run, or why the text is not one yet."""
+    try:
+        argv = parse_command(draft.command, draft.command_mode)
+    except ValueError as exc:
+        return str(exc)
+    return argv or 'Enter the command to run.'
+
+
+def issue_source_of(draft: ProjectDraft) -> dict[str, Any]:
+    if draft.source_kind == 'local':
+        return {'kind': 'local'}
+    source: dict[str, Any] = {**draft.source_extra, 'kind': draft.source_kind}
+    source.update({k: v.strip() for k, v in draft.source.items() if k in FORGE_FIELDS and v.strip()})
+    if draft.source_token.strip():
+        source['token'] = draft.source_token.strip()
+    elif draft.source_has_token:
+        source['token'] = MASK  # the server keeps the stored one
+    return source
+
+
+def credentials_of(draft: ProjectDraft) -> dict[str, Any] | None:
+    """The credentials to send (None: remove them); only asked when the choice is not `keep`."""
+    if draft.credentials not in ('token', 'ssh_key'):
+        return None
+    secret = draft.credentials_secret.strip() if draft.credentials == 'token' else draft.credentials_secret
+    return {'kind': draft.credentials, 'username': draft.credentials_username.strip() or 'git', 'secret': secret}
+
+
+def _values(draft: ProjectDraft) -> tuple[dict[str, Any], dict[str, str]]:
+    """Every field's value for the API, and the boxes whose text does not parse."""
+    values: dict[str, Any] = {
+        'name': draft.name.strip(),
+        'repository': draft.repository.strip(),
+        'base_branch': draft.base_branch.strip(),
+        'depth_levels': split_names(draft.depth_levels),
+        'target_frameworks': split_names(draft.target_frameworks),
+        'runs_on': split_names(draft.runs_on),
+        'issue_source': issue_source_of(draft),
+    }
+    problems: dict[str, str] = {}
+    parsers = (
+        ('command', lambda: parse_command(draft.command, draft.command_mode)),
+        ('max_concurrent_runs', lambda: whole_number(draft.max_concurrent_runs)),
+        ('run_budget_seconds', lambda: parse_duration(draft.run_budget)),
+        ('queued_ttl_seconds', lambda: parse_duration(draft.queued_ttl)),
+    )
+    for key, parse in parsers:
+        try:
+            values[key] = parse()
+        except ValueError as exc:
+            problems[key] = str(exc)
+    return values, problems
+
+
+def create_body(draft: ProjectDraft) -> tuple[dict[str, Any], dict[str, str]]:
+    """The POST /projects body (defaults left to the server), and the boxes that do not parse."""
+    values, problems = _values(draft)
+    body: dict[str, Any] = {'id': draft.id.strip(), **values}
+    if draft.team_id:
+        body['team_id'] = draft.team_id
+    for key in ('run_budget_seconds', 'queued_ttl_seconds', 'max_concurrent_runs'):
+        if body.get(key) is None:
+            body.pop(key, None)
+    if not body['runs_on']:
+        del body['runs_on']
+    if body['issue_source'] == {'kind': 'local'}:
+        del body['issue_source']
+    if draft.credentials in ('token', 'ssh_key'):
+        body['credentials'] = credentials_of(draft)
+    return body, problems
+
+
+def update_body(draft: ProjectDraft, project: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """The PATCH /projects/{id} body: only the fields that differ from `project`, and the boxes that do not
+    parse. An emptied number box sends its field anyway (the server says whether it may be empty)."""
+    values, problems = _values(draft)
+    body: dict[str, Any] = {}
+    for key, value in values.items():
+        if key in problems:
+            continue
+        stored = project.get(key)
+        if key == 'issue_source':
+            stored = {'kind': 'local', **(stored or {})}
+        if value != stored:
+            body[key] = value
+    if draft.credentials != 'keep':
+        body['credentials'] = credentials_of(draft)
+    return body, problems

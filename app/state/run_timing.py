@@ -1,0 +1,97 @@
+"""Delayed runs, queue TTLs and schedules as a person reads them, and the Run form's "Run later" choice as the
+trigger body's fields. Pure: no I/O, no NiceGUI (the browser keeps "in 4 min" ticking: assets/live-time.js,
+data-rb-until, the same words as until_text)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+CANCELLABLE = ('delayed',)  # Stop on these says Cancel: the run ends without ever starting
+NOT_STARTED_ENDINGS = ('expired', 'skipped')  # ended before they started: their error says why
+
+
+def parse(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    moment = datetime.fromisoformat(value.replace('Z', '+00:00'))
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def until_text(moment: datetime, now: datetime) -> str:
+    """'in 4 min', 'in 12 s', 'in 2 h', 'due now'."""
+    seconds = int((moment - now).total_seconds())
+    if seconds < 1:
+        return 'due now'
+    for size, unit in ((86400, 'd'), (3600, 'h'), (60, 'min')):
+        if seconds >= size:
+            return f'in {seconds // size} {unit}'
+    return f'in {seconds} s'
+
+
+def clock(moment: datetime) -> str:
+    """The UTC time it names: 14:30:00 UTC (the browser's own zone is unknown here; the tooltip is exact)."""
+    return f'{moment.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC'
+
+
+@dataclass(frozen=True)
+class TimingLine:
+    """One line about a run's time: its prefix (live-counted `until`), the moment, and the full sentence."""
+
+    prefix: str
+    moment: datetime
+    title: str
+
+
+def timing_line(run: dict) -> TimingLine | None:
+    """A delayed run: when it runs; a queued run with a TTL: when it expires. None for the others."""
+    status = run.get('status')
+    if status == 'delayed' and (due := parse(run.get('run_at'))):
+        return TimingLine('runs ', due, f'Delayed: runs at {clock(due)}; holds no slot, lock or quota until then')
+    if status == 'queued' and (expires := parse(run.get('expires_at'))):
+        return TimingLine('expires ', expires, f'Expires at {clock(expires)} if it has not started by then')
+    return None
+
+
+def ended_unstarted_reason(run: dict) -> str | None:
+    """Why an expired or skipped run never started (its error), else None."""
+    if run.get('status') in NOT_STARTED_ENDINGS:
+        return run.get('error') or run['status']
+    return None
+
+
+# ------------------------------------------------------------------ the Run form's "Run later"
+LATER_MODES = {'now': 'Run now', 'in': 'Run in…', 'at': 'Run at…'}
+
+
+@dataclass(frozen=True)
+class LaterChoice:
+    mode: str = 'now'  # now | in | at
+    after: str = ''  # mode 'in': a duration, e.g. 10m, 2h
+    at: str = ''  # mode 'at': the browser's datetime-local value, YYYY-MM-DDTHH:MM, in `zone`
+    zone: str = 'UTC'  # the browser's IANA time zone
+    ttl: str = ''  # optional: give up if still queued after this long
+
+
+def later_fields(choice: LaterChoice) -> dict[str, str] | str:
+    """The trigger body's run_in / run_at / ttl for the choice, or what is missing (the server checks the rest
+    and answers a 422 naming the field)."""
+    fields: dict[str, str] = {}
+    if choice.mode == 'in':
+        if not choice.after.strip():
+            return 'Say in how long, e.g. 10m or 2h.'
+        fields['run_in'] = choice.after.strip()
+    elif choice.mode == 'at':
+        if not choice.at.strip():
+            return 'Pick the date and time to run at.'
+        try:
+            local = datetime.fromisoformat(choice.at.strip())
+            zone = ZoneInfo(choice.zone or 'UTC')
+        except (ValueError, ZoneInfoNotFoundError):
+            return f'{choice.at} is not a date and time.'
+        moment = local if local.tzinfo else local.replace(tzinfo=zone)
+        fields['run_at'] = moment.isoformat()
+    if choice.ttl.strip():
+        fields['ttl'] = choice.ttl.strip()
+    return fields

@@ -1,0 +1,90 @@
+"""The audit log on every backend: each recorded action names its actor and token, in the same transaction as
+the change; operators read their own teams' entries only, filtered and paged."""
+
+from __future__ import annotations
+
+from app.models import Role
+from tests.helpers.api import add_user, assert_problem, run_body
+from tests.helpers.runs import create_project
+
+
+def entries(api, **params) -> list[dict]:  # noqa: ANN001, ANN003
+    page = api.client.get('/api/audit', params=params)
+    assert page.status_code == 200, page.text
+    return page.json()['items']
+
+
+def test_each_action_is_logged_with_its_actor_and_token(api) -> None:  # noqa: ANN001
+    me = api.client.get('/api/me').json()
+    run = api.client.post('/api/runs', json=run_body(branch='feature/a'), headers={'X-Correlation-ID': 'c-1'}).json()
+    api.client.post(f'/api/runs/{run["id"]}/stop')
+    retry = api.client.post(f'/api/runs/{run["id"]}/retry', json={}).json()
+    api.client.patch('/api/projects/proj', json={'max_concurrent_runs': 3})
+    api.client.post('/api/afk/auto/proj', json={'enabled': True})
+    api.client.post('/api/afk/reset/proj')
+    bob_token = add_user(api.server, name='bob')
+    bob_token_id = next(t['id'] for t in api.client.get('/api/tokens').json() if t['user_name'] == 'bob')
+    api.client.delete(f'/api/tokens/{bob_token_id}')
+
+    log = entries(api)
+    assert [e['action'] for e in log] == [
+        'token.revoked',
+        'afk.reset',
+        'afk.enabled',
+        'project.updated',
+        'run.retried',
+        'run.stopped',
+        'run.triggered',
+        'project.created',  # by the test's fixture
+    ]  # newest first
+    by_action = {e['action']: e for e in log}
+    assert {e['actor_name'] for e in log} == {me['name']} and {e['actor_id'] for e in log} == {me['user_id']}
+    assert len({e['token_id'] for e in log}) == 1 and log[0]['token_id'] is not None  # the caller's token
+    assert by_action['run.triggered']['target'] == run['id'] and by_action['run.triggered']['correlation_id'] == 'c-1'
+    assert by_action['run.triggered']['details'] == {'branch': 'feature/a'}
+    assert by_action['run.retried']['target'] == retry['id']
+    assert by_action['run.retried']['details']['retry_of'] == run['id']
+    assert by_action['project.updated']['details'] == {'changed': {'max_concurrent_runs': 3}}
+    assert by_action['token.revoked']['target'] == bob_token_id and by_action['token.revoked']['details'] == {
+        'of': 'bob'
+    }
+    assert bob_token  # (made only to be revoked)
+
+
+def test_filters_and_pages(api) -> None:  # noqa: ANN001
+    api.client.patch('/api/projects/proj', json={'max_concurrent_runs': 20})
+    made = [api.client.post('/api/runs', json=run_body(branch=b)).json() for b in ('main', 'feature/a', 'feature/b')]
+    for run in made:
+        api.client.post(f'/api/runs/{run["id"]}/stop')
+    assert [e['target'] for e in entries(api, action='run.stopped')] == [r['id'] for r in reversed(made)]
+    assert {e['action'] for e in entries(api, action='run')} == {'run.triggered', 'run.stopped'}  # a group
+    assert entries(api, actor='nobody') == []
+    assert len(entries(api, project='proj')) == 8  # with the fixture's project.created
+    seen, cursor = [], None
+    while True:
+        page = api.client.get('/api/audit', params={'limit': 2, **({'cursor': cursor} if cursor else {})}).json()
+        seen += [e['id'] for e in page['items']]
+        cursor = page['next_cursor']
+        if cursor is None:
+            break
+    assert seen == [e['id'] for e in entries(api)] and len(seen) == 8
+    assert_problem(api.client.get('/api/audit', params={'since': 'yesterday-ish'}), 422, 'validation')
+
+
+def test_operators_of_their_own_teams_only(api) -> None:  # noqa: ANN001
+    api.client.post('/api/runs', json=run_body())
+    with api.server.client(add_user(api.server, name='bea', role=Role.builder)) as bea:
+        assert_problem(bea.get('/api/audit'), 403, 'forbidden')
+    with api.server.client(add_user(api.server, name='olga', role=Role.operator, team='other')) as olga:
+        create_project(olga, api.repo, project_id='theirs', max_concurrent_runs=2)
+        theirs = olga.get('/api/audit').json()['items']
+        assert [e['action'] for e in theirs] == ['project.created'] and theirs[0]['project_id'] == 'theirs'
+    assert all(e['project_id'] != 'theirs' for e in entries(api))
+
+
+def test_a_refused_change_leaves_no_entry(api) -> None:  # noqa: ANN001
+    """The entry is written in the change's transaction: a refusal (here a PR lock) writes neither."""
+    api.client.post('/api/runs', json=run_body(branch='main'))
+    refused = api.client.post('/api/runs', json=run_body(branch='main'))
+    assert refused.status_code == 409
+    assert [e['action'] for e in entries(api)] == ['run.triggered', 'project.created']

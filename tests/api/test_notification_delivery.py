@@ -1,0 +1,197 @@
+"""Webhook deliveries against a real receiver (a threaded HTTP server started by the test), on every backend:
+a failing run is delivered signed; a receiver answering 500 gets the retry; a delivery that gave up is
+redelivered under the same id; a server stopped while a delivery backs off loses nothing."""
+
+from __future__ import annotations
+
+import json
+import time
+
+from app.services.notify_signature import verify
+from tests.helpers.runs import create_project, shell_script, trigger, wait_for_status
+from tests.helpers.servers import api_server
+from tests.helpers.webhooks import receiver
+
+FAST = dict(notification_backoff_seconds=[0.3], notification_poll_seconds=0.2, notification_max_attempts=3)
+RULES = '/api/projects/proj/notifications'
+
+
+def _rule(client, url: str, **fields) -> dict:  # noqa: ANN001, ANN003
+    reply = client.post(RULES, json={'url': url, **fields})
+    assert reply.status_code == 201, reply.text
+    return reply.json()
+
+
+def _deliveries(client, **params) -> list[dict]:  # noqa: ANN001, ANN003
+    reply = client.get('/api/projects/proj/deliveries', params=params)
+    assert reply.status_code == 200, reply.text
+    return reply.json()['items']
+
+
+def _settled(client, delivery_id: str, statuses=('delivered', 'gave_up'), timeout: float = 30) -> dict:  # noqa: ANN001
+    deadline = time.monotonic() + timeout
+    while (delivery := client.get(f'/api/deliveries/{delivery_id}').json())['status'] not in statuses:
+        assert time.monotonic() < deadline, delivery
+        time.sleep(0.05)
+    return delivery
+
+
+def test_a_failing_run_delivers_a_signed_webhook(settings_factory, repo_factory) -> None:  # noqa: ANN001
+    repo = repo_factory({'main': shell_script('echo boom; exit 3')})
+    with receiver() as rx, api_server(settings_factory(**FAST)) as server, server.client() as client:
+        create_project(client, repo)
+        rule = _rule(client, rx.url, events=['run.failed'])
+        other = _rule(client, rx.url + '/other', events=['run.crashed', 'run.failed'])
+        _rule(client, rx.url + '/successes', events=['run.succeeded'])  # not subscribed to failures
+        run = wait_for_status(client, trigger(client).json()['id'])
+        assert run['status'] == 'failed'
+
+        by_path = {r.path: r for r in rx.wait_for(2)}
+        assert set(by_path) == {'/hooks/runboard', '/hooks/runboard/other'}
+        request, copy = by_path['/hooks/runboard'], by_path['/hooks/runboard/other']
+        # one event, one delivery per rule: the same event id, each signed with its own rule's secret
+        assert json.loads(copy.body)['id'] == json.loads(request.body)['id']
+        assert copy.headers['x-runboard-delivery'] != request.headers['x-runboard-delivery']
+        assert verify(other['secret'], copy.headers['x-runboard-signature'], copy.body, now=time.time())
+        assert not verify(rule['secret'], copy.headers['x-runboard-signature'], copy.body, now=time.time())
+        assert verify(rule['secret'], request.headers['x-runboard-signature'], request.body, now=time.time())
+        assert not verify('whsec_wrong', request.headers['x-runboard-signature'], request.body, now=time.time())
+        assert request.headers['x-runboard-event'] == 'run.failed'
+        assert request.headers['content-type'] == 'application/json'
+        document = json.loads(request.body)
+        assert document['type'] == 'run.failed' and document['project']['id'] == 'proj'
+        assert document['run']['id'] == run['id'] and document['run']['exit_code'] == 3
+        assert document['run']['url'].endswith(f'/runs/{run["id"]}')
+
+        [delivery] = _deliveries(client, rule=rule['id'])
+        assert delivery['id'] == request.headers['x-runboard-delivery']
+        assert delivery['event_id'] == document['id'] and delivery['run_id'] == run['id']
+        settled = _settled(client, delivery['id'])
+        assert settled['status'] == 'delivered' and settled['attempts'] == 1
+        assert settled['payload'].encode() == request.body  # the log shows exactly what was signed and sent
+        assert rx.of_event('run.succeeded') == []
+
+
+def test_a_receiver_answering_500_twice_gets_the_third_attempt(settings_factory, repo_factory) -> None:  # noqa: ANN001
+    repo = repo_factory({'main': shell_script('exit 1')})
+    with receiver(500, 500) as rx, api_server(settings_factory(**FAST)) as server, server.client() as client:
+        create_project(client, repo)
+        rule = _rule(client, rx.url, format='slack')
+        wait_for_status(client, trigger(client).json()['id'])
+        requests = rx.wait_for(3)
+        assert len({r.headers['x-runboard-delivery'] for r in requests}) == 1  # one delivery, three attempts
+        assert len({r.body for r in requests}) == 1  # the same body each time, freshly signed
+        for request in requests:
+            assert verify(rule['secret'], request.headers['x-runboard-signature'], request.body, now=time.time())
+        assert json.loads(requests[0].body)['text'].startswith(':x: *<')
+        delivery = _settled(client, requests[0].headers['x-runboard-delivery'])
+        assert delivery['status'] == 'delivered' and delivery['attempts'] == 3
+        assert [a['status_code'] for a in delivery['attempt_log']] == [500, 500, 200]
+        assert delivery['attempt_log'][0]['error'] == 'HTTP 500: receiver says no'
+        # the backoff was waited between attempts (0.3 s in this test)
+        assert requests[1].at - requests[0].at >= 0.25 and requests[2].at - requests[1].at >= 0.25
+        [listed] = _deliveries(client, status='delivered')
+        assert listed['attempt_log'] == delivery['attempt_log']
+
+
+def test_gives_up_then_redeliver_sends_the_same_delivery_again(settings_factory, repo_factory) -> None:  # noqa: ANN001
+    repo = repo_factory({'main': shell_script('exit 1')})
+    with receiver(500, 500, 500) as rx, api_server(settings_factory(**FAST)) as server, server.client() as client:
+        create_project(client, repo)
+        _rule(client, rx.url)
+        wait_for_status(client, trigger(client).json()['id'])
+        first = rx.wait_for(3)[0]
+        delivery = _settled(client, first.headers['x-runboard-delivery'])
+        assert delivery['status'] == 'gave_up' and delivery['attempts'] == 3
+        assert _deliveries(client, status='gave_up')[0]['id'] == delivery['id']
+
+        again = client.post(f'/api/deliveries/{delivery["id"]}/redeliver')
+        assert again.status_code == 200, again.text
+        assert again.json()['status'] == 'delivered'
+        assert [a['status_code'] for a in again.json()['attempt_log']] == [500, 500, 500, 200]
+        assert again.json()['attempt_log'][-1]['redelivery'] is True
+        latest = rx.wait_for(4)[-1]
+        assert latest.headers['x-runboard-delivery'] == delivery['id'] and latest.body == first.body
+
+        # a delivered one can be sent again too (a receiver that lost it)
+        assert client.post(f'/api/deliveries/{delivery["id"]}/redeliver').json()['attempts'] == 5
+
+
+def test_a_server_stopped_while_a_delivery_backs_off_loses_nothing(settings_factory, repo_factory) -> None:  # noqa: ANN001
+    repo = repo_factory({'main': shell_script('exit 1')})
+    settings = settings_factory(**{**FAST, 'notification_backoff_seconds': [3.0]})
+    with receiver(500) as rx:
+        with api_server(settings) as server, server.client() as client:
+            create_project(client, repo)
+            _rule(client, rx.url)
+            wait_for_status(client, trigger(client).json()['id'])
+            first = rx.wait_for(1)[0]
+            delivery = _settled(client, first.headers['x-runboard-delivery'], statuses=('failed',))
+            assert delivery['next_attempt_at'] is not None
+        # the server is gone before the retry was due; a new one on the same database sends it
+        assert len(rx.requests) == 1
+        with api_server(settings) as server, server.client() as client:
+            second = rx.wait_for(2)[1]
+            assert second.headers['x-runboard-delivery'] == delivery['id'] and second.body == first.body
+            settled = _settled(client, delivery['id'])
+            assert settled['status'] == 'delivered'
+            assert [a['status_code'] for a in settled['attempt_log']] == [500, 200]
+
+
+def test_test_sends_a_ping_now_and_a_switched_off_rule_holds_its_deliveries(settings_factory, repo_factory) -> None:  # noqa: ANN001
+    repo = repo_factory({'main': shell_script('exit 1')})
+    with receiver() as rx, api_server(settings_factory(**FAST)) as server, server.client() as client:
+        create_project(client, repo)
+        rule = _rule(client, rx.url, enabled=False)
+        ping = client.post(f'{RULES}/{rule["id"]}/test')
+        assert ping.status_code == 201, ping.text
+        assert ping.json()['event_type'] == 'ping' and ping.json()['status'] == 'delivered'
+        [request] = rx.wait_for(1)
+        assert request.headers['x-runboard-event'] == 'ping'
+        assert verify(rule['secret'], request.headers['x-runboard-signature'], request.body, now=time.time())
+
+        # switched off: no delivery for the failure at all (rules are read when the event happens)
+        wait_for_status(client, trigger(client).json()['id'])
+        assert [d['event_type'] for d in _deliveries(client)] == ['ping']
+        assert client.patch(f'{RULES}/{rule["id"]}', json={'enabled': True}).status_code == 200
+        run = wait_for_status(client, trigger(client).json()['id'])
+        request = rx.wait_for(2)[1]
+        assert json.loads(request.body)['run']['id'] == run['id']
+
+
+def test_a_receiver_that_does_not_answer_delays_nothing_but_its_own_delivery(settings_factory, repo_factory) -> None:  # noqa: ANN001
+    repo = repo_factory({'main': shell_script('exit 1'), 'ok': shell_script('echo fine')})
+    settings = settings_factory(**{**FAST, 'notification_timeout_seconds': 4.0})
+    with receiver(delays=(6.0,)) as rx, api_server(settings) as server, server.client() as client:
+        create_project(client, repo)
+        _rule(client, rx.url, events=['run.failed', 'run.succeeded'])
+        wait_for_status(client, trigger(client).json()['id'])
+        [stuck] = _deliveries(client)
+        # while that attempt waits for its answer, admission and the engine go on: a run is admitted and ends
+        assert wait_for_status(client, trigger(client, branch='ok').json()['id'])['status'] == 'succeeded'
+        assert client.get(f'/api/deliveries/{stuck["id"]}').json()['attempts'] == 0  # still being sent
+        settled = _settled(client, stuck['id'])
+        assert settled['status'] == 'delivered'
+        assert [(a['status_code'], a['error']) for a in settled['attempt_log']] == [
+            (None, 'no answer within 4 s'),
+            (200, None),
+        ]
+        assert settled['attempt_log'][0]['duration_ms'] >= 3900
+
+
+def test_a_server_stopped_mid_send_lets_the_next_one_send_at_once(settings_factory, repo_factory) -> None:  # noqa: ANN001
+    repo = repo_factory({'main': shell_script('exit 1')})
+    settings = settings_factory(**FAST)  # a claim would lapse after 50 s (twice the 10 s timeout, plus 30 s)
+    with receiver(delays=(5.0,)) as rx:
+        with api_server(settings) as server, server.client() as client:
+            create_project(client, repo)
+            _rule(client, rx.url)
+            wait_for_status(client, trigger(client).json()['id'])
+            first = rx.wait_for(1)[0]  # the receiver has it and has not answered: the server stops now
+        stopped = time.monotonic()
+        with api_server(settings) as server, server.client() as client:
+            second = rx.wait_for(2, timeout=20)[1]
+            assert time.monotonic() - stopped < 20  # released by the stopping server, not left to lapse
+            assert second.headers['x-runboard-delivery'] == first.headers['x-runboard-delivery']
+            settled = _settled(client, first.headers['x-runboard-delivery'])
+            assert settled['status'] == 'delivered' and [a['status_code'] for a in settled['attempt_log']] == [200]

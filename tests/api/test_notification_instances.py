@@ -1,0 +1,104 @@
+"""Two servers on one database never send one delivery twice: the claim is decided by the database (FOR UPDATE
+SKIP LOCKED on PostgreSQL, BEGIN IMMEDIATE on SQLite), shown with claims racing from many threads on every
+backend, and end to end with two real server instances on PostgreSQL + Redis (every instance is woken by every
+run's end over Redis pub/sub, and they race for the same deliveries)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+
+import pytest
+from cryptography.fernet import Fernet
+
+from app.db import session_scope
+from app.models import ProjectCreate, RuleCreate, utcnow
+from app.services import notifications, notify_store, projects
+from app.services.container import build_services
+from app.services.notify_outbox import insert_deliveries
+from app.services.notify_payloads import EventFacts
+from tests.helpers.afk import close_services
+from tests.helpers.repos import make_repo
+from tests.helpers.runs import create_project, shell_script, trigger, wait_for_status
+from tests.helpers.servers import api_server
+from tests.helpers.webhooks import receiver
+
+FAST = dict(notification_backoff_seconds=[0.3], notification_poll_seconds=0.2)
+
+
+def test_racing_claims_take_each_delivery_once(settings_factory, tmp_path) -> None:  # noqa: ANN001
+    services = build_services(settings_factory())  # not started: no sender of its own
+    try:
+        principal = services.auth.authenticate(services.local_token)
+        repo = make_repo(tmp_path / 'repo', {'main': {'run.sh': 'exit 1\n'}})
+        body = {'id': 'proj', 'name': 'Proj', 'repository': str(repo), 'command': ['sh', 'run.sh']}
+        projects.create_project(services.engine, principal, ProjectCreate(**body))
+        rule = notifications.create_rule(
+            services.engine,
+            services.repositories.secrets,
+            principal,
+            'proj',
+            RuleCreate(url='http://127.0.0.1:9/hook'),
+        )
+        made: list[str] = []
+        with session_scope(services.engine) as session:
+            for n in range(60):
+                facts = EventFacts(f'evt_{n}', 'ping', utcnow(), '', {'id': 'proj', 'name': 'Proj'})
+                made += insert_deliveries(session.connection(), [rule.id], facts, event_key=f'ping:{n}')
+        claimed: list[str] = []
+        lock = threading.Lock()
+
+        def server(name: str) -> None:
+            while found := notify_store.claim_due(services.engine, name, base_url='http://rb', limit=4, lease=60):
+                with lock:
+                    claimed.extend(one.id for one in found)
+
+        threads = [threading.Thread(target=server, args=(f'instance-{i}',)) for i in range(6)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        assert Counter(claimed).most_common(1)[0][1] == 1  # no delivery claimed twice
+        assert sorted(claimed) == sorted(made)  # and every one claimed
+    finally:
+        close_services(services)
+
+
+@pytest.mark.parametrize('backend', ['team'])  # two instances share PostgreSQL + Redis (the race above: SQLite too)
+def test_two_server_instances_deliver_each_event_exactly_once(settings_factory, repo_factory) -> None:  # noqa: ANN001
+    branches = [f'b{i}' for i in range(6)]
+    repo = repo_factory({'main': shell_script('exit 1'), **{b: shell_script(f'echo {b}; exit 1') for b in branches}})
+    key = Fernet.generate_key().decode()  # team mode: every instance has the same secret key
+    first = settings_factory(**FAST, secret_key=key)
+    second = settings_factory(**FAST, secret_key=key, database_url=first.effective_database_url)
+    with (
+        receiver() as rx,
+        api_server(first) as a,
+        api_server(second) as b,
+        a.client() as client_a,
+        b.client(a.token) as client_b,
+    ):
+        create_project(client_a, repo, max_concurrent_runs=10)
+        reply = client_b.post('/api/projects/proj/notifications', json={'url': rx.url, 'events': ['run.failed']})
+        assert reply.status_code == 201, reply.text
+        runs = [
+            trigger(client, branch=branch).json()['id']
+            for client, branch in zip([client_a, client_b] * 3, branches, strict=True)
+        ]
+        for run_id in runs:
+            assert wait_for_status(client_a, run_id)['status'] == 'failed'
+        requests = rx.wait_for(len(runs))
+        deadline = time.monotonic() + 30
+        while True:
+            items = client_a.get('/api/projects/proj/deliveries', params={'limit': 50}).json()['items']
+            if len(items) == len(runs) and all(item['status'] == 'delivered' for item in items):
+                break
+            assert time.monotonic() < deadline, items
+            time.sleep(0.05)
+        # both servers have been through their loop again since (several poll intervals): still one each
+        time.sleep(1.0)
+        assert len(rx.requests) == len(runs)
+        assert sorted(r.headers['x-runboard-delivery'] for r in requests) == sorted(item['id'] for item in items)
+        assert all(item['attempts'] == 1 for item in items)
+        assert sorted(item['run_id'] for item in items) == sorted(runs)

@@ -1,0 +1,155 @@
+"""Notification rules over HTTP, on every backend: operators create (the secret shown once, kept encrypted),
+change and delete them; builders list them read-only (URL origin only) and get 403 on every change; another
+team's projects, rules and deliveries are 404; bad input is a 422 problem naming the field."""
+
+from __future__ import annotations
+
+import pytest
+from sqlmodel import Session
+
+from app.models import NotificationRule, Role
+from tests.helpers.api import add_user, assert_problem
+from tests.helpers.runs import create_project
+
+RULES = '/api/projects/proj/notifications'
+HOOK = 'https://hooks.example.com/services/T0/B0/secretpath'
+REFUSED = 'http://127.0.0.1:9/hook'  # the discard port: nothing listens, a Test fails at once
+
+
+def _add(client, **fields) -> dict:  # noqa: ANN001, ANN003
+    reply = client.post(RULES, json={'url': HOOK, **fields})
+    assert reply.status_code == 201, reply.text
+    return reply.json()
+
+
+def test_an_operator_creates_a_rule_and_sees_its_secret_once(api) -> None:  # noqa: ANN001
+    created = _add(api.client, events=['run.failed', 'issue.parked'], format='slack', name='ops channel')
+    assert created['secret'].startswith('whsec_')
+    assert created | {'secret': None} == created | {
+        'secret': None,
+        'project_id': 'proj',
+        'name': 'ops channel',
+        'url': HOOK,
+        'format': 'slack',
+        'events': ['run.failed', 'issue.parked'],
+        'enabled': True,
+    }
+    listed = api.client.get(RULES).json()
+    assert [rule['id'] for rule in listed] == [created['id']]
+    assert 'secret' not in listed[0] and 'secret_encrypted' not in listed[0]
+    one = api.client.get(f'{RULES}/{created["id"]}').json()
+    assert 'secret' not in one and one['url'] == HOOK
+    assert created['secret'] not in api.client.get(RULES).text
+
+    # at rest the secret is encrypted with the server's secret box, not stored as given
+    with Session(api.server.services.engine) as session:
+        row = session.get(NotificationRule, created['id'])
+        assert row is not None and created['secret'] not in row.secret_encrypted
+        assert api.server.services.repositories.secrets.decrypt(row.secret_encrypted) == created['secret']
+
+
+def test_defaults_name_from_host_and_failure_events(api) -> None:  # noqa: ANN001
+    created = _add(api.client)
+    assert created['name'] == 'hooks.example.com'
+    assert created['events'] == ['run.failed', 'run.timed_out', 'run.crashed']
+    assert created['format'] == 'runboard' and created['enabled'] is True
+
+
+def test_change_switch_off_new_secret_and_delete(api) -> None:  # noqa: ANN001
+    rule = _add(api.client)
+    path = f'{RULES}/{rule["id"]}'
+    changed = api.client.patch(path, json={'enabled': False, 'events': ['run.succeeded', 'run.failed']})
+    assert changed.status_code == 200, changed.text
+    assert changed.json()['enabled'] is False and changed.json()['events'] == ['run.failed', 'run.succeeded']
+    fresh = api.client.post(f'{path}/secret')
+    assert fresh.status_code == 200 and fresh.json()['secret'] not in (rule['secret'], '')
+    assert api.client.delete(path).status_code == 204
+    assert_problem(api.client.get(path), 404, 'not_found')
+    assert api.client.get(RULES).json() == []
+
+
+@pytest.mark.parametrize(
+    ('body', 'field'),
+    [
+        ({'url': 'ftp://example.com/x'}, 'url'),
+        ({'url': 'https://user:pw@example.com/x'}, 'url'),
+        ({'url': 'not a url'}, 'url'),
+        ({'url': HOOK, 'events': []}, 'events'),
+        ({'url': HOOK, 'events': ['run.exploded']}, 'events'),
+        ({'url': HOOK, 'format': 'teams'}, 'format'),
+        ({'url': HOOK, 'name': '   '}, 'name'),
+        ({'url': HOOK, 'secret': 'mine'}, 'secret'),  # the server makes the secret
+        ({}, 'url'),
+    ],
+)
+def test_bad_input_is_a_422_naming_the_field(api, body: dict, field: str) -> None:  # noqa: ANN001
+    problem = assert_problem(api.client.post(RULES, json=body), 422, 'validation')
+    assert problem['field'] == field
+
+
+def test_a_change_to_null_is_refused(api) -> None:  # noqa: ANN001
+    rule = _add(api.client)
+    problem = assert_problem(api.client.patch(f'{RULES}/{rule["id"]}', json={'url': None}), 422, 'validation')
+    assert problem['field'] == 'url'
+
+
+def test_bad_delivery_filters_are_422(api) -> None:  # noqa: ANN001
+    problem = assert_problem(
+        api.client.get('/api/projects/proj/deliveries', params={'status': 'lost'}), 422, 'validation'
+    )
+    assert problem['field'] == 'status'
+
+
+def test_builders_read_but_cannot_change(api) -> None:  # noqa: ANN001
+    rule = _add(api.client)
+    token = add_user(api.server, role=Role.builder, name='bob')
+    with api.server.client(token) as builder:
+        listed = builder.get(RULES)
+        assert listed.status_code == 200
+        assert listed.json()[0]['url'] == 'https://hooks.example.com/…'  # the path of a Slack URL is its credential
+        assert 'secretpath' not in listed.text
+        assert builder.get('/api/projects/proj/deliveries').status_code == 200
+        path = f'{RULES}/{rule["id"]}'
+        for reply in (
+            builder.post(RULES, json={'url': HOOK}),
+            builder.patch(path, json={'enabled': False}),
+            builder.delete(path),
+            builder.post(f'{path}/secret'),
+            builder.post(f'{path}/test'),
+        ):
+            assert_problem(reply, 403, 'forbidden')
+    assert api.client.get(path).json()['enabled'] is True
+
+
+def test_other_teams_see_nothing(api) -> None:  # noqa: ANN001
+    rule = _add(api.client, url=REFUSED)
+    ping = api.client.post(f'{RULES}/{rule["id"]}/test')  # a delivery to look for
+    assert ping.status_code == 201, ping.text
+    delivery = ping.json()['id']
+    token = add_user(api.server, team='team-b', role=Role.operator, name='bea')
+    with api.server.client(token) as other:
+        create_project(other, api.repo, project_id='bee', team_id='team-b')
+        for reply in (
+            other.get(RULES),
+            other.post(RULES, json={'url': HOOK}),
+            other.get(f'{RULES}/{rule["id"]}'),
+            other.patch(f'{RULES}/{rule["id"]}', json={'enabled': False}),
+            other.delete(f'{RULES}/{rule["id"]}'),
+            other.post(f'{RULES}/{rule["id"]}/test'),
+            other.get('/api/projects/proj/deliveries'),
+            other.get(f'/api/deliveries/{delivery}'),
+            other.post(f'/api/deliveries/{delivery}/redeliver'),
+            other.get(f'/api/projects/bee/notifications/{rule["id"]}'),  # their project, our rule id
+        ):
+            assert_problem(reply, 404, 'not_found')
+            assert '127.0.0.1' not in reply.text and 'run.failed' not in reply.text
+        assert other.get('/api/projects/bee/notifications').json() == []
+    assert api.client.get(f'{RULES}/{rule["id"]}').json()['enabled'] is True
+
+
+def test_deleting_the_project_takes_its_rules_and_deliveries(api) -> None:  # noqa: ANN001
+    rule = _add(api.client, url=REFUSED)
+    assert api.client.post(f'{RULES}/{rule["id"]}/test').status_code == 201
+    assert api.client.delete('/api/projects/proj').status_code == 204
+    with Session(api.server.services.engine) as session:
+        assert session.get(NotificationRule, rule['id']) is None

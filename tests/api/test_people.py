@@ -1,0 +1,123 @@
+"""People and tokens through the API, on every backend: operators list the people of their teams, add a person
+(who gets a first token, in that answer only) and create tokens; builders get 403; another team's people do not
+exist (absent from lists, 404 by id); a revoked token is refused on the very next request."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.models import Role
+from app.services.accounts import create_user, ensure_team
+from tests.helpers.api import add_user, assert_problem
+
+
+def _me(api, token: str) -> dict:  # noqa: ANN001
+    with api.server.client(token) as client:
+        reply = client.get('/api/me')
+    assert reply.status_code == 200, reply.text
+    return reply.json()
+
+
+def test_an_operator_adds_a_person_whose_first_token_works_at_once(api) -> None:  # noqa: ANN001
+    reply = api.client.post('/api/users', json={'name': '  Dana  ', 'role': 'operator', 'token_name': 'laptop'})
+    assert reply.status_code == 201, reply.text
+    assert reply.headers['cache-control'] == 'no-store'
+    created = reply.json()
+    person, token = created['person'], created['token']
+    assert person['name'] == 'Dana' and person['role'] == 'operator' and person['teams'] == ['local']
+    assert token['token'].startswith('rb_') and token['name'] == 'laptop' and token['user_name'] == 'Dana'
+    assert person['tokens'] == [{'id': token['id'], 'name': 'laptop', 'created_at': token['created_at']}]
+    me = _me(api, token['token'])
+    assert (me['name'], me['role'], me['team_ids'], me['token_id']) == ('Dana', 'operator', ['local'], token['id'])
+
+    people = api.client.get('/api/users').json()
+    dana = next(p for p in people if p['name'] == 'Dana')
+    assert dana['tokens'] == [{'id': token['id'], 'name': 'laptop', 'created_at': token['created_at']}]
+    assert token['token'] not in api.client.get('/api/users').text  # the secret is never listed again
+    assert token['token'] not in api.client.get('/api/tokens').text
+    actions = [(e['action'], e['target']) for e in api.client.get('/api/audit').json()['items'][:2]]
+    assert actions == [('token.created', token['id']), ('person.created', person['id'])]
+
+
+def test_an_operator_creates_a_token_that_is_refused_right_after_its_revocation(api) -> None:  # noqa: ANN001
+    add_user(api.server, name='bob')
+    bob = next(p for p in api.client.get('/api/users').json() if p['name'] == 'bob')
+    reply = api.client.post('/api/tokens', json={'user_id': bob['id'], 'name': 'ci'})
+    assert reply.status_code == 201, reply.text
+    assert reply.headers['cache-control'] == 'no-store'
+    token = reply.json()
+    assert (token['user_id'], token['user_name'], token['name']) == (bob['id'], 'bob', 'ci')
+    with api.server.client(token['token']) as ci:
+        assert ci.get('/api/projects').status_code == 200  # works, and is now in the server's auth cache
+        assert api.client.delete(f'/api/tokens/{token["id"]}').json() == {'revoked': [token['id']]}
+        assert_problem(ci.get('/api/projects'), 401, 'unauthorized')  # the very next request
+    listed = next(p for p in api.client.get('/api/users').json() if p['name'] == 'bob')
+    assert [t['name'] for t in listed['tokens']] == ['default']  # bob's first token keeps working
+    assert_problem(api.client.post('/api/tokens', json={'user_id': bob['id'], 'name': 'default'}), 409, 'conflict')
+
+
+def test_builders_are_refused_every_people_and_token_change(api) -> None:  # noqa: ANN001
+    builder = add_user(api.server, name='bob', role=Role.builder)
+    bob_id = _me(api, builder)['user_id']
+    with api.server.client(builder) as bob:
+        assert_problem(bob.get('/api/users'), 403, 'forbidden')
+        assert_problem(bob.post('/api/users', json={'name': 'mallory', 'role': 'operator'}), 403, 'forbidden')
+        assert_problem(bob.post('/api/tokens', json={'user_id': bob_id, 'name': 'more'}), 403, 'forbidden')
+        assert bob.get('/api/teams').json() == [{'id': 'local', 'name': 'Local'}]  # their own teams: fine
+    assert [p['name'] for p in api.client.get('/api/users').json()] == ['bob', 'local']
+
+
+def test_another_teams_people_do_not_exist_for_an_operator(api) -> None:  # noqa: ANN001
+    engine = api.server.services.engine
+    ensure_team(engine, 'red', 'Red')
+    eve, _ = create_user(engine, name='eve', role=Role.operator, team_ids=['red'])
+    both, _ = create_user(engine, name='sam', role=Role.builder, team_ids=['red', 'local'])
+    people = {p['name']: p for p in api.client.get('/api/users').json()}
+    assert set(people) == {'local', 'sam'}
+    assert people['sam']['teams'] == ['local']  # sam's other team is not named to an outsider
+    for user_id in (eve.id, 'usr_missing'):
+        problem = assert_problem(
+            api.client.post('/api/tokens', json={'user_id': user_id, 'name': 'x'}), 404, 'not_found'
+        )
+        assert user_id in problem['detail']
+    refused = assert_problem(api.client.post('/api/users', json={'name': 'zed', 'team_id': 'red'}), 422, 'validation')
+    assert refused['field'] == 'team_id'
+    assert api.client.get('/api/teams').json() == [{'id': 'local', 'name': 'Local'}]
+
+
+@pytest.mark.parametrize(
+    ('body', 'field'),
+    [
+        ({'name': '   '}, 'name'),
+        ({'name': 'a\u202eb'}, 'name'),  # a bidi override would make the name read differently in lists
+        ({'name': 'x' * 201}, 'name'),
+        ({'name': 'ok', 'role': 'admin'}, 'role'),
+        ({'name': 'ok', 'token_name': ''}, 'token_name'),
+        ({'name': 'ok', 'extra': 1}, 'extra'),
+    ],
+)
+def test_a_bad_person_is_a_422_naming_its_field(api, body: dict, field: str) -> None:  # noqa: ANN001
+    problem = assert_problem(api.client.post('/api/users', json=body), 422, 'validation')
+    assert problem['errors'][0]['field'] == field
+    assert [p['name'] for p in api.client.get('/api/users').json()] == ['local']
+
+
+def test_a_name_already_in_the_team_is_a_conflict(api) -> None:  # noqa: ANN001
+    assert api.client.post('/api/users', json={'name': 'ann'}).status_code == 201
+    problem = assert_problem(api.client.post('/api/users', json={'name': 'ann', 'role': 'operator'}), 409, 'conflict')
+    assert problem['field'] == 'name'
+    assert [p['name'] for p in api.client.get('/api/users').json()] == ['ann', 'local']
+
+
+def test_an_operator_of_several_teams_chooses_the_team(api) -> None:  # noqa: ANN001
+    engine = api.server.services.engine
+    ensure_team(engine, 'red', 'Red')
+    _, token = create_user(engine, name='olga', role=Role.operator, team_ids=['local', 'red'])
+    with api.server.client(token) as olga:
+        assert olga.get('/api/teams').json() == [{'id': 'local', 'name': 'Local'}, {'id': 'red', 'name': 'Red'}]
+        problem = assert_problem(olga.post('/api/users', json={'name': 'pat'}), 422, 'validation')
+        assert problem['field'] == 'team_id'
+        added = olga.post('/api/users', json={'name': 'pat', 'team_id': 'red'})
+        assert added.status_code == 201, added.text
+        assert added.json()['person']['teams'] == ['red']
+    assert 'pat' not in {p['name'] for p in api.client.get('/api/users').json()}  # local's operator: not in red

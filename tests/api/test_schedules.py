@@ -1,0 +1,222 @@
+"""Schedules over HTTP and their firing, on every backend: CRUD with its validation, exactly one run per slot
+with two servers (also at once, also across a restart and a server that died mid-firing), the catch-up
+policies, and refusals recorded as skipped firings. The sweep takes `now`, so a test fires the slot it means
+without waiting for the clock (the servers' own sweeps are slowed down to stay out of the way)."""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime, timedelta
+
+import pytest
+from sqlalchemy import text
+
+from app.models import Role, as_utc
+from app.services.schedule_sweep import ScheduleSweep
+from tests.helpers.api import QUEUED, add_user, assert_problem, same_database, serving
+from tests.helpers.servers import api_server
+
+QUIET = dict(QUEUED, schedule_sweep_seconds=3600.0)  # the servers sweep once at start; the tests drive the rest
+MINUTELY = {
+    'name': 'every minute',
+    'cron': '* * * * *',
+    'branch': 'main',
+    'depth_level': 'shallow',
+    'target_framework': 'python',
+}
+
+
+def sweeper(server) -> ScheduleSweep:  # noqa: ANN001
+    services = server.services
+    return ScheduleSweep(
+        engine=services.engine, settings=services.settings, admitter=services.admitter, bus=services.bus
+    )
+
+
+def create(client, body: dict | None = None, project: str = 'proj') -> dict:  # noqa: ANN001
+    reply = client.post(f'/api/projects/{project}/schedules', json=body or MINUTELY)
+    assert reply.status_code == 201, reply.text
+    return reply.json()
+
+
+def firings(client, schedule: dict) -> list[dict]:  # noqa: ANN001
+    reply = client.get(f'/api/projects/{schedule["project_id"]}/schedules/{schedule["id"]}/firings')
+    assert reply.status_code == 200, reply.text
+    return reply.json()
+
+
+def scheduled_runs(server) -> list[tuple[str, str, str]]:  # noqa: ANN001
+    with server.services.engine.connect() as conn:
+        return conn.execute(text("SELECT id, user_id, idempotency_key FROM run WHERE kind = 'scheduled'")).all()
+
+
+def slot_of(schedule: dict) -> datetime:
+    return as_utc(schedule['next_fire_at'])
+
+
+def test_create_read_edit_pause_resume_delete(settings_factory, repo) -> None:  # noqa: ANN001
+    with serving(settings_factory(**QUIET), repo) as api:
+        nightly = create(api.client, {**MINUTELY, 'name': 'nightly', 'cron': '30 2 * * *', 'timezone': 'Europe/Berlin'})
+        assert (nightly['catch_up'], nightly['paused'], nightly['user_name']) == ('once', False, 'local')
+        first = slot_of(nightly)
+        assert len(nightly['upcoming']) == 3 and as_utc(nightly['upcoming'][0]) == first
+        assert (first.hour, first.minute) in ((1, 30), (0, 30))  # 02:30 in Berlin, in UTC (winter or summer)
+        assert [s['id'] for s in api.client.get('/api/projects/proj/schedules').json()] == [nightly['id']]
+        # the project card's next firing
+        assert api.client.get('/api/projects/proj').json()['next_schedule']['name'] == 'nightly'
+
+        path = f'/api/projects/proj/schedules/{nightly["id"]}'
+        edited = api.client.patch(path, json={'cron': '0 * * * *', 'branch': 'feature/a'}).json()
+        assert edited['cron'] == '0 * * * *' and edited['branch'] == 'feature/a'
+        assert slot_of(edited).minute == 0 and slot_of(edited) < first + timedelta(days=1)
+
+        paused = api.client.post(path + '/pause').json()
+        assert paused['paused'] is True and paused['next_fire_at'] is None and paused['upcoming'] == []
+        assert api.client.get('/api/projects/proj').json()['next_schedule'] is None
+        resumed = api.client.post(path + '/resume').json()
+        assert resumed['paused'] is False and resumed['next_fire_at'] is not None
+
+        assert api.client.delete(path).status_code == 204
+        assert_problem(api.client.get(path), 404, 'not_found')
+        actions = [e['action'] for e in api.client.get('/api/audit', params={'action': 'schedule'}).json()['items']]
+        assert actions == [
+            'schedule.deleted',
+            'schedule.resumed',
+            'schedule.paused',
+            'schedule.updated',
+            'schedule.created',
+        ]
+
+
+@pytest.mark.parametrize(
+    ('change', 'field'),
+    [
+        ({'cron': '61 * * * *'}, 'cron'),
+        ({'cron': 'every day'}, 'cron'),
+        ({'cron': '0 0 1 * 1'}, 'cron'),
+        ({'timezone': 'Mars/Olympus'}, 'timezone'),
+        ({'branch': 'no-such-branch'}, 'branch'),
+        ({'depth_level': 'abyssal'}, 'depth_level'),
+        ({'catch_up': 'twice'}, 'catch_up'),
+        ({'name': '   '}, 'name'),
+    ],
+)
+def test_bad_schedules_are_422_naming_the_field(api, change, field) -> None:  # noqa: ANN001
+    problem = assert_problem(
+        api.client.post('/api/projects/proj/schedules', json={**MINUTELY, **change}), 422, 'validation'
+    )
+    assert problem.get('field') == field or field in problem['detail'], problem
+    schedule = create(api.client)
+    edited = api.client.patch(f'/api/projects/proj/schedules/{schedule["id"]}', json=change)
+    assert_problem(edited, 422, 'validation')
+
+
+def test_only_operators_change_schedules_and_names_are_unique(api) -> None:  # noqa: ANN001
+    schedule = create(api.client)
+    assert_problem(api.client.post('/api/projects/proj/schedules', json=MINUTELY), 409, 'conflict')
+    builder = api.server.client(add_user(api.server, role=Role.builder))
+    assert builder.get('/api/projects/proj/schedules').status_code == 200  # the team reads them
+    assert_problem(builder.post('/api/projects/proj/schedules', json={**MINUTELY, 'name': 'b'}), 403, 'forbidden')
+    assert_problem(builder.post(f'/api/projects/proj/schedules/{schedule["id"]}/pause'), 403, 'forbidden')
+    stranger = api.server.client(add_user(api.server, team='other', role=Role.operator, name='eve'))
+    assert_problem(stranger.get(f'/api/projects/proj/schedules/{schedule["id"]}'), 404, 'not_found')
+
+
+def test_a_slot_fires_exactly_once_with_two_servers(settings_factory, repo) -> None:  # noqa: ANN001
+    settings = settings_factory(**QUIET)
+    with serving(settings, repo) as api, api_server(same_database(settings_factory, settings, **QUIET)) as second:
+        schedule = create(api.client)
+        slot = slot_of(schedule)
+        sweeps = [sweeper(api.server), sweeper(second)]
+        results: list = []
+        barrier = threading.Barrier(len(sweeps) * 2)
+
+        def sweep(one: ScheduleSweep) -> None:
+            barrier.wait()
+            results.extend(one.sweep(now=slot + timedelta(seconds=1)))
+
+        threads = [threading.Thread(target=sweep, args=(one,)) for one in sweeps * 2]  # twice each, all at once
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        runs = scheduled_runs(api.server)
+        assert len(runs) == 1, runs
+        run_id, user_id, key = runs[0]
+        assert key == f'schedule:{schedule["id"]}:{slot:%Y-%m-%dT%H:%M:%SZ}'
+        assert [(r.state, r.run_id) for r in results] == [('admitted', run_id)]
+        history = firings(api.client, schedule)
+        assert [(f['state'], f['run_id'], f['run_status'], f['late']) for f in history] == [
+            ('admitted', run_id, 'queued', False)
+        ]
+        run = api.client.get(f'/api/runs/{run_id}').json()
+        assert (run['kind'], run['user_name'], run['branch_name']) == ('scheduled', 'local', 'main')
+        # the same slot again, later, on either server: nothing new
+        for one in sweeps:
+            assert one.sweep(now=slot + timedelta(seconds=30)) == []
+        assert len(scheduled_runs(api.server)) == 1
+
+
+def test_a_refused_firing_is_skipped_with_the_reason(api) -> None:  # noqa: ANN001
+    schedule = create(api.client)
+    slot = slot_of(schedule)
+    sweep = sweeper(api.server)
+    [first] = sweep.sweep(now=slot + timedelta(seconds=1))
+    assert first.state == 'admitted'
+    # the first run still holds the branch (runs stay queued here): the next slot is refused by the PR lock
+    [second] = sweep.sweep(now=slot + timedelta(minutes=1, seconds=1))
+    assert (second.state, second.reason) == ('skipped', 'pr_lock')
+    newest = firings(api.client, schedule)[0]
+    assert newest['state'] == 'skipped' and newest['reason'] == 'pr_lock' and first.run_id in newest['detail']
+    assert len(scheduled_runs(api.server)) == 1
+
+
+def test_each_slot_once_across_a_restart_and_a_server_that_died_mid_firing(settings_factory, repo) -> None:  # noqa: ANN001
+    settings = settings_factory(**QUIET)
+    with serving(settings, repo) as api:
+        schedule = create(api.client)
+        slot = slot_of(schedule)
+        [fired] = sweeper(api.server).sweep(now=slot + timedelta(seconds=1))
+        api.client.post(f'/api/runs/{fired.run_id}/stop')  # frees the branch for the next slot
+        # the next slot is claimed, then the server dies before it admits the run
+        dying = sweeper(api.server)
+        dying.fire = lambda schedule_id, slot: None  # type: ignore[method-assign]
+        dying.sweep(now=slot + timedelta(minutes=1, seconds=1))
+    with api_server(same_database(settings_factory, settings, **QUIET)) as restarted, restarted.client() as client:
+        assert [f['state'] for f in firings(client, schedule)] == ['pending', 'admitted']
+        later = sweeper(restarted)
+        assert later.sweep(now=slot + timedelta(minutes=1, seconds=5)) == []  # both slots were claimed already
+        # once the pending firing is stale, the restarted server takes it over and admits its run, once
+        [retaken] = later.sweep(now=slot + timedelta(minutes=1, seconds=40))
+        assert retaken.state == 'admitted'
+        assert later.sweep(now=slot + timedelta(minutes=1, seconds=50)) == []
+        assert [f['state'] for f in firings(client, schedule)] == ['admitted', 'admitted']
+        assert len(scheduled_runs(restarted)) == 2
+        # the dead server's own attempt, had it come back, replays the same run (the slot's key)
+        again = later.fire(schedule['id'], slot + timedelta(minutes=1))
+        assert again.run_id == retaken.run_id and len(scheduled_runs(restarted)) == 2
+
+
+@pytest.mark.parametrize('catch_up', ['once', 'skip'])
+def test_slots_missed_while_every_server_was_down(settings_factory, repo, catch_up) -> None:  # noqa: ANN001
+    settings = settings_factory(**QUIET, schedule_grace_seconds=10.0)
+    with serving(settings, repo) as api:
+        schedule = create(api.client, {**MINUTELY, 'catch_up': catch_up})
+        slot = slot_of(schedule)
+        # no server ran for five minutes and a half; the first sweep after the start
+        fired = sweeper(api.server).sweep(now=slot + timedelta(minutes=5, seconds=30))
+        history = firings(api.client, schedule)
+        runs = scheduled_runs(api.server)
+        if catch_up == 'once':  # one run, for the latest missed slot, marked late
+            assert [(f['state'], f['late']) for f in history] == [('admitted', True), ('missed', False)]
+            assert as_utc(history[0]['slot']) == slot + timedelta(minutes=5) and len(runs) == 1
+            assert 'catch-up: once' in history[1]['detail']
+        else:  # none
+            assert [f['state'] for f in history] == ['missed'] and runs == []
+            assert 'catch-up: skip' in history[0]['detail']
+        assert as_utc(history[-1]['slot']) == slot
+        assert [f.state for f in fired] == (['missed', 'admitted'] if catch_up == 'once' else ['missed'])
+        # the schedule goes on from the next slot after now
+        assert slot_of(api.client.get(f'/api/projects/proj/schedules/{schedule["id"]}').json()) == slot + timedelta(
+            minutes=6
+        )

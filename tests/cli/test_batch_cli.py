@@ -1,0 +1,128 @@
+"""`runboard runs trigger --matrix ...` and `runboard runs batch`: the matrix options, the per-child answer and
+its exit code (0 all admitted, 3 some refused), a resend with --key completing only the missing children."""
+
+from __future__ import annotations
+
+import pytest
+import typer
+from sqlalchemy import text
+
+from app.cli.batch import parse_matrix, wait_for
+from app.cli.policy import Exit, exit_code_for_batch
+from tests.helpers.cli import served
+
+MATRIX = ('runs', 'trigger', '--project', 'proj', '--branch', 'main')
+AXES = ('--matrix', 'depth=shallow,deep', '--matrix', 'framework=python,node')
+
+
+@pytest.mark.parametrize(
+    ('options', 'depth', 'framework', 'matrix'),
+    [
+        (['depth=shallow,deep', 'framework=python,node'], None, None, (['shallow', 'deep'], ['python', 'node'])),
+        (['depth=shallow, deep '], None, 'go', (['shallow', 'deep'], ['go'])),  # the other axis: one value
+        (['Framework=python'], 'deep', None, (['deep'], ['python'])),
+        (['depth_level=a', 'target_framework=b,c'], None, None, (['a'], ['b', 'c'])),
+    ],
+)
+def test_parse_matrix(options, depth, framework, matrix) -> None:  # noqa: ANN001
+    parsed = parse_matrix(options, depth=depth, framework=framework)
+    assert (parsed['depth_level'], parsed['target_framework']) == matrix
+
+
+@pytest.mark.parametrize(
+    ('options', 'depth', 'framework', 'says'),
+    [
+        (['colour=red'], None, 'go', 'depth=V1,V2'),
+        (['depth'], None, 'go', 'depth=V1,V2'),
+        (['depth=a', 'depth=b'], None, 'go', 'given twice'),
+        (['depth=,'], None, 'go', 'lists no value'),
+        (['depth=a'], 'b', 'go', 'not both'),
+        (['depth=a'], None, None, '--framework'),
+    ],
+)
+def test_parse_matrix_refuses_what_it_cannot_read(options, depth, framework, says) -> None:  # noqa: ANN001
+    with pytest.raises(typer.BadParameter, match=says):
+        parse_matrix(options, depth=depth, framework=framework)
+
+
+def child(outcome: str, error: str | None = None, retry_after: int | None = None) -> dict:
+    problem = {'error': error, 'retry_after': retry_after} if error else None
+    return {'outcome': outcome, 'problem': problem}
+
+
+@pytest.mark.parametrize(
+    ('children', 'seconds'),
+    [
+        ([child('admitted')], None),
+        ([child('admitted'), child('refused', 'rate_limited', 4), child('refused', 'rate_limited', 2)], 4),
+        ([child('refused', 'rate_limited', 3), child('refused', 'pr_lock')], None),  # waiting cannot help a lock
+    ],
+)
+def test_wait_for(children, seconds) -> None:  # noqa: ANN001
+    assert wait_for({'children': children}) == seconds
+
+
+@pytest.mark.parametrize(
+    ('summary', 'code'),
+    [
+        ({'total': 4, 'admitted': 4, 'refused': 0, 'pending': 0}, Exit.OK),
+        ({'total': 4, 'admitted': 3, 'refused': 1, 'pending': 0}, Exit.REFUSED),
+        ({'total': 4, 'admitted': 0, 'refused': 4, 'pending': 0}, Exit.REFUSED),
+        ({'total': 4, 'admitted': 2, 'refused': 0, 'pending': 2}, Exit.REFUSED),
+    ],
+)
+def test_exit_code_for_batch(summary, code) -> None:  # noqa: ANN001
+    assert exit_code_for_batch(summary) == code
+
+
+def test_matrix_trigger_answers_per_child_and_a_resend_with_the_key_completes_it(
+    settings_factory, repo_factory
+) -> None:  # noqa: ANN001
+    with served(settings_factory, repo_factory, global_run_cap=0, rate_limit_runs=3, rate_limit_window_seconds=2) as (
+        server,
+        cli,
+    ):
+        with server.client() as client:
+            assert client.patch('/api/projects/proj', json={'max_concurrent_runs': 10}).status_code == 200
+        first = cli(*MATRIX, *AXES, '--key', 'ci-matrix')
+        assert first.code == Exit.REFUSED, first.stdout + first.stderr
+        assert '4 runs (best_effort): 3 admitted, 1 refused' in first.stdout
+        assert 'rate_limited' in first.stdout and 'run the same command with --key ci-matrix' in first.stdout
+
+        waited = cli(*MATRIX, *AXES, '--key', 'ci-matrix', '--wait', '--json')  # waits out the window, same key
+        assert waited.code == Exit.OK, waited.stdout + waited.stderr
+        batch = waited.json()
+        assert batch['status'] == 'admitted' and [c['replayed'] for c in batch['children']] == [True] * 3 + [False]
+        with server.services.engine.connect() as conn:
+            made = conn.execute(text('SELECT count(*) FROM run WHERE batch_id = :b'), {'b': batch['id']}).scalar()
+        assert made == 4
+
+        shown = cli('runs', 'batch', batch['id'])
+        assert shown.code == 0 and 'Runs: 4 queued.' in shown.stdout
+        for item in batch['children']:
+            assert item['run']['id'] in shown.stdout
+
+
+def test_all_or_nothing_and_the_options_a_matrix_cannot_take(settings_factory, repo_factory) -> None:  # noqa: ANN001
+    with served(settings_factory, repo_factory, global_run_cap=0, rate_limit_runs=1000) as (server, cli):
+        refused = cli(*MATRIX, *AXES, '--all-or-nothing', '--json')  # max_concurrent_runs 2: four do not fit
+        assert refused.code == Exit.REFUSED
+        errors = [c['problem']['error'] for c in refused.json()['children']]
+        assert errors == ['sibling_refused', 'sibling_refused', 'concurrency_limit', 'concurrency_limit']
+        with server.services.engine.connect() as conn:
+            assert conn.execute(text('SELECT count(*) FROM run')).scalar() == 0
+
+        one = cli(*MATRIX, '--matrix', 'framework=python,node', '--depth', 'deep', '--all-or-nothing', '--json')
+        assert one.code == Exit.OK and one.json()['summary']['admitted'] == 2
+
+        assert cli(*MATRIX, *AXES, '--follow').code == Exit.USAGE
+        assert cli(*MATRIX, *AXES, '--in', '10m').code == Exit.USAGE
+        assert cli(*MATRIX, '--matrix', 'colour=red', '--framework', 'go').code == Exit.USAGE
+        assert cli(*MATRIX, '--all-or-nothing', '--depth', 'deep', '--framework', 'go').code == Exit.USAGE
+        missing = cli(*MATRIX, '--depth', 'deep')
+        assert missing.code == Exit.USAGE and '--framework' in missing.stderr
+        bad = cli(*MATRIX, '--matrix', 'depth=huge', '--framework', 'go')
+        assert (
+            bad.code == Exit.USAGE and 'matrix.depth_level' not in bad.stdout and "'huge' is not allowed" in bad.stderr
+        )
+        assert cli('runs', 'batch', 'bat_nothing').code == Exit.NOT_FOUND

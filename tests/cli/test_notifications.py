@@ -1,0 +1,70 @@
+"""`runboard notifications`: an operator adds a webhook (its secret printed once), lists it, tests it, reads the
+delivery log of a failed run, redelivers, switches it off and removes it; builders get exit code 4 on changes."""
+
+from __future__ import annotations
+
+import time
+
+from app.models import Role
+from app.services.notify_signature import verify
+from tests.helpers.api import add_user
+from tests.helpers.cli import run_cli, served
+from tests.helpers.webhooks import receiver
+
+FAST = dict(notification_backoff_seconds=[0.3], notification_poll_seconds=0.2, notification_max_attempts=2)
+
+
+def test_the_whole_round_from_the_command_line(settings_factory, repo_factory) -> None:  # noqa: ANN001
+    with receiver(500) as rx, served(settings_factory, repo_factory, **FAST) as (server, cli):
+        added = cli('notifications', 'add', 'proj', rx.url, '--event', 'run.failed', '--name', 'ops', '--json')
+        assert added.code == 0, added.stderr
+        rule = added.json()
+        assert rule['secret'].startswith('whsec_') and rule['events'] == ['run.failed']
+        shown = cli('notifications', 'add', 'proj', rx.url + '/2', '--format', 'slack', '--event', 'run.succeeded')
+        assert shown.code == 0 and 'Signing secret (shown only now): whsec_' in shown.stdout
+
+        listed = cli('notifications', 'list', 'proj')
+        assert listed.code == 0 and rule['id'] in listed.stdout and 'whsec_' not in listed.stdout
+
+        # the ping meets a 500: the command exits 1 and says it is retried
+        tested = cli('notifications', 'test', 'proj', rule['id'])
+        assert tested.code == 1, tested.stdout
+        assert 'ping' in tested.stdout and 'retrying' in tested.stdout
+
+        failed = cli('runs', 'trigger', '-p', 'proj', '-b', 'main', '-d', 'deep', '-f', 'python', '--follow')
+        assert failed.code == 1
+        deadline = time.monotonic() + 30
+        while True:  # both delivered (the ping on its retry)
+            log = cli('notifications', 'deliveries', 'proj', '--json')
+            assert log.code == 0
+            events = {item['event_type']: item for item in log.json()['items']}
+            if set(events) == {'run.failed', 'ping'} and all(e['status'] == 'delivered' for e in events.values()):
+                break
+            assert time.monotonic() < deadline, events
+            time.sleep(0.1)
+        request = rx.of_event('run.failed')[-1]
+        assert verify(rule['secret'], request.headers['x-runboard-signature'], request.body, now=time.time())
+        assert [a['status_code'] for a in events['ping']['attempt_log']] == [500, 200]
+        assert [a['status_code'] for a in events['run.failed']['attempt_log']] == [200]
+        table = cli('notifications', 'deliveries', 'proj', '--status', 'delivered')
+        assert table.code == 0 and events['ping']['id'] in table.stdout and 'HTTP 500' in table.stdout
+
+        again = cli('notifications', 'redeliver', events['run.failed']['id'])
+        assert again.code == 0 and 'delivered (HTTP 200) after 2 attempts' in again.stdout
+        assert rx.of_event('run.failed')[-1].headers['x-runboard-delivery'] == events['run.failed']['id']
+
+        assert cli('notifications', 'disable', 'proj', rule['id']).stdout.strip() == f'{rule["id"]} is off.'
+        builder = add_user(server, role=Role.builder, name='bob')
+        assert run_cli(server.base_url, builder, 'notifications', 'list', 'proj').code == 0
+        assert run_cli(server.base_url, builder, 'notifications', 'remove', 'proj', rule['id']).code == 4
+        assert run_cli(server.base_url, builder, 'notifications', 'redeliver', events['ping']['id']).code == 4
+        removed = cli('notifications', 'remove', 'proj', rule['id'])
+        assert removed.code == 0 and rule['id'] in removed.stdout
+        assert cli('notifications', 'remove', 'proj', rule['id']).code == 4
+
+
+def test_bad_input_is_a_usage_error(settings_factory, repo_factory) -> None:  # noqa: ANN001
+    with served(settings_factory, repo_factory) as (_server, cli):
+        refused = cli('notifications', 'add', 'proj', 'ftp://example.com/x')
+        assert refused.code == 2 and 'http:// or https://' in refused.stderr
+        assert cli('notifications', 'deliveries', 'proj', '--status', 'lost').code == 2

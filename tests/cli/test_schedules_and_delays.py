@@ -1,0 +1,109 @@
+"""The CLI against a running server (both backends): `runboard schedules ...`, `runs trigger --at / --in /
+--ttl`, cancelling a delayed run, and `projects edit --queued-ttl`."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from app.cli.when import at_time
+from app.services.schedule_sweep import ScheduleSweep
+from tests.helpers.cli import served
+
+TRIGGER = ('runs', 'trigger', '--project', 'proj', '--framework', 'python', '--depth', 'shallow')
+ADD = ('schedules', 'add', '-p', 'proj', '--branch', 'main', '--depth', 'shallow', '--framework', 'python')
+
+
+def test_schedules_add_list_edit_pause_resume_history_remove(settings_factory, repo_factory) -> None:  # noqa: ANN001
+    with served(settings_factory, repo_factory, global_run_cap=0, schedule_sweep_seconds=3600.0) as (server, cli):
+        added = cli(*ADD, '--name', 'nightly', '--cron', '30 2 * * 1-5', '--tz', 'Europe/Berlin', '--json')
+        assert added.code == 0, added.stderr
+        schedule = added.json()
+        assert (schedule['cron'], schedule['timezone'], schedule['catch_up']) == (
+            '30 2 * * 1-5',
+            'Europe/Berlin',
+            'once',
+        )
+        sid = schedule['id']
+
+        listed = cli('schedules', 'list', '-p', 'proj')
+        assert listed.code == 0 and sid in listed.stdout and 'nightly' in listed.stdout and 'none yet' in listed.stdout
+
+        bad = cli(*ADD, '--name', 'broken', '--cron', '61 * * * *')
+        assert bad.code == 2 and 'cron' in bad.stderr  # a 422 is a usage error
+        bad_zone = cli(*ADD, '--name', 'broken', '--cron', '@daily', '--tz', 'Mars/Olympus')
+        assert bad_zone.code == 2 and 'timezone' in bad_zone.stderr
+
+        edited = cli('schedules', 'edit', sid, '-p', 'proj', '--cron', '* * * * *', '--catch-up', 'skip')
+        assert edited.code == 0 and 'changed' in edited.stdout, edited.stderr
+        paused = cli('schedules', 'pause', sid, '-p', 'proj')
+        assert paused.code == 0 and 'paused' in paused.stdout
+        resumed = cli('schedules', 'resume', sid, '-p', 'proj', '--json')
+        assert resumed.code == 0 and resumed.json()['paused'] is False
+
+        services = server.services
+        sweep = ScheduleSweep(
+            engine=services.engine, settings=services.settings, admitter=services.admitter, bus=services.bus
+        )
+        slot = datetime.fromisoformat(resumed.json()['next_fire_at'])
+        [fired] = sweep.sweep(now=slot + timedelta(seconds=1))
+        history = cli('schedules', 'history', sid, '-p', 'proj')
+        assert history.code == 0 and f'admitted {fired.run_id} (queued)' in history.stdout, history.stdout
+        scheduled = cli('runs', 'list', '--kind', 'scheduled', '--json')
+        assert [r['id'] for r in scheduled.json()['items']] == [fired.run_id]
+
+        removed = cli('schedules', 'remove', sid, '-p', 'proj')
+        assert removed.code == 0 and 'removed' in removed.stdout
+        gone = cli('schedules', 'history', sid, '-p', 'proj')
+        assert gone.code == 4 and 'not found' in gone.stderr
+
+
+def test_trigger_later_shows_the_delay_and_stop_cancels_it(settings_factory, repo_factory) -> None:  # noqa: ANN001
+    with served(settings_factory, repo_factory, global_run_cap=0) as (server, cli):
+        later = cli(*TRIGGER, '--branch', 'main', '--in', '2h', '--ttl', '30m')
+        assert later.code == 0, later.stderr
+        assert 'delayed' in later.stdout and 'It runs at ' in later.stdout and 'runboard runs stop' in later.stdout
+        at = (datetime.now(UTC) + timedelta(hours=3)).isoformat()
+        shown = cli(*TRIGGER, '--branch', 'feature/x', '--at', at, '--json')
+        run = shown.json()
+        assert run['status'] == 'delayed' and datetime.fromisoformat(run['run_at']) == datetime.fromisoformat(at)
+        details = cli('runs', 'show', run['id'])
+        assert 'Runs at' in details.stdout and 'delayed' in details.stdout
+        listed = cli('runs', 'list', '--status', 'delayed', '--json')
+        assert len(listed.json()['items']) == 2
+        cancelled = cli('runs', 'stop', run['id'])
+        assert cancelled.code == 0 and 'stopped' in cancelled.stdout, cancelled.stdout
+        both = cli(*TRIGGER, '--branch', 'main', '--at', '14:30', '--in', '10m')
+        assert both.code == 2 and '--at or --in' in both.stderr
+        nonsense = cli(*TRIGGER, '--branch', 'main', '--in', 'soon')
+        assert nonsense.code == 2 and 'run_in' in nonsense.stderr
+
+
+def test_projects_edit_sets_and_clears_the_queued_ttl(settings_factory, repo_factory) -> None:  # noqa: ANN001
+    with served(settings_factory, repo_factory, global_run_cap=0) as (server, cli):
+        assert cli('projects', 'edit', 'proj', '--queued-ttl', '600').code == 0
+        queued = cli(*TRIGGER, '--branch', 'main', '--json').json()
+        assert queued['ttl_seconds'] == 600 and queued['expires_at']
+        assert 'Expires' in cli('runs', 'show', queued['id']).stdout
+        assert cli('projects', 'edit', 'proj', '--no-queued-ttl').code == 0
+        assert cli('projects', 'show', 'proj', '--json').json()['queued_ttl_seconds'] is None
+
+
+NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC).astimezone(UTC)
+
+
+@pytest.mark.parametrize(
+    ('text', 'moment'),
+    [
+        ('14:30', '2026-11-23T14:30:00+00:00'),  # the next 14:30: today
+        ('11:00', '2026-11-24T11:00:00+00:00'),  # already past today: tomorrow
+        ('2026-11-25 09:15', '2026-11-25T09:15:00+00:00'),  # no offset: the terminal's zone
+        ('2026-11-25T09:15:00+01:00', '2026-11-25T09:15:00+01:00'),
+        ('2026-11-25T09:15:00Z', '2026-11-25T09:15:00+00:00'),
+        ('tomorrow', None),
+        ('25:00', None),
+    ],
+)
+def test_at_time(text, moment) -> None:  # noqa: ANN001
+    assert at_time(text, NOW) == moment

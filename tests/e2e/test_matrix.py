@@ -1,0 +1,124 @@
+"""Matrix batches in real Chromium: the Run form's Matrix toggle makes a 2x2 batch and its page shows the four
+cells following their runs live; a refused cell says why, and "Send again" admits it without repeating the rest."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from tests.helpers.e2e import Stack, screenshot, stack
+from tests.helpers.repos import make_repo
+
+pytestmark = pytest.mark.e2e
+
+PIPELINE = """#!/bin/sh
+echo "building for $RUNBOARD_TARGET_FRAMEWORK at $RUNBOARD_DEPTH_LEVEL"
+sleep 3
+if [ "$RUNBOARD_DEPTH_LEVEL" = deep ] && [ "$RUNBOARD_TARGET_FRAMEWORK" = node ]; then echo "broke"; exit 1; fi
+echo "ok"
+"""
+BRANCHES = {'main': {'run.sh': PIPELINE}}
+ENDED = re.compile('^(succeeded|failed)$')
+
+
+@pytest.fixture(scope='module')
+def env(tmp_path_factory: pytest.TempPathFactory) -> Stack:
+    base = tmp_path_factory.mktemp('matrix')
+    with stack(base, BRANCHES, RUNBOARD_RATE_LIMIT_RUNS='1000') as s:
+        s.create_project('alpha', max_concurrent_runs=10)
+        s.create_project('small', max_concurrent_runs=3, repository=str(make_repo(base / 'repo2', BRANCHES)))
+        yield s
+
+
+def pick(page: Page, select: str, option: str) -> None:
+    """Add `option` to a multi-select."""
+    page.get_by_test_id(select).click()
+    page.get_by_role('option', name=option, exact=True).click()
+    page.keyboard.press('Escape')
+    expect(page.get_by_role('option')).to_have_count(0)  # the menu has closed
+
+
+def cell_status(page: Page, cell: str):  # noqa: ANN201
+    return page.locator(f'[data-cell="{cell}"] [data-status]')
+
+
+def test_the_matrix_toggle_makes_a_2x2_batch_whose_page_follows_four_cells_live(page: Page, env: Stack) -> None:
+    page.goto(f'{env.ui_url}/projects/alpha')
+    expect(page.get_by_test_id('run')).to_be_enabled()
+    page.get_by_test_id('matrix-toggle').click()
+    expect(page.get_by_test_id('matrix-depths')).to_be_visible()
+    expect(page.get_by_test_id('depth')).to_be_hidden()  # the single selects step aside
+    pick(page, 'matrix-depths', 'deep')
+    pick(page, 'matrix-frameworks', 'node')
+    expect(page.get_by_test_id('matrix-count')).to_have_text('2 × 2 = 4 runs')
+    expect(page.get_by_test_id('run')).to_contain_text('Run 4')
+    screenshot(page, 'run-form-matrix.png')
+    page.get_by_test_id('run').click()
+    page.wait_for_url(re.compile(r'/batches/bat_'))
+    batch_id = page.url.rsplit('/', 1)[1]
+
+    sent = env.proxy.requests('POST', '/api/runs/batch')
+    assert len(sent) == 1 and sent[0].headers.get('idempotency-key')
+    page.evaluate('window.rbSamePage = true')  # gone if the page reloads: the cells must change in place
+    expect(page.get_by_test_id('cell')).to_have_count(4)
+    expect(page.get_by_test_id('batch-summary')).to_contain_text('4 runs · 4 admitted')
+    expect(cell_status(page, 'shallow/python')).to_have_attribute('data-status', re.compile('^(queued|running)$'))
+    for cell, outcome in (
+        ('shallow/python', 'succeeded'),
+        ('shallow/node', 'succeeded'),
+        ('deep/python', 'succeeded'),
+        ('deep/node', 'failed'),
+    ):
+        expect(cell_status(page, cell)).to_have_attribute('data-status', outcome, timeout=40_000)
+    expect(page.get_by_test_id('batch-summary')).to_contain_text('1 failed, 3 succeeded')
+    assert page.evaluate('window.rbSamePage') is True
+
+    with env.api() as api:
+        batch = api.get(f'/api/runs/batch/{batch_id}').json()
+    assert batch['status'] == 'admitted' and len({c['run']['id'] for c in batch['children']}) == 4
+    page.locator('[data-cell="deep/node"]').click()  # a cell opens its run
+    page.wait_for_url(re.compile(r'/runs/run_'))
+    expect(page.get_by_test_id('batch-link')).to_have_text(batch_id)
+
+
+def test_a_refused_cell_says_why_and_send_again_admits_only_it(browser: Browser, page: Page, env: Stack) -> None:
+    with env.api() as api:
+        body = {
+            'project_id': 'small',
+            'branch': 'main',
+            'matrix': {'depth_level': ['shallow', 'deep'], 'target_framework': ['python', 'node']},
+        }
+        first = api.post('/api/runs/batch', json=body, headers={'Idempotency-Key': 'e2e-small'}).json()
+    assert first['summary'] == {'total': 4, 'admitted': 3, 'refused': 1, 'pending': 0}
+    admitted = {c['run']['id'] for c in first['children'] if c['run']}
+
+    page.goto(f'{env.ui_url}/batches/{first["id"]}')
+    refused = page.locator('[data-cell="deep/node"]')
+    expect(refused).to_have_attribute('data-outcome', 'refused')
+    expect(refused.locator('[data-field=reason]')).to_contain_text('concurrency_limit: This repository is at maximum')
+    expect(page.get_by_test_id('mode')).to_have_text('best effort')
+    expect(cell_status(page, 'deep/python')).to_have_attribute('data-status', 'running', timeout=20_000)
+    screenshot(page, 'matrix-batch.png')
+    dark = browser.new_context(viewport={'width': 1200, 'height': 900}, color_scheme='dark')
+    try:
+        dark_page = dark.new_page()
+        dark_page.goto(f'{env.ui_url}/batches/{first["id"]}')
+        expect(dark_page.locator('[data-cell="deep/node"] [data-field=reason]')).to_be_visible()
+        assert dark_page.evaluate("document.body.classList.contains('body--dark')")
+        screenshot(dark_page, 'matrix-batch-dark.png')
+    finally:
+        dark.close()
+
+    for cell in ('shallow/python', 'shallow/node', 'deep/python'):  # the three end, freeing their slots
+        expect(cell_status(page, cell)).to_have_attribute('data-status', ENDED, timeout=40_000)
+    page.get_by_test_id('resend').click()
+    expect(refused).to_have_attribute('data-outcome', 'admitted')
+    expect(cell_status(page, 'deep/node')).to_have_attribute('data-status', 'failed', timeout=40_000)
+    expect(page.get_by_test_id('resend')).to_have_count(0)  # nothing missing any more
+    with env.api() as api:
+        now = api.get(f'/api/runs/batch/{first["id"]}').json()
+        runs = api.get('/api/runs', params={'project': 'small', 'limit': 100}).json()['items']
+    assert now['status'] == 'admitted' and admitted < {c['run']['id'] for c in now['children']}
+    assert len(runs) == 4  # the three admitted first were not made again

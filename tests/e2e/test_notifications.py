@@ -1,0 +1,89 @@
+"""Notifications in Chromium: an operator adds a webhook on the project's Notifications page and sees its signing
+secret once (Copy puts it on the clipboard; closing the dialog removes it from the page); switches on browser
+notifications; a failing run of theirs shows a signed delivery in the log and a browser notification;
+Redeliver sends the same delivery again."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from app.services.notify_signature import verify
+from tests.helpers.e2e import BRANCHES, screenshot, stack
+from tests.helpers.webhooks import receiver
+
+pytestmark = pytest.mark.e2e
+
+# the browser's Notification, recorded (Chromium shows nothing headless); permission is asked and granted
+FAKE_NOTIFICATION = """
+window.__notes = [];
+class FakeNotification {
+  constructor(title, options) { window.__notes.push({title, ...(options || {})}); }
+  static get permission() { return localStorage.getItem('fake.permission') || 'default'; }
+  static requestPermission() { localStorage.setItem('fake.permission', 'granted'); return Promise.resolve('granted'); }
+}
+window.Notification = FakeNotification;
+"""
+
+
+def test_an_operator_adds_a_webhook_and_a_failing_run_is_delivered_and_redelivered(tmp_path, page: Page) -> None:  # noqa: ANN001
+    branches = {**BRANCHES, 'fix/broken': {'run.sh': 'echo "tests: 1 failed"\nexit 2\n'}}
+    settings = dict(RUNBOARD_NOTIFICATION_BACKOFF_SECONDS='[0.5]', RUNBOARD_NOTIFICATION_POLL_SECONDS='0.3')
+    with receiver() as rx, stack(tmp_path, branches, **settings) as env:
+        env.create_project('alpha')
+        page.add_init_script(FAKE_NOTIFICATION)
+        page.goto(f'{env.ui_url}/projects/alpha')
+        page.get_by_test_id('project-notifications-link').click()
+        page.wait_for_url(re.compile(r'/projects/alpha/notifications$'))
+        expect(page).to_have_title('Alpha · Notifications · Runboard')
+        expect(page.get_by_test_id('rules')).to_contain_text('No webhooks yet.')
+
+        # browser notifications for my runs: the browser asks, the answer is yes
+        page.get_by_test_id('browser-notify').click()
+        expect(page.get_by_text('On: a notification appears when one of your runs ends')).to_be_visible()
+
+        page.get_by_test_id('add-rule').click()
+        page.get_by_test_id('rule-url').fill(rx.url)
+        page.get_by_test_id('rule-name').fill('CI alerts')
+        page.get_by_test_id('rule-add').click()
+        dialog = page.get_by_test_id('secret-once')
+        expect(dialog).to_be_visible(timeout=15_000)  # the rule is created (secret encrypted) first
+        secret = page.get_by_test_id('secret-value').input_value()
+        assert secret.startswith('whsec_')
+        page.get_by_test_id('copy-secret').click()
+        assert page.evaluate('navigator.clipboard.readText()') == secret
+        page.get_by_test_id('secret-done').click()
+        expect(dialog).to_be_hidden()
+        rule = page.locator('[data-testid=rules] [data-rule]')
+        expect(rule).to_have_count(1)
+        expect(rule).to_contain_text('CI alerts')
+        expect(rule).to_contain_text('Run failed, Run timed out, Run crashed')
+        assert secret not in page.content()  # shown once: gone from the page
+
+        run = env.trigger('alpha', 'fix/broken').json()
+        delivered = page.locator('[data-testid=deliveries] [data-status=delivered]')
+        expect(delivered).to_have_count(1, timeout=30_000)
+        expect(delivered).to_contain_text('Run failed')
+        expect(delivered).to_contain_text(run['id'])
+        expect(delivered.locator('[data-attempt="1"]')).to_contain_text('HTTP 200')
+        [request] = rx.wait_for(1)
+        assert verify(secret, request.headers['x-runboard-signature'], request.body, now=time.time())
+        assert json.loads(request.body)['run']['id'] == run['id']
+
+        page.wait_for_function('window.__notes.length > 0', timeout=15_000)
+        [note] = page.evaluate('window.__notes')
+        assert note['title'] == 'Run failed (exit code 2)' and note['tag'] == f'runboard-{run["id"]}'
+        assert 'alpha · fix/broken' in note['body']
+        expect(page.get_by_text('Signing secret copied to the clipboard.')).to_be_hidden()
+        screenshot(page, 'notifications.png')
+
+        delivered.get_by_test_id('redeliver').click()
+        expect(delivered.locator('[data-attempt="2"]')).to_contain_text('redelivered', timeout=15_000)
+        expect(delivered.locator('[data-field=state]')).to_contain_text('after 2 attempts')
+        again = rx.wait_for(2)[1]
+        assert again.headers['x-runboard-delivery'] == request.headers['x-runboard-delivery']
+        assert again.body == request.body

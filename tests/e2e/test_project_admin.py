@@ -1,0 +1,224 @@
+"""Projects, people and tokens in the UI, in real Chromium, on a server where each browser signs in with its own
+token: an operator creates a project (after the server refused a bad id, beside the id box), changes its
+limits, cannot delete it while a run is active (said in words) and then can; a builder sees the settings
+read-only and no New project; an operator adds a person and creates a token that is shown once, works, is
+revoked in the UI and is refused from then on."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import Locator, Page, expect
+
+from tests.helpers.e2e import screenshot
+from tests.helpers.repos import make_repo
+from tests.helpers.servers import app_process
+
+pytestmark = pytest.mark.e2e
+
+SLOW = {'main': {'run.sh': 'echo start\nsleep 60\n'}, 'quick': {'run.sh': 'echo done\n'}}
+
+
+class Server:
+    def __init__(self, url: str, operator: str, repo: Path) -> None:
+        self.url, self.operator, self.repo = url, operator, repo
+
+    def api(self, token: str | None = None) -> httpx.Client:
+        return httpx.Client(
+            base_url=self.url, headers={'Authorization': f'Bearer {token or self.operator}'}, timeout=30
+        )
+
+    def add_person(self, name: str, role: str) -> str:
+        with self.api() as api:
+            reply = api.post('/api/users', json={'name': name, 'role': role})
+        assert reply.status_code == 201, reply.text
+        return reply.json()['token']['token']
+
+
+@pytest.fixture(scope='module')
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    base = tmp_path_factory.mktemp('project-admin')
+    repo = make_repo(base / 'repo', SLOW)
+    env = {'RUNBOARD_DEMO': 'false', 'RUNBOARD_UI_SIGN_IN': 'true', 'RUNBOARD_HEARTBEAT_SECONDS': '1'}
+    with app_process(base / 'data', env=env) as app:
+        token = json.loads((base / 'data' / 'credentials.json').read_text())['token']
+        yield Server(app['url'], token, repo)
+
+
+def sign_in(page: Page, server: Server, token: str) -> None:
+    page.goto(server.url + '/login')
+    page.locator('[data-testid=token-input] input, input[type=password]').first.fill(token)
+    page.get_by_role('button', name='Sign in').click()
+    page.wait_for_url(server.url + '/')
+
+
+def field_error(page: Page, key: str) -> Locator:
+    """The error Quasar shows under the box whose input is data-testid=field-<key> (its hint otherwise)."""
+    return page.locator('label.q-field', has=page.get_by_test_id(f'field-{key}')).locator('[role=alert]')
+
+
+def test_an_operator_creates_a_project_then_changes_its_limits(page: Page, server: Server) -> None:
+    sign_in(page, server, server.operator)
+    expect(page.get_by_test_id('nav-settings')).to_be_visible()
+    page.get_by_test_id('new-project').click()
+    page.wait_for_url(server.url + '/projects/new')
+    page.get_by_test_id('field-name').fill('Web App')
+    expect(page.get_by_test_id('field-id')).to_have_value('web-app')  # suggested by the name
+    page.get_by_test_id('field-id').fill('Web App')  # not a slug: the server refuses it
+    page.get_by_test_id('field-repository').fill(str(server.repo))
+    page.get_by_test_id('field-command').fill("sh -c 'sh run.sh && echo ok'")
+    preview = page.get_by_test_id('argv-preview')
+    expect(preview.locator('[data-arg]')).to_have_text(['sh', '-c', 'sh run.sh && echo ok'])
+    page.get_by_test_id('field-max_concurrent_runs').fill('3')
+    page.get_by_test_id('create-project').click()
+    expect(field_error(page, 'id')).to_have_text('Must be a slug: lowercase letters, digits and inner dashes.')
+    with server.api() as api:
+        assert api.get('/api/projects').json() == []
+
+    page.get_by_test_id('field-id').fill('web-app')
+    page.get_by_test_id('create-project').click()
+    page.wait_for_url(server.url + '/projects/web-app')
+    with server.api() as api:
+        created = api.get('/api/projects/web-app').json()
+    assert created['command'] == ['sh', '-c', 'sh run.sh && echo ok'] and created['max_concurrent_runs'] == 3
+
+    page.get_by_test_id('project-settings-link').click()
+    page.wait_for_url(server.url + '/projects/web-app/settings')
+    limit = page.get_by_test_id('field-max_concurrent_runs')
+    expect(limit).to_have_value('3')
+    limit.fill('0')
+    page.get_by_test_id('save-settings').click()
+    expect(field_error(page, 'max_concurrent_runs')).to_have_text('Input should be greater than or equal to 1.')
+    limit.fill('5')
+    page.get_by_test_id('field-run_budget_seconds').fill('1h30m')
+    page.get_by_test_id('save-settings').click()
+    expect(page.get_by_test_id('form-saved')).to_have_text('Saved max_concurrent_runs, run_budget_seconds.')
+    expect(field_error(page, 'max_concurrent_runs')).to_have_count(0)  # the hint is back
+    with server.api() as api:
+        saved = api.get('/api/projects/web-app').json()
+    assert (saved['max_concurrent_runs'], saved['run_budget_seconds']) == (5, 5400)
+    page.reload()
+    expect(page.get_by_test_id('field-max_concurrent_runs')).to_have_value('5')
+    expect(page.get_by_test_id('field-run_budget_seconds')).to_have_value('1h30m')
+    page.set_viewport_size({'width': 1200, 'height': 1500})  # the whole form
+    screenshot(page, 'project-settings.png')
+
+
+def test_a_builder_sees_settings_read_only_and_no_new_project(page: Page, server: Server) -> None:
+    with server.api() as api:
+        assert api.post('/api/projects', json=_project('ro-app', server)).status_code == 201
+    sign_in(page, server, server.add_person('Bo', 'builder'))
+    page.locator('[data-project=ro-app]').wait_for()
+    page.locator('[data-testid=nav-settings][data-checked]').wait_for(state='attached')  # the role is known
+    expect(page.get_by_test_id('nav-settings')).to_be_hidden()
+    page.locator('[data-testid=new-project][data-checked]').wait_for(state='attached')
+    expect(page.get_by_test_id('new-project')).to_be_hidden()
+
+    page.goto(server.url + '/projects/ro-app/settings')
+    expect(page.get_by_test_id('readonly-note')).to_have_text('Only operators can change settings.')
+    expect(page.get_by_test_id('field-name')).to_have_value('Ro-App')
+    for key in ('name', 'repository', 'command', 'max_concurrent_runs'):
+        expect(page.get_by_test_id(f'field-{key}')).to_have_attribute('readonly', '')
+    expect(page.get_by_test_id('save-settings')).to_have_count(0)
+    expect(page.get_by_test_id('delete-project')).to_have_count(0)
+    page.set_viewport_size({'width': 1200, 'height': 1500})
+    screenshot(page, 'project-settings-builder.png')
+
+    page.goto(server.url + '/projects/new')
+    expect(page.get_by_test_id('readonly-note')).to_have_text('Only operators can create projects.')
+    expect(page.get_by_test_id('create-project')).to_have_count(0)
+
+
+def test_a_project_with_an_active_run_is_not_deleted_until_the_run_ends(page: Page, server: Server) -> None:
+    with server.api() as api:
+        assert api.post('/api/projects', json=_project('busy-app', server)).status_code == 201
+        run = api.post(
+            '/api/runs',
+            json={'project_id': 'busy-app', 'branch': 'main', 'depth_level': 'shallow', 'target_framework': 'python'},
+        ).json()
+    sign_in(page, server, server.operator)
+    page.goto(server.url + '/projects/busy-app/settings')
+    page.get_by_test_id('delete-project').click()
+    confirm = page.get_by_test_id('delete-confirm')
+    expect(confirm).to_be_disabled()
+    page.get_by_test_id('delete-confirm-input').fill('busy-app')
+    confirm.click()
+    expect(page.get_by_test_id('delete-refused')).to_contain_text(
+        'Busy-App was not deleted: 1 run is still queued or running. Stop it'
+    )
+    expect(page.get_by_role('link', name=run['id'])).to_be_visible()
+
+    with server.api() as api:
+        api.post(f'/api/runs/{run["id"]}/stop')
+        deadline = time.monotonic() + 60
+        while api.get(f'/api/runs/{run["id"]}').json()['status'] in ('queued', 'running', 'stopping'):
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+    confirm.click()
+    page.wait_for_url(server.url + '/')
+    with server.api() as api:
+        assert api.get('/api/projects/busy-app').status_code == 404
+
+
+def test_a_token_made_in_the_ui_is_shown_once_works_and_stops_at_its_revocation(page: Page, server: Server) -> None:
+    sign_in(page, server, server.operator)
+    page.get_by_test_id('nav-settings').click()
+    page.wait_for_url(server.url + '/settings')
+    page.get_by_test_id('open-tokens').click()
+    page.wait_for_url(server.url + '/settings/tokens')
+
+    page.get_by_test_id('add-person').click()
+    page.get_by_test_id('person-name').fill('Cy')
+    page.get_by_test_id('add-person-submit').click()
+    first = page.get_by_test_id('new-token-value').input_value()
+    with server.api(first) as cy:
+        assert cy.get('/api/me').json()['name'] == 'Cy'
+    page.get_by_test_id('token-done').click()
+
+    person = page.locator('[data-person]', has_text='Cy')
+    person.get_by_test_id('new-token').click()
+    page.get_by_test_id('token-name').fill('ci')
+    page.get_by_test_id('create-token-submit').click()
+    shown = page.get_by_test_id('new-token-value')
+    token = shown.input_value()
+    assert token.startswith('rb_') and token != first
+    expect(page.get_by_test_id('token-once')).to_contain_text('shown only this once')
+    page.get_by_test_id('copy-token').click()
+    assert page.evaluate('navigator.clipboard.readText()') == token
+    screenshot(page, 'tokens.png')
+    page.get_by_test_id('token-done').click()
+    expect(shown).to_have_count(0)
+    assert token not in page.content()  # gone from the page: shown once
+    with server.api(token) as ci:
+        assert ci.get('/api/me').json()['name'] == 'Cy'
+
+    row = person.locator('[data-token]', has_text='ci')
+    expect(row).to_have_count(1)
+    row.get_by_test_id('revoke').click()
+    dialog = page.get_by_role('alertdialog')
+    expect(dialog).to_contain_text('Revoke token "ci"')
+    dialog.get_by_role('button', name='Revoke').click()
+    expect(row).to_have_count(0)
+    with server.api(token) as ci:
+        assert ci.get('/api/me').status_code == 401
+    with server.api(first) as cy:
+        assert cy.get('/api/me').status_code == 200  # Cy's other token keeps working
+    page.reload()
+    assert token not in page.content()
+
+
+def _project(project_id: str, server: Server) -> dict:
+    return {
+        'id': project_id,
+        'name': project_id.title(),
+        'repository': str(server.repo),
+        'base_branch': 'main',
+        'command': ['sh', 'run.sh'],
+        'depth_levels': ['shallow'],
+        'target_frameworks': ['python'],
+    }

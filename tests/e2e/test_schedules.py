@@ -1,0 +1,133 @@
+"""Schedules, delayed runs and queued TTLs in real Chromium: an operator creates a schedule and sees its next
+firing (on the schedules page and the project card) and a firing in its history; a delayed run shows
+`delayed` with its time and is cancelled; a run that waited past its TTL shows `expired` and why."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.helpers.e2e import Stack, screenshot, stack
+
+pytestmark = pytest.mark.e2e
+
+BRANCHES = {
+    'main': {'run.sh': '#!/bin/sh\necho "nightly checks"\n'},
+    'hold': {'run.sh': '#!/bin/sh\necho holding\nsleep 300\n'},
+    'feature/x': {'run.sh': '#!/bin/sh\necho x\n'},
+}
+
+
+@pytest.fixture(scope='module')
+def env(tmp_path_factory: pytest.TempPathFactory) -> Stack:
+    with stack(
+        tmp_path_factory.mktemp('schedules'),
+        BRANCHES,
+        RUNBOARD_RATE_LIMIT_RUNS='1000',
+        RUNBOARD_GLOBAL_RUN_CAP='1',
+        RUNBOARD_SCHEDULE_SWEEP_SECONDS='1',
+        RUNBOARD_SCHEDULE_GRACE_SECONDS='600',  # the slot make_due goes back to still counts as on time
+    ) as s:
+        s.create_project('alpha', max_concurrent_runs=10)
+        yield s
+
+
+def make_due(env: Stack, schedule_id: str) -> None:
+    """As if the clock had reached the schedule's next slot: its next firing becomes the latest */5 slot (the
+    server's own sweep then fires it, as it would have)."""
+    assert env.base is not None
+    now = datetime.now(UTC).replace(tzinfo=None, second=0, microsecond=0)
+    now -= timedelta(minutes=now.minute % 5)
+    with sqlite3.connect(env.base / 'api' / 'runboard.db', timeout=30) as db:
+        db.execute(
+            'UPDATE schedule SET next_fire_at = ? WHERE id = ?', (now.strftime('%Y-%m-%d %H:%M:%S.%f'), schedule_id)
+        )
+
+
+def test_an_operator_schedules_runs_and_sees_the_next_and_past_firings(page: Page, env: Stack) -> None:
+    page.goto(f'{env.ui_url}/projects/alpha')
+    page.get_by_test_id('schedules-link').click()
+    page.wait_for_url(re.compile(r'/projects/alpha/schedules$'))
+    expect(page.get_by_test_id('no-schedules')).to_be_visible()
+    page.get_by_test_id('new-schedule').click()
+    form = page.get_by_test_id('schedule-form')
+    form.locator('input[data-field=name]').fill('nightly checks')
+    form.locator('input[data-field=cron]').fill('61 * * * *')
+    form.get_by_test_id('save-schedule').click()
+    expect(form).to_contain_text('61')  # the server's 422 beside the cron box
+    form.locator('input[data-field=cron]').fill('*/5 * * * *')
+    form.get_by_test_id('save-schedule').click()
+    expect(form).to_be_hidden()
+    card = page.locator('[data-schedule]')
+    expect(card).to_contain_text('*/5 * * * * (UTC)')
+    expect(card).to_contain_text('main · shallow/python · as local')
+    expect(card.locator('[data-field=next]')).to_have_text(re.compile(r'^next run (in \d+ (s|min)|due now)$'))
+    expect(card.get_by_test_id('no-firings')).to_be_visible()
+
+    schedule_id = card.get_attribute('data-schedule')
+    assert schedule_id
+    make_due(env, schedule_id)
+    fired = card.locator('[data-firing=admitted]')
+    expect(fired).to_be_visible(timeout=30_000)  # the sweep fired it; the page followed the change
+    expect(fired.locator('a')).to_have_text(re.compile(r'^run_'))
+    expect(fired.locator('[data-status]')).to_have_attribute('data-status', 'succeeded', timeout=30_000)
+    screenshot(page, 'schedules.png')
+
+    page.goto(f'{env.ui_url}/')
+    nxt = page.locator('[data-project=alpha] [data-field=next-schedule]')
+    expect(nxt).to_have_text(re.compile(r'^next run (in \d+ (s|min)|due now) · nightly checks$'))
+
+    page.goto(f'{env.ui_url}/projects/alpha/schedules')
+    page.get_by_test_id('pause').click()
+    expect(page.locator('[data-schedule]')).to_have_attribute('data-paused', 'true')
+    expect(page.locator('[data-field=next]')).to_have_text('paused')
+
+
+def test_a_delayed_run_shows_its_time_and_can_be_cancelled(page: Page, env: Stack) -> None:
+    page.goto(f'{env.ui_url}/projects/alpha')
+    page.get_by_test_id('when').click()
+    page.get_by_role('option', name='Run in…').click()
+    page.get_by_test_id('run-in').fill('1h')
+    page.get_by_test_id('run').click()
+    page.wait_for_url(re.compile(r'/runs/run_'))
+    header = page.get_by_test_id('run-header')
+    expect(header.locator('[data-status]')).to_have_attribute('data-status', 'delayed')
+    expect(header.locator('[data-field=timing]')).to_have_text(re.compile(r'^runs in (59 min|1 h)$'))
+    screenshot(page, 'run-delayed.png')
+    run_id = page.url.rsplit('/', 1)[1]
+    page.get_by_test_id('cancel').click()
+    page.get_by_role('button', name='Cancel run').click()
+    expect(header.locator('[data-status]')).to_have_attribute('data-status', 'stopped', timeout=15_000)
+    with env.api() as api:
+        run = api.get(f'/api/runs/{run_id}').json()
+    assert run['started_at'] is None
+    assert any('cancelled by local before it was due' in e['text'] for e in run['events'])
+
+
+def test_a_run_that_waited_past_its_ttl_shows_expired(page: Page, env: Stack) -> None:
+    holder = env.trigger('alpha', 'hold').json()  # takes the only run slot
+    with env.api() as api:
+        deadline = time.monotonic() + 30
+        while api.get(f'/api/runs/{holder["id"]}').json()['status'] != 'running':
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+    try:
+        page.goto(f'{env.ui_url}/projects/alpha?branch=feature/x')
+        page.get_by_test_id('ttl').fill('2s')
+        page.get_by_test_id('run').click()
+        page.wait_for_url(re.compile(r'/runs/run_'))
+        header = page.get_by_test_id('run-header')
+        expect(header.locator('[data-status]')).to_have_attribute('data-status', 'expired', timeout=30_000)
+        expect(header).to_contain_text('Queued TTL of 2 s passed before it started')
+        expect(header).to_contain_text('waiting for a free run slot (1 of 1 running)')
+        screenshot(page, 'run-expired.png')
+        page.goto(f'{env.ui_url}/projects/alpha')
+        row = page.locator('[data-status=expired]').first
+        expect(row.locator('[data-field=not-started]')).to_contain_text('Queued TTL of 2 s passed')
+    finally:
+        env.stop_active()

@@ -1,0 +1,80 @@
+"""A webhook receiver for tests: a small threaded HTTP server on a free port that records every POST (headers and
+body) and answers with the status codes it is told to, in order (then 200), after the delays it is told to."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+@dataclass
+class Received:
+    path: str
+    headers: dict[str, str]
+    body: bytes
+    at: float
+
+
+@dataclass
+class Receiver:
+    url: str
+    answers: list[int] = field(default_factory=list)  # the next answers' status codes, in order; then 200
+    delays: list[float] = field(default_factory=list)  # seconds before each next answer, in order; then none
+    requests: list[Received] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def wait_for(self, count: int, timeout: float = 30.0) -> list[Received]:
+        """Until `count` requests arrived; every request so far."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with self.lock:
+                if len(self.requests) >= count:
+                    return list(self.requests)
+            if time.monotonic() > deadline:
+                raise AssertionError(f'{len(self.requests)} webhook request(s) arrived, expected {count}')
+            time.sleep(0.02)
+
+    def of_event(self, event_type: str) -> list[Received]:
+        with self.lock:
+            return [r for r in self.requests if r.headers.get('x-runboard-event') == event_type]
+
+
+@contextmanager
+def receiver(*answers: int, delays: tuple[float, ...] = ()) -> Iterator[Receiver]:
+    state = Receiver(url='', answers=list(answers), delays=list(delays))
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - the standard library's name
+            length = int(self.headers.get('content-length') or 0)
+            body = self.rfile.read(length)
+            with state.lock:
+                state.requests.append(
+                    Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body, time.time())
+                )
+                code = state.answers.pop(0) if state.answers else 200
+                delay = state.delays.pop(0) if state.delays else 0.0
+            time.sleep(delay)
+            try:
+                self.send_response(code)
+                self.send_header('Content-Type', 'text/plain')
+                self.end_headers()
+                self.wfile.write(b'ok' if code < 300 else b'receiver says no')
+            except OSError:  # the sender gave up waiting and hung up
+                pass
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(('127.0.0.1', 0), Handler)
+    state.url = f'http://127.0.0.1:{server.server_address[1]}/hooks/runboard'
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield state
+    finally:
+        server.shutdown()
+        server.server_close()

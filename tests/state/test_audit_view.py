@@ -1,0 +1,49 @@
+"""How an audit entry reads on the page, and its filters in the URL (tables)."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.state.audit_view import AuditFilters, details_text, sentence, target_link
+
+
+def entry(action: str, **fields) -> dict:  # noqa: ANN003
+    return {'action': action, 'actor_name': 'ann', 'target': None, 'project_id': 'alpha', 'details': {}, **fields}
+
+
+@pytest.mark.parametrize(
+    'item, words, link',
+    [
+        (entry('run.stopped', target='run_01abc'), 'ann stopped run', ('run_01abc', '/runs/run_01abc')),
+        (entry('project.updated', target='alpha'), 'ann changed project', ('alpha', '/projects/alpha')),
+        (entry('project.deleted', target='alpha'), 'ann deleted project', ('alpha', None)),  # gone: no link
+        (entry('afk.reset'), 'ann reset the AFK pause of', ('alpha', '/projects/alpha')),
+        (entry('token.revoked', target='tok_1', project_id=None), 'ann revoked token', ('tok_1', None)),
+        (entry('something.new', target='x'), 'ann something.new', ('x', None)),  # a newer server's action
+    ],
+)
+def test_an_entry_reads_as_a_sentence_with_its_target(item: dict, words: str, link: tuple) -> None:
+    assert sentence(item) == words
+    assert target_link(item) == link
+
+
+@pytest.mark.parametrize(
+    'details, text',
+    [
+        ({}, ''),
+        (
+            {'changed': {'max_concurrent_runs': 3, 'credentials': 'changed'}},
+            'max_concurrent_runs → 3, credentials → changed',
+        ),
+        ({'branch': 'main', 'retry_of': 'run_1'}, 'branch: main, retry_of: run_1'),
+    ],
+)
+def test_details(details: dict, text: str) -> None:
+    assert details_text(entry('run.retried', details=details)) == text
+
+
+def test_filters_round_trip_through_the_url() -> None:
+    filters = AuditFilters(action='run', actor='ann', since='2026-11-01')
+    assert filters.query() == {'action': 'run', 'actor': 'ann', 'since': '2026-11-01'}
+    assert AuditFilters.from_query(filters.query()) == filters
+    assert AuditFilters.from_query({'action': '  '}) == AuditFilters()

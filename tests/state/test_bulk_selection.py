@@ -1,0 +1,65 @@
+"""The runs list's bulk selection and its one key per action (tables, no I/O)."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.state.bulk_selection import BulkSelection, outcome_text, summary_text
+
+
+def test_one_key_per_action_and_selection_kept_for_a_resend() -> None:
+    selection = BulkSelection(selecting=True)
+    selection.toggle('r1')
+    selection.toggle('r2')
+    body, key = selection.request('stop', {})
+    assert body == {'action': 'stop', 'run_ids': ['r1', 'r2']}
+    assert selection.request('stop', {})[1] == key  # sent again after an error: the same key
+    assert selection.request('retry', {})[1] != key  # another action: another key
+    selection.toggle('r2')
+    assert selection.request('retry', {})[0] == {'action': 'retry', 'run_ids': ['r1']}
+
+
+def test_all_matching_sends_the_filter_not_the_rows() -> None:
+    selection = BulkSelection(selecting=True)
+    selection.toggle('r1')
+    selection.pick_all_matching()
+    body, _ = selection.request('stop', {'project': 'p', 'status': 'queued', 'kind': None})
+    assert body == {'action': 'stop', 'filter': {'project': 'p', 'status': ['queued']}}
+    assert selection.count_text == 'All runs matching these filters'
+    selection.toggle('r3')  # picking a row leaves "all matching"
+    assert not selection.all_matching and selection.count_text == '1 run selected'
+
+
+def test_an_answer_is_shown_per_row_and_the_next_action_gets_a_new_key() -> None:
+    selection = BulkSelection(selecting=True)
+    selection.toggle('r1')
+    _, key = selection.request('retry', {})
+    answer = {
+        'action': 'retry',
+        'items': [
+            {'run_id': 'r1', 'outcome': 'done', 'new_run_id': 'r9'},
+            {'run_id': 'r2', 'outcome': 'refused', 'reason': 'Branch main has an active run.', 'error': 'pr_lock'},
+        ],
+        'summary': {'done': 1, 'skipped': 0, 'refused': 1},
+    }
+    selection.answered(answer)
+    assert not selection.can_act and selection.key is None
+    assert outcome_text(selection.outcomes['r1']) == 'retried as r9'
+    assert outcome_text(selection.outcomes['r2']) == 'refused: Branch main has an active run.'
+    assert summary_text(answer) == '1 retried, 0 skipped, 1 refused'
+    selection.toggle('r1')
+    assert selection.request('retry', {})[1] != key
+
+
+@pytest.mark.parametrize(
+    'item, text',
+    [
+        ({'outcome': 'done', 'action': 'stop'}, 'stop requested'),
+        (
+            {'outcome': 'skipped', 'action': 'stop', 'reason': 'already ended (failed)'},
+            'skipped: already ended (failed)',
+        ),
+    ],
+)
+def test_outcome_words(item: dict, text: str) -> None:
+    assert outcome_text(item) == text

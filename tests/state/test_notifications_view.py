@@ -1,0 +1,131 @@
+"""How deliveries and attempts read on the Notifications page and in the CLI, and which finished runs become a
+browser notification (only the person's own, only when they ended)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from app.state.notifications_view import (
+    BrowserAlert,
+    attempt_text,
+    delivery_state,
+    events_text,
+    is_run_end,
+    own_run_alert,
+    seconds_text,
+)
+
+NOW = datetime(2025, 1, 1, 12, 0, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ('seconds', 'text'),
+    [(0, '0 s'), (45.4, '45 s'), (60, '1 min'), (150, '2 min 30 s'), (3600, '1 h'), (3900, '1 h 5 min')],
+)
+def test_seconds_text(seconds: float, text: str) -> None:
+    assert seconds_text(seconds) == text
+
+
+@pytest.mark.parametrize(
+    ('attempt', 'text'),
+    [
+        ({'number': 1, 'status_code': 200, 'error': None, 'duration_ms': 42}, '#1 · HTTP 200 · 42 ms'),
+        (
+            {'number': 2, 'status_code': 500, 'error': 'HTTP 500: receiver says no', 'duration_ms': 66},
+            '#2 · HTTP 500 · 66 ms · receiver says no',
+        ),
+        ({'number': 3, 'status_code': 502, 'error': 'HTTP 502', 'duration_ms': 5}, '#3 · HTTP 502 · 5 ms'),
+        (
+            {'number': 4, 'status_code': None, 'error': 'no answer within 10 s', 'duration_ms': 10003},
+            '#4 · 10003 ms · no answer within 10 s',
+        ),
+        (
+            {'number': 5, 'status_code': 200, 'error': None, 'duration_ms': 9, 'redelivery': True},
+            '#5 · HTTP 200 · 9 ms · redelivered',
+        ),
+    ],
+)
+def test_attempt_text(attempt: dict, text: str) -> None:
+    assert attempt_text(attempt) == text
+
+
+@pytest.mark.parametrize(
+    ('delivery', 'text'),
+    [
+        ({'status': 'delivered', 'attempts': 1, 'last_status_code': 204}, 'delivered (HTTP 204) after 1 attempt'),
+        ({'status': 'delivered', 'attempts': 3, 'last_status_code': 200}, 'delivered (HTTP 200) after 3 attempts'),
+        (
+            {'status': 'gave_up', 'attempts': 6, 'last_error': 'HTTP 500'},
+            'gave up after 6 attempts: HTTP 500',
+        ),
+        (
+            {'status': 'failed', 'attempts': 2, 'last_error': 'HTTP 500', 'next_attempt_at': '2025-01-01T12:00:30Z'},
+            'retrying (2 attempts so far, last: HTTP 500); next attempt in 30 s',
+        ),
+        ({'status': 'pending', 'attempts': 0, 'next_attempt_at': '2025-01-01T11:59:59Z'}, 'sending now'),
+        ({'status': 'pending', 'attempts': 0, 'next_attempt_at': None}, 'sending now'),
+    ],
+)
+def test_delivery_state(delivery: dict, text: str) -> None:
+    assert delivery_state(delivery, NOW) == text
+
+
+def test_events_text() -> None:
+    assert events_text(['run.failed', 'issue.parked']) == 'Run failed, AFK issue parked'
+
+
+RUN = {
+    'id': 'run_1',
+    'user_id': 'usr_me',
+    'status': 'failed',
+    'exit_code': 2,
+    'project_id': 'proj',
+    'branch_name': 'main',
+    'depth_level': 'shallow',
+    'target_framework': 'python',
+}
+
+
+@pytest.mark.parametrize(
+    ('event', 'ends'),
+    [
+        ({'type': 'run', 'id': 'run_1', 'status': 'failed'}, True),
+        ({'type': 'run', 'id': 'run_1', 'status': 'succeeded'}, True),
+        ({'type': 'run', 'id': 'run_1', 'status': 'stopping'}, False),
+        ({'type': 'run', 'id': 'run_1', 'status': 'running'}, False),
+        ({'type': 'run.output', 'id': 'run_1'}, False),
+        ({'type': 'project', 'id': 'proj'}, False),
+    ],
+)
+def test_is_run_end(event: dict, ends: bool) -> None:
+    assert is_run_end(event) is ends
+
+
+@pytest.mark.parametrize(
+    ('run', 'me', 'alert'),
+    [
+        (
+            RUN,
+            'usr_me',
+            BrowserAlert('Run failed (exit code 2)', 'proj · main · shallow/python', '/runs/run_1', 'runboard-run_1'),
+        ),
+        (
+            {**RUN, 'status': 'succeeded', 'exit_code': 0},
+            'usr_me',
+            BrowserAlert('Run succeeded', 'proj · main · shallow/python', '/runs/run_1', 'runboard-run_1'),
+        ),
+        ({**RUN, 'status': 'timed_out', 'exit_code': None}, 'usr_me', 'Run timed out'),
+        (RUN, 'usr_someone_else', None),  # another person's run
+        ({**RUN, 'user_id': None}, 'usr_me', None),  # the AFK loop's run
+        (RUN, None, None),  # who am I is unknown
+        ({**RUN, 'status': 'running'}, 'usr_me', None),  # not ended
+    ],
+)
+def test_own_run_alert(run: dict, me: str | None, alert: BrowserAlert | str | None) -> None:
+    found = own_run_alert(run, me)
+    if isinstance(alert, str):
+        assert found is not None and found.title == alert
+    else:
+        assert found == alert

@@ -1,0 +1,42 @@
+"""How the people and tokens page reads, and who it offers configuration to (app/state/people_view.py,
+app/state/me.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.state.me import is_operator
+from app.state.people_view import revoke_question, teams_text, token_count
+
+
+@pytest.mark.parametrize(
+    ('me', 'operator'),
+    [
+        ({'role': 'operator'}, True),
+        ({'role': 'builder'}, False),
+        ({}, False),
+        (None, False),  # the server did not say (offline, signed out): offer nothing that would be refused
+    ],
+)
+def test_only_operators_are_offered_configuration(me: dict | None, operator: bool) -> None:
+    assert is_operator(me) is operator
+
+
+@pytest.mark.parametrize(('teams', 'text'), [(['red', 'blue'], 'Red, Blue'), (['gone'], 'gone'), ([], '')])
+def test_teams_read_by_name(teams: list[str], text: str) -> None:
+    assert teams_text(teams, {'red': 'Red', 'blue': 'Blue'}) == text
+
+
+@pytest.mark.parametrize(('count', 'text'), [(0, 'no tokens'), (1, '1 token'), (3, '3 tokens')])
+def test_token_count(count: int, text: str) -> None:
+    assert token_count({'tokens': [{}] * count}) == text
+
+
+@pytest.mark.parametrize(
+    ('this_browser', 'ending'),
+    [(False, 'scripts and sign-ins using it stop working.'), (True, 'you will be signed out.')],
+)
+def test_revoking_says_what_stops_working(this_browser: bool, ending: str) -> None:
+    question = revoke_question('bob', 'ci', 'tok_1', this_browser=this_browser)
+    assert question.startswith('Revoke token "ci" (tok_1) of bob?') and '401' in question
+    assert question.endswith(ending)

@@ -1,0 +1,68 @@
+"""What the EnvProvenance chip says (table)."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.build_info import Build
+from app.state.provenance import provenance
+
+UI = Build('0.2.0', 'abc123def456')
+ABOUT = {
+    'version': '0.2.0',
+    'commit': 'abc123def456',
+    'mode': 'local',
+    'database': 'sqlite',
+    'redis': False,
+    'executor': 'local',
+    'you': {'name': 'local', 'role': 'operator'},
+}
+TEAM = {**ABOUT, 'mode': 'team', 'database': 'postgresql', 'you': {'name': 'ann', 'role': 'builder'}}
+
+
+@pytest.mark.parametrize(
+    'about, server_url, connected, text, level',
+    [
+        (ABOUT, None, True, 'local · 0.2.0 (abc123def456) · operator', 'ok'),
+        (ABOUT, None, None, 'local · 0.2.0 (abc123def456) · operator', 'ok'),  # a page without a live stream
+        (
+            TEAM,
+            'https://runs.example.com:8412',
+            True,
+            'team · runs.example.com:8412 · 0.2.0 (abc123def456) · builder',
+            'ok',
+        ),
+        # another server version: amber, and the chip says both
+        ({**TEAM, 'version': '0.3.0'}, 'http://t:1', True, 'team · t:1 · UI 0.2.0 ≠ server 0.3.0 · builder', 'amber'),
+        # the same version from another commit
+        (
+            {**ABOUT, 'commit': 'fff000fff000'},
+            None,
+            True,
+            'local · 0.2.0 (fff000fff000) · UI build differs · operator',
+            'amber',
+        ),
+        # a commit unknown on one side is no skew
+        ({**ABOUT, 'commit': None}, None, True, 'local · 0.2.0 · operator', 'ok'),
+        # the live stream dropped: red beats amber
+        ({**ABOUT, 'version': '0.3.0'}, None, False, 'offline · local · UI 0.2.0 ≠ server 0.3.0 · operator', 'red'),
+        (None, 'http://t:1', None, 't:1 · not answering', 'red'),
+    ],
+)
+def test_the_chip(about: dict | None, server_url: str | None, connected: bool | None, text: str, level: str) -> None:
+    chip = provenance(ui=UI, about=about, server_url=server_url, connected=connected)
+    assert (chip.text, chip.level) == (text, level)
+
+
+def test_the_details_name_every_fact() -> None:
+    chip = provenance(ui=UI, about={**TEAM, 'version': '0.3.0'}, server_url='http://t:1', connected=True)
+    assert dict(chip.facts) == {
+        'mode': 'team',
+        'server': 't:1',
+        'server version': '0.3.0 (abc123def456)',
+        'UI version': '0.2.0 (abc123def456) (differs from the server)',
+        'database': 'postgresql',
+        'executor': 'local',
+        'you': 'ann (builder)',
+    }
+    assert chip.summary.startswith('mode: team; server: t:1')

@@ -1,0 +1,133 @@
+"""How delayed, expiring, expired and skipped runs and schedules read, and the Run form's "Run later" body
+(app/state/run_timing.py, app/state/schedules_view.py): pure table tests."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from app.state.run_timing import LaterChoice, ended_unstarted_reason, later_fields, timing_line, until_text
+from app.state.schedules_view import card_line, changes, firing_view, form_body, next_line, parameters_text
+
+NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ('ahead', 'text'),
+    [
+        (timedelta(seconds=-5), 'due now'),
+        (timedelta(seconds=0), 'due now'),
+        (timedelta(seconds=12), 'in 12 s'),
+        (timedelta(minutes=4, seconds=30), 'in 4 min'),
+        (timedelta(hours=2, minutes=5), 'in 2 h'),
+        (timedelta(days=3), 'in 3 d'),
+    ],
+)
+def test_until_text(ahead, text) -> None:  # noqa: ANN001
+    assert until_text(NOW + ahead, NOW) == text
+
+
+@pytest.mark.parametrize(
+    ('run', 'prefix', 'title'),
+    [
+        ({'status': 'delayed', 'run_at': '2026-11-23T12:30:00+00:00'}, 'runs ', 'Delayed: runs at 2026-11-23 12:30:00'),
+        ({'status': 'queued', 'expires_at': '2026-11-23T12:10:00Z'}, 'expires ', 'Expires at 2026-11-23 12:10:00'),
+        ({'status': 'queued', 'expires_at': None}, None, None),  # no TTL: nothing to say
+        ({'status': 'running', 'expires_at': '2026-11-23T12:10:00Z'}, None, None),  # started: the TTL is over
+        ({'status': 'succeeded', 'run_at': '2026-11-23T12:30:00Z'}, None, None),
+    ],
+)
+def test_timing_line(run, prefix, title) -> None:  # noqa: ANN001
+    line = timing_line(run)
+    if prefix is None:
+        assert line is None
+    else:
+        assert line is not None and line.prefix == prefix and line.title.startswith(title)
+
+
+@pytest.mark.parametrize(
+    ('run', 'reason'),
+    [
+        ({'status': 'expired', 'error': 'Queued TTL of 2 s passed'}, 'Queued TTL of 2 s passed'),
+        ({'status': 'skipped', 'error': 'pr_lock: branch main is held'}, 'pr_lock: branch main is held'),
+        ({'status': 'skipped', 'error': None}, 'skipped'),
+        ({'status': 'failed', 'error': 'exit 1'}, None),  # it started: its error is not "why it never started"
+    ],
+)
+def test_why_a_run_never_started(run, reason) -> None:  # noqa: ANN001
+    assert ended_unstarted_reason(run) == reason
+
+
+@pytest.mark.parametrize(
+    ('choice', 'fields'),
+    [
+        (LaterChoice(), {}),
+        (LaterChoice(ttl=' 30m '), {'ttl': '30m'}),
+        (LaterChoice(mode='in', after='10m'), {'run_in': '10m'}),
+        (LaterChoice(mode='in', after='  '), 'Say in how long, e.g. 10m or 2h.'),
+        # the browser's local time in its own zone (Berlin is UTC+1 in November)
+        (LaterChoice(mode='at', at='2026-11-23T14:30', zone='Europe/Berlin'), {'run_at': '2026-11-23T14:30:00+01:00'}),
+        (LaterChoice(mode='at', at='2026-11-23T14:30', zone=''), {'run_at': '2026-11-23T14:30:00+00:00'}),
+        (LaterChoice(mode='at', at=''), 'Pick the date and time to run at.'),
+        (LaterChoice(mode='at', at='half past two'), 'half past two is not a date and time.'),
+        (
+            LaterChoice(mode='at', at='2026-11-23T14:30', zone='Mars/Olympus'),
+            '2026-11-23T14:30 is not a date and time.',
+        ),
+    ],
+)
+def test_run_later_fields(choice, fields) -> None:  # noqa: ANN001
+    assert later_fields(choice) == fields
+
+
+SCHEDULE = {
+    'id': 'sch_1',
+    'name': 'nightly',
+    'cron': '30 2 * * *',
+    'timezone': 'Europe/Berlin',
+    'branch': 'main',
+    'depth_level': 'shallow',
+    'target_framework': 'python',
+    'catch_up': 'once',
+    'paused': False,
+    'user_id': 'usr_1',
+    'user_name': 'ann',
+    'next_fire_at': '2026-11-24T01:30:00Z',
+}
+
+
+def test_schedule_texts() -> None:
+    assert parameters_text(SCHEDULE) == 'main · shallow/python · as ann'
+    line = next_line(SCHEDULE)
+    assert line.text(datetime(2026, 11, 24, 1, 26, tzinfo=UTC)) == 'next run in 4 min'
+    assert next_line({**SCHEDULE, 'paused': True, 'next_fire_at': None}).text(NOW) == 'paused'
+    card = card_line({'next_schedule': {'schedule_id': 'sch_1', 'name': 'nightly', 'at': '2026-11-23T12:04:00Z'}})
+    assert card is not None and card.text(NOW) == 'next run in 4 min · nightly'
+    assert card_line({'next_schedule': None}) is None
+
+
+@pytest.mark.parametrize(
+    ('firing', 'label', 'tone', 'text'),
+    [
+        ({'state': 'admitted', 'run_id': 'run_1', 'run_status': 'succeeded'}, 'ran', 'positive', ''),
+        ({'state': 'admitted', 'run_id': 'run_1', 'late': True}, 'ran (late: catch-up)', 'positive', ''),
+        (
+            {'state': 'skipped', 'reason': 'pr_lock', 'detail': 'Another run holds main.'},
+            'skipped',
+            'warning',
+            'pr_lock: Another run holds main.',
+        ),
+        ({'state': 'missed', 'detail': 'Missed 10:01 to 10:04 UTC'}, 'missed', 'muted', 'Missed 10:01 to 10:04 UTC'),
+        ({'state': 'pending'}, 'firing…', 'info', 'being admitted'),
+    ],
+)
+def test_firing_view(firing, label, tone, text) -> None:  # noqa: ANN001
+    view = firing_view(firing)
+    assert (view.label, view.tone, view.text) == (label, tone, text)
+
+
+def test_the_form_sends_what_was_filled_in_and_an_edit_only_what_changed() -> None:
+    body = form_body({'name': ' nightly ', 'cron': '30 2 * * *', 'timezone': '', 'branch': 'main', 'catch_up': 'skip'})
+    assert body == {'name': 'nightly', 'cron': '30 2 * * *', 'branch': 'main', 'catch_up': 'skip'}
+    assert changes(SCHEDULE, {**body, 'name': 'nightly'}) == {'catch_up': 'skip'}

@@ -1,0 +1,147 @@
+"""The bodies webhooks carry: the `runboard` JSON document and the Slack-compatible `{"text": ...}`, for each
+kind of event; user text cannot forge Slack links; the body is stable across a store and a reload."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+
+from app.services.notify_payloads import EventFacts, body, from_stored, runboard_document, slack_text, stored
+
+AT = datetime(2025, 1, 1, 12, 0, 0, tzinfo=UTC)
+RUN = {
+    'id': 'run_1',
+    'status': 'failed',
+    'kind': 'manual',
+    'branch_name': 'feature/a',
+    'commit_sha': 'abc123',
+    'depth_level': 'shallow',
+    'target_framework': 'python',
+    'user_name': 'ada',
+    'exit_code': 3,
+    'error': None,
+    'issue_number': None,
+    'issue_title': None,
+    'retry_of': None,
+    'created_at': datetime(2025, 1, 1, 11, 59, 0, tzinfo=UTC),
+    'started_at': datetime(2025, 1, 1, 11, 59, 30, tzinfo=UTC),
+    'finished_at': datetime(2025, 1, 1, 11, 59, 42, tzinfo=UTC),
+}
+
+
+def facts(event: str = 'run.failed', **changes) -> EventFacts:  # noqa: ANN003
+    values = dict(
+        event_id='evt_1',
+        type=event,
+        created_at=AT,
+        base_url='https://rb.example.com',
+        project={'id': 'proj', 'name': 'Proj'},
+        run=RUN,
+    )
+    values.update(changes)
+    return EventFacts(**values)
+
+
+def test_runboard_document_of_a_failed_run() -> None:
+    assert runboard_document(facts()) == {
+        'id': 'evt_1',
+        'type': 'run.failed',
+        'created_at': '2025-01-01T12:00:00Z',
+        'project': {'id': 'proj', 'name': 'Proj', 'url': 'https://rb.example.com/projects/proj'},
+        'run': {
+            'id': 'run_1',
+            'url': 'https://rb.example.com/runs/run_1',
+            'status': 'failed',
+            'kind': 'manual',
+            'branch': 'feature/a',
+            'commit_sha': 'abc123',
+            'depth_level': 'shallow',
+            'target_framework': 'python',
+            'triggered_by': 'ada',
+            'exit_code': 3,
+            'error': None,
+            'issue_number': None,
+            'issue_title': None,
+            'retry_of': None,
+            'created_at': '2025-01-01T11:59:00Z',
+            'started_at': '2025-01-01T11:59:30Z',
+            'finished_at': '2025-01-01T11:59:42Z',
+            'duration_seconds': 12.0,
+        },
+    }
+
+
+@pytest.mark.parametrize(
+    ('event', 'extra', 'key', 'value'),
+    [
+        ('issue.parked', {'issue': {'number': 7, 'title': 'Fix it', 'cause': 'failed'}}, 'issue', {'number': 7}),
+        ('project.auto_paused', {'afk': {'consecutive_failures': 3, 'threshold': 3}}, 'afk', {'threshold': 3}),
+        ('ping', {'run': None, 'rule': {'id': 'ntf_1', 'name': 'ops'}}, 'rule', {'name': 'ops'}),
+    ],
+)
+def test_runboard_document_carries_what_each_event_is_about(event: str, extra: dict, key: str, value: dict) -> None:
+    document = runboard_document(facts(event, **extra))
+    assert document['type'] == event
+    assert value.items() <= document[key].items()
+    assert ('run' in document) is (event != 'ping')
+
+
+@pytest.mark.parametrize(
+    ('event', 'extra', 'words'),
+    [
+        (
+            'run.failed',
+            {},
+            [
+                ':x:',
+                'run <https://rb.example.com/runs/run_1|run_1> failed on `feature/a`',
+                'exit code 3',
+                'after 12 s',
+                'by ada',
+            ],
+        ),
+        ('run.timed_out', {}, [':hourglass:', 'timed out']),
+        ('run.crashed', {}, [':boom:', 'crashed']),
+        ('run.succeeded', {}, [':white_check_mark:', 'succeeded']),
+        ('run.stopped', {}, ['was stopped']),
+        (
+            'project.auto_paused',
+            {'afk': {'consecutive_failures': 3, 'threshold': 3}},
+            ['paused itself after 3 failed runs', 'Reset'],
+        ),
+        (
+            'issue.parked',
+            {'issue': {'number': 7, 'title': 'Fix it', 'cause': 'x'}},
+            ['issue #7 “Fix it” was parked', 'Requeue'],
+        ),
+        ('ping', {'run': None, 'rule': {'id': 'ntf_1', 'name': 'ops'}}, ['test notification', 'rule ops']),
+    ],
+)
+def test_slack_text(event: str, extra: dict, words: list[str]) -> None:
+    text = slack_text(facts(event, **extra))
+    assert text.startswith(':') and '*<https://rb.example.com/projects/proj|Proj>*' in text
+    for word in words:
+        assert word in text
+
+
+def test_slack_text_escapes_user_text_so_it_cannot_make_links_or_mentions() -> None:
+    text = slack_text(
+        facts('issue.parked', project={'id': 'p', 'name': 'A<b>&c'}, issue={'number': 1, 'title': '<!channel> hi'})
+    )
+    assert 'A&lt;b&gt;&amp;c' in text and '&lt;!channel&gt; hi' in text
+    assert '<!channel>' not in text
+
+
+def test_body_is_compact_json_in_either_format() -> None:
+    assert json.loads(body(facts(), 'slack')) == {'text': slack_text(facts())}
+    assert json.loads(body(facts(), 'runboard')) == runboard_document(facts())
+    assert ', ' not in body(facts(), 'runboard')[:40]  # compact separators
+
+
+def test_stored_facts_give_the_same_body_on_any_server_with_that_address() -> None:
+    kept = json.loads(json.dumps(stored(facts())))  # as the database keeps it (JSON)
+    again = from_stored(kept, 'https://rb.example.com/')
+    assert body(again, 'runboard') == body(facts(), 'runboard')
+    assert body(again, 'slack') == body(facts(), 'slack')
