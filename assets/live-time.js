@@ -27,13 +27,22 @@
     }
     return `in ${s} s`;
   };
+  const textNode = (el) => {
+    const walker = document.createTreeWalker(el, NodeFilter.SHOW_TEXT);
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+      if (node.nodeValue.trim()) return node;
+    }
+    return null;
+  };
   const tick = () => {
     for (const el of document.querySelectorAll('[data-rb-time],[data-rb-since],[data-rb-until]')) {
       const text = (el.dataset.rbPrefix || '') + (el.dataset.rbUntil ? until(el.dataset.rbUntil) :
         el.dataset.rbSince ? duration(el.dataset.rbSince) : relative(el.dataset.rbTime)) + (el.dataset.rbSuffix || '');
-      // change the text node Vue owns, so a later update from the server still lands
-      const node = el.firstChild;
-      if (node && node.nodeType === Node.TEXT_NODE) { if (node.nodeValue !== text) node.nodeValue = text; }
+      // change the text node Vue owns, so a later update from the server still lands. A link's text is not
+      // its first child (Vue puts fragment comments first): replacing textContent there would leave Vue's
+      // node beside ours, and the next render shows the time twice ("13 s ago10 s ago").
+      const node = textNode(el);
+      if (node) { if (node.nodeValue !== text) node.nodeValue = text; }
       else if (el.textContent !== text) el.textContent = text;
     }
   };

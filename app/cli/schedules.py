@@ -26,27 +26,30 @@ def schedules_table(items: list[dict]) -> Table | str:
     if not items:
         return 'No schedules. Add one: runboard schedules add -p PROJECT --name nightly --cron "30 2 * * *" ...'
     table = Table(header_style='bold', box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True)
-    for column in ('SCHEDULE', 'NAME', 'CRON', 'RUNS', 'CATCH-UP', 'NEXT', 'LAST FIRING'):
-        table.add_column(column, no_wrap=column in ('SCHEDULE', 'NEXT'))
+    for column in ('SCHEDULE', 'NAME', 'CRON', 'RUNS', 'NEXT', 'LAST FIRING'):
+        # as runs list: crop (…), never break a row; the owner and catch-up policy are in --json and the UI
+        table.add_column(column, no_wrap=True, min_width=20 if column == 'LAST FIRING' else None)
     for s in items:
         last = s.get('last_firing')
         table.add_row(
             s['id'],
             Text(s['name']),
             f'{s["cron"]} ({s["timezone"]})',
-            Text(f'{s["branch"]} {s["depth_level"]}/{s["target_framework"]} as {s.get("user_name") or s["user_id"]}'),
-            s['catch_up'],
+            Text(f'{s["branch"]} {s["depth_level"]}/{s["target_framework"]}'),
             Text('paused', style='yellow') if s['paused'] else render.when(s.get('next_fire_at')),
-            firing_text(last) if last else Text('none yet', style='dim'),
+            firing_text(last, with_run=False) if last else Text('none yet', style='dim'),
         )
     return table
 
 
-def firing_text(firing: dict) -> Text:
-    """admitted run_01… (succeeded) | skipped: pr_lock | missed: Missed … (catch-up: skip)."""
+def firing_text(firing: dict, *, with_run: bool = True) -> Text:
+    """admitted run_01… (succeeded) | skipped: pr_lock | missed: Missed … (catch-up: skip). The list leaves
+    the run id to `history` (it would crowd the table): admitted (succeeded)."""
     state = firing['state']
     text = Text(state, style=FIRING_STYLE.get(state, ''))
-    if firing.get('run_id'):
+    if firing.get('run_id') and not with_run:
+        text.append(f' ({firing["run_status"]})' if firing.get('run_status') else '')
+    elif firing.get('run_id'):
         text.append(f' {firing["run_id"]}' + (f' ({firing["run_status"]})' if firing.get('run_status') else ''))
     elif firing.get('reason') and state != 'missed':
         text.append(f': {firing["reason"]}')
@@ -67,8 +70,10 @@ def firings_table(items: list[dict]) -> Table | str:
 
 
 def one(schedule: dict, said: str) -> str:
-    nxt = 'paused' if schedule['paused'] else f'next {render.when(schedule.get("next_fire_at"))}'
-    return f'Schedule [bold]{schedule["id"]}[/] ({render.escape(schedule["name"])}) {said}: {nxt}.'
+    head = f'Schedule [bold]{schedule["id"]}[/] ({render.escape(schedule["name"])}) {said}'
+    if schedule['paused']:
+        return head + ('.' if said == 'paused' else ': paused.')
+    return f'{head}: next {render.when(schedule.get("next_fire_at"))}.'
 
 
 @schedules_app.command('list')

@@ -20,6 +20,7 @@ from app.pages.widgets import notify_error
 from app.state import connection, live
 from app.state.history import SPARKLINE_RUNS, is_finish_event, sparkline_svg
 from app.state.projects_store import CardView, ProjectsStore
+from app.state.run_timing import start_fact
 from app.state.text import shown
 
 CARD_CSS = """
@@ -141,7 +142,11 @@ class ProjectCard:
                 status_badge(view.last_run['status'])
                 last = view.last_run
                 finished = last.get('finished_at')  # when it ended, not when it was asked for
-                moment, prefix = (finished, 'finished ') if finished else (last['created_at'], 'started ')
+                if finished:
+                    moment, prefix = finished, 'finished '
+                else:  # started, or created when it has not (delayed, queued)
+                    name, moment = start_fact(last)
+                    prefix = f'{name} '
                 link = ui.link(f'{prefix}{relative(moment)}', f'/runs/{last["id"]}').classes('text-sm')
                 link.props(f'data-field=last-run-time data-rb-time="{iso_utc(moment)}" data-rb-prefix="{prefix}"')
             else:

@@ -18,6 +18,7 @@ from app.pages.stage_strip import draw_stages
 from app.pages.theme import duration, frame, relative, status_badge
 from app.state import connection, live
 from app.state.log_links import line_from_hash
+from app.state.run_timing import start_fact
 from app.state.runs_store import ACTIVE
 from app.state.text import shown
 from app.state.timeline import run_title
@@ -62,13 +63,15 @@ class TimelineView:
                     ('framework', run['target_framework']),
                     ('kind', run['kind']),
                     ('by', run.get('user_name') or '—'),
-                    ('started', relative(run.get('started_at') or run.get('created_at'))),
                 ):
                     with ui.row().classes('gap-1 items-baseline'):
                         ui.label(name).classes('opacity-60')
-                        label = ui.label(shown(value)).props(f'data-param={name} dir=auto')
-                        if name == 'started':
-                            self.started_label = label  # a relative time: the clock keeps it true
+                        ui.label(shown(value)).props(f'data-param={name} dir=auto')
+                when_name, when = start_fact(run)
+                with ui.row().classes('gap-1 items-baseline'):
+                    ui.label(when_name).classes('opacity-60').props('data-testid=when-name')
+                    # a relative time: the clock keeps it true
+                    self.started_label = ui.label(relative(when)).props('data-param=started dir=auto')
                 if run.get('issue_number'):
                     ui.label(f'issue #{run["issue_number"]} {shown(run.get("issue_title"))}').props('dir=auto')
                 if run.get('retry_of'):
@@ -101,7 +104,7 @@ class TimelineView:
     def tick(self) -> None:
         self.ticks += 1
         if self.started_label is not None:
-            self.started_label.text = relative(self.run.get('started_at') or self.run.get('created_at'))
+            self.started_label.text = relative(start_fact(self.run)[1])
         if self.run.get('status') == 'running':
             self.took.text = duration(self.run)
         elif self.run.get('status') == 'queued' and self.ticks % 3 == 0:

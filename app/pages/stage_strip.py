@@ -82,13 +82,15 @@ def _chip(stage: dict[str, Any]) -> tuple[ui.element, ui.label]:
     now = datetime.now(UTC)
     icon, colour, border, _ = _look(result)
     with ui.element('div').classes(
-        f'inline-flex items-center gap-1 rounded-full border-2 {border} px-2 py-0.5 text-sm'
+        f'inline-flex items-center gap-1 rounded-full border-2 {border} px-2 py-0.5 text-sm max-w-full'
     ) as chip:
         if result == RUNNING:
             ui.spinner(size='1em', color=colour).props('aria-hidden=true')
         else:
             ui.icon(icon, color=colour).classes('text-base').props('aria-hidden=true')
-        text = ui.label(chip_text(stage, now)).classes('font-mono whitespace-nowrap').props('dir=auto data-field=stage')
+        # a long stage name ellipsizes rather than widen a 360 px page (the full name is the chip's title)
+        text = ui.label(chip_text(stage, now)).classes('font-mono whitespace-nowrap truncate min-w-0')
+        text.props('dir=auto data-field=stage')
     chip.props('role=listitem')
     _name(
         chip,

@@ -37,6 +37,10 @@ ACTIONS = (
     'schedule.resumed',
     'schedule.deleted',
     'schedule.fired',
+    'webhook.created',
+    'webhook.updated',
+    'webhook.secret_rotated',
+    'webhook.deleted',
 )
 SYSTEM_ACTOR = 'Runboard (AFK loop)'
 _table: Table = AuditEntry.__table__  # type: ignore[attr-defined]

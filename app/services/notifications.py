@@ -9,9 +9,9 @@ from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 
 from app.db import session_scope
-from app.models import NotificationRule, RuleCreate, RuleCreated, RulePublic, RuleUpdate, utcnow
+from app.models import NotificationRule, Project, RuleCreate, RuleCreated, RulePublic, RuleUpdate, utcnow
 from app.models.webhook_url import url_host, url_origin
-from app.services import ids
+from app.services import audit, ids
 from app.services.accounts import Principal
 from app.services.errors import DomainError, forbidden, not_found
 from app.services.notify_signature import new_secret
@@ -65,7 +65,7 @@ def create_rule(
     secret = new_secret()
     now = utcnow()
     with session_scope(engine) as session:
-        get_visible(session, project_id, principal)
+        project = get_visible(session, project_id, principal)
         count = session.exec(
             select(func.count()).select_from(NotificationRule).where(col(NotificationRule.project_id) == project_id)
         ).one()
@@ -88,7 +88,30 @@ def create_rule(
         )
         session.add(rule)
         session.flush()
+        _audit(session, principal, 'webhook.created', project.team_id, rule, {'events': list(rule.events)})
         return RuleCreated.model_validate({**public(rule, principal).model_dump(), 'secret': secret})
+
+
+def _audit(
+    session: Session, principal: Principal, action: str, team_id: str, rule: NotificationRule, details: dict
+) -> None:
+    """Who changed where a project's events go, in the change's transaction: the URL's origin only (a Slack
+    webhook's path is its credential), never the secret."""
+    audit.record(
+        session,
+        principal,
+        action,
+        team_id=team_id,
+        project_id=rule.project_id,
+        target=rule.id,
+        details={'name': rule.name, 'url': url_origin(rule.url), **details},
+    )
+
+
+def _team_of(session: Session, project_id: str) -> str:
+    project = session.get(Project, project_id)
+    assert project is not None  # visible_rule found the rule through its project
+    return project.team_id
 
 
 def update_rule(engine: Engine, principal: Principal, project_id: str, rule_id: str, data: RuleUpdate) -> RulePublic:
@@ -104,6 +127,8 @@ def update_rule(engine: Engine, principal: Principal, project_id: str, rule_id: 
         rule.updated_at = utcnow()
         session.add(rule)
         session.flush()
+        changed = sorted(changes)  # which fields, not their values: a new URL is in the entry as its origin
+        _audit(session, principal, 'webhook.updated', _team_of(session, project_id), rule, {'changed': changed})
         return public(rule, principal)
 
 
@@ -119,6 +144,7 @@ def new_rule_secret(
         rule.updated_at = utcnow()
         session.add(rule)
         session.flush()
+        _audit(session, principal, 'webhook.secret_rotated', _team_of(session, project_id), rule, {})
         return RuleCreated.model_validate({**public(rule, principal).model_dump(), 'secret': secret})
 
 
@@ -126,4 +152,6 @@ def delete_rule(engine: Engine, principal: Principal, project_id: str, rule_id: 
     """The rule and its delivery log (ON DELETE CASCADE); a delivery being sent right now still finishes."""
     require_operator(principal)
     with session_scope(engine) as session:
-        session.delete(visible_rule(session, principal, project_id, rule_id))
+        rule = visible_rule(session, principal, project_id, rule_id)
+        _audit(session, principal, 'webhook.deleted', _team_of(session, project_id), rule, {})
+        session.delete(rule)

@@ -34,6 +34,10 @@ VERBS = {
     'schedule.resumed': 'resumed schedule',
     'schedule.deleted': 'deleted schedule',
     'schedule.fired': 'scheduled run',
+    'webhook.created': 'added webhook',
+    'webhook.updated': 'changed webhook',
+    'webhook.secret_rotated': 'replaced the secret of webhook',
+    'webhook.deleted': 'deleted webhook',
 }
 
 

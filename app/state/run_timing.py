@@ -54,6 +54,14 @@ def timing_line(run: dict) -> TimingLine | None:
     return None
 
 
+def start_fact(run: dict) -> tuple[str, str | None]:
+    """The header's time field: 'started' and when, once the run has started; before that (delayed, queued,
+    expired, skipped) 'created': a run that never ran must not read as started."""
+    if run.get('started_at'):
+        return 'started', run['started_at']
+    return 'created', run.get('created_at')
+
+
 def ended_unstarted_reason(run: dict) -> str | None:
     """Why an expired or skipped run never started (its error), else None."""
     if run.get('status') in NOT_STARTED_ENDINGS:

@@ -88,3 +88,30 @@ def test_a_refused_change_leaves_no_entry(api) -> None:  # noqa: ANN001
     refused = api.client.post('/api/runs', json=run_body(branch='main'))
     assert refused.status_code == 409
     assert [e['action'] for e in entries(api)] == ['run.triggered', 'project.created']
+
+
+def test_webhook_changes_are_logged_without_their_secret_or_the_urls_path(api) -> None:  # noqa: ANN001
+    rules = '/api/projects/proj/notifications'
+    url = 'https://hooks.slack.com/services/T0/B0/credential-in-the-path'
+    created = api.client.post(rules, json={'url': url, 'format': 'slack', 'events': ['run.failed']})
+    assert created.status_code == 201, created.text
+    rule = created.json()
+    assert api.client.patch(f'{rules}/{rule["id"]}', json={'enabled': False}).status_code == 200
+    rotated = api.client.post(f'{rules}/{rule["id"]}/secret')
+    assert rotated.status_code == 200, rotated.text
+    assert api.client.delete(f'{rules}/{rule["id"]}').status_code == 204
+
+    log = entries(api, action='webhook')
+    assert [e['action'] for e in log] == [
+        'webhook.deleted',
+        'webhook.secret_rotated',
+        'webhook.updated',
+        'webhook.created',
+    ]
+    assert {e['target'] for e in log} == {rule['id']} and {e['project_id'] for e in log} == {'proj'}
+    assert all(e['details']['url'] == 'https://hooks.slack.com/…' for e in log)
+    assert log[2]['details']['changed'] == ['enabled']
+    assert log[3]['details']['events'] == ['run.failed']
+    text = str(log)
+    assert 'credential-in-the-path' not in text
+    assert rule['secret'] not in text and rotated.json()['secret'] not in text

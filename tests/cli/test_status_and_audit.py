@@ -21,7 +21,8 @@ def test_status_says_which_server_mode_version_and_who(settings_factory, repo_fa
 
 
 def test_audit_lists_what_was_done_and_runs_list_searches(settings_factory, repo_factory) -> None:  # noqa: ANN001
-    with served(settings_factory, repo_factory) as (_server, cli):
+    # no run slot: the run stays queued until it is stopped (a quick pipeline could end before the stop)
+    with served(settings_factory, repo_factory, global_run_cap=0) as (_server, cli):
         run = cli(*TRIGGER, '--branch', 'main', '--json').json()
         assert cli('runs', 'stop', run['id']).code == 0
         log = cli('audit', '--action', 'run', '--json').json()['items']

@@ -329,6 +329,8 @@ def test_dark_mode_and_a_phone_wide_page(browser: Browser, env, name: str, optio
                 assert test_id in ('output', 'log-search') or box['height'] >= 44 and box['width'] >= 44, test_id
             wrapped = row_with(page, 'test_two ok').bounding_box()  # long lines wrap rather than scroll sideways
             assert wrapped is not None and wrapped['x'] + wrapped['width'] <= 360
+            # nothing (header chip, a long stage chip) makes the page scroll sideways
+            assert page.evaluate('document.documentElement.scrollWidth') <= 360
             expect(page.get_by_role('button', name='Copy the whole log')).to_be_visible()  # named, as an icon
             page.get_by_test_id('output').scroll_into_view_if_needed()
         screenshot(page, name)

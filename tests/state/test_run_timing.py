@@ -7,7 +7,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from app.state.run_timing import LaterChoice, ended_unstarted_reason, later_fields, timing_line, until_text
+from app.state.run_timing import (
+    LaterChoice,
+    ended_unstarted_reason,
+    later_fields,
+    timing_line,
+    until_text,
+)
 from app.state.schedules_view import card_line, changes, firing_view, form_body, next_line, parameters_text
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)

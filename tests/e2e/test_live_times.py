@@ -1,0 +1,95 @@
+"""Relative times tick in the browser without a server round trip, and each says exactly one thing: the card's
+"finished … ago" (counted from the finish), the list row's "… ago", a running run's duration, the card's "next
+run in …", and the run page's started/created line (a run that has not started says created)."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+from playwright.sync_api import Locator, Page, expect
+
+from tests.helpers.e2e import Stack, stack
+
+pytestmark = pytest.mark.e2e
+
+BRANCHES = {
+    'main': {'run.sh': '#!/bin/sh\necho done\n'},
+    'slow': {'run.sh': '#!/bin/sh\necho working\nsleep 60\n'},
+}
+
+
+@pytest.fixture(scope='module')
+def env(tmp_path_factory: pytest.TempPathFactory) -> Stack:
+    with stack(tmp_path_factory.mktemp('live-times'), BRANCHES, RUNBOARD_RATE_LIMIT_RUNS='1000') as s:
+        s.create_project('alpha', max_concurrent_runs=10)
+        yield s
+
+
+def wait_for_status(env: Stack, run_id: str, status: str) -> dict:
+    deadline = time.monotonic() + 30
+    with env.api() as api:
+        while (run := api.get(f'/api/runs/{run_id}').json())['status'] != status:
+            assert time.monotonic() < deadline, run
+            time.sleep(0.2)
+    return run
+
+
+def ticks(locator: Locator, pattern: str) -> None:
+    """The element reads exactly `pattern` (one time, not two glued together), then changes by itself."""
+    whole = re.compile(rf'^{pattern}$')
+    expect(locator).to_have_text(whole, timeout=15_000)
+    before = locator.inner_text()
+    expect(locator).not_to_have_text(before, timeout=10_000)
+    expect(locator).to_have_text(whole)
+
+
+def test_times_on_cards_rows_and_run_pages_tick_and_say_one_thing(page: Page, env: Stack) -> None:
+    slow = env.trigger('alpha', 'slow').json()
+    wait_for_status(env, slow['id'], 'running')
+    with env.api() as api:
+        later = api.post(
+            '/api/runs',
+            json={
+                'project_id': 'alpha',
+                'branch': 'main',
+                'depth_level': 'shallow',
+                'target_framework': 'python',
+                'run_in': '1h',
+            },
+        )
+        assert later.status_code == 201, later.text
+        schedule = api.post(
+            '/api/projects/alpha/schedules',
+            json={
+                'name': 'hourly',
+                'cron': '0 * * * *',
+                'timezone': 'UTC',
+                'branch': 'main',
+                'depth_level': 'shallow',
+                'target_framework': 'python',
+            },
+        )
+        assert schedule.status_code == 201, schedule.text
+    done = env.trigger('alpha', 'main').json()  # the newest run: the card's last run
+    wait_for_status(env, done['id'], 'succeeded')
+
+    page.goto(env.ui_url)
+    card = page.locator('[data-project=alpha]')
+    # the newest finished run: counted from its finish, and it keeps counting
+    ticks(card.locator('[data-field=last-run-time]'), r'finished (\d+ s ago|just now)')
+    expect(card.locator('[data-field=next-schedule]')).to_have_text(re.compile(r'^next run in \d+ min · hourly$'))
+    row = page.locator(f'[data-run="{slow["id"]}"]')
+    ticks(row.locator('[data-field=duration]'), r'\d+:\d\d')
+
+    page.goto(f'{env.ui_url}/runs/{slow["id"]}')
+    header = page.get_by_test_id('run-header')
+    expect(header.get_by_test_id('when-name')).to_have_text('started')
+    ticks(header.locator('[data-field=duration]'), r'\d+:\d\d')
+
+    page.goto(f'{env.ui_url}/runs/{later.json()["id"]}')
+    expect(header.locator('[data-status]')).to_have_attribute('data-status', 'delayed')
+    expect(header.get_by_test_id('when-name')).to_have_text('created')  # it has not started
+    with env.api() as api:
+        api.post(f'/api/runs/{slow["id"]}/stop')
