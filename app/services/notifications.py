@@ -127,7 +127,7 @@ def update_rule(engine: Engine, principal: Principal, project_id: str, rule_id: 
         rule.updated_at = utcnow()
         session.add(rule)
         session.flush()
-        changed = sorted(changes)  # which fields, not their values: a new URL is in the entry as its origin
+        changed = {key: url_origin(value) if key == 'url' else value for key, value in changes.items()}
         _audit(session, principal, 'webhook.updated', _team_of(session, project_id), rule, {'changed': changed})
         return public(rule, principal)
 

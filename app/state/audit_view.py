@@ -12,7 +12,9 @@ GROUPS = {
     'afk': 'AFK loop',
     'project': 'Projects',
     'schedule': 'Schedules',
+    'webhook': 'Webhooks',
     'token': 'Tokens',
+    'person': 'People',
 }
 VERBS = {
     'run.triggered': 'triggered run',

@@ -110,7 +110,7 @@ def test_webhook_changes_are_logged_without_their_secret_or_the_urls_path(api) -
     ]
     assert {e['target'] for e in log} == {rule['id']} and {e['project_id'] for e in log} == {'proj'}
     assert all(e['details']['url'] == 'https://hooks.slack.com/…' for e in log)
-    assert log[2]['details']['changed'] == ['enabled']
+    assert log[2]['details']['changed'] == {'enabled': False}
     assert log[3]['details']['events'] == ['run.failed']
     text = str(log)
     assert 'credential-in-the-path' not in text

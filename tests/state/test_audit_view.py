@@ -36,6 +36,10 @@ def test_an_entry_reads_as_a_sentence_with_its_target(item: dict, words: str, li
             'max_concurrent_runs → 3, credentials → changed',
         ),
         ({'branch': 'main', 'retry_of': 'run_1'}, 'branch: main, retry_of: run_1'),
+        (
+            {'name': 'CI', 'url': 'https://hooks.slack.com/…', 'changed': {'enabled': False}},
+            'enabled → False, name: CI, url: https://hooks.slack.com/…',
+        ),
     ],
 )
 def test_details(details: dict, text: str) -> None:
