@@ -55,7 +55,8 @@ def test_an_operator_adds_a_webhook_and_a_failing_run_is_delivered_and_redeliver
         secret = page.get_by_test_id('secret-value').input_value()
         assert secret.startswith('whsec_')
         page.get_by_test_id('copy-secret').click()
-        assert page.evaluate('navigator.clipboard.readText()') == secret
+        # the clipboard is the browser's, shared with earlier tests: wait for the write rather than read once
+        page.wait_for_function('s => navigator.clipboard.readText().then(t => t === s)', arg=secret, timeout=5_000)
         page.get_by_test_id('secret-done').click()
         expect(dialog).to_be_hidden()
         rule = page.locator('[data-testid=rules] [data-rule]')
