@@ -98,6 +98,8 @@ def test_a_delayed_run_shows_its_time_and_can_be_cancelled(page: Page, env: Stac
     header = page.get_by_test_id('run-header')
     expect(header.locator('[data-status]')).to_have_attribute('data-status', 'delayed')
     expect(header.locator('[data-field=timing]')).to_have_text(re.compile(r'^runs in (59 min|1 h)$'))
+    expect(header.get_by_test_id('when-name')).to_have_text('created')  # it has not started
+    expect(page.get_by_test_id('output')).to_contain_text('delayed until')  # its timeline says until when
     screenshot(page, 'run-delayed.png')
     run_id = page.url.rsplit('/', 1)[1]
     page.get_by_test_id('cancel').click()
