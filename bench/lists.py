@@ -17,6 +17,9 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -42,12 +45,21 @@ def timed(client: httpx.Client, path: str, params: dict, samples: int) -> tuple[
     return statistics.median(times), times[int(0.9 * (len(times) - 1))], len(reply.content)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--runs', type=int, default=100_000)
-    parser.add_argument('--samples', type=int, default=30)
-    args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix='rb-lists-') as tmp:
+@dataclass
+class SeededServer:
+    """`python main.py` on SQLite with project `bench` holding N seeded runs (bench/seed.py)."""
+
+    url: str
+    token: str
+    client: httpx.Client
+    user_id: str
+    db: sqlite3.Connection  # the server's database, for a bench that reshapes the seeded rows
+
+
+@contextmanager
+def seeded_server(runs: int, prefix: str, more_projects: tuple[str, ...] = ()) -> Iterator[SeededServer]:
+    """Start the server, create `bench` (and `more_projects`, empty), seed `runs` runs into `bench`."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
         base = Path(tmp)
         repo = make_repo(base / 'repo', 10)
         data = base / 'data'
@@ -55,37 +67,54 @@ def main() -> None:
         with app_process(data, env=env) as app:
             token = json.loads((data / 'credentials.json').read_text())['token']
             client = httpx.Client(base_url=app['url'], headers={'Authorization': f'Bearer {token}'}, timeout=60)
-            body = {'id': 'bench', 'name': 'Bench', 'repository': str(repo), 'command': ['true']}
-            project = client.post('/api/projects', json=body).json()
+            projects = {}
+            for project_id in ('bench', *more_projects):
+                body = {'id': project_id, 'name': project_id.title(), 'repository': str(repo), 'command': ['true']}
+                reply = client.post('/api/projects', json=body)
+                reply.raise_for_status()
+                projects[project_id] = reply.json()
             user_id = client.get('/api/me').json()['user_id']
+            db = sqlite3.connect(data / 'runboard.db', isolation_level=None, timeout=60)
             started = time.perf_counter()
-            conn = sqlite3.connect(data / 'runboard.db', isolation_level=None, timeout=60)
-            seed(conn, args.runs, 'bench', project['repository_key'], user_id, 'rb')
-            conn.close()
-            print(f'{args.runs} runs seeded in {time.perf_counter() - started:.1f} s; one client, SQLite')
-            newest = client.get('/api/runs', params={'limit': 1}).json()['items'][0]['id']
-            cases = [
-                ('GET /api/runs?limit=50', '/api/runs', {'limit': 50}),
-                ('GET /api/runs?limit=50&status=failed', '/api/runs', {'limit': 50, 'status': 'failed'}),
-                ('GET /api/runs?limit=50&status=queued (none)', '/api/runs', {'limit': 50, 'status': 'queued'}),
-                ('GET /api/runs?limit=50&project=bench', '/api/runs', {'limit': 50, 'project': 'bench'}),
-                ('GET /api/runs?limit=50&branch=b/7', '/api/runs', {'limit': 50, 'branch': 'b/7'}),
-                ('GET /api/runs?limit=50&user=<me>', '/api/runs', {'limit': 50, 'user': user_id}),
-                ('GET /api/runs?limit=50&kind=retry (none)', '/api/runs', {'limit': 50, 'kind': 'retry'}),
-                ('GET /api/runs?limit=50, page 100 (cursor)', '/api/runs', None),
-                ('GET /api/runs/{id}', f'/api/runs/{newest}', {}),
-                ('GET /api/projects', '/api/projects', {}),
-            ]
-            cursor = None
-            for _ in range(100):
-                page = client.get('/api/runs', params={'limit': 50, **({'cursor': cursor} if cursor else {})}).json()
-                cursor = page['next_cursor']
-            for name, path, params in cases:
-                median, p90, size = timed(
-                    client, path, params if params is not None else {'limit': 50, 'cursor': cursor}, args.samples
-                )
-                print(f'{name:<48} median {median:7.1f} ms  p90 {p90:7.1f} ms  ({size} bytes)')
-            first_paint(app['url'], token, args.samples // 3 or 1)
+            seed(db, runs, 'bench', projects['bench']['repository_key'], user_id, 'rb')
+            print(f'{runs} runs seeded in {time.perf_counter() - started:.1f} s; one client, SQLite')
+            try:
+                yield SeededServer(app['url'], token, client, user_id, db)
+            finally:
+                db.close()
+                client.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--runs', type=int, default=100_000)
+    parser.add_argument('--samples', type=int, default=30)
+    args = parser.parse_args()
+    with seeded_server(args.runs, 'rb-lists-') as server:
+        client, user_id = server.client, server.user_id
+        newest = client.get('/api/runs', params={'limit': 1}).json()['items'][0]['id']
+        cases = [
+            ('GET /api/runs?limit=50', '/api/runs', {'limit': 50}),
+            ('GET /api/runs?limit=50&status=failed', '/api/runs', {'limit': 50, 'status': 'failed'}),
+            ('GET /api/runs?limit=50&status=queued (none)', '/api/runs', {'limit': 50, 'status': 'queued'}),
+            ('GET /api/runs?limit=50&project=bench', '/api/runs', {'limit': 50, 'project': 'bench'}),
+            ('GET /api/runs?limit=50&branch=b/7', '/api/runs', {'limit': 50, 'branch': 'b/7'}),
+            ('GET /api/runs?limit=50&user=<me>', '/api/runs', {'limit': 50, 'user': user_id}),
+            ('GET /api/runs?limit=50&kind=retry (none)', '/api/runs', {'limit': 50, 'kind': 'retry'}),
+            ('GET /api/runs?limit=50, page 100 (cursor)', '/api/runs', None),
+            ('GET /api/runs/{id}', f'/api/runs/{newest}', {}),
+            ('GET /api/projects', '/api/projects', {}),
+        ]
+        cursor = None
+        for _ in range(100):
+            page = client.get('/api/runs', params={'limit': 50, **({'cursor': cursor} if cursor else {})}).json()
+            cursor = page['next_cursor']
+        for name, path, params in cases:
+            median, p90, size = timed(
+                client, path, params if params is not None else {'limit': 50, 'cursor': cursor}, args.samples
+            )
+            print(f'{name:<48} median {median:7.1f} ms  p90 {p90:7.1f} ms  ({size} bytes)')
+        first_paint(server.url, server.token, args.samples // 3 or 1)
 
 
 def first_paint(url: str, token: str, samples: int) -> None:
