@@ -115,6 +115,7 @@ def build_services(settings: Settings, *, migrate: bool = True, seed: bool = Tru
             again_seconds=settings.dispatch_again_seconds,
             heartbeat_seconds=settings.heartbeat_seconds,
             send=send,
+            namespace=settings.redis_prefix,
         )
     from app.services import afk
 

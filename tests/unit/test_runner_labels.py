@@ -63,6 +63,16 @@ def test_a_worker_consumes_the_queue_of_every_label_set_it_holds() -> None:
     assert queue_for(['gpu', 'arm64']) not in served
 
 
+def test_deployments_sharing_a_broker_have_their_own_queues() -> None:
+    """Another redis_prefix, other queue names: one deployment's workers never take another's runs."""
+    assert queue_for([]) == QUEUE and queues_served([]) == [QUEUE]  # the default keeps its names
+    assert queue_for([], 'team-b') == 'team-b.runs'
+    assert queue_for(['gpu'], 'team-b') == 'team-b.runs.gpu'
+    served = queues_served(['gpu'], 'team-b')
+    assert sorted(served) == ['team-b.runs', 'team-b.runs.gpu']
+    assert not set(served) & set(queues_served(['gpu']))
+
+
 @pytest.mark.parametrize(
     ('worker', 'runs_on', 'serves'),
     [

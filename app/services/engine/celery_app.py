@@ -10,7 +10,7 @@ from __future__ import annotations
 from celery import Celery
 
 from app.config import Settings
-from app.services.engine.routing import QUEUE
+from app.services.engine.routing import base_queue
 
 TASK = 'runboard.execute_run'
 
@@ -28,7 +28,7 @@ def make_celery(settings: Settings) -> Celery:
         task_acks_late=False,
         worker_prefetch_multiplier=1,
         task_ignore_result=True,
-        task_default_queue=QUEUE,
+        task_default_queue=base_queue(settings.redis_prefix),
         broker_connection_retry_on_startup=True,
         worker_hijack_root_logger=False,
         worker_send_task_events=True,  # Flower (or `celery events`) shows each run's task

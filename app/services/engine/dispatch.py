@@ -19,7 +19,7 @@ from app.db import session_scope
 from app.models import utcnow
 from app.services import workers
 from app.services.engine.celery_app import TASK
-from app.services.engine.routing import can_serve, queue_for
+from app.services.engine.routing import DEFAULT_NAMESPACE, can_serve, queue_for
 from app.services.timeline import timed_sql
 
 log = logging.getLogger(__name__)
@@ -43,7 +43,13 @@ def labels_of(value: Any) -> list[str]:
 
 class Dispatcher:
     def __init__(
-        self, engine: Engine, *, again_seconds: float, heartbeat_seconds: float, send: Callable[[str, str], None]
+        self,
+        engine: Engine,
+        *,
+        again_seconds: float,
+        heartbeat_seconds: float,
+        send: Callable[[str, str], None],
+        namespace: str = DEFAULT_NAMESPACE,
     ) -> None:
         self.engine, self.again_seconds, self.heartbeat_seconds, self.send = (
             engine,
@@ -51,13 +57,18 @@ class Dispatcher:
             heartbeat_seconds,
             send,
         )
+        self.namespace = namespace  # the deployment's queues (routing.py)
 
     def servable_queues(self) -> dict[str, str]:
         """project id -> its queue, for the projects some live, undrained worker can serve."""
         live = workers.serving_labels(self.engine, heartbeat_seconds=self.heartbeat_seconds)
         with self.engine.connect() as conn:
             projects = [(pid, labels_of(runs_on)) for pid, runs_on in conn.execute(text(SQL_PROJECT_LABELS))]
-        return {pid: queue_for(runs_on) for pid, runs_on in projects if any(can_serve(w, runs_on) for w in live)}
+        return {
+            pid: queue_for(runs_on, self.namespace)
+            for pid, runs_on in projects
+            if any(can_serve(w, runs_on) for w in live)
+        }
 
     def dispatch_due(self) -> list[str]:
         """Publish every queued run that is due and has a worker to go to; returns their ids."""

@@ -133,7 +133,7 @@ class WorkerRuntime:
     def _set_consuming(self, consume: bool) -> None:
         """Through Celery's remote control, to this worker only: stop or resume taking runs."""
         control = self.app.control
-        for queue in queues_served(self.labels):
+        for queue in queues_served(self.labels, self.settings.redis_prefix):
             if consume:
                 control.add_consumer(queue, destination=[self.name], reply=True, timeout=5)
             else:
@@ -171,7 +171,7 @@ def run_worker(settings: Settings, *, slots: int, labels: list[str], name: str |
         '--without-gossip',
         '--without-mingle',
         f'--hostname={node}',
-        f'--queues={",".join(queues_served(labels))}',
+        f'--queues={",".join(queues_served(labels, settings.redis_prefix))}',
     ]
     try:
         app.worker_main(argv)
