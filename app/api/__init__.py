@@ -53,7 +53,6 @@ def api_router() -> APIRouter:
 def install_api(app: FastAPI, *, max_body_bytes: int) -> None:
     app.include_router(api_router())
     install_error_handlers(app, api_prefix=API_PREFIX, auth_check=auth_refusal, extra_headers=runs.quota_headers)
-    app.add_middleware(FastTrigger, prefix=API_PREFIX)  # innermost: after the body limit and the path rewrite
     app.add_middleware(BodyLimitMiddleware, max_bytes=max_body_bytes, api_prefix=API_PREFIX)
     app.add_middleware(ApiPathMiddleware, prefix=API_PREFIX)
     app.add_middleware(CorrelationMiddleware, api_prefix=API_PREFIX)
@@ -80,8 +79,9 @@ def serve_api_first(web_app: FastAPI, *, max_body_bytes: int) -> FastAPI:
     api_app.state = web_app.state
     build_ui_stack = web_app.build_middleware_stack
 
-    def build_stack() -> ASGIApp:
-        return ApiDispatcher(build_ui_stack(), api_app, API_PREFIX)
+    def build_stack() -> ASGIApp:  # POST /runs first, then API requests past the UI's stack
+        dispatch = ApiDispatcher(build_ui_stack(), api_app, API_PREFIX)
+        return FastTrigger(dispatch, API_PREFIX, max_body_bytes, api_app=api_app)
 
     # wrapped on this one app instance on purpose (mypy refuses any assignment to a method)
     web_app.build_middleware_stack = build_stack  # type: ignore[method-assign]
@@ -106,5 +106,6 @@ def build_api_app(settings: Settings) -> FastAPI:
     install_api(app, max_body_bytes=settings.max_body_bytes)
     from app.api.hosts import HostGuard, guard_settings
 
-    app.add_middleware(HostGuard, **guard_settings(settings))
+    app.add_middleware(FastTrigger, prefix=API_PREFIX, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(HostGuard, **guard_settings(settings))  # outermost: in front of the fast path too
     return app

@@ -1,11 +1,14 @@
-"""POST /runs on its shortest path: the admission hot path without FastAPI's routing, dependency and
-body machinery, which cost more CPU per request than the admission itself (bench/ceiling.py).
+"""POST /runs on its shortest path: the admission hot path at the edge of the stack, behind only the host
+guard, without the API app's middleware layers and FastAPI's routing, dependency and body machinery, which
+together cost more CPU per request than the admission itself (bench/ceiling.py).
 
-It answers only the plain case: a JSON body that validates as RunCreate, from a caller whose bearer
-token is valid. Everything else (no or bad credentials, another content type, a body that does not
-validate) goes on to the FastAPI route with the body replayed, so each refusal keeps its one
-implementation. What the admission raises is answered by the app's own exception handlers, exactly as
-the route's errors are. The route stays declared, so the OpenAPI document still describes it."""
+It answers only the plain case: a JSON body within the size limit that validates as RunCreate, from a caller
+whose bearer token is valid. Everything else (no or bad credentials, another content type, a body that does
+not validate or is too large) goes on down the stack with the body replayed, so each refusal keeps its one
+implementation. Being outside them, it does what those layers would have done for its own answers: the
+correlation id (echoed or minted, on the answer and in the logs) and problem+json for what the admission
+raises, through the API app's own exception handlers. The route stays declared, so the OpenAPI document
+still describes it."""
 
 from __future__ import annotations
 
@@ -16,8 +19,10 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.api.problems import HEADER, correlation_for, correlation_id, unexpected_problem
 from app.api.runs import _answer, admit_trigger
 from app.models import RunCreate
 from app.services.errors import DomainError
@@ -26,49 +31,67 @@ log = logging.getLogger(__name__)
 
 
 class FastTrigger:
-    def __init__(self, app: ASGIApp, prefix: str) -> None:
-        self.app, self.path = app, prefix + '/runs'
+    """api_app: the application whose exception handlers and services answer (default: the scope's app)."""
+
+    def __init__(self, app: ASGIApp, prefix: str, max_body_bytes: int, api_app: Any = None) -> None:
+        self.app, self.api_app, self.max_body_bytes = app, api_app, max_body_bytes
+        self.paths = (prefix + '/runs', '/runs')  # the bare path is the API's too (api/routing.py)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope['type'] != 'http' or scope['method'] != 'POST' or scope['path'] != self.path:
+        if scope['type'] != 'http' or scope['method'] != 'POST' or scope['path'] not in self.paths:
             await self.app(scope, receive, send)
             return
-        messages, body = await _read_body(receive)
+        messages, body = await _read_body(receive, self.max_body_bytes)
         replay = _replayer(messages, receive)
         headers = _headers(scope)
-        principal = await _principal(scope, headers)
-        data = _body(headers, body) if principal is not None else None
+        api_app = self.api_app or scope['app']
+        principal = await _principal(api_app, scope, headers) if body is not None else None
+        data = _body(headers, body) if principal is not None and body is not None else None
         if data is None:
-            await self.app(scope, replay, send)  # the route answers (and refuses) it
+            await self.app(scope, replay, send)  # the stack answers (and refuses) it
             return
-        request = Request(scope, replay)
-        services = scope['app'].state.services
+        cid = correlation_for(scope)
+        token = correlation_id.set(cid)
+        scope.setdefault('state', {})['correlation_id'] = cid
         try:
-            correlation_id = scope.get('state', {}).get('correlation_id', '')
-            admitted = await admit_trigger(services, principal, data, headers, correlation_id=correlation_id)
-        except Exception as exc:  # answered as the route's own errors are
-            handler = _handler_for(scope['app'], exc)
-            if handler is None:
-                raise
-            if not isinstance(exc, HTTPException | DomainError):
-                log.exception('POST /runs failed')  # as Starlette logs what reaches its 500 handler
-            response = await handler(request, exc)
-        else:
-            response = _answer(admitted)
+            response = await self._admit(api_app, scope, replay, principal, data, headers, cid)
+        finally:
+            correlation_id.reset(token)
+        response.headers[HEADER] = cid
         await response(scope, replay, send)
 
+    async def _admit(
+        self, api_app: Any, scope: Scope, receive: Receive, principal: Any, data: RunCreate, headers: dict, cid: str
+    ) -> Response:
+        try:
+            admitted = await admit_trigger(api_app.state.services, principal, data, headers, correlation_id=cid)
+        except Exception as exc:  # answered as the route's own errors are
+            handler = _handler_for(api_app, exc)
+            if handler is None:
+                return unexpected_problem(exc)  # as CorrelationMiddleware answers what nothing handled
+            if not isinstance(exc, HTTPException | DomainError):
+                log.exception('POST /runs failed')  # as Starlette logs what reaches its 500 handler
+            request = Request({**scope, 'app': api_app}, receive)
+            return await handler(request, exc)
+        return _answer(admitted)
 
-async def _read_body(receive: Receive) -> tuple[list[Message], bytes]:
-    messages, chunks = [], []
+
+async def _read_body(receive: Receive, max_bytes: int) -> tuple[list[Message], bytes | None]:
+    """The messages read and the body; None as the body when it is over max_bytes (the stack refuses it
+    after reading on), so an oversized body is never held whole."""
+    messages, chunks, size = [], [], 0
     while True:
         message = await receive()
         messages.append(message)
         if message['type'] != 'http.request':
-            break
-        chunks.append(message.get('body', b''))
+            return messages, None
+        chunk = message.get('body', b'')
+        size += len(chunk)
+        chunks.append(chunk)
+        if size > max_bytes:
+            return messages, None
         if not message.get('more_body', False):
-            break
-    return messages, b''.join(chunks)
+            return messages, b''.join(chunks)
 
 
 def _replayer(messages: list[Message], receive: Receive) -> Receive:
@@ -84,13 +107,13 @@ def _headers(scope: Scope) -> dict[str, str]:
     return {name.decode('latin-1'): value.decode('latin-1') for name, value in scope['headers']}
 
 
-async def _principal(scope: Scope, headers: dict[str, str]) -> Any:
+async def _principal(api_app: Any, scope: Scope, headers: dict[str, str]) -> Any:
     """The caller when the bearer token is valid (cached like the route's dependency), else None."""
     scheme, _, token = headers.get('authorization', '').partition(' ')
     token = token.strip()
     if scheme.lower() != 'bearer' or not token:
         return None
-    auth = scope['app'].state.services.auth
+    auth = api_app.state.services.auth
     principal = auth.cached(token)
     if principal is False:
         principal = await run_in_threadpool(auth.authenticate, token)

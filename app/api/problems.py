@@ -44,6 +44,12 @@ def problem(
     return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
 
 
+def correlation_for(scope: Scope) -> str:
+    """A valid incoming X-Correlation-ID, else a new one."""
+    incoming = next((v.decode('latin-1') for k, v in scope['headers'] if k == b'x-correlation-id'), '')
+    return incoming if _VALID_ID.match(incoming) else uuid.uuid4().hex
+
+
 class CorrelationMiddleware:
     """Echo a valid incoming X-Correlation-ID, else mint one; set it on every response.
 
@@ -57,8 +63,7 @@ class CorrelationMiddleware:
         if scope['type'] != 'http':
             await self.app(scope, receive, send)
             return
-        incoming = next((v.decode('latin-1') for k, v in scope['headers'] if k == b'x-correlation-id'), '')
-        cid = incoming if _VALID_ID.match(incoming) else uuid.uuid4().hex
+        cid = correlation_for(scope)
         token = correlation_id.set(cid)
         scope.setdefault('state', {})['correlation_id'] = cid
         started = False

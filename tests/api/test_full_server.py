@@ -42,6 +42,21 @@ def test_full_server_answers_the_api_contract_and_still_serves_pages(backend, se
             assert locked.headers['content-type'].startswith('application/problem+json')
             assert locked.json()['correlation_id'] == locked.headers['x-correlation-id']
 
+            # POST /runs is answered at the edge of the stack (api/fast_trigger.py): the host guard still comes
+            # first (it guards local mode, whose token a rebinding page could use), and a body over the limit is
+            # still refused before anything parses it
+            if backend != 'team':
+                foreign = client.post('/api/runs', json=body, headers={'Host': 'evil.example'})
+                assert foreign.status_code == 421
+            huge = client.post('/api/runs', json={**body, 'branch': 'x' * 70_000})
+            assert huge.status_code == 413 and huge.json()['error'] == 'payload_too_large'
+            assert huge.json()['correlation_id'] == huge.headers['x-correlation-id']
+            unknown = client.post(
+                '/api/runs', json={**body, 'branch': 'no-such-branch'}, headers={'X-Correlation-ID': 't2'}
+            )
+            assert unknown.status_code == 422 and unknown.headers['x-correlation-id'] == 't2'
+            assert unknown.json()['correlation_id'] == 't2'
+
             listed = client.get('/runs', headers={'Accept': 'application/json'})
             assert [r['id'] for r in listed.json()['items']] == [created.json()['id']]
             missing = client.get('/api/no-such-thing')
