@@ -5,7 +5,8 @@
 Stack as in the E2E tests: API server (python main.py, global cap 0 so runs stay queued) <- pass-through
 proxy (timestamps each relayed answer) <- UI process (python main.py --server PROXY) <- Chromium.
   1. click Run -> `Submitting…` row visible (browser clock, MutationObserver)
-  2. POST /runs answer relayed to the UI process -> run timeline header visible
+  2. click Run -> run timeline header visible, and -> its first line of output (the run's `queued` event) shown,
+     both on the browser clock; and the POST /runs answer relayed to the UI process -> timeline header visible
   3. a run stopped through the API -> its row shows `stopped` on an open dashboard (no reload)
   4. UI server RSS before/after opening N tabs of the project page (MB per tab)
 """
@@ -27,6 +28,13 @@ from tests.helpers.e2e import CHROMIUM_ARGS, stack  # noqa: E402
 
 WATCH_OPTIMISTIC = """() => { window.__rb = {}; new MutationObserver((_, obs) => {
   if (document.querySelector('[data-optimistic]')) { window.__rb.seen = performance.now(); obs.disconnect(); }
+}).observe(document.body, {subtree: true, childList: true, attributes: true}); }"""
+WATCH_TIMELINE = """() => { window.__rb = {}; new MutationObserver((_, obs) => {
+  if (window.__rb.header === undefined && document.querySelector('[data-testid=run-header] [data-status]'))
+    window.__rb.header = performance.now();
+  if (document.querySelector('[data-testid=output] .rb-line')) {
+    window.__rb.output = performance.now(); obs.disconnect();
+  }
 }).observe(document.body, {subtree: true, childList: true, attributes: true}); }"""
 CLICK = """() => { window.__rb.clicked = performance.now(); document.querySelector('[data-testid=run]').click(); }"""
 WATCH_STATUS = """(runId) => { window.__rb = {}; new MutationObserver((_, obs) => {
@@ -66,12 +74,13 @@ def main() -> None:
         page = browser.new_context(viewport={'width': 1200, 'height': 900}).new_page()
         page.set_default_timeout(30_000)
         click_to_row, answer_to_timeline, change_to_row = [], [], []
+        click_to_header, click_to_output = [], []
         for _ in range(args.rounds + 1):  # the first round warms up and is not counted
             env.stop_active()
             env.proxy.clear()
             page.goto(f'{env.ui_url}/projects/alpha')
             page.wait_for_selector('[data-testid=runs][data-loaded=true]')
-            page.evaluate(WATCH_OPTIMISTIC)
+            page.evaluate(WATCH_TIMELINE)
             page.evaluate(CLICK)
             page.wait_for_url('**/runs/run_*')
             page.wait_for_selector('[data-testid=run-header] [data-status]')
@@ -79,7 +88,13 @@ def main() -> None:
             replies = [s.replied_at for s in env.proxy.requests('POST', '/api/runs') if s.replied_at]
             if replies:
                 answer_to_timeline.append((shown - replies[-1]) * 1000)
-        answer_to_timeline = answer_to_timeline[1:]
+            page.wait_for_selector('[data-testid=output] .rb-line')
+            marks = page.evaluate('() => window.__rb')
+            if 'header' in marks:  # absent when the timeline came by a page load (the marks went with the page)
+                click_to_header.append(marks['header'] - marks['clicked'])
+                click_to_output.append(marks['output'] - marks['clicked'])
+        answer_to_timeline, click_to_header = answer_to_timeline[1:], click_to_header[1:]
+        click_to_output = click_to_output[1:]
         # click -> optimistic row: measured without navigating away (a slow answer keeps the form on screen)
         for _ in range(args.rounds):
             env.stop_active()
@@ -110,6 +125,9 @@ def main() -> None:
         print(f'Runboard UI bench: {args.rounds} rounds, Chromium {browser.version}')
         summary('click -> optimistic row visible', click_to_row)
         summary('server answer -> timeline shown', answer_to_timeline)
+        if click_to_header:
+            summary('click -> timeline header shown', click_to_header)
+            summary('click -> timeline with its first output line', click_to_output)
         summary('server-side change -> row updated in browser', change_to_row)
 
         ui_pid = env.ui_pid

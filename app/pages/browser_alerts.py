@@ -110,6 +110,6 @@ def watch_own_runs(tab: Client | None = None) -> None:
                 tab.run_javascript(_show_js(alert))
 
         with tab:
-            live.follow(ended)
+            live.follow(ended, tab_wide=True)  # the header's: it outlives an in-place page change
 
     background_tasks.create(start(), name='browser-notify-watch')

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import nicegui
 from nicegui import ui
 
 from app.state.log_rows import rows
@@ -15,6 +16,15 @@ from app.state.timeline import Line
 
 COMPONENT = Path(__file__).resolve().parents[2] / 'assets' / 'logview.js'  # (no dash: it names the component)
 STYLESHEET = '<link rel="stylesheet" href="/assets/logview.css">'
+
+
+def preload() -> None:
+    """For a page that may draw a run's log in place (the project page's Run, pages/run_page.py open_in_place):
+    the log's browser module and stylesheet come with that page, so the timeline does not wait for them."""
+    component = LogView.component
+    assert component is not None  # registered by the class statement
+    module = f'/_nicegui/{nicegui.__version__}/components/{component.key}'  # as NiceGUI imports it
+    ui.add_head_html(f'{STYLESHEET}<link rel="modulepreload" href="{module}">')
 
 
 class LogView(ui.element, component=COMPONENT):

@@ -3,12 +3,14 @@
 
 from __future__ import annotations
 
-from nicegui import background_tasks, ui
+from nicegui import ui
 
 from app.client import ApiError
+from app.pages import log_view
 from app.pages.matrix_fields import MatrixFields
 from app.pages.run_later import RunLater
 from app.pages.run_limits import RunLimits
+from app.pages.run_page import open_in_place
 from app.pages.runs_list import RunsListView
 from app.pages.widgets import correlation_chip
 from app.state import connection
@@ -111,6 +113,7 @@ class RunFormView:
         self.ticks = 0
 
         self.limits = RunLimits()
+        log_view.preload()  # a submitted run's timeline opens in place of this page
         with ui.card().classes('w-full rb-form').props('data-testid=run-form'):
             if retry_of:
                 with ui.row().classes('items-center gap-2'):
@@ -246,8 +249,8 @@ class RunFormView:
         if outcome.response is not None:  # outcome.ok
             run = outcome.response.data
             self.progress.text = 'Run already exists; opening it…' if outcome.response.replayed else 'Opening run…'
-            ui.navigate.to(f'/runs/{run["id"]}')
-            background_tasks.create(self.refresh_quota(), name='quota-after-submit')
+            if not await open_in_place(run):
+                ui.navigate.to(f'/runs/{run["id"]}')
             return
         self.progress.text = ''
         if outcome.failure is not None:

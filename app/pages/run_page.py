@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 
 from nicegui import background_tasks, ui
 
@@ -15,7 +16,7 @@ from app.pages.run_timing import cancel_button, timing_bits
 from app.pages.runs_list import retry, stop_run
 from app.pages.signin import signed_in
 from app.pages.stage_strip import draw_stages
-from app.pages.theme import duration, frame, relative, status_badge
+from app.pages.theme import duration, frame, page_frame, relative, status_badge
 from app.state import connection, live
 from app.state.log_links import line_from_hash
 from app.state.run_timing import start_fact
@@ -161,6 +162,30 @@ async def linked_line() -> int | None:
         await ui.context.client.connected(timeout=10.0)
         return line_from_hash(await ui.run_javascript('location.hash'))
     return None
+
+
+# the address becomes the run's; Back and Forward then load the page their address names (assets/in-place.js)
+SHOW_ADDRESS = 'window.runboardShowAddress(%s)'
+
+
+async def open_in_place(run: dict) -> bool:
+    """The timeline of a run this tab just admitted, drawn in place of the page that admitted it: no page load,
+    and the header from the admission's answer at once; then its output and its live stream, as the run page
+    has them. False when this page has no frame to draw into (the caller loads the run page instead)."""
+    page = page_frame()
+    if page is None:
+        return False
+    live.leave_page()  # the old page's streams; its timers go with its elements
+    page.content.clear()
+    page.title.text = f'Run {run["id"]}'
+    with page.content:
+        view = TimelineView(run)
+        view.render_header()
+        view.retitle()
+    ui.run_javascript(SHOW_ADDRESS % json.dumps(f'/runs/{run["id"]}'))
+    await view.open()
+    live.follow(view.on_event, run=run['id'], on_reconnect=view.catch_up)
+    return True
 
 
 @ui.page('/runs/{run_id}')

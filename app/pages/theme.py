@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from nicegui import ui
 
@@ -33,6 +36,7 @@ def frame(title: str, *, show_person: bool = True) -> Iterator[None]:
     ui.add_head_html(
         '<link rel="stylesheet" href="/assets/runboard.css">'
         '<script defer src="/assets/live-time.js"></script>'
+        '<script defer src="/assets/in-place.js"></script>'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
     )
     ui.add_body_html(NOSCRIPT_HTML)  # without JavaScript: a link to the plain project list (app/pages/plain.py)
@@ -50,14 +54,32 @@ def frame(title: str, *, show_person: bool = True) -> Iterator[None]:
                 from app.pages.provenance_chip import ProvenanceChip
 
                 ProvenanceChip()
-            ui.label(title).classes('text-sm opacity-80 truncate')
+            title_label = ui.label(title).classes('text-sm opacity-80 truncate').props('data-testid=page-name')
             if show_person:
                 _person_menu()
                 from app.pages.browser_alerts import watch_own_runs
 
                 watch_own_runs()  # a browser notification when the person's own run ends (opt-in: notifications page)
-    with ui.column().classes('w-full max-w-6xl mx-auto p-2 sm:p-4 gap-4'):
+    with ui.column().classes('w-full max-w-6xl mx-auto p-2 sm:p-4 gap-4') as content:
+        _frames[ui.context.client] = PageFrame(content, title_label)
         yield
+
+
+@dataclass
+class PageFrame:
+    """What a page drew inside the chrome, and the page's name in the header: what an in-place page change
+    (pages/run_page.py open_in_place) replaces."""
+
+    content: ui.column
+    title: ui.label
+
+
+_frames: weakref.WeakKeyDictionary[Any, PageFrame] = weakref.WeakKeyDictionary()
+
+
+def page_frame() -> PageFrame | None:
+    """This tab's frame, when its page drew one."""
+    return _frames.get(ui.context.client)
 
 
 def _person_menu() -> None:

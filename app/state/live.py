@@ -15,6 +15,7 @@ from app.state import connection
 
 RECONNECT_SECONDS = 1.0
 _watchers: weakref.WeakKeyDictionary[Any, list[Callable[[bool], None]]] = weakref.WeakKeyDictionary()
+_page_streams: weakref.WeakKeyDictionary[Any, list[Callable[[], None]]] = weakref.WeakKeyDictionary()
 
 
 def watch_connection(listener: Callable[[bool], None]) -> None:
@@ -29,10 +30,12 @@ def follow(
     run: str | None = None,
     on_reconnect: Callable[[], Awaitable[None]] | None = None,
     on_state: Callable[[bool], None] | None = None,
+    tab_wide: bool = False,
 ) -> None:
-    """Call handler(event) for each change until the tab goes away. on_reconnect() runs each time the
-    stream opens, to pick up changes made while no stream was open. on_state(True) when the stream is
-    open, on_state(False) when it dropped (we reconnect after RECONNECT_SECONDS)."""
+    """Call handler(event) for each change until the tab goes away, or until its page is replaced in place
+    (leave_page) unless tab_wide. on_reconnect() runs each time the stream opens, to pick up changes made while
+    no stream was open. on_state(True) when the stream is open, on_state(False) when it dropped (we reconnect
+    after RECONNECT_SECONDS)."""
 
     def state(connected: bool) -> None:
         for listener in ([on_state] if on_state else []) + _watchers.get(tab, []):
@@ -75,3 +78,11 @@ def follow(
             task.cancel()
 
     tab.on_delete(stop)  # not on_disconnect: a tab that reconnects keeps following
+    if not tab_wide:
+        _page_streams.setdefault(tab, []).append(stop)
+
+
+def leave_page() -> None:
+    """This tab's page is being replaced without a page load: its own streams end (tab-wide ones go on)."""
+    for stop in _page_streams.pop(context.client, []):
+        stop()

@@ -76,6 +76,34 @@ def test_timeline_follows_output_and_status_then_retry_opens_the_form(page: Page
     expect(page.locator('[data-param=kind]')).to_have_text('retry')
 
 
+def test_a_submitted_run_opens_in_place_and_back_returns_to_the_project(page: Page, env: Stack) -> None:
+    """Click Run -> the timeline without a page load (the tab keeps its document), live as on the run page;
+    the address is the run's, so Back, Forward and Reload behave as after a real navigation."""
+    page.goto(f'{env.ui_url}/projects/alpha')
+    expect(page.get_by_test_id('runs')).to_have_attribute('data-live', 'true')
+    page.evaluate('() => { window.__samePage = true; }')
+    page.get_by_test_id('run').click()
+    page.wait_for_url(re.compile(r'/runs/run_'))
+    run_id = page.url.rsplit('/', 1)[1]
+    header = page.get_by_test_id('run-header')
+    expect(header).to_contain_text(run_id)
+    assert page.evaluate('() => window.__samePage') is True  # no page load happened
+    expect(page.get_by_test_id('page-name')).to_have_text(f'Run {run_id}')
+    expect(page.get_by_test_id('run-form')).to_have_count(0)  # the project page is gone, not hidden
+    expect(page.get_by_test_id('output')).to_contain_text('resolving python dependencies')
+    expect(header.locator('[data-status]')).to_have_attribute('data-status', 'failed', timeout=30_000)
+    expect(page).to_have_title(f'{run_id} · failed · Runboard')
+
+    page.go_back()
+    page.wait_for_url(re.compile(r'/projects/alpha$'))
+    expect(page.get_by_test_id('run-form')).to_be_visible()
+    expect(page.locator(f'[data-run="{run_id}"]')).to_have_attribute('data-status', 'failed')
+    page.go_forward()
+    page.wait_for_url(re.compile(rf'/runs/{run_id}$'))
+    expect(page.get_by_test_id('run-header').locator('[data-status]')).to_have_attribute('data-status', 'failed')
+    expect(page.get_by_test_id('output')).to_contain_text('test_login ... FAILED')
+
+
 def test_ansi_colours_are_shown_as_colours_not_codes(page: Page, env: Stack) -> None:
     run = env.trigger('alpha', 'coloured').json()
     wait_terminal(env, run['id'])
