@@ -30,6 +30,21 @@ window.Notification = FakeNotification;
 """
 
 
+def add_rule(page: Page, env) -> None:  # noqa: ANN001
+    """Add webhook -> the secret dialog. On a loaded machine a click has been seen to get no answer at all (no
+    rule made, nothing in either log, the form still filled): then, and only when no rule exists, it is
+    clicked once more, so the test still fails if adding does not work."""
+    page.get_by_test_id('rule-add').click()
+    try:
+        expect(page.get_by_test_id('secret-once')).to_be_visible(timeout=10_000)
+        return
+    except AssertionError:
+        with env.api() as api:
+            assert api.get('/api/projects/alpha/notifications').json() == [], 'a rule was made: no second click'
+    page.get_by_test_id('rule-add').click()
+    expect(page.get_by_test_id('secret-once')).to_be_visible(timeout=15_000)
+
+
 def test_an_operator_adds_a_webhook_and_a_failing_run_is_delivered_and_redelivered(tmp_path, page: Page) -> None:  # noqa: ANN001
     branches = {**BRANCHES, 'fix/broken': {'run.sh': 'echo "tests: 1 failed"\nexit 2\n'}}
     settings = dict(RUNBOARD_NOTIFICATION_BACKOFF_SECONDS='[0.5]', RUNBOARD_NOTIFICATION_POLL_SECONDS='0.3')
@@ -49,9 +64,8 @@ def test_an_operator_adds_a_webhook_and_a_failing_run_is_delivered_and_redeliver
         page.get_by_test_id('add-rule').click()
         page.get_by_test_id('rule-url').fill(rx.url)
         page.get_by_test_id('rule-name').fill('CI alerts')
-        page.get_by_test_id('rule-add').click()
         dialog = page.get_by_test_id('secret-once')
-        expect(dialog).to_be_visible(timeout=15_000)  # the rule is created (secret encrypted) first
+        add_rule(page, env)
         secret = page.get_by_test_id('secret-value').input_value()
         assert secret.startswith('whsec_')
         page.get_by_test_id('copy-secret').click()
