@@ -3,6 +3,7 @@ The receiver's side (headers, signature, retries): docs/notifications.md."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
@@ -65,14 +66,24 @@ async def new_secret(project_id: str, rule_id: str, services: ServicesDep, princ
 
 async def _attempt_now(services: Services, principal: Principal, delivery_id: str) -> DeliveryDetail:
     """Attempt the delivery now (within RUNBOARD_NOTIFICATION_TIMEOUT_SECONDS) and answer it with that attempt."""
-    await sender_of(services).send_now(delivery_id)
-    return await run_in_threadpool(
-        deliveries.get_delivery,
-        services.engine,
-        principal,
-        delivery_id,
-        base_url=services.settings.effective_public_url,
-    )
+    attempted = await sender_of(services).send_now(delivery_id)
+
+    async def read() -> DeliveryDetail:
+        return await run_in_threadpool(
+            deliveries.get_delivery,
+            services.engine,
+            principal,
+            delivery_id,
+            base_url=services.settings.effective_public_url,
+        )
+
+    detail = await read()
+    # the notification loop (here or on another server) claimed it first: answer with its attempt, not before it
+    deadline = asyncio.get_running_loop().time() + services.settings.notification_timeout_seconds + 2
+    while not attempted and detail.attempts == 0 and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.1)
+        detail = await read()
+    return detail
 
 
 @router.post(
