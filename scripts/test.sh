@@ -26,7 +26,9 @@ if [ -n "${CI:-}" ]; then
 fi
 
 status=0
-.venv/bin/python -m pytest -m "not e2e" "$@" || status=$?
+# Three processes: these tests mostly wait on the servers, workers and services they start. Each test has its own
+# database schema, Redis prefix (so its own Celery queues) and ports, so they do not meet.
+.venv/bin/python -m pytest -m "not e2e" -n 3 "$@" || status=$?
 e2e=0
 .venv/bin/python -m pytest -m e2e tests/e2e "$@" || e2e=$?
 [ "$e2e" = 5 ] && e2e=0  # no E2E test collected is not a failure of its own
