@@ -244,14 +244,14 @@ class RunFormView:
             )
         finally:
             self.submitting = False
-        if self.list_view is not None:
-            self.list_view.render()
-        if outcome.response is not None:  # outcome.ok
+        if outcome.response is not None:  # outcome.ok: the page goes, so its list is not drawn again first
             run = outcome.response.data
             self.progress.text = 'Run already exists; opening it…' if outcome.response.replayed else 'Opening run…'
             if not await open_in_place(run):
                 ui.navigate.to(f'/runs/{run["id"]}')
             return
+        if self.list_view is not None:
+            self.list_view.render()
         self.progress.text = ''
         if outcome.failure is not None:
             self.show_failure(outcome.failure)
