@@ -79,8 +79,10 @@ def test_timeline_follows_output_and_status_then_retry_opens_the_form(page: Page
 def test_a_submitted_run_opens_in_place_and_back_returns_to_the_project(page: Page, env: Stack) -> None:
     """Click Run -> the timeline without a page load (the tab keeps its document), live as on the run page;
     the address is the run's, so Back, Forward and Reload behave as after a real navigation."""
+    env.stop_active()  # an earlier test's run on main would hold its PR lock, and Run would be refused
     page.goto(f'{env.ui_url}/projects/alpha')
     expect(page.get_by_test_id('runs')).to_have_attribute('data-live', 'true')
+    expect(page.get_by_test_id('run')).to_be_enabled(timeout=15_000)
     page.evaluate('() => { window.__samePage = true; }')
     page.get_by_test_id('run').click()
     page.wait_for_url(re.compile(r'/runs/run_'))
