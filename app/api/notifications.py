@@ -67,23 +67,23 @@ async def new_secret(project_id: str, rule_id: str, services: ServicesDep, princ
 async def _attempt_now(services: Services, principal: Principal, delivery_id: str) -> DeliveryDetail:
     """Attempt the delivery now (within RUNBOARD_NOTIFICATION_TIMEOUT_SECONDS) and answer it with that attempt."""
     attempted = await sender_of(services).send_now(delivery_id)
-
-    async def read() -> DeliveryDetail:
-        return await run_in_threadpool(
-            deliveries.get_delivery,
-            services.engine,
-            principal,
-            delivery_id,
-            base_url=services.settings.effective_public_url,
-        )
-
-    detail = await read()
+    detail = await _read_delivery(services, principal, delivery_id)
     # the notification loop (here or on another server) claimed it first: answer with its attempt, not before it
     deadline = asyncio.get_running_loop().time() + services.settings.notification_timeout_seconds + 2
     while not attempted and detail.attempts == 0 and asyncio.get_running_loop().time() < deadline:
         await asyncio.sleep(0.1)
-        detail = await read()
+        detail = await _read_delivery(services, principal, delivery_id)
     return detail
+
+
+async def _read_delivery(services: Services, principal: Principal, delivery_id: str) -> DeliveryDetail:
+    return await run_in_threadpool(
+        deliveries.get_delivery,
+        services.engine,
+        principal,
+        delivery_id,
+        base_url=services.settings.effective_public_url,
+    )
 
 
 @router.post(
@@ -124,13 +124,7 @@ async def list_deliveries(
 @router.get('/deliveries/{delivery_id}', response_model=DeliveryDetail, responses=problems(401, 404))
 async def get_delivery(delivery_id: str, services: ServicesDep, principal: PrincipalDep) -> DeliveryDetail:
     """One delivery with its attempts and its body, as sent."""
-    return await run_in_threadpool(
-        deliveries.get_delivery,
-        services.engine,
-        principal,
-        delivery_id,
-        base_url=services.settings.effective_public_url,
-    )
+    return await _read_delivery(services, principal, delivery_id)
 
 
 @router.post(
