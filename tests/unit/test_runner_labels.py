@@ -6,8 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from app.config import Settings
 from app.models.labels import normalise_labels
-from app.services.engine.routing import QUEUE, can_serve, queue_for, queues_served
+from app.services.engine.routing import DEFAULT_NAMESPACE, QUEUE, can_serve, queue_for, queues_served
 from app.services.queue_reason import WorkerCapacity, waiting_reason
 from app.services.workers import worker_state
 
@@ -71,6 +72,7 @@ def test_deployments_sharing_a_broker_have_their_own_queues() -> None:
     served = queues_served(['gpu'], 'team-b')
     assert sorted(served) == ['team-b.runs', 'team-b.runs.gpu']
     assert not set(served) & set(queues_served(['gpu']))
+    assert Settings.model_fields['redis_prefix'].default == DEFAULT_NAMESPACE  # the default keeps the old names
 
 
 @pytest.mark.parametrize(
