@@ -110,3 +110,37 @@ def test_runs_of_an_instance_on_another_host_are_crashed_once_its_heartbeat_is_s
         assert run['status'] == 'crashed'
         assert 'elsewhere.invalid:4242:abcd is gone' in statuses(run)[-1]
         assert client.get(f'/api/runs/{alive}').json()['status'] == 'running'
+
+
+def test_a_run_claimed_while_recovery_runs_is_not_crashed(settings_factory, repo_factory, monkeypatch) -> None:  # noqa: ANN001
+    """Recovery (the safety poll, on a thread) reads the running runs; a claim on this instance registers the run
+    as live and then commits. A claim that lands while recovery runs must not make its run look orphaned."""
+    from sqlalchemy import text
+
+    from app.db import session_scope
+    from app.services.engine import recovery
+    from app.services.engine.live import LiveRun
+
+    repo = repo_factory({'main': shell_script('echo hi')})
+    settings = settings_factory(global_run_cap=0)
+    with api_server(settings) as server, server.client() as client:
+        create_project(client, repo)
+        run_id = trigger(client).json()['id']
+        runner = server.services.runner
+        read_running = recovery.running_runs
+
+        def claim_lands_meanwhile(engine):  # noqa: ANN001, ANN202
+            runner.live[run_id] = LiveRun(run_id=run_id, project_id='proj', team_id=None)  # register, then commit
+            with session_scope(engine) as session:
+                session.connection().execute(
+                    text("UPDATE run SET status = 'running', owner_instance = :me WHERE id = :id"),
+                    {'me': runner.instance_id, 'id': run_id},
+                )
+            return read_running(engine)
+
+        monkeypatch.setattr(recovery, 'running_runs', claim_lands_meanwhile)
+        try:
+            assert runner.recover() == []
+            assert client.get(f'/api/runs/{run_id}').json()['status'] == 'running'
+        finally:
+            runner.live.pop(run_id, None)

@@ -203,7 +203,9 @@ class RunEngine:
         finished = recover_orphans(
             self.engine,
             instance_id=self.instance_id,
-            live_here=set(self.live),
+            # the live view, not a copy: a run claimed after a copy but before recovery reads the table would
+            # look running, ours and not live, and be ended as crashed (claims register before they commit)
+            live_here=self.live.keys(),
             heartbeat_seconds=self.settings.heartbeat_seconds,
             has_pull_request=self.pull_requests.exists,
         )
