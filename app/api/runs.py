@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Mapping
@@ -12,6 +13,7 @@ from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from app.api.deps import PrincipalDep, ServicesDep, authenticate, correlation
+from app.api.on_loop import call_on_loop_first
 from app.api.schemas import RunPage, problems
 from app.models import RunCreate, RunDetail, RunEventPublic, RunPublic, RunRetry
 from app.services import run_reads, runs
@@ -123,8 +125,9 @@ async def admit_trigger(
 ) -> runs.Admitted:
     """The trigger's one admission, for the route and its fast path (api/fast_trigger.py)."""
     key = _key(headers.get('idempotency-key'), headers.get('x-idempotency-key'), body.x_idempotency_key)
-    return await run_in_threadpool(
-        services.admitter.trigger,
+    admitter = services.admitter
+    admit = functools.partial(
+        admitter.trigger,
         principal,
         project_id=body.project_id,
         depth_level=body.depth_level,
@@ -136,6 +139,9 @@ async def admit_trigger(
         run_in=body.run_in,
         ttl=body.ttl,
     )
+    if admitter.admits_without_waiting:
+        return await call_on_loop_first(admit)
+    return await run_in_threadpool(admit)
 
 
 @router.get('', response_model=RunPage, responses=problems(401, 422))

@@ -21,6 +21,8 @@ Event = dict[str, Any]
 class EventBus:
     """In-process fan-out. Safe to publish from worker threads."""
 
+    in_process = True  # publishing never waits on the network
+
     def __init__(self) -> None:
         self._subscribers: set[asyncio.Queue] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -72,6 +74,8 @@ class EventBus:
 
 class RedisEventBus(EventBus):
     """Publishes through a Redis channel so every server instance sees every change."""
+
+    in_process = False
 
     def __init__(self, url: str, prefix: str) -> None:
         super().__init__()

@@ -14,6 +14,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from app.services import no_wait
+
 GIT_ENV = {**os.environ, 'GIT_TERMINAL_PROMPT': '0', 'LC_ALL': 'C'}
 _mirror_locks: dict[str, threading.Lock] = {}
 _mirror_locks_guard = threading.Lock()
@@ -210,6 +212,7 @@ class BranchCache:
         known = self._known.get((repository, branch))
         if known and now - known[0] < (self.EXISTS_TTL if known[1] else self.MISSING_TTL):
             return known[1]
+        no_wait.refuse()  # a git fork
         commit = branch_commit(repository, branch)
         if len(self._known) > 100_000:  # bounded memory, whatever clients send
             self._known.clear()
@@ -220,6 +223,7 @@ class BranchCache:
         snapshot = self._heads.get(repository)
         if snapshot is not None and now - snapshot[0] < self.EXISTS_TTL:
             return snapshot[1]
+        no_wait.refuse()  # a git fork, or waiting for another caller's
         with self._lock:
             lock = self._reading_heads.setdefault(repository, threading.Lock())
         with lock:  # one reader per repository; the others take what it read

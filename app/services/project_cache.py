@@ -9,7 +9,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from app.models import Project
-from app.services import projects
+from app.services import no_wait, projects
 from app.services.accounts import Principal
 from app.services.errors import not_found
 
@@ -26,6 +26,7 @@ class ProjectCache:
         now = time.monotonic()
         hit = self._projects.get(project_id)
         if hit is None or now - hit[0] > PROJECT_CACHE_SECONDS:
+            no_wait.refuse()  # a database read through the pool
             with Session(self.reader) as session:
                 project = session.get(Project, project_id)
                 if project is not None:

@@ -42,6 +42,8 @@ def quota_from(count: int, oldest: float | None, now: float, limit: int, window:
 
 
 class MemoryLimiter:
+    in_process = True  # never waits on the network
+
     def __init__(self, limit: int, window_seconds: int) -> None:
         self.limit, self.window = limit, window_seconds
         self._entries: dict[str, deque[tuple[float, str]]] = {}

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from app.config import Settings
-from app.services import gitops
+from app.services import gitops, no_wait
 from app.services.errors import DomainError
 from app.services.git_credentials import CredentialKind, Credentials
 from app.services.git_failure import failure_code
@@ -134,6 +134,7 @@ class RepositoryAccess:
         """The directory branch questions go to: the path itself, or the remote's mirror (cloned if missing)."""
         if not is_remote(project.repository):
             return project.repository
+        no_wait.refuse()  # the mirror: a clone, or its credentials from the database
         return str(self.refresh(project, max_age=EVER).path)
 
     def refresh(self, project: RepositoryFacts, *, max_age: float) -> MirrorState:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -18,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app.config import Settings
 from app.models import Project, RunKind, RunPublic, RunStatus, utcnow
-from app.services import admission, audit, ids, run_sql
+from app.services import admission, audit, ids, no_wait, run_sql
 from app.services.accounts import Principal
 from app.services.errors import DomainError, not_found
 from app.services.events import EventBus
@@ -64,7 +63,7 @@ class RunWriter:
         self.sql = {name: self.db.sql(value) for name, value in vars(run_sql).items() if name.startswith('SQL_')}
         # Admissions in this process queue here rather than in SQLite's busy handler (which sleeps).
         self.write_lock: contextlib.AbstractContextManager[Any] = (
-            threading.Lock() if self.db.sqlite else contextlib.nullcontext()
+            no_wait.Lock() if self.db.sqlite else contextlib.nullcontext()
         )
 
     def lock_repository(self, cursor: Cursor, repository_key: str) -> None:

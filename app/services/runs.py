@@ -61,6 +61,11 @@ class RunAdmitter:
         self.writer = RunWriter(engine=engine, settings=settings, bus=bus)
         self.db = self.writer.db
         self.projects = ProjectCache(self.reader)
+        # SQLite, the in-process limiter and bus: nothing on the path waits on the network, so an admission
+        # may be tried on the event loop first (services/no_wait.py)
+        self.admits_without_waiting = self.db.sqlite and all(
+            getattr(part, 'in_process', False) for part in (limiter, bus)
+        )
 
     def forget_project(self, project_id: str) -> None:  # the project changed or is gone
         self.projects.forget(project_id)

@@ -1,0 +1,127 @@
+"""No-wait mode (services/no_wait.py): a call on the event loop either finishes without waiting or gives up
+before any effect, so the threadpool can run it again. The steps that may wait refuse in that mode."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+
+import pytest
+
+from app.db import make_engine, upgrade
+from app.services import gitops, no_wait
+from app.services.no_wait import Attempt
+from app.services.rawdb import RawDB
+
+
+def test_a_call_that_never_waits_finishes_in_no_wait_mode() -> None:
+    assert no_wait.attempt(lambda: 'done') == Attempt(True, 'done')
+
+
+def test_a_call_that_would_wait_gives_up_and_the_mode_ends_with_it() -> None:
+    steps: list[str] = []
+
+    def call() -> str:
+        steps.append('before')
+        no_wait.refuse()
+        steps.append('after')
+        return 'done'
+
+    assert no_wait.attempt(call) == Attempt(False, busy=False)  # work for a thread, not a lock to wait out
+    assert steps == ['before']
+    assert not no_wait.active()
+    assert call() == 'done'  # outside the mode, refuse() lets it go on
+
+
+def test_the_mode_belongs_to_its_own_thread() -> None:
+    seen: list[bool] = []
+    with no_wait.mode():
+        other = threading.Thread(target=lambda: seen.append(no_wait.active()))
+        other.start()
+        other.join()
+        assert no_wait.active()
+    assert seen == [False]
+
+
+def test_a_lock_held_elsewhere_is_refused_in_no_wait_mode_and_waited_for_outside_it() -> None:
+    lock = no_wait.Lock()
+    held, release = threading.Event(), threading.Event()
+
+    def holder() -> None:
+        with lock:
+            held.set()
+            release.wait(10)
+
+    thread = threading.Thread(target=holder)
+    thread.start()
+    held.wait(10)
+
+    def take() -> str:
+        with lock:
+            return 'taken'
+
+    assert no_wait.attempt(take) == Attempt(False, busy=True)
+    threading.Timer(0.1, release.set).start()
+    assert take() == 'taken'  # outside the mode: waits for the holder
+    thread.join()
+    assert no_wait.attempt(take) == Attempt(True, 'taken')  # free: taken at once
+
+
+@pytest.fixture
+def database(tmp_path):  # noqa: ANN001, ANN201
+    engine = make_engine(f'sqlite:///{tmp_path / "runboard.db"}')
+    upgrade(engine)
+    yield engine, tmp_path / 'runboard.db'
+    engine.dispose()
+
+
+def _write(db: RawDB) -> str:
+    with db.transaction() as cursor:
+        cursor.execute("INSERT INTO team (id, name) VALUES ('t2', 'Two')")
+    return 'written'
+
+
+def _teams(db: RawDB) -> list[str]:
+    with db.reading() as cursor:
+        cursor.execute('SELECT id FROM team ORDER BY id')
+        return [row[0] for row in cursor.fetchall()]
+
+
+def test_sqlite_write_lock_held_by_another_connection_gives_up_and_writes_nothing(database) -> None:  # noqa: ANN001
+    engine, path = database
+    db = RawDB(engine)
+    before = _teams(db)
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute('BEGIN IMMEDIATE')
+    try:
+        assert no_wait.attempt(lambda: _write(db)) == Attempt(False, busy=True)
+        assert no_wait.attempt(lambda: _teams(db)) == Attempt(True, before)  # a WAL read does not wait for the writer
+    finally:
+        other.rollback()
+        other.close()
+    assert _teams(db) == before
+    assert no_wait.attempt(lambda: _write(db)) == Attempt(True, 'written')
+    assert _teams(db) == sorted([*before, 't2'])
+
+
+def test_the_no_wait_connection_is_renewed_when_the_engine_is_disposed(database) -> None:  # noqa: ANN001
+    engine, _ = database
+    db = RawDB(engine)
+    assert no_wait.attempt(lambda: _teams(db)).done
+    first = db._own
+    engine.dispose()  # e.g. the pool is renewed: new connections get the engine's current set-up
+    assert db._own is None
+    assert no_wait.attempt(lambda: _teams(db)).done
+    assert db._own is not None and db._own is not first
+
+
+def test_branch_answers_come_from_the_snapshot_or_refuse_to_fork_git(repo_factory) -> None:  # noqa: ANN001
+    repo = str(repo_factory({'main': {'a.txt': 'a'}, 'feature': {'b.txt': 'b'}}))
+    cache = gitops.BranchCache()
+    assert no_wait.attempt(lambda: cache.commit(repo, 'main')) == Attempt(False)  # no snapshot yet: git would run
+    commit = cache.commit(repo, 'main')  # reads the snapshot (a fork), outside the mode
+    assert commit
+    assert no_wait.attempt(lambda: cache.commit(repo, 'main')) == Attempt(True, commit)
+    assert no_wait.attempt(lambda: cache.commit(repo, 'pushed-since')) == Attempt(False)  # an exact lookup forks
+    assert cache.commit(repo, 'pushed-since') is None
+    assert no_wait.attempt(lambda: cache.commit(repo, 'pushed-since')) == Attempt(True, None)  # remembered briefly
