@@ -10,9 +10,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import Browser, expect
 
-from tests.helpers.e2e import CHROMIUM_ARGS
 from tests.helpers.repos import make_repo
 from tests.helpers.runs import create_project
 from tests.helpers.servers import app_process
@@ -31,12 +30,12 @@ def _wait_for_issue(api: httpx.Client, number: int) -> None:
         time.sleep(0.1)
 
 
-def test_failing_project_pauses_on_its_card_and_reset_rearms_it(tmp_path: Path) -> None:
+def test_failing_project_pauses_on_its_card_and_reset_rearms_it(tmp_path: Path, browser: Browser) -> None:
     data = tmp_path / 'data'
     data.mkdir()
     repo = make_repo(tmp_path / 'repo', {'main': {'run.sh': '#!/bin/sh\necho "tests: 3 failed" >&2\nexit 1\n'}})
     env = {'RUNBOARD_AFK_SWEEP_SECONDS': '0.5', 'RUNBOARD_DEMO': 'false', 'RUNBOARD_HEARTBEAT_SECONDS': '1'}
-    with app_process(data, env=env) as app, sync_playwright() as playwright:
+    with app_process(data, env=env) as app:
         token = json.loads((data / 'credentials.json').read_text())['token']
         api = httpx.Client(base_url=app['url'], headers={'Authorization': f'Bearer {token}'}, timeout=30)
         create_project(api, repo, project_id='flaky')
@@ -47,9 +46,9 @@ def test_failing_project_pauses_on_its_card_and_reset_rearms_it(tmp_path: Path) 
                 ).status_code
                 == 201
             )
-        browser = playwright.chromium.launch(executable_path='/usr/bin/chromium', args=CHROMIUM_ARGS)
+        # the session's Chromium (a second sync Playwright in this process would fail once the first exists)
+        page = browser.new_page(viewport={'width': 1200, 'height': 900})
         try:
-            page = browser.new_page(viewport={'width': 1200, 'height': 900})
             page.goto(app['url'] + '/')
             card = page.locator('[data-project=flaky]')
             expect(card).to_be_visible(timeout=20_000)
@@ -89,5 +88,5 @@ def test_failing_project_pauses_on_its_card_and_reset_rearms_it(tmp_path: Path) 
             expect(page.locator('[data-project=flaky] [data-paused-banner]')).to_be_hidden(timeout=10_000)
             _wait_for_issue(api, 7)
         finally:
-            browser.close()
+            page.close()  # and its own context with it
             api.close()

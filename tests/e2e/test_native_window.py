@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import select
 import shutil
 import subprocess
 import sys
@@ -15,7 +16,7 @@ import httpx
 import pytest
 
 from tests.helpers.e2e import SCREENSHOTS
-from tests.helpers.servers import ROOT, app_process, free_port
+from tests.helpers.servers import ROOT, app_process
 
 pytestmark = pytest.mark.e2e
 
@@ -38,16 +39,25 @@ def display():  # noqa: ANN201
                 '(scripts/test.sh installs them; see scripts/doctor.sh)'
             )
         pytest.skip(f'{", ".join(missing)} not installed')
-    number = 90 + free_port() % 9
+    # Xvfb picks a display number no other X server holds and writes it to the pipe once it accepts
+    # connections: no fixed number two test processes could share, no guessing how long it takes to start.
+    read_end, write_end = os.pipe()
     screen = subprocess.Popen(
-        ['Xvfb', f':{number}', '-screen', '0', '1280x900x24', '-nolisten', 'tcp'],
+        ['Xvfb', '-displayfd', str(write_end), '-screen', '0', '1280x900x24', '-nolisten', 'tcp'],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        pass_fds=(write_end,),
     )
-    time.sleep(0.5)
-    yield f':{number}'
-    screen.terminate()
-    screen.wait(10)
+    os.close(write_end)
+    try:
+        with os.fdopen(read_end) as announced:
+            ready, _, _ = select.select([announced], [], [], 60)
+            number = announced.readline().strip() if ready else ''
+        assert number.isdigit(), f'Xvfb did not start (exit code {screen.poll()})'
+        yield f':{number}'
+    finally:
+        screen.terminate()
+        screen.wait(10)
 
 
 def window_titles(display: str) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import time
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -30,10 +31,21 @@ COLOURED = (
 HUGE = '#!/bin/sh\necho "::stage:: flood"\nseq 1 100000\necho "::stage:: done"\n'
 
 
+def gated(gate: Path) -> str:
+    """PIPELINE's steps, but the test stage only starts once `gate` exists (the test decides when, not a sleep)."""
+    return PIPELINE.replace('sleep 2\n', f'while [ ! -f {gate} ]; do sleep 0.1; done\n')
+
+
 @pytest.fixture(scope='module')
 def env(tmp_path_factory: pytest.TempPathFactory) -> Stack:
-    branches = {'main': {'run.sh': PIPELINE}, 'huge': {'run.sh': HUGE}, 'coloured': {'run.sh': COLOURED}}
-    with stack(tmp_path_factory.mktemp('timeline'), branches, RUNBOARD_RATE_LIMIT_RUNS='1000') as s:
+    base = tmp_path_factory.mktemp('timeline')
+    branches = {
+        'main': {'run.sh': PIPELINE},
+        'huge': {'run.sh': HUGE},
+        'coloured': {'run.sh': COLOURED},
+        'gated': {'run.sh': gated(base / 'gate')},
+    }
+    with stack(base, branches, RUNBOARD_RATE_LIMIT_RUNS='1000') as s:
         s.create_project('alpha', max_concurrent_runs=10)
         yield s
 
@@ -141,16 +153,23 @@ def test_100k_lines_are_windowed_and_earlier_lines_load_on_demand(page: Page, en
 
 
 def test_pause_follow_holds_new_lines_until_resumed(page: Page, env: Stack) -> None:
-    page.goto(f'{env.ui_url}/projects/alpha')
-    expect(page.get_by_test_id('branch')).to_have_value(re.compile(r'^main'))
+    assert env.base is not None
+    gate = env.base / 'gate'
+    page.goto(f'{env.ui_url}/projects/alpha?branch=gated')
+    expect(page.get_by_test_id('branch')).to_have_value(re.compile(r'^gated'))
     expect(page.get_by_test_id('run')).to_be_enabled()
     page.get_by_test_id('run').click()
     page.wait_for_url(re.compile(r'/runs/run_'), timeout=30_000)
     output = page.get_by_test_id('output')
-    expect(output).to_contain_text('resolving python dependencies')
-    page.get_by_test_id('follow').click()  # pause
-    expect(page.get_by_test_id('held')).to_contain_text('new lines held', timeout=30_000)
-    expect(output).not_to_contain_text('running shallow suite on main')
-    page.get_by_test_id('follow').click()  # resume
-    expect(output).to_contain_text('running shallow suite on main')
-    expect(page.get_by_test_id('held')).to_have_text('')
+    try:
+        expect(output).to_contain_text('resolving python dependencies')
+        page.get_by_test_id('follow').click()  # pause
+        expect(page.get_by_test_id('follow')).to_have_attribute('aria-checked', 'false')
+        gate.touch()  # only now does the run print its next lines: they arrive while paused, however slow the machine
+        expect(page.get_by_test_id('held')).to_contain_text('new lines held', timeout=30_000)
+        expect(output).not_to_contain_text('running shallow suite on gated')
+        page.get_by_test_id('follow').click()  # resume
+        expect(output).to_contain_text('running shallow suite on gated')
+        expect(page.get_by_test_id('held')).to_have_text('')
+    finally:
+        gate.touch()  # a failed test leaves no run waiting

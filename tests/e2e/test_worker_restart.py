@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -24,14 +25,30 @@ from tests.helpers.servers import app_process
 from tests.helpers.workers import runboard_worker
 
 pytestmark = pytest.mark.e2e
-SCRIPT = 'for i in $(seq 1 24); do echo "line $i"; sleep 0.5; done\n'
+
+
+def script(gate: Path) -> str:
+    """24 lines, half a second apart; after line 12 it waits for `gate`, so however long the restart takes
+    on a busy machine, the run is still going when the restarted server is asked and the tab opens."""
+    return (
+        'for i in $(seq 1 12); do echo "line $i"; sleep 0.5; done\n'
+        f'while [ ! -f {gate} ]; do sleep 0.1; done\n'
+        'for i in $(seq 13 24); do echo "line $i"; sleep 0.5; done\n'
+    )
+
+
+@pytest.fixture
+def gate(tmp_path: Path) -> Iterator[Path]:
+    path = tmp_path / 'gate'
+    yield path
+    path.touch()  # a test that failed half-way leaves no run waiting on it
 
 
 def _lines(api: httpx.Client, run_id: str) -> list[str]:
     return [e['text'] for e in api.get(f'/api/runs/{run_id}').json()['events'] if e['type'] == 'output']
 
 
-def test_a_run_on_a_worker_streams_on_across_a_server_restart(tmp_path: Path, browser) -> None:  # noqa: ANN001
+def test_a_run_on_a_worker_streams_on_across_a_server_restart(tmp_path: Path, gate: Path, browser) -> None:  # noqa: ANN001
     require_team_services()
     with pg_schema() as url:
         prefix = 'rbtest:' + uuid.uuid4().hex[:10]
@@ -46,7 +63,7 @@ def test_a_run_on_a_worker_streams_on_across_a_server_restart(tmp_path: Path, br
         settings = Settings(
             database_url=url, redis_url=REDIS_URL, redis_prefix=prefix, heartbeat_seconds=1.0, data_dir=tmp_path / 'w'
         )
-        repo = make_repo(tmp_path / 'repo', {'main': {'run.sh': SCRIPT}})
+        repo = make_repo(tmp_path / 'repo', {'main': {'run.sh': script(gate)}})
         data = tmp_path / 'server'
         with runboard_worker(settings, tmp_path / 'builder-1', labels='linux'):
             with app_process(data, env=env) as server:
@@ -87,6 +104,7 @@ def test_a_run_on_a_worker_streams_on_across_a_server_restart(tmp_path: Path, br
                     output = page.get_by_test_id('output')
                     expect(output).to_contain_text('line 1', timeout=10_000)  # what it printed before the restart
                     shown_at_open = len(_lines(api, run_id))
+                    gate.touch()  # the rest of the run, streamed to the open tab
                     expect(output).to_contain_text('line 24', timeout=40_000)  # and what it printed after
                     expect(header.locator('[data-status=succeeded]')).to_be_visible(timeout=20_000)
                     screenshot(page, 'run-across-server-restart.png')

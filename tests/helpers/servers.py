@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -23,17 +24,42 @@ from app.config import Settings
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def _port_pool() -> range:
+    """Where test servers get their ports: below the kernel's ephemeral range (ip_local_port_range), the ports
+    it hands out by itself for bind(0) and for the local end of every outgoing connection, so no client
+    (Chromium, httpx, a database driver) takes a port between free_port() and the server's own bind."""
+    try:
+        low = int(Path('/proc/sys/net/ipv4/ip_local_port_range').read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768  # Linux's default; macOS's range starts at 49152
+    return range(10_000, low) if low - 10_000 >= 4_096 else range(1_024, 65_536)
+
+
+_handed_out: set[int] = set()  # never the same port twice in one process (a server may not have bound it yet)
+
+
 def free_port() -> int:
     """A free port; under pytest-xdist one that no other worker is handed (ports are split by remainder), so
-    two workers never race for the same port between finding it and binding it."""
+    two workers never race for the same port between finding it and binding it.
+
+    Chosen at random from `_port_pool` and tried, not asked of the kernel with bind(0): Linux's bind(0) only
+    returns odd ports (connect() takes the even ones), so with two workers the even worker would never get one."""
     workers = int(os.environ.get('PYTEST_XDIST_WORKER_COUNT', '1'))
     index = int(os.environ.get('PYTEST_XDIST_WORKER', 'gw0').removeprefix('gw') or 0)
-    while True:
+    pool = _port_pool()
+    mine = range(pool.start + (index - pool.start) % workers, pool.stop, workers)
+    for _ in range(1_000):
+        port = random.choice(mine)
+        if port in _handed_out:
+            continue
         with socket.socket() as sock:
-            sock.bind(('127.0.0.1', 0))
-            port = sock.getsockname()[1]
-        if port % workers == index:
-            return port
+            try:
+                sock.bind(('127.0.0.1', port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
+    raise RuntimeError(f'no free port in {mine}')
 
 
 class ApiServer:
