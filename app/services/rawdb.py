@@ -44,7 +44,7 @@ class RawDB:
     def ts(self, moment: datetime) -> Any:
         """A UTC time as a parameter: SQLite gets SQLAlchemy's DateTime text, PostgreSQL the object."""
         if self.sqlite:
-            return moment.astimezone(UTC).strftime('%Y-%m-%d %H:%M:%S.%f')
+            return moment.astimezone(UTC).replace(tzinfo=None).isoformat(' ', 'microseconds')  # strftime: 4x the CPU
         return moment
 
     @staticmethod
