@@ -223,12 +223,21 @@ class BranchCache:
         snapshot = self._heads.get(repository)
         if snapshot is not None and now - snapshot[0] < self.EXISTS_TTL:
             return snapshot[1]
-        no_wait.refuse()  # a git fork, or waiting for another caller's
         with self._lock:
             lock = self._reading_heads.setdefault(repository, threading.Lock())
+        if snapshot is not None and no_wait.active():
+            # on the loop: a thread reads it again, and this caller takes the snapshot there is, older than the
+            # TTL by at most that one read's time
+            if not lock.locked():
+                threading.Thread(target=self._read_heads, args=(repository, lock, now), daemon=True).start()
+            return snapshot[1]
+        no_wait.refuse()  # a git fork, or waiting for another caller's
+        return self._read_heads(repository, lock, now)
+
+    def _read_heads(self, repository: str, lock: threading.Lock, asked_at: float) -> dict[str, str] | None:
         with lock:  # one reader per repository; the others take what it read
             snapshot = self._heads.get(repository)
-            if snapshot is not None and now - snapshot[0] < self.EXISTS_TTL:
+            if snapshot is not None and asked_at - snapshot[0] < self.EXISTS_TTL:
                 return snapshot[1]
             try:
                 heads = read_heads(repository)

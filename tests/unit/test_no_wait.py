@@ -4,13 +4,18 @@ before any effect, so the threadpool can run it again. The steps that may wait r
 from __future__ import annotations
 
 import sqlite3
+import subprocess
 import threading
+import time
 
 import pytest
 
-from app.db import make_engine, upgrade
-from app.services import gitops, no_wait
+from app.db import make_engine, session_scope, upgrade
+from app.models import Project, Role, Team
+from app.services import gitops, no_wait, project_cache
+from app.services.accounts import Principal
 from app.services.no_wait import Attempt
+from app.services.project_cache import ProjectCache
 from app.services.rawdb import RawDB
 
 
@@ -125,3 +130,45 @@ def test_branch_answers_come_from_the_snapshot_or_refuse_to_fork_git(repo_factor
     assert no_wait.attempt(lambda: cache.commit(repo, 'pushed-since')) == Attempt(False)  # an exact lookup forks
     assert cache.commit(repo, 'pushed-since') is None
     assert no_wait.attempt(lambda: cache.commit(repo, 'pushed-since')) == Attempt(True, None)  # remembered briefly
+
+
+def _eventually(check) -> None:  # noqa: ANN001
+    deadline = time.monotonic() + 10
+    while not check():
+        assert time.monotonic() < deadline, 'the background read never landed'
+        time.sleep(0.02)
+
+
+def test_a_stale_snapshot_answers_on_the_loop_while_a_thread_reads_it_again(repo_factory) -> None:  # noqa: ANN001
+    repo = repo_factory({'main': {'a.txt': 'a'}})
+    cache = gitops.BranchCache()
+    old = cache.commit(str(repo), 'main')
+    subprocess.run(
+        ['git', '-c', 'user.name=t', '-c', 'user.email=t@x', 'commit', '-q', '--allow-empty', '-m', 'pushed'],
+        cwd=repo,
+        check=True,
+    )
+    new = subprocess.run(['git', 'rev-parse', 'main'], cwd=repo, check=True, capture_output=True, text=True)
+    cache.EXISTS_TTL = 0.0  # the snapshot is now stale
+    assert no_wait.attempt(lambda: cache.commit(str(repo), 'main')) == Attempt(True, old)  # the one there is
+    _eventually(lambda: cache._heads[str(repo)][1]['main'] == new.stdout.strip())  # read again in a thread
+    assert cache.commit(str(repo), 'main') == new.stdout.strip()
+
+
+def test_a_stale_project_answers_on_the_loop_while_a_thread_reads_it_again(database, monkeypatch) -> None:  # noqa: ANN001
+    engine, _ = database
+    with session_scope(engine) as session:
+        session.add(Team(id='tp', name='Team'))
+        session.flush()
+        session.add(
+            Project(id='p', name='Before', repository='/srv/r', repository_key='k', team_id='tp', command=['true'])
+        )
+    cache = ProjectCache(engine)
+    owner = Principal(user_id='u', name='u', role=Role.builder.value, team_ids=frozenset({'tp'}))
+    assert no_wait.attempt(lambda: cache.get('p', owner)) == Attempt(False)  # never read: the pool is needed
+    assert cache.get('p', owner).name == 'Before'
+    with session_scope(engine) as session:
+        session.get(Project, 'p').name = 'After'
+    monkeypatch.setattr(project_cache, 'PROJECT_CACHE_SECONDS', -1.0)  # the entry is now stale
+    assert no_wait.attempt(lambda: cache.get('p', owner).name) == Attempt(True, 'Before')
+    _eventually(lambda: cache._projects['p'][1].name == 'After')
