@@ -4,9 +4,11 @@
 
 Stack as in the E2E tests: API server (python main.py, global cap 0 so runs stay queued) <- pass-through
 proxy (timestamps each relayed answer) <- UI process (python main.py --server PROXY) <- Chromium.
-  1. click Run -> `Submitting…` row visible (browser clock, MutationObserver)
+  1. click Run -> `Submitting…` row visible (browser clock, MutationObserver; then the next frame: a
+     requestAnimationFrame callback's setTimeout runs once that frame is painted)
   2. click Run -> run timeline header visible, and -> its first line of output (the run's `queued` event) shown,
-     both on the browser clock; and the POST /runs answer relayed to the UI process -> timeline header visible
+     both on the browser clock (the output line to its painted frame, as in 1.); and the POST /runs answer
+     relayed to the UI process -> timeline header visible
   3. a run stopped through the API -> its row shows `stopped` on an open dashboard (no reload)
   4. UI server RSS before/after opening N tabs of the project page (MB per tab)
 """
@@ -27,13 +29,15 @@ from playwright.sync_api import sync_playwright  # noqa: E402
 from tests.helpers.e2e import CHROMIUM_ARGS, stack  # noqa: E402
 
 WATCH_OPTIMISTIC = """() => { window.__rb = {}; new MutationObserver((_, obs) => {
-  if (document.querySelector('[data-optimistic]')) { window.__rb.seen = performance.now(); obs.disconnect(); }
+  const row = document.querySelector('[data-optimistic]');
+  if (row && row.checkVisibility()) { obs.disconnect(); requestAnimationFrame(() => setTimeout(() => {
+    window.__rb.seen = performance.now(); })); }
 }).observe(document.body, {subtree: true, childList: true, attributes: true}); }"""
 WATCH_TIMELINE = """() => { window.__rb = {}; new MutationObserver((_, obs) => {
   if (window.__rb.header === undefined && document.querySelector('[data-testid=run-header] [data-status]'))
     window.__rb.header = performance.now();
-  if (document.querySelector('[data-testid=output] .rb-line')) {
-    window.__rb.output = performance.now(); obs.disconnect();
+  if (document.querySelector('[data-testid=output] .rb-line')) { obs.disconnect();
+    requestAnimationFrame(() => setTimeout(() => { window.__rb.output = performance.now(); }));
   }
 }).observe(document.body, {subtree: true, childList: true, attributes: true}); }"""
 CLICK = """() => { window.__rb.clicked = performance.now(); document.querySelector('[data-testid=run]').click(); }"""
@@ -89,7 +93,8 @@ def main() -> None:
             if replies:
                 answer_to_timeline.append((shown - replies[-1]) * 1000)
             page.wait_for_selector('[data-testid=output] .rb-line')
-            marks = page.evaluate('() => window.__rb')
+            page.wait_for_function('() => !window.__rb || !window.__rb.header || window.__rb.output !== undefined')
+            marks = page.evaluate('() => window.__rb || {}')
             if 'header' in marks:  # absent when the timeline came by a page load (the marks went with the page)
                 click_to_header.append(marks['header'] - marks['clicked'])
                 click_to_output.append(marks['output'] - marks['clicked'])

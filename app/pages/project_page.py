@@ -7,6 +7,7 @@ from nicegui import ui
 
 from app.client import ApiError
 from app.pages.charts import history_section
+from app.pages.instant_row import params_text
 from app.pages.repository_settings import repository_settings
 from app.pages.repository_status import RepositoryStatus
 from app.pages.run_form_view import PICKER_LIMIT, RunFormView
@@ -77,6 +78,12 @@ async def project_page(
         await repository.load(fetch=True)
         history_section(project_id, branch=store.filters.branch)
         ui.label('Runs').classes('text-lg font-medium').props('role=heading aria-level=2')
-        form.list_view = await runs_list(project=project_id, url_path=f'/projects/{project_id}', store=store)
+        form.list_view = await runs_list(
+            project=project_id, url_path=f'/projects/{project_id}', store=store, instant_row=True
+        )
         form.list_view.on_run_update.append(form.on_run_update)
+        if form.list_view.instant is not None:
+            kind = 'retry' if retry_of else 'manual'
+            fields = (form.branch, form.depth, form.framework)
+            form.list_view.instant.follow(fields, lambda: params_text(form.payload(), kind))
         await form.refresh_quota()

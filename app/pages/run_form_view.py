@@ -3,10 +3,14 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Awaitable, Callable
+
 from nicegui import ui
 
 from app.client import ApiError
 from app.pages import log_view
+from app.pages.instant_row import REVEAL_ON_CLICK
 from app.pages.matrix_fields import MatrixFields
 from app.pages.run_later import RunLater
 from app.pages.run_limits import RunLimits
@@ -63,6 +67,19 @@ def run_tooltip(wrap: ui.element) -> ui.tooltip:
     wrap.on('focusin', js_handler=f'() => {show}')
     wrap.on('focusout', js_handler=f'() => {hide}')
     return tooltip
+
+
+def run_button(on_click: Callable[[], Awaitable[None]]) -> tuple[ui.element, ui.button, ui.tooltip]:
+    """Run, in a wrap that keeps its tooltip while it is disabled. A click unhides the `Submitting…` row
+    in the browser before it is sent (app/pages/instant_row.py)."""
+    with ui.element('span').props('tabindex=-1 aria-describedby=rb-run-reason') as wrap:
+        button = (
+            ui.button('Run', icon='play_arrow')
+            .classes('rb-tap')
+            .props('data-testid=run aria-describedby=rb-run-reason data-instant=on')
+        )
+        button.on('click', lambda _: on_click(), [], js_handler=REVEAL_ON_CLICK)
+        return wrap, button, run_tooltip(wrap)
 
 
 def keyboard_stop(wrap: ui.element, reason: str | None) -> None:
@@ -141,13 +158,7 @@ class RunFormView:
             self.later = RunLater(shown=not retry_of)  # now, in a while, or at a time; and a queue TTL
             self.matrix = MatrixFields(self, shown=not retry_of)  # every depth x framework, as one batch
             with ui.row().classes('items-center gap-3 flex-wrap'):
-                with ui.element('span').props('tabindex=-1 aria-describedby=rb-run-reason') as self.run_wrap:
-                    self.run_button = (
-                        ui.button('Run', icon='play_arrow', on_click=self.submit)
-                        .classes('rb-tap')
-                        .props('data-testid=run aria-describedby=rb-run-reason')
-                    )
-                    self.run_tooltip = run_tooltip(self.run_wrap)
+                self.run_wrap, self.run_button, self.run_tooltip = run_button(self.submit)
                 ui.button('Reset', icon='restart_alt', on_click=self.reset).props('flat data-testid=reset').classes(
                     'rb-tap'
                 )
@@ -199,6 +210,7 @@ class RunFormView:
     def update_button(self) -> None:
         reason = self.block_reason()
         self.run_button.set_enabled(reason is None)
+        self.run_button.props(f'data-instant={"off" if self.matrix.on else "on"}')  # a batch has no row
         self.run_button.props(f'aria-disabled={"true" if reason else "false"}')
         self.run_tooltip.text = reason or 'Start the run'
         keyboard_stop(self.run_wrap, reason)
@@ -221,6 +233,11 @@ class RunFormView:
         return {'branch': self.branch.value, 'depth_level': self.depth.value, 'target_framework': self.framework.value}
 
     async def submit(self) -> None:
+        instant = self.list_view.instant if self.list_view is not None else None
+        with instant.answering() if instant is not None else contextlib.nullcontext():
+            await self._submit()
+
+    async def _submit(self) -> None:
         if self.matrix.on and not (self.submitting or self.block_reason()):
             return await self.matrix.submit()  # app/pages/matrix_fields.py
         if self.submitting or self.block_reason() or (timing := await self.later.fields()) is None:

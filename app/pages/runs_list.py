@@ -9,6 +9,7 @@ from nicegui import background_tasks, ui
 
 from app.client import ApiError
 from app.pages.bulk_bar import BulkBar
+from app.pages.instant_row import InstantRow
 from app.pages.run_filters_bar import filter_bar
 from app.pages.run_row import run_row
 from app.pages.widgets import confirm, error_notice, notify_error
@@ -22,7 +23,9 @@ MAX_PAGE = 500  # the API's largest page: a reload after "load older" re-reads a
 
 
 class RunsListView:
-    def __init__(self, store: RunsStore, *, url_path: str | None = None, show_project: bool = True) -> None:
+    def __init__(
+        self, store: RunsStore, *, url_path: str | None = None, show_project: bool = True, instant_row: bool = False
+    ) -> None:
         self.store = store
         self.url_path = url_path  # where the filters live in the URL (None: no filter bar)
         self.show_project = show_project
@@ -41,6 +44,7 @@ class RunsListView:
                 ui.label('○ connecting…').classes('text-xs opacity-70').props('data-testid=live aria-live=polite')
             )
         self.bulk.draw_bar()
+        self.instant = InstantRow() if instant_row else None  # the Run form's `Submitting…` row, drawn ahead
         self.box = ui.column().classes('w-full gap-2').props('role=list aria-label="Runs" data-testid=runs')
         with ui.row().classes('w-full items-center gap-2'):
             self.older_button = (
@@ -180,6 +184,8 @@ class RunsListView:
             run, show_project=self.show_project, on_stop=self.stop, on_retry=retry, extra=self.bulk.row_controls
         )
         self.tickers[self.row_key(run)] = (run, started, took)
+        if run.get('optimistic') and self.instant is not None:
+            self.instant.answered()  # in the same update as the server's own row: the two never show together
         return card
 
     def tick(self) -> None:
@@ -224,11 +230,12 @@ async def runs_list(
     project: str | None = None,
     url_path: str | None = None,
     projects: list[dict] | None = None,
+    instant_row: bool = False,
 ) -> RunsListView:
     """The list of `store`'s filters; `project` pins it to one project's page (no project column), `url_path`
     puts the filter bar above it and keeps the filters in that page's URL."""
     placeholder = ui.column().classes('w-full')
-    view = RunsListView(store, url_path=url_path, show_project=project is None)
+    view = RunsListView(store, url_path=url_path, show_project=project is None, instant_row=instant_row)
     if url_path is not None:
         with placeholder:
             filter_bar(view, projects)

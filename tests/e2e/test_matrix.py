@@ -55,7 +55,10 @@ def test_the_matrix_toggle_makes_a_2x2_batch_whose_page_follows_four_cells_live(
     expect(page.get_by_test_id('matrix-count')).to_have_text('2 × 2 = 4 runs')
     expect(page.get_by_test_id('run')).to_contain_text('Run 4')
     screenshot(page, 'run-form-matrix.png')
+    env.proxy.add_rule('POST', '/api/runs/batch', 'delay', seconds=1)
     page.get_by_test_id('run').click()
+    expect(page.get_by_test_id('progress')).to_contain_text('Submitting')
+    expect(page.locator('[data-optimistic]')).to_have_count(0)  # a batch is not one run: no `Submitting…` row
     page.wait_for_url(re.compile(r'/batches/bat_'))
     batch_id = page.url.rsplit('/', 1)[1]
 

@@ -107,6 +107,54 @@ def test_optimistic_row_shows_before_the_answer_then_becomes_the_run(page: Page,
     expect(page.locator('[data-optimistic]')).to_have_count(0)
 
 
+def test_submitting_row_shows_before_the_server_hears_the_click(page: Page, env: Stack) -> None:
+    """The browser draws the `Submitting…` row itself: held here, the click has not reached the UI server."""
+    held: list = []
+    route = {}
+
+    def intercept(ws) -> None:  # noqa: ANN001 - a Playwright WebSocketRoute
+        server = ws.connect_to_server()
+        route['server'] = server
+        ws.on_message(lambda message: held.append(message) if route.get('hold') else server.send(message))
+
+    page.route_web_socket(re.compile(r'/_nicegui_ws/'), intercept)
+    env.trigger('alpha', 'fix/typo')
+    open_form(page, env)
+    choose_branch(page, 'feature/login')
+    before = rows(page)
+    route['hold'] = True
+    page.get_by_test_id('run').click()
+    shown = page.locator('[data-optimistic]')
+    expect(shown).to_be_visible()
+    expect(shown).to_contain_text('Submitting…')
+    expect(shown).to_contain_text('feature/login · shallow · python · manual')
+    page.wait_for_timeout(500)
+    assert any('event' in str(m) for m in held)  # the click is still on its way
+    assert len(env.runs('alpha')) == len(before)
+    env.proxy.add_rule('POST', '/api/runs', 'delay', seconds=2)
+    route['hold'] = False
+    for message in held:
+        route['server'].send(message)
+    expect(page.get_by_test_id('progress')).to_have_text('Submitting…')  # the server has it now
+    expect(shown).to_have_count(1)  # its own row took the place of the browser's: never both
+    assert rows(page)[0][0] == 'optimistic' and rows(page)[1:] == before
+    page.wait_for_url(re.compile(r'/runs/run_'))
+
+
+def test_a_click_the_server_declines_leaves_no_submitting_row(page: Page, env: Stack) -> None:
+    open_form(page, env)
+    before = rows(page)
+    page.get_by_test_id('when').click()
+    page.get_by_role('option', name='Run in…').click()  # ... and no time given
+    page.get_by_test_id('run').click()
+    expect(page.get_by_text('Say in how long')).to_be_visible()
+    expect(page.locator('[data-optimistic]')).to_have_count(0)
+    assert rows(page) == before
+    page.get_by_test_id('run-in').fill('1h')
+    page.get_by_test_id('run').click()  # the next click shows the row again
+    page.wait_for_url(re.compile(r'/runs/run_'))
+
+
 def test_rollback_on_500_restores_the_prior_list_with_live_updates(page: Page, env: Stack) -> None:
     first = env.trigger('alpha', 'fix/typo').json()
     second = env.trigger('alpha', 'feature/search').json()
