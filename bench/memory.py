@@ -5,7 +5,9 @@ nothing.
 
 SQLite, global cap 0 (every run stays queued), the same client as bench/trigger_api.py, distinct
 branches. The rate-limit window is short (--window seconds, limit raised): the sliding log holds one
-entry per admission for the window by design, so a long window would show the log, not a leak.
+entry per admission for the window by design, so a long window would show the log, not a leak. The
+warm-up lasts at least --warmup admissions and one window: by then the log holds a window of admissions
+at the sustained rate, its steady size; the next --admissions are measured against that.
 """
 
 from __future__ import annotations
@@ -33,8 +35,7 @@ async def main(args: argparse.Namespace) -> None:
     import aiohttp
 
     workdir = Path(tempfile.mkdtemp(prefix='rb-memory-'))
-    total = args.warmup + args.admissions
-    repo = make_repo(workdir / 'repo', total)
+    repo = make_repo(workdir / 'repo', args.branches)
     port = free_port()
     url = f'http://127.0.0.1:{port}'
     process = start_server('main', workdir / 'data', port, workdir / 'server.log', window_seconds=args.window)
@@ -52,25 +53,33 @@ async def main(args: argparse.Namespace) -> None:
             }
             async with session.post(url + '/api/projects', json=project) as reply:
                 assert reply.status == 201, await reply.text()
-            done, after_warmup, started = 0, None, time.monotonic()
+            done, warm_at, started = 0, None, time.monotonic()
+            measured: list[float] = []
             print(f'batch of {args.batch}, window {args.window} s; admitted -> RSS')
-            while done < total:
-                bodies = trigger_bodies(range(done, min(done + args.batch, total)))
+            while warm_at is None or done < warm_at + args.admissions:
+                if done + args.batch > args.branches:
+                    raise SystemExit(f'out of branches after {done} admissions: raise --branches')
+                bodies = trigger_bodies(range(done, done + args.batch))
                 figures = await phase(session, url, bodies, 16, 201)
                 done += len(bodies)
                 rss = rss_mb(process.pid)
-                if after_warmup is None and done >= args.warmup:
-                    after_warmup = rss
+                elapsed = time.monotonic() - started
+                if warm_at is not None:
+                    measured.append(rss)
                 print(
                     f'{done:7d} admitted  RSS {rss:7.1f} MB  ({figures["per_second"]:.0f} runs/s, '
-                    f'{figures["errors"]} errors, {time.monotonic() - started:.0f} s)'
+                    f'{figures["errors"]} errors, {elapsed:.0f} s){"" if warm_at is not None else "  warm-up"}'
                 )
+                # warm: the rate-limit log holds a whole window of admissions at this rate (its steady size)
+                if warm_at is None and done >= args.warmup and elapsed >= args.window:
+                    warm_at, after_warmup = done, rss
             await asyncio.sleep(args.window + 2)  # the rate-limit log empties
             end = rss_mb(process.pid)
             print(
-                f'after the warm-up {after_warmup:.1f} MB; after {args.admissions} more admissions and one window '
-                f'of quiet {end:.1f} MB: {end - after_warmup:+.1f} MB '
-                f'({(end - after_warmup) * 1024 / args.admissions:.2f} KB per run)'
+                f'after the warm-up ({warm_at} admissions, one window) {after_warmup:.1f} MB; over the next '
+                f'{args.admissions} admissions {min(measured):.1f}-{max(measured):.1f} MB '
+                f'({max(measured) - min(measured):.1f} MB apart); after one window of quiet {end:.1f} MB '
+                f'({end - after_warmup:+.1f} MB)'
             )
     finally:
         process.terminate()
@@ -83,4 +92,5 @@ if __name__ == '__main__':
     parser.add_argument('--admissions', type=int, default=50_000)
     parser.add_argument('--batch', type=int, default=5000)
     parser.add_argument('--window', type=int, default=30)
+    parser.add_argument('--branches', type=int, default=150_000, help='distinct branches (one per admission)')
     asyncio.run(main(parser.parse_args()))

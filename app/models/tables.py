@@ -87,6 +87,9 @@ def partial_unique_index(name: str, *columns: str, where: str) -> Index:
     return Index(name, *columns, unique=True, sqlite_where=text(where), postgresql_where=text(where))
 
 
+HAS_EXPIRY_SQL = 'expires_at IS NOT NULL'
+
+
 class Run(SQLModel, table=True):
     __table_args__ = (
         # PR lock: one active run per (repository, branch), enforced by the database. A matrix batch's children
@@ -121,6 +124,15 @@ class Run(SQLModel, table=True):
         Index('ix_run_user_id', 'user_id', 'id'),
         Index('ix_run_branch_id', 'branch_name', 'id'),
         Index('ix_run_retry_of', 'retry_of'),
+        # the queued-TTL sweep, twice a second: the queued runs that can expire, soonest first, however many
+        # are queued (only runs with a TTL are in it)
+        Index(
+            'ix_run_status_expiry',
+            'status',
+            'expires_at',
+            sqlite_where=text(HAS_EXPIRY_SQL),
+            postgresql_where=text(HAS_EXPIRY_SQL),
+        ),
     )
     id: str = Field(primary_key=True)
     project_id: str = Field(foreign_key='project.id')

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
@@ -26,17 +27,22 @@ BATCH = 100
 STILL_QUEUED_SQL = "status = 'queued'"
 
 
+def due_statement(now: datetime) -> Any:
+    """The next queued runs whose TTL has passed, soonest first (with their project's team)."""
+    return (
+        select(Run, col(Project.team_id))
+        .join(Project, col(Project.id) == col(Run.project_id))
+        .where(col(Run.status) == RunStatus.queued.value, col(Run.expires_at) <= now)  # ix_run_status_expiry
+        .order_by(col(Run.expires_at))
+        .limit(BATCH)
+    )
+
+
 def expire_due(engine: Engine, settings: Settings, bus: EventBus, now: datetime | None = None) -> list[str]:
     """End every queued run whose TTL has passed by `now`; returns the ids this call ended."""
     now = now or utcnow()
     with Session(engine) as session:
-        rows = session.exec(
-            select(Run, col(Project.team_id))
-            .join(Project, col(Project.id) == col(Run.project_id))
-            .where(col(Run.status) == RunStatus.queued.value, col(Run.expires_at) <= now)
-            .order_by(col(Run.expires_at))
-            .limit(BATCH)
-        ).all()
+        rows = session.exec(due_statement(now)).all()
         runs = [(public(run), run.ttl_seconds, team_id) for run, team_id in rows]
     if not runs:
         return []
