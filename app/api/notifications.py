@@ -64,13 +64,15 @@ async def new_secret(project_id: str, rule_id: str, services: ServicesDep, princ
     )
 
 
-async def _attempt_now(services: Services, principal: Principal, delivery_id: str) -> DeliveryDetail:
+async def _attempt_now(
+    services: Services, principal: Principal, delivery_id: str, attempts_before: int = 0
+) -> DeliveryDetail:
     """Attempt the delivery now (within RUNBOARD_NOTIFICATION_TIMEOUT_SECONDS) and answer it with that attempt."""
     attempted = await sender_of(services).send_now(delivery_id)
     detail = await _read_delivery(services, principal, delivery_id)
     # the notification loop (here or on another server) claimed it first: answer with its attempt, not before it
     deadline = asyncio.get_running_loop().time() + services.settings.notification_timeout_seconds + 2
-    while not attempted and detail.attempts == 0 and asyncio.get_running_loop().time() < deadline:
+    while not attempted and detail.attempts <= attempts_before and asyncio.get_running_loop().time() < deadline:
         await asyncio.sleep(0.1)
         detail = await _read_delivery(services, principal, delivery_id)
     return detail
@@ -133,5 +135,5 @@ async def get_delivery(delivery_id: str, services: ServicesDep, principal: Princ
 async def redeliver(delivery_id: str, services: ServicesDep, principal: PrincipalDep) -> DeliveryDetail:
     """Operators: send the delivery again now (the same id and body, freshly signed) in a new round of attempts;
     the answer carries that attempt. 409 delivery_in_flight while a server is sending it."""
-    await run_in_threadpool(deliveries.redeliver, services.engine, principal, delivery_id)
-    return await _attempt_now(services, principal, delivery_id)
+    attempts_before = await run_in_threadpool(deliveries.redeliver, services.engine, principal, delivery_id)
+    return await _attempt_now(services, principal, delivery_id, attempts_before)

@@ -117,13 +117,14 @@ def get_delivery(engine: Engine, principal: Principal, delivery_id: str, *, base
         return DeliveryDetail.model_validate({**_public(delivery, rule.name, attempts), 'payload': payload})
 
 
-def redeliver(engine: Engine, principal: Principal, delivery_id: str) -> None:
+def redeliver(engine: Engine, principal: Principal, delivery_id: str) -> int:
     """Make a delivery due now in a new round of attempts (its id and body unchanged): a delivered or given-up
-    one is sent again, a failing one at once instead of after its backoff. 409 while a server is sending it."""
+    one is sent again, a failing one at once instead of after its backoff. 409 while a server is sending it.
+    Returns the attempts it had made before this round."""
     require_operator(principal, 'redeliver notifications')
     now = utcnow()
     with session_scope(engine) as session:
-        _visible_delivery(session, principal, delivery_id)
+        attempts_before = _visible_delivery(session, principal, delivery_id)[0].attempts
         table = deliveries_table
         moved = session.connection().execute(
             update(table)
@@ -132,6 +133,7 @@ def redeliver(engine: Engine, principal: Principal, delivery_id: str) -> None:
         )
         if moved.rowcount != 1:
             raise DomainError(409, 'delivery_in_flight', 'this delivery is being sent right now; try again shortly')
+    return attempts_before
 
 
 def create_ping(engine: Engine, principal: Principal, project_id: str, rule_id: str) -> str:
