@@ -52,12 +52,13 @@ class InstantRow:
         self.slot.clear()
         with self.slot:
             # -mb-2: the page's column spaces its children 1rem apart, the runs list its rows 0.5rem
-            with ui.card().tight().classes('w-full rb-row rb-instant -mb-2').props('role=listitem') as self.card:
+            with ui.card().tight().classes('w-full rb-row rb-instant -mb-2') as self.card:
                 with ui.row().classes('w-full items-center gap-x-3 gap-y-1 p-2 flex-wrap'):
                     with ui.row().classes('items-center gap-1'):
                         ui.spinner(size='sm')
                         ui.badge('Submitting…', color='grey-6').classes('text-sm px-2 py-1')
-                    ui.label(self.params).classes('text-sm').props('data-field=params dir=auto')
+                    # not data-field=params: a hidden copy is not a row to find on the page
+                    ui.label(self.params).classes('text-sm').props('dir=auto').style('unicode-bidi: isolate')
                     ui.label('—').classes('text-xs opacity-70')  # when it started and how long it took: not yet
                     ui.label('—').classes('text-xs opacity-70 font-mono')
 
