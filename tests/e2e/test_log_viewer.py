@@ -19,7 +19,7 @@ from app.db import dispose, make_engine
 from app.models import Role
 from app.services.accounts import create_user, ensure_team
 from tests.helpers.backends import REDIS_URL, pg_schema, require_team_services
-from tests.helpers.e2e import Stack, screenshot, stack
+from tests.helpers.e2e import Stack, expect_clipboard, screenshot, stack
 from tests.helpers.repos import make_repo
 from tests.helpers.servers import app_process
 
@@ -220,7 +220,7 @@ def test_copy_a_line_by_mouse_and_keyboard_and_copy_the_whole_log(page: Page, en
     copy = coloured.locator('.rb-copy')
     expect(copy).to_have_css('opacity', '0.8')  # shown on hover
     copy.click()
-    assert page.evaluate('navigator.clipboard.readText()') == 'red bold then plain'  # as shown: no codes
+    expect_clipboard(page, 'red bold then plain')  # as shown: no codes
     expect(page.locator('.q-notification')).to_contain_text('Copied line')
 
     # by keyboard: into the log, a line, then Tab to its link and its copy button
@@ -236,15 +236,12 @@ def test_copy_a_line_by_mouse_and_keyboard_and_copy_the_whole_log(page: Page, en
     page.keyboard.press('Tab')
     expect(page.locator('.rb-copy:focus')).to_be_visible()
     page.keyboard.press('Enter')
-    deadline = time.monotonic() + 5
-    while page.evaluate('navigator.clipboard.readText()') != text:
-        assert time.monotonic() < deadline, 'the focused line was not copied'
-        time.sleep(0.05)
+    expect_clipboard(page, text)  # the focused line was copied
 
     # Copy all: the whole raw log from the server (ANSI codes kept), not only what the tab shows
     page.get_by_test_id('copy-all').click()
     expect(page.locator('.q-notification', has_text='Copied the whole log')).to_contain_text('6 lines')
-    assert page.evaluate('navigator.clipboard.readText()') == EXACT.decode()
+    expect_clipboard(page, EXACT.decode())
 
 
 def test_download_is_the_process_output_byte_for_byte(page: Page, env) -> None:  # noqa: ANN001
@@ -393,5 +390,5 @@ def test_a_signed_in_download_uses_that_persons_access(team, page: Page) -> None
     assert Path(download.value.path()).read_bytes() == EXACT
     page.get_by_test_id('copy-all').click()  # the browser's own fetch, through the full server's dispatcher
     expect(page.locator('.q-notification', has_text='Copied the whole log')).to_be_visible()
-    assert page.evaluate('navigator.clipboard.readText()') == EXACT.decode()
+    expect_clipboard(page, EXACT.decode())
     assert page.request.get(f'{url}/run-logs/{bob["run"]}.log').status == 404  # another team's run: not there

@@ -13,7 +13,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from app.services.notify_signature import verify
-from tests.helpers.e2e import BRANCHES, screenshot, stack
+from tests.helpers.e2e import BRANCHES, expect_clipboard, screenshot, stack
 from tests.helpers.webhooks import receiver
 
 pytestmark = pytest.mark.e2e
@@ -70,7 +70,7 @@ def test_an_operator_adds_a_webhook_and_a_failing_run_is_delivered_and_redeliver
         assert secret.startswith('whsec_')
         page.get_by_test_id('copy-secret').click()
         # the clipboard is the browser's, shared with earlier tests: wait for the write rather than read once
-        page.wait_for_function('s => navigator.clipboard.readText().then(t => t === s)', arg=secret, timeout=5_000)
+        expect_clipboard(page, secret)
         page.get_by_test_id('secret-done').click()
         expect(dialog).to_be_hidden()
         rule = page.locator('[data-testid=rules] [data-rule]')

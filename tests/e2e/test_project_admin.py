@@ -15,7 +15,7 @@ import httpx
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
-from tests.helpers.e2e import screenshot
+from tests.helpers.e2e import expect_clipboard, screenshot
 from tests.helpers.repos import make_repo
 from tests.helpers.servers import app_process
 
@@ -189,7 +189,7 @@ def test_a_token_made_in_the_ui_is_shown_once_works_and_stops_at_its_revocation(
     assert token.startswith('rb_') and token != first
     expect(page.get_by_test_id('token-once')).to_contain_text('shown only this once')
     page.get_by_test_id('copy-token').click()
-    assert page.evaluate('navigator.clipboard.readText()') == token
+    expect_clipboard(page, token)
     screenshot(page, 'tokens.png')
     page.get_by_test_id('token-done').click()
     expect(shown).to_have_count(0)

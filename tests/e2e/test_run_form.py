@@ -9,7 +9,7 @@ import time
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.helpers.e2e import BRANCHES, Stack, screenshot, stack
+from tests.helpers.e2e import BRANCHES, Stack, expect_clipboard, screenshot, stack
 from tests.helpers.repos import make_repo
 
 pytestmark = pytest.mark.e2e
@@ -177,7 +177,7 @@ def test_rollback_on_500_restores_the_prior_list_with_live_updates(page: Page, e
     correlation_id = chip.get_attribute('data-correlation-id')
     assert correlation_id and correlation_id in chip.inner_text()
     chip.click()  # copies the id
-    page.wait_for_function('id => navigator.clipboard.readText().then(t => t === id)', arg=correlation_id)
+    expect_clipboard(page, correlation_id)
     expect(page.get_by_test_id('run')).to_be_enabled()
 
 

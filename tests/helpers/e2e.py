@@ -128,3 +128,9 @@ def stack(base: Path, branches: dict | None = None, **settings: str) -> Iterator
 def screenshot(page, name: str) -> None:  # noqa: ANN001
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / name))
+
+
+def expect_clipboard(page, text: str, timeout: float = 5_000) -> None:  # noqa: ANN001
+    """The clipboard comes to hold `text`. A copy writes it asynchronously (and the browser's clipboard is shared
+    with the tests before, so reading it at once can return what they copied)."""
+    page.wait_for_function('s => navigator.clipboard.readText().then(t => t === s)', arg=text, timeout=timeout)
