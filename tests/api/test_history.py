@@ -79,9 +79,9 @@ def test_newest_finished_runs_with_durations_newest_first(api: Api) -> None:
 
 
 def test_per_day_buckets_cover_the_window_with_zeros_and_a_success_rate(api: Api) -> None:
-    today = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0)
-    if datetime.now(UTC).hour >= 23:  # keep "today at noon" in the past and the same UTC day
-        today -= timedelta(days=1)
+    now = datetime.now(UTC)
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    today = midnight + (now - midnight) / 2  # in the past and on today's UTC date at any hour, 23:59 included
     for status in ('succeeded', 'succeeded', 'succeeded', 'failed', 'stopped'):
         finished_run(api, status, created=today)
     for status in ('timed_out', 'crashed'):
@@ -123,10 +123,20 @@ def test_days_are_counted_in_the_viewers_utc_offset(api: Api) -> None:
     assert utc_days[-2]['day'] == yesterday_late.date().isoformat() and utc_days[-2]['finished'] == 1
     east = history(api, days=3, utc_offset=60)  # 00:30 the next day in UTC+01:00
     assert east['utc_offset'] == 60
-    assert [d['finished'] for d in east['days']] == [0, 0, 1]
+    assert [d['finished'] for d in east['days']] == one_run_in_local_days(yesterday_late, utc_offset=60)
     assert east['runs'][0]['id'] == run_id
     west = history(api, days=3, utc_offset=-300)  # 18:30 the same day in UTC-05:00
-    assert [d['finished'] for d in west['days']][1] == 1
+    assert [d['finished'] for d in west['days']] == one_run_in_local_days(yesterday_late, utc_offset=-300)
+
+
+def one_run_in_local_days(created: datetime, *, utc_offset: int, days: int = 3) -> list[int]:
+    """The per-day counts of one run created at `created`, in the window that ends on the viewer's today:
+    which local day that is depends on the hour the test runs (after 23:00 UTC it is already tomorrow in
+    UTC+01:00, before 05:00 UTC still yesterday in UTC-05:00)."""
+    shift = timedelta(minutes=utc_offset)
+    local_today = (datetime.now(UTC) + shift).date()
+    days_ago = (local_today - (created + shift).date()).days
+    return [1 if days - 1 - index == days_ago else 0 for index in range(days)]
 
 
 def test_another_teams_project_does_not_exist_and_bad_parameters_are_422(api: Api) -> None:
