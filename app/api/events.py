@@ -25,7 +25,6 @@ KEEPALIVE_SECONDS = 15
 async def events(
     request: Request, services: ServicesDep, principal: PrincipalDep, project: str | None = None, run: str | None = None
 ) -> StreamingResponse:
-    queue = services.bus.subscribe()
     own_digest = hash_token(request.headers.get('authorization', '').partition(' ')[2].strip())
 
     def wanted(event: dict) -> bool:
@@ -36,6 +35,12 @@ async def events(
         if project and event.get('project_id', event.get('id')) != project:
             return False
         return not run or event.get('id') == run
+
+    def revokes_this_stream(event: dict) -> bool:
+        return event.get('type') == REVOKED_EVENT and own_digest in (event.get('digests') or ())
+
+    # a tab following one run is not woken by every other run's output
+    queue = services.bus.subscribe(lambda event: wanted(event) or revokes_this_stream(event))
 
     async def stream() -> AsyncIterator[str]:
         try:
@@ -48,10 +53,9 @@ async def events(
                         return
                     yield ': keep-alive\n\n'
                     continue
-                if event.get('type') == REVOKED_EVENT and own_digest in (event.get('digests') or ()):
+                if revokes_this_stream(event):
                     return  # this stream's token was revoked: it ends now (a reconnect gets 401)
-                if wanted(event):
-                    yield f'event: {event["type"]}\ndata: {json.dumps(event, default=str)}\n\n'
+                yield f'event: {event["type"]}\ndata: {json.dumps(event, default=str)}\n\n'
         finally:
             services.bus.unsubscribe(queue)
 

@@ -14,7 +14,7 @@ from typing import Any
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from app.config import Settings
-from app.services.events import EventBus
+from app.services.events import EventBus, of_types
 
 log = logging.getLogger(__name__)
 JOB_ID = 'afk-sweep'
@@ -46,7 +46,7 @@ class SweepSchedule:
             self._listener = asyncio.get_running_loop().create_task(self._follow_kicks())
 
     async def _follow_kicks(self) -> None:
-        queue = self.bus.subscribe()
+        queue = self.bus.subscribe(of_types('afk.kick'))
         try:
             while True:
                 event = await queue.get()

@@ -15,7 +15,7 @@ from app import db
 from app.config import Settings
 from app.services import accounts, gitops
 from app.services.engine import RunEngine
-from app.services.events import EventBus, make_bus
+from app.services.events import EventBus, make_bus, of_types
 from app.services.ports import RateLimiter
 from app.services.ratelimit import make_limiter
 from app.services.repositories import RepositoryAccess
@@ -61,7 +61,7 @@ class Services:
         """A token revoked on any instance stops working here at once (the bus carries the revocation)."""
         from app.services.tokens import REVOKED_EVENT
 
-        queue = self.bus.subscribe()
+        queue = self.bus.subscribe(of_types(REVOKED_EVENT))
         try:
             while True:
                 event = await queue.get()

@@ -1,7 +1,9 @@
 """Change events: an in-process bus, fanned out through Redis pub/sub in team mode.
 
 Events are small dicts: {"type": "run"|"project"|"run.stop"|"queue", "id": ..., "project_id": ...,
-"team_id": ..., ...}. Subscribers get an asyncio.Queue; publishing works from any thread.
+"team_id": ..., ...}. Subscribers get an asyncio.Queue; publishing works from any thread. A subscriber that
+says which events it accepts is not woken for the others: each admission publishes two events, and waking
+every listener of the process for each cost more CPU than the admission's own SQLite write (bench/ceiling.py).
 """
 
 from __future__ import annotations
@@ -11,11 +13,19 @@ import contextlib
 import json
 import logging
 import threading
+from collections.abc import Callable
 from typing import Any
 
 log = logging.getLogger(__name__)
 QUEUE_SIZE = 10_000
 Event = dict[str, Any]
+Accepts = Callable[[Event], bool]
+
+
+def of_types(*types: str) -> Accepts:
+    """Accepts the events of these types."""
+    wanted = frozenset(types)
+    return lambda event: event.get('type') in wanted
 
 
 class EventBus:
@@ -24,7 +34,7 @@ class EventBus:
     in_process = True  # publishing never waits on the network
 
     def __init__(self) -> None:
-        self._subscribers: set[asyncio.Queue] = set()
+        self._subscribers: dict[asyncio.Queue, Accepts | None] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._lock = threading.Lock()
 
@@ -34,15 +44,16 @@ class EventBus:
     async def close(self) -> None:
         self._loop = None
 
-    def subscribe(self) -> asyncio.Queue:
+    def subscribe(self, accepts: Accepts | None = None) -> asyncio.Queue:
+        """A queue of the events `accepts` says yes to (all of them without it)."""
         queue: asyncio.Queue = asyncio.Queue(QUEUE_SIZE)
         with self._lock:
-            self._subscribers.add(queue)
+            self._subscribers[queue] = accepts
         return queue
 
     def unsubscribe(self, queue: asyncio.Queue) -> None:
         with self._lock:
-            self._subscribers.discard(queue)
+            self._subscribers.pop(queue, None)
 
     def publish(self, event: dict[str, Any]) -> None:
         self._deliver(event)
@@ -66,10 +77,20 @@ class EventBus:
 
     def _fan_out(self, event: dict[str, Any]) -> None:
         with self._lock:
-            subscribers = list(self._subscribers)
-        for queue in subscribers:
+            subscribers = list(self._subscribers.items())
+        for queue, accepts in subscribers:
+            if accepts is not None and not _accepted(accepts, event):
+                continue
             with contextlib.suppress(asyncio.QueueFull):  # a stalled reader misses events, never blocks others
                 queue.put_nowait(event)
+
+
+def _accepted(accepts: Accepts, event: Event) -> bool:
+    try:
+        return accepts(event)
+    except Exception:  # a filter that cannot read this event does not get it (a stream may be another team's)
+        log.warning('event filter failed; the subscriber misses this event', exc_info=True)
+        return False
 
 
 class RedisEventBus(EventBus):

@@ -35,6 +35,11 @@ ERROR_CHARS = 300
 USER_AGENT = 'Runboard-Webhooks/1'
 
 
+def run_ended(event: dict) -> bool:
+    """The events that wake the loop early: a run's end has written its deliveries."""
+    return event.get('type') == 'run' and event.get('status') in TERMINAL_STATUSES
+
+
 def lease_seconds(settings: Settings) -> float:
     """A claim outlives the attempt it covers (bounded by the timeout) with room to write its outcome."""
     return settings.notification_timeout_seconds * 2 + 30.0
@@ -160,7 +165,7 @@ class Notifier:
         self._queue: asyncio.Queue | None = None
 
     def start(self) -> None:
-        self._queue = self.bus.subscribe()
+        self._queue = self.bus.subscribe(run_ended)
         self._task = asyncio.get_running_loop().create_task(self._run(), name='notifications')
 
     def stop(self) -> None:
@@ -199,7 +204,7 @@ class Notifier:
                 event = await asyncio.wait_for(self._queue.get(), timeout=left)
             except TimeoutError:
                 return
-            if event.get('type') == 'run' and event.get('status') in TERMINAL_STATUSES:
+            if run_ended(event):
                 return
 
 

@@ -20,7 +20,7 @@ from app.services.engine.live import ClaimedRun, LiveRun, new_instance_id
 from app.services.engine.process import kill_process_group
 from app.services.engine.pull_requests import PullRequestCheck, end_runs_with_pull_requests
 from app.services.engine.recovery import recover_orphans
-from app.services.events import Event, EventBus
+from app.services.events import Event, EventBus, of_types
 from app.services.output_ingest import OutputIngest
 from app.services.reaper import KillReason
 from app.services.repositories import RepositoryAccess
@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from app.services.engine.dispatch import Dispatcher
 
 log = logging.getLogger(__name__)
+ENGINE_EVENTS = of_types('run.stop', 'queue')  # what _listen acts on
 FINISH_ATTEMPTS = 5
 RunFinished = Callable[[str, str], None]  # (project_id, status), e.g. the AFK sweep's kick
 
@@ -72,7 +73,7 @@ class RunEngine:
     async def start(self) -> None:
         await asyncio.to_thread(self.recover)
         self._heartbeat_task = asyncio.create_task(self._heartbeat_loop())
-        self._events_task = asyncio.create_task(self._listen(self.bus.subscribe()))
+        self._events_task = asyncio.create_task(self._listen(self.bus.subscribe(ENGINE_EVENTS)))
         self.kick()
 
     async def close(self) -> None:

@@ -28,7 +28,7 @@ from app.services import workers
 from app.services.engine.celery_app import TASK, make_celery
 from app.services.engine.claim import claim_run
 from app.services.engine.dispatch import forget_dispatch
-from app.services.engine.engine import RunEngine
+from app.services.engine.engine import ENGINE_EVENTS, RunEngine
 from app.services.engine.live import ClaimedRun, LiveRun, new_instance_id
 from app.services.engine.recovery import kill_leftovers_of_dead_instances
 from app.services.engine.routing import queues_served
@@ -50,7 +50,7 @@ class WorkerEngine(RunEngine):
     async def start_worker(self) -> None:
         await self.bus.start()
         self._heartbeat_task = asyncio.create_task(self._heartbeat_loop())
-        self._events_task = asyncio.create_task(self._listen(self.bus.subscribe()))
+        self._events_task = asyncio.create_task(self._listen(self.bus.subscribe(ENGINE_EVENTS)))
 
     async def execute_by_id(self, run_id: str) -> str | None:
         def register(run: ClaimedRun) -> None:
