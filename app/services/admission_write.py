@@ -1,5 +1,6 @@
-"""One admission's write, inside a transaction that already holds the repository lock: claim the idempotency
-key (or replay the run it names), take the quota, write the run under the repository rules. The single
+"""One admission's write, inside a write transaction: claim the idempotency key (or replay the run it names),
+then take the repository lock and the quota, and write the run under the repository rules. The key comes
+before the lock, so a replay never waits for another admission to the same repository. The single
 trigger (RunAdmitter) runs one per transaction; a matrix batch's all-or-nothing pass runs all of its children
 in one (services/batches.py), so they commit together or not at all."""
 
@@ -15,7 +16,7 @@ from app.services.accounts import Principal
 from app.services.errors import DomainError
 from app.services.idempotency import key_verdict, run_from_key_row
 from app.services.ports import Quota
-from app.services.run_writer import RunSpec
+from app.services.run_writer import RunSpec, RunWriter, lock_id
 
 if TYPE_CHECKING:
     from app.services.runs import RunAdmitter
@@ -60,15 +61,13 @@ def admit_within(
         'now': db.ts(now),
         'expires': db.ts(now + timedelta(seconds=admitter.settings.idempotency_ttl_seconds)),
     }
-    cursor.execute(sql['SQL_KEY_INSERT'], claim)
-    if cursor.rowcount != 1:
+    if not claim_key(writer, cursor, claim, project.repository_key):
         cursor.execute(sql['SQL_KEY_AND_RUN'], params)
         row = cursor.fetchone()
         if key_verdict(db, row, fp) == 'replay':
             return Admitted(run_from_key_row(row), True, key, admitter.limiter.peek(rl_key))
         cursor.execute(sql['SQL_KEY_DELETE_EXPIRED'], {**params, 'now': db.ts(now)})
-        cursor.execute(sql['SQL_KEY_INSERT'], claim)  # the key is free again
-        if cursor.rowcount != 1:
+        if not claim_key(writer, cursor, claim, project.repository_key):  # the key is free again
             raise Conflict()  # taken meanwhile: decide again
     # a delayed run takes its quota when it is due (services/delayed_runs.py), not now
     quota = admitter.limiter.acquire(rl_key, key) if spec.run_at is None else admitter.limiter.peek(rl_key)
@@ -96,3 +95,13 @@ def admit_within(
         bypass_concurrency=False,
     )
     return Admitted(run, False, key, quota)
+
+
+def claim_key(writer: RunWriter, cursor: Any, claim: dict[str, Any], repository_key: str) -> bool:
+    """Insert the idempotency key row unless the key is taken; once claimed, the repository is locked too
+    (PostgreSQL's advisory lock, in the same statement; SQLite's write lock is already held)."""
+    if writer.db.sqlite:
+        cursor.execute(writer.sql['SQL_KEY_INSERT'], claim)
+    else:
+        cursor.execute(writer.sql['SQL_KEY_CLAIM_AND_LOCK'], {**claim, 'lock': lock_id(repository_key)})
+    return bool(cursor.rowcount == 1)

@@ -159,7 +159,7 @@ class BatchAdmitter:
                 continue
             except BaseException as exc:
                 admitter.give_back(principal, taken)
-                if isinstance(exc, admitter.db.integrity_errors):
+                if isinstance(exc, admitter.db.integrity_errors + admitter.db.retry_errors):
                     continue
                 if isinstance(exc, admitter.db.data_errors):
                     raise bad_data() from exc

@@ -33,6 +33,10 @@ class RawDB:
         self.integrity_errors: tuple[type[BaseException], ...] = (dbapi.IntegrityError,)
         self.data_errors: tuple[type[BaseException], ...] = (dbapi.DataError,)
         self._busy_errors: tuple[type[BaseException], ...] = (dbapi.OperationalError,)
+        # PostgreSQL gave up a transaction to break a deadlock (or a serialization failure): run it again
+        self.retry_errors: tuple[type[BaseException], ...] = tuple(
+            error for error in (getattr(getattr(dbapi, 'errors', None), 'TransactionRollback', None),) if error
+        )
         self._own: Any = None  # the connection no-wait calls use (SQLite only): never waits for the pool or a lock
         self._own_lock = threading.Lock()
         event.listen(engine, 'engine_disposed', lambda _engine: self.close())  # renewed like the pool's

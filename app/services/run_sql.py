@@ -50,6 +50,11 @@ SQL_KEY_INSERT = (
     'INSERT INTO idempotencykey (user_id, key, fingerprint, run_id, created_at, expires_at) '
     'VALUES (:u, :k, :fp, :run, :now, :expires) ON CONFLICT DO NOTHING'
 )
+# PostgreSQL: the claim and, when it claimed the key, the repository's advisory lock, in one round trip; the
+# repository facts are read by the next statement, whose snapshot comes after the lock (READ COMMITTED)
+SQL_KEY_CLAIM_AND_LOCK = (
+    f'WITH claimed AS ({SQL_KEY_INSERT} RETURNING 1) SELECT pg_advisory_xact_lock(:lock) FROM claimed'
+)
 SQL_KEY_DELETE_EXPIRED = 'DELETE FROM idempotencykey WHERE user_id = :u AND key = :k AND expires_at <= :now'
 # everything the repository rules need, in one statement, each part an index lookup (flat as runs pile up).
 # The branch's holder: a run outside the requesting batch (:batch, '' for none) whenever there is one, as a
@@ -104,10 +109,28 @@ RUN_COLUMNS = (
 SQL_RUN_INSERT = f'INSERT INTO run ({", ".join(RUN_COLUMNS)}) VALUES ({", ".join(":" + c for c in RUN_COLUMNS)})'
 SQL_FIRST_EVENT = "INSERT INTO runevent (run_id, seq, at, type, text) VALUES (:run, 1, :at, 'status', :text)"
 SQL_ADVISORY_LOCK = 'SELECT pg_advisory_xact_lock(:k)'
-SQL_AUDIT = (
-    'INSERT INTO auditentry (id, at, team_id, actor_id, actor_name, token_id, action, project_id, target, details, '
-    'correlation_id) VALUES (:id, :at, :team_id, :actor_id, :actor_name, :token_id, :action, :project_id, :target, '
-    ':details, :correlation_id)'
+AUDIT_COLUMNS = (
+    'id',
+    'at',
+    'team_id',
+    'actor_id',
+    'actor_name',
+    'token_id',
+    'action',
+    'project_id',
+    'target',
+    'details',
+    'correlation_id',
+)
+SQL_AUDIT = f'INSERT INTO auditentry ({", ".join(AUDIT_COLUMNS)}) VALUES ({", ".join(":" + c for c in AUDIT_COLUMNS)})'
+# PostgreSQL: the run, its first event and its audit entry in one statement, one round trip instead of three
+# (SQLite has no INSERT inside WITH). The audit entry's parameters are named audit_<column>; the event's text
+# first_event_text. The foreign keys are checked at the statement's end, when the run row is there.
+SQL_RUN_WRITE = (
+    f'WITH written AS ({SQL_RUN_INSERT}), '
+    "first_event AS (INSERT INTO runevent (run_id, seq, at, type, text) VALUES (:id, 1, :created_at, 'status', "
+    ':first_event_text)) '
+    f'INSERT INTO auditentry ({", ".join(AUDIT_COLUMNS)}) VALUES ({", ".join(":audit_" + c for c in AUDIT_COLUMNS)})'
 )
 
 

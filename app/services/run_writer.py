@@ -179,11 +179,9 @@ class RunWriter:
             expires_at=self.db.ts(now + timedelta(seconds=ttl)) if ttl else None,
             batch_id=spec.batch_id,
         )
-        cursor.execute(sql['SQL_RUN_INSERT'], values)
         text_ = 'queued' + (f' (retry of {spec.retry_of})' if spec.retry_of else '')
         if spec.run_at is not None:
             text_ = f'delayed until {spec.run_at.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC'
-        cursor.execute(sql['SQL_FIRST_EVENT'], {'run': run_id, 'at': self.db.ts(now), 'text': text_})
         entry = audit.entry_values(
             principal,
             AUDIT_ACTIONS.get(spec.kind, 'run.triggered'),
@@ -194,7 +192,14 @@ class RunWriter:
             correlation_id=correlation_id,
             now=now,
         )
-        cursor.execute(sql['SQL_AUDIT'], audit.driver_values(entry, self.db.ts))
+        audit_values = audit.driver_values(entry, self.db.ts)
+        if self.db.sqlite:  # in-process statements: three cost no round trips
+            cursor.execute(sql['SQL_RUN_INSERT'], values)
+            cursor.execute(sql['SQL_FIRST_EVENT'], {'run': run_id, 'at': values['created_at'], 'text': text_})
+            cursor.execute(sql['SQL_AUDIT'], audit_values)
+        else:
+            audit_params = {f'audit_{column}': value for column, value in audit_values.items()}
+            cursor.execute(sql['SQL_RUN_WRITE'], {**values, 'first_event_text': text_, **audit_params})
         return written_run(values, spec, principal, now=now, ttl=ttl)
 
     def create(

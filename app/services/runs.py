@@ -168,7 +168,10 @@ class RunAdmitter:
         minted = key is None
         key = key or str(uuid.uuid4())
         fp = admission.fingerprint(payload)
-        if not minted:  # a replay needs no lock: read the key first
+        # SQLite: a replay is read outside the write lock (which is the whole database's). PostgreSQL's admission
+        # claims the key before it locks the repository, so a replay waits for nothing there and needs no read
+        # first, except to replay a request that is now refused (a delayed trigger resent after its time).
+        if not minted and (self.db.sqlite or refusal is not None):
             try:
                 replay = self._lookup_key(principal.user_id, key, fp)
             except self.db.data_errors as exc:
@@ -205,11 +208,10 @@ class RunAdmitter:
         taken: list[str] = []  # the quota entries this admission took: given back when it fails
         try:
             with self.writer.write_lock, self.db.transaction() as cursor:
-                self.writer.lock_repository(cursor, project.repository_key)
                 admitted = admit_within(self, cursor, principal, project, spec, key, fp, correlation_id, taken=taken)
         except BaseException as exc:
             self.give_back(principal, taken)
-            if isinstance(exc, self.db.integrity_errors):
+            if isinstance(exc, self.db.integrity_errors + self.db.retry_errors):
                 raise Conflict() from exc
             if isinstance(exc, self.db.data_errors):
                 raise bad_data() from exc

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from sqlalchemy import text
 
+from app.services.run_writer import lock_id
 from tests.helpers.api import QUEUED, assert_problem, post_all, run_body, same_database, serving
 from tests.helpers.repos import add_branches
 from tests.helpers.servers import api_server
@@ -90,6 +93,39 @@ def test_replay_is_never_refused_by_quota_or_locks(settings_factory, repo) -> No
         api.client.post(f'/api/runs/{first.json()["id"]}/stop')
         replay = api.client.post('/api/runs', json=run_body(), headers={'Idempotency-Key': 'first'})
         assert replay.status_code == 200 and replay.json()['status'] == 'stopped'
+
+
+@contextmanager
+def _repository_held(server, project_id: str) -> Iterator[None]:  # noqa: ANN001
+    """What another admission to the project's repository holds while it writes: the repository's advisory
+    lock on PostgreSQL, the database's write lock on SQLite."""
+    engine = server.services.engine
+    with engine.connect() as conn:
+        repository = conn.execute(text('SELECT repository_key FROM project WHERE id = :p'), {'p': project_id}).scalar()
+    raw = engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        if engine.dialect.name == 'sqlite':
+            cursor.execute('BEGIN IMMEDIATE')
+        else:
+            cursor.execute('SELECT pg_advisory_xact_lock(%s)', (lock_id(repository),))
+        yield
+    finally:
+        raw.rollback()
+        raw.close()
+
+
+def test_a_replay_does_not_wait_for_an_admission_to_the_same_repository(api) -> None:  # noqa: ANN001
+    first = api.client.post('/api/runs', json=run_body(), headers={'Idempotency-Key': 'held'})
+    assert first.status_code == 201, first.text
+    with _repository_held(api.server, 'proj'):
+        replay = api.client.post('/api/runs', json=run_body(), headers={'Idempotency-Key': 'held'}, timeout=5)
+        assert replay.status_code == 200 and replay.json()['id'] == first.json()['id']
+        assert replay.headers['idempotent-replayed'] == 'true'
+        mismatch = api.client.post(
+            '/api/runs', json=run_body(branch='feature/a'), headers={'Idempotency-Key': 'held'}, timeout=5
+        )
+        assert_problem(mismatch, 422, 'idempotency_key_mismatch')
 
 
 def test_fifty_concurrent_identical_requests_make_one_run(api) -> None:  # noqa: ANN001
