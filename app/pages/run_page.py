@@ -34,6 +34,7 @@ class TimelineView:
         self.started_label: ui.label | None = None
         self.header = ui.column().classes('w-full gap-2').props('data-testid=run-header aria-live=polite')
         self.stages = ui.row().classes('w-full gap-2 flex-wrap').props('data-testid=stages aria-label="Stages"')
+        self.render_stages()  # now, from the run the page has: drawn after the log, they pushed its tools down
         self.log = LogPanel(run)
         ui.timer(1.0, self.tick)
 

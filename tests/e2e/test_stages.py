@@ -97,6 +97,7 @@ def test_stages_show_result_and_duration_live_on_the_run_page_and_the_list(page:
         page.goto(f'{stack_.ui_url}/runs/{run_id}')
         assert page.evaluate("document.body.classList.contains('body--dark')")
         expect(stage_chip(page, 'test')).to_have_attribute('data-result', 'failed')
+        expect(page.get_by_test_id('output').get_by_text('test_login ... FAILED')).to_be_visible()  # the log too
         screenshot(page, 'run-stages-dark.png')
     finally:
         dark.close()
