@@ -119,6 +119,7 @@ async def one_phase(instances: int, args: argparse.Namespace, workdir: Path, rep
                 f'{instances} instance(s): {ok / elapsed:6.0f} admitted runs/s  p99 {p99:6.1f} ms  '
                 f'errors {sum(r["errors"] for r in results)}  server CPU {used * 1000 / len(rest):.2f} ms per admission'
             )
+            await replays_and_idle(session, processes, urls, shares, args.clients // instances)
     finally:
         for process in processes:
             process.terminate()
@@ -126,6 +127,27 @@ async def one_phase(instances: int, args: argparse.Namespace, workdir: Path, rep
         with admin.connect() as conn:
             conn.execute(sa.text(f'DROP SCHEMA {schema} CASCADE'))
         admin.dispose()
+
+
+async def replays_and_idle(session, processes, urls, shares, clients: int) -> None:  # noqa: ANN001
+    """The same requests again (replays: HTTP, authentication, one key read, no write), then a quiet second:
+    what an admission costs beyond its write, and what the servers spend on their own."""
+    cpu = [cpu_seconds(p.pid) for p in processes]
+    started = time.perf_counter()
+    results = await asyncio.gather(
+        *(phase(session, u, share, clients, 200) for u, share in zip(urls, shares, strict=True))
+    )
+    elapsed = time.perf_counter() - started
+    used = sum(cpu_seconds(p.pid) - before for p, before in zip(processes, cpu, strict=True))
+    ok = sum(r['ok'] for r in results)
+    print(
+        f'    replays: {ok / elapsed:6.0f}/s  errors {sum(r["errors"] for r in results)}  '
+        f'server CPU {used * 1000 / max(ok, 1):.2f} ms per replay'
+    )
+    cpu = [cpu_seconds(p.pid) for p in processes]
+    await asyncio.sleep(3)
+    used = sum(cpu_seconds(p.pid) - before for p, before in zip(processes, cpu, strict=True))
+    print(f'    idle: server CPU {used * 1000 / 3 / len(processes):.1f} ms per second per instance')
 
 
 def main() -> None:
