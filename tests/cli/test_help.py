@@ -3,6 +3,7 @@ project ids (asked of the server)."""
 
 from __future__ import annotations
 
+import shellingham
 import typer.main
 from typer.testing import CliRunner
 
@@ -59,10 +60,13 @@ def complete(words: str, **env: str) -> list[str]:
     return result.stdout.split()
 
 
-def test_shell_completion(settings_factory, repo_factory) -> None:
+def test_shell_completion(settings_factory, repo_factory, monkeypatch) -> None:  # noqa: ANN001
     assert complete('runboard runs tr') == ['trigger']
     assert complete('runboard runs trigger --fol') == ['--follow']
-    script = CliRunner().invoke(app, ['--show-completion', 'bash'], prog_name='runboard')
+    # --show-completion prints the script for the shell it runs in, found by walking up the process tree: the
+    # user's shell is bash here, whatever started pytest (a test run started without a shell found none)
+    monkeypatch.setattr(shellingham, 'detect_shell', lambda: ('bash', '/bin/bash'))
+    script = CliRunner().invoke(app, ['--show-completion'], prog_name='runboard')
     assert script.exit_code == 0 and 'complete -o default -F _runboard_completion runboard' in script.stdout
     with served(settings_factory, repo_factory) as (server, _cli):
         env = {'RUNBOARD_SERVER': server.base_url, 'RUNBOARD_TOKEN': server.token}
