@@ -26,11 +26,12 @@ if [ -n "${CI:-}" ]; then
 fi
 
 status=0
+# --durations: the slowest tests of each part are named at the end, to keep an eye on the suite's time
 # Three processes: these tests mostly wait on the servers, workers and services they start. Each test has its own
 # database schema, Redis prefix (so its own Celery queues) and ports, so they do not meet.
-.venv/bin/python -m pytest -m "not e2e" -n 3 "$@" || status=$?
+.venv/bin/python -m pytest -m "not e2e" -n 3 --durations=15 "$@" || status=$?
 e2e=0
-.venv/bin/python -m pytest -m e2e tests/e2e "$@" || e2e=$?
+.venv/bin/python -m pytest -m e2e tests/e2e --durations=15 "$@" || e2e=$?
 [ "$e2e" = 5 ] && e2e=0  # no E2E test collected is not a failure of its own
 [ "$status" = 0 ] && status=$e2e
 exit "$status"
