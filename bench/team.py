@@ -30,6 +30,13 @@ PG = 'postgresql+psycopg://postgres@127.0.0.1:5432/test'
 REDIS = 'redis://127.0.0.1:6379/0'
 
 
+def loop_thread_seconds(pid: int) -> float:
+    """CPU of the server's main thread, which runs the event loop (HTTP, the Redis listener); the rest of a
+    process's CPU is its threads (the threadpool that admits, the engine's helpers)."""
+    fields = Path(f'/proc/{pid}/task/{pid}/stat').read_text().rsplit(')', 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf('SC_CLK_TCK')
+
+
 def start(data: Path, port: int, url: str, prefix: str) -> subprocess.Popen:
     env = {
         **server_env(data),
@@ -100,6 +107,7 @@ async def one_phase(instances: int, args: argparse.Namespace, workdir: Path, rep
                 )
                 await asyncio.sleep(1)
             cpu = [cpu_seconds(p.pid) for p in processes]
+            loop_cpu = [loop_thread_seconds(p.pid) for p in processes]
             started = time.perf_counter()
             shares = [rest[n::instances] for n in range(instances)]
             results = await asyncio.gather(
@@ -110,6 +118,7 @@ async def one_phase(instances: int, args: argparse.Namespace, workdir: Path, rep
             )
             elapsed = time.perf_counter() - started
             used = sum(cpu_seconds(p.pid) - before for p, before in zip(processes, cpu, strict=True))
+            on_loop = sum(loop_thread_seconds(p.pid) - before for p, before in zip(processes, loop_cpu, strict=True))
             if spy is not None:
                 spy.send_signal(2)
                 spy.wait(30)
@@ -118,6 +127,7 @@ async def one_phase(instances: int, args: argparse.Namespace, workdir: Path, rep
             print(
                 f'{instances} instance(s): {ok / elapsed:6.0f} admitted runs/s  p99 {p99:6.1f} ms  '
                 f'errors {sum(r["errors"] for r in results)}  server CPU {used * 1000 / len(rest):.2f} ms per admission'
+                f' (event loop {on_loop * 1000 / len(rest):.2f}, threads {(used - on_loop) * 1000 / len(rest):.2f})'
             )
             await replays_and_idle(session, processes, urls, shares, args.clients // instances)
     finally:
