@@ -1,5 +1,6 @@
 """Team mode (PostgreSQL + Redis): POST /runs on one `python main.py` instance, then on two instances
-sharing the database and the bus, the same client split between them. Prints figures; asserts nothing.
+sharing the database and the bus, the same clients split between them (at least one each). Prints figures;
+asserts nothing.
 
     python bench/team.py [--requests 4000] [--clients 16]
 
@@ -112,7 +113,7 @@ async def one_phase(instances: int, args: argparse.Namespace, workdir: Path, rep
             shares = [rest[n::instances] for n in range(instances)]
             results = await asyncio.gather(
                 *(
-                    phase(session, u, share, args.clients // instances, 201)
+                    phase(session, u, share, max(1, args.clients // instances), 201)
                     for u, share in zip(urls, shares, strict=True)
                 )
             )
@@ -129,7 +130,7 @@ async def one_phase(instances: int, args: argparse.Namespace, workdir: Path, rep
                 f'errors {sum(r["errors"] for r in results)}  server CPU {used * 1000 / len(rest):.2f} ms per admission'
                 f' (event loop {on_loop * 1000 / len(rest):.2f}, threads {(used - on_loop) * 1000 / len(rest):.2f})'
             )
-            await replays_and_idle(session, processes, urls, shares, args.clients // instances)
+            await replays_and_idle(session, processes, urls, shares, max(1, args.clients // instances))
     finally:
         for process in processes:
             process.terminate()
