@@ -128,6 +128,9 @@ def test_submitting_row_shows_before_the_server_hears_the_click(page: Page, env:
     expect(shown).to_be_visible()
     expect(shown).to_contain_text('Submitting…')
     expect(shown).to_contain_text('feature/login · shallow · python · manual')
+    progress = page.get_by_test_id('progress')  # beside Run, in view where the row may not be
+    expect(progress).to_be_in_viewport()
+    assert progress.evaluate("e => getComputedStyle(e, '::after').content") == '"Submitting…"'
     page.wait_for_timeout(500)
     assert any('event' in str(m) for m in held)  # the click is still on its way
     assert len(env.runs('alpha')) == len(before)
@@ -136,6 +139,7 @@ def test_submitting_row_shows_before_the_server_hears_the_click(page: Page, env:
     for message in held:
         route['server'].send(message)
     expect(page.get_by_test_id('progress')).to_have_text('Submitting…')  # the server has it now
+    assert progress.evaluate("e => getComputedStyle(e, '::after').content") == 'none'  # the word once, not twice
     expect(shown).to_have_count(1)  # its own row took the place of the browser's: never both
     assert rows(page)[0][0] == 'optimistic' and rows(page)[1:] == before
     page.wait_for_url(re.compile(r'/runs/run_'))
@@ -149,6 +153,8 @@ def test_a_click_the_server_declines_leaves_no_submitting_row(page: Page, env: S
     page.get_by_test_id('run').click()
     expect(page.get_by_text('Say in how long')).to_be_visible()
     expect(page.locator('[data-optimistic]')).to_have_count(0)
+    progress = page.get_by_test_id('progress')  # nor a `Submitting…` beside Run
+    assert progress.evaluate("e => getComputedStyle(e, '::after').content") == 'none'
     assert rows(page) == before
     page.get_by_test_id('run-in').fill('1h')
     page.get_by_test_id('run').click()  # the next click shows the row again
