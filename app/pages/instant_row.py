@@ -5,7 +5,8 @@ render of a new card before anyone sees it: 130-250 ms on this machine. So a cop
 ahead of time, hidden, above the runs list, and the Run button's click handler unhides it in the browser
 (assets/runboard.css shows `.rb-instant[data-optimistic]`). When the server draws its real row, or decides
 not to submit after all, it replaces the copy with a fresh hidden one in the same update, so the two are
-never on screen together and a declined click leaves nothing behind.
+never on screen together and a declined click leaves nothing behind. While the copy is unhidden, the same
+CSS also shows `Submitting…` beside Run, which stays in view when the list is below the fold.
 """
 
 from __future__ import annotations
