@@ -99,7 +99,9 @@ def test_optimistic_row_shows_before_the_answer_then_becomes_the_run(page: Page,
     optimistic = page.locator('[data-optimistic]')
     expect(optimistic).to_be_visible()
     expect(optimistic).to_contain_text('Submitting…')
-    assert rows(page)[1:] == before  # on top of the list as it was
+    # the browser's copy shows first (it is no list item); then the server's own row takes its place
+    expect(page.get_by_test_id('runs').get_by_role('listitem')).to_have_count(len(before) + 1)
+    assert rows(page)[0][0] == 'optimistic' and rows(page)[1:] == before  # on top of the list as it was
     page.wait_for_url(re.compile(r'/runs/run_'))
     run_id = page.url.rsplit('/', 1)[1]
     page.go_back()
@@ -140,6 +142,7 @@ def test_submitting_row_shows_before_the_server_hears_the_click(page: Page, env:
         route['server'].send(message)
     expect(page.get_by_test_id('progress')).to_have_text('Submitting…')  # the server has it now
     assert progress.evaluate("e => getComputedStyle(e, '::after').content") == 'none'  # the word once, not twice
+    expect(page.get_by_test_id('runs').get_by_role('listitem')).to_have_count(len(before) + 1)  # the server's row
     expect(shown).to_have_count(1)  # its own row took the place of the browser's: never both
     assert rows(page)[0][0] == 'optimistic' and rows(page)[1:] == before
     page.wait_for_url(re.compile(r'/runs/run_'))
