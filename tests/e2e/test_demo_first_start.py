@@ -10,6 +10,7 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.helpers.e2e import wait_form_ready
 from tests.helpers.runs import wait_for_status
 from tests.helpers.servers import app_process
 
@@ -25,6 +26,7 @@ def test_demo_project_runs_from_the_browser_and_both_outcomes_happen(page: Page,
         expect(card).to_contain_text('Demo pipeline')
         page.goto(app['url'] + '/projects/demo')
         expect(page.get_by_test_id('branch')).to_have_value(re.compile('^main'))
+        wait_form_ready(page)
         page.get_by_test_id('run').click()
         page.wait_for_url(re.compile(r'/runs/run_'))
         output = page.get_by_test_id('output')

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.helpers.e2e import Stack, screenshot, stack
+from tests.helpers.e2e import Stack, screenshot, stack, wait_form_ready
 
 pytestmark = pytest.mark.e2e
 
@@ -90,6 +90,7 @@ def test_an_operator_schedules_runs_and_sees_the_next_and_past_firings(page: Pag
 
 def test_a_delayed_run_shows_its_time_and_can_be_cancelled(page: Page, env: Stack) -> None:
     page.goto(f'{env.ui_url}/projects/alpha')
+    wait_form_ready(page)
     page.get_by_test_id('when').click()
     page.get_by_role('option', name='Run in…').click()
     page.get_by_test_id('run-in').fill('1h')
@@ -120,6 +121,7 @@ def test_a_run_that_waited_past_its_ttl_shows_expired(page: Page, env: Stack) ->
             time.sleep(0.2)
     try:
         page.goto(f'{env.ui_url}/projects/alpha?branch=feature/x')
+        wait_form_ready(page)
         page.get_by_test_id('ttl').fill('2s')
         page.get_by_test_id('run').click()
         page.wait_for_url(re.compile(r'/runs/run_'))

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.helpers.e2e import Stack, screenshot, stack
+from tests.helpers.e2e import Stack, screenshot, stack, wait_form_ready
 
 pytestmark = pytest.mark.e2e
 
@@ -63,6 +63,7 @@ def wait_terminal(env: Stack, run_id: str, timeout: float = 60) -> dict:
 
 def test_timeline_follows_output_and_status_then_retry_opens_the_form(page: Page, env: Stack) -> None:
     page.goto(f'{env.ui_url}/projects/alpha')
+    wait_form_ready(page)
     page.get_by_test_id('run').click()
     page.wait_for_url(re.compile(r'/runs/run_'))
     run_id = page.url.rsplit('/', 1)[1]
@@ -81,6 +82,7 @@ def test_timeline_follows_output_and_status_then_retry_opens_the_form(page: Page
     expect(page.get_by_test_id('run-form')).to_contain_text(run_id)
     expect(page.get_by_test_id('run-form')).to_contain_text('Retry of')
     expect(page.get_by_test_id('branch')).to_have_value(re.compile('^main'))
+    wait_form_ready(page)
     page.get_by_test_id('run').click()
     page.wait_for_url(re.compile(r'/runs/run_'))
     assert page.url.rsplit('/', 1)[1] != run_id

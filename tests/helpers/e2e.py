@@ -134,3 +134,13 @@ def expect_clipboard(page, text: str, timeout: float = 5_000) -> None:  # noqa: 
     """The clipboard comes to hold `text`. A copy writes it asynchronously (and the browser's clipboard is shared
     with the tests before, so reading it at once can return what they copied)."""
     page.wait_for_function('s => navigator.clipboard.readText().then(t => t === s)', arg=text, timeout=timeout)
+
+
+def wait_form_ready(page) -> None:  # noqa: ANN001
+    """A project page as a person meets it before pressing Run: its runs list drawn and followed live (the page
+    is built and its websocket is up), and Run enabled. A click sooner can land while the page is still being
+    built; under two test processes on two cores that was seen to send nothing."""
+    from playwright.sync_api import expect
+
+    expect(page.get_by_test_id('runs')).to_have_attribute('data-live', 'true')
+    expect(page.get_by_test_id('run')).to_be_enabled()
