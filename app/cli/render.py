@@ -12,6 +12,8 @@ from rich.markup import escape  # noqa: F401 - re-exported for the command modul
 from rich.table import Table
 from rich.text import Text
 
+from app.cli.table_fit import column_widths, fitting_columns
+
 STATUS_STYLE = {
     'queued': 'yellow',
     'running': 'cyan',
@@ -61,26 +63,51 @@ def status_text(status: str) -> Text:
     return Text(status, style=STATUS_STYLE.get(status, ''))
 
 
-def runs_table(runs: Iterable[dict], *, title: str | None = None) -> Table:
-    table = Table(
-        title=title, header_style='bold', box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True
+RUN_COLUMNS = ('RUN', 'STATUS', 'PROJECT', 'BRANCH', 'DEPTH/FRAMEWORK', 'KIND', 'USER', 'CREATED', 'TOOK')
+RUN_COLUMNS_DROPPED_FIRST = ('USER', 'KIND', 'DEPTH/FRAMEWORK', 'PROJECT', 'CREATED')
+
+
+def runs_table(runs: Iterable[dict], *, title: str | None = None, width: int | None = None) -> Table:
+    """The runs, a row each; in a terminal `width` columns wide, the columns that fit whole (the caption
+    names the ones left out)."""
+    rows = [run_cells(run) for run in runs]
+    widths = column_widths(
+        RUN_COLUMNS, ([cell.plain if isinstance(cell, Text) else cell for cell in row] for row in rows)
     )
-    for column in ('RUN', 'STATUS', 'PROJECT', 'BRANCH', 'DEPTH/FRAMEWORK', 'KIND', 'USER', 'CREATED', 'TOOK'):
+    shown = fitting_columns(widths, width, RUN_COLUMNS_DROPPED_FIRST) if width else list(RUN_COLUMNS)
+    hidden = [name for name in RUN_COLUMNS if name not in shown]
+    table = Table(
+        title=title,
+        caption=f'Not shown, for the width: {", ".join(hidden)} (--json has every field)' if hidden else None,
+        caption_justify='left',
+        caption_style='dim',
+        header_style='bold',
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        pad_edge=False,
+        collapse_padding=True,
+    )
+    for column in shown:
         table.add_column(column, no_wrap=column in ('RUN', 'STATUS', 'CREATED', 'TOOK'))
-    for run in runs:
-        kind = run['kind'] + (f' #{run["issue_number"]}' if run.get('issue_number') else '')
-        table.add_row(
-            run['id'],
-            status_text(run['status']),
-            run['project_id'],
-            run['branch_name'],
-            f'{run["depth_level"]}/{run["target_framework"]}',
-            kind,
-            run.get('user_name') or '-',
-            when(run.get('created_at')),
-            duration(run),
-        )
+    keep = [RUN_COLUMNS.index(name) for name in shown]
+    for row in rows:
+        table.add_row(*(row[index] for index in keep))
     return table
+
+
+def run_cells(run: dict) -> list[Any]:
+    kind = run['kind'] + (f' #{run["issue_number"]}' if run.get('issue_number') else '')
+    return [
+        run['id'],
+        status_text(run['status']),
+        run['project_id'],
+        run['branch_name'],
+        f'{run["depth_level"]}/{run["target_framework"]}',
+        kind,
+        run.get('user_name') or '-',
+        when(run.get('created_at')),
+        duration(run),
+    ]
 
 
 def key_values(rows: Iterable[tuple[str, Any]], *, title: str | None = None) -> Table:
