@@ -31,10 +31,10 @@ status=0
 # database schema, Redis prefix (so its own Celery queues) and ports, so they do not meet.
 .venv/bin/python -m pytest -m "not e2e" -n 3 --durations=15 "$@" || status=$?
 e2e=0
-# Two processes, a module to each (--dist loadfile): a module starts its own servers (its own data directory and
-# ports) and shares them between its tests, so whole modules run side by side. Two, not three: each process also
-# drives a Chromium, and with three on two cores the tests' 1 s promises ("an open tab sees it within 1 s") failed.
-.venv/bin/python -m pytest -m e2e tests/e2e -n 2 --dist loadfile --durations=15 "$@" || e2e=$?
+# One process. Two (a module to each, `-n 2 --dist loadfile`) took 4 min instead of about 8, but on this 2-core
+# machine three of eight such runs were red, each on a different wait that ran out under the doubled load
+# (docs/performance.md, change 16): a red CI lands nothing.
+.venv/bin/python -m pytest -m e2e tests/e2e --durations=15 "$@" || e2e=$?
 [ "$e2e" = 5 ] && e2e=0  # no E2E test collected is not a failure of its own
 [ "$status" = 0 ] && status=$e2e
 exit "$status"

@@ -123,6 +123,9 @@ def test_submitting_row_shows_before_the_server_hears_the_click(page: Page, env:
     env.trigger('alpha', 'fix/typo')
     open_form(page, env)
     choose_branch(page, 'feature/login')
+    # the server redraws the hidden copy for the new branch; a click before that redraw lands would unhide the
+    # old copy, which the redraw then replaces
+    expect(page.locator('.rb-instant')).to_contain_text('feature/login · shallow · python · manual')
     before = rows(page)
     route['hold'] = True
     page.get_by_test_id('run').click()
