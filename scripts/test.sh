@@ -31,7 +31,7 @@ status=0
 # database schema, Redis prefix (so its own Celery queues) and ports, so they do not meet.
 .venv/bin/python -m pytest -m "not e2e" -n 3 --durations=15 "$@" || status=$?
 e2e=0
-# One process. Two (a module to each, `-n 2 --dist loadfile`) took 4 min instead of about 8, but on this 2-core
+# One process. Two (a module to each, `-n 2 --dist loadfile`) took 4 min instead of 6.5, but on this 2-core
 # machine three of eight such runs were red, each on a different wait that ran out under the doubled load
 # (docs/performance.md, change 16): a red CI lands nothing.
 .venv/bin/python -m pytest -m e2e tests/e2e --durations=15 "$@" || e2e=$?
