@@ -9,7 +9,7 @@ import time
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.helpers.e2e import BRANCHES, Stack, expect_clipboard, screenshot, stack
+from tests.helpers.e2e import BRANCHES, Stack, expect_clipboard, screenshot, stack, wait_form_ready
 from tests.helpers.repos import make_repo
 
 pytestmark = pytest.mark.e2e
@@ -46,9 +46,13 @@ def rows(page: Page) -> list[tuple]:
 
 def open_form(page: Page, env: Stack, project: str = 'alpha') -> None:
     page.goto(f'{env.ui_url}/projects/{project}')
-    expect(page.get_by_test_id('run')).to_be_enabled()
+    wait_form_ready(page)
     expect(page.get_by_test_id('runs')).to_have_attribute('data-loaded', 'true')
-    expect(page.get_by_test_id('runs')).to_have_attribute('data-live', 'true')
+
+
+def word_beside_run(page: Page) -> str:
+    """What the CSS draws after the progress text beside Run ('none' when nothing)."""
+    return page.get_by_test_id('progress').evaluate("e => getComputedStyle(e, '::after').content")
 
 
 def choose_branch(page: Page, name: str) -> None:
@@ -133,9 +137,8 @@ def test_submitting_row_shows_before_the_server_hears_the_click(page: Page, env:
     expect(shown).to_be_visible()
     expect(shown).to_contain_text('Submitting…')
     expect(shown).to_contain_text('feature/login · shallow · python · manual')
-    progress = page.get_by_test_id('progress')  # beside Run, in view where the row may not be
-    expect(progress).to_be_in_viewport()
-    assert progress.evaluate("e => getComputedStyle(e, '::after').content") == '"Submitting…"'
+    expect(page.get_by_test_id('progress')).to_be_in_viewport()  # beside Run, in view where the row may not be
+    assert word_beside_run(page) == '"Submitting…"'
     page.wait_for_timeout(500)
     assert any('event' in str(m) for m in held)  # the click is still on its way
     assert len(env.runs('alpha')) == len(before)
@@ -144,7 +147,7 @@ def test_submitting_row_shows_before_the_server_hears_the_click(page: Page, env:
     for message in held:
         route['server'].send(message)
     expect(page.get_by_test_id('progress')).to_have_text('Submitting…')  # the server has it now
-    assert progress.evaluate("e => getComputedStyle(e, '::after').content") == 'none'  # the word once, not twice
+    assert word_beside_run(page) == 'none'  # the word once, not twice
     expect(page.get_by_test_id('runs').get_by_role('listitem')).to_have_count(len(before) + 1)  # the server's row
     expect(shown).to_have_count(1)  # its own row took the place of the browser's: never both
     assert rows(page)[0][0] == 'optimistic' and rows(page)[1:] == before
@@ -159,8 +162,7 @@ def test_a_click_the_server_declines_leaves_no_submitting_row(page: Page, env: S
     page.get_by_test_id('run').click()
     expect(page.get_by_text('Say in how long')).to_be_visible()
     expect(page.locator('[data-optimistic]')).to_have_count(0)
-    progress = page.get_by_test_id('progress')  # nor a `Submitting…` beside Run
-    assert progress.evaluate("e => getComputedStyle(e, '::after').content") == 'none'
+    assert word_beside_run(page) == 'none'  # nor a `Submitting…` beside Run
     assert rows(page) == before
     page.get_by_test_id('run-in').fill('1h')
     page.get_by_test_id('run').click()  # the next click shows the row again
