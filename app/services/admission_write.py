@@ -2,7 +2,11 @@
 then take the repository lock and the quota, and write the run under the repository rules. The key comes
 before the lock, so a replay never waits for another admission to the same repository. The single
 trigger (RunAdmitter) runs one per transaction; a matrix batch's all-or-nothing pass runs all of its children
-in one (services/batches.py), so they commit together or not at all."""
+in one (services/batches.py), so they commit together or not at all.
+
+On PostgreSQL the single trigger takes two round trips (services/pg_trips.py, admit_in_two_trips): BEGIN, the
+claim with the lock, the repository's facts and the key's row go together; the run's write and COMMIT go
+together. The steps and the rules are the same as admit_within's, which the rare paths fall back on."""
 
 from __future__ import annotations
 
@@ -15,8 +19,9 @@ from app.services import ids
 from app.services.accounts import Principal
 from app.services.errors import DomainError
 from app.services.idempotency import key_verdict, run_from_key_row
+from app.services.pg_trips import Trips
 from app.services.ports import Quota
-from app.services.run_writer import RunSpec, RunWriter, lock_id
+from app.services.run_writer import RunSpec, RunWriter, facts_params, lock_id
 
 if TYPE_CHECKING:
     from app.services.runs import RunAdmitter
@@ -73,14 +78,7 @@ def admit_within(
     quota = admitter.limiter.acquire(rl_key, key) if spec.run_at is None else admitter.limiter.peek(rl_key)
     if spec.run_at is None:
         if not quota.allowed:
-            retry = quota.retry_after_seconds
-            raise DomainError(
-                429,
-                'rate_limited',
-                f'Run limit reached: {quota.limit} runs per {quota.window_seconds} s. Retry in {retry} s.',
-                retry_after_seconds=retry,
-                headers={'Retry-After': str(retry)},  # the API adds RateLimit-Policy / RateLimit
-            )
+            raise rate_limited(quota)
         taken.append(key)
     run = writer.insert(
         cursor,
@@ -105,3 +103,79 @@ def claim_key(writer: RunWriter, cursor: Any, claim: dict[str, Any], repository_
     else:
         cursor.execute(writer.sql['SQL_KEY_CLAIM_AND_LOCK'], {**claim, 'lock': lock_id(repository_key)})
     return bool(cursor.rowcount == 1)
+
+
+def admit_in_two_trips(
+    admitter: RunAdmitter,
+    trips: Trips,
+    principal: Principal,
+    project: Project,
+    spec: RunSpec,
+    key: str,
+    fp: str,
+    correlation_id: str | None,
+    *,
+    taken: list[str],
+) -> Admitted:
+    """admit_within on PostgreSQL in two round trips: the first claims the key and, when it did, locks the
+    repository and reads its facts after the lock; when it did not, the same trip read the key's row (a replay
+    or a mismatch). The second writes and commits. An expired key goes the step-by-step way."""
+    writer, db, sql = admitter.writer, admitter.db, admitter.writer.sql
+    rl_key = admitter.rate_key(principal)
+    run_id = ids.new_run_id()
+    now = utcnow()
+    params = {'u': principal.user_id, 'k': key}
+    claim = {
+        **params,
+        'fp': fp,
+        'run': run_id,
+        'now': db.ts(now),
+        'expires': db.ts(now + timedelta(seconds=admitter.settings.idempotency_ttl_seconds)),
+        'lock': lock_id(project.repository_key),
+    }
+    claimed, facts, other = trips.send(
+        [
+            (sql['SQL_KEY_CLAIM_AND_LOCK'], claim),
+            (sql['SQL_REPOSITORY_FACTS'], facts_params(project, spec.branch_name, spec.batch_id)),
+            (sql['SQL_OTHER_KEY_AND_RUN'], {**params, 'run': run_id}),
+        ]
+    )
+    facts_row = facts.rows[0] if claimed.rowcount == 1 else None  # read after the lock only when claimed
+    if facts_row is None:
+        row = other.rows[0] if other.rows else None
+        if row is not None and key_verdict(db, row, fp) == 'replay':
+            return Admitted(run_from_key_row(row), True, key, admitter.limiter.peek(rl_key))
+        trips.execute(sql['SQL_KEY_DELETE_EXPIRED'], {**params, 'now': db.ts(now)})
+        if not claim_key(writer, trips.cursor, claim, project.repository_key):  # the key is free again
+            raise Conflict()  # taken meanwhile: decide again
+    quota = admitter.limiter.acquire(rl_key, key) if spec.run_at is None else admitter.limiter.peek(rl_key)
+    if spec.run_at is None:
+        if not quota.allowed:
+            raise rate_limited(quota)
+        taken.append(key)
+    statements, run = writer.prepare(
+        trips.cursor,
+        principal,
+        project,
+        spec,
+        run_id=run_id,
+        now=now,
+        key=key,
+        fingerprint=fp,
+        correlation_id=correlation_id,
+        bypass_concurrency=False,
+        facts=facts_row,
+    )
+    trips.send(statements, commit=True)
+    return Admitted(run, False, key, quota)
+
+
+def rate_limited(quota: Quota) -> DomainError:
+    retry = quota.retry_after_seconds
+    return DomainError(
+        429,
+        'rate_limited',
+        f'Run limit reached: {quota.limit} runs per {quota.window_seconds} s. Retry in {retry} s.',
+        retry_after_seconds=retry,
+        headers={'Retry-After': str(retry)},  # the API adds RateLimit-Policy / RateLimit
+    )

@@ -46,6 +46,9 @@ SQL_KEY_AND_RUN = (
     + ' FROM idempotencykey k LEFT JOIN run r ON r.id = k.run_id'
     ' LEFT JOIN "user" u ON u.id = r.user_id WHERE k.user_id = :u AND k.key = :k'
 )
+# the same when the key names another run than :run (the one a claim just wrote names :run): asked in the same
+# round trip as the claim, so a replay needs no trip of its own (services/admission_write.py)
+SQL_OTHER_KEY_AND_RUN = SQL_KEY_AND_RUN + ' AND k.run_id <> :run'
 SQL_KEY_INSERT = (
     'INSERT INTO idempotencykey (user_id, key, fingerprint, run_id, created_at, expires_at) '
     'VALUES (:u, :k, :fp, :run, :now, :expires) ON CONFLICT DO NOTHING'

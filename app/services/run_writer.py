@@ -25,6 +25,7 @@ from app.services.rawdb import RawDB
 
 CREATE_ATTEMPTS = 5
 Cursor = Any  # a DB-API cursor of the driver (sqlite3 or psycopg)
+Facts = Any  # SQL_REPOSITORY_FACTS's row: project still there, limit, highest slot, branch holder, its batch
 
 
 @dataclass(frozen=True)
@@ -97,15 +98,23 @@ class RunWriter:
         return int(cursor.fetchone()[0])
 
     def take_slot(
-        self, cursor: Cursor, project: Project, branch: str, bypass_concurrency: bool, batch_id: str | None = None
+        self,
+        cursor: Cursor,
+        project: Project,
+        branch: str,
+        bypass_concurrency: bool,
+        batch_id: str | None = None,
+        facts: Facts | None = None,
     ) -> int | None:
         """The repository rules for one more active run on `branch`: its concurrency slot (None when it bypasses
-        the limit), or the refusal (409 concurrency_limit / pr_lock). Inside the admitting transaction."""
+        the limit), or the refusal (409 concurrency_limit / pr_lock). Inside the admitting transaction, after the
+        repository lock; `facts`: SQL_REPOSITORY_FACTS's row when the caller read it already (after the lock)."""
         repo = project.repository_key
         sql = self.sql
-        facts = {'pid': project.id, 'repo': repo, 'branch': branch, 'batch': batch_id or ''}
-        cursor.execute(sql['SQL_REPOSITORY_FACTS'], facts)
-        project_ok, limit, max_slot, holder, holder_batch = cursor.fetchone()
+        if facts is None:
+            cursor.execute(sql['SQL_REPOSITORY_FACTS'], facts_params(project, branch, batch_id))
+            facts = cursor.fetchone()
+        project_ok, limit, max_slot, holder, holder_batch = facts
         if not project_ok:
             raise StaleProject()  # deleted, or moved to another repository since it was cached
         slotted = self._slotted_below(cursor, repo, limit, max_slot)
@@ -146,10 +155,47 @@ class RunWriter:
         correlation_id: str | None,
         bypass_concurrency: bool,
     ) -> RunPublic:
+        statements, run = self.prepare(
+            cursor,
+            principal,
+            project,
+            spec,
+            run_id=run_id,
+            now=now,
+            key=key,
+            fingerprint=fingerprint,
+            correlation_id=correlation_id,
+            bypass_concurrency=bypass_concurrency,
+        )
+        for statement, params in statements:
+            cursor.execute(statement, params)
+        return run
+
+    def prepare(
+        self,
+        cursor: Cursor,
+        principal: Principal | None,
+        project: Project,
+        spec: RunSpec,
+        *,
+        run_id: str,
+        now: datetime,
+        key: str | None,
+        fingerprint: str | None,
+        correlation_id: str | None,
+        bypass_concurrency: bool,
+        facts: Facts | None = None,
+    ) -> tuple[list[tuple[str, dict[str, Any]]], RunPublic]:
+        """The repository rules (which may read through `cursor`, or refuse), then the statements that write the
+        run, its first event and its audit entry, and the run as they write it."""
         repo = project.repository_key
         sql = self.sql
         delayed = spec.run_at is not None  # holds nothing until it is due: no slot, no PR lock
-        slot = None if delayed else self.take_slot(cursor, project, spec.branch_name, bypass_concurrency, spec.batch_id)
+        slot = (
+            None
+            if delayed
+            else self.take_slot(cursor, project, spec.branch_name, bypass_concurrency, spec.batch_id, facts)
+        )
         ttl = None if delayed else spec.ttl_seconds or project.queued_ttl_seconds
         values = dict(
             id=run_id,
@@ -194,13 +240,15 @@ class RunWriter:
         )
         audit_values = audit.driver_values(entry, self.db.ts)
         if self.db.sqlite:  # in-process statements: three cost no round trips
-            cursor.execute(sql['SQL_RUN_INSERT'], values)
-            cursor.execute(sql['SQL_FIRST_EVENT'], {'run': run_id, 'at': values['created_at'], 'text': text_})
-            cursor.execute(sql['SQL_AUDIT'], audit_values)
+            statements = [
+                (sql['SQL_RUN_INSERT'], values),
+                (sql['SQL_FIRST_EVENT'], {'run': run_id, 'at': values['created_at'], 'text': text_}),
+                (sql['SQL_AUDIT'], audit_values),
+            ]
         else:
             audit_params = {f'audit_{column}': value for column, value in audit_values.items()}
-            cursor.execute(sql['SQL_RUN_WRITE'], {**values, 'first_event_text': text_, **audit_params})
-        return written_run(values, spec, principal, now=now, ttl=ttl)
+            statements = [(sql['SQL_RUN_WRITE'], {**values, 'first_event_text': text_, **audit_params})]
+        return statements, written_run(values, spec, principal, now=now, ttl=ttl)
 
     def create(
         self,
@@ -286,6 +334,11 @@ def written_run(
             'error': None,
         }
     )
+
+
+def facts_params(project: Project, branch: str, batch_id: str | None) -> dict[str, str]:
+    """SQL_REPOSITORY_FACTS's parameters."""
+    return {'pid': project.id, 'repo': project.repository_key, 'branch': branch, 'batch': batch_id or ''}
 
 
 def lock_id(repository_key: str) -> int:
