@@ -7,14 +7,17 @@ writers queue on the busy timeout instead of failing on a lock upgrade.
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.pool import NullPool
 from sqlmodel import Session
 
@@ -64,9 +67,41 @@ def make_engine(url: str, *, pool_size: int = 20) -> Engine:
         url = 'postgresql+psycopg://' + url[len('postgresql://') :]
     # PostgreSQL serves several instances (and their tests) from max_connections=100: stay modest per engine;
     # a server that does not answer fails a connect in seconds (503, or a clear exit at start), not minutes
-    return create_engine(
-        url, pool_size=min(pool_size, 8), max_overflow=12, pool_pre_ping=True, connect_args={'connect_timeout': 5}
-    )
+    engine = create_engine(url, pool_size=min(pool_size, 8), max_overflow=12, connect_args={'connect_timeout': 5})
+    _ping_idle_connections(engine)
+    return engine
+
+
+IDLE_PING_SECONDS = 1.0
+
+
+def needs_ping(checked_in_at: float | None, now: float, threshold: float = IDLE_PING_SECONDS) -> bool:
+    """Whether a pooled connection is pinged before it is handed out: when it sat idle in the pool for
+    `threshold` seconds or more (PostgreSQL may have restarted, or dropped it, meanwhile). A connection in
+    steady use is not: a ping is a round trip, which under load cost more client CPU than any statement of
+    an admission (bench/team.py). A new connection (never checked in) has just answered."""
+    return checked_in_at is not None and now - checked_in_at >= threshold
+
+
+def _ping_idle_connections(engine: Engine) -> None:
+    """pool_pre_ping for the connections needs_ping names. A failed ping drops the connection and the pool
+    hands out another (SQLAlchemy retries a checkout that raises DisconnectionError)."""
+
+    @event.listens_for(engine, 'checkin')
+    def _checked_in(_dbapi_connection: Any, record: Any) -> None:
+        if record is not None:
+            record.info['checked_in_at'] = time.monotonic()
+
+    @event.listens_for(engine, 'checkout')
+    def _checked_out(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        if not needs_ping(record.info.get('checked_in_at'), time.monotonic()):
+            return
+        try:
+            alive = engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error:
+            alive = False
+        if not alive:
+            raise DisconnectionError('the connection did not answer a ping')
 
 
 def read_only(engine: Engine) -> Engine:

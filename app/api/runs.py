@@ -13,7 +13,7 @@ from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from app.api.deps import PrincipalDep, ServicesDep, authenticate, correlation
-from app.api.on_loop import call_on_loop_first
+from app.api.on_loop import call_in_thread, call_on_loop_first
 from app.api.schemas import RunPage, problems
 from app.models import RunCreate, RunDetail, RunEventPublic, RunPublic, RunRetry
 from app.services import run_reads, runs
@@ -141,7 +141,7 @@ async def admit_trigger(
     )
     if admitter.admits_without_waiting:
         return await call_on_loop_first(admit)
-    return await run_in_threadpool(admit)
+    return await call_in_thread(admit)
 
 
 @router.get('', response_model=RunPage, responses=problems(401, 422))

@@ -5,9 +5,10 @@ Events are small dicts: {"type": "run"|"project"|"run.stop"|"queue", "id": ..., 
 says which events it accepts is not woken for the others: each admission publishes two events, and waking
 every listener of the process for each cost more CPU than the admission's own SQLite write (bench/ceiling.py).
 
-Through Redis, the events published while the previous PUBLISH was on its way leave together, as one message
-holding a JSON list (RedisPublisher): under load an admission no longer pays a Redis round trip of its own, and
-every instance's listener parses one message for many events (bench/team.py).
+Through Redis, the events of one publish_many (an admission's two) travel as one message holding a JSON list:
+every instance's listener reads one message, not two. (A publisher thread gathering the events of concurrent
+admissions into one message was tried: at this machine's few hundred admissions a second the batches held one
+admission's events, and the hand-over to the thread cost more CPU than it saved; bench/team.py.)
 """
 
 from __future__ import annotations
@@ -16,15 +17,14 @@ import asyncio
 import contextlib
 import json
 import logging
-import os
 import threading
-from collections import deque
 from collections.abc import Callable
 from typing import Any
 
+from app.services.redis_direct import DirectRedis
+
 log = logging.getLogger(__name__)
 QUEUE_SIZE = 10_000
-BATCH_EVENTS = 500  # at most this many events in one Redis message
 Event = dict[str, Any]
 Accepts = Callable[[Event], bool]
 
@@ -107,14 +107,12 @@ class RedisEventBus(EventBus):
 
     def __init__(self, url: str, prefix: str) -> None:
         super().__init__()
-        import redis
         import redis.asyncio as aioredis
 
         self._channel = f'{prefix}:events'
-        self._sync = redis.Redis.from_url(url, socket_connect_timeout=1.0, socket_timeout=2.0)
         self._async = aioredis.Redis.from_url(url)
         self._task: asyncio.Task | None = None
-        self._publisher = Publisher(self._send)
+        self._publishing = DirectRedis(url, socket_connect_timeout=1.0, socket_timeout=2.0)
 
     async def start(self) -> None:
         await super().start()
@@ -140,13 +138,9 @@ class RedisEventBus(EventBus):
         self.publish_many([event])
 
     def publish_many(self, events: list[dict[str, Any]]) -> None:
-        """Queued for the publisher thread, which sends them with whatever else is waiting (never blocks)."""
-        self._publisher.put(events)
-
-    def _send(self, events: list[dict[str, Any]]) -> None:
-        """One message for all of them (the publisher thread)."""
+        """One message for all of them: one round trip, and one message for every instance's listener to read."""
         try:
-            self._sync.publish(self._channel, json.dumps(events, default=str))
+            self._publishing.call('PUBLISH', self._channel, json.dumps(events, default=str))
         except Exception:  # Redis holds only what may be lost: degrade to local delivery
             log.warning('redis publish failed; delivering locally', exc_info=True)
             for event in events:
@@ -157,9 +151,8 @@ class RedisEventBus(EventBus):
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._task
-        await asyncio.to_thread(self._publisher.close)  # what was published before close still goes out
         await self._async.aclose()
-        self._sync.close()
+        self._publishing.close()
         await super().close()
 
 
@@ -167,54 +160,6 @@ def events_of(data: bytes | str) -> list[Event]:
     """A message's events: a JSON list of them (or one event, as a message of an older instance holds)."""
     decoded = json.loads(data)
     return decoded if isinstance(decoded, list) else [decoded]
-
-
-class Publisher:
-    """A thread that hands what was queued to `send` in batches of up to BATCH_EVENTS, in order. Batches form by
-    themselves: whatever was queued while the previous send was on its way goes with the next. Started on first
-    use in each process (a forked worker gets a thread of its own)."""
-
-    def __init__(self, send: Callable[[list[Event]], None]) -> None:
-        self._send = send
-        self._pending: deque[Event] = deque()
-        self._wake = threading.Condition()
-        self._thread: threading.Thread | None = None
-        self._pid = 0
-        self._closed = False
-
-    def put(self, events: list[Event]) -> None:
-        with self._wake:
-            self._pending.extend(events)
-            if self._thread is None or self._pid != os.getpid():
-                self._pid = os.getpid()
-                self._closed = False
-                self._thread = threading.Thread(target=self._run, name='runboard-event-publisher', daemon=True)
-                self._thread.start()
-            self._wake.notify()
-
-    def close(self, timeout: float = 5.0) -> None:
-        """Sends what is queued, then stops the thread."""
-        with self._wake:
-            self._closed = True
-            self._wake.notify()
-            thread = self._thread if self._pid == os.getpid() else None
-        if thread is not None:
-            thread.join(timeout)
-
-    def _run(self) -> None:
-        while True:
-            with self._wake:
-                while not self._pending and not self._closed:
-                    self._wake.wait()
-                if not self._pending:  # closed and nothing left
-                    self._thread = None
-                    return
-                count = min(len(self._pending), BATCH_EVENTS)
-                batch = [self._pending.popleft() for _ in range(count)]
-            try:
-                self._send(batch)
-            except Exception:  # the thread must outlive any one batch
-                log.exception('event publish failed')
 
 
 def make_bus(redis_url: str | None, prefix: str) -> EventBus:

@@ -7,6 +7,7 @@ The `limits` package cannot remove a single hit, which is why this is written ou
 
 from __future__ import annotations
 
+import hashlib
 import math
 import threading
 import time
@@ -123,9 +124,12 @@ class RedisLimiter:
     def __init__(self, url: str, limit: int, window_seconds: int) -> None:
         import redis
 
+        from app.services.redis_direct import DirectRedis
+
         self.limit, self.window = limit, window_seconds
-        self._redis = redis.Redis.from_url(url, **REDIS_TIMEOUTS)
-        self._script = self._redis.register_script(_ACQUIRE_LUA)
+        self._redis = DirectRedis(url, **REDIS_TIMEOUTS)
+        self._sha = hashlib.sha1(_ACQUIRE_LUA.encode()).hexdigest()
+        self._no_script = redis.exceptions.NoScriptError
         self._errors = (
             redis.exceptions.ConnectionError,
             redis.exceptions.TimeoutError,
@@ -133,8 +137,12 @@ class RedisLimiter:
         )
 
     def _call(self, key: str, member: str) -> Quota:
+        args = (1, key, self.window, self.limit, member)
         try:
-            allowed, count, now, oldest = self._script(keys=[key], args=[self.window, self.limit, member])
+            try:
+                allowed, count, now, oldest = self._redis.call('EVALSHA', self._sha, *args)
+            except self._no_script:  # a Redis that has not seen it yet (or was restarted): EVAL loads it
+                allowed, count, now, oldest = self._redis.call('EVAL', _ACQUIRE_LUA, *args)
         except self._errors as exc:
             raise _redis_down() from exc
         oldest_value = float(oldest) if oldest not in (b'', '', None) else None
@@ -148,7 +156,7 @@ class RedisLimiter:
 
     def release(self, key: str, member: str) -> None:
         try:
-            self._redis.zrem(key, member)
+            self._redis.call('ZREM', key, member)
         except self._errors as exc:
             raise _redis_down() from exc
 

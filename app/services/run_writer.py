@@ -9,15 +9,15 @@ import contextlib
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
 from app.config import Settings
-from app.models import Project, RunKind, RunPublic, RunStatus, utcnow
-from app.services import admission, audit, ids, no_wait, run_sql
+from app.models import Project, RunKind, RunPublic, utcnow
+from app.services import admission, ids, no_wait, run_rows, run_sql
 from app.services.accounts import Principal
 from app.services.errors import DomainError, not_found
 from app.services.events import EventBus
@@ -142,31 +142,10 @@ class RunWriter:
         return slot
 
     def insert(
-        self,
-        cursor: Cursor,
-        principal: Principal | None,
-        project: Project,
-        spec: RunSpec,
-        *,
-        run_id: str,
-        now: datetime,
-        key: str | None,
-        fingerprint: str | None,
-        correlation_id: str | None,
-        bypass_concurrency: bool,
+        self, cursor: Cursor, principal: Principal | None, project: Project, spec: RunSpec, **write: Any
     ) -> RunPublic:
-        statements, run = self.prepare(
-            cursor,
-            principal,
-            project,
-            spec,
-            run_id=run_id,
-            now=now,
-            key=key,
-            fingerprint=fingerprint,
-            correlation_id=correlation_id,
-            bypass_concurrency=bypass_concurrency,
-        )
+        """prepare()'s statements, executed on `cursor` (write: prepare's keyword arguments)."""
+        statements, run = self.prepare(cursor, principal, project, spec, **write)
         for statement, params in statements:
             cursor.execute(statement, params)
         return run
@@ -188,67 +167,24 @@ class RunWriter:
     ) -> tuple[list[tuple[str, dict[str, Any]]], RunPublic]:
         """The repository rules (which may read through `cursor`, or refuse), then the statements that write the
         run, its first event and its audit entry, and the run as they write it."""
-        repo = project.repository_key
-        sql = self.sql
         delayed = spec.run_at is not None  # holds nothing until it is due: no slot, no PR lock
         slot = (
             None
             if delayed
             else self.take_slot(cursor, project, spec.branch_name, bypass_concurrency, spec.batch_id, facts)
         )
-        ttl = None if delayed else spec.ttl_seconds or project.queued_ttl_seconds
-        values = dict(
-            id=run_id,
-            project_id=project.id,
-            repository_key=repo,
-            kind=spec.kind,
-            status=RunStatus.delayed.value if delayed else RunStatus.queued.value,
-            depth_level=spec.depth_level,
-            target_framework=spec.target_framework,
-            branch_name=spec.branch_name,
-            checkout_ref=spec.checkout_ref or spec.branch_name,
-            commit_sha=spec.commit_sha,
-            user_id=principal.user_id if principal else None,
-            idempotency_key=key,
-            payload_fingerprint=fingerprint,
-            retry_of=spec.retry_of,
-            issue_number=spec.issue_number,
-            issue_title=spec.issue_title,
-            slot=slot,
-            created_at=self.db.ts(now),
-            budget_seconds=project.run_budget_seconds or self.settings.run_budget_seconds,
-            correlation_id=correlation_id,
-            last_seq=1,
-            output_lines=0,
-            run_at=self.db.ts(spec.run_at) if spec.run_at else None,
-            ttl_seconds=ttl if not delayed else spec.ttl_seconds,
-            expires_at=self.db.ts(now + timedelta(seconds=ttl)) if ttl else None,
-            batch_id=spec.batch_id,
-        )
-        text_ = 'queued' + (f' (retry of {spec.retry_of})' if spec.retry_of else '')
-        if spec.run_at is not None:
-            text_ = f'delayed until {spec.run_at.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC'
-        entry = audit.entry_values(
+        return run_rows.write_statements(
+            self,
             principal,
-            AUDIT_ACTIONS.get(spec.kind, 'run.triggered'),
-            team_id=project.team_id,
-            project_id=project.id,
-            target=run_id,
-            details=audit_details(spec),
-            correlation_id=correlation_id,
+            project,
+            spec,
+            slot=slot,
+            run_id=run_id,
             now=now,
+            key=key,
+            fingerprint=fingerprint,
+            correlation_id=correlation_id,
         )
-        audit_values = audit.driver_values(entry, self.db.ts)
-        if self.db.sqlite:  # in-process statements: three cost no round trips
-            statements = [
-                (sql['SQL_RUN_INSERT'], values),
-                (sql['SQL_FIRST_EVENT'], {'run': run_id, 'at': values['created_at'], 'text': text_}),
-                (sql['SQL_AUDIT'], audit_values),
-            ]
-        else:
-            audit_params = {f'audit_{column}': value for column, value in audit_values.items()}
-            statements = [(sql['SQL_RUN_WRITE'], {**values, 'first_event_text': text_, **audit_params})]
-        return statements, written_run(values, spec, principal, now=now, ttl=ttl)
 
     def create(
         self,
@@ -299,41 +235,6 @@ class RunWriter:
             except StaleProject as exc:
                 raise not_found(f'project {project.id!r}') from exc
         raise AssertionError('unreachable')
-
-
-AUDIT_ACTIONS = {
-    'manual': 'run.triggered',
-    'retry': 'run.retried',
-    'auto': 'afk.started',
-    'scheduled': 'schedule.fired',
-}
-
-
-def audit_details(spec: RunSpec) -> dict[str, str]:
-    """What the audit entry of a run's admission says besides its target."""
-    pairs = (('branch', spec.branch_name), ('retry_of', spec.retry_of), ('batch_id', spec.batch_id))
-    return {k: v for k, v in pairs if v}
-
-
-def written_run(
-    values: dict[str, Any], spec: RunSpec, principal: Principal | None, *, now: datetime, ttl: int | None
-) -> RunPublic:
-    """The run as insert() wrote it (its driver-level values), without reading it back."""
-    return RunPublic.model_validate(
-        {
-            **values,
-            'created_at': now,
-            'run_at': spec.run_at,
-            'expires_at': now + timedelta(seconds=ttl) if ttl else None,
-            'user_name': principal.name if principal else None,
-            'started_at': None,
-            'finished_at': None,
-            'deadline_at': None,
-            'heartbeat_at': None,
-            'exit_code': None,
-            'error': None,
-        }
-    )
 
 
 def facts_params(project: Project, branch: str, batch_id: str | None) -> dict[str, str]:

@@ -1,0 +1,51 @@
+"""Redis commands on the admission path, sent on redis-py's own Connection objects without its client layers.
+
+redis-py's client wraps every command in a pool checkout (with a fork check under a lock), a retry helper,
+deprecation checks of its arguments and a response-callback lookup: on this machine about as much CPU as the
+round trip itself (bench/team.py, py-spy). The hot path's few commands (the rate-limit script, PUBLISH) go
+straight to a Connection taken from a small stack of idle ones. Errors are redis-py's own: a Redis error reply
+raises ResponseError and leaves the connection usable; anything else drops the connection, and the next command
+connects afresh.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import deque
+from typing import Any
+
+
+class DirectRedis:
+    def __init__(self, url: str, **options: Any) -> None:
+        import redis
+
+        self._pool = redis.ConnectionPool.from_url(url, **options)
+        self._response_error = redis.exceptions.ResponseError
+        self._idle: deque[Any] = deque()  # append and pop are atomic: no lock
+        self._pid = os.getpid()
+
+    def call(self, *command: Any) -> Any:
+        """One command and its reply."""
+        if self._pid != os.getpid():  # forked: the parent's sockets are not ours
+            self._idle = deque()
+            self._pid = os.getpid()
+        try:
+            connection = self._idle.pop()
+        except IndexError:
+            connection = self._pool.make_connection()
+        try:
+            connection.send_command(*command)
+            reply = connection.read_response()
+        except self._response_error:
+            self._idle.append(connection)  # an error reply: the connection is fine
+            raise
+        except BaseException:
+            connection.disconnect()
+            raise
+        self._idle.append(connection)
+        return reply
+
+    def close(self) -> None:
+        while self._idle:
+            self._idle.pop().disconnect()
+        self._pool.disconnect()
