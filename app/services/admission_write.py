@@ -53,19 +53,10 @@ def admit_within(
 ) -> Admitted:
     """The admission's write; the quota entry it takes is added to `taken` (the caller gives those back when
     its transaction fails). Raises DomainError for a refusal, Conflict when the key was taken meanwhile."""
-    writer, db = admitter.writer, admitter.db
+    writer, db, sql = admitter.writer, admitter.db, admitter.writer.sql
     rl_key = admitter.rate_key(principal)
-    run_id = ids.new_run_id()
-    now = utcnow()
-    sql = writer.sql
-    params = {'u': principal.user_id, 'k': key}
-    claim = {
-        **params,
-        'fp': fp,
-        'run': run_id,
-        'now': db.ts(now),
-        'expires': db.ts(now + timedelta(seconds=admitter.settings.idempotency_ttl_seconds)),
-    }
+    claim, params = key_claim(admitter, principal, key, fp)
+    run_id, now = claim['run'], claim['at']
     if not claim_key(writer, cursor, claim, project.repository_key):
         cursor.execute(sql['SQL_KEY_AND_RUN'], params)
         row = cursor.fetchone()
@@ -74,12 +65,7 @@ def admit_within(
         cursor.execute(sql['SQL_KEY_DELETE_EXPIRED'], {**params, 'now': db.ts(now)})
         if not claim_key(writer, cursor, claim, project.repository_key):  # the key is free again
             raise Conflict()  # taken meanwhile: decide again
-    # a delayed run takes its quota when it is due (services/delayed_runs.py), not now
-    quota = admitter.limiter.acquire(rl_key, key) if spec.run_at is None else admitter.limiter.peek(rl_key)
-    if spec.run_at is None:
-        if not quota.allowed:
-            raise rate_limited(quota)
-        taken.append(key)
+    quota = take_quota(admitter, rl_key, key, spec, taken)
     run = writer.insert(
         cursor,
         principal,
@@ -122,20 +108,11 @@ def admit_in_two_trips(
     or a mismatch). The second writes and commits. An expired key goes the step-by-step way."""
     writer, db, sql = admitter.writer, admitter.db, admitter.writer.sql
     rl_key = admitter.rate_key(principal)
-    run_id = ids.new_run_id()
-    now = utcnow()
-    params = {'u': principal.user_id, 'k': key}
-    claim = {
-        **params,
-        'fp': fp,
-        'run': run_id,
-        'now': db.ts(now),
-        'expires': db.ts(now + timedelta(seconds=admitter.settings.idempotency_ttl_seconds)),
-        'lock': lock_id(project.repository_key),
-    }
+    claim, params = key_claim(admitter, principal, key, fp)
+    run_id, now = claim['run'], claim['at']
     claimed, facts, other = trips.send(
         [
-            (sql['SQL_KEY_CLAIM_AND_LOCK'], claim),
+            (sql['SQL_KEY_CLAIM_AND_LOCK'], {**claim, 'lock': lock_id(project.repository_key)}),
             (sql['SQL_REPOSITORY_FACTS'], facts_params(project, spec.branch_name, spec.batch_id)),
             (sql['SQL_OTHER_KEY_AND_RUN'], {**params, 'run': run_id}),
         ]
@@ -148,11 +125,7 @@ def admit_in_two_trips(
         trips.execute(sql['SQL_KEY_DELETE_EXPIRED'], {**params, 'now': db.ts(now)})
         if not claim_key(writer, trips.cursor, claim, project.repository_key):  # the key is free again
             raise Conflict()  # taken meanwhile: decide again
-    quota = admitter.limiter.acquire(rl_key, key) if spec.run_at is None else admitter.limiter.peek(rl_key)
-    if spec.run_at is None:
-        if not quota.allowed:
-            raise rate_limited(quota)
-        taken.append(key)
+    quota = take_quota(admitter, rl_key, key, spec, taken)
     statements, run = writer.prepare(
         trips.cursor,
         principal,
@@ -168,6 +141,34 @@ def admit_in_two_trips(
     )
     trips.send(statements, commit=True)
     return Admitted(run, False, key, quota)
+
+
+def key_claim(admitter: RunAdmitter, principal: Principal, key: str, fp: str) -> tuple[dict[str, Any], dict[str, str]]:
+    """The key row's claim (naming a new run id, made now) and the key's lookup parameters. `at` is the moment
+    itself (the claim's `now` is its driver value); statements ignore parameters they do not name."""
+    db, now = admitter.db, utcnow()
+    params = {'u': principal.user_id, 'k': key}
+    claim = {
+        **params,
+        'fp': fp,
+        'run': ids.new_run_id(),
+        'now': db.ts(now),
+        'expires': db.ts(now + timedelta(seconds=admitter.settings.idempotency_ttl_seconds)),
+        'at': now,
+    }
+    return claim, params
+
+
+def take_quota(admitter: RunAdmitter, rl_key: str, key: str, spec: RunSpec, taken: list[str]) -> Quota:
+    """The quota entry of a run that starts now (added to `taken`), or 429. A delayed run takes its quota when
+    it is due (services/delayed_runs.py), not now: it only reads it."""
+    if spec.run_at is not None:
+        return admitter.limiter.peek(rl_key)
+    quota = admitter.limiter.acquire(rl_key, key)
+    if not quota.allowed:
+        raise rate_limited(quota)
+    taken.append(key)
+    return quota
 
 
 def rate_limited(quota: Quota) -> DomainError:
