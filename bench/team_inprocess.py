@@ -1,0 +1,109 @@
+"""Team mode's admission without HTTP: RunAdmitter.trigger called in this process against PostgreSQL and
+Redis, creates and then replays, in one thread and in 16. What an admission costs the server beyond the event
+loop (bench/team.py measures the whole server). Prints figures; asserts nothing.
+
+    python bench/team_inprocess.py [--requests 2000]
+
+Needs PostgreSQL (127.0.0.1:5432, trust, database `test`; a fresh schema) and Redis (127.0.0.1:6379).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import threading
+import time
+import traceback
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import sqlalchemy as sa
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from trigger_api import make_repo  # noqa: E402
+
+PG = 'postgresql+psycopg://postgres@127.0.0.1:5432/test'
+
+
+def timed(label: str, calls: list[Callable[[], object]], threads: int) -> None:
+    chunks = [calls[n::threads] for n in range(threads)]
+    workers = [threading.Thread(target=lambda chunk=chunk: [call() for call in chunk]) for chunk in chunks]
+    cpu, wall = time.process_time(), time.perf_counter()
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    print(f'  {label:8} {threads:2} thread(s): {cpu * 1000 / len(calls):.3f} ms CPU, {len(calls) / wall:6.0f}/s')
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--requests', type=int, default=2000)
+    args = parser.parse_args()
+    schema = f'bench_{uuid.uuid4().hex[:8]}'
+    admin = sa.create_engine(PG, isolation_level='AUTOCOMMIT')
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA {schema}'))
+    work = Path(tempfile.mkdtemp(prefix='rb-inproc-'))
+    repo = make_repo(work / 'repo', 2 * args.requests + 100)
+    os.environ.update(
+        RUNBOARD_DATABASE_URL=f'{PG}?options=-csearch_path%3D{schema}',
+        RUNBOARD_REDIS_URL='redis://127.0.0.1:6379/0',
+        RUNBOARD_REDIS_PREFIX=schema,
+        RUNBOARD_DATA_DIR=str(work / 'data'),
+        RUNBOARD_DEMO='false',
+        RUNBOARD_RATE_LIMIT_RUNS='10000000',
+    )
+    from app.config import Settings
+    from app.models import ProjectCreate
+    from app.services import projects
+    from app.services.container import build_services
+
+    services = build_services(Settings())
+    try:
+        token = json.loads((work / 'data' / 'credentials.json').read_text())['token']
+        principal = services.auth.authenticate(token)
+        project = ProjectCreate(
+            id='bench', name='Bench', repository=str(repo), command=['true'], max_concurrent_runs=100_000
+        )
+        projects.create_project(services.engine, principal, project, services.repositories)
+        branches = iter(range(2 * args.requests + 100))
+
+        def trigger(key: str, branch: int) -> Callable[[], object]:
+            return lambda: services.admitter.trigger(
+                principal,
+                project_id='bench',
+                depth_level='shallow',
+                target_framework='python',
+                branch=f'b/{branch:05d}',
+                key=key,
+                correlation_id='bench',
+            )
+
+        for _ in range(50):  # warm-up: connections, prepared statements, caches
+            trigger(uuid.uuid4().hex, next(branches))()
+        print(f'team mode in-process, {args.requests} requests per line')
+        for threads in (1, 16):
+            creates = [trigger(uuid.uuid4().hex, next(branches)) for _ in range(args.requests)]
+            timed('create', creates, threads)
+            timed('replay', creates, threads)
+    except BaseException:
+        traceback.print_exc()
+        raise
+    finally:
+        services.engine.dispose()
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA {schema} CASCADE'))
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)  # the bus's and the limiter's connections need no goodbye
+
+
+if __name__ == '__main__':
+    main()
