@@ -21,18 +21,27 @@ class DirectRedis:
 
         self._pool = redis.ConnectionPool.from_url(url, **options)
         self._response_error = redis.exceptions.ResponseError
+        self._connection_error = redis.exceptions.ConnectionError
         self._idle: deque[Any] = deque()  # append and pop are atomic: no lock
         self._pid = os.getpid()
 
     def call(self, *command: Any) -> Any:
-        """One command and its reply."""
+        """One command and its reply. A connection kept idle that turns out dead (Redis restarted, or dropped it)
+        is replaced and the command sent once more, as redis-py's client retries: the hot path's commands may
+        run twice (ZADD and ZREM of one member, PUBLISH of events that may be lost or repeated)."""
         if self._pid != os.getpid():  # forked: the parent's sockets are not ours
             self._idle = deque()
             self._pid = os.getpid()
         try:
             connection = self._idle.pop()
         except IndexError:
-            connection = self._pool.make_connection()
+            return self._call_on(self._pool.make_connection(), command)
+        try:
+            return self._call_on(connection, command)
+        except self._connection_error:
+            return self._call_on(self._pool.make_connection(), command)
+
+    def _call_on(self, connection: Any, command: tuple[Any, ...]) -> Any:
         try:
             connection.send_command(*command)
             reply = connection.read_response()

@@ -4,6 +4,7 @@ The Redis limiter runs the same behaviour through the API tests on the team back
 from __future__ import annotations
 
 import threading
+import uuid
 
 import pytest
 
@@ -81,3 +82,26 @@ def test_user_key_format() -> None:
 )
 def test_bare_paths_route_to_the_api(path, method, accept, api) -> None:  # noqa: ANN001
     assert routes_to_api(path, method, accept) is api
+
+
+def test_the_redis_limiter_carries_on_over_connections_redis_dropped() -> None:
+    """Redis drops the limiter's idle connections (a restart, a timeout): the next calls work, no 503."""
+    import redis
+
+    from app.services.ratelimit import RedisLimiter
+    from tests.helpers.backends import REDIS_URL, require_team_services
+
+    require_team_services()
+    limiter = RedisLimiter(REDIS_URL, limit=5, window_seconds=60)
+    key = f'rbtest:dropped:{uuid.uuid4().hex}'
+    try:
+        assert limiter.acquire(key, 'a').allowed
+        own = limiter._redis.call('CLIENT', 'ID')  # the one idle connection the limiter keeps
+        admin = redis.Redis.from_url(REDIS_URL)
+        assert admin.client_kill_filter(_id=own) == 1
+        admin.close()
+        assert limiter.acquire(key, 'b').remaining == 3
+        limiter.release(key, 'b')
+        assert limiter.peek(key).remaining == 4
+    finally:
+        limiter.close()
