@@ -24,11 +24,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from trigger_api import free_port, make_repo, phase, start_server, trigger_bodies, wait_healthy  # noqa: E402
 
 
-def rss_mb(pid: int) -> float:
+def rss_mb(pid: int, field: str = 'VmRSS') -> float:
+    """RSS in MB; field: RssAnon (the heap), RssFile (mapped files) as /proc/PID/status names them."""
     for line in Path(f'/proc/{pid}/status').read_text().splitlines():
-        if line.startswith('VmRSS:'):
+        if line.startswith(field + ':'):
             return int(line.split()[1]) / 1024
     return float('nan')
+
+
+def split_mb(pid: int) -> str:
+    return f'anon {rss_mb(pid, "RssAnon"):.1f}, file {rss_mb(pid, "RssFile"):.1f}, shmem {rss_mb(pid, "RssShmem"):.1f}'
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -68,13 +73,18 @@ async def main(args: argparse.Namespace) -> None:
                     measured.append(rss)
                 print(
                     f'{done:7d} admitted  RSS {rss:7.1f} MB  ({figures["per_second"]:.0f} runs/s, '
-                    f'{figures["errors"]} errors, {elapsed:.0f} s){"" if warm_at is not None else "  warm-up"}'
+                    f'{figures["errors"]} errors, {elapsed:.0f} s; {split_mb(process.pid)})'
+                    f'{"" if warm_at is not None else "  warm-up"}'
                 )
                 # warm: the rate-limit log holds a whole window of admissions at this rate (its steady size)
                 if warm_at is None and done >= args.warmup and elapsed >= args.window:
                     warm_at, after_warmup = done, rss
-            await asyncio.sleep(args.window + 2)  # the rate-limit log empties
-            end = rss_mb(process.pid)
+            quiet = []  # the rate-limit log empties; RSS every few seconds, to see when it moves
+            for _ in range(args.window // 3 + 1):
+                await asyncio.sleep(3)
+                quiet.append(rss_mb(process.pid))
+            print('  quiet window, every 3 s: ' + ' '.join(f'{value:.1f}' for value in quiet))
+            end = quiet[-1]
             print(
                 f'after the warm-up ({warm_at} admissions, one window) {after_warmup:.1f} MB; over the next '
                 f'{args.admissions} admissions {min(measured):.1f}-{max(measured):.1f} MB '
