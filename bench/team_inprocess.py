@@ -1,6 +1,7 @@
-"""Team mode's admission without HTTP: RunAdmitter.trigger called in this process against PostgreSQL and
-Redis, creates and then replays, in one thread and in 16. What an admission costs the server beyond the event
-loop (bench/team.py measures the whole server). Prints figures; asserts nothing.
+"""Team mode's admission without HTTP, in this process against PostgreSQL and Redis, creates and then replays:
+RunAdmitter.trigger in one thread and in 16 (the thread's path), then the event loop's admission
+(services/loop_admission.py) in one task and in 16, on asyncio's own loop. What an admission costs beyond HTTP
+(bench/team.py measures the whole server). Prints figures, user and system CPU apart; asserts nothing.
 
     python bench/team_inprocess.py [--requests 2000]
 
@@ -10,6 +11,7 @@ Needs PostgreSQL (127.0.0.1:5432, trust, database `test`; a fresh schema) and Re
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import sys
@@ -18,7 +20,7 @@ import threading
 import time
 import traceback
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -33,13 +35,33 @@ PG = 'postgresql+psycopg://postgres@127.0.0.1:5432/test'
 def timed(label: str, calls: list[Callable[[], object]], threads: int) -> None:
     chunks = [calls[n::threads] for n in range(threads)]
     workers = [threading.Thread(target=lambda chunk=chunk: [call() for call in chunk]) for chunk in chunks]
-    cpu, wall = time.process_time(), time.perf_counter()
+    before, wall = os.times(), time.perf_counter()
     for worker in workers:
         worker.start()
     for worker in workers:
         worker.join()
-    cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
-    print(f'  {label:8} {threads:2} thread(s): {cpu * 1000 / len(calls):.3f} ms CPU, {len(calls) / wall:6.0f}/s')
+    report(f'{label:8} {threads:2} thread(s)', before, wall, len(calls))
+
+
+def timed_on_loop(label: str, calls: list[Callable[[], Awaitable[object]]], tasks: int) -> None:
+    chunks = [calls[n::tasks] for n in range(tasks)]
+
+    async def chunk_of(chunk: list[Callable[[], Awaitable[object]]]) -> None:
+        for call in chunk:
+            assert await call() is not None, 'the loop handed the admission to a thread'
+
+    async def all_chunks() -> None:
+        await asyncio.gather(*(chunk_of(chunk) for chunk in chunks))
+
+    before, wall = os.times(), time.perf_counter()
+    asyncio.run(all_chunks())
+    report(f'{label:8} {tasks:2} task(s)  ', before, wall, len(calls))
+
+
+def report(label: str, before: os.times_result, wall: float, count: int) -> None:
+    after, wall = os.times(), time.perf_counter() - wall
+    user, system = (after.user - before.user) * 1000 / count, (after.system - before.system) * 1000 / count
+    print(f'  {label}: {user + system:.3f} ms CPU ({user:.3f} user, {system:.3f} system), {count / wall:6.0f}/s')
 
 
 def main() -> None:
@@ -51,7 +73,7 @@ def main() -> None:
     with admin.connect() as conn:
         conn.execute(sa.text(f'CREATE SCHEMA {schema}'))
     work = Path(tempfile.mkdtemp(prefix='rb-inproc-'))
-    repo = make_repo(work / 'repo', 2 * args.requests + 100)
+    repo = make_repo(work / 'repo', 4 * args.requests + 100)
     os.environ.update(
         RUNBOARD_DATABASE_URL=f'{PG}?options=-csearch_path%3D{schema}',
         RUNBOARD_REDIS_URL='redis://127.0.0.1:6379/0',
@@ -73,7 +95,7 @@ def main() -> None:
             id='bench', name='Bench', repository=str(repo), command=['true'], max_concurrent_runs=100_000
         )
         projects.create_project(services.engine, principal, project, services.repositories)
-        branches = iter(range(2 * args.requests + 100))
+        branches = iter(range(4 * args.requests + 100))
 
         def trigger(key: str, branch: int) -> Callable[[], object]:
             return lambda: services.admitter.trigger(
@@ -93,6 +115,23 @@ def main() -> None:
             creates = [trigger(uuid.uuid4().hex, next(branches)) for _ in range(args.requests)]
             timed('create', creates, threads)
             timed('replay', creates, threads)
+        on_loop = services.admitter.on_loop
+        for tasks in (1, 16):
+            keys = [(uuid.uuid4().hex, next(branches)) for _ in range(args.requests)]
+            creates_on_loop = [
+                lambda key=key, branch=branch: on_loop.trigger(
+                    principal,
+                    project_id='bench',
+                    depth_level='shallow',
+                    target_framework='python',
+                    branch=f'b/{branch:05d}',
+                    key=key,
+                    correlation_id='bench',
+                )
+                for key, branch in keys
+            ]
+            timed_on_loop('create', creates_on_loop, tasks)
+            timed_on_loop('replay', creates_on_loop, tasks)
     except BaseException:
         traceback.print_exc()
         raise

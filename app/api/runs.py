@@ -126,19 +126,20 @@ async def admit_trigger(
     """The trigger's one admission, for the route and its fast path (api/fast_trigger.py)."""
     key = _key(headers.get('idempotency-key'), headers.get('x-idempotency-key'), body.x_idempotency_key)
     admitter = services.admitter
-    admit = functools.partial(
-        admitter.trigger,
-        principal,
-        project_id=body.project_id,
-        depth_level=body.depth_level,
-        target_framework=body.target_framework,
-        branch=body.branch,
-        key=key,
-        correlation_id=correlation_id,
-        run_at=body.run_at,  # delays and TTL: the same in the route and its fast path (this one call)
-        run_in=body.run_in,
-        ttl=body.ttl,
-    )
+    choices = {
+        'project_id': body.project_id,
+        'depth_level': body.depth_level,
+        'target_framework': body.target_framework,
+        'branch': body.branch,
+        'run_at': body.run_at,  # delays and TTL: the same in the route and its fast path (this one call)
+        'run_in': body.run_in,
+        'ttl': body.ttl,
+    }
+    if admitter.on_loop is not None:  # PostgreSQL: on the loop, unless it needs a thread
+        admitted = await admitter.on_loop.trigger(principal, key=key, correlation_id=correlation_id, **choices)
+        if admitted is not None:
+            return admitted
+    admit = functools.partial(admitter.trigger, principal, key=key, correlation_id=correlation_id, **choices)
     if admitter.admits_without_waiting:
         return await call_on_loop_first(admit)
     return await call_in_thread(admit)

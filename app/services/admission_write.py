@@ -10,21 +10,24 @@ together. The steps and the rules are the same as admit_within's, which the rare
 
 from __future__ import annotations
 
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from app.models import Project, RunPublic, utcnow
 from app.services import ids
 from app.services.accounts import Principal
 from app.services.errors import DomainError
 from app.services.idempotency import key_verdict, run_from_key_row
-from app.services.pg_trips import Trips
-from app.services.ports import Quota
+from app.services.pg_trips import Statement, Trips
+from app.services.ports import Quota, RateLimiter
 from app.services.run_writer import RunSpec, RunWriter, facts_params, lock_id
 
 if TYPE_CHECKING:
     from app.services.runs import RunAdmitter
+
+T = TypeVar('T')
 
 
 @dataclass
@@ -91,6 +94,87 @@ def claim_key(writer: RunWriter, cursor: Any, claim: dict[str, Any], repository_
     return bool(cursor.rowcount == 1)
 
 
+@dataclass(frozen=True)
+class Trip:
+    """Step: these statements in one round trip (services/pg_trips.py), with COMMIT after them when `commit`."""
+
+    statements: Sequence[Statement]
+    commit: bool = False
+
+
+@dataclass(frozen=True)
+class Acquire:
+    """Step: take `member`'s quota entry under `key` (the rate limiter's acquire)."""
+
+    key: str
+    member: str
+
+
+@dataclass(frozen=True)
+class Peek:
+    """Step: read `key`'s quota without taking any."""
+
+    key: str
+
+
+Step = Trip | Acquire | Peek
+Steps = Generator[Step, Any, Admitted]
+
+
+def two_trip_steps(
+    admitter: RunAdmitter,
+    cursor: Any,
+    principal: Principal,
+    project: Project,
+    spec: RunSpec,
+    key: str,
+    fp: str,
+    correlation_id: str | None,
+    *,
+    taken: list[str],
+) -> Steps:
+    """admit_within on PostgreSQL in two round trips, as the steps it needs: the first trip claims the key and,
+    when it did, locks the repository and reads its facts after the lock; when it did not, the same trip read the
+    key's row (a replay or a mismatch). The second writes and commits. Driven by admit_in_two_trips (a thread)
+    and by loop_admission.py (the event loop, with a `cursor` that refuses: the rare paths below read through it
+    one statement at a time, an expired key and the reads at the concurrency limit, and go to a thread)."""
+    writer, db, sql = admitter.writer, admitter.db, admitter.writer.sql
+    rl_key = admitter.rate_key(principal)
+    claim, params = key_claim(admitter, principal, key, fp)
+    run_id, now = claim['run'], claim['at']
+    claimed, facts, other = yield Trip(
+        [
+            (sql['SQL_KEY_CLAIM_AND_LOCK'], {**claim, 'lock': lock_id(project.repository_key)}),
+            (sql['SQL_REPOSITORY_FACTS'], facts_params(project, spec.branch_name, spec.batch_id)),
+            (sql['SQL_OTHER_KEY_AND_RUN'], {**params, 'run': run_id}),
+        ]
+    )
+    facts_row = facts.rows[0] if claimed.rowcount == 1 else None  # read after the lock only when claimed
+    if facts_row is None:
+        row = other.rows[0] if other.rows else None
+        if row is not None and key_verdict(db, row, fp) == 'replay':
+            return Admitted(run_from_key_row(row), True, key, (yield Peek(rl_key)))
+        cursor.execute(sql['SQL_KEY_DELETE_EXPIRED'], {**params, 'now': db.ts(now)})
+        if not claim_key(writer, cursor, claim, project.repository_key):  # the key is free again
+            raise Conflict()  # taken meanwhile: decide again
+    quota = yield from quota_steps(rl_key, key, spec, taken)
+    statements, run = writer.prepare(
+        cursor,
+        principal,
+        project,
+        spec,
+        run_id=run_id,
+        now=now,
+        key=key,
+        fingerprint=fp,
+        correlation_id=correlation_id,
+        bypass_concurrency=False,
+        facts=facts_row,
+    )
+    yield Trip(statements, commit=True)
+    return Admitted(run, False, key, quota)
+
+
 def admit_in_two_trips(
     admitter: RunAdmitter,
     trips: Trips,
@@ -103,44 +187,28 @@ def admit_in_two_trips(
     *,
     taken: list[str],
 ) -> Admitted:
-    """admit_within on PostgreSQL in two round trips: the first claims the key and, when it did, locks the
-    repository and reads its facts after the lock; when it did not, the same trip read the key's row (a replay
-    or a mismatch). The second writes and commits. An expired key goes the step-by-step way."""
-    writer, db, sql = admitter.writer, admitter.db, admitter.writer.sql
-    rl_key = admitter.rate_key(principal)
-    claim, params = key_claim(admitter, principal, key, fp)
-    run_id, now = claim['run'], claim['at']
-    claimed, facts, other = trips.send(
-        [
-            (sql['SQL_KEY_CLAIM_AND_LOCK'], {**claim, 'lock': lock_id(project.repository_key)}),
-            (sql['SQL_REPOSITORY_FACTS'], facts_params(project, spec.branch_name, spec.batch_id)),
-            (sql['SQL_OTHER_KEY_AND_RUN'], {**params, 'run': run_id}),
-        ]
-    )
-    facts_row = facts.rows[0] if claimed.rowcount == 1 else None  # read after the lock only when claimed
-    if facts_row is None:
-        row = other.rows[0] if other.rows else None
-        if row is not None and key_verdict(db, row, fp) == 'replay':
-            return Admitted(run_from_key_row(row), True, key, admitter.limiter.peek(rl_key))
-        trips.execute(sql['SQL_KEY_DELETE_EXPIRED'], {**params, 'now': db.ts(now)})
-        if not claim_key(writer, trips.cursor, claim, project.repository_key):  # the key is free again
-            raise Conflict()  # taken meanwhile: decide again
-    quota = take_quota(admitter, rl_key, key, spec, taken)
-    statements, run = writer.prepare(
-        trips.cursor,
-        principal,
-        project,
-        spec,
-        run_id=run_id,
-        now=now,
-        key=key,
-        fingerprint=fp,
-        correlation_id=correlation_id,
-        bypass_concurrency=False,
-        facts=facts_row,
-    )
-    trips.send(statements, commit=True)
-    return Admitted(run, False, key, quota)
+    """two_trip_steps in this thread."""
+    steps = two_trip_steps(admitter, trips.cursor, principal, project, spec, key, fp, correlation_id, taken=taken)
+    return drive(steps, lambda step: perform(step, trips, admitter.limiter))
+
+
+def perform(step: Step, trips: Trips | None, limiter: RateLimiter) -> Any:
+    if isinstance(step, Trip):
+        assert trips is not None
+        return trips.send(step.statements, commit=step.commit)
+    if isinstance(step, Acquire):
+        return limiter.acquire(step.key, step.member)
+    return limiter.peek(step.key)
+
+
+def drive(steps: Generator[Step, Any, T], perform_step: Callable[[Step], Any]) -> T:
+    """Runs the steps to their result, each one's outcome sent back in."""
+    try:
+        step = next(steps)
+        while True:
+            step = steps.send(perform_step(step))
+    except StopIteration as done:
+        return cast(T, done.value)
 
 
 def key_claim(admitter: RunAdmitter, principal: Principal, key: str, fp: str) -> tuple[dict[str, Any], dict[str, str]]:
@@ -160,11 +228,15 @@ def key_claim(admitter: RunAdmitter, principal: Principal, key: str, fp: str) ->
 
 
 def take_quota(admitter: RunAdmitter, rl_key: str, key: str, spec: RunSpec, taken: list[str]) -> Quota:
+    return drive(quota_steps(rl_key, key, spec, taken), lambda step: perform(step, None, admitter.limiter))
+
+
+def quota_steps(rl_key: str, key: str, spec: RunSpec, taken: list[str]) -> Generator[Step, Quota, Quota]:
     """The quota entry of a run that starts now (added to `taken`), or 429. A delayed run takes its quota when
     it is due (services/delayed_runs.py), not now: it only reads it."""
     if spec.run_at is not None:
-        return admitter.limiter.peek(rl_key)
-    quota = admitter.limiter.acquire(rl_key, key)
+        return (yield Peek(rl_key))
+    quota = yield Acquire(rl_key, key)
     if not quota.allowed:
         raise rate_limited(quota)
     taken.append(key)

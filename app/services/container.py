@@ -78,6 +78,7 @@ class Services:
         if self.afk is not None:
             self.afk.close()
         await self.runner.close()
+        await self.admitter.aclose()
         await self.bus.close()
         self.limiter.close()
         self.engine.dispose()

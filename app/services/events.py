@@ -21,7 +21,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from app.services.redis_direct import DirectRedis
+from app.services.redis_direct import AsyncDirectRedis, DirectRedis
 
 log = logging.getLogger(__name__)
 QUEUE_SIZE = 10_000
@@ -69,6 +69,10 @@ class EventBus:
         for event in events:
             self.publish(event)
 
+    async def publish_many_async(self, events: list[dict[str, Any]]) -> None:
+        """publish_many from the event loop (services/loop_admission.py)."""
+        self.publish_many(events)
+
     def _deliver(self, event: dict[str, Any]) -> None:
         loop = self._loop
         if loop is None or loop.is_closed():
@@ -113,6 +117,7 @@ class RedisEventBus(EventBus):
         self._async = aioredis.Redis.from_url(url)
         self._task: asyncio.Task | None = None
         self._publishing = DirectRedis(url, socket_connect_timeout=1.0, socket_timeout=2.0)
+        self._publishing_async = AsyncDirectRedis(url, socket_connect_timeout=1.0, socket_timeout=2.0)
 
     async def start(self) -> None:
         await super().start()
@@ -146,6 +151,14 @@ class RedisEventBus(EventBus):
             for event in events:
                 self._deliver(event)
 
+    async def publish_many_async(self, events: list[dict[str, Any]]) -> None:
+        try:
+            await self._publishing_async.call('PUBLISH', self._channel, json.dumps(events, default=str))
+        except Exception:
+            log.warning('redis publish failed; delivering locally', exc_info=True)
+            for event in events:
+                self._deliver(event)
+
     async def close(self) -> None:
         if self._task:
             self._task.cancel()
@@ -153,6 +166,7 @@ class RedisEventBus(EventBus):
                 await self._task
         await self._async.aclose()
         self._publishing.close()
+        await self._publishing_async.close()
         await super().close()
 
 

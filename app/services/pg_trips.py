@@ -43,14 +43,10 @@ class Trips:
         """The statements in one round trip (after BEGIN, on the first call), with COMMIT after them when
         `commit`. Raises what the first failing statement raises; the transaction is then to be rolled back."""
         cursor = self.cursor
-        parts = [] if self._begun else ['BEGIN']
-        parts += [cursor.mogrify(sql, params) for sql, params in statements]
-        if commit:
-            parts.append('COMMIT')
-        cursor.execute('; '.join(parts))  # no parameters: the text is sent as it is, % and all
-        if not self._begun:
-            self._begun = True
-            cursor.nextset()
+        text, first = self.query(statements, commit)
+        cursor.execute(text)  # no parameters: the text is sent as it is, % and all
+        if first:
+            cursor.nextset()  # BEGIN's result
         results = []
         for _ in statements:
             returned_rows = cursor.pgresult is not None and cursor.pgresult.status == TUPLES_OK
@@ -58,12 +54,16 @@ class Trips:
             cursor.nextset()  # it builds a Column per column, a tenth of an admission's CPU)
         return results
 
-    def execute(self, sql: str, params: dict[str, Any] | None = None) -> Any:
-        """One statement on its own (a slow path), inside the transaction."""
-        if not self._begun:
-            self.send([])
-        self.cursor.execute(sql, params)
-        return self.cursor
+    def query(self, statements: Sequence[Statement], commit: bool) -> tuple[str, bool]:
+        """One simple query's text (BEGIN first in the first trip, COMMIT last when `commit`), and whether it
+        is the first trip (its first result is BEGIN's)."""
+        first = not self._begun
+        parts = ['BEGIN'] if first else []
+        parts += [self.cursor.mogrify(sql, params) for sql, params in statements]
+        if commit:
+            parts.append('COMMIT')
+        self._begun = True
+        return '; '.join(parts), first
 
 
 @contextmanager

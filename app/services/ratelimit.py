@@ -13,7 +13,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from app.services.errors import DomainError
@@ -90,6 +90,19 @@ class MemoryLimiter:
     def close(self) -> None:
         pass
 
+    # the event loop's admission (services/loop_admission.py): nothing here waits
+    async def acquire_async(self, key: str, member: str) -> Quota:
+        return self.acquire(key, member)
+
+    async def peek_async(self, key: str) -> Quota:
+        return self.peek(key)
+
+    async def release_async(self, key: str, member: str) -> None:
+        self.release(key, member)
+
+    async def aclose(self) -> None:
+        pass
+
 
 _ACQUIRE_LUA = """
 local t = redis.call('TIME')
@@ -124,10 +137,11 @@ class RedisLimiter:
     def __init__(self, url: str, limit: int, window_seconds: int) -> None:
         import redis
 
-        from app.services.redis_direct import DirectRedis
+        from app.services.redis_direct import AsyncDirectRedis, DirectRedis
 
         self.limit, self.window = limit, window_seconds
         self._redis = DirectRedis(url, **REDIS_TIMEOUTS)
+        self._aredis = AsyncDirectRedis(url, **REDIS_TIMEOUTS)
         self._sha = hashlib.sha1(_ACQUIRE_LUA.encode()).hexdigest()
         self._no_script = redis.exceptions.NoScriptError
         self._errors = (
@@ -140,11 +154,15 @@ class RedisLimiter:
         args = (1, key, self.window, self.limit, member)
         try:
             try:
-                allowed, count, now, oldest = self._redis.call('EVALSHA', self._sha, *args)
+                reply = self._redis.call('EVALSHA', self._sha, *args)
             except self._no_script:  # a Redis that has not seen it yet (or was restarted): EVAL loads it
-                allowed, count, now, oldest = self._redis.call('EVAL', _ACQUIRE_LUA, *args)
+                reply = self._redis.call('EVAL', _ACQUIRE_LUA, *args)
         except self._errors as exc:
             raise _redis_down() from exc
+        return self._quota(reply)
+
+    def _quota(self, reply: list[Any]) -> Quota:
+        allowed, count, now, oldest = reply
         oldest_value = float(oldest) if oldest not in (b'', '', None) else None
         return quota_from(int(count), oldest_value, float(now), self.limit, self.window, bool(allowed))
 
@@ -162,6 +180,33 @@ class RedisLimiter:
 
     def close(self) -> None:
         self._redis.close()
+
+    # the same on the event loop (services/loop_admission.py)
+    async def _call_async(self, key: str, member: str) -> Quota:
+        args = (1, key, self.window, self.limit, member)
+        try:
+            try:
+                reply = await self._aredis.call('EVALSHA', self._sha, *args)
+            except self._no_script:
+                reply = await self._aredis.call('EVAL', _ACQUIRE_LUA, *args)
+        except self._errors as exc:
+            raise _redis_down() from exc
+        return self._quota(reply)
+
+    async def acquire_async(self, key: str, member: str) -> Quota:
+        return await self._call_async(key, member)
+
+    async def peek_async(self, key: str) -> Quota:
+        return await self._call_async(key, '')
+
+    async def release_async(self, key: str, member: str) -> None:
+        try:
+            await self._aredis.call('ZREM', key, member)
+        except self._errors as exc:
+            raise _redis_down() from exc
+
+    async def aclose(self) -> None:
+        await self._aredis.close()
 
 
 def _redis_down() -> DomainError:

@@ -10,6 +10,7 @@ connects afresh.
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections import deque
 from typing import Any
@@ -58,3 +59,50 @@ class DirectRedis:
         while self._idle:
             self._idle.pop().disconnect()
         self._pool.disconnect()
+
+
+class AsyncDirectRedis:
+    """DirectRedis on the event loop: redis-py's asyncio Connection objects, the same retry. A connection serves
+    one event loop; a call from another loop starts afresh."""
+
+    def __init__(self, url: str, **options: Any) -> None:
+        import redis
+        import redis.asyncio
+
+        self._pool = redis.asyncio.ConnectionPool.from_url(url, **options)
+        self._response_error = redis.exceptions.ResponseError
+        self._connection_error = redis.exceptions.ConnectionError
+        self._idle: deque[Any] = deque()
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    async def call(self, *command: Any) -> Any:
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:  # another loop's connections cannot be awaited on this one
+            self._idle, self._loop = deque(), loop
+        try:
+            connection = self._idle.pop()
+        except IndexError:
+            return await self._call_on(self._pool.make_connection(), command)
+        try:
+            return await self._call_on(connection, command)
+        except self._connection_error:
+            return await self._call_on(self._pool.make_connection(), command)
+
+    async def _call_on(self, connection: Any, command: tuple[Any, ...]) -> Any:
+        try:
+            await connection.send_command(*command)
+            reply = await connection.read_response()
+        except self._response_error:
+            self._idle.append(connection)
+            raise
+        except BaseException:
+            await asyncio.shield(connection.disconnect(nowait=True))
+            raise
+        self._idle.append(connection)
+        return reply
+
+    async def close(self) -> None:
+        if self._loop is asyncio.get_running_loop():
+            while self._idle:
+                await self._idle.pop().disconnect()
+        self._idle.clear()

@@ -73,19 +73,7 @@ class RunWriter:
             cursor.fetchall()
 
     def announce(self, run: RunPublic, project: Project) -> None:
-        self.bus.publish_many(
-            [
-                {
-                    'type': 'run',
-                    'id': run.id,
-                    'project_id': run.project_id,
-                    'team_id': project.team_id,
-                    'status': run.status,
-                    **({'batch_id': run.batch_id} if run.batch_id else {}),  # a batch page learns of new children
-                },
-                {'type': 'queue'},
-            ]
-        )
+        self.bus.publish_many(announcement(run, project))
 
     def _slotted_below(self, cursor: Cursor, repo: str, limit: int, max_slot: int | None) -> int:
         """The active slotted runs, or any smaller number when that is already below `limit` (all the
@@ -245,3 +233,18 @@ def facts_params(project: Project, branch: str, batch_id: str | None) -> dict[st
 def lock_id(repository_key: str) -> int:
     """A stable signed 64-bit advisory-lock id for a repository."""
     return int.from_bytes(hashlib.sha256(b'runboard-repo:' + repository_key.encode()).digest()[:8], 'big', signed=True)
+
+
+def announcement(run: RunPublic, project: Project) -> list[dict[str, Any]]:
+    """The events of a new run: the run itself, and that the queue changed."""
+    return [
+        {
+            'type': 'run',
+            'id': run.id,
+            'project_id': run.project_id,
+            'team_id': project.team_id,
+            'status': run.status,
+            **({'batch_id': run.batch_id} if run.batch_id else {}),  # a batch page learns of new children
+        },
+        {'type': 'queue'},
+    ]

@@ -10,6 +10,7 @@ unique, so two requests (or two servers) can never both win.
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Engine
@@ -24,6 +25,7 @@ from app.services.admission_write import Admitted, Conflict, admit_in_two_trips,
 from app.services.errors import DomainError
 from app.services.events import EventBus
 from app.services.idempotency import bad_data, key_verdict, run_from_key_row
+from app.services.loop_admission import LoopAdmission
 from app.services.ports import Quota, RateLimiter
 from app.services.project_cache import ProjectCache
 from app.services.ratelimit import user_runs_key
@@ -66,6 +68,14 @@ class RunAdmitter:
         self.admits_without_waiting = self.db.sqlite and all(
             getattr(part, 'in_process', False) for part in (limiter, bus)
         )
+        # PostgreSQL: the trigger is admitted on the event loop, with async drivers (services/loop_admission.py)
+        self.on_loop = None if self.db.sqlite else LoopAdmission(self)
+
+    async def aclose(self) -> None:
+        """Closes what the event loop's admissions opened."""
+        if self.on_loop is not None:
+            await self.on_loop.close()
+        await self.limiter.aclose()
 
     def forget_project(self, project_id: str) -> None:  # the project changed or is gone
         self.projects.forget(project_id)
@@ -81,43 +91,16 @@ class RunAdmitter:
         self,
         principal: Principal,
         *,
-        project_id: str,
-        depth_level: str,
-        target_framework: str,
-        branch: str,
         key: str | None,
         correlation_id: str | None,
-        run_at: str | None = None,
-        run_in: str | None = None,
-        ttl: str | int | None = None,
-        kind: str = RunKind.manual.value,
+        **choices: Any,
     ) -> Admitted:
-        """run_at / run_in: a delayed run (services/delayed_runs.py admits it when due); ttl: how long it may
-        wait queued (services/queue_ttl.py). kind: `scheduled` for a schedule's firing."""
-        timing = timing_of(run_at=run_at, run_in=run_in, ttl=ttl)
-        project = self.projects.get(project_id, principal)
-        commit = validate_request(
-            self.repositories, project, depth_level=depth_level, target_framework=target_framework, branch=branch
-        )
-        spec = RunSpec(
-            project_id,
-            depth_level,
-            target_framework,
-            branch,
-            kind=kind,
-            commit_sha=None if timing.run_at else commit,  # a delayed run checks out the branch as it is when due
-            run_at=timing.run_at,
-            ttl_seconds=timing.ttl_seconds,
-        )
-        payload = {
-            'project_id': project_id,
-            'depth_level': depth_level,
-            'target_framework': target_framework,
-            'branch': branch,
-            **timing.payload(run_at, run_in, ttl),
-        }
-        refusal = past_refusal(timing, utcnow())  # a resend of a delayed trigger after its time still replays
-        return self._admit(principal, project, spec, payload, key, correlation_id, refusal=refusal)
+        """choices: plan_trigger's."""
+        plan = self.plan_trigger(principal, **choices)
+        return self._admit(principal, plan.project, plan.spec, plan.payload, key, correlation_id, plan.refusal)
+
+    def plan_trigger(self, principal: Principal, **choices: Any) -> TriggerPlan:
+        return plan_trigger(self.projects, self.repositories, principal, **choices)
 
     def retry(
         self,
@@ -231,6 +214,57 @@ class RunAdmitter:
 
     def stop(self, principal: Principal, run_id: str) -> RunPublic:
         return stop_run(self.engine, self.bus, principal, run_id)
+
+
+@dataclass(frozen=True)
+class TriggerPlan:
+    project: Project
+    spec: RunSpec
+    payload: dict[str, Any]  # what the idempotency fingerprint covers
+    refusal: admission.Refusal | None  # refused, unless it replays an earlier request
+
+
+def plan_trigger(
+    projects: ProjectCache,
+    repositories: RepositoryAccess,
+    principal: Principal,
+    *,
+    project_id: str,
+    depth_level: str,
+    target_framework: str,
+    branch: str,
+    run_at: str | None = None,
+    run_in: str | None = None,
+    ttl: str | int | None = None,
+    kind: str = RunKind.manual.value,
+) -> TriggerPlan:
+    """The trigger's request checked against its project (refusals raise) and the run it asks for. run_at /
+    run_in: a delayed run (services/delayed_runs.py admits it when due); ttl: how long it may wait queued
+    (services/queue_ttl.py). kind: `scheduled` for a schedule's firing."""
+    timing = timing_of(run_at=run_at, run_in=run_in, ttl=ttl)
+    project = projects.get(project_id, principal)
+    commit = validate_request(
+        repositories, project, depth_level=depth_level, target_framework=target_framework, branch=branch
+    )
+    spec = RunSpec(
+        project_id,
+        depth_level,
+        target_framework,
+        branch,
+        kind=kind,
+        commit_sha=None if timing.run_at else commit,  # a delayed run checks out the branch as it is when due
+        run_at=timing.run_at,
+        ttl_seconds=timing.ttl_seconds,
+    )
+    payload = {
+        'project_id': project_id,
+        'depth_level': depth_level,
+        'target_framework': target_framework,
+        'branch': branch,
+        **timing.payload(run_at, run_in, ttl),
+    }
+    refusal = past_refusal(timing, utcnow())  # a resend of a delayed trigger after its time still replays
+    return TriggerPlan(project, spec, payload, refusal)
 
 
 def timing_of(*, run_at: str | None, run_in: str | None, ttl: str | int | None) -> Timing:
