@@ -50,10 +50,12 @@ def follow(
         with contextlib.suppress(ApiError):
             await on_reconnect()
 
+    catching_up: list[asyncio.Task] = []
+
     def opened() -> None:
         state(True)
         if on_reconnect is not None:  # changes made before the stream opened (first load, or while away)
-            background_tasks.create(catch_up(), name='follow-catch-up')
+            catching_up[:] = [background_tasks.create(catch_up(), name='follow-catch-up')]
 
     async def loop() -> None:
         client = connection.new_client(timeout=10.0)
@@ -61,6 +63,9 @@ def follow(
             while True:
                 try:
                     async for event in client.events(project=project, run=run, on_open=opened):
+                        if catching_up:  # events wait for the read: an older read must not undo a newer event
+                            await asyncio.wait(catching_up)
+                            catching_up.clear()
                         result = handler(event)
                         if asyncio.iscoroutine(result):
                             await result

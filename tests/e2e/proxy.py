@@ -8,6 +8,7 @@ A test arms rules: `proxy.add_rule('POST', '/api/runs', 'delay', seconds=2)`; ea
   fail500      answer 500 problem+json without forwarding
   drop         close the connection without forwarding (the server never sees the request)
   drop_reply   forward, let the server answer, then close without relaying the answer
+  delay_reply  forward, let the server answer, then wait `seconds` before relaying it (a read that arrives stale)
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ class Rule:
     times: int | None = 1
     seconds: float = 0.0
     hits: int = 0
+    skip: int = 0  # let this many matching requests through untouched first
 
 
 @dataclass
@@ -57,8 +59,10 @@ class FaultProxy:
     def url(self) -> str:
         return f'http://127.0.0.1:{self.port}'
 
-    def add_rule(self, method: str, path: str, action: str, *, times: int | None = 1, seconds: float = 0.0) -> Rule:
-        rule = Rule(method.upper(), path, action, times, seconds)
+    def add_rule(
+        self, method: str, path: str, action: str, *, times: int | None = 1, seconds: float = 0.0, skip: int = 0
+    ) -> Rule:
+        rule = Rule(method.upper(), path, action, times, seconds, skip=skip)
         with self._lock:
             self.rules.append(rule)
         return rule
@@ -108,6 +112,9 @@ class FaultProxy:
         with self._lock:
             for rule in self.rules:
                 if rule.method == method and rule.path == path and (rule.times is None or rule.hits < rule.times):
+                    if rule.skip:
+                        rule.skip -= 1
+                        return None
                     rule.hits += 1
                     return rule
         return None
@@ -132,7 +139,7 @@ class FaultProxy:
         with self._lock:
             self.seen.append(seen)
         try:
-            if rule and rule.seconds:
+            if rule and rule.seconds and rule.action != 'delay_reply':
                 await asyncio.sleep(rule.seconds)
             if rule and rule.action == 'drop':
                 writer.transport.abort()
@@ -156,7 +163,13 @@ class FaultProxy:
                 writer.close()
                 return
             await self._forward(
-                method, target, lines[1:], body, writer, drop_reply=bool(rule and rule.action == 'drop_reply')
+                method,
+                target,
+                lines[1:],
+                body,
+                writer,
+                drop_reply=bool(rule and rule.action == 'drop_reply'),
+                reply_delay=rule.seconds if rule and rule.action == 'delay_reply' else 0.0,
             )
             seen.replied_at = time.time()
         except (ConnectionError, asyncio.IncompleteReadError, OSError):
@@ -173,6 +186,7 @@ class FaultProxy:
         writer: asyncio.StreamWriter,
         *,
         drop_reply: bool,
+        reply_delay: float = 0.0,
     ) -> None:
         up_reader, up_writer = await asyncio.open_connection(self.upstream_host, self.upstream_port)
         kept = [line for line in header_lines if line and not line.lower().startswith(('connection:', 'host:'))]
@@ -190,6 +204,13 @@ class FaultProxy:
             if drop_reply:
                 await up_reader.read()  # the server finishes its work and answers; the client never hears it
                 writer.transport.abort()
+                return
+            if reply_delay:  # the server has answered; the client hears it later
+                answer = await up_reader.read()
+                await asyncio.sleep(reply_delay)
+                writer.write(answer)
+                await writer.drain()
+                writer.close()
                 return
             while True:
                 chunk = await up_reader.read(65536)

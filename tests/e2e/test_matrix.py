@@ -4,6 +4,7 @@ cells following their runs live; a refused cell says why, and "Send again" admit
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
@@ -20,6 +21,11 @@ if [ "$RUNBOARD_DEPTH_LEVEL" = deep ] && [ "$RUNBOARD_TARGET_FRAMEWORK" = node ]
 echo "ok"
 """
 BRANCHES = {'main': {'run.sh': PIPELINE}}
+GATED = """#!/bin/sh
+echo "waiting for the gate"
+while [ ! -f '{gate}' ]; do sleep 0.1; done
+echo "through"
+"""
 ENDED = re.compile('^(succeeded|failed)$')
 
 
@@ -29,6 +35,8 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Stack:
     with stack(base, BRANCHES, RUNBOARD_RATE_LIMIT_RUNS='1000') as s:
         s.create_project('alpha', max_concurrent_runs=10)
         s.create_project('small', max_concurrent_runs=3, repository=str(make_repo(base / 'repo2', BRANCHES)))
+        gated = {'main': {'run.sh': GATED.replace('{gate}', str(base / 'gate'))}}
+        s.create_project('gated', repository=str(make_repo(base / 'repo3', gated)))
         yield s
 
 
@@ -125,3 +133,39 @@ def test_a_refused_cell_says_why_and_send_again_admits_only_it(browser: Browser,
         runs = api.get('/api/runs', params={'project': 'small', 'limit': 100}).json()['items']
     assert now['status'] == 'admitted' and admitted < {c['run']['id'] for c in now['children']}
     assert len(runs) == 4  # the three admitted first were not made again
+
+
+def test_a_read_that_answers_after_a_newer_event_does_not_undo_it(page: Page, env: Stack) -> None:
+    """When its event stream opens, the page reads the batch again. If that read answers after an event newer than
+    it (a run ending), the cell must show the event, not the older read."""
+    with env.api() as api:
+        body = {
+            'project_id': 'gated',
+            'branch': 'main',
+            'matrix': {'depth_level': ['shallow'], 'target_framework': ['python']},
+        }
+        batch = api.post('/api/runs/batch', json=body, headers={'Idempotency-Key': 'e2e-gated'}).json()
+        path = f'/api/runs/batch/{batch["id"]}'
+        deadline = time.monotonic() + 20
+        while api.get(path).json()['children'][0]['run']['status'] != 'running':
+            assert time.monotonic() < deadline, 'the gated run never started'
+            time.sleep(0.1)
+    env.proxy.add_rule('GET', path, 'delay_reply', seconds=3, skip=1)  # the catch-up read, not the first load
+    try:
+        page.goto(f'{env.ui_url}/batches/{batch["id"]}')
+        expect(cell_status(page, 'shallow/python')).to_have_attribute('data-status', 'running', timeout=10_000)
+        deadline = time.monotonic() + 10
+        while len(env.proxy.requests('GET', path)) < 2:  # the first load, then the catch-up read
+            assert time.monotonic() < deadline, 'the page never read the batch again when its stream opened'
+            time.sleep(0.05)
+        time.sleep(0.5)  # the server has answered that read ("running"); its answer is held back
+        (env.base / 'gate').touch()  # the run ends while the stale answer is still on its way
+        expect(cell_status(page, 'shallow/python')).to_have_attribute('data-status', 'succeeded', timeout=15_000)
+        deadline = time.monotonic() + 10
+        while not all(seen.replied_at for seen in env.proxy.requests('GET', path)):
+            assert time.monotonic() < deadline, 'the held answer never arrived'
+            time.sleep(0.05)
+        page.wait_for_timeout(500)  # after the held answer has arrived, the cell still says what happened
+        expect(cell_status(page, 'shallow/python')).to_have_attribute('data-status', 'succeeded')
+    finally:
+        env.proxy.clear()
