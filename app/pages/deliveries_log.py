@@ -45,7 +45,7 @@ class DeliveryLog:
         )
         self.more.classes('rb-tap').set_visibility(False)
         ui.timer(REFRESH_SECONDS, self.refresh_in_flight)
-        live.follow(self.on_event, project=project_id)
+        live.follow(self.on_event, project=project_id, on_reconnect=self.load)  # and what ended while away
 
     async def filter(self, status: str) -> None:
         self.status = status or ''

@@ -21,10 +21,12 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from app.services.redis_direct import AsyncDirectRedis, DirectRedis
+from app.services.redis_direct import DirectRedis
+from app.services.redis_loop import LoopRedis, loop_redis
 
 log = logging.getLogger(__name__)
 QUEUE_SIZE = 10_000
+RESUBSCRIBE_SECONDS = 0.5
 Event = dict[str, Any]
 Accepts = Callable[[Event], bool]
 
@@ -111,33 +113,50 @@ class RedisEventBus(EventBus):
 
     def __init__(self, url: str, prefix: str) -> None:
         super().__init__()
-        import redis.asyncio as aioredis
-
         self._channel = f'{prefix}:events'
-        self._async = aioredis.Redis.from_url(url)
         self._task: asyncio.Task | None = None
         self._publishing = DirectRedis(url, socket_connect_timeout=1.0, socket_timeout=2.0)
-        self._publishing_async = AsyncDirectRedis(url, socket_connect_timeout=1.0, socket_timeout=2.0)
+        self._publishing_async = loop_redis(url, socket_connect_timeout=1.0, socket_timeout=2.0)
+        self._listening = LoopRedis(url, socket_connect_timeout=1.0, on_push=self._on_message)
 
     async def start(self) -> None:
         await super().start()
-        pubsub = self._async.pubsub()
-        await pubsub.subscribe(self._channel)
-        self._task = asyncio.create_task(self._listen(pubsub))
+        subscribed = await self._subscribe()  # raises when Redis is not there at start
+        self._task = asyncio.create_task(self._listen(subscribed))
 
-    async def _listen(self, pubsub) -> None:  # noqa: ANN001
+    async def _subscribe(self) -> asyncio.Future:
+        """Subscribed on a new connection; the future completes when that connection is lost."""
+        connection = await self._listening.connect()
+        await connection.command('SUBSCRIBE', self._channel)
+        return connection.closed
+
+    async def _listen(self, subscribed: asyncio.Future) -> None:
+        """Messages arrive in _on_message; this task only subscribes again after a drop."""
         while True:
             try:
-                message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
-                if message and message.get('type') == 'message':
-                    for event in events_of(message['data']):
-                        self._fan_out(event)
+                failure = await subscribed
+                log.warning('redis event listener lost its connection (%s); subscribing again', failure)
             except asyncio.CancelledError:
-                await pubsub.aclose()
+                await self._listening.close()
                 raise
-            except Exception:  # keep listening through transient Redis errors
-                log.exception('redis event listener error')
-                await asyncio.sleep(0.5)
+            while True:
+                await asyncio.sleep(RESUBSCRIBE_SECONDS)
+                try:
+                    subscribed = await self._subscribe()
+                    break
+                except Exception:  # Redis still away: keep trying
+                    log.warning('redis event listener could not subscribe again', exc_info=True)
+
+    def _on_message(self, reply: list) -> None:
+        if reply[0] != b'message':
+            return
+        try:
+            events = events_of(reply[2])
+        except ValueError:  # not ours: another program on the channel
+            log.warning('redis event listener skipped a message that is not JSON')
+            return
+        for event in events:
+            self._fan_out(event)
 
     def publish(self, event: dict[str, Any]) -> None:
         self.publish_many([event])
@@ -164,7 +183,7 @@ class RedisEventBus(EventBus):
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._task
-        await self._async.aclose()
+        await self._listening.close()
         self._publishing.close()
         await self._publishing_async.close()
         await super().close()

@@ -137,11 +137,12 @@ class RedisLimiter:
     def __init__(self, url: str, limit: int, window_seconds: int) -> None:
         import redis
 
-        from app.services.redis_direct import AsyncDirectRedis, DirectRedis
+        from app.services.redis_direct import DirectRedis
+        from app.services.redis_loop import loop_redis
 
         self.limit, self.window = limit, window_seconds
         self._redis = DirectRedis(url, **REDIS_TIMEOUTS)
-        self._aredis = AsyncDirectRedis(url, **REDIS_TIMEOUTS)
+        self._aredis = loop_redis(url, **REDIS_TIMEOUTS)
         self._sha = hashlib.sha1(_ACQUIRE_LUA.encode()).hexdigest()
         self._no_script = redis.exceptions.NoScriptError
         self._errors = (
