@@ -2,7 +2,7 @@
 sharing the database and the bus, the same clients split between them (at least one each). Prints figures;
 asserts nothing.
 
-    python bench/team.py [--requests 4000] [--clients 16]
+    python bench/team.py [--requests 4000] [--clients 16] [--py-spy FILE] [--syscalls]
 
 Needs PostgreSQL (127.0.0.1:5432, trust, database `test`; a fresh schema per phase) and Redis
 (127.0.0.1:6379). On a 2-core machine the client and both servers share the cores, so the total cannot
@@ -36,6 +36,35 @@ def loop_thread_seconds(pid: int) -> float:
     process's CPU is its threads (the threadpool that admits, the engine's helpers)."""
     fields = Path(f'/proc/{pid}/task/{pid}/stat').read_text().rsplit(')', 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf('SC_CLK_TCK')
+
+
+def system_seconds(pid: int) -> float:
+    """The kernel's part of a process's CPU: on loopback, a send also does the receiver's network work."""
+    fields = Path(f'/proc/{pid}/stat').read_text().rsplit(')', 1)[1].split()
+    return int(fields[12]) / os.sysconf('SC_CLK_TCK')
+
+
+def trace_syscalls(pid: int, output: str) -> subprocess.Popen:
+    """strace counting the system calls of the threads `pid` has now, until it is sent SIGINT (not -f: the git
+    processes it starts are not its CPU)."""
+    threads = [arg for tid in os.listdir(f'/proc/{pid}/task') for arg in ('-p', tid)]
+    return subprocess.Popen(
+        ['strace', '-c', *threads, '-o', output],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def print_syscalls(output: str, admissions: int) -> None:
+    """strace -c's table, as calls per admission (the top ones)."""
+    rows = []
+    for line in Path(output).read_text().splitlines():
+        parts = line.split()
+        if len(parts) >= 5 and parts[0][0].isdigit() and parts[-1] != 'total':
+            rows.append((int(parts[3]), parts[-1]))
+    calls = sum(n for n, _ in rows)
+    top = ', '.join(f'{name} {n / admissions:.2f}' for n, name in sorted(rows, reverse=True)[:8])
+    print(f'    system calls: {calls / admissions:.1f} per admission ({top})')
 
 
 def start(data: Path, port: int, url: str, prefix: str) -> subprocess.Popen:
@@ -91,7 +120,7 @@ async def one_phase(instances: int, args: argparse.Namespace, workdir: Path, rep
             if args.py_spy:
                 spy = subprocess.Popen(
                     [
-                        'py-spy',
+                        str(Path(sys.executable).with_name('py-spy')),  # the bench extra's
                         'record',
                         '-p',
                         str(processes[0].pid),
@@ -107,7 +136,11 @@ async def one_phase(instances: int, args: argparse.Namespace, workdir: Path, rep
                     stderr=subprocess.DEVNULL,
                 )
                 await asyncio.sleep(1)
+            tracer = trace_syscalls(processes[0].pid, f'{workdir}/strace.{instances}') if args.syscalls else None
+            if tracer is not None:
+                await asyncio.sleep(1)  # attached
             cpu = [cpu_seconds(p.pid) for p in processes]
+            kernel = [system_seconds(p.pid) for p in processes]
             loop_cpu = [loop_thread_seconds(p.pid) for p in processes]
             started = time.perf_counter()
             shares = [rest[n::instances] for n in range(instances)]
@@ -120,6 +153,10 @@ async def one_phase(instances: int, args: argparse.Namespace, workdir: Path, rep
             elapsed = time.perf_counter() - started
             used = sum(cpu_seconds(p.pid) - before for p, before in zip(processes, cpu, strict=True))
             on_loop = sum(loop_thread_seconds(p.pid) - before for p, before in zip(processes, loop_cpu, strict=True))
+            in_kernel = sum(system_seconds(p.pid) - before for p, before in zip(processes, kernel, strict=True))
+            if tracer is not None:
+                tracer.send_signal(2)
+                tracer.wait(30)
             if spy is not None:
                 spy.send_signal(2)
                 spy.wait(30)
@@ -128,8 +165,11 @@ async def one_phase(instances: int, args: argparse.Namespace, workdir: Path, rep
             print(
                 f'{instances} instance(s): {ok / elapsed:6.0f} admitted runs/s  p99 {p99:6.1f} ms  '
                 f'errors {sum(r["errors"] for r in results)}  server CPU {used * 1000 / len(rest):.2f} ms per admission'
-                f' (event loop {on_loop * 1000 / len(rest):.2f}, threads {(used - on_loop) * 1000 / len(rest):.2f})'
+                f' (event loop {on_loop * 1000 / len(rest):.2f}, threads {(used - on_loop) * 1000 / len(rest):.2f};'
+                f' in the kernel {in_kernel * 1000 / len(rest):.2f})'
             )
+            if tracer is not None:
+                print_syscalls(f'{workdir}/strace.{instances}', len(shares[0]))  # the first instance's share
             await replays_and_idle(session, processes, urls, shares, max(1, args.clients // instances))
     finally:
         for process in processes:
@@ -166,6 +206,9 @@ def main() -> None:
     parser.add_argument('--requests', type=int, default=4000)
     parser.add_argument('--clients', type=int, default=16)
     parser.add_argument('--py-spy', metavar='FILE', help='record the first instance into FILE.<instances>')
+    parser.add_argument(
+        '--syscalls', action='store_true', help="count the first instance's system calls per admission (strace)"
+    )
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix='rb-team-'))
     repo = make_repo(workdir / 'repo', args.requests + 100)

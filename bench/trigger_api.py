@@ -234,7 +234,7 @@ async def bench(args: argparse.Namespace) -> dict:
             if args.py_spy:  # sample the server through both phases (pip install py-spy)
                 spy = subprocess.Popen(
                     [
-                        'py-spy',
+                        str(Path(sys.executable).with_name('py-spy')),  # the bench extra's
                         'record',
                         '-p',
                         str(process.pid),

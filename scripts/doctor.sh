@@ -38,8 +38,9 @@ test   | bin | sleep          | coreutils           | engine tests: long-running
 ci     | bin | pg_ctlcluster  | postgresql          | scripts/services.sh: PostgreSQL for the team backend
 ci     | bin | redis-server   | redis-server        | scripts/services.sh: Redis for the team backend
 ci     | bin | rabbitmq-server | rabbitmq-server    | scripts/services.sh: RabbitMQ, the second broker of the Celery tests
+bench  | bin | strace         | strace              | bench/team.py --syscalls: system calls per admission
 '
-# bench/trigger_api.py --py-spy uses py-spy from PyPI (pip install py-spy), not from Debian.
+# The benches' --py-spy uses py-spy from PyPI (the bench extra of pyproject.toml), not from Debian.
 
 install=0
 groups=()
