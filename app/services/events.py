@@ -139,13 +139,17 @@ class RedisEventBus(EventBus):
             except asyncio.CancelledError:
                 await self._listening.close()
                 raise
+            attempts = 0
             while True:
                 await asyncio.sleep(RESUBSCRIBE_SECONDS)
+                attempts += 1
                 try:
                     subscribed = await self._subscribe()
                     break
-                except Exception:  # Redis still away: keep trying
-                    log.warning('redis event listener could not subscribe again', exc_info=True)
+                except Exception as exc:  # Redis still away: keep trying, and say so once
+                    (log.warning if attempts == 1 else log.debug)('redis event listener cannot subscribe: %s', exc)
+            if attempts > 1:
+                log.warning('redis event listener subscribed again after %d attempts', attempts)
 
     def _on_message(self, reply: list) -> None:
         if reply[0] != b'message':
