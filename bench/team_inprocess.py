@@ -97,9 +97,9 @@ def main() -> None:
         projects.create_project(services.engine, principal, project, services.repositories)
         branches = iter(range(4 * args.requests + 100))
 
-        def trigger(key: str, branch: int) -> Callable[[], object]:
-            return lambda: services.admitter.trigger(
-                principal,
+        def choices(key: str, branch: int) -> dict[str, str]:
+            """One admission's keyword arguments (RunAdmitter.trigger's and LoopAdmission.trigger's)."""
+            return dict(
                 project_id='bench',
                 depth_level='shallow',
                 target_framework='python',
@@ -107,6 +107,9 @@ def main() -> None:
                 key=key,
                 correlation_id='bench',
             )
+
+        def trigger(key: str, branch: int) -> Callable[[], object]:
+            return lambda: services.admitter.trigger(principal, **choices(key, branch))
 
         for _ in range(50):  # warm-up: connections, prepared statements, caches
             trigger(uuid.uuid4().hex, next(branches))()
@@ -119,15 +122,7 @@ def main() -> None:
         for tasks in (1, 16):
             keys = [(uuid.uuid4().hex, next(branches)) for _ in range(args.requests)]
             creates_on_loop = [
-                lambda key=key, branch=branch: on_loop.trigger(
-                    principal,
-                    project_id='bench',
-                    depth_level='shallow',
-                    target_framework='python',
-                    branch=f'b/{branch:05d}',
-                    key=key,
-                    correlation_id='bench',
-                )
+                lambda key=key, branch=branch: on_loop.trigger(principal, **choices(key, branch))
                 for key, branch in keys
             ]
             timed_on_loop('create', creates_on_loop, tasks)

@@ -42,46 +42,56 @@ class Conflict(Exception):
     """A unique index refused the write (another request won a race): decide again with fresh facts."""
 
 
-def admit_within(
-    admitter: RunAdmitter,
-    cursor: Any,
-    principal: Principal,
-    project: Project,
-    spec: RunSpec,
-    key: str,
-    fp: str,
-    correlation_id: str | None,
-    *,
-    taken: list[str],
-) -> Admitted:
+@dataclass(frozen=True)
+class Request:
+    """What one admission admits: a run of `spec` in `project` for `principal`, under idempotency `key` whose
+    request body has fingerprint `fp`."""
+
+    principal: Principal
+    project: Project
+    spec: RunSpec
+    key: str
+    fp: str
+    correlation_id: str | None
+
+
+def admit_within(admitter: RunAdmitter, cursor: Any, request: Request, *, taken: list[str]) -> Admitted:
     """The admission's write; the quota entry it takes is added to `taken` (the caller gives those back when
     its transaction fails). Raises DomainError for a refusal, Conflict when the key was taken meanwhile."""
     writer, db, sql = admitter.writer, admitter.db, admitter.writer.sql
-    rl_key = admitter.rate_key(principal)
-    claim, params = key_claim(admitter, principal, key, fp)
-    run_id, now = claim['run'], claim['at']
-    if not claim_key(writer, cursor, claim, project.repository_key):
+    rl_key = admitter.rate_key(request.principal)
+    claim, params = key_claim(admitter, request.principal, request.key, request.fp)
+    if not claim_key(writer, cursor, claim, request.project.repository_key):
         cursor.execute(sql['SQL_KEY_AND_RUN'], params)
         row = cursor.fetchone()
-        if key_verdict(db, row, fp) == 'replay':
-            return Admitted(run_from_key_row(row), True, key, admitter.limiter.peek(rl_key))
-        cursor.execute(sql['SQL_KEY_DELETE_EXPIRED'], {**params, 'now': db.ts(now)})
-        if not claim_key(writer, cursor, claim, project.repository_key):  # the key is free again
-            raise Conflict()  # taken meanwhile: decide again
-    quota = take_quota(admitter, rl_key, key, spec, taken)
-    run = writer.insert(
-        cursor,
-        principal,
-        project,
-        spec,
-        run_id=run_id,
-        now=now,
-        key=key,
-        fingerprint=fp,
-        correlation_id=correlation_id,
+        if key_verdict(db, row, request.fp) == 'replay':
+            return Admitted(run_from_key_row(row), True, request.key, admitter.limiter.peek(rl_key))
+        claim_expired_key(writer, cursor, claim, params, request.project.repository_key)
+    quota = take_quota(admitter, rl_key, request.key, request.spec, taken)
+    run = writer.insert(cursor, request.principal, request.project, request.spec, **write_fields(request, claim))
+    return Admitted(run, False, request.key, quota)
+
+
+def write_fields(request: Request, claim: dict[str, Any]) -> dict[str, Any]:
+    """RunWriter's keyword arguments for a single admission's run."""
+    return dict(
+        run_id=claim['run'],
+        now=claim['at'],
+        key=request.key,
+        fingerprint=request.fp,
+        correlation_id=request.correlation_id,
         bypass_concurrency=False,
     )
-    return Admitted(run, False, key, quota)
+
+
+def claim_expired_key(
+    writer: RunWriter, cursor: Any, claim: dict[str, Any], params: dict[str, str], repository_key: str
+) -> None:
+    """The key is taken but not replayable: delete it if it has expired, and claim it again (Conflict when
+    another request took it meanwhile)."""
+    cursor.execute(writer.sql['SQL_KEY_DELETE_EXPIRED'], {**params, 'now': writer.db.ts(claim['at'])})
+    if not claim_key(writer, cursor, claim, repository_key):  # the key is free again
+        raise Conflict()  # taken meanwhile: decide again
 
 
 def claim_key(writer: RunWriter, cursor: Any, claim: dict[str, Any], repository_key: str) -> bool:
@@ -121,74 +131,40 @@ Step = Trip | Acquire | Peek
 Steps = Generator[Step, Any, Admitted]
 
 
-def two_trip_steps(
-    admitter: RunAdmitter,
-    cursor: Any,
-    principal: Principal,
-    project: Project,
-    spec: RunSpec,
-    key: str,
-    fp: str,
-    correlation_id: str | None,
-    *,
-    taken: list[str],
-) -> Steps:
+def two_trip_steps(admitter: RunAdmitter, cursor: Any, request: Request, *, taken: list[str]) -> Steps:
     """admit_within on PostgreSQL in two round trips, as the steps it needs: the first trip claims the key and,
     when it did, locks the repository and reads its facts after the lock; when it did not, the same trip read the
     key's row (a replay or a mismatch). The second writes and commits. Driven by admit_in_two_trips (a thread)
     and by loop_admission.py (the event loop, with a `cursor` that refuses: the rare paths below read through it
     one statement at a time, an expired key and the reads at the concurrency limit, and go to a thread)."""
     writer, db, sql = admitter.writer, admitter.db, admitter.writer.sql
-    rl_key = admitter.rate_key(principal)
-    claim, params = key_claim(admitter, principal, key, fp)
-    run_id, now = claim['run'], claim['at']
+    project, spec = request.project, request.spec
+    rl_key = admitter.rate_key(request.principal)
+    claim, params = key_claim(admitter, request.principal, request.key, request.fp)
     claimed, facts, other = yield Trip(
         [
             (sql['SQL_KEY_CLAIM_AND_LOCK'], {**claim, 'lock': lock_id(project.repository_key)}),
             (sql['SQL_REPOSITORY_FACTS'], facts_params(project, spec.branch_name, spec.batch_id)),
-            (sql['SQL_OTHER_KEY_AND_RUN'], {**params, 'run': run_id}),
+            (sql['SQL_OTHER_KEY_AND_RUN'], {**params, 'run': claim['run']}),
         ]
     )
     facts_row = facts.rows[0] if claimed.rowcount == 1 else None  # read after the lock only when claimed
     if facts_row is None:
         row = other.rows[0] if other.rows else None
-        if row is not None and key_verdict(db, row, fp) == 'replay':
-            return Admitted(run_from_key_row(row), True, key, (yield Peek(rl_key)))
-        cursor.execute(sql['SQL_KEY_DELETE_EXPIRED'], {**params, 'now': db.ts(now)})
-        if not claim_key(writer, cursor, claim, project.repository_key):  # the key is free again
-            raise Conflict()  # taken meanwhile: decide again
-    quota = yield from quota_steps(rl_key, key, spec, taken)
+        if row is not None and key_verdict(db, row, request.fp) == 'replay':
+            return Admitted(run_from_key_row(row), True, request.key, (yield Peek(rl_key)))
+        claim_expired_key(writer, cursor, claim, params, project.repository_key)
+    quota = yield from quota_steps(rl_key, request.key, spec, taken)
     statements, run = writer.prepare(
-        cursor,
-        principal,
-        project,
-        spec,
-        run_id=run_id,
-        now=now,
-        key=key,
-        fingerprint=fp,
-        correlation_id=correlation_id,
-        bypass_concurrency=False,
-        facts=facts_row,
+        cursor, request.principal, project, spec, **write_fields(request, claim), facts=facts_row
     )
     yield Trip(statements, commit=True)
-    return Admitted(run, False, key, quota)
+    return Admitted(run, False, request.key, quota)
 
 
-def admit_in_two_trips(
-    admitter: RunAdmitter,
-    trips: Trips,
-    principal: Principal,
-    project: Project,
-    spec: RunSpec,
-    key: str,
-    fp: str,
-    correlation_id: str | None,
-    *,
-    taken: list[str],
-) -> Admitted:
+def admit_in_two_trips(admitter: RunAdmitter, trips: Trips, request: Request, *, taken: list[str]) -> Admitted:
     """two_trip_steps in this thread."""
-    steps = two_trip_steps(admitter, trips.cursor, principal, project, spec, key, fp, correlation_id, taken=taken)
+    steps = two_trip_steps(admitter, trips.cursor, request, taken=taken)
     return drive(steps, lambda step: perform(step, trips, admitter.limiter))
 
 

@@ -23,7 +23,7 @@ from typing import Any
 from app.models import Batch, BatchPublic, Project, RunKind, utcnow
 from app.services import admission, batch_rules, batch_store
 from app.services.accounts import Principal
-from app.services.admission_write import Admitted, Conflict, admit_within
+from app.services.admission_write import Admitted, Conflict, Request, admit_within
 from app.services.batch_rules import Cell
 from app.services.errors import DomainError
 from app.services.idempotency import bad_data
@@ -137,9 +137,8 @@ class BatchAdmitter:
                     for cell, (spec, payload) in missing.items():
                         key, fp = batch_rules.child_key(batch.key, cell), admission.fingerprint(payload)
                         try:
-                            outcomes[cell] = admit_within(
-                                admitter, cursor, principal, project, spec, key, fp, cid, taken=taken
-                            )
+                            request = Request(principal, project, spec, key, fp, cid)
+                            outcomes[cell] = admit_within(admitter, cursor, request, taken=taken)
                         except DomainError as exc:
                             if exc.status >= 500:
                                 raise

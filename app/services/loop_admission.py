@@ -22,7 +22,7 @@ import psycopg
 
 from app.services import admission, no_wait
 from app.services.accounts import Principal
-from app.services.admission_write import Acquire, Admitted, Conflict, Steps, Trip, two_trip_steps
+from app.services.admission_write import Acquire, Admitted, Conflict, Request, Steps, Trip, two_trip_steps
 from app.services.idempotency import bad_data
 from app.services.pg_async import AsyncTransactions, AsyncTrips
 from app.services.ports import RateLimiter
@@ -70,11 +70,9 @@ class LoopAdmission:
     async def _admit(
         self, principal: Principal, plan: TriggerPlan, key: str, correlation_id: str | None, taken: list[str]
     ) -> Admitted:
-        fp = admission.fingerprint(plan.payload)
+        request = Request(principal, plan.project, plan.spec, key, admission.fingerprint(plan.payload), correlation_id)
         for fresh in (False, True):
-            steps = two_trip_steps(
-                self.admitter, REFUSING_CURSOR, principal, plan.project, plan.spec, key, fp, correlation_id, taken=taken
-            )
+            steps = two_trip_steps(self.admitter, REFUSING_CURSOR, request, taken=taken)
             trips: AsyncTrips | None = None
             try:
                 async with self.transactions.transaction(fresh=fresh) as trips:

@@ -21,7 +21,7 @@ from app.db import read_only
 from app.models import RETRYABLE_STATUSES, Project, RunKind, RunPublic, utcnow
 from app.services import admission, gitops, pg_trips
 from app.services.accounts import Principal
-from app.services.admission_write import Admitted, Conflict, admit_in_two_trips, admit_within
+from app.services.admission_write import Admitted, Conflict, Request, admit_in_two_trips, admit_within
 from app.services.errors import DomainError
 from app.services.events import EventBus
 from app.services.idempotency import bad_data, key_verdict, run_from_key_row
@@ -190,13 +190,13 @@ class RunAdmitter:
     ) -> Admitted:
         taken: list[str] = []  # the quota entries this admission took: given back when it fails
         try:
-            request = (principal, project, spec, key, fp, correlation_id)
+            request = Request(principal, project, spec, key, fp, correlation_id)
             if self.db.sqlite:
                 with self.writer.write_lock, self.db.transaction() as cursor:
-                    admitted = admit_within(self, cursor, *request, taken=taken)
+                    admitted = admit_within(self, cursor, request, taken=taken)
             else:
                 with pg_trips.transaction(self.engine) as trips:
-                    admitted = admit_in_two_trips(self, trips, *request, taken=taken)
+                    admitted = admit_in_two_trips(self, trips, request, taken=taken)
         except BaseException as exc:
             self.give_back(principal, taken)
             if isinstance(exc, self.db.integrity_errors + self.db.retry_errors):
