@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from app.services.admission import Refusal
-from app.services.timers import wake_in
+from app.services.timers import due_now, wake_in
 from app.services.timing import (
     Timing,
     duration_text,
@@ -185,3 +185,21 @@ def test_waited_text_says_how_long_and_what_for() -> None:
 )
 def test_the_delayed_sweep_wakes_when_the_next_run_is_due(due_in, wake) -> None:  # noqa: ANN001
     assert wake_in(NOW + timedelta(seconds=due_in), NOW, 0.5) == (pytest.approx(wake) if wake else None)
+
+
+@pytest.mark.parametrize(
+    ('delayed_in', 'expiry_in', 'admit', 'expire'),
+    [
+        (None, None, False, False),  # nothing delayed, nothing with a TTL: the one read is all the tick does
+        (5.0, 5.0, False, False),  # both later
+        (0.0, None, True, False),  # a delayed run due this instant
+        (-1.0, 3.0, True, False),
+        (None, -0.1, False, True),  # a queued run past its TTL
+        (-2.0, -2.0, True, True),
+    ],
+)
+def test_the_delayed_sweep_reads_further_only_when_something_is_due(delayed_in, expiry_in, admit, expire) -> None:  # noqa: ANN001
+    def at(seconds: float | None) -> datetime | None:
+        return None if seconds is None else NOW + timedelta(seconds=seconds)
+
+    assert due_now(at(delayed_in), at(expiry_in), NOW) == (admit, expire)
