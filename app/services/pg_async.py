@@ -16,13 +16,11 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
 import psycopg
-from psycopg import pq
 from psycopg.pq import TransactionStatus
 from sqlalchemy import Engine
 
 from app.services.pg_prepared import prepared_form
 from app.services.pg_trips import TUPLES_OK, Result, Statement
-from app.services.pg_wire import Wire
 
 CONNECTIONS = 4  # per instance: admissions to one repository wait for its lock anyway, and the loop is one thread
 IDLE = TransactionStatus.IDLE
@@ -31,8 +29,8 @@ IDLE = TransactionStatus.IDLE
 class AsyncTrips:
     """prepared: the statements this connection has prepared (services/pg_prepared.py)."""
 
-    def __init__(self, wire: Wire, prepared: set[str], reused: bool) -> None:
-        self.wire = wire
+    def __init__(self, connection: psycopg.AsyncConnection, prepared: set[str], reused: bool) -> None:
+        self.cursor = psycopg.AsyncClientCursor(connection)
         self.prepared = prepared
         self.reused = reused  # the connection sat idle before this transaction
         self.unsure = False  # a trip that prepared statements failed: which of them exist is not known
@@ -41,27 +39,31 @@ class AsyncTrips:
     async def send(self, statements: Sequence[Statement], *, commit: bool = False) -> list[Result]:
         """pg_trips.Trips.send, each statement EXECUTEd, PREPAREd first in the same trip on its first use here
         (ahead of BEGIN: PREPARE is not transactional)."""
-        wire = self.wire
+        cursor = self.cursor
         forms = [prepared_form(sql) for sql, _ in statements]
         new = [form for form in forms if form.name not in self.prepared]
-        parts = [form.statement.encode(wire.encoding) for form in new]
+        parts = [form.statement for form in new]
         first = self.trips_sent == 0
         if first:
-            parts.append(b'BEGIN')
-        parts += [form.execute_text(wire.literal, params) for form, (_, params) in zip(forms, statements, strict=True)]
+            parts.append('BEGIN')
+        parts += [form.execute(cursor, params) for form, (_, params) in zip(forms, statements, strict=True)]
         if commit:
-            parts.append(b'COMMIT')
+            parts.append('COMMIT')
         self.trips_sent += 1
         try:
-            results = await wire.query(b'; '.join(parts))
+            await cursor.execute('; '.join(parts))  # no parameters: the text is sent as it is, % and all
         except BaseException:
             self.unsure = bool(new)
             raise
         self.prepared.update(form.name for form in new)
-        answers = results[len(new) + first : len(new) + first + len(statements)]  # PREPARE and BEGIN answer no rows
-        return [
-            Result(wire.rowcount(answer), wire.rows(answer) if answer.status == TUPLES_OK else []) for answer in answers
-        ]
+        for _ in range(len(new) + first):
+            cursor.nextset()  # PREPARE and BEGIN answer no rows
+        results = []
+        for _ in statements:
+            returned_rows = cursor.pgresult is not None and cursor.pgresult.status == TUPLES_OK
+            results.append(Result(cursor.rowcount, await cursor.fetchall() if returned_rows else []))
+            cursor.nextset()
+        return results
 
     @property
     def retryable(self) -> bool:
@@ -76,7 +78,7 @@ class AsyncTransactions:
         self._connect = {**params, 'connect_timeout': connect_timeout, 'autocommit': True, 'prepare_threshold': None}
         self._size = size
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._idle: deque[tuple[Wire, set[str]]] = deque()  # and what each has prepared
+        self._idle: deque[tuple[psycopg.AsyncConnection, set[str]]] = deque()  # and what each has prepared
         self._free: asyncio.Semaphore | None = None
 
     def _for_this_loop(self) -> asyncio.Semaphore:
@@ -94,60 +96,50 @@ class AsyncTransactions:
             idle = None if fresh or not self._idle else self._idle.pop()
             reused = idle is not None
             if idle is None:
-                idle = (Wire(await psycopg.AsyncConnection.connect(**self._connect)), set())
-            wire, prepared = idle
-            trips = AsyncTrips(wire, prepared, reused)
+                idle = (await psycopg.AsyncConnection.connect(**self._connect), set())
+            connection, prepared = idle
+            trips = AsyncTrips(connection, prepared, reused)
             try:
                 yield trips
             except Exception:
                 await self._put_back(trips)
                 raise
             except BaseException:  # cancelled mid-trip: the connection's state is unknown
-                _finish(wire)
+                connection.pgconn.finish()
                 raise
             await self._put_back(trips)
 
     async def _put_back(self, trips: AsyncTrips) -> None:
         """Idle again when out of its transaction (committed, or rolled back now); closed when broken, or when a
         failed trip leaves what it prepared unknown."""
-        wire = trips.wire
-        if not trips.unsure and (wire.pgconn.transaction_status == IDLE or await _rolled_back(wire)):
-            self._idle.append((wire, trips.prepared))
+        connection = trips.cursor.connection
+        if not trips.unsure and (connection.pgconn.transaction_status == IDLE or await _rolled_back(connection)):
+            self._idle.append((connection, trips.prepared))
         else:
-            await _close_quietly(wire)
+            await _close_quietly(connection)
 
     def _drop_idle(self) -> None:
         while self._idle:
-            _finish(self._idle.pop()[0])
+            self._idle.pop()[0].pgconn.finish()
 
     async def close(self) -> None:
         while self._idle:
             await _close_quietly(self._idle.pop()[0])
 
 
-async def _rolled_back(wire: Wire) -> bool:
+async def _rolled_back(connection: psycopg.AsyncConnection) -> bool:
     """The connection back out of its transaction, or False when it is broken."""
-    if wire.pgconn.status != pq.ConnStatus.OK:
+    if connection.closed:
         return False
     try:
-        await wire.query(b'ROLLBACK')
+        await connection.rollback()
     except psycopg.Error:
         return False
-    return wire.pgconn.transaction_status == IDLE
+    return connection.pgconn.transaction_status == IDLE
 
 
-async def _close_quietly(wire: Wire) -> None:
-    wire.detach()
+async def _close_quietly(connection: psycopg.AsyncConnection) -> None:
     try:
-        await wire.connection.close()
+        await connection.close()
     except psycopg.Error:
-        wire.pgconn.finish()
-
-
-def _finish(wire: Wire) -> None:
-    """Closed at once (another loop's connection, or one whose state is unknown)."""
-    try:
-        wire.detach()
-    except RuntimeError:  # its loop is closed: nothing reads the socket any more
-        pass
-    wire.pgconn.finish()
+        connection.pgconn.finish()
