@@ -1,5 +1,6 @@
-"""The team-mode admission's PostgreSQL transactions on the event loop: pg_trips.py's trips sent on psycopg's
-AsyncConnection, from a few connections of the admission's own, their statements prepared (pg_prepared.py).
+"""The team-mode admission's PostgreSQL transactions on the event loop: pg_trips.py's trips sent through libpq
+(pg_wire.py) on a few connections of the admission's own, opened by psycopg's AsyncConnection, their statements
+prepared (pg_prepared.py).
 
 Own connections, not SQLAlchemy's pool: its connections are synchronous, and it rolls back every connection it
 takes back. These stay in autocommit (pg_trips.py sends BEGIN and COMMIT inside its trips) and psycopg never
@@ -16,11 +17,13 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
 import psycopg
+from psycopg import pq
 from psycopg.pq import TransactionStatus
 from sqlalchemy import Engine
 
 from app.services.pg_prepared import prepared_form
 from app.services.pg_trips import TUPLES_OK, Result, Statement
+from app.services.pg_wire import Wire, finish
 
 CONNECTIONS = 4  # per instance: admissions to one repository wait for its lock anyway, and the loop is one thread
 IDLE = TransactionStatus.IDLE
@@ -29,8 +32,8 @@ IDLE = TransactionStatus.IDLE
 class AsyncTrips:
     """prepared: the statements this connection has prepared (services/pg_prepared.py)."""
 
-    def __init__(self, connection: psycopg.AsyncConnection, prepared: set[str], reused: bool) -> None:
-        self.cursor = psycopg.AsyncClientCursor(connection)
+    def __init__(self, wire: Wire, prepared: set[str], reused: bool) -> None:
+        self.wire = wire
         self.prepared = prepared
         self.reused = reused  # the connection sat idle before this transaction
         self.unsure = False  # a trip that prepared statements failed: which of them exist is not known
@@ -39,31 +42,27 @@ class AsyncTrips:
     async def send(self, statements: Sequence[Statement], *, commit: bool = False) -> list[Result]:
         """pg_trips.Trips.send, each statement EXECUTEd, PREPAREd first in the same trip on its first use here
         (ahead of BEGIN: PREPARE is not transactional)."""
-        cursor = self.cursor
+        wire = self.wire
         forms = [prepared_form(sql) for sql, _ in statements]
         new = [form for form in forms if form.name not in self.prepared]
-        parts = [form.statement for form in new]
+        parts = [form.statement.encode(wire.encoding) for form in new]
         first = self.trips_sent == 0
         if first:
-            parts.append('BEGIN')
-        parts += [form.execute(cursor, params) for form, (_, params) in zip(forms, statements, strict=True)]
+            parts.append(b'BEGIN')
+        parts += [form.execute_text(wire.literal, params) for form, (_, params) in zip(forms, statements, strict=True)]
         if commit:
-            parts.append('COMMIT')
+            parts.append(b'COMMIT')
         self.trips_sent += 1
         try:
-            await cursor.execute('; '.join(parts))  # no parameters: the text is sent as it is, % and all
+            results = await wire.query(b'; '.join(parts))
         except BaseException:
             self.unsure = bool(new)
             raise
         self.prepared.update(form.name for form in new)
-        for _ in range(len(new) + first):
-            cursor.nextset()  # PREPARE and BEGIN answer no rows
-        results = []
-        for _ in statements:
-            returned_rows = cursor.pgresult is not None and cursor.pgresult.status == TUPLES_OK
-            results.append(Result(cursor.rowcount, await cursor.fetchall() if returned_rows else []))
-            cursor.nextset()
-        return results
+        answers = results[len(new) + first : len(new) + first + len(statements)]  # PREPARE and BEGIN answer no rows
+        return [
+            Result(wire.rowcount(answer), wire.rows(answer) if answer.status == TUPLES_OK else []) for answer in answers
+        ]
 
     @property
     def retryable(self) -> bool:
@@ -78,7 +77,7 @@ class AsyncTransactions:
         self._connect = {**params, 'connect_timeout': connect_timeout, 'autocommit': True, 'prepare_threshold': None}
         self._size = size
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._idle: deque[tuple[psycopg.AsyncConnection, set[str]]] = deque()  # and what each has prepared
+        self._idle: deque[tuple[Wire, set[str]]] = deque()  # and what each has prepared
         self._free: asyncio.Semaphore | None = None
 
     def _for_this_loop(self) -> asyncio.Semaphore:
@@ -96,50 +95,51 @@ class AsyncTransactions:
             idle = None if fresh or not self._idle else self._idle.pop()
             reused = idle is not None
             if idle is None:
-                idle = (await psycopg.AsyncConnection.connect(**self._connect), set())
-            connection, prepared = idle
-            trips = AsyncTrips(connection, prepared, reused)
+                idle = (Wire(await psycopg.AsyncConnection.connect(**self._connect)), set())
+            wire, prepared = idle
+            trips = AsyncTrips(wire, prepared, reused)
             try:
                 yield trips
             except Exception:
                 await self._put_back(trips)
                 raise
             except BaseException:  # cancelled mid-trip: the connection's state is unknown
-                connection.pgconn.finish()
+                finish(wire)
                 raise
             await self._put_back(trips)
 
     async def _put_back(self, trips: AsyncTrips) -> None:
         """Idle again when out of its transaction (committed, or rolled back now); closed when broken, or when a
         failed trip leaves what it prepared unknown."""
-        connection = trips.cursor.connection
-        if not trips.unsure and (connection.pgconn.transaction_status == IDLE or await _rolled_back(connection)):
-            self._idle.append((connection, trips.prepared))
+        wire = trips.wire
+        if not trips.unsure and (wire.pgconn.transaction_status == IDLE or await _rolled_back(wire)):
+            self._idle.append((wire, trips.prepared))
         else:
-            await _close_quietly(connection)
+            await _close_quietly(wire)
 
     def _drop_idle(self) -> None:
         while self._idle:
-            self._idle.pop()[0].pgconn.finish()
+            finish(self._idle.pop()[0])
 
     async def close(self) -> None:
         while self._idle:
             await _close_quietly(self._idle.pop()[0])
 
 
-async def _rolled_back(connection: psycopg.AsyncConnection) -> bool:
+async def _rolled_back(wire: Wire) -> bool:
     """The connection back out of its transaction, or False when it is broken."""
-    if connection.closed:
+    if wire.pgconn.status != pq.ConnStatus.OK:
         return False
     try:
-        await connection.rollback()
+        await wire.query(b'ROLLBACK')
     except psycopg.Error:
         return False
-    return connection.pgconn.transaction_status == IDLE
+    return wire.pgconn.transaction_status == IDLE
 
 
-async def _close_quietly(connection: psycopg.AsyncConnection) -> None:
+async def _close_quietly(wire: Wire) -> None:
+    wire.detach()
     try:
-        await connection.close()
+        await wire.connection.close()
     except psycopg.Error:
-        connection.pgconn.finish()
+        wire.pgconn.finish()

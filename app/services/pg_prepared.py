@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,12 +24,12 @@ class PreparedForm:
     names: tuple[str, ...]  # the parameters, in the order of $1, $2, ...
     statement: str  # PREPARE name AS ...
 
-    def execute(self, cursor: Any, params: dict[str, Any] | None) -> str:
-        """EXECUTE with the parameters bound on the client (psycopg's ClientCursor.mogrify)."""
+    def execute_text(self, literal: Callable[[Any], bytes], params: dict[str, Any] | None) -> bytes:
+        """EXECUTE with the parameters bound on the client, each quoted by `literal` (pg_wire.Wire.literal)."""
         if not self.names:
-            return f'EXECUTE {self.name}'
-        values = [(params or {})[name] for name in self.names]
-        return str(cursor.mogrify(f'EXECUTE {self.name}({", ".join(["%s"] * len(values))})', values))
+            return f'EXECUTE {self.name}'.encode()
+        values = b', '.join([literal((params or {})[name]) for name in self.names])
+        return f'EXECUTE {self.name}('.encode() + values + b')'
 
 
 @functools.lru_cache(maxsize=128)

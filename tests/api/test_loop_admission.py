@@ -66,7 +66,7 @@ def test_connections_postgresql_dropped_are_replaced_on_the_next_admission(api) 
     assert api.client.post('/api/runs', **first).status_code == 201  # fills the caches (in a thread)
     assert api.client.post('/api/runs', **first).status_code == 200  # the loop's replay
     transactions = api.server.services.admitter.on_loop.transactions
-    pids = [connection.info.backend_pid for connection, _ in transactions._idle]
+    pids = [wire.connection.info.backend_pid for wire, _ in transactions._idle]
     assert pids, 'the admission left its connection idle for the next one'
     url = api.server.services.engine.url.set(drivername='postgresql').render_as_string(hide_password=False)
     with psycopg.connect(url) as admin:

@@ -1,0 +1,101 @@
+"""The loop's PostgreSQL wire (services/pg_wire.py) against the real PostgreSQL, on asyncio's loop and on uvloop's:
+results and errors as psycopg gives them, and a connection the server drops fails its query at once (never a
+query left waiting), whether the loop saw the drop while idle or only with the next query, and the descriptor
+numbers freed by the drop serve the next connections."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Awaitable, Callable
+
+import psycopg
+import pytest
+import uvloop
+
+from app.services.pg_wire import Wire, finish
+from tests.helpers.backends import PG_ADMIN_URL, require_team_services
+
+URL = PG_ADMIN_URL.replace('postgresql+psycopg://', 'postgresql://')
+ANSWER_SECONDS = 5  # a query not answered by then would never be: the test fails instead of hanging
+
+
+@pytest.fixture(params=['asyncio', 'uvloop'])
+def run(request: pytest.FixtureRequest) -> Callable[[Awaitable[None]], None]:
+    require_team_services()
+    return asyncio.run if request.param == 'asyncio' else uvloop.run  # type: ignore[return-value]
+
+
+async def _wire() -> Wire:
+    return Wire(await psycopg.AsyncConnection.connect(URL, autocommit=True))
+
+
+async def _query(wire: Wire, text: bytes) -> list:
+    return await asyncio.wait_for(wire.query(text), ANSWER_SECONDS)
+
+
+def _terminate(wire: Wire) -> None:
+    """The backend ended by another session, as an administrator or a restart would (blocking: the loop does not
+    run meanwhile)."""
+    pid = wire.connection.info.backend_pid
+    with psycopg.connect(URL, autocommit=True) as admin:
+        assert admin.execute('SELECT pg_terminate_backend(%s)', (pid,)).fetchone() == (True,)
+        for _ in range(100):  # gone from the server's sessions: its socket has been closed there
+            if not admin.execute('SELECT 1 FROM pg_stat_activity WHERE pid = %s', (pid,)).fetchone():
+                return
+            os.sched_yield()
+    raise AssertionError('the backend did not end')
+
+
+def test_results_rows_and_errors_are_psycopgs(run) -> None:  # noqa: ANN001
+    async def main() -> None:
+        wire = await _wire()
+        text = b"SELECT 1, 'a''b', NULL::text; CREATE TEMP TABLE t (n int); INSERT INTO t VALUES (1), (2)"
+        results = await _query(wire, text)
+        assert [wire.rows(r) for r in results[:1]] == [[(1, "a'b", None)]]
+        assert [wire.rowcount(r) for r in results] == [1, -1, 2]
+        assert wire.literal("it's") == b"'it''s'" and wire.literal(None) == b'NULL'
+        with pytest.raises(psycopg.errors.UndefinedTable):
+            await _query(wire, b'SELECT * FROM missing')
+        assert wire.rows((await _query(wire, b'SELECT count(*) FROM t'))[0]) == [(2,)]  # usable after an error
+        finish(wire)
+
+    run(main())
+
+
+@pytest.mark.parametrize('loop_sees_it', [True, False], ids=['drop-seen-while-idle', 'drop-met-by-the-next-query'])
+def test_a_dropped_connection_fails_its_query_and_the_freed_descriptors_serve_the_next(run, loop_sees_it) -> None:  # noqa: ANN001
+    async def main() -> None:
+        for _ in range(5):  # each round frees descriptor numbers that the next connections take again
+            wire = await _wire()
+            assert wire.rows((await _query(wire, b'SELECT 1'))[0]) == [(1,)]
+            _terminate(wire)
+            if loop_sees_it:
+                for _ in range(200):
+                    if wire.fd is None:
+                        break
+                    await asyncio.sleep(0.01)
+                assert wire.fd is None, 'the loop saw the connection end and stopped watching it'
+            with pytest.raises(psycopg.OperationalError):
+                await _query(wire, b'SELECT 2')
+            assert wire.fd is None
+            finish(wire)
+            others = [await _wire() for _ in range(3)]
+            for number, other in enumerate(others):
+                assert wire.rows((await _query(other, f'SELECT {number}'.encode()))[0]) == [(number,)]
+            for other in others:
+                finish(other)
+
+    run(main())
+
+
+def test_a_connection_closed_while_its_query_waits_fails_the_query(run) -> None:  # noqa: ANN001
+    async def main() -> None:
+        wire = await _wire()
+        waiting = asyncio.ensure_future(wire.query(b'SELECT pg_sleep(30)'))
+        await asyncio.sleep(0.2)
+        finish(wire)
+        with pytest.raises(psycopg.OperationalError):
+            await asyncio.wait_for(waiting, ANSWER_SECONDS)
+
+    run(main())
