@@ -92,7 +92,7 @@ class AsyncTransactions:
         """Trips on a connection of this loop: committed by the caller's last send(commit=True), rolled back when
         the block raises or ends without it. fresh: on a new connection."""
         async with self._for_this_loop():
-            idle = None if fresh or not self._idle else self._idle.pop()
+            idle = None if fresh else self._take_idle()
             reused = idle is not None
             if idle is None:
                 idle = (Wire(await psycopg.AsyncConnection.connect(**self._connect)), set())
@@ -107,6 +107,15 @@ class AsyncTransactions:
                 finish(wire)
                 raise
             await self._put_back(trips)
+
+    def _take_idle(self) -> tuple[Wire, set[str]] | None:
+        """The most recently used idle connection still open; those the server was seen to end are closed."""
+        while self._idle:
+            idle = self._idle.pop()
+            if idle[0].fd is not None:
+                return idle
+            finish(idle[0])
+        return None
 
     async def _put_back(self, trips: AsyncTrips) -> None:
         """Idle again when out of its transaction (committed, or rolled back now); closed when broken, or when a

@@ -1,7 +1,8 @@
 """The loop's PostgreSQL wire (services/pg_wire.py) against the real PostgreSQL, on asyncio's loop and on uvloop's:
 results and errors as psycopg gives them, and a connection the server drops fails its query at once (never a
 query left waiting), whether the loop saw the drop while idle or only with the next query, and the descriptor
-numbers freed by the drop serve the next connections."""
+numbers freed by the drop serve the next connections. The admission's transactions (services/pg_async.py) do not
+hand out an idle connection the server was seen to end."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ from collections.abc import Awaitable, Callable
 import psycopg
 import pytest
 import uvloop
+from sqlalchemy import create_engine
 
+from app.services.pg_async import AsyncTransactions
 from app.services.pg_wire import Wire, finish
 from tests.helpers.backends import PG_ADMIN_URL, require_team_services
 
@@ -97,5 +100,32 @@ def test_a_connection_closed_while_its_query_waits_fails_the_query(run) -> None:
         finish(wire)
         with pytest.raises(psycopg.OperationalError):
             await asyncio.wait_for(waiting, ANSWER_SECONDS)
+
+    run(main())
+
+
+def test_an_idle_connection_seen_ended_is_not_handed_to_the_next_transaction(run) -> None:  # noqa: ANN001
+    """After a PostgreSQL restart the admission's idle connections are all dead: the next admissions open fresh
+    ones rather than each failing a trip on a dead one first."""
+    transactions = AsyncTransactions(create_engine(PG_ADMIN_URL))
+
+    async def one_trip() -> bool:
+        async with transactions.transaction() as trips:
+            results = await asyncio.wait_for(trips.send([('SELECT 1', None)], commit=True), ANSWER_SECONDS)
+            assert results[0].rows == [(1,)]
+            return trips.reused
+
+    async def main() -> None:
+        assert await one_trip() is False
+        assert await one_trip() is True  # the idle one again
+        (wire, _) = transactions._idle[-1]
+        _terminate(wire)
+        for _ in range(200):
+            if wire.fd is None:
+                break
+            await asyncio.sleep(0.01)
+        assert await one_trip() is False, 'a fresh connection, not the one the server ended'
+        assert not transactions._idle or transactions._idle[-1][0] is not wire
+        await transactions.close()
 
     run(main())
