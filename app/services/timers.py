@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sqlalchemy.exc import DBAPIError
 
 from app.models import HAS_EXPIRY_SQL, as_utc, utcnow
 from app.services import queue_ttl
@@ -90,6 +91,11 @@ class Timers:
         wake: datetime | None = None
         try:
             wake = await asyncio.to_thread(work)
+        except DBAPIError as exc:
+            if not exc.connection_invalidated:
+                log.exception('the %s sweep failed; the next tick tries again', name)
+            else:  # the database restarted or dropped the connection: the pool has let it go, and this is expected
+                log.warning('the %s sweep lost its database connection (%s); the next tick tries again', name, exc.orig)
         except Exception:
             log.exception('the %s sweep failed; the next tick tries again', name)
         finally:
