@@ -108,8 +108,8 @@ class Wire:
                     return
                 self._results.append(result)
         except Exception as exc:  # the server closed the connection, the network dropped it, or worse
-            self.detach(exc)
             self._settle(error=exc if isinstance(exc, psycopg.Error) else psycopg.OperationalError(str(exc)))
+            self.detach(exc)
 
     def _settle(self, *, result: Any = None, error: BaseException | None = None) -> None:
         waiting = self._waiting
