@@ -1,7 +1,8 @@
 """The event loop's Redis connection (services/redis_loop.py) against the real Redis: concurrent commands share one
 connection and each gets its own reply, error replies raise redis-py's classes, a silent Redis times out, a
 dropped connection is replaced, and the URL's database and credentials are used. The event bus's listener
-subscribes again after Redis drops it."""
+subscribes again after Redis drops it; a publish on a connection Redis dropped reaches the other instances, and
+one Redis refuses is delivered locally, once."""
 
 from __future__ import annotations
 
@@ -161,3 +162,58 @@ def test_the_event_listener_subscribes_again_after_redis_drops_it(redis_url: str
             await bus.close()
 
     asyncio.run(scenario())
+
+
+def test_a_publish_on_a_connection_redis_dropped_is_sent_again_on_a_new_one(redis_url: str) -> None:
+    """Sent again through Redis, not only delivered locally: the other instance gets it too."""
+    prefix = 'rbtest:' + uuid.uuid4().hex[:10]
+
+    async def scenario() -> None:
+        bus, other = RedisEventBus(redis_url, prefix), RedisEventBus(redis_url, prefix)
+        await bus.start()
+        await other.start()
+        try:
+            queue, others = bus.subscribe(), other.subscribe()
+            own = await bus._publishing_async.call('CLIENT', 'ID')
+            admin = redis.Redis.from_url(redis_url)
+            assert admin.client_kill_filter(_id=own) == 1  # the loop has not seen it yet: the write goes to it
+            admin.close()
+            await bus.publish_many_async([{'type': 'run', 'id': 'across the drop'}])
+            assert (await asyncio.wait_for(others.get(), 5))['id'] == 'across the drop'
+            assert (await asyncio.wait_for(queue.get(), 5))['id'] == 'across the drop'
+            assert await bus._publishing_async.call('CLIENT', 'ID') != own
+            await asyncio.sleep(0.2)
+            assert queue.empty() and others.empty(), 'delivered once'
+        finally:
+            await bus.close()
+            await other.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_publish_redis_refuses_is_delivered_locally_once(redis_url: str, caplog) -> None:  # noqa: ANN001
+    user, password = f'rbtest{uuid.uuid4().hex[:8]}', uuid.uuid4().hex
+    admin = redis.Redis.from_url(redis_url)
+    admin.acl_setuser(
+        user, enabled=True, passwords=[f'+{password}'], keys=['*'], channels=['*'], commands=['+@all', '-publish']
+    )
+    base = redis_url.split('//', 1)[1].rsplit('/', 1)[0]
+
+    async def scenario() -> None:
+        bus = RedisEventBus(f'redis://{user}:{password}@{base}/0', 'rbtest:' + uuid.uuid4().hex[:10])
+        await bus.start()
+        try:
+            queue = bus.subscribe()
+            await bus.publish_many_async([{'type': 'run', 'id': 'refused'}])
+            assert (await asyncio.wait_for(queue.get(), 5))['id'] == 'refused'
+            await asyncio.sleep(0.2)
+            assert queue.empty(), 'delivered once'
+        finally:
+            await bus.close()
+
+    try:
+        asyncio.run(scenario())
+        assert 'redis publish failed; delivering locally' in caplog.text
+    finally:
+        admin.acl_deluser(user)
+        admin.close()
