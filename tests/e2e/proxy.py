@@ -53,6 +53,7 @@ class FaultProxy:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: asyncio.base_events.Server | None = None
         self._thread: threading.Thread | None = None
+        self._tasks: set[asyncio.Task] = set()
 
     # -- control (from the test thread)
     @property
@@ -81,7 +82,7 @@ class FaultProxy:
 
         def run() -> None:
             self._loop = asyncio.new_event_loop()
-            self._server = self._loop.run_until_complete(asyncio.start_server(self._handle, '127.0.0.1', self.port))
+            self._server = self._loop.run_until_complete(asyncio.start_server(self._accept, '127.0.0.1', self.port))
             self.port = self._server.sockets[0].getsockname()[1]
             ready.set()
             self._loop.run_forever()
@@ -118,6 +119,13 @@ class FaultProxy:
                     rule.hits += 1
                     return rule
         return None
+
+    def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """Each connection's task held here until it ends: asyncio's stream protocol lets go of it when the client
+        disconnects, and a pending task nothing holds is destroyed mid-relay (with a warning on stderr)."""
+        task = asyncio.get_running_loop().create_task(self._handle(reader, writer))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
