@@ -137,10 +137,27 @@ class Wire:
 
 
 def finish(wire: Wire) -> None:
-    """Closed at once (another loop's connection, or one whose state is unknown)."""
+    """Closed without a goodbye (another loop's connection, or one whose state is unknown). A loop's readers are
+    its own: when the wire's loop runs in another thread, that loop is asked to close it."""
+    loop = wire.loop
+    if loop.is_running() and loop is not _running_loop():
+        with contextlib.suppress(RuntimeError):  # closed meanwhile: then nothing watches it, and it is closed here
+            loop.call_soon_threadsafe(_finish_here, wire)
+            return
+    _finish_here(wire)
+
+
+def _finish_here(wire: Wire) -> None:
     with contextlib.suppress(Exception):
         wire.detach()
     wire.pgconn.finish()
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
 
 
 def _complete(future: asyncio.Future) -> None:

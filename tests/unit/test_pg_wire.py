@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import threading
+import time
 from collections.abc import Awaitable, Callable
 
 import psycopg
@@ -129,3 +131,28 @@ def test_an_idle_connection_seen_ended_is_not_handed_to_the_next_transaction(run
         await transactions.close()
 
     run(main())
+
+
+@pytest.mark.parametrize('loop_kind', ['asyncio', 'uvloop'])
+def test_a_wire_finished_from_another_thread_is_closed_by_its_own_loop(loop_kind: str) -> None:
+    """A loop's readers belong to its thread (the admission's connections dropped when another loop calls)."""
+    require_team_services()
+    loop = asyncio.new_event_loop() if loop_kind == 'asyncio' else uvloop.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    try:
+        wire = asyncio.run_coroutine_threadsafe(_wire(), loop).result(ANSWER_SECONDS)
+        detached_in: list[threading.Thread] = []
+        detach = wire.detach
+        wire.detach = lambda *why: (detached_in.append(threading.current_thread()), detach(*why))[1]  # type: ignore[method-assign]
+        finish(wire)  # from this thread
+        deadline = time.monotonic() + ANSWER_SECONDS
+        while wire.fd is not None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert wire.fd is None and wire.pgconn.status == psycopg.pq.ConnStatus.BAD
+        assert detached_in == [thread], 'its reader was taken off by its own loop'
+        assert asyncio.run_coroutine_threadsafe(asyncio.sleep(0, 'still serving'), loop).result(1) == 'still serving'
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(5)
+        loop.close()
