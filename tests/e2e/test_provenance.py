@@ -25,6 +25,7 @@ def open_details(page: Page) -> dict[str, str]:
         for i in range(facts.count())
     }
     page.keyboard.press('Escape')
+    expect(details).to_be_hidden()  # faded out: the screenshots after it show the page, not a half-gone popup
     return found
 
 
