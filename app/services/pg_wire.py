@@ -7,7 +7,7 @@ results as they arrive, and turns rows into Python values with psycopg's own Tra
 literal quoting psycopg would use), and errors into psycopg's exception classes.
 
 The reader watches a duplicate of libpq's socket descriptor, owned here. libpq closes its own descriptor when it
-finds the connection lost, from inside a read; a loop still watching that number would watch whatever socket
+finds the connection lost, from inside a read or a send; a loop still watching that number would watch whatever socket
 opens next under it (libuv forbids closing a polled descriptor for this reason). The duplicate keeps the socket
 open until this object stops watching it and closes it.
 
@@ -25,7 +25,8 @@ import psycopg
 from psycopg import errors, pq
 from psycopg.adapt import Transformer
 
-TUPLES_OK = pq.ExecStatus.TUPLES_OK
+from app.services.pg_trips import TUPLES_OK
+
 FAILED = (pq.ExecStatus.FATAL_ERROR, pq.ExecStatus.BAD_RESPONSE)
 
 
@@ -53,7 +54,7 @@ class Wire:
         if self._waiting is not None:
             raise psycopg.InterfaceError('another query is still running on this connection')
         if self.fd is None:
-            raise psycopg.OperationalError(f'the connection was lost: {self._lost}')
+            raise self._lost_error()
         pgconn = self.pgconn
         waiting = self._waiting = self.loop.create_future()
         try:
@@ -74,7 +75,7 @@ class Wire:
 
     async def _writable(self) -> None:
         if self.fd is None:
-            raise psycopg.OperationalError(f'the connection was lost: {self._lost}')
+            raise self._lost_error()
         writable = self.loop.create_future()
         self.loop.add_writer(self.fd, _complete, writable)
         try:
@@ -133,7 +134,10 @@ class Wire:
             pass
         finally:
             os.close(fd)
-        self._settle(error=psycopg.OperationalError(f'the connection was lost: {self._lost}'))
+        self._settle(error=self._lost_error())
+
+    def _lost_error(self) -> psycopg.OperationalError:
+        return psycopg.OperationalError(f'the connection was lost: {self._lost}')
 
 
 def finish(wire: Wire) -> None:

@@ -91,13 +91,11 @@ class Timers:
         wake: datetime | None = None
         try:
             wake = await asyncio.to_thread(work)
-        except DBAPIError as exc:
-            if not exc.connection_invalidated:
-                log.exception('the %s sweep failed; the next tick tries again', name)
-            else:  # the database restarted or dropped the connection: the pool has let it go, and this is expected
+        except Exception as exc:
+            if isinstance(exc, DBAPIError) and exc.connection_invalidated:  # a database restart: the pool recovers
                 log.warning('the %s sweep lost its database connection (%s); the next tick tries again', name, exc.orig)
-        except Exception:
-            log.exception('the %s sweep failed; the next tick tries again', name)
+            else:
+                log.exception('the %s sweep failed; the next tick tries again', name)
         finally:
             self._busy.discard(name)
         if isinstance(wake, datetime):
