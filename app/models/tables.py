@@ -62,6 +62,10 @@ class ProjectBase(SQLModel):
     runs_on: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False, server_default='[]'))
     # a run still queued this long after it was queued ends `expired` (None: it waits for ever); a trigger's ttl wins
     queued_ttl_seconds: int | None = Field(default=None, ge=1, le=30 * 86400)
+    # the run sandbox's network: 'default' (the host's) or 'none' (a private loopback only)
+    network: str = Field(
+        default='default', max_length=20, regex='^(default|none)$', sa_column_kwargs={'server_default': 'default'}
+    )
 
 
 class Project(ProjectBase, table=True):
@@ -78,6 +82,19 @@ class Project(ProjectBase, table=True):
     credentials_username: str | None = Field(default=None, max_length=200)
     credentials_secret: str | None = None
     created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class ProjectVariable(SQLModel, table=True):
+    """A name a project's runs receive in their environment: a plain variable, or a secret (its value a Fernet
+    token, never answered, masked in output)."""
+
+    __tablename__ = 'project_variable'
+    project_id: str = Field(foreign_key='project.id', primary_key=True)
+    name: str = Field(primary_key=True, max_length=100)
+    secret: bool
+    value: str
+    set_by: str | None = None
     updated_at: datetime = Field(default_factory=utcnow)
 
 
