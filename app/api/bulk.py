@@ -57,10 +57,13 @@ class BulkAnswer(BaseModel):
     summary: dict[str, int]
 
 
-def bulk_actions(services: Any) -> BulkActions:
+def bulk_actions(services: Any, stopped: list[str]) -> BulkActions:
+    """The action runs in a worker thread; the runs it stops are collected in `stopped`, and their processes
+    are asked to end on the event loop afterwards (the engine spawns its kill there)."""
+
     def stop(principal: Principal, run_id: str) -> None:
         services.admitter.stop(principal, run_id)
-        services.runner.request_stop(run_id)
+        stopped.append(run_id)
 
     def retry(principal: Principal, run_id: str, key: str, correlation_id: str | None) -> Any:
         return services.admitter.retry(principal, run_id=run_id, overrides={}, key=key, correlation_id=correlation_id)
@@ -90,14 +93,19 @@ async def bulk(
         filters = body.filter.model_dump(exclude_none=True)
         if 'status' in filters:
             filters['status'] = [s for item in filters['status'] for s in item.split(',') if s]
-    answer, replayed = await run_in_threadpool(
-        bulk_actions(services).run,
-        principal,
-        action=body.action,
-        run_ids=body.run_ids,
-        filters=filters,
-        key=idempotency_key,
-        correlation_id=correlation(request),
-    )
+    stopped: list[str] = []
+    try:
+        answer, replayed = await run_in_threadpool(
+            bulk_actions(services, stopped).run,
+            principal,
+            action=body.action,
+            run_ids=body.run_ids,
+            filters=filters,
+            key=idempotency_key,
+            correlation_id=correlation(request),
+        )
+    finally:  # a stop already recorded reaches its process even if a later run failed the action
+        for run_id in stopped:
+            services.runner.request_stop(run_id)
     headers = {'Idempotency-Key': idempotency_key, **({'Idempotent-Replayed': 'true'} if replayed else {})}
     return JSONResponse(BulkAnswer.model_validate(answer).model_dump(mode='json'), headers=headers)

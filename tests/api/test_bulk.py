@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import text
 
 from tests.helpers.api import QUEUED, api_server, assert_problem, post_all, run_body, same_database, serving
-from tests.helpers.runs import shell_script
+from tests.helpers.runs import shell_script, wait_for_status
 
 BRANCHES = 50
 
@@ -108,3 +108,24 @@ def test_bulk_retry_follows_the_rules_per_run_and_a_resend_replays_each_retry(ma
     assert replay == answer  # one key, one answer: the resend acts on nothing
     listed = many.client.get('/api/runs', params={'kind': 'retry', 'limit': 100}).json()['items']
     assert {r['id'] for r in listed} == retries
+
+
+def test_a_bulk_stop_of_running_runs_answers_per_run_and_a_resend_replays(settings_factory, repo_factory) -> None:  # noqa: ANN001
+    """Runs that are really running (their processes live): the Stop reaches each process, the action is
+    recorded done, and the same key gets the same answer back."""
+    forever = shell_script('echo started\nwhile true; do sleep 0.1; done')
+    repo = repo_factory({'main': forever, 'b/00': forever})
+    with serving(settings_factory(), repo, max_concurrent_runs=2) as api:
+        made = [api.client.post('/api/runs', json=run_body(branch=b)).json()['id'] for b in ('main', 'b/00')]
+        for run_id in made:
+            wait_for_status(api.client, run_id, statuses=('running',))
+        body = {'action': 'stop', 'run_ids': made}
+        answer = api.client.post('/api/runs/bulk', json=body, headers={'Idempotency-Key': 'stop-running'})
+        assert answer.status_code == 200, answer.text
+        assert {item['run_id']: item['outcome'] for item in answer.json()['items']} == dict.fromkeys(made, 'done')
+        assert answer.json()['summary'] == {'done': 2, 'skipped': 0, 'refused': 0}
+        assert [wait_for_status(api.client, run_id)['status'] for run_id in made] == ['stopped', 'stopped']
+        again = api.client.post('/api/runs/bulk', json=body, headers={'Idempotency-Key': 'stop-running'})
+        assert again.status_code == 200, again.text
+        assert again.headers['idempotent-replayed'] == 'true' and again.json() == answer.json()
+        assert stops_per_run(api) == Counter(dict.fromkeys(made, 1))
