@@ -17,6 +17,7 @@ class MePublic(BaseModel):
     role: str
     team_ids: list[str]
     token_id: str | None = None  # the token this request came with (the UI marks it in the tokens list)
+    is_admin: bool = False  # a deployment administrator (drains workers)
 
 
 @router.get('/me', response_model=MePublic, responses=problems(401))
@@ -27,4 +28,5 @@ async def me(principal: PrincipalDep) -> MePublic:
         role=principal.role,
         team_ids=sorted(principal.team_ids),
         token_id=principal.token_id,
+        is_admin=principal.is_admin,
     )

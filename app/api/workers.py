@@ -1,4 +1,5 @@
-"""Workers (executor=celery): everyone signed in sees them; operators drain and undrain them."""
+"""Workers (executor=celery): everyone signed in sees them; deployment administrators drain and undrain them
+(the workers serve every team, so a team's operator may not take them away from the others)."""
 
 from __future__ import annotations
 
@@ -40,8 +41,14 @@ async def list_workers(services: ServicesDep, principal: PrincipalDep) -> Worker
 
 
 async def _set(services: Services, principal: Principal, name: str, draining: bool) -> WorkerPublic:
-    if not principal.is_operator:
-        raise DomainError(403, 'forbidden', 'only operators can drain or undrain a worker')
+    if not principal.is_admin:
+        raise DomainError(
+            403,
+            'admin_required',
+            f'Draining or undraining a worker needs a deployment administrator: the workers serve every team. '
+            f'{principal.name} is a team {principal.role}, not an administrator (one is made with '
+            '"runboard users add NAME --admin").',
+        )
     answer = await run_in_threadpool(
         workers.set_draining, services.engine, name, draining, heartbeat_seconds=services.settings.heartbeat_seconds
     )

@@ -122,6 +122,12 @@ def users_add(
             '--role', help='builder (trigger, retry, stop) or operator (also configures projects and the auto-loop).'
         ),
     ] = 'builder',
+    admin: Annotated[
+        bool,
+        typer.Option(
+            '--admin', help='Also a deployment administrator: may drain workers and change what every team shares.'
+        ),
+    ] = False,
     data_dir: DataDirOpt = None,
     database_url: DatabaseUrlOpt = None,
     json_output: Annotated[bool, typer.Option('--json', help='Print {"user_id", "token"} as JSON.')] = False,
@@ -143,16 +149,22 @@ def users_add(
         upgrade(engine)
         for team_id in team:
             ensure_team(engine, team_id, team_id)
-        user, token = create_user(engine, name=name, role=Role(role), team_ids=list(team))
+        user, token = create_user(engine, name=name, role=Role(role), team_ids=list(team), is_admin=admin)
     except Exception as exc:  # noqa: BLE001 - say what failed, not a traceback
         typer.echo(f'Error: could not create the user: {exc}', err=True)
         raise typer.Exit(5) from None
     finally:
         dispose(engine)
     if json_output:
-        typer.echo(json.dumps({'user_id': user.id, 'name': name, 'role': role, 'teams': list(team), 'token': token}))
+        typer.echo(
+            json.dumps(
+                {'user_id': user.id, 'name': name, 'role': role, 'admin': admin, 'teams': list(team), 'token': token}
+            )
+        )
     else:
-        typer.echo(f'Created {role} {name} ({user.id}) in {", ".join(team)}.')
+        typer.echo(
+            f'Created {role}{" (deployment administrator)" if admin else ""} {name} ({user.id}) in {", ".join(team)}.'
+        )
         typer.echo(f'Token (shown once): {token}')
 
 

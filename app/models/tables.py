@@ -21,6 +21,7 @@ class User(SQLModel, table=True):
     id: str = Field(primary_key=True)
     name: str
     role: str = Field(default=Role.builder.value)
+    is_admin: bool = False  # a deployment administrator: may change what every team shares (workers)
     created_at: datetime = Field(default_factory=utcnow)
 
 

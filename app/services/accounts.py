@@ -25,6 +25,7 @@ class Principal:
     role: str
     team_ids: frozenset[str]
     token_id: str | None = None  # the token this request came with (the audit log names it)
+    is_admin: bool = False  # a deployment administrator (docs/security.md): drains workers every team shares
 
     @property
     def is_operator(self) -> bool:
@@ -41,13 +42,15 @@ def new_api_token(user_id: str, name: str = 'default') -> tuple[ApiToken, str]:
     return ApiToken(id='tok_' + uuid.uuid4().hex[:16], user_id=user_id, token_hash=hash_token(token), name=name), token
 
 
-def new_user(name: str, role: Role) -> User:
-    return User(id='usr_' + uuid.uuid4().hex[:16], name=name, role=role.value)
+def new_user(name: str, role: Role, *, is_admin: bool = False) -> User:
+    return User(id='usr_' + uuid.uuid4().hex[:16], name=name, role=role.value, is_admin=is_admin)
 
 
-def create_user(engine: Engine, *, name: str, role: Role, team_ids: list[str]) -> tuple[User, str]:
+def create_user(
+    engine: Engine, *, name: str, role: Role, team_ids: list[str], is_admin: bool = False
+) -> tuple[User, str]:
     """Create a user with one API token; returns the user and the plain token (shown once)."""
-    user = new_user(name, role)
+    user = new_user(name, role, is_admin=is_admin)
     row, token = new_api_token(user.id)
     with session_scope(engine) as session:
         session.add(user)
@@ -110,14 +113,15 @@ class TokenAuthenticator:
                 return None
             user, token_id = found
             teams = session.exec(select(TeamMember.team_id).where(col(TeamMember.user_id) == user.id)).all()
-            return Principal(user.id, user.name, user.role, frozenset(teams), token_id)
+            return Principal(user.id, user.name, user.role, frozenset(teams), token_id, is_admin=user.is_admin)
 
 
 LOCAL_TEAM = 'local'
 
 
 def ensure_local_account(engine: Engine, credentials_path: Path) -> str:
-    """Local mode: one operator account, created on first start; its token saved for the CLI and UI."""
+    """Local mode: one operator account, created on first start; its token saved for the CLI and UI. It is a
+    deployment administrator (the person who started the server owns the machine)."""
     if credentials_path.exists():
         try:
             token = json.loads(credentials_path.read_text())['token']
@@ -126,7 +130,7 @@ def ensure_local_account(engine: Engine, credentials_path: Path) -> str:
         except (ValueError, KeyError):
             pass
     ensure_team(engine, LOCAL_TEAM, 'Local')
-    _, token = create_user(engine, name='local', role=Role.operator, team_ids=[LOCAL_TEAM])
+    _, token = create_user(engine, name='local', role=Role.operator, team_ids=[LOCAL_TEAM], is_admin=True)
     credentials_path.parent.mkdir(parents=True, exist_ok=True)
     credentials_path.write_text(json.dumps({'token': token}))
     credentials_path.chmod(0o600)

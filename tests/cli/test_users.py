@@ -36,10 +36,39 @@ def test_users_add_prints_a_token_scoped_to_the_team(settings_factory, repo_fact
         with server.client(alice['token']) as client:
             me = client.get('/api/me').json()
             assert me.pop('token_id').startswith('tok_')  # the token this request came with
-            assert me == {'user_id': alice['user_id'], 'name': 'alice', 'role': 'builder', 'team_ids': ['red']}
+            assert me == {
+                'user_id': alice['user_id'],
+                'name': 'alice',
+                'role': 'builder',
+                'team_ids': ['red'],
+                'is_admin': False,
+            }
             assert client.get('/api/projects').json() == []  # another team's project stays invisible
             assert client.get('/api/projects/local-proj').status_code == 404
         refused = _users_add(settings, 'mallory', '--team', 'red', '--role', 'admin')
         assert refused.returncode == 2 and 'builder or operator' in refused.stderr
         with server.client('rb_not-a-token') as stranger:
             assert stranger.get('/api/me').status_code == 401
+
+
+def test_users_add_admin_makes_a_deployment_administrator_who_drains_workers(settings_factory) -> None:  # noqa: ANN001
+    from app.services import workers
+
+    settings = settings_factory()
+    with api_server(settings) as server:
+        made = {}
+        for name, flags in (('olga', ()), ('ada', ('--admin',))):
+            done = _users_add(settings, name, '--team', 'red', '--role', 'operator', *flags, '--json')
+            assert done.returncode == 0, done.stderr
+            made[name] = json.loads(done.stdout)
+        assert (made['olga']['admin'], made['ada']['admin']) == (False, True)
+        workers.register(  # a live worker (its heartbeat fresh)
+            server.services.engine, name='w1', instance_id='w:1:x', host='h', pid=1, labels=[], slots=1, version='t'
+        )
+        with server.client(made['olga']['token']) as olga:
+            assert olga.post('/api/workers/w1/drain').json()['error'] == 'admin_required'
+        with server.client(made['ada']['token']) as ada:
+            assert ada.get('/api/me').json()['is_admin'] is True
+            assert ada.post('/api/workers/w1/drain').json()['state'] == 'draining'
+        said = _users_add(settings, 'root2', '--team', 'ops', '--admin')
+        assert said.returncode == 0 and 'builder (deployment administrator) root2' in said.stdout

@@ -100,7 +100,7 @@ def test_a_drained_worker_takes_no_new_runs_and_finishes_its_own(settings_factor
         builder = add_user(server, role=Role.builder, name='bea')
         with server.client(token=builder) as as_builder:
             refused = as_builder.post(f'/api/workers/{quote(name, safe="")}/drain')
-        assert_problem(refused, 403, 'forbidden')
+        assert_problem(refused, 403, 'admin_required')
 
         drained = run_cli(server.base_url, server.token, 'workers', 'drain', name, '--json').json()
         assert drained['state'] == 'draining' and drained['busy'] == 1
