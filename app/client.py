@@ -231,6 +231,17 @@ class RunboardClient(WorkersApi, LogApi, FeatureApis):
         params = {'limit': limit, **({'q': q} if q else {})}
         return (await self.request('GET', f'/projects/{project_id}/branches', params=params)).data
 
+    # -- a project's variables and secrets (kind: 'variables' | 'secrets')
+    async def list_variables(self, project_id: str, kind: str) -> list[dict]:
+        return (await self.request('GET', f'/projects/{quote(project_id, safe="")}/{kind}')).data
+
+    async def set_variable(self, project_id: str, kind: str, name: str, value: str) -> dict:
+        path = f'/projects/{quote(project_id, safe="")}/{kind}/{quote(name, safe="")}'
+        return (await self.request('PUT', path, json_body={'value': value})).data
+
+    async def remove_variable(self, project_id: str, kind: str, name: str) -> None:
+        await self.request('DELETE', f'/projects/{quote(project_id, safe="")}/{kind}/{quote(name, safe="")}')
+
     # -- tokens (operators)
     async def list_tokens(self) -> list[dict]:
         return (await self.request('GET', '/tokens')).data

@@ -35,6 +35,10 @@ class Settings(BaseSettings):
     max_output_lines: int = 500_000
     max_line_chars: int = 4000
     worktree_retention_days: float = 7.0
+    # the run sandbox (docs/security.md): auto = bubblewrap when it works here, else local mode runs unsandboxed
+    # with a warning and team mode refuses to run; on = refuse without it; off = never (the operator's risk)
+    sandbox: Literal['auto', 'on', 'off'] = 'auto'
+    sandbox_read_only_paths: str = ''  # comma-separated paths runs also see read-only (e.g. a toolchain in /srv)
 
     rate_limit_runs: int = 20
     rate_limit_window_seconds: int = 600

@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, FastAPI
 from starlette.types import ASGIApp
 
-from app.api import events, me, projects, runs
+from app.api import events, me, projects, runs, variables
 from app.api.deps import auth_refusal
 from app.api.fast_trigger import FastTrigger
 from app.api.problems import BodyLimitMiddleware, CorrelationMiddleware, install_error_handlers
@@ -38,6 +38,7 @@ def api_router() -> APIRouter:
     from app.api import schedules
 
     router.include_router(schedules.router)
+    router.include_router(variables.router)
     router.include_router(tokens.router)
     router.include_router(users.router)
     router.include_router(workers.router)

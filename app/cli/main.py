@@ -22,6 +22,7 @@ from app.cli.runs import runs_app
 from app.cli.schedules import schedules_app
 from app.cli.status import status
 from app.cli.tokens import tokens_app, users_revoke
+from app.cli.variables import secrets_app, variables_app
 from app.cli.workers import workers_app
 
 app = typer.Typer(
@@ -45,6 +46,8 @@ app.add_typer(db_app, name='db')
 app.add_typer(users_app, name='users')
 users_app.command('revoke')(users_revoke)
 app.add_typer(tokens_app, name='tokens')
+app.add_typer(secrets_app, name='secrets')
+app.add_typer(variables_app, name='variables')
 app.add_typer(workers_app, name='workers')
 app.command('quota')(quota)
 app.command('status')(status)

@@ -78,6 +78,7 @@ class ProjectUpdate(SQLModel):
     credentials: CredentialsIn | None = None  # replaces the stored credentials; null removes them
     runs_on: list[str] | None = None
     queued_ttl_seconds: int | None = Field(default=None, ge=1, le=30 * 86400)  # null: queued runs never expire
+    network: Literal['default', 'none'] | None = None  # the run sandbox's network
 
     _runs_on = field_validator('runs_on')(classmethod(lambda cls, v: v if v is None else normalise_labels(v)))
 
@@ -85,6 +86,24 @@ class ProjectUpdate(SQLModel):
     _depths = field_validator('depth_levels', 'target_frameworks')(
         classmethod(lambda cls, v: v if v is None else _check_choices(v))
     )
+
+
+NAME_RE = r'^[A-Za-z_][A-Za-z0-9_]{0,99}$'
+
+
+class VariableIn(SQLModel):
+    model_config = {'extra': 'forbid'}
+    value: str = Field(max_length=65_536, repr=False)
+
+
+class VariablePublic(SQLModel):
+    """A project variable or secret as the API answers it: a secret's value never leaves the server."""
+
+    name: str
+    secret: bool
+    value: str | None = None  # plain variables only
+    set_by: str | None = None
+    updated_at: datetime
 
 
 class ProjectPublic(ProjectBase):

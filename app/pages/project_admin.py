@@ -13,6 +13,7 @@ from app.pages.project_form_view import ProjectFormView
 from app.pages.repository_settings import stored_text
 from app.pages.signin import signed_in
 from app.pages.theme import frame
+from app.pages.variables_panel import variables_panel
 from app.pages.widgets import correlation_chip, error_notice
 from app.state import connection
 from app.state.error_text import in_words
@@ -128,6 +129,7 @@ async def project_settings_page(project_id: str) -> None:
         stored = project.get('credentials_kind') if project.get('has_credentials') else None
         view = ProjectFormView(draft_from(project), new=False, readonly=not operator, stored_credentials=stored)
         if not operator:
+            variables_panel(project, readonly=True)
             return
         outcome = Outcome()
 
@@ -160,6 +162,7 @@ async def project_settings_page(project_id: str) -> None:
             outcome.done(f'Saved {", ".join(sorted(body))}.')
 
         button = ui.button('Save', icon='save', on_click=save).props('data-testid=save-settings').classes('rb-tap')
+        variables_panel(project, readonly=False)
         danger_zone(project)
 
 

@@ -307,19 +307,24 @@ def has_commit(git_dir: str | Path, commit: str) -> bool:
 
 def add_worktree(mirror: Path, worktree: Path, ref: str, commit: str | None = None) -> str:
     """Check out `commit` (the one the run was admitted at) or else the head of branch `ref`, detached, into
-    a fresh worktree; returns the commit checked out."""
+    a fresh checkout; returns the commit checked out.
+
+    The checkout is a repository of its own that borrows the mirror's objects (`clone --shared`): a sandboxed
+    run sees the mirror's object store read-only and can commit, branch and push in its own `.git`, while the
+    mirror (its config, hooks and refs, which the server's git reads) stays out of its reach."""
     if commit is None or not has_commit(mirror, commit):
         commit = git('rev-parse', '--verify', '--quiet', f'refs/heads/{ref}^{{commit}}', cwd=mirror).strip()
     worktree.parent.mkdir(parents=True, exist_ok=True)
     with _mirror_lock(str(mirror)):
-        git('worktree', 'add', '--detach', '--quiet', str(worktree), commit, cwd=mirror)
+        git('clone', '--shared', '--no-checkout', '--quiet', str(mirror), str(worktree))
+    git('-c', 'advice.detachedHead=false', 'checkout', '--quiet', '--detach', commit, cwd=worktree)
     return commit
 
 
 def remove_worktree(worktree: Path) -> None:
     mirror = None
     gitfile = worktree / '.git'
-    if gitfile.is_file():
+    if gitfile.is_file():  # a `git worktree` of an earlier version: its mirror keeps an entry to prune
         text = gitfile.read_text().strip()
         if text.startswith('gitdir:'):
             mirror = Path(text.split(':', 1)[1].strip()).parent.parent

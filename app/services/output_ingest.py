@@ -1,4 +1,5 @@
-"""Output ingest of a running run: read its merged stdout/stderr, cut over-long lines, mark stages,
+"""Output ingest of a running run: read its merged stdout/stderr, mask secrets (masking.py), cut over-long
+lines, mark stages,
 bound the stored lines (one visible truncation event), and store batches in order while the process
 runs, pausing the pipe when the database falls behind (back-pressure)."""
 
@@ -61,8 +62,9 @@ class OutputIngest:
     def _emit_output(self, live: LiveRun, line: str, limit: int, *, force_cut: bool = False) -> None:
         if '\x00' in line:  # PostgreSQL text cannot hold NUL; a store that fails would lose the batch
             line = line.replace('\x00', '\ufffd')
+        line = live.masker.take_line(line)  # before anything reads it: stage names are masked too
         if len(line) > limit or force_cut:
-            line = line[:limit] + f' … [line cut at {limit} characters]'
+            line = live.masker.mask_cut(line[:limit]) + f' … [line cut at {limit} characters]'
         if live.stored_lines + live.buffered_lines >= self.settings.max_output_lines:
             if not live.truncated:
                 live.truncated = True

@@ -17,6 +17,28 @@ def kill_group(pgid: int, sig: int) -> bool:
         return False
 
 
+def signal_group_except(pgid: int, sig: int, *, skip_names: set[str]) -> int:
+    """Signal every process of group `pgid` but those whose name is in `skip_names`; how many were signalled."""
+    sent = 0
+    for entry in Path('/proc').iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / 'stat').read_text()
+        except OSError:
+            continue
+        name = stat[stat.index('(') + 1 : stat.rindex(')')]
+        fields = stat[stat.rindex(')') + 2 :].split()  # state, ppid, pgrp, ...
+        if int(fields[2]) != pgid or name in skip_names:
+            continue
+        try:
+            os.kill(int(entry.name), sig)
+            sent += 1
+        except (ProcessLookupError, PermissionError):
+            pass
+    return sent
+
+
 def owner_is_dead(owner: str | None) -> bool:
     """An owner id is host:pid:nonce. On this host we can tell for sure whether its pid is alive."""
     if not owner:

@@ -257,7 +257,7 @@ def delete_project(engine: Engine, principal: Principal, project_id: str) -> Non
             text('DELETE FROM schedulefiring WHERE schedule_id IN (SELECT id FROM schedule WHERE project_id = :p)'),
             {'p': project_id},
         )
-        for table in ('run', 'batch', 'issueclaim', 'issue', 'schedule'):
+        for table in ('run', 'batch', 'issueclaim', 'issue', 'schedule', 'project_variable'):
             conn.execute(text(f'DELETE FROM {table} WHERE project_id = :p'), {'p': project_id})
         audit.record(
             conn, principal, 'project.deleted', team_id=project.team_id, project_id=project_id, target=project_id

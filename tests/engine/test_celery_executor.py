@@ -160,10 +160,11 @@ def require_rabbitmq() -> str:
     return 'amqp://guest:guest@127.0.0.1:5672//'
 
 
+@pytest.mark.parametrize('sandbox', ['auto', 'off'])
 def test_a_worker_started_again_kills_the_processes_of_its_killed_instance(
-    settings_factory, repo_factory, tmp_path
+    settings_factory, repo_factory, tmp_path, sandbox
 ) -> None:  # noqa: ANN001
-    settings = settings_factory(executor='celery', heartbeat_seconds=1.0)
+    settings = settings_factory(executor='celery', heartbeat_seconds=1.0, sandbox=sandbox)
     repo = repo_factory({'main': shell_script('echo started; sleep 60')})
     with api_server(settings) as server, server.client() as client:
         create_project(client, repo)
@@ -175,11 +176,17 @@ def test_a_worker_started_again_kills_the_processes_of_its_killed_instance(
         except BaseException:
             worker_context.__exit__(None, None, None)
             raise
-    # the server is gone (nobody to notice); the worker is killed without a goodbye: its run's command goes on
+    # the server is gone (nobody to notice); the worker is killed without a goodbye
     worker.kill()
     worker.wait(timeout=10)
     worker_context.__exit__(None, None, None)
-    left = run_processes(run['id'])
+    if sandbox == 'auto':  # sandboxed: the run's PID namespace ends with the worker, nothing is left at all
+        deadline = time.monotonic() + 10
+        while run_processes(run['id']) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert run_processes(run['id']) == []
+        return
+    left = run_processes(run['id'])  # unsandboxed, the run's command goes on: the next instance must end it
     assert left, 'the killed worker left nothing running: nothing to test'
     with runboard_worker(settings, tmp_path / 'worker-data'):  # the same machine, a new instance
         deadline = time.monotonic() + 30

@@ -83,5 +83,7 @@ def server_env(settings: Settings, **extra: str) -> dict[str, str]:
     if settings.redis_url:
         env['RUNBOARD_REDIS_URL'] = settings.redis_url
         env['RUNBOARD_REDIS_PREFIX'] = settings.redis_prefix
+    if settings.sandbox != 'auto':
+        env['RUNBOARD_SANDBOX'] = settings.sandbox
     env.update(extra)
     return env

@@ -17,7 +17,7 @@ from app.models import RunStatus
 from app.services.engine.claim import ClaimResult, claim_next
 from app.services.engine.execution import ExecutionParts, execute_run, tidy_worktree
 from app.services.engine.live import ClaimedRun, LiveRun, new_instance_id
-from app.services.engine.process import kill_process_group
+from app.services.engine.process import confinement_for, kill_process_group
 from app.services.engine.pull_requests import PullRequestCheck, end_runs_with_pull_requests
 from app.services.engine.recovery import recover_orphans
 from app.services.events import Event, EventBus, of_types
@@ -67,6 +67,7 @@ class RunEngine:
             output=self.output,
             pull_requests=self.pull_requests,
             kill=self._kill,
+            confinement=confinement_for(settings),
         )
 
     # ------------------------------------------------------------ lifecycle

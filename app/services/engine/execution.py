@@ -14,14 +14,16 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from app.models import RunStatus
-from app.services import gitops
+from app.services import gitops, project_variables
 from app.services.afk_rules import LAUNCH_FAILED
 from app.services.engine.finishing import decide_outcome, finish_with_retries, prepare_worktree
 from app.services.engine.live import ClaimedRun, LaunchFailed, LiveRun
-from app.services.engine.process import Kill, run_process
+from app.services.engine.process import Confinement, Kill, run_process
 from app.services.engine.pull_requests import PullRequestCheck
+from app.services.masking import Masker
 from app.services.output_ingest import OutputIngest
 from app.services.repositories import RepositoryAccess
+from app.services.secret_box import SecretUnreadable
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +36,7 @@ class ExecutionParts:
     output: OutputIngest
     pull_requests: PullRequestCheck  # a person's Stop wins over the forge
     kill: Kill
+    confinement: Confinement
 
 
 async def execute_run(parts: ExecutionParts, live: LiveRun, run: ClaimedRun, worktree: Path) -> tuple[RunStatus, bool]:
@@ -46,12 +49,21 @@ async def execute_run(parts: ExecutionParts, live: LiveRun, run: ClaimedRun, wor
     flusher = asyncio.create_task(parts.output.flush_loop(live))
     try:
         try:
+            variables = await _variables(parts, run)
+            live.masker = Masker(variables.secret_values)
             commit = await asyncio.to_thread(
                 prepare_worktree, parts.engine, parts.mirrors_dir, parts.repositories, run, worktree
             )
             parts.output.emit(live, 'stage', f'checkout {run["checkout_ref"]} @ {commit[:12]}')
             exit_code = await run_process(
-                live, run, worktree, engine=parts.engine, output=parts.output, kill=parts.kill
+                live,
+                run,
+                worktree,
+                engine=parts.engine,
+                output=parts.output,
+                kill=parts.kill,
+                confinement=parts.confinement,
+                variables=variables.environment,
             )
         except (gitops.GitError, LaunchFailed) as exc:
             cause = f'checkout failed: {exc}' if isinstance(exc, gitops.GitError) else str(exc)
@@ -74,6 +86,15 @@ async def execute_run(parts: ExecutionParts, live: LiveRun, run: ClaimedRun, wor
             flusher=flusher,
         )
     return ended
+
+
+async def _variables(parts: ExecutionParts, run: ClaimedRun) -> project_variables.RunVariables:
+    try:
+        return await asyncio.to_thread(
+            project_variables.for_run, parts.engine, parts.repositories.secrets, run['project_id']
+        )
+    except SecretUnreadable as exc:
+        raise LaunchFailed(f"the project's secrets cannot be read: {exc}") from exc
 
 
 async def _reap(

@@ -9,6 +9,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from app.services.masking import Masker
 from app.services.reaper import KillReason
 
 ClaimedRun = dict[str, Any]  # the claimed row joined with its project (see claim.SQL_NEXT_QUEUED)
@@ -33,6 +34,8 @@ class LiveRun:
     bytes_read: int = 0
     output_done: asyncio.Event = field(default_factory=asyncio.Event)
     run: ClaimedRun = field(default_factory=dict)  # the claimed row (kind, issue, repository) for the PR probe
+    masker: Masker = field(default_factory=Masker)  # the project's secrets and ::add-mask:: values
+    sandboxed: bool = False  # the process is bwrap's: signals go to the run's processes, not to bwrap
 
 
 class LaunchFailed(Exception):

@@ -1,20 +1,25 @@
-"""One run's process: its environment, its own process group, the budget, and the kill (TERM, grace,
-KILL of the whole group)."""
+"""One run's process: its sandbox and environment, its own process group, the budget, and the kill (TERM to
+the run's processes, grace, KILL of the whole group; in the sandbox the PID namespace ends with it)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import os
+import shutil
 import signal
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import Engine, text
 
+from app.config import Settings
 from app.db import session_scope
 from app.models import utcnow
 from app.services import procs
+from app.services.engine import sandbox
+from app.services.engine.environment import BASE_PATH, run_environment
 from app.services.engine.live import ClaimedRun, LaunchFailed, LiveRun
 from app.services.output_ingest import OutputIngest
 from app.services.reaper import KillReason
@@ -24,26 +29,6 @@ DRAIN_AFTER_EXIT_MAX_SECONDS = 30.0  # ... but no longer than this (an escaped p
 Kill = Callable[[LiveRun, KillReason], Awaitable[None]]
 
 
-def run_environment(run: ClaimedRun, base: dict[str, str] | None = None) -> dict[str, str]:
-    """The child's environment: the server's, minus its own RUNBOARD_* settings, plus the run's facts."""
-    env = {k: v for k, v in (os.environ if base is None else base).items() if not k.startswith('RUNBOARD_')}
-    env.update(
-        {
-            'RUNBOARD_RUN_ID': run['id'],
-            'RUNBOARD_PROJECT_ID': run['project_id'],
-            'RUNBOARD_BRANCH': run['branch_name'],
-            'RUNBOARD_DEPTH_LEVEL': run['depth_level'],
-            'RUNBOARD_TARGET_FRAMEWORK': run['target_framework'],
-            'PYTHONUNBUFFERED': '1',
-        }
-    )
-    if run.get('issue_number') is not None:
-        env['RUNBOARD_ISSUE_NUMBER'] = str(run['issue_number'])
-        env['RUNBOARD_ISSUE_TITLE'] = run.get('issue_title') or ''
-        env['RUNBOARD_ISSUE_BODY'] = run.get('issue_body') or ''
-    return env
-
-
 async def kill_process_group(live: LiveRun, reason: KillReason, *, grace_seconds: float) -> None:
     """SIGTERM the whole process group, then SIGKILL after the grace period. The first reason wins."""
     if live.kill_reason is None:
@@ -51,7 +36,10 @@ async def kill_process_group(live: LiveRun, reason: KillReason, *, grace_seconds
     process = live.process
     if process is None or process.returncode is not None:
         return
-    procs.kill_group(process.pid, signal.SIGTERM)
+    if live.sandboxed:  # bwrap would die of TERM at once and take the run's grace with it
+        procs.signal_group_except(process.pid, signal.SIGTERM, skip_names={'bwrap'})
+    else:
+        procs.kill_group(process.pid, signal.SIGTERM)
     try:
         await asyncio.wait_for(asyncio.shield(process.wait()), timeout=grace_seconds)
     except TimeoutError:
@@ -72,8 +60,55 @@ def record_pid(engine: Engine, run: ClaimedRun, pid: int) -> None:
             )
 
 
+@dataclass(frozen=True)
+class Confinement:
+    """How this executor starts run processes (sandbox.decide), and what the sandbox hides or shows."""
+
+    verdict: sandbox.Verdict
+    data_dir: Path
+    read_only: tuple[Path, ...] = ()
+    bwrap: str = 'bwrap'
+
+    def argv(self, command: list[str], worktree: Path, network: str) -> list[str]:
+        if not self.verdict.sandboxed:
+            return command
+        return sandbox.bwrap_argv(
+            command,
+            bwrap=self.bwrap,
+            workdir=worktree,
+            network=network,
+            hidden=[self.data_dir],
+            read_only=[*sandbox.shared_objects(worktree), *self.read_only],
+        )
+
+    def home(self) -> str:
+        return sandbox.RUN_HOME if self.verdict.sandboxed else os.environ.get('HOME', '/tmp')
+
+
+def confinement_for(settings: Settings) -> Confinement:
+    problem = None if settings.sandbox == 'off' else sandbox.bwrap_problem()
+    verdict = sandbox.decide(settings.sandbox, team_mode=settings.is_team_mode, bwrap_problem=problem)
+    extra = tuple(Path(p.strip()) for p in settings.sandbox_read_only_paths.split(',') if p.strip())
+    return Confinement(verdict, data_dir=settings.data_dir.resolve(), read_only=extra)
+
+
+def _findable(program: str, worktree: Path, path: str) -> bool:
+    """Whether the sandbox's exec will find `program` (bwrap reports a missing one only as its exit 1)."""
+    if '/' in program:
+        return os.access(worktree / program, os.X_OK)
+    return shutil.which(program, path=path) is not None
+
+
 async def run_process(
-    live: LiveRun, run: ClaimedRun, worktree: Path, *, engine: Engine, output: OutputIngest, kill: Kill
+    live: LiveRun,
+    run: ClaimedRun,
+    worktree: Path,
+    *,
+    engine: Engine,
+    output: OutputIngest,
+    kill: Kill,
+    confinement: Confinement,
+    variables: dict[str, str],
 ) -> int | None:
     """Start the command in the worktree, stream its output, enforce the deadline; the exit code (None if
     it never started because a stop came first)."""
@@ -82,11 +117,17 @@ async def run_process(
         command = json.loads(command)
     if live.kill_reason:  # stopped (or the server is closing) while the worktree was being prepared
         return None
+    if confinement.verdict.refusal:
+        raise LaunchFailed(confinement.verdict.refusal)
+    live.sandboxed = confinement.verdict.sandboxed
+    if live.sandboxed and not _findable(command[0], worktree, variables.get('PATH', BASE_PATH)):
+        raise LaunchFailed(f'could not start {command[0]!r}: not found, or not executable')
+    env = run_environment(run, home=confinement.home(), workdir=str(worktree), variables=variables)
     try:
         process = await asyncio.create_subprocess_exec(
-            *command,
+            *confinement.argv(command, worktree, run.get('network') or 'default'),
             cwd=worktree,
-            env=run_environment(run),
+            env=env,
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,

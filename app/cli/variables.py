@@ -1,0 +1,82 @@
+"""`runboard secrets set|list|remove` and `runboard variables set|list|remove`: what a project's runs receive
+in their environment. A secret's value is read from stdin (argv is visible to every user of the machine, and
+shell history keeps it); a variable's may be given as an argument."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, Optional
+
+import typer
+from rich.table import Table
+
+from app.cli.context import Cli, JsonOpt, ServerOpt
+
+ProjectOpt = Annotated[str, typer.Option('--project', '-p', help='The project id.')]
+NameArg = Annotated[str, typer.Argument(metavar='NAME', help='The environment variable name, e.g. DEPLOY_TOKEN.')]
+
+
+def _table(kind: str):  # noqa: ANN202
+    def render(items: list[dict]) -> Table | str:
+        if not items:
+            return f'No {kind}.'
+        headers = ['Name', 'Value'] if kind == 'variables' else ['Name']
+        table = Table(*headers, 'Set by', 'Updated')
+        for item in items:
+            shown = [item['name'], item['value']] if kind == 'variables' else [item['name']]
+            table.add_row(*shown, item.get('set_by') or '', str(item['updated_at'])[:19].replace('T', ' '))
+        return table
+
+    return render
+
+
+def _value_from_stdin() -> str:
+    if sys.stdin.isatty():
+        typer.echo('Value (then Enter):', err=True)
+    value = sys.stdin.read() if not sys.stdin.isatty() else sys.stdin.readline()
+    value = value[:-1] if value.endswith('\n') else value
+    if not value:
+        raise typer.BadParameter('no value on stdin')
+    return value
+
+
+def _app(kind: str, noun: str) -> typer.Typer:
+    group = typer.Typer(help=f"A project's {kind}: what its runs receive in their environment.", no_args_is_help=True)
+
+    @group.command('list')
+    def list_(project: ProjectOpt, json_output: JsonOpt = False, server: ServerOpt = None) -> None:
+        """List them (a secret's value is never shown, only who set it and when)."""
+        Cli.make(server, json_output).show(lambda client: client.list_variables(project, kind), _table(kind))
+
+    @group.command('set')
+    def set_(
+        name: NameArg,
+        project: ProjectOpt,
+        value: Annotated[
+            Optional[str],
+            typer.Argument(help='The value (variables only; a secret is always read from stdin).', show_default=False),
+        ] = None,
+        json_output: JsonOpt = False,
+        server: ServerOpt = None,
+    ) -> None:
+        """Set one (creates or replaces). A secret is read from stdin: `runboard secrets set NAME -p P <file`."""
+        if kind == 'secrets' and value is not None:
+            raise typer.BadParameter('a secret is read from stdin, never from the command line', param_hint='VALUE')
+        text = value if value is not None else _value_from_stdin()
+        Cli.make(server, json_output).show(
+            lambda client: client.set_variable(project, kind, name, text),
+            lambda answer: f'Set {noun} {answer["name"]} of {project}.',
+        )
+
+    @group.command('remove')
+    def remove(name: NameArg, project: ProjectOpt, json_output: JsonOpt = False, server: ServerOpt = None) -> None:
+        """Remove one; runs admitted from now on do not receive it."""
+        Cli.make(server, json_output).show(
+            lambda client: client.remove_variable(project, kind, name), lambda _: f'Removed {noun} {name} of {project}.'
+        )
+
+    return group
+
+
+secrets_app = _app('secrets', 'secret')
+variables_app = _app('variables', 'variable')
