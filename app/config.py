@@ -72,6 +72,9 @@ class Settings(BaseSettings):
         default_factory=lambda: [10.0, 30.0, 120.0, 600.0, 3600.0], min_length=1
     )
     notification_poll_seconds: float = 5.0  # due retries are looked for at least this often
+    # where webhooks may go (services/webhook_policy.py, docs/security.md): a comma list of external, private,
+    # loopback, *, CIDRs and host names (globs); blank: team mode `external`, local mode external,private,loopback
+    webhook_allowed_hosts: str = ''
 
     @property
     def sqlite_path(self) -> Path:

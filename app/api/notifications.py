@@ -16,6 +16,7 @@ from app.services import deliveries, notifications
 from app.services.accounts import Principal
 from app.services.container import Services
 from app.services.notify_sender import sender_of
+from app.services.webhook_targets import policy_of
 
 router = APIRouter(tags=['notifications'])
 RULES = '/projects/{project_id}/notifications'
@@ -29,9 +30,14 @@ async def list_rules(project_id: str, services: ServicesDep, principal: Principa
 
 @router.post(RULES, status_code=201, response_model=RuleCreated, responses=problems(401, 403, 404, 409, 422))
 async def create_rule(project_id: str, body: RuleCreate, services: ServicesDep, principal: PrincipalDep) -> RuleCreated:
-    """Operators. The answer carries the signing `secret`: shown this once, keep it in the receiver."""
+    """Operators. The answer carries the signing `secret`: shown this once, keep it in the receiver. A URL whose
+    host RUNBOARD_WEBHOOK_ALLOWED_HOSTS refuses (team mode: loopback, private, link-local... addresses) is 422
+    webhook_target_refused."""
     secrets = services.repositories.secrets
-    return await run_in_threadpool(notifications.create_rule, services.engine, secrets, principal, project_id, body)
+    policy = policy_of(services.settings)
+    return await run_in_threadpool(
+        notifications.create_rule, services.engine, secrets, principal, project_id, body, policy=policy
+    )
 
 
 @router.get(RULES + '/{rule_id}', response_model=RulePublic, responses=problems(401, 404))
@@ -45,7 +51,10 @@ async def update_rule(
 ) -> RulePublic:
     """Operators: change the name, URL, format, events, or switch the rule on and off (deliveries of a switched-off
     rule wait, and go out when it is switched on again)."""
-    return await run_in_threadpool(notifications.update_rule, services.engine, principal, project_id, rule_id, body)
+    policy = policy_of(services.settings)
+    return await run_in_threadpool(
+        notifications.update_rule, services.engine, principal, project_id, rule_id, body, policy=policy
+    )
 
 
 @router.delete(RULES + '/{rule_id}', status_code=204, responses=problems(401, 403, 404))

@@ -17,6 +17,8 @@ from app.services.errors import DomainError, forbidden, not_found
 from app.services.notify_signature import new_secret
 from app.services.projects import get_visible
 from app.services.secret_box import SecretBox
+from app.services.webhook_policy import TargetPolicy
+from app.services.webhook_targets import refusal_now
 
 MAX_RULES_PER_PROJECT = 20
 
@@ -24,6 +26,14 @@ MAX_RULES_PER_PROJECT = 20
 def require_operator(principal: Principal, doing: str = 'change notification rules') -> None:
     if not principal.is_operator:
         raise forbidden(f'only operators can {doing}')
+
+
+def check_target(url: str, policy: TargetPolicy) -> None:
+    """422 webhook_target_refused when the URL's host is an address, or a name resolving now to one, that the
+    deployment's RUNBOARD_WEBHOOK_ALLOWED_HOSTS refuses (every delivery checks again: DNS answers change)."""
+    reason = refusal_now(url, policy)
+    if reason:
+        raise DomainError(422, 'webhook_target_refused', f'This webhook URL is refused: {reason}.', field='url')
 
 
 def public(rule: NotificationRule, principal: Principal) -> RulePublic:
@@ -59,9 +69,10 @@ def get_rule(engine: Engine, principal: Principal, project_id: str, rule_id: str
 
 
 def create_rule(
-    engine: Engine, secrets: SecretBox, principal: Principal, project_id: str, data: RuleCreate
+    engine: Engine, secrets: SecretBox, principal: Principal, project_id: str, data: RuleCreate, *, policy: TargetPolicy
 ) -> RuleCreated:
     require_operator(principal)
+    check_target(data.url, policy)
     secret = new_secret()
     now = utcnow()
     with session_scope(engine) as session:
@@ -114,12 +125,22 @@ def _team_of(session: Session, project_id: str) -> str:
     return project.team_id
 
 
-def update_rule(engine: Engine, principal: Principal, project_id: str, rule_id: str, data: RuleUpdate) -> RulePublic:
+def update_rule(
+    engine: Engine,
+    principal: Principal,
+    project_id: str,
+    rule_id: str,
+    data: RuleUpdate,
+    *,
+    policy: TargetPolicy,
+) -> RulePublic:
     require_operator(principal)
     changes = data.model_dump(exclude_unset=True)
     for key, value in changes.items():
         if value is None:
             raise DomainError(422, 'validation', f'{key} cannot be null', field=key)
+    if 'url' in changes:
+        check_target(changes['url'], policy)
     with session_scope(engine) as session:
         rule = visible_rule(session, principal, project_id, rule_id)
         for key, value in changes.items():

@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from http import HTTPStatus
 from typing import TYPE_CHECKING
 
 import httpx
@@ -25,6 +26,8 @@ from app.services.notify_rules import after_attempt, retry_after_seconds
 from app.services.notify_signature import signature_header
 from app.services.notify_store import AttemptResult, Claimed
 from app.services.secret_box import SecretBox, SecretUnreadable
+from app.services.webhook_policy import TargetPolicy
+from app.services.webhook_targets import TargetRefused, checked_target, policy_of
 
 if TYPE_CHECKING:
     from app.services.container import Services
@@ -45,14 +48,42 @@ def lease_seconds(settings: Settings) -> float:
     return settings.notification_timeout_seconds * 2 + 30.0
 
 
-def _clean(text: str, url: str) -> str:
-    """An error or answer for the log: one line, short, without the URL's path (a Slack webhook's credential)."""
-    text = text.replace(url, url_origin(url))
+def _clean(text: str, *urls: str) -> str:
+    """An error for the log: one line, short, without the URL's path (a Slack webhook's credential)."""
+    for url in urls:
+        text = text.replace(url, url_origin(url))
     return ' '.join(text.split())[:ERROR_CHARS]
 
 
-async def post(claimed: Claimed, secret: str, timeout: float) -> AttemptResult:
-    """One signed POST; never raises for what the receiver or the network does."""
+def answer_error(code: int) -> str | None:
+    """A non-2xx answer in the log: its code and the standard phrase, never the receiver's body or reason text
+    (what a receiver answers is not for everyone who reads the delivery log)."""
+    if 200 <= code < 300:
+        return None
+    try:
+        return f'HTTP {code} {HTTPStatus(code).phrase}'
+    except ValueError:
+        return f'HTTP {code}'
+
+
+def failure_error(exc: Exception, *urls: str) -> str:
+    """A failed connection in words; protocol errors can quote the receiver's bytes, so only their kind."""
+    if isinstance(exc, TargetRefused):
+        return _clean(f'refused: {exc}')
+    if isinstance(exc, OSError):  # the name did not resolve
+        return _clean(f'could not resolve the host: {exc.strerror or exc}')
+    if isinstance(exc, httpx.ConnectError):  # the system's or TLS's words
+        return _clean(f'could not connect: {exc}', *urls)
+    if isinstance(exc, httpx.TimeoutException):
+        return f'timed out ({type(exc).__name__})'
+    if isinstance(exc, httpx.ProtocolError):
+        return f'the receiver broke the HTTP exchange ({type(exc).__name__})'
+    return type(exc).__name__
+
+
+async def post(claimed: Claimed, secret: str, timeout: float, policy: TargetPolicy) -> AttemptResult:
+    """One signed POST to the address the policy checked (webhook_targets.py); never raises for what the
+    receiver or the network does."""
     body = claimed.payload.encode()
     headers = {
         'Content-Type': 'application/json',
@@ -62,29 +93,36 @@ async def post(claimed: Claimed, secret: str, timeout: float) -> AttemptResult:
         'X-Runboard-Signature': signature_header(secret, int(time.time()), body),
     }
     started = time.monotonic()
+    target_url = claimed.url
 
     def took() -> int:
         return int((time.monotonic() - started) * 1000)
 
     try:
-        async with httpx.AsyncClient(timeout=timeout, follow_redirects=False) as client, asyncio.timeout(timeout):
-            async with client.stream('POST', claimed.url, content=body, headers=headers) as reply:
-                answer = b''
-                async for chunk in reply.aiter_bytes():
-                    answer += chunk
-                    if len(answer) >= 1024:
-                        break
-        code = reply.status_code
-        error = None
-        if not 200 <= code < 300:
-            said = _clean(answer.decode('utf-8', 'replace'), claimed.url)
-            error = f'HTTP {code}' + (f': {said}' if said else '')
+        # no proxy from the environment (it would connect instead of us), no redirects followed
+        async with (
+            httpx.AsyncClient(timeout=timeout, follow_redirects=False, trust_env=False) as client,
+            asyncio.timeout(timeout),
+        ):
+            target = await asyncio.to_thread(checked_target, claimed.url, policy)
+            headers['Host'] = target.host_header
+            for number, target_url in enumerate(target.urls, 1):
+                request = client.build_request('POST', target_url, content=body, headers=headers)
+                request.extensions.update(target.extensions)
+                try:
+                    reply = await client.send(request, stream=True)
+                except httpx.ConnectError:
+                    if number == len(target.urls):
+                        raise
+                    continue  # the name's next address (IPv6 first, say, with a listener on IPv4 only)
+                await reply.aclose()  # the body is not read: only the status and Retry-After are kept
+                break
         retry_after = retry_after_seconds(reply.headers.get('retry-after'), utcnow())
-        return AttemptResult(code, error, took(), retry_after)
+        return AttemptResult(reply.status_code, answer_error(reply.status_code), took(), retry_after)
     except TimeoutError:
         return AttemptResult(None, f'no answer within {timeout:g} s', took())
     except Exception as exc:  # noqa: BLE001 - whatever the URL or the network does is this attempt's failure
-        return AttemptResult(None, _clean(f'{type(exc).__name__}: {exc}', claimed.url), took())
+        return AttemptResult(None, failure_error(exc, claimed.url, target_url), took())
 
 
 class Sender:
@@ -107,7 +145,8 @@ class Sender:
         except SecretUnreadable as exc:
             result = AttemptResult(None, str(exc)[:ERROR_CHARS], 0)
         else:
-            result = await post(claimed, secret, self.settings.notification_timeout_seconds)
+            timeout = self.settings.notification_timeout_seconds
+            result = await post(claimed, secret, timeout, policy_of(self.settings))
         verdict = after_attempt(
             status_code=result.status_code,
             attempt_in_round=claimed.attempt_in_round,

@@ -8,6 +8,7 @@ from sqlmodel import Session, col, select
 
 from app.models import Delivery, RuleCreate, RunStatus
 from app.services import notifications
+from app.services.webhook_policy import parse_policy
 
 
 def _rule(world, project_id: str, events: list[str]) -> str:  # noqa: ANN001
@@ -17,6 +18,7 @@ def _rule(world, project_id: str, events: list[str]) -> str:  # noqa: ANN001
         world.principal,
         project_id,
         RuleCreate(url='http://127.0.0.1:9/hook', events=events),
+        policy=parse_policy('loopback', team_mode=True),  # written, never sent
     )
     return rule.id
 

@@ -18,13 +18,15 @@ from app.services import notifications, notify_store, projects
 from app.services.container import build_services
 from app.services.notify_outbox import insert_deliveries
 from app.services.notify_payloads import EventFacts
+from app.services.webhook_policy import parse_policy
 from tests.helpers.afk import close_services
 from tests.helpers.repos import make_repo
 from tests.helpers.runs import create_project, shell_script, trigger, wait_for_status
 from tests.helpers.servers import api_server
 from tests.helpers.webhooks import receiver
 
-FAST = dict(notification_backoff_seconds=[0.3], notification_poll_seconds=0.2)
+# the test's receiver listens on 127.0.0.1, which team mode refuses by default (docs/security.md)
+FAST = dict(notification_backoff_seconds=[0.3], notification_poll_seconds=0.2, webhook_allowed_hosts='loopback')
 
 
 def test_racing_claims_take_each_delivery_once(settings_factory, tmp_path) -> None:  # noqa: ANN001
@@ -40,6 +42,7 @@ def test_racing_claims_take_each_delivery_once(settings_factory, tmp_path) -> No
             principal,
             'proj',
             RuleCreate(url='http://127.0.0.1:9/hook'),
+            policy=parse_policy('loopback', team_mode=True),  # claimed here, never sent
         )
         made: list[str] = []
         with session_scope(services.engine) as session:
