@@ -60,14 +60,16 @@ def compose(settings: Settings) -> None:
 
 
 def guard_hosts(web_app: FastAPI, settings: Settings) -> None:
-    """The DNS-rebinding guard goes in front of everything: pages, API, static files, websockets."""
+    """The DNS-rebinding guard goes in front of everything: pages, API, static files, websockets; the
+    response headers (no framing, no sniffing) around it, so its 421 carries them too."""
     from app.api.disconnects import QuietDisconnects
     from app.api.hosts import HostGuard, guard_settings
+    from app.api.security_headers import SecurityHeaders
 
     build_stack = web_app.build_middleware_stack
     # wrapped on this one app instance on purpose (mypy refuses any assignment to a method)
-    web_app.build_middleware_stack = lambda: HostGuard(  # type: ignore[method-assign]
-        QuietDisconnects(build_stack()), **guard_settings(settings)
+    web_app.build_middleware_stack = lambda: SecurityHeaders(  # type: ignore[method-assign]
+        HostGuard(QuietDisconnects(build_stack()), **guard_settings(settings))
     )
 
 

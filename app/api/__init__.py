@@ -108,5 +108,8 @@ def build_api_app(settings: Settings) -> FastAPI:
     from app.api.hosts import HostGuard, guard_settings
 
     app.add_middleware(FastTrigger, prefix=API_PREFIX, max_body_bytes=settings.max_body_bytes)
-    app.add_middleware(HostGuard, **guard_settings(settings))  # outermost: in front of the fast path too
+    app.add_middleware(HostGuard, **guard_settings(settings))  # in front of the fast path too
+    from app.api.security_headers import SecurityHeaders
+
+    app.add_middleware(SecurityHeaders)  # outermost: every answer, the HostGuard's 421 too
     return app

@@ -1,0 +1,40 @@
+"""Response headers every answer carries (pages, API, problem+json errors, static files, /plain, /run-logs):
+no other origin may frame a page (clickjacking: Runboard's pages hold Run, Stop and Settings controls), no
+content-type sniffing, and the Referer leaves only to this origin. docs/security.md, "Response headers".
+
+The native window (pywebview) loads the top-level page, not a frame, so framing protection does not touch it.
+The CSP holds frame-ancestors only: NiceGUI's pages rely on inline scripts and styles a fuller policy would stop.
+"""
+
+from __future__ import annotations
+
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+SECURITY_HEADERS = {
+    'X-Frame-Options': 'DENY',
+    'Content-Security-Policy': "frame-ancestors 'none'",
+    'X-Content-Type-Options': 'nosniff',
+    'Referrer-Policy': 'same-origin',
+}
+
+
+class SecurityHeaders:
+    """Outermost ASGI layer: sets the headers on every HTTP answer, replacing any value an inner layer set."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope['type'] != 'http':
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message['type'] == 'http.response.start':
+                headers = MutableHeaders(scope=message)
+                for name, value in SECURITY_HEADERS.items():
+                    headers[name] = value
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
