@@ -62,6 +62,8 @@ class Settings(BaseSettings):
     mirror_refresh_min_seconds: float = 10.0  # opening the Run form / "refresh" fetch at most this often
     unknown_branch_fetch_seconds: float = 10.0  # a trigger naming an unknown branch fetches at most this often
     git_timeout_seconds: float = 120.0
+    # team mode: projects on a server path or file:// URL (they read this server's disk); docs/security.md
+    allow_local_repositories: bool = False
     demo: bool = True  # create the demo project on first start
 
     # notifications (signed webhooks; docs/notifications.md)

@@ -22,18 +22,28 @@ from app.services.repositories import is_remote
 router = APIRouter(tags=['projects'])
 
 
+def noticed(project: ProjectPublic, services: Services) -> ProjectPublic:
+    """The project with why its repository would be refused now (a server path in team mode, created before the
+    rule or while RUNBOARD_ALLOW_LOCAL_REPOSITORIES was on): it keeps running, and its page says so."""
+    reason = projects.local_repository_refusal(project.repository, services.repositories)
+    return project.model_copy(update={'repository_notice': reason}) if reason else project
+
+
 @router.get('/projects', response_model=list[ProjectPublic], responses=problems(401))
 async def list_projects(services: ServicesDep, principal: PrincipalDep) -> list[ProjectPublic]:
-    return await run_in_threadpool(projects.list_projects, services.engine, principal)
+    found = await run_in_threadpool(projects.list_projects, services.engine, principal)
+    return [noticed(project, services) for project in found]
 
 
 @router.get('/projects/{project_id}', response_model=ProjectPublic, responses=problems(401, 404))
 async def get_project(project_id: str, services: ServicesDep, principal: PrincipalDep) -> ProjectPublic:
-    return await run_in_threadpool(projects.get_project, services.engine, principal, project_id)
+    return noticed(await run_in_threadpool(projects.get_project, services.engine, principal, project_id), services)
 
 
 @router.post('/projects', status_code=201, response_model=ProjectPublic, responses=problems(400, 401, 403, 409, 422))
 async def create_project(body: ProjectCreate, services: ServicesDep, principal: PrincipalDep) -> ProjectPublic:
+    """Operators. Team mode: a server path or file:// repository is 422 unsupported_repository unless
+    RUNBOARD_ALLOW_LOCAL_REPOSITORIES=true (docs/security.md)."""
     project = await run_in_threadpool(projects.create_project, services.engine, principal, body, services.repositories)
     services.bus.publish({'type': 'project', 'id': project.id, 'team_id': project.team_id})
     return project
@@ -48,7 +58,7 @@ async def update_project(
     )
     services.admitter.forget_project(project_id)
     services.bus.publish({'type': 'project', 'id': project.id, 'team_id': project.team_id})
-    return project
+    return noticed(project, services)
 
 
 @router.delete('/projects/{project_id}', status_code=204, responses=problems(401, 403, 404, 409))

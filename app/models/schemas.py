@@ -121,6 +121,8 @@ class ProjectPublic(ProjectBase):
     has_credentials: bool = False
     credentials_kind: str | None = None
     next_schedule: NextFiring | None = None  # its schedules' soonest firing
+    # why this deployment would refuse the repository now (team mode: a server path); the project still runs
+    repository_notice: str | None = None
     created_at: datetime
     updated_at: datetime
 

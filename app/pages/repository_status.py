@@ -43,6 +43,10 @@ class RepositoryStatus:
                 .props('flat dense size=sm data-testid=refresh-branches')
                 .classes('rb-tap')
             )
+        if project.get('repository_notice'):  # a server path in team mode: still runs, but new ones are refused
+            ui.label(shown(f'This repository would be refused today: {project["repository_notice"]}.')).classes(
+                'text-xs text-warning'
+            ).props('data-testid=repository-notice role=note')
         self.error = ui.label().classes('text-xs text-negative').props('data-testid=repository-error role=status')
         self.error.set_visibility(False)
         ui.timer(5.0, self.render)

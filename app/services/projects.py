@@ -19,6 +19,7 @@ from app.services import audit, gitops, run_sql
 from app.services.accounts import Principal
 from app.services.afk_rules import is_paused
 from app.services.errors import DomainError, forbidden, not_found
+from app.services.repo_url import local_refusal
 from app.services.repositories import ProjectRepository, RepositoryAccess, is_remote
 
 
@@ -109,6 +110,27 @@ def check_repository(facts: ProjectRepository, base_branch: str, repositories: R
         )
 
 
+def local_repository_refusal(repository: str, repositories: RepositoryAccess | None) -> str | None:
+    """Team mode without RUNBOARD_ALLOW_LOCAL_REPOSITORIES: why a server path or file:// URL is refused (and
+    shown on an existing project's page; such projects keep running)."""
+    if repositories is None:
+        return None
+    settings = repositories.settings
+    return local_refusal(repository, team_mode=settings.is_team_mode, allow_local=settings.allow_local_repositories)
+
+
+def refuse_local_repository(repository: str, repositories: RepositoryAccess | None) -> None:
+    reason = local_repository_refusal(repository, repositories)
+    if reason:
+        raise DomainError(
+            422,
+            'unsupported_repository',
+            f'Runboard cannot use this repository: {reason}.',
+            field='repository',
+            reason='local_repository',
+        )
+
+
 def stored_credentials(
     credentials: CredentialsIn | None, repositories: RepositoryAccess | None
 ) -> dict[str, str | None]:
@@ -156,6 +178,7 @@ def create_project(
         raise DomainError(422, 'validation', 'team_id must be one of your teams', field='team_id')
     if not data.repository.strip():
         data = from_forge(data)
+    refuse_local_repository(data.repository, repositories)
     credentials = stored_credentials(data.credentials, repositories)
     check_repository(ProjectRepository(data.id, data.repository, **credentials), data.base_branch, repositories)
     project = Project.model_validate(
@@ -196,6 +219,8 @@ def update_project(
             kept = (project.issue_source or {}).get('token')  # the answers' mask sent back: keep the stored token
             changes['issue_source'] = {k: v for k, v in {**source, 'token': kept}.items() if v is not None}
         repository = changes.get('repository', project.repository)
+        if repository != project.repository:  # an existing local repository stays; setting one is refused
+            refuse_local_repository(repository, repositories)
         base = changes.get('base_branch', project.base_branch)
         if 'credentials' in changes:
             credentials = stored_credentials(data.credentials, repositories)

@@ -162,6 +162,28 @@ def refusal_reason(value: str, allowed: frozenset[str] = DEFAULT_ALLOWED) -> str
     return None
 
 
+LOCAL_SETTING = 'RUNBOARD_ALLOW_LOCAL_REPOSITORIES'
+
+
+def local_refusal(value: str, *, team_mode: bool, allow_local: bool) -> str | None:
+    """Team mode: why a server path or file:// URL is not a project's repository (it reads this server's disk:
+    other teams' mirrors, any repository the server can see); None for remote URLs, in local mode, or when the
+    deployment allows local repositories."""
+    if not team_mode or allow_local:
+        return None
+    try:
+        kind = classify(value.strip()).kind
+    except UnusableRepository:
+        return None  # refusal_reason says what is wrong with it
+    if kind not in ('path', 'file'):
+        return None
+    what = 'a path on the server' if kind == 'path' else 'a file:// URL'
+    return (
+        f"{what} reads the server's own disk, which team mode does not allow; use an https://, ssh:// or git:// "
+        f'URL (a deployment that needs local repositories sets {LOCAL_SETTING}=true)'
+    )
+
+
 def allow_protocol_env(allowed: frozenset[str]) -> str:
     """The GIT_ALLOW_PROTOCOL value for an allowed set (names as in DEFAULT_ALLOWED; 'scp' means ssh)."""
     names = {_PROTOCOL_OF.get(name, name) for name in allowed}

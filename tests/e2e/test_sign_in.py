@@ -33,6 +33,7 @@ def team_server(tmp_path_factory):  # noqa: ANN001, ANN201
             'RUNBOARD_DEMO': 'false',
             'RUNBOARD_REDIS_PREFIX': 'rbtest:' + uuid.uuid4().hex[:10],
             'RUNBOARD_HEARTBEAT_SECONDS': '1',
+            'RUNBOARD_ALLOW_LOCAL_REPOSITORIES': 'true',  # team mode on local test repositories
         }
         with app_process(base / 'data', env=env) as server:
             engine = make_engine(url, pool_size=1)

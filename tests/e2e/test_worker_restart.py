@@ -59,6 +59,7 @@ def test_a_run_on_a_worker_streams_on_across_a_server_restart(tmp_path: Path, ga
             'RUNBOARD_DEMO': 'false',
             'RUNBOARD_HEARTBEAT_SECONDS': '1',
             'RUNBOARD_EXECUTOR': 'celery',
+            'RUNBOARD_ALLOW_LOCAL_REPOSITORIES': 'true',  # team mode on a local test repository
         }
         settings = Settings(
             database_url=url, redis_url=REDIS_URL, redis_prefix=prefix, heartbeat_seconds=1.0, data_dir=tmp_path / 'w'

@@ -61,6 +61,9 @@ def backend_settings(backend: str, data_dir: Path, **overrides) -> Iterator[Sett
         yield Settings(**base)
         return
     require_team_services()
+    # the suite's projects live in local repositories (tmp dirs) on every backend; team mode refuses those unless
+    # RUNBOARD_ALLOW_LOCAL_REPOSITORIES says so (tests/api/test_local_repositories.py passes False to see that)
+    base = {'allow_local_repositories': True, **base}
     with pg_schema() as url:
         prefix = 'rbtest:' + uuid.uuid4().hex[:10]
         yield Settings(**{**base, 'database_url': url, 'redis_url': REDIS_URL, 'redis_prefix': prefix})
@@ -85,5 +88,7 @@ def server_env(settings: Settings, **extra: str) -> dict[str, str]:
         env['RUNBOARD_REDIS_PREFIX'] = settings.redis_prefix
     if settings.sandbox != 'auto':
         env['RUNBOARD_SANDBOX'] = settings.sandbox
+    if settings.allow_local_repositories:  # team mode on the suite's local repositories (backend_settings)
+        env['RUNBOARD_ALLOW_LOCAL_REPOSITORIES'] = 'true'
     env.update(extra)
     return env

@@ -8,6 +8,7 @@ from app.services.repo_url import (
     UnusableRepository,
     allow_protocol_env,
     classify,
+    local_refusal,
     refusal_reason,
 )
 
@@ -144,3 +145,31 @@ def test_allow_protocol_env(allowed: frozenset[str], expected: str) -> None:
 def test_allow_protocol_env_refuses_unknown_names() -> None:
     with pytest.raises(ValueError, match='ext'):
         allow_protocol_env(frozenset({'https', 'ext'}))
+
+
+@pytest.mark.parametrize(
+    ('value', 'team_mode', 'allow_local', 'refused_because'),
+    [
+        # team mode: the server's own disk is not a project's repository
+        ('/srv/repos/app', True, False, 'a path on the server'),
+        ('/data/runboard/mirrors/0a1b2c.git', True, False, 'a path on the server'),  # another team's mirror
+        ('file:///srv/repos/app', True, False, 'a file:// URL'),
+        ('file://localhost/srv/repos/app', True, False, 'a file:// URL'),
+        # remote URLs are what team mode takes
+        ('https://github.com/org/app.git', True, False, None),
+        ('ssh://git@github.com/org/app.git', True, False, None),
+        ('git@github.com:org/app.git', True, False, None),
+        ('git://git.example.com/app.git', True, False, None),
+        # the deployment opened it, or one person's machine
+        ('/srv/repos/app', True, True, None),
+        ('file:///srv/repos/app', True, True, None),
+        ('/home/me/app', False, False, None),
+        ('file:///home/me/app', False, False, None),
+    ],
+)
+def test_local_refusal(value: str, team_mode: bool, allow_local: bool, refused_because: str | None) -> None:
+    reason = local_refusal(value, team_mode=team_mode, allow_local=allow_local)
+    if refused_because is None:
+        assert reason is None, reason
+    else:
+        assert reason is not None and refused_because in reason and 'RUNBOARD_ALLOW_LOCAL_REPOSITORIES=true' in reason
