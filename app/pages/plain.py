@@ -207,7 +207,7 @@ def register() -> None:
             person = await check_token(token)
         except ApiError as exc:
             return _back(Notice(explain(exc), error=True))
-        session.sign_in(token, person)
+        await session.sign_in(request, token, person)  # under a new session id: the answer sets its cookie
         return _back(Notice(f'Signed in as {person.get("name")}.'))
 
     @web_app.post(PATH + '/{project_id}/{action}', include_in_schema=False)

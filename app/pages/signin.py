@@ -1,12 +1,17 @@
-"""Team-mode sign-in: the /login page and the guard every other page wears."""
+"""Team-mode sign-in: the /login page and the guard every other page wears. Signing in and out ends with a
+form post (/login/session, /logout) whose answer gives the browser a new session cookie (state/session.py)."""
 
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import parse_qs
 
+from nicegui import app as web_app
 from nicegui import ui
+from starlette.requests import Request
 from starlette.responses import RedirectResponse
 
 from app.client import ApiError
@@ -80,14 +85,60 @@ async def login_page(next: str | None = None) -> Any:  # noqa: A002  (the query 
                     return
                 finally:
                     button.enable()
-                session.sign_in(token, person)
-                ui.navigate.to(target)
+                post_form(SESSION_PATH, {'ticket': session.begin_sign_in(token, person), 'next': target})
 
             token_input.on('keydown.enter', submit)
             button = ui.button('Sign in', on_click=submit).props('data-testid=sign-in')
     return None
 
 
+SESSION_PATH = '/login/session'
+LOGOUT_PATH = '/logout'
+
+
+def post_form(action: str, fields: dict[str, str]) -> None:
+    """Have this tab's browser post a form to `action` (a top-level navigation: its answer may set cookies)."""
+    ui.run_javascript(
+        f"""const form = document.createElement('form');
+        form.method = 'post';
+        form.action = {json.dumps(action)};
+        for (const [name, value] of Object.entries({json.dumps(fields)})) {{
+          const input = document.createElement('input');
+          input.type = 'hidden';
+          input.name = name;
+          input.value = value;
+          form.appendChild(input);
+        }}
+        document.body.appendChild(form);
+        form.submit();"""
+    )
+
+
+async def _form(request: Request) -> dict[str, str]:
+    body = (await request.body())[:8192].decode('utf-8', 'replace')
+    return {name: values[0] for name, values in parse_qs(body).items()}
+
+
+@web_app.post(SESSION_PATH, include_in_schema=False)
+async def finish_sign_in(request: Request) -> RedirectResponse:
+    """The login page's hand-over: signed in under a new session id, then on to where the person was going."""
+    form = await _form(request)
+    target = session.safe_next(form.get('next'))
+    if not connection.sign_in_required():
+        return RedirectResponse(target, status_code=303)
+    if not await session.finish_sign_in(request, form.get('ticket', '')):
+        return RedirectResponse(session.login_url(target), status_code=303)
+    return RedirectResponse(target, status_code=303)
+
+
+@web_app.post(LOGOUT_PATH, include_in_schema=False)
+async def finish_sign_out(request: Request) -> RedirectResponse:
+    """Signed out with a new session id: the old cookie is worth nothing."""
+    if connection.sign_in_required():
+        await session.renew(request)
+    return RedirectResponse(session.LOGIN_PATH, status_code=303)
+
+
 def sign_out() -> None:
-    session.sign_out()
-    ui.navigate.to(session.LOGIN_PATH)
+    session.sign_out()  # at once, over the websocket: this session id holds no token any more
+    post_form(LOGOUT_PATH, {})
