@@ -1,0 +1,163 @@
+"""A run cannot reach the server (or the worker) that runs it: its environment is the documented one, its
+/proc is its own, the data dir is out of sight; project secrets reach it and are masked in everything stored;
+a `network: none` project has no network. On the real engine in this process and on a real `runboard worker`."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import subprocess
+from pathlib import Path
+
+import pytest
+from cryptography.fernet import Fernet
+
+from tests.helpers.runs import create_project, outputs, shell_script, trigger, wait_for_status
+from tests.helpers.servers import api_server
+from tests.helpers.workers import runboard_worker
+
+SERVER_SECRET = 'from-the-servers-environment-7f3a'
+SECRET = 's3cr3t-value-42'
+DOCUMENTED = {
+    *('PATH', 'HOME', 'USER', 'LOGNAME', 'SHELL', 'LANG', 'TERM', 'TMPDIR', 'CI', 'RUNBOARD', 'PYTHONUNBUFFERED'),
+    *('RUNBOARD_RUN_ID', 'RUNBOARD_PROJECT_ID', 'RUNBOARD_BRANCH', 'RUNBOARD_DEPTH_LEVEL', 'RUNBOARD_COMMIT'),
+    *('RUNBOARD_TARGET_FRAMEWORK', 'RUNBOARD_RUN_KIND', 'RUNBOARD_WORKSPACE'),
+    'DEPLOY_TOKEN',  # the project's secret
+    'PWD',  # the shell's own
+    'SHLVL',
+    '_',
+}
+
+PROBE = r"""
+echo "ENV $(env | cut -d= -f1 | sort | tr '\n' ' ')"
+for f in /proc/1/environ /proc/$PPID/environ; do
+  if tr '\0' '\n' < "$f" | grep -q AWS_SECRET_ACCESS_KEY; then echo "LEAK $f"; fi
+done
+for p in {paths}; do
+  if [ -e "$p" ]; then echo "SEES $p"; fi
+done
+echo "DATA $(ls -A {data} | tr '\n' ' ')"
+echo "WORKTREES $(ls -A {data}/worktrees | tr '\n' ' ')"
+echo "PROCS $(cat /proc/[0-9]*/comm 2>/dev/null | sort -u | tr '\n' ' ')"
+"""
+
+
+@contextlib.contextmanager
+def executing(settings, executor: str, tmp_path: Path):  # noqa: ANN001, ANN202
+    """The server (executing runs itself, or handing them to a real worker process)."""
+    with contextlib.ExitStack() as stack:
+        if executor == 'celery':
+            stack.enter_context(runboard_worker(settings, tmp_path / 'worker-data'))
+        server = stack.enter_context(api_server(settings))
+        yield server
+
+
+# workers share the team database, bus and broker: the celery executor runs on the team backend
+@pytest.mark.parametrize(('backend', 'executor'), [('local', 'local'), ('team', 'local'), ('team', 'celery')])
+def test_a_run_sees_only_its_own_environment_processes_and_files(
+    backend, executor, settings_factory, repo_factory, tmp_path, monkeypatch
+) -> None:  # noqa: ANN001
+    monkeypatch.setenv('AWS_SECRET_ACCESS_KEY', SERVER_SECRET)  # the server's (and the worker's) environment
+    settings = settings_factory(executor=executor, secret_key=Fernet.generate_key().decode())
+    worker_data = tmp_path / 'worker-data'
+    data = worker_data if executor == 'celery' else settings.data_dir
+    private = [
+        settings.data_dir / 'secret.key',
+        settings.data_dir / 'credentials.json',
+        settings.sqlite_path,
+        worker_data / 'secret.key',
+        worker_data / 'runboard.db',
+    ]
+    probe = PROBE.replace('{paths}', ' '.join(str(p) for p in private)).replace('{data}', str(data))
+    repo = repo_factory({'main': shell_script(probe)})
+    with executing(settings, executor, tmp_path) as server, server.client() as client:
+        create_project(client, repo)
+        client.put('/api/projects/proj/secrets/DEPLOY_TOKEN', json={'value': SECRET}).raise_for_status()
+        done = wait_for_status(client, trigger(client).json()['id'], timeout=60)
+    lines = outputs(done)
+    assert done['status'] == 'succeeded', (lines, done.get('error'))
+    names = set(next(line for line in lines if line.startswith('ENV ')).split()[1:])
+    assert names <= DOCUMENTED, names - DOCUMENTED
+    assert 'DEPLOY_TOKEN' in names and 'AWS_SECRET_ACCESS_KEY' not in names
+    assert [line for line in lines if line.startswith(('LEAK', 'SEES'))] == []
+    # of the data dir, only the mount points of the run's own checkout (and its borrowed git objects) exist
+    assert set(next(line for line in lines if line.startswith('DATA')).split()[1:]) <= {'worktrees', 'mirrors'}
+    assert next(line for line in lines if line.startswith('WORKTREES')).split()[1:] == [done['id']]
+    processes = set(next(line for line in lines if line.startswith('PROCS')).split()[1:])
+    assert processes <= {'bwrap', 'sh', 'cat', 'sort', 'tr'}, processes  # no server, worker or other run
+    assert SERVER_SECRET not in str(done)
+
+
+SPILL = r"""
+echo "$DEPLOY_TOKEN"
+echo "token=$DEPLOY_TOKEN; done"
+first=$(printf '%s' "$DEPLOY_TOKEN" | cut -c1-7); rest=$(printf '%s' "$DEPLOY_TOKEN" | cut -c8-)
+printf '%s' "$first"; sleep 0.5; printf '%s\n' "$rest"
+echo "::stage:: deploy with $DEPLOY_TOKEN"
+echo "::add-mask::hunter2hunter2"
+echo "later hunter2hunter2"
+exit 3
+"""
+
+
+def test_a_project_secret_is_masked_wherever_output_is_stored(
+    backend, settings_factory, repo_factory, tmp_path
+) -> None:  # noqa: ANN001
+    settings = settings_factory()
+    repo = repo_factory({'main': shell_script(SPILL)})
+    with api_server(settings) as server, server.client() as client:
+        create_project(client, repo)
+        put = client.put('/api/projects/proj/secrets/DEPLOY_TOKEN', json={'value': SECRET})
+        assert put.status_code == 201, put.text
+        listed = client.get('/api/projects/proj/secrets').json()
+        assert [(s['name'], s['secret'], s.get('value')) for s in listed] == [('DEPLOY_TOKEN', True, None)]
+        run_id = trigger(client).json()['id']
+        done = wait_for_status(client, run_id, timeout=60)
+        log = client.get(f'/api/runs/{run_id}/log').text
+        stages = client.get(f'/api/runs/{run_id}').json().get('stages') or []
+        audit = client.get('/api/audit').text
+    assert done['status'] == 'failed'
+    assert outputs(done)[:3] == ['***', 'token=***; done', '***']  # alone, inside a line, in two writes
+    assert 'later ***' in outputs(done)
+    assert any(e['type'] == 'stage' and e['text'] == 'deploy with ***' for e in done['events'])
+    for text in (str(done), log, str(stages), audit):
+        assert SECRET not in text and 'hunter2hunter2' not in text
+    assert 'DEPLOY_TOKEN' in audit  # the name is audited, never the value
+    _assert_stored_only_encrypted(settings, backend)
+
+
+def _assert_stored_only_encrypted(settings, backend: str) -> None:  # noqa: ANN001
+    if backend == 'local':
+        stored = b''.join(p.read_bytes() for p in settings.data_dir.glob('runboard.db*'))
+    else:
+        schema = settings.database_url.split('search_path%3D')[1]
+        stored = subprocess.run(
+            ['pg_dump', '-h', '127.0.0.1', '-U', 'postgres', '-n', schema, 'test'],
+            capture_output=True,
+            check=True,
+        ).stdout
+        assert b'project_variable' in stored  # the dump is of the right schema
+    assert b'DEPLOY_TOKEN' in stored
+    assert SECRET.encode() not in stored and b'hunter2hunter2' not in stored
+
+
+def test_a_project_without_network_cannot_connect_to_loopback(settings_factory, repo_factory) -> None:  # noqa: ANN001
+    listener = socket.socket()
+    listener.bind(('127.0.0.1', 0))
+    listener.listen()
+    port = listener.getsockname()[1]
+    script = (
+        f'if python3 -c "import socket; socket.create_connection((\'127.0.0.1\', {port}), timeout=3)"; '
+        'then echo CONNECTED; else echo REFUSED; fi'
+    )
+    repo = repo_factory({'main': shell_script(script)})
+    try:
+        with api_server(settings_factory()) as server, server.client() as client:
+            create_project(client, repo, project_id='open')
+            create_project(client, repo, project_id='closed', network='none')
+            open_run = wait_for_status(client, trigger(client, 'open').json()['id'], timeout=60)
+            closed_run = wait_for_status(client, trigger(client, 'closed').json()['id'], timeout=60)
+    finally:
+        listener.close()
+    assert 'CONNECTED' in outputs(open_run)  # the default network reaches the host
+    assert 'REFUSED' in outputs(closed_run)
