@@ -6,6 +6,7 @@ writers queue on the busy timeout instead of failing on a lock upgrade.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -37,12 +38,21 @@ def _sqlite_datetime(moment: datetime) -> str:
     return moment.strftime('%Y-%m-%d %H:%M:%S.%f')
 
 
+def _private_database_file(path: Path) -> None:
+    """The SQLite file is its owner's alone (0600; SQLite gives its -wal and -shm files the same mode), in a
+    directory made 0700 when this creates it."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    if path.stat().st_mode & 0o077 and path.stat().st_uid == os.getuid():
+        path.chmod(0o600)
+
+
 def make_engine(url: str, *, pool_size: int = 20) -> Engine:
     if is_sqlite(url):
         sqlite3.register_adapter(datetime, _sqlite_datetime)
         path = url.split(':///', 1)[-1]
         if path and path != ':memory:':
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            _private_database_file(Path(path))
         engine = create_engine(
             url, connect_args={'check_same_thread': False, 'timeout': 30}, pool_size=pool_size, max_overflow=20
         )

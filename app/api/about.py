@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from app.api.deps import PrincipalDep, ServicesDep
 from app.api.schemas import problems
 from app.build_info import this_build
+from app.services.engine.sandbox import sandbox_state
 
 router = APIRouter(tags=['about'])
 
@@ -30,6 +31,8 @@ class AboutPublic(BaseModel):
     redis: bool
     executor: str  # local | celery
     instance: str  # this server instance (team mode runs several)
+    sandbox: str  # how this server's runs execute: sandboxed | unsandboxed | refused (docs/security.md)
+    sandbox_warning: str | None = None  # why runs are unsandboxed or refused
     started_at: datetime
     you: AboutYou
 
@@ -38,6 +41,7 @@ class AboutPublic(BaseModel):
 async def about(services: ServicesDep, principal: PrincipalDep) -> AboutPublic:
     settings = services.settings
     build = this_build()
+    verdict = services.runner.confinement.verdict
     return AboutPublic(
         version=build.version,
         commit=build.commit,
@@ -46,6 +50,8 @@ async def about(services: ServicesDep, principal: PrincipalDep) -> AboutPublic:
         redis=bool(settings.redis_url),
         executor=settings.executor,
         instance=services.instance_id,
+        sandbox=sandbox_state(verdict),
+        sandbox_warning=verdict.warning or verdict.refusal,
         started_at=services.started_at,
         you=AboutYou(user_id=principal.user_id, name=principal.name, role=principal.role),
     )

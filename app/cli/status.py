@@ -24,7 +24,9 @@ def status(json_output: JsonOpt = False, server: ServerOpt = None) -> None:
         for name, value in chip.facts:
             out.add_row('CLI version' if name == 'UI version' else name, value)
         out.add_row('instance', about['instance'])
-        if chip.level == 'amber':
+        if about.get('sandbox_warning'):
+            out.add_row('[red]warning[/]', f'[red]{about["sandbox_warning"]}[/]')
+        if 'differs from the server' in dict(chip.facts).get('UI version', ''):
             out.add_row('[yellow]note[/]', '[yellow]this CLI and the server are different builds[/]')
         return out
 

@@ -7,6 +7,7 @@ from nicegui import ui
 
 from app.client import ApiError
 from app.pages.cards import project_cards
+from app.pages.provenance_chip import read_about
 from app.pages.runs_list import runs_list
 from app.pages.settings_link import operator_only
 from app.pages.settings_page import new_project_button
@@ -22,6 +23,14 @@ async def dashboard(request: Request) -> None:
     """The runs list's filters come from the URL query (RunFilters.query: project, status, kind, on, by, since,
     until, q), so a reload or a shared link shows the same list."""
     with frame('Dashboard'):
+        about = await read_about()
+        if about and about.get('sandbox_warning'):  # runs that can read this server: nobody may miss it
+            with (
+                ui.element('div')
+                .classes('w-full rb-banner rb-banner-red')
+                .props('role=alert data-testid=sandbox-warning')
+            ):
+                ui.label(about['sandbox_warning'])
         operator_only(new_project_button().classes('self-end'))
         await project_cards()
         ui.label('Latest runs').classes('text-lg font-medium').props('role=heading aria-level=2')

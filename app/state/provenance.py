@@ -14,6 +14,11 @@ from urllib.parse import urlsplit
 from app.build_info import Build
 
 Level = Literal['ok', 'amber', 'red']
+SANDBOX_WORDS = {
+    'sandboxed': 'sandboxed (bubblewrap)',
+    'unsandboxed': 'NOT sandboxed: they can read this server',
+    'refused': 'refused: the sandbox cannot start here',
+}
 
 
 @dataclass(frozen=True)
@@ -49,6 +54,7 @@ def provenance(
         ('UI version', ui.label + (' (differs from the server)' if skew else '')),
         ('database', about['database']),
         ('executor', about['executor']),
+        ('runs', SANDBOX_WORDS.get(about.get('sandbox', ''), 'sandbox unknown')),
         ('you', f'{you.get("name", "?")} ({you.get("role", "?")})'),
     ]
     parts = [about['mode']]
@@ -58,7 +64,10 @@ def provenance(
     if skew and about['version'] == ui.version:
         parts.append('UI build differs')
     parts.append(you.get('role', '?'))
-    level: Level = 'red' if connected is False else 'amber' if skew else 'ok'
+    sandboxed = about.get('sandbox', 'sandboxed') == 'sandboxed'
+    if not sandboxed:  # the norm goes unsaid in the chip (its details say it); the exception is loud
+        parts.append('runs NOT sandboxed')
+    level: Level = 'red' if connected is False else 'amber' if skew or not sandboxed else 'ok'
     if connected is False:
         facts.insert(0, ('live updates', 'disconnected: reconnecting'))
         parts.insert(0, 'offline')

@@ -15,6 +15,7 @@ ABOUT = {
     'database': 'sqlite',
     'redis': False,
     'executor': 'local',
+    'sandbox': 'sandboxed',
     'you': {'name': 'local', 'role': 'operator'},
 }
 TEAM = {**ABOUT, 'mode': 'team', 'database': 'postgresql', 'you': {'name': 'ann', 'role': 'builder'}}
@@ -47,6 +48,21 @@ TEAM = {**ABOUT, 'mode': 'team', 'database': 'postgresql', 'you': {'name': 'ann'
         # the live stream dropped: red beats amber
         ({**ABOUT, 'version': '0.3.0'}, None, False, 'offline · local · UI 0.2.0 ≠ server 0.3.0 · operator', 'red'),
         (None, 'http://t:1', None, 't:1 · not answering', 'red'),
+        # runs that can read the server: amber, and the chip says so
+        (
+            {**ABOUT, 'sandbox': 'unsandboxed'},
+            None,
+            True,
+            'local · 0.2.0 (abc123def456) · operator · runs NOT sandboxed',
+            'amber',
+        ),
+        (
+            {**TEAM, 'sandbox': 'refused'},
+            None,
+            True,
+            'team · 0.2.0 (abc123def456) · builder · runs NOT sandboxed',
+            'amber',
+        ),
     ],
 )
 def test_the_chip(about: dict | None, server_url: str | None, connected: bool | None, text: str, level: str) -> None:
@@ -63,6 +79,7 @@ def test_the_details_name_every_fact() -> None:
         'UI version': '0.2.0 (abc123def456) (differs from the server)',
         'database': 'postgresql',
         'executor': 'local',
+        'runs': 'sandboxed (bubblewrap)',
         'you': 'ann (builder)',
     }
     assert chip.summary.startswith('mode: team; server: t:1')

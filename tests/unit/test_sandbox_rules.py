@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from app.config import Settings
+from app.services.container import build_services
 from app.services.engine.environment import run_environment
 from app.services.engine.sandbox import bwrap_argv, decide
 
@@ -128,3 +130,10 @@ def test_run_environment_holds_nothing_of_the_servers(monkeypatch: pytest.Monkey
         *('RUNBOARD_TARGET_FRAMEWORK', 'RUNBOARD_RUN_KIND', 'RUNBOARD_WORKSPACE', 'RUNBOARD_COMMIT'),
         *('RUNBOARD_ISSUE_NUMBER', 'RUNBOARD_ISSUE_TITLE', 'RUNBOARD_ISSUE_BODY'),
     }
+
+
+def test_the_data_dir_and_the_sqlite_file_are_their_owners_alone(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / 'fresh' / 'data', demo=False)
+    build_services(settings).engine.dispose()
+    assert settings.data_dir.stat().st_mode & 0o777 == 0o700
+    assert settings.sqlite_path.stat().st_mode & 0o777 == 0o600

@@ -60,6 +60,7 @@ class RunEngine:
         self._events_task: asyncio.Task[None] | None = None
         self._closing = False
         self.dispatcher: Dispatcher | None = None  # executor=celery: queued runs go to workers, not here
+        self.confinement = confinement_for(settings)  # how this instance's runs are sandboxed (or refused)
         self._parts = ExecutionParts(
             engine=engine,
             mirrors_dir=settings.mirrors_dir,
@@ -67,7 +68,7 @@ class RunEngine:
             output=self.output,
             pull_requests=self.pull_requests,
             kill=self._kill,
-            confinement=confinement_for(settings),
+            confinement=self.confinement,
         )
 
     # ------------------------------------------------------------ lifecycle

@@ -37,6 +37,11 @@ class Verdict:
     warning: str | None = None  # set: runs execute unsandboxed; shown on the dashboard, /api/about, `runboard status`
 
 
+def sandbox_state(verdict: Verdict) -> str:
+    """The word /api/about, the provenance chip and `runboard status` show."""
+    return 'sandboxed' if verdict.sandboxed else 'refused' if verdict.refusal else 'unsandboxed'
+
+
 UNSANDBOXED_WARNING = (
     "runs are not sandboxed: they can read this server's files and processes ({why}). "
     'Install bubblewrap (apt-get install bubblewrap) so each run is isolated; see docs/security.md'
