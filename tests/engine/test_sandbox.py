@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from cryptography.fernet import Fernet
 
+from app.services.engine import sandbox
 from tests.helpers.runs import create_project, outputs, shell_script, trigger, wait_for_status
 from tests.helpers.servers import api_server
 from tests.helpers.workers import runboard_worker
@@ -161,3 +162,31 @@ def test_a_project_without_network_cannot_connect_to_loopback(settings_factory, 
         listener.close()
     assert 'CONNECTED' in outputs(open_run)  # the default network reaches the host
     assert 'REFUSED' in outputs(closed_run)
+
+
+def test_where_bwrap_cannot_run_team_mode_refuses_and_local_mode_runs_loudly(
+    backend, settings_factory, repo_factory, monkeypatch
+) -> None:  # noqa: ANN001
+    monkeypatch.setattr(sandbox, 'bwrap_problem', lambda bwrap=None: 'bwrap is not installed')
+    repo = repo_factory({'main': shell_script('echo ran')})
+    with api_server(settings_factory()) as server, server.client() as client:
+        about = client.get('/api/about').json()
+        create_project(client, repo)
+        done = wait_for_status(client, trigger(client).json()['id'], timeout=60)
+    if backend == 'team':
+        assert about['sandbox'] == 'refused' and 'RUNBOARD_SANDBOX=off' in about['sandbox_warning']
+        assert done['status'] == 'failed' and outputs(done) == []
+        assert 'bwrap is not installed' in done['error'] and 'RUNBOARD_SANDBOX=off' in done['error']
+    else:
+        assert about['sandbox'] == 'unsandboxed' and 'not sandboxed' in about['sandbox_warning']
+        assert done['status'] == 'succeeded' and outputs(done) == ['ran']
+
+
+def test_sandbox_off_runs_unsandboxed_with_the_warning_in_about(settings_factory, repo_factory) -> None:  # noqa: ANN001
+    repo = repo_factory({'main': shell_script('echo "ns $(cat /proc/1/comm)"')})
+    with api_server(settings_factory(sandbox='off')) as server, server.client() as client:
+        about = client.get('/api/about').json()
+        create_project(client, repo)
+        done = wait_for_status(client, trigger(client).json()['id'], timeout=60)
+    assert about['sandbox'] == 'unsandboxed' and 'RUNBOARD_SANDBOX=off' in about['sandbox_warning']
+    assert done['status'] == 'succeeded' and outputs(done) != ['ns bwrap']  # the host's PID 1, not a sandbox's
