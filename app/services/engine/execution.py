@@ -55,6 +55,7 @@ async def execute_run(parts: ExecutionParts, live: LiveRun, run: ClaimedRun, wor
                 prepare_worktree, parts.engine, parts.mirrors_dir, parts.repositories, run, worktree
             )
             parts.output.emit(live, 'stage', f'checkout {run["checkout_ref"]} @ {commit[:12]}')
+            run['commit_sha'] = commit  # RUNBOARD_COMMIT: the commit checked out
             exit_code = await run_process(
                 live,
                 run,

@@ -74,6 +74,7 @@ def prepare_worktree(
         mirror_for_run(repositories, ProjectRepository.of_run(run), admitted)
         with repositories.mirrors.locked(run['repository']) as mirror:  # no fetch while the worktree is added
             commit = gitops.add_worktree(mirror, worktree, run['checkout_ref'], admitted)
+        gitops.git('remote', 'set-url', 'origin', run['repository'], cwd=worktree)  # where an agent pushes
     else:
         mirror = gitops.refresh_mirror(mirrors_dir, run['repository'])
         commit = gitops.add_worktree(mirror, worktree, run['checkout_ref'], admitted)
