@@ -1,7 +1,7 @@
 """The Celery executor against the local one: dispatch latency (the admitting commit -> `running`) and
 the drain rate of trivial runs. Prints figures; asserts nothing.
 
-    python bench/workers.py [--runs 1000] [--workers 2] [--slots 4] [--idle 20]
+    python bench/workers.py [--runs 1000] [--workers 2] [--slots 4] [--idle 20] [--sandbox auto|off|both]
 
 Needs the team backend on loopback: PostgreSQL (database `test`, a fresh schema per executor) and Redis
 (the broker and the event bus). For each executor it starts `python main.py` (and, for celery, --workers
@@ -50,13 +50,13 @@ def stop(process: subprocess.Popen) -> None:
         os.killpg(process.pid, signal.SIGKILL)
 
 
-def one(executor: str, args: argparse.Namespace, root: Path, repo: Path) -> None:
+def one(executor: str, sandbox: str, args: argparse.Namespace, root: Path, repo: Path) -> None:
     schema = f'bench_{uuid.uuid4().hex[:8]}'
     admin = sa.create_engine(PG, isolation_level='AUTOCOMMIT')
     with admin.connect() as conn:
         conn.execute(sa.text(f'CREATE SCHEMA {schema}'))
     url = f'{PG}?options=-csearch_path%3D{schema}'
-    data = root / f'data-{executor}'
+    data = root / f'data-{executor}-{sandbox}'
     env = {
         **server_env(data),
         'RUNBOARD_DATABASE_URL': url,
@@ -64,6 +64,7 @@ def one(executor: str, args: argparse.Namespace, root: Path, repo: Path) -> None
         'RUNBOARD_REDIS_PREFIX': schema,
         'RUNBOARD_EXECUTOR': executor,
         'RUNBOARD_GLOBAL_RUN_CAP': str(args.workers * args.slots),
+        'RUNBOARD_SANDBOX': sandbox,
     }
     port = free_port()
     processes = [
@@ -72,7 +73,7 @@ def one(executor: str, args: argparse.Namespace, root: Path, repo: Path) -> None
     try:
         if executor == 'celery':
             for n in range(args.workers):
-                worker_env = {**env, 'RUNBOARD_DATA_DIR': str(root / f'worker-{n}')}
+                worker_env = {**env, 'RUNBOARD_DATA_DIR': str(root / f'worker-{n}-{sandbox}')}
                 argv = [sys.executable, '-m', 'app.cli', 'worker', '--slots', str(args.slots), '--name', f'w{n}@%h']
                 processes.append(start(argv, worker_env, root / f'worker-{n}.log'))
         base = f'http://127.0.0.1:{port}'
@@ -175,12 +176,15 @@ def main() -> None:
     parser.add_argument('--workers', type=int, default=2)
     parser.add_argument('--slots', type=int, default=4)
     parser.add_argument('--idle', type=int, default=20, help='runs timed one at a time on idle workers')
+    parser.add_argument('--sandbox', choices=['auto', 'off', 'both'], default='auto', help='RUNBOARD_SANDBOX')
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix='rb-workers-'))
     repo = make_repo(root / 'repo', args.runs)
     print(f'{args.workers} workers x {args.slots} slots (the local executor: global cap {args.workers * args.slots})')
-    for executor in ('local', 'celery'):
-        one(executor, args, root, repo)
+    for sandbox in ('auto', 'off') if args.sandbox == 'both' else (args.sandbox,):
+        for executor in ('local', 'celery'):
+            print(f'-- RUNBOARD_SANDBOX={sandbox}')
+            one(executor, sandbox, args, root, repo)
 
 
 if __name__ == '__main__':
