@@ -80,7 +80,13 @@ def main() -> None:
     parser.add_argument('--database-url')
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        settings = Settings(data_dir=Path(tmp), demo=False, database_url=args.database_url, global_run_cap=0)
+        settings = Settings(
+            data_dir=Path(tmp),
+            demo=False,
+            database_url=args.database_url,
+            global_run_cap=0,
+            allow_local_repositories=True,  # the bench's repositories are local paths, also in team mode
+        )
         services = build_services(settings)
         loop = services.afk
         backend = 'PostgreSQL' if args.database_url else 'SQLite'

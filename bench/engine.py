@@ -194,6 +194,7 @@ def main() -> None:
             demo=False,
             rate_limit_runs=100_000,
             heartbeat_seconds=1.0,
+            allow_local_repositories=True,  # the bench's repository is a local path, also in team mode
         )
         schema = None
         if args.database_url and not args.database_url.startswith('sqlite'):

@@ -85,6 +85,7 @@ def server_env(data_dir: Path, window_seconds: int = 600) -> dict[str, str]:
         RUNBOARD_DEMO='false',
         RUNBOARD_RATE_LIMIT_RUNS='10000000',
         RUNBOARD_RATE_LIMIT_WINDOW_SECONDS=str(window_seconds),
+        RUNBOARD_ALLOW_LOCAL_REPOSITORIES='true',  # the benches' repositories are local paths, also in team mode
     )
     return env
 

@@ -19,8 +19,14 @@ pytestmark = pytest.mark.e2e
 
 def test_demo_project_runs_from_the_browser_and_both_outcomes_happen(page: Page, tmp_path) -> None:  # noqa: ANN001
     data = tmp_path / 'data'
-    # DEMO_PACE reaches the demo script through the run's environment: same stages, less waiting.
-    with app_process(data, env={'DEMO_PACE': '0.2'}) as app:
+    with app_process(data) as app:
+        token = json.loads((data / 'credentials.json').read_text())['token']
+        # a project variable reaches the demo script (the server's own environment never does): less waiting
+        httpx.put(
+            app['url'] + '/api/projects/demo/variables/DEMO_PACE',
+            json={'value': '0.2'},
+            headers={'Authorization': f'Bearer {token}'},
+        ).raise_for_status()
         page.goto(app['url'] + '/')
         card = page.locator('[data-project=demo]')
         expect(card).to_contain_text('Demo pipeline')
@@ -34,7 +40,6 @@ def test_demo_project_runs_from_the_browser_and_both_outcomes_happen(page: Page,
         expect(page.get_by_test_id('run-header').locator('[data-status=succeeded]')).to_be_visible(timeout=30_000)
         expect(output).to_contain_text('pipeline finished: all stages passed')
 
-        token = json.loads((data / 'credentials.json').read_text())['token']
         with httpx.Client(base_url=app['url'], headers={'Authorization': f'Bearer {token}'}, timeout=30) as api:
             reply = api.post(
                 '/api/runs',

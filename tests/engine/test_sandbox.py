@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import socket
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -190,3 +191,12 @@ def test_sandbox_off_runs_unsandboxed_with_the_warning_in_about(settings_factory
         done = wait_for_status(client, trigger(client).json()['id'], timeout=60)
     assert about['sandbox'] == 'unsandboxed' and 'RUNBOARD_SANDBOX=off' in about['sandbox_warning']
     assert done['status'] == 'succeeded' and outputs(done) != ['ns bwrap']  # the host's PID 1, not a sandbox's
+
+
+def test_a_program_outside_the_sandbox_fails_at_launch_with_the_reason(settings_factory, repo_factory) -> None:  # noqa: ANN001
+    repo = repo_factory({'main': shell_script('echo never')})
+    with api_server(settings_factory()) as server, server.client() as client:
+        create_project(client, repo, command=[sys.executable, '-c', 'print(1)'])  # Runboard's own virtualenv
+        done = wait_for_status(client, trigger(client).json()['id'], timeout=60)
+    assert done['status'] == 'failed' and outputs(done) == []
+    assert 'outside what the run sandbox shows' in done['error'] and 'RUNBOARD_SANDBOX_READ_ONLY_PATHS' in done['error']

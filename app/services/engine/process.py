@@ -81,6 +81,19 @@ class Confinement:
             read_only=[*sandbox.shared_objects(worktree), *self.read_only],
         )
 
+    def cannot_start(self, program: str, worktree: Path, path: str) -> str | None:
+        """Why the sandbox's exec would not find `program` (bwrap reports it only as its own exit 1), or None."""
+        found = shutil.which(program, path=path) if '/' not in program else str(worktree / program)
+        if found is None or not os.access(found, os.X_OK):
+            return 'not found, or not executable'
+        shown = [*sandbox.SYSTEM_PATHS, *map(str, self.read_only), str(worktree)]
+        if not any(Path(found).is_relative_to(root) for root in shown):
+            return (
+                'it lies outside what the run sandbox shows (the system directories and the checkout): use a '
+                'program on PATH, or add its directory to RUNBOARD_SANDBOX_READ_ONLY_PATHS'
+            )
+        return None
+
     def home(self) -> str:
         return sandbox.RUN_HOME if self.verdict.sandboxed else os.environ.get('HOME', '/tmp')
 
@@ -90,13 +103,6 @@ def confinement_for(settings: Settings) -> Confinement:
     verdict = sandbox.decide(settings.sandbox, team_mode=settings.is_team_mode, bwrap_problem=problem)
     extra = tuple(Path(p.strip()) for p in settings.sandbox_read_only_paths.split(',') if p.strip())
     return Confinement(verdict, data_dir=settings.data_dir.resolve(), read_only=extra)
-
-
-def _findable(program: str, worktree: Path, path: str) -> bool:
-    """Whether the sandbox's exec will find `program` (bwrap reports a missing one only as its exit 1)."""
-    if '/' in program:
-        return os.access(worktree / program, os.X_OK)
-    return shutil.which(program, path=path) is not None
 
 
 async def run_process(
@@ -120,8 +126,9 @@ async def run_process(
     if confinement.verdict.refusal:
         raise LaunchFailed(confinement.verdict.refusal)
     live.sandboxed = confinement.verdict.sandboxed
-    if live.sandboxed and not _findable(command[0], worktree, variables.get('PATH', BASE_PATH)):
-        raise LaunchFailed(f'could not start {command[0]!r}: not found, or not executable')
+    if live.sandboxed:
+        if reason := confinement.cannot_start(command[0], worktree, variables.get('PATH', BASE_PATH)):
+            raise LaunchFailed(f'could not start {command[0]!r}: {reason}')
     env = run_environment(run, home=confinement.home(), workdir=str(worktree), variables=variables)
     try:
         process = await asyncio.create_subprocess_exec(
