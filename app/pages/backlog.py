@@ -54,10 +54,13 @@ async def open_backlog(project: dict, on_change: Callable[[], Awaitable[None]] |
                             'flat round aria-label=Edit'
                         ).classes('rb-tap')
                         closing = issue['state'] == 'open'
+                        # "Close issue", not "Close": the dialog's own close is beside it
                         ui.button(
-                            'Close' if closing else 'Reopen',
+                            'Close issue' if closing else 'Reopen',
                             on_click=lambda i=issue, c=closing: set_state(i, 'closed' if c else 'open'),
-                        ).props('flat').classes('rb-tap')
+                        ).props(
+                            f'flat aria-label="{"Close" if closing else "Reopen"} issue #{issue["number"]}"'
+                        ).classes('rb-tap')
 
     async def changed() -> None:
         await render()

@@ -60,7 +60,8 @@ class ProjectCard:
         self.form_token: str | None = None
         with ui.card().classes('w-full sm:w-96 gap-2').props(f'data-project={view.id}') as self.element:
             with ui.row().classes('w-full items-center no-wrap gap-2'):
-                self.name = ui.label().classes('text-lg font-bold grow')
+                self.name = ui.link('', f'/projects/{view.id}').classes('text-lg font-bold grow rb-tap-link')
+                self.name.props('data-field=project-name')
                 self.auto_badge = ui.badge().classes('text-sm px-2 py-1')
                 with (
                     ui.button(icon='more_horiz')
@@ -118,6 +119,7 @@ class ProjectCard:
         auto = bool(project.get('auto_enabled'))
         self.auto_badge.text = 'Auto' if auto else 'Auto off'
         self.auto_badge.props(f'color={"green-8" if auto else "grey-6"} data-auto={"on" if auto else "off"}')
+        self.auto_badge.set_visibility(not (auto and view.paused))  # "Auto paused" says both, never a green chip
         ready = view.ready
         self.start_label.text = f'Start AFK run ({ready if ready is not None else "?"} ready)'
         self.start_item.set_enabled(ready is None or ready > 0)

@@ -153,7 +153,9 @@ class ProjectFormView:
         with ui.row().classes('w-full gap-4 no-wrap max-sm:flex-wrap items-start'):
             self.concurrency = self._box('max_concurrent_runs', ui.number('Max concurrent runs'))
             self.concurrency.value = draft.max_concurrent_runs
-            self.concurrency.props('hint="Runs of this repository at once; more wait queued"')
+            self.concurrency.props(
+                'hint="Runs of this repository at once; a trigger past it is refused and names the runs in the way"'
+            )
             self.budget = self._box('run_budget_seconds', ui.input('Run budget', value=draft.run_budget))
             self.budget.props(f'hint="The longest a run may take: {DURATION_HINT}" placeholder="the server default"')
             self.ttl = self._box('queued_ttl_seconds', ui.input('Queued runs expire after', value=draft.queued_ttl))

@@ -159,9 +159,10 @@ class RunFormView:
             self.matrix = MatrixFields(self, shown=not retry_of)  # every depth x framework, as one batch
             with ui.row().classes('items-center gap-3 flex-wrap'):
                 self.run_wrap, self.run_button, self.run_tooltip = run_button(self.submit)
-                ui.button('Reset', icon='restart_alt', on_click=self.reset).props('flat data-testid=reset').classes(
-                    'rb-tap'
-                )
+                # not "Reset": that word is the AFK pause's (the card's menu), a different act altogether
+                ui.button('Restore defaults', icon='restart_alt', on_click=self.reset).props(
+                    'flat data-testid=reset'
+                ).classes('rb-tap')
                 self.progress = ui.label().classes('text-sm opacity-80').props('data-testid=progress')
             self.reason = ui.label().classes('text-sm').props('id=rb-run-reason data-testid=run-reason')
             self.result = ui.column().classes('w-full gap-1').props('aria-live=assertive data-testid=result')

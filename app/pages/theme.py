@@ -54,7 +54,9 @@ def frame(title: str, *, show_person: bool = True) -> Iterator[None]:
                 from app.pages.provenance_chip import ProvenanceChip
 
                 ProvenanceChip()
-            title_label = ui.label(title).classes('text-sm opacity-80 truncate').props('data-testid=page-name')
+            # narrow screens: the page's own heading names it; a title cut to one letter says nothing
+            title_label = ui.label(title).classes('text-sm opacity-80 truncate hidden md:block')
+            title_label.props('data-testid=page-name')
             if show_person:
                 _person_menu()
                 from app.pages.browser_alerts import watch_own_runs

@@ -21,6 +21,7 @@ class WorkersView:
         self.message = ui.column().classes('gap-0')
         self.box = ui.column().classes('w-full gap-2').props('role=list aria-label="Workers" data-testid=workers')
         self.drawn: object = None
+        self.local = False  # executor=local: no workers to start
         ui.timer(REFRESH_SECONDS, self.load)
 
     async def load(self) -> None:
@@ -31,10 +32,11 @@ class WorkersView:
             return
         self.message.clear()
         live = [w for w in page['items'] if w['state'] in ('live', 'draining')]
-        if page['executor'] != 'celery':
+        self.local = page['executor'] != 'celery'
+        if self.local:
             self.summary.text = (
-                'This server runs every run itself (RUNBOARD_EXECUTOR=local). Set RUNBOARD_EXECUTOR=celery and '
-                'start `runboard worker` on other machines to spread runs over them.'
+                'This server runs every run itself. Workers (other machines that take runs off a team server) '
+                'are part of team mode: see docs/team.md.'
             )
         else:
             self.summary.text = (
@@ -50,10 +52,11 @@ class WorkersView:
     def render(self, items: list[dict]) -> None:
         self.box.clear()
         with self.box:
-            if not items:
-                ui.label('No worker has registered yet: start one with `runboard worker --slots 4`.').classes(
-                    'text-sm opacity-70'
-                )
+            if not items and not self.local:
+                with ui.row().classes('items-baseline gap-1 text-sm'):
+                    ui.label('No worker has registered yet: start one with')
+                    ui.label('runboard worker --slots 4').classes('font-mono').props('data-testid=worker-command')
+                    ui.label("on a machine that reaches this server's database and Redis.")
             for worker in items:
                 self.row(worker)
 

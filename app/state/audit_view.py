@@ -85,6 +85,17 @@ def sentence(entry: Mapping[str, Any]) -> str:
 def details_text(entry: Mapping[str, Any]) -> str:
     details = dict(entry.get('details') or {})
     changed = details.pop('changed', None)
-    parts = [f'{k} → {v}' for k, v in (changed or {}).items()]
-    parts += [f'{k}: {v}' for k, v in details.items()]
+    parts = [f'{k} → {_value(v)}' for k, v in (changed or {}).items()]
+    parts += [f'{k}: {_value(v)}' for k, v in details.items()]
     return ', '.join(parts)
+
+
+def _value(value: Any) -> str:
+    """A detail as a person reads it: lists as words, not Python's repr."""
+    if isinstance(value, list | tuple):
+        return ' '.join(_value(v) for v in value) if value else 'none'
+    if isinstance(value, dict):
+        return ' '.join(f'{k}={_value(v)}' for k, v in value.items()) or 'none'
+    if isinstance(value, bool):
+        return 'yes' if value else 'no'
+    return 'none' if value is None else str(value)

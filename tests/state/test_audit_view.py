@@ -38,8 +38,11 @@ def test_an_entry_reads_as_a_sentence_with_its_target(item: dict, words: str, li
         ({'branch': 'main', 'retry_of': 'run_1'}, 'branch: main, retry_of: run_1'),
         (
             {'name': 'CI', 'url': 'https://hooks.slack.com/…', 'changed': {'enabled': False}},
-            'enabled → False, name: CI, url: https://hooks.slack.com/…',
+            'enabled → no, name: CI, url: https://hooks.slack.com/…',
         ),
+        # lists and nulls as words, never Python's repr
+        ({'events': ['run.failed', 'run.succeeded'], 'ttl': None}, 'events: run.failed run.succeeded, ttl: none'),
+        ({'changed': {'runs_on': []}}, 'runs_on → none'),
     ],
 )
 def test_details(details: dict, text: str) -> None:
