@@ -20,6 +20,19 @@ from app.client import ApiError, RunboardClient
 
 DEFAULT_SERVER = 'http://127.0.0.1:8080'
 
+
+def _server(ctx: typer.Context, param: typer.CallbackParam, value: Optional[str]) -> Optional[str]:
+    """A command's --server: given after the command, it wins; else the one given before the command
+    (`runboard --server URL runs list`); else RUNBOARD_SERVER; else the default (Cli.make)."""
+    source = ctx.get_parameter_source(param.name or 'server')
+    if getattr(source, 'name', None) == 'COMMANDLINE':
+        return value
+    root = ctx.find_root()
+    before = root.params.get('server') if root is not ctx else None
+    return before or value
+
+
+SERVER_HELP = f'Runboard server to talk to. [default: {DEFAULT_SERVER}]'
 ServerOpt = Annotated[
     Optional[str],
     typer.Option(
@@ -27,7 +40,18 @@ ServerOpt = Annotated[
         envvar='RUNBOARD_SERVER',
         show_envvar=True,
         metavar='URL',
-        help=f'Runboard server to talk to. [default: {DEFAULT_SERVER}]',
+        help=SERVER_HELP,
+        rich_help_panel='Connection',
+        callback=_server,
+    ),
+]
+# The same option before the command (runboard --server URL runs list): app/cli/main.py's callback.
+RootServerOpt = Annotated[
+    Optional[str],
+    typer.Option(
+        '--server',
+        metavar='URL',
+        help=SERVER_HELP + ' Before the command or after it; or RUNBOARD_SERVER.',
         rich_help_panel='Connection',
     ),
 ]

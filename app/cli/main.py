@@ -14,6 +14,7 @@ from app.cli.admin import db_app, serve, users_app, worker
 from app.cli.afk import afk_app
 from app.cli.audit import audit
 from app.cli.batch import show_batch
+from app.cli.context import RootServerOpt
 from app.cli.issues import issues_app
 from app.cli.notifications import notifications_app
 from app.cli.projects import projects_app
@@ -72,6 +73,7 @@ def root(
     _version_flag: Annotated[
         Optional[bool], typer.Option('--version', callback=_version, is_eager=True, help='Print the version and exit.')
     ] = None,
+    server: RootServerOpt = None,  # noqa: ARG001 - read by each command's own --server (app/cli/context.py)
 ) -> None:
     """Runboard command line."""
 

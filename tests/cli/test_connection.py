@@ -1,0 +1,25 @@
+"""Where the CLI connects: --server before the command or after it, RUNBOARD_SERVER, and what a refused
+token (401) says about where the CLI looked for credentials."""
+
+from __future__ import annotations
+
+from tests.helpers.cli import run_cli, served
+
+NOBODY = 'http://127.0.0.1:9'  # nothing listens on the discard port
+
+
+def test_server_before_the_command_as_after_it(settings_factory, repo_factory) -> None:
+    with served(settings_factory, repo_factory) as (server, _cli):
+        # RUNBOARD_SERVER points nowhere: the option given before the command wins over it
+        before = run_cli(NOBODY, server.token, '--server', server.base_url, 'projects', 'list', '--json')
+        assert before.code == 0, before.stderr
+        assert [p['id'] for p in before.json()] == ['proj']
+        after = run_cli(NOBODY, server.token, 'projects', 'list', '--json', '--server', server.base_url)
+        assert after.code == 0 and [p['id'] for p in after.json()] == ['proj']
+        # two levels down, too; and the one after the command wins over the one before it
+        nested = run_cli(NOBODY, server.token, '--server', server.base_url, 'runs', 'list', '--json')
+        assert nested.code == 0 and nested.json()['items'] == []
+        both = run_cli(server.base_url, server.token, '--server', server.base_url, 'quota', '--server', NOBODY)
+        assert both.code == 5 and NOBODY in both.stderr
+        # without either option, RUNBOARD_SERVER
+        assert run_cli(NOBODY, server.token, 'projects', 'list').code == 5
