@@ -27,6 +27,11 @@ class SchedulesApi:
         """body: name, cron, timezone, branch, depth_level, target_framework, catch_up (once | skip), paused."""
         return (await self.request('POST', _path(project_id), json_body=body)).data
 
+    async def preview_schedule(self, project_id: str, cron: str, timezone: str) -> list[str]:
+        """The next slots (ISO times) of a cron expression; a 422 names the bad field."""
+        body = {'cron': cron, 'timezone': timezone}
+        return (await self.request('POST', f'{_path(project_id)}/preview', json_body=body)).data['next']
+
     async def update_schedule(self, project_id: str, schedule_id: str, body: dict) -> dict:
         return (await self.request('PATCH', _path(project_id, schedule_id), json_body=body)).data
 

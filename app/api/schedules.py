@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
+from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from app.api.deps import PrincipalDep, ServicesDep
@@ -41,6 +42,29 @@ async def create_schedule(
     )
     await _changed(services, project_id)
     return schedule
+
+
+class CronPreviewIn(BaseModel):
+    model_config = {'extra': 'forbid'}
+    cron: str = Field(min_length=1, max_length=200)
+    timezone: str = Field(default='UTC', min_length=1, max_length=64)
+
+
+class CronPreview(BaseModel):
+    next: list[datetime]  # the next slots, soonest first
+
+
+@router.post('/preview', response_model=CronPreview, responses=problems(401, 404, 422))
+async def preview_schedule(
+    project_id: str, body: CronPreviewIn, services: ServicesDep, principal: PrincipalDep
+) -> CronPreview:
+    """The next slots a cron expression would fire in `timezone`, as the schedule form shows them while one
+    types; a bad expression or zone is the same 422 as at create. Nothing is saved."""
+    return CronPreview(
+        next=await run_in_threadpool(
+            schedules.preview, services.engine, principal, project_id, body.cron, body.timezone
+        )
+    )
 
 
 @router.get('/{schedule_id}', response_model=SchedulePublic, responses=problems(401, 404))

@@ -3,18 +3,27 @@ and the catch-up policy. The server checks everything and names the field at fau
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 from zoneinfo import available_timezones
 
-from nicegui import ui
+from nicegui import background_tasks, ui
 
 from app.client import ApiError
 from app.pages.widgets import correlation_chip
 from app.state import connection
 from app.state.error_text import in_words
 from app.state.form_problems import GENERAL, field_errors
-from app.state.schedules_view import CATCH_UP, COMMON_ZONES, CRON_EXAMPLES, SCHEDULE_FIELDS, changes, form_body
+from app.state.schedules_view import (
+    CATCH_UP,
+    COMMON_ZONES,
+    CRON_EXAMPLES,
+    SCHEDULE_FIELDS,
+    changes,
+    form_body,
+    preview_text,
+)
 
 Saved = Callable[[dict[str, Any]], Awaitable[None]]
 _ZONES: list[str] = []
@@ -48,11 +57,14 @@ async def open_schedule_form(project: dict[str, Any], saved: Saved, schedule: di
         title = f'Edit schedule “{schedule["name"]}”' if schedule else 'New schedule'
         ui.label(title).classes('text-lg font-bold').props('role=heading aria-level=2 dir=auto')
         boxes: dict[str, Any] = {
-            'name': ui.input('Name', value=current['name'], placeholder='e.g. nightly').props('data-field=name'),
-            'cron': ui.input('Cron (minute hour day month weekday)', value=current['cron']).props(
-                'data-field=cron spellcheck=false'
-            ),
+            'name': ui.input('Name', value=current['name'], placeholder='e.g. nightly')
+            .classes('w-full')
+            .props('data-field=name'),
+            'cron': ui.input('Cron', value=current['cron'])
+            .classes('w-full')
+            .props('data-field=cron spellcheck=false hint="minute hour day month weekday"'),
         }
+        preview = ui.label().classes('text-sm').props('data-testid=cron-preview aria-live=polite')
         with ui.row().classes('gap-1 flex-wrap'):
             for expression, words in CRON_EXAMPLES.items():
                 ui.chip(words, on_click=lambda e=expression: boxes['cron'].set_value(e)).props(
@@ -67,13 +79,41 @@ async def open_schedule_form(project: dict[str, Any], saved: Saved, schedule: di
                 .classes('grow')
                 .props('data-field=branch')
             )
-            boxes['depth_level'] = ui.select(
-                project['depth_levels'], value=current['depth_level'], label='Depth level'
-            ).props('data-field=depth_level')
-            boxes['target_framework'] = ui.select(
-                project['target_frameworks'], value=current['target_framework'], label='Target framework'
-            ).props('data-field=target_framework')
+            boxes['depth_level'] = (
+                ui.select(project['depth_levels'], value=current['depth_level'], label='Depth level')
+                .classes('min-w-[10rem]')
+                .props('data-field=depth_level')
+            )
+            boxes['target_framework'] = (
+                ui.select(project['target_frameworks'], value=current['target_framework'], label='Target framework')
+                .classes('min-w-[12rem]')
+                .props('data-field=target_framework')
+            )
         boxes['catch_up'] = ui.radio(CATCH_UP, value=current['catch_up']).props('data-field=catch_up')
+        asked = {'n': 0}
+
+        async def show_preview() -> None:
+            """The next slots of what is typed now (asked a beat after the last key; a newer ask wins)."""
+            asked['n'] += 1
+            mine = asked['n']
+            await asyncio.sleep(0.3)
+            cron, zone = (boxes['cron'].value or '').strip(), boxes['timezone'].value or 'UTC'
+            if mine != asked['n'] or not cron:
+                return
+            try:
+                slots = await connection.client().preview_schedule(project['id'], cron, zone)
+            except ApiError as exc:
+                if mine == asked['n']:
+                    preview.text = exc.detail if exc.status == 422 else ''
+                    preview.classes(add='text-negative')
+                return
+            if mine == asked['n']:
+                preview.text = preview_text(slots, zone)
+                preview.classes(remove='text-negative')
+
+        boxes['cron'].on_value_change(lambda _: background_tasks.create(show_preview(), name='cron-preview'))
+        boxes['timezone'].on_value_change(lambda _: background_tasks.create(show_preview(), name='cron-preview'))
+        background_tasks.create(show_preview(), name='cron-preview')
         message = ui.column().classes('w-full')
 
         async def save() -> None:

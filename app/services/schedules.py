@@ -41,6 +41,13 @@ def compiled(expression: str, timezone: str) -> cron.CronTrigger:
     return trigger
 
 
+def preview(engine: Engine, principal: Principal, project_id: str, expression: str, timezone: str) -> list[datetime]:
+    """The next slots of `expression` in `timezone` from now (the project must be visible; nothing is saved)."""
+    with Session(engine) as session:
+        projects.get_visible(session, project_id, principal)
+    return cron.upcoming(compiled(expression, timezone), utcnow())
+
+
 def _require_operator(principal: Principal) -> None:
     if not principal.is_operator:
         raise forbidden('only operators can change schedules')

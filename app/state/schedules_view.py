@@ -4,8 +4,9 @@ Pure: no I/O, no NiceGUI."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from app.state.run_timing import clock, parse, until_text
 
@@ -116,3 +117,19 @@ def form_body(values: dict[str, Any]) -> dict[str, Any]:
 def changes(before: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
     """What an edit changes (PATCH sends only that)."""
     return {k: v for k, v in body.items() if before.get(k) != v}
+
+
+def preview_text(slots: list[str], timezone: str) -> str:
+    """What the schedule form says under the cron while one types: the next slots, in the schedule's zone."""
+    moments = [parse(slot) for slot in slots]
+    shown = [f'{m.astimezone(_zone(timezone)):%a %Y-%m-%d %H:%M}' for m in moments if m is not None]
+    if not shown:
+        return 'Never fires: no slot matches'
+    return f'Next: {", ".join(shown)} ({timezone})'
+
+
+def _zone(name: str) -> tzinfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return UTC
