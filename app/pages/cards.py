@@ -7,6 +7,7 @@ from __future__ import annotations
 import html
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from nicegui import background_tasks, context, ui
@@ -20,7 +21,7 @@ from app.pages.widgets import notify_error
 from app.state import connection, live
 from app.state.history import SPARKLINE_RUNS, is_finish_event, sparkline_svg
 from app.state.projects_store import CardView, ProjectsStore
-from app.state.run_timing import start_fact
+from app.state.run_timing import parse, start_fact, until_text
 from app.state.text import shown
 
 CARD_CSS = """
@@ -52,6 +53,22 @@ def reset_form(project_id: str, csrf_token: str) -> str:
         f'<button type="submit" class="rb-tap rb-form-button" data-reset-form="{html.escape(project_id)}">'
         f'Reset</button></form>'
     )
+
+
+def _last_run_link(last: dict) -> None:
+    """'finished 3 min ago', 'started 12 s ago', 'created …' (queued), or a delayed run's 'runs in 5 min': it
+    lies ahead, so it counts down to when it will run, not up from when it was asked for."""
+    run_at = parse(last.get('run_at')) if last['status'] == 'delayed' else None
+    if run_at is not None:
+        link = ui.link(f'runs {until_text(run_at, datetime.now(UTC))}', f'/runs/{last["id"]}').classes('text-sm')
+        link.props(f'data-field=last-run-time data-rb-until="{iso_utc(last["run_at"])}" data-rb-prefix="runs "')
+        return
+    if last.get('finished_at'):  # when it ended, not when it was asked for
+        name, moment = 'finished', last['finished_at']
+    else:  # started, or created when it has not (queued)
+        name, moment = start_fact(last)
+    link = ui.link(f'{name} {relative(moment)}', f'/runs/{last["id"]}').classes('text-sm')
+    link.props(f'data-field=last-run-time data-rb-time="{iso_utc(moment)}" data-rb-prefix="{name} "')
 
 
 class ProjectCard:
@@ -143,14 +160,7 @@ class ProjectCard:
             if view.last_run:
                 status_badge(view.last_run['status'])
                 last = view.last_run
-                finished = last.get('finished_at')  # when it ended, not when it was asked for
-                if finished:
-                    moment, prefix = finished, 'finished '
-                else:  # started, or created when it has not (delayed, queued)
-                    name, moment = start_fact(last)
-                    prefix = f'{name} '
-                link = ui.link(f'{prefix}{relative(moment)}', f'/runs/{last["id"]}').classes('text-sm')
-                link.props(f'data-field=last-run-time data-rb-time="{iso_utc(moment)}" data-rb-prefix="{prefix}"')
+                _last_run_link(last)
             else:
                 ui.label('none yet').classes('opacity-70')
         show_next_schedule(self.next_schedule, project)  # "next run in 4 min · nightly"
