@@ -114,7 +114,7 @@ users_app = typer.Typer(
 def users_add(
     name: Annotated[str, typer.Argument(help='Display name of the person.')],
     team: Annotated[
-        list[str], typer.Option('--team', metavar='TEAM', help='Team id (repeatable); created when missing.')
+        list[str], typer.Option('--team', metavar='TEAM', help='Team id, created when missing (repeat for several).')
     ],
     role: Annotated[
         str,

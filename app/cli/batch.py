@@ -165,7 +165,7 @@ MatrixOpt = Annotated[
         '-m',
         metavar='AXIS=V1,V2',
         help='Run every combination as one batch: --matrix depth=shallow,deep --matrix framework=python,node '
-        '(an axis left out takes --depth / --framework). Exit 3 if any child is refused.',
+        '(repeat for several axes; one left out takes --depth / --framework). Exit 3 if any child is refused.',
         rich_help_panel='Matrix',
     ),
 ]

@@ -32,7 +32,7 @@ def _server(ctx: typer.Context, param: typer.CallbackParam, value: Optional[str]
     return before or value
 
 
-SERVER_HELP = f'Runboard server to talk to. [default: {DEFAULT_SERVER}]'
+SERVER_HELP = f'Runboard server to talk to (default {DEFAULT_SERVER}).'
 ServerOpt = Annotated[
     Optional[str],
     typer.Option(

@@ -30,7 +30,10 @@ def issues_add(
     labels: Annotated[
         Optional[list[str]],
         typer.Option(
-            '--label', '-l', help='A label (repeat for more); ready-for-agent makes it eligible for the auto-loop.'
+            '--label',
+            '-l',
+            metavar='LABEL',
+            help='A label (repeat for several); ready-for-agent makes it eligible for the auto-loop.',
         ),
     ] = None,
     json_output: JsonOpt = False,

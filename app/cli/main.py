@@ -15,6 +15,7 @@ from app.cli.afk import afk_app
 from app.cli.audit import audit
 from app.cli.batch import show_batch
 from app.cli.context import RootServerOpt
+from app.cli.help_types import install as install_help_types
 from app.cli.issues import issues_app
 from app.cli.notifications import notifications_app
 from app.cli.projects import projects_app
@@ -26,6 +27,7 @@ from app.cli.tokens import tokens_app, users_revoke
 from app.cli.variables import secrets_app, variables_app
 from app.cli.workers import workers_app
 
+install_help_types()  # no <bool>, <str> or <list[str]> in --help
 app = typer.Typer(
     name='runboard',
     no_args_is_help=True,

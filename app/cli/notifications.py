@@ -51,10 +51,15 @@ def notifications_add(
     url: Annotated[str, typer.Argument(metavar='URL', help='Where to POST: an http:// or https:// URL.')],
     event: Annotated[
         Optional[list[str]],
-        typer.Option('--event', '-e', help=f'Repeat for each: {", ".join(EVENT_TYPES)}. [default: failures]'),
+        typer.Option(
+            '--event',
+            '-e',
+            metavar='EVENT',
+            help=f'An event (repeat for several): {", ".join(EVENT_TYPES)} (default: failures).',
+        ),
     ] = None,
     fmt: Annotated[str, typer.Option('--format', '-f', help='runboard (JSON) or slack ({"text": ...}).')] = 'runboard',
-    name: Annotated[Optional[str], typer.Option('--name', help="A name for people. [default: the URL's host]")] = None,
+    name: Annotated[Optional[str], typer.Option('--name', help="A name for people (default: the URL's host).")] = None,
     disabled: Annotated[bool, typer.Option('--disabled', help='Create it switched off.')] = False,
     json_output: JsonOpt = False,
     server: ServerOpt = None,

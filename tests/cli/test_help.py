@@ -3,10 +3,13 @@ project ids (asked of the server)."""
 
 from __future__ import annotations
 
+import re
+
 import shellingham
 import typer.main
 from typer.testing import CliRunner
 
+from app.cli.help_types import value_name
 from app.cli.main import app
 from tests.helpers.cli import served
 
@@ -42,6 +45,25 @@ def test_every_command_has_help() -> None:
         assert result.exit_code == 0 and 'Usage:' in result.stdout, path
         if not hasattr(command, 'commands') and path[0] in ('runs', 'projects', 'issues', 'afk', 'quota'):
             assert '--server' in result.stdout and '--json' in result.stdout, path
+
+
+def test_help_names_values_not_python_types() -> None:
+    """No <bool>, <str>, <int range> or <list[str]> after an option: a flag shows no value, an option a name for
+    it (BRANCH, N, WHEN), an argument just its name; an option given several times says so."""
+    root = typer.main.get_command(app)
+    for path, command in [((), root), *_commands(root)]:
+        result = CliRunner().invoke(app, [*path, '--help'], env={'COLUMNS': '200'})
+        assert result.exit_code == 0, path
+        placeholders = re.findall(r'<[a-z][a-z_ \[\]|,]*>', result.stdout)
+        assert not placeholders, f'runboard {" ".join(path)} --help shows {placeholders}'
+        for param in getattr(command, 'params', []):
+            if getattr(param, 'multiple', False):
+                assert 'repeat' in (param.help or '').lower(), (path, param.name)
+                assert re.search(rf'{param.opts[0]}\s+(-\w\s+)?{re.escape(value_name(param) or "?")}\s', result.stdout)
+    listed = CliRunner().invoke(app, ['runs', 'list', '--help'], env={'COLUMNS': '200'}).stdout
+    assert re.search(r'--status\s+-s\s+STATUS\s', listed) and re.search(r'--limit\s+-n\s+N \[1<=x<=500\]', listed)
+    assert re.search(r'--follow\s+Stream', CliRunner().invoke(app, ['runs', 'trigger', '--help']).stdout)  # a flag
+    assert re.search(r'RUN_ID\s+The run', CliRunner().invoke(app, ['runs', 'show', '--help']).stdout)
 
 
 def complete(words: str, **env: str) -> list[str]:

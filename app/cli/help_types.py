@@ -1,0 +1,48 @@
+"""What `--help` shows after an option: a name for its value (BRANCH, N, WHEN), nothing after a flag.
+
+Typer (0.2x) prints the Python type of an option without a metavar (`--json <bool>`, `--branch <str>`,
+`--status <list[str]>`, `--limit <int range>`) and of every argument, whose own column already names it
+(`RUN_ID <str>`). `install()` makes flags and arguments show no value name and derives one from the option
+name otherwise; a metavar given in the option wins. tests/cli/test_help.py walks every command's help."""
+
+from __future__ import annotations
+
+from typing import Any
+
+# Value names for option names whose upper-cased name would not say what to write.
+VALUE_NAMES = {
+    'since': 'WHEN',
+    'until': 'WHEN',
+    'cursor': 'ID',
+    'search': 'TEXT',
+    'repository': 'PATH_OR_URL',
+    'format': 'FORMAT',
+}
+
+
+def value_name(param: Any) -> str | None:
+    """The name shown after a parameter in help: an option's metavar; none for a flag or an argument; else
+    one from the option's name (a number with bounds is N)."""
+    if getattr(param, 'param_type_name', None) != 'option':
+        return None  # an argument: the column before already shows its metavar or name
+    if param.metavar is not None:
+        return str(param.metavar)
+    if param.is_flag:
+        return None
+    long_names = [opt for opt in param.opts if opt.startswith('--')] or list(param.opts)
+    name = long_names[0].lstrip('-')
+    if name in VALUE_NAMES:
+        return VALUE_NAMES[name]
+    descriptor = getattr(param, 'type_descriptor', None)
+    if descriptor is not None and getattr(descriptor, 'is_ranged', False):
+        return 'N'
+    return name.upper().replace('-', '_')
+
+
+def install() -> None:
+    """Use value_name() in typer's rich help (a no-op with a typer that has no type column)."""
+    from typer import core
+
+    for cls in (core.TyperOption, core.TyperArgument):
+        if hasattr(cls, 'display_type_rich'):
+            cls.display_type_rich = lambda self, ctx: value_name(self)  # type: ignore[method-assign]
