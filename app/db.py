@@ -22,7 +22,8 @@ from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.pool import NullPool
 from sqlmodel import Session
 
-MIGRATIONS_DIR = Path(__file__).parent / 'migrations'
+from app import package_files
+
 READ_ONLY = 'runboard_read_only'
 
 
@@ -133,7 +134,7 @@ def session_scope(engine: Engine) -> Iterator[Session]:
 
 def alembic_config(engine: Engine) -> Config:
     cfg = Config()
-    cfg.set_main_option('script_location', str(MIGRATIONS_DIR))
+    cfg.set_main_option('script_location', str(package_files.migrations_dir()))
     cfg.attributes['engine'] = engine
     return cfg
 

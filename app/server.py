@@ -5,17 +5,15 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from pathlib import Path
 
 from fastapi import FastAPI
 from nicegui import app as web_app
 from nicegui import ui
 
+from app import package_files
 from app.api import serve_api_first
 from app.config import Settings
 from app.services.container import Services, build_services
-
-ASSETS = Path(__file__).resolve().parent.parent / 'assets'
 
 
 def compose(settings: Settings) -> None:
@@ -54,8 +52,7 @@ def compose(settings: Settings) -> None:
 
     web_app.on_startup(startup)
     web_app.on_shutdown(shutdown)
-    if ASSETS.exists():
-        web_app.add_static_files('/assets', str(ASSETS))
+    web_app.add_static_files('/assets', str(package_files.assets_dir()))  # in the wheel too (app.assets)
     pages.register()
 
 

@@ -1,4 +1,4 @@
-"""The run page's log as the browser draws it (assets/logview.js, beside the other browser files): rows
+"""The run page's log as the browser draws it (assets/logview.js, with the other browser files): rows
 with a line-number gutter (links to #L123), times, a copy button, search marks and foldable stage groups.
 The server decides which lines the tab holds (app/state/timeline.py); this element only carries rows and
 commands to the browser, so a window of 1,000 lines is one message, not 1,000 elements."""
@@ -6,15 +6,15 @@ commands to the browser, so a window of 1,000 lines is one message, not 1,000 el
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import nicegui
 from nicegui import ui
 
+from app import package_files
 from app.state.log_rows import rows
 from app.state.timeline import Line
 
-COMPONENT = Path(__file__).resolve().parents[2] / 'assets' / 'logview.js'  # (no dash: it names the component)
+COMPONENT = package_files.asset('logview.js')  # (no dash: it names the component)
 STYLESHEET = '<link rel="stylesheet" href="/assets/logview.css">'
 
 

@@ -75,6 +75,7 @@ def test_native_window_opens_and_shows_the_dashboard(display: str, tmp_path) -> 
             time.sleep(0.5)
         page = httpx.get(app['url'] + '/', headers={'Accept': 'text/html'}, timeout=10)
         assert page.status_code == 200 and '<title>Dashboard · Runboard</title>' in page.text
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         shot = SCREENSHOTS / 'native-window.png'
         while (colours := grab_screen(display, shot)) < 8:  # the window has painted the dashboard
             assert time.monotonic() < deadline + 30, f'the window stayed blank ({colours} colours)'
