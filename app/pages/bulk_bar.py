@@ -12,15 +12,20 @@ from nicegui import ui
 from app.client import ApiError
 from app.pages.widgets import confirm, error_notice
 from app.state import connection
-from app.state.bulk_selection import BulkSelection, outcome_text, summary_text
+from app.state.bulk_selection import BulkSelection, confirm_text, outcome_text, summary_text
 
 OUTCOME_CLASSES = {'done': 'text-positive', 'skipped': 'opacity-80', 'refused': 'text-negative'}
 
 
 class BulkBar:
-    def __init__(self, filters: Callable[[], dict[str, Any]], redraw: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        filters: Callable[[], dict[str, Any]],
+        redraw: Callable[[], None],
+        shown: Callable[[], tuple[int, bool]],  # the list's real rows, and whether older ones match too
+    ) -> None:
         self.selection = BulkSelection()
-        self.filters, self.redraw = filters, redraw
+        self.filters, self.redraw, self.shown = filters, redraw, shown
         self.toggle_button = (
             ui.button('Select', icon='checklist', on_click=self.toggle_mode)
             .props('flat dense data-testid=bulk-select')
@@ -66,9 +71,9 @@ class BulkBar:
             button.set_enabled(self.selection.can_act)
 
     async def act(self, action: str) -> None:
-        what = self.selection.count_text.lower() if self.selection.all_matching else self.selection.count_text
         verb = 'Stop' if action == 'stop' else 'Retry'
-        if not await confirm(f'{verb} {what}? Each run follows its own rules.', yes=verb):
+        rows, more = self.shown()
+        if not await confirm(confirm_text(action, self.selection, shown=rows, more=more), yes=verb):
             return
         body, key = self.selection.request(action, self.filters())
         for button in (self.stop_button, self.retry_button):

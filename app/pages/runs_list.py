@@ -39,7 +39,11 @@ class RunsListView:
         with ui.row().classes('w-full items-center gap-2'):
             self.message = ui.column().classes('gap-0')
             ui.space()
-            self.bulk = BulkBar(lambda: self.store.filters.api_params(), lambda: self._rebuild(self.store.rows))
+            self.bulk = BulkBar(
+                lambda: self.store.filters.api_params(),
+                lambda: self._rebuild(self.store.rows),
+                lambda: (len([r for r in self.store.rows if not r.get('optimistic')]), self.store.has_more),
+            )
             self.live_label = (
                 ui.label('○ connecting…').classes('text-xs opacity-70').props('data-testid=live aria-live=polite')
             )

@@ -64,6 +64,23 @@ class BulkSelection:
         self.clear()
 
 
+def confirm_text(action: str, selection: BulkSelection, *, shown: int, more: bool) -> str:
+    """The question before a bulk action, with how many runs it touches: `shown` real rows of the list match
+    the filters, and `more` says older ones exist beyond them (the server resolves those when it acts)."""
+    verb = 'Stop' if action == 'stop' else 'Retry'
+    if selection.all_matching:
+        runs = f'run{"" if shown == 1 else "s"}'
+        what = (
+            f'the {shown} {runs} shown and every older one matching these filters'
+            if more
+            else f'all {shown} {runs} matching these filters'
+        )
+    else:
+        n = len(selection.picked)
+        what = f'{n} selected run{"" if n == 1 else "s"}'
+    return f'{verb} {what}? Each run follows its own rules (only active runs stop; only ended ones retry).'
+
+
 def outcome_text(item: dict[str, Any]) -> str:
     text: str = DONE_WORDS[item['action']] if item['outcome'] == 'done' else item['outcome']
     if item.get('new_run_id'):

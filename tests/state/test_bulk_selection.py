@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.state.bulk_selection import BulkSelection, outcome_text, summary_text
+from app.state.bulk_selection import BulkSelection, confirm_text, outcome_text, summary_text
 
 
 def test_one_key_per_action_and_selection_kept_for_a_resend() -> None:
@@ -63,3 +63,21 @@ def test_an_answer_is_shown_per_row_and_the_next_action_gets_a_new_key() -> None
 )
 def test_outcome_words(item: dict, text: str) -> None:
     assert outcome_text(item) == text
+
+
+@pytest.mark.parametrize(
+    ('picked', 'all_matching', 'shown', 'more', 'text'),
+    [
+        (['a', 'b'], False, 20, True, 'Stop 2 selected runs?'),
+        (['a'], False, 20, False, 'Stop 1 selected run?'),
+        ([], True, 10, False, 'Stop all 10 runs matching these filters?'),
+        ([], True, 50, True, 'Stop the 50 runs shown and every older one matching these filters?'),
+    ],
+)
+def test_the_confirmation_says_how_many_runs(picked, all_matching, shown, more, text) -> None:  # noqa: ANN001
+    selection = BulkSelection(selecting=True)
+    for run_id in picked:
+        selection.toggle(run_id)
+    if all_matching:
+        selection.pick_all_matching()
+    assert confirm_text('stop', selection, shown=shown, more=more).startswith(text)
