@@ -23,6 +23,10 @@ class SchedulesApi:
     async def get_schedule(self, project_id: str, schedule_id: str) -> dict:
         return (await self.request('GET', _path(project_id, schedule_id))).data
 
+    async def find_schedule(self, schedule_id: str) -> dict:
+        """A schedule by its id alone (its project_id says whose it is)."""
+        return (await self.request('GET', f'/schedules/{quote(schedule_id, safe="")}')).data
+
     async def create_schedule(self, project_id: str, body: dict) -> dict:
         """body: name, cron, timezone, branch, depth_level, target_framework, catch_up (once | skip), paused."""
         return (await self.request('POST', _path(project_id), json_body=body)).data

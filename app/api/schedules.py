@@ -16,7 +16,14 @@ from app.models import FiringPublic, ScheduleCreate, SchedulePublic, ScheduleUpd
 from app.services import schedules
 from app.services.container import Services
 
-router = APIRouter(prefix='/projects/{project_id}/schedules', tags=['schedules'])
+router = APIRouter(tags=['schedules'])  # GET /schedules/{id}, then the project's routes (end of module)
+project_router = APIRouter(prefix='/projects/{project_id}/schedules')
+
+
+@router.get('/schedules/{schedule_id}', response_model=SchedulePublic, responses=problems(401, 404))
+async def find_schedule(schedule_id: str, services: ServicesDep, principal: PrincipalDep) -> SchedulePublic:
+    """A schedule by its id alone (ids are unique), with its project_id: a 404 for another team's."""
+    return await run_in_threadpool(schedules.find_schedule, services.engine, principal, schedule_id)
 
 
 async def _changed(services: Services, project_id: str) -> None:
@@ -25,13 +32,13 @@ async def _changed(services: Services, project_id: str) -> None:
     services.bus.publish({'type': 'project', 'id': project_id, 'team_id': team_id})
 
 
-@router.get('', response_model=list[SchedulePublic], responses=problems(401, 404))
+@project_router.get('', response_model=list[SchedulePublic], responses=problems(401, 404))
 async def list_schedules(project_id: str, services: ServicesDep, principal: PrincipalDep) -> list[SchedulePublic]:
     """The project's schedules with their next slots and their latest firing."""
     return await run_in_threadpool(schedules.list_schedules, services.engine, principal, project_id)
 
 
-@router.post('', status_code=201, response_model=SchedulePublic, responses=problems(401, 403, 404, 409, 422))
+@project_router.post('', status_code=201, response_model=SchedulePublic, responses=problems(401, 403, 404, 409, 422))
 async def create_schedule(
     project_id: str, body: ScheduleCreate, services: ServicesDep, principal: PrincipalDep
 ) -> SchedulePublic:
@@ -54,7 +61,7 @@ class CronPreview(BaseModel):
     next: list[datetime]  # the next slots, soonest first
 
 
-@router.post('/preview', response_model=CronPreview, responses=problems(401, 404, 422))
+@project_router.post('/preview', response_model=CronPreview, responses=problems(401, 404, 422))
 async def preview_schedule(
     project_id: str, body: CronPreviewIn, services: ServicesDep, principal: PrincipalDep
 ) -> CronPreview:
@@ -67,14 +74,14 @@ async def preview_schedule(
     )
 
 
-@router.get('/{schedule_id}', response_model=SchedulePublic, responses=problems(401, 404))
+@project_router.get('/{schedule_id}', response_model=SchedulePublic, responses=problems(401, 404))
 async def get_schedule(
     project_id: str, schedule_id: str, services: ServicesDep, principal: PrincipalDep
 ) -> SchedulePublic:
     return await run_in_threadpool(schedules.get_schedule, services.engine, principal, project_id, schedule_id)
 
 
-@router.patch('/{schedule_id}', response_model=SchedulePublic, responses=problems(401, 403, 404, 409, 422))
+@project_router.patch('/{schedule_id}', response_model=SchedulePublic, responses=problems(401, 403, 404, 409, 422))
 async def update_schedule(
     project_id: str, schedule_id: str, body: ScheduleUpdate, services: ServicesDep, principal: PrincipalDep
 ) -> SchedulePublic:
@@ -86,7 +93,7 @@ async def update_schedule(
     return schedule
 
 
-@router.post('/{schedule_id}/pause', response_model=SchedulePublic, responses=problems(401, 403, 404))
+@project_router.post('/{schedule_id}/pause', response_model=SchedulePublic, responses=problems(401, 403, 404))
 async def pause_schedule(
     project_id: str, schedule_id: str, services: ServicesDep, principal: PrincipalDep
 ) -> SchedulePublic:
@@ -97,7 +104,7 @@ async def pause_schedule(
     return schedule
 
 
-@router.post('/{schedule_id}/resume', response_model=SchedulePublic, responses=problems(401, 403, 404))
+@project_router.post('/{schedule_id}/resume', response_model=SchedulePublic, responses=problems(401, 403, 404))
 async def resume_schedule(
     project_id: str, schedule_id: str, services: ServicesDep, principal: PrincipalDep
 ) -> SchedulePublic:
@@ -109,7 +116,7 @@ async def resume_schedule(
     return schedule
 
 
-@router.delete('/{schedule_id}', status_code=204, responses=problems(401, 403, 404))
+@project_router.delete('/{schedule_id}', status_code=204, responses=problems(401, 403, 404))
 async def delete_schedule(
     project_id: str, schedule_id: str, services: ServicesDep, principal: PrincipalDep
 ) -> Response:
@@ -119,7 +126,7 @@ async def delete_schedule(
     return Response(status_code=204)
 
 
-@router.get('/{schedule_id}/firings', response_model=list[FiringPublic], responses=problems(401, 404, 422))
+@project_router.get('/{schedule_id}/firings', response_model=list[FiringPublic], responses=problems(401, 404, 422))
 async def list_firings(
     project_id: str,
     schedule_id: str,
@@ -132,3 +139,6 @@ async def list_firings(
     return await run_in_threadpool(
         schedules.list_firings, services.engine, principal, project_id, schedule_id, before=before, limit=limit
     )
+
+
+router.include_router(project_router)

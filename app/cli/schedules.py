@@ -3,7 +3,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, Optional
 
 import typer
 from rich import box
@@ -13,13 +14,36 @@ from rich.text import Text
 from app.cli import render
 from app.cli.context import Cli, JsonOpt, ServerOpt
 from app.cli.runs import complete_project
+from app.client import RunboardClient
 
 schedules_app = typer.Typer(help='Cron schedules of a project: runs fired at set times.', no_args_is_help=True)
 ProjectOpt = Annotated[
     str, typer.Option('--project', '-p', metavar='PROJECT', help='Project id.', autocompletion=complete_project)
 ]
+OwnerOpt = Annotated[  # a schedule id is unique: its project is found from it when not given
+    Optional[str],
+    typer.Option(
+        '--project',
+        '-p',
+        metavar='PROJECT',
+        help="The schedule's project (optional: found from the schedule id).",
+        autocompletion=complete_project,
+    ),
+]
 ScheduleArg = Annotated[str, typer.Argument(metavar='SCHEDULE_ID', help='The schedule, e.g. sch_01JD...')]
 FIRING_STYLE = {'admitted': 'green', 'skipped': 'yellow', 'missed': 'bright_black', 'pending': 'cyan'}
+
+
+def on_schedule(
+    project: str | None, schedule_id: str, call: Callable[[RunboardClient, str], Awaitable[Any]]
+) -> Callable[[RunboardClient], Awaitable[Any]]:
+    """`call(client, project)` with the schedule's project: the one given, else the one GET /schedules/{id} names."""
+
+    async def fetch(client: RunboardClient) -> Any:
+        owner = project or (await client.find_schedule(schedule_id))['project_id']
+        return await call(client, owner)
+
+    return fetch
 
 
 def schedules_table(items: list[dict]) -> Table | str:
@@ -123,7 +147,7 @@ def schedules_add(
 @schedules_app.command('edit')
 def schedules_edit(
     schedule_id: ScheduleArg,
-    project: ProjectOpt,
+    project: OwnerOpt = None,
     name: Annotated[Optional[str], typer.Option('--name', '-n', help='A new name.')] = None,
     cron: Annotated[Optional[str], typer.Option('--cron', help='A new cron expression (applies from now).')] = None,
     tz: Annotated[Optional[str], typer.Option('--tz', help='A new time zone.')] = None,
@@ -148,37 +172,42 @@ def schedules_edit(
     if not body:
         raise typer.BadParameter('say what to change, e.g. --cron "0 3 * * *"', param_hint='--cron')
     Cli.make(server, json_output).show(
-        lambda client: client.update_schedule(project, schedule_id, body), lambda s: one(s, 'changed')
+        on_schedule(project, schedule_id, lambda client, owner: client.update_schedule(owner, schedule_id, body)),
+        lambda s: one(s, 'changed'),
     )
 
 
 @schedules_app.command('pause')
 def schedules_pause(
-    schedule_id: ScheduleArg, project: ProjectOpt, json_output: JsonOpt = False, server: ServerOpt = None
+    schedule_id: ScheduleArg, project: OwnerOpt = None, json_output: JsonOpt = False, server: ServerOpt = None
 ) -> None:
     """Stop a schedule firing until it is resumed (operators)."""
     Cli.make(server, json_output).show(
-        lambda client: client.pause_schedule(project, schedule_id), lambda s: one(s, 'paused')
+        on_schedule(project, schedule_id, lambda client, owner: client.pause_schedule(owner, schedule_id)),
+        lambda s: one(s, 'paused'),
     )
 
 
 @schedules_app.command('resume')
 def schedules_resume(
-    schedule_id: ScheduleArg, project: ProjectOpt, json_output: JsonOpt = False, server: ServerOpt = None
+    schedule_id: ScheduleArg, project: OwnerOpt = None, json_output: JsonOpt = False, server: ServerOpt = None
 ) -> None:
     """Fire again from the next slot (the slots while it was paused are not caught up; operators)."""
     Cli.make(server, json_output).show(
-        lambda client: client.pause_schedule(project, schedule_id, paused=False), lambda s: one(s, 'resumed')
+        on_schedule(
+            project, schedule_id, lambda client, owner: client.pause_schedule(owner, schedule_id, paused=False)
+        ),
+        lambda s: one(s, 'resumed'),
     )
 
 
 @schedules_app.command('remove')
-def schedules_remove(schedule_id: ScheduleArg, project: ProjectOpt, server: ServerOpt = None) -> None:
+def schedules_remove(schedule_id: ScheduleArg, project: OwnerOpt = None, server: ServerOpt = None) -> None:
     """Delete a schedule and its history (operators); the runs it made stay."""
     cli = Cli.make(server)
 
     async def work(client) -> None:  # noqa: ANN001
-        await client.delete_schedule(project, schedule_id)
+        await on_schedule(project, schedule_id, lambda c, owner: c.delete_schedule(owner, schedule_id))(client)
         cli.out.print(f'Schedule [bold]{schedule_id}[/] removed.')
 
     cli.execute(work)
@@ -187,12 +216,15 @@ def schedules_remove(schedule_id: ScheduleArg, project: ProjectOpt, server: Serv
 @schedules_app.command('history')
 def schedules_history(
     schedule_id: ScheduleArg,
-    project: ProjectOpt,
+    project: OwnerOpt = None,
     limit: Annotated[int, typer.Option('--limit', '-n', min=1, max=200, help='At most this many.')] = 20,
     json_output: JsonOpt = False,
     server: ServerOpt = None,
 ) -> None:
     """A schedule's firings, newest first: the run it admitted, or why it was skipped or missed."""
     Cli.make(server, json_output).show(
-        lambda client: client.schedule_firings(project, schedule_id, limit=limit), firings_table
+        on_schedule(
+            project, schedule_id, lambda client, owner: client.schedule_firings(owner, schedule_id, limit=limit)
+        ),
+        firings_table,
     )

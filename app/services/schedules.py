@@ -118,6 +118,17 @@ def get_schedule(engine: Engine, principal: Principal, project_id: str, schedule
         return to_public(session, schedule, utcnow(), last=last)
 
 
+def find_schedule(engine: Engine, principal: Principal, schedule_id: str) -> SchedulePublic:
+    """A schedule by its id alone (ids are unique across projects); 404 when its project is another team's."""
+    with Session(engine) as session:
+        schedule = session.get(Schedule, schedule_id)
+        project = session.get(Project, schedule.project_id) if schedule else None
+        if schedule is None or project is None or not projects.visible(project, principal):
+            raise not_found(f'schedule {schedule_id!r}')  # never reveal that another team's schedule exists
+        last = _last_firings(session, [schedule.id]).get(schedule.id)
+        return to_public(session, schedule, utcnow(), last=last)
+
+
 def _check_parameters(
     repositories: RepositoryAccess, project: Project, *, branch: str, depth_level: str, target_framework: str
 ) -> None:

@@ -122,6 +122,23 @@ def test_only_operators_change_schedules_and_names_are_unique(api) -> None:  # n
     assert_problem(stranger.get(f'/api/projects/proj/schedules/{schedule["id"]}'), 404, 'not_found')
 
 
+def test_a_schedule_by_its_id_alone_for_its_team_only(api) -> None:  # noqa: ANN001
+    schedule = create(api.client)
+    found = api.client.get(f'/api/schedules/{schedule["id"]}')
+    assert found.status_code == 200, found.text
+    assert (found.json()['id'], found.json()['project_id'], found.json()['name']) == (
+        schedule['id'],
+        'proj',
+        'every minute',
+    )
+    builder = api.server.client(add_user(api.server, role=Role.builder))
+    assert builder.get(f'/api/schedules/{schedule["id"]}').json()['project_id'] == 'proj'  # the team reads it
+    stranger = api.server.client(add_user(api.server, team='other', role=Role.operator, name='eve'))
+    hidden = assert_problem(stranger.get(f'/api/schedules/{schedule["id"]}'), 404, 'not_found')
+    assert 'proj' not in hidden['detail']  # nor which project it is in
+    assert_problem(api.client.get('/api/schedules/sch_nonesuch'), 404, 'not_found')
+
+
 def test_a_slot_fires_exactly_once_with_two_servers(settings_factory, repo) -> None:  # noqa: ANN001
     settings = settings_factory(**QUIET)
     with serving(settings, repo) as api, api_server(same_database(settings_factory, settings, **QUIET)) as second:

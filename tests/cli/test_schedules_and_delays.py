@@ -59,6 +59,23 @@ def test_schedules_add_list_edit_pause_resume_history_remove(settings_factory, r
         assert gone.code == 4 and 'not found' in gone.stderr
 
 
+def test_a_schedule_id_is_enough_without_its_project(settings_factory, repo_factory) -> None:  # noqa: ANN001
+    with served(settings_factory, repo_factory, global_run_cap=0, schedule_sweep_seconds=3600.0) as (_server, cli):
+        sid = cli(*ADD, '--name', 'nightly', '--cron', '30 2 * * *', '--json').json()['id']
+        edited = cli('schedules', 'edit', sid, '--cron', '0 3 * * *', '--json')
+        assert edited.code == 0 and edited.json()['cron'] == '0 3 * * *', edited.stderr
+        paused = cli('schedules', 'pause', sid)
+        assert paused.code == 0 and f'Schedule {sid} (nightly) paused.' in paused.stdout, paused.stderr
+        assert cli('schedules', 'resume', sid, '--json').json()['paused'] is False
+        history = cli('schedules', 'history', sid)
+        assert history.code == 0 and 'No firings yet.' in history.stdout
+        assert cli('schedules', 'remove', sid).code == 0
+        gone = cli('schedules', 'pause', sid)
+        assert gone.code == 4 and f"schedule '{sid}' not found" in gone.stderr
+        wrong = cli('schedules', 'pause', 'sch_nonesuch', '-p', 'proj')  # with --project, as before
+        assert wrong.code == 4
+
+
 def test_trigger_later_shows_the_delay_and_stop_cancels_it(settings_factory, repo_factory) -> None:  # noqa: ANN001
     with served(settings_factory, repo_factory, global_run_cap=0) as (server, cli):
         later = cli(*TRIGGER, '--branch', 'main', '--in', '2h', '--ttl', '30m')
