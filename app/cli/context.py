@@ -75,6 +75,26 @@ def resolve_token() -> str | None:
         return None
 
 
+def credentials_hint() -> str:
+    """For a 401: where this CLI looked for a token, and how to point it elsewhere."""
+    if os.environ.get('RUNBOARD_TOKEN', '').strip():
+        return (
+            'The token in RUNBOARD_TOKEN was refused (revoked, or made for another server): set a valid one, '
+            'or unset it to use the one local mode saves in its data directory.'
+        )
+    try:
+        from app.config import Settings
+
+        where = str(Settings().credentials_path)
+    except Exception:  # noqa: BLE001 - a broken environment: say what would have been read
+        where = 'credentials.json in the data directory'
+    return (
+        f'RUNBOARD_TOKEN is not set, so the CLI read the local-mode token from {where}. A server started with '
+        '--data-dir DIR keeps its token in DIR/credentials.json: set RUNBOARD_DATA_DIR=DIR (as the server has it), '
+        'or set RUNBOARD_TOKEN to a token of that server.'
+    )
+
+
 @dataclass
 class Cli:
     server: str
@@ -177,7 +197,7 @@ class Cli:
                 "version that has this command's endpoint?"
             )
         if error.status == 401:
-            self.err.print('Set RUNBOARD_TOKEN, or run on the machine whose data directory holds credentials.json.')
+            self.err.print(render.escape(credentials_hint()))
         self.err.print(f'Correlation id: {cid}')
 
 

@@ -23,3 +23,16 @@ def test_server_before_the_command_as_after_it(settings_factory, repo_factory) -
         assert both.code == 5 and NOBODY in both.stderr
         # without either option, RUNBOARD_SERVER
         assert run_cli(NOBODY, server.token, 'projects', 'list').code == 5
+
+
+def test_a_refused_token_says_where_the_cli_looked(settings_factory, repo_factory, tmp_path, monkeypatch) -> None:
+    elsewhere = tmp_path / 'not-the-servers-data-dir'
+    monkeypatch.setenv('RUNBOARD_DATA_DIR', str(elsewhere))
+    with served(settings_factory, repo_factory) as (server, _cli):
+        missing = run_cli(server.base_url, None, 'projects', 'list')  # no RUNBOARD_TOKEN: the data dir's file
+        assert missing.code == 4, missing.stderr
+        said = ' '.join(missing.stderr.split())
+        assert str(elsewhere / 'credentials.json') in said, said
+        assert 'RUNBOARD_DATA_DIR' in said and '--data-dir' in said and 'RUNBOARD_TOKEN' in said
+        wrong = run_cli(server.base_url, 'rb_not_a_token', 'projects', 'list')
+        assert wrong.code == 4 and 'The token in RUNBOARD_TOKEN was refused' in ' '.join(wrong.stderr.split())
