@@ -65,17 +65,32 @@ def status_text(status: str) -> Text:
 
 RUN_COLUMNS = ('RUN', 'STATUS', 'PROJECT', 'BRANCH', 'DEPTH/FRAMEWORK', 'KIND', 'USER', 'CREATED', 'TOOK')
 RUN_COLUMNS_DROPPED_FIRST = ('USER', 'KIND', 'DEPTH/FRAMEWORK', 'PROJECT', 'CREATED')
+# One project's runs: no PROJECT column (the same on every row), so at 80 columns DEPTH/FRAMEWORK stays and
+# TOOK goes first (`runs show` has it)
+ONE_PROJECT_DROPPED_FIRST = ('USER', 'KIND', 'TOOK', 'DEPTH/FRAMEWORK', 'CREATED')
 
 
-def runs_table(runs: Iterable[dict], *, title: str | None = None, width: int | None = None) -> Table:
+def runs_table(
+    runs: Iterable[dict], *, title: str | None = None, width: int | None = None, one_project: bool = False
+) -> Table:
     """The runs, a row each; in a terminal `width` columns wide, the columns that fit whole (the caption
-    names the ones left out)."""
+    names the ones left out). `one_project`: they are all of one project, so no PROJECT column."""
     rows = [run_cells(run) for run in runs]
+    columns = tuple(name for name in RUN_COLUMNS if not (one_project and name == 'PROJECT'))
     widths = column_widths(
-        RUN_COLUMNS, ([cell.plain if isinstance(cell, Text) else cell for cell in row] for row in rows)
+        columns,
+        (
+            [
+                cell.plain if isinstance(cell, Text) else cell
+                for name, cell in zip(RUN_COLUMNS, row, strict=True)
+                if name in columns
+            ]
+            for row in rows
+        ),
     )
-    shown = fitting_columns(widths, width, RUN_COLUMNS_DROPPED_FIRST) if width else list(RUN_COLUMNS)
-    hidden = [name for name in RUN_COLUMNS if name not in shown]
+    drop = ONE_PROJECT_DROPPED_FIRST if one_project else RUN_COLUMNS_DROPPED_FIRST
+    shown = fitting_columns(widths, width, drop) if width else list(columns)
+    hidden = [name for name in columns if name not in shown]
     table = Table(
         title=title,
         caption=f'Not shown, for the width: {", ".join(hidden)} (--json has every field)' if hidden else None,

@@ -234,7 +234,7 @@ def list_runs(
         if not page['items']:
             cli.out.print('No runs.')
             return
-        cli.out.print(render.runs_table(page['items'], width=cli.out.width))
+        cli.out.print(render.runs_table(page['items'], width=cli.out.width, one_project=project is not None))
         if page.get('next_cursor'):
             cli.out.print(f'[dim]More: --cursor {page["next_cursor"]}[/]')
 

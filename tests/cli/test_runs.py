@@ -40,12 +40,17 @@ def test_trigger_follow_exits_with_the_outcome_and_retry_links_retry_of(settings
         assert table.code == 0 and failed['id'] in table.stdout and run['id'] in table.stdout
         assert 'shallow/python' in table.stdout and 'Not shown' not in table.stdout  # 200 columns: every field
 
+        # one project's runs at 80 columns: no PROJECT column (the same on every row), so DEPTH/FRAMEWORK fits
         narrow = run_cli(server.base_url, server.token, 'runs', 'list', '--project', 'proj', columns=80)
         header = narrow.stdout.splitlines()[0].split()
-        assert header == ['RUN', 'STATUS', 'PROJECT', 'BRANCH', 'CREATED', 'TOOK']  # whole columns, not cut to "p…"
+        assert header == ['RUN', 'STATUS', 'BRANCH', 'DEPTH/FRAMEWORK', 'CREATED']  # whole columns, not cut to "p…"
         assert all(len(line) <= 80 for line in narrow.stdout.splitlines())
-        assert f'{run["id"]}  succeeded  proj' in narrow.stdout
-        assert 'Not shown, for the width: DEPTH/FRAMEWORK, KIND, USER (--json has every field)' in narrow.stdout
+        assert f'{run["id"]}  succeeded  main    shallow/python' in narrow.stdout
+        assert 'Not shown, for the width: KIND, USER, TOOK (--json has every field)' in narrow.stdout
+        # every project's runs: PROJECT stays, DEPTH/FRAMEWORK goes first
+        every = run_cli(server.base_url, server.token, 'runs', 'list', columns=80)
+        assert every.stdout.splitlines()[0].split() == ['RUN', 'STATUS', 'PROJECT', 'BRANCH', 'CREATED', 'TOOK']
+        assert f'{run["id"]}  succeeded  proj' in every.stdout
 
 
 def test_same_key_returns_the_same_run(settings_factory, repo_factory) -> None:
