@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from pathlib import Path
+
+from pydantic import ValidationError
 
 from app.config import Settings
 
@@ -34,4 +37,11 @@ if __name__ in {'__main__', '__mp_main__'}:
     arguments = parse_args()
     if arguments.native and not os.environ.get('DISPLAY') and not os.environ.get('WAYLAND_DISPLAY'):
         raise SystemExit('--native needs a display (DISPLAY or WAYLAND_DISPLAY); run under a desktop or xvfb-run')
-    run(settings_from(arguments), native=arguments.native)
+    try:
+        settings = settings_from(arguments)
+    except ValidationError as exc:  # one line naming the variable, as every failed start says it
+        from app.services.startup import settings_line
+
+        print(f'runboard: cannot start: {settings_line(exc.errors())}', file=sys.stderr)
+        raise SystemExit(2) from None
+    run(settings, native=arguments.native)

@@ -142,18 +142,31 @@ def alembic_config(engine: Engine) -> Config:
 MIGRATION_LOCK_ID = 727002
 
 
-def upgrade(engine: Engine) -> None:
-    """Apply all migrations (idempotent). On PostgreSQL an advisory lock makes servers and workers that
-    start together migrate one after the other."""
+@contextmanager
+def startup_lock(engine: Engine) -> Iterator[None]:
+    """On PostgreSQL, an advisory lock that servers and workers starting together take one after the other,
+    held while they migrate and seed (services/container.py); SQLite needs none (one writer at a time, and
+    the seeding inserts ON CONFLICT DO NOTHING). Not reentrant: take it once, then call `migrate`."""
     if is_sqlite(str(engine.url)):
-        command.upgrade(alembic_config(engine), 'head')
+        yield
         return
     with engine.connect() as lock:
         lock.execute(text(f'SELECT pg_advisory_lock({MIGRATION_LOCK_ID})'))
         try:
-            command.upgrade(alembic_config(engine), 'head')
+            yield
         finally:
             lock.execute(text(f'SELECT pg_advisory_unlock({MIGRATION_LOCK_ID})'))
+
+
+def migrate(engine: Engine) -> None:
+    """Apply all migrations (idempotent), for a caller that holds `startup_lock`."""
+    command.upgrade(alembic_config(engine), 'head')
+
+
+def upgrade(engine: Engine) -> None:
+    """Apply all migrations (idempotent), one instance after the other (startup_lock)."""
+    with startup_lock(engine):
+        migrate(engine)
 
 
 class StartupError(RuntimeError):

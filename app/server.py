@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from nicegui import app as web_app
@@ -14,6 +18,7 @@ from app import package_files
 from app.api import serve_api_first
 from app.config import Settings
 from app.services.container import Services, build_services
+from app.services.startup import StartupFailed, failure_line
 
 
 def compose(settings: Settings) -> None:
@@ -32,9 +37,9 @@ def compose(settings: Settings) -> None:
     async def startup() -> None:
         if hosts_api:
             services = build_services(settings)
-            web_app.state.services = services
             holder['services'] = services
             await services.start()
+            web_app.state.services = services  # every part started: the API may answer
             token = None if sign_in else settings.token or services.local_token
             base_url = f'http://127.0.0.1:{settings.port}'
         else:
@@ -50,10 +55,58 @@ def compose(settings: Settings) -> None:
         if 'services' in holder:
             await holder['services'].close()
 
-    web_app.on_startup(startup)
+    async def abandon() -> None:  # start-up failed part of the way: close what did start
+        if 'services' in holder:
+            await holder.pop('services').close()
+
+    all_or_nothing(web_app, startup, abandon)
     web_app.on_shutdown(shutdown)
     web_app.add_static_files('/assets', str(package_files.assets_dir()))  # in the wheel too (app.assets)
     pages.register()
+
+
+STARTUP_FAILED_EXIT = 2
+_failed_start: list[str] = []  # the line said when start-up failed (one process, one start)
+
+
+def all_or_nothing(
+    web_app: FastAPI, start: Callable[[], Awaitable[None]], abandon: Callable[[], Awaitable[None]]
+) -> None:
+    """Start-up runs inside the server's lifespan, awaited before uvicorn binds the port (NiceGUI's on_startup
+    would run it as a background task beside a server that already answers). When it fails: what started is
+    closed, one line says what failed, and uvicorn exits without binding; `run` turns that into exit 2."""
+    nicegui_lifespan = web_app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[Any]:
+        try:
+            await start()
+            entered = nicegui_lifespan(app)
+            state = await entered.__aenter__()
+        except Exception as exc:
+            line = exc.line if isinstance(exc, StartupFailed) else failure_line('start-up', exc)
+            with contextlib.suppress(Exception):
+                await abandon()
+            _failed_start.append(line)
+            print(f'runboard: cannot start: {line}', file=sys.stderr, flush=True)
+            raise StartupAborted from None  # uvicorn's own report of it is filtered out (quiet_uvicorn)
+        try:
+            yield state
+        finally:
+            await entered.__aexit__(None, None, None)
+
+    web_app.router.lifespan_context = lifespan
+
+
+class StartupAborted(Exception):
+    """Start-up failed and has been reported in one line."""
+
+
+class _QuietAfterFailedStart(logging.Filter):
+    """uvicorn logs a failed lifespan as a traceback and 'Application startup failed': said once already."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not _failed_start
 
 
 def guard_hosts(web_app: FastAPI, settings: Settings) -> None:
@@ -104,6 +157,16 @@ def run(settings: Settings, *, native: bool = False) -> None:
             print(f'runboard: cannot start: {exc}', file=sys.stderr)
             raise SystemExit(2) from None
     compose(settings)
+    logging.getLogger('uvicorn.error').addFilter(_QuietAfterFailedStart())
+    try:
+        serve(settings, native=native)
+    except SystemExit:
+        if _failed_start:  # said in one line already (all_or_nothing)
+            raise SystemExit(STARTUP_FAILED_EXIT) from None
+        raise
+
+
+def serve(settings: Settings, *, native: bool) -> None:
     ui.run(
         host=settings.host,
         port=settings.port,

@@ -97,8 +97,8 @@ def build_api_app(settings: Settings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         services = build_services(settings)
         app.state.services = services
-        await services.start()
         try:
+            await services.start()  # all or nothing: a part that fails closes the others, nothing is served
             yield
         finally:
             await services.close()

@@ -8,15 +8,19 @@ from starlette.concurrency import run_in_threadpool
 from app.api.schemas import problems
 from app.services.container import Services
 from app.services.errors import DomainError, dependency_unavailable
+from app.services.startup import not_ready
 
 router = APIRouter(prefix='/health', tags=['health'])
 
 
 @router.get('')
-@router.get('/live')
-async def live() -> dict:
-    """Liveness: this process serves requests (`/api/health` is the same probe). Never touches a dependency,
-    so an outage does not get a healthy process restarted."""
+@router.get('/live', responses=problems(503))
+async def live(request: Request) -> dict:
+    """Liveness: this process completed its start-up and serves requests (`/api/health` is the same probe).
+    Never touches a dependency, so an outage does not get a healthy process restarted."""
+    services: Services | None = getattr(request.app.state, 'services', None)
+    if services is None or not services.started:
+        raise DomainError(503, 'starting', 'Start-up has not completed.', headers={'Retry-After': '1'})
     return {'status': 'ok'}
 
 
@@ -46,17 +50,25 @@ def _redis_answers(services: Services) -> str | None:
 
 @router.get('/ready', responses=problems(503))
 async def ready(request: Request) -> dict:
-    """Readiness: the database answers and, in team mode, Redis does; else 503 naming which does not."""
-    services = request.app.state.services
+    """Readiness: start-up completed, the database answers and, in team mode, Redis does, and what start-up
+    brought up still runs (the event listener, the scheduler); else 503 naming what is not ready."""
+    services: Services | None = getattr(request.app.state, 'services', None)
+    if services is None or not services.started:
+        raise DomainError(503, 'starting', 'Not ready: start-up has not completed.', headers={'Retry-After': '1'})
     checks = {
         'database': await run_in_threadpool(_database_answers, services),
         'redis': await run_in_threadpool(_redis_answers, services),
+        **services.not_started(),
     }
-    down = [name for name, failure in checks.items() if failure]
+    down = not_ready(checks)
     if down:
         error: DomainError = dependency_unavailable(down[0], f'Not ready: {" and ".join(down)} not answering.')
         error.extra['dependencies'] = {
             name: ('down: ' + failure if failure else 'ok') for name, failure in checks.items()
         }
         raise error
-    return {'status': 'ready', 'database': 'ok', 'redis': 'ok' if services.settings.redis_url else 'not used'}
+    return {
+        'status': 'ready',
+        **{name: 'ok' for name in checks},
+        'redis': 'ok' if services.settings.redis_url else 'not used',
+    }

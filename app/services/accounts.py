@@ -10,8 +10,10 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine, Table
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from app.db import session_scope
@@ -62,9 +64,15 @@ def create_user(
 
 
 def ensure_team(engine: Engine, team_id: str, name: str) -> None:
-    with session_scope(engine) as session:
-        if session.get(Team, team_id) is None:
-            session.add(Team(id=team_id, name=name))
+    """The team exists afterwards: the database decides between instances creating it at once."""
+    with engine.begin() as conn:
+        insert_new(conn, Team.__table__, [{'id': team_id, 'name': name}])  # type: ignore[attr-defined]
+
+
+def insert_new(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> int:
+    """INSERT ... ON CONFLICT DO NOTHING: the rows not there yet; how many this call inserted."""
+    dialect = postgresql if conn.dialect.name == 'postgresql' else sqlite
+    return conn.execute(dialect.insert(table).on_conflict_do_nothing(), rows).rowcount
 
 
 class TokenAuthenticator:

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.schedulers.base import STATE_RUNNING
 from sqlalchemy import Engine
 
 from app import db
@@ -21,6 +22,7 @@ from app.services.ratelimit import make_limiter
 from app.services.repositories import RepositoryAccess
 from app.services.runs import RunAdmitter
 from app.services.secret_box import SecretBox
+from app.services.startup import step
 
 if TYPE_CHECKING:
     from app.services.afk import AfkLoop
@@ -44,18 +46,29 @@ class Services:
     scheduler_hooks: list[Callable[[AsyncIOScheduler], None]] = field(default_factory=list)  # jobs of other services
     local_token: str | None = None
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    started: bool = False  # every part of start() is up: /api/health/live answers 200 from then on
 
     @property
     def instance_id(self) -> str:
         return self.runner.instance_id
 
     async def start(self) -> None:
-        await self.bus.start()
+        """Every part, or StartupFailed naming the one that failed (the caller closes what did start)."""
+        with step(f'the event listener ({describe_redis(self.settings.redis_url)})'):
+            await self.bus.start()
         self._auth_listener = asyncio.get_running_loop().create_task(self._forget_revoked_tokens())
-        await self.runner.start()
+        with step('the run engine'):
+            await self.runner.start()
         from app.services import scheduler
 
-        self.scheduler = scheduler.start(self)
+        with step('the scheduler'):
+            self.scheduler = scheduler.start(self)
+        self.started = True
+
+    def not_started(self) -> dict[str, str | None]:
+        """What start-up brought up that is not running now (None: running), for /api/health/ready."""
+        scheduling = self.scheduler is not None and self.scheduler.state == STATE_RUNNING
+        return {'event_listener': self.bus.listener_failure(), 'scheduler': None if scheduling else 'not running'}
 
     async def _forget_revoked_tokens(self) -> None:
         """A token revoked on any instance stops working here at once (the bus carries the revocation)."""
@@ -71,9 +84,11 @@ class Services:
             self.bus.unsubscribe(queue)
 
     async def close(self) -> None:
+        """Closes what started; also after a start that failed part of the way."""
+        self.started = False
         if getattr(self, '_auth_listener', None) is not None:
             self._auth_listener.cancel()
-        if self.scheduler is not None:
+        if self.scheduler is not None and self.scheduler.running:
             self.scheduler.shutdown(wait=False)
         if self.afk is not None:
             self.afk.close()
@@ -85,16 +100,48 @@ class Services:
 
 
 def build_services(settings: Settings, *, migrate: bool = True, seed: bool = True) -> Services:
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    engine = db.make_engine(settings.effective_database_url)
-    if migrate:
-        db.upgrade(engine)
-    bus = make_bus(settings.redis_url, settings.redis_prefix)
-    limiter = make_limiter(settings.redis_url, settings.rate_limit_runs, settings.rate_limit_window_seconds)
+    """Every service, not started yet; or StartupFailed naming the step that failed."""
+    with step(f'the data directory {settings.data_dir}'):
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    with step(f'the database {db.masked(settings.effective_database_url)}'):
+        engine = db.make_engine(settings.effective_database_url)
+    try:
+        # instances that start together on one database migrate and seed one after the other (the lock is
+        # PostgreSQL's; the seeding's inserts are idempotent on any database)
+        with step('building the services'), db.startup_lock(engine):
+            if migrate:
+                with step('the database migration'):
+                    db.migrate(engine)
+            services = _build(settings, engine)
+            if seed:
+                _seed(services)
+    except BaseException:
+        engine.dispose()
+        raise
+    return services
+
+
+def _seed(services: Services) -> None:
+    """What a first start creates; each step leaves what another instance made as it is."""
+    settings, engine = services.settings, services.engine
+    with step('the local account'):
+        services.local_token = accounts.ensure_local_account(engine, settings.credentials_path)
+    if settings.demo:
+        from app.services import demo
+
+        with step('the demo project'):
+            demo.ensure_demo_project(engine, settings.data_dir)
+
+
+def _build(settings: Settings, engine: Engine) -> Services:
+    with step('the secret box'):
+        secrets = SecretBox.from_settings(settings.data_dir, settings.secret_key)
+    with step(f'the event bus ({describe_redis(settings.redis_url)})'):
+        bus = make_bus(settings.redis_url, settings.redis_prefix)
+    with step(f'the rate limiter ({describe_redis(settings.redis_url)})'):
+        limiter = make_limiter(settings.redis_url, settings.rate_limit_runs, settings.rate_limit_window_seconds)
     branches = gitops.BranchCache()
-    repositories = RepositoryAccess(
-        settings=settings, branches=branches, secrets=SecretBox.from_settings(settings.data_dir, settings.secret_key)
-    )
+    repositories = RepositoryAccess(settings=settings, branches=branches, secrets=secrets)
     services = Services(
         settings=settings,
         engine=engine,
@@ -110,7 +157,8 @@ def build_services(settings: Settings, *, migrate: bool = True, seed: bool = Tru
         from app.services.engine.celery_app import make_celery
         from app.services.engine.dispatch import Dispatcher, celery_sender
 
-        send = celery_sender(make_celery(settings))
+        with step('the Celery executor'):
+            send = celery_sender(make_celery(settings))
         services.runner.dispatcher = Dispatcher(
             engine,
             again_seconds=settings.dispatch_again_seconds,
@@ -127,10 +175,9 @@ def build_services(settings: Settings, *, migrate: bool = True, seed: bool = Tru
     from app.services import timers
 
     timers.install(services)  # schedules, delayed runs, queued TTL (docs/triggers.md)
-    if seed:
-        services.local_token = accounts.ensure_local_account(engine, settings.credentials_path)
-        if settings.demo:
-            from app.services import demo
-
-            demo.ensure_demo_project(engine, settings.data_dir)
     return services
+
+
+def describe_redis(url: str | None) -> str:
+    """Which Redis a start-up step uses, for its failure line (password masked)."""
+    return f'Redis at {db.masked(url)}' if url else 'in-process'

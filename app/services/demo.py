@@ -6,15 +6,15 @@ from __future__ import annotations
 import shutil
 import sys
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import Engine, func
-from sqlmodel import Session, select
+from sqlalchemy import Engine, Table, func
+from sqlmodel import Session, SQLModel, select
 
 from app import package_files
-from app.db import session_scope
 from app.models import Issue, Project
 from app.services import gitops
-from app.services.accounts import LOCAL_TEAM
+from app.services.accounts import LOCAL_TEAM, insert_new
 
 DEMO_ID = 'demo'
 
@@ -39,38 +39,50 @@ def make_demo_repository(path: Path) -> Path:
 
 
 def ensure_demo_project(engine: Engine, data_dir: Path) -> bool:
-    """Create the demo project when the database has no project at all."""
+    """Create the demo project when the database has no project at all. Instances that start together on one
+    database hold db.startup_lock around this (PostgreSQL); the rows are inserted ON CONFLICT DO NOTHING
+    besides, so whichever instance inserts the project first made the demo, and another carries on with it.
+    Whether this call created it."""
     with Session(engine) as session:
         if session.exec(select(func.count()).select_from(Project)).one() > 0:
             return False
     repo = make_demo_repository(data_dir / 'demo-repo')
-    with session_scope(engine) as session:
-        session.add(
-            Project(
-                id=DEMO_ID,
-                name='Demo pipeline',
-                team_id=LOCAL_TEAM,
-                repository=str(repo),
-                repository_key=gitops.team_repository_key(LOCAL_TEAM, str(repo)),
-                base_branch='main',
-                command=[sys.executable, 'pipeline.py'],
-                max_concurrent_runs=3,
-                run_budget_seconds=600,
-            )
+    project = Project(
+        id=DEMO_ID,
+        name='Demo pipeline',
+        team_id=LOCAL_TEAM,
+        repository=str(repo),
+        repository_key=gitops.team_repository_key(LOCAL_TEAM, str(repo)),
+        base_branch='main',
+        command=[sys.executable, 'pipeline.py'],
+        max_concurrent_runs=3,
+        run_budget_seconds=600,
+    )
+    issues = [
+        Issue(
+            project_id=DEMO_ID,
+            number=number,
+            title=title,
+            labels=labels,
+            body=f'{title}.\n\nCreated with the demo project.',
         )
-        session.flush()
         for number, title, labels in (
             (1, 'Add a logout button', ['ready-for-agent']),
             (2, 'Document the flaky network test', ['ready-for-agent']),
             (3, 'Decide on the release process', ['needs-discussion']),
-        ):
-            session.add(
-                Issue(
-                    project_id=DEMO_ID,
-                    number=number,
-                    title=title,
-                    labels=labels,
-                    body=f'{title}.\n\nCreated with the demo project.',
-                )
-            )
+        )
+    ]
+    with engine.begin() as conn:
+        if insert_new(conn, _table(Project), [_row(project)]) == 0:
+            return False  # another instance made it meanwhile: theirs is the demo
+        insert_new(conn, _table(Issue), [_row(issue) for issue in issues])
     return True
+
+
+def _table(model: type[SQLModel]) -> Table:
+    return model.__table__  # type: ignore[attr-defined]
+
+
+def _row(row: SQLModel) -> dict[str, Any]:
+    """Every column's value as the model filled it in (its Python-side defaults included)."""
+    return {column.name: getattr(row, column.name) for column in _table(type(row)).columns}

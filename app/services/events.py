@@ -53,6 +53,10 @@ class EventBus:
     async def close(self) -> None:
         self._loop = None
 
+    def listener_failure(self) -> str | None:
+        """None while this bus delivers events (started, its listener running), else what is wrong."""
+        return None if self._loop is not None else 'not started'
+
     def subscribe(self, accepts: Accepts | None = None) -> asyncio.Queue:
         """A queue of the events `accepts` says yes to (all of them without it)."""
         queue: asyncio.Queue = asyncio.Queue(QUEUE_SIZE)
@@ -123,6 +127,17 @@ class RedisEventBus(EventBus):
         await super().start()
         subscribed = await self._subscribe()  # raises when Redis is not there at start
         self._task = asyncio.create_task(self._listen(subscribed))
+
+    def listener_failure(self) -> str | None:
+        """Also down when the listener's task ended. While it subscribes again after a drop it counts as up:
+        Redis itself is down then (the readiness probe says so), and it resumes by itself."""
+        task = self._task
+        if task is None:
+            return 'not started'
+        if task.done():
+            failure = None if task.cancelled() else task.exception()
+            return f'stopped: {type(failure).__name__}' if failure else 'stopped'
+        return super().listener_failure()
 
     async def _subscribe(self) -> asyncio.Future:
         """Subscribed on a new connection; the future completes when that connection is lost."""

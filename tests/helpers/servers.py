@@ -137,6 +137,34 @@ def app_process(
 ) -> Iterator[dict]:
     """`python main.py` as a person starts it, on a free port; yields {'url', 'process', 'port'}.
     It is ready when `ready_path` answers 200 (a UI-only `--server` process has no /api of its own)."""
+    with contextlib.ExitStack() as stack:
+        app = stack.enter_context(_spawned(data_dir, port=port, args=args, env=env, log_path=log_path))
+        _wait_ready(app, ready_path, seconds=60)
+        yield app
+
+
+@contextmanager
+def app_processes(
+    data_dirs: list[Path], *, env: dict[str, str] | None = None, ready_path: str = '/api/health/ready'
+) -> Iterator[list[dict]]:
+    """Several `python main.py` started together (each spawned before any is waited for), as replicas are
+    deployed; yields them once every one answers `ready_path` with 200."""
+    with contextlib.ExitStack() as stack:
+        apps = [stack.enter_context(_spawned(data_dir, env=env)) for data_dir in data_dirs]
+        for app in apps:  # the machine is shared: several start-ups at once take longer than one
+            _wait_ready(app, ready_path, seconds=60 * len(apps))
+        yield apps
+
+
+@contextmanager
+def _spawned(
+    data_dir: Path,
+    *,
+    port: int | None = None,
+    args: list[str] | None = None,
+    env: dict[str, str] | None = None,
+    log_path: Path | None = None,
+) -> Iterator[dict]:
     port = port or free_port()
     data_dir.mkdir(parents=True, exist_ok=True)
     log = open(log_path or data_dir / 'server.log', 'ab')
@@ -148,19 +176,8 @@ def app_process(
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
-    url = f'http://127.0.0.1:{port}'
-    deadline = time.monotonic() + 60
     try:
-        while True:
-            try:
-                if httpx.get(url + ready_path, timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f'app did not start; see {log.name}')
-            time.sleep(0.1)
-        yield {'url': url, 'process': process, 'port': port}
+        yield {'url': f'http://127.0.0.1:{port}', 'process': process, 'port': port, 'log': log.name}
     finally:
         if process.poll() is None:
             process.terminate()
@@ -172,3 +189,16 @@ def app_process(
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(process.pid, signal.SIGKILL)
         log.close()
+
+
+def _wait_ready(app: dict, ready_path: str, *, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            if httpx.get(app['url'] + ready_path, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if app['process'].poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f'app did not start; see {app["log"]}')
+        time.sleep(0.1)
