@@ -1,11 +1,12 @@
 // The run page's log viewer (app/pages/log_view.py). The server sends rows [seq, kind, html, at] (the html
 // is escaped text with colour spans, app/state/log_rows.py) and says which range to keep; this draws each
-// row with a gutter (line number link, time), a copy button, search marks and foldable stage groups, in
-// the browser, with no round trip. It never holds more rows than the server's window (app/state/timeline.py).
+// row with a gutter (line number link, time), a copy button, search marks, foldable stage groups and
+// `::group::` folds (closed until opened; a group ends at `::endgroup::`, the next group or the next stage;
+// the `endgroup` row itself is never drawn), in the browser, with no round trip. It never holds more rows than the server's window (app/state/timeline.py).
 const TIMES_KEY = "runboard.log.timestamps";
 let views = 0;
 
-const KINDS = new Set(["output", "stage", "status"]);
+const KINDS = new Set(["output", "stage", "status", "group", "endgroup", "annotation"]);
 const escapeText = (text) =>
   String(text).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
 const pad = (n, size = 2) => String(n).padStart(size, "0");
@@ -23,6 +24,7 @@ export default {
     this.selectedSeq = null;
     this.activeRow = null;
     this.collapsed = new Set();
+    this.opened = new Set(); // the ::group:: folds opened (closed by default, as GitHub's)
     this.scope = `rb-lv-${++views}`;
     this.box = this.$refs.rows; // our own classes live here: Vue re-renders the root's class
     this.box.className = `rb-rows ${this.scope}`;
@@ -30,6 +32,7 @@ export default {
     document.head.appendChild(this.sheet);
     this.onHash = () => this.$emit("hash", { hash: location.hash });
     window.addEventListener("hashchange", this.onHash);
+    this.restyle(); // ::group:: lines are hidden from the first row on
     this.setTimes(localStorage.getItem(TIMES_KEY) === "1");
     this.$emit("times", { on: this.showTimes });
   },
@@ -45,7 +48,8 @@ export default {
       const n = Number(seq);
       const k = KINDS.has(kind) ? kind : "output";
       const time = at ? `<span class="rb-at" title="${escapeText(at)}">${clock(at)}</span>` : '<span class="rb-at"></span>';
-      const fold = k === "stage" ? '<button type="button" class="rb-fold" tabindex="-1" aria-expanded="true"></button>' : "";
+      const fold =
+        k === "stage" || k === "group" ? '<button type="button" class="rb-fold" tabindex="-1" aria-expanded="true"></button>' : "";
       return (
         `<div class="rb-line rb-k-${k}" id="L${n}" data-seq="${n}" tabindex="-1">` +
         `<a class="rb-ln" href="#L${n}" data-n="${n}" tabindex="-1" aria-label="Line ${n}"></a>${time}${fold}` +
@@ -60,6 +64,7 @@ export default {
       for (const header of fragment.querySelectorAll(".rb-k-stage")) {
         this.labelFold(header, this.collapsed.has(header.dataset.seq));
       }
+      for (const header of fragment.querySelectorAll(".rb-k-group")) this.labelGroup(header, this.opened.has(header.dataset.seq));
       if (this.query) for (const row of fragment.querySelectorAll(".rb-k-output")) this.mark(row);
       return fragment;
     },
@@ -70,16 +75,40 @@ export default {
       button.setAttribute("aria-label", `${folded ? "Unfold" : "Fold"} stage ${name}`);
       header.classList.toggle("rb-folded", folded);
     },
+    labelGroup(header, open) {
+      const name = header.querySelector(".rb-text").textContent;
+      const button = header.querySelector(".rb-fold");
+      button.setAttribute("aria-expanded", String(open));
+      button.setAttribute("aria-label", `${open ? "Close" : "Open"} group ${name}`);
+      header.classList.toggle("rb-open", open);
+    },
     groupOf(row) {
       if (!row) return "";
       return row.classList.contains("rb-k-stage") ? row.dataset.seq : row.dataset.group || "";
     },
+    foldOf(row) {
+      // the ::group:: a row below `row` is in: the one `row` opens or is in; none after an end or a stage
+      if (!row || row.classList.contains("rb-k-stage") || row.classList.contains("rb-k-endgroup")) return "";
+      return row.classList.contains("rb-k-group") ? row.dataset.seq : row.dataset.fold || "";
+    },
     regroup(from = null) {
-      // a row belongs to the stage header above it (rows above the window's first header: to none)
-      let group = this.groupOf(from ? from.previousElementSibling : null);
+      // a row belongs to the stage header above it (rows above the window's first header: to none), and to
+      // the ::group:: opened above it until an endgroup, another group or a stage ends that
+      const before = from ? from.previousElementSibling : null;
+      let group = this.groupOf(before);
+      let fold = this.foldOf(before);
       for (let row = from || this.box.firstElementChild; row; row = row.nextElementSibling) {
-        if (row.classList.contains("rb-k-stage")) group = row.dataset.seq;
-        else if (row.dataset.group !== group) row.dataset.group = group;
+        const k = row.classList;
+        if (k.contains("rb-k-stage")) {
+          group = row.dataset.seq;
+          fold = "";
+        } else if (row.dataset.group !== group) row.dataset.group = group;
+        if (k.contains("rb-k-group") || k.contains("rb-k-endgroup") || k.contains("rb-k-stage")) {
+          delete row.dataset.fold; // a group's header shows while the group is closed
+          fold = k.contains("rb-k-group") ? row.dataset.seq : "";
+        } else if (fold) {
+          if (row.dataset.fold !== fold) row.dataset.fold = fold;
+        } else delete row.dataset.fold;
       }
     },
     atBottom() {
@@ -131,6 +160,8 @@ export default {
       for (let row = box.firstElementChild; row && !row.classList.contains("rb-k-stage"); row = row.nextElementSibling) {
         row.dataset.group = "";
       }
+      // and rows whose ::group:: header left show: nothing above them could open them
+      for (let row = box.firstElementChild; row && row.dataset.fold; row = row.nextElementSibling) delete row.dataset.fold;
     },
     clear() {
       this.box.replaceChildren();
@@ -143,6 +174,7 @@ export default {
     // -- pointing at a line: a #L link, the current search match
     reveal(row) {
       if (this.collapsed.has(row.dataset.group)) this.fold(row.dataset.group, false);
+      if (row.dataset.fold && !this.opened.has(row.dataset.fold)) this.openGroup(row.dataset.fold, true);
       const el = this.$el; // the line in the middle of the log; the page itself moves only if the log is off screen
       el.scrollTop = row.offsetTop - (el.clientHeight - row.offsetHeight) / 2;
       const box = el.getBoundingClientRect();
@@ -220,11 +252,25 @@ export default {
       if (!group) return;
       if (folded) this.collapsed.add(group);
       else this.collapsed.delete(group);
-      this.sheet.textContent = [...this.collapsed]
-        .map((g) => `.${this.scope} .rb-line[data-group="${Number(g)}"] { display: none; }`)
-        .join("\n");
+      this.restyle();
       const header = this.row(group);
       if (header) this.labelFold(header, folded);
+    },
+    openGroup(fold, open) {
+      if (!fold) return;
+      if (open) this.opened.add(fold);
+      else this.opened.delete(fold);
+      this.restyle();
+      const header = this.row(fold);
+      if (header) this.labelGroup(header, open);
+    },
+    restyle() {
+      // one rule per folded stage, and one for every ::group:: line not in an opened group
+      const open = [...this.opened].map((g) => `:not([data-fold="${Number(g)}"])`).join("");
+      this.sheet.textContent = [...this.collapsed]
+        .map((g) => `.${this.scope} .rb-line[data-group="${Number(g)}"] { display: none; }`)
+        .concat([`.${this.scope} .rb-line[data-fold]${open} { display: none; }`])
+        .join("\n");
     },
 
     // -- timestamps, remembered per browser
@@ -287,6 +333,9 @@ export default {
       if (row.classList.contains("rb-k-stage") && !window.getSelection()?.toString()) {
         this.fold(row.dataset.seq, !this.collapsed.has(row.dataset.seq));
       }
+      if (row.classList.contains("rb-k-group") && !window.getSelection()?.toString()) {
+        this.openGroup(row.dataset.seq, !this.opened.has(row.dataset.seq));
+      }
     },
     onKey(event) {
       const row = event.target.closest?.(".rb-line");
@@ -302,6 +351,9 @@ export default {
       } else if ((event.key === "Enter" || event.key === " ") && row === event.target && row.classList.contains("rb-k-stage")) {
         event.preventDefault();
         this.fold(row.dataset.seq, !this.collapsed.has(row.dataset.seq));
+      } else if ((event.key === "Enter" || event.key === " ") && row === event.target && row.classList.contains("rb-k-group")) {
+        event.preventDefault();
+        this.openGroup(row.dataset.seq, !this.opened.has(row.dataset.seq));
       }
     },
     firstOnScreen() {

@@ -195,14 +195,41 @@ def stages_table(run: dict) -> Table | None:
     return table
 
 
+LEVEL_STYLE = {'error': 'bold red', 'warning': 'bold yellow', 'notice': 'bold blue'}
+
+
+def annotations_table(run: dict) -> Table | None:
+    """The run's annotations (`::error|warning|notice::` lines): level, message, file:line, its log line."""
+    annotations = run.get('annotations') or []
+    if not annotations:
+        return None
+    table = Table(header_style='bold', box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True)
+    for column in ('LEVEL', 'MESSAGE', 'WHERE', 'LINE'):
+        table.add_column(column, no_wrap=column != 'MESSAGE')
+    for a in annotations:
+        message = f'{a["title"]}: {a["message"]}' if a.get('title') else a['message']
+        where = (f'{a["file"]}:{a["line"]}' if a.get('line') is not None else a['file']) if a.get('file') else ''
+        table.add_row(
+            Text(a['level'], style=LEVEL_STYLE.get(a['level'], '')), Text(message), Text(where), f'#L{a["seq"]}'
+        )
+    return table
+
+
 def event_line(event: dict) -> Text:
     """One timeline event as a terminal line; output text is printed verbatim (no markup)."""
     stamp = (when(event.get('at')) + '  ', 'dim')
     kind, text = event.get('type'), event['text']
     if kind == 'output':
         return Text.assemble(stamp, text)
+    if kind == 'annotation':  # the line as printed, in its level's colour
+        level = text[2:].split(' ', 1)[0].split(':', 1)[0]
+        return Text.assemble(stamp, (text, LEVEL_STYLE.get(level, '')))
     if kind == 'stage':
         return Text.assemble(stamp, ('▶ ' + text, 'bold'))
+    if kind == 'group':
+        return Text.assemble(stamp, ('▸ ' + text, 'bold'))
+    if kind == 'endgroup':
+        return Text.assemble(stamp, ('◂ end of group', 'dim'))
     first_word = text.split(' ', 1)[0].rstrip(':,.')
     return Text.assemble(stamp, ('● ' + text, STATUS_STYLE.get(first_word, 'blue')))
 

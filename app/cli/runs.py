@@ -248,7 +248,7 @@ def show(
     json_output: JsonOpt = False,
     server: ServerOpt = None,
 ) -> None:
-    """Show one run: its parameters, status, timing, its stages and the end of its timeline."""
+    """Show one run: its parameters, status, timing, its stages, its annotations and the end of its timeline."""
     cli = Cli.make(server, json_output)
 
     async def work(client: RunboardClient) -> None:
@@ -261,6 +261,10 @@ def show(
         if stages is not None:
             cli.out.print()
             cli.out.print(stages)
+        annotations = render.annotations_table(run)
+        if annotations is not None:
+            cli.out.print()
+            cli.out.print(annotations)
         if run.get('events'):
             cli.out.print()
             for event in run['events']:

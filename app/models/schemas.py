@@ -216,8 +216,23 @@ class RunPublic(SQLModel):
     _utc_timing = field_validator('run_at', 'expires_at')(classmethod(lambda cls, v: as_utc(v)))
 
 
+class AnnotationPublic(SQLModel):
+    """One `::error|warning|notice::` line of a run's output (app/workflow_commands.py)."""
+
+    seq: int  # its line in the log (`#L<seq>`)
+    level: Literal['error', 'warning', 'notice']
+    message: str
+    title: str | None = None
+    file: str | None = None
+    line: int | None = None
+    end_line: int | None = None
+    col: int | None = None
+    end_column: int | None = None
+
+
 class RunDetail(RunPublic):
     events: list[RunEventPublic] = []
+    annotations: list[AnnotationPublic] = []  # the first 50, in log order
 
 
 class WorkerPublic(SQLModel):

@@ -195,6 +195,17 @@ class Run(SQLModel, table=True):
 
 
 class RunEvent(SQLModel, table=True):
+    # a run's annotations (app/workflow_commands.py) without reading its whole log: few rows, kept small
+    __table_args__ = (
+        Index(
+            'ix_runevent_annotation',
+            'run_id',
+            'seq',
+            sqlite_where=text("type = 'annotation'"),
+            postgresql_where=text("type = 'annotation'"),
+        ),
+    )
+
     run_id: str = Field(foreign_key='run.id', primary_key=True)
     seq: int = Field(primary_key=True)
     at: datetime = Field(default_factory=utcnow)

@@ -1,4 +1,4 @@
-"""Run timeline: header (status, parameters, retry_of, Retry, Stop), stage markers and the run's log
+"""Run timeline: header (status, parameters, retry_of, Retry, Stop), stage markers, annotations and the run's log
 (pages/log_panel.py: windowed live output with line links, search, copy, download, timestamps, folding)."""
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from nicegui import background_tasks, ui
 
 from app.client import ApiError
 from app.pages import log_download  # noqa: F401  (registers /run-logs/{id}.log)
+from app.pages.annotation_list import draw_annotations
 from app.pages.log_panel import LogPanel
 from app.pages.run_row import RETRYABLE
 from app.pages.run_timing import cancel_button, timing_bits
@@ -34,6 +35,11 @@ class TimelineView:
         self.started_label: ui.label | None = None
         self.header = ui.column().classes('w-full gap-2').props('data-testid=run-header aria-live=polite')
         self.stages = ui.row().classes('w-full gap-2 flex-wrap').props('data-testid=stages aria-label="Stages"')
+        self.annotations = (
+            ui.column()
+            .classes('w-full gap-1 rounded border border-slate-300 px-2 py-1')
+            .props('role=list data-testid=annotations aria-label="Annotations"')
+        )
         self.render_stages()  # now, from the run the page has: drawn after the log, they pushed its tools down
         self.log = LogPanel(run)
         ui.timer(1.0, self.tick)
@@ -115,6 +121,7 @@ class TimelineView:
     # -- stages and title
     def render_stages(self) -> None:
         draw_stages(self.stages, self.run)  # the run's stages as the API answers them, with results
+        draw_annotations(self.annotations, self.run)  # its ::error/::warning/::notice lines, linking to the log
 
     def retitle(self) -> None:
         """The tab says which run and how it stands: `{id} · {status} · Runboard`, kept live."""

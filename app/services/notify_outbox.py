@@ -16,7 +16,7 @@ from app.services import ids
 from app.services.afk_rules import AFK_PAUSE_THRESHOLD, feeds_counter
 from app.services.notify_payloads import EventFacts, stored
 from app.services.notify_rules import run_end_events
-from app.services.timeline import timed_sql
+from app.services.timeline import read_annotations, timed_sql
 
 rules_table: Table = NotificationRule.__table__  # type: ignore[attr-defined]
 deliveries_table: Table = Delivery.__table__  # type: ignore[attr-defined]
@@ -57,6 +57,7 @@ def record_run_end(
         return 0
     row = conn.execute(timed_sql(RUN_FACTS_SQL, columns=_RUN_TIMES), {'id': run_id}).mappings().one()
     run = {key: value for key, value in row.items() if key != 'project_name'}
+    run['annotations'] = read_annotations(conn, run_id)  # its ::error/::warning/::notice lines, stored before its end
     project = {'id': project_id, 'name': row['project_name']}
     now = utcnow()
     created = 0

@@ -104,6 +104,7 @@ def runboard_document(facts: EventFacts) -> dict[str, Any]:
             'started_at': _time(run.get('started_at')),
             'finished_at': _time(run.get('finished_at')),
             'duration_seconds': _duration(run),
+            'annotations': [_annotation(facts, a) for a in run.get('annotations') or []],
         }
     if facts.issue is not None:
         document['issue'] = dict(facts.issue)
@@ -112,6 +113,23 @@ def runboard_document(facts: EventFacts) -> dict[str, Any]:
     if facts.rule is not None:
         document['rule'] = dict(facts.rule)
     return document
+
+
+def _annotation(facts: EventFacts, annotation: dict[str, Any]) -> dict[str, Any]:
+    """One `::error|warning|notice::` line of the run, with the address of its log line."""
+    fields = ('level', 'message', 'title', 'file', 'line', 'end_line', 'col', 'end_column')
+    return {**{key: annotation.get(key) for key in fields}, 'url': f'{run_url(facts)}#L{annotation["seq"]}'}
+
+
+def annotation_counts(run: dict[str, Any]) -> str:
+    """`1 error, 2 warnings` (levels in GitHub's order; '' without annotations)."""
+    levels = [a.get('level') for a in run.get('annotations') or []]
+    parts = []
+    for level in ('error', 'warning', 'notice'):
+        count = levels.count(level)
+        if count:
+            parts.append(f'{count} {level}{"" if count == 1 else "s"}')
+    return ', '.join(parts)
 
 
 def _escape(text: Any) -> str:
@@ -141,6 +159,8 @@ def _run_detail(run: dict[str, Any]) -> str:
     seconds = _duration(run)
     if seconds is not None:
         parts.append(f'after {seconds:.0f} s' if seconds >= 1 else f'after {seconds:.1f} s')
+    if annotation_counts(run):
+        parts.append(annotation_counts(run))
     return f' ({_escape(", ".join(parts))})' if parts else ''
 
 

@@ -1,14 +1,14 @@
 """Output ingest of a running run: read its merged stdout/stderr, mask secrets (masking.py), cut over-long
-lines, mark stages,
-bound the stored lines (one visible truncation event), and store batches in order while the process
-runs, pausing the pipe when the database falls behind (back-pressure)."""
+lines, turn workflow commands into their events (app/workflow_commands.py: stages, groups, annotations),
+open the "run" stage for output printed before any stage marker, bound the stored lines (one visible
+truncation event), and store batches in order while the process runs, pausing the pipe when the database
+falls behind (back-pressure)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-import re
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
@@ -16,13 +16,14 @@ from sqlalchemy import Engine
 from app.config import Settings
 from app.db import session_scope
 from app.services.events import EventBus
-from app.services.timeline import append_events
+from app.services.timeline import OUTPUT_KINDS, append_events
+from app.workflow_commands import event_of
 
 if TYPE_CHECKING:
     from app.services.engine.live import LiveRun
 
 log = logging.getLogger(__name__)
-STAGE_RE = re.compile(r'^::stage::\s*(.+)$')
+RUN_STAGE = 'run'  # the stage of output printed before the command's first `::stage::` marker
 READ_CHUNK = 64 * 1024
 FLUSH_SECONDS = 0.05
 FLUSH_LINES = 10_000  # events per INSERT transaction
@@ -75,12 +76,26 @@ class OutputIngest:
                     )
                 )
             return
-        stage = STAGE_RE.match(line)
-        if stage and stage.group(1).strip():  # a marker without a name stays an output line
-            live.buffer.append(('stage', stage.group(1).strip()))
-        else:
-            live.buffer.append(('output', line))
+        kind, body = event_of(line)  # a malformed command is an ordinary output line
+        if live.awaiting_stage:  # the command's first line: output before any marker is the "run" stage's
+            live.awaiting_stage = False
+            if kind != 'stage':
+                live.buffer.append(('stage', RUN_STAGE))
+        live.buffer.append((kind, body))
         live.buffered_lines += 1  # stage lines count too: the bound protects the database from any flood
+
+    @staticmethod
+    def command_started(live: LiveRun) -> None:
+        """The command runs from now: its output before any `::stage::` marker belongs to the "run" stage,
+        not to the checkout before it."""
+        live.awaiting_stage = True
+
+    @staticmethod
+    def command_ended(live: LiveRun) -> None:
+        """A command that printed nothing still ends in the "run" stage: its result is not the checkout's."""
+        if live.awaiting_stage:
+            live.awaiting_stage = False
+            live.buffer.append(('stage', RUN_STAGE))
 
     @staticmethod
     def emit(live: LiveRun, kind: str, body: str) -> None:
@@ -109,7 +124,7 @@ class OutputIngest:
         last_seq = 0
         for start in range(0, len(batch), FLUSH_LINES):
             part = batch[start : start + FLUSH_LINES]
-            part_lines = sum(1 for kind, _ in part if kind == 'output')
+            part_lines = sum(1 for kind, _ in part if kind in OUTPUT_KINDS)
             try:
                 last_seq = await asyncio.to_thread(self._store, live.run_id, part, part_lines)
             except BaseException:

@@ -10,7 +10,7 @@ from sqlalchemy import Connection, Engine, text
 from app.models import ACTIVE_SQL, RunStatus, utcnow
 from app.services.afk_rules import feeds_counter, settle_afk_run
 from app.services.notify_outbox import record_run_end
-from app.services.timeline import append_events, timed_sql
+from app.services.timeline import OUTPUT_KINDS, append_events, timed_sql
 
 KillReason = Literal['timeout', 'stop', 'shutdown', 'pull_request'] | None
 
@@ -70,7 +70,7 @@ def finish_run(
     with session_scope(engine) as session:
         conn = session.connection()
         if output:
-            append_events(conn, run_id, output, output_lines=sum(1 for kind, _ in output if kind == 'output'))
+            append_events(conn, run_id, output, output_lines=sum(1 for kind, _ in output if kind in OUTPUT_KINDS))
         now = utcnow()  # inside the transaction (SQLite: under the write lock), as close to the commit as can be
         row = conn.execute(
             timed_sql(

@@ -10,8 +10,8 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from app.config import Settings
-from app.models import Project, Run, RunDetail, RunEvent, RunEventPublic, RunPublic, User
-from app.services import output_search, projects, run_filters, run_waiting, stage_store
+from app.models import AnnotationPublic, Project, Run, RunDetail, RunEvent, RunEventPublic, RunPublic, User
+from app.services import output_search, projects, run_filters, run_waiting, stage_store, timeline
 from app.services.accounts import Principal
 from app.services.errors import not_found
 
@@ -37,6 +37,9 @@ def get_run(
         detail = RunDetail.model_validate({**public(run, user.name if user else None).model_dump()})
         detail.retried_by = run_filters.retried_by(session, [run_id]).get(run_id, [])
         stage_store.annotate(session, [detail])
+        detail.annotations = [
+            AnnotationPublic.model_validate(a) for a in timeline.read_annotations(session.connection(), run_id)
+        ]
         if with_events:
             detail.events = _events(session, run_id, after=0, limit=events_limit, tail=True)
         return detail
@@ -145,7 +148,7 @@ def output_lines(engine: Engine, principal: Principal, run_id: str, *, timestamp
         chunk = [
             (f'{event.at.isoformat()} ' if timestamps else '') + event.text + '\n'
             for event in page
-            if event.type == 'output'
+            if event.type in timeline.OUTPUT_KINDS  # an annotation's line as printed; not stage or group markers
         ]
         if chunk:
             yield ''.join(chunk).encode()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import Connection, Table, TextClause, bindparam, insert, text
 from sqlalchemy.sql.selectable import TextualSelect
@@ -12,6 +13,7 @@ from sqlmodel.sql.sqltypes import UTCDateTime
 
 from app.models import RunEvent, utcnow
 from app.services import stage_store
+from app.workflow_commands import MAX_ANNOTATIONS, annotation_of
 
 # SQLModel sets __table__ on every table model, but its stubs do not declare it
 _event_table: Table = RunEvent.__table__  # type: ignore[attr-defined]
@@ -33,6 +35,13 @@ def timed_sql(
         return clause.columns(**{name: DB_TIME for name in columns})
     return clause
 
+
+# events that are lines the command printed (a run's output_lines counts them; the raw log holds them)
+OUTPUT_KINDS = ('output', 'annotation')
+# an annotation event's text is its line as printed (app/workflow_commands.py reads it back)
+ANNOTATIONS_SQL = (
+    "SELECT seq, text FROM runevent WHERE run_id = :run_id AND type = 'annotation' ORDER BY seq LIMIT :limit"
+)
 
 COPY_FROM = 50  # batches at least this big bypass per-row ORM work (PostgreSQL: COPY, about 4x executemany)
 SQL_APPEND = (
@@ -99,3 +108,14 @@ def append_events(
 
 def _copy_capable(conn: Connection) -> bool:
     return conn.dialect.name == 'postgresql' and conn.dialect.driver == 'psycopg'
+
+
+def read_annotations(conn: Connection, run_id: str, *, limit: int = MAX_ANNOTATIONS) -> list[dict[str, Any]]:
+    """The run's first `limit` annotations (`::error|warning|notice::` lines) in log order, each with the seq
+    of its log line (`#L<seq>`); read through the partial index of annotation events (ix_runevent_annotation)."""
+    found = []
+    for seq, body in conn.execute(text(ANNOTATIONS_SQL), {'run_id': run_id, 'limit': limit}):
+        annotation = annotation_of(body)
+        if annotation is not None:
+            found.append({'seq': seq, **annotation.as_dict()})
+    return found

@@ -2,7 +2,9 @@
 
 A line travels as a compact row: [seq, kind, html, at]. The html is safe to insert as it is: every
 character of the text is escaped, and the only markup is app/state/ansi.py's own colour spans. The
-browser adds the gutter (line number, time), the copy button, search marks and stage folding.
+browser adds the gutter (line number, time), the copy button, search marks, stage folding and the
+`::group::` folds (kinds `group` and `endgroup`, app/workflow_commands.py). An `annotation` line (`::error
+file=app.py,line=3::boom`) is drawn as what it says: its level, title, message and place.
 """
 
 from __future__ import annotations
@@ -11,11 +13,35 @@ from html import escape
 
 from app.state.ansi import ansi_html
 from app.state.timeline import Line
+from app.workflow_commands import annotation_of
+
+LEVEL_WORDS = {'error': 'Error', 'warning': 'Warning', 'notice': 'Notice'}
+
+
+def annotation_html(text: str) -> str | None:
+    """`<b>Error</b> T: boom · app.py:3` as safe HTML, or None when the text is not an annotation."""
+    annotation = annotation_of(text)
+    if annotation is None:
+        return None
+    parts = [f'<span class="rb-level rb-level-{annotation.level}">{LEVEL_WORDS[annotation.level]}</span> ']
+    if annotation.title:
+        parts.append(f'<span class="rb-ann-title">{escape(annotation.title, quote=False)}</span>: ')
+    parts.append(escape(annotation.message, quote=False))
+    if annotation.place:
+        parts.append(f' <span class="rb-ann-place">{escape(annotation.place, quote=False)}</span>')
+    return ''.join(parts)
 
 
 def row(line: Line) -> list[int | str]:
-    html = ansi_html(line.text) if line.kind == 'output' else None
-    return [line.seq, line.kind, html if html is not None else escape(line.text, quote=False), line.at]
+    html: str | None = None
+    kind = line.kind
+    if kind == 'output':
+        html = ansi_html(line.text)
+    elif kind == 'annotation':
+        html = annotation_html(line.text)
+        if html is None:  # (not written by this version's ingest) shown as the line it is
+            kind, html = 'output', ansi_html(line.text)
+    return [line.seq, kind, html if html is not None else escape(line.text, quote=False), line.at]
 
 
 def rows(lines: list[Line]) -> list[list[int | str]]:

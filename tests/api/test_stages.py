@@ -101,15 +101,18 @@ def test_a_flood_of_markers_is_counted_but_only_the_first_are_kept_and_deleted_w
             assert conn.execute(text('SELECT count(*) FROM runstage')).scalar_one() == 0
 
 
-def test_a_run_without_markers_has_only_its_checkout_stage(settings_factory, repo_factory) -> None:
+def test_a_run_without_markers_has_its_checkout_and_run_stages(settings_factory, repo_factory) -> None:
     repo = repo_factory({'main': shell_script('echo plain')})
     with api_server(settings_factory()) as server, server.client() as client:
         create_project(client, repo)
         reply = trigger(client)
         assert reply.json()['stages'] == [] and reply.json()['stage_count'] == 0  # admitted: not started yet
         run = wait_for_status(client, reply.json()['id'])
-        assert [(s['result'], s['name'][:8]) for s in run['stages']] == [('succeeded', 'checkout')]
-        assert moment(run['stages'][0]['ended_at']) == moment(run['finished_at'])
+        assert [(s['result'], s['name'][:8]) for s in run['stages']] == [
+            ('succeeded', 'checkout'),
+            ('succeeded', 'run'),
+        ]
+        assert moment(run['stages'][-1]['ended_at']) == moment(run['finished_at'])
 
 
 def test_every_write_path_keeps_stages(settings_factory, repo_factory) -> None:

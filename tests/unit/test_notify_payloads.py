@@ -69,8 +69,29 @@ def test_runboard_document_of_a_failed_run() -> None:
             'started_at': '2025-01-01T11:59:30Z',
             'finished_at': '2025-01-01T11:59:42Z',
             'duration_seconds': 12.0,
+            'annotations': [],
         },
     }
+
+
+def test_a_runs_annotations_travel_with_links_to_their_log_lines() -> None:
+    annotation = {'seq': 9, 'level': 'error', 'message': 'boom', 'title': None, 'file': 'app.py', 'line': 3}
+    run = {**RUN, 'annotations': [annotation, {**annotation, 'seq': 12, 'level': 'warning', 'file': None}]}
+    document = runboard_document(facts(run=run))
+    assert document['run']['annotations'][0] == {
+        'level': 'error',
+        'message': 'boom',
+        'title': None,
+        'file': 'app.py',
+        'line': 3,
+        'end_line': None,
+        'col': None,
+        'end_column': None,
+        'url': 'https://rb.example.com/runs/run_1#L9',
+    }
+    assert document['run']['annotations'][1]['url'].endswith('#L12')
+    assert '1 error, 1 warning' in slack_text(facts(run=run))
+    assert from_stored(stored(facts(run=run)), 'https://rb.example.com').run == stored(facts(run=run))['run']
 
 
 @pytest.mark.parametrize(

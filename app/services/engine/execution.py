@@ -56,6 +56,7 @@ async def execute_run(parts: ExecutionParts, live: LiveRun, run: ClaimedRun, wor
             )
             parts.output.emit(live, 'stage', f'checkout {run["checkout_ref"]} @ {commit[:12]}')
             run['commit_sha'] = commit  # RUNBOARD_COMMIT: the commit checked out
+            parts.output.command_started(live)  # its first output opens the "run" stage, unless it is a marker
             exit_code = await run_process(
                 live,
                 run,
@@ -114,6 +115,7 @@ async def _reap(
     live.output_done.set()
     with contextlib.suppress(Exception):
         await flusher
+    parts.output.command_ended(live)  # a command that printed nothing (or could not start) ends "run", not checkout
     remaining, live.buffer = live.buffer, []
     has_pr = live.kill_reason == 'pull_request' or (
         live.kill_reason != 'stop' and await asyncio.to_thread(parts.pull_requests.exists, run)

@@ -30,6 +30,7 @@ class LiveRun:
     buffered_lines: int = 0
     stored_lines: int = 0  # output lines stored or being stored (counts towards max_output_lines)
     truncated: bool = False
+    awaiting_stage: bool = False  # the command started and has printed nothing yet (OutputIngest)
     cutting: bool = False  # inside an over-long line: drop bytes until its end
     bytes_read: int = 0
     output_done: asyncio.Event = field(default_factory=asyncio.Event)
