@@ -4,7 +4,6 @@ success and a failure within the first minute."""
 from __future__ import annotations
 
 import shutil
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +53,7 @@ def ensure_demo_project(engine: Engine, data_dir: Path) -> bool:
         repository=str(repo),
         repository_key=gitops.team_repository_key(LOCAL_TEAM, str(repo)),
         base_branch='main',
-        command=[sys.executable, 'pipeline.py'],
+        command=['python3', 'pipeline.py'],  # the system's Python: the run sandbox shows no virtualenv of Runboard's
         max_concurrent_runs=3,
         run_budget_seconds=600,
     )
