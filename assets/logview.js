@@ -6,6 +6,8 @@
 const TIMES_KEY = "runboard.log.timestamps";
 let views = 0;
 
+// the rows a log search looks in: what GET /runs/{id}/search matches (app/services/output_search.py)
+const SEARCHED = ".rb-k-output, .rb-k-annotation, .rb-k-stage, .rb-k-group";
 const KINDS = new Set(["output", "stage", "status", "group", "endgroup", "annotation"]);
 const escapeText = (text) =>
   String(text).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
@@ -65,7 +67,7 @@ export default {
         this.labelFold(header, this.collapsed.has(header.dataset.seq));
       }
       for (const header of fragment.querySelectorAll(".rb-k-group")) this.labelGroup(header, this.opened.has(header.dataset.seq));
-      if (this.query) for (const row of fragment.querySelectorAll(".rb-k-output")) this.mark(row);
+      if (this.query) for (const row of fragment.querySelectorAll(SEARCHED)) this.mark(row);
       return fragment;
     },
     labelFold(header, folded) {
@@ -204,7 +206,7 @@ export default {
       this.query = query || "";
       this.currentSeq = null;
       this.box.querySelector(".rb-current")?.classList.remove("rb-current");
-      for (const row of this.box.querySelectorAll(".rb-k-output")) this.mark(row);
+      for (const row of this.box.querySelectorAll(SEARCHED)) this.mark(row);
     },
     mark(row) {
       const text = row.querySelector(".rb-text");

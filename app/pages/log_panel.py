@@ -21,7 +21,7 @@ from app.pages.log_tools import LogTools
 from app.pages.log_view import LogView
 from app.state import connection
 from app.state.log_links import line_from_hash, reachable_line
-from app.state.timeline import Line, OutputWindow
+from app.state.timeline import Line, OutputWindow, count_text
 
 FETCH_PAGE = 5000
 
@@ -78,7 +78,7 @@ class LogPanel:
         else:
             held = f'{window.held_count} new lines held' if window.held_count else ''
         self.held_label.text = held
-        self.count_label.text = f'{self.run.get("output_lines", 0)} output lines · seq {window.last_seq}'
+        self.count_label.text = count_text(window.last_seq, self.run.get('output_lines', 0))
         self.earlier_button.set_visibility(window.has_earlier)
         self.later_button.set_visibility(window.has_later)
 

@@ -2,8 +2,8 @@
 
 A line is matched as a person sees it in the log viewer: ANSI escape sequences removed exactly the way
 the UI's decoder removes them (rich's `AnsiDecoder`, used by app/state/ansi.py), so `tests PASSED` finds
-a line whose PASSED is coloured, and `[31m` finds nothing. Only output lines are searched (not stage
-markers or status lines), which is what the raw log and a copy hold.
+a line whose PASSED is coloured, and `[31m` finds nothing. Output lines, stage headers (the checkout's too)
+and group titles are searched, every line the log shows with text of the run's; status lines are not.
 
 The scan walks one run's output events in seq order along the (run_id, seq) primary key, a page at a
 time, so memory stays bounded whatever the log's length. For an ASCII needle the database drops the
@@ -29,11 +29,15 @@ SCAN_PAGE = 20_000
 ESC = '\x1b'
 # rich.ansi.re_ansi: what the UI's decoder treats as one escape sequence (kept identical on purpose)
 _ANSI = re.compile(r'(?:\x1b[0-?])|(?:\x1b\](.*?)\x1b\\)|(?:\x1b([(@-Z\\-_]|\[[0-?]*[ -/]*[@-~]))')
+_SEARCHED = "('output', 'annotation', 'stage', 'group')"  # the log's rows with the run's own text
 _PAGE_SQL = (
-    "SELECT seq, text FROM runevent WHERE run_id = :run_id AND seq > :after AND type = 'output'{also} "
+    f'SELECT seq, text FROM runevent WHERE run_id = :run_id AND seq > :after AND type IN {_SEARCHED}'
+    '{also} '
     'ORDER BY seq LIMIT :limit'
 )
-_COUNT_SQL = "SELECT count(*) FROM runevent WHERE run_id = :run_id AND seq > :after AND type = 'output' AND ({also})"
+_COUNT_SQL = (
+    f'SELECT count(*) FROM runevent WHERE run_id = :run_id AND seq > :after AND type IN {_SEARCHED} AND ({{also}})'
+)
 # Python's lower() turns only these two non-ASCII characters into ASCII letters (K -> k, İ -> i + a dot)
 _FOLDS_TO_ASCII = {'k': '\u212a', 'i': '\u0130'}
 

@@ -104,10 +104,11 @@ class LogSearch:
         return self.index is not None and (len(self.matches) > 1 or self.more)
 
     def label(self) -> str:
-        """'3 of 120 matches', 'No matches', or '' before any search."""
+        """'3 of 120 matching lines', 'No matching lines', or '' before any search. It counts lines, not hits:
+        a line may hold the text several times, and every hit is marked."""
         if self.query is None:
             return ''
         if self.index is None:
-            return 'No matches'
-        noun = 'match' if self.total == 1 else 'matches'
+            return 'No matching lines'
+        noun = 'matching line' if self.total == 1 else 'matching lines'
         return f'{self.index + 1:,} of {self.total:,} {noun}'

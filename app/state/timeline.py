@@ -218,3 +218,10 @@ def run_title(run: dict[str, Any]) -> str:
     """The browser tab's title on a run's page: `{run id} · {status} · Runboard` (the status as words)."""
     status = str(run.get('status') or 'unknown').replace('_', ' ')
     return f'{run["id"]} · {status} · Runboard'
+
+
+def count_text(last_seq: int, output_lines: int) -> str:
+    """Under the log: how many numbered lines it has and how many of them the run printed ('17 lines · 10
+    printed by the run'); the others are status changes, stage headers and the like."""
+    lines = f'{last_seq:,} line{"" if last_seq == 1 else "s"}'
+    return f'{lines} · {output_lines:,} printed by the run'

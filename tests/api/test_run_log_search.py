@@ -12,12 +12,12 @@ from app.services.timeline import append_events
 from tests.helpers.api import add_user, assert_problem, run_body
 
 LINES = [
-    ('stage', 'build'),  # markers and status lines are not output: never matched
+    ('stage', 'build'),  # a stage header is a line of the log with the run's text: matched
     ('output', 'Compiling app v1.0'),
     ('output', '\x1b[31merror\x1b[0m: Something \x1b[1mBROKE\x1b[0m'),  # a match spans colour changes
     ('output', 'ERROR: disk 100% full_now'),
     ('output', 'an ordinary line'),
-    ('status', 'error: not output'),
+    ('status', 'error: not output'),  # a status line is Runboard's, not the run's: never matched
     ('output', 'Café CRÈME brûlée'),
     ('output', '\u212a marks a Kelvin sign'),  # lower() makes it a k
     ('output', 'I\u0307stanbul and \u0130zmir'),
@@ -51,7 +51,7 @@ def test_finds_output_lines_as_shown_in_any_case(api) -> None:  # noqa: ANN001
     assert seqs('error') == [error_line, disk_line]  # in order; not the status line
     assert seqs('error: something broke') == [error_line]  # across three colour spans
     assert seqs('[31m') == [] and seqs('\x1b') == []  # escape codes are not text
-    assert seqs('build') == []  # the stage marker
+    assert seqs('build') == [seq['build']]  # the stage header, as the viewer shows it
     assert seqs('100% full_') == [disk_line]  # % and _ are characters, not wildcards
     assert seqs('%') == [disk_line, seq[LINES[9][1]]]
     assert seqs('new 100%') == [seq[LINES[9][1]]] and seqs('old') == []  # overwritten by the \r

@@ -19,7 +19,7 @@ from app.db import dispose, make_engine
 from app.models import Role
 from app.services.accounts import create_user, ensure_team
 from tests.helpers.backends import REDIS_URL, pg_schema, require_team_services
-from tests.helpers.e2e import Stack, expect_clipboard, screenshot, stack
+from tests.helpers.e2e import Stack, expect_clipboard, gates_dir, screenshot, stack
 from tests.helpers.repos import make_repo
 from tests.helpers.servers import app_process
 
@@ -69,7 +69,7 @@ def printf_script(data: bytes) -> str:
 @pytest.fixture(scope='module')
 def env(tmp_path_factory: pytest.TempPathFactory) -> tuple[Stack, dict[str, str], Path]:
     base = tmp_path_factory.mktemp('logviewer')
-    gate = base / 'gate'
+    gate = gates_dir(base) / 'gate'
     branches = {
         'main': {'run.sh': STAGED},
         'huge': {'run.sh': HUGE},
@@ -165,27 +165,27 @@ def test_a_line_link_opens_the_log_there_and_a_search_finds_a_match_in_a_second(
     marks = match_row.locator('mark.rb-hit').all_inner_texts()
     assert ''.join(marks).lower() == 'needle red' and len(marks) == 2  # one mark on each side of the colour change
     expect(match_row.locator('.rb-ansi-1')).to_contain_text('RED')  # the colour is kept around the mark
-    expect(page.get_by_test_id('search-count')).to_have_text('1 of 1 match')
+    expect(page.get_by_test_id('search-count')).to_have_text('1 of 1 matching line')
 
     # several matches: Enter / Shift+Enter and the buttons step through them, wrapping around
     search_box(page).fill('CHECKPOINT')
     search_box(page).press('Enter')
     count = page.get_by_test_id('search-count')
-    expect(count).to_have_text('1 of 4 matches')
+    expect(count).to_have_text('1 of 4 matching lines')
     expect(page.locator('.rb-current .rb-text')).to_have_text('checkpoint 25000')
     search_box(page).press('Enter')
-    expect(count).to_have_text('2 of 4 matches')
+    expect(count).to_have_text('2 of 4 matching lines')
     expect(page.locator('.rb-current .rb-text')).to_have_text('checkpoint 50000')
     expect(page.locator('.rb-current')).to_be_in_viewport()
     search_box(page).press('Shift+Enter')
-    expect(count).to_have_text('1 of 4 matches')
+    expect(count).to_have_text('1 of 4 matching lines')
     page.get_by_test_id('search-previous').click()
-    expect(count).to_have_text('4 of 4 matches')
+    expect(count).to_have_text('4 of 4 matching lines')
     expect(page.locator('.rb-current .rb-text')).to_have_text('checkpoint 100000')
     screenshot(page, 'run-log-search.png')
     search_box(page).fill('no such text anywhere')
     search_box(page).press('Enter')
-    expect(count).to_have_text('No matches')
+    expect(count).to_have_text('No matching lines')
 
     # following again goes back to the tail
     page.get_by_test_id('follow').click()
@@ -314,7 +314,7 @@ def test_dark_mode_and_a_phone_wide_page(browser: Browser, env, name: str, optio
         expect(row_with(page, 'test_one')).to_be_visible()
         search_box(page).fill('ok')
         search_box(page).press('Enter')
-        expect(page.get_by_test_id('search-count')).to_have_text('1 of 2 matches')
+        expect(page.get_by_test_id('search-count')).to_have_text('1 of 2 matching lines')
         if options.get('color_scheme') == 'dark':
             assert page.evaluate("document.body.classList.contains('body--dark')")
             mark = page.locator('mark.rb-hit-now')

@@ -9,7 +9,7 @@ import time
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.helpers.e2e import Stack, screenshot, stack
+from tests.helpers.e2e import Stack, gates_dir, screenshot, stack
 from tests.helpers.repos import make_repo
 
 pytestmark = pytest.mark.e2e
@@ -35,7 +35,7 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Stack:
     with stack(base, BRANCHES, RUNBOARD_RATE_LIMIT_RUNS='1000') as s:
         s.create_project('alpha', max_concurrent_runs=10)
         s.create_project('small', max_concurrent_runs=3, repository=str(make_repo(base / 'repo2', BRANCHES)))
-        gated = {'main': {'run.sh': GATED.replace('{gate}', str(base / 'gate'))}}
+        gated = {'main': {'run.sh': GATED.replace('{gate}', str(gates_dir(base) / 'gate'))}}
         s.create_project('gated', repository=str(make_repo(base / 'repo3', gated)))
         yield s
 
@@ -159,7 +159,7 @@ def test_a_read_that_answers_after_a_newer_event_does_not_undo_it(page: Page, en
             assert time.monotonic() < deadline, 'the page never read the batch again when its stream opened'
             time.sleep(0.05)
         time.sleep(0.5)  # the server has answered that read ("running"); its answer is held back
-        (env.base / 'gate').touch()  # the run ends while the stale answer is still on its way
+        (gates_dir(env.base) / 'gate').touch()  # the run ends while the stale answer is still on its way
         expect(cell_status(page, 'shallow/python')).to_have_attribute('data-status', 'succeeded', timeout=15_000)
         deadline = time.monotonic() + 10
         while not all(seen.replied_at for seen in env.proxy.requests('GET', path)):

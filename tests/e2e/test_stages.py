@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.helpers.e2e import Stack, screenshot, stack
+from tests.helpers.e2e import Stack, gates_dir, screenshot, stack
 
 pytestmark = pytest.mark.e2e
 
@@ -30,7 +30,7 @@ def pipeline(gate: Path) -> str:
 @pytest.fixture(scope='module')
 def env(tmp_path_factory: pytest.TempPathFactory) -> tuple[Stack, Path]:
     base = tmp_path_factory.mktemp('stages')
-    gate = base / 'gate'
+    gate = gates_dir(base) / 'gate'
     with stack(base, {'main': {'run.sh': pipeline(gate)}}) as s:
         s.create_project('staged')
         yield s, gate

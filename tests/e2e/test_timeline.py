@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.helpers.e2e import Stack, screenshot, stack, wait_form_ready
+from tests.helpers.e2e import Stack, gates_dir, screenshot, stack, wait_form_ready
 
 pytestmark = pytest.mark.e2e
 
@@ -43,7 +43,7 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Stack:
         'main': {'run.sh': PIPELINE},
         'huge': {'run.sh': HUGE},
         'coloured': {'run.sh': COLOURED},
-        'gated': {'run.sh': gated(base / 'gate')},
+        'gated': {'run.sh': gated(gates_dir(base) / 'gate')},
     }
     with stack(base, branches, RUNBOARD_RATE_LIMIT_RUNS='1000') as s:
         s.create_project('alpha', max_concurrent_runs=10)
@@ -156,7 +156,7 @@ def test_100k_lines_are_windowed_and_earlier_lines_load_on_demand(page: Page, en
 
 def test_pause_follow_holds_new_lines_until_resumed(page: Page, env: Stack) -> None:
     assert env.base is not None
-    gate = env.base / 'gate'
+    gate = gates_dir(env.base) / 'gate'
     page.goto(f'{env.ui_url}/projects/alpha?branch=gated')
     expect(page.get_by_test_id('branch')).to_have_value(re.compile(r'^gated'))
     expect(page.get_by_test_id('run')).to_be_enabled()

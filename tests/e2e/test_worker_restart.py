@@ -39,7 +39,8 @@ def script(gate: Path) -> str:
 
 @pytest.fixture
 def gate(tmp_path: Path) -> Iterator[Path]:
-    path = tmp_path / 'gate'
+    path = tmp_path / 'gates' / 'gate'  # the run sandbox shows this folder (RUNBOARD_SANDBOX_READ_ONLY_PATHS)
+    path.parent.mkdir()
     yield path
     path.touch()  # a test that failed half-way leaves no run waiting on it
 
@@ -60,9 +61,15 @@ def test_a_run_on_a_worker_streams_on_across_a_server_restart(tmp_path: Path, ga
             'RUNBOARD_HEARTBEAT_SECONDS': '1',
             'RUNBOARD_EXECUTOR': 'celery',
             'RUNBOARD_ALLOW_LOCAL_REPOSITORIES': 'true',  # team mode on a local test repository
+            'RUNBOARD_SANDBOX_READ_ONLY_PATHS': str(gate.parent),
         }
         settings = Settings(
-            database_url=url, redis_url=REDIS_URL, redis_prefix=prefix, heartbeat_seconds=1.0, data_dir=tmp_path / 'w'
+            database_url=url,
+            redis_url=REDIS_URL,
+            redis_prefix=prefix,
+            heartbeat_seconds=1.0,
+            data_dir=tmp_path / 'w',
+            sandbox_read_only_paths=str(gate.parent),
         )
         repo = make_repo(tmp_path / 'repo', {'main': {'run.sh': script(gate)}})
         data = tmp_path / 'server'

@@ -88,6 +88,8 @@ def server_env(settings: Settings, **extra: str) -> dict[str, str]:
         env['RUNBOARD_REDIS_PREFIX'] = settings.redis_prefix
     if settings.secret_key:  # a worker decrypts the projects' secrets with the server's key
         env['RUNBOARD_SECRET_KEY'] = settings.secret_key
+    if settings.sandbox_read_only_paths:  # e.g. a test's gate files, which a sandboxed run waits for
+        env['RUNBOARD_SANDBOX_READ_ONLY_PATHS'] = settings.sandbox_read_only_paths
     if settings.sandbox != 'auto':
         env['RUNBOARD_SANDBOX'] = settings.sandbox
     if settings.allow_local_repositories:  # team mode on the suite's local repositories (backend_settings)

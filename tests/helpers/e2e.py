@@ -112,10 +112,23 @@ class Stack:
             return api.get('/api/quota/runs').json()
 
 
+def gates_dir(base: Path) -> Path:
+    """Where a test's gate files go (a run waits until the test touches one): a folder the run sandbox shows
+    read-only (RUNBOARD_SANDBOX_READ_ONLY_PATHS), since a run's own /tmp is private."""
+    gates = base / 'gates'
+    gates.mkdir(parents=True, exist_ok=True)
+    return gates
+
+
 @contextmanager
 def stack(base: Path, branches: dict | None = None, **settings: str) -> Iterator[Stack]:
     repo = make_repo(base / 'repo', branches or BRANCHES)
-    env = {'RUNBOARD_DEMO': 'false', 'RUNBOARD_HEARTBEAT_SECONDS': '1', **settings}
+    env = {
+        'RUNBOARD_DEMO': 'false',
+        'RUNBOARD_HEARTBEAT_SECONDS': '1',
+        'RUNBOARD_SANDBOX_READ_ONLY_PATHS': str(gates_dir(base)),
+        **settings,
+    }
     api_dir = base / 'api'
     api_dir.mkdir(parents=True)
     with app_process(api_dir, env=env) as api:
