@@ -26,6 +26,7 @@ class Settings(BaseSettings):
     token: str | None = None  # API token for the UI/CLI; local mode reads it from the data dir
     ui_sign_in: bool = False  # every browser signs in with its own API token (always so in team mode)
     allowed_hosts: str = ''  # comma-separated Host names answered besides loopback (app/api/hosts.py)
+    open_browser: bool = False  # open the start link in the desktop's browser once ready (scripts/start.sh)
 
     global_run_cap: int = 4  # runs executing at once on this deployment; more wait queued (FIFO)
     run_budget_seconds: int = 2 * 60 * 60

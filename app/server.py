@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import os
@@ -14,7 +15,7 @@ from fastapi import FastAPI
 from nicegui import app as web_app
 from nicegui import ui
 
-from app import package_files
+from app import local_sign_in, package_files
 from app.api import serve_api_first
 from app.config import Settings
 from app.services.container import Services, build_services
@@ -31,7 +32,9 @@ def compose(settings: Settings) -> None:
     sign_in = settings.ui_requires_sign_in
     if hosts_api:
         serve_api_first(web_app, max_body_bytes=settings.max_body_bytes)
-    guard_hosts(web_app, settings)
+    # login-free: the UI asks who is there (docs/security.md, "Local mode: who is at the keyboard")
+    keyboard_token = None if sign_in else local_sign_in.load_or_create(settings.data_dir)
+    guard_hosts(web_app, settings, keyboard_token, api_prefix='/api' if hosts_api else None)
     holder: dict[str, Services] = {}
 
     async def startup() -> None:
@@ -60,6 +63,7 @@ def compose(settings: Settings) -> None:
             await holder.pop('services').close()
 
     all_or_nothing(web_app, startup, abandon)
+    web_app.on_startup(lambda: announce_when_serving(settings, keyboard_token))
     web_app.on_shutdown(shutdown)
     web_app.add_static_files('/assets', str(package_files.assets_dir()))  # in the wheel too (app.assets)
     pages.register()
@@ -109,18 +113,50 @@ class _QuietAfterFailedStart(logging.Filter):
         return not _failed_start
 
 
-def guard_hosts(web_app: FastAPI, settings: Settings) -> None:
+def guard_hosts(
+    web_app: FastAPI, settings: Settings, keyboard_token: str | None = None, *, api_prefix: str | None = '/api'
+) -> None:
     """The DNS-rebinding guard goes in front of everything: pages, API, static files, websockets; the
-    response headers (no framing, no sniffing) around it, so its 421 carries them too."""
+    response headers (no framing, no sniffing) around it, so its 421 carries them too. Behind it, login-free,
+    the local sign-in gate (a keyboard_token): every UI request needs the sign-in cookie or the token."""
     from app.api.disconnects import QuietDisconnects
     from app.api.hosts import HostGuard, guard_settings
     from app.api.security_headers import SecurityHeaders
+    from app.api.sign_in_gate import LocalSignInGate
 
     build_stack = web_app.build_middleware_stack
+
+    def stack() -> Any:
+        inner: Any = QuietDisconnects(build_stack())
+        if keyboard_token is not None:
+            inner = LocalSignInGate(inner, token=keyboard_token, port=settings.port, api_prefix=api_prefix)
+        return SecurityHeaders(HostGuard(inner, **guard_settings(settings)))
+
     # wrapped on this one app instance on purpose (mypy refuses any assignment to a method)
-    web_app.build_middleware_stack = lambda: SecurityHeaders(  # type: ignore[method-assign]
-        HostGuard(QuietDisconnects(build_stack()), **guard_settings(settings))
-    )
+    web_app.build_middleware_stack = stack  # type: ignore[method-assign]
+
+
+def start_url(settings: Settings, keyboard_token: str | None) -> str:
+    """Where a person opens this server: with the sign-in token when login-free."""
+    base = settings.effective_public_url
+    return local_sign_in.sign_in_url(base, keyboard_token) if keyboard_token else base + '/'
+
+
+async def announce_when_serving(settings: Settings, keyboard_token: str | None) -> None:
+    """The last start line, once uvicorn listens: 'Runboard is ready at <the link>'. Login-free, the data dir
+    remembers the address (`runboard open`), and RUNBOARD_OPEN_BROWSER opens the link (scripts/start.sh)."""
+    from nicegui.server import Server  # the running uvicorn server, known once ui.run() made it
+
+    while not getattr(getattr(Server, 'instance', None), 'started', False):
+        await asyncio.sleep(0.05)
+    url = start_url(settings, keyboard_token)
+    if keyboard_token:
+        local_sign_in.write_server_file(settings.data_dir, settings.effective_public_url)
+    print(f'Runboard is ready at {url}', flush=True)
+    if settings.open_browser and (os.environ.get('DISPLAY') or os.environ.get('WAYLAND_DISPLAY')):
+        import webbrowser  # only when asked to open a browser
+
+        webbrowser.open(url)
 
 
 def browser_sessions(settings: Settings) -> str | None:
@@ -139,6 +175,18 @@ def browser_sessions(settings: Settings) -> str | None:
     return ui_secret.load_or_create(settings.ui_secret_path)
 
 
+def one_line_per_migration(record: logging.LogRecord) -> bool:
+    """Alembic's start-up chatter: only a migration being applied is said, in one line ('Running upgrade
+    0016 -> 0017, <the first line of its description>'); its context lines on every start are not."""
+    if record.levelno > logging.INFO:
+        return True
+    if record.msg != 'Running %s' or not record.args:
+        return False
+    said = str(record.args[0] if isinstance(record.args, tuple) else record.args)
+    record.args = (said.splitlines()[0] if said else said,)
+    return True
+
+
 SHUTDOWN_GRACE_SECONDS = 3
 
 
@@ -148,6 +196,7 @@ def run(settings: Settings, *, native: bool = False) -> None:
     logging.basicConfig(level=logging.INFO, format='%(asctime)s %(levelname)s %(name)s: %(message)s')
     for noisy in ('httpx', 'apscheduler'):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    logging.getLogger('alembic.runtime.migration').addFilter(one_line_per_migration)
     if settings.server is None:  # hosting the API: its database must answer before anything is served
         from app.db import StartupError, preflight
 
@@ -167,6 +216,11 @@ def run(settings: Settings, *, native: bool = False) -> None:
 
 
 def serve(settings: Settings, *, native: bool) -> None:
+    if native:  # the window opens the link, so the person at the keyboard is signed in with no extra step
+        token = None if settings.ui_requires_sign_in else local_sign_in.read_token(settings.data_dir)
+        host = '127.0.0.1' if settings.host in ('0.0.0.0', '::', '') else settings.host  # as NiceGUI's window does
+        base = f'http://{f"[{host}]" if ":" in host else host}:{settings.port}'
+        web_app.native.window_args['url'] = local_sign_in.sign_in_url(base, token) if token else base + '/'
     ui.run(
         host=settings.host,
         port=settings.port,

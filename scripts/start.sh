@@ -4,4 +4,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/doctor.sh --install app >/dev/null
 bash scripts/bootstrap.sh
-exec .venv/bin/python main.py "$@"
+RUNBOARD_OPEN_BROWSER="${RUNBOARD_OPEN_BROWSER:-true}" exec .venv/bin/python main.py "$@"

@@ -18,6 +18,7 @@ from app.cli.context import RootServerOpt
 from app.cli.help_types import install as install_help_types
 from app.cli.issues import issues_app
 from app.cli.notifications import notifications_app
+from app.cli.open_link import open_ui
 from app.cli.projects import projects_app
 from app.cli.quota import quota
 from app.cli.runs import runs_app
@@ -56,6 +57,7 @@ app.command('quota')(quota)
 app.command('status')(status)
 app.command('audit')(audit)
 app.command('serve')(serve)
+app.command('open')(open_ui)
 app.command('worker')(worker)
 
 

@@ -23,7 +23,8 @@ def test_full_server_answers_the_api_contract_and_still_serves_pages(backend, se
     settings = settings_factory()
     with app_process(settings.data_dir, env=_server_env(settings)) as server:
         token = json.loads((settings.data_dir / 'credentials.json').read_text())['token']
-        with httpx.Client(base_url=server['url'], headers={'Authorization': f'Bearer {token}'}, timeout=30) as client:
+        auth = {'Authorization': f'Bearer {token}'}  # the API's; pages are for the browser that opened the start link
+        with httpx.Client(base_url=server['url'], headers=auth, cookies=server['cookies'], timeout=30) as client:
             create_project(client, repo)
             body = {'project_id': 'proj', 'branch': 'main', 'depth_level': 'shallow', 'target_framework': 'python'}
             created = client.post(
@@ -80,7 +81,9 @@ def test_sigterm_stops_the_server_while_a_page_holds_a_live_stream(tmp_path) -> 
     with app_process(tmp_path / 'data', env={'RUNBOARD_DEMO': 'true'}) as server:
         token = json.loads((tmp_path / 'data' / 'credentials.json').read_text())['token']
         page = httpx.get(
-            server['url'] + '/projects/demo', headers={'Authorization': f'Bearer {token}', 'Accept': 'text/html'}
+            server['url'] + '/projects/demo',
+            headers={'Authorization': f'Bearer {token}', 'Accept': 'text/html'},
+            cookies=server['cookies'],  # the browser that opened the start link
         )
         assert page.status_code == 200
         process = server['process']

@@ -32,7 +32,8 @@ def test_every_kind_of_answer_of_the_full_server_carries_the_headers(backend, se
     with app_process(settings.data_dir, env=server_env(settings, RUNBOARD_GLOBAL_RUN_CAP='0')) as server:
         token = json.loads((settings.data_dir / 'credentials.json').read_text())['token']
         auth = {'Authorization': f'Bearer {token}'}
-        with httpx.Client(base_url=server['url'], timeout=30) as client:
+        # pages for the browser that opened the start link (local mode); the API with its Bearer token
+        with httpx.Client(base_url=server['url'], cookies=server['cookies'], timeout=30) as client:
             create_project(httpx.Client(base_url=server['url'], headers=auth, timeout=30), repo)
             body = {'project_id': 'proj', 'branch': 'main', 'depth_level': 'shallow', 'target_framework': 'python'}
             created = client.post('/api/runs', json=body, headers=auth)  # answered at the edge (fast trigger)
@@ -55,8 +56,9 @@ def test_every_kind_of_answer_of_the_full_server_carries_the_headers(backend, se
                 'health': client.get('/api/health/live'),
                 'unknown page': client.get('/no-such-page', headers={'Accept': 'text/html'}),
             }
-            if backend != 'team':  # local mode answers loopback Host headers only
+            if backend != 'team':  # local mode answers loopback Host headers only, pages to its start link only
                 answers['host guard 421'] = client.get('/api/runs', headers={'Host': 'evil.example'})
+                answers['sign-in gate 401'] = httpx.get(server['url'] + '/plain', timeout=30)
         for what, reply in answers.items():
             assert reply.status_code < 500, (what, reply.status_code, reply.text[:200])
             assert_protected(reply)

@@ -1,12 +1,13 @@
 """E2E fixtures: one Chromium per session and a fresh page per test. The stack the pages talk to
 (API server <- fault proxy <- UI process) is built by `tests.helpers.e2e.stack`; servers start once
-per module (settings differ per module)."""
+per module (settings differ per module). Every browser context is signed in to every login-free server
+through the link it printed at start (`BrowserSignIn`), as the person who started it."""
 
 from __future__ import annotations
 
 import pytest
 
-from tests.helpers.e2e import CHROMIUM_ARGS
+from tests.helpers.e2e import CHROMIUM_ARGS, BrowserSignIn
 
 
 @pytest.fixture(scope='session')
@@ -15,7 +16,9 @@ def browser():  # noqa: ANN201
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path='/usr/bin/chromium', args=CHROMIUM_ARGS)
+        sign_ins = BrowserSignIn(browser)  # every context is signed in to the login-free servers, as their owner
         yield browser
+        sign_ins.close()
         browser.close()
 
 

@@ -1,5 +1,5 @@
 """The desktop window: `python main.py --native` opens a real window titled "Dashboard · Runboard" (under Xvfb)
-showing the dashboard served by its own embedded server."""
+showing the dashboard served by its own embedded server, signed in through the local sign-in link."""
 
 from __future__ import annotations
 
@@ -73,7 +73,10 @@ def test_native_window_opens_and_shows_the_dashboard(display: str, tmp_path) -> 
             assert app['process'].poll() is None, 'the app exited instead of opening its window'
             assert time.monotonic() < deadline, 'no window titled Runboard appeared'
             time.sleep(0.5)
-        page = httpx.get(app['url'] + '/', headers={'Accept': 'text/html'}, timeout=10)
+        # the window opened the sign-in link (no extra step): without its cookie the dashboard is not served
+        refused = httpx.get(app['url'] + '/', headers={'Accept': 'text/html'}, timeout=10)
+        assert refused.status_code == 401 and 'Dashboard' not in refused.text
+        page = httpx.get(app['url'] + '/', headers={'Accept': 'text/html'}, cookies=app['cookies'], timeout=10)
         assert page.status_code == 200 and '<title>Dashboard · Runboard</title>' in page.text
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         shot = SCREENSHOTS / 'native-window.png'

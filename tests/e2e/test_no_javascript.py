@@ -62,14 +62,12 @@ def test_reset_a_paused_project_without_javascript(tmp_path: Path, browser) -> N
             expect(page.locator('[role=status]')).to_have_text('Issue #1 is ready again.')
             assert api.get('/api/projects/flaky').json()['parked_count'] == 2
 
-            # a post from another page (no matching CSRF cookie and Origin) changes nothing
-            forged = httpx.post(
-                app['url'] + '/plain/flaky/auto-on',
-                data={'csrf_token': 'guess'},
-                headers={'Origin': 'http://evil.example'},
-                follow_redirects=False,
-            )
-            assert forged.status_code == 303
+            # a post from another page changes nothing: without the sign-in cookie (SameSite=Strict keeps it from
+            # cross-site posts) it is refused, and with it but no matching CSRF cookie and Origin it is sent back
+            forged = {'data': {'csrf_token': 'guess'}, 'headers': {'Origin': 'http://evil.example'}}
+            assert httpx.post(app['url'] + '/plain/flaky/auto-on', **forged).status_code == 401
+            forged_in = httpx.post(app['url'] + '/plain/flaky/auto-on', cookies=app['cookies'], **forged)
+            assert forged_in.status_code == 303
             time.sleep(0.2)
             assert api.get('/api/projects/flaky').json()['auto_enabled'] is False
         finally:

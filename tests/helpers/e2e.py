@@ -14,7 +14,7 @@ import httpx
 
 from tests.e2e.proxy import FaultProxy
 from tests.helpers.repos import make_repo
-from tests.helpers.servers import ROOT, app_process
+from tests.helpers.servers import ROOT, app_process, live_sign_in_urls, sign_in_listeners
 
 # how every E2E test starts Chromium (`browser` fixture and the tests that launch their own)
 CHROMIUM_ARGS = [
@@ -49,6 +49,47 @@ def ui_process(data_dir: Path, server_url: str, token: str) -> Iterator[tuple[st
         ready_path='/',
     ) as ui:
         yield ui['url'], ui['process'].pid
+
+
+class BrowserSignIn:
+    """Signs every browser context in to every login-free server that runs (app/local_sign_in.py) through the link
+    the server printed at start, once per context and server, as the person who started it is: a test opens
+    pages as before. Contexts made after a server started sign in at once; servers started later sign in the
+    open contexts."""
+
+    def __init__(self, browser) -> None:  # noqa: ANN001
+        self.contexts: list = []
+        self.original_new_context, self.original_new_page = browser.new_context, browser.new_page
+        browser.new_context, browser.new_page = self.new_context, self.new_page
+        sign_in_listeners.append(self.server_started)
+
+    def new_context(self, **options):  # noqa: ANN003, ANN201
+        return self.track(self.original_new_context(**options))
+
+    def new_page(self, **options):  # noqa: ANN003, ANN201
+        page = self.original_new_page(**options)  # in a context of its own, closed with the page
+        self.track(page.context)
+        return page
+
+    def track(self, context):  # noqa: ANN001, ANN201
+        self.contexts.append(context)
+        context.on('close', lambda _: context in self.contexts and self.contexts.remove(context))
+        for url in live_sign_in_urls:
+            sign_in(context, url)
+        return context
+
+    def server_started(self, url: str) -> None:
+        for context in list(self.contexts):
+            sign_in(context, url)
+
+    def close(self) -> None:
+        sign_in_listeners.remove(self.server_started)
+
+
+def sign_in(context, url: str) -> None:  # noqa: ANN001
+    """Open a server's sign-in link in this context (its cookie jar is the pages'): 303 with the cookie."""
+    reply = context.request.get(url, max_redirects=0)
+    assert reply.status == 303, f'{url}: {reply.status}'
 
 
 @dataclass

@@ -12,13 +12,14 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import uvicorn
 
+from app import local_sign_in
 from app.config import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -135,11 +136,14 @@ def app_process(
     log_path: Path | None = None,
     ready_path: str = '/api/health',
 ) -> Iterator[dict]:
-    """`python main.py` as a person starts it, on a free port; yields {'url', 'process', 'port'}.
-    It is ready when `ready_path` answers 200 (a UI-only `--server` process has no /api of its own)."""
+    """`python main.py` as a person starts it, on a free port; yields {'url', 'process', 'port', 'sign_in_url',
+    'cookies'}: login-free, the link it prints at start and the cookie a browser holds after opening it (else the
+    bare URL and no cookie). It is ready when `ready_path` answers 200 (a UI-only `--server` process has no /api
+    of its own); E2E browsers are signed in to it through its link (tests/helpers/e2e.py)."""
     with contextlib.ExitStack() as stack:
         app = stack.enter_context(_spawned(data_dir, port=port, args=args, env=env, log_path=log_path))
         _wait_ready(app, ready_path, seconds=60)
+        stack.enter_context(_signed_in_browsers(app))
         yield app
 
 
@@ -153,6 +157,7 @@ def app_processes(
         apps = [stack.enter_context(_spawned(data_dir, env=env)) for data_dir in data_dirs]
         for app in apps:  # the machine is shared: several start-ups at once take longer than one
             _wait_ready(app, ready_path, seconds=60 * len(apps))
+            stack.enter_context(_signed_in_browsers(app))
         yield apps
 
 
@@ -177,7 +182,13 @@ def _spawned(
         start_new_session=True,
     )
     try:
-        yield {'url': f'http://127.0.0.1:{port}', 'process': process, 'port': port, 'log': log.name}
+        yield {
+            'url': f'http://127.0.0.1:{port}',
+            'process': process,
+            'port': port,
+            'log': log.name,
+            'data_dir': data_dir,
+        }
     finally:
         if process.poll() is None:
             process.terminate()
@@ -195,10 +206,40 @@ def _wait_ready(app: dict, ready_path: str, *, seconds: float) -> None:
     deadline = time.monotonic() + seconds
     while True:
         try:
-            if httpx.get(app['url'] + ready_path, timeout=2).status_code == 200:
+            if httpx.get(app['url'] + ready_path, cookies=signed_in_cookies(app), timeout=2).status_code == 200:
+                token = local_sign_in.read_token(app['data_dir'])
+                app['sign_in_url'] = local_sign_in.sign_in_url(app['url'], token) if token else app['url'] + '/'
+                app['cookies'] = signed_in_cookies(app)
                 return
         except httpx.HTTPError:
             pass
         if app['process'].poll() is not None or time.monotonic() > deadline:
             raise RuntimeError(f'app did not start; see {app["log"]}')
         time.sleep(0.1)
+
+
+def signed_in_cookies(app: dict) -> dict[str, str]:
+    """The cookie a browser holds after opening a login-free server's sign-in link (app/local_sign_in.py), for
+    plain HTTP clients of its pages; none when the server prints no link (sign-in, team mode)."""
+    token = local_sign_in.read_token(app['data_dir'])
+    return {local_sign_in.cookie_name(app['port']): local_sign_in.cookie_value(token)} if token else {}
+
+
+# E2E browsers sign in to every login-free server through its link (tests/helpers/e2e.py registers a listener)
+sign_in_listeners: list[Callable[[str], None]] = []
+live_sign_in_urls: list[str] = []
+
+
+@contextmanager
+def _signed_in_browsers(app: dict) -> Iterator[None]:
+    url = app['sign_in_url']
+    if f'?{local_sign_in.QUERY_PARAMETER}=' not in url:
+        yield
+        return
+    live_sign_in_urls.append(url)
+    for listener in list(sign_in_listeners):
+        listener(url)
+    try:
+        yield
+    finally:
+        live_sign_in_urls.remove(url)
