@@ -6,9 +6,11 @@ from __future__ import annotations
 import json
 import os
 import signal
+import time
 from datetime import UTC
 
 import httpx
+import pytest
 
 from app.services import procs
 from tests.helpers.backends import server_env
@@ -35,11 +37,12 @@ def _client(server: dict, data_dir) -> httpx.Client:  # noqa: ANN001
     return httpx.Client(base_url=server['url'], headers={'Authorization': f'Bearer {token}'}, timeout=30)
 
 
-def test_kill_9_mid_run_then_restart_gives_crashed_with_events_kept(settings_factory, repo_factory) -> None:
+@pytest.mark.parametrize('sandbox', ['auto', 'off'])
+def test_kill_9_mid_run_then_restart_gives_crashed_with_events_kept(settings_factory, repo_factory, sandbox) -> None:  # noqa: ANN001
     repo = repo_factory(
         {'main': shell_script('sleep 1000 &\necho started\nsleep 1000'), 'feature/next': shell_script('echo next')}
     )
-    settings = settings_factory()
+    settings = settings_factory(sandbox=sandbox)
     env = _server_env(settings)
     data_dir = settings.data_dir
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -51,8 +54,13 @@ def test_kill_9_mid_run_then_restart_gives_crashed_with_events_kept(settings_fac
         assert client.get(f'/api/runs/{waiting}').json()['status'] == 'queued'
         os.killpg(server['process'].pid, signal.SIGKILL)
         server['process'].wait(timeout=30)
-    orphans = procs.processes_of_run(victim)
-    assert orphans  # the run's process group outlived its server: recovery has something to clean up
+    if sandbox == 'auto':  # sandboxed: the run's PID namespace ends with its server, nothing is left at all
+        deadline = time.monotonic() + 10
+        while procs.processes_of_run(victim) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert procs.processes_of_run(victim) == []
+    else:  # unsandboxed, the run's process group outlives its server: recovery has something to clean up
+        assert procs.processes_of_run(victim)
 
     with app_process(data_dir, env=env) as server, _client(server, data_dir) as client:
         run = wait_for_status(client, victim)
