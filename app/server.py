@@ -19,6 +19,7 @@ from app import local_sign_in, package_files
 from app.api import serve_api_first
 from app.config import Settings
 from app.services.container import Services, build_services
+from app.services.events import STOPPING_EVENT
 from app.services.startup import StartupFailed, failure_line
 
 
@@ -64,6 +65,7 @@ def compose(settings: Settings) -> None:
 
     all_or_nothing(web_app, startup, abandon)
     web_app.on_startup(lambda: announce_when_serving(settings, keyboard_token))
+    web_app.on_startup(lambda: end_streams_when_stopping(holder))
     web_app.on_shutdown(shutdown)
     web_app.add_static_files('/assets', str(package_files.assets_dir()))  # in the wheel too (app.assets)
     pages.register()
@@ -157,6 +159,18 @@ async def announce_when_serving(settings: Settings, keyboard_token: str | None) 
         import webbrowser  # only when asked to open a browser
 
         webbrowser.open(url)
+
+
+async def end_streams_when_stopping(holder: dict[str, Services]) -> None:
+    """When uvicorn is told to stop (SIGTERM, Ctrl-C) it waits for open answers before the shutdown hooks run:
+    the event streams (the UI's own among them) never end by themselves, so they would be cancelled after the
+    grace, each with a traceback. Told that the server is stopping, they end at once instead."""
+    from nicegui.server import Server  # the running uvicorn server, known once ui.run() made it
+
+    while not getattr(getattr(Server, 'instance', None), 'should_exit', False):
+        await asyncio.sleep(0.2)
+    if 'services' in holder:
+        holder['services'].bus.deliver_here({'type': STOPPING_EVENT})
 
 
 def browser_sessions(settings: Settings) -> str | None:

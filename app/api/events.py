@@ -11,6 +11,7 @@ from starlette.responses import StreamingResponse
 
 from app.api.deps import PrincipalDep, ServicesDep
 from app.services.accounts import hash_token
+from app.services.events import STOPPING_EVENT
 from app.services.tokens import REVOKED_EVENT
 
 router = APIRouter(tags=['events'])
@@ -28,6 +29,8 @@ async def events(
     own_digest = hash_token(request.headers.get('authorization', '').partition(' ')[2].strip())
 
     def wanted(event: dict) -> bool:
+        if event.get('type') == STOPPING_EVENT:  # this server is stopping: the stream ends, the client reconnects
+            return True
         if event.get('type') not in ('run', 'run.output', 'project'):
             return False
         if event.get('team_id') not in principal.team_ids:
@@ -53,8 +56,8 @@ async def events(
                         return
                     yield ': keep-alive\n\n'
                     continue
-                if revokes_this_stream(event):
-                    return  # this stream's token was revoked: it ends now (a reconnect gets 401)
+                if revokes_this_stream(event) or event.get('type') == STOPPING_EVENT:
+                    return  # this stream's token was revoked (a reconnect gets 401), or the server is stopping
                 yield f'event: {event["type"]}\ndata: {json.dumps(event, default=str)}\n\n'
         finally:
             services.bus.unsubscribe(queue)

@@ -22,6 +22,7 @@ API_ROOTS = (
     '/about',
     '/audit',
     '/deliveries',
+    '/schedules',
 )
 
 

@@ -37,6 +37,9 @@ def of_types(*types: str) -> Accepts:
     return lambda event: event.get('type') in wanted
 
 
+STOPPING_EVENT = 'server.stopping'  # delivered on this instance only, when it is told to stop
+
+
 class EventBus:
     """In-process fan-out. Safe to publish from worker threads."""
 
@@ -78,6 +81,10 @@ class EventBus:
     async def publish_many_async(self, events: list[dict[str, Any]]) -> None:
         """publish_many from the event loop (services/loop_admission.py)."""
         self.publish_many(events)
+
+    def deliver_here(self, event: dict[str, Any]) -> None:
+        """To this instance's subscribers only (never to other instances)."""
+        self._deliver(event)
 
     def _deliver(self, event: dict[str, Any]) -> None:
         loop = self._loop
