@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import multiprocessing
 import os
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -229,12 +230,21 @@ def run(settings: Settings, *, native: bool = False) -> None:
         raise
 
 
+def close_native_window() -> None:
+    """The window is a child process that multiprocessing ends only at a normal exit; uvicorn ends the process by
+    re-raising SIGTERM, so without this the window stayed open on "Connection lost"."""
+    for child in multiprocessing.active_children():
+        child.terminate()
+
+
 def serve(settings: Settings, *, native: bool) -> None:
     if native:  # the window opens the link, so the person at the keyboard is signed in with no extra step
         token = None if settings.ui_requires_sign_in else local_sign_in.read_token(settings.data_dir)
         host = '127.0.0.1' if settings.host in ('0.0.0.0', '::', '') else settings.host  # as NiceGUI's window does
         base = f'http://{f"[{host}]" if ":" in host else host}:{settings.port}'
         web_app.native.window_args['url'] = local_sign_in.sign_in_url(base, token) if token else base + '/'
+        web_app.native.start_args['gui'] = 'qt'  # the `native` extra's toolkit: no failed GTK attempt first
+        web_app.on_shutdown(close_native_window)
     ui.run(
         host=settings.host,
         port=settings.port,

@@ -7,6 +7,7 @@ import os
 import re
 import select
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -83,6 +84,15 @@ def test_native_window_opens_and_shows_the_dashboard(display: str, tmp_path) -> 
         while (colours := grab_screen(display, shot)) < 8:  # the window has painted the dashboard
             assert time.monotonic() < deadline + 30, f'the window stayed blank ({colours} colours)'
             time.sleep(1)
+        # SIGTERM (a service manager's stop) takes the window with the server, not left on "Connection lost"
+        app['process'].send_signal(signal.SIGTERM)
+        app['process'].wait(timeout=30)
+        gone = time.monotonic() + 30
+        while 'Runboard' in window_titles(display):
+            assert time.monotonic() < gone, 'the window stayed open after the server stopped'
+            time.sleep(0.5)
+    log = Path(app['log']).read_text(errors='replace')
+    assert 'GTK cannot be loaded' not in log and 'Traceback' not in log, log[-3000:]
 
 
 def grab_screen(display: str, path: Path) -> int:
