@@ -86,7 +86,8 @@ def test_dropped_connection_is_resent_with_the_same_key_and_makes_one_run(settin
 
 
 def test_rate_limit_exits_3_with_the_wait_or_waits_with_wait(settings_factory, repo_factory) -> None:
-    with served(settings_factory, repo_factory, rate_limit_runs=1, rate_limit_window_seconds=3) as (server, cli):
+    # the window outlasts the three refused triggers on a busy machine (3 s did not, once), and --wait waits it out
+    with served(settings_factory, repo_factory, rate_limit_runs=1, rate_limit_window_seconds=10) as (server, cli):
         assert cli(*TRIGGER, '--branch', 'main', '--depth', 'shallow').code == 0
         refused = cli(*TRIGGER, '--branch', 'feature/x', '--depth', 'shallow')
         assert refused.code == 3
