@@ -1,0 +1,165 @@
+"""Pure push-trigger decisions (no I/O), each with a table test (tests/unit/test_push_rules.py):
+
+- `branch_matches`: does a branch fall under the rules' branch globs (`!` excludes; the last matching pattern
+  decides, as GitHub's `branches` filter reads);
+- `paths_match`: does a push change a file under the path globs (no globs: any push);
+- `push_key` / `pull_request_key`: the idempotency key that makes one run per pushed head, on every server,
+  whether a webhook or a mirror fetch saw the push first;
+- `runs_for`: the (depth, framework) combinations a push starts;
+- `moved_heads`: which branch heads a fetch moved (the mirror-fetch trigger);
+- `status_state`: the commit status a run's status posts.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+from app.models.triggers import OnPush
+
+ZERO_SHA = '0' * 40  # a deleted branch's "after" in a push payload
+PR_ACTIONS = ('opened', 'synchronize', 'synchronized', 'reopened')  # Gitea says `synchronized`
+
+
+@lru_cache(maxsize=1024)
+def glob_regex(pattern: str) -> re.Pattern[str]:
+    """A glob as GitHub's filter patterns read: `*` any characters but `/`, `**` any characters, `?` one
+    character but `/`, `[...]` a class; everything else literal."""
+    out, i = [], 0
+    while i < len(pattern):
+        ch = pattern[i]
+        if pattern.startswith('**', i):
+            i += 2
+            if pattern.startswith('/', i):  # `**/` matches no directory too
+                out.append('(?:.*/)?')
+                i += 1
+            else:
+                out.append('.*')
+            continue
+        if ch == '*':
+            out.append('[^/]*')
+        elif ch == '?':
+            out.append('[^/]')
+        elif ch == '[':
+            end = pattern.find(']', i + 1)
+            if end == -1:
+                out.append(re.escape(ch))
+            else:
+                body = pattern[i + 1 : end]
+                out.append('[' + ('^' + re.escape(body[1:]) if body.startswith('!') else re.escape(body)) + ']')
+                i = end
+        else:
+            out.append(re.escape(ch))
+        i += 1
+    return re.compile(''.join(out))
+
+
+def glob_match(pattern: str, value: str) -> bool:
+    return glob_regex(pattern).fullmatch(value) is not None
+
+
+def filter_match(patterns: Sequence[str], value: str) -> bool:
+    """Patterns in order, `!` negating; the last pattern that matches decides (none matches: no)."""
+    verdict = False
+    for pattern in patterns:
+        negated = pattern.startswith('!')
+        if glob_match(pattern[1:] if negated else pattern, value):
+            verdict = not negated
+    return verdict
+
+
+def branch_matches(rules: OnPush, branch: str) -> bool:
+    return rules.enabled and filter_match(rules.branches, branch)
+
+
+def paths_match(rules: OnPush, changed: Iterable[str] | None) -> bool:
+    """No path globs: any push. With globs: at least one changed file they select. `changed` None means
+    "not known" (a new branch, a forced push, a payload without file lists): the push runs."""
+    if not rules.paths or changed is None:
+        return True
+    return any(filter_match(rules.paths, path) for path in changed)
+
+
+def push_key(project_id: str, branch: str, sha: str) -> str:
+    """The idempotency key of a pushed head (issue 37): whoever sees the push (a webhook, any server's mirror
+    fetch) admits under it, so the head makes one run."""
+    return f'push:{project_id}:{branch}:{sha}'
+
+
+def pull_request_key(project_id: str, number: int, sha: str) -> str:
+    return f'pull_request:{project_id}:{number}:{sha}'
+
+
+def cell_key(key: str, depth_level: str, target_framework: str) -> str:
+    """A matrix child's key under the push's key."""
+    return f'{key}:{depth_level}/{target_framework}'
+
+
+def runs_for(rules: OnPush, *, depth_levels: Sequence[str], target_frameworks: Sequence[str]) -> list[tuple[str, str]]:
+    """The (depth, framework) runs a matching push starts: the matrix's combinations (depth-major), or one run
+    with the rules' choice, the project's first depth and framework where the rules name none."""
+    if rules.matrix is not None:
+        return [(d, f) for d in rules.matrix.depth_level for f in rules.matrix.target_framework]
+    depth = rules.depth_level or (depth_levels[0] if depth_levels else 'standard')
+    framework = rules.target_framework or (target_frameworks[0] if target_frameworks else 'python')
+    return [(depth, framework)]
+
+
+def choice_refusal(rules: OnPush, *, depth_levels: Sequence[str], target_frameworks: Sequence[str]) -> str | None:
+    """Why the rules cannot run on this project (a depth or framework it does not allow), None when they can."""
+    for depth, framework in runs_for(rules, depth_levels=depth_levels, target_frameworks=target_frameworks):
+        if depth not in depth_levels:
+            return f"depth_level {depth!r} is not one of the project's ({', '.join(depth_levels)})"
+        if framework not in target_frameworks:
+            return f"target_framework {framework!r} is not one of the project's ({', '.join(target_frameworks)})"
+    return None
+
+
+@dataclass(frozen=True)
+class MovedHead:
+    branch: str
+    sha: str
+    before: str | None  # the head the rules last acted on; None: a branch new since then
+
+
+def moved_heads(rules: OnPush, heads: Mapping[str, str], seen: Mapping[str, str]) -> list[MovedHead]:
+    """The branches a fetch found at a new commit that the rules select, in name order. `seen` is the last head
+    acted on per branch; a project seen for the first time (`seen` empty) starts from what it finds: its
+    existing heads are the baseline, not pushes."""
+    if not seen:
+        return []
+    return [
+        MovedHead(branch, sha, seen.get(branch))
+        for branch, sha in sorted(heads.items())
+        if seen.get(branch) != sha and branch_matches(rules, branch)
+    ]
+
+
+def status_state(run_status: str) -> str | None:
+    """The commit status (GitHub's and Gitea's words) a run's status posts; None: nothing to post (yet)."""
+    if run_status in ('queued', 'running', 'delayed'):
+        return 'pending'
+    if run_status == 'succeeded':
+        return 'success'
+    if run_status in ('failed', 'timed_out'):
+        return 'failure'
+    if run_status in ('crashed', 'stopped', 'expired', 'skipped', 'cancelled'):
+        return 'error'
+    return None
+
+
+def status_description(run_status: str) -> str:
+    return {
+        'queued': 'Queued on Runboard',
+        'running': 'Running on Runboard',
+        'succeeded': 'Succeeded',
+        'failed': 'Failed',
+        'timed_out': 'Timed out',
+        'crashed': 'Crashed',
+        'stopped': 'Stopped',
+        'expired': 'Expired in the queue',
+        'skipped': 'Skipped',
+        'cancelled': 'Cancelled by a newer push',
+    }.get(run_status, run_status)

@@ -1,0 +1,321 @@
+"""Push triggers, pure: which branches and paths a project's on_push rules select, the keys that make one run per
+pushed head, which heads a fetch moved, the commit status a run posts; and forge webhooks: signatures per forge
+and what each forge's payload says (payloads shaped as the forges document them)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+
+import pytest
+from pydantic import ValidationError
+
+from app.models.triggers import OnPush
+from app.services.triggers import hooks
+from app.services.triggers.rules import (
+    branch_matches,
+    choice_refusal,
+    glob_match,
+    moved_heads,
+    paths_match,
+    push_key,
+    runs_for,
+    status_state,
+)
+
+
+@pytest.mark.parametrize(
+    ('pattern', 'value', 'matches'),
+    [
+        ('main', 'main', True),
+        ('main', 'mainline', False),  # whole names only
+        ('release/*', 'release/1.0', True),
+        ('release/*', 'release/1.0/hotfix', False),  # * stops at /
+        ('release/**', 'release/1.0/hotfix', True),  # ** crosses /
+        ('**', 'any/thing', True),
+        ('v[12].x', 'v1.x', True),
+        ('v[12].x', 'v3.x', False),
+        ('feat-?', 'feat-a', True),
+        ('feat-?', 'feat-/', False),
+        ('docs/**/*.md', 'docs/a.md', True),  # **/ also matches no folder
+        ('docs/**/*.md', 'docs/x/y/a.md', True),
+        ('*.md', 'docs/a.md', False),
+        ('a+b', 'a+b', True),  # regex characters are literal
+    ],
+)
+def test_globs(pattern: str, value: str, matches: bool) -> None:
+    assert glob_match(pattern, value) is matches
+
+
+@pytest.mark.parametrize(
+    ('branches', 'branch', 'matches'),
+    [
+        (['main'], 'main', True),
+        (['main'], 'dev', False),
+        (['main', 'release/*'], 'release/2', True),
+        # ! excludes what an earlier pattern selected
+        (['**', '!wip/*'], 'wip/try', False),
+        (['**', '!wip/*'], 'feature/x', True),
+        # the last matching pattern decides: a later pattern selects again
+        (['**', '!wip/*', 'wip/keep'], 'wip/keep', True),
+    ],
+)
+def test_branch_filter(branches: list[str], branch: str, matches: bool) -> None:
+    assert branch_matches(OnPush(branches=branches), branch) is matches
+
+
+def test_disabled_rules_select_nothing() -> None:
+    assert not branch_matches(OnPush(branches=['**'], enabled=False), 'main')
+
+
+@pytest.mark.parametrize(
+    ('paths', 'changed', 'runs'),
+    [
+        ([], ['README.md'], True),  # no path globs: any push
+        (['src/**'], ['src/app.py'], True),
+        (['src/**'], ['README.md'], False),
+        (['src/**', '!src/**/*.md'], ['src/notes.md'], False),
+        (['src/**', '!src/**/*.md'], ['src/notes.md', 'src/x.py'], True),
+        (['src/**'], None, True),  # not known (a new branch, a forced push): it runs
+        (['src/**'], [], False),  # known to change nothing selected
+    ],
+)
+def test_path_filter(paths: list[str], changed: list[str] | None, runs: bool) -> None:
+    assert paths_match(OnPush(branches=['main'], paths=paths), changed) is runs
+
+
+@pytest.mark.parametrize(
+    'body',
+    [
+        {'branches': []},  # nothing selected
+        {'branches': ['!main']},  # only exclusions select nothing
+        {'branches': ['main'], 'depth_level': 'deep', 'matrix': {'depth_level': ['deep'], 'target_framework': ['go']}},
+        {'branches': ['main'], 'unknown': 1},
+        {'branches': ['']},
+        {'branches': ['ma\nin']},
+    ],
+)
+def test_rules_refused(body: dict) -> None:
+    with pytest.raises(ValidationError):
+        OnPush.model_validate(body)
+
+
+def test_runs_for_one_run_or_a_matrix() -> None:
+    depths, frameworks = ['shallow', 'deep'], ['python', 'go']
+    assert runs_for(OnPush(branches=['main']), depth_levels=depths, target_frameworks=frameworks) == [
+        ('shallow', 'python')
+    ]
+    rules = OnPush.model_validate(
+        {'branches': ['main'], 'matrix': {'depth_level': ['shallow', 'deep'], 'target_framework': ['go']}}
+    )
+    assert runs_for(rules, depth_levels=depths, target_frameworks=frameworks) == [('shallow', 'go'), ('deep', 'go')]
+    bad = OnPush(branches=['main'], target_framework='rust')
+    assert 'rust' in (choice_refusal(bad, depth_levels=depths, target_frameworks=frameworks) or '')
+
+
+def test_the_key_names_project_branch_and_commit() -> None:
+    assert push_key('demo', 'release/1', 'abc') == 'push:demo:release/1:abc'
+
+
+def test_moved_heads() -> None:
+    rules = OnPush(branches=['main', 'release/*'])
+    heads = {'main': 'b', 'release/1': 'n', 'dev': 'x'}
+    # the first look at a project is the baseline: nothing it finds was pushed since
+    assert moved_heads(rules, heads, {}) == []
+    moved = moved_heads(rules, heads, {'main': 'a', 'dev': 'w'})
+    assert [(m.branch, m.sha, m.before) for m in moved] == [('main', 'b', 'a'), ('release/1', 'n', None)]
+    assert moved_heads(rules, heads, {'main': 'b', 'release/1': 'n'}) == []
+
+
+@pytest.mark.parametrize(
+    ('status', 'state'),
+    [
+        ('queued', 'pending'),
+        ('running', 'pending'),
+        ('succeeded', 'success'),
+        ('failed', 'failure'),
+        ('timed_out', 'failure'),
+        ('crashed', 'error'),
+        ('stopped', 'error'),
+        ('cancelled', 'error'),
+        ('expired', 'error'),
+    ],
+)
+def test_status_state(status: str, state: str) -> None:
+    assert status_state(status) == state
+
+
+# ---------------------------------------------------------------- webhooks
+SECRET = 'hook-secret'
+BODY = b'{"ref":"refs/heads/main"}'
+DIGEST = hmac.new(SECRET.encode(), BODY, hashlib.sha256).hexdigest()
+
+
+@pytest.mark.parametrize(
+    ('headers', 'body', 'valid'),
+    [
+        ({'x-github-event': 'push', 'x-hub-signature-256': f'sha256={DIGEST}'}, BODY, True),
+        ({'x-github-event': 'push', 'x-hub-signature-256': f'sha256={DIGEST}'}, BODY + b' ', False),  # body changed
+        ({'x-github-event': 'push', 'x-hub-signature-256': DIGEST}, BODY, False),  # GitHub's needs its prefix
+        ({'x-github-event': 'push'}, BODY, False),  # unsigned
+        ({'x-gitea-event': 'push', 'x-gitea-signature': DIGEST}, BODY, True),
+        ({'x-forgejo-event': 'push', 'x-forgejo-signature': DIGEST}, BODY, True),
+        # Gitea also sends X-GitHub-Event; its own headers decide
+        ({'x-github-event': 'push', 'x-gitea-event': 'push', 'x-gitea-signature': DIGEST}, BODY, True),
+        ({'x-gitea-event': 'push', 'x-gitea-signature': '0' * 64}, BODY, False),
+        ({'x-gitlab-event': 'Push Hook', 'x-gitlab-token': SECRET}, BODY, True),
+        ({'x-gitlab-event': 'Push Hook', 'x-gitlab-token': 'other'}, BODY, False),
+    ],
+)
+def test_signatures(headers: dict[str, str], body: bytes, valid: bool) -> None:
+    delivery = hooks.delivery_of(headers)
+    assert delivery is not None
+    assert hooks.signature_valid(delivery, body, SECRET) is valid
+
+
+def test_no_forge_headers() -> None:
+    assert hooks.delivery_of({'content-type': 'application/json'}) is None
+
+
+def test_sign_makes_what_verify_accepts() -> None:
+    for forge, event in (('github', 'x-github-event'), ('gitea', 'x-gitea-event'), ('gitlab', 'x-gitlab-event')):
+        headers = {k.lower(): v for k, v in hooks.sign(forge, BODY, SECRET).items()} | {event: 'push'}  # type: ignore[arg-type]
+        delivery = hooks.delivery_of(headers)
+        assert delivery is not None and delivery.forge == forge
+        assert hooks.signature_valid(delivery, BODY, SECRET)
+
+
+A, B = 'a' * 40, 'b' * 40
+GITHUB_PUSH = {
+    'ref': 'refs/heads/main',
+    'before': A,
+    'after': B,
+    'created': False,
+    'deleted': False,
+    'forced': False,
+    'pusher': {'name': 'ann', 'email': 'ann@example.org'},
+    'sender': {'login': 'ann'},
+    'commits': [{'id': B, 'added': ['src/new.py'], 'modified': ['README.md'], 'removed': []}],
+}
+GITEA_PUSH = {
+    'ref': 'refs/heads/main',
+    'before': A,
+    'after': B,
+    'pusher': {'login': 'bob', 'username': 'bob'},
+    'sender': {'login': 'bob', 'username': 'bob'},
+    'commits': [{'id': B, 'added': [], 'modified': ['src/x.py'], 'removed': []}],
+}
+GITLAB_PUSH = {
+    'object_kind': 'push',
+    'ref': 'refs/heads/main',
+    'before': A,
+    'after': B,
+    'checkout_sha': B,
+    'user_username': 'cat',
+    'commits': [{'id': B, 'added': [], 'modified': ['a.txt'], 'removed': []}],
+}
+
+
+@pytest.mark.parametrize(
+    ('headers', 'payload', 'expected'),
+    [
+        ({'x-github-event': 'push'}, GITHUB_PUSH, hooks.Push('main', B, A, 'ann', ('src/new.py', 'README.md'))),
+        ({'x-gitea-event': 'push'}, GITEA_PUSH, hooks.Push('main', B, A, 'bob', ('src/x.py',))),
+        ({'x-gitlab-event': 'Push Hook'}, GITLAB_PUSH, hooks.Push('main', B, A, 'cat', ('a.txt',))),
+        # a new branch: which files changed is not known
+        ({'x-github-event': 'push'}, {**GITHUB_PUSH, 'before': '0' * 40}, hooks.Push('main', B, None, 'ann', None)),
+    ],
+)
+def test_push_payloads(headers: dict, payload: dict, expected: hooks.Push) -> None:
+    delivery = hooks.delivery_of(headers)
+    assert delivery is not None
+    event = hooks.parse(delivery, json.loads(json.dumps(payload)))
+    if expected.before is None:
+        assert isinstance(event, hooks.Push) and event.changed is None and event.sha == B
+    else:
+        assert event == expected
+
+
+@pytest.mark.parametrize(
+    'payload',
+    [
+        {**GITHUB_PUSH, 'ref': 'refs/tags/v1'},  # a tag
+        {**GITHUB_PUSH, 'after': '0' * 40, 'deleted': True},  # a deleted branch
+        [],  # not an object
+    ],
+)
+def test_pushes_ignored(payload: object) -> None:
+    delivery = hooks.delivery_of({'x-github-event': 'push'})
+    assert delivery is not None
+    assert isinstance(hooks.parse(delivery, payload), hooks.Ignored)
+
+
+def _pull(action: str, head_repo: str = 'team/app') -> dict:
+    return {
+        'action': action,
+        'number': 7,
+        'pull_request': {
+            'number': 7,
+            'title': 'Add the thing',
+            'html_url': 'https://forge.example/team/app/pull/7',
+            'user': {'login': 'dee'},
+            'head': {'ref': 'feature/thing', 'sha': B, 'repo': {'full_name': head_repo}},
+            'base': {'ref': 'main', 'sha': A, 'repo': {'full_name': 'team/app'}},
+        },
+        'sender': {'login': 'dee'},
+    }
+
+
+@pytest.mark.parametrize(
+    ('headers', 'action', 'runs'),
+    [
+        ({'x-github-event': 'pull_request'}, 'opened', True),
+        ({'x-github-event': 'pull_request'}, 'synchronize', True),
+        ({'x-github-event': 'pull_request'}, 'reopened', True),
+        ({'x-github-event': 'pull_request'}, 'closed', False),
+        ({'x-github-event': 'pull_request'}, 'labeled', False),
+        ({'x-gitea-event': 'pull_request'}, 'synchronized', True),  # Gitea's word
+    ],
+)
+def test_pull_request_payloads(headers: dict, action: str, runs: bool) -> None:
+    delivery = hooks.delivery_of(headers)
+    assert delivery is not None
+    event = hooks.parse(delivery, _pull(action))
+    if not runs:
+        assert isinstance(event, hooks.Ignored)
+        return
+    assert isinstance(event, hooks.PullRequest)
+    assert (event.number, event.title, event.branch, event.sha) == (7, 'Add the thing', 'feature/thing', B)
+    assert event.url == 'https://forge.example/team/app/pull/7'
+    assert event.action in ('opened', 'synchronize', 'reopened') and event.same_repository
+
+
+def test_a_forks_pull_request_is_marked() -> None:
+    delivery = hooks.delivery_of({'x-github-event': 'pull_request'})
+    assert delivery is not None
+    event = hooks.parse(delivery, _pull('opened', head_repo='fork/app'))
+    assert isinstance(event, hooks.PullRequest) and not event.same_repository
+
+
+def test_gitlab_merge_request() -> None:
+    delivery = hooks.delivery_of({'x-gitlab-event': 'Merge Request Hook'})
+    assert delivery is not None
+    payload = {
+        'object_kind': 'merge_request',
+        'user': {'username': 'eve'},
+        'object_attributes': {
+            'iid': 3,
+            'title': 'Fix',
+            'url': 'https://gitlab.example/g/p/-/merge_requests/3',
+            'action': 'open',
+            'source_branch': 'fix',
+            'source_project_id': 1,
+            'target_project_id': 1,
+            'last_commit': {'id': B},
+        },
+    }
+    event = hooks.parse(delivery, payload)
+    assert isinstance(event, hooks.PullRequest) and (event.number, event.branch, event.sha) == (3, 'fix', B)
+    payload['object_attributes']['action'] = 'update'  # a title edit: no new commits, no run
+    assert isinstance(hooks.parse(delivery, payload), hooks.Ignored)
