@@ -1,0 +1,146 @@
+"""Artifacts and test reports (docs/artifacts.md): the files a run left in `$RUNBOARD_ARTIFACTS_DIR` (kept in the
+artifact store, one row each, refused ones too), and the JUnit results parsed from them (one totals row per run,
+one row per test case). The tables and their API schemas; the domain is services/artifacts/."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from sqlalchemy import BigInteger, Column, Index, Text
+from sqlmodel import Field, SQLModel
+
+from app.models.vocabulary import utcnow
+
+TestStatus = Literal['passed', 'failed', 'error', 'skipped']
+FailureMark = Literal['new', 'still_failing', 'flaky']
+
+
+# ---------------------------------------------------------------- tables
+class Artifact(SQLModel, table=True):
+    """One file a run left. `stored`: its bytes are in the artifact store under `<run_id>/<path>`; otherwise
+    `refused` says why not (past the run's limit, not a regular file). Retention deletes expired rows with their
+    files (services/artifacts/retention.py)."""
+
+    __table_args__ = (Index('ix_artifact_created', 'created_at'),)
+    run_id: str = Field(foreign_key='run.id', primary_key=True, ondelete='CASCADE')
+    path: str = Field(primary_key=True, max_length=1024)  # relative, '/'-separated, no '..'
+    size: int = Field(sa_column=Column(BigInteger, nullable=False))
+    content_type: str = Field(max_length=200)
+    stored: bool
+    refused: str | None = Field(default=None, max_length=500)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class RunTestReport(SQLModel, table=True):
+    """A run's JUnit totals, with the facts the history across runs reads (branch, commit)."""
+
+    __tablename__ = 'testreport'
+    __table_args__ = (
+        Index('ix_testreport_project_run', 'project_id', 'run_id'),
+        Index('ix_testreport_branch_run', 'project_id', 'branch_name', 'run_id'),
+    )
+    run_id: str = Field(foreign_key='run.id', primary_key=True, ondelete='CASCADE')
+    project_id: str = Field(max_length=64)
+    branch_name: str
+    commit_sha: str | None = Field(default=None, max_length=64)
+    total: int = 0
+    passed: int = 0
+    failed: int = 0
+    errors: int = 0
+    skipped: int = 0
+    duration_seconds: float = 0.0
+    reports: str | None = Field(default=None, sa_column=Column(Text, nullable=True))  # JSON list of the files parsed
+    problems: str | None = Field(default=None, sa_column=Column(Text, nullable=True))  # files that did not parse
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class RunTestCase(SQLModel, table=True):
+    """One test case of a run's reports. `test_id` is `classname::name` (the key across runs)."""
+
+    __tablename__ = 'testcase'
+    __table_args__ = (Index('ix_testcase_test_run', 'test_id', 'run_id'),)
+    run_id: str = Field(foreign_key='run.id', primary_key=True, ondelete='CASCADE')
+    idx: int = Field(primary_key=True)
+    test_id: str = Field(max_length=1000)
+    classname: str = Field(default='', max_length=500)
+    name: str = Field(max_length=500)
+    status: str = Field(max_length=10)
+    duration_seconds: float = 0.0
+    message: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    trace: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    report: str = Field(default='', max_length=1024)  # the artifact it came from
+
+
+# ---------------------------------------------------------------- API schemas
+class ArtifactPublic(SQLModel):
+    path: str
+    size: int
+    content_type: str
+    stored: bool
+    refused: str | None = None
+    created_at: datetime
+    url: str  # GET this for its bytes (the API; with ?download=true as an attachment)
+
+
+class ArtifactList(SQLModel):
+    items: list[ArtifactPublic]
+    total_bytes: int  # of the stored ones
+    limit_bytes: int  # RUNBOARD_MAX_ARTIFACT_BYTES of the server answering
+    retention_days: float
+
+
+class TestCasePublic(SQLModel):
+    test_id: str
+    classname: str
+    name: str
+    status: str
+    duration_seconds: float
+    message: str | None = None
+    trace: str | None = None
+    report: str = ''
+    mark: FailureMark | None = None  # failures only: across the branch's runs
+    since_run_id: str | None = None  # still_failing: the first run of the streak; flaky: the run it passed in
+
+
+class TestTotals(SQLModel):
+    total: int = 0
+    passed: int = 0
+    failed: int = 0
+    errors: int = 0
+    skipped: int = 0
+    duration_seconds: float = 0.0
+
+
+class RunTests(SQLModel):
+    run_id: str
+    has_report: bool
+    totals: TestTotals
+    reports: list[str] = []
+    problems: str | None = None
+    failures: list[TestCasePublic] = []  # failed and errored, each with its mark
+    skipped: list[TestCasePublic] = []
+    slowest: list[TestCasePublic] = []  # the 10 slowest
+    failures_truncated: bool = False
+
+
+class FlakyTest(SQLModel):
+    test_id: str
+    flaky_commits: int  # commits on which it both passed and failed
+    failures: int
+    runs: int
+    last_failed_run_id: str | None = None
+
+
+class TestHistoryPoint(SQLModel):
+    run_id: str
+    branch_name: str
+    created_at: datetime
+    total: int
+    failed: int  # failed + errors
+    skipped: int
+
+
+class ProjectTests(SQLModel):
+    flakiest: list[FlakyTest]
+    history: list[TestHistoryPoint]  # oldest first
