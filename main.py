@@ -40,7 +40,7 @@ if __name__ in {'__main__', '__mp_main__'}:
     try:
         settings = settings_from(arguments)
     except ValidationError as exc:  # one line naming the variable, as every failed start says it
-        from app.services.startup import settings_line
+        from app.core.startup import settings_line
 
         print(f'runboard: cannot start: {settings_line(exc.errors())}', file=sys.stderr)
         raise SystemExit(2) from None

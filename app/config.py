@@ -47,7 +47,7 @@ class Settings(BaseSettings):
     max_body_bytes: int = 64 * 1024
 
     afk_sweep_seconds: float = 45.0
-    # schedules, delayed runs and queued TTL (services/timers.py, docs/triggers.md)
+    # schedules, delayed runs and queued TTL (services/scheduling/timers.py, docs/triggers.md)
     schedule_sweep_seconds: float = 2.0  # how often each server looks for due schedule slots
     schedule_grace_seconds: float = 60.0  # a slot found later than this was missed (catch-up policy decides)
     delayed_sweep_seconds: float = 0.5  # how often each server admits due delayed runs and expires queued ones
@@ -57,7 +57,7 @@ class Settings(BaseSettings):
     broker_url: str | None = None  # Celery broker (default: redis_url); RabbitMQ (amqp://) works too
     dispatch_again_seconds: float = 30.0  # a queued run not claimed this long after its publish is re-published
 
-    # remote repositories (services/repositories.py)
+    # remote repositories (services/repositories/access.py)
     secret_key: str | None = None  # Fernet key(s), comma-separated, first encrypts; unset: data_dir/secret.key
     mirror_fetch_seconds: float = 60.0  # each remote project's mirror is fetched this often (jittered)
     mirror_refresh_min_seconds: float = 10.0  # opening the Run form / "refresh" fetch at most this often
@@ -75,7 +75,7 @@ class Settings(BaseSettings):
         default_factory=lambda: [10.0, 30.0, 120.0, 600.0, 3600.0], min_length=1
     )
     notification_poll_seconds: float = 5.0  # due retries are looked for at least this often
-    # where webhooks may go (services/webhook_policy.py, docs/security.md): a comma list of external, private,
+    # where webhooks may go (notifications/webhook_policy.py, docs/security.md): a comma list of external, private,
     # loopback, *, CIDRs and host names (globs); blank: team mode `external`, local mode external,private,loopback
     webhook_allowed_hosts: str = ''
 

@@ -7,7 +7,7 @@ first visit with it leaves a cookie (HttpOnly, SameSite=Strict) derived from the
 that cookie or the token is refused (`app/api/sign_in_gate.py`). The API keeps its own Bearer tokens.
 
 Pure decisions (`decide`) beside the small file I/O they need; shared by the server, its gate and the CLI
-(`runboard open`), so this module sits outside both layers like `app/origins.py`.
+(`runboard open`), so this module sits outside both layers like `app/core/origins.py`.
 """
 
 from __future__ import annotations

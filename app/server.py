@@ -19,9 +19,9 @@ from nicegui import ui
 from app import local_sign_in, package_files
 from app.api import serve_api_first
 from app.config import Settings
-from app.services.container import Services, build_services
-from app.services.events import STOPPING_EVENT
-from app.services.startup import StartupFailed, failure_line
+from app.container import Services, build_services
+from app.core.startup import StartupFailed, failure_line
+from app.infra.events import STOPPING_EVENT
 
 
 def compose(settings: Settings) -> None:
@@ -48,7 +48,7 @@ def compose(settings: Settings) -> None:
             token = None if sign_in else settings.token or services.local_token
             base_url = f'http://127.0.0.1:{settings.port}'
         else:
-            from app.services.accounts import read_local_token
+            from app.services.identity.accounts import read_local_token
 
             token = settings.token or (None if sign_in else read_local_token(settings.credentials_path))
             assert settings.server is not None  # hosts_api is False: a remote API is configured
@@ -213,7 +213,7 @@ def run(settings: Settings, *, native: bool = False) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     logging.getLogger('alembic.runtime.migration').addFilter(one_line_per_migration)
     if settings.server is None:  # hosting the API: its database must answer before anything is served
-        from app.db import StartupError, preflight
+        from app.infra.db import StartupError, preflight
 
         try:
             preflight(settings.effective_database_url)

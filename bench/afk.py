@@ -21,10 +21,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import text  # noqa: E402
 
 from app.config import Settings  # noqa: E402
-from app.db import session_scope  # noqa: E402
+from app.container import build_services  # noqa: E402
+from app.infra.db import session_scope  # noqa: E402
 from app.models import Issue, Project  # noqa: E402
-from app.services.accounts import LOCAL_TEAM  # noqa: E402
-from app.services.container import build_services  # noqa: E402
+from app.services.identity.accounts import LOCAL_TEAM  # noqa: E402
 
 
 def seed(engine, count: int, *, issues: bool) -> None:  # noqa: ANN001

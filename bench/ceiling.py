@@ -99,7 +99,7 @@ def ceiling_app(db_path: str, style: str):  # noqa: ANN201
 
 def prepare_database(db_path: Path, seed_runs: int) -> None:
     """Runboard's schema (its migrations), the rows the inserts refer to, and `seed_runs` finished runs."""
-    from app import db
+    from app.infra import db
 
     engine = db.make_engine(f'sqlite:///{db_path}')
     db.upgrade(engine)

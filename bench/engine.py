@@ -103,7 +103,7 @@ COMMITTED: dict[str, float] = {}
 
 
 def record_reap_commits() -> None:
-    from app.services.engine import engine as executor
+    from app.services.execution import engine as executor
 
     finish_run = executor.finish_run
 

@@ -1,5 +1,5 @@
 """What the run sandbox costs: spawn -> first output line, sandboxed and not, through the engine's own argv and
-environment (app/services/engine/process.py's Confinement), on a checkout like a run's. Prints figures only.
+environment (app/services/execution/process.py's Confinement), on a checkout like a run's. Prints figures only.
 
     python bench/sandbox.py [--rounds 300]
 
@@ -20,9 +20,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from app.services.engine import sandbox  # noqa: E402
-from app.services.engine.environment import run_environment  # noqa: E402
-from app.services.engine.process import Confinement  # noqa: E402
+from app.services.execution import sandbox  # noqa: E402
+from app.services.execution.environment import run_environment  # noqa: E402
+from app.services.execution.process import Confinement  # noqa: E402
 
 RUN = {'id': 'run_bench', 'project_id': 'bench', 'branch_name': 'main', 'depth_level': 'd', 'target_framework': 'f'}
 

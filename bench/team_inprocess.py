@@ -1,6 +1,6 @@
 """Team mode's admission without HTTP, in this process against PostgreSQL and Redis, creates and then replays:
 RunAdmitter.trigger in one thread and in 16 (the thread's path), then the event loop's admission
-(services/loop_admission.py) in one task and in 16, on asyncio's own loop. What an admission costs beyond HTTP
+(services/runs/loop_admission.py) in one task and in 16, on asyncio's own loop. What an admission costs beyond HTTP
 (bench/team.py measures the whole server). Prints figures, user and system CPU apart; asserts nothing.
 
     python bench/team_inprocess.py [--requests 2000]
@@ -83,9 +83,9 @@ def main() -> None:
         RUNBOARD_RATE_LIMIT_RUNS='10000000',
     )
     from app.config import Settings
+    from app.container import build_services
     from app.models import ProjectCreate
-    from app.services import projects
-    from app.services.container import build_services
+    from app.services.projects import manage as projects
 
     services = build_services(Settings())
     try:

@@ -14,10 +14,10 @@ cd "$(dirname "$0")/.."
 # group | kind (bin = a program on PATH, lib = a Debian package) | name | Debian package | used by
 REQUIREMENTS='
 app    | bin | git            | git                 | gitops.py, mirror_store.py (also git daemon and git http-backend in tests/remote)
-app    | bin | ssh            | openssh-client      | app/services/git_credentials.py: ssh:// and git@host: remotes
+app    | bin | ssh            | openssh-client      | app/services/repositories/credentials.py: ssh:// and git@host: remotes
 app    | bin | sh             | dash                | the demo and test pipelines (run.sh)
 app    | bin | python3        | python3             | the app itself; runs get it as the demo pipeline
-app    | bin | bwrap          | bubblewrap          | app/services/engine/sandbox.py: every run in its own namespaces (docs/security.md)
+app    | bin | bwrap          | bubblewrap          | app/services/execution/sandbox.py: every run in its own namespaces (docs/security.md)
 app    | py  | venv+ensurepip | python3-venv        | scripts/bootstrap.sh: .venv
 native | lib | libxcb-cursor0 | libxcb-cursor0      | Qt (pywebview) desktop window on X11
 native | lib | libxkbcommon-x11-0 | libxkbcommon-x11-0 | Qt desktop window on X11

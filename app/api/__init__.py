@@ -91,7 +91,7 @@ def serve_api_first(web_app: FastAPI, *, max_body_bytes: int) -> FastAPI:
 
 def build_api_app(settings: Settings) -> FastAPI:
     """API only (tests, benches, headless servers)."""
-    from app.services.container import build_services
+    from app.container import build_services
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

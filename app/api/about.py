@@ -11,7 +11,7 @@ from pydantic import BaseModel
 from app.api.deps import PrincipalDep, ServicesDep
 from app.api.schemas import problems
 from app.build_info import this_build
-from app.services.engine.sandbox import sandbox_state
+from app.services.execution.sandbox import sandbox_state
 
 router = APIRouter(tags=['about'])
 

@@ -11,11 +11,11 @@ from starlette.responses import RedirectResponse
 
 from app.api.deps import PrincipalDep, ServicesDep, correlation, get_principal
 from app.api.schemas import problems
+from app.container import Services
+from app.core.errors import DomainError
 from app.models import ProjectPublic, RunPublic
-from app.services import form_tokens
-from app.services.afk_actions import AfkActions
-from app.services.container import Services
-from app.services.errors import DomainError
+from app.services.afk.actions import AfkActions
+from app.services.identity import form_tokens
 
 router = APIRouter(prefix='/afk', tags=['afk'])
 FORM_TYPES = ('application/x-www-form-urlencoded', 'multipart/form-data')
@@ -112,7 +112,7 @@ async def form_token(project_id: str, request: Request, services: ServicesDep, p
     """A CSRF token for the Reset form of one project, tied to the caller's API token (operators)."""
     from sqlmodel import Session
 
-    from app.services import projects
+    from app.services.projects import manage as projects
 
     def mint() -> str | None:
         if not principal.is_operator:

@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from app.api.deps import PrincipalDep, ServicesDep
 from app.api.schemas import problems
-from app.services import audit
+from app.services.identity import audit
 
 router = APIRouter(prefix='/audit', tags=['audit'])
 

@@ -1,6 +1,6 @@
 """POST /runs/batch: a matrix trigger (one run per depth level x target framework) under one Idempotency-Key,
 answered per child; GET /runs/batch/{id}: the batch with its children as they are now. The rules are in
-app/services/batches.py; docs/triggers.md ("Matrix triggers") explains them."""
+app/services/runs/batches.py; docs/triggers.md ("Matrix triggers") explains them."""
 
 from __future__ import annotations
 
@@ -13,10 +13,10 @@ from starlette.concurrency import run_in_threadpool
 from app.api.deps import PrincipalDep, ServicesDep, correlation
 from app.api.runs import invalid_key_reason, rate_headers
 from app.api.schemas import problems
+from app.core.errors import DomainError
 from app.models import BatchCreate, BatchPublic
-from app.services import batch_rules
-from app.services.batches import BatchAdmitter
-from app.services.errors import DomainError
+from app.services.runs import batch_rules
+from app.services.runs.batches import BatchAdmitter
 
 router = APIRouter(prefix='/runs', tags=['runs'])
 

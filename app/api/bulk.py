@@ -1,5 +1,5 @@
 """POST /runs/bulk: Stop or Retry many runs (a list, or every run matching a filter) under one
-Idempotency-Key, answered per run. The rules are in app/services/bulk.py."""
+Idempotency-Key, answered per run. The rules are in app/services/runs/bulk.py."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ from starlette.responses import JSONResponse
 from app.api.deps import PrincipalDep, ServicesDep, correlation
 from app.api.runs import invalid_key_reason
 from app.api.schemas import problems
-from app.services.accounts import Principal
-from app.services.bulk import MAX_RUNS, BulkActions
-from app.services.errors import DomainError
+from app.core.errors import DomainError
+from app.services.identity.accounts import Principal
+from app.services.runs.bulk import MAX_RUNS, BulkActions
 
 router = APIRouter(prefix='/runs', tags=['runs'])
 

@@ -7,9 +7,9 @@ from typing import Annotated
 from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 
-from app.services.accounts import Principal
-from app.services.container import Services
-from app.services.errors import DomainError
+from app.container import Services
+from app.core.errors import DomainError
+from app.services.identity.accounts import Principal
 
 
 async def get_services(request: Request) -> Services:  # async: FastAPI would run a plain def in a thread

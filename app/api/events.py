@@ -10,9 +10,9 @@ from fastapi import APIRouter, Request
 from starlette.responses import StreamingResponse
 
 from app.api.deps import PrincipalDep, ServicesDep
-from app.services.accounts import hash_token
-from app.services.events import STOPPING_EVENT
-from app.services.tokens import REVOKED_EVENT
+from app.infra.events import STOPPING_EVENT
+from app.services.identity.accounts import hash_token
+from app.services.identity.tokens import REVOKED_EVENT
 
 router = APIRouter(tags=['events'])
 KEEPALIVE_SECONDS = 15

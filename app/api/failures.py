@@ -7,7 +7,7 @@ import errno
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from app.services.errors import OUTAGE_RETRY_AFTER_SECONDS
+from app.core.errors import OUTAGE_RETRY_AFTER_SECONDS
 
 PG_DISK_FULL = '53100'
 PG_OUT_OF_MEMORY = '53200'

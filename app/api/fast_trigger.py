@@ -24,8 +24,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.api.problems import HEADER, correlation_for, correlation_id, unexpected_problem
 from app.api.runs import _answer, admit_trigger
+from app.core.errors import DomainError
 from app.models import RunCreate
-from app.services.errors import DomainError
 
 log = logging.getLogger(__name__)
 

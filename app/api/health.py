@@ -6,9 +6,9 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
 from app.api.schemas import problems
-from app.services.container import Services
-from app.services.errors import DomainError, dependency_unavailable
-from app.services.startup import not_ready
+from app.container import Services
+from app.core.errors import DomainError, dependency_unavailable
+from app.core.startup import not_ready
 
 router = APIRouter(prefix='/health', tags=['health'])
 

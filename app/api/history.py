@@ -10,8 +10,8 @@ from starlette.concurrency import run_in_threadpool
 
 from app.api.deps import PrincipalDep, ServicesDep
 from app.api.schemas import problems
-from app.services import run_history
-from app.services.run_history import ProjectHistory, RecentRunsPage
+from app.services.runs import history as run_history
+from app.services.runs.history import ProjectHistory, RecentRunsPage
 
 router = APIRouter(tags=['history'])
 

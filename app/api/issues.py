@@ -9,8 +9,8 @@ from starlette.concurrency import run_in_threadpool
 
 from app.api.deps import PrincipalDep, ServicesDep
 from app.api.schemas import problems
-from app.services.container import Services
-from app.services.sources import issues
+from app.container import Services
+from app.services.afk import issues
 
 router = APIRouter(prefix='/projects/{project_id}/issues', tags=['issues'])
 Number = Annotated[int, Path(ge=1, le=2_000_000_000)]

@@ -11,12 +11,13 @@ from starlette.concurrency import run_in_threadpool
 
 from app.api.deps import PrincipalDep, ServicesDep
 from app.api.schemas import problems
+from app.container import Services
 from app.models import DeliveryDetail, DeliveryPage, RuleCreate, RuleCreated, RulePublic, RuleUpdate
-from app.services import deliveries, notifications
-from app.services.accounts import Principal
-from app.services.container import Services
-from app.services.notify_sender import sender_of
-from app.services.webhook_targets import policy_of
+from app.services.identity.accounts import Principal
+from app.services.notifications import deliveries
+from app.services.notifications import webhooks as notifications
+from app.services.notifications.sender import sender_of
+from app.services.notifications.webhook_targets import policy_of
 
 router = APIRouter(tags=['notifications'])
 RULES = '/projects/{project_id}/notifications'

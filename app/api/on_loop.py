@@ -1,4 +1,4 @@
-"""A call tried on the event loop first (services/no_wait.py), with the threadpool behind it.
+"""A call tried on the event loop first (infra/no_wait.py), with the threadpool behind it.
 
 A lock held elsewhere (another admission's write, an output write holding SQLite's lock) is free again in
 moments, so the call is tried again on the loop after a short async pause rather than handed to the
@@ -18,7 +18,7 @@ from typing import TypeVar, cast
 
 from starlette.concurrency import run_in_threadpool
 
-from app.services import no_wait
+from app.infra import no_wait
 
 T = TypeVar('T')
 BUSY_PAUSES = (0.0005, 0.001, 0.002, 0.004, 0.008, *(0.016,) * 15)  # seconds; about 0.25 s in all

@@ -19,7 +19,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, HTTPExceptionHandler, Message, Receive, Scope, Send
 
 from app.api.failures import failure_for
-from app.services.errors import DomainError
+from app.core.errors import DomainError
 
 log = logging.getLogger('runboard.api')
 correlation_id: ContextVar[str] = ContextVar('correlation_id', default='')

@@ -12,12 +12,12 @@ from starlette.concurrency import run_in_threadpool
 
 from app.api.deps import PrincipalDep, ServicesDep
 from app.api.schemas import BranchPublic, QuotaPublic, RepositoryPublic, problems
+from app.container import Services
 from app.models import ProjectCreate, ProjectPublic, ProjectUpdate
-from app.services import projects
-from app.services.accounts import Principal
-from app.services.branch_choices import branch_choices
-from app.services.container import Services
-from app.services.repositories import is_remote
+from app.services.identity.accounts import Principal
+from app.services.projects import manage as projects
+from app.services.repositories.access import is_remote
+from app.services.repositories.branch_choices import branch_choices
 
 router = APIRouter(tags=['projects'])
 

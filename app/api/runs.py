@@ -15,12 +15,13 @@ from starlette.concurrency import run_in_threadpool
 from app.api.deps import PrincipalDep, ServicesDep, authenticate, correlation
 from app.api.on_loop import call_in_thread, call_on_loop_first
 from app.api.schemas import RunPage, problems
+from app.core.errors import DomainError
 from app.models import RunCreate, RunDetail, RunEventPublic, RunPublic, RunRetry
-from app.services import run_reads, runs
-from app.services.accounts import Principal
-from app.services.errors import DomainError
-from app.services.output_search import MAX_MATCHES, OutputMatches
-from app.services.ratelimit import Quota
+from app.services.identity.accounts import Principal
+from app.services.runs import admit as runs
+from app.services.runs import reads as run_reads
+from app.services.runs.output_search import MAX_MATCHES, OutputMatches
+from app.services.runs.ratelimit import Quota
 
 router = APIRouter(prefix='/runs', tags=['runs'])
 

@@ -12,9 +12,9 @@ from starlette.concurrency import run_in_threadpool
 
 from app.api.deps import PrincipalDep, ServicesDep
 from app.api.schemas import problems
+from app.container import Services
 from app.models import FiringPublic, ScheduleCreate, SchedulePublic, ScheduleUpdate
-from app.services import schedules
-from app.services.container import Services
+from app.services.scheduling import schedules
 
 router = APIRouter(tags=['schedules'])  # GET /schedules/{id}, then the project's routes (end of module)
 project_router = APIRouter(prefix='/projects/{project_id}/schedules')

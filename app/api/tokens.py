@@ -13,8 +13,8 @@ from app.api.deps import PrincipalDep, ServicesDep
 from app.api.people_schemas import NewTokenPublic, TokenCreate
 from app.api.schemas import problems
 from app.api.users import NO_STORE
-from app.services import people, tokens
-from app.services.container import Services
+from app.container import Services
+from app.services.identity import people, tokens
 
 router = APIRouter(prefix='/tokens', tags=['tokens'])
 

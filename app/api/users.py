@@ -12,7 +12,7 @@ from app.api.deps import PrincipalDep, ServicesDep
 from app.api.people_schemas import PersonCreate, PersonCreated, PersonPublic, TeamPublic
 from app.api.schemas import problems
 from app.models import Role
-from app.services import people
+from app.services.identity import people
 
 router = APIRouter(tags=['people'])
 NO_STORE = {'Cache-Control': 'no-store'}  # an answer carrying a token must not be kept by any cache

@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from app.api.deps import PrincipalDep, ServicesDep
 from app.api.schemas import problems
 from app.models import VariableIn, VariablePublic
-from app.services import project_variables
+from app.services.projects import variables as project_variables
 
 router = APIRouter(prefix='/projects/{project_id}', tags=['variables and secrets'])
 NameParam = Annotated[str, Path(max_length=100, description='A name: letters, digits, underscores')]

@@ -9,11 +9,11 @@ from starlette.concurrency import run_in_threadpool
 
 from app.api.deps import PrincipalDep, ServicesDep
 from app.api.schemas import problems
+from app.container import Services
+from app.core.errors import DomainError
 from app.models import WorkerPublic
-from app.services import workers
-from app.services.accounts import Principal
-from app.services.container import Services
-from app.services.errors import DomainError
+from app.services.execution import workers
+from app.services.identity.accounts import Principal
 
 router = APIRouter(prefix='/workers', tags=['workers'])
 

@@ -85,7 +85,7 @@ def db_upgrade(
     """Apply the database migrations (safe to run again; the server also applies them at start)."""
     from alembic.runtime.migration import MigrationContext
 
-    from app.db import dispose, make_engine, upgrade
+    from app.infra.db import dispose, make_engine, upgrade
 
     settings = _settings(data_dir=data_dir, database_url=database_url)
     url = settings.effective_database_url
@@ -135,9 +135,9 @@ def users_add(
     """Create a person in one or more teams and print their API token (shown once; stored hashed).
 
     In team mode each person signs in to the UI, and uses the CLI, with their own token."""
-    from app.db import dispose, make_engine, upgrade
+    from app.infra.db import dispose, make_engine, upgrade
     from app.models import Role
-    from app.services.accounts import create_user, ensure_team
+    from app.services.identity.accounts import create_user, ensure_team
 
     if role not in (Role.builder.value, Role.operator.value):
         raise typer.BadParameter('must be builder or operator', param_hint='--role')
@@ -186,7 +186,7 @@ def worker(
     RUNBOARD_DATABASE_URL, RUNBOARD_REDIS_URL (event bus) and broker (RUNBOARD_BROKER_URL, default the Redis)."""
     from app.config import Settings
     from app.models.labels import normalise_labels
-    from app.services.engine.worker import run_worker
+    from app.services.execution.worker import run_worker
 
     try:
         held = normalise_labels(labels.split(','))

@@ -67,7 +67,7 @@ def resolve_token() -> str | None:
     if token:
         return token.strip()
     from app.config import Settings
-    from app.services.accounts import read_local_token
+    from app.services.identity.accounts import read_local_token
 
     try:
         return read_local_token(Settings().credentials_path)

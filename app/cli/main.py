@@ -1,4 +1,4 @@
-"""The `runboard` command line: a typer app on app/client.py (the same HTTP API the UI uses).
+"""The `runboard` command line: a typer app on app/client/__init__.py (the same HTTP API the UI uses).
 
 Exit codes: 0 ok; 1 a followed run did not succeed; 2 usage; 3 refused (429/409); 4 not found or
 forbidden; 5 server unreachable. See app/cli/policy.py.

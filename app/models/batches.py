@@ -1,5 +1,5 @@
 """Matrix (batch) triggers: the batch table and the API schemas. One batch is one trigger of a run per
-combination of depth level and target framework, under one Idempotency-Key. The rules: services/batches.py;
+combination of depth level and target framework, under one Idempotency-Key. The rules: services/runs/batches.py;
 the page: docs/triggers.md ("Matrix triggers")."""
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ class Batch(SQLModel, table=True):
         UniqueConstraint('user_id', 'key', name='uq_batch_user_key'),
         Index('ix_batch_project_id', 'project_id', 'id'),
     )
-    id: str = Field(primary_key=True)  # bat_ + a time-sortable id (services/ids.py)
+    id: str = Field(primary_key=True)  # bat_ + a time-sortable id (core/ids.py)
     user_id: str = Field(foreign_key='user.id')
     project_id: str = Field(foreign_key='project.id')
     key: str = Field(max_length=255)  # the batch's Idempotency-Key (scope: the user); never expires

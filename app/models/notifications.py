@@ -31,7 +31,7 @@ class NotificationRule(SQLModel, table=True):
     url: str = Field(max_length=2000)
     format: str = Field(default='runboard', max_length=20)
     events: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
-    # the signing secret, encrypted with the server's secret box (services/secret_box.py); shown once
+    # the signing secret, encrypted with the server's secret box (infra/secret_box.py); shown once
     secret_encrypted: str = Field(sa_column=Column(Text, nullable=False))
     enabled: bool = True
     created_by: str | None = None  # a user id

@@ -1,5 +1,5 @@
 """Schedules (cron + time zone + fixed run parameters, per project) and their firings: the tables and the API
-schemas. How they fire: services/schedule_sweep.py; the rules: docs/triggers.md."""
+schemas. How they fire: services/scheduling/sweep.py; the rules: docs/triggers.md."""
 
 from __future__ import annotations
 

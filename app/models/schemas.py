@@ -134,7 +134,7 @@ class RunCreate(SQLModel):
     target_framework: str = Field(min_length=1, max_length=64)
     branch: str = Field(min_length=1, max_length=250)
     x_idempotency_key: str | None = Field(default=None, min_length=1, max_length=255)
-    # later, and for how long it may wait queued (services/timing.py; docs/triggers.md)
+    # later, and for how long it may wait queued (services/runs/timing.py; docs/triggers.md)
     run_at: str | None = Field(default=None, min_length=1, max_length=64)  # ISO 8601; no offset: UTC
     run_in: str | None = Field(default=None, min_length=1, max_length=32)  # e.g. 90s, 10m, 2h, 1d, 1h30m
     ttl: int | str | None = Field(default=None)  # seconds, or a duration like 10m
@@ -160,7 +160,7 @@ class RunEventPublic(SQLModel):
 
 
 class StagePublic(SQLModel):
-    """One stage of a run (services/stage_results.py): from its marker to the next one, or to the run's end."""
+    """One stage of a run (services/runs/stage_results.py): from its marker to the next one, or to the run's end."""
 
     name: str
     seq: int  # its marker's event in the timeline
@@ -217,7 +217,7 @@ class RunPublic(SQLModel):
 
 
 class AnnotationPublic(SQLModel):
-    """One `::error|warning|notice::` line of a run's output (app/workflow_commands.py)."""
+    """One `::error|warning|notice::` line of a run's output (app/core/workflow_commands.py)."""
 
     seq: int  # its line in the log (`#L<seq>`)
     level: Literal['error', 'warning', 'notice']

@@ -77,7 +77,7 @@ class Project(ProjectBase, table=True):
     consecutive_failures: int = 0
     launch_error: str | None = Field(default=None, max_length=500)  # the last AFK launch that could not start
     launch_error_at: datetime | None = None
-    # git credentials for a remote repository; the secret is encrypted (services/secret_box.py) and never
+    # git credentials for a remote repository; the secret is encrypted (infra/secret_box.py) and never
     # leaves the server: answers carry only has_credentials and the kind
     credentials_kind: str | None = Field(default=None, max_length=20)  # 'token' | 'ssh_key'
     credentials_username: str | None = Field(default=None, max_length=200)
@@ -188,14 +188,14 @@ class Run(SQLModel, table=True):
     last_seq: int = 0
     output_lines: int = 0
     stage_count: int = Field(default=0, sa_column_kwargs={'server_default': '0'})  # markers printed, kept or not
-    run_at: datetime | None = None  # a delayed run: when it is due (services/delayed_runs.py)
+    run_at: datetime | None = None  # a delayed run: when it is due (services/scheduling/delayed_runs.py)
     ttl_seconds: int | None = None  # the trigger's queued TTL (else the project's, when the run is queued)
-    expires_at: datetime | None = None  # still queued then: it ends `expired` (services/queue_ttl.py)
+    expires_at: datetime | None = None  # still queued then: it ends `expired` (services/scheduling/queue_ttl.py)
     batch_id: str | None = None  # a child of a matrix batch (models/batches.py): no FK, see migration 0012
 
 
 class RunEvent(SQLModel, table=True):
-    # a run's annotations (app/workflow_commands.py) without reading its whole log: few rows, kept small
+    # a run's annotations (app/core/workflow_commands.py) without reading its whole log: few rows, kept small
     __table_args__ = (
         Index(
             'ix_runevent_annotation',
@@ -214,8 +214,8 @@ class RunEvent(SQLModel, table=True):
 
 
 class RunStage(SQLModel, table=True):
-    """A run's first stage markers (services/stage_results.py), written with their events by
-    services/timeline.py, so a runs list shows each row's stages without reading its timeline."""
+    """A run's first stage markers (services/runs/stage_results.py), written with their events by
+    services/runs/timeline.py, so a runs list shows each row's stages without reading its timeline."""
 
     run_id: str = Field(foreign_key='run.id', primary_key=True)
     idx: int = Field(primary_key=True)  # 0-based order of the marker among the run's markers
@@ -290,7 +290,7 @@ class AuditEntry(SQLModel, table=True):
     """Who did what, when, from which token: written in the same transaction as the change it records."""
 
     __table_args__ = (Index('ix_auditentry_team_id', 'team_id', 'id'),)
-    id: str = Field(primary_key=True)  # sortable by time (app/services/ids.py)
+    id: str = Field(primary_key=True)  # sortable by time (app/core/ids.py)
     at: datetime = Field(default_factory=utcnow)
     team_id: str
     actor_id: str | None = None  # None: Runboard itself (the AFK loop)

@@ -1,4 +1,4 @@
-"""A run's annotations (`::error|warning|notice::` lines, app/workflow_commands.py) at the top of its page: one
+"""A run's annotations (`::error|warning|notice::` lines, app/core/workflow_commands.py) at the top of its page: one
 row each with its level, title, message and `file:line`, linking to its line of the log (`#L<seq>`, which the
 log viewer follows). The API answers them with the run (`annotations`, its first 50 in log order)."""
 

@@ -20,7 +20,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from nicegui import app as web_app
 
 from app.client import ApiError, RunboardClient
-from app.origins import same_origin
+from app.core.origins import same_origin
 from app.state import connection, session
 
 PATH = '/plain'

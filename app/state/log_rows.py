@@ -3,7 +3,7 @@
 A line travels as a compact row: [seq, kind, html, at]. The html is safe to insert as it is: every
 character of the text is escaped, and the only markup is app/state/ansi.py's own colour spans. The
 browser adds the gutter (line number, time), the copy button, search marks, stage folding and the
-`::group::` folds (kinds `group` and `endgroup`, app/workflow_commands.py). An `annotation` line (`::error
+`::group::` folds (kinds `group` and `endgroup`, app/core/workflow_commands.py). An `annotation` line (`::error
 file=app.py,line=3::boom`) is drawn as what it says: its level, title, message and place.
 """
 
@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from html import escape
 
+from app.core.workflow_commands import annotation_of
 from app.state.ansi import ansi_html
 from app.state.timeline import Line
-from app.workflow_commands import annotation_of
 
 LEVEL_WORDS = {'error': 'Error', 'warning': 'Warning', 'notice': 'Notice'}
 

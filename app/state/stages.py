@@ -1,5 +1,5 @@
 """What a run's stages read like in the UI: `install · 2.1 s`, `install: succeeded in 2.1 s`, the running
-one counting on. Pure: the server decides each stage's result and duration (services/stage_results.py,
+one counting on. Pure: the server decides each stage's result and duration (services/runs/stage_results.py,
 answered as `stages` of a run); this only words them, and counts a running stage on from its start by the
 tab's clock, as the run's own duration is counted."""
 

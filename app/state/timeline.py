@@ -28,7 +28,7 @@ JUMP_LINES = 500  # the window around a linked line or a search match (small: it
 @dataclass(frozen=True)
 class Line:
     seq: int
-    kind: str  # output | stage | status | group | endgroup | annotation (app/workflow_commands.py)
+    kind: str  # output | stage | status | group | endgroup | annotation (app/core/workflow_commands.py)
     text: str
     at: str = ''  # when it was stored (ISO 8601, from the events API)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.services.container import Services, build_services
+from app.container import Services, build_services
 from tests.helpers.afk import World, close_services
 from tests.helpers.repos import make_repo
 

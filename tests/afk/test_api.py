@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 
 from app.models import Role
-from app.services import accounts
+from app.services.identity import accounts
 from tests.helpers.runs import create_project, shell_script, wait_for_status
 from tests.helpers.servers import api_server
 
@@ -103,7 +103,7 @@ def test_reset_json_and_plain_form_paths(settings_factory, repo_factory) -> None
         engine = server.services.engine
         from sqlalchemy import text
 
-        from app.db import session_scope
+        from app.infra.db import session_scope
 
         def set_failures(n: int) -> None:
             with session_scope(engine) as session:

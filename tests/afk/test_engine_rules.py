@@ -8,9 +8,9 @@ import time
 import pytest
 from sqlalchemy import text
 
-from app.db import session_scope
-from app.services import procs
-from app.services.sources import forge
+from app.infra.db import session_scope
+from app.services.execution import procs
+from app.services.repositories import forge
 from tests.afk.fake_forge import fake_forge
 from tests.helpers.runs import create_project, shell_script, wait_for_output, wait_for_status
 from tests.helpers.servers import api_server

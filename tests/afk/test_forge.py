@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from app.models import RunStatus
-from app.services.sources import forge
+from app.services.repositories import forge
 from tests.afk.fake_forge import fake_forge
 from tests.helpers.runs import create_project, shell_script, wait_for_status
 from tests.helpers.servers import api_server

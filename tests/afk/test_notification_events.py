@@ -7,8 +7,8 @@ from __future__ import annotations
 from sqlmodel import Session, col, select
 
 from app.models import Delivery, RuleCreate, RunStatus
-from app.services import notifications
-from app.services.webhook_policy import parse_policy
+from app.services.notifications import webhooks as notifications
+from app.services.notifications.webhook_policy import parse_policy
 
 
 def _rule(world, project_id: str, events: list[str]) -> str:  # noqa: ANN001

@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 
 from app.models import RunStatus
-from app.services import form_tokens
-from app.services.afk_rules import (
+from app.services.afk.rules import (
     AFK_PAUSE_THRESHOLD,
     Settlement,
     closed_gate,
@@ -15,8 +14,9 @@ from app.services.afk_rules import (
     settle_afk_run,
     should_launch_auto,
 )
-from app.services.reaper import classify_run
-from app.services.sources import forge
+from app.services.execution.reaper import classify_run
+from app.services.identity import form_tokens
+from app.services.repositories import forge
 
 T, F = True, False
 

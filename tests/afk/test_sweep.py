@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import text
 from sqlmodel import Session
 
+from app.core.errors import DomainError
 from app.models import RunStatus
-from app.services import claims
-from app.services.errors import DomainError
+from app.services.afk import claims
 from tests.helpers.afk import builder_principal, close_services
 
 
@@ -314,7 +314,7 @@ def test_two_sweepers_racing_never_double_launch_or_double_claim(world_factory, 
 
 def test_two_claims_of_one_issue_cannot_both_win(world) -> None:  # noqa: ANN001
     world.project('pp', issues=1)
-    from app.db import session_scope
+    from app.infra.db import session_scope
 
     with session_scope(world.engine) as session:
         assert claims.claim_in(session.connection(), project_id='pp', issue_number=1, issue_title='t', run_id='r1')
@@ -361,7 +361,7 @@ def test_a_project_changed_under_the_sweep_does_not_stop_the_others(world, monke
 
     def move_then_launch(project, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
         if project.id == 'moved':  # its repository changes after the sweep read it
-            from app.db import session_scope
+            from app.infra.db import session_scope
 
             with session_scope(world.engine) as session:
                 session.connection().execute(text("UPDATE project SET repository_key = 'elsewhere' WHERE id = 'moved'"))

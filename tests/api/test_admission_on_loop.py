@@ -1,5 +1,5 @@
 """In local mode an admission runs on the server's event loop when nothing on its way waits
-(services/no_wait.py). When something would wait, here SQLite's write lock held by another process, the
+(infra/no_wait.py). When something would wait, here SQLite's write lock held by another process, the
 admission is handed to the threadpool: it is admitted once the lock is free, exactly once, and the server
 answers other requests meanwhile. (On PostgreSQL every admission goes through the threadpool.)"""
 

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from app.services.delayed_runs import DelayedRuns
+from app.services.scheduling.delayed_runs import DelayedRuns
 from tests.helpers.api import QUEUED, assert_problem, run_body, same_database, serving
 from tests.helpers.runs import wait_for_status
 from tests.helpers.servers import api_server

@@ -9,11 +9,11 @@ from datetime import UTC, datetime, timedelta
 from alembic import command
 from sqlalchemy import text
 
-from app.db import alembic_config, make_engine
+from app.infra.db import alembic_config, make_engine
 from app.models import Role
-from app.services import workers
-from app.services.accounts import create_user, ensure_team
-from app.services.timeline import timed_sql
+from app.services.execution import workers
+from app.services.identity.accounts import create_user, ensure_team
+from app.services.runs.timeline import timed_sql
 from tests.helpers.api import assert_problem
 from tests.helpers.servers import api_server
 

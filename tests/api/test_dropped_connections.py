@@ -11,7 +11,7 @@ import psycopg
 import pytest
 from sqlalchemy import Engine, text
 
-from app import db
+from app.infra import db
 from tests.helpers.api import run_body
 from tests.helpers.backends import pg_schema, require_team_services
 

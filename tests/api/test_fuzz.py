@@ -11,7 +11,7 @@ import httpx
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from app.services import gitops
+from app.services.repositories import gitops
 from tests.helpers.api import run_body
 
 EXAMPLES = 200

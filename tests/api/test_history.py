@@ -10,7 +10,7 @@ import pytest
 from sqlmodel import Session
 
 from app.models import Role, Run, RunStatus
-from app.services.reaper import finish_run
+from app.services.execution.reaper import finish_run
 from tests.helpers.api import QUEUED, Api, add_user, assert_problem, run_body, serving
 
 

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 
 from sqlalchemy import text
 
-from app.services.run_writer import lock_id
+from app.services.runs.writer import lock_id
 from tests.helpers.api import QUEUED, assert_problem, post_all, run_body, same_database, serving
 from tests.helpers.repos import add_branches
 from tests.helpers.servers import api_server

@@ -1,4 +1,4 @@
-"""Team mode admits a trigger on the event loop (services/loop_admission.py), and hands it to a thread, from the
+"""Team mode admits a trigger on the event loop (services/runs/loop_admission.py), and hands it to a thread, from the
 start and with nothing done, for what the loop does not do. The rules themselves are the admission tests', which
 run on this path too; these tests hold the path's own promises."""
 

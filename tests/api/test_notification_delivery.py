@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import time
 
-from app.services.notify_signature import verify
+from app.services.notifications.signature import verify
 from tests.helpers.runs import create_project, shell_script, trigger, wait_for_status
 from tests.helpers.servers import api_server
 from tests.helpers.webhooks import receiver

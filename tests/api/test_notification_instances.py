@@ -12,13 +12,15 @@ from collections import Counter
 import pytest
 from cryptography.fernet import Fernet
 
-from app.db import session_scope
+from app.container import build_services
+from app.infra.db import session_scope
 from app.models import ProjectCreate, RuleCreate, utcnow
-from app.services import notifications, notify_store, projects
-from app.services.container import build_services
-from app.services.notify_outbox import insert_deliveries
-from app.services.notify_payloads import EventFacts
-from app.services.webhook_policy import parse_policy
+from app.services.notifications import store as notify_store
+from app.services.notifications import webhooks as notifications
+from app.services.notifications.outbox import insert_deliveries
+from app.services.notifications.payloads import EventFacts
+from app.services.notifications.webhook_policy import parse_policy
+from app.services.projects import manage as projects
 from tests.helpers.afk import close_services
 from tests.helpers.repos import make_repo
 from tests.helpers.runs import create_project, shell_script, trigger, wait_for_status

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from app.models import Role
-from app.services.accounts import create_user, ensure_team
+from app.services.identity.accounts import create_user, ensure_team
 from tests.helpers.api import add_user, assert_problem
 
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import httpx
 
-from app.db import session_scope
+from app.infra.db import session_scope
 from app.models import Role
-from app.services.timeline import append_events
+from app.services.runs.timeline import append_events
 from tests.helpers.api import add_user, assert_problem, run_body
 
 LINES = [

@@ -12,7 +12,7 @@ from tests.helpers.api import assert_problem, run_body
 
 def _fail(server, run_id: str) -> None:  # noqa: ANN001
     from app.models import RunStatus
-    from app.services.reaper import finish_run
+    from app.services.execution.reaper import finish_run
 
     assert finish_run(server.services.engine, run_id=run_id, status=RunStatus.failed) is not None
 

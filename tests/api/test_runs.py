@@ -11,7 +11,7 @@ from tests.helpers.runs import create_project
 def _set_status(server, run_id: str, status: str) -> None:  # noqa: ANN001
     """End a queued run as the engine would (the engine itself is tested in tests/engine)."""
     from app.models import RunStatus
-    from app.services.reaper import finish_run
+    from app.services.execution.reaper import finish_run
 
     assert finish_run(server.services.engine, run_id=run_id, status=RunStatus(status)) is not None
 

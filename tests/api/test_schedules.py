@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import text
 
 from app.models import Role, as_utc
-from app.services.schedule_sweep import ScheduleSweep
+from app.services.scheduling.sweep import ScheduleSweep
 from tests.helpers.api import QUEUED, add_user, assert_problem, same_database, serving
 from tests.helpers.servers import api_server
 

@@ -9,11 +9,11 @@ from alembic import command
 from sqlalchemy import text
 from sqlmodel import Session
 
-from app.db import alembic_config, make_engine
+from app.infra.db import alembic_config, make_engine
 from app.models import RunPublic
-from app.services.stage_results import STORED_STAGES
-from app.services.stage_store import annotate
-from app.services.timeline import timed_sql
+from app.services.runs.stage_results import STORED_STAGES
+from app.services.runs.stage_store import annotate
+from app.services.runs.timeline import timed_sql
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 RUN_SQL = (

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from sqlalchemy import text
 
-from app.services.stage_results import STORED_STAGES
+from app.services.runs.stage_results import STORED_STAGES
 from tests.helpers.runs import create_project, shell_script, trigger, wait_for_status
 from tests.helpers.servers import api_server
 
@@ -119,8 +119,8 @@ def test_a_run_without_markers_has_its_checkout_and_run_stages(settings_factory,
 def test_every_write_path_keeps_stages(settings_factory, repo_factory) -> None:
     """Small batches go through the ORM insert, big ones through COPY (PostgreSQL) or executemany
     (SQLite): each keeps its stage rows, in the batch's transaction, numbered across batches."""
-    from app.db import session_scope
-    from app.services.timeline import COPY_FROM, append_events
+    from app.infra.db import session_scope
+    from app.services.runs.timeline import COPY_FROM, append_events
 
     repo = repo_factory({'main': shell_script('echo queued')})
     with api_server(settings_factory(global_run_cap=0)) as server, server.client() as client:

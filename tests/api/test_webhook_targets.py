@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.services import webhook_targets
+from app.services.notifications import webhook_targets
 from tests.helpers.api import assert_problem
 from tests.helpers.runs import create_project
 from tests.helpers.servers import api_server

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 
 from app.models import Role
-from app.services.notify_signature import verify
+from app.services.notifications.signature import verify
 from tests.helpers.api import add_user
 from tests.helpers.cli import run_cli, served
 from tests.helpers.webhooks import receiver

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from app.cli.when import at_time
-from app.services.schedule_sweep import ScheduleSweep
+from app.services.scheduling.sweep import ScheduleSweep
 from tests.helpers.cli import served
 
 TRIGGER = ('runs', 'trigger', '--project', 'proj', '--framework', 'python', '--depth', 'shallow')

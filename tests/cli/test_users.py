@@ -52,7 +52,7 @@ def test_users_add_prints_a_token_scoped_to_the_team(settings_factory, repo_fact
 
 
 def test_users_add_admin_makes_a_deployment_administrator_who_drains_workers(settings_factory) -> None:  # noqa: ANN001
-    from app.services import workers
+    from app.services.execution import workers
 
     settings = settings_factory(heartbeat_seconds=30.0)  # the registered worker stays live however slow the machine
     with api_server(settings) as server:

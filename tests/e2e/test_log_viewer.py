@@ -15,9 +15,9 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from app.db import dispose, make_engine
+from app.infra.db import dispose, make_engine
 from app.models import Role
-from app.services.accounts import create_user, ensure_team
+from app.services.identity.accounts import create_user, ensure_team
 from tests.helpers.backends import REDIS_URL, pg_schema, require_team_services
 from tests.helpers.e2e import Stack, expect_clipboard, gates_dir, screenshot, stack
 from tests.helpers.repos import make_repo

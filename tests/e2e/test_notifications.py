@@ -12,7 +12,7 @@ import time
 import pytest
 from playwright.sync_api import Page, expect
 
-from app.services.notify_signature import verify
+from app.services.notifications.signature import verify
 from tests.helpers.e2e import BRANCHES, expect_clipboard, screenshot, stack
 from tests.helpers.webhooks import receiver
 

@@ -12,7 +12,7 @@ from datetime import UTC
 import httpx
 import pytest
 
-from app.services import procs
+from app.services.execution import procs
 from tests.helpers.backends import server_env
 from tests.helpers.runs import (
     create_project,
@@ -96,7 +96,7 @@ def test_runs_of_an_instance_on_another_host_are_crashed_once_its_heartbeat_is_s
 
     from sqlalchemy import text
 
-    from app.db import session_scope
+    from app.infra.db import session_scope
 
     repo = repo_factory({'main': shell_script('echo hi'), 'feature/b': shell_script('echo hi')})
     settings = settings_factory(global_run_cap=0, heartbeat_seconds=1.0)
@@ -125,9 +125,9 @@ def test_a_run_claimed_while_recovery_runs_is_not_crashed(settings_factory, repo
     as live and then commits. A claim that lands while recovery runs must not make its run look orphaned."""
     from sqlalchemy import text
 
-    from app.db import session_scope
-    from app.services.engine import recovery
-    from app.services.engine.live import LiveRun
+    from app.infra.db import session_scope
+    from app.services.execution import recovery
+    from app.services.execution.live import LiveRun
 
     repo = repo_factory({'main': shell_script('echo hi')})
     settings = settings_factory(global_run_cap=0)

@@ -3,7 +3,7 @@ ignore SIGTERM) and classifies timed_out; a person's stop gives stopped, running
 
 from __future__ import annotations
 
-from app.services import procs
+from app.services.execution import procs
 from tests.helpers.runs import (
     create_project,
     outputs,

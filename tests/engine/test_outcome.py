@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from app.models import RunStatus
-from app.services.engine.finishing import PULL_REQUEST_MESSAGE, SHUTDOWN_ERROR, decide_outcome
+from app.services.execution.finishing import PULL_REQUEST_MESSAGE, SHUTDOWN_ERROR, decide_outcome
 
 S = RunStatus
 

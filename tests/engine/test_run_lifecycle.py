@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.services import procs
+from app.services.execution import procs
 from tests.helpers.runs import create_project, outputs, shell_script, statuses, trigger, wait_for_status
 from tests.helpers.servers import api_server
 
@@ -61,7 +61,7 @@ def test_reaped_on_exit_even_when_a_background_child_holds_the_output_open(setti
 
 
 def test_output_faster_than_the_database_is_held_back_not_lost(settings_factory, repo_factory, monkeypatch) -> None:
-    from app.services import output_ingest
+    from app.services.execution import output_ingest
 
     monkeypatch.setattr(output_ingest, 'MAX_BUFFERED_LINES', 100)  # the reader must wait for the store often
     repo = repo_factory({'main': shell_script('seq 1 3000')})

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from cryptography.fernet import Fernet
 
-from app.services.engine import sandbox
+from app.services.execution import sandbox
 from tests.helpers.runs import create_project, outputs, shell_script, trigger, wait_for_status
 from tests.helpers.servers import api_server
 from tests.helpers.workers import runboard_worker

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from sqlalchemy import text
 
-from app import db
+from app.infra import db
 from app.models import utcnow
-from app.services.queue_ttl import due_statement
+from app.services.scheduling.queue_ttl import due_statement
 
 
 def plan(engine, statement) -> str:  # noqa: ANN001

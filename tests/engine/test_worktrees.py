@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from app.services.scheduler import cleanup_worktrees
+from app.services.scheduling.jobs import cleanup_worktrees
 from tests.helpers.runs import create_project, shell_script, trigger, wait_for_output, wait_for_status
 from tests.helpers.servers import api_server
 

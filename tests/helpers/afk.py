@@ -8,10 +8,12 @@ from pathlib import Path
 
 from sqlmodel import Session
 
+from app.container import Services
 from app.models import ProjectCreate, Role, RunStatus
-from app.services import accounts, projects, reaper
-from app.services.container import Services
-from app.services.sources import local
+from app.services.afk import backlog as local
+from app.services.execution import reaper
+from app.services.identity import accounts
+from app.services.projects import manage as projects
 from tests.helpers.repos import make_repo
 
 READY = ['ready-for-agent']
@@ -52,7 +54,7 @@ class World:
         projects.create_project(self.engine, self.principal, ProjectCreate(**body))
         from sqlalchemy import text
 
-        from app.db import session_scope
+        from app.infra.db import session_scope
 
         with session_scope(self.engine) as session:
             session.connection().execute(

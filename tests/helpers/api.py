@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 
 from app.models import Role
-from app.services.accounts import create_user, ensure_team
+from app.services.identity.accounts import create_user, ensure_team
 from tests.helpers.runs import create_project
 from tests.helpers.servers import ApiServer, api_server
 

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from app.services.git_credentials import Credentials
+from app.services.repositories.credentials import Credentials
 
 USER, TOKEN = 'alice', 'tok_9f8e7d6c5b4a_secret'
 IDENT = ['-c', 'user.name=t', '-c', 'user.email=t@example.invalid', '-c', 'init.defaultBranch=main']

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from app.services.git_credentials import Credentials
-from app.services.mirror_store import MirrorStore
+from app.services.repositories.credentials import Credentials
+from app.services.repositories.mirror_store import MirrorStore
 from tests.helpers.remote import TOKEN, USER, Remote, Upstream, wait_for_port
 from tests.helpers.servers import free_port
 from tests.remote.http_git import GitHttpServer

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from app.services.git_credentials import Credentials, basic_header_value, git_environment, redact
+from app.services.repositories.credentials import Credentials, basic_header_value, git_environment, redact
 
 TOKEN = 'ghp_S3cr3t/Token+value'
 ALLOWED = 'file:git:http:https:ssh'

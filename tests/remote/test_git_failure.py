@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.services.git_failure import MAX_DETAIL_CHARS, describe_failure, hint_for
+from app.services.repositories.git_failure import MAX_DETAIL_CHARS, describe_failure, hint_for
 
 ACCESS = 'the remote refused access; set or check the project credentials'
 

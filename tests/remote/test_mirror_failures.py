@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from app.services.git_credentials import Credentials
-from app.services.gitops import GitError, repository_key
-from app.services.mirror_store import MirrorStore, branch_commit, list_branches
+from app.services.repositories.credentials import Credentials
+from app.services.repositories.gitops import GitError, repository_key
+from app.services.repositories.mirror_store import MirrorStore, branch_commit, list_branches
 from tests.helpers.remote import TOKEN, USER, Upstream, silent_port
 from tests.helpers.servers import free_port
 from tests.remote.http_git import GitHttpServer

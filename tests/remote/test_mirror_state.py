@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from app.services.git_credentials import Credentials
-from app.services.mirror_state import (
+from app.services.repositories.credentials import Credentials
+from app.services.repositories.mirror_state import (
     NO_AUTH,
     Decision,
     MirrorRecord,

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from app.services.git_credentials import Credentials
-from app.services.gitops import GitError
-from app.services.mirror_state import record_path
-from app.services.mirror_store import MirrorStore, branch_commit, list_branches
+from app.services.repositories.credentials import Credentials
+from app.services.repositories.gitops import GitError
+from app.services.repositories.mirror_state import record_path
+from app.services.repositories.mirror_store import MirrorStore, branch_commit, list_branches
 from tests.helpers.remote import TOKEN, USER, Remote
 from tests.remote.http_git import GitHttpServer
 

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from app.services.git_credentials import Credentials
+from app.services.repositories.credentials import Credentials
 from tests.helpers.remote import TOKEN, USER, Remote, silent_port
 from tests.helpers.runs import wait_for_status
 from tests.helpers.servers import api_server
@@ -132,7 +132,7 @@ def test_a_hanging_remote_does_not_delay_triggers_of_other_projects(server, upst
         # the slow project's remote stops answering (as a forge that hangs would)
         from sqlalchemy import text
 
-        from app.db import session_scope
+        from app.infra.db import session_scope
 
         with session_scope(server.services.engine) as session:
             session.connection().execute(

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.services.repo_url import (
+from app.services.repositories.repo_url import (
     DEFAULT_ALLOWED,
     RepoLocation,
     UnusableRepository,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from app.services.secret_box import KEY_FILE_NAME, SecretBox, SecretKeyInvalid, SecretUnreadable
+from app.infra.secret_box import KEY_FILE_NAME, SecretBox, SecretKeyInvalid, SecretUnreadable
 
 
 @pytest.mark.parametrize('plain', ['ghp_token123', '', 'ünïcødé ✓', '-----BEGIN OPENSSH PRIVATE KEY-----\nabc\n' * 40])

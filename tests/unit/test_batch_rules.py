@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.services import admission, batch_rules
+from app.services.runs import admission, batch_rules
 
 ALLOWED = {'depth_level': ['shallow', 'standard', 'deep'], 'target_framework': ['python', 'node', 'go']}
 

@@ -1,4 +1,4 @@
-"""Schedule decisions (services/cron.py): reading cron in a time zone, when a slot is due, what is missed and
+"""Schedule decisions (services/scheduling/cron.py): reading cron in a time zone, when a slot is due, what is missed and
 what the catch-up policy fires. Pure table tests."""
 
 from __future__ import annotations
@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from app.services.admission import Refusal
-from app.services.cron import (
+from app.services.runs.admission import Refusal
+from app.services.scheduling.cron import (
     SlotPlan,
     compile_cron,
     plan_slots,

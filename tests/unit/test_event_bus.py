@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from app.services.events import EventBus, events_of, make_bus, of_types
+from app.infra.events import EventBus, events_of, make_bus, of_types
 from tests.helpers.backends import BACKENDS, REDIS_URL, require_team_services
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.db import IDLE_PING_SECONDS, needs_ping
+from app.infra.db import IDLE_PING_SECONDS, needs_ping
 
 
 @pytest.mark.parametrize(

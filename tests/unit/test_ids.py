@@ -1,4 +1,4 @@
-from app.services.ids import new_run_id
+from app.core.ids import new_run_id
 
 
 def test_run_ids_sort_in_creation_order_and_are_unique() -> None:

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from app.services.run_liveness import is_orphaned
+from app.services.execution.liveness import is_orphaned
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 STALE_BEFORE = NOW - timedelta(seconds=15)

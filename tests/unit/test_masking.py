@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.services.masking import Masker
+from app.services.execution.masking import Masker
 
 
 @pytest.mark.parametrize(

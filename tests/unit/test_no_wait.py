@@ -1,4 +1,4 @@
-"""No-wait mode (services/no_wait.py): a call on the event loop either finishes without waiting or gives up
+"""No-wait mode (infra/no_wait.py): a call on the event loop either finishes without waiting or gives up
 before any effect, so the threadpool can run it again. The steps that may wait refuse in that mode."""
 
 from __future__ import annotations
@@ -10,13 +10,15 @@ import time
 
 import pytest
 
-from app.db import make_engine, session_scope, upgrade
+from app.infra import no_wait
+from app.infra.db import make_engine, session_scope, upgrade
+from app.infra.no_wait import Attempt
+from app.infra.rawdb import RawDB
 from app.models import Project, Role, Team
-from app.services import gitops, no_wait, project_cache
-from app.services.accounts import Principal
-from app.services.no_wait import Attempt
-from app.services.project_cache import ProjectCache
-from app.services.rawdb import RawDB
+from app.services.identity.accounts import Principal
+from app.services.projects import cache as project_cache
+from app.services.projects.cache import ProjectCache
+from app.services.repositories import gitops
 
 
 def test_a_call_that_never_waits_finishes_in_no_wait_mode() -> None:

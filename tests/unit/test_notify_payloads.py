@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from app.services.notify_payloads import EventFacts, body, from_stored, runboard_document, slack_text, stored
+from app.services.notifications.payloads import EventFacts, body, from_stored, runboard_document, slack_text, stored
 
 AT = datetime(2025, 1, 1, 12, 0, 0, tzinfo=UTC)
 RUN = {

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from app.services.notify_rules import (
+from app.services.notifications.rules import (
     MAX_RETRY_AFTER_SECONDS,
     AttemptVerdict,
     after_attempt,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.services.notify_signature import new_secret, parse_header, sign, signature_header, verify
+from app.services.notifications.signature import new_secret, parse_header, sign, signature_header, verify
 
 SECRET = 'whsec_test'
 BODY = b'{"id":"evt_1"}'

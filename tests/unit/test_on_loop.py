@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 
 from app.api import on_loop
-from app.services import no_wait
+from app.infra import no_wait
 
 
 class Call:

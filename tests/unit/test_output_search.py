@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from app.services.errors import DomainError
-from app.services.output_search import filters_for, holds, like_pattern, needle_of, shown_text
+from app.core.errors import DomainError
+from app.services.runs.output_search import filters_for, holds, like_pattern, needle_of, shown_text
 from app.state.ansi import plain_text
 
 # line as stored -> what the viewer shows

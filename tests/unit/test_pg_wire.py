@@ -1,7 +1,7 @@
-"""The loop's PostgreSQL wire (services/pg_wire.py) against the real PostgreSQL, on asyncio's loop and on uvloop's:
+"""The loop's PostgreSQL wire (infra/pg_wire.py) against the real PostgreSQL, on asyncio's loop and on uvloop's:
 results and errors as psycopg gives them, and a connection the server drops fails its query at once (never a
 query left waiting), whether the loop saw the drop while idle or only with the next query, and the descriptor
-numbers freed by the drop serve the next connections. The admission's transactions (services/pg_async.py) do not
+numbers freed by the drop serve the next connections. The admission's transactions (infra/pg_async.py) do not
 hand out an idle connection the server was seen to end."""
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ import pytest
 import uvloop
 from sqlalchemy import create_engine
 
-from app.services.pg_async import AsyncTransactions
-from app.services.pg_wire import Wire, finish
+from app.infra.pg_async import AsyncTransactions
+from app.infra.pg_wire import Wire, finish
 from tests.helpers.backends import PG_ADMIN_URL, require_team_services
 
 URL = PG_ADMIN_URL.replace('postgresql+psycopg://', 'postgresql://')

@@ -7,7 +7,7 @@ import subprocess
 import time
 import uuid
 
-from app.services import procs
+from app.services.execution import procs
 
 
 def _gone(pid: int) -> bool:

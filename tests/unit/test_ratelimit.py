@@ -9,8 +9,8 @@ import uuid
 import pytest
 
 from app.api.routing import routes_to_api
-from app.services import ratelimit
-from app.services.ratelimit import MemoryLimiter, Quota, quota_from
+from app.services.runs import ratelimit
+from app.services.runs.ratelimit import MemoryLimiter, Quota, quota_from
 
 
 @pytest.mark.parametrize(
@@ -88,7 +88,7 @@ def test_the_redis_limiter_carries_on_over_connections_redis_dropped() -> None:
     """Redis drops the limiter's idle connections (a restart, a timeout): the next calls work, no 503."""
     import redis
 
-    from app.services.ratelimit import RedisLimiter
+    from app.services.runs.ratelimit import RedisLimiter
     from tests.helpers.backends import REDIS_URL, require_team_services
 
     require_team_services()
@@ -113,7 +113,7 @@ def test_the_redis_limiter_on_the_event_loop_carries_on_over_connections_redis_d
 
     import redis
 
-    from app.services.ratelimit import RedisLimiter
+    from app.services.runs.ratelimit import RedisLimiter
     from tests.helpers.backends import REDIS_URL, require_team_services
 
     require_team_services()

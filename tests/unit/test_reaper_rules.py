@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from app.models import RunStatus
-from app.services.reaper import classify_run
+from app.services.execution.reaper import classify_run
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""The event loop's Redis connection (services/redis_loop.py) against the real Redis: concurrent commands share one
+"""The event loop's Redis connection (infra/redis_loop.py) against the real Redis: concurrent commands share one
 connection and each gets its own reply, error replies raise redis-py's classes, a silent Redis times out, a
 dropped connection is replaced, and the URL's database and credentials are used. The event bus's listener
 subscribes again after Redis drops it; a publish on a connection Redis dropped reaches the other instances, and
@@ -15,8 +15,8 @@ import pytest
 import redis
 from redis import exceptions
 
-from app.services.events import RedisEventBus
-from app.services.redis_loop import LoopRedis, reply_error
+from app.infra.events import RedisEventBus
+from app.infra.redis_loop import LoopRedis, reply_error
 from tests.helpers.backends import REDIS_URL, require_team_services
 
 
@@ -135,7 +135,7 @@ def test_the_urls_database_and_credentials_are_used(redis_url: str) -> None:
 
 
 def test_the_event_listener_subscribes_again_after_redis_drops_it(redis_url: str, monkeypatch) -> None:  # noqa: ANN001
-    monkeypatch.setattr('app.services.events.RESUBSCRIBE_SECONDS', 0.05)
+    monkeypatch.setattr('app.infra.events.RESUBSCRIBE_SECONDS', 0.05)
 
     async def scenario() -> None:
         bus = RedisEventBus(redis_url, 'rbtest:' + uuid.uuid4().hex[:10])

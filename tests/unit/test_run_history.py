@@ -7,8 +7,8 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from app.services.errors import DomainError
-from app.services.run_history import check_bounds, day_series, day_starts, duration_seconds, outcomes
+from app.core.errors import DomainError
+from app.services.runs.history import check_bounds, day_series, day_starts, duration_seconds, outcomes
 
 
 @pytest.mark.parametrize(

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from app.config import Settings
-from app.services.container import build_services
-from app.services.engine.environment import run_environment
-from app.services.engine.sandbox import bwrap_argv, decide
+from app.container import build_services
+from app.services.execution.environment import run_environment
+from app.services.execution.sandbox import bwrap_argv, decide
 
 MISSING = 'bwrap is not installed'
 

@@ -1,4 +1,4 @@
-"""Table tests for a run's stages: result and duration of each (services/stage_results.py), and which
+"""Table tests for a run's stages: result and duration of each (services/runs/stage_results.py), and which
 markers of a batch are kept (the cap)."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from app.services.stage_results import STORED_STAGES, StageMark, marks_to_store, stage_results
+from app.services.runs.stage_results import STORED_STAGES, StageMark, marks_to_store, stage_results
 
 T0 = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
 

@@ -1,10 +1,10 @@
-"""The one line a failed start-up says, and which started parts are not ready (services/startup.py)."""
+"""The one line a failed start-up says, and which started parts are not ready (core/startup.py)."""
 
 from __future__ import annotations
 
 import pytest
 
-from app.services.startup import StartupFailed, failure_line, not_ready, settings_line, step
+from app.core.startup import StartupFailed, failure_line, not_ready, settings_line, step
 
 
 class DriverError(Exception):

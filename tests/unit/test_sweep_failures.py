@@ -1,4 +1,4 @@
-"""A timed sweep that fails (services/timers.py) says so in the log and the next tick tries again: a database
+"""A timed sweep that fails (services/scheduling/timers.py) says so in the log and the next tick tries again: a database
 restart, which the pool recovers from by itself, is one warning line; any other failure keeps its traceback."""
 
 from __future__ import annotations
@@ -10,12 +10,12 @@ import psycopg
 import pytest
 from sqlalchemy import create_engine, text
 
-from app.services.timers import Timers
+from app.services.scheduling.timers import Timers
 from tests.helpers.backends import PG_ADMIN_URL, require_team_services
 
 
 def _said(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
-    return [record for record in caplog.records if record.name == 'app.services.timers']
+    return [record for record in caplog.records if record.name == 'app.services.scheduling.timers']
 
 
 def _sweeps() -> Timers:
@@ -37,7 +37,7 @@ def test_a_dropped_database_connection_is_one_warning_and_the_next_tick_works(ca
             conn.execute(text('SELECT 1'))
 
     timers = _sweeps()
-    with caplog.at_level(logging.WARNING, logger='app.services.timers'):
+    with caplog.at_level(logging.WARNING, logger='app.services.scheduling.timers'):
         asyncio.run(timers._run('delayed-runs', sweep))
     assert [(r.levelname, r.exc_info) for r in _said(caplog)] == [('WARNING', None)], caplog.text
     assert 'lost its database connection' in caplog.text and 'terminating connection' in caplog.text
@@ -56,7 +56,7 @@ def test_any_other_failure_keeps_its_traceback(caplog) -> None:  # noqa: ANN001
         with engine.connect() as conn:
             conn.execute(text('SELECT * FROM no_such_table_here'))
 
-    with caplog.at_level(logging.WARNING, logger='app.services.timers'):
+    with caplog.at_level(logging.WARNING, logger='app.services.scheduling.timers'):
         asyncio.run(_sweeps()._run('delayed-runs', sweep))
     assert [r.levelname for r in _said(caplog)] == ['ERROR'] and _said(caplog)[0].exc_info, caplog.text
     engine.dispose()

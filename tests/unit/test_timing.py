@@ -1,4 +1,4 @@
-"""Delays and queued TTLs on the trigger path (services/timing.py): pure table tests."""
+"""Delays and queued TTLs on the trigger path (services/runs/timing.py): pure table tests."""
 
 from __future__ import annotations
 
@@ -6,9 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from app.services.admission import Refusal
-from app.services.timers import due_now, wake_in
-from app.services.timing import (
+from app.services.runs.admission import Refusal
+from app.services.runs.timing import (
     Timing,
     duration_text,
     expiry,
@@ -18,6 +17,7 @@ from app.services.timing import (
     resolve_timing,
     waited_text,
 )
+from app.services.scheduling.timers import due_now, wake_in
 
 NOW = datetime(2026, 11, 23, 12, 0, 0, tzinfo=UTC)
 

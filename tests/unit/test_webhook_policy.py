@@ -8,9 +8,9 @@ import ipaddress
 
 import pytest
 
-from app.services import webhook_targets
-from app.services.webhook_policy import address_refusal, category, parse_policy
-from app.services.webhook_targets import TargetRefused, checked_target, refusal_now
+from app.services.notifications import webhook_targets
+from app.services.notifications.webhook_policy import address_refusal, category, parse_policy
+from app.services.notifications.webhook_targets import TargetRefused, checked_target, refusal_now
 
 TEAM = parse_policy('', team_mode=True)  # the team default: external addresses only
 LOCAL = parse_policy('', team_mode=False)  # the local default: external, private and loopback

@@ -1,11 +1,11 @@
-"""What each line a command prints becomes in the run's timeline (app/workflow_commands.py), GitHub's way:
+"""What each line a command prints becomes in the run's timeline (app/core/workflow_commands.py), GitHub's way:
 comma-separated properties with GitHub's escapes; a malformed command is an ordinary output line."""
 
 from __future__ import annotations
 
 import pytest
 
-from app.workflow_commands import Annotation, annotation_of, event_of, parse_properties
+from app.core.workflow_commands import Annotation, annotation_of, event_of, parse_properties
 
 E = '::error file=app.py,line=3::boom'
 

@@ -15,8 +15,8 @@ down_revision = '0007_run_list_indexes'
 branch_labels = None
 depends_on = None
 
-KEPT = 51  # services/stage_results.py: STORED_STAGES shown, plus the next marker that ends the last of them
-NAME_CHARS = 200  # services/stage_results.py: STAGE_NAME_CHARS
+KEPT = 51  # services/runs/stage_results.py: STORED_STAGES shown, plus the next marker that ends the last of them
+NAME_CHARS = 200  # services/runs/stage_results.py: STAGE_NAME_CHARS
 
 
 def upgrade() -> None:

@@ -1,0 +1,147 @@
+"""Pure: the workflow commands a run's command may print (docs/pipelines.md, "What a command may print"), parsed
+the way GitHub Actions parses them, and what each becomes in the run's timeline.
+
+A command is a line of its own, starting at the first column: `::NAME PROPERTIES::DATA`. PROPERTIES are
+comma-separated `key=value` pairs (a pair without `=` or with an empty key is ignored, as GitHub does); values
+unescape `%25 %0D %0A %3A %2C`, the data `%25 %0D %0A`. A line that is not a well-formed known command (no
+closing `::`, an unknown name, an annotation without a message, a `line=` that is not a number) is an
+ordinary output line: a pipeline never fails for what it prints.
+
+Timeline events (their `type`, `text`):
+- `::stage:: NAME`  -> `stage`, NAME (the stage strip; the log folds by stage)
+- `::group::TITLE`  -> `group`, TITLE (a folded group in the log, up to `::endgroup::`, the next group or stage)
+- `::endgroup::`    -> `endgroup`, '' (no text of its own: the log draws no row for it)
+- `::error|warning|notice PROPS::MESSAGE` -> `annotation`, the line as printed (after masking): it stays an
+  output line of the log, drawn styled, and `annotation_of` reads its level, message, file and line back
+- `::add-mask::VALUE` is app/services/execution/masking.py's (applied before this): the line stays output, masked.
+
+Shared by the server (output ingest, the run's `annotations`, webhook payloads) and the UI (the log's rows),
+so it lives outside both layers, like app/core/origins.py.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+LEVELS = ('error', 'warning', 'notice')
+MAX_ANNOTATIONS = 50  # listed per run (GitHub's per-job limit); more stay styled lines of the log
+MAX_TITLE_CHARS = 200  # a group's title as stored
+ANNOTATION_PROPERTIES = ('title', 'file', 'line', 'endLine', 'col', 'endColumn')
+_NUMBERS = ('line', 'endLine', 'col', 'endColumn')
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str  # stage | group | endgroup | error | warning | notice
+    properties: dict[str, str]
+    data: str
+
+
+@dataclass(frozen=True)
+class Annotation:
+    level: str  # error | warning | notice
+    message: str
+    title: str | None = None
+    file: str | None = None
+    line: int | None = None
+    end_line: int | None = None
+    col: int | None = None
+    end_column: int | None = None
+
+    @property
+    def place(self) -> str:
+        """`app.py:3`, `app.py`, `` (where it points, as people write it)."""
+        if not self.file:
+            return ''
+        return f'{self.file}:{self.line}' if self.line is not None else self.file
+
+    def as_dict(self) -> dict[str, str | int | None]:
+        return {
+            'level': self.level,
+            'message': self.message,
+            'title': self.title,
+            'file': self.file,
+            'line': self.line,
+            'end_line': self.end_line,
+            'col': self.col,
+            'end_column': self.end_column,
+        }
+
+
+def unescape_data(text: str) -> str:
+    return text.replace('%0D', '\r').replace('%0A', '\n').replace('%25', '%')
+
+
+def unescape_property(text: str) -> str:
+    return text.replace('%0D', '\r').replace('%0A', '\n').replace('%3A', ':').replace('%2C', ',').replace('%25', '%')
+
+
+def parse_properties(text: str) -> dict[str, str]:
+    properties: dict[str, str] = {}
+    for pair in text.split(','):
+        key, equals, value = pair.partition('=')
+        key = key.strip()
+        if equals and key:
+            properties[key] = unescape_property(value)
+    return properties
+
+
+def parse(line: str) -> Command | None:
+    """The command on this line, or None (an ordinary line)."""
+    if not line.startswith('::'):
+        return None
+    end = line.find('::', 2)
+    if end < 0:
+        return None
+    head, data = line[2:end], line[end + 2 :]
+    name, _, props = head.partition(' ')
+    if name == 'stage':  # Runboard's own; `::stage:: NAME` (the space after `::` is customary)
+        stage = data.strip()
+        return Command('stage', {}, stage) if stage and not props else None
+    if name == 'group':
+        return Command('group', {}, unescape_data(data).strip()[:MAX_TITLE_CHARS]) if not props else None
+    if name == 'endgroup':
+        return Command('endgroup', {}, '') if not props else None
+    if name in LEVELS:
+        message = unescape_data(data)
+        properties = parse_properties(props)
+        if not message.strip() or any(not _is_number(properties[key]) for key in _NUMBERS if key in properties):
+            return None
+        return Command(name, properties, message)
+    return None
+
+
+def _is_number(text: str) -> bool:
+    return text.strip().isdigit()
+
+
+def event_of(line: str) -> tuple[str, str]:
+    """What the ingest stores for one (masked) output line: (event type, text)."""
+    command = parse(line)
+    if command is None:
+        return 'output', line
+    if command.name in LEVELS:
+        return 'annotation', line
+    return command.name, command.data
+
+
+def annotation_of(text: str) -> Annotation | None:
+    """An `annotation` event's text read back (None if it is not one: then it reads as an output line)."""
+    command = parse(text)
+    if command is None or command.name not in LEVELS:
+        return None
+    props = command.properties
+
+    def number(key: str) -> int | None:
+        return int(props[key]) if key in props else None
+
+    return Annotation(
+        level=command.name,
+        message=command.data,
+        title=props.get('title') or None,
+        file=props.get('file') or None,
+        line=number('line'),
+        end_line=number('endLine'),
+        col=number('col'),
+        end_column=number('endColumn'),
+    )

@@ -1,0 +1,213 @@
+"""Engine, sessions and migrations.
+
+SQLite runs in WAL mode and every transaction starts with BEGIN IMMEDIATE, so concurrent
+writers queue on the busy timeout instead of failing on a lock upgrade.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.pool import NullPool
+from sqlmodel import Session
+
+from app import package_files
+
+READ_ONLY = 'runboard_read_only'
+
+
+def is_sqlite(url: str) -> bool:
+    return url.startswith('sqlite')
+
+
+def _sqlite_datetime(moment: datetime) -> str:
+    """Datetimes bound in raw SQL are stored exactly as the ORM stores them (naive UTC, microseconds),
+    so one column never holds two formats."""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    return moment.strftime('%Y-%m-%d %H:%M:%S.%f')
+
+
+def _private_database_file(path: Path) -> None:
+    """The SQLite file is its owner's alone (0600; SQLite gives its -wal and -shm files the same mode), in a
+    directory made 0700 when this creates it."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    if path.stat().st_mode & 0o077 and path.stat().st_uid == os.getuid():
+        path.chmod(0o600)
+
+
+def make_engine(url: str, *, pool_size: int = 20) -> Engine:
+    if is_sqlite(url):
+        sqlite3.register_adapter(datetime, _sqlite_datetime)
+        path = url.split(':///', 1)[-1]
+        if path and path != ':memory:':
+            _private_database_file(Path(path))
+        engine = create_engine(
+            url, connect_args={'check_same_thread': False, 'timeout': 30}, pool_size=pool_size, max_overflow=20
+        )
+
+        @event.listens_for(engine, 'connect')
+        def _sqlite_connect(dbapi_conn: sqlite3.Connection, _record: object) -> None:
+            dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
+            cur = dbapi_conn.cursor()
+            cur.execute('PRAGMA journal_mode=WAL')
+            cur.execute('PRAGMA synchronous=NORMAL')
+            cur.execute('PRAGMA foreign_keys=ON')
+            cur.execute('PRAGMA busy_timeout=30000')
+            cur.close()
+
+        @event.listens_for(engine, 'begin')
+        def _sqlite_begin(conn: Connection) -> None:
+            # Readers (see read_only) must not queue behind writers: WAL lets them read a snapshot.
+            conn.exec_driver_sql('BEGIN' if conn.get_execution_options().get(READ_ONLY) else 'BEGIN IMMEDIATE')
+
+        return engine
+    if url.startswith('postgresql://'):
+        url = 'postgresql+psycopg://' + url[len('postgresql://') :]
+    # PostgreSQL serves several instances (and their tests) from max_connections=100: stay modest per engine;
+    # a server that does not answer fails a connect in seconds (503, or a clear exit at start), not minutes
+    engine = create_engine(url, pool_size=min(pool_size, 8), max_overflow=12, connect_args={'connect_timeout': 5})
+    _ping_idle_connections(engine)
+    return engine
+
+
+IDLE_PING_SECONDS = 1.0
+
+
+def needs_ping(checked_in_at: float | None, now: float, threshold: float = IDLE_PING_SECONDS) -> bool:
+    """Whether a pooled connection is pinged before it is handed out: when it sat idle in the pool for
+    `threshold` seconds or more (PostgreSQL may have restarted, or dropped it, meanwhile). A connection in
+    steady use is not: a ping is a round trip, which under load cost more client CPU than any statement of
+    an admission (bench/team.py). A new connection (never checked in) has just answered."""
+    return checked_in_at is not None and now - checked_in_at >= threshold
+
+
+def _ping_idle_connections(engine: Engine) -> None:
+    """pool_pre_ping for the connections needs_ping names. A failed ping drops the connection and the pool
+    hands out another (SQLAlchemy retries a checkout that raises DisconnectionError)."""
+
+    @event.listens_for(engine, 'checkin')
+    def _checked_in(_dbapi_connection: Any, record: Any) -> None:
+        if record is not None:
+            record.info['checked_in_at'] = time.monotonic()
+
+    @event.listens_for(engine, 'checkout')
+    def _checked_out(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        if not needs_ping(record.info.get('checked_in_at'), time.monotonic()):
+            return
+        try:
+            alive = engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error:
+            alive = False
+        if not alive:
+            raise DisconnectionError('the connection did not answer a ping')
+
+
+def read_only(engine: Engine) -> Engine:
+    """The same engine for reads: on SQLite its transactions start deferred, not IMMEDIATE."""
+    return engine.execution_options(**{READ_ONLY: True})
+
+
+@contextmanager
+def session_scope(engine: Engine) -> Iterator[Session]:
+    """A unit of work: commit on success, roll back on error."""
+    with Session(engine, expire_on_commit=False) as session:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+
+
+def alembic_config(engine: Engine) -> Config:
+    cfg = Config()
+    cfg.set_main_option('script_location', str(package_files.migrations_dir()))
+    cfg.attributes['engine'] = engine
+    return cfg
+
+
+MIGRATION_LOCK_ID = 727002
+
+
+@contextmanager
+def startup_lock(engine: Engine) -> Iterator[None]:
+    """On PostgreSQL, an advisory lock that servers and workers starting together take one after the other,
+    held while they migrate and seed (container.py); SQLite needs none (one writer at a time, and
+    the seeding inserts ON CONFLICT DO NOTHING). Not reentrant: take it once, then call `migrate`."""
+    if is_sqlite(str(engine.url)):
+        yield
+        return
+    with engine.connect() as lock:
+        lock.execute(text(f'SELECT pg_advisory_lock({MIGRATION_LOCK_ID})'))
+        try:
+            yield
+        finally:
+            lock.execute(text(f'SELECT pg_advisory_unlock({MIGRATION_LOCK_ID})'))
+
+
+def migrate(engine: Engine) -> None:
+    """Apply all migrations (idempotent), for a caller that holds `startup_lock`."""
+    command.upgrade(alembic_config(engine), 'head')
+
+
+def upgrade(engine: Engine) -> None:
+    """Apply all migrations (idempotent), one instance after the other (startup_lock)."""
+    with startup_lock(engine):
+        migrate(engine)
+
+
+class StartupError(RuntimeError):
+    """The database cannot be used: the process must not start serving."""
+
+
+def masked(url: str) -> str:
+    """The URL for a log line or a message: its password replaced by ***."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - not even a URL: say so without echoing it
+        return '(an unparsable database URL)'
+
+
+def preflight(url: str) -> None:
+    """Before serving: the database answers and takes the migrations, else StartupError (one line)."""
+    engine = make_engine(url, pool_size=1)
+    try:
+        try:
+            with engine.connect() as conn:
+                conn.exec_driver_sql('SELECT 1')
+        except Exception as exc:  # noqa: BLE001 - whatever the driver says, it is one line for a person
+            raise StartupError(f'the database does not answer at {masked(url)}: {_first_line(exc)}') from None
+        try:
+            upgrade(engine)
+        except Exception as exc:  # noqa: BLE001
+            raise StartupError(f'the database at {masked(url)} could not be migrated: {_first_line(exc)}') from None
+    finally:
+        engine.dispose()
+
+
+def _first_line(exc: BaseException) -> str:
+    orig = getattr(exc, 'orig', None) or exc
+    text = str(orig).strip().splitlines()
+    return (text[0] if text else type(orig).__name__)[:300]
+
+
+def dispose(engine: Engine) -> None:
+    engine.dispose()
+
+
+__all__ = ['make_engine', 'read_only', 'session_scope', 'upgrade', 'dispose', 'is_sqlite', 'NullPool']

@@ -1,0 +1,225 @@
+"""Change events: an in-process bus, fanned out through Redis pub/sub in team mode.
+
+Events are small dicts: {"type": "run"|"project"|"run.stop"|"queue", "id": ..., "project_id": ...,
+"team_id": ..., ...}. Subscribers get an asyncio.Queue; publishing works from any thread. A subscriber that
+says which events it accepts is not woken for the others: each admission publishes two events, and waking
+every listener of the process for each cost more CPU than the admission's own SQLite write (bench/ceiling.py).
+
+Through Redis, the events of one publish_many (an admission's two) travel as one message holding a JSON list:
+every instance's listener reads one message, not two. (A publisher thread gathering the events of concurrent
+admissions into one message was tried: at this machine's few hundred admissions a second the batches held one
+admission's events, and the hand-over to the thread cost more CPU than it saved; bench/team.py.)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from app.infra.redis_direct import DirectRedis
+from app.infra.redis_loop import LoopRedis, loop_redis
+
+log = logging.getLogger(__name__)
+QUEUE_SIZE = 10_000
+RESUBSCRIBE_SECONDS = 0.5
+Event = dict[str, Any]
+Accepts = Callable[[Event], bool]
+
+
+def of_types(*types: str) -> Accepts:
+    """Accepts the events of these types."""
+    wanted = frozenset(types)
+    return lambda event: event.get('type') in wanted
+
+
+STOPPING_EVENT = 'server.stopping'  # delivered on this instance only, when it is told to stop
+
+
+class EventBus:
+    """In-process fan-out. Safe to publish from worker threads."""
+
+    in_process = True  # publishing never waits on the network
+
+    def __init__(self) -> None:
+        self._subscribers: dict[asyncio.Queue, Accepts | None] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._lock = threading.Lock()
+
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+
+    async def close(self) -> None:
+        self._loop = None
+
+    def listener_failure(self) -> str | None:
+        """None while this bus delivers events (started, its listener running), else what is wrong."""
+        return None if self._loop is not None else 'not started'
+
+    def subscribe(self, accepts: Accepts | None = None) -> asyncio.Queue:
+        """A queue of the events `accepts` says yes to (all of them without it)."""
+        queue: asyncio.Queue = asyncio.Queue(QUEUE_SIZE)
+        with self._lock:
+            self._subscribers[queue] = accepts
+        return queue
+
+    def unsubscribe(self, queue: asyncio.Queue) -> None:
+        with self._lock:
+            self._subscribers.pop(queue, None)
+
+    def publish(self, event: dict[str, Any]) -> None:
+        self._deliver(event)
+
+    def publish_many(self, events: list[dict[str, Any]]) -> None:
+        for event in events:
+            self.publish(event)
+
+    async def publish_many_async(self, events: list[dict[str, Any]]) -> None:
+        """publish_many from the event loop (services/runs/loop_admission.py)."""
+        self.publish_many(events)
+
+    def deliver_here(self, event: dict[str, Any]) -> None:
+        """To this instance's subscribers only (never to other instances)."""
+        self._deliver(event)
+
+    def _deliver(self, event: dict[str, Any]) -> None:
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            self._fan_out(event)
+        else:
+            loop.call_soon_threadsafe(self._fan_out, event)
+
+    def _fan_out(self, event: dict[str, Any]) -> None:
+        with self._lock:
+            subscribers = list(self._subscribers.items())
+        for queue, accepts in subscribers:
+            if accepts is not None and not _accepted(accepts, event):
+                continue
+            with contextlib.suppress(asyncio.QueueFull):  # a stalled reader misses events, never blocks others
+                queue.put_nowait(event)
+
+
+def _accepted(accepts: Accepts, event: Event) -> bool:
+    try:
+        return accepts(event)
+    except Exception:  # a filter that cannot read this event does not get it (a stream may be another team's)
+        log.warning('event filter failed; the subscriber misses this event', exc_info=True)
+        return False
+
+
+class RedisEventBus(EventBus):
+    """Publishes through a Redis channel so every server instance sees every change."""
+
+    in_process = False
+
+    def __init__(self, url: str, prefix: str) -> None:
+        super().__init__()
+        self._channel = f'{prefix}:events'
+        self._task: asyncio.Task | None = None
+        self._publishing = DirectRedis(url, socket_connect_timeout=1.0, socket_timeout=2.0)
+        self._publishing_async = loop_redis(url, socket_connect_timeout=1.0, socket_timeout=2.0)
+        self._listening = LoopRedis(url, socket_connect_timeout=1.0, on_push=self._on_message)
+
+    async def start(self) -> None:
+        await super().start()
+        subscribed = await self._subscribe()  # raises when Redis is not there at start
+        self._task = asyncio.create_task(self._listen(subscribed))
+
+    def listener_failure(self) -> str | None:
+        """Also down when the listener's task ended. While it subscribes again after a drop it counts as up:
+        Redis itself is down then (the readiness probe says so), and it resumes by itself."""
+        task = self._task
+        if task is None:
+            return 'not started'
+        if task.done():
+            failure = None if task.cancelled() else task.exception()
+            return f'stopped: {type(failure).__name__}' if failure else 'stopped'
+        return super().listener_failure()
+
+    async def _subscribe(self) -> asyncio.Future:
+        """Subscribed on a new connection; the future completes when that connection is lost."""
+        connection = await self._listening.connect()
+        await connection.command('SUBSCRIBE', self._channel)
+        return connection.closed
+
+    async def _listen(self, subscribed: asyncio.Future) -> None:
+        """Messages arrive in _on_message; this task only subscribes again after a drop."""
+        while True:
+            try:
+                failure = await subscribed
+                log.warning('redis event listener lost its connection (%s); subscribing again', failure)
+            except asyncio.CancelledError:
+                await self._listening.close()
+                raise
+            attempts = 0
+            while True:
+                await asyncio.sleep(RESUBSCRIBE_SECONDS)
+                attempts += 1
+                try:
+                    subscribed = await self._subscribe()
+                    break
+                except Exception as exc:  # Redis still away: keep trying, and say so once
+                    (log.warning if attempts == 1 else log.debug)('redis event listener cannot subscribe: %s', exc)
+            if attempts > 1:
+                log.warning('redis event listener subscribed again after %d attempts', attempts)
+
+    def _on_message(self, reply: list) -> None:
+        if reply[0] != b'message':
+            return
+        try:
+            events = events_of(reply[2])
+        except ValueError:  # not ours: another program on the channel
+            log.warning('redis event listener skipped a message that is not JSON')
+            return
+        for event in events:
+            self._fan_out(event)
+
+    def publish(self, event: dict[str, Any]) -> None:
+        self.publish_many([event])
+
+    def publish_many(self, events: list[dict[str, Any]]) -> None:
+        """One message for all of them: one round trip, and one message for every instance's listener to read."""
+        try:
+            self._publishing.call('PUBLISH', self._channel, json.dumps(events, default=str))
+        except Exception:  # Redis holds only what may be lost: degrade to local delivery
+            log.warning('redis publish failed; delivering locally', exc_info=True)
+            for event in events:
+                self._deliver(event)
+
+    async def publish_many_async(self, events: list[dict[str, Any]]) -> None:
+        try:
+            await self._publishing_async.call('PUBLISH', self._channel, json.dumps(events, default=str))
+        except Exception:
+            log.warning('redis publish failed; delivering locally', exc_info=True)
+            for event in events:
+                self._deliver(event)
+
+    async def close(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+        await self._listening.close()
+        self._publishing.close()
+        await self._publishing_async.close()
+        await super().close()
+
+
+def events_of(data: bytes | str) -> list[Event]:
+    """A message's events: a JSON list of them (or one event, as a message of an older instance holds)."""
+    decoded = json.loads(data)
+    return decoded if isinstance(decoded, list) else [decoded]
+
+
+def make_bus(redis_url: str | None, prefix: str) -> EventBus:
+    return RedisEventBus(redis_url, prefix) if redis_url else EventBus()

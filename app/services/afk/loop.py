@@ -1,0 +1,273 @@
+"""The AFK auto-loop: a periodic sweep that, for each project with auto on, launches one auto run on
+its next claimable ready issue when should_launch_auto holds; hand starts; auto on/off; Reset.
+
+The database decides every race: the launch transaction re-reads the gates (counter, auto switch,
+global cap, in-flight auto run) under a write lock, claims the issue (partial unique index) and
+creates the run (one active loop run per project: partial unique index), or does nothing at all.
+Hand-started AFK runs ("Start AFK run") are additive: bounded by the global cap and by claims only.
+In team mode a Redis lease additionally keeps the sweeps of several instances from overlapping.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy import Connection, Engine, text
+from sqlmodel import Session, select
+
+from app.config import Settings
+from app.core.errors import DomainError
+from app.infra.db import is_sqlite
+from app.infra.events import EventBus
+from app.models import Project, RunKind, RunPublic, as_utc
+from app.services.afk import claims
+from app.services.afk.actions import AfkActions, publish_project
+from app.services.afk.candidates import claimable_candidates, ready_local_issues
+from app.services.afk.lease import SweepLease
+from app.services.afk.rules import closed_gate, is_paused, should_launch_auto
+from app.services.afk.schedule import SweepSchedule
+from app.services.afk.sources import IssueRecord, afk_branch, is_forge
+from app.services.identity.accounts import Principal
+from app.services.runs import sql as run_sql
+from app.services.runs.writer import RunSpec
+
+if TYPE_CHECKING:
+    from app.container import Services
+    from app.services.runs.admit import RunAdmitter
+
+log = logging.getLogger(__name__)
+LAUNCH_LOCK_KEY = 727002  # PostgreSQL advisory lock serialising AFK launches across servers
+
+
+class NotLaunched(Exception):
+    """The launch transaction found a gate closed (facts changed since the sweep read them)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason  # 'global_cap' | 'paused' | 'auto_off' | 'in_flight' | 'launch_failed'
+
+
+class ClaimTaken(Exception):
+    """Someone (another sweep, another server) claimed or settled this issue first."""
+
+
+@dataclass
+class SweepReport:
+    launched: list[str] = field(default_factory=list)  # run ids
+    considered: int = 0
+    stopped_by: str | None = None  # 'global_cap' | 'lease_held'
+
+
+class AfkLoop:
+    def __init__(
+        self,
+        *,
+        engine: Engine,
+        settings: Settings,
+        admitter: RunAdmitter,
+        bus: EventBus,
+        lease: SweepLease | None = None,
+    ) -> None:
+        self.engine, self.settings, self.admitter, self.bus = engine, settings, admitter, bus
+        self.lease = lease
+        self.schedule = SweepSchedule(
+            settings=settings, bus=bus, sweep=lambda: self.sweep()
+        )  # late-bound: tests wrap sweep
+
+    # ------------------------------------------------------------ the sweep
+    def sweep(self) -> SweepReport:
+        if self.lease is not None and not self.lease.acquire():
+            return SweepReport(stopped_by='lease_held')
+        try:
+            return self._sweep()
+        finally:
+            if self.lease is not None:
+                self.lease.release()
+
+    def _sweep(self) -> SweepReport:
+        report = SweepReport()
+        with Session(self.engine) as session:
+            conn = session.connection()
+            active = run_sql.count_active(conn)
+            if active >= self.settings.global_run_cap:  # the global cap stops the sweep before it starts
+                report.stopped_by = 'global_cap'
+                return report
+            auto = list(session.exec(select(Project).where(Project.auto_enabled == True)).all())  # noqa: E712
+            if not auto:
+                return report
+            in_flight = run_sql.projects_with_loop_run_in_flight(conn)
+            last_launch = run_sql.last_auto_launch(conn)
+            local_ready = ready_local_issues(conn, {p.id for p in auto if not is_forge(p.issue_source)})
+            blocked = claims.blocked_numbers(conn)
+        # Fairness under the cap: the project whose last auto run is oldest goes first.
+        epoch = datetime.min.replace(tzinfo=UTC)
+        auto.sort(key=lambda p: (as_utc(last_launch.get(p.id)) or epoch, p.id))
+        for project in auto:
+            report.considered += 1
+            facts = dict(
+                auto_enabled=True,
+                paused=is_paused(project.consecutive_failures),
+                loop_run_in_flight=project.id in in_flight,
+                under_global_cap=active < self.settings.global_run_cap,
+                launch_blocked=project.launch_error is not None,
+            )
+            if not facts['under_global_cap']:
+                report.stopped_by = 'global_cap'
+                break
+            if not should_launch_auto(**facts, claimable_issue=True):
+                continue  # closed before we even look for an issue (no forge call for a paused project)
+            try:
+                candidates = claimable_candidates(project, local_ready, blocked)
+            except DomainError as exc:
+                log.warning('AFK: issues of %s unavailable: %s', project.id, exc.detail)
+                continue
+            if not should_launch_auto(**facts, claimable_issue=bool(candidates)):
+                continue
+            try:
+                run = self.launch_first(project, candidates, principal=None, gated=True)
+            except NotLaunched as exc:
+                if exc.reason == 'global_cap':
+                    report.stopped_by = 'global_cap'
+                    break
+                continue
+            except DomainError as exc:  # e.g. the project was deleted or moved meanwhile: the others go on
+                log.warning('AFK: could not launch for %s: %s', project.id, exc.detail)
+                continue
+            if run is not None:
+                report.launched.append(run.id)
+                active += 1
+        if report.launched:
+            log.info('AFK sweep launched %d run(s)', len(report.launched))
+        return report
+
+    # ------------------------------------------------------------ launching
+    def launch_first(
+        self,
+        project: Project,
+        candidates: list[IssueRecord],
+        *,
+        principal: Principal | None,
+        gated: bool,
+        correlation_id: str | None = None,
+    ) -> RunPublic | None:
+        """Launch on the first candidate nobody else holds. NotLaunched propagates (gate closed)."""
+        for issue in candidates:
+            try:
+                return self._launch(project, issue, principal=principal, gated=gated, correlation_id=correlation_id)
+            except ClaimTaken:
+                continue
+            except DomainError as exc:
+                if exc.error == 'pr_lock':  # afk/<N> is busy with someone's run: try the next issue
+                    continue
+                raise
+        return None
+
+    def _launch(
+        self,
+        project: Project,
+        issue: IssueRecord,
+        *,
+        principal: Principal | None,
+        gated: bool,
+        correlation_id: str | None,
+    ) -> RunPublic:
+        settings = self.settings
+        source = project.issue_source or {}
+        depth = source['depth_level'] if source.get('depth_level') in project.depth_levels else project.depth_levels[0]
+        framework = (
+            source['target_framework']
+            if source.get('target_framework') in project.target_frameworks
+            else project.target_frameworks[0]
+        )
+        spec = RunSpec(
+            project.id,
+            depth,
+            framework,
+            afk_branch(issue.number),
+            kind=RunKind.auto.value,
+            issue_number=issue.number,
+            issue_title=issue.title[:500],
+            checkout_ref=project.base_branch,
+        )
+
+        def before_insert(conn: Connection) -> None:
+            if not is_sqlite(str(self.engine.url)):
+                conn.execute(text('SELECT pg_advisory_xact_lock(:k)'), {'k': LAUNCH_LOCK_KEY})
+            if not gated:  # a hand-started AFK run is additive: only the global cap and claims bound it
+                return
+            in_flight = run_sql.loop_run_in_flight(conn, project.id)
+            row = conn.execute(
+                text('SELECT auto_enabled, consecutive_failures, launch_error FROM project WHERE id = :p'),
+                {'p': project.id},
+            ).first()
+            if row is None:
+                raise NotLaunched('auto_off')
+            gate = closed_gate(
+                auto_enabled=bool(row[0]),
+                paused=is_paused(row[1]),
+                loop_run_in_flight=in_flight,
+                under_global_cap=run_sql.count_active(conn) < settings.global_run_cap,
+                launch_blocked=row[2] is not None,
+            )
+            if gate is not None:
+                raise NotLaunched(gate)
+
+        def after_insert(conn: Connection, run: RunPublic) -> None:
+            if not claims.claim_in(
+                conn, project_id=project.id, issue_number=issue.number, issue_title=issue.title, run_id=run.id
+            ):
+                raise ClaimTaken()
+            body = issue.body
+            if not body and not is_forge(project.issue_source):
+                body = (
+                    conn.execute(
+                        text('SELECT body FROM issue WHERE project_id = :p AND number = :n'),
+                        {'p': project.id, 'n': issue.number},
+                    ).scalar()
+                    or ''
+                )
+            conn.execute(text('UPDATE run SET issue_body = :b WHERE id = :id'), {'b': body, 'id': run.id})
+
+        run = self.admitter.writer.create(
+            principal,
+            project,
+            spec,
+            key=None,
+            fingerprint=None,
+            correlation_id=correlation_id,
+            bypass_concurrency=True,
+            before_insert=before_insert,
+            after_insert=after_insert,
+        )
+        publish_project(self.bus, project)  # the admitter announced the run and woke the queue
+        return run
+
+    # ------------------------------------------------------------ waking the sweep
+    def kick(self) -> None:
+        """Sweep now (auto switched on, a project reset, a run ended, an issue became ready)."""
+        self.schedule.kick()
+
+    def close(self) -> None:
+        self.schedule.close()
+        if self.lease is not None:
+            self.lease.close()
+
+
+def install(services: Services) -> AfkLoop:
+    """Wire the loop into the services: scheduler job, kick when a run ends, PR probe for forge runs."""
+    from app.services.repositories import forge
+
+    settings = services.settings
+    lease = None
+    if settings.redis_url:
+        lease = SweepLease(settings.redis_url, settings.redis_prefix, ttl_seconds=max(30.0, settings.afk_sweep_seconds))
+    loop = AfkLoop(engine=services.engine, settings=settings, admitter=services.admitter, bus=services.bus, lease=lease)
+    services.afk = loop
+    services.afk_actions = AfkActions(engine=services.engine, bus=services.bus, loop=loop)
+    services.scheduler_hooks.append(loop.schedule.install)
+    services.runner.on_run_finished.append(lambda project_id, status: loop.kick())
+    services.runner.pull_requests.probe = forge.pull_request_probe
+    return loop

@@ -1,0 +1,104 @@
+"""Claiming: the oldest queued run becomes `running` on one instance, under the global cap, atomically
+(SQLite: the write lock; PostgreSQL: an advisory lock serialises claims across servers)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Literal
+
+from sqlalchemy import Engine, text
+
+from app.infra.db import is_sqlite, session_scope
+from app.models import utcnow
+from app.services.execution.live import ClaimedRun
+from app.services.runs.timeline import append_events, timed_sql
+
+CLAIM_LOCK_ID = 727001
+SQL_RUNNING_COUNT = "SELECT count(*) FROM run WHERE status = 'running'"
+SQL_NEXT_QUEUED = (
+    'SELECT r.id, r.project_id, r.budget_seconds, r.checkout_ref, r.branch_name, r.depth_level, '
+    'r.target_framework, r.kind, r.issue_number, r.issue_title, r.issue_body, r.commit_sha, p.repository, '
+    'p.issue_source, p.command, p.team_id, p.credentials_kind, p.credentials_username, p.credentials_secret, '
+    'p.network '
+    'FROM run r JOIN project p ON p.id = r.project_id '
+    "WHERE r.status = 'queued' AND r.stop_requested_at IS NULL "
+    'ORDER BY r.created_at, r.id LIMIT 1'
+)
+SQL_QUEUED_BY_ID = SQL_NEXT_QUEUED.replace(
+    "WHERE r.status = 'queued'", "WHERE r.id = :id AND r.status = 'queued'"
+).replace(' ORDER BY r.created_at, r.id LIMIT 1', '')
+SQL_MARK_RUNNING = (
+    "UPDATE run SET status = 'running', started_at = :now, deadline_at = :deadline, "
+    'heartbeat_at = :now, owner_instance = :owner '
+    "WHERE id = :id AND status = 'queued' AND stop_requested_at IS NULL"
+)
+ClaimResult = ClaimedRun | Literal['lost'] | None
+
+
+def claim_next(
+    engine: Engine,
+    *,
+    global_cap: int,
+    instance_id: str,
+    register: Callable[[ClaimedRun], None],
+    unregister: Callable[[str], object],
+) -> ClaimResult:
+    """Oldest queued run -> running on `instance_id`, if the global cap allows.
+
+    Returns None when nothing may start, 'lost' when the chosen run changed under us (stopped by a
+    person on another server between the SELECT and the UPDATE), else the claimed run. `register` is
+    called before the commit: recovery must never see the run `running` as ours yet not live.
+    """
+    return _claim(engine, SQL_NEXT_QUEUED, {}, global_cap, instance_id, register, unregister)
+
+
+def claim_run(
+    engine: Engine,
+    run_id: str,
+    *,
+    global_cap: int,
+    instance_id: str,
+    register: Callable[[ClaimedRun], None],
+    unregister: Callable[[str], object],
+) -> ClaimResult:
+    """The worker's claim: this run -> running on `instance_id`, if it is still queued and not being
+    stopped, and the global cap allows (None otherwise: a duplicate publish, a stopped run, a full cap)."""
+    return _claim(engine, SQL_QUEUED_BY_ID, {'id': run_id}, global_cap, instance_id, register, unregister)
+
+
+def _claim(
+    engine: Engine,
+    select_sql: str,
+    params: dict[str, str],
+    global_cap: int,
+    instance_id: str,
+    register: Callable[[ClaimedRun], None],
+    unregister: Callable[[str], object],
+) -> ClaimResult:
+    with session_scope(engine) as session:
+        conn = session.connection()  # SQLite: BEGIN IMMEDIATE, i.e. the write lock
+        if not is_sqlite(str(engine.url)):
+            conn.execute(text(f'SELECT pg_advisory_xact_lock({CLAIM_LOCK_ID})'))
+        now = utcnow()  # only once we hold the lock: started_at never precedes the end of the run it replaces
+        if conn.execute(text(SQL_RUNNING_COUNT)).scalar_one() >= global_cap:
+            return None
+        row = conn.execute(text(select_sql), params).mappings().first()
+        if row is None:
+            return None
+        deadline = now + timedelta(seconds=row['budget_seconds'])
+        updated = conn.execute(
+            timed_sql(SQL_MARK_RUNNING, binds=('now', 'deadline')),
+            {'now': now, 'deadline': deadline, 'owner': instance_id, 'id': row['id']},
+        ).rowcount
+        if updated != 1:
+            return 'lost'
+        append_events(conn, row['id'], [('status', 'running')], now=now)
+        claimed: ClaimedRun = {**row, 'deadline_at': deadline}
+        register(claimed)
+        try:
+            session.commit()
+        except BaseException:
+            unregister(row['id'])
+            raise
+    return claimed

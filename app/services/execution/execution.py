@@ -1,0 +1,148 @@
+"""One run on this instance, from checkout to terminal status: a fresh worktree from the repository's
+mirror, the process (process.py), the outcome (finishing.decide_outcome), the terminal write. The engine
+then frees the slot and tidies the worktree (kept for inspection unless the run succeeded)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+from app.infra.secret_box import SecretUnreadable
+from app.models import RunStatus
+from app.services.afk.rules import LAUNCH_FAILED
+from app.services.execution.finishing import decide_outcome, finish_with_retries, prepare_worktree
+from app.services.execution.live import ClaimedRun, LaunchFailed, LiveRun
+from app.services.execution.masking import Masker
+from app.services.execution.output_ingest import OutputIngest
+from app.services.execution.process import Confinement, Kill, run_process
+from app.services.execution.pull_requests import PullRequestCheck
+from app.services.projects import variables as project_variables
+from app.services.repositories import gitops
+from app.services.repositories.access import RepositoryAccess
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ExecutionParts:
+    engine: Engine
+    mirrors_dir: Path
+    repositories: RepositoryAccess
+    output: OutputIngest
+    pull_requests: PullRequestCheck  # a person's Stop wins over the forge
+    kill: Kill
+    confinement: Confinement
+
+
+async def execute_run(parts: ExecutionParts, live: LiveRun, run: ClaimedRun, worktree: Path) -> tuple[RunStatus, bool]:
+    """Check out, run, reap: the run's terminal status, and whether this call wrote it."""
+    live.run = run
+    forced: RunStatus | None = None  # an outcome decided before the process could have one
+    exit_code: int | None = None
+    error: str | None = None
+    launch_failed = False
+    flusher = asyncio.create_task(parts.output.flush_loop(live))
+    try:
+        try:
+            variables = await _variables(parts, run)
+            live.masker = Masker(variables.secret_values)
+            commit = await asyncio.to_thread(
+                prepare_worktree, parts.engine, parts.mirrors_dir, parts.repositories, run, worktree
+            )
+            parts.output.emit(live, 'stage', f'checkout {run["checkout_ref"]} @ {commit[:12]}')
+            run['commit_sha'] = commit  # RUNBOARD_COMMIT: the commit checked out
+            parts.output.command_started(live)  # its first output opens the "run" stage, unless it is a marker
+            exit_code = await run_process(
+                live,
+                run,
+                worktree,
+                engine=parts.engine,
+                output=parts.output,
+                kill=parts.kill,
+                confinement=parts.confinement,
+                variables=variables.environment,
+            )
+        except (gitops.GitError, LaunchFailed) as exc:
+            cause = f'checkout failed: {exc}' if isinstance(exc, gitops.GitError) else str(exc)
+            error = f'{LAUNCH_FAILED}: {cause}'
+            launch_failed = not live.kill_reason  # a stop during the checkout still reads stopped
+            forced = None if live.kill_reason else RunStatus.failed
+    except Exception as exc:  # the engine must always reap what it started
+        log.exception('run %s failed inside the engine', live.run_id)
+        error = f'engine error: {exc}'
+        forced = RunStatus.crashed
+    finally:
+        ended = await _reap(
+            parts,
+            live,
+            run,
+            forced=forced,
+            exit_code=exit_code,
+            error=error,
+            launch_failed=launch_failed,
+            flusher=flusher,
+        )
+    return ended
+
+
+async def _variables(parts: ExecutionParts, run: ClaimedRun) -> project_variables.RunVariables:
+    try:
+        return await asyncio.to_thread(
+            project_variables.for_run, parts.engine, parts.repositories.secrets, run['project_id']
+        )
+    except SecretUnreadable as exc:
+        raise LaunchFailed(f"the project's secrets cannot be read: {exc}") from exc
+
+
+async def _reap(
+    parts: ExecutionParts,
+    live: LiveRun,
+    run: ClaimedRun,
+    *,
+    forced: RunStatus | None,
+    exit_code: int | None,
+    error: str | None,
+    launch_failed: bool,
+    flusher: asyncio.Task[None],
+) -> tuple[RunStatus, bool]:
+    # Let the flusher finish a store in progress (cancelling it mid-store could write output after
+    # the terminal status); what is left is stored with the terminal status, in one transaction.
+    live.output_done.set()
+    with contextlib.suppress(Exception):
+        await flusher
+    parts.output.command_ended(live)  # a command that printed nothing (or could not start) ends "run", not checkout
+    remaining, live.buffer = live.buffer, []
+    has_pr = live.kill_reason == 'pull_request' or (
+        live.kill_reason != 'stop' and await asyncio.to_thread(parts.pull_requests.exists, run)
+    )
+    outcome = decide_outcome(
+        forced=forced, exit_code=exit_code, kill_reason=live.kill_reason, has_pull_request=has_pr, error=error
+    )
+    status = outcome.status
+    done = await finish_with_retries(
+        parts.engine,
+        live.run_id,
+        status=status,
+        exit_code=exit_code,
+        error=outcome.error,
+        output=remaining,
+        launch_failed=launch_failed and not has_pr,
+        message=outcome.message,
+    )
+    return status, done is not None
+
+
+async def tidy_worktree(worktree: Path, status: RunStatus) -> None:
+    try:
+        if status == RunStatus.succeeded:
+            await asyncio.to_thread(gitops.remove_worktree, worktree)
+        else:  # kept for inspection: its retention counts from now, not from the checkout
+            os.utime(worktree)
+    except (OSError, gitops.GitError):
+        log.warning('tidying the worktree %s failed', worktree, exc_info=True)

@@ -1,0 +1,170 @@
+"""One run's process: its sandbox and environment, its own process group, the budget, and the kill (TERM to
+the run's processes, grace, KILL of the whole group; in the sandbox the PID namespace ends with it)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import signal
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import Engine, text
+
+from app.config import Settings
+from app.infra.db import session_scope
+from app.models import utcnow
+from app.services.execution import procs, sandbox
+from app.services.execution.environment import BASE_PATH, run_environment
+from app.services.execution.live import ClaimedRun, LaunchFailed, LiveRun
+from app.services.execution.output_ingest import OutputIngest
+from app.services.execution.reaper import KillReason
+
+DRAIN_AFTER_EXIT_SECONDS = 2.0  # after the exit, keep reading while output still arrives this often ...
+DRAIN_AFTER_EXIT_MAX_SECONDS = 30.0  # ... but no longer than this (an escaped process may hold the pipe)
+Kill = Callable[[LiveRun, KillReason], Awaitable[None]]
+
+
+async def kill_process_group(live: LiveRun, reason: KillReason, *, grace_seconds: float) -> None:
+    """SIGTERM the whole process group, then SIGKILL after the grace period. The first reason wins."""
+    if live.kill_reason is None:
+        live.kill_reason = reason
+    process = live.process
+    if process is None or process.returncode is not None:
+        return
+    if live.sandboxed:  # bwrap would die of TERM at once and take the run's grace with it
+        procs.signal_group_except(process.pid, signal.SIGTERM, skip_names={'bwrap'})
+    else:
+        procs.kill_group(process.pid, signal.SIGTERM)
+    try:
+        await asyncio.wait_for(asyncio.shield(process.wait()), timeout=grace_seconds)
+    except TimeoutError:
+        procs.kill_group(process.pid, signal.SIGKILL)
+
+
+def record_pid(engine: Engine, run: ClaimedRun, pid: int) -> None:
+    with session_scope(engine) as session:
+        conn = session.connection()
+        conn.execute(text('UPDATE run SET pid = :pid WHERE id = :id'), {'pid': pid, 'id': run['id']})
+        if run.get('kind') == 'auto':  # an AFK command started: an earlier launch failure no longer holds
+            conn.execute(
+                text(
+                    'UPDATE project SET launch_error = NULL, launch_error_at = NULL '
+                    'WHERE id = :p AND launch_error IS NOT NULL'
+                ),
+                {'p': run['project_id']},
+            )
+
+
+@dataclass(frozen=True)
+class Confinement:
+    """How this executor starts run processes (sandbox.decide), and what the sandbox hides or shows."""
+
+    verdict: sandbox.Verdict
+    data_dir: Path
+    read_only: tuple[Path, ...] = ()
+    bwrap: str = 'bwrap'
+
+    def argv(self, command: list[str], worktree: Path, network: str) -> list[str]:
+        if not self.verdict.sandboxed:
+            return command
+        return sandbox.bwrap_argv(
+            command,
+            bwrap=self.bwrap,
+            workdir=worktree,
+            network=network,
+            hidden=[self.data_dir],
+            read_only=[*sandbox.shared_objects(worktree), *self.read_only],
+        )
+
+    def cannot_start(self, program: str, worktree: Path, path: str) -> str | None:
+        """Why the sandbox's exec would not find `program` (bwrap reports it only as its own exit 1), or None."""
+        found = shutil.which(program, path=path) if '/' not in program else str(worktree / program)
+        if found is None or not os.access(found, os.X_OK):
+            return 'not found, or not executable'
+        shown = [*sandbox.SYSTEM_PATHS, *map(str, self.read_only), str(worktree)]
+        if not any(Path(found).is_relative_to(root) for root in shown):
+            return (
+                'it lies outside what the run sandbox shows (the system directories and the checkout): use a '
+                'program on PATH, or add its directory to RUNBOARD_SANDBOX_READ_ONLY_PATHS'
+            )
+        return None
+
+    def home(self) -> str:
+        return sandbox.RUN_HOME if self.verdict.sandboxed else os.environ.get('HOME', '/tmp')
+
+
+def confinement_for(settings: Settings) -> Confinement:
+    problem = None if settings.sandbox == 'off' else sandbox.bwrap_problem()
+    verdict = sandbox.decide(settings.sandbox, team_mode=settings.is_team_mode, bwrap_problem=problem)
+    extra = tuple(Path(p.strip()) for p in settings.sandbox_read_only_paths.split(',') if p.strip())
+    return Confinement(verdict, data_dir=settings.data_dir.resolve(), read_only=extra)
+
+
+async def run_process(
+    live: LiveRun,
+    run: ClaimedRun,
+    worktree: Path,
+    *,
+    engine: Engine,
+    output: OutputIngest,
+    kill: Kill,
+    confinement: Confinement,
+    variables: dict[str, str],
+) -> int | None:
+    """Start the command in the worktree, stream its output, enforce the deadline; the exit code (None if
+    it never started because a stop came first)."""
+    command = run['command']
+    if isinstance(command, str):
+        command = json.loads(command)
+    if live.kill_reason:  # stopped (or the server is closing) while the worktree was being prepared
+        return None
+    if confinement.verdict.refusal:
+        raise LaunchFailed(confinement.verdict.refusal)
+    live.sandboxed = confinement.verdict.sandboxed
+    if live.sandboxed:
+        if reason := confinement.cannot_start(command[0], worktree, variables.get('PATH', BASE_PATH)):
+            raise LaunchFailed(f'could not start {command[0]!r}: {reason}')
+    env = run_environment(run, home=confinement.home(), workdir=str(worktree), variables=variables)
+    try:
+        process = await asyncio.create_subprocess_exec(
+            *confinement.argv(command, worktree, run.get('network') or 'default'),
+            cwd=worktree,
+            env=env,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+            start_new_session=True,
+        )
+    except OSError as exc:
+        raise LaunchFailed(f'could not start {command[0]!r}: {exc.strerror or exc}') from exc
+    live.process = process
+    await asyncio.to_thread(record_pid, engine, run, process.pid)
+    if live.kill_reason:  # a stop arrived while the worktree was being prepared
+        await kill(live, live.kill_reason)
+    assert process.stdout is not None
+    readers = {asyncio.create_task(output.read(live, process.stdout))}  # stderr merged: order kept
+    remaining = (run['deadline_at'] - utcnow()).total_seconds()
+    try:
+        await asyncio.wait_for(process.wait(), timeout=max(remaining, 0.01))
+    except TimeoutError:
+        await kill(live, 'timeout')
+        await process.wait()
+    # The main process is gone; whatever it left in its group must not outlive the run.
+    procs.kill_group(process.pid, signal.SIGKILL)
+    await _drain_output(live, readers)
+    return process.returncode
+
+
+async def _drain_output(live: LiveRun, readers: set[asyncio.Task[None]]) -> None:
+    pending, seen = readers, -1
+    loop = asyncio.get_running_loop()
+    give_up = loop.time() + DRAIN_AFTER_EXIT_MAX_SECONDS
+    while pending and live.bytes_read != seen and loop.time() < give_up:
+        seen = live.bytes_read
+        _, pending = await asyncio.wait(pending, timeout=DRAIN_AFTER_EXIT_SECONDS)
+    for task in pending:
+        task.cancel()

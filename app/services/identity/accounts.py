@@ -1,0 +1,152 @@
+"""Users, teams and API tokens. Tokens are random and stored only as SHA-256 hashes."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, Table
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session, col, select
+
+from app.infra.db import session_scope
+from app.models import ApiToken, Role, Team, TeamMember, User
+
+
+@dataclass(frozen=True)
+class Principal:
+    user_id: str
+    name: str
+    role: str
+    team_ids: frozenset[str]
+    token_id: str | None = None  # the token this request came with (the audit log names it)
+    is_admin: bool = False  # a deployment administrator (docs/security.md): drains workers every team shares
+
+    @property
+    def is_operator(self) -> bool:
+        return self.role == Role.operator.value
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def new_api_token(user_id: str, name: str = 'default') -> tuple[ApiToken, str]:
+    """A fresh token row for a person (to add to a session) and its plain value, which is never stored."""
+    token = 'rb_' + secrets.token_urlsafe(32)
+    return ApiToken(id='tok_' + uuid.uuid4().hex[:16], user_id=user_id, token_hash=hash_token(token), name=name), token
+
+
+def new_user(name: str, role: Role, *, is_admin: bool = False) -> User:
+    return User(id='usr_' + uuid.uuid4().hex[:16], name=name, role=role.value, is_admin=is_admin)
+
+
+def create_user(
+    engine: Engine, *, name: str, role: Role, team_ids: list[str], is_admin: bool = False
+) -> tuple[User, str]:
+    """Create a user with one API token; returns the user and the plain token (shown once)."""
+    user = new_user(name, role, is_admin=is_admin)
+    row, token = new_api_token(user.id)
+    with session_scope(engine) as session:
+        session.add(user)
+        session.flush()
+        for team_id in team_ids:
+            session.add(TeamMember(team_id=team_id, user_id=user.id))
+        session.add(row)
+    return user, token
+
+
+def ensure_team(engine: Engine, team_id: str, name: str) -> None:
+    """The team exists afterwards: the database decides between instances creating it at once."""
+    with engine.begin() as conn:
+        insert_new(conn, Team.__table__, [{'id': team_id, 'name': name}])  # type: ignore[attr-defined]
+
+
+def insert_new(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> int:
+    """INSERT ... ON CONFLICT DO NOTHING: the rows not there yet; how many this call inserted."""
+    dialect = postgresql if conn.dialect.name == 'postgresql' else sqlite
+    return conn.execute(dialect.insert(table).on_conflict_do_nothing(), rows).rowcount
+
+
+class TokenAuthenticator:
+    """Token -> Principal, cached briefly so the hot trigger path does not hit the database each time."""
+
+    def __init__(self, engine: Engine, ttl_seconds: float = 10.0) -> None:
+        self.engine, self.ttl = engine, ttl_seconds
+        self._cache: dict[str, tuple[float, Principal | None]] = {}
+        self._lock = threading.Lock()
+
+    def cached(self, token: str) -> Principal | None | bool:
+        """The cached answer for this token without touching the database; False when not cached."""
+        hit = self._cache.get(hash_token(token))
+        if hit and time.monotonic() - hit[0] < self.ttl:
+            return hit[1]
+        return False
+
+    def authenticate(self, token: str) -> Principal | None:
+        digest = hash_token(token)
+        now = time.monotonic()
+        with self._lock:
+            hit = self._cache.get(digest)
+        if hit and now - hit[0] < self.ttl:
+            return hit[1]
+        principal = self._load(digest)
+        with self._lock:
+            if len(self._cache) > 10_000:
+                self._cache.clear()
+            self._cache[digest] = (now, principal)
+        return principal
+
+    def forget(self, digests: list[str]) -> None:
+        """Revoked tokens: drop what this instance remembers of them, so the next request asks the database."""
+        with self._lock:
+            for digest in digests:
+                self._cache.pop(digest, None)
+
+    def _load(self, digest: str) -> Principal | None:
+        with Session(self.engine) as session:
+            found = session.exec(
+                select(User, col(ApiToken.id))
+                .join(ApiToken, col(ApiToken.user_id) == col(User.id))
+                .where(col(ApiToken.token_hash) == digest)
+            ).first()
+            if found is None:
+                return None
+            user, token_id = found
+            teams = session.exec(select(TeamMember.team_id).where(col(TeamMember.user_id) == user.id)).all()
+            return Principal(user.id, user.name, user.role, frozenset(teams), token_id, is_admin=user.is_admin)
+
+
+LOCAL_TEAM = 'local'
+
+
+def ensure_local_account(engine: Engine, credentials_path: Path) -> str:
+    """Local mode: one operator account, created on first start; its token saved for the CLI and UI. It is a
+    deployment administrator (the person who started the server owns the machine)."""
+    if credentials_path.exists():
+        try:
+            token = json.loads(credentials_path.read_text())['token']
+            if TokenAuthenticator(engine).authenticate(token) is not None:
+                return token
+        except (ValueError, KeyError):
+            pass
+    ensure_team(engine, LOCAL_TEAM, 'Local')
+    _, token = create_user(engine, name='local', role=Role.operator, team_ids=[LOCAL_TEAM], is_admin=True)
+    credentials_path.parent.mkdir(parents=True, exist_ok=True)
+    credentials_path.write_text(json.dumps({'token': token}))
+    credentials_path.chmod(0o600)
+    return token
+
+
+def read_local_token(credentials_path: Path) -> str | None:
+    try:
+        return json.loads(credentials_path.read_text())['token']
+    except (OSError, ValueError, KeyError):
+        return None

@@ -1,0 +1,127 @@
+"""The audit log: who triggered, retried, stopped, reset, toggled auto, changed a project, a token or a person;
+when, and from which token. Each entry is written in the transaction of the change it records, so a change
+without its entry (or an entry without its change) cannot exist. Operators read their teams' entries."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, Table, insert
+from sqlmodel import Session, col, select
+
+from app.core import ids
+from app.core.errors import DomainError
+from app.models import AuditEntry, utcnow
+from app.services.identity.accounts import Principal
+from app.services.runs import filters as run_filters
+
+ACTIONS = (
+    'run.triggered',
+    'run.retried',
+    'run.stopped',
+    'afk.started',
+    'afk.enabled',
+    'afk.disabled',
+    'afk.reset',
+    'project.created',
+    'project.updated',
+    'project.deleted',
+    'project.variable.set',
+    'project.variable.removed',
+    'project.secret.set',
+    'project.secret.removed',
+    'token.created',
+    'token.revoked',
+    'person.created',
+    'schedule.created',
+    'schedule.updated',
+    'schedule.paused',
+    'schedule.resumed',
+    'schedule.deleted',
+    'schedule.fired',
+    'webhook.created',
+    'webhook.updated',
+    'webhook.secret_rotated',
+    'webhook.deleted',
+)
+SYSTEM_ACTOR = 'Runboard (AFK loop)'
+_table: Table = AuditEntry.__table__  # type: ignore[attr-defined]
+
+
+def entry_values(
+    principal: Principal | None,
+    action: str,
+    *,
+    team_id: str,
+    project_id: str | None = None,
+    target: str | None = None,
+    details: Mapping[str, Any] | None = None,
+    correlation_id: str | None = None,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """Pure: the row for one action (the caller inserts it in its own transaction)."""
+    if action not in ACTIONS:
+        raise ValueError(f'unknown audit action {action!r}')
+    return {
+        'id': ids.new_run_id(prefix='aud_'),
+        'at': now or utcnow(),
+        'team_id': team_id,
+        'actor_id': principal.user_id if principal else None,
+        'actor_name': principal.name if principal else SYSTEM_ACTOR,
+        'token_id': principal.token_id if principal else None,
+        'action': action,
+        'project_id': project_id,
+        'target': target,
+        'details': dict(details or {}),
+        'correlation_id': correlation_id,
+    }
+
+
+def record(conn: Connection | Session, principal: Principal | None, action: str, **fields: Any) -> None:
+    """Insert one entry inside the caller's transaction (a Connection, or a Session's)."""
+    connection = conn.connection() if isinstance(conn, Session) else conn
+    connection.execute(insert(_table), [entry_values(principal, action, **fields)])
+
+
+def driver_values(values: dict[str, Any], ts: Any) -> dict[str, Any]:
+    """The same row for a raw driver cursor (the admission path writes at the driver level, run_sql.SQL_AUDIT)."""
+    return {**values, 'at': ts(values['at']), 'details': json.dumps(values['details'])}
+
+
+def list_entries(
+    engine: Engine,
+    principal: Principal,
+    *,
+    action: str | None = None,
+    actor: str | None = None,
+    project: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
+    cursor: str | None = None,
+    limit: int = 50,
+) -> tuple[list[AuditEntry], str | None]:
+    """Newest first, keyset by id; operators only, their teams only. `action` may name a group (`run`)."""
+    if not principal.is_operator:
+        raise DomainError(403, 'forbidden', 'Only operators can read the audit log.')
+    query = select(AuditEntry).where(col(AuditEntry.team_id).in_(principal.team_ids))
+    if action:
+        query = query.where(
+            col(AuditEntry.action).startswith(action + '.') if '.' not in action else col(AuditEntry.action) == action
+        )
+    if actor:
+        query = query.where((col(AuditEntry.actor_name) == actor) | (col(AuditEntry.actor_id) == actor))
+    if project:
+        query = query.where(col(AuditEntry.project_id) == project)
+    lowest, above = run_filters.id_range(since, until, prefix='aud_')
+    if lowest:
+        query = query.where(col(AuditEntry.id) >= lowest)
+    if above:
+        query = query.where(col(AuditEntry.id) < above)
+    if cursor:
+        query = query.where(col(AuditEntry.id) < cursor)
+    with Session(engine) as session:
+        rows = list(session.exec(query.order_by(col(AuditEntry.id).desc()).limit(limit + 1)).all())
+    return rows[:limit], rows[limit - 1].id if len(rows) > limit else None

@@ -1,0 +1,165 @@
+"""People in an operator's teams: who they are, their teams and tokens; adding a person (who gets a first token)
+and giving someone another token. Operators only. Everything is scoped to the caller's teams: a person who
+shares no team with the caller does not exist for them (absent from lists, 404 by id), and a person's other
+teams are never named. A token's plain value exists only in the answer that creates it; the database keeps
+its SHA-256 hash. Each change writes its audit entry in the change's transaction."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import Engine
+from sqlmodel import Session, col, select
+
+from app.core.errors import DomainError, forbidden, not_found
+from app.infra.db import session_scope
+from app.models import ApiToken, Role, Team, TeamMember, User, as_utc
+from app.services.identity import audit
+from app.services.identity.accounts import Principal, new_api_token, new_user
+
+
+@dataclass(frozen=True)
+class TokenSummary:
+    id: str
+    name: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Person:
+    id: str
+    name: str
+    role: str
+    teams: list[str]  # only the teams the caller shares with them
+    created_at: datetime
+    tokens: list[TokenSummary] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    id: str
+    user_id: str
+    user_name: str
+    name: str
+    created_at: datetime
+    token: str  # the plain value: shown once, never stored
+
+
+@dataclass(frozen=True)
+class TeamInfo:
+    id: str
+    name: str
+
+
+def _require_operator(principal: Principal) -> None:
+    if not principal.is_operator:
+        raise forbidden('only operators can manage people and tokens')
+
+
+def list_teams(engine: Engine, principal: Principal) -> list[TeamInfo]:
+    """The caller's own teams (any role: a builder may know which teams they are in)."""
+    with Session(engine) as session:
+        rows = session.exec(select(Team).where(col(Team.id).in_(principal.team_ids)).order_by(col(Team.name))).all()
+    return [TeamInfo(team.id, team.name) for team in rows]
+
+
+def _shared_teams(session: Session, principal: Principal) -> dict[str, list[str]]:
+    """user id -> the caller's teams that person is in (people outside them are absent)."""
+    members = session.exec(select(TeamMember).where(col(TeamMember.team_id).in_(principal.team_ids))).all()
+    teams: dict[str, list[str]] = defaultdict(list)
+    for member in members:
+        teams[member.user_id].append(member.team_id)
+    return {user: sorted(ids) for user, ids in teams.items()}
+
+
+def list_people(engine: Engine, principal: Principal) -> list[Person]:
+    """The people in the caller's teams with their tokens (oldest first), by name."""
+    _require_operator(principal)
+    with Session(engine) as session:
+        teams = _shared_teams(session, principal)
+        users = session.exec(select(User).where(col(User.id).in_(list(teams)))).all()
+        tokens = session.exec(
+            select(ApiToken).where(col(ApiToken.user_id).in_(list(teams))).order_by(col(ApiToken.created_at))
+        ).all()
+    by_user: dict[str, list[TokenSummary]] = defaultdict(list)
+    for token in tokens:
+        by_user[token.user_id].append(TokenSummary(token.id, token.name, as_utc(token.created_at)))
+    people = [
+        Person(user.id, user.name, user.role, teams[user.id], as_utc(user.created_at), by_user[user.id])
+        for user in users
+    ]
+    return sorted(people, key=lambda person: (person.name.casefold(), person.id))
+
+
+def _team_for_new_person(principal: Principal, team_id: str | None) -> str:
+    if team_id is None:
+        if len(principal.team_ids) == 1:
+            return next(iter(principal.team_ids))
+        raise DomainError(422, 'validation', 'team_id: choose one of your teams', field='team_id')
+    if team_id not in principal.team_ids:
+        raise DomainError(422, 'validation', 'team_id must be one of your teams', field='team_id')
+    return team_id
+
+
+def add_person(
+    engine: Engine, principal: Principal, *, name: str, role: Role, team_id: str | None, token_name: str
+) -> tuple[Person, IssuedToken]:
+    """Add a person to one of the caller's teams, with a first token. A name already used by someone in the
+    caller's teams is refused (409): `runboard users revoke NAME` and the audit log go by name. (Names are not
+    unique across teams, so no index decides this; two adds of one name at the same instant may both pass.)"""
+    _require_operator(principal)
+    team = _team_for_new_person(principal, team_id)
+    with session_scope(engine) as session:
+        teams = _shared_teams(session, principal)
+        taken = session.exec(select(User.id).where(col(User.id).in_(list(teams)), col(User.name) == name)).first()
+        if taken is not None:
+            raise DomainError(409, 'conflict', f'someone named {name!r} is already in your teams', field='name')
+        user = new_user(name, role)
+        session.add(user)
+        session.flush()
+        session.add(TeamMember(team_id=team, user_id=user.id))
+        row, secret = new_api_token(user.id, token_name)
+        session.add(row)
+        session.flush()
+        audit.record(session, principal, 'person.created', team_id=team, target=user.id, details={'name': name})
+        audit.record(
+            session, principal, 'token.created', team_id=team, target=row.id, details={'of': name, 'name': token_name}
+        )
+        person = Person(user.id, name, role.value, [team], as_utc(user.created_at))
+        person.tokens.append(TokenSummary(row.id, row.name, as_utc(row.created_at)))
+    return person, IssuedToken(row.id, user.id, name, row.name, as_utc(row.created_at), secret)
+
+
+def issue_token(engine: Engine, principal: Principal, *, user_id: str, name: str) -> IssuedToken:
+    """A new token for a person in the caller's teams (404 for anyone else). Their other tokens keep working."""
+    _require_operator(principal)
+    with session_scope(engine) as session:
+        shared = sorted(
+            session.exec(
+                select(TeamMember.team_id).where(
+                    col(TeamMember.user_id) == user_id, col(TeamMember.team_id).in_(principal.team_ids)
+                )
+            ).all()
+        )
+        user = session.get(User, user_id) if shared else None
+        if user is None:
+            raise not_found(f'person {user_id!r}')
+        taken = session.exec(
+            select(ApiToken.id).where(col(ApiToken.user_id) == user_id, col(ApiToken.name) == name)
+        ).first()
+        if taken is not None:
+            raise DomainError(409, 'conflict', f'{user.name} already has a token named {name!r}', field='name')
+        row, secret = new_api_token(user_id, name)
+        session.add(row)
+        session.flush()
+        audit.record(
+            session,
+            principal,
+            'token.created',
+            team_id=shared[0],
+            target=row.id,
+            details={'of': user.name, 'name': name},
+        )
+        return IssuedToken(row.id, user.id, user.name, row.name, as_utc(row.created_at), secret)

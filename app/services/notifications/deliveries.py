@@ -1,0 +1,156 @@
+"""The delivery log of a project's notification rules (newest first, keyset by id, with each delivery's
+attempts), a delivery as sent, Redeliver (the same delivery, id and body, in a new round of attempts) and
+Test (a `ping` delivery). Reading is for everyone who sees the project; Redeliver and Test for operators."""
+
+from __future__ import annotations
+
+from typing import Any, get_args
+
+from sqlalchemy import Engine, or_, update
+from sqlmodel import Session, col, select
+
+from app.core import ids
+from app.core.errors import DomainError, not_found
+from app.infra.db import session_scope
+from app.models import (
+    PING_EVENT,
+    AttemptPublic,
+    Delivery,
+    DeliveryAttempt,
+    DeliveryDetail,
+    DeliveryPage,
+    DeliveryPublic,
+    DeliveryStatus,
+    NotificationRule,
+    Project,
+    utcnow,
+)
+from app.services.identity.accounts import Principal
+from app.services.notifications.outbox import deliveries_table, insert_deliveries
+from app.services.notifications.payloads import EventFacts, body, from_stored
+from app.services.notifications.webhooks import require_operator, visible_rule
+from app.services.projects.manage import get_visible, visible
+
+STATUSES = get_args(DeliveryStatus)
+
+
+def _statuses(status: str | None) -> list[str]:
+    wanted = [part.strip() for part in (status or '').split(',') if part.strip()]
+    unknown = [part for part in wanted if part not in STATUSES]
+    if unknown:
+        raise DomainError(
+            422, 'validation', f'status must be among {", ".join(STATUSES)} (comma-separated)', field='status'
+        )
+    return wanted
+
+
+def _attempts(session: Session, delivery_ids: list[str]) -> dict[str, list[AttemptPublic]]:
+    found: dict[str, list[AttemptPublic]] = {delivery_id: [] for delivery_id in delivery_ids}
+    if not delivery_ids:
+        return found
+    rows = session.exec(
+        select(DeliveryAttempt)
+        .where(col(DeliveryAttempt.delivery_id).in_(delivery_ids))
+        .order_by(col(DeliveryAttempt.delivery_id), col(DeliveryAttempt.number))
+    ).all()
+    for attempt in rows:
+        found[attempt.delivery_id].append(AttemptPublic.model_validate(attempt.model_dump()))
+    return found
+
+
+def _public(delivery: Delivery, rule_name: str, attempts: list[AttemptPublic]) -> dict[str, Any]:
+    return {
+        **delivery.model_dump(exclude={'facts', 'payload', 'claimed_by', 'claimed_until', 'round_start'}),
+        'rule_name': rule_name,
+        'next_attempt_at': delivery.next_attempt_at if delivery.status in ('pending', 'failed') else None,
+        'attempt_log': attempts,
+    }
+
+
+def list_deliveries(
+    engine: Engine,
+    principal: Principal,
+    project_id: str,
+    *,
+    rule: str | None = None,
+    status: str | None = None,
+    cursor: str | None = None,
+    limit: int = 50,
+) -> DeliveryPage:
+    statuses = _statuses(status)
+    with Session(engine) as session:
+        get_visible(session, project_id, principal)
+        query = (
+            select(Delivery, col(NotificationRule.name))
+            .join(NotificationRule, col(NotificationRule.id) == col(Delivery.rule_id))
+            .where(col(Delivery.project_id) == project_id)
+        )
+        if rule:
+            query = query.where(col(Delivery.rule_id) == rule)
+        if statuses:
+            query = query.where(col(Delivery.status).in_(statuses))
+        if cursor:
+            query = query.where(col(Delivery.id) < cursor)
+        rows = session.exec(query.order_by(col(Delivery.id).desc()).limit(limit + 1)).all()
+        page = rows[:limit]
+        attempts = _attempts(session, [delivery.id for delivery, _ in page])
+        items = [DeliveryPublic.model_validate(_public(d, name, attempts[d.id])) for d, name in page]
+    return DeliveryPage(items=items, next_cursor=page[-1][0].id if len(rows) > limit else None)
+
+
+def _visible_delivery(session: Session, principal: Principal, delivery_id: str) -> tuple[Delivery, NotificationRule]:
+    delivery = session.get(Delivery, delivery_id)
+    project = session.get(Project, delivery.project_id) if delivery is not None else None
+    if delivery is None or not visible(project, principal):
+        raise not_found(f'delivery {delivery_id!r}')  # never reveal another team's deliveries
+    rule = session.get(NotificationRule, delivery.rule_id)
+    assert rule is not None  # the foreign key (a rule's deliveries go with it)
+    return delivery, rule
+
+
+def get_delivery(engine: Engine, principal: Principal, delivery_id: str, *, base_url: str) -> DeliveryDetail:
+    """A delivery with its attempts and its body (before its first attempt: the body it will send)."""
+    with Session(engine) as session:
+        delivery, rule = _visible_delivery(session, principal, delivery_id)
+        payload = delivery.payload or body(from_stored(delivery.facts, base_url), rule.format)
+        attempts = _attempts(session, [delivery.id])[delivery.id]
+        return DeliveryDetail.model_validate({**_public(delivery, rule.name, attempts), 'payload': payload})
+
+
+def redeliver(engine: Engine, principal: Principal, delivery_id: str) -> int:
+    """Make a delivery due now in a new round of attempts (its id and body unchanged): a delivered or given-up
+    one is sent again, a failing one at once instead of after its backoff. 409 while a server is sending it.
+    Returns the attempts it had made before this round."""
+    require_operator(principal, 'redeliver notifications')
+    now = utcnow()
+    with session_scope(engine) as session:
+        attempts_before = _visible_delivery(session, principal, delivery_id)[0].attempts
+        table = deliveries_table
+        moved = session.connection().execute(
+            update(table)
+            .where(table.c.id == delivery_id, or_(table.c.claimed_until.is_(None), table.c.claimed_until < now))
+            .values(status='pending', next_attempt_at=now, round_start=table.c.attempts, updated_at=now)
+        )
+        if moved.rowcount != 1:
+            raise DomainError(409, 'delivery_in_flight', 'this delivery is being sent right now; try again shortly')
+    return attempts_before
+
+
+def create_ping(engine: Engine, principal: Principal, project_id: str, rule_id: str) -> str:
+    """A `ping` delivery for one rule (enabled or not), due now. Returns its id."""
+    require_operator(principal, 'send test notifications')
+    now = utcnow()
+    with session_scope(engine) as session:
+        rule = visible_rule(session, principal, project_id, rule_id)
+        project = session.get(Project, project_id)
+        assert project is not None  # visible_rule checked it
+        event_id = ids.new_run_id(prefix='evt_')
+        facts = EventFacts(
+            event_id=event_id,
+            type=PING_EVENT,
+            created_at=now,
+            base_url='',
+            project={'id': project.id, 'name': project.name},
+            rule={'id': rule.id, 'name': rule.name},
+        )
+        return insert_deliveries(session.connection(), [rule.id], facts, event_key=f'ping:{event_id}', now=now)[0]

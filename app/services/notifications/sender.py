@@ -1,0 +1,268 @@
+"""The sender: a task on every server that POSTs due deliveries, signed (notify_signature.py), and writes each
+attempt (notify_store.py). It runs apart from admission and the run engine: a slow or dead receiver delays
+only its own deliveries. It wakes when a run ends (the change event reaches every server; the database claim
+lets one of them send), and at least every RUNBOARD_NOTIFICATION_POLL_SECONDS for retries that fall due."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from http import HTTPStatus
+from typing import TYPE_CHECKING
+
+import httpx
+from apscheduler.events import EVENT_SCHEDULER_SHUTDOWN
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sqlalchemy import Engine
+
+from app.config import Settings
+from app.infra.events import EventBus
+from app.infra.secret_box import SecretBox, SecretUnreadable
+from app.models import TERMINAL_STATUSES, utcnow
+from app.models.webhook_url import url_origin
+from app.services.notifications import store as notify_store
+from app.services.notifications.rules import after_attempt, retry_after_seconds
+from app.services.notifications.signature import signature_header
+from app.services.notifications.store import AttemptResult, Claimed
+from app.services.notifications.webhook_policy import TargetPolicy
+from app.services.notifications.webhook_targets import TargetRefused, checked_target, policy_of
+
+if TYPE_CHECKING:
+    from app.container import Services
+
+log = logging.getLogger(__name__)
+BATCH = 16  # deliveries one pass sends at once
+ERROR_CHARS = 300
+USER_AGENT = 'Runboard-Webhooks/1'
+
+
+def run_ended(event: dict) -> bool:
+    """The events that wake the loop early: a run's end has written its deliveries."""
+    return event.get('type') == 'run' and event.get('status') in TERMINAL_STATUSES
+
+
+def lease_seconds(settings: Settings) -> float:
+    """A claim outlives the attempt it covers (bounded by the timeout) with room to write its outcome."""
+    return settings.notification_timeout_seconds * 2 + 30.0
+
+
+def _clean(text: str, *urls: str) -> str:
+    """An error for the log: one line, short, without the URL's path (a Slack webhook's credential)."""
+    for url in urls:
+        text = text.replace(url, url_origin(url))
+    return ' '.join(text.split())[:ERROR_CHARS]
+
+
+def answer_error(code: int) -> str | None:
+    """A non-2xx answer in the log: its code and the standard phrase, never the receiver's body or reason text
+    (what a receiver answers is not for everyone who reads the delivery log)."""
+    if 200 <= code < 300:
+        return None
+    try:
+        return f'HTTP {code} {HTTPStatus(code).phrase}'
+    except ValueError:
+        return f'HTTP {code}'
+
+
+def failure_error(exc: Exception, *urls: str) -> str:
+    """A failed connection in words; protocol errors can quote the receiver's bytes, so only their kind."""
+    if isinstance(exc, TargetRefused):
+        return _clean(f'refused: {exc}')
+    if isinstance(exc, OSError):  # the name did not resolve
+        return _clean(f'could not resolve the host: {exc.strerror or exc}')
+    if isinstance(exc, httpx.ConnectError):  # the system's or TLS's words
+        return _clean(f'could not connect: {exc}', *urls)
+    if isinstance(exc, httpx.TimeoutException):
+        return f'timed out ({type(exc).__name__})'
+    if isinstance(exc, httpx.ProtocolError):
+        return f'the receiver broke the HTTP exchange ({type(exc).__name__})'
+    return type(exc).__name__
+
+
+async def post(claimed: Claimed, secret: str, timeout: float, policy: TargetPolicy) -> AttemptResult:
+    """One signed POST to the address the policy checked (webhook_targets.py); never raises for what the
+    receiver or the network does."""
+    body = claimed.payload.encode()
+    headers = {
+        'Content-Type': 'application/json',
+        'User-Agent': USER_AGENT,
+        'X-Runboard-Event': claimed.event_type,
+        'X-Runboard-Delivery': claimed.id,
+        'X-Runboard-Signature': signature_header(secret, int(time.time()), body),
+    }
+    started = time.monotonic()
+    target_url = claimed.url
+
+    def took() -> int:
+        return int((time.monotonic() - started) * 1000)
+
+    try:
+        # no proxy from the environment (it would connect instead of us), no redirects followed
+        async with (
+            httpx.AsyncClient(timeout=timeout, follow_redirects=False, trust_env=False) as client,
+            asyncio.timeout(timeout),
+        ):
+            target = await asyncio.to_thread(checked_target, claimed.url, policy)
+            headers['Host'] = target.host_header
+            for number, target_url in enumerate(target.urls, 1):
+                request = client.build_request('POST', target_url, content=body, headers=headers)
+                request.extensions.update(target.extensions)
+                try:
+                    reply = await client.send(request, stream=True)
+                except httpx.ConnectError:
+                    if number == len(target.urls):
+                        raise
+                    continue  # the name's next address (IPv6 first, say, with a listener on IPv4 only)
+                await reply.aclose()  # the body is not read: only the status and Retry-After are kept
+                break
+        retry_after = retry_after_seconds(reply.headers.get('retry-after'), utcnow())
+        return AttemptResult(reply.status_code, answer_error(reply.status_code), took(), retry_after)
+    except TimeoutError:
+        return AttemptResult(None, f'no answer within {timeout:g} s', took())
+    except Exception as exc:  # noqa: BLE001 - whatever the URL or the network does is this attempt's failure
+        return AttemptResult(None, failure_error(exc, claimed.url, target_url), took())
+
+
+class Sender:
+    """Attempts one claimed delivery and records it (used by the loop, and by Test and Redeliver directly)."""
+
+    def __init__(self, *, engine: Engine, settings: Settings, secrets: SecretBox, instance_id: str) -> None:
+        self.engine, self.settings, self.secrets, self.me = engine, settings, secrets, instance_id
+        self.in_flight: set[str] = set()  # claimed here and not yet recorded
+
+    async def attempt(self, claimed: Claimed) -> AttemptResult:
+        self.in_flight.add(claimed.id)
+        try:
+            return await self._attempt(claimed)
+        finally:
+            self.in_flight.discard(claimed.id)
+
+    async def _attempt(self, claimed: Claimed) -> AttemptResult:
+        try:
+            secret = self.secrets.decrypt(claimed.secret_encrypted)
+        except SecretUnreadable as exc:
+            result = AttemptResult(None, str(exc)[:ERROR_CHARS], 0)
+        else:
+            timeout = self.settings.notification_timeout_seconds
+            result = await post(claimed, secret, timeout, policy_of(self.settings))
+        verdict = after_attempt(
+            status_code=result.status_code,
+            attempt_in_round=claimed.attempt_in_round,
+            max_attempts=self.settings.notification_max_attempts,
+            schedule=self.settings.notification_backoff_seconds,
+            retry_after=result.retry_after,
+        )
+        await asyncio.to_thread(notify_store.record_attempt, self.engine, claimed, result, verdict)
+        log.info(
+            'delivery %s (%s) to %s: %s, attempt %d -> %s',
+            claimed.id,
+            claimed.event_type,
+            url_origin(claimed.url),
+            result.status_code or result.error,
+            claimed.attempts + 1,
+            verdict.status,
+        )
+        return result
+
+    async def send_due(self) -> int:
+        """One pass: claim what is due (up to BATCH) and attempt it all at once. Returns how many."""
+        claimed = await asyncio.to_thread(
+            notify_store.claim_due,
+            self.engine,
+            self.me,
+            base_url=self.settings.effective_public_url,
+            limit=BATCH,
+            lease=lease_seconds(self.settings),
+        )
+        await asyncio.gather(*(self.attempt(one) for one in claimed))
+        return len(claimed)
+
+    async def send_now(self, delivery_id: str) -> bool:
+        """Attempt this delivery now, unless another server is sending it this moment. True when attempted."""
+        claimed = await asyncio.to_thread(
+            notify_store.claim_one,
+            self.engine,
+            self.me,
+            delivery_id,
+            base_url=self.settings.effective_public_url,
+            lease=lease_seconds(self.settings),
+        )
+        if claimed is None:
+            return False
+        await self.attempt(claimed)
+        return True
+
+
+class Notifier:
+    """The loop: send what is due, then sleep until the soonest retry, a run's end, or the poll interval."""
+
+    def __init__(self, sender: Sender, bus: EventBus) -> None:
+        self.sender, self.bus = sender, bus
+        self._task: asyncio.Task | None = None
+        self._queue: asyncio.Queue | None = None
+
+    def start(self) -> None:
+        self._queue = self.bus.subscribe(run_ended)
+        self._task = asyncio.get_running_loop().create_task(self._run(), name='notifications')
+
+    def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            self._task = None
+        if self._queue is not None:
+            self.bus.unsubscribe(self._queue)
+            self._queue = None
+        if self.sender.in_flight:  # cut off mid-send: let the next server try them now, not after the lease
+            with contextlib.suppress(Exception):
+                notify_store.release_claims(self.sender.engine, self.sender.me, sorted(self.sender.in_flight))
+
+    async def _run(self) -> None:
+        poll = self.sender.settings.notification_poll_seconds
+        while True:
+            try:  # a read first: an idle server takes no write lock (SQLite) to find nothing due
+                wait = await asyncio.to_thread(notify_store.seconds_until_due, self.sender.engine, cap=poll)
+                if wait <= 0:
+                    if await self.sender.send_due():
+                        continue  # more may be due
+                    wait = 0.05  # another server took them first
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the database away a moment: try again at the next poll
+                log.exception('sending notifications failed')
+                wait = poll
+            await self._sleep(wait)
+
+    async def _sleep(self, seconds: float) -> None:
+        """Until `seconds` pass or a run ends (its deliveries were written with its end)."""
+        assert self._queue is not None
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                event = await asyncio.wait_for(self._queue.get(), timeout=left)
+            except TimeoutError:
+                return
+            if run_ended(event):
+                return
+
+
+def sender_of(services: Services) -> Sender:
+    return Sender(
+        engine=services.engine,
+        settings=services.settings,
+        secrets=services.repositories.secrets,
+        instance_id=services.instance_id,
+    )
+
+
+def install(services: Services) -> Notifier:
+    """The loop starts with the services' scheduler and stops with it."""
+    notifier = Notifier(sender_of(services), services.bus)
+
+    def hook(scheduler: AsyncIOScheduler) -> None:
+        notifier.start()
+        scheduler.add_listener(lambda _event: notifier.stop(), EVENT_SCHEDULER_SHUTDOWN)
+
+    services.scheduler_hooks.append(hook)
+    return notifier

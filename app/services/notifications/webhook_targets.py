@@ -1,0 +1,87 @@
+"""Where a webhook goes: its host resolved once, every address it resolves to checked against the deployment's
+policy (webhook_policy.py), and the request sent to exactly the checked address, so a DNS answer that changes
+after the check (rebinding) changes nothing. The URL keeps its host name in the Host header and, for https, in
+TLS (SNI and the certificate's name check). Rules are checked when they are created or changed (a literal
+address, or a name that resolves now) and again before every attempt."""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from app.config import Settings
+from app.services.notifications.webhook_policy import IPAddress, TargetPolicy, address_refusal, parse_policy
+
+
+class TargetRefused(Exception):
+    """The policy refuses where this URL points; the message is the reason, safe to show and log."""
+
+
+def policy_of(settings: Settings) -> TargetPolicy:
+    return parse_policy(settings.webhook_allowed_hosts, team_mode=settings.is_team_mode)
+
+
+def resolve(host: str, port: int) -> list[str]:
+    """The addresses the system resolves `host` to, as the HTTP client would (getaddrinfo also reads
+    2130706433, 0x7f.1 and 017700000001 as 127.0.0.1). Tests replace this function to control DNS."""
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
+
+
+def _parts(url: str) -> tuple[httpx.URL, str, int]:
+    parsed = httpx.URL(url)
+    host = parsed.raw_host.decode('ascii')  # IDNA-encoded, IPv6 without brackets
+    return parsed, host, parsed.port or (443 if parsed.scheme == 'https' else 80)
+
+
+def _addresses(host: str, port: int) -> list[IPAddress]:
+    return [ipaddress.ip_address(address.split('%', 1)[0]) for address in resolve(host, port)]
+
+
+def _first_refusal(host: str, addresses: list[IPAddress], policy: TargetPolicy) -> str | None:
+    """Every address must be allowed: a name answering with one public and one private address is refused."""
+    return next((reason for a in addresses if (reason := address_refusal(host, a, policy))), None)
+
+
+def refusal_now(url: str, policy: TargetPolicy) -> str | None:
+    """At create and update: the reason when the URL's host is an address, or a name that resolves now, that the
+    policy refuses. A name that does not resolve now passes (every attempt checks again)."""
+    if policy.everything:
+        return None
+    _, host, port = _parts(url)
+    try:
+        addresses = _addresses(host, port)
+    except (OSError, UnicodeError, ValueError):
+        return None
+    return _first_refusal(host, addresses, policy)
+
+
+@dataclass(frozen=True)
+class Target:
+    """One attempt's connections: `urls` name the checked addresses (tried in the resolver's order until one
+    connects); the Host header and TLS keep the name."""
+
+    urls: tuple[str, ...]
+    host_header: str
+    extensions: dict[str, Any]
+
+
+def checked_target(url: str, policy: TargetPolicy) -> Target:
+    """Before an attempt: resolve once and check every address. TargetRefused says why not; OSError when the
+    name does not resolve."""
+    parsed, host, port = _parts(url)
+    addresses = _addresses(host, port)
+    if not addresses:
+        raise OSError(f'{host} resolves to no address')
+    reason = _first_refusal(host, addresses, policy)
+    if reason:
+        raise TargetRefused(reason)
+    shown = f'[{host}]' if ':' in host else host
+    host_header = shown if parsed.port is None else f'{shown}:{parsed.port}'
+    extensions = {'sni_hostname': host} if parsed.scheme == 'https' else {}
+    urls = tuple(str(parsed.copy_with(host=str(address))) for address in addresses)
+    return Target(urls, host_header, extensions)

@@ -1,0 +1,293 @@
+"""Projects: visibility by team, create / update / delete with checks against the repository."""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine, func, text
+from sqlmodel import Session, col, select
+
+from app.core.errors import DomainError, forbidden, not_found
+from app.infra.db import session_scope
+from app.models import (
+    CredentialsIn,
+    IssueClaim,
+    Project,
+    ProjectCreate,
+    ProjectPublic,
+    ProjectUpdate,
+    utcnow,
+)
+from app.services.afk.rules import is_paused
+from app.services.identity import audit
+from app.services.identity.accounts import Principal
+from app.services.repositories import gitops
+from app.services.repositories.access import ProjectRepository, RepositoryAccess, is_remote
+from app.services.repositories.repo_url import local_refusal
+from app.services.runs import sql as run_sql
+
+
+def visible(project: Project | None, principal: Principal) -> bool:
+    return project is not None and project.team_id in principal.team_ids
+
+
+def get_visible(session: Session, project_id: str, principal: Principal) -> Project:
+    project = session.get(Project, project_id)
+    if project is None or not visible(project, principal):
+        raise not_found(f'project {project_id!r}')  # never reveal that another team's project exists
+    return project
+
+
+def to_public(session: Session, project: Project, active_counts: dict[str, int] | None = None) -> ProjectPublic:
+    if active_counts is None:
+        active_counts = run_sql.active_counts_by_project(session.connection())
+    active = active_counts.get(project.id, 0)
+    parked = session.exec(
+        select(func.count())
+        .select_from(IssueClaim)
+        .where(col(IssueClaim.project_id) == project.id, col(IssueClaim.state) == 'parked')
+    ).one()
+    from app.services.afk import issues
+
+    ready = issues.ready_count(session, project)  # forge: cached briefly; None when the forge cannot tell
+    from app.services.scheduling.schedules import next_firing
+
+    source = {k: ('********' if k == 'token' else v) for k, v in (project.issue_source or {}).items()}
+    return ProjectPublic.model_validate(
+        {
+            **project.model_dump(exclude={'credentials_secret', 'credentials_username'}),
+            'issue_source': source,
+            'paused': is_paused(project.consecutive_failures),
+            'active_runs': active,
+            'parked_count': parked,
+            'ready_count': ready,
+            'has_credentials': bool(project.credentials_kind and project.credentials_secret),
+            'next_schedule': next_firing(session, project.id),
+        }
+    )
+
+
+def list_projects(engine: Engine, principal: Principal) -> list[ProjectPublic]:
+    with Session(engine) as session:
+        rows = session.exec(
+            select(Project).where(col(Project.team_id).in_(principal.team_ids)).order_by(col(Project.name))
+        ).all()
+        active = run_sql.active_counts_by_project(session.connection())
+        return [to_public(session, p, active) for p in rows]
+
+
+def get_project(engine: Engine, principal: Principal, project_id: str) -> ProjectPublic:
+    with Session(engine) as session:
+        return to_public(session, get_visible(session, project_id, principal))
+
+
+def check_repository(facts: ProjectRepository, base_branch: str, repositories: RepositoryAccess | None = None) -> None:
+    """The repository is one runs can use (gitops.unsupported_reason, as admission checks it), this server
+    can read it (a remote one is cloned into its mirror now, with the project's credentials), and its base
+    branch exists."""
+    reason = gitops.unsupported_reason(facts.repository)
+    if reason:
+        raise DomainError(
+            422, 'unsupported_repository', f'Runs cannot use this repository: {reason}.', field='repository'
+        )
+    try:
+        if repositories is not None and is_remote(facts.repository):
+            repositories.refresh(facts, max_age=0)
+            git_dir = repositories.git_dir(facts)
+        else:
+            git_dir = facts.repository
+        names = {b.name for b in gitops.list_branches(git_dir)}
+    except DomainError as exc:
+        raise DomainError(
+            422, 'unsupported_repository', exc.detail, field='repository', reason=exc.extra.get('reason')
+        ) from exc
+    except (gitops.GitError, OSError) as exc:
+        raise DomainError(
+            422,
+            'unsupported_repository',
+            f'{facts.repository!r} is not a git repository this server can read: {exc}',
+            field='repository',
+        ) from exc
+    if base_branch not in names:
+        raise DomainError(
+            422, 'validation', f'base branch {base_branch!r} does not exist in the repository', field='base_branch'
+        )
+
+
+def local_repository_refusal(repository: str, repositories: RepositoryAccess | None) -> str | None:
+    """Team mode without RUNBOARD_ALLOW_LOCAL_REPOSITORIES: why a server path or file:// URL is refused (and
+    shown on an existing project's page; such projects keep running)."""
+    if repositories is None:
+        return None
+    settings = repositories.settings
+    return local_refusal(repository, team_mode=settings.is_team_mode, allow_local=settings.allow_local_repositories)
+
+
+def refuse_local_repository(repository: str, repositories: RepositoryAccess | None) -> None:
+    reason = local_repository_refusal(repository, repositories)
+    if reason:
+        raise DomainError(
+            422,
+            'unsupported_repository',
+            f'Runboard cannot use this repository: {reason}.',
+            field='repository',
+            reason='local_repository',
+        )
+
+
+def stored_credentials(
+    credentials: CredentialsIn | None, repositories: RepositoryAccess | None
+) -> dict[str, str | None]:
+    """The project columns for write-only credentials: the secret encrypted, or all empty."""
+    if credentials is None:
+        return {'credentials_kind': None, 'credentials_username': None, 'credentials_secret': None}
+    if repositories is None:
+        raise DomainError(422, 'validation', 'credentials cannot be stored here', field='credentials')
+    return {
+        'credentials_kind': credentials.kind,
+        'credentials_username': credentials.username,
+        'credentials_secret': repositories.encrypt(credentials.secret),
+    }
+
+
+def from_forge(data: ProjectCreate) -> ProjectCreate:
+    """A forge-hosted project created without a repository: the forge's clone URL, and (unless others are
+    given) the forge's API token as its git credentials, so issues, PR checks and git share one token."""
+    from app.services.afk.sources import is_forge
+    from app.services.repositories import forge
+
+    if not is_forge(data.issue_source):
+        raise DomainError(
+            422,
+            'validation',
+            'repository is required (or an issue_source on a forge to take it from)',
+            field='repository',
+        )
+    changes: dict[str, object] = {'repository': forge.clone_url(data.issue_source)}
+    if data.credentials is None and (token := forge.forge_token_credentials(data.issue_source)):
+        changes['credentials'] = CredentialsIn.model_validate(token)
+    return data.model_copy(update=changes)
+
+
+def _require_operator(principal: Principal) -> None:
+    if not principal.is_operator:
+        raise forbidden('only operators can change projects')
+
+
+def create_project(
+    engine: Engine, principal: Principal, data: ProjectCreate, repositories: RepositoryAccess | None = None
+) -> ProjectPublic:
+    _require_operator(principal)
+    team_id = data.team_id or (sorted(principal.team_ids)[0] if principal.team_ids else None)
+    if team_id is None or team_id not in principal.team_ids:
+        raise DomainError(422, 'validation', 'team_id must be one of your teams', field='team_id')
+    if not data.repository.strip():
+        data = from_forge(data)
+    refuse_local_repository(data.repository, repositories)
+    credentials = stored_credentials(data.credentials, repositories)
+    check_repository(ProjectRepository(data.id, data.repository, **credentials), data.base_branch, repositories)
+    project = Project.model_validate(
+        {
+            **data.model_dump(exclude={'team_id', 'credentials'}),
+            **credentials,
+            'team_id': team_id,
+            'repository_key': gitops.team_repository_key(team_id, data.repository),
+        }
+    )
+    from sqlalchemy.exc import IntegrityError
+
+    try:
+        with session_scope(engine) as session:
+            session.add(project)
+            session.flush()  # the project row first: a duplicate id fails here, before its audit entry
+            audit.record(session, principal, 'project.created', team_id=team_id, project_id=data.id, target=data.id)
+    except IntegrityError as exc:
+        raise DomainError(409, 'conflict', f'a project with id {data.id!r} already exists') from exc
+    return get_project(engine, principal, project.id)
+
+
+def update_project(
+    engine: Engine,
+    principal: Principal,
+    project_id: str,
+    data: ProjectUpdate,
+    repositories: RepositoryAccess | None = None,
+) -> ProjectPublic:
+    _require_operator(principal)
+    changes = data.model_dump(exclude_unset=True)
+    with session_scope(engine) as session:
+        project = get_visible(session, project_id, principal)
+        for key, value in changes.items():
+            if value is None and key not in ('run_budget_seconds', 'credentials', 'queued_ttl_seconds'):
+                raise DomainError(422, 'validation', f'{key} cannot be null', field=key)
+        if isinstance(source := changes.get('issue_source'), dict) and source.get('token') == '********':
+            kept = (project.issue_source or {}).get('token')  # the answers' mask sent back: keep the stored token
+            changes['issue_source'] = {k: v for k, v in {**source, 'token': kept}.items() if v is not None}
+        repository = changes.get('repository', project.repository)
+        if repository != project.repository:  # an existing local repository stays; setting one is refused
+            refuse_local_repository(repository, repositories)
+        base = changes.get('base_branch', project.base_branch)
+        if 'credentials' in changes:
+            credentials = stored_credentials(data.credentials, repositories)
+            del changes['credentials']
+        else:
+            credentials = {
+                'credentials_kind': project.credentials_kind,
+                'credentials_username': project.credentials_username,
+                'credentials_secret': project.credentials_secret,
+            }
+        if {'repository', 'base_branch', 'credentials_kind'} & set(changes) or 'credentials' in data.model_fields_set:
+            check_repository(ProjectRepository(project.id, repository, **credentials), base, repositories)
+        for key, value in {**changes, **credentials}.items():
+            setattr(project, key, value)
+        project.repository_key = gitops.team_repository_key(project.team_id, repository)
+        project.launch_error = project.launch_error_at = None  # changed: the AFK loop may try launching again
+        project.updated_at = utcnow()
+        session.add(project)
+        shown = {k: v for k, v in changes.items() if not k.startswith('credentials')}
+        if 'credentials' in data.model_fields_set:
+            shown['credentials'] = 'changed'  # never the secret itself
+        if isinstance(shown.get('issue_source'), dict) and shown['issue_source'].get('token'):
+            shown['issue_source'] = {**shown['issue_source'], 'token': '********'}  # nor a forge token
+        audit.record(
+            session,
+            principal,
+            'project.updated',
+            team_id=project.team_id,
+            project_id=project_id,
+            target=project_id,
+            details={'changed': shown},
+        )
+    return get_project(engine, principal, project_id)
+
+
+def delete_project(engine: Engine, principal: Principal, project_id: str) -> None:
+    _require_operator(principal)
+    with session_scope(engine) as session:
+        project = get_visible(session, project_id, principal)
+        conn = session.connection()
+        active = run_sql.active_run_ids(conn, project_id=project_id)
+        if active:
+            raise DomainError(
+                409,
+                'project_busy',
+                f'project has {len(active)} active run(s); stop them first',
+                blocking_runs=list(active),
+            )
+        for run_table in ('runevent', 'runstage'):
+            conn.execute(
+                text(f'DELETE FROM {run_table} WHERE run_id IN (SELECT id FROM run WHERE project_id = :p)'),
+                {'p': project_id},
+            )
+        conn.execute(
+            text('UPDATE run SET retry_of = NULL WHERE retry_of IN (SELECT id FROM run WHERE project_id = :p)'),
+            {'p': project_id},
+        )
+        conn.execute(
+            text('DELETE FROM schedulefiring WHERE schedule_id IN (SELECT id FROM schedule WHERE project_id = :p)'),
+            {'p': project_id},
+        )
+        for table in ('run', 'batch', 'issueclaim', 'issue', 'schedule', 'project_variable'):
+            conn.execute(text(f'DELETE FROM {table} WHERE project_id = :p'), {'p': project_id})
+        audit.record(
+            conn, principal, 'project.deleted', team_id=project.team_id, project_id=project_id, target=project_id
+        )
+        conn.execute(text('DELETE FROM project WHERE id = :p'), {'p': project_id})

@@ -1,0 +1,152 @@
+"""A project's variables and secrets: the names its runs receive in their environment (docs/security.md).
+
+Operators set and remove them; every member of the project's team may list them. A secret's value is stored
+encrypted with the secret box, is never answered, never audited (the audit log names it, no more) and is
+masked in every output of the project's runs. Names are one namespace per project: a name is a variable or
+a secret, not both. The executor that runs a run (the server's engine or a worker) decrypts them."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from sqlalchemy import Engine, text
+from sqlmodel import Session, col, select
+
+from app.core.errors import DomainError, forbidden, not_found
+from app.infra.db import session_scope
+from app.infra.secret_box import SecretBox
+from app.models import ProjectVariable, VariablePublic, utcnow
+from app.models.schemas import NAME_RE
+from app.services.identity import audit
+from app.services.identity.accounts import Principal
+from app.services.projects.manage import get_visible
+
+MIN_SECRET_CHARS = 4  # shorter values cannot be masked without masking ordinary output
+
+
+def check_name(name: str) -> str | None:
+    """Why `name` cannot be a project variable, or None."""
+    if not re.fullmatch(NAME_RE, name):
+        return 'a name is letters, digits and underscores, not starting with a digit, at most 100 characters'
+    if name.upper().startswith('RUNBOARD_'):
+        return "RUNBOARD_* names are the run's own facts (docs/pipelines.md)"
+    return None
+
+
+def check_value(value: str, *, secret: bool) -> str | None:
+    if '\x00' in value:
+        return 'a value cannot hold a NUL character'
+    if secret and len(value.strip()) < MIN_SECRET_CHARS:
+        return f'a secret has at least {MIN_SECRET_CHARS} characters (shorter ones cannot be masked in output)'
+    return None
+
+
+def _public(row: ProjectVariable) -> VariablePublic:
+    return VariablePublic(
+        name=row.name,
+        secret=row.secret,
+        value=None if row.secret else row.value,
+        set_by=row.set_by,
+        updated_at=row.updated_at,
+    )
+
+
+def list_variables(engine: Engine, principal: Principal, project_id: str, *, secret: bool) -> list[VariablePublic]:
+    with Session(engine) as session:
+        get_visible(session, project_id, principal)
+        rows = session.exec(
+            select(ProjectVariable)
+            .where(col(ProjectVariable.project_id) == project_id, col(ProjectVariable.secret) == secret)
+            .order_by(col(ProjectVariable.name))
+        ).all()
+        return [_public(row) for row in rows]
+
+
+def set_variable(
+    engine: Engine,
+    principal: Principal,
+    project_id: str,
+    name: str,
+    value: str,
+    *,
+    secret: bool,
+    box: SecretBox,
+) -> tuple[VariablePublic, bool]:
+    """Create or replace; returns the answer and whether it was created."""
+    if not principal.is_operator:
+        raise forbidden('only operators can set project variables and secrets')
+    kind = 'secret' if secret else 'variable'
+    if reason := check_name(name):
+        raise DomainError(422, 'validation', reason, field='name')
+    if reason := check_value(value, secret=secret):
+        raise DomainError(422, 'validation', reason, field='value')
+    with session_scope(engine) as session:
+        project = get_visible(session, project_id, principal)
+        row = session.get(ProjectVariable, (project_id, name))
+        if row is not None and row.secret != secret:
+            other = 'secret' if row.secret else 'variable'
+            raise DomainError(
+                409, 'name_taken', f'{name} is already a {other} of this project; remove it first', field='name'
+            )
+        created = row is None
+        stored = box.encrypt(value) if secret else value
+        if row is None:
+            row = ProjectVariable(project_id=project_id, name=name, secret=secret, value=stored)
+        row.value, row.set_by, row.updated_at = stored, principal.name, utcnow()
+        session.add(row)
+        audit.record(
+            session,
+            principal,
+            f'project.{kind}.set',
+            team_id=project.team_id,
+            project_id=project_id,
+            target=name,
+            details={'name': name, 'created': created},
+        )
+        session.flush()
+        return _public(row), created
+
+
+def remove_variable(engine: Engine, principal: Principal, project_id: str, name: str, *, secret: bool) -> None:
+    if not principal.is_operator:
+        raise forbidden('only operators can remove project variables and secrets')
+    kind = 'secret' if secret else 'variable'
+    with session_scope(engine) as session:
+        project = get_visible(session, project_id, principal)
+        row = session.get(ProjectVariable, (project_id, name))
+        if row is None or row.secret != secret:
+            raise not_found(f'{kind} {name!r}')
+        session.delete(row)
+        audit.record(
+            session,
+            principal,
+            f'project.{kind}.removed',
+            team_id=project.team_id,
+            project_id=project_id,
+            target=name,
+            details={'name': name},
+        )
+
+
+@dataclass(frozen=True)
+class RunVariables:
+    environment: dict[str, str]
+    secret_values: list[str]  # what the output ingest masks
+
+
+def for_run(engine: Engine, box: SecretBox, project_id: str) -> RunVariables:
+    """The executor's read: every variable and decrypted secret of the project."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text('SELECT name, secret, value FROM project_variable WHERE project_id = :p ORDER BY name'),
+            {'p': project_id},
+        ).all()
+    environment: dict[str, str] = {}
+    secrets: list[str] = []
+    for name, secret, value in rows:
+        if secret:
+            value = box.decrypt(value)
+            secrets.append(value)
+        environment[name] = value
+    return RunVariables(environment, secrets)

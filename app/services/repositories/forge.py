@@ -1,0 +1,295 @@
+"""Gitea/Forgejo and GitHub through httpx: ready issues, the pull request of an AFK branch, and branches.
+
+A project's `issue_source` selects and configures the forge:
+    {"kind": "gitea" | "forgejo" | "github", "api_url": "https://git.example/api/v1",
+     "owner": "team", "repo": "service", "token_env": "GITEA_TOKEN" | "token": "...",
+     "timeout_seconds": 10, "label": "ready-for-agent"}
+owner/repo default to the project's repository URL, api_url to the forge's usual API root.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import httpx
+
+from app.core.errors import DomainError
+from app.services.afk.sources import READY_LABEL, IssueRecord, afk_branch, is_forge, source_kind
+from app.services.repositories import gitops
+
+DEFAULT_TIMEOUT = 10.0
+MAX_PAGES = 10
+READY_CACHE_SECONDS = 15.0
+_REMOTE = re.compile(
+    r'^(?:(?P<scheme>https?)://(?:[^@/]+@)?|git@)(?P<host>[^/:]+)(?::\d+)?[/:]'
+    r'(?P<owner>[^/]+)/(?P<repo>[^/]+?)(?:\.git)?/?$'
+)
+
+
+class ForgeUnavailable(DomainError):
+    def __init__(self, detail: str) -> None:
+        super().__init__(502, 'forge_unavailable', detail)
+
+
+@dataclass(frozen=True)
+class ForgeConfig:
+    kind: str  # 'gitea' (also Forgejo) | 'github'
+    api_url: str
+    owner: str
+    repo: str
+    token: str | None = None
+    timeout: float = DEFAULT_TIMEOUT
+    label: str = READY_LABEL
+
+    @property
+    def name(self) -> str:
+        return 'GitHub' if self.kind == 'github' else 'Gitea'
+
+    @property
+    def repo_path(self) -> str:
+        return f'/repos/{self.owner}/{self.repo}'
+
+
+def config_for(repository: str, issue_source: dict[str, Any] | None) -> ForgeConfig:
+    """Pure (apart from reading token_env): the forge settings of a project."""
+    source = dict(issue_source or {})
+    match = _REMOTE.match(repository.strip())
+    kind = source_kind(source)
+    if kind not in ('gitea', 'github'):
+        kind = 'github' if match and match['host'].lower() == 'github.com' else 'gitea'
+    owner = source.get('owner') or (match['owner'] if match else None)
+    repo = source.get('repo') or (match['repo'] if match else None)
+    api_url = source.get('api_url')
+    if not api_url and match:
+        host, scheme = match['host'], match['scheme'] or 'https'
+        if kind == 'github':
+            api_url = 'https://api.github.com' if host.lower() == 'github.com' else f'{scheme}://{host}/api/v3'
+        else:
+            api_url = f'{scheme}://{host}/api/v1'
+    if not (owner and repo and api_url):
+        raise ForgeUnavailable(
+            f'Cannot tell which forge repository {repository!r} is: set issue_source api_url, owner and repo.'
+        )
+    token = source.get('token') or (os.environ.get(source['token_env']) if source.get('token_env') else None)
+    return ForgeConfig(
+        kind=kind,
+        api_url=str(api_url).rstrip('/'),
+        owner=str(owner),
+        repo=str(repo),
+        token=token,
+        timeout=float(source.get('timeout_seconds') or DEFAULT_TIMEOUT),
+        label=str(source.get('label') or READY_LABEL),
+    )
+
+
+class ForgeClient:
+    """The subset of the Gitea and GitHub REST APIs Runboard uses."""
+
+    def __init__(self, config: ForgeConfig, *, transport: httpx.BaseTransport | None = None) -> None:
+        self.config = config
+        headers = {
+            'Accept': 'application/vnd.github+json' if config.kind == 'github' else 'application/json',
+            'User-Agent': 'runboard',
+        }
+        if config.token:
+            headers['Authorization'] = f'Bearer {config.token}' if config.kind == 'github' else f'token {config.token}'
+        self._http = httpx.Client(
+            base_url=config.api_url, headers=headers, timeout=config.timeout, transport=transport, follow_redirects=True
+        )
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> ForgeClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- transport
+    def _get(self, path: str, params: dict | None = None) -> Any:
+        where = f'{self.config.name} at {self.config.api_url}'
+        try:
+            reply = self._http.get(path, params=params)
+        except httpx.TimeoutException as exc:
+            raise ForgeUnavailable(f'{where} did not answer within {self.config.timeout:g} s.') from exc
+        except httpx.HTTPError as exc:
+            raise ForgeUnavailable(f'Could not reach {where}: {type(exc).__name__}: {exc}.') from exc
+        if reply.status_code in (401, 403):
+            raise ForgeUnavailable(
+                f'{where} refused {path} ({reply.status_code}): check the token '
+                f'(issue_source token_env) and its permissions.'
+            )
+        if reply.status_code == 404:
+            raise ForgeUnavailable(
+                f'{where}: {path} not found (404): is {self.config.owner}/{self.config.repo} '
+                f'right and visible with this token?'
+            )
+        if reply.status_code >= 400:
+            raise ForgeUnavailable(f'{where} answered {reply.status_code} for {path}.')
+        try:
+            return reply.json()
+        except ValueError as exc:
+            raise ForgeUnavailable(f'{where} answered {path} with something that is not JSON.') from exc
+
+    def _pages(self, path: str, params: dict, *, limit: int = MAX_PAGES) -> list[dict]:
+        size_key, size = ('per_page', 100) if self.config.kind == 'github' else ('limit', 50)
+        items: list[dict] = []
+        for page in range(1, limit + 1):
+            batch = self._get(path, {**params, size_key: size, 'page': page})
+            if not isinstance(batch, list):
+                raise ForgeUnavailable(f'{self.config.name} answered {path} with an unexpected shape.')
+            items.extend(batch)
+            if len(batch) < size:
+                break
+        return items
+
+    # -- issues
+    def ready_issues(self) -> list[IssueRecord]:
+        """Open issues labelled ready-for-agent (pull requests excluded), oldest number first."""
+        params = {'state': 'open', 'labels': self.config.label}
+        if self.config.kind == 'gitea':
+            params['type'] = 'issues'
+        issues = []
+        for item in self._pages(f'{self.config.repo_path}/issues', params):
+            if item.get('pull_request'):
+                continue
+            labels = tuple(label.get('name', '') for label in item.get('labels') or [] if isinstance(label, dict))
+            if self.config.label not in labels:
+                continue  # a forge that ignored the filter must not hand us unready work
+            issues.append(
+                IssueRecord(
+                    int(item['number']),
+                    str(item.get('title') or ''),
+                    str(item.get('body') or ''),
+                    labels,
+                    str(item.get('state') or 'open'),
+                )
+            )
+        return sorted(issues, key=lambda issue: issue.number)
+
+    # -- pull requests
+    def pull_request_for(self, head_branch: str) -> dict | None:
+        """The open or merged pull request whose head is head_branch, if any."""
+        if self.config.kind == 'github':
+            pulls = self._get(
+                f'{self.config.repo_path}/pulls',
+                {'state': 'all', 'head': f'{self.config.owner}:{head_branch}', 'per_page': 20},
+            )
+        else:
+            pulls = self._pages(f'{self.config.repo_path}/pulls', {'state': 'all', 'sort': 'recentupdate'}, limit=5)
+        for pull in pulls or []:
+            if (pull.get('head') or {}).get('ref') != head_branch:
+                continue
+            if pull.get('state') == 'open' or pull.get('merged') or pull.get('merged_at'):
+                return pull
+        return None
+
+    # -- branches
+    def branches(self) -> list[gitops.Branch]:
+        items = self._pages(f'{self.config.repo_path}/branches', {})
+        result = []
+        for index, item in enumerate(items):
+            commit = item.get('commit') or {}
+            sha = str(commit.get('id') or commit.get('sha') or '')
+            when, subject = commit.get('timestamp'), str(commit.get('message') or '')
+            if self.config.kind == 'github' and sha and index < 50:  # GitHub lists only the sha
+                detail = self._get(f'{self.config.repo_path}/commits/{sha}').get('commit') or {}
+                when = (detail.get('committer') or {}).get('date')
+                subject = str(detail.get('message') or '')
+            result.append(gitops.Branch(str(item.get('name')), sha, _unix(when), subject.split('\n', 1)[0]))
+        return sorted(result, key=lambda b: b.committed_at, reverse=True)
+
+
+def _unix(value: str | None) -> int:
+    if not value:
+        return 0
+    try:
+        return int(datetime.fromisoformat(value.replace('Z', '+00:00')).timestamp())
+    except ValueError:
+        return 0
+
+
+ClientFactory = Callable[[ForgeConfig], ForgeClient]
+client_factory: ClientFactory = ForgeClient  # tests may point this elsewhere; production uses httpx
+
+
+def _client(repository: str, issue_source: dict | None) -> ForgeClient:
+    return client_factory(config_for(repository, issue_source))
+
+
+# ------------------------------------------------------------------ cached reads used by the AFK loop
+_ready_cache: dict[tuple, tuple[float, list[IssueRecord] | ForgeUnavailable]] = {}
+_ready_lock = threading.Lock()
+
+
+def ready_issues(repository: str, issue_source: dict, *, max_age: float = READY_CACHE_SECONDS) -> list[IssueRecord]:
+    """Cached for max_age seconds, failures too: a dead forge must not stall every card refresh and sweep."""
+    key = (repository, repr(sorted((issue_source or {}).items())))
+    now = time.monotonic()
+    with _ready_lock:
+        hit = _ready_cache.get(key)
+    if hit and now - hit[0] < max_age:
+        if isinstance(hit[1], ForgeUnavailable):
+            raise ForgeUnavailable(hit[1].detail)
+        return hit[1]
+    try:
+        with _client(repository, issue_source) as client:
+            result: list[IssueRecord] | ForgeUnavailable = client.ready_issues()
+    except ForgeUnavailable as exc:
+        result = exc
+    with _ready_lock:
+        if len(_ready_cache) > 4096:
+            _ready_cache.clear()
+        _ready_cache[key] = (now, result)
+    if isinstance(result, ForgeUnavailable):
+        raise ForgeUnavailable(result.detail)
+    return result
+
+
+def has_pull_request(repository: str, issue_source: dict, issue_number: int) -> bool:
+    with _client(repository, issue_source) as client:
+        return client.pull_request_for(afk_branch(issue_number)) is not None
+
+
+def pull_request_probe(run: dict) -> bool:
+    """RunEngine.pull_request_probe: does this AFK run's branch have an open or merged PR?"""
+    source = run.get('issue_source')
+    if isinstance(source, str):
+        import json
+
+        source = json.loads(source)
+    if not isinstance(source, dict) or not is_forge(source) or run.get('issue_number') is None:
+        return False
+    return has_pull_request(run['repository'], source, int(run['issue_number']))
+
+
+def clone_url(issue_source: dict[str, Any]) -> str:
+    """The forge's clone URL of the source's repository (api_url, owner and repo must be set)."""
+    with ForgeClient(config_for('', issue_source)) as client:
+        url = client._get(client.config.repo_path).get('clone_url')
+    if not isinstance(url, str) or not url:
+        raise ForgeUnavailable('The forge did not say how to clone the repository (no clone_url).')
+    return url
+
+
+def forge_token_credentials(issue_source: dict[str, Any]) -> dict[str, str] | None:
+    """The forge's API token as the clone's https credentials (one token for issues, PR checks and git)."""
+    config = config_for('', issue_source)
+    if not config.token:
+        return None
+    username = str(issue_source.get('username') or ('x-access-token' if config.kind == 'github' else 'git'))
+    return {'kind': 'token', 'username': username, 'secret': config.token}
+
+
+def list_branches(project) -> list[gitops.Branch]:  # noqa: ANN001 - a Project
+    """Branches of a forge-hosted repository, newest commit first (502 forge_unavailable on failure)."""
+    with _client(project.repository, project.issue_source) as client:
+        return client.branches()

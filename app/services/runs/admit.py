@@ -1,0 +1,307 @@
+"""Admit and retry runs (reads: run_reads.py; the key, quota and run write inside the transaction:
+admission_write.py; the write under the repository rules: run_writer.py; stop: run_stop.py; the admission
+SQL: run_sql.py; the pure rules: admission.py; a matrix batch's children: batches.py).
+
+Admission order: validation -> idempotency lookup -> rate limit -> concurrency -> PR lock -> create.
+The database decides the races: the idempotency key row, the PR-lock index and the slot index are
+unique, so two requests (or two servers) can never both win.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from app.config import Settings
+from app.core.errors import DomainError
+from app.infra import pg_trips
+from app.infra.db import read_only
+from app.infra.events import EventBus
+from app.models import RETRYABLE_STATUSES, Project, RunKind, RunPublic, utcnow
+from app.services.identity.accounts import Principal
+from app.services.projects.cache import ProjectCache
+from app.services.repositories import gitops
+from app.services.repositories.access import RepositoryAccess
+from app.services.runs import admission
+from app.services.runs.admission_write import Admitted, Conflict, Request, admit_in_two_trips, admit_within
+from app.services.runs.idempotency import bad_data, key_verdict, run_from_key_row
+from app.services.runs.loop_admission import LoopAdmission
+from app.services.runs.ports import Quota, RateLimiter
+from app.services.runs.ratelimit import user_runs_key
+from app.services.runs.reads import load_visible_run
+from app.services.runs.stop import stop_run
+from app.services.runs.timing import Timing, past_refusal, resolve_timing
+from app.services.runs.writer import CREATE_ATTEMPTS, RunSpec, RunWriter, StaleProject, repository_changed
+
+__all__ = ['Admitted', 'RunAdmitter', 'RunSpec']
+
+
+class RunAdmitter:
+    """Creates runs under every rule; shared by the API (manual, retry) and the AFK loop (auto).
+
+    One transaction per admission: claim the idempotency key (its primary key decides races), take
+    the quota, check the repository's limits, insert the run. Anything refused rolls back, so it
+    creates nothing, and gives its quota entry back. On PostgreSQL an advisory lock per repository
+    serialises admissions to one repository across servers (SQLite's BEGIN IMMEDIATE already does);
+    the partial unique indexes stay the last line of defence.
+    """
+
+    def __init__(
+        self,
+        *,
+        engine: Engine,
+        settings: Settings,
+        limiter: RateLimiter,
+        repositories: RepositoryAccess,
+        bus: EventBus,
+    ) -> None:
+        self.engine, self.settings, self.limiter, self.bus = engine, settings, limiter, bus
+        self.repositories = repositories
+        self.reader = read_only(engine)
+        self.writer = RunWriter(engine=engine, settings=settings, bus=bus)
+        self.db = self.writer.db
+        self.projects = ProjectCache(self.reader)
+        # SQLite, the in-process limiter and bus: nothing on the path waits on the network, so an admission
+        # may be tried on the event loop first (infra/no_wait.py)
+        self.admits_without_waiting = self.db.sqlite and all(
+            getattr(part, 'in_process', False) for part in (limiter, bus)
+        )
+        # PostgreSQL: the trigger is admitted on the event loop, with async drivers (services/runs/loop_admission.py)
+        self.on_loop = None if self.db.sqlite else LoopAdmission(self)
+
+    async def aclose(self) -> None:
+        """Closes what the event loop's admissions opened."""
+        if self.on_loop is not None:
+            await self.on_loop.close()
+        await self.limiter.aclose()
+
+    def forget_project(self, project_id: str) -> None:  # the project changed or is gone
+        self.projects.forget(project_id)
+
+    def quota(self, principal: Principal) -> Quota:
+        return self.limiter.peek(self.rate_key(principal))
+
+    def rate_key(self, principal: Principal) -> str:
+        return user_runs_key(self.settings.redis_prefix, principal.user_id)
+
+    # -- entry points
+    def trigger(
+        self,
+        principal: Principal,
+        *,
+        key: str | None,
+        correlation_id: str | None,
+        **choices: Any,
+    ) -> Admitted:
+        """choices: plan_trigger's."""
+        plan = self.plan_trigger(principal, **choices)
+        return self._admit(principal, plan.project, plan.spec, plan.payload, key, correlation_id, plan.refusal)
+
+    def plan_trigger(self, principal: Principal, **choices: Any) -> TriggerPlan:
+        return plan_trigger(self.projects, self.repositories, principal, **choices)
+
+    def retry(
+        self,
+        principal: Principal,
+        *,
+        run_id: str,
+        overrides: dict[str, str | None],
+        key: str | None,
+        correlation_id: str | None,
+    ) -> Admitted:
+        with Session(self.reader) as session:
+            original, project = load_visible_run(session, run_id, principal)
+            session.expunge_all()
+        refusal = admission.retry_verdict(original.status, RETRYABLE_STATUSES)
+        if refusal:
+            raise DomainError.from_refusal(refusal)
+        branch = overrides.get('branch') or original.branch_name
+        depth = overrides.get('depth_level') or original.depth_level
+        framework = overrides.get('target_framework') or original.target_framework
+        commit = validate_request(
+            self.repositories, project, depth_level=depth, target_framework=framework, branch=branch
+        )
+        spec = RunSpec(
+            project.id,
+            depth,
+            framework,
+            branch,
+            kind=RunKind.retry.value,
+            retry_of=original.id,
+            issue_number=original.issue_number,
+            issue_title=original.issue_title,
+            commit_sha=commit,
+        )
+        payload = {'retry_of': run_id, 'depth_level': depth, 'target_framework': framework, 'branch': branch}
+        return self._admit(principal, project, spec, payload, key, correlation_id)
+
+    # -- the core
+    def _admit(
+        self,
+        principal: Principal,
+        project: Project,
+        spec: RunSpec,
+        payload: dict[str, Any],
+        key: str | None,
+        correlation_id: str | None,
+        refusal: admission.Refusal | None = None,
+    ) -> Admitted:
+        minted = key is None
+        key = key or str(uuid.uuid4())
+        fp = admission.fingerprint(payload)
+        # SQLite: a replay is read outside the write lock (which is the whole database's). PostgreSQL's admission
+        # claims the key before it locks the repository, so a replay waits for nothing there and needs no read
+        # first, except to replay a request that is now refused (a delayed trigger resent after its time).
+        if not minted and (self.db.sqlite or refusal is not None):
+            try:
+                replay = self._lookup_key(principal.user_id, key, fp)
+            except self.db.data_errors as exc:
+                raise bad_data() from exc
+            if replay is not None:
+                return Admitted(replay, True, key, self.quota(principal))
+        if refusal is not None:
+            raise DomainError.from_refusal(refusal)
+        for attempt in range(CREATE_ATTEMPTS):
+            try:
+                return self._admit_once(principal, project, spec, key, fp, correlation_id)
+            except Conflict:
+                if attempt == CREATE_ATTEMPTS - 1:
+                    raise repository_changed() from None
+            except StaleProject:
+                self.projects.forget(project.id)
+                project = self.projects.get(project.id, principal)
+        raise AssertionError('unreachable')
+
+    admit_spec = _admit  # the core for a spec built by the caller: a matrix batch's child (services/runs/batches.py)
+
+    def _lookup_key(self, user_id: str, key: str, fp: str) -> RunPublic | None:
+        """A committed key naming a run: the replay, or a mismatch. None when the key is free or expired."""
+        with self.db.reading() as cursor:
+            cursor.execute(self.writer.sql['SQL_KEY_AND_RUN'], {'u': user_id, 'k': key})
+            row = cursor.fetchone()
+        if key_verdict(self.db, row, fp) == 'replay':
+            return run_from_key_row(row)
+        return None
+
+    def _admit_once(
+        self, principal: Principal, project: Project, spec: RunSpec, key: str, fp: str, correlation_id: str | None
+    ) -> Admitted:
+        taken: list[str] = []  # the quota entries this admission took: given back when it fails
+        try:
+            request = Request(principal, project, spec, key, fp, correlation_id)
+            if self.db.sqlite:
+                with self.writer.write_lock, self.db.transaction() as cursor:
+                    admitted = admit_within(self, cursor, request, taken=taken)
+            else:
+                with pg_trips.transaction(self.engine) as trips:
+                    admitted = admit_in_two_trips(self, trips, request, taken=taken)
+        except BaseException as exc:
+            self.give_back(principal, taken)
+            if isinstance(exc, self.db.integrity_errors + self.db.retry_errors):
+                raise Conflict() from exc
+            if isinstance(exc, self.db.data_errors):
+                raise bad_data() from exc
+            raise
+        if not admitted.replayed:
+            self.writer.announce(admitted.run, project)
+        return admitted
+
+    def give_back(self, principal: Principal, taken: list[str]) -> None:
+        for member in taken:
+            self.limiter.release(self.rate_key(principal), member)
+
+    def stop(self, principal: Principal, run_id: str) -> RunPublic:
+        return stop_run(self.engine, self.bus, principal, run_id)
+
+
+@dataclass(frozen=True)
+class TriggerPlan:
+    project: Project
+    spec: RunSpec
+    payload: dict[str, Any]  # what the idempotency fingerprint covers
+    refusal: admission.Refusal | None  # refused, unless it replays an earlier request
+
+
+def plan_trigger(
+    projects: ProjectCache,
+    repositories: RepositoryAccess,
+    principal: Principal,
+    *,
+    project_id: str,
+    depth_level: str,
+    target_framework: str,
+    branch: str,
+    run_at: str | None = None,
+    run_in: str | None = None,
+    ttl: str | int | None = None,
+    kind: str = RunKind.manual.value,
+) -> TriggerPlan:
+    """The trigger's request checked against its project (refusals raise) and the run it asks for. run_at /
+    run_in: a delayed run (services/scheduling/delayed_runs.py admits it when due); ttl: how long it may wait queued
+    (services/scheduling/queue_ttl.py). kind: `scheduled` for a schedule's firing."""
+    timing = timing_of(run_at=run_at, run_in=run_in, ttl=ttl)
+    project = projects.get(project_id, principal)
+    commit = validate_request(
+        repositories, project, depth_level=depth_level, target_framework=target_framework, branch=branch
+    )
+    spec = RunSpec(
+        project_id,
+        depth_level,
+        target_framework,
+        branch,
+        kind=kind,
+        commit_sha=None if timing.run_at else commit,  # a delayed run checks out the branch as it is when due
+        run_at=timing.run_at,
+        ttl_seconds=timing.ttl_seconds,
+    )
+    payload = {
+        'project_id': project_id,
+        'depth_level': depth_level,
+        'target_framework': target_framework,
+        'branch': branch,
+        **timing.payload(run_at, run_in, ttl),
+    }
+    refusal = past_refusal(timing, utcnow())  # a resend of a delayed trigger after its time still replays
+    return TriggerPlan(project, spec, payload, refusal)
+
+
+def timing_of(*, run_at: str | None, run_in: str | None, ttl: str | int | None) -> Timing:
+    if run_at is None and run_in is None and ttl is None:
+        return Timing()
+    timing = resolve_timing(run_at=run_at, run_in=run_in, ttl=ttl, now=utcnow())
+    if isinstance(timing, admission.Refusal):
+        raise DomainError.from_refusal(timing)
+    return timing
+
+
+def validate_request(
+    repositories: RepositoryAccess, project: Project, *, depth_level: str, target_framework: str, branch: str
+) -> str | None:
+    """The request's choices against the project: allowed depth and framework, a usable repository, an
+    existing branch. Returns the branch's commit, which the run will check out."""
+    refusal = admission.validate_choice(depth_level, project.depth_levels, 'depth_level') or admission.validate_choice(
+        target_framework, project.target_frameworks, 'target_framework'
+    )
+    if refusal:
+        raise DomainError.from_refusal(refusal)
+    unsupported = gitops.unsupported_reason(project.repository)
+    if unsupported:
+        raise DomainError(
+            422, 'unsupported_repository', f'Runs cannot use this repository: {unsupported}.', field='repository'
+        )
+    commit = repositories.branch_commit(project, branch)
+    refusal = admission.validate_run_request(
+        depth_level=depth_level,
+        target_framework=target_framework,
+        branch=branch,
+        allowed_depths=project.depth_levels,
+        allowed_frameworks=project.target_frameworks,
+        branch_exists=commit is not None,
+    )
+    if refusal:
+        raise DomainError.from_refusal(refusal)
+    return commit

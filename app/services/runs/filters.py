@@ -1,0 +1,75 @@
+"""The runs list's time range, text search and retry links, as conditions on run columns.
+
+Run ids start with their creation time (app/core/ids.py), so a time range is an id range: the list
+keeps reading the primary key (or a (filter, id) index) in id order, however many runs the table holds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, date, datetime, time, timedelta
+
+from sqlalchemy import ColumnElement, or_
+from sqlmodel import Session, col, select
+
+from app.core.errors import DomainError
+from app.core.ids import RUN_PREFIX, time_prefix
+from app.models import Run
+
+MAX_QUERY_CHARS = 200
+
+
+def _invalid(message: str) -> DomainError:
+    return DomainError(422, 'validation', message)
+
+
+def parse_moment(value: str, *, end_of_day: bool) -> datetime:
+    """'2026-11-22' or an ISO datetime; a bare date as the end of a range means the end of that day (UTC)."""
+    text = value.strip()
+    try:
+        if len(text) == 10:
+            day = date.fromisoformat(text)
+            moment = datetime.combine(day + timedelta(days=1) if end_of_day else day, time(), UTC)
+            return moment
+        moment = datetime.fromisoformat(text.replace('Z', '+00:00'))
+    except ValueError:
+        raise _invalid(f'{value!r} is not a date (YYYY-MM-DD) or an ISO 8601 time.') from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def id_range(since: str | None, until: str | None, *, prefix: str = RUN_PREFIX) -> tuple[str | None, str | None]:
+    """(lowest id, id bound excluded) of ids minted in [since, until); until as a date includes that day."""
+    start = parse_moment(since, end_of_day=False) if since else None
+    end = parse_moment(until, end_of_day=True) if until else None
+    if start and end and end <= start:
+        raise _invalid('The end of the time range is before its start.')
+    return (prefix + time_prefix(start) if start else None, prefix + time_prefix(end) if end else None)
+
+
+def search_condition(q: str) -> ColumnElement[bool]:
+    """Case-insensitive substring of the run id, the branch or the issue title."""
+    needle = q.strip()
+    if not needle:
+        raise _invalid('The search text is empty.')
+    if len(needle) > MAX_QUERY_CHARS:
+        raise _invalid(f'The search text is longer than {MAX_QUERY_CHARS} characters.')
+    return or_(
+        col(Run.id).icontains(needle, autoescape=True),
+        col(Run.branch_name).icontains(needle, autoescape=True),
+        col(Run.issue_title).icontains(needle, autoescape=True),
+    )
+
+
+def retried_by(session: Session, run_ids: Iterable[str]) -> dict[str, list[str]]:
+    """run id -> the runs that retry it, oldest first (index ix_run_retry_of)."""
+    ids = list(run_ids)
+    if not ids:
+        return {}
+    found: dict[str, list[str]] = {}
+    rows = session.exec(
+        select(col(Run.retry_of), col(Run.id)).where(col(Run.retry_of).in_(ids)).order_by(col(Run.id))
+    ).all()
+    for original, retry in rows:
+        if original is not None:
+            found.setdefault(original, []).append(retry)
+    return found

@@ -1,0 +1,170 @@
+"""Reading runs: one run with its events, a run's events after a sequence number, and the runs list
+(filters and a keyset cursor). Visibility is by team: another team's run does not exist (404)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlmodel import Session, col, select
+
+from app.config import Settings
+from app.core.errors import not_found
+from app.models import AnnotationPublic, Project, Run, RunDetail, RunEvent, RunEventPublic, RunPublic, User
+from app.services.identity.accounts import Principal
+from app.services.projects import manage as projects
+from app.services.runs import filters as run_filters
+from app.services.runs import output_search, stage_store, timeline
+from app.services.runs import waiting as run_waiting
+
+
+def public(run: Run, user_name: str | None = None) -> RunPublic:
+    return RunPublic.model_validate({**run.model_dump(), 'user_name': user_name})
+
+
+def load_visible_run(session: Session, run_id: str, principal: Principal) -> tuple[Run, Project]:
+    run = session.get(Run, run_id)
+    project = session.get(Project, run.project_id) if run else None
+    if run is None or project is None or not projects.visible(project, principal):
+        raise not_found(f'run {run_id!r}')
+    return run, project
+
+
+def get_run(
+    engine: Engine, principal: Principal, run_id: str, *, with_events: bool = True, events_limit: int = 2000
+) -> RunDetail:
+    with Session(engine) as session:
+        run, _ = load_visible_run(session, run_id, principal)
+        user = session.get(User, run.user_id) if run.user_id else None
+        detail = RunDetail.model_validate({**public(run, user.name if user else None).model_dump()})
+        detail.retried_by = run_filters.retried_by(session, [run_id]).get(run_id, [])
+        stage_store.annotate(session, [detail])
+        detail.annotations = [
+            AnnotationPublic.model_validate(a) for a in timeline.read_annotations(session.connection(), run_id)
+        ]
+        if with_events:
+            detail.events = _events(session, run_id, after=0, limit=events_limit, tail=True)
+        return detail
+
+
+def _events(session: Session, run_id: str, *, after: int, limit: int, tail: bool = False) -> list[RunEventPublic]:
+    query = select(RunEvent).where(col(RunEvent.run_id) == run_id, col(RunEvent.seq) > after)
+    if tail:
+        rows = session.exec(query.order_by(col(RunEvent.seq).desc()).limit(limit)).all()
+        rows = list(reversed(rows))
+    else:
+        rows = session.exec(query.order_by(col(RunEvent.seq)).limit(limit)).all()
+    return [RunEventPublic.model_validate(r.model_dump()) for r in rows]
+
+
+def list_events(
+    engine: Engine, principal: Principal, run_id: str, *, after: int = 0, limit: int = 1000
+) -> list[RunEventPublic]:
+    with Session(engine) as session:
+        load_visible_run(session, run_id, principal)
+        return _events(session, run_id, after=after, limit=limit)
+
+
+def list_runs(
+    engine: Engine,
+    principal: Principal,
+    *,
+    project: str | None = None,
+    status: list[str] | None = None,
+    kind: str | None = None,
+    branch: str | None = None,
+    user: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
+    q: str | None = None,
+    cursor: str | None = None,
+    limit: int = 50,
+) -> tuple[list[RunPublic], str | None]:
+    """Newest first; the cursor is the last id seen (ids sort by creation). The visible projects and the
+    person are resolved first, so the runs query filters on run columns only: an index on (column, id)
+    then reads just the page, however many runs there are (bench/lists.py)."""
+    with Session(engine) as session:
+        visible = select(col(Project.id)).where(col(Project.team_id).in_(principal.team_ids))
+        if project:
+            visible = visible.where(col(Project.id) == project)
+        project_ids = list(session.exec(visible).all())
+        if not project_ids:
+            return [], None
+        query = (
+            select(Run, col(User.name))
+            .outerjoin(User, col(User.id) == col(Run.user_id))
+            .where(col(Run.project_id).in_(project_ids))
+        )
+        if status:
+            query = query.where(col(Run.status).in_(status))
+        if kind:
+            query = query.where(col(Run.kind) == kind)
+        if branch:
+            query = query.where(col(Run.branch_name) == branch)
+        if user:
+            people = [user, *session.exec(select(col(User.id)).where(col(User.name) == user)).all()]
+            query = query.where(col(Run.user_id).in_(people))
+        lowest, above = run_filters.id_range(since, until)
+        if lowest:
+            query = query.where(col(Run.id) >= lowest)
+        if above:
+            query = query.where(col(Run.id) < above)
+        if q:
+            query = query.where(run_filters.search_condition(q))
+        if cursor:
+            query = query.where(col(Run.id) < cursor)
+        rows = session.exec(query.order_by(col(Run.id).desc()).limit(limit + 1)).all()
+        items = [public(r, name) for r, name in rows[:limit]]
+        retries = run_filters.retried_by(session, (item.id for item in items))
+        for item in items:
+            item.retried_by = retries.get(item.id, [])
+        stage_store.annotate(session, items)  # one query for the page's stages
+        next_cursor = items[-1].id if len(rows) > limit else None
+        return items, next_cursor
+
+
+def get_run_waiting(settings: Settings, engine: Engine, principal: Principal, run_id: str, **options: Any) -> RunDetail:
+    """get_run, and for a queued run why it waits and its place in line."""
+    detail = get_run(engine, principal, run_id, **options)
+    run_waiting.annotate(engine, settings, [detail])
+    return detail
+
+
+def list_runs_waiting(
+    settings: Settings, engine: Engine, principal: Principal, **filters: Any
+) -> tuple[list[RunPublic], str | None]:
+    items, next_cursor = list_runs(engine, principal, **filters)
+    run_waiting.annotate(engine, settings, items)
+    return items, next_cursor
+
+
+LOG_PAGE = 5000
+
+
+def output_lines(engine: Engine, principal: Principal, run_id: str, *, timestamps: bool = False) -> Iterator[bytes]:
+    """The run's output lines in order, a page of events at a time (a sync iterator: Starlette reads it
+    in its threadpool, so a 100,000-line log never sits in memory whole)."""
+    after = 0
+    while True:
+        page = list_events(engine, principal, run_id, after=after, limit=LOG_PAGE)
+        chunk = [
+            (f'{event.at.isoformat()} ' if timestamps else '') + event.text + '\n'
+            for event in page
+            if event.type in timeline.OUTPUT_KINDS  # an annotation's line as printed; not stage or group markers
+        ]
+        if chunk:
+            yield ''.join(chunk).encode()
+        if len(page) < LOG_PAGE:
+            return
+        after = page[-1].seq
+
+
+def search_output(
+    engine: Engine, principal: Principal, run_id: str, q: str | None, *, after: int = 0, limit: int = 1000
+) -> output_search.OutputMatches:
+    """The run's output lines that hold q in any case (services/runs/output_search.py); 404 like the events."""
+    needle = output_search.needle_of(q)  # a bad query is a 422 before anything is read
+    with Session(engine) as session:
+        load_visible_run(session, run_id, principal)
+        return output_search.search(session.connection(), run_id, needle, after=after, limit=limit)

@@ -1,0 +1,48 @@
+"""Stopping a run: a queued one ends at once; a running one is asked to stop (its engine, on whichever
+instance, ends its process group; the heartbeat picks up a stop the bus missed)."""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine, text
+
+from app.core.errors import DomainError
+from app.infra.db import session_scope
+from app.infra.events import EventBus
+from app.models import ACTIVE_SQL, ACTIVE_STATUSES, WAITING_STATUSES, RunPublic, RunStatus, utcnow
+from app.services.execution.reaper import finish_run
+from app.services.identity import audit
+from app.services.identity.accounts import Principal
+from app.services.runs.reads import get_run, load_visible_run
+from app.services.runs.timeline import append_events
+
+
+def stop_run(engine: Engine, bus: EventBus, principal: Principal, run_id: str) -> RunPublic:
+    with session_scope(engine) as session:
+        run, project = load_visible_run(session, run_id, principal)
+        if run.status not in (*ACTIVE_STATUSES, *WAITING_STATUSES):
+            raise DomainError(409, 'run_ended', f'Run {run_id} already ended ({run.status}).')
+        delayed = run.status == RunStatus.delayed.value  # cancelled: it ends stopped without ever starting
+        conn = session.connection()
+        conn.execute(
+            text(
+                'UPDATE run SET stop_requested_at = :now, stop_requested_by = :u '
+                'WHERE id = :id AND stop_requested_at IS NULL'
+            ),
+            {'now': utcnow(), 'u': principal.user_id, 'id': run_id},
+        )
+        said = f'cancelled by {principal.name} before it was due' if delayed else f'stop requested by {principal.name}'
+        append_events(conn, run_id, [('status', said)])
+        audit.record(conn, principal, 'run.stopped', team_id=project.team_id, project_id=project.id, target=run_id)
+        was_queued = run.status in (RunStatus.queued.value, RunStatus.delayed.value)
+        team_id = project.team_id
+    if was_queued:
+        finish_run(
+            engine,
+            run_id=run_id,
+            status=RunStatus.stopped,
+            message=f'cancelled by {principal.name}' if delayed else f'stopped by {principal.name}',
+            only_if="status IN ('delayed', 'queued')" if delayed else ACTIVE_SQL,  # admitted meanwhile: still ends
+        )
+    bus.publish({'type': 'run.stop', 'id': run_id, 'project_id': run.project_id, 'team_id': team_id})
+    bus.publish({'type': 'run', 'id': run_id, 'project_id': run.project_id, 'team_id': team_id, 'status': 'stopping'})
+    return get_run(engine, principal, run_id, with_events=False)

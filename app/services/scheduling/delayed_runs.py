@@ -1,0 +1,182 @@
+"""Delayed runs: a trigger with run_at / run_in writes the run `delayed`. Until it is due it holds nothing: no
+concurrency slot, no PR lock (both are indexes over *active* runs) and no quota. When it is due, a sweep on
+every server admits it under the rules a trigger meets now: the person still in the project's team, the
+branch still there (its commit now is what the run checks out), the quota, the concurrency limit and the PR
+lock. Admitted, it becomes `queued` like any run; refused, it ends `skipped` with the refusal as its error.
+
+The database decides the race between servers: each admission takes the repository's lock (PostgreSQL
+advisory lock; SQLite's write lock) and moves the run with `UPDATE ... WHERE status = 'delayed'`, so one
+server admits it and the others find it gone. A cancel (Stop) sets stop_requested_at first, which the same
+UPDATE respects."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, text
+from sqlmodel import Session
+
+from app.core.errors import DomainError
+from app.infra.events import EventBus
+from app.models import Project, Run, RunStatus, TeamMember, as_utc, utcnow
+from app.services.execution.reaper import finish_run
+from app.services.runs import timing
+from app.services.runs.admit import RunAdmitter, validate_request
+from app.services.runs.ratelimit import user_runs_key
+from app.services.runs.timeline import append_events, timed_sql
+from app.services.runs.writer import CREATE_ATTEMPTS, StaleProject
+
+log = logging.getLogger(__name__)
+BATCH = 100
+SQL_DUE = timed_sql(
+    "SELECT id FROM run WHERE status = 'delayed' AND stop_requested_at IS NULL AND run_at <= :now "
+    'ORDER BY run_at, id LIMIT :n',
+    binds=('now',),
+)
+SQL_NEXT_DUE = timed_sql(
+    "SELECT min(run_at) AS due FROM run WHERE status = 'delayed' AND stop_requested_at IS NULL", columns=('due',)
+)
+SQL_STILL_DELAYED = "SELECT 1 FROM run WHERE id = :id AND status = 'delayed' AND stop_requested_at IS NULL"
+SQL_QUEUE = timed_sql(
+    "UPDATE run SET status = 'queued', slot = :slot, commit_sha = :commit, ttl_seconds = :ttl, expires_at = :expires "
+    "WHERE id = :id AND status = 'delayed' AND stop_requested_at IS NULL",
+    binds=('expires',),
+)
+STILL_DELAYED_SQL = "status = 'delayed'"
+
+
+class _Gone(Exception):
+    """The run is no longer waiting (cancelled, or admitted by another server)."""
+
+
+class DelayedRuns:
+    def __init__(self, *, engine: Engine, admitter: RunAdmitter, bus: EventBus) -> None:
+        self.engine, self.admitter, self.bus = engine, admitter, bus
+        self.writer = admitter.writer
+
+    def next_due(self) -> datetime | None:
+        """When the next delayed run is due (on any server): the sweep wakes exactly then (scheduling/timers.py)."""
+        with self.engine.connect() as conn:
+            return as_utc(conn.execute(SQL_NEXT_DUE).scalar())
+
+    def admit_due(self, now: datetime | None = None) -> dict[str, str]:
+        """Admit every delayed run due by `now`: run id -> its status after (queued | skipped | gone)."""
+        now = now or utcnow()
+        with self.engine.connect() as conn:
+            due = list(conn.execute(SQL_DUE, {'now': now, 'n': BATCH}).scalars())
+        outcome = {}
+        for run_id in due:
+            try:
+                outcome[run_id] = self.admit(run_id)
+            except Exception:  # the next sweep tries again; one bad run must not hold up the others
+                log.exception('admitting delayed run %s failed', run_id)
+        return outcome
+
+    def admit(self, run_id: str) -> str:
+        with Session(self.engine) as session:
+            run = session.get(Run, run_id)
+            project = session.get(Project, run.project_id) if run else None
+            if run is None or project is None or run.status != RunStatus.delayed.value or run.stop_requested_at:
+                return 'gone'
+            member = session.get(TeamMember, (project.team_id, run.user_id)) if run.user_id else None
+            session.expunge_all()
+        try:
+            if member is None:
+                raise DomainError(404, 'not_found', "The person who asked for it is no longer in the project's team.")
+            commit = validate_request(
+                self.admitter.repositories,
+                project,
+                depth_level=run.depth_level,
+                target_framework=run.target_framework,
+                branch=run.branch_name,
+            )
+            self._queue(run, project, commit)
+        except _Gone:
+            return 'gone'
+        except DomainError as refusal:
+            if refusal.status >= 500:
+                raise  # an outage (503): not the run's fault; the next sweep tries again
+            return self._skip(run, project, refusal)
+        self.bus.publish_many(
+            [
+                {
+                    'type': 'run',
+                    'id': run.id,
+                    'project_id': run.project_id,
+                    'team_id': project.team_id,
+                    'status': 'queued',
+                },
+                {'type': 'queue'},
+            ]
+        )
+        return RunStatus.queued.value
+
+    def _queue(self, run: Run, project: Project, commit: str | None) -> None:
+        rate_key = user_runs_key(self.admitter.settings.redis_prefix, run.user_id or '')
+        member = run.idempotency_key or run.id
+        for attempt in range(CREATE_ATTEMPTS):
+            charged = False
+            try:
+                with self.writer.write_lock, self.engine.begin() as conn:
+                    cursor = _cursor(conn)
+                    self.writer.lock_repository(cursor, project.repository_key)
+                    if conn.execute(text(SQL_STILL_DELAYED), {'id': run.id}).first() is None:
+                        raise _Gone()
+                    quota = self.admitter.limiter.acquire(rate_key, member)
+                    if not quota.allowed:
+                        raise DomainError(
+                            429,
+                            'rate_limited',
+                            f'Run limit reached when it was due: {quota.limit} runs per {quota.window_seconds} s.',
+                        )
+                    charged = True
+                    slot = self.writer.take_slot(cursor, project, run.branch_name, False)
+                    self._mark_queued(conn, run, project, slot, commit)
+                return
+            except BaseException as exc:
+                if charged:
+                    self.admitter.limiter.release(rate_key, member)
+                if isinstance(exc, StaleProject):
+                    raise _Gone() from exc  # the project moved to another repository or is gone: next sweep
+                if not isinstance(exc, self.writer.db.integrity_errors) or attempt == CREATE_ATTEMPTS - 1:
+                    raise
+        raise AssertionError('unreachable')
+
+    def _mark_queued(self, conn: Connection, run: Run, project: Project, slot: int | None, commit: str | None) -> None:
+        now = utcnow()
+        ttl = run.ttl_seconds or project.queued_ttl_seconds
+        expires = timing.expiry(now, run_ttl=run.ttl_seconds, project_ttl=project.queued_ttl_seconds)
+        params: dict[str, Any] = {'slot': slot, 'commit': commit, 'ttl': ttl, 'expires': expires, 'id': run.id}
+        if conn.execute(SQL_QUEUE, params).rowcount != 1:
+            raise _Gone()
+        due = as_utc(run.run_at) if run.run_at else now
+        late = (now - due).total_seconds()
+        said = f'queued: due at {due:%H:%M:%S} UTC' + (
+            f', admitted {timing.duration_text(late)} late' if late >= 2 else ''
+        )
+        append_events(conn, run.id, [('status', said)], now=now)
+
+    def _skip(self, run: Run, project: Project, refusal: DomainError) -> str:
+        ended = finish_run(
+            self.engine,
+            run_id=run.id,
+            status=RunStatus.skipped,
+            error=f'{refusal.error}: {refusal.detail}',
+            message=f'not admitted when it was due ({refusal.error}): {refusal.detail}',
+            only_if=STILL_DELAYED_SQL,
+        )
+        if ended is None:
+            return 'gone'
+        self.bus.publish(
+            {'type': 'run', 'id': run.id, 'project_id': run.project_id, 'team_id': project.team_id, 'status': 'skipped'}
+        )
+        return RunStatus.skipped.value
+
+
+def _cursor(conn: Connection) -> Any:
+    dbapi_connection = conn.connection.dbapi_connection
+    if dbapi_connection is None:
+        raise RuntimeError('the database connection has no DBAPI connection (invalidated)')
+    return dbapi_connection.cursor()  # the same transaction, driver level (the writer's statements)

@@ -1,0 +1,320 @@
+"""Schedules: operators create, edit, pause, resume and delete them; everyone in the project's team reads
+them and their firings. A schedule's cron is read in its time zone (services/scheduling/cron.py); its fixed parameters
+are checked like a trigger's (runs.validate_request). Firing: services/scheduling/sweep.py."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Engine, func, text
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from app.core import ids
+from app.core.errors import DomainError, forbidden, not_found
+from app.infra.db import session_scope
+from app.models import (
+    FiringPublic,
+    NextFiring,
+    Project,
+    Run,
+    Schedule,
+    ScheduleCreate,
+    ScheduleFiring,
+    SchedulePublic,
+    ScheduleUpdate,
+    User,
+    utcnow,
+)
+from app.services.identity import audit
+from app.services.identity.accounts import Principal
+from app.services.projects import manage as projects
+from app.services.repositories.access import RepositoryAccess
+from app.services.runs.admit import validate_request
+from app.services.scheduling import cron
+
+MAX_PER_PROJECT = 50
+MAX_FIRINGS_PAGE = 200
+
+
+def compiled(expression: str, timezone: str) -> cron.CronTrigger:
+    trigger = cron.compile_cron(expression, timezone)
+    if isinstance(trigger, cron.Refusal):
+        raise DomainError.from_refusal(trigger)
+    return trigger
+
+
+def preview(engine: Engine, principal: Principal, project_id: str, expression: str, timezone: str) -> list[datetime]:
+    """The next slots of `expression` in `timezone` from now (the project must be visible; nothing is saved)."""
+    with Session(engine) as session:
+        projects.get_visible(session, project_id, principal)
+    return cron.upcoming(compiled(expression, timezone), utcnow())
+
+
+def _require_operator(principal: Principal) -> None:
+    if not principal.is_operator:
+        raise forbidden('only operators can change schedules')
+
+
+def _load(session: Session, principal: Principal, project_id: str, schedule_id: str) -> tuple[Schedule, Project]:
+    project = projects.get_visible(session, project_id, principal)
+    schedule = session.get(Schedule, schedule_id)
+    if schedule is None or schedule.project_id != project.id:
+        raise not_found(f'schedule {schedule_id!r}')
+    return schedule, project
+
+
+def to_public(session: Session, schedule: Schedule, now: datetime, *, last: ScheduleFiring | None) -> SchedulePublic:
+    owner = session.get(User, schedule.user_id)
+    trigger = cron.compile_cron(schedule.cron, schedule.timezone)
+    ahead = [] if schedule.paused or isinstance(trigger, cron.Refusal) else cron.upcoming(trigger, now)
+    return SchedulePublic.model_validate(
+        {
+            **schedule.model_dump(),
+            'user_name': owner.name if owner else None,
+            'upcoming': ahead,
+            'last_firing': firing_public(session, last) if last else None,
+        }
+    )
+
+
+def firing_public(session: Session, firing: ScheduleFiring) -> FiringPublic:
+    run = session.get(Run, firing.run_id) if firing.run_id else None
+    return FiringPublic.model_validate({**firing.model_dump(), 'run_status': run.status if run else None})
+
+
+def _last_firings(session: Session, schedule_ids: list[str]) -> dict[str, ScheduleFiring]:
+    if not schedule_ids:
+        return {}
+    newest = (
+        select(col(ScheduleFiring.schedule_id), func.max(ScheduleFiring.slot).label('slot'))
+        .where(col(ScheduleFiring.schedule_id).in_(schedule_ids))
+        .group_by(col(ScheduleFiring.schedule_id))
+        .subquery()
+    )
+    rows = session.exec(
+        select(ScheduleFiring).join(
+            newest,
+            (col(ScheduleFiring.schedule_id) == newest.c.schedule_id) & (col(ScheduleFiring.slot) == newest.c.slot),
+        )
+    ).all()
+    return {row.schedule_id: row for row in rows}
+
+
+def list_schedules(engine: Engine, principal: Principal, project_id: str) -> list[SchedulePublic]:
+    now = utcnow()
+    with Session(engine) as session:
+        projects.get_visible(session, project_id, principal)
+        rows = list(
+            session.exec(
+                select(Schedule).where(col(Schedule.project_id) == project_id).order_by(col(Schedule.name))
+            ).all()
+        )
+        last = _last_firings(session, [row.id for row in rows])
+        return [to_public(session, row, now, last=last.get(row.id)) for row in rows]
+
+
+def get_schedule(engine: Engine, principal: Principal, project_id: str, schedule_id: str) -> SchedulePublic:
+    with Session(engine) as session:
+        schedule, _ = _load(session, principal, project_id, schedule_id)
+        last = _last_firings(session, [schedule.id]).get(schedule.id)
+        return to_public(session, schedule, utcnow(), last=last)
+
+
+def find_schedule(engine: Engine, principal: Principal, schedule_id: str) -> SchedulePublic:
+    """A schedule by its id alone (ids are unique across projects); 404 when its project is another team's."""
+    with Session(engine) as session:
+        schedule = session.get(Schedule, schedule_id)
+        project = session.get(Project, schedule.project_id) if schedule else None
+        if schedule is None or project is None or not projects.visible(project, principal):
+            raise not_found(f'schedule {schedule_id!r}')  # never reveal that another team's schedule exists
+        last = _last_firings(session, [schedule.id]).get(schedule.id)
+        return to_public(session, schedule, utcnow(), last=last)
+
+
+def _check_parameters(
+    repositories: RepositoryAccess, project: Project, *, branch: str, depth_level: str, target_framework: str
+) -> None:
+    validate_request(repositories, project, depth_level=depth_level, target_framework=target_framework, branch=branch)
+
+
+def create_schedule(
+    engine: Engine, principal: Principal, project_id: str, data: ScheduleCreate, repositories: RepositoryAccess
+) -> SchedulePublic:
+    _require_operator(principal)
+    now = utcnow()
+    trigger = compiled(data.cron, data.timezone)
+    with Session(engine) as session:
+        project = projects.get_visible(session, project_id, principal)
+        session.expunge(project)
+    _check_parameters(
+        repositories, project, branch=data.branch, depth_level=data.depth_level, target_framework=data.target_framework
+    )
+    schedule = Schedule(
+        id=ids.new_run_id(prefix='sch_'),
+        project_id=project_id,
+        name=data.name,
+        cron=' '.join(data.cron.split()),
+        timezone=data.timezone.strip(),
+        branch=data.branch,
+        depth_level=data.depth_level,
+        target_framework=data.target_framework,
+        catch_up=data.catch_up,
+        paused=data.paused,
+        user_id=principal.user_id,
+        next_fire_at=None if data.paused else cron.slot_after(trigger, now),
+        created_at=now,
+        updated_at=now,
+    )
+    try:
+        with session_scope(engine) as session:
+            count = session.exec(
+                select(func.count()).select_from(Schedule).where(col(Schedule.project_id) == project_id)
+            ).one()
+            if count >= MAX_PER_PROJECT:
+                raise DomainError(
+                    409, 'conflict', f'A project has at most {MAX_PER_PROJECT} schedules; delete one first.'
+                )
+            session.add(schedule)
+            session.flush()
+            _audit(session, principal, 'schedule.created', project, schedule, details={'cron': schedule.cron})
+    except IntegrityError as exc:
+        raise _name_taken(data.name) from exc
+    return get_schedule(engine, principal, project_id, schedule.id)
+
+
+def _name_taken(name: str) -> DomainError:
+    return DomainError(409, 'conflict', f'This project already has a schedule named {name!r}.', field='name')
+
+
+def _audit(
+    session: Session,
+    principal: Principal,
+    action: str,
+    project: Project,
+    schedule: Schedule,
+    details: dict[str, object] | None = None,
+) -> None:
+    audit.record(
+        session,
+        principal,
+        action,
+        team_id=project.team_id,
+        project_id=project.id,
+        target=schedule.id,
+        details={'name': schedule.name, **(details or {})},
+    )
+
+
+def update_schedule(
+    engine: Engine,
+    principal: Principal,
+    project_id: str,
+    schedule_id: str,
+    data: ScheduleUpdate,
+    repositories: RepositoryAccess,
+) -> SchedulePublic:
+    _require_operator(principal)
+    changes = {k: v for k, v in data.model_dump(exclude_unset=True).items()}
+    for key, value in changes.items():
+        if value is None:
+            raise DomainError(422, 'validation', f'{key} cannot be null', field=key)
+    now = utcnow()
+    with Session(engine) as session:
+        current, project = _load(session, principal, project_id, schedule_id)
+        session.expunge_all()
+    merged = {**current.model_dump(), **changes}
+    trigger = compiled(merged['cron'], merged['timezone'])
+    if {'branch', 'depth_level', 'target_framework'} & set(changes):
+        _check_parameters(
+            repositories,
+            project,
+            branch=merged['branch'],
+            depth_level=merged['depth_level'],
+            target_framework=merged['target_framework'],
+        )
+    try:
+        with session_scope(engine) as session:
+            schedule, project = _load(session, principal, project_id, schedule_id)
+            for key, value in changes.items():
+                setattr(schedule, key, ' '.join(value.split()) if key == 'cron' else value)
+            if {'cron', 'timezone'} & set(changes) and not schedule.paused:
+                schedule.next_fire_at = cron.slot_after(trigger, now)  # the new rule's slots, from now on
+            schedule.version += 1
+            schedule.updated_at = now
+            session.add(schedule)
+            session.flush()
+            _audit(session, principal, 'schedule.updated', project, schedule, details={'changed': changes})
+    except IntegrityError as exc:
+        raise _name_taken(str(changes.get('name'))) from exc
+    return get_schedule(engine, principal, project_id, schedule_id)
+
+
+def set_paused(
+    engine: Engine, principal: Principal, project_id: str, schedule_id: str, *, paused: bool
+) -> SchedulePublic:
+    """Pause: no slot fires until resumed. Resume: the next slot after now (the paused ones are not missed:
+    nobody wanted them)."""
+    _require_operator(principal)
+    now = utcnow()
+    with session_scope(engine) as session:
+        schedule, project = _load(session, principal, project_id, schedule_id)
+        if schedule.paused != paused:
+            schedule.paused = paused
+            schedule.next_fire_at = None if paused else cron.slot_after(compiled(schedule.cron, schedule.timezone), now)
+            schedule.version += 1
+            schedule.updated_at = now
+            session.add(schedule)
+            _audit(session, principal, 'schedule.paused' if paused else 'schedule.resumed', project, schedule)
+    return get_schedule(engine, principal, project_id, schedule_id)
+
+
+def delete_schedule(engine: Engine, principal: Principal, project_id: str, schedule_id: str) -> None:
+    """The schedule and its history go; the runs it made stay (kind `scheduled`)."""
+    _require_operator(principal)
+    with session_scope(engine) as session:
+        schedule, project = _load(session, principal, project_id, schedule_id)
+        conn = session.connection()
+        conn.execute(text('DELETE FROM schedulefiring WHERE schedule_id = :s'), {'s': schedule_id})
+        _audit(session, principal, 'schedule.deleted', project, schedule)
+        conn.execute(text('DELETE FROM schedule WHERE id = :s'), {'s': schedule_id})
+
+
+def list_firings(
+    engine: Engine,
+    principal: Principal,
+    project_id: str,
+    schedule_id: str,
+    *,
+    before: datetime | None = None,
+    limit: int = 50,
+) -> list[FiringPublic]:
+    """Newest slot first; `before` pages on (a slot of the previous page)."""
+    if not 1 <= limit <= MAX_FIRINGS_PAGE:
+        raise DomainError(422, 'validation', f'limit must be between 1 and {MAX_FIRINGS_PAGE}.', field='limit')
+    with Session(engine) as session:
+        _load(session, principal, project_id, schedule_id)
+        query = select(ScheduleFiring).where(col(ScheduleFiring.schedule_id) == schedule_id)
+        if before is not None:
+            query = query.where(col(ScheduleFiring.slot) < before)
+        rows = session.exec(query.order_by(col(ScheduleFiring.slot).desc()).limit(limit)).all()
+        return [firing_public(session, row) for row in rows]
+
+
+def next_firing(session: Session, project_id: str) -> NextFiring | None:
+    """The project's soonest slot among its running schedules (its card: "next run in 4 min · nightly")."""
+    row = session.exec(
+        select(Schedule)
+        .where(col(Schedule.project_id) == project_id, col(Schedule.next_fire_at).is_not(None))
+        .order_by(col(Schedule.next_fire_at), col(Schedule.name))
+        .limit(1)
+    ).first()
+    if row is None or row.next_fire_at is None:
+        return None
+    return NextFiring(schedule_id=row.id, name=row.name, at=row.next_fire_at)
+
+
+def team_of(engine: Engine, project_id: str) -> str | None:
+    """The project's team (a change event is addressed to it)."""
+    with engine.connect() as conn:
+        return conn.execute(text('SELECT team_id FROM project WHERE id = :p'), {'p': project_id}).scalar()
