@@ -28,6 +28,8 @@ from app.services.runs.ratelimit import make_limiter
 if TYPE_CHECKING:
     from app.services.afk.actions import AfkActions
     from app.services.afk.loop import AfkLoop
+    from app.services.triggers.push import PushTrigger
+    from app.services.triggers.statuses import CommitStatuses
 
 
 @dataclass
@@ -43,6 +45,8 @@ class Services:
     repositories: RepositoryAccess
     afk: AfkLoop | None = None
     afk_actions: AfkActions | None = None
+    push_trigger: PushTrigger | None = None  # runs on push and on pull requests (services/triggers/)
+    commit_statuses: CommitStatuses | None = None
     scheduler: AsyncIOScheduler | None = None
     scheduler_hooks: list[Callable[[AsyncIOScheduler], None]] = field(default_factory=list)  # jobs of other services
     local_token: str | None = None
@@ -176,6 +180,10 @@ def _build(settings: Settings, engine: Engine) -> Services:
     from app.services.scheduling import timers
 
     timers.install(services)  # schedules, delayed runs, queued TTL (docs/triggers.md)
+    from app.services.triggers import push, statuses
+
+    services.push_trigger = push.install(services)  # pushes and pull requests start runs (docs/triggers.md)
+    services.commit_statuses = statuses.install(services)  # and their results go back to the forge
     return services
 
 

@@ -39,6 +39,9 @@ def api_router() -> APIRouter:
 
     router.include_router(schedules.router)
     router.include_router(variables.router)
+    from app.api import hooks
+
+    router.include_router(hooks.router)
     router.include_router(tokens.router)
     router.include_router(users.router)
     router.include_router(workers.router)

@@ -57,6 +57,11 @@ async def update_project(
         projects.update_project, services.engine, principal, project_id, body, services.repositories
     )
     services.admitter.forget_project(project_id)
+    if services.commit_statuses is not None:
+        services.commit_statuses.forget(project_id)  # its forge or token may have changed
+    if 'on_push' in body.model_fields_set and services.push_trigger is not None:
+        # the heads the branches hold now are where the rules start: a push from now on runs
+        await run_in_threadpool(services.push_trigger.baseline, project_id)
     services.bus.publish({'type': 'project', 'id': project.id, 'team_id': project.team_id})
     return noticed(project, services)
 

@@ -78,6 +78,74 @@ QueuedTtlOpt = Annotated[
 ]
 
 
+OnPushOpt = Annotated[
+    Optional[list[str]],
+    typer.Option(
+        '--on-push',
+        metavar='BRANCH',
+        help="Run on a push to these branches: a name or glob (release/*, **), '!' excludes "
+        '(repeat for several; docs/triggers.md).',
+    ),
+]
+OnPushPathsOpt = Annotated[
+    Optional[list[str]],
+    typer.Option('--on-push-paths', metavar='GLOB', help='Only pushes changing these paths run (repeat for several).'),
+]
+OnPushDepthOpt = Annotated[Optional[str], typer.Option('--on-push-depth', help="A push run's depth level.")]
+OnPushFrameworkOpt = Annotated[Optional[str], typer.Option('--on-push-framework', help="A push run's framework.")]
+OnPushMatrixOpt = Annotated[
+    Optional[list[str]],
+    typer.Option(
+        '--on-push-matrix',
+        metavar='AXIS=V1,V2',
+        help='A push runs a matrix instead: depth=shallow,deep and framework=python,go (repeat per axis).',
+    ),
+]
+OnPushPullsOpt = Annotated[
+    Optional[bool],
+    typer.Option('--on-push-pull-requests/--no-on-push-pull-requests', help='Also run pull requests.'),
+]
+CancelOpt = Annotated[
+    Optional[bool],
+    typer.Option(
+        '--cancel-in-progress/--no-cancel-in-progress',
+        help="A newer push cancels the branch's queued push runs (default on).",
+    ),
+]
+
+
+def on_push_rules(current: dict[str, Any] | None, options: dict[str, Any]) -> dict[str, Any] | None:
+    """The project's push rules after the --on-push* options (None: no such option was given): the stored rules
+    with the given fields replaced. Pure, so tested without a server (tests/cli/test_push_options.py)."""
+    given = {
+        'branches': options.get('on_push'),
+        'paths': options.get('on_push_paths'),
+        'depth_level': options.get('on_push_depth'),
+        'target_framework': options.get('on_push_framework'),
+        'pull_requests': options.get('on_push_pull_requests'),
+        'cancel_in_progress': options.get('cancel_in_progress'),
+    }
+    given = {k: v for k, v in given.items() if v is not None}
+    matrix = options.get('on_push_matrix')
+    if not given and not matrix:
+        return None
+    rules = {k: v for k, v in dict(current or {}).items() if v is not None}
+    rules.update(given)
+    if matrix:
+        from app.cli.batch import parse_matrix
+
+        rules['matrix'] = parse_matrix(
+            matrix, depth=options.get('on_push_depth'), framework=options.get('on_push_framework')
+        )
+        rules.pop('depth_level', None)
+        rules.pop('target_framework', None)
+    elif 'depth_level' in given or 'target_framework' in given:
+        rules.pop('matrix', None)
+    if not rules.get('branches'):
+        raise typer.BadParameter('name the branches with --on-push (e.g. --on-push main)', param_hint='--on-push')
+    return rules
+
+
 def _project_fields(options: dict[str, Any]) -> dict[str, Any]:
     """The API fields of the project options a command was given (its locals()); unset ones are left out."""
     fields = {
@@ -181,10 +249,18 @@ def projects_edit(
     username: UsernameOpt = None,
     no_credentials: Annotated[bool, typer.Option('--no-credentials', help='Remove the stored credentials.')] = False,
     no_queued_ttl: Annotated[bool, typer.Option('--no-queued-ttl', help='Queued runs wait for ever again.')] = False,
+    on_push: OnPushOpt = None,
+    on_push_paths: OnPushPathsOpt = None,
+    on_push_depth: OnPushDepthOpt = None,
+    on_push_framework: OnPushFrameworkOpt = None,
+    on_push_matrix: OnPushMatrixOpt = None,
+    on_push_pull_requests: OnPushPullsOpt = None,
+    cancel_in_progress: CancelOpt = None,
+    no_on_push: Annotated[bool, typer.Option('--no-on-push', help='Pushes start no run any more.')] = False,
     json_output: JsonOpt = False,
     server: ServerOpt = None,
 ) -> None:
-    """Change a project; only the options given change."""
+    """Change a project; only the options given change. --on-push* set its push rules (docs/triggers.md)."""
     options = locals()
     changes = _project_fields(options)
     credentials = _credentials(options)
@@ -192,11 +268,36 @@ def projects_edit(
         changes['credentials'] = credentials
     if no_queued_ttl:
         changes['queued_ttl_seconds'] = None
-    if not changes:
+    pushes = any(options.get(name) is not None for name in options if name.startswith(('on_push', 'cancel_in')))
+    if not changes and not pushes and not no_on_push:
         raise typer.BadParameter('give at least one option to change (see --help)')
+
+    async def update(client: Any) -> Any:
+        body = dict(changes)
+        if no_on_push:
+            body['on_push'] = None
+        elif pushes:
+            body['on_push'] = on_push_rules((await client.get_project(project)).get('on_push'), options)
+        return await client.update_project(project, body)
+
+    changed = sorted([*changes, *(['on_push'] if pushes or no_on_push else [])])
     Cli.make(server, json_output).show(
-        lambda client: client.update_project(project, changes),
-        lambda item: f'Project [bold]{item["id"]}[/] updated: {", ".join(sorted(changes))}.',
+        update, lambda item: f'Project [bold]{item["id"]}[/] updated: {", ".join(changed)}.'
+    )
+
+
+@projects_app.command('hook-secret')
+def projects_hook_secret(project: ProjectArg, json_output: JsonOpt = False, server: ServerOpt = None) -> None:
+    """Make (or replace) the project's forge webhook secret; it is printed this once, the old one stops working."""
+
+    async def make(client: Any) -> Any:
+        return (await client.request('POST', f'/projects/{project}/hook-secret')).data
+
+    Cli.make(server, json_output).show(
+        make,
+        lambda item: (
+            f'Webhook for {item["project_id"]}: POST {item["url"]}\nSecret (shown this once): {item["secret"]}'
+        ),
     )
 
 

@@ -25,6 +25,7 @@ STATUS_STYLE = {
     'stopping': 'bright_black',
     'delayed': 'blue',
     'expired': 'bright_black',
+    'cancelled': 'bright_black',
     'skipped': 'yellow',
 }
 
@@ -163,6 +164,13 @@ def run_details(run: dict) -> Table:
         rows.append(('Retried by', ', '.join(run['retried_by'])))
     if run.get('issue_number'):
         rows.append(('Issue', f'#{run["issue_number"]} {run.get("issue_title") or ""}'.strip()))
+    if run.get('commit_sha'):
+        rows.append(('Commit', run['commit_sha']))
+    if run.get('pusher'):
+        rows.append(('Pushed by', run['pusher']))
+    if run.get('pr_number'):
+        pull = f'#{run["pr_number"]} {run.get("pr_title") or ""} {run.get("pr_url") or ""}'
+        rows.append(('Pull request', pull.strip()))
     if run.get('error'):
         rows.append(('Error', run['error']))
     rows += [('Idempotency key', run.get('idempotency_key')), ('Correlation id', run.get('correlation_id'))]

@@ -189,10 +189,12 @@ def list_runs(
             '--status',
             '-s',
             help='Only these statuses (repeat, or comma-separated): delayed, queued, running, '
-            'succeeded, failed, timed_out, crashed, stopped, expired, skipped.',
+            'succeeded, failed, timed_out, crashed, stopped, expired, skipped, cancelled.',
         ),
     ] = None,
-    kind: Annotated[Optional[str], typer.Option('--kind', help='manual, retry, auto or scheduled.')] = None,
+    kind: Annotated[
+        Optional[str], typer.Option('--kind', help='manual, retry, auto, scheduled, push or pull_request.')
+    ] = None,
     branch: Annotated[Optional[str], typer.Option('--branch', '-b', help='Only this branch.')] = None,
     user: Annotated[Optional[str], typer.Option('--user', '-u', help='Only runs by this user.')] = None,
     since: Annotated[

@@ -12,6 +12,7 @@ from sqlmodel import Field, SQLModel
 from app.models.labels import normalise_labels
 from app.models.schedules import NextFiring
 from app.models.tables import ProjectBase
+from app.models.triggers import OnPush
 from app.models.vocabulary import as_utc
 
 # ---------------------------------------------------------------- API schemas
@@ -79,6 +80,7 @@ class ProjectUpdate(SQLModel):
     runs_on: list[str] | None = None
     queued_ttl_seconds: int | None = Field(default=None, ge=1, le=30 * 86400)  # null: queued runs never expire
     network: Literal['default', 'none'] | None = None  # the run sandbox's network
+    on_push: OnPush | None = None  # push rules (docs/triggers.md); null removes them
 
     _runs_on = field_validator('runs_on')(classmethod(lambda cls, v: v if v is None else normalise_labels(v)))
 
@@ -123,6 +125,8 @@ class ProjectPublic(ProjectBase):
     next_schedule: NextFiring | None = None  # its schedules' soonest firing
     # why this deployment would refuse the repository now (team mode: a server path); the project still runs
     repository_notice: str | None = None
+    on_push: OnPush | None = None  # push rules (docs/triggers.md)
+    has_hook_secret: bool = False  # the forge webhook's secret is set (never answered after it was made)
     created_at: datetime
     updated_at: datetime
 
@@ -209,6 +213,11 @@ class RunPublic(SQLModel):
     ttl_seconds: int | None = None
     expires_at: datetime | None = None
     batch_id: str | None = None  # a child of this matrix batch (GET /runs/batch/{batch_id})
+    # a push or pull-request run (docs/triggers.md): who pushed, the pull request it runs
+    pusher: str | None = None
+    pr_number: int | None = None
+    pr_title: str | None = None
+    pr_url: str | None = None
 
     _utc = field_validator('created_at', 'started_at', 'finished_at', 'deadline_at', 'heartbeat_at')(
         classmethod(lambda cls, v: as_utc(v))

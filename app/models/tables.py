@@ -82,6 +82,11 @@ class Project(ProjectBase, table=True):
     credentials_kind: str | None = Field(default=None, max_length=20)  # 'token' | 'ssh_key'
     credentials_username: str | None = Field(default=None, max_length=200)
     credentials_secret: str | None = None
+    # push triggers (services/triggers/, docs/triggers.md): the rules (models/triggers.OnPush as JSON), who set them
+    # (the runs they start are admitted as that person), and the forge webhook's secret, encrypted like credentials
+    on_push: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    on_push_by: str | None = None
+    hook_secret: str | None = None
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
 
@@ -192,6 +197,11 @@ class Run(SQLModel, table=True):
     ttl_seconds: int | None = None  # the trigger's queued TTL (else the project's, when the run is queued)
     expires_at: datetime | None = None  # still queued then: it ends `expired` (services/scheduling/queue_ttl.py)
     batch_id: str | None = None  # a child of a matrix batch (models/batches.py): no FK, see migration 0012
+    # a push or pull-request run (services/triggers/push.py): who pushed (when the forge says), the pull request
+    pusher: str | None = Field(default=None, max_length=200)
+    pr_number: int | None = None
+    pr_title: str | None = Field(default=None, max_length=500)
+    pr_url: str | None = Field(default=None, max_length=1000)
 
 
 class RunEvent(SQLModel, table=True):

@@ -43,12 +43,14 @@ class RunStatus(str, Enum):
     delayed = 'delayed'
     expired = 'expired'
     skipped = 'skipped'
+    # issue 37 (docs/triggers.md, "On push and pull requests"): a queued push run a newer push to its branch replaced
+    cancelled = 'cancelled'
 
 
 ACTIVE_STATUSES = (RunStatus.queued.value, RunStatus.running.value)
 WAITING_STATUSES = (RunStatus.delayed.value,)  # not active (holds nothing) and not ended
 TERMINAL_STATUSES = tuple(s.value for s in RunStatus if s.value not in ACTIVE_STATUSES + WAITING_STATUSES)
-RETRYABLE_STATUSES = ('failed', 'timed_out', 'crashed', 'stopped', 'expired', 'skipped')
+RETRYABLE_STATUSES = ('failed', 'timed_out', 'crashed', 'stopped', 'expired', 'skipped', 'cancelled')
 ACTIVE_SQL = "status IN ('queued', 'running')"  # the exact predicate of the partial unique indexes
 # Runs the AFK loop launched itself (no person behind them); hand-started AFK runs carry their user.
 LOOP_RUN_SQL = "kind = 'auto' AND user_id IS NULL"
@@ -60,6 +62,8 @@ class RunKind(str, Enum):
     retry = 'retry'
     auto = 'auto'
     scheduled = 'scheduled'  # fired by a schedule, as its owner; neutral for the AFK counter like manual runs
+    push = 'push'  # a pushed head the project's push rules select, as the rules' owner (services/triggers/)
+    pull_request = 'pull_request'  # a pull request's head, opened, synchronized or reopened
 
 
 class EventType(str, Enum):

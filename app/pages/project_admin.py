@@ -10,6 +10,7 @@ from nicegui import ui
 
 from app.client import ApiError
 from app.pages.project_form_view import ProjectFormView
+from app.pages.push_panel import push_panel
 from app.pages.repository_settings import stored_text
 from app.pages.signin import signed_in
 from app.pages.theme import frame
@@ -130,6 +131,7 @@ async def project_settings_page(project_id: str) -> None:
         view = ProjectFormView(draft_from(project), new=False, readonly=not operator, stored_credentials=stored)
         if not operator:
             variables_panel(project, readonly=True)
+            push_panel(project, readonly=True)
             return
         outcome = Outcome()
 
@@ -163,6 +165,7 @@ async def project_settings_page(project_id: str) -> None:
 
         button = ui.button('Save', icon='save', on_click=save).props('data-testid=save-settings').classes('rb-tap')
         variables_panel(project, readonly=False)
+        push_panel(project, readonly=False)
         danger_zone(project)
 
 

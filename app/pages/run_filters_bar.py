@@ -25,8 +25,9 @@ STATUSES = [
     'stopped',
     'expired',
     'skipped',
+    'cancelled',
 ]
-KINDS = ['manual', 'retry', 'auto', 'scheduled']
+KINDS = ['manual', 'retry', 'auto', 'scheduled', 'push', 'pull_request']
 FILTER_WIDTHS = {
     'project': 'sm:w-48',
     'status': 'sm:w-40',

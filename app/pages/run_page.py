@@ -12,6 +12,7 @@ from app.client import ApiError
 from app.pages import log_download  # noqa: F401  (registers /run-logs/{id}.log)
 from app.pages.annotation_list import draw_annotations
 from app.pages.log_panel import LogPanel
+from app.pages.push_facts import push_facts
 from app.pages.run_row import RETRYABLE
 from app.pages.run_timing import cancel_button, timing_bits
 from app.pages.runs_list import retry, stop_run
@@ -82,6 +83,7 @@ class TimelineView:
                     self.started_label = ui.label(relative(when)).props('data-param=started dir=auto')
                 if run.get('issue_number'):
                     ui.label(f'issue #{run["issue_number"]} {shown(run.get("issue_title"))}').props('dir=auto')
+                push_facts(run)  # a push or pull-request run: the commit, who pushed, the pull request's link
                 if run.get('retry_of'):
                     with ui.row().classes('gap-1 items-baseline'):
                         ui.label('retry of').classes('opacity-60')

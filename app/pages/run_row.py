@@ -6,13 +6,14 @@ from typing import Any
 
 from nicegui import ui
 
+from app.pages.push_facts import push_facts
 from app.pages.run_timing import cancel_button, timing_bits
 from app.pages.stage_strip import row_strip
 from app.pages.theme import live_duration, live_relative, status_badge
 from app.state.runs_store import ACTIVE
 from app.state.text import shown
 
-RETRYABLE = ('failed', 'timed_out', 'crashed', 'stopped', 'expired', 'skipped')
+RETRYABLE = ('failed', 'timed_out', 'crashed', 'stopped', 'expired', 'skipped', 'cancelled')
 
 
 def run_row(
@@ -47,6 +48,7 @@ def run_row(
                     'text-xs text-orange-10'
                 ).props('data-field=waiting')
             timing_bits(run)  # delayed: when it runs; queued with a TTL: when it expires; why it never started
+            push_facts(run, size='text-xs')  # a push or pull-request run: its commit, pusher, pull request
             if run.get('retry_of'):
                 ui.link(f'retry of {run["retry_of"]}', f'/runs/{run["retry_of"]}').classes('text-xs rb-tap-link')
             if run.get('retried_by'):

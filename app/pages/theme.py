@@ -14,19 +14,21 @@ from nicegui import ui
 from app.pages.plain import NOSCRIPT_HTML
 from app.pages.settings_link import settings_link
 
+# Badge fills under white text: each has at least 4.5:1 against it (WCAG AA), in both themes (issue 42)
 STATUS_COLORS = {
-    'queued': 'grey-7',
-    'running': 'blue-7',
-    'succeeded': 'green-8',
+    'queued': 'grey-8',
+    'running': 'blue-9',
+    'succeeded': 'green-9',
     'failed': 'red-8',
-    'timed_out': 'orange-9',
+    'timed_out': 'deep-orange-10',
     'crashed': 'deep-purple-7',
     'stopped': 'blue-grey-7',
-    'stopping': 'blue-grey-5',
-    'submitting': 'grey-6',
+    'stopping': 'blue-grey-8',
+    'submitting': 'grey-8',
     'delayed': 'indigo-7',  # waiting for its time, holding nothing
     'expired': 'brown-7',  # its queue TTL passed before it started
-    'skipped': 'deep-orange-10',  # refused when it was due
+    'skipped': 'pink-9',  # refused when it was due
+    'cancelled': 'blue-grey-5',  # queued, replaced by a newer push before it started
 }
 STATUS_LABELS = {'timed_out': 'timed out', 'submitting': 'Submitting…'}
 

@@ -14,7 +14,7 @@ from typing import Any
 from app.state.text import shown
 
 FAILED = ('failed', 'timed_out', 'crashed')
-TERMINAL = ('succeeded', *FAILED, 'stopped', 'expired', 'skipped')
+TERMINAL = ('succeeded', *FAILED, 'stopped', 'expired', 'skipped', 'cancelled')
 OUTCOMES = ('succeeded', 'failed', 'stopped')
 REFRESH_GAP_SECONDS = 2.0  # live updates re-read the history at most this often
 SPARKLINE_RUNS = 20

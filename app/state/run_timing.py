@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 CANCELLABLE = ('delayed',)  # Stop on these says Cancel: the run ends without ever starting
-NOT_STARTED_ENDINGS = ('expired', 'skipped')  # ended before they started: their error says why
+NOT_STARTED_ENDINGS = ('expired', 'skipped', 'cancelled')  # ended before they started: their error says why
 
 
 def parse(value: str | None) -> datetime | None:

@@ -41,12 +41,12 @@ def settle_afk_run(status: str, *, launch_failed: bool = False) -> Settlement:
       the issue is ready again; the project's launch error keeps the loop from spinning on it.
     - crashed (server restart, lost worker: infrastructure, not the agent): neutral, issue ready again.
     - stopped (a person's Stop): neutral, issue parked so it is not retried by itself.
-    - expired (its queue TTL passed before it started) or skipped (a delayed run refused when due): nothing
-      ran, so neutral, issue ready again.
+    - expired (its queue TTL passed before it started), skipped (a delayed run refused when due) or cancelled
+      (a newer push replaced it while queued): nothing ran, so neutral, issue ready again.
     """
     if status == 'succeeded':
         return Settlement('reset', 'done')
-    if launch_failed or status in ('crashed', 'expired', 'skipped'):
+    if launch_failed or status in ('crashed', 'expired', 'skipped', 'cancelled'):
         return Settlement('keep', 'release')
     if status in ('failed', 'timed_out'):
         return Settlement('add', 'park')

@@ -28,6 +28,7 @@ ACTIONS = (
     'afk.reset',
     'project.created',
     'project.updated',
+    'project.hook_secret_rotated',
     'project.deleted',
     'project.variable.set',
     'project.variable.removed',

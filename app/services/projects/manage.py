@@ -23,6 +23,7 @@ from app.services.repositories import gitops
 from app.services.repositories.access import ProjectRepository, RepositoryAccess, is_remote
 from app.services.repositories.repo_url import local_refusal
 from app.services.runs import sql as run_sql
+from app.services.triggers.rules import choice_refusal
 
 
 def visible(project: Project | None, principal: Principal) -> bool:
@@ -53,7 +54,8 @@ def to_public(session: Session, project: Project, active_counts: dict[str, int] 
     source = {k: ('********' if k == 'token' else v) for k, v in (project.issue_source or {}).items()}
     return ProjectPublic.model_validate(
         {
-            **project.model_dump(exclude={'credentials_secret', 'credentials_username'}),
+            **project.model_dump(exclude={'credentials_secret', 'credentials_username', 'hook_secret', 'on_push_by'}),
+            'has_hook_secret': bool(project.hook_secret),
             'issue_source': source,
             'paused': is_paused(project.consecutive_failures),
             'active_runs': active,
@@ -216,11 +218,14 @@ def update_project(
     with session_scope(engine) as session:
         project = get_visible(session, project_id, principal)
         for key, value in changes.items():
-            if value is None and key not in ('run_budget_seconds', 'credentials', 'queued_ttl_seconds'):
+            if value is None and key not in ('run_budget_seconds', 'credentials', 'queued_ttl_seconds', 'on_push'):
                 raise DomainError(422, 'validation', f'{key} cannot be null', field=key)
         if isinstance(source := changes.get('issue_source'), dict) and source.get('token') == '********':
             kept = (project.issue_source or {}).get('token')  # the answers' mask sent back: keep the stored token
             changes['issue_source'] = {k: v for k, v in {**source, 'token': kept}.items() if v is not None}
+        if 'on_push' in changes:
+            check_push_rules(data, project, changes)
+            project.on_push_by = principal.user_id  # the runs pushes start are admitted as this person
         repository = changes.get('repository', project.repository)
         if repository != project.repository:  # an existing local repository stays; setting one is refused
             refuse_local_repository(repository, repositories)
@@ -259,6 +264,21 @@ def update_project(
     return get_project(engine, principal, project_id)
 
 
+def check_push_rules(data: ProjectUpdate, project: Project, changes: dict) -> None:
+    """The push rules against the project's depth levels and frameworks (as they will be after this change);
+    stored as JSON without unset fields."""
+    if data.on_push is None:
+        return
+    refusal = choice_refusal(
+        data.on_push,
+        depth_levels=changes.get('depth_levels') or project.depth_levels,
+        target_frameworks=changes.get('target_frameworks') or project.target_frameworks,
+    )
+    if refusal:
+        raise DomainError(422, 'validation', f'on_push: {refusal}', field='on_push')
+    changes['on_push'] = data.on_push.model_dump(exclude_none=True)
+
+
 def delete_project(engine: Engine, principal: Principal, project_id: str) -> None:
     _require_operator(principal)
     with session_scope(engine) as session:
@@ -285,6 +305,8 @@ def delete_project(engine: Engine, principal: Principal, project_id: str) -> Non
             text('DELETE FROM schedulefiring WHERE schedule_id IN (SELECT id FROM schedule WHERE project_id = :p)'),
             {'p': project_id},
         )
+        for table in ('commit_status', 'push_head'):  # a push trigger's records of the project
+            conn.execute(text(f'DELETE FROM {table} WHERE project_id = :p'), {'p': project_id})
         for table in ('run', 'batch', 'issueclaim', 'issue', 'schedule', 'project_variable'):
             conn.execute(text(f'DELETE FROM {table} WHERE project_id = :p'), {'p': project_id})
         audit.record(

@@ -29,7 +29,7 @@ from app.services.runs import reads as run_reads
 MAX_RUNS = 500
 STALE_SECONDS = 300
 ACTIONS = ('stop', 'retry')
-ENDED = ('succeeded', 'failed', 'timed_out', 'crashed', 'stopped', 'expired', 'skipped')
+ENDED = ('succeeded', 'failed', 'timed_out', 'crashed', 'stopped', 'expired', 'skipped', 'cancelled')
 
 
 def fingerprint(action: str, run_ids: list[str] | None, filters: dict[str, Any] | None) -> str:

@@ -92,11 +92,6 @@ def pull_request_key(project_id: str, number: int, sha: str) -> str:
     return f'pull_request:{project_id}:{number}:{sha}'
 
 
-def cell_key(key: str, depth_level: str, target_framework: str) -> str:
-    """A matrix child's key under the push's key."""
-    return f'{key}:{depth_level}/{target_framework}'
-
-
 def runs_for(rules: OnPush, *, depth_levels: Sequence[str], target_frameworks: Sequence[str]) -> list[tuple[str, str]]:
     """The (depth, framework) runs a matching push starts: the matrix's combinations (depth-major), or one run
     with the rules' choice, the project's first depth and framework where the rules name none."""

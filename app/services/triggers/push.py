@@ -1,0 +1,512 @@
+"""Admitting pushed heads and pull requests exactly once (issue 37; docs/triggers.md, "On push and pull requests").
+
+Two ways see a push: a forge webhook (api/hooks.py -> `PushTrigger.deliver`) and a mirror fetch that finds a
+branch at a new commit (`PushTrigger.scan`, a scheduler job on every server). Both end in `_admit_head`, which
+admits through the one admission (`RunAdmitter.trigger`, as POST /runs does) under the head's key
+`push:<project>:<branch>:<sha>`, as the person who set the project's push rules (`on_push_by`; the key's scope
+and the quota are theirs, like a schedule's owner). The database decides the races: the key row is unique, so
+two servers, or a webhook and a fetch, seeing one push make one run; the others replay it.
+
+`push_head` records the last head the rules acted on per branch. It moves after an admission (or a refusal
+that a retry cannot change: the branch's rules no longer match, the owner is gone). A refusal that time can
+change (the branch is busy with another run: pr_lock, concurrency, the quota) leaves it, so the next fetch tries
+the push again. A branch moved twice between two looks runs its newest head only.
+
+Cancel in progress: before admitting a head, the branch's queued push runs of other commits end `cancelled`
+(`finish_run ... only_if status = 'queued'`, so an engine that claimed one first wins and it runs on); with
+`cancel_running` the running ones are asked to stop too."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Engine, text
+from sqlmodel import Session, col, select
+
+from app.config import Settings
+from app.core.errors import DomainError
+from app.infra.db import session_scope
+from app.infra.events import EventBus
+from app.infra.secret_box import SecretBox, SecretUnreadable
+from app.models import Project, RunKind, RunStatus, TeamMember, User, utcnow
+from app.models.triggers import HookAccepted, OnPush
+from app.services.execution.reaper import finish_run
+from app.services.identity import audit
+from app.services.identity.accounts import Principal
+from app.services.repositories import gitops
+from app.services.repositories.access import RepositoryAccess, is_remote
+from app.services.runs.admit import RunAdmitter
+from app.services.runs.batches import BatchAdmitter
+from app.services.triggers import hooks, rules
+
+if TYPE_CHECKING:
+    from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+    from app.container import Services
+
+log = logging.getLogger(__name__)
+EVER_FETCHED = float('inf')  # max_age: the mirror as it is, fetched if missing
+# refusals time can change: the head stays unseen, so the next fetch tries it again ('overtaken': the branch did
+# not hold this head when it was checked; a newer one is admitted under its own key, an older view looks again)
+RETRY_LATER = ('pr_lock', 'concurrency_limit', 'rate_limited', 'idempotency_in_flight', 'overtaken', 'unavailable')
+STILL_QUEUED_SQL = "status = 'queued'"
+
+SQL_SEEN = text('SELECT branch, sha FROM push_head WHERE project_id = :p')
+SQL_SEEN_UPDATE = text('UPDATE push_head SET sha = :sha, updated_at = :now WHERE project_id = :p AND branch = :b')
+SQL_SEEN_INSERT = text(
+    'INSERT INTO push_head (project_id, branch, sha, updated_at) VALUES (:p, :b, :sha, :now) ON CONFLICT DO NOTHING'
+)
+SQL_QUEUED_OF_BRANCH = text(
+    'SELECT id, status FROM run WHERE project_id = :p AND branch_name = :b AND kind = :kind '
+    "AND status IN ('queued', 'running') AND (commit_sha IS NULL OR commit_sha <> :sha) ORDER BY id"
+)
+SQL_TRIGGER_FACTS = text(
+    'UPDATE run SET pusher = :pusher, pr_number = :n, pr_title = :title, pr_url = :url WHERE id = :id AND '
+    'pusher IS NULL AND pr_number IS NULL'
+)
+SQL_BATCH_FACTS = text(
+    'UPDATE run SET kind = :kind, pusher = :pusher, pr_number = :n, pr_title = :title, pr_url = :url '
+    "WHERE batch_id = :batch AND kind = 'manual'"
+)
+
+
+class HookRefused(DomainError):
+    """A delivery that is not the project's (no hook secret, a wrong signature): 401, nothing changed."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(401, 'bad_signature', detail)
+
+
+@dataclass
+class Outcome:
+    """What one pushed head or pull request came to."""
+
+    outcome: str  # admitted | replayed | no_match | ignored | refused
+    run_ids: list[str] = field(default_factory=list)
+    detail: str | None = None
+    code: str | None = None  # the refusal's machine code
+
+
+def rules_of(project: Project) -> OnPush | None:
+    raw = getattr(project, 'on_push', None)
+    if not raw:
+        return None
+    try:
+        return OnPush.model_validate(raw)
+    except ValueError:
+        log.warning('project %s has unreadable on_push rules: ignored', project.id)
+        return None
+
+
+class PushTrigger:
+    def __init__(
+        self,
+        *,
+        engine: Engine,
+        settings: Settings,
+        admitter: RunAdmitter,
+        repositories: RepositoryAccess,
+        bus: EventBus,
+        secrets: SecretBox,
+        request_stop: Callable[[str], object] | None = None,
+    ) -> None:
+        self.engine, self.settings, self.admitter = engine, settings, admitter
+        self.repositories, self.bus, self.secrets = repositories, bus, secrets
+        self.request_stop = request_stop  # the engine's: a running push run asked to stop (cancel_running)
+
+    # ------------------------------------------------------------------ webhooks
+    def deliver(self, project_id: str, headers: Mapping[str, str], body: bytes, *, correlation_id: str) -> HookAccepted:
+        """One forge delivery to POST /api/hooks/{project_id}: verified with the project's hook secret (401 and
+        nothing done otherwise), then the mirror is fetched and the push or pull request admitted at once."""
+        project = self._project(project_id)
+        if project is None:
+            raise DomainError(404, 'not_found', f'No project {project_id!r}.')
+        delivery = hooks.delivery_of({k.lower(): v for k, v in headers.items()})
+        if delivery is None:
+            raise DomainError(
+                400,
+                'unknown_forge',
+                'No X-GitHub-Event, X-Gitea-Event or X-Gitlab-Event header: which forge sent this?',
+            )
+        secret = self._hook_secret(project)
+        if secret is None:
+            raise HookRefused(f'Project {project_id!r} has no hook secret: make one in its Settings first.')
+        if not hooks.signature_valid(delivery, body, secret):
+            raise HookRefused('The signature does not match the project hook secret.')
+        kind = hooks.kind_of(delivery)
+        if kind == 'ping':
+            return HookAccepted(forge=delivery.forge, event='ping', outcome='ignored', detail='pong')
+        try:
+            import json  # here: only a verified body is parsed
+
+            payload = json.loads(body or b'null')
+        except ValueError as exc:
+            raise DomainError(422, 'validation', 'The body is not JSON.') from exc
+        event = hooks.parse(delivery, payload)
+        rules_now = rules_of(project)
+        if isinstance(event, hooks.Ignored):
+            return HookAccepted(forge=delivery.forge, event=kind, outcome='ignored', detail=event.reason)
+        if rules_now is None or not rules_now.enabled:
+            return HookAccepted(
+                forge=delivery.forge, event=kind, outcome='no_match', detail='The project has no push rules.'
+            )
+        if isinstance(event, hooks.PullRequest):
+            result = self.pull_request(project, rules_now, event, correlation_id=correlation_id)
+        else:
+            result = self.push(project, rules_now, event, correlation_id=correlation_id)
+        return HookAccepted(
+            forge=delivery.forge, event=kind, outcome=result.outcome, run_ids=result.run_ids, detail=result.detail
+        )
+
+    def push(self, project: Project, on_push: OnPush, event: hooks.Push, *, correlation_id: str) -> Outcome:
+        if not rules.branch_matches(on_push, event.branch):
+            return Outcome('no_match', detail=f'Branch {event.branch} is not one the push rules select.')
+        if not rules.paths_match(on_push, event.changed):
+            self._mark_seen(project.id, event.branch, event.sha)
+            return Outcome('no_match', detail='The push changes no file the path rules select.')
+        self._fetch(project)
+        return self._admit_head(project, on_push, event.branch, event.sha, pusher=event.pusher, cid=correlation_id)
+
+    def pull_request(self, project: Project, on_push: OnPush, pr: hooks.PullRequest, *, correlation_id: str) -> Outcome:
+        if not on_push.pull_requests:
+            return Outcome('no_match', detail='The push rules do not run pull requests (pull_requests: false).')
+        if not pr.same_repository:
+            return Outcome('ignored', detail="A fork's pull request: its head is not a branch of this repository.")
+        self._fetch(project)
+        return self._admit(
+            project,
+            on_push,
+            pr.branch,
+            pr.sha,
+            kind=RunKind.pull_request.value,
+            key=rules.pull_request_key(project.id, pr.number, pr.sha),
+            facts={'pusher': pr.author, 'n': pr.number, 'title': pr.title[:500], 'url': pr.url[:1000]},
+            cid=correlation_id,
+        )
+
+    # ------------------------------------------------------------------ mirror fetches
+    def scan_all(self) -> dict[str, list[Outcome]]:
+        """Scheduler job: every project with push rules, fetched (joining the regular mirror fetch) and scanned."""
+        with Session(self.engine) as session:
+            projects = [p for p in session.exec(select(Project)).all() if rules_of(p) is not None]
+            for project in projects:
+                session.expunge(project)
+        results: dict[str, list[Outcome]] = {}
+        for project in projects:
+            try:
+                results[project.id] = self.scan(project)
+            except Exception:  # one project's broken remote must not stop the others; the next scan tries again
+                log.exception('push scan of project %s failed', project.id)
+        return results
+
+    def scan(self, project: Project, *, max_age: float | None = None) -> list[Outcome]:
+        """Admit the heads a fetch moved that the rules select (a project's first scan takes what it finds as
+        the baseline)."""
+        on_push = rules_of(project)
+        if on_push is None or not on_push.enabled:
+            return []
+        if is_remote(project.repository):
+            self.repositories.refresh(
+                project, max_age=self.settings.mirror_fetch_seconds / 2 if max_age is None else max_age
+            )
+        else:
+            self.repositories.branches.forget(project.repository)
+        directory = self.repositories.git_dir(project)
+        heads = gitops.read_heads(directory)
+        with self.engine.connect() as conn:
+            seen = {branch: sha for branch, sha in conn.execute(SQL_SEEN, {'p': project.id}).all()}
+        if not seen:
+            for branch, sha in heads.items():
+                self._mark_seen(project.id, branch, sha)
+            return []
+        outcomes = []
+        for moved in rules.moved_heads(on_push, heads, seen):
+            changed = _changed_files(directory, moved.before, moved.sha) if on_push.paths else None
+            if not rules.paths_match(on_push, changed):
+                self._mark_seen(project.id, moved.branch, moved.sha)
+                outcomes.append(Outcome('no_match', detail='no selected path changed'))
+                continue
+            outcomes.append(
+                self._admit_head(project, on_push, moved.branch, moved.sha, pusher=None, cid=f'push-{project.id}')
+            )
+        return outcomes
+
+    def baseline(self, project_id: str) -> None:
+        """Rules just set: the heads the branches hold now are where they start (unless they started already),
+        so a push made right after runs even before the first scheduled scan. A remote that cannot be read now
+        leaves it to that scan."""
+        project = self._project(project_id)
+        if project is None or rules_of(project) is None:
+            return
+        try:
+            self.scan(project, max_age=EVER_FETCHED)
+        except (DomainError, gitops.GitError, OSError) as exc:
+            log.info('push rules of %s: no baseline yet (%s)', project_id, exc)
+
+    # ------------------------------------------------------------------ admission
+    def _admit_head(
+        self, project: Project, on_push: OnPush, branch: str, sha: str, *, pusher: str | None, cid: str
+    ) -> Outcome:
+        outcome = self._admit(
+            project,
+            on_push,
+            branch,
+            sha,
+            kind=RunKind.push.value,
+            key=rules.push_key(project.id, branch, sha),
+            facts={'pusher': pusher, 'n': None, 'title': None, 'url': None},
+            cid=cid,
+        )
+        if outcome.code not in RETRY_LATER:
+            self._mark_seen(project.id, branch, sha)
+        return outcome
+
+    def _admit(
+        self,
+        project: Project,
+        on_push: OnPush,
+        branch: str,
+        sha: str,
+        *,
+        kind: str,
+        key: str,
+        facts: dict[str, Any],
+        cid: str,
+    ) -> Outcome:
+        owner = self._owner(project)
+        if owner is None:
+            return Outcome('refused', code='owner_gone', detail='Nobody owns the push rules: set them again.')
+        tip = self.repositories.branch_commit(project, branch)
+        if tip != sha:
+            # the branch moved on (or the fetch failed): its newest head runs, under its own key
+            return Outcome('ignored', code='overtaken', detail=f'{branch} is at {str(tip)[:12]} now, not {sha[:12]}.')
+        if on_push.cancel_in_progress:
+            self._cancel_older(project, branch, sha, kind=kind, running=on_push.cancel_running)
+        if on_push.matrix is not None:
+            return self._admit_matrix(project, on_push, owner, branch, kind=kind, key=key, facts=facts, cid=cid)
+        depth, framework = rules.runs_for(
+            on_push, depth_levels=project.depth_levels, target_frameworks=project.target_frameworks
+        )[0]
+        try:
+            admitted = self.admitter.trigger(
+                owner,
+                key=key,
+                correlation_id=cid,
+                project_id=project.id,
+                depth_level=depth,
+                target_framework=framework,
+                branch=branch,
+                kind=kind,
+            )
+        except DomainError as refusal:
+            if refusal.status >= 500:
+                return Outcome('refused', detail=refusal.detail, code='unavailable')
+            return Outcome('refused', detail=f'{refusal.error}: {refusal.detail}', code=refusal.error)
+        if admitted.replayed:
+            return Outcome('replayed', [admitted.run.id])
+        self._record_facts(SQL_TRIGGER_FACTS, {'id': admitted.run.id, **facts})
+        return Outcome('admitted', [admitted.run.id])
+
+    def _admit_matrix(
+        self,
+        project: Project,
+        on_push: OnPush,
+        owner: Principal,
+        branch: str,
+        *,
+        kind: str,
+        key: str,
+        facts: dict[str, Any],
+        cid: str,
+    ) -> Outcome:
+        """A matrix: one batch under the head's key (services/runs/batches.py, as POST /runs/batch admits it),
+        its children then marked with the push's kind and facts."""
+        assert on_push.matrix is not None
+        try:
+            batch, replayed = BatchAdmitter(self.admitter).trigger(
+                owner,
+                project_id=project.id,
+                branch=branch,
+                matrix=on_push.matrix.model_dump(),
+                mode='best_effort',
+                key=key,
+                correlation_id=cid,
+            )
+        except DomainError as refusal:
+            if refusal.status >= 500:
+                return Outcome('refused', detail=refusal.detail, code='unavailable')
+            return Outcome('refused', detail=f'{refusal.error}: {refusal.detail}', code=refusal.error)
+        self._record_facts(SQL_BATCH_FACTS, {'batch': batch.id, 'kind': kind, **facts})
+        runs = [child.run.id for child in batch.children if child.run is not None]
+        refused = [child.problem for child in batch.children if child.problem is not None]
+        if refused:
+            first = refused[0]
+            return Outcome('refused', runs, f'{first.error}: {first.detail}', code=first.error)
+        return Outcome('replayed' if replayed else 'admitted', runs)
+
+    def _record_facts(self, statement: Any, params: dict[str, Any]) -> None:
+        """Who pushed, the pull request (and a matrix child's kind): written on the runs just admitted (the
+        admission's row has no place for them)."""
+        with session_scope(self.engine) as session:
+            session.connection().execute(statement, params)
+
+    def _cancel_older(self, project: Project, branch: str, sha: str, *, kind: str, running: bool) -> list[str]:
+        """cancel-in-progress: the branch's queued runs of this kind at other commits end `cancelled`; with
+        `running`, its running ones are asked to stop."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(SQL_QUEUED_OF_BRANCH, {'p': project.id, 'b': branch, 'kind': kind, 'sha': sha}).all()
+        cancelled = []
+        for run_id, status in rows:
+            if status == RunStatus.queued.value:
+                done = finish_run(
+                    self.engine,
+                    run_id=run_id,
+                    status=RunStatus.cancelled,
+                    error=f'cancelled: a newer push to {branch} ({sha[:12]}) replaces it',
+                    message=f'cancelled by a newer push to {branch} ({sha[:12]})',
+                    only_if=STILL_QUEUED_SQL,
+                )
+                if done is not None:
+                    cancelled.append(run_id)
+                    self.bus.publish(
+                        {
+                            'type': 'run',
+                            'id': run_id,
+                            'project_id': project.id,
+                            'team_id': project.team_id,
+                            'status': RunStatus.cancelled.value,
+                        }
+                    )
+            elif running and self.request_stop is not None:
+                owner = self._owner(project)
+                if owner is not None:
+                    try:
+                        self.admitter.stop(owner, run_id)
+                        self.request_stop(run_id)
+                    except DomainError:  # it ended meanwhile
+                        pass
+        return cancelled
+
+    # ------------------------------------------------------------------ the project's side
+    def _fetch(self, project: Project) -> None:
+        """The repository as the push left it: a remote's mirror fetched now; a local path's cached branches
+        forgotten."""
+        if is_remote(project.repository):
+            self.repositories.refresh(project, max_age=0)
+        else:
+            self.repositories.branches.forget(project.repository)
+
+    def _mark_seen(self, project_id: str, branch: str, sha: str) -> None:
+        with session_scope(self.engine) as session:
+            conn = session.connection()
+            now = utcnow()
+            params = {'p': project_id, 'b': branch, 'sha': sha, 'now': now}
+            if conn.execute(SQL_SEEN_UPDATE, params).rowcount == 0:
+                conn.execute(SQL_SEEN_INSERT, params)
+
+    def _project(self, project_id: str) -> Project | None:
+        with Session(self.engine) as session:
+            project = session.get(Project, project_id)
+            if project is not None:
+                session.expunge(project)
+            return project
+
+    def _hook_secret(self, project: Project) -> str | None:
+        token = getattr(project, 'hook_secret', None)
+        if not token:
+            return None
+        try:
+            return self.secrets.decrypt(token)
+        except SecretUnreadable:
+            log.warning("project %s's hook secret cannot be decrypted with this server's key", project.id)
+            return None
+
+    def _owner(self, project: Project) -> Principal | None:
+        user_id = getattr(project, 'on_push_by', None)
+        if not user_id:
+            return None
+        with Session(self.engine) as session:
+            user = session.get(User, user_id)
+            if user is None:
+                return None
+            teams = session.exec(select(TeamMember.team_id).where(col(TeamMember.user_id) == user_id)).all()
+            return Principal(user.id, user.name, user.role, frozenset(teams))
+
+
+def _changed_files(directory: str, before: str | None, after: str) -> list[str] | None:
+    """The files between the head the rules last acted on and the new one; None when not known (a new branch,
+    a forced push whose old head is gone)."""
+    if not before:
+        return None
+    try:
+        out = gitops.git('diff', '--name-only', '--no-renames', before, after, '--', cwd=directory, timeout=30)
+    except gitops.GitError:
+        return None
+    return [line for line in out.splitlines() if line]
+
+
+def new_hook_secret() -> str:
+    import secrets  # here: the one caller that makes secrets
+
+    return 'rbh_' + secrets.token_urlsafe(32)
+
+
+def set_hook_secret(engine: Engine, secrets_box: SecretBox, principal: Principal, project_id: str) -> str:
+    """A new hook secret for the project (the old one stops working at once); the value is answered this once."""
+    secret = new_hook_secret()
+    with session_scope(engine) as session:
+        project = session.get(Project, project_id)
+        if project is None or project.team_id not in principal.team_ids:
+            raise DomainError(404, 'not_found', f'No project {project_id!r}.')
+        if not principal.is_operator:
+            raise DomainError(403, 'forbidden', "Only operators can change a project's hook secret.")
+        project.hook_secret = secrets_box.encrypt(secret)
+        project.updated_at = utcnow()
+        session.add(project)
+        audit.record(
+            session,
+            principal,
+            'project.hook_secret_rotated',
+            team_id=project.team_id,
+            project_id=project_id,
+            target=project_id,
+        )
+    return secret
+
+
+def install(services: Services) -> PushTrigger:
+    """The push trigger of these services, and its job: every RUNBOARD_MIRROR_FETCH_SECONDS (jittered, like the
+    mirror fetch it joins) each project with push rules is fetched and scanned for moved heads."""
+    import asyncio  # here: only the job needs it
+
+    trigger = PushTrigger(
+        engine=services.engine,
+        settings=services.settings,
+        admitter=services.admitter,
+        repositories=services.repositories,
+        bus=services.bus,
+        secrets=services.repositories.secrets,
+        request_stop=services.runner.request_stop,
+    )
+
+    def hook(scheduler: AsyncIOScheduler) -> None:
+        async def scan() -> None:
+            await asyncio.to_thread(trigger.scan_all)
+
+        interval = services.settings.mirror_fetch_seconds
+        scheduler.add_job(
+            scan,
+            'interval',
+            seconds=interval,
+            jitter=interval / 6,
+            id='push-scan',
+            max_instances=1,
+            coalesce=True,
+            replace_existing=True,
+        )
+
+    services.scheduler_hooks.append(hook)
+    return trigger

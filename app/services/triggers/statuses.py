@@ -1,0 +1,392 @@
+"""Commit statuses back to the forge (issue 37): each push or pull-request run posts its state on its commit,
+`pending` when admitted, then `success`, `failure` or `error` when it ends, with the run page as the target URL
+and the context `runboard/<project>`, through the GitHub, Gitea/Forgejo or GitLab API.
+
+An outbox like the webhooks' (services/notifications): a `commit_status` row per (run, state), unique, so every
+server may write it and one post exists; a loop on every server claims due rows (compare-and-set on the row's
+attempts) and posts them, retried with the webhooks' backoff (RUNBOARD_NOTIFICATION_BACKOFF_SECONDS,
+..._MAX_ATTEMPTS, ..._TIMEOUT_SECONDS; notifications/rules.after_attempt) until delivered or given up. A state
+overtaken by a later one of the same run before it was delivered is not posted any more (`superseded`): the
+forge shows the last state posted, so an old `pending` must never land after `success`.
+
+Which runs: kind push or pull_request with a commit, of a project whose forge is known (issue_source, or the
+repository's URL) and that has a token for it (issue_source's token/token_env, or the project's https token)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, urlsplit
+
+import httpx
+from apscheduler.events import EVENT_SCHEDULER_SHUTDOWN
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sqlalchemy import Engine, text
+from sqlmodel import Session
+
+from app.config import Settings
+from app.core import ids
+from app.infra.db import session_scope
+from app.infra.events import EventBus
+from app.infra.secret_box import SecretBox, SecretUnreadable
+from app.models import Project, as_utc, utcnow
+from app.services.afk.sources import source_kind
+from app.services.notifications.rules import after_attempt, retry_after_seconds
+from app.services.repositories import forge
+from app.services.runs.filters import id_range
+from app.services.triggers.rules import status_description, status_state
+
+if TYPE_CHECKING:
+    from app.container import Services
+
+log = logging.getLogger(__name__)
+KINDS = ('push', 'pull_request')
+LOOK_BACK = timedelta(days=2)  # runs older than this get no new statuses (a server down for days)
+BATCH = 20
+GITLAB_STATES = {'pending': 'pending', 'success': 'success', 'failure': 'failed', 'error': 'canceled'}
+
+SQL_CANDIDATES = text(
+    'SELECT r.id, r.project_id, r.commit_sha, r.status FROM run r WHERE r.kind IN (:k1, :k2) AND r.id >= :lowest '
+    'AND r.commit_sha IS NOT NULL ORDER BY r.id LIMIT 500'
+)
+SQL_STATES = text('SELECT run_id, state FROM commit_status WHERE run_id IN ({ids})')
+SQL_INSERT = text(
+    'INSERT INTO commit_status (id, project_id, run_id, sha, state, context, description, status, attempts, '
+    'next_attempt_at, created_at, updated_at) VALUES (:id, :p, :r, :sha, :state, :context, :description, '
+    "'pending', 0, :now, :now, :now) ON CONFLICT DO NOTHING"
+)
+SQL_DUE = text(
+    "SELECT id, attempts FROM commit_status WHERE status IN ('pending', 'failed') AND next_attempt_at <= :now "
+    'AND (claimed_until IS NULL OR claimed_until < :now) ORDER BY id LIMIT :n'
+)
+SQL_CLAIM = text(
+    'UPDATE commit_status SET claimed_until = :until, updated_at = :now WHERE id = :id AND attempts = :attempts '
+    "AND status IN ('pending', 'failed') AND (claimed_until IS NULL OR claimed_until < :now)"
+)
+SQL_ROW = text(
+    'SELECT c.id, c.project_id, c.run_id, c.sha, c.state, c.context, c.description, c.attempts, '
+    '(SELECT MAX(l.id) FROM commit_status l WHERE l.run_id = c.run_id) AS latest FROM commit_status c WHERE c.id = :id'
+)
+SQL_SETTLE = text(
+    'UPDATE commit_status SET status = :status, attempts = attempts + 1, next_attempt_at = :next, '
+    'last_status_code = :code, last_error = :error, claimed_until = NULL, updated_at = :now, '
+    'delivered_at = :delivered WHERE id = :id'
+)
+SQL_SUPERSEDE = text(
+    "UPDATE commit_status SET status = 'superseded', claimed_until = NULL, updated_at = :now WHERE id = :id"
+)
+SQL_NEXT_DUE = text("SELECT MIN(next_attempt_at) FROM commit_status WHERE status IN ('pending', 'failed')")
+
+
+@dataclass(frozen=True)
+class StatusTarget:
+    """Where a project's commit statuses go."""
+
+    kind: str  # github | gitea | gitlab
+    api_url: str
+    owner: str
+    repo: str
+    token: str
+
+
+@dataclass(frozen=True)
+class StatusRequest:
+    url: str
+    headers: dict[str, str]
+    json: dict[str, str]
+
+
+def status_request(
+    target: StatusTarget, *, sha: str, state: str, target_url: str, description: str, context: str
+) -> StatusRequest:
+    """Pure: the forge's documented "create a commit status" call.
+    GitHub: POST /repos/{owner}/{repo}/statuses/{sha} {state, target_url, description, context} (Bearer token);
+    Gitea/Forgejo: the same path and body under /api/v1 (`token` authorization);
+    GitLab: POST /projects/{id}/statuses/{sha} {state, target_url, description, name} (PRIVATE-TOKEN), its own
+    state words (failed, canceled)."""
+    body = {'state': state, 'target_url': target_url, 'description': description[:140], 'context': context}
+    if target.kind == 'github':
+        return StatusRequest(
+            f'{target.api_url}/repos/{target.owner}/{target.repo}/statuses/{sha}',
+            {
+                'Authorization': f'Bearer {target.token}',
+                'Accept': 'application/vnd.github+json',
+                'X-GitHub-Api-Version': '2022-11-28',
+            },
+            body,
+        )
+    if target.kind == 'gitlab':
+        project = quote(f'{target.owner}/{target.repo}', safe='')
+        gitlab_body = {**body, 'state': GITLAB_STATES[state], 'name': context}
+        del gitlab_body['context']
+        return StatusRequest(
+            f'{target.api_url}/projects/{project}/statuses/{sha}', {'PRIVATE-TOKEN': target.token}, gitlab_body
+        )
+    return StatusRequest(
+        f'{target.api_url}/repos/{target.owner}/{target.repo}/statuses/{sha}',
+        {'Authorization': f'token {target.token}', 'Accept': 'application/json'},
+        body,
+    )
+
+
+def target_of(project: Project, secrets: SecretBox) -> StatusTarget | None:
+    """The project's forge for statuses, None when it has none (a local path, no token, an unknown host)."""
+    source = dict(project.issue_source or {})
+    if source.get('statuses') is False:
+        return None
+    kind = source_kind(source)
+    if kind not in ('github', 'gitea', 'gitlab'):
+        source = {k: v for k, v in source.items() if k in ('token', 'token_env')}
+    host = urlsplit(project.repository).hostname or ''
+    if kind == 'gitlab' or (kind not in ('github', 'gitea') and 'gitlab' in host.lower()):
+        return _gitlab_target(project, source, secrets)
+    try:
+        config = forge.config_for(project.repository, source)
+    except forge.ForgeUnavailable:
+        return None
+    token = config.token or _credential_token(project, secrets)
+    if not token:
+        return None
+    return StatusTarget(config.kind, config.api_url, config.owner, config.repo, token)
+
+
+def _gitlab_target(project: Project, source: dict[str, Any], secrets: SecretBox) -> StatusTarget | None:
+    parts = urlsplit(project.repository)
+    path = parts.path.strip('/').removesuffix('.git')
+    owner, _, repo = path.rpartition('/')
+    owner, repo = str(source.get('owner') or owner), str(source.get('repo') or repo)
+    api_url = source.get('api_url') or (
+        f'{parts.scheme or "https"}://{parts.hostname}/api/v4' if parts.hostname else ''
+    )
+    token = forge.config_for('', {**source, 'api_url': 'x', 'owner': 'x', 'repo': 'x'}).token
+    token = token or _credential_token(project, secrets)
+    if not (owner and repo and api_url and token):
+        return None
+    return StatusTarget('gitlab', str(api_url).rstrip('/'), owner, repo, token)
+
+
+def _credential_token(project: Project, secrets: SecretBox) -> str | None:
+    if project.credentials_kind != 'token' or not project.credentials_secret:
+        return None
+    try:
+        return secrets.decrypt(project.credentials_secret)
+    except SecretUnreadable:
+        return None
+
+
+class CommitStatuses:
+    def __init__(
+        self,
+        *,
+        engine: Engine,
+        settings: Settings,
+        secrets: SecretBox,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.engine, self.settings, self.secrets = engine, settings, secrets
+        self.transport = transport
+        self._targets: dict[str, tuple[float, StatusTarget | None]] = {}
+
+    # -- the outbox
+    def record_due(self) -> int:
+        """One row for the current state of every recent push/pull-request run that lacks it; returns the rows
+        written. Every server may run it: (run_id, state) is unique."""
+        lowest, _ = id_range((utcnow() - LOOK_BACK).isoformat(), None)
+        with self.engine.connect() as conn:
+            runs = conn.execute(SQL_CANDIDATES, {'k1': KINDS[0], 'k2': KINDS[1], 'lowest': lowest}).all()
+            if not runs:
+                return 0
+            known: dict[str, set[str]] = {}
+            run_ids = [row[0] for row in runs]
+            for start in range(0, len(run_ids), 100):
+                chunk = run_ids[start : start + 100]
+                names = ', '.join(f':r{i}' for i in range(len(chunk)))
+                params = {f'r{i}': run_id for i, run_id in enumerate(chunk)}
+                for run_id, state in conn.execute(text(SQL_STATES.text.format(ids=names)), params):
+                    known.setdefault(run_id, set()).add(state)
+        rows = []
+        now = utcnow()
+        for run_id, project_id, sha, status in runs:
+            state = status_state(status)
+            if state is None or state in known.get(run_id, set()):
+                continue
+            if state == 'pending' and known.get(run_id):
+                continue  # a final state exists already
+            target = self._target(project_id)
+            if target is None:
+                continue
+            rows.append(
+                {
+                    'id': ids.new_run_id(prefix='cst_'),
+                    'p': project_id,
+                    'r': run_id,
+                    'sha': sha,
+                    'state': state,
+                    'context': f'runboard/{project_id}',
+                    'description': status_description(status)[:140],
+                    'now': now,
+                }
+            )
+        if rows:
+            with session_scope(self.engine) as session:
+                session.connection().execute(SQL_INSERT, rows)
+        return len(rows)
+
+    def _target(self, project_id: str) -> StatusTarget | None:
+        cached = self._targets.get(project_id)
+        if cached and time.monotonic() - cached[0] < 30:
+            return cached[1]
+        with Session(self.engine) as session:
+            project = session.get(Project, project_id)
+            target = target_of(project, self.secrets) if project is not None else None
+        self._targets[project_id] = (time.monotonic(), target)
+        return target
+
+    def forget(self, project_id: str) -> None:
+        self._targets.pop(project_id, None)
+
+    # -- the sender
+    def send_due(self) -> int:
+        """Claim and post every due status; returns how many were tried."""
+        now = utcnow()
+        lease = self.settings.notification_timeout_seconds * 2 + 30
+        with self.engine.connect() as conn:
+            due = conn.execute(SQL_DUE, {'now': now, 'n': BATCH}).all()
+        tried = 0
+        for status_id, attempts in due:
+            with session_scope(self.engine) as session:
+                params = {'id': status_id, 'attempts': attempts, 'now': now, 'until': now + timedelta(seconds=lease)}
+                if session.connection().execute(SQL_CLAIM, params).rowcount != 1:
+                    continue  # another server has it
+            self._post(status_id)
+            tried += 1
+        return tried
+
+    def _post(self, status_id: str) -> None:
+        with self.engine.connect() as conn:
+            row = conn.execute(SQL_ROW, {'id': status_id}).mappings().one()
+        now = utcnow()
+        if row['latest'] != row['id'] and row['state'] == 'pending':
+            with session_scope(self.engine) as session:
+                session.connection().execute(SQL_SUPERSEDE, {'id': status_id, 'now': now})
+            return
+        target = self._target(row['project_id'])
+        code: int | None = None
+        error: str | None = None
+        retry_after = None
+        if target is None:
+            error = 'the project has no forge token for commit statuses any more'
+        else:
+            request = status_request(
+                target,
+                sha=row['sha'],
+                state=row['state'],
+                target_url=f'{self.settings.effective_public_url}/runs/{row["run_id"]}',
+                description=row['description'],
+                context=row['context'],
+            )
+            try:
+                with httpx.Client(
+                    timeout=self.settings.notification_timeout_seconds,
+                    transport=self.transport,
+                    headers={'User-Agent': 'runboard'},
+                ) as client:
+                    reply = client.post(request.url, json=request.json, headers=request.headers)
+                code = reply.status_code
+                if code >= 300:
+                    error = f'HTTP {code}'
+                retry_after = retry_after_seconds(reply.headers.get('retry-after'), now)
+            except httpx.HTTPError as exc:
+                error = f'{type(exc).__name__}: could not reach {urlsplit(request.url).netloc}'
+        verdict = after_attempt(
+            status_code=code,
+            attempt_in_round=row['attempts'] + 1,
+            max_attempts=self.settings.notification_max_attempts,
+            schedule=self.settings.notification_backoff_seconds,
+            retry_after=retry_after,
+        )
+        with session_scope(self.engine) as session:
+            session.connection().execute(
+                SQL_SETTLE,
+                {
+                    'id': status_id,
+                    'status': verdict.status,
+                    'next': now + timedelta(seconds=verdict.retry_in) if verdict.retry_in is not None else None,
+                    'code': code,
+                    'error': error,
+                    'now': utcnow(),
+                    'delivered': utcnow() if verdict.status == 'delivered' else None,
+                },
+            )
+        if verdict.status == 'gave_up':
+            log.warning('commit status %s for run %s: gave up (%s)', status_id, row['run_id'], error)
+
+    def seconds_until_due(self, cap: float) -> float:
+        with self.engine.connect() as conn:
+            due = conn.execute(SQL_NEXT_DUE).scalar()
+        if due is None:
+            return cap
+        return max(0.0, min(cap, (as_utc(due) - utcnow()).total_seconds()))
+
+    def pass_once(self) -> int:
+        """Record what is due, then send it: one pass of the loop (tests call it directly)."""
+        self.record_due()
+        return self.send_due()
+
+
+class StatusLoop:
+    """The loop on every server: a pass when a run changes (it was admitted or ended) or every poll interval."""
+
+    def __init__(self, statuses: CommitStatuses, bus: EventBus) -> None:
+        self.statuses, self.bus = statuses, bus
+        self._task: asyncio.Task | None = None
+        self._queue: asyncio.Queue | None = None
+
+    def start(self) -> None:
+        self._queue = self.bus.subscribe(lambda event: event.get('type') == 'run')
+        self._task = asyncio.get_running_loop().create_task(self._run(), name='commit-statuses')
+
+    def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            self._task = None
+        if self._queue is not None:
+            self.bus.unsubscribe(self._queue)
+            self._queue = None
+
+    async def _run(self) -> None:
+        poll = self.statuses.settings.notification_poll_seconds
+        while True:
+            try:
+                await asyncio.to_thread(self.statuses.record_due)
+                while await asyncio.to_thread(self.statuses.send_due):
+                    pass
+                wait = await asyncio.to_thread(self.statuses.seconds_until_due, poll)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the database away a moment: the next pass tries again
+                log.exception('commit statuses failed')
+                wait = poll
+            await self._sleep(max(wait, 0.05))
+
+    async def _sleep(self, seconds: float) -> None:
+        assert self._queue is not None
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._queue.get(), timeout=seconds)
+
+
+def install(services: Services) -> CommitStatuses:
+    statuses = CommitStatuses(engine=services.engine, settings=services.settings, secrets=services.repositories.secrets)
+    loop = StatusLoop(statuses, services.bus)
+
+    def hook(scheduler: AsyncIOScheduler) -> None:
+        loop.start()
+        scheduler.add_listener(lambda _event: loop.stop(), EVENT_SCHEDULER_SHUTDOWN)
+
+    services.scheduler_hooks.append(hook)
+    return statuses

@@ -1,0 +1,109 @@
+"""The project Settings' "Runs on push" panel, pure (no NiceGUI): the project's `on_push` as the boxes show it,
+and the boxes back to the PATCH body. Patterns are typed one a line or comma-separated; a `!` line excludes."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+_SPLIT = re.compile(r'[\n,]+')
+
+
+@dataclass
+class PushDraft:
+    enabled: bool = False
+    branches: str = 'main'
+    paths: str = ''
+    depth_level: str | None = None
+    target_framework: str | None = None
+    pull_requests: bool = False
+    cancel_in_progress: bool = True
+    cancel_running: bool = False
+
+
+def patterns(text: str) -> list[str]:
+    """'main, release/*\\n!wip/*' -> ['main', 'release/*', '!wip/*'] (blank entries dropped, order kept)."""
+    return [part.strip() for part in _SPLIT.split(text or '') if part.strip()]
+
+
+def push_draft(project: dict[str, Any]) -> PushDraft:
+    rules = project.get('on_push') or None
+    depths, frameworks = project.get('depth_levels') or [], project.get('target_frameworks') or []
+    if not rules:
+        return PushDraft(
+            depth_level=depths[0] if depths else None, target_framework=frameworks[0] if frameworks else None
+        )
+    return PushDraft(
+        enabled=bool(rules.get('enabled', True)),
+        branches='\n'.join(rules.get('branches') or []),
+        paths='\n'.join(rules.get('paths') or []),
+        depth_level=rules.get('depth_level') or (depths[0] if depths else None),
+        target_framework=rules.get('target_framework') or (frameworks[0] if frameworks else None),
+        pull_requests=bool(rules.get('pull_requests')),
+        cancel_in_progress=bool(rules.get('cancel_in_progress', True)),
+        cancel_running=bool(rules.get('cancel_running')),
+    )
+
+
+def push_body(draft: PushDraft, project: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """(the PATCH body, problems by field). Off with no rules stored: `on_push: null`. A matrix stored through the
+    API or the CLI is kept (the panel edits one run's depth and framework only when there is no matrix)."""
+    branches = patterns(draft.branches)
+    if not draft.enabled and not branches:
+        return {'on_push': None}, {}
+    problems = {}
+    if not any(not b.startswith('!') for b in branches):
+        problems['branches'] = 'Name at least one branch or pattern (e.g. main, release/*).'
+    rules: dict[str, Any] = {
+        'enabled': draft.enabled,
+        'branches': branches,
+        'paths': patterns(draft.paths),
+        'pull_requests': draft.pull_requests,
+        'cancel_in_progress': draft.cancel_in_progress,
+        'cancel_running': draft.cancel_running and draft.cancel_in_progress,
+    }
+    stored = project.get('on_push') or {}
+    if stored.get('matrix'):
+        rules['matrix'] = stored['matrix']
+    else:
+        rules['depth_level'] = draft.depth_level
+        rules['target_framework'] = draft.target_framework
+    return {'on_push': rules}, problems
+
+
+def hook_url(public_base: str, project_id: str) -> str:
+    return f'{public_base.rstrip("/")}/api/hooks/{project_id}'
+
+
+def rules_summary(project: dict[str, Any]) -> str:
+    """One line for the panel's heading: what the rules do now."""
+    rules = project.get('on_push') or None
+    if not rules or not rules.get('enabled', True):
+        return 'Off: pushes start no run.'
+    what = ', '.join(rules.get('branches') or [])
+    extra = ' and pull requests' if rules.get('pull_requests') else ''
+    return f'On: pushes to {what}{extra} start a run.'
+
+
+def pull_request_link(run: dict[str, Any]) -> tuple[str, str | None] | None:
+    """A run's pull request as (text, href): `#12 Add the thing`, and its forge address when it is an http(s) one
+    (a payload's URL is not trusted to be a link otherwise); None for a run of no pull request."""
+    number = run.get('pr_number')
+    if not number:
+        return None
+    title = (run.get('pr_title') or '').strip()
+    url = run.get('pr_url') or ''
+    href = url if url.startswith(('https://', 'http://')) else None
+    return (f'#{number} {title}'.strip(), href)
+
+
+def push_text(run: dict[str, Any]) -> str | None:
+    """`abc1234 pushed by ann` for a push or pull-request run; None for other kinds."""
+    if run.get('kind') not in ('push', 'pull_request'):
+        return None
+    commit = (run.get('commit_sha') or '')[:7]
+    who = run.get('pusher')
+    if run.get('kind') == 'pull_request':
+        return f'{commit} · pull request head' + (f' · by {who}' if who else '')
+    return f'{commit} pushed' + (f' by {who}' if who else '')

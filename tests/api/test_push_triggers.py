@@ -1,0 +1,281 @@
+"""Runs on push and on pull requests (issue 37), on every backend: forge webhooks (GitHub, Gitea, GitLab payloads
+as their documentation shows them) signed with the project's hook secret make one run per pushed head; a wrong
+signature is a 401 that changes nothing; cancel-in-progress leaves the newest push queued; a pull request runs
+its head and the run links it; commit statuses reach a loopback forge in the documented shape, retried after a
+500."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import httpx
+import pytest
+
+from app.services.triggers import hooks
+from tests.helpers.api import QUEUED, assert_problem, serving
+from tests.helpers.forge_api import forge_api
+from tests.helpers.runs import shell_script, wait_for_status
+
+IDENT = ['-c', 'user.name=t', '-c', 'user.email=t@example.invalid']
+
+
+def commit(repo: Path, branch: str = 'main', name: str = 'change.txt', text: str | None = None) -> str:
+    """A new commit on `branch` of the project's repository (a push, as the repository sees it); its sha."""
+
+    def git(*args: str) -> str:
+        return subprocess.run(['git', *IDENT, *args], cwd=repo, check=True, capture_output=True, text=True).stdout
+
+    exists = subprocess.run(['git', 'show-ref', '-q', '--verify', f'refs/heads/{branch}'], cwd=repo).returncode == 0
+    git('checkout', '-q', *([branch] if exists else ['-b', branch, 'main']))
+    path = repo / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text if text is not None else f'{path.read_text() if path.exists() else ""}x\n')
+    git('add', '-A')
+    git('commit', '-q', '-m', f'{branch}: {name}')
+    sha = git('rev-parse', 'HEAD').strip()
+    git('checkout', '-q', 'main')
+    return sha
+
+
+def github_push(branch: str, before: str, after: str, files: list[str] | None = None) -> dict:
+    return {
+        'ref': f'refs/heads/{branch}',
+        'before': before,
+        'after': after,
+        'created': False,
+        'deleted': False,
+        'forced': False,
+        'repository': {'full_name': 'team/app'},
+        'pusher': {'name': 'ann', 'email': 'ann@example.org'},
+        'sender': {'login': 'ann'},
+        'commits': [{'id': after, 'added': [], 'removed': [], 'modified': files or ['change.txt']}],
+        'head_commit': {'id': after},
+    }
+
+
+def gitea_push(branch: str, before: str, after: str) -> dict:
+    return {
+        'ref': f'refs/heads/{branch}',
+        'before': before,
+        'after': after,
+        'compare_url': '',
+        'commits': [{'id': after, 'added': [], 'removed': [], 'modified': ['change.txt']}],
+        'repository': {'full_name': 'team/app'},
+        'pusher': {'login': 'bob', 'username': 'bob'},
+        'sender': {'login': 'bob', 'username': 'bob'},
+    }
+
+
+EVENT_HEADER = {'github': 'X-GitHub-Event', 'gitea': 'X-Gitea-Event', 'gitlab': 'X-Gitlab-Event'}
+
+
+def deliver(
+    client: httpx.Client, forge: str, event: str, payload: dict, secret: str, project: str = 'proj'
+) -> httpx.Response:
+    body = json.dumps(payload).encode()
+    headers = {'Content-Type': 'application/json', EVENT_HEADER[forge]: event, **hooks.sign(forge, body, secret)}  # type: ignore[arg-type]
+    # no Runboard token: the signature is the only credential
+    return httpx.post(f'{client.base_url}/api/hooks/{project}', content=body, headers=headers, timeout=30)
+
+
+def set_rules(client: httpx.Client, project: str = 'proj', **rules) -> str:  # noqa: ANN003
+    reply = client.patch(f'/api/projects/{project}', json={'on_push': {'branches': ['main'], **rules}})
+    assert reply.status_code == 200, reply.text
+    assert reply.json()['on_push']['branches'] == rules.get('branches', ['main'])
+    created = client.post(f'/api/projects/{project}/hook-secret')
+    assert created.status_code == 201, created.text
+    assert created.json()['url'] == f'/api/hooks/{project}'
+    assert client.get(f'/api/projects/{project}').json()['has_hook_secret'] is True
+    return created.json()['secret']
+
+
+def runs_of(client: httpx.Client, kind: str = 'push') -> list[dict]:
+    return client.get('/api/runs', params={'project': 'proj', 'kind': kind}).json()['items']
+
+
+@pytest.mark.parametrize('forge', ['github', 'gitea'])
+def test_a_signed_push_makes_one_run_and_a_bad_signature_none(settings_factory, repo_factory, forge: str) -> None:
+    repo = repo_factory()
+    with serving(settings_factory(**QUEUED), repo) as api:
+        secret = set_rules(api.client, depth_level='deep', target_framework='go')
+        before = subprocess.run(['git', 'rev-parse', 'main'], cwd=repo, capture_output=True, text=True).stdout.strip()
+        sha = commit(repo)
+        payload = github_push('main', before, sha) if forge == 'github' else gitea_push('main', before, sha)
+
+        bad = httpx.post(
+            f'{api.server.base_url}/api/hooks/proj',
+            content=json.dumps(payload).encode(),
+            headers={EVENT_HEADER[forge]: 'push', **hooks.sign(forge, b'something else', secret)},  # type: ignore[arg-type]
+        )
+        assert_problem(bad, 401, 'bad_signature')
+        assert deliver(api.client, forge, 'push', payload, 'not-the-secret').status_code == 401
+        assert runs_of(api.client) == []
+
+        first = deliver(api.client, forge, 'push', payload, secret)
+        assert first.status_code == 200, first.text
+        assert first.json()['outcome'] == 'admitted' and len(first.json()['run_ids']) == 1
+        again = deliver(api.client, forge, 'push', payload, secret)  # the forge redelivers it
+        assert (
+            again.json() | {'outcome': 'replayed'} == again.json()
+            and again.json()['run_ids'] == first.json()['run_ids']
+        )
+
+        (run,) = runs_of(api.client)
+        assert run['kind'] == 'push' and run['commit_sha'] == sha and run['branch_name'] == 'main'
+        assert (run['depth_level'], run['target_framework']) == ('deep', 'go')
+        assert run['pusher'] == ('ann' if forge == 'github' else 'bob')
+        assert run['idempotency_key'] == f'push:proj:main:{sha}'
+
+        # a branch the rules do not select makes none
+        other = commit(repo, 'wip/x')
+        skipped = deliver(api.client, forge, 'push', {**payload, 'ref': 'refs/heads/wip/x', 'after': other}, secret)
+        assert skipped.json()['outcome'] == 'no_match'
+        assert len(runs_of(api.client)) == 1
+
+
+def test_the_hook_secret_is_for_operators_and_rotates(settings_factory, repo_factory) -> None:
+    repo = repo_factory()
+    with serving(settings_factory(**QUEUED), repo) as api:
+        old = set_rules(api.client)
+        new = api.client.post('/api/projects/proj/hook-secret').json()['secret']
+        assert new != old
+        payload = github_push('main', 'a' * 40, commit(repo))
+        assert deliver(api.client, 'github', 'push', payload, old).status_code == 401  # the old one stops working
+        assert deliver(api.client, 'github', 'push', payload, new).json()['outcome'] == 'admitted'
+        assert 'hook_secret' not in api.client.get('/api/projects/proj').json()  # never answered again
+        unknown = httpx.post(f'{api.server.base_url}/api/hooks/proj', content=b'{}')
+        assert_problem(unknown, 400, 'unknown_forge')
+
+
+def test_cancel_in_progress_leaves_the_newest_push_queued(settings_factory, repo_factory) -> None:
+    repo = repo_factory()
+    with serving(settings_factory(**QUEUED), repo) as api:
+        secret = set_rules(api.client, cancel_in_progress=True)
+        before = 'a' * 40
+        shas = []
+        for _ in range(3):
+            sha = commit(repo)
+            shas.append(sha)
+            reply = deliver(api.client, 'github', 'push', github_push('main', before, sha), secret)
+            assert reply.json()['outcome'] == 'admitted', reply.text
+            before = sha
+        runs = sorted(runs_of(api.client), key=lambda run: run['id'])
+        assert [(run['commit_sha'], run['status']) for run in runs] == [
+            (shas[0], 'cancelled'),
+            (shas[1], 'cancelled'),
+            (shas[2], 'queued'),
+        ]
+        detail = api.client.get(f'/api/runs/{runs[0]["id"]}').json()
+        assert 'newer push' in (detail['error'] or '')
+        # cancelled is terminal and can be retried like a skipped run
+        assert api.client.post(f'/api/runs/{runs[0]["id"]}/retry').status_code in (201, 409)
+
+
+def test_without_cancel_a_busy_branch_waits_for_the_next_fetch(settings_factory, repo_factory) -> None:
+    repo = repo_factory()
+    with serving(settings_factory(**QUEUED), repo) as api:
+        secret = set_rules(api.client, cancel_in_progress=False)
+        first, second = commit(repo), None
+        assert (
+            deliver(api.client, 'github', 'push', github_push('main', 'a' * 40, first), secret).json()['outcome']
+            == 'admitted'
+        )
+        second = commit(repo)
+        refused = deliver(api.client, 'github', 'push', github_push('main', first, second), secret).json()
+        assert refused['outcome'] == 'refused' and 'pr_lock' in refused['detail']
+        assert [run['commit_sha'] for run in runs_of(api.client)] == [first]
+
+
+def test_a_pull_request_runs_its_head_and_the_run_links_it(settings_factory, repo_factory) -> None:
+    repo = repo_factory()
+    with serving(settings_factory(**QUEUED), repo) as api:
+        secret = set_rules(api.client, pull_requests=True)
+        sha = commit(repo, 'feature/thing')
+        payload = {
+            'action': 'opened',
+            'number': 12,
+            'pull_request': {
+                'number': 12,
+                'title': 'Add the thing',
+                'html_url': 'https://github.example/team/app/pull/12',
+                'user': {'login': 'dee'},
+                'head': {'ref': 'feature/thing', 'sha': sha, 'repo': {'full_name': 'team/app'}},
+                'base': {'ref': 'main', 'repo': {'full_name': 'team/app'}},
+            },
+            'sender': {'login': 'dee'},
+        }
+        reply = deliver(api.client, 'github', 'pull_request', payload, secret)
+        assert reply.json()['outcome'] == 'admitted', reply.text
+        (run,) = runs_of(api.client, 'pull_request')
+        detail = api.client.get(f'/api/runs/{run["id"]}').json()
+        assert detail['kind'] == 'pull_request' and detail['commit_sha'] == sha
+        assert (detail['pr_number'], detail['pr_title'], detail['pr_url']) == (
+            12,
+            'Add the thing',
+            'https://github.example/team/app/pull/12',
+        )
+        closed = deliver(api.client, 'github', 'pull_request', {**payload, 'action': 'closed'}, secret)
+        assert closed.json()['outcome'] == 'ignored'
+        # a project whose rules do not ask for pull requests runs none
+        api.client.patch('/api/projects/proj', json={'on_push': {'branches': ['main']}})
+        sha2 = commit(repo, 'feature/thing')
+        payload['pull_request']['head']['sha'] = sha2
+        assert deliver(api.client, 'github', 'pull_request', payload, secret).json()['outcome'] == 'no_match'
+
+
+def test_rules_are_checked_and_can_be_removed(settings_factory, repo_factory) -> None:
+    repo = repo_factory()
+    with serving(settings_factory(**QUEUED), repo) as api:
+        bad = api.client.patch('/api/projects/proj', json={'on_push': {'branches': ['main'], 'depth_level': 'x'}})
+        assert_problem(bad, 422, 'validation')
+        bad = api.client.patch('/api/projects/proj', json={'on_push': {'branches': ['!main']}})
+        assert_problem(bad, 422, 'validation')
+        set_rules(api.client, branches=['main', 'release/*', '!release/old'])
+        cleared = api.client.patch('/api/projects/proj', json={'on_push': None})
+        assert cleared.status_code == 200 and cleared.json()['on_push'] is None
+
+
+FAST_RETRIES = dict(notification_backoff_seconds=[0.05], notification_poll_seconds=0.2)
+
+
+def forge_source(remote) -> dict:  # noqa: ANN001
+    return {'kind': remote.kind, 'api_url': remote.root, 'owner': 'team', 'repo': 'app', 'token': remote.token}
+
+
+@pytest.mark.parametrize('forge', ['github', 'gitea'])
+def test_commit_statuses_in_the_forges_shape_retried_after_a_500(settings_factory, repo_factory, forge: str) -> None:
+    repo = repo_factory()
+    with forge_api(forge, answers=(500,)) as remote:  # the first post fails: it is tried again
+        with serving(settings_factory(**QUEUED, **FAST_RETRIES), repo, issue_source=forge_source(remote)) as api:
+            secret = set_rules(api.client)
+            sha = commit(repo)
+            (run_id,) = deliver(api.client, 'github', 'push', github_push('main', 'a' * 40, sha), secret).json()[
+                'run_ids'
+            ]
+            pending = remote.wait_for_state('pending')  # the run waits queued (no run slot)
+            assert remote.tries == 2  # the 500, then the same status again
+            assert (pending.sha, pending.context) == (sha, 'runboard/proj')
+            assert pending.target_url.endswith(f'/runs/{run_id}') and pending.target_url.startswith('http')
+            api.client.post(f'/api/runs/{run_id}/stop')
+            ended = remote.wait_for_state('error')  # stopped before it ran: an error, not a failure
+            assert (ended.sha, ended.context, ended.description) == (sha, 'runboard/proj', 'Stopped')
+            log = api.client.get('/api/projects/proj/commit-statuses', params={'run': run_id}).json()
+            assert {(row['state'], row['status']) for row in log} == {('pending', 'delivered'), ('error', 'delivered')}
+            assert next(row for row in log if row['state'] == 'pending')['attempts'] == 2
+
+
+def test_a_succeeded_push_run_posts_success(settings_factory, repo_factory) -> None:
+    repo = repo_factory({'main': shell_script('exit 0')})
+    with forge_api('github') as remote:
+        with serving(settings_factory(**FAST_RETRIES), repo, issue_source=forge_source(remote)) as api:
+            secret = set_rules(api.client)
+            sha = commit(repo, name='run.sh', text='#!/bin/sh\necho pushed\nexit 0\n')
+            reply = deliver(api.client, 'github', 'push', github_push('main', 'a' * 40, sha), secret)
+            (run_id,) = reply.json()['run_ids']
+            wait_for_status(api.client, run_id, ('succeeded',))
+            final = remote.wait_for_state('success')
+            assert (final.sha, final.context, final.description) == (sha, 'runboard/proj', 'Succeeded')
+            assert final.target_url.endswith(f'/runs/{run_id}')
+            assert remote.posted[-1].state == 'success'  # an older pending never lands after it

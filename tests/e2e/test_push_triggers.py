@@ -1,0 +1,107 @@
+"""Runs on push, as a person sets them up, in real Chromium (issue 37): an operator opens the project's Settings,
+switches "Run on push" on for main and release/*, saves, makes the hook secret (shown once); a commit to the
+project's repository then appears as a `push` run at that commit, and a signed pull-request webhook makes a run
+whose page links the pull request."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import Page, expect
+
+from app.services.triggers import hooks
+from tests.helpers.e2e import screenshot
+from tests.helpers.repos import make_repo
+from tests.helpers.servers import app_process
+
+pytestmark = pytest.mark.e2e
+IDENT = ['-c', 'user.name=Ann', '-c', 'user.email=ann@example.org']
+
+
+def git(repo: Path, *args: str) -> str:
+    return subprocess.run(['git', *IDENT, *args], cwd=repo, check=True, capture_output=True, text=True).stdout.strip()
+
+
+@pytest.fixture(scope='module')
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+    base = tmp_path_factory.mktemp('push')
+    repo = make_repo(base / 'repo', {'main': {'run.sh': 'echo built\n'}})
+    env = {'RUNBOARD_DEMO': 'false', 'RUNBOARD_MIRROR_FETCH_SECONDS': '1'}
+    with app_process(base / 'data', env=env) as app:
+        token = json.loads((base / 'data' / 'credentials.json').read_text())['token']
+        client = httpx.Client(base_url=app['url'], headers={'Authorization': f'Bearer {token}'}, timeout=30)
+        body = {'id': 'web', 'name': 'Web', 'repository': str(repo), 'command': ['sh', 'run.sh']}
+        assert client.post('/api/projects', json=body).status_code == 201
+        yield {'url': app['url'], 'repo': repo, 'api': client}
+        client.close()
+
+
+def test_push_rules_in_settings_then_a_push_runs(page: Page, server: dict) -> None:
+    url, repo, api = server['url'], server['repo'], server['api']
+    page.goto(f'{url}/projects/web/settings')
+    panel = page.get_by_test_id('push-panel')
+    expect(page.get_by_test_id('push-summary')).to_have_text('Off: pushes start no run.')
+    page.get_by_test_id('push-enabled').click()
+    page.get_by_test_id('push-branches').fill('main\nrelease/*')
+    page.get_by_test_id('push-pull-requests').click()
+    page.get_by_test_id('push-save').click()
+    expect(page.get_by_test_id('push-saved')).to_be_visible()
+    expect(page.get_by_test_id('push-summary')).to_have_text(
+        'On: pushes to main, release/* and pull requests start a run.'
+    )
+    page.get_by_test_id('hook-secret-new').click()
+    secret = page.get_by_test_id('hook-secret').inner_text().strip()
+    assert secret.startswith('rbh_')
+    expect(page.get_by_test_id('hook-url')).to_have_text(f'{url}/api/hooks/web')
+    panel.scroll_into_view_if_needed()
+    screenshot(page, 'push-settings.png')
+    assert api.get('/api/projects/web').json()['on_push']['branches'] == ['main', 'release/*']
+
+    # a push, as the repository sees it: the next scan admits it
+    (repo / 'change.txt').write_text('one\n')
+    git(repo, 'add', '-A')
+    git(repo, 'commit', '-q', '-m', 'a change')
+    sha = git(repo, 'rev-parse', 'HEAD')
+    page.goto(f'{url}/?kind=push')
+    row = page.locator('[data-run]').first
+    expect(row).to_be_visible(timeout=30_000)
+    expect(row.locator('[data-field=push]')).to_have_text(f'{sha[:7]} pushed')
+    screenshot(page, 'push-runs-list.png')
+
+    # a pull request, as GitHub sends it
+    git(repo, 'checkout', '-q', '-b', 'feature/x')
+    (repo / 'x.txt').write_text('x\n')
+    git(repo, 'add', '-A')
+    git(repo, 'commit', '-q', '-m', 'x')
+    head = git(repo, 'rev-parse', 'HEAD')
+    git(repo, 'checkout', '-q', 'main')
+    payload = {
+        'action': 'opened',
+        'number': 7,
+        'sender': {'login': 'dee'},
+        'pull_request': {
+            'number': 7,
+            'title': 'Add x',
+            'html_url': 'https://github.com/team/web/pull/7',
+            'head': {'ref': 'feature/x', 'sha': head, 'repo': {'full_name': 'team/web'}},
+            'base': {'ref': 'main', 'repo': {'full_name': 'team/web'}},
+        },
+    }
+    body = json.dumps(payload).encode()
+    headers = {
+        'X-GitHub-Event': 'pull_request',
+        'Content-Type': 'application/json',
+        **hooks.sign('github', body, secret),
+    }
+    answer = httpx.post(f'{url}/api/hooks/web', content=body, headers=headers).json()
+    assert answer['outcome'] == 'admitted', answer
+    page.goto(f'{url}/runs/{answer["run_ids"][0]}')
+    link = page.get_by_test_id('pull-request')
+    expect(link).to_have_text('PR #7 Add x')
+    assert link.get_attribute('href') == 'https://github.com/team/web/pull/7'
+    screenshot(page, 'push-pull-request-run.png')

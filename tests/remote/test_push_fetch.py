@@ -1,0 +1,64 @@
+"""Runs on push without webhooks (issue 37): a real `git push` to a bare repository served by `git daemon` makes
+exactly one run of kind push at the pushed commit once a mirror fetch sees it, also with two server instances
+fetching the same remote at once; a branch the rules do not select makes none. On every backend."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+
+from tests.helpers.api import QUEUED
+from tests.helpers.remote import Upstream
+from tests.helpers.servers import api_server
+
+
+def push_runs(client: httpx.Client) -> list[dict]:
+    return client.get('/api/runs', params={'project': 'app', 'kind': 'push'}).json()['items']
+
+
+def wait_for_runs(client: httpx.Client, count: int, timeout: float = 30) -> list[dict]:
+    deadline = time.monotonic() + timeout
+    while True:
+        runs = push_runs(client)
+        if len(runs) >= count:
+            return runs
+        if time.monotonic() > deadline:
+            raise AssertionError(f'{len(runs)} push run(s), expected {count}')
+        time.sleep(0.1)
+
+
+def test_a_pushed_head_runs_once_on_two_servers(settings_factory, upstream: Upstream, git_daemon_url: str) -> None:
+    first = settings_factory(**QUEUED, mirror_fetch_seconds=0.5, mirror_refresh_min_seconds=0.2)
+    second = settings_factory(**QUEUED, mirror_fetch_seconds=0.5, mirror_refresh_min_seconds=0.2)
+    with api_server(first) as one, api_server(second) as two, one.client() as client:
+        body = {'id': 'app', 'name': 'App', 'repository': git_daemon_url, 'command': ['true']}
+        assert client.post('/api/projects', json=body).status_code == 201
+        rules = {'branches': ['main', 'release/*'], 'depth_level': 'deep', 'target_framework': 'go'}
+        assert client.patch('/api/projects/app', json={'on_push': rules}).status_code == 200
+        # the rules' first look is the baseline: what the remote held before is no push
+        for server in (one, two):
+            server.services.push_trigger.scan_all()
+        assert push_runs(client) == []
+
+        sha = upstream.commit('main', 'change.txt', 'one\n')  # git push to the served bare repository
+        (run,) = wait_for_runs(client, 1)  # the scheduled fetch on either server saw it
+        # both servers look again, at once and after: still one run
+        for server in (one, two, one, two):
+            server.services.push_trigger.scan_all()
+        (again,) = push_runs(client)
+        assert again['id'] == run['id']
+        assert (run['kind'], run['commit_sha'], run['branch_name']) == ('push', sha, 'main')
+        assert (run['depth_level'], run['target_framework']) == ('deep', 'go')
+        assert run['idempotency_key'] == f'push:app:main:{sha}'
+
+        # a branch the rules do not select makes none
+        upstream.commit('wip/try', 'wip.txt', 'wip\n')
+        for server in (one, two):
+            server.services.push_trigger.scan(server.services.push_trigger._project('app'), max_age=0)
+        assert len(push_runs(client)) == 1
+
+        # a selected new branch does (its files are not known: it runs)
+        release = upstream.commit('release/1', 'r.txt', 'r\n')
+        runs = wait_for_runs(client, 2)
+        assert {r['commit_sha'] for r in runs} == {sha, release}
