@@ -8,9 +8,9 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from app.core.errors import Refusal
 from app.models import MAX_COMBINATIONS
 from app.services.runs import admission
-from app.services.runs.admission import Refusal
 
 Cell = tuple[str, str]  # (depth_level, target_framework)
 AXES = (('depth_level', 'depth level'), ('target_framework', 'target framework'))

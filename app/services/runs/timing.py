@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from app.services.runs.admission import Refusal
+from app.core.errors import Refusal
 
 MAX_DELAY = timedelta(days=30)  # a run may be asked for at most this far ahead
 MAX_TTL_SECONDS = 30 * 86400

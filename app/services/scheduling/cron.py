@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from apscheduler.triggers.cron import CronTrigger
 
-from app.services.runs.admission import Refusal
+from app.core.errors import Refusal
 
 UPCOMING = 3  # slots a schedule shows ahead
 _BACKWARD = (timedelta(minutes=10), timedelta(hours=6), timedelta(days=3), timedelta(days=40), timedelta(days=400))

@@ -25,12 +25,11 @@ from sqlalchemy import Engine, text
 from sqlmodel import Session, col, select
 
 from app.config import Settings
-from app.core.errors import DomainError
+from app.core.errors import DomainError, Refusal
 from app.infra.db import session_scope
 from app.infra.events import EventBus
 from app.models import RunKind, Schedule, TeamMember, User, as_utc, utcnow
 from app.services.identity.accounts import Principal
-from app.services.runs.admission import Refusal
 from app.services.runs.admit import RunAdmitter
 from app.services.runs.timeline import timed_sql
 from app.services.scheduling import cron
