@@ -249,6 +249,7 @@ def serve(settings: Settings, *, native: bool) -> None:
         host=settings.host,
         port=settings.port,
         title='Runboard',
+        language='en-US',  # <html lang>: screen readers speak the pages in English (and Quasar's own words)
         dark=None,
         reload=False,
         show=False,

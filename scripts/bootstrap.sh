@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Create .venv (if needed) and install Runboard into it, with optional extras: bootstrap.sh [test|native]
+# With the test extra, also axe-core from npm into tests/e2e/axe/node_modules (the accessibility E2E test injects it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 extras="${1:-}"
@@ -27,3 +28,7 @@ spec="."
 [ -n "$extras" ] && spec=".[$extras]"
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null 2>&1 || true
 .venv/bin/python -m pip install -q -e "$spec"
+case ",$extras," in
+  *,test,*)  # the exact version of package-lock.json (npm: Debian's nodejs/npm, scripts/doctor.sh test)
+    npm ci --prefix tests/e2e/axe --no-audit --no-fund --loglevel=error ;;
+esac

@@ -32,6 +32,8 @@ native | lib | libxcb-randr0  | libxcb-randr0       | Qt xcb platform plugin
 native | lib | libxcb-shape0  | libxcb-shape0       | Qt xcb platform plugin
 native | lib | libxcb-xkb1    | libxcb-xkb1         | Qt xcb platform plugin
 test   | bin | chromium       | chromium            | tests/e2e (Playwright drives Debian Chromium), bench/ui.py
+test   | bin | node           | nodejs              | npm below (axe-core runs inside Chromium, not in node)
+test   | bin | npm            | npm                 | scripts/bootstrap.sh test: axe-core into tests/e2e/axe (tests/e2e/test_accessibility.py)
 test   | bin | Xvfb           | xvfb                | tests/e2e/test_native_window.py: a screen for the window
 test   | bin | xwininfo       | x11-utils           | tests/e2e/test_native_window.py: finds the window by title
 test   | bin | ssh-keygen     | openssh-client      | tests/remote/test_git_credentials.py: a real key for GIT_SSH_COMMAND

@@ -1,7 +1,20 @@
 """NiceGUI pages built from the stores; no database, no services."""
 
+# Quasar's brand colours for a light page, each with at least 4.5:1 against white both as text and as a fill under
+# white text (NiceGUI's defaults have 1.7:1 to 3.1:1). Dark pages get lighter tints in assets/runboard.css.
+BRAND_COLOURS = {
+    'primary': '#1565c0',
+    'secondary': '#00796b',
+    'positive': '#2e7d32',
+    'negative': '#c10015',
+    'info': '#0277bd',
+    'warning': '#f2c037',  # a fill with dark text; as text on a light page it is a dark amber (runboard.css)
+}
+
 
 def register() -> None:
+    from nicegui import app as web_app
+
     from app.pages import (  # noqa: F401  (the decorators register the routes)
         audit_page,
         batch_page,
@@ -18,4 +31,5 @@ def register() -> None:
         workers_page,
     )
 
+    web_app.colors(**BRAND_COLOURS)
     plain.register()

@@ -12,7 +12,7 @@ from app.client import ApiError
 from app.pages.run_filters_bar import filter_date, filter_select, filter_text
 from app.pages.signin import signed_in
 from app.pages.theme import frame, live_relative
-from app.pages.widgets import error_notice
+from app.pages.widgets import error_notice, list_note
 from app.state import connection
 from app.state.audit_view import GROUPS, AuditFilters, details_text, sentence, target_link
 
@@ -52,7 +52,7 @@ class AuditView:
             for entry in page['items']:
                 self.row(entry)
             if not page['items'] and self.count == 0:
-                ui.label('No entries match these filters.').classes('text-sm opacity-70')
+                list_note('No entries match these filters.')
         self.count += len(page['items'])
         self.cursor = page['next_cursor']
         self.more.set_visibility(self.cursor is not None)

@@ -46,7 +46,7 @@ async def open_backlog(project: dict, on_change: Callable[[], Awaitable[None]] |
                         'grow' + (' line-through opacity-60' if issue['state'] == 'closed' else '')
                     )
                     if issue['ready']:
-                        ui.badge('ready', color='green-8')
+                        ui.badge('ready', color='green-9')
                     if issue.get('claim'):
                         ui.badge(issue['claim']['state'], color='grey-7')
                     if not read_only:

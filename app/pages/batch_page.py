@@ -17,7 +17,7 @@ from app.state.me import who_am_i
 from app.state.text import shown
 
 STYLESHEET = '<link rel="stylesheet" href="/assets/matrix.css">'
-OUTCOME_COLORS = {'refused': 'red-9', 'pending': 'grey-6'}
+OUTCOME_COLORS = {'refused': 'red-9', 'pending': 'grey-8'}
 MODE_WORDS = {'best_effort': 'best effort', 'all_or_nothing': 'all or nothing'}
 
 
@@ -41,7 +41,8 @@ def draw_cell(cell: Cell) -> None:
     if cell.run_id:
         with ui.link(target=f'/runs/{cell.run_id}').classes('rb-matrix-cell rb-tap-link no-underline').props(marks):
             cell_badge(cell)
-            ui.label(cell.run_id[-8:]).classes('font-mono text-xs opacity-70')
+            # its own word: the link's text reads 'failed 1x3gfbc2', as its name starts (not 'failed1x3gfbc2')
+            ui.label(f' {cell.short_id}').classes('font-mono text-xs opacity-70')
         return
     with ui.element('div').classes('rb-matrix-cell').props(marks):
         cell_badge(cell)
@@ -68,7 +69,12 @@ class BatchView:
             live_relative(ui.label().classes('opacity-70'), batch['created_at'], prefix='created ')
         self.summary = ui.label().classes('text-sm').props('data-testid=batch-summary aria-live=polite')
         self.message = ui.column().classes('gap-0')
-        self.grid = ui.element('div').classes('w-full overflow-x-auto').props('data-testid=matrix-grid')
+        # it scrolls sideways on a phone: a region the keyboard can reach (and scroll with the arrow keys)
+        self.grid = (
+            ui.element('div')
+            .classes('w-full overflow-x-auto')
+            .props('data-testid=matrix-grid tabindex=0 role=region aria-label="Matrix of runs"')
+        )
         self.actions = ui.row().classes('items-center gap-3')
         self.render()
 

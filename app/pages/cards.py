@@ -17,7 +17,7 @@ from app.pages.backlog import open_backlog, open_parked
 from app.pages.charts import Debounced
 from app.pages.run_timing import show_next_schedule
 from app.pages.theme import iso_utc, relative, status_badge
-from app.pages.widgets import notify_error
+from app.pages.widgets import menu_item, notify_error
 from app.state import connection, live
 from app.state.history import SPARKLINE_RUNS, is_finish_event, sparkline_svg
 from app.state.projects_store import CardView, ProjectsStore
@@ -38,7 +38,8 @@ CARD_CSS = """
 """
 log = logging.getLogger(__name__)
 STATUS_TEXT = {'paused': 'Auto paused', 'running': 'Running', 'queued': 'Queued', 'idle': 'Idle'}
-STATUS_COLOR = {'paused': 'red-8', 'running': 'blue-7', 'queued': 'grey-7', 'idle': 'grey-6'}
+# fills under white text with at least 4.5:1 (issue 42)
+STATUS_COLOR = {'paused': 'red-9', 'running': 'blue-9', 'queued': 'grey-8', 'idle': 'grey-8'}
 
 
 def paused_text(failures: int) -> str:
@@ -86,14 +87,20 @@ class ProjectCard:
                     .classes('rb-tap') as self.menu_button
                 ):
                     with ui.menu().props('data-menu=afk') as self.menu:
-                        with ui.menu_item(on_click=self.start_afk).classes('rb-tap') as self.start_item:
+                        # menu items (role menuitem, as a menu's children must be; Quasar's QItem says listitem)
+                        with menu_item(self.start_afk) as self.start_item:
                             self.start_label = ui.item_section()
-                        with ui.menu_item(on_click=self.toggle_auto).classes('rb-tap'):
+                        # opened, the menu puts the focus here (QMenu focuses [autofocus]): the item always enabled
+                        with menu_item(self.toggle_auto).props('autofocus'):
                             self.auto_label = ui.item_section()
                         self.menu_separator = ui.separator()
-                        with ui.item().classes('text-negative') as self.menu_paused:
+                        with (
+                            ui.item()
+                            .classes('text-negative')
+                            .props('role=menuitem aria-disabled=true') as self.menu_paused
+                        ):
                             self.menu_paused_label = ui.item_section()
-                        with ui.menu_item(on_click=self.reset).classes('rb-tap text-negative') as self.reset_item:
+                        with menu_item(self.reset).classes('text-negative') as self.reset_item:
                             ui.item_section('Reset')
             with ui.row().classes('w-full items-center gap-2'):
                 self.status = ui.badge().classes('text-sm px-2 py-1')
@@ -135,7 +142,7 @@ class ProjectCard:
         self.name.text = shown(project['name'])
         auto = bool(project.get('auto_enabled'))
         self.auto_badge.text = 'Auto' if auto else 'Auto off'
-        self.auto_badge.props(f'color={"green-8" if auto else "grey-6"} data-auto={"on" if auto else "off"}')
+        self.auto_badge.props(f'color={"green-9" if auto else "grey-8"} data-auto={"on" if auto else "off"}')
         self.auto_badge.set_visibility(not (auto and view.paused))  # "Auto paused" says both, never a green chip
         ready = view.ready
         self.start_label.text = f'Start AFK run ({ready if ready is not None else "?"} ready)'

@@ -8,7 +8,7 @@ from nicegui import ui
 
 from app.client import ApiError
 from app.pages.theme import live_relative
-from app.pages.widgets import error_notice, notify_error
+from app.pages.widgets import error_notice, list_note, notify_error
 from app.state import connection, live
 from app.state.notifications_view import (
     EVENT_LABELS,
@@ -90,9 +90,7 @@ class DeliveryLog:
         self.states.clear()
         with self.box:
             if not self.items:
-                ui.label('No deliveries yet: they appear here when an event a rule subscribes to happens.').classes(
-                    'text-sm opacity-70'
-                )
+                list_note('No deliveries yet: they appear here when an event a rule subscribes to happens.')
             for item in self.items:
                 self.row(item)
 

@@ -57,7 +57,7 @@ class InstantRow:
                 with ui.row().classes('w-full items-center gap-x-3 gap-y-1 p-2 flex-wrap'):
                     with ui.row().classes('items-center gap-1'):
                         ui.spinner(size='sm')
-                        ui.badge('Submitting…', color='grey-6').classes('text-sm px-2 py-1')
+                        ui.badge('Submitting…', color='grey-8').classes('text-sm px-2 py-1')
                     # not data-field=params: a hidden copy is not a row to find on the page
                     ui.label(self.params).classes('text-sm').props('dir=auto').style('unicode-bidi: isolate')
                     ui.label('—').classes('text-xs opacity-70')  # when it started and how long it took: not yet

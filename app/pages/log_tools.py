@@ -24,7 +24,7 @@ class LogTools:
             )
             copy_all = (
                 ui.button(icon='content_copy')
-                .props('flat dense no-caps data-testid=copy-all aria-label="Copy the whole log"')
+                .props('flat dense no-caps data-testid=copy-all aria-label="Copy all: the whole log"')
                 .classes('rb-tap')
                 .on('click', js_handler=view.copy_all_handler(url))
             )

@@ -14,7 +14,7 @@ from app.pages.browser_alerts import browser_switch
 from app.pages.deliveries_log import DeliveryLog
 from app.pages.signin import signed_in
 from app.pages.theme import frame
-from app.pages.widgets import confirm, correlation_chip, error_notice, notify_error
+from app.pages.widgets import confirm, correlation_chip, error_notice, list_note, notify_error
 from app.state import connection
 from app.state.error_text import in_words
 from app.state.form_problems import GENERAL, field_errors
@@ -73,7 +73,7 @@ class RulesView:
         self.box.clear()
         with self.box:
             if not rules:
-                ui.label('No webhooks yet.').classes('text-sm opacity-70')
+                list_note('No webhooks yet.')
             for rule in rules:
                 self.row(rule)
         self.box.props('data-loaded=true')

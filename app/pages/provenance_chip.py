@@ -66,7 +66,10 @@ class ProvenanceChip:
         self.icon.name = LEVEL_ICONS[chip.level]
         self.label.text = chip.text
         self.button.classes(replace=f'rb-prov {LEVEL_CLASSES[chip.level]}')
-        self.button.props(f'data-level={chip.level} aria-label="Where this page\'s data comes from: {chip.summary}"')
+        # the name starts with the words the chip shows (WCAG 2.5.3, label in name), then says what they are
+        self.button.props(
+            f'data-level={chip.level} aria-label="{chip.text}: where this page\'s data comes from ({chip.summary})"'
+        )
         self.details.clear()
         with self.details:
             for name, value in chip.facts:

@@ -31,7 +31,7 @@ def run_row(
             if run.get('optimistic'):
                 with ui.row().classes('items-center gap-1'):
                     ui.spinner(size='sm')
-                    ui.badge('Submitting…', color='grey-6').classes('text-sm px-2 py-1')
+                    ui.badge('Submitting…', color='grey-8').classes('text-sm px-2 py-1')
             else:
                 status_badge(run['status'])
                 ui.link(run['id'], f'/runs/{run["id"]}').classes('font-mono text-sm rb-tap-link')
@@ -45,7 +45,7 @@ def run_row(
             ui.label(' · '.join(shown(p) for p in parts if p)).classes('text-sm').props('data-field=params dir=auto')
             if run['status'] == 'queued' and run.get('waiting'):
                 ui.label(f'#{run.get("queue_position")} in line · {run["waiting"]}').classes(
-                    'text-xs text-orange-10'
+                    'text-xs rb-text-waiting'
                 ).props('data-field=waiting')
             timing_bits(run)  # delayed: when it runs; queued with a TTL: when it expires; why it never started
             push_facts(run, size='text-xs')  # a push or pull-request run: its commit, pusher, pull request

@@ -12,7 +12,7 @@ from app.pages.bulk_bar import BulkBar
 from app.pages.instant_row import InstantRow
 from app.pages.run_filters_bar import filter_bar
 from app.pages.run_row import run_row
-from app.pages.widgets import confirm, error_notice, notify_error
+from app.pages.widgets import confirm, error_notice, list_note, notify_error
 from app.state import connection, live
 from app.state.runs_store import RunsStore
 
@@ -177,7 +177,7 @@ class RunsListView:
         with self.box:
             if not rows:
                 f = self.store.filters
-                ui.label('No runs match these filters.' if f.narrowed else 'No runs yet.').classes('text-sm opacity-70')
+                list_note('No runs match these filters.' if f.narrowed else 'No runs yet.')
             for run in rows:
                 self.cards.append(self._row(run))
         self.shown = [(self.row_key(r), dict(r)) for r in rows]

@@ -15,7 +15,7 @@ from app.pages.charts import Debounced
 from app.pages.schedule_form import open_schedule_form
 from app.pages.signin import signed_in
 from app.pages.theme import frame, iso_utc, status_badge
-from app.pages.widgets import confirm, error_notice, notify_error
+from app.pages.widgets import confirm, error_notice, list_note, notify_error
 from app.state import connection, live
 from app.state.me import is_operator, who_am_i
 from app.state.run_timing import clock, parse
@@ -23,7 +23,7 @@ from app.state.schedules_view import CATCH_UP, cron_text, firing_view, next_line
 from app.state.text import shown
 
 HISTORY = 10  # firings shown per schedule
-TONES = {'positive': 'green-8', 'warning': 'deep-orange-10', 'muted': 'grey-7', 'info': 'blue-7'}
+TONES = {'positive': 'green-9', 'warning': 'deep-orange-10', 'muted': 'grey-7', 'info': 'blue-9'}
 
 
 class SchedulesView:
@@ -47,7 +47,7 @@ class SchedulesView:
         self.box.clear()
         with self.box:
             if not items:
-                ui.label('No schedules yet.').classes('opacity-70').props('data-testid=no-schedules')
+                list_note('No schedules yet.').props('data-testid=no-schedules')
             for schedule, firings in zip(items, histories, strict=True):
                 self.card(schedule, firings)
 

@@ -8,7 +8,7 @@ from nicegui import ui
 from app.client import ApiError
 from app.pages.signin import signed_in
 from app.pages.theme import frame
-from app.pages.widgets import error_notice
+from app.pages.widgets import error_notice, list_note
 from app.state import connection
 from app.state.me import is_operator, who_am_i
 from app.state.text import shown
@@ -54,7 +54,7 @@ async def settings_page() -> None:
                     ui.space()
                     ui.link('Settings', f'/projects/{project["id"]}/settings').classes('rb-tap-link')
             if not projects:
-                ui.label('No projects yet.').classes('text-sm opacity-70')
+                list_note('No projects yet.')
         ui.label('People and tokens').classes('text-lg font-medium mt-4').props('role=heading aria-level=2')
         with ui.row().classes('items-center gap-2'):
             ui.label('Who is in your teams, their API tokens; add a person, create or revoke a token.').classes(

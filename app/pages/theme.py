@@ -28,7 +28,7 @@ STATUS_COLORS = {
     'delayed': 'indigo-7',  # waiting for its time, holding nothing
     'expired': 'brown-7',  # its queue TTL passed before it started
     'skipped': 'pink-9',  # refused when it was due
-    'cancelled': 'blue-grey-5',  # queued, replaced by a newer push before it started
+    'cancelled': 'blue-grey-9',  # queued, replaced by a newer push before it started
 }
 STATUS_LABELS = {'timed_out': 'timed out', 'submitting': 'Submitting…'}
 

@@ -9,7 +9,7 @@ from typing import Any
 from nicegui import ui
 
 from app.client import ApiError
-from app.pages.widgets import correlation_chip
+from app.pages.widgets import correlation_chip, list_note
 from app.state import connection
 
 NETWORKS = {'default': "The host's network (default)", 'none': 'No network (a private loopback only)'}
@@ -54,7 +54,7 @@ def variables_panel(project: dict[str, Any], *, readonly: bool) -> None:
             rows.clear()
             with rows:
                 if not items:
-                    ui.label('None yet.').classes('text-sm opacity-80')
+                    list_note('None yet.')
                 for item in sorted(items, key=lambda i: i['name']):
                     kind = 'secrets' if item['secret'] else 'variables'
                     with (

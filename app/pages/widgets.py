@@ -1,6 +1,9 @@
-"""Small shared widgets: the CorrelationChip and a confirm dialog."""
+"""Small shared widgets: the CorrelationChip, a confirm dialog and a menu's item."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
 
 from nicegui import ui
 
@@ -12,6 +15,7 @@ def correlation_chip(correlation_id: str | None, failure: str = '', *, details: 
     """Shows the correlation id (and what failed); a click or Enter copies the id. `details`: the technical
     part of an error, kept here rather than in the message a person reads."""
     text = correlation_id or 'no correlation id'
+    shows = f'{failure} · {text}' if failure else text  # its name starts with what it shows (label in name)
 
     def copy() -> None:
         if correlation_id:
@@ -21,7 +25,7 @@ def correlation_chip(correlation_id: str | None, failure: str = '', *, details: 
     chip = (
         ui.button(on_click=copy)
         .props(
-            f'flat dense no-caps outline icon=content_copy aria-label="Copy correlation id {text}" '
+            f'flat dense no-caps outline icon=content_copy aria-label="{shows}: copy the correlation id" '
             f'data-correlation-id="{correlation_id or ""}"'
         )
         .classes('rb-tap rb-chip')
@@ -34,6 +38,18 @@ def correlation_chip(correlation_id: str | None, failure: str = '', *, details: 
     if details:
         chip.props(f'data-details="{details.replace(chr(34), chr(39))}"')
     return chip
+
+
+def list_note(text: str) -> ui.label:
+    """What an empty list (an element with role=list) says instead of rows: a list item itself, since a list may
+    hold nothing else (WAI-ARIA; axe's aria-required-children)."""
+    return ui.label(text).classes('text-sm opacity-70').props('role=listitem')
+
+
+def menu_item(on_click: Callable[..., Any]) -> ui.menu_item:
+    """An item of a `ui.menu`: a menuitem to assistive technology (Quasar's QItem says listitem, which a menu may not
+    hold), a 44 px tap target, reached with the arrow keys as well as Tab inside the open menu."""
+    return ui.menu_item(on_click=on_click).classes('rb-tap').props('role=menuitem')
 
 
 def error_notice(box: ui.element, error: ApiError, doing: str) -> None:
@@ -54,7 +70,9 @@ async def confirm(question: str, *, yes: str = 'Yes', no: str = 'Cancel') -> boo
     with ui.dialog() as dialog, ui.card().props('role=alertdialog'):
         ui.label(question)
         with ui.row().classes('justify-end w-full'):
-            ui.button(no, on_click=lambda: dialog.submit(False)).props('flat').classes('rb-tap')
+            # the focus goes into the dialog, on the harmless answer (Quasar's dialog focuses [autofocus]); closed,
+            # the dialog gives it back to what had it
+            ui.button(no, on_click=lambda: dialog.submit(False)).props('flat autofocus').classes('rb-tap')
             ui.button(yes, on_click=lambda: dialog.submit(True), color='negative').classes('rb-tap')
     result = await dialog
     dialog.delete()

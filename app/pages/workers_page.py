@@ -11,7 +11,8 @@ from app.pages.theme import frame, live_relative, relative
 from app.pages.widgets import error_notice, notify_error
 from app.state import connection
 
-STATE_COLORS = {'live': 'positive', 'draining': 'warning', 'lost': 'negative', 'stopped': 'grey-7'}
+# fills under white text with at least 4.5:1 (issue 42: Quasar's amber `warning` has 1.7:1)
+STATE_COLORS = {'live': 'positive', 'draining': 'brown-7', 'lost': 'negative', 'stopped': 'grey-8'}
 REFRESH_SECONDS = 3.0
 
 
@@ -53,7 +54,7 @@ class WorkersView:
         self.box.clear()
         with self.box:
             if not items and not self.local:
-                with ui.row().classes('items-baseline gap-1 text-sm'):
+                with ui.row().classes('items-baseline gap-1 text-sm').props('role=listitem'):
                     ui.label('No worker has registered yet: start one with')
                     ui.label('runboard worker --slots 4').classes('font-mono').props('data-testid=worker-command')
                     ui.label("on a machine that reaches this server's database and Redis.")

@@ -26,10 +26,17 @@ class Cell:
         return f'{self.depth_level}/{self.target_framework}'
 
     @property
+    def short_id(self) -> str:
+        """What the cell shows of its run's id."""
+        return (self.run_id or '')[-8:]
+
+    @property
     def label(self) -> str:
-        """The cell's accessible name: which combination, and what became of it."""
+        """The cell's accessible name: which combination, and what became of it. A run's cell is a link: its name
+        starts with what it shows (the status and the id's end: WCAG 2.5.3, label in name)."""
         if self.run_id:
-            return f'{self.depth_level} × {self.target_framework}: {self.status.replace("_", " ")}, run {self.run_id}'
+            status = self.status.replace('_', ' ')
+            return f'{status} {self.short_id}: {self.depth_level} × {self.target_framework}, run {self.run_id}'
         words = OUTCOME_WORDS.get(self.outcome, self.outcome)
         return f'{self.depth_level} × {self.target_framework}: {words}' + (f'. {self.reason}' if self.reason else '')
 

@@ -328,7 +328,7 @@ def test_dark_mode_and_a_phone_wide_page(browser: Browser, env, name: str, optio
             assert wrapped is not None and wrapped['x'] + wrapped['width'] <= 360
             # nothing (header chip, a long stage chip) makes the page scroll sideways
             assert page.evaluate('document.documentElement.scrollWidth') <= 360
-            expect(page.get_by_role('button', name='Copy the whole log')).to_be_visible()  # named, as an icon
+            expect(page.get_by_role('button', name='Copy all: the whole log')).to_be_visible()  # named, as an icon
             page.get_by_test_id('output').scroll_into_view_if_needed()
         screenshot(page, name)
     finally:

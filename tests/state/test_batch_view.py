@@ -73,7 +73,7 @@ def test_the_grid_has_a_cell_per_combination_with_its_words() -> None:
         grid.cells['deep', 'node'],
     )
     assert (running.status, running.run_id, running.name) == ('running', 'run_a', 'shallow/python')
-    assert running.label == 'shallow × python: running, run run_a'
+    assert running.label == 'running run_a: shallow × python, run run_a'  # a link's name starts with what it shows
     assert (refused.status, refused.error, refused.run_id) == ('refused', 'rate_limited', None)
     assert refused.reason == RATE['detail']  # it names the wait already: not said twice
     assert refused.label == f'deep × python: refused. {RATE["detail"]}'
