@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Self
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -20,6 +21,11 @@ class Settings(BaseSettings):
     database_url: str | None = None  # default: SQLite file in data_dir (WAL)
     redis_url: str | None = None  # unset: in-process rate limiter and event bus
     redis_prefix: str = 'runboard'
+    # TLS (a rediss:// URL): the CA that signed Redis's certificate (default: the system's), and a client certificate
+    # and key when Redis asks for one; added to the rediss:// URLs as redis-py's ssl_* options (infra/redis.py)
+    redis_ca_file: str | None = None
+    redis_cert_file: str | None = None
+    redis_key_file: str | None = None
     host: str = '127.0.0.1'
     port: int = 8080
     server: str | None = None  # the UI talks to this API instead of its own (e.g. a team server)
@@ -79,6 +85,25 @@ class Settings(BaseSettings):
     # loopback, *, CIDRs and host names (globs); blank: team mode `external`, local mode external,private,loopback
     webhook_allowed_hosts: str = ''
 
+    @model_validator(mode='after')
+    def _redis_tls_in_the_urls(self) -> Self:
+        """The TLS files go into the rediss:// URLs (the Redis's, a Redis broker's), so whatever is handed the URL
+        (redis-py, kombu, a worker's environment) connects the same way."""
+        files = {
+            'ssl_ca_certs': self.redis_ca_file,
+            'ssl_certfile': self.redis_cert_file,
+            'ssl_keyfile': self.redis_key_file,
+        }
+        options = {name: value for name, value in files.items() if value}
+        if not options:
+            return self
+        urls = [url for url in (self.redis_url, self.broker_url) if url and url.startswith('rediss://')]
+        if not urls:
+            raise ValueError('RUNBOARD_REDIS_CA_FILE, _CERT_FILE and _KEY_FILE need a rediss:// (TLS) Redis URL')
+        self.redis_url = with_query_options(self.redis_url, options)
+        self.broker_url = with_query_options(self.broker_url, options)
+        return self
+
     @property
     def sqlite_path(self) -> Path:
         return self.data_dir / 'runboard.db'
@@ -120,3 +145,14 @@ class Settings(BaseSettings):
     @property
     def worktrees_dir(self) -> Path:
         return self.data_dir / 'worktrees'
+
+
+def with_query_options(url: str | None, options: dict[str, str]) -> str | None:
+    """A rediss:// URL with `options` added to its query, those it already has kept as they are."""
+    if not url or not url.startswith('rediss://'):
+        return url
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query)
+    present = {name for name, _ in query}
+    added = [(name, value) for name, value in options.items() if name not in present]
+    return urlunsplit(parts._replace(query=urlencode(query + added, safe='/'))) if added else url

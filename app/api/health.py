@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import redis
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
@@ -9,6 +10,7 @@ from app.api.schemas import problems
 from app.container import Services
 from app.core.errors import DomainError, dependency_unavailable
 from app.core.startup import not_ready
+from app.infra.redis import sync_client
 
 router = APIRouter(prefix='/health', tags=['health'])
 
@@ -34,11 +36,10 @@ def _database_answers(services: Services) -> str | None:
 
 
 def _redis_answers(services: Services) -> str | None:
-    if not services.settings.redis_url:
+    url = services.settings.redis_url
+    if not url:
         return None
-    import redis
-
-    client = redis.Redis.from_url(services.settings.redis_url, socket_connect_timeout=1.0, socket_timeout=1.0)
+    client = sync_client(url, socket_timeout=1.0)
     try:
         client.ping()
         return None

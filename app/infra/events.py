@@ -21,12 +21,16 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from app.infra.redis_direct import DirectRedis
-from app.infra.redis_loop import LoopRedis, loop_redis
+import redis
+from redis.asyncio import Redis as AsyncRedis
+from redis.asyncio.client import PubSub
+
+from app.infra.redis import LoopClient, async_client, sync_client
 
 log = logging.getLogger(__name__)
 QUEUE_SIZE = 10_000
 RESUBSCRIBE_SECONDS = 0.5
+SUBSCRIBE_SECONDS = 2.0  # how long Redis may take to confirm a subscription
 Event = dict[str, Any]
 Accepts = Callable[[Event], bool]
 
@@ -118,66 +122,92 @@ def _accepted(accepts: Accepts, event: Event) -> bool:
 
 
 class RedisEventBus(EventBus):
-    """Publishes through a Redis channel so every server instance sees every change."""
+    """Publishes through a Redis channel so every server instance sees every change; one listener per instance
+    subscribes to it (redis-py's PubSub) and fans each message out to this instance's subscribers."""
 
     in_process = False
 
     def __init__(self, url: str, prefix: str) -> None:
         super().__init__()
+        self._url = url
         self._channel = f'{prefix}:events'
         self._task: asyncio.Task | None = None
-        self._publishing = DirectRedis(url, socket_connect_timeout=1.0, socket_timeout=2.0)
-        self._publishing_async = loop_redis(url, socket_connect_timeout=1.0, socket_timeout=2.0)
-        self._listening = LoopRedis(url, socket_connect_timeout=1.0, on_push=self._on_message)
+        self._publishing = sync_client(url)  # from worker threads
+        self._publishing_async = LoopClient(url)
+        self._listening: AsyncRedis | None = None
+        self._cannot_subscribe: str | None = None  # the last subscription attempt failed: why
 
     async def start(self) -> None:
         await super().start()
-        subscribed = await self._subscribe()  # raises when Redis is not there at start
-        self._task = asyncio.create_task(self._listen(subscribed))
+        # its own connection: a subscribed connection serves nothing else; named for CLIENT LIST
+        self._listening = async_client(self._url, client_name=self._channel)
+        pubsub = await self._subscribe()  # raises when Redis is not there at start
+        self._task = asyncio.create_task(self._listen(pubsub))
 
     def listener_failure(self) -> str | None:
-        """Also down when the listener's task ended. While it subscribes again after a drop it counts as up:
-        Redis itself is down then (the readiness probe says so), and it resumes by itself."""
+        """Down when the listener's task ended, and while it cannot subscribe (Redis gone, or refusing it).
+        Just after a drop, before its first attempt to subscribe again, it still counts as up."""
         task = self._task
         if task is None:
             return 'not started'
         if task.done():
             failure = None if task.cancelled() else task.exception()
             return f'stopped: {type(failure).__name__}' if failure else 'stopped'
+        if self._cannot_subscribe is not None:
+            return f'cannot subscribe: {self._cannot_subscribe}'
         return super().listener_failure()
 
-    async def _subscribe(self) -> asyncio.Future:
-        """Subscribed on a new connection; the future completes when that connection is lost."""
-        connection = await self._listening.connect()
-        await connection.command('SUBSCRIBE', self._channel)
-        return connection.closed
+    async def _subscribe(self) -> PubSub:
+        """Subscribed on a new connection, or the error that prevented it (Redis away, or refusing: NOPERM)."""
+        assert self._listening is not None
+        pubsub = self._listening.pubsub()
+        try:
+            await pubsub.subscribe(self._channel)
+            # redis-py sends SUBSCRIBE without reading its answer: read it here, so a refusal raises here
+            answer = await pubsub.get_message(timeout=SUBSCRIBE_SECONDS)
+            if answer is None or answer['type'] != 'subscribe':
+                raise redis.ConnectionError(f'Redis did not confirm the subscription: {answer}')
+        except BaseException:
+            await pubsub.aclose()
+            raise
+        return pubsub
 
-    async def _listen(self, subscribed: asyncio.Future) -> None:
-        """Messages arrive in _on_message; this task only subscribes again after a drop."""
-        while True:
-            try:
-                failure = await subscribed
-                log.warning('redis event listener lost its connection (%s); subscribing again', failure)
-            except asyncio.CancelledError:
-                await self._listening.close()
-                raise
-            attempts = 0
+    async def _listen(self, pubsub: PubSub) -> None:
+        """Reads the channel; after a drop redis-py connects and subscribes again by itself once, and when that
+        fails too this loop tries every RESUBSCRIBE_SECONDS until it is subscribed again."""
+        try:
             while True:
-                await asyncio.sleep(RESUBSCRIBE_SECONDS)
-                attempts += 1
                 try:
-                    subscribed = await self._subscribe()
-                    break
-                except Exception as exc:  # Redis still away: keep trying, and say so once
-                    (log.warning if attempts == 1 else log.debug)('redis event listener cannot subscribe: %s', exc)
+                    message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=None)
+                except (redis.RedisError, OSError) as exc:
+                    log.warning('redis event listener lost its connection (%s); subscribing again', exc)
+                    await pubsub.aclose()
+                    pubsub = await self._subscribe_again()
+                    continue
+                if message is not None and message['type'] == 'message':
+                    self._on_message(message['data'])
+        finally:
+            await pubsub.aclose()
+
+    async def _subscribe_again(self) -> PubSub:
+        attempts = 0
+        while True:
+            await asyncio.sleep(RESUBSCRIBE_SECONDS)
+            attempts += 1
+            try:
+                pubsub = await self._subscribe()
+            except (redis.RedisError, OSError) as exc:  # Redis still away, or refusing: keep trying, say so once
+                self._cannot_subscribe = f'{type(exc).__name__}: {exc}'
+                (log.warning if attempts == 1 else log.debug)('redis event listener cannot subscribe: %s', exc)
+                continue
+            self._cannot_subscribe = None
             if attempts > 1:
                 log.warning('redis event listener subscribed again after %d attempts', attempts)
+            return pubsub
 
-    def _on_message(self, reply: list) -> None:
-        if reply[0] != b'message':
-            return
+    def _on_message(self, data: bytes) -> None:
         try:
-            events = events_of(reply[2])
+            events = events_of(data)
         except ValueError:  # not ours: another program on the channel
             log.warning('redis event listener skipped a message that is not JSON')
             return
@@ -190,7 +220,7 @@ class RedisEventBus(EventBus):
     def publish_many(self, events: list[dict[str, Any]]) -> None:
         """One message for all of them: one round trip, and one message for every instance's listener to read."""
         try:
-            self._publishing.call('PUBLISH', self._channel, json.dumps(events, default=str))
+            self._publishing.publish(self._channel, json.dumps(events, default=str))
         except Exception:  # Redis holds only what may be lost: degrade to local delivery
             log.warning('redis publish failed; delivering locally', exc_info=True)
             for event in events:
@@ -198,7 +228,7 @@ class RedisEventBus(EventBus):
 
     async def publish_many_async(self, events: list[dict[str, Any]]) -> None:
         try:
-            await self._publishing_async.call('PUBLISH', self._channel, json.dumps(events, default=str))
+            await self._publishing_async.get().publish(self._channel, json.dumps(events, default=str))
         except Exception:
             log.warning('redis publish failed; delivering locally', exc_info=True)
             for event in events:
@@ -209,9 +239,10 @@ class RedisEventBus(EventBus):
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._task
-        await self._listening.close()
+        if self._listening is not None:
+            await self._listening.aclose()
         self._publishing.close()
-        await self._publishing_async.close()
+        await self._publishing_async.aclose()
         await super().close()
 
 

@@ -96,7 +96,7 @@ def test_the_redis_limiter_carries_on_over_connections_redis_dropped() -> None:
     key = f'rbtest:dropped:{uuid.uuid4().hex}'
     try:
         assert limiter.acquire(key, 'a').allowed
-        own = limiter._redis.call('CLIENT', 'ID')  # the one idle connection the limiter keeps
+        own = limiter._redis.client_id()  # the one idle connection of the limiter's pool
         admin = redis.Redis.from_url(REDIS_URL)
         assert admin.client_kill_filter(_id=own) == 1
         admin.close()
@@ -122,7 +122,7 @@ def test_the_redis_limiter_on_the_event_loop_carries_on_over_connections_redis_d
 
     async def scenario() -> None:
         assert (await limiter.acquire_async(key, 'a')).allowed
-        own = await limiter._aredis.call('CLIENT', 'ID')
+        own = await limiter._aredis.get().client_id()
         admin = redis.Redis.from_url(REDIS_URL)
         assert admin.client_kill_filter(_id=own) == 1
         admin.close()

@@ -6,6 +6,8 @@ from __future__ import annotations
 import logging
 import uuid
 
+from app.infra.redis import sync_client
+
 log = logging.getLogger(__name__)
 
 
@@ -15,9 +17,8 @@ class SweepLease:
     _RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end"
 
     def __init__(self, redis_url: str, prefix: str, ttl_seconds: float) -> None:
-        import redis
-
-        self._redis = redis.Redis.from_url(redis_url, socket_connect_timeout=1.0, socket_timeout=2.0)
+        self._redis = sync_client(redis_url)
+        self._release = self._redis.register_script(self._RELEASE)
         self.key = f'{prefix}:afk:sweep-lease'
         self.ttl_ms = int(ttl_seconds * 1000)
         self._token: str | None = None
@@ -38,7 +39,7 @@ class SweepLease:
         if self._token is None:
             return
         try:
-            self._redis.eval(self._RELEASE, 1, self.key, self._token)
+            self._release(keys=[self.key], args=[self._token])
         except Exception:  # noqa: BLE001 - the lease expires by itself
             log.warning('could not release the AFK sweep lease', exc_info=True)
         self._token = None

@@ -10,6 +10,7 @@ from __future__ import annotations
 from celery import Celery
 
 from app.config import Settings
+from app.infra.redis import celery_ssl
 from app.services.execution.routing import base_queue
 
 TASK = 'runboard.execute_run'
@@ -23,8 +24,10 @@ def broker_of(settings: Settings) -> str:
 
 
 def make_celery(settings: Settings) -> Celery:
-    app = Celery('runboard', broker=broker_of(settings))
+    broker = broker_of(settings)
+    app = Celery('runboard', broker=broker)
     app.conf.update(
+        broker_use_ssl=celery_ssl(broker),  # rediss://: the certificate checked (its options are in the URL)
         task_acks_late=False,
         worker_prefetch_multiplier=1,
         task_ignore_result=True,

@@ -7,16 +7,20 @@ The `limits` package cannot remove a single hit, which is why this is written ou
 
 from __future__ import annotations
 
-import hashlib
 import math
 import threading
 import time
 from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from app.core.errors import DomainError
+import redis
+from redis.commands.core import AsyncScript
+
+from app.core.errors import dependency_unavailable
+from app.infra.redis import LoopClient, sync_client
 
 
 @dataclass(frozen=True)
@@ -127,40 +131,17 @@ return {allowed, count, tostring(now), oldest_score}
 """
 
 
-REDIS_TIMEOUTS = dict(socket_connect_timeout=1.0, socket_timeout=2.0)  # an outage answers 503 fast, not late
-
-
 class RedisLimiter:
     """Redis down: every call raises the 503 `dependency_unavailable` problem (nothing admitted without
-    quota accounting). Redis back: the next call works again, no restart needed."""
+    quota accounting). Redis back: the next call works again, no restart needed. The script is redis-py's
+    registered Script: EVALSHA, and EVAL's SCRIPT LOAD when Redis has not seen it (or was restarted)."""
 
     def __init__(self, url: str, limit: int, window_seconds: int) -> None:
-        import redis
-
-        from app.infra.redis_direct import DirectRedis
-        from app.infra.redis_loop import loop_redis
-
         self.limit, self.window = limit, window_seconds
-        self._redis = DirectRedis(url, **REDIS_TIMEOUTS)
-        self._aredis = loop_redis(url, **REDIS_TIMEOUTS)
-        self._sha = hashlib.sha1(_ACQUIRE_LUA.encode()).hexdigest()
-        self._no_script = redis.exceptions.NoScriptError
-        self._errors = (
-            redis.exceptions.ConnectionError,
-            redis.exceptions.TimeoutError,
-            redis.exceptions.BusyLoadingError,
-        )
-
-    def _call(self, key: str, member: str) -> Quota:
-        args = (1, key, self.window, self.limit, member)
-        try:
-            try:
-                reply = self._redis.call('EVALSHA', self._sha, *args)
-            except self._no_script:  # a Redis that has not seen it yet (or was restarted): EVAL loads it
-                reply = self._redis.call('EVAL', _ACQUIRE_LUA, *args)
-        except self._errors as exc:
-            raise _redis_down() from exc
-        return self._quota(reply)
+        self._redis = sync_client(url)
+        self._script = self._redis.register_script(_ACQUIRE_LUA)
+        self._aredis = LoopClient(url)
+        self._ascript: AsyncScript | None = None
 
     def _quota(self, reply: list[Any]) -> Quota:
         allowed, count, now, oldest = reply
@@ -168,56 +149,49 @@ class RedisLimiter:
         return quota_from(int(count), oldest_value, float(now), self.limit, self.window, bool(allowed))
 
     def acquire(self, key: str, member: str) -> Quota:
-        return self._call(key, member)
+        with _outage():
+            return self._quota(self._script(keys=[key], args=[self.window, self.limit, member]))
 
     def peek(self, key: str) -> Quota:
-        return self._call(key, '')
+        return self.acquire(key, '')
 
     def release(self, key: str, member: str) -> None:
-        try:
-            self._redis.call('ZREM', key, member)
-        except self._errors as exc:
-            raise _redis_down() from exc
+        with _outage():
+            self._redis.zrem(key, member)
 
     def close(self) -> None:
         self._redis.close()
 
-    # the same on the event loop (services/runs/loop_admission.py)
-    async def _call_async(self, key: str, member: str) -> Quota:
-        args = (1, key, self.window, self.limit, member)
-        try:
-            try:
-                reply = await self._aredis.call('EVALSHA', self._sha, *args)
-            except self._no_script:
-                reply = await self._aredis.call('EVAL', _ACQUIRE_LUA, *args)
-        except self._errors as exc:
-            raise _redis_down() from exc
-        return self._quota(reply)
-
+    # the same on the event loop
     async def acquire_async(self, key: str, member: str) -> Quota:
-        return await self._call_async(key, member)
+        client = self._aredis.get()
+        if self._ascript is None:
+            self._ascript = client.register_script(_ACQUIRE_LUA)
+        with _outage():
+            return self._quota(await self._ascript(keys=[key], args=[self.window, self.limit, member], client=client))
 
     async def peek_async(self, key: str) -> Quota:
-        return await self._call_async(key, '')
+        return await self.acquire_async(key, '')
 
     async def release_async(self, key: str, member: str) -> None:
-        try:
-            await self._aredis.call('ZREM', key, member)
-        except self._errors as exc:
-            raise _redis_down() from exc
+        with _outage():
+            await self._aredis.get().zrem(key, member)
 
     async def aclose(self) -> None:
-        await self._aredis.close()
+        await self._aredis.aclose()
 
 
-def _redis_down() -> DomainError:
-    from app.core.errors import dependency_unavailable
-
-    return dependency_unavailable(
-        'redis',
-        'The rate limiter (Redis) is not answering, so no run can be '
-        'admitted right now. Nothing was created; try again shortly.',
-    )
+@contextmanager
+def _outage() -> Iterator[None]:
+    """Redis not answering (gone, refusing the connection, still loading): the 503 problem."""
+    try:
+        yield
+    except (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError) as exc:
+        raise dependency_unavailable(
+            'redis',
+            'The rate limiter (Redis) is not answering, so no run can be '
+            'admitted right now. Nothing was created; try again shortly.',
+        ) from exc
 
 
 def make_limiter(redis_url: str | None, limit: int, window_seconds: int) -> MemoryLimiter | RedisLimiter:
