@@ -249,6 +249,16 @@ def projects_edit(
     username: UsernameOpt = None,
     no_credentials: Annotated[bool, typer.Option('--no-credentials', help='Remove the stored credentials.')] = False,
     no_queued_ttl: Annotated[bool, typer.Option('--no-queued-ttl', help='Queued runs wait for ever again.')] = False,
+    afk_cost_cap: Annotated[
+        float | None,
+        typer.Option(
+            '--afk-cost-cap',
+            min=0.01,
+            metavar='USD',
+            help='The AFK loop launches nothing more on a UTC day whose AFK cost reached this (docs/afk.md).',
+        ),
+    ] = None,
+    no_afk_cost_cap: Annotated[bool, typer.Option('--no-afk-cost-cap', help='No daily AFK cost cap.')] = False,
     on_push: OnPushOpt = None,
     on_push_paths: OnPushPathsOpt = None,
     on_push_depth: OnPushDepthOpt = None,
@@ -268,6 +278,8 @@ def projects_edit(
         changes['credentials'] = credentials
     if no_queued_ttl:
         changes['queued_ttl_seconds'] = None
+    if afk_cost_cap is not None or no_afk_cost_cap:
+        changes['afk_cost_cap_usd_per_day'] = None if no_afk_cost_cap else afk_cost_cap
     pushes = any(options.get(name) is not None for name in options if name.startswith(('on_push', 'cancel_in')))
     if not changes and not pushes and not no_on_push:
         raise typer.BadParameter('give at least one option to change (see --help)')

@@ -171,10 +171,22 @@ def run_details(run: dict) -> Table:
     if run.get('pr_number'):
         pull = f'#{run["pr_number"]} {run.get("pr_title") or ""} {run.get("pr_url") or ""}'
         rows.append(('Pull request', pull.strip()))
+    if run.get('usage'):
+        rows.append(('Usage', usage_text(run['usage'])))
     if run.get('error'):
         rows.append(('Error', run['error']))
     rows += [('Idempotency key', run.get('idempotency_key')), ('Correlation id', run.get('correlation_id'))]
     return key_values(rows)
+
+
+def usage_text(usage: dict) -> str:
+    """`$0.84 · 2,400 in / 600 out tokens · claude-sonnet-4` (what the run's `::usage::` lines summed to)."""
+    parts = [f'${usage.get("cost_usd") or 0:,.2f}']
+    if usage.get('input_tokens') or usage.get('output_tokens'):
+        parts.append(f'{usage.get("input_tokens") or 0:,} in / {usage.get("output_tokens") or 0:,} out tokens')
+    if usage.get('model'):
+        parts.append(str(usage['model']))
+    return ' · '.join(parts)
 
 
 def seconds_text(seconds: float) -> str:

@@ -14,6 +14,8 @@ Timeline events (their `type`, `text`):
 - `::error|warning|notice PROPS::MESSAGE` -> `annotation`, the line as printed (after masking): it stays an
   output line of the log, drawn styled, and `annotation_of` reads its level, message, file and line back
 - `::add-mask::VALUE` is app/services/execution/masking.py's (applied before this): the line stays output, masked.
+- `::usage input_tokens=N,output_tokens=N,cost_usd=X,model=NAME::` -> an `output` line as printed; `usage_of` reads
+  what an agent spent from it (any of the fields, any number of lines: the run sums them; docs/afk.md)
 
 Shared by the server (output ingest, the run's `annotations`, webhook payloads) and the UI (the log's rows),
 so it lives outside both layers, like app/core/origins.py.
@@ -109,6 +111,57 @@ def parse(line: str) -> Command | None:
             return None
         return Command(name, properties, message)
     return None
+
+
+USAGE_FIELDS = ('input_tokens', 'output_tokens', 'cost_usd', 'model')
+MAX_COST_PER_LINE = 1_000_000.0  # a line claiming more is a mistake, not a spend: it stays text
+
+
+@dataclass(frozen=True)
+class Usage:
+    """What an agent reported spending on one `::usage::` line (or the sum of several)."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
+    model: str | None = None
+
+    def plus(self, other: Usage) -> Usage:
+        return Usage(
+            self.input_tokens + other.input_tokens,
+            self.output_tokens + other.output_tokens,
+            round(self.cost_usd + other.cost_usd, 6),
+            other.model or self.model,
+        )
+
+
+def usage_of(line: str) -> Usage | None:
+    """The usage a `::usage k=v,...::` line reports, or None (then it is an ordinary line and counts nothing).
+
+    Well formed: at least one known field; tokens are whole numbers >= 0; cost_usd a finite number >= 0;
+    no unknown field, no data after the closing `::` and no field twice (a typo must not count half a line)."""
+    if not line.startswith('::usage ') or not line.endswith('::') or len(line) < 11:
+        return None
+    body = line[len('::usage ') : -2]
+    if '::' in body:
+        return None
+    values: dict[str, str] = {}
+    for pair in body.split(','):
+        key, equals, value = pair.partition('=')
+        key, value = key.strip(), value.strip()
+        if not equals or key not in USAGE_FIELDS or key in values or not value:
+            return None
+        values[key] = unescape_property(value)
+    try:
+        tokens_in = int(values.get('input_tokens', '0'))
+        tokens_out = int(values.get('output_tokens', '0'))
+        cost = float(values.get('cost_usd', '0'))
+    except ValueError:
+        return None
+    if tokens_in < 0 or tokens_out < 0 or not (0.0 <= cost <= MAX_COST_PER_LINE):  # also NaN
+        return None
+    model = values.get('model', '').strip()[:100] or None
+    return Usage(tokens_in, tokens_out, cost, model)
 
 
 def _is_number(text: str) -> bool:

@@ -14,7 +14,7 @@ from app.models.vocabulary import as_utc, utcnow
 
 # what a rule can subscribe to; `ping` (the Test button) goes to a rule whatever it subscribes to
 RUN_EVENTS = ('run.failed', 'run.timed_out', 'run.crashed', 'run.succeeded', 'run.stopped')
-AFK_EVENTS = ('project.auto_paused', 'issue.parked')
+AFK_EVENTS = ('project.auto_paused', 'issue.parked', 'project.cost_capped')
 EVENT_TYPES = RUN_EVENTS + AFK_EVENTS
 PING_EVENT = 'ping'
 NotificationFormat = Literal['runboard', 'slack']

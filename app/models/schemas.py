@@ -13,6 +13,7 @@ from app.models.labels import normalise_labels
 from app.models.schedules import NextFiring
 from app.models.tables import ProjectBase
 from app.models.triggers import OnPush
+from app.models.usage import UsagePublic
 from app.models.vocabulary import as_utc
 
 # ---------------------------------------------------------------- API schemas
@@ -81,6 +82,7 @@ class ProjectUpdate(SQLModel):
     queued_ttl_seconds: int | None = Field(default=None, ge=1, le=30 * 86400)  # null: queued runs never expire
     network: Literal['default', 'none'] | None = None  # the run sandbox's network
     on_push: OnPush | None = None  # push rules (docs/triggers.md); null removes them
+    afk_cost_cap_usd_per_day: float | None = Field(default=None, ge=0.01, le=1_000_000)  # null removes the cap
 
     _runs_on = field_validator('runs_on')(classmethod(lambda cls, v: v if v is None else normalise_labels(v)))
 
@@ -116,6 +118,7 @@ class ProjectPublic(ProjectBase):
     consecutive_failures: int
     launch_error: str | None = None
     launch_error_at: datetime | None = None
+    afk_cost_capped_on: str | None = None  # the UTC day (YYYY-MM-DD) its AFK cost reached the cap, until Reset
     paused: bool = False
     ready_count: int | None = None
     parked_count: int = 0
@@ -218,6 +221,7 @@ class RunPublic(SQLModel):
     pr_number: int | None = None
     pr_title: str | None = None
     pr_url: str | None = None
+    usage: UsagePublic | None = None  # what its agent reported spending (`::usage::` lines, summed); None: nothing
 
     _utc = field_validator('created_at', 'started_at', 'finished_at', 'deadline_at', 'heartbeat_at')(
         classmethod(lambda cls, v: as_utc(v))

@@ -67,6 +67,8 @@ class ProjectBase(SQLModel):
     network: str = Field(
         default='default', max_length=20, regex='^(default|none)$', sa_column_kwargs={'server_default': 'default'}
     )
+    # the AFK loop launches nothing more on a UTC day whose AFK cost reached this (docs/afk.md, "Cost"); None: no cap
+    afk_cost_cap_usd_per_day: float | None = Field(default=None, ge=0.01, le=1_000_000)
 
 
 class Project(ProjectBase, table=True):
@@ -77,6 +79,8 @@ class Project(ProjectBase, table=True):
     consecutive_failures: int = 0
     launch_error: str | None = Field(default=None, max_length=500)  # the last AFK launch that could not start
     launch_error_at: datetime | None = None
+    afk_cost_capped_on: str | None = Field(default=None, max_length=10)  # the UTC day the cost cap was reached
+    afk_cost_cap_reset_at: datetime | None = None  # Reset: the day's cost counts from here
     # git credentials for a remote repository; the secret is encrypted (infra/secret_box.py) and never
     # leaves the server: answers carry only has_credentials and the kind
     credentials_kind: str | None = Field(default=None, max_length=20)  # 'token' | 'ssh_key'

@@ -16,6 +16,7 @@ EVENT_LABELS = {
     'run.stopped': 'Run stopped',
     'project.auto_paused': 'AFK loop paused',
     'issue.parked': 'AFK issue parked',
+    'project.cost_capped': 'AFK cost cap reached',
     'ping': 'Test (ping)',
 }
 FORMAT_LABELS = {'runboard': 'Runboard JSON (signed)', 'slack': 'Slack-compatible {"text": ...}'}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.core.workflow_commands import Annotation, annotation_of, event_of, parse_properties
+from app.core.workflow_commands import Annotation, Usage, annotation_of, event_of, parse_properties, usage_of
 
 E = '::error file=app.py,line=3::boom'
 
@@ -91,3 +91,42 @@ def test_where_an_annotation_points_as_people_write_it() -> None:
     assert Annotation('error', 'm', file='app.py', line=3).place == 'app.py:3'
     assert Annotation('error', 'm', file='app.py').place == 'app.py'
     assert Annotation('error', 'm').place == ''
+
+
+@pytest.mark.parametrize(
+    ('line', 'usage'),
+    [
+        # the example
+        ('::usage input_tokens=1200,output_tokens=300,cost_usd=0.42::', Usage(1200, 300, 0.42)),
+        # any of the fields, in any order, spaces after commas
+        ('::usage cost_usd=0.1::', Usage(0, 0, 0.1)),
+        ('::usage model=claude-sonnet-4, output_tokens=7::', Usage(0, 7, 0.0, 'claude-sonnet-4')),
+        ('::usage model=gpt%2C5::', Usage(model='gpt,5')),  # property escapes as GitHub's
+        # malformed: the line is text and counts nothing
+        ('::usage::', None),  # no field
+        ('::usage ::', None),
+        ('::usage cost_usd=abc::', None),
+        ('::usage cost_usd=-1::', None),
+        ('::usage cost_usd=nan::', None),
+        ('::usage cost_usd=inf::', None),
+        ('::usage input_tokens=1.5::', None),  # tokens are whole
+        ('::usage input_tokens=-3::', None),
+        ('::usage tokens=3::', None),  # unknown field: a typo must not count half a line
+        ('::usage cost_usd=1,cost_usd=2::', None),  # twice
+        ('::usage cost_usd=1::extra', None),  # data after the closing ::
+        ('::usage cost_usd=1', None),  # no closing ::
+        (' ::usage cost_usd=1::', None),  # not at the first column
+        ('::USAGE cost_usd=1::', None),
+        ('::usage cost_usd=2000000::', None),  # not a spend: a mistake
+    ],
+)
+def test_what_a_usage_line_reports(line: str, usage: Usage | None) -> None:
+    assert usage_of(line) == usage
+    assert event_of(line) == ('output', line)  # a usage line stays a line of the log, well formed or not
+
+
+def test_usage_lines_sum() -> None:
+    one = usage_of('::usage input_tokens=1200,output_tokens=300,cost_usd=0.42::')
+    assert one is not None
+    assert one.plus(one) == Usage(2400, 600, 0.84)
+    assert Usage(model='a').plus(Usage(cost_usd=0.1)).model == 'a'  # the last model named

@@ -77,6 +77,7 @@ class AfkActions:
             session.connection().execute(
                 text(
                     'UPDATE project SET consecutive_failures = 0, launch_error = NULL, launch_error_at = NULL, '
+                    'afk_cost_capped_on = NULL, afk_cost_cap_reset_at = :now, '  # the day's cost counts from now
                     'updated_at = :now WHERE id = :p'
                 ),
                 {'now': utcnow(), 'p': project_id},

@@ -20,18 +20,19 @@ from sqlmodel import Session, select
 
 from app.config import Settings
 from app.core.errors import DomainError
-from app.infra.db import is_sqlite
+from app.infra.db import is_sqlite, session_scope
 from app.infra.events import EventBus
-from app.models import Project, RunKind, RunPublic, as_utc
-from app.services.afk import claims
+from app.models import Project, RunKind, RunPublic, as_utc, utcnow
+from app.services.afk import claims, costs
 from app.services.afk.actions import AfkActions, publish_project
 from app.services.afk.candidates import claimable_candidates, ready_local_issues
 from app.services.afk.lease import SweepLease
-from app.services.afk.rules import closed_gate, is_paused, should_launch_auto
+from app.services.afk.rules import closed_gate, is_cost_capped, is_paused, should_launch_auto
 from app.services.afk.schedule import SweepSchedule
 from app.services.afk.sources import IssueRecord, afk_branch, is_forge
 from app.services.identity.accounts import Principal
 from app.services.runs import sql as run_sql
+from app.services.runs.timeline import timed_sql
 from app.services.runs.writer import RunSpec
 
 if TYPE_CHECKING:
@@ -59,6 +60,7 @@ class SweepReport:
     launched: list[str] = field(default_factory=list)  # run ids
     considered: int = 0
     stopped_by: str | None = None  # 'global_cap' | 'lease_held'
+    cost_capped: list[str] = field(default_factory=list)  # projects the daily cost cap holds
 
 
 class AfkLoop:
@@ -73,6 +75,7 @@ class AfkLoop:
     ) -> None:
         self.engine, self.settings, self.admitter, self.bus = engine, settings, admitter, bus
         self.lease = lease
+        self.clock = utcnow  # what "today" is for the cost cap (tests move it to the next UTC day)
         self.schedule = SweepSchedule(
             settings=settings, bus=bus, sweep=lambda: self.sweep()
         )  # late-bound: tests wrap sweep
@@ -89,6 +92,7 @@ class AfkLoop:
 
     def _sweep(self) -> SweepReport:
         report = SweepReport()
+        now = self.clock()
         with Session(self.engine) as session:
             conn = session.connection()
             active = run_sql.count_active(conn)
@@ -102,6 +106,7 @@ class AfkLoop:
             last_launch = run_sql.last_auto_launch(conn)
             local_ready = ready_local_issues(conn, {p.id for p in auto if not is_forge(p.issue_source)})
             blocked = claims.blocked_numbers(conn)
+            spend = {p.id: costs.capped(conn, p, now) for p in auto if p.afk_cost_cap_usd_per_day is not None}
         # Fairness under the cap: the project whose last auto run is oldest goes first.
         epoch = datetime.min.replace(tzinfo=UTC)
         auto.sort(key=lambda p: (as_utc(last_launch.get(p.id)) or epoch, p.id))
@@ -113,7 +118,11 @@ class AfkLoop:
                 loop_run_in_flight=project.id in in_flight,
                 under_global_cap=active < self.settings.global_run_cap,
                 launch_blocked=project.launch_error is not None,
+                cost_capped=spend.get(project.id, (False, 0.0))[0],
             )
+            if facts['cost_capped']:
+                report.cost_capped.append(project.id)
+                self._note_capped(project, spend[project.id][1], now)
             if not facts['under_global_cap']:
                 report.stopped_by = 'global_cap'
                 break
@@ -142,6 +151,23 @@ class AfkLoop:
         if report.launched:
             log.info('AFK sweep launched %d run(s)', len(report.launched))
         return report
+
+    def _note_capped(self, project: Project, spent: float, now: datetime) -> None:
+        """The cap was reached: record the day on the project (the card's reason) and notify, once a day."""
+        if project.afk_cost_capped_on == costs.utc_day(now):
+            return
+        with session_scope(self.engine) as session:
+            noted = costs.mark_capped(
+                session.connection(),
+                project_id=project.id,
+                project_name=project.name,
+                cap=float(project.afk_cost_cap_usd_per_day or 0),
+                spent=spent,
+                now=now,
+            )
+        if noted:
+            log.info('AFK: %s reached its cost cap (%.2f USD today)', project.id, spent)
+            publish_project(self.bus, project)
 
     # ------------------------------------------------------------ launching
     def launch_first(
@@ -200,17 +226,24 @@ class AfkLoop:
                 return
             in_flight = run_sql.loop_run_in_flight(conn, project.id)
             row = conn.execute(
-                text('SELECT auto_enabled, consecutive_failures, launch_error FROM project WHERE id = :p'),
+                timed_sql(
+                    'SELECT auto_enabled, consecutive_failures, launch_error, afk_cost_cap_usd_per_day, '
+                    'afk_cost_cap_reset_at FROM project WHERE id = :p',
+                    columns=('afk_cost_cap_reset_at',),
+                ),
                 {'p': project.id},
             ).first()
             if row is None:
                 raise NotLaunched('auto_off')
+            cap = row[3]
             gate = closed_gate(
                 auto_enabled=bool(row[0]),
                 paused=is_paused(row[1]),
                 loop_run_in_flight=in_flight,
                 under_global_cap=run_sql.count_active(conn) < settings.global_run_cap,
                 launch_blocked=row[2] is not None,
+                cost_capped=cap is not None
+                and is_cost_capped(cap_usd=cap, spent_usd=costs.spent_today(conn, project.id, row[4], self.clock())),
             )
             if gate is not None:
                 raise NotLaunched(gate)

@@ -8,6 +8,7 @@ a pipeline run from the Run form (kind `manual`, or a `retry` of one) says nothi
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Literal
 
 AFK_PAUSE_THRESHOLD = 3  # consecutive failures that pause a project's auto-loop until Reset or a success
@@ -61,12 +62,15 @@ def should_launch_auto(
     under_global_cap: bool,
     claimable_issue: bool,
     launch_blocked: bool = False,
+    cost_capped: bool = False,
 ) -> bool:
     """The sweep's only gate: launch one loop run for this project now?
 
     `loop_run_in_flight`: the loop is serial per project; hand-started AFK runs do not count here.
     `launch_blocked`: the project's last loop launch could not start its command; the loop waits for
     the project to change (edit, Reset or a hand-started run that starts) instead of spinning.
+    `cost_capped`: the day's AFK cost reached the project's cap (`is_cost_capped`); the loop waits for the next
+    UTC day or a Reset. Hand-started runs are not gated by it.
     """
     return (
         auto_enabled
@@ -75,14 +79,21 @@ def should_launch_auto(
         and under_global_cap
         and claimable_issue
         and not launch_blocked
+        and not cost_capped
     )
 
 
-ClosedGate = Literal['global_cap', 'in_flight', 'paused', 'launch_failed', 'auto_off']
+ClosedGate = Literal['global_cap', 'in_flight', 'paused', 'cost_cap', 'launch_failed', 'auto_off']
 
 
 def closed_gate(
-    *, auto_enabled: bool, paused: bool, loop_run_in_flight: bool, under_global_cap: bool, launch_blocked: bool
+    *,
+    auto_enabled: bool,
+    paused: bool,
+    loop_run_in_flight: bool,
+    under_global_cap: bool,
+    launch_blocked: bool,
+    cost_capped: bool = False,
 ) -> ClosedGate | None:
     """Pure: which gate keeps a loop launch from happening (None: every gate is open), in the order the
     sweep acts on them (a full global cap stops the whole sweep; the others skip one project)."""
@@ -92,8 +103,40 @@ def closed_gate(
         return 'in_flight'
     if paused:
         return 'paused'
+    if cost_capped:
+        return 'cost_cap'
     if launch_blocked:
         return 'launch_failed'
     if not auto_enabled:
         return 'auto_off'
     return None
+
+
+# ---------------------------------------------------------------- the daily cost cap (docs/afk.md, "Cost")
+def cost_window_start(now: datetime, reset_at: datetime | None) -> datetime:
+    """Since when the day's AFK cost counts: 00:00 UTC today, or the last Reset if that is later today."""
+    midnight = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    if reset_at is None:
+        return midnight
+    reset_at = reset_at if reset_at.tzinfo else reset_at.replace(tzinfo=UTC)
+    return max(midnight, reset_at)
+
+
+def is_cost_capped(*, cap_usd: float | None, spent_usd: float) -> bool:
+    """Has the day's AFK cost reached the cap? No cap: never. Reaching it exactly counts (a $1.00 cap and
+    $1.00 spent launches nothing more)."""
+    return cap_usd is not None and round(spent_usd, 6) >= round(cap_usd, 6)
+
+
+def utc_day(now: datetime) -> str:
+    return now.astimezone(UTC).date().isoformat()
+
+
+def cost_cap_reason(cap_usd: float) -> str:
+    """The card's loud line while the cost cap holds the loop."""
+    return f'Auto paused · cost cap ${cap_usd:,.2f} reached today, resumes at 00:00 UTC or on Reset'
+
+
+def capped_today(capped_on: str | None, now: datetime) -> bool:
+    """The project's record of reaching the cap (`afk_cost_capped_on`) still holds today."""
+    return capped_on is not None and capped_on == utc_day(now)

@@ -9,6 +9,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from app.core.workflow_commands import Usage
 from app.services.execution.masking import Masker
 from app.services.execution.reaper import KillReason
 
@@ -37,6 +38,7 @@ class LiveRun:
     run: ClaimedRun = field(default_factory=dict)  # the claimed row (kind, issue, repository) for the PR probe
     masker: Masker = field(default_factory=Masker)  # the project's secrets and ::add-mask:: values
     sandboxed: bool = False  # the process is bwrap's: signals go to the run's processes, not to bwrap
+    usage: list[Usage] = field(default_factory=list)  # `::usage::` lines read, not stored yet (OutputIngest)
 
 
 class LaunchFailed(Exception):

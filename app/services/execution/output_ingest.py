@@ -14,9 +14,10 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Engine
 
 from app.config import Settings
-from app.core.workflow_commands import event_of
+from app.core.workflow_commands import Usage, event_of, usage_of
 from app.infra.db import session_scope
 from app.infra.events import EventBus
+from app.services.runs import usage as run_usage
 from app.services.runs.timeline import OUTPUT_KINDS, append_events
 
 if TYPE_CHECKING:
@@ -77,6 +78,8 @@ class OutputIngest:
                 )
             return
         kind, body = event_of(line)  # a malformed command is an ordinary output line
+        if line.startswith('::usage ') and (usage := usage_of(line)) is not None:  # stays a line; also counted
+            live.usage.append(usage)
         if live.awaiting_stage:  # the command's first line: output before any marker is the "run" stage's
             live.awaiting_stage = False
             if kind != 'stage':
@@ -111,6 +114,16 @@ class OutputIngest:
                 except Exception:  # the unstored part went back to the buffer: try again next round
                     log.exception('storing output of run %s failed', live.run_id)
                     await asyncio.sleep(FLUSH_RETRY_SECONDS)
+        if live.usage:  # the last lines go with the terminal status; their spend is stored now, before the end is
+            usage, live.usage = live.usage, []  # written (the end's notifications and the AFK cost cap read it)
+            try:
+                await asyncio.to_thread(self._store_usage, live.run_id, live.project_id, usage)
+            except Exception:
+                log.exception('storing the usage of run %s failed', live.run_id)
+
+    def _store_usage(self, run_id: str, project_id: str, usage: list[Usage]) -> None:
+        with session_scope(self.engine) as session:
+            run_usage.record(session.connection(), run_id, project_id, usage)
 
     async def flush(self, live: LiveRun) -> None:
         """Store the buffered events in order. Only the flush loop calls this, one flush at a time, and
@@ -119,6 +132,7 @@ class OutputIngest:
             return
         batch = live.buffer
         live.buffer = []
+        usage, live.usage = live.usage, []  # stored with the first part: with lines before and including it
         live.stored_lines += live.buffered_lines  # counted before the await, so the bound holds meanwhile
         live.buffered_lines = 0
         last_seq = 0
@@ -126,9 +140,13 @@ class OutputIngest:
             part = batch[start : start + FLUSH_LINES]
             part_lines = sum(1 for kind, _ in part if kind in OUTPUT_KINDS)
             try:
-                last_seq = await asyncio.to_thread(self._store, live.run_id, part, part_lines)
+                last_seq = await asyncio.to_thread(
+                    self._store, live.run_id, part, part_lines, live.project_id, usage if start == 0 else []
+                )
             except BaseException:
                 live.buffer[:0] = batch[start:]  # keep order: the unstored rest goes first next time
+                if start == 0:
+                    live.usage[:0] = usage
                 raise
         event = {
             'type': 'run.output',
@@ -141,6 +159,16 @@ class OutputIngest:
             event['stage'] = True  # the run's stages changed: lists showing it re-read it (not every batch)
         self.bus.publish(event)
 
-    def _store(self, run_id: str, batch: list[tuple[str, str]], lines: int) -> int:
+    def _store(
+        self,
+        run_id: str,
+        batch: list[tuple[str, str]],
+        lines: int,
+        project_id: str = '',
+        usage: list[Usage] | None = None,
+    ) -> int:
         with session_scope(self.engine) as session:
-            return append_events(session.connection(), run_id, batch, output_lines=lines)
+            last = append_events(session.connection(), run_id, batch, output_lines=lines)
+            if usage:  # the `::usage::` lines' spend, in the lines' own transaction (runs/usage.py)
+                run_usage.record(session.connection(), run_id, project_id, usage)
+            return last

@@ -16,6 +16,7 @@ from app.models import Delivery, NotificationRule, utcnow
 from app.services.afk.rules import AFK_PAUSE_THRESHOLD, feeds_counter
 from app.services.notifications.payloads import EventFacts, stored
 from app.services.notifications.rules import run_end_events
+from app.services.runs import usage as run_usage
 from app.services.runs.timeline import read_annotations, timed_sql
 
 rules_table: Table = NotificationRule.__table__  # type: ignore[attr-defined]
@@ -58,6 +59,8 @@ def record_run_end(
     row = conn.execute(timed_sql(RUN_FACTS_SQL, columns=_RUN_TIMES), {'id': run_id}).mappings().one()
     run = {key: value for key, value in row.items() if key != 'project_name'}
     run['annotations'] = read_annotations(conn, run_id)  # its ::error/::warning/::notice lines, stored before its end
+    spent = run_usage.by_run(conn, [run_id]).get(run_id)  # its ::usage:: lines, stored before its end
+    run['usage'] = spent.model_dump() if spent else None
     project = {'id': project_id, 'name': row['project_name']}
     now = utcnow()
     created = 0

@@ -23,7 +23,7 @@ class EventFacts:
     project: dict[str, Any]  # id, name
     run: dict[str, Any] | None = None  # the run's columns (see outbox.RUN_FACTS_SQL)
     issue: dict[str, Any] | None = None  # issue.parked: number, title, cause
-    afk: dict[str, Any] | None = None  # project.auto_paused: consecutive_failures, threshold
+    afk: dict[str, Any] | None = None  # project.auto_paused: consecutive_failures, threshold; cost_capped: cap, spent
     rule: dict[str, Any] | None = field(default=None)  # ping: the rule tested (id, name)
 
 
@@ -105,6 +105,7 @@ def runboard_document(facts: EventFacts) -> dict[str, Any]:
             'finished_at': _time(run.get('finished_at')),
             'duration_seconds': _duration(run),
             'annotations': [_annotation(facts, a) for a in run.get('annotations') or []],
+            'usage': run.get('usage'),  # its `::usage::` lines summed (docs/afk.md, "Cost"); None: none
         }
     if facts.issue is not None:
         document['issue'] = dict(facts.issue)
@@ -177,6 +178,13 @@ def slack_text(facts: EventFacts) -> str:
         return (
             f':double_vertical_bar: {project}: the AFK loop paused itself after {failures} failed runs in a row '
             f'(the last: {run_link}). Reset it on the project page to let it run again.'
+        )
+    if facts.type == 'project.cost_capped':
+        afk = facts.afk or {}
+        return (
+            f':money_with_wings: {project}: the AFK loop stopped launching: today\'s AFK cost '
+            f'${afk.get("spent_usd", 0):,.2f} reached the cap of ${afk.get("cap_usd", 0):,.2f}. '
+            'It resumes at 00:00 UTC, or on Reset on the project page.'
         )
     if facts.type == 'issue.parked':
         issue = facts.issue or {}

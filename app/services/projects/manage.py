@@ -218,7 +218,13 @@ def update_project(
     with session_scope(engine) as session:
         project = get_visible(session, project_id, principal)
         for key, value in changes.items():
-            if value is None and key not in ('run_budget_seconds', 'credentials', 'queued_ttl_seconds', 'on_push'):
+            if value is None and key not in (
+                'run_budget_seconds',
+                'credentials',
+                'queued_ttl_seconds',
+                'on_push',
+                'afk_cost_cap_usd_per_day',
+            ):
                 raise DomainError(422, 'validation', f'{key} cannot be null', field=key)
         if isinstance(source := changes.get('issue_source'), dict) and source.get('token') == '********':
             kept = (project.issue_source or {}).get('token')  # the answers' mask sent back: keep the stored token

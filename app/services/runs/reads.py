@@ -16,6 +16,7 @@ from app.services.identity.accounts import Principal
 from app.services.projects import manage as projects
 from app.services.runs import filters as run_filters
 from app.services.runs import output_search, stage_store, timeline
+from app.services.runs import usage as run_usage
 from app.services.runs import waiting as run_waiting
 
 
@@ -40,6 +41,7 @@ def get_run(
         detail = RunDetail.model_validate({**public(run, user.name if user else None).model_dump()})
         detail.retried_by = run_filters.retried_by(session, [run_id]).get(run_id, [])
         stage_store.annotate(session, [detail])
+        run_usage.annotate(session.connection(), [detail])  # its `::usage::` lines, summed
         detail.annotations = [
             AnnotationPublic.model_validate(a) for a in timeline.read_annotations(session.connection(), run_id)
         ]
@@ -120,6 +122,7 @@ def list_runs(
         for item in items:
             item.retried_by = retries.get(item.id, [])
         stage_store.annotate(session, items)  # one query for the page's stages
+        run_usage.annotate(session.connection(), items)  # and their usage
         next_cursor = items[-1].id if len(rows) > limit else None
         return items, next_cursor
 
