@@ -1,11 +1,35 @@
 // A page drawn in place of another (pages/run_page.py open_in_place) takes the address with pushState.
 // Back and Forward to an address this document does not show load that address; a move within the
 // page (#L500 line links) stays a move within the page.
+// The keyboard's place is kept (docs/accessibility.md): a page drawn in place puts the focus on its heading, as a
+// page load would start there, and a control redrawn away (Stop, once its run has stopped) hands the focus to the
+// control named in its place instead of dropping it on the page.
 (function () {
   let shown = location.pathname + location.search;
+  // once NiceGUI has drawn what came with this message and the focused control has gone: tried on each frame for
+  // a second at most (the drawing may come a frame or two after this message)
+  function whenLost(then, frames = 60) {
+    requestAnimationFrame(() => {
+      const active = document.activeElement;
+      if (!active || active === document.body || !active.isConnected) then();
+      else if (frames > 0) whenLost(then, frames - 1);
+    });
+  }
   window.runboardShowAddress = function (address) {
     history.pushState({ runboard: 'in-place' }, '', address);
     shown = location.pathname + location.search;
+    whenLost(() => {
+      const heading = document.querySelector('[role=heading][aria-level="1"]');
+      if (!heading) return;
+      heading.setAttribute('tabindex', '-1');  // focusable from here, not a Tab stop
+      heading.focus();
+    });
+  };
+  window.runboardKeepFocus = function (id) {
+    whenLost(() => {
+      const next = getHtmlElement(id);
+      if (next) next.focus();
+    });
   };
   window.addEventListener('popstate', function () {
     if (location.pathname + location.search !== shown) location.reload();

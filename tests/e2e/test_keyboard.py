@@ -114,6 +114,9 @@ def test_run_follow_search_stop_retry_with_the_keyboard_only(page: Page, env: St
     page.wait_for_url(re.compile(r'/runs/run_'))
     run_id = page.url.rsplit('/', 1)[1]
     header = page.get_by_test_id('run-header')
+    # the page drawn in place puts the focus where a page load starts: its heading, the run's id
+    keys.expect_focus_in(header.get_by_role('heading', level=1), 'the run page did not put the focus on its heading')
+    keys.shows_ring('run-heading')
     expect(header.locator('[data-status=running]')).to_be_visible(timeout=30_000)
 
     # follow it: its output arrives live; search the log from the keyboard
