@@ -42,6 +42,11 @@ class Settings(BaseSettings):
     max_output_lines: int = 500_000
     max_line_chars: int = 4000
     worktree_retention_days: float = 7.0
+    # artifacts (docs/artifacts.md): what runs leave in $RUNBOARD_ARTIFACTS_DIR, kept through fsspec
+    artifact_store: str | None = None  # a path or an fsspec URL (s3://bucket/prefix); unset: data_dir/artifacts
+    artifact_store_options: str = ''  # JSON keyword arguments of the filesystem, e.g. {"endpoint_url": "http://..."}
+    max_artifact_bytes: int = Field(default=1024**3, ge=0)  # per run; a file past it is refused, the others kept
+    artifact_retention_days: float = 30.0  # kept artifacts older than this leave the store and the table; 0: never
     # the run sandbox (docs/security.md): auto = bubblewrap when it works here, else local mode runs unsandboxed
     # with a warning and team mode refuses to run; on = refuse without it; off = never (the operator's risk)
     sandbox: Literal['auto', 'on', 'off'] = 'auto'
@@ -145,6 +150,11 @@ class Settings(BaseSettings):
     @property
     def worktrees_dir(self) -> Path:
         return self.data_dir / 'worktrees'
+
+    @property
+    def artifact_staging_dir(self) -> Path:
+        """Each running run's $RUNBOARD_ARTIFACTS_DIR, on the machine that executes it, until its files are kept."""
+        return self.data_dir / 'artifact-uploads'
 
 
 def with_query_options(url: str | None, options: dict[str, str]) -> str | None:

@@ -17,6 +17,7 @@ from app.core.startup import step
 from app.infra import db
 from app.infra.events import EventBus, make_bus, of_types
 from app.infra.secret_box import SecretBox
+from app.services.artifacts.store import ArtifactStore
 from app.services.execution import RunEngine
 from app.services.identity import accounts
 from app.services.repositories import gitops
@@ -56,6 +57,10 @@ class Services:
     @property
     def instance_id(self) -> str:
         return self.runner.instance_id
+
+    @property
+    def artifact_store(self) -> ArtifactStore:
+        return self.runner.artifact_store
 
     async def start(self) -> None:
         """Every part, or StartupFailed naming the one that failed (the caller closes what did start)."""

@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, FastAPI
 from starlette.types import ASGIApp
 
-from app.api import events, me, projects, runs, variables
+from app.api import artifacts, events, me, projects, runs, variables
 from app.api.deps import auth_refusal
 from app.api.fast_trigger import FastTrigger
 from app.api.problems import BodyLimitMiddleware, CorrelationMiddleware, install_error_handlers
@@ -25,7 +25,7 @@ def api_router() -> APIRouter:
 
     router.include_router(bulk.router)
     router.include_router(batches.router)
-    for module in (runs, projects, events, me):
+    for module in (runs, projects, events, me, artifacts):
         router.include_router(module.router)
     from app.api import afk, history, issues, tokens, users, workers
 

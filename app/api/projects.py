@@ -14,6 +14,7 @@ from app.api.deps import PrincipalDep, ServicesDep
 from app.api.schemas import BranchPublic, QuotaPublic, RepositoryPublic, problems
 from app.container import Services
 from app.models import ProjectCreate, ProjectPublic, ProjectUpdate
+from app.services.artifacts import retention as artifact_retention
 from app.services.identity.accounts import Principal
 from app.services.projects import manage as projects
 from app.services.repositories.access import is_remote
@@ -68,8 +69,11 @@ async def update_project(
 
 @router.delete('/projects/{project_id}', status_code=204, responses=problems(401, 403, 404, 409))
 async def delete_project(project_id: str, services: ServicesDep, principal: PrincipalDep) -> Response:
+    files = await run_in_threadpool(artifact_retention.stored_files_of_project, services.engine, project_id)
     await run_in_threadpool(projects.delete_project, services.engine, principal, project_id)
     services.admitter.forget_project(project_id)
+    # its runs' artifact rows went with them; their files leave the store now (docs/artifacts.md)
+    await run_in_threadpool(artifact_retention.delete_files, services.artifact_store, files)
     return Response(status_code=204)
 
 

@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from app.cli import artifacts as artifact_commands
 from app.cli import render
 from app.cli.batch import AllOrNothingOpt, MatrixOpt, require_choices, run_matrix
 from app.cli.context import Cli, JsonOpt, ServerOpt
@@ -250,13 +251,15 @@ def show(
     json_output: JsonOpt = False,
     server: ServerOpt = None,
 ) -> None:
-    """Show one run: its parameters, status, timing, its stages, its annotations and the end of its timeline."""
+    """Show one run: its parameters, status, timing, its stages, its annotations, its test results (failing tests
+    marked new, still failing or flaky) and the end of its timeline."""
     cli = Cli.make(server, json_output)
 
     async def work(client: RunboardClient) -> None:
         run = await client.get_run(run_id, events_limit=2000 if cli.json else lines)
+        tests = await client.run_tests(run_id)
         if cli.json:
-            cli.print_json(run)
+            cli.print_json({**run, 'tests': tests})
             return
         cli.out.print(render.run_details(run))
         stages = render.stages_table(run)
@@ -267,6 +270,13 @@ def show(
         if annotations is not None:
             cli.out.print()
             cli.out.print(annotations)
+        summary = artifact_commands.tests_summary(tests)
+        if summary is not None:
+            cli.out.print()
+            cli.out.print(summary)
+            failing = artifact_commands.tests_table(tests)
+            if failing is not None:
+                cli.out.print(failing)
         if run.get('events'):
             cli.out.print()
             for event in run['events']:
@@ -324,6 +334,9 @@ def logs(
         return Exit.OK
 
     cli.execute(work)
+
+
+runs_app.command('artifacts')(artifact_commands.artifacts)
 
 
 @runs_app.command('stop')

@@ -12,6 +12,7 @@ from urllib.parse import quote
 import httpx
 
 from app.client.admin import AdminApi
+from app.client.artifacts import ArtifactsApi
 from app.client.batches import BatchesApi
 from app.client.history import HistoryApi
 from app.client.logs import LogSearchApi
@@ -143,7 +144,9 @@ class TriggerTiming(TypedDict, total=False):
     ttl: str | int | None
 
 
-class FeatureApis(HistoryApi, LogSearchApi, AdminApi, NotificationsApi, SchedulesApi, BatchesApi):  # type: ignore[misc]
+class FeatureApis(  # type: ignore[misc]
+    HistoryApi, LogSearchApi, AdminApi, NotificationsApi, SchedulesApi, BatchesApi, ArtifactsApi
+):
     """The parts of the API client kept in their own modules (app/client/*.py). Their `request` stubs differ
     (hence the ignore); RunboardClient.request is the one they all call."""
 

@@ -92,6 +92,11 @@ def server_env(settings: Settings, **extra: str) -> dict[str, str]:
         env['RUNBOARD_SANDBOX_READ_ONLY_PATHS'] = settings.sandbox_read_only_paths
     if settings.sandbox != 'auto':
         env['RUNBOARD_SANDBOX'] = settings.sandbox
+    if settings.artifact_store:  # a worker keeps artifacts where the server reads them (docs/artifacts.md)
+        env['RUNBOARD_ARTIFACT_STORE'] = settings.artifact_store
+        env['RUNBOARD_ARTIFACT_STORE_OPTIONS'] = settings.artifact_store_options
+    if settings.max_artifact_bytes != type(settings).model_fields['max_artifact_bytes'].default:
+        env['RUNBOARD_MAX_ARTIFACT_BYTES'] = str(settings.max_artifact_bytes)
     if settings.allow_local_repositories:  # team mode on the suite's local repositories (backend_settings)
         env['RUNBOARD_ALLOW_LOCAL_REPOSITORIES'] = 'true'
     env.update(extra)

@@ -15,6 +15,8 @@ from sqlalchemy import Engine
 from app.config import Settings
 from app.infra.events import Event, EventBus, of_types
 from app.models import RunStatus
+from app.services.artifacts.collect import ArtifactKeeper
+from app.services.artifacts.store import ArtifactStore
 from app.services.execution.claim import ClaimResult, claim_next
 from app.services.execution.execution import ExecutionParts, execute_run, tidy_worktree
 from app.services.execution.live import ClaimedRun, LiveRun, new_instance_id
@@ -61,6 +63,16 @@ class RunEngine:
         self._closing = False
         self.dispatcher: Dispatcher | None = None  # executor=celery: queued runs go to workers, not here
         self.confinement = confinement_for(settings)  # how this instance's runs are sandboxed (or refused)
+        # where the files runs leave are kept (docs/artifacts.md): this executor uploads them itself
+        self.artifact_store = ArtifactStore.from_settings(
+            settings.data_dir, settings.artifact_store, settings.artifact_store_options
+        )
+        self.artifacts = ArtifactKeeper(
+            engine=engine,
+            store=self.artifact_store,
+            staging=settings.artifact_staging_dir,
+            limit=settings.max_artifact_bytes,
+        )
         self._parts = ExecutionParts(
             engine=engine,
             mirrors_dir=settings.mirrors_dir,
@@ -69,6 +81,7 @@ class RunEngine:
             pull_requests=self.pull_requests,
             kill=self._kill,
             confinement=self.confinement,
+            artifacts=self.artifacts,
         )
 
     # ------------------------------------------------------------ lifecycle

@@ -36,6 +36,8 @@ def run_facts(run: Mapping[str, Any], *, workdir: str) -> dict[str, str]:
         'RUNBOARD_RUN_KIND': str(run.get('kind') or 'manual'),
         'RUNBOARD_WORKSPACE': workdir,
     }
+    if run.get('artifacts_dir'):  # the files the command leaves there are kept with the run (docs/artifacts.md)
+        facts['RUNBOARD_ARTIFACTS_DIR'] = run['artifacts_dir']
     if run.get('commit_sha'):
         facts['RUNBOARD_COMMIT'] = run['commit_sha']
     if run.get('issue_number') is not None:

@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 from app.infra.secret_box import SecretUnreadable
 from app.models import RunStatus
 from app.services.afk.rules import LAUNCH_FAILED
+from app.services.artifacts.collect import ArtifactKeeper
 from app.services.execution.finishing import decide_outcome, finish_with_retries, prepare_worktree
 from app.services.execution.live import ClaimedRun, LaunchFailed, LiveRun
 from app.services.execution.masking import Masker
@@ -38,6 +39,7 @@ class ExecutionParts:
     pull_requests: PullRequestCheck  # a person's Stop wins over the forge
     kill: Kill
     confinement: Confinement
+    artifacts: ArtifactKeeper | None = None  # $RUNBOARD_ARTIFACTS_DIR and keeping what the run leaves there
 
 
 async def execute_run(parts: ExecutionParts, live: LiveRun, run: ClaimedRun, worktree: Path) -> tuple[RunStatus, bool]:
@@ -52,6 +54,8 @@ async def execute_run(parts: ExecutionParts, live: LiveRun, run: ClaimedRun, wor
         try:
             variables = await _variables(parts, run)
             live.masker = Masker(variables.secret_values)
+            if parts.artifacts is not None:
+                run['artifacts_dir'] = str(await asyncio.to_thread(parts.artifacts.prepare, run['id']))
             commit = await asyncio.to_thread(
                 prepare_worktree, parts.engine, parts.mirrors_dir, parts.repositories, run, worktree
             )
@@ -117,6 +121,10 @@ async def _reap(
     with contextlib.suppress(Exception):
         await flusher
     parts.output.command_ended(live)  # a command that printed nothing (or could not start) ends "run", not checkout
+    if parts.artifacts is not None and run.get('artifacts_dir'):
+        # before the end is written: the run's page, API and notifications of its end see its files and tests
+        notes = await asyncio.to_thread(parts.artifacts.keep, dict(run), Path(run['artifacts_dir']))
+        live.buffer.extend((kind, live.masker.mask(body)) for kind, body in notes)
     remaining, live.buffer = live.buffer, []
     has_pr = live.kill_reason == 'pull_request' or (
         live.kill_reason != 'stop' and await asyncio.to_thread(parts.pull_requests.exists, run)

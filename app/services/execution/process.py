@@ -68,7 +68,7 @@ class Confinement:
     read_only: tuple[Path, ...] = ()
     bwrap: str = 'bwrap'
 
-    def argv(self, command: list[str], worktree: Path, network: str) -> list[str]:
+    def argv(self, command: list[str], worktree: Path, network: str, writable: list[Path] | None = None) -> list[str]:
         if not self.verdict.sandboxed:
             return command
         return sandbox.bwrap_argv(
@@ -78,6 +78,7 @@ class Confinement:
             network=network,
             hidden=[self.data_dir],
             read_only=[*sandbox.shared_objects(worktree), *self.read_only],
+            writable=writable,
         )
 
     def cannot_start(self, program: str, worktree: Path, path: str) -> str | None:
@@ -131,7 +132,7 @@ async def run_process(
     env = run_environment(run, home=confinement.home(), workdir=str(worktree), variables=variables)
     try:
         process = await asyncio.create_subprocess_exec(
-            *confinement.argv(command, worktree, run.get('network') or 'default'),
+            *confinement.argv(command, worktree, run.get('network') or 'default', _writable(run)),
             cwd=worktree,
             env=env,
             stdin=asyncio.subprocess.DEVNULL,
@@ -157,6 +158,11 @@ async def run_process(
     procs.kill_group(process.pid, signal.SIGKILL)
     await _drain_output(live, readers)
     return process.returncode
+
+
+def _writable(run: ClaimedRun) -> list[Path]:
+    """What the run may write besides its checkout: its artifacts directory (docs/artifacts.md)."""
+    return [Path(run['artifacts_dir'])] if run.get('artifacts_dir') else []
 
 
 async def _drain_output(live: LiveRun, readers: set[asyncio.Task[None]]) -> None:

@@ -89,10 +89,12 @@ def bwrap_argv(
     hidden: list[Path],
     read_only: list[Path],
     system_paths: tuple[str, ...] = SYSTEM_PATHS,
+    writable: list[Path] | None = None,
 ) -> list[str]:
     """The bwrap command line around `command`. `hidden`: paths that must not be seen even when they lie
     under a system path (the data dir); `read_only`: extra paths bound read-only after that (the run's git
-    objects, operator-chosen toolchains). No `--new-session`: the engine signals the run's process group."""
+    objects, operator-chosen toolchains); `writable`: extra paths bound read-write (its artifacts directory).
+    No `--new-session`: the engine signals the run's process group."""
     argv = [
         bwrap,
         '--die-with-parent',  # the outer bwrap gone (SIGKILL of the group) ends the namespace and all in it
@@ -110,6 +112,8 @@ def bwrap_argv(
     argv += ['--proc', '/proc', '--dev', '/dev', '--tmpfs', '/tmp', '--tmpfs', RUN_HOME]
     for path in read_only:
         argv += ['--ro-bind', str(path), str(path)]
+    for path in writable or []:
+        argv += ['--bind', str(path), str(path)]
     argv += ['--bind', str(workdir), str(workdir), '--chdir', str(workdir), '--', *command]
     return argv
 

@@ -14,6 +14,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from app.core import ids
 from app.models import Delivery, NotificationRule, utcnow
 from app.services.afk.rules import AFK_PAUSE_THRESHOLD, feeds_counter
+from app.services.artifacts import reads as artifact_reads
 from app.services.notifications.payloads import EventFacts, stored
 from app.services.notifications.rules import run_end_events
 from app.services.runs import usage as run_usage
@@ -59,6 +60,9 @@ def record_run_end(
     row = conn.execute(timed_sql(RUN_FACTS_SQL, columns=_RUN_TIMES), {'id': run_id}).mappings().one()
     run = {key: value for key, value in row.items() if key != 'project_name'}
     run['annotations'] = read_annotations(conn, run_id)  # its ::error/::warning/::notice lines, stored before its end
+    if 'run.failed' in wanted:  # what failed (docs/artifacts.md): its test results and last lines, read before its end
+        run['tests'] = artifact_reads.failed_tests_summary(conn, run_id)
+        run['log_tail'] = read_log_tail(conn, run_id)
     spent = run_usage.by_run(conn, [run_id]).get(run_id)  # its ::usage:: lines, stored before its end
     run['usage'] = spent.model_dump() if spent else None
     project = {'id': project_id, 'name': row['project_name']}
@@ -80,6 +84,21 @@ def record_run_end(
         targets = [rule['id'] for rule in rules if event in rule['events']]
         created += len(insert_deliveries(conn, targets, facts, event_key=f'{event}:{run_id}', run_id=run_id, now=now))
     return created
+
+
+LOG_TAIL_LINES = 20
+
+
+def read_log_tail(conn: Connection, run_id: str, lines: int = LOG_TAIL_LINES) -> list[str]:
+    """The run's last output lines (masked as stored), oldest first."""
+    rows = conn.execute(
+        text(
+            "SELECT text FROM runevent WHERE run_id = :r AND type IN ('output', 'annotation') "
+            'ORDER BY seq DESC LIMIT :n'
+        ),
+        {'r': run_id, 'n': lines},
+    ).all()
+    return [row[0][:500] for row in reversed(rows)]
 
 
 def _parked_issue(conn: Connection, run_id: str) -> dict[str, Any] | None:

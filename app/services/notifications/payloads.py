@@ -107,6 +107,10 @@ def runboard_document(facts: EventFacts) -> dict[str, Any]:
             'annotations': [_annotation(facts, a) for a in run.get('annotations') or []],
             'usage': run.get('usage'),  # its `::usage::` lines summed (docs/afk.md, "Cost"); None: none
         }
+        if run.get('tests') is not None:  # run.failed: its JUnit totals and failing tests (docs/artifacts.md)
+            document['run']['tests'] = run['tests']
+        if run.get('log_tail') is not None:  # run.failed: its last output lines
+            document['run']['log_tail'] = run['log_tail']
     if facts.issue is not None:
         document['issue'] = dict(facts.issue)
     if facts.afk is not None:
@@ -165,6 +169,33 @@ def _run_detail(run: dict[str, Any]) -> str:
     return f' ({_escape(", ".join(parts))})' if parts else ''
 
 
+SLACK_TESTS = 5
+SLACK_TAIL_LINES = 10
+
+
+def _failed_tests_text(run: dict[str, Any]) -> str:
+    """`2 of 5 tests failed:` and one line per failing test (its message's first line), the first five."""
+    tests = run.get('tests')
+    if not tests or not tests.get('failing'):
+        return ''
+    lines = [f'\n*{tests["failed"]} of {tests["total"]} tests failed:*']
+    for test in tests['failing'][:SLACK_TESTS]:
+        message = f' — {_escape(test["message"])}' if test.get('message') else ''
+        lines.append(f'• `{_escape(test["test_id"])}`{message}')
+    if tests['failed'] > SLACK_TESTS:
+        lines.append(f'… and {tests["failed"] - SLACK_TESTS} more')
+    return '\n'.join(lines)
+
+
+def _log_tail_text(run: dict[str, Any]) -> str:
+    """The last log lines in a code block (``` cannot be escaped in mrkdwn: it is broken up)."""
+    tail = (run.get('log_tail') or [])[-SLACK_TAIL_LINES:]
+    if not tail:
+        return ''
+    body = '\n'.join(_escape(line).replace('```', "'''") for line in tail)
+    return f'\n```{body}```'
+
+
 def slack_text(facts: EventFacts) -> str:
     project = f'*{_link(project_url(facts), facts.project["name"])}*'
     run = facts.run or {}
@@ -172,7 +203,8 @@ def slack_text(facts: EventFacts) -> str:
     if facts.type in _RUN_WORDS:
         icon, verb = _RUN_WORDS[facts.type]
         who = f' · triggered by {_escape(run["user_name"])}' if run.get('user_name') else ''
-        return f'{icon} {project}: run {run_link} {verb} on `{_escape(run["branch_name"])}`{_run_detail(run)}{who}'
+        head = f'{icon} {project}: run {run_link} {verb} on `{_escape(run["branch_name"])}`{_run_detail(run)}{who}'
+        return head + _failed_tests_text(run) + _log_tail_text(run)
     if facts.type == 'project.auto_paused':
         failures = (facts.afk or {}).get('consecutive_failures')
         return (
@@ -182,7 +214,7 @@ def slack_text(facts: EventFacts) -> str:
     if facts.type == 'project.cost_capped':
         afk = facts.afk or {}
         return (
-            f':money_with_wings: {project}: the AFK loop stopped launching: today\'s AFK cost '
+            f":money_with_wings: {project}: the AFK loop stopped launching: today's AFK cost "
             f'${afk.get("spent_usd", 0):,.2f} reached the cap of ${afk.get("cap_usd", 0):,.2f}. '
             'It resumes at 00:00 UTC, or on Reset on the project page.'
         )

@@ -12,6 +12,7 @@ from sqlmodel import Session, select
 
 from app.infra.db import session_scope
 from app.models import Project
+from app.services.artifacts import retention
 from app.services.repositories import gitops
 from app.services.runs import sql as run_sql
 
@@ -27,6 +28,15 @@ def cleanup_worktrees(services: Services) -> list[Path]:
         older_than_seconds=services.settings.worktree_retention_days * 86400,
         keep=active,
     )
+
+
+def sweep_artifacts(services: Services) -> int:
+    """Expired artifacts leave the store and the table (docs/artifacts.md); staging folders runs left behind go."""
+    removed = retention.sweep(services.engine, services.artifact_store, days=services.settings.artifact_retention_days)
+    with session_scope(services.engine) as session:
+        active = set(run_sql.active_run_ids(session.connection()))
+    services.runner.artifacts.tidy(active)
+    return removed
 
 
 def start(services: Services) -> AsyncIOScheduler:
@@ -52,6 +62,11 @@ def start(services: Services) -> AsyncIOScheduler:
             **job,
         )
     scheduler.add_job(cleanup, 'interval', hours=1, id='worktree-cleanup', **job)
+
+    async def artifact_retention() -> None:
+        await asyncio.to_thread(sweep_artifacts, services)
+
+    scheduler.add_job(artifact_retention, 'interval', hours=1, id='artifact-retention', **job)
 
     async def fetch_mirrors() -> None:
         await asyncio.to_thread(refresh_remote_mirrors, services)

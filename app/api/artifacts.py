@@ -1,0 +1,131 @@
+"""A run's artifacts and test results, and a project's tests across runs (docs/artifacts.md).
+
+Downloads stream from the artifact store chunk by chunk, never whole in memory. Every artifact is answered with
+`Content-Security-Policy: sandbox` (a unique origin, no scripts unless allowed, no forms): an HTML report or an
+SVG a run wrote opens as a page that cannot act as Runboard; a type a browser cannot show is an attachment."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import APIRouter, Query
+from fastapi.responses import StreamingResponse
+from starlette.concurrency import run_in_threadpool
+
+from app.api.deps import PrincipalDep, ServicesDep
+from app.api.schemas import problems
+from app.core.errors import DomainError, dependency_unavailable
+from app.models.artifacts import ArtifactList, ProjectTests, RunTests
+from app.services.artifacts import reads
+from app.services.artifacts.store import ArtifactStore
+
+router = APIRouter(tags=['artifacts'])
+# what a browser may show inline; anything else is a download
+INLINE_TYPES = (
+    'image/png',
+    'image/jpeg',
+    'image/gif',
+    'image/webp',
+    'image/svg+xml',
+    'text/',
+    'application/json',
+    'application/xml',
+    'application/pdf',
+)
+# a run's HTML report keeps its scripts (coverage and test reports sort and fold with them), in an opaque origin:
+# no cookies, no storage, no same-origin requests to Runboard, no forms, no top navigation
+SANDBOX = 'sandbox allow-scripts allow-popups allow-popups-to-escape-sandbox'
+
+
+def disposition(path: str, content_type: str, *, download: bool) -> str:
+    """Pure: inline for what a browser shows (images, text, HTML in its sandbox), else an attachment."""
+    name = path.rsplit('/', 1)[-1]
+    ascii_name = ''.join(ch if 32 <= ord(ch) < 127 and ch not in '"\\;' else '_' for ch in name)
+    inline = not download and (content_type.startswith(INLINE_TYPES) or content_type == 'text/html')
+    kind = 'inline' if inline else 'attachment'
+    return f'{kind}; filename="{ascii_name}"; filename*=UTF-8\'\'{quote(name, safe="")}'
+
+
+def _media_type(content_type: str) -> str:
+    if content_type.startswith('text/') or content_type in ('application/json', 'application/xml'):
+        return f'{content_type}; charset=utf-8'
+    return content_type
+
+
+def _opened(store: ArtifactStore, run_id: str, path: str) -> Iterator[bytes]:
+    """The file's chunks, with the first already read: a file gone from the store (retention, a hand) answers
+    404 and a store that is away 503, before any header is sent."""
+    chunks = store.chunks(run_id, path)
+    try:
+        first = next(chunks, b'')
+    except FileNotFoundError as exc:
+        raise DomainError(404, 'artifact_missing', f'{path[:200]!r} is no longer in the artifact store') from exc
+    except Exception as exc:  # s3fs/botocore or the disk: the store did not answer
+        raise dependency_unavailable(
+            'artifact_store', f'the artifact store did not answer: {type(exc).__name__}'
+        ) from exc
+
+    def rest() -> Iterator[bytes]:
+        yield first
+        yield from chunks
+
+    return rest()
+
+
+@router.get('/runs/{run_id}/artifacts', response_model=ArtifactList, responses=problems(401, 404))
+async def list_artifacts(run_id: str, services: ServicesDep, principal: PrincipalDep) -> ArtifactList:
+    """The files the run left in `$RUNBOARD_ARTIFACTS_DIR`: kept ones with their size, refused ones with why."""
+    return await run_in_threadpool(
+        reads.list_artifacts,
+        services.engine,
+        principal,
+        run_id,
+        limit_bytes=services.settings.max_artifact_bytes,
+        retention_days=services.settings.artifact_retention_days,
+    )
+
+
+@router.get(
+    '/runs/{run_id}/artifacts/{path:path}',
+    response_class=StreamingResponse,
+    responses={
+        200: {'content': {'application/octet-stream': {}}, 'description': 'The bytes'},
+        **problems(400, 401, 404, 503),
+    },
+)
+async def download_artifact(
+    run_id: str,
+    path: str,
+    services: ServicesDep,
+    principal: PrincipalDep,
+    download: Annotated[bool, Query(description='as an attachment, whatever its type')] = False,
+) -> StreamingResponse:
+    """One artifact's bytes, streamed, byte for byte."""
+    row = await run_in_threadpool(reads.artifact_row, services.engine, principal, run_id, path)
+    body = await run_in_threadpool(_opened, services.artifact_store, run_id, row.path)
+    return StreamingResponse(
+        body,
+        media_type=_media_type(row.content_type),
+        headers={
+            'Content-Length': str(row.size),
+            'Content-Disposition': disposition(row.path, row.content_type, download=download),
+            'Content-Security-Policy': SANDBOX,
+            'Cache-Control': 'private, max-age=3600',
+        },
+    )
+
+
+@router.get('/runs/{run_id}/tests', response_model=RunTests, responses=problems(401, 404))
+async def run_tests(run_id: str, services: ServicesDep, principal: PrincipalDep) -> RunTests:
+    """The run's JUnit results: totals, failures (each marked across the branch's runs), skipped, slowest."""
+    return await run_in_threadpool(reads.run_tests, services.engine, principal, run_id)
+
+
+@router.get('/projects/{project_id}/tests', response_model=ProjectTests, responses=problems(401, 404))
+async def project_tests(
+    project_id: str, services: ServicesDep, principal: PrincipalDep, limit: Annotated[int, Query(ge=1, le=50)] = 10
+) -> ProjectTests:
+    """The project's flakiest tests (passed and failed on one commit most often) and its tests per run."""
+    return await run_in_threadpool(reads.project_tests, services.engine, principal, project_id, limit=limit)

@@ -1,0 +1,123 @@
+"""`runboard runs artifacts RUN [--download DIR]`, and the tests part of `runboard runs show` (docs/artifacts.md)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path, PurePosixPath
+from typing import Annotated, Any, Optional
+
+import typer
+from rich import box
+from rich.table import Table
+from rich.text import Text
+
+from app.cli.context import Cli, JsonOpt, ServerOpt
+from app.cli.policy import Exit
+from app.client import RunboardClient
+from app.state.artifacts_view import failure_title, first_line, mark_text, seconds_text, size_text, totals_text
+
+MARK_STYLE = {'new': 'red', 'still_failing': 'yellow', 'flaky': 'magenta'}
+
+
+def artifacts_table(answer: dict[str, Any]) -> Table:
+    table = Table(header_style='bold', box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True)
+    for column in ('PATH', 'SIZE', 'TYPE', 'KEPT'):
+        table.add_column(column, no_wrap=column != 'KEPT', justify='right' if column == 'SIZE' else 'left')
+    for item in answer.get('items') or []:
+        kept = Text('yes', style='green') if item['stored'] else Text(f'refused: {item.get("refused")}', style='red')
+        table.add_row(Text(item['path']), size_text(item['size']), item['content_type'], kept)
+    return table
+
+
+def tests_table(tests: dict[str, Any], *, limit: int = 20) -> Table | None:
+    """The run's failing tests, each with how it stands on the branch and its message's first line."""
+    failures = tests.get('failures') or []
+    if not failures:
+        return None
+    table = Table(header_style='bold', box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True)
+    for column in ('TEST', 'STATUS', 'SINCE', 'MESSAGE'):
+        table.add_column(column, no_wrap=column in ('STATUS',))
+    for failure in failures[:limit]:
+        table.add_row(
+            Text(failure_title(failure)),
+            Text(failure['status'], style='red'),
+            Text(mark_text(failure), style=MARK_STYLE.get(failure.get('mark') or '', '')),
+            Text(first_line(failure.get('message'))),
+        )
+    if len(failures) > limit:
+        table.caption = f'{len(failures) - limit} more: runboard runs show RUN --json'
+    return table
+
+
+def tests_summary(tests: dict[str, Any]) -> Text | None:
+    if not tests.get('has_report'):
+        return None
+    return Text.assemble(('Tests: ', 'bold'), totals_text(tests.get('totals') or {}))
+
+
+def safe_target(folder: Path, path: str) -> Path:
+    """Where `path` is written under `folder`; never outside it (the server checks paths too)."""
+    parts = PurePosixPath(path).parts
+    if (
+        not parts
+        or any(part in ('', '.', '..') or '/' in part or '\\' in part for part in parts)
+        or path.startswith('/')
+    ):
+        raise ValueError(f'refusing to write {path!r} outside {folder}')
+    return folder.joinpath(*parts)
+
+
+def artifacts(
+    run_id: Annotated[str, typer.Argument(metavar='RUN_ID', help='The run, e.g. run_01JD...')],
+    download: Annotated[
+        Optional[Path],
+        typer.Option(
+            '--download',
+            '-d',
+            metavar='DIR',
+            help='Save every kept artifact under DIR (made if missing), keeping its path.',
+            file_okay=False,
+        ),
+    ] = None,
+    json_output: JsonOpt = False,
+    server: ServerOpt = None,
+) -> None:
+    """List the files a run kept (and those refused, with why); with --download, save them, byte for byte."""
+    cli = Cli.make(server, json_output)
+
+    async def work(client: RunboardClient) -> int:
+        answer = await client.run_artifacts(run_id)
+        if cli.json and download is None:
+            cli.print_json(answer)
+            return Exit.OK
+        if download is None:
+            if not answer['items']:
+                cli.out.print(f'Run {run_id} kept no artifacts.')
+            else:
+                cli.out.print(artifacts_table(answer))
+            return Exit.OK
+        download.mkdir(parents=True, exist_ok=True)
+        saved = []
+        for item in answer['items']:
+            if not item['stored']:
+                continue
+            target = safe_target(download, item['path'])
+            target.parent.mkdir(parents=True, exist_ok=True)
+            partial = target.with_name(f'.{target.name}.part')
+            with open(partial, 'wb') as out:
+                async for _, chunk in client.artifact_stream(run_id, item['path'], download=True):
+                    out.write(chunk)
+            os.replace(partial, target)
+            saved.append({'path': item['path'], 'size': item['size'], 'file': str(target)})
+            if not cli.json:
+                cli.err.print(f'saved {item["path"]} ({size_text(item["size"])})')
+        if cli.json:
+            cli.print_json(saved)
+        else:
+            cli.out.print(f'{len(saved)} artifact(s) of {run_id} saved in {download}')
+        return Exit.OK
+
+    cli.execute(work)
+
+
+__all__ = ['artifacts', 'artifacts_table', 'seconds_text', 'tests_summary', 'tests_table']

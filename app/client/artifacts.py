@@ -1,0 +1,51 @@
+"""The artifacts and tests part of the API client: a run's artifacts (listed, streamed), its test results, a
+project's flakiest tests (the run page's Artifacts and Tests tabs, `runboard runs artifacts`, `runboard runs show`)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+API = '/api'
+
+
+class ArtifactsApi:
+    _http: httpx.AsyncClient
+
+    async def request(self, method: str, path: str, *, params: dict | None = None) -> Any:  # RunboardClient.request
+        raise NotImplementedError
+
+    async def run_artifacts(self, run_id: str) -> dict:
+        """GET /runs/{id}/artifacts: items (path, size, content_type, stored, refused, url), total and limit."""
+        return (await self.request('GET', f'/runs/{quote(run_id, safe="")}/artifacts')).data
+
+    async def run_tests(self, run_id: str) -> dict:
+        """GET /runs/{id}/tests: totals, failures (each marked new / still_failing / flaky), skipped, slowest."""
+        return (await self.request('GET', f'/runs/{quote(run_id, safe="")}/tests')).data
+
+    async def project_tests(self, project_id: str) -> dict:
+        """GET /projects/{id}/tests: the flakiest tests and the test count and failures per run."""
+        return (await self.request('GET', f'/projects/{quote(project_id, safe="")}/tests')).data
+
+    async def artifact_stream(
+        self, run_id: str, path: str, *, download: bool = False
+    ) -> AsyncIterator[tuple[dict[str, str], bytes]]:
+        """GET /runs/{id}/artifacts/{path}, streamed: (headers, chunk) pairs; the headers are the same in each.
+        A refusal raises the ApiError it describes before the first chunk."""
+        from app.client import answer_of  # the package's __init__ imports this module first
+
+        url = f'{API}/runs/{quote(run_id, safe="")}/artifacts/{quote(path)}'
+        async with self._http.stream('GET', url, params={'download': 'true'} if download else None) as reply:
+            if reply.status_code != 200:
+                await reply.aread()
+                answer_of(reply)
+            headers = {
+                name: reply.headers[name]
+                for name in ('content-type', 'content-length', 'content-disposition', 'content-security-policy')
+                if name in reply.headers
+            }
+            async for chunk in reply.aiter_bytes():
+                yield headers, chunk

@@ -1,0 +1,347 @@
+"""Collecting a run's artifacts when its command has ended: walk `$RUNBOARD_ARTIFACTS_DIR` (links are not
+followed: the server reads the directory outside the sandbox, so a link to its own files must stay a link),
+decide what is kept (pure `plan`), upload each kept file to the store from an open descriptor (O_NOFOLLOW),
+write the rows, and parse the JUnit XML among the kept files into test results. Runs on whoever executed the run
+(the server's engine or a worker), before the terminal status, so `run.failed` notifications carry the failures.
+
+What the log says: one line with the count and size kept, one `::warning` annotation per refused file (listed at
+the top of the run page), one line with the test totals."""
+
+from __future__ import annotations
+
+import json
+import logging
+import mimetypes
+import os
+import shutil
+import stat
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from sqlalchemy import Connection, Engine, Table
+from sqlalchemy.dialects import postgresql, sqlite
+
+from app.core.workflow_commands import event_of
+from app.infra.db import session_scope
+from app.models import utcnow
+from app.models.artifacts import Artifact, RunTestCase, RunTestReport
+from app.services.artifacts import junit
+from app.services.artifacts.store import ArtifactStore
+
+log = logging.getLogger(__name__)
+artifact_table: Table = Artifact.__table__  # type: ignore[attr-defined]
+report_table: Table = RunTestReport.__table__  # type: ignore[attr-defined]
+case_table: Table = RunTestCase.__table__  # type: ignore[attr-defined]
+
+MAX_FILES = 10_000  # past this the rest is refused (a run that writes a million files is not keeping artifacts)
+MAX_PATH = 1024
+MAX_REFUSAL_LINES = 20  # annotations for refused files; the rest are counted in one line
+TEXT_TYPES = {'.log': 'text/plain', '.txt': 'text/plain', '.md': 'text/markdown', '.xml': 'application/xml'}
+
+
+@dataclass(frozen=True)
+class Found:
+    """One entry of the artifacts directory, as lstat saw it."""
+
+    path: str  # relative, '/'-separated
+    size: int
+    problem: str | None = None  # set: it cannot be kept whatever the limit (a link, a device, an unshowable name)
+
+
+@dataclass(frozen=True)
+class Decision:
+    path: str
+    size: int
+    keep: bool
+    refused: str | None = None
+
+
+def human_size(size: int) -> str:
+    value = float(size)
+    for unit in ('bytes', 'KB', 'MB', 'GB'):
+        if value < 1024 or unit == 'GB':
+            return f'{int(value)} bytes' if unit == 'bytes' else f'{value:.1f} {unit}'
+        value /= 1024
+    return f'{size} bytes'
+
+
+def plan(found: list[Found], *, limit: int, max_files: int = MAX_FILES) -> list[Decision]:
+    """Pure: in path order, keep each file while the run's kept total stays within `limit`; a file that would
+    pass it is refused and the next ones are still considered (a smaller one may fit). Links, devices and names
+    that cannot be shown are refused whatever their size; past `max_files` entries the rest are refused."""
+    decisions: list[Decision] = []
+    kept = 0
+    for index, entry in enumerate(sorted(found, key=lambda f: f.path)):
+        if index >= max_files:
+            decisions.append(Decision(entry.path, entry.size, False, f'more than {max_files} files: not kept'))
+        elif entry.problem:
+            decisions.append(Decision(entry.path, entry.size, False, entry.problem))
+        elif kept + entry.size > limit:
+            decisions.append(
+                Decision(
+                    entry.path,
+                    entry.size,
+                    False,
+                    f'{human_size(entry.size)} would take the run past its artifact limit of {human_size(limit)} '
+                    f'({human_size(kept)} kept); RUNBOARD_MAX_ARTIFACT_BYTES',
+                )
+            )
+        else:
+            kept += entry.size
+            decisions.append(Decision(entry.path, entry.size, True))
+    return decisions
+
+
+def _name_problem(relative: str) -> str | None:
+    try:
+        relative.encode('utf-8')
+    except UnicodeEncodeError:
+        return 'its name is not UTF-8: not kept'
+    if len(relative) > MAX_PATH:
+        return f'its path is longer than {MAX_PATH} characters: not kept'
+    if any(ord(ch) < 32 or ch == '\x7f' or ch == '\\' for ch in relative):
+        return 'its name holds control characters or a backslash: not kept'
+    return None
+
+
+def walk(top: Path) -> list[Found]:
+    """Every entry under `top` that is not a directory, without following links (lstat only)."""
+    found: list[Found] = []
+    if not top.is_dir():
+        return found
+    for folder, dirs, files in os.walk(top, followlinks=False):
+        base = Path(folder)
+        for name in [*dirs, *files]:
+            full = base / name
+            try:
+                info = full.lstat()
+            except OSError:
+                continue
+            if stat.S_ISDIR(info.st_mode):
+                continue  # os.walk goes into it (a link to a directory is no S_ISDIR under lstat)
+            relative = full.relative_to(top).as_posix()
+            problem = _name_problem(relative)
+            if problem is None and stat.S_ISLNK(info.st_mode):
+                problem = 'a symbolic link, not a file: not kept (copy the file into the artifacts directory)'
+            elif problem is None and not stat.S_ISREG(info.st_mode):
+                problem = 'not a regular file: not kept'
+            found.append(Found(relative, info.st_size if stat.S_ISREG(info.st_mode) else 0, problem))
+        if len(found) > MAX_FILES * 2:
+            break
+    return found
+
+
+def content_type(path: str) -> str:
+    suffix = Path(path).suffix.lower()
+    if suffix in TEXT_TYPES:
+        return TEXT_TYPES[suffix]
+    guessed, _ = mimetypes.guess_type(path, strict=False)
+    return guessed or 'application/octet-stream'
+
+
+class _Limited:
+    """A reader of at most `size` bytes (a file that grew after the plan adds nothing past its planned size)."""
+
+    def __init__(self, source: IO[bytes], size: int) -> None:
+        self.source, self.left = source, size
+
+    def read(self, n: int = -1) -> bytes:
+        if self.left <= 0:
+            return b''
+        block = self.source.read(self.left if n < 0 else min(n, self.left))
+        self.left -= len(block)
+        return block
+
+
+def _open_regular(full: Path) -> IO[bytes]:
+    fd = os.open(full, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, 'O_CLOEXEC', 0))
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError('not a regular file')
+        return os.fdopen(fd, 'rb')
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+@dataclass
+class Collected:
+    notes: list[tuple[str, str]] = field(default_factory=list)  # timeline events for the run's log
+    kept: list[str] = field(default_factory=list)
+    refused: list[Decision] = field(default_factory=list)
+    tests: junit.Totals | None = None
+
+
+def _insert_ignoring_duplicates(conn: Connection, table: Table, rows: list[dict[str, Any]], keys: list[str]) -> None:
+    if not rows:
+        return
+    dialect = postgresql if conn.dialect.name == 'postgresql' else sqlite
+    conn.execute(dialect.insert(table).on_conflict_do_nothing(index_elements=keys), rows)
+
+
+def collect(engine: Engine, store: ArtifactStore, run: dict[str, Any], top: Path, *, limit: int) -> Collected:
+    """Keep the run's artifacts and test results (see the module's docstring). Never raises for a file or the
+    store: what could not be kept is refused with the reason; the run's end must not wait on it."""
+    done = Collected()
+    run_id = run['id']
+    decisions = plan(walk(top), limit=limit)
+    if not decisions:
+        return done
+    now = utcnow()
+    rows: list[dict[str, Any]] = []
+    for decision in decisions:
+        if decision.keep:
+            try:
+                with _open_regular(top / decision.path) as source:
+                    store.upload(_Limited(source, decision.size), run_id, decision.path)  # type: ignore[arg-type]
+            except Exception as exc:  # the store or the file: this one is not kept, the others may be
+                log.warning('run %s: artifact %s not stored', run_id, decision.path, exc_info=True)
+                reason = f'could not be stored in {store.describe()}: {type(exc).__name__}: {exc}'[:500]
+                decision = Decision(decision.path, decision.size, False, reason)
+        (done.kept.append(decision.path) if decision.keep else done.refused.append(decision))
+        rows.append(
+            {
+                'run_id': run_id,
+                'path': decision.path,
+                'size': decision.size,
+                'content_type': content_type(decision.path),
+                'stored': decision.keep,
+                'refused': decision.refused[:500] if decision.refused else None,
+                'created_at': now,
+            }
+        )
+    reports = [(path, top / path) for path in done.kept if junit.looks_like_report(path)]
+    parsed = junit.parse_reports(reports) if reports else None
+    with session_scope(engine) as session:
+        conn = session.connection()
+        _insert_ignoring_duplicates(conn, artifact_table, rows, ['run_id', 'path'])
+        if parsed is not None and (parsed.reports or parsed.problems):
+            write_tests(conn, run, parsed, now=now)
+    done.tests = parsed.totals if parsed is not None and parsed.reports else None
+    done.notes = _notes(done, parsed, store)
+    return done
+
+
+def write_tests(conn: Connection, run: dict[str, Any], parsed: junit.Parsed, *, now: Any) -> None:
+    totals = parsed.totals
+    _insert_ignoring_duplicates(
+        conn,
+        report_table,
+        [
+            {
+                'run_id': run['id'],
+                'project_id': run['project_id'],
+                'branch_name': run['branch_name'],
+                'commit_sha': run.get('commit_sha'),
+                'total': totals.total,
+                'passed': totals.passed,
+                'failed': totals.failed,
+                'errors': totals.errors,
+                'skipped': totals.skipped,
+                'duration_seconds': round(totals.duration_seconds, 3),
+                'reports': json.dumps(parsed.reports),
+                'problems': '\n'.join(parsed.problems) or None,
+                'created_at': now,
+            }
+        ],
+        ['run_id'],
+    )
+    rows = [
+        {
+            'run_id': run['id'],
+            'idx': idx,
+            'test_id': case.test_id[:1000],
+            'classname': case.classname,
+            'name': case.name,
+            'status': case.status,
+            'duration_seconds': case.duration_seconds,
+            'message': case.message,
+            'trace': case.trace,
+            'report': report[:1024],
+        }
+        for idx, (report, case) in enumerate(parsed.cases)
+    ]
+    for start in range(0, len(rows), 5000):
+        _insert_ignoring_duplicates(conn, case_table, rows[start : start + 5000], ['run_id', 'idx'])
+
+
+def _notes(done: Collected, parsed: junit.Parsed | None, store: ArtifactStore) -> list[tuple[str, str]]:
+    notes: list[tuple[str, str]] = []
+    if done.kept:
+        notes.append(('output', f'Artifacts: {len(done.kept)} kept'))
+    for decision in done.refused[:MAX_REFUSAL_LINES]:
+        where, why = _escape_property(decision.path), _escape_message(decision.refused or '')
+        line = f'::warning title=Artifact refused,file={where}::{why}'
+        notes.append(event_of(line))
+    if len(done.refused) > MAX_REFUSAL_LINES:
+        notes.append(('output', f'Artifacts: {len(done.refused) - MAX_REFUSAL_LINES} more refused (see the list)'))
+    if parsed is not None and parsed.reports:
+        t = parsed.totals
+        notes.append(
+            (
+                'output',
+                f'Tests: {t.total} ({t.passed} passed, {t.failed} failed, {t.errors} errors, {t.skipped} skipped) '
+                f'from {", ".join(parsed.reports[:5])}',
+            )
+        )
+    for problem in (parsed.problems if parsed else [])[:5]:
+        notes.append(event_of(f'::warning title=Test report unreadable::{_escape_message(problem)}'))
+    return notes
+
+
+def _escape_property(value: str) -> str:
+    return value.replace('%', '%25').replace('\r', '%0D').replace('\n', '%0A').replace(':', '%3A').replace(',', '%2C')
+
+
+def _escape_message(value: str) -> str:
+    return value.replace('%', '%25').replace('\r', '%0D').replace('\n', '%0A')
+
+
+STAGING_STALE_SECONDS = 3600.0
+
+
+@dataclass(frozen=True)
+class ArtifactKeeper:
+    """What an executor (the server's engine, a worker) needs to give a run its artifacts directory and keep
+    what it leaves there: the database, the store, the limit and a staging folder in its own data dir."""
+
+    engine: Engine
+    store: ArtifactStore
+    staging: Path  # <data dir>/artifact-uploads: one folder per running run, bound read-write into its sandbox
+    limit: int
+
+    def prepare(self, run_id: str) -> Path:
+        """A fresh, empty folder for the run (a leftover of an earlier attempt is emptied first)."""
+        folder = self.staging / run_id
+        if folder.exists():
+            shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True, mode=0o700)
+        return folder
+
+    def keep(self, run: dict[str, Any], folder: Path) -> list[tuple[str, str]]:
+        """Collect, then remove the folder; the timeline events to add to the run's log. Never raises."""
+        try:
+            return collect(self.engine, self.store, run, folder, limit=self.limit).notes
+        except Exception as exc:  # the database or the store at the last moment: the run still ends
+            log.exception('run %s: keeping its artifacts failed', run.get('id'))
+            return [event_of(f'::warning title=Artifacts not kept::{_escape_message(f"{type(exc).__name__}: {exc}")}')]
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+
+    def tidy(self, active: set[str], *, now: float | None = None) -> list[str]:
+        """Staging folders of runs that are no longer active (an executor killed mid-run), older than an hour."""
+        removed: list[str] = []
+        if not self.staging.is_dir():
+            return removed
+        moment = time.time() if now is None else now
+        for folder in self.staging.iterdir():
+            try:
+                old = moment - folder.stat().st_mtime > STAGING_STALE_SECONDS
+            except OSError:
+                continue
+            if folder.name not in active and old:
+                shutil.rmtree(folder, ignore_errors=True)
+                removed.append(folder.name)
+        return removed

@@ -1,0 +1,144 @@
+"""JUnit XML -> test cases (junitparser). A report is a file whose root is `<testsuites>` or `<testsuite>`
+(pytest `--junitxml`, Maven Surefire, Gradle, go-junit-report, jest-junit ...); any other XML is not a report.
+
+Parsed through junitparser with defusedxml's parser (entity declarations, external entities and DTD tricks
+refused): the file comes from a run, and the server parses it."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import defusedxml.ElementTree as defused
+from defusedxml import DefusedXmlException
+from junitparser import Error, Failure, JUnitXml, JUnitXmlError, Skipped, TestSuite
+
+MAX_MESSAGE = 2000
+MAX_TRACE = 20_000
+
+
+class NotAReport(Exception):
+    """The file is no JUnit XML (another XML, or not XML at all)."""
+
+
+@dataclass(frozen=True)
+class Case:
+    classname: str
+    name: str
+    status: str  # passed | failed | error | skipped
+    duration_seconds: float
+    message: str | None = None
+    trace: str | None = None
+
+    @property
+    def test_id(self) -> str:
+        return f'{self.classname}::{self.name}' if self.classname else self.name
+
+
+@dataclass
+class Totals:
+    total: int = 0
+    passed: int = 0
+    failed: int = 0
+    errors: int = 0
+    skipped: int = 0
+    duration_seconds: float = 0.0
+
+    def add(self, case: Case) -> None:
+        self.total += 1
+        setattr(self, _COUNTER[case.status], getattr(self, _COUNTER[case.status]) + 1)
+        self.duration_seconds += case.duration_seconds
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**self.__dict__, 'duration_seconds': round(self.duration_seconds, 3)}
+
+
+_COUNTER = {'passed': 'passed', 'failed': 'failed', 'error': 'errors', 'skipped': 'skipped'}
+
+
+@dataclass
+class Parsed:
+    cases: list[tuple[str, Case]] = field(default_factory=list)  # (report path, case)
+    totals: Totals = field(default_factory=Totals)
+    reports: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
+def _safe_parse(source: str | IO[bytes]) -> ET.ElementTree:
+    return defused.parse(source, forbid_dtd=True)
+
+
+def _text(value: Any, limit: int) -> str | None:
+    if value is None:
+        return None
+    text = str(value).replace('\x00', '\ufffd')
+    if not text.strip():
+        return None
+    return text if len(text) <= limit else text[:limit] + f' … [cut at {limit} characters]'
+
+
+def _cases(suite: TestSuite) -> list[Case]:
+    found: list[Case] = []
+    for case in suite:
+        results = case.result
+        status, message, trace = 'passed', None, None
+        for kind, word in ((Error, 'error'), (Failure, 'failed'), (Skipped, 'skipped')):
+            hit = next((r for r in results if isinstance(r, kind)), None)
+            if hit is not None:
+                status, message, trace = word, hit.message, hit.text
+                break
+        found.append(
+            Case(
+                classname=(case.classname or '')[:500],
+                name=(case.name or '')[:500],
+                status=status,
+                duration_seconds=max(0.0, float(case.time or 0.0)),
+                message=_text(message, MAX_MESSAGE),
+                trace=_text(trace, MAX_TRACE),
+            )
+        )
+    return found  # junitparser's iteration reaches the cases of nested suites too
+
+
+def parse_report(source: str | Path | IO[bytes]) -> list[Case]:
+    """The test cases of one JUnit XML file, in file order. NotAReport when it is not one."""
+    try:
+        xml = JUnitXml.fromfile(str(source) if isinstance(source, Path) else source, parse_func=_safe_parse)
+    except JUnitXmlError as exc:
+        raise NotAReport(str(exc)) from exc
+    except ET.ParseError as exc:
+        raise NotAReport(f'not well-formed XML: {exc}') from exc
+    except DefusedXmlException as exc:
+        raise NotAReport(f'not well-formed XML: refused ({type(exc).__name__})') from exc
+    suites = [xml] if isinstance(xml, TestSuite) else list(xml)
+    cases: list[Case] = []
+    for suite in suites:
+        cases.extend(_cases(suite))
+    return cases
+
+
+def looks_like_report(path: str) -> bool:
+    return path.lower().endswith('.xml')
+
+
+def parse_reports(files: list[tuple[str, Path]]) -> Parsed:
+    """Every (shown path, file on disk) that is a JUnit report, merged. A file that is XML but no report is
+    skipped quietly (a coverage.xml); one that looks like a report and breaks is named in `problems`."""
+    parsed = Parsed()
+    for shown, path in files:
+        try:
+            cases = parse_report(path)
+        except NotAReport as exc:
+            if 'not well-formed' in str(exc):
+                parsed.problems.append(f'{shown}: {exc}'[:300])
+            continue
+        except OSError as exc:
+            parsed.problems.append(f'{shown}: {exc.strerror or exc}')
+            continue
+        parsed.reports.append(shown)
+        for case in cases:
+            parsed.cases.append((shown, case))
+            parsed.totals.add(case)
+    return parsed

@@ -1,0 +1,239 @@
+"""What the API answers about artifacts and tests: a run's artifacts (and one file's row, after the path is
+checked), a run's test results with each failure marked across its branch, a project's flakiest tests and its
+test chart, and the failing tests a `run.failed` notification carries. Visibility is the run's (another team's
+run does not exist: 404)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import quote
+
+from sqlalchemy import Connection, Engine, text
+from sqlmodel import Session, col, select
+
+from app.core.errors import DomainError, not_found
+from app.models.artifacts import (
+    Artifact,
+    ArtifactList,
+    ArtifactPublic,
+    FlakyTest,
+    ProjectTests,
+    RunTestCase,
+    RunTestReport,
+    RunTests,
+    TestCasePublic,
+    TestHistoryPoint,
+    TestTotals,
+)
+from app.services.artifacts.history import FAILED, mark_failures, read_history
+from app.services.identity.accounts import Principal
+from app.services.projects import manage as projects
+from app.services.runs.reads import load_visible_run
+from app.services.runs.timeline import timed_sql
+
+MAX_FAILURES = 500  # answered per run (the totals count them all)
+SLOWEST = 10
+FLAKY_WINDOW_RUNS = 200  # a project's flakiest tests are read over its last runs with results
+CHART_RUNS = 100
+
+
+def path_problem(path: str) -> str | None:
+    """Pure: why `path` cannot name an artifact (None: it can). Artifacts are looked up by their row, so this
+    is a refusal of the attempt, not the only thing between a request and the disk."""
+    if not path:
+        return 'the path is empty'
+    if len(path) > 1024:
+        return 'the path is longer than 1024 characters'
+    if path.startswith('/') or '\\' in path or '\x00' in path:
+        return 'the path must be relative, with / between its parts'
+    if any(part in ('', '.', '..') for part in path.split('/')):
+        return "the path may not hold '.', '..' or empty parts"
+    return None
+
+
+def check_path(path: str) -> None:
+    if reason := path_problem(path):
+        raise DomainError(400, 'invalid_artifact_path', f'{reason}: {path[:200]!r}', field='path')
+
+
+def artifact_url(run_id: str, path: str) -> str:
+    return f'/api/runs/{run_id}/artifacts/{quote(path)}'
+
+
+def list_artifacts(
+    engine: Engine, principal: Principal, run_id: str, *, limit_bytes: int, retention_days: float
+) -> ArtifactList:
+    with Session(engine) as session:
+        load_visible_run(session, run_id, principal)
+        rows = session.exec(select(Artifact).where(col(Artifact.run_id) == run_id).order_by(col(Artifact.path))).all()
+    items = [ArtifactPublic(**row.model_dump(), url=artifact_url(run_id, row.path)) for row in rows]
+    return ArtifactList(
+        items=items,
+        total_bytes=sum(item.size for item in items if item.stored),
+        limit_bytes=limit_bytes,
+        retention_days=retention_days,
+    )
+
+
+def artifact_row(engine: Engine, principal: Principal, run_id: str, path: str) -> Artifact:
+    """The stored artifact at `path` (400 for a path that cannot be one, 404 for none, or one that was refused)."""
+    check_path(path)
+    with Session(engine) as session:
+        load_visible_run(session, run_id, principal)
+        row = session.get(Artifact, (run_id, path))
+    if row is None:
+        raise not_found(f'artifact {path[:200]!r} of run {run_id!r}')
+    if not row.stored:
+        raise DomainError(404, 'artifact_not_stored', f'{path[:200]!r} was not kept: {row.refused}', path=path)
+    return row
+
+
+def _case(row: RunTestCase) -> TestCasePublic:
+    return TestCasePublic.model_validate(row.model_dump())
+
+
+def run_tests(engine: Engine, principal: Principal, run_id: str) -> RunTests:
+    with Session(engine) as session:
+        run, _ = load_visible_run(session, run_id, principal)
+        report = session.get(RunTestReport, run_id)
+        if report is None:
+            return RunTests(run_id=run_id, has_report=False, totals=TestTotals())
+        cases = session.exec
+        failing = cases(
+            select(RunTestCase)
+            .where(col(RunTestCase.run_id) == run_id, col(RunTestCase.status).in_(FAILED))
+            .order_by(col(RunTestCase.idx))
+            .limit(MAX_FAILURES)
+        ).all()
+        skipped = cases(
+            select(RunTestCase)
+            .where(col(RunTestCase.run_id) == run_id, col(RunTestCase.status) == 'skipped')
+            .order_by(col(RunTestCase.idx))
+            .limit(MAX_FAILURES)
+        ).all()
+        slowest = cases(
+            select(RunTestCase)
+            .where(col(RunTestCase.run_id) == run_id)
+            .order_by(col(RunTestCase.duration_seconds).desc(), col(RunTestCase.idx))
+            .limit(SLOWEST)
+        ).all()
+        failures = [_case(row) for row in failing]
+        history = read_history(
+            session.connection(),
+            project_id=run.project_id,
+            branch=run.branch_name,
+            run_id=run_id,
+            commit_sha=report.commit_sha,
+            test_ids=sorted({f.test_id for f in failures}),
+        )
+    marks = mark_failures(
+        run_id=run_id, commit_sha=report.commit_sha, failing=[f.test_id for f in failures], history=history
+    )
+    for failure in failures:
+        mark = marks.get(failure.test_id)
+        if mark is not None:
+            failure.mark, failure.since_run_id = mark.mark, mark.since_run_id  # type: ignore[assignment]
+    return RunTests(
+        run_id=run_id,
+        has_report=True,
+        totals=TestTotals(**{k: getattr(report, k) for k in TestTotals.model_fields}),
+        reports=json.loads(report.reports or '[]'),
+        problems=report.problems,
+        failures=failures,
+        skipped=[_case(row) for row in skipped],
+        slowest=[_case(row) for row in slowest],
+        failures_truncated=report.failed + report.errors > len(failures),
+    )
+
+
+FLAKIEST_SQL = """
+SELECT c.test_id, SUM(c.flaky) AS flaky_commits, SUM(c.failures) AS failures, SUM(c.runs) AS runs,
+       MAX(c.last_failed) AS last_failed
+FROM (
+  SELECT tc.test_id,
+         CASE WHEN SUM(CASE WHEN tc.status = 'passed' THEN 1 ELSE 0 END) > 0
+               AND SUM(CASE WHEN tc.status IN ('failed', 'error') THEN 1 ELSE 0 END) > 0 THEN 1 ELSE 0 END AS flaky,
+         SUM(CASE WHEN tc.status IN ('failed', 'error') THEN 1 ELSE 0 END) AS failures,
+         COUNT(*) AS runs,
+         MAX(CASE WHEN tc.status IN ('failed', 'error') THEN tc.run_id END) AS last_failed
+  FROM testcase tc JOIN testreport tr ON tr.run_id = tc.run_id
+  WHERE tr.project_id = :p AND tr.run_id >= :oldest
+  GROUP BY tc.test_id, COALESCE(tr.commit_sha, tr.run_id)
+) c
+GROUP BY c.test_id
+HAVING SUM(c.failures) > 0
+ORDER BY SUM(c.flaky) DESC, SUM(c.failures) DESC, c.test_id
+LIMIT :n
+"""
+
+
+def project_tests(engine: Engine, principal: Principal, project_id: str, *, limit: int = 10) -> ProjectTests:
+    """The tests that passed and failed on the same commit most often (then the most failed), over the
+    project's last FLAKY_WINDOW_RUNS runs with results; and its test count and failures per run, oldest first."""
+    with Session(engine) as session:
+        projects.get_visible(session, project_id, principal)
+        conn = session.connection()
+        recent = conn.execute(
+            timed_sql(
+                'SELECT run_id, branch_name, created_at, total, failed, errors, skipped FROM testreport '
+                'WHERE project_id = :p ORDER BY run_id DESC LIMIT :n',
+                columns=('created_at',),
+            ),
+            {'p': project_id, 'n': max(FLAKY_WINDOW_RUNS, CHART_RUNS)},
+        ).all()
+        flakiest: list[FlakyTest] = []
+        if recent:
+            oldest = recent[min(len(recent), FLAKY_WINDOW_RUNS) - 1][0]
+            for row in conn.execute(text(FLAKIEST_SQL), {'p': project_id, 'oldest': oldest, 'n': limit}):
+                flakiest.append(
+                    FlakyTest(
+                        test_id=row[0],
+                        flaky_commits=int(row[1] or 0),
+                        failures=int(row[2] or 0),
+                        runs=int(row[3] or 0),
+                        last_failed_run_id=row[4],
+                    )
+                )
+    history = [
+        TestHistoryPoint(run_id=r[0], branch_name=r[1], created_at=r[2], total=r[3], failed=r[4] + r[5], skipped=r[6])
+        for r in reversed(recent[:CHART_RUNS])
+    ]
+    return ProjectTests(flakiest=flakiest, history=history)
+
+
+def failing_tests(conn: Connection, run_id: str, *, limit: int = 20) -> list[dict[str, Any]]:
+    """For a `run.failed` notification: the run's first failing tests, each with the first line of its message."""
+    rows = conn.execute(
+        text(
+            'SELECT test_id, classname, name, status, message FROM testcase WHERE run_id = :r '
+            "AND status IN ('failed', 'error') ORDER BY idx LIMIT :n"
+        ),
+        {'r': run_id, 'n': limit},
+    ).all()
+    return [
+        {
+            'test_id': r[0],
+            'classname': r[1],
+            'name': r[2],
+            'status': r[3],
+            'message': ((r[4] or '').strip().splitlines() or [''])[0][:300],
+        }
+        for r in rows
+    ]
+
+
+def failed_tests_summary(conn: Connection, run_id: str, *, limit: int = 20) -> dict[str, Any] | None:
+    """A `run.failed` notification's `tests`: the totals and the first failing tests (None: no report)."""
+    row = conn.execute(
+        text('SELECT total, passed, failed, errors, skipped FROM testreport WHERE run_id = :r'), {'r': run_id}
+    ).first()
+    if row is None:
+        return None
+    return {
+        'total': row[0],
+        'passed': row[1],
+        'failed': row[2] + row[3],
+        'skipped': row[4],
+        'failing': failing_tests(conn, run_id, limit=limit),
+    }

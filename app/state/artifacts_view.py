@@ -1,0 +1,128 @@
+"""How a run's artifacts and tests read in the UI (the run page's Artifacts and Tests tabs, the project page's
+flaky tests and test chart), from the API's answers. Pure: no I/O, no NiceGUI."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+from urllib.parse import quote
+
+from app.state.text import shown
+
+Preview = Literal['image', 'text', 'html', 'none']
+IMAGE_TYPES = ('image/png', 'image/jpeg', 'image/gif', 'image/webp', 'image/svg+xml')
+TEXT_PREVIEW_BYTES = 64 * 1024  # a text artifact is previewed up to this much
+MARK_WORDS = {'new': 'new', 'still_failing': 'still failing', 'flaky': 'flaky'}
+
+
+def size_text(size: int) -> str:
+    value = float(size)
+    for unit in ('bytes', 'KB', 'MB', 'GB'):
+        if value < 1024 or unit == 'GB':
+            return f'{int(value)} bytes' if unit == 'bytes' else f'{value:.1f} {unit}'
+        value /= 1024
+    return f'{size} bytes'
+
+
+def preview_kind(item: dict[str, Any]) -> Preview:
+    """Images and text are previewed inline; HTML opens in a new tab, sandboxed; anything else downloads."""
+    if not item.get('stored'):
+        return 'none'
+    kind = str(item.get('content_type') or '')
+    if kind in IMAGE_TYPES:
+        return 'image'
+    if kind == 'text/html':
+        return 'html'
+    if kind.startswith('text/') or kind in ('application/json', 'application/xml'):
+        return 'text'
+    return 'none'
+
+
+def code_language(item: dict[str, Any]) -> str:
+    """How a text preview is highlighted (plain text unless the type says XML, JSON or Markdown)."""
+    kind = str(item.get('content_type') or '')
+    return {'application/xml': 'xml', 'text/xml': 'xml', 'application/json': 'json', 'text/markdown': 'markdown'}.get(
+        kind, 'plaintext'
+    )
+
+
+def ui_url(run_id: str, path: str, *, download: bool = False) -> str:
+    """The artifact from the UI's own address (pages/artifact_download.py streams it on from the API)."""
+    return f'/run-artifacts/{quote(run_id, safe="")}/{quote(path)}' + ('?download=true' if download else '')
+
+
+def artifacts_summary(answer: dict[str, Any]) -> str:
+    items = answer.get('items') or []
+    kept = [i for i in items if i.get('stored')]
+    refused = len(items) - len(kept)
+    if not items:
+        return 'This run kept no artifacts. Files a run leaves in $RUNBOARD_ARTIFACTS_DIR are kept here.'
+    text = f'{len(kept)} kept · {size_text(answer.get("total_bytes", 0))} of {size_text(answer.get("limit_bytes", 0))}'
+    if refused:
+        text += f' · {refused} refused'
+    days = answer.get('retention_days') or 0
+    if days:
+        text += f' · kept {days:g} days'
+    return text
+
+
+def tab_label(name: str, count: int | None) -> str:
+    return f'{name} ({count})' if count else name
+
+
+def totals_text(totals: dict[str, Any]) -> str:
+    """`12 tests · 9 passed · 2 failed · 1 error · 0 skipped · 3.2 s`"""
+    errors = totals.get('errors', 0)
+    parts = [
+        f'{totals.get("total", 0)} tests',
+        f'{totals.get("passed", 0)} passed',
+        f'{totals.get("failed", 0)} failed',
+        f'{errors} error{"" if errors == 1 else "s"}',
+        f'{totals.get("skipped", 0)} skipped',
+        seconds_text(totals.get('duration_seconds') or 0.0),
+    ]
+    return ' · '.join(parts)
+
+
+def seconds_text(seconds: float) -> str:
+    if seconds < 1:
+        return f'{seconds * 1000:.0f} ms'
+    if seconds < 60:
+        return f'{seconds:.1f} s'
+    return f'{int(seconds // 60)} min {seconds % 60:.0f} s'
+
+
+def mark_text(failure: dict[str, Any]) -> str:
+    """How a failure stands across the branch's runs: `new`, `still failing since run_…`, `flaky (passed in run_…)`."""
+    mark, since = failure.get('mark'), failure.get('since_run_id')
+    if mark == 'still_failing' and since:
+        return f'still failing since {since}'
+    if mark == 'flaky' and since:
+        return f'flaky (passed in {since} on this commit)'
+    return MARK_WORDS.get(str(mark), '')
+
+
+def failure_title(failure: dict[str, Any]) -> str:
+    name = shown(failure.get('name') or '')
+    classname = shown(failure.get('classname') or '')
+    return f'{classname}::{name}' if classname else name
+
+
+def first_line(text: str | None) -> str:
+    return ((text or '').strip().splitlines() or [''])[0]
+
+
+def tests_chart(history: list[dict[str, Any]]) -> dict[str, Any]:
+    """ECharts options: test count (line) and failures (bars) per run, oldest first."""
+    labels = [point['run_id'] for point in history]
+    return {
+        'animation': False,
+        'tooltip': {'trigger': 'axis'},
+        'legend': {'data': ['tests', 'failures'], 'top': 0},
+        'grid': {'left': 48, 'right': 16, 'top': 36, 'bottom': 24},
+        'xAxis': {'type': 'category', 'data': labels, 'axisLabel': {'show': False}},
+        'yAxis': {'type': 'value', 'minInterval': 1},
+        'series': [
+            {'name': 'tests', 'type': 'line', 'data': [p['total'] for p in history], 'color': '#1565c0'},
+            {'name': 'failures', 'type': 'bar', 'data': [p['failed'] for p in history], 'color': '#c62828'},
+        ],
+    }

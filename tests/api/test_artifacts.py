@@ -1,0 +1,227 @@
+"""Artifacts and test reports end to end (docs/artifacts.md), on every backend, with the local store and with the
+S3 store (moto's server on loopback): a run that leaves report.html, screens/shot.png and junit.xml in
+$RUNBOARD_ARTIFACTS_DIR has them listed with their sizes and downloaded byte for byte; a file past the limit and a
+link are refused visibly while the others are kept; its JUnit results answer GET /api/runs/{id}/tests; failures
+are marked across the branch's runs; retention removes expired artifacts from the store and the table only; the
+run.failed webhook carries the failing tests and the last log lines, in both formats."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from app.infra.db import session_scope
+from app.models import utcnow
+from app.services.artifacts import retention
+from app.services.runs.timeline import timed_sql
+from tests.helpers.api import assert_problem
+from tests.helpers.artifacts import artifact_repo, expected
+from tests.helpers.runs import create_project, trigger, wait_for_status
+from tests.helpers.s3 import moto_s3
+from tests.helpers.servers import api_server
+from tests.helpers.webhooks import receiver
+
+LIMIT = 200_000  # big.bin (300,000 bytes) is past it; the others fit
+
+
+@pytest.fixture(params=['local-store', 's3-store'])
+def store(request: pytest.FixtureRequest) -> Iterator[dict]:
+    if request.param == 'local-store':
+        yield {}
+        return
+    with moto_s3() as s3:
+        yield {'artifact_store': s3.url, 'artifact_store_options': s3.options, '_s3': s3}
+
+
+def settings_with(store: dict, **more) -> dict:  # noqa: ANN003
+    return {key: value for key, value in {**store, **more}.items() if not key.startswith('_')}
+
+
+def test_a_runs_files_are_kept_listed_and_downloaded_byte_for_byte(settings_factory, tmp_path: Path, store) -> None:  # noqa: ANN001
+    repo = artifact_repo(tmp_path / 'repo')
+    with api_server(settings_factory(**settings_with(store, max_artifact_bytes=LIMIT))) as server:
+        with server.client() as client:
+            create_project(client, repo)
+            run = wait_for_status(client, trigger(client, depth='standard').json()['id'], timeout=60)
+            assert run['status'] == 'failed', run
+            listing = client.get(f'/api/runs/{run["id"]}/artifacts')
+            assert listing.status_code == 200, listing.text
+            answer = listing.json()
+            items = {item['path']: item for item in answer['items']}
+            assert set(items) == {'big.bin', 'junit.xml', 'passwd-link', 'report.html', 'screens/shot.png'}
+            for path, body in expected(repo).items():
+                assert items[path]['stored'] and items[path]['size'] == len(body), items[path]
+                reply = client.get(items[path]['url'])
+                assert reply.status_code == 200, reply.text
+                assert reply.content == body
+                assert 'sandbox' in reply.headers['content-security-policy']
+            assert answer['total_bytes'] == sum(len(body) for body in expected(repo).values())
+            assert answer['limit_bytes'] == LIMIT
+
+            # past the limit, and a link to the server's files: refused with why, visibly in the run's annotations
+            assert not items['big.bin']['stored'] and items['big.bin']['size'] == 300_000
+            assert 'artifact limit of 195.3 KB' in items['big.bin']['refused']
+            assert not items['passwd-link']['stored'] and 'symbolic link' in items['passwd-link']['refused']
+            refusals = [a for a in run['annotations'] if a['title'] == 'Artifact refused']
+            assert sorted(a['file'] for a in refusals) == ['big.bin', 'passwd-link']
+            outputs = [e['text'] for e in run['events'] if e['type'] == 'output']
+            assert 'Artifacts: 3 kept' in outputs
+            assert any(line.startswith('Tests: 5 (2 passed, 1 failed, 1 errors, 1 skipped)') for line in outputs)
+
+            # types and how a browser gets them: the image inline, the HTML sandboxed, ?download=true an attachment
+            shot = client.get(items['screens/shot.png']['url'])
+            assert shot.headers['content-type'] == 'image/png'
+            assert shot.headers['content-disposition'].startswith('inline; filename="shot.png"')
+            report = client.get(items['report.html']['url'])
+            assert report.headers['content-type'].startswith('text/html')
+            assert report.headers['content-security-policy'].startswith('sandbox')
+            assert "frame-ancestors 'none'" in report.headers['content-security-policy']
+            attachment = client.get(items['report.html']['url'], params={'download': 'true'})
+            assert attachment.headers['content-disposition'].startswith('attachment;')
+
+            # refusals of the download are problems with machine codes, never a 500
+            base = f'/api/runs/{run["id"]}/artifacts'
+            assert_problem(client.get(f'{base}/..%2F..%2Fsecret.key'), 400, 'invalid_artifact_path')
+            assert_problem(client.get(f'{base}/screens/..%2F..%2F..%2Fetc%2Fpasswd'), 400, 'invalid_artifact_path')
+            assert_problem(client.get(f'{base}/%2Fetc%2Fpasswd'), 400, 'invalid_artifact_path')
+            assert_problem(client.get(f'{base}/nope.txt'), 404, 'not_found')
+            assert_problem(client.get(f'{base}/big.bin'), 404, 'artifact_not_stored')
+            assert_problem(client.get('/api/runs/run_nope/artifacts'), 404, 'not_found')
+            assert_problem(client.get('/api/runs/run_nope/tests'), 404, 'not_found')
+
+            tests = client.get(f'/api/runs/{run["id"]}/tests').json()
+            assert tests['has_report'] and tests['reports'] == ['junit.xml']
+            assert tests['totals'] == {
+                'total': 5,
+                'passed': 2,
+                'failed': 1,
+                'errors': 1,
+                'skipped': 1,
+                'duration_seconds': 4.26,
+            }
+            failures = {(f['test_id'], f['status']): f for f in tests['failures']}
+            assert set(failures) == {('tests.test_api::test_a', 'failed'), ('tests.test_api::test_b', 'error')}
+            a = failures[('tests.test_api::test_a', 'failed')]
+            assert a['message'] == 'assert 401 == 200' and 'E   assert 401 == 200' in a['trace']
+            assert a['mark'] == 'new'
+            assert [s['test_id'] for s in tests['skipped']] == ['tests.test_db::test_e']
+            assert [s['name'] for s in tests['slowest']][:3] == ['test_d', 'test_b', 'test_a']
+        if '_s3' in store:  # the files are in the bucket (the worker or engine wrote them there, not the data dir)
+            fs = store['_s3'].filesystem()
+            assert (
+                fs.cat(f'{store["_s3"].bucket}/runboard/{run["id"]}/screens/shot.png')
+                == expected(repo)['screens/shot.png']
+            )
+            assert not (server.settings.data_dir / 'artifacts' / run['id']).exists()
+
+
+def test_failures_across_a_branchs_runs_still_failing_and_flaky(settings_factory, tmp_path: Path) -> None:
+    repo = artifact_repo(tmp_path / 'repo')
+    with api_server(settings_factory()) as server, server.client() as client:
+        create_project(client, repo)
+
+        def marks(depth: str) -> tuple[str, dict[str, tuple[str | None, str | None]]]:
+            run = wait_for_status(client, trigger(client, depth=depth).json()['id'], timeout=60)
+            tests = client.get(f'/api/runs/{run["id"]}/tests').json()
+            return run['id'], {f['name']: (f['mark'], f['since_run_id']) for f in tests['failures']}
+
+        first, found = marks('shallow')  # test_a and test_b fail
+        assert found == {'test_a': ('new', None), 'test_b': ('new', None)}
+        _, found = marks('shallow')
+        assert found == {'test_a': ('still_failing', first), 'test_b': ('still_failing', first)}
+        third, found = marks('deep')  # test_a passes on the same commit
+        assert found == {'test_b': ('still_failing', first)}
+        _, found = marks('shallow')  # test_a fails again: it passed and failed on one commit
+        assert found == {'test_a': ('flaky', third), 'test_b': ('still_failing', first)}
+
+        project = client.get('/api/projects/proj/tests').json()
+        flakiest = project['flakiest']
+        assert flakiest[0]['test_id'] == 'tests.test_api::test_a' and flakiest[0]['flaky_commits'] == 1
+        assert flakiest[0]['failures'] == 3 and flakiest[0]['runs'] == 4
+        assert flakiest[1]['test_id'] == 'tests.test_api::test_b' and flakiest[1]['flaky_commits'] == 0
+        assert [(p['total'], p['failed']) for p in project['history']] == [(5, 2), (5, 2), (5, 1), (5, 2)]
+        assert_problem(client.get('/api/projects/nope/tests'), 404, 'not_found')
+
+
+def test_retention_removes_expired_artifacts_from_the_store_and_the_table_only(
+    settings_factory, tmp_path: Path, store
+) -> None:  # noqa: ANN001
+    repo = artifact_repo(tmp_path / 'repo')
+    with api_server(settings_factory(**settings_with(store, artifact_retention_days=30))) as server:
+        with server.client() as client:
+            create_project(client, repo)
+            old = wait_for_status(client, trigger(client).json()['id'], timeout=60)
+            new = wait_for_status(client, trigger(client).json()['id'], timeout=60)
+            services = server.services
+            with session_scope(services.engine) as session:  # the first run's artifacts are 31 days old
+                session.connection().execute(
+                    timed_sql('UPDATE artifact SET created_at = :t WHERE run_id = :r', binds=('t',)),
+                    {'t': utcnow() - timedelta(days=31), 'r': old['id']},
+                )
+            store_of = services.artifact_store
+            assert store_of.exists(old['id'], 'report.html')
+            # two servers sweeping at once: each row goes once, each file once, neither sweep fails
+            with ThreadPoolExecutor(2) as pool:
+                swept = list(pool.map(lambda _: retention.sweep(services.engine, store_of, days=30), range(2)))
+            assert sum(swept) == 3
+            assert retention.sweep(services.engine, store_of, days=30) == 0  # a later sweep finds nothing
+            assert client.get(f'/api/runs/{old["id"]}/artifacts').json()['items'] == []
+            assert not store_of.exists(old['id'], 'report.html')
+            assert_problem(client.get(f'/api/runs/{old["id"]}/artifacts/report.html'), 404, 'not_found')
+            # nothing else went: the newer run's files, the old run, its log and its test results
+            kept = client.get(f'/api/runs/{new["id"]}/artifacts').json()['items']
+            assert [i['path'] for i in kept] == ['junit.xml', 'report.html', 'screens/shot.png']
+            assert client.get(kept[1]['url']).content == expected(repo)['report.html']
+            again = client.get(f'/api/runs/{old["id"]}').json()
+            assert again['status'] == 'failed' and again['output_lines'] == old['output_lines']
+            assert client.get(f'/api/runs/{old["id"]}/tests').json()['totals']['total'] == 5
+            if '_s3' not in store:
+                assert not (server.settings.data_dir / 'artifacts' / old['id']).exists()  # no empty folders left
+
+
+@pytest.mark.parametrize('fmt', ['runboard', 'slack'])
+def test_the_failed_runs_webhook_carries_its_failing_tests_and_last_log_lines(
+    settings_factory, tmp_path: Path, fmt: str
+) -> None:
+    fast = dict(notification_poll_seconds=0.2, webhook_allowed_hosts='loopback')
+    repo = artifact_repo(tmp_path / 'repo')
+    with receiver() as rx, api_server(settings_factory(**fast)) as server, server.client() as client:
+        create_project(client, repo)
+        rule = {'url': rx.url, 'events': ['run.failed'], 'format': fmt}
+        assert client.post('/api/projects/proj/notifications', json=rule).status_code == 201
+        run = wait_for_status(client, trigger(client).json()['id'], timeout=60)
+        (request,) = rx.wait_for(1)
+        body = json.loads(request.body)
+        if fmt == 'runboard':
+            tests = body['run']['tests']
+            assert tests['failed'] == 2 and tests['total'] == 5
+            assert [(t['test_id'], t['message']) for t in tests['failing']] == [
+                ('tests.test_api::test_a', 'assert 401 == 200'),
+                ('tests.test_api::test_b', "KeyError: 'x'"),
+            ]
+            tail = body['run']['log_tail']
+            assert tail[0].startswith('artifacts go to /') and tail[1:] == ['Artifacts: 3 kept', tail[-1]]
+            assert tail[-1].startswith('Tests: 5 (')
+        else:
+            text_ = body['text']
+            assert 'tests.test_api::test_a' in text_ and 'assert 401 == 200' in text_
+            assert '2 of 5 tests failed' in text_
+            assert 'Tests: 5' in text_  # the last log lines, in a code block
+        assert run['status'] == 'failed'
+
+
+def test_deleting_a_project_takes_its_artifacts_out_of_the_store(settings_factory, tmp_path: Path) -> None:
+    repo = artifact_repo(tmp_path / 'repo')
+    with api_server(settings_factory()) as server, server.client() as client:
+        create_project(client, repo)
+        run = wait_for_status(client, trigger(client).json()['id'], timeout=60)
+        store_of = server.services.artifact_store
+        assert store_of.exists(run['id'], 'screens/shot.png')
+        assert client.delete('/api/projects/proj').status_code == 204
+        assert not store_of.exists(run['id'], 'screens/shot.png')
+        assert_problem(client.get(f'/api/runs/{run["id"]}/artifacts'), 404, 'not_found')

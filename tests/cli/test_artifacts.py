@@ -1,0 +1,57 @@
+"""`runboard runs artifacts RUN [--download DIR]` and the tests part of `runboard runs show`, against a real server
+(both backends): the list with sizes and refusals, the download byte for byte under DIR with each path kept, the
+totals and the failing tests with their marks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.helpers.artifacts import artifact_repo, expected
+from tests.helpers.cli import run_cli
+from tests.helpers.runs import create_project, trigger, wait_for_status
+from tests.helpers.servers import api_server
+
+
+def test_list_download_and_show(settings_factory, tmp_path: Path) -> None:
+    repo = artifact_repo(tmp_path / 'repo')
+    with api_server(settings_factory(max_artifact_bytes=200_000)) as server, server.client() as client:
+        create_project(client, repo)
+        first = wait_for_status(client, trigger(client).json()['id'], timeout=60)
+        run = wait_for_status(client, trigger(client, depth='standard').json()['id'], timeout=60)
+
+        def cli(*args: str):  # noqa: ANN202
+            return run_cli(server.base_url, server.token, *args)
+
+        listed = cli('runs', 'artifacts', run['id'])
+        assert listed.code == 0, listed.stderr
+        lines = listed.stdout.splitlines()
+        assert any('screens/shot.png' in line and '49.6 KB' in line and 'yes' in line for line in lines), lines
+        assert any(line.startswith('big.bin') and 'refused: 293.0 KB would take the run' in line for line in lines)
+        assert [item['path'] for item in cli('runs', 'artifacts', run['id'], '--json').json()['items']] == [
+            'big.bin',
+            'junit.xml',
+            'passwd-link',
+            'report.html',
+            'screens/shot.png',
+        ]
+
+        target = tmp_path / 'out'
+        saved = cli('runs', 'artifacts', run['id'], '--download', str(target))
+        assert saved.code == 0, saved.stderr
+        assert f'3 artifact(s) of {run["id"]} saved in {target}' in saved.stdout
+        for path, body in expected(repo).items():
+            assert (target / path).read_bytes() == body
+        assert sorted(p.relative_to(target).as_posix() for p in target.rglob('*') if p.is_file()) == sorted(
+            expected(repo)
+        )
+
+        shown = cli('runs', 'show', run['id'])
+        assert shown.code == 0, shown.stderr
+        assert 'Tests: 5 tests · 2 passed · 1 failed · 1 error · 1 skipped · 4.3 s' in shown.stdout
+        test_a = next(line for line in shown.stdout.splitlines() if 'tests.test_api::test_a' in line)
+        assert f'still failing since {first["id"]}' in test_a and 'assert 401 == 200' in test_a
+        as_json = cli('runs', 'show', run['id'], '--json').json()
+        assert as_json['tests']['totals']['total'] == 5
+
+        missing = cli('runs', 'artifacts', 'run_nope')
+        assert missing.code != 0 and 'not found' in (missing.stderr + missing.stdout)

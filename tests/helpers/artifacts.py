@@ -1,0 +1,97 @@
+"""A repository whose run leaves artifacts: report.html, shot.png (binary), junit.xml (chosen by the depth
+level: `shallow` fails test_a and test_b, `deep` fails test_b only), and with `standard` also big.bin, over a
+small limit. The files are in the repository, so a test compares downloads byte for byte with them."""
+
+from __future__ import annotations
+
+import struct
+import subprocess
+import zlib
+from pathlib import Path
+
+from tests.helpers.repos import make_repo
+
+
+def png(width: int = 240, height: int = 120) -> bytes:
+    """A real PNG (a colour gradient with a red stripe: a stand-in for a failed test's screenshot)."""
+    rows = b''.join(
+        b'\x00'
+        + b''.join(
+            bytes((230, 60, 60) if 50 <= y < 70 else (x * 255 // width, y * 255 // height, 160)) for x in range(width)
+        )
+        for y in range(height)
+    )
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack('>I', len(body)) + kind + body + struct.pack('>I', zlib.crc32(kind + body))
+
+    header = struct.pack('>IIBBBBB', width, height, 8, 2, 0, 0, 0)
+    return b'\x89PNG\r\n\x1a\n' + chunk(b'IHDR', header) + chunk(b'IDAT', zlib.compress(rows)) + chunk(b'IEND', b'')
+
+
+PNG = png()
+HTML = '<!doctype html><html><body><h1>Coverage 87%</h1><script>document.title="report"</script></body></html>\n'
+
+
+def junit(*, a_fails: bool) -> str:
+    a = (
+        '<testcase classname="tests.test_api" name="test_a" time="0.5">'
+        '<failure message="assert 401 == 200">def test_a():\n&gt;   assert 401 == 200\nE   assert 401 == 200</failure>'
+        '</testcase>'
+        if a_fails
+        else '<testcase classname="tests.test_api" name="test_a" time="0.5"/>'
+    )
+    return (
+        '<?xml version="1.0" encoding="utf-8"?><testsuites><testsuite name="pytest" tests="5">'
+        f'{a}'
+        '<testcase classname="tests.test_api" name="test_b" time="1.25"><error message="KeyError: \'x\'">'
+        "Traceback (most recent call last):\nKeyError: 'x'</error></testcase>"
+        '<testcase classname="tests.test_api" name="test_c" time="0.01"/>'
+        '<testcase classname="tests.test_db" name="test_d" time="2.5"/>'
+        '<testcase classname="tests.test_db" name="test_e" time="0"><skipped message="needs postgres"/></testcase>'
+        '</testsuite></testsuites>\n'
+    )
+
+
+SCRIPT = """#!/bin/sh
+set -eu
+echo "artifacts go to $RUNBOARD_ARTIFACTS_DIR"
+mkdir -p "$RUNBOARD_ARTIFACTS_DIR/screens"
+cp fixtures/report.html "$RUNBOARD_ARTIFACTS_DIR/report.html"
+cp fixtures/shot.png "$RUNBOARD_ARTIFACTS_DIR/screens/shot.png"
+case "$RUNBOARD_DEPTH_LEVEL" in
+  deep) cp fixtures/junit-a-passes.xml "$RUNBOARD_ARTIFACTS_DIR/junit.xml" ;;
+  *) cp fixtures/junit-a-fails.xml "$RUNBOARD_ARTIFACTS_DIR/junit.xml" ;;
+esac
+if [ "$RUNBOARD_DEPTH_LEVEL" = standard ]; then
+  head -c 300000 /dev/zero > "$RUNBOARD_ARTIFACTS_DIR/big.bin"
+  ln -s /etc/passwd "$RUNBOARD_ARTIFACTS_DIR/passwd-link"
+fi
+exit 1
+"""
+
+
+def artifact_repo(path: Path) -> Path:
+    return add_fixtures(make_repo(path, {'main': {'run.sh': SCRIPT}}))
+
+
+def add_fixtures(repo: Path) -> Path:
+    """The script and its files on the repository's main branch, committed."""
+    (repo / 'run.sh').write_text(SCRIPT)
+    (repo / 'fixtures').mkdir(exist_ok=True)
+    (repo / 'fixtures' / 'report.html').write_text(HTML)
+    (repo / 'fixtures' / 'shot.png').write_bytes(PNG)
+    (repo / 'fixtures' / 'junit-a-fails.xml').write_text(junit(a_fails=True))
+    (repo / 'fixtures' / 'junit-a-passes.xml').write_text(junit(a_fails=False))
+    ident = ['-c', 'user.name=t', '-c', 'user.email=t@example.invalid']
+    subprocess.run(['git', 'add', '-A'], cwd=repo, check=True, capture_output=True)
+    subprocess.run(['git', *ident, 'commit', '-q', '-m', 'fixtures'], cwd=repo, check=True, capture_output=True)
+    return repo
+
+
+def expected(repo: Path) -> dict[str, bytes]:
+    return {
+        'report.html': (repo / 'fixtures' / 'report.html').read_bytes(),
+        'screens/shot.png': (repo / 'fixtures' / 'shot.png').read_bytes(),
+        'junit.xml': (repo / 'fixtures' / 'junit-a-fails.xml').read_bytes(),
+    }

@@ -1,0 +1,79 @@
+"""How artifacts and tests read in the UI (state/artifacts_view.py): sizes, which preview, the mark of a failure."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.state import artifacts_view as view
+
+
+@pytest.mark.parametrize(
+    ('item', 'kind'),
+    [
+        ({'stored': True, 'content_type': 'image/png'}, 'image'),
+        ({'stored': True, 'content_type': 'image/svg+xml'}, 'image'),  # shown as <img>: its scripts never run
+        ({'stored': True, 'content_type': 'text/html'}, 'html'),  # opened in a new tab, sandboxed
+        ({'stored': True, 'content_type': 'text/plain'}, 'text'),
+        ({'stored': True, 'content_type': 'application/xml'}, 'text'),
+        ({'stored': True, 'content_type': 'application/octet-stream'}, 'none'),
+        ({'stored': False, 'content_type': 'image/png'}, 'none'),  # refused: nothing to show
+    ],
+)
+def test_preview_kind(item: dict, kind: str) -> None:
+    assert view.preview_kind(item) == kind
+
+
+@pytest.mark.parametrize(
+    ('failure', 'text'),
+    [
+        ({'mark': 'new'}, 'new'),
+        ({'mark': 'still_failing', 'since_run_id': 'run_1'}, 'still failing since run_1'),
+        ({'mark': 'flaky', 'since_run_id': 'run_2'}, 'flaky (passed in run_2 on this commit)'),
+        ({'mark': None}, ''),
+    ],
+)
+def test_mark_text(failure: dict, text: str) -> None:
+    assert view.mark_text(failure) == text
+
+
+def test_summary_and_totals() -> None:
+    answer = {
+        'items': [{'stored': True}, {'stored': True}, {'stored': False}],
+        'total_bytes': 2048,
+        'limit_bytes': 1024**3,
+        'retention_days': 30,
+    }
+    assert view.artifacts_summary(answer) == '2 kept · 2.0 KB of 1.0 GB · 1 refused · kept 30 days'
+    assert view.artifacts_summary({'items': []}).startswith('This run kept no artifacts')
+    totals = {'total': 4, 'passed': 1, 'failed': 1, 'errors': 1, 'skipped': 1, 'duration_seconds': 1.53}
+    assert view.totals_text(totals) == '4 tests · 1 passed · 1 failed · 1 error · 1 skipped · 1.5 s'
+
+
+def test_ui_url_quotes_the_path() -> None:
+    assert view.ui_url('run_1', 'a b/c#d.png') == '/run-artifacts/run_1/a%20b/c%23d.png'
+    assert view.ui_url('run_1', 'r.html', download=True) == '/run-artifacts/run_1/r.html?download=true'
+
+
+def test_failure_title_shows_bidi_controls() -> None:
+    assert view.failure_title({'classname': 'tests.a', 'name': 'test_x'}) == 'tests.a::test_x'
+    assert '\u202e' not in view.failure_title({'classname': '', 'name': 'evil\u202etxt'})
+
+
+@pytest.mark.parametrize(
+    ('kind', 'language'),
+    [
+        ('application/xml', 'xml'),
+        ('application/json', 'json'),
+        ('text/plain', 'plaintext'),
+        ('text/x-log', 'plaintext'),
+    ],
+)
+def test_code_language(kind: str, language: str) -> None:
+    assert view.code_language({'content_type': kind}) == language
+
+
+def test_tests_chart_series() -> None:
+    history = [{'run_id': 'run_1', 'total': 5, 'failed': 2}, {'run_id': 'run_2', 'total': 6, 'failed': 0}]
+    options = view.tests_chart(history)
+    assert options['xAxis']['data'] == ['run_1', 'run_2']
+    assert [s['data'] for s in options['series']] == [[5, 6], [2, 0]]

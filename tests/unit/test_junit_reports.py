@@ -1,0 +1,91 @@
+"""JUnit XML as the Tests tab reads it (junitparser): totals, failures and errors with message and trace,
+skipped, nested suites, either root; other XML is no report; a hostile report (entities, DTD) is refused."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from app.services.artifacts.junit import parse_reports
+
+PYTEST = """<?xml version="1.0" encoding="utf-8"?>
+<testsuites><testsuite name="pytest" errors="1" failures="1" skipped="1" tests="4" time="1.6">
+<testcase classname="tests.test_a" name="test_ok" time="0.01"/>
+<testcase classname="tests.test_a" name="test_bad" time="0.02"><failure message="assert 1 == 2">def test_bad():
+&gt;   assert 1 == 2</failure></testcase>
+<testcase classname="tests.test_a" name="test_skip" time="0"><skipped message="not today"/></testcase>
+<testcase classname="tests.test_b" name="test_err" time="1.5"><error message="boom">Traceback: boom</error></testcase>
+</testsuite></testsuites>"""
+
+SUREFIRE_NESTED = """<testsuite name="outer" tests="2">
+<testcase classname="Outer" name="one" time="0.5"/>
+<testsuite name="inner"><testcase classname="Inner" name="two" time="0.25"><failure>expected</failure></testcase>
+</testsuite></testsuite>"""
+
+XXE = """<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>
+<testsuite name="s"><testcase name="t"><failure message="&e;"/></testcase></testsuite>"""
+
+LAUGHS = """<?xml version="1.0"?><!DOCTYPE l [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;">]>
+<testsuite name="s"><testcase name="t"><failure message="&b;"/></testcase></testsuite>"""
+
+
+def write(tmp_path: Path, name: str, body: str) -> tuple[str, Path]:
+    path = tmp_path / name
+    path.write_text(body)
+    return name, path
+
+
+def test_a_pytest_report(tmp_path: Path) -> None:
+    parsed = parse_reports([write(tmp_path, 'junit.xml', PYTEST)])
+    assert parsed.reports == ['junit.xml'] and parsed.problems == []
+    assert parsed.totals.as_dict() == {
+        'total': 4,
+        'passed': 1,
+        'failed': 1,
+        'errors': 1,
+        'skipped': 1,
+        'duration_seconds': 1.53,
+    }
+    cases = {case.test_id: case for _, case in parsed.cases}
+    bad = cases['tests.test_a::test_bad']
+    assert (bad.status, bad.message) == ('failed', 'assert 1 == 2')
+    assert bad.trace == 'def test_bad():\n>   assert 1 == 2'
+    assert cases['tests.test_b::test_err'].status == 'error'
+    assert cases['tests.test_a::test_skip'].message == 'not today'
+    assert cases['tests.test_a::test_ok'].message is None
+
+
+def test_a_testsuite_root_with_a_nested_suite(tmp_path: Path) -> None:
+    parsed = parse_reports([write(tmp_path, 'TEST-outer.xml', SUREFIRE_NESTED)])
+    assert [(c.test_id, c.status) for _, c in parsed.cases] == [('Outer::one', 'passed'), ('Inner::two', 'failed')]
+    assert parsed.cases[1][1].trace == 'expected'
+
+
+def test_two_reports_are_merged_and_other_xml_is_no_report(tmp_path: Path) -> None:
+    files = [
+        write(tmp_path, 'a.xml', PYTEST),
+        write(tmp_path, 'coverage.xml', '<coverage line-rate="0.9"/>'),
+        write(tmp_path, 'b.xml', SUREFIRE_NESTED),
+    ]
+    parsed = parse_reports(files)
+    assert parsed.reports == ['a.xml', 'b.xml'] and parsed.totals.total == 6 and parsed.problems == []
+
+
+def test_broken_and_hostile_reports_are_named_not_parsed(tmp_path: Path) -> None:
+    files = [
+        write(tmp_path, 'xxe.xml', XXE),
+        write(tmp_path, 'laughs.xml', LAUGHS),
+        write(tmp_path, 'cut.xml', PYTEST[:200]),
+    ]
+    parsed = parse_reports(files)
+    assert parsed.reports == [] and parsed.cases == []
+    assert [problem.split(':')[0] for problem in parsed.problems] == ['xxe.xml', 'laughs.xml', 'cut.xml']
+    assert 'root:' not in ''.join(parsed.problems)  # nothing of /etc/passwd
+
+
+def test_long_messages_are_cut_visibly(tmp_path: Path) -> None:
+    body = (
+        f'<testsuite><testcase name="t"><failure message="{"m" * 5000}">{"x" * 30000}</failure></testcase></testsuite>'
+    )
+    ((_, case),) = parse_reports([write(tmp_path, 'r.xml', body)]).cases
+    assert case.message is not None and case.message.endswith('[cut at 2000 characters]')
+    assert case.trace is not None and len(case.trace) < 20_100
