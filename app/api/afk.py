@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Annotated
 from urllib.parse import parse_qs
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse
@@ -13,7 +14,10 @@ from app.api.deps import PrincipalDep, ServicesDep, correlation, get_principal
 from app.api.schemas import problems
 from app.container import Services
 from app.core.errors import DomainError
-from app.models import ProjectPublic, RunPublic
+from app.models import ProjectPublic, RunPublic, utcnow
+from app.models.review import RunReview
+from app.models.usage import ProjectCosts
+from app.services.afk import costs, review
 from app.services.afk.actions import AfkActions
 from app.services.identity import form_tokens
 
@@ -112,13 +116,13 @@ async def form_token(project_id: str, request: Request, services: ServicesDep, p
     """A CSRF token for the Reset form of one project, tied to the caller's API token (operators)."""
     from sqlmodel import Session
 
-    from app.services.projects import manage as projects
+    from app.services.projects import visibility
 
     def mint() -> str | None:
         if not principal.is_operator:
             raise DomainError(403, 'forbidden', 'only operators can reset a paused project')
         with Session(services.engine) as session:
-            projects.get_visible(session, project_id, principal)
+            visibility.get_visible(session, project_id, principal)
         bearer = request.headers.get('authorization', '').partition(' ')[2].strip()
         return form_tokens.mint(services.engine, bearer, project_id, 'reset')
 
@@ -144,3 +148,21 @@ async def requeue_parked(project_id: str, number: int, services: ServicesDep, pr
 async def discard_parked(project_id: str, number: int, services: ServicesDep, principal: PrincipalDep) -> dict:
     """The parked issue leaves the AFK queue for good."""
     return await run_in_threadpool(_loop(services).leave_parked, principal, project_id, number, 'discard')
+
+
+@router.get('/runs/{run_id}/review', response_model=RunReview, responses=problems(401, 404, 409))
+async def review_afk_run(run_id: str, services: ServicesDep, principal: PrincipalDep) -> RunReview:
+    """An AFK run as its reviewer reads it: the issue, the pull request of `afk/<N>` with its checks, and the changes
+    (the forge's API, else `git diff <base>...afk/<N>`); what could not be read is in `problems`."""
+    return await run_in_threadpool(review.review_run, services.engine, services.repositories, principal, run_id)
+
+
+@router.get('/costs/{project_id}', response_model=ProjectCosts, responses=problems(401, 404, 422))
+async def afk_costs(
+    project_id: str,
+    services: ServicesDep,
+    principal: PrincipalDep,
+    days: Annotated[int, Query(ge=1, le=90)] = 14,
+) -> ProjectCosts:
+    """The project's AFK cost per UTC day and per issue, and today's against its cap (docs/afk.md, "Cost")."""
+    return await run_in_threadpool(costs.project_costs, services.engine, principal, project_id, days=days, now=utcnow())

@@ -13,7 +13,7 @@ from app.models import ProjectCreate, Role, RunStatus
 from app.services.afk import backlog as local
 from app.services.execution import reaper
 from app.services.identity import accounts
-from app.services.projects import manage as projects
+from app.services.projects import manage, view
 from tests.helpers.repos import make_repo
 
 READY = ['ready-for-agent']
@@ -51,7 +51,7 @@ class World:
             'max_concurrent_runs': 1,
             **fields,
         }
-        projects.create_project(self.engine, self.principal, ProjectCreate(**body))
+        manage.create_project(self.engine, self.principal, ProjectCreate(**body))
         from sqlalchemy import text
 
         from app.infra.db import session_scope
@@ -71,7 +71,7 @@ class World:
         ).number
 
     def get(self, project_id: str):  # noqa: ANN201
-        return projects.get_project(self.engine, self.principal, project_id)
+        return view.get_project(self.engine, self.principal, project_id)
 
     def active_auto_runs(self, project_id: str | None = None) -> list[dict]:
         from sqlalchemy import text

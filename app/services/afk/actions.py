@@ -16,7 +16,7 @@ from app.services.afk import claims
 from app.services.afk import issues as issue_source
 from app.services.identity import audit
 from app.services.identity.accounts import Principal
-from app.services.projects import manage as projects
+from app.services.projects import view, visibility
 
 if TYPE_CHECKING:
     from app.services.afk.loop import AfkLoop
@@ -29,7 +29,7 @@ class AfkActions:
     def start_by_hand(self, principal: Principal, project_id: str, *, correlation_id: str | None = None) -> RunPublic:
         """An AFK run on the next ready issue, now: works on a paused project and with auto off."""
         with Session(self.engine) as session:
-            project = projects.get_visible(session, project_id, principal)
+            project = visibility.get_visible(session, project_id, principal)
             candidates = issue_source.ready_issues(session, project)
         if not candidates:
             raise DomainError(
@@ -51,7 +51,7 @@ class AfkActions:
         """Switching auto off and on never touches the failure counter: only Reset or a success clears a pause."""
         self._require_operator(principal)
         with session_scope(self.engine) as session:
-            project = projects.get_visible(session, project_id, principal)
+            project = visibility.get_visible(session, project_id, principal)
             session.connection().execute(
                 text('UPDATE project SET auto_enabled = :on, updated_at = :now WHERE id = :p'),
                 {'on': enabled, 'now': utcnow(), 'p': project_id},
@@ -67,13 +67,13 @@ class AfkActions:
         publish_project(self.bus, project)
         if enabled:
             self.loop.kick()
-        return projects.get_project(self.engine, principal, project_id)
+        return view.get_project(self.engine, principal, project_id)
 
     def reset(self, principal: Principal, project_id: str) -> ProjectPublic:
         """Zero the failure counter and forget the last launch failure: the loop may launch again."""
         self._require_operator(principal)
         with session_scope(self.engine) as session:
-            project = projects.get_visible(session, project_id, principal)
+            project = visibility.get_visible(session, project_id, principal)
             session.connection().execute(
                 text(
                     'UPDATE project SET consecutive_failures = 0, launch_error = NULL, launch_error_at = NULL, '
@@ -88,11 +88,11 @@ class AfkActions:
             )
         publish_project(self.bus, project)
         self.loop.kick()
-        return projects.get_project(self.engine, principal, project_id)
+        return view.get_project(self.engine, principal, project_id)
 
     def leave_parked(self, principal: Principal, project_id: str, number: int, action: str) -> dict[str, Any]:
         with Session(self.engine) as session:
-            project = projects.get_visible(session, project_id, principal)
+            project = visibility.get_visible(session, project_id, principal)
         claim = (claims.requeue if action == 'requeue' else claims.discard)(self.engine, project_id, number)
         publish_project(self.bus, project)
         if action == 'requeue':
@@ -107,7 +107,7 @@ class AfkActions:
 
     def parked(self, principal: Principal, project_id: str) -> list[dict[str, Any]]:
         with Session(self.engine) as session:
-            projects.get_visible(session, project_id, principal)
+            visibility.get_visible(session, project_id, principal)
         return [
             {
                 'issue_number': c.issue_number,

@@ -15,7 +15,7 @@ from app.services.afk import backlog as local
 from app.services.afk import claims
 from app.services.afk.sources import IssueRecord, is_forge
 from app.services.identity.accounts import Principal
-from app.services.projects import manage as projects
+from app.services.projects import visibility
 from app.services.repositories import forge
 
 
@@ -106,7 +106,7 @@ def _public(record: IssueRecord, claim: dict | None, blocked: bool) -> IssuePubl
 
 def list_project_issues(engine: Engine, principal: Principal, project_id: str) -> list[IssuePublic]:
     with Session(engine) as session:
-        project = projects.get_visible(session, project_id, principal)
+        project = visibility.get_visible(session, project_id, principal)
         conn = session.connection()
         if is_forge(project.issue_source):
             records = forge.ready_issues(project.repository, project.issue_source, max_age=0)
@@ -118,7 +118,7 @@ def list_project_issues(engine: Engine, principal: Principal, project_id: str) -
 
 
 def _local_project(session: Session, project_id: str, principal: Principal) -> Project:
-    project = projects.get_visible(session, project_id, principal)
+    project = visibility.get_visible(session, project_id, principal)
     if is_forge(project.issue_source):
         raise DomainError(
             409, 'issue_source_readonly', f'Project {project_id!r} takes its issues from a forge; edit them there.'

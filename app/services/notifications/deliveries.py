@@ -29,7 +29,7 @@ from app.services.identity.accounts import Principal
 from app.services.notifications.outbox import deliveries_table, insert_deliveries
 from app.services.notifications.payloads import EventFacts, body, from_stored
 from app.services.notifications.webhooks import require_operator, visible_rule
-from app.services.projects.manage import get_visible, visible
+from app.services.projects.visibility import get_visible, visible
 
 STATUSES = get_args(DeliveryStatus)
 

@@ -19,7 +19,7 @@ from app.services.identity.accounts import Principal
 from app.services.notifications.signature import new_secret
 from app.services.notifications.webhook_policy import TargetPolicy
 from app.services.notifications.webhook_targets import refusal_now
-from app.services.projects.manage import get_visible
+from app.services.projects.visibility import get_visible
 
 MAX_RULES_PER_PROJECT = 20
 

@@ -1,84 +1,29 @@
-"""Projects: visibility by team, create / update / delete with checks against the repository."""
+"""Projects: create / update / delete with checks against the repository (who sees one: visibility.py; how one
+reads: view.py)."""
 
 from __future__ import annotations
 
-from sqlalchemy import Engine, func, text
-from sqlmodel import Session, col, select
+from sqlalchemy import Engine, text
 
-from app.core.errors import DomainError, forbidden, not_found
+from app.core.errors import DomainError, forbidden
 from app.infra.db import session_scope
 from app.models import (
     CredentialsIn,
-    IssueClaim,
     Project,
     ProjectCreate,
     ProjectPublic,
     ProjectUpdate,
     utcnow,
 )
-from app.services.afk.rules import is_paused
 from app.services.identity import audit
 from app.services.identity.accounts import Principal
+from app.services.projects.view import get_project
+from app.services.projects.visibility import get_visible
 from app.services.repositories import gitops
 from app.services.repositories.access import ProjectRepository, RepositoryAccess, is_remote
 from app.services.repositories.repo_url import local_refusal
 from app.services.runs import sql as run_sql
 from app.services.triggers.rules import choice_refusal
-
-
-def visible(project: Project | None, principal: Principal) -> bool:
-    return project is not None and project.team_id in principal.team_ids
-
-
-def get_visible(session: Session, project_id: str, principal: Principal) -> Project:
-    project = session.get(Project, project_id)
-    if project is None or not visible(project, principal):
-        raise not_found(f'project {project_id!r}')  # never reveal that another team's project exists
-    return project
-
-
-def to_public(session: Session, project: Project, active_counts: dict[str, int] | None = None) -> ProjectPublic:
-    if active_counts is None:
-        active_counts = run_sql.active_counts_by_project(session.connection())
-    active = active_counts.get(project.id, 0)
-    parked = session.exec(
-        select(func.count())
-        .select_from(IssueClaim)
-        .where(col(IssueClaim.project_id) == project.id, col(IssueClaim.state) == 'parked')
-    ).one()
-    from app.services.afk import issues
-
-    ready = issues.ready_count(session, project)  # forge: cached briefly; None when the forge cannot tell
-    from app.services.scheduling.schedules import next_firing
-
-    source = {k: ('********' if k == 'token' else v) for k, v in (project.issue_source or {}).items()}
-    return ProjectPublic.model_validate(
-        {
-            **project.model_dump(exclude={'credentials_secret', 'credentials_username', 'hook_secret', 'on_push_by'}),
-            'has_hook_secret': bool(project.hook_secret),
-            'issue_source': source,
-            'paused': is_paused(project.consecutive_failures),
-            'active_runs': active,
-            'parked_count': parked,
-            'ready_count': ready,
-            'has_credentials': bool(project.credentials_kind and project.credentials_secret),
-            'next_schedule': next_firing(session, project.id),
-        }
-    )
-
-
-def list_projects(engine: Engine, principal: Principal) -> list[ProjectPublic]:
-    with Session(engine) as session:
-        rows = session.exec(
-            select(Project).where(col(Project.team_id).in_(principal.team_ids)).order_by(col(Project.name))
-        ).all()
-        active = run_sql.active_counts_by_project(session.connection())
-        return [to_public(session, p, active) for p in rows]
-
-
-def get_project(engine: Engine, principal: Principal, project_id: str) -> ProjectPublic:
-    with Session(engine) as session:
-        return to_public(session, get_visible(session, project_id, principal))
 
 
 def check_repository(facts: ProjectRepository, base_branch: str, repositories: RepositoryAccess | None = None) -> None:

@@ -20,7 +20,7 @@ from app.models import ProjectVariable, VariablePublic, utcnow
 from app.models.schemas import NAME_RE
 from app.services.identity import audit
 from app.services.identity.accounts import Principal
-from app.services.projects.manage import get_visible
+from app.services.projects.visibility import get_visible
 
 MIN_SECRET_CHARS = 4  # shorter values cannot be masked without masking ordinary output
 

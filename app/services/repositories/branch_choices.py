@@ -10,7 +10,7 @@ from sqlmodel import Session
 
 from app.core.errors import DomainError
 from app.services.identity.accounts import Principal
-from app.services.projects import manage as projects
+from app.services.projects import visibility
 from app.services.repositories import gitops
 from app.services.repositories.access import RepositoryAccess
 from app.services.runs import sql as run_sql
@@ -27,7 +27,7 @@ def branch_choices(
     engine: Engine, repositories: RepositoryAccess, principal: Principal, project_id: str, query: str, limit: int
 ) -> list[BranchChoice]:
     with Session(engine) as session:
-        project = projects.get_visible(session, project_id, principal)
+        project = visibility.get_visible(session, project_id, principal)
         busy = run_sql.busy_branches(session.connection(), project.repository_key)
     unsupported = gitops.unsupported_reason(project.repository)
     if unsupported:

@@ -16,7 +16,7 @@ from app.core import ids
 from app.core.errors import DomainError, not_found
 from app.models import BATCH_PREFIX, Batch, BatchPublic, Project, Run, RunPublic, User
 from app.services.identity.accounts import Principal
-from app.services.projects import manage as projects
+from app.services.projects import visibility
 from app.services.runs import batch_rules
 from app.services.runs import reads as run_reads
 from app.services.runs.batch_rules import Cell
@@ -85,7 +85,7 @@ def load_visible(engine: Engine, principal: Principal, batch_id: str) -> tuple[B
     with Session(engine, expire_on_commit=False) as session:
         batch = session.get(Batch, batch_id)
         project = session.get(Project, batch.project_id) if batch else None
-        if batch is None or project is None or not projects.visible(project, principal):
+        if batch is None or project is None or not visibility.visible(project, principal):
             raise not_found(f'batch {batch_id!r}')
         user = session.get(User, batch.user_id)
         return batch, user.name if user else None

@@ -24,7 +24,7 @@ from sqlmodel import Session, col, select
 from app.core.errors import DomainError
 from app.models import TERMINAL_STATUSES, Project, Run, as_utc
 from app.services.identity.accounts import Principal
-from app.services.projects import manage as projects
+from app.services.projects import visibility
 
 FAILED_STATUSES = ('failed', 'timed_out', 'crashed')
 DEFAULT_LIMIT, MAX_LIMIT = 50, 500
@@ -185,7 +185,7 @@ def project_history(
     check_bounds(limit=limit, days=days, utc_offset=utc_offset)
     starts = day_starts(now or datetime.now(UTC), days, utc_offset)
     with Session(engine) as session:
-        projects.get_visible(session, project_id, principal)
+        visibility.get_visible(session, project_id, principal)
         finished = [col(Run.project_id) == project_id, col(Run.status).in_(TERMINAL_STATUSES)]
         if branch:
             finished.append(col(Run.branch_name) == branch)

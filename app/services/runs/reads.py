@@ -13,7 +13,7 @@ from app.config import Settings
 from app.core.errors import not_found
 from app.models import AnnotationPublic, Project, Run, RunDetail, RunEvent, RunEventPublic, RunPublic, User
 from app.services.identity.accounts import Principal
-from app.services.projects import manage as projects
+from app.services.projects import visibility
 from app.services.runs import filters as run_filters
 from app.services.runs import output_search, stage_store, timeline
 from app.services.runs import usage as run_usage
@@ -27,7 +27,7 @@ def public(run: Run, user_name: str | None = None) -> RunPublic:
 def load_visible_run(session: Session, run_id: str, principal: Principal) -> tuple[Run, Project]:
     run = session.get(Run, run_id)
     project = session.get(Project, run.project_id) if run else None
-    if run is None or project is None or not projects.visible(project, principal):
+    if run is None or project is None or not visibility.visible(project, principal):
         raise not_found(f'run {run_id!r}')
     return run, project
 

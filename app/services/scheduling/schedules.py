@@ -28,7 +28,7 @@ from app.models import (
 )
 from app.services.identity import audit
 from app.services.identity.accounts import Principal
-from app.services.projects import manage as projects
+from app.services.projects import visibility
 from app.services.repositories.access import RepositoryAccess
 from app.services.runs.admit import validate_request
 from app.services.scheduling import cron
@@ -47,7 +47,7 @@ def compiled(expression: str, timezone: str) -> cron.CronTrigger:
 def preview(engine: Engine, principal: Principal, project_id: str, expression: str, timezone: str) -> list[datetime]:
     """The next slots of `expression` in `timezone` from now (the project must be visible; nothing is saved)."""
     with Session(engine) as session:
-        projects.get_visible(session, project_id, principal)
+        visibility.get_visible(session, project_id, principal)
     return cron.upcoming(compiled(expression, timezone), utcnow())
 
 
@@ -57,7 +57,7 @@ def _require_operator(principal: Principal) -> None:
 
 
 def _load(session: Session, principal: Principal, project_id: str, schedule_id: str) -> tuple[Schedule, Project]:
-    project = projects.get_visible(session, project_id, principal)
+    project = visibility.get_visible(session, project_id, principal)
     schedule = session.get(Schedule, schedule_id)
     if schedule is None or schedule.project_id != project.id:
         raise not_found(f'schedule {schedule_id!r}')
@@ -104,7 +104,7 @@ def _last_firings(session: Session, schedule_ids: list[str]) -> dict[str, Schedu
 def list_schedules(engine: Engine, principal: Principal, project_id: str) -> list[SchedulePublic]:
     now = utcnow()
     with Session(engine) as session:
-        projects.get_visible(session, project_id, principal)
+        visibility.get_visible(session, project_id, principal)
         rows = list(
             session.exec(
                 select(Schedule).where(col(Schedule.project_id) == project_id).order_by(col(Schedule.name))
@@ -126,7 +126,7 @@ def find_schedule(engine: Engine, principal: Principal, schedule_id: str) -> Sch
     with Session(engine) as session:
         schedule = session.get(Schedule, schedule_id)
         project = session.get(Project, schedule.project_id) if schedule else None
-        if schedule is None or project is None or not projects.visible(project, principal):
+        if schedule is None or project is None or not visibility.visible(project, principal):
             raise not_found(f'schedule {schedule_id!r}')  # never reveal that another team's schedule exists
         last = _last_firings(session, [schedule.id]).get(schedule.id)
         return to_public(session, schedule, utcnow(), last=last)
@@ -145,7 +145,7 @@ def create_schedule(
     now = utcnow()
     trigger = compiled(data.cron, data.timezone)
     with Session(engine) as session:
-        project = projects.get_visible(session, project_id, principal)
+        project = visibility.get_visible(session, project_id, principal)
         session.expunge(project)
     _check_parameters(
         repositories, project, branch=data.branch, depth_level=data.depth_level, target_framework=data.target_framework
