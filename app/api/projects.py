@@ -17,6 +17,7 @@ from app.models import ProjectCreate, ProjectPublic, ProjectUpdate
 from app.services.artifacts import retention as artifact_retention
 from app.services.identity.accounts import Principal
 from app.services.projects import manage as projects
+from app.services.projects import view, visibility
 from app.services.repositories.access import is_remote
 from app.services.repositories.branch_choices import branch_choices
 
@@ -32,13 +33,13 @@ def noticed(project: ProjectPublic, services: Services) -> ProjectPublic:
 
 @router.get('/projects', response_model=list[ProjectPublic], responses=problems(401))
 async def list_projects(services: ServicesDep, principal: PrincipalDep) -> list[ProjectPublic]:
-    found = await run_in_threadpool(projects.list_projects, services.engine, principal)
+    found = await run_in_threadpool(view.list_projects, services.engine, principal)
     return [noticed(project, services) for project in found]
 
 
 @router.get('/projects/{project_id}', response_model=ProjectPublic, responses=problems(401, 404))
 async def get_project(project_id: str, services: ServicesDep, principal: PrincipalDep) -> ProjectPublic:
-    return noticed(await run_in_threadpool(projects.get_project, services.engine, principal, project_id), services)
+    return noticed(await run_in_threadpool(view.get_project, services.engine, principal, project_id), services)
 
 
 @router.post('/projects', status_code=201, response_model=ProjectPublic, responses=problems(400, 401, 403, 409, 422))
@@ -79,7 +80,7 @@ async def delete_project(project_id: str, services: ServicesDep, principal: Prin
 
 def _repository(services: Services, principal: Principal, project_id: str, *, refresh: bool) -> RepositoryPublic:
     with Session(services.engine) as session:
-        project = projects.get_visible(session, project_id, principal)
+        project = visibility.get_visible(session, project_id, principal)
         session.expunge(project)
     if refresh and is_remote(project.repository):
         services.repositories.refresh(project, max_age=services.settings.mirror_refresh_min_seconds)
