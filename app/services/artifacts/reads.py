@@ -28,7 +28,7 @@ from app.models.artifacts import (
 )
 from app.services.artifacts.history import FAILED, mark_failures, read_history
 from app.services.identity.accounts import Principal
-from app.services.projects import manage as projects
+from app.services.projects import visibility
 from app.services.runs.reads import load_visible_run
 from app.services.runs.timeline import timed_sql
 
@@ -172,7 +172,7 @@ def project_tests(engine: Engine, principal: Principal, project_id: str, *, limi
     """The tests that passed and failed on the same commit most often (then the most failed), over the
     project's last FLAKY_WINDOW_RUNS runs with results; and its test count and failures per run, oldest first."""
     with Session(engine) as session:
-        projects.get_visible(session, project_id, principal)
+        visibility.get_visible(session, project_id, principal)
         conn = session.connection()
         recent = conn.execute(
             timed_sql(
