@@ -10,7 +10,6 @@ from starlette.types import ASGIApp
 
 from app.api import artifacts, events, me, projects, runs, variables
 from app.api.deps import auth_refusal
-from app.api.fast_trigger import FastTrigger
 from app.api.problems import BodyLimitMiddleware, CorrelationMiddleware, install_error_handlers
 from app.api.routing import ApiDispatcher, ApiPathMiddleware
 from app.build_info import this_build
@@ -83,9 +82,8 @@ def serve_api_first(web_app: FastAPI, *, max_body_bytes: int) -> FastAPI:
     api_app.state = web_app.state
     build_ui_stack = web_app.build_middleware_stack
 
-    def build_stack() -> ASGIApp:  # POST /runs first, then API requests past the UI's stack
-        dispatch = ApiDispatcher(build_ui_stack(), api_app, API_PREFIX)
-        return FastTrigger(dispatch, API_PREFIX, max_body_bytes, api_app=api_app)
+    def build_stack() -> ASGIApp:  # API requests past the UI's stack
+        return ApiDispatcher(build_ui_stack(), api_app, API_PREFIX)
 
     # wrapped on this one app instance on purpose (mypy refuses any assignment to a method)
     web_app.build_middleware_stack = build_stack  # type: ignore[method-assign]
@@ -110,8 +108,7 @@ def build_api_app(settings: Settings) -> FastAPI:
     install_api(app, max_body_bytes=settings.max_body_bytes)
     from app.api.hosts import HostGuard, guard_settings
 
-    app.add_middleware(FastTrigger, prefix=API_PREFIX, max_body_bytes=settings.max_body_bytes)
-    app.add_middleware(HostGuard, **guard_settings(settings))  # in front of the fast path too
+    app.add_middleware(HostGuard, **guard_settings(settings))
     from app.api.security_headers import SecurityHeaders
 
     app.add_middleware(SecurityHeaders)  # outermost: every answer, the HostGuard's 421 too

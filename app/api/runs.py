@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import functools
 import math
 import re
-from collections.abc import Mapping
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, Response
@@ -13,7 +11,6 @@ from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from app.api.deps import PrincipalDep, ServicesDep, authenticate, correlation
-from app.api.on_loop import call_in_thread, call_on_loop_first
 from app.api.schemas import RunPage, problems
 from app.core.errors import DomainError
 from app.models import RunCreate, RunDetail, RunEventPublic, RunPublic, RunRetry
@@ -112,38 +109,23 @@ _KEY_HEADERS: dict[str, Any] = {
         **problems(400, 401, 404, 409, 413, 422, 429, 507),
     },
 )
-async def trigger_run(body: RunCreate, request: Request, principal: PrincipalDep) -> Response:
-    # the hot path: key headers and services are read here rather than as FastAPI parameters (each one
-    # costs a resolution step per request); the OpenAPI document lists the headers through _KEY_HEADERS
-    admitted = await admit_trigger(
-        request.app.state.services, principal, body, request.headers, correlation_id=correlation(request)
+def trigger_run(body: RunCreate, request: Request, principal: PrincipalDep) -> Response:
+    """The admission (services/runs/admit.py) in a thread of FastAPI's pool: it waits on the database and Redis."""
+    headers = request.headers  # read here rather than as parameters; the OpenAPI lists them through _KEY_HEADERS
+    key = _key(headers.get('idempotency-key'), headers.get('x-idempotency-key'), body.x_idempotency_key)
+    admitted = request.app.state.services.admitter.trigger(
+        principal,
+        key=key,
+        correlation_id=correlation(request),
+        project_id=body.project_id,
+        depth_level=body.depth_level,
+        target_framework=body.target_framework,
+        branch=body.branch,
+        run_at=body.run_at,
+        run_in=body.run_in,
+        ttl=body.ttl,
     )
     return _answer(admitted)
-
-
-async def admit_trigger(
-    services: Any, principal: Principal, body: RunCreate, headers: Mapping[str, str], *, correlation_id: str
-) -> runs.Admitted:
-    """The trigger's one admission, for the route and its fast path (api/fast_trigger.py)."""
-    key = _key(headers.get('idempotency-key'), headers.get('x-idempotency-key'), body.x_idempotency_key)
-    admitter = services.admitter
-    choices = {
-        'project_id': body.project_id,
-        'depth_level': body.depth_level,
-        'target_framework': body.target_framework,
-        'branch': body.branch,
-        'run_at': body.run_at,  # delays and TTL: the same in the route and its fast path (this one call)
-        'run_in': body.run_in,
-        'ttl': body.ttl,
-    }
-    if admitter.on_loop is not None:  # PostgreSQL: on the loop, unless it needs a thread
-        admitted = await admitter.on_loop.trigger(principal, key=key, correlation_id=correlation_id, **choices)
-        if admitted is not None:
-            return admitted
-    admit = functools.partial(admitter.trigger, principal, key=key, correlation_id=correlation_id, **choices)
-    if admitter.admits_without_waiting:
-        return await call_on_loop_first(admit)
-    return await call_in_thread(admit)
 
 
 @router.get('', response_model=RunPage, responses=problems(401, 422))

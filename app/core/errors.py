@@ -2,9 +2,22 @@
 
 from __future__ import annotations
 
+import dataclasses
+from dataclasses import dataclass
 from typing import Any
 
-from app.services.runs.admission import Refusal
+
+@dataclass(frozen=True)
+class Refusal:
+    """A decision's no, before it is raised: the status and machine code, and what the answer names."""
+
+    status: int
+    error: str
+    detail: str
+    field: str | None = None
+    blocking_runs: tuple[str, ...] = ()
+    retry_after: int | None = None
+    extra: dict = dataclasses.field(default_factory=dict)
 
 
 class DomainError(Exception):

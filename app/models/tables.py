@@ -125,7 +125,7 @@ class Run(SQLModel, table=True):
         partial_unique_index(
             'uq_run_active_branch', 'repository_key', 'branch_name', where=f'{ACTIVE_SQL} AND batch_id IS NULL'
         ),
-        # who holds a branch: read by every admission (run_sql.SQL_REPOSITORY_FACTS)
+        # who holds a branch: read by every admission (services/runs/sql.py REPOSITORY_FACTS)
         Index(
             'ix_run_active_branch',
             'repository_key',

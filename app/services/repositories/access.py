@@ -19,7 +19,6 @@ from typing import Any, Protocol
 
 from app.config import Settings
 from app.core.errors import DomainError
-from app.infra import no_wait
 from app.infra.secret_box import SecretBox, SecretUnreadable
 from app.services.repositories import gitops
 from app.services.repositories.credentials import CredentialKind, Credentials
@@ -135,7 +134,6 @@ class RepositoryAccess:
         """The directory branch questions go to: the path itself, or the remote's mirror (cloned if missing)."""
         if not is_remote(project.repository):
             return project.repository
-        no_wait.refuse()  # the mirror: a clone, or its credentials from the database
         return str(self.refresh(project, max_age=EVER).path)
 
     def refresh(self, project: RepositoryFacts, *, max_age: float) -> MirrorState:

@@ -14,8 +14,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from app.infra import no_wait
-
 GIT_ENV = {**os.environ, 'GIT_TERMINAL_PROMPT': '0', 'LC_ALL': 'C'}
 _mirror_locks: dict[str, threading.Lock] = {}
 _mirror_locks_guard = threading.Lock()
@@ -224,7 +222,6 @@ class BranchCache:
         known = self._known.get((repository, branch))
         if known and now - known[0] < (self.EXISTS_TTL if known[1] else self.MISSING_TTL):
             return known[1]
-        no_wait.refuse()  # a git fork
         commit = branch_commit(repository, branch)
         if len(self._known) > 100_000:  # bounded memory, whatever clients send
             self._known.clear()
@@ -237,13 +234,6 @@ class BranchCache:
             return snapshot[1]
         with self._lock:
             lock = self._reading_heads.setdefault(repository, threading.Lock())
-        if snapshot is not None and no_wait.active():
-            # on the loop: a thread reads it again, and this caller takes the snapshot there is, older than the
-            # TTL by at most that one read's time
-            if not lock.locked():
-                threading.Thread(target=self._read_heads, args=(repository, lock, now), daemon=True).start()
-            return snapshot[1]
-        no_wait.refuse()  # a git fork, or waiting for another caller's
         return self._read_heads(repository, lock, now)
 
     def _read_heads(self, repository: str, lock: threading.Lock, asked_at: float) -> dict[str, str] | None:

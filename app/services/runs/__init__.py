@@ -1,2 +1,2 @@
-"""Runs: admission (the pure policy in admission.py, its write in admission_write.py, the entry points in admit.py),
-reading and listing runs, the timeline, stages, matrix batches, bulk actions, rate limits."""
+"""Runs: admission (the policy, its steps in order, in admission.py; the database's answers in writer.py; the entry
+points in admit.py), reading and listing runs, the timeline, stages, matrix batches, bulk actions, rate limits."""

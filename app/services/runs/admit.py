@@ -1,9 +1,7 @@
-"""Admit and retry runs (reads: run_reads.py; the key, quota and run write inside the transaction:
-admission_write.py; the write under the repository rules: run_writer.py; stop: run_stop.py; the admission
-SQL: run_sql.py; the pure rules: admission.py; a matrix batch's children: batches.py).
-
-Admission order: validation -> idempotency lookup -> rate limit -> concurrency -> PR lock -> create.
-The database decides the races: the idempotency key row, the PR-lock index and the slot index are
+"""Admit and retry runs: the request checked against its project (`validate_request`), then the admission
+policy (services/runs/admission.py: the steps, in order) in one write transaction whose questions
+services/runs/writer.py answers on the database. Reads: reads.py; stop: stop.py; a matrix batch's children:
+batches.py. The database decides the races: the idempotency key row, the PR-lock index and the slot index are
 unique, so two requests (or two servers) can never both win.
 """
 
@@ -13,12 +11,12 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import DataError
 from sqlmodel import Session
 
 from app.config import Settings
 from app.core.errors import DomainError
-from app.infra import pg_trips
 from app.infra.db import read_only
 from app.infra.events import EventBus
 from app.models import RETRYABLE_STATUSES, Project, RunKind, RunPublic, utcnow
@@ -27,17 +25,32 @@ from app.services.projects.cache import ProjectCache
 from app.services.repositories import gitops
 from app.services.repositories.access import RepositoryAccess
 from app.services.runs import admission
-from app.services.runs.admission_write import Admitted, Conflict, Request, admit_in_two_trips, admit_within
-from app.services.runs.idempotency import bad_data, key_verdict, run_from_key_row
-from app.services.runs.loop_admission import LoopAdmission
+from app.services.runs.admission import Conflict, StaleProject
 from app.services.runs.ports import Quota, RateLimiter
 from app.services.runs.ratelimit import user_runs_key
 from app.services.runs.reads import load_visible_run
 from app.services.runs.stop import stop_run
 from app.services.runs.timing import Timing, past_refusal, resolve_timing
-from app.services.runs.writer import CREATE_ATTEMPTS, RunSpec, RunWriter, StaleProject, repository_changed
+from app.services.runs.writer import (
+    CREATE_ATTEMPTS,
+    Request,
+    RunSpec,
+    RunWriter,
+    bad_data,
+    lost_race,
+    repository_changed,
+    stored_key,
+)
 
 __all__ = ['Admitted', 'RunAdmitter', 'RunSpec']
+
+
+@dataclass
+class Admitted:
+    run: RunPublic
+    replayed: bool
+    idempotency_key: str
+    quota: Quota | None = None  # of the admitting request
 
 
 class RunAdmitter:
@@ -63,20 +76,9 @@ class RunAdmitter:
         self.repositories = repositories
         self.reader = read_only(engine)
         self.writer = RunWriter(engine=engine, settings=settings, bus=bus)
-        self.db = self.writer.db
         self.projects = ProjectCache(self.reader)
-        # SQLite, the in-process limiter and bus: nothing on the path waits on the network, so an admission
-        # may be tried on the event loop first (infra/no_wait.py)
-        self.admits_without_waiting = self.db.sqlite and all(
-            getattr(part, 'in_process', False) for part in (limiter, bus)
-        )
-        # PostgreSQL: the trigger is admitted on the event loop, with async drivers (services/runs/loop_admission.py)
-        self.on_loop = None if self.db.sqlite else LoopAdmission(self)
 
     async def aclose(self) -> None:
-        """Closes what the event loop's admissions opened."""
-        if self.on_loop is not None:
-            await self.on_loop.close()
         await self.limiter.aclose()
 
     def forget_project(self, project_id: str) -> None:  # the project changed or is gone
@@ -156,10 +158,11 @@ class RunAdmitter:
         # SQLite: a replay is read outside the write lock (which is the whole database's). PostgreSQL's admission
         # claims the key before it locks the repository, so a replay waits for nothing there and needs no read
         # first, except to replay a request that is now refused (a delayed trigger resent after its time).
-        if not minted and (self.db.sqlite or refusal is not None):
+        if not minted and (self.writer.sqlite or refusal is not None):
             try:
-                replay = self._lookup_key(principal.user_id, key, fp)
-            except self.db.data_errors as exc:
+                with self.reader.connect() as conn:
+                    replay = admission.replay_of(stored_key(conn, principal.user_id, key), fp, utcnow())
+            except DataError as exc:
                 raise bad_data() from exc
             if replay is not None:
                 return Admitted(replay, True, key, self.quota(principal))
@@ -167,7 +170,7 @@ class RunAdmitter:
             raise DomainError.from_refusal(refusal)
         for attempt in range(CREATE_ATTEMPTS):
             try:
-                return self._admit_once(principal, project, spec, key, fp, correlation_id)
+                return self._admit_once(Request(principal, project, spec, key, fp, correlation_id))
             except Conflict:
                 if attempt == CREATE_ATTEMPTS - 1:
                     raise repository_changed() from None
@@ -178,37 +181,29 @@ class RunAdmitter:
 
     admit_spec = _admit  # the core for a spec built by the caller: a matrix batch's child (services/runs/batches.py)
 
-    def _lookup_key(self, user_id: str, key: str, fp: str) -> RunPublic | None:
-        """A committed key naming a run: the replay, or a mismatch. None when the key is free or expired."""
-        with self.db.reading() as cursor:
-            cursor.execute(self.writer.sql['SQL_KEY_AND_RUN'], {'u': user_id, 'k': key})
-            row = cursor.fetchone()
-        if key_verdict(self.db, row, fp) == 'replay':
-            return run_from_key_row(row)
-        return None
-
-    def _admit_once(
-        self, principal: Principal, project: Project, spec: RunSpec, key: str, fp: str, correlation_id: str | None
-    ) -> Admitted:
-        taken: list[str] = []  # the quota entries this admission took: given back when it fails
+    def _admit_once(self, request: Request) -> Admitted:
+        """The admission policy in one write transaction; refused, it leaves nothing (its quota given back)."""
+        taken: list[str] = []  # the quota entries this admission took
         try:
-            request = Request(principal, project, spec, key, fp, correlation_id)
-            if self.db.sqlite:
-                with self.writer.write_lock, self.db.transaction() as cursor:
-                    admitted = admit_within(self, cursor, request, taken=taken)
-            else:
-                with pg_trips.transaction(self.engine) as trips:
-                    admitted = admit_in_two_trips(self, trips, request, taken=taken)
+            with self.writer.transaction() as conn:
+                admitted = self.admit_in(conn, request, taken)
         except BaseException as exc:
-            self.give_back(principal, taken)
-            if isinstance(exc, self.db.integrity_errors + self.db.retry_errors):
+            self.give_back(request.principal, taken)
+            if lost_race(exc):
                 raise Conflict() from exc
-            if isinstance(exc, self.db.data_errors):
+            if isinstance(exc, DataError):
                 raise bad_data() from exc
             raise
         if not admitted.replayed:
-            self.writer.announce(admitted.run, project)
+            self.writer.announce(admitted.run, request.project)
         return admitted
+
+    def admit_in(self, conn: Connection, request: Request, taken: list[str]) -> Admitted:
+        """The policy for one request in the caller's write transaction (also a matrix batch's all-or-nothing
+        pass: every child in one); the quota entries it takes are added to `taken`."""
+        tx = self.writer.keyed(conn, request, self.limiter, self.rate_key(request.principal), taken)
+        decided = admission.admit(tx, tx.ask, tx.now)
+        return Admitted(decided.run, decided.replayed, request.key, decided.quota)
 
     def give_back(self, principal: Principal, taken: list[str]) -> None:
         for member in taken:

@@ -20,15 +20,16 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from sqlalchemy.exc import DataError
+
 from app.core.errors import DomainError
 from app.models import Batch, BatchPublic, Project, RunKind, utcnow
 from app.services.identity.accounts import Principal
 from app.services.runs import admission, batch_rules, batch_store
-from app.services.runs.admission_write import Admitted, Conflict, Request, admit_within
-from app.services.runs.admit import RunAdmitter, validate_request
+from app.services.runs.admission import Conflict, StaleProject
+from app.services.runs.admit import Admitted, RunAdmitter, validate_request
 from app.services.runs.batch_rules import Cell
-from app.services.runs.idempotency import bad_data
-from app.services.runs.writer import CREATE_ATTEMPTS, RunSpec, StaleProject, repository_changed
+from app.services.runs.writer import CREATE_ATTEMPTS, Request, RunSpec, bad_data, lost_race, repository_changed
 
 Outcome = Admitted | DomainError
 Child = tuple[RunSpec, dict[str, Any]]  # the run spec and the payload its key's fingerprint is taken of
@@ -132,13 +133,13 @@ class BatchAdmitter:
             taken: list[str] = []
             outcomes: dict[Cell, Outcome] = {}
             try:
-                with admitter.writer.write_lock, admitter.db.transaction() as cursor:
-                    admitter.writer.lock_repository(cursor, project.repository_key)
+                with admitter.writer.transaction() as conn:
+                    admitter.writer.lock_repository(conn, project.repository_key)
                     for cell, (spec, payload) in missing.items():
                         key, fp = batch_rules.child_key(batch.key, cell), admission.fingerprint(payload)
                         try:
                             request = Request(principal, project, spec, key, fp, cid)
-                            outcomes[cell] = admit_within(admitter, cursor, request, taken=taken)
+                            outcomes[cell] = admitter.admit_in(conn, request, taken)
                         except DomainError as exc:
                             if exc.status >= 500:
                                 raise
@@ -158,9 +159,9 @@ class BatchAdmitter:
                 continue
             except BaseException as exc:
                 admitter.give_back(principal, taken)
-                if isinstance(exc, admitter.db.integrity_errors + admitter.db.retry_errors):
+                if lost_race(exc):
                     continue
-                if isinstance(exc, admitter.db.data_errors):
+                if isinstance(exc, DataError):
                     raise bad_data() from exc
                 raise
             for outcome in outcomes.values():

@@ -1,35 +1,81 @@
-"""Writing a run under the repository rules, inside the admitting transaction: the repository lock
-(PostgreSQL advisory lock; SQLite's write lock already serialises), concurrency slots and the PR lock
-(decided by admission.repository_verdict, enforced by the partial unique indexes), the run row and its
-first timeline event. Also the unkeyed path the AFK loop uses (no idempotency key, no quota)."""
+"""The admission policy's questions answered on the database (admission.Transaction), in one SQLAlchemy
+transaction: the idempotency key, the repository lock and its facts, the run's rows. Also the unkeyed path the
+AFK loop uses (no idempotency key, no quota) and the repository rules a delayed run meets when it is due.
+
+SQLite: BEGIN IMMEDIATE (app/infra/db.py) under a lock of this process, so admissions queue here rather than in
+SQLite's busy handler (which sleeps). PostgreSQL: an advisory lock per repository, taken in the statement that
+claims the key, serialises admissions to one repository across servers. The partial unique indexes stay the last
+line of defence: a lost race is an IntegrityError, and the caller decides again (`lost_race`)."""
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Connection, Engine, Table, bindparam, insert, select, text
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from app.config import Settings
 from app.core import ids
 from app.core.errors import DomainError, not_found
-from app.infra import no_wait
+from app.infra.db import is_sqlite
 from app.infra.events import EventBus
-from app.infra.rawdb import RawDB
-from app.models import Project, RunKind, RunPublic, utcnow
+from app.models import AuditEntry, IdempotencyKey, Project, Run, RunEvent, RunKind, RunPublic, RunStatus, User, utcnow
+from app.services.identity import audit
 from app.services.identity.accounts import Principal
 from app.services.runs import admission
-from app.services.runs import rows as run_rows
 from app.services.runs import sql as run_sql
+from app.services.runs.admission import Ask, RepositoryFacts, StaleProject, StoredKey
+from app.services.runs.ports import Quota, RateLimiter
+from app.services.runs.timeline import DB_TIME
 
 CREATE_ATTEMPTS = 5
-Cursor = Any  # a DB-API cursor of the driver (sqlite3 or psycopg)
-Facts = Any  # SQL_REPOSITORY_FACTS's row: project still there, limit, highest slot, branch holder, its batch
+
+# SQLModel sets __table__ on every table model, but its stubs do not declare it
+RUN: Table = Run.__table__  # type: ignore[attr-defined]
+EVENT: Table = RunEvent.__table__  # type: ignore[attr-defined]
+AUDIT: Table = AuditEntry.__table__  # type: ignore[attr-defined]
+KEY: Table = IdempotencyKey.__table__  # type: ignore[attr-defined]
+USER: Table = User.__table__  # type: ignore[attr-defined]
+PUBLIC_COLUMNS = tuple(RUN.c[name] for name in RunPublic.model_fields if name in RUN.c)  # what an answer reads
+
+KEY_AND_RUN = (  # the key's row and the run it names: one read answers a replay
+    select(
+        KEY.c.fingerprint,
+        KEY.c.run_id,
+        KEY.c.expires_at.label('key_expires_at'),
+        USER.c.name.label('user_name'),
+        *PUBLIC_COLUMNS,
+    )
+    .select_from(KEY.outerjoin(RUN, RUN.c.id == KEY.c.run_id).outerjoin(USER, USER.c.id == RUN.c.user_id))
+    .where(KEY.c.user_id == bindparam('u'), KEY.c.key == bindparam('k'))
+)
+KEY_CLAIM = sqlite_insert(KEY).on_conflict_do_nothing()  # SQLite: its write lock is the repository's lock too
+# PostgreSQL: the claim and, when it claimed the key, the repository's advisory lock, in one statement; the
+# facts are read by the next one, whose snapshot comes after the lock (READ COMMITTED)
+KEY_CLAIM_AND_LOCK = text(
+    'WITH claimed AS (INSERT INTO idempotencykey (user_id, key, fingerprint, run_id, created_at, expires_at) '
+    'VALUES (:user_id, :key, :fingerprint, :run_id, :created_at, :expires_at) ON CONFLICT DO NOTHING RETURNING 1) '
+    'SELECT pg_advisory_xact_lock(:lock) FROM claimed'
+).bindparams(bindparam('created_at', type_=DB_TIME), bindparam('expires_at', type_=DB_TIME))
+KEY_DELETE_EXPIRED = KEY.delete().where(
+    KEY.c.user_id == bindparam('u'), KEY.c.key == bindparam('k'), KEY.c.expires_at <= bindparam('now')
+)
+ADVISORY_LOCK = text('SELECT pg_advisory_xact_lock(:k)')
+RUN_INSERT = insert(RUN).returning(*PUBLIC_COLUMNS)  # the run as stored, defaults and all
+EVENT_INSERT, AUDIT_INSERT = insert(EVENT), insert(AUDIT)
+AUDIT_ACTIONS = {
+    'manual': 'run.triggered',
+    'retry': 'run.retried',
+    'auto': 'afk.started',
+    'scheduled': 'schedule.fired',
+}
 
 
 @dataclass(frozen=True)
@@ -49,8 +95,17 @@ class RunSpec:
     batch_id: str | None = None  # a child of this matrix batch: its siblings do not lock it out of the branch
 
 
-class StaleProject(Exception):
-    """The cached project no longer matches the database."""
+@dataclass(frozen=True)
+class Request:
+    """One keyed admission: a run of `spec` in `project` for `principal`, under idempotency `key` whose request
+    body has fingerprint `fp`."""
+
+    principal: Principal
+    project: Project
+    spec: RunSpec
+    key: str
+    fp: str
+    correlation_id: str | None
 
 
 def repository_changed() -> DomainError:
@@ -59,124 +114,117 @@ def repository_changed() -> DomainError:
     )
 
 
+def bad_data() -> DomainError:
+    return DomainError(
+        422, 'validation', 'The request contains a value the database cannot store (such as a NUL character).'
+    )
+
+
+def lost_race(exc: BaseException) -> bool:
+    """A unique index refused the write (another request won), or PostgreSQL broke a deadlock or a serialization
+    failure: decide again with fresh facts."""
+    if isinstance(exc, IntegrityError):
+        return True
+    return isinstance(exc, OperationalError) and getattr(exc.orig, 'sqlstate', None) in ('40001', '40P01')
+
+
 class RunWriter:
-    """Inserts runs; one per process, shared by the admitter (keyed, with quota) and the AFK loop."""
+    """Writes runs; one per process, shared by the admitter (keyed, with quota), matrix batches, delayed runs
+    and the AFK loop."""
 
     def __init__(self, *, engine: Engine, settings: Settings, bus: EventBus) -> None:
         self.engine, self.settings, self.bus = engine, settings, bus
-        self.db = RawDB(engine)
-        self.sql = {name: self.db.sql(value) for name, value in vars(run_sql).items() if name.startswith('SQL_')}
-        # Admissions in this process queue here rather than in SQLite's busy handler (which sleeps).
+        self.sqlite = is_sqlite(str(engine.url))
         self.write_lock: contextlib.AbstractContextManager[Any] = (
-            no_wait.Lock() if self.db.sqlite else contextlib.nullcontext()
+            threading.Lock() if self.sqlite else contextlib.nullcontext()
         )
 
-    def lock_repository(self, cursor: Cursor, repository_key: str) -> None:
-        if not self.db.sqlite:
-            cursor.execute(self.sql['SQL_ADVISORY_LOCK'], {'k': lock_id(repository_key)})
-            cursor.fetchall()
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """A write transaction (SQLite: BEGIN IMMEDIATE, after this process's other admissions)."""
+        with self.write_lock, self.engine.begin() as conn:
+            yield conn
 
-    def announce(self, run: RunPublic, project: Project) -> None:
-        self.bus.publish_many(announcement(run, project))
+    def keyed(self, conn: Connection, request: Request, limiter: RateLimiter, rate_key: str, taken: list[str]) -> Keyed:
+        """admission.Transaction for one keyed request (the quota entries it takes are added to `taken`)."""
+        return Keyed(self, conn, request, limiter, rate_key, taken)
 
-    def _slotted_below(self, cursor: Cursor, repo: str, limit: int, max_slot: int | None) -> int:
-        """The active slotted runs, or any smaller number when that is already below `limit` (all the
-        verdict asks): slots are distinct, so there are at most max_slot + 1 of them."""
-        if max_slot is None:
-            return 0
-        if max_slot + 1 < limit:
-            return max_slot + 1
-        cursor.execute(self.sql['SQL_SLOTTED_COUNT'], {'repo': repo, 'limit': limit})
-        return int(cursor.fetchone()[0])
+    def lock_repository(self, conn: Connection, repository_key: str) -> None:
+        if not self.sqlite:
+            conn.execute(ADVISORY_LOCK, {'k': lock_id(repository_key)})
 
     def take_slot(
-        self,
-        cursor: Cursor,
-        project: Project,
-        branch: str,
-        bypass_concurrency: bool,
-        batch_id: str | None = None,
-        facts: Facts | None = None,
+        self, conn: Connection, project: Project, branch: str, bypass_concurrency: bool, batch_id: str | None = None
     ) -> int | None:
-        """The repository rules for one more active run on `branch`: its concurrency slot (None when it bypasses
-        the limit), or the refusal (409 concurrency_limit / pr_lock). Inside the admitting transaction, after the
-        repository lock; `facts`: SQL_REPOSITORY_FACTS's row when the caller read it already (after the lock)."""
-        repo = project.repository_key
-        sql = self.sql
-        if facts is None:
-            cursor.execute(sql['SQL_REPOSITORY_FACTS'], facts_params(project, branch, batch_id))
-            facts = cursor.fetchone()
-        project_ok, limit, max_slot, holder, holder_batch = facts
-        if not project_ok:
-            raise StaleProject()  # deleted, or moved to another repository since it was cached
-        slotted = self._slotted_below(cursor, repo, limit, max_slot)
-        # projects sharing a repository share the smallest limit among them
-        verdict = admission.repository_verdict(
-            slotted_active=slotted,
-            max_concurrent=limit,
-            branch_holder=holder,
-            bypass_concurrency=bypass_concurrency,
-            batch_id=batch_id,
-            holder_batch_id=holder_batch,
-        )
-        if verdict == 'concurrency_limit':
-            cursor.execute(sql['SQL_SLOTTED_IDS'], {'repo': repo})
-            blocking = tuple(r[0] for r in cursor.fetchall())
-            raise DomainError.from_refusal(admission.concurrency_refusal(limit, blocking))
-        if verdict == 'pr_lock':
-            raise DomainError.from_refusal(admission.pr_lock_refusal(branch, holder))
-        if bypass_concurrency:
-            return None
-        slot = 0 if max_slot is None else max_slot + 1  # above every held slot: free by definition
-        if slot >= limit:  # holes below: take the lowest free one
-            cursor.execute(sql['SQL_SLOTS'], {'repo': repo})
-            slot = admission.free_slot({r[0] for r in cursor.fetchall()}, limit)
-        return slot
+        """The repository rules (admission step 3) for one more active run on `branch`, after the lock."""
+        facts = Repository(conn, project, branch, batch_id)
+        return admission.repository_rules(facts, branch, bypass_concurrency=bypass_concurrency, batch_id=batch_id)
 
-    def insert(
-        self, cursor: Cursor, principal: Principal | None, project: Project, spec: RunSpec, **write: Any
-    ) -> RunPublic:
-        """prepare()'s statements, executed on `cursor` (write: prepare's keyword arguments)."""
-        statements, run = self.prepare(cursor, principal, project, spec, **write)
-        for statement, params in statements:
-            cursor.execute(statement, params)
-        return run
-
-    def prepare(
+    def write(
         self,
-        cursor: Cursor,
+        conn: Connection,
         principal: Principal | None,
         project: Project,
         spec: RunSpec,
         *,
+        slot: int | None,
         run_id: str,
         now: datetime,
-        key: str | None,
-        fingerprint: str | None,
+        key: str | None = None,
+        fingerprint: str | None = None,
         correlation_id: str | None,
-        bypass_concurrency: bool,
-        facts: Facts | None = None,
-    ) -> tuple[list[tuple[str, dict[str, Any]]], RunPublic]:
-        """The repository rules (which may read through `cursor`, or refuse), then the statements that write the
-        run, its first event and its audit entry, and the run as they write it."""
-        delayed = spec.run_at is not None  # holds nothing until it is due: no slot, no PR lock
-        slot = (
-            None
-            if delayed
-            else self.take_slot(cursor, project, spec.branch_name, bypass_concurrency, spec.batch_id, facts)
-        )
-        return run_rows.write_statements(
-            self,
-            principal,
-            project,
-            spec,
+    ) -> RunPublic:
+        """The run (holding `slot`), its first event and its audit entry; returns the run as stored."""
+        delayed = spec.run_at is not None
+        ttl = None if delayed else spec.ttl_seconds or project.queued_ttl_seconds
+        values: dict[str, Any] = dict(
+            id=run_id,
+            project_id=project.id,
+            repository_key=project.repository_key,
+            kind=spec.kind,
+            status=RunStatus.delayed.value if delayed else RunStatus.queued.value,
+            depth_level=spec.depth_level,
+            target_framework=spec.target_framework,
+            branch_name=spec.branch_name,
+            checkout_ref=spec.checkout_ref or spec.branch_name,
+            commit_sha=spec.commit_sha,
+            user_id=principal.user_id if principal else None,
+            idempotency_key=key,
+            payload_fingerprint=fingerprint,
+            retry_of=spec.retry_of,
+            issue_number=spec.issue_number,
+            issue_title=spec.issue_title,
             slot=slot,
-            run_id=run_id,
-            now=now,
-            key=key,
-            fingerprint=fingerprint,
+            created_at=now,
+            budget_seconds=project.run_budget_seconds or self.settings.run_budget_seconds,
             correlation_id=correlation_id,
+            last_seq=1,
+            output_lines=0,
+            run_at=spec.run_at,
+            ttl_seconds=spec.ttl_seconds if delayed else ttl,
+            expires_at=now + timedelta(seconds=ttl) if ttl else None,
+            batch_id=spec.batch_id,
         )
+        said = 'queued' + (f' (retry of {spec.retry_of})' if spec.retry_of else '')
+        if spec.run_at is not None:
+            said = f'delayed until {spec.run_at.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC'
+        entry = audit.entry_values(
+            principal,
+            AUDIT_ACTIONS.get(spec.kind, 'run.triggered'),
+            team_id=project.team_id,
+            project_id=project.id,
+            target=run_id,
+            details=audit_details(spec),
+            correlation_id=correlation_id,
+            now=now,
+        )
+        written = conn.execute(RUN_INSERT, values).mappings().one()
+        conn.execute(EVENT_INSERT, {'run_id': run_id, 'seq': 1, 'at': now, 'type': 'status', 'text': said})
+        conn.execute(AUDIT_INSERT, entry)
+        return RunPublic.model_validate({**written, 'user_name': principal.name if principal else None})
+
+    def announce(self, run: RunPublic, project: Project) -> None:
+        self.bus.publish_many(announcement(run, project))
 
     def create(
         self,
@@ -184,9 +232,9 @@ class RunWriter:
         project: Project,
         spec: RunSpec,
         *,
-        key: str | None,
-        fingerprint: str | None,
         correlation_id: str | None,
+        key: str | None = None,
+        fingerprint: str | None = None,
         bypass_concurrency: bool = False,
         before_insert: Callable[[Connection], None] | None = None,
         after_insert: Callable[[Connection, RunPublic], None] | None = None,
@@ -197,41 +245,150 @@ class RunWriter:
         and claims the issue there, so a refusal or a lost race leaves nothing behind)."""
         for attempt in range(CREATE_ATTEMPTS):
             try:
-                with self.write_lock, self.engine.begin() as conn:
+                with self.transaction() as conn:
                     if before_insert is not None:
                         before_insert(conn)
-                    dbapi_connection = conn.connection.dbapi_connection
-                    if dbapi_connection is None:
-                        raise RuntimeError('the database connection has no DBAPI connection (invalidated)')
-                    cursor = dbapi_connection.cursor()  # the same transaction, driver level
-                    self.lock_repository(cursor, project.repository_key)
-                    run = self.insert(
-                        cursor,
+                    self.lock_repository(conn, project.repository_key)
+                    slot = self.take_slot(conn, project, spec.branch_name, bypass_concurrency, spec.batch_id)
+                    run = self.write(
+                        conn,
                         principal,
                         project,
                         spec,
+                        slot=slot,
                         run_id=ids.new_run_id(),
                         now=utcnow(),
                         key=key,
                         fingerprint=fingerprint,
                         correlation_id=correlation_id,
-                        bypass_concurrency=bypass_concurrency,
                     )
                     if after_insert is not None:
                         after_insert(conn, run)
                 self.announce(run, project)
                 return run
-            except (IntegrityError,) + self.db.integrity_errors:
-                if attempt == CREATE_ATTEMPTS - 1:
-                    raise repository_changed() from None
             except StaleProject as exc:
                 raise not_found(f'project {project.id!r}') from exc
+            except (IntegrityError, OperationalError) as exc:
+                if not lost_race(exc):
+                    raise
+                if attempt == CREATE_ATTEMPTS - 1:
+                    raise repository_changed() from None
         raise AssertionError('unreachable')
 
 
-def facts_params(project: Project, branch: str, batch_id: str | None) -> dict[str, str]:
-    """SQL_REPOSITORY_FACTS's parameters."""
-    return {'pid': project.id, 'repo': project.repository_key, 'branch': branch, 'batch': batch_id or ''}
+class Repository:
+    """The repository's side of admission.Transaction (step 3), read after the repository lock."""
+
+    def __init__(self, conn: Connection, project: Project, branch: str, batch_id: str | None) -> None:
+        self.conn, self.project, self.branch, self.batch_id = conn, project, branch, batch_id
+
+    def repository(self) -> RepositoryFacts:
+        project = self.project
+        params = {
+            'pid': project.id,
+            'repo': project.repository_key,
+            'branch': self.branch,
+            'batch': self.batch_id or '',
+        }
+        row = self.conn.execute(run_sql.REPOSITORY_FACTS, params).one()
+        return RepositoryFacts(bool(row[0]), int(row[1] or 0), row[2], row[3], row[4])  # no project: no limit
+
+    def slotted_count(self, limit: int) -> int:
+        params = {'repo': self.project.repository_key, 'limit': limit}
+        return int(self.conn.execute(run_sql.SLOTTED_COUNT, params).scalar_one())
+
+    def slotted_ids(self) -> tuple[str, ...]:
+        return tuple(self.conn.execute(run_sql.SLOTTED_IDS, {'repo': self.project.repository_key}).scalars())
+
+    def held_slots(self) -> set[int]:
+        return set(self.conn.execute(run_sql.SLOTS, {'repo': self.project.repository_key}).scalars())
+
+
+class Keyed(Repository):
+    """admission.Transaction for one keyed request, on the admitting transaction's connection."""
+
+    def __init__(
+        self,
+        writer: RunWriter,
+        conn: Connection,
+        request: Request,
+        limiter: RateLimiter,
+        rate_key: str,
+        taken: list[str],
+    ) -> None:
+        super().__init__(conn, request.project, request.spec.branch_name, request.spec.batch_id)
+        self.writer, self.request, self.limiter, self.rate_key, self.taken = writer, request, limiter, rate_key, taken
+        self.now = utcnow()
+        self.run_id = ids.new_run_id()
+        spec = request.spec
+        self.ask = Ask(request.fp, spec.branch_name, delayed=spec.run_at is not None, batch_id=spec.batch_id)
+
+    def claim_key(self) -> bool:
+        request = self.request
+        row = {
+            'user_id': request.principal.user_id,
+            'key': request.key,
+            'fingerprint': request.fp,
+            'run_id': self.run_id,
+            'created_at': self.now,
+            'expires_at': self.now + timedelta(seconds=self.writer.settings.idempotency_ttl_seconds),
+        }
+        if self.writer.sqlite:
+            return bool(self.conn.execute(KEY_CLAIM, row).rowcount == 1)
+        lock = lock_id(request.project.repository_key)
+        return self.conn.execute(KEY_CLAIM_AND_LOCK, {**row, 'lock': lock}).first() is not None
+
+    def stored_key(self) -> StoredKey | None:
+        return stored_key(self.conn, self.request.principal.user_id, self.request.key)
+
+    def claim_expired_key(self) -> bool:
+        self.conn.execute(
+            KEY_DELETE_EXPIRED, {'u': self.request.principal.user_id, 'k': self.request.key, 'now': self.now}
+        )
+        return self.claim_key()
+
+    def take_quota(self) -> Quota:
+        quota = self.limiter.acquire(self.rate_key, self.request.key)
+        if quota.allowed:
+            self.taken.append(self.request.key)
+        return quota
+
+    def peek_quota(self) -> Quota:
+        return self.limiter.peek(self.rate_key)
+
+    def write(self, slot: int | None) -> RunPublic:
+        request = self.request
+        return self.writer.write(
+            self.conn,
+            request.principal,
+            request.project,
+            request.spec,
+            slot=slot,
+            run_id=self.run_id,
+            now=self.now,
+            key=request.key,
+            fingerprint=request.fp,
+            correlation_id=request.correlation_id,
+        )
+
+
+def stored_key(conn: Connection, user_id: str, key: str) -> StoredKey | None:
+    """The key's row and the run it names."""
+    row = conn.execute(KEY_AND_RUN, {'u': user_id, 'k': key}).mappings().first()
+    if row is None:
+        return None
+    run = None
+    if row['id'] is not None:
+        run = RunPublic.model_validate(
+            {column.name: row[column.name] for column in PUBLIC_COLUMNS} | {'user_name': row['user_name']}
+        )
+    return StoredKey(row['fingerprint'], row['run_id'], row['key_expires_at'], run)
+
+
+def audit_details(spec: RunSpec) -> dict[str, str]:
+    """What the audit entry of a run's admission says besides its target."""
+    pairs = (('branch', spec.branch_name), ('retry_of', spec.retry_of), ('batch_id', spec.batch_id))
+    return {k: v for k, v in pairs if v}
 
 
 def lock_id(repository_key: str) -> int:

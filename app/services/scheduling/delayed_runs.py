@@ -23,10 +23,11 @@ from app.infra.events import EventBus
 from app.models import Project, Run, RunStatus, TeamMember, as_utc, utcnow
 from app.services.execution.reaper import finish_run
 from app.services.runs import timing
+from app.services.runs.admission import StaleProject
 from app.services.runs.admit import RunAdmitter, validate_request
 from app.services.runs.ratelimit import user_runs_key
 from app.services.runs.timeline import append_events, timed_sql
-from app.services.runs.writer import CREATE_ATTEMPTS, StaleProject
+from app.services.runs.writer import CREATE_ATTEMPTS, lost_race
 
 log = logging.getLogger(__name__)
 BATCH = 100
@@ -119,9 +120,8 @@ class DelayedRuns:
         for attempt in range(CREATE_ATTEMPTS):
             charged = False
             try:
-                with self.writer.write_lock, self.engine.begin() as conn:
-                    cursor = _cursor(conn)
-                    self.writer.lock_repository(cursor, project.repository_key)
+                with self.writer.transaction() as conn:
+                    self.writer.lock_repository(conn, project.repository_key)
                     if conn.execute(text(SQL_STILL_DELAYED), {'id': run.id}).first() is None:
                         raise _Gone()
                     quota = self.admitter.limiter.acquire(rate_key, member)
@@ -132,7 +132,7 @@ class DelayedRuns:
                             f'Run limit reached when it was due: {quota.limit} runs per {quota.window_seconds} s.',
                         )
                     charged = True
-                    slot = self.writer.take_slot(cursor, project, run.branch_name, False)
+                    slot = self.writer.take_slot(conn, project, run.branch_name, False)
                     self._mark_queued(conn, run, project, slot, commit)
                 return
             except BaseException as exc:
@@ -140,7 +140,7 @@ class DelayedRuns:
                     self.admitter.limiter.release(rate_key, member)
                 if isinstance(exc, StaleProject):
                     raise _Gone() from exc  # the project moved to another repository or is gone: next sweep
-                if not isinstance(exc, self.writer.db.integrity_errors) or attempt == CREATE_ATTEMPTS - 1:
+                if not lost_race(exc) or attempt == CREATE_ATTEMPTS - 1:
                     raise
         raise AssertionError('unreachable')
 
@@ -173,10 +173,3 @@ class DelayedRuns:
             {'type': 'run', 'id': run.id, 'project_id': run.project_id, 'team_id': project.team_id, 'status': 'skipped'}
         )
         return RunStatus.skipped.value
-
-
-def _cursor(conn: Connection) -> Any:
-    dbapi_connection = conn.connection.dbapi_connection
-    if dbapi_connection is None:
-        raise RuntimeError('the database connection has no DBAPI connection (invalidated)')
-    return dbapi_connection.cursor()  # the same transaction, driver level (the writer's statements)
