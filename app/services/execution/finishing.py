@@ -40,10 +40,10 @@ def decide_outcome(
     has_pull_request: bool,
     error: str | None,
 ) -> Outcome:
-    """Pure. An AFK run's pull request wins; then an outcome decided before the process could have one
-    (a launch failure, an engine error); then the process's own fate (reaper.classify_run)."""
-    status = (RunStatus.succeeded if has_pull_request else forced) or classify_run(
-        exit_code=exit_code, kill_reason=kill_reason, has_pull_request=has_pull_request
+    """Pure. The status is reaper.classify_run's (a pull request wins, then `forced`, then the process's own
+    fate); the error and the terminal event's text follow from why it ended."""
+    status = classify_run(
+        exit_code=exit_code, kill_reason=kill_reason, has_pull_request=has_pull_request, forced=forced
     )
     if kill_reason == 'shutdown':
         error = error or SHUTDOWN_ERROR

@@ -16,15 +16,23 @@ KillReason = Literal['timeout', 'stop', 'shutdown', 'pull_request'] | None
 
 
 def classify_run(
-    *, exit_code: int | None, kill_reason: KillReason = None, owner_gone: bool = False, has_pull_request: bool = False
+    *,
+    exit_code: int | None,
+    kill_reason: KillReason = None,
+    owner_gone: bool = False,
+    has_pull_request: bool = False,
+    forced: RunStatus | None = None,
 ) -> RunStatus:
-    """Pure: what status does a finished run get?
+    """Pure: what status does a finished run get? The one place that decides it.
 
-    A pull request (AFK on a forge) wins over a dead process or a blown budget; then a dead owner;
-    then why we killed it; then the exit code.
+    A pull request (AFK on a forge) wins over everything else; then an outcome decided before the process
+    could have one (`forced`: a launch failure, an engine error); then a dead owner; then why we killed it;
+    then the exit code.
     """
     if has_pull_request:
         return RunStatus.succeeded
+    if forced is not None:
+        return forced
     if owner_gone or kill_reason == 'shutdown':
         return RunStatus.crashed
     if kill_reason == 'timeout':
