@@ -42,7 +42,7 @@ def push_panel(project: dict[str, Any], *, readonly: bool) -> None:
         with ui.row().classes('w-full items-start gap-4'):
             branches = ui.textarea('Branches', value=draft.branches, placeholder='main\nrelease/*\n!wip/*')
             branches.classes('w-72').props('data-testid=push-branches spellcheck=false autogrow')
-            paths = ui.textarea('Only when these paths change (optional)', value=draft.paths, placeholder='src/**')
+            paths = ui.textarea('Paths (optional)', value=draft.paths, placeholder='src/**')
             paths.classes('w-72').props('data-testid=push-paths spellcheck=false autogrow')
         matrix = (project.get('on_push') or {}).get('matrix')
         with ui.row().classes('items-center gap-4'):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 from pathlib import Path
 
 import httpx
@@ -68,6 +69,22 @@ def gitea_push(branch: str, before: str, after: str) -> dict:
     }
 
 
+def gitlab_push(branch: str, before: str, after: str) -> dict:
+    return {
+        'object_kind': 'push',
+        'ref': f'refs/heads/{branch}',
+        'before': before,
+        'after': after,
+        'checkout_sha': after,
+        'user_username': 'cat',
+        'project': {'path_with_namespace': 'team/app'},
+        'commits': [{'id': after, 'added': [], 'removed': [], 'modified': ['change.txt']}],
+    }
+
+
+PUSHES = {'github': github_push, 'gitea': gitea_push, 'gitlab': gitlab_push}
+PUSH_EVENT = {'github': 'push', 'gitea': 'push', 'gitlab': 'Push Hook'}
+PUSHERS = {'github': 'ann', 'gitea': 'bob', 'gitlab': 'cat'}
 EVENT_HEADER = {'github': 'X-GitHub-Event', 'gitea': 'X-Gitea-Event', 'gitlab': 'X-Gitlab-Event'}
 
 
@@ -95,28 +112,28 @@ def runs_of(client: httpx.Client, kind: str = 'push') -> list[dict]:
     return client.get('/api/runs', params={'project': 'proj', 'kind': kind}).json()['items']
 
 
-@pytest.mark.parametrize('forge', ['github', 'gitea'])
+@pytest.mark.parametrize('forge', ['github', 'gitea', 'gitlab'])
 def test_a_signed_push_makes_one_run_and_a_bad_signature_none(settings_factory, repo_factory, forge: str) -> None:
     repo = repo_factory()
     with serving(settings_factory(**QUEUED), repo) as api:
         secret = set_rules(api.client, depth_level='deep', target_framework='go')
         before = subprocess.run(['git', 'rev-parse', 'main'], cwd=repo, capture_output=True, text=True).stdout.strip()
         sha = commit(repo)
-        payload = github_push('main', before, sha) if forge == 'github' else gitea_push('main', before, sha)
+        payload = PUSHES[forge]('main', before, sha)
 
         bad = httpx.post(
             f'{api.server.base_url}/api/hooks/proj',
             content=json.dumps(payload).encode(),
-            headers={EVENT_HEADER[forge]: 'push', **hooks.sign(forge, b'something else', secret)},  # type: ignore[arg-type]
+            headers={EVENT_HEADER[forge]: PUSH_EVENT[forge], **hooks.sign(forge, b'x', 'not-the-secret')},  # type: ignore[arg-type]
         )
         assert_problem(bad, 401, 'bad_signature')
-        assert deliver(api.client, forge, 'push', payload, 'not-the-secret').status_code == 401
+        assert deliver(api.client, forge, PUSH_EVENT[forge], payload, 'not-the-secret').status_code == 401
         assert runs_of(api.client) == []
 
-        first = deliver(api.client, forge, 'push', payload, secret)
+        first = deliver(api.client, forge, PUSH_EVENT[forge], payload, secret)
         assert first.status_code == 200, first.text
         assert first.json()['outcome'] == 'admitted' and len(first.json()['run_ids']) == 1
-        again = deliver(api.client, forge, 'push', payload, secret)  # the forge redelivers it
+        again = deliver(api.client, forge, PUSH_EVENT[forge], payload, secret)  # the forge redelivers it
         assert (
             again.json() | {'outcome': 'replayed'} == again.json()
             and again.json()['run_ids'] == first.json()['run_ids']
@@ -125,12 +142,13 @@ def test_a_signed_push_makes_one_run_and_a_bad_signature_none(settings_factory, 
         (run,) = runs_of(api.client)
         assert run['kind'] == 'push' and run['commit_sha'] == sha and run['branch_name'] == 'main'
         assert (run['depth_level'], run['target_framework']) == ('deep', 'go')
-        assert run['pusher'] == ('ann' if forge == 'github' else 'bob')
+        assert run['pusher'] == PUSHERS[forge]
         assert run['idempotency_key'] == f'push:proj:main:{sha}'
 
         # a branch the rules do not select makes none
         other = commit(repo, 'wip/x')
-        skipped = deliver(api.client, forge, 'push', {**payload, 'ref': 'refs/heads/wip/x', 'after': other}, secret)
+        moved = {**payload, 'ref': 'refs/heads/wip/x', 'after': other, 'checkout_sha': other}
+        skipped = deliver(api.client, forge, PUSH_EVENT[forge], moved, secret)
         assert skipped.json()['outcome'] == 'no_match'
         assert len(runs_of(api.client)) == 1
 
@@ -188,6 +206,52 @@ def test_without_cancel_a_busy_branch_waits_for_the_next_fetch(settings_factory,
         assert [run['commit_sha'] for run in runs_of(api.client)] == [first]
 
 
+def test_a_matrix_push_makes_one_batch_of_push_runs(settings_factory, repo_factory) -> None:
+    repo = repo_factory()
+    with serving(settings_factory(**QUEUED), repo, max_concurrent_runs=4) as api:
+        matrix = {'depth_level': ['shallow', 'deep'], 'target_framework': ['python', 'go']}
+        secret = set_rules(api.client, matrix=matrix)
+        sha = commit(repo)
+        payload = github_push('main', 'a' * 40, sha)
+        first = deliver(api.client, 'github', 'push', payload, secret).json()
+        assert first['outcome'] == 'admitted' and len(first['run_ids']) == 4, first
+        again = deliver(api.client, 'github', 'push', payload, secret).json()
+        assert again['outcome'] == 'replayed' and sorted(again['run_ids']) == sorted(first['run_ids'])
+        runs = runs_of(api.client)
+        assert len(runs) == 4 and {run['commit_sha'] for run in runs} == {sha}
+        assert {(run['depth_level'], run['target_framework']) for run in runs} == {
+            (d, f) for d in matrix['depth_level'] for f in matrix['target_framework']
+        }
+        assert {run['pusher'] for run in runs} == {'ann'} and len({run['batch_id'] for run in runs}) == 1
+        # a newer push cancels the queued matrix and runs its own
+        newer = commit(repo)
+        assert deliver(api.client, 'github', 'push', github_push('main', sha, newer), secret).json()['outcome'] == (
+            'admitted'
+        )
+        by_commit = {(run['commit_sha'], run['status']) for run in runs_of(api.client)}
+        assert by_commit == {(sha, 'cancelled'), (newer, 'queued')}
+
+
+def test_cancel_running_stops_the_branchs_running_push_run(settings_factory, repo_factory) -> None:
+    repo = repo_factory({'main': shell_script('echo started; sleep 60')})
+    with serving(settings_factory(), repo) as api:
+        secret = set_rules(api.client, cancel_running=True)
+        first = commit(repo, name='a.txt')
+        (run_id,) = deliver(api.client, 'github', 'push', github_push('main', 'a' * 40, first), secret).json()[
+            'run_ids'
+        ]
+        wait_for_status(api.client, run_id, ('running',))
+        second = commit(repo, name='b.txt')
+        reply = deliver(api.client, 'github', 'push', github_push('main', first, second), secret).json()
+        stopped = wait_for_status(api.client, run_id, ('stopped',))
+        assert stopped['status'] == 'stopped'
+        # the branch was busy while the stop took effect: the push is admitted now or by the next fetch
+        if reply['outcome'] != 'admitted':
+            assert 'pr_lock' in reply['detail']
+            api.server.services.push_trigger.scan_all()
+        assert any(run['commit_sha'] == second for run in runs_of(api.client))
+
+
 def test_a_pull_request_runs_its_head_and_the_run_links_it(settings_factory, repo_factory) -> None:
     repo = repo_factory()
     with serving(settings_factory(**QUEUED), repo) as api:
@@ -237,6 +301,16 @@ def test_rules_are_checked_and_can_be_removed(settings_factory, repo_factory) ->
         assert cleared.status_code == 200 and cleared.json()['on_push'] is None
 
 
+def delivery_log(client: httpx.Client, run_id: str, *, until, timeout: float = 30) -> list[dict]:  # noqa: ANN001
+    """The run's commit-status log once `until(rows)` holds (the forge has answered before its answer is written)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        rows = client.get('/api/projects/proj/commit-statuses', params={'run': run_id}).json()
+        if until(rows) or time.monotonic() > deadline:
+            return rows
+        time.sleep(0.05)
+
+
 FAST_RETRIES = dict(notification_backoff_seconds=[0.05], notification_poll_seconds=0.2)
 
 
@@ -261,7 +335,7 @@ def test_commit_statuses_in_the_forges_shape_retried_after_a_500(settings_factor
             api.client.post(f'/api/runs/{run_id}/stop')
             ended = remote.wait_for_state('error')  # stopped before it ran: an error, not a failure
             assert (ended.sha, ended.context, ended.description) == (sha, 'runboard/proj', 'Stopped')
-            log = api.client.get('/api/projects/proj/commit-statuses', params={'run': run_id}).json()
+            log = delivery_log(api.client, run_id, until=lambda rows: all(r['status'] == 'delivered' for r in rows))
             assert {(row['state'], row['status']) for row in log} == {('pending', 'delivered'), ('error', 'delivered')}
             assert next(row for row in log if row['state'] == 'pending')['attempts'] == 2
 

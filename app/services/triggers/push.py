@@ -482,6 +482,13 @@ def install(services: Services) -> PushTrigger:
     mirror fetch it joins) each project with push rules is fetched and scanned for moved heads."""
     import asyncio  # here: only the job needs it
 
+    loops: list[asyncio.AbstractEventLoop] = []
+
+    def request_stop(run_id: str) -> None:
+        """The engine's stop, on its event loop (a webhook and a scan run in threads)."""
+        if loops:
+            loops[0].call_soon_threadsafe(services.runner.request_stop, run_id)
+
     trigger = PushTrigger(
         engine=services.engine,
         settings=services.settings,
@@ -489,10 +496,12 @@ def install(services: Services) -> PushTrigger:
         repositories=services.repositories,
         bus=services.bus,
         secrets=services.repositories.secrets,
-        request_stop=services.runner.request_stop,
+        request_stop=request_stop,
     )
 
     def hook(scheduler: AsyncIOScheduler) -> None:
+        loops.append(asyncio.get_running_loop())  # the scheduler starts on the services' loop
+
         async def scan() -> None:
             await asyncio.to_thread(trigger.scan_all)
 
