@@ -152,7 +152,7 @@ class ProjectCard:
         for element in (self.menu_separator, self.menu_paused, self.reset_item, self.banner):
             element.set_visibility(view.paused)
         self.menu_paused_label.text = paused_line
-        blocked = view.launch_blocked
+        blocked = view.cost_capped or view.launch_blocked  # the daily AFK cost cap first: it is the louder
         self.launch_banner.text = blocked or ''
         self.launch_banner.set_visibility(blocked is not None)
         self.reset_item.set_visibility(view.paused or blocked is not None)

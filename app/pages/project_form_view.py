@@ -175,6 +175,13 @@ class ProjectFormView:
             self.boxes['source_token'] = self.source_token
         self.kind.on_value_change(lambda _: self.forge.set_visibility(self.kind.value != 'local'))
         self.forge.set_visibility(draft.source_kind != 'local')
+        self.cost_cap = self._box(
+            'afk_cost_cap_usd_per_day', ui.input('AFK cost cap per day (USD)', value=draft.afk_cost_cap)
+        )
+        self.cost_cap.props(
+            'data-testid=afk-cost-cap placeholder="no cap" inputmode=decimal '
+            'hint="When the AFK runs\' reported cost reaches it on a UTC day, the loop launches no more that day"'
+        )
 
     def draft(self) -> ProjectDraft:
         """What the boxes hold now."""
@@ -192,6 +199,7 @@ class ProjectFormView:
             max_concurrent_runs=self.concurrency.value,
             run_budget=self.budget.value or '',
             queued_ttl=self.ttl.value or '',
+            afk_cost_cap=self.cost_cap.value or '',
             source_kind=self.kind.value,
             source={k: box.value or '' for k, box in self.source.items()},
             source_token=self.source_token.value or '',

@@ -6,6 +6,7 @@ from fastapi import Request
 from nicegui import ui
 
 from app.client import ApiError
+from app.pages.afk_costs import afk_costs_section
 from app.pages.charts import history_section
 from app.pages.instant_row import params_text
 from app.pages.repository_settings import repository_settings
@@ -77,6 +78,7 @@ async def project_page(
         forms.append(form)
         await repository.load(fetch=True)
         history_section(project_id, branch=store.filters.branch)
+        await afk_costs_section(project_id)  # what the AFK runs reported spending, per day and per issue
         ui.label('Runs').classes('text-lg font-medium').props('role=heading aria-level=2')
         form.list_view = await runs_list(
             project=project_id, url_path=f'/projects/{project_id}', store=store, instant_row=True

@@ -10,6 +10,7 @@ from nicegui import background_tasks, ui
 
 from app.client import ApiError
 from app.pages import log_download  # noqa: F401  (registers /run-logs/{id}.log)
+from app.pages.afk_review import AfkReviewPanel
 from app.pages.annotation_list import draw_annotations
 from app.pages.log_panel import LogPanel
 from app.pages.push_facts import push_facts
@@ -20,6 +21,7 @@ from app.pages.signin import signed_in
 from app.pages.stage_strip import draw_stages
 from app.pages.theme import duration, frame, page_frame, relative, status_badge
 from app.state import connection, live
+from app.state.afk_review import usage_text
 from app.state.log_links import line_from_hash
 from app.state.run_timing import start_fact
 from app.state.runs_store import ACTIVE
@@ -34,6 +36,7 @@ class TimelineView:
         self.again = False
         self.ticks = 0
         self.started_label: ui.label | None = None
+        self.shown_usage: dict | None = None
         self.header = ui.column().classes('w-full gap-2').props('data-testid=run-header aria-live=polite')
         self.stages = ui.row().classes('w-full gap-2 flex-wrap').props('data-testid=stages aria-label="Stages"')
         self.annotations = (
@@ -41,6 +44,7 @@ class TimelineView:
             .classes('w-full gap-1 rounded border border-slate-300 px-2 py-1')
             .props('role=list data-testid=annotations aria-label="Annotations"')
         )
+        self.review = AfkReviewPanel.for_run(run)  # an AFK run: its issue, pull request and changes, by the log
         self.render_stages()  # now, from the run the page has: drawn after the log, they pushed its tools down
         self.log = LogPanel(run)
         ui.timer(1.0, self.tick)
@@ -48,6 +52,7 @@ class TimelineView:
     # -- header
     def render_header(self) -> None:
         run = self.run
+        self.shown_usage = run.get('usage')
         self.header.clear()
         with self.header:
             with ui.row().classes('items-center gap-3 flex-wrap'):
@@ -103,6 +108,11 @@ class TimelineView:
                             ui.link(retry_id, f'/runs/{retry_id}').classes('rb-tap-link')
                 if run.get('exit_code') is not None:
                     ui.label(f'exit code {run["exit_code"]}')
+                spent = usage_text(run.get('usage'))  # what its agent reported (`::usage::` lines, summed)
+                if spent:
+                    with ui.row().classes('gap-1 items-baseline'):
+                        ui.label('usage').classes('opacity-60')
+                        ui.label(spent).classes('font-mono').props('data-param=usage')
             if run['status'] == 'queued' and run.get('waiting'):
                 ui.label(f'#{run.get("queue_position")} in line · {run["waiting"]}').classes(
                     'text-sm text-orange-10'
@@ -135,6 +145,8 @@ class TimelineView:
         """First paint of the log: the window around a linked line (#L123), else the tail window."""
         await self.log.open(line)
         self.render_stages()
+        if self.review is not None:
+            await self.review.load(self.run)
 
     async def catch_up(self) -> None:
         """The run as it stands now (header, title, stages) and the log lines that arrived since."""
@@ -150,10 +162,12 @@ class TimelineView:
                 status_changed = run['status'] != self.run['status'] or run.get('waiting') != self.run.get('waiting')
                 self.run = run
                 await self.log.catch_up(run)
-                if status_changed or run.get('exit_code') is not None:
+                if status_changed or run.get('exit_code') is not None or run.get('usage') != self.shown_usage:
                     self.render_header()
                     self.retitle()
                 self.render_stages()
+                if self.review is not None:
+                    await self.review.load(run)
                 if not self.again:
                     break
         except ApiError:

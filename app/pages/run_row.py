@@ -6,6 +6,7 @@ from typing import Any
 
 from nicegui import ui
 
+from app.pages.afk_review import afk_facts
 from app.pages.push_facts import push_facts
 from app.pages.run_timing import cancel_button, timing_bits
 from app.pages.stage_strip import row_strip
@@ -49,6 +50,7 @@ def run_row(
                 ).props('data-field=waiting')
             timing_bits(run)  # delayed: when it runs; queued with a TTL: when it expires; why it never started
             push_facts(run, size='text-xs')  # a push or pull-request run: its commit, pusher, pull request
+            afk_facts(run)  # an AFK run: its issue (its pull request above); any run: what its agent spent
             if run.get('retry_of'):
                 ui.link(f'retry of {run["retry_of"]}', f'/runs/{run["retry_of"]}').classes('text-xs rb-tap-link')
             if run.get('retried_by'):

@@ -39,6 +39,7 @@ FIELDS = (
     'run_budget_seconds',
     'queued_ttl_seconds',
     'issue_source',
+    'afk_cost_cap_usd_per_day',
 )
 MASK = '********'  # how the API shows a stored forge token; sent back, it means "keep it"
 SOURCE_KINDS = {'local': 'Runboard backlog', 'gitea': 'Gitea', 'forgejo': 'Forgejo', 'github': 'GitHub'}
@@ -62,6 +63,7 @@ class ProjectDraft:
     max_concurrent_runs: float | int | str | None = 2
     run_budget: str = ''  # empty: the server's RUNBOARD_RUN_BUDGET_SECONDS
     queued_ttl: str = ''  # empty: queued runs wait for ever
+    afk_cost_cap: str = ''  # USD per UTC day; empty: no cap (docs/afk.md, "Cost")
     source_kind: str = 'local'
     source: dict[str, str] = field(default_factory=dict)  # the forge fields (FORGE_FIELDS)
     source_token: str = ''  # write-only; empty keeps a stored one
@@ -91,12 +93,32 @@ def draft_from(project: dict[str, Any]) -> ProjectDraft:
         max_concurrent_runs=project.get('max_concurrent_runs'),
         run_budget=duration_text(project.get('run_budget_seconds')),
         queued_ttl=duration_text(project.get('queued_ttl_seconds')),
+        afk_cost_cap=cost_cap_text(project.get('afk_cost_cap_usd_per_day')),
         source_kind=str(source.get('kind') or 'local'),
         source={k: str(source[k]) for k in FORGE_FIELDS if source.get(k) not in (None, '')},
         source_has_token=bool(source.get('token')),
         source_extra={k: v for k, v in source.items() if k not in (*FORGE_FIELDS, 'kind', 'token')},
         credentials='keep',
     )
+
+
+def cost_cap_text(cap: float | None) -> str:
+    """`20.00` for a $20 cap; empty for none."""
+    return '' if cap is None else f'{float(cap):.2f}'
+
+
+def parse_cost_cap(text: str) -> float | None:
+    """The daily AFK cost cap typed in the box: `20`, `$20.00`, `1,000` (empty: no cap)."""
+    cleaned = text.strip().removeprefix('$').replace(',', '').strip()
+    if not cleaned:
+        return None
+    try:
+        value = float(cleaned)
+    except ValueError:
+        raise ValueError('Enter an amount in US dollars, like 20 or 20.00; leave it empty for no cap.') from None
+    if not 0.01 <= value <= 1_000_000:  # also NaN
+        raise ValueError('The cap is between $0.01 and $1,000,000 a day; leave it empty for no cap.')
+    return round(value, 2)
 
 
 def command_mode_for(argv: list[str]) -> CommandMode:
@@ -157,6 +179,7 @@ def _values(draft: ProjectDraft) -> tuple[dict[str, Any], dict[str, str]]:
         ('max_concurrent_runs', lambda: whole_number(draft.max_concurrent_runs)),
         ('run_budget_seconds', lambda: parse_duration(draft.run_budget)),
         ('queued_ttl_seconds', lambda: parse_duration(draft.queued_ttl)),
+        ('afk_cost_cap_usd_per_day', lambda: parse_cost_cap(draft.afk_cost_cap)),
     )
     for key, parse in parsers:
         try:
@@ -172,7 +195,7 @@ def create_body(draft: ProjectDraft) -> tuple[dict[str, Any], dict[str, str]]:
     body: dict[str, Any] = {'id': draft.id.strip(), **values}
     if draft.team_id:
         body['team_id'] = draft.team_id
-    for key in ('run_budget_seconds', 'queued_ttl_seconds', 'max_concurrent_runs'):
+    for key in ('run_budget_seconds', 'queued_ttl_seconds', 'max_concurrent_runs', 'afk_cost_cap_usd_per_day'):
         if body.get(key) is None:
             body.pop(key, None)
     if not body['runs_on']:

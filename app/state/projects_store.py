@@ -7,6 +7,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from app.client import ApiError, RunboardClient
 
@@ -43,15 +44,28 @@ class CardView:
         return launch_blocked_text(self.project)
 
     @property
+    def cost_capped(self) -> str | None:
+        return cost_capped_text(self.project, datetime.now(UTC))
+
+    @property
     def status(self) -> str:
         """What the card face says first."""
-        if self.paused and self.project.get('auto_enabled'):
+        if (self.paused or self.cost_capped) and self.project.get('auto_enabled'):
             return 'paused'
         if self.running:
             return 'running'
         if self.project.get('active_runs'):
             return 'queued'
         return 'idle'
+
+
+def cost_capped_text(project: dict, now: datetime) -> str | None:
+    """Pure: the card's loud line while the daily AFK cost cap holds the loop (the server records the UTC day it
+    was reached in `afk_cost_capped_on`; the next UTC day or a Reset ends it), else None."""
+    cap = project.get('afk_cost_cap_usd_per_day')
+    if cap is None or project.get('afk_cost_capped_on') != now.astimezone(UTC).date().isoformat():
+        return None
+    return f'Auto paused · cost cap ${float(cap):,.2f} reached today, resumes at 00:00 UTC or on Reset'
 
 
 def launch_blocked_text(project: dict) -> str | None:

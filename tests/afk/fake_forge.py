@@ -23,6 +23,10 @@ class ForgeState:
     status: int | None = None  # force an error status
     requests: list[str] = field(default_factory=list)
     clone_url: str | None = None  # what GET /repos/o/r answers as the repository's clone URL
+    files: dict[int, list[dict]] = field(default_factory=dict)  # pull number -> its files (filename, +/-, status)
+    diffs: dict[int, str] = field(default_factory=dict)  # pull number -> its unified diff (Gitea's `.diff`)
+    statuses: dict[str, list[dict]] = field(default_factory=dict)  # commit sha -> its statuses
+    posted_pulls: list[dict] = field(default_factory=list)  # what POST /repos/o/r/pulls received
 
     def add_issue(
         self, number: int, title: str, labels: list[str], *, body: str = '', state: str = 'open', is_pull: bool = False
@@ -38,16 +42,29 @@ class ForgeState:
             item['pull_request'] = {'url': 'x'}
         self.issues.append(item)
 
-    def add_pull(self, head: str, *, state: str = 'open', merged: bool = False) -> None:
-        self.pulls.append(
-            {
-                'number': 100 + len(self.pulls),
-                'state': state,
-                'head': {'ref': head},
-                'merged': merged,
-                'merged_at': '2026-01-01T00:00:00Z' if merged else None,
-            }
-        )
+    def add_pull(
+        self,
+        head: str,
+        *,
+        state: str = 'open',
+        merged: bool = False,
+        title: str = '',
+        base: str = 'main',
+        sha: str | None = None,
+    ) -> dict:
+        number = 100 + len(self.pulls)
+        pull = {
+            'number': number,
+            'title': title or f'PR {number}',
+            'state': state,
+            'head': {'ref': head, 'sha': sha or f'{number:040d}'},
+            'base': {'ref': base},
+            'merged': merged,
+            'merged_at': '2026-01-01T00:00:00Z' if merged else None,
+            'html_url': f'http://forge.example/o/r/pulls/{number}',
+        }
+        self.pulls.append(pull)
+        return pull
 
 
 def _handler(state: ForgeState):  # noqa: ANN202
@@ -64,6 +81,26 @@ def _handler(state: ForgeState):  # noqa: ANN202
             data = json.dumps(body).encode()
             self.send_response(status)
             self.send_header('Content-Type', 'application/json')
+            self.send_header('Content-Length', str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_POST(self) -> None:  # noqa: N802 - an agent opening its pull request (Gitea: POST /repos/o/r/pulls)
+            state.requests.append(f'POST {self.path}')
+            if self.headers.get('Authorization') != auth():
+                return self._send(401, {'message': 'Bad credentials'})
+            body = json.loads(self.rfile.read(int(self.headers.get('Content-Length') or 0)) or b'{}')
+            if urlsplit(self.path).path.removeprefix(prefix) != '/repos/o/r/pulls' or not body.get('head'):
+                return self._send(422, {'message': 'head and base are required'})
+            state.posted_pulls.append(body)
+            title, base = str(body.get('title') or ''), str(body.get('base') or 'main')
+            pull = state.add_pull(body['head'], title=title, base=base)
+            return self._send(201, pull)
+
+        def _send_text(self, status: int, text: str) -> None:
+            data = text.encode()
+            self.send_response(status)
+            self.send_header('Content-Type', 'text/plain; charset=utf-8')
             self.send_header('Content-Length', str(len(data)))
             self.end_headers()
             self.wfile.write(data)
@@ -97,6 +134,23 @@ def _handler(state: ForgeState):  # noqa: ANN202
                 if state.kind == 'gitea' and query.get('type') == 'issues':
                     items = [i for i in items if 'pull_request' not in i]
                 return paged(items)
+            if resource.startswith('issues/') and resource.split('/', 1)[1].isdigit():
+                number = int(resource.split('/', 1)[1])
+                for issue in state.issues:
+                    if issue['number'] == number:
+                        return self._send(200, {**issue, 'html_url': f'http://forge.example/o/r/issues/{number}'})
+                return self._send(404, {'message': 'Not Found'})
+            if resource.startswith('pulls/') and resource.endswith('.diff'):
+                number = int(resource[len('pulls/') : -len('.diff')])
+                if number in state.diffs:
+                    return self._send_text(200, state.diffs[number])
+                return self._send(404, {'message': 'Not Found'})
+            if resource.startswith('pulls/') and resource.endswith('/files'):
+                return paged(state.files.get(int(resource.split('/')[1]), []))
+            if resource.startswith('commits/') and resource.endswith('/status'):
+                sha = resource.split('/')[1]
+                found = state.statuses.get(sha, [])
+                return self._send(200, {'sha': sha, 'state': found[-1]['status'] if found else '', 'statuses': found})
             if resource == 'pulls':
                 items = list(state.pulls)
                 if state.kind == 'github' and 'head' in query:

@@ -12,6 +12,7 @@ from sqlmodel import Session, col, select
 from app.core.workflow_commands import usage_of
 from app.infra.db import session_scope
 from app.models import Delivery, RuleCreate, RunStatus, utcnow
+from app.services.afk import costs
 from app.services.notifications import webhooks as notifications
 from app.services.notifications.webhook_policy import parse_policy
 from app.services.runs import usage as run_usage
@@ -55,6 +56,11 @@ def test_the_loop_stops_at_the_cap_and_resumes_on_reset_and_the_next_day(world) 
     [delivery] = _capped_deliveries(world)
     assert delivery.facts['afk']['cap_usd'] == 1.0 and delivery.facts['afk']['spent_usd'] == 1.2
     assert world.loop.sweep().launched == []  # still capped; notified once
+    # the project page's charts: today against the cap, per day, per issue
+    seen = costs.project_costs(world.engine, world.principal, 'cc', days=3, now=utcnow())
+    assert (seen.today_usd, seen.cap_usd, seen.capped) == (1.2, 1.0, True)
+    assert [(d.cost_usd, d.runs) for d in seen.days] == [(0.0, 0), (0.0, 0), (1.2, 2)]
+    assert [(i.issue_number, i.cost_usd, i.runs) for i in seen.issues] == [(1, 0.6, 1), (2, 0.6, 1)]
     assert len(_capped_deliveries(world)) == 1
 
     # a person may still start an AFK run by hand

@@ -9,12 +9,16 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, Engine, select, text
+from sqlmodel import Session
 
 from app.core import ids
 from app.models import as_utc
+from app.models.usage import CostDay, CostIssue, ProjectCosts
 from app.services.afk.rules import cost_window_start, is_cost_capped, utc_day
+from app.services.identity.accounts import Principal
 from app.services.notifications.payloads import EventFacts
+from app.services.projects import manage
 from app.services.runs import usage as run_usage
 
 CAPPED_EVENT = 'project.cost_capped'
@@ -71,3 +75,44 @@ def mark_capped(
 def _next_midnight(now: datetime) -> str:
     start = cost_window_start(now, None)
     return (start + timedelta(days=1)).isoformat().replace('+00:00', 'Z')
+
+
+def project_costs(engine: Engine, principal: Principal, project_id: str, *, days: int, now: datetime) -> ProjectCosts:
+    """A project's AFK cost per UTC day (the last `days`, oldest first, empty days too) and per issue (the costliest
+    first), and today's against the cap (GET /afk/costs/{project_id}; the project page's charts)."""
+    with Session(engine) as session:
+        project = manage.get_visible(session, project_id, principal)
+        conn = session.connection()
+        first_day = cost_window_start(now, None) - timedelta(days=days - 1)
+        u, r = run_usage.usage_table.c, run_usage.run_table.c
+        rows = conn.execute(
+            select(u.at, u.cost_usd, u.run_id, r.issue_number, r.issue_title)
+            .select_from(run_usage.usage_table.join(run_usage.run_table, r.id == u.run_id))
+            .where(u.project_id == project.id, r.kind == 'auto', u.at >= first_day)
+        ).all()
+        is_capped, spent = capped(conn, project, now)
+        today = spent if project.afk_cost_cap_usd_per_day is not None else spent_today(conn, project.id, None, now)
+    per_day: dict[str, list] = {(first_day + timedelta(days=i)).date().isoformat(): [0.0, set()] for i in range(days)}
+    per_issue: dict[int, list] = {}
+    for at, cost, run_id, number, title in rows:
+        day = per_day.get(utc_day(as_utc(at) or now))
+        if day is not None:
+            day[0] += float(cost)
+            day[1].add(run_id)
+        if number is not None:
+            issue = per_issue.setdefault(int(number), [0.0, set(), title])
+            issue[0] += float(cost)
+            issue[1].add(run_id)
+    return ProjectCosts(
+        days=[CostDay(day=d, cost_usd=round(v[0], 6), runs=len(v[1])) for d, v in per_day.items()],
+        issues=sorted(
+            (
+                CostIssue(issue_number=n, issue_title=v[2], cost_usd=round(v[0], 6), runs=len(v[1]))
+                for n, v in per_issue.items()
+            ),
+            key=lambda item: (-item.cost_usd, item.issue_number),
+        ),
+        today_usd=today,
+        cap_usd=project.afk_cost_cap_usd_per_day,
+        capped=is_capped,
+    )

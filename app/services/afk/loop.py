@@ -291,7 +291,7 @@ class AfkLoop:
 
 def install(services: Services) -> AfkLoop:
     """Wire the loop into the services: scheduler job, kick when a run ends, PR probe for forge runs."""
-    from app.services.repositories import forge
+    from app.services.afk import review  # the forge clients (httpx) only where the loop is installed
 
     settings = services.settings
     lease = None
@@ -302,5 +302,5 @@ def install(services: Services) -> AfkLoop:
     services.afk_actions = AfkActions(engine=services.engine, bus=services.bus, loop=loop)
     services.scheduler_hooks.append(loop.schedule.install)
     services.runner.on_run_finished.append(lambda project_id, status: loop.kick())
-    services.runner.pull_requests.probe = forge.pull_request_probe
+    services.runner.pull_requests.probe = review.recording_probe(services.engine)  # and writes the PR on the run
     return loop

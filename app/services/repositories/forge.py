@@ -192,6 +192,31 @@ class ForgeClient:
                 return pull
         return None
 
+    # -- what a reviewer reads: the issue, the pull request's files, diff and checks
+    def issue(self, number: int) -> dict:
+        return dict(self._get(f'{self.config.repo_path}/issues/{number}') or {})
+
+    def pull_files(self, number: int) -> list[dict]:
+        """The files a pull request changes (GitHub: with each file's `patch`; Gitea: without)."""
+        return self._pages(f'{self.config.repo_path}/pulls/{number}/files', {}, limit=3)
+
+    def pull_diff(self, number: int) -> str:
+        """Gitea's whole diff of a pull request (`GET /repos/{o}/{r}/pulls/{n}.diff`, text)."""
+        where = f'{self.config.name} at {self.config.api_url}'
+        try:
+            reply = self._http.get(f'{self.config.repo_path}/pulls/{number}.diff', headers={'Accept': 'text/plain'})
+        except httpx.HTTPError as exc:
+            raise ForgeUnavailable(f'Could not reach {where}: {type(exc).__name__}: {exc}.') from exc
+        if reply.status_code >= 400:
+            raise ForgeUnavailable(f'{where} answered {reply.status_code} for the diff of pull request {number}.')
+        return reply.text
+
+    def commit_statuses(self, sha: str) -> list[dict]:
+        """The combined status of a commit: its latest status per context (`state`, `context`, ...)."""
+        combined = self._get(f'{self.config.repo_path}/commits/{sha}/status') or {}
+        statuses = combined.get('statuses') if isinstance(combined, dict) else None
+        return [dict(item) for item in statuses or [] if isinstance(item, dict)]
+
     # -- branches
     def branches(self) -> list[gitops.Branch]:
         items = self._pages(f'{self.config.repo_path}/branches', {})
@@ -261,14 +286,21 @@ def has_pull_request(repository: str, issue_source: dict, issue_number: int) -> 
 
 def pull_request_probe(run: dict) -> bool:
     """RunEngine.pull_request_probe: does this AFK run's branch have an open or merged PR?"""
+    return pull_request_of_run(run) is not None
+
+
+def pull_request_of_run(run: dict) -> dict | None:
+    """The open or merged pull request of an AFK run's branch afk/<N> on its project's forge (None: none, or not a
+    forge project)."""
     source = run.get('issue_source')
     if isinstance(source, str):
         import json
 
         source = json.loads(source)
     if not isinstance(source, dict) or not is_forge(source) or run.get('issue_number') is None:
-        return False
-    return has_pull_request(run['repository'], source, int(run['issue_number']))
+        return None
+    with _client(run['repository'], source) as client:
+        return client.pull_request_for(afk_branch(int(run['issue_number'])))
 
 
 def clone_url(issue_source: dict[str, Any]) -> str:
