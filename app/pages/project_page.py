@@ -9,6 +9,7 @@ from app.client import ApiError
 from app.pages.afk_costs import afk_costs_section
 from app.pages.charts import history_section
 from app.pages.instant_row import params_text
+from app.pages.project_tests import project_tests_section
 from app.pages.repository_settings import repository_settings
 from app.pages.repository_status import RepositoryStatus
 from app.pages.run_form_view import PICKER_LIMIT, RunFormView
@@ -78,6 +79,7 @@ async def project_page(
         forms.append(form)
         await repository.load(fetch=True)
         history_section(project_id, branch=store.filters.branch)
+        await project_tests_section(project_id)  # flakiest tests, tests and failures per run (docs/artifacts.md)
         await afk_costs_section(project_id)  # what the AFK runs reported spending, per day and per issue
         ui.label('Runs').classes('text-lg font-medium').props('role=heading aria-level=2')
         form.list_view = await runs_list(

@@ -1,19 +1,22 @@
-"""Run timeline: header (status, parameters, retry_of, Retry, Stop), stage markers, annotations and the run's log
-(pages/log_panel.py: windowed live output with line links, search, copy, download, timestamps, folding)."""
+"""Run timeline: header (status, parameters, retry_of, Retry, Stop), stage markers, annotations, and three tabs: the
+run's log (pages/log_panel.py: windowed live output with line links, search, copy, download, timestamps, folding),
+its Artifacts and its Tests (pages/run_artifacts.py)."""
 
 from __future__ import annotations
 
 import contextlib
 import json
+from typing import Any
 
 from nicegui import background_tasks, ui
 
 from app.client import ApiError
-from app.pages import log_download  # noqa: F401  (registers /run-logs/{id}.log)
+from app.pages import artifact_download, log_download  # noqa: F401  (register /run-artifacts/..., /run-logs/...)
 from app.pages.afk_review import AfkReviewPanel
 from app.pages.annotation_list import draw_annotations
 from app.pages.log_panel import LogPanel
 from app.pages.push_facts import push_facts
+from app.pages.run_artifacts import RunExtras
 from app.pages.run_row import RETRYABLE
 from app.pages.run_timing import cancel_button, timing_bits
 from app.pages.runs_list import retry, stop_run
@@ -46,7 +49,21 @@ class TimelineView:
         )
         self.review = AfkReviewPanel.for_run(run)  # an AFK run: its issue, pull request and changes, by the log
         self.render_stages()  # now, from the run the page has: drawn after the log, they pushed its tools down
-        self.log = LogPanel(run)
+        # Log, Artifacts, Tests: shown and hidden (not re-mounted), so the log keeps its window and scroll
+        with ui.tabs(on_change=self.show_tab).props('dense no-caps align=left').classes('w-full') as tabs:
+            log_tab = ui.tab('log', label='Log').props('data-testid=tab-log')
+            artifacts_tab = ui.tab('artifacts', label='Artifacts').props('data-testid=tab-artifacts')
+            tests_tab = ui.tab('tests', label='Tests').props('data-testid=tab-tests')
+        tabs.set_value(log_tab)
+        self.tabs = tabs
+        self.log_box = ui.column().classes('w-full gap-2')
+        with self.log_box:
+            self.log = LogPanel(run)
+        self.artifacts_box = ui.column().classes('w-full gap-2').props('data-testid=artifacts-panel')
+        self.tests_box = ui.column().classes('w-full gap-2').props('data-testid=tests-panel')
+        self.artifacts_box.set_visibility(False)
+        self.tests_box.set_visibility(False)
+        self.extras = RunExtras(self.artifacts_box, self.tests_box, {'artifacts': artifacts_tab, 'tests': tests_tab})
         ui.timer(1.0, self.tick)
 
     # -- header
@@ -130,6 +147,11 @@ class TimelineView:
         elif self.run.get('status') == 'queued' and self.ticks % 3 == 0:
             background_tasks.create(self.catch_up(), name='waiting-reason')  # why it waits changes silently
 
+    def show_tab(self, event: Any) -> None:
+        self.log_box.set_visibility(event.value == 'log')
+        self.artifacts_box.set_visibility(event.value == 'artifacts')
+        self.tests_box.set_visibility(event.value == 'tests')
+
     # -- stages and title
     def render_stages(self) -> None:
         draw_stages(self.stages, self.run)  # the run's stages as the API answers them, with results
@@ -145,6 +167,7 @@ class TimelineView:
         """First paint of the log: the window around a linked line (#L123), else the tail window."""
         await self.log.open(line)
         self.render_stages()
+        await self.extras.load(self.run)
         if self.review is not None:
             await self.review.load(self.run)
 

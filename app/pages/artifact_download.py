@@ -1,0 +1,57 @@
+"""GET /run-artifacts/{run_id}/{path}: one artifact from the UI's own address, streamed on from the API
+(GET /api/runs/{id}/artifacts/{path}) with the credentials of the browser being served, chunk by chunk.
+
+As with /run-logs (pages/log_download.py), the UI may point at a remote API, so the browser cannot be sent to the
+API directly. The API's Content-Type, Content-Disposition and `Content-Security-Policy: sandbox` are passed on:
+an HTML report opens sandboxed (an opaque origin: no cookies, no same-origin requests to Runboard)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, AsyncIterator
+from typing import cast
+
+from nicegui import app as web_app
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, RedirectResponse, Response, StreamingResponse
+
+from app.client import ApiError
+from app.state import connection, session
+from app.state.log_links import is_run_id
+
+PASSED_ON = ('content-type', 'content-length', 'content-disposition', 'content-security-policy')
+
+
+@web_app.get('/run-artifacts/{run_id}/{path:path}', include_in_schema=False)
+async def download_artifact(run_id: str, path: str, request: Request) -> Response:
+    if not is_run_id(run_id):
+        return PlainTextResponse(f'Run {run_id} not found.', status_code=404)
+    if connection.sign_in_required() and not session.current_token():
+        return RedirectResponse(session.login_url(f'/runs/{run_id}'), status_code=303)
+    download = request.query_params.get('download') == 'true'
+    chunks = cast(
+        AsyncGenerator[tuple[dict[str, str], bytes], None],
+        connection.client().artifact_stream(run_id, path, download=download),
+    )
+    try:
+        headers, first = await anext(chunks, ({}, b''))
+    except ApiError as exc:
+        if exc.status == 401:
+            session.sign_out()
+            return RedirectResponse(session.login_url(f'/runs/{run_id}'), status_code=303)
+        status = 502 if exc.is_network or exc.status >= 500 else exc.status
+        return PlainTextResponse(f'Could not read {path!r} of run {run_id}: {exc}', status_code=status)
+
+    async def body() -> AsyncIterator[bytes]:
+        try:
+            yield first
+            async for _, chunk in chunks:
+                yield chunk
+        finally:
+            await chunks.aclose()
+
+    passed = {name: value for name, value in headers.items() if name in PASSED_ON and name != 'content-type'}
+    return StreamingResponse(
+        body(),
+        media_type=headers.get('content-type', 'application/octet-stream'),
+        headers={**passed, 'Cache-Control': 'private, no-store', 'X-Content-Type-Options': 'nosniff'},
+    )

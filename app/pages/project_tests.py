@@ -1,0 +1,52 @@
+"""The project page's Tests section (docs/artifacts.md): its flakiest tests (passed and failed on one commit most
+often) and a chart of the test count and failures per run, from GET /api/projects/{id}/tests. Shown once the
+project has runs with test reports."""
+
+from __future__ import annotations
+
+from nicegui import ui
+
+from app.client import ApiError
+from app.state import connection
+from app.state.artifacts_view import tests_chart
+from app.state.text import shown
+
+
+async def project_tests_section(project_id: str) -> None:
+    try:
+        answer = await connection.client().project_tests(project_id)
+    except ApiError:
+        return  # the rest of the page stands without it
+    if not answer.get('history'):
+        return
+    with ui.column().classes('w-full gap-2').props('data-testid=project-tests'):
+        ui.label('Tests').classes('text-lg font-medium').props('role=heading aria-level=2')
+        with ui.row().classes('w-full gap-4 flex-wrap items-start'):
+            with ui.column().classes('min-w-80 flex-1'):
+                ui.label('Flakiest tests').classes('text-sm font-bold')
+                flakiest = answer.get('flakiest') or []
+                if not flakiest:
+                    ui.label('No test has failed in the recent runs.').classes('text-sm opacity-70')
+                rows = [
+                    {
+                        'test': shown(item['test_id']),
+                        'flaky': item['flaky_commits'],
+                        'failures': f'{item["failures"]} of {item["runs"]}',
+                        'last': item.get('last_failed_run_id') or '',
+                    }
+                    for item in flakiest
+                ]
+                if rows:
+                    ui.table(
+                        columns=[
+                            {'name': 'test', 'label': 'Test', 'field': 'test', 'align': 'left'},
+                            {'name': 'flaky', 'label': 'Flaky commits', 'field': 'flaky'},
+                            {'name': 'failures', 'label': 'Failed runs', 'field': 'failures'},
+                            {'name': 'last', 'label': 'Last failed', 'field': 'last', 'align': 'left'},
+                        ],
+                        rows=rows,
+                        row_key='test',
+                    ).props('dense flat data-testid=flakiest-tests').classes('w-full')
+            with ui.column().classes('min-w-80 flex-1'):
+                ui.label('Tests and failures per run').classes('text-sm font-bold')
+                ui.echart(tests_chart(answer['history'])).classes('w-full h-56').props('data-testid=tests-chart')

@@ -1,0 +1,181 @@
+"""The run page's Artifacts and Tests tabs (docs/artifacts.md), drawn from GET /api/runs/{id}/artifacts and
+GET /api/runs/{id}/tests once the run has ended (a run's files are kept when its command ends).
+
+Artifacts: name, size, Download (streamed through /run-artifacts/...), images and text previewed inline, HTML
+opened in a new tab under the API's sandbox. Tests: totals, the failures (message, trace, and how each stands on
+the branch: new, still failing since run X, flaky), skipped tests, the slowest."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from nicegui import ui
+
+from app.client import ApiError
+from app.state import artifacts_view as view
+from app.state import connection
+from app.state.runs_store import ACTIVE
+from app.state.text import shown
+
+MARK_COLOURS = {'new': 'negative', 'still_failing': 'orange-9', 'flaky': 'purple-7'}
+
+
+class RunExtras:
+    """The Artifacts and Tests panels of one run page, and their tab labels."""
+
+    def __init__(self, artifacts_box: ui.element, tests_box: ui.element, tabs: dict[str, ui.tab]) -> None:
+        self.artifacts_box, self.tests_box, self.tabs = artifacts_box, tests_box, tabs
+        self.loaded_for: str | None = None
+
+    async def load(self, run: dict[str, Any]) -> None:
+        """Once the run has ended (then once): its files and results are written before its end."""
+        state = 'active' if run.get('status') in ACTIVE or run.get('status') == 'delayed' else 'ended'
+        if self.loaded_for == state:
+            return
+        self.loaded_for = state
+        if state == 'active':
+            self._waiting(self.artifacts_box, 'Artifacts are kept when the run ends.')
+            self._waiting(self.tests_box, 'Test reports are read when the run ends.')
+            return
+        client = connection.client()
+        try:
+            artifacts = await client.run_artifacts(run['id'])
+            tests = await client.run_tests(run['id'])
+        except ApiError as exc:
+            self.loaded_for = None  # the next update tries again
+            self._waiting(self.artifacts_box, f'Could not read the artifacts: {exc}')
+            return
+        await self.draw_artifacts(run['id'], artifacts)
+        self.draw_tests(tests)
+
+    @staticmethod
+    def _waiting(box: ui.element, text: str) -> None:
+        box.clear()
+        with box:
+            ui.label(text).classes('text-sm opacity-70')
+
+    async def draw_artifacts(self, run_id: str, answer: dict[str, Any]) -> None:
+        items = answer.get('items') or []
+        self.tabs['artifacts'].props(f'label="{view.tab_label("Artifacts", len(items))}"')
+        self.artifacts_box.clear()
+        with self.artifacts_box:
+            ui.label(view.artifacts_summary(answer)).classes('text-sm opacity-80').props(
+                'data-testid=artifacts-summary'
+            )
+            with ui.column().classes('w-full gap-2').props('role=list aria-label="Artifacts"'):
+                for item in items:
+                    await self._artifact_row(run_id, item)
+
+    async def _artifact_row(self, run_id: str, item: dict[str, Any]) -> None:
+        path = item['path']
+        kind = view.preview_kind(item)
+        with (
+            ui.column()
+            .classes('w-full gap-1 rounded border border-slate-300 px-2 py-1')
+            .props(f'role=listitem data-testid=artifact data-path="{path}"')
+        ):
+            with ui.row().classes('items-center gap-3 w-full flex-wrap'):
+                ui.icon('description' if kind != 'image' else 'image').props('aria-hidden=true')
+                ui.label(shown(path)).classes('font-mono text-sm').props('dir=auto data-field=path')
+                ui.label(view.size_text(item['size'])).classes('text-sm opacity-70').props('data-field=size')
+                ui.space()
+                if item.get('stored'):
+                    if kind == 'html':
+                        ui.link('Open (sandboxed)', view.ui_url(run_id, path), new_tab=True).classes(
+                            'rb-tap-link text-sm'
+                        ).props('data-testid=artifact-open rel=noopener')
+                    ui.link('Download', view.ui_url(run_id, path, download=True)).classes('rb-tap-link text-sm').props(
+                        'data-testid=artifact-download download'
+                    )
+                else:
+                    ui.label('refused').classes('text-sm text-negative font-bold')
+            if not item.get('stored'):
+                ui.label(item.get('refused') or '').classes('text-sm text-negative').props('data-field=refused')
+            elif kind == 'image':
+                ui.image(view.ui_url(run_id, path)).classes('max-w-xl border border-slate-200').props(
+                    f'alt="{path}" data-testid=artifact-image fit=contain'
+                )
+            elif kind == 'text':
+                language = view.code_language(item)
+                ui.code(await self._text(run_id, path), language=language).classes(
+                    'w-full max-h-80 overflow-auto text-xs'
+                ).props('data-testid=artifact-text')
+
+    @staticmethod
+    async def _text(run_id: str, path: str) -> str:
+        taken, parts = 0, []
+        stream = connection.client().artifact_stream(run_id, path)
+        try:
+            async for _, chunk in stream:
+                parts.append(chunk)
+                taken += len(chunk)
+                if taken >= view.TEXT_PREVIEW_BYTES:
+                    break
+        except ApiError as exc:
+            return f'(could not read it: {exc})'
+        finally:
+            await stream.aclose()  # type: ignore[attr-defined]
+        text = b''.join(parts)[: view.TEXT_PREVIEW_BYTES].decode('utf-8', 'replace')
+        return text + ('\n… (the rest: Download)' if taken >= view.TEXT_PREVIEW_BYTES else '')
+
+    def draw_tests(self, answer: dict[str, Any]) -> None:
+        totals = answer.get('totals') or {}
+        failing = (totals.get('failed') or 0) + (totals.get('errors') or 0)
+        label = f'Tests ({failing} failed)' if failing else view.tab_label('Tests', totals.get('total'))
+        self.tabs['tests'].props(f'label="{label}"')
+        self.tests_box.clear()
+        with self.tests_box:
+            if not answer.get('has_report'):
+                ui.label(
+                    'No test report. JUnit XML among the artifacts ($RUNBOARD_ARTIFACTS_DIR/junit.xml) is read here.'
+                ).classes('text-sm opacity-70')
+                return
+            ui.label(view.totals_text(totals)).classes('text-base font-bold').props('data-testid=test-totals')
+            if answer.get('problems'):
+                ui.label(answer['problems']).classes('text-sm text-warning')
+            if answer.get('failures'):
+                ui.label('Failures').classes('text-sm font-bold mt-2').props('role=heading aria-level=2')
+            for failure in answer.get('failures') or []:
+                self._failure(failure)
+            if answer.get('failures_truncated'):
+                ui.label('More failures than shown: see the report artifacts.').classes('text-sm opacity-70')
+            if answer.get('slowest'):
+                ui.label('Slowest').classes('text-sm font-bold mt-2').props('role=heading aria-level=2')
+                with ui.column().classes('gap-0').props('data-testid=slowest'):
+                    for case in answer['slowest']:
+                        with ui.row().classes('gap-3 text-sm'):
+                            ui.label(view.seconds_text(case['duration_seconds'])).classes('font-mono w-20 text-right')
+                            ui.label(view.failure_title(case)).classes('font-mono').props('dir=auto')
+            if answer.get('skipped'):
+                ui.label(f'Skipped ({len(answer["skipped"])})').classes('text-sm font-bold mt-2').props(
+                    'role=heading aria-level=2'
+                )
+                with ui.column().classes('gap-0').props('data-testid=skipped'):
+                    for case in answer['skipped']:
+                        with ui.row().classes('gap-3 text-sm'):
+                            ui.label(view.failure_title(case)).classes('font-mono').props('dir=auto')
+                            ui.label(view.first_line(case.get('message'))).classes('opacity-70').props('dir=auto')
+
+    @staticmethod
+    def _failure(failure: dict[str, Any]) -> None:
+        mark = failure.get('mark') or ''
+        with (
+            ui.column()
+            .classes('w-full gap-1 rounded border border-red-300 px-2 py-1')
+            .props(f'data-testid=test-failure data-mark={mark}')
+        ):
+            with ui.row().classes('items-center gap-2 flex-wrap'):
+                ui.icon('error' if failure['status'] == 'error' else 'cancel', color='negative').props(
+                    'aria-hidden=true'
+                )
+                ui.label(view.failure_title(failure)).classes('font-mono text-sm font-bold').props('dir=auto')
+                ui.label(failure['status']).classes('text-xs opacity-70')
+                if mark:
+                    ui.badge(view.mark_text(failure), color=MARK_COLOURS.get(mark, 'grey')).props('data-field=mark')
+                ui.space()
+                ui.label(view.seconds_text(failure.get('duration_seconds') or 0)).classes('text-xs opacity-70')
+            if failure.get('message'):
+                ui.label(failure['message']).classes('text-sm whitespace-pre-wrap').props('dir=auto data-field=message')
+            if failure.get('trace'):
+                with ui.expansion('Stack trace').classes('w-full text-sm').props('dense'):
+                    ui.code(failure['trace']).classes('w-full text-xs max-h-96 overflow-auto')

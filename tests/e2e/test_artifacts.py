@@ -1,0 +1,103 @@
+"""The run page's Artifacts and Tests tabs in real Chromium (docs/artifacts.md): a run that left report.html,
+screens/shot.png and junit.xml (and a file past the limit) shows them with sizes, the image previewed, the refusal
+with why, Download links that stream the bytes, the HTML opened sandboxed; its Tests tab shows the totals and each
+failure with its message, trace and how it stands on the branch; the project page shows the flaky tests."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.helpers.artifacts import add_fixtures, expected
+from tests.helpers.e2e import Stack, screenshot, stack
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope='module')
+def env(tmp_path_factory: pytest.TempPathFactory) -> Stack:
+    with stack(tmp_path_factory.mktemp('artifacts'), RUNBOARD_MAX_ARTIFACT_BYTES='200000') as s:
+        add_fixtures(s.repo)
+        s.create_project('arts', depth_levels=['shallow', 'standard', 'deep'])
+        yield s
+
+
+def finished(env: Stack, depth: str) -> dict:
+    with env.api() as api:
+        body = {'project_id': 'arts', 'branch': 'main', 'depth_level': depth, 'target_framework': 'python'}
+        reply = api.post('/api/runs', json=body)
+        assert reply.status_code == 201, reply.text
+        deadline = time.monotonic() + 60
+        while (run := api.get(f'/api/runs/{reply.json()["id"]}').json())['status'] in ('queued', 'running'):
+            assert time.monotonic() < deadline, run
+            time.sleep(0.1)
+    return run
+
+
+def test_the_artifacts_and_tests_tabs(page: Page, env: Stack) -> None:
+    first = finished(env, 'shallow')
+    run = finished(env, 'standard')  # the same failures again, and big.bin past the limit
+    page.goto(f'{env.ui_url}/runs/{run["id"]}')
+    expect(page.get_by_test_id('tab-artifacts')).to_contain_text('Artifacts (5)')
+    page.get_by_test_id('tab-artifacts').click()
+    panel = page.get_by_test_id('artifacts-panel')
+    expect(panel).to_be_visible()
+    expect(page.get_by_test_id('output')).to_be_hidden()  # the log is hidden, not gone
+    rows = panel.get_by_test_id('artifact')
+    expect(rows).to_have_count(5)
+    shot = panel.locator('[data-path="screens/shot.png"]')
+    expect(shot.locator('[data-field=size]')).to_have_text(
+        f'{len(expected(env.repo)["screens/shot.png"]) / 1024:.1f} KB'
+    )
+    image = shot.get_by_test_id('artifact-image').locator('img')
+    expect(image).to_be_visible()
+    page.wait_for_function('img => img.complete && img.naturalWidth === 240', arg=image.element_handle())
+    big = panel.locator('[data-path="big.bin"]')
+    expect(big.locator('[data-field=refused]')).to_contain_text('would take the run past its artifact limit')
+    expect(panel.locator('[data-path="junit.xml"]').get_by_test_id('artifact-text')).to_contain_text('<testsuites>')
+    screenshot(page, 'run-artifacts.png')
+
+    # Download streams the bytes as they were written
+    with page.expect_download() as download:
+        shot.get_by_test_id('artifact-download').click()
+    assert open(download.value.path(), 'rb').read() == expected(env.repo)['screens/shot.png']
+    # the HTML report opens in a new tab, sandboxed: its script runs, but in an opaque origin
+    with page.context.expect_page() as opened:
+        panel.locator('[data-path="report.html"]').get_by_test_id('artifact-open').click()
+    report = opened.value
+    expect(report.locator('h1')).to_have_text('Coverage 87%')
+    assert report.evaluate('() => window.origin') == 'null'
+    assert report.evaluate('() => { try { return document.cookie } catch (e) { return "blocked" } }') in ('', 'blocked')
+    report.close()
+
+    page.get_by_test_id('tab-tests').click()
+    tests = page.get_by_test_id('tests-panel')
+    expect(page.get_by_test_id('tab-tests')).to_contain_text('Tests (2 failed)')
+    expect(tests.get_by_test_id('test-totals')).to_have_text(
+        '5 tests · 2 passed · 1 failed · 1 error · 1 skipped · 4.3 s'
+    )
+    failures = tests.get_by_test_id('test-failure')
+    expect(failures).to_have_count(2)
+    expect(failures.first.locator('[data-field=mark]')).to_have_text(f'still failing since {first["id"]}')
+    expect(failures.first.locator('[data-field=message]')).to_have_text('assert 401 == 200')
+    failures.first.get_by_text('Stack trace').click()
+    expect(failures.first).to_contain_text('E   assert 401 == 200')
+    expect(tests.get_by_test_id('skipped')).to_contain_text('needs postgres')
+    screenshot(page, 'run-tests.png')
+
+    page.get_by_test_id('tab-log').click()
+    expect(page.get_by_test_id('output')).to_be_visible()
+    expect(page.get_by_test_id('output')).to_contain_text('Artifacts: 3 kept')
+
+
+def test_the_project_page_shows_flaky_tests(page: Page, env: Stack) -> None:
+    finished(env, 'deep')  # test_a passes on the commit it failed on
+    finished(env, 'shallow')
+    page.goto(f'{env.ui_url}/projects/arts')
+    section = page.get_by_test_id('project-tests')
+    expect(section.get_by_test_id('flakiest-tests')).to_contain_text('tests.test_api::test_a')
+    expect(section.get_by_test_id('tests-chart')).to_be_visible()
+    section.scroll_into_view_if_needed()
+    screenshot(page, 'project-tests.png')
