@@ -189,6 +189,7 @@ class TimelineView:
                     self.render_header()
                     self.retitle()
                 self.render_stages()
+                await self.extras.load(run)  # its files and tests, once it has ended
                 if self.review is not None:
                     await self.review.load(run)
                 if not self.again:
