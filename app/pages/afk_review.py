@@ -83,8 +83,8 @@ def draw_issue(issue: dict[str, Any] | None) -> None:
             ui.label('Issue').classes('font-bold')
             ui.label('not found').classes('text-sm opacity-70')
             return
-        with ui.row().classes('items-center gap-2 w-full'):
-            ui.icon('assignment').classes('opacity-70')
+        with ui.row().classes('items-center gap-2 w-full no-wrap'):
+            ui.icon('assignment', size='sm').classes('opacity-70 shrink-0')
             title = f'#{issue["number"]} {shown(issue.get("title") or "")}'
             if issue.get('url', '') and str(issue['url']).startswith(('http://', 'https://')):
                 ui.link(title, issue['url'], new_tab=True).classes('font-bold rb-tap-link').props(
@@ -109,12 +109,12 @@ def draw_pull_request(pull: dict[str, Any] | None) -> None:
     with ui.card().classes('rb-review-card gap-1').props('data-testid=review-pull-request'):
         if pull is None:
             with ui.row().classes('items-center gap-2'):
-                ui.icon('merge_type').classes('opacity-70')
+                ui.icon('merge_type', size='sm').classes('opacity-70 shrink-0')
                 ui.label('Pull request').classes('font-bold')
             ui.label('none yet').classes('text-sm opacity-70').props('data-field=pr-none')
             return
-        with ui.row().classes('items-center gap-2 w-full'):
-            ui.icon('merge_type').classes('opacity-70')
+        with ui.row().classes('items-center gap-2 w-full no-wrap'):
+            ui.icon('merge_type', size='sm').classes('opacity-70 shrink-0')
             text = f'#{pull["number"]} {shown(pull.get("title") or "")}'
             url = pull.get('url') or ''
             if url.startswith(('http://', 'https://')):
@@ -142,7 +142,7 @@ def draw_pull_request(pull: dict[str, Any] | None) -> None:
 def draw_diff(diff: dict[str, Any] | None) -> None:
     with ui.card().classes('rb-review-card gap-1').props('data-testid=review-diff'):
         with ui.row().classes('items-center gap-2'):
-            ui.icon('difference').classes('opacity-70')
+            ui.icon('difference', size='sm').classes('opacity-70 shrink-0')
             ui.label('Changes').classes('font-bold')
         if diff is None:
             ui.label('no branch with changes yet').classes('text-sm opacity-70').props('data-field=diff-none')

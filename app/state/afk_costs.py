@@ -36,7 +36,7 @@ def per_day_chart(costs: dict[str, Any], *, dark: bool = False) -> dict[str, Any
             'symbol': 'none',
             'data': [{'yAxis': costs['cap_usd'], 'name': 'cap'}],
             'lineStyle': {'color': '#c62828', 'type': 'dashed'},
-            'label': {'formatter': 'cap ${c}', 'color': text},
+            'label': {'formatter': 'cap', 'position': 'insideEndTop', 'color': text},
         }
     return {
         'aria': {'enabled': True},
