@@ -32,4 +32,7 @@ def register() -> None:
     )
 
     web_app.colors(**BRAND_COLOURS)
+    # Quasar's loading bar (shown while a request runs) is a progressbar, which needs a name (WCAG 4.1.2); what its
+    # config holds besides its own options lands on its element
+    web_app.config.quasar_config.setdefault('loadingBar', {})['aria-label'] = 'Loading'
     plain.register()

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, expect
 
 from tests.helpers.axe import Violation, axe_violations, by_rule
 from tests.helpers.e2e import BRANCHES, Stack, gates_dir, stack
@@ -133,13 +133,36 @@ def test_the_sign_in_page_has_no_serious_or_critical_violation(browser: Browser,
     assert not found, f'{len(found)} violations ({by_rule(found)}):\n' + '\n'.join(v.line() for v in found)
 
 
-def test_the_run_page_menus_and_dialogs_have_no_serious_or_critical_violation(page: Page, env) -> None:  # noqa: ANN001
-    """What opens over a page: the card's ⋯ menu and the confirm dialog it leads to."""
+@pytest.mark.parametrize('scheme', ['light', 'dark'])
+def test_menus_and_dialogs_have_no_serious_or_critical_violation(browser: Browser, env, scheme: str) -> None:  # noqa: ANN001
+    """What opens over a page: a card's ⋯ menu, its Backlog dialog, and the confirmation a Stop asks for."""
     stack_, _pages = env
-    page.goto(stack_.ui_url + '/')
-    card = page.locator('[data-project=alpha]')
-    card.get_by_role('button', name='Project actions').click()
-    expect(page.locator('.q-menu')).to_be_visible()
-    found = axe_violations(page, '/ with the ⋯ menu open')
+    context = browser.new_context(viewport={'width': 1200, 'height': 900}, color_scheme=scheme)  # type: ignore[arg-type]
+    page = context.new_page()
+    found: list[Violation] = []
+    try:
+        page.goto(stack_.ui_url + '/')
+        card = page.locator('[data-project=alpha]')
+        card.get_by_role('button', name='Project actions').click()
+        expect(page.get_by_role('menu')).to_be_visible()
+        found += axe_violations(page, f'/ {scheme} with the ⋯ menu open')
+        page.keyboard.press('Escape')
+        expect(page.get_by_role('menu')).to_be_hidden()
+
+        card.get_by_role('button', name='Backlog').click()
+        backlog = page.locator('[data-backlog=alpha]')
+        expect(backlog).to_be_visible()
+        found += axe_violations(page, f'/ {scheme} with the Backlog dialog open')
+        backlog.get_by_role('button', name='Close').click()
+        expect(backlog).to_be_hidden()
+
+        page.get_by_role('button', name='Stop run').first.click()  # the running run's row: asks first
+        confirmation = page.get_by_role('alertdialog')
+        expect(confirmation).to_be_visible()
+        found += axe_violations(page, f'/ {scheme} with a Stop confirmation open')
+        confirmation.get_by_role('button', name='Cancel').click()
+        expect(confirmation).to_be_hidden()
+    finally:
+        context.close()
     print(f'\naxe-core serious/critical by rule: {by_rule(found)}')
     assert not found, '\n'.join(v.line() for v in found)
