@@ -74,7 +74,7 @@ class AfkReviewPanel:
             draw_pull_request(review.get('pull_request'))
             draw_diff(review.get('diff'))
             for line in review.get('problems') or []:
-                ui.label(shown(line)).classes('w-full text-xs text-orange-10').props('data-testid=review-problem')
+                ui.label(shown(line)).classes('w-full text-xs rb-text-caution').props('data-testid=review-problem')
 
 
 def draw_issue(issue: dict[str, Any] | None) -> None:

@@ -46,7 +46,7 @@ def run_row(
             ui.label(' · '.join(shown(p) for p in parts if p)).classes('text-sm').props('data-field=params dir=auto')
             if run['status'] == 'queued' and run.get('waiting'):
                 ui.label(f'#{run.get("queue_position")} in line · {run["waiting"]}').classes(
-                    'text-xs rb-text-waiting'
+                    'text-xs rb-text-caution'
                 ).props('data-field=waiting')
             timing_bits(run)  # delayed: when it runs; queued with a TTL: when it expires; why it never started
             push_facts(run, size='text-xs')  # a push or pull-request run: its commit, pusher, pull request
