@@ -25,7 +25,7 @@ import redis
 from redis.asyncio import Redis as AsyncRedis
 from redis.asyncio.client import PubSub
 
-from app.infra.redis import LoopClient, async_client, sync_client
+from app.infra.redis import async_client, sync_client
 
 log = logging.getLogger(__name__)
 QUEUE_SIZE = 10_000
@@ -82,10 +82,6 @@ class EventBus:
         for event in events:
             self.publish(event)
 
-    async def publish_many_async(self, events: list[dict[str, Any]]) -> None:
-        """publish_many from the event loop (services/runs/loop_admission.py)."""
-        self.publish_many(events)
-
     def deliver_here(self, event: dict[str, Any]) -> None:
         """To this instance's subscribers only (never to other instances)."""
         self._deliver(event)
@@ -133,7 +129,6 @@ class RedisEventBus(EventBus):
         self._channel = f'{prefix}:events'
         self._task: asyncio.Task | None = None
         self._publishing = sync_client(url)  # from worker threads
-        self._publishing_async = LoopClient(url)
         self._listening: AsyncRedis | None = None
         self._cannot_subscribe: str | None = None  # the last subscription attempt failed: why
 
@@ -226,14 +221,6 @@ class RedisEventBus(EventBus):
             for event in events:
                 self._deliver(event)
 
-    async def publish_many_async(self, events: list[dict[str, Any]]) -> None:
-        try:
-            await self._publishing_async.get().publish(self._channel, json.dumps(events, default=str))
-        except Exception:
-            log.warning('redis publish failed; delivering locally', exc_info=True)
-            for event in events:
-                self._deliver(event)
-
     async def close(self) -> None:
         if self._task:
             self._task.cancel()
@@ -242,7 +229,6 @@ class RedisEventBus(EventBus):
         if self._listening is not None:
             await self._listening.aclose()
         self._publishing.close()
-        await self._publishing_async.aclose()
         await super().close()
 
 

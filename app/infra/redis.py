@@ -17,7 +17,6 @@ retries with backoff.
 
 from __future__ import annotations
 
-import asyncio
 import ssl
 from typing import Any
 
@@ -27,7 +26,7 @@ import redis.asyncio.retry
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-__all__ = ['LoopClient', 'async_client', 'celery_ssl', 'is_tls', 'sync_client']
+__all__ = ['async_client', 'celery_ssl', 'is_tls', 'sync_client']
 
 TIMEOUTS: dict[str, Any] = dict(socket_connect_timeout=1.0, socket_timeout=2.0)
 
@@ -43,29 +42,8 @@ def sync_client(url: str, **options: Any) -> redis.Redis:
 
 
 def async_client(url: str, **options: Any) -> redis.asyncio.Redis:
-    """An asyncio client; its connections belong to the event loop that opens them (see LoopClient)."""
+    """An asyncio client (the event bus's listener); its connections belong to the event loop that opens them."""
     return redis.asyncio.Redis.from_url(url, **_options(options, redis.asyncio.retry.Retry))
-
-
-class LoopClient:
-    """The asyncio client of the running event loop: made on first use there, made anew on another loop (a worker's
-    private loop, a test's asyncio.run), since asyncio connections cannot be awaited on a loop other than theirs."""
-
-    def __init__(self, url: str, **options: Any) -> None:
-        self._url, self._options = url, options
-        self._client: redis.asyncio.Redis | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-
-    def get(self) -> redis.asyncio.Redis:
-        loop = asyncio.get_running_loop()
-        if self._client is None or self._loop is not loop:
-            self._client, self._loop = async_client(self._url, **self._options), loop
-        return self._client
-
-    async def aclose(self) -> None:
-        client, self._client = self._client, None
-        if client is not None and self._loop is asyncio.get_running_loop():
-            await client.aclose()
 
 
 def is_tls(url: str) -> bool:

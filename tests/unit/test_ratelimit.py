@@ -105,36 +105,3 @@ def test_the_redis_limiter_carries_on_over_connections_redis_dropped() -> None:
         assert limiter.peek(key).remaining == 4
     finally:
         limiter.close()
-
-
-def test_the_redis_limiter_on_the_event_loop_carries_on_over_connections_redis_dropped() -> None:
-    """The same for the event loop's calls (the team-mode admission): a killed idle connection is replaced."""
-    import asyncio
-
-    import redis
-
-    from app.services.runs.ratelimit import RedisLimiter
-    from tests.helpers.backends import REDIS_URL, require_team_services
-
-    require_team_services()
-    limiter = RedisLimiter(REDIS_URL, limit=5, window_seconds=60)
-    key = f'rbtest:dropped-async:{uuid.uuid4().hex}'
-
-    async def scenario() -> None:
-        assert (await limiter.acquire_async(key, 'a')).allowed
-        own = await limiter._aredis.get().client_id()
-        admin = redis.Redis.from_url(REDIS_URL)
-        assert admin.client_kill_filter(_id=own) == 1
-        admin.close()
-        assert (await limiter.acquire_async(key, 'b')).remaining == 3
-        await limiter.release_async(key, 'b')
-        assert (await limiter.peek_async(key)).remaining == 4
-        assert limiter.peek(key).remaining == 4  # one log, whichever way it is called
-        await limiter.aclose()
-
-    try:
-        asyncio.run(scenario())
-        asyncio.run(limiter.acquire_async(key, 'c'))  # another event loop: its own connections
-        assert limiter.peek(key).remaining == 3
-    finally:
-        limiter.close()

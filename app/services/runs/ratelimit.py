@@ -17,10 +17,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import redis
-from redis.commands.core import AsyncScript
 
 from app.core.errors import dependency_unavailable
-from app.infra.redis import LoopClient, sync_client
+from app.infra.redis import sync_client
 
 
 @dataclass(frozen=True)
@@ -94,16 +93,6 @@ class MemoryLimiter:
     def close(self) -> None:
         pass
 
-    # the event loop's admission (services/runs/loop_admission.py): nothing here waits
-    async def acquire_async(self, key: str, member: str) -> Quota:
-        return self.acquire(key, member)
-
-    async def peek_async(self, key: str) -> Quota:
-        return self.peek(key)
-
-    async def release_async(self, key: str, member: str) -> None:
-        self.release(key, member)
-
     async def aclose(self) -> None:
         pass
 
@@ -140,8 +129,6 @@ class RedisLimiter:
         self.limit, self.window = limit, window_seconds
         self._redis = sync_client(url)
         self._script = self._redis.register_script(_ACQUIRE_LUA)
-        self._aredis = LoopClient(url)
-        self._ascript: AsyncScript | None = None
 
     def _quota(self, reply: list[Any]) -> Quota:
         allowed, count, now, oldest = reply
@@ -162,23 +149,8 @@ class RedisLimiter:
     def close(self) -> None:
         self._redis.close()
 
-    # the same on the event loop
-    async def acquire_async(self, key: str, member: str) -> Quota:
-        client = self._aredis.get()
-        if self._ascript is None:
-            self._ascript = client.register_script(_ACQUIRE_LUA)
-        with _outage():
-            return self._quota(await self._ascript(keys=[key], args=[self.window, self.limit, member], client=client))
-
-    async def peek_async(self, key: str) -> Quota:
-        return await self.acquire_async(key, '')
-
-    async def release_async(self, key: str, member: str) -> None:
-        with _outage():
-            await self._aredis.get().zrem(key, member)
-
     async def aclose(self) -> None:
-        await self._aredis.aclose()
+        pass  # nothing held on the event loop (the RateLimiter port closes both kinds)
 
 
 @contextmanager
