@@ -70,6 +70,7 @@ def test_runboard_document_of_a_failed_run() -> None:
             'finished_at': '2025-01-01T11:59:42Z',
             'duration_seconds': 12.0,
             'annotations': [],
+            'usage': None,  # no `::usage::` lines
         },
     }
 
@@ -166,3 +167,19 @@ def test_stored_facts_give_the_same_body_on_any_server_with_that_address() -> No
     again = from_stored(kept, 'https://rb.example.com/')
     assert body(again, 'runboard') == body(facts(), 'runboard')
     assert body(again, 'slack') == body(facts(), 'slack')
+
+
+def test_a_runs_usage_and_the_cost_cap_event() -> None:
+    usage = {'input_tokens': 2400, 'output_tokens': 600, 'cost_usd': 0.84, 'model': 'm', 'reports': 2}
+    assert runboard_document(facts(run={**RUN, 'usage': usage}))['run']['usage'] == usage
+    capped = facts(
+        'project.cost_capped',
+        run=None,
+        afk={'cap_usd': 1.0, 'spent_usd': 1.2, 'day': '2025-01-01', 'resumes_at': '2025-01-02T00:00:00Z'},
+    )
+    document = runboard_document(capped)
+    assert 'run' not in document and document['afk']['cap_usd'] == 1.0
+    assert slack_text(capped) == (
+        ':money_with_wings: *<https://rb.example.com/projects/proj|Proj>*: the AFK loop stopped launching: '
+        "today's AFK cost $1.20 reached the cap of $1.00. It resumes at 00:00 UTC, or on Reset on the project page."
+    )
