@@ -9,7 +9,7 @@ from urllib.parse import quote
 
 import httpx
 
-API = '/api'
+from app.client.http import API, answer_of
 
 
 class ArtifactsApi:
@@ -35,8 +35,6 @@ class ArtifactsApi:
     ) -> AsyncIterator[tuple[dict[str, str], bytes]]:
         """GET /runs/{id}/artifacts/{path}, streamed: (headers, chunk) pairs; the headers are the same in each.
         A refusal raises the ApiError it describes before the first chunk."""
-        from app.client import answer_of  # the package's __init__ imports this module first
-
         url = f'{API}/runs/{quote(run_id, safe="")}/artifacts/{quote(path)}'
         async with self._http.stream('GET', url, params={'download': 'true'} if download else None) as reply:
             if reply.status_code != 200:

@@ -6,20 +6,31 @@ app/state/log_search.py.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from nicegui import ui
 
 from app.client import ApiError
+from app.pages.log_view import LogView
 from app.state import connection
 from app.state.log_search import LogSearch, key_action, query_problem
 
-if TYPE_CHECKING:
-    from app.pages.log_panel import LogPanel
+
+class SearchedLog(Protocol):
+    """What the bar steps through: the log panel (pages/log_panel.py) that owns it."""
+
+    view: LogView
+
+    @property
+    def run_id(self) -> str: ...
+
+    def newest_seq(self) -> int: ...
+
+    async def show_line(self, seq: int, *, match: bool = False) -> bool: ...
 
 
 class SearchBar:
-    def __init__(self, panel: LogPanel) -> None:
+    def __init__(self, panel: SearchedLog) -> None:
         self.panel = panel
         self.state = LogSearch()
         self.busy = False

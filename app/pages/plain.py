@@ -21,17 +21,13 @@ from nicegui import app as web_app
 
 from app.client import ApiError, RunboardClient
 from app.core.origins import same_origin
+from app.pages.signin import check_token, explain
 from app.state import connection, session
 
 PATH = '/plain'
 CSRF_COOKIE = 'rb_plain_csrf'
 NOTICE_COOKIE = 'rb_plain_notice'
 ACTIONS = ('start', 'auto-on', 'auto-off', 'reset', 'requeue', 'discard')
-NOSCRIPT_HTML = (
-    '<noscript><p style="padding:12px 16px;margin:0;background:#fff3e0;color:#5d2c00;font:16px sans-serif">'
-    'JavaScript is off. The <a href="/plain">plain project list</a> has every project action '
-    '(Start AFK run, Auto on/off, Reset, Requeue, Discard) as plain forms.</p></noscript>'
-)
 
 _STYLE = """body{font:16px/1.5 system-ui,sans-serif;margin:0 auto;max-width:60rem;padding:1rem;color:#1b1b1b}
 h1{font-size:1.4rem}section{border:1px solid #ccc;border-radius:6px;padding:.5rem 1rem;margin:1rem 0}
@@ -201,8 +197,6 @@ def register() -> None:
         if not _csrf_ok(request, form):
             return _back(Notice('This form is out of date; try again.', error=True))
         token = (form.get('token') or [''])[0].strip()
-        from app.pages.signin import check_token, explain
-
         try:
             person = await check_token(token)
         except ApiError as exc:

@@ -3,16 +3,23 @@ the URL query (RunFilters.query) so a reload or a shared link shows the same lis
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 from urllib.parse import urlencode
 
 from nicegui import ui
 
 from app.pages.theme import STATUS_LABELS
-from app.state.runs_store import RunFilters
+from app.state.runs_store import RunFilters, RunsStore
 
-if TYPE_CHECKING:
-    from app.pages.runs_list import RunsListView
+
+class FilteredList(Protocol):
+    """What the bar drives: the runs list view (pages/runs_list.py), its store, its place in the URL, a reload."""
+
+    store: RunsStore
+    url_path: str | None
+
+    async def load(self) -> None: ...
+
 
 STATUSES = [
     'delayed',
@@ -40,7 +47,7 @@ FILTER_WIDTHS = {
 }
 
 
-def filter_bar(view: RunsListView, projects: list[dict] | None) -> None:
+def filter_bar(view: FilteredList, projects: list[dict] | None) -> None:
     """`projects` is None on a project's own page (the project is fixed there and not in its URL)."""
     filters = view.store.filters
 

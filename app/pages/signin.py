@@ -4,7 +4,6 @@ form post (/login/session, /logout) whose answer gives the browser a new session
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qs
@@ -15,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse
 
 from app.client import ApiError
+from app.pages.theme import LOGOUT_PATH, frame, post_form
 from app.state import connection, session
 
 
@@ -53,8 +53,6 @@ async def login_page(next: str | None = None) -> Any:  # noqa: A002  (the query 
     target = session.safe_next(next)
     if not connection.sign_in_required():
         return RedirectResponse(target, status_code=303)
-    from app.pages.theme import frame
-
     with frame('Sign in', show_person=False):
         with ui.card().classes('w-full max-w-md mx-auto gap-3'):
             ui.label('Sign in to Runboard').classes('text-lg font-bold').props('role=heading aria-level=1')
@@ -93,25 +91,6 @@ async def login_page(next: str | None = None) -> Any:  # noqa: A002  (the query 
 
 
 SESSION_PATH = '/login/session'
-LOGOUT_PATH = '/logout'
-
-
-def post_form(action: str, fields: dict[str, str]) -> None:
-    """Have this tab's browser post a form to `action` (a top-level navigation: its answer may set cookies)."""
-    ui.run_javascript(
-        f"""const form = document.createElement('form');
-        form.method = 'post';
-        form.action = {json.dumps(action)};
-        for (const [name, value] of Object.entries({json.dumps(fields)})) {{
-          const input = document.createElement('input');
-          input.type = 'hidden';
-          input.name = name;
-          input.value = value;
-          form.appendChild(input);
-        }}
-        document.body.appendChild(form);
-        form.submit();"""
-    )
 
 
 async def _form(request: Request) -> dict[str, str]:
@@ -137,8 +116,3 @@ async def finish_sign_out(request: Request) -> RedirectResponse:
     if connection.sign_in_required():
         await session.renew(request)
     return RedirectResponse(session.LOGIN_PATH, status_code=303)
-
-
-def sign_out() -> None:
-    session.sign_out()  # at once, over the websocket: this session id holds no token any more
-    post_form(LOGOUT_PATH, {})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -11,8 +12,8 @@ from typing import Any
 
 from nicegui import ui
 
-from app.pages.plain import NOSCRIPT_HTML
 from app.pages.settings_link import settings_link
+from app.state import connection, session
 
 # Badge fills under white text: each has at least 4.5:1 against it (WCAG AA), in both themes (issue 42)
 STATUS_COLORS = {
@@ -30,6 +31,13 @@ STATUS_COLORS = {
     'skipped': 'pink-9',  # refused when it was due
     'cancelled': 'blue-grey-9',  # queued, replaced by a newer push before it started
 }
+LOGOUT_PATH = '/logout'
+NOSCRIPT_HTML = (
+    '<noscript><p style="padding:12px 16px;margin:0;background:#fff3e0;color:#5d2c00;font:16px sans-serif">'
+    'JavaScript is off. The <a href="/plain">plain project list</a> has every project action '
+    '(Start AFK run, Auto on/off, Reset, Requeue, Discard) as plain forms.</p></noscript>'
+)
+
 STATUS_LABELS = {'timed_out': 'timed out', 'submitting': 'Submitting…'}
 
 
@@ -88,9 +96,6 @@ def page_frame() -> PageFrame | None:
 
 def _person_menu() -> None:
     """With sign-in: who is signed in (name, role) and Sign out."""
-    from app.pages.signin import sign_out
-    from app.state import connection, session
-
     if not connection.sign_in_required():
         return
     person = session.current_person() or {}
@@ -161,3 +166,26 @@ def live_duration(label: ui.label, run: dict) -> ui.label:
     else:
         label.props(remove='data-rb-since')
     return label
+
+
+def post_form(action: str, fields: dict[str, str]) -> None:
+    """Have this tab's browser post a form to `action` (a top-level navigation: its answer may set cookies)."""
+    ui.run_javascript(
+        f"""const form = document.createElement('form');
+        form.method = 'post';
+        form.action = {json.dumps(action)};
+        for (const [name, value] of Object.entries({json.dumps(fields)})) {{
+          const input = document.createElement('input');
+          input.type = 'hidden';
+          input.name = name;
+          input.value = value;
+          form.appendChild(input);
+        }}
+        document.body.appendChild(form);
+        form.submit();"""
+    )
+
+
+def sign_out() -> None:
+    session.sign_out()  # at once, over the websocket: this session id holds no token any more
+    post_form(LOGOUT_PATH, {})
