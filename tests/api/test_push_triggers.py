@@ -165,6 +165,12 @@ def test_the_hook_secret_is_for_operators_and_rotates(settings_factory, repo_fac
         assert 'hook_secret' not in api.client.get('/api/projects/proj').json()  # never answered again
         unknown = httpx.post(f'{api.server.base_url}/api/hooks/proj', content=b'{}')
         assert_problem(unknown, 400, 'unknown_forge')
+        # the audit log: who set the rules, who replaced the secret, the run the push started (as the rules' owner)
+        actions = {(e['action'], e['target']) for e in api.client.get('/api/audit').json()['items']}
+        (run,) = runs_of(api.client)
+        assert {('project.updated', 'proj'), ('project.hook_secret_rotated', 'proj'), ('run.pushed', run['id'])} <= (
+            actions
+        )
 
 
 def test_cancel_in_progress_leaves_the_newest_push_queued(settings_factory, repo_factory) -> None:

@@ -43,6 +43,8 @@ ACTIONS = (
     'schedule.resumed',
     'schedule.deleted',
     'schedule.fired',
+    'run.pushed',
+    'run.pull_request',
     'webhook.created',
     'webhook.updated',
     'webhook.secret_rotated',

@@ -75,6 +75,8 @@ AUDIT_ACTIONS = {
     'retry': 'run.retried',
     'auto': 'afk.started',
     'scheduled': 'schedule.fired',
+    'push': 'run.pushed',  # a push the project's push rules select (services/triggers/push.py)
+    'pull_request': 'run.pull_request',
 }
 
 
