@@ -172,6 +172,11 @@ class RunExtras:
                 ui.label(failure['status']).classes('text-xs opacity-70')
                 if mark:
                     ui.badge(view.mark_text(failure), color=MARK_COLOURS.get(mark, 'grey')).props('data-field=mark')
+                    if failure.get('since_run_id'):
+                        since = failure['since_run_id']
+                        ui.link('open that run', f'/runs/{since}').classes('rb-tap-link text-xs').props(
+                            'data-testid=since-link'
+                        )
                 ui.space()
                 ui.label(view.seconds_text(failure.get('duration_seconds') or 0)).classes('text-xs opacity-70')
             if failure.get('message'):

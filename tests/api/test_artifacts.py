@@ -71,7 +71,7 @@ def test_a_runs_files_are_kept_listed_and_downloaded_byte_for_byte(settings_fact
             assert sorted(a['file'] for a in refusals) == ['big.bin', 'passwd-link']
             outputs = [e['text'] for e in run['events'] if e['type'] == 'output']
             assert 'Artifacts: 3 kept' in outputs
-            assert any(line.startswith('Tests: 5 (2 passed, 1 failed, 1 errors, 1 skipped)') for line in outputs)
+            assert any(line.startswith('Tests: 5 (2 passed, 1 failed, 1 error, 1 skipped)') for line in outputs)
 
             # types and how a browser gets them: the image inline, the HTML sandboxed, ?download=true an attachment
             shot = client.get(items['screens/shot.png']['url'])

@@ -81,6 +81,7 @@ def test_the_artifacts_and_tests_tabs(page: Page, env: Stack) -> None:
     failures = tests.get_by_test_id('test-failure')
     expect(failures).to_have_count(2)
     expect(failures.first.locator('[data-field=mark]')).to_have_text(f'still failing since {first["id"]}')
+    expect(failures.first.get_by_test_id('since-link')).to_have_attribute('href', f'/runs/{first["id"]}')
     expect(failures.first.locator('[data-field=message]')).to_have_text('assert 401 == 200')
     failures.first.get_by_text('Stack trace').click()
     expect(failures.first).to_contain_text('E   assert 401 == 200')

@@ -279,10 +279,11 @@ def _notes(done: Collected, parsed: junit.Parsed | None, store: ArtifactStore) -
         notes.append(('output', f'Artifacts: {len(done.refused) - MAX_REFUSAL_LINES} more refused (see the list)'))
     if parsed is not None and parsed.reports:
         t = parsed.totals
+        errors = 'error' if t.errors == 1 else 'errors'
         notes.append(
             (
                 'output',
-                f'Tests: {t.total} ({t.passed} passed, {t.failed} failed, {t.errors} errors, {t.skipped} skipped) '
+                f'Tests: {t.total} ({t.passed} passed, {t.failed} failed, {t.errors} {errors}, {t.skipped} skipped) '
                 f'from {", ".join(parsed.reports[:5])}',
             )
         )
