@@ -7,7 +7,9 @@ from typing import Any
 
 from nicegui import ui
 
-from app.state.push_rules import pull_request_link, push_text
+from app.client import ApiError
+from app.state import connection
+from app.state.push_rules import pull_request_link, push_text, status_log_text
 from app.state.text import shown
 
 
@@ -25,3 +27,28 @@ def push_facts(run: dict[str, Any], *, size: str = 'text-sm') -> None:
         )
     else:
         ui.label(f'PR {shown(text)}').classes(size).props('data-testid=pull-request dir=auto')
+
+
+def commit_status_line(run: dict[str, Any]) -> None:
+    """The run page: what was posted to the forge for this run's commit (GET /projects/{id}/commit-statuses), read
+    once when the page opens; nothing for other kinds or a project without a forge token."""
+    if run.get('kind') not in ('push', 'pull_request'):
+        return
+    line = ui.label('').classes('text-xs opacity-80').props('data-testid=commit-statuses')
+    line.set_visibility(False)
+
+    async def load() -> None:
+        try:
+            rows = (
+                await connection.client().request(
+                    'GET', f'/projects/{run["project_id"]}/commit-statuses', params={'run': run['id']}
+                )
+            ).data
+        except ApiError:
+            return  # the page works without it
+        text = status_log_text(rows or [])
+        if text:
+            line.text = text
+            line.set_visibility(True)
+
+    ui.timer(0.5, load, once=True)

@@ -15,7 +15,7 @@ from app.pages import artifact_download, log_download  # noqa: F401  (register /
 from app.pages.afk_review import AfkReviewPanel
 from app.pages.annotation_list import draw_annotations
 from app.pages.log_panel import LogPanel
-from app.pages.push_facts import push_facts
+from app.pages.push_facts import commit_status_line, push_facts
 from app.pages.run_artifacts import RunExtras
 from app.pages.run_row import RETRYABLE
 from app.pages.run_timing import cancel_button, timing_bits
@@ -106,6 +106,7 @@ class TimelineView:
                 if run.get('issue_number'):
                     ui.label(f'issue #{run["issue_number"]} {shown(run.get("issue_title"))}').props('dir=auto')
                 push_facts(run)  # a push or pull-request run: the commit, who pushed, the pull request's link
+                commit_status_line(run)  # ... and what was posted back to the forge
                 if run.get('retry_of'):
                     with ui.row().classes('gap-1 items-baseline'):
                         ui.label('retry of').classes('opacity-60')

@@ -107,3 +107,23 @@ def push_text(run: dict[str, Any]) -> str | None:
     if run.get('kind') == 'pull_request':
         return f'{commit} · pull request head' + (f' · by {who}' if who else '')
     return f'{commit} pushed' + (f' by {who}' if who else '')
+
+
+def status_log_text(rows: list[dict[str, Any]]) -> str | None:
+    """The run's commit statuses as one line, oldest first: `forge: pending ✓ · success ✓` (✓ delivered, … being
+    tried, ✗ given up with its last answer); None when nothing was posted (no forge token, not a push run)."""
+    if not rows:
+        return None
+    marks = {
+        'delivered': '✓',
+        'pending': '…',
+        'failed': '… retrying',
+        'gave_up': '✗ gave up',
+        'superseded': '(skipped)',
+    }
+    parts = []
+    for row in sorted(rows, key=lambda r: r['id']):
+        mark = marks.get(row['status'], row['status'])
+        why = f' ({row["last_error"]})' if row['status'] in ('failed', 'gave_up') and row.get('last_error') else ''
+        parts.append(f'{row["state"]} {mark}{why}')
+    return 'forge status: ' + ' · '.join(parts)

@@ -16,6 +16,7 @@ from playwright.sync_api import Page, expect
 
 from app.services.triggers import hooks
 from tests.helpers.e2e import screenshot
+from tests.helpers.forge_api import forge_api
 from tests.helpers.repos import make_repo
 from tests.helpers.servers import app_process
 
@@ -31,13 +32,21 @@ def git(repo: Path, *args: str) -> str:
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     base = tmp_path_factory.mktemp('push')
     repo = make_repo(base / 'repo', {'main': {'run.sh': 'echo built\n'}})
-    env = {'RUNBOARD_DEMO': 'false', 'RUNBOARD_MIRROR_FETCH_SECONDS': '1'}
-    with app_process(base / 'data', env=env) as app:
+    env = {'RUNBOARD_DEMO': 'false', 'RUNBOARD_MIRROR_FETCH_SECONDS': '1', 'RUNBOARD_NOTIFICATION_POLL_SECONDS': '0.5'}
+    with forge_api('github') as forge, app_process(base / 'data', env=env) as app:
         token = json.loads((base / 'data' / 'credentials.json').read_text())['token']
         client = httpx.Client(base_url=app['url'], headers={'Authorization': f'Bearer {token}'}, timeout=30)
-        body = {'id': 'web', 'name': 'Web', 'repository': str(repo), 'command': ['sh', 'run.sh']}
+        # commit statuses go to a loopback GitHub API
+        source = {'kind': 'github', 'api_url': forge.root, 'owner': 'team', 'repo': 'web', 'token': forge.token}
+        body = {
+            'id': 'web',
+            'name': 'Web',
+            'repository': str(repo),
+            'command': ['sh', 'run.sh'],
+            'issue_source': source,
+        }
         assert client.post('/api/projects', json=body).status_code == 201
-        yield {'url': app['url'], 'repo': repo, 'api': client}
+        yield {'url': app['url'], 'repo': repo, 'api': client, 'forge': forge}
         client.close()
 
 
@@ -72,6 +81,12 @@ def test_push_rules_in_settings_then_a_push_runs(page: Page, server: dict) -> No
     expect(row).to_be_visible(timeout=30_000)
     expect(row.locator('[data-field=push]')).to_have_text(f'{sha[:7]} pushed')
     screenshot(page, 'push-runs-list.png')
+    # the run's result went back to the forge as a commit status, and its page says so
+    posted = server['forge'].wait_for_state('success')
+    assert (posted.sha, posted.context) == (sha, 'runboard/web')
+    page.goto(f'{url}/runs/{row.get_attribute("data-run")}')
+    expect(page.get_by_test_id('commit-statuses')).to_contain_text('success ✓', timeout=15_000)
+    screenshot(page, 'push-run-page.png')
 
     # a pull request, as GitHub sends it
     git(repo, 'checkout', '-q', '-b', 'feature/x')

@@ -72,3 +72,14 @@ def test_a_runs_pull_request_and_push_in_words() -> None:
     assert push_text(pr) == 'abcdef1 · pull request head · by dee'
     assert push_text({'kind': 'push', 'commit_sha': 'abcdef123', 'pusher': None}) == 'abcdef1 pushed'
     assert push_text({'kind': 'manual'}) is None
+
+
+def test_the_commit_status_log_in_words() -> None:
+    from app.state.push_rules import status_log_text
+
+    assert status_log_text([]) is None
+    rows = [
+        {'id': 'cst_2', 'state': 'success', 'status': 'failed', 'last_error': 'HTTP 500'},
+        {'id': 'cst_1', 'state': 'pending', 'status': 'delivered', 'last_error': None},
+    ]
+    assert status_log_text(rows) == 'forge status: pending ✓ · success … retrying (HTTP 500)'
