@@ -295,8 +295,29 @@ def project_details(p: dict) -> Table:
             ('Ready issues', p.get('ready_count')),
             ('Parked issues', p.get('parked_count', 0)),
             ('Issue source', (p.get('issue_source') or {}).get('kind', 'local')),
+            ('On push', on_push_text(p)),
         ]
     )
+
+
+def on_push_text(p: dict) -> str:
+    """A project's push rules in one line: `main, release/* (deep/go; pull requests too; hook secret set)`."""
+    rules = p.get('on_push') or None
+    if not rules or not rules.get('enabled', True):
+        return 'off'
+    matrix = rules.get('matrix')
+    runs = (
+        ' × '.join(', '.join(values) for values in matrix.values())
+        if matrix
+        else f'{rules.get("depth_level") or "first depth"}/{rules.get("target_framework") or "first framework"}'
+    )
+    extras = [runs]
+    if rules.get('paths'):
+        extras.append('paths ' + ', '.join(rules['paths']))
+    if rules.get('pull_requests'):
+        extras.append('pull requests too')
+    extras.append('hook secret set' if p.get('has_hook_secret') else 'no hook secret (mirror fetches only)')
+    return f'{", ".join(rules.get("branches") or [])} ({"; ".join(extras)})'
 
 
 def repository_state(r: dict) -> Table:

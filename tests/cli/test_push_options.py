@@ -39,3 +39,28 @@ def test_a_matrix_replaces_one_run_and_back() -> None:
     assert 'depth_level' not in rules and 'target_framework' not in rules
     single = on_push_rules(rules, options(on_push_depth='shallow', on_push_framework='go'))
     assert single is not None and 'matrix' not in single and single['depth_level'] == 'shallow'
+
+
+def test_projects_edit_on_push_and_hook_secret_against_a_server(settings_factory, repo_factory) -> None:
+    from tests.helpers.cli import served
+
+    with served(settings_factory, repo_factory) as (server, cli):
+        edited = cli(
+            'projects', 'edit', 'proj', '--on-push', 'main', '--on-push', 'release/*', '--on-push-depth', 'deep'
+        )
+        assert edited.code == 0, edited.stderr
+        assert 'on_push' in edited.stdout
+        rules = cli('projects', 'show', 'proj', '--json').json()['on_push']
+        assert (rules['branches'], rules['depth_level']) == (['main', 'release/*'], 'deep')
+        # one field more, the rest kept
+        assert cli('projects', 'edit', 'proj', '--on-push-pull-requests').code == 0
+        rules = cli('projects', 'show', 'proj', '--json').json()['on_push']
+        assert rules['pull_requests'] is True and rules['branches'] == ['main', 'release/*']
+        refused = cli('projects', 'edit', 'proj', '--on-push-framework', 'cobol')
+        assert refused.code != 0 and 'cobol' in (refused.stdout + refused.stderr)
+        shown = cli('projects', 'show', 'proj').stdout
+        assert 'main, release/* (deep/' in shown and 'pull requests too' in shown
+        made = cli('projects', 'hook-secret', 'proj')
+        assert made.code == 0 and 'POST /api/hooks/proj' in made.stdout and 'rbh_' in made.stdout
+        assert cli('projects', 'edit', 'proj', '--no-on-push').code == 0
+        assert cli('projects', 'show', 'proj', '--json').json()['on_push'] is None
