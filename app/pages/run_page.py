@@ -40,6 +40,7 @@ class TimelineView:
         self.ticks = 0
         self.started_label: ui.label | None = None
         self.shown_usage: dict | None = None
+        self.header_drawn = False  # redrawn: the control the focus was on may be gone (Stop, once stopped)
         self.header = ui.column().classes('w-full gap-2').props('data-testid=run-header aria-live=polite')
         self.stages = ui.row().classes('w-full gap-2 flex-wrap').props('data-testid=stages aria-label="Stages"')
         self.annotations = (
@@ -74,18 +75,23 @@ class TimelineView:
         with self.header:
             with ui.row().classes('items-center gap-3 flex-wrap'):
                 status_badge(run['status'])
-                ui.label(run['id']).classes('font-mono text-lg').props('role=heading aria-level=1')
+                focus_next: ui.element = ui.label(run['id']).classes('font-mono text-lg')
+                focus_next.props('role=heading aria-level=1')
                 ui.link(run['project_id'], f'/projects/{run["project_id"]}').classes('rb-tap-link')
                 self.took = ui.label(duration(run)).classes('font-mono text-sm').props('data-field=duration')
                 ui.space()
                 if run['status'] in RETRYABLE:
-                    ui.button('Retry', icon='replay', on_click=lambda: retry(self.run)).classes('rb-tap').props(
-                        'data-testid=retry'
+                    focus_next = (
+                        ui.button('Retry', icon='replay', on_click=lambda: retry(self.run))
+                        .classes('rb-tap')
+                        .props('data-testid=retry')
                     )
                 if run['status'] in ACTIVE and run['status'] != 'stopping':
-                    ui.button('Stop', icon='stop', color='negative', on_click=lambda: stop_run(self.run['id'])).classes(
-                        'rb-tap'
-                    ).props('data-testid=stop')
+                    focus_next = (
+                        ui.button('Stop', icon='stop', color='negative', on_click=lambda: stop_run(self.run['id']))
+                        .classes('rb-tap')
+                        .props('data-testid=stop')
+                    )
                 cancel_button(run, dense=False)  # a delayed run: it ends without starting
             with ui.row().classes('items-center gap-x-4 gap-y-1 flex-wrap text-sm'):
                 for name, value in (
@@ -133,11 +139,16 @@ class TimelineView:
                         ui.label(spent).classes('font-mono').props('data-param=usage')
             if run['status'] == 'queued' and run.get('waiting'):
                 ui.label(f'#{run.get("queue_position")} in line · {run["waiting"]}').classes(
-                    'text-sm text-orange-10'
+                    'text-sm rb-text-caution'
                 ).props('data-testid=waiting')
             timing_bits(run, size='text-sm', reason=False)  # when a delayed run runs, when a queued one expires
             if run.get('error'):
                 ui.label(run['error']).classes('text-sm text-negative')
+            if self.header_drawn:  # a focus left on the page by a control redrawn away goes to its successor
+                if not isinstance(focus_next, ui.button):
+                    focus_next.props('tabindex=-1')  # the heading: focusable from here, not a Tab stop
+                ui.run_javascript(f'runboardKeepFocus({focus_next.id})')  # assets/in-place.js
+        self.header_drawn = True
 
     def tick(self) -> None:
         self.ticks += 1

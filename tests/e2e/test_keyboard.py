@@ -141,10 +141,12 @@ def test_run_follow_search_stop_retry_with_the_keyboard_only(page: Page, env: St
     expect(dialog).to_be_hidden()
     expect(header.locator('[data-status=stopped]')).to_be_visible(timeout=30_000)
 
-    # Retry: it replaces Stop in the header once the run has stopped; Enter opens the Run form, filled from the run
+    # Retry replaces Stop in the header once the run has stopped, and the focus Stop had goes to it; Enter opens the
+    # Run form, filled from the run
     retry = page.get_by_test_id('retry')
     expect(retry).to_be_visible()
-    keys.tab_to(retry, 'retry-button')
+    keys.expect_focus_in(retry, 'the focus did not go from Stop to Retry')
+    keys.shows_ring('retry-button')
     keys.press('Enter')
     page.wait_for_url(re.compile(rf'/projects/alpha\?retry_of={run_id}'))
     expect(page.get_by_test_id('branch')).to_have_value('feature/slow')
