@@ -160,3 +160,27 @@ def test_a_local_projects_diff_comes_from_git(settings_factory, repo_factory) ->
         assert refused.status_code == 409 and refused.json()['error'] == 'not_an_afk_run'
         missing = client.get('/api/afk/runs/run_nope/review')
         assert missing.status_code == 404 and missing.json()['error'] == 'not_found'
+
+
+LOCAL_AGENT = r"""set -eu
+git switch -q -c "afk/$RUNBOARD_ISSUE_NUMBER"
+printf 'def greet(name):\n    return "Hello, " + name\n' > greet.py
+git add greet.py
+git -c user.name=afk -c user.email=afk@example.invalid commit -q -m "Fix #$RUNBOARD_ISSUE_NUMBER"
+"""
+
+
+def test_a_succeeded_local_runs_branch_outlives_its_checkout(settings_factory, repo_factory) -> None:
+    """The agent commits afk/<N> in its checkout and pushes nowhere (from the sandbox it cannot); the checkout of a
+    succeeded run is removed, and its branch, kept in the data dir first, still gives the diff."""
+    repo = repo_factory({'main': shell_script(LOCAL_AGENT)})
+    with api_server(settings_factory()) as server, server.client() as client:
+        create_project(client, repo, project_id='loc')
+        made = client.post('/api/projects/loc/issues', json={'title': 'Greet', 'labels': ['ready-for-agent']})
+        assert made.status_code == 201, made.text
+        run = wait_for_status(client, client.post('/api/afk/start/loc').json()['id'])
+        assert run['status'] == 'succeeded', run
+        diff = client.get(f'/api/afk/runs/{run["id"]}/review').json()['diff']
+        assert diff is not None, 'no diff: the branch went with the checkout'
+        assert (diff['source'], diff['head'], diff['additions'], diff['deletions']) == ('git', 'afk/1', 2, 0)
+        assert [f['path'] for f in diff['files']] == ['greet.py']

@@ -20,7 +20,7 @@ from app.models import Issue, Project, Run
 from app.models.review import ReviewCheck, ReviewDiff, ReviewFile, ReviewIssue, ReviewPullRequest, RunReview
 from app.services.afk.sources import afk_branch, is_forge
 from app.services.identity.accounts import Principal
-from app.services.repositories import forge, gitops
+from app.services.repositories import afk_branches, forge, gitops
 from app.services.repositories.access import RepositoryAccess, is_remote
 from app.services.runs.reads import load_visible_run
 
@@ -257,6 +257,8 @@ def _git_diff(review: RunReview, run: Run, project: Project, repositories: Repos
             repositories.settings.mirrors_dir, project.repository
         )  # the runs' checkouts' origin
         places.append(str(mirror))
+    # where the engine kept the branch when the run's checkout went (a project without a forge)
+    places.append(str(afk_branches.store_path(repositories.settings.data_dir, project.repository)))
     if run.worktree_path:
         places.append(run.worktree_path)
     for place in places:

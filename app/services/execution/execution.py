@@ -24,7 +24,7 @@ from app.services.execution.output_ingest import OutputIngest
 from app.services.execution.process import Confinement, Kill, run_process
 from app.services.execution.pull_requests import PullRequestCheck
 from app.services.projects import variables as project_variables
-from app.services.repositories import gitops
+from app.services.repositories import afk_branches, gitops
 from app.services.repositories.access import RepositoryAccess
 
 log = logging.getLogger(__name__)
@@ -91,6 +91,7 @@ async def execute_run(parts: ExecutionParts, live: LiveRun, run: ClaimedRun, wor
             error=error,
             launch_failed=launch_failed,
             flusher=flusher,
+            worktree=worktree,
         )
     return ended
 
@@ -114,6 +115,7 @@ async def _reap(
     error: str | None,
     launch_failed: bool,
     flusher: asyncio.Task[None],
+    worktree: Path | None = None,
 ) -> tuple[RunStatus, bool]:
     # Let the flusher finish a store in progress (cancelling it mid-store could write output after
     # the terminal status); what is left is stored with the terminal status, in one transaction.
@@ -125,6 +127,9 @@ async def _reap(
         # before the end is written: the run's page, API and notifications of its end see its files and tests
         notes = await asyncio.to_thread(parts.artifacts.keep, dict(run), Path(run['artifacts_dir']))
         live.buffer.extend((kind, live.masker.mask(body)) for kind, body in notes)
+    # an AFK run without a forge: its afk/<N> into the data dir before the checkout can go (its page's diff)
+    if worktree is not None:
+        await asyncio.to_thread(afk_branches.keep_run_branch, parts.repositories.settings.data_dir, dict(run), worktree)
     remaining, live.buffer = live.buffer, []
     has_pr = live.kill_reason == 'pull_request' or (
         live.kill_reason != 'stop' and await asyncio.to_thread(parts.pull_requests.exists, run)
