@@ -295,9 +295,20 @@ def project_details(p: dict) -> Table:
             ('Ready issues', p.get('ready_count')),
             ('Parked issues', p.get('parked_count', 0)),
             ('Issue source', (p.get('issue_source') or {}).get('kind', 'local')),
+            ('AFK cost cap', cost_cap_text(p)),
             ('On push', on_push_text(p)),
         ]
     )
+
+
+def cost_cap_text(p: dict) -> str:
+    """`$20.00 a day`, `$1.00 a day (reached today: the loop waits for 00:00 UTC or Reset)`, `none`."""
+    cap = p.get('afk_cost_cap_usd_per_day')
+    if cap is None:
+        return 'none'
+    today = datetime.now(UTC).date().isoformat()
+    reached = ' (reached today: the loop waits for 00:00 UTC or Reset)' if p.get('afk_cost_capped_on') == today else ''
+    return f'${float(cap):,.2f} a day{reached}'
 
 
 def on_push_text(p: dict) -> str:
@@ -342,6 +353,7 @@ def afk_status(p: dict) -> Table:
             ('Auto-loop', state),
             ('Consecutive failures', p.get('consecutive_failures', 0)),
             ('Paused', 'yes' if p.get('paused') else 'no'),
+            ('AFK cost cap', cost_cap_text(p)),
             ('Ready issues', p.get('ready_count')),
             ('Parked issues', p.get('parked_count', 0)),
             ('Active runs', p.get('active_runs', 0)),

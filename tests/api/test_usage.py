@@ -69,6 +69,8 @@ def test_the_daily_cost_cap_is_a_project_setting(settings_factory, repo_factory)
         edited = run_cli(server.base_url, server.token, 'projects', 'edit', 'proj', '--afk-cost-cap', '1.5')
         assert edited.code == 0, edited.stderr
         assert client.get('/api/projects/proj').json()['afk_cost_cap_usd_per_day'] == 1.5
+        shown = run_cli(server.base_url, server.token, 'projects', 'show', 'proj')
+        assert 'AFK cost cap' in shown.stdout and '$1.50 a day' in shown.stdout
         removed = run_cli(server.base_url, server.token, 'projects', 'edit', 'proj', '--no-afk-cost-cap')
         assert removed.code == 0, removed.stderr
         assert client.get('/api/projects/proj').json()['afk_cost_cap_usd_per_day'] is None
