@@ -1,6 +1,5 @@
 """Team mode's admission without HTTP, in this process against PostgreSQL and Redis, creates and then replays:
-RunAdmitter.trigger in one thread and in 16 (the thread's path), then the event loop's admission
-(services/runs/loop_admission.py) in one task and in 16, on asyncio's own loop. What an admission costs beyond HTTP
+RunAdmitter.trigger (the one admission path) in one thread and in 16. What an admission costs beyond HTTP
 (bench/team.py measures the whole server). Prints figures, user and system CPU apart; asserts nothing.
 
     python bench/team_inprocess.py [--requests 2000]
@@ -11,7 +10,6 @@ Needs PostgreSQL (127.0.0.1:5432, trust, database `test`; a fresh schema) and Re
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import sys
@@ -20,7 +18,7 @@ import threading
 import time
 import traceback
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -41,21 +39,6 @@ def timed(label: str, calls: list[Callable[[], object]], threads: int) -> None:
     for worker in workers:
         worker.join()
     report(f'{label:8} {threads:2} thread(s)', before, wall, len(calls))
-
-
-def timed_on_loop(label: str, calls: list[Callable[[], Awaitable[object]]], tasks: int) -> None:
-    chunks = [calls[n::tasks] for n in range(tasks)]
-
-    async def chunk_of(chunk: list[Callable[[], Awaitable[object]]]) -> None:
-        for call in chunk:
-            assert await call() is not None, 'the loop handed the admission to a thread'
-
-    async def all_chunks() -> None:
-        await asyncio.gather(*(chunk_of(chunk) for chunk in chunks))
-
-    before, wall = os.times(), time.perf_counter()
-    asyncio.run(all_chunks())
-    report(f'{label:8} {tasks:2} task(s)  ', before, wall, len(calls))
 
 
 def report(label: str, before: os.times_result, wall: float, count: int) -> None:
@@ -81,6 +64,7 @@ def main() -> None:
         RUNBOARD_DATA_DIR=str(work / 'data'),
         RUNBOARD_DEMO='false',
         RUNBOARD_RATE_LIMIT_RUNS='10000000',
+        RUNBOARD_ALLOW_LOCAL_REPOSITORIES='true',
     )
     from app.config import Settings
     from app.container import build_services
@@ -98,7 +82,7 @@ def main() -> None:
         branches = iter(range(4 * args.requests + 100))
 
         def choices(key: str, branch: int) -> dict[str, str]:
-            """One admission's keyword arguments (RunAdmitter.trigger's and LoopAdmission.trigger's)."""
+            """One admission's keyword arguments (RunAdmitter.trigger's)."""
             return dict(
                 project_id='bench',
                 depth_level='shallow',
@@ -118,15 +102,6 @@ def main() -> None:
             creates = [trigger(uuid.uuid4().hex, next(branches)) for _ in range(args.requests)]
             timed('create', creates, threads)
             timed('replay', creates, threads)
-        on_loop = services.admitter.on_loop
-        for tasks in (1, 16):
-            keys = [(uuid.uuid4().hex, next(branches)) for _ in range(args.requests)]
-            creates_on_loop = [
-                lambda key=key, branch=branch: on_loop.trigger(principal, **choices(key, branch))
-                for key, branch in keys
-            ]
-            timed_on_loop('create', creates_on_loop, tasks)
-            timed_on_loop('replay', creates_on_loop, tasks)
     except BaseException:
         traceback.print_exc()
         raise
