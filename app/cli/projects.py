@@ -259,6 +259,13 @@ def projects_edit(
         ),
     ] = None,
     no_afk_cost_cap: Annotated[bool, typer.Option('--no-afk-cost-cap', help='No daily AFK cost cap.')] = False,
+    cap_stops_runs: Annotated[
+        bool | None,
+        typer.Option(
+            '--cost-cap-stops-runs/--cost-cap-lets-runs-finish',
+            help='Whether an AFK run that passes the daily cost cap while it runs is stopped (default: it finishes).',
+        ),
+    ] = None,
     on_push: OnPushOpt = None,
     on_push_paths: OnPushPathsOpt = None,
     on_push_depth: OnPushDepthOpt = None,
@@ -280,6 +287,8 @@ def projects_edit(
         changes['queued_ttl_seconds'] = None
     if afk_cost_cap is not None or no_afk_cost_cap:
         changes['afk_cost_cap_usd_per_day'] = None if no_afk_cost_cap else afk_cost_cap
+    if cap_stops_runs is not None:
+        changes['afk_cost_cap_stops_runs'] = cap_stops_runs
     pushes = any(options.get(name) is not None for name in options if name.startswith(('on_push', 'cancel_in')))
     if not changes and not pushes and not no_on_push:
         raise typer.BadParameter('give at least one option to change (see --help)')

@@ -83,6 +83,7 @@ class ProjectUpdate(SQLModel):
     network: Literal['default', 'none'] | None = None  # the run sandbox's network
     on_push: OnPush | None = None  # push rules (docs/triggers.md); null removes them
     afk_cost_cap_usd_per_day: float | None = Field(default=None, ge=0.01, le=1_000_000)  # null removes the cap
+    afk_cost_cap_stops_runs: bool | None = None  # an AFK run passing the cap while it runs is stopped
 
     _runs_on = field_validator('runs_on')(classmethod(lambda cls, v: v if v is None else normalise_labels(v)))
 

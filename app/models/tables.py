@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, Column, Index, text
+from sqlalchemy import false as sa_false
 from sqlmodel import Field, SQLModel
 
 from app.models.vocabulary import ACTIVE_LOOP_RUN_SQL, ACTIVE_SQL, Role, RunKind, RunStatus, utcnow
@@ -69,6 +70,8 @@ class ProjectBase(SQLModel):
     )
     # the AFK loop launches nothing more on a UTC day whose AFK cost reached this (docs/afk.md, "Cost"); None: no cap
     afk_cost_cap_usd_per_day: float | None = Field(default=None, ge=0.01, le=1_000_000)
+    # and an AFK run passing it while it runs is stopped (else it finishes: the cap decides launches)
+    afk_cost_cap_stops_runs: bool = Field(default=False, sa_column_kwargs={'server_default': sa_false()})
 
 
 class Project(ProjectBase, table=True):

@@ -182,6 +182,9 @@ class ProjectFormView:
             'data-testid=afk-cost-cap placeholder="no cap" inputmode=decimal '
             'hint="When the AFK runs\' reported cost reaches it on a UTC day, the loop launches no more that day"'
         )
+        self.cap_stops = ui.checkbox(
+            'Also stop an AFK run that passes the cap while it runs', value=draft.afk_cost_cap_stops_runs
+        ).props('data-testid=afk-cost-cap-stops-runs')
 
     def draft(self) -> ProjectDraft:
         """What the boxes hold now."""
@@ -200,6 +203,7 @@ class ProjectFormView:
             run_budget=self.budget.value or '',
             queued_ttl=self.ttl.value or '',
             afk_cost_cap=self.cost_cap.value or '',
+            afk_cost_cap_stops_runs=bool(self.cap_stops.value),
             source_kind=self.kind.value,
             source={k: box.value or '' for k, box in self.source.items()},
             source_token=self.source_token.value or '',

@@ -40,6 +40,7 @@ FIELDS = (
     'queued_ttl_seconds',
     'issue_source',
     'afk_cost_cap_usd_per_day',
+    'afk_cost_cap_stops_runs',
 )
 MASK = '********'  # how the API shows a stored forge token; sent back, it means "keep it"
 SOURCE_KINDS = {'local': 'Runboard backlog', 'gitea': 'Gitea', 'forgejo': 'Forgejo', 'github': 'GitHub'}
@@ -64,6 +65,7 @@ class ProjectDraft:
     run_budget: str = ''  # empty: the server's RUNBOARD_RUN_BUDGET_SECONDS
     queued_ttl: str = ''  # empty: queued runs wait for ever
     afk_cost_cap: str = ''  # USD per UTC day; empty: no cap (docs/afk.md, "Cost")
+    afk_cost_cap_stops_runs: bool = False  # an AFK run passing the cap while it runs is stopped
     source_kind: str = 'local'
     source: dict[str, str] = field(default_factory=dict)  # the forge fields (FORGE_FIELDS)
     source_token: str = ''  # write-only; empty keeps a stored one
@@ -94,6 +96,7 @@ def draft_from(project: dict[str, Any]) -> ProjectDraft:
         run_budget=duration_text(project.get('run_budget_seconds')),
         queued_ttl=duration_text(project.get('queued_ttl_seconds')),
         afk_cost_cap=cost_cap_text(project.get('afk_cost_cap_usd_per_day')),
+        afk_cost_cap_stops_runs=bool(project.get('afk_cost_cap_stops_runs')),
         source_kind=str(source.get('kind') or 'local'),
         source={k: str(source[k]) for k in FORGE_FIELDS if source.get(k) not in (None, '')},
         source_has_token=bool(source.get('token')),
@@ -172,6 +175,7 @@ def _values(draft: ProjectDraft) -> tuple[dict[str, Any], dict[str, str]]:
         'target_frameworks': split_names(draft.target_frameworks),
         'runs_on': split_names(draft.runs_on),
         'issue_source': issue_source_of(draft),
+        'afk_cost_cap_stops_runs': draft.afk_cost_cap_stops_runs,
     }
     problems: dict[str, str] = {}
     parsers = (
@@ -200,6 +204,8 @@ def create_body(draft: ProjectDraft) -> tuple[dict[str, Any], dict[str, str]]:
             body.pop(key, None)
     if not body['runs_on']:
         del body['runs_on']
+    if not body['afk_cost_cap_stops_runs']:
+        del body['afk_cost_cap_stops_runs']  # the server's default: off
     if body['issue_source'] == {'kind': 'local'}:
         del body['issue_source']
     if draft.credentials in ('token', 'ssh_key'):
@@ -218,6 +224,8 @@ def update_body(draft: ProjectDraft, project: dict[str, Any]) -> tuple[dict[str,
         stored = project.get(key)
         if key == 'issue_source':
             stored = {'kind': 'local', **(stored or {})}
+        if key == 'afk_cost_cap_stops_runs':
+            stored = bool(stored)  # an older server does not answer it: off
         if value != stored:
             body[key] = value
     if draft.credentials != 'keep':

@@ -74,3 +74,26 @@ def test_the_daily_cost_cap_is_a_project_setting(settings_factory, repo_factory)
         removed = run_cli(server.base_url, server.token, 'projects', 'edit', 'proj', '--no-afk-cost-cap')
         assert removed.code == 0, removed.stderr
         assert client.get('/api/projects/proj').json()['afk_cost_cap_usd_per_day'] is None
+
+
+SPENDER = r"""echo '::usage cost_usd=0.60::'
+echo spent
+sleep 300"""
+
+
+def test_a_project_may_have_the_cap_stop_a_running_afk_run(settings_factory, repo_factory) -> None:
+    """Off by default (the cap decides launches); with afk_cost_cap_stops_runs the run that passes it is stopped, as
+    a person's Stop: neutral for the counter, its issue parked."""
+    repo = repo_factory({'main': shell_script(SPENDER)})
+    with api_server(settings_factory(heartbeat_seconds=1)) as server, server.client() as client:
+        create_project(client, repo, afk_cost_cap_usd_per_day=0.5, afk_cost_cap_stops_runs=True)
+        made = client.post('/api/projects/proj/issues', json={'title': 'Spend', 'labels': ['ready-for-agent']})
+        assert made.status_code == 201, made.text
+        run = wait_for_status(client, client.post('/api/afk/start/proj').json()['id'], timeout=60)
+        assert run['status'] == 'stopped', run
+        said = [e['text'] for e in run['events'] if e['type'] == 'status']
+        assert "stopping: today's AFK cost $0.60 reached the project's cap of $0.50" in said
+        project = client.get('/api/projects/proj').json()
+        assert project['consecutive_failures'] == 0 and project['afk_cost_cap_stops_runs'] is True
+        refused = client.patch('/api/projects/proj', json={'afk_cost_cap_stops_runs': None})
+        assert refused.status_code == 422 and refused.json()['error'] == 'validation'

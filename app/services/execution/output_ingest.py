@@ -123,7 +123,7 @@ class OutputIngest:
 
     def _store_usage(self, run_id: str, project_id: str, usage: list[Usage]) -> None:
         with session_scope(self.engine) as session:
-            run_usage.record(session.connection(), run_id, project_id, usage)
+            run_usage.record(session.connection(), run_id, project_id, usage)  # the run ended: nothing to stop
 
     async def flush(self, live: LiveRun) -> None:
         """Store the buffered events in order. Only the flush loop calls this, one flush at a time, and
@@ -171,4 +171,5 @@ class OutputIngest:
             last = append_events(session.connection(), run_id, batch, output_lines=lines)
             if usage:  # the `::usage::` lines' spend, in the lines' own transaction (runs/usage.py)
                 run_usage.record(session.connection(), run_id, project_id, usage)
+                run_usage.stop_if_over_cap(session.connection(), run_id, project_id)  # if the project says so
             return last

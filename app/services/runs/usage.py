@@ -8,14 +8,17 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from sqlalchemy import Connection, func, insert, select
+from sqlalchemy import Connection, func, insert, select, update
 
 from app.core.workflow_commands import Usage
-from app.models import Run, RunPublic, utcnow
+from app.models import Project, Run, RunPublic, as_utc, utcnow
 from app.models.usage import RunUsage, UsagePublic
+from app.services.afk.rules import cost_window_start, is_cost_capped
+from app.services.runs.timeline import append_events
 
 usage_table = RunUsage.__table__  # type: ignore[attr-defined]
 run_table = Run.__table__  # type: ignore[attr-defined]
+project_table = Project.__table__  # type: ignore[attr-defined]
 
 
 def record(
@@ -79,3 +82,39 @@ def afk_cost_since(conn: Connection, project_id: str, since: datetime) -> float:
         .where(c.project_id == project_id, c.at >= since, r.kind == 'auto')
     ).scalar_one()
     return round(float(total or 0.0), 6)
+
+
+def stop_if_over_cap(conn: Connection, run_id: str, project_id: str, now: datetime | None = None) -> bool:
+    """After an AFK run reported usage: if its project says the daily cost cap stops running AFK runs
+    (`afk_cost_cap_stops_runs`) and the day's AFK cost reached the cap, ask the run to stop (its engine's heartbeat
+    ends it `stopped`, as a person's Stop: neutral for the counter, its issue parked), with a line saying why.
+    True when this call asked."""
+    now = now or utcnow()
+    row = conn.execute(
+        select(
+            project_table.c.afk_cost_cap_usd_per_day,
+            project_table.c.afk_cost_cap_stops_runs,
+            project_table.c.afk_cost_cap_reset_at,
+            run_table.c.kind,
+        )
+        .select_from(run_table.join(project_table, project_table.c.id == run_table.c.project_id))
+        .where(run_table.c.id == run_id)
+    ).first()
+    if row is None or row.kind != 'auto' or not row.afk_cost_cap_stops_runs or row.afk_cost_cap_usd_per_day is None:
+        return False
+    spent = afk_cost_since(conn, project_id, cost_window_start(now, as_utc(row.afk_cost_cap_reset_at)))
+    if not is_cost_capped(cap_usd=row.afk_cost_cap_usd_per_day, spent_usd=spent):
+        return False
+    asked = conn.execute(
+        update(run_table)
+        .where(run_table.c.id == run_id, run_table.c.status == 'running', run_table.c.stop_requested_at.is_(None))
+        .values(stop_requested_at=now)
+    ).rowcount
+    if asked:
+        cap = row.afk_cost_cap_usd_per_day
+        append_events(
+            conn,
+            run_id,
+            [('status', f"stopping: today's AFK cost ${spent:,.2f} reached the project's cap of ${cap:,.2f}")],
+        )
+    return bool(asked)
