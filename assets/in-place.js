@@ -2,10 +2,12 @@
 // Back and Forward to an address this document does not show load that address; a move within the
 // page (#L500 line links) stays a move within the page.
 // The keyboard's place is kept (docs/accessibility.md): a page drawn in place puts the focus on its heading, as a
-// page load would start there, and a control redrawn away (Stop, once its run has stopped) hands the focus to the
-// control named in its place instead of dropping it on the page.
+// page load would start there, and a control redrawn away with the focus on it (Stop, once its run has stopped)
+// hands the focus to its successor instead of dropping it on the page.
 (function () {
   let shown = location.pathname + location.search;
+  let lastFocused = null;  // what had the focus last, also once it has been removed
+  document.addEventListener('focusin', (event) => { lastFocused = event.target; });
   // once NiceGUI has drawn what came with this message and the focused control has gone: tried on each frame for
   // a second at most (the drawing may come a frame or two after this message)
   function whenLost(then, frames = 60) {
@@ -25,9 +27,11 @@
       heading.focus();
     });
   };
-  window.runboardKeepFocus = function (id) {
+  // the redrawn heading's successor is the new heading; any other control's, the new action (Retry, Stop)
+  window.runboardKeepFocus = function (actionId, headingId) {
     whenLost(() => {
-      const next = getHtmlElement(id);
+      if (!lastFocused || lastFocused.isConnected) return;  // the focus was not on something redrawn away
+      const next = getHtmlElement(lastFocused.matches('[role=heading]') ? headingId : actionId);
       if (next) next.focus();
     });
   };

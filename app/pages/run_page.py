@@ -75,19 +75,19 @@ class TimelineView:
         with self.header:
             with ui.row().classes('items-center gap-3 flex-wrap'):
                 status_badge(run['status'])
-                focus_next: ui.element = ui.label(run['id']).classes('font-mono text-lg')
-                focus_next.props('role=heading aria-level=1')
+                heading = ui.label(run['id']).classes('font-mono text-lg').props('role=heading aria-level=1')
+                action: ui.element = heading  # where the focus goes from a control redrawn away
                 ui.link(run['project_id'], f'/projects/{run["project_id"]}').classes('rb-tap-link')
                 self.took = ui.label(duration(run)).classes('font-mono text-sm').props('data-field=duration')
                 ui.space()
                 if run['status'] in RETRYABLE:
-                    focus_next = (
+                    action = (
                         ui.button('Retry', icon='replay', on_click=lambda: retry(self.run))
                         .classes('rb-tap')
                         .props('data-testid=retry')
                     )
                 if run['status'] in ACTIVE and run['status'] != 'stopping':
-                    focus_next = (
+                    action = (
                         ui.button('Stop', icon='stop', color='negative', on_click=lambda: stop_run(self.run['id']))
                         .classes('rb-tap')
                         .props('data-testid=stop')
@@ -144,10 +144,9 @@ class TimelineView:
             timing_bits(run, size='text-sm', reason=False)  # when a delayed run runs, when a queued one expires
             if run.get('error'):
                 ui.label(run['error']).classes('text-sm text-negative')
-            if self.header_drawn:  # a focus left on the page by a control redrawn away goes to its successor
-                if not isinstance(focus_next, ui.button):
-                    focus_next.props('tabindex=-1')  # the heading: focusable from here, not a Tab stop
-                ui.run_javascript(f'runboardKeepFocus({focus_next.id})')  # assets/in-place.js
+            if self.header_drawn:  # the focus on a control redrawn away goes to its successor (assets/in-place.js)
+                heading.props('tabindex=-1')  # focusable from there, not a Tab stop
+                ui.run_javascript(f'runboardKeepFocus({action.id}, {heading.id})')
         self.header_drawn = True
 
     def tick(self) -> None:

@@ -21,7 +21,8 @@ EVENT_LABELS = {
 }
 FORMAT_LABELS = {'runboard': 'Runboard JSON (signed)', 'slack': 'Slack-compatible {"text": ...}'}
 STATUS_LABELS = {'pending': 'pending', 'delivered': 'delivered', 'failed': 'retrying', 'gave_up': 'gave up'}
-STATUS_COLORS = {'pending': 'grey-7', 'delivered': 'green-8', 'failed': 'orange-9', 'gave_up': 'red-8'}
+# badge fills under white text, each with at least 4.5:1 (issue 42)
+STATUS_COLORS = {'pending': 'grey-8', 'delivered': 'green-9', 'failed': 'deep-orange-10', 'gave_up': 'red-9'}
 assert set(EVENT_TYPES) <= set(EVENT_LABELS)  # every event has words
 
 
