@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
 
+from apscheduler.events import EVENT_SCHEDULER_SHUTDOWN
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.schedulers.base import STATE_RUNNING
 from sqlalchemy import Engine
@@ -17,20 +17,25 @@ from app.core.startup import step
 from app.infra import db
 from app.infra.events import EventBus, make_bus, of_types
 from app.infra.secret_box import SecretBox
+from app.services.afk import review
+from app.services.afk.actions import AfkActions
+from app.services.afk.lease import SweepLease
+from app.services.afk.loop import AfkLoop
 from app.services.artifacts.store import ArtifactStore
-from app.services.execution import RunEngine
+from app.services.execution.engine import RunEngine
 from app.services.identity import accounts
+from app.services.identity.tokens import REVOKED_EVENT
+from app.services.notifications.sender import Notifier, Sender
+from app.services.projects import demo
 from app.services.repositories import gitops
 from app.services.repositories.access import RepositoryAccess
 from app.services.runs.admit import RunAdmitter
 from app.services.runs.ports import RateLimiter
 from app.services.runs.ratelimit import make_limiter
-
-if TYPE_CHECKING:
-    from app.services.afk.actions import AfkActions
-    from app.services.afk.loop import AfkLoop
-    from app.services.triggers.push import PushTrigger
-    from app.services.triggers.statuses import CommitStatuses
+from app.services.scheduling import jobs
+from app.services.scheduling.timers import Timers
+from app.services.triggers.push import PushTrigger
+from app.services.triggers.statuses import CommitStatuses, StatusLoop
 
 
 @dataclass
@@ -69,11 +74,52 @@ class Services:
         self._auth_listener = asyncio.get_running_loop().create_task(self._forget_revoked_tokens())
         with step('the run engine'):
             await self.runner.start()
-        from app.services.scheduling import jobs as scheduler
-
         with step('the scheduler'):
-            self.scheduler = scheduler.start(self)
+            self.scheduler = self._start_scheduler()
         self.started = True
+
+    def sender(self) -> Sender:
+        """A webhook sender of this instance (the sender loop's, or one Redeliver / Test uses at once)."""
+        return Sender(
+            engine=self.engine, settings=self.settings, secrets=self.repositories.secrets, instance_id=self.instance_id
+        )
+
+    def _start_scheduler(self) -> AsyncIOScheduler:
+        """Every periodic job of this instance on one APScheduler: the housekeeping below and the jobs the other
+        parts registered in scheduler_hooks (AFK sweep, schedules, delayed runs, push scans, senders)."""
+        scheduler = AsyncIOScheduler()
+        job = dict(max_instances=1, coalesce=True, replace_existing=True)
+        settings, runner = self.settings, self.runner
+
+        def in_thread(work: Callable[[], object]) -> Callable[[], Awaitable[object]]:
+            async def run() -> object:
+                return await asyncio.to_thread(work)
+
+            return run
+
+        scheduler.add_job(
+            in_thread(runner.safety_poll), 'interval', seconds=settings.reaper_poll_seconds, id='reaper', **job
+        )
+        if runner.pull_requests.probe is not None:  # AFK on a forge: a PR ends its live run as success
+            scheduler.add_job(
+                runner.end_runs_with_pull_requests,
+                'interval',
+                seconds=settings.reaper_poll_seconds,
+                id='pull-request-probe',
+                **job,
+            )
+        cleanup = in_thread(lambda: jobs.cleanup_worktrees(self.engine, settings))
+        scheduler.add_job(cleanup, 'interval', hours=1, id='worktree-cleanup', **job)
+        retention = in_thread(lambda: jobs.sweep_artifacts(self.engine, settings, runner))
+        scheduler.add_job(retention, 'interval', hours=1, id='artifact-retention', **job)
+        # remote projects' mirrors: fetched on a schedule, jittered so several servers do not fetch in step
+        fetch = in_thread(lambda: jobs.refresh_remote_mirrors(self.engine, self.repositories))
+        interval = settings.mirror_fetch_seconds
+        scheduler.add_job(fetch, 'interval', seconds=interval, jitter=interval / 6, id='mirror-fetch', **job)
+        for hook in self.scheduler_hooks:
+            hook(scheduler)
+        scheduler.start()
+        return scheduler
 
     def not_started(self) -> dict[str, str | None]:
         """What start-up brought up that is not running now (None: running), for /api/health/ready."""
@@ -82,8 +128,6 @@ class Services:
 
     async def _forget_revoked_tokens(self) -> None:
         """A token revoked on any instance stops working here at once (the bus carries the revocation)."""
-        from app.services.identity.tokens import REVOKED_EVENT
-
         queue = self.bus.subscribe(of_types(REVOKED_EVENT))
         try:
             while True:
@@ -137,8 +181,6 @@ def _seed(services: Services) -> None:
     with step('the local account'):
         services.local_token = accounts.ensure_local_account(engine, settings.credentials_path)
     if settings.demo:
-        from app.services.projects import demo
-
         with step('the demo project'):
             demo.ensure_demo_project(engine, settings.data_dir)
 
@@ -176,22 +218,95 @@ def _build(settings: Settings, engine: Engine) -> Services:
             send=send,
             namespace=settings.redis_prefix,
         )
-    from app.services.afk import loop as afk
-
-    afk.install(services)  # AFK sweep job, kick on run end, PR probe
-    from app.services.notifications import sender as notify_sender
-
-    notify_sender.install(services)  # signed webhooks: the sender loop (docs/notifications.md)
-    from app.services.scheduling import timers
-
-    timers.install(services)  # schedules, delayed runs, queued TTL (docs/triggers.md)
-    from app.services.triggers import push, statuses
-
-    services.push_trigger = push.install(services)  # pushes and pull requests start runs (docs/triggers.md)
-    services.commit_statuses = statuses.install(services)  # and their results go back to the forge
+    _wire_afk(services)  # AFK sweep job, kick on run end, PR probe
+    _wire_notifications(services)  # signed webhooks: the sender loop (docs/notifications.md)
+    timers = Timers(engine=engine, settings=settings, admitter=services.admitter, bus=bus)
+    services.scheduler_hooks.append(timers.install)  # schedules, delayed runs, queued TTL (docs/triggers.md)
+    services.push_trigger = _wire_push(services)  # pushes and pull requests start runs (docs/triggers.md)
+    services.commit_statuses = _wire_commit_statuses(services)  # and their results go back to the forge
     return services
 
 
 def describe_redis(url: str | None) -> str:
     """Which Redis a start-up step uses, for its failure line (password masked)."""
     return f'Redis at {db.masked(url)}' if url else 'in-process'
+
+
+def _wire_afk(services: Services) -> None:
+    """The AFK loop: its sweep job, a kick when a run ends, the PR probe for forge runs (which also writes the PR
+    on the run)."""
+    settings = services.settings
+    lease = None
+    if settings.redis_url:
+        lease = SweepLease(settings.redis_url, settings.redis_prefix, ttl_seconds=max(30.0, settings.afk_sweep_seconds))
+    loop = AfkLoop(engine=services.engine, settings=settings, admitter=services.admitter, bus=services.bus, lease=lease)
+    services.afk = loop
+    services.afk_actions = AfkActions(engine=services.engine, bus=services.bus, loop=loop)
+    services.scheduler_hooks.append(loop.schedule.install)
+    services.runner.on_run_finished.append(lambda project_id, status: loop.kick())
+    services.runner.pull_requests.probe = review.recording_probe(services.engine)
+
+
+def _wire_notifications(services: Services) -> None:
+    """The sender loop starts with the scheduler and stops with it."""
+    notifier = Notifier(services.sender(), services.bus)
+
+    def hook(scheduler: AsyncIOScheduler) -> None:
+        notifier.start()
+        scheduler.add_listener(lambda _event: notifier.stop(), EVENT_SCHEDULER_SHUTDOWN)
+
+    services.scheduler_hooks.append(hook)
+
+
+def _wire_push(services: Services) -> PushTrigger:
+    """The push trigger and its job: every RUNBOARD_MIRROR_FETCH_SECONDS (jittered, like the mirror fetch it
+    joins) each project with push rules is fetched and scanned for moved heads."""
+    loops: list[asyncio.AbstractEventLoop] = []
+
+    def request_stop(run_id: str) -> None:
+        """The engine's stop, on its event loop (a webhook and a scan run in threads)."""
+        if loops:
+            loops[0].call_soon_threadsafe(services.runner.request_stop, run_id)
+
+    trigger = PushTrigger(
+        engine=services.engine,
+        settings=services.settings,
+        admitter=services.admitter,
+        repositories=services.repositories,
+        bus=services.bus,
+        secrets=services.repositories.secrets,
+        request_stop=request_stop,
+    )
+
+    def hook(scheduler: AsyncIOScheduler) -> None:
+        loops.append(asyncio.get_running_loop())  # the scheduler starts on the services' loop
+
+        async def scan() -> None:
+            await asyncio.to_thread(trigger.scan_all)
+
+        interval = services.settings.mirror_fetch_seconds
+        scheduler.add_job(
+            scan,
+            'interval',
+            seconds=interval,
+            jitter=interval / 6,
+            id='push-scan',
+            max_instances=1,
+            coalesce=True,
+            replace_existing=True,
+        )
+
+    services.scheduler_hooks.append(hook)
+    return trigger
+
+
+def _wire_commit_statuses(services: Services) -> CommitStatuses:
+    statuses = CommitStatuses(engine=services.engine, settings=services.settings, secrets=services.repositories.secrets)
+    loop = StatusLoop(statuses, services.bus)
+
+    def hook(scheduler: AsyncIOScheduler) -> None:
+        loop.start()
+        scheduler.add_listener(lambda _event: loop.stop(), EVENT_SCHEDULER_SHUTDOWN)
+
+    services.scheduler_hooks.append(hook)
+    return statuses

@@ -16,7 +16,6 @@ from app.models import DeliveryDetail, DeliveryPage, RuleCreate, RuleCreated, Ru
 from app.services.identity.accounts import Principal
 from app.services.notifications import deliveries
 from app.services.notifications import webhooks as notifications
-from app.services.notifications.sender import sender_of
 from app.services.notifications.webhook_targets import policy_of
 
 router = APIRouter(tags=['notifications'])
@@ -78,7 +77,7 @@ async def _attempt_now(
     services: Services, principal: Principal, delivery_id: str, attempts_before: int = 0
 ) -> DeliveryDetail:
     """Attempt the delivery now (within RUNBOARD_NOTIFICATION_TIMEOUT_SECONDS) and answer it with that attempt."""
-    attempted = await sender_of(services).send_now(delivery_id)
+    attempted = await services.sender().send_now(delivery_id)
     detail = await _read_delivery(services, principal, delivery_id)
     # the notification loop (here or on another server) claimed it first: answer with its attempt, not before it
     deadline = asyncio.get_running_loop().time() + services.settings.notification_timeout_seconds + 2

@@ -3,8 +3,6 @@ retention period — never while their run is active."""
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 from app.services.scheduling.jobs import cleanup_worktrees
 from tests.helpers.runs import create_project, shell_script, trigger, wait_for_output, wait_for_status
 from tests.helpers.servers import api_server
@@ -33,14 +31,11 @@ def test_worktree_removed_after_success_kept_after_failure_and_cleaned_later(set
         active_tree = settings.worktrees_dir / active
         assert active_tree.is_dir()
 
-        within_retention = SimpleNamespace(engine=server.services.engine, settings=settings)
-        assert cleanup_worktrees(within_retention) == []
+        assert cleanup_worktrees(server.services.engine, settings) == []
         assert kept.is_dir()
 
-        past_retention = SimpleNamespace(
-            engine=server.services.engine, settings=settings.model_copy(update={'worktree_retention_days': 0})
-        )
-        assert cleanup_worktrees(past_retention) == [kept]
+        past_retention = settings.model_copy(update={'worktree_retention_days': 0})
+        assert cleanup_worktrees(server.services.engine, past_retention) == [kept]
         assert not kept.exists() and active_tree.is_dir()  # the active run's worktree is never touched
 
         client.post(f'/api/runs/{active}/stop')

@@ -3,7 +3,7 @@ project, and requeue or discard a parked issue. Each change publishes the projec
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import Engine, text
 from sqlmodel import Session
@@ -11,15 +11,13 @@ from sqlmodel import Session
 from app.core.errors import DomainError, forbidden
 from app.infra.db import session_scope
 from app.infra.events import EventBus
-from app.models import Project, ProjectPublic, RunPublic, utcnow
+from app.models import ProjectPublic, RunPublic, utcnow
 from app.services.afk import claims
 from app.services.afk import issues as issue_source
+from app.services.afk.loop import AfkLoop, publish_project
 from app.services.identity import audit
 from app.services.identity.accounts import Principal
 from app.services.projects import view, visibility
-
-if TYPE_CHECKING:
-    from app.services.afk.loop import AfkLoop
 
 
 class AfkActions:
@@ -123,7 +121,3 @@ class AfkActions:
     def _require_operator(principal: Principal) -> None:
         if not principal.is_operator:
             raise forbidden('only operators can switch the auto-loop or reset a paused project')
-
-
-def publish_project(bus: EventBus, project: Project) -> None:
-    bus.publish({'type': 'project', 'id': project.id, 'project_id': project.id, 'team_id': project.team_id})

@@ -24,7 +24,6 @@ from app.infra.db import is_sqlite, session_scope
 from app.infra.events import EventBus
 from app.models import Project, RunKind, RunPublic, as_utc, utcnow
 from app.services.afk import claims, costs
-from app.services.afk.actions import AfkActions, publish_project
 from app.services.afk.candidates import claimable_candidates, ready_local_issues
 from app.services.afk.lease import SweepLease
 from app.services.afk.rules import closed_gate, is_cost_capped, is_paused, should_launch_auto
@@ -36,7 +35,6 @@ from app.services.runs.timeline import timed_sql
 from app.services.runs.writer import RunSpec
 
 if TYPE_CHECKING:
-    from app.container import Services
     from app.services.runs.admit import RunAdmitter
 
 log = logging.getLogger(__name__)
@@ -289,18 +287,6 @@ class AfkLoop:
             self.lease.close()
 
 
-def install(services: Services) -> AfkLoop:
-    """Wire the loop into the services: scheduler job, kick when a run ends, PR probe for forge runs."""
-    from app.services.afk import review  # the forge clients (httpx) only where the loop is installed
-
-    settings = services.settings
-    lease = None
-    if settings.redis_url:
-        lease = SweepLease(settings.redis_url, settings.redis_prefix, ttl_seconds=max(30.0, settings.afk_sweep_seconds))
-    loop = AfkLoop(engine=services.engine, settings=settings, admitter=services.admitter, bus=services.bus, lease=lease)
-    services.afk = loop
-    services.afk_actions = AfkActions(engine=services.engine, bus=services.bus, loop=loop)
-    services.scheduler_hooks.append(loop.schedule.install)
-    services.runner.on_run_finished.append(lambda project_id, status: loop.kick())
-    services.runner.pull_requests.probe = review.recording_probe(services.engine)  # and writes the PR on the run
-    return loop
+def publish_project(bus: EventBus, project: Project) -> None:
+    """A project changed: its card and page redraw on every server."""
+    bus.publish({'type': 'project', 'id': project.id, 'project_id': project.id, 'team_id': project.team_id})

@@ -1,6 +1,3 @@
-"""The in-process executor (RunEngine) and its parts."""
-
-from app.services.execution.engine import RunEngine
-from app.services.execution.live import LaunchFailed, LiveRun, new_instance_id
-
-__all__ = ['LaunchFailed', 'LiveRun', 'RunEngine', 'new_instance_id']
+"""Where runs execute: the in-process executor (engine.py's RunEngine) and the Celery worker (worker.py), and what
+both share: claiming a queued run, its checkout, sandbox and process, output ingest, heartbeats, finishing and
+recovery."""

@@ -10,11 +10,8 @@ import contextlib
 import logging
 import time
 from http import HTTPStatus
-from typing import TYPE_CHECKING
 
 import httpx
-from apscheduler.events import EVENT_SCHEDULER_SHUTDOWN
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import Engine
 
 from app.config import Settings
@@ -28,9 +25,6 @@ from app.services.notifications.signature import signature_header
 from app.services.notifications.store import AttemptResult, Claimed
 from app.services.notifications.webhook_policy import TargetPolicy
 from app.services.notifications.webhook_targets import TargetRefused, checked_target, policy_of
-
-if TYPE_CHECKING:
-    from app.container import Services
 
 log = logging.getLogger(__name__)
 BATCH = 16  # deliveries one pass sends at once
@@ -245,24 +239,3 @@ class Notifier:
                 return
             if run_ended(event):
                 return
-
-
-def sender_of(services: Services) -> Sender:
-    return Sender(
-        engine=services.engine,
-        settings=services.settings,
-        secrets=services.repositories.secrets,
-        instance_id=services.instance_id,
-    )
-
-
-def install(services: Services) -> Notifier:
-    """The loop starts with the services' scheduler and stops with it."""
-    notifier = Notifier(sender_of(services), services.bus)
-
-    def hook(scheduler: AsyncIOScheduler) -> None:
-        notifier.start()
-        scheduler.add_listener(lambda _event: notifier.stop(), EVENT_SCHEDULER_SHUTDOWN)
-
-    services.scheduler_hooks.append(hook)
-    return notifier

@@ -10,19 +10,20 @@ import asyncio
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 
+from app.config import Settings
+from app.infra.events import EventBus
 from app.models import HAS_EXPIRY_SQL, as_utc, utcnow
+from app.services.runs.admit import RunAdmitter
 from app.services.runs.timeline import timed_sql
 from app.services.scheduling import queue_ttl
 from app.services.scheduling.delayed_runs import DelayedRuns
 from app.services.scheduling.sweep import ScheduleSweep
-
-if TYPE_CHECKING:
-    from app.container import Services
 
 log = logging.getLogger(__name__)
 # the soonest delayed run and the soonest TTL of a queued run (ix_run_status_expiry), in one read
@@ -34,12 +35,10 @@ SQL_DUE_TIMES = timed_sql(
 
 
 class Timers:
-    def __init__(self, services: Services) -> None:
-        self.services = services
-        self.schedules = ScheduleSweep(
-            engine=services.engine, settings=services.settings, admitter=services.admitter, bus=services.bus
-        )
-        self.delayed = DelayedRuns(engine=services.engine, admitter=services.admitter, bus=services.bus)
+    def __init__(self, *, engine: Engine, settings: Settings, admitter: RunAdmitter, bus: EventBus) -> None:
+        self.engine, self.settings, self.bus = engine, settings, bus
+        self.schedules = ScheduleSweep(engine=engine, settings=settings, admitter=admitter, bus=bus)
+        self.delayed = DelayedRuns(engine=engine, admitter=admitter, bus=bus)
         self._busy: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -47,19 +46,19 @@ class Timers:
         """Returns when the next delayed run is due: the sweep wakes then rather than at its next tick. One read
         says whether anything is due; the two sweeps' own reads run only then (twice a second, on every server,
         three reads cost an idle server more CPU than the rest of its timers together)."""
-        services, now = self.services, utcnow()
-        with services.engine.connect() as conn:
+        now = utcnow()
+        with self.engine.connect() as conn:
             delayed, expiry = (as_utc(value) for value in conn.execute(SQL_DUE_TIMES).one())
         admit, expire = due_now(delayed, expiry, now)
         if admit:
             self.delayed.admit_due(now)
             delayed = self.delayed.next_due()
         if expire:
-            queue_ttl.expire_due(services.engine, services.settings, services.bus, now)
+            queue_ttl.expire_due(self.engine, self.settings, self.bus, now)
         return delayed
 
     def install(self, scheduler: AsyncIOScheduler) -> None:
-        settings = self.services.settings
+        settings = self.settings
         start = datetime.now(UTC)
         jobs: tuple[tuple[str, float, Callable[[], Any]], ...] = (
             ('schedules', settings.schedule_sweep_seconds, self.schedules.sweep),
@@ -99,7 +98,7 @@ class Timers:
         finally:
             self._busy.discard(name)
         if isinstance(wake, datetime):
-            delay = wake_in(wake, datetime.now(UTC), self.services.settings.delayed_sweep_seconds)
+            delay = wake_in(wake, datetime.now(UTC), self.settings.delayed_sweep_seconds)
             if delay is not None:  # due before the next tick: wake exactly then (runs start on time)
                 asyncio.get_running_loop().call_later(delay, lambda: asyncio.ensure_future(self._tick(name, work)))
 
@@ -115,9 +114,3 @@ def wake_in(due: datetime, now: datetime, interval: float) -> float | None:
     or `due` has passed: a run the sweep could not admit waits for the tick, never a busy loop)."""
     delay = (due - now).total_seconds()
     return delay + 0.005 if 0 < delay < interval else None
-
-
-def install(services: Services) -> Timers:
-    timers = Timers(services)
-    services.scheduler_hooks.append(timers.install)
-    return timers

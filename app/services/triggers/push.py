@@ -43,9 +43,8 @@ from app.services.runs.batches import BatchAdmitter
 from app.services.triggers import hooks, rules
 
 if TYPE_CHECKING:
-    from apscheduler.schedulers.asyncio import AsyncIOScheduler
+    pass
 
-    from app.container import Services
 
 log = logging.getLogger(__name__)
 EVER_FETCHED = float('inf')  # max_age: the mirror as it is, fetched if missing
@@ -475,47 +474,3 @@ def set_hook_secret(engine: Engine, secrets_box: SecretBox, principal: Principal
             target=project_id,
         )
     return secret
-
-
-def install(services: Services) -> PushTrigger:
-    """The push trigger of these services, and its job: every RUNBOARD_MIRROR_FETCH_SECONDS (jittered, like the
-    mirror fetch it joins) each project with push rules is fetched and scanned for moved heads."""
-    import asyncio  # here: only the job needs it
-
-    loops: list[asyncio.AbstractEventLoop] = []
-
-    def request_stop(run_id: str) -> None:
-        """The engine's stop, on its event loop (a webhook and a scan run in threads)."""
-        if loops:
-            loops[0].call_soon_threadsafe(services.runner.request_stop, run_id)
-
-    trigger = PushTrigger(
-        engine=services.engine,
-        settings=services.settings,
-        admitter=services.admitter,
-        repositories=services.repositories,
-        bus=services.bus,
-        secrets=services.repositories.secrets,
-        request_stop=request_stop,
-    )
-
-    def hook(scheduler: AsyncIOScheduler) -> None:
-        loops.append(asyncio.get_running_loop())  # the scheduler starts on the services' loop
-
-        async def scan() -> None:
-            await asyncio.to_thread(trigger.scan_all)
-
-        interval = services.settings.mirror_fetch_seconds
-        scheduler.add_job(
-            scan,
-            'interval',
-            seconds=interval,
-            jitter=interval / 6,
-            id='push-scan',
-            max_instances=1,
-            coalesce=True,
-            replace_existing=True,
-        )
-
-    services.scheduler_hooks.append(hook)
-    return trigger

@@ -20,12 +20,10 @@ import logging
 import time
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote, urlsplit
 
 import httpx
-from apscheduler.events import EVENT_SCHEDULER_SHUTDOWN
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import Engine, text
 from sqlmodel import Session
 
@@ -40,9 +38,6 @@ from app.services.notifications.rules import after_attempt, retry_after_seconds
 from app.services.repositories import forge
 from app.services.runs.filters import id_range
 from app.services.triggers.rules import status_description, status_state
-
-if TYPE_CHECKING:
-    from app.container import Services
 
 log = logging.getLogger(__name__)
 KINDS = ('push', 'pull_request')
@@ -378,15 +373,3 @@ class StatusLoop:
         assert self._queue is not None
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._queue.get(), timeout=seconds)
-
-
-def install(services: Services) -> CommitStatuses:
-    statuses = CommitStatuses(engine=services.engine, settings=services.settings, secrets=services.repositories.secrets)
-    loop = StatusLoop(statuses, services.bus)
-
-    def hook(scheduler: AsyncIOScheduler) -> None:
-        loop.start()
-        scheduler.add_listener(lambda _event: loop.stop(), EVENT_SCHEDULER_SHUTDOWN)
-
-    services.scheduler_hooks.append(hook)
-    return statuses
