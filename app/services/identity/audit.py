@@ -4,7 +4,6 @@ without its entry (or an entry without its change) cannot exist. Operators read 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -87,11 +86,6 @@ def record(conn: Connection | Session, principal: Principal | None, action: str,
     """Insert one entry inside the caller's transaction (a Connection, or a Session's)."""
     connection = conn.connection() if isinstance(conn, Session) else conn
     connection.execute(insert(_table), [entry_values(principal, action, **fields)])
-
-
-def driver_values(values: dict[str, Any], ts: Any) -> dict[str, Any]:
-    """The same row for a raw driver cursor (the admission path writes at the driver level, run_sql.SQL_AUDIT)."""
-    return {**values, 'at': ts(values['at']), 'details': json.dumps(values['details'])}
 
 
 def list_entries(
