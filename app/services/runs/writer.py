@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Insert, Table, bindparam, insert, select, text
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.sql.schema import ScalarElementColumnDefault
 
 from app.config import Settings
 from app.core import ids
@@ -77,7 +78,11 @@ UNSET = {column.name: None for column in PUBLIC_COLUMNS if column.nullable}  # w
 def _run_write(run_columns: tuple[str, ...], audit_columns: tuple[str, ...]) -> Insert:
     """PostgreSQL: the run, its first event and its audit entry in one statement, one round trip instead of
     three. The event's text is bound as first_event_text, the audit entry's columns as audit_<column>."""
-    defaults = {c.name: c.default.arg for c in RUN.c if c.name not in run_columns and c.default and c.default.is_scalar}
+    defaults = {  # the table's own scalar defaults for what the values leave out (a CTE's INSERT needs them bound)
+        c.name: c.default.arg
+        for c in RUN.c
+        if c.name not in run_columns and isinstance(c.default, ScalarElementColumnDefault)
+    }
     run = insert(RUN).values({**defaults, **{name: bindparam(name, type_=RUN.c[name].type) for name in run_columns}})
     event = insert(EVENT).values(
         run_id=bindparam('id', type_=RUN.c.id.type),
