@@ -55,7 +55,6 @@ class TimelineView:
             log_tab = ui.tab('log', label='Log').props('data-testid=tab-log')
             artifacts_tab = ui.tab('artifacts', label='Artifacts').props('data-testid=tab-artifacts')
             tests_tab = ui.tab('tests', label='Tests').props('data-testid=tab-tests')
-        tabs.set_value(log_tab)
         self.tabs = tabs
         self.log_box = ui.column().classes('w-full gap-2')
         with self.log_box:
@@ -65,6 +64,7 @@ class TimelineView:
         self.artifacts_box.set_visibility(False)
         self.tests_box.set_visibility(False)
         self.extras = RunExtras(self.artifacts_box, self.tests_box, {'artifacts': artifacts_tab, 'tests': tests_tab})
+        tabs.set_value(log_tab)  # after the boxes exist: its change shows the log box and hides the others
         ui.timer(1.0, self.tick)
 
     # -- header

@@ -18,7 +18,9 @@ Cancel in progress: before admitting a head, the branch's queued push runs of ot
 
 from __future__ import annotations
 
+import json
 import logging
+import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -121,8 +123,9 @@ class PushTrigger:
         """One forge delivery to POST /api/hooks/{project_id}: verified with the project's hook secret (401 and
         nothing done otherwise), then the mirror is fetched and the push or pull request admitted at once."""
         project = self._project(project_id)
-        if project is None:
-            raise DomainError(404, 'not_found', f'No project {project_id!r}.')
+        missing = f'Project {project_id!r} has no hook secret: make one in its Settings first.'
+        if project is None:  # answered like a project without a secret: an anonymous caller learns no project ids
+            raise HookRefused(missing)
         delivery = hooks.delivery_of({k.lower(): v for k, v in headers.items()})
         if delivery is None:
             raise DomainError(
@@ -132,15 +135,13 @@ class PushTrigger:
             )
         secret = self._hook_secret(project)
         if secret is None:
-            raise HookRefused(f'Project {project_id!r} has no hook secret: make one in its Settings first.')
+            raise HookRefused(missing)
         if not hooks.signature_valid(delivery, body, secret):
             raise HookRefused('The signature does not match the project hook secret.')
         kind = hooks.kind_of(delivery)
         if kind == 'ping':
             return HookAccepted(forge=delivery.forge, event='ping', outcome='ignored', detail='pong')
         try:
-            import json  # here: only a verified body is parsed
-
             payload = json.loads(body or b'null')
         except ValueError as exc:
             raise DomainError(422, 'validation', 'The body is not JSON.') from exc
@@ -448,7 +449,6 @@ def _changed_files(directory: str, before: str | None, after: str) -> list[str] 
 
 
 def new_hook_secret() -> str:
-    import secrets  # here: the one caller that makes secrets
 
     return 'rbh_' + secrets.token_urlsafe(32)
 
