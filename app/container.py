@@ -22,6 +22,8 @@ from app.services.afk.actions import AfkActions
 from app.services.afk.lease import SweepLease
 from app.services.afk.loop import AfkLoop
 from app.services.artifacts.store import ArtifactStore
+from app.services.execution.celery_app import make_celery
+from app.services.execution.dispatch import Dispatcher, celery_sender
 from app.services.execution.engine import RunEngine
 from app.services.identity import accounts
 from app.services.identity.tokens import REVOKED_EVENT
@@ -206,9 +208,6 @@ def _build(settings: Settings, engine: Engine) -> Services:
         repositories=repositories,
     )
     if settings.executor == 'celery':
-        from app.services.execution.celery_app import make_celery
-        from app.services.execution.dispatch import Dispatcher, celery_sender
-
         with step('the Celery executor'):
             send = celery_sender(make_celery(settings))
         services.runner.dispatcher = Dispatcher(

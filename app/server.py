@@ -8,6 +8,7 @@ import logging
 import multiprocessing
 import os
 import sys
+import webbrowser
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -15,20 +16,28 @@ from typing import Any
 from fastapi import FastAPI
 from nicegui import app as web_app
 from nicegui import ui
+from nicegui.server import Server  # the running uvicorn server, known once ui.run() made it
+from nicegui.storage import Storage
 
-from app import local_sign_in, package_files
+from app import local_sign_in, package_files, ui_secret
 from app.api import serve_api_first
+from app.api.disconnects import QuietDisconnects
+from app.api.hosts import HostGuard, guard_settings
+from app.api.security_headers import SecurityHeaders
+from app.api.sign_in_gate import LocalSignInGate
 from app.config import Settings
 from app.container import Services, build_services
 from app.core.startup import StartupFailed, failure_line
+from app.infra.db import StartupError, preflight
 from app.infra.events import STOPPING_EVENT
+from app.services.identity.accounts import read_local_token
+from app.state import connection
 
 
 def compose(settings: Settings) -> None:
     """Wire everything onto NiceGUI's app. When settings.server is set, this process serves only the UI
     and talks to that remote API; otherwise it hosts the API too."""
-    from app import pages
-    from app.state import connection
+    from app import pages  # noqa: PLC0415  (importing a page module registers its routes: only when the server composes its pages)
 
     hosts_api = settings.server is None
     sign_in = settings.ui_requires_sign_in
@@ -48,8 +57,6 @@ def compose(settings: Settings) -> None:
             token = None if sign_in else settings.token or services.local_token
             base_url = f'http://127.0.0.1:{settings.port}'
         else:
-            from app.services.identity.accounts import read_local_token
-
             token = settings.token or (None if sign_in else read_local_token(settings.credentials_path))
             assert settings.server is not None  # hosts_api is False: a remote API is configured
             base_url = settings.server
@@ -122,10 +129,6 @@ def guard_hosts(
     """The DNS-rebinding guard goes in front of everything: pages, API, static files, websockets; the
     response headers (no framing, no sniffing) around it, so its 421 carries them too. Behind it, login-free,
     the local sign-in gate (a keyboard_token): every UI request needs the sign-in cookie or the token."""
-    from app.api.disconnects import QuietDisconnects
-    from app.api.hosts import HostGuard, guard_settings
-    from app.api.security_headers import SecurityHeaders
-    from app.api.sign_in_gate import LocalSignInGate
 
     build_stack = web_app.build_middleware_stack
 
@@ -148,7 +151,6 @@ def start_url(settings: Settings, keyboard_token: str | None) -> str:
 async def announce_when_serving(settings: Settings, keyboard_token: str | None) -> None:
     """The last start line, once uvicorn listens: 'Runboard is ready at <the link>'. Login-free, the data dir
     remembers the address (`runboard open`), and RUNBOARD_OPEN_BROWSER opens the link (scripts/start.sh)."""
-    from nicegui.server import Server  # the running uvicorn server, known once ui.run() made it
 
     while not getattr(getattr(Server, 'instance', None), 'started', False):
         await asyncio.sleep(0.05)
@@ -157,8 +159,6 @@ async def announce_when_serving(settings: Settings, keyboard_token: str | None) 
         local_sign_in.write_server_file(settings.data_dir, settings.effective_public_url)
     print(f'Runboard is ready at {url}', flush=True)
     if settings.open_browser and (os.environ.get('DISPLAY') or os.environ.get('WAYLAND_DISPLAY')):
-        import webbrowser  # only when asked to open a browser
-
         webbrowser.open(url)
 
 
@@ -166,8 +166,6 @@ async def end_streams_when_stopping(holder: dict[str, Services]) -> None:
     """When uvicorn is told to stop (SIGTERM, Ctrl-C) it waits for open answers before the shutdown hooks run:
     the event streams (the UI's own among them) never end by themselves, so they would be cancelled after the
     grace, each with a traceback. Told that the server is stopping, they end at once instead."""
-    from nicegui.server import Server  # the running uvicorn server, known once ui.run() made it
-
     while not getattr(getattr(Server, 'instance', None), 'should_exit', False):
         await asyncio.sleep(0.2)
     if 'services' in holder:
@@ -179,9 +177,6 @@ def browser_sessions(settings: Settings) -> str | None:
     dir, private to this user, and its session cookie is signed with a secret kept there (0600)."""
     if not settings.ui_requires_sign_in:
         return None  # login-free: no session cookie, no per-browser storage
-    from nicegui.storage import Storage
-
-    from app import ui_secret
 
     storage_dir = settings.data_dir / 'ui-storage'
     storage_dir.mkdir(parents=True, exist_ok=True)
@@ -213,8 +208,6 @@ def run(settings: Settings, *, native: bool = False) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     logging.getLogger('alembic.runtime.migration').addFilter(one_line_per_migration)
     if settings.server is None:  # hosting the API: its database must answer before anything is served
-        from app.infra.db import StartupError, preflight
-
         try:
             preflight(settings.effective_database_url)
         except StartupError as exc:

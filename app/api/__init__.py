@@ -8,44 +8,61 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, FastAPI
 from starlette.types import ASGIApp
 
-from app.api import artifacts, events, me, projects, runs, variables
+from app.api import (
+    about,
+    afk,
+    artifacts,
+    audit,
+    batches,
+    bulk,
+    events,
+    health,
+    history,
+    hooks,
+    issues,
+    me,
+    notifications,
+    projects,
+    runs,
+    schedules,
+    tokens,
+    users,
+    variables,
+    workers,
+)
 from app.api.deps import auth_refusal
+from app.api.hosts import HostGuard, guard_settings
 from app.api.problems import BodyLimitMiddleware, CorrelationMiddleware, install_error_handlers
 from app.api.routing import ApiDispatcher, ApiPathMiddleware
+from app.api.security_headers import SecurityHeaders
 from app.build_info import this_build
 from app.config import Settings
+from app.container import build_services
 
 API_PREFIX = '/api'
 
 
 def api_router() -> APIRouter:
     router = APIRouter(prefix=API_PREFIX)
-    from app.api import batches, bulk  # before runs: /runs/bulk and /runs/batch/{id} are not run ids
 
     router.include_router(bulk.router)
     router.include_router(batches.router)
     for module in (runs, projects, events, me, artifacts):
         router.include_router(module.router)
-    from app.api import afk, history, issues, tokens, users, workers
 
     router.include_router(afk.router)
     router.include_router(history.router)
     router.include_router(issues.router)
-    from app.api import notifications
 
     router.include_router(notifications.router)
-    from app.api import schedules
 
     router.include_router(schedules.router)
     router.include_router(variables.router)
-    from app.api import hooks
 
     router.include_router(hooks.router)
     router.include_router(tokens.router)
     router.include_router(users.router)
     router.include_router(workers.router)
-
-    from app.api import about, audit, health
 
     router.include_router(about.router)
     router.include_router(audit.router)
@@ -92,7 +109,6 @@ def serve_api_first(web_app: FastAPI, *, max_body_bytes: int) -> FastAPI:
 
 def build_api_app(settings: Settings) -> FastAPI:
     """API only (tests, benches, headless servers)."""
-    from app.container import build_services
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -106,10 +122,8 @@ def build_api_app(settings: Settings) -> FastAPI:
 
     app = FastAPI(title='Runboard', version=this_build().label, lifespan=lifespan)
     install_api(app, max_body_bytes=settings.max_body_bytes)
-    from app.api.hosts import HostGuard, guard_settings
 
     app.add_middleware(HostGuard, **guard_settings(settings))
-    from app.api.security_headers import SecurityHeaders
 
     app.add_middleware(SecurityHeaders)  # outermost: every answer, the HostGuard's 421 too
     return app

@@ -7,6 +7,7 @@ from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict
+from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse
 
@@ -20,6 +21,7 @@ from app.models.usage import ProjectCosts
 from app.services.afk import costs, review
 from app.services.afk.actions import AfkActions
 from app.services.identity import form_tokens
+from app.services.projects import visibility
 
 router = APIRouter(prefix='/afk', tags=['afk'])
 FORM_TYPES = ('application/x-www-form-urlencoded', 'multipart/form-data')
@@ -114,9 +116,6 @@ async def _form_field(request: Request, content_type: str, name: str) -> str | N
 @router.post('/form-token/{project_id}', response_model=FormToken, responses=problems(401, 403, 404))
 async def form_token(project_id: str, request: Request, services: ServicesDep, principal: PrincipalDep) -> FormToken:
     """A CSRF token for the Reset form of one project, tied to the caller's API token (operators)."""
-    from sqlmodel import Session
-
-    from app.services.projects import visibility
 
     def mint() -> str | None:
         if not principal.is_operator:

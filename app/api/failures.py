@@ -7,6 +7,11 @@ import errno
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+import psycopg
+import redis
+from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+
 from app.core.errors import OUTAGE_RETRY_AFTER_SECONDS
 
 PG_DISK_FULL = '53100'
@@ -42,12 +47,8 @@ def _disk_full(exc: BaseException) -> bool:
 
 
 def _is_database_outage(exc: BaseException) -> bool:
-    from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
-    from sqlalchemy.exc import TimeoutError as PoolTimeout
 
     try:
-        import psycopg
-
         psycopg_errors: tuple = (psycopg.OperationalError, psycopg.InterfaceError)
     except ImportError:  # pragma: no cover - psycopg is a dependency
         psycopg_errors = ()
@@ -58,7 +59,6 @@ def _is_database_outage(exc: BaseException) -> bool:
 
 
 def _is_redis_outage(exc: BaseException) -> bool:
-    import redis
 
     return any(
         isinstance(item, (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)) for item in _chain(exc)

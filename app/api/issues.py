@@ -5,11 +5,13 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path
+from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
 from app.api.deps import PrincipalDep, ServicesDep
 from app.api.schemas import problems
 from app.container import Services
+from app.models import Project
 from app.services.afk import issues
 
 router = APIRouter(prefix='/projects/{project_id}/issues', tags=['issues'])
@@ -17,9 +19,6 @@ Number = Annotated[int, Path(ge=1, le=2_000_000_000)]
 
 
 def _changed(services: Services, project_id: str, issue: issues.IssuePublic) -> None:
-    from sqlmodel import Session
-
-    from app.models import Project
 
     with Session(services.engine) as session:
         project = session.get(Project, project_id)

@@ -16,9 +16,11 @@ from fastapi.exceptions import RequestValidationError
 from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response
+from starlette.routing import Match
 from starlette.types import ASGIApp, HTTPExceptionHandler, Message, Receive, Scope, Send
 
 from app.api.failures import failure_for
+from app.api.routing import routes_to_api
 from app.core.errors import DomainError
 
 log = logging.getLogger('runboard.api')
@@ -89,7 +91,6 @@ class CorrelationMiddleware:
 
 def allowed_methods(request: Request) -> list[str]:
     """Every method some route of this app answers at the request's path (HEAD with GET, and OPTIONS)."""
-    from starlette.routing import Match
 
     order = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE']
     methods = [
@@ -118,7 +119,6 @@ def _is_api_path(scope: Scope, prefix: str) -> bool:
 
 
 def _is_bare_api_path(scope: Scope) -> bool:
-    from app.api.routing import routes_to_api
 
     accept = next((v.decode('latin-1') for k, v in scope['headers'] if k == b'accept'), '')
     return routes_to_api(scope['path'], scope['method'], accept)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 import typer
 
 if TYPE_CHECKING:
-    from app.config import Settings
+    from app.config import Settings  # noqa: PLC0415  (loaded by the one command that needs it: the CLI starts fast)
 
 db_app = typer.Typer(help='Database maintenance.', no_args_is_help=True)
 
@@ -35,7 +35,7 @@ DataDirOpt = Annotated[
 
 
 def _settings(**overrides: Any) -> Settings:
-    from app.config import Settings
+    from app.config import Settings  # noqa: PLC0415  (loaded by the one command that needs it: the CLI starts fast)
 
     return Settings(**{k: v for k, v in overrides.items() if v is not None})
 
@@ -62,13 +62,13 @@ def serve(
             '--native needs a display (DISPLAY or WAYLAND_DISPLAY); run under a desktop or xvfb-run',
             param_hint='--native',
         )
-    from app.server import run
+    from app.server import run  # noqa: PLC0415  (loaded by the one command that needs it: the CLI starts fast)
 
     run(_settings(host=host, port=port, data_dir=data_dir, server=server), native=native)
 
 
 def _redacted(url: str) -> str:
-    from sqlalchemy.engine import make_url
+    from sqlalchemy.engine import make_url  # noqa: PLC0415  (loaded by the one command that needs it: the CLI starts fast)
 
     try:
         return make_url(url).render_as_string(hide_password=True)
@@ -83,9 +83,9 @@ def db_upgrade(
     json_output: Annotated[bool, typer.Option('--json', help='Print {"database", "revision"} as JSON.')] = False,
 ) -> None:
     """Apply the database migrations (safe to run again; the server also applies them at start)."""
-    from alembic.runtime.migration import MigrationContext
+    from alembic.runtime.migration import MigrationContext  # noqa: PLC0415  (loaded by the one command that needs it: the CLI starts fast)
 
-    from app.infra.db import dispose, make_engine, upgrade
+    from app.infra.db import dispose, make_engine, upgrade  # noqa: PLC0415  (loaded by the one command that needs it: the CLI starts fast)
 
     settings = _settings(data_dir=data_dir, database_url=database_url)
     url = settings.effective_database_url
@@ -135,9 +135,9 @@ def users_add(
     """Create a person in one or more teams and print their API token (shown once; stored hashed).
 
     In team mode each person signs in to the UI, and uses the CLI, with their own token."""
-    from app.infra.db import dispose, make_engine, upgrade
-    from app.models import Role
-    from app.services.identity.accounts import create_user, ensure_team
+    from app.infra.db import dispose, make_engine, upgrade  # noqa: PLC0415  (loaded by the one command that needs it: the CLI starts fast)
+    from app.models import Role  # noqa: PLC0415  (loaded by the one command that needs it: the CLI starts fast)
+    from app.services.identity.accounts import create_user, ensure_team  # noqa: PLC0415  (loaded by the one command that needs it: the CLI starts fast)
 
     if role not in (Role.builder.value, Role.operator.value):
         raise typer.BadParameter('must be builder or operator', param_hint='--role')
@@ -184,9 +184,9 @@ def worker(
 ) -> None:
     """Execute runs handed out by the server (RUNBOARD_EXECUTOR=celery) on this machine. Needs the same
     RUNBOARD_DATABASE_URL, RUNBOARD_REDIS_URL (event bus) and broker (RUNBOARD_BROKER_URL, default the Redis)."""
-    from app.config import Settings
-    from app.models.labels import normalise_labels
-    from app.services.execution.worker import run_worker
+    from app.config import Settings  # noqa: PLC0415  (loaded by the one command that needs it: the CLI starts fast)
+    from app.models.labels import normalise_labels  # noqa: PLC0415  (loaded by the one command that needs it: the CLI starts fast)
+    from app.services.execution.worker import run_worker  # noqa: PLC0415  (loaded by the one command that needs it: the CLI starts fast)
 
     try:
         held = normalise_labels(labels.split(','))

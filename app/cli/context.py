@@ -66,8 +66,8 @@ def resolve_token() -> str | None:
     token = os.environ.get('RUNBOARD_TOKEN')
     if token:
         return token.strip()
-    from app.config import Settings
-    from app.services.identity.accounts import read_local_token
+    from app.config import Settings  # noqa: PLC0415  (loaded by the one command that needs it: the CLI starts fast)
+    from app.services.identity.accounts import read_local_token  # noqa: PLC0415  (loaded by the one command that needs it: the CLI starts fast)
 
     try:
         return read_local_token(Settings().credentials_path)
@@ -83,7 +83,7 @@ def credentials_hint() -> str:
             'or unset it to use the one local mode saves in its data directory.'
         )
     try:
-        from app.config import Settings
+        from app.config import Settings  # noqa: PLC0415  (loaded by the one command that needs it: the CLI starts fast)
 
         where = str(Settings().credentials_path)
     except Exception:  # noqa: BLE001 - a broken environment: say what would have been read

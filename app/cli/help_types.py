@@ -41,7 +41,7 @@ def value_name(param: Any) -> str | None:
 
 def install() -> None:
     """Use value_name() in typer's rich help (a no-op with a typer that has no type column)."""
-    from typer import core
+    from typer import core  # noqa: PLC0415  (loaded by the one command that needs it: the CLI starts fast)
 
     for cls in (core.TyperOption, core.TyperArgument):
         if hasattr(cls, 'display_type_rich'):

@@ -63,7 +63,7 @@ app.command('worker')(worker)
 
 def _version(value: bool) -> None:
     if value:
-        from importlib.metadata import PackageNotFoundError, version
+        from importlib.metadata import PackageNotFoundError, version  # noqa: PLC0415  (loaded by the one command that needs it: the CLI starts fast)
 
         try:
             typer.echo(f'runboard {version("runboard")}')

@@ -132,7 +132,7 @@ def on_push_rules(current: dict[str, Any] | None, options: dict[str, Any]) -> di
     rules = {k: v for k, v in dict(current or {}).items() if v is not None}
     rules.update(given)
     if matrix:
-        from app.cli.batch import parse_matrix
+        from app.cli.batch import parse_matrix  # noqa: PLC0415  (loaded by the one command that needs it: the CLI starts fast)
 
         rules['matrix'] = parse_matrix(
             matrix, depth=options.get('on_push_depth'), framework=options.get('on_push_framework')

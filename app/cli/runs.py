@@ -49,9 +49,9 @@ WaitOpt = Annotated[
 
 def complete_project(ctx: typer.Context, incomplete: str) -> list[str]:
     """Shell completion of project ids (quietly nothing when the server is not answering)."""
-    import httpx
+    import httpx  # noqa: PLC0415  (loaded by the one command that needs it: the CLI starts fast)
 
-    from app.cli.context import DEFAULT_SERVER, resolve_token
+    from app.cli.context import DEFAULT_SERVER, resolve_token  # noqa: PLC0415  (loaded by the one command that needs it: the CLI starts fast)
 
     server = (ctx.params.get('server') or DEFAULT_SERVER).rstrip('/')
     token = resolve_token()

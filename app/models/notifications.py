@@ -11,6 +11,7 @@ from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from app.models.vocabulary import as_utc, utcnow
+from app.models.webhook_url import url_refusal
 
 # what a rule can subscribe to; `ping` (the Test button) goes to a rule whatever it subscribes to
 RUN_EVENTS = ('run.failed', 'run.timed_out', 'run.crashed', 'run.succeeded', 'run.stopped')
@@ -104,7 +105,6 @@ def _name(value: str | None) -> str | None:
 def _url(value: str | None) -> str | None:
     if value is None:
         return None
-    from app.models.webhook_url import url_refusal
 
     reason = url_refusal(value)
     if reason:

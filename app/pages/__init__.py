@@ -1,5 +1,7 @@
 """NiceGUI pages built from the stores; no database, no services."""
 
+from nicegui import app as web_app
+
 # Quasar's brand colours for a light page, each with at least 4.5:1 against white both as text and as a fill under
 # white text (NiceGUI's defaults have 1.7:1 to 3.1:1). Dark pages get lighter tints in assets/runboard.css.
 BRAND_COLOURS = {
@@ -13,9 +15,7 @@ BRAND_COLOURS = {
 
 
 def register() -> None:
-    from nicegui import app as web_app
-
-    from app.pages import (  # noqa: F401  (the decorators register the routes)
+    from app.pages import (  # noqa: PLC0415, F401  (the decorators register the routes)
         audit_page,
         batch_page,
         dashboard,

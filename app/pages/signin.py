@@ -10,6 +10,7 @@ from urllib.parse import parse_qs
 
 from nicegui import app as web_app
 from nicegui import ui
+from nicegui.storage import request_contextvar
 from starlette.requests import Request
 from starlette.responses import RedirectResponse
 
@@ -24,8 +25,6 @@ def signed_in(page: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[An
     @functools.wraps(page)
     async def guarded(*args: Any, **kwargs: Any) -> Any:
         if connection.sign_in_required() and not session.current_token():
-            from nicegui.storage import request_contextvar
-
             request = request_contextvar.get()
             here = request.url.path + (f'?{request.url.query}' if request.url.query else '') if request else '/'
             return RedirectResponse(session.login_url(here), status_code=303)

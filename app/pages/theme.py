@@ -12,6 +12,8 @@ from typing import Any
 
 from nicegui import ui
 
+from app.pages.browser_alerts import watch_own_runs
+from app.pages.provenance_chip import ProvenanceChip
 from app.pages.settings_link import settings_link
 from app.state import connection, session
 
@@ -61,7 +63,6 @@ def frame(title: str, *, show_person: bool = True) -> Iterator[None]:
             ui.link('Audit', '/audit').classes('text-white text-sm rb-tap-link').props('data-testid=nav-audit')
             if show_person:  # a page someone may read data on (not the sign-in page)
                 settings_link()  # operators only
-                from app.pages.provenance_chip import ProvenanceChip
 
                 ProvenanceChip()
             # narrow screens: the page's own heading names it; a title cut to one letter says nothing
@@ -69,7 +70,6 @@ def frame(title: str, *, show_person: bool = True) -> Iterator[None]:
             title_label.props('data-testid=page-name')
             if show_person:
                 _person_menu()
-                from app.pages.browser_alerts import watch_own_runs
 
                 watch_own_runs()  # a browser notification when the person's own run ends (opt-in: notifications page)
     with ui.column().classes('w-full max-w-6xl mx-auto p-2 sm:p-4 gap-4') as content:

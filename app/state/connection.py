@@ -74,8 +74,8 @@ class BrowserClient(RunboardClient):
 
 def send_to_login() -> None:
     """Navigate the tab being served to /login (?next= the page it is on). No tab in reach: nothing."""
-    from nicegui import Client, context, ui
-    from nicegui.storage import request_contextvar
+    from nicegui import Client, context, ui  # noqa: PLC0415  (app/state imports no NiceGUI at module level; only a running UI calls this)
+    from nicegui.storage import request_contextvar  # noqa: PLC0415  (app/state imports no NiceGUI at module level; only a running UI calls this)
 
     tab = None
     with contextlib.suppress(RuntimeError):

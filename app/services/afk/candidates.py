@@ -9,6 +9,7 @@ from sqlalchemy import Connection, text
 
 from app.models import Project
 from app.services.afk.sources import IssueRecord, is_forge
+from app.services.repositories import forge
 
 
 def ready_local_issues(conn: Connection, project_ids: set[str]) -> dict[str, list[IssueRecord]]:
@@ -33,8 +34,6 @@ def claimable_candidates(
     project: Project, local_ready: dict[str, list[IssueRecord]], blocked: dict[str, set[int]]
 ) -> list[IssueRecord]:
     if is_forge(project.issue_source):
-        from app.services.repositories import forge  # httpx and the forge clients only when a project uses one
-
         records = forge.ready_issues(project.repository, project.issue_source)
     else:
         records = local_ready.get(project.id, [])

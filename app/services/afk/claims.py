@@ -10,6 +10,7 @@ An issue is claimable when it has no claim in BLOCKING_STATES.
 from __future__ import annotations
 
 from sqlalchemy import Connection, Engine, text
+from sqlmodel import Session, col, select
 
 from app.core.errors import DomainError
 from app.infra.db import session_scope
@@ -91,7 +92,6 @@ def latest_by_issue(conn: Connection, project_id: str) -> dict[int, dict]:
 
 
 def parked(engine: Engine, project_id: str) -> list[IssueClaim]:
-    from sqlmodel import Session, col, select
 
     with Session(engine) as session:
         rows = session.exec(

@@ -17,6 +17,7 @@ from app.models import as_utc
 from app.models.usage import CostDay, CostIssue, ProjectCosts
 from app.services.afk.rules import cost_window_start, is_cost_capped, utc_day
 from app.services.identity.accounts import Principal
+from app.services.notifications import outbox
 from app.services.notifications.payloads import EventFacts
 from app.services.projects import manage
 from app.services.runs import usage as run_usage
@@ -53,7 +54,6 @@ def mark_capped(
     if not changed:
         return False
     # imported here: notifications.outbox imports the run reads, which import the engine, which imports the AFK loop
-    from app.services.notifications import outbox
 
     targets = [rule['id'] for rule in outbox.enabled_rules(conn, project_id) if CAPPED_EVENT in rule['events']]
     if targets:

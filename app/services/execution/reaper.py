@@ -7,7 +7,9 @@ from typing import Literal
 
 from sqlalchemy import Connection, Engine, text
 
+from app.infra.db import session_scope
 from app.models import ACTIVE_SQL, RunStatus, utcnow
+from app.services.afk import claims
 from app.services.afk.rules import feeds_counter, settle_afk_run
 from app.services.notifications.outbox import record_run_end
 from app.services.runs.timeline import OUTPUT_KINDS, append_events, timed_sql
@@ -73,7 +75,6 @@ def finish_run(
     `only_if`: the statuses it may end from (a queue TTL ends only a run still queued, never one an engine
     has just claimed; a cancel ends only a run still delayed).
     """
-    from app.infra.db import session_scope
 
     with session_scope(engine) as session:
         conn = session.connection()
@@ -96,7 +97,6 @@ def finish_run(
             settlement = settle_afk_run(status.value, launch_failed=launch_failed)
             if settlement.counter in _COUNTER_SQL:
                 conn.execute(text(_COUNTER_SQL[settlement.counter]), {'pid': project_id})
-            from app.services.afk import claims
 
             claims.settle_for_run(
                 conn,

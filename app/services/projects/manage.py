@@ -4,6 +4,7 @@ reads: view.py)."""
 from __future__ import annotations
 
 from sqlalchemy import Engine, text
+from sqlalchemy.exc import IntegrityError
 
 from app.core.errors import DomainError, forbidden
 from app.infra.db import session_scope
@@ -15,11 +16,12 @@ from app.models import (
     ProjectUpdate,
     utcnow,
 )
+from app.services.afk.sources import is_forge
 from app.services.identity import audit
 from app.services.identity.accounts import Principal
 from app.services.projects.view import get_project
 from app.services.projects.visibility import get_visible
-from app.services.repositories import gitops
+from app.services.repositories import forge, gitops
 from app.services.repositories.access import ProjectRepository, RepositoryAccess, is_remote
 from app.services.repositories.repo_url import local_refusal
 from app.services.runs import sql as run_sql
@@ -98,8 +100,6 @@ def stored_credentials(
 def from_forge(data: ProjectCreate) -> ProjectCreate:
     """A forge-hosted project created without a repository: the forge's clone URL, and (unless others are
     given) the forge's API token as its git credentials, so issues, PR checks and git share one token."""
-    from app.services.afk.sources import is_forge
-    from app.services.repositories import forge
 
     if not is_forge(data.issue_source):
         raise DomainError(
@@ -139,7 +139,6 @@ def create_project(
             'repository_key': gitops.team_repository_key(team_id, data.repository),
         }
     )
-    from sqlalchemy.exc import IntegrityError
 
     try:
         with session_scope(engine) as session:

@@ -9,6 +9,7 @@ owner/repo default to the project's repository URL, api_url to the forge's usual
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import threading
@@ -294,8 +295,6 @@ def pull_request_of_run(run: dict) -> dict | None:
     forge project)."""
     source = run.get('issue_source')
     if isinstance(source, str):
-        import json
-
         source = json.loads(source)
     if not isinstance(source, dict) or not is_forge(source) or run.get('issue_number') is None:
         return None

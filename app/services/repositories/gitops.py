@@ -14,6 +14,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from app.services.repositories.repo_url import classify, refusal_reason
+
 GIT_ENV = {**os.environ, 'GIT_TERMINAL_PROMPT': '0', 'LC_ALL': 'C'}
 _mirror_locks: dict[str, threading.Lock] = {}
 _mirror_locks_guard = threading.Lock()
@@ -52,7 +54,6 @@ def team_repository_key(team_id: str, repository: str) -> str:
 
 def is_local(repository: str) -> bool:
     """A path on this server's disk (not a URL, not scp-like `user@host:path`)."""
-    from app.services.repositories.repo_url import classify
 
     try:
         return classify(repository.strip()).kind == 'path'
@@ -64,7 +65,6 @@ def unsupported_reason(repository: str) -> str | None:
     """Pure: why runs cannot use this repository value (None: they can). The same check guards project
     creation and admission. A local repository is an absolute path on this server; a remote one a URL
     whose transport projects may use (repo_url.refusal_reason: never ext::, fd:: or embedded secrets)."""
-    from app.services.repositories.repo_url import refusal_reason
 
     return refusal_reason(repository.strip())
 
