@@ -23,6 +23,7 @@ API_ROOTS = (
     '/audit',
     '/deliveries',
     '/schedules',
+    '/hooks',
 )
 
 
