@@ -143,6 +143,7 @@ def app_process(
     with contextlib.ExitStack() as stack:
         app = stack.enter_context(_spawned(data_dir, port=port, args=args, env=env, log_path=log_path))
         _wait_ready(app, ready_path, seconds=60)
+        _wait_announced(app, seconds=30)
         stack.enter_context(_signed_in_browsers(app))
         yield app
 
@@ -216,6 +217,15 @@ def _wait_ready(app: dict, ready_path: str, *, seconds: float) -> None:
         if app['process'].poll() is not None or time.monotonic() > deadline:
             raise RuntimeError(f'app did not start; see {app["log"]}')
         time.sleep(0.1)
+
+
+def _wait_announced(app: dict, *, seconds: float) -> None:
+    """Ready as a person sees it: the start line is printed once uvicorn listens, a moment after the first answer."""
+    deadline = time.monotonic() + seconds
+    while 'Runboard is ready at ' not in Path(app['log']).read_text(errors='replace'):
+        if app['process'].poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f'app answered but never printed its start line; see {app["log"]}')
+        time.sleep(0.05)
 
 
 def signed_in_cookies(app: dict) -> dict[str, str]:
