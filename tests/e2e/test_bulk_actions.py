@@ -34,7 +34,7 @@ def test_select_rows_then_all_matching_stop_and_retry_with_per_row_outcomes(tmp_
         page.get_by_test_id('bulk-stop').click()
         page.get_by_role('alertdialog').get_by_role('button', name='Stop').click()
         expect(page.get_by_test_id('bulk-summary')).to_have_text('4 stopped, 0 skipped, 0 refused')
-        expect(runs.locator('[role=listitem]')).to_have_count(0)
+        expect(runs.locator('[role=listitem][data-run]')).to_have_count(0)
         assert {r['status'] for r in env.runs('alpha')} == {'stopped'}
 
         page.goto(env.ui_url + '/?status=stopped')  # retry them all: each follows the rules of a retry
