@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -41,15 +42,22 @@ class Keyboard:
         self.page, self.name = page, name
         self.step = 0
 
-    def focused_in(self, target: Locator) -> bool:
-        return bool(target.evaluate('el => el.contains(document.activeElement)'))
+    def focused_in(self, target: Locator, timeout: float = 5000) -> bool:
+        return bool(target.evaluate('el => el.contains(document.activeElement)', timeout=timeout))
 
     def expect_focus_in(self, target: Locator, what: str) -> None:
         """The focus comes to be inside `target` (a dialog or menu takes it once it has opened)."""
-        try:
-            self.page.wait_for_function('el => el.contains(document.activeElement)', arg=target.element_handle())
-        except PlaywrightTimeout as exc:  # say where the focus is instead
-            raise AssertionError(f'{what}; the focus is on {self.active()}') from exc
+        # the locator is resolved afresh on every poll: a page drawn in place may replace the element once more
+        # after it took the focus, and a handle taken once would go on asking the detached one
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            try:
+                if self.focused_in(target, timeout=1000):
+                    return
+            except PlaywrightTimeout:
+                pass
+            self.page.wait_for_timeout(100)
+        raise AssertionError(f'{what}; the focus is on {self.active()}')
 
     def tab_to(self, target: Locator, name: str, *, backwards: bool = False) -> None:
         expect(target).to_be_visible()
