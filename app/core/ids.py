@@ -26,8 +26,13 @@ def time_prefix(moment: datetime) -> str:
     return _encode(max(0, int(moment.timestamp() * 1000)), 10)
 
 
-def new_run_id(prefix: str = RUN_PREFIX) -> str:
-    """ULID-like, monotonic within this process: later ids sort after earlier ones."""
+def new_run_id(prefix: str = RUN_PREFIX, *, at: datetime | None = None) -> str:
+    """ULID-like, monotonic within this process: later ids sort after earlier ones. A run delayed until `at`
+    gets an id of that moment instead, so lists ordered by id (newest first) show it where it will start:
+    above the runs of now while it waits, among its peers once it runs (as Prefect sorts by expected start)."""
+    if at is not None and at.timestamp() * 1000 > time.time_ns() // 1_000_000:
+        random_part = int.from_bytes(os.urandom(10), 'big') >> 1
+        return prefix + _encode(int(at.timestamp() * 1000), 10) + _encode(random_part, 16)
     global _last
     with _lock:
         now = time.time_ns() // 1_000_000

@@ -40,6 +40,20 @@ def test_a_delayed_run_holds_nothing_until_it_is_due(settings_factory, repo) -> 
         assert api.client.get('/api/runs', params={'status': 'delayed'}).json()['items'][0]['id'] == delayed['id']
 
 
+def test_the_runs_list_shows_waiting_delayed_runs_above_now_soonest_nearest(api) -> None:  # noqa: ANN001
+    """Newest first by when a run starts: delayed runs wait above the runs of now, the latest-due on top, as
+    Prefect lists scheduled runs; a delayed run created first does not sink among older rows."""
+    in_an_hour = api.client.post('/api/runs', json={**run_body(), 'run_in': '1h'}).json()
+    in_a_minute = api.client.post('/api/runs', json={**run_body(), 'run_in': '1m'}).json()
+    now = api.client.post('/api/runs', json=run_body()).json()
+    listed = [run['id'] for run in api.client.get('/api/runs').json()['items']]
+    assert listed[:3] == [in_an_hour['id'], in_a_minute['id'], now['id']]
+    # the next page's keyset still starts below the last row shown: nothing is skipped or shown twice
+    first = api.client.get('/api/runs', params={'limit': 1}).json()
+    rest = api.client.get('/api/runs', params={'cursor': first['next_cursor']}).json()['items']
+    assert [first['items'][0]['id'], *(run['id'] for run in rest)][:3] == listed[:3]
+
+
 def test_delayed_triggers_are_idempotent_on_the_route_and_its_fast_path(api) -> None:  # noqa: ANN001
     body = {**run_body(), 'run_in': '10m', 'ttl': '5m'}
     first = api.client.post('/api/runs', json=body, headers={'Idempotency-Key': 'k1'})

@@ -291,7 +291,7 @@ class RunWriter:
                         project,
                         spec,
                         slot=slot,
-                        run_id=ids.new_run_id(),
+                        run_id=ids.new_run_id(at=spec.run_at),
                         now=utcnow(),
                         key=key,
                         fingerprint=fingerprint,
@@ -354,7 +354,7 @@ class Keyed(Repository):
         super().__init__(conn, request.project, request.spec.branch_name, request.spec.batch_id)
         self.writer, self.request, self.limiter, self.rate_key, self.taken = writer, request, limiter, rate_key, taken
         self.now = utcnow()
-        self.run_id = ids.new_run_id()
+        self.run_id = ids.new_run_id(at=request.spec.run_at)
         spec = request.spec
         self.ask = Ask(request.fp, spec.branch_name, delayed=spec.run_at is not None, batch_id=spec.batch_id)
 
