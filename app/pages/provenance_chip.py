@@ -40,7 +40,9 @@ class ProvenanceChip:
         self.connected: bool | None = None
         with ui.button().props('flat dense no-caps color=white data-testid=provenance').classes('rb-prov') as button:
             self.icon = ui.icon('dns').classes('text-base')
-            self.label = ui.label('…').classes('text-xs truncate max-w-[40vw]')
+            self.label = ui.label('…').classes('text-xs truncate max-w-[40vw] hidden md:block')
+            # a phone shows the short chip whole rather than the sentence cut
+            self.short_label = ui.label('…').classes('text-xs md:hidden').props('data-testid=provenance-short')
             with ui.menu().props('data-testid=provenance-details') as self.menu:
                 self.details = ui.column().classes('p-3 gap-1 text-sm')
         self.button = button
@@ -65,6 +67,7 @@ class ProvenanceChip:
         chip: Provenance = provenance(ui=this_build(), about=self.about, server_url=server, connected=self.connected)
         self.icon.name = LEVEL_ICONS[chip.level]
         self.label.text = chip.text
+        self.short_label.text = chip.short
         self.button.classes(replace=f'rb-prov {LEVEL_CLASSES[chip.level]}')
         # the name starts with the words the chip shows (WCAG 2.5.3, label in name), then says what they are
         self.button.props(

@@ -26,6 +26,7 @@ class Provenance:
     text: str  # the chip (short: it sits in the header, also at 360 px)
     level: Level
     facts: list[tuple[str, str]]  # the details, one (name, value) per line
+    short: str = ''  # the chip on a phone: the state or mode, and what is wrong, whole (the menu has the rest)
 
     @property
     def summary(self) -> str:
@@ -43,7 +44,7 @@ def provenance(
     where = urlsplit(server_url).netloc if server_url else None
     if about is None:
         facts = [('server', where or 'this process'), ('state', 'not answering'), ('UI version', ui.label)]
-        return Provenance(f'{where or "server"} · not answering', 'red', facts)
+        return Provenance(f'{where or "server"} · not answering', 'red', facts, 'not answering')
     server = _label(about['version'], about.get('commit'))
     skew = about['version'] != ui.version or (bool(about.get('commit') and ui.commit) and about['commit'] != ui.commit)
     you = about.get('you') or {}
@@ -71,4 +72,6 @@ def provenance(
     if connected is False:
         facts.insert(0, ('live updates', 'disconnected: reconnecting'))
         parts.insert(0, 'offline')
-    return Provenance(' · '.join(parts), level, facts)
+    warnings = ['NOT sandboxed'] * (not sandboxed) + ['build differs'] * skew
+    short = ' · '.join(['offline' if connected is False else about['mode'], *warnings])
+    return Provenance(' · '.join(parts), level, facts, short)

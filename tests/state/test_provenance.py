@@ -22,19 +22,27 @@ TEAM = {**ABOUT, 'mode': 'team', 'database': 'postgresql', 'you': {'name': 'ann'
 
 
 @pytest.mark.parametrize(
-    'about, server_url, connected, text, level',
+    'about, server_url, connected, text, level, short',
     [
-        (ABOUT, None, True, 'local · 0.2.0 (abc123def456) · operator', 'ok'),
-        (ABOUT, None, None, 'local · 0.2.0 (abc123def456) · operator', 'ok'),  # a page without a live stream
+        (ABOUT, None, True, 'local · 0.2.0 (abc123def456) · operator', 'ok', 'local'),
+        (ABOUT, None, None, 'local · 0.2.0 (abc123def456) · operator', 'ok', 'local'),  # a page without a live stream
         (
             TEAM,
             'https://runs.example.com:8412',
             True,
             'team · runs.example.com:8412 · 0.2.0 (abc123def456) · builder',
             'ok',
+            'team',
         ),
         # another server version: amber, and the chip says both
-        ({**TEAM, 'version': '0.3.0'}, 'http://t:1', True, 'team · t:1 · UI 0.2.0 ≠ server 0.3.0 · builder', 'amber'),
+        (
+            {**TEAM, 'version': '0.3.0'},
+            'http://t:1',
+            True,
+            'team · t:1 · UI 0.2.0 ≠ server 0.3.0 · builder',
+            'amber',
+            'team · build differs',
+        ),
         # the same version from another commit
         (
             {**ABOUT, 'commit': 'fff000fff000'},
@@ -42,12 +50,20 @@ TEAM = {**ABOUT, 'mode': 'team', 'database': 'postgresql', 'you': {'name': 'ann'
             True,
             'local · 0.2.0 (fff000fff000) · UI build differs · operator',
             'amber',
+            'local · build differs',
         ),
         # a commit unknown on one side is no skew
-        ({**ABOUT, 'commit': None}, None, True, 'local · 0.2.0 · operator', 'ok'),
+        ({**ABOUT, 'commit': None}, None, True, 'local · 0.2.0 · operator', 'ok', 'local'),
         # the live stream dropped: red beats amber
-        ({**ABOUT, 'version': '0.3.0'}, None, False, 'offline · local · UI 0.2.0 ≠ server 0.3.0 · operator', 'red'),
-        (None, 'http://t:1', None, 't:1 · not answering', 'red'),
+        (
+            {**ABOUT, 'version': '0.3.0'},
+            None,
+            False,
+            'offline · local · UI 0.2.0 ≠ server 0.3.0 · operator',
+            'red',
+            'offline · build differs',
+        ),
+        (None, 'http://t:1', None, 't:1 · not answering', 'red', 'not answering'),
         # runs that can read the server: amber, and the chip says so
         (
             {**ABOUT, 'sandbox': 'unsandboxed'},
@@ -55,6 +71,7 @@ TEAM = {**ABOUT, 'mode': 'team', 'database': 'postgresql', 'you': {'name': 'ann'
             True,
             'local · 0.2.0 (abc123def456) · operator · runs NOT sandboxed',
             'amber',
+            'local · NOT sandboxed',
         ),
         (
             {**TEAM, 'sandbox': 'refused'},
@@ -62,12 +79,15 @@ TEAM = {**ABOUT, 'mode': 'team', 'database': 'postgresql', 'you': {'name': 'ann'
             True,
             'team · 0.2.0 (abc123def456) · builder · runs NOT sandboxed',
             'amber',
+            'team · NOT sandboxed',
         ),
     ],
 )
-def test_the_chip(about: dict | None, server_url: str | None, connected: bool | None, text: str, level: str) -> None:
+def test_the_chip(
+    about: dict | None, server_url: str | None, connected: bool | None, text: str, level: str, short: str
+) -> None:
     chip = provenance(ui=UI, about=about, server_url=server_url, connected=connected)
-    assert (chip.text, chip.level) == (text, level)
+    assert (chip.text, chip.level, chip.short) == (text, level, short)
 
 
 def test_the_details_name_every_fact() -> None:
