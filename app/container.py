@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from apscheduler.events import EVENT_SCHEDULER_SHUTDOWN
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from apscheduler.schedulers.base import STATE_RUNNING
 from sqlalchemy import Engine
 
 from app.config import Settings
@@ -27,17 +24,18 @@ from app.services.execution.dispatch import Dispatcher, celery_sender
 from app.services.execution.engine import RunEngine
 from app.services.identity import accounts
 from app.services.identity.tokens import REVOKED_EVENT
-from app.services.notifications.sender import Notifier, Sender
+from app.services.notifications.sender import Sender
 from app.services.projects import demo
 from app.services.repositories import gitops
 from app.services.repositories.access import RepositoryAccess
 from app.services.runs.admit import RunAdmitter
 from app.services.runs.ports import RateLimiter
 from app.services.runs.ratelimit import make_limiter
-from app.services.scheduling import jobs
+from app.services.scheduling import jobs as housekeeping
+from app.services.scheduling.periodic import PeriodicJob, PeriodicJobs
 from app.services.scheduling.timers import Timers
 from app.services.triggers.push import PushTrigger
-from app.services.triggers.statuses import CommitStatuses, StatusLoop
+from app.services.triggers.statuses import CommitStatuses
 
 
 @dataclass
@@ -55,8 +53,8 @@ class Services:
     afk_actions: AfkActions | None = None
     push_trigger: PushTrigger | None = None  # runs on push and on pull requests (services/triggers/)
     commit_statuses: CommitStatuses | None = None
-    scheduler: AsyncIOScheduler | None = None
-    scheduler_hooks: list[Callable[[AsyncIOScheduler], None]] = field(default_factory=list)  # jobs of other services
+    loop: asyncio.AbstractEventLoop | None = None  # the event loop the services started on
+    jobs: PeriodicJobs | None = None  # every periodic job of this instance, started with the scheduler
     local_token: str | None = None
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     started: bool = False  # every part of start() is up: /api/health/live answers 200 from then on
@@ -66,18 +64,23 @@ class Services:
         return self.runner.instance_id
 
     @property
+    def scheduler(self) -> AsyncIOScheduler | None:
+        return self.jobs.scheduler if self.jobs is not None else None
+
+    @property
     def artifact_store(self) -> ArtifactStore:
         return self.runner.artifact_store
 
     async def start(self) -> None:
         """Every part, or StartupFailed naming the one that failed (the caller closes what did start)."""
+        self.loop = asyncio.get_running_loop()
         with step(f'the event listener ({describe_redis(self.settings.redis_url)})'):
             await self.bus.start()
         self._auth_listener = asyncio.get_running_loop().create_task(self._forget_revoked_tokens())
         with step('the run engine'):
             await self.runner.start()
         with step('the scheduler'):
-            self.scheduler = self._start_scheduler()
+            self.periodic_jobs().start()
         self.started = True
 
     def sender(self) -> Sender:
@@ -86,46 +89,42 @@ class Services:
             engine=self.engine, settings=self.settings, secrets=self.repositories.secrets, instance_id=self.instance_id
         )
 
-    def _start_scheduler(self) -> AsyncIOScheduler:
-        """Every periodic job of this instance on one APScheduler: the housekeeping below and the jobs the other
-        parts registered in scheduler_hooks (AFK sweep, schedules, delayed runs, push scans, senders)."""
-        scheduler = AsyncIOScheduler()
-        job = dict(max_instances=1, coalesce=True, replace_existing=True)
-        settings, runner = self.settings, self.runner
-
-        def in_thread(work: Callable[[], object]) -> Callable[[], Awaitable[object]]:
-            async def run() -> object:
-                return await asyncio.to_thread(work)
-
-            return run
-
-        scheduler.add_job(
-            in_thread(runner.safety_poll), 'interval', seconds=settings.reaper_poll_seconds, id='reaper', **job
-        )
+    def periodic_jobs(self) -> PeriodicJobs:
+        """Every periodic job of this instance: the engine's safety nets, the housekeeping, and the jobs of the other
+        parts (AFK sweep, schedules, delayed runs, push scans, senders)."""
+        if self.jobs is not None:
+            return self.jobs
+        settings, runner, engine = self.settings, self.runner, self.engine
+        poll, every = settings.reaper_poll_seconds, settings.mirror_fetch_seconds
+        jitter = every / 6  # remote mirrors and the push scan that joins them: servers never fetch in step
+        timers = Timers(engine=engine, settings=settings, admitter=self.admitter, bus=self.bus)
+        jobs = [
+            PeriodicJob('reaper', poll, runner.safety_poll),
+            PeriodicJob('worktree-cleanup', 3600, lambda: housekeeping.cleanup_worktrees(engine, settings)),
+            PeriodicJob('artifact-retention', 3600, lambda: housekeeping.sweep_artifacts(engine, settings, runner)),
+            PeriodicJob(
+                'mirror-fetch',
+                every,
+                lambda: housekeeping.refresh_remote_mirrors(engine, self.repositories),
+                jitter=jitter,
+            ),
+            self.sender().job(),  # signed webhooks (docs/notifications.md)
+            *timers.jobs(),  # schedules, delayed runs, queued TTL (docs/triggers.md)
+        ]
         if runner.pull_requests.probe is not None:  # AFK on a forge: a PR ends its live run as success
-            scheduler.add_job(
-                runner.end_runs_with_pull_requests,
-                'interval',
-                seconds=settings.reaper_poll_seconds,
-                id='pull-request-probe',
-                **job,
-            )
-        cleanup = in_thread(lambda: jobs.cleanup_worktrees(self.engine, settings))
-        scheduler.add_job(cleanup, 'interval', hours=1, id='worktree-cleanup', **job)
-        retention = in_thread(lambda: jobs.sweep_artifacts(self.engine, settings, runner))
-        scheduler.add_job(retention, 'interval', hours=1, id='artifact-retention', **job)
-        # remote projects' mirrors: fetched on a schedule, jittered so several servers do not fetch in step
-        fetch = in_thread(lambda: jobs.refresh_remote_mirrors(self.engine, self.repositories))
-        interval = settings.mirror_fetch_seconds
-        scheduler.add_job(fetch, 'interval', seconds=interval, jitter=interval / 6, id='mirror-fetch', **job)
-        for hook in self.scheduler_hooks:
-            hook(scheduler)
-        scheduler.start()
-        return scheduler
+            jobs.append(PeriodicJob('pull-request-probe', poll, runner.end_runs_with_pull_requests))
+        if self.push_trigger is not None:
+            jobs.append(PeriodicJob('push-scan', every, self.push_trigger.scan_all, jitter=jitter))
+        if self.afk is not None:
+            jobs.append(self.afk.job)
+        if self.commit_statuses is not None:
+            jobs.append(self.commit_statuses.job())
+        self.jobs = PeriodicJobs(self.bus, jobs)
+        return self.jobs
 
     def not_started(self) -> dict[str, str | None]:
         """What start-up brought up that is not running now (None: running), for /api/health/ready."""
-        scheduling = self.scheduler is not None and self.scheduler.state == STATE_RUNNING
+        scheduling = self.jobs is not None and self.jobs.running
         return {'event_listener': self.bus.listener_failure(), 'scheduler': None if scheduling else 'not running'}
 
     async def _forget_revoked_tokens(self) -> None:
@@ -144,8 +143,8 @@ class Services:
         self.started = False
         if getattr(self, '_auth_listener', None) is not None:
             self._auth_listener.cancel()
-        if self.scheduler is not None and self.scheduler.running:
-            self.scheduler.shutdown(wait=False)
+        if self.jobs is not None:
+            self.jobs.stop()
         if self.afk is not None:
             self.afk.close()
         await self.runner.close()
@@ -218,11 +217,9 @@ def _build(settings: Settings, engine: Engine) -> Services:
             namespace=settings.redis_prefix,
         )
     _wire_afk(services)  # AFK sweep job, kick on run end, PR probe
-    _wire_notifications(services)  # signed webhooks: the sender loop (docs/notifications.md)
-    timers = Timers(engine=engine, settings=settings, admitter=services.admitter, bus=bus)
-    services.scheduler_hooks.append(timers.install)  # schedules, delayed runs, queued TTL (docs/triggers.md)
-    services.push_trigger = _wire_push(services)  # pushes and pull requests start runs (docs/triggers.md)
-    services.commit_statuses = _wire_commit_statuses(services)  # and their results go back to the forge
+    services.push_trigger = _push_trigger(services)  # pushes and pull requests start runs (docs/triggers.md)
+    # and their results go back to the forge
+    services.commit_statuses = CommitStatuses(engine=engine, settings=settings, secrets=repositories.secrets)
     return services
 
 
@@ -232,8 +229,7 @@ def describe_redis(url: str | None) -> str:
 
 
 def _wire_afk(services: Services) -> None:
-    """The AFK loop: its sweep job, a kick when a run ends, the PR probe for forge runs (which also writes the PR
-    on the run)."""
+    """The AFK loop: a kick when a run ends, the PR probe for forge runs (which also writes the PR on the run)."""
     settings = services.settings
     lease = None
     if settings.redis_url:
@@ -241,33 +237,19 @@ def _wire_afk(services: Services) -> None:
     loop = AfkLoop(engine=services.engine, settings=settings, admitter=services.admitter, bus=services.bus, lease=lease)
     services.afk = loop
     services.afk_actions = AfkActions(engine=services.engine, bus=services.bus, loop=loop)
-    services.scheduler_hooks.append(loop.schedule.install)
     services.runner.on_run_finished.append(lambda project_id, status: loop.kick())
     services.runner.pull_requests.probe = review.recording_probe(services.engine)
 
 
-def _wire_notifications(services: Services) -> None:
-    """The sender loop starts with the scheduler and stops with it."""
-    notifier = Notifier(services.sender(), services.bus)
-
-    def hook(scheduler: AsyncIOScheduler) -> None:
-        notifier.start()
-        scheduler.add_listener(lambda _event: notifier.stop(), EVENT_SCHEDULER_SHUTDOWN)
-
-    services.scheduler_hooks.append(hook)
-
-
-def _wire_push(services: Services) -> PushTrigger:
-    """The push trigger and its job: every RUNBOARD_MIRROR_FETCH_SECONDS (jittered, like the mirror fetch it
-    joins) each project with push rules is fetched and scanned for moved heads."""
-    loops: list[asyncio.AbstractEventLoop] = []
+def _push_trigger(services: Services) -> PushTrigger:
+    """The push trigger; its scan is a periodic job (Services.periodic_jobs)."""
 
     def request_stop(run_id: str) -> None:
         """The engine's stop, on its event loop (a webhook and a scan run in threads)."""
-        if loops:
-            loops[0].call_soon_threadsafe(services.runner.request_stop, run_id)
+        if services.loop is not None:
+            services.loop.call_soon_threadsafe(services.runner.request_stop, run_id)
 
-    trigger = PushTrigger(
+    return PushTrigger(
         engine=services.engine,
         settings=services.settings,
         admitter=services.admitter,
@@ -276,36 +258,3 @@ def _wire_push(services: Services) -> PushTrigger:
         secrets=services.repositories.secrets,
         request_stop=request_stop,
     )
-
-    def hook(scheduler: AsyncIOScheduler) -> None:
-        loops.append(asyncio.get_running_loop())  # the scheduler starts on the services' loop
-
-        async def scan() -> None:
-            await asyncio.to_thread(trigger.scan_all)
-
-        interval = services.settings.mirror_fetch_seconds
-        scheduler.add_job(
-            scan,
-            'interval',
-            seconds=interval,
-            jitter=interval / 6,
-            id='push-scan',
-            max_instances=1,
-            coalesce=True,
-            replace_existing=True,
-        )
-
-    services.scheduler_hooks.append(hook)
-    return trigger
-
-
-def _wire_commit_statuses(services: Services) -> CommitStatuses:
-    statuses = CommitStatuses(engine=services.engine, settings=services.settings, secrets=services.repositories.secrets)
-    loop = StatusLoop(statuses, services.bus)
-
-    def hook(scheduler: AsyncIOScheduler) -> None:
-        loop.start()
-        scheduler.add_listener(lambda _event: loop.stop(), EVENT_SCHEDULER_SHUTDOWN)
-
-    services.scheduler_hooks.append(hook)
-    return statuses

@@ -11,6 +11,7 @@ In team mode a Redis lease additionally keeps the sweeps of several instances fr
 from __future__ import annotations
 
 import logging
+import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -27,17 +28,18 @@ from app.services.afk import claims, costs
 from app.services.afk.candidates import claimable_candidates, ready_local_issues
 from app.services.afk.lease import SweepLease
 from app.services.afk.rules import closed_gate, is_cost_capped, is_paused, should_launch_auto
-from app.services.afk.schedule import SweepSchedule
 from app.services.afk.sources import IssueRecord, afk_branch, is_forge
 from app.services.identity.accounts import Principal
 from app.services.runs import sql as run_sql
 from app.services.runs.timeline import timed_sql
 from app.services.runs.writer import RunSpec
+from app.services.scheduling.periodic import PeriodicJob
 
 if TYPE_CHECKING:
     from app.services.runs.admit import RunAdmitter
 
 log = logging.getLogger(__name__)
+KICK_EVENT = 'afk.kick'
 LAUNCH_LOCK_KEY = 727002  # PostgreSQL advisory lock serialising AFK launches across servers
 
 
@@ -74,9 +76,15 @@ class AfkLoop:
         self.engine, self.settings, self.admitter, self.bus = engine, settings, admitter, bus
         self.lease = lease
         self.clock = utcnow  # what "today" is for the cost cap (tests move it to the next UTC day)
-        self.schedule = SweepSchedule(
-            settings=settings, bus=bus, sweep=lambda: self.sweep()
-        )  # late-bound: tests wrap sweep
+        self.instance_id = uuid.uuid4().hex[:12]
+        # woken early by kicks; in team mode a kick on any instance wakes every instance's loop through the bus
+        self.job = PeriodicJob(
+            'afk-sweep',
+            settings.afk_sweep_seconds,
+            lambda: self.sweep(),  # late-bound: tests wrap sweep
+            at_start=True,
+            wakes_on=self._kick_from_elsewhere if settings.redis_url else None,
+        )
 
     # ------------------------------------------------------------ the sweep
     def sweep(self) -> SweepReport:
@@ -279,10 +287,14 @@ class AfkLoop:
     # ------------------------------------------------------------ waking the sweep
     def kick(self) -> None:
         """Sweep now (auto switched on, a project reset, a run ended, an issue became ready)."""
-        self.schedule.kick()
+        self.job.wake()
+        if self.settings.redis_url:  # the lease may be held elsewhere: that instance sweeps once more
+            self.bus.publish({'type': KICK_EVENT, 'from': self.instance_id})
+
+    def _kick_from_elsewhere(self, event: dict) -> bool:
+        return event.get('type') == KICK_EVENT and event.get('from') != self.instance_id
 
     def close(self) -> None:
-        self.schedule.close()
         if self.lease is not None:
             self.lease.close()
 

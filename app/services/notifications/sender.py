@@ -1,7 +1,7 @@
-"""The sender: a task on every server that POSTs due deliveries, signed (notify_signature.py), and writes each
-attempt (notify_store.py). It runs apart from admission and the run engine: a slow or dead receiver delays
-only its own deliveries. It wakes when a run ends (the change event reaches every server; the database claim
-lets one of them send), and at least every RUNBOARD_NOTIFICATION_POLL_SECONDS for retries that fall due."""
+"""The sender: a periodic job on every server that POSTs due deliveries, signed (signature.py), and writes each
+attempt (store.py). It runs apart from admission and the run engine: a slow or dead receiver delays only its own
+deliveries. It wakes when a run ends (the change event reaches every server; the database claim lets one of them
+send), when a retry falls due, and at least every RUNBOARD_NOTIFICATION_POLL_SECONDS."""
 
 from __future__ import annotations
 
@@ -9,13 +9,13 @@ import asyncio
 import contextlib
 import logging
 import time
+from datetime import timedelta
 from http import HTTPStatus
 
 import httpx
 from sqlalchemy import Engine
 
 from app.config import Settings
-from app.infra.events import EventBus
 from app.infra.secret_box import SecretBox, SecretUnreadable
 from app.models import TERMINAL_STATUSES, utcnow
 from app.models.webhook_url import url_origin
@@ -25,6 +25,7 @@ from app.services.notifications.signature import signature_header
 from app.services.notifications.store import AttemptResult, Claimed
 from app.services.notifications.webhook_policy import TargetPolicy
 from app.services.notifications.webhook_targets import TargetRefused, checked_target, policy_of
+from app.services.scheduling.periodic import PeriodicJob
 
 log = logging.getLogger(__name__)
 BATCH = 16  # deliveries one pass sends at once
@@ -188,54 +189,25 @@ class Sender:
         await self.attempt(claimed)
         return True
 
+    async def send_pending(self) -> timedelta:
+        """One pass of the sender job: send what is due until nothing is; returns when the soonest retry falls due.
+        A read first: an idle server takes no write lock (SQLite) to find nothing due."""
+        poll = self.settings.notification_poll_seconds
+        while (wait := await asyncio.to_thread(notify_store.seconds_until_due, self.engine, cap=poll)) <= 0:
+            if not await self.send_due():
+                return timedelta(seconds=0.05)  # another server took them first
+        return timedelta(seconds=wait)
 
-class Notifier:
-    """The loop: send what is due, then sleep until the soonest retry, a run's end, or the poll interval."""
-
-    def __init__(self, sender: Sender, bus: EventBus) -> None:
-        self.sender, self.bus = sender, bus
-        self._task: asyncio.Task | None = None
-        self._queue: asyncio.Queue | None = None
-
-    def start(self) -> None:
-        self._queue = self.bus.subscribe(run_ended)
-        self._task = asyncio.get_running_loop().create_task(self._run(), name='notifications')
-
-    def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            self._task = None
-        if self._queue is not None:
-            self.bus.unsubscribe(self._queue)
-            self._queue = None
-        if self.sender.in_flight:  # cut off mid-send: let the next server try them now, not after the lease
+    def release_in_flight(self) -> None:
+        """Cut off mid-send: the next server may try them now, not after the lease."""
+        if self.in_flight:
             with contextlib.suppress(Exception):
-                notify_store.release_claims(self.sender.engine, self.sender.me, sorted(self.sender.in_flight))
+                notify_store.release_claims(self.engine, self.me, sorted(self.in_flight))
 
-    async def _run(self) -> None:
-        poll = self.sender.settings.notification_poll_seconds
-        while True:
-            try:  # a read first: an idle server takes no write lock (SQLite) to find nothing due
-                wait = await asyncio.to_thread(notify_store.seconds_until_due, self.sender.engine, cap=poll)
-                if wait <= 0:
-                    if await self.sender.send_due():
-                        continue  # more may be due
-                    wait = 0.05  # another server took them first
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # the database away a moment: try again at the next poll
-                log.exception('sending notifications failed')
-                wait = poll
-            await self._sleep(wait)
-
-    async def _sleep(self, seconds: float) -> None:
-        """Until `seconds` pass or a run ends (its deliveries were written with its end)."""
-        assert self._queue is not None
-        deadline = time.monotonic() + seconds
-        while (left := deadline - time.monotonic()) > 0:
-            try:
-                event = await asyncio.wait_for(self._queue.get(), timeout=left)
-            except TimeoutError:
-                return
-            if run_ended(event):
-                return
+    def job(self) -> PeriodicJob:
+        """The sender job: at start, when a run ends (its deliveries were written with its end), when a retry
+        falls due, and at least every RUNBOARD_NOTIFICATION_POLL_SECONDS."""
+        poll = self.settings.notification_poll_seconds
+        return PeriodicJob(
+            'notifications', poll, self.send_pending, at_start=True, wakes_on=run_ended, on_stop=self.release_in_flight
+        )

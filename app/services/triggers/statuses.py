@@ -14,8 +14,6 @@ repository's URL) and that has a token for it (issue_source's token/token_env, o
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import time
 from dataclasses import dataclass
@@ -30,13 +28,14 @@ from sqlmodel import Session
 from app.config import Settings
 from app.core import ids
 from app.infra.db import session_scope
-from app.infra.events import EventBus
+from app.infra.events import of_types
 from app.infra.secret_box import SecretBox, SecretUnreadable
 from app.models import Project, as_utc, utcnow
 from app.services.afk.sources import source_kind
 from app.services.notifications.rules import after_attempt, retry_after_seconds
 from app.services.repositories import forge
 from app.services.runs.filters import id_range
+from app.services.scheduling.periodic import PeriodicJob
 from app.services.triggers.rules import status_description, status_state
 
 log = logging.getLogger(__name__)
@@ -329,47 +328,19 @@ class CommitStatuses:
         return max(0.0, min(cap, (as_utc(due) - utcnow()).total_seconds()))
 
     def pass_once(self) -> int:
-        """Record what is due, then send it: one pass of the loop (tests call it directly)."""
+        """Record what is due, then send it (tests call it directly)."""
         self.record_due()
         return self.send_due()
 
+    def send_pending(self) -> timedelta:
+        """One pass of the job: record what is due, send until nothing is; returns when the soonest retry is due."""
+        self.record_due()
+        while self.send_due():
+            pass
+        return timedelta(seconds=max(self.seconds_until_due(self.settings.notification_poll_seconds), 0.05))
 
-class StatusLoop:
-    """The loop on every server: a pass when a run changes (it was admitted or ended) or every poll interval."""
-
-    def __init__(self, statuses: CommitStatuses, bus: EventBus) -> None:
-        self.statuses, self.bus = statuses, bus
-        self._task: asyncio.Task | None = None
-        self._queue: asyncio.Queue | None = None
-
-    def start(self) -> None:
-        self._queue = self.bus.subscribe(lambda event: event.get('type') == 'run')
-        self._task = asyncio.get_running_loop().create_task(self._run(), name='commit-statuses')
-
-    def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            self._task = None
-        if self._queue is not None:
-            self.bus.unsubscribe(self._queue)
-            self._queue = None
-
-    async def _run(self) -> None:
-        poll = self.statuses.settings.notification_poll_seconds
-        while True:
-            try:
-                await asyncio.to_thread(self.statuses.record_due)
-                while await asyncio.to_thread(self.statuses.send_due):
-                    pass
-                wait = await asyncio.to_thread(self.statuses.seconds_until_due, poll)
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # the database away a moment: the next pass tries again
-                log.exception('commit statuses failed')
-                wait = poll
-            await self._sleep(max(wait, 0.05))
-
-    async def _sleep(self, seconds: float) -> None:
-        assert self._queue is not None
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._queue.get(), timeout=seconds)
+    def job(self) -> PeriodicJob:
+        """The job on every server: a pass when a run changes (it was admitted or ended), when a retry is due, and
+        at least every poll interval."""
+        poll = self.settings.notification_poll_seconds
+        return PeriodicJob('commit-statuses', poll, self.send_pending, at_start=True, wakes_on=of_types('run'))
