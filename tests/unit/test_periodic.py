@@ -1,0 +1,113 @@
+"""The periodic-job base every sweep uses (services/scheduling/periodic.py): a wake runs the job now, a wake during a
+pass buys exactly one more pass, a pass may ask to run again sooner than its tick, and a failing pass leaves the job
+running for the next tick."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from datetime import timedelta
+
+from app.infra.events import EventBus
+from app.services.scheduling.periodic import PeriodicJob, PeriodicJobs
+
+
+async def _until(condition, seconds: float = 5.0) -> None:  # noqa: ANN001
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, 'timed out'
+        await asyncio.sleep(0.01)
+
+
+def test_a_wake_runs_the_job_now_and_a_wake_during_a_pass_buys_one_more() -> None:
+    passes: list[float] = []
+    release = threading.Event()
+
+    def work() -> None:
+        passes.append(time.monotonic())
+        if len(passes) == 2:
+            release.wait(5)  # the second pass is slow: wakes arrive during it
+
+    async def scenario() -> None:
+        job = PeriodicJob('sweep', 3600, work)
+        jobs = PeriodicJobs(EventBus(), [job])
+        jobs.start()
+        try:
+            job.wake()
+            await _until(lambda: len(passes) == 1)
+            job.wake()  # from a thread, like a run's end in the API's threadpool
+            await _until(lambda: len(passes) == 2)
+            for _ in range(3):
+                await asyncio.to_thread(job.wake)
+            release.set()
+            await _until(lambda: len(passes) == 3)
+            await asyncio.sleep(0.3)
+            assert len(passes) == 3  # three wakes in one pass: one more pass, not three
+        finally:
+            jobs.stop()
+
+    asyncio.run(scenario())
+
+
+def test_a_pass_that_asks_to_run_again_soon_runs_again_then() -> None:
+    passes: list[float] = []
+
+    def work() -> timedelta | None:
+        passes.append(time.monotonic())
+        return timedelta(seconds=0.2) if len(passes) == 1 else None
+
+    async def scenario() -> None:
+        jobs = PeriodicJobs(EventBus(), [PeriodicJob('delayed', 3600, work, at_start=True)])
+        jobs.start()
+        try:
+            await _until(lambda: len(passes) == 2)
+            assert passes[1] - passes[0] >= 0.19
+        finally:
+            jobs.stop()
+
+    asyncio.run(scenario())
+
+
+def test_a_failing_pass_is_logged_and_the_job_runs_on(caplog) -> None:  # noqa: ANN001
+    calls: list[int] = []
+
+    async def work() -> None:
+        calls.append(1)
+        raise RuntimeError('boom')
+
+    async def scenario() -> None:
+        job = PeriodicJob('flaky', 0.1, work, at_start=True)
+        jobs = PeriodicJobs(EventBus(), [job])
+        jobs.start()
+        try:
+            await _until(lambda: len(calls) >= 2)
+            assert jobs.running
+        finally:
+            jobs.stop()
+        await asyncio.sleep(0.05)  # AsyncIOScheduler shuts down on its loop
+        assert not jobs.running
+
+    asyncio.run(scenario())
+    assert 'the flaky job failed; the next tick tries again' in caplog.text
+
+
+def test_bus_events_the_job_waits_for_wake_it() -> None:
+    passes: list[int] = []
+    bus = EventBus()
+
+    async def scenario() -> None:
+        job = PeriodicJob('sender', 3600, lambda: passes.append(1), wakes_on=lambda e: e.get('type') == 'run')
+        await bus.start()
+        jobs = PeriodicJobs(bus, [job])
+        jobs.start()
+        try:
+            bus.publish({'type': 'project'})
+            await asyncio.sleep(0.2)
+            assert passes == []
+            bus.publish({'type': 'run'})
+            await _until(lambda: passes == [1])
+        finally:
+            jobs.stop()
+
+    asyncio.run(scenario())
