@@ -39,6 +39,7 @@ class LiveRun:
     masker: Masker = field(default_factory=Masker)  # the project's secrets and ::add-mask:: values
     sandboxed: bool = False  # the process is bwrap's: signals go to the run's processes, not to bwrap
     usage: list[Usage] = field(default_factory=list)  # `::usage::` lines read, not stored yet (OutputIngest)
+    store_again_at: float = 0.0  # loop time: storing its output failed, the flusher tries again from then
 
 
 class LaunchFailed(Exception):

@@ -9,9 +9,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from app.config import Settings
 from app.core.workflow_commands import Usage, event_of, usage_of
@@ -35,6 +36,9 @@ MAX_BUFFERED_LINES = 50_000  # back-pressure: past this, stop reading until the 
 class OutputIngest:
     def __init__(self, *, settings: Settings, engine: Engine, bus: EventBus) -> None:
         self.settings, self.engine, self.bus = settings, engine, bus
+        self._following: dict[str, LiveRun] = {}  # runs whose output the flusher stores, by id
+        self._flusher: asyncio.Task[None] | None = None
+        self._storing: _Round | None = None  # the store in progress
 
     async def read(self, live: LiveRun, stream: asyncio.StreamReader) -> None:
         pending = b''
@@ -105,15 +109,18 @@ class OutputIngest:
         live.buffer.append((kind, body))
 
     async def flush_loop(self, live: LiveRun) -> None:
-        while not live.output_done.is_set():
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(live.output_done.wait(), FLUSH_SECONDS)
-            if live.buffer and not live.output_done.is_set():  # the last part goes with the terminal status
-                try:
-                    await self.flush(live)
-                except Exception:  # the unstored part went back to the buffer: try again next round
-                    log.exception('storing output of run %s failed', live.run_id)
-                    await asyncio.sleep(FLUSH_RETRY_SECONDS)
+        """Until the run's output is done, this instance's flusher stores its lines with every other run's; then
+        a store of its lines in progress ends (never cancelled: output after the terminal status), and the rest
+        goes with the terminal status."""
+        self._following[live.run_id] = live
+        self._start_flusher()
+        try:
+            await live.output_done.wait()
+        finally:
+            self._following.pop(live.run_id, None)
+        while (storing := self._storing) is not None and live.run_id in storing.runs:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(storing.task)
         if live.usage:  # the last lines go with the terminal status; their spend is stored now, before the end is
             usage, live.usage = live.usage, []  # written (the end's notifications and the AFK cost cap read it)
             try:
@@ -121,55 +128,134 @@ class OutputIngest:
             except Exception:
                 log.exception('storing the usage of run %s failed', live.run_id)
 
+    def _start_flusher(self) -> None:
+        task = self._flusher
+        if task is None or task.done() or task.get_loop() is not asyncio.get_running_loop():
+            self._flusher = asyncio.create_task(self._flush_rounds(), name='output-flusher')
+
+    async def _flush_rounds(self) -> None:
+        """Every FLUSH_SECONDS, the lines every running run printed since, in one transaction: one commit (and one
+        SQLite write lock) a round, not one per run, and one `run.output` event per run a round."""
+        loop = asyncio.get_running_loop()
+        while self._following:
+            began = loop.time()
+            due = [
+                live
+                for live in self._following.values()
+                if live.buffer and not live.output_done.is_set() and live.store_again_at <= began
+            ]
+            if due:
+                storing = _Round({live.run_id for live in due}, asyncio.ensure_future(self.flush_many(due)))
+                self._storing = storing
+                try:
+                    await storing.task
+                except Exception:  # the parts went back to their buffers: try again later
+                    log.exception('storing the output of %d runs failed', len(due))
+                    for live in due:
+                        live.store_again_at = began + FLUSH_RETRY_SECONDS
+                finally:
+                    self._storing = None
+            await asyncio.sleep(max(0.0, FLUSH_SECONDS - (loop.time() - began)))
+
     def _store_usage(self, run_id: str, project_id: str, usage: list[Usage]) -> None:
         with session_scope(self.engine) as session:
             run_usage.record(session.connection(), run_id, project_id, usage)  # the run ended: nothing to stop
 
-    async def flush(self, live: LiveRun) -> None:
-        """Store the buffered events in order. Only the flush loop calls this, one flush at a time, and
-        the reaper stores the rest after the loop ended, so seq order is the order lines arrived."""
-        if not live.buffer:
+    async def flush_many(self, lives: list[LiveRun]) -> None:
+        """Store these runs' buffered events, each run's in order, and publish one `run.output` event per run.
+        Only the flusher calls this, one round at a time, and the reaper stores the rest after the run's flush
+        loop ended, so seq order is the order lines arrived. A run whose part could not be stored gets it back
+        at the front of its buffer."""
+        parts = [_Part.take(live) for live in lives if live.buffer]
+        if not parts:
             return
-        batch = live.buffer
-        live.buffer = []
-        usage, live.usage = live.usage, []  # stored with the first part: with lines before and including it
-        live.stored_lines += live.buffered_lines  # counted before the await, so the bound holds meanwhile
-        live.buffered_lines = 0
-        last_seq = 0
-        for start in range(0, len(batch), FLUSH_LINES):
-            part = batch[start : start + FLUSH_LINES]
-            part_lines = sum(1 for kind, _ in part if kind in OUTPUT_KINDS)
-            try:
-                last_seq = await asyncio.to_thread(
-                    self._store, live.run_id, part, part_lines, live.project_id, usage if start == 0 else []
-                )
-            except BaseException:
-                live.buffer[:0] = batch[start:]  # keep order: the unstored rest goes first next time
-                if start == 0:
-                    live.usage[:0] = usage
-                raise
-        event = {
-            'type': 'run.output',
-            'id': live.run_id,
-            'project_id': live.project_id,
-            'team_id': live.team_id,
-            'last_seq': last_seq,
-        }
-        if any(kind == 'stage' for kind, _ in batch):
-            event['stage'] = True  # the run's stages changed: lists showing it re-read it (not every batch)
-        self.bus.publish(event)
+        try:
+            stored = await asyncio.to_thread(self._store_parts, parts)
+        except BaseException:
+            for part in parts:
+                part.give_back()
+            raise
+        events = []
+        for part in parts:
+            outcome = stored[part.live.run_id]
+            if isinstance(outcome, Exception):  # its part goes back to its buffer: stored again a little later
+                log.error('storing output of run %s failed', part.live.run_id, exc_info=outcome)
+                part.give_back()
+                part.live.store_again_at = asyncio.get_running_loop().time() + FLUSH_RETRY_SECONDS
+                continue
+            event = {
+                'type': 'run.output',
+                'id': part.live.run_id,
+                'project_id': part.live.project_id,
+                'team_id': part.live.team_id,
+                'last_seq': outcome,
+            }
+            if any(kind == 'stage' for kind, _ in part.batch):
+                event['stage'] = True  # the run's stages changed: lists showing it re-read it (not every batch)
+            events.append(event)
+        if events:
+            self.bus.publish_many(events)  # through Redis: one message a round
 
-    def _store(
-        self,
-        run_id: str,
-        batch: list[tuple[str, str]],
-        lines: int,
-        project_id: str = '',
-        usage: list[Usage] | None = None,
-    ) -> int:
-        with session_scope(self.engine) as session:
-            last = append_events(session.connection(), run_id, batch, output_lines=lines)
-            if usage:  # the `::usage::` lines' spend, in the lines' own transaction (runs/usage.py)
-                run_usage.record(session.connection(), run_id, project_id, usage)
-                run_usage.stop_if_over_cap(session.connection(), run_id, project_id)  # if the project says so
-            return last
+    def _store_parts(self, parts: list[_Part]) -> dict[str, int | Exception]:
+        """All parts in one transaction; when that fails (one run's part could spoil it), each in its own, so
+        one run's bad part does not hold up the others' output."""
+        try:
+            with session_scope(self.engine) as session:
+                return {part.live.run_id: self._append(session.connection(), part) for part in parts}
+        except Exception as exc:
+            if len(parts) == 1:
+                return {parts[0].live.run_id: exc}
+            log.warning('storing the output of %d runs together failed; storing each alone', len(parts))
+        outcomes: dict[str, int | Exception] = {}
+        for part in parts:
+            try:
+                with session_scope(self.engine) as session:
+                    outcomes[part.live.run_id] = self._append(session.connection(), part)
+            except Exception as exc:
+                outcomes[part.live.run_id] = exc
+        return outcomes
+
+    @staticmethod
+    def _append(conn: Connection, part: _Part) -> int:
+        run_id, project_id = part.live.run_id, part.live.project_id
+        last = 0
+        for start in range(0, len(part.batch), FLUSH_LINES):  # bounded statements; one transaction
+            chunk = part.batch[start : start + FLUSH_LINES]
+            lines = sum(1 for kind, _ in chunk if kind in OUTPUT_KINDS)
+            last = append_events(conn, run_id, chunk, output_lines=lines)
+        if part.usage:  # the `::usage::` lines' spend, in the lines' own transaction (runs/usage.py)
+            run_usage.record(conn, run_id, project_id, part.usage)
+            run_usage.stop_if_over_cap(conn, run_id, project_id)  # if the project says so
+        return last
+
+
+@dataclass
+class _Part:
+    """One run's buffered events (and `::usage::` spend) taken for a store."""
+
+    live: LiveRun
+    batch: list[tuple[str, str]]
+    usage: list[Usage]
+    lines: int
+
+    @classmethod
+    def take(cls, live: LiveRun) -> _Part:
+        part = cls(live, live.buffer, live.usage, live.buffered_lines)
+        live.buffer, live.usage = [], []
+        live.stored_lines += live.buffered_lines  # counted before the store, so the bound holds meanwhile
+        live.buffered_lines = 0
+        return part
+
+    def give_back(self) -> None:
+        """Keep order: the unstored part goes first next time."""
+        live = self.live
+        live.buffer[:0] = self.batch
+        live.usage[:0] = self.usage
+        live.stored_lines -= self.lines
+        live.buffered_lines += self.lines
+
+
+@dataclass(frozen=True)
+class _Round:
+    runs: set[str]
+    task: asyncio.Future[None]

@@ -11,6 +11,7 @@ from sqlmodel import Session, col, select
 
 from app.config import Settings
 from app.core.errors import not_found
+from app.infra.db import read_only
 from app.models import AnnotationPublic, Project, Run, RunDetail, RunEvent, RunEventPublic, RunPublic, User
 from app.services.identity.accounts import Principal
 from app.services.projects import visibility
@@ -63,7 +64,7 @@ def _events(session: Session, run_id: str, *, after: int, limit: int, tail: bool
 def list_events(
     engine: Engine, principal: Principal, run_id: str, *, after: int = 0, limit: int = 1000
 ) -> list[RunEventPublic]:
-    with Session(engine) as session:
+    with Session(read_only(engine)) as session:  # a follower's read never queues behind the output's writes
         load_visible_run(session, run_id, principal)
         return _events(session, run_id, after=after, limit=limit)
 
