@@ -46,15 +46,13 @@ async def project_page(
         return
     with frame(project['name']):
         ui.label(shown(project['name'])).classes('text-xl font-bold').props('role=heading aria-level=1 dir=auto')
-        ui.link('Settings', f'/projects/{project_id}/settings').classes('rb-tap-link').props(
-            'data-testid=project-settings-link'
-        )
-        ui.link('Notifications', f'/projects/{project_id}/notifications').classes('rb-tap-link').props(
-            'data-testid=project-notifications-link'
-        )
-        ui.link('Schedules', f'/projects/{project_id}/schedules').classes('rb-tap-link').props(
-            'data-testid=schedules-link'
-        )
+        with ui.element('nav').classes('flex flex-wrap items-center gap-x-4').props('aria-label="Project pages"'):
+            for text, path, test_id in (
+                ('Settings', 'settings', 'project-settings-link'),
+                ('Notifications', 'notifications', 'project-notifications-link'),
+                ('Schedules', 'schedules', 'schedules-link'),
+            ):
+                ui.link(text, f'/projects/{project_id}/{path}').classes('rb-tap-link').props(f'data-testid={test_id}')
         if project.get('runs_on'):
             with ui.row().classes('items-center gap-1 text-sm').props('data-testid=runs-on'):
                 ui.label('runs on workers with labels').classes('opacity-70')

@@ -40,9 +40,9 @@ class ProvenanceChip:
         self.connected: bool | None = None
         with ui.button().props('flat dense no-caps color=white data-testid=provenance').classes('rb-prov') as button:
             self.icon = ui.icon('dns').classes('text-base')
-            self.label = ui.label('…').classes('text-xs truncate max-w-[40vw] hidden md:block')
+            self.label = ui.label('…').classes('text-xs truncate max-w-[40vw] rb-wide-only')
             # a phone shows the short chip whole rather than the sentence cut
-            self.short_label = ui.label('…').classes('text-xs md:hidden').props('data-testid=provenance-short')
+            self.short_label = ui.label('…').classes('text-xs rb-narrow-only').props('data-testid=provenance-short')
             with ui.menu().props('data-testid=provenance-details') as self.menu:
                 self.details = ui.column().classes('p-3 gap-1 text-sm')
         self.button = button

@@ -66,7 +66,7 @@ def frame(title: str, *, show_person: bool = True) -> Iterator[None]:
 
                 ProvenanceChip()
             # narrow screens: the page's own heading names it; a title cut to one letter says nothing
-            title_label = ui.label(title).classes('text-sm opacity-80 truncate hidden md:block')
+            title_label = ui.label(title).classes('text-sm opacity-80 truncate rb-wide-only')
             title_label.props('data-testid=page-name')
             if show_person:
                 _person_menu()

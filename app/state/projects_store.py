@@ -10,9 +10,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from app.client import ApiError, RunboardClient
+from app.models.vocabulary import RunStatus
 
 log = logging.getLogger(__name__)
 FAILURE_STATUSES = 'failed,timed_out,crashed'
+# a card's "last run" is one that was asked to run now or has run: a delayed one lies ahead (and lists on top of the
+# runs list, app/core/ids.py), so the furthest-off of them would hide what last happened
+LAST_RUN_STATUSES = ','.join(s.value for s in RunStatus if s is not RunStatus.delayed)
 CAUSES_SHOWN = 3
 
 
@@ -104,7 +108,9 @@ class ProjectsStore:
         try:
             projects = await self.client.list_projects()
             running = (await self.client.list_runs(status='running', limit=500))['items']
-            last_runs = await asyncio.gather(*(self.client.list_runs(project=p['id'], limit=1) for p in projects))
+            last_runs = await asyncio.gather(
+                *(self.client.list_runs(project=p['id'], status=LAST_RUN_STATUSES, limit=1) for p in projects)
+            )
             failures = await asyncio.gather(
                 *(
                     self.client.list_runs(project=p['id'], status=FAILURE_STATUSES, limit=CAUSES_SHOWN)
