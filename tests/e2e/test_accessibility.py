@@ -132,8 +132,11 @@ def check_pages(
                 if path != '/plain':  # the server-rendered page has no Quasar: it follows the scheme in CSS
                     assert page.evaluate("document.body.classList.contains('body--dark')") == (scheme == 'dark')
                 found += axe_violations(page, f'{path} {mode}')
-                if header_cuts is not None:
+                if header_cuts is not None and path != '/plain':
                     header_cuts += [f'{path} {mode}: {cut}' for cut in page.evaluate(HEADER_CUT)]
+                    # the header names the page where it has room; on a phone the page's heading alone does
+                    name = page.get_by_test_id('page-name')
+                    expect(name).to_be_visible() if viewport['width'] >= 768 else expect(name).to_be_hidden()
         finally:
             context.close()
     return found
