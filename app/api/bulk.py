@@ -14,6 +14,7 @@ from app.api.deps import PrincipalDep, ServicesDep, correlation
 from app.api.runs import invalid_key_reason
 from app.api.schemas import problems
 from app.core.errors import DomainError
+from app.services.execution.stop import stop_run
 from app.services.identity.accounts import Principal
 from app.services.runs.bulk import MAX_RUNS, BulkActions
 
@@ -62,7 +63,7 @@ def bulk_actions(services: Any, stopped: list[str]) -> BulkActions:
     are asked to end on the event loop afterwards (the engine spawns its kill there)."""
 
     def stop(principal: Principal, run_id: str) -> None:
-        services.admitter.stop(principal, run_id)
+        stop_run(services.engine, services.bus, principal, run_id)
         stopped.append(run_id)
 
     def retry(principal: Principal, run_id: str, key: str, correlation_id: str | None) -> Any:

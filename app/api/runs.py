@@ -14,6 +14,8 @@ from app.api.deps import PrincipalDep, ServicesDep, authenticate, correlation
 from app.api.schemas import RunPage, problems
 from app.core.errors import DomainError
 from app.models import RunCreate, RunDetail, RunEventPublic, RunPublic, RunRetry
+from app.services.execution import stop as run_stop
+from app.services.execution import waiting as run_waiting
 from app.services.identity.accounts import Principal
 from app.services.runs import admit as runs
 from app.services.runs import reads as run_reads
@@ -145,7 +147,7 @@ async def list_runs(
 ) -> RunPage:
     statuses = [s for item in status or [] for s in item.split(',') if s] or None
     items, next_cursor = await run_in_threadpool(
-        run_reads.list_runs_waiting,
+        run_waiting.list_runs_waiting,
         services.settings,
         services.engine,
         principal,
@@ -171,7 +173,7 @@ async def get_run(
     events_limit: Annotated[int, Query(ge=0, le=10_000)] = 2000,
 ) -> RunDetail:
     return await run_in_threadpool(
-        run_reads.get_run_waiting,
+        run_waiting.get_run_waiting,
         services.settings,
         services.engine,
         principal,
@@ -259,7 +261,7 @@ async def retry_run(
 
 @router.post('/{run_id}/stop', status_code=202, response_model=RunPublic, responses=problems(401, 404, 409))
 async def stop_run(run_id: str, services: ServicesDep, principal: PrincipalDep) -> RunPublic:
-    run = await run_in_threadpool(services.admitter.stop, principal, run_id)
+    run = await run_in_threadpool(run_stop.stop_run, services.engine, services.bus, principal, run_id)
     services.runner.request_stop(run_id)
     return run
 

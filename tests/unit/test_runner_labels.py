@@ -8,9 +8,9 @@ import pytest
 
 from app.config import Settings
 from app.models.labels import normalise_labels
+from app.services.execution.queue_reason import WorkerCapacity, waiting_reason
 from app.services.execution.routing import DEFAULT_NAMESPACE, QUEUE, can_serve, queue_for, queues_served
 from app.services.execution.workers import worker_state
-from app.services.runs.queue_reason import WorkerCapacity, waiting_reason
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 

@@ -13,7 +13,7 @@ from sqlmodel import Session, col, select
 from app.core.errors import not_found
 from app.infra.db import session_scope
 from app.models import Run, Worker, WorkerPublic, as_utc, utcnow
-from app.services.runs.queue_reason import WorkerCapacity
+from app.services.execution.queue_reason import WorkerCapacity
 
 LOST_AFTER_BEATS = 3
 

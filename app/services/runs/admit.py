@@ -29,7 +29,6 @@ from app.services.runs.admission import Conflict, StaleProject
 from app.services.runs.ports import Quota, RateLimiter
 from app.services.runs.ratelimit import user_runs_key
 from app.services.runs.reads import load_visible_run
-from app.services.runs.stop import stop_run
 from app.services.runs.timing import Timing, past_refusal, resolve_timing
 from app.services.runs.writer import (
     CREATE_ATTEMPTS,
@@ -208,9 +207,6 @@ class RunAdmitter:
     def give_back(self, principal: Principal, taken: list[str]) -> None:
         for member in taken:
             self.limiter.release(self.rate_key(principal), member)
-
-    def stop(self, principal: Principal, run_id: str) -> RunPublic:
-        return stop_run(self.engine, self.bus, principal, run_id)
 
 
 @dataclass(frozen=True)

@@ -4,12 +4,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from app.config import Settings
 from app.core.errors import not_found
 from app.infra.db import read_only
 from app.models import AnnotationPublic, Project, Run, RunDetail, RunEvent, RunEventPublic, RunPublic, User
@@ -18,7 +16,6 @@ from app.services.projects import visibility
 from app.services.runs import filters as run_filters
 from app.services.runs import output_search, stage_store, timeline
 from app.services.runs import usage as run_usage
-from app.services.runs import waiting as run_waiting
 
 
 def public(run: Run, user_name: str | None = None) -> RunPublic:
@@ -126,21 +123,6 @@ def list_runs(
         run_usage.annotate(session.connection(), items)  # and their usage
         next_cursor = items[-1].id if len(rows) > limit else None
         return items, next_cursor
-
-
-def get_run_waiting(settings: Settings, engine: Engine, principal: Principal, run_id: str, **options: Any) -> RunDetail:
-    """get_run, and for a queued run why it waits and its place in line."""
-    detail = get_run(engine, principal, run_id, **options)
-    run_waiting.annotate(engine, settings, [detail])
-    return detail
-
-
-def list_runs_waiting(
-    settings: Settings, engine: Engine, principal: Principal, **filters: Any
-) -> tuple[list[RunPublic], str | None]:
-    items, next_cursor = list_runs(engine, principal, **filters)
-    run_waiting.annotate(engine, settings, items)
-    return items, next_cursor
 
 
 LOG_PAGE = 5000

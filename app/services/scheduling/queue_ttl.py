@@ -1,5 +1,5 @@
 """Queued TTL: a run still `queued` when its expires_at passes ends `expired` (neutral for the AFK counter),
-with a timeline event saying how long it waited and what for (services/runs/queue_reason.py's sentence).
+with a timeline event saying how long it waited and what for (services/execution/queue_reason.py's sentence).
 
 expires_at is set when the run is queued: the trigger's `ttl`, else the project's queued_ttl_seconds. The
 expiry never races an engine's claim: it ends the run with `UPDATE ... WHERE status = 'queued'`, the claim
@@ -18,9 +18,9 @@ from sqlmodel import Session, col, select
 from app.config import Settings
 from app.infra.events import EventBus
 from app.models import Project, Run, RunStatus, as_utc, utcnow
+from app.services.execution import waiting as run_waiting
 from app.services.execution.reaper import finish_run
 from app.services.runs import timing
-from app.services.runs import waiting as run_waiting
 from app.services.runs.reads import public
 
 log = logging.getLogger(__name__)

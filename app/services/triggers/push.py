@@ -36,6 +36,7 @@ from app.infra.secret_box import SecretBox, SecretUnreadable
 from app.models import Project, RunKind, RunStatus, TeamMember, User, utcnow
 from app.models.triggers import HookAccepted, OnPush
 from app.services.execution.reaper import finish_run
+from app.services.execution.stop import stop_run
 from app.services.identity import audit
 from app.services.identity.accounts import Principal
 from app.services.repositories import gitops
@@ -384,7 +385,7 @@ class PushTrigger:
                 owner = self._owner(project)
                 if owner is not None:
                     try:
-                        self.admitter.stop(owner, run_id)
+                        stop_run(self.engine, self.bus, owner, run_id)
                         self.request_stop(run_id)
                     except DomainError:  # it ended meanwhile
                         pass

@@ -6,14 +6,17 @@ served by the live workers holding those labels."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, text
 
 from app.config import Settings
-from app.models import RunPublic
+from app.models import RunDetail, RunPublic
 from app.services.execution import workers
 from app.services.execution.dispatch import labels_of
-from app.services.runs.queue_reason import waiting_reason
+from app.services.execution.queue_reason import waiting_reason
+from app.services.identity.accounts import Principal
+from app.services.runs import reads as run_reads
 from app.services.runs.timeline import DB_TIME
 
 SQL_RUNNING = "SELECT count(*) FROM run WHERE status = 'running'"
@@ -50,6 +53,21 @@ def annotate(engine: Engine, settings: Settings, runs: list[RunPublic]) -> None:
                 run.created_at,
                 [pid for pid, held in labels.items() if held == runs_on] if celery else None,
             )
+
+
+def get_run_waiting(settings: Settings, engine: Engine, principal: Principal, run_id: str, **options: Any) -> RunDetail:
+    """get_run, and for a queued run why it waits and its place in line."""
+    detail = run_reads.get_run(engine, principal, run_id, **options)
+    annotate(engine, settings, [detail])
+    return detail
+
+
+def list_runs_waiting(
+    settings: Settings, engine: Engine, principal: Principal, **filters: Any
+) -> tuple[list[RunPublic], str | None]:
+    items, next_cursor = run_reads.list_runs(engine, principal, **filters)
+    annotate(engine, settings, items)
+    return items, next_cursor
 
 
 def _ahead(conn: Connection, run_id: str, created: datetime, projects: list[str] | None) -> int:
