@@ -179,17 +179,6 @@ AllOrNothingOpt = Annotated[
 ]
 
 
-def require_choices(depth: str | None, framework: str | None) -> tuple[str, str]:
-    """A single run needs both --depth and --framework (a matrix may give them with --matrix)."""
-    for value, option in ((depth, '--depth'), (framework, '--framework')):
-        if value is None:
-            raise typer.BadParameter(
-                f'none given: a run needs {option}, or a batch --matrix {option[2:]}=V1,V2.', param_hint=f"'{option}'"
-            )
-    assert depth is not None and framework is not None
-    return depth, framework
-
-
 def run_matrix(
     cli: Cli,
     project: str,

@@ -10,7 +10,7 @@ import typer
 
 from app.cli import artifacts as artifact_commands
 from app.cli import render
-from app.cli.batch import AllOrNothingOpt, MatrixOpt, require_choices, run_matrix
+from app.cli.batch import AllOrNothingOpt, MatrixOpt, run_matrix
 from app.cli.context import Cli, JsonOpt, ServerOpt
 from app.cli.policy import Exit, exit_code_for_outcome
 from app.cli.run_flow import create_then_maybe_follow, follow_and_print
@@ -76,11 +76,21 @@ def trigger(
     branch: Annotated[str, typer.Option('--branch', '-b', metavar='BRANCH', help='Branch to run.')],
     depth: Annotated[
         Optional[str],
-        typer.Option('--depth', '-d', metavar='DEPTH', help='Depth level, one the project allows (e.g. shallow).'),
+        typer.Option(
+            '--depth',
+            '-d',
+            metavar='DEPTH',
+            help="Depth level, one the project allows (default: the project's first, as the Run form picks).",
+        ),
     ] = None,
     framework: Annotated[
         Optional[str],
-        typer.Option('--framework', '-f', metavar='FRAMEWORK', help='Target framework, one the project allows.'),
+        typer.Option(
+            '--framework',
+            '-f',
+            metavar='FRAMEWORK',
+            help="Target framework, one the project allows (default: the project's first).",
+        ),
     ] = None,
     key: KeyOpt = None,
     matrix: MatrixOpt = None,
@@ -123,7 +133,6 @@ def trigger(
     if matrix or all_or_nothing:  # one run per combination, as a batch (app/cli/batch.py)
         single = {'--follow': follow, '--at': at, '--in': run_in, '--ttl': ttl}
         return run_matrix(cli, project, branch, matrix or [], (depth, framework), all_or_nothing, key, wait, single)
-    depth, framework = require_choices(depth, framework)
     run_at = None
     if at is not None and run_in is not None:
         raise typer.BadParameter('give --at or --in, not both', param_hint='--at')
@@ -135,12 +144,17 @@ def trigger(
             )
 
     async def work(client: RunboardClient) -> int:
+        choices = (depth, framework)
+        if None in choices:  # the project's first choice, as the Run form preselects it
+            allowed = await client.get_project(project)
+            choices = (depth or allowed['depth_levels'][0], framework or allowed['target_frameworks'][0])
+
         async def send(k: str) -> Response:
             return await client.trigger_run(
                 project_id=project,
                 branch=branch,
-                depth_level=depth,
-                target_framework=framework,
+                depth_level=choices[0],
+                target_framework=choices[1],
                 key=k,
                 run_at=run_at,
                 run_in=run_in,

@@ -180,6 +180,26 @@ def test_usage_errors_exit_2(settings_factory, repo_factory) -> None:
         assert invalid.code == 2 and 'no-such-branch' in invalid.stderr
 
 
+def test_trigger_without_depth_or_framework_takes_the_projects_first_as_the_run_form_does(
+    settings_factory, repo_factory
+) -> None:
+    with served(settings_factory, repo_factory) as (server, cli):
+        with server.client() as client:
+            project = client.get('/api/projects/proj').json()
+        made = cli('runs', 'trigger', '--project', 'proj', '--branch', 'main', '--follow', '--json')
+        assert made.code == 0, made.stderr  # followed to its end: the branch is free again (the PR lock)
+        run = made.json()
+        assert (run['depth_level'], run['target_framework']) == (
+            project['depth_levels'][0],
+            project['target_frameworks'][0],
+        )
+        # one given, the other defaulted
+        deep = cli('runs', 'trigger', '--project', 'proj', '--branch', 'main', '--depth', 'deep', '--json')
+        assert deep.code == 0 and deep.json()['depth_level'] == 'deep', deep.stderr
+        unknown = cli('runs', 'trigger', '--project', 'nope', '--branch', 'main')
+        assert unknown.code == 4 and 'nope' in unknown.stderr  # the project is named, with the usual exit code
+
+
 def test_follow_falls_back_to_polling_without_the_event_stream(settings_factory, repo_factory, monkeypatch) -> None:
     from app.client import ApiError, RunboardClient
 
