@@ -14,10 +14,11 @@ from app.api.deps import PrincipalDep, ServicesDep
 from app.api.schemas import BranchPublic, QuotaPublic, RepositoryPublic, problems
 from app.container import Services
 from app.models import ProjectCreate, ProjectPublic, ProjectUpdate
+from app.services.afk import project_view as view
 from app.services.artifacts import retention as artifact_retention
 from app.services.identity.accounts import Principal
 from app.services.projects import manage as projects
-from app.services.projects import view, visibility
+from app.services.projects import visibility
 from app.services.repositories.access import is_remote
 from app.services.repositories.branch_choices import branch_choices
 
@@ -46,7 +47,10 @@ async def get_project(project_id: str, services: ServicesDep, principal: Princip
 async def create_project(body: ProjectCreate, services: ServicesDep, principal: PrincipalDep) -> ProjectPublic:
     """Operators. Team mode: a server path or file:// repository is 422 unsupported_repository unless
     RUNBOARD_ALLOW_LOCAL_REPOSITORIES=true (docs/security.md)."""
-    project = await run_in_threadpool(projects.create_project, services.engine, principal, body, services.repositories)
+    project_id = await run_in_threadpool(
+        projects.create_project, services.engine, principal, body, services.repositories
+    )
+    project = await run_in_threadpool(view.get_project, services.engine, principal, project_id)
     services.bus.publish({'type': 'project', 'id': project.id, 'team_id': project.team_id})
     return project
 
@@ -55,9 +59,10 @@ async def create_project(body: ProjectCreate, services: ServicesDep, principal: 
 async def update_project(
     project_id: str, body: ProjectUpdate, services: ServicesDep, principal: PrincipalDep
 ) -> ProjectPublic:
-    project = await run_in_threadpool(
+    await run_in_threadpool(
         projects.update_project, services.engine, principal, project_id, body, services.repositories
     )
+    project = await run_in_threadpool(view.get_project, services.engine, principal, project_id)
     services.admitter.forget_project(project_id)
     if services.commit_statuses is not None:
         services.commit_statuses.forget(project_id)  # its forge or token may have changed

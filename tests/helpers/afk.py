@@ -11,9 +11,10 @@ from sqlmodel import Session
 from app.container import Services
 from app.models import ProjectCreate, Role, RunStatus
 from app.services.afk import backlog as local
+from app.services.afk import project_view as view
 from app.services.execution import reaper
 from app.services.identity import accounts
-from app.services.projects import manage, view
+from app.services.projects import manage
 from tests.helpers.repos import make_repo
 
 READY = ['ready-for-agent']

@@ -14,10 +14,11 @@ from app.infra.events import EventBus
 from app.models import ProjectPublic, RunPublic, utcnow
 from app.services.afk import claims
 from app.services.afk import issues as issue_source
+from app.services.afk import project_view as view
 from app.services.afk.loop import AfkLoop, publish_project
 from app.services.identity import audit
 from app.services.identity.accounts import Principal
-from app.services.projects import view, visibility
+from app.services.projects import visibility
 
 
 class AfkActions:

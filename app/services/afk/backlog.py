@@ -9,7 +9,7 @@ from sqlmodel import Session, col, select
 from app.core.errors import DomainError, not_found
 from app.infra.db import session_scope
 from app.models import Issue, utcnow
-from app.services.afk.sources import IssueRecord
+from app.services.repositories.issue_sources import IssueRecord
 
 NUMBER_ATTEMPTS = 10
 

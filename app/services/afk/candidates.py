@@ -8,8 +8,8 @@ import json
 from sqlalchemy import Connection, text
 
 from app.models import Project
-from app.services.afk.sources import IssueRecord, is_forge
 from app.services.repositories import forge
+from app.services.repositories.issue_sources import IssueRecord, is_forge
 
 
 def ready_local_issues(conn: Connection, project_ids: set[str]) -> dict[str, list[IssueRecord]]:

@@ -13,10 +13,10 @@ from app.infra.db import session_scope
 from app.models import Issue, Project
 from app.services.afk import backlog as local
 from app.services.afk import claims
-from app.services.afk.sources import IssueRecord, is_forge
 from app.services.identity.accounts import Principal
 from app.services.projects import visibility
 from app.services.repositories import forge
+from app.services.repositories.issue_sources import IssueRecord, is_forge
 
 
 class ClaimPublic(SQLModel):

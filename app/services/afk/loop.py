@@ -28,8 +28,8 @@ from app.services.afk import claims, costs
 from app.services.afk.candidates import claimable_candidates, ready_local_issues
 from app.services.afk.lease import SweepLease
 from app.services.afk.rules import closed_gate, is_cost_capped, is_paused, should_launch_auto
-from app.services.afk.sources import IssueRecord, afk_branch, is_forge
 from app.services.identity.accounts import Principal
+from app.services.repositories.issue_sources import IssueRecord, afk_branch, is_forge
 from app.services.runs import sql as run_sql
 from app.services.runs.timeline import timed_sql
 from app.services.runs.writer import RunSpec

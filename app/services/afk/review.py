@@ -18,10 +18,10 @@ from sqlmodel import Session, select
 from app.core.errors import DomainError
 from app.models import Issue, Project, Run
 from app.models.review import ReviewCheck, ReviewDiff, ReviewFile, ReviewIssue, ReviewPullRequest, RunReview
-from app.services.afk.sources import afk_branch, is_forge
 from app.services.identity.accounts import Principal
 from app.services.repositories import afk_branches, forge, gitops
 from app.services.repositories.access import RepositoryAccess, is_remote
+from app.services.repositories.issue_sources import afk_branch, is_forge
 from app.services.runs.reads import load_visible_run
 
 log = logging.getLogger(__name__)

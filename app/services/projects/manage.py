@@ -12,17 +12,15 @@ from app.models import (
     CredentialsIn,
     Project,
     ProjectCreate,
-    ProjectPublic,
     ProjectUpdate,
     utcnow,
 )
-from app.services.afk.sources import is_forge
 from app.services.identity import audit
 from app.services.identity.accounts import Principal
-from app.services.projects.view import get_project
 from app.services.projects.visibility import get_visible
 from app.services.repositories import forge, gitops
 from app.services.repositories.access import ProjectRepository, RepositoryAccess, is_remote
+from app.services.repositories.issue_sources import is_forge
 from app.services.repositories.repo_url import local_refusal
 from app.services.runs import sql as run_sql
 from app.services.triggers.rules import choice_refusal
@@ -121,7 +119,8 @@ def _require_operator(principal: Principal) -> None:
 
 def create_project(
     engine: Engine, principal: Principal, data: ProjectCreate, repositories: RepositoryAccess | None = None
-) -> ProjectPublic:
+) -> str:
+    """Returns the new project's id."""
     _require_operator(principal)
     team_id = data.team_id or (sorted(principal.team_ids)[0] if principal.team_ids else None)
     if team_id is None or team_id not in principal.team_ids:
@@ -147,7 +146,7 @@ def create_project(
             audit.record(session, principal, 'project.created', team_id=team_id, project_id=data.id, target=data.id)
     except IntegrityError as exc:
         raise DomainError(409, 'conflict', f'a project with id {data.id!r} already exists') from exc
-    return get_project(engine, principal, project.id)
+    return data.id
 
 
 def update_project(
@@ -156,7 +155,7 @@ def update_project(
     project_id: str,
     data: ProjectUpdate,
     repositories: RepositoryAccess | None = None,
-) -> ProjectPublic:
+) -> None:
     _require_operator(principal)
     changes = data.model_dump(exclude_unset=True)
     with session_scope(engine) as session:
@@ -211,7 +210,6 @@ def update_project(
             target=project_id,
             details={'changed': shown},
         )
-    return get_project(engine, principal, project_id)
 
 
 def check_push_rules(data: ProjectUpdate, project: Project, changes: dict) -> None:

@@ -12,8 +12,8 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from app.services.afk.sources import afk_branch, is_forge
 from app.services.repositories import gitops
+from app.services.repositories.issue_sources import afk_branch, is_forge
 
 log = logging.getLogger(__name__)
 

@@ -22,8 +22,8 @@ from typing import Any
 import httpx
 
 from app.core.errors import DomainError
-from app.services.afk.sources import READY_LABEL, IssueRecord, afk_branch, is_forge, source_kind
 from app.services.repositories import gitops
+from app.services.repositories.issue_sources import READY_LABEL, IssueRecord, afk_branch, is_forge, source_kind
 
 DEFAULT_TIMEOUT = 10.0
 MAX_PAGES = 10

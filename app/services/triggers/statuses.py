@@ -31,9 +31,9 @@ from app.infra.db import session_scope
 from app.infra.events import of_types
 from app.infra.secret_box import SecretBox, SecretUnreadable
 from app.models import Project, as_utc, utcnow
-from app.services.afk.sources import source_kind
 from app.services.notifications.rules import after_attempt, retry_after_seconds
 from app.services.repositories import forge
+from app.services.repositories.issue_sources import source_kind
 from app.services.runs.filters import id_range
 from app.services.scheduling.periodic import PeriodicJob
 from app.services.triggers.rules import status_description, status_state
