@@ -15,7 +15,6 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from app.core.errors import OUTAGE_RETRY_AFTER_SECONDS
 
 PG_DISK_FULL = '53100'
-PG_OUT_OF_MEMORY = '53200'
 
 
 @dataclass(frozen=True)

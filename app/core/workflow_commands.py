@@ -28,7 +28,6 @@ from dataclasses import dataclass
 LEVELS = ('error', 'warning', 'notice')
 MAX_ANNOTATIONS = 50  # listed per run (GitHub's per-job limit); more stay styled lines of the log
 MAX_TITLE_CHARS = 200  # a group's title as stored
-ANNOTATION_PROPERTIES = ('title', 'file', 'line', 'endLine', 'col', 'endColumn')
 _NUMBERS = ('line', 'endLine', 'col', 'endColumn')
 
 

@@ -12,7 +12,6 @@ from sqlmodel import Field, SQLModel
 
 from app.models.vocabulary import utcnow
 
-TestStatus = Literal['passed', 'failed', 'error', 'skipped']
 FailureMark = Literal['new', 'still_failing', 'flaky']
 
 

@@ -64,9 +64,3 @@ class RunKind(str, Enum):
     scheduled = 'scheduled'  # fired by a schedule, as its owner; neutral for the AFK counter like manual runs
     push = 'push'  # a pushed head the project's push rules select, as the rules' owner (services/triggers/)
     pull_request = 'pull_request'  # a pull request's head, opened, synchronized or reopened
-
-
-class EventType(str, Enum):
-    status = 'status'
-    output = 'output'
-    stage = 'stage'

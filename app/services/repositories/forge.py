@@ -285,11 +285,6 @@ def has_pull_request(repository: str, issue_source: dict, issue_number: int) -> 
         return client.pull_request_for(afk_branch(issue_number)) is not None
 
 
-def pull_request_probe(run: dict) -> bool:
-    """RunEngine.pull_request_probe: does this AFK run's branch have an open or merged PR?"""
-    return pull_request_of_run(run) is not None
-
-
 def pull_request_of_run(run: dict) -> dict | None:
     """The open or merged pull request of an AFK run's branch afk/<N> on its project's forge (None: none, or not a
     forge project)."""

@@ -327,11 +327,6 @@ class CommitStatuses:
             return cap
         return max(0.0, min(cap, (as_utc(due) - utcnow()).total_seconds()))
 
-    def pass_once(self) -> int:
-        """Record what is due, then send it (tests call it directly)."""
-        self.record_due()
-        return self.send_due()
-
     def send_pending(self) -> timedelta:
         """One pass of the job: record what is due, send until nothing is; returns when the soonest retry is due."""
         self.record_due()
