@@ -92,6 +92,13 @@ class Outcome:
     code: str | None = None  # the refusal's machine code
 
 
+def refusal_outcome(refusal: DomainError) -> Outcome:
+    """An admission's refusal as the push's outcome: an outage says only that."""
+    if refusal.status >= 500:
+        return Outcome('refused', detail=refusal.detail, code='unavailable')
+    return Outcome('refused', detail=f'{refusal.error}: {refusal.detail}', code=refusal.error)
+
+
 def rules_of(project: Project) -> OnPush | None:
     raw = getattr(project, 'on_push', None)
     if not raw:
@@ -303,9 +310,7 @@ class PushTrigger:
                 kind=kind,
             )
         except DomainError as refusal:
-            if refusal.status >= 500:
-                return Outcome('refused', detail=refusal.detail, code='unavailable')
-            return Outcome('refused', detail=f'{refusal.error}: {refusal.detail}', code=refusal.error)
+            return refusal_outcome(refusal)
         if admitted.replayed:
             return Outcome('replayed', [admitted.run.id])
         self._record_facts(SQL_TRIGGER_FACTS, {'id': admitted.run.id, **facts})
@@ -337,9 +342,7 @@ class PushTrigger:
                 correlation_id=cid,
             )
         except DomainError as refusal:
-            if refusal.status >= 500:
-                return Outcome('refused', detail=refusal.detail, code='unavailable')
-            return Outcome('refused', detail=f'{refusal.error}: {refusal.detail}', code=refusal.error)
+            return refusal_outcome(refusal)
         self._record_facts(SQL_BATCH_FACTS, {'batch': batch.id, 'kind': kind, **facts})
         runs = [child.run.id for child in batch.children if child.run is not None]
         refused = [child.problem for child in batch.children if child.problem is not None]
