@@ -149,7 +149,10 @@ def draw_diff(diff: dict[str, Any] | None) -> None:
             return
         ui.label(diff_summary(diff)).classes('text-sm opacity-80').props('data-field=diff-summary')
         for file in diff.get('files') or []:
-            with ui.expansion().classes('w-full text-sm').props(f'dense data-file="{file["path"]}"') as item:
+            # the header's name starts with what it shows (Quasar's default is a bare "Expand"/"Collapse")
+            name = f'{file["path"]} +{file["additions"]} −{file["deletions"]}'
+            expansion = ui.expansion().classes('w-full text-sm')
+            with expansion.props(f'dense data-file="{file["path"]}" toggle-aria-label="{name}"') as item:
                 with item.add_slot('header'), ui.row().classes('items-center gap-2 w-full no-wrap'):
                     ui.label(shown(file['path'])).classes('font-mono text-xs ellipsis').props('dir=ltr')
                     ui.space()

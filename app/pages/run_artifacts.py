@@ -12,12 +12,13 @@ from typing import Any
 from nicegui import ui
 
 from app.client import ApiError
+from app.pages.widgets import code_block
 from app.state import artifacts_view as view
 from app.state import connection
 from app.state.runs_store import ACTIVE
 from app.state.text import shown
 
-MARK_COLOURS = {'new': 'negative', 'still_failing': 'orange-9', 'flaky': 'purple-7'}
+MARK_COLOURS = {'new': 'negative', 'still_failing': 'deep-orange-10', 'flaky': 'purple-7'}
 
 
 class RunExtras:
@@ -97,7 +98,7 @@ class RunExtras:
                 )
             elif kind == 'text':
                 language = view.code_language(item)
-                ui.code(await self._text(run_id, path), language=language).classes(
+                code_block(await self._text(run_id, path), language=language, name=path).classes(
                     'w-full max-h-80 overflow-auto text-xs'
                 ).props('data-testid=artifact-text')
 
@@ -183,4 +184,6 @@ class RunExtras:
                 ui.label(failure['message']).classes('text-sm whitespace-pre-wrap').props('dir=auto data-field=message')
             if failure.get('trace'):
                 with ui.expansion('Stack trace').classes('w-full text-sm').props('dense'):
-                    ui.code(failure['trace']).classes('w-full text-xs max-h-96 overflow-auto')
+                    code_block(failure['trace'], language='python', name='Stack trace').classes(
+                        'w-full text-xs max-h-96 overflow-auto'
+                    )

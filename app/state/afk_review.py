@@ -19,14 +19,21 @@ CHECK_ICONS = {
     'failure': ('cancel', 'negative'),
     'error': ('error', 'negative'),
 }
-PR_COLORS = {'open': 'green-8', 'merged': 'purple-8', 'closed': 'red-8'}
+PR_COLORS = {'open': 'green-9', 'merged': 'purple-8', 'closed': 'red-8'}
 
 
 def markdown_html(body: str) -> str:
     """The issue's Markdown as HTML with no HTML of the author's: tags are text, unsafe links go nowhere."""
     if not body.strip():
         return ''
-    return str(markdown2.markdown(body, safe_mode='escape', extras=EXTRAS))
+    rendered = str(markdown2.markdown(body, safe_mode='escape', extras=EXTRAS))
+    # a task list's boxes are read-only marks: name each, so a screen reader says more than "checkbox"
+    rendered = rendered.replace(
+        'class="task-list-item-checkbox" checked', 'class="task-list-item-checkbox" aria-label="done" checked'
+    )
+    return rendered.replace(
+        'class="task-list-item-checkbox" disabled', 'class="task-list-item-checkbox" aria-label="to do" disabled'
+    )
 
 
 def patch_html(patch: str) -> str:

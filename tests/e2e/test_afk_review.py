@@ -15,6 +15,7 @@ import pytest
 from playwright.sync_api import Browser, expect
 
 from tests.afk.fake_forge import fake_forge
+from tests.helpers.axe import axe_violations, by_rule
 from tests.helpers.e2e import screenshot
 from tests.helpers.repos import make_repo
 from tests.helpers.runs import create_project
@@ -133,6 +134,8 @@ def test_an_afk_run_page_and_the_cost_cap(tmp_path: Path, browser: Browser) -> N
                 expect(card.locator('[data-card-status=paused]')).to_be_visible()
                 card.scroll_into_view_if_needed()
                 screenshot(page, 'afk-cost-capped-card.png')
+                found = axe_violations(page, 'afk-cost-capped-card')
+                assert not found, f'{by_rule(found)}:\n' + '\n'.join(v.line() for v in found)
 
                 first = next(r for r in runs if r['issue_number'] == 1)
                 page.goto(f'{app["url"]}/runs/{first["id"]}')
@@ -163,6 +166,8 @@ def test_an_afk_run_page_and_the_cost_cap(tmp_path: Path, browser: Browser) -> N
                 )
                 review.scroll_into_view_if_needed()
                 screenshot(page, 'afk-run-review.png')
+                found = axe_violations(page, 'afk-run-review')
+                assert not found, f'{by_rule(found)}:\n' + '\n'.join(v.line() for v in found)
 
                 page.goto(f'{app["url"]}/projects/agent')
                 row = page.locator(f'[data-run="{first["id"]}"]')
@@ -175,6 +180,8 @@ def test_an_afk_run_page_and_the_cost_cap(tmp_path: Path, browser: Browser) -> N
                 page.get_by_test_id('afk-costs').scroll_into_view_if_needed()
                 expect(page.get_by_test_id('cost-per-issue').locator('canvas')).to_be_visible()
                 screenshot(page, 'afk-project-costs.png')
+                found = axe_violations(page, 'afk-project-costs')
+                assert not found, f'{by_rule(found)}:\n' + '\n'.join(v.line() for v in found)
 
                 # Reset: the day's count starts again, the loop launches on issue 3
                 page.goto(app['url'] + '/')

@@ -11,6 +11,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.helpers.artifacts import add_fixtures, expected
+from tests.helpers.axe import axe_violations, by_rule
 from tests.helpers.e2e import Stack, screenshot, stack
 
 pytestmark = pytest.mark.e2e
@@ -58,6 +59,8 @@ def test_the_artifacts_and_tests_tabs(page: Page, env: Stack) -> None:
     expect(big.locator('[data-field=refused]')).to_contain_text('would take the run past its artifact limit')
     expect(panel.locator('[data-path="junit.xml"]').get_by_test_id('artifact-text')).to_contain_text('<testsuites>')
     screenshot(page, 'run-artifacts.png')
+    found = axe_violations(page, 'artifacts tab')  # the tabs are part of the run page issue 42 checks
+    assert not found, f'{by_rule(found)}:\n' + '\n'.join(v.line() for v in found)
 
     # Download streams the bytes as they were written
     with page.expect_download() as download:
@@ -87,6 +90,8 @@ def test_the_artifacts_and_tests_tabs(page: Page, env: Stack) -> None:
     expect(failures.first).to_contain_text('E   assert 401 == 200')
     expect(tests.get_by_test_id('skipped')).to_contain_text('needs postgres')
     screenshot(page, 'run-tests.png')
+    found = axe_violations(page, 'tests tab, a stack trace open')
+    assert not found, f'{by_rule(found)}:\n' + '\n'.join(v.line() for v in found)
 
     page.get_by_test_id('tab-log').click()
     expect(page.get_by_test_id('output')).to_be_visible()
