@@ -2,7 +2,8 @@
 
 Downloads stream from the artifact store chunk by chunk, never whole in memory. Every artifact is answered with
 `Content-Security-Policy: sandbox` (a unique origin, no scripts unless allowed, no forms): an HTML report or an
-SVG a run wrote opens as a page that cannot act as Runboard; a type a browser cannot show is an attachment."""
+SVG a run wrote opens as a page that cannot act as Runboard; a type a browser cannot show is an attachment.
+A download resumes: HEAD answers the headers, `Range: bytes=…` one range (206), with an ETag for If-Range."""
 
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ from collections.abc import Iterator
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, Query
-from fastapi.responses import StreamingResponse
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.responses import Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from app.api.deps import PrincipalDep, ServicesDep
@@ -54,10 +55,43 @@ def _media_type(content_type: str) -> str:
     return content_type
 
 
-def _opened(store: ArtifactStore, run_id: str, path: str) -> Iterator[bytes]:
+def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """Pure: the (first, last) byte a `Range` header asks of a file of `size` bytes, or None to send it whole.
+    One range only (several, or a header that does not parse, are ignored as RFC 9110 allows); a range that
+    starts past the end raises 416 `range_not_satisfiable`."""
+    if not header or not header.startswith('bytes=') or ',' in header:
+        return None
+    first_text, dash, last_text = header[6:].strip().partition('-')
+    if not dash or not (first_text.isdigit() or last_text.isdigit()):
+        return None
+    if not first_text:  # bytes=-N: the last N bytes
+        suffix = int(last_text)
+        if suffix == 0:
+            raise _unsatisfiable(size)
+        return max(0, size - suffix), size - 1
+    if last_text and not last_text.isdigit():
+        return None
+    first, last = int(first_text), int(last_text) if last_text else size - 1
+    if first >= size:
+        raise _unsatisfiable(size)
+    if last < first:
+        return None
+    return first, min(last, size - 1)
+
+
+def _unsatisfiable(size: int) -> DomainError:
+    return DomainError(
+        416,
+        'range_not_satisfiable',
+        f'the range starts past the end of the file ({size} bytes)',
+        headers={'Content-Range': f'bytes */{size}'},
+    )
+
+
+def _opened(store: ArtifactStore, run_id: str, path: str, first: int = 0, length: int | None = None) -> Iterator[bytes]:
     """The file's chunks, with the first already read: a file gone from the store (retention, a hand) answers
     404 and a store that is away 503, before any header is sent."""
-    chunks = store.chunks(run_id, path)
+    chunks = store.chunks(run_id, path, start=first, length=length)
     try:
         first = next(chunks, b'')
     except FileNotFoundError as exc:
@@ -87,34 +121,49 @@ async def list_artifacts(run_id: str, services: ServicesDep, principal: Principa
     )
 
 
-@router.get(
+@router.api_route(
     '/runs/{run_id}/artifacts/{path:path}',
+    methods=['GET', 'HEAD'],
     response_class=StreamingResponse,
     responses={
         200: {'content': {'application/octet-stream': {}}, 'description': 'The bytes'},
-        **problems(400, 401, 404, 503),
+        206: {'content': {'application/octet-stream': {}}, 'description': 'The range asked for'},
+        **problems(400, 401, 404, 416, 503),
     },
 )
 async def download_artifact(
+    request: Request,
     run_id: str,
     path: str,
     services: ServicesDep,
     principal: PrincipalDep,
     download: Annotated[bool, Query(description='as an attachment, whatever its type')] = False,
-) -> StreamingResponse:
-    """One artifact's bytes, streamed, byte for byte."""
+    range_header: Annotated[str | None, Header(alias='Range', description='one range: bytes=0-99, 100-, -50')] = None,
+    if_range: Annotated[str | None, Header(alias='If-Range', description='the ETag the range is of')] = None,
+) -> Response:
+    """One artifact's bytes, streamed, byte for byte; or the range asked for (206)."""
     row = await run_in_threadpool(reads.artifact_row, services.engine, principal, run_id, path)
-    body = await run_in_threadpool(_opened, services.artifact_store, run_id, row.path)
-    return StreamingResponse(
-        body,
-        media_type=_media_type(row.content_type),
-        headers={
-            'Content-Length': str(row.size),
-            'Content-Disposition': disposition(row.path, row.content_type, download=download),
-            'Content-Security-Policy': SANDBOX,
-            'Cache-Control': 'private, max-age=3600',
-        },
-    )
+    etag = f'"{int(row.created_at.timestamp() * 1000):x}-{row.size:x}"'  # a kept file never changes
+    headers = {
+        'Accept-Ranges': 'bytes',
+        'ETag': etag,
+        'Content-Length': str(row.size),
+        'Content-Disposition': disposition(row.path, row.content_type, download=download),
+        'Content-Security-Policy': SANDBOX,
+        'Cache-Control': 'private, max-age=3600',
+    }
+    media_type = _media_type(row.content_type)
+    if request.method == 'HEAD':  # what a GET would answer, the store asked too, without a byte of the body
+        await run_in_threadpool(lambda: next(_opened(services.artifact_store, run_id, row.path, 0, 1), None))
+        return Response(status_code=200, media_type=media_type, headers=headers)
+    wanted = byte_range(range_header, row.size) if if_range in (None, etag) else None
+    if wanted is None:
+        body = await run_in_threadpool(_opened, services.artifact_store, run_id, row.path)
+        return StreamingResponse(body, media_type=media_type, headers=headers)
+    first, last = wanted
+    body = await run_in_threadpool(_opened, services.artifact_store, run_id, row.path, first, last - first + 1)
+    headers |= {'Content-Length': str(last - first + 1), 'Content-Range': f'bytes {first}-{last}/{row.size}'}
+    return StreamingResponse(body, status_code=206, media_type=media_type, headers=headers)
 
 
 @router.get('/runs/{run_id}/tests', response_model=RunTests, responses=problems(401, 404))

@@ -84,6 +84,23 @@ def test_a_runs_files_are_kept_listed_and_downloaded_byte_for_byte(settings_fact
             attachment = client.get(items['report.html']['url'], params={'download': 'true'})
             assert attachment.headers['content-disposition'].startswith('attachment;')
 
+            # a download resumes: HEAD says how big and what ranges, Range sends those bytes alone (206)
+            url, body = items['screens/shot.png']['url'], expected(repo)['screens/shot.png']
+            head = client.head(url)
+            assert head.status_code == 200 and head.content == b''
+            assert head.headers['content-length'] == str(len(body)) and head.headers['accept-ranges'] == 'bytes'
+            tail = client.get(url, headers={'Range': 'bytes=100-'})
+            assert tail.status_code == 206 and tail.content == body[100:]
+            assert tail.headers['content-range'] == f'bytes 100-{len(body) - 1}/{len(body)}'
+            assert client.get(url, headers={'Range': 'bytes=-10'}).content == body[-10:]
+            same = client.get(url, headers={'Range': 'bytes=0-9', 'If-Range': head.headers['etag']})
+            assert same.status_code == 206 and same.content == body[:10]
+            changed = client.get(url, headers={'Range': 'bytes=0-9', 'If-Range': '"another"'})
+            assert changed.status_code == 200 and changed.content == body  # not the file the range was of
+            past = client.get(url, headers={'Range': f'bytes={len(body)}-'})
+            assert_problem(past, 416, 'range_not_satisfiable')
+            assert past.headers['content-range'] == f'bytes */{len(body)}'
+
             # refusals of the download are problems with machine codes, never a 500
             base = f'/api/runs/{run["id"]}/artifacts'
             assert_problem(client.get(f'{base}/..%2F..%2Fsecret.key'), 400, 'invalid_artifact_path')

@@ -40,10 +40,21 @@ class ArtifactStore:
         with self.fs.open(self.key(run_id, path), 'wb') as out:
             shutil.copyfileobj(source, out, CHUNK)
 
-    def chunks(self, run_id: str, path: str, chunk: int = CHUNK) -> Iterator[bytes]:
-        """The file's bytes, chunk by chunk (FileNotFoundError if it is gone)."""
+    def chunks(
+        self, run_id: str, path: str, chunk: int = CHUNK, *, start: int = 0, length: int | None = None
+    ) -> Iterator[bytes]:
+        """The file's bytes from `start`, `length` of them (all: None), chunk by chunk (FileNotFoundError if it is
+        gone). A range is a seek: s3fs asks the bucket for those bytes alone."""
+        left = length
         with self.fs.open(self.key(run_id, path), 'rb') as source:
-            while block := source.read(chunk):
+            if start:
+                source.seek(start)
+            while left is None or left > 0:
+                block = source.read(chunk if left is None else min(chunk, left))
+                if not block:
+                    return
+                if left is not None:
+                    left -= len(block)
                 yield block
 
     def exists(self, run_id: str, path: str) -> bool:
