@@ -16,6 +16,21 @@ from app.services.identity.tokens import REVOKED_EVENT
 
 router = APIRouter(tags=['events'])
 KEEPALIVE_SECONDS = 15
+FRAMES_KEPT = 1024
+_frames: dict[int, tuple[dict, str]] = {}  # id(event) -> (the event, its frame); kept alive, so its id stays its
+
+
+def frame_of(event: dict) -> str:
+    """An event's SSE frame. The bus hands every stream the same dict, so a change followed by many tabs (the
+    dashboard's run.output events) is serialised once, not once per stream."""
+    kept = _frames.get(id(event))
+    if kept is not None and kept[0] is event:
+        return kept[1]
+    frame = f'event: {event["type"]}\ndata: {json.dumps(event, default=str)}\n\n'
+    _frames[id(event)] = (event, frame)
+    if len(_frames) > FRAMES_KEPT:
+        del _frames[next(iter(_frames))]  # the oldest
+    return frame
 
 
 @router.get(
@@ -58,7 +73,7 @@ async def events(
                     continue
                 if revokes_this_stream(event) or event.get('type') == STOPPING_EVENT:
                     return  # this stream's token was revoked (a reconnect gets 401), or the server is stopping
-                yield f'event: {event["type"]}\ndata: {json.dumps(event, default=str)}\n\n'
+                yield frame_of(event)
         finally:
             services.bus.unsubscribe(queue)
 
