@@ -41,11 +41,11 @@ def compose(settings: Settings) -> None:
 
     hosts_api = settings.server is None
     sign_in = settings.ui_requires_sign_in
-    if hosts_api:
-        serve_api_first(web_app, max_body_bytes=settings.max_body_bytes)
     # login-free: the UI asks who is there (docs/security.md, "Local mode: who is at the keyboard")
     keyboard_token = None if sign_in else local_sign_in.load_or_create(settings.data_dir)
     guard_hosts(web_app, settings, keyboard_token, api_prefix='/api' if hosts_api else None)
+    if hosts_api:  # after the UI's guards: the API's dispatcher goes in front of them (it has its own gate)
+        serve_api_first(web_app, settings)
     holder: dict[str, Services] = {}
 
     async def startup() -> None:

@@ -246,6 +246,7 @@ async def bench(args: argparse.Namespace) -> dict:
                         '-o',
                         args.py_spy,
                         '--nonblocking',
+                        *(['--gil'] if args.py_spy_gil else []),
                     ],
                     stdout=subprocess.DEVNULL,
                     stderr=subprocess.DEVNULL,
@@ -298,6 +299,9 @@ def main() -> None:
     parser.add_argument('--branches', type=int, default=5200)
     parser.add_argument('--server', choices=('main', 'api'), default='main')
     parser.add_argument('--py-spy', metavar='FILE', help='record collapsed stacks of the server into FILE')
+    parser.add_argument(
+        '--py-spy-gil', action='store_true', help='only the thread holding the GIL: where the Python CPU goes'
+    )
     parser.add_argument('--keep', action='store_true', help='keep the temporary data directory')
     parser.add_argument('--seed-runs', type=int, default=0, help='finished runs put into the table first')
     args = parser.parse_args()

@@ -31,10 +31,10 @@ from app.api import (
     workers,
 )
 from app.api.deps import auth_refusal
-from app.api.hosts import HostGuard, guard_settings
-from app.api.problems import BodyLimitMiddleware, CorrelationMiddleware, install_error_handlers
-from app.api.routing import ApiDispatcher, ApiPathMiddleware
-from app.api.security_headers import SecurityHeaders
+from app.api.gate import ApiGate
+from app.api.hosts import guard_settings
+from app.api.problems import install_error_handlers
+from app.api.routing import ApiDispatcher
 from app.build_info import this_build
 from app.config import Settings
 from app.container import build_services
@@ -70,21 +70,30 @@ def api_router() -> APIRouter:
     return router
 
 
-def install_api(app: FastAPI, *, max_body_bytes: int) -> None:
+def install_api(
+    app: FastAPI, *, max_body_bytes: int, allowed_hosts: tuple[str, ...] = (), enforce_hosts: bool = False
+) -> None:
+    """The routes, their problem+json handlers and the API's one layer in front (api/gate.py)."""
     app.include_router(api_router())
     install_error_handlers(app, api_prefix=API_PREFIX, auth_check=auth_refusal, extra_headers=runs.quota_headers)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=max_body_bytes, api_prefix=API_PREFIX)
-    app.add_middleware(ApiPathMiddleware, prefix=API_PREFIX)
-    app.add_middleware(CorrelationMiddleware, api_prefix=API_PREFIX)
+    app.add_middleware(
+        ApiGate,
+        prefix=API_PREFIX,
+        max_body_bytes=max_body_bytes,
+        allowed_hosts=allowed_hosts,
+        enforce_hosts=enforce_hosts,
+    )
 
 
-def serve_api_first(web_app: FastAPI, *, max_body_bytes: int) -> FastAPI:
+def serve_api_first(web_app: FastAPI, settings: Settings) -> FastAPI:
     """The full server: web_app (NiceGUI's) keeps the API routes, so its /docs and /openapi.json list
     them, but API requests are answered by a separate API application placed in front of web_app's
     whole middleware stack (added when that stack is first built, i.e. after ui.run added NiceGUI's
-    middlewares). Both share one state object: the services put on web_app.state at startup."""
+    middlewares, and after server.guard_hosts wrapped it). So an API request meets the dispatcher and the API's
+    own gate (host guard, security headers, correlation id, body limit: api/gate.py), none of the UI's layers.
+    Both apps share one state object: the services put on web_app.state at startup."""
     web_app.title, web_app.version = 'Runboard', this_build().label  # the API docs at /docs say what they are
-    install_api(web_app, max_body_bytes=max_body_bytes)
+    install_api(web_app, max_body_bytes=settings.max_body_bytes)  # behind the UI's guards already
     # FastAPI's native OpenTelemetry stays on web_app, whose __call__ wraps this dispatch too; checking
     # again here would only cost each API request a second provider lookup
     api_app = FastAPI(
@@ -95,7 +104,10 @@ def serve_api_first(web_app: FastAPI, *, max_body_bytes: int) -> FastAPI:
         openapi_url=None,
         telemetry={'tracing': False, 'metrics': False, 'logs': False},
     )
-    install_api(api_app, max_body_bytes=max_body_bytes)
+    guard = guard_settings(settings)
+    install_api(
+        api_app, max_body_bytes=settings.max_body_bytes, allowed_hosts=guard['allowed'], enforce_hosts=guard['enforce']
+    )
     api_app.state = web_app.state
     build_ui_stack = web_app.build_middleware_stack
 
@@ -121,9 +133,8 @@ def build_api_app(settings: Settings) -> FastAPI:
             await services.close()
 
     app = FastAPI(title='Runboard', version=this_build().label, lifespan=lifespan)
-    install_api(app, max_body_bytes=settings.max_body_bytes)
-
-    app.add_middleware(HostGuard, **guard_settings(settings))
-
-    app.add_middleware(SecurityHeaders)  # outermost: every answer, the HostGuard's 421 too
+    guard = guard_settings(settings)
+    install_api(
+        app, max_body_bytes=settings.max_body_bytes, allowed_hosts=guard['allowed'], enforce_hosts=guard['enforce']
+    )
     return app

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.config import Settings
@@ -36,7 +37,8 @@ def host_allowed(host_header: str | None, *, allowed: tuple[str, ...], enforce: 
 
 
 class HostGuard:
-    """Outermost ASGI layer: refuses other Host headers with 421 (HTTP) or a policy close (websocket)."""
+    """Outermost ASGI layer of the UI: refuses other Host headers with 421 (HTTP) or a policy close (websocket).
+    The API's gate (api/gate.py) asks host_allowed itself."""
 
     def __init__(self, app: ASGIApp, *, allowed: tuple[str, ...], enforce: bool) -> None:
         self.app, self.allowed, self.enforce = app, tuple(a.lower() for a in allowed), enforce
@@ -52,27 +54,20 @@ class HostGuard:
         if scope['type'] == 'websocket':
             await send({'type': 'websocket.close', 'code': 1008})
             return
-        body = json.dumps(
-            {
-                'type': 'https://runboard.dev/problems/misdirected_request',
-                'title': 'Misdirected Request',
-                'status': 421,
-                'error': 'misdirected_request',
-                'detail': f'This Runboard server does not answer for the host {host!r}. Open it at 127.0.0.1 or '
-                'localhost, or add the name to RUNBOARD_ALLOWED_HOSTS.',
-            }
-        ).encode()
-        await send(
-            {
-                'type': 'http.response.start',
-                'status': 421,
-                'headers': [
-                    (b'content-type', b'application/problem+json'),
-                    (b'content-length', str(len(body)).encode()),
-                ],
-            }
-        )
-        await send({'type': 'http.response.body', 'body': body})
+        await misdirected(host)(scope, receive, send)
+
+
+def misdirected(host: str | None) -> Response:
+    """The 421 problem for a Host this server does not answer."""
+    body = {
+        'type': 'https://runboard.dev/problems/misdirected_request',
+        'title': 'Misdirected Request',
+        'status': 421,
+        'error': 'misdirected_request',
+        'detail': f'This Runboard server does not answer for the host {host!r}. Open it at 127.0.0.1 or '
+        'localhost, or add the name to RUNBOARD_ALLOWED_HOSTS.',
+    }
+    return Response(json.dumps(body), status_code=421, media_type='application/problem+json')
 
 
 def guard_settings(settings: Settings) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""RFC 9457 problem+json responses, correlation ids, and the request-size guard."""
+"""RFC 9457 problem+json responses and correlation ids (api/gate.py sets them on each request)."""
 
 from __future__ import annotations
 
@@ -17,10 +17,9 @@ from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Match
-from starlette.types import ASGIApp, HTTPExceptionHandler, Message, Receive, Scope, Send
+from starlette.types import HTTPExceptionHandler, Scope
 
 from app.api.failures import failure_for
-from app.api.routing import routes_to_api
 from app.core.errors import DomainError
 
 log = logging.getLogger('runboard.api')
@@ -52,43 +51,6 @@ def correlation_for(scope: Scope) -> str:
     return incoming if _VALID_ID.match(incoming) else uuid.uuid4().hex
 
 
-class CorrelationMiddleware:
-    """Echo a valid incoming X-Correlation-ID, else mint one; set it on every response.
-
-    Also the last guard of the API: an exception nothing else handled becomes a 500 problem that
-    still carries the correlation id (Starlette's own handler sits outside this middleware)."""
-
-    def __init__(self, app: ASGIApp, api_prefix: str = '/api') -> None:
-        self.app, self.api_prefix = app, api_prefix
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope['type'] != 'http':
-            await self.app(scope, receive, send)
-            return
-        cid = correlation_for(scope)
-        token = correlation_id.set(cid)
-        scope.setdefault('state', {})['correlation_id'] = cid
-        started = False
-
-        async def send_with_id(message: Message) -> None:
-            nonlocal started
-            if message['type'] == 'http.response.start':
-                started = True
-                headers = [(k, v) for k, v in message.get('headers', []) if k.lower() != b'x-correlation-id']
-                headers.append((b'x-correlation-id', cid.encode()))
-                message['headers'] = headers
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_with_id)
-        except Exception as exc:
-            if started or not (_is_api_path(scope, self.api_prefix) or _is_bare_api_path(scope)):
-                raise
-            await unexpected_problem(exc)(scope, receive, send_with_id)
-        finally:
-            correlation_id.reset(token)
-
-
 def allowed_methods(request: Request) -> list[str]:
     """Every method some route of this app answers at the request's path (HEAD with GET, and OPTIONS)."""
 
@@ -114,64 +76,8 @@ def unexpected_problem(exc: BaseException) -> JSONResponse:
     return problem(500, 'internal', 'Unexpected server error; the correlation id identifies it in the logs.')
 
 
-def _is_api_path(scope: Scope, prefix: str) -> bool:
-    return scope['path'] == prefix or scope['path'].startswith(prefix + '/')
-
-
-def _is_bare_api_path(scope: Scope) -> bool:
-
-    accept = next((v.decode('latin-1') for k, v in scope['headers'] if k == b'accept'), '')
-    return routes_to_api(scope['path'], scope['method'], accept)
-
-
-class BodyLimitMiddleware:
-    """413 for API bodies over the limit, before any handler parses them: at once when Content-Length
-    says so, else (chunked) by reading the body up to the limit and handing it on only when it fits."""
-
-    def __init__(self, app: ASGIApp, max_bytes: int, api_prefix: str = '/api') -> None:
-        self.app, self.max_bytes, self.api_prefix = app, max_bytes, api_prefix
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (
-            scope['type'] != 'http'
-            or scope['method'] in ('GET', 'HEAD', 'OPTIONS')
-            or not _is_api_path(scope, self.api_prefix)
-        ):
-            await self.app(scope, receive, send)
-            return
-        declared = next((v for k, v in scope['headers'] if k == b'content-length'), None)
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._reject(scope, receive, send)
-            return
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            message = await receive()
-            if message['type'] != 'http.request':  # the client went away
-                return
-            chunk = message.get('body', b'')
-            size += len(chunk)
-            if size > self.max_bytes:
-                await self._reject(scope, receive, send)
-                return
-            chunks.append(chunk)
-            if not message.get('more_body', False):
-                break
-        body = b''.join(chunks)
-        delivered = False
-
-        async def replay() -> Message:
-            nonlocal delivered
-            if not delivered:
-                delivered = True
-                return {'type': 'http.request', 'body': body, 'more_body': False}
-            return await receive()
-
-        await self.app(scope, replay, send)
-
-    async def _reject(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = problem(413, 'payload_too_large', f'Request body is larger than {self.max_bytes} bytes.')
-        await response(scope, receive, send)
+def payload_too_large(max_bytes: int) -> JSONResponse:
+    return problem(413, 'payload_too_large', f'Request body is larger than {max_bytes} bytes.')
 
 
 def _field_of(error: dict) -> str:

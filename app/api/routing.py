@@ -36,20 +36,6 @@ def routes_to_api(path: str, method: str, accept: str) -> bool:
     return 'text/html' not in accept
 
 
-class ApiPathMiddleware:
-    def __init__(self, app: ASGIApp, prefix: str) -> None:
-        self.app, self.prefix = app, prefix
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope['type'] == 'http' and not scope['path'].startswith(self.prefix + '/'):
-            accept = next((v.decode('latin-1') for k, v in scope['headers'] if k == b'accept'), '')
-            if routes_to_api(scope['path'], scope['method'], accept):
-                scope = dict(scope)
-                scope['path'] = self.prefix + scope['path']
-                scope['raw_path'] = scope['path'].encode()
-        await self.app(scope, receive, send)
-
-
 def is_api_request(scope: Scope, prefix: str) -> bool:
     """Pure: does this HTTP request belong to the API (under the prefix, or a bare API path)?"""
     path = scope['path']
@@ -61,8 +47,9 @@ def is_api_request(scope: Scope, prefix: str) -> bool:
 
 class ApiDispatcher:
     """Outermost ASGI layer of the full server: API requests go straight to the API application, so
-    they skip the UI's middleware stack (NiceGUI's BaseHTTPMiddleware layers cost more than the API
-    itself); everything else (pages, static files, websockets, lifespan) goes to the UI stack."""
+    they skip the UI's middleware stack and its guards (NiceGUI's BaseHTTPMiddleware layers cost more than the
+    API itself; the API's gate, api/gate.py, guards it on its own); everything else (pages, static files,
+    websockets, lifespan) goes to the UI stack."""
 
     def __init__(self, ui_stack: ASGIApp, api_app: ASGIApp, prefix: str) -> None:
         self.ui_stack, self.api_app, self.prefix = ui_stack, api_app, prefix

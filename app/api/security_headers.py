@@ -19,8 +19,25 @@ SECURITY_HEADERS = {
 }
 
 
+def with_security_headers(send: Send) -> Send:
+    """`send` that sets the headers on the answer's start, replacing any value an inner layer set."""
+
+    async def send_with_headers(message: Message) -> None:
+        if message['type'] == 'http.response.start':
+            headers = MutableHeaders(scope=message)
+            own_policy = headers.get('content-security-policy', '')
+            for name, value in SECURITY_HEADERS.items():
+                headers[name] = value
+            if own_policy.startswith('sandbox'):  # an artifact (api/artifacts.py): its sandbox stays
+                headers['content-security-policy'] = f'{own_policy}; {SECURITY_HEADERS["Content-Security-Policy"]}'
+        await send(message)
+
+    return send_with_headers
+
+
 class SecurityHeaders:
-    """Outermost ASGI layer: sets the headers on every HTTP answer, replacing any value an inner layer set."""
+    """Outermost ASGI layer of the UI: sets the headers on every HTTP answer (the API's gate, api/gate.py, sets
+    them on its own)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -29,15 +46,4 @@ class SecurityHeaders:
         if scope['type'] != 'http':
             await self.app(scope, receive, send)
             return
-
-        async def send_with_headers(message: Message) -> None:
-            if message['type'] == 'http.response.start':
-                headers = MutableHeaders(scope=message)
-                own_policy = headers.get('content-security-policy', '')
-                for name, value in SECURITY_HEADERS.items():
-                    headers[name] = value
-                if own_policy.startswith('sandbox'):  # an artifact (api/artifacts.py): its sandbox stays
-                    headers['content-security-policy'] = f'{own_policy}; {SECURITY_HEADERS["Content-Security-Policy"]}'
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
+        await self.app(scope, receive, with_security_headers(send))
