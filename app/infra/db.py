@@ -26,6 +26,7 @@ from sqlmodel import Session
 from app import package_files
 
 READ_ONLY = 'runboard_read_only'
+ONE_STATEMENT = 'runboard_one_statement'
 
 
 def is_sqlite(url: str) -> bool:
@@ -71,8 +72,14 @@ def make_engine(url: str, *, pool_size: int = 20) -> Engine:
 
         @event.listens_for(engine, 'begin')
         def _sqlite_begin(conn: Connection) -> None:
-            # Readers (see read_only) must not queue behind writers: WAL lets them read a snapshot.
-            conn.exec_driver_sql('BEGIN' if conn.get_execution_options().get(READ_ONLY) else 'BEGIN IMMEDIATE')
+            # Readers (see read_only) must not queue behind writers: WAL lets them read a snapshot. A lone
+            # statement (see one_statement) needs no transaction around it: SQLite makes it atomic by itself.
+            # Sent on the driver's connection: SQLAlchemy's execute path around it cost as much as a statement.
+            options = conn.get_execution_options()
+            if not options.get(ONE_STATEMENT):
+                driver = conn.connection.driver_connection
+                assert driver is not None  # a checked-out connection
+                driver.execute('BEGIN' if options.get(READ_ONLY) else 'BEGIN IMMEDIATE')
 
         return engine
     if url.startswith('postgresql://'):
@@ -119,6 +126,12 @@ def _ping_idle_connections(engine: Engine) -> None:
 def read_only(engine: Engine) -> Engine:
     """The same engine for reads: on SQLite its transactions start deferred, not IMMEDIATE."""
     return engine.execution_options(**{READ_ONLY: True})
+
+
+def one_statement(engine: Engine) -> Engine:
+    """The same engine for a connection that reads with one statement: on SQLite it opens no transaction (the
+    statement is one by itself, and waits for no writer); elsewhere, as read_only."""
+    return engine.execution_options(**{READ_ONLY: True, ONE_STATEMENT: True})
 
 
 @contextmanager
@@ -210,4 +223,4 @@ def dispose(engine: Engine) -> None:
     engine.dispose()
 
 
-__all__ = ['make_engine', 'read_only', 'session_scope', 'upgrade', 'dispose', 'is_sqlite', 'NullPool']
+__all__ = ['make_engine', 'read_only', 'one_statement', 'session_scope', 'upgrade', 'dispose', 'is_sqlite', 'NullPool']

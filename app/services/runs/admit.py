@@ -17,7 +17,7 @@ from sqlmodel import Session
 
 from app.config import Settings
 from app.core.errors import DomainError
-from app.infra.db import read_only
+from app.infra.db import one_statement, read_only
 from app.infra.events import EventBus
 from app.models import RETRYABLE_STATUSES, Project, RunKind, RunPublic, utcnow
 from app.services.identity.accounts import Principal
@@ -74,6 +74,7 @@ class RunAdmitter:
         self.engine, self.settings, self.limiter, self.bus = engine, settings, limiter, bus
         self.repositories = repositories
         self.reader = read_only(engine)
+        self.key_reader = one_statement(engine)  # a replay's read, outside the write lock
         self.writer = RunWriter(engine=engine, settings=settings, bus=bus)
         self.projects = ProjectCache(self.reader)
 
@@ -159,7 +160,7 @@ class RunAdmitter:
         # first, except to replay a request that is now refused (a delayed trigger resent after its time).
         if not minted and (self.writer.sqlite or refusal is not None):
             try:
-                with self.reader.connect() as conn:
+                with self.key_reader.connect() as conn:
                     replay = admission.replay_of(stored_key(conn, principal.user_id, key), fp, utcnow())
             except DataError as exc:
                 raise bad_data() from exc

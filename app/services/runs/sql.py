@@ -17,12 +17,13 @@ _HOLDER = (
     f'FROM run WHERE repository_key = :repo AND branch_name = :branch AND {ACTIVE_SQL} '
     'ORDER BY CASE WHEN batch_id = :batch THEN 1 ELSE 0 END, id LIMIT 1'
 )
-REPOSITORY_FACTS = text(
-    'SELECT (SELECT count(*) FROM project WHERE id = :pid AND repository_key = :repo), '
+REPOSITORY_FACTS_COLUMNS = (  # also returned by the key's claim on SQLite (services/runs/writer.py)
+    '(SELECT count(*) FROM project WHERE id = :pid AND repository_key = :repo), '
     '(SELECT min(max_concurrent_runs) FROM project WHERE repository_key = :repo), '
     f'(SELECT max(slot) FROM run WHERE repository_key = :repo AND {ACTIVE_SQL} AND slot IS NOT NULL), '
     f'(SELECT id {_HOLDER}), (SELECT batch_id {_HOLDER})'
 )
+REPOSITORY_FACTS = text('SELECT ' + REPOSITORY_FACTS_COLUMNS)
 # asked only when the highest slot reaches the limit (else max(slot) + 1 is free): counting stops there
 SLOTTED_COUNT = text(
     'SELECT count(*) FROM (SELECT 1 FROM run WHERE repository_key = :repo AND '

@@ -19,7 +19,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Insert, Table, bindparam, insert, select, text
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.sql.schema import ScalarElementColumnDefault
 
@@ -58,7 +57,13 @@ KEY_AND_RUN = (  # the key's row and the run it names: one read answers a replay
     .select_from(KEY.outerjoin(RUN, RUN.c.id == KEY.c.run_id).outerjoin(USER, USER.c.id == RUN.c.user_id))
     .where(KEY.c.user_id == bindparam('u'), KEY.c.key == bindparam('k'))
 )
-KEY_CLAIM = sqlite_insert(KEY).on_conflict_do_nothing()  # SQLite: its write lock is the repository's lock too
+# SQLite: its write lock is the repository's lock too, so the claim returns the repository's facts (step 3) as well,
+# read under that lock; no row: the key is someone else's
+KEY_CLAIM_WITH_FACTS = text(
+    'INSERT INTO idempotencykey (user_id, key, fingerprint, run_id, created_at, expires_at) '
+    'VALUES (:user_id, :key, :fingerprint, :run_id, :created_at, :expires_at) ON CONFLICT DO NOTHING '
+    f'RETURNING {run_sql.REPOSITORY_FACTS_COLUMNS}'
+).bindparams(bindparam('created_at', type_=DB_TIME), bindparam('expires_at', type_=DB_TIME))
 # PostgreSQL: the claim and, when it claimed the key, the repository's advisory lock, in one statement; the
 # facts are read by the next one, whose snapshot comes after the lock (READ COMMITTED)
 KEY_CLAIM_AND_LOCK = text(
@@ -317,16 +322,16 @@ class Repository:
     def __init__(self, conn: Connection, project: Project, branch: str, batch_id: str | None) -> None:
         self.conn, self.project, self.branch, self.batch_id = conn, project, branch, batch_id
 
-    def repository(self) -> RepositoryFacts:
-        project = self.project
-        params = {
-            'pid': project.id,
-            'repo': project.repository_key,
+    def facts_params(self) -> dict[str, Any]:
+        return {
+            'pid': self.project.id,
+            'repo': self.project.repository_key,
             'branch': self.branch,
             'batch': self.batch_id or '',
         }
-        row = self.conn.execute(run_sql.REPOSITORY_FACTS, params).one()
-        return RepositoryFacts(bool(row[0]), int(row[1] or 0), row[2], row[3], row[4])  # no project: no limit
+
+    def repository(self) -> RepositoryFacts:
+        return facts_of(self.conn.execute(run_sql.REPOSITORY_FACTS, self.facts_params()).one())
 
     def slotted_count(self, limit: int) -> int:
         params = {'repo': self.project.repository_key, 'limit': limit}
@@ -355,6 +360,7 @@ class Keyed(Repository):
         self.writer, self.request, self.limiter, self.rate_key, self.taken = writer, request, limiter, rate_key, taken
         self.now = utcnow()
         self.run_id = ids.new_run_id(at=request.spec.run_at)
+        self.facts: RepositoryFacts | None = None  # SQLite: returned by the key's claim
         spec = request.spec
         self.ask = Ask(request.fp, spec.branch_name, delayed=spec.run_at is not None, batch_id=spec.batch_id)
 
@@ -369,9 +375,15 @@ class Keyed(Repository):
             'expires_at': self.now + timedelta(seconds=self.writer.settings.idempotency_ttl_seconds),
         }
         if self.writer.sqlite:
-            return bool(self.conn.execute(KEY_CLAIM, row).rowcount == 1)
+            facts = self.conn.execute(KEY_CLAIM_WITH_FACTS, {**row, **self.facts_params()}).first()
+            self.facts = None if facts is None else facts_of(facts)
+            return facts is not None
         lock = lock_id(request.project.repository_key)
         return self.conn.execute(KEY_CLAIM_AND_LOCK, {**row, 'lock': lock}).first() is not None
+
+    def repository(self) -> RepositoryFacts:
+        """SQLite: as the claim returned them (the same lock held since); PostgreSQL: read after the lock."""
+        return self.facts or super().repository()
 
     def stored_key(self) -> StoredKey | None:
         return stored_key(self.conn, self.request.principal.user_id, self.request.key)
@@ -405,6 +417,10 @@ class Keyed(Repository):
             fingerprint=request.fp,
             correlation_id=request.correlation_id,
         )
+
+
+def facts_of(row: Any) -> RepositoryFacts:
+    return RepositoryFacts(bool(row[0]), int(row[1] or 0), row[2], row[3], row[4])  # no project: no limit
 
 
 def stored_key(conn: Connection, user_id: str, key: str) -> StoredKey | None:
