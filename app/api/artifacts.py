@@ -11,14 +11,14 @@ from collections.abc import Iterator
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Header, Query
 from fastapi.responses import Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from app.api.deps import PrincipalDep, ServicesDep
 from app.api.schemas import problems
 from app.core.errors import DomainError, dependency_unavailable
-from app.models.artifacts import ArtifactList, ProjectTests, RunTests
+from app.models.artifacts import Artifact, ArtifactList, ProjectTests, RunTests
 from app.services.artifacts import reads
 from app.services.artifacts.store import ArtifactStore
 
@@ -121,9 +121,22 @@ async def list_artifacts(run_id: str, services: ServicesDep, principal: Principa
     )
 
 
-@router.api_route(
+def _headers(row: Artifact, *, download: bool) -> dict[str, str]:
+    return {
+        'Accept-Ranges': 'bytes',
+        'ETag': f'"{int(row.created_at.timestamp() * 1000):x}-{row.size:x}"',  # a kept file never changes
+        'Content-Length': str(row.size),
+        'Content-Disposition': disposition(row.path, row.content_type, download=download),
+        'Content-Security-Policy': SANDBOX,
+        'Cache-Control': 'private, max-age=3600',
+    }
+
+
+AsAttachment = Annotated[bool, Query(description='as an attachment, whatever its type')]
+
+
+@router.get(
     '/runs/{run_id}/artifacts/{path:path}',
-    methods=['GET', 'HEAD'],
     response_class=StreamingResponse,
     responses={
         200: {'content': {'application/octet-stream': {}}, 'description': 'The bytes'},
@@ -132,31 +145,18 @@ async def list_artifacts(run_id: str, services: ServicesDep, principal: Principa
     },
 )
 async def download_artifact(
-    request: Request,
     run_id: str,
     path: str,
     services: ServicesDep,
     principal: PrincipalDep,
-    download: Annotated[bool, Query(description='as an attachment, whatever its type')] = False,
+    download: AsAttachment = False,
     range_header: Annotated[str | None, Header(alias='Range', description='one range: bytes=0-99, 100-, -50')] = None,
     if_range: Annotated[str | None, Header(alias='If-Range', description='the ETag the range is of')] = None,
 ) -> Response:
     """One artifact's bytes, streamed, byte for byte; or the range asked for (206)."""
     row = await run_in_threadpool(reads.artifact_row, services.engine, principal, run_id, path)
-    etag = f'"{int(row.created_at.timestamp() * 1000):x}-{row.size:x}"'  # a kept file never changes
-    headers = {
-        'Accept-Ranges': 'bytes',
-        'ETag': etag,
-        'Content-Length': str(row.size),
-        'Content-Disposition': disposition(row.path, row.content_type, download=download),
-        'Content-Security-Policy': SANDBOX,
-        'Cache-Control': 'private, max-age=3600',
-    }
-    media_type = _media_type(row.content_type)
-    if request.method == 'HEAD':  # what a GET would answer, the store asked too, without a byte of the body
-        await run_in_threadpool(lambda: next(_opened(services.artifact_store, run_id, row.path, 0, 1), None))
-        return Response(status_code=200, media_type=media_type, headers=headers)
-    wanted = byte_range(range_header, row.size) if if_range in (None, etag) else None
+    headers, media_type = _headers(row, download=download), _media_type(row.content_type)
+    wanted = byte_range(range_header, row.size) if if_range in (None, headers['ETag']) else None
     if wanted is None:
         body = await run_in_threadpool(_opened, services.artifact_store, run_id, row.path)
         return StreamingResponse(body, media_type=media_type, headers=headers)
@@ -164,6 +164,17 @@ async def download_artifact(
     body = await run_in_threadpool(_opened, services.artifact_store, run_id, row.path, first, last - first + 1)
     headers |= {'Content-Length': str(last - first + 1), 'Content-Range': f'bytes {first}-{last}/{row.size}'}
     return StreamingResponse(body, status_code=206, media_type=media_type, headers=headers)
+
+
+@router.head('/runs/{run_id}/artifacts/{path:path}', responses=problems(400, 401, 404, 503))
+async def artifact_headers(
+    run_id: str, path: str, services: ServicesDep, principal: PrincipalDep, download: AsAttachment = False
+) -> Response:
+    """What a GET of the artifact would answer, without its bytes: its size, type, ETag and that ranges work."""
+    row = await run_in_threadpool(reads.artifact_row, services.engine, principal, run_id, path)
+    # the store is asked too (a file gone from it is 404 here as on GET), for one byte
+    await run_in_threadpool(lambda: next(_opened(services.artifact_store, run_id, row.path, 0, 1), None))
+    return Response(media_type=_media_type(row.content_type), headers=_headers(row, download=download))
 
 
 @router.get('/runs/{run_id}/tests', response_model=RunTests, responses=problems(401, 404))
