@@ -93,7 +93,7 @@ def _opened(store: ArtifactStore, run_id: str, path: str, first: int = 0, length
     404 and a store that is away 503, before any header is sent."""
     chunks = store.chunks(run_id, path, start=first, length=length)
     try:
-        first = next(chunks, b'')
+        head = next(chunks, b'')
     except FileNotFoundError as exc:
         raise DomainError(404, 'artifact_missing', f'{path[:200]!r} is no longer in the artifact store') from exc
     except Exception as exc:  # s3fs/botocore or the disk: the store did not answer
@@ -102,7 +102,7 @@ def _opened(store: ArtifactStore, run_id: str, path: str, first: int = 0, length
         ) from exc
 
     def rest() -> Iterator[bytes]:
-        yield first
+        yield head
         yield from chunks
 
     return rest()
