@@ -1,7 +1,13 @@
 """The Celery executor against the local one: dispatch latency (the admitting commit -> `running`) and
-the drain rate of trivial runs. Prints figures; asserts nothing.
+the drain rate of trivial runs, each beside its bare reference (bench/bare_celery.py: the same work without
+Runboard, i.e. the commit's tree by `git archive | tar` and `sh -c true` in it). Prints figures; asserts nothing.
 
     python bench/workers.py [--runs 1000] [--workers 2] [--slots 4] [--idle 20] [--sandbox auto|off|both]
+        [--executors local,celery] [--no-reference]
+
+References, run right before their executor so both see the same machine: bare Celery (the same broker,
+--workers worker processes of --slots threads, --runs tasks) beside the Celery executor; a bare
+ThreadPoolExecutor of the local executor's cap beside the local executor.
 
 Needs the team backend on loopback: PostgreSQL (database `test`, a fresh schema per executor) and Redis
 (the broker and the event bus). For each executor it starts `python main.py` (and, for celery, --workers
@@ -30,6 +36,8 @@ import httpx
 import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bare_celery import TASK as BARE_TASK  # noqa: E402
+from bare_celery import tree_and_true  # noqa: E402
 from trigger_api import ROOT, free_port, make_repo, percentile, server_env  # noqa: E402
 
 PG = 'postgresql+psycopg://postgres@127.0.0.1:5432/test'
@@ -50,7 +58,91 @@ def stop(process: subprocess.Popen) -> None:
         os.killpg(process.pid, signal.SIGKILL)
 
 
-def one(executor: str, sandbox: str, args: argparse.Namespace, root: Path, repo: Path) -> None:
+def cpu_seconds(pids: list[int]) -> float:
+    """CPU time (user + system) of these processes and of the children they reaped (git, bwrap, the commands)."""
+    total = 0
+    for pid in pids:
+        fields = Path(f'/proc/{pid}/stat').read_text().rsplit(')', 1)[1].split()
+        total += sum(int(tick) for tick in fields[11:15])  # utime stime cutime cstime
+    return total / os.sysconf('SC_CLK_TCK')
+
+
+def head_of(repo: Path) -> str:
+    return subprocess.run(
+        ['git', 'rev-parse', 'HEAD'], cwd=repo, check=True, capture_output=True, text=True
+    ).stdout.strip()
+
+
+def bare_pool_rate(args: argparse.Namespace, repo: Path) -> float:
+    """Tasks/s of the trivial run's work in a bare ThreadPoolExecutor of the local executor's cap."""
+    commit = head_of(repo)
+    started, cpu = time.perf_counter(), cpu_seconds([os.getpid()])
+    with ThreadPoolExecutor(args.workers * args.slots) as pool:
+        list(pool.map(lambda _: tree_and_true(str(repo), commit), range(args.runs)))
+    rate = args.runs / (time.perf_counter() - started)
+    print(f'  reference CPU per task {(cpu_seconds([os.getpid()]) - cpu) / args.runs * 1000:.1f} ms')
+    return rate
+
+
+def bare_celery_rate(args: argparse.Namespace, root: Path, repo: Path) -> float:
+    """Tasks/s of the trivial run's work on bare Celery: --workers processes of --slots threads, same broker."""
+    import redis  # noqa: PLC0415 (only the reference needs it)
+    from bare_celery import app as bare  # noqa: PLC0415 (its broker is read from the environment at import)
+
+    queue = f'bare-{uuid.uuid4().hex[:8]}'
+    counter = f'{queue}:done'
+    env = {**os.environ, 'BARE_CELERY_BROKER': REDIS, 'PYTHONPATH': str(Path(__file__).resolve().parent)}
+    processes = [
+        start(
+            [
+                sys.executable,
+                '-m',
+                'celery',
+                '-A',
+                'bare_celery',
+                'worker',
+                '--pool=threads',
+                f'--concurrency={args.slots}',
+                '--without-gossip',
+                '--without-mingle',
+                '--loglevel=WARNING',
+                f'--hostname=bare{n}@%h',
+                f'--queues={queue}',
+            ],
+            env,
+            root / f'bare-worker-{n}.log',
+        )
+        for n in range(args.workers)
+    ]
+    store = redis.Redis.from_url(REDIS)
+    try:
+        while (
+            len(
+                bare.control.ping(
+                    timeout=0.5, destination=[f'bare{n}@{os.uname().nodename}' for n in range(args.workers)]
+                )
+                or []
+            )
+            < args.workers
+        ):
+            time.sleep(0.2)
+        commit = head_of(repo)
+        pids = [process.pid for process in processes]
+        started, cpu = time.perf_counter(), cpu_seconds(pids)
+        for _ in range(args.runs):
+            bare.send_task(BARE_TASK, args=[str(repo), commit, counter], queue=queue)
+        while int(store.get(counter) or 0) < args.runs:
+            time.sleep(0.01)
+        rate = args.runs / (time.perf_counter() - started)
+        print(f'  reference CPU per task (workers) {(cpu_seconds(pids) - cpu) / args.runs * 1000:.1f} ms')
+        return rate
+    finally:
+        for process in processes:
+            stop(process)
+        store.delete(counter, queue)
+
+
+def one(executor: str, sandbox: str, args: argparse.Namespace, root: Path, repo: Path) -> float:
     schema = f'bench_{uuid.uuid4().hex[:8]}'
     admin = sa.create_engine(PG, isolation_level='AUTOCOMMIT')
     with admin.connect() as conn:
@@ -110,7 +202,9 @@ def one(executor: str, sandbox: str, args: argparse.Namespace, root: Path, repo:
             }
             client.post('/api/runs', json=run).raise_for_status()
 
-        started = time.perf_counter()
+        pids = [process.pid for process in processes]
+        started, cpu = time.perf_counter(), cpu_seconds(pids)
+        cpu_seconds_at = [cpu_seconds(pids[:1])]
         with ThreadPoolExecutor(8) as pool:
             list(pool.map(trigger, range(args.runs)))
         engine = sa.create_engine(url)
@@ -123,15 +217,24 @@ def one(executor: str, sandbox: str, args: argparse.Namespace, root: Path, repo:
                 break
             time.sleep(0.2)
         seconds = time.perf_counter() - started
+        server_cpu = cpu_seconds(pids[:1]) - cpu_seconds_at[0]
+        cpu = cpu_seconds(pids) - cpu
         with engine.connect() as conn:
             rows = conn.execute(sa.text('SELECT started_at - created_at, status FROM run')).all()
+            first_start, last_end = conn.execute(sa.text('SELECT min(started_at), max(finished_at) FROM run')).one()
         latencies = sorted(delta.total_seconds() for delta, _ in rows)
         statuses = {status for _, status in rows}
+        rate = args.runs / seconds
         print(
-            f'{executor:6}: {args.runs} runs drained in {seconds:.1f} s ({args.runs / seconds:.1f} runs/s); '
+            f'{executor:6}: {args.runs} runs drained in {seconds:.1f} s ({rate:.1f} runs/s from the first trigger; '
+            f'{args.runs / (last_end - first_start).total_seconds():.1f} runs/s first start -> last end); '
             f'dispatch latency p50 {percentile(latencies, 0.5) * 1000:.0f} ms '
             f'p99 {percentile(latencies, 0.99) * 1000:.0f} ms '
             f'mean {statistics.mean(latencies) * 1000:.0f} ms; statuses {sorted(statuses)}'
+        )
+        print(
+            f'  CPU per run (server + workers, their children included) {cpu / args.runs * 1000:.1f} ms, '
+            f'of which the server (admission, dispatch) {server_cpu / args.runs * 1000:.1f} ms'
         )
         idle_dispatch, stop_latency = [], []
         for n in range(args.idle):  # one at a time on idle workers: commit -> running, and Stop -> stopped
@@ -163,6 +266,7 @@ def one(executor: str, sandbox: str, args: argparse.Namespace, root: Path, repo:
             f'Stop -> stopped p50 {percentile(stop_latency, 0.5) * 1000:.0f} ms '
             f'p99 {percentile(stop_latency, 0.99) * 1000:.0f} ms (kill grace included)'
         )
+        return rate
     finally:
         for process in reversed(processes):
             stop(process)
@@ -177,14 +281,31 @@ def main() -> None:
     parser.add_argument('--slots', type=int, default=4)
     parser.add_argument('--idle', type=int, default=20, help='runs timed one at a time on idle workers')
     parser.add_argument('--sandbox', choices=['auto', 'off', 'both'], default='auto', help='RUNBOARD_SANDBOX')
+    parser.add_argument('--executors', default='local,celery', help='which executors, in order')
+    parser.add_argument('--no-reference', action='store_true', help='skip the bare references')
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix='rb-workers-'))
     repo = make_repo(root / 'repo', args.runs)
     print(f'{args.workers} workers x {args.slots} slots (the local executor: global cap {args.workers * args.slots})')
     for sandbox in ('auto', 'off') if args.sandbox == 'both' else (args.sandbox,):
-        for executor in ('local', 'celery'):
+        for executor in args.executors.split(','):
             print(f'-- RUNBOARD_SANDBOX={sandbox}')
-            one(executor, sandbox, args, root, repo)
+            reference, what = None, ''
+            if not args.no_reference:
+                if executor == 'celery':
+                    reference, what = (
+                        bare_celery_rate(args, root, repo),
+                        f'bare Celery ({args.workers} x {args.slots} threads)',
+                    )
+                else:
+                    reference, what = (
+                        bare_pool_rate(args, repo),
+                        f'bare ThreadPoolExecutor({args.workers * args.slots})',
+                    )
+                print(f'{executor:6}: reference, {what}, tree + sh -c true: {reference:.1f} tasks/s')
+            rate = one(executor, sandbox, args, root, repo)
+            if reference:
+                print(f'{executor:6}: {rate:.1f} runs/s against {reference:.1f} tasks/s: ratio {rate / reference:.2f}')
 
 
 if __name__ == '__main__':
