@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 from typing import Literal
 
 from sqlalchemy import Engine, text
@@ -30,7 +31,7 @@ SQL_QUEUED_BY_ID = SQL_NEXT_QUEUED.replace(
 ).replace(' ORDER BY r.created_at, r.id LIMIT 1', '')
 SQL_MARK_RUNNING = (
     "UPDATE run SET status = 'running', started_at = :now, deadline_at = :deadline, "
-    'heartbeat_at = :now, owner_instance = :owner '
+    'heartbeat_at = :now, owner_instance = :owner, worktree_path = :worktree '
     "WHERE id = :id AND status = 'queued' AND stop_requested_at IS NULL"
 )
 ClaimResult = ClaimedRun | Literal['lost'] | None
@@ -41,47 +42,55 @@ def claim_next(
     *,
     global_cap: int,
     instance_id: str,
+    worktrees_dir: Path,
     register: Callable[[ClaimedRun], None],
     unregister: Callable[[str], object],
 ) -> ClaimResult:
-    """Oldest queued run -> running on `instance_id`, if the global cap allows.
+    """Oldest queued run -> running on `instance_id`, if the global cap allows; its checkout will be
+    `worktrees_dir`/<run id> (recorded now, in the claim's transaction, not in one of its own).
 
     Returns None when nothing may start, 'lost' when the chosen run changed under us (stopped by a
     person on another server between the SELECT and the UPDATE), else the claimed run. `register` is
     called before the commit: recovery must never see the run `running` as ours yet not live.
     """
-    return _claim(engine, SQL_NEXT_QUEUED, {}, global_cap, instance_id, register, unregister)
+    return _claim(engine, SQL_NEXT_QUEUED, {}, global_cap, instance_id, worktrees_dir, register, unregister)
 
 
 def claim_run(
     engine: Engine,
     run_id: str,
     *,
-    global_cap: int,
+    global_cap: int | None,
     instance_id: str,
+    worktrees_dir: Path,
     register: Callable[[ClaimedRun], None],
     unregister: Callable[[str], object],
 ) -> ClaimResult:
     """The worker's claim: this run -> running on `instance_id`, if it is still queued and not being
-    stopped, and the global cap allows (None otherwise: a duplicate publish, a stopped run, a full cap)."""
-    return _claim(engine, SQL_QUEUED_BY_ID, {'id': run_id}, global_cap, instance_id, register, unregister)
+    stopped, and the global cap allows (None otherwise: a duplicate publish, a stopped run, a full cap).
+    `global_cap` None: no cap to hold (a worker's slots bound it), so no lock either: the conditional UPDATE
+    alone decides between two claimants, and workers' claims do not queue behind each other."""
+    return _claim(
+        engine, SQL_QUEUED_BY_ID, {'id': run_id}, global_cap, instance_id, worktrees_dir, register, unregister
+    )
 
 
 def _claim(
     engine: Engine,
     select_sql: str,
     params: dict[str, str],
-    global_cap: int,
+    global_cap: int | None,
     instance_id: str,
+    worktrees_dir: Path,
     register: Callable[[ClaimedRun], None],
     unregister: Callable[[str], object],
 ) -> ClaimResult:
     with session_scope(engine) as session:
         conn = session.connection()  # SQLite: BEGIN IMMEDIATE, i.e. the write lock
-        if not is_sqlite(str(engine.url)):
+        if global_cap is not None and not is_sqlite(str(engine.url)):
             conn.execute(text(f'SELECT pg_advisory_xact_lock({CLAIM_LOCK_ID})'))
         now = utcnow()  # only once we hold the lock: started_at never precedes the end of the run it replaces
-        if conn.execute(text(SQL_RUNNING_COUNT)).scalar_one() >= global_cap:
+        if global_cap is not None and conn.execute(text(SQL_RUNNING_COUNT)).scalar_one() >= global_cap:
             return None
         row = conn.execute(text(select_sql), params).mappings().first()
         if row is None:
@@ -89,7 +98,13 @@ def _claim(
         deadline = now + timedelta(seconds=row['budget_seconds'])
         updated = conn.execute(
             timed_sql(SQL_MARK_RUNNING, binds=('now', 'deadline')),
-            {'now': now, 'deadline': deadline, 'owner': instance_id, 'id': row['id']},
+            {
+                'now': now,
+                'deadline': deadline,
+                'owner': instance_id,
+                'worktree': str(worktrees_dir / row['id']),
+                'id': row['id'],
+            },
         ).rowcount
         if updated != 1:
             return 'lost'

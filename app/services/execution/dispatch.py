@@ -30,7 +30,7 @@ SQL_DUE = (
     'AND (dispatched_at IS NULL OR dispatched_at < :stale) AND project_id IN :projects '
     'ORDER BY created_at, id LIMIT :n'
 )
-SQL_MARK = "UPDATE run SET dispatched_at = :now WHERE id = :id AND status = 'queued'"
+SQL_MARK = "UPDATE run SET dispatched_at = :now WHERE id IN :ids AND status = 'queued'"
 SQL_FORGET = "UPDATE run SET dispatched_at = NULL WHERE id = :id AND status = 'queued'"
 
 
@@ -81,8 +81,9 @@ class Dispatcher:
             conn = session.connection()
             stale = now - timedelta(seconds=self.again_seconds)
             due = conn.execute(due_sql, {'stale': stale, 'n': BATCH, 'projects': list(queues)}).all()
-            for run_id, _ in due:
-                conn.execute(timed_sql(SQL_MARK, binds=('now',)), {'now': now, 'id': run_id})
+            if due:  # one statement for the batch, not one per run
+                mark_sql = timed_sql(SQL_MARK, binds=('now',)).bindparams(bindparam('ids', expanding=True))
+                conn.execute(mark_sql, {'now': now, 'ids': [run_id for run_id, _ in due]})
         sent = []
         for run_id, project_id in due:
             try:

@@ -164,6 +164,7 @@ class RunEngine:
             self.engine,
             global_cap=self.settings.global_run_cap,
             instance_id=self.instance_id,
+            worktrees_dir=self.settings.worktrees_dir,
             register=register,
             unregister=lambda run_id: self.live.pop(run_id, None),
         )

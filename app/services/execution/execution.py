@@ -1,6 +1,6 @@
-"""One run on this instance, from checkout to terminal status: a fresh worktree from the repository's
-mirror, the process (process.py), the outcome (finishing.decide_outcome), the terminal write. The engine
-then frees the slot and tidies the worktree (kept for inspection unless the run succeeded)."""
+"""One run on this instance, from checkout to terminal status: a fresh checkout from the repository's mirror
+(checkout.py), the process (process.py), the outcome (finishing.decide_outcome), the terminal write. The
+engine then frees the slot and tidies the worktree (kept for inspection unless the run succeeded)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,8 @@ from app.infra.secret_box import SecretUnreadable
 from app.models import RunStatus
 from app.services.afk.rules import LAUNCH_FAILED
 from app.services.artifacts.collect import ArtifactKeeper
-from app.services.execution.finishing import decide_outcome, finish_with_retries, prepare_worktree
+from app.services.execution.checkout import prepare_checkout
+from app.services.execution.finishing import decide_outcome, finish_with_retries
 from app.services.execution.live import ClaimedRun, LaunchFailed, LiveRun
 from app.services.execution.masking import Masker
 from app.services.execution.output_ingest import OutputIngest
@@ -52,13 +53,7 @@ async def execute_run(parts: ExecutionParts, live: LiveRun, run: ClaimedRun, wor
     flusher = asyncio.create_task(parts.output.flush_loop(live))
     try:
         try:
-            variables = await _variables(parts, run)
-            live.masker = Masker(variables.secret_values)
-            if parts.artifacts is not None:
-                run['artifacts_dir'] = str(await asyncio.to_thread(parts.artifacts.prepare, run['id']))
-            commit = await asyncio.to_thread(
-                prepare_worktree, parts.engine, parts.mirrors_dir, parts.repositories, run, worktree
-            )
+            variables, commit = await asyncio.to_thread(_prepare, parts, live, run, worktree)
             parts.output.emit(live, 'stage', f'checkout {run["checkout_ref"]} @ {commit[:12]}')
             run['commit_sha'] = commit  # RUNBOARD_COMMIT: the commit checked out
             parts.output.command_started(live)  # its first output opens the "run" stage, unless it is a marker
@@ -96,13 +91,21 @@ async def execute_run(parts: ExecutionParts, live: LiveRun, run: ClaimedRun, wor
     return ended
 
 
-async def _variables(parts: ExecutionParts, run: ClaimedRun) -> project_variables.RunVariables:
+def _prepare(
+    parts: ExecutionParts, live: LiveRun, run: ClaimedRun, worktree: Path
+) -> tuple[project_variables.RunVariables, str]:
+    """Blocking, in one thread hop (a trivial run is mostly its preparation): the project's variables (and
+    the run's masker from its secrets), its artifacts folder, its checkout. Returns the variables and the
+    commit checked out."""
     try:
-        return await asyncio.to_thread(
-            project_variables.for_run, parts.engine, parts.repositories.secrets, run['project_id']
-        )
+        variables = project_variables.for_run(parts.engine, parts.repositories.secrets, run['project_id'])
     except SecretUnreadable as exc:
         raise LaunchFailed(f"the project's secrets cannot be read: {exc}") from exc
+    live.masker = Masker(variables.secret_values)
+    if parts.artifacts is not None:
+        run['artifacts_dir'] = str(parts.artifacts.prepare(run['id']))
+    commit = prepare_checkout(parts.engine, parts.mirrors_dir, parts.repositories, run, worktree)
+    return variables, commit
 
 
 async def _reap(
@@ -123,17 +126,9 @@ async def _reap(
     with contextlib.suppress(Exception):
         await flusher
     parts.output.command_ended(live)  # a command that printed nothing (or could not start) ends "run", not checkout
-    if parts.artifacts is not None and run.get('artifacts_dir'):
-        # before the end is written: the run's page, API and notifications of its end see its files and tests
-        notes = await asyncio.to_thread(parts.artifacts.keep, dict(run), Path(run['artifacts_dir']))
-        live.buffer.extend((kind, live.masker.mask(body)) for kind, body in notes)
-    # an AFK run without a forge: its afk/<N> into the data dir before the checkout can go (its page's diff)
-    if worktree is not None:
-        await asyncio.to_thread(afk_branches.keep_run_branch, parts.repositories.settings.data_dir, dict(run), worktree)
+    notes, has_pr = await asyncio.to_thread(_keep_what_it_left, parts, live, run, worktree)
+    live.buffer.extend((kind, live.masker.mask(body)) for kind, body in notes)
     remaining, live.buffer = live.buffer, []
-    has_pr = live.kill_reason == 'pull_request' or (
-        live.kill_reason != 'stop' and await asyncio.to_thread(parts.pull_requests.exists, run)
-    )
     outcome = decide_outcome(
         forced=forced, exit_code=exit_code, kill_reason=live.kill_reason, has_pull_request=has_pr, error=error
     )
@@ -149,6 +144,21 @@ async def _reap(
         message=outcome.message,
     )
     return status, done is not None
+
+
+def _keep_what_it_left(
+    parts: ExecutionParts, live: LiveRun, run: ClaimedRun, worktree: Path | None
+) -> tuple[list[tuple[str, str]], bool]:
+    """Blocking, in one thread hop, before the end is written (so the run's page, API and notifications of its
+    end see them): its artifacts and test results (the timeline notes they make), an AFK run's afk/<N> kept
+    into the data dir for a project without a forge (its page's diff), and whether its pull request exists."""
+    notes: list[tuple[str, str]] = []
+    if parts.artifacts is not None and run.get('artifacts_dir'):
+        notes = parts.artifacts.keep(dict(run), Path(run['artifacts_dir']))
+    if worktree is not None:
+        afk_branches.keep_run_branch(parts.repositories.settings.data_dir, dict(run), worktree)
+    has_pr = live.kill_reason == 'pull_request' or (live.kill_reason != 'stop' and parts.pull_requests.exists(run))
+    return notes, has_pr
 
 
 async def tidy_worktree(worktree: Path, status: RunStatus) -> None:

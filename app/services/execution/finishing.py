@@ -1,23 +1,18 @@
-"""The end of a run: the worktree it starts from, the outcome it ends with (pure: decide_outcome), and the
-terminal write, retried so a database hiccup at the last moment does not leave the run `running`."""
+"""The end of a run: the outcome it ends with (pure: decide_outcome), and the terminal write, retried so a
+database hiccup at the last moment does not leave the run `running`."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 
-from app.infra.db import session_scope
 from app.models import RunStatus
-from app.services.execution.live import ClaimedRun
 from app.services.execution.output_ingest import FLUSH_RETRY_SECONDS
 from app.services.execution.reaper import KillReason, classify_run, finish_run
-from app.services.repositories import gitops
-from app.services.repositories.access import ProjectRepository, RepositoryAccess, is_remote, mirror_for_run
 
 log = logging.getLogger(__name__)
 FINISH_ATTEMPTS = 5
@@ -62,25 +57,3 @@ async def finish_with_retries(engine: Engine, run_id: str, **outcome: Any) -> di
                 outcome['output'] = None  # in case they are what fails: the terminal status matters more
             await asyncio.sleep(FLUSH_RETRY_SECONDS * (attempt + 1))
     return None
-
-
-def prepare_worktree(
-    engine: Engine, mirrors_dir: Path, repositories: RepositoryAccess, run: ClaimedRun, worktree: Path
-) -> str:
-    """A fresh worktree from the repository's mirror at the commit the run was admitted at (or, for a run
-    admitted without one, the ref's head now); records both on the run. Returns the commit checked out."""
-    admitted = run.get('commit_sha')
-    if is_remote(run['repository']):
-        mirror_for_run(repositories, ProjectRepository.of_run(run), admitted)
-        with repositories.mirrors.locked(run['repository']) as mirror:  # no fetch while the worktree is added
-            commit = gitops.add_worktree(mirror, worktree, run['checkout_ref'], admitted)
-        gitops.git('remote', 'set-url', 'origin', run['repository'], cwd=worktree)  # where an agent pushes
-    else:
-        mirror = gitops.refresh_mirror(mirrors_dir, run['repository'])
-        commit = gitops.add_worktree(mirror, worktree, run['checkout_ref'], admitted)
-    with session_scope(engine) as session:
-        session.connection().execute(
-            text('UPDATE run SET worktree_path = :p, commit_sha = :c WHERE id = :id'),
-            {'p': str(worktree), 'c': commit, 'id': run['id']},
-        )
-    return commit

@@ -36,7 +36,10 @@ async def kill_process_group(live: LiveRun, reason: KillReason, *, grace_seconds
     if process is None or process.returncode is not None:
         return
     if live.sandboxed:  # bwrap would die of TERM at once and take the run's grace with it
-        procs.signal_group_except(process.pid, signal.SIGTERM, skip_names={'bwrap'})
+        if not procs.signal_group_except(process.pid, signal.SIGTERM, skip_names={'bwrap'}):
+            # only bwrap is up (its child has not exec'd the command yet): nobody to give a grace to, and waiting
+            # it out would hold the Stop for the whole grace
+            procs.kill_group(process.pid, signal.SIGKILL)
     else:
         procs.kill_group(process.pid, signal.SIGTERM)
     try:

@@ -66,8 +66,9 @@ def finish_run(
 ) -> dict | None:
     """Move an active run to a terminal status, exactly once.
 
-    `output`: the run's last unstored timeline events, stored first in the same transaction (one commit
-    less between the process's exit and its terminal status); stored even if the run had already ended.
+    `output`: the run's last unstored timeline events, stored in the same transaction just before the terminal
+    event (one commit less between the process's exit and its terminal status); stored even if the run had
+    already ended.
     `launch_failed`: the command or its checkout could not start (nothing ran). For AFK runs the
     counter and the issue's claim move by afk_rules.settle_afk_run; other kinds touch neither.
     Returns the run's project/team ids when this call did it, None when the run had already ended
@@ -76,10 +77,10 @@ def finish_run(
     has just claimed; a cancel ends only a run still delayed).
     """
 
+    output = output or []
+    output_lines = sum(1 for kind, _ in output if kind in OUTPUT_KINDS)
     with session_scope(engine) as session:
         conn = session.connection()
-        if output:
-            append_events(conn, run_id, output, output_lines=sum(1 for kind, _ in output if kind in OUTPUT_KINDS))
         now = utcnow()  # inside the transaction (SQLite: under the write lock), as close to the commit as can be
         row = conn.execute(
             timed_sql(
@@ -90,9 +91,15 @@ def finish_run(
             {'status': status.value, 'now': now, 'exit_code': exit_code, 'error': error, 'id': run_id},
         ).first()
         if row is None:
+            if output:
+                append_events(conn, run_id, output, output_lines=output_lines, now=now)
             return None
         project_id, kind = row
         detail = message or (f'exit code {exit_code}' if exit_code is not None else '')
+        # the last output and the terminal event in one append (one seq update, one insert), before the end's
+        # deliveries read the run's last lines and annotations
+        end = ('status', f'{status.value}' + (f': {detail}' if detail else ''))
+        append_events(conn, run_id, [*output, end], output_lines=output_lines, now=now)
         if feeds_counter(kind):
             settlement = settle_afk_run(status.value, launch_failed=launch_failed)
             if settlement.counter in _COUNTER_SQL:
@@ -110,7 +117,6 @@ def finish_run(
         record_run_end(
             conn, run_id=run_id, project_id=project_id, kind=kind, status=status.value, launch_failed=launch_failed
         )
-        append_events(conn, run_id, [('status', f'{status.value}' + (f': {detail}' if detail else ''))], now=now)
         team_id = conn.execute(text('SELECT team_id FROM project WHERE id = :pid'), {'pid': project_id}).scalar()
     return {'project_id': project_id, 'team_id': team_id, 'kind': kind, 'status': status.value}
 

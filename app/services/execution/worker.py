@@ -38,7 +38,6 @@ from app.services.repositories.access import RepositoryAccess
 from app.services.repositories.gitops import BranchCache
 
 log = logging.getLogger(__name__)
-NO_CAP = 1_000_000  # the worker's slots (Celery's thread pool) bound what it runs, not a global count
 
 
 class WorkerEngine(RunEngine):
@@ -60,8 +59,9 @@ class WorkerEngine(RunEngine):
             claim_run,
             self.engine,
             run_id,
-            global_cap=NO_CAP,
+            global_cap=None,  # the worker's slots (Celery's thread pool) bound what it runs
             instance_id=self.instance_id,
+            worktrees_dir=self.settings.worktrees_dir,
             register=register,
             unregister=lambda gone: self.live.pop(gone, None),
         )

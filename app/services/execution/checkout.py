@@ -1,0 +1,102 @@
+"""A run's checkout: a repository of its own at the commit the run was admitted at, borrowing the mirror's
+objects (git alternates), with `origin` set as a clone would set it.
+
+Cheap on purpose, since a trivial run is mostly its checkout: two git processes, `git init` from a template
+that already holds the checkout's config (its `origin`) and the alternates to the mirror's objects (made once
+per mirror), then `git checkout`. The mirror is fetched only when it lacks the admitted commit (the checkout
+finds out), or the run was admitted without one and takes its branch's head now. No refs are copied from the
+mirror, so a checkout needs no mirror lock and runs of one repository do not queue behind each other. The
+sandbox sees the mirror's objects read-only, while the run commits, branches and pushes in its own `.git`."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import threading
+from pathlib import Path
+
+from sqlalchemy import Engine, text
+
+from app.infra.db import session_scope
+from app.services.execution.live import ClaimedRun
+from app.services.repositories import gitops
+from app.services.repositories.access import ProjectRepository, RepositoryAccess, is_remote, mirror_for_run
+
+ORIGIN_FETCH = '+refs/heads/*:refs/remotes/origin/*'  # what `git clone` writes
+
+
+def needs_fetch(*, mirror_exists: bool, admitted: str | None) -> bool:
+    """Pure: must a local repository's mirror be fetched before trying this run's checkout? (A checkout that
+    finds the admitted commit missing fetches then.)"""
+    return not mirror_exists or admitted is None
+
+
+def template_for(mirror: Path, origin: str) -> Path:
+    """The `git init` template of this mirror's checkouts: the config with their `origin`, and the alternates
+    to the mirror's objects. Made once per mirror and origin, whole or not at all (built aside, then renamed)."""
+    digest = hashlib.sha256(f'{mirror.resolve()}\n{origin}'.encode()).hexdigest()[:16]
+    template = mirror.parent / 'checkout-templates' / digest
+    if (template / 'config').exists():
+        return template
+    building = template.with_name(f'{digest}.{os.getpid()}.{threading.get_ident()}')
+    shutil.rmtree(building, ignore_errors=True)
+    (building / 'objects' / 'info').mkdir(parents=True)
+    (building / 'objects' / 'info' / 'alternates').write_text(f'{(mirror / "objects").resolve()}\n')
+    config = str(building / 'config')
+    gitops.git('config', '--file', config, 'remote.origin.url', origin)
+    gitops.git('config', '--file', config, 'remote.origin.fetch', ORIGIN_FETCH)
+    try:
+        building.rename(template)
+    except OSError:  # another run made it meanwhile
+        shutil.rmtree(building, ignore_errors=True)
+    return template
+
+
+def branch_head(mirror: Path, ref: str) -> str:
+    return gitops.git('rev-parse', '--verify', '--quiet', f'refs/heads/{ref}^{{commit}}', cwd=mirror).strip()
+
+
+def check_out(mirror: Path, checkout: Path, *, commit: str, origin: str) -> str:
+    """`commit`, detached, in a fresh repository at `checkout` that borrows `mirror`'s objects."""
+    checkout.parent.mkdir(parents=True, exist_ok=True)
+    gitops.git('init', '--quiet', f'--template={template_for(mirror, origin)}', str(checkout))
+    gitops.git('-c', 'advice.detachedHead=false', 'checkout', '--quiet', '--detach', commit, cwd=checkout)
+    return commit
+
+
+def prepare_checkout(
+    engine: Engine, mirrors_dir: Path, repositories: RepositoryAccess, run: ClaimedRun, checkout: Path
+) -> str:
+    """The run's checkout from its repository's mirror (its path was recorded by the claim), at the admitted
+    commit, or else (admitted without one, or one the mirror cannot get) at its branch's head, recorded on the
+    run. Returns the commit checked out. `origin` is the project's repository for a remote one (where an agent
+    pushes), the mirror for a repository on this machine (as a clone of the mirror had it)."""
+    admitted = run.get('commit_sha')
+    repository = run['repository']
+    if remote := is_remote(repository):
+        mirror = mirror_for_run(repositories, ProjectRepository.of_run(run), admitted)
+        origin = repository
+    else:
+        mirror = gitops.mirror_path(mirrors_dir, repository)
+        if needs_fetch(mirror_exists=(mirror / 'HEAD').exists(), admitted=admitted):
+            mirror = gitops.refresh_mirror(mirrors_dir, repository)
+        origin = str(mirror.resolve())
+    try:
+        commit = check_out(mirror, checkout, commit=admitted or branch_head(mirror, run['checkout_ref']), origin=origin)
+    except gitops.GitError:
+        if admitted is None or gitops.has_commit(mirror, admitted):
+            raise
+        if not remote:  # pushed after the mirror's last fetch
+            mirror = gitops.refresh_mirror(mirrors_dir, repository)
+        shutil.rmtree(checkout, ignore_errors=True)
+        found = gitops.has_commit(mirror, admitted)
+        commit = check_out(
+            mirror, checkout, commit=admitted if found else branch_head(mirror, run['checkout_ref']), origin=origin
+        )
+    if commit != admitted:
+        with session_scope(engine) as session:
+            session.connection().execute(
+                text('UPDATE run SET commit_sha = :c WHERE id = :id'), {'c': commit, 'id': run['id']}
+            )
+    return commit
