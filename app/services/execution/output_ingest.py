@@ -118,7 +118,8 @@ class OutputIngest:
             await live.output_done.wait()
         finally:
             self._following.pop(live.run_id, None)
-        while (storing := self._storing) is not None and live.run_id in storing.runs:
+        storing = self._storing
+        if storing is not None and live.run_id in storing.runs:  # the run is out of every later round
             with contextlib.suppress(Exception):
                 await asyncio.shield(storing.task)
         if live.usage:  # the last lines go with the terminal status; their spend is stored now, before the end is
