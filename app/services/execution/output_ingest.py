@@ -135,8 +135,8 @@ class OutputIngest:
             self._flusher = asyncio.create_task(self._flush_rounds(), name='output-flusher')
 
     async def _flush_rounds(self) -> None:
-        """Every FLUSH_SECONDS, the lines every running run printed since, in one transaction: one commit (and one
-        SQLite write lock) a round, not one per run, and one `run.output` event per run a round."""
+        """Every FLUSH_SECONDS, the lines every running run printed since, in one hand-over to a thread (and on SQLite
+        one transaction: _store_parts), and one `run.output` event per run a round, published together."""
         loop = asyncio.get_running_loop()
         while self._following:
             began = loop.time()
@@ -198,15 +198,16 @@ class OutputIngest:
             self.bus.publish_many(events)  # through Redis: one message a round
 
     def _store_parts(self, parts: list[_Part]) -> dict[str, int | Exception]:
-        """All parts in one transaction; when that fails (one run's part could spoil it), each in its own, so
-        one run's bad part does not hold up the others' output."""
-        try:
-            with session_scope(self.engine) as session:
-                return {part.live.run_id: self._append(session.connection(), part) for part in parts}
-        except Exception as exc:
-            if len(parts) == 1:
-                return {parts[0].live.run_id: exc}
-            log.warning('storing the output of %d runs together failed; storing each alone', len(parts))
+        """SQLite has one writer at a time: all parts go in one transaction, which takes the write lock once a round
+        instead of once per run (when it fails, one run's part could spoil it: each goes alone). PostgreSQL locks
+        rows: a transaction holding several runs' rows deadlocked with the heartbeat's UPDATE of the same rows
+        taken in another order (bench/fanout.py --team), so there each run's part commits alone."""
+        if len(parts) > 1 and self.engine.dialect.name == 'sqlite':
+            try:
+                with session_scope(self.engine) as session:
+                    return {part.live.run_id: self._append(session.connection(), part) for part in parts}
+            except Exception:
+                log.warning('storing the output of %d runs together failed; storing each alone', len(parts))
         outcomes: dict[str, int | Exception] = {}
         for part in parts:
             try:
