@@ -144,17 +144,18 @@ def trigger(
             )
 
     async def work(client: RunboardClient) -> int:
-        choices = (depth, framework)
-        if None in choices:  # the project's first choice, as the Run form preselects it
+        chosen_depth, chosen_framework = depth, framework
+        if chosen_depth is None or chosen_framework is None:  # the project's first, as the Run form preselects it
             allowed = await client.get_project(project)
-            choices = (depth or allowed['depth_levels'][0], framework or allowed['target_frameworks'][0])
+            chosen_depth = chosen_depth or allowed['depth_levels'][0]
+            chosen_framework = chosen_framework or allowed['target_frameworks'][0]
 
         async def send(k: str) -> Response:
             return await client.trigger_run(
                 project_id=project,
                 branch=branch,
-                depth_level=choices[0],
-                target_framework=choices[1],
+                depth_level=chosen_depth,
+                target_framework=chosen_framework,
                 key=k,
                 run_at=run_at,
                 run_in=run_in,
