@@ -83,9 +83,11 @@ def _protocols(fs: Any) -> tuple[str, ...]:
 
 
 def _remove_empty_dirs(top: Path) -> None:
-    if not top.is_dir():
+    try:  # another sweep (a second server) may be removing the same folders while this one walks them
+        folders = [p for p in top.rglob('*') if p.is_dir()]
+    except FileNotFoundError:
         return
-    for folder in sorted((p for p in top.rglob('*') if p.is_dir()), key=lambda p: len(p.parts), reverse=True):
+    for folder in sorted(folders, key=lambda p: len(p.parts), reverse=True):
         try:
             folder.rmdir()
         except OSError:
