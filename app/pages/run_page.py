@@ -211,8 +211,16 @@ class TimelineView:
             self.catching_up = False
 
     async def on_event(self, event: dict) -> None:
-        if event.get('id') == self.run['id']:
-            await self.catch_up()
+        if event.get('id') != self.run['id']:
+            return
+        lines_only = not (event.get('stage') or event.get('usage'))
+        if event.get('type') == 'run.output' and lines_only and event.get('last_seq'):
+            # lines, and nothing else changed: the log reads them; no re-read of the run 20 times a second
+            self.run = {**self.run, 'last_seq': max(self.run.get('last_seq') or 0, event['last_seq'])}
+            with contextlib.suppress(ApiError):  # the next event or the reconnect catches up
+                await self.log.catch_up(self.run)
+            return
+        await self.catch_up()
 
 
 async def linked_line() -> int | None:

@@ -193,6 +193,8 @@ class OutputIngest:
             }
             if any(kind == 'stage' for kind, _ in part.batch):
                 event['stage'] = True  # the run's stages changed: lists showing it re-read it (not every batch)
+            if part.usage:
+                event['usage'] = True  # its spend changed: a run page showing it re-reads it
             events.append(event)
         if events:
             self.bus.publish_many(events)  # through Redis: one message a round
