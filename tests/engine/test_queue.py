@@ -61,3 +61,34 @@ def test_queued_runs_resume_after_restart(settings_factory, repo_factory) -> Non
         runs = [wait_for_status(client, run_id) for run_id in ids]
         assert [r['status'] for r in runs] == ['succeeded', 'succeeded']
         assert all(r['events'][-1]['text'].startswith('succeeded') for r in runs)
+
+
+def test_one_claim_fills_the_free_slots_oldest_first_never_past_the_cap(settings_factory, repo_factory) -> None:  # noqa: ANN001
+    from app.services.execution.claim import claim_next
+
+    repo = repo_factory({'main': SHORT, **{b: SHORT for b in BRANCHES[:4]}})
+    settings = settings_factory(global_run_cap=0)  # the server's own engine starts nothing
+    with api_server(settings) as server, server.client() as client:
+        create_project(client, repo, max_concurrent_runs=50)
+        ids = [trigger(client, branch=b).json()['id'] for b in BRANCHES[:4]]
+        registered: list[str] = []
+
+        def claim(cap: int, limit: int) -> list[dict] | None:
+            return claim_next(
+                server.services.engine,
+                global_cap=cap,
+                instance_id='elsewhere.invalid:1:test',
+                worktrees_dir=settings.worktrees_dir,
+                register=lambda run: registered.append(run['id']),
+                unregister=registered.remove,
+                limit=limit,
+            )
+
+        first = claim(cap=3, limit=5)
+        assert first is not None
+        assert [run['id'] for run in first] == ids[:3] == registered
+        assert claim(cap=3, limit=5) is None  # the cap is full
+        second = claim(cap=10, limit=5)
+        assert second is not None
+        assert [run['id'] for run in second] == ids[3:]
+        assert [client.get(f'/api/runs/{i}').json()['status'] for i in ids] == ['running'] * 4

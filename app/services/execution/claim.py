@@ -24,11 +24,11 @@ SQL_NEXT_QUEUED = (
     'p.network '
     'FROM run r JOIN project p ON p.id = r.project_id '
     "WHERE r.status = 'queued' AND r.stop_requested_at IS NULL "
-    'ORDER BY r.created_at, r.id LIMIT 1'
+    'ORDER BY r.created_at, r.id LIMIT :n'
 )
 SQL_QUEUED_BY_ID = SQL_NEXT_QUEUED.replace(
     "WHERE r.status = 'queued'", "WHERE r.id = :id AND r.status = 'queued'"
-).replace(' ORDER BY r.created_at, r.id LIMIT 1', '')
+).replace(' ORDER BY r.created_at, r.id LIMIT :n', '')
 SQL_MARK_RUNNING = (
     "UPDATE run SET status = 'running', started_at = :now, deadline_at = :deadline, "
     'heartbeat_at = :now, owner_instance = :owner, worktree_path = :worktree '
@@ -45,15 +45,17 @@ def claim_next(
     worktrees_dir: Path,
     register: Callable[[ClaimedRun], None],
     unregister: Callable[[str], object],
-) -> ClaimResult:
-    """Oldest queued run -> running on `instance_id`, if the global cap allows; its checkout will be
-    `worktrees_dir`/<run id> (recorded now, in the claim's transaction, not in one of its own).
+    limit: int = 1,
+) -> list[ClaimedRun] | None:
+    """The oldest queued runs, up to `limit` and what the global cap allows, -> running on `instance_id`, in one
+    transaction (the engine's free slots are filled by one claim, not one claim each: claims are serialised by
+    the lock); each one's checkout will be `worktrees_dir`/<run id> (recorded now, in the claim's transaction).
 
-    Returns None when nothing may start, 'lost' when the chosen run changed under us (stopped by a
-    person on another server between the SELECT and the UPDATE), else the claimed run. `register` is
-    called before the commit: recovery must never see the run `running` as ours yet not live.
+    Returns None when nothing may start, else the claimed runs: empty when every chosen run changed under us
+    (stopped by a person on another server between the SELECT and the UPDATE). `register` is called before
+    the commit: recovery must never see a run `running` as ours yet not live.
     """
-    return _claim(engine, SQL_NEXT_QUEUED, {}, global_cap, instance_id, worktrees_dir, register, unregister)
+    return _claim(engine, SQL_NEXT_QUEUED, {}, global_cap, instance_id, worktrees_dir, register, unregister, limit)
 
 
 def claim_run(
@@ -70,9 +72,12 @@ def claim_run(
     stopped, and the global cap allows (None otherwise: a duplicate publish, a stopped run, a full cap).
     `global_cap` None: no cap to hold (a worker's slots bound it), so no lock either: the conditional UPDATE
     alone decides between two claimants, and workers' claims do not queue behind each other."""
-    return _claim(
-        engine, SQL_QUEUED_BY_ID, {'id': run_id}, global_cap, instance_id, worktrees_dir, register, unregister
+    claimed = _claim(
+        engine, SQL_QUEUED_BY_ID, {'id': run_id}, global_cap, instance_id, worktrees_dir, register, unregister, 1
     )
+    if claimed is None:
+        return None
+    return claimed[0] if claimed else 'lost'
 
 
 def _claim(
@@ -84,36 +89,41 @@ def _claim(
     worktrees_dir: Path,
     register: Callable[[ClaimedRun], None],
     unregister: Callable[[str], object],
-) -> ClaimResult:
+    limit: int,
+) -> list[ClaimedRun] | None:
+    claimed: list[ClaimedRun] = []
     with session_scope(engine) as session:
         conn = session.connection()  # SQLite: BEGIN IMMEDIATE, i.e. the write lock
         if global_cap is not None and not is_sqlite(str(engine.url)):
             conn.execute(text(f'SELECT pg_advisory_xact_lock({CLAIM_LOCK_ID})'))
         now = utcnow()  # only once we hold the lock: started_at never precedes the end of the run it replaces
-        if global_cap is not None and conn.execute(text(SQL_RUNNING_COUNT)).scalar_one() >= global_cap:
+        if global_cap is not None:
+            limit = min(limit, global_cap - conn.execute(text(SQL_RUNNING_COUNT)).scalar_one())
+        if limit <= 0:
             return None
-        row = conn.execute(text(select_sql), params).mappings().first()
-        if row is None:
+        rows = conn.execute(text(select_sql), {**params, 'n': limit}).mappings().all()
+        if not rows:
             return None
-        deadline = now + timedelta(seconds=row['budget_seconds'])
-        updated = conn.execute(
-            timed_sql(SQL_MARK_RUNNING, binds=('now', 'deadline')),
-            {
-                'now': now,
-                'deadline': deadline,
-                'owner': instance_id,
-                'worktree': str(worktrees_dir / row['id']),
-                'id': row['id'],
-            },
-        ).rowcount
-        if updated != 1:
-            return 'lost'
-        append_events(conn, row['id'], [('status', 'running')], now=now)
-        claimed: ClaimedRun = {**row, 'deadline_at': deadline}
-        register(claimed)
+        mark_sql = timed_sql(SQL_MARK_RUNNING, binds=('now', 'deadline'))
         try:
+            for row in rows:
+                deadline = now + timedelta(seconds=row['budget_seconds'])
+                values = {
+                    'now': now,
+                    'deadline': deadline,
+                    'owner': instance_id,
+                    'worktree': str(worktrees_dir / row['id']),
+                    'id': row['id'],
+                }
+                if conn.execute(mark_sql, values).rowcount != 1:
+                    continue  # lost
+                append_events(conn, row['id'], [('status', 'running')], now=now)
+                run: ClaimedRun = {**row, 'deadline_at': deadline}
+                register(run)
+                claimed.append(run)
             session.commit()
         except BaseException:
-            unregister(row['id'])
+            for run in claimed:
+                unregister(run['id'])
             raise
     return claimed

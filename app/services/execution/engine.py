@@ -17,7 +17,7 @@ from app.infra.events import Event, EventBus, of_types
 from app.models import RunStatus
 from app.services.artifacts.collect import ArtifactKeeper
 from app.services.artifacts.store import ArtifactStore
-from app.services.execution.claim import ClaimResult, claim_next
+from app.services.execution.claim import claim_next
 from app.services.execution.execution import ExecutionParts, execute_run, tidy_worktree
 from app.services.execution.live import ClaimedRun, LiveRun, new_instance_id
 from app.services.execution.liveness import refresh_heartbeats
@@ -148,15 +148,16 @@ class RunEngine:
                     return
                 if claimed is None:
                     return
-                if claimed == 'lost':
-                    continue
-                live = self.live[claimed['id']]
-                if self._closing:  # claimed while shutting down: it must not start a process now
-                    live.kill_reason = 'shutdown'
-                self._publish_run(live.run_id, live.project_id, live.team_id, RunStatus.running.value)
-                self._spawn(self._execute(live, claimed))
+                for run in claimed:  # empty: the chosen runs were lost to a stop, look again
+                    live = self.live[run['id']]
+                    if self._closing:  # claimed while shutting down: it must not start a process now
+                        live.kill_reason = 'shutdown'
+                    self._publish_run(live.run_id, live.project_id, live.team_id, RunStatus.running.value)
+                    self._spawn(self._execute(live, run))
 
-    def _claim_next(self) -> ClaimResult:
+    def _claim_next(self) -> list[ClaimedRun] | None:
+        """As many queued runs as this instance has free slots, in one claim."""
+
         def register(run: ClaimedRun) -> None:
             self.live[run['id']] = LiveRun(run_id=run['id'], project_id=run['project_id'], team_id=run['team_id'])
 
@@ -167,6 +168,7 @@ class RunEngine:
             worktrees_dir=self.settings.worktrees_dir,
             register=register,
             unregister=lambda run_id: self.live.pop(run_id, None),
+            limit=self.settings.global_run_cap - len(self.live),
         )
 
     # ------------------------------------------------------------ one run
