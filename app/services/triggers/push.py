@@ -226,9 +226,8 @@ class PushTrigger:
         heads = gitops.read_heads(directory)
         with self.engine.connect() as conn:
             seen = {branch: sha for branch, sha in conn.execute(SQL_SEEN, {'p': project.id}).all()}
-        if not seen:
-            for branch, sha in heads.items():
-                self._mark_seen(project.id, branch, sha)
+        if not seen:  # every head in one transaction: a scan racing this one sees all of them or none
+            self._mark_baseline(project.id, heads)
             return []
         outcomes = []
         for moved in rules.moved_heads(on_push, heads, seen):
@@ -402,6 +401,13 @@ class PushTrigger:
             self.repositories.refresh(project, max_age=0)
         else:
             self.repositories.branches.forget(project.repository)
+
+    def _mark_baseline(self, project_id: str, heads: dict[str, str]) -> None:
+        if heads:
+            now = utcnow()
+            with session_scope(self.engine) as session:
+                rows = [{'p': project_id, 'b': branch, 'sha': sha, 'now': now} for branch, sha in heads.items()]
+                session.connection().execute(SQL_SEEN_INSERT, rows)
 
     def _mark_seen(self, project_id: str, branch: str, sha: str) -> None:
         with session_scope(self.engine) as session:
