@@ -15,6 +15,17 @@ from app.models.vocabulary import utcnow
 FailureMark = Literal['new', 'still_failing', 'flaky']
 
 
+class TestTotals(SQLModel):
+    """A run's JUnit totals: the table's columns and the API's `totals`."""
+
+    total: int = 0
+    passed: int = 0
+    failed: int = 0
+    errors: int = 0
+    skipped: int = 0
+    duration_seconds: float = 0.0
+
+
 # ---------------------------------------------------------------- tables
 class Artifact(SQLModel, table=True):
     """One file a run left. `stored`: its bytes are in the artifact store under `<run_id>/<path>`; otherwise
@@ -31,7 +42,7 @@ class Artifact(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
 
 
-class RunTestReport(SQLModel, table=True):
+class RunTestReport(TestTotals, table=True):
     """A run's JUnit totals, with the facts the history across runs reads (branch, commit)."""
 
     __tablename__ = 'testreport'
@@ -43,12 +54,6 @@ class RunTestReport(SQLModel, table=True):
     project_id: str = Field(max_length=64)
     branch_name: str
     commit_sha: str | None = Field(default=None, max_length=64)
-    total: int = 0
-    passed: int = 0
-    failed: int = 0
-    errors: int = 0
-    skipped: int = 0
-    duration_seconds: float = 0.0
     reports: str | None = Field(default=None, sa_column=Column(Text, nullable=True))  # JSON list of the files parsed
     problems: str | None = Field(default=None, sa_column=Column(Text, nullable=True))  # files that did not parse
     created_at: datetime = Field(default_factory=utcnow)
@@ -100,15 +105,6 @@ class TestCasePublic(SQLModel):
     report: str = ''
     mark: FailureMark | None = None  # failures only: across the branch's runs
     since_run_id: str | None = None  # still_failing: the first run of the streak; flaky: the run it passed in
-
-
-class TestTotals(SQLModel):
-    total: int = 0
-    passed: int = 0
-    failed: int = 0
-    errors: int = 0
-    skipped: int = 0
-    duration_seconds: float = 0.0
 
 
 class RunTests(SQLModel):
