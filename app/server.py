@@ -256,4 +256,8 @@ def serve(settings: Settings, *, native: bool) -> None:
         # live streams (SSE followers of pages, `runs logs --follow`) never end by themselves: without a bound,
         # SIGTERM would wait for them for ever. Clients reconnect (to another instance in team mode).
         timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
+        # The standard loop, not uvloop: uvloop starts a run's process with fork(), which in a server of a couple of
+        # hundred MB and a dozen threads cost ~7 ms of CPU and held the loop ~15 ms a run; asyncio's subprocess
+        # uses vfork() (docs/performance.md, "A run's spawn")
+        loop='asyncio',
     )

@@ -222,6 +222,12 @@ def one(executor: str, sandbox: str, args: argparse.Namespace, root: Path, repo:
         with engine.connect() as conn:
             rows = conn.execute(sa.text('SELECT started_at - created_at, status FROM run')).all()
             first_start, last_end = conn.execute(sa.text('SELECT min(started_at), max(finished_at) FROM run')).one()
+            errors = conn.execute(
+                sa.text(
+                    "SELECT status, coalesce(error, ''), count(*) FROM run WHERE status <> 'succeeded' "
+                    'GROUP BY 1, 2 ORDER BY 3 DESC LIMIT 5'
+                )
+            ).all()
         latencies = sorted(delta.total_seconds() for delta, _ in rows)
         statuses = {status for _, status in rows}
         rate = args.runs / seconds
@@ -232,6 +238,8 @@ def one(executor: str, sandbox: str, args: argparse.Namespace, root: Path, repo:
             f'p99 {percentile(latencies, 0.99) * 1000:.0f} ms '
             f'mean {statistics.mean(latencies) * 1000:.0f} ms; statuses {sorted(statuses)}'
         )
+        for status, error, count in errors:  # a drain that did not run everything says why
+            print(f'  {count} {status}: {error[:200]}')
         print(
             f'  CPU per run (server + workers, their children included) {cpu / args.runs * 1000:.1f} ms, '
             f'of which the server (admission, dispatch) {server_cpu / args.runs * 1000:.1f} ms'

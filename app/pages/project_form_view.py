@@ -150,7 +150,9 @@ class ProjectFormView:
 
     def _limits(self, draft: ProjectDraft) -> None:
         _section('Limits')
-        with ui.row().classes('w-full gap-4 no-wrap max-sm:flex-wrap items-start'):
+        # room below the row and between wrapped fields: Quasar draws a hint below its field without making room
+        # for a second line, and these hints take two
+        with ui.row().classes('w-full gap-x-4 gap-y-8 no-wrap max-sm:flex-wrap items-start pb-5'):
             self.concurrency = self._box('max_concurrent_runs', ui.number('Max concurrent runs'))
             self.concurrency.value = draft.max_concurrent_runs
             self.concurrency.props(
