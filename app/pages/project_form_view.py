@@ -31,7 +31,9 @@ FORGE_LABELS = {
 
 
 def _section(title: str) -> None:
-    ui.label(title).classes('text-base font-medium mt-2').props('role=heading aria-level=2')
+    # mt-6: Quasar draws a field's hint below it without making room for a second line, and the hint above a
+    # section (Runner labels' on a phone, Max concurrent runs') takes two
+    ui.label(title).classes('text-base font-medium mt-6').props('role=heading aria-level=2')
 
 
 class ProjectFormView:
@@ -150,9 +152,7 @@ class ProjectFormView:
 
     def _limits(self, draft: ProjectDraft) -> None:
         _section('Limits')
-        # room below the row and between wrapped fields: Quasar draws a hint below its field without making room
-        # for a second line, and these hints take two
-        with ui.row().classes('w-full gap-x-4 gap-y-8 no-wrap max-sm:flex-wrap items-start pb-5'):
+        with ui.row().classes('w-full gap-x-4 gap-y-8 no-wrap max-sm:flex-wrap items-start'):  # gap-y: two-line hints
             self.concurrency = self._box('max_concurrent_runs', ui.number('Max concurrent runs'))
             self.concurrency.value = draft.max_concurrent_runs
             self.concurrency.props(
