@@ -45,6 +45,7 @@ class LogPanel:
                 .props('flat dense no-caps data-testid=earlier')
                 .classes('rb-tap')
             )
+            self.earlier_button.set_visibility(False)  # until the first page says there are earlier lines
             self.count_label = ui.label().classes('text-xs opacity-70').props('data-testid=line-count')
         self.view = LogView()
         with tools_row:
