@@ -69,30 +69,43 @@ class TimelineView:
 
     # -- header
     def render_header(self) -> None:
+        """The first row's heading and project link are drawn once (a click on them never lands on a redrawn
+        copy); the status, the actions and the facts below are redrawn when the run changes."""
         run = self.run
         self.shown_usage = run.get('usage')
-        self.header.clear()
-        with self.header:
-            with ui.row().classes('items-center gap-3 flex-wrap'):
-                status_badge(run['status'])
-                heading = ui.label(run['id']).classes('font-mono text-lg').props('role=heading aria-level=1')
-                action: ui.element = heading  # where the focus goes from a control redrawn away
-                ui.link(run['project_id'], f'/projects/{run["project_id"]}').classes('rb-tap-link')
-                self.took = ui.label(duration(run)).classes('font-mono text-sm').props('data-field=duration')
-                ui.space()
-                if run['status'] in RETRYABLE:
-                    action = (
-                        ui.button('Retry', icon='replay', on_click=lambda: retry(self.run))
-                        .classes('rb-tap')
-                        .props('data-testid=retry')
-                    )
-                if run['status'] in ACTIVE and run['status'] != 'stopping':
-                    action = (
-                        ui.button('Stop', icon='stop', color='negative', on_click=lambda: stop_run(self.run['id']))
-                        .classes('rb-tap')
-                        .props('data-testid=stop')
-                    )
-                cancel_button(run, dense=False)  # a delayed run: it ends without starting
+        if not self.header_drawn:
+            with self.header:
+                with ui.row().classes('items-center gap-3 flex-wrap'):
+                    self.badge_box = ui.element('span').classes('contents')
+                    self.heading = ui.label(run['id']).classes('font-mono text-lg').props('role=heading aria-level=1')
+                    ui.link(run['project_id'], f'/projects/{run["project_id"]}').classes('rb-tap-link')
+                    self.took = ui.label().classes('font-mono text-sm').props('data-field=duration')
+                    ui.space()
+                    self.actions_box = ui.row().classes('items-center gap-2')
+                self.details = ui.column().classes('w-full gap-2')
+        self.took.text = duration(run)
+        self.badge_box.clear()
+        with self.badge_box:
+            status_badge(run['status'])
+        heading = self.heading
+        action: ui.element = heading  # where the focus goes from a control redrawn away
+        self.actions_box.clear()
+        self.details.clear()
+        with self.actions_box:
+            if run['status'] in RETRYABLE:
+                action = (
+                    ui.button('Retry', icon='replay', on_click=lambda: retry(self.run))
+                    .classes('rb-tap')
+                    .props('data-testid=retry')
+                )
+            if run['status'] in ACTIVE and run['status'] != 'stopping':
+                action = (
+                    ui.button('Stop', icon='stop', color='negative', on_click=lambda: stop_run(self.run['id']))
+                    .classes('rb-tap')
+                    .props('data-testid=stop')
+                )
+            cancel_button(run, dense=False)  # a delayed run: it ends without starting
+        with self.details:
             with ui.row().classes('items-center gap-x-4 gap-y-1 flex-wrap text-sm'):
                 for name, value in (
                     ('branch', run['branch_name']),
