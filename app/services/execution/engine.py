@@ -180,7 +180,8 @@ class RunEngine:
         if done:
             self._publish_run(live.run_id, live.project_id, live.team_id, status.value)
             self._run_finished_callbacks(live.project_id, status.value)
-        await tidy_worktree(worktree, status)
+        # after the slot: a Celery task returns here, and a worker's slot takes its next run while this one is tidied
+        self._spawn(tidy_worktree(worktree, status))
 
     def _run_finished_callbacks(self, project_id: str, status: str) -> None:
         for callback in self.on_run_finished:
