@@ -1,5 +1,6 @@
 """Workers (executor=celery): who executes runs, with what labels and slots, how busy, when last heard
-from; operators drain and undrain them here. Re-read every few seconds (heartbeats are not events)."""
+from; a deployment administrator drains and undrains them here (others see who can). Re-read every few seconds
+(heartbeats are not events)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from app.pages.signin import signed_in
 from app.pages.theme import frame, live_relative, relative
 from app.pages.widgets import error_notice, notify_error
 from app.state import connection
+from app.state.me import who_am_i
 
 # fills under white text with at least 4.5:1 (issue 42: Quasar's amber `warning` has 1.7:1)
 STATE_COLORS = {'live': 'positive', 'draining': 'brown-7', 'lost': 'negative', 'stopped': 'grey-8'}
@@ -23,6 +25,7 @@ class WorkersView:
         self.box = ui.column().classes('w-full gap-2').props('role=list aria-label="Workers" data-testid=workers')
         self.drawn: object = None
         self.local = False  # executor=local: no workers to start
+        self.admin = False  # a deployment administrator: the only one a drain is not refused for (403 admin_required)
         ui.timer(REFRESH_SECONDS, self.load)
 
     async def load(self) -> None:
@@ -34,6 +37,8 @@ class WorkersView:
         self.message.clear()
         live = [w for w in page['items'] if w['state'] in ('live', 'draining')]
         self.local = page['executor'] != 'celery'
+        me = await who_am_i(fresh=self.drawn is None)  # the page's first read asks the server, not the cache
+        self.admin = bool((me or {}).get('is_admin'))
         if self.local:
             self.summary.text = (
                 'This server runs every run itself. Workers (other machines that take runs off a team server) '
@@ -43,8 +48,9 @@ class WorkersView:
             self.summary.text = (
                 f'{len(live)} live worker{"" if len(live) == 1 else "s"} · {page["busy"]} of {page["capacity"]} '
                 'slots busy (draining workers finish their runs but take no new ones)'
+                + ('' if self.admin else '. A deployment administrator drains and undrains them.')
             )
-        shown = [{**w, 'heard': relative(w['heartbeat_at'])} for w in page['items']]
+        shown = [{**w, 'heard': relative(w['heartbeat_at']), 'admin': self.admin} for w in page['items']]
         if shown != self.drawn:
             self.drawn = shown
             self.render(page['items'])
@@ -78,11 +84,12 @@ class WorkersView:
                 live_relative(ui.label().classes('text-xs opacity-70'), worker['heartbeat_at'], prefix='heartbeat ')
                 ui.label(f'v{worker["version"]}').classes('text-xs opacity-70')
                 ui.space()
-                if worker['state'] == 'live':
+                # only an administrator's drain is not refused (403 admin_required): no button that can only fail
+                if self.admin and worker['state'] == 'live':
                     ui.button('Drain', icon='pause_circle', on_click=lambda w=worker: self.drain(w, True)).props(
                         f'flat dense aria-label="Drain worker {worker["name"]}"'
                     ).classes('rb-tap')
-                elif worker['state'] == 'draining':
+                elif self.admin and worker['state'] == 'draining':
                     ui.button('Undrain', icon='play_circle', on_click=lambda w=worker: self.drain(w, False)).props(
                         f'flat dense aria-label="Undrain worker {worker["name"]}"'
                     ).classes('rb-tap')

@@ -5,6 +5,7 @@ worker with its labels and busy slot."""
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from collections.abc import Iterator
@@ -79,6 +80,9 @@ def test_a_run_on_a_worker_streams_on_across_a_server_restart(tmp_path: Path, ga
                 try:
                     ensure_team(engine, 'ops', 'Ops')
                     _, token = create_user(engine, name='Olga', role=Role.operator, team_ids=['ops'])
+                    _, admin_token = create_user(
+                        engine, name='Ada', role=Role.operator, team_ids=['ops'], is_admin=True
+                    )
                 finally:
                     dispose(engine)
                 api = httpx.Client(base_url=server['url'], headers={'Authorization': f'Bearer {token}'}, timeout=30)
@@ -122,7 +126,22 @@ def test_a_run_on_a_worker_streams_on_across_a_server_restart(tmp_path: Path, ga
                     expect(row.locator('[data-state=live]')).to_be_visible(timeout=10_000)
                     expect(row).to_contain_text('linux')
                     expect(row.locator('[data-field=busy]')).to_have_text('0 / 2 busy')
+                    # Olga is no deployment administrator: no Drain that the server would refuse, and who can
+                    expect(page.get_by_test_id('capacity')).to_contain_text('A deployment administrator drains')
+                    expect(row.get_by_role('button')).to_have_count(0)
                     screenshot(page, 'workers-page.png')
+                    admin = browser.new_context(viewport={'width': 1100, 'height': 900}).new_page()
+                    admin.goto(f'{again["url"]}/workers')
+                    admin.locator('[data-testid=token-input] input, input[type=password]').first.fill(admin_token)
+                    admin.get_by_role('button', name='Sign in').click()
+                    admin_row = admin.locator('[data-worker^="builder-1@"]')
+                    admin_row.get_by_role('button', name=re.compile('^Drain worker')).click()
+                    expect(admin_row.locator('[data-state=draining]')).to_be_visible(timeout=10_000)
+                    admin_row.get_by_role('button', name=re.compile('^Undrain worker')).click()
+                    expect(admin_row.locator('[data-state=live]')).to_be_visible(timeout=10_000)
+                    expect(admin.get_by_test_id('capacity')).not_to_contain_text('administrator')
+                    screenshot(admin, 'workers-page-admin.png')
+                    admin.context.close()
                 finally:
                     context.close()
                 done = api.get(f'/api/runs/{run_id}').json()
