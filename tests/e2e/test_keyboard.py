@@ -111,6 +111,8 @@ def test_run_follow_search_stop_retry_with_the_keyboard_only(page: Page, env: St
     keys.tab_to(branch, 'branch-picker')
     page.keyboard.type('feature/slow')
     expect(page.get_by_role('option', name='feature/slow')).to_be_visible()
+    # the list narrowed to the whole text typed (the filter answers per keystroke: 'feature/' showed three)
+    expect(page.get_by_role('option')).to_have_count(1)
     keys.press('ArrowDown')
     keys.press('Enter')
     expect(branch).to_have_value('feature/slow')
