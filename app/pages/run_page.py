@@ -42,6 +42,15 @@ class TimelineView:
         self.shown_usage: dict | None = None
         self.header_drawn = False  # redrawn: the control the focus was on may be gone (Stop, once stopped)
         self.header = ui.column().classes('w-full gap-2').props('data-testid=run-header aria-live=polite')
+        with self.header:  # the heading and the project link, drawn once: a click on them never meets a redraw
+            with ui.row().classes('items-center gap-3 flex-wrap'):
+                self.badge_box = ui.element('span').classes('contents')
+                self.heading = ui.label(run['id']).classes('font-mono text-lg').props('role=heading aria-level=1')
+                ui.link(run['project_id'], f'/projects/{run["project_id"]}').classes('rb-tap-link')
+                self.took = ui.label().classes('font-mono text-sm').props('data-field=duration')
+                ui.space()
+                self.actions_box = ui.row().classes('items-center gap-2')
+            self.details = ui.column().classes('w-full gap-2')
         self.stages = ui.row().classes('w-full gap-2 flex-wrap').props('data-testid=stages aria-label="Stages"')
         self.annotations = (
             ui.column()
@@ -69,20 +78,9 @@ class TimelineView:
 
     # -- header
     def render_header(self) -> None:
-        """The first row's heading and project link are drawn once (a click on them never lands on a redrawn
-        copy); the status, the actions and the facts below are redrawn when the run changes."""
+        """The status, the actions and the facts below the heading, redrawn when the run changes."""
         run = self.run
         self.shown_usage = run.get('usage')
-        if not self.header_drawn:
-            with self.header:
-                with ui.row().classes('items-center gap-3 flex-wrap'):
-                    self.badge_box = ui.element('span').classes('contents')
-                    self.heading = ui.label(run['id']).classes('font-mono text-lg').props('role=heading aria-level=1')
-                    ui.link(run['project_id'], f'/projects/{run["project_id"]}').classes('rb-tap-link')
-                    self.took = ui.label().classes('font-mono text-sm').props('data-field=duration')
-                    ui.space()
-                    self.actions_box = ui.row().classes('items-center gap-2')
-                self.details = ui.column().classes('w-full gap-2')
         self.took.text = duration(run)
         self.badge_box.clear()
         with self.badge_box:

@@ -50,7 +50,7 @@ class WorkersView:
                 'slots busy (draining workers finish their runs but take no new ones)'
                 + ('' if self.admin else '. A deployment administrator drains and undrains them.')
             )
-        shown = [{**w, 'heard': relative(w['heartbeat_at']), 'admin': self.admin} for w in page['items']]
+        shown = (self.admin, [{**w, 'heard': relative(w['heartbeat_at'])} for w in page['items']])
         if shown != self.drawn:
             self.drawn = shown
             self.render(page['items'])
