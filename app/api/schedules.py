@@ -16,8 +16,8 @@ from app.container import Services
 from app.models import FiringPublic, ScheduleCreate, SchedulePublic, ScheduleUpdate
 from app.services.scheduling import schedules
 
-router = APIRouter(tags=['schedules'])  # GET /schedules/{id}, then the project's routes (end of module)
-project_router = APIRouter(prefix='/projects/{project_id}/schedules')
+router = APIRouter(tags=['schedules'])  # GET /schedules/{id}; the project's routes are project_router's
+project_router = APIRouter(prefix='/projects/{project_id}/schedules', tags=['schedules'])
 
 
 @router.get('/schedules/{schedule_id}', response_model=SchedulePublic, responses=problems(401, 404))
@@ -139,6 +139,3 @@ async def list_firings(
     return await run_in_threadpool(
         schedules.list_firings, services.engine, principal, project_id, schedule_id, before=before, limit=limit
     )
-
-
-router.include_router(project_router)

@@ -125,13 +125,25 @@ def _ping_idle_connections(engine: Engine) -> None:
 
 def read_only(engine: Engine) -> Engine:
     """The same engine for reads: on SQLite its transactions start deferred, not IMMEDIATE."""
-    return engine.execution_options(**{READ_ONLY: True})
+    return _with_options(engine, READ_ONLY)
 
 
 def one_statement(engine: Engine) -> Engine:
     """The same engine for a connection that reads with one statement: on SQLite it opens no transaction (the
     statement is one by itself, and waits for no writer); elsewhere, as read_only."""
-    return engine.execution_options(**{READ_ONLY: True, ONE_STATEMENT: True})
+    return _with_options(engine, ONE_STATEMENT)
+
+
+_OPTIONS = {READ_ONLY: {READ_ONLY: True}, ONE_STATEMENT: {READ_ONLY: True, ONE_STATEMENT: True}}
+
+
+def _with_options(engine: Engine, name: str) -> Engine:
+    """The engine with these options, made once per engine: making one copies the dialect's option handling, which
+    a follower reading many times a second paid on every read (bench/fanout.py)."""
+    made: dict[str, Engine] = engine.__dict__.setdefault('_runboard_option_engines', {})
+    if name not in made:
+        made[name] = engine.execution_options(**_OPTIONS[name])
+    return made[name]
 
 
 @contextmanager

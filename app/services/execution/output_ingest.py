@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 RUN_STAGE = 'run'  # the stage of output printed before the command's first `::stage::` marker
 READ_CHUNK = 64 * 1024
-FLUSH_SECONDS = 0.05
+FLUSH_SECONDS = 0.1
 FLUSH_LINES = 10_000  # events per INSERT transaction
 FLUSH_RETRY_SECONDS = 1.0
 MAX_BUFFERED_LINES = 50_000  # back-pressure: past this, stop reading until the buffer is stored
