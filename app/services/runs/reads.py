@@ -4,8 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-
-from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Engine, Select, bindparam, true
 from sqlalchemy import join as sa_join
@@ -62,7 +61,7 @@ def _events(session: Session, run_id: str, *, after: int, limit: int, tail: bool
     return [RunEventPublic.model_validate(r.model_dump()) for r in rows]
 
 
-def _events_after_statement() -> Select[tuple[int | None, datetime | None, str | None, str | None]]:
+def _events_after_statement() -> Select[Any]:
     events = (
         sa_select(col(RunEvent.seq), col(RunEvent.at), col(RunEvent.type), col(RunEvent.text))
         .where(col(RunEvent.run_id) == bindparam('run_id'), col(RunEvent.seq) > bindparam('after'))
