@@ -111,3 +111,29 @@ def test_bus_events_the_job_waits_for_wake_it() -> None:
             jobs.stop()
 
     asyncio.run(scenario())
+
+
+def test_a_stream_of_wakes_costs_a_pass_per_settle_and_a_lone_wake_still_runs_at_once() -> None:
+    passes: list[float] = []
+
+    async def scenario() -> None:
+        job = PeriodicJob('afk-sweep', 3600, lambda: passes.append(time.monotonic()), settle=0.2)
+        jobs = PeriodicJobs(EventBus(), [job])
+        jobs.start()
+        try:
+            woken = time.monotonic()
+            job.wake()
+            await _until(lambda: len(passes) == 1)
+            assert passes[0] - woken < 0.15  # after a quiet moment: at once, not a settle later
+            streaming_until = time.monotonic() + 1.0
+            while time.monotonic() < streaming_until:  # a drain's run ends: 100 wakes a second for a second
+                job.wake()
+                await asyncio.sleep(0.01)
+            await asyncio.sleep(0.5)
+            during = [at for at in passes[1:] if at <= streaming_until + 0.3]
+            assert 3 <= len(during) <= 8  # about one pass per 0.2 s, not one per wake
+            assert passes[-1] >= streaming_until - 0.05  # the last wakes were answered by a pass after them
+        finally:
+            jobs.stop()
+
+    asyncio.run(scenario())

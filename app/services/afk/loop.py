@@ -33,7 +33,7 @@ from app.services.repositories.issue_sources import IssueRecord, afk_branch, is_
 from app.services.runs import sql as run_sql
 from app.services.runs.timeline import timed_sql
 from app.services.runs.writer import RunSpec
-from app.services.scheduling.periodic import PeriodicJob
+from app.services.scheduling.periodic import BURST_SETTLE_SECONDS, PeriodicJob
 
 if TYPE_CHECKING:
     from app.services.runs.admit import RunAdmitter
@@ -84,6 +84,7 @@ class AfkLoop:
             lambda: self.sweep(),  # late-bound: tests wrap sweep
             at_start=True,
             wakes_on=self._kick_from_elsewhere if settings.redis_url else None,
+            settle=BURST_SETTLE_SECONDS,
         )
 
     # ------------------------------------------------------------ the sweep

@@ -25,7 +25,7 @@ from app.services.notifications.signature import signature_header
 from app.services.notifications.store import AttemptResult, Claimed
 from app.services.notifications.webhook_policy import TargetPolicy
 from app.services.notifications.webhook_targets import TargetRefused, checked_target, policy_of
-from app.services.scheduling.periodic import PeriodicJob
+from app.services.scheduling.periodic import BURST_SETTLE_SECONDS, PeriodicJob
 
 log = logging.getLogger(__name__)
 BATCH = 16  # deliveries one pass sends at once
@@ -209,5 +209,11 @@ class Sender:
         falls due, and at least every RUNBOARD_NOTIFICATION_POLL_SECONDS."""
         poll = self.settings.notification_poll_seconds
         return PeriodicJob(
-            'notifications', poll, self.send_pending, at_start=True, wakes_on=run_ended, on_stop=self.release_in_flight
+            'notifications',
+            poll,
+            self.send_pending,
+            at_start=True,
+            wakes_on=run_ended,
+            on_stop=self.release_in_flight,
+            settle=BURST_SETTLE_SECONDS,
         )

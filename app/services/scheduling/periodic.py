@@ -5,6 +5,9 @@ What every job gets from it:
 - a tick never overlaps the last pass: a pass still running when the next tick comes (a slow git fetch, say)
   takes that tick into it, and APScheduler never sees a job overrun;
 - `wake()` (from any thread) runs the job now; a wake during a pass buys one more pass, never a lost wakeup;
+- `settle` spaces passes woken back to back: a stream of wakes (a drain ends runs dozens of times a second, and
+  each end wakes the jobs that wait for it) costs one pass per `settle` seconds, not a pass per wake; a wake after
+  a quiet moment still runs at once;
 - a pass may return a timedelta, when it wants to run again (a delayed run falls due, a retry is due): the job
   runs then when that comes before its next tick (any other return is the pass's own business);
 - the bus events a job waits for (`wakes_on`) wake it, on every instance;
@@ -29,6 +32,9 @@ from app.infra.events import Accepts, EventBus
 
 log = logging.getLogger(__name__)
 MAX_ROUNDS = 5  # passes one tick runs back to back while wakes keep coming; then the loop breathes
+# the spacing of the jobs woken by every run's events (AFK, notifications, commit statuses) while wakes keep coming:
+# in a drain of trivial runs they ran a pass per wake, a tenth of the server's Python time (bench/workers.py)
+BURST_SETTLE_SECONDS = 0.2
 
 
 class PeriodicJob:
@@ -45,12 +51,15 @@ class PeriodicJob:
         at_start: bool = False,
         wakes_on: Accepts | None = None,
         on_stop: Callable[[], None] | None = None,
+        settle: float = 0.0,
     ) -> None:
         self.name, self.interval, self.work = name, interval, work
+        self.settle = settle
         self.jitter, self.at_start, self.wakes_on, self.on_stop = jitter, at_start, wakes_on, on_stop
         self.scheduler: AsyncIOScheduler | None = None
         self._busy = False
         self._pending = False
+        self._last_pass_ended = datetime.min.replace(tzinfo=UTC)
         self._passes: set[asyncio.Task[None]] = set()
 
     def install(self, scheduler: AsyncIOScheduler) -> None:
@@ -71,8 +80,8 @@ class PeriodicJob:
     def wake(self) -> None:
         """Run now; a pass under way goes round once more."""
         self._pending = True
-        if not self._busy:
-            self._run_at(datetime.now(UTC))
+        if not self._busy:  # within `settle` of the last pass, the wakes meanwhile share the pass at its end
+            self._run_at(max(datetime.now(UTC), self._last_pass_ended + timedelta(seconds=self.settle)))
 
     def _run_at(self, when: datetime) -> None:
         """Moves the next tick earlier, never later (thread-safe: APScheduler locks its job store)."""
@@ -99,15 +108,18 @@ class PeriodicJob:
         again: Any = None
         self._busy = True
         try:
-            for _ in range(MAX_ROUNDS):
+            for round_number in range(MAX_ROUNDS):
+                if round_number and self.settle:
+                    await asyncio.sleep(self.settle)  # wakes meanwhile are all answered by the next pass
                 self._pending = False
                 again = await self._pass()
                 if not self._pending:
                     break
         finally:
             self._busy = False
+            self._last_pass_ended = datetime.now(UTC)
         if self._pending:  # a wake raced the end of the last pass
-            asyncio.get_running_loop().call_later(0.05, self.wake)
+            asyncio.get_running_loop().call_later(max(0.05, self.settle), self.wake)
         elif isinstance(again, timedelta) and 0 < again.total_seconds() < self.interval:
             self._run_at(datetime.now(UTC) + again)
 

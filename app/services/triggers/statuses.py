@@ -35,7 +35,7 @@ from app.services.notifications.rules import after_attempt, retry_after_seconds
 from app.services.repositories import forge
 from app.services.repositories.issue_sources import source_kind
 from app.services.runs.filters import id_range
-from app.services.scheduling.periodic import PeriodicJob
+from app.services.scheduling.periodic import BURST_SETTLE_SECONDS, PeriodicJob
 from app.services.triggers.rules import status_description, status_state
 
 log = logging.getLogger(__name__)
@@ -338,4 +338,11 @@ class CommitStatuses:
         """The job on every server: a pass when a run changes (it was admitted or ended), when a retry is due, and
         at least every poll interval."""
         poll = self.settings.notification_poll_seconds
-        return PeriodicJob('commit-statuses', poll, self.send_pending, at_start=True, wakes_on=of_types('run'))
+        return PeriodicJob(
+            'commit-statuses',
+            poll,
+            self.send_pending,
+            at_start=True,
+            wakes_on=of_types('run'),
+            settle=BURST_SETTLE_SECONDS,
+        )
