@@ -23,6 +23,7 @@ from app import local_sign_in, package_files, ui_secret
 from app.api import serve_api_first
 from app.api.disconnects import QuietDisconnects
 from app.api.hosts import HostGuard, guard_settings
+from app.api.reference_pages import serve_reference_pages
 from app.api.security_headers import SecurityHeaders
 from app.api.sign_in_gate import LocalSignInGate
 from app.config import Settings
@@ -46,6 +47,7 @@ def compose(settings: Settings) -> None:
     guard_hosts(web_app, settings, keyboard_token, api_prefix='/api' if hosts_api else None)
     if hosts_api:  # after the UI's guards: the API's dispatcher goes in front of them (it has its own gate)
         serve_api_first(web_app, settings)
+        serve_reference_pages(web_app)
     holder: dict[str, Services] = {}
 
     async def startup() -> None:
@@ -249,7 +251,7 @@ def serve(settings: Settings, *, native: bool) -> None:
         native=native,
         window_size=(1200, 800) if native else None,
         favicon='🏁',
-        fastapi_docs=True,
+        fastapi_docs=False,  # the API's reference pages are served from the package (api/reference_pages.py)
         show_welcome_message=False,
         storage_secret=browser_sessions(settings),
         reconnect_timeout=10.0,

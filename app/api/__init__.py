@@ -35,6 +35,7 @@ from app.api.deps import auth_refusal
 from app.api.gate import ApiGate
 from app.api.hosts import guard_settings
 from app.api.problems import install_error_handlers
+from app.api.reference_pages import document_bearer_auth
 from app.api.routing import ApiDispatcher
 from app.build_info import this_build
 from app.config import Settings
@@ -114,6 +115,7 @@ def install_api(
 ) -> None:
     """The routes, their problem+json handlers and the API's one layer in front (api/gate.py)."""
     add_api_routes(app)
+    document_bearer_auth(app)
     install_error_handlers(app, api_prefix=API_PREFIX, auth_check=auth_refusal, extra_headers=runs.quota_headers)
     app.add_middleware(
         ApiGate,

@@ -5,6 +5,8 @@ the contract of POST /runs, bare paths, problems, correlation ids, the OpenAPI d
 from __future__ import annotations
 
 import json
+import re
+from unittest.mock import ANY
 
 import httpx
 
@@ -12,6 +14,8 @@ from tests.helpers.api import BRANCHES
 from tests.helpers.backends import server_env
 from tests.helpers.runs import create_project, shell_script
 from tests.helpers.servers import app_process
+
+SCHEME = {'type': 'http', 'scheme': 'bearer'}
 
 
 def _server_env(settings) -> dict[str, str]:  # noqa: ANN001
@@ -65,8 +69,19 @@ def test_full_server_answers_the_api_contract_and_still_serves_pages(backend, se
             anonymous = httpx.get(server['url'] + '/api/runs')
             assert anonymous.status_code == 401 and anonymous.json()['error'] == 'unauthorized'
 
-            paths = client.get('/openapi.json').json()['paths']
+            document = client.get('/openapi.json').json()
+            paths = document['paths']
             assert 'post' in paths['/api/runs'] and 'get' in paths['/api/quota/runs']
+            assert document['components']['securitySchemes']['bearer'] == {**SCHEME, 'description': ANY}
+            # the API reference works without internet: its pages load Swagger UI and ReDoc from this server
+            for reference in ('/docs', '/redoc'):
+                html = client.get(reference, headers={'Accept': 'text/html'})
+                assert html.status_code == 200, reference
+                assets = re.findall(r'(?:src|href)="([^"]+\.(?:js|css))"', html.text)
+                assert assets and all(url.startswith('/docs-assets/') for url in assets), assets
+                for url in assets:
+                    served = client.get(url)
+                    assert served.status_code == 200 and len(served.content) > 10_000, url
             run_path = f'/runs/{created.json()["id"]}'
             page = client.get(run_path, headers={'Accept': 'text/html'})  # a browser gets the page, not JSON
             if backend == 'team':  # team mode: a browser that has not signed in is sent to the sign-in page
