@@ -1,12 +1,14 @@
 """A run's checkout: a repository of its own at the commit the run was admitted at, borrowing the mirror's
 objects (git alternates), with `origin` set as a clone would set it.
 
-Cheap on purpose, since a trivial run is mostly its checkout: two git processes, `git init` from a template
-that already holds the checkout's config (its `origin`) and the alternates to the mirror's objects (made once
-per mirror), then `git checkout`. The mirror is fetched only when it lacks the admitted commit (the checkout
-finds out), or the run was admitted without one and takes its branch's head now. No refs are copied from the
-mirror, so a checkout needs no mirror lock and runs of one repository do not queue behind each other. The
-sandbox sees the mirror's objects read-only, while the run commits, branches and pushes in its own `.git`."""
+Cheap on purpose, since a trivial run is mostly its checkout: one git process. Its `.git` is a copy of a
+skeleton repository that `git init` made once per mirror and origin, already holding the checkout's config (its
+`origin`) and the alternates to the mirror's objects; then `git checkout`. (`git init` itself probes the file
+system each time, 7 ms of CPU, twice what copying the handful of files it makes costs: docs/performance.md.) The
+mirror is fetched only when it lacks the admitted commit (the checkout finds out), or the run was admitted
+without one and takes its branch's head now. No refs are copied from the mirror, so a checkout needs no mirror
+lock and runs of one repository do not queue behind each other. The sandbox sees the mirror's objects
+read-only, while the run commits, branches and pushes in its own `.git`."""
 
 from __future__ import annotations
 
@@ -32,25 +34,29 @@ def needs_fetch(*, mirror_exists: bool, admitted: str | None) -> bool:
     return not mirror_exists or admitted is None
 
 
-def template_for(mirror: Path, origin: str) -> Path:
-    """The `git init` template of this mirror's checkouts: the config with their `origin`, and the alternates
-    to the mirror's objects. Made once per mirror and origin, whole or not at all (built aside, then renamed)."""
+def skeleton_for(mirror: Path, origin: str) -> Path:
+    """The `.git` every checkout of this mirror and origin starts as: made by `git init` once, with the config
+    holding `origin` and the alternates to the mirror's objects, whole or not at all (built aside, then renamed).
+    Nothing in a non-bare repository's `.git` names its own path, so a copy of it is that repository elsewhere."""
     digest = hashlib.sha256(f'{mirror.resolve()}\n{origin}'.encode()).hexdigest()[:16]
-    template = mirror.parent / 'checkout-templates' / digest
-    if (template / 'config').exists():
-        return template
-    building = template.with_name(f'{digest}.{os.getpid()}.{threading.get_ident()}')
+    skeleton = mirror.parent / 'checkout-skeletons' / digest
+    if (skeleton / '.git' / 'HEAD').exists():
+        return skeleton / '.git'
+    building = skeleton.with_name(f'{digest}.{os.getpid()}.{threading.get_ident()}')
     shutil.rmtree(building, ignore_errors=True)
-    (building / 'objects' / 'info').mkdir(parents=True)
-    (building / 'objects' / 'info' / 'alternates').write_text(f'{(mirror / "objects").resolve()}\n')
-    config = str(building / 'config')
+    template = building / 'template'
+    (template / 'objects' / 'info').mkdir(parents=True)
+    (template / 'objects' / 'info' / 'alternates').write_text(f'{(mirror / "objects").resolve()}\n')
+    config = str(template / 'config')
     gitops.git('config', '--file', config, 'remote.origin.url', origin)
     gitops.git('config', '--file', config, 'remote.origin.fetch', ORIGIN_FETCH)
+    gitops.git('init', '--quiet', f'--template={template}', str(building / 'repository'))
     try:
-        building.rename(template)
+        (building / 'repository').rename(skeleton)
     except OSError:  # another run made it meanwhile
-        shutil.rmtree(building, ignore_errors=True)
-    return template
+        pass
+    shutil.rmtree(building, ignore_errors=True)
+    return skeleton / '.git'
 
 
 def branch_head(mirror: Path, ref: str) -> str:
@@ -59,8 +65,9 @@ def branch_head(mirror: Path, ref: str) -> str:
 
 def check_out(mirror: Path, checkout: Path, *, commit: str, origin: str) -> str:
     """`commit`, detached, in a fresh repository at `checkout` that borrows `mirror`'s objects."""
-    checkout.parent.mkdir(parents=True, exist_ok=True)
-    gitops.git('init', '--quiet', f'--template={template_for(mirror, origin)}', str(checkout))
+    skeleton = skeleton_for(mirror, origin)
+    checkout.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(skeleton, checkout / '.git', symlinks=True, dirs_exist_ok=True)
     gitops.git('-c', 'advice.detachedHead=false', 'checkout', '--quiet', '--detach', commit, cwd=checkout)
     return commit
 
