@@ -9,19 +9,21 @@ import threading
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine
 
 from app.config import Settings
 from app.infra.events import EventBus
 from app.services.execution import output_ingest
 from app.services.execution.live import LiveRun
-from app.services.execution.output_ingest import OutputIngest
+from app.services.execution.output_ingest import FLUSH_SECONDS, SQLITE_FLUSH_SECONDS, OutputIngest, flush_seconds_for
 
 
 class Recording(OutputIngest):
     """Stores into a list instead of a database; a run id in `failing` cannot be stored."""
 
     def __init__(self, tmp_path: Path) -> None:
-        super().__init__(settings=Settings(data_dir=tmp_path, demo=False), engine=None, bus=EventBus())  # type: ignore[arg-type]
+        engine = create_engine('sqlite://')  # never reached: the rounds are stored into a list
+        super().__init__(settings=Settings(data_dir=tmp_path, demo=False), engine=engine, bus=EventBus())
         self.rounds: list[dict[str, list[tuple[str, str]]]] = []
         self.failing: set[str] = set()
         self.release = threading.Event()
@@ -114,3 +116,8 @@ async def test_a_run_ending_while_its_lines_are_stored_waits_for_that_round_and_
     assert all('ending' not in stored for stored in ingest.rounds[1:])
     other.output_done.set()
     await asyncio.wait_for(loops[1], 5)
+
+
+def test_a_round_is_longer_on_sqlite_where_one_server_stores_every_line_and_answers_every_read() -> None:
+    # with workers, each stores its own runs' lines: a shorter round keeps the followers' lag down
+    assert flush_seconds_for('sqlite') == SQLITE_FLUSH_SECONDS > flush_seconds_for('postgresql') == FLUSH_SECONDS

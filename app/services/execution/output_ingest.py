@@ -37,11 +37,15 @@ FLUSH_RETRY_SECONDS = 1.0
 MAX_BUFFERED_LINES = 50_000  # back-pressure: past this, stop reading until the buffer is stored
 
 
+def flush_seconds_for(dialect: str) -> float:
+    """Pure: the length of an output round on this database."""
+    return SQLITE_FLUSH_SECONDS if dialect == 'sqlite' else FLUSH_SECONDS
+
+
 class OutputIngest:
     def __init__(self, *, settings: Settings, engine: Engine, bus: EventBus) -> None:
         self.settings, self.engine, self.bus = settings, engine, bus
-        on_sqlite = engine is not None and engine.dialect.name == 'sqlite'
-        self.flush_seconds = SQLITE_FLUSH_SECONDS if on_sqlite else FLUSH_SECONDS
+        self.flush_seconds = flush_seconds_for(engine.dialect.name)
         self._following: dict[str, LiveRun] = {}  # runs whose output the flusher stores, by id
         self._flusher: asyncio.Task[None] | None = None
         self._storing: _Round | None = None  # the store in progress
