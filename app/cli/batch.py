@@ -182,7 +182,7 @@ AllOrNothingOpt = Annotated[
 def run_matrix(
     cli: Cli,
     project: str,
-    branch: str,
+    branch: str | None,
     options: list[str],
     choices: tuple[str | None, str | None],
     all_or_nothing: bool,
@@ -203,7 +203,7 @@ def run_matrix(
             cli,
             client,
             project=project,
-            branch=branch,
+            branch=branch or await client.base_branch(project),
             matrix=matrix,
             all_or_nothing=all_or_nothing,
             key=key,

@@ -69,11 +69,38 @@ ProjectOpt = Annotated[
 ]
 
 
+def chosen_project(argument: str | None, option: str | None) -> str:
+    """Pure: the project of `runs trigger PROJECT` or `runs trigger --project PROJECT` (exit 2 without one, or
+    with two that differ)."""
+    if argument and option and argument != option:
+        raise typer.BadParameter(f'two projects given: {argument!r} and {option!r}', param_hint='PROJECT')
+    if not (argument or option):
+        raise typer.BadParameter('name the project: runboard runs trigger PROJECT', param_hint='PROJECT')
+    return argument or option or ''
+
+
 # ------------------------------------------------------------------ commands
 @runs_app.command('trigger')
 def trigger(
-    project: ProjectOpt,
-    branch: Annotated[str, typer.Option('--branch', '-b', metavar='BRANCH', help='Branch to run.')],
+    project_argument: Annotated[
+        Optional[str],
+        typer.Argument(
+            metavar='PROJECT', help='Project id (or --project).', autocompletion=complete_project, show_default=False
+        ),
+    ] = None,
+    project_option: Annotated[
+        Optional[str],
+        typer.Option('--project', '-p', metavar='PROJECT', help='Project id.', autocompletion=complete_project),
+    ] = None,
+    branch: Annotated[
+        Optional[str],
+        typer.Option(
+            '--branch',
+            '-b',
+            metavar='BRANCH',
+            help="Branch to run (default: the project's base branch, as the Run form preselects it).",
+        ),
+    ] = None,
     depth: Annotated[
         Optional[str],
         typer.Option(
@@ -130,6 +157,7 @@ def trigger(
     A dropped connection, a timeout or a server error is retried with the same idempotency key, so a retry never makes a second run. Exit 3 when refused: the run limit (429, prints the wait) or a lock (409, names the blocking run).
     """  # noqa: E501
     cli = Cli.make(server, json_output)
+    project = chosen_project(project_argument, project_option)
     if matrix or all_or_nothing:  # one run per combination, as a batch (app/cli/batch.py)
         single = {'--follow': follow, '--at': at, '--in': run_in, '--ttl': ttl}
         return run_matrix(cli, project, branch, matrix or [], (depth, framework), all_or_nothing, key, wait, single)
@@ -150,10 +178,12 @@ def trigger(
             chosen_depth = chosen_depth or allowed['depth_levels'][0]
             chosen_framework = chosen_framework or allowed['target_frameworks'][0]
 
+        chosen_branch = branch or await client.base_branch(project)
+
         async def send(k: str) -> Response:
             return await client.trigger_run(
                 project_id=project,
-                branch=branch,
+                branch=chosen_branch,
                 depth_level=chosen_depth,
                 target_framework=chosen_framework,
                 key=k,

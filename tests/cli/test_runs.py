@@ -174,8 +174,10 @@ def test_unreachable_server_exits_5_with_the_correlation_id() -> None:
 
 def test_usage_errors_exit_2(settings_factory, repo_factory) -> None:
     with served(settings_factory, repo_factory) as (server, cli):
-        missing = cli('runs', 'trigger', '--project', 'proj')
-        assert missing.code == 2
+        missing = cli('runs', 'trigger', '--branch', 'main')
+        assert missing.code == 2 and 'runboard runs trigger PROJECT' in missing.stderr
+        two = cli('runs', 'trigger', 'proj', '--project', 'other')
+        assert two.code == 2 and "'proj' and 'other'" in two.stderr
         invalid = cli(*TRIGGER, '--branch', 'no-such-branch', '--depth', 'shallow')
         assert invalid.code == 2 and 'no-such-branch' in invalid.stderr
 
@@ -198,6 +200,19 @@ def test_trigger_without_depth_or_framework_takes_the_projects_first_as_the_run_
         assert deep.code == 0 and deep.json()['depth_level'] == 'deep', deep.stderr
         unknown = cli('runs', 'trigger', '--project', 'nope', '--branch', 'main')
         assert unknown.code == 4 and 'nope' in unknown.stderr  # the project is named, with the usual exit code
+
+
+def test_trigger_project_alone_runs_its_base_branch_as_the_run_form_preselects_it(
+    settings_factory, repo_factory
+) -> None:
+    with served(settings_factory, repo_factory) as (server, cli):
+        with server.client() as client:
+            base = next(b['name'] for b in client.get('/api/projects/proj/branches').json() if b['is_base'])
+        made = cli('runs', 'trigger', 'proj', '--json')  # `gh workflow run`-style: the project as the argument
+        assert made.code == 0, made.stderr
+        assert made.json()['project_id'] == 'proj' and made.json()['branch_name'] == base
+        unknown = cli('runs', 'trigger', 'nope')
+        assert unknown.code == 4 and 'nope' in unknown.stderr
 
 
 def test_follow_falls_back_to_polling_without_the_event_stream(settings_factory, repo_factory, monkeypatch) -> None:
