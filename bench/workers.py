@@ -1,6 +1,8 @@
 """The Celery executor against the local one: dispatch latency (the admitting commit -> `running`) and
-the drain rate of trivial runs, each beside its bare reference (bench/bare_celery.py: the same work without
-Runboard, i.e. the commit's tree by `git archive | tar` and `sh -c true` in it). Prints figures; asserts nothing.
+the drain rate of trivial runs, each beside its bare references (bench/bare_celery.py: the same work without
+Runboard, i.e. the commit's tree by `git archive | tar` and `sh -c true` in it, issue 40's reference; and, with the
+sandbox on, a checkout of its own and `sh -c true` in bwrap, the work a run cannot skip, so that ratio is the cost
+of Runboard's bookkeeping alone). Prints figures; asserts nothing.
 
     python bench/workers.py [--runs 1000] [--workers 2] [--slots 4] [--idle 20] [--sandbox auto|off|both]
         [--executors local,celery] [--no-reference]
@@ -37,10 +39,14 @@ import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bare_celery import TASK as BARE_TASK  # noqa: E402
-from bare_celery import tree_and_true  # noqa: E402
+from bare_celery import WORK  # noqa: E402
 from trigger_api import ROOT, free_port, make_repo, percentile, server_env  # noqa: E402
 
 PG = 'postgresql+psycopg://postgres@127.0.0.1:5432/test'
+REFERENCE_WORK = {
+    'tree': 'tree + sh -c true (issue 40)',
+    'checkout': 'a checkout of its own + sh -c true in bwrap (what a run cannot skip)',
+}
 REDIS = 'redis://127.0.0.1:6379/0'
 
 
@@ -73,18 +79,18 @@ def head_of(repo: Path) -> str:
     ).stdout.strip()
 
 
-def bare_pool_rate(args: argparse.Namespace, repo: Path) -> float:
+def bare_pool_rate(args: argparse.Namespace, repo: Path, work: str) -> float:
     """Tasks/s of the trivial run's work in a bare ThreadPoolExecutor of the local executor's cap."""
     commit = head_of(repo)
     started, cpu = time.perf_counter(), cpu_seconds([os.getpid()])
     with ThreadPoolExecutor(args.workers * args.slots) as pool:
-        list(pool.map(lambda _: tree_and_true(str(repo), commit), range(args.runs)))
+        list(pool.map(lambda _: WORK[work](str(repo), commit), range(args.runs)))
     rate = args.runs / (time.perf_counter() - started)
     print(f'  reference CPU per task {(cpu_seconds([os.getpid()]) - cpu) / args.runs * 1000:.1f} ms')
     return rate
 
 
-def bare_celery_rate(args: argparse.Namespace, root: Path, repo: Path) -> float:
+def bare_celery_rate(args: argparse.Namespace, root: Path, repo: Path, work: str) -> float:
     """Tasks/s of the trivial run's work on bare Celery: --workers processes of --slots threads, same broker."""
     import redis  # noqa: PLC0415 (only the reference needs it)
     from bare_celery import app as bare  # noqa: PLC0415 (its broker is read from the environment at import)
@@ -130,7 +136,7 @@ def bare_celery_rate(args: argparse.Namespace, root: Path, repo: Path) -> float:
         pids = [process.pid for process in processes]
         started, cpu = time.perf_counter(), cpu_seconds(pids)
         for _ in range(args.runs):
-            bare.send_task(BARE_TASK, args=[str(repo), commit, counter], queue=queue)
+            bare.send_task(BARE_TASK, args=[str(repo), commit, counter, work], queue=queue)
         while int(store.get(counter) or 0) < args.runs:
             time.sleep(0.01)
         rate = args.runs / (time.perf_counter() - started)
@@ -298,22 +304,22 @@ def main() -> None:
     for sandbox in ('auto', 'off') if args.sandbox == 'both' else (args.sandbox,):
         for executor in args.executors.split(','):
             print(f'-- RUNBOARD_SANDBOX={sandbox}')
-            reference, what = None, ''
+            references = []  # (tasks/s, what)
             if not args.no_reference:
-                if executor == 'celery':
-                    reference, what = (
-                        bare_celery_rate(args, root, repo),
-                        f'bare Celery ({args.workers} x {args.slots} threads)',
-                    )
-                else:
-                    reference, what = (
-                        bare_pool_rate(args, repo),
-                        f'bare ThreadPoolExecutor({args.workers * args.slots})',
-                    )
-                print(f'{executor:6}: reference, {what}, tree + sh -c true: {reference:.1f} tasks/s')
+                for work in ('tree', 'checkout') if sandbox != 'off' else ('tree',):
+                    what = REFERENCE_WORK[work]
+                    if executor == 'celery':
+                        rate = bare_celery_rate(args, root, repo, work)
+                        what = f'bare Celery ({args.workers} x {args.slots} threads), {what}'
+                    else:
+                        rate = bare_pool_rate(args, repo, work)
+                        what = f'bare ThreadPoolExecutor({args.workers * args.slots}), {what}'
+                    print(f'{executor:6}: reference, {what}: {rate:.1f} tasks/s')
+                    references.append((rate, work))
             rate = one(executor, sandbox, args, root, repo)
-            if reference:
-                print(f'{executor:6}: {rate:.1f} runs/s against {reference:.1f} tasks/s: ratio {rate / reference:.2f}')
+            for reference, work in references:
+                ratio = rate / reference
+                print(f'{executor:6}: {rate:.1f} runs/s against {reference:.1f} tasks/s ({work}): ratio {ratio:.2f}')
 
 
 if __name__ == '__main__':
