@@ -85,7 +85,8 @@ def finish_run(
         row = conn.execute(
             timed_sql(
                 'UPDATE run SET status = :status, finished_at = :now, exit_code = :exit_code, error = :error '
-                f'WHERE id = :id AND {only_if} RETURNING project_id, kind',
+                f'WHERE id = :id AND {only_if} '
+                'RETURNING project_id, kind, (SELECT team_id FROM project WHERE project.id = run.project_id)',
                 binds=('now',),
             ),
             {'status': status.value, 'now': now, 'exit_code': exit_code, 'error': error, 'id': run_id},
@@ -94,7 +95,7 @@ def finish_run(
             if output:
                 append_events(conn, run_id, output, output_lines=output_lines, now=now)
             return None
-        project_id, kind = row
+        project_id, kind, team_id = row
         detail = message or (f'exit code {exit_code}' if exit_code is not None else '')
         # the last output and the terminal event in one append (one seq update, one insert), before the end's
         # deliveries read the run's last lines and annotations
@@ -117,7 +118,6 @@ def finish_run(
         record_run_end(
             conn, run_id=run_id, project_id=project_id, kind=kind, status=status.value, launch_failed=launch_failed
         )
-        team_id = conn.execute(text('SELECT team_id FROM project WHERE id = :pid'), {'pid': project_id}).scalar()
     return {'project_id': project_id, 'team_id': team_id, 'kind': kind, 'status': status.value}
 
 
