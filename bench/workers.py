@@ -5,13 +5,14 @@ sandbox on, a checkout of its own and `sh -c true` in bwrap, the work a run cann
 of Runboard's bookkeeping alone). Prints figures; asserts nothing.
 
     python bench/workers.py [--runs 1000] [--workers 2] [--slots 4] [--idle 20] [--sandbox auto|off|both]
-        [--executors local,celery] [--no-reference]
+        [--executors local,celery] [--no-reference] [--database postgresql|sqlite]
 
 References, run right before their executor so both see the same machine: bare Celery (the same broker,
 --workers worker processes of --slots threads, --runs tasks) beside the Celery executor; a bare
 ThreadPoolExecutor of the local executor's cap beside the local executor.
 
-Needs the team backend on loopback: PostgreSQL (database `test`, a fresh schema per executor) and Redis
+Needs the team backend on loopback (the local executor with --database sqlite does not): PostgreSQL (database
+`test`, a fresh schema per executor) and Redis
 (the broker and the event bus). For each executor it starts `python main.py` (and, for celery, --workers
 `runboard worker --slots N` processes), creates a project whose command is `true`, triggers --runs runs on
 distinct branches from 8 threads, and waits until all have ended. Dispatch latency is started_at -
@@ -31,7 +32,7 @@ import tempfile
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -71,6 +72,11 @@ def cpu_seconds(pids: list[int]) -> float:
         fields = Path(f'/proc/{pid}/stat').read_text().rsplit(')', 1)[1].split()
         total += sum(int(tick) for tick in fields[11:15])  # utime stime cutime cstime
     return total / os.sysconf('SC_CLK_TCK')
+
+
+def moment(value: datetime | str) -> datetime:
+    """A timestamp as PostgreSQL (datetime) or SQLite (ISO text, UTC) returns it."""
+    return value if isinstance(value, datetime) else datetime.fromisoformat(value).replace(tzinfo=UTC)
 
 
 def head_of(repo: Path) -> str:
@@ -150,16 +156,20 @@ def bare_celery_rate(args: argparse.Namespace, root: Path, repo: Path, work: str
 
 def one(executor: str, sandbox: str, args: argparse.Namespace, root: Path, repo: Path) -> float:
     schema = f'bench_{uuid.uuid4().hex[:8]}'
+    data = root / f'data-{executor}-{sandbox}-{schema}'
+    embedded = executor == 'local' and args.database == 'sqlite'  # local mode as a person starts it: no services
     admin = sa.create_engine(PG, isolation_level='AUTOCOMMIT')
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA {schema}'))
-    url = f'{PG}?options=-csearch_path%3D{schema}'
-    data = root / f'data-{executor}-{sandbox}'
+    if embedded:
+        url = f'sqlite:///{data / "runboard.db"}'
+        backend = {}
+    else:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'CREATE SCHEMA {schema}'))
+        url = f'{PG}?options=-csearch_path%3D{schema}'
+        backend = {'RUNBOARD_DATABASE_URL': url, 'RUNBOARD_REDIS_URL': REDIS, 'RUNBOARD_REDIS_PREFIX': schema}
     env = {
         **server_env(data),
-        'RUNBOARD_DATABASE_URL': url,
-        'RUNBOARD_REDIS_URL': REDIS,
-        'RUNBOARD_REDIS_PREFIX': schema,
+        **backend,
         'RUNBOARD_EXECUTOR': executor,
         'RUNBOARD_GLOBAL_RUN_CAP': str(args.workers * args.slots),
         'RUNBOARD_SANDBOX': sandbox,
@@ -226,16 +236,17 @@ def one(executor: str, sandbox: str, args: argparse.Namespace, root: Path, repo:
         server_cpu = cpu_seconds(pids[:1]) - cpu_seconds_at[0]
         cpu = cpu_seconds(pids) - cpu
         with engine.connect() as conn:
-            rows = conn.execute(sa.text('SELECT started_at - created_at, status FROM run')).all()
-            first_start, last_end = conn.execute(sa.text('SELECT min(started_at), max(finished_at) FROM run')).one()
+            rows = conn.execute(sa.text('SELECT created_at, started_at, finished_at, status FROM run')).all()
             errors = conn.execute(
                 sa.text(
                     "SELECT status, coalesce(error, ''), count(*) FROM run WHERE status <> 'succeeded' "
                     'GROUP BY 1, 2 ORDER BY 3 DESC LIMIT 5'
                 )
             ).all()
-        latencies = sorted(delta.total_seconds() for delta, _ in rows)
-        statuses = {status for _, status in rows}
+        latencies = sorted((moment(started) - moment(created)).total_seconds() for created, started, _, _ in rows)
+        statuses = {status for *_, status in rows}
+        first_start = min(moment(started) for _, started, _, _ in rows)
+        last_end = max(moment(finished) for _, _, finished, _ in rows)
         rate = args.runs / seconds
         print(
             f'{executor:6}: {args.runs} runs drained in {seconds:.1f} s ({rate:.1f} runs/s from the first trigger; '
@@ -284,8 +295,9 @@ def one(executor: str, sandbox: str, args: argparse.Namespace, root: Path, repo:
     finally:
         for process in reversed(processes):
             stop(process)
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP SCHEMA {schema} CASCADE'))
+        if not embedded:
+            with admin.connect() as conn:
+                conn.execute(sa.text(f'DROP SCHEMA {schema} CASCADE'))
 
 
 def main() -> None:
@@ -297,6 +309,12 @@ def main() -> None:
     parser.add_argument('--sandbox', choices=['auto', 'off', 'both'], default='auto', help='RUNBOARD_SANDBOX')
     parser.add_argument('--executors', default='local,celery', help='which executors, in order')
     parser.add_argument('--no-reference', action='store_true', help='skip the bare references')
+    parser.add_argument(
+        '--database',
+        choices=['postgresql', 'sqlite'],
+        default='postgresql',
+        help="the local executor on PostgreSQL + Redis (as issue 40 measured it) or on local mode's embedded SQLite",
+    )
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix='rb-workers-'))
     repo = make_repo(root / 'repo', args.runs)
