@@ -35,7 +35,7 @@ from app.api.deps import auth_refusal
 from app.api.gate import ApiGate
 from app.api.hosts import guard_settings
 from app.api.problems import install_error_handlers
-from app.api.reference_pages import document_bearer_auth
+from app.api.reference_pages import document_bearer_auth, serve_reference_pages
 from app.api.routing import ApiDispatcher
 from app.build_info import this_build
 from app.config import Settings
@@ -173,7 +173,10 @@ def build_api_app(settings: Settings) -> FastAPI:
         finally:
             await services.close()
 
-    app = FastAPI(title='Runboard', version=this_build().label, lifespan=lifespan)
+    app = FastAPI(
+        title='Runboard', version=this_build().label, lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None
+    )
+    serve_reference_pages(app)
     guard = guard_settings(settings)
     install_api(
         app, max_body_bytes=settings.max_body_bytes, allowed_hosts=guard['allowed'], enforce_hosts=guard['enforce']

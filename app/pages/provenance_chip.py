@@ -79,3 +79,7 @@ class ProvenanceChip:
                 with ui.row().classes('gap-2 no-wrap').props(f'data-fact="{name}"'):
                     ui.label(name).classes('opacity-60 w-28 shrink-0')
                     ui.label(value).classes('font-mono break-all')
+            if not connection.is_remote():  # this process serves the API and its reference pages
+                ui.link('API reference (Swagger UI)', '/docs', new_tab=True).classes('pt-1').props(
+                    'data-testid=api-reference'
+                )

@@ -38,6 +38,13 @@ def test_a_local_app_says_local_with_its_version_and_your_role(tmp_path, page: P
         facts = open_details(page)
         assert facts['server'] == 'this process' and facts['database'] == 'sqlite'
         assert facts['UI version'] == facts['server version'] == this_build().label
+        page.get_by_test_id('provenance').click()
+        with page.context.expect_page() as opened:  # the API reference, served by this process even offline
+            page.get_by_test_id('api-reference').click()
+        reference = opened.value
+        expect(reference.locator('.opblock').first).to_be_visible(timeout=15_000)
+        expect(reference.locator('button.authorize').first).to_be_visible()
+        reference.close()
 
 
 def test_a_ui_on_another_build_of_a_team_server_is_amber_and_red_while_the_stream_is_down(tmp_path, page: Page) -> None:  # noqa: ANN001
