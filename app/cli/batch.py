@@ -203,7 +203,7 @@ def run_matrix(
             cli,
             client,
             project=project,
-            branch=branch or await client.base_branch(project),
+            branch=branch or (await client.get_project(project))['base_branch'],
             matrix=matrix,
             all_or_nothing=all_or_nothing,
             key=key,

@@ -172,13 +172,11 @@ def trigger(
             )
 
     async def work(client: RunboardClient) -> int:
-        chosen_depth, chosen_framework = depth, framework
-        if chosen_depth is None or chosen_framework is None:  # the project's first, as the Run form preselects it
-            allowed = await client.get_project(project)
-            chosen_depth = chosen_depth or allowed['depth_levels'][0]
-            chosen_framework = chosen_framework or allowed['target_frameworks'][0]
-
-        chosen_branch = branch or await client.base_branch(project)
+        # what is not given: the project's base branch and first choices, as the Run form preselects them
+        allowed = await client.get_project(project) if None in (branch, depth, framework) else {}
+        chosen_branch: str = branch or allowed['base_branch']
+        chosen_depth: str = depth or allowed['depth_levels'][0]
+        chosen_framework: str = framework or allowed['target_frameworks'][0]
 
         async def send(k: str) -> Response:
             return await client.trigger_run(

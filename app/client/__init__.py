@@ -162,11 +162,6 @@ class RunboardClient(WorkersApi, LogApi, FeatureApis):
         params = {'limit': limit, **({'q': q} if q else {})}
         return (await self.request('GET', f'/projects/{project_id}/branches', params=params)).data
 
-    async def base_branch(self, project_id: str) -> str:
-        """The project's base branch: the branch a run takes when none is named (the server lists it first)."""
-        branches = await self.branches(project_id, limit=1)
-        return next((b['name'] for b in branches if b.get('is_base')), branches[0]['name'] if branches else 'main')
-
     # -- a project's variables and secrets (kind: 'variables' | 'secrets')
     async def list_variables(self, project_id: str, kind: str) -> list[dict]:
         return (await self.request('GET', f'/projects/{quote(project_id, safe="")}/{kind}')).data
