@@ -168,22 +168,46 @@ def test_test_sends_a_ping_now_and_a_switched_off_rule_holds_its_deliveries(sett
 
 def test_a_receiver_that_does_not_answer_delays_nothing_but_its_own_delivery(settings_factory, repo_factory) -> None:  # noqa: ANN001
     repo = repo_factory({'main': shell_script('exit 1'), 'ok': shell_script('echo fine')})
-    settings = settings_factory(**{**FAST, 'notification_timeout_seconds': 4.0})
-    with receiver(delays=(6.0,)) as rx, api_server(settings) as server, server.client() as client:
+    settings = settings_factory(**{**FAST, 'notification_timeout_seconds': 60.0})
+    with (
+        receiver(held=1) as rx,
+        receiver() as other,
+        api_server(settings) as server,
+        server.client() as client,
+    ):
         create_project(client, repo)
-        _rule(client, rx.url, events=['run.failed', 'run.succeeded'])
+        _rule(client, rx.url, events=['run.failed'])
+        _rule(client, other.url, events=['run.succeeded'])
         wait_for_status(client, trigger(client).json()['id'])
-        [stuck] = _deliveries(client)
-        # while that attempt waits for its answer, admission and the engine go on: a run is admitted and ends
+        rx.wait_for(1)  # the receiver has the failure's delivery and does not answer
+        [stuck] = _deliveries(client, event_type='run.failed')
+        # while that attempt waits for its answer, admission, the engine and other deliveries go on
         assert wait_for_status(client, trigger(client, branch='ok').json()['id'])['status'] == 'succeeded'
+        assert json.loads(other.wait_for(1, timeout=20)[0].body)['type'] == 'run.succeeded'
         assert client.get(f'/api/deliveries/{stuck["id"]}').json()['attempts'] == 0  # still being sent
+        assert rx.answered == 0
+        rx.release()
         settled = _settled(client, stuck['id'])
         assert settled['status'] == 'delivered'
+        assert [(a['status_code'], a['error']) for a in settled['attempt_log']] == [(200, None)]
+
+
+def test_an_attempt_without_an_answer_in_time_is_logged_as_such_and_retried(settings_factory, repo_factory) -> None:  # noqa: ANN001
+    repo = repo_factory({'main': shell_script('exit 1')})
+    settings = settings_factory(**{**FAST, 'notification_timeout_seconds': 1.0})
+    with receiver(delays=(3.0,)) as rx, api_server(settings) as server, server.client() as client:
+        create_project(client, repo)
+        _rule(client, rx.url, events=['run.failed'])
+        wait_for_status(client, trigger(client).json()['id'])
+        [delivery] = _deliveries(client)
+        settled = _settled(client, delivery['id'])
+        assert settled['status'] == 'delivered'
         assert [(a['status_code'], a['error']) for a in settled['attempt_log']] == [
-            (None, 'no answer within 4 s'),
+            (None, 'no answer within 1 s'),
             (200, None),
         ]
-        assert settled['attempt_log'][0]['duration_ms'] >= 3900
+        assert settled['attempt_log'][0]['duration_ms'] >= 950
+        assert len(rx.requests) == 2
 
 
 def test_a_server_stopped_mid_send_lets_the_next_one_send_at_once(settings_factory, repo_factory) -> None:  # noqa: ANN001

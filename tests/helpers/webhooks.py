@@ -1,5 +1,6 @@
 """A webhook receiver for tests: a small threaded HTTP server on a free port that records every POST (headers and
-body) and answers with the status codes it is told to, in order (then 200), after the delays it is told to."""
+body) and answers with the status codes it is told to, in order (then 200), after the delays it is told to; the
+first `held` requests get no answer until the test calls `release()`."""
 
 from __future__ import annotations
 
@@ -24,8 +25,14 @@ class Receiver:
     url: str
     answers: list[int] = field(default_factory=list)  # the next answers' status codes, in order; then 200
     delays: list[float] = field(default_factory=list)  # seconds before each next answer, in order; then none
+    held: int = 0  # how many of the first requests wait for release() before they are answered
+    answered: int = 0  # requests whose answer was written (or whose sender had hung up) so far
     requests: list[Received] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    released: threading.Event = field(default_factory=threading.Event)
+
+    def release(self) -> None:
+        self.released.set()
 
     def wait_for(self, count: int, timeout: float = 30.0) -> list[Received]:
         """Until `count` requests arrived; every request so far."""
@@ -44,8 +51,8 @@ class Receiver:
 
 
 @contextmanager
-def receiver(*answers: int, delays: tuple[float, ...] = ()) -> Iterator[Receiver]:
-    state = Receiver(url='', answers=list(answers), delays=list(delays))
+def receiver(*answers: int, delays: tuple[float, ...] = (), held: int = 0) -> Iterator[Receiver]:
+    state = Receiver(url='', answers=list(answers), delays=list(delays), held=held)
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:  # noqa: N802 - the standard library's name
@@ -57,6 +64,9 @@ def receiver(*answers: int, delays: tuple[float, ...] = ()) -> Iterator[Receiver
                 )
                 code = state.answers.pop(0) if state.answers else 200
                 delay = state.delays.pop(0) if state.delays else 0.0
+                hold = len(state.requests) <= state.held
+            if hold:
+                state.released.wait(timeout=120)
             time.sleep(delay)
             try:
                 self.send_response(code)
@@ -65,6 +75,8 @@ def receiver(*answers: int, delays: tuple[float, ...] = ()) -> Iterator[Receiver
                 self.wfile.write(b'ok' if code < 300 else b'receiver says no')
             except OSError:  # the sender gave up waiting and hung up
                 pass
+            with state.lock:
+                state.answered += 1
 
         def log_message(self, *args: object) -> None:
             pass
@@ -76,5 +88,6 @@ def receiver(*answers: int, delays: tuple[float, ...] = ()) -> Iterator[Receiver
     try:
         yield state
     finally:
+        state.release()
         server.shutdown()
         server.server_close()

@@ -28,7 +28,7 @@ from app.services.notifications.webhook_targets import TargetRefused, checked_ta
 from app.services.scheduling.periodic import BURST_SETTLE_SECONDS, PeriodicJob
 
 log = logging.getLogger(__name__)
-BATCH = 16  # deliveries one pass sends at once
+IN_FLIGHT_CAP = 16  # attempts one server has under way at once
 ERROR_CHARS = 300
 USER_AGENT = 'Runboard-Webhooks/1'
 
@@ -126,6 +126,8 @@ class Sender:
     def __init__(self, *, engine: Engine, settings: Settings, secrets: SecretBox, instance_id: str) -> None:
         self.engine, self.settings, self.secrets, self.me = engine, settings, secrets, instance_id
         self.in_flight: set[str] = set()  # claimed here and not yet recorded
+        self._sending: set[asyncio.Task[AttemptResult]] = set()  # the loop's attempts under way
+        self._job: PeriodicJob | None = None
 
     async def attempt(self, claimed: Claimed) -> AttemptResult:
         self.in_flight.add(claimed.id)
@@ -162,17 +164,34 @@ class Sender:
         return result
 
     async def send_due(self) -> int:
-        """One pass: claim what is due (up to BATCH) and attempt it all at once. Returns how many."""
+        """One pass: claim what is due (while fewer than IN_FLIGHT_CAP attempts are under way) and start each
+        attempt on its own, so that a receiver that does not answer holds up only its own delivery, never the
+        next pass. An attempt that ends wakes the job (its retry may fall due before the next tick). Returns how
+        many were claimed."""
+        room = IN_FLIGHT_CAP - len(self._sending)
+        if room <= 0:
+            return 0
         claimed = await asyncio.to_thread(
             notify_store.claim_due,
             self.engine,
             self.me,
             base_url=self.settings.effective_public_url,
-            limit=BATCH,
+            limit=room,
             lease=lease_seconds(self.settings),
         )
-        await asyncio.gather(*(self.attempt(one) for one in claimed))
+        loop = asyncio.get_running_loop()
+        for one in claimed:
+            task = loop.create_task(self.attempt(one), name=f'delivery {one.id}')
+            self._sending.add(task)
+            task.add_done_callback(self._attempt_ended)
         return len(claimed)
+
+    def _attempt_ended(self, task: asyncio.Task[AttemptResult]) -> None:
+        self._sending.discard(task)
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            log.error('a delivery attempt failed to record its outcome: %r', exc)
+        if self._job is not None:
+            self._job.wake()
 
     async def send_now(self, delivery_id: str) -> bool:
         """Attempt this delivery now, unless another server is sending it this moment. True when attempted."""
@@ -194,12 +213,16 @@ class Sender:
         A read first: an idle server takes no write lock (SQLite) to find nothing due."""
         poll = self.settings.notification_poll_seconds
         while (wait := await asyncio.to_thread(notify_store.seconds_until_due, self.engine, cap=poll)) <= 0:
+            if len(self._sending) >= IN_FLIGHT_CAP:
+                return timedelta(seconds=poll)  # the next attempt that ends wakes the job
             if not await self.send_due():
                 return timedelta(seconds=0.05)  # another server took them first
         return timedelta(seconds=wait)
 
     def release_in_flight(self) -> None:
         """Cut off mid-send: the next server may try them now, not after the lease."""
+        for task in list(self._sending):
+            task.cancel()
         if self.in_flight:
             with contextlib.suppress(Exception):
                 notify_store.release_claims(self.engine, self.me, sorted(self.in_flight))
@@ -208,7 +231,7 @@ class Sender:
         """The sender job: at start, when a run ends (its deliveries were written with its end), when a retry
         falls due, and at least every RUNBOARD_NOTIFICATION_POLL_SECONDS."""
         poll = self.settings.notification_poll_seconds
-        return PeriodicJob(
+        self._job = PeriodicJob(
             'notifications',
             poll,
             self.send_pending,
@@ -217,3 +240,4 @@ class Sender:
             on_stop=self.release_in_flight,
             settle=BURST_SETTLE_SECONDS,
         )
+        return self._job
