@@ -213,7 +213,7 @@ def test_an_attempt_without_an_answer_in_time_is_logged_as_such_and_retried(sett
 def test_a_server_stopped_mid_send_lets_the_next_one_send_at_once(settings_factory, repo_factory) -> None:  # noqa: ANN001
     repo = repo_factory({'main': shell_script('exit 1')})
     settings = settings_factory(**FAST)  # a claim would lapse after 50 s (twice the 10 s timeout, plus 30 s)
-    with receiver(delays=(5.0,)) as rx:
+    with receiver(held=1) as rx:
         with api_server(settings) as server, server.client() as client:
             create_project(client, repo)
             _rule(client, rx.url)
