@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
 import uuid
 
 import httpx
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from sqlalchemy import delete
 
 from app.infra.db import dispose, make_engine
@@ -164,7 +166,8 @@ def test_a_revoked_token_sends_the_browser_back_to_login(team_server, page) -> N
             json={'project_id': 'red-app', 'branch': 'main', 'depth_level': 'shallow', 'target_framework': 'python'},
             timeout=30,
         )  # a change Carol's tab reacts to
-        page.wait_for_timeout(2000)
+        with contextlib.suppress(PlaywrightTimeout):
+            page.wait_for_url('**/login', timeout=2000)
     assert page.url.endswith('/login'), page.url
     page.get_by_test_id('token-input').wait_for()
     page.goto(url + '/')  # the revoked token is forgotten: still signed out
