@@ -255,6 +255,12 @@ def one(executor: str, sandbox: str, args: argparse.Namespace, root: Path, repo:
             f'p99 {percentile(latencies, 0.99) * 1000:.0f} ms '
             f'mean {statistics.mean(latencies) * 1000:.0f} ms; statuses {sorted(statuses)}'
         )
+        walls = sorted((moment(finished) - moment(started)).total_seconds() for _, started, finished, _ in rows)
+        busy = sum(walls) / (int(env['RUNBOARD_GLOBAL_RUN_CAP']) * (last_end - first_start).total_seconds())
+        print(  # a slot holds a run from its start to its end; the rest of its time it waits for the next one
+            f'  a run in its slot (started -> finished): p50 {percentile(walls, 0.5) * 1000:.0f} ms '
+            f'p99 {percentile(walls, 0.99) * 1000:.0f} ms; slots busy {busy:.0%} of the drain'
+        )
         for status, error, count in errors:  # a drain that did not run everything says why
             print(f'  {count} {status}: {error[:200]}')
         print(
