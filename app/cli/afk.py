@@ -6,10 +6,10 @@ import typer
 from rich.console import Group
 
 from app.cli import render
-from app.cli.context import Cli, JsonOpt, ServerOpt
+from app.cli.context import Cli, JsonOpt, ProjectArgument, ProjectOption, ServerOpt, chosen_project
 from app.cli.policy import Exit, exit_code_for_outcome
 from app.cli.run_flow import follow_and_print
-from app.cli.runs import FollowOpt, ProjectOpt
+from app.cli.runs import FollowOpt
 from app.client import RunboardClient
 
 afk_app = typer.Typer(
@@ -27,22 +27,37 @@ def _afk_switch(project: str, enabled: bool, json_output: bool, server: str | No
 
 
 @afk_app.command('on')
-def afk_on(project: ProjectOpt, json_output: JsonOpt = False, server: ServerOpt = None) -> None:
+def afk_on(
+    project: ProjectArgument = None,
+    project_option: ProjectOption = None,
+    json_output: JsonOpt = False,
+    server: ServerOpt = None,
+) -> None:
     """Switch the auto-loop on: it starts runs for ready issues by itself."""
-    _afk_switch(project, True, json_output, server)
+    _afk_switch(chosen_project(project, project_option), True, json_output, server)
 
 
 @afk_app.command('off')
-def afk_off(project: ProjectOpt, json_output: JsonOpt = False, server: ServerOpt = None) -> None:
+def afk_off(
+    project: ProjectArgument = None,
+    project_option: ProjectOption = None,
+    json_output: JsonOpt = False,
+    server: ServerOpt = None,
+) -> None:
     """Switch the auto-loop off (runs already started continue)."""
-    _afk_switch(project, False, json_output, server)
+    _afk_switch(chosen_project(project, project_option), False, json_output, server)
 
 
 @afk_app.command('start')
 def afk_start(
-    project: ProjectOpt, follow: FollowOpt = False, json_output: JsonOpt = False, server: ServerOpt = None
+    project_argument: ProjectArgument = None,
+    project_option: ProjectOption = None,
+    follow: FollowOpt = False,
+    json_output: JsonOpt = False,
+    server: ServerOpt = None,
 ) -> None:
     """Start one auto run now, on the next ready issue (exit 3 when no issue is ready)."""
+    project = chosen_project(project_argument, project_option)
     cli = Cli.make(server, json_output)
 
     async def work(client: RunboardClient) -> int:
@@ -68,8 +83,14 @@ def afk_start(
 
 
 @afk_app.command('reset')
-def afk_reset(project: ProjectOpt, json_output: JsonOpt = False, server: ServerOpt = None) -> None:
+def afk_reset(
+    project_argument: ProjectArgument = None,
+    project_option: ProjectOption = None,
+    json_output: JsonOpt = False,
+    server: ServerOpt = None,
+) -> None:
     """Clear the failure counter of a paused project so the auto-loop may run again."""
+    project = chosen_project(project_argument, project_option)
     Cli.make(server, json_output).show(
         lambda client: client.reset_afk(project),
         lambda item: Group(f'Failure counter reset for [bold]{project}[/].', render.afk_status(item)),
@@ -77,6 +98,12 @@ def afk_reset(project: ProjectOpt, json_output: JsonOpt = False, server: ServerO
 
 
 @afk_app.command('status')
-def afk_status(project: ProjectOpt, json_output: JsonOpt = False, server: ServerOpt = None) -> None:
+def afk_status(
+    project_argument: ProjectArgument = None,
+    project_option: ProjectOption = None,
+    json_output: JsonOpt = False,
+    server: ServerOpt = None,
+) -> None:
     """Show whether the auto-loop is on, paused, and how many issues are ready."""
+    project = chosen_project(project_argument, project_option)
     Cli.make(server, json_output).show(lambda client: client.get_project(project), render.afk_status)

@@ -61,6 +61,45 @@ JsonOpt = Annotated[
 ]
 
 
+def complete_project(ctx: typer.Context, incomplete: str) -> list[str]:
+    """Shell completion of project ids (quietly nothing when the server is not answering)."""
+    import httpx  # noqa: PLC0415  (loaded by the one command that needs it: the CLI starts fast)
+
+    server = (ctx.params.get('server') or DEFAULT_SERVER).rstrip('/')
+    token = resolve_token()
+    try:
+        reply = httpx.get(
+            server + '/api/projects', timeout=2, headers={'Authorization': f'Bearer {token}'} if token else {}
+        )
+        return [p['id'] for p in reply.json() if p['id'].startswith(incomplete)]
+    except Exception:  # noqa: BLE001
+        return []
+
+
+# A command about one project takes it either way, `runboard afk on demo` or `runboard afk on -p demo`: a pair of
+# parameters, read by chosen_project.
+ProjectArgument = Annotated[
+    Optional[str],
+    typer.Argument(
+        metavar='PROJECT', help='Project id (or --project).', autocompletion=complete_project, show_default=False
+    ),
+]
+ProjectOption = Annotated[
+    Optional[str],
+    typer.Option('--project', '-p', metavar='PROJECT', help='Project id.', autocompletion=complete_project),
+]
+
+
+def chosen_project(argument: str | None, option: str | None) -> str:
+    """Pure: the project of `COMMAND PROJECT` or `COMMAND --project PROJECT` (exit 2 without one, or with two that
+    differ)."""
+    if argument and option and argument != option:
+        raise typer.BadParameter(f'two projects given: {argument!r} and {option!r}', param_hint='PROJECT')
+    if not (argument or option):
+        raise typer.BadParameter('name the project: PROJECT or --project PROJECT', param_hint='PROJECT')
+    return argument or option or ''
+
+
 def resolve_token() -> str | None:
     """RUNBOARD_TOKEN, else the credentials file local mode writes in the data directory."""
     token = os.environ.get('RUNBOARD_TOKEN')

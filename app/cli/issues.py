@@ -7,16 +7,21 @@ from typing import Annotated, Optional
 import typer
 
 from app.cli import render
-from app.cli.context import Cli, JsonOpt, ServerOpt
+from app.cli.context import Cli, JsonOpt, ProjectArgument, ProjectOption, ServerOpt, chosen_project
 from app.cli.projects import csv_list
-from app.cli.runs import ProjectOpt
 
 issues_app = typer.Typer(help="A project's issues, the backlog the AFK auto-loop works through.", no_args_is_help=True)
 
 
 @issues_app.command('list')
-def issues_list(project: ProjectOpt, json_output: JsonOpt = False, server: ServerOpt = None) -> None:
+def issues_list(
+    project_argument: ProjectArgument = None,
+    project_option: ProjectOption = None,
+    json_output: JsonOpt = False,
+    server: ServerOpt = None,
+) -> None:
     """List a project's issues and which are ready for the auto-loop."""
+    project = chosen_project(project_argument, project_option)
     Cli.make(server, json_output).show(
         lambda client: client.list_issues(project), lambda items: render.issues_table(items) if items else 'No issues.'
     )
@@ -24,7 +29,6 @@ def issues_list(project: ProjectOpt, json_output: JsonOpt = False, server: Serve
 
 @issues_app.command('add')
 def issues_add(
-    project: ProjectOpt,
     title: Annotated[str, typer.Option('--title', '-t', help='Issue title.')],
     body: Annotated[Optional[str], typer.Option('--body', help='Issue text.')] = None,
     labels: Annotated[
@@ -36,10 +40,13 @@ def issues_add(
             help='A label (repeat for several); ready-for-agent makes it eligible for the auto-loop.',
         ),
     ] = None,
+    project_argument: ProjectArgument = None,
+    project_option: ProjectOption = None,
     json_output: JsonOpt = False,
     server: ServerOpt = None,
 ) -> None:
     """Add an issue to a project's local backlog."""
+    project = chosen_project(project_argument, project_option)
     payload: dict = {'title': title}
     if body is not None:
         payload['body'] = body

@@ -9,7 +9,7 @@ import typer
 from rich.console import Group
 
 from app.cli import history_view, render
-from app.cli.context import Cli, JsonOpt, ServerOpt
+from app.cli.context import Cli, JsonOpt, ServerOpt, complete_project
 from app.cli.credentials import (
     SshKeyOpt,
     TokenEnvOpt,
@@ -17,7 +17,6 @@ from app.cli.credentials import (
     UsernameOpt,
     credentials_from_options,
 )
-from app.cli.runs import complete_project
 
 projects_app = typer.Typer(help='See and configure projects (changes need the operator role).', no_args_is_help=True)
 

@@ -11,7 +11,15 @@ import typer
 from app.cli import artifacts as artifact_commands
 from app.cli import render
 from app.cli.batch import AllOrNothingOpt, MatrixOpt, run_matrix
-from app.cli.context import Cli, JsonOpt, ServerOpt
+from app.cli.context import (
+    Cli,
+    JsonOpt,
+    ProjectArgument,
+    ProjectOption,
+    ServerOpt,
+    chosen_project,
+    complete_project,
+)
 from app.cli.policy import Exit, exit_code_for_outcome
 from app.cli.run_flow import create_then_maybe_follow, follow_and_print
 from app.cli.when import at_time
@@ -47,51 +55,11 @@ WaitOpt = Annotated[
 ]
 
 
-def complete_project(ctx: typer.Context, incomplete: str) -> list[str]:
-    """Shell completion of project ids (quietly nothing when the server is not answering)."""
-    import httpx  # noqa: PLC0415  (loaded by the one command that needs it: the CLI starts fast)
-
-    from app.cli.context import DEFAULT_SERVER, resolve_token  # noqa: PLC0415  (loaded by the one command that needs it: the CLI starts fast)
-
-    server = (ctx.params.get('server') or DEFAULT_SERVER).rstrip('/')
-    token = resolve_token()
-    try:
-        reply = httpx.get(
-            server + '/api/projects', timeout=2, headers={'Authorization': f'Bearer {token}'} if token else {}
-        )
-        return [p['id'] for p in reply.json() if p['id'].startswith(incomplete)]
-    except Exception:  # noqa: BLE001
-        return []
-
-
-ProjectOpt = Annotated[
-    str, typer.Option('--project', '-p', metavar='PROJECT', help='Project id.', autocompletion=complete_project)
-]
-
-
-def chosen_project(argument: str | None, option: str | None) -> str:
-    """Pure: the project of `runs trigger PROJECT` or `runs trigger --project PROJECT` (exit 2 without one, or
-    with two that differ)."""
-    if argument and option and argument != option:
-        raise typer.BadParameter(f'two projects given: {argument!r} and {option!r}', param_hint='PROJECT')
-    if not (argument or option):
-        raise typer.BadParameter('name the project: runboard runs trigger PROJECT', param_hint='PROJECT')
-    return argument or option or ''
-
-
 # ------------------------------------------------------------------ commands
 @runs_app.command('trigger')
 def trigger(
-    project_argument: Annotated[
-        Optional[str],
-        typer.Argument(
-            metavar='PROJECT', help='Project id (or --project).', autocompletion=complete_project, show_default=False
-        ),
-    ] = None,
-    project_option: Annotated[
-        Optional[str],
-        typer.Option('--project', '-p', metavar='PROJECT', help='Project id.', autocompletion=complete_project),
-    ] = None,
+    project_argument: ProjectArgument = None,
+    project_option: ProjectOption = None,
     branch: Annotated[
         Optional[str],
         typer.Option(

@@ -12,14 +12,10 @@ from rich.table import Table
 from rich.text import Text
 
 from app.cli import render
-from app.cli.context import Cli, JsonOpt, ServerOpt
-from app.cli.runs import complete_project
+from app.cli.context import Cli, JsonOpt, ProjectArgument, ProjectOption, ServerOpt, chosen_project, complete_project
 from app.client import RunboardClient
 
 schedules_app = typer.Typer(help='Cron schedules of a project: runs fired at set times.', no_args_is_help=True)
-ProjectOpt = Annotated[
-    str, typer.Option('--project', '-p', metavar='PROJECT', help='Project id.', autocompletion=complete_project)
-]
 OwnerOpt = Annotated[  # a schedule id is unique: its project is found from it when not given
     Optional[str],
     typer.Option(
@@ -101,14 +97,19 @@ def one(schedule: dict, said: str) -> str:
 
 
 @schedules_app.command('list')
-def schedules_list(project: ProjectOpt, json_output: JsonOpt = False, server: ServerOpt = None) -> None:
+def schedules_list(
+    project_argument: ProjectArgument = None,
+    project_option: ProjectOption = None,
+    json_output: JsonOpt = False,
+    server: ServerOpt = None,
+) -> None:
     """The project's schedules: cron, the run they fire, the catch-up policy, the next and the last firing."""
+    project = chosen_project(project_argument, project_option)
     Cli.make(server, json_output).show(lambda client: client.list_schedules(project), schedules_table)
 
 
 @schedules_app.command('add')
 def schedules_add(
-    project: ProjectOpt,
     name: Annotated[str, typer.Option('--name', '-n', help='A name for it, unique in the project (e.g. nightly).')],
     cron: Annotated[
         str,
@@ -127,10 +128,13 @@ def schedules_add(
         ),
     ] = 'once',
     paused: Annotated[bool, typer.Option('--paused', help='Create it paused.')] = False,
+    project_argument: ProjectArgument = None,
+    project_option: ProjectOption = None,
     json_output: JsonOpt = False,
     server: ServerOpt = None,
 ) -> None:
     """Add a schedule (operators). Its runs are admitted as you, under every rule a trigger meets."""
+    project = chosen_project(project_argument, project_option)
     body = {
         'name': name,
         'cron': cron,

@@ -10,7 +10,7 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-from app.cli.context import Cli, JsonOpt, ServerOpt
+from app.cli.context import Cli, JsonOpt, ProjectArgument, ProjectOption, ServerOpt, chosen_project
 
 ProjectOpt = Annotated[str, typer.Option('--project', '-p', help='The project id.')]
 NameArg = Annotated[str, typer.Argument(metavar='NAME', help='The environment variable name, e.g. DEPLOY_TOKEN.')]
@@ -44,8 +44,14 @@ def _app(kind: str, noun: str) -> typer.Typer:
     group = typer.Typer(help=f"A project's {kind}: what its runs receive in their environment.", no_args_is_help=True)
 
     @group.command('list')
-    def list_(project: ProjectOpt, json_output: JsonOpt = False, server: ServerOpt = None) -> None:
+    def list_(
+        project_argument: ProjectArgument = None,
+        project_option: ProjectOption = None,
+        json_output: JsonOpt = False,
+        server: ServerOpt = None,
+    ) -> None:
         """List them (a secret's value is never shown, only who set it and when)."""
+        project = chosen_project(project_argument, project_option)
         Cli.make(server, json_output).show(lambda client: client.list_variables(project, kind), _table(kind))
 
     @group.command('set')

@@ -23,12 +23,12 @@ def test_issues_and_the_auto_loop_from_the_cli(settings_factory, repo_factory) -
         assert added.code == 0, added.stderr
         issue = added.json()
         assert issue['title'] == 'Add a logout button' and issue['ready'] is True
-        assert cli('issues', 'add', '-p', 'proj', '-t', 'Talk about it', '-l', 'needs-discussion').code == 0
-        listed = cli('issues', 'list', '--project', 'proj', '--json').json()
+        assert cli('issues', 'add', 'proj', '-t', 'Talk about it', '-l', 'needs-discussion').code == 0
+        listed = cli('issues', 'list', 'proj', '--json').json()
         assert [(i['number'], i['ready']) for i in listed] == [(issue['number'], True), (issue['number'] + 1, False)]
         assert 'Talk about it' in cli('issues', 'list', '--project', 'proj').stdout
 
-        status = cli('afk', 'status', '--project', 'proj', '--json').json()
+        status = cli('afk', 'status', 'proj', '--json').json()
         assert status['auto_enabled'] is False and status['ready_count'] == 1
 
         started = cli('afk', 'start', '--project', 'proj', '--follow', '--json')
@@ -39,11 +39,11 @@ def test_issues_and_the_auto_loop_from_the_cli(settings_factory, repo_factory) -
         nothing = cli('afk', 'start', '--project', 'proj')
         assert nothing.code == 3 and 'no_ready_issue' in nothing.stderr and 'Correlation id: ' in nothing.stderr
 
-        assert cli('afk', 'on', '--project', 'proj', '--json').json()['auto_enabled'] is True
+        assert cli('afk', 'on', 'proj', '--json').json()['auto_enabled'] is True
         off = cli('afk', 'off', '--project', 'proj')
         assert off.code == 0 and 'off' in off.stdout
         assert cli('afk', 'status', '--project', 'proj', '--json').json()['auto_enabled'] is False
-        reset = cli('afk', 'reset', '--project', 'proj', '--json')
+        reset = cli('afk', 'reset', 'proj', '--json')
         assert reset.code == 0 and reset.json()['consecutive_failures'] == 0 and reset.json()['paused'] is False
 
         unknown = cli('afk', 'status', '--project', 'nope')

@@ -175,7 +175,11 @@ def test_unreachable_server_exits_5_with_the_correlation_id() -> None:
 def test_usage_errors_exit_2(settings_factory, repo_factory) -> None:
     with served(settings_factory, repo_factory) as (server, cli):
         missing = cli('runs', 'trigger', '--branch', 'main')
-        assert missing.code == 2 and 'runboard runs trigger PROJECT' in missing.stderr
+        assert missing.code == 2 and 'name the project' in missing.stderr
+        for command in (('afk', 'on'), ('issues', 'list'), ('schedules', 'list'), ('secrets', 'list')):
+            without = cli(*command)
+            assert without.code == 2 and 'name the project' in without.stderr, command
+        assert cli('afk', 'status', 'proj', '-p', 'other').code == 2
         two = cli('runs', 'trigger', 'proj', '--project', 'other')
         assert two.code == 2 and "'proj' and 'other'" in two.stderr
         invalid = cli(*TRIGGER, '--branch', 'no-such-branch', '--depth', 'shallow')

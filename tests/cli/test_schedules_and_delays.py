@@ -27,7 +27,7 @@ def test_schedules_add_list_edit_pause_resume_history_remove(settings_factory, r
         )
         sid = schedule['id']
 
-        listed = cli('schedules', 'list', '-p', 'proj')
+        listed = cli('schedules', 'list', 'proj')
         assert listed.code == 0 and sid in listed.stdout and 'nightly' in listed.stdout and 'none yet' in listed.stdout
 
         bad = cli(*ADD, '--name', 'broken', '--cron', '61 * * * *')

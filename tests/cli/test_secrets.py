@@ -22,7 +22,7 @@ def test_secrets_and_variables_from_the_cli_reach_a_run(settings_factory, repo_f
         assert cli('variables', 'set', 'REGION', 'eu-west-1', '-p', 'proj').code == 0
         listed = cli('secrets', 'list', '-p', 'proj')
         assert 'DEPLOY_TOKEN' in listed.stdout and 'tok-123456' not in listed.stdout
-        assert 'eu-west-1' in cli('variables', 'list', '-p', 'proj').stdout
+        assert 'eu-west-1' in cli('variables', 'list', 'proj').stdout
         short = cli('secrets', 'set', 'PIN', '-p', 'proj', stdin='12\n')
         assert short.code != 0 and 'at least 4 characters' in (short.stdout + short.stderr)
 

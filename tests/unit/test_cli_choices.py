@@ -1,11 +1,12 @@
-"""`runboard runs trigger PROJECT` or `--project PROJECT`: which project a trigger names (app/cli/runs.py)."""
+"""`runboard afk on PROJECT` or `--project PROJECT`: which project a command about one project names
+(app/cli/context.py)."""
 
 from __future__ import annotations
 
 import pytest
 import typer
 
-from app.cli.runs import chosen_project
+from app.cli.context import chosen_project
 
 
 @pytest.mark.parametrize(
