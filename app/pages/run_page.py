@@ -26,7 +26,7 @@ from app.pages.theme import duration, frame, page_frame, relative, status_badge
 from app.state import connection, live
 from app.state.afk_review import usage_text
 from app.state.log_links import line_from_hash
-from app.state.run_timing import start_fact
+from app.state.run_timing import start_fact, started_by
 from app.state.runs_store import ACTIVE
 from app.state.text import shown
 from app.state.timeline import run_title
@@ -110,7 +110,7 @@ class TimelineView:
                     ('depth', run['depth_level']),
                     ('framework', run['target_framework']),
                     ('kind', run['kind']),
-                    ('by', run.get('user_name') or '—'),
+                    ('by', started_by(run)),
                 ):
                     with ui.row().classes('gap-1 items-baseline'):
                         ui.label(name).classes('opacity-60')

@@ -11,6 +11,7 @@ from app.pages.push_facts import push_facts
 from app.pages.run_timing import cancel_button, timing_bits
 from app.pages.stage_strip import row_strip
 from app.pages.theme import live_duration, live_relative, status_badge
+from app.state.run_timing import started_by
 from app.state.runs_store import ACTIVE
 from app.state.text import shown
 
@@ -58,7 +59,7 @@ def run_row(
                 ui.link(f'retried by {latest}', f'/runs/{latest}').classes('text-xs rb-tap-link').props(
                     'data-field=retried-by'
                 )
-            ui.label(run.get('user_name') or '').classes('text-xs opacity-70')
+            ui.label(started_by(run)).classes('text-xs opacity-70').props('data-field=by')
             started = live_relative(
                 ui.label().classes('text-xs opacity-70').props('data-field=started'),
                 run.get('started_at') or run.get('created_at'),

@@ -1,6 +1,6 @@
-"""Delayed runs, queue TTLs and schedules as a person reads them, and the Run form's "Run later" choice as the
-trigger body's fields. Pure: no I/O, no NiceGUI (the browser keeps "in 4 min" ticking: assets/live-time.js,
-data-rb-until, the same words as until_text)."""
+"""When and by whom a run started, delayed runs, queue TTLs and schedules as a person reads them, and the Run
+form's "Run later" choice as the trigger body's fields. Pure: no I/O, no NiceGUI (the browser keeps "in 4 min"
+ticking: assets/live-time.js, data-rb-until, the same words as until_text)."""
 
 from __future__ import annotations
 
@@ -60,6 +60,13 @@ def start_fact(run: dict) -> tuple[str, str | None]:
     if run.get('started_at'):
         return 'started', run['started_at']
     return 'created', run.get('created_at')
+
+
+def started_by(run: dict) -> str:
+    """Who a run is by: its person; a run the AFK auto-loop launched by itself has none (LOOP_RUN_SQL)."""
+    if run.get('user_name'):
+        return run['user_name']
+    return 'the auto-loop' if run.get('kind') == 'auto' else '—'
 
 
 def ended_unstarted_reason(run: dict) -> str | None:

@@ -11,6 +11,7 @@ from app.state.run_timing import (
     LaterChoice,
     ended_unstarted_reason,
     later_fields,
+    started_by,
     timing_line,
     until_text,
 )
@@ -63,6 +64,19 @@ def test_timing_line(run, prefix, title) -> None:  # noqa: ANN001
 )
 def test_why_a_run_never_started(run, reason) -> None:  # noqa: ANN001
     assert ended_unstarted_reason(run) == reason
+
+
+@pytest.mark.parametrize(
+    ('run', 'by'),
+    [
+        ({'kind': 'manual', 'user_name': 'Alice'}, 'Alice'),
+        ({'kind': 'auto', 'user_name': 'Bob'}, 'Bob'),  # an AFK run started by hand is the person's
+        ({'kind': 'auto', 'user_name': None}, 'the auto-loop'),  # launched by the loop itself: nobody's
+        ({'kind': 'manual'}, '—'),
+    ],
+)
+def test_who_a_run_is_by(run, by) -> None:  # noqa: ANN001
+    assert started_by(run) == by
 
 
 @pytest.mark.parametrize(
