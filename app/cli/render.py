@@ -14,6 +14,8 @@ from rich.text import Text
 
 from app.cli.table_fit import column_widths, fitting_columns
 
+ESC = '\x1b'
+
 STATUS_STYLE = {
     'queued': 'yellow',
     'running': 'cyan',
@@ -235,12 +237,24 @@ def annotations_table(run: dict) -> Table | None:
     return table
 
 
+def terminal_text(output: str) -> Text:
+    """Pure: an output line as safe terminal text (see event_line)."""
+    decoded = Text.from_ansi(output, end='')
+    if ESC in decoded.plain:  # an unfinished sequence: shown, not sent
+        return Text(decoded.plain.replace(ESC, '␛'))
+    return decoded
+
+
 def event_line(event: dict) -> Text:
-    """One timeline event as a terminal line; output text is printed verbatim (no markup)."""
+    """One timeline event as a terminal line. Output is decoded as the run page decodes it (app/state/ansi.py,
+    rich's ANSI decoder; never read as markup): colours and links (SGR, OSC 8) become styles, which a terminal
+    shows and a pipe or a file gets as plain text; other escape sequences are dropped and a stray ESC is shown
+    as ␛, so a run's output cannot move the cursor, retitle or write the clipboard of the person reading it.
+    Text before a carriage return is what the run overwrote: the last part is what a terminal would show."""
     stamp = (when(event.get('at')) + '  ', 'dim')
     kind, text = event.get('type'), event['text']
     if kind == 'output':
-        return Text.assemble(stamp, text)
+        return Text.assemble(stamp, terminal_text(text))
     if kind == 'annotation':  # the line as printed, in its level's colour
         level = text[2:].split(' ', 1)[0].split(':', 1)[0]
         return Text.assemble(stamp, (text, LEVEL_STYLE.get(level, '')))
