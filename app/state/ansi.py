@@ -1,7 +1,8 @@
 """Output lines with ANSI colours, as safe HTML (pure). Rich's ANSI decoder reads the escape sequences
 (SGR colours and styles; other control sequences are dropped); every character of the text is escaped,
 and the only markup emitted is our own <span> with a class or an inline colour, so the result needs no
-sanitising. A line without escape sequences stays plain text (None)."""
+sanitising. A line without escape sequences stays plain text (None). A line a program rewrote with carriage
+returns (a progress meter) shows what a terminal ends up showing: the part after its last one."""
 
 from __future__ import annotations
 
@@ -37,6 +38,11 @@ def _css(style: Style) -> tuple[list[str], list[str]]:
     return classes, rules
 
 
+def terminal_shown(line: str) -> str:
+    """Pure: what a terminal shows of the line: the part after its last carriage return."""
+    return line.rsplit('\r', 1)[-1]
+
+
 def ansi_html(line: str) -> str | None:
     """The line as HTML spans, or None when it holds no escape sequence (show it as plain text)."""
     if ESC not in line:
@@ -67,5 +73,6 @@ def ansi_html(line: str) -> str | None:
 
 
 def plain_text(line: str) -> str:
-    """The line without its escape sequences (what search and copy work on)."""
+    """The line as shown, without its escape sequences (what search and copy work on)."""
+    line = terminal_shown(line)
     return Text.from_ansi(line).plain if ESC in line else line

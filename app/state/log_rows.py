@@ -12,7 +12,7 @@ from __future__ import annotations
 from html import escape
 
 from app.core.workflow_commands import annotation_of
-from app.state.ansi import ansi_html
+from app.state.ansi import ansi_html, terminal_shown
 from app.state.timeline import Line
 
 LEVEL_WORDS = {'error': 'Error', 'warning': 'Warning', 'notice': 'Notice'}
@@ -34,14 +34,16 @@ def annotation_html(text: str) -> str | None:
 
 def row(line: Line) -> list[int | str]:
     html: str | None = None
-    kind = line.kind
+    kind, text = line.kind, line.text
     if kind == 'output':
-        html = ansi_html(line.text)
+        text = terminal_shown(text)
+        html = ansi_html(text)
     elif kind == 'annotation':
-        html = annotation_html(line.text)
+        html = annotation_html(text)
         if html is None:  # (not written by this version's ingest) shown as the line it is
-            kind, html = 'output', ansi_html(line.text)
-    return [line.seq, kind, html if html is not None else escape(line.text, quote=False), line.at]
+            kind, text = 'output', terminal_shown(text)
+            html = ansi_html(text)
+    return [line.seq, kind, html if html is not None else escape(text, quote=False), line.at]
 
 
 def rows(lines: list[Line]) -> list[list[int | str]]:

@@ -1,6 +1,6 @@
 """The rows the log viewer draws for workflow-command events (app/state/log_rows.py): an annotation as its level,
 title, message and place, all escaped; a group's title and an endgroup as they are; a line that only looks like an
-annotation (an older run's) as text."""
+annotation (an older run's) as text; a line rewritten by carriage returns as its last state."""
 
 from __future__ import annotations
 
@@ -33,6 +33,9 @@ from app.state.timeline import Line
         ('annotation', 'not a command <i>', ['output', 'not a command &lt;i&gt;']),
         ('group', 'Install <deps>', ['group', 'Install &lt;deps&gt;']),
         ('endgroup', '', ['endgroup', '']),
+        # a progress meter rewrote its line with carriage returns: the row is what a terminal ends up showing
+        ('output', 'get 10%\rget 50%\rget <100%>', ['output', 'get &lt;100%&gt;']),
+        ('output', 'get 10%\r\x1b[32mdone\x1b[0m', ['output', '<span class="rb-ansi-2">done</span>']),
     ],
 )
 def test_rows_of_workflow_command_events(kind: str, text: str, drawn: list[str]) -> None:

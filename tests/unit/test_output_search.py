@@ -19,7 +19,7 @@ SHOWN = [
     ('\x1b(Bcharset', 'charset'),  # ESC ( B: a charset choice, one character more (as rich reads it)
     ('\x1b7saved\x1b8', 'saved'),
     ('old\r\x1b[32mnew\x1b[0m', 'new'),  # with escapes: what follows the last carriage return
-    ('old\rnew', 'old\rnew'),  # without: shown as stored
+    ('old 10%\rold 50%\rnew', 'new'),  # without escapes too: a progress meter ends as its last state
     ('broken \x1b[31', 'broken \x1b[31'),  # an unfinished sequence stays text
     ('<b>not markup</b> \x1b[1m&amp;\x1b[0m', '<b>not markup</b> &amp;'),
 ]

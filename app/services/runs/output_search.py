@@ -63,11 +63,11 @@ def needle_of(q: str | None) -> str:
 
 
 def shown_text(line: str) -> str:
-    """Pure: the line as the viewer shows it: what follows its last carriage return, escape sequences
-    removed (a line without ESC is shown as stored)."""
+    """Pure: the line as the viewer shows it: what follows its last carriage return (what a terminal ends up
+    showing of a progress line), escape sequences removed."""
+    line = line.rsplit('\r', 1)[-1]
     if ESC not in line:
         return line
-    line = line.rsplit('\r', 1)[-1]
     parts, position = [], 0
     for match in _ANSI.finditer(line):
         start, end = match.span(0)
