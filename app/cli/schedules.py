@@ -44,7 +44,7 @@ def on_schedule(
 
 def schedules_table(items: list[dict]) -> Table | str:
     if not items:
-        return 'No schedules. Add one: runboard schedules add -p PROJECT --name nightly --cron "30 2 * * *" ...'
+        return 'No schedules. Add one: runboard schedules add PROJECT --name nightly --cron "30 2 * * *" ...'
     table = Table(header_style='bold', box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True)
     for column in ('SCHEDULE', 'NAME', 'CRON', 'RUNS', 'NEXT', 'LAST FIRING'):
         # as runs list: crop (…), never break a row; the owner and catch-up policy are in --json and the UI
