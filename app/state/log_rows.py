@@ -1,7 +1,8 @@
 """What the log viewer sends the browser for each line (pure).
 
 A line travels as a compact row: [seq, kind, html, at]. The html is safe to insert as it is: every
-character of the text is escaped, and the only markup is app/state/ansi.py's own colour spans. The
+character of the text is escaped, and the only markup is app/state/ansi.py's own colour spans and the span that
+colours a run's outcome line (`failed: exit code 1` red, `succeeded` green). The
 browser adds the gutter (line number, time), the copy button, search marks, stage folding and the
 `::group::` folds (kinds `group` and `endgroup`, app/core/workflow_commands.py). An `annotation` line (`::error
 file=app.py,line=3::boom`) is drawn as what it says: its level, title, message and place.
@@ -16,6 +17,7 @@ from app.state.ansi import ansi_html, terminal_shown
 from app.state.timeline import Line
 
 LEVEL_WORDS = {'error': 'Error', 'warning': 'Warning', 'notice': 'Notice'}
+OUTCOMES = ('succeeded', 'failed', 'timed_out', 'crashed')  # the status lines drawn in their outcome's colour
 
 
 def annotation_html(text: str) -> str | None:
@@ -32,6 +34,14 @@ def annotation_html(text: str) -> str | None:
     return ''.join(parts)
 
 
+def outcome_html(text: str) -> str | None:
+    """The run's outcome line (`failed: exit code 1`) in a span naming the outcome, or None for other status lines."""
+    word = text.split(' ', 1)[0].rstrip(':,.')
+    if word not in OUTCOMES:
+        return None
+    return f'<span class="rb-outcome rb-outcome-{word}">{escape(text, quote=False)}</span>'
+
+
 def row(line: Line) -> list[int | str]:
     html: str | None = None
     kind, text = line.kind, line.text
@@ -43,6 +53,8 @@ def row(line: Line) -> list[int | str]:
         if html is None:  # (not written by this version's ingest) shown as the line it is
             kind, text = 'output', terminal_shown(text)
             html = ansi_html(text)
+    elif kind == 'status':
+        html = outcome_html(text)
     return [line.seq, kind, html if html is not None else escape(text, quote=False), line.at]
 
 

@@ -36,6 +36,11 @@ from app.state.timeline import Line
         # a progress meter rewrote its line with carriage returns: the row is what a terminal ends up showing
         ('output', 'get 10%\rget 50%\rget <100%>', ['output', 'get &lt;100%&gt;']),
         ('output', 'get 10%\r\x1b[32mdone\x1b[0m', ['output', '<span class="rb-ansi-2">done</span>']),
+        # the run's outcome line in its outcome's colour; the other status lines as they are
+        ('status', 'failed: exit 1', ['status', '<span class="rb-outcome rb-outcome-failed">failed: exit 1</span>']),
+        ('status', 'succeeded', ['status', '<span class="rb-outcome rb-outcome-succeeded">succeeded</span>']),
+        ('status', 'running', ['status', 'running']),
+        ('status', 'stopped by <b>', ['status', 'stopped by &lt;b&gt;']),
     ],
 )
 def test_rows_of_workflow_command_events(kind: str, text: str, drawn: list[str]) -> None:
