@@ -28,24 +28,24 @@ def _afk_switch(project: str, enabled: bool, json_output: bool, server: str | No
 
 @afk_app.command('on')
 def afk_on(
-    project: ProjectArgument = None,
+    project_argument: ProjectArgument = None,
     project_option: ProjectOption = None,
     json_output: JsonOpt = False,
     server: ServerOpt = None,
 ) -> None:
     """Switch the auto-loop on: it starts runs for ready issues by itself."""
-    _afk_switch(chosen_project(project, project_option), True, json_output, server)
+    _afk_switch(chosen_project(project_argument, project_option), True, json_output, server)
 
 
 @afk_app.command('off')
 def afk_off(
-    project: ProjectArgument = None,
+    project_argument: ProjectArgument = None,
     project_option: ProjectOption = None,
     json_output: JsonOpt = False,
     server: ServerOpt = None,
 ) -> None:
     """Switch the auto-loop off (runs already started continue)."""
-    _afk_switch(chosen_project(project, project_option), False, json_output, server)
+    _afk_switch(chosen_project(project_argument, project_option), False, json_output, server)
 
 
 @afk_app.command('start')
