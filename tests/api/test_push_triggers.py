@@ -17,7 +17,7 @@ import pytest
 from app.services.triggers import hooks
 from tests.helpers.api import QUEUED, assert_problem, serving
 from tests.helpers.forge_api import forge_api
-from tests.helpers.runs import shell_script, wait_for_status
+from tests.helpers.runs import create_project, shell_script, wait_for_status
 
 IDENT = ['-c', 'user.name=t', '-c', 'user.email=t@example.invalid']
 
@@ -359,3 +359,33 @@ def test_a_succeeded_push_run_posts_success(settings_factory, repo_factory) -> N
             assert (final.sha, final.context, final.description) == (sha, 'runboard/proj', 'Succeeded')
             assert final.target_url.endswith(f'/runs/{run_id}')
             assert remote.posted[-1].state == 'success'  # an older pending never lands after it
+
+
+def test_a_forge_that_does_not_answer_holds_only_its_own_projects_statuses(settings_factory, repo_factory) -> None:
+    """Two projects on two forges: while the first forge holds its status request unanswered, the second project's
+    statuses still arrive; once the first forge answers, its project's statuses arrive too, in order."""
+    repo, other_repo = repo_factory(), repo_factory()
+    with forge_api('github', held=True) as stuck, forge_api('gitea') as answering:
+        settings = settings_factory(**QUEUED, **FAST_RETRIES, notification_timeout_seconds=60)
+        with serving(settings, repo, issue_source=forge_source(stuck)) as api:
+            create_project(api.client, other_repo, project_id='other', issue_source=forge_source(answering))
+            secrets = {'proj': set_rules(api.client), 'other': set_rules(api.client, project='other')}
+            stuck_sha = commit(repo)
+            (stuck_run,) = deliver(
+                api.client, 'github', 'push', github_push('main', 'a' * 40, stuck_sha), secrets['proj']
+            ).json()['run_ids']
+            stuck.wait_for_held()  # its pending status is on the wire, unanswered
+            api.client.post(f'/api/runs/{stuck_run}/stop')  # its error status waits behind the pending one
+            sha = commit(other_repo)
+            (run_id,) = deliver(
+                api.client, 'github', 'push', github_push('main', 'a' * 40, sha), secrets['other'], project='other'
+            ).json()['run_ids']
+            assert answering.wait_for_state('pending').sha == sha
+            api.client.post(f'/api/runs/{run_id}/stop')
+            assert answering.wait_for_state('error').sha == sha
+            assert stuck.posted == []  # still held
+            stuck.release()
+            assert [(posted.sha, posted.state) for posted in stuck.wait_for(2)] == [
+                (stuck_sha, 'pending'),
+                (stuck_sha, 'error'),
+            ]

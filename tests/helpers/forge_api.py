@@ -1,7 +1,8 @@
 """A loopback forge API for commit statuses: answers `POST .../statuses/{sha}` as GitHub, Gitea or GitLab
 document it, and checks every request's shape (path, authorization, JSON fields and their values) before it
 answers; a request of the wrong shape is answered 422 and recorded in `wrong`. `answers` are the next status
-codes, in order (then 201)."""
+codes, in order (then 201). With `held=True` no request is answered (nor recorded) until the test calls
+`release()`: a forge that does not answer."""
 
 from __future__ import annotations
 
@@ -48,6 +49,19 @@ class ForgeApi:
     tries: int = 0
     wrong: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    held: bool = False
+    waiting: int = 0  # requests held unanswered now
+    released: threading.Event = field(default_factory=threading.Event)
+
+    def release(self) -> None:
+        self.released.set()
+
+    def wait_for_held(self, count: int = 1, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while self.waiting < count:
+            if time.monotonic() > deadline:
+                raise AssertionError(f'{self.waiting} request(s) held, expected {count}')
+            time.sleep(0.02)
 
     def wait_for(self, count: int, timeout: float = 30.0) -> list[Posted]:
         deadline = time.monotonic() + timeout
@@ -109,12 +123,20 @@ class ForgeApi:
 
 
 @contextmanager
-def forge_api(kind: str, *, token: str = 'forge-token', answers: tuple[int, ...] = ()) -> Iterator[ForgeApi]:
-    state = ForgeApi(kind=kind, token=token, answers=list(answers))
+def forge_api(
+    kind: str, *, token: str = 'forge-token', answers: tuple[int, ...] = (), held: bool = False
+) -> Iterator[ForgeApi]:
+    state = ForgeApi(kind=kind, token=token, answers=list(answers), held=held)
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:  # noqa: N802 - the standard library's name
             body = self.rfile.read(int(self.headers.get('content-length') or 0))
+            if state.held:
+                with state.lock:
+                    state.waiting += 1
+                state.released.wait(timeout=120)
+                with state.lock:
+                    state.waiting -= 1
             headers = {k.lower(): v for k, v in self.headers.items()}
             wrong, data = state.check(self.path, headers, body)
             with state.lock:
@@ -153,5 +175,6 @@ def forge_api(kind: str, *, token: str = 'forge-token', answers: tuple[int, ...]
     try:
         yield state
     finally:
+        state.release()
         server.shutdown()
         server.server_close()

@@ -9,20 +9,26 @@ attempts) and posts them, retried with the webhooks' backoff (RUNBOARD_NOTIFICAT
 overtaken by a later one of the same run before it was delivered is not posted any more (`superseded`): the
 forge shows the last state posted, so an old `pending` must never land after `success`.
 
+A project's statuses are posted one after another (in the order they were recorded), and different projects' at the
+same time, on a small pool of threads: a forge that does not answer holds its own project's statuses for the
+timeout, never another project's.
+
 Which runs: kind push or pull_request with a commit, of a project whose forge is known (issue_source, or the
 repository's URL) and that has a token for it (issue_source's token/token_env, or the project's https token)."""
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 from urllib.parse import quote, urlsplit
 
 import httpx
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, TextClause, text
 from sqlmodel import Session
 
 from app.config import Settings
@@ -42,6 +48,7 @@ log = logging.getLogger(__name__)
 KINDS = ('push', 'pull_request')
 LOOK_BACK = timedelta(days=2)  # runs older than this get no new statuses (a server down for days)
 BATCH = 20
+PROJECTS_AT_ONCE = 8  # projects whose statuses are being posted at the same time, by one server
 GITLAB_STATES = {'pending': 'pending', 'success': 'success', 'failure': 'failed', 'error': 'canceled'}
 
 SQL_CANDIDATES = text(
@@ -55,8 +62,8 @@ SQL_INSERT = text(
     "'pending', 0, :now, :now, :now) ON CONFLICT DO NOTHING"
 )
 SQL_DUE = text(
-    "SELECT id, attempts FROM commit_status WHERE status IN ('pending', 'failed') AND next_attempt_at <= :now "
-    'AND (claimed_until IS NULL OR claimed_until < :now) ORDER BY id LIMIT :n'
+    "SELECT id, attempts, project_id FROM commit_status WHERE status IN ('pending', 'failed') "
+    'AND next_attempt_at <= :now AND (claimed_until IS NULL OR claimed_until < :now) {not_busy} ORDER BY id LIMIT :n'
 )
 SQL_CLAIM = text(
     'UPDATE commit_status SET claimed_until = :until, updated_at = :now WHERE id = :id AND attempts = :attempts '
@@ -74,7 +81,7 @@ SQL_SETTLE = text(
 SQL_SUPERSEDE = text(
     "UPDATE commit_status SET status = 'superseded', claimed_until = NULL, updated_at = :now WHERE id = :id"
 )
-SQL_NEXT_DUE = text("SELECT MIN(next_attempt_at) FROM commit_status WHERE status IN ('pending', 'failed')")
+SQL_NEXT_DUE = text("SELECT MIN(next_attempt_at) FROM commit_status WHERE status IN ('pending', 'failed') {not_busy}")
 
 
 @dataclass(frozen=True)
@@ -185,6 +192,10 @@ class CommitStatuses:
         self.engine, self.settings, self.secrets = engine, settings, secrets
         self.transport = transport
         self._targets: dict[str, tuple[float, StatusTarget | None]] = {}
+        self._posting: set[str] = set()  # projects whose statuses a thread of the pool is posting
+        self._posting_lock = threading.Lock()
+        self._pool = ThreadPoolExecutor(max_workers=PROJECTS_AT_ONCE, thread_name_prefix='commit-statuses')
+        self._job: PeriodicJob | None = None
 
     # -- the outbox
     def record_due(self) -> int:
@@ -245,21 +256,56 @@ class CommitStatuses:
         self._targets.pop(project_id, None)
 
     # -- the sender
+    def _not_busy(self, sql: TextClause) -> tuple[TextClause, dict[str, str]]:
+        """`sql` without the rows of the projects being posted now (their thread takes them in turn)."""
+        with self._posting_lock:
+            busy = sorted(self._posting)
+        names = ', '.join(f':busy{i}' for i in range(len(busy)))
+        clause = f'AND project_id NOT IN ({names})' if busy else ''
+        return text(sql.text.format(not_busy=clause)), {f'busy{i}': project for i, project in enumerate(busy)}
+
     def send_due(self) -> int:
-        """Claim and post every due status; returns how many were tried."""
-        now = utcnow()
-        lease = self.settings.notification_timeout_seconds * 2 + 30
+        """Hand the due statuses of each project that is not being posted now to a thread of the pool (up to
+        PROJECTS_AT_ONCE projects); returns how many projects were handed over."""
+        sql, params = self._not_busy(SQL_DUE)
         with self.engine.connect() as conn:
-            due = conn.execute(SQL_DUE, {'now': now, 'n': BATCH}).all()
-        tried = 0
-        for status_id, attempts in due:
-            with session_scope(self.engine) as session:
-                params = {'id': status_id, 'attempts': attempts, 'now': now, 'until': now + timedelta(seconds=lease)}
-                if session.connection().execute(SQL_CLAIM, params).rowcount != 1:
-                    continue  # another server has it
-            self._post(status_id)
-            tried += 1
-        return tried
+            due = conn.execute(sql, {**params, 'now': utcnow(), 'n': BATCH}).all()
+        by_project: dict[str, list[tuple[str, int]]] = {}
+        for status_id, attempts, project_id in due:
+            by_project.setdefault(project_id, []).append((status_id, attempts))
+        started = 0
+        for project_id, rows in by_project.items():
+            with self._posting_lock:
+                if project_id in self._posting or len(self._posting) >= PROJECTS_AT_ONCE:
+                    continue
+                self._posting.add(project_id)
+            try:
+                self._pool.submit(self._post_in_order, project_id, rows)
+            except RuntimeError:  # the server is stopping: the pool takes no more work
+                self._posting.discard(project_id)
+                break
+            started += 1
+        return started
+
+    def _post_in_order(self, project_id: str, rows: list[tuple[str, int]]) -> None:
+        """On a thread of the pool: claim and post one project's due statuses, one after another."""
+        try:
+            lease = self.settings.notification_timeout_seconds * 2 + 30
+            for status_id, attempts in rows:
+                now = utcnow()
+                with session_scope(self.engine) as session:
+                    params = {'id': status_id, 'attempts': attempts, 'now': now}
+                    until = now + timedelta(seconds=lease)
+                    if session.connection().execute(SQL_CLAIM, {**params, 'until': until}).rowcount != 1:
+                        continue  # another server has it
+                self._post(status_id)
+        except Exception:
+            log.exception('commit statuses of project %s: posting failed; the next pass tries again', project_id)
+        finally:
+            with self._posting_lock:
+                self._posting.discard(project_id)
+            if self._job is not None:
+                self._job.wake()  # this project's later statuses, and projects that waited for a free thread
 
     def _post(self, status_id: str) -> None:
         with self.engine.connect() as conn:
@@ -321,8 +367,9 @@ class CommitStatuses:
             log.warning('commit status %s for run %s: gave up (%s)', status_id, row['run_id'], error)
 
     def seconds_until_due(self, cap: float) -> float:
+        sql, params = self._not_busy(SQL_NEXT_DUE)
         with self.engine.connect() as conn:
-            due = conn.execute(SQL_NEXT_DUE).scalar()
+            due = conn.execute(sql, params).scalar()
         if due is None:
             return cap
         return max(0.0, min(cap, (as_utc(due) - utcnow()).total_seconds()))
@@ -338,11 +385,17 @@ class CommitStatuses:
         """The job on every server: a pass when a run changes (it was admitted or ended), when a retry is due, and
         at least every poll interval."""
         poll = self.settings.notification_poll_seconds
-        return PeriodicJob(
+        self._job = PeriodicJob(
             'commit-statuses',
             poll,
             self.send_pending,
             at_start=True,
             wakes_on=of_types('run'),
+            on_stop=self.stop,
             settle=BURST_SETTLE_SECONDS,
         )
+        return self._job
+
+    def stop(self) -> None:
+        """Posts under way end by their timeout; their claims lapse by the lease for another server to take."""
+        self._pool.shutdown(wait=False, cancel_futures=True)
