@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import cache
 
 from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute
@@ -71,17 +72,23 @@ def api_routers() -> list[APIRouter]:
     ]
 
 
-def add_api_routes(app: FastAPI) -> None:
-    """The API's routes, in the app's own route list under API_PREFIX, as `include_router` added them until FastAPI
-    0.137. Since then it keeps included routers as a tree walked on every request, with bookkeeping per candidate
-    route: on this API that walk was a third of a request's server CPU (bench/fanout.py's follower reads). A flat
-    list is matched in one pass of path patterns. Each route is a copy made by FastAPI itself (add_api_route), so
-    the routers' own routes stay as they were, and so do /docs and /openapi.json."""
+@cache
+def flat_api_routes() -> tuple[APIRoute, ...]:
+    """The API's routes as one flat list under API_PREFIX, as `include_router` added them until FastAPI 0.137. Since
+    then it keeps included routers as a tree walked on every request, with bookkeeping per candidate route: on this
+    API that walk was a third of a request's server CPU (bench/fanout.py's follower reads). A flat list is matched in
+    one pass of path patterns. Each route is a copy made by FastAPI itself (add_api_route), so the routers' own
+    routes stay as they were, and so do /docs and /openapi.json.
+
+    Made once a process and shared by every app in it (the full server has two: the API in front and NiceGUI's app,
+    which lists the routes in /docs; tests build hundreds): a route holds no state of an app (a request's app is
+    `request.app`), and making the copies is most of the cost of building an app (pydantic adapters per field)."""
+    flat = APIRouter()
     for router in api_routers():
         for route in router.routes:
             if not isinstance(route, APIRoute):  # a nested include_router: list that router above instead
                 raise TypeError(f'{route!r} in the API routers is not a route')
-            app.router.add_api_route(
+            flat.add_api_route(
                 API_PREFIX + route.path,
                 route.endpoint,
                 response_model=route.response_model,
@@ -108,6 +115,11 @@ def add_api_routes(app: FastAPI) -> None:
                 openapi_extra=route.openapi_extra,
                 generate_unique_id_function=route.generate_unique_id_function,
             )
+    return tuple(route for route in flat.routes if isinstance(route, APIRoute))
+
+
+def add_api_routes(app: FastAPI) -> None:
+    app.router.routes.extend(flat_api_routes())
 
 
 def install_api(
