@@ -14,14 +14,16 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def settings_factory(backend: str, tmp_path: Path):  # noqa: ANN201
-    """settings_factory(**overrides) -> Settings on the test's backend; the same database on each call."""
+def settings_factory(backend: str, tmp_path: Path, request: pytest.FixtureRequest):  # noqa: ANN201
+    """settings_factory(**overrides) -> Settings on the test's backend; the same database on each call. The database
+    is as the migrations leave an empty one, or empty for a test marked `fresh_database`."""
     stack = []
     cache: dict = {}
+    migrated = request.node.get_closest_marker('fresh_database') is None
 
     def make(**overrides):  # noqa: ANN003, ANN202
         if 'db' not in cache:
-            ctx = backend_settings(backend, tmp_path / 'data', **overrides)
+            ctx = backend_settings(backend, tmp_path / 'data', migrated=migrated, **overrides)
             cache['db'] = ctx.__enter__()
             stack.append(ctx)
             return cache['db']

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from alembic import command
 from sqlalchemy import text
 
@@ -58,6 +59,7 @@ T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 USER_SQL = 'INSERT INTO "user" (id, name, role, created_at) VALUES (:id, :name, :role, :at)'
 
 
+@pytest.mark.fresh_database  # it migrates step by step itself
 def test_the_upgrade_makes_the_first_local_operator_an_administrator(settings_factory) -> None:  # noqa: ANN001
     engine = make_engine(settings_factory().effective_database_url)
     try:

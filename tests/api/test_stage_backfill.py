@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from alembic import command
 from sqlalchemy import text
 from sqlmodel import Session
@@ -37,6 +38,7 @@ def old_run(conn, run_id: str, status: str, events: list[tuple[str, str]], end: 
     )
 
 
+@pytest.mark.fresh_database  # it migrates step by step itself
 def test_upgrade_backfills_stages_from_stage_events(settings_factory) -> None:
     engine = make_engine(settings_factory().effective_database_url)
     try:

@@ -9,6 +9,7 @@ import sys
 import time
 
 import httpx
+import pytest
 from sqlalchemy import create_engine, inspect, text
 from typer.testing import CliRunner
 
@@ -16,6 +17,7 @@ from app.cli.main import app
 from tests.helpers.servers import ROOT, clean_env, free_port
 
 
+@pytest.mark.fresh_database  # it migrates an empty database
 def test_db_upgrade_applies_the_migrations(settings_factory) -> None:
     settings = settings_factory()
     args = ['db', 'upgrade', '--data-dir', str(settings.data_dir)]
