@@ -38,6 +38,7 @@ test   | bin | Xvfb           | xvfb                | tests/e2e/test_native_wind
 test   | bin | xwininfo       | x11-utils           | tests/e2e/test_native_window.py: finds the window by title
 test   | bin | ssh-keygen     | openssh-client      | tests/remote/test_git_credentials.py: a real key for GIT_SSH_COMMAND
 test   | bin | sleep          | coreutils           | engine tests: long-running run commands
+test   | bin | pg_dump        | postgresql-client   | tests/helpers/backends.py: every team test schema copied from one migrated schema
 ci     | bin | pg_ctlcluster  | postgresql          | scripts/services.sh: PostgreSQL for the team backend
 ci     | bin | redis-server   | redis-server        | scripts/services.sh: Redis for the team backend
 ci     | bin | rabbitmq-server | rabbitmq-server    | scripts/services.sh: RabbitMQ, the second broker of the Celery tests
