@@ -17,6 +17,7 @@ from app.client.http import API, ApiError, Response, answer_of, new_idempotency_
 from app.client.logs import LogSearchApi
 from app.client.notifications import NotificationsApi
 from app.client.schedules import SchedulesApi
+from app.infra.http import tls_context
 
 __all__ = ['API', 'ApiError', 'Response', 'RunboardClient', 'answer_of', 'new_idempotency_key']
 
@@ -98,7 +99,9 @@ class RunboardClient(WorkersApi, LogApi, FeatureApis):
             headers['X-Correlation-ID'] = correlation_id
         self.correlation_id = correlation_id
         self.base_url = base_url.rstrip('/')
-        self._http = httpx.AsyncClient(base_url=self.base_url, headers=headers, timeout=timeout, transport=transport)
+        self._http = httpx.AsyncClient(
+            base_url=self.base_url, headers=headers, timeout=timeout, transport=transport, verify=tls_context()
+        )
 
     async def aclose(self) -> None:
         await self._http.aclose()

@@ -16,6 +16,7 @@ import httpx
 from sqlalchemy import Engine
 
 from app.config import Settings
+from app.infra.http import tls_context
 from app.infra.secret_box import SecretBox, SecretUnreadable
 from app.models import TERMINAL_STATUSES, utcnow
 from app.models.webhook_url import url_origin
@@ -96,7 +97,7 @@ async def post(claimed: Claimed, secret: str, timeout: float, policy: TargetPoli
     try:
         # no proxy from the environment (it would connect instead of us), no redirects followed
         async with (
-            httpx.AsyncClient(timeout=timeout, follow_redirects=False, trust_env=False) as client,
+            httpx.AsyncClient(timeout=timeout, follow_redirects=False, trust_env=False, verify=tls_context()) as client,
             asyncio.timeout(timeout),
         ):
             target = await asyncio.to_thread(checked_target, claimed.url, policy)

@@ -22,6 +22,7 @@ from typing import Any
 import httpx
 
 from app.core.errors import DomainError
+from app.infra.http import tls_context
 from app.services.repositories import gitops
 from app.services.repositories.issue_sources import READY_LABEL, IssueRecord, afk_branch, is_forge, source_kind
 
@@ -102,7 +103,12 @@ class ForgeClient:
         if config.token:
             headers['Authorization'] = f'Bearer {config.token}' if config.kind == 'github' else f'token {config.token}'
         self._http = httpx.Client(
-            base_url=config.api_url, headers=headers, timeout=config.timeout, transport=transport, follow_redirects=True
+            base_url=config.api_url,
+            headers=headers,
+            timeout=config.timeout,
+            transport=transport,
+            follow_redirects=True,
+            verify=tls_context(),
         )
 
     def close(self) -> None:

@@ -35,6 +35,7 @@ from app.config import Settings
 from app.core import ids
 from app.infra.db import session_scope
 from app.infra.events import of_types
+from app.infra.http import tls_context
 from app.infra.secret_box import SecretBox, SecretUnreadable
 from app.models import Project, as_utc, utcnow
 from app.services.notifications.rules import after_attempt, retry_after_seconds
@@ -335,6 +336,7 @@ class CommitStatuses:
                     timeout=self.settings.notification_timeout_seconds,
                     transport=self.transport,
                     headers={'User-Agent': 'runboard'},
+                    verify=tls_context(),
                 ) as client:
                     reply = client.post(request.url, json=request.json, headers=request.headers)
                 code = reply.status_code
