@@ -21,6 +21,7 @@ import uvicorn
 
 from app import local_sign_in
 from app.config import Settings
+from app.infra.http import tls_context
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -84,6 +85,7 @@ class ApiServer:
             base_url=self.base_url,
             headers={'Authorization': f'Bearer {token or self.token}'},
             timeout=kwargs.pop('timeout', 30),
+            verify=kwargs.pop('verify', tls_context()),
             **kwargs,
         )
 
@@ -92,6 +94,7 @@ class ApiServer:
             base_url=self.base_url,
             timeout=kwargs.pop('timeout', 30),
             headers={'Authorization': f'Bearer {token or self.token}'},
+            verify=kwargs.pop('verify', tls_context()),
             **kwargs,
         )
 
