@@ -17,6 +17,7 @@ from sqlalchemy import create_engine, text
 
 from app.api import build_api_app
 from app.config import Settings
+from app.infra.http import tls_context
 from tests.helpers.api import assert_problem
 from tests.helpers.backends import backend_settings, server_env
 from tests.helpers.servers import ROOT, api_server, app_processes, clean_env, free_port
@@ -88,9 +89,12 @@ def _start_and_watch(data_dir: Path, env: dict[str, str]) -> tuple[subprocess.Co
             assert time.monotonic() < deadline, 'the process kept running after its start-up failed'
             for path in ('/api/health/live', '/api/me'):
                 try:
-                    answered.append(httpx.get(f'http://127.0.0.1:{port}{path}', timeout=1).status_code)
+                    answered.append(
+                        httpx.get(f'http://127.0.0.1:{port}{path}', timeout=1, verify=tls_context()).status_code
+                    )
                 except httpx.HTTPError:
                     pass
+            time.sleep(0.02)  # the failing start-up needs the CPU this loop would take
         stdout, stderr = process.communicate(timeout=60)
     finally:
         if process.poll() is None:

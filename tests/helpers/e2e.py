@@ -12,6 +12,7 @@ from pathlib import Path
 
 import httpx
 
+from app.infra.http import tls_context
 from tests.e2e.proxy import FaultProxy
 from tests.helpers.repos import make_repo
 from tests.helpers.servers import ROOT, app_process, live_sign_in_urls, sign_in_listeners
@@ -108,7 +109,12 @@ class Stack:
         return [self.base / 'api' / 'server.log', self.base / 'ui' / 'ui.log']
 
     def api(self) -> httpx.Client:
-        return httpx.Client(base_url=self.api_url, headers={'Authorization': f'Bearer {self.token}'}, timeout=30)
+        return httpx.Client(
+            base_url=self.api_url,
+            headers={'Authorization': f'Bearer {self.token}'},
+            timeout=30,
+            verify=tls_context(),
+        )
 
     def create_project(self, project_id: str, **fields) -> dict:  # noqa: ANN003
         body = {

@@ -210,7 +210,10 @@ def _wait_ready(app: dict, ready_path: str, *, seconds: float) -> None:
     deadline = time.monotonic() + seconds
     while True:
         try:
-            if httpx.get(app['url'] + ready_path, cookies=signed_in_cookies(app), timeout=2).status_code == 200:
+            # the shared TLS context: httpx loads the CA bundle for each new client (50 ms of CPU), ten times a
+            # second while a server starts on the same two cores
+            ready = httpx.get(app['url'] + ready_path, cookies=signed_in_cookies(app), timeout=2, verify=tls_context())
+            if ready.status_code == 200:
                 token = local_sign_in.read_token(app['data_dir'])
                 app['sign_in_url'] = local_sign_in.sign_in_url(app['url'], token) if token else app['url'] + '/'
                 app['cookies'] = signed_in_cookies(app)
