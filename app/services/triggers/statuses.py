@@ -283,13 +283,15 @@ class CommitStatuses:
             try:
                 self._pool.submit(self._post_in_order, project_id, rows)
             except RuntimeError:  # the server is stopping: the pool takes no more work
-                self._posting.discard(project_id)
+                with self._posting_lock:
+                    self._posting.discard(project_id)
                 break
             started += 1
         return started
 
     def _post_in_order(self, project_id: str, rows: list[tuple[str, int]]) -> None:
         """On a thread of the pool: claim and post one project's due statuses, one after another."""
+        posted = False
         try:
             lease = self.settings.notification_timeout_seconds * 2 + 30
             for status_id, attempts in rows:
@@ -300,13 +302,14 @@ class CommitStatuses:
                     if session.connection().execute(SQL_CLAIM, {**params, 'until': until}).rowcount != 1:
                         continue  # another server has it
                 self._post(status_id)
-        except Exception:
+            posted = True
+        except Exception:  # the next tick tries again (a wake now would retry a lasting fault in a loop)
             log.exception('commit statuses of project %s: posting failed; the next pass tries again', project_id)
         finally:
             with self._posting_lock:
                 self._posting.discard(project_id)
-            if self._job is not None:
-                self._job.wake()  # this project's later statuses, and projects that waited for a free thread
+        if posted and self._job is not None:
+            self._job.wake()  # this project's later statuses, and projects that waited for a free thread
 
     def _post(self, status_id: str) -> None:
         with self.engine.connect() as conn:
