@@ -19,11 +19,12 @@ import uuid
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
 
 import psycopg
 import pytest
-from sqlalchemy import create_engine, make_url, text
+from sqlalchemy import make_url
 
 from app.config import Settings
 from app.infra.db import make_engine, upgrade
@@ -54,53 +55,52 @@ def _libpq_url(url: str) -> str:
     return make_url(url).set(drivername='postgresql', query={}).render_as_string(hide_password=False)
 
 
-_migrated: dict[str, object] = {}  # this test process's migrated database: 'sqlite' -> its file, 'pg' -> its SQL
+def _admin(sql: str) -> None:
+    with psycopg.connect(_libpq_url(PG_ADMIN_URL), autocommit=True) as conn:
+        conn.execute(sql)
 
 
+@cache
 def _migrated_sqlite() -> Path:
-    if 'sqlite' not in _migrated:
-        folder = Path(tempfile.mkdtemp(prefix='rb-migrated-'))
-        atexit.register(shutil.rmtree, folder, True)
-        engine = make_engine(f'sqlite:///{folder / "runboard.db"}')
-        upgrade(engine)
-        engine.dispose()  # the last connection closing folds the write-ahead log into the file
-        _migrated['sqlite'] = folder / 'runboard.db'
-    return _migrated['sqlite']  # type: ignore[return-value]
+    """This test process's migrated SQLite database."""
+    folder = Path(tempfile.mkdtemp(prefix='rb-migrated-'))
+    atexit.register(shutil.rmtree, folder, True)
+    engine = make_engine(f'sqlite:///{folder / "runboard.db"}')
+    upgrade(engine)
+    engine.dispose()  # the last connection closing folds the write-ahead log into the file
+    return folder / 'runboard.db'
 
 
 PLACEHOLDER = 'rb_migrated_schema_placeholder'
 
 
+@cache
 def _migrated_pg_sql() -> str | None:
     """SQL that creates the schema named PLACEHOLDER as the migrations leave it: one schema migrated, dumped
     (pg_dump, the server's own client) and dropped, once a process. None when pg_dump cannot dump it (absent, or
     older than the server): then each schema is migrated, slower but the same."""
-    if 'pg' not in _migrated:
-        schema = 'rbtmpl_' + uuid.uuid4().hex[:12]
-        with psycopg.connect(_libpq_url(PG_ADMIN_URL), autocommit=True) as conn:
-            conn.execute(f'CREATE SCHEMA {schema}')
+    schema = 'rbtmpl_' + uuid.uuid4().hex[:12]
+    _admin(f'CREATE SCHEMA {schema}')
+    try:
+        engine = make_engine(f'{PG_ADMIN_URL}?options=-csearch_path%3D{schema}')
+        upgrade(engine)
+        engine.dispose()
         try:
-            engine = make_engine(f'{PG_ADMIN_URL}?options=-csearch_path%3D{schema}')
-            upgrade(engine)
-            engine.dispose()
-            try:
-                dump = subprocess.run(
-                    ['pg_dump', '--no-owner', '--no-privileges', '--inserts', '-n', schema, _libpq_url(PG_ADMIN_URL)],
-                    capture_output=True,
-                    text=True,
-                )
-            except FileNotFoundError:
-                dump = subprocess.CompletedProcess([], 127, '', 'pg_dump is not installed (postgresql-client)')
-        finally:
-            with psycopg.connect(_libpq_url(PG_ADMIN_URL), autocommit=True) as conn:
-                conn.execute(f'DROP SCHEMA IF EXISTS {schema} CASCADE')
-        if dump.returncode != 0:
-            warnings.warn(f'each test migrates its own schema: {dump.stderr.strip()}', stacklevel=2)
-            _migrated['pg'] = None
-        else:  # psql's own commands (\restrict since PostgreSQL 15.14) are not SQL
-            lines = [line for line in dump.stdout.splitlines() if not line.startswith('\\')]
-            _migrated['pg'] = '\n'.join(lines).replace(schema, PLACEHOLDER)
-    return _migrated['pg']  # type: ignore[return-value]
+            dump = subprocess.run(
+                ['pg_dump', '--no-owner', '--no-privileges', '--inserts', '-n', schema, _libpq_url(PG_ADMIN_URL)],
+                capture_output=True,
+                text=True,
+            )
+        except FileNotFoundError:
+            dump = subprocess.CompletedProcess([], 127, '', 'pg_dump is not installed (postgresql-client)')
+    finally:
+        _admin(f'DROP SCHEMA IF EXISTS {schema} CASCADE')
+    if dump.returncode != 0:
+        warnings.warn(f'each test migrates its own schema: {dump.stderr.strip()}', stacklevel=2)
+        return None
+    # psql's own commands (\restrict since PostgreSQL 15.14) are not SQL
+    lines = [line for line in dump.stdout.splitlines() if not line.startswith('\\')]
+    return '\n'.join(lines).replace(schema, PLACEHOLDER)
 
 
 @contextmanager
@@ -109,8 +109,7 @@ def pg_schema(*, migrated: bool = False) -> Iterator[str]:
     schema = 'rb_' + uuid.uuid4().hex[:12]
     url = f'{PG_ADMIN_URL}?options=-csearch_path%3D{schema}'
     copy = _migrated_pg_sql() if migrated else None
-    with psycopg.connect(_libpq_url(PG_ADMIN_URL), autocommit=True) as conn:
-        conn.execute(copy.replace(PLACEHOLDER, schema) if copy else f'CREATE SCHEMA {schema}')
+    _admin(copy.replace(PLACEHOLDER, schema) if copy else f'CREATE SCHEMA {schema}')
     if migrated and copy is None:
         engine = make_engine(url)
         upgrade(engine)
@@ -118,10 +117,7 @@ def pg_schema(*, migrated: bool = False) -> Iterator[str]:
     try:
         yield url
     finally:
-        admin = create_engine(PG_ADMIN_URL, isolation_level='AUTOCOMMIT')
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP SCHEMA IF EXISTS {schema} CASCADE'))
-        admin.dispose()
+        _admin(f'DROP SCHEMA IF EXISTS {schema} CASCADE')
 
 
 @contextmanager
