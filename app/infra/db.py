@@ -6,6 +6,7 @@ writers queue on the busy timeout instead of failing on a lock upgrade.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import sqlite3
 import time
@@ -173,11 +174,22 @@ MIGRATION_LOCK_ID = 727002
 
 @contextmanager
 def startup_lock(engine: Engine) -> Iterator[None]:
-    """On PostgreSQL, an advisory lock that servers and workers starting together take one after the other,
-    held while they migrate and seed (container.py); SQLite needs none (one writer at a time, and
-    the seeding inserts ON CONFLICT DO NOTHING). Not reentrant: take it once, then call `migrate`."""
+    """A lock that servers and workers starting together take one after the other, held while they migrate and
+    seed (container.py): on PostgreSQL an advisory lock; on SQLite an exclusive flock on a file beside the database.
+    SQLite's one-writer-at-a-time is not enough: Alembic commits after each migration there (no transactional DDL),
+    so a second instance that read the version between two of the first's migrations ran them again ("duplicate
+    column name"). Not reentrant: take it once, then call `migrate`."""
     if is_sqlite(str(engine.url)):
-        yield
+        database = engine.url.database
+        if not database or database == ':memory:':
+            yield
+            return
+        with open(f'{database}.startup-lock', 'a') as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)  # released when the file closes, also if the process dies
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
         return
     with engine.connect() as lock:
         lock.execute(text(f'SELECT pg_advisory_lock({MIGRATION_LOCK_ID})'))
