@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -38,6 +39,14 @@ class Recording(OutputIngest):
             part.live.run_id: RuntimeError('no') if part.live.run_id in self.failing else len(part.batch)
             for part in parts
         }
+
+
+async def until(condition: Callable[[], object], timeout: float = 5) -> None:
+    async def poll() -> None:
+        while not condition():
+            await asyncio.sleep(0.01)
+
+    await asyncio.wait_for(poll(), timeout)
 
 
 def lines(live: LiveRun, *texts: str) -> None:
@@ -76,15 +85,13 @@ async def test_a_run_whose_lines_fail_gets_them_back_in_order_and_the_others_are
     loops = [asyncio.create_task(ingest.flush_loop(live)) for live in (bad, good)]
     lines(bad, 'b1', 'b2')
     lines(good, 'g1')
-    while not ingest.rounds:
-        await asyncio.sleep(0.01)
+    await until(lambda: ingest.rounds and bad.buffer)  # the round ended and gave the failed part back
     lines(bad, 'b3')
     assert bad.buffer[:2] == [('output', 'b1'), ('output', 'b2')]  # back at the front, before what came later
     assert good.buffer == []
     assert (bad.buffered_lines, bad.stored_lines) == (3, 0)
     ingest.failing.clear()
-    while not any('bad' in stored for stored in ingest.rounds[1:]):
-        await asyncio.sleep(0.01)
+    await until(lambda: any('bad' in stored for stored in ingest.rounds[1:]))
     assert [stored['bad'] for stored in ingest.rounds[1:] if 'bad' in stored][0] == [
         ('output', 'b1'),
         ('output', 'b2'),
@@ -111,8 +118,7 @@ async def test_a_run_ending_while_its_lines_are_stored_waits_for_that_round_and_
     await asyncio.wait_for(loops[0], 5)
     assert live.buffer == [('output', 'left for the terminal status')]  # stored with the terminal status
     lines(other, 'more')
-    while len(ingest.rounds) < 2:
-        await asyncio.sleep(0.01)
+    await until(lambda: len(ingest.rounds) >= 2)
     assert all('ending' not in stored for stored in ingest.rounds[1:])
     other.output_done.set()
     await asyncio.wait_for(loops[1], 5)
