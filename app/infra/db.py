@@ -7,6 +7,7 @@ writers queue on the busy timeout instead of failing on a lock upgrade.
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import os
 import sqlite3
 import time
@@ -225,6 +226,11 @@ def upgrade(engine: Engine) -> None:
 
 class StartupError(RuntimeError):
     """The database cannot be used: the process must not start serving."""
+
+
+def advisory_lock_id(name: str) -> int:
+    """A stable signed 64-bit PostgreSQL advisory-lock id for a name (the same on every server)."""
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], 'big', signed=True)
 
 
 def masked(url: str) -> str:

@@ -105,6 +105,7 @@ class CommitStatus(SQLModel, table=True):
         UniqueConstraint('run_id', 'state', name='uq_commit_status_run_state'),
         Index('ix_commit_status_due', 'status', 'next_attempt_at'),
         Index('ix_commit_status_project', 'project_id', 'id'),
+        Index('ix_commit_status_commit', 'sha', 'context', 'id'),  # the latest state posted on a commit
     )
     id: str = Field(primary_key=True)  # cst_ + a time-sortable id
     project_id: str = Field(foreign_key='project.id', ondelete='CASCADE')

@@ -13,9 +13,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+from cryptography.fernet import Fernet
 
 from app.services.triggers import hooks
-from tests.helpers.api import QUEUED, assert_problem, serving
+from tests.helpers.api import QUEUED, api_server, assert_problem, same_database, serving
 from tests.helpers.forge_api import forge_api
 from tests.helpers.runs import create_project, shell_script, wait_for_status
 
@@ -336,11 +337,11 @@ def test_commit_statuses_in_the_forges_shape_retried_after_a_500(settings_factor
             ]
             pending = remote.wait_for_state('pending')  # the run waits queued (no run slot)
             assert remote.tries == 2  # the 500, then the same status again
-            assert (pending.sha, pending.context) == (sha, 'runboard/proj')
+            assert (pending.sha, pending.context) == (sha, 'runboard/proj (push)')
             assert pending.target_url.endswith(f'/runs/{run_id}') and pending.target_url.startswith('http')
             api.client.post(f'/api/runs/{run_id}/stop')
             ended = remote.wait_for_state('error')  # stopped before it ran: an error, not a failure
-            assert (ended.sha, ended.context, ended.description) == (sha, 'runboard/proj', 'Stopped')
+            assert (ended.sha, ended.context, ended.description) == (sha, 'runboard/proj (push)', 'Stopped')
             log = delivery_log(api.client, run_id, until=lambda rows: all(r['status'] == 'delivered' for r in rows))
             assert {(row['state'], row['status']) for row in log} == {('pending', 'delivered'), ('error', 'delivered')}
             assert next(row for row in log if row['state'] == 'pending')['attempts'] == 2
@@ -356,9 +357,75 @@ def test_a_succeeded_push_run_posts_success(settings_factory, repo_factory) -> N
             (run_id,) = reply.json()['run_ids']
             wait_for_status(api.client, run_id, ('succeeded',))
             final = remote.wait_for_state('success')
-            assert (final.sha, final.context, final.description) == (sha, 'runboard/proj', 'Succeeded')
+            assert (final.sha, final.context, final.description) == (sha, 'runboard/proj (push)', 'Succeeded')
             assert final.target_url.endswith(f'/runs/{run_id}')
             assert remote.posted[-1].state == 'success'  # an older pending never lands after it
+
+
+def test_a_push_and_a_pull_request_on_one_commit_are_two_checks(settings_factory, repo_factory) -> None:
+    """A push to a pull request's branch runs both (one after the other: the branch holds one run at a time); each
+    has its own check on the forge, so the push run's end is not hidden by the pull-request run's (the forge keeps
+    one state per name)."""
+    repo = repo_factory()
+    with forge_api('github') as remote:
+        with serving(settings_factory(**QUEUED, **FAST_RETRIES), repo, issue_source=forge_source(remote)) as api:
+            secret = set_rules(api.client, branches=['feature/*'], pull_requests=True)
+            sha = commit(repo, 'feature/thing')
+            push = github_push('feature/thing', 'a' * 40, sha)
+            (push_run,) = deliver(api.client, 'github', 'push', push, secret).json()['run_ids']
+            pull_request = {
+                'action': 'synchronize',
+                'number': 7,
+                'pull_request': {
+                    'number': 7,
+                    'title': 'Thing',
+                    'html_url': 'https://github.example/team/app/pull/7',
+                    'user': {'login': 'dee'},
+                    'head': {'ref': 'feature/thing', 'sha': sha, 'repo': {'full_name': 'team/app'}},
+                    'base': {'ref': 'main', 'repo': {'full_name': 'team/app'}},
+                },
+                'sender': {'login': 'dee'},
+            }
+            api.client.post(f'/api/runs/{push_run}/stop')
+            remote.wait_for_state('error')
+            reply = deliver(api.client, 'github', 'pull_request', pull_request, secret).json()
+            assert reply['outcome'] == 'admitted', reply
+            (pr_run,) = reply['run_ids']
+            delivery_log(api.client, pr_run, until=lambda rows: [row['status'] for row in rows] == ['delivered'])
+            last = {posted.context: (posted.sha, posted.state) for posted in remote.posted}
+            assert last == {
+                'runboard/proj (push)': (sha, 'error'),
+                'runboard/proj (pull_request)': (sha, 'pending'),  # still queued
+            }
+
+
+def test_two_servers_post_a_commits_states_one_at_a_time_in_order(settings_factory, repo_factory) -> None:
+    """The forge shows the last state it received: while one server's `pending` is on the wire, another server does
+    not post the run's end state, which then arrives after it."""
+    repo = repo_factory()
+    with forge_api('github', held=True) as stuck:
+        shared = {**FAST_RETRIES, 'notification_timeout_seconds': 60, 'secret_key': Fernet.generate_key().decode()}
+        settings = settings_factory(**QUEUED, **shared)
+        with serving(settings, repo, issue_source=forge_source(stuck)) as api:
+            secret = set_rules(api.client)
+            sha = commit(repo)
+            (run_id,) = deliver(api.client, 'github', 'push', github_push('main', 'a' * 40, sha), secret).json()[
+                'run_ids'
+            ]
+            stuck.wait_for_held()  # the first server's pending, unanswered
+            with api_server(same_database(settings_factory, settings, **shared)):
+                api.client.post(f'/api/runs/{run_id}/stop')
+                recorded = delivery_log(api.client, run_id, until=lambda rows: len(rows) == 2)
+                assert {row['state'] for row in recorded} == {'pending', 'error'}
+                deadline = time.monotonic() + 1.5  # several passes of both servers (every 0.2 s)
+                while time.monotonic() < deadline:
+                    assert stuck.waiting == 1, 'a second state of the commit was posted while the first was on the wire'
+                    time.sleep(0.02)
+                stuck.release()
+                assert [(posted.sha, posted.state) for posted in stuck.wait_for(2)] == [
+                    (sha, 'pending'),
+                    (sha, 'error'),
+                ]
 
 
 def test_a_forge_that_does_not_answer_holds_only_its_own_projects_statuses(settings_factory, repo_factory) -> None:

@@ -83,7 +83,7 @@ def test_push_rules_in_settings_then_a_push_runs(page: Page, server: dict) -> No
     screenshot(page, 'push-runs-list.png')
     # the run's result went back to the forge as a commit status, and its page says so
     posted = server['forge'].wait_for_state('success')
-    assert (posted.sha, posted.context) == (sha, 'runboard/web')
+    assert (posted.sha, posted.context) == (sha, 'runboard/web (push)')
     page.goto(f'{url}/runs/{row.get_attribute("data-run")}')
     expect(page.get_by_test_id('commit-statuses')).to_contain_text('success ✓', timeout=15_000)
     screenshot(page, 'push-run-page.png')

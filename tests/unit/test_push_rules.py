@@ -21,6 +21,7 @@ from app.services.triggers.rules import (
     paths_match,
     push_key,
     runs_for,
+    status_context,
     status_state,
 )
 
@@ -144,6 +145,18 @@ def test_moved_heads() -> None:
 )
 def test_status_state(status: str, state: str) -> None:
     assert status_state(status) == state
+
+
+@pytest.mark.parametrize(
+    ('project', 'kind', 'context'),
+    [
+        ('web', 'push', 'runboard/web (push)'),
+        ('web', 'pull_request', 'runboard/web (pull_request)'),  # the same commit's other check
+        ('api', 'push', 'runboard/api (push)'),
+    ],
+)
+def test_status_context(project: str, kind: str, context: str) -> None:
+    assert status_context(project, kind) == context
 
 
 # ---------------------------------------------------------------- webhooks

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import hashlib
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -25,7 +24,7 @@ from sqlalchemy.sql.schema import ScalarElementColumnDefault
 from app.config import Settings
 from app.core import ids
 from app.core.errors import DomainError, not_found
-from app.infra.db import is_sqlite
+from app.infra.db import advisory_lock_id, is_sqlite
 from app.infra.events import EventBus
 from app.models import AuditEntry, IdempotencyKey, Project, Run, RunEvent, RunKind, RunPublic, RunStatus, User, utcnow
 from app.services.identity import audit
@@ -444,7 +443,7 @@ def audit_details(spec: RunSpec) -> dict[str, str]:
 
 def lock_id(repository_key: str) -> int:
     """A stable signed 64-bit advisory-lock id for a repository."""
-    return int.from_bytes(hashlib.sha256(b'runboard-repo:' + repository_key.encode()).digest()[:8], 'big', signed=True)
+    return advisory_lock_id(f'runboard-repo:{repository_key}')
 
 
 def announcement(run: RunPublic, project: Project) -> list[dict[str, Any]]:

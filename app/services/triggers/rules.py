@@ -145,6 +145,13 @@ def status_state(run_status: str) -> str | None:
     return None
 
 
+def status_context(project_id: str, run_kind: str) -> str:
+    """The check's name on the forge, one per project and event (as GitHub Actions names `CI / test (push)`): a push
+    to a pull request's branch starts a push run and a pull-request run on one commit, and the forge keeps one
+    state per name, so one name would show whichever ended last."""
+    return f'runboard/{project_id} ({run_kind})'
+
+
 def status_description(run_status: str) -> str:
     return {
         'queued': 'Queued on Runboard',

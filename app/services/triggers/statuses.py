@@ -1,13 +1,15 @@
 """Commit statuses back to the forge (issue 37): each push or pull-request run posts its state on its commit,
 `pending` when admitted, then `success`, `failure` or `error` when it ends, with the run page as the target URL
-and the context `runboard/<project>`, through the GitHub, Gitea/Forgejo or GitLab API.
+and the context `runboard/<project> (<push or pull_request>)`, through the GitHub, Gitea/Forgejo or GitLab API.
 
 An outbox like the webhooks' (services/notifications): a `commit_status` row per (run, state), unique, so every
 server may write it and one post exists; a loop on every server claims due rows (compare-and-set on the row's
 attempts) and posts them, retried with the webhooks' backoff (RUNBOARD_NOTIFICATION_BACKOFF_SECONDS,
-..._MAX_ATTEMPTS, ..._TIMEOUT_SECONDS; notifications/rules.after_attempt) until delivered or given up. A state
-overtaken by a later one of the same run before it was delivered is not posted any more (`superseded`): the
-forge shows the last state posted, so an old `pending` must never land after `success`.
+..._MAX_ATTEMPTS, ..._TIMEOUT_SECONDS; notifications/rules.after_attempt) until delivered or given up. The forge
+shows the last state it received for a commit and context, so those are posted one at a time across all servers
+(`_claim`), and a state overtaken by a later one on the same commit and context (the run ended, or a later run of
+that kind on that commit began) before it was delivered is not posted any more (`superseded`): an old `pending`
+never lands after `success`.
 
 A project's statuses are posted one after another (in the order they were recorded), and different projects' at the
 same time, on a small pool of threads: a forge that does not answer holds its own project's statuses for the
@@ -33,7 +35,7 @@ from sqlmodel import Session
 
 from app.config import Settings
 from app.core import ids
-from app.infra.db import session_scope
+from app.infra.db import advisory_lock_id, session_scope
 from app.infra.events import of_types
 from app.infra.http import tls_context
 from app.infra.secret_box import SecretBox, SecretUnreadable
@@ -43,7 +45,7 @@ from app.services.repositories import forge
 from app.services.repositories.issue_sources import source_kind
 from app.services.runs.filters import id_range
 from app.services.scheduling.periodic import BURST_SETTLE_SECONDS, PeriodicJob
-from app.services.triggers.rules import status_description, status_state
+from app.services.triggers.rules import status_context, status_description, status_state
 
 log = logging.getLogger(__name__)
 KINDS = ('push', 'pull_request')
@@ -53,8 +55,8 @@ PROJECTS_AT_ONCE = 8  # projects whose statuses are being posted at the same tim
 GITLAB_STATES = {'pending': 'pending', 'success': 'success', 'failure': 'failed', 'error': 'canceled'}
 
 SQL_CANDIDATES = text(
-    'SELECT r.id, r.project_id, r.commit_sha, r.status FROM run r WHERE r.kind IN (:k1, :k2) AND r.id >= :lowest '
-    'AND r.commit_sha IS NOT NULL ORDER BY r.id LIMIT 500'
+    'SELECT r.id, r.project_id, r.commit_sha, r.status, r.kind FROM run r WHERE r.kind IN (:k1, :k2) '
+    'AND r.id >= :lowest AND r.commit_sha IS NOT NULL ORDER BY r.id LIMIT 500'
 )
 SQL_STATES = text('SELECT run_id, state FROM commit_status WHERE run_id IN ({ids})')
 SQL_INSERT = text(
@@ -63,16 +65,20 @@ SQL_INSERT = text(
     "'pending', 0, :now, :now, :now) ON CONFLICT DO NOTHING"
 )
 SQL_DUE = text(
-    "SELECT id, attempts, project_id FROM commit_status WHERE status IN ('pending', 'failed') "
+    "SELECT id, attempts, project_id, sha, context FROM commit_status WHERE status IN ('pending', 'failed') "
     'AND next_attempt_at <= :now AND (claimed_until IS NULL OR claimed_until < :now) {not_busy} ORDER BY id LIMIT :n'
 )
 SQL_CLAIM = text(
     'UPDATE commit_status SET claimed_until = :until, updated_at = :now WHERE id = :id AND attempts = :attempts '
-    "AND status IN ('pending', 'failed') AND (claimed_until IS NULL OR claimed_until < :now)"
+    "AND status IN ('pending', 'failed') AND (claimed_until IS NULL OR claimed_until < :now) "
+    'AND NOT EXISTS (SELECT 1 FROM commit_status o WHERE o.sha = :sha AND o.context = :context AND o.id <> :id '
+    'AND o.claimed_until >= :now)'
 )
+COMMIT_LOCK = text('SELECT pg_advisory_xact_lock(:k)')
 SQL_ROW = text(
     'SELECT c.id, c.project_id, c.run_id, c.sha, c.state, c.context, c.description, c.attempts, '
-    '(SELECT MAX(l.id) FROM commit_status l WHERE l.run_id = c.run_id) AS latest FROM commit_status c WHERE c.id = :id'
+    '(SELECT MAX(l.id) FROM commit_status l WHERE l.sha = c.sha AND l.context = c.context) AS latest '
+    'FROM commit_status c WHERE c.id = :id'
 )
 SQL_SETTLE = text(
     'UPDATE commit_status SET status = :status, attempts = attempts + 1, next_attempt_at = :next, '
@@ -83,6 +89,16 @@ SQL_SUPERSEDE = text(
     "UPDATE commit_status SET status = 'superseded', claimed_until = NULL, updated_at = :now WHERE id = :id"
 )
 SQL_NEXT_DUE = text("SELECT MIN(next_attempt_at) FROM commit_status WHERE status IN ('pending', 'failed') {not_busy}")
+
+
+@dataclass(frozen=True)
+class Due:
+    """A status row due to be posted, as the pass read it."""
+
+    id: str
+    attempts: int
+    sha: str
+    context: str
 
 
 @dataclass(frozen=True)
@@ -217,7 +233,7 @@ class CommitStatuses:
                     known.setdefault(run_id, set()).add(state)
         rows = []
         now = utcnow()
-        for run_id, project_id, sha, status in runs:
+        for run_id, project_id, sha, status, kind in runs:
             state = status_state(status)
             if state is None or state in known.get(run_id, set()):
                 continue
@@ -233,7 +249,7 @@ class CommitStatuses:
                     'r': run_id,
                     'sha': sha,
                     'state': state,
-                    'context': f'runboard/{project_id}',
+                    'context': status_context(project_id, kind),
                     'description': status_description(status)[:140],
                     'now': now,
                 }
@@ -271,9 +287,9 @@ class CommitStatuses:
         sql, params = self._not_busy(SQL_DUE)
         with self.engine.connect() as conn:
             due = conn.execute(sql, {**params, 'now': utcnow(), 'n': BATCH}).all()
-        by_project: dict[str, list[tuple[str, int]]] = {}
-        for status_id, attempts, project_id in due:
-            by_project.setdefault(project_id, []).append((status_id, attempts))
+        by_project: dict[str, list[Due]] = {}
+        for status_id, attempts, project_id, sha, context in due:
+            by_project.setdefault(project_id, []).append(Due(status_id, attempts, sha, context))
         started = 0
         for project_id, rows in by_project.items():
             with self._posting_lock:
@@ -289,19 +305,13 @@ class CommitStatuses:
             started += 1
         return started
 
-    def _post_in_order(self, project_id: str, rows: list[tuple[str, int]]) -> None:
+    def _post_in_order(self, project_id: str, rows: list[Due]) -> None:
         """On a thread of the pool: claim and post one project's due statuses, one after another."""
         posted = False
         try:
-            lease = self.settings.notification_timeout_seconds * 2 + 30
-            for status_id, attempts in rows:
-                now = utcnow()
-                with session_scope(self.engine) as session:
-                    params = {'id': status_id, 'attempts': attempts, 'now': now}
-                    until = now + timedelta(seconds=lease)
-                    if session.connection().execute(SQL_CLAIM, {**params, 'until': until}).rowcount != 1:
-                        continue  # another server has it
-                self._post(status_id)
+            for row in rows:
+                if self._claim(row):
+                    self._post(row.id)
             posted = True
         except Exception:  # the next tick tries again (a wake now would retry a lasting fault in a loop)
             log.exception('commit statuses of project %s: posting failed; the next pass tries again', project_id)
@@ -311,11 +321,24 @@ class CommitStatuses:
         if posted and self._job is not None:
             self._job.wake()  # this project's later statuses, and projects that waited for a free thread
 
+    def _claim(self, row: Due) -> bool:
+        """Claim a status unless another server has it, or is posting another status on the same commit and
+        context: the forge shows the last one it received, so two posts there at once could land out of order.
+        On PostgreSQL the commit's advisory lock makes the check and the claim one step for every server."""
+        now = utcnow()
+        lease = timedelta(seconds=self.settings.notification_timeout_seconds * 2 + 30)
+        with session_scope(self.engine) as session:
+            conn = session.connection()
+            if conn.dialect.name == 'postgresql':
+                conn.execute(COMMIT_LOCK, {'k': advisory_lock_id(f'runboard-status:{row.sha}:{row.context}')})
+            params = {'id': row.id, 'attempts': row.attempts, 'now': now, 'until': now + lease}
+            return conn.execute(SQL_CLAIM, {**params, 'sha': row.sha, 'context': row.context}).rowcount == 1
+
     def _post(self, status_id: str) -> None:
         with self.engine.connect() as conn:
             row = conn.execute(SQL_ROW, {'id': status_id}).mappings().one()
         now = utcnow()
-        if row['latest'] != row['id'] and row['state'] == 'pending':
+        if row['latest'] != row['id']:  # a later state of this commit and context is on its way to the forge
             with session_scope(self.engine) as session:
                 session.connection().execute(SQL_SUPERSEDE, {'id': status_id, 'now': now})
             return
