@@ -32,7 +32,7 @@ from app.services.runs.admit import RunAdmitter
 from app.services.runs.ports import RateLimiter
 from app.services.runs.ratelimit import make_limiter
 from app.services.scheduling import jobs as housekeeping
-from app.services.scheduling.periodic import PeriodicJob, PeriodicJobs
+from app.services.scheduling.periodic import OnePerKey, PeriodicJob, PeriodicJobs
 from app.services.scheduling.timers import Timers
 from app.services.triggers.push import PushTrigger
 from app.services.triggers.statuses import CommitStatuses
@@ -98,6 +98,7 @@ class Services:
         poll, every = settings.reaper_poll_seconds, settings.mirror_fetch_seconds
         jitter = every / 6  # remote mirrors and the push scan that joins them: servers never fetch in step
         timers = Timers(engine=engine, settings=settings, admitter=self.admitter, bus=self.bus)
+        fetching = OnePerKey('mirror-fetch', housekeeping.MIRROR_FETCHES_AT_ONCE)
         jobs = [
             PeriodicJob('reaper', poll, runner.safety_poll),
             PeriodicJob('worktree-cleanup', 3600, lambda: housekeeping.cleanup_worktrees(engine, settings)),
@@ -105,8 +106,9 @@ class Services:
             PeriodicJob(
                 'mirror-fetch',
                 every,
-                lambda: housekeeping.refresh_remote_mirrors(engine, self.repositories),
+                lambda: housekeeping.refresh_remote_mirrors(engine, self.repositories, fetching),
                 jitter=jitter,
+                on_stop=fetching.shutdown,
             ),
             self.sender().job(),  # signed webhooks (docs/notifications.md)
             *timers.jobs(),  # schedules, delayed runs, queued TTL (docs/triggers.md)
@@ -114,7 +116,7 @@ class Services:
         if runner.pull_requests.probe is not None:  # AFK on a forge: a PR ends its live run as success
             jobs.append(PeriodicJob('pull-request-probe', poll, runner.end_runs_with_pull_requests))
         if self.push_trigger is not None:
-            jobs.append(PeriodicJob('push-scan', every, self.push_trigger.scan_all, jitter=jitter))
+            jobs.append(self.push_trigger.job(every, jitter))
         if self.afk is not None:
             jobs.append(self.afk.job)
         if self.commit_statuses is not None:

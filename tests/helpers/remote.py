@@ -95,3 +95,8 @@ def silent_port() -> Iterator[int]:
         for conn in held:
             conn.close()
         listener.close()
+
+
+def credentials_body(credentials: Credentials) -> dict:
+    """Credentials as POST /api/projects takes them."""
+    return {'kind': credentials.kind, 'username': credentials.username, 'secret': credentials.secret}

@@ -7,7 +7,6 @@ import base64
 import os
 import subprocess
 import threading
-import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -28,6 +27,7 @@ class GitHttpServer:
         self.user = user
         self.token = token
         self.delay = 0.0  # seconds to hold each ref advertisement, so tests can overlap fetches
+        self.released = threading.Event()  # set: the holds end now
         self.requests: list[Request] = []
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(('127.0.0.1', 0), self._handler_class())
@@ -46,6 +46,7 @@ class GitHttpServer:
         return self
 
     def stop(self) -> None:
+        self.released.set()
         self._server.shutdown()
         self._server.server_close()
 
@@ -95,7 +96,7 @@ class GitHttpServer:
                     self.end_headers()
                     return
                 if '/info/refs' in self.path and server.delay:
-                    time.sleep(server.delay)
+                    server.released.wait(server.delay)
                 status, reply_headers, body = self._backend(self._body())
                 server._record(Request(self.command, self.path, headers, status))
                 self.send_response(status)

@@ -8,9 +8,11 @@ import time
 
 import httpx
 
+from app.services.repositories.credentials import Credentials
 from tests.helpers.api import QUEUED
-from tests.helpers.remote import Upstream
+from tests.helpers.remote import TOKEN, USER, Upstream, credentials_body
 from tests.helpers.servers import api_server
+from tests.remote.http_git import GitHttpServer
 
 
 def push_runs(client: httpx.Client) -> list[dict]:
@@ -62,3 +64,32 @@ def test_a_pushed_head_runs_once_on_two_servers(settings_factory, upstream: Upst
         release = upstream.commit('release/1', 'r.txt', 'r\n')
         runs = wait_for_runs(client, 2)
         assert {r['commit_sha'] for r in runs} == {sha, release}
+
+
+def test_a_remote_that_does_not_answer_holds_only_its_own_push_scan(
+    settings_factory, upstream: Upstream, git_daemon_url: str, http_server: GitHttpServer
+) -> None:
+    """Push scans without webhooks: while one project's remote holds every fetch unanswered, another project's push
+    is still found by the next scans (each project is scanned on its own, a few at a time)."""
+    settings = settings_factory(**QUEUED, mirror_fetch_seconds=0.5, mirror_refresh_min_seconds=0.2)
+    with api_server(settings) as server, server.client() as client:
+        stuck = {
+            'id': 'stuck',
+            'name': 'Stuck',
+            'repository': http_server.url('app.git'),
+            'command': ['true'],
+            'credentials': credentials_body(Credentials('token', USER, TOKEN)),
+        }
+        for body in (stuck, {'id': 'app', 'name': 'App', 'repository': git_daemon_url, 'command': ['true']}):
+            assert client.post('/api/projects', json=body).status_code == 201
+            assert (
+                client.patch(f'/api/projects/{body["id"]}', json={'on_push': {'branches': ['main']}}).status_code == 200
+            )
+        answered = http_server.ref_advertisements()
+        http_server.delay = 120  # from now on the stuck remote holds every fetch
+        time.sleep(1.5)  # three passes: the stuck project's scan and fetch are waiting on its remote
+        assert http_server.ref_advertisements() == answered
+        sha = upstream.commit('main', 'change.txt', 'one\n')
+        (run,) = wait_for_runs(client, 1, timeout=8)  # the scans of the answering remote went on
+        assert (run['project_id'], run['commit_sha']) == ('app', sha)
+        http_server.released.set()

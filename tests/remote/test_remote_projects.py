@@ -12,8 +12,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from app.services.repositories.credentials import Credentials
-from tests.helpers.remote import TOKEN, USER, Remote, silent_port
+from tests.helpers.remote import TOKEN, USER, Remote, credentials_body, silent_port
 from tests.helpers.runs import wait_for_status
 from tests.helpers.servers import api_server
 
@@ -25,10 +24,6 @@ def project_body(remote: Remote, project_id: str = 'app', **extra: object) -> di
     if remote.credentials is not None:
         body['credentials'] = credentials_body(remote.credentials)
     return body
-
-
-def credentials_body(credentials: Credentials) -> dict:
-    return {'kind': credentials.kind, 'username': credentials.username, 'secret': credentials.secret}
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import time
 from datetime import timedelta
 
 from app.infra.events import EventBus
-from app.services.scheduling.periodic import PeriodicJob, PeriodicJobs
+from app.services.scheduling.periodic import OnePerKey, PeriodicJob, PeriodicJobs
 
 
 async def _until(condition, seconds: float = 5.0) -> None:  # noqa: ANN001
@@ -137,3 +137,60 @@ def test_a_stream_of_wakes_costs_a_pass_per_settle_and_a_lone_wake_still_runs_at
             jobs.stop()
 
     asyncio.run(scenario())
+
+
+def test_one_per_key_runs_a_keys_task_once_at_a_time_and_a_stuck_key_holds_only_itself() -> None:
+    stuck = threading.Event()
+    ran: list[str] = []
+    woken: list[str] = []
+    pool = OnePerKey('test', 2, after=lambda: woken.append('woken'))
+
+    def task(name: str, *, wait: bool = False, look_again: bool = False):  # noqa: ANN202
+        def run() -> bool:
+            if wait:
+                stuck.wait(5)
+            ran.append(name)
+            return look_again
+
+        return run
+
+    try:
+        assert pool.submit('slow', task('slow', wait=True)) is True
+        assert pool.submit('slow', task('slow twice')) is False  # its task still runs: left to a later pass
+        assert pool.submit('quick', task('quick', look_again=True)) is True
+        _wait_until(lambda: pool.busy() == {'slow'})  # the quick key is done while the slow one is stuck
+        assert ran == ['quick']
+        _wait_until(lambda: woken == ['woken'])  # it asked for another look, once its key was free
+        assert pool.submit('third', task('third', wait=True)) is True
+        assert pool.submit('fourth', task('fourth')) is False  # every thread busy: nothing queues behind them
+        stuck.set()
+        _wait_until(lambda: pool.busy() == set())
+        assert sorted(ran) == ['quick', 'slow', 'third'] and woken == ['woken']
+        assert pool.submit('slow', task('slow again')) is True
+        _wait_until(lambda: 'slow again' in ran)
+    finally:
+        pool.shutdown()
+
+
+def test_a_failing_task_frees_its_key_and_asks_for_no_extra_look() -> None:
+    woken: list[bool] = []
+    pool = OnePerKey('test', 1, after=lambda: woken.append(True))
+    try:
+
+        def fail() -> bool:
+            raise RuntimeError('the remote broke')
+
+        assert pool.submit('p', fail) is True
+        _wait_until(lambda: pool.busy() == set())
+        assert woken == []
+        assert pool.submit('p', lambda: True) is True
+        _wait_until(lambda: woken == [True])
+    finally:
+        pool.shutdown()
+
+
+def _wait_until(condition, seconds: float = 5.0) -> None:  # noqa: ANN001
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, 'timed out'
+        time.sleep(0.01)

@@ -3,7 +3,7 @@
 project's own credentials (decrypted here, for one git call at a time, never stored in clear).
 
 Freshness of a remote mirror: cloned when the project is created, fetched by the scheduler
-(`refresh_all`), when the Run form opens or a person presses "refresh" (at most once per
+(services/scheduling/jobs.py), when the Run form opens or a person presses "refresh" (at most once per
 mirror_refresh_min_seconds), and once when a trigger names a branch the mirror does not know (at most once
 per unknown_branch_fetch_seconds per project, so unknown names cannot keep the server fetching). A slow
 or failing remote blocks only its own mirror: every other project's admission goes on."""
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -28,7 +27,6 @@ from app.services.repositories.mirror_store import MirrorStore
 from app.services.repositories.repo_url import classify
 
 EVER = float('inf')  # max_age: any fetch made with these credentials will do
-PARALLEL_SCHEDULED_FETCHES = 4
 
 
 class RepositoryFacts(Protocol):
@@ -188,23 +186,6 @@ class RepositoryAccess:
             error_code=failure_code(mirror.error) if mirror and mirror.error else None,
             fetch_seconds=mirror.fetch_seconds if mirror else None,
         )
-
-    def refresh_all(self, projects: list[RepositoryFacts]) -> dict[str, str | None]:
-        """Scheduler job: fetch every remote project's mirror, a few at a time, so a slow remote delays
-        only itself. Returns project id -> error (None when fetched)."""
-        remote = [p for p in projects if is_remote(p.repository)]
-        results: dict[str, str | None] = {}
-
-        def one(project: RepositoryFacts) -> None:
-            try:
-                self.refresh(project, max_age=self.settings.mirror_fetch_seconds / 2)
-                results[project.id] = None
-            except DomainError as exc:
-                results[project.id] = exc.detail
-
-        with ThreadPoolExecutor(PARALLEL_SCHEDULED_FETCHES, thread_name_prefix='mirror-fetch') as pool:
-            list(pool.map(one, remote))
-        return results
 
 
 def mirror_for_run(access: RepositoryAccess, project: RepositoryFacts, commit: str | None) -> Path:

@@ -3,19 +3,25 @@ expired artifacts, remote mirror fetches."""
 
 from __future__ import annotations
 
+import contextlib
+import functools
 from pathlib import Path
 
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from app.config import Settings
+from app.core.errors import DomainError
 from app.infra.db import session_scope
 from app.models import Project
 from app.services.artifacts import retention
 from app.services.execution.engine import RunEngine
 from app.services.repositories import gitops
-from app.services.repositories.access import RepositoryAccess
+from app.services.repositories.access import RepositoryAccess, is_remote
 from app.services.runs import sql as run_sql
+from app.services.scheduling.periodic import OnePerKey
+
+MIRROR_FETCHES_AT_ONCE = 4  # remote mirrors a server fetches at the same time
 
 
 def cleanup_worktrees(engine: Engine, settings: Settings) -> list[Path]:
@@ -37,9 +43,19 @@ def sweep_artifacts(engine: Engine, settings: Settings, runner: RunEngine) -> in
     return removed
 
 
-def refresh_remote_mirrors(engine: Engine, repositories: RepositoryAccess) -> dict[str, str | None]:
+def refresh_remote_mirrors(engine: Engine, repositories: RepositoryAccess, fetching: OnePerKey) -> int:
+    """Hand each remote project's mirror fetch to `fetching` (MIRROR_FETCHES_AT_ONCE at a time), not waiting for
+    them: a remote that does not answer holds its own fetch until git's timeout while the next passes fetch the
+    others. Returns how many fetches began (one fetched within half the interval, by a run or another server, is
+    not fetched again)."""
     with Session(engine) as session:
-        rows = list(session.exec(select(Project)).all())
+        rows = [row for row in session.exec(select(Project)).all() if is_remote(row.repository)]
         for row in rows:
             session.expunge(row)
-    return repositories.refresh_all(list(rows))
+    max_age = repositories.settings.mirror_fetch_seconds / 2
+    return sum(fetching.submit(row.id, functools.partial(_fetch, repositories, row, max_age)) for row in rows)
+
+
+def _fetch(repositories: RepositoryAccess, project: Project, max_age: float) -> None:
+    with contextlib.suppress(DomainError):  # the mirror's state holds the error, for the project page
+        repositories.refresh(project, max_age=max_age)

@@ -19,7 +19,9 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -35,6 +37,54 @@ MAX_ROUNDS = 5  # passes one tick runs back to back while wakes keep coming; the
 # the spacing of the jobs woken by every run's events (AFK, notifications, commit statuses) while wakes keep coming:
 # in a drain of trivial runs they ran a pass per wake, a tenth of the server's Python time (bench/workers.py)
 BURST_SETTLE_SECONDS = 0.2
+
+
+class OnePerKey:
+    """Hands a pass's work out per key (a project) to a small pool of threads, at most one task per key at a time,
+    and never waits for it: a forge or remote that does not answer holds its own key's work for its timeout, while
+    the next pass goes on with the other keys. A key whose task still runs, or a pool whose threads are all busy,
+    is left to a later pass (nothing queues behind a stuck task)."""
+
+    def __init__(self, name: str, workers: int, *, after: Callable[[], None] | None = None) -> None:
+        self.workers = workers
+        self.after = after  # called when a task returned True, its key free again (e.g. to wake the job)
+        self._running: set[str] = set()
+        self._lock = threading.Lock()
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name)
+
+    def busy(self) -> set[str]:
+        with self._lock:
+            return set(self._running)
+
+    def submit(self, key: str, task: Callable[[], object]) -> bool:
+        """Start `task` for `key` unless one runs for it or every thread is busy; True when started."""
+        with self._lock:
+            if key in self._running or len(self._running) >= self.workers:
+                return False
+            self._running.add(key)
+        try:
+            self._pool.submit(self._run, key, task)
+        except RuntimeError:  # shut down: the server is stopping
+            with self._lock:
+                self._running.discard(key)
+            return False
+        return True
+
+    def _run(self, key: str, task: Callable[[], object]) -> None:
+        again = False
+        try:
+            again = task() is True
+        except Exception:
+            log.exception('the task of %s failed; a later pass tries again', key)
+        finally:
+            with self._lock:
+                self._running.discard(key)
+        if again and self.after is not None:
+            self.after()
+
+    def shutdown(self) -> None:
+        """Tasks under way end by their own timeout; none starts any more."""
+        self._pool.shutdown(wait=False, cancel_futures=True)
 
 
 class PeriodicJob:

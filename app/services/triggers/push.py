@@ -18,6 +18,7 @@ Cancel in progress: before admitting a head, the branch's queued push runs of ot
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import secrets
@@ -43,6 +44,7 @@ from app.services.repositories import gitops
 from app.services.repositories.access import RepositoryAccess, is_remote
 from app.services.runs.admit import RunAdmitter
 from app.services.runs.batches import BatchAdmitter
+from app.services.scheduling.periodic import OnePerKey, PeriodicJob
 from app.services.triggers import hooks, rules
 
 if TYPE_CHECKING:
@@ -50,6 +52,7 @@ if TYPE_CHECKING:
 
 
 log = logging.getLogger(__name__)
+SCANS_AT_ONCE = 4  # projects whose remotes one server fetches for push scans at the same time
 EVER_FETCHED = float('inf')  # max_age: the mirror as it is, fetched if missing
 # refusals time can change: the head stays unseen, so the next fetch tries it again ('overtaken': the branch did
 # not hold this head when it was checked; a newer one is admitted under its own key, an older view looks again)
@@ -125,6 +128,7 @@ class PushTrigger:
         self.engine, self.settings, self.admitter = engine, settings, admitter
         self.repositories, self.bus, self.secrets = repositories, bus, secrets
         self.request_stop = request_stop  # the engine's: a running push run asked to stop (cancel_running)
+        self._scanning = OnePerKey('push-scan', SCANS_AT_ONCE)
 
     # ------------------------------------------------------------------ webhooks
     def deliver(self, project_id: str, headers: Mapping[str, str], body: bytes, *, correlation_id: str) -> HookAccepted:
@@ -196,19 +200,38 @@ class PushTrigger:
         )
 
     # ------------------------------------------------------------------ mirror fetches
+    def job(self, interval: float, jitter: float) -> PeriodicJob:
+        """Every project with push rules fetched (joining the regular mirror fetch) and scanned, a few at a time
+        and each on its own: a remote that does not answer holds its own scan until git's timeout, while the next
+        passes scan the others."""
+        return PeriodicJob(
+            'push-scan',
+            interval,
+            lambda: sum(
+                self._scanning.submit(project.id, functools.partial(self._scan_logged, project))
+                for project in self._projects_with_rules()
+            ),
+            jitter=jitter,
+            on_stop=self._scanning.shutdown,
+        )
+
     def scan_all(self) -> dict[str, list[Outcome]]:
-        """Scheduler job: every project with push rules, fetched (joining the regular mirror fetch) and scanned."""
+        """Every project with push rules, scanned now, one after another (for a caller that waits for it)."""
+        return {project.id: self._scan_logged(project) for project in self._projects_with_rules()}
+
+    def _projects_with_rules(self) -> list[Project]:
         with Session(self.engine) as session:
             projects = [p for p in session.exec(select(Project)).all() if rules_of(p) is not None]
             for project in projects:
                 session.expunge(project)
-        results: dict[str, list[Outcome]] = {}
-        for project in projects:
-            try:
-                results[project.id] = self.scan(project)
-            except Exception:  # one project's broken remote must not stop the others; the next scan tries again
-                log.exception('push scan of project %s failed', project.id)
-        return results
+        return projects
+
+    def _scan_logged(self, project: Project) -> list[Outcome]:
+        try:
+            return self.scan(project)
+        except Exception:  # a project's broken remote must not stop the others; the next scan tries again
+            log.exception('push scan of project %s failed', project.id)
+            return []
 
     def scan(self, project: Project, *, max_age: float | None = None) -> list[Outcome]:
         """Admit the heads a fetch moved that the rules select (a project's first scan takes what it finds as

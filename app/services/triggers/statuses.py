@@ -20,10 +20,9 @@ repository's URL) and that has a token for it (issue_source's token/token_env, o
 
 from __future__ import annotations
 
+import functools
 import logging
-import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -44,7 +43,7 @@ from app.services.notifications.rules import after_attempt, retry_after_seconds
 from app.services.repositories import forge
 from app.services.repositories.issue_sources import source_kind
 from app.services.runs.filters import id_range
-from app.services.scheduling.periodic import BURST_SETTLE_SECONDS, PeriodicJob
+from app.services.scheduling.periodic import BURST_SETTLE_SECONDS, OnePerKey, PeriodicJob
 from app.services.triggers.rules import status_context, status_description, status_state
 
 log = logging.getLogger(__name__)
@@ -209,10 +208,8 @@ class CommitStatuses:
         self.engine, self.settings, self.secrets = engine, settings, secrets
         self.transport = transport
         self._targets: dict[str, tuple[float, StatusTarget | None]] = {}
-        self._posting: set[str] = set()  # projects whose statuses a thread of the pool is posting
-        self._posting_lock = threading.Lock()
-        self._pool = ThreadPoolExecutor(max_workers=PROJECTS_AT_ONCE, thread_name_prefix='commit-statuses')
         self._job: PeriodicJob | None = None
+        self._posting = OnePerKey('commit-statuses', PROJECTS_AT_ONCE, after=self._wake)
 
     # -- the outbox
     def record_due(self) -> int:
@@ -275,8 +272,7 @@ class CommitStatuses:
     # -- the sender
     def _not_busy(self, sql: TextClause) -> tuple[TextClause, dict[str, str]]:
         """`sql` without the rows of the projects being posted now (their thread takes them in turn)."""
-        with self._posting_lock:
-            busy = sorted(self._posting)
+        busy = sorted(self._posting.busy())
         names = ', '.join(f':busy{i}' for i in range(len(busy)))
         clause = f'AND project_id NOT IN ({names})' if busy else ''
         return text(sql.text.format(not_busy=clause)), {f'busy{i}': project for i, project in enumerate(busy)}
@@ -290,36 +286,23 @@ class CommitStatuses:
         by_project: dict[str, list[Due]] = {}
         for status_id, attempts, project_id, sha, context in due:
             by_project.setdefault(project_id, []).append(Due(status_id, attempts, sha, context))
-        started = 0
-        for project_id, rows in by_project.items():
-            with self._posting_lock:
-                if project_id in self._posting or len(self._posting) >= PROJECTS_AT_ONCE:
-                    continue
-                self._posting.add(project_id)
-            try:
-                self._pool.submit(self._post_in_order, project_id, rows)
-            except RuntimeError:  # the server is stopping: the pool takes no more work
-                with self._posting_lock:
-                    self._posting.discard(project_id)
-                break
-            started += 1
-        return started
+        return sum(
+            self._posting.submit(project_id, functools.partial(self._post_in_order, rows))
+            for project_id, rows in by_project.items()
+        )
 
-    def _post_in_order(self, project_id: str, rows: list[Due]) -> None:
-        """On a thread of the pool: claim and post one project's due statuses, one after another."""
-        posted = False
-        try:
-            for row in rows:
-                if self._claim(row):
-                    self._post(row.id)
-            posted = True
-        except Exception:  # the next tick tries again (a wake now would retry a lasting fault in a loop)
-            log.exception('commit statuses of project %s: posting failed; the next pass tries again', project_id)
-        finally:
-            with self._posting_lock:
-                self._posting.discard(project_id)
-        if posted and self._job is not None:
-            self._job.wake()  # this project's later statuses, and projects that waited for a free thread
+    def _post_in_order(self, rows: list[Due]) -> bool:
+        """On a thread of the pool: claim and post one project's due statuses, one after another. True: the
+        job should look again (this project's later statuses, projects that waited for a free thread); after a
+        failure the next tick does (a wake now would retry a lasting fault in a loop)."""
+        for row in rows:
+            if self._claim(row):
+                self._post(row.id)
+        return True
+
+    def _wake(self) -> None:
+        if self._job is not None:
+            self._job.wake()
 
     def _claim(self, row: Due) -> bool:
         """Claim a status unless another server has it, or is posting another status on the same commit and
@@ -426,4 +409,4 @@ class CommitStatuses:
 
     def stop(self) -> None:
         """Posts under way end by their timeout; their claims lapse by the lease for another server to take."""
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._posting.shutdown()
