@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 from cryptography.fernet import Fernet
+from sqlalchemy import text
 
 from app.services.triggers import hooks
 from tests.helpers.api import QUEUED, api_server, assert_problem, same_database, serving
@@ -397,6 +398,27 @@ def test_a_push_and_a_pull_request_on_one_commit_are_two_checks(settings_factory
                 'runboard/proj (push)': (sha, 'error'),
                 'runboard/proj (pull_request)': (sha, 'pending'),  # still queued
             }
+
+
+def test_a_run_keeps_the_context_its_first_state_was_posted_under(settings_factory, repo_factory) -> None:
+    """A run whose `pending` went out under an older context name (before an upgrade) ends under that name too:
+    the forge would otherwise show that check pending for ever."""
+    repo = repo_factory()
+    with forge_api('github') as remote:
+        with serving(settings_factory(**QUEUED, **FAST_RETRIES), repo, issue_source=forge_source(remote)) as api:
+            secret = set_rules(api.client)
+            sha = commit(repo)
+            (run_id,) = deliver(api.client, 'github', 'push', github_push('main', 'a' * 40, sha), secret).json()[
+                'run_ids'
+            ]
+            delivery_log(api.client, run_id, until=lambda rows: [row['status'] for row in rows] == ['delivered'])
+            with api.server.services.engine.begin() as conn:  # as the release before the '(push)' suffix named it
+                conn.execute(
+                    text("UPDATE commit_status SET context = 'runboard/proj' WHERE run_id = :r"), {'r': run_id}
+                )
+            api.client.post(f'/api/runs/{run_id}/stop')
+            ended = remote.wait_for_state('error')
+            assert (ended.sha, ended.context) == (sha, 'runboard/proj')
 
 
 def test_two_servers_post_a_commits_states_one_at_a_time_in_order(settings_factory, repo_factory) -> None:

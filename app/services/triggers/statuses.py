@@ -57,7 +57,7 @@ SQL_CANDIDATES = text(
     'SELECT r.id, r.project_id, r.commit_sha, r.status, r.kind FROM run r WHERE r.kind IN (:k1, :k2) '
     'AND r.id >= :lowest AND r.commit_sha IS NOT NULL ORDER BY r.id LIMIT 500'
 )
-SQL_STATES = text('SELECT run_id, state FROM commit_status WHERE run_id IN ({ids})')
+SQL_STATES = text('SELECT run_id, state, context FROM commit_status WHERE run_id IN ({ids})')
 SQL_INSERT = text(
     'INSERT INTO commit_status (id, project_id, run_id, sha, state, context, description, status, attempts, '
     'next_attempt_at, created_at, updated_at) VALUES (:id, :p, :r, :sha, :state, :context, :description, '
@@ -221,13 +221,15 @@ class CommitStatuses:
             if not runs:
                 return 0
             known: dict[str, set[str]] = {}
+            contexts: dict[str, str] = {}  # a run keeps the context of its first state (one named before an upgrade)
             run_ids = [row[0] for row in runs]
             for start in range(0, len(run_ids), 100):
                 chunk = run_ids[start : start + 100]
                 names = ', '.join(f':r{i}' for i in range(len(chunk)))
                 params = {f'r{i}': run_id for i, run_id in enumerate(chunk)}
-                for run_id, state in conn.execute(text(SQL_STATES.text.format(ids=names)), params):
+                for run_id, state, context in conn.execute(text(SQL_STATES.text.format(ids=names)), params):
                     known.setdefault(run_id, set()).add(state)
+                    contexts[run_id] = context
         rows = []
         now = utcnow()
         for run_id, project_id, sha, status, kind in runs:
@@ -246,7 +248,7 @@ class CommitStatuses:
                     'r': run_id,
                     'sha': sha,
                     'state': state,
-                    'context': status_context(project_id, kind),
+                    'context': contexts.get(run_id) or status_context(project_id, kind),
                     'description': status_description(status)[:140],
                     'now': now,
                 }
