@@ -110,7 +110,8 @@ def push_text(run: dict[str, Any]) -> str | None:
 
 
 def status_log_text(rows: list[dict[str, Any]]) -> str | None:
-    """The run's commit statuses as one line, oldest first: `forge: pending ✓ · success ✓` (✓ delivered, … being
+    """The run's commit statuses as one line, oldest first, under the check's name on the forge (what a branch
+    protection rule asks for): `forge check runboard/web (push): pending ✓ · success ✓` (✓ delivered, … being
     tried, ✗ given up with its last answer); None when nothing was posted (no forge token, not a push run)."""
     if not rows:
         return None
@@ -122,8 +123,10 @@ def status_log_text(rows: list[dict[str, Any]]) -> str | None:
         'superseded': '(skipped)',
     }
     parts = []
-    for row in sorted(rows, key=lambda r: r['id']):
+    ordered = sorted(rows, key=lambda r: r['id'])
+    for row in ordered:
         mark = marks.get(row['status'], row['status'])
         why = f' ({row["last_error"]})' if row['status'] in ('failed', 'gave_up') and row.get('last_error') else ''
         parts.append(f'{row["state"]} {mark}{why}')
-    return 'forge status: ' + ' · '.join(parts)
+    context = ordered[0].get('context')
+    return (f'forge check {context}: ' if context else 'forge status: ') + ' · '.join(parts)

@@ -86,6 +86,7 @@ def test_push_rules_in_settings_then_a_push_runs(page: Page, server: dict) -> No
     assert (posted.sha, posted.context) == (sha, 'runboard/web (push)')
     page.goto(f'{url}/runs/{row.get_attribute("data-run")}')
     expect(page.get_by_test_id('commit-statuses')).to_contain_text('success ✓', timeout=15_000)
+    expect(page.get_by_test_id('commit-statuses')).to_contain_text('forge check runboard/web (push):')
     screenshot(page, 'push-run-page.png')
 
     # a pull request, as GitHub sends it

@@ -79,7 +79,13 @@ def test_the_commit_status_log_in_words() -> None:
 
     assert status_log_text([]) is None
     rows = [
-        {'id': 'cst_2', 'state': 'success', 'status': 'failed', 'last_error': 'HTTP 500'},
-        {'id': 'cst_1', 'state': 'pending', 'status': 'delivered', 'last_error': None},
+        {
+            'id': 'cst_2',
+            'state': 'success',
+            'status': 'failed',
+            'last_error': 'HTTP 500',
+            'context': 'runboard/w (push)',
+        },
+        {'id': 'cst_1', 'state': 'pending', 'status': 'delivered', 'last_error': None, 'context': 'runboard/w (push)'},
     ]
-    assert status_log_text(rows) == 'forge status: pending ✓ · success … retrying (HTTP 500)'
+    assert status_log_text(rows) == 'forge check runboard/w (push): pending ✓ · success … retrying (HTTP 500)'
