@@ -27,13 +27,22 @@
       heading.focus();
     });
   };
-  // the redrawn heading's successor is the new heading; any other control's, the new action (Retry, Stop)
+  // the redrawn heading's successor is the new heading; any other control's, the new action (Retry, Stop). Watched
+  // with a MutationObserver, whose callback runs right after the redraw's DOM change and before any other task, so
+  // the focus never rests on the page in between (a screen reader would say "document"; a key pressed then is lost)
   window.runboardKeepFocus = function (actionId, headingId) {
-    whenLost(() => {
-      if (!lastFocused || lastFocused.isConnected) return;  // the focus was not on something redrawn away
+    const handOn = () => {  // true: done (handed on, or the focus is not on something redrawn away)
+      if (!lastFocused || lastFocused.isConnected) return false;  // not redrawn yet, or never had the focus
+      const active = document.activeElement;
+      if (active && active !== document.body && active.isConnected) return true;  // it has moved on by itself
       const next = getHtmlElement(lastFocused.matches('[role=heading]') ? headingId : actionId);
       if (next) next.focus();
-    });
+      return Boolean(next);
+    };
+    if (handOn()) return;
+    const watch = new MutationObserver(() => { if (handOn()) watch.disconnect(); });
+    watch.observe(document.body, { childList: true, subtree: true });
+    setTimeout(() => watch.disconnect(), 1000);  // the redraw comes with this message or a frame or two after
   };
   window.addEventListener('popstate', function () {
     if (location.pathname + location.search !== shown) location.reload();
