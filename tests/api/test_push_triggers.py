@@ -42,6 +42,22 @@ def commit(repo: Path, branch: str = 'main', name: str = 'change.txt', text: str
     return sha
 
 
+def github_pull_request(action: str, number: int, title: str, branch: str, sha: str) -> dict:
+    return {
+        'action': action,
+        'number': number,
+        'pull_request': {
+            'number': number,
+            'title': title,
+            'html_url': f'https://github.example/team/app/pull/{number}',
+            'user': {'login': 'dee'},
+            'head': {'ref': branch, 'sha': sha, 'repo': {'full_name': 'team/app'}},
+            'base': {'ref': 'main', 'repo': {'full_name': 'team/app'}},
+        },
+        'sender': {'login': 'dee'},
+    }
+
+
 def github_push(branch: str, before: str, after: str, files: list[str] | None = None) -> dict:
     return {
         'ref': f'refs/heads/{branch}',
@@ -265,19 +281,7 @@ def test_a_pull_request_runs_its_head_and_the_run_links_it(settings_factory, rep
     with serving(settings_factory(**QUEUED), repo) as api:
         secret = set_rules(api.client, pull_requests=True)
         sha = commit(repo, 'feature/thing')
-        payload = {
-            'action': 'opened',
-            'number': 12,
-            'pull_request': {
-                'number': 12,
-                'title': 'Add the thing',
-                'html_url': 'https://github.example/team/app/pull/12',
-                'user': {'login': 'dee'},
-                'head': {'ref': 'feature/thing', 'sha': sha, 'repo': {'full_name': 'team/app'}},
-                'base': {'ref': 'main', 'repo': {'full_name': 'team/app'}},
-            },
-            'sender': {'login': 'dee'},
-        }
+        payload = github_pull_request('opened', 12, 'Add the thing', 'feature/thing', sha)
         reply = deliver(api.client, 'github', 'pull_request', payload, secret)
         assert reply.json()['outcome'] == 'admitted', reply.text
         (run,) = runs_of(api.client, 'pull_request')
@@ -374,19 +378,7 @@ def test_a_push_and_a_pull_request_on_one_commit_are_two_checks(settings_factory
             sha = commit(repo, 'feature/thing')
             push = github_push('feature/thing', 'a' * 40, sha)
             (push_run,) = deliver(api.client, 'github', 'push', push, secret).json()['run_ids']
-            pull_request = {
-                'action': 'synchronize',
-                'number': 7,
-                'pull_request': {
-                    'number': 7,
-                    'title': 'Thing',
-                    'html_url': 'https://github.example/team/app/pull/7',
-                    'user': {'login': 'dee'},
-                    'head': {'ref': 'feature/thing', 'sha': sha, 'repo': {'full_name': 'team/app'}},
-                    'base': {'ref': 'main', 'repo': {'full_name': 'team/app'}},
-                },
-                'sender': {'login': 'dee'},
-            }
+            pull_request = github_pull_request('synchronize', 7, 'Thing', 'feature/thing', sha)
             api.client.post(f'/api/runs/{push_run}/stop')
             remote.wait_for_state('error')
             reply = deliver(api.client, 'github', 'pull_request', pull_request, secret).json()
