@@ -9,8 +9,12 @@ from nicegui import ui
 
 from app.client import ApiError
 from app.state import connection
-from app.state.push_rules import pull_request_link, push_text, status_log_text
+from app.state.push_rules import pull_request_link, push_text, status_log_settled, status_log_text
+from app.state.runs_store import ACTIVE
 from app.state.text import shown
+
+STATUS_LINE_SECONDS = 3.0  # the commit-status line reads the log again this often while a state is being posted
+STATUS_LINE_READS = 100  # and gives up after this many reads (a forge retried with long backoff: reload the page)
 
 
 def push_facts(run: dict[str, Any], *, size: str = 'text-sm') -> None:
@@ -31,13 +35,17 @@ def push_facts(run: dict[str, Any], *, size: str = 'text-sm') -> None:
 
 def commit_status_line(run: dict[str, Any]) -> None:
     """The run page: what was posted to the forge for this run's commit (GET /projects/{id}/commit-statuses), read
-    once when the page opens; nothing for other kinds or a project without a forge token."""
+    when the header is drawn and again every few seconds while a state is still being posted (for up to
+    STATUS_LINE_READS reads); nothing for other kinds or a project without a forge token."""
     if run.get('kind') not in ('push', 'pull_request'):
         return
     line = ui.label('').classes('text-xs opacity-80').props('data-testid=commit-statuses')
     line.set_visibility(False)
+    reads = 0
 
     async def load() -> None:
+        nonlocal reads
+        reads += 1
         try:
             rows = (
                 await connection.client().request(
@@ -45,10 +53,13 @@ def commit_status_line(run: dict[str, Any]) -> None:
                 )
             ).data
         except ApiError:
-            return  # the page works without it
+            return  # the page works without it; the next read tries again
         text = status_log_text(rows or [])
         if text:
             line.text = text
             line.set_visibility(True)
+        ended = run.get('status') not in (*ACTIVE, 'delayed')
+        if status_log_settled(rows or [], run_ended=ended) or reads >= STATUS_LINE_READS:
+            timer.deactivate()
 
-    ui.timer(0.5, load, once=True)
+    timer = ui.timer(STATUS_LINE_SECONDS, load)

@@ -29,7 +29,7 @@ from app.state.log_links import line_from_hash
 from app.state.run_timing import start_fact, started_by
 from app.state.runs_store import ACTIVE
 from app.state.text import shown
-from app.state.timeline import run_title
+from app.state.timeline import header_changed, run_title
 
 
 class TimelineView:
@@ -39,7 +39,6 @@ class TimelineView:
         self.again = False
         self.ticks = 0
         self.started_label: ui.label | None = None
-        self.shown_usage: dict | None = None
         self.header_drawn = False  # redrawn: the control the focus was on may be gone (Stop, once stopped)
         self.header = ui.column().classes('w-full gap-2').props('data-testid=run-header aria-live=polite')
         with self.header:  # the heading and the project link, drawn once: a click on them never meets a redraw
@@ -80,7 +79,6 @@ class TimelineView:
     def render_header(self) -> None:
         """The status, the actions and the facts below the heading, redrawn when the run changes."""
         run = self.run
-        self.shown_usage = run.get('usage')
         self.took.text = duration(run)
         self.badge_box.clear()
         with self.badge_box:
@@ -204,10 +202,10 @@ class TimelineView:
             while True:
                 self.again = False
                 run = await client.get_run(self.run['id'], events_limit=0)
-                status_changed = run['status'] != self.run['status'] or run.get('waiting') != self.run.get('waiting')
+                redraw = header_changed(self.run, run)
                 self.run = run
                 await self.log.catch_up(run)
-                if status_changed or run.get('exit_code') is not None or run.get('usage') != self.shown_usage:
+                if redraw:
                     self.render_header()
                     self.retitle()
                 self.render_stages()

@@ -130,3 +130,13 @@ def status_log_text(rows: list[dict[str, Any]]) -> str | None:
         parts.append(f'{row["state"]} {mark}{why}')
     context = ordered[0].get('context')
     return (f'forge check {context}: ' if context else 'forge status: ') + ' · '.join(parts)
+
+
+def status_log_settled(rows: list[dict[str, Any]], *, run_ended: bool) -> bool:
+    """Whether the run page's commit-status line may stop reading the log again: nothing posted (no forge), or every
+    state recorded is delivered, given up or skipped and, once the run has ended, its end state is among them."""
+    if not rows:
+        return True
+    if any(row['status'] in ('pending', 'failed') for row in rows):
+        return False
+    return not run_ended or any(row['state'] != 'pending' for row in rows)

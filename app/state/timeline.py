@@ -214,6 +214,16 @@ class OutputWindow:
         return lines
 
 
+# what a run's page shows outside its header: the log's counts and the stage strip, which change with every line
+NOT_IN_HEADER = frozenset({'output_lines', 'last_seq', 'stages', 'stage_count', 'heartbeat_at', 'events'})
+
+
+def header_changed(shown: dict[str, Any], now: dict[str, Any]) -> bool:
+    """Whether the run page's header (status, actions, facts) must be drawn again: redrawing it replaces its
+    buttons, so a redraw nothing asked for takes a keypress on Retry or Stop away while it happens."""
+    return any(shown.get(key) != now.get(key) for key in shown.keys() | now.keys() if key not in NOT_IN_HEADER)
+
+
 def run_title(run: dict[str, Any]) -> str:
     """The browser tab's title on a run's page: `{run id} · {status} · Runboard` (the status as words)."""
     status = str(run.get('status') or 'unknown').replace('_', ' ')

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from app.state.push_rules import PushDraft, patterns, push_body, push_draft, rules_summary
 
 PROJECT = {'id': 'demo', 'depth_levels': ['shallow', 'deep'], 'target_frameworks': ['python', 'go']}
@@ -89,3 +91,24 @@ def test_the_commit_status_log_in_words() -> None:
         {'id': 'cst_1', 'state': 'pending', 'status': 'delivered', 'last_error': None, 'context': 'runboard/w (push)'},
     ]
     assert status_log_text(rows) == 'forge check runboard/w (push): pending ✓ · success … retrying (HTTP 500)'
+
+
+@pytest.mark.parametrize(
+    ('rows', 'ended', 'settled'),
+    [
+        ([], False, True),  # nothing posted: no forge for this project
+        ([('pending', 'pending')], False, False),  # being posted
+        ([('pending', 'delivered')], False, True),  # the run goes on: its next state comes with a header redraw
+        ([('pending', 'delivered')], True, False),  # ended: its end state is still to be recorded
+        ([('pending', 'superseded'), ('success', 'failed')], True, False),  # the end state is being retried
+        ([('pending', 'delivered'), ('success', 'delivered')], True, True),
+        ([('pending', 'delivered'), ('failure', 'gave_up')], True, True),  # given up: the line says so
+    ],
+)
+def test_the_commit_status_line_reads_again_until_every_state_is_settled(
+    rows: list, ended: bool, settled: bool
+) -> None:
+    from app.state.push_rules import status_log_settled
+
+    log = [{'state': state, 'status': status} for state, status in rows]
+    assert status_log_settled(log, run_ended=ended) is settled
