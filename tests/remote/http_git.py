@@ -28,6 +28,7 @@ class GitHttpServer:
         self.token = token
         self.delay = 0.0  # seconds to hold each ref advertisement, so tests can overlap fetches
         self.released = threading.Event()  # set: the holds end now
+        self.held = 0  # ref advertisements held so far
         self.requests: list[Request] = []
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(('127.0.0.1', 0), self._handler_class())
@@ -96,6 +97,8 @@ class GitHttpServer:
                     self.end_headers()
                     return
                 if '/info/refs' in self.path and server.delay:
+                    with server._lock:
+                        server.held += 1
                     server.released.wait(server.delay)
                 status, reply_headers, body = self._backend(self._body())
                 server._record(Request(self.command, self.path, headers, status))

@@ -5,6 +5,7 @@ fetching the same remote at once; a branch the rules do not select makes none. O
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import httpx
 
@@ -93,3 +94,45 @@ def test_a_remote_that_does_not_answer_holds_only_its_own_push_scan(
         (run,) = wait_for_runs(client, 1, timeout=8)  # the scans of the answering remote went on
         assert (run['project_id'], run['commit_sha']) == ('app', sha)
         http_server.released.set()
+
+
+def git_processes_reaching(port: int) -> list[str]:
+    """Command lines of the processes on this machine that talk to the loopback remote on `port`."""
+    found = []
+    for cmdline in Path('/proc').glob('[0-9]*/cmdline'):
+        try:
+            argv = cmdline.read_bytes().split(b'\0')
+        except OSError:  # ended meanwhile
+            continue
+        line = ' '.join(a.decode(errors='replace') for a in argv if a)
+        if Path(line.split(' ')[0]).name.startswith('git') and f'127.0.0.1:{port}/' in line:
+            found.append(line)
+    return found
+
+
+def test_a_stopping_server_ends_the_fetches_a_remote_holds(
+    settings_factory, upstream: Upstream, http_server: GitHttpServer
+) -> None:
+    """A server that stops does not wait out git's timeout (minutes) for a remote that does not answer, and leaves no
+    git process behind: the fetches and push scans it holds are ended with it."""
+    settings = settings_factory(**QUEUED, mirror_fetch_seconds=0.5, mirror_refresh_min_seconds=0.2)
+    with api_server(settings) as server, server.client() as client:
+        body = {
+            'id': 'stuck',
+            'name': 'Stuck',
+            'repository': http_server.url('app.git'),
+            'command': ['true'],
+            'credentials': credentials_body(Credentials('token', USER, TOKEN)),
+        }
+        assert client.post('/api/projects', json=body).status_code == 201
+        assert client.patch('/api/projects/stuck', json={'on_push': {'branches': ['main']}}).status_code == 200
+        http_server.delay = 120
+        deadline = time.monotonic() + 15
+        while http_server.held == 0 or not git_processes_reaching(http_server.port):
+            assert time.monotonic() < deadline, 'no fetch reached the remote'
+            time.sleep(0.1)
+    assert not server.thread.is_alive()
+    deadline = time.monotonic() + 10  # the ended commands' SIGTERM grace is 2 s; git's own timeout is 120 s
+    while left := git_processes_reaching(http_server.port):
+        assert time.monotonic() < deadline, f'git still waits on the remote after the server stopped: {left}'
+        time.sleep(0.1)

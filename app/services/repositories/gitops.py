@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from app.infra import children
 from app.services.repositories.repo_url import classify, refusal_reason
 
 GIT_ENV = {**os.environ, 'GIT_TERMINAL_PROMPT': '0', 'LC_ALL': 'C'}
@@ -27,9 +28,7 @@ class GitError(RuntimeError):
 
 def git(*args: str, cwd: str | Path | None = None, timeout: float = 120) -> str:
     try:
-        done = subprocess.run(
-            ['git', *args], cwd=cwd, env=GIT_ENV, capture_output=True, text=True, timeout=timeout, check=False
-        )
+        done = children.run(['git', *args], cwd=cwd, env=GIT_ENV, timeout=timeout)
     except subprocess.TimeoutExpired as exc:
         raise GitError(f'git {args[0]} timed out after {timeout:.0f}s') from exc
     if done.returncode != 0:

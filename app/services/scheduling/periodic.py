@@ -30,6 +30,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.schedulers.base import STATE_RUNNING
 from sqlalchemy.exc import DBAPIError
 
+from app.infra.children import Children, ChildStopped
 from app.infra.events import Accepts, EventBus
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,7 @@ class OnePerKey:
         self._running: set[str] = set()
         self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name)
+        self._children = Children()  # the tasks' commands, ended with the pool
 
     def busy(self) -> set[str]:
         with self._lock:
@@ -73,7 +75,10 @@ class OnePerKey:
     def _run(self, key: str, task: Callable[[], object]) -> None:
         again = False
         try:
-            again = task() is True
+            with self._children.scope():
+                again = task() is True
+        except ChildStopped:
+            log.info('the task of %s was ended: the server is stopping', key)
         except Exception:
             log.exception('the task of %s failed; a later pass tries again', key)
         finally:
@@ -83,8 +88,10 @@ class OnePerKey:
             self.after()
 
     def shutdown(self) -> None:
-        """Tasks under way end by their own timeout; none starts any more."""
+        """None starts any more; the commands of tasks under way (a fetch from a remote that does not answer) are
+        ended, so a stopping server does not wait for their timeouts."""
         self._pool.shutdown(wait=False, cancel_futures=True)
+        self._children.end_all()
 
 
 class PeriodicJob:

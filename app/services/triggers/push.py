@@ -31,6 +31,7 @@ from sqlmodel import Session, col, select
 
 from app.config import Settings
 from app.core.errors import DomainError
+from app.infra.children import ChildStopped
 from app.infra.db import session_scope
 from app.infra.events import EventBus
 from app.infra.secret_box import SecretBox, SecretUnreadable
@@ -229,6 +230,8 @@ class PushTrigger:
     def _scan_logged(self, project: Project) -> list[Outcome]:
         try:
             return self.scan(project)
+        except ChildStopped:  # the server is stopping: its pool says so once
+            raise
         except Exception:  # a project's broken remote must not stop the others; the next scan tries again
             log.exception('push scan of project %s failed', project.id)
             return []
