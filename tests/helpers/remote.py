@@ -100,3 +100,17 @@ def silent_port() -> Iterator[int]:
 def credentials_body(credentials: Credentials) -> dict:
     """Credentials as POST /api/projects takes them."""
     return {'kind': credentials.kind, 'username': credentials.username, 'secret': credentials.secret}
+
+
+def git_processes_reaching(port: int) -> list[str]:
+    """Command lines of the processes on this machine that talk to the loopback remote on `port`."""
+    found = []
+    for cmdline in Path('/proc').glob('[0-9]*/cmdline'):
+        try:
+            argv = cmdline.read_bytes().split(b'\0')
+        except OSError:  # ended meanwhile
+            continue
+        line = ' '.join(a.decode(errors='replace') for a in argv if a)
+        if Path(line.split(' ')[0]).name.startswith('git') and f'127.0.0.1:{port}/' in line:
+            found.append(line)
+    return found

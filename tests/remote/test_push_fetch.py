@@ -5,13 +5,12 @@ fetching the same remote at once; a branch the rules do not select makes none. O
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import httpx
 
 from app.services.repositories.credentials import Credentials
 from tests.helpers.api import QUEUED
-from tests.helpers.remote import TOKEN, USER, Upstream, credentials_body
+from tests.helpers.remote import TOKEN, USER, Upstream, credentials_body, git_processes_reaching
 from tests.helpers.servers import api_server
 from tests.remote.http_git import GitHttpServer
 
@@ -94,20 +93,6 @@ def test_a_remote_that_does_not_answer_holds_only_its_own_push_scan(
         (run,) = wait_for_runs(client, 1, timeout=8)  # the scans of the answering remote went on
         assert (run['project_id'], run['commit_sha']) == ('app', sha)
         http_server.released.set()
-
-
-def git_processes_reaching(port: int) -> list[str]:
-    """Command lines of the processes on this machine that talk to the loopback remote on `port`."""
-    found = []
-    for cmdline in Path('/proc').glob('[0-9]*/cmdline'):
-        try:
-            argv = cmdline.read_bytes().split(b'\0')
-        except OSError:  # ended meanwhile
-            continue
-        line = ' '.join(a.decode(errors='replace') for a in argv if a)
-        if Path(line.split(' ')[0]).name.startswith('git') and f'127.0.0.1:{port}/' in line:
-            found.append(line)
-    return found
 
 
 def test_a_stopping_server_ends_the_fetches_a_remote_holds(

@@ -12,7 +12,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.helpers.remote import TOKEN, USER, Remote, credentials_body, silent_port
+from app.services.repositories.credentials import Credentials
+from tests.helpers.remote import TOKEN, USER, Remote, credentials_body, git_processes_reaching, silent_port
 from tests.helpers.runs import wait_for_status
 from tests.helpers.servers import api_server
 
@@ -154,3 +155,23 @@ def test_a_hanging_remote_does_not_delay_triggers_of_other_projects(server, upst
     reply = hung['reply']
     assert reply.status_code == 502 and reply.json()['error'] == 'repository_unavailable', reply.text
     assert reply.json()['reason'] in ('timeout', 'unreachable'), reply.json()
+
+
+def test_stop_ends_a_checkout_that_waits_on_a_remote(settings_factory, upstream, http_server) -> None:  # noqa: ANN001
+    """A run stuck in its checkout because the remote does not answer (git's timeout is minutes away) stops when
+    asked, as a run whose command is running does, and leaves no git process waiting on the remote."""
+    remote = Remote('http', http_server.url('app.git'), Credentials('token', USER, TOKEN), upstream)
+    with api_server(settings_factory(mirror_refresh_min_seconds=0)) as running, running.client() as client:
+        assert client.post('/api/projects', json=project_body(remote)).status_code == 201
+        http_server.delay = 120  # from now on every fetch waits
+        run = client.post('/api/runs', json=run_body('main')).json()
+        deadline = time.monotonic() + 15
+        while not git_processes_reaching(http_server.port):
+            assert time.monotonic() < deadline, 'the run never fetched'
+            time.sleep(0.05)
+        assert client.get(f'/api/runs/{run["id"]}').json()['status'] == 'running'
+        assert client.post(f'/api/runs/{run["id"]}/stop').status_code == 202
+        stopped = wait_for_status(client, run['id'], timeout=10)
+        assert stopped['status'] == 'stopped' and stopped['error'] is None, stopped
+        assert not git_processes_reaching(http_server.port)
+        http_server.released.set()

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
+from app.infra.children import ChildStopped
 from app.infra.secret_box import SecretUnreadable
 from app.models import RunStatus
 from app.services.afk.rules import LAUNCH_FAILED
@@ -67,6 +68,8 @@ async def execute_run(parts: ExecutionParts, live: LiveRun, run: ClaimedRun, wor
                 confinement=parts.confinement,
                 variables=variables.environment,
             )
+        except ChildStopped:
+            pass  # a Stop (or the server's shutdown) ended the checkout: the kill's reason is the outcome
         except (gitops.GitError, LaunchFailed) as exc:
             cause = f'checkout failed: {exc}' if isinstance(exc, gitops.GitError) else str(exc)
             error = f'{LAUNCH_FAILED}: {cause}'
@@ -104,7 +107,8 @@ def _prepare(
     live.masker = Masker(variables.secret_values)
     if parts.artifacts is not None:
         run['artifacts_dir'] = str(parts.artifacts.prepare(run['id']))
-    commit = prepare_checkout(parts.engine, parts.mirrors_dir, parts.repositories, run, worktree)
+    with live.children.scope():
+        commit = prepare_checkout(parts.engine, parts.mirrors_dir, parts.repositories, run, worktree)
     return variables, commit
 
 
@@ -167,5 +171,7 @@ async def tidy_worktree(worktree: Path, status: RunStatus) -> None:
             await asyncio.to_thread(gitops.remove_worktree, worktree)
         else:  # kept for inspection: its retention counts from now, not from the checkout
             os.utime(worktree)
+    except FileNotFoundError:
+        pass  # it ended before its checkout was made (a remote that failed, a Stop during the fetch)
     except (OSError, gitops.GitError):
         log.warning('tidying the worktree %s failed', worktree, exc_info=True)

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from app.core.workflow_commands import Usage
+from app.infra.children import Children
 from app.services.execution.masking import Masker
 from app.services.execution.reaper import KillReason
 
@@ -40,6 +41,7 @@ class LiveRun:
     sandboxed: bool = False  # the process is bwrap's: signals go to the run's processes, not to bwrap
     usage: list[Usage] = field(default_factory=list)  # `::usage::` lines read, not stored yet (OutputIngest)
     store_again_at: float = 0.0  # loop time: storing its output failed, the flusher tries again from then
+    children: Children = field(default_factory=Children)  # its checkout's git commands: a Stop ends them
 
 
 class LaunchFailed(Exception):

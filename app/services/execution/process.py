@@ -33,7 +33,10 @@ async def kill_process_group(live: LiveRun, reason: KillReason, *, grace_seconds
     if live.kill_reason is None:
         live.kill_reason = reason
     process = live.process
-    if process is None or process.returncode is not None:
+    if process is None:  # still checking out: a remote that does not answer must not hold the Stop
+        await asyncio.to_thread(live.children.end_all)
+        return
+    if process.returncode is not None:
         return
     if live.sandboxed:  # bwrap would die of TERM at once and take the run's grace with it
         if not procs.signal_group_except(process.pid, signal.SIGTERM, skip_names={'bwrap'}):
