@@ -68,6 +68,13 @@ class Children:
             self._running.discard(process)
 
 
+def raise_if_stopped() -> None:
+    """For a wait of the calling thread (a lock another command holds): ChildStopped once its owner has ended."""
+    owner: Children | None = getattr(_current, 'children', None)
+    if owner is not None and owner.ended:
+        raise ChildStopped('the wait was ended: its owner is stopping')
+
+
 def run(
     argv: Sequence[str], *, cwd: str | Path | None, env: Mapping[str, str] | None, timeout: float
 ) -> subprocess.CompletedProcess[str]:

@@ -157,21 +157,33 @@ def test_a_hanging_remote_does_not_delay_triggers_of_other_projects(server, upst
     assert reply.json()['reason'] in ('timeout', 'unreachable'), reply.json()
 
 
-def test_stop_ends_a_checkout_that_waits_on_a_remote(settings_factory, upstream, http_server) -> None:  # noqa: ANN001
+@pytest.mark.parametrize('holder', ['run', 'scheduled fetch'])
+def test_stop_ends_a_checkout_that_waits_on_a_remote(settings_factory, upstream, http_server, holder: str) -> None:  # noqa: ANN001
     """A run stuck in its checkout because the remote does not answer (git's timeout is minutes away) stops when
-    asked, as a run whose command is running does, and leaves no git process waiting on the remote."""
+    asked, as a run whose command is running does: whether its own fetch waits, or it waits for the mirror while
+    the scheduled fetch holds it. No git process of the run's is left waiting on the remote."""
     remote = Remote('http', http_server.url('app.git'), Credentials('token', USER, TOKEN), upstream)
-    with api_server(settings_factory(mirror_refresh_min_seconds=0)) as running, running.client() as client:
+    every = 0.5 if holder == 'scheduled fetch' else 3600
+    settings = settings_factory(mirror_refresh_min_seconds=0, mirror_fetch_seconds=every)
+    with api_server(settings) as running, running.client() as client:
         assert client.post('/api/projects', json=project_body(remote)).status_code == 201
         http_server.delay = 120  # from now on every fetch waits
-        run = client.post('/api/runs', json=run_body('main')).json()
+        if holder == 'scheduled fetch':
+            deadline = time.monotonic() + 15
+            while not http_server.held:
+                assert time.monotonic() < deadline, 'no scheduled fetch'
+                time.sleep(0.05)
+        reply = client.post('/api/runs', json=run_body('main'))  # the held fetch does not hold the trigger
+        assert reply.status_code == 201, reply.text
+        run = reply.json()
         deadline = time.monotonic() + 15
-        while not git_processes_reaching(http_server.port):
-            assert time.monotonic() < deadline, 'the run never fetched'
-            time.sleep(0.05)
+        while http_server.held < (1 if holder == 'run' else 2) and time.monotonic() < deadline:
+            time.sleep(0.05)  # the run's own fetch reaches the remote; or it waits for the mirror, and never does
+        assert http_server.held == 1
         assert client.get(f'/api/runs/{run["id"]}').json()['status'] == 'running'
         assert client.post(f'/api/runs/{run["id"]}/stop').status_code == 202
         stopped = wait_for_status(client, run['id'], timeout=10)
         assert stopped['status'] == 'stopped' and stopped['error'] is None, stopped
-        assert not git_processes_reaching(http_server.port)
+        if holder == 'run':
+            assert not git_processes_reaching(http_server.port)
         http_server.released.set()

@@ -1,8 +1,9 @@
 """Bare mirrors of project repositories (local or remote) in the data dir, fetched on demand.
 
 One fetch per mirror at a time across threads (a lock per mirror) and server processes (flock on
-`<mirror>.lock`); a caller that arrives while a fetch runs waits and takes that fetch's result. Mirrors
-never wait for each other: a dead remote blocks only its own mirror, and only until `fetch_timeout`.
+`<mirror>.lock`); a caller that needs a fetch and arrives while one runs waits and takes that fetch's result,
+a caller the mirror is fresh enough for does not wait. Mirrors never wait for each other: a dead remote blocks
+only its own mirror's fetches, until `fetch_timeout` or until the waiting caller is stopped.
 """
 
 from __future__ import annotations
@@ -16,10 +17,12 @@ from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
+from app.infra import children
 from app.services.repositories.credentials import Credentials, base_environment, git_environment
 from app.services.repositories.git_process import run_git
 from app.services.repositories.gitops import BRANCH_LISTING, Branch, GitError, mirror_path, parse_branch_listing
 from app.services.repositories.mirror_state import (
+    Decision,
     MirrorRecord,
     MirrorState,
     decide,
@@ -34,6 +37,7 @@ from app.services.repositories.repo_url import DEFAULT_ALLOWED, allow_protocol_e
 _locks: dict[str, threading.Lock] = {}
 _locks_guard = threading.Lock()
 LOCAL_READ_TIMEOUT = 30.0
+LOCK_POLL_SECONDS = 0.2  # how soon a caller waiting for a mirror notices it was stopped
 
 
 def _thread_lock(mirror: Path) -> threading.Lock:
@@ -42,13 +46,28 @@ def _thread_lock(mirror: Path) -> threading.Lock:
 
 
 @contextmanager
-def _file_lock(mirror: Path) -> Iterator[None]:
-    with open(mirror.with_name(mirror.name + '.lock'), 'a') as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)  # released when the file is closed, also if the process dies
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+def _held(mirror: Path) -> Iterator[None]:
+    """The mirror to this caller alone: a lock for this process's threads, flock on `<mirror>.lock` for other
+    processes (released when the file is closed, also if the process dies). A caller whose owner stops while it
+    waits (a run's Stop, while another fetch holds the mirror) gives up waiting: ChildStopped."""
+    lock = _thread_lock(mirror)
+    while not lock.acquire(timeout=LOCK_POLL_SECONDS):
+        children.raise_if_stopped()
+    try:
+        with open(mirror.with_name(mirror.name + '.lock'), 'a') as handle:
+            while True:
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:  # another server process fetches it
+                    children.raise_if_stopped()
+                    time.sleep(LOCK_POLL_SECONDS / 4)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+    finally:
+        lock.release()
 
 
 class MirrorStore:
@@ -73,7 +92,7 @@ class MirrorStore:
     def locked(self, repository: str) -> Iterator[Path]:
         """Hold the mirror as a fetch does (thread and file lock): e.g. while a worktree is added from it."""
         path = self.path(repository)
-        with _thread_lock(path), _file_lock(path):
+        with _held(path):
             yield path
 
     def state(self, repository: str) -> MirrorState:
@@ -89,9 +108,9 @@ class MirrorStore:
             raise GitError(reason)
         path = self.path(repository)
         asked_at = time.time()
-        self.mirrors_dir.mkdir(parents=True, exist_ok=True)
-        with _thread_lock(path), _file_lock(path):
-            record = read_record(path)
+
+        def decision_now() -> tuple[Decision, MirrorRecord | None, bool]:
+            record = read_record(path)  # written whole (os.replace): readable while a fetch holds the mirror
             exists = (path / 'HEAD').exists()
             decision = decide(
                 record,
@@ -102,6 +121,16 @@ class MirrorStore:
                 attempted_by_same=record is not None and same_credentials(record.attempt_auth, credentials),
                 fetched_by_same=record is not None and same_credentials(record.fetch_auth, credentials),
             )
+            return decision, record, exists
+
+        # fresh enough is answered without waiting: a fetch under way (from a remote that hangs) holds the mirror
+        # against other fetches, not against the branch questions the mirror it has already answers
+        decision, record, exists = decision_now()
+        if decision == 'fresh':
+            return state_of(path, record)
+        self.mirrors_dir.mkdir(parents=True, exist_ok=True)
+        with _held(path):
+            decision, record, exists = decision_now()
             if decision == 'fresh':
                 return state_of(path, record)
             if decision == 'joined' and record is not None:
