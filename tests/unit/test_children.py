@@ -94,3 +94,13 @@ def test_a_timeout_ends_the_whole_group(tmp_path: Path) -> None:
     with Children().scope(), pytest.raises(subprocess.TimeoutExpired):
         children.run(['sh', '-c', HOLDING, 'sh', str(tmp_path / 'pid')], cwd=None, env=None, timeout=1)
     assert not alive(int((tmp_path / 'pid').read_text()))
+
+
+def test_a_wait_gives_up_once_its_owner_ended() -> None:
+    owner = Children()
+    with owner.scope():
+        children.raise_if_stopped()  # not ended: the wait goes on
+        owner.end_all()
+        with pytest.raises(ChildStopped):
+            children.raise_if_stopped()
+    children.raise_if_stopped()  # outside the scope no owner ends it
