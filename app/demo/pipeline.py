@@ -1,35 +1,68 @@
-"""Demo pipeline: a few stages over about ten seconds. Fails on fix/flaky-test at standard depth."""
+"""Demo pipeline: a few stages over about ten seconds. Fails on fix/flaky-test at standard depth.
 
+It leaves what a real pipeline leaves in $RUNBOARD_ARTIFACTS_DIR (docs/artifacts.md): its test report as JUnit XML
+(the run page's Tests tab), and the package the build stage makes (the Artifacts tab)."""
+
+import io
 import os
 import sys
+import tarfile
 import time
+import xml.etree.ElementTree as ET
 
 branch = os.environ.get('RUNBOARD_BRANCH', '?')
 depth = os.environ.get('RUNBOARD_DEPTH_LEVEL', 'standard')
 framework = os.environ.get('RUNBOARD_TARGET_FRAMEWORK', 'python')
+artifacts = os.environ.get('RUNBOARD_ARTIFACTS_DIR')
 pace = float(os.environ.get('DEMO_PACE', '1.0'))
 
 fails = branch == 'fix/flaky-test' and depth == 'standard'
-stages = [
-    ('install', [f'resolving {framework} dependencies', 'fetched 42 packages', 'install ok']),
-    ('lint', ['checking style', '0 problems']),
-    (
-        'test',
-        [
-            f'running {depth} test suite on {branch}',
-            'test_login ... ok',
-            'test_logout ... ok',
-            'test_flaky_network ...' + (' FAILED (connection reset by peer)' if fails else ' ok'),
-        ],
-    ),
-    ('build', ['packaging artefact', 'artefact demo-1.0.tar.gz written']),
-]
-for name, lines in stages:
-    print(f'::stage:: {name}', flush=True)
-    for line in lines:
-        time.sleep(0.6 * pace)
-        print(line, flush=True)
-    if name == 'test' and fails:
-        print('1 failed, 2 passed', file=sys.stderr, flush=True)
-        sys.exit(1)
+FLAKY_FAILURE = 'connection reset by peer'
+tests = [('test_login', None), ('test_logout', None), ('test_flaky_network', FLAKY_FAILURE if fails else None)]
+
+
+def write_test_report(seconds: float) -> None:
+    suite = ET.Element('testsuite', name=f'demo ({depth})', tests=str(len(tests)), failures=str(int(fails)))
+    for name, failure in tests:
+        case = ET.SubElement(suite, 'testcase', classname='tests.test_app', name=name, time=f'{seconds:.3f}')
+        if failure:
+            ET.SubElement(case, 'failure', message=failure).text = f'ConnectionResetError: {failure}'
+    ET.indent(suite)
+    ET.ElementTree(suite).write(os.path.join(artifacts, 'junit.xml'), encoding='utf-8', xml_declaration=True)
+
+
+def write_package() -> None:
+    summary = f'demo 1.0 built from {branch} ({framework}, {depth})\n'.encode()
+    with tarfile.open(os.path.join(artifacts, 'demo-1.0.tar.gz'), 'w:gz') as package:
+        info = tarfile.TarInfo('demo-1.0/BUILD')
+        info.size = len(summary)
+        package.addfile(info, io.BytesIO(summary))
+
+
+print('::stage:: install', flush=True)
+for line in (f'resolving {framework} dependencies', 'fetched 42 packages', 'install ok'):
+    time.sleep(0.6 * pace)
+    print(line, flush=True)
+print('::stage:: lint', flush=True)
+for line in ('checking style', '0 problems'):
+    time.sleep(0.6 * pace)
+    print(line, flush=True)
+print('::stage:: test', flush=True)
+time.sleep(0.6 * pace)
+print(f'running {depth} test suite on {branch}', flush=True)
+for name, failure in tests:
+    time.sleep(0.6 * pace)
+    print(f'{name} ... ' + (f'FAILED ({failure})' if failure else 'ok'), flush=True)
+if artifacts:
+    write_test_report(0.6 * pace)
+if fails:
+    print('1 failed, 2 passed', file=sys.stderr, flush=True)
+    sys.exit(1)
+print('::stage:: build', flush=True)
+time.sleep(0.6 * pace)
+print('packaging artefact', flush=True)
+time.sleep(0.6 * pace)
+if artifacts:
+    write_package()
+print('artefact demo-1.0.tar.gz written', flush=True)
 print('pipeline finished: all stages passed', flush=True)
