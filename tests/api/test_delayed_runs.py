@@ -136,9 +136,12 @@ def test_when_due_it_is_queued_once_even_with_two_servers(settings_factory, repo
 
 def test_refused_when_due_it_ends_skipped_with_the_refusal(settings_factory, repo) -> None:  # noqa: ANN001
     with serving(settings_factory(**QUEUED, rate_limit_runs=1), repo) as api:
+        # first (a slow machine may take seconds over these requests): takes main and the one run of the quota
+        holder = api.client.post('/api/runs', json=run_body()).json()
+        # asked for later, they take neither now
         locked = api.client.post('/api/runs', json={**run_body(), 'run_in': '3s'}).json()
         limited = api.client.post('/api/runs', json={**run_body(branch='feature/a'), 'run_in': '3s'}).json()
-        holder = api.client.post('/api/runs', json=run_body()).json()  # takes main and the one run of the quota
+        assert (locked['status'], limited['status']) == ('delayed', 'delayed')
         skipped = wait_for_status(api.client, locked['id'], ('skipped', 'queued'), timeout=15)
         assert skipped['status'] == 'skipped' and skipped['error'].startswith(('pr_lock:', 'rate_limited:'))
         assert skipped['started_at'] is None
