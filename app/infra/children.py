@@ -1,11 +1,11 @@
 """Child processes that their owner can end when it stops.
 
-A periodic job's task (a mirror fetch, a push scan) can wait on a remote that never answers until git's own timeout,
-minutes later; a server that stops would wait for it, and the git process would outlive the server. The owner (a
-`OnePerKey` pool) runs each task inside `Children.scope()`; a command started there through `run` gets a process
-group of its own, and `Children.end_all` ends every group still running: SIGTERM first (git removes its lock files
-on it), SIGKILL for what is left after a grace period. Commands started outside a scope have no owner but the
-same deadline.
+A periodic job's task (a mirror fetch, a push scan) or a run's checkout can wait on a remote that never answers until
+git's own timeout, minutes later: a Stop of the run would wait for it, and a server that stops would leave the git
+processes behind, still waiting. The owner (a `OnePerKey` pool, a run) runs its work inside `Children.scope()`; a
+command started there through `run` is the owner's, and `Children.end_all` ends every one still running: SIGTERM
+first (git removes its lock files on it), SIGKILL for what is left after a grace period. Every command gets a
+process group of its own and the same deadline, owned or not.
 """
 
 from __future__ import annotations
