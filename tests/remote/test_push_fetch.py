@@ -66,6 +66,17 @@ def test_a_pushed_head_runs_once_on_two_servers(settings_factory, upstream: Upst
         assert {r['commit_sha'] for r in runs} == {sha, release}
 
 
+def stuck_project(http_server: GitHttpServer) -> dict:
+    """A project on the loopback http remote, which the tests make hold every fetch."""
+    return {
+        'id': 'stuck',
+        'name': 'Stuck',
+        'repository': http_server.url('app.git'),
+        'command': ['true'],
+        'credentials': credentials_body(Credentials('token', USER, TOKEN)),
+    }
+
+
 def test_a_remote_that_does_not_answer_holds_only_its_own_push_scan(
     settings_factory, upstream: Upstream, git_daemon_url: str, http_server: GitHttpServer
 ) -> None:
@@ -73,13 +84,7 @@ def test_a_remote_that_does_not_answer_holds_only_its_own_push_scan(
     is still found by the next scans (each project is scanned on its own, a few at a time)."""
     settings = settings_factory(**QUEUED, mirror_fetch_seconds=0.5, mirror_refresh_min_seconds=0.2)
     with api_server(settings) as server, server.client() as client:
-        stuck = {
-            'id': 'stuck',
-            'name': 'Stuck',
-            'repository': http_server.url('app.git'),
-            'command': ['true'],
-            'credentials': credentials_body(Credentials('token', USER, TOKEN)),
-        }
+        stuck = stuck_project(http_server)
         for body in (stuck, {'id': 'app', 'name': 'App', 'repository': git_daemon_url, 'command': ['true']}):
             assert client.post('/api/projects', json=body).status_code == 201
             assert (
@@ -102,14 +107,7 @@ def test_a_stopping_server_ends_the_fetches_a_remote_holds(
     git process behind: the fetches and push scans it holds are ended with it."""
     settings = settings_factory(**QUEUED, mirror_fetch_seconds=0.5, mirror_refresh_min_seconds=0.2)
     with api_server(settings) as server, server.client() as client:
-        body = {
-            'id': 'stuck',
-            'name': 'Stuck',
-            'repository': http_server.url('app.git'),
-            'command': ['true'],
-            'credentials': credentials_body(Credentials('token', USER, TOKEN)),
-        }
-        assert client.post('/api/projects', json=body).status_code == 201
+        assert client.post('/api/projects', json=stuck_project(http_server)).status_code == 201
         assert client.patch('/api/projects/stuck', json={'on_push': {'branches': ['main']}}).status_code == 200
         http_server.delay = 120
         deadline = time.monotonic() + 15
