@@ -21,19 +21,19 @@ FLAKY_FAILURE = 'connection reset by peer'
 tests = [('test_login', None), ('test_logout', None), ('test_flaky_network', FLAKY_FAILURE if fails else None)]
 
 
-def write_test_report(seconds: float) -> None:
+def write_test_report(directory: str, seconds: float) -> None:
     suite = ET.Element('testsuite', name=f'demo ({depth})', tests=str(len(tests)), failures=str(int(fails)))
     for name, failure in tests:
         case = ET.SubElement(suite, 'testcase', classname='tests.test_app', name=name, time=f'{seconds:.3f}')
         if failure:
             ET.SubElement(case, 'failure', message=failure).text = f'ConnectionResetError: {failure}'
     ET.indent(suite)
-    ET.ElementTree(suite).write(os.path.join(artifacts, 'junit.xml'), encoding='utf-8', xml_declaration=True)
+    ET.ElementTree(suite).write(os.path.join(directory, 'junit.xml'), encoding='utf-8', xml_declaration=True)
 
 
-def write_package() -> None:
+def write_package(directory: str) -> None:
     summary = f'demo 1.0 built from {branch} ({framework}, {depth})\n'.encode()
-    with tarfile.open(os.path.join(artifacts, 'demo-1.0.tar.gz'), 'w:gz') as package:
+    with tarfile.open(os.path.join(directory, 'demo-1.0.tar.gz'), mode='w:gz') as package:
         info = tarfile.TarInfo('demo-1.0/BUILD')
         info.size = len(summary)
         package.addfile(info, io.BytesIO(summary))
@@ -54,7 +54,7 @@ for name, failure in tests:
     time.sleep(0.6 * pace)
     print(f'{name} ... ' + (f'FAILED ({failure})' if failure else 'ok'), flush=True)
 if artifacts:
-    write_test_report(0.6 * pace)
+    write_test_report(artifacts, 0.6 * pace)
 if fails:
     print('1 failed, 2 passed', file=sys.stderr, flush=True)
     sys.exit(1)
@@ -63,6 +63,6 @@ time.sleep(0.6 * pace)
 print('packaging artefact', flush=True)
 time.sleep(0.6 * pace)
 if artifacts:
-    write_package()
+    write_package(artifacts)
 print('artefact demo-1.0.tar.gz written', flush=True)
 print('pipeline finished: all stages passed', flush=True)
