@@ -27,7 +27,8 @@ from app.services.execution.process import Confinement, Kill, run_process
 from app.services.execution.pull_requests import PullRequestCheck
 from app.services.projects import variables as project_variables
 from app.services.repositories import afk_branches, gitops
-from app.services.repositories.access import RepositoryAccess
+from app.services.repositories.access import RepositoryAccess, is_remote
+from app.services.repositories.repo_url import classify
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,17 @@ class ExecutionParts:
     artifacts: ArtifactKeeper | None = None  # $RUNBOARD_ARTIFACTS_DIR and keeping what the run leaves there
 
 
+SLOW_FETCH_SECONDS = 3.0  # a run still fetching its remote this long says so in its log
+
+
+def slow_fetch_note(repository: str) -> str:
+    try:
+        shown = classify(repository).display
+    except ValueError:
+        shown = 'the remote'
+    return f'Fetching from {shown} is taking a while (the remote is slow to answer); Stop ends the wait.'
+
+
 async def execute_run(parts: ExecutionParts, live: LiveRun, run: ClaimedRun, worktree: Path) -> tuple[RunStatus, bool]:
     """Check out, run, reap: the run's terminal status, and whether this call wrote it."""
     live.run = run
@@ -54,7 +66,11 @@ async def execute_run(parts: ExecutionParts, live: LiveRun, run: ClaimedRun, wor
     flusher = asyncio.create_task(parts.output.flush_loop(live))
     try:
         try:
-            variables, commit = await asyncio.to_thread(_prepare, parts, live, run, worktree)
+            preparing = asyncio.ensure_future(asyncio.to_thread(_prepare, parts, live, run, worktree))
+            if is_remote(run['repository']) and not (await asyncio.wait({preparing}, timeout=SLOW_FETCH_SECONDS))[0]:
+                # the checkout stage is written once it is done (it names the commit): say why nothing shows yet
+                parts.output.emit(live, 'output', slow_fetch_note(run['repository']))
+            variables, commit = await preparing
             parts.output.emit(live, 'stage', f'checkout {run["checkout_ref"]} @ {commit[:12]}')
             run['commit_sha'] = commit  # RUNBOARD_COMMIT: the commit checked out
             parts.output.command_started(live)  # its first output opens the "run" stage, unless it is a marker
