@@ -28,6 +28,17 @@ def alive(pid: int) -> bool:
     return status not in ('Z', 'X')
 
 
+def gone(pid: int) -> bool:
+    """Whether the process ended: a killed process closes its pipes a moment before it is a zombie (or reaped), so
+    the test waits for that moment rather than racing it."""
+    deadline = time.monotonic() + 10
+    while alive(pid):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
 def wait_for_file(path: Path) -> int:
     deadline = time.monotonic() + 10
     while not (path.exists() and path.read_text().strip()):
@@ -62,7 +73,7 @@ def test_ending_the_owner_ends_its_commands_and_their_children(tmp_path: Path) -
     thread.join(10)
     assert not thread.is_alive()
     assert isinstance(outcome.get('raised'), ChildStopped)
-    assert not alive(grandchild)
+    assert gone(grandchild)
 
 
 def test_a_command_outside_any_scope_is_not_ended_by_an_owner(tmp_path: Path) -> None:
@@ -93,7 +104,7 @@ def test_a_command_in_a_scope_answers_as_subprocess_run_does(tmp_path: Path) -> 
 def test_a_timeout_ends_the_whole_group(tmp_path: Path) -> None:
     with Children().scope(), pytest.raises(subprocess.TimeoutExpired):
         children.run(['sh', '-c', HOLDING, 'sh', str(tmp_path / 'pid')], cwd=None, env=None, timeout=1)
-    assert not alive(int((tmp_path / 'pid').read_text()))
+    assert gone(int((tmp_path / 'pid').read_text()))
 
 
 def test_a_wait_gives_up_once_its_owner_ended() -> None:
