@@ -67,7 +67,9 @@ def notify_error(error: ApiError, doing: str) -> None:
 
 
 async def confirm(question: str, *, yes: str = 'Yes', no: str = 'Cancel') -> bool:
-    with ui.dialog() as dialog, ui.card().props('role=alertdialog'):
+    # in the page's layout, not beside the button that asked: a live redraw of the button's row (the run page's
+    # header when its run changes) would delete the dialog under the person's pointer
+    with ui.context.client.layout, ui.dialog() as dialog, ui.card().props('role=alertdialog'):
         ui.label(question)
         with ui.row().classes('justify-end w-full'):
             # the focus goes into the dialog, on the harmless answer (Quasar's dialog focuses [autofocus]); closed,

@@ -44,6 +44,7 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Stack:
         'huge': {'run.sh': HUGE},
         'coloured': {'run.sh': COLOURED},
         'gated': {'run.sh': gated(gates_dir(base) / 'gate')},
+        'held': {'run.sh': gated(gates_dir(base) / 'held-gate')},
     }
     with stack(base, branches, RUNBOARD_RATE_LIMIT_RUNS='1000') as s:
         s.create_project('alpha', max_concurrent_runs=10)
@@ -175,3 +176,27 @@ def test_pause_follow_holds_new_lines_until_resumed(page: Page, env: Stack) -> N
         expect(page.get_by_test_id('held')).to_have_text('')
     finally:
         gate.touch()  # a failed test leaves no run waiting
+
+
+def test_a_confirmation_stays_open_while_the_header_behind_it_is_redrawn(page: Page, env: Stack) -> None:
+    """The person asked to stop; the run then changed (it ended), which redraws the header that held Stop. The
+    question stays on screen until answered: a dialog that vanishes under the pointer looks like a stop that
+    happened."""
+    assert env.base is not None
+    gate = gates_dir(env.base) / 'held-gate'
+    run = env.trigger('alpha', 'held').json()
+    page.goto(f'{env.ui_url}/runs/{run["id"]}')
+    try:
+        expect(page.get_by_test_id('output')).to_contain_text('resolving python dependencies', timeout=30_000)
+        page.get_by_test_id('stop').click()
+        dialog = page.get_by_role('alertdialog')
+        expect(dialog).to_contain_text(f'Stop run {run["id"]}?')
+        gate.touch()  # the run goes on and fails: its header is drawn again, Retry in place of Stop
+        header = page.get_by_test_id('run-header')
+        expect(header.get_by_test_id('retry')).to_be_visible(timeout=30_000)
+        expect(dialog).to_be_visible()
+        dialog.get_by_role('button', name='Cancel').click()
+        expect(dialog).to_have_count(0)
+        expect(header.locator('[data-status]')).to_have_attribute('data-status', 'failed')
+    finally:
+        gate.touch()
