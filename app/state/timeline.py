@@ -215,7 +215,11 @@ class OutputWindow:
 
 
 # what a run's page shows outside its header: the log's counts and the stage strip, which change with every line
-NOT_IN_HEADER = frozenset({'output_lines', 'last_seq', 'stages', 'stage_count', 'heartbeat_at', 'events'})
+# drawn elsewhere (the log, the stage strip and its annotations) or not at all; the admission's answer lacks
+# `annotations`, so counting them redrew the header of every run opened in place on its first catch-up
+NOT_IN_HEADER = frozenset(
+    {'output_lines', 'last_seq', 'stages', 'stage_count', 'annotations', 'heartbeat_at', 'events'}
+)
 
 
 def header_changed(shown: dict[str, Any], now: dict[str, Any]) -> bool:
