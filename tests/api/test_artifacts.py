@@ -69,9 +69,11 @@ def test_a_runs_files_are_kept_listed_and_downloaded_byte_for_byte(settings_fact
             assert not items['passwd-link']['stored'] and 'symbolic link' in items['passwd-link']['refused']
             refusals = [a for a in run['annotations'] if a['title'] == 'Artifact refused']
             assert sorted(a['file'] for a in refusals) == ['big.bin', 'passwd-link']
-            outputs = [e['text'] for e in run['events'] if e['type'] == 'output']
-            assert 'Artifacts: 3 kept' in outputs
-            assert any(line.startswith('Tests: 5 (2 passed, 1 failed, 1 error, 1 skipped)') for line in outputs)
+            said = [e['text'] for e in run['events'] if e['type'] == 'status']  # Runboard's words, not the run's
+            assert 'Artifacts: 3 kept' in said
+            assert any(line.startswith('Tests: 5 (2 passed, 1 failed, 1 error, 1 skipped)') for line in said)
+            log = client.get(f'/api/runs/{run["id"]}/log').text  # the raw log: what the run printed
+            assert log.startswith('artifacts go to /') and 'Artifacts: 3' not in log and 'Tests: 5' not in log
 
             # types and how a browser gets them: the image inline, the HTML sandboxed, ?download=true an attachment
             shot = client.get(items['screens/shot.png']['url'])
@@ -221,15 +223,15 @@ def test_the_failed_runs_webhook_carries_its_failing_tests_and_last_log_lines(
                 ('tests.test_api::test_a', 'assert 401 == 200'),
                 ('tests.test_api::test_b', "KeyError: 'x'"),
             ]
-            tail = body['run']['log_tail']
-            assert tail[0].startswith('artifacts go to /') and tail[1:] == ['Artifacts: 3 kept', tail[-1]]
-            assert tail[-1].startswith('Tests: 5 (')
+            tail = body['run']['log_tail']  # the run's own last lines: Runboard's notes on them are not among them
+            assert len(tail) == 1 and tail[0].startswith('artifacts go to /')
         else:
             text_ = body['text']
             assert 'tests.test_api::test_a' in text_ and 'assert 401 == 200' in text_
             assert '2 of 5 tests failed' in text_
-            assert 'Tests: 5' in text_  # the last log lines, in a code block
+            assert 'artifacts go to /' in text_  # the last log lines, in a code block
         assert run['status'] == 'failed'
+        assert run['output_lines'] == 1  # "1 printed by the run" under its log, as the script printed
 
 
 def test_deleting_a_project_takes_its_artifacts_out_of_the_store(settings_factory, tmp_path: Path) -> None:

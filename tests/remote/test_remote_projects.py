@@ -38,7 +38,7 @@ def server(settings_factory):  # noqa: ANN001, ANN201
 def outputs(run: dict) -> list[str]:
     """What the command printed (the engine's note on a fetch slower than 3 s, which a loaded machine can make, is
     not the command's)."""
-    return [e['text'] for e in run['events'] if e['type'] == 'output' and not e['text'].startswith('Fetching from ')]
+    return [e['text'] for e in run['events'] if e['type'] == 'output']
 
 
 def test_a_remote_project_lists_branches_and_runs_the_admitted_commit(
@@ -163,7 +163,7 @@ def wait_for_note(client: httpx.Client, run_id: str, start: str) -> dict:
     deadline = time.monotonic() + 15
     while True:
         run = client.get(f'/api/runs/{run_id}').json()
-        if any(e['type'] == 'output' and e['text'].startswith(start) for e in run['events']):
+        if any(e['type'] == 'status' and e['text'].startswith(start) for e in run['events']):
             return run
         assert time.monotonic() < deadline, f'no line starting {start!r}: {run["events"]}'
         time.sleep(0.1)

@@ -268,21 +268,24 @@ def write_tests(conn: Connection, run: dict[str, Any], parsed: junit.Parsed, *, 
 
 
 def _notes(done: Collected, parsed: junit.Parsed | None, store: ArtifactStore) -> list[tuple[str, str]]:
+    """What the run's log says about what it left. Runboard's own lines are `status` events (shown as its status
+    changes are); only the refusals are annotations, listed with the run's own. Neither is counted, downloaded or
+    sent as a line the run printed."""
     notes: list[tuple[str, str]] = []
     if done.kept:
-        notes.append(('output', f'Artifacts: {len(done.kept)} kept'))
+        notes.append(('status', f'Artifacts: {len(done.kept)} kept'))
     for decision in done.refused[:MAX_REFUSAL_LINES]:
         where, why = _escape_property(decision.path), _escape_message(decision.refused or '')
         line = f'::warning title=Artifact refused,file={where}::{why}'
         notes.append(event_of(line))
     if len(done.refused) > MAX_REFUSAL_LINES:
-        notes.append(('output', f'Artifacts: {len(done.refused) - MAX_REFUSAL_LINES} more refused (see the list)'))
+        notes.append(('status', f'Artifacts: {len(done.refused) - MAX_REFUSAL_LINES} more refused (see the list)'))
     if parsed is not None and parsed.reports:
         t = parsed.totals
         errors = 'error' if t.errors == 1 else 'errors'
         notes.append(
             (
-                'output',
+                'status',
                 f'Tests: {t.total} ({t.passed} passed, {t.failed} failed, {t.errors} {errors}, {t.skipped} skipped) '
                 f'from {", ".join(parsed.reports[:5])}',
             )

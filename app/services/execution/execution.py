@@ -69,7 +69,7 @@ async def execute_run(parts: ExecutionParts, live: LiveRun, run: ClaimedRun, wor
             preparing = asyncio.ensure_future(asyncio.to_thread(_prepare, parts, live, run, worktree))
             if is_remote(run['repository']) and not (await asyncio.wait({preparing}, timeout=SLOW_FETCH_SECONDS))[0]:
                 # the checkout stage is written once it is done (it names the commit): say why nothing shows yet
-                parts.output.emit(live, 'output', slow_fetch_note(run['repository']))
+                parts.output.emit(live, 'status', slow_fetch_note(run['repository']))
             variables, commit = await preparing
             parts.output.emit(live, 'stage', f'checkout {run["checkout_ref"]} @ {commit[:12]}')
             run['commit_sha'] = commit  # RUNBOARD_COMMIT: the commit checked out
