@@ -23,7 +23,8 @@ async def project_tests_section(project_id: str) -> None:
         ui.label('Tests').classes('text-lg font-medium').props('role=heading aria-level=2')
         with ui.row().classes('w-full gap-4 flex-wrap items-start'):
             with ui.column().classes('min-w-80 flex-1'):
-                ui.label('Flakiest tests').classes('text-sm font-bold')
+                # every test that failed lately, flakiest first: "flakiest" alone named a test that failed once
+                ui.label('Failing tests, flakiest first').classes('text-sm font-bold')
                 flakiest = answer.get('flakiest') or []
                 if not flakiest:
                     ui.label('No test has failed in the recent runs.').classes('text-sm opacity-70')
@@ -37,16 +38,26 @@ async def project_tests_section(project_id: str) -> None:
                     for item in flakiest
                 ]
                 if rows:
-                    ui.table(
-                        columns=[
-                            {'name': 'test', 'label': 'Test', 'field': 'test', 'align': 'left'},
-                            {'name': 'flaky', 'label': 'Flaky commits', 'field': 'flaky'},
-                            {'name': 'failures', 'label': 'Failed runs', 'field': 'failures'},
-                            {'name': 'last', 'label': 'Last failed', 'field': 'last', 'align': 'left'},
-                        ],
-                        rows=rows,
-                        row_key='test',
-                    ).props('dense flat data-testid=flakiest-tests').classes('w-full')
+                    table = (
+                        ui.table(
+                            columns=[
+                                {'name': 'test', 'label': 'Test', 'field': 'test', 'align': 'left'},
+                                {'name': 'flaky', 'label': 'Flaky commits', 'field': 'flaky'},
+                                {'name': 'failures', 'label': 'Failed runs', 'field': 'failures'},
+                                {'name': 'last', 'label': 'Last failed', 'field': 'last', 'align': 'left'},
+                            ],
+                            rows=rows,
+                            row_key='test',
+                        )
+                        .props('dense flat wrap-cells data-testid=flakiest-tests')
+                        .classes('w-full')
+                    )
+                    table.add_slot(  # the run it last failed in, one click away
+                        'body-cell-last',
+                        r"""<q-td :props="props"><a v-if="props.value" :href="'/runs/' + props.value"
+                        class="nicegui-link rb-tap-link break-all" data-testid=last-failed>{{ props.value }}</a>
+                        </q-td>""",
+                    )
             with ui.column().classes('min-w-80 flex-1'):
                 ui.label('Tests and failures per run').classes('text-sm font-bold')
                 ui.echart(tests_chart(answer['history'])).classes('w-full h-56').props('data-testid=tests-chart')

@@ -100,10 +100,15 @@ def test_the_artifacts_and_tests_tabs(page: Page, env: Stack) -> None:
 
 def test_the_project_page_shows_flaky_tests(page: Page, env: Stack) -> None:
     finished(env, 'deep')  # test_a passes on the commit it failed on
-    finished(env, 'shallow')
+    last = finished(env, 'shallow')  # test_a fails again
     page.goto(f'{env.ui_url}/projects/arts')
     section = page.get_by_test_id('project-tests')
-    expect(section.get_by_test_id('flakiest-tests')).to_contain_text('tests.test_api::test_a')
+    flakiest = section.get_by_test_id('flakiest-tests')
+    expect(flakiest).to_contain_text('tests.test_api::test_a')
+    last_failed = flakiest.locator('tr', has_text='tests.test_api::test_a').get_by_test_id('last-failed')
+    expect(last_failed).to_have_text(last['id'])
     expect(section.get_by_test_id('tests-chart')).to_be_visible()
     section.scroll_into_view_if_needed()
     screenshot(page, 'project-tests.png')
+    last_failed.click()  # to the run it last failed in
+    page.wait_for_url(f'**/runs/{last["id"]}')
