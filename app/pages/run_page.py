@@ -225,7 +225,8 @@ class TimelineView:
         lines_only = not (event.get('stage') or event.get('usage'))
         if event.get('type') == 'run.output' and lines_only and event.get('last_seq'):
             # lines, and nothing else changed: the log reads them; no re-read of the run 20 times a second
-            self.run = {**self.run, 'last_seq': max(self.run.get('last_seq') or 0, event['last_seq'])}
+            newest = {key: max(self.run.get(key) or 0, event.get(key) or 0) for key in ('last_seq', 'output_lines')}
+            self.run = {**self.run, **newest}  # the count under the log, with the lines
             with contextlib.suppress(ApiError):  # the next event or the reconnect catches up
                 await self.log.catch_up(self.run)
             return

@@ -30,7 +30,7 @@ def seed(api, lines=LINES) -> tuple[str, dict[str, int]]:  # noqa: ANN001
     """A queued run with these events stored; returns its id and each text's seq."""
     run_id = api.client.post('/api/runs', json=run_body()).json()['id']
     with session_scope(api.server.services.engine) as session:
-        last = append_events(session.connection(), run_id, lines)
+        last = append_events(session.connection(), run_id, lines).last_seq
     first = last - len(lines) + 1
     return run_id, {body: first + i for i, (_, body) in enumerate(lines)}
 

@@ -17,6 +17,7 @@ from app.infra.events import EventBus
 from app.services.execution import output_ingest
 from app.services.execution.live import LiveRun
 from app.services.execution.output_ingest import FLUSH_SECONDS, SQLITE_FLUSH_SECONDS, OutputIngest, flush_seconds_for
+from app.services.runs.timeline import Appended
 
 
 class Recording(OutputIngest):
@@ -36,7 +37,7 @@ class Recording(OutputIngest):
         self.release.wait(5)
         self.rounds.append({part.live.run_id: list(part.batch) for part in parts})
         return {
-            part.live.run_id: RuntimeError('no') if part.live.run_id in self.failing else len(part.batch)
+            part.live.run_id: RuntimeError('no') if part.live.run_id in self.failing else Appended(len(part.batch), 0)
             for part in parts
         }
 

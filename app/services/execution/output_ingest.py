@@ -19,7 +19,7 @@ from app.core.workflow_commands import Usage, event_of, usage_of
 from app.infra.db import session_scope
 from app.infra.events import EventBus
 from app.services.runs import usage as run_usage
-from app.services.runs.timeline import OUTPUT_KINDS, append_events
+from app.services.runs.timeline import OUTPUT_KINDS, Appended, append_events
 
 if TYPE_CHECKING:
     from app.services.execution.live import LiveRun
@@ -199,7 +199,8 @@ class OutputIngest:
                 'id': part.live.run_id,
                 'project_id': part.live.project_id,
                 'team_id': part.live.team_id,
-                'last_seq': outcome,
+                'last_seq': outcome.last_seq,
+                'output_lines': outcome.output_lines,  # the count under its log, kept true while it runs
             }
             if any(kind == 'stage' for kind, _ in part.batch):
                 event['stage'] = True  # the run's stages changed: lists showing it re-read it (not every batch)
@@ -209,7 +210,7 @@ class OutputIngest:
         if events:
             self.bus.publish_many(events)  # through Redis: one message a round
 
-    def _store_parts(self, parts: list[_Part]) -> dict[str, int | Exception]:
+    def _store_parts(self, parts: list[_Part]) -> dict[str, Appended | Exception]:
         """SQLite has one writer at a time: all parts go in one transaction, which takes the write lock once a round
         instead of once per run (when it fails, one run's part could spoil it: each goes alone). PostgreSQL locks
         rows: a transaction holding several runs' rows deadlocked with the heartbeat's UPDATE of the same rows
@@ -220,7 +221,7 @@ class OutputIngest:
                     return {part.live.run_id: self._append(session.connection(), part) for part in parts}
             except Exception:
                 log.warning('storing the output of %d runs together failed; storing each alone', len(parts))
-        outcomes: dict[str, int | Exception] = {}
+        outcomes: dict[str, Appended | Exception] = {}
         for part in parts:
             try:
                 with session_scope(self.engine) as session:
@@ -230,9 +231,9 @@ class OutputIngest:
         return outcomes
 
     @staticmethod
-    def _append(conn: Connection, part: _Part) -> int:
+    def _append(conn: Connection, part: _Part) -> Appended:
         run_id, project_id = part.live.run_id, part.live.project_id
-        last = 0
+        last = Appended(0, 0)
         for start in range(0, len(part.batch), FLUSH_LINES):  # bounded statements; one transaction
             chunk = part.batch[start : start + FLUSH_LINES]
             lines = sum(1 for kind, _ in chunk if kind in OUTPUT_KINDS)

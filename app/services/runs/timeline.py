@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, Table, TextClause, bindparam, insert, text
 from sqlalchemy.sql.selectable import TextualSelect
@@ -45,13 +45,21 @@ ANNOTATIONS_SQL = (
 
 COPY_FROM = 50  # PostgreSQL batches at least this big go by COPY (about 4x executemany)
 SQL_APPEND = text(
-    'UPDATE run SET last_seq = last_seq + :n, output_lines = output_lines + :lines WHERE id = :id RETURNING last_seq'
+    'UPDATE run SET last_seq = last_seq + :n, output_lines = output_lines + :lines WHERE id = :id '
+    'RETURNING last_seq, output_lines'
 )
 SQL_APPEND_WITH_STAGES = text(
     'UPDATE run SET last_seq = last_seq + :n, output_lines = output_lines + :lines, '
-    'stage_count = stage_count + :stages WHERE id = :id RETURNING last_seq, stage_count'
+    'stage_count = stage_count + :stages WHERE id = :id RETURNING last_seq, output_lines, stage_count'
 )
 SQLITE_INSERT = 'INSERT INTO runevent (run_id, seq, at, type, text) VALUES (?, ?, ?, ?, ?)'
+
+
+class Appended(NamedTuple):
+    """The run's counts after an append: its newest line's number, and how many of its lines it printed."""
+
+    last_seq: int
+    output_lines: int
 
 
 def append_events(
@@ -61,20 +69,21 @@ def append_events(
     *,
     now: datetime | None = None,
     output_lines: int = 0,
-) -> int:
-    """Insert events in order inside the caller's transaction; returns the run's new last_seq.
+) -> Appended:
+    """Insert events in order inside the caller's transaction; returns the run's new counts.
 
     Stage events also count on the run and, among its first ones, get a runstage row (stage_store.py);
     a batch without one costs what it did before stages had rows."""
     events = list(events)
     if not events:
-        return 0
+        return Appended(0, 0)
     markers = [(position, body) for position, (kind, body) in enumerate(events) if kind == 'stage']
     params = {'n': len(events), 'lines': output_lines, 'id': run_id}
     if markers:
-        last, stage_count = conn.execute(SQL_APPEND_WITH_STAGES, {**params, 'stages': len(markers)}).one()
+        last, printed, stage_count = conn.execute(SQL_APPEND_WITH_STAGES, {**params, 'stages': len(markers)}).one()
     else:
-        last = conn.execute(SQL_APPEND, params).scalar_one()
+        last, printed = conn.execute(SQL_APPEND, params).one()
+    appended = Appended(last, printed)
     first = last - len(events) + 1
     at = (now or utcnow()).astimezone(UTC)
     if markers:
@@ -87,7 +96,7 @@ def append_events(
             with cursor.copy('COPY runevent (run_id, seq, at, type, text) FROM STDIN') as copy:
                 for i, (kind, body) in enumerate(events):
                     copy.write_row((run_id, first + i, at, kind, body))
-        return last
+        return appended
     if conn.dialect.name == 'sqlite':
         # Straight to the driver's executemany, whatever the batch's size: Core's executemany binds every row's
         # timestamp through two type processors, which was 40 % of a busy server's Python time (bench/fanout.py).
@@ -96,7 +105,7 @@ def append_events(
         conn.exec_driver_sql(
             SQLITE_INSERT, [(run_id, first + i, at_value, kind, body) for i, (kind, body) in enumerate(events)]
         )
-        return last
+        return appended
     conn.execute(
         insert(_event_table),
         [
@@ -104,7 +113,7 @@ def append_events(
             for i, (kind, body) in enumerate(events)
         ],
     )
-    return last
+    return appended
 
 
 def _copy_capable(conn: Connection) -> bool:
