@@ -15,6 +15,19 @@ from app.services.identity.accounts import hash_token
 from app.services.identity.tokens import REVOKED_EVENT
 
 router = APIRouter(tags=['events'])
+STREAM_DESCRIPTION = """Server-sent events of the changes you may see (your teams' runs and projects); `project=ID` or
+`run=ID` narrows the stream to one. Each frame is `event: TYPE` and `data: JSON`:
+
+- `run`: a run was admitted or its status changed: `{type, id, project_id, team_id, status}` (and `batch_id` for
+  a run of a matrix batch).
+- `run.output`: a run stored more of its log: `{type, id, project_id, team_id, last_seq, output_lines}`, plus
+  `stage: true` when its stages changed and `usage: true` when its spend did. `last_seq` is the number of its newest
+  log line (read the lines with `GET /api/runs/{id}/events?after=N`); `output_lines` is how many of its lines the run
+  printed (the others are status changes, stage markers and Runboard's notes).
+- `project`: a project's settings, auto-loop, schedules or issues changed: `{type, id, team_id}`.
+
+A comment line (`: keep-alive`) comes every 15 s. Events are not replayed: after a reconnect, read again what
+you show. The stream ends when the server stops or your token is revoked."""
 KEEPALIVE_SECONDS = 15
 FRAMES_KEPT = 1024
 _frames: dict[int, tuple[dict, str]] = {}  # id(event) -> (the event, its frame); kept alive, so its id stays its
@@ -37,6 +50,8 @@ def frame_of(event: dict) -> str:
     '/events',
     response_class=StreamingResponse,
     responses={200: {'content': {'text/event-stream': {}}, 'description': 'A stream of change events'}},
+    summary='Follow changes live',
+    description=STREAM_DESCRIPTION,
 )
 async def events(
     request: Request, services: ServicesDep, principal: PrincipalDep, project: str | None = None, run: str | None = None
