@@ -179,7 +179,8 @@ class RunExtras:
                             'data-testid=since-link'
                         )
                 ui.space()
-                ui.label(view.seconds_text(failure.get('duration_seconds') or 0)).classes('text-xs opacity-70')
+                if failure.get('duration_seconds'):  # none in the report: no time rather than "0 ms"
+                    ui.label(view.seconds_text(failure['duration_seconds'])).classes('text-xs opacity-70')
             if failure.get('message'):
                 ui.label(failure['message']).classes('text-sm whitespace-pre-wrap').props('dir=auto data-field=message')
             if failure.get('trace'):

@@ -70,7 +70,7 @@ def tab_label(name: str, count: int | None) -> str:
 
 
 def totals_text(totals: dict[str, Any]) -> str:
-    """`12 tests · 9 passed · 2 failed · 1 error · 0 skipped · 3.2 s`"""
+    """`12 tests · 9 passed · 2 failed · 1 error · 0 skipped · 3.2 s` (no time when the report gave none)"""
     errors = totals.get('errors', 0)
     parts = [
         f'{totals.get("total", 0)} tests',
@@ -78,8 +78,9 @@ def totals_text(totals: dict[str, Any]) -> str:
         f'{totals.get("failed", 0)} failed',
         f'{errors} error{"" if errors == 1 else "s"}',
         f'{totals.get("skipped", 0)} skipped',
-        seconds_text(totals.get('duration_seconds') or 0.0),
     ]
+    if totals.get('duration_seconds'):
+        parts.append(seconds_text(totals['duration_seconds']))
     return ' · '.join(parts)
 
 

@@ -129,7 +129,8 @@ def test_a_runs_files_are_kept_listed_and_downloaded_byte_for_byte(settings_fact
             assert a['message'] == 'assert 401 == 200' and 'E   assert 401 == 200' in a['trace']
             assert a['mark'] == 'new'
             assert [s['test_id'] for s in tests['skipped']] == ['tests.test_db::test_e']
-            assert [s['name'] for s in tests['slowest']][:3] == ['test_d', 'test_b', 'test_a']
+            # test_e took no time (a skip): no place among the slowest
+            assert [s['name'] for s in tests['slowest']] == ['test_d', 'test_b', 'test_a', 'test_c']
         if '_s3' in store:  # the files are in the bucket (the worker or engine wrote them there, not the data dir)
             fs = store['_s3'].filesystem()
             assert (

@@ -47,6 +47,8 @@ def test_summary_and_totals() -> None:
     assert view.artifacts_summary({'items': []}).startswith('This run kept no artifacts')
     totals = {'total': 4, 'passed': 1, 'failed': 1, 'errors': 1, 'skipped': 1, 'duration_seconds': 1.53}
     assert view.totals_text(totals) == '4 tests · 1 passed · 1 failed · 1 error · 1 skipped · 1.5 s'
+    untimed = {**totals, 'duration_seconds': 0.0}  # a report without times: no "0 ms" for a run that took minutes
+    assert view.totals_text(untimed) == '4 tests · 1 passed · 1 failed · 1 error · 1 skipped'
 
 
 def test_ui_url_quotes_the_path() -> None:

@@ -112,9 +112,9 @@ def run_tests(engine: Engine, principal: Principal, run_id: str) -> RunTests:
             .order_by(col(RunTestCase.idx))
             .limit(MAX_FAILURES)
         ).all()
-        slowest = cases(
+        slowest = cases(  # a report without times has no slowest (0 s is no time, not a fast test)
             select(RunTestCase)
-            .where(col(RunTestCase.run_id) == run_id)
+            .where(col(RunTestCase.run_id) == run_id, col(RunTestCase.duration_seconds) > 0)
             .order_by(col(RunTestCase.duration_seconds).desc(), col(RunTestCase.idx))
             .limit(SLOWEST)
         ).all()
