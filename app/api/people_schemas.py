@@ -41,6 +41,7 @@ class TokenSummaryPublic(BaseModel):
     id: str
     name: str
     created_at: datetime
+    last_used_at: datetime | None = Field(None, description='When it was last used, to the minute; null: never')
 
 
 class PersonPublic(BaseModel):

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from rich import box
 from rich.table import Table
 
 from app.cli.context import Cli, JsonOpt, ServerOpt
@@ -16,9 +17,17 @@ tokens_app = typer.Typer(help='API tokens of the people in your teams (operators
 def _table(items: list[dict]) -> Table | str:
     if not items:
         return 'No tokens.'
-    table = Table('Token id', 'Person', 'Role', 'Created')
+    table = Table(header_style='bold', box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True)
+    # the id whole, however narrow the terminal: `runboard tokens revoke` takes it (the names wrap instead)
+    table.add_column('TOKEN ID', no_wrap=True, min_width=max(len(item['id']) for item in items))
+    table.add_column('PERSON')
+    table.add_column('ROLE')
+    table.add_column('CREATED', no_wrap=True)
+    table.add_column('LAST USED', no_wrap=True)
     for item in items:
-        table.add_row(item['id'], item['user_name'], item['role'], str(item['created_at'])[:19])
+        created = str(item['created_at'])[:16].replace('T', ' ')  # UTC, to the minute
+        used = str(item['last_used_at'])[:16].replace('T', ' ') if item.get('last_used_at') else 'never'
+        table.add_row(item['id'], item['user_name'], item['role'], created, used)
     return table
 
 

@@ -37,6 +37,7 @@ class ApiToken(SQLModel, table=True):
     token_hash: str = Field(unique=True)
     name: str = 'default'
     created_at: datetime = Field(default_factory=utcnow)
+    last_used_at: datetime | None = None  # to the minute (identity/accounts.py TokenAuthenticator)
 
 
 # ---------------------------------------------------------------- projects

@@ -5,13 +5,14 @@ with a Copy button; closing the dialog removes it from the page. Builders are to
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from nicegui import ui
 
 from app.client import ApiError
 from app.pages.signin import signed_in
-from app.pages.theme import frame, live_relative
+from app.pages.theme import frame, live_relative, parse_time
 from app.pages.widgets import confirm, correlation_chip, error_notice, notify_error
 from app.state import connection
 from app.state.error_text import in_words
@@ -22,6 +23,7 @@ from app.state.people_view import (
     ROLES,
     SHOWN_ONCE,
     TOKEN_FIELDS,
+    last_used_text,
     revoke_question,
     revoked_text,
     teams_text,
@@ -187,6 +189,10 @@ class PeopleView:
             ui.label(shown(token['name'])).classes('text-sm').props('dir=auto data-testid=token-name-label')
             ui.label(token['id']).classes('font-mono text-xs opacity-70')
             live_relative(ui.label().classes('text-xs opacity-70'), token['created_at'], prefix='created ')
+            used = parse_time(token.get('last_used_at'))
+            ui.label(last_used_text(used, datetime.now(UTC))).classes('text-xs opacity-70').props(
+                'data-testid=last-used'
+            )
             if this_browser:
                 ui.badge('this page').props('outline color=primary')
             ui.space()

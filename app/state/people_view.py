@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 ROLES = {'builder': 'Builder (triggers, retries, stops runs)', 'operator': 'Operator (also configures)'}
@@ -37,3 +38,17 @@ def revoke_question(person: str, token_name: str, token_id: str, *, this_browser
 
 def revoked_text(person: str, token_name: str) -> str:
     return f'Revoked token "{token_name}" of {person}; it no longer works.'
+
+
+def last_used_text(last_used: datetime | None, now: datetime) -> str:
+    """When a token was last used, as precisely as it is kept (to the minute): what tells an idle token from
+    one a script still needs, before revoking it."""
+    if last_used is None:
+        return 'never used'
+    minutes = int((now - last_used).total_seconds() // 60)
+    if minutes < 2:
+        return 'used just now'
+    for size, unit in ((1440, 'd'), (60, 'h')):
+        if minutes >= size:
+            return f'last used {minutes // size} {unit} ago'
+    return f'last used {minutes} min ago'

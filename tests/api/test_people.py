@@ -4,10 +4,12 @@ exist (absent from lists, 404 by id); a revoked token is refused on the very nex
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
 from app.models import Role
-from app.services.identity.accounts import create_user, ensure_team
+from app.services.identity.accounts import create_user, ensure_team, hash_token
 from tests.helpers.api import add_user, assert_problem
 
 
@@ -26,13 +28,15 @@ def test_an_operator_adds_a_person_whose_first_token_works_at_once(api) -> None:
     person, token = created['person'], created['token']
     assert person['name'] == 'Dana' and person['role'] == 'operator' and person['teams'] == ['local']
     assert token['token'].startswith('rb_') and token['name'] == 'laptop' and token['user_name'] == 'Dana'
-    assert person['tokens'] == [{'id': token['id'], 'name': 'laptop', 'created_at': token['created_at']}]
+    laptop = {'id': token['id'], 'name': 'laptop', 'created_at': token['created_at']}
+    assert person['tokens'] == [{**laptop, 'last_used_at': None}]
     me = _me(api, token['token'])
     assert (me['name'], me['role'], me['team_ids'], me['token_id']) == ('Dana', 'operator', ['local'], token['id'])
 
     people = api.client.get('/api/users').json()
     dana = next(p for p in people if p['name'] == 'Dana')
-    assert dana['tokens'] == [{'id': token['id'], 'name': 'laptop', 'created_at': token['created_at']}]
+    assert [{k: v for k, v in t.items() if k != 'last_used_at'} for t in dana['tokens']] == [laptop]
+    assert dana['tokens'][0]['last_used_at'] is not None  # /api/me used it
     assert token['token'] not in api.client.get('/api/users').text  # the secret is never listed again
     assert token['token'] not in api.client.get('/api/tokens').text
     actions = [(e['action'], e['target']) for e in api.client.get('/api/audit').json()['items'][:2]]
@@ -54,6 +58,29 @@ def test_an_operator_creates_a_token_that_is_refused_right_after_its_revocation(
     listed = next(p for p in api.client.get('/api/users').json() if p['name'] == 'bob')
     assert [t['name'] for t in listed['tokens']] == ['default']  # bob's first token keeps working
     assert_problem(api.client.post('/api/tokens', json={'user_id': bob['id'], 'name': 'default'}), 409, 'conflict')
+
+
+def test_a_token_says_when_it_was_last_used_to_the_minute(api) -> None:  # noqa: ANN001
+    """What an operator reads before revoking a token: never used, or when last (a write a minute at most)."""
+    add_user(api.server, name='erin')
+    erin = next(p for p in api.client.get('/api/users').json() if p['name'] == 'erin')
+    token = api.client.post('/api/tokens', json={'user_id': erin['id'], 'name': 'ci'}).json()
+
+    def listed() -> dict:
+        return next(t for t in api.client.get('/api/tokens').json() if t['id'] == token['id'])
+
+    assert listed()['last_used_at'] is None
+    before = datetime.now(UTC)
+    with api.server.client(token['token']) as ci:
+        assert ci.get('/api/projects').status_code == 200
+        used = listed()['last_used_at']
+        assert used is not None
+        assert before - timedelta(seconds=1) <= datetime.fromisoformat(used) <= datetime.now(UTC)
+        api.server.services.auth.forget([hash_token(token['token'])])  # the next request reads the database again
+        assert ci.get('/api/projects').status_code == 200
+        assert listed()['last_used_at'] == used  # within the minute: not written again
+    tokens = next(p for p in api.client.get('/api/users').json() if p['name'] == 'erin')['tokens']
+    assert next(t for t in tokens if t['id'] == token['id'])['last_used_at'] == used
 
 
 def test_builders_are_refused_every_people_and_token_change(api) -> None:  # noqa: ANN001

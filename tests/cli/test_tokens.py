@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 
 import httpx
@@ -46,6 +47,10 @@ def test_revoked_token_fails_on_every_instance_at_once(settings_factory, backend
         bob_tokens = [t['id'] for t in json.loads(listed.stdout) if t['user_name'] == 'bob']
         assert len(bob_tokens) == 1
         assert run_cli(first.base_url, builder, 'tokens', 'list').code == 4  # builders may not
+        # in a narrow terminal the ids stay whole (revoke takes one), with each token's last use
+        table = run_cli(first.base_url, operator, 'tokens', 'list', columns=60)
+        bob_row = next(line for line in table.stdout.splitlines() if bob_tokens[0] in line)
+        assert re.search(r'\d{4}-\d\d-\d\d \d\d:\d\d\s*$', bob_row), table.stdout  # bob's /api/me just now
 
         with httpx.stream(
             'GET', second.base_url + '/api/events', headers={'Authorization': f'Bearer {builder}'}, timeout=10

@@ -3,10 +3,12 @@ app/state/me.py)."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
 from app.state.me import is_operator
-from app.state.people_view import revoke_question, teams_text, token_count
+from app.state.people_view import last_used_text, revoke_question, teams_text, token_count
 
 
 @pytest.mark.parametrize(
@@ -40,3 +42,22 @@ def test_revoking_says_what_stops_working(this_browser: bool, ending: str) -> No
     question = revoke_question('bob', 'ci', 'tok_1', this_browser=this_browser)
     assert question.startswith('Revoke token "ci" (tok_1) of bob?') and '401' in question
     assert question.endswith(ending)
+
+
+NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ('ago', 'text'),
+    [
+        (None, 'never used'),
+        (timedelta(seconds=5), 'used just now'),
+        (timedelta(seconds=119), 'used just now'),  # kept to the minute: no "40 s ago" that may be a minute off
+        (timedelta(minutes=2), 'last used 2 min ago'),
+        (timedelta(minutes=59), 'last used 59 min ago'),
+        (timedelta(hours=3, minutes=10), 'last used 3 h ago'),
+        (timedelta(days=40), 'last used 40 d ago'),
+    ],
+)
+def test_a_tokens_last_use_reads_to_the_minute(ago: timedelta | None, text: str) -> None:
+    assert last_used_text(None if ago is None else NOW - ago, NOW) == text

@@ -4,20 +4,22 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import secrets
 import threading
 import time
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table
+from sqlalchemy import Connection, Engine, Table, or_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from app.infra.db import session_scope
-from app.models import ApiToken, Role, Team, TeamMember, User
+from app.models import ApiToken, Role, Team, TeamMember, User, utcnow
 
 
 @dataclass(frozen=True)
@@ -75,13 +77,19 @@ def insert_new(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> in
     return conn.execute(dialect.insert(table).on_conflict_do_nothing(), rows).rowcount
 
 
+log = logging.getLogger(__name__)
+USE_PRECISION = timedelta(minutes=1)  # a token's last use is written at most this often (per token and instance)
+
+
 class TokenAuthenticator:
-    """Token -> Principal, cached briefly so the hot trigger path does not hit the database each time."""
+    """Token -> Principal, cached briefly so the hot trigger path does not hit the database each time. Each load
+    (once a TTL per token while it is used) also records the token's last use, to the minute."""
 
     def __init__(self, engine: Engine, ttl_seconds: float = 10.0) -> None:
         self.engine, self.ttl = engine, ttl_seconds
         self._cache: dict[str, tuple[float, Principal | None]] = {}
         self._lock = threading.Lock()
+        self._use_written: dict[str, float] = {}  # token id -> when this instance last wrote its use (monotonic)
 
     def cached(self, token: str) -> Principal | None | bool:
         """The cached answer for this token without touching the database; False when not cached."""
@@ -121,7 +129,31 @@ class TokenAuthenticator:
                 return None
             user, token_id = found
             teams = session.exec(select(TeamMember.team_id).where(col(TeamMember.user_id) == user.id)).all()
-            return Principal(user.id, user.name, user.role, frozenset(teams), token_id, is_admin=user.is_admin)
+        self._note_use(token_id)
+        return Principal(user.id, user.name, user.role, frozenset(teams), token_id, is_admin=user.is_admin)
+
+    def _note_use(self, token_id: str) -> None:
+        """Write the token's last use unless this instance did less than USE_PRECISION ago; the WHERE keeps
+        several instances from writing it more often. Never fails the request that used it."""
+        now = time.monotonic()
+        if now - self._use_written.get(token_id, -1e9) < USE_PRECISION.total_seconds():
+            return
+        self._use_written[token_id] = now
+        if len(self._use_written) > 10_000:
+            self._use_written.clear()
+        moment = utcnow()
+        last_used = col(ApiToken.last_used_at)
+        try:
+            with session_scope(self.engine) as session:
+                session.connection().execute(
+                    update(ApiToken)
+                    .where(col(ApiToken.id) == token_id)
+                    .where(or_(last_used.is_(None), last_used < moment - USE_PRECISION))
+                    .values(last_used_at=moment)
+                )
+        except Exception:  # noqa: BLE001 - the request goes on; the next load tries again
+            log.warning('recording the use of token %s failed', token_id, exc_info=True)
+            self._use_written.pop(token_id, None)
 
 
 LOCAL_TEAM = 'local'

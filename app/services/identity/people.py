@@ -25,6 +25,7 @@ class TokenSummary:
     id: str
     name: str
     created_at: datetime
+    last_used_at: datetime | None = None  # to the minute; None: never used since it was made
 
 
 @dataclass(frozen=True)
@@ -85,7 +86,8 @@ def list_people(engine: Engine, principal: Principal) -> list[Person]:
         ).all()
     by_user: dict[str, list[TokenSummary]] = defaultdict(list)
     for token in tokens:
-        by_user[token.user_id].append(TokenSummary(token.id, token.name, as_utc(token.created_at)))
+        used = as_utc(token.last_used_at)
+        by_user[token.user_id].append(TokenSummary(token.id, token.name, as_utc(token.created_at), used))
     people = [
         Person(user.id, user.name, user.role, teams[user.id], as_utc(user.created_at), by_user[user.id])
         for user in users

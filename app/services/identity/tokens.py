@@ -26,6 +26,7 @@ class TokenInfo:
     role: str
     name: str
     created_at: datetime
+    last_used_at: datetime | None = None  # to the minute; None: never used since it was made
 
 
 def _require_operator(principal: Principal) -> None:
@@ -53,7 +54,7 @@ def list_tokens(engine: Engine, principal: Principal) -> list[TokenInfo]:
             session.connection()
             .execute(
                 text(
-                    'SELECT t.id, u.id, u.name, u.role, t.name, t.created_at '
+                    'SELECT t.id, u.id, u.name, u.role, t.name, t.created_at, t.last_used_at '
                     + _VISIBLE.format(teams=teams)
                     + ' ORDER BY u.name, t.created_at'
                 ),
@@ -61,9 +62,9 @@ def list_tokens(engine: Engine, principal: Principal) -> list[TokenInfo]:
             )
             .all()
         )
-    return [
-        TokenInfo(row[0], row[1], row[2], row[3], row[4], created_at=as_utc(row[5])) for row in rows
-    ]  # SQLite hands back text
+    return [  # SQLite hands back text
+        TokenInfo(row[0], row[1], row[2], row[3], row[4], as_utc(row[5]), as_utc(row[6])) for row in rows
+    ]
 
 
 def revoke(
