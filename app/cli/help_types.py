@@ -7,7 +7,10 @@ name otherwise; a metavar given in the option wins. tests/cli/test_help.py walks
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
+
+import typer
 
 # Value names for option names whose upper-cased name would not say what to write.
 VALUE_NAMES = {
@@ -46,3 +49,17 @@ def install() -> None:
     for cls in (core.TyperOption, core.TyperArgument):
         if hasattr(cls, 'display_type_rich'):
             cls.display_type_rich = lambda self, ctx: value_name(self)  # type: ignore[method-assign]
+
+
+def one_line_summaries(app: typer.Typer) -> None:
+    """A command's row in its group's list is its help's first paragraph on one line. Typer's rich mode keeps
+    the docstring's line breaks in that row, which cut the summary mid-sentence ("must be reachable" / "and
+    have the base branch")."""
+    for info in app.registered_commands:
+        if info.short_help is None and info.callback is not None:
+            first = (info.help or inspect.getdoc(info.callback) or '').split('\n\n')[0]
+            if '\n' in first:
+                info.short_help = ' '.join(first.split())
+    for group in app.registered_groups:
+        if group.typer_instance is not None:
+            one_line_summaries(group.typer_instance)

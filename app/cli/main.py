@@ -16,6 +16,7 @@ from app.cli.audit import audit
 from app.cli.batch import show_batch
 from app.cli.context import RootServerOpt
 from app.cli.help_types import install as install_help_types
+from app.cli.help_types import one_line_summaries
 from app.cli.issues import issues_app
 from app.cli.notifications import notifications_app
 from app.cli.open_link import open_ui
@@ -59,6 +60,7 @@ app.command('audit')(audit)
 app.command('serve')(serve)
 app.command('open')(open_ui)
 app.command('worker')(worker)
+one_line_summaries(app)
 
 
 def _version(value: bool) -> None:

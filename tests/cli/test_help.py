@@ -47,6 +47,18 @@ def test_every_command_has_help() -> None:
             assert '--server' in result.stdout and '--json' in result.stdout, path
 
 
+def test_a_group_lists_each_command_by_its_whole_first_paragraph() -> None:
+    """A command's row in its group's help reads as one sentence wrapped to the width, not broken where its
+    docstring's lines end."""
+    root = typer.main.get_command(app)
+    for path, group in [((), root), *((p, c) for p, c in _commands(root) if hasattr(c, 'commands'))]:
+        shown = CliRunner().invoke(app, [*path, '--help'], env={'COLUMNS': '400'}).stdout
+        for name, command in group.commands.items():
+            summary = ' '.join((command.short_help or command.help or '').split('\n\n')[0].split())
+            assert summary, (path, name)
+            assert any(summary in line for line in shown.splitlines()), (path, name, summary)
+
+
 def test_help_names_values_not_python_types() -> None:
     """No <bool>, <str>, <int range> or <list[str]> after an option: a flag shows no value, an option a name for
     it (BRANCH, N, WHEN), an argument just its name; an option given several times says so."""
