@@ -10,8 +10,7 @@ import httpx
 
 from app.models import Role
 from tests.helpers.api import add_user, assert_problem, run_body
-from tests.helpers.runs import create_project, shell_script, trigger, wait_for_status
-from tests.helpers.servers import api_server
+from tests.helpers.runs import create_project, serving_held_run, trigger, wait_for_status
 
 
 def test_correlation_id_is_echoed_when_valid_and_minted_otherwise(api) -> None:  # noqa: ANN001
@@ -155,34 +154,28 @@ def test_allow_names_every_method_of_a_path(api) -> None:  # noqa: ANN001
 def test_live_output_events_say_how_many_lines_the_run_printed(settings_factory, repo_factory, tmp_path) -> None:  # noqa: ANN001
     """A run page counts the lines under its log ("17 lines · 13 printed by the run") from the run.output events
     alone while the run prints: each carries the count with the newest line's number."""
-    release = tmp_path / 'gates' / 'release'  # a folder the run sandbox shows read-only (its /tmp is private)
-    release.parent.mkdir()
-    script = f'echo "::stage:: build"\necho one\necho two\necho three\nwhile [ ! -f {release} ]; do sleep 0.05; done'
-    repo = repo_factory({'main': shell_script(script)})
-    with api_server(settings_factory(sandbox_read_only_paths=str(release.parent))) as server, server.client() as client:
-        create_project(client, repo)
-        try:
-            with client.stream('GET', '/api/events', timeout=httpx.Timeout(30, read=20)) as stream:
-                lines = stream.iter_lines()
-                assert next(lines).startswith(':')  # subscribed
-                run_id = trigger(client).json()['id']
-                newest: dict = {}
-                deadline = time.monotonic() + 30
-                event = None
-                for line in lines:
-                    if line.startswith('event: '):
-                        event = line[7:]
-                    elif line.startswith('data: ') and event == 'run.output':
-                        payload = json.loads(line[6:])
-                        if payload.get('id') == run_id:
-                            newest = payload
-                            if payload['output_lines'] == 3:
-                                break
-                    assert time.monotonic() < deadline, newest
-            run = client.get(f'/api/runs/{run_id}', params={'events_limit': 0}).json()
-            assert run['status'] == 'running'
-            # the status lines, the checkout and the stage marker are numbered lines too, not printed ones
-            assert (newest['last_seq'], newest['output_lines']) == (run['last_seq'], run['output_lines']) == (7, 3)
-        finally:
-            release.touch()
+    before = 'echo "::stage:: build"\necho one\necho two\necho three'
+    with serving_held_run(settings_factory, repo_factory, tmp_path, before) as (client, release):
+        with client.stream('GET', '/api/events', timeout=httpx.Timeout(30, read=20)) as stream:
+            lines = stream.iter_lines()
+            assert next(lines).startswith(':')  # subscribed
+            run_id = trigger(client).json()['id']
+            newest: dict = {}
+            deadline = time.monotonic() + 30
+            event = None
+            for line in lines:
+                if line.startswith('event: '):
+                    event = line[7:]
+                elif line.startswith('data: ') and event == 'run.output':
+                    payload = json.loads(line[6:])
+                    if payload.get('id') == run_id:
+                        newest = payload
+                        if payload['output_lines'] == 3:
+                            break
+                assert time.monotonic() < deadline, newest
+        run = client.get(f'/api/runs/{run_id}', params={'events_limit': 0}).json()
+        assert run['status'] == 'running'
+        # the status lines, the checkout and the stage marker are numbered lines too, not printed ones
+        assert (newest['last_seq'], newest['output_lines']) == (run['last_seq'], run['output_lines']) == (7, 3)
+        release.touch()
         assert wait_for_status(client, run_id)['status'] == 'succeeded'

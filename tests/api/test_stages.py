@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import text
 
 from app.services.runs.stage_results import STORED_STAGES
-from tests.helpers.runs import create_project, shell_script, trigger, wait_for_status
+from tests.helpers.runs import create_project, serving_held_run, shell_script, trigger, wait_for_status
 from tests.helpers.servers import api_server
 
 PIPELINE = (
@@ -53,12 +53,8 @@ def test_stages_have_results_and_durations_in_the_run_and_the_list(settings_fact
 
 
 def test_the_last_stage_runs_until_the_run_ends(settings_factory, repo_factory, tmp_path) -> None:
-    release = tmp_path / 'gates' / 'release'  # a folder the run sandbox shows read-only (its /tmp is private)
-    release.parent.mkdir()
-    script = f'echo "::stage:: build"\necho "::stage:: wait"\nwhile [ ! -f {release} ]; do sleep 0.05; done'
-    repo = repo_factory({'main': shell_script(script)})
-    with api_server(settings_factory(sandbox_read_only_paths=str(release.parent))) as server, server.client() as client:
-        create_project(client, repo)
+    markers = 'echo "::stage:: build"\necho "::stage:: wait"'
+    with serving_held_run(settings_factory, repo_factory, tmp_path, markers) as (client, release):
         run_id = trigger(client).json()['id']
         run = wait_for_status(client, run_id, statuses=('running',))
         deadline = time.monotonic() + 30

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
+
+from tests.helpers.servers import api_server
 
 ACTIVE = ('queued', 'running', 'delayed')  # not ended (a delayed run waits for its time)
 
@@ -81,3 +86,20 @@ def outputs(run: dict) -> list[str]:
 
 def statuses(run: dict) -> list[str]:
     return [e['text'] for e in run['events'] if e['type'] == 'status']
+
+
+@contextmanager
+def serving_held_run(
+    settings_factory: Callable[..., Any], repo_factory: Callable[..., Path], tmp_path: Path, before: str
+) -> Iterator[tuple[httpx.Client, Path]]:
+    """A server with project `proj` whose run runs `before`, then waits until the yielded `release` file exists (in
+    a folder the run sandbox shows read-only: its /tmp is private). Released at the end, whatever the test did."""
+    release = tmp_path / 'gates' / 'release'
+    release.parent.mkdir()
+    repo = repo_factory({'main': shell_script(f'{before}\nwhile [ ! -f {release} ]; do sleep 0.05; done')})
+    with api_server(settings_factory(sandbox_read_only_paths=str(release.parent))) as server, server.client() as client:
+        create_project(client, repo)
+        try:
+            yield client, release
+        finally:
+            release.touch()
