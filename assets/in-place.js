@@ -7,6 +7,7 @@
 (function () {
   let shown = location.pathname + location.search;
   let lastFocused = null;  // what had the focus last, also once it has been removed
+  let replacedWithPage = null;  // what had it when this page was drawn in place: its loss is runboardShowAddress's
   document.addEventListener('focusin', (event) => { lastFocused = event.target; });
   // once NiceGUI has drawn what came with this message and the focused control has gone: tried on each frame for
   // a second at most (the drawing may come a frame or two after this message)
@@ -20,6 +21,7 @@
   window.runboardShowAddress = function (address) {
     history.pushState({ runboard: 'in-place' }, '', address);
     shown = location.pathname + location.search;
+    replacedWithPage = lastFocused;
     whenLost(() => {
       const heading = document.querySelector('[role=heading][aria-level="1"]');
       if (!heading) return;
@@ -33,6 +35,8 @@
   window.runboardKeepFocus = function (actionId, headingId) {
     const handOn = () => {  // true: done (handed on, or the focus is not on something redrawn away)
       if (!lastFocused || lastFocused.isConnected) return false;  // not redrawn yet, or never had the focus
+      // the Run button of the page this one replaced: the focus goes to the new page's heading, not to Stop
+      if (lastFocused === replacedWithPage) return true;
       const active = document.activeElement;
       if (active && active !== document.body && active.isConnected) return true;  // it has moved on by itself
       const next = getHtmlElement(lastFocused.matches('[role=heading]') ? headingId : actionId);
