@@ -269,8 +269,8 @@ def write_tests(conn: Connection, run: dict[str, Any], parsed: junit.Parsed, *, 
 
 def _notes(done: Collected, parsed: junit.Parsed | None, store: ArtifactStore) -> list[tuple[str, str]]:
     """What the run's log says about what it left. Runboard's own lines are `status` events (shown as its status
-    changes are); only the refusals are annotations, listed with the run's own. Neither is counted, downloaded or
-    sent as a line the run printed."""
+    changes are), so they are not counted, downloaded or sent as lines the run printed; a refusal is a warning
+    annotation, listed (and counted) with the run's own."""
     notes: list[tuple[str, str]] = []
     if done.kept:
         notes.append(('status', f'Artifacts: {len(done.kept)} kept'))
