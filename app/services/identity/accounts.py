@@ -21,6 +21,9 @@ from sqlmodel import Session, col, select
 from app.infra.db import session_scope
 from app.models import ApiToken, Role, Team, TeamMember, User, utcnow
 
+log = logging.getLogger(__name__)
+USE_PRECISION = timedelta(minutes=1)  # a token's last use is written at most this often (per token and instance)
+
 
 @dataclass(frozen=True)
 class Principal:
@@ -75,10 +78,6 @@ def insert_new(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> in
     """INSERT ... ON CONFLICT DO NOTHING: the rows not there yet; how many this call inserted."""
     dialect = postgresql if conn.dialect.name == 'postgresql' else sqlite
     return conn.execute(dialect.insert(table).on_conflict_do_nothing(), rows).rowcount
-
-
-log = logging.getLogger(__name__)
-USE_PRECISION = timedelta(minutes=1)  # a token's last use is written at most this often (per token and instance)
 
 
 class TokenAuthenticator:
