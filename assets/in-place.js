@@ -8,7 +8,21 @@
   let shown = location.pathname + location.search;
   let lastFocused = null;  // what had the focus last, also once it has been removed
   let replacedWithPage = null;  // what had it when this page was drawn in place: its loss is runboardShowAddress's
+  // a dialog (Stop run?) gives the focus back to what opened it when it closes; if the header was redrawn meanwhile,
+  // that control may be gone, and the focus would fall on the page: the header's new action takes it instead.
+  // Watched with a MutationObserver: the dialog's removal is the change that drops its focus
+  const inDialog = (element) => Boolean(element && element.closest && element.closest('.q-dialog'));
   document.addEventListener('focusin', (event) => { lastFocused = event.target; });
+  function handOnWhenDialogCloses(actionId) {
+    const watch = new MutationObserver(() => {
+      const active = document.activeElement;
+      if (inDialog(active) && active.isConnected) return;  // still open
+      watch.disconnect();
+      const next = getHtmlElement(actionId);  // none once a later redraw replaced it (that redraw's watch hands on)
+      if ((!active || active === document.body) && next) next.focus();
+    });
+    watch.observe(document.body, { childList: true, subtree: true });
+  }
   // once NiceGUI has drawn what came with this message and the focused control has gone: tried on each frame for
   // a second at most (the drawing may come a frame or two after this message)
   function whenLost(then, frames = 60) {
@@ -43,6 +57,10 @@
       if (next) next.focus();
       return Boolean(next);
     };
+    if (inDialog(document.activeElement)) {
+      handOnWhenDialogCloses(actionId);
+      return;
+    }
     if (handOn()) return;
     const watch = new MutationObserver(() => { if (handOn()) watch.disconnect(); });
     watch.observe(document.body, { childList: true, subtree: true });

@@ -181,7 +181,7 @@ def test_pause_follow_holds_new_lines_until_resumed(page: Page, env: Stack) -> N
 def test_a_confirmation_stays_open_while_the_header_behind_it_is_redrawn(page: Page, env: Stack) -> None:
     """The person asked to stop; the run then changed (it ended), which redraws the header that held Stop. The
     question stays on screen until answered: a dialog that vanishes under the pointer looks like a stop that
-    happened."""
+    happened. Answered, the focus goes to Retry, where Stop was."""
     assert env.base is not None
     gate = gates_dir(env.base) / 'held-gate'
     run = env.trigger('alpha', 'held').json()
@@ -195,8 +195,11 @@ def test_a_confirmation_stays_open_while_the_header_behind_it_is_redrawn(page: P
         header = page.get_by_test_id('run-header')
         expect(header.get_by_test_id('retry')).to_be_visible(timeout=30_000)
         expect(dialog).to_be_visible()
+        page.wait_for_timeout(1500)  # a person reads the question: answered after the redraw has long settled
         dialog.get_by_role('button', name='Cancel').click()
         expect(dialog).to_have_count(0)
         expect(header.locator('[data-status]')).to_have_attribute('data-status', 'failed')
+        # the dialog gives the focus back to what opened it; Stop is gone, so its successor takes it (not the page)
+        expect(header.get_by_test_id('retry')).to_be_focused()
     finally:
         gate.touch()
