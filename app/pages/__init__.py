@@ -19,6 +19,7 @@ def register() -> None:
         audit_page,
         batch_page,
         dashboard,
+        not_found,
         notifications_page,
         plain,
         project_admin,  # before project_page: /projects/new is not a project id
@@ -36,3 +37,4 @@ def register() -> None:
     # config holds besides its own options lands on its element
     web_app.config.quasar_config.setdefault('loadingBar', {})['aria-label'] = 'Loading'
     plain.register()
+    not_found.register()

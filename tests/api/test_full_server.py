@@ -90,6 +90,15 @@ def test_full_server_answers_the_api_contract_and_still_serves_pages(backend, se
             assert page.status_code == 200 and page.headers['content-type'].startswith('text/html')
             assert 'x-correlation-id' in page.headers
 
+            # a browser at /runs gets the runs list (the dashboard's, with the same filters); at an address with no
+            # page, Runboard's own page saying so, with a way back
+            runs_page = client.get('/runs?status=failed&on=main', headers={'Accept': 'text/html'})
+            assert runs_page.status_code == 307 and runs_page.headers['location'] == '/?status=failed&on=main'
+            nowhere = client.get('/no-such-page', headers={'Accept': 'text/html'})
+            assert nowhere.status_code == 404 and nowhere.headers['content-type'].startswith('text/html')
+            assert 'Runboard has no page at /no-such-page.' in nowhere.text
+            assert '"text":"Dashboard: projects and the latest runs"' in nowhere.text
+
 
 def test_sigterm_stops_the_server_while_a_page_holds_a_live_stream(tmp_path) -> None:  # noqa: ANN001
     """A project page follows the API's event stream; a deploy's SIGTERM must not wait for it for ever."""
