@@ -6,8 +6,11 @@ from __future__ import annotations
 
 from nicegui import ui
 from nicegui.elements.mixins.text_element import TextElement
+from starlette.requests import Request
+from starlette.responses import Response
 
 from app.client import ApiError
+from app.pages.not_found import not_found_page
 from app.pages.signin import signed_in
 from app.pages.theme import STATUS_COLORS, STATUS_LABELS, frame, live_relative
 from app.pages.widgets import error_notice, notify_error
@@ -152,14 +155,17 @@ class BatchView:
 
 @ui.page('/batches/{batch_id}')
 @signed_in
-async def batch_page(batch_id: str) -> None:
+async def batch_page(batch_id: str, request: Request) -> Response | None:
     try:
         batch = await connection.client().get_batch(batch_id)
     except ApiError as exc:
+        if exc.status == 404:
+            return not_found_page(request, f'There is no batch {batch_id}, or it is in a team you are not in.')
         with frame('Batch'):
             ui.label(str(exc)).classes('text-negative')
-        return
+        return None
     ui.add_head_html(STYLESHEET)
     with frame(f'Batch {batch_id}'):
         view = BatchView(batch, await who_am_i())
     live.follow(view.on_event, project=batch['project_id'], on_reconnect=view.reload)
+    return None

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from fastapi import Request
 from nicegui import ui
+from starlette.responses import Response
 
 from app.client import ApiError
 from app.pages.afk_costs import afk_costs_section
 from app.pages.charts import history_section
 from app.pages.instant_row import params_text
+from app.pages.not_found import not_found_page
 from app.pages.project_tests import project_tests_section
 from app.pages.repository_settings import repository_settings
 from app.pages.repository_status import RepositoryStatus
@@ -31,7 +33,7 @@ async def project_page(
     branch: str | None = None,
     depth: str | None = None,
     framework: str | None = None,
-) -> None:
+) -> Response | None:
     """The form's values come from `branch`, `depth`, `framework` and `retry_of`; the runs list's filters from
     the rest of the query (RunFilters.from_query: its branch filter is `on=`)."""
     client = connection.client()
@@ -41,9 +43,11 @@ async def project_page(
         if branch and branch not in {b['name'] for b in branches}:  # a link to a branch beyond the first page
             branches += [b for b in await client.branches(project_id, q=branch, limit=20) if b['name'] == branch]
     except ApiError as exc:
+        if exc.status == 404:
+            return not_found_page(request, f'There is no project {project_id}, or it is in a team you are not in.')
         with frame('Project'):
             error_notice(ui.column(), exc, f'open project {project_id}')
-        return
+        return None
     with frame(project['name']):
         ui.label(shown(project['name'])).classes('text-xl font-bold').props('role=heading aria-level=1 dir=auto')
         with ui.element('nav').classes('flex flex-wrap items-center gap-x-4').props('aria-label="Project pages"'):
@@ -89,3 +93,4 @@ async def project_page(
             fields = (form.branch, form.depth, form.framework)
             form.list_view.instant.follow(fields, lambda: params_text(form.payload(), kind))
         await form.refresh_quota()
+    return None

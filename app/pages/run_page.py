@@ -9,12 +9,15 @@ import json
 from typing import Any
 
 from nicegui import background_tasks, ui
+from starlette.requests import Request
+from starlette.responses import Response
 
 from app.client import ApiError
 from app.pages import artifact_download, log_download  # noqa: F401  (register /run-artifacts/..., /run-logs/...)
 from app.pages.afk_review import AfkReviewPanel
 from app.pages.annotation_list import draw_annotations
 from app.pages.log_panel import LogPanel
+from app.pages.not_found import not_found_page
 from app.pages.push_facts import commit_status_line, push_facts
 from app.pages.run_artifacts import RunExtras
 from app.pages.run_row import RETRYABLE
@@ -267,17 +270,20 @@ async def open_in_place(run: dict) -> bool:
 
 @ui.page('/runs/{run_id}')
 @signed_in
-async def run_page(run_id: str) -> None:
+async def run_page(run_id: str, request: Request) -> Response | None:
     client = connection.client()
     try:
         run = await client.get_run(run_id, events_limit=0)
     except ApiError as exc:
+        if exc.status == 404:
+            return not_found_page(request, f'There is no run {run_id}, or it is in a team you are not in.')
         with frame('Run'):
             ui.label(str(exc)).classes('text-negative')
-        return
+        return None
     with frame(f'Run {run_id}'):
         view = TimelineView(run)
         view.render_header()
         view.retitle()
     await view.open(await linked_line())
     live.follow(view.on_event, run=run_id, on_reconnect=view.catch_up)
+    return None

@@ -98,6 +98,13 @@ def test_full_server_answers_the_api_contract_and_still_serves_pages(backend, se
             assert nowhere.status_code == 404 and nowhere.headers['content-type'].startswith('text/html')
             assert 'Runboard has no page at /no-such-page.' in nowhere.text
             assert '"text":"Dashboard: projects and the latest runs"' in nowhere.text
+            if backend != 'team':  # (team mode: the browser has not signed in, so it is sent to sign in first)
+                for missing_page, says in (
+                    ('/runs/run_00000000000000000000000000', 'There is no run run_00000000000000000000000000'),
+                    ('/projects/no-such-project', 'There is no project no-such-project'),
+                ):
+                    answer = client.get(missing_page, headers={'Accept': 'text/html'})
+                    assert answer.status_code == 404 and says in answer.text, missing_page
 
 
 def test_sigterm_stops_the_server_while_a_page_holds_a_live_stream(tmp_path) -> None:  # noqa: ANN001

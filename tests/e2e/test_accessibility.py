@@ -79,6 +79,7 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Stack, dict[
             '/projects/alpha/settings': '[data-testid=danger-zone]',
             '/projects/new': '[data-testid=create-project]',
             '/plain': 'h1',
+            '/runs/run_00000000000000000000000000': '[data-testid=not-found]',  # a link to a run that is not there
         }
         # the run pages show their output: the failed run has ended, the other is running its stage
         with env.api() as api:
