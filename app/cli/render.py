@@ -378,7 +378,8 @@ def afk_status(p: dict) -> Table:
 def issues_table(issues: Iterable[dict]) -> Table:
     table = Table(header_style='bold', box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
     for column in ('#', 'TITLE', 'STATE', 'LABELS', 'READY', 'CLAIM'):
-        table.add_column(column)
+        # a run id cut short cannot be pasted; a label is folded onto the next line rather than cut
+        table.add_column(column, no_wrap=column == 'CLAIM', overflow='fold' if column == 'LABELS' else 'ellipsis')
     for issue in issues:
         claim = issue.get('claim')
         claim_text = (
@@ -387,7 +388,7 @@ def issues_table(issues: Iterable[dict]) -> Table:
             else (
                 claim
                 if isinstance(claim, str)
-                else ' '.join(str(claim.get(k)) for k in ('state', 'run_id') if claim.get(k))
+                else '\n'.join(str(claim.get(k)) for k in ('state', 'run_id') if claim.get(k))
             )
         )
         table.add_row(
