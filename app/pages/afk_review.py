@@ -70,9 +70,10 @@ class AfkReviewPanel:
                     'text-sm text-negative'
                 )
                 return
+            ended = run.get('finished_at') is not None  # no "yet" once nothing more will come
             draw_issue(review.get('issue'))
-            draw_pull_request(review.get('pull_request'))
-            draw_diff(review.get('diff'))
+            draw_pull_request(review.get('pull_request'), ended=ended)
+            draw_diff(review.get('diff'), ended=ended)
             for line in review.get('problems') or []:
                 ui.label(shown(line)).classes('w-full text-xs rb-text-caution').props('data-testid=review-problem')
 
@@ -105,13 +106,13 @@ def draw_issue(issue: dict[str, Any] | None) -> None:
             ui.label('No description.').classes('text-sm opacity-70')
 
 
-def draw_pull_request(pull: dict[str, Any] | None) -> None:
+def draw_pull_request(pull: dict[str, Any] | None, *, ended: bool) -> None:
     with ui.card().classes('rb-review-card gap-1').props('data-testid=review-pull-request'):
         if pull is None:
             with ui.row().classes('items-center gap-2'):
                 ui.icon('merge_type', size='sm').classes('opacity-70 shrink-0')
                 ui.label('Pull request').classes('font-bold')
-            ui.label('none yet').classes('text-sm opacity-70').props('data-field=pr-none')
+            ui.label('none' if ended else 'none yet').classes('text-sm opacity-70').props('data-field=pr-none')
             return
         with ui.row().classes('items-center gap-2 w-full no-wrap'):
             ui.icon('merge_type', size='sm').classes('opacity-70 shrink-0')
@@ -139,13 +140,14 @@ def draw_pull_request(pull: dict[str, Any] | None) -> None:
                     ui.label(shown(check['description'])).classes('opacity-70')
 
 
-def draw_diff(diff: dict[str, Any] | None) -> None:
+def draw_diff(diff: dict[str, Any] | None, *, ended: bool) -> None:
     with ui.card().classes('rb-review-card gap-1').props('data-testid=review-diff'):
         with ui.row().classes('items-center gap-2'):
             ui.icon('difference', size='sm').classes('opacity-70 shrink-0')
             ui.label('Changes').classes('font-bold')
         if diff is None:
-            ui.label('no branch with changes yet').classes('text-sm opacity-70').props('data-field=diff-none')
+            none = 'no branch with changes' if ended else 'no branch with changes yet'
+            ui.label(none).classes('text-sm opacity-70').props('data-field=diff-none')
             return
         ui.label(diff_summary(diff)).classes('text-sm opacity-80').props('data-field=diff-summary')
         for file in diff.get('files') or []:

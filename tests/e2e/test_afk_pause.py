@@ -87,6 +87,11 @@ def test_failing_project_pauses_on_its_card_and_reset_rearms_it(tmp_path: Path, 
             assert page.url.rstrip('/') == app['url']  # 303 back to the dashboard
             expect(page.locator('[data-project=flaky] [data-paused-banner]')).to_be_hidden(timeout=10_000)
             _wait_for_issue(api, 7)
+
+            # an ended AFK run's page: no pull request and no changes, said without a "yet" that will not come
+            page.goto(app['url'] + f'/runs/{runs[0]["id"]}')
+            expect(page.locator('[data-field=pr-none]')).to_have_text('none')
+            expect(page.locator('[data-field=diff-none]')).to_have_text('no branch with changes')
         finally:
             page.close()  # and its own context with it
             api.close()
