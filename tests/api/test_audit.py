@@ -51,6 +51,14 @@ def test_each_action_is_logged_with_its_actor_and_token(api) -> None:  # noqa: A
     assert bob_token  # (made only to be revoked)
 
 
+def test_switching_auto_to_what_it_already_is_is_not_a_change(api) -> None:  # noqa: ANN001
+    for enabled in (True, True, False, False, True):
+        switched = api.client.post('/api/afk/auto/proj', json={'enabled': enabled})
+        assert switched.status_code == 200 and switched.json()['auto_enabled'] is enabled
+    switches = [e['action'] for e in entries(api) if e['action'].startswith('afk.')]
+    assert switches == ['afk.enabled', 'afk.disabled', 'afk.enabled']  # newest first: each real switch once
+
+
 def test_filters_and_pages(api) -> None:  # noqa: ANN001
     api.client.patch('/api/projects/proj', json={'max_concurrent_runs': 20})
     made = [api.client.post('/api/runs', json=run_body(branch=b)).json() for b in ('main', 'feature/a', 'feature/b')]

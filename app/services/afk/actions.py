@@ -47,22 +47,25 @@ class AfkActions:
         return run
 
     def set_auto(self, principal: Principal, project_id: str, enabled: bool) -> ProjectPublic:
-        """Switching auto off and on never touches the failure counter: only Reset or a success clears a pause."""
+        """Switching auto off and on never touches the failure counter: only Reset or a success clears a pause.
+        Switching it to what it already is changes nothing and is not audited (two people pressing On at once
+        make one entry)."""
         self._require_operator(principal)
         with session_scope(self.engine) as session:
             project = visibility.get_visible(session, project_id, principal)
-            session.connection().execute(
-                text('UPDATE project SET auto_enabled = :on, updated_at = :now WHERE id = :p'),
+            switched = session.connection().execute(
+                text('UPDATE project SET auto_enabled = :on, updated_at = :now WHERE id = :p AND auto_enabled <> :on'),
                 {'on': enabled, 'now': utcnow(), 'p': project_id},
             )
-            audit.record(
-                session,
-                principal,
-                'afk.enabled' if enabled else 'afk.disabled',
-                team_id=project.team_id,
-                project_id=project_id,
-                target=project_id,
-            )
+            if switched.rowcount:
+                audit.record(
+                    session,
+                    principal,
+                    'afk.enabled' if enabled else 'afk.disabled',
+                    team_id=project.team_id,
+                    project_id=project_id,
+                    target=project_id,
+                )
         publish_project(self.bus, project)
         if enabled:
             self.loop.kick()
