@@ -45,7 +45,7 @@ def tests_table(tests: dict[str, Any], *, limit: int = 20) -> Table | None:
             Text(first_line(failure.get('message'))),
         )
     if len(failures) > limit:
-        table.caption = f'{len(failures) - limit} more: runboard runs show RUN --json'
+        table.caption = f'{len(failures) - limit} more: runboard runs show {tests.get("run_id") or "RUN"} --json'
     return table
 
 

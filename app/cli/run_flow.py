@@ -13,6 +13,7 @@ from typing import Any
 import typer
 from rich.status import Status
 
+from app.cli import artifacts as artifact_commands
 from app.cli import render
 from app.cli.context import Cli
 from app.cli.follow import GIVE_UP_SECONDS, follow_run
@@ -132,4 +133,18 @@ async def follow_and_print(cli: Cli, client: RunboardClient, run_id: str, *, jso
         cli.info.print(
             f'Run [bold]{run_id}[/] [{style}]{final["status"]}[/] after {render.duration(final)}{exit_text}.'
         )
+        if final['status'] != 'succeeded':
+            await print_failing_tests(cli, client, run_id)
     return final
+
+
+async def print_failing_tests(cli: Cli, client: RunboardClient, run_id: str) -> None:
+    """After a run that did not succeed, the tests that failed in it (as `runs show` lists them): what a person
+    looks for first, without opening the run."""
+    try:
+        tests = await client.run_tests(run_id)
+    except ApiError:
+        return  # the run's end is said already; its test report is extra
+    failing = artifact_commands.tests_table(tests, limit=10)
+    if failing is not None:
+        cli.info.print(failing)

@@ -50,6 +50,11 @@ def test_list_download_and_show(settings_factory, tmp_path: Path) -> None:
         assert 'Tests: 5 tests · 2 passed · 1 failed · 1 error · 1 skipped · 4.3 s' in shown.stdout
         test_a = next(line for line in shown.stdout.splitlines() if 'tests.test_api::test_a' in line)
         assert f'still failing since {first["id"]}' in test_a and 'assert 401 == 200' in test_a
+        # following a run that failed ends with its failing tests, so nobody has to open it to see which
+        followed = cli('runs', 'logs', run['id'], '--follow')
+        assert followed.code != 0
+        after_end = followed.stdout[followed.stdout.index(f'Run {run["id"]} failed') :]
+        assert 'tests.test_api::test_a' in after_end and 'assert 401 == 200' in after_end
         as_json = cli('runs', 'show', run['id'], '--json').json()
         assert as_json['tests']['totals']['total'] == 5
 
