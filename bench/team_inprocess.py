@@ -2,9 +2,10 @@
 RunAdmitter.trigger (the one admission path) in one thread and in 16. What an admission costs beyond HTTP
 (bench/team.py measures the whole server). Prints figures, user and system CPU apart; asserts nothing.
 
-    python bench/team_inprocess.py [--requests 2000]
+    python bench/team_inprocess.py [--requests 2000] [--sqlite]
 
-Needs PostgreSQL (127.0.0.1:5432, trust, database `test`; a fresh schema) and Redis (127.0.0.1:6379).
+Needs PostgreSQL (127.0.0.1:5432, trust, database `test`; a fresh schema) and Redis (127.0.0.1:6379); with
+--sqlite, local mode's SQLite file and in-process quota instead (what a local admission costs without HTTP).
 """
 
 from __future__ import annotations
@@ -50,17 +51,22 @@ def report(label: str, before: os.times_result, wall: float, count: int) -> None
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--requests', type=int, default=2000)
+    parser.add_argument('--sqlite', action='store_true', help="local mode's database and quota instead")
     args = parser.parse_args()
     schema = f'bench_{uuid.uuid4().hex[:8]}'
     admin = sa.create_engine(PG, isolation_level='AUTOCOMMIT')
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA {schema}'))
+    if not args.sqlite:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'CREATE SCHEMA {schema}'))
+        os.environ.update(
+            RUNBOARD_DATABASE_URL=f'{PG}?options=-csearch_path%3D{schema}',
+            RUNBOARD_REDIS_URL='redis://127.0.0.1:6379/0',
+            RUNBOARD_REDIS_PREFIX=schema,
+        )
     work = Path(tempfile.mkdtemp(prefix='rb-inproc-'))
     repo = make_repo(work / 'repo', 4 * args.requests + 100)
     os.environ.update(
-        RUNBOARD_DATABASE_URL=f'{PG}?options=-csearch_path%3D{schema}',
-        RUNBOARD_REDIS_URL='redis://127.0.0.1:6379/0',
-        RUNBOARD_REDIS_PREFIX=schema,
+        RUNBOARD_GLOBAL_RUN_CAP='0',  # nothing executes: the admissions alone
         RUNBOARD_DATA_DIR=str(work / 'data'),
         RUNBOARD_DEMO='false',
         RUNBOARD_RATE_LIMIT_RUNS='10000000',
@@ -97,7 +103,7 @@ def main() -> None:
 
         for _ in range(50):  # warm-up: connections, prepared statements, caches
             trigger(uuid.uuid4().hex, next(branches))()
-        print(f'team mode in-process, {args.requests} requests per line')
+        print(f'{"local" if args.sqlite else "team"} mode in-process, {args.requests} requests per line')
         for threads in (1, 16):
             creates = [trigger(uuid.uuid4().hex, next(branches)) for _ in range(args.requests)]
             timed('create', creates, threads)
@@ -107,8 +113,9 @@ def main() -> None:
         raise
     finally:
         services.engine.dispose()
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP SCHEMA {schema} CASCADE'))
+        if not args.sqlite:
+            with admin.connect() as conn:
+                conn.execute(sa.text(f'DROP SCHEMA {schema} CASCADE'))
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(0)  # the bus's and the limiter's connections need no goodbye
