@@ -10,7 +10,6 @@ import pytest
 from app.services.afk.rules import (
     capped_today,
     closed_gate,
-    cost_cap_reason,
     cost_window_start,
     is_cost_capped,
     should_launch_auto,
@@ -78,21 +77,23 @@ def test_the_cost_cap_closes_only_the_loops_gate() -> None:
     assert closed_gate(**gates, launch_blocked=True, cost_capped=True) == 'cost_cap'
 
 
-def test_the_cards_reason() -> None:
-    assert cost_cap_reason(20.0) == 'Auto paused · cost cap $20.00 reached today, resumes at 00:00 UTC or on Reset'
-    assert cost_cap_reason(1234.5).startswith('Auto paused · cost cap $1,234.50 reached today')
-
-
 @pytest.mark.parametrize(
     'project, text',
     [
-        ({'afk_cost_cap_usd_per_day': 20.0, 'afk_cost_capped_on': '2026-11-25'}, cost_cap_reason(20.0)),
+        (
+            {'afk_cost_cap_usd_per_day': 20.0, 'afk_cost_capped_on': '2026-11-25'},
+            'Auto paused · cost cap $20.00 reached today, resumes at 00:00 UTC or on Reset',
+        ),
+        (
+            {'afk_cost_cap_usd_per_day': 1234.5, 'afk_cost_capped_on': '2026-11-25'},
+            'Auto paused · cost cap $1,234.50 reached today, resumes at 00:00 UTC or on Reset',
+        ),
         ({'afk_cost_cap_usd_per_day': 20.0, 'afk_cost_capped_on': '2026-11-24'}, None),  # yesterday's: resumed
         ({'afk_cost_cap_usd_per_day': 20.0, 'afk_cost_capped_on': None}, None),  # Reset
         ({'afk_cost_cap_usd_per_day': None, 'afk_cost_capped_on': '2026-11-25'}, None),  # the cap was removed
     ],
 )
 def test_the_card_says_the_cost_cap_holds_the_loop(project: dict, text: str | None) -> None:
-    assert cost_capped_text(project, NOON) == text  # the UI's words are the server's (rules.cost_cap_reason)
+    assert cost_capped_text(project, NOON) == text
     view = CardView({'id': 'p', 'auto_enabled': True, **project})
     assert (view.status == 'paused') is (text is not None and cost_capped_text(project, datetime.now(UTC)) is not None)

@@ -11,7 +11,6 @@ from app.services.runs.timing import (
     Timing,
     duration_text,
     expiry,
-    is_due,
     parse_duration,
     past_refusal,
     resolve_timing,
@@ -155,15 +154,6 @@ def test_fingerprint_fields_keep_run_in_as_sent_and_normalise_run_at() -> None:
 )
 def test_expiry(run_ttl, project_ttl, expires) -> None:  # noqa: ANN001
     assert expiry(NOW, run_ttl=run_ttl, project_ttl=project_ttl) == expires
-
-
-@pytest.mark.parametrize(
-    ('moment', 'due'),
-    [(None, False), (NOW + timedelta(milliseconds=1), False), (NOW, True), (NOW - timedelta(seconds=5), True)],
-)
-def test_is_due(moment, due) -> None:  # noqa: ANN001
-    # a delayed run's run_at or a queued run's expires_at
-    assert is_due(moment, NOW) == due
 
 
 def test_waited_text_says_how_long_and_what_for() -> None:

@@ -27,7 +27,7 @@ from app.models import Project, RunKind, RunPublic, as_utc, utcnow
 from app.services.afk import claims, costs
 from app.services.afk.candidates import claimable_candidates, ready_local_issues
 from app.services.afk.lease import SweepLease
-from app.services.afk.rules import closed_gate, is_cost_capped, is_paused, should_launch_auto
+from app.services.afk.rules import capped_today, closed_gate, is_cost_capped, is_paused, should_launch_auto
 from app.services.identity.accounts import Principal
 from app.services.repositories.issue_sources import IssueRecord, afk_branch, is_forge
 from app.services.runs import sql as run_sql
@@ -161,7 +161,7 @@ class AfkLoop:
 
     def _note_capped(self, project: Project, spent: float, now: datetime) -> None:
         """The cap was reached: record the day on the project (the card's reason) and notify, once a day."""
-        if project.afk_cost_capped_on == costs.utc_day(now):
+        if capped_today(project.afk_cost_capped_on, now):
             return
         with session_scope(self.engine) as session:
             noted = costs.mark_capped(

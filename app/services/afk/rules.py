@@ -132,11 +132,6 @@ def utc_day(now: datetime) -> str:
     return now.astimezone(UTC).date().isoformat()
 
 
-def cost_cap_reason(cap_usd: float) -> str:
-    """The card's loud line while the cost cap holds the loop."""
-    return f'Auto paused · cost cap ${cap_usd:,.2f} reached today, resumes at 00:00 UTC or on Reset'
-
-
 def capped_today(capped_on: str | None, now: datetime) -> bool:
     """The project's record of reaching the cap (`afk_cost_capped_on`) still holds today."""
     return capped_on is not None and capped_on == utc_day(now)

@@ -294,22 +294,6 @@ def has_commit(git_dir: str | Path, commit: str) -> bool:
     return True
 
 
-def add_worktree(mirror: Path, worktree: Path, ref: str, commit: str | None = None) -> str:
-    """Check out `commit` (the one the run was admitted at) or else the head of branch `ref`, detached, into
-    a fresh checkout; returns the commit checked out.
-
-    The checkout is a repository of its own that borrows the mirror's objects (`clone --shared`): a sandboxed
-    run sees the mirror's object store read-only and can commit, branch and push in its own `.git`, while the
-    mirror (its config, hooks and refs, which the server's git reads) stays out of its reach."""
-    if commit is None or not has_commit(mirror, commit):
-        commit = git('rev-parse', '--verify', '--quiet', f'refs/heads/{ref}^{{commit}}', cwd=mirror).strip()
-    worktree.parent.mkdir(parents=True, exist_ok=True)
-    with _mirror_lock(str(mirror)):
-        git('clone', '--shared', '--no-checkout', '--quiet', str(mirror), str(worktree))
-    git('-c', 'advice.detachedHead=false', 'checkout', '--quiet', '--detach', commit, cwd=worktree)
-    return commit
-
-
 def remove_worktree(worktree: Path) -> None:
     mirror = None
     gitfile = worktree / '.git'

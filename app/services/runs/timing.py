@@ -119,11 +119,6 @@ def expiry(queued_at: datetime, *, run_ttl: int | None, project_ttl: int | None)
     return queued_at + timedelta(seconds=ttl) if ttl else None
 
 
-def is_due(moment: datetime | None, now: datetime) -> bool:
-    """A delayed run's run_at, or a queued run's expires_at, has come."""
-    return moment is not None and moment <= now
-
-
 def waited_text(queued_at: datetime, now: datetime, reason: str | None) -> str:
     """The expired run's timeline event: how long it waited, and for what."""
     waited = f'waited {duration_text((now - queued_at).total_seconds())} in the queue'
