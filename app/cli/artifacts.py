@@ -1,4 +1,5 @@
-"""`runboard runs artifacts RUN [--download DIR]`, and the tests part of `runboard runs show` (docs/artifacts.md)."""
+"""`runboard runs artifacts RUN [--download DIR]`, and the tests and summary parts of `runboard runs show`
+(docs/artifacts.md)."""
 
 from __future__ import annotations
 
@@ -8,13 +9,25 @@ from typing import Annotated, Any, Optional
 
 import typer
 from rich import box
+from rich.console import Group
+from rich.markdown import Markdown
 from rich.table import Table
 from rich.text import Text
 
 from app.cli.context import Cli, JsonOpt, ServerOpt
 from app.cli.policy import Exit
+from app.cli.render import without_controls
 from app.client import RunboardClient
-from app.state.artifacts_view import failure_title, first_line, mark_text, seconds_text, size_text, totals_text
+from app.state.artifacts_view import (
+    SUMMARY_BYTES,
+    failure_title,
+    first_line,
+    mark_text,
+    seconds_text,
+    size_text,
+    summary_item,
+    totals_text,
+)
 
 MARK_STYLE = {'new': 'red', 'still_failing': 'yellow', 'flaky': 'magenta'}
 
@@ -47,6 +60,18 @@ def tests_table(tests: dict[str, Any], *, limit: int = 20) -> Table | None:
     if len(failures) > limit:
         table.caption = f'{len(failures) - limit} more: runboard runs show {tests.get("run_id") or "RUN"} --json'
     return table
+
+
+async def run_summary(client: RunboardClient, run_id: str) -> Group | None:
+    """The Markdown summary the run wrote ($RUNBOARD_SUMMARY), rendered for the terminal; None without one."""
+    item = summary_item(await client.run_artifacts(run_id))
+    if item is None:
+        return None
+    text, cut = await client.artifact_text(run_id, item['path'], limit=SUMMARY_BYTES)
+    parts: list[Any] = [Text('Summary', style='bold'), Markdown(without_controls(text))]
+    if cut:
+        parts.append(Text(f'… (the rest: runboard runs artifacts {run_id} --download DIR)', style='dim'))
+    return Group(*parts)
 
 
 def tests_summary(tests: dict[str, Any]) -> Text | None:

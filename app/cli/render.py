@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
@@ -243,6 +244,15 @@ def terminal_text(output: str) -> Text:
     if ESC in decoded.plain:  # an unfinished sequence: shown, not sent
         return Text(decoded.plain.replace(ESC, '␛'))
     return decoded
+
+
+# C0 controls but tab and newline, DEL and C1: what would reach the terminal as a command, not as text
+CONTROLS = re.compile('[\x00-\x08\x0b-\x1f\x7f-\x9f]')
+
+
+def without_controls(text: str) -> str:
+    """Pure: text a run wrote (its Markdown summary), with every control character a terminal would obey dropped."""
+    return CONTROLS.sub('', text)
 
 
 def event_line(event: dict) -> Text:

@@ -263,7 +263,7 @@ def show(
     server: ServerOpt = None,
 ) -> None:
     """Show one run: its parameters, status, timing, its stages, its annotations, its test results (failing tests
-    marked new, still failing or flaky) and the end of its timeline."""
+    marked new, still failing or flaky), the summary it wrote ($RUNBOARD_SUMMARY) and the end of its timeline."""
     cli = Cli.make(server, json_output)
 
     async def work(client: RunboardClient) -> None:
@@ -288,6 +288,10 @@ def show(
             failing = artifact_commands.tests_table(tests)
             if failing is not None:
                 cli.out.print(failing)
+        written = await artifact_commands.run_summary(client, run_id)
+        if written is not None:
+            cli.out.print()
+            cli.out.print(written)
         if run.get('events'):
             cli.out.print()
             for event in run['events']:

@@ -3,7 +3,8 @@ project's flakiest tests (the run page's Artifacts and Tests tabs, `runboard run
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import contextlib
+from collections.abc import AsyncGenerator
 from typing import Any
 from urllib.parse import quote
 
@@ -32,7 +33,7 @@ class ArtifactsApi:
 
     async def artifact_stream(
         self, run_id: str, path: str, *, download: bool = False
-    ) -> AsyncIterator[tuple[dict[str, str], bytes]]:
+    ) -> AsyncGenerator[tuple[dict[str, str], bytes], None]:
         """GET /runs/{id}/artifacts/{path}, streamed: (headers, chunk) pairs; the headers are the same in each.
         A refusal raises the ApiError it describes before the first chunk."""
         url = f'{API}/runs/{quote(run_id, safe="")}/artifacts/{quote(path)}'
@@ -47,3 +48,16 @@ class ArtifactsApi:
             }
             async for chunk in reply.aiter_bytes():
                 yield headers, chunk
+
+    async def artifact_text(self, run_id: str, path: str, *, limit: int) -> tuple[str, bool]:
+        """The artifact's first `limit` bytes as text (UTF-8, a broken character replaced), and whether it has more."""
+        parts: list[bytes] = []
+        taken = 0
+        async with contextlib.aclosing(self.artifact_stream(run_id, path)) as stream:
+            async for _, chunk in stream:
+                parts.append(chunk)
+                taken += len(chunk)
+                if taken > limit:
+                    break
+        data = b''.join(parts)
+        return data[:limit].decode('utf-8', 'replace'), len(data) > limit

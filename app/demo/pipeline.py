@@ -1,7 +1,8 @@
 """Demo pipeline: a few stages over about ten seconds. Fails on fix/flaky-test at standard depth.
 
 It leaves what a real pipeline leaves in $RUNBOARD_ARTIFACTS_DIR (docs/artifacts.md): its test report as JUnit XML
-(the run page's Tests tab), and the package the build stage makes (the Artifacts tab)."""
+(the run page's Tests tab), and the package the build stage makes (the Artifacts tab); and a Markdown summary in
+$RUNBOARD_SUMMARY (shown above the run's log)."""
 
 import io
 import os
@@ -31,6 +32,15 @@ def write_test_report(directory: str, seconds: float) -> None:
     ET.ElementTree(suite).write(os.path.join(directory, 'junit.xml'), encoding='utf-8', xml_declaration=True)
 
 
+def write_summary(path: str) -> None:
+    rows = ''.join(f'| `{name}` | {"failed: " + failure if failure else "passed"} |\n' for name, failure in tests)
+    outcome = '1 of 3 tests failed' if fails else 'all 3 tests passed'
+    with open(path, 'a', encoding='utf-8') as summary:
+        summary.write(
+            f'### Demo on `{branch}` ({depth}, {framework}): {outcome}\n\n| Test | Result |\n|---|---|\n{rows}'
+        )
+
+
 def write_package(directory: str) -> None:
     summary = f'demo 1.0 built from {branch} ({framework}, {depth})\n'.encode()
     with tarfile.open(os.path.join(directory, 'demo-1.0.tar.gz'), mode='w:gz') as package:
@@ -55,6 +65,8 @@ for name, failure in tests:
     print(f'{name} ... ' + (f'FAILED ({failure})' if failure else 'ok'), flush=True)
 if artifacts:
     write_test_report(artifacts, 0.6 * pace)
+if os.environ.get('RUNBOARD_SUMMARY'):
+    write_summary(os.environ['RUNBOARD_SUMMARY'])
 if fails:
     print('1 failed, 2 passed', file=sys.stderr, flush=True)
     sys.exit(1)

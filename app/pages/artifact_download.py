@@ -7,8 +7,7 @@ an HTML report opens sandboxed (an opaque origin: no cookies, no same-origin req
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterator
-from typing import cast
+from collections.abc import AsyncIterator
 
 from nicegui import app as web_app
 from starlette.requests import Request
@@ -28,10 +27,7 @@ async def download_artifact(run_id: str, path: str, request: Request) -> Respons
     if connection.sign_in_required() and not session.current_token():
         return RedirectResponse(session.login_url(f'/runs/{run_id}'), status_code=303)
     download = request.query_params.get('download') == 'true'
-    chunks = cast(
-        AsyncGenerator[tuple[dict[str, str], bytes], None],
-        connection.client().artifact_stream(run_id, path, download=download),
-    )
+    chunks = connection.client().artifact_stream(run_id, path, download=download)
     try:
         headers, first = await anext(chunks, ({}, b''))
     except ApiError as exc:

@@ -1,5 +1,6 @@
 """The run page's Artifacts and Tests tabs (docs/artifacts.md), drawn from GET /api/runs/{id}/artifacts and
-GET /api/runs/{id}/tests once the run has ended (a run's files are kept when its command ends).
+GET /api/runs/{id}/tests once the run has ended (a run's files are kept when its command ends), and the summary the
+run wrote (`$RUNBOARD_SUMMARY`, kept as its artifact `summary.md`) above them, its Markdown rendered safely.
 
 Artifacts: name, size, Download (streamed through /run-artifacts/...), images and text previewed inline, HTML
 opened in a new tab under the API's sandbox. Tests: totals, the failures (message, trace, and how each stands on
@@ -15,6 +16,7 @@ from app.client import ApiError
 from app.pages.widgets import code_block
 from app.state import artifacts_view as view
 from app.state import connection
+from app.state.afk_review import markdown_html
 from app.state.runs_store import ACTIVE
 from app.state.text import shown
 
@@ -22,10 +24,12 @@ MARK_COLOURS = {'new': 'negative', 'still_failing': 'deep-orange-10', 'flaky': '
 
 
 class RunExtras:
-    """The Artifacts and Tests panels of one run page, and their tab labels."""
+    """The Artifacts and Tests panels of one run page, their tab labels, and the run's summary."""
 
-    def __init__(self, artifacts_box: ui.element, tests_box: ui.element, tabs: dict[str, ui.tab]) -> None:
-        self.artifacts_box, self.tests_box, self.tabs = artifacts_box, tests_box, tabs
+    def __init__(
+        self, artifacts_box: ui.element, tests_box: ui.element, tabs: dict[str, ui.tab], summary_box: ui.element
+    ) -> None:
+        self.artifacts_box, self.tests_box, self.tabs, self.summary_box = artifacts_box, tests_box, tabs, summary_box
         self.loaded_for: str | None = None
 
     async def load(self, run: dict[str, Any]) -> None:
@@ -46,6 +50,7 @@ class RunExtras:
             self.loaded_for = None  # the next update tries again
             self._waiting(self.artifacts_box, f'Could not read the artifacts: {exc}')
             return
+        await self.draw_summary(run['id'], artifacts)
         await self.draw_artifacts(run['id'], artifacts)
         self.draw_tests(tests)
 
@@ -54,6 +59,20 @@ class RunExtras:
         box.clear()
         with box:
             ui.label(text).classes('text-sm opacity-70')
+
+    async def draw_summary(self, run_id: str, answer: dict[str, Any]) -> None:
+        item = view.summary_item(answer)
+        self.summary_box.clear()
+        self.summary_box.set_visibility(item is not None)
+        if item is None:
+            return
+        text = await self._text(run_id, item['path'], limit=view.SUMMARY_BYTES)
+        with self.summary_box:
+            ui.label('Summary').classes('font-bold').props('role=heading aria-level=2')
+            # markdown2 escaped the run's HTML already; DOMPurify (sanitize=True) is the second fence
+            ui.html(markdown_html(text), sanitize=True).classes('rb-markdown text-sm w-full').props(
+                'data-testid=summary-body'
+            )
 
     async def draw_artifacts(self, run_id: str, answer: dict[str, Any]) -> None:
         items = answer.get('items') or []
@@ -103,21 +122,12 @@ class RunExtras:
                 ).props('data-testid=artifact-text')
 
     @staticmethod
-    async def _text(run_id: str, path: str) -> str:
-        taken, parts = 0, []
-        stream = connection.client().artifact_stream(run_id, path)
+    async def _text(run_id: str, path: str, *, limit: int = view.TEXT_PREVIEW_BYTES) -> str:
         try:
-            async for _, chunk in stream:
-                parts.append(chunk)
-                taken += len(chunk)
-                if taken >= view.TEXT_PREVIEW_BYTES:
-                    break
+            text, cut = await connection.client().artifact_text(run_id, path, limit=limit)
         except ApiError as exc:
             return f'(could not read it: {exc})'
-        finally:
-            await stream.aclose()  # type: ignore[attr-defined]
-        text = b''.join(parts)[: view.TEXT_PREVIEW_BYTES].decode('utf-8', 'replace')
-        return text + ('\n… (the rest: Download)' if taken >= view.TEXT_PREVIEW_BYTES else '')
+        return text + ('\n… (the rest: Download)' if cut else '')
 
     def draw_tests(self, answer: dict[str, Any]) -> None:
         totals = answer.get('totals') or {}

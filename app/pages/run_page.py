@@ -61,6 +61,13 @@ class TimelineView:
         )
         self.review = AfkReviewPanel.for_run(run)  # an AFK run: its issue, pull request and changes, by the log
         self.render_stages()  # now, from the run the page has: drawn after the log, they pushed its tools down
+        # the summary the run wrote ($RUNBOARD_SUMMARY), once it has ended and wrote one
+        self.summary_box = (
+            ui.column()
+            .classes('w-full gap-1 rounded border border-slate-300 px-3 py-2 max-h-[32rem] overflow-auto')
+            .props('data-testid=summary aria-label="Summary"')
+        )
+        self.summary_box.set_visibility(False)
         # Log, Artifacts, Tests: shown and hidden (not re-mounted), so the log keeps its window and scroll
         with ui.tabs(on_change=self.show_tab).props('dense no-caps align=left').classes('w-full') as tabs:
             log_tab = ui.tab('log', label='Log').props('data-testid=tab-log')
@@ -74,7 +81,9 @@ class TimelineView:
         self.tests_box = ui.column().classes('w-full gap-2').props('data-testid=tests-panel')
         self.artifacts_box.set_visibility(False)
         self.tests_box.set_visibility(False)
-        self.extras = RunExtras(self.artifacts_box, self.tests_box, {'artifacts': artifacts_tab, 'tests': tests_tab})
+        self.extras = RunExtras(
+            self.artifacts_box, self.tests_box, {'artifacts': artifacts_tab, 'tests': tests_tab}, self.summary_box
+        )
         tabs.set_value(log_tab)  # after the boxes exist: its change shows the log box and hides the others
         ui.timer(1.0, self.tick)
 

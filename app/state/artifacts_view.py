@@ -11,6 +11,9 @@ from app.state.text import shown
 Preview = Literal['image', 'text', 'html', 'none']
 IMAGE_TYPES = ('image/png', 'image/jpeg', 'image/gif', 'image/webp', 'image/svg+xml')
 TEXT_PREVIEW_BYTES = 64 * 1024  # a text artifact is previewed up to this much
+# the run's summary (`$RUNBOARD_SUMMARY`, docs/artifacts.md): Markdown it wrote, shown above its log, up to this much
+SUMMARY_PATH = 'summary.md'
+SUMMARY_BYTES = 1024 * 1024
 MARK_WORDS = {'new': 'new', 'still_failing': 'still failing', 'flaky': 'flaky'}
 
 
@@ -63,6 +66,14 @@ def artifacts_summary(answer: dict[str, Any]) -> str:
     if days:
         text += f' · kept {days:g} days'
     return text
+
+
+def summary_item(answer: dict[str, Any]) -> dict[str, Any] | None:
+    """The run's summary among its artifacts, when it wrote one and it was kept (a refused one is listed with why)."""
+    for item in answer.get('items') or []:
+        if item.get('path') == SUMMARY_PATH and item.get('stored') and item.get('size'):
+            return item
+    return None
 
 
 def tab_label(name: str, count: int | None) -> str:

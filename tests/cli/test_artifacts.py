@@ -60,3 +60,28 @@ def test_list_download_and_show(settings_factory, tmp_path: Path) -> None:
 
         missing = cli('runs', 'artifacts', 'run_nope')
         assert missing.code != 0 and 'not found' in (missing.stderr + missing.stdout)
+
+
+def test_the_summary_a_run_writes_is_shown_by_runs_show(settings_factory, repo_factory) -> None:  # noqa: ANN001
+    """A run appends Markdown to $RUNBOARD_SUMMARY (as to GitHub's $GITHUB_STEP_SUMMARY, in two steps); it is kept
+    as the artifact summary.md and `runs show` renders it, with no escape sequence of the run's reaching the
+    terminal."""
+    script = (
+        'echo "### Coverage: 91 %" >> "$RUNBOARD_SUMMARY"\n'
+        'printf "\\n| file | covered |\\n|---|---|\\n| app.py | 88 %% |\\n" >> "$RUNBOARD_SUMMARY"\n'
+        'printf "\\033]0;renamed your terminal\\007done\\n" >> "$RUNBOARD_SUMMARY"\n'
+    )
+    repo = repo_factory({'main': {'run.sh': script}})
+    with api_server(settings_factory()) as server, server.client() as client:
+        create_project(client, repo)
+        run = wait_for_status(client, trigger(client).json()['id'], timeout=60)
+        assert run['status'] == 'succeeded', run
+        kept = {item['path']: item for item in client.get(f'/api/runs/{run["id"]}/artifacts').json()['items']}
+        assert kept['summary.md']['stored'] is True
+
+        shown = run_cli(server.base_url, server.token, 'runs', 'show', run['id'])
+        assert shown.code == 0, shown.stderr
+        after = shown.stdout[shown.stdout.index('Summary') :]
+        assert 'Coverage: 91 %' in after and '###' not in after  # rendered, not the raw Markdown
+        assert 'app.py' in after and '88 %' in after  # the table
+        assert 'done' in after and '\x1b' not in after and '\x07' not in after  # a title escape: dropped

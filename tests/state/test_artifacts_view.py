@@ -79,3 +79,19 @@ def test_tests_chart_series() -> None:
     options = view.tests_chart(history)
     assert options['xAxis']['data'] == ['run_1', 'run_2']
     assert [s['data'] for s in options['series']] == [[5, 6], [2, 0]]
+
+
+@pytest.mark.parametrize(
+    ('items', 'found'),
+    [
+        ([], None),
+        ([{'path': 'junit.xml', 'stored': True, 'size': 10}], None),
+        ([{'path': 'summary.md', 'stored': True, 'size': 12}], 'summary.md'),
+        ([{'path': 'summary.md', 'stored': False, 'size': 9_999_999, 'refused': 'too big'}], None),  # listed, refused
+        ([{'path': 'summary.md', 'stored': True, 'size': 0}], None),  # written empty: nothing to show
+        ([{'path': 'docs/summary.md', 'stored': True, 'size': 12}], None),  # only the one at the top
+    ],
+)
+def test_the_summary_is_the_kept_summary_md_at_the_top(items: list[dict], found: str | None) -> None:
+    item = view.summary_item({'items': items})
+    assert (item['path'] if item else None) == found

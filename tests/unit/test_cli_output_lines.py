@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.cli.render import event_line, terminal_text
+from app.cli.render import event_line, terminal_text, without_controls
 
 
 @pytest.mark.parametrize(
@@ -35,3 +35,17 @@ def test_an_output_event_is_its_time_then_its_text() -> None:
     line = event_line({'type': 'output', 'text': '\x1b[31mFAILED\x1b[0m test_login', 'at': '2026-11-26T07:00:00Z'})
     assert line.plain.endswith('  FAILED test_login')
     assert any(str(span.style) == 'color(1)' for span in line.spans)
+
+
+@pytest.mark.parametrize(
+    ('written', 'printed'),
+    [
+        ('### Coverage\n\n| a | b |\t', '### Coverage\n\n| a | b |\t'),  # newlines and tabs stay
+        ('\x1b]0;renamed\x07done', ']0;renameddone'),  # a title change: its controls gone, its words inert text
+        ('\x1b[2Jcleared?', '[2Jcleared?'),
+        ('bell\x07 del\x7f c1\x9b', 'bell del c1'),
+        ('naïve ünïcode ✓', 'naïve ünïcode ✓'),
+    ],
+)
+def test_a_summary_reaches_the_terminal_without_controls(written: str, printed: str) -> None:
+    assert without_controls(written) == printed

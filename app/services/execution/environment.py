@@ -4,6 +4,7 @@ own environment reaches a run, sandboxed or not."""
 
 from __future__ import annotations
 
+import posixpath
 from collections.abc import Mapping
 from typing import Any
 
@@ -38,6 +39,8 @@ def run_facts(run: Mapping[str, Any], *, workdir: str) -> dict[str, str]:
     }
     if run.get('artifacts_dir'):  # the files the command leaves there are kept with the run (docs/artifacts.md)
         facts['RUNBOARD_ARTIFACTS_DIR'] = run['artifacts_dir']
+        # Markdown the run appends to, shown above its log (GitHub Actions' $GITHUB_STEP_SUMMARY)
+        facts['RUNBOARD_SUMMARY'] = posixpath.join(run['artifacts_dir'], 'summary.md')
     if run.get('commit_sha'):
         facts['RUNBOARD_COMMIT'] = run['commit_sha']
     if run.get('issue_number') is not None:
