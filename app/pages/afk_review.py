@@ -16,10 +16,10 @@ from app.state.afk_review import (
     checks_summary,
     diff_summary,
     load,
-    markdown_html,
     patch_html,
     usage_text,
 )
+from app.state.markdown import markdown_html
 from app.state.text import shown
 
 REVIEW_CSS = """

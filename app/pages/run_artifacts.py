@@ -16,7 +16,7 @@ from app.client import ApiError
 from app.pages.widgets import code_block
 from app.state import artifacts_view as view
 from app.state import connection
-from app.state.afk_review import markdown_html
+from app.state.markdown import markdown_html
 from app.state.runs_store import ACTIVE
 from app.state.text import shown
 

@@ -1,39 +1,22 @@
 """An AFK run as its reviewer reads it, for the run page (pages/afk_review.py): GET /api/afk/runs/{id}/review read
 through app.client, and the pure words and HTML the panel shows. No NiceGUI here.
 
-The issue's body is Markdown somebody else wrote: it is rendered with markdown2's `safe_mode='escape'` (raw HTML
-shown as text, `javascript:` links dropped), and the page hands the result to DOMPurify as well."""
+The issue's body is Markdown somebody else wrote: it is rendered by app/state/markdown.py, and the page hands the
+result to DOMPurify as well."""
 
 from __future__ import annotations
 
 import html
 from typing import Any
 
-import markdown2
-
 from app.client import ApiError, RunboardClient
 
-EXTRAS = ['fenced-code-blocks', 'tables', 'strike', 'task_list', 'cuddled-lists', 'code-friendly']
 CHECK_ICONS = {
     'success': ('check_circle', 'positive'),
     'failure': ('cancel', 'negative'),
     'error': ('error', 'negative'),
 }
 PR_COLORS = {'open': 'green-9', 'merged': 'purple-8', 'closed': 'red-8'}
-
-
-def markdown_html(body: str) -> str:
-    """The issue's Markdown as HTML with no HTML of the author's: tags are text, unsafe links go nowhere."""
-    if not body.strip():
-        return ''
-    rendered = str(markdown2.markdown(body, safe_mode='escape', extras=EXTRAS))
-    # a task list's boxes are read-only marks: name each, so a screen reader says more than "checkbox"
-    rendered = rendered.replace(
-        'class="task-list-item-checkbox" checked', 'class="task-list-item-checkbox" aria-label="done" checked'
-    )
-    return rendered.replace(
-        'class="task-list-item-checkbox" disabled', 'class="task-list-item-checkbox" aria-label="to do" disabled'
-    )
 
 
 def patch_html(patch: str) -> str:

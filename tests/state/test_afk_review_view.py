@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from app.state.afk_review import checks_summary, diff_summary, markdown_html, patch_html, usage_text
+from app.state.afk_review import checks_summary, diff_summary, patch_html, usage_text
+from app.state.markdown import markdown_html
 from app.state.project_form import ProjectDraft, cost_cap_text, draft_from, parse_cost_cap, update_body
 
 
