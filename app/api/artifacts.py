@@ -20,6 +20,7 @@ from app.api.schemas import problems
 from app.core.errors import DomainError, dependency_unavailable
 from app.models.artifacts import Artifact, ArtifactList, ProjectTests, RunTests
 from app.services.artifacts import reads
+from app.services.artifacts.archive import zip_chunks
 from app.services.artifacts.store import ArtifactStore
 
 router = APIRouter(tags=['artifacts'])
@@ -91,7 +92,10 @@ def _unsatisfiable(size: int) -> DomainError:
 def _opened(store: ArtifactStore, run_id: str, path: str, first: int = 0, length: int | None = None) -> Iterator[bytes]:
     """The file's chunks, with the first already read: a file gone from the store (retention, a hand) answers
     404 and a store that is away 503, before any header is sent."""
-    chunks = store.chunks(run_id, path, start=first, length=length)
+    return _first_read(store.chunks(run_id, path, start=first, length=length), path)
+
+
+def _first_read(chunks: Iterator[bytes], path: str) -> Iterator[bytes]:
     try:
         head = next(chunks, b'')
     except FileNotFoundError as exc:
@@ -133,6 +137,26 @@ def _headers(row: Artifact, *, download: bool) -> dict[str, str]:
 
 
 AsAttachment = Annotated[bool, Query(description='as an attachment, whatever its type')]
+
+
+@router.get(
+    '/runs/{run_id}/artifacts.zip',
+    response_class=StreamingResponse,
+    responses={200: {'content': {'application/zip': {}}, 'description': 'The archive'}, **problems(401, 404, 503)},
+)
+async def download_all_artifacts(run_id: str, services: ServicesDep, principal: PrincipalDep) -> Response:
+    """Every file the run kept, in one zip archive under their paths, streamed as it is built (no
+    Content-Length: it is not known before the end). A store that does not answer is 503 before the first byte; a
+    file that cannot be read later ends the stream early, so the download fails rather than lacking the file."""
+    rows = await run_in_threadpool(reads.kept_artifacts, services.engine, principal, run_id)
+    # the first file's first bytes are read before any header is sent (its problem is still a proper answer)
+    body = await run_in_threadpool(_first_read, zip_chunks(services.artifact_store, run_id, rows), rows[0].path)
+    name = f'{run_id}-artifacts.zip'
+    return StreamingResponse(
+        body,
+        media_type='application/zip',
+        headers={'Content-Disposition': f'attachment; filename="{name}"', 'Cache-Control': 'private, no-store'},
+    )
 
 
 @router.get(

@@ -31,13 +31,22 @@ class ArtifactsApi:
         """GET /projects/{id}/tests: the flakiest tests and the test count and failures per run."""
         return (await self.request('GET', f'/projects/{quote(project_id, safe="")}/tests')).data
 
-    async def artifact_stream(
+    def artifact_stream(
         self, run_id: str, path: str, *, download: bool = False
     ) -> AsyncGenerator[tuple[dict[str, str], bytes], None]:
         """GET /runs/{id}/artifacts/{path}, streamed: (headers, chunk) pairs; the headers are the same in each.
         A refusal raises the ApiError it describes before the first chunk."""
         url = f'{API}/runs/{quote(run_id, safe="")}/artifacts/{quote(path)}'
-        async with self._http.stream('GET', url, params={'download': 'true'} if download else None) as reply:
+        return self._stream(url, {'download': 'true'} if download else None)
+
+    def artifacts_zip_stream(self, run_id: str) -> AsyncGenerator[tuple[dict[str, str], bytes], None]:
+        """GET /runs/{id}/artifacts.zip, every kept file in one archive, streamed as artifact_stream is."""
+        return self._stream(f'{API}/runs/{quote(run_id, safe="")}/artifacts.zip', None)
+
+    async def _stream(
+        self, url: str, params: dict[str, str] | None
+    ) -> AsyncGenerator[tuple[dict[str, str], bytes], None]:
+        async with self._http.stream('GET', url, params=params) as reply:
             if reply.status_code != 200:
                 await reply.aread()
                 answer_of(reply)

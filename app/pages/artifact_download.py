@@ -1,5 +1,6 @@
 """GET /run-artifacts/{run_id}/{path}: one artifact from the UI's own address, streamed on from the API
-(GET /api/runs/{id}/artifacts/{path}) with the credentials of the browser being served, chunk by chunk.
+(GET /api/runs/{id}/artifacts/{path}) with the credentials of the browser being served, chunk by chunk; and
+GET /run-artifacts/{run_id}.zip, all of them in one archive (GET /api/runs/{id}/artifacts.zip), the same way.
 
 As with /run-logs (pages/log_download.py), the UI may point at a remote API, so the browser cannot be sent to the
 API directly. The API's Content-Type, Content-Disposition and `Content-Security-Policy: sandbox` are passed on:
@@ -7,7 +8,7 @@ an HTML report opens sandboxed (an opaque origin: no cookies, no same-origin req
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 
 from nicegui import app as web_app
 from starlette.requests import Request
@@ -20,14 +21,28 @@ from app.state.log_links import is_run_id
 PASSED_ON = ('content-type', 'content-length', 'content-disposition', 'content-security-policy')
 
 
+Chunks = AsyncGenerator[tuple[dict[str, str], bytes], None]
+
+
+@web_app.get('/run-artifacts/{run_id}.zip', include_in_schema=False)
+async def download_all_artifacts(run_id: str) -> Response:
+    return await _passed_on(run_id, 'the artifacts archive', lambda: connection.client().artifacts_zip_stream(run_id))
+
+
 @web_app.get('/run-artifacts/{run_id}/{path:path}', include_in_schema=False)
 async def download_artifact(run_id: str, path: str, request: Request) -> Response:
+    download = request.query_params.get('download') == 'true'
+    return await _passed_on(
+        run_id, repr(path), lambda: connection.client().artifact_stream(run_id, path, download=download)
+    )
+
+
+async def _passed_on(run_id: str, what: str, stream: Callable[[], Chunks]) -> Response:
     if not is_run_id(run_id):
         return PlainTextResponse(f'Run {run_id} not found.', status_code=404)
     if connection.sign_in_required() and not session.current_token():
         return RedirectResponse(session.login_url(f'/runs/{run_id}'), status_code=303)
-    download = request.query_params.get('download') == 'true'
-    chunks = connection.client().artifact_stream(run_id, path, download=download)
+    chunks = stream()
     try:
         headers, first = await anext(chunks, ({}, b''))
     except ApiError as exc:
@@ -35,7 +50,7 @@ async def download_artifact(run_id: str, path: str, request: Request) -> Respons
             session.sign_out()
             return RedirectResponse(session.login_url(f'/runs/{run_id}'), status_code=303)
         status = 502 if exc.is_network or exc.status >= 500 else exc.status
-        return PlainTextResponse(f'Could not read {path!r} of run {run_id}: {exc}', status_code=status)
+        return PlainTextResponse(f'Could not read {what} of run {run_id}: {exc}', status_code=status)
 
     async def body() -> AsyncIterator[bytes]:
         try:

@@ -79,9 +79,15 @@ class RunExtras:
         self.tabs['artifacts'].props(f'label="{view.tab_label("Artifacts", len(items))}"')
         self.artifacts_box.clear()
         with self.artifacts_box:
-            ui.label(view.artifacts_summary(answer)).classes('text-sm opacity-80').props(
-                'data-testid=artifacts-summary'
-            )
+            with ui.row().classes('items-center gap-3 w-full'):
+                ui.label(view.artifacts_summary(answer)).classes('text-sm opacity-80').props(
+                    'data-testid=artifacts-summary'
+                )
+                if any(item.get('stored') for item in items):
+                    ui.space()
+                    ui.link('Download all (.zip)', view.zip_ui_url(run_id)).classes('rb-tap-link text-sm').props(
+                        'data-testid=artifacts-zip download'
+                    )
             with ui.column().classes('w-full gap-2').props('role=list aria-label="Artifacts"'):
                 for item in items:
                     await self._artifact_row(run_id, item)

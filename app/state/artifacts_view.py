@@ -53,6 +53,11 @@ def ui_url(run_id: str, path: str, *, download: bool = False) -> str:
     return f'/run-artifacts/{quote(run_id, safe="")}/{quote(path)}' + ('?download=true' if download else '')
 
 
+def zip_ui_url(run_id: str) -> str:
+    """Every kept file of the run in one zip archive, from the UI's own address."""
+    return f'/run-artifacts/{quote(run_id, safe="")}.zip'
+
+
 def artifacts_summary(answer: dict[str, Any]) -> str:
     items = answer.get('items') or []
     kept = [i for i in items if i.get('stored')]

@@ -7,12 +7,15 @@ run.failed webhook carries the failing tests and the last log lines, in both for
 
 from __future__ import annotations
 
+import io
 import json
+import zipfile
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 
 from app.infra.db import session_scope
@@ -21,6 +24,7 @@ from app.services.artifacts import retention
 from app.services.runs.timeline import timed_sql
 from tests.helpers.api import assert_problem
 from tests.helpers.artifacts import artifact_repo, expected
+from tests.helpers.repos import make_repo
 from tests.helpers.runs import create_project, trigger, wait_for_status
 from tests.helpers.s3 import moto_s3
 from tests.helpers.servers import api_server
@@ -138,6 +142,48 @@ def test_a_runs_files_are_kept_listed_and_downloaded_byte_for_byte(settings_fact
                 == expected(repo)['screens/shot.png']
             )
             assert not (server.settings.data_dir / 'artifacts' / run['id']).exists()
+
+
+def test_every_kept_file_downloads_as_one_zip(settings_factory, tmp_path: Path, store) -> None:  # noqa: ANN001
+    """GET /api/runs/{id}/artifacts.zip: the kept files under their paths, byte for byte, the refused ones left out;
+    a run that kept nothing, or a file gone from the store before the first byte, is a problem; a file gone from it
+    later ends the stream early, so the download fails rather than lacking the file."""
+    repo = artifact_repo(tmp_path / 'repo')
+    plain = make_repo(tmp_path / 'plain', {'main': {'run.sh': '#!/bin/sh\necho nothing to keep\n'}})
+    with api_server(settings_factory(**settings_with(store, max_artifact_bytes=LIMIT))) as server:
+        with server.client() as client:
+            create_project(client, repo)
+            create_project(client, plain, project_id='plain')
+            run = wait_for_status(client, trigger(client, depth='standard').json()['id'], timeout=60)
+            nothing = wait_for_status(client, trigger(client, 'plain').json()['id'], timeout=60)
+            assert nothing['status'] == 'succeeded', nothing
+
+            reply = client.get(f'/api/runs/{run["id"]}/artifacts.zip')
+            assert reply.status_code == 200, reply.text
+            assert reply.headers['content-type'] == 'application/zip'
+            assert reply.headers['content-disposition'] == f'attachment; filename="{run["id"]}-artifacts.zip"'
+            with zipfile.ZipFile(io.BytesIO(reply.content)) as archive:
+                assert archive.testzip() is None
+                assert {name: archive.read(name) for name in archive.namelist()} == expected(repo)  # no big.bin
+                members = {info.filename: info for info in archive.infolist()}
+            assert members['screens/shot.png'].compress_type == zipfile.ZIP_STORED  # a PNG is compressed already
+            assert members['report.html'].compress_type == zipfile.ZIP_DEFLATED
+            kept_on = tuple(int(part) for part in run['finished_at'][:10].split('-'))  # when they were kept (UTC)
+            assert members['junit.xml'].date_time[:3] == kept_on
+
+            assert_problem(client.get(f'/api/runs/{nothing["id"]}/artifacts.zip'), 404, 'no_artifacts')
+            assert_problem(client.get('/api/runs/run_nope/artifacts.zip'), 404, 'not_found')
+            assert client.get(f'/api/runs/{run["id"]}/artifacts.zip', headers={'Authorization': ''}).status_code == 401
+
+            # the store loses a file: a later one, a stream that breaks; the first one, a problem before any byte
+            artifact_store = server.services.artifact_store
+            artifact_store.delete(run['id'], ['screens/shot.png'])
+            with client.stream('GET', f'/api/runs/{run["id"]}/artifacts.zip') as broken:
+                assert broken.status_code == 200  # junit.xml, the first, is still there: the stream starts
+                with pytest.raises(httpx.RemoteProtocolError):
+                    broken.read()
+            artifact_store.delete(run['id'], ['junit.xml'])
+            assert_problem(client.get(f'/api/runs/{run["id"]}/artifacts.zip'), 404, 'artifact_missing')
 
 
 def test_failures_across_a_branchs_runs_still_failing_and_flaky(settings_factory, tmp_path: Path) -> None:

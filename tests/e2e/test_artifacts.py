@@ -1,11 +1,13 @@
 """The run page's Artifacts and Tests tabs in real Chromium (docs/artifacts.md): a run that left report.html,
 screens/shot.png and junit.xml (and a file past the limit) shows them with sizes, the image previewed, the refusal
-with why, Download links that stream the bytes, the HTML opened sandboxed; its Tests tab shows the totals and each
-failure with its message, trace and how it stands on the branch; the project page shows the flaky tests."""
+with why, Download links that stream the bytes (each, and all in one zip), the HTML opened sandboxed; its Tests
+tab shows the totals and each failure with its message, trace and how it stands on the branch; the project page
+shows the flaky tests."""
 
 from __future__ import annotations
 
 import time
+import zipfile
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -66,6 +68,12 @@ def test_the_artifacts_and_tests_tabs(page: Page, env: Stack) -> None:
     with page.expect_download() as download:
         shot.get_by_test_id('artifact-download').click()
     assert open(download.value.path(), 'rb').read() == expected(env.repo)['screens/shot.png']
+    # Download all: every kept file in one zip, under its path; the refused one is not in it
+    with page.expect_download() as download:
+        panel.get_by_test_id('artifacts-zip').click()
+    assert download.value.suggested_filename == f'{run["id"]}-artifacts.zip'
+    with zipfile.ZipFile(download.value.path()) as archive:
+        assert {name: archive.read(name) for name in archive.namelist()} == expected(env.repo)
     # the HTML report opens in a new tab, sandboxed: its script runs, but in an opaque origin
     with page.context.expect_page() as opened:
         panel.locator('[data-path="report.html"]').get_by_test_id('artifact-open').click()

@@ -76,6 +76,19 @@ def list_artifacts(
     )
 
 
+def kept_artifacts(engine: Engine, principal: Principal, run_id: str) -> list[Artifact]:
+    """The files of the run that were kept, in path order (404 for no such run; `no_artifacts` when it kept none)."""
+    with Session(engine) as session:
+        load_visible_run(session, run_id, principal)
+        query = (
+            select(Artifact).where(col(Artifact.run_id) == run_id, col(Artifact.stored)).order_by(col(Artifact.path))
+        )
+        rows = list(session.exec(query).all())
+    if not rows:
+        raise DomainError(404, 'no_artifacts', f'run {run_id!r} kept no files')
+    return rows
+
+
 def artifact_row(engine: Engine, principal: Principal, run_id: str, path: str) -> Artifact:
     """The stored artifact at `path` (400 for a path that cannot be one, 404 for none, or one that was refused)."""
     check_path(path)
