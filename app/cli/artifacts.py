@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path, PurePosixPath
 from typing import Annotated, Any, Optional
@@ -104,13 +105,31 @@ def artifacts(
             file_okay=False,
         ),
     ] = None,
+    zip_file: Annotated[
+        Optional[Path],
+        typer.Option(
+            '--zip',
+            metavar='FILE',
+            help='Save every kept artifact in one zip archive at FILE, each under its path.',
+            dir_okay=False,
+        ),
+    ] = None,
     json_output: JsonOpt = False,
     server: ServerOpt = None,
 ) -> None:
-    """List the files a run kept (and those refused, with why); with --download, save them, byte for byte."""
+    """List the files a run kept (and those refused, with why); with --download or --zip, save them, byte for byte."""
+    if download is not None and zip_file is not None:
+        raise typer.BadParameter('give --download DIR or --zip FILE, not both', param_hint='--zip')
     cli = Cli.make(server, json_output)
 
     async def work(client: RunboardClient) -> int:
+        if zip_file is not None:
+            size = await save_zip(client, run_id, zip_file)
+            if cli.json:
+                cli.print_json({'file': str(zip_file), 'size': size})
+            else:
+                cli.out.print(f'The artifacts of {run_id} saved in {zip_file} ({size_text(size)})')
+            return Exit.OK
         answer = await client.run_artifacts(run_id)
         if cli.json and download is None:
             cli.print_json(answer)
@@ -143,6 +162,22 @@ def artifacts(
         return Exit.OK
 
     cli.execute(work)
+
+
+async def save_zip(client: RunboardClient, run_id: str, target: Path) -> int:
+    """The run's artifacts archive written to `target` (through a partial file: a download that breaks leaves no
+    archive that looks whole); its size."""
+    partial = target.with_name(f'.{target.name}.part')
+    size = 0
+    try:
+        with open(partial, 'wb') as out:
+            async with contextlib.aclosing(client.artifacts_zip_stream(run_id)) as chunks:
+                async for _, chunk in chunks:
+                    size += out.write(chunk)
+        os.replace(partial, target)
+    finally:
+        partial.unlink(missing_ok=True)
+    return size
 
 
 __all__ = ['artifacts', 'artifacts_table', 'seconds_text', 'tests_summary', 'tests_table']

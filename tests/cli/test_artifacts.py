@@ -1,9 +1,10 @@
-"""`runboard runs artifacts RUN [--download DIR]` and the tests part of `runboard runs show`, against a real server
-(both backends): the list with sizes and refusals, the download byte for byte under DIR with each path kept, the
-totals and the failing tests with their marks."""
+"""`runboard runs artifacts RUN [--download DIR | --zip FILE]` and the tests part of `runboard runs show`, against a
+real server (both backends): the list with sizes and refusals, the download byte for byte under DIR with each path
+kept (or in one zip), the totals and the failing tests with their marks."""
 
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
 
 from tests.helpers.artifacts import artifact_repo, expected
@@ -44,6 +45,20 @@ def test_list_download_and_show(settings_factory, tmp_path: Path) -> None:
         assert sorted(p.relative_to(target).as_posix() for p in target.rglob('*') if p.is_file()) == sorted(
             expected(repo)
         )
+
+        # --zip: all of them in one archive, each under its path; a run that kept none says so, and leaves no file
+        archive = tmp_path / 'all.zip'
+        zipped = cli('runs', 'artifacts', run['id'], '--zip', str(archive))
+        assert zipped.code == 0, zipped.stderr
+        assert f'The artifacts of {run["id"]} saved in {archive}' in zipped.stdout
+        with zipfile.ZipFile(archive) as opened:
+            assert {name: opened.read(name) for name in opened.namelist()} == expected(repo)
+        nothing = tmp_path / 'nothing.zip'
+        empty = cli('runs', 'artifacts', 'run_nope', '--zip', str(nothing))
+        assert empty.code == 4 and 'not found' in empty.stderr and not nothing.exists()
+        assert list(tmp_path.glob('.*.part')) == []
+        both = cli('runs', 'artifacts', run['id'], '--zip', str(archive), '--download', str(target))
+        assert both.code == 2 and 'not both' in both.stderr
 
         shown = cli('runs', 'show', run['id'])
         assert shown.code == 0, shown.stderr
