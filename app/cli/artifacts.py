@@ -30,7 +30,7 @@ from app.state.artifacts_view import (
     totals_text,
 )
 
-MARK_STYLE = {'new': 'red', 'still_failing': 'yellow', 'flaky': 'magenta'}
+MARK_STYLE = {'new': 'red', 'still_failing': 'yellow', 'flaky': 'magenta', 'failing_on_base': 'blue', 'fixed': 'green'}
 
 
 def artifacts_table(answer: dict[str, Any]) -> Table:
@@ -44,22 +44,25 @@ def artifacts_table(answer: dict[str, Any]) -> Table:
 
 
 def tests_table(tests: dict[str, Any], *, limit: int = 20) -> Table | None:
-    """The run's failing tests, each with how it stands on the branch and its message's first line."""
-    failures = tests.get('failures') or []
-    if not failures:
+    """The run's failing tests, each with how it stands against earlier runs and its message's first line; then the
+    tests it fixed (passed here, failed by the previous run that ran them)."""
+    failures, fixed = tests.get('failures') or [], tests.get('fixed') or []
+    if not failures and not fixed:
         return None
     table = Table(header_style='bold', box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True)
-    for column in ('TEST', 'STATUS', 'SINCE', 'MESSAGE'):
+    for column in ('TEST', 'STATUS', 'HISTORY', 'MESSAGE'):
         table.add_column(column, no_wrap=column in ('STATUS',))
-    for failure in failures[:limit]:
+    base = tests.get('base_branch')
+    for case in failures[:limit] + fixed[:limit]:
         table.add_row(
-            Text(failure_title(failure)),
-            Text(failure['status'], style='red'),
-            Text(mark_text(failure), style=MARK_STYLE.get(failure.get('mark') or '', '')),
-            Text(first_line(failure.get('message'))),
+            Text(failure_title(case)),
+            Text(case['status'], style='green' if case['status'] == 'passed' else 'red'),
+            Text(mark_text(case, base), style=MARK_STYLE.get(case.get('mark') or '', '')),
+            Text(first_line(case.get('message'))),
         )
-    if len(failures) > limit:
-        table.caption = f'{len(failures) - limit} more: runboard runs show {tests.get("run_id") or "RUN"} --json'
+    left_out = max(0, len(failures) - limit) + max(0, len(fixed) - limit)
+    if left_out:
+        table.caption = f'{left_out} more: runboard runs show {tests.get("run_id") or "RUN"} --json'
     return table
 
 

@@ -12,7 +12,8 @@ from sqlmodel import Field, SQLModel
 
 from app.models.vocabulary import utcnow
 
-FailureMark = Literal['new', 'still_failing', 'flaky']
+# how a test's result in a run reads against earlier runs (app/services/artifacts/history.py)
+TestMark = Literal['new', 'still_failing', 'flaky', 'failing_on_base', 'fixed']
 
 
 class TestTotals(SQLModel):
@@ -103,8 +104,10 @@ class TestCasePublic(SQLModel):
     message: str | None = None
     trace: str | None = None
     report: str = ''
-    mark: FailureMark | None = None  # failures only: across the branch's runs
-    since_run_id: str | None = None  # still_failing: the first run of the streak; flaky: the run it passed in
+    mark: TestMark | None = None  # failures and fixed tests: against earlier runs
+    # still_failing: the first run of the streak; flaky: the run it passed in; failing_on_base and fixed: the run
+    # that failed it
+    since_run_id: str | None = None
 
 
 class RunTests(SQLModel):
@@ -114,6 +117,8 @@ class RunTests(SQLModel):
     reports: list[str] = []
     problems: str | None = None
     failures: list[TestCasePublic] = []  # failed and errored, each with its mark
+    fixed: list[TestCasePublic] = []  # passed here, failed by the previous run that ran them
+    base_branch: str | None = None  # compared with where the run's branch had no result (None: the base itself)
     skipped: list[TestCasePublic] = []
     slowest: list[TestCasePublic] = []  # the 10 slowest
     failures_truncated: bool = False

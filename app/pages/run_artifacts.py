@@ -4,7 +4,8 @@ run wrote (`$RUNBOARD_SUMMARY`, kept as its artifact `summary.md`) above them, i
 
 Artifacts: name, size, Download (streamed through /run-artifacts/...), images and text previewed inline, HTML
 opened in a new tab under the API's sandbox. Tests: totals, the failures (message, trace, and how each stands on
-the branch: new, still failing since run X, flaky), skipped tests, the slowest."""
+the branch, or on the base branch where the branch has no result: new, still failing since run X, flaky, failing
+on main too), the tests it fixed, skipped tests, the slowest."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from app.state.markdown import markdown_html
 from app.state.runs_store import ACTIVE
 from app.state.text import shown
 
-MARK_COLOURS = {'new': 'negative', 'still_failing': 'deep-orange-10', 'flaky': 'purple-7'}
+MARK_COLOURS = {'new': 'negative', 'still_failing': 'deep-orange-10', 'flaky': 'purple-7', 'failing_on_base': 'blue-8'}
 
 
 class RunExtras:
@@ -148,14 +149,18 @@ class RunExtras:
                 ).classes('text-sm opacity-70')
                 return
             ui.label(view.totals_text(totals)).classes('text-base font-bold').props('data-testid=test-totals')
+            if compared := view.comparison_text(answer):
+                ui.label(compared).classes('text-sm').props('data-testid=test-comparison')
             if answer.get('problems'):
                 ui.label(answer['problems']).classes('text-sm text-warning')
             if answer.get('failures'):
                 ui.label('Failures').classes('text-sm font-bold mt-2').props('role=heading aria-level=2')
             for failure in answer.get('failures') or []:
-                self._failure(failure)
+                self._failure(failure, answer.get('base_branch'))
             if answer.get('failures_truncated'):
                 ui.label('More failures than shown: see the report artifacts.').classes('text-sm opacity-70')
+            if answer.get('fixed'):
+                self._fixed(answer['fixed'])
             if answer.get('slowest'):
                 ui.label('Slowest').classes('text-sm font-bold mt-2').props('role=heading aria-level=2')
                 with ui.column().classes('gap-0').props('data-testid=slowest'):
@@ -174,7 +179,21 @@ class RunExtras:
                             ui.label(view.first_line(case.get('message'))).classes('opacity-70').props('dir=auto')
 
     @staticmethod
-    def _failure(failure: dict[str, Any]) -> None:
+    def _fixed(fixed: list[dict[str, Any]]) -> None:
+        """Passed here, failed by the previous run that ran them (GitLab's "fixed" in a merge request)."""
+        ui.label(f'Fixed ({len(fixed)})').classes('text-sm font-bold mt-2').props('role=heading aria-level=2')
+        with ui.column().classes('gap-1').props('role=list data-testid=fixed-tests'):
+            for case in fixed:
+                with ui.row().classes('items-center gap-2 text-sm flex-wrap').props('role=listitem data-testid=fixed'):
+                    ui.icon('check_circle', color='positive').props('aria-hidden=true')
+                    ui.label(view.failure_title(case)).classes('font-mono').props('dir=auto data-field=test')
+                    ui.label('failed in').classes('opacity-70')
+                    ui.link(case['since_run_id'], f'/runs/{case["since_run_id"]}').classes(
+                        'rb-tap-link font-mono text-xs'
+                    ).props('data-testid=since-link')
+
+    @staticmethod
+    def _failure(failure: dict[str, Any], base_branch: str | None = None) -> None:
         mark = failure.get('mark') or ''
         with (
             ui.column()
@@ -188,7 +207,9 @@ class RunExtras:
                 ui.label(view.failure_title(failure)).classes('font-mono text-sm font-bold').props('dir=auto')
                 ui.label(failure['status']).classes('text-xs opacity-70')
                 if mark:
-                    ui.badge(view.mark_text(failure), color=MARK_COLOURS.get(mark, 'grey')).props('data-field=mark')
+                    ui.badge(view.mark_text(failure, base_branch), color=MARK_COLOURS.get(mark, 'grey')).props(
+                        'data-field=mark'
+                    )
                     if failure.get('since_run_id'):
                         since = failure['since_run_id']
                         ui.link('open that run', f'/runs/{since}').classes('rb-tap-link text-xs').props(

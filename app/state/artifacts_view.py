@@ -14,7 +14,13 @@ TEXT_PREVIEW_BYTES = 64 * 1024  # a text artifact is previewed up to this much
 # the run's summary (`$RUNBOARD_SUMMARY`, docs/artifacts.md): Markdown it wrote, shown above its log, up to this much
 SUMMARY_PATH = 'summary.md'
 SUMMARY_BYTES = 1024 * 1024
-MARK_WORDS = {'new': 'new', 'still_failing': 'still failing', 'flaky': 'flaky'}
+MARK_WORDS = {
+    'new': 'new',
+    'still_failing': 'still failing',
+    'flaky': 'flaky',
+    'failing_on_base': 'failing on the base branch too',
+    'fixed': 'fixed',
+}
 
 
 def size_text(size: int) -> str:
@@ -108,14 +114,36 @@ def seconds_text(seconds: float) -> str:
     return f'{int(seconds // 60)} min {seconds % 60:.0f} s'
 
 
-def mark_text(failure: dict[str, Any]) -> str:
-    """How a failure stands across the branch's runs: `new`, `still failing since run_…`, `flaky (passed in run_…)`."""
-    mark, since = failure.get('mark'), failure.get('since_run_id')
+def mark_text(case: dict[str, Any], base_branch: str | None = None) -> str:
+    """How a test's result stands against earlier runs: `new`, `still failing since run_…`, `flaky (passed in run_…)`,
+    `failing on main too (run_…)`, `fixed (failed in run_…)`."""
+    mark, since = case.get('mark'), case.get('since_run_id')
     if mark == 'still_failing' and since:
         return f'still failing since {since}'
     if mark == 'flaky' and since:
         return f'flaky (passed in {since} on this commit)'
+    if mark == 'failing_on_base' and since:
+        return f'failing on {shown(base_branch) if base_branch else "the base branch"} too ({since})'
+    if mark == 'fixed' and since:
+        return f'fixed (failed in {since})'
     return MARK_WORDS.get(str(mark), '')
+
+
+def comparison_text(answer: dict[str, Any]) -> str:
+    """The run's tests against earlier runs in one line (GitLab's merge request test summary):
+    `1 new failure · 1 failing on main too · 2 fixed`; '' when nothing changed and nothing failed."""
+    failures = answer.get('failures') or []
+    counts = [
+        (sum(1 for f in failures if f.get('mark') == mark), one, many)
+        for mark, one, many in (
+            ('new', 'new failure', 'new failures'),
+            ('still_failing', 'still failing', 'still failing'),
+            ('flaky', 'flaky', 'flaky'),
+            ('failing_on_base', f'failing on {shown(answer.get("base_branch") or "the base branch")} too', None),
+        )
+    ]
+    counts.append((len(answer.get('fixed') or []), 'fixed', 'fixed'))
+    return ' · '.join(f'{n} {one if n == 1 or many is None else many}' for n, one, many in counts if n)
 
 
 def failure_title(failure: dict[str, Any]) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
 import zipfile
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -212,6 +213,39 @@ def test_failures_across_a_branchs_runs_still_failing_and_flaky(settings_factory
         assert flakiest[1]['test_id'] == 'tests.test_api::test_b' and flakiest[1]['flaky_commits'] == 0
         assert [(p['total'], p['failed']) for p in project['history']] == [(5, 2), (5, 2), (5, 1), (5, 2)]
         assert_problem(client.get('/api/projects/nope/tests'), 404, 'not_found')
+
+
+def test_a_branch_is_read_against_its_base_and_a_run_lists_the_tests_it_fixed(settings_factory, tmp_path: Path) -> None:
+    # GitLab's merge request test summary: a failure main has too is not the branch's, a pass after a fail is news
+    repo = artifact_repo(tmp_path / 'repo')
+    subprocess.run(['git', 'branch', 'feature/x', 'main'], cwd=repo, check=True)
+    with api_server(settings_factory()) as server, server.client() as client:
+        create_project(client, repo)
+
+        def tests_of(branch: str, depth: str) -> tuple[str, dict]:
+            run = wait_for_status(client, trigger(client, branch=branch, depth=depth).json()['id'], timeout=60)
+            return run['id'], client.get(f'/api/runs/{run["id"]}/tests').json()
+
+        def marks(tests: dict, kind: str = 'failures') -> dict[str, tuple[str | None, str | None]]:
+            return {case['name']: (case['mark'], case['since_run_id']) for case in tests[kind]}
+
+        on_main, tests = tests_of('main', 'shallow')  # test_a and test_b fail
+        assert marks(tests) == {'test_a': ('new', None), 'test_b': ('new', None)}
+        assert tests['fixed'] == [] and tests['base_branch'] is None
+
+        first_on_branch, tests = tests_of('feature/x', 'deep')  # test_a passes, test_b fails as on main
+        assert marks(tests) == {'test_b': ('failing_on_base', on_main)} and tests['base_branch'] == 'main'
+        assert marks(tests, 'fixed') == {'test_a': ('fixed', on_main)}
+        assert tests['fixed'][0]['status'] == 'passed' and tests['fixed'][0]['test_id'] == 'tests.test_api::test_a'
+
+        _, tests = tests_of('feature/x', 'shallow')  # test_a fails again: the branch's own results come first
+        assert marks(tests) == {'test_a': ('flaky', first_on_branch), 'test_b': ('still_failing', first_on_branch)}
+        assert tests['fixed'] == []
+
+        _, tests = tests_of('main', 'deep')  # main's own history only
+        assert marks(tests) == {'test_b': ('still_failing', on_main)} and marks(tests, 'fixed') == {
+            'test_a': ('fixed', on_main)
+        }
 
 
 def test_retention_removes_expired_artifacts_from_the_store_and_the_table_only(

@@ -1,6 +1,6 @@
 """`runboard runs artifacts RUN [--download DIR | --zip FILE]` and the tests part of `runboard runs show`, against a
 real server (both backends): the list with sizes and refusals, the download byte for byte under DIR with each path
-kept (or in one zip), the totals and the failing tests with their marks."""
+kept (or in one zip), the totals, the failing tests with their marks and the tests a run fixed."""
 
 from __future__ import annotations
 
@@ -75,6 +75,12 @@ def test_list_download_and_show(settings_factory, tmp_path: Path) -> None:
 
         missing = cli('runs', 'artifacts', 'run_nope')
         assert missing.code != 0 and 'not found' in (missing.stderr + missing.stdout)
+
+        # a run that passes what the one before it failed lists it as fixed, with the run that failed it
+        fixing = wait_for_status(client, trigger(client, depth='deep').json()['id'], timeout=60)
+        shown = cli('runs', 'show', fixing['id'])
+        test_a = next(line for line in shown.stdout.splitlines() if 'tests.test_api::test_a' in line)
+        assert 'passed' in test_a and f'fixed (failed in {run["id"]})' in test_a
 
 
 def test_the_summary_a_run_writes_is_shown_by_runs_show(settings_factory, repo_factory) -> None:  # noqa: ANN001

@@ -1,11 +1,12 @@
 """The run page's Artifacts and Tests tabs in real Chromium (docs/artifacts.md): a run that left report.html,
 screens/shot.png and junit.xml (and a file past the limit) shows them with sizes, the image previewed, the refusal
 with why, Download links that stream the bytes (each, and all in one zip), the HTML opened sandboxed; its Tests
-tab shows the totals and each failure with its message, trace and how it stands on the branch; the project page
-shows the flaky tests."""
+tab shows the totals and each failure with its message, trace and how it stands on the branch (a feature branch's
+against main, with the tests it fixed); the project page shows the flaky tests."""
 
 from __future__ import annotations
 
+import subprocess
 import time
 import zipfile
 
@@ -23,13 +24,14 @@ pytestmark = pytest.mark.e2e
 def env(tmp_path_factory: pytest.TempPathFactory) -> Stack:
     with stack(tmp_path_factory.mktemp('artifacts'), RUNBOARD_MAX_ARTIFACT_BYTES='200000') as s:
         add_fixtures(s.repo)
+        subprocess.run(['git', 'branch', 'feature/x', 'main'], cwd=s.repo, check=True)
         s.create_project('arts', depth_levels=['shallow', 'standard', 'deep'])
         yield s
 
 
-def finished(env: Stack, depth: str) -> dict:
+def finished(env: Stack, depth: str, branch: str = 'main') -> dict:
     with env.api() as api:
-        body = {'project_id': 'arts', 'branch': 'main', 'depth_level': depth, 'target_framework': 'python'}
+        body = {'project_id': 'arts', 'branch': branch, 'depth_level': depth, 'target_framework': 'python'}
         reply = api.post('/api/runs', json=body)
         assert reply.status_code == 201, reply.text
         deadline = time.monotonic() + 60
@@ -120,3 +122,23 @@ def test_the_project_page_shows_flaky_tests(page: Page, env: Stack) -> None:
     screenshot(page, 'project-tests.png')
     last_failed.click()  # to the run it last failed in
     page.wait_for_url(f'**/runs/{last["id"]}')
+
+
+def test_a_feature_branchs_tests_read_against_main(page: Page, env: Stack) -> None:
+    on_main = finished(env, 'shallow')  # test_a and test_b fail on main
+    run = finished(env, 'deep', branch='feature/x')  # test_a passes on the branch, test_b fails as on main
+    page.goto(f'{env.ui_url}/runs/{run["id"]}')
+    page.get_by_test_id('tab-tests').click()
+    tests = page.get_by_test_id('tests-panel')
+    expect(tests.get_by_test_id('test-comparison')).to_have_text('1 failing on main too · 1 fixed')
+    failure = tests.get_by_test_id('test-failure')
+    expect(failure).to_have_count(1)
+    expect(failure.locator('[data-field=mark]')).to_have_text(f'failing on main too ({on_main["id"]})')
+    fixed = tests.get_by_test_id('fixed')
+    expect(fixed).to_have_count(1)
+    expect(fixed.locator('[data-field=test]')).to_have_text('tests.test_api::test_a')
+    screenshot(page, 'run-tests-against-main.png')
+    found = axe_violations(page, 'tests tab of a feature branch')
+    assert not found, f'{by_rule(found)}:\n' + '\n'.join(v.line() for v in found)
+    fixed.get_by_test_id('since-link').click()  # to the run on main that failed it
+    page.wait_for_url(f'**/runs/{on_main["id"]}')

@@ -30,10 +30,18 @@ def test_preview_kind(item: dict, kind: str) -> None:
         ({'mark': 'still_failing', 'since_run_id': 'run_1'}, 'still failing since run_1'),
         ({'mark': 'flaky', 'since_run_id': 'run_2'}, 'flaky (passed in run_2 on this commit)'),
         ({'mark': None}, ''),
+        ({'mark': 'failing_on_base', 'since_run_id': 'run_3'}, 'failing on main too (run_3)'),
+        ({'mark': 'fixed', 'since_run_id': 'run_4'}, 'fixed (failed in run_4)'),
     ],
 )
 def test_mark_text(failure: dict, text: str) -> None:
-    assert view.mark_text(failure) == text
+    assert view.mark_text(failure, 'main') == text
+
+
+def test_mark_text_without_the_base_branchs_name() -> None:
+    assert (
+        view.mark_text({'mark': 'failing_on_base', 'since_run_id': 'run_3'}) == 'failing on the base branch too (run_3)'
+    )
 
 
 def test_summary_and_totals() -> None:
@@ -95,3 +103,21 @@ def test_tests_chart_series() -> None:
 def test_the_summary_is_the_kept_summary_md_at_the_top(items: list[dict], found: str | None) -> None:
     item = view.summary_item({'items': items})
     assert (item['path'] if item else None) == found
+
+
+@pytest.mark.parametrize(
+    ('answer', 'text'),
+    [
+        ({}, ''),
+        ({'failures': [{'mark': 'new'}]}, '1 new failure'),
+        ({'failures': [{'mark': 'new'}, {'mark': 'new'}, {'mark': 'flaky'}]}, '2 new failures · 1 flaky'),
+        (
+            {'failures': [{'mark': 'failing_on_base'}] * 2, 'fixed': [{}], 'base_branch': 'develop'},
+            '2 failing on develop too · 1 fixed',
+        ),
+        ({'failures': [{'mark': 'still_failing'}], 'fixed': [{}, {}]}, '1 still failing · 2 fixed'),
+        ({'failures': [{'mark': 'failing_on_base'}]}, '1 failing on the base branch too'),
+    ],
+)
+def test_comparison_text(answer: dict, text: str) -> None:
+    assert view.comparison_text(answer) == text

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from app.services.artifacts.collect import Found, human_size, plan
-from app.services.artifacts.history import Mark, PastRun, mark_failures
+from app.services.artifacts.history import Mark, PastRun, fixed_tests, mark_failures
 from app.services.artifacts.reads import path_problem
 from app.services.artifacts.retention import cutoff
 
@@ -116,6 +116,47 @@ def test_marks_each_failing_test_on_its_own() -> None:
     history = [past('run_1', 'c0', a='failed', b='passed')]
     marks = mark_failures(run_id='run_2', commit_sha='c1', failing=['a', 'b'], history=history)
     assert marks == {'a': Mark('still_failing', 'run_1'), 'b': Mark('new')}
+
+
+@pytest.mark.parametrize(
+    ('history', 'base', 'mark'),
+    [
+        ([], [past('run_1', 'b0', t='failed')], Mark('failing_on_base', 'run_1')),  # main fails it already
+        ([], [past('run_1', 'b0', t='passed')], Mark('new')),  # the branch broke it
+        ([], [past('run_1', 'b0', t='failed'), past('run_2', 'b1', t='passed')], Mark('new')),  # main fixed it since
+        ([], [past('run_1', 'b0', t='failed'), past('run_2', 'b1')], Mark('failing_on_base', 'run_1')),  # skips run_2
+        ([], [past('run_5', 'b5', t='failed')], Mark('new')),  # main failed it only after this run
+        ([], [], Mark('new')),
+        # the branch's own earlier result comes first, whatever main says
+        ([past('run_2', 'c1', t='passed')], [past('run_1', 'b0', t='failed')], Mark('new')),
+        ([past('run_2', 'c1', t='failed')], [past('run_1', 'b0', t='failed')], Mark('still_failing', 'run_2')),
+        # a branch run that did not run the test is no result: main's is used
+        ([past('run_2', 'c1', other='passed')], [past('run_1', 'b0', t='failed')], Mark('failing_on_base', 'run_1')),
+        # flaky on the run's own commit wins
+        ([past('run_3', 'c9', t='passed')], [past('run_1', 'b0', t='failed')], Mark('flaky', 'run_3')),
+    ],
+)
+def test_mark_failures_against_the_base_branch(history: list[PastRun], base: list[PastRun], mark: Mark) -> None:
+    assert mark_failures(run_id='run_4', commit_sha='c9', failing=['t'], history=history, base=base) == {'t': mark}
+
+
+@pytest.mark.parametrize(
+    ('history', 'base', 'fixed'),
+    [
+        ([past('run_1', 'c0', t='failed')], [], {'t': 'run_1'}),
+        ([past('run_1', 'c0', t='error')], [], {'t': 'run_1'}),
+        ([past('run_1', 'c0', t='passed')], [], {}),
+        ([past('run_1', 'c0', t='skipped')], [], {}),
+        ([past('run_1', 'c0', t='failed'), past('run_2', 'c1', t='passed')], [], {}),  # fixed already, by run_2
+        ([past('run_1', 'c0', t='failed'), past('run_2', 'c1')], [], {'t': 'run_1'}),  # run_2 did not run it
+        ([past('run_5', 'c5', t='failed')], [], {}),  # a later failure is not one this run fixed
+        ([], [past('run_1', 'b0', t='failed')], {'t': 'run_1'}),  # the branch fixes what main fails
+        ([past('run_2', 'c1', t='passed')], [past('run_1', 'b0', t='failed')], {}),  # the branch's result first
+        ([], [], {}),
+    ],
+)
+def test_fixed_tests(history: list[PastRun], base: list[PastRun], fixed: dict[str, str]) -> None:
+    assert fixed_tests(run_id='run_4', passed=['t'], history=history, base=base) == fixed
 
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)

@@ -1,9 +1,12 @@
-"""A test's failures across the runs of a branch (pure `mark_failures`, and the reads that feed it):
+"""A test's results across runs (pure `mark_failures` and `fixed_tests`, and the reads that feed them):
 
 - **flaky**: on the run's commit, another run of the branch passed it (it both passed and failed on one commit);
 - **still failing**: the previous run of the branch that ran it failed it too; `since` is the first run of the
   streak of failures going back;
-- **new**: the previous run of the branch that ran it passed (or skipped) it, or no earlier run ran it.
+- **failing on the base branch**: no earlier run of the branch ran it, and the base branch's last run before this one
+  that ran it failed it (a feature branch's first run does not take the blame for what main already fails);
+- **new**: otherwise: the previous run that ran it passed (or skipped) it, or no earlier run ran it;
+- **fixed** (a test that passed): the previous run that ran it, on the branch or else on the base branch, failed it.
 
 "Previous" means runs with test results only, older by id (ids sort by time); a run that did not run the test
 (another depth level) is looked through."""
@@ -17,6 +20,8 @@ from sqlalchemy import Connection, bindparam, text
 
 FAILED = ('failed', 'error')
 HISTORY_RUNS = 100  # how far back a branch's history is read
+RECENT_FAILING_RUNS = 20  # how far back (in runs with failures) a test fixed by this run may have failed
+MAX_FIXED_CANDIDATES = 5000
 
 
 @dataclass(frozen=True)
@@ -28,21 +33,43 @@ class PastRun:
 
 @dataclass(frozen=True)
 class Mark:
-    mark: str  # new | still_failing | flaky
-    since_run_id: str | None = None  # still_failing: the streak's first run; flaky: the run that passed it
+    mark: str  # new | still_failing | flaky | failing_on_base
+    since_run_id: str | None = None  # still_failing: the streak's first run; flaky: the run that passed it;
+    # failing_on_base: the base branch's run that failed it
+
+
+def _newest_first(history: Iterable[PastRun], run_id: str) -> list[PastRun]:
+    return sorted((p for p in history if p.run_id < run_id), key=lambda p: p.run_id, reverse=True)
+
+
+def _last_that_ran(test_id: str, earlier: Sequence[PastRun]) -> PastRun | None:
+    return next((past for past in earlier if test_id in past.statuses), None)
 
 
 def mark_failures(
-    *, run_id: str, commit_sha: str | None, failing: Iterable[str], history: Sequence[PastRun]
+    *,
+    run_id: str,
+    commit_sha: str | None,
+    failing: Iterable[str],
+    history: Sequence[PastRun],
+    base: Sequence[PastRun] = (),
 ) -> dict[str, Mark]:
-    """Pure. `history`: the branch's other runs with test results, any order (later runs count for flakiness)."""
+    """Pure. `history`: the branch's other runs with test results, any order (later runs count for flakiness);
+    `base`: the base branch's runs with results (empty for a run of the base branch itself)."""
     same_commit = [p for p in history if commit_sha and p.commit_sha == commit_sha and p.run_id != run_id]
-    earlier = sorted((p for p in history if p.run_id < run_id), key=lambda p: p.run_id, reverse=True)
+    earlier, earlier_on_base = _newest_first(history, run_id), _newest_first(base, run_id)
     marks: dict[str, Mark] = {}
     for test_id in failing:
         passed_there = next((p.run_id for p in same_commit if p.statuses.get(test_id) == 'passed'), None)
         if passed_there:
             marks[test_id] = Mark('flaky', passed_there)
+            continue
+        if _last_that_ran(test_id, earlier) is None:
+            on_base = _last_that_ran(test_id, earlier_on_base)
+            if on_base is not None and on_base.statuses[test_id] in FAILED:
+                marks[test_id] = Mark('failing_on_base', on_base.run_id)
+            else:
+                marks[test_id] = Mark('new')
             continue
         since = None
         for past in earlier:
@@ -55,6 +82,20 @@ def mark_failures(
             break  # passed or skipped: the streak starts after it
         marks[test_id] = Mark('still_failing', since) if since else Mark('new')
     return marks
+
+
+def fixed_tests(
+    *, run_id: str, passed: Iterable[str], history: Sequence[PastRun], base: Sequence[PastRun] = ()
+) -> dict[str, str]:
+    """Pure. Of the tests this run passed, those the previous run that ran them failed (on the branch; on the base
+    branch when no earlier run of the branch ran them), each with that run's id."""
+    earlier, earlier_on_base = _newest_first(history, run_id), _newest_first(base, run_id)
+    fixed: dict[str, str] = {}
+    for test_id in passed:
+        previous = _last_that_ran(test_id, earlier) or _last_that_ran(test_id, earlier_on_base)
+        if previous is not None and previous.statuses[test_id] in FAILED:
+            fixed[test_id] = previous.run_id
+    return fixed
 
 
 HISTORY_RUNS_SQL = (
@@ -88,3 +129,17 @@ def read_history(
             if statuses[past_run].get(test_id) not in FAILED:
                 statuses[past_run][test_id] = status
     return [PastRun(r[0], r[1], statuses[r[0]]) for r in runs]
+
+
+RECENT_FAILURES_SQL = (
+    "SELECT DISTINCT test_id FROM testcase WHERE status IN ('failed', 'error') AND run_id IN ("
+    'SELECT run_id FROM testreport WHERE project_id = :p AND branch_name = :b AND run_id < :r '
+    'AND failed + errors > 0 ORDER BY run_id DESC LIMIT :n) LIMIT :tests'
+)
+
+
+def recent_failures(conn: Connection, *, project_id: str, branch: str, run_id: str) -> set[str]:
+    """The tests that failed in the branch's last RECENT_FAILING_RUNS runs with failures before this one: the only
+    ones this run can have fixed (read first, so a run's thousands of passes are not each looked up)."""
+    params = {'p': project_id, 'b': branch, 'r': run_id, 'n': RECENT_FAILING_RUNS, 'tests': MAX_FIXED_CANDIDATES}
+    return {row[0] for row in conn.execute(text(RECENT_FAILURES_SQL), params)}

@@ -26,7 +26,14 @@ from app.models.artifacts import (
     TestHistoryPoint,
     TestTotals,
 )
-from app.services.artifacts.history import FAILED, mark_failures, read_history
+from app.services.artifacts.history import (
+    FAILED,
+    PastRun,
+    fixed_tests,
+    mark_failures,
+    read_history,
+    recent_failures,
+)
 from app.services.identity.accounts import Principal
 from app.services.projects import visibility
 from app.services.runs.reads import load_visible_run
@@ -108,7 +115,7 @@ def _case(row: RunTestCase) -> TestCasePublic:
 
 def run_tests(engine: Engine, principal: Principal, run_id: str) -> RunTests:
     with Session(engine) as session:
-        run, _ = load_visible_run(session, run_id, principal)
+        run, project = load_visible_run(session, run_id, principal)
         report = session.get(RunTestReport, run_id)
         if report is None:
             return RunTests(run_id=run_id, has_report=False, totals=TestTotals())
@@ -132,21 +139,47 @@ def run_tests(engine: Engine, principal: Principal, run_id: str) -> RunTests:
             .limit(SLOWEST)
         ).all()
         failures = [_case(row) for row in failing]
-        history = read_history(
-            session.connection(),
-            project_id=run.project_id,
-            branch=run.branch_name,
-            run_id=run_id,
-            commit_sha=report.commit_sha,
-            test_ids=sorted({f.test_id for f in failures}),
+        conn = session.connection()
+        base_branch = project.base_branch if run.branch_name != project.base_branch else None
+        branches = [run.branch_name] + ([base_branch] if base_branch else [])
+        candidates = sorted(
+            set().union(
+                *(recent_failures(conn, project_id=run.project_id, branch=branch, run_id=run_id) for branch in branches)
+            )
         )
+        passed = [
+            row
+            for start in range(0, len(candidates), 500)
+            for row in cases(
+                select(RunTestCase).where(
+                    col(RunTestCase.run_id) == run_id,
+                    col(RunTestCase.status) == 'passed',
+                    col(RunTestCase.test_id).in_(candidates[start : start + 500]),
+                )
+            ).all()
+        ]
+        test_ids = sorted({f.test_id for f in failures} | {row.test_id for row in passed})
+
+        def results_on(branch: str, commit_sha: str | None) -> list[PastRun]:
+            return read_history(
+                conn, project_id=run.project_id, branch=branch, run_id=run_id, commit_sha=commit_sha, test_ids=test_ids
+            )
+
+        history = results_on(run.branch_name, report.commit_sha)
+        base = results_on(base_branch, None) if base_branch else []
     marks = mark_failures(
-        run_id=run_id, commit_sha=report.commit_sha, failing=[f.test_id for f in failures], history=history
+        run_id=run_id, commit_sha=report.commit_sha, failing=[f.test_id for f in failures], history=history, base=base
     )
     for failure in failures:
         mark = marks.get(failure.test_id)
         if mark is not None:
             failure.mark, failure.since_run_id = mark.mark, mark.since_run_id  # type: ignore[assignment]
+    fixed_in = fixed_tests(run_id=run_id, passed=[row.test_id for row in passed], history=history, base=base)
+    fixed = [
+        _case(row).model_copy(update={'mark': 'fixed', 'since_run_id': fixed_in[row.test_id]})
+        for row in sorted(passed, key=lambda row: row.idx)
+        if row.test_id in fixed_in
+    ][:MAX_FAILURES]
     return RunTests(
         run_id=run_id,
         has_report=True,
@@ -154,6 +187,8 @@ def run_tests(engine: Engine, principal: Principal, run_id: str) -> RunTests:
         reports=json.loads(report.reports or '[]'),
         problems=report.problems,
         failures=failures,
+        fixed=fixed,
+        base_branch=base_branch,
         skipped=[_case(row) for row in skipped],
         slowest=[_case(row) for row in slowest],
         failures_truncated=report.failed + report.errors > len(failures),
