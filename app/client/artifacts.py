@@ -24,8 +24,8 @@ class ArtifactsApi:
         return (await self.request('GET', f'/runs/{quote(run_id, safe="")}/artifacts')).data
 
     async def run_tests(self, run_id: str) -> dict:
-        """GET /runs/{id}/tests: totals, failures (each marked new / still_failing / flaky / failing_on_base), the tests it
-        fixed, skipped, slowest."""
+        """GET /runs/{id}/tests: totals, failures (each marked new / still_failing / flaky / failing_on_base), the
+        tests it fixed, skipped, slowest."""
         return (await self.request('GET', f'/runs/{quote(run_id, safe="")}/tests')).data
 
     async def project_tests(self, project_id: str) -> dict:

@@ -294,21 +294,26 @@ def test_the_failed_runs_webhook_carries_its_failing_tests_and_last_log_lines(
         create_project(client, repo)
         rule = {'url': rx.url, 'events': ['run.failed'], 'format': fmt}
         assert client.post('/api/projects/proj/notifications', json=rule).status_code == 201
+        first = wait_for_status(client, trigger(client).json()['id'], timeout=60)
         run = wait_for_status(client, trigger(client).json()['id'], timeout=60)
-        (request,) = rx.wait_for(1)
-        body = json.loads(request.body)
+        # deliveries go out side by side: which is which by the run they name
+        first_body, body = sorted((json.loads(r.body) for r in rx.wait_for(2)), key=lambda b: run['id'] in str(b))
         if fmt == 'runboard':
             tests = body['run']['tests']
-            assert tests['failed'] == 2 and tests['total'] == 5
-            assert [(t['test_id'], t['message']) for t in tests['failing']] == [
-                ('tests.test_api::test_a', 'assert 401 == 200'),
-                ('tests.test_api::test_b', "KeyError: 'x'"),
+            assert body['run']['id'] == run['id'] and tests['failed'] == 2 and tests['total'] == 5
+            # each with its mark, as the Tests tab shows it: both failed in the first run too
+            assert [(t['test_id'], t['message'], t['mark'], t['since_run_id']) for t in tests['failing']] == [
+                ('tests.test_api::test_a', 'assert 401 == 200', 'still_failing', first['id']),
+                ('tests.test_api::test_b', "KeyError: 'x'", 'still_failing', first['id']),
             ]
+            marks = [t['mark'] for t in first_body['run']['tests']['failing']]
+            assert marks == ['new', 'new']
             tail = body['run']['log_tail']  # the run's own last lines: Runboard's notes on them are not among them
             assert len(tail) == 1 and tail[0].startswith('artifacts go to /')
         else:
             text_ = body['text']
-            assert 'tests.test_api::test_a' in text_ and 'assert 401 == 200' in text_
+            assert 'tests.test_api::test_a` _still failing_ — assert 401 == 200' in text_
+            assert 'tests.test_api::test_a` _new_ — assert 401 == 200' in first_body['text']
             assert '2 of 5 tests failed' in text_
             assert 'artifacts go to /' in text_  # the last log lines, in a code block
         assert run['status'] == 'failed'

@@ -143,3 +143,26 @@ def recent_failures(conn: Connection, *, project_id: str, branch: str, run_id: s
     ones this run can have fixed (read first, so a run's thousands of passes are not each looked up)."""
     params = {'p': project_id, 'b': branch, 'r': run_id, 'n': RECENT_FAILING_RUNS, 'tests': MAX_FIXED_CANDIDATES}
     return {row[0] for row in conn.execute(text(RECENT_FAILURES_SQL), params)}
+
+
+def read_results(
+    conn: Connection,
+    *,
+    project_id: str,
+    branch: str,
+    base_branch: str | None,
+    run_id: str,
+    commit_sha: str | None,
+    test_ids: list[str],
+) -> tuple[list[PastRun], list[PastRun]]:
+    """The branch's and the base branch's runs with results (`history` and `base` of the pure functions above);
+    no base runs for a run of the base branch itself."""
+    history = read_history(
+        conn, project_id=project_id, branch=branch, run_id=run_id, commit_sha=commit_sha, test_ids=test_ids
+    )
+    if not base_branch or base_branch == branch:
+        return history, []
+    base = read_history(
+        conn, project_id=project_id, branch=base_branch, run_id=run_id, commit_sha=None, test_ids=test_ids
+    )
+    return history, base

@@ -28,10 +28,9 @@ from app.models.artifacts import (
 )
 from app.services.artifacts.history import (
     FAILED,
-    PastRun,
     fixed_tests,
     mark_failures,
-    read_history,
+    read_results,
     recent_failures,
 )
 from app.services.identity.accounts import Principal
@@ -158,15 +157,15 @@ def run_tests(engine: Engine, principal: Principal, run_id: str) -> RunTests:
                 )
             ).all()
         ]
-        test_ids = sorted({f.test_id for f in failures} | {row.test_id for row in passed})
-
-        def results_on(branch: str, commit_sha: str | None) -> list[PastRun]:
-            return read_history(
-                conn, project_id=run.project_id, branch=branch, run_id=run_id, commit_sha=commit_sha, test_ids=test_ids
-            )
-
-        history = results_on(run.branch_name, report.commit_sha)
-        base = results_on(base_branch, None) if base_branch else []
+        history, base = read_results(
+            conn,
+            project_id=run.project_id,
+            branch=run.branch_name,
+            base_branch=base_branch,
+            run_id=run_id,
+            commit_sha=report.commit_sha,
+            test_ids=sorted({f.test_id for f in failures} | {row.test_id for row in passed}),
+        )
     marks = mark_failures(
         run_id=run_id, commit_sha=report.commit_sha, failing=[f.test_id for f in failures], history=history, base=base
     )
@@ -250,8 +249,15 @@ def project_tests(engine: Engine, principal: Principal, project_id: str, *, limi
     return ProjectTests(flakiest=flakiest, history=history)
 
 
+FAILURE_FACTS_SQL = (
+    'SELECT r.project_id, r.branch_name, r.commit_sha, p.base_branch '
+    'FROM testreport r JOIN project p ON p.id = r.project_id WHERE r.run_id = :r'
+)
+
+
 def failing_tests(conn: Connection, run_id: str, *, limit: int = 20) -> list[dict[str, Any]]:
-    """For a `run.failed` notification: the run's first failing tests, each with the first line of its message."""
+    """For a `run.failed` notification: the run's first failing tests, each with the first line of its message and
+    its mark against earlier runs (as the Tests tab shows it)."""
     rows = conn.execute(
         text(
             'SELECT test_id, classname, name, status, message FROM testcase WHERE run_id = :r '
@@ -259,6 +265,20 @@ def failing_tests(conn: Connection, run_id: str, *, limit: int = 20) -> list[dic
         ),
         {'r': run_id, 'n': limit},
     ).all()
+    facts = conn.execute(text(FAILURE_FACTS_SQL), {'r': run_id}).first()
+    marks = {}
+    if facts is not None and rows:
+        failing = [r[0] for r in rows]
+        history, base = read_results(
+            conn,
+            project_id=facts[0],
+            branch=facts[1],
+            base_branch=facts[3],
+            run_id=run_id,
+            commit_sha=facts[2],
+            test_ids=sorted(set(failing)),
+        )
+        marks = mark_failures(run_id=run_id, commit_sha=facts[2], failing=failing, history=history, base=base)
     return [
         {
             'test_id': r[0],
@@ -266,6 +286,8 @@ def failing_tests(conn: Connection, run_id: str, *, limit: int = 20) -> list[dic
             'name': r[2],
             'status': r[3],
             'message': ((r[4] or '').strip().splitlines() or [''])[0][:300],
+            'mark': marks[r[0]].mark if r[0] in marks else None,
+            'since_run_id': marks[r[0]].since_run_id if r[0] in marks else None,
         }
         for r in rows
     ]

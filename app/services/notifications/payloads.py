@@ -170,18 +170,26 @@ def _run_detail(run: dict[str, Any]) -> str:
 
 
 SLACK_TESTS = 5
+# a failing test's mark against earlier runs (docs/artifacts.md), in the words the Tests tab uses
+SLACK_MARKS = {
+    'new': 'new',
+    'still_failing': 'still failing',
+    'flaky': 'flaky',
+    'failing_on_base': 'failing on the base branch too',
+}
 SLACK_TAIL_LINES = 10
 
 
 def _failed_tests_text(run: dict[str, Any]) -> str:
-    """`2 of 5 tests failed:` and one line per failing test (its message's first line), the first five."""
+    """`2 of 5 tests failed:` and one line per failing test (its mark and its message's first line), the first five."""
     tests = run.get('tests')
     if not tests or not tests.get('failing'):
         return ''
     lines = [f'\n*{tests["failed"]} of {tests["total"]} tests failed:*']
     for test in tests['failing'][:SLACK_TESTS]:
+        mark = f' _{SLACK_MARKS[test["mark"]]}_' if test.get('mark') in SLACK_MARKS else ''
         message = f' — {_escape(test["message"])}' if test.get('message') else ''
-        lines.append(f'• `{_escape(test["test_id"])}`{message}')
+        lines.append(f'• `{_escape(test["test_id"])}`{mark}{message}')
     if tests['failed'] > SLACK_TESTS:
         lines.append(f'… and {tests["failed"] - SLACK_TESTS} more')
     return '\n'.join(lines)
