@@ -367,6 +367,29 @@ def test_a_succeeded_push_run_posts_success(settings_factory, repo_factory) -> N
             assert remote.posted[-1].state == 'success'  # an older pending never lands after it
 
 
+JUNIT_SCRIPT = """#!/bin/sh
+cat > "$RUNBOARD_ARTIFACTS_DIR/junit.xml" <<'XML'
+<testsuite name="t" tests="3"><testcase classname="t" name="ok"/><testcase classname="t" name="bad">
+<failure message="boom"/></testcase><testcase classname="t" name="later"><skipped/></testcase></testsuite>
+XML
+exit 1
+"""
+
+
+def test_a_failed_push_runs_status_says_what_its_tests_did(settings_factory, repo_factory) -> None:
+    # what a reviewer reads beside the pull request without opening the run
+    repo = repo_factory({'main': shell_script('exit 0')})
+    with forge_api('github') as remote:
+        with serving(settings_factory(**FAST_RETRIES), repo, issue_source=forge_source(remote)) as api:
+            secret = set_rules(api.client)
+            sha = commit(repo, name='run.sh', text=JUNIT_SCRIPT)
+            reply = deliver(api.client, 'github', 'push', github_push('main', 'a' * 40, sha), secret)
+            (run_id,) = reply.json()['run_ids']
+            wait_for_status(api.client, run_id, ('failed',))
+            final = remote.wait_for_state('failure')
+            assert (final.sha, final.description) == (sha, 'Failed: 1 of 3 tests failed')
+
+
 def test_a_push_and_a_pull_request_on_one_commit_are_two_checks(settings_factory, repo_factory) -> None:
     """A push to a pull request's branch runs both (one after the other: the branch holds one run at a time); each
     has its own check on the forge, so the push run's end is not hidden by the pull-request run's (the forge keeps

@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from app.models.triggers import OnPush
 from app.services.triggers import hooks
 from app.services.triggers.rules import (
+    ReportCounts,
     branch_matches,
     choice_refusal,
     glob_match,
@@ -22,6 +23,7 @@ from app.services.triggers.rules import (
     push_key,
     runs_for,
     status_context,
+    status_description,
     status_state,
 )
 
@@ -332,3 +334,20 @@ def test_gitlab_merge_request() -> None:
     assert isinstance(event, hooks.PullRequest) and (event.number, event.branch, event.sha) == (3, 'fix', B)
     payload['object_attributes']['action'] = 'update'  # a title edit: no new commits, no run
     assert isinstance(hooks.parse(delivery, payload), hooks.Ignored)
+
+
+@pytest.mark.parametrize(
+    ('status', 'tests', 'line'),
+    [
+        ('succeeded', None, 'Succeeded'),
+        ('running', None, 'Running on Runboard'),
+        ('failed', ReportCounts(total=120, failed=2, skipped=0), 'Failed: 2 of 120 tests failed'),
+        ('succeeded', ReportCounts(total=120, failed=0, skipped=0), 'Succeeded: 120 tests passed'),
+        ('succeeded', ReportCounts(total=1, failed=0, skipped=0), 'Succeeded: 1 test passed'),
+        ('succeeded', ReportCounts(total=10, failed=0, skipped=3), 'Succeeded: 10 tests, 7 passed, 3 skipped'),
+        ('timed_out', ReportCounts(total=1, failed=1, skipped=0), 'Timed out: 1 of 1 test failed'),
+        ('failed', ReportCounts(total=0, failed=0, skipped=0), 'Failed'),  # an empty report says nothing
+    ],
+)
+def test_status_description(status: str, tests: ReportCounts | None, line: str) -> None:
+    assert status_description(status, tests) == line

@@ -16,6 +16,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 from app.models.triggers import OnPush
 
@@ -152,8 +153,18 @@ def status_context(project_id: str, run_kind: str) -> str:
     return f'runboard/{project_id} ({run_kind})'
 
 
-def status_description(run_status: str) -> str:
-    return {
+class ReportCounts(NamedTuple):
+    """A run's JUnit totals, as far as its commit status says them."""
+
+    total: int
+    failed: int  # failures and errors
+    skipped: int
+
+
+def status_description(run_status: str, tests: ReportCounts | None = None) -> str:
+    """The status's one line on the forge (140 characters at most): the run's outcome, and what its tests did when
+    it kept a report (`Failed: 2 of 120 tests failed`), as a reviewer reads it beside the pull request."""
+    word = {
         'queued': 'Queued on Runboard',
         'running': 'Running on Runboard',
         'succeeded': 'Succeeded',
@@ -165,3 +176,11 @@ def status_description(run_status: str) -> str:
         'skipped': 'Skipped',
         'cancelled': 'Cancelled by a newer push',
     }.get(run_status, run_status)
+    if tests is None or tests.total <= 0:
+        return word
+    noun = 'test' if tests.total == 1 else 'tests'
+    if tests.failed:
+        return f'{word}: {tests.failed} of {tests.total} {noun} failed'
+    if tests.skipped:
+        return f'{word}: {tests.total} {noun}, {tests.total - tests.skipped} passed, {tests.skipped} skipped'
+    return f'{word}: {tests.total} {noun} passed'

@@ -29,7 +29,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 import httpx
-from sqlalchemy import Engine, TextClause, text
+from sqlalchemy import Engine, TextClause, bindparam, text
 from sqlmodel import Session
 
 from app.config import Settings
@@ -44,7 +44,7 @@ from app.services.repositories import forge
 from app.services.repositories.issue_sources import source_kind
 from app.services.runs.filters import id_range
 from app.services.scheduling.periodic import BURST_SETTLE_SECONDS, OnePerKey, PeriodicJob
-from app.services.triggers.rules import status_context, status_description, status_state
+from app.services.triggers.rules import ReportCounts, status_context, status_description, status_state
 
 log = logging.getLogger(__name__)
 KINDS = ('push', 'pull_request')
@@ -58,6 +58,9 @@ SQL_CANDIDATES = text(
     'AND r.id >= :lowest AND r.commit_sha IS NOT NULL ORDER BY r.id LIMIT 500'
 )
 SQL_STATES = text('SELECT run_id, state, context FROM commit_status WHERE run_id IN ({ids})')
+SQL_TEST_COUNTS = text(
+    'SELECT run_id, total, failed + errors, skipped FROM testreport WHERE run_id IN :runs'
+).bindparams(bindparam('runs', expanding=True))
 SQL_INSERT = text(
     'INSERT INTO commit_status (id, project_id, run_id, sha, state, context, description, status, attempts, '
     'next_attempt_at, created_at, updated_at) VALUES (:id, :p, :r, :sha, :state, :context, :description, '
@@ -230,6 +233,16 @@ class CommitStatuses:
                 for run_id, state, context in conn.execute(text(SQL_STATES.text.format(ids=names)), params):
                     known.setdefault(run_id, set()).add(state)
                     contexts[run_id] = context
+            due = [
+                run_id
+                for run_id, _, _, status, _ in runs
+                if (state := status_state(status)) not in (None, 'pending') and state not in known.get(run_id, set())
+            ]
+            tests = {  # a final state says what the run's tests did (its report is kept before its end)
+                row[0]: ReportCounts(*row[1:])
+                for start in range(0, len(due), 100)
+                for row in conn.execute(SQL_TEST_COUNTS, {'runs': due[start : start + 100]})
+            }
         rows = []
         now = utcnow()
         for run_id, project_id, sha, status, kind in runs:
@@ -249,7 +262,7 @@ class CommitStatuses:
                     'sha': sha,
                     'state': state,
                     'context': contexts.get(run_id) or status_context(project_id, kind),
-                    'description': status_description(status)[:140],
+                    'description': status_description(status, tests.get(run_id))[:140],
                     'now': now,
                 }
             )
