@@ -146,17 +146,20 @@ def run_tests(engine: Engine, principal: Principal, run_id: str) -> RunTests:
                 *(recent_failures(conn, project_id=run.project_id, branch=branch, run_id=run_id) for branch in branches)
             )
         )
-        passed = [
+        ran = [  # what this run did with the tests that failed lately
             row
             for start in range(0, len(candidates), 500)
             for row in cases(
-                select(RunTestCase).where(
-                    col(RunTestCase.run_id) == run_id,
-                    col(RunTestCase.status) == 'passed',
-                    col(RunTestCase.test_id).in_(candidates[start : start + 500]),
-                )
+                select(RunTestCase)
+                .where(col(RunTestCase.run_id) == run_id, col(RunTestCase.test_id).in_(candidates[start : start + 500]))
+                .order_by(col(RunTestCase.idx))
             ).all()
         ]
+        failed_here = {row.test_id for row in ran if row.status in FAILED}  # a test in two reports: a failure wins
+        passed: dict[str, RunTestCase] = {}
+        for row in ran:
+            if row.status == 'passed' and row.test_id not in failed_here:
+                passed.setdefault(row.test_id, row)
         history, base = read_results(
             conn,
             project_id=run.project_id,
@@ -164,7 +167,7 @@ def run_tests(engine: Engine, principal: Principal, run_id: str) -> RunTests:
             base_branch=base_branch,
             run_id=run_id,
             commit_sha=report.commit_sha,
-            test_ids=sorted({f.test_id for f in failures} | {row.test_id for row in passed}),
+            test_ids=sorted({f.test_id for f in failures} | set(passed)),
         )
     marks = mark_failures(
         run_id=run_id, commit_sha=report.commit_sha, failing=[f.test_id for f in failures], history=history, base=base
@@ -173,10 +176,10 @@ def run_tests(engine: Engine, principal: Principal, run_id: str) -> RunTests:
         mark = marks.get(failure.test_id)
         if mark is not None:
             failure.mark, failure.since_run_id = mark.mark, mark.since_run_id  # type: ignore[assignment]
-    fixed_in = fixed_tests(run_id=run_id, passed=[row.test_id for row in passed], history=history, base=base)
+    fixed_in = fixed_tests(run_id=run_id, passed=passed, history=history, base=base)
     fixed = [
         _case(row).model_copy(update={'mark': 'fixed', 'since_run_id': fixed_in[row.test_id]})
-        for row in sorted(passed, key=lambda row: row.idx)
+        for row in passed.values()  # in report order
         if row.test_id in fixed_in
     ][:MAX_FAILURES]
     return RunTests(
