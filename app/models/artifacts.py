@@ -105,8 +105,8 @@ class TestCasePublic(SQLModel):
     trace: str | None = None
     report: str = ''
     mark: TestMark | None = None  # failures and fixed tests: against earlier runs
-    # still_failing: the first run of the streak; flaky: the run it passed in; failing_on_base and fixed: the run
-    # that failed it
+    # still_failing: the first run of the streak; flaky: the run it passed in; failing_on_base: the base branch's run
+    # that failed it; fixed: the run compared with
     since_run_id: str | None = None
 
 
@@ -117,7 +117,9 @@ class RunTests(SQLModel):
     reports: list[str] = []
     problems: str | None = None
     failures: list[TestCasePublic] = []  # failed and errored, each with its mark
-    fixed: list[TestCasePublic] = []  # passed here, failed by the previous run that ran them
+    fixed: list[TestCasePublic] = []  # passed here, failed by the run compared with
+    # the previous run with results at the same depth level and framework, on the branch, else on the base branch
+    compared_with: str | None = None
     base_branch: str | None = None  # compared with where the run's branch had no result (None: the base itself)
     skipped: list[TestCasePublic] = []
     slowest: list[TestCasePublic] = []  # the 10 slowest

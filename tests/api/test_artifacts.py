@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import json
-import subprocess
 import zipfile
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -24,7 +23,7 @@ from app.models import utcnow
 from app.services.artifacts import retention
 from app.services.runs.timeline import timed_sql
 from tests.helpers.api import assert_problem
-from tests.helpers.artifacts import artifact_repo, expected
+from tests.helpers.artifacts import add_fixing_branch, artifact_repo, expected
 from tests.helpers.repos import make_repo
 from tests.helpers.runs import create_project, trigger, wait_for_status
 from tests.helpers.s3 import moto_s3
@@ -216,9 +215,8 @@ def test_failures_across_a_branchs_runs_still_failing_and_flaky(settings_factory
 
 
 def test_a_branch_is_read_against_its_base_and_a_run_lists_the_tests_it_fixed(settings_factory, tmp_path: Path) -> None:
-    # GitLab's merge request test summary: a failure main has too is not the branch's, a pass after a fail is news
-    repo = artifact_repo(tmp_path / 'repo')
-    subprocess.run(['git', 'branch', 'feature/x', 'main'], cwd=repo, check=True)
+    # GitLab's merge request test summary: a failure main has too is not the branch's; a pass after a fail is news
+    repo = add_fixing_branch(artifact_repo(tmp_path / 'repo'), 'feature/x')  # test_a passes there, test_b fails
     with api_server(settings_factory()) as server, server.client() as client:
         create_project(client, repo)
 
@@ -231,21 +229,25 @@ def test_a_branch_is_read_against_its_base_and_a_run_lists_the_tests_it_fixed(se
 
         on_main, tests = tests_of('main', 'shallow')  # test_a and test_b fail
         assert marks(tests) == {'test_a': ('new', None), 'test_b': ('new', None)}
-        assert tests['fixed'] == [] and tests['base_branch'] is None
+        assert (tests['fixed'], tests['base_branch'], tests['compared_with']) == ([], None, None)
 
-        first_on_branch, tests = tests_of('feature/x', 'deep')  # test_a passes, test_b fails as on main
+        first_on_branch, tests = tests_of('feature/x', 'shallow')  # compared with main: test_b fails there too
         assert marks(tests) == {'test_b': ('failing_on_base', on_main)} and tests['base_branch'] == 'main'
-        assert marks(tests, 'fixed') == {'test_a': ('fixed', on_main)}
+        assert marks(tests, 'fixed') == {'test_a': ('fixed', on_main)} and tests['compared_with'] == on_main
         assert tests['fixed'][0]['status'] == 'passed' and tests['fixed'][0]['test_id'] == 'tests.test_api::test_a'
 
-        _, tests = tests_of('feature/x', 'shallow')  # test_a fails again: the branch's own results come first
-        assert marks(tests) == {'test_a': ('flaky', first_on_branch), 'test_b': ('still_failing', first_on_branch)}
-        assert tests['fixed'] == []
+        _, tests = tests_of('feature/x', 'shallow')  # the branch's own previous run comes first now
+        assert marks(tests) == {'test_b': ('still_failing', first_on_branch)}
+        assert tests['fixed'] == [] and tests['compared_with'] == first_on_branch
 
-        _, tests = tests_of('main', 'deep')  # main's own history only
-        assert marks(tests) == {'test_b': ('still_failing', on_main)} and marks(tests, 'fixed') == {
-            'test_a': ('fixed', on_main)
-        }
+        # another depth level runs other tests: it is not compared with the shallow runs (main has no deep run yet)
+        _, tests = tests_of('feature/x', 'deep')
+        assert tests['compared_with'] is None and tests['fixed'] == []
+        assert marks(tests) == {'test_b': ('still_failing', first_on_branch)}  # failures still look through depths
+
+        _, tests = tests_of('main', 'shallow')  # main's own history only
+        assert marks(tests) == {'test_a': ('still_failing', on_main), 'test_b': ('still_failing', on_main)}
+        assert tests['base_branch'] is None and tests['compared_with'] == on_main and tests['fixed'] == []
 
 
 def test_retention_removes_expired_artifacts_from_the_store_and_the_table_only(

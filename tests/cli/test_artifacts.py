@@ -7,7 +7,7 @@ from __future__ import annotations
 import zipfile
 from pathlib import Path
 
-from tests.helpers.artifacts import artifact_repo, expected
+from tests.helpers.artifacts import add_fixing_branch, artifact_repo, expected
 from tests.helpers.cli import run_cli
 from tests.helpers.runs import create_project, trigger, wait_for_status
 from tests.helpers.servers import api_server
@@ -76,11 +76,12 @@ def test_list_download_and_show(settings_factory, tmp_path: Path) -> None:
         missing = cli('runs', 'artifacts', 'run_nope')
         assert missing.code != 0 and 'not found' in (missing.stderr + missing.stdout)
 
-        # a run that passes what the one before it failed lists it as fixed, with the run that failed it
-        fixing = wait_for_status(client, trigger(client, depth='deep').json()['id'], timeout=60)
+        # a branch's run that passes what main's run at its depth failed lists it as fixed, with that run
+        add_fixing_branch(repo, 'feature/x')
+        fixing = wait_for_status(client, trigger(client, branch='feature/x').json()['id'], timeout=60)
         shown = cli('runs', 'show', fixing['id'])
         test_a = next(line for line in shown.stdout.splitlines() if 'tests.test_api::test_a' in line)
-        assert 'passed' in test_a and f'fixed (failed in {run["id"]})' in test_a
+        assert 'passed' in test_a and f'fixed (failed in {first["id"]})' in test_a  # main's last shallow run
 
 
 def test_the_summary_a_run_writes_is_shown_by_runs_show(settings_factory, repo_factory) -> None:  # noqa: ANN001

@@ -6,14 +6,13 @@ against main, with the tests it fixed); the project page shows the flaky tests."
 
 from __future__ import annotations
 
-import subprocess
 import time
 import zipfile
 
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.helpers.artifacts import add_fixtures, expected
+from tests.helpers.artifacts import add_fixing_branch, add_fixtures, expected
 from tests.helpers.axe import axe_violations, by_rule
 from tests.helpers.e2e import Stack, screenshot, stack
 
@@ -24,7 +23,7 @@ pytestmark = pytest.mark.e2e
 def env(tmp_path_factory: pytest.TempPathFactory) -> Stack:
     with stack(tmp_path_factory.mktemp('artifacts'), RUNBOARD_MAX_ARTIFACT_BYTES='200000') as s:
         add_fixtures(s.repo)
-        subprocess.run(['git', 'branch', 'feature/x', 'main'], cwd=s.repo, check=True)
+        add_fixing_branch(s.repo, 'feature/x')
         s.create_project('arts', depth_levels=['shallow', 'standard', 'deep'])
         yield s
 
@@ -126,7 +125,7 @@ def test_the_project_page_shows_flaky_tests(page: Page, env: Stack) -> None:
 
 def test_a_feature_branchs_tests_read_against_main(page: Page, env: Stack) -> None:
     on_main = finished(env, 'shallow')  # test_a and test_b fail on main
-    run = finished(env, 'deep', branch='feature/x')  # test_a passes on the branch, test_b fails as on main
+    run = finished(env, 'shallow', branch='feature/x')  # test_a passes on the branch, test_b fails as on main
     page.goto(f'{env.ui_url}/runs/{run["id"]}')
     page.get_by_test_id('tab-tests').click()
     tests = page.get_by_test_id('tests-panel')

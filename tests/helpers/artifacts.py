@@ -95,3 +95,18 @@ def expected(repo: Path) -> dict[str, bytes]:
         'screens/shot.png': (repo / 'fixtures' / 'shot.png').read_bytes(),
         'junit.xml': (repo / 'fixtures' / 'junit-a-fails.xml').read_bytes(),
     }
+
+
+def add_fixing_branch(repo: Path, branch: str) -> Path:
+    """`branch` off main, one commit on: its run passes test_a at every depth level (test_b still fails)."""
+    ident = ['-c', 'user.name=t', '-c', 'user.email=t@example.invalid']
+
+    def git(*args: str) -> None:
+        subprocess.run(['git', *ident, *args], cwd=repo, check=True, capture_output=True)
+
+    git('checkout', '-q', '-b', branch, 'main')
+    fixed = SCRIPT.replace('*) cp fixtures/junit-a-fails.xml', '*) cp fixtures/junit-a-passes.xml')
+    (repo / 'run.sh').write_text(fixed)
+    git('commit', '-q', '-am', 'fix test_a')
+    git('checkout', '-q', 'main')
+    return repo

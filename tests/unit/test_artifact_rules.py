@@ -141,22 +141,20 @@ def test_mark_failures_against_the_base_branch(history: list[PastRun], base: lis
 
 
 @pytest.mark.parametrize(
-    ('history', 'base', 'fixed'),
+    ('here', 'fixed'),
     [
-        ([past('run_1', 'c0', t='failed')], [], {'t': 'run_1'}),
-        ([past('run_1', 'c0', t='error')], [], {'t': 'run_1'}),
-        ([past('run_1', 'c0', t='passed')], [], {}),
-        ([past('run_1', 'c0', t='skipped')], [], {}),
-        ([past('run_1', 'c0', t='failed'), past('run_2', 'c1', t='passed')], [], {}),  # fixed already, by run_2
-        ([past('run_1', 'c0', t='failed'), past('run_2', 'c1')], [], {'t': 'run_1'}),  # run_2 did not run it
-        ([past('run_5', 'c5', t='failed')], [], {}),  # a later failure is not one this run fixed
-        ([], [past('run_1', 'b0', t='failed')], {'t': 'run_1'}),  # the branch fixes what main fails
-        ([past('run_2', 'c1', t='passed')], [past('run_1', 'b0', t='failed')], {}),  # the branch's result first
-        ([], [], {}),
+        ([], []),
+        ([('a', 'passed')], ['a']),
+        ([('a', 'failed')], []),  # still failing
+        ([('a', 'error')], []),
+        ([('a', 'skipped')], []),  # not run: not fixed
+        ([('b', 'passed'), ('a', 'passed')], ['b', 'a']),  # in report order
+        ([('a', 'passed'), ('a', 'passed')], ['a']),  # in two reports: listed once
+        ([('a', 'passed'), ('a', 'failed')], []),  # passed in one report, failed in another: a failure wins
     ],
 )
-def test_fixed_tests(history: list[PastRun], base: list[PastRun], fixed: dict[str, str]) -> None:
-    assert fixed_tests(run_id='run_4', passed=['t'], history=history, base=base) == fixed
+def test_fixed_tests(here: list[tuple[str, str]], fixed: list[str]) -> None:
+    assert fixed_tests(iter(here)) == fixed
 
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)

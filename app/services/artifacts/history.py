@@ -6,7 +6,9 @@
 - **failing on the base branch**: no earlier run of the branch ran it, and the base branch's last run before this one
   that ran it failed it (a feature branch's first run does not take the blame for what main already fails);
 - **new**: otherwise: the previous run that ran it passed (or skipped) it, or no earlier run ran it;
-- **fixed** (a test that passed): the previous run that ran it, on the branch or else on the base branch, failed it.
+- **fixed** (a test that passed): the run it is compared with failed it. As GitLab compares a pipeline with one
+  other, that is one run: the branch's previous run with results at the same depth level and framework (the same
+  tests), else the base branch's (`comparison_run`).
 
 "Previous" means runs with test results only, older by id (ids sort by time); a run that did not run the test
 (another depth level) is looked through."""
@@ -20,8 +22,6 @@ from sqlalchemy import Connection, bindparam, text
 
 FAILED = ('failed', 'error')
 HISTORY_RUNS = 100  # how far back a branch's history is read
-RECENT_FAILING_RUNS = 20  # how far back (in runs with failures) a test fixed by this run may have failed
-MAX_FIXED_CANDIDATES = 5000
 
 
 @dataclass(frozen=True)
@@ -84,18 +84,12 @@ def mark_failures(
     return marks
 
 
-def fixed_tests(
-    *, run_id: str, passed: Iterable[str], history: Sequence[PastRun], base: Sequence[PastRun] = ()
-) -> dict[str, str]:
-    """Pure. Of the tests this run passed, those the previous run that ran them failed (on the branch; on the base
-    branch when no earlier run of the branch ran them), each with that run's id."""
-    earlier, earlier_on_base = _newest_first(history, run_id), _newest_first(base, run_id)
-    fixed: dict[str, str] = {}
-    for test_id in passed:
-        previous = _last_that_ran(test_id, earlier) or _last_that_ran(test_id, earlier_on_base)
-        if previous is not None and previous.statuses[test_id] in FAILED:
-            fixed[test_id] = previous.run_id
-    return fixed
+def fixed_tests(here: Iterable[tuple[str, str]]) -> list[str]:
+    """Pure. `here`: this run's (test_id, status) rows, in report order, for the tests the compared run failed; the
+    ones it fixed, each once: passed, and not failed in another of its reports."""
+    rows = list(here)
+    failed = {test_id for test_id, status in rows if status in FAILED}
+    return list(dict.fromkeys(test_id for test_id, status in rows if status == 'passed' and test_id not in failed))
 
 
 HISTORY_RUNS_SQL = (
@@ -131,18 +125,28 @@ def read_history(
     return [PastRun(r[0], r[1], statuses[r[0]]) for r in runs]
 
 
-RECENT_FAILURES_SQL = (
-    "SELECT DISTINCT test_id FROM testcase WHERE status IN ('failed', 'error') AND run_id IN ("
-    'SELECT run_id FROM testreport WHERE project_id = :p AND branch_name = :b AND run_id < :r '
-    'AND failed + errors > 0 ORDER BY run_id DESC LIMIT :n) LIMIT :tests'
+COMPARISON_SQL = (
+    'SELECT t.run_id FROM testreport t JOIN run r ON r.id = t.run_id WHERE t.project_id = :p AND t.branch_name = :b '
+    'AND t.run_id < :r AND r.depth_level = :d AND r.target_framework = :f ORDER BY t.run_id DESC LIMIT 1'
 )
+FAILED_IN_SQL = "SELECT test_id FROM testcase WHERE run_id = :r AND status IN ('failed', 'error') LIMIT :n"
 
 
-def recent_failures(conn: Connection, *, project_id: str, branch: str, run_id: str) -> set[str]:
-    """The tests that failed in the branch's last RECENT_FAILING_RUNS runs with failures before this one: the only
-    ones this run can have fixed (read first, so a run's thousands of passes are not each looked up)."""
-    params = {'p': project_id, 'b': branch, 'r': run_id, 'n': RECENT_FAILING_RUNS, 'tests': MAX_FIXED_CANDIDATES}
-    return {row[0] for row in conn.execute(text(RECENT_FAILURES_SQL), params)}
+def comparison_run(
+    conn: Connection, *, project_id: str, branches: Sequence[str], run_id: str, depth_level: str, target_framework: str
+) -> str | None:
+    """The run this one's fixed tests are read against: the latest earlier run with results at the same depth level
+    and framework on the first of `branches` that has one (the run's branch, then the base branch)."""
+    for branch in branches:
+        params = {'p': project_id, 'b': branch, 'r': run_id, 'd': depth_level, 'f': target_framework}
+        found = conn.execute(text(COMPARISON_SQL), params).scalar()
+        if found is not None:
+            return str(found)
+    return None
+
+
+def failed_in(conn: Connection, run_id: str, *, limit: int = 5000) -> list[str]:
+    return [row[0] for row in conn.execute(text(FAILED_IN_SQL), {'r': run_id, 'n': limit})]
 
 
 def read_results(

@@ -28,10 +28,11 @@ from app.models.artifacts import (
 )
 from app.services.artifacts.history import (
     FAILED,
+    comparison_run,
+    failed_in,
     fixed_tests,
     mark_failures,
     read_results,
-    recent_failures,
 )
 from app.services.identity.accounts import Principal
 from app.services.projects import visibility
@@ -141,25 +142,26 @@ def run_tests(engine: Engine, principal: Principal, run_id: str) -> RunTests:
         conn = session.connection()
         base_branch = project.base_branch if run.branch_name != project.base_branch else None
         branches = [run.branch_name] + ([base_branch] if base_branch else [])
-        candidates = sorted(
-            set().union(
-                *(recent_failures(conn, project_id=run.project_id, branch=branch, run_id=run_id) for branch in branches)
-            )
+        compared_with = comparison_run(
+            conn,
+            project_id=run.project_id,
+            branches=branches,
+            run_id=run_id,
+            depth_level=run.depth_level,
+            target_framework=run.target_framework,
         )
-        ran = [  # what this run did with the tests that failed lately
+        failed_there = failed_in(conn, compared_with) if compared_with else []
+        here = [  # what this run did with the tests the compared run failed, in report order
             row
-            for start in range(0, len(candidates), 500)
+            for start in range(0, len(failed_there), 500)
             for row in cases(
-                select(RunTestCase)
-                .where(col(RunTestCase.run_id) == run_id, col(RunTestCase.test_id).in_(candidates[start : start + 500]))
-                .order_by(col(RunTestCase.idx))
+                select(RunTestCase).where(
+                    col(RunTestCase.run_id) == run_id, col(RunTestCase.test_id).in_(failed_there[start : start + 500])
+                )
             ).all()
         ]
-        failed_here = {row.test_id for row in ran if row.status in FAILED}  # a test in two reports: a failure wins
-        passed: dict[str, RunTestCase] = {}
-        for row in ran:
-            if row.status == 'passed' and row.test_id not in failed_here:
-                passed.setdefault(row.test_id, row)
+        here.sort(key=lambda row: row.idx)
+        first_row = {row.test_id: row for row in reversed(here)}
         history, base = read_results(
             conn,
             project_id=run.project_id,
@@ -167,7 +169,7 @@ def run_tests(engine: Engine, principal: Principal, run_id: str) -> RunTests:
             base_branch=base_branch,
             run_id=run_id,
             commit_sha=report.commit_sha,
-            test_ids=sorted({f.test_id for f in failures} | set(passed)),
+            test_ids=sorted({f.test_id for f in failures}),
         )
     marks = mark_failures(
         run_id=run_id, commit_sha=report.commit_sha, failing=[f.test_id for f in failures], history=history, base=base
@@ -176,11 +178,9 @@ def run_tests(engine: Engine, principal: Principal, run_id: str) -> RunTests:
         mark = marks.get(failure.test_id)
         if mark is not None:
             failure.mark, failure.since_run_id = mark.mark, mark.since_run_id  # type: ignore[assignment]
-    fixed_in = fixed_tests(run_id=run_id, passed=passed, history=history, base=base)
     fixed = [
-        _case(row).model_copy(update={'mark': 'fixed', 'since_run_id': fixed_in[row.test_id]})
-        for row in passed.values()  # in report order
-        if row.test_id in fixed_in
+        _case(first_row[test_id]).model_copy(update={'mark': 'fixed', 'since_run_id': compared_with})
+        for test_id in fixed_tests((row.test_id, row.status) for row in here)
     ][:MAX_FAILURES]
     return RunTests(
         run_id=run_id,
@@ -191,6 +191,7 @@ def run_tests(engine: Engine, principal: Principal, run_id: str) -> RunTests:
         failures=failures,
         fixed=fixed,
         base_branch=base_branch,
+        compared_with=compared_with,
         skipped=[_case(row) for row in skipped],
         slowest=[_case(row) for row in slowest],
         failures_truncated=report.failed + report.errors > len(failures),
