@@ -139,8 +139,8 @@ async def follow_and_print(cli: Cli, client: RunboardClient, run_id: str, *, jso
 
 
 async def print_failing_tests(cli: Cli, client: RunboardClient, run_id: str) -> None:
-    """After a run that did not succeed, the tests that failed in it (as `runs show` lists them): what a person
-    looks for first, without opening the run."""
+    """After a run that did not succeed, the tests that failed in it and those it fixed (as `runs show` lists them):
+    what a person looks for first, without opening the run."""
     try:
         tests = await client.run_tests(run_id)
     except ApiError:
