@@ -265,7 +265,7 @@ def event_line(event: dict) -> Text:
     kind, text = event.get('type'), event['text']
     if kind == 'output':
         return Text.assemble(stamp, terminal_text(text))
-    if kind == 'annotation':  # the line as printed, in its level's colour
+    if kind in ('annotation', 'runboard_annotation'):  # the line as printed, in its level's colour
         level = text[2:].split(' ', 1)[0].split(':', 1)[0]
         return Text.assemble(stamp, (text, LEVEL_STYLE.get(level, '')))
     if kind == 'stage':

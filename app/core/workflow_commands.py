@@ -69,6 +69,14 @@ class Annotation:
         }
 
 
+def escape_data(text: str) -> str:
+    return text.replace('%', '%25').replace('\r', '%0D').replace('\n', '%0A')
+
+
+def escape_property(text: str) -> str:
+    return escape_data(text).replace(':', '%3A').replace(',', '%2C')
+
+
 def unescape_data(text: str) -> str:
     return text.replace('%0D', '\r').replace('%0A', '\n').replace('%25', '%')
 
@@ -175,6 +183,13 @@ def event_of(line: str) -> tuple[str, str]:
     if command.name in LEVELS:
         return 'annotation', line
     return command.name, command.data
+
+
+def runboard_annotation(level: str, message: str, **properties: str) -> tuple[str, str]:
+    """An annotation Runboard writes in a run's log (an artifact it refused): listed with the run's own, but not a
+    line the run printed (not counted, not in the raw log or a notification's last lines)."""
+    props = ','.join(f'{key}={escape_property(value)}' for key, value in properties.items() if value)
+    return 'runboard_annotation', f'::{level}{" " + props if props else ""}::{escape_data(message)}'
 
 
 def annotation_of(text: str) -> Annotation | None:

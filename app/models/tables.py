@@ -213,14 +213,15 @@ class Run(SQLModel, table=True):
 
 
 class RunEvent(SQLModel, table=True):
-    # a run's annotations (app/core/workflow_commands.py) without reading its whole log: few rows, kept small
+    # a run's annotations (app/core/workflow_commands.py), its own and Runboard's, without reading its whole log:
+    # few rows, kept small (migration 0024)
     __table_args__ = (
         Index(
             'ix_runevent_annotation',
             'run_id',
             'seq',
-            sqlite_where=text("type = 'annotation'"),
-            postgresql_where=text("type = 'annotation'"),
+            sqlite_where=text("type IN ('annotation', 'runboard_annotation')"),
+            postgresql_where=text("type IN ('annotation', 'runboard_annotation')"),
         ),
     )
 

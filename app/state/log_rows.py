@@ -48,8 +48,8 @@ def row(line: Line) -> list[int | str]:
     if kind == 'output':
         text = terminal_shown(text)
         html = ansi_html(text)
-    elif kind == 'annotation':
-        html = annotation_html(text)
+    elif kind in ('annotation', 'runboard_annotation'):
+        kind, html = 'annotation', annotation_html(text)  # Runboard's own are shown as the run's are
         if html is None:  # (not written by this version's ingest) shown as the line it is
             kind, text = 'output', terminal_shown(text)
             html = ansi_html(text)

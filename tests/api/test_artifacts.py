@@ -78,6 +78,9 @@ def test_a_runs_files_are_kept_listed_and_downloaded_byte_for_byte(settings_fact
             assert any(line.startswith('Tests: 5 (2 passed, 1 failed, 1 error, 1 skipped)') for line in said)
             log = client.get(f'/api/runs/{run["id"]}/log').text  # the raw log: what the run printed
             assert log.startswith('artifacts go to /') and 'Artifacts: 3' not in log and 'Tests: 5' not in log
+            # the refusals are Runboard's annotations: in the log view and the annotations, not lines the run printed
+            assert 'Artifact refused' not in log and run['output_lines'] == 1 == log.count('\n')
+            assert [e['type'] for e in run['events'] if 'Artifact refused' in e['text']] == ['runboard_annotation'] * 2
 
             # types and how a browser gets them: the image inline, the HTML sandboxed, ?download=true an attachment
             shot = client.get(items['screens/shot.png']['url'])

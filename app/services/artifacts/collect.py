@@ -23,7 +23,7 @@ from typing import IO, Any
 from sqlalchemy import Connection, Engine, Table
 from sqlalchemy.dialects import postgresql, sqlite
 
-from app.core.workflow_commands import event_of
+from app.core.workflow_commands import runboard_annotation
 from app.infra.db import session_scope
 from app.models import utcnow
 from app.models.artifacts import Artifact, RunTestCase, RunTestReport
@@ -270,14 +270,14 @@ def write_tests(conn: Connection, run: dict[str, Any], parsed: junit.Parsed, *, 
 def _notes(done: Collected, parsed: junit.Parsed | None, store: ArtifactStore) -> list[tuple[str, str]]:
     """What the run's log says about what it left. Runboard's own lines are `status` events (shown as its status
     changes are), so they are not counted, downloaded or sent as lines the run printed; a refusal is a warning
-    annotation, listed (and counted) with the run's own."""
+    `runboard_annotation`: listed (and counted) with the run's annotations, and not a line it printed either."""
     notes: list[tuple[str, str]] = []
     if done.kept:
         notes.append(('status', f'Artifacts: {len(done.kept)} kept'))
     for decision in done.refused[:MAX_REFUSAL_LINES]:
-        where, why = _escape_property(decision.path), _escape_message(decision.refused or '')
-        line = f'::warning title=Artifact refused,file={where}::{why}'
-        notes.append(event_of(line))
+        notes.append(
+            runboard_annotation('warning', decision.refused or '', title='Artifact refused', file=decision.path)
+        )
     if len(done.refused) > MAX_REFUSAL_LINES:
         notes.append(('status', f'Artifacts: {len(done.refused) - MAX_REFUSAL_LINES} more refused (see the list)'))
     if parsed is not None and parsed.reports:
@@ -291,16 +291,8 @@ def _notes(done: Collected, parsed: junit.Parsed | None, store: ArtifactStore) -
             )
         )
     for problem in (parsed.problems if parsed else [])[:5]:
-        notes.append(event_of(f'::warning title=Test report unreadable::{_escape_message(problem)}'))
+        notes.append(runboard_annotation('warning', problem, title='Test report unreadable'))
     return notes
-
-
-def _escape_property(value: str) -> str:
-    return value.replace('%', '%25').replace('\r', '%0D').replace('\n', '%0A').replace(':', '%3A').replace(',', '%2C')
-
-
-def _escape_message(value: str) -> str:
-    return value.replace('%', '%25').replace('\r', '%0D').replace('\n', '%0A')
 
 
 STAGING_STALE_SECONDS = 3600.0
@@ -330,7 +322,7 @@ class ArtifactKeeper:
             return collect(self.engine, self.store, run, folder, limit=self.limit).notes
         except Exception as exc:  # the database or the store at the last moment: the run still ends
             log.exception('run %s: keeping its artifacts failed', run.get('id'))
-            return [event_of(f'::warning title=Artifacts not kept::{_escape_message(f"{type(exc).__name__}: {exc}")}')]
+            return [runboard_annotation('warning', f'{type(exc).__name__}: {exc}', title='Artifacts not kept')]
         finally:
             shutil.rmtree(folder, ignore_errors=True)
 

@@ -29,7 +29,8 @@ SCAN_PAGE = 20_000
 ESC = '\x1b'
 # rich.ansi.re_ansi: what the UI's decoder treats as one escape sequence (kept identical on purpose)
 _ANSI = re.compile(r'(?:\x1b[0-?])|(?:\x1b\](.*?)\x1b\\)|(?:\x1b([(@-Z\\-_]|\[[0-?]*[ -/]*[@-~]))')
-_SEARCHED = "('output', 'annotation', 'stage', 'group')"  # the log's rows with the run's own text
+# the log's rows with text (Runboard's annotations too: they are shown as the run's are)
+_SEARCHED = "('output', 'annotation', 'runboard_annotation', 'stage', 'group')"
 _PAGE_SQL = (
     f'SELECT seq, text FROM runevent WHERE run_id = :run_id AND seq > :after AND type IN {_SEARCHED}'
     '{also} '

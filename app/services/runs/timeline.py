@@ -39,8 +39,10 @@ def timed_sql(
 # events that are lines the command printed (a run's output_lines counts them; the raw log holds them)
 OUTPUT_KINDS = ('output', 'annotation')
 # an annotation event's text is its line as printed (app/core/workflow_commands.py reads it back)
+# Runboard's own annotations (an artifact refused) are listed with them, but are not lines the run printed
 ANNOTATIONS_SQL = (
-    "SELECT seq, text FROM runevent WHERE run_id = :run_id AND type = 'annotation' ORDER BY seq LIMIT :limit"
+    'SELECT seq, text FROM runevent WHERE run_id = :run_id '
+    "AND type IN ('annotation', 'runboard_annotation') ORDER BY seq LIMIT :limit"
 )
 
 COPY_FROM = 50  # PostgreSQL batches at least this big go by COPY (about 4x executemany)
