@@ -119,6 +119,9 @@ def partial_unique_index(name: str, *columns: str, where: str) -> Index:
 
 
 HAS_EXPIRY_SQL = 'expires_at IS NOT NULL'
+IN_BATCH_SQL = 'batch_id IS NOT NULL'
+BATCH_FIRST_ATTEMPT_SQL = 'batch_id IS NOT NULL AND retry_of IS NULL'
+BATCH_ACTIVE_SQL = f'batch_id IS NOT NULL AND {ACTIVE_SQL}'
 
 
 class Run(SQLModel, table=True):
@@ -137,10 +140,15 @@ class Run(SQLModel, table=True):
             sqlite_where=text(ACTIVE_SQL),
             postgresql_where=text(ACTIVE_SQL),
         ),
-        # one run per cell of a batch's matrix, whichever send (or server) admits it; also a batch's runs list
+        # one first attempt per cell of a batch's matrix, whichever send (or server) admits it, and at most one active
+        # run per cell: a child's retry takes its place in the batch (migration 0025)
         partial_unique_index(
-            'uq_run_batch_cell', 'batch_id', 'depth_level', 'target_framework', where='batch_id IS NOT NULL'
+            'uq_run_batch_cell', 'batch_id', 'depth_level', 'target_framework', where=BATCH_FIRST_ATTEMPT_SQL
         ),
+        partial_unique_index(
+            'uq_run_batch_cell_active', 'batch_id', 'depth_level', 'target_framework', where=BATCH_ACTIVE_SQL
+        ),
+        Index('ix_run_batch', 'batch_id', 'id', sqlite_where=text(IN_BATCH_SQL), postgresql_where=text(IN_BATCH_SQL)),
         # Repository concurrency: each active run holds one numbered slot below the limit.
         partial_unique_index('uq_run_active_slot', 'repository_key', 'slot', where=ACTIVE_SQL),
         # The AFK loop is serial per project: at most one active loop run, whichever server launched it.

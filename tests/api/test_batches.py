@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import text
 
 from tests.helpers.api import QUEUED, add_user, api_server, assert_problem, post_all, run_body, same_database, serving
+from tests.helpers.runs import shell_script, wait_for_status
 
 MATRIX_2X3 = {'depth_level': ['shallow', 'deep'], 'target_framework': ['python', 'node', 'go']}
 
@@ -257,3 +258,49 @@ def test_another_team_never_sees_a_batch_and_a_deleted_project_takes_its_batches
     assert_problem(roomy.client.get(f'/api/runs/batch/{answer["id"]}'), 404, 'not_found')
     with roomy.server.services.engine.connect() as conn:
         assert conn.execute(text('SELECT count(*) FROM batch')).scalar() == 0
+
+
+def test_rerunning_a_batchs_failed_children_puts_each_retry_in_its_cell(settings_factory, repo_factory) -> None:  # noqa: ANN001
+    # GitHub's "re-run failed jobs": the failed cells run again inside the batch, the others keep their runs
+    repo = repo_factory({'main': shell_script('[ "$RUNBOARD_DEPTH_LEVEL" = deep ] && { sleep 2; exit 1; }\nexit 0')})
+    with serving(settings_factory(rate_limit_runs=1000), repo, max_concurrent_runs=10) as api:
+        matrix = {'depth_level': ['shallow', 'deep'], 'target_framework': ['python', 'node']}
+        sent = api.client.post('/api/runs/batch', json=batch_body(matrix=matrix), headers={'Idempotency-Key': 'm-1'})
+        assert sent.status_code == 201, sent.text
+        batch_id = sent.json()['id']
+        first = run_ids(sent.json())
+        for run_id in first.values():
+            wait_for_status(api.client, run_id, ('succeeded', 'failed'))
+        failed = sorted(first[('deep', f)] for f in ('python', 'node'))
+
+        rerun = api.client.post(
+            '/api/runs/bulk', json={'action': 'retry', 'run_ids': failed}, headers={'Idempotency-Key': 'r-1'}
+        )
+        assert rerun.status_code == 200, rerun.text
+        made = {item['run_id']: item['new_run_id'] for item in rerun.json()['items'] if item['outcome'] == 'done'}
+        assert rerun.json()['summary'].get('done') == 2, rerun.json()
+        assert sorted(made) == failed
+        # a cell runs one attempt at a time: retrying it again while its retry is active is refused, naming the run
+        busy = api.client.post(f'/api/runs/{failed[0]}/retry')
+        assert assert_problem(busy, 409, 'batch_cell_busy')['blocking_run_id'] == made[failed[0]]
+        for run_id in made.values():
+            wait_for_status(api.client, run_id, ('failed',))
+        batch = api.client.get(f'/api/runs/batch/{batch_id}').json()
+        now = run_ids(batch)
+        assert {cell: now[cell] for cell in now if cell[0] == 'shallow'} == {
+            c: first[c] for c in first if c[0] == 'shallow'
+        }
+        for framework in ('python', 'node'):
+            child = next(
+                c for c in batch['children'] if (c['depth_level'], c['target_framework']) == ('deep', framework)
+            )
+            assert child['run']['id'] == made[first[('deep', framework)]]
+            assert (child['run']['kind'], child['run']['retry_of']) == ('retry', first[('deep', framework)])
+        assert batch['runs_by_status'] == {'failed': 2, 'succeeded': 2}
+        assert runs_of(api.server, batch_id)[('deep', 'python')] == 2  # the first attempt is kept, behind the retry
+
+        # a retry moved to another cell is a run of its own, outside the batch
+        moved = api.client.post(f'/api/runs/{failed[0]}/retry', json={'depth_level': 'shallow'})
+        assert moved.status_code == 201, moved.text
+        assert moved.json()['batch_id'] is None
+        assert run_ids(api.client.get(f'/api/runs/batch/{batch_id}').json()) == now

@@ -11,7 +11,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import DataError
 from sqlmodel import Session
 
@@ -19,7 +19,7 @@ from app.config import Settings
 from app.core.errors import DomainError
 from app.infra.db import one_statement, read_only
 from app.infra.events import EventBus
-from app.models import RETRYABLE_STATUSES, Project, RunKind, RunPublic, utcnow
+from app.models import ACTIVE_SQL, RETRYABLE_STATUSES, Project, Run, RunKind, RunPublic, utcnow
 from app.services.identity.accounts import Principal
 from app.services.projects.cache import ProjectCache
 from app.services.repositories import gitops
@@ -127,6 +127,10 @@ class RunAdmitter:
         commit = validate_request(
             self.repositories, project, depth_level=depth, target_framework=framework, branch=branch
         )
+        cell = (original.branch_name, original.depth_level, original.target_framework)
+        same_cell = (branch, depth, framework) == cell
+        if original.batch_id and same_cell:
+            self._refuse_a_busy_cell(original)
         spec = RunSpec(
             project.id,
             depth,
@@ -137,9 +141,31 @@ class RunAdmitter:
             issue_number=original.issue_number,
             issue_title=original.issue_title,
             commit_sha=commit,
+            # a matrix child's retry takes its place in the batch (GitHub's "re-run failed jobs"); moved elsewhere, it
+            # is a run of its own
+            batch_id=original.batch_id if same_cell else None,
         )
         payload = {'retry_of': run_id, 'depth_level': depth, 'target_framework': framework, 'branch': branch}
         return self._admit(principal, project, spec, payload, key, correlation_id)
+
+    def _refuse_a_busy_cell(self, original: Run) -> None:
+        """A batch's cell runs one attempt at a time: a retry while another retry of it is queued or running is
+        refused naming that run (the database's uq_run_batch_cell_active would refuse it too, less clearly)."""
+        with self.key_reader.connect() as conn:
+            busy = conn.execute(
+                text(
+                    'SELECT id, status FROM run WHERE batch_id = :b AND depth_level = :d AND target_framework = :f '
+                    f'AND {ACTIVE_SQL} LIMIT 1'
+                ),
+                {'b': original.batch_id, 'd': original.depth_level, 'f': original.target_framework},
+            ).first()
+        if busy is not None:
+            raise DomainError(
+                409,
+                'batch_cell_busy',
+                f'Run {busy[0]} of this cell of batch {original.batch_id} is {busy[1]}; retry once it has ended.',
+                blocking_run_id=busy[0],
+            )
 
     # -- the core
     def _admit(
