@@ -17,6 +17,8 @@ from app.cli.policy import Exit, exit_code_for_batch
 from app.cli.run_flow import _notices
 from app.cli.submit import send_until_answered
 from app.client import RunboardClient, new_idempotency_key
+from app.state.batch_view import rerun_key, rerun_targets
+from app.state.bulk_selection import outcome_text
 
 AXIS_NAMES = {
     'depth': 'depth_level',
@@ -138,6 +140,14 @@ async def trigger_batch(
 
 def show_batch(
     batch_id: Annotated[str, typer.Argument(metavar='BATCH_ID', help='The batch, e.g. bat_01JD...')],
+    rerun_failed: Annotated[
+        bool,
+        typer.Option(
+            '--rerun-failed',
+            help='Retry each combination whose run did not succeed; each retry takes its place in the batch '
+            "(GitHub's re-run failed jobs). Exit 3 if any is refused.",
+        ),
+    ] = False,
     json_output: JsonOpt = False,
     server: ServerOpt = None,
 ) -> None:
@@ -146,6 +156,20 @@ def show_batch(
 
     async def work(client: RunboardClient) -> int:
         batch = await client.get_batch(batch_id)
+        code = Exit.OK
+        if rerun_failed:
+            failed = rerun_targets(batch)
+            if not failed:
+                cli.err.print('Nothing to re-run: no combination of the batch ended without succeeding.')
+            else:
+                answer = await client.bulk_runs(
+                    {'action': 'retry', 'run_ids': failed}, key=rerun_key(batch['id'], failed)
+                )
+                for item in answer['items']:
+                    said = outcome_text({**item, 'action': 'retry'})
+                    (cli.err if item['outcome'] == 'refused' else cli.info).print(f'{item["run_id"]}: {said}')
+                code = Exit.REFUSED if answer['summary']['refused'] else Exit.OK
+                batch = await client.get_batch(batch_id)
         if cli.json:
             cli.print_json(batch)
         else:
@@ -153,7 +177,7 @@ def show_batch(
             if batch['runs_by_status']:
                 statuses = ', '.join(f'{n} {status}' for status, n in batch['runs_by_status'].items())
                 cli.out.print(f'Runs: {statuses}.')
-        return Exit.OK
+        return code
 
     cli.execute(work)
 

@@ -1,6 +1,7 @@
 """A matrix batch's page (/batches/{id}): the children as a grid (rows: depth levels, columns: frameworks), each
 cell its run's live status linking to the run, or why it was refused; its creator can send it again to admit
-the missing children (same key: the admitted ones are replayed, never made twice)."""
+the missing children (same key: the admitted ones are replayed, never made twice); "Re-run failed" retries every
+cell whose run did not succeed, each retry taking its place in the grid (GitHub's "re-run failed jobs")."""
 
 from __future__ import annotations
 
@@ -15,7 +16,17 @@ from app.pages.signin import signed_in
 from app.pages.theme import STATUS_COLORS, STATUS_LABELS, frame, live_relative
 from app.pages.widgets import error_notice, notify_error
 from app.state import connection, live
-from app.state.batch_view import Cell, event_effect, grid_of, headline, may_resend, with_run_status
+from app.state.batch_view import (
+    Cell,
+    event_effect,
+    grid_of,
+    headline,
+    may_resend,
+    rerun_key,
+    rerun_targets,
+    with_run_status,
+)
+from app.state.bulk_selection import outcome_text, summary_text
 from app.state.me import who_am_i
 from app.state.text import shown
 
@@ -79,6 +90,7 @@ class BatchView:
             .props('data-testid=matrix-grid tabindex=0 role=region aria-label="Matrix of runs"')
         )
         self.actions = ui.row().classes('items-center gap-3')
+        self.rerun_result = ui.column().classes('gap-0').props('aria-live=polite')  # what the last re-run did
         self.render()
 
     def render(self) -> None:
@@ -100,11 +112,18 @@ class BatchView:
                             with ui.element('td'):
                                 draw_cell(grid.cells[(depth, framework)])
         self.actions.clear()
-        if may_resend(batch, self.me):
-            with self.actions:
+        with self.actions:
+            if may_resend(batch, self.me):
                 ui.button('Send again', icon='replay', on_click=self.resend).classes('rb-tap').props(
                     'data-testid=resend'
                 ).tooltip('Admit the children still missing (those already admitted are not made again)')
+            failed = rerun_targets(batch)
+            if failed:
+                ui.button(f'Re-run failed ({len(failed)})', icon='restart_alt', on_click=self.rerun_failed).classes(
+                    'rb-tap'
+                ).props('outline data-testid=rerun-failed').tooltip(
+                    'Retry each cell whose run did not succeed; the retry takes its place in the grid'
+                )
 
     async def reload(self) -> None:
         """Read the batch again (coalesced: one read at a time, and one more if asked meanwhile)."""
@@ -134,6 +153,27 @@ class BatchView:
             self.render()
         elif effect == 'reload':
             await self.reload()
+
+    async def rerun_failed(self) -> None:
+        failed = rerun_targets(self.batch)
+        if not failed:
+            return
+        try:
+            answer = await connection.client().bulk_runs(
+                {'action': 'retry', 'run_ids': failed}, key=rerun_key(self.batch['id'], failed)
+            )
+        except ApiError as exc:
+            error_notice(self.message, exc, 're-run the failed cells (press Re-run failed again to resend it)')
+            return
+        self.rerun_result.clear()
+        with self.rerun_result:
+            ui.label(summary_text(answer)).classes('text-sm').props('data-testid=rerun-summary')
+            for item in answer['items']:
+                if item['outcome'] != 'done':
+                    ui.label(f'{item["run_id"]}: {outcome_text(item)}').classes('text-sm text-negative').props(
+                        'data-testid=rerun-refused'
+                    )
+        await self.reload()  # the retries in their cells
 
     async def resend(self) -> None:
         batch = self.batch

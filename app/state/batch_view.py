@@ -1,11 +1,14 @@
 """What a matrix batch looks like to a person (pure, no NiceGUI): the grid of its children (rows: depth levels,
-columns: frameworks), each cell's words, the headline, how a live run event changes it, and whether the
-person may send the batch again to admit its missing children."""
+columns: frameworks), each cell's words, the headline, how a live run event changes it, whether the
+person may send the batch again to admit its missing children, and which runs "Re-run failed" retries."""
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import Any, Literal
+
+from app.models.vocabulary import RETRYABLE_STATUSES
 
 MAX_COMBINATIONS = 50  # the server's cap on one batch (app/models/batches.py)
 OUTCOME_WORDS = {'refused': 'refused', 'pending': 'not tried yet'}
@@ -110,6 +113,23 @@ def with_run_status(batch: dict[str, Any], run_id: str, status: str) -> dict[str
         if child.get('run'):
             by_status[child['run']['status']] = by_status.get(child['run']['status'], 0) + 1
     return {**batch, 'children': children, 'runs_by_status': dict(sorted(by_status.items()))}
+
+
+def rerun_targets(batch: dict[str, Any]) -> list[str]:
+    """What "Re-run failed" retries: each cell's latest run that ended without succeeding (failed, timed out,
+    crashed, stopped, cancelled...: what GitHub's "re-run failed jobs" takes), in the grid's order."""
+    return [
+        child['run']['id']
+        for child in batch['children']
+        if child.get('run') and child['run']['status'] in RETRYABLE_STATUSES
+    ]
+
+
+def rerun_key(batch_id: str, run_ids: list[str]) -> str:
+    """One idempotency key per set of runs re-run: a second press (or a second tab) replays the first one's
+    answer instead of retrying them twice; once those retries end, a new set makes a new key."""
+    digest = hashlib.sha256(','.join(sorted(run_ids)).encode()).hexdigest()[:24]
+    return f'{batch_id}-rerun-{digest}'
 
 
 def may_resend(batch: dict[str, Any], me: dict[str, Any] | None) -> bool:

@@ -10,6 +10,7 @@ from sqlalchemy import text
 from app.cli.batch import parse_matrix, wait_for
 from app.cli.policy import Exit, exit_code_for_batch
 from tests.helpers.cli import served
+from tests.helpers.runs import wait_for_status
 
 MATRIX = ('runs', 'trigger', '--project', 'proj', '--branch', 'main')
 AXES = ('--matrix', 'depth=shallow,deep', '--matrix', 'framework=python,node')
@@ -124,3 +125,33 @@ def test_all_or_nothing_and_the_options_a_matrix_cannot_take(settings_factory, r
             bad.code == Exit.USAGE and 'matrix.depth_level' not in bad.stdout and "'huge' is not allowed" in bad.stderr
         )
         assert cli('runs', 'batch', 'bat_nothing').code == Exit.NOT_FOUND
+
+
+def test_rerun_failed_retries_the_combinations_that_did_not_succeed(settings_factory, repo_factory) -> None:  # noqa: ANN001
+    fails_deep = {'run.sh': '#!/bin/sh\n[ "$RUNBOARD_DEPTH_LEVEL" = deep ] && exit 1\necho fine\n'}
+    with served(settings_factory, repo_factory, branches={'main': fails_deep}, rate_limit_runs=1000) as (server, cli):
+        with server.client() as client:
+            assert client.patch('/api/projects/proj', json={'max_concurrent_runs': 10}).status_code == 200
+            batch = cli(*MATRIX, *AXES, '--json').json()
+            first = {(c['depth_level'], c['target_framework']): c['run']['id'] for c in batch['children']}
+            for run_id in first.values():
+                wait_for_status(client, run_id, ('succeeded', 'failed'))
+
+            nothing_yet = cli('runs', 'batch', batch['id'])
+            assert nothing_yet.code == Exit.OK and 'Runs: 2 failed, 2 succeeded.' in nothing_yet.stdout
+            rerun = cli('runs', 'batch', batch['id'], '--rerun-failed', '--json')
+            assert rerun.code == Exit.OK, rerun.stderr
+            for framework in ('python', 'node'):
+                assert f'{first[("deep", framework)]}: retried as run_' in rerun.stderr
+            now = {(c['depth_level'], c['target_framework']): c['run'] for c in rerun.json()['children']}
+            assert {cell: now[cell]['retry_of'] for cell in now} == {
+                ('shallow', 'python'): None,
+                ('shallow', 'node'): None,
+                ('deep', 'python'): first[('deep', 'python')],
+                ('deep', 'node'): first[('deep', 'node')],
+            }
+            for run in now.values():
+                wait_for_status(client, run['id'], ('succeeded', 'failed'))
+            # the retries failed too: a new set of runs under a new key, so they are retried again
+            again = cli('runs', 'batch', batch['id'], '--rerun-failed')
+            assert again.code == Exit.OK and again.stdout.count('retried as run_') == 2

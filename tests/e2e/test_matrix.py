@@ -1,5 +1,6 @@
 """Matrix batches in real Chromium: the Run form's Matrix toggle makes a 2x2 batch and its page shows the four
-cells following their runs live; a refused cell says why, and "Send again" admits it without repeating the rest."""
+cells following their runs live, and "Re-run failed" runs the failed cell again in its place; a refused cell says
+why, and "Send again" admits it without repeating the rest."""
 
 from __future__ import annotations
 
@@ -89,8 +90,27 @@ def test_the_matrix_toggle_makes_a_2x2_batch_whose_page_follows_four_cells_live(
     with env.api() as api:
         batch = api.get(f'/api/runs/batch/{batch_id}').json()
     assert batch['status'] == 'admitted' and len({c['run']['id'] for c in batch['children']}) == 4
-    page.locator('[data-cell="deep/node"]').click()  # a cell opens its run
-    page.wait_for_url(re.compile(r'/runs/run_'))
+
+    # Re-run failed (GitHub's "re-run failed jobs"): the failed cell runs again in its place, the others keep theirs
+    first = {f'{c["depth_level"]}/{c["target_framework"]}': c['run'] for c in batch['children']}
+    expect(page.get_by_test_id('rerun-failed')).to_contain_text('Re-run failed (1)')
+    page.get_by_test_id('rerun-failed').click()
+    expect(page.get_by_test_id('rerun-summary')).to_have_text('1 retried, 0 skipped, 0 refused')
+    expect(page.get_by_test_id('rerun-failed')).to_be_hidden()  # nothing failed while the retry runs
+    expect(cell_status(page, 'deep/node')).to_have_attribute('data-status', re.compile('^(queued|running)$'))
+    expect(page.get_by_test_id('rerun-summary')).to_have_text('1 retried, 0 skipped, 0 refused')  # still said
+    screenshot(page, 'matrix-rerun-failed.png')
+    expect(cell_status(page, 'deep/node')).to_have_attribute('data-status', 'failed', timeout=40_000)
+    expect(page.get_by_test_id('rerun-failed')).to_contain_text('Re-run failed (1)')
+    with env.api() as api:
+        after = api.get(f'/api/runs/batch/{batch_id}').json()
+    now = {f'{c["depth_level"]}/{c["target_framework"]}': c['run'] for c in after['children']}
+    assert now['deep/node']['retry_of'] == first['deep/node']['id'] != now['deep/node']['id']
+    assert {cell: run['id'] for cell, run in now.items() if cell != 'deep/node'} == {
+        cell: run['id'] for cell, run in first.items() if cell != 'deep/node'
+    }
+    page.locator('[data-cell="deep/node"]').click()  # a cell opens its run: its latest attempt
+    page.wait_for_url(f'**/runs/{now["deep/node"]["id"]}')
     expect(page.get_by_test_id('batch-link')).to_have_text(batch_id)
 
 

@@ -14,6 +14,8 @@ from app.state.batch_view import (
     matrix_block_reason,
     matrix_count_text,
     may_resend,
+    rerun_key,
+    rerun_targets,
     with_run_status,
 )
 from app.state.run_form import RunFormState
@@ -195,3 +197,32 @@ async def test_a_refusal_of_the_whole_request_is_not_resent() -> None:
     client = ScriptedClient(ApiError(422, 'validation', "matrix.depth_level 'huge' is not allowed"))
     result = await submit_batch(client, form, PAYLOAD, sleep=no_sleep)
     assert result.failure is not None and result.failure.kind == 'error' and len(client.calls) == 1
+
+
+@pytest.mark.parametrize(
+    ('children', 'targets'),
+    [
+        ([child('shallow', 'python', 'run_1', 'succeeded')], []),
+        ([child('shallow', 'python', 'run_1', 'running'), child('deep', 'python', 'run_2', 'queued')], []),
+        (
+            [
+                child('shallow', 'python', 'run_1', 'failed'),
+                child('shallow', 'node', 'run_2', 'succeeded'),
+                child('deep', 'python', 'run_3', 'timed_out'),
+                child('deep', 'node', 'run_4', 'stopped'),
+            ],
+            ['run_1', 'run_3', 'run_4'],  # every end but success, in the grid's order
+        ),
+        ([child('deep', 'python', 'run_5', 'crashed'), child('deep', 'node', error='pr_lock')], ['run_5']),  # refused
+    ],
+)
+def test_rerun_targets(children: list[dict], targets: list[str]) -> None:
+    assert rerun_targets({'children': children}) == targets
+
+
+def test_rerun_key_is_one_per_set_of_runs() -> None:
+    key = rerun_key('bat_1', ['run_2', 'run_1'])
+    assert key == rerun_key('bat_1', ['run_1', 'run_2'])  # a second press sends the same key
+    assert key.startswith('bat_1-rerun-') and len(key) <= 64
+    assert key != rerun_key('bat_1', ['run_1', 'run_3'])  # the next failures are a new action
+    assert key != rerun_key('bat_2', ['run_1', 'run_2'])
