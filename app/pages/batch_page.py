@@ -57,6 +57,8 @@ def draw_cell(cell: Cell) -> None:
             cell_badge(cell)
             # its own word: the link's text reads 'failed 1x3gfbc2', as its name starts (not 'failed1x3gfbc2')
             ui.label(f' {cell.short_id}').classes('font-mono text-xs opacity-70')
+            if cell.retry_of:  # GitHub's "attempt #2": this cell ran again
+                ui.label(' retry').classes('text-xs opacity-70').props('data-field=retry')
         return
     with ui.element('div').classes('rb-matrix-cell').props(marks):
         cell_badge(cell)

@@ -23,6 +23,7 @@ class Cell:
     run_id: str | None = None
     reason: str = ''  # refused: the problem in words
     error: str | None = None  # refused: the problem's machine code
+    retry_of: str | None = None  # the cell's run is a retry (Re-run failed): of this run
 
     @property
     def name(self) -> str:
@@ -39,7 +40,9 @@ class Cell:
         starts with what it shows (the status and the id's end: WCAG 2.5.3, label in name)."""
         if self.run_id:
             status = self.status.replace('_', ' ')
-            return f'{status} {self.short_id}: {self.depth_level} × {self.target_framework}, run {self.run_id}'
+            shown = f'{status} {self.short_id}' + (' retry' if self.retry_of else '')
+            name = f'{shown}: {self.depth_level} × {self.target_framework}, run {self.run_id}'
+            return name + (f', a retry of {self.retry_of}' if self.retry_of else '')
         words = OUTCOME_WORDS.get(self.outcome, self.outcome)
         return f'{self.depth_level} × {self.target_framework}: {words}' + (f'. {self.reason}' if self.reason else '')
 
@@ -65,6 +68,7 @@ def cell_of(child: dict[str, Any]) -> Cell:
         run['id'] if run else None,
         reason,
         problem['error'] if problem else None,
+        run.get('retry_of') if run else None,
     )
 
 

@@ -101,6 +101,8 @@ def test_the_matrix_toggle_makes_a_2x2_batch_whose_page_follows_four_cells_live(
     expect(page.get_by_test_id('rerun-summary')).to_have_text('1 retried, 0 skipped, 0 refused')  # still said
     screenshot(page, 'matrix-rerun-failed.png')
     expect(cell_status(page, 'deep/node')).to_have_attribute('data-status', 'failed', timeout=40_000)
+    expect(page.locator('[data-cell="deep/node"] [data-field=retry]')).to_be_visible()
+    expect(page.locator('[data-cell="deep/python"] [data-field=retry]')).to_have_count(0)
     expect(page.get_by_test_id('rerun-failed')).to_contain_text('Re-run failed (1)')
     with env.api() as api:
         after = api.get(f'/api/runs/batch/{batch_id}').json()

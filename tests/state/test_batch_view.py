@@ -80,6 +80,13 @@ def test_the_grid_has_a_cell_per_combination_with_its_words() -> None:
     assert refused.reason == RATE['detail']  # it names the wait already: not said twice
     assert refused.label == f'deep × python: refused. {RATE["detail"]}'
     assert pending.label == 'deep × node: not tried yet'
+    retried = child('deep', 'go', 'run_01b', 'failed')
+    retried['run']['retry_of'] = 'run_01a'
+    again = grid_of(batch(retried)).cells['deep', 'go']  # a cell Re-run failed ran again says so, in its name too
+    assert (again.retry_of, again.label) == (
+        'run_01a',
+        'failed run_01b retry: deep × go, run run_01b, a retry of run_01a',
+    )
     locked = grid_of(batch(child('deep', 'go', **{**LOCK, 'retry_after': 5}))).cells['deep', 'go']
     assert locked.reason == LOCK['detail'] + ' (retry in 5 s)'
 
