@@ -17,7 +17,7 @@ from app.cli.policy import Exit, exit_code_for_batch
 from app.cli.run_flow import _notices
 from app.cli.submit import send_until_answered
 from app.client import RunboardClient, new_idempotency_key
-from app.state.batch_view import rerun_key, rerun_targets
+from app.state.batch_view import batch_action_key, rerun_targets, stop_targets
 from app.state.bulk_selection import outcome_text
 
 AXIS_NAMES = {
@@ -148,27 +148,39 @@ def show_batch(
             "(GitHub's re-run failed jobs). Exit 3 if any is refused.",
         ),
     ] = False,
+    stop_all: Annotated[
+        bool,
+        typer.Option(
+            '--stop-all', help="Stop each combination whose run is still queued or running (GitHub's cancel workflow)."
+        ),
+    ] = False,
     json_output: JsonOpt = False,
     server: ServerOpt = None,
 ) -> None:
     """Show a matrix batch: each combination's outcome (admitted, or refused and why) and its run's status now."""
     cli = Cli.make(server, json_output)
+    if rerun_failed and stop_all:
+        raise typer.BadParameter('--rerun-failed or --stop-all, not both')
+
+    async def act(client: RunboardClient, batch: dict[str, Any], action: str, run_ids: list[str]) -> int:
+        """One bulk action on the batch's runs, under a key made from them (a resend replays it)."""
+        key = batch_action_key(batch['id'], 'rerun' if action == 'retry' else action, run_ids)
+        answer = await client.bulk_runs({'action': action, 'run_ids': run_ids}, key=key)
+        for item in answer['items']:
+            said = outcome_text({**item, 'action': action})
+            (cli.err if item['outcome'] == 'refused' else cli.info).print(f'{item["run_id"]}: {said}')
+        return Exit.REFUSED if answer['summary']['refused'] else Exit.OK
 
     async def work(client: RunboardClient) -> int:
         batch = await client.get_batch(batch_id)
         code = Exit.OK
-        if rerun_failed:
-            failed = rerun_targets(batch)
-            if not failed:
-                cli.err.print('Nothing to re-run: no combination of the batch ended without succeeding.')
+        if rerun_failed or stop_all:
+            action, run_ids = ('retry', rerun_targets(batch)) if rerun_failed else ('stop', stop_targets(batch))
+            if not run_ids:
+                what = 'ended without succeeding' if rerun_failed else 'is queued or running'
+                cli.err.print(f'Nothing to {"re-run" if rerun_failed else "stop"}: no combination of the batch {what}.')
             else:
-                answer = await client.bulk_runs(
-                    {'action': 'retry', 'run_ids': failed}, key=rerun_key(batch['id'], failed)
-                )
-                for item in answer['items']:
-                    said = outcome_text({**item, 'action': 'retry'})
-                    (cli.err if item['outcome'] == 'refused' else cli.info).print(f'{item["run_id"]}: {said}')
-                code = Exit.REFUSED if answer['summary']['refused'] else Exit.OK
+                code = await act(client, batch, action, run_ids)
                 batch = await client.get_batch(batch_id)
         if cli.json:
             cli.print_json(batch)

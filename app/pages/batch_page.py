@@ -1,7 +1,8 @@
 """A matrix batch's page (/batches/{id}): the children as a grid (rows: depth levels, columns: frameworks), each
 cell its run's live status linking to the run, or why it was refused; its creator can send it again to admit
 the missing children (same key: the admitted ones are replayed, never made twice); "Re-run failed" retries every
-cell whose run did not succeed, each retry taking its place in the grid (GitHub's "re-run failed jobs")."""
+cell whose run did not succeed, each retry taking its place in the grid (GitHub's "re-run failed jobs"); "Stop
+all" stops the cells still queued or running (its "cancel workflow")."""
 
 from __future__ import annotations
 
@@ -18,12 +19,13 @@ from app.pages.widgets import error_notice, notify_error
 from app.state import connection, live
 from app.state.batch_view import (
     Cell,
+    batch_action_key,
     event_effect,
     grid_of,
     headline,
     may_resend,
-    rerun_key,
     rerun_targets,
+    stop_targets,
     with_run_status,
 )
 from app.state.bulk_selection import outcome_text, summary_text
@@ -92,7 +94,7 @@ class BatchView:
             .props('data-testid=matrix-grid tabindex=0 role=region aria-label="Matrix of runs"')
         )
         self.actions = ui.row().classes('items-center gap-3')
-        self.rerun_result = ui.column().classes('gap-0').props('aria-live=polite')  # what the last re-run did
+        self.action_result = ui.column().classes('gap-0').props('aria-live=polite')  # what the last action did
         self.render()
 
     def render(self) -> None:
@@ -119,6 +121,11 @@ class BatchView:
                 ui.button('Send again', icon='replay', on_click=self.resend).classes('rb-tap').props(
                     'data-testid=resend'
                 ).tooltip('Admit the children still missing (those already admitted are not made again)')
+            active = stop_targets(batch)
+            if active:
+                ui.button(f'Stop all ({len(active)})', icon='stop', on_click=self.stop_all).classes('rb-tap').props(
+                    'outline color=negative data-testid=stop-all'
+                ).tooltip('Stop every cell whose run is still queued or running')
             failed = rerun_targets(batch)
             if failed:
                 ui.button(f'Re-run failed ({len(failed)})', icon='restart_alt', on_click=self.rerun_failed).classes(
@@ -157,25 +164,31 @@ class BatchView:
             await self.reload()
 
     async def rerun_failed(self) -> None:
-        failed = rerun_targets(self.batch)
-        if not failed:
+        await self._act('retry', rerun_targets(self.batch), 're-run the failed cells (press Re-run failed again)')
+
+    async def stop_all(self) -> None:
+        await self._act('stop', stop_targets(self.batch), 'stop the cells (press Stop all again)')
+
+    async def _act(self, action: str, run_ids: list[str], doing: str) -> None:
+        """One bulk action on the batch's runs, under a key made from them (a second press replays it)."""
+        if not run_ids:
             return
+        key = batch_action_key(self.batch['id'], 'rerun' if action == 'retry' else action, run_ids)
         try:
-            answer = await connection.client().bulk_runs(
-                {'action': 'retry', 'run_ids': failed}, key=rerun_key(self.batch['id'], failed)
-            )
+            answer = await connection.client().bulk_runs({'action': action, 'run_ids': run_ids}, key=key)
         except ApiError as exc:
-            error_notice(self.message, exc, 're-run the failed cells (press Re-run failed again to resend it)')
+            error_notice(self.message, exc, doing)
             return
-        self.rerun_result.clear()
-        with self.rerun_result:
-            ui.label(summary_text(answer)).classes('text-sm').props('data-testid=rerun-summary')
+        self.action_result.clear()
+        with self.action_result:
+            ui.label(summary_text(answer)).classes('text-sm').props('data-testid=batch-action-summary')
             for item in answer['items']:
                 if item['outcome'] != 'done':
-                    ui.label(f'{item["run_id"]}: {outcome_text(item)}').classes('text-sm text-negative').props(
-                        'data-testid=rerun-refused'
+                    said = outcome_text({**item, 'action': action})
+                    ui.label(f'{item["run_id"]}: {said}').classes('text-sm text-negative').props(
+                        'data-testid=batch-action-refused'
                     )
-        await self.reload()  # the retries in their cells
+        await self.reload()  # the retries in their cells, the stops on their way
 
     async def resend(self) -> None:
         batch = self.batch

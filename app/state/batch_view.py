@@ -8,7 +8,7 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from app.models.vocabulary import RETRYABLE_STATUSES
+from app.models.vocabulary import ACTIVE_STATUSES, RETRYABLE_STATUSES
 
 MAX_COMBINATIONS = 50  # the server's cap on one batch (app/models/batches.py)
 OUTCOME_WORDS = {'refused': 'refused', 'pending': 'not tried yet'}
@@ -129,11 +129,20 @@ def rerun_targets(batch: dict[str, Any]) -> list[str]:
     ]
 
 
-def rerun_key(batch_id: str, run_ids: list[str]) -> str:
-    """One idempotency key per set of runs re-run: a second press (or a second tab) replays the first one's
-    answer instead of retrying them twice; once those retries end, a new set makes a new key."""
+def stop_targets(batch: dict[str, Any]) -> list[str]:
+    """What "Stop all" stops (GitHub's "cancel workflow"): each cell's run that is still queued or running."""
+    return [
+        child['run']['id']
+        for child in batch['children']
+        if child.get('run') and child['run']['status'] in ACTIVE_STATUSES
+    ]
+
+
+def batch_action_key(batch_id: str, action: str, run_ids: list[str]) -> str:
+    """One idempotency key per action on a set of runs: a second press (or a second tab) replays the first one's
+    answer instead of acting twice; once those runs have moved on, a new set makes a new key."""
     digest = hashlib.sha256(','.join(sorted(run_ids)).encode()).hexdigest()[:24]
-    return f'{batch_id}-rerun-{digest}'
+    return f'{batch_id}-{action}-{digest}'
 
 
 def may_resend(batch: dict[str, Any], me: dict[str, Any] | None) -> bool:

@@ -155,3 +155,16 @@ def test_rerun_failed_retries_the_combinations_that_did_not_succeed(settings_fac
             # the retries failed too: a new set of runs under a new key, so they are retried again
             again = cli('runs', 'batch', batch['id'], '--rerun-failed')
             assert again.code == Exit.OK and again.stdout.count('retried as run_') == 2
+            assert cli('runs', 'batch', batch['id'], '--stop-all', '--rerun-failed').code == Exit.USAGE
+
+
+def test_stop_all_stops_the_combinations_still_queued_or_running(settings_factory, repo_factory) -> None:  # noqa: ANN001
+    with served(settings_factory, repo_factory, global_run_cap=0, rate_limit_runs=1000) as (server, cli):
+        with server.client() as client:
+            assert client.patch('/api/projects/proj', json={'max_concurrent_runs': 10}).status_code == 200
+        batch = cli(*MATRIX, *AXES, '--json').json()  # four runs, queued (no run slot)
+        stopped = cli('runs', 'batch', batch['id'], '--stop-all')
+        assert stopped.code == Exit.OK, stopped.stderr
+        assert stopped.stdout.count(': stop requested') == 4 and 'Runs: 4 stopped.' in stopped.stdout
+        nothing = cli('runs', 'batch', batch['id'], '--stop-all')
+        assert nothing.code == Exit.OK and 'Nothing to stop' in nothing.stderr

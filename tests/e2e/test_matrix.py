@@ -38,6 +38,8 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Stack:
         s.create_project('small', max_concurrent_runs=3, repository=str(make_repo(base / 'repo2', BRANCHES)))
         gated = {'main': {'run.sh': GATED.replace('{gate}', str(gates_dir(base) / 'gate'))}}
         s.create_project('gated', repository=str(make_repo(base / 'repo3', gated)))
+        held = {'main': {'run.sh': GATED.replace('{gate}', str(gates_dir(base) / 'never'))}}  # runs until stopped
+        s.create_project('held', max_concurrent_runs=4, repository=str(make_repo(base / 'repo4', held)))
         yield s
 
 
@@ -95,10 +97,10 @@ def test_the_matrix_toggle_makes_a_2x2_batch_whose_page_follows_four_cells_live(
     first = {f'{c["depth_level"]}/{c["target_framework"]}': c['run'] for c in batch['children']}
     expect(page.get_by_test_id('rerun-failed')).to_contain_text('Re-run failed (1)')
     page.get_by_test_id('rerun-failed').click()
-    expect(page.get_by_test_id('rerun-summary')).to_have_text('1 retried, 0 skipped, 0 refused')
+    expect(page.get_by_test_id('batch-action-summary')).to_have_text('1 retried, 0 skipped, 0 refused')
     expect(page.get_by_test_id('rerun-failed')).to_be_hidden()  # nothing failed while the retry runs
     expect(cell_status(page, 'deep/node')).to_have_attribute('data-status', re.compile('^(queued|running)$'))
-    expect(page.get_by_test_id('rerun-summary')).to_have_text('1 retried, 0 skipped, 0 refused')  # still said
+    expect(page.get_by_test_id('batch-action-summary')).to_have_text('1 retried, 0 skipped, 0 refused')  # said still
     screenshot(page, 'matrix-rerun-failed.png')
     expect(cell_status(page, 'deep/node')).to_have_attribute('data-status', 'failed', timeout=40_000)
     expect(page.locator('[data-cell="deep/node"] [data-field=retry]')).to_be_visible()
@@ -155,6 +157,33 @@ def test_a_refused_cell_says_why_and_send_again_admits_only_it(browser: Browser,
         runs = api.get('/api/runs', params={'project': 'small', 'limit': 100}).json()['items']
     assert now['status'] == 'admitted' and admitted < {c['run']['id'] for c in now['children']}
     assert len(runs) == 4  # the three admitted first were not made again
+
+
+def test_stop_all_stops_the_cells_still_running_and_re_run_failed_runs_them_again(page: Page, env: Stack) -> None:
+    # GitHub's "cancel workflow": every cell still queued or running is stopped, under one bulk action
+    with env.api() as api:
+        body = {
+            'project_id': 'held',
+            'branch': 'main',
+            'matrix': {'depth_level': ['shallow'], 'target_framework': ['python', 'node']},
+        }
+        batch = api.post('/api/runs/batch', json=body, headers={'Idempotency-Key': 'e2e-held'}).json()
+    page.goto(f'{env.ui_url}/batches/{batch["id"]}')
+    for cell in ('shallow/python', 'shallow/node'):
+        expect(cell_status(page, cell)).to_have_attribute('data-status', re.compile('^(queued|running)$'))
+    expect(page.get_by_test_id('rerun-failed')).to_have_count(0)
+    page.get_by_test_id('stop-all').click()
+    expect(page.get_by_test_id('batch-action-summary')).to_have_text('2 stopped, 0 skipped, 0 refused')
+    for cell in ('shallow/python', 'shallow/node'):
+        expect(cell_status(page, cell)).to_have_attribute('data-status', 'stopped', timeout=20_000)
+    expect(page.get_by_test_id('stop-all')).to_have_count(0)
+    expect(page.get_by_test_id('rerun-failed')).to_contain_text('Re-run failed (2)')  # a stopped cell may run again
+    page.get_by_test_id('rerun-failed').click()
+    for cell in ('shallow/python', 'shallow/node'):
+        expect(page.locator(f'[data-cell="{cell}"] [data-field=retry]')).to_be_visible()
+    page.get_by_test_id('stop-all').click()  # and stopped again: a new set of runs, a new action
+    for cell in ('shallow/python', 'shallow/node'):
+        expect(cell_status(page, cell)).to_have_attribute('data-status', 'stopped', timeout=20_000)
 
 
 def test_a_read_that_answers_after_a_newer_event_does_not_undo_it(page: Page, env: Stack) -> None:

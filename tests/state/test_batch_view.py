@@ -8,14 +8,15 @@ import pytest
 from app.client import ApiError, Response
 from app.state.batch_form import submit_batch
 from app.state.batch_view import (
+    batch_action_key,
     event_effect,
     grid_of,
     headline,
     matrix_block_reason,
     matrix_count_text,
     may_resend,
-    rerun_key,
     rerun_targets,
+    stop_targets,
     with_run_status,
 )
 from app.state.run_form import RunFormState
@@ -228,8 +229,19 @@ def test_rerun_targets(children: list[dict], targets: list[str]) -> None:
 
 
 def test_rerun_key_is_one_per_set_of_runs() -> None:
-    key = rerun_key('bat_1', ['run_2', 'run_1'])
-    assert key == rerun_key('bat_1', ['run_1', 'run_2'])  # a second press sends the same key
+    key = batch_action_key('bat_1', 'rerun', ['run_2', 'run_1'])
+    assert key == batch_action_key('bat_1', 'rerun', ['run_1', 'run_2'])  # a second press sends the same key
     assert key.startswith('bat_1-rerun-') and len(key) <= 64
-    assert key != rerun_key('bat_1', ['run_1', 'run_3'])  # the next failures are a new action
-    assert key != rerun_key('bat_2', ['run_1', 'run_2'])
+    assert key != batch_action_key('bat_1', 'rerun', ['run_1', 'run_3'])  # the next failures are a new action
+    assert key != batch_action_key('bat_2', 'rerun', ['run_1', 'run_2'])
+
+
+def test_stop_targets_are_the_cells_still_queued_or_running() -> None:
+    children = [
+        child('shallow', 'python', 'run_1', 'running'),
+        child('shallow', 'node', 'run_2', 'succeeded'),
+        child('deep', 'python', 'run_3', 'queued'),
+        child('deep', 'node', error='pr_lock'),
+    ]
+    assert stop_targets({'children': children}) == ['run_1', 'run_3']
+    assert batch_action_key('bat_1', 'stop', ['run_1']) != batch_action_key('bat_1', 'rerun', ['run_1'])
