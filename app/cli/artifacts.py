@@ -21,6 +21,7 @@ from app.cli.render import without_controls
 from app.client import RunboardClient
 from app.state.artifacts_view import (
     SUMMARY_BYTES,
+    coverage_text,
     failure_title,
     first_line,
     mark_text,
@@ -79,9 +80,13 @@ async def run_summary(client: RunboardClient, run_id: str) -> Group | None:
 
 
 def tests_summary(tests: dict[str, Any]) -> Text | None:
-    if not tests.get('has_report'):
-        return None
-    return Text.assemble(('Tests: ', 'bold'), totals_text(tests.get('totals') or {}))
+    """`Tests: 5 tests · ...` and, when the run kept a Cobertura report, `Coverage 87.30 % ...` under it."""
+    lines = []
+    if tests.get('has_report'):
+        lines.append(Text.assemble(('Tests: ', 'bold'), totals_text(tests.get('totals') or {})))
+    if tests.get('coverage'):
+        lines.append(Text(coverage_text(tests['coverage']), style='bold'))
+    return Text('\n').join(lines) if lines else None
 
 
 def safe_target(folder: Path, path: str) -> Path:

@@ -173,7 +173,7 @@ def show_batch(
 
     async def work(client: RunboardClient) -> int:
         batch = await client.get_batch(batch_id)
-        code = Exit.OK
+        code: int = Exit.OK
         if rerun_failed or stop_all:
             action, run_ids = ('retry', rerun_targets(batch)) if rerun_failed else ('stop', stop_targets(batch))
             if not run_ids:

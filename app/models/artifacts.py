@@ -60,6 +60,22 @@ class RunTestReport(TestTotals, table=True):
     created_at: datetime = Field(default_factory=utcnow)
 
 
+class RunCoverage(SQLModel, table=True):
+    """A run's line coverage from the Cobertura XML among its artifacts (services/artifacts/coverage.py), with the
+    facts a comparison with another run reads (branch, depth level, framework)."""
+
+    __tablename__ = 'runcoverage'
+    __table_args__ = (Index('ix_runcoverage_branch_run', 'project_id', 'branch_name', 'run_id'),)
+    run_id: str = Field(foreign_key='run.id', primary_key=True, ondelete='CASCADE')
+    project_id: str = Field(max_length=64)
+    branch_name: str
+    percent: float
+    lines_covered: int | None = None
+    lines_valid: int | None = None
+    reports: str | None = Field(default=None, sa_column=Column(Text, nullable=True))  # JSON list of the files read
+    created_at: datetime = Field(default_factory=utcnow)
+
+
 class RunTestCase(SQLModel, table=True):
     """One test case of a run's reports. `test_id` is `classname::name` (the key across runs)."""
 
@@ -110,6 +126,15 @@ class TestCasePublic(SQLModel):
     since_run_id: str | None = None
 
 
+class CoveragePublic(SQLModel):
+    percent: float
+    lines_covered: int | None = None
+    lines_valid: int | None = None
+    reports: list[str] = []
+    compared_with: str | None = None  # the run compared with (as for the tests), when it had coverage too
+    change: float | None = None  # percentage points against that run
+
+
 class RunTests(SQLModel):
     run_id: str
     has_report: bool
@@ -124,6 +149,7 @@ class RunTests(SQLModel):
     skipped: list[TestCasePublic] = []
     slowest: list[TestCasePublic] = []  # the 10 slowest
     failures_truncated: bool = False
+    coverage: CoveragePublic | None = None  # from its Cobertura XML, with or without a JUnit report
 
 
 class FlakyTest(SQLModel):

@@ -143,6 +143,10 @@ class RunExtras:
         self.tabs['tests'].props(f'label="{label}"')
         self.tests_box.clear()
         with self.tests_box:
+            if answer.get('coverage'):  # from its Cobertura XML, with or without JUnit
+                ui.label(view.coverage_text(answer['coverage'])).classes('text-sm font-medium').props(
+                    'data-testid=coverage'
+                )
             if not answer.get('has_report'):
                 ui.label(
                     'No test report. JUnit XML among the artifacts ($RUNBOARD_ARTIFACTS_DIR/junit.xml) is read here.'

@@ -146,6 +146,20 @@ def comparison_text(answer: dict[str, Any]) -> str:
     return ' · '.join(f'{n} {one if n == 1 or many is None else many}' for n, one, many in counts if n)
 
 
+def coverage_text(coverage: dict[str, Any] | None) -> str:
+    """`Coverage 87.30 % (1,234 of 1,414 lines) · +1.20 against run_…`; '' without coverage."""
+    if not coverage:
+        return ''
+    text = f'Coverage {coverage["percent"]:.2f} %'
+    if coverage.get('lines_valid'):
+        text += f' ({coverage["lines_covered"]:,} of {coverage["lines_valid"]:,} lines)'
+    change = coverage.get('change')
+    if change is not None and coverage.get('compared_with'):
+        moved = 'unchanged' if change == 0 else f'{change:+.2f}'
+        text += f' · {moved} against {coverage["compared_with"]}'
+    return text
+
+
 def failure_title(failure: dict[str, Any]) -> str:
     name = shown(failure.get('name') or '')
     classname = shown(failure.get('classname') or '')

@@ -335,3 +335,47 @@ def test_deleting_a_project_takes_its_artifacts_out_of_the_store(settings_factor
         assert client.delete('/api/projects/proj').status_code == 204
         assert not store_of.exists(run['id'], 'screens/shot.png')
         assert_problem(client.get(f'/api/runs/{run["id"]}/artifacts'), 404, 'not_found')
+
+
+COVERAGE_SCRIPT = """#!/bin/sh
+cat > "$RUNBOARD_ARTIFACTS_DIR/coverage.xml" <<XML
+<?xml version="1.0" ?>
+<coverage version="7.6" line-rate="0.75" lines-covered="$COVERED" lines-valid="4"><packages/></coverage>
+XML
+"""
+
+
+def test_a_runs_coverage_is_read_from_its_cobertura_report_and_compared(settings_factory, tmp_path: Path) -> None:
+    # GitLab's coverage figure and its change in a merge request, without a JUnit report in sight
+    main = COVERAGE_SCRIPT.replace('#!/bin/sh\n', '#!/bin/sh\nCOVERED=3\n')
+    better = COVERAGE_SCRIPT.replace('#!/bin/sh\n', '#!/bin/sh\nCOVERED=4\n')
+    repo = make_repo(tmp_path / 'repo', {'main': {'run.sh': main}, 'feature/x': {'run.sh': better}})
+    with api_server(settings_factory()) as server, server.client() as client:
+        create_project(client, repo)
+
+        def coverage_of(branch: str) -> tuple[dict, dict]:
+            run = wait_for_status(client, trigger(client, branch=branch).json()['id'], timeout=60)
+            tests = client.get(f'/api/runs/{run["id"]}/tests').json()
+            assert tests['has_report'] is False  # no JUnit: the coverage is there all the same
+            return run, tests['coverage']
+
+        first, covered = coverage_of('main')
+        assert covered == {
+            'percent': 75.0,
+            'lines_covered': 3,
+            'lines_valid': 4,
+            'reports': ['coverage.xml'],
+            'compared_with': None,
+            'change': None,
+        }
+        said = [e['text'] for e in first['events'] if e['type'] == 'status']
+        assert 'Coverage: 75.00 % (3 of 4 lines) from coverage.xml' in said
+        second, covered = coverage_of('main')
+        assert (covered['compared_with'], covered['change']) == (first['id'], 0.0)
+        _, covered = coverage_of('feature/x')  # its first run: compared with main's last
+        assert (covered['percent'], covered['compared_with'], covered['change']) == (100.0, second['id'], 25.0)
+
+        plain = make_repo(tmp_path / 'plain', {'main': {'run.sh': '#!/bin/sh\necho no reports\n'}})
+        create_project(client, plain, project_id='plain')
+        run = wait_for_status(client, trigger(client, 'plain').json()['id'], timeout=60)
+        assert client.get(f'/api/runs/{run["id"]}/tests').json()['coverage'] is None

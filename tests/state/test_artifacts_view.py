@@ -121,3 +121,19 @@ def test_the_summary_is_the_kept_summary_md_at_the_top(items: list[dict], found:
 )
 def test_comparison_text(answer: dict, text: str) -> None:
     assert view.comparison_text(answer) == text
+
+
+@pytest.mark.parametrize(
+    ('coverage', 'text'),
+    [
+        (None, ''),
+        ({'percent': 87.3}, 'Coverage 87.30 %'),
+        ({'percent': 87.27, 'lines_covered': 1234, 'lines_valid': 1414}, 'Coverage 87.27 % (1,234 of 1,414 lines)'),
+        ({'percent': 90.0, 'compared_with': 'run_1', 'change': 2.5}, 'Coverage 90.00 % · +2.50 against run_1'),
+        ({'percent': 90.0, 'compared_with': 'run_1', 'change': -0.25}, 'Coverage 90.00 % · -0.25 against run_1'),
+        ({'percent': 90.0, 'compared_with': 'run_1', 'change': 0.0}, 'Coverage 90.00 % · unchanged against run_1'),
+        ({'percent': 90.0, 'compared_with': None, 'change': None}, 'Coverage 90.00 %'),
+    ],
+)
+def test_coverage_text(coverage: dict | None, text: str) -> None:
+    assert view.coverage_text(coverage) == text

@@ -26,14 +26,15 @@ from sqlalchemy.dialects import postgresql, sqlite
 from app.core.workflow_commands import runboard_annotation
 from app.infra.db import session_scope
 from app.models import utcnow
-from app.models.artifacts import Artifact, RunTestCase, RunTestReport
-from app.services.artifacts import junit
+from app.models.artifacts import Artifact, RunCoverage, RunTestCase, RunTestReport
+from app.services.artifacts import coverage, junit
 from app.services.artifacts.store import ArtifactStore
 
 log = logging.getLogger(__name__)
 artifact_table: Table = Artifact.__table__  # type: ignore[attr-defined]
 report_table: Table = RunTestReport.__table__  # type: ignore[attr-defined]
 case_table: Table = RunTestCase.__table__  # type: ignore[attr-defined]
+coverage_table: Table = RunCoverage.__table__  # type: ignore[attr-defined]
 
 MAX_FILES = 10_000  # past this the rest is refused (a run that writes a million files is not keeping artifacts)
 MAX_PATH = 1024
@@ -172,6 +173,7 @@ class Collected:
     kept: list[str] = field(default_factory=list)
     refused: list[Decision] = field(default_factory=list)
     tests: junit.Totals | None = None
+    coverage: coverage.Coverage | None = None
 
 
 def _insert_ignoring_duplicates(conn: Connection, table: Table, rows: list[dict[str, Any]], keys: list[str]) -> None:
@@ -212,6 +214,8 @@ def collect(engine: Engine, store: ArtifactStore, run: dict[str, Any], top: Path
                 'created_at': now,
             }
         )
+    coverage_files = [(path, top / path) for path in done.kept if coverage.looks_like_coverage(path)]
+    covered = coverage.parse_reports(coverage_files) if coverage_files else None
     reports = [(path, top / path) for path in done.kept if junit.looks_like_report(path)]
     parsed = junit.parse_reports(reports) if reports else None
     with session_scope(engine) as session:
@@ -219,9 +223,28 @@ def collect(engine: Engine, store: ArtifactStore, run: dict[str, Any], top: Path
         _insert_ignoring_duplicates(conn, artifact_table, rows, ['run_id', 'path'])
         if parsed is not None and (parsed.reports or parsed.problems):
             write_tests(conn, run, parsed, now=now)
+        if covered is not None and covered.coverage is not None:
+            write_coverage(conn, run, covered.coverage, covered.reports or [], now=now)
     done.tests = parsed.totals if parsed is not None and parsed.reports else None
-    done.notes = _notes(done, parsed, store)
+    done.coverage = covered.coverage if covered is not None else None
+    done.notes = _notes(done, parsed, store, covered)
     return done
+
+
+def write_coverage(
+    conn: Connection, run: dict[str, Any], figure: coverage.Coverage, reports: list[str], *, now: Any
+) -> None:
+    row = {
+        'run_id': run['id'],
+        'project_id': run['project_id'],
+        'branch_name': run['branch_name'],
+        'percent': figure.percent,
+        'lines_covered': figure.lines_covered,
+        'lines_valid': figure.lines_valid,
+        'reports': json.dumps(reports),
+        'created_at': now,
+    }
+    _insert_ignoring_duplicates(conn, coverage_table, [row], ['run_id'])
 
 
 def write_tests(conn: Connection, run: dict[str, Any], parsed: junit.Parsed, *, now: Any) -> None:
@@ -267,7 +290,9 @@ def write_tests(conn: Connection, run: dict[str, Any], parsed: junit.Parsed, *, 
         _insert_ignoring_duplicates(conn, case_table, rows[start : start + 5000], ['run_id', 'idx'])
 
 
-def _notes(done: Collected, parsed: junit.Parsed | None, store: ArtifactStore) -> list[tuple[str, str]]:
+def _notes(
+    done: Collected, parsed: junit.Parsed | None, store: ArtifactStore, covered: coverage.Parsed | None = None
+) -> list[tuple[str, str]]:
     """What the run's log says about what it left. Runboard's own lines are `status` events (shown as its status
     changes are), so they are not counted, downloaded or sent as lines the run printed; a refusal is a warning
     `runboard_annotation`: listed (and counted) with the run's annotations, and not a line it printed either."""
@@ -292,6 +317,14 @@ def _notes(done: Collected, parsed: junit.Parsed | None, store: ArtifactStore) -
         )
     for problem in (parsed.problems if parsed else [])[:5]:
         notes.append(runboard_annotation('warning', problem, title='Test report unreadable'))
+    if covered is not None and covered.coverage is not None:
+        figure = covered.coverage
+        lines = f' ({figure.lines_covered:,} of {figure.lines_valid:,} lines)' if figure.lines_valid else ''
+        notes.append(
+            ('status', f'Coverage: {figure.percent:.2f} %{lines} from {", ".join((covered.reports or [])[:5])}')
+        )
+    for problem in ((covered.problems or []) if covered else [])[:5]:
+        notes.append(runboard_annotation('warning', problem, title='Coverage report unreadable'))
     return notes
 
 

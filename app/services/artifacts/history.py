@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 from sqlalchemy import Connection, bindparam, text
 
@@ -125,21 +126,33 @@ def read_history(
     return [PastRun(r[0], r[1], statuses[r[0]]) for r in runs]
 
 
-COMPARISON_SQL = (
-    'SELECT t.run_id FROM testreport t JOIN run r ON r.id = t.run_id WHERE t.project_id = :p AND t.branch_name = :b '
-    'AND t.run_id < :r AND r.depth_level = :d AND r.target_framework = :f ORDER BY t.run_id DESC LIMIT 1'
-)
+# the previous run with results of that kind (its tests, its coverage) at the same depth level and framework
+COMPARISON_SQL = {
+    table: (
+        f'SELECT t.run_id FROM {table} t JOIN run r ON r.id = t.run_id WHERE t.project_id = :p AND t.branch_name = :b '
+        'AND t.run_id < :r AND r.depth_level = :d AND r.target_framework = :f ORDER BY t.run_id DESC LIMIT 1'
+    )
+    for table in ('testreport', 'runcoverage')
+}
 FAILED_IN_SQL = "SELECT test_id FROM testcase WHERE run_id = :r AND status IN ('failed', 'error') LIMIT :n"
 
 
 def comparison_run(
-    conn: Connection, *, project_id: str, branches: Sequence[str], run_id: str, depth_level: str, target_framework: str
+    conn: Connection,
+    *,
+    project_id: str,
+    branches: Sequence[str],
+    run_id: str,
+    depth_level: str,
+    target_framework: str,
+    results: Literal['testreport', 'runcoverage'] = 'testreport',
 ) -> str | None:
-    """The run this one's fixed tests are read against: the latest earlier run with results at the same depth level
-    and framework on the first of `branches` that has one (the run's branch, then the base branch)."""
+    """The run this one's fixed tests (or its coverage) are read against: the latest earlier run with such results at
+    the same depth level and framework on the first of `branches` that has one (the run's branch, then the base
+    branch)."""
     for branch in branches:
         params = {'p': project_id, 'b': branch, 'r': run_id, 'd': depth_level, 'f': target_framework}
-        found = conn.execute(text(COMPARISON_SQL), params).scalar()
+        found = conn.execute(text(COMPARISON_SQL[results]), params).scalar()
         if found is not None:
             return str(found)
     return None

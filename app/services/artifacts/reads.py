@@ -13,12 +13,15 @@ from sqlalchemy import Connection, Engine, text
 from sqlmodel import Session, col, select
 
 from app.core.errors import DomainError, not_found
+from app.models import Project, Run
 from app.models.artifacts import (
     Artifact,
     ArtifactList,
     ArtifactPublic,
+    CoveragePublic,
     FlakyTest,
     ProjectTests,
+    RunCoverage,
     RunTestCase,
     RunTestReport,
     RunTests,
@@ -113,12 +116,40 @@ def _case(row: RunTestCase) -> TestCasePublic:
     return TestCasePublic.model_validate(row.model_dump())
 
 
+def _coverage(session: Session, run: Run, project: Project) -> CoveragePublic | None:
+    """The run's coverage, and its change against the previous run with coverage at the same depth level and
+    framework (on its branch, else on the base branch), as the tests are compared."""
+    row = session.get(RunCoverage, run.id)
+    if row is None:
+        return None
+    branches = [run.branch_name] + ([project.base_branch] if run.branch_name != project.base_branch else [])
+    compared_with = comparison_run(
+        session.connection(),
+        project_id=run.project_id,
+        branches=branches,
+        run_id=run.id,
+        depth_level=run.depth_level,
+        target_framework=run.target_framework,
+        results='runcoverage',
+    )
+    before = session.get(RunCoverage, compared_with) if compared_with else None
+    return CoveragePublic(
+        percent=row.percent,
+        lines_covered=row.lines_covered,
+        lines_valid=row.lines_valid,
+        reports=json.loads(row.reports or '[]'),
+        compared_with=compared_with,
+        change=round(row.percent - before.percent, 2) if before is not None else None,
+    )
+
+
 def run_tests(engine: Engine, principal: Principal, run_id: str) -> RunTests:
     with Session(engine) as session:
         run, project = load_visible_run(session, run_id, principal)
         report = session.get(RunTestReport, run_id)
+        covered = _coverage(session, run, project)
         if report is None:
-            return RunTests(run_id=run_id, has_report=False, totals=TestTotals())
+            return RunTests(run_id=run_id, has_report=False, totals=TestTotals(), coverage=covered)
         cases = session.exec
         failing = cases(
             select(RunTestCase)
@@ -195,6 +226,7 @@ def run_tests(engine: Engine, principal: Principal, run_id: str) -> RunTests:
         skipped=[_case(row) for row in skipped],
         slowest=[_case(row) for row in slowest],
         failures_truncated=report.failed + report.errors > len(failures),
+        coverage=covered,
     )
 
 
