@@ -143,16 +143,14 @@ class RunExtras:
         self.tabs['tests'].props(f'label="{label}"')
         self.tests_box.clear()
         with self.tests_box:
-            if answer.get('coverage'):  # from its Cobertura XML, with or without JUnit
-                ui.label(view.coverage_text(answer['coverage'])).classes('text-sm font-medium').props(
-                    'data-testid=coverage'
-                )
             if not answer.get('has_report'):
+                self._coverage(answer)  # from its Cobertura XML, with or without JUnit
                 ui.label(
                     'No test report. JUnit XML among the artifacts ($RUNBOARD_ARTIFACTS_DIR/junit.xml) is read here.'
                 ).classes('text-sm opacity-70')
                 return
             ui.label(view.totals_text(totals)).classes('text-base font-bold').props('data-testid=test-totals')
+            self._coverage(answer)
             if compared := view.comparison_text(answer):
                 ui.label(compared).classes('text-sm').props('data-testid=test-comparison')
             if answer.get('problems'):
@@ -181,6 +179,13 @@ class RunExtras:
                         with ui.row().classes('gap-3 text-sm'):
                             ui.label(view.failure_title(case)).classes('font-mono').props('dir=auto')
                             ui.label(view.first_line(case.get('message'))).classes('opacity-70').props('dir=auto')
+
+    @staticmethod
+    def _coverage(answer: dict[str, Any]) -> None:
+        if answer.get('coverage'):
+            ui.label(view.coverage_text(answer['coverage'])).classes('text-sm font-medium').props(
+                'data-testid=coverage'
+            )
 
     @staticmethod
     def _fixed(fixed: list[dict[str, Any]]) -> None:
