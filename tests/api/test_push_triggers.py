@@ -372,6 +372,7 @@ cat > "$RUNBOARD_ARTIFACTS_DIR/junit.xml" <<'XML'
 <testsuite name="t" tests="3"><testcase classname="t" name="ok"/><testcase classname="t" name="bad">
 <failure message="boom"/></testcase><testcase classname="t" name="later"><skipped/></testcase></testsuite>
 XML
+echo '<coverage line-rate="0.75" lines-covered="3" lines-valid="4"/>' > "$RUNBOARD_ARTIFACTS_DIR/coverage.xml"
 exit 1
 """
 
@@ -387,7 +388,7 @@ def test_a_failed_push_runs_status_says_what_its_tests_did(settings_factory, rep
             (run_id,) = reply.json()['run_ids']
             wait_for_status(api.client, run_id, ('failed',))
             final = remote.wait_for_state('failure')
-            assert (final.sha, final.description) == (sha, 'Failed: 1 of 3 tests failed')
+            assert (final.sha, final.description) == (sha, 'Failed: 1 of 3 tests failed, coverage 75.0 %')
 
 
 def test_a_push_and_a_pull_request_on_one_commit_are_two_checks(settings_factory, repo_factory) -> None:

@@ -351,3 +351,17 @@ def test_gitlab_merge_request() -> None:
 )
 def test_status_description(status: str, tests: ReportCounts | None, line: str) -> None:
     assert status_description(status, tests) == line
+
+
+@pytest.mark.parametrize(
+    ('tests', 'coverage', 'line'),
+    [
+        (None, 87.27, 'Succeeded: coverage 87.3 %'),
+        (ReportCounts(total=120, failed=0, skipped=0), 87.27, 'Succeeded: 120 tests passed, coverage 87.3 %'),
+        (ReportCounts(total=120, failed=0, skipped=0), None, 'Succeeded: 120 tests passed'),
+    ],
+)
+def test_status_description_with_coverage(tests: ReportCounts | None, coverage: float | None, line: str) -> None:
+    assert status_description('succeeded', tests, coverage) == line
+    longest = status_description('cancelled', ReportCounts(10**9, 10**9 - 1, 10**9 - 2), 100.0)
+    assert len(longest) < 140  # the forges' limit holds without cutting

@@ -161,9 +161,10 @@ class ReportCounts(NamedTuple):
     skipped: int
 
 
-def status_description(run_status: str, tests: ReportCounts | None = None) -> str:
-    """The status's one line on the forge (140 characters at most): the run's outcome, and what its tests did when
-    it kept a report (`Failed: 2 of 120 tests failed`), as a reviewer reads it beside the pull request."""
+def status_description(run_status: str, tests: ReportCounts | None = None, coverage: float | None = None) -> str:
+    """The status's one line on the forge (140 characters at most): the run's outcome, what its tests did when it
+    kept a report (`Failed: 2 of 120 tests failed`) and its coverage when it kept one (`, coverage 87.3 %`), as a
+    reviewer reads it beside the pull request."""
     word = {
         'queued': 'Queued on Runboard',
         'running': 'Running on Runboard',
@@ -176,11 +177,15 @@ def status_description(run_status: str, tests: ReportCounts | None = None) -> st
         'skipped': 'Skipped',
         'cancelled': 'Cancelled by a newer push',
     }.get(run_status, run_status)
-    if tests is None or tests.total <= 0:
-        return word
-    noun = 'test' if tests.total == 1 else 'tests'
-    if tests.failed:
-        return f'{word}: {tests.failed} of {tests.total} {noun} failed'
-    if tests.skipped:
-        return f'{word}: {tests.total} {noun}, {tests.total - tests.skipped} passed, {tests.skipped} skipped'
-    return f'{word}: {tests.total} {noun} passed'
+    said = ''
+    if tests is not None and tests.total > 0:
+        noun = 'test' if tests.total == 1 else 'tests'
+        if tests.failed:
+            said = f'{tests.failed} of {tests.total} {noun} failed'
+        elif tests.skipped:
+            said = f'{tests.total} {noun}, {tests.total - tests.skipped} passed, {tests.skipped} skipped'
+        else:
+            said = f'{tests.total} {noun} passed'
+    if coverage is not None:
+        said += (', ' if said else '') + f'coverage {coverage:.1f} %'
+    return f'{word}: {said}' if said else word

@@ -61,6 +61,9 @@ SQL_STATES = text('SELECT run_id, state, context FROM commit_status WHERE run_id
 SQL_TEST_COUNTS = text(
     'SELECT run_id, total, failed + errors, skipped FROM testreport WHERE run_id IN :runs'
 ).bindparams(bindparam('runs', expanding=True))
+SQL_COVERAGE = text('SELECT run_id, percent FROM runcoverage WHERE run_id IN :runs').bindparams(
+    bindparam('runs', expanding=True)
+)
 SQL_INSERT = text(
     'INSERT INTO commit_status (id, project_id, run_id, sha, state, context, description, status, attempts, '
     'next_attempt_at, created_at, updated_at) VALUES (:id, :p, :r, :sha, :state, :context, :description, '
@@ -238,11 +241,10 @@ class CommitStatuses:
                 for run_id, _, _, status, _ in runs
                 if (state := status_state(status)) not in (None, 'pending') and state not in known.get(run_id, set())
             ]
-            tests = {  # a final state says what the run's tests did (its report is kept before its end)
-                row[0]: ReportCounts(*row[1:])
-                for start in range(0, len(due), 100)
-                for row in conn.execute(SQL_TEST_COUNTS, {'runs': due[start : start + 100]})
-            }
+            # a final state says what the run's tests and coverage were (its reports are kept before its end)
+            chunks = [{'runs': due[start : start + 100]} for start in range(0, len(due), 100)]
+            tests = {row[0]: ReportCounts(*row[1:]) for chunk in chunks for row in conn.execute(SQL_TEST_COUNTS, chunk)}
+            covered = {row[0]: row[1] for chunk in chunks for row in conn.execute(SQL_COVERAGE, chunk)}
         rows = []
         now = utcnow()
         for run_id, project_id, sha, status, kind in runs:
@@ -262,7 +264,7 @@ class CommitStatuses:
                     'sha': sha,
                     'state': state,
                     'context': contexts.get(run_id) or status_context(project_id, kind),
-                    'description': status_description(status, tests.get(run_id))[:140],
+                    'description': status_description(status, tests.get(run_id), covered.get(run_id))[:140],
                     'now': now,
                 }
             )
