@@ -94,6 +94,7 @@ class BatchView:
             .props('data-testid=matrix-grid tabindex=0 role=region aria-label="Matrix of runs"')
         )
         self.actions = ui.row().classes('items-center gap-3')
+        self.shown_actions: tuple[bool, int, int] | None = None
         self.action_result = ui.column().classes('gap-0').props('aria-live=polite')  # what the last action did
         self.render()
 
@@ -115,18 +116,21 @@ class BatchView:
                         for framework in grid.frameworks:
                             with ui.element('td'):
                                 draw_cell(grid.cells[(depth, framework)])
+        resend, active, failed = may_resend(batch, self.me), stop_targets(batch), rerun_targets(batch)
+        # drawn again only when they change: a live update redrawing a button under the pointer would lose the click
+        if (resend, len(active), len(failed)) == self.shown_actions:
+            return
+        self.shown_actions = (resend, len(active), len(failed))
         self.actions.clear()
         with self.actions:
-            if may_resend(batch, self.me):
+            if resend:
                 ui.button('Send again', icon='replay', on_click=self.resend).classes('rb-tap').props(
                     'data-testid=resend'
                 ).tooltip('Admit the children still missing (those already admitted are not made again)')
-            active = stop_targets(batch)
             if active:
                 ui.button(f'Stop all ({len(active)})', icon='stop', on_click=self.stop_all).classes('rb-tap').props(
                     'outline color=negative data-testid=stop-all'
                 ).tooltip('Stop every cell whose run is still queued or running')
-            failed = rerun_targets(batch)
             if failed:
                 ui.button(f'Re-run failed ({len(failed)})', icon='restart_alt', on_click=self.rerun_failed).classes(
                     'rb-tap'
