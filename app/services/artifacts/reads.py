@@ -116,13 +116,17 @@ def _case(row: RunTestCase) -> TestCasePublic:
     return TestCasePublic.model_validate(row.model_dump())
 
 
-def _coverage(session: Session, run: Run, project: Project) -> CoveragePublic | None:
+def _compared_branches(run: Run, project: Project) -> list[str]:
+    """Where the run it is compared with is looked for: its branch, then the base branch."""
+    return [run.branch_name] + ([project.base_branch] if run.branch_name != project.base_branch else [])
+
+
+def _coverage(session: Session, run: Run, branches: list[str]) -> CoveragePublic | None:
     """The run's coverage, and its change against the previous run with coverage at the same depth level and
     framework (on its branch, else on the base branch), as the tests are compared."""
     row = session.get(RunCoverage, run.id)
     if row is None:
         return None
-    branches = [run.branch_name] + ([project.base_branch] if run.branch_name != project.base_branch else [])
     compared_with = comparison_run(
         session.connection(),
         project_id=run.project_id,
@@ -143,11 +147,41 @@ def _coverage(session: Session, run: Run, project: Project) -> CoveragePublic | 
     )
 
 
+def _fixed(session: Session, run: Run, branches: list[str]) -> tuple[str | None, list[TestCasePublic]]:
+    """The run this one is compared with, and the tests it fixed: those that run failed and this one passed."""
+    compared_with = comparison_run(
+        session.connection(),
+        project_id=run.project_id,
+        branches=branches,
+        run_id=run.id,
+        depth_level=run.depth_level,
+        target_framework=run.target_framework,
+    )
+    failed_there = failed_in(session.connection(), compared_with) if compared_with else []
+    here = [  # what this run did with the tests the compared run failed
+        row
+        for start in range(0, len(failed_there), 500)
+        for row in session.exec(
+            select(RunTestCase).where(
+                col(RunTestCase.run_id) == run.id, col(RunTestCase.test_id).in_(failed_there[start : start + 500])
+            )
+        ).all()
+    ]
+    here.sort(key=lambda row: row.idx)  # in report order
+    first_row = {row.test_id: row for row in reversed(here)}
+    fixed = [
+        _case(first_row[test_id]).model_copy(update={'mark': 'fixed', 'since_run_id': compared_with})
+        for test_id in fixed_tests((row.test_id, row.status) for row in here)
+    ]
+    return compared_with, fixed[:MAX_FAILURES]
+
+
 def run_tests(engine: Engine, principal: Principal, run_id: str) -> RunTests:
     with Session(engine) as session:
         run, project = load_visible_run(session, run_id, principal)
+        branches = _compared_branches(run, project)
         report = session.get(RunTestReport, run_id)
-        covered = _coverage(session, run, project)
+        covered = _coverage(session, run, branches)
         if report is None:
             return RunTests(run_id=run_id, has_report=False, totals=TestTotals(), coverage=covered)
         cases = session.exec
@@ -170,31 +204,10 @@ def run_tests(engine: Engine, principal: Principal, run_id: str) -> RunTests:
             .limit(SLOWEST)
         ).all()
         failures = [_case(row) for row in failing]
-        conn = session.connection()
-        base_branch = project.base_branch if run.branch_name != project.base_branch else None
-        branches = [run.branch_name] + ([base_branch] if base_branch else [])
-        compared_with = comparison_run(
-            conn,
-            project_id=run.project_id,
-            branches=branches,
-            run_id=run_id,
-            depth_level=run.depth_level,
-            target_framework=run.target_framework,
-        )
-        failed_there = failed_in(conn, compared_with) if compared_with else []
-        here = [  # what this run did with the tests the compared run failed, in report order
-            row
-            for start in range(0, len(failed_there), 500)
-            for row in cases(
-                select(RunTestCase).where(
-                    col(RunTestCase.run_id) == run_id, col(RunTestCase.test_id).in_(failed_there[start : start + 500])
-                )
-            ).all()
-        ]
-        here.sort(key=lambda row: row.idx)
-        first_row = {row.test_id: row for row in reversed(here)}
+        compared_with, fixed = _fixed(session, run, branches)
+        base_branch = branches[1] if len(branches) > 1 else None
         history, base = read_results(
-            conn,
+            session.connection(),
             project_id=run.project_id,
             branch=run.branch_name,
             base_branch=base_branch,
@@ -209,10 +222,6 @@ def run_tests(engine: Engine, principal: Principal, run_id: str) -> RunTests:
         mark = marks.get(failure.test_id)
         if mark is not None:
             failure.mark, failure.since_run_id = mark.mark, mark.since_run_id  # type: ignore[assignment]
-    fixed = [
-        _case(first_row[test_id]).model_copy(update={'mark': 'fixed', 'since_run_id': compared_with})
-        for test_id in fixed_tests((row.test_id, row.status) for row in here)
-    ][:MAX_FAILURES]
     return RunTests(
         run_id=run_id,
         has_report=True,
