@@ -4,7 +4,8 @@ A run gets `RUNBOARD_ARTIFACTS_DIR`, an empty directory inside its sandbox. When
 it (the server's engine, or a `runboard worker`) walks that directory without following links, keeps each regular
 file in the artifact store (fsspec: the data dir by default, any fsspec URL such as `s3://bucket/prefix` in team
 mode) up to the run's size limit, refuses the rest visibly, and parses the JUnit XML among them (junitparser) into
-test results and the Cobertura XML into its line coverage, all before the run's terminal status is written, so its notifications carry the failing tests.
+test results and the Cobertura XML into its line coverage, all before the run's terminal status is written, so its
+notifications carry the failing tests.
 
 - `store.py`: the fsspec store (upload from an open file, streamed reads, deletes).
 - `collect.py`: the walk, the pure keep/refuse plan (`plan`), the uploads and the rows.
