@@ -164,7 +164,7 @@ def show_batch(
 
     async def act(client: RunboardClient, batch: dict[str, Any], action: str, run_ids: list[str]) -> int:
         """One bulk action on the batch's runs, under a key made from them (a resend replays it)."""
-        key = batch_action_key(batch['id'], 'rerun' if action == 'retry' else action, run_ids)
+        key = batch_action_key(batch['id'], action, run_ids)
         answer = await client.bulk_runs({'action': action, 'run_ids': run_ids}, key=key)
         for item in answer['items']:
             said = outcome_text({**item, 'action': action})

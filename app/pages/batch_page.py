@@ -177,7 +177,7 @@ class BatchView:
         """One bulk action on the batch's runs, under a key made from them (a second press replays it)."""
         if not run_ids:
             return
-        key = batch_action_key(self.batch['id'], 'rerun' if action == 'retry' else action, run_ids)
+        key = batch_action_key(self.batch['id'], action, run_ids)
         try:
             answer = await connection.client().bulk_runs({'action': action, 'run_ids': run_ids}, key=key)
         except ApiError as exc:
