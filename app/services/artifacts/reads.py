@@ -6,7 +6,7 @@ run does not exist: 404)."""
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import quote
 
 from sqlalchemy import Connection, Engine, text
@@ -121,21 +121,27 @@ def _compared_branches(run: Run, project: Project) -> list[str]:
     return [run.branch_name] + ([project.base_branch] if run.branch_name != project.base_branch else [])
 
 
-def _coverage(session: Session, run: Run, branches: list[str]) -> CoveragePublic | None:
-    """The run's coverage, and its change against the previous run with coverage at the same depth level and
-    framework (on its branch, else on the base branch), as the tests are compared."""
-    row = session.get(RunCoverage, run.id)
-    if row is None:
-        return None
-    compared_with = comparison_run(
+def _compared_run(
+    session: Session, run: Run, branches: list[str], results: Literal['testreport', 'runcoverage']
+) -> str | None:
+    return comparison_run(
         session.connection(),
         project_id=run.project_id,
         branches=branches,
         run_id=run.id,
         depth_level=run.depth_level,
         target_framework=run.target_framework,
-        results='runcoverage',
+        results=results,
     )
+
+
+def _coverage(session: Session, run: Run, branches: list[str]) -> CoveragePublic | None:
+    """The run's coverage, and its change against the previous run with coverage at the same depth level and
+    framework (on its branch, else on the base branch), as the tests are compared."""
+    row = session.get(RunCoverage, run.id)
+    if row is None:
+        return None
+    compared_with = _compared_run(session, run, branches, 'runcoverage')
     before = session.get(RunCoverage, compared_with) if compared_with else None
     return CoveragePublic(
         percent=row.percent,
@@ -149,14 +155,7 @@ def _coverage(session: Session, run: Run, branches: list[str]) -> CoveragePublic
 
 def _fixed(session: Session, run: Run, branches: list[str]) -> tuple[str | None, list[TestCasePublic]]:
     """The run this one is compared with, and the tests it fixed: those that run failed and this one passed."""
-    compared_with = comparison_run(
-        session.connection(),
-        project_id=run.project_id,
-        branches=branches,
-        run_id=run.id,
-        depth_level=run.depth_level,
-        target_framework=run.target_framework,
-    )
+    compared_with = _compared_run(session, run, branches, 'testreport')
     failed_there = failed_in(session.connection(), compared_with) if compared_with else []
     here = [  # what this run did with the tests the compared run failed
         row
