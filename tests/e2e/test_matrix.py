@@ -181,6 +181,8 @@ def test_stop_all_stops_the_cells_still_running_and_re_run_failed_runs_them_agai
     page.get_by_test_id('rerun-failed').click()
     for cell in ('shallow/python', 'shallow/node'):
         expect(page.locator(f'[data-cell="{cell}"] [data-field=retry]')).to_be_visible()
+    # the retries arrive one event at a time: the button offers both once both are in the grid
+    expect(page.get_by_test_id('stop-all')).to_contain_text('Stop all (2)')
     page.get_by_test_id('stop-all').click()  # and stopped again: a new set of runs, a new action
     for cell in ('shallow/python', 'shallow/node'):
         expect(cell_status(page, cell)).to_have_attribute('data-status', 'stopped', timeout=20_000)
