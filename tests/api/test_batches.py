@@ -304,3 +304,29 @@ def test_rerunning_a_batchs_failed_children_puts_each_retry_in_its_cell(settings
         assert moved.status_code == 201, moved.text
         assert moved.json()['batch_id'] is None
         assert run_ids(api.client.get(f'/api/runs/batch/{batch_id}').json()) == now
+
+
+def test_retries_of_one_cell_sent_to_two_servers_at_once_make_one_run(settings_factory, repo) -> None:  # noqa: ANN001
+    # both servers can find the cell free before either writes: the loser is told the cell is busy and by which run,
+    # not that "the repository changed"
+    settings = settings_factory(**QUEUED, rate_limit_runs=1000)
+    with (
+        serving(settings, repo, max_concurrent_runs=10) as api,
+        api_server(same_database(settings_factory, settings)) as second,
+    ):
+        sent = api.client.post('/api/runs/batch', json=batch_body(), headers={'Idempotency-Key': 'race'})
+        assert sent.status_code == 201, sent.text
+        child = run_ids(sent.json())[('deep', 'go')]
+        assert api.client.post(f'/api/runs/{child}/stop').status_code == 202
+        wait_for_status(api.client, child, ('stopped',))
+
+        answers = post_all(
+            [api.server.base_url, second.base_url], api.server.token, [(f'/api/runs/{child}/retry', {}, {})] * 16
+        )
+        created = [a for a in answers if a.status_code == 201]
+        assert len(created) == 1, [(a.status_code, a.text) for a in answers]
+        winner = created[0].json()['id']
+        for answer in answers:
+            if answer is not created[0]:
+                assert assert_problem(answer, 409, 'batch_cell_busy')['blocking_run_id'] == winner
+        assert runs_of(api.server, sent.json()['id'])[('deep', 'go')] == 2

@@ -19,7 +19,7 @@ from app.config import Settings
 from app.core.errors import DomainError
 from app.infra.db import one_statement, read_only
 from app.infra.events import EventBus
-from app.models import ACTIVE_SQL, RETRYABLE_STATUSES, Project, Run, RunKind, RunPublic, utcnow
+from app.models import ACTIVE_SQL, RETRYABLE_STATUSES, Project, RunKind, RunPublic, utcnow
 from app.services.identity.accounts import Principal
 from app.services.projects.cache import ProjectCache
 from app.services.repositories import gitops
@@ -130,7 +130,7 @@ class RunAdmitter:
         cell = (original.branch_name, original.depth_level, original.target_framework)
         same_cell = (branch, depth, framework) == cell
         if original.batch_id and same_cell:
-            self._refuse_a_busy_cell(original)
+            self._refuse_a_busy_cell(original.batch_id, depth, framework)
         spec = RunSpec(
             project.id,
             depth,
@@ -148,22 +148,23 @@ class RunAdmitter:
         payload = {'retry_of': run_id, 'depth_level': depth, 'target_framework': framework, 'branch': branch}
         return self._admit(principal, project, spec, payload, key, correlation_id)
 
-    def _refuse_a_busy_cell(self, original: Run) -> None:
+    def _refuse_a_busy_cell(self, batch_id: str, depth_level: str, target_framework: str) -> None:
         """A batch's cell runs one attempt at a time: a retry while another retry of it is queued or running is
-        refused naming that run (the database's uq_run_batch_cell_active would refuse it too, less clearly)."""
+        refused naming that run (the database's uq_run_batch_cell_active refuses it too, less clearly: then this
+        is asked again)."""
         with self.key_reader.connect() as conn:
             busy = conn.execute(
                 text(
                     'SELECT id, status FROM run WHERE batch_id = :b AND depth_level = :d AND target_framework = :f '
                     f'AND {ACTIVE_SQL} LIMIT 1'
                 ),
-                {'b': original.batch_id, 'd': original.depth_level, 'f': original.target_framework},
+                {'b': batch_id, 'd': depth_level, 'f': target_framework},
             ).first()
         if busy is not None:
             raise DomainError(
                 409,
                 'batch_cell_busy',
-                f'Run {busy[0]} of this cell of batch {original.batch_id} is {busy[1]}; retry once it has ended.',
+                f'Run {busy[0]} of this cell of batch {batch_id} is {busy[1]}; retry once it has ended.',
                 blocking_run_id=busy[0],
             )
 
@@ -198,6 +199,8 @@ class RunAdmitter:
             try:
                 return self._admit_once(Request(principal, project, spec, key, fp, correlation_id))
             except Conflict:
+                if spec.retry_of and spec.batch_id:  # another request's retry of this cell may have won the race
+                    self._refuse_a_busy_cell(spec.batch_id, spec.depth_level, spec.target_framework)
                 if attempt == CREATE_ATTEMPTS - 1:
                     raise repository_changed() from None
             except StaleProject:
