@@ -89,6 +89,8 @@ def _repository(services: Services, principal: Principal, project_id: str, *, re
         session.expunge(project)
     if refresh and is_remote(project.repository):
         services.repositories.refresh(project, max_age=services.settings.mirror_refresh_min_seconds)
+    elif refresh:  # a path: nothing to fetch, but its branches are read again (a commit made a moment ago)
+        services.repositories.branches.forget(project.repository)
     state = services.repositories.state(project)
     fetched = datetime.fromtimestamp(state.fetched_at, UTC) if state.fetched_at else None
     return RepositoryPublic.model_validate({**dataclasses.asdict(state), 'fetched_at': fetched})
@@ -105,7 +107,8 @@ async def repository_state(project_id: str, services: ServicesDep, principal: Pr
 )
 async def refresh_repository(project_id: str, services: ServicesDep, principal: PrincipalDep) -> RepositoryPublic:
     """Fetch a remote repository's mirror now (at most once per RUNBOARD_MIRROR_REFRESH_MIN_SECONDS: a fetch
-    younger than that is answered as is). 502 repository_unavailable with `reason` when the remote fails."""
+    younger than that is answered as is), or read a path's branches again (they are remembered for 5 s).
+    502 repository_unavailable with `reason` when the remote fails."""
     return await run_in_threadpool(_repository, services, principal, project_id, refresh=True)
 
 

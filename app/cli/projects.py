@@ -1,4 +1,4 @@
-"""`runboard projects list|show|add|edit|refresh|history`."""
+"""`runboard projects list|show|tests|add|edit|hook-secret|refresh|history`."""
 
 from __future__ import annotations
 
@@ -185,6 +185,17 @@ def projects_show(project: ProjectArg, json_output: JsonOpt = False, server: Ser
     Cli.make(server, json_output).show(lambda client: client.get_project(project), render.project_details)
 
 
+@projects_app.command('tests')
+def projects_tests(
+    project: ProjectArg,
+    limit: Annotated[int, typer.Option('--limit', '-n', min=1, max=50, help='Failing tests shown.')] = 10,
+    json_output: JsonOpt = False,
+    server: ServerOpt = None,
+) -> None:
+    """The base branch's coverage per run and the tests that failed lately, flakiest first."""
+    Cli.make(server, json_output).show(lambda client: client.project_tests(project, limit=limit), render.project_tests)
+
+
 @projects_app.command('add')
 def projects_add(
     project_id: Annotated[str, typer.Option('--id', help='Slug id: lowercase letters, digits, dashes.')],
@@ -323,7 +334,7 @@ def projects_hook_secret(project: ProjectArg, json_output: JsonOpt = False, serv
 
 @projects_app.command('refresh')
 def projects_refresh(project: ProjectArg, json_output: JsonOpt = False, server: ServerOpt = None) -> None:
-    """Fetch a remote project's repository now and show its state (last fetch, last error)."""
+    """Fetch a remote project's repository now (a path's: read its branches again) and show its state."""
     Cli.make(server, json_output).show(lambda client: client.refresh_repository(project), render.repository_state)
 
 

@@ -8,12 +8,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from rich import box
-from rich.console import Console
+from rich.console import Console, Group
 from rich.markup import escape  # noqa: F401 - re-exported for the command modules
 from rich.table import Table
 from rich.text import Text
 
 from app.cli.table_fit import column_widths, fitting_columns
+from app.state.artifacts_view import coverage_trend_text
 
 ESC = '\x1b'
 
@@ -295,6 +296,45 @@ def projects_table(projects: Iterable[dict]) -> Table:
             p['repository'],
         )
     return table
+
+
+def project_tests(answer: dict) -> Group:
+    """`runboard projects tests`: the base branch's coverage (the last figure and its recent runs) and the tests
+    that failed lately, flakiest first."""
+    parts: list[Any] = []
+    points = answer.get('coverage') or []
+    if points:
+        parts.append(Text(without_controls(coverage_trend_text(answer['coverage_branch'], points))))
+        recent = Table(header_style='bold', box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+        for column in ('RUN', 'DEPTH', 'FRAMEWORK', 'COVERAGE'):
+            recent.add_column(column, justify='right' if column == 'COVERAGE' else 'left')
+        for point in points[-10:]:
+            recent.add_row(
+                point['run_id'],
+                Text(without_controls(point['depth_level'])),
+                Text(without_controls(point['target_framework'])),
+                f'{point["percent"]:.2f} %',
+            )
+        parts.append(recent)
+    elif not answer.get('history'):
+        return Group(Text('No test or coverage reports yet.'))
+    flakiest = answer.get('flakiest') or []
+    if answer.get('history'):
+        if not flakiest:
+            parts.append(Text('No test has failed in the recent runs.'))
+        else:
+            failing = Table(header_style='bold', box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+            for column in ('TEST', 'FLAKY COMMITS', 'FAILED RUNS', 'LAST FAILED'):
+                failing.add_column(column)
+            for item in flakiest:
+                failing.add_row(
+                    Text(without_controls(item['test_id'])),
+                    str(item['flaky_commits']),
+                    f'{item["failures"]} of {item["runs"]}',
+                    item.get('last_failed_run_id') or '-',
+                )
+            parts.append(failing)
+    return Group(*parts)
 
 
 def project_details(p: dict) -> Table:

@@ -28,9 +28,11 @@ class ArtifactsApi:
         tests it fixed, skipped, slowest."""
         return (await self.request('GET', f'/runs/{quote(run_id, safe="")}/tests')).data
 
-    async def project_tests(self, project_id: str) -> dict:
-        """GET /projects/{id}/tests: the flakiest tests and the test count and failures per run."""
-        return (await self.request('GET', f'/projects/{quote(project_id, safe="")}/tests')).data
+    async def project_tests(self, project_id: str, *, limit: int = 10) -> dict:
+        """GET /projects/{id}/tests: the flakiest tests, the test count and failures per run, the base branch's
+        coverage per run."""
+        path = f'/projects/{quote(project_id, safe="")}/tests'
+        return (await self.request('GET', path, params={'limit': limit})).data
 
     def artifact_stream(
         self, run_id: str, path: str, *, download: bool = False

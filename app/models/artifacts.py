@@ -169,6 +169,16 @@ class TestHistoryPoint(SQLModel):
     skipped: int
 
 
+class CoveragePoint(SQLModel):
+    run_id: str
+    depth_level: str
+    target_framework: str
+    created_at: datetime
+    percent: float
+
+
 class ProjectTests(SQLModel):
     flakiest: list[FlakyTest]
     history: list[TestHistoryPoint]  # oldest first
+    coverage_branch: str  # the base branch: its coverage is the project's (GitLab charts the default branch's)
+    coverage: list[CoveragePoint] = []  # its last runs with coverage, oldest first

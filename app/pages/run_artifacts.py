@@ -28,9 +28,15 @@ class RunExtras:
     """The Artifacts and Tests panels of one run page, their tab labels, and the run's summary."""
 
     def __init__(
-        self, artifacts_box: ui.element, tests_box: ui.element, tabs: dict[str, ui.tab], summary_box: ui.element
+        self,
+        artifacts_box: ui.element,
+        tests_box: ui.element,
+        tabs: dict[str, ui.tab],
+        summary_box: ui.element,
+        results: ui.button,
     ) -> None:
         self.artifacts_box, self.tests_box, self.tabs, self.summary_box = artifacts_box, tests_box, tabs, summary_box
+        self.results = results  # in the run's header: the tests and coverage in one line, opening the Tests tab
         self.loaded_for: str | None = None
 
     async def load(self, run: dict[str, Any]) -> None:
@@ -137,6 +143,9 @@ class RunExtras:
         return text + ('\n… (the rest: Download)' if cut else '')
 
     def draw_tests(self, answer: dict[str, Any]) -> None:
+        results = view.results_text(answer)
+        self.results.set_text(results)
+        self.results.set_visibility(bool(results))
         totals = answer.get('totals') or {}
         failing = (totals.get('failed') or 0) + (totals.get('errors') or 0)
         label = f'Tests ({failing} failed)' if failing else view.tab_label('Tests', totals.get('total'))

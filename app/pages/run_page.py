@@ -53,6 +53,13 @@ class TimelineView:
                 ui.space()
                 self.actions_box = ui.row().classes('items-center gap-2')
             self.details = ui.column().classes('w-full gap-2')
+            # once it has ended: its tests and coverage (run_artifacts.py), a click from the Tests tab
+            self.results = (
+                ui.button(on_click=self.open_tests)
+                .props('flat dense no-caps align=left data-testid=run-results')
+                .classes('rb-tap self-start text-sm')
+            )
+            self.results.set_visibility(False)
         self.stages = ui.row().classes('w-full gap-2 flex-wrap').props('data-testid=stages aria-label="Stages"')
         self.annotations = (
             ui.column()
@@ -82,7 +89,11 @@ class TimelineView:
         self.artifacts_box.set_visibility(False)
         self.tests_box.set_visibility(False)
         self.extras = RunExtras(
-            self.artifacts_box, self.tests_box, {'artifacts': artifacts_tab, 'tests': tests_tab}, self.summary_box
+            self.artifacts_box,
+            self.tests_box,
+            {'artifacts': artifacts_tab, 'tests': tests_tab},
+            self.summary_box,
+            self.results,
         )
         tabs.set_value(log_tab)  # after the boxes exist: its change shows the log box and hides the others
         ui.timer(1.0, self.tick)
@@ -178,6 +189,9 @@ class TimelineView:
             self.took.text = duration(self.run)
         elif self.run.get('status') == 'queued' and self.ticks % 3 == 0:
             background_tasks.create(self.catch_up(), name='waiting-reason')  # why it waits changes silently
+
+    def open_tests(self) -> None:
+        self.tabs.set_value('tests')
 
     def show_tab(self, event: Any) -> None:
         self.log_box.set_visibility(event.value == 'log')

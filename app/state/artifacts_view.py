@@ -160,6 +160,66 @@ def coverage_text(coverage: dict[str, Any] | None) -> str:
     return text
 
 
+def results_text(answer: dict[str, Any]) -> str:
+    """The run header's line from GET /runs/{id}/tests: `2 of 120 tests failed · coverage 87.30 % (+1.20)`, or
+    `120 tests passed`; '' with neither a test nor a coverage report."""
+    parts = []
+    totals = answer.get('totals') or {}
+    if answer.get('has_report'):
+        failing = (totals.get('failed') or 0) + (totals.get('errors') or 0)
+        total = totals.get('total') or 0
+        parts.append(f'{failing:,} of {total:,} tests failed' if failing else f'{total:,} tests passed')
+    coverage = answer.get('coverage')
+    if coverage:
+        text = f'coverage {coverage["percent"]:.2f} %'
+        if coverage.get('change') is not None and coverage.get('compared_with'):
+            text += f' ({"unchanged" if coverage["change"] == 0 else format(coverage["change"], "+.2f")})'
+        parts.append(text)
+    return ' · '.join(parts)
+
+
+def coverage_chart(points: list[dict[str, Any]]) -> dict[str, Any]:
+    """ECharts options: the base branch's coverage per run, oldest first, one line per depth level and framework
+    (a quick suite's coverage beside a full one's would read as a drop); a run without that combination leaves a gap."""
+    labels = [point['run_id'] for point in points]
+    combinations = sorted({(p['depth_level'], p['target_framework']) for p in points})
+    series = []
+    for depth, framework in combinations:
+        data = [
+            p['percent'] if (p['depth_level'], p['target_framework']) == (depth, framework) else None for p in points
+        ]
+        name = f'{depth} · {framework}'
+        series.append({'name': name, 'type': 'line', 'data': data, 'connectNulls': True, 'symbolSize': 6})
+    return {
+        'animation': False,
+        'tooltip': {'trigger': 'axis'},
+        'legend': {'data': [s['name'] for s in series], 'top': 0},
+        'grid': {'left': 48, 'right': 16, 'top': 36, 'bottom': 24},
+        'xAxis': {'type': 'category', 'data': labels, 'axisLabel': {'show': False}},
+        'yAxis': {'type': 'value', 'min': 0, 'max': 100, 'axisLabel': {'formatter': '{value} %'}},
+        'series': series,
+    }
+
+
+def coverage_trend_text(branch: str, points: list[dict[str, Any]]) -> str:
+    """`Coverage on main 87.30 % · +1.20 since run_…`: the base branch's last figure, against its previous run with
+    the same depth level and framework; '' without coverage."""
+    if not points:
+        return ''
+    last = points[-1]
+    text = f'Coverage on {shown(branch)} {last["percent"]:.2f} %'
+    same = [
+        p
+        for p in points[:-1]
+        if (p['depth_level'], p['target_framework']) == (last['depth_level'], last['target_framework'])
+    ]
+    if same:
+        change = round(last['percent'] - same[-1]['percent'], 2)
+        moved = 'unchanged' if change == 0 else f'{change:+.2f}'
+        text += f' · {moved} since {same[-1]["run_id"]}'
+    return text
+
+
 def failure_title(failure: dict[str, Any]) -> str:
     name = shown(failure.get('name') or '')
     classname = shown(failure.get('classname') or '')

@@ -374,6 +374,13 @@ def test_a_runs_coverage_is_read_from_its_cobertura_report_and_compared(settings
         assert (covered['compared_with'], covered['change']) == (first['id'], 0.0)
         _, covered = coverage_of('feature/x')  # its first run: compared with main's last
         assert (covered['percent'], covered['compared_with'], covered['change']) == (100.0, second['id'], 25.0)
+        # the project's coverage is its base branch's, run by run (the feature branch's 100 % is not main's)
+        project = client.get('/api/projects/proj/tests').json()
+        assert project['coverage_branch'] == 'main' and project['history'] == []
+        assert [(p['run_id'], p['percent'], p['depth_level']) for p in project['coverage']] == [
+            (first['id'], 75.0, first['depth_level']),
+            (second['id'], 75.0, second['depth_level']),
+        ]
 
         plain = make_repo(tmp_path / 'plain', {'main': {'run.sh': '#!/bin/sh\necho no reports\n'}})
         create_project(client, plain, project_id='plain')

@@ -1,9 +1,11 @@
 """`runboard runs artifacts RUN [--download DIR | --zip FILE]` and the tests part of `runboard runs show`, against a
 real server (both backends): the list with sizes and refusals, the download byte for byte under DIR with each path
-kept (or in one zip), the totals, the failing tests with their marks and the tests a run fixed."""
+kept (or in one zip), the totals, the failing tests with their marks and the tests a run fixed; and
+`runboard projects tests PROJECT`, the base branch's coverage per run."""
 
 from __future__ import annotations
 
+import subprocess
 import zipfile
 from pathlib import Path
 
@@ -107,3 +109,37 @@ def test_the_summary_a_run_writes_is_shown_by_runs_show(settings_factory, repo_f
         assert 'Coverage: 91 %' in after and '###' not in after  # rendered, not the raw Markdown
         assert 'app.py' in after and '88 %' in after  # the table
         assert 'done' in after and '\x1b' not in after and '\x07' not in after  # a title escape: dropped
+
+
+COVERAGE = """#!/bin/sh
+cat > "$RUNBOARD_ARTIFACTS_DIR/coverage.xml" <<XML
+<coverage line-rate="0" lines-covered="{covered}" lines-valid="8"><packages/></coverage>
+XML
+"""
+
+
+def test_projects_tests_prints_the_base_branchs_coverage_run_by_run(settings_factory, repo_factory) -> None:  # noqa: ANN001
+    repo = repo_factory({'main': {'run.sh': COVERAGE.format(covered=6)}})
+    with api_server(settings_factory()) as server, server.client() as client:
+        create_project(client, repo)
+        first = wait_for_status(client, trigger(client).json()['id'], timeout=60)
+        (repo / 'run.sh').write_text(COVERAGE.format(covered=7))  # a commit on main that covers one line more
+        subprocess.run(
+            ['git', '-c', 'user.name=t', '-c', 'user.email=t@example.invalid', 'commit', '-qam', 'more tests'],
+            cwd=repo,
+            check=True,
+        )
+        assert client.post('/api/projects/proj/repository/refresh').status_code == 200
+        second = wait_for_status(client, trigger(client).json()['id'], timeout=60)
+
+        shown = run_cli(server.base_url, server.token, 'projects', 'tests', 'proj')
+        assert shown.code == 0, shown.stderr
+        assert f'Coverage on main 87.50 % · +12.50 since {first["id"]}' in shown.stdout
+        rows = [line.split() for line in shown.stdout.splitlines() if line.startswith('run_')]
+        assert [(row[0], row[-2]) for row in rows] == [(first['id'], '75.00'), (second['id'], '87.50')]
+        assert 'No test has failed' not in shown.stdout  # no JUnit report: nothing said about tests
+
+        plain = repo_factory({'main': {'run.sh': '#!/bin/sh\ntrue\n'}})
+        create_project(client, plain, project_id='plain')
+        none = run_cli(server.base_url, server.token, 'projects', 'tests', 'plain')
+        assert none.code == 0 and 'No test or coverage reports yet.' in none.stdout

@@ -1,8 +1,9 @@
 """The run page's Artifacts and Tests tabs in real Chromium (docs/artifacts.md): a run that left report.html,
 screens/shot.png and junit.xml (and a file past the limit) shows them with sizes, the image previewed, the refusal
 with why, Download links that stream the bytes (each, and all in one zip), the HTML opened sandboxed; its Tests
-tab shows the totals and each failure with its message, trace and how it stands on the branch (a feature branch's
-against main, with the tests it fixed); the project page shows the flaky tests."""
+tab (opened from the header's line of results) shows the totals and each failure with its message, trace and how it
+stands on the branch (a feature branch's against main, with the tests it fixed); the project page shows the flaky
+tests."""
 
 from __future__ import annotations
 
@@ -84,8 +85,11 @@ def test_the_artifacts_and_tests_tabs(page: Page, env: Stack) -> None:
     assert report.evaluate('() => { try { return document.cookie } catch (e) { return "blocked" } }') in ('', 'blocked')
     report.close()
 
-    page.get_by_test_id('tab-tests').click()
+    # the header says how the tests went; a click there opens the Tests tab
+    expect(page.get_by_test_id('run-results')).to_have_text('2 of 5 tests failed')
+    page.get_by_test_id('run-results').click()
     tests = page.get_by_test_id('tests-panel')
+    expect(tests).to_be_visible()
     expect(page.get_by_test_id('tab-tests')).to_contain_text('Tests (2 failed)')
     expect(tests.get_by_test_id('test-totals')).to_have_text(
         '5 tests · 2 passed · 1 failed · 1 error · 1 skipped · 4.3 s'

@@ -40,10 +40,11 @@ def test_demo_project_runs_from_the_browser_and_both_outcomes_happen(page: Page,
         expect(page.get_by_test_id('run-header').locator('[data-status=succeeded]')).to_be_visible(timeout=30_000)
         expect(output).to_contain_text('pipeline finished: all stages passed')
         succeeded = page.url.rsplit('/', 1)[-1]
-        # it keeps what a real pipeline keeps: its package, its test report and the summary it wrote, shown above
-        # the log as Markdown (a heading and a table)
-        expect(page.get_by_role('tab', name='Artifacts (3)')).to_be_visible()
+        # it keeps what a real pipeline keeps: its package, its test and coverage reports and the summary it wrote,
+        # shown above the log as Markdown (a heading and a table)
+        expect(page.get_by_role('tab', name='Artifacts (4)')).to_be_visible()
         expect(page.get_by_role('tab', name='Tests (3)')).to_be_visible()
+        expect(page.get_by_test_id('run-results')).to_have_text(re.compile(r'^3 tests passed · coverage \d+\.\d\d %'))
         summary = page.get_by_test_id('summary-body')
         expect(summary.locator('h3')).to_contain_text('all 3 tests passed')
         expect(summary.locator('table tr')).to_have_count(4)
@@ -61,7 +62,7 @@ def test_demo_project_runs_from_the_browser_and_both_outcomes_happen(page: Page,
             assert reply.status_code == 201, reply.text
             failed = wait_for_status(api, reply.json()['id'], timeout=60)
             kept = api.get(f'/api/runs/{succeeded}/artifacts').json()['items']
-            assert sorted(a['path'] for a in kept) == ['demo-1.0.tar.gz', 'junit.xml', 'summary.md']
+            assert sorted(a['path'] for a in kept) == ['coverage.xml', 'demo-1.0.tar.gz', 'junit.xml', 'summary.md']
         assert failed['status'] == 'failed' and failed['exit_code'] == 1
         page.goto(app['url'] + f'/runs/{failed["id"]}')
         expect(page.get_by_test_id('output')).to_contain_text('FAILED (connection reset by peer)')

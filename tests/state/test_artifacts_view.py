@@ -137,3 +137,62 @@ def test_comparison_text(answer: dict, text: str) -> None:
 )
 def test_coverage_text(coverage: dict | None, text: str) -> None:
     assert view.coverage_text(coverage) == text
+
+
+def _point(run_id: str, percent: float, depth: str = 'quick', framework: str = 'python') -> dict:
+    return {'run_id': run_id, 'percent': percent, 'depth_level': depth, 'target_framework': framework}
+
+
+@pytest.mark.parametrize(
+    ('points', 'text'),
+    [
+        ([], ''),
+        ([_point('run_1', 80.0)], 'Coverage on main 80.00 %'),
+        ([_point('run_1', 80.0), _point('run_2', 81.25)], 'Coverage on main 81.25 % · +1.25 since run_1'),
+        ([_point('run_1', 80.0), _point('run_2', 80.0)], 'Coverage on main 80.00 % · unchanged since run_1'),
+        # compared with the last run of the same depth level and framework, not the last run
+        (
+            [_point('run_1', 80.0), _point('run_2', 40.0, depth='deep'), _point('run_3', 79.5)],
+            'Coverage on main 79.50 % · -0.50 since run_1',
+        ),
+        ([_point('run_1', 80.0), _point('run_2', 40.0, framework='node')], 'Coverage on main 40.00 %'),
+    ],
+)
+def test_coverage_trend_text(points: list[dict], text: str) -> None:
+    assert view.coverage_trend_text('main', points) == text
+
+
+def test_coverage_chart_has_a_line_per_depth_and_framework_with_gaps_elsewhere() -> None:
+    points = [_point('run_1', 80.0), _point('run_2', 40.0, depth='deep'), _point('run_3', 82.0)]
+    options = view.coverage_chart(points)
+    assert options['xAxis']['data'] == ['run_1', 'run_2', 'run_3']
+    assert {s['name']: s['data'] for s in options['series']} == {
+        'deep · python': [None, 40.0, None],
+        'quick · python': [80.0, None, 82.0],
+    }
+    assert (options['yAxis']['min'], options['yAxis']['max']) == (0, 100)
+
+
+@pytest.mark.parametrize(
+    ('answer', 'text'),
+    [
+        ({'has_report': False, 'totals': {}, 'coverage': None}, ''),
+        ({'has_report': True, 'totals': {'total': 1200, 'passed': 1200}}, '1,200 tests passed'),
+        ({'has_report': True, 'totals': {'total': 120, 'failed': 1, 'errors': 1}}, '2 of 120 tests failed'),
+        (
+            {'has_report': False, 'totals': {}, 'coverage': {'percent': 87.3, 'compared_with': 'run_1', 'change': 1.2}},
+            'coverage 87.30 % (+1.20)',
+        ),
+        (
+            {
+                'has_report': True,
+                'totals': {'total': 3},
+                'coverage': {'percent': 50, 'compared_with': 'r', 'change': 0},
+            },
+            '3 tests passed · coverage 50.00 % (unchanged)',
+        ),
+        ({'has_report': True, 'totals': {}, 'coverage': {'percent': 50.0}}, '0 tests passed · coverage 50.00 %'),
+    ],
+)
+def test_results_text_for_the_run_header(answer: dict, text: str) -> None:
+    assert view.results_text(answer) == text

@@ -18,6 +18,7 @@ from app.models.artifacts import (
     Artifact,
     ArtifactList,
     ArtifactPublic,
+    CoveragePoint,
     CoveragePublic,
     FlakyTest,
     ProjectTests,
@@ -261,10 +262,17 @@ LIMIT :n
 
 def project_tests(engine: Engine, principal: Principal, project_id: str, *, limit: int = 10) -> ProjectTests:
     """The tests that passed and failed on the same commit most often (then the most failed), over the
-    project's last FLAKY_WINDOW_RUNS runs with results; and its test count and failures per run, oldest first."""
+    project's last FLAKY_WINDOW_RUNS runs with results; its test count and failures per run, oldest first; and
+    the base branch's coverage per run, oldest first."""
     with Session(engine) as session:
-        visibility.get_visible(session, project_id, principal)
+        project = visibility.get_visible(session, project_id, principal)
         conn = session.connection()
+        coverage = [
+            CoveragePoint(run_id=r[0], depth_level=r[1], target_framework=r[2], created_at=r[3], percent=r[4])
+            for r in reversed(
+                conn.execute(COVERAGE_HISTORY_SQL, {'p': project_id, 'b': project.base_branch, 'n': CHART_RUNS}).all()
+            )
+        ]
         recent = conn.execute(
             timed_sql(
                 'SELECT run_id, branch_name, created_at, total, failed, errors, skipped FROM testreport '
@@ -290,7 +298,14 @@ def project_tests(engine: Engine, principal: Principal, project_id: str, *, limi
         TestHistoryPoint(run_id=r[0], branch_name=r[1], created_at=r[2], total=r[3], failed=r[4] + r[5], skipped=r[6])
         for r in reversed(recent[:CHART_RUNS])
     ]
-    return ProjectTests(flakiest=flakiest, history=history)
+    return ProjectTests(flakiest=flakiest, history=history, coverage_branch=project.base_branch, coverage=coverage)
+
+
+COVERAGE_HISTORY_SQL = timed_sql(  # newest first, along ix_runcoverage_branch_run
+    'SELECT c.run_id, r.depth_level, r.target_framework, c.created_at, c.percent FROM runcoverage c '
+    'JOIN run r ON r.id = c.run_id WHERE c.project_id = :p AND c.branch_name = :b ORDER BY c.run_id DESC LIMIT :n',
+    columns=('created_at',),
+)
 
 
 FAILURE_FACTS_SQL = (
