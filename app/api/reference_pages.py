@@ -17,12 +17,14 @@ from fastapi.staticfiles import StaticFiles
 ASSETS_URL = '/docs-assets'
 ASSETS_DIR = Path(str(files('fastapi_offline') / 'static'))
 BEARER = 'bearer'
-NO_TOKEN_PREFIXES = ('/api/health', '/api/hooks/')  # probes; forges sign their deliveries instead
+# probes; forges sign their deliveries instead; a badge's address carries its key
+NO_TOKEN_PREFIXES = ('/api/health', '/api/hooks/', '/api/badges/')
 
 
 def with_bearer_auth(schema: dict[str, Any]) -> dict[str, Any]:
     """The OpenAPI document saying what every API request needs: `Authorization: Bearer <token>` (api/deps.py),
-    except the health probes and the forges' hooks. Swagger UI then offers "Authorize" and sends the token."""
+    except the health probes, the forges' hooks and the badges. Swagger UI then offers "Authorize" and sends the
+    token."""
     components = schema.setdefault('components', {})
     components.setdefault('securitySchemes', {})[BEARER] = {
         'type': 'http',

@@ -1,4 +1,4 @@
-"""`runboard projects list|show|tests|add|edit|hook-secret|refresh|history`."""
+"""`runboard projects list|show|tests|add|edit|hook-secret|badges|refresh|history`."""
 
 from __future__ import annotations
 
@@ -330,6 +330,31 @@ def projects_hook_secret(project: ProjectArg, json_output: JsonOpt = False, serv
             f'Webhook for {item["project_id"]}: POST {item["url"]}\nSecret (shown this once): {item["secret"]}'
         ),
     )
+
+
+@projects_app.command('badges')
+def projects_badges(
+    project: ProjectArg,
+    new: Annotated[
+        bool, typer.Option('--new', help='Turn them on with new addresses (the old ones stop working).')
+    ] = False,
+    off: Annotated[bool, typer.Option('--off', help='Turn them off: every address stops working.')] = False,
+    json_output: JsonOpt = False,
+    server: ServerOpt = None,
+) -> None:
+    """The README status and coverage badges of the project's base branch: their addresses and the Markdown to paste
+    (--new and --off: operators)."""
+    if new and off:
+        raise typer.BadParameter('--new or --off, not both', param_hint='--new')
+
+    async def act(client: Any) -> Any:
+        path = f'/projects/{project}/badges'
+        if off:
+            await client.request('DELETE', path)
+            return (await client.request('GET', path)).data
+        return (await client.request('POST' if new else 'GET', path)).data
+
+    Cli.make(server, json_output).show(act, render.project_badges)
 
 
 @projects_app.command('refresh')

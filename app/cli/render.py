@@ -337,6 +337,20 @@ def project_tests(answer: dict) -> Group:
     return Group(*parts)
 
 
+def project_badges(badges: dict) -> Text:
+    """Plain Text (the Markdown's [brackets] are not rich markup), lines whole however narrow the terminal, so the
+    addresses copy as they are."""
+    project = badges['project_id']
+    if not badges['enabled']:
+        return Text(f'Badges of {project} are off (runboard projects badges {project} --new).')
+    return Text(
+        f'Build:    {badges["status_url"]}\nCoverage: {badges["coverage_url"]}\n'
+        f'(branch {badges["branch"]}; add ?branch=NAME for another)\n\nMarkdown:\n{badges["markdown"]}',
+        no_wrap=True,
+        overflow='ignore',
+    )
+
+
 def project_details(p: dict) -> Table:
     auto = 'paused' if p.get('paused') else ('on' if p.get('auto_enabled') else 'off')
     return key_values(

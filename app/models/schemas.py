@@ -111,6 +111,18 @@ class VariablePublic(SQLModel):
     updated_at: datetime
 
 
+class ProjectBadges(SQLModel):
+    """GET/POST /api/projects/{id}/badges: the README badges' addresses (absolute, from the request's host), and the
+    Markdown that shows them; every address is None while badges are off."""
+
+    project_id: str
+    enabled: bool
+    branch: str  # the base branch; `?branch=` picks another
+    status_url: str | None = None
+    coverage_url: str | None = None
+    markdown: str | None = None
+
+
 class ProjectPublic(ProjectBase):
     id: str
     team_id: str

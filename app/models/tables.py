@@ -95,6 +95,7 @@ class Project(ProjectBase, table=True):
     on_push: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     on_push_by: str | None = None
     hook_secret: str | None = None
+    badge_key: str | None = None  # the status and coverage badges' addresses carry it (services/projects/badges.py)
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
 

@@ -9,6 +9,7 @@ from typing import Any
 from nicegui import ui
 
 from app.client import ApiError
+from app.pages.badges_panel import badges_panel
 from app.pages.project_form_view import ProjectFormView
 from app.pages.push_panel import push_panel
 from app.pages.repository_settings import stored_text
@@ -132,6 +133,7 @@ async def project_settings_page(project_id: str) -> None:
         if not operator:
             variables_panel(project, readonly=True)
             push_panel(project, readonly=True)
+            await badges_panel(project_id, readonly=True)
             return
         outcome = Outcome()
 
@@ -166,6 +168,7 @@ async def project_settings_page(project_id: str) -> None:
         button = ui.button('Save', icon='save', on_click=save).props('data-testid=save-settings').classes('rb-tap')
         variables_panel(project, readonly=False)
         push_panel(project, readonly=False)
+        await badges_panel(project_id, readonly=False)
         danger_zone(project)
 
 

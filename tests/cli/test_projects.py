@@ -1,6 +1,8 @@
-"""`runboard projects` and `runboard quota` against a running server (both backends)."""
+"""`runboard projects` (and its badges) and `runboard quota` against a running server (both backends)."""
 
 from __future__ import annotations
+
+import httpx
 
 from tests.helpers.cli import served
 
@@ -54,3 +56,22 @@ def test_quota_counts_down_as_runs_start(settings_factory, repo_factory) -> None
         assert cli('runs', 'trigger', '-p', 'proj', '-b', 'main', '-d', 'shallow', '-f', 'python').code == 0
         after = cli('quota')
         assert after.code == 0 and '4 of 5' in after.stdout
+
+
+def test_projects_badges_prints_the_addresses_and_the_markdown_whole(settings_factory, repo_factory) -> None:  # noqa: ANN001
+    with served(settings_factory, repo_factory) as (server, cli):
+        off = cli('projects', 'badges', 'proj')
+        assert off.code == 0 and 'Badges of proj are off (runboard projects badges proj --new).' in off.stdout
+        made = cli('projects', 'badges', 'proj', '--new', '--json')
+        assert made.code == 0, made.stderr
+        badges = made.json()
+        shown = cli('projects', 'badges', 'proj')
+        # the Markdown as the API gives it: its [brackets] are not eaten as terminal markup, its line not wrapped
+        assert badges['markdown'] in shown.stdout.splitlines()
+        assert f'Build:    {badges["status_url"]}' in shown.stdout
+        assert httpx.get(badges['status_url'], timeout=30).status_code == 200
+        both = cli('projects', 'badges', 'proj', '--new', '--off')
+        assert both.code == 2 and '--new or --off, not both' in both.stderr
+        gone = cli('projects', 'badges', 'proj', '--off')
+        assert gone.code == 0 and 'are off' in gone.stdout
+        assert httpx.get(badges['status_url'], timeout=30).status_code == 404

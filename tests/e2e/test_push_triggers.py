@@ -1,7 +1,7 @@
 """Runs on push, as a person sets them up, in real Chromium (issue 37): an operator opens the project's Settings,
 switches "Run on push" on for main and release/*, saves, makes the hook secret (shown once); a commit to the
 project's repository then appears as a `push` run at that commit, and a signed pull-request webhook makes a run
-whose page links the pull request."""
+whose page links the pull request. The README badges are turned on and off in the same Settings."""
 
 from __future__ import annotations
 
@@ -121,3 +121,25 @@ def test_push_rules_in_settings_then_a_push_runs(page: Page, server: dict) -> No
     expect(link).to_have_text('PR #7 Add x')
     assert link.get_attribute('href') == 'https://github.com/team/web/pull/7'
     screenshot(page, 'push-pull-request-run.png')
+
+
+def test_badges_turned_on_in_settings_show_in_the_page_and_answer_without_a_token(page: Page, server: dict) -> None:
+    url = server['url']
+    page.goto(f'{url}/projects/web/settings')
+    panel = page.get_by_test_id('badges-panel')
+    expect(panel.get_by_test_id('badges-state')).to_have_text('Badges are off.')
+    panel.get_by_test_id('badges-new').click()
+    markdown = panel.get_by_test_id('badges-markdown')
+    expect(markdown).to_contain_text(f'[![build]({url}/api/badges/web/rbb_')
+    for kind in ('status', 'coverage'):  # drawn from their addresses, as a README's proxy would fetch them
+        picture = panel.get_by_test_id(f'badge-{kind}')
+        expect(picture).to_be_visible()
+        page.wait_for_function('img => img.complete && img.naturalWidth > 0', arg=picture.element_handle())
+    status_url = panel.get_by_test_id('badge-status').get_attribute('src')
+    assert status_url is not None and httpx.get(status_url, timeout=30).headers['content-type'] == 'image/svg+xml'
+    panel.scroll_into_view_if_needed()
+    screenshot(page, 'project-badges.png')
+    panel.get_by_test_id('badges-off').click()
+    expect(panel.get_by_test_id('badges-state')).to_have_text('Badges are off.')
+    expect(panel.get_by_test_id('badges-said')).to_contain_text('no longer work')
+    assert httpx.get(status_url, timeout=30).status_code == 404

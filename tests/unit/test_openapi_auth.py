@@ -22,6 +22,8 @@ def _document(*paths: str) -> dict:
         ('/api/health/live', False),
         ('/api/health/ready', False),
         ('/api/hooks/github', False),  # forges sign their deliveries
+        ('/api/projects/{project_id}/badges', True),  # the key is a team's to read
+        ('/api/badges/{project_id}/{key}/{kind}.svg', False),  # the key in the address is the credential
     ],
 )
 def test_every_operation_but_the_probes_and_forge_hooks_asks_for_the_bearer_token(path: str, needs_token: bool) -> None:

@@ -28,7 +28,9 @@ def to_public(session: Session, project: Project, active_counts: dict[str, int] 
     source = {k: ('********' if k == 'token' else v) for k, v in (project.issue_source or {}).items()}
     return ProjectPublic.model_validate(
         {
-            **project.model_dump(exclude={'credentials_secret', 'credentials_username', 'hook_secret', 'on_push_by'}),
+            **project.model_dump(
+                exclude={'credentials_secret', 'credentials_username', 'hook_secret', 'on_push_by', 'badge_key'}
+            ),
             'has_hook_secret': bool(project.hook_secret),
             'issue_source': source,
             'paused': is_paused(project.consecutive_failures),

@@ -28,6 +28,8 @@ ACTIONS = (
     'project.created',
     'project.updated',
     'project.hook_secret_rotated',
+    'project.badge_key_rotated',
+    'project.badges_removed',
     'project.deleted',
     'project.variable.set',
     'project.variable.removed',

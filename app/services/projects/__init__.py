@@ -1,1 +1,2 @@
-"""Projects: visibility and CRUD (manage.py), the per-request cache, variables and secrets, the first-start demo."""
+"""Projects: visibility and CRUD (manage.py), the per-request cache, variables and secrets, README badges, the
+first-start demo."""
