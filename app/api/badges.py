@@ -18,6 +18,8 @@ from app.services.projects import badges
 router = APIRouter(tags=['badges'])
 
 BranchQuery = Annotated[str | None, Query(max_length=250, description="A branch; the project's base branch if none.")]
+DepthQuery = Annotated[str | None, Query(max_length=100, description='Only runs at this depth level.')]
+FrameworkQuery = Annotated[str | None, Query(max_length=100, description='Only runs for this target framework.')]
 
 
 def _answer(request: Request, project_id: str, key: str | None, branch: str) -> ProjectBadges:
@@ -71,12 +73,23 @@ async def remove_badges(project_id: str, services: ServicesDep, principal: Princ
     responses={200: {'content': {'image/svg+xml': {}}}, **problems(404)},
 )
 async def badge_svg(
-    project_id: str, key: str, kind: str, services: ServicesDep, branch: BranchQuery = None
+    project_id: str,
+    key: str,
+    kind: str,
+    services: ServicesDep,
+    branch: BranchQuery = None,
+    depth: DepthQuery = None,
+    framework: FrameworkQuery = None,
 ) -> Response:
     """No token: the key in the address is the credential. The branch's last run with a verdict (`passing`,
-    `failing`, `timed out`, `crashed`; `no runs`) or its last coverage; not cached, so a README shows the figure of
+    `failing`, `timed out`, `crashed`; `no runs`) or its last coverage, of runs at one depth level or framework if
+    asked; not cached, so a README shows the figure of
     now (GitHub's image proxy honours `Cache-Control: no-cache`)."""
-    label, value, colour = await run_in_threadpool(badges.badge, services.engine, project_id, key, kind, branch)
+    label, value, colour = await run_in_threadpool(
+        lambda: badges.badge(
+            services.engine, project_id, key, kind, branch=branch, depth_level=depth, target_framework=framework
+        )
+    )
     svg = anybadge.Badge(label, value, default_color=colour).badge_svg_text
     return Response(
         svg,

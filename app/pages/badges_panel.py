@@ -19,9 +19,9 @@ class BadgesPanel:
         with ui.column().classes('w-full gap-2 mt-4').props('data-testid=badges-panel'):
             ui.label('Badges').classes('text-lg font-medium').props('role=heading aria-level=2')
             ui.label(
-                "A README's build and coverage badges for the base branch (add ?branch=NAME for another). Their "
-                'addresses carry a key instead of a token, so anyone with an address sees those two pictures and '
-                'nothing else.'
+                "A README's build and coverage badges for the base branch (add ?branch=NAME for another, "
+                '&depth=NAME or &framework=NAME for one kind of run). Their addresses carry a key instead of a '
+                'token, so anyone with an address sees those two pictures and nothing else.'
             ).classes('text-xs opacity-80')
             self.body = ui.column().classes('w-full gap-2').props('aria-live=polite data-testid=badges-body')
 

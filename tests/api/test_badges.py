@@ -16,9 +16,12 @@ from tests.helpers.runs import create_project, trigger, wait_for_status
 from tests.helpers.servers import api_server
 
 PASSING = """#!/bin/sh
+covered=7
+[ "$RUNBOARD_DEPTH_LEVEL" = deep ] && covered=4
 cat > "$RUNBOARD_ARTIFACTS_DIR/coverage.xml" <<XML
-<coverage lines-covered="7" lines-valid="8"/>
+<coverage lines-covered="$covered" lines-valid="8"/>
 XML
+[ "$RUNBOARD_DEPTH_LEVEL" != deep ]
 """
 FAILING = '#!/bin/sh\nexit 1\n'
 
@@ -71,6 +74,15 @@ def test_badges_show_a_branchs_last_verdict_and_coverage_to_anyone_with_the_addr
         assert '>failing<' in picture(status_url + '?branch=feature/x').text
         assert '>unknown<' in picture(coverage_url + '?branch=feature/x').text
         assert '>no runs<' in picture(status_url + '?branch=nope').text
+        # one depth level's badge (as GitHub's is one workflow's): a deep run failing after main's quick one passed
+        deep = trigger(client, depth='deep')
+        assert deep.status_code == 201, deep.text
+        wait_for_status(client, deep.json()['id'], ('failed',), timeout=60)
+        assert '>failing<' in picture(status_url).text  # the branch's last verdict, whatever its depth
+        assert '>passing<' in picture(status_url + '?depth=shallow').text
+        assert '>failing<' in picture(status_url + '?depth=deep&framework=python').text
+        assert '>no runs<' in picture(status_url + '?depth=shallow&framework=go').text
+        assert '>50.0%<' in picture(coverage_url).text and '>87.5%<' in picture(coverage_url + '?depth=shallow').text
 
         # a wrong key, an unknown project, a picture that is not one: the same 404, never a picture
         wrong = status_url.replace('/rbb_', '/rbb_x')

@@ -28,12 +28,15 @@ VERDICTS = {
     'timed_out': ('timed out', 'red'),
     'crashed': ('crashed', 'lightgrey'),  # the machine's verdict, not the code's: grey, as GitLab draws "unknown"
 }
+# :d and :f narrow them to one depth level or framework (GitHub's badge is one workflow's); '' is any
 LAST_VERDICT_SQL = text(
     'SELECT status FROM run WHERE project_id = :p AND branch_name = :b '
-    "AND status IN ('succeeded', 'failed', 'timed_out', 'crashed') ORDER BY id DESC LIMIT 1"
+    "AND status IN ('succeeded', 'failed', 'timed_out', 'crashed') "
+    "AND (:d = '' OR depth_level = :d) AND (:f = '' OR target_framework = :f) ORDER BY id DESC LIMIT 1"
 )
 LAST_COVERAGE_SQL = text(
-    'SELECT percent FROM runcoverage WHERE project_id = :p AND branch_name = :b ORDER BY run_id DESC LIMIT 1'
+    'SELECT c.percent FROM runcoverage c JOIN run r ON r.id = c.run_id WHERE c.project_id = :p AND c.branch_name = :b '
+    "AND (:d = '' OR r.depth_level = :d) AND (:f = '' OR r.target_framework = :f) ORDER BY c.run_id DESC LIMIT 1"
 )
 
 
@@ -78,7 +81,16 @@ def set_badge_key(engine: Engine, principal: Principal, project_id: str, *, on: 
         return project.badge_key, project.base_branch
 
 
-def badge(engine: Engine, project_id: str, key: str, kind: str, branch: str | None) -> tuple[str, str, str]:
+def badge(
+    engine: Engine,
+    project_id: str,
+    key: str,
+    kind: str,
+    *,
+    branch: str | None = None,
+    depth_level: str | None = None,
+    target_framework: str | None = None,
+) -> tuple[str, str, str]:
     """(label, value, colour) of a public badge. A wrong key and an unknown project are the same 404, so the
     address tells nothing about which projects exist. `kind` is checked here, not by the route's validation, so
     that a wrong one is a 404 too rather than the 401 an invalid request without a token gets."""
@@ -86,7 +98,12 @@ def badge(engine: Engine, project_id: str, key: str, kind: str, branch: str | No
         project = session.get(Project, project_id)
         if project is None or not project.badge_key or not hmac.compare_digest(project.badge_key, key):
             raise not_found('badge')
-        facts = {'p': project_id, 'b': branch or project.base_branch}
+        facts = {
+            'p': project_id,
+            'b': branch or project.base_branch,
+            'd': depth_level or '',
+            'f': target_framework or '',
+        }
         if kind == 'status':
             return ('build', *status_badge(session.connection().execute(LAST_VERDICT_SQL, facts).scalar()))
         if kind == 'coverage':
