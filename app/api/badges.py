@@ -83,8 +83,8 @@ async def badge_svg(
 ) -> Response:
     """No token: the key in the address is the credential. The branch's last run with a verdict (`passing`,
     `failing`, `timed out`, `crashed`; `no runs`) or its last coverage, of runs at one depth level or framework if
-    asked; not cached, so a README shows the figure of
-    now (GitHub's image proxy honours `Cache-Control: no-cache`)."""
+    asked; not cached, so a README shows the figure of now (GitHub's image proxy honours `Cache-Control:
+    no-cache`)."""
     label, value, colour = await run_in_threadpool(
         lambda: badges.badge(
             services.engine, project_id, key, kind, branch=branch, depth_level=depth, target_framework=framework
