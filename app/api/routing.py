@@ -24,6 +24,7 @@ API_ROOTS = (
     '/deliveries',
     '/schedules',
     '/hooks',
+    '/badges',
 )
 
 

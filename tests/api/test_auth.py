@@ -1,5 +1,5 @@
-"""Rule 1: a bearer token on every endpoint but /health; other teams' projects do not exist;
-builders trigger, retry and stop, operators also change projects."""
+"""Rule 1: a bearer token on every endpoint but /health (and the forges' hooks and the badges, which carry their own
+credential); other teams' projects do not exist; builders trigger, retry and stop, operators also change projects."""
 
 from __future__ import annotations
 
@@ -32,6 +32,9 @@ def test_every_endpoint_but_health_needs_a_valid_token(api) -> None:  # noqa: AN
                 continue
             if path.startswith('/api/hooks/'):  # forges sign their deliveries instead (docs/triggers.md)
                 assert_problem(anonymous.request(method, path, content=b'{"nope": 1}'), 401, 'bad_signature')
+                continue
+            if path.startswith('/api/badges/'):  # the key in the address is the credential: a wrong one is a 404
+                assert_problem(anonymous.request(method, path), 404, 'not_found')
                 continue
             for headers in ({}, {'Authorization': 'Bearer not-a-token'}, {'Authorization': 'Basic abc'}):
                 # a body that is valid JSON but wrong: auth must still come first
