@@ -126,6 +126,7 @@ def trigger_run(body: RunCreate, request: Request, principal: PrincipalDep) -> R
         run_at=body.run_at,
         run_in=body.run_in,
         ttl=body.ttl,
+        variables=body.variables,
     )
     return _answer(admitted)
 

@@ -175,6 +175,8 @@ def run_details(run: dict) -> Table:
     if run.get('pr_number'):
         pull = f'#{run["pr_number"]} {run.get("pr_title") or ""} {run.get("pr_url") or ""}'
         rows.append(('Pull request', pull.strip()))
+    if run.get('variables'):  # the trigger's own, one a line (a value is the triggering person's text)
+        rows.append(('Variables', '\n'.join(f'{k}={without_controls(v)}' for k, v in run['variables'].items())))
     if run.get('usage'):
         rows.append(('Usage', usage_text(run['usage'])))
     if run.get('error'):

@@ -55,6 +55,19 @@ WaitOpt = Annotated[
 ]
 
 
+def run_variables(pairs: list[str]) -> dict[str, str]:
+    """--var NAME=VALUE, each once (the value may hold '='); the server judges the names."""
+    variables: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition('=')
+        if not sep or not name:
+            raise typer.BadParameter(f'{pair!r} is not NAME=VALUE', param_hint='--var')
+        if name in variables:
+            raise typer.BadParameter(f'{name} is given twice', param_hint='--var')
+        variables[name] = value
+    return variables
+
+
 # ------------------------------------------------------------------ commands
 @runs_app.command('trigger')
 def trigger(
@@ -115,6 +128,14 @@ def trigger(
             rich_help_panel='Later',
         ),
     ] = None,
+    var: Annotated[
+        Optional[list[str]],
+        typer.Option(
+            '--var',
+            metavar='NAME=VALUE',
+            help="A variable of this run, over the project's of that name (repeat it for more).",
+        ),
+    ] = None,
     follow: FollowOpt = False,
     wait: WaitOpt = False,
     json_output: JsonOpt = False,
@@ -126,7 +147,10 @@ def trigger(
     """  # noqa: E501
     cli = Cli.make(server, json_output)
     project = chosen_project(project_argument, project_option)
+    variables = run_variables(var or [])
     if matrix or all_or_nothing:  # one run per combination, as a batch (app/cli/batch.py)
+        if variables:
+            raise typer.BadParameter('a matrix takes no --var', param_hint='--var')
         single = {'--follow': follow, '--at': at, '--in': run_in, '--ttl': ttl}
         return run_matrix(cli, project, branch, matrix or [], (depth, framework), all_or_nothing, key, wait, single)
     run_at = None
@@ -156,6 +180,7 @@ def trigger(
                 run_at=run_at,
                 run_in=run_in,
                 ttl=ttl,
+                variables=variables,
             )
 
         return await create_then_maybe_follow(cli, client, send, key=key, follow=follow, wait=wait)

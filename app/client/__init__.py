@@ -196,6 +196,7 @@ class RunboardClient(WorkersApi, LogApi, FeatureApis):
         target_framework: str,
         key: str,
         correlation_id: str | None = None,
+        variables: dict[str, str] | None = None,
         **timing: Unpack[TriggerTiming],
     ) -> Response:
         body = {
@@ -204,6 +205,7 @@ class RunboardClient(WorkersApi, LogApi, FeatureApis):
             'depth_level': depth_level,
             'target_framework': target_framework,
             **{name: value for name, value in timing.items() if value is not None},
+            **({'variables': variables} if variables else {}),
         }
         return await self.request(
             'POST', '/runs', json_body=body, headers={'Idempotency-Key': key}, correlation_id=correlation_id

@@ -158,6 +158,8 @@ class RunCreate(SQLModel):
     run_at: str | None = Field(default=None, min_length=1, max_length=64)  # ISO 8601; no offset: UTC
     run_in: str | None = Field(default=None, min_length=1, max_length=32)  # e.g. 90s, 10m, 2h, 1d, 1h30m
     ttl: int | str | None = Field(default=None)  # seconds, or a duration like 10m
+    # the run's own environment variables, over the project's (services/runs/admission.validate_variables)
+    variables: dict[str, str] | None = None
 
     _ttl = field_validator('ttl', mode='before')(classmethod(lambda cls, v: _not_bool(v)))
 
@@ -206,6 +208,8 @@ class RunPublic(SQLModel):
     idempotency_key: str | None
     retry_of: str | None
     retried_by: list[str] = []  # the runs that retry this one, oldest first
+    # the trigger's own variables (GET /runs/{id}, and the answer that made it); None in lists: not read there
+    variables: dict[str, str] | None = None
     issue_number: int | None
     issue_title: str | None
     created_at: datetime

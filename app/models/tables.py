@@ -221,6 +221,16 @@ class Run(SQLModel, table=True):
     pr_url: str | None = Field(default=None, max_length=1000)
 
 
+class RunVariable(SQLModel, table=True):
+    """A variable given to one run when it was triggered (GitLab's "Run pipeline" variables, GitHub's
+    workflow_dispatch inputs): in its environment over the project's of the same name, kept for its retries."""
+
+    __tablename__ = 'runvariable'
+    run_id: str = Field(foreign_key='run.id', primary_key=True, ondelete='CASCADE')
+    name: str = Field(primary_key=True, max_length=100)
+    value: str
+
+
 class RunEvent(SQLModel, table=True):
     # a run's annotations (app/core/workflow_commands.py), its own and Runboard's, without reading its whole log:
     # few rows, kept small (migration 0024)

@@ -1,10 +1,11 @@
 """The Run form: branch picker with live busy marks, depth and framework, limits, optimistic submit and the
-409/429 banners."""
+409/429 banners, the run's own variables."""
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from nicegui import ui
 
@@ -19,7 +20,7 @@ from app.pages.runs_list import RunsListView
 from app.pages.widgets import correlation_chip
 from app.state import connection
 from app.state.branch_marks import marks_after_run
-from app.state.run_form import Failure, RunFormState, failure_after_run_update, submit_run
+from app.state.run_form import Failure, RunFormState, failure_after_run_update, parse_variables, submit_run
 from app.state.runs_store import RunsStore
 from app.state.text import shown
 
@@ -157,6 +158,14 @@ class RunFormView:
                 )
             self.later = RunLater(shown=not retry_of)  # now, in a while, or at a time; and a queue TTL
             self.matrix = MatrixFields(self, shown=not retry_of)  # every depth x framework, as one batch
+            # the run's own variables (a retry runs with its original's), over the project's of the same name
+            self.variables = (
+                ui.textarea('Variables (optional)', placeholder='NAME=value, one a line')
+                .classes('w-full sm:w-[32rem] font-mono')
+                .props('autogrow rows=1 data-testid=variables')
+                .tooltip("This run's environment variables, over the project's of the same name")
+            )
+            self.variables.set_visibility(not retry_of)
             with ui.row().classes('items-center gap-3 flex-wrap'):
                 self.run_wrap, self.run_button, self.run_tooltip = run_button(self.submit)
                 # not "Reset": that word is the AFK pause's (the card's menu), a different act altogether
@@ -243,6 +252,11 @@ class RunFormView:
             return await self.matrix.submit()  # app/pages/matrix_fields.py
         if self.submitting or self.block_reason() or (timing := await self.later.fields()) is None:
             return
+        variables, problem = parse_variables(self.variables.value or '') if not self.form.retry_of else ({}, None)
+        self.variables.error = problem
+        if problem:
+            return
+        payload: dict[str, Any] = {**self.payload(), **timing, **({'variables': variables} if variables else {})}
         self.submitting = True
         self.failure = None
         self.result.clear()
@@ -257,9 +271,7 @@ class RunFormView:
                 view.list_view.render()
 
         try:
-            outcome = await submit_run(
-                connection.client(), self.form, self.store, {**self.payload(), **timing}, on_attempt=on_attempt
-            )
+            outcome = await submit_run(connection.client(), self.form, self.store, payload, on_attempt=on_attempt)
         finally:
             self.submitting = False
         if outcome.response is not None:  # outcome.ok: the page goes, so its list is not drawn again first
@@ -304,6 +316,8 @@ class RunFormView:
         self.form.reset()
         self.later.reset()
         self.matrix.reset()
+        self.variables.value = ''
+        self.variables.error = None
         self.failure = None
         self.result.clear()
         self.progress.text = ''

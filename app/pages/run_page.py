@@ -162,6 +162,13 @@ class TimelineView:
                         ui.label('retried by').classes('opacity-60')
                         for retry_id in run['retried_by']:
                             ui.link(retry_id, f'/runs/{retry_id}').classes('rb-tap-link')
+                if run.get('variables'):  # the trigger's own (docs/pipelines.md)
+                    with ui.row().classes('gap-1 items-baseline').props('data-testid=run-variables'):
+                        ui.label('variables').classes('opacity-60')
+                        for name, value in run['variables'].items():
+                            ui.label(shown(f'{name}={value}')).classes(
+                                'font-mono text-xs rounded border border-slate-300 px-1'
+                            ).props('dir=auto data-field=variable')
                 if run.get('exit_code') is not None:
                     ui.label(f'exit code {run["exit_code"]}')
                 spent = usage_text(run.get('usage'))  # what its agent reported (`::usage::` lines, summed)

@@ -30,6 +30,23 @@ class Failure:
     retry_after: int | None = None
 
 
+def parse_variables(text: str) -> tuple[dict[str, str], str | None]:
+    """The Variables field: `NAME=value` a line (blank lines skipped, the value may hold `=` and spaces) -> the
+    variables, or why not (the server judges the names themselves)."""
+    variables: dict[str, str] = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        name, sep, value = line.partition('=')
+        name = name.strip()
+        if not sep or not name:
+            return {}, f'line {number}: write NAME=value'
+        if name in variables:
+            return {}, f'line {number}: {name} is given twice'
+        variables[name] = value
+    return variables, None
+
+
 def describe_failure(error: ApiError, sent_correlation_id: str | None = None) -> Failure:
     cid = error.correlation_id or sent_correlation_id
     if error.status == 429:

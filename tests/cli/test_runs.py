@@ -271,3 +271,23 @@ def test_the_raw_log_is_the_output_exactly_as_printed(settings_factory, repo_fac
             assert_problem(client.get('/api/runs/run_nope/log'), 404, 'not_found')
         missing = cli('runs', 'logs', 'run_nope', '--raw')
         assert missing.code == 4 and 'not_found' in missing.stderr
+
+
+def test_trigger_var_gives_the_run_its_variables_and_runs_show_lists_them(settings_factory, repo_factory) -> None:
+    branches = {'vars': shell_script('echo "target=$TARGET note=$NOTE"')}
+    with served(settings_factory, repo_factory, branches=branches) as (_, cli):
+        made = cli(*TRIGGER, '--branch', 'vars', '--var', 'TARGET=prod', '--var', 'NOTE=a b=c', '--follow', '--json')
+        assert made.code == 0, made.stderr
+        run = made.json()
+        assert run['variables'] == {'NOTE': 'a b=c', 'TARGET': 'prod'}
+        assert 'target=prod note=a b=c' in cli('runs', 'logs', run['id']).stdout  # in its command's environment
+        shown = cli('runs', 'show', run['id'])
+        assert shown.code == 0 and 'NOTE=a b=c' in shown.stdout and 'TARGET=prod' in shown.stdout
+        # wrong in the terminal: exit 2 before anything is sent; refused by the server: its 422 names the field
+        for pair in ('NOPE', '=1'):
+            bad = cli(*TRIGGER, '--var', pair)
+            assert bad.code == 2 and 'is not NAME=VALUE' in bad.stderr, bad.stderr
+        twice = cli(*TRIGGER, '--var', 'A=1', '--var', 'A=2')
+        assert twice.code == 2 and 'A is given twice' in twice.stderr
+        refused = cli(*TRIGGER, '--var', 'RUNBOARD_RUN_ID=forged')
+        assert refused.code == 2 and 'RUNBOARD_* names are the run' in refused.stderr, refused.stderr

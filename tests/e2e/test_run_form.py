@@ -94,6 +94,24 @@ def test_successful_submit_lands_on_timeline(page: Page, env: Stack) -> None:
     assert [r['id'] for r in env.runs('alpha') if r['branch_name'] == 'feature/login'][:1] == [run_id]
 
 
+def test_variables_typed_in_the_form_reach_the_run_and_its_page(page: Page, env: Stack) -> None:
+    open_form(page, env)
+    choose_branch(page, 'feature/login')
+    variables = page.get_by_test_id('variables')
+    variables.fill('oops')
+    page.get_by_test_id('run').click()
+    expect(page.get_by_text('line 1: write NAME=value')).to_be_visible()  # said at the field, nothing sent
+    expect(page.locator('[data-optimistic]')).to_have_count(0)
+    variables.fill('TARGET=staging\nGREETING=hello world')
+    page.get_by_test_id('run').click()
+    page.wait_for_url(re.compile(r'/runs/run_'))
+    run_id = page.url.rsplit('/', 1)[1]
+    shown = page.get_by_test_id('run-variables').locator('[data-field=variable]')
+    expect(shown).to_have_text(['GREETING=hello world', 'TARGET=staging'])
+    with env.api() as api:
+        assert api.get(f'/api/runs/{run_id}').json()['variables'] == {'GREETING': 'hello world', 'TARGET': 'staging'}
+
+
 def test_optimistic_row_shows_before_the_answer_then_becomes_the_run(page: Page, env: Stack) -> None:
     env.trigger('alpha', 'fix/typo')  # something already in the list
     open_form(page, env)

@@ -13,6 +13,7 @@ from app.state.run_form import (
     RunFormState,
     describe_failure,
     is_auto_retryable,
+    parse_variables,
     quota_banner,
     submit_run,
 )
@@ -229,3 +230,20 @@ def test_a_409_banner_stops_calling_an_ended_run_active(run: dict, message: str 
     else:
         assert updated is not None and (updated.message, updated.links) == (message, links)
         assert (updated.kind, updated.status, updated.correlation_id) == ('concurrency_limit', 409, 'cid')
+
+
+@pytest.mark.parametrize(
+    ('text', 'parsed'),
+    [
+        ('', ({}, None)),
+        ('TARGET=production', ({'TARGET': 'production'}, None)),
+        ('A=1\n\n  \nB=two words=and more', ({'A': '1', 'B': 'two words=and more'}, None)),
+        (' A =x', ({'A': 'x'}, None)),  # the name's spaces go; the value is kept as typed
+        ('A=', ({'A': ''}, None)),
+        ('oops', ({}, 'line 1: write NAME=value')),
+        ('A=1\n=2', ({}, 'line 2: write NAME=value')),
+        ('A=1\nA=2', ({}, 'line 2: A is given twice')),
+    ],
+)
+def test_parse_variables(text: str, parsed: tuple) -> None:
+    assert parse_variables(text) == parsed

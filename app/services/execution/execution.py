@@ -117,7 +117,7 @@ def _prepare(
     the run's masker from its secrets), its artifacts folder, its checkout. Returns the variables and the
     commit checked out."""
     try:
-        variables = project_variables.for_run(parts.engine, parts.repositories.secrets, run['project_id'])
+        variables = project_variables.for_run(parts.engine, parts.repositories.secrets, run['project_id'], run['id'])
     except SecretUnreadable as exc:
         raise LaunchFailed(f"the project's secrets cannot be read: {exc}") from exc
     live.masker = Masker(variables.secret_values)

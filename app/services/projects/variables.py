@@ -135,13 +135,15 @@ class RunVariables:
     secret_values: list[str]  # what the output ingest masks
 
 
-def for_run(engine: Engine, box: SecretBox, project_id: str) -> RunVariables:
-    """The executor's read: every variable and decrypted secret of the project."""
+def for_run(engine: Engine, box: SecretBox, project_id: str, run_id: str) -> RunVariables:
+    """The executor's read: every variable and decrypted secret of the project, then the variables the run was
+    triggered with, which replace the project's of the same name (GitLab's precedence)."""
     with engine.connect() as conn:
         rows = conn.execute(
             text('SELECT name, secret, value FROM project_variable WHERE project_id = :p ORDER BY name'),
             {'p': project_id},
         ).all()
+        own = conn.execute(text('SELECT name, value FROM runvariable WHERE run_id = :r'), {'r': run_id}).all()
     environment: dict[str, str] = {}
     secrets: list[str] = []
     for name, secret, value in rows:
@@ -149,4 +151,5 @@ def for_run(engine: Engine, box: SecretBox, project_id: str) -> RunVariables:
             value = box.decrypt(value)
             secrets.append(value)
         environment[name] = value
+    environment.update({name: value for name, value in own})
     return RunVariables(environment, secrets)

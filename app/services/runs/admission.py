@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, Protocol
@@ -234,6 +235,31 @@ def validate_choice(value: str, allowed: list[str], field_name: str) -> Refusal 
         f'{field_name} {value!r} is not allowed for this project; choose one of: {", ".join(allowed)}',
         field=field_name,
     )
+
+
+MAX_RUN_VARIABLES = 50
+MAX_RUN_VARIABLE_CHARS = 10_000
+RUN_VARIABLE_NAME = re.compile(r'[A-Za-z_][A-Za-z0-9_]{0,99}')
+
+
+def validate_variables(variables: dict[str, str]) -> Refusal | None:
+    """A trigger's own variables (names as a project's variables take; RUNBOARD_* are the run's facts)."""
+
+    def refused(why: str) -> Refusal:
+        return Refusal(422, 'validation', f'variables: {why}', field='variables')
+
+    if len(variables) > MAX_RUN_VARIABLES:
+        return refused(f'at most {MAX_RUN_VARIABLES} a run, not {len(variables)}')
+    for name, value in variables.items():
+        if not RUN_VARIABLE_NAME.fullmatch(name):
+            return refused(f'{name!r} is not a name: letters, digits and underscores, not starting with a digit')
+        if name.upper().startswith('RUNBOARD_'):
+            return refused(f"{name} is not yours to set: RUNBOARD_* names are the run's own facts")
+        if '\x00' in value:
+            return refused(f'the value of {name} holds a NUL character')
+        if len(value) > MAX_RUN_VARIABLE_CHARS:
+            return refused(f'the value of {name} is longer than {MAX_RUN_VARIABLE_CHARS:,} characters')
+    return None
 
 
 def validate_run_request(

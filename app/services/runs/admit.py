@@ -28,7 +28,7 @@ from app.services.runs import admission
 from app.services.runs.admission import Conflict, StaleProject
 from app.services.runs.ports import Quota, RateLimiter
 from app.services.runs.ratelimit import user_runs_key
-from app.services.runs.reads import load_visible_run
+from app.services.runs.reads import load_visible_run, run_variables
 from app.services.runs.timing import Timing, past_refusal, resolve_timing
 from app.services.runs.writer import (
     CREATE_ATTEMPTS,
@@ -117,6 +117,7 @@ class RunAdmitter:
     ) -> Admitted:
         with Session(self.reader) as session:
             original, project = load_visible_run(session, run_id, principal)
+            variables = run_variables(session.connection(), run_id)  # a retry runs with the original's
             session.expunge_all()
         refusal = admission.retry_verdict(original.status, RETRYABLE_STATUSES)
         if refusal:
@@ -144,6 +145,7 @@ class RunAdmitter:
             # a matrix child's retry takes its place in the batch (GitHub's "re-run failed jobs"); moved elsewhere, it
             # is a run of its own
             batch_id=original.batch_id if same_cell else None,
+            variables=tuple(variables.items()),
         )
         payload = {'retry_of': run_id, 'depth_level': depth, 'target_framework': framework, 'branch': branch}
         return self._admit(principal, project, spec, payload, key, correlation_id)
@@ -260,11 +262,15 @@ def plan_trigger(
     run_in: str | None = None,
     ttl: str | int | None = None,
     kind: str = RunKind.manual.value,
+    variables: dict[str, str] | None = None,
 ) -> TriggerPlan:
     """The trigger's request checked against its project (refusals raise) and the run it asks for. run_at /
     run_in: a delayed run (services/scheduling/delayed_runs.py admits it when due); ttl: how long it may wait queued
-    (services/scheduling/queue_ttl.py). kind: `scheduled` for a schedule's firing."""
+    (services/scheduling/queue_ttl.py). kind: `scheduled` for a schedule's firing. variables: the run's own, over
+    the project's of the same names."""
     timing = timing_of(run_at=run_at, run_in=run_in, ttl=ttl)
+    if variables and (refused := admission.validate_variables(variables)):
+        raise DomainError.from_refusal(refused)
     project = projects.get(project_id, principal)
     commit = validate_request(
         repositories, project, depth_level=depth_level, target_framework=target_framework, branch=branch
@@ -278,6 +284,7 @@ def plan_trigger(
         commit_sha=None if timing.run_at else commit,  # a delayed run checks out the branch as it is when due
         run_at=timing.run_at,
         ttl_seconds=timing.ttl_seconds,
+        variables=tuple(sorted((variables or {}).items())),
     )
     payload = {
         'project_id': project_id,
@@ -285,6 +292,7 @@ def plan_trigger(
         'target_framework': target_framework,
         'branch': branch,
         **timing.payload(run_at, run_in, ttl),
+        **({'variables': dict(sorted(variables.items()))} if variables else {}),  # a key's request as it was
     }
     refusal = past_refusal(timing, utcnow())  # a resend of a delayed trigger after its time still replays
     return TriggerPlan(project, spec, payload, refusal)

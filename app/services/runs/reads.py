@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from sqlalchemy import Engine, Select, bindparam, true
+from sqlalchemy import Connection, Engine, Select, bindparam, text, true
 from sqlalchemy import join as sa_join
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
@@ -25,6 +25,12 @@ def public(run: Run, user_name: str | None = None) -> RunPublic:
     return RunPublic.model_validate({**run.model_dump(), 'user_name': user_name})
 
 
+def run_variables(conn: Connection, run_id: str) -> dict[str, str]:
+    """The variables the run was triggered with (a retry's are its original's)."""
+    rows = conn.execute(text('SELECT name, value FROM runvariable WHERE run_id = :r ORDER BY name'), {'r': run_id})
+    return {name: value for name, value in rows}
+
+
 def load_visible_run(session: Session, run_id: str, principal: Principal) -> tuple[Run, Project]:
     run = session.get(Run, run_id)
     project = session.get(Project, run.project_id) if run else None
@@ -41,6 +47,7 @@ def get_run(
         user = session.get(User, run.user_id) if run.user_id else None
         detail = RunDetail.model_validate({**public(run, user.name if user else None).model_dump()})
         detail.retried_by = run_filters.retried_by(session, [run_id]).get(run_id, [])
+        detail.variables = run_variables(session.connection(), run_id)
         stage_store.annotate(session, [detail])
         run_usage.annotate(session.connection(), [detail])  # its `::usage::` lines, summed
         detail.annotations = [

@@ -75,6 +75,7 @@ KEY_DELETE_EXPIRED = KEY.delete().where(
 )
 ADVISORY_LOCK = text('SELECT pg_advisory_xact_lock(:k)')
 RUN_INSERT, EVENT_INSERT, AUDIT_INSERT = insert(RUN), insert(EVENT), insert(AUDIT)
+VARIABLE_INSERT = text('INSERT INTO runvariable (run_id, name, value) VALUES (:run_id, :name, :value)')
 UNSET = {column.name: None for column in PUBLIC_COLUMNS if column.nullable}  # what a new run has not done yet
 
 
@@ -128,6 +129,7 @@ class RunSpec:
     run_at: datetime | None = None  # later: the run is written `delayed`, holding nothing (scheduling/delayed_runs.py)
     ttl_seconds: int | None = None  # the trigger's queued TTL (else the project's)
     batch_id: str | None = None  # a child of this matrix batch: its siblings do not lock it out of the branch
+    variables: tuple[tuple[str, str], ...] = ()  # the trigger's own (name, value) pairs, over the project's
 
 
 @dataclass(frozen=True)
@@ -260,7 +262,10 @@ class RunWriter:
         else:
             audit_values = {f'audit_{name}': value for name, value in entry.items()}
             conn.execute(run_write(values, entry), {**values, 'first_event_text': said, **audit_values})
-        return RunPublic.model_validate({**UNSET, **values, 'user_name': principal.name if principal else None})
+        if spec.variables:
+            conn.execute(VARIABLE_INSERT, [{'run_id': run_id, 'name': n, 'value': v} for n, v in spec.variables])
+        user_name = principal.name if principal else None
+        return RunPublic.model_validate({**UNSET, **values, 'user_name': user_name, 'variables': dict(spec.variables)})
 
     def announce(self, run: RunPublic, project: Project) -> None:
         self.bus.publish_many(announcement(run, project))

@@ -1,0 +1,78 @@
+"""Variables given to one run when it is triggered (GitLab's "Run pipeline" variables, GitHub's workflow_dispatch
+inputs), on every backend: in the run's environment over the project's of the same name, answered with the run,
+kept by its retries, part of what an idempotency key binds; a bad name or value is a clear 422."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.helpers.api import assert_problem, run_body
+from tests.helpers.runs import create_project, shell_script, wait_for_status
+from tests.helpers.servers import api_server
+
+SCRIPT = 'echo "greeting=$GREETING target=$TARGET region=$REGION"\n[ "$TARGET" != production ]'  # production: fails
+
+
+def outputs(run: dict) -> list[str]:
+    return [e['text'] for e in run['events'] if e['type'] == 'output']
+
+
+def test_a_runs_variables_reach_its_command_over_the_projects_and_its_retries_keep_them(
+    settings_factory, repo_factory
+) -> None:  # noqa: ANN001
+    repo = repo_factory({'main': shell_script(SCRIPT)})
+    with api_server(settings_factory()) as server, server.client() as client:
+        create_project(client, repo)
+        for name, value in (('TARGET', 'staging'), ('REGION', 'eu')):
+            assert client.put(f'/api/projects/proj/variables/{name}', json={'value': value}).status_code == 201
+
+        body = {**run_body(), 'variables': {'TARGET': 'production', 'GREETING': 'hello world'}}
+        made = client.post('/api/runs', json=body, headers={'Idempotency-Key': 'vars-1'})
+        assert made.status_code == 201, made.text
+        assert made.json()['variables'] == {'GREETING': 'hello world', 'TARGET': 'production'}
+        run = wait_for_status(client, made.json()['id'], ('failed',), timeout=60)
+        assert 'greeting=hello world target=production region=eu' in outputs(run)  # the run's over the project's
+        assert run['variables'] == {'GREETING': 'hello world', 'TARGET': 'production'}
+        listed = client.get('/api/runs', params={'project': 'proj'}).json()['items']
+        assert listed[0]['variables'] is None  # not read in lists: absent, not "none"
+
+        # the same key with other variables is another request; with the same ones, a replay
+        other = client.post(
+            '/api/runs', json={**body, 'variables': {'TARGET': 'staging'}}, headers={'Idempotency-Key': 'vars-1'}
+        )
+        assert_problem(other, 422, 'idempotency_key_mismatch')
+        again = client.post('/api/runs', json=body, headers={'Idempotency-Key': 'vars-1'})
+        assert again.status_code == 200 and again.json()['id'] == run['id']
+
+        retried = client.post(f'/api/runs/{run["id"]}/retry')
+        assert retried.status_code == 201, retried.text
+        retry = wait_for_status(client, retried.json()['id'], ('failed',), timeout=60)
+        assert retry['variables'] == run['variables']
+        assert 'greeting=hello world target=production region=eu' in outputs(retry)
+
+        plain = client.post('/api/runs', json=run_body())
+        assert plain.status_code == 201 and plain.json()['variables'] == {}
+        run = wait_for_status(client, plain.json()['id'], ('succeeded',), timeout=60)
+        assert 'greeting= target=staging region=eu' in outputs(run)
+
+
+@pytest.mark.parametrize(
+    ('variables', 'said'),
+    [
+        ({'1ST': 'x'}, "'1ST' is not a name"),
+        ({'A-B': 'x'}, "'A-B' is not a name"),
+        ({'RUNBOARD_RUN_ID': 'forged'}, 'RUNBOARD_RUN_ID is not yours to set'),
+        ({'A': 'nul\x00'}, 'the value of A holds a NUL character'),
+        ({'A': 'x' * 10_001}, 'the value of A is longer than 10,000 characters'),
+        ({f'V{i}': 'x' for i in range(51)}, 'at most 50 a run, not 51'),
+    ],
+)
+def test_bad_variables_are_refused_naming_the_field(api, variables: dict, said: str) -> None:  # noqa: ANN001
+    refused = api.client.post('/api/runs', json={**run_body(), 'variables': variables})
+    problem = assert_problem(refused, 422, 'validation')
+    assert said in problem['detail'] and problem['field'] == 'variables'
+
+
+def test_variables_must_be_strings(api) -> None:  # noqa: ANN001
+    refused = api.client.post('/api/runs', json={**run_body(), 'variables': {'A': {'nested': 1}}})
+    assert_problem(refused, 422, 'validation')
