@@ -30,6 +30,7 @@ from datetime import datetime
 from typing import Any, Literal, Protocol
 
 from app.core.errors import DomainError, Refusal
+from app.models.schemas import NAME_RE  # the rule a project's variable names follow
 from app.services.runs.ratelimit import Quota
 
 __all__ = ['Refusal']
@@ -239,7 +240,6 @@ def validate_choice(value: str, allowed: list[str], field_name: str) -> Refusal 
 
 MAX_RUN_VARIABLES = 50
 MAX_RUN_VARIABLE_CHARS = 10_000
-RUN_VARIABLE_NAME = re.compile(r'[A-Za-z_][A-Za-z0-9_]{0,99}')
 
 
 def validate_variables(variables: dict[str, str]) -> Refusal | None:
@@ -251,7 +251,7 @@ def validate_variables(variables: dict[str, str]) -> Refusal | None:
     if len(variables) > MAX_RUN_VARIABLES:
         return refused(f'at most {MAX_RUN_VARIABLES} a run, not {len(variables)}')
     for name, value in variables.items():
-        if not RUN_VARIABLE_NAME.fullmatch(name):
+        if not re.fullmatch(NAME_RE, name):
             return refused(f'{name!r} is not a name: letters, digits and underscores, not starting with a digit')
         if name.upper().startswith('RUNBOARD_'):
             return refused(f"{name} is not yours to set: RUNBOARD_* names are the run's own facts")
