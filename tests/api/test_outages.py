@@ -84,7 +84,11 @@ def test_redis_killed_mid_traffic_answers_503_and_heals(tmp_path: Path, repo_fac
                 assert again.status_code == 201, again.text
                 assert client.get('/api/quota/runs').json()['remaining'] == 9
                 assert sorted(r['branch_name'] for r in _runs(client)) == ['a', 'c']
-                assert httpx.get(server.base_url + '/api/health/ready').status_code == 200
+                # ready again once the event listener has subscribed again (it tries every RESUBSCRIBE_SECONDS)
+                deadline = time.monotonic() + 15
+                while (ready := httpx.get(server.base_url + '/api/health/ready')).status_code != 200:
+                    assert time.monotonic() < deadline, ready.text
+                    time.sleep(0.2)
 
 
 def _with_port(url: str, port: int) -> str:
