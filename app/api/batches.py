@@ -64,6 +64,7 @@ async def trigger_batch(
         mode=body.mode,
         key=key,
         correlation_id=correlation(request),
+        variables=body.variables,
     )
     headers = {'Idempotency-Key': answer.idempotency_key, 'Location': f'/api/runs/batch/{answer.id}'}
     if replayed:

@@ -10,6 +10,7 @@ from typing import Annotated, Any, Optional
 import typer
 from rich import box
 from rich.table import Table
+from rich.text import Text
 
 from app.cli import render
 from app.cli.context import Cli, JsonOpt, ServerOpt
@@ -89,6 +90,9 @@ def print_batch(cli: Cli, batch: dict[str, Any], *, said: str = '') -> None:
         + (f', {counts["pending"]} not tried yet' if counts['pending'] else '')
         + '.'
     )
+    if batch.get('variables'):  # every child's own
+        variables = ' '.join(f'{name}={value}' for name, value in batch['variables'].items())
+        cli.out.print(Text('Variables: ') + Text(variables, style='bold'))
     cli.out.print(batch_table(batch))
 
 
@@ -102,6 +106,7 @@ async def trigger_batch(
     all_or_nothing: bool,
     key: str | None,
     wait: bool,
+    variables: dict[str, str] | None = None,
 ) -> int:
     """One key for every send: resends after a lost answer replay the batch; with --wait, a batch whose refused
     children were only rate limited is sent again (same key) once the window allows, until every child is in."""
@@ -117,6 +122,7 @@ async def trigger_batch(
             target_frameworks=matrix['target_framework'],
             key=key,
             all_or_nothing=all_or_nothing,
+            variables=variables,
         )
 
     reply = await send_until_answered(send, notices=_notices(cli), wait_on_rate_limit=False)
@@ -225,6 +231,7 @@ def run_matrix(
     key: str | None,
     wait: bool,
     single_only: dict[str, Any],
+    variables: dict[str, str],
 ) -> None:
     """`runs trigger --matrix ...`: the options a single run takes and a batch does not are refused (exit 2)."""
     given = [option for option, value in single_only.items() if value]
@@ -244,6 +251,7 @@ def run_matrix(
             all_or_nothing=all_or_nothing,
             key=key,
             wait=wait,
+            variables=variables,
         )
 
     cli.execute(work)

@@ -90,6 +90,26 @@ ProjectOption = Annotated[
 ]
 
 
+def var_option(whose: str) -> Any:
+    """`--var NAME=VALUE`, repeatable: the variables of a run (`whose`: "this run", "each run of the matrix", ...)."""
+    said = f"A variable of {whose}, over the project's of that name (repeat it for more)."
+    return typer.Option('--var', metavar='NAME=VALUE', help=said)
+
+
+def parse_vars(pairs: list[str] | None) -> dict[str, str]:
+    """Pure: --var NAME=VALUE, each once (the value may hold '='); the server judges the names (exit 2 here on a
+    malformed or doubled one, before anything is sent)."""
+    variables: dict[str, str] = {}
+    for pair in pairs or []:
+        name, sep, value = pair.partition('=')
+        if not sep or not name:
+            raise typer.BadParameter(f'{pair!r} is not NAME=VALUE', param_hint='--var')
+        if name in variables:
+            raise typer.BadParameter(f'{name} is given twice', param_hint='--var')
+        variables[name] = value
+    return variables
+
+
 def chosen_project(argument: str | None, option: str | None) -> str:
     """Pure: the project of `COMMAND PROJECT` or `COMMAND --project PROJECT` (exit 2 without one, or with two that
     differ)."""

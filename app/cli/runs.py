@@ -19,6 +19,8 @@ from app.cli.context import (
     ServerOpt,
     chosen_project,
     complete_project,
+    parse_vars,
+    var_option,
 )
 from app.cli.policy import Exit, exit_code_for_outcome
 from app.cli.run_flow import create_then_maybe_follow, follow_and_print
@@ -53,19 +55,6 @@ WaitOpt = Annotated[
         'server names and try again with the same key, instead of exiting 3.',
     ),
 ]
-
-
-def run_variables(pairs: list[str]) -> dict[str, str]:
-    """--var NAME=VALUE, each once (the value may hold '='); the server judges the names."""
-    variables: dict[str, str] = {}
-    for pair in pairs:
-        name, sep, value = pair.partition('=')
-        if not sep or not name:
-            raise typer.BadParameter(f'{pair!r} is not NAME=VALUE', param_hint='--var')
-        if name in variables:
-            raise typer.BadParameter(f'{name} is given twice', param_hint='--var')
-        variables[name] = value
-    return variables
 
 
 # ------------------------------------------------------------------ commands
@@ -128,14 +117,7 @@ def trigger(
             rich_help_panel='Later',
         ),
     ] = None,
-    var: Annotated[
-        Optional[list[str]],
-        typer.Option(
-            '--var',
-            metavar='NAME=VALUE',
-            help="A variable of this run, over the project's of that name (repeat it for more).",
-        ),
-    ] = None,
+    var: Annotated[Optional[list[str]], var_option('this run (of each run, with --matrix)')] = None,
     follow: FollowOpt = False,
     wait: WaitOpt = False,
     json_output: JsonOpt = False,
@@ -147,12 +129,11 @@ def trigger(
     """  # noqa: E501
     cli = Cli.make(server, json_output)
     project = chosen_project(project_argument, project_option)
-    variables = run_variables(var or [])
+    variables = parse_vars(var)
     if matrix or all_or_nothing:  # one run per combination, as a batch (app/cli/batch.py)
-        if variables:
-            raise typer.BadParameter('a matrix takes no --var', param_hint='--var')
         single = {'--follow': follow, '--at': at, '--in': run_in, '--ttl': ttl}
-        return run_matrix(cli, project, branch, matrix or [], (depth, framework), all_or_nothing, key, wait, single)
+        choices = (depth, framework)
+        return run_matrix(cli, project, branch, matrix or [], choices, all_or_nothing, key, wait, single, variables)
     run_at = None
     if at is not None and run_in is not None:
         raise typer.BadParameter('give --at or --in, not both', param_hint='--at')

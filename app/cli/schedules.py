@@ -12,7 +12,17 @@ from rich.table import Table
 from rich.text import Text
 
 from app.cli import render
-from app.cli.context import Cli, JsonOpt, ProjectArgument, ProjectOption, ServerOpt, chosen_project, complete_project
+from app.cli.context import (
+    Cli,
+    JsonOpt,
+    ProjectArgument,
+    ProjectOption,
+    ServerOpt,
+    chosen_project,
+    complete_project,
+    parse_vars,
+    var_option,
+)
 from app.client import RunboardClient
 
 schedules_app = typer.Typer(help='Cron schedules of a project: runs fired at set times.', no_args_is_help=True)
@@ -26,6 +36,7 @@ OwnerOpt = Annotated[  # a schedule id is unique: its project is found from it w
         autocompletion=complete_project,
     ),
 ]
+VarOpt = Annotated[Optional[list[str]], var_option('each run it fires')]
 ScheduleArg = Annotated[str, typer.Argument(metavar='SCHEDULE_ID', help='The schedule, e.g. sch_01JD...')]
 FIRING_STYLE = {'admitted': 'green', 'skipped': 'yellow', 'missed': 'bright_black', 'pending': 'cyan'}
 
@@ -55,11 +66,19 @@ def schedules_table(items: list[dict]) -> Table | str:
             s['id'],
             Text(s['name']),
             f'{s["cron"]} ({s["timezone"]})',
-            Text(f'{s["branch"]} {s["depth_level"]}/{s["target_framework"]}'),
+            runs_text(s),
             Text('paused', style='yellow') if s['paused'] else render.when(s.get('next_fire_at')),
             firing_text(last, with_run=False) if last else Text('none yet', style='dim'),
         )
     return table
+
+
+def runs_text(schedule: dict) -> Text:
+    """main shallow/python, and the names of its variables (their values: `--json`, the UI)."""
+    text = Text(f'{schedule["branch"]} {schedule["depth_level"]}/{schedule["target_framework"]}')
+    if schedule.get('variables'):
+        text.append(' with ' + ', '.join(schedule['variables']), style='dim')
+    return text
 
 
 def firing_text(firing: dict, *, with_run: bool = True) -> Text:
@@ -128,6 +147,7 @@ def schedules_add(
         ),
     ] = 'once',
     paused: Annotated[bool, typer.Option('--paused', help='Create it paused.')] = False,
+    var: VarOpt = None,
     project_argument: ProjectArgument = None,
     project_option: ProjectOption = None,
     json_output: JsonOpt = False,
@@ -144,6 +164,7 @@ def schedules_add(
         'target_framework': framework,
         'catch_up': catch_up,
         'paused': paused,
+        'variables': parse_vars(var),
     }
     Cli.make(server, json_output).show(lambda client: client.create_schedule(project, body), lambda s: one(s, 'added'))
 
@@ -159,6 +180,15 @@ def schedules_edit(
     depth: Annotated[Optional[str], typer.Option('--depth', '-d')] = None,
     framework: Annotated[Optional[str], typer.Option('--framework', '-f')] = None,
     catch_up: Annotated[Optional[str], typer.Option('--catch-up', help='once or skip.')] = None,
+    var: Annotated[
+        Optional[list[str]],
+        typer.Option(
+            '--var',
+            metavar='NAME=VALUE',
+            help="The runs' variables, replacing the ones it has (repeat it for more).",
+        ),
+    ] = None,
+    clear_vars: Annotated[bool, typer.Option('--clear-vars', help='Remove all its variables.')] = False,
     json_output: JsonOpt = False,
     server: ServerOpt = None,
 ) -> None:
@@ -172,7 +202,11 @@ def schedules_edit(
         'target_framework': framework,
         'catch_up': catch_up,
     }
-    body = {k: v for k, v in fields.items() if v is not None}
+    body: dict[str, Any] = {k: v for k, v in fields.items() if v is not None}
+    if var and clear_vars:
+        raise typer.BadParameter('give --var or --clear-vars, not both', param_hint='--clear-vars')
+    if var or clear_vars:
+        body['variables'] = parse_vars(var)
     if not body:
         raise typer.BadParameter('say what to change, e.g. --cron "0 3 * * *"', param_hint='--cron')
     Cli.make(server, json_output).show(

@@ -30,6 +30,7 @@ class BatchesApi:
         key: str,
         all_or_nothing: bool = False,
         correlation_id: str | None = None,
+        variables: dict[str, str] | None = None,
     ) -> Any:
         """The batch answer (a Response: 201 made now, 200 + Idempotent-Replayed for a resend), each child
         admitted with its run or refused with its problem. Resend with the same key to admit the missing ones."""
@@ -38,6 +39,7 @@ class BatchesApi:
             'branch': branch,
             'matrix': {'depth_level': depth_levels, 'target_framework': target_frameworks},
             'mode': 'all_or_nothing' if all_or_nothing else 'best_effort',
+            **({'variables': variables} if variables else {}),
         }
         return await self.request(
             'POST', '/runs/batch', json_body=body, headers={'Idempotency-Key': key}, correlation_id=correlation_id

@@ -62,6 +62,7 @@ class BatchCreate(SQLModel):
     branch: str = Field(min_length=1, max_length=250)
     matrix: BatchMatrix
     mode: BatchMode = 'best_effort'
+    variables: dict[str, str] = {}  # every child's own, over the project's (as a single trigger's `variables`)
 
 
 class ChildProblem(SQLModel):
@@ -90,6 +91,7 @@ class BatchPublic(SQLModel):
     mode: str
     matrix: dict[str, list[str]]
     commit_sha: str | None = None
+    variables: dict[str, str] = {}
     idempotency_key: str
     user_id: str
     user_name: str | None = None

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Literal
 
 from pydantic import field_validator
-from sqlalchemy import Index, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from app.models.vocabulary import as_utc, utcnow
@@ -31,6 +31,8 @@ class Schedule(SQLModel, table=True):
     depth_level: str = Field(max_length=64)
     target_framework: str = Field(max_length=64)
     catch_up: str = Field(default='once', max_length=10)  # slots missed while no server ran: once | skip
+    # the runs' own variables, over the project's of the same names (GitLab's schedule variables); None: none
+    variables: dict[str, str] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     paused: bool = False
     user_id: str = Field(foreign_key='user.id')  # the owner: runs are admitted as this person
     next_fire_at: datetime | None = None  # the first slot not yet handled (UTC)
@@ -64,6 +66,7 @@ class ScheduleCreate(SQLModel):
     depth_level: str = Field(min_length=1, max_length=64)
     target_framework: str = Field(min_length=1, max_length=64)
     catch_up: CatchUp = 'once'
+    variables: dict[str, str] = {}  # checked as a trigger's (services/runs/admission.validate_variables)
     paused: bool = False
 
     _name = field_validator('name')(classmethod(lambda cls, v: _stripped(v)))
@@ -78,6 +81,7 @@ class ScheduleUpdate(SQLModel):
     depth_level: str | None = Field(default=None, min_length=1, max_length=64)
     target_framework: str | None = Field(default=None, min_length=1, max_length=64)
     catch_up: CatchUp | None = None
+    variables: dict[str, str] | None = None  # the whole set ({} removes them all)
 
     _name = field_validator('name')(classmethod(lambda cls, v: v if v is None else _stripped(v)))
 
@@ -113,6 +117,7 @@ class SchedulePublic(SQLModel):
     depth_level: str
     target_framework: str
     catch_up: CatchUp
+    variables: dict[str, str] = {}
     paused: bool
     user_id: str
     user_name: str | None = None

@@ -15,7 +15,7 @@ from app.client import ApiError
 from app.pages.not_found import not_found_page
 from app.pages.signin import signed_in
 from app.pages.theme import STATUS_COLORS, STATUS_LABELS, frame, live_relative
-from app.pages.widgets import error_notice, notify_error
+from app.pages.widgets import error_notice, notify_error, variable_chips
 from app.state import connection, live
 from app.state.batch_view import (
     Cell,
@@ -85,6 +85,8 @@ class BatchView:
             ui.link(batch['project_id'], f'/projects/{batch["project_id"]}').classes('rb-tap-link')
             ui.chip(MODE_WORDS.get(batch['mode'], batch['mode'])).props('dense outline data-testid=mode')
             live_relative(ui.label().classes('opacity-70'), batch['created_at'], prefix='created ')
+            if batch.get('variables'):  # every child's own
+                variable_chips(batch['variables'], 'batch-variables')
         self.summary = ui.label().classes('text-sm').props('data-testid=batch-summary aria-live=polite')
         self.message = ui.column().classes('gap-0')
         # it scrolls sideways on a phone: a region the keyboard can reach (and scroll with the arrow keys)
@@ -203,6 +205,7 @@ class BatchView:
                 depth_levels=batch['matrix']['depth_level'],
                 target_frameworks=batch['matrix']['target_framework'],
                 all_or_nothing=batch['mode'] == 'all_or_nothing',
+                variables=batch.get('variables') or None,
                 key=batch['idempotency_key'],
             )
         except ApiError as exc:

@@ -11,7 +11,7 @@ from nicegui import background_tasks, ui
 from app.state import connection
 from app.state.batch_form import submit_batch
 from app.state.batch_view import matrix_block_reason, matrix_count_text
-from app.state.run_form import RunFormState
+from app.state.run_form import RunFormState, parse_variables
 
 
 class MatrixFields:
@@ -73,17 +73,22 @@ class MatrixFields:
     def block_reason(self) -> str | None:
         return matrix_block_reason(*self.chosen()) if self.on else None
 
-    def payload(self) -> dict[str, Any]:
+    def payload(self, variables: dict[str, str]) -> dict[str, Any]:
         depths, frameworks = self.chosen()
         return {
             'branch': self.view.branch.value,
             'depth_levels': depths,
             'target_frameworks': frameworks,
             'all_or_nothing': bool(self.all_or_nothing.value),
+            'variables': variables,  # every run of the batch gets them
         }
 
     async def submit(self) -> None:
         view = self.view
+        variables, problem = parse_variables(view.variables.value or '')
+        view.variables.error = problem
+        if problem:
+            return
         view.submitting = True
         view.failure = None
         view.result.clear()
@@ -95,7 +100,8 @@ class MatrixFields:
                 view.progress.text = f'No answer yet; sending the same batch again (attempt {attempt})…'
 
         try:
-            outcome = await submit_batch(connection.client(), self.form, self.payload(), on_attempt=on_attempt)
+            payload = self.payload(variables)
+            outcome = await submit_batch(connection.client(), self.form, payload, on_attempt=on_attempt)
         finally:
             view.submitting = False
         if outcome.response is not None:

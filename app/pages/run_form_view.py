@@ -163,7 +163,7 @@ class RunFormView:
                 ui.textarea('Variables (optional)', placeholder='NAME=value, one a line')
                 .classes('w-full sm:w-[32rem] font-mono')
                 .props('autogrow rows=1 data-testid=variables')
-                .tooltip("This run's environment variables, over the project's of the same name")
+                .tooltip("The run's environment variables (each run's, with Matrix), over the project's of that name")
             )
             self.variables.set_visibility(not retry_of)
             with ui.row().classes('items-center gap-3 flex-wrap'):

@@ -26,6 +26,7 @@ from app.pages.runs_list import retry, stop_run
 from app.pages.signin import signed_in
 from app.pages.stage_strip import draw_stages
 from app.pages.theme import duration, frame, page_frame, relative, status_badge
+from app.pages.widgets import variable_chips
 from app.state import connection, live
 from app.state.afk_review import usage_text
 from app.state.log_links import line_from_hash
@@ -163,12 +164,7 @@ class TimelineView:
                         for retry_id in run['retried_by']:
                             ui.link(retry_id, f'/runs/{retry_id}').classes('rb-tap-link')
                 if run.get('variables'):  # the trigger's own (docs/pipelines.md)
-                    with ui.row().classes('gap-1 items-baseline').props('data-testid=run-variables'):
-                        ui.label('variables').classes('opacity-60')
-                        for name, value in run['variables'].items():
-                            ui.label(shown(f'{name}={value}')).classes(
-                                'font-mono text-xs rounded border border-slate-300 px-1'
-                            ).props('dir=auto data-field=variable')
+                    variable_chips(run['variables'], 'run-variables')
                 if run.get('exit_code') is not None:
                     ui.label(f'exit code {run["exit_code"]}')
                 spent = usage_text(run.get('usage'))  # what its agent reported (`::usage::` lines, summed)

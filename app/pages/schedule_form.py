@@ -15,6 +15,7 @@ from app.pages.widgets import correlation_chip
 from app.state import connection
 from app.state.error_text import in_words
 from app.state.form_problems import GENERAL, field_errors
+from app.state.run_form import parse_variables
 from app.state.schedules_view import (
     CATCH_UP,
     COMMON_ZONES,
@@ -23,6 +24,7 @@ from app.state.schedules_view import (
     changes,
     form_body,
     preview_text,
+    variables_text,
 )
 
 Saved = Callable[[dict[str, Any]], Awaitable[None]]
@@ -89,6 +91,12 @@ async def open_schedule_form(project: dict[str, Any], saved: Saved, schedule: di
                 .classes('min-w-[12rem]')
                 .props('data-field=target_framework')
             )
+        boxes['variables'] = variables = (
+            ui.textarea('Variables (optional)', value=variables_text(current.get('variables')))
+            .classes('w-full font-mono')
+            .props('autogrow rows=1 data-field=variables placeholder="NAME=value, one a line" spellcheck=false')
+            .tooltip("Each run's environment variables, over the project's of the same name")
+        )
         boxes['catch_up'] = ui.radio(CATCH_UP, value=current['catch_up']).props('data-field=catch_up')
         asked = {'n': 0}
 
@@ -117,7 +125,11 @@ async def open_schedule_form(project: dict[str, Any], saved: Saved, schedule: di
         message = ui.column().classes('w-full')
 
         async def save() -> None:
-            body = form_body({name: box.value for name, box in boxes.items()})
+            parsed, problem = parse_variables(variables.value or '')
+            variables.error = problem
+            if problem:
+                return
+            body = form_body({**{name: box.value for name, box in boxes.items()}, 'variables': parsed})
             client = connection.client()
             try:
                 if schedule:

@@ -15,7 +15,7 @@ from app.pages.charts import Debounced
 from app.pages.schedule_form import open_schedule_form
 from app.pages.signin import signed_in
 from app.pages.theme import frame, iso_utc, status_badge
-from app.pages.widgets import confirm, error_notice, list_note, notify_error
+from app.pages.widgets import confirm, error_notice, list_note, notify_error, variable_chips
 from app.state import connection, live
 from app.state.me import is_operator, who_am_i
 from app.state.run_timing import clock, parse
@@ -66,6 +66,9 @@ class SchedulesView:
                     self.actions(schedule)
             ui.label(cron_text(schedule)).classes('font-mono text-sm').props('data-field=cron')
             ui.label(parameters_text(schedule)).classes('text-sm').props('data-field=runs dir=auto')
+            if schedule.get('variables'):
+                with ui.element('div').classes('text-sm'):
+                    variable_chips(schedule['variables'], 'schedule-variables')
             ui.label(CATCH_UP[schedule['catch_up']]).classes('text-xs opacity-70').props('data-field=catch-up')
             self.next_firing(schedule)
             self.history(firings)
@@ -136,6 +139,7 @@ class SchedulesView:
                 branch=schedule['branch'],
                 depth_level=schedule['depth_level'],
                 target_framework=schedule['target_framework'],
+                variables=schedule.get('variables') or None,
                 key=new_idempotency_key(),
             )
         except ApiError as exc:

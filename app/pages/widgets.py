@@ -1,4 +1,4 @@
-"""Small shared widgets: the CorrelationChip, a confirm dialog and a menu's item."""
+"""Small shared widgets: the CorrelationChip, a confirm dialog, a menu's item, a trigger's variables."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from nicegui import ui
 
 from app.client import ApiError
 from app.state.error_text import in_words, technical
+from app.state.text import shown
 
 
 def correlation_chip(correlation_id: str | None, failure: str = '', *, details: str = '') -> ui.element:
@@ -38,6 +39,17 @@ def correlation_chip(correlation_id: str | None, failure: str = '', *, details: 
     if details:
         chip.props(f'data-details="{details.replace(chr(34), chr(39))}"')
     return chip
+
+
+def variable_chips(variables: dict[str, str], testid: str) -> None:
+    """A trigger's own variables (a run's, a batch's, a schedule's runs'; docs/pipelines.md) as NAME=value chips
+    after a dim "variables"."""
+    with ui.row().classes('gap-1 items-baseline').props(f'data-testid={testid}'):
+        ui.label('variables').classes('opacity-60')
+        for name, value in variables.items():
+            ui.label(shown(f'{name}={value}')).classes('font-mono text-xs rounded border border-slate-300 px-1').props(
+                'dir=auto data-field=variable'
+            )
 
 
 def list_note(text: str) -> ui.label:

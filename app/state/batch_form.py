@@ -29,8 +29,8 @@ async def submit_batch(
     sleep: Sleep = asyncio.sleep,
 ) -> BatchSubmit:
     """POST /runs/batch with the form's key (retried automatically with the same key after a network loss).
-    payload: branch, depth_levels, target_frameworks, all_or_nothing. A refused child is no failure: the
-    answer lists it, and the batch page shows it."""
+    payload: branch, depth_levels, target_frameworks, all_or_nothing, variables (optional). A refused child is no
+    failure: the answer lists it, and the batch page shows it."""
     key = form.key_for(payload)
     correlation_id = uuid.uuid4().hex
     attempt = 0
@@ -46,6 +46,7 @@ async def submit_batch(
                 depth_levels=list(payload['depth_levels']),
                 target_frameworks=list(payload['target_frameworks']),
                 all_or_nothing=bool(payload.get('all_or_nothing')),
+                variables=payload.get('variables') or None,
                 key=key,
                 correlation_id=correlation_id,
             )

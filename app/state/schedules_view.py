@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from app.state.run_timing import clock, parse, until_text
 
-SCHEDULE_FIELDS = ('name', 'cron', 'timezone', 'branch', 'depth_level', 'target_framework', 'catch_up')
+SCHEDULE_FIELDS = ('name', 'cron', 'timezone', 'branch', 'depth_level', 'target_framework', 'catch_up', 'variables')
 CATCH_UP = {
     'once': 'Missed while no server ran: one run, for the latest missed slot',
     'skip': 'Missed while no server ran: skipped (no run)',
@@ -112,6 +112,11 @@ def form_body(values: dict[str, Any]) -> dict[str, Any]:
         if value not in (None, ''):
             body[name] = value
     return body
+
+
+def variables_text(variables: dict[str, str] | None) -> str:
+    """A schedule's variables as its form's Variables field shows them: `NAME=value` a line."""
+    return '\n'.join(f'{name}={value}' for name, value in (variables or {}).items())
 
 
 def changes(before: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:

@@ -56,6 +56,35 @@ def test_a_runs_variables_reach_its_command_over_the_projects_and_its_retries_ke
         assert 'greeting= target=staging region=eu' in outputs(run)
 
 
+def test_a_matrix_batch_gives_its_variables_to_every_run(settings_factory, repo_factory) -> None:  # noqa: ANN001
+    repo = repo_factory({'main': shell_script(SCRIPT)})
+    with api_server(settings_factory(max_concurrent_runs=4)) as server, server.client() as client:
+        create_project(client, repo, depth_levels=['shallow', 'deep'])
+        body = {
+            'project_id': 'proj',
+            'branch': 'main',
+            'matrix': {'depth_level': ['shallow', 'deep'], 'target_framework': ['python']},
+            'variables': {'GREETING': 'hi', 'TARGET': 'staging'},
+        }
+        made = client.post('/api/runs/batch', json=body, headers={'Idempotency-Key': 'vars-batch'})
+        assert made.status_code == 201, made.text
+        batch = made.json()
+        assert batch['variables'] == {'GREETING': 'hi', 'TARGET': 'staging'}
+        for child in batch['children']:
+            run = wait_for_status(client, child['run']['id'], ('succeeded',), timeout=60)
+            assert run['variables'] == batch['variables']
+            assert 'greeting=hi target=staging region=' in outputs(run)
+        # the key binds the variables too; the same request replays the batch
+        other = {**body, 'variables': {'TARGET': 'production'}}
+        mismatch = client.post('/api/runs/batch', json=other, headers={'Idempotency-Key': 'vars-batch'})
+        assert_problem(mismatch, 422, 'idempotency_key_mismatch')
+        again = client.post('/api/runs/batch', json=body, headers={'Idempotency-Key': 'vars-batch'})
+        assert again.status_code == 200 and again.json()['id'] == batch['id']
+        refused = client.post('/api/runs/batch', json={**body, 'variables': {'RUNBOARD_X': '1'}})
+        assert assert_problem(refused, 422, 'validation')['field'] == 'variables'
+        assert client.get(f'/api/runs/batch/{batch["id"]}').json()['variables'] == batch['variables']
+
+
 @pytest.mark.parametrize(
     ('variables', 'said'),
     [

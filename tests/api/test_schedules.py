@@ -188,6 +188,40 @@ def test_a_refused_firing_is_skipped_with_the_reason(api) -> None:  # noqa: ANN0
     assert len(scheduled_runs(api.server)) == 1
 
 
+def test_a_schedules_variables_reach_each_run_it_fires(api) -> None:  # noqa: ANN001
+    """GitLab's schedule variables: checked as a trigger's, replaced whole by an edit, kept out of the audit log
+    (names only: a value may be a token), and given to every run the schedule fires."""
+    bad = api.client.post('/api/projects/proj/schedules', json={**MINUTELY, 'variables': {'RUNBOARD_TOKEN': 'x'}})
+    assert_problem(bad, 422, 'validation')
+    assert bad.json()['field'] == 'variables'
+    unnamed = api.client.post('/api/projects/proj/schedules', json={**MINUTELY, 'variables': {'1BAD': 'x'}})
+    assert_problem(unnamed, 422, 'validation')
+    assert api.client.get('/api/projects/proj/schedules').json() == []  # nothing made by a refused create
+
+    schedule = create(api.client, {**MINUTELY, 'variables': {'TARGET': 'staging', 'SECRETISH': 'tok-123'}})
+    assert schedule['variables'] == {'SECRETISH': 'tok-123', 'TARGET': 'staging'}
+    path = f'/api/projects/proj/schedules/{schedule["id"]}'
+    assert api.client.get(path).json()['variables'] == schedule['variables']
+    edited = api.client.patch(path, json={'variables': {'TARGET': 'production'}})
+    assert edited.status_code == 200 and edited.json()['variables'] == {'TARGET': 'production'}  # the whole set
+    assert_problem(api.client.patch(path, json={'variables': {'PATH=': 'x'}}), 422, 'validation')
+    assert api.client.get(path).json()['variables'] == {'TARGET': 'production'}  # a refused edit changed nothing
+    audit = api.client.get('/api/audit', params={'action': 'schedule'}).json()['items']
+    assert 'tok-123' not in str(audit) and 'production' not in str(audit)
+    assert {'variables': ['SECRETISH', 'TARGET']}.items() <= audit[-1]['details'].items()
+
+    [fired] = sweeper(api.server).sweep(now=slot_of(edited.json()) + timedelta(seconds=1))
+    assert fired.state == 'admitted'
+    assert api.client.get(f'/api/runs/{fired.run_id}').json()['variables'] == {'TARGET': 'production'}
+
+    cleared = api.client.patch(path, json={'variables': {}})
+    assert cleared.json()['variables'] == {}
+    api.client.post(f'/api/runs/{fired.run_id}/stop')  # frees the branch for the next slot
+    [again] = sweeper(api.server).sweep(now=slot_of(cleared.json()) + timedelta(seconds=1))
+    assert again.state == 'admitted'
+    assert api.client.get(f'/api/runs/{again.run_id}').json()['variables'] == {}
+
+
 def test_each_slot_once_across_a_restart_and_a_server_that_died_mid_firing(settings_factory, repo) -> None:  # noqa: ANN001
     settings = settings_factory(**QUIET)
     with serving(settings, repo) as api:

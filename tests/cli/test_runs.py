@@ -291,3 +291,9 @@ def test_trigger_var_gives_the_run_its_variables_and_runs_show_lists_them(settin
         assert twice.code == 2 and 'A is given twice' in twice.stderr
         refused = cli(*TRIGGER, '--var', 'RUNBOARD_RUN_ID=forged')
         assert refused.code == 2 and 'RUNBOARD_* names are the run' in refused.stderr, refused.stderr
+        # a matrix gives them to each of its runs
+        batch = cli(*TRIGGER, '--branch', 'vars', '--matrix', 'depth=shallow', '--var', 'TARGET=each', '--json')
+        assert batch.code == 0, batch.stderr
+        assert batch.json()['variables'] == {'TARGET': 'each'}
+        for child in batch.json()['children']:
+            assert cli('runs', 'show', child['run']['id'], '--json').json()['variables'] == {'TARGET': 'each'}

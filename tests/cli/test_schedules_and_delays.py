@@ -76,6 +76,29 @@ def test_a_schedule_id_is_enough_without_its_project(settings_factory, repo_fact
         assert wrong.code == 4
 
 
+def test_schedule_variables_are_set_replaced_and_cleared(settings_factory, repo_factory) -> None:  # noqa: ANN001
+    with served(settings_factory, repo_factory, global_run_cap=0, schedule_sweep_seconds=3600.0) as (_server, cli):
+        added = cli(*ADD, '--name', 'nightly', '--cron', '@daily', '--var', 'TARGET=staging', '--var', 'NOTE=a=b')
+        assert added.code == 0, added.stderr
+        listed = cli('schedules', 'list', 'proj', '--json').json()
+        assert listed[0]['variables'] == {'NOTE': 'a=b', 'TARGET': 'staging'}
+        assert 'with NOTE, TARGET' in cli('schedules', 'list', 'proj').stdout  # names; the values are in --json
+        sid = listed[0]['id']
+        replaced = cli('schedules', 'edit', sid, '--var', 'TARGET=production', '--json')
+        assert replaced.code == 0 and replaced.json()['variables'] == {'TARGET': 'production'}, replaced.stderr
+        assert cli('schedules', 'edit', sid, '--cron', '@hourly', '--json').json()['variables'] == {
+            'TARGET': 'production'
+        }  # an edit without --var keeps them
+        cleared = cli('schedules', 'edit', sid, '--clear-vars', '--json')
+        assert cleared.code == 0 and cleared.json()['variables'] == {}
+        both = cli('schedules', 'edit', sid, '--var', 'A=1', '--clear-vars')
+        assert both.code == 2 and 'not both' in both.stderr
+        malformed = cli('schedules', 'edit', sid, '--var', 'NOPE')
+        assert malformed.code == 2 and 'is not NAME=VALUE' in malformed.stderr
+        refused = cli(*ADD, '--name', 'other', '--cron', '@daily', '--var', 'RUNBOARD_X=1')
+        assert refused.code == 2 and 'variables' in refused.stderr, refused.stderr
+
+
 def test_trigger_later_shows_the_delay_and_stop_cancels_it(settings_factory, repo_factory) -> None:  # noqa: ANN001
     with served(settings_factory, repo_factory, global_run_cap=0) as (server, cli):
         later = cli(*TRIGGER, '--branch', 'main', '--in', '2h', '--ttl', '30m')

@@ -65,6 +65,7 @@ def test_the_matrix_toggle_makes_a_2x2_batch_whose_page_follows_four_cells_live(
     pick(page, 'matrix-frameworks', 'node')
     expect(page.get_by_test_id('matrix-count')).to_have_text('2 × 2 = 4 runs')
     expect(page.get_by_test_id('run')).to_contain_text('Run 4')
+    page.get_by_test_id('variables').fill('SUITE=matrix')  # every run of the batch gets it
     screenshot(page, 'run-form-matrix.png')
     env.proxy.add_rule('POST', '/api/runs/batch', 'delay', seconds=1)
     page.get_by_test_id('run').click()
@@ -75,6 +76,7 @@ def test_the_matrix_toggle_makes_a_2x2_batch_whose_page_follows_four_cells_live(
 
     sent = env.proxy.requests('POST', '/api/runs/batch')
     assert len(sent) == 1 and sent[0].headers.get('idempotency-key')
+    expect(page.get_by_test_id('batch-variables')).to_contain_text('SUITE=matrix')
     page.evaluate('window.rbSamePage = true')  # gone if the page reloads: the cells must change in place
     expect(page.get_by_test_id('cell')).to_have_count(4)
     expect(page.get_by_test_id('batch-summary')).to_contain_text('4 runs · 4 admitted')
@@ -92,6 +94,7 @@ def test_the_matrix_toggle_makes_a_2x2_batch_whose_page_follows_four_cells_live(
     with env.api() as api:
         batch = api.get(f'/api/runs/batch/{batch_id}').json()
     assert batch['status'] == 'admitted' and len({c['run']['id'] for c in batch['children']}) == 4
+    assert batch['variables'] == {'SUITE': 'matrix'}
 
     # Re-run failed (GitHub's "re-run failed jobs"): the failed cell runs again in its place, the others keep theirs
     first = {f'{c["depth_level"]}/{c["target_framework"]}': c['run'] for c in batch['children']}

@@ -61,11 +61,17 @@ def test_an_operator_schedules_runs_and_sees_the_next_and_past_firings(page: Pag
     form.get_by_test_id('save-schedule').click()
     expect(form).to_contain_text('61')  # the server's 422 beside the cron box
     form.locator('input[data-field=cron]').fill('*/5 * * * *')
+    variables = form.locator('textarea[data-field=variables]')
+    variables.fill('TARGET')
+    form.get_by_test_id('save-schedule').click()
+    expect(form).to_contain_text('line 1: write NAME=value')  # said at the field; nothing sent
+    variables.fill('TARGET=nightly')
     form.get_by_test_id('save-schedule').click()
     expect(form).to_be_hidden()
     card = page.locator('[data-schedule]')
     expect(card).to_contain_text('*/5 * * * * (UTC)')
     expect(card).to_contain_text('main · shallow/python · as local')
+    expect(card.get_by_test_id('schedule-variables')).to_have_text('variablesTARGET=nightly')
     expect(card.locator('[data-field=next]')).to_have_text(re.compile(r'^next run (in \d+ (s|min)|due now)$'))
     expect(card.get_by_test_id('no-firings')).to_be_visible()
 
@@ -77,6 +83,8 @@ def test_an_operator_schedules_runs_and_sees_the_next_and_past_firings(page: Pag
     expect(fired.locator('a')).to_have_text(re.compile(r'^run_'))
     expect(fired.locator('[data-status]')).to_have_attribute('data-status', 'succeeded', timeout=30_000)
     screenshot(page, 'schedules.png')
+    fired.locator('a').click()  # the run it fired has the schedule's variables
+    expect(page.get_by_test_id('run-variables')).to_contain_text('TARGET=nightly')
 
     page.goto(f'{env.ui_url}/')
     nxt = page.locator('[data-project=alpha] [data-field=next-schedule]')

@@ -98,13 +98,21 @@ def test_child_keys_stay_within_the_key_limit_and_differ_per_cell_and_batch(key:
     assert derived != batch_rules.child_key(key, (cell[0], cell[1] + 'x'))
 
 
-def test_the_fingerprint_covers_the_matrix_its_order_and_the_mode() -> None:
+def test_the_fingerprint_covers_the_matrix_its_order_the_mode_and_the_variables() -> None:
     base = dict(project_id='p', branch='main', matrix={'depth_level': ['a', 'b'], 'target_framework': ['x']})
-    same = batch_rules.batch_fingerprint(**base, mode='best_effort')
-    assert same == batch_rules.batch_fingerprint(**base, mode='best_effort')
-    assert same != batch_rules.batch_fingerprint(**base, mode='all_or_nothing')
+    same = batch_rules.batch_fingerprint(**base, mode='best_effort', variables={})
+    assert same == batch_rules.batch_fingerprint(**base, mode='best_effort', variables={})
+    assert same != batch_rules.batch_fingerprint(**base, mode='all_or_nothing', variables={})
     swapped = {**base, 'matrix': {'depth_level': ['b', 'a'], 'target_framework': ['x']}}
-    assert same != batch_rules.batch_fingerprint(**swapped, mode='best_effort')
+    assert same != batch_rules.batch_fingerprint(**swapped, mode='best_effort', variables={})
+    with_vars = batch_rules.batch_fingerprint(**base, mode='best_effort', variables={'A': '1', 'B': '2'})
+    assert with_vars != same
+    assert with_vars == batch_rules.batch_fingerprint(**base, mode='best_effort', variables={'B': '2', 'A': '1'})
+    assert with_vars != batch_rules.batch_fingerprint(**base, mode='best_effort', variables={'A': '1', 'B': '3'})
+    # a batch without variables keeps the fingerprint batches had before variables existed (keys stored then)
+    before = {k: v for k, v in base.items() if k != 'matrix'}
+    legacy = {**before, 'depth_level': ['a', 'b'], 'target_framework': ['x'], 'mode': 'best_effort'}
+    assert same == admission.fingerprint(legacy)
 
 
 @pytest.mark.parametrize(

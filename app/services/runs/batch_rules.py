@@ -49,15 +49,20 @@ def matrix_refusal(
     return None
 
 
-def batch_fingerprint(*, project_id: str, branch: str, matrix: Mapping[str, Sequence[str]], mode: str) -> str:
-    """The request a batch key stands for: the same key with another body is refused (422)."""
-    body = {
+def batch_fingerprint(
+    *, project_id: str, branch: str, matrix: Mapping[str, Sequence[str]], mode: str, variables: Mapping[str, str]
+) -> str:
+    """The request a batch key stands for: the same key with another body is refused (422). Variables count only
+    when given, so a batch without them keeps the fingerprint it had before they existed."""
+    body: dict[str, object] = {
         'project_id': project_id,
         'branch': branch,
         'depth_level': list(matrix['depth_level']),
         'target_framework': list(matrix['target_framework']),
         'mode': mode,
     }
+    if variables:
+        body['variables'] = dict(sorted(variables.items()))
     return admission.fingerprint(body)
 
 

@@ -123,6 +123,7 @@ def answer(
             'mode': batch.mode,
             'matrix': {'depth_level': params['depth_level'], 'target_framework': params['target_framework']},
             'commit_sha': params.get('commit_sha'),
+            'variables': params.get('variables') or {},
             'idempotency_key': batch.key,
             'user_id': batch.user_id,
             'user_name': user_name,

@@ -54,9 +54,13 @@ class BatchAdmitter:
         mode: str,
         key: str | None,
         correlation_id: str | None,
+        variables: dict[str, str] | None = None,
     ) -> tuple[BatchPublic, bool]:
-        """(the batch after this pass, replayed: the key named a batch already)."""
+        """(the batch after this pass, replayed: the key named a batch already). variables: every child's own."""
         key = key or str(uuid.uuid4())
+        variables = dict(sorted((variables or {}).items()))
+        if variables and (refused := admission.validate_variables(variables)):
+            raise DomainError.from_refusal(refused)
         project = self.admitter.projects.get(project_id, principal)
         allowed = {'depth_level': project.depth_levels, 'target_framework': project.target_frameworks}
         refusal = batch_rules.matrix_refusal(matrix, allowed=allowed)
@@ -66,8 +70,16 @@ class BatchAdmitter:
         commit = validate_request(
             self.admitter.repositories, project, depth_level=first[0], target_framework=first[1], branch=branch
         )
-        fp = batch_rules.batch_fingerprint(project_id=project_id, branch=branch, matrix=matrix, mode=mode)
-        params = {'branch': branch, **matrix, 'commit_sha': commit}  # every child runs the commit of the first send
+        fp = batch_rules.batch_fingerprint(
+            project_id=project_id, branch=branch, matrix=matrix, mode=mode, variables=variables
+        )
+        params: dict[str, Any] = {
+            'branch': branch,
+            **matrix,
+            'commit_sha': commit,
+        }  # every child runs the commit of the first send
+        if variables:
+            params['variables'] = variables
         batch, created = batch_store.claim(
             self.engine, principal, project_id=project_id, key=key, fingerprint=fp, mode=mode, params=params
         )
@@ -91,6 +103,7 @@ class BatchAdmitter:
     @staticmethod
     def _child(batch: Batch, project: Project, cell: Cell) -> Child:
         branch = batch.params['branch']
+        variables: dict[str, str] = batch.params.get('variables') or {}
         spec = RunSpec(
             project.id,
             cell[0],
@@ -99,6 +112,7 @@ class BatchAdmitter:
             kind=RunKind.manual.value,
             commit_sha=batch.params.get('commit_sha'),
             batch_id=batch.id,
+            variables=tuple(variables.items()),
         )
         payload = {
             'project_id': project.id,
@@ -106,6 +120,7 @@ class BatchAdmitter:
             'target_framework': cell[1],
             'branch': branch,
             'batch_id': batch.id,
+            **({'variables': variables} if variables else {}),
         }
         return spec, payload
 

@@ -30,6 +30,7 @@ from app.services.identity import audit
 from app.services.identity.accounts import Principal
 from app.services.projects import visibility
 from app.services.repositories.access import RepositoryAccess
+from app.services.runs import admission
 from app.services.runs.admit import validate_request
 from app.services.scheduling import cron
 
@@ -71,6 +72,7 @@ def to_public(session: Session, schedule: Schedule, now: datetime, *, last: Sche
     return SchedulePublic.model_validate(
         {
             **schedule.model_dump(),
+            'variables': schedule.variables or {},
             'user_name': owner.name if owner else None,
             'upcoming': ahead,
             'last_firing': firing_public(session, last) if last else None,
@@ -138,12 +140,25 @@ def _check_parameters(
     validate_request(repositories, project, depth_level=depth_level, target_framework=target_framework, branch=branch)
 
 
+def _checked_variables(variables: dict[str, str]) -> dict[str, str] | None:
+    """As a trigger's own (its runs get them as one triggered with them would); None when there are none."""
+    if refused := admission.validate_variables(variables):
+        raise DomainError.from_refusal(refused)
+    return dict(sorted(variables.items())) or None
+
+
+def _variable_names(variables: dict[str, str] | None) -> list[str]:
+    """What the audit log keeps of a schedule's variables: their names (a value may be a token pasted in)."""
+    return sorted(variables or {})
+
+
 def create_schedule(
     engine: Engine, principal: Principal, project_id: str, data: ScheduleCreate, repositories: RepositoryAccess
 ) -> SchedulePublic:
     _require_operator(principal)
     now = utcnow()
     trigger = compiled(data.cron, data.timezone)
+    variables = _checked_variables(data.variables)
     with Session(engine) as session:
         project = visibility.get_visible(session, project_id, principal)
         session.expunge(project)
@@ -160,6 +175,7 @@ def create_schedule(
         depth_level=data.depth_level,
         target_framework=data.target_framework,
         catch_up=data.catch_up,
+        variables=variables,
         paused=data.paused,
         user_id=principal.user_id,
         next_fire_at=None if data.paused else cron.slot_after(trigger, now),
@@ -177,7 +193,11 @@ def create_schedule(
                 )
             session.add(schedule)
             session.flush()
-            _audit(session, principal, 'schedule.created', project, schedule, details={'cron': schedule.cron})
+            details: dict[str, object] = {
+                'cron': schedule.cron,
+                **({'variables': _variable_names(variables)} if variables else {}),
+            }
+            _audit(session, principal, 'schedule.created', project, schedule, details=details)
     except IntegrityError as exc:
         raise _name_taken(data.name) from exc
     return get_schedule(engine, principal, project_id, schedule.id)
@@ -219,6 +239,8 @@ def update_schedule(
     for key, value in changes.items():
         if value is None:
             raise DomainError(422, 'validation', f'{key} cannot be null', field=key)
+    if 'variables' in changes:
+        changes['variables'] = _checked_variables(changes['variables'])
     now = utcnow()
     with Session(engine) as session:
         current, project = _load(session, principal, project_id, schedule_id)
@@ -244,7 +266,9 @@ def update_schedule(
             schedule.updated_at = now
             session.add(schedule)
             session.flush()
-            _audit(session, principal, 'schedule.updated', project, schedule, details={'changed': changes})
+            said = {**changes, 'variables': _variable_names(changes['variables'])} if 'variables' in changes else {}
+            said = said or changes
+            _audit(session, principal, 'schedule.updated', project, schedule, details={'changed': said})
     except IntegrityError as exc:
         raise _name_taken(str(changes.get('name'))) from exc
     return get_schedule(engine, principal, project_id, schedule_id)

@@ -154,6 +154,7 @@ class ScheduleSweep:
                     key=cron.slot_key(schedule_id, slot),
                     correlation_id=f'schedule-{schedule_id}',
                     kind=RunKind.scheduled.value,
+                    variables=schedule.variables or None,
                 )
                 state, run_id, reason, detail = 'admitted', admitted.run.id, None, None
             except DomainError as refusal:
