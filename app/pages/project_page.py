@@ -20,6 +20,7 @@ from app.pages.signin import signed_in
 from app.pages.theme import frame
 from app.pages.widgets import error_notice
 from app.state import connection
+from app.state.run_form import variables_from_query
 from app.state.runs_store import RunFilters, RunsStore
 from app.state.text import shown
 
@@ -34,8 +35,8 @@ async def project_page(
     depth: str | None = None,
     framework: str | None = None,
 ) -> Response | None:
-    """The form's values come from `branch`, `depth`, `framework` and `retry_of`; the runs list's filters from
-    the rest of the query (RunFilters.from_query: its branch filter is `on=`)."""
+    """The form's values come from `branch`, `depth`, `framework`, `var[NAME]` and `retry_of`; the runs list's
+    filters from the rest of the query (RunFilters.from_query: its branch filter is `on=`)."""
     client = connection.client()
     try:
         project = await client.get_project(project_id)
@@ -77,7 +78,16 @@ async def project_page(
 
         repository_settings(project, on_saved=settings_saved)
         store = RunsStore(filters=RunFilters.from_query(request.query_params, project=project_id))
-        form = RunFormView(project, branches, store, retry_of=retry_of, branch=branch, depth=depth, framework=framework)
+        form = RunFormView(
+            project,
+            branches,
+            store,
+            retry_of=retry_of,
+            branch=branch,
+            depth=depth,
+            framework=framework,
+            variables=variables_from_query(request.query_params.multi_items()),  # var[NAME]=value (Run again)
+        )
         forms.append(form)
         await repository.load(fetch=True)
         history_section(project_id, branch=store.filters.branch)

@@ -20,7 +20,14 @@ from app.pages.runs_list import RunsListView
 from app.pages.widgets import correlation_chip
 from app.state import connection
 from app.state.branch_marks import marks_after_run
-from app.state.run_form import Failure, RunFormState, failure_after_run_update, parse_variables, submit_run
+from app.state.run_form import (
+    Failure,
+    RunFormState,
+    failure_after_run_update,
+    parse_variables,
+    submit_run,
+    variables_text,
+)
 from app.state.runs_store import RunsStore
 from app.state.text import shown
 
@@ -121,6 +128,7 @@ class RunFormView:
         branch: str | None,
         depth: str | None,
         framework: str | None,
+        variables: dict[str, str] | None = None,
     ) -> None:
         self.project, self.store = project, store
         self.form = RunFormState(project_id=project['id'], retry_of=retry_of)
@@ -160,7 +168,9 @@ class RunFormView:
             self.matrix = MatrixFields(self, shown=not retry_of)  # every depth x framework, as one batch
             # the run's own variables (a retry runs with its original's), over the project's of the same name
             self.variables = (
-                ui.textarea('Variables (optional)', placeholder='NAME=value, one a line')
+                ui.textarea(
+                    'Variables (optional)', value=variables_text(variables), placeholder='NAME=value, one a line'
+                )
                 .classes('w-full sm:w-[32rem] font-mono')
                 .props('autogrow rows=1 data-testid=variables')
                 .tooltip("The run's environment variables (each run's, with Matrix), over the project's of that name")
@@ -176,6 +186,7 @@ class RunFormView:
             self.reason = ui.label().classes('text-sm').props('id=rb-run-reason data-testid=run-reason')
             self.result = ui.column().classes('w-full gap-1').props('aria-live=assertive data-testid=result')
         self.initial = self.payload()
+        self.initial_variables = variables or {}  # "Restore defaults" brings back what the form opened with
         ui.timer(1.0, self.tick)
 
     async def reload_branches(self) -> None:
@@ -316,7 +327,7 @@ class RunFormView:
         self.form.reset()
         self.later.reset()
         self.matrix.reset()
-        self.variables.value = ''
+        self.variables.value = variables_text(self.initial_variables)
         self.variables.error = None
         self.failure = None
         self.result.clear()

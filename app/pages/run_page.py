@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from app.client import ApiError
+from app.models import TERMINAL_STATUSES
 from app.pages import artifact_download, log_download  # noqa: F401  (register /run-artifacts/..., /run-logs/...)
 from app.pages.afk_review import AfkReviewPanel
 from app.pages.annotation_list import draw_annotations
@@ -30,6 +31,7 @@ from app.pages.widgets import variable_chips
 from app.state import connection, live
 from app.state.afk_review import usage_text
 from app.state.log_links import line_from_hash
+from app.state.run_form import run_again_query
 from app.state.run_timing import start_fact, started_by
 from app.state.runs_store import ACTIVE
 from app.state.text import shown
@@ -125,6 +127,13 @@ class TimelineView:
                     .props('data-testid=stop')
                 )
             cancel_button(run, dense=False)  # a delayed run: it ends without starting
+            if run['status'] in TERMINAL_STATUSES:
+                # a new run like this one (any outcome, succeeded too), in the Run form to change first
+                ui.button(
+                    'Run again',
+                    icon='play_arrow',
+                    on_click=lambda: ui.navigate.to(f'/projects/{self.run["project_id"]}?{run_again_query(self.run)}'),
+                ).props('flat data-testid=run-again').classes('rb-tap')
         with self.details:
             with ui.row().classes('items-center gap-x-4 gap-y-1 flex-wrap text-sm'):
                 for name, value in (

@@ -15,7 +15,7 @@ from app.pages.widgets import correlation_chip
 from app.state import connection
 from app.state.error_text import in_words
 from app.state.form_problems import GENERAL, field_errors
-from app.state.run_form import parse_variables
+from app.state.run_form import parse_variables, variables_text
 from app.state.schedules_view import (
     CATCH_UP,
     COMMON_ZONES,
@@ -24,7 +24,6 @@ from app.state.schedules_view import (
     changes,
     form_body,
     preview_text,
-    variables_text,
 )
 
 Saved = Callable[[dict[str, Any]], Awaitable[None]]

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlencode
 
 from app.client import ApiError, Response, RunboardClient, new_idempotency_key
 from app.state.runs_store import RunsStore
@@ -45,6 +46,24 @@ def parse_variables(text: str) -> tuple[dict[str, str], str | None]:
             return {}, f'line {number}: {name} is given twice'
         variables[name] = value
     return variables, None
+
+
+def variables_text(variables: dict[str, str] | None) -> str:
+    """Variables as a Variables field shows them (the inverse of parse_variables): `NAME=value` a line."""
+    return '\n'.join(f'{name}={value}' for name, value in (variables or {}).items())
+
+
+def run_again_query(run: dict[str, Any]) -> str:
+    """The project page's query that opens the Run form filled in like `run` (its branch, depth, framework and
+    variables, each variable as `var[NAME]=value`, as GitLab's "Run pipeline" page takes them in its address)."""
+    pairs = [('branch', run['branch_name']), ('depth', run['depth_level']), ('framework', run['target_framework'])]
+    pairs += [(f'var[{name}]', value) for name, value in (run.get('variables') or {}).items()]
+    return urlencode(pairs)
+
+
+def variables_from_query(items: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """The `var[NAME]=value` pairs of a page's query (the last of a doubled name wins; the server judges names)."""
+    return {key[4:-1]: value for key, value in items if key.startswith('var[') and key.endswith(']') and len(key) > 5}
 
 
 def describe_failure(error: ApiError, sent_correlation_id: str | None = None) -> Failure:

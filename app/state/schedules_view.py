@@ -114,11 +114,6 @@ def form_body(values: dict[str, Any]) -> dict[str, Any]:
     return body
 
 
-def variables_text(variables: dict[str, str] | None) -> str:
-    """A schedule's variables as its form's Variables field shows them: `NAME=value` a line."""
-    return '\n'.join(f'{name}={value}' for name, value in (variables or {}).items())
-
-
 def changes(before: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
     """What an edit changes (PATCH sends only that)."""
     return {k: v for k, v in body.items() if before.get(k) != v}

@@ -111,6 +111,24 @@ def test_variables_typed_in_the_form_reach_the_run_and_its_page(page: Page, env:
     with env.api() as api:
         assert api.get(f'/api/runs/{run_id}').json()['variables'] == {'GREETING': 'hello world', 'TARGET': 'staging'}
 
+    # Run again (any ended run, a succeeded one too): the form filled in like it, variables in the address
+    expect(page.get_by_test_id('run-again')).to_have_count(0)  # runs here stay queued: not ended yet
+    env.stop_active()
+    page.get_by_test_id('run-again').click()  # shown as soon as it has ended
+    page.wait_for_url(re.compile(r'/projects/alpha\?branch=feature%2Flogin&.*var%5BTARGET%5D=staging'))
+    wait_form_ready(page)
+    expect(page.get_by_test_id('branch')).to_have_value(re.compile('^feature/login'))
+    expect(page.get_by_test_id('variables')).to_have_value('GREETING=hello world\nTARGET=staging')
+    page.get_by_test_id('variables').fill('TARGET=again')
+    page.get_by_test_id('run').click()
+    page.wait_for_url(re.compile(r'/runs/run_'))
+    again_id = page.url.rsplit('/', 1)[1]
+    assert again_id != run_id
+    expect(page.get_by_test_id('run-variables').locator('[data-field=variable]')).to_have_text(['TARGET=again'])
+    with env.api() as api:
+        again = api.get(f'/api/runs/{again_id}').json()
+    assert (again['kind'], again['retry_of'], again['branch_name']) == ('manual', None, 'feature/login')
+
 
 def test_optimistic_row_shows_before_the_answer_then_becomes_the_run(page: Page, env: Stack) -> None:
     env.trigger('alpha', 'fix/typo')  # something already in the list

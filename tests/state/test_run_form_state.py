@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
+from urllib.parse import parse_qsl
 
 import pytest
 
@@ -15,7 +16,10 @@ from app.state.run_form import (
     is_auto_retryable,
     parse_variables,
     quota_banner,
+    run_again_query,
     submit_run,
+    variables_from_query,
+    variables_text,
 )
 from app.state.runs_store import RunsStore
 
@@ -247,3 +251,39 @@ def test_a_409_banner_stops_calling_an_ended_run_active(run: dict, message: str 
 )
 def test_parse_variables(text: str, parsed: tuple) -> None:
     assert parse_variables(text) == parsed
+
+
+@pytest.mark.parametrize('variables', [{}, {'A': '1'}, {'B': 'two words=and more', 'A': ''}])
+def test_variables_text_is_what_parse_variables_reads_back(variables: dict) -> None:
+    assert parse_variables(variables_text(variables)) == (variables, None)
+
+
+@pytest.mark.parametrize(
+    ('run', 'query'),
+    [
+        (
+            {'branch_name': 'main', 'depth_level': 'deep', 'target_framework': 'go', 'variables': None},
+            'branch=main&depth=deep&framework=go',
+        ),
+        (
+            {'branch_name': 'feat/x y', 'depth_level': 'd', 'target_framework': 'f', 'variables': {'A': 'a&b=c'}},
+            'branch=feat%2Fx+y&depth=d&framework=f&var%5BA%5D=a%26b%3Dc',
+        ),
+    ],
+)
+def test_run_again_query(run: dict, query: str) -> None:
+    assert run_again_query(run) == query
+    assert variables_from_query(parse_qsl(query)) == (run['variables'] or {})  # what the project page reads back
+
+
+@pytest.mark.parametrize(
+    ('items', 'variables'),
+    [
+        ([], {}),
+        ([('branch', 'main'), ('var[A]', '1'), ('var[B]', 'x=y')], {'A': '1', 'B': 'x=y'}),
+        ([('var[]', '1'), ('var[A', '1'), ('varA]', '1'), ('var', '1')], {}),  # not a variable's pair
+        ([('var[A]', '1'), ('var[A]', '2')], {'A': '2'}),
+    ],
+)
+def test_variables_from_query(items: list, variables: dict) -> None:
+    assert variables_from_query(items) == variables
