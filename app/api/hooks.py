@@ -23,8 +23,8 @@ async def receive_hook(project_id: str, request: Request, services: ServicesDep)
     X-Gitlab-Token) with the project's hook secret: a wrong or missing one is a 401 and changes nothing. A push
     or pull request the rules select fetches the mirror and is admitted at once (`admitted`, or `replayed` when
     this head already has its run); `no_match`, `ignored` (a tag, a deleted branch, a closed pull request, a
-    ping) and `refused` (the branch busy: the next mirror fetch tries again) answer 200 too, so the forge does
-    not retry them."""
+    ping), `skipped` (the head commit says `[skip ci]`) and `refused` (the branch busy: the next mirror fetch tries
+    again) answer 200 too, so the forge does not retry them."""
     body = await request.body()
     trigger = services.push_trigger
     assert trigger is not None  # built with the services (container.py)

@@ -77,7 +77,7 @@ class HookAccepted(SQLModel):
 
     forge: str  # github | gitea | gitlab
     event: str  # push | pull_request | ping | ignored
-    outcome: str  # admitted | replayed | no_match | ignored | refused
+    outcome: str  # admitted | replayed | no_match | ignored | skipped ([skip ci]) | refused
     run_ids: list[str] = []
     detail: str | None = None
 

@@ -24,7 +24,9 @@ from tests.helpers.runs import create_project, shell_script, wait_for_status
 IDENT = ['-c', 'user.name=t', '-c', 'user.email=t@example.invalid']
 
 
-def commit(repo: Path, branch: str = 'main', name: str = 'change.txt', text: str | None = None) -> str:
+def commit(
+    repo: Path, branch: str = 'main', name: str = 'change.txt', text: str | None = None, message: str | None = None
+) -> str:
     """A new commit on `branch` of the project's repository (a push, as the repository sees it); its sha."""
 
     def git(*args: str) -> str:
@@ -36,7 +38,7 @@ def commit(repo: Path, branch: str = 'main', name: str = 'change.txt', text: str
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text if text is not None else f'{path.read_text() if path.exists() else ""}x\n')
     git('add', '-A')
-    git('commit', '-q', '-m', f'{branch}: {name}')
+    git('commit', '-q', '-m', message or f'{branch}: {name}')
     sha = git('rev-parse', 'HEAD').strip()
     git('checkout', '-q', 'main')
     return sha
@@ -169,6 +171,34 @@ def test_a_signed_push_makes_one_run_and_a_bad_signature_none(settings_factory, 
         skipped = deliver(api.client, forge, PUSH_EVENT[forge], moved, secret)
         assert skipped.json()['outcome'] == 'no_match'
         assert len(runs_of(api.client)) == 1
+
+
+def test_a_head_commit_that_says_skip_ci_makes_no_run(settings_factory, repo_factory) -> None:  # noqa: ANN001
+    """GitHub's and GitLab's `[skip ci]` (and its spellings) in the head commit's message: no run for that push or
+    pull request, seen by a webhook or by a scan; the next commit without it runs."""
+    repo = repo_factory()
+    with serving(settings_factory(**QUEUED), repo) as api:
+        secret = set_rules(api.client, pull_requests=True)
+        trigger = api.server.services.push_trigger
+        before = subprocess.run(['git', 'rev-parse', 'main'], cwd=repo, capture_output=True, text=True).stdout.strip()
+        quiet = commit(repo, message='Docs only\n\nNothing to test here [Skip CI]')
+        hooked = deliver(api.client, 'github', 'push', github_push('main', before, quiet), secret).json()
+        assert hooked['outcome'] == 'skipped' and hooked['run_ids'] == []
+        assert '[skip ci]' in hooked['detail'] and quiet[:10] in hooked['detail']
+        assert trigger.scan(trigger._project('proj'), max_age=0) == []  # the scan does not run it either
+        # a scan that finds such a head first skips it too
+        also_quiet = commit(repo, message='[no ci] bump the changelog')
+        assert [o.outcome for o in trigger.scan(trigger._project('proj'), max_age=0)] == ['skipped']
+        # a pull request whose head says so
+        head = commit(repo, 'feature/x', message='WIP [ci skip]')
+        opened = github_pull_request('opened', 7, 'WIP', 'feature/x', head)
+        assert deliver(api.client, 'github', 'pull_request', opened, secret).json()['outcome'] == 'skipped'
+        assert runs_of(api.client) == [] and runs_of(api.client, 'pull_request') == []
+
+        runs = commit(repo, message='Fix the login form')
+        assert [o.outcome for o in trigger.scan(trigger._project('proj'), max_age=0)] == ['admitted']
+        assert [run['commit_sha'] for run in runs_of(api.client)] == [runs]
+        assert also_quiet != runs
 
 
 def test_the_hook_secret_is_for_operators_and_rotates(settings_factory, repo_factory) -> None:

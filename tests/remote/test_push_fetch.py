@@ -48,7 +48,11 @@ def test_a_pushed_head_runs_once_on_two_servers(settings_factory, upstream: Upst
         # both servers look again, at once and after: still one run
         for server in (one, two, one, two):
             server.services.push_trigger.scan_all()
-        (again,) = push_runs(client)
+        runs_now = push_runs(client)
+        assert len(runs_now) == 1, [
+            (r['id'], r['commit_sha'], r['idempotency_key'], r['status'], r['kind']) for r in runs_now
+        ]
+        (again,) = runs_now
         assert again['id'] == run['id']
         assert (run['kind'], run['commit_sha'], run['branch_name']) == ('push', sha, 'main')
         assert (run['depth_level'], run['target_framework']) == ('deep', 'go')
@@ -64,6 +68,31 @@ def test_a_pushed_head_runs_once_on_two_servers(settings_factory, upstream: Upst
         release = upstream.commit('release/1', 'r.txt', 'r\n')
         runs = wait_for_runs(client, 2)
         assert {r['commit_sha'] for r in runs} == {sha, release}
+
+
+def test_a_server_whose_mirror_is_behind_runs_no_older_head(
+    settings_factory, upstream: Upstream, git_daemon_url: str
+) -> None:  # noqa: E501
+    """A push one server admitted (a webhook, its newer fetch) is not undone by another whose mirror was fetched
+    before it: that mirror's older head is no push (it used to run the old commit and cancel the new one's run)."""
+    quiet = dict(QUEUED, mirror_fetch_seconds=3600.0, mirror_refresh_min_seconds=0.0)  # scans when the test asks
+    with (
+        api_server(settings_factory(**quiet)) as one,
+        api_server(settings_factory(**quiet)) as two,
+        one.client() as client,
+    ):
+        body = {'id': 'app', 'name': 'App', 'repository': git_daemon_url, 'command': ['true']}
+        assert client.post('/api/projects', json=body).status_code == 201
+        assert client.patch('/api/projects/app', json={'on_push': {'branches': ['main']}}).status_code == 200
+        for server in (one, two):  # both mirrors fetched now, before the push
+            server.services.push_trigger.scan(server.services.push_trigger._project('app'), max_age=0)
+        sha = upstream.commit('main', 'change.txt', 'one\n')
+        first = one.services.push_trigger
+        assert [o.outcome for o in first.scan(first._project('app'), max_age=0)] == ['admitted']
+        behind = two.services.push_trigger
+        assert behind.scan(behind._project('app'), max_age=3600) == []  # its mirror lacked the head acted on
+        (run,) = push_runs(client)
+        assert (run['commit_sha'], run['status']) == (sha, 'queued')
 
 
 def stuck_project(http_server: GitHttpServer) -> dict:

@@ -22,6 +22,7 @@ from app.services.triggers.rules import (
     paths_match,
     push_key,
     runs_for,
+    skip_marker,
     status_context,
     status_description,
     status_state,
@@ -147,6 +148,26 @@ def test_moved_heads() -> None:
 )
 def test_status_state(status: str, state: str) -> None:
     assert status_state(status) == state
+
+
+@pytest.mark.parametrize(
+    ('message', 'marker'),
+    [
+        ('Fix the login form', None),
+        ('Docs only [skip ci]', '[skip ci]'),
+        ('[CI SKIP] typo', '[ci skip]'),  # any case, as GitLab reads it
+        ('Tidy\n\nBody says [no ci] here', '[no ci]'),  # anywhere in the message, the body too
+        ('[skip actions]', '[skip actions]'),
+        ('[actions skip]', '[actions skip]'),
+        ('[skip runboard]', '[skip runboard]'),
+        ('skip ci', None),  # only in brackets
+        ('[skip  ci]', None),
+        ('[skipci]', None),
+        ('', None),
+    ],
+)
+def test_skip_marker(message: str, marker: str | None) -> None:
+    assert skip_marker(message) == marker
 
 
 @pytest.mark.parametrize(

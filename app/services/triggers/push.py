@@ -90,7 +90,7 @@ class HookRefused(DomainError):
 class Outcome:
     """What one pushed head or pull request came to."""
 
-    outcome: str  # admitted | replayed | no_match | ignored | refused
+    outcome: str  # admitted | replayed | no_match | ignored | skipped ([skip ci]) | refused
     run_ids: list[str] = field(default_factory=list)
     detail: str | None = None
     code: str | None = None  # the refusal's machine code
@@ -181,6 +181,9 @@ class PushTrigger:
             self._mark_seen(project.id, event.branch, event.sha)
             return Outcome('no_match', detail='The push changes no file the path rules select.')
         self._fetch(project)
+        if skipped := self._skipped(project, event.sha):
+            self._mark_seen(project.id, event.branch, event.sha)
+            return skipped
         return self._admit_head(project, on_push, event.branch, event.sha, pusher=event.pusher, cid=correlation_id)
 
     def pull_request(self, project: Project, on_push: OnPush, pr: hooks.PullRequest, *, correlation_id: str) -> Outcome:
@@ -189,6 +192,8 @@ class PushTrigger:
         if not pr.same_repository:
             return Outcome('ignored', detail="A fork's pull request: its head is not a branch of this repository.")
         self._fetch(project)
+        if skipped := self._skipped(project, pr.sha):
+            return skipped
         return self._admit(
             project,
             on_push,
@@ -242,30 +247,46 @@ class PushTrigger:
         on_push = rules_of(project)
         if on_push is None or not on_push.enabled:
             return []
-        if is_remote(project.repository):
-            self.repositories.refresh(
-                project, max_age=self.settings.mirror_fetch_seconds / 2 if max_age is None else max_age
-            )
-        else:
-            self.repositories.branches.forget(project.repository)
-        directory = self.repositories.git_dir(project)
-        heads = gitops.read_heads(directory)
+        # what was acted on first, then the mirror: a head another server admitted meanwhile is then in both
         with self.engine.connect() as conn:
             seen = {branch: sha for branch, sha in conn.execute(SQL_SEEN, {'p': project.id}).all()}
+        heads = self._heads(project, max_age=self.settings.mirror_fetch_seconds / 2 if max_age is None else max_age)
+        directory = self.repositories.git_dir(project)
         if not seen:  # every head in one transaction: a scan racing this one sees all of them or none
             self._mark_baseline(project.id, heads)
             return []
+        moves = rules.moved_heads(on_push, heads, seen)
+        if is_remote(project.repository) and any(
+            m.before and not gitops.has_commit(directory, m.before) for m in moves
+        ):
+            # this mirror has not got what another server (a webhook, a newer fetch) already acted on: it is behind,
+            # and its older heads are no pushes. Fetched now, its heads are the remote's.
+            heads = self._heads(project, max_age=0)
+            moves = rules.moved_heads(on_push, heads, seen)
         outcomes = []
-        for moved in rules.moved_heads(on_push, heads, seen):
+        for moved in moves:
+            if moved.before and _is_ancestor(directory, moved.sha, moved.before):
+                continue  # a head behind the one acted on (that ran already): no push
             changed = _changed_files(directory, moved.before, moved.sha) if on_push.paths else None
             if not rules.paths_match(on_push, changed):
                 self._mark_seen(project.id, moved.branch, moved.sha)
                 outcomes.append(Outcome('no_match', detail='no selected path changed'))
                 continue
+            if skipped := self._skipped(project, moved.sha):
+                self._mark_seen(project.id, moved.branch, moved.sha)
+                outcomes.append(skipped)
+                continue
             outcomes.append(
                 self._admit_head(project, on_push, moved.branch, moved.sha, pusher=None, cid=f'push-{project.id}')
             )
         return outcomes
+
+    def _heads(self, project: Project, *, max_age: float) -> dict[str, str]:
+        if is_remote(project.repository):
+            self.repositories.refresh(project, max_age=max_age)
+        else:
+            self.repositories.branches.forget(project.repository)
+        return gitops.read_heads(self.repositories.git_dir(project))
 
     def baseline(self, project_id: str) -> None:
         """Rules just set: the heads the branches hold now are where they start (unless they started already),
@@ -278,6 +299,19 @@ class PushTrigger:
             self.scan(project, max_age=EVER_FETCHED)
         except (DomainError, gitops.GitError, OSError) as exc:
             log.info('push rules of %s: no baseline yet (%s)', project_id, exc)
+
+    def _skipped(self, project: Project, sha: str) -> Outcome | None:
+        """`skipped` when the head commit's message asks for no run ([skip ci]; its message read from the mirror,
+        whichever forge or scan saw it). A commit that cannot be read does not skip."""
+        try:
+            message = gitops.git('show', '-s', '--format=%B', sha, '--', cwd=self.repositories.git_dir(project))
+        except gitops.GitError:
+            return None
+        marker = rules.skip_marker(message)
+        if marker is None:
+            return None
+        log.info('push of %s at %s: the commit says %s, no run', project.id, sha[:10], marker)
+        return Outcome('skipped', detail=f'The commit {sha[:10]} says {marker} in its message: no run.')
 
     # ------------------------------------------------------------------ admission
     def _admit_head(
@@ -470,6 +504,15 @@ class PushTrigger:
                 return None
             teams = session.exec(select(TeamMember.team_id).where(col(TeamMember.user_id) == user_id)).all()
             return Principal(user.id, user.name, user.role, frozenset(teams))
+
+
+def _is_ancestor(directory: str, sha: str, of: str) -> bool:
+    """`sha` is `of` or in its history (False when either is unknown here)."""
+    try:
+        gitops.git('merge-base', '--is-ancestor', sha, of, cwd=directory, timeout=30)
+    except gitops.GitError:
+        return False
+    return True
 
 
 def _changed_files(directory: str, before: str | None, after: str) -> list[str] | None:

@@ -3,6 +3,7 @@
 - `branch_matches`: does a branch fall under the rules' branch globs (`!` excludes; the last matching pattern
   decides, as GitHub's `branches` filter reads);
 - `paths_match`: does a push change a file under the path globs (no globs: any push);
+- `skip_marker`: does a head commit's message ask for no run (`[skip ci]` and its spellings);
 - `push_key` / `pull_request_key`: the idempotency key that makes one run per pushed head, on every server,
   whether a webhook or a mirror fetch saw the push first;
 - `runs_for`: the (depth, framework) combinations a push starts;
@@ -81,6 +82,16 @@ def paths_match(rules: OnPush, changed: Iterable[str] | None) -> bool:
     if not rules.paths or changed is None:
         return True
     return any(filter_match(rules.paths, path) for path in changed)
+
+
+# GitHub's spellings (GitLab reads the first two), and one of Runboard's own; any case, anywhere in the message
+SKIP_MARKERS = ('[skip ci]', '[ci skip]', '[no ci]', '[skip actions]', '[actions skip]', '[skip runboard]')
+
+
+def skip_marker(message: str) -> str | None:
+    """The marker in a pushed head's commit message that asks for no push or pull-request run, if any."""
+    lowered = message.lower()
+    return next((marker for marker in SKIP_MARKERS if marker in lowered), None)
 
 
 def push_key(project_id: str, branch: str, sha: str) -> str:
