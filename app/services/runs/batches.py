@@ -73,11 +73,8 @@ class BatchAdmitter:
         fp = batch_rules.batch_fingerprint(
             project_id=project_id, branch=branch, matrix=matrix, mode=mode, variables=variables
         )
-        params: dict[str, Any] = {
-            'branch': branch,
-            **matrix,
-            'commit_sha': commit,
-        }  # every child runs the commit of the first send
+        # every child runs the commit of the first send
+        params: dict[str, Any] = {'branch': branch, **matrix, 'commit_sha': commit}
         if variables:
             params['variables'] = variables
         batch, created = batch_store.claim(

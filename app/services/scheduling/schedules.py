@@ -266,8 +266,9 @@ def update_schedule(
             schedule.updated_at = now
             session.add(schedule)
             session.flush()
-            said = {**changes, 'variables': _variable_names(changes['variables'])} if 'variables' in changes else {}
-            said = said or changes
+            said = (
+                {**changes, 'variables': _variable_names(changes['variables'])} if 'variables' in changes else changes
+            )
             _audit(session, principal, 'schedule.updated', project, schedule, details={'changed': said})
     except IntegrityError as exc:
         raise _name_taken(str(changes.get('name'))) from exc
