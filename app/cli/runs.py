@@ -118,6 +118,15 @@ def trigger(
         ),
     ] = None,
     var: Annotated[Optional[list[str]], var_option('this run (of each run, with --matrix)')] = None,
+    like: Annotated[
+        Optional[str],
+        typer.Option(
+            '--like',
+            metavar='RUN_ID',
+            help='A new run like this one, whatever its outcome: its project, branch, depth, framework and '
+            'variables, each overridden by what you give (a --var replaces that variable).',
+        ),
+    ] = None,
     follow: FollowOpt = False,
     wait: WaitOpt = False,
     json_output: JsonOpt = False,
@@ -128,8 +137,11 @@ def trigger(
     A dropped connection, a timeout or a server error is retried with the same idempotency key, so a retry never makes a second run. Exit 3 when refused: the run limit (429, prints the wait) or a lock (409, names the blocking run).
     """  # noqa: E501
     cli = Cli.make(server, json_output)
-    project = chosen_project(project_argument, project_option)
+    # with --like, the project is the run's (one given must be it)
+    project = chosen_project(project_argument, project_option) if not like or project_argument or project_option else ''
     variables = parse_vars(var)
+    if like and (matrix or all_or_nothing):
+        raise typer.BadParameter('--like makes one run; a matrix batch cannot use it', param_hint='--like')
     if matrix or all_or_nothing:  # one run per combination, as a batch (app/cli/batch.py)
         single = {'--follow': follow, '--at': at, '--in': run_in, '--ttl': ttl}
         choices = (depth, framework)
@@ -145,15 +157,29 @@ def trigger(
             )
 
     async def work(client: RunboardClient) -> int:
-        # what is not given: the project's base branch and first choices, as the Run form preselects them
-        allowed = await client.get_project(project) if None in (branch, depth, framework) else {}
-        chosen_branch: str = branch or allowed['base_branch']
-        chosen_depth: str = depth or allowed['depth_levels'][0]
-        chosen_framework: str = framework or allowed['target_frameworks'][0]
+        original = await client.get_run(like, events_limit=1) if like else None
+        if original is not None and project and project != original['project_id']:
+            raise typer.BadParameter(
+                f'run {like} is of project {original["project_id"]}, not {project}', param_hint='--like'
+            )
+        run_project = original['project_id'] if original is not None else project
+        # what is not given: the run's (--like), else the project's base branch and first choices, as the Run form
+        # preselects them
+        if original is not None:
+            given = {'branch_name': branch, 'depth_level': depth, 'target_framework': framework}
+            chosen = {k: v or original[k] for k, v in given.items()}
+            chosen_branch, chosen_depth, chosen_framework = chosen.values()
+            chosen_variables = {**(original.get('variables') or {}), **variables}
+        else:
+            defaults = await client.get_project(project) if None in (branch, depth, framework) else {}
+            chosen_branch = branch or defaults['base_branch']
+            chosen_depth = depth or defaults['depth_levels'][0]
+            chosen_framework = framework or defaults['target_frameworks'][0]
+            chosen_variables = variables
 
         async def send(k: str) -> Response:
             return await client.trigger_run(
-                project_id=project,
+                project_id=run_project,
                 branch=chosen_branch,
                 depth_level=chosen_depth,
                 target_framework=chosen_framework,
@@ -161,7 +187,7 @@ def trigger(
                 run_at=run_at,
                 run_in=run_in,
                 ttl=ttl,
-                variables=variables,
+                variables=chosen_variables,
             )
 
         return await create_then_maybe_follow(cli, client, send, key=key, follow=follow, wait=wait)

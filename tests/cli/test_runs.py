@@ -291,6 +291,18 @@ def test_trigger_var_gives_the_run_its_variables_and_runs_show_lists_them(settin
         assert twice.code == 2 and 'A is given twice' in twice.stderr
         refused = cli(*TRIGGER, '--var', 'RUNBOARD_RUN_ID=forged')
         assert refused.code == 2 and 'RUNBOARD_* names are the run' in refused.stderr, refused.stderr
+        # --like: a new run like an ended one (a succeeded one too, which retry does not take), given values win
+        like = cli('runs', 'trigger', '--like', run['id'], '--var', 'NOTE=changed', '--follow', '--json')
+        assert like.code == 0, like.stderr
+        again = like.json()
+        assert again['id'] != run['id'] and (again['kind'], again['retry_of']) == ('manual', None)
+        assert (again['project_id'], again['branch_name'], again['depth_level']) == ('proj', 'vars', run['depth_level'])
+        assert again['variables'] == {'NOTE': 'changed', 'TARGET': 'prod'}
+        assert 'target=prod note=changed' in cli('runs', 'logs', again['id']).stdout
+        other = cli('runs', 'trigger', 'elsewhere', '--like', run['id'])
+        assert other.code == 2 and 'is of project proj' in other.stderr, other.stderr
+        assert cli('runs', 'trigger', '--like', 'run_nope').code == 4
+        assert cli('runs', 'trigger', '--like', run['id'], '--matrix', 'depth=shallow').code == 2
         # a matrix gives them to each of its runs
         batch = cli(*TRIGGER, '--branch', 'vars', '--matrix', 'depth=shallow', '--var', 'TARGET=each', '--json')
         assert batch.code == 0, batch.stderr
