@@ -26,6 +26,7 @@ from app.state.batch_view import (
     may_resend,
     rerun_targets,
     stop_targets,
+    with_ends_kept,
     with_run_status,
 )
 from app.state.bulk_selection import outcome_text, summary_text
@@ -150,7 +151,7 @@ class BatchView:
             while True:
                 self.again = False
                 try:
-                    self.batch = await connection.client().get_batch(self.batch['id'])
+                    self.batch = with_ends_kept(self.batch, await connection.client().get_batch(self.batch['id']))
                 except ApiError as exc:
                     error_notice(self.message, exc, 'reload the batch')
                     return
@@ -166,6 +167,8 @@ class BatchView:
         if effect == 'update':
             self.batch = with_run_status(self.batch, event['id'], event['status'])
             self.render()
+            if self.loading:  # the read on its way may have been answered before this change: one more after it
+                self.again = True
         elif effect == 'reload':
             await self.reload()
 
@@ -211,7 +214,7 @@ class BatchView:
         except ApiError as exc:
             notify_error(exc, 'send the batch again')
             return
-        self.batch = reply.data
+        self.batch = with_ends_kept(self.batch, reply.data)
         self.render()
 
 

@@ -8,7 +8,7 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from app.models.vocabulary import ACTIVE_STATUSES, RETRYABLE_STATUSES
+from app.models.vocabulary import ACTIVE_STATUSES, RETRYABLE_STATUSES, TERMINAL_STATUSES
 
 MAX_COMBINATIONS = 50  # the server's cap on one batch (app/models/batches.py)
 OUTCOME_WORDS = {'refused': 'refused', 'pending': 'not tried yet'}
@@ -94,13 +94,16 @@ Effect = Literal['update', 'reload'] | None
 
 def event_effect(batch: dict[str, Any], event: dict[str, Any]) -> Effect:
     """A live change event: 'update' (a child's run has a new status), 'reload' (a run of this batch the page
-    does not know yet: a resend admitted it), or None (nothing of this batch)."""
+    does not know yet: a resend or a retry admitted it), or None (nothing new of this batch)."""
     if event.get('type') != 'run':
         return None
     for child in batch['children']:
         run = child.get('run')
         if run and run['id'] == event.get('id'):
-            return 'update' if event.get('status') and event['status'] != run['status'] else None
+            status = event.get('status')
+            # an event older than a read the page has (the run ended there) is passed over: a run never starts again
+            stale = run['status'] in TERMINAL_STATUSES and status not in TERMINAL_STATUSES
+            return 'update' if status and status != run['status'] and not stale else None
     return 'reload' if event.get('batch_id') == batch['id'] else None
 
 
@@ -117,6 +120,23 @@ def with_run_status(batch: dict[str, Any], run_id: str, status: str) -> dict[str
         if child.get('run'):
             by_status[child['run']['status']] = by_status.get(child['run']['status'], 0) + 1
     return {**batch, 'children': children, 'runs_by_status': dict(sorted(by_status.items()))}
+
+
+def with_ends_kept(shown: dict[str, Any], read: dict[str, Any]) -> dict[str, Any]:
+    """A fresh read of the batch, except that a run the page already shows as ended stays ended: a read the server
+    answered before a run's end can arrive after the end's event, and a run never starts again (a retry is a new
+    run). The page reads once more after such a change, for what else the read may have missed."""
+    ended = {
+        child['run']['id']: child['run']['status']
+        for child in shown['children']
+        if child.get('run') and child['run']['status'] in TERMINAL_STATUSES
+    }
+    merged = read
+    for child in read['children']:
+        run = child.get('run')
+        if run and run['id'] in ended and run['status'] not in TERMINAL_STATUSES:
+            merged = with_run_status(merged, run['id'], ended[run['id']])
+    return merged
 
 
 def rerun_targets(batch: dict[str, Any]) -> list[str]:

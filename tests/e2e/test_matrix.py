@@ -27,6 +27,12 @@ echo "waiting for the gate"
 while [ ! -f '{gate}' ]; do sleep 0.1; done
 echo "through"
 """
+# runs until stopped, and takes a second to end when asked (a build tearing down): the page reads the batch while it
+# is still running after Stop
+SLOW_TO_STOP = """#!/bin/sh
+trap 'echo "tearing down"; sleep 1; exit 143' TERM
+while true; do sleep 0.1; done
+"""
 ENDED = re.compile('^(succeeded|failed)$')
 
 
@@ -40,6 +46,8 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Stack:
         s.create_project('gated', repository=str(make_repo(base / 'repo3', gated)))
         held = {'main': {'run.sh': GATED.replace('{gate}', str(gates_dir(base) / 'never'))}}  # runs until stopped
         s.create_project('held', max_concurrent_runs=4, repository=str(make_repo(base / 'repo4', held)))
+        slow = {'main': {'run.sh': SLOW_TO_STOP}}
+        s.create_project('slow-stop', repository=str(make_repo(base / 'repo5', slow)))
         yield s
 
 
@@ -223,5 +231,42 @@ def test_a_read_that_answers_after_a_newer_event_does_not_undo_it(page: Page, en
             time.sleep(0.05)
         page.wait_for_timeout(500)  # after the held answer has arrived, the cell still says what happened
         expect(cell_status(page, 'shallow/python')).to_have_attribute('data-status', 'succeeded')
+    finally:
+        env.proxy.clear()
+
+
+def test_the_read_after_stop_all_does_not_bring_back_a_run_its_event_ended(page: Page, env: Stack) -> None:
+    """After Stop all the page reads the batch again. The server answers that read while the run is still tearing
+    down ("running"); if that answer arrives after the run's "stopped" event, the cell must stay stopped (a run of
+    the suite once saw a cell left saying "running" for good)."""
+    with env.api() as api:
+        body = {
+            'project_id': 'slow-stop',
+            'branch': 'main',
+            'matrix': {'depth_level': ['deep'], 'target_framework': ['python']},
+        }
+        batch = api.post('/api/runs/batch', json=body, headers={'Idempotency-Key': 'e2e-slow-stop'}).json()
+    path = f'/api/runs/batch/{batch["id"]}'
+    page.goto(f'{env.ui_url}/batches/{batch["id"]}')
+    expect(cell_status(page, 'deep/python')).to_have_attribute('data-status', 'running', timeout=15_000)
+    deadline = time.monotonic() + 10
+    while len(env.proxy.requests('GET', path)) < 2:  # the first load, then the catch-up read when the stream opened
+        assert time.monotonic() < deadline, 'the page never read the batch again when its stream opened'
+        time.sleep(0.05)
+    reads = len(env.proxy.requests('GET', path))
+    env.proxy.add_rule('GET', path, 'delay_reply', seconds=3)  # the read Stop all makes, held after the server answers
+    try:
+        page.get_by_test_id('stop-all').click()
+        expect(page.get_by_test_id('batch-action-summary')).to_have_text('1 stopped, 0 skipped, 0 refused')
+        expect(cell_status(page, 'deep/python')).to_have_attribute('data-status', 'stopped', timeout=10_000)
+        deadline = time.monotonic() + 10
+        held = env.proxy.requests('GET', path)[reads:]
+        while not (held and all(seen.replied_at for seen in held)):
+            assert time.monotonic() < deadline, 'the held answer never arrived'
+            time.sleep(0.05)
+            held = env.proxy.requests('GET', path)[reads:]
+        page.wait_for_timeout(500)  # after the held answer has arrived, the cell still says what happened
+        expect(cell_status(page, 'deep/python')).to_have_attribute('data-status', 'stopped')
+        expect(page.get_by_test_id('stop-all')).to_have_count(0)
     finally:
         env.proxy.clear()

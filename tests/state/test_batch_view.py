@@ -3,6 +3,8 @@ with a scripted client: one key per batch submit, reused after a lost answer."""
 
 from __future__ import annotations
 
+from collections import Counter
+
 import pytest
 
 from app.client import ApiError, Response
@@ -17,6 +19,7 @@ from app.state.batch_view import (
     may_resend,
     rerun_targets,
     stop_targets,
+    with_ends_kept,
     with_run_status,
 )
 from app.state.run_form import RunFormState
@@ -103,6 +106,7 @@ def test_headline() -> None:
     [
         ({'type': 'run', 'id': 'run_a', 'status': 'succeeded'}, 'update'),
         ({'type': 'run', 'id': 'run_a', 'status': 'running'}, None),  # nothing new
+        ({'type': 'run', 'id': 'run_b', 'status': 'running'}, 'update'),
         ({'type': 'run', 'id': 'run_new', 'status': 'queued', 'batch_id': 'bat_1'}, 'reload'),  # a resend admitted it
         ({'type': 'run', 'id': 'run_other', 'status': 'queued', 'batch_id': 'bat_2'}, None),
         ({'type': 'run', 'id': 'run_other', 'status': 'queued'}, None),
@@ -111,6 +115,34 @@ def test_headline() -> None:
 )
 def test_event_effect(event: dict, effect: str | None) -> None:
     assert event_effect(BATCH, event) == effect
+
+
+def test_an_event_older_than_the_read_that_ended_the_run_is_passed_over() -> None:
+    ended = with_run_status(BATCH, 'run_a', 'stopped')
+    assert event_effect(ended, {'type': 'run', 'id': 'run_a', 'status': 'running'}) is None
+    assert event_effect(ended, {'type': 'run', 'id': 'run_a', 'status': 'failed'}) == 'update'
+
+
+@pytest.mark.parametrize(
+    ('shown', 'read', 'kept'),
+    [
+        ('stopped', 'running', 'stopped'),  # a read answered before the stop, arriving after its event
+        ('succeeded', 'queued', 'succeeded'),
+        ('running', 'stopped', 'stopped'),  # a newer read wins
+        ('queued', 'running', 'running'),
+        ('failed', 'failed', 'failed'),
+    ],
+)
+def test_a_read_never_takes_an_ended_run_back(shown: str, read: str, kept: str) -> None:
+    merged = with_ends_kept(with_run_status(BATCH, 'run_a', shown), with_run_status(BATCH, 'run_a', read))
+    assert grid_of(merged).cells['shallow', 'python'].status == kept
+    assert merged['runs_by_status'] == dict(sorted(Counter(['queued', kept]).items()))  # run_b is queued
+
+
+def test_a_read_takes_the_runs_it_brings_that_the_page_did_not_know() -> None:
+    shown = batch(child('shallow', 'python', 'run_a', 'stopped'))
+    read = batch(child('shallow', 'python', 'run_retry', 'running'))  # the cell's retry
+    assert grid_of(with_ends_kept(shown, read)).cells['shallow', 'python'].run_id == 'run_retry'
 
 
 def test_with_run_status_moves_the_counts_too() -> None:
