@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     artifact_store_options: str = ''  # JSON keyword arguments of the filesystem, e.g. {"endpoint_url": "http://..."}
     max_artifact_bytes: int = Field(default=1024**3, ge=0)  # per run; a file past it is refused, the others kept
     artifact_retention_days: float = 30.0  # kept artifacts older than this leave the store and the table; 0: never
+    # the output of runs that ended longer ago leaves the database (the run, its status, stages, annotations and
+    # tests stay; services/runs/log_retention.py); 0: kept for ever
+    log_retention_days: float = Field(default=0.0, ge=0)
     # the run sandbox (docs/security.md): auto = bubblewrap when it works here, else local mode runs unsandboxed
     # with a warning and team mode refuses to run; on = refuse without it; off = never (the operator's risk)
     sandbox: Literal['auto', 'on', 'off'] = 'auto'

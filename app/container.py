@@ -103,6 +103,7 @@ class Services:
             PeriodicJob('reaper', poll, runner.safety_poll),
             PeriodicJob('worktree-cleanup', 3600, lambda: housekeeping.cleanup_worktrees(engine, settings)),
             PeriodicJob('artifact-retention', 3600, lambda: housekeeping.sweep_artifacts(engine, settings, runner)),
+            PeriodicJob('log-retention', 3600, lambda: housekeeping.sweep_logs(engine, settings)),
             PeriodicJob(
                 'mirror-fetch',
                 every,

@@ -187,7 +187,10 @@ async def get_run(
 @router.get(
     '/{run_id}/log',
     response_class=StreamingResponse,
-    responses={200: {'content': {'text/plain': {}}, 'description': 'The output, one line each'}, **problems(401, 404)},
+    responses={
+        200: {'content': {'text/plain': {}}, 'description': 'The output, one line each'},
+        **problems(401, 404, 410),
+    },
 )
 async def run_log(
     run_id: str,
@@ -196,8 +199,9 @@ async def run_log(
     timestamps: bool = False,
 ) -> StreamingResponse:
     """The run's output as it was printed (ANSI codes kept), streamed: a download, or `runboard runs logs
-    --raw`. With timestamps=true each line starts with the time it was stored."""
-    await run_in_threadpool(run_reads.list_events, services.engine, principal, run_id, after=0, limit=1)  # 404 first
+    --raw`. With timestamps=true each line starts with the time it was stored. 410 `log_removed` once the log
+    retention removed it."""
+    await run_in_threadpool(run_reads.check_log_kept, services.engine, principal, run_id)  # before the 200 starts
     lines = run_reads.output_lines(services.engine, principal, run_id, timestamps=timestamps)
     return StreamingResponse(
         lines,

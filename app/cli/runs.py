@@ -362,6 +362,10 @@ def logs(
                 sys.stdout.buffer.write(chunk)
             sys.stdout.buffer.flush()
             return Exit.OK
+        run = await client.get_run(run_id, events_limit=0)
+        if run.get('log_removed_at'):  # to stderr: what follows is still only the run's own lines
+            kept = 'only its status, stage and annotation lines are left'
+            cli.err.print(f'Output removed on {run["log_removed_at"][:10]} (log retention): {kept}')
         if follow:
             final = await follow_and_print(cli, client, run_id, json_lines=cli.json)
             return exit_code_for_outcome(final['status'])

@@ -239,8 +239,9 @@ class RunPublic(SQLModel):
     pr_title: str | None = None
     pr_url: str | None = None
     usage: UsagePublic | None = None  # what its agent reported spending (`::usage::` lines, summed); None: nothing
+    log_removed_at: datetime | None = None  # its output left the database then (log retention, docs/pipelines.md)
 
-    _utc = field_validator('created_at', 'started_at', 'finished_at', 'deadline_at', 'heartbeat_at')(
+    _utc = field_validator('created_at', 'started_at', 'finished_at', 'deadline_at', 'heartbeat_at', 'log_removed_at')(
         classmethod(lambda cls, v: as_utc(v))
     )
     _utc_timing = field_validator('run_at', 'expires_at')(classmethod(lambda cls, v: as_utc(v)))

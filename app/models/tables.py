@@ -120,6 +120,7 @@ def partial_unique_index(name: str, *columns: str, where: str) -> Index:
 
 
 HAS_EXPIRY_SQL = 'expires_at IS NOT NULL'
+LOG_KEPT_SQL = 'log_removed_at IS NULL AND finished_at IS NOT NULL'
 IN_BATCH_SQL = 'batch_id IS NOT NULL'
 BATCH_FIRST_ATTEMPT_SQL = 'batch_id IS NOT NULL AND retry_of IS NULL'
 BATCH_ACTIVE_SQL = f'batch_id IS NOT NULL AND {ACTIVE_SQL}'
@@ -166,6 +167,8 @@ class Run(SQLModel, table=True):
         Index('ix_run_retry_of', 'retry_of'),
         # the queued-TTL sweep, twice a second: the queued runs that can expire, soonest first, however many
         # are queued (only runs with a TTL are in it)
+        # the log retention sweep: the ended runs whose output is still kept, oldest first
+        Index('ix_run_log_kept', 'finished_at', sqlite_where=text(LOG_KEPT_SQL), postgresql_where=text(LOG_KEPT_SQL)),
         Index(
             'ix_run_status_expiry',
             'status',
@@ -219,6 +222,7 @@ class Run(SQLModel, table=True):
     pr_number: int | None = None
     pr_title: str | None = Field(default=None, max_length=500)
     pr_url: str | None = Field(default=None, max_length=1000)
+    log_removed_at: datetime | None = None  # its output left the database then (services/runs/log_retention.py)
 
 
 class RunVariable(SQLModel, table=True):

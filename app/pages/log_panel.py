@@ -21,7 +21,7 @@ from app.pages.log_tools import LogTools
 from app.pages.log_view import LogView
 from app.state import connection
 from app.state.log_links import line_from_hash, reachable_line
-from app.state.timeline import Line, OutputWindow, count_text
+from app.state.timeline import Line, OutputWindow, count_text, log_removed_text
 
 FETCH_PAGE = 5000
 
@@ -31,6 +31,10 @@ class LogPanel:
         self.run = run
         self.window = OutputWindow()
         self.lock = asyncio.Lock()
+        if run.get('log_removed_at'):  # what is left are its status, stage and annotation lines: say so above them
+            banner = ui.element('div').classes('w-full rb-banner rb-banner-amber')
+            with banner.props('role=note data-testid=log-removed'):
+                ui.label(log_removed_text(run['log_removed_at'])).classes('text-sm')
         tools_row = ui.row().classes('w-full rb-log-tools items-center gap-2 flex-wrap')
         with ui.row().classes('w-full items-center gap-2 flex-wrap'):
             self.follow_switch = (
@@ -51,7 +55,7 @@ class LogPanel:
         with tools_row:
             self.search = SearchBar(self)
             ui.space()
-            self.tools = LogTools(self.view, run['id'])
+            self.tools = LogTools(self.view, run['id'], log_kept=not run.get('log_removed_at'))
         self.later_button = (
             ui.button('Load later lines', icon='expand_more', on_click=self.load_later)
             .props('flat dense no-caps data-testid=later')

@@ -13,7 +13,7 @@ from app.state.log_links import download_name, download_path
 
 
 class LogTools:
-    def __init__(self, view: LogView, run_id: str) -> None:
+    def __init__(self, view: LogView, run_id: str, *, log_kept: bool = True) -> None:
         self.view = view
         url = download_path(run_id)
         with ui.row().classes('items-center gap-1 flex-wrap'):
@@ -22,6 +22,8 @@ class LogTools:
                 .props('data-testid=timestamps')
                 .classes('rb-tap')
             )
+            if not log_kept:  # the log retention removed the output: nothing to copy or download (the API: 410)
+                return
             copy_all = (
                 ui.button(icon='content_copy')
                 .props('flat dense no-caps data-testid=copy-all aria-label="Copy all: the whole log"')

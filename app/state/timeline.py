@@ -239,3 +239,12 @@ def count_text(last_seq: int, output_lines: int) -> str:
     printed by the run'); the others are status changes, stage headers and the like."""
     lines = f'{last_seq:,} line{"" if last_seq == 1 else "s"}'
     return f'{lines} · {output_lines:,} printed by the run'
+
+
+def log_removed_text(removed_at: str) -> str:
+    """Above a log the log retention removed: what is gone, since when, and what is left."""
+    day = removed_at[:10]  # an ISO time from the API: its date is all a person needs here
+    return (
+        f'The output of this run was removed on {day} (the server keeps run logs for a set number of days). '
+        'What is left below are its status, stage and annotation lines; its test results are kept.'
+    )

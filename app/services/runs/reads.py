@@ -11,9 +11,19 @@ from sqlalchemy import join as sa_join
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
-from app.core.errors import not_found
+from app.core.errors import DomainError, not_found
 from app.infra.db import read_only
-from app.models import AnnotationPublic, Project, Run, RunDetail, RunEvent, RunEventPublic, RunPublic, User
+from app.models import (
+    AnnotationPublic,
+    Project,
+    Run,
+    RunDetail,
+    RunEvent,
+    RunEventPublic,
+    RunPublic,
+    User,
+    as_utc,
+)
 from app.services.identity.accounts import Principal
 from app.services.projects import visibility
 from app.services.runs import filters as run_filters
@@ -167,6 +177,22 @@ def list_runs(
 
 
 LOG_PAGE = 5000
+
+
+def check_log_kept(engine: Engine, principal: Principal, run_id: str) -> None:
+    """404 for a run the caller does not see; 410 `log_removed` for one whose output the log retention removed (a
+    download of what is left would look like the whole log)."""
+    with Session(engine) as session:
+        run, _ = load_visible_run(session, run_id, principal)
+    if run.log_removed_at is not None:
+        when = as_utc(run.log_removed_at).strftime('%Y-%m-%d %H:%M UTC')
+        raise DomainError(
+            410,
+            'log_removed',
+            f'The output of run {run_id} was removed on {when} (log retention). '
+            'Its status, stages, annotations and test results are kept.',
+            log_removed_at=as_utc(run.log_removed_at).isoformat(),
+        )
 
 
 def output_lines(engine: Engine, principal: Principal, run_id: str, *, timestamps: bool = False) -> Iterator[bytes]:

@@ -1,5 +1,5 @@
 """The housekeeping the scheduler runs on every server (app/container.py schedules it): stale worktrees,
-expired artifacts, remote mirror fetches."""
+expired artifacts and logs, remote mirror fetches."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from app.services.artifacts import retention
 from app.services.execution.engine import RunEngine
 from app.services.repositories import gitops
 from app.services.repositories.access import RepositoryAccess, is_remote
+from app.services.runs import log_retention
 from app.services.runs import sql as run_sql
 from app.services.scheduling.periodic import OnePerKey
 
@@ -41,6 +42,11 @@ def sweep_artifacts(engine: Engine, settings: Settings, runner: RunEngine) -> in
         active = set(run_sql.active_run_ids(session.connection()))
     runner.artifacts.tidy(active)
     return removed
+
+
+def sweep_logs(engine: Engine, settings: Settings) -> int:
+    """The output of runs that ended before the log retention leaves the database (docs/pipelines.md)."""
+    return log_retention.sweep(engine, days=settings.log_retention_days)
 
 
 def refresh_remote_mirrors(engine: Engine, repositories: RepositoryAccess, fetching: OnePerKey) -> int:

@@ -1,0 +1,75 @@
+"""Log retention on every backend (docs/pipelines.md, "Output"): the output of a run that ended longer ago than
+RUNBOARD_LOG_RETENTION_DAYS leaves the database; the run says when, keeps its status, stage and annotation lines,
+its raw log answers 410 `log_removed` instead of a log with lines missing, a newer run keeps its whole log, two
+servers sweeping at once remove each log once, and `runboard runs logs` says what happened."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+from app.infra.db import session_scope
+from app.models import utcnow
+from app.services.runs import log_retention
+from app.services.runs.timeline import timed_sql
+from tests.helpers.api import assert_problem
+from tests.helpers.cli import run_cli
+from tests.helpers.runs import create_project, shell_script, trigger, wait_for_status
+from tests.helpers.servers import api_server
+
+PRINTS = shell_script(
+    'echo "::stage:: build"\n'
+    'echo "::group::compiler output"\n'
+    'echo "compiling 1"\n'
+    'echo "::endgroup::"\n'
+    'echo "::warning file=app.py,line=3::slow import"\n'
+    'echo "built"'
+)
+
+
+def types_of(client, run_id: str) -> set[str]:  # noqa: ANN001
+    return {event['type'] for event in client.get(f'/api/runs/{run_id}/events').json()}
+
+
+def test_old_runs_lose_their_output_and_say_so(settings_factory, repo_factory) -> None:  # noqa: ANN001
+    repo = repo_factory({'main': PRINTS})
+    with api_server(settings_factory(log_retention_days=30)) as server, server.client() as client:
+        create_project(client, repo)
+        old = wait_for_status(client, trigger(client, key='old').json()['id'], timeout=60)
+        new = wait_for_status(client, trigger(client, key='new').json()['id'], timeout=60)
+        assert old['status'] == new['status'] == 'succeeded'
+        assert types_of(client, old['id']) >= {'status', 'stage', 'group', 'endgroup', 'output', 'annotation'}
+        engine = server.services.engine
+        with session_scope(engine) as session:  # the first run ended 31 days ago
+            session.connection().execute(
+                timed_sql('UPDATE run SET finished_at = :t WHERE id = :r', binds=('t',)),
+                {'t': utcnow() - timedelta(days=31), 'r': old['id']},
+            )
+        assert log_retention.sweep(engine, days=0) == 0  # off: nothing goes
+
+        # two servers sweeping at once: the log goes once, neither sweep fails
+        with ThreadPoolExecutor(2) as pool:
+            swept = list(pool.map(lambda _: log_retention.sweep(engine, days=30), range(2)))
+        assert sorted(swept) == [0, 1]
+        assert log_retention.sweep(engine, days=30) == 0  # done: nothing more
+
+        run = client.get(f'/api/runs/{old["id"]}').json()
+        assert run['log_removed_at'] is not None and run['status'] == 'succeeded'
+        assert [stage['name'] for stage in run['stages']][-1] == 'build'  # after Runboard's checkout stage
+        assert [a['message'] for a in run['annotations']] == ['slow import']
+        assert types_of(client, old['id']) == {'status', 'stage', 'annotation'}
+        assert_problem(client.get(f'/api/runs/{old["id"]}/log'), 410, 'log_removed')
+
+        kept = client.get(f'/api/runs/{new["id"]}')
+        assert kept.json()['log_removed_at'] is None
+        log = client.get(f'/api/runs/{new["id"]}/log')
+        assert log.status_code == 200 and 'compiling 1\n' in log.text and 'built\n' in log.text
+
+        said = run_cli(server.base_url, server.token, 'runs', 'logs', old['id'])
+        assert said.code == 0, said
+        assert 'Output removed on' in said.stderr and 'log retention' in said.stderr
+        assert 'compiling 1' not in said.stdout and 'succeeded' in said.stdout
+        raw = run_cli(server.base_url, server.token, 'runs', 'logs', old['id'], '--raw')
+        assert raw.code != 0 and 'log_removed' in raw.stderr + raw.stdout
+        whole = run_cli(server.base_url, server.token, 'runs', 'logs', new['id'])
+        assert whole.code == 0 and 'compiling 1' in whole.stdout and 'Output removed' not in whole.stderr
