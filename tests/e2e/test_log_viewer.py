@@ -9,15 +9,18 @@ from __future__ import annotations
 import re
 import time
 import uuid
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
+from sqlalchemy import text
 
 from app.infra.db import dispose, make_engine
-from app.models import Role
+from app.models import Role, utcnow
 from app.services.identity.accounts import create_user, ensure_team
+from app.services.runs import log_retention
 from tests.helpers.backends import REDIS_URL, pg_schema, require_team_services
 from tests.helpers.e2e import Stack, expect_clipboard, gates_dir, screenshot, stack
 from tests.helpers.repos import make_repo
@@ -259,6 +262,27 @@ def test_download_is_the_process_output_byte_for_byte(page: Page, env) -> None: 
     assert Path(download.value.path()).read_bytes() == b'first\nlast line without a newline\n'
     missing = page.request.get(f'{stack_.ui_url}/run-logs/run_nope.log')
     assert missing.status == 404
+
+
+def test_a_run_whose_log_retention_removed_its_output_says_so(page: Page, env) -> None:  # noqa: ANN001
+    stack_, _, _ = env
+    run_id = stack_.trigger('logs', 'main').json()['id']  # a run of its own: the other tests read theirs whole
+    wait_terminal(stack_, run_id)
+    engine = make_engine(f'sqlite:///{stack_.base}/api/runboard.db', pool_size=1)
+    try:  # it ended 91 days ago; the server's hourly sweep, run now
+        with engine.begin() as conn:
+            ended = utcnow() - timedelta(days=91)
+            conn.execute(text('UPDATE run SET finished_at = :t WHERE id = :r'), {'t': ended, 'r': run_id})
+        assert log_retention.sweep(engine, days=90) == 1
+    finally:
+        dispose(engine)
+    page.goto(f'{stack_.ui_url}/runs/{run_id}')
+    expect(page.get_by_test_id('log-removed')).to_contain_text('The output of this run was removed on')
+    expect(line(page, 1)).to_contain_text('queued')  # its status lines are left
+    expect(page.get_by_test_id('output')).not_to_contain_text('compiling')
+    expect(page.get_by_test_id('download')).to_have_count(0)  # nothing to download: the API answers 410
+    expect(page.get_by_test_id('copy-all')).to_have_count(0)
+    screenshot(page, 'log-removed.png')
 
 
 def test_timestamps_are_remembered_and_stage_groups_fold(page: Page, env) -> None:  # noqa: ANN001
