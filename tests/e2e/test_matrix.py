@@ -63,6 +63,14 @@ def cell_status(page: Page, cell: str):  # noqa: ANN201
     return page.locator(f'[data-cell="{cell}"] [data-status]')
 
 
+def wait_for_catch_up_read(env: Stack, path: str) -> None:
+    """The page's first load of the batch, then the read it makes when its event stream opens."""
+    deadline = time.monotonic() + 10
+    while len(env.proxy.requests('GET', path)) < 2:
+        assert time.monotonic() < deadline, 'the page never read the batch again when its stream opened'
+        time.sleep(0.05)
+
+
 def test_the_matrix_toggle_makes_a_2x2_batch_whose_page_follows_four_cells_live(page: Page, env: Stack) -> None:
     page.goto(f'{env.ui_url}/projects/alpha')
     expect(page.get_by_test_id('run')).to_be_enabled()
@@ -218,10 +226,7 @@ def test_a_read_that_answers_after_a_newer_event_does_not_undo_it(page: Page, en
     try:
         page.goto(f'{env.ui_url}/batches/{batch["id"]}')
         expect(cell_status(page, 'shallow/python')).to_have_attribute('data-status', 'running', timeout=10_000)
-        deadline = time.monotonic() + 10
-        while len(env.proxy.requests('GET', path)) < 2:  # the first load, then the catch-up read
-            assert time.monotonic() < deadline, 'the page never read the batch again when its stream opened'
-            time.sleep(0.05)
+        wait_for_catch_up_read(env, path)
         time.sleep(0.5)  # the server has answered that read ("running"); its answer is held back
         (gates_dir(env.base) / 'gate').touch()  # the run ends while the stale answer is still on its way
         expect(cell_status(page, 'shallow/python')).to_have_attribute('data-status', 'succeeded', timeout=15_000)
@@ -249,10 +254,7 @@ def test_the_read_after_stop_all_does_not_bring_back_a_run_its_event_ended(page:
     path = f'/api/runs/batch/{batch["id"]}'
     page.goto(f'{env.ui_url}/batches/{batch["id"]}')
     expect(cell_status(page, 'deep/python')).to_have_attribute('data-status', 'running', timeout=15_000)
-    deadline = time.monotonic() + 10
-    while len(env.proxy.requests('GET', path)) < 2:  # the first load, then the catch-up read when the stream opened
-        assert time.monotonic() < deadline, 'the page never read the batch again when its stream opened'
-        time.sleep(0.05)
+    wait_for_catch_up_read(env, path)
     reads = len(env.proxy.requests('GET', path))
     env.proxy.add_rule('GET', path, 'delay_reply', seconds=3)  # the read Stop all makes, held after the server answers
     try:
