@@ -50,6 +50,8 @@ class Settings(BaseSettings):
     # the output of runs that ended longer ago leaves the database (the run, its status, stages, annotations and
     # tests stay; services/runs/log_retention.py); 0: kept for ever
     log_retention_days: float = Field(default=0.0, ge=0)
+    # a project's run cache on one machine past this when its last run ends is emptied (the next run refills it)
+    cache_max_bytes: int = Field(default=5 * 1024**3, ge=0)  # 0: no limit
     # the run sandbox (docs/security.md): auto = bubblewrap when it works here, else local mode runs unsandboxed
     # with a warning and team mode refuses to run; on = refuse without it; off = never (the operator's risk)
     sandbox: Literal['auto', 'on', 'off'] = 'auto'
@@ -153,6 +155,11 @@ class Settings(BaseSettings):
     @property
     def worktrees_dir(self) -> Path:
         return self.data_dir / 'worktrees'
+
+    @property
+    def caches_dir(self) -> Path:
+        """The run caches of the projects this machine runs ($RUNBOARD_CACHE_DIR; services/execution/caches.py)."""
+        return self.data_dir / 'caches'
 
     @property
     def artifact_staging_dir(self) -> Path:

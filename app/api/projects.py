@@ -13,9 +13,10 @@ from starlette.concurrency import run_in_threadpool
 from app.api.deps import PrincipalDep, ServicesDep
 from app.api.schemas import BranchPublic, QuotaPublic, RepositoryPublic, problems
 from app.container import Services
-from app.models import ProjectCreate, ProjectPublic, ProjectUpdate
+from app.models import ProjectCreate, ProjectPublic, ProjectUpdate, RunCachesPublic
 from app.services.afk import project_view as view
 from app.services.artifacts import retention as artifact_retention
+from app.services.execution import caches as run_caches
 from app.services.identity.accounts import Principal
 from app.services.projects import manage as projects
 from app.services.projects import visibility
@@ -137,6 +138,25 @@ async def list_branches(
     """The branches whose name contains `q`: the base branch first, then the newest commits, at most `limit`.
     A repository's listing is served from memory and re-read in the background, so it never stalls."""
     return await run_in_threadpool(_branches, services, principal, project_id, q, limit)
+
+
+@router.get('/projects/{project_id}/caches', response_model=RunCachesPublic, responses=problems(401, 404))
+async def project_caches(project_id: str, services: ServicesDep, principal: PrincipalDep) -> RunCachesPublic:
+    """The project's run caches ($RUNBOARD_CACHE_DIR, docs/pipelines.md): their generation, when last cleared, and
+    the bytes of each on this server's machine when it runs the runs itself."""
+    settings = services.settings
+    return await run_in_threadpool(
+        run_caches.caches_of, services.engine, principal, project_id, settings.caches_dir, settings.executor
+    )
+
+
+@router.post('/projects/{project_id}/caches/clear', response_model=RunCachesPublic, responses=problems(401, 404))
+async def clear_project_caches(project_id: str, services: ServicesDep, principal: PrincipalDep) -> RunCachesPublic:
+    """Every machine's next run of the project starts with empty caches (runs under way keep theirs to the end)."""
+    settings = services.settings
+    return await run_in_threadpool(
+        run_caches.clear_caches, services.engine, principal, project_id, settings.caches_dir, settings.executor
+    )
 
 
 @router.get('/quota/runs', response_model=QuotaPublic, responses=problems(401), tags=['quota'])

@@ -1,4 +1,4 @@
-"""`runboard projects list|show|tests|add|edit|hook-secret|badges|refresh|history`."""
+"""`runboard projects list|show|tests|add|edit|hook-secret|badges|caches|refresh|history`."""
 
 from __future__ import annotations
 
@@ -355,6 +355,28 @@ def projects_badges(
         return (await client.request('POST' if new else 'GET', path)).data
 
     Cli.make(server, json_output).show(act, render.project_badges)
+
+
+@projects_app.command('caches')
+def projects_caches(
+    project: ProjectArg,
+    clear: Annotated[
+        bool,
+        typer.Option(
+            '--clear', help="Empty them: every machine's next run starts without (runs under way keep theirs)."
+        ),
+    ] = False,
+    json_output: JsonOpt = False,
+    server: ServerOpt = None,
+) -> None:
+    """The project's run caches ($RUNBOARD_CACHE_DIR, kept between runs): the base branch's and the other branches',
+    their sizes on this server, when they were last cleared."""
+
+    async def act(client: Any) -> Any:
+        path = f'/projects/{project}/caches'
+        return (await client.request('POST' if clear else 'GET', path + ('/clear' if clear else ''))).data
+
+    Cli.make(server, json_output).show(act, lambda item: render.run_caches(item, cleared=clear))
 
 
 @projects_app.command('refresh')

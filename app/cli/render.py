@@ -15,6 +15,7 @@ from rich.text import Text
 
 from app.cli.table_fit import column_widths, fitting_columns
 from app.state.artifacts_view import coverage_trend_text
+from app.state.caches_view import cache_rows, cleared_text
 
 ESC = '\x1b'
 
@@ -337,6 +338,20 @@ def project_tests(answer: dict) -> Group:
                 )
             parts.append(failing)
     return Group(*parts)
+
+
+def run_caches(caches: dict, *, cleared: bool = False) -> Group:
+    """`runboard projects caches`: each cache, whose runs use it and its size; when they were last cleared."""
+    head = f'Run caches of {caches["project_id"]}' + (': cleared, the next runs start without' if cleared else '')
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False)
+    for name in ('CACHE', 'USED BY', 'SIZE HERE'):
+        table.add_column(name)
+    for scope, users, size in cache_rows(caches):
+        table.add_row(scope, users, size)
+    note = cleared_text(caches)
+    if caches.get('executor') == 'celery':
+        note += ' Each Celery worker keeps its own caches, on its machine.'
+    return Group(Text(head), table, Text(note))
 
 
 def project_badges(badges: dict) -> Text:

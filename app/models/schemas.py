@@ -284,3 +284,16 @@ class WorkerPublic(SQLModel):
     _utc = field_validator('started_at', 'heartbeat_at', 'stopped_at', 'drain_requested_at')(
         classmethod(lambda cls, v: as_utc(v))
     )
+
+
+class RunCachesPublic(SQLModel):
+    """A project's run caches (docs/pipelines.md, "Caches"): their generation (a clear raises it) and, where this
+    server runs the project's runs itself, the bytes of each cache on its machine (`base`, `branches`)."""
+
+    project_id: str
+    generation: int
+    cleared_at: datetime | None
+    executor: Literal['local', 'celery']  # celery: each worker keeps its own caches; `sizes` lists none of theirs
+    sizes: dict[str, int]
+
+    _utc = field_validator('cleared_at')(classmethod(lambda cls, v: as_utc(v)))

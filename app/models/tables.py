@@ -96,6 +96,9 @@ class Project(ProjectBase, table=True):
     on_push_by: str | None = None
     hook_secret: str | None = None
     badge_key: str | None = None  # the status and coverage badges' addresses carry it (services/projects/badges.py)
+    # its run caches: a clear raises the generation, so every executor starts new, empty ones (execution/caches.py)
+    cache_generation: int = Field(default=0, sa_column_kwargs={'server_default': '0'})
+    caches_cleared_at: datetime | None = None
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
 

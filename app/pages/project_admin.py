@@ -10,6 +10,7 @@ from nicegui import ui
 
 from app.client import ApiError
 from app.pages.badges_panel import badges_panel
+from app.pages.caches_panel import caches_panel
 from app.pages.project_form_view import ProjectFormView
 from app.pages.push_panel import push_panel
 from app.pages.repository_settings import stored_text
@@ -134,6 +135,7 @@ async def project_settings_page(project_id: str) -> None:
             variables_panel(project, readonly=True)
             push_panel(project, readonly=True)
             await badges_panel(project_id, readonly=True)
+            await caches_panel(project_id)  # a builder may clear them too
             return
         outcome = Outcome()
 
@@ -169,6 +171,7 @@ async def project_settings_page(project_id: str) -> None:
         variables_panel(project, readonly=False)
         push_panel(project, readonly=False)
         await badges_panel(project_id, readonly=False)
+        await caches_panel(project_id)
         danger_zone(project)
 
 

@@ -32,6 +32,7 @@ VERBS = {
     'project.hook_secret_rotated': 'replaced the hook secret of',
     'project.badge_key_rotated': 'gave new badge addresses to',
     'project.badges_removed': 'turned off the badges of',
+    'project.caches_cleared': 'cleared the run caches of',
     'project.variable.set': 'set a variable of',
     'project.variable.removed': 'removed a variable of',
     'project.secret.set': 'set a secret of',

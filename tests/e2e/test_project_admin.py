@@ -1,8 +1,8 @@
 """Projects, people and tokens in the UI, in real Chromium, on a server where each browser signs in with its own
 token: an operator creates a project (after the server refused a bad id, beside the id box), changes its
 limits, cannot delete it while a run is active (said in words) and then can; a builder sees the settings
-read-only and no New project; an operator adds a person and creates a token that is shown once, works, is
-revoked in the UI and is refused from then on."""
+read-only (but may clear the run caches) and no New project; an operator adds a person and creates a token
+that is shown once, works, is revoked in the UI and is refused from then on."""
 
 from __future__ import annotations
 
@@ -126,6 +126,16 @@ def test_a_builder_sees_settings_read_only_and_no_new_project(page: Page, server
         expect(page.get_by_test_id(f'field-{key}')).to_have_attribute('readonly', '')
     expect(page.get_by_test_id('save-settings')).to_have_count(0)
     expect(page.get_by_test_id('delete-project')).to_have_count(0)
+    # but the run caches are theirs to clear too (a broken cache breaks their builds)
+    panel = page.get_by_test_id('caches-panel')
+    expect(panel.locator('[data-cache=base]')).to_contain_text("the base branch's runs")
+    expect(panel.locator('[data-cache=branches]')).to_contain_text('empty')
+    expect(page.get_by_test_id('caches-cleared')).to_have_text('Never cleared.')
+    page.get_by_test_id('caches-clear').click()
+    expect(page.get_by_test_id('caches-said')).to_contain_text('Cleared: the next runs start with empty caches')
+    expect(page.get_by_test_id('caches-cleared')).to_contain_text('Last cleared')
+    with server.api() as api:
+        assert api.get('/api/projects/ro-app/caches').json()['generation'] == 1
     page.set_viewport_size({'width': 1200, 'height': 1500})
     screenshot(page, 'project-settings-builder.png')
 

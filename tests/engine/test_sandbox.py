@@ -25,6 +25,7 @@ DOCUMENTED = {
     *('RUNBOARD_RUN_ID', 'RUNBOARD_PROJECT_ID', 'RUNBOARD_BRANCH', 'RUNBOARD_DEPTH_LEVEL', 'RUNBOARD_COMMIT'),
     *('RUNBOARD_TARGET_FRAMEWORK', 'RUNBOARD_RUN_KIND', 'RUNBOARD_WORKSPACE', 'RUNBOARD_ARTIFACTS_DIR'),
     'RUNBOARD_SUMMARY',
+    'RUNBOARD_CACHE_DIR',
     'DEPLOY_TOKEN',  # the project's secret
     'PWD',  # the shell's own
     'SHLVL',
@@ -42,6 +43,7 @@ done
 echo "DATA $(ls -A {data} | tr '\n' ' ')"
 echo "WORKTREES $(ls -A {data}/worktrees | tr '\n' ' ')"
 echo "UPLOADS $(ls -A {data}/artifact-uploads | tr '\n' ' ')"
+echo "CACHES $(ls -A {data}/caches | tr '\n' ' ')"
 echo "PROCS $(cat /proc/[0-9]*/comm 2>/dev/null | sort -u | tr '\n' ' ')"
 """
 
@@ -84,12 +86,13 @@ def test_a_run_sees_only_its_own_environment_processes_and_files(
     assert names <= DOCUMENTED, names - DOCUMENTED
     assert 'DEPLOY_TOKEN' in names and 'AWS_SECRET_ACCESS_KEY' not in names
     assert [line for line in lines if line.startswith(('LEAK', 'SEES'))] == []
-    # of the data dir, only the mount points of the run's own checkout (and its borrowed git objects) and of its
-    # artifacts directory exist
+    # of the data dir, only the mount points of the run's own checkout (and its borrowed git objects), of its
+    # artifacts directory and of its project's cache exist
     shown = set(next(line for line in lines if line.startswith('DATA')).split()[1:])
-    assert shown <= {'worktrees', 'mirrors', 'artifact-uploads'}
+    assert shown <= {'worktrees', 'mirrors', 'artifact-uploads', 'caches'}
     assert next(line for line in lines if line.startswith('WORKTREES')).split()[1:] == [done['id']]
     assert next(line for line in lines if line.startswith('UPLOADS')).split()[1:] == [done['id']]
+    assert next(line for line in lines if line.startswith('CACHES')).split()[1:] == ['proj']
     processes = set(next(line for line in lines if line.startswith('PROCS')).split()[1:])
     assert processes <= {'bwrap', 'sh', 'cat', 'sort', 'tr'}, processes  # no server, worker or other run
     assert SERVER_SECRET not in str(done)

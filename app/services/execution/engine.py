@@ -17,6 +17,7 @@ from app.infra.events import Event, EventBus, of_types
 from app.models import RunStatus
 from app.services.artifacts.collect import ArtifactKeeper
 from app.services.artifacts.store import ArtifactStore
+from app.services.execution.caches import RunCaches
 from app.services.execution.claim import claim_next
 from app.services.execution.execution import ExecutionParts, execute_run, tidy_worktree
 from app.services.execution.live import ClaimedRun, LiveRun, new_instance_id
@@ -82,6 +83,7 @@ class RunEngine:
             kill=self._kill,
             confinement=self.confinement,
             artifacts=self.artifacts,
+            caches=RunCaches(settings.caches_dir, settings.cache_max_bytes),
         )
 
     # ------------------------------------------------------------ lifecycle

@@ -41,6 +41,8 @@ def run_facts(run: Mapping[str, Any], *, workdir: str) -> dict[str, str]:
         facts['RUNBOARD_ARTIFACTS_DIR'] = run['artifacts_dir']
         # Markdown the run appends to, shown above its log (GitHub Actions' $GITHUB_STEP_SUMMARY)
         facts['RUNBOARD_SUMMARY'] = posixpath.join(run['artifacts_dir'], 'summary.md')
+    if run.get('cache_dir'):  # kept between the project's runs on this machine (docs/pipelines.md, "Caches")
+        facts['RUNBOARD_CACHE_DIR'] = run['cache_dir']
     if run.get('commit_sha'):
         facts['RUNBOARD_COMMIT'] = run['commit_sha']
     if run.get('issue_number') is not None:

@@ -18,6 +18,7 @@ from app.infra.secret_box import SecretUnreadable
 from app.models import RunStatus
 from app.services.afk.rules import LAUNCH_FAILED
 from app.services.artifacts.collect import ArtifactKeeper
+from app.services.execution.caches import RunCaches, cache_scope
 from app.services.execution.checkout import prepare_checkout
 from app.services.execution.finishing import decide_outcome, finish_with_retries
 from app.services.execution.live import ClaimedRun, LaunchFailed, LiveRun
@@ -43,6 +44,7 @@ class ExecutionParts:
     kill: Kill
     confinement: Confinement
     artifacts: ArtifactKeeper | None = None  # $RUNBOARD_ARTIFACTS_DIR and keeping what the run leaves there
+    caches: RunCaches | None = None  # $RUNBOARD_CACHE_DIR: the project's cache on this machine
 
 
 SLOW_FETCH_SECONDS = 3.0  # a run still fetching its remote this long says so in its log
@@ -96,17 +98,21 @@ async def execute_run(parts: ExecutionParts, live: LiveRun, run: ClaimedRun, wor
         error = f'engine error: {exc}'
         forced = RunStatus.crashed
     finally:
-        ended = await _reap(
-            parts,
-            live,
-            run,
-            forced=forced,
-            exit_code=exit_code,
-            error=error,
-            launch_failed=launch_failed,
-            flusher=flusher,
-            worktree=worktree,
-        )
+        try:
+            ended = await _reap(
+                parts,
+                live,
+                run,
+                forced=forced,
+                exit_code=exit_code,
+                error=error,
+                launch_failed=launch_failed,
+                flusher=flusher,
+                worktree=worktree,
+            )
+        finally:  # after the end is written: a cache past its limit is emptied then
+            if parts.caches is not None and run.get('cache_dir'):
+                await asyncio.to_thread(parts.caches.release, Path(run['cache_dir']))
     return ended
 
 
@@ -123,6 +129,9 @@ def _prepare(
     live.masker = Masker(variables.secret_values)
     if parts.artifacts is not None:
         run['artifacts_dir'] = str(parts.artifacts.prepare(run['id']))
+    if parts.caches is not None:
+        scope = cache_scope(run['branch_name'], run.get('base_branch') or '')
+        run['cache_dir'] = str(parts.caches.acquire(run['project_id'], run.get('cache_generation') or 0, scope))
     with live.children.scope():
         commit = prepare_checkout(parts.engine, parts.mirrors_dir, parts.repositories, run, worktree)
     return variables, commit

@@ -167,8 +167,8 @@ async def run_process(
 
 
 def _writable(run: ClaimedRun) -> list[Path]:
-    """What the run may write besides its checkout: its artifacts directory (docs/artifacts.md)."""
-    return [Path(run['artifacts_dir'])] if run.get('artifacts_dir') else []
+    """What the run may write besides its checkout: its artifacts directory (docs/artifacts.md) and its cache."""
+    return [Path(run[key]) for key in ('artifacts_dir', 'cache_dir') if run.get(key)]
 
 
 async def _drain_output(live: LiveRun, readers: set[asyncio.Task[None]]) -> None:

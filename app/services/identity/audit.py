@@ -30,6 +30,7 @@ ACTIONS = (
     'project.hook_secret_rotated',
     'project.badge_key_rotated',
     'project.badges_removed',
+    'project.caches_cleared',
     'project.deleted',
     'project.variable.set',
     'project.variable.removed',

@@ -1,0 +1,160 @@
+"""Run caches (docs/pipelines.md, "Caches"; GitLab's `cache:`, GitHub's actions/cache): a directory that outlives
+a run, on the machine that runs it, given to each run as $RUNBOARD_CACHE_DIR (read-write in the sandbox) for the
+tools' own caches (pip, npm, Go modules...). A pipeline opts in by pointing its tools there; nothing else in a
+run's environment changes.
+
+Two caches per project, kept apart as GitLab keeps protected and unprotected branches': runs on the base branch
+read and write `base`; every other run (a feature branch, a pull request, an AFK agent's branch) `branches`. So
+nothing a branch puts in a cache reaches the base branch's runs.
+
+Clearing a project's caches raises its cache generation in the database: each executor then gives the project's
+runs a new, empty directory and removes the old ones when no run of its own uses them, on every machine, with no
+message to any worker. A cache that has grown past RUNBOARD_CACHE_MAX_BYTES when its last run ends is emptied the
+same way (the next run fills it again): the size is checked where the runs are, never on a schedule.
+
+What the API shows and does: the caches' generation and sizes, and the clear, which any member of the project's
+team may do (as anyone who can push may delete a GitHub Actions cache: a broken cache breaks their builds); the
+audit log records who did."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+import uuid
+from collections import Counter
+from pathlib import Path
+from typing import Literal
+
+from sqlalchemy import Engine, update
+from sqlmodel import Session, col
+
+from app.infra.db import session_scope
+from app.models import Project, RunCachesPublic, utcnow
+from app.services.identity import audit
+from app.services.identity.accounts import Principal
+from app.services.projects import visibility
+
+SCOPES = ('base', 'branches')
+
+
+def cache_scope(branch: str, base_branch: str) -> str:
+    """Pure: which of the project's two caches a run on `branch` reads and writes."""
+    return 'base' if branch == base_branch else 'branches'
+
+
+def cache_path(root: Path, project_id: str, generation: int, scope: str) -> Path:
+    return root / project_id / str(generation) / scope
+
+
+def tree_bytes(path: Path) -> int:
+    """The bytes of the files below `path`, links not followed (a run may leave one pointing anywhere)."""
+    total = 0
+    for folder, _dirs, files in os.walk(path):
+        for name in files:
+            try:
+                total += os.lstat(os.path.join(folder, name)).st_size
+            except OSError:
+                continue
+    return total
+
+
+def remove_tree(path: Path) -> None:
+    """Out of the way at once (renamed beside it), then deleted: a run starting meanwhile gets a new, empty one."""
+    if not path.exists():
+        return
+    gone = path.with_name(f'.removed-{uuid.uuid4().hex}')
+    try:
+        path.rename(gone)
+    except OSError:
+        return
+    shutil.rmtree(gone, ignore_errors=True)
+
+
+class RunCaches:
+    """An executor's caches under `root` (its data dir's caches/): which runs use which, and the clean-up."""
+
+    def __init__(self, root: Path, max_bytes: int) -> None:
+        self.root, self.max_bytes = root, max_bytes
+        self.in_use: Counter[Path] = Counter()
+        self.lock = threading.Lock()
+
+    def acquire(self, project_id: str, generation: int, scope: str) -> Path:
+        """The run's cache directory (made if new); older generations of the project go when unused here."""
+        path = cache_path(self.root, project_id, generation, scope)
+        path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with self.lock:
+            self.in_use[path] += 1
+            stale = [
+                older
+                for older in (self.root / project_id).iterdir()
+                if older.name != str(generation)
+                and not any(older in used.parents for used, count in self.in_use.items() if count)
+            ]
+        for older in stale:
+            remove_tree(older)
+        return path
+
+    def release(self, path: Path) -> None:
+        """The run that used `path` ended: when it was the last one here and the cache is past the limit, empty it."""
+        with self.lock:
+            self.in_use[path] -= 1
+            last = self.in_use[path] <= 0
+            if last:
+                del self.in_use[path]
+        if last and self.max_bytes and tree_bytes(path) > self.max_bytes:
+            remove_tree(path)
+
+
+def usage(root: Path, project_id: str, generation: int) -> dict[str, int]:
+    """Bytes of each of the project's current caches under `root` (a cache no run has used yet: absent)."""
+    found = {}
+    for scope in SCOPES:
+        path = cache_path(root, project_id, generation, scope)
+        if path.is_dir():
+            found[scope] = tree_bytes(path)
+    return found
+
+
+def public(project: Project, caches_dir: Path, executor: Literal['local', 'celery']) -> RunCachesPublic:
+    sizes = usage(caches_dir, project.id, project.cache_generation) if executor == 'local' else {}
+    return RunCachesPublic(
+        project_id=project.id,
+        generation=project.cache_generation,
+        cleared_at=project.caches_cleared_at,
+        executor=executor,
+        sizes=sizes,
+    )
+
+
+def caches_of(
+    engine: Engine, principal: Principal, project_id: str, caches_dir: Path, executor: Literal['local', 'celery']
+) -> RunCachesPublic:
+    with Session(engine) as session:
+        project = visibility.get_visible(session, project_id, principal)
+        session.expunge(project)
+    return public(project, caches_dir, executor)
+
+
+def clear_caches(
+    engine: Engine, principal: Principal, project_id: str, caches_dir: Path, executor: Literal['local', 'celery']
+) -> RunCachesPublic:
+    """The next run on every machine starts with empty caches; runs under way keep theirs to the end."""
+    with session_scope(engine) as session:
+        project = visibility.get_visible(session, project_id, principal)
+        session.connection().execute(  # raised in the UPDATE itself: two clears at once make two generations
+            update(Project)
+            .where(col(Project.id) == project_id)
+            .values(cache_generation=col(Project.cache_generation) + 1, caches_cleared_at=utcnow())
+        )
+        audit.record(
+            session,
+            principal,
+            'project.caches_cleared',
+            team_id=project.team_id,
+            project_id=project_id,
+            target=project_id,
+        )
+        session.refresh(project)
+        session.expunge(project)
+    return public(project, caches_dir, executor)

@@ -1,0 +1,25 @@
+"""A project's run caches in words (docs/pipelines.md, "Caches"), for its Settings page and `runboard projects
+caches`: each cache with whose runs use it and its size on this server, and when they were last cleared."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from app.state.artifacts_view import size_text
+
+SCOPE_WORDS = {'base': "the base branch's runs", 'branches': "every other branch's runs (pull requests, AFK agents)"}
+
+
+def cache_rows(caches: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(cache, whose runs use it, its size here) for each of the two; a cache no run here has used says so."""
+    sizes = caches.get('sizes') or {}
+    if caches.get('executor') == 'celery':
+        return [(scope, words, 'on each worker') for scope, words in SCOPE_WORDS.items()]
+    return [
+        (scope, words, size_text(sizes[scope]) if scope in sizes else 'empty') for scope, words in SCOPE_WORDS.items()
+    ]
+
+
+def cleared_text(caches: dict[str, Any]) -> str:
+    when = caches.get('cleared_at')
+    return f'Last cleared {when[:16].replace("T", " ")} UTC.' if when else 'Never cleared.'
