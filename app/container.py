@@ -104,6 +104,7 @@ class Services:
             PeriodicJob('worktree-cleanup', 3600, lambda: housekeeping.cleanup_worktrees(engine, settings)),
             PeriodicJob('artifact-retention', 3600, lambda: housekeeping.sweep_artifacts(engine, settings, runner)),
             PeriodicJob('log-retention', 3600, lambda: housekeeping.sweep_logs(engine, settings)),
+            PeriodicJob('cache-tidy', 3600, lambda: housekeeping.tidy_caches(engine, settings)),
             PeriodicJob(
                 'mirror-fetch',
                 every,

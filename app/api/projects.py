@@ -81,6 +81,7 @@ async def delete_project(project_id: str, services: ServicesDep, principal: Prin
     services.admitter.forget_project(project_id)
     # its runs' artifact rows went with them; their files leave the store now (docs/artifacts.md)
     await run_in_threadpool(artifact_retention.delete_files, services.artifact_store, files)
+    await run_in_threadpool(run_caches.remove_tree, services.settings.caches_dir / project_id)  # and its caches
     return Response(status_code=204)
 
 

@@ -40,14 +40,16 @@ def test_a_cache_outlives_runs_stays_per_branch_kind_and_clears(settings_factory
         assert count_of(client, 'main', 'main-3') == 3  # the base's, untouched by the branch
 
         caches = client.get('/api/projects/proj/caches').json()
-        assert caches['generation'] == 0 and caches['cleared_at'] is None and caches['executor'] == 'local'
+        first = caches['generation']  # a number of its own for each project made
+        assert caches['cleared_at'] is None and caches['executor'] == 'local'
         assert caches['sizes'] == {'base': 2, 'branches': 2}  # "3\n" and "1\n"
 
         bob = add_user(server, role=Role.builder)  # a builder of the team may clear them
         with server.client(bob) as builder:
             cleared = builder.post('/api/projects/proj/caches/clear')
         assert cleared.status_code == 200, cleared.text
-        assert cleared.json()['generation'] == 1 and cleared.json()['cleared_at'] and cleared.json()['sizes'] == {}
+        answer = cleared.json()
+        assert answer['generation'] == first + 1 and answer['cleared_at'] and answer['sizes'] == {}
         assert count_of(client, 'main', 'main-4') == 1  # started empty
         assert count_of(client, 'feature/x', 'feature-2') == 1
         audit = client.get('/api/audit', params={'action': 'project.caches_cleared'}).json()['items']
@@ -57,10 +59,23 @@ def test_a_cache_outlives_runs_stays_per_branch_kind_and_clears(settings_factory
         with server.client(other) as stranger:
             assert_problem(stranger.get('/api/projects/proj/caches'), 404, 'not_found')
             assert_problem(stranger.post('/api/projects/proj/caches/clear'), 404, 'not_found')
-        assert client.get('/api/projects/proj/caches').json()['generation'] == 1
+        assert client.get('/api/projects/proj/caches').json()['generation'] == first + 1
 
         shown = run_cli(server.base_url, server.token, 'projects', 'caches', 'proj')
         assert shown.code == 0, shown
         assert re.search(r'base\s+the base branch', shown.stdout) and 'Last cleared' in shown.stdout
         again = run_cli(server.base_url, server.token, 'projects', 'caches', 'proj', '--clear', '--json')
-        assert again.code == 0 and again.json()['generation'] == 2
+        assert again.code == 0 and again.json()['generation'] == first + 2
+
+
+def test_a_project_made_again_under_a_deleted_ones_id_starts_with_empty_caches(settings_factory, repo_factory) -> None:  # noqa: ANN001
+    repo = repo_factory({'main': COUNTS})
+    with api_server(settings_factory()) as server, server.client() as client:
+        create_project(client, repo)
+        assert count_of(client, 'main', 'before') == 1
+        caches_dir = server.services.settings.caches_dir
+        assert (caches_dir / 'proj').is_dir()
+        assert client.delete('/api/projects/proj').status_code == 204
+        assert not (caches_dir / 'proj').exists()  # its caches went with it
+        create_project(client, repo)  # the same id again (another team could take it)
+        assert count_of(client, 'main', 'after') == 1

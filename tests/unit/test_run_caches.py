@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from app.services.execution.caches import RunCaches, cache_scope, tree_bytes, usage
+from app.services.execution.caches import RunCaches, cache_scope, tidy, tree_bytes, usage
 
 
 @pytest.mark.parametrize(
@@ -72,3 +72,12 @@ def test_sizes_count_files_below_and_never_follow_links(tmp_path: Path) -> None:
     caches.release(used)  # past the limit: emptied, and what the link points to is left alone
     assert not used.exists() or not any(used.iterdir())
     assert (outside / 'huge').stat().st_size == 10_000
+
+
+def test_tidy_removes_the_caches_of_projects_that_are_gone(tmp_path: Path) -> None:
+    caches = RunCaches(tmp_path, max_bytes=0)
+    for project in ('kept', 'deleted'):
+        caches.release(caches.acquire(project, 3, 'base'))
+    assert tidy(tmp_path, {'kept', 'other'}) == ['deleted']
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['kept']
+    assert tidy(tmp_path / 'nowhere', set()) == []

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Literal
 
 from sqlalchemy import Engine, update
-from sqlmodel import Session, col
+from sqlmodel import Session, col, select
 
 from app.infra.db import session_scope
 from app.models import Project, RunCachesPublic, utcnow
@@ -57,6 +57,21 @@ def tree_bytes(path: Path) -> int:
             except OSError:
                 continue
     return total
+
+
+def tidy(root: Path, project_ids: set[str]) -> list[str]:
+    """Remove the caches of projects that no longer exist (deleted while this machine was away); returns which."""
+    if not root.is_dir():
+        return []
+    gone = [entry.name for entry in root.iterdir() if entry.is_dir() and entry.name not in project_ids]
+    for name in gone:
+        remove_tree(root / name)
+    return gone
+
+
+def project_ids(engine: Engine) -> set[str]:
+    with Session(engine) as session:
+        return set(session.exec(select(Project.id)).all())
 
 
 def remove_tree(path: Path) -> None:

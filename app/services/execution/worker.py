@@ -26,7 +26,7 @@ from app.infra import db
 from app.infra.events import make_bus
 from app.infra.secret_box import SecretBox
 from app.models import RunStatus
-from app.services.execution import workers
+from app.services.execution import caches, workers
 from app.services.execution.celery_app import TASK, make_celery
 from app.services.execution.claim import claim_run
 from app.services.execution.dispatch import forget_dispatch
@@ -107,6 +107,8 @@ class WorkerRuntime:
         )
         for run_id in kill_leftovers_of_dead_instances(self.db, self.engine.instance_id):
             log.warning('killed the processes run %s left behind on this machine (its worker is gone)', run_id)
+        # the run caches of projects deleted while this worker was away (the server tidies its own hourly)
+        caches.tidy(settings.caches_dir, caches.project_ids(self.db))
         self.consuming = True  # Celery starts consuming every queue of our labels
         self._stop = threading.Event()
         threading.Thread(target=self._beat_forever, name='runboard-worker-beat', daemon=True).start()

@@ -3,6 +3,8 @@ reads: view.py)."""
 
 from __future__ import annotations
 
+import secrets
+
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import IntegrityError
 
@@ -136,6 +138,9 @@ def create_project(
             **credentials,
             'team_id': team_id,
             'repository_key': gitops.team_repository_key(team_id, data.repository),
+            # where its run caches start (execution/caches.py): a project made again under a deleted one's id, by
+            # any team, never finds what the old one's runs left on a worker that has not tidied it away yet
+            'cache_generation': secrets.randbelow(2**31),
         }
     )
 

@@ -1,5 +1,5 @@
 """The housekeeping the scheduler runs on every server (app/container.py schedules it): stale worktrees,
-expired artifacts and logs, remote mirror fetches."""
+expired artifacts and logs, deleted projects' run caches, remote mirror fetches."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from app.core.errors import DomainError
 from app.infra.db import session_scope
 from app.models import Project
 from app.services.artifacts import retention
+from app.services.execution import caches
 from app.services.execution.engine import RunEngine
 from app.services.repositories import gitops
 from app.services.repositories.access import RepositoryAccess, is_remote
@@ -42,6 +43,11 @@ def sweep_artifacts(engine: Engine, settings: Settings, runner: RunEngine) -> in
         active = set(run_sql.active_run_ids(session.connection()))
     runner.artifacts.tidy(active)
     return removed
+
+
+def tidy_caches(engine: Engine, settings: Settings) -> list[str]:
+    """The run caches of projects deleted since (docs/pipelines.md, "Caches") leave this machine."""
+    return caches.tidy(settings.caches_dir, caches.project_ids(engine))
 
 
 def sweep_logs(engine: Engine, settings: Settings) -> int:
