@@ -157,6 +157,8 @@ def run_details(run: dict) -> Table:
         ('Exit code', run.get('exit_code')),
         ('Output lines', run.get('output_lines')),
     ]
+    if run.get('log_removed_at'):  # the count above is what it printed; the lines themselves are gone
+        rows.append(('Log', f'output removed {when(run["log_removed_at"])} (log retention)'))
     if run.get('waiting'):
         rows.insert(3, ('Waiting', f'#{run.get("queue_position")} in line: {run["waiting"]}'))
     if run.get('run_at'):

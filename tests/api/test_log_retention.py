@@ -5,6 +5,7 @@ servers sweeping at once remove each log once, and `runboard runs logs` says wha
 
 from __future__ import annotations
 
+import re
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
@@ -69,6 +70,8 @@ def test_old_runs_lose_their_output_and_say_so(settings_factory, repo_factory) -
         assert said.code == 0, said
         assert 'Output removed on' in said.stderr and 'log retention' in said.stderr
         assert 'compiling 1' not in said.stdout and 'succeeded' in said.stdout
+        shown = run_cli(server.base_url, server.token, 'runs', 'show', old['id'])
+        assert shown.code == 0 and re.search(r'Log\s+output removed .* \(log retention\)', shown.stdout), shown
         raw = run_cli(server.base_url, server.token, 'runs', 'logs', old['id'], '--raw')
         assert raw.code != 0 and 'log_removed' in raw.stderr + raw.stdout
         whole = run_cli(server.base_url, server.token, 'runs', 'logs', new['id'])
