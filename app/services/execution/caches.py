@@ -76,18 +76,25 @@ def project_ids(engine: Engine) -> set[str]:
 
 def remove_tree(path: Path) -> None:
     """Out of the way at once (renamed beside it), then deleted: a run starting meanwhile gets a new, empty one."""
-    if not path.exists():
-        return
-    gone = path.with_name(f'.removed-{uuid.uuid4().hex}')
+    moved = moved_aside(path)
+    if moved is not None:
+        shutil.rmtree(moved, ignore_errors=True)
+
+
+def moved_aside(path: Path) -> Path | None:
+    """`path` renamed to a hidden name beside it (None: it was not there), for deleting at leisure."""
+    aside = path.with_name(f'.removed-{uuid.uuid4().hex}')
     try:
-        path.rename(gone)
-    except OSError:
-        return
-    shutil.rmtree(gone, ignore_errors=True)
+        path.rename(aside)
+    except OSError:  # gone already (another server's tidy, a clear here)
+        return None
+    return aside
 
 
 class RunCaches:
-    """An executor's caches under `root` (its data dir's caches/): which runs use which, and the clean-up."""
+    """An executor's caches under `root` (its data dir's caches/): which runs use which, and the clean-up. What a
+    run is handed and what is moved aside are decided under one lock, so a run is never handed a directory that a
+    clear or the size limit is taking away; the deleting itself happens outside it."""
 
     def __init__(self, root: Path, max_bytes: int) -> None:
         self.root, self.max_bytes = root, max_bytes
@@ -97,17 +104,19 @@ class RunCaches:
     def acquire(self, project_id: str, generation: int, scope: str) -> Path:
         """The run's cache directory (made if new); older generations of the project go when unused here."""
         path = cache_path(self.root, project_id, generation, scope)
-        path.mkdir(parents=True, exist_ok=True, mode=0o700)
         with self.lock:
+            path.mkdir(parents=True, exist_ok=True, mode=0o700)
             self.in_use[path] += 1
+            used = [other for other, count in self.in_use.items() if count]
             stale = [
                 older
                 for older in (self.root / project_id).iterdir()
-                if older.name != str(generation)
-                and not any(older in used.parents for used, count in self.in_use.items() if count)
+                if older.name != str(generation) and not any(older in other.parents for other in used)
             ]
-        for older in stale:
-            remove_tree(older)
+            aside = [moved_aside(older) for older in stale]
+        for moved in aside:
+            if moved is not None:
+                shutil.rmtree(moved, ignore_errors=True)
         return path
 
     def release(self, path: Path) -> None:
@@ -117,8 +126,12 @@ class RunCaches:
             last = self.in_use[path] <= 0
             if last:
                 del self.in_use[path]
-        if last and self.max_bytes and tree_bytes(path) > self.max_bytes:
-            remove_tree(path)
+        if not (last and self.max_bytes and tree_bytes(path) > self.max_bytes):
+            return
+        with self.lock:  # measured outside the lock; a run may have been handed it meanwhile
+            moved = None if self.in_use[path] else moved_aside(path)
+        if moved is not None:
+            shutil.rmtree(moved, ignore_errors=True)
 
 
 def usage(root: Path, project_id: str, generation: int) -> dict[str, int]:
