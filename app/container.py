@@ -29,6 +29,7 @@ from app.services.projects import demo
 from app.services.repositories import gitops
 from app.services.repositories.access import RepositoryAccess
 from app.services.runs.admit import RunAdmitter
+from app.services.runs.auto_retry import AutoRetry
 from app.services.runs.ports import RateLimiter
 from app.services.runs.ratelimit import make_limiter
 from app.services.scheduling import jobs as housekeeping
@@ -105,6 +106,8 @@ class Services:
             PeriodicJob('artifact-retention', 3600, lambda: housekeeping.sweep_artifacts(engine, settings, runner)),
             PeriodicJob('log-retention', 3600, lambda: housekeeping.sweep_logs(engine, settings)),
             PeriodicJob('cache-tidy', 3600, lambda: housekeeping.tidy_caches(engine, settings)),
+            # automatic retries (GitLab's retry:): a crashed run retried within seconds, on any server
+            PeriodicJob('auto-retry', 2.0, AutoRetry(engine, self.admitter, self.bus.publish).sweep),
             PeriodicJob(
                 'mirror-fetch',
                 every,

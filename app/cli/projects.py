@@ -276,6 +276,25 @@ def projects_edit(
             help='Whether an AFK run that passes the daily cost cap while it runs is stopped (default: it finishes).',
         ),
     ] = None,
+    auto_retry: Annotated[
+        int | None,
+        typer.Option(
+            '--auto-retry',
+            min=0,
+            max=3,
+            metavar='N',
+            help='Retry a run automatically up to N times when it ends as --auto-retry-on says (0: never).',
+        ),
+    ] = None,
+    auto_retry_on: Annotated[
+        Optional[str],
+        typer.Option(
+            '--auto-retry-on',
+            metavar='STATUSES',
+            help='Which ends are retried automatically: crashed, timed_out, failed, comma-separated '
+            '(default crashed,timed_out).',
+        ),
+    ] = None,
     on_push: OnPushOpt = None,
     on_push_paths: OnPushPathsOpt = None,
     on_push_depth: OnPushDepthOpt = None,
@@ -297,6 +316,10 @@ def projects_edit(
         changes['queued_ttl_seconds'] = None
     if afk_cost_cap is not None or no_afk_cost_cap:
         changes['afk_cost_cap_usd_per_day'] = None if no_afk_cost_cap else afk_cost_cap
+    if auto_retry is not None:
+        changes['auto_retry'] = auto_retry
+    if auto_retry_on is not None:
+        changes['auto_retry_on'] = [status.strip() for status in auto_retry_on.split(',') if status.strip()]
     if cap_stops_runs is not None:
         changes['afk_cost_cap_stops_runs'] = cap_stops_runs
     pushes = any(options.get(name) is not None for name in options if name.startswith(('on_push', 'cancel_in')))

@@ -386,6 +386,7 @@ def project_details(p: dict) -> Table:
             ('Max concurrent runs', p.get('max_concurrent_runs')),
             ('Run budget', f'{p["run_budget_seconds"]} s' if p.get('run_budget_seconds') else 'default'),
             ('Runs on', ', '.join(p.get('runs_on') or []) or 'any worker'),
+            ('Automatic retries', auto_retry_text(p)),
             ('Active runs', p.get('active_runs', 0)),
             ('Auto-loop', auto),
             ('Consecutive failures', p.get('consecutive_failures', 0)),
@@ -396,6 +397,15 @@ def project_details(p: dict) -> Table:
             ('On push', on_push_text(p)),
         ]
     )
+
+
+def auto_retry_text(p: dict) -> str:
+    """`up to 2 when it crashed or timed out`, `never`."""
+    retries = p.get('auto_retry') or 0
+    if not retries:
+        return 'never'
+    ends = [status.replace('_', ' ') for status in p.get('auto_retry_on') or []]
+    return f'up to {retries} when it ' + ' or '.join(ends)
 
 
 def cost_cap_text(p: dict) -> str:

@@ -11,7 +11,7 @@ from sqlmodel import Field, SQLModel
 
 from app.models.labels import normalise_labels
 from app.models.schedules import NextFiring
-from app.models.tables import ProjectBase
+from app.models.tables import ProjectBase, check_auto_retry_on
 from app.models.triggers import OnPush
 from app.models.usage import UsagePublic
 from app.models.vocabulary import as_utc
@@ -84,6 +84,8 @@ class ProjectUpdate(SQLModel):
     on_push: OnPush | None = None  # push rules (docs/triggers.md); null removes them
     afk_cost_cap_usd_per_day: float | None = Field(default=None, ge=0.01, le=1_000_000)  # null removes the cap
     afk_cost_cap_stops_runs: bool | None = None  # an AFK run passing the cap while it runs is stopped
+    auto_retry: int | None = Field(default=None, ge=0, le=3)  # 0: never
+    auto_retry_on: list[str] | None = None
 
     _runs_on = field_validator('runs_on')(classmethod(lambda cls, v: v if v is None else normalise_labels(v)))
 
@@ -91,6 +93,7 @@ class ProjectUpdate(SQLModel):
     _depths = field_validator('depth_levels', 'target_frameworks')(
         classmethod(lambda cls, v: v if v is None else _check_choices(v))
     )
+    _retry_on = field_validator('auto_retry_on')(classmethod(lambda cls, v: v if v is None else check_auto_retry_on(v)))
 
 
 NAME_RE = r'^[A-Za-z_][A-Za-z0-9_]{0,99}$'

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from pydantic import field_validator
 from sqlalchemy import JSON, Column, Index, text
 from sqlalchemy import false as sa_false
 from sqlmodel import Field, SQLModel
@@ -45,6 +46,16 @@ DEFAULT_DEPTH_LEVELS = ['shallow', 'standard', 'deep']
 DEFAULT_FRAMEWORKS = ['python', 'node', 'go']
 
 
+AUTO_RETRY_STATUSES = ('crashed', 'timed_out', 'failed')  # what a project may have retried automatically
+AUTO_RETRY_DEFAULT = ('crashed', 'timed_out')  # the runner's fault or a hang, not the code's (GitLab's system failures)
+
+
+def check_auto_retry_on(values: list[str]) -> list[str]:
+    if not values or len(set(values)) != len(values) or not set(values) <= set(AUTO_RETRY_STATUSES):
+        raise ValueError(f'must be distinct statuses among {", ".join(AUTO_RETRY_STATUSES)}')
+    return values
+
+
 class ProjectBase(SQLModel):
     name: str = Field(min_length=1, max_length=200)
     repository: str = Field(min_length=1, max_length=1000)
@@ -73,6 +84,18 @@ class ProjectBase(SQLModel):
     afk_cost_cap_usd_per_day: float | None = Field(default=None, ge=0.01, le=1_000_000)
     # and an AFK run passing it while it runs is stopped (else it finishes: the cap decides launches)
     afk_cost_cap_stops_runs: bool = Field(default=False, sa_column_kwargs={'server_default': sa_false()})
+    # automatic retries (GitLab's `retry:`; services/runs/auto_retry.py): a run that ends in one of auto_retry_on is
+    # retried by Runboard until it has run 1 + auto_retry times in all
+    auto_retry: int = Field(default=0, ge=0, le=3, sa_column_kwargs={'server_default': '0'})
+    auto_retry_on: list[str] = Field(
+        default_factory=lambda: list(AUTO_RETRY_DEFAULT),
+        sa_column=Column(JSON, nullable=False, server_default='["crashed", "timed_out"]'),
+    )
+
+    @field_validator('auto_retry_on')
+    @classmethod
+    def _retry_on(cls, value: list[str]) -> list[str]:
+        return check_auto_retry_on(value)
 
 
 class Project(ProjectBase, table=True):
@@ -99,6 +122,7 @@ class Project(ProjectBase, table=True):
     # its run caches: a clear raises the generation, so every executor starts new, empty ones (execution/caches.py)
     cache_generation: int = Field(default=0, sa_column_kwargs={'server_default': '0'})
     caches_cleared_at: datetime | None = None
+    auto_retry_since: datetime | None = None  # its automatic retries apply to runs made since (None: since ever)
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
 

@@ -13,6 +13,8 @@ from app.pages.repository_settings import stored_text
 from app.state.form_problems import GENERAL
 from app.state.form_text import COMMAND_MODES, DURATION_HINT, CommandMode, switch_command_mode
 from app.state.project_form import (
+    AUTO_RETRY_CHOICES,
+    AUTO_RETRY_ON,
     CREDENTIAL_CHOICES,
     FORGE_FIELDS,
     SOURCE_KINDS,
@@ -162,6 +164,16 @@ class ProjectFormView:
             self.budget.props(f'hint="The longest a run may take: {DURATION_HINT}" placeholder="the server default"')
             self.ttl = self._box('queued_ttl_seconds', ui.input('Queued runs expire after', value=draft.queued_ttl))
             self.ttl.props('hint="A duration; a queued run still waiting then ends expired" placeholder="never"')
+        with ui.row().classes('w-full gap-x-4 gap-y-8 no-wrap max-sm:flex-wrap items-start'):
+            self.auto_retry = self._box(
+                'auto_retry', ui.select(AUTO_RETRY_CHOICES, label='Retry automatically', value=draft.auto_retry)
+            )
+            self.auto_retry.props('hint="Runboard starts the retry itself, as the run\'s person (GitLab\'s retry:)"')
+            self.auto_retry_on = self._box(
+                'auto_retry_on',
+                ui.select(AUTO_RETRY_ON, label='When a run ends because', value=draft.auto_retry_on, multiple=True),
+            )
+            self.auto_retry_on.props('use-chips hint="Crashed: its machine was lost; timed out: it passed its budget"')
 
     def _issue_source(self, draft: ProjectDraft) -> None:
         _section('AFK issues come from')
@@ -206,6 +218,8 @@ class ProjectFormView:
             queued_ttl=self.ttl.value or '',
             afk_cost_cap=self.cost_cap.value or '',
             afk_cost_cap_stops_runs=bool(self.cap_stops.value),
+            auto_retry=int(self.auto_retry.value or 0),
+            auto_retry_on=list(self.auto_retry_on.value or []),
             source_kind=self.kind.value,
             source={k: box.value or '' for k, box in self.source.items()},
             source_token=self.source_token.value or '',

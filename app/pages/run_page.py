@@ -157,7 +157,8 @@ class TimelineView:
                 commit_status_line(run)  # ... and what was posted back to the forge
                 if run.get('retry_of'):
                     with ui.row().classes('gap-1 items-baseline'):
-                        ui.label('retry of').classes('opacity-60')
+                        automatic = (run.get('idempotency_key') or '').startswith('auto-retry:')  # auto_retry.py
+                        ui.label('automatic retry of' if automatic else 'retry of').classes('opacity-60')
                         ui.link(run['retry_of'], f'/runs/{run["retry_of"]}').classes('rb-tap-link').props(
                             'data-testid=retry-of'
                         )

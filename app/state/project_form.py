@@ -41,10 +41,15 @@ FIELDS = (
     'issue_source',
     'afk_cost_cap_usd_per_day',
     'afk_cost_cap_stops_runs',
+    'auto_retry',
+    'auto_retry_on',
 )
 MASK = '********'  # how the API shows a stored forge token; sent back, it means "keep it"
 SOURCE_KINDS = {'local': 'Runboard backlog', 'gitea': 'Gitea', 'forgejo': 'Forgejo', 'github': 'GitHub'}
 FORGE_FIELDS = ('api_url', 'owner', 'repo', 'token_env', 'label')
+AUTO_RETRY_CHOICES = {0: 'Never', 1: 'Once', 2: 'Twice', 3: 'Three times'}
+AUTO_RETRY_ON = {'crashed': 'it crashed', 'timed_out': 'it timed out', 'failed': 'it failed'}
+AUTO_RETRY_DEFAULT = ['crashed', 'timed_out']  # the machine's fault or a hang (the server's default too)
 CredentialsChoice = Literal['keep', 'none', 'token', 'ssh_key']
 CREDENTIAL_CHOICES = {'keep': 'Keep as they are', 'none': 'None', 'token': 'HTTPS token', 'ssh_key': 'SSH private key'}
 
@@ -66,6 +71,8 @@ class ProjectDraft:
     queued_ttl: str = ''  # empty: queued runs wait for ever
     afk_cost_cap: str = ''  # USD per UTC day; empty: no cap (docs/afk.md, "Cost")
     afk_cost_cap_stops_runs: bool = False  # an AFK run passing the cap while it runs is stopped
+    auto_retry: int = 0  # automatic retries of a run that ended in one of auto_retry_on (docs/pipelines.md)
+    auto_retry_on: list[str] = field(default_factory=lambda: list(AUTO_RETRY_DEFAULT))
     source_kind: str = 'local'
     source: dict[str, str] = field(default_factory=dict)  # the forge fields (FORGE_FIELDS)
     source_token: str = ''  # write-only; empty keeps a stored one
@@ -97,6 +104,8 @@ def draft_from(project: dict[str, Any]) -> ProjectDraft:
         queued_ttl=duration_text(project.get('queued_ttl_seconds')),
         afk_cost_cap=cost_cap_text(project.get('afk_cost_cap_usd_per_day')),
         afk_cost_cap_stops_runs=bool(project.get('afk_cost_cap_stops_runs')),
+        auto_retry=int(project.get('auto_retry') or 0),
+        auto_retry_on=list(project.get('auto_retry_on') or AUTO_RETRY_DEFAULT),
         source_kind=str(source.get('kind') or 'local'),
         source={k: str(source[k]) for k in FORGE_FIELDS if source.get(k) not in (None, '')},
         source_has_token=bool(source.get('token')),
@@ -176,8 +185,12 @@ def _values(draft: ProjectDraft) -> tuple[dict[str, Any], dict[str, str]]:
         'runs_on': split_names(draft.runs_on),
         'issue_source': issue_source_of(draft),
         'afk_cost_cap_stops_runs': draft.afk_cost_cap_stops_runs,
+        'auto_retry': draft.auto_retry,
+        'auto_retry_on': [status for status in AUTO_RETRY_ON if status in draft.auto_retry_on],  # in one order
     }
     problems: dict[str, str] = {}
+    if draft.auto_retry and not draft.auto_retry_on:
+        problems['auto_retry_on'] = 'Pick at least one way a run ends that is retried.'
     parsers = (
         ('command', lambda: parse_command(draft.command, draft.command_mode)),
         ('max_concurrent_runs', lambda: whole_number(draft.max_concurrent_runs)),
@@ -206,6 +219,9 @@ def create_body(draft: ProjectDraft) -> tuple[dict[str, Any], dict[str, str]]:
         del body['runs_on']
     if not body['afk_cost_cap_stops_runs']:
         del body['afk_cost_cap_stops_runs']  # the server's default: off
+    if not body['auto_retry']:  # the server's default: never (and its statuses then matter not)
+        del body['auto_retry']
+        body.pop('auto_retry_on')
     if body['issue_source'] == {'kind': 'local'}:
         del body['issue_source']
     if draft.credentials in ('token', 'ssh_key'):
@@ -226,6 +242,10 @@ def update_body(draft: ProjectDraft, project: dict[str, Any]) -> tuple[dict[str,
             stored = {'kind': 'local', **(stored or {})}
         if key == 'afk_cost_cap_stops_runs':
             stored = bool(stored)  # an older server does not answer it: off
+        if key == 'auto_retry_on':
+            stored = [status for status in AUTO_RETRY_ON if status in (stored or AUTO_RETRY_DEFAULT)]
+        if key == 'auto_retry':
+            stored = stored or 0
         if value != stored:
             body[key] = value
     if draft.credentials != 'keep':

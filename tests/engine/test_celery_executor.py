@@ -77,6 +77,30 @@ def test_a_worker_that_dies_mid_run_leaves_a_crashed_run_not_a_stuck_one(
     assert run_processes(run['id']) == []  # its command did not outlive it
 
 
+def test_a_run_its_worker_died_under_is_retried_automatically_on_the_next_worker(
+    settings_factory, repo_factory, tmp_path
+) -> None:  # noqa: ANN001
+    """GitLab retries a job whose runner failed (`retry: when: runner_system_failure`): so does a project that asks."""
+    settings = settings_factory(executor='celery', heartbeat_seconds=1.0, reaper_poll_seconds=1.0)
+    script = 'if [ "$RUNBOARD_RUN_KIND" = retry ]; then echo "second try"; exit 0; fi\necho started\nsleep 60'
+    with api_server(settings) as server, server.client() as client:
+        create_project(client, repo_factory({'main': shell_script(script)}), auto_retry=1)  # crashed, timed out
+        with runboard_worker(settings, tmp_path / 'worker-one') as one:
+            run = trigger(client).json()
+            wait_for_output(client, run['id'], 'started', timeout=60)
+            one.kill()  # the machine is gone
+            one.wait(timeout=10)
+            assert wait_for_status(client, run['id'], timeout=60)['status'] == 'crashed'
+        with runboard_worker(settings, tmp_path / 'worker-two'):  # a machine comes back
+            deadline = time.monotonic() + 30
+            while not (retried := client.get(f'/api/runs/{run["id"]}').json()['retried_by']):
+                assert time.monotonic() < deadline, 'the crashed run was not retried'
+                time.sleep(0.2)
+            retry = wait_for_status(client, retried[0], timeout=60)
+    assert retry['status'] == 'succeeded' and outputs(retry) == ['second try'], retry
+    assert retry['idempotency_key'] == f'auto-retry:{run["id"]}' and retried == [retry['id']]
+
+
 def run_processes(run_id: str) -> list[int]:
     """Pids whose environment says they belong to the run."""
     found = []

@@ -39,6 +39,17 @@ class Principal:
         return self.role == Role.operator.value
 
 
+def principal_of(session: Session, user_id: str) -> Principal | None:
+    """A person as the admission sees a caller, read now (name, role, teams): for what Runboard starts on someone's
+    behalf (a schedule's owner, the push rules' owner, an automatic retry's original). A person who left a team is
+    refused like any caller: its projects are not found."""
+    user = session.get(User, user_id)
+    if user is None:
+        return None
+    teams = session.exec(select(TeamMember.team_id).where(col(TeamMember.user_id) == user_id)).all()
+    return Principal(user.id, user.name, user.role, frozenset(teams), is_admin=user.is_admin)
+
+
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 

@@ -177,6 +177,8 @@ def update_project(
         if isinstance(source := changes.get('issue_source'), dict) and source.get('token') == '********':
             kept = (project.issue_source or {}).get('token')  # the answers' mask sent back: keep the stored token
             changes['issue_source'] = {k: v for k, v in {**source, 'token': kept}.items() if v is not None}
+        if {'auto_retry', 'auto_retry_on'} & set(changes):  # the rule holds for runs made from now on
+            project.auto_retry_since = utcnow()
         if 'on_push' in changes:
             check_push_rules(data, project, changes)
             project.on_push_by = principal.user_id  # the runs pushes start are admitted as this person

@@ -22,14 +22,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, text
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from app.config import Settings
 from app.core.errors import DomainError, Refusal
 from app.infra.db import session_scope
 from app.infra.events import EventBus
-from app.models import RunKind, Schedule, TeamMember, User, as_utc, utcnow
-from app.services.identity.accounts import Principal
+from app.models import RunKind, Schedule, as_utc, utcnow
+from app.services.identity.accounts import principal_of
 from app.services.runs.admit import RunAdmitter
 from app.services.runs.timeline import timed_sql
 from app.services.scheduling import cron
@@ -138,7 +138,7 @@ class ScheduleSweep:
             if schedule is None:
                 return Fired(schedule_id, slot, 'skipped', reason='not_found')
             session.expunge(schedule)
-            owner = _principal(session, schedule.user_id)
+            owner = principal_of(session, schedule.user_id)
             team_id = _team_of(session, schedule.project_id)
         state, run_id = 'skipped', None
         reason: str | None = 'owner_gone'
@@ -237,13 +237,3 @@ def _missed_text(first: datetime, last: datetime, catch_up: str, *, late: bool) 
 
 def _team_of(session: Session, project_id: str) -> str | None:
     return session.connection().execute(text('SELECT team_id FROM project WHERE id = :p'), {'p': project_id}).scalar()
-
-
-def _principal(session: Session, user_id: str) -> Principal | None:
-    """The owner as the admission sees a caller: name, role and teams now (a person who left the team is
-    refused like any caller: the project is not found)."""
-    user = session.get(User, user_id)
-    if user is None:
-        return None
-    teams = session.exec(select(TeamMember.team_id).where(col(TeamMember.user_id) == user_id)).all()
-    return Principal(user.id, user.name, user.role, frozenset(teams))

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, text
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from app.config import Settings
 from app.core.errors import DomainError
@@ -35,12 +35,12 @@ from app.infra.children import ChildStopped
 from app.infra.db import session_scope
 from app.infra.events import EventBus
 from app.infra.secret_box import SecretBox, SecretUnreadable
-from app.models import Project, RunKind, RunStatus, TeamMember, User, utcnow
+from app.models import Project, RunKind, RunStatus, utcnow
 from app.models.triggers import HookAccepted, OnPush
 from app.services.execution.reaper import finish_run
 from app.services.execution.stop import stop_run
 from app.services.identity import audit
-from app.services.identity.accounts import Principal
+from app.services.identity.accounts import Principal, principal_of
 from app.services.repositories import gitops
 from app.services.repositories.access import RepositoryAccess, is_remote
 from app.services.runs.admit import RunAdmitter
@@ -499,11 +499,7 @@ class PushTrigger:
         if not user_id:
             return None
         with Session(self.engine) as session:
-            user = session.get(User, user_id)
-            if user is None:
-                return None
-            teams = session.exec(select(TeamMember.team_id).where(col(TeamMember.user_id) == user_id)).all()
-            return Principal(user.id, user.name, user.role, frozenset(teams))
+            return principal_of(session, user_id)
 
 
 def _is_ancestor(directory: str, sha: str, of: str) -> bool:

@@ -1,0 +1,119 @@
+"""Automatic retries (GitLab's `retry:`; docs/pipelines.md, "Automatic retries"): a project may have Runboard retry a
+run that ended in one of its `auto_retry_on` statuses (crashed and timed out by default: the machine's fault or a
+hang, not the code's; failed if asked), until the run has been tried 1 + `auto_retry` times in all.
+
+A retry is an ordinary retry (the Retry button's admission: the same rules, the original's variables, a matrix
+cell's place), made as the original run's person, under the key `auto-retry:<run id>`: every server sweeps, and
+however many find a run at once, one retry is made. Its original's log says so. A retry refused (the quota, the
+concurrency limit, the branch's lock) is tried again at the next sweep while the original ended less than an hour
+ago; its log says why it waits, once. AFK runs are never retried here: the loop has its own rules."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from sqlalchemy import JSON, Connection, Engine, bindparam, column, text
+from sqlmodel import Session
+
+from app.core.errors import DomainError
+from app.infra.db import session_scope
+from app.models import utcnow
+from app.services.identity.accounts import principal_of
+from app.services.runs.admit import Admitted, RunAdmitter
+from app.services.runs.timeline import append_events
+
+log = logging.getLogger(__name__)
+
+KEY_PREFIX = 'auto-retry:'
+WINDOW = timedelta(hours=1)  # a run that ended longer ago is a person's to retry (servers were down that long)
+MAX_CHAIN = 10  # retries of retries read back to the first attempt, at most
+
+SQL_CANDIDATES = text(
+    'SELECT r.id, r.user_id, r.status, r.project_id, p.team_id, p.auto_retry, p.auto_retry_on '
+    'FROM run r JOIN project p ON p.id = r.project_id '
+    "WHERE r.project_id IN :projects AND r.finished_at > :since AND r.status IN ('crashed', 'timed_out', 'failed') "
+    "AND r.kind <> 'auto' AND r.user_id IS NOT NULL "
+    'AND (p.auto_retry_since IS NULL OR r.created_at >= p.auto_retry_since) '
+    'AND NOT EXISTS (SELECT 1 FROM run c WHERE c.retry_of = r.id) '
+    'ORDER BY r.finished_at LIMIT 50'
+).columns(
+    column('id'),
+    column('user_id'),
+    column('status'),
+    column('project_id'),
+    column('team_id'),
+    column('auto_retry'),
+    column('auto_retry_on', JSON),  # decoded on SQLite too
+)
+SQL_CANDIDATES = SQL_CANDIDATES.bindparams(bindparam('projects', expanding=True))
+SQL_OPTED_IN = text('SELECT id FROM project WHERE auto_retry > 0')  # most servers: none, and nothing more is read
+SQL_RETRY_OF = text('SELECT retry_of FROM run WHERE id = :id')
+
+
+def attempt_of(conn: Connection, run_id: str) -> int:
+    """Which attempt a run is: 1 for a first run, 2 for its retry, and so on (manual retries count too)."""
+    attempt, current = 1, conn.execute(SQL_RETRY_OF, {'id': run_id}).scalar()
+    while current is not None and attempt <= MAX_CHAIN:
+        attempt += 1
+        current = conn.execute(SQL_RETRY_OF, {'id': current}).scalar()
+    return attempt
+
+
+def should_retry(status: str, retry_on: list[str], attempt: int, retries: int) -> bool:
+    """Pure: whether a run that ended `status` as attempt `attempt` is retried under a project's rule."""
+    return status in retry_on and attempt <= retries
+
+
+class AutoRetry:
+    def __init__(self, engine: Engine, admitter: RunAdmitter, publish: Callable[[dict], object]) -> None:
+        self.engine, self.admitter, self.publish = engine, admitter, publish
+        self.said_waiting: set[str] = set()  # runs whose log already says their retry waits (this server)
+
+    def sweep(self, now: datetime | None = None) -> int:
+        """Retry what is due; returns how many retries this call made."""
+        since = (now or utcnow()) - WINDOW
+        made = 0
+        with Session(self.engine) as session:
+            conn = session.connection()
+            projects = list(conn.execute(SQL_OPTED_IN).scalars())
+            if not projects:
+                return 0
+            rows = conn.execute(SQL_CANDIDATES, {'since': since, 'projects': projects}).all()
+            found = [(row, attempt_of(conn, row.id)) for row in rows]
+        due = [
+            (row, attempt)
+            for row, attempt in found
+            if should_retry(row.status, list(row.auto_retry_on or []), attempt, row.auto_retry)
+        ]
+        for row, attempt in due:
+            made += self._retry(row, attempt)
+        return made
+
+    def _retry(self, row, attempt: int) -> int:  # noqa: ANN001 (a result row)
+        of = f'attempt {attempt + 1} of {row.auto_retry + 1}'
+        with Session(self.engine) as session:
+            principal = principal_of(session, row.user_id)
+        if principal is None:
+            return 0
+        try:
+            admitted: Admitted = self.admitter.retry(
+                principal, run_id=row.id, overrides={}, key=KEY_PREFIX + row.id, correlation_id=None
+            )
+        except DomainError as exc:
+            if row.id not in self.said_waiting:
+                self.said_waiting.add(row.id)
+                self._note(row, f'Automatic retry ({of}) waits: {exc.detail} It is tried again for an hour.')
+            log.info('automatic retry of %s refused: %s', row.id, exc.detail)
+            return 0
+        self.said_waiting.discard(row.id)
+        if admitted.replayed:  # another server made it first
+            return 0
+        self._note(row, f'Retried automatically as {admitted.run.id} ({of}, after it {row.status.replace("_", " ")}).')
+        return 1
+
+    def _note(self, row, said: str) -> None:  # noqa: ANN001
+        with session_scope(self.engine) as session:
+            append_events(session.connection(), row.id, [('status', said)])
+        self.publish({'type': 'run', 'id': row.id, 'project_id': row.project_id, 'team_id': row.team_id})

@@ -1,0 +1,116 @@
+"""Automatic retries on every backend (docs/pipelines.md, "Automatic retries"; GitLab's `retry:`): a project that
+asks for them has a run that ended in one of its chosen statuses retried by Runboard, as the run's person, until it
+has run 1 + auto_retry times; each original's log says which run retried it; a run that succeeds, is stopped, or
+ended in a status not chosen is not retried; two servers sweeping the same database make one retry per run; a bad
+setting is a 422 that changes nothing."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+
+from tests.helpers.api import assert_problem, same_database
+from tests.helpers.cli import run_cli
+from tests.helpers.runs import create_project, shell_script, statuses, trigger, wait_for_status
+from tests.helpers.servers import api_server
+
+# fails until its third attempt (the attempts count in the base branch's run cache, which the retries share)
+FLAKY = shell_script(
+    'n=$(cat "$RUNBOARD_CACHE_DIR/attempts" 2>/dev/null || echo 0)\n'
+    'n=$((n + 1))\n'
+    'echo "$n" > "$RUNBOARD_CACHE_DIR/attempts"\n'
+    'echo "attempt $n"\n'
+    '[ "$n" -ge 3 ]'
+)
+LONG = shell_script('echo started\nsleep 30')
+
+
+def runs_of(client: httpx.Client) -> list[dict]:
+    return client.get('/api/runs', params={'project': 'proj', 'limit': 100}).json()['items'][::-1]  # oldest first
+
+
+def wait_for_runs(client: httpx.Client, count: int, timeout: float = 60) -> list[dict]:
+    """Until `count` runs of the project exist and have ended; a moment more shows that no other one follows."""
+    deadline = time.monotonic() + timeout
+    while True:
+        runs = runs_of(client)
+        if len(runs) >= count and all(run['status'] not in ('queued', 'running') for run in runs):
+            time.sleep(3)  # more than one sweep (every 2 s): nothing more is made
+            return runs_of(client)
+        assert time.monotonic() < deadline, [(run['id'], run['status']) for run in runs]
+        time.sleep(0.2)
+
+
+def test_a_failing_run_is_retried_until_it_succeeds_within_the_limit(settings_factory, repo_factory) -> None:  # noqa: ANN001
+    repo = repo_factory({'main': FLAKY})
+    with api_server(settings_factory()) as server, server.client() as client:
+        create_project(client, repo, auto_retry=2, auto_retry_on=['failed'])
+        first = trigger(client, key='first').json()
+        runs = wait_for_runs(client, 3)
+        assert [run['status'] for run in runs] == ['failed', 'failed', 'succeeded']
+        assert runs[0]['id'] == first['id']
+        assert [run['retry_of'] for run in runs] == [None, runs[0]['id'], runs[1]['id']]
+        assert [run['idempotency_key'] for run in runs[1:]] == [
+            f'auto-retry:{runs[0]["id"]}',
+            f'auto-retry:{runs[1]["id"]}',
+        ]
+        assert [run['user_id'] for run in runs] == [first['user_id']] * 3  # as the run's person
+        said = statuses(client.get(f'/api/runs/{runs[0]["id"]}').json())
+        assert f'Retried automatically as {runs[1]["id"]} (attempt 2 of 3, after it failed).' in said
+
+
+def test_the_limit_holds_and_only_chosen_statuses_are_retried(settings_factory, repo_factory) -> None:  # noqa: ANN001
+    repo = repo_factory({'main': shell_script('echo no\nexit 1'), 'feature/x': LONG})
+    with api_server(settings_factory()) as server, server.client() as client:
+        create_project(client, repo)  # off by default: a failure stays as it is
+        assert client.get('/api/projects/proj').json()['auto_retry'] == 0
+        assert wait_for_status(client, trigger(client, key='off').json()['id'])['status'] == 'failed'
+        reply = client.patch('/api/projects/proj', json={'auto_retry': 1, 'auto_retry_on': ['failed']})
+        assert reply.status_code == 200, reply.text
+        trigger(client, key='on')
+        runs = wait_for_runs(client, 3)
+        assert [run['status'] for run in runs] == ['failed', 'failed', 'failed']
+        assert runs[1]['retry_of'] is None  # made before the rule was set: not retried by it
+        assert runs[2]['retry_of'] == runs[1]['id'] and len(runs) == 3  # once, then it stays failed
+
+        stopped = trigger(client, branch='feature/x', key='stop').json()
+        wait_for_status(client, stopped['id'], statuses=['running'])
+        client.post(f'/api/runs/{stopped["id"]}/stop')
+        assert wait_for_status(client, stopped['id'])['status'] == 'stopped'
+        time.sleep(3)
+        assert not [run for run in runs_of(client) if run['retry_of'] == stopped['id']]  # a person's stop stands
+
+        for bad in ({'auto_retry': 4}, {'auto_retry': -1}, {'auto_retry_on': ['stopped']}, {'auto_retry_on': []}):
+            assert_problem(client.patch('/api/projects/proj', json=bad), 422, 'validation')
+        assert client.get('/api/projects/proj').json()['auto_retry'] == 1
+
+
+def test_two_servers_retry_a_run_once(settings_factory, repo_factory) -> None:  # noqa: ANN001
+    repo = repo_factory({'main': shell_script('echo no\nexit 1')})
+    settings = settings_factory()
+    with api_server(settings) as one, api_server(same_database(settings_factory, settings)) as two:
+        with one.client() as client:
+            create_project(client, repo, auto_retry=3, auto_retry_on=['failed'])
+            trigger(client, key='both')
+            runs = wait_for_runs(client, 4)
+        assert len(runs) == 4 and [run['status'] for run in runs] == ['failed'] * 4
+        assert len({run['retry_of'] for run in runs[1:]}) == 3  # each run retried once
+        assert two.base_url != one.base_url
+
+
+def test_the_cli_sets_and_shows_the_rule(settings_factory, repo_factory) -> None:  # noqa: ANN001
+    with api_server(settings_factory()) as server, server.client() as client:
+        create_project(client, repo_factory({'main': shell_script('true')}))
+        changed = run_cli(server.base_url, server.token, 'projects', 'edit', 'proj', '--auto-retry', '2')
+        assert changed.code == 0, changed
+        shown = run_cli(server.base_url, server.token, 'projects', 'show', 'proj')
+        assert 'up to 2 when it crashed or timed out' in shown.stdout, shown.stdout
+        args = ('projects', 'edit', 'proj', '--auto-retry-on', 'failed,crashed')
+        assert run_cli(server.base_url, server.token, *args).code == 0
+        assert client.get('/api/projects/proj').json()['auto_retry_on'] == ['failed', 'crashed']
+        bad = run_cli(server.base_url, server.token, 'projects', 'edit', 'proj', '--auto-retry-on', 'stopped')
+        assert bad.code != 0 and 'auto_retry_on' in bad.stdout + bad.stderr
+        off = run_cli(server.base_url, server.token, 'projects', 'edit', 'proj', '--auto-retry', '0')
+        assert off.code == 0
+        assert 'never' in run_cli(server.base_url, server.token, 'projects', 'show', 'proj').stdout
