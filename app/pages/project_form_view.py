@@ -164,7 +164,8 @@ class ProjectFormView:
             self.budget.props(f'hint="The longest a run may take: {DURATION_HINT}" placeholder="the server default"')
             self.ttl = self._box('queued_ttl_seconds', ui.input('Queued runs expire after', value=draft.queued_ttl))
             self.ttl.props('hint="A duration; a queued run still waiting then ends expired" placeholder="never"')
-        with ui.row().classes('w-full gap-x-4 gap-y-8 no-wrap max-sm:flex-wrap items-start'):
+        # mt-6: room for the two-line hints of the row above (Quasar does not make it)
+        with ui.row().classes('w-full gap-x-4 gap-y-8 no-wrap max-sm:flex-wrap items-start mt-6'):
             self.auto_retry = self._box(
                 'auto_retry', ui.select(AUTO_RETRY_CHOICES, label='Retry automatically', value=draft.auto_retry)
             )
@@ -196,9 +197,11 @@ class ProjectFormView:
             'data-testid=afk-cost-cap placeholder="no cap" inputmode=decimal '
             'hint="When the AFK runs\' reported cost reaches it on a UTC day, the loop launches no more that day"'
         )
-        self.cap_stops = ui.checkbox(
-            'Also stop an AFK run that passes the cap while it runs', value=draft.afk_cost_cap_stops_runs
-        ).props('data-testid=afk-cost-cap-stops-runs')
+        self.cap_stops = (
+            ui.checkbox('Also stop an AFK run that passes the cap while it runs', value=draft.afk_cost_cap_stops_runs)
+            .props('data-testid=afk-cost-cap-stops-runs')
+            .classes('mt-4')
+        )  # below the cap's hint, two lines on a phone
 
     def draft(self) -> ProjectDraft:
         """What the boxes hold now."""
