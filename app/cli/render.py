@@ -350,10 +350,7 @@ def run_caches(caches: dict, *, cleared: bool = False) -> Group:
         table.add_column(name)
     for scope, users, size in cache_rows(caches):
         table.add_row(scope, users, size)
-    note = cleared_text(caches)
-    if caches.get('executor') == 'celery':
-        note += ' Each Celery worker keeps its own caches, on its machine.'
-    return Group(Text(head), table, Text(note))
+    return Group(Text(head), table, Text(cleared_text(caches)))
 
 
 def project_badges(badges: dict) -> Text:

@@ -9,7 +9,7 @@ from typing import Any
 from nicegui import ui
 
 from app.client import ApiError
-from app.pages.widgets import correlation_chip
+from app.pages.widgets import error_notice, notify_error
 from app.state import connection
 from app.state.caches_view import cache_rows, cleared_text
 
@@ -30,7 +30,7 @@ class CachesPanel:
         try:
             answer = await connection.client().request('GET', f'/projects/{self.project_id}/caches')
         except ApiError as exc:
-            self.failed(exc, 'read the run caches')
+            error_notice(self.body, exc, 'read the run caches')
             return
         self.draw(answer.data)
 
@@ -50,10 +50,7 @@ class CachesPanel:
                             for value in (scope, users, size):
                                 with ui.element('td').classes('pr-4'):
                                     ui.label(value)
-            said = cleared_text(caches)
-            if caches.get('executor') == 'celery':
-                said += ' Each Celery worker keeps its own caches, on its machine.'
-            ui.label(said).classes('text-xs opacity-80').props('data-testid=caches-cleared')
+            ui.label(cleared_text(caches)).classes('text-xs opacity-80').props('data-testid=caches-cleared')
             ui.button('Clear caches', icon='delete_sweep', on_click=self.clear).props(
                 'outline data-testid=caches-clear'
             ).classes('rb-tap self-start').tooltip("Every machine's next run starts with empty caches")
@@ -62,15 +59,9 @@ class CachesPanel:
         try:
             cleared = await connection.client().request('POST', f'/projects/{self.project_id}/caches/clear')
         except ApiError as exc:
-            self.failed(exc, 'clear the run caches')
+            notify_error(exc, 'clear the run caches')  # the caches as they were stay in view
             return
         self.draw(cleared.data, 'Cleared: the next runs start with empty caches (runs under way keep theirs).')
-
-    def failed(self, exc: ApiError, doing: str) -> None:
-        self.body.clear()
-        with self.body, ui.element('div').classes('w-full rb-banner rb-banner-red').props('role=alert'):
-            ui.label(f'Could not {doing}: {exc.detail}').props('data-testid=caches-error')
-            correlation_chip(exc.correlation_id, f'HTTP {exc.status} {exc.error}')
 
 
 async def caches_panel(project_id: str) -> None:

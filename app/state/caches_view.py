@@ -21,5 +21,9 @@ def cache_rows(caches: dict[str, Any]) -> list[tuple[str, str, str]]:
 
 
 def cleared_text(caches: dict[str, Any]) -> str:
+    """When they were last cleared; where they are when Celery workers run the runs."""
     when = caches.get('cleared_at')
-    return f'Last cleared {when[:16].replace("T", " ")} UTC.' if when else 'Never cleared.'
+    said = f'Last cleared {when[:16].replace("T", " ")} UTC.' if when else 'Never cleared.'
+    if caches.get('executor') == 'celery':
+        said += ' Each Celery worker keeps its own caches, on its machine.'
+    return said
