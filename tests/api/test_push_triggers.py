@@ -397,6 +397,35 @@ def test_a_succeeded_push_run_posts_success(settings_factory, repo_factory) -> N
             assert remote.posted[-1].state == 'success'  # an older pending never lands after it
 
 
+def test_a_retried_push_run_posts_the_retrys_state_under_the_same_check(settings_factory, repo_factory) -> None:
+    """An automatic retry (or a person's) of a push run that failed: the commit's check turns green when it succeeds,
+    as GitHub's re-run does; the target is the retry's page."""
+    repo = repo_factory({'main': shell_script('exit 0')})
+    with forge_api('github') as remote:
+        with serving(settings_factory(**FAST_RETRIES), repo, issue_source=forge_source(remote)) as api:
+            secret = set_rules(api.client)
+            api.client.patch('/api/projects/proj', json={'auto_retry': 1, 'auto_retry_on': ['failed']})
+            script = '#!/bin/sh\nif [ "$RUNBOARD_RUN_KIND" = retry ]; then echo second; exit 0; fi\nexit 1\n'
+            sha = commit(repo, name='run.sh', text=script)
+            (run_id,) = deliver(api.client, 'github', 'push', github_push('main', 'a' * 40, sha), secret).json()[
+                'run_ids'
+            ]
+            assert wait_for_status(api.client, run_id)['status'] == 'failed'
+            deadline = time.monotonic() + 30
+            while not (retried := api.client.get(f'/api/runs/{run_id}').json()['retried_by']):
+                assert time.monotonic() < deadline, 'not retried'
+                time.sleep(0.1)
+            assert wait_for_status(api.client, retried[0])['status'] == 'succeeded'
+            final = remote.wait_for_state('success')
+            assert (final.sha, final.context) == (sha, 'runboard/proj (push)')
+            assert final.target_url.endswith(f'/runs/{retried[0]}')
+            deadline = time.monotonic() + 10
+            while remote.posted[-1].state != 'success':  # an older state of the first attempt never lands after it
+                assert time.monotonic() < deadline, [p.state for p in remote.posted]
+                time.sleep(0.05)
+            assert 'failure' in [p.state for p in remote.posted]  # the first attempt's end was said too
+
+
 JUNIT_SCRIPT = """#!/bin/sh
 cat > "$RUNBOARD_ARTIFACTS_DIR/junit.xml" <<'XML'
 <testsuite name="t" tests="3"><testcase classname="t" name="ok"/><testcase classname="t" name="bad">

@@ -15,7 +15,8 @@ A project's statuses are posted one after another (in the order they were record
 same time, on a small pool of threads: a forge that does not answer holds its own project's statuses for the
 timeout, never another project's.
 
-Which runs: kind push or pull_request with a commit, of a project whose forge is known (issue_source, or the
+Which runs: kind push or pull_request with a commit, and their retries (a retry's state is its original's check's
+newest: GitHub's re-run turns a red check green), of a project whose forge is known (issue_source, or the
 repository's URL) and that has a token for it (issue_source's token/token_env, or the project's https token)."""
 
 from __future__ import annotations
@@ -53,9 +54,15 @@ BATCH = 20
 PROJECTS_AT_ONCE = 8  # projects whose statuses are being posted at the same time, by one server
 GITLAB_STATES = {'pending': 'pending', 'success': 'success', 'failure': 'failed', 'error': 'canceled'}
 
+# push and pull-request runs, and the retries of them (a person's or an automatic one) under their original's kind:
+# the forge then shows the newest attempt's state under the same check
 SQL_CANDIDATES = text(
-    'SELECT r.id, r.project_id, r.commit_sha, r.status, r.kind FROM run r WHERE r.kind IN (:k1, :k2) '
-    'AND r.id >= :lowest AND r.commit_sha IS NOT NULL ORDER BY r.id LIMIT 500'
+    'WITH RECURSIVE attempt (id, kind) AS ('
+    'SELECT id, kind FROM run WHERE kind IN (:k1, :k2) AND id >= :lowest '
+    'UNION ALL SELECT r.id, a.kind FROM run r JOIN attempt a ON r.retry_of = a.id'
+    ') '
+    'SELECT r.id, r.project_id, r.commit_sha, r.status, a.kind FROM attempt a JOIN run r ON r.id = a.id '
+    'WHERE r.commit_sha IS NOT NULL ORDER BY r.id LIMIT 500'
 )
 SQL_STATES = text('SELECT run_id, state, context FROM commit_status WHERE run_id IN ({ids})')
 SQL_TEST_COUNTS = text(
