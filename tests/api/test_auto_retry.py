@@ -114,3 +114,17 @@ def test_the_cli_sets_and_shows_the_rule(settings_factory, repo_factory) -> None
         off = run_cli(server.base_url, server.token, 'projects', 'edit', 'proj', '--auto-retry', '0')
         assert off.code == 0
         assert 'never' in run_cli(server.base_url, server.token, 'projects', 'show', 'proj').stdout
+
+
+def test_a_refused_retry_waits_says_so_once_and_is_made_when_it_may(settings_factory, repo_factory) -> None:  # noqa: ANN001
+    # the person's run quota: one run per 3 s, which the first run used
+    settings = settings_factory(rate_limit_runs=1, rate_limit_window_seconds=3)
+    with api_server(settings) as server, server.client() as client:
+        create_project(client, repo_factory({'main': shell_script('exit 1')}), auto_retry=1, auto_retry_on=['failed'])
+        first = trigger(client, key='quota').json()
+        runs = wait_for_runs(client, 2, timeout=60)
+        assert [run['status'] for run in runs] == ['failed', 'failed'] and runs[1]['retry_of'] == first['id']
+        said = statuses(client.get(f'/api/runs/{first["id"]}').json())
+        waits = [line for line in said if line.startswith('Automatic retry (attempt 2 of 2) waits:')]
+        assert len(waits) == 1 and 'Run limit reached' in waits[0], said  # said once, though tried every sweep
+        assert said[-1] == f'Retried automatically as {runs[1]["id"]} (attempt 2 of 2, after it failed).'

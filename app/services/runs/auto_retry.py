@@ -6,7 +6,8 @@ A retry is an ordinary retry (the Retry button's admission: the same rules, the 
 cell's place), made as the original run's person, under the key `auto-retry:<run id>`: every server sweeps, and
 however many find a run at once, one retry is made. Its original's log says so. A retry refused (the quota, the
 concurrency limit, the branch's lock) is tried again at the next sweep while the original ended less than an hour
-ago; its log says why it waits, once. AFK runs are never retried here: the loop has its own rules."""
+ago; its log says why it waits, once (a refusal that will not pass, such as the person no longer in the team, is said
+once and not tried again). AFK runs are never retried here: the loop has its own rules."""
 
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ log = logging.getLogger(__name__)
 
 KEY_PREFIX = 'auto-retry:'
 WINDOW = timedelta(hours=1)  # a run that ended longer ago is a person's to retry (servers were down that long)
+WAIT_STATUSES = (409, 429, 503)  # refusals that pass: a lock, the concurrency limit, the quota, a backing service
 MAX_CHAIN = 10  # retries of retries read back to the first attempt, at most
 
 SQL_CANDIDATES = text(
@@ -70,6 +72,7 @@ class AutoRetry:
     def __init__(self, engine: Engine, admitter: RunAdmitter, publish: Callable[[dict], object]) -> None:
         self.engine, self.admitter, self.publish = engine, admitter, publish
         self.said_waiting: set[str] = set()  # runs whose log already says their retry waits (this server)
+        self.given_up: set[str] = set()  # runs whose retry was refused for good (the person left, the project went)
 
     def sweep(self, now: datetime | None = None) -> int:
         """Retry what is due; returns how many retries this call made."""
@@ -81,7 +84,10 @@ class AutoRetry:
             if not projects:
                 return 0
             rows = conn.execute(SQL_CANDIDATES, {'since': since, 'projects': projects}).all()
-            found = [(row, attempt_of(conn, row.id)) for row in rows]
+            found = [(row, attempt_of(conn, row.id)) for row in rows if row.id not in self.given_up]
+        current = {row.id for row in rows}  # what this server remembers of runs past the window goes
+        self.said_waiting &= current
+        self.given_up &= current
         due = [
             (row, attempt)
             for row, attempt in found
@@ -102,10 +108,14 @@ class AutoRetry:
                 principal, run_id=row.id, overrides={}, key=KEY_PREFIX + row.id, correlation_id=None
             )
         except DomainError as exc:
-            if row.id not in self.said_waiting:
+            if exc.status not in WAIT_STATUSES:  # it will not pass by waiting
+                self.given_up.add(row.id)
+                self._note(row, f'Automatic retry ({of}) refused: {exc.detail}')
+                log.info('automatic retry of %s refused for good: %s', row.id, exc.detail)
+            elif row.id not in self.said_waiting:
                 self.said_waiting.add(row.id)
                 self._note(row, f'Automatic retry ({of}) waits: {exc.detail} It is tried again for an hour.')
-            log.info('automatic retry of %s refused: %s', row.id, exc.detail)
+                log.info('automatic retry of %s waits: %s', row.id, exc.detail)
             return 0
         self.said_waiting.discard(row.id)
         if admitted.replayed:  # another server made it first
