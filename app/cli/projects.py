@@ -276,6 +276,19 @@ def projects_edit(
             help='Whether an AFK run that passes the daily cost cap while it runs is stopped (default: it finishes).',
         ),
     ] = None,
+    log_retention_days: Annotated[
+        int | None,
+        typer.Option(
+            '--log-retention-days',
+            min=1,
+            max=3650,
+            metavar='DAYS',
+            help="Its runs' output leaves the database this many days after they end (over the server's setting).",
+        ),
+    ] = None,
+    no_log_retention: Annotated[
+        bool, typer.Option('--no-log-retention', help="Its runs' logs follow the server's setting again.")
+    ] = False,
     auto_retry: Annotated[
         int | None,
         typer.Option(
@@ -316,6 +329,8 @@ def projects_edit(
         changes['queued_ttl_seconds'] = None
     if afk_cost_cap is not None or no_afk_cost_cap:
         changes['afk_cost_cap_usd_per_day'] = None if no_afk_cost_cap else afk_cost_cap
+    if log_retention_days is not None or no_log_retention:
+        changes['log_retention_days'] = None if no_log_retention else log_retention_days
     if auto_retry is not None:
         changes['auto_retry'] = auto_retry
     if auto_retry_on is not None:

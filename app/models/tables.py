@@ -84,6 +84,9 @@ class ProjectBase(SQLModel):
     afk_cost_cap_usd_per_day: float | None = Field(default=None, ge=0.01, le=1_000_000)
     # and an AFK run passing it while it runs is stopped (else it finishes: the cap decides launches)
     afk_cost_cap_stops_runs: bool = Field(default=False, sa_column_kwargs={'server_default': sa_false()})
+    # its runs' output leaves the database this many days after they end, over RUNBOARD_LOG_RETENTION_DAYS (GitHub's
+    # per-repository log retention; services/runs/log_retention.py); None: the server's
+    log_retention_days: int | None = Field(default=None, ge=1, le=3650)
     # automatic retries (GitLab's `retry:`; services/runs/auto_retry.py): a run that ends in one of auto_retry_on is
     # retried by Runboard until it has run 1 + auto_retry times in all
     auto_retry: int = Field(default=0, ge=0, le=3, sa_column_kwargs={'server_default': '0'})

@@ -175,6 +175,13 @@ class ProjectFormView:
                 ui.select(AUTO_RETRY_ON, label='When a run ends because', value=draft.auto_retry_on, multiple=True),
             )
             self.auto_retry_on.props('use-chips hint="Crashed: its machine was lost; timed out: it passed its budget"')
+        with ui.row().classes('w-full gap-x-4 no-wrap max-sm:flex-wrap items-start mt-6'):
+            self.log_retention = self._box('log_retention_days', ui.number('Keep run logs (days)'))
+            self.log_retention.value = draft.log_retention
+            self.log_retention.props(
+                'placeholder="the server\'s setting" hint="Then a run\'s output leaves the database; the run, its '
+                'status and its tests stay"'
+            )
 
     def _issue_source(self, draft: ProjectDraft) -> None:
         _section('AFK issues come from')
@@ -221,6 +228,7 @@ class ProjectFormView:
             queued_ttl=self.ttl.value or '',
             afk_cost_cap=self.cost_cap.value or '',
             afk_cost_cap_stops_runs=bool(self.cap_stops.value),
+            log_retention=self.log_retention.value,
             auto_retry=int(self.auto_retry.value or 0),
             auto_retry_on=list(self.auto_retry_on.value or []),
             source_kind=self.kind.value,

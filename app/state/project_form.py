@@ -43,6 +43,7 @@ FIELDS = (
     'afk_cost_cap_stops_runs',
     'auto_retry',
     'auto_retry_on',
+    'log_retention_days',
 )
 MASK = '********'  # how the API shows a stored forge token; sent back, it means "keep it"
 SOURCE_KINDS = {'local': 'Runboard backlog', 'gitea': 'Gitea', 'forgejo': 'Forgejo', 'github': 'GitHub'}
@@ -71,6 +72,7 @@ class ProjectDraft:
     queued_ttl: str = ''  # empty: queued runs wait for ever
     afk_cost_cap: str = ''  # USD per UTC day; empty: no cap (docs/afk.md, "Cost")
     afk_cost_cap_stops_runs: bool = False  # an AFK run passing the cap while it runs is stopped
+    log_retention: float | int | str | None = None  # days; empty: the server's RUNBOARD_LOG_RETENTION_DAYS
     auto_retry: int = 0  # automatic retries of a run that ended in one of auto_retry_on (docs/pipelines.md)
     auto_retry_on: list[str] = field(default_factory=lambda: list(AUTO_RETRY_DEFAULT))
     source_kind: str = 'local'
@@ -104,6 +106,7 @@ def draft_from(project: dict[str, Any]) -> ProjectDraft:
         queued_ttl=duration_text(project.get('queued_ttl_seconds')),
         afk_cost_cap=cost_cap_text(project.get('afk_cost_cap_usd_per_day')),
         afk_cost_cap_stops_runs=bool(project.get('afk_cost_cap_stops_runs')),
+        log_retention=project.get('log_retention_days'),
         auto_retry=int(project.get('auto_retry') or 0),
         auto_retry_on=list(project.get('auto_retry_on') or AUTO_RETRY_DEFAULT),
         source_kind=str(source.get('kind') or 'local'),
@@ -197,6 +200,7 @@ def _values(draft: ProjectDraft) -> tuple[dict[str, Any], dict[str, str]]:
         ('run_budget_seconds', lambda: parse_duration(draft.run_budget)),
         ('queued_ttl_seconds', lambda: parse_duration(draft.queued_ttl)),
         ('afk_cost_cap_usd_per_day', lambda: parse_cost_cap(draft.afk_cost_cap)),
+        ('log_retention_days', lambda: whole_number(draft.log_retention)),
     )
     for key, parse in parsers:
         try:
@@ -212,7 +216,13 @@ def create_body(draft: ProjectDraft) -> tuple[dict[str, Any], dict[str, str]]:
     body: dict[str, Any] = {'id': draft.id.strip(), **values}
     if draft.team_id:
         body['team_id'] = draft.team_id
-    for key in ('run_budget_seconds', 'queued_ttl_seconds', 'max_concurrent_runs', 'afk_cost_cap_usd_per_day'):
+    for key in (
+        'run_budget_seconds',
+        'queued_ttl_seconds',
+        'max_concurrent_runs',
+        'afk_cost_cap_usd_per_day',
+        'log_retention_days',
+    ):
         if body.get(key) is None:
             body.pop(key, None)
     if not body['runs_on']:

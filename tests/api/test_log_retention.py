@@ -13,7 +13,7 @@ from app.infra.db import session_scope
 from app.models import utcnow
 from app.services.runs import log_retention
 from app.services.runs.timeline import timed_sql
-from tests.helpers.api import assert_problem
+from tests.helpers.api import assert_problem, run_body
 from tests.helpers.cli import run_cli
 from tests.helpers.runs import create_project, shell_script, trigger, wait_for_status
 from tests.helpers.servers import api_server
@@ -76,3 +76,39 @@ def test_old_runs_lose_their_output_and_say_so(settings_factory, repo_factory) -
         assert raw.code != 0 and 'log_removed' in raw.stderr + raw.stdout
         whole = run_cli(server.base_url, server.token, 'runs', 'logs', new['id'])
         assert whole.code == 0 and 'compiling 1' in whole.stdout and 'Output removed' not in whole.stderr
+
+
+def ended_days_ago(engine, run_id: str, days: int) -> None:  # noqa: ANN001
+    with session_scope(engine) as session:
+        session.connection().execute(
+            timed_sql('UPDATE run SET finished_at = :t WHERE id = :r', binds=('t',)),
+            {'t': utcnow() - timedelta(days=days), 'r': run_id},
+        )
+
+
+def test_a_project_may_keep_its_logs_longer_or_shorter_than_the_server(settings_factory, repo_factory) -> None:  # noqa: ANN001
+    repo = repo_factory({'main': PRINTS})
+    with api_server(settings_factory(log_retention_days=30)) as server, server.client() as client:
+        create_project(client, repo, project_id='keeps', log_retention_days=60)
+        create_project(client, repo, project_id='plain')
+        assert client.get('/api/projects/plain').json()['log_retention_days'] is None  # the server's
+        engine = server.services.engine
+        ran = {}
+        for project, key, days in (('keeps', 'k40', 40), ('keeps', 'k61', 61), ('plain', 'p40', 40)):
+            reply = client.post(
+                '/api/runs', json={**run_body(project), 'branch': 'main'}, headers={'Idempotency-Key': key}
+            )
+            ran[key] = wait_for_status(client, reply.json()['id'], timeout=60)['id']
+            ended_days_ago(engine, ran[key], days)
+        assert log_retention.sweep(engine, days=30) == 2
+        removed = {key for key, run_id in ran.items() if client.get(f'/api/runs/{run_id}').json()['log_removed_at']}
+        assert removed == {'k61', 'p40'}  # 40 days is within the project's 60, past the server's 30
+
+        changed = client.patch('/api/projects/keeps', json={'log_retention_days': None})  # the server's again
+        assert changed.status_code == 200 and changed.json()['log_retention_days'] is None
+        assert log_retention.sweep(engine, days=30) == 1  # k40 now
+        assert_problem(client.patch('/api/projects/keeps', json={'log_retention_days': 0}), 422, 'validation')
+        cli = run_cli(server.base_url, server.token, 'projects', 'edit', 'keeps', '--log-retention-days', '14')
+        assert cli.code == 0, cli
+        shown = run_cli(server.base_url, server.token, 'projects', 'show', 'keeps').stdout
+        assert re.search(r'Log retention\s+14 days', shown), shown

@@ -58,6 +58,7 @@ def test_a_project_fills_the_boxes_and_unchanged_boxes_send_nothing() -> None:
         ({'runs_on': 'linux, gpu'}, {'runs_on': ['linux', 'gpu']}),
         ({'run_budget': ''}, {'run_budget_seconds': None}),  # back to the server's default
         ({'queued_ttl': '10m'}, {'queued_ttl_seconds': 600}),
+        ({'log_retention': 30.0}, {'log_retention_days': 30}),
         ({'auto_retry': 2}, {'auto_retry': 2}),  # on the statuses it had (the default: crashed, timed out)
         ({'auto_retry_on': ['failed', 'crashed']}, {'auto_retry_on': ['crashed', 'failed']}),
         # a forge field changes: the whole source is sent, the stored token as its mask (the server keeps it)
@@ -93,6 +94,7 @@ def test_a_changed_box_sends_only_its_field(change: dict, body: dict) -> None:
         ({'run_budget': 'a while'}, 'run_budget_seconds', 'Write a duration'),
         ({'queued_ttl': '0'}, 'queued_ttl_seconds', 'longer than 0'),
         ({'auto_retry': 1, 'auto_retry_on': []}, 'auto_retry_on', 'Pick at least one'),
+        ({'log_retention': 2.5}, 'log_retention_days', 'whole number'),
     ],
 )
 def test_a_box_that_does_not_parse_is_named_and_not_sent(change: dict, field: str, message: str) -> None:

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from app.services.runs.log_retention import cutoff
+from app.services.runs.log_retention import cutoff, cutoffs
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 
@@ -22,3 +22,26 @@ NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 )
 def test_cutoff(days: float, expected: datetime | None) -> None:
     assert cutoff(NOW, days) == expected
+
+
+@pytest.mark.parametrize(
+    ('days', 'own', 'per_project', 'others'),
+    [
+        (0, {}, {}, None),  # nothing removed anywhere
+        (0, {'svc': 10}, {'svc': datetime(2026, 11, 17, 12, 0, tzinfo=UTC)}, None),  # only the project that asks
+        (
+            30,
+            {'svc': 90},  # longer than the server's: kept longer
+            {'svc': datetime(2026, 8, 29, 12, 0, tzinfo=UTC)},
+            datetime(2026, 10, 28, 12, 0, tzinfo=UTC),
+        ),
+        (
+            90,
+            {'a': 7, 'b': 1},
+            {'a': datetime(2026, 11, 20, 12, 0, tzinfo=UTC), 'b': datetime(2026, 11, 26, 12, 0, tzinfo=UTC)},
+            datetime(2026, 8, 29, 12, 0, tzinfo=UTC),
+        ),
+    ],
+)
+def test_cutoffs_per_project(days: float, own: dict, per_project: dict, others: datetime | None) -> None:
+    assert cutoffs(NOW, days, own) == (per_project, others)

@@ -172,6 +172,7 @@ def update_project(
                 'queued_ttl_seconds',
                 'on_push',
                 'afk_cost_cap_usd_per_day',
+                'log_retention_days',
             ):
                 raise DomainError(422, 'validation', f'{key} cannot be null', field=key)
         if isinstance(source := changes.get('issue_source'), dict) and source.get('token') == '********':
