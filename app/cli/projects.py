@@ -412,7 +412,7 @@ def projects_caches(
 
     async def act(client: Any) -> Any:
         path = f'/projects/{project}/caches'
-        return (await client.request('POST' if clear else 'GET', path + ('/clear' if clear else ''))).data
+        return (await (client.request('POST', f'{path}/clear') if clear else client.request('GET', path))).data
 
     Cli.make(server, json_output).show(act, lambda item: render.run_caches(item, cleared=clear))
 

@@ -10,7 +10,16 @@ from sqlalchemy import JSON, Column, Index, text
 from sqlalchemy import false as sa_false
 from sqlmodel import Field, SQLModel
 
-from app.models.vocabulary import ACTIVE_LOOP_RUN_SQL, ACTIVE_SQL, Role, RunKind, RunStatus, utcnow
+from app.models.vocabulary import (
+    ACTIVE_LOOP_RUN_SQL,
+    ACTIVE_SQL,
+    AUTO_RETRY_DEFAULT,
+    AUTO_RETRY_STATUSES,
+    Role,
+    RunKind,
+    RunStatus,
+    utcnow,
+)
 
 
 # ---------------------------------------------------------------- people
@@ -44,10 +53,6 @@ class ApiToken(SQLModel, table=True):
 # ---------------------------------------------------------------- projects
 DEFAULT_DEPTH_LEVELS = ['shallow', 'standard', 'deep']
 DEFAULT_FRAMEWORKS = ['python', 'node', 'go']
-
-
-AUTO_RETRY_STATUSES = ('crashed', 'timed_out', 'failed')  # what a project may have retried automatically
-AUTO_RETRY_DEFAULT = ('crashed', 'timed_out')  # the runner's fault or a hang, not the code's (GitLab's system failures)
 
 
 def check_auto_retry_on(values: list[str]) -> list[str]:

@@ -51,6 +51,11 @@ ACTIVE_STATUSES = (RunStatus.queued.value, RunStatus.running.value)
 WAITING_STATUSES = (RunStatus.delayed.value,)  # not active (holds nothing) and not ended
 TERMINAL_STATUSES = tuple(s.value for s in RunStatus if s.value not in ACTIVE_STATUSES + WAITING_STATUSES)
 RETRYABLE_STATUSES = ('failed', 'timed_out', 'crashed', 'stopped', 'expired', 'skipped', 'cancelled')
+# automatic retries (services/runs/auto_retry.py): the ends a project may have retried, the default ones (the
+# machine's fault or a hang, not the code's: GitLab's system failures), and the key an automatic retry is made under
+AUTO_RETRY_STATUSES = ('crashed', 'timed_out', 'failed')
+AUTO_RETRY_DEFAULT = ('crashed', 'timed_out')
+AUTO_RETRY_KEY_PREFIX = 'auto-retry:'
 ACTIVE_SQL = "status IN ('queued', 'running')"  # the exact predicate of the partial unique indexes
 # Runs the AFK loop launched itself (no person behind them); hand-started AFK runs carry their user.
 LOOP_RUN_SQL = "kind = 'auto' AND user_id IS NULL"

@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from app.client import ApiError
-from app.models import TERMINAL_STATUSES
+from app.models import AUTO_RETRY_KEY_PREFIX, TERMINAL_STATUSES
 from app.pages import artifact_download, log_download  # noqa: F401  (register /run-artifacts/..., /run-logs/...)
 from app.pages.afk_review import AfkReviewPanel
 from app.pages.annotation_list import draw_annotations
@@ -157,7 +157,7 @@ class TimelineView:
                 commit_status_line(run)  # ... and what was posted back to the forge
                 if run.get('retry_of'):
                     with ui.row().classes('gap-1 items-baseline'):
-                        automatic = (run.get('idempotency_key') or '').startswith('auto-retry:')  # auto_retry.py
+                        automatic = (run.get('idempotency_key') or '').startswith(AUTO_RETRY_KEY_PREFIX)
                         ui.label('automatic retry of' if automatic else 'retry of').classes('opacity-60')
                         ui.link(run['retry_of'], f'/runs/{run["retry_of"]}').classes('rb-tap-link').props(
                             'data-testid=retry-of'

@@ -11,6 +11,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from app.models.vocabulary import AUTO_RETRY_DEFAULT
 from app.state.form_text import (
     CommandMode,
     command_text,
@@ -50,7 +51,6 @@ SOURCE_KINDS = {'local': 'Runboard backlog', 'gitea': 'Gitea', 'forgejo': 'Forge
 FORGE_FIELDS = ('api_url', 'owner', 'repo', 'token_env', 'label')
 AUTO_RETRY_CHOICES = {0: 'Never', 1: 'Once', 2: 'Twice', 3: 'Three times'}
 AUTO_RETRY_ON = {'crashed': 'it crashed', 'timed_out': 'it timed out', 'failed': 'it failed'}
-AUTO_RETRY_DEFAULT = ['crashed', 'timed_out']  # the machine's fault or a hang (the server's default too)
 CredentialsChoice = Literal['keep', 'none', 'token', 'ssh_key']
 CREDENTIAL_CHOICES = {'keep': 'Keep as they are', 'none': 'None', 'token': 'HTTPS token', 'ssh_key': 'SSH private key'}
 

@@ -20,14 +20,13 @@ from sqlmodel import Session
 
 from app.core.errors import DomainError
 from app.infra.db import session_scope
-from app.models import utcnow
+from app.models import AUTO_RETRY_KEY_PREFIX, utcnow
 from app.services.identity.accounts import principal_of
 from app.services.runs.admit import Admitted, RunAdmitter
 from app.services.runs.timeline import append_events
 
 log = logging.getLogger(__name__)
 
-KEY_PREFIX = 'auto-retry:'
 WINDOW = timedelta(hours=1)  # a run that ended longer ago is a person's to retry (servers were down that long)
 WAIT_STATUSES = (409, 429, 503)  # refusals that pass: a lock, the concurrency limit, the quota, a backing service
 MAX_CHAIN = 10  # retries of retries read back to the first attempt, at most
@@ -105,7 +104,7 @@ class AutoRetry:
             return 0
         try:
             admitted: Admitted = self.admitter.retry(
-                principal, run_id=row.id, overrides={}, key=KEY_PREFIX + row.id, correlation_id=None
+                principal, run_id=row.id, overrides={}, key=AUTO_RETRY_KEY_PREFIX + row.id, correlation_id=None
             )
         except DomainError as exc:
             if exc.status not in WAIT_STATUSES:  # it will not pass by waiting

@@ -185,13 +185,13 @@ def check_log_kept(engine: Engine, principal: Principal, run_id: str) -> None:
     with Session(engine) as session:
         run, _ = load_visible_run(session, run_id, principal)
     if run.log_removed_at is not None:
-        when = as_utc(run.log_removed_at).strftime('%Y-%m-%d %H:%M UTC')
+        removed = as_utc(run.log_removed_at)
         raise DomainError(
             410,
             'log_removed',
-            f'The output of run {run_id} was removed on {when} (log retention). '
+            f'The output of run {run_id} was removed on {removed:%Y-%m-%d %H:%M} UTC (log retention). '
             'Its status, stages, annotations and test results are kept.',
-            log_removed_at=as_utc(run.log_removed_at).isoformat(),
+            log_removed_at=removed.isoformat(),
         )
 
 
