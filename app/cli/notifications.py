@@ -123,7 +123,9 @@ def _deliveries_table(page: dict) -> Table | str:
         return 'No deliveries.'
     table = Table('Delivery id', 'Created (UTC)', 'Event', 'Rule', 'Status', 'Attempts')
     for item in page['items']:
-        attempts = '\n'.join(render.escape(attempt_text(a)) for a in item['attempt_log']) or '—'
+        # before any attempt, where it stands: pending, held for a run's automatic retry, not sent
+        attempts = '\n'.join(render.escape(attempt_text(a)) for a in item['attempt_log'])
+        attempts = attempts or render.escape(delivery_state(item))
         table.add_row(
             item['id'],
             item['created_at'][:19].replace('T', ' '),
@@ -142,7 +144,8 @@ def notifications_deliveries(
     project: ProjectArg,
     rule: Annotated[Optional[str], typer.Option('--rule', '-r', help='Only this rule.')] = None,
     status: Annotated[
-        Optional[str], typer.Option('--status', '-s', help='pending, delivered, failed, gave_up (comma-separated).')
+        Optional[str],
+        typer.Option('--status', '-s', help='pending, delivered, failed, gave_up, held, skipped (comma-separated).'),
     ] = None,
     limit: Annotated[int, typer.Option('--limit', '-n', min=1, max=200, help='At most this many.')] = 20,
     cursor: Annotated[Optional[str], typer.Option('--cursor', help='Continue after this delivery id.')] = None,

@@ -19,7 +19,8 @@ AFK_EVENTS = ('project.auto_paused', 'issue.parked', 'project.cost_capped')
 EVENT_TYPES = RUN_EVENTS + AFK_EVENTS
 PING_EVENT = 'ping'
 NotificationFormat = Literal['runboard', 'slack']
-DeliveryStatus = Literal['pending', 'delivered', 'failed', 'gave_up']
+# held: its run's automatic retry is to come (sent if none is made); skipped: the retry was made, nothing is sent
+DeliveryStatus = Literal['pending', 'delivered', 'failed', 'gave_up', 'held', 'skipped']
 # a delivery waiting for its (next) attempt: never tried, or failed and backing off
 DUE_STATUSES = ('pending', 'failed')
 

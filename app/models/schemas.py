@@ -265,9 +265,16 @@ class AnnotationPublic(SQLModel):
     end_column: int | None = None
 
 
+class PlannedRetry(SQLModel):
+    attempt: int  # the retry will be attempt `attempt` of `of`
+    of: int
+
+
 class RunDetail(RunPublic):
     events: list[RunEventPublic] = []
     annotations: list[AnnotationPublic] = []  # the first 50, in log order
+    # an ended run its project retries automatically, until the retry is made (docs/pipelines.md)
+    retry_planned: PlannedRetry | None = None
 
 
 class WorkerPublic(SQLModel):

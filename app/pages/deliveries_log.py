@@ -21,7 +21,13 @@ from app.state.notifications_view import (
 
 PAGE = 25
 REFRESH_SECONDS = 2.0
-STATUS_FILTERS = {'': 'All deliveries', 'pending,failed': 'In flight', 'delivered': 'Delivered', 'gave_up': 'Gave up'}
+STATUS_FILTERS = {
+    '': 'All deliveries',
+    'pending,failed': 'In flight',
+    'delivered': 'Delivered',
+    'gave_up': 'Gave up',
+    'held,skipped': 'Held for a retry',
+}
 
 
 class DeliveryLog:

@@ -32,7 +32,7 @@ from app.state import connection, live
 from app.state.afk_review import usage_text
 from app.state.log_links import line_from_hash
 from app.state.run_form import run_again_query
-from app.state.run_timing import start_fact, started_by
+from app.state.run_timing import retry_planned_text, start_fact, started_by
 from app.state.runs_store import ACTIVE
 from app.state.text import shown
 from app.state.timeline import header_changed, run_title
@@ -173,6 +173,8 @@ class TimelineView:
                         ui.label('retried by').classes('opacity-60')
                         for retry_id in run['retried_by']:
                             ui.link(retry_id, f'/runs/{retry_id}').classes('rb-tap-link')
+                if run.get('retry_planned'):  # its project's rule retries it; the retry is not made yet
+                    ui.label(retry_planned_text(run['retry_planned'])).props('data-testid=retry-planned')
                 if run.get('variables'):  # the trigger's own (docs/pipelines.md)
                     variable_chips(run['variables'], 'run-variables')
                 if run.get('exit_code') is not None:

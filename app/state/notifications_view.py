@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from app.models.notifications import EVENT_TYPES
+from app.state.run_timing import retry_planned_text
 
 EVENT_LABELS = {
     'run.failed': 'Run failed',
@@ -20,9 +21,23 @@ EVENT_LABELS = {
     'ping': 'Test (ping)',
 }
 FORMAT_LABELS = {'runboard': 'Runboard JSON (signed)', 'slack': 'Slack-compatible {"text": ...}'}
-STATUS_LABELS = {'pending': 'pending', 'delivered': 'delivered', 'failed': 'retrying', 'gave_up': 'gave up'}
+STATUS_LABELS = {
+    'pending': 'pending',
+    'delivered': 'delivered',
+    'failed': 'retrying',
+    'gave_up': 'gave up',
+    'held': 'held',
+    'skipped': 'not sent',
+}
 # badge fills under white text, each with at least 4.5:1 (issue 42)
-STATUS_COLORS = {'pending': 'grey-8', 'delivered': 'green-9', 'failed': 'deep-orange-10', 'gave_up': 'red-9'}
+STATUS_COLORS = {
+    'pending': 'grey-8',
+    'delivered': 'green-9',
+    'failed': 'deep-orange-10',
+    'gave_up': 'red-9',
+    'held': 'blue-grey-8',
+    'skipped': 'grey-8',
+}
 assert set(EVENT_TYPES) <= set(EVENT_LABELS)  # every event has words
 
 
@@ -74,8 +89,12 @@ def delivery_state(delivery: dict, now: datetime | None = None) -> str:
         return f'delivered (HTTP {delivery.get("last_status_code")}) after {tries}'
     if status == 'gave_up':
         return f'gave up after {tries}: {delivery.get("last_error") or "no 2xx answer"}'
+    if status == 'skipped':  # last_error: 'retried as run_...'
+        return f'not sent: the run was {delivery.get("last_error") or "retried"}'
     due = _parse(delivery.get('next_attempt_at'))
     wait = (due - (now or datetime.now(UTC))).total_seconds() if due else 0
+    if status == 'held':
+        return f'held while the run is retried automatically; sent in {seconds_text(wait)} if no retry is made'
     when = f'next attempt in {seconds_text(wait)}' if wait >= 1 else 'sending now'
     if status == 'failed':
         return f'retrying ({tries} so far, last: {delivery.get("last_error") or "failed"}); {when}'
@@ -109,9 +128,10 @@ def own_run_alert(run: dict, my_user_id: str | None) -> BrowserAlert | None:
     if not my_user_id or run.get('user_id') != my_user_id or run.get('status') not in _ENDED:
         return None
     detail = f' (exit code {run["exit_code"]})' if run.get('exit_code') not in (None, 0) else ''
+    planned = f' · {retry_planned_text(run["retry_planned"])}' if run.get('retry_planned') else ''
     return BrowserAlert(
         title=f'Run {_ENDED[run["status"]]}{detail}',
-        body=f'{run["project_id"]} · {run["branch_name"]} · {run["depth_level"]}/{run["target_framework"]}',
+        body=f'{run["project_id"]} · {run["branch_name"]} · {run["depth_level"]}/{run["target_framework"]}{planned}',
         url=f'/runs/{run["id"]}',
         tag=f'runboard-{run["id"]}',
     )

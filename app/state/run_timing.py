@@ -1,6 +1,6 @@
-"""When and by whom a run started, delayed runs, queue TTLs and schedules as a person reads them, and the Run
-form's "Run later" choice as the trigger body's fields. Pure: no I/O, no NiceGUI (the browser keeps "in 4 min"
-ticking: assets/live-time.js, data-rb-until, the same words as until_text)."""
+"""When and by whom a run started, the automatic retry it has coming, delayed runs, queue TTLs and schedules as a
+person reads them, and the Run form's "Run later" choice as the trigger body's fields. Pure: no I/O, no NiceGUI (the
+browser keeps "in 4 min" ticking: assets/live-time.js, data-rb-until, the same words as until_text)."""
 
 from __future__ import annotations
 
@@ -110,3 +110,8 @@ def later_fields(choice: LaterChoice) -> dict[str, str] | str:
     if choice.ttl.strip():
         fields['ttl'] = choice.ttl.strip()
     return fields
+
+
+def retry_planned_text(planned: dict) -> str:
+    """A run whose automatic retry is to come: 'to be retried automatically (attempt 2 of 3)'."""
+    return f'to be retried automatically (attempt {planned["attempt"]} of {planned["of"]})'

@@ -6,6 +6,7 @@ setting is a 422 that changes nothing."""
 
 from __future__ import annotations
 
+import json
 import time
 
 import httpx
@@ -14,6 +15,7 @@ from tests.helpers.api import assert_problem, same_database
 from tests.helpers.cli import run_cli
 from tests.helpers.runs import create_project, shell_script, statuses, trigger, wait_for_status
 from tests.helpers.servers import api_server
+from tests.helpers.webhooks import receiver
 
 # fails until its third attempt (the attempts count in the base branch's run cache, which the retries share)
 FLAKY = shell_script(
@@ -128,3 +130,64 @@ def test_a_refused_retry_waits_says_so_once_and_is_made_when_it_may(settings_fac
         waits = [line for line in said if line.startswith('Automatic retry (attempt 2 of 2) waits:')]
         assert len(waits) == 1 and 'Run limit reached' in waits[0], said  # said once, though tried every sweep
         assert said[-1] == f'Retried automatically as {runs[1]["id"]} (attempt 2 of 2, after it failed).'
+
+
+# the test's receiver listens on 127.0.0.1, which team mode refuses by default (docs/security.md)
+NOTIFY_FAST = dict(notification_poll_seconds=0.2, webhook_allowed_hosts='loopback')
+
+
+def notify_on(client: httpx.Client, url: str, events: list[str]) -> None:
+    reply = client.post('/api/projects/proj/notifications', json={'url': url, 'events': events})
+    assert reply.status_code == 201, reply.text
+
+
+def deliveries(client: httpx.Client) -> list[dict]:
+    return client.get('/api/projects/proj/deliveries', params={'limit': 50}).json()['items'][::-1]  # oldest first
+
+
+def test_notifications_tell_of_the_last_attempt_not_of_each_retried_one(settings_factory, repo_factory) -> None:  # noqa: ANN001
+    repo = repo_factory({'main': FLAKY})
+    with receiver() as rx, api_server(settings_factory(**NOTIFY_FAST)) as server, server.client() as client:
+        create_project(client, repo, auto_retry=2, auto_retry_on=['failed'])
+        notify_on(client, rx.url, ['run.failed', 'run.succeeded'])
+        trigger(client, key='notify')
+        runs = wait_for_runs(client, 3)
+        assert [run['status'] for run in runs] == ['failed', 'failed', 'succeeded']
+        [sent] = rx.wait_for(1)
+        time.sleep(1)  # a poll of the sender more: nothing else goes
+        assert [r.headers['x-runboard-event'] for r in rx.requests] == ['run.succeeded']
+        document = json.loads(sent.body)
+        assert document['run']['id'] == runs[2]['id'] and document['run']['attempt'] == 3
+        assert document['run']['retry_of'] == runs[1]['id']
+        log = deliveries(client)
+        assert [(d['event_type'], d['run_id'], d['status']) for d in log] == [
+            ('run.failed', runs[0]['id'], 'skipped'),
+            ('run.failed', runs[1]['id'], 'skipped'),
+            ('run.succeeded', runs[2]['id'], 'delivered'),
+        ]
+        assert [d['last_error'] for d in log[:2]] == [f'retried as {runs[1]["id"]}', f'retried as {runs[2]["id"]}']
+        assert all(client.get(f'/api/runs/{run["id"]}').json()['retry_planned'] is None for run in runs)
+
+
+def test_a_retry_that_will_not_come_sends_the_held_notification(settings_factory, repo_factory) -> None:  # noqa: ANN001
+    # the person's run quota holds the retry back (one run a minute), until the project's rule is turned off
+    settings = settings_factory(rate_limit_runs=1, rate_limit_window_seconds=60, **NOTIFY_FAST)
+    with receiver() as rx, api_server(settings) as server, server.client() as client:
+        create_project(client, repo_factory({'main': shell_script('exit 1')}), auto_retry=2, auto_retry_on=['failed'])
+        notify_on(client, rx.url, ['run.failed'])
+        first = wait_for_status(client, trigger(client, key='held').json()['id'])
+        assert first['status'] == 'failed'
+        assert client.get(f'/api/runs/{first["id"]}').json()['retry_planned'] == {'attempt': 2, 'of': 3}
+        time.sleep(2.5)  # more than a sweep: the retry waits for the quota, and the run's end tells nothing yet
+        [held] = deliveries(client)
+        assert held['status'] == 'held' and held['next_attempt_at'] is not None and rx.requests == []
+        shown = run_cli(server.base_url, server.token, 'notifications', 'deliveries', 'proj')
+        assert 'held' in shown.stdout, shown.stdout
+
+        assert client.patch('/api/projects/proj', json={'auto_retry': 0}).status_code == 200
+        [sent] = rx.wait_for(1, timeout=15)  # no retry will come: the end is told, as it was
+        document = json.loads(sent.body)
+        assert document['type'] == 'run.failed' and document['run']['id'] == first['id']
+        assert document['run']['attempt'] == 1
+        assert client.get(f'/api/runs/{first["id"]}').json()['retry_planned'] is None
+        assert [run['id'] for run in runs_of(client)] == [first['id']]

@@ -66,6 +66,14 @@ def test_attempt_text(attempt: dict, text: str) -> None:
         ),
         ({'status': 'pending', 'attempts': 0, 'next_attempt_at': '2025-01-01T11:59:59Z'}, 'sending now'),
         ({'status': 'pending', 'attempts': 0, 'next_attempt_at': None}, 'sending now'),
+        (
+            {'status': 'held', 'attempts': 0, 'next_attempt_at': '2025-01-01T12:59:00Z'},
+            'held while the run is retried automatically; sent in 59 min if no retry is made',
+        ),
+        (
+            {'status': 'skipped', 'attempts': 0, 'last_error': 'retried as run_2'},
+            'not sent: the run was retried as run_2',
+        ),
     ],
 )
 def test_delivery_state(delivery: dict, text: str) -> None:
@@ -117,6 +125,16 @@ def test_is_run_end(event: dict, ends: bool) -> None:
             BrowserAlert('Run succeeded', 'proj · main · shallow/python', '/runs/run_1', 'runboard-run_1'),
         ),
         ({**RUN, 'status': 'timed_out', 'exit_code': None}, 'usr_me', 'Run timed out'),
+        (  # its project retries it: the alert says so
+            {**RUN, 'retry_planned': {'attempt': 2, 'of': 3}},
+            'usr_me',
+            BrowserAlert(
+                'Run failed (exit code 2)',
+                'proj · main · shallow/python · to be retried automatically (attempt 2 of 3)',
+                '/runs/run_1',
+                'runboard-run_1',
+            ),
+        ),
         (RUN, 'usr_someone_else', None),  # another person's run
         ({**RUN, 'user_id': None}, 'usr_me', None),  # the AFK loop's run
         (RUN, None, None),  # who am I is unknown

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.services.runs.auto_retry import should_retry
+from app.services.runs.retry_rule import should_retry
 
 DEFAULT = ['crashed', 'timed_out']
 

@@ -65,6 +65,7 @@ def test_runboard_document_of_a_failed_run() -> None:
             'issue_number': None,
             'issue_title': None,
             'retry_of': None,
+            'attempt': 1,  # a first run
             'created_at': '2025-01-01T11:59:00Z',
             'started_at': '2025-01-01T11:59:30Z',
             'finished_at': '2025-01-01T11:59:42Z',
@@ -146,6 +147,12 @@ def test_slack_text(event: str, extra: dict, words: list[str]) -> None:
     assert text.startswith(':') and '*<https://rb.example.com/projects/proj|Proj>*' in text
     for word in words:
         assert word in text
+
+
+def test_a_retrys_attempt_is_in_the_document_and_the_slack_text() -> None:
+    retried = facts('run.succeeded', run={**RUN, 'retry_of': 'run_0', 'attempt': 3})
+    assert runboard_document(retried)['run']['attempt'] == 3 and runboard_document(facts())['run']['attempt'] == 1
+    assert '(attempt 3, exit code' in slack_text(retried) and 'attempt' not in slack_text(facts())
 
 
 def test_slack_text_escapes_user_text_so_it_cannot_make_links_or_mentions() -> None:

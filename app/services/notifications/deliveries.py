@@ -62,7 +62,7 @@ def _public(delivery: Delivery, rule_name: str, attempts: list[AttemptPublic]) -
     return {
         **delivery.model_dump(exclude={'facts', 'payload', 'claimed_by', 'claimed_until', 'round_start'}),
         'rule_name': rule_name,
-        'next_attempt_at': delivery.next_attempt_at if delivery.status in ('pending', 'failed') else None,
+        'next_attempt_at': delivery.next_attempt_at if delivery.status in ('pending', 'failed', 'held') else None,
         'attempt_log': attempts,
     }
 

@@ -18,6 +18,7 @@ from app.services.artifacts import reads as artifact_reads
 from app.services.notifications.payloads import EventFacts, stored
 from app.services.notifications.rules import run_end_events
 from app.services.runs import usage as run_usage
+from app.services.runs.retry_rule import WINDOW, attempt_of, planned_retry
 from app.services.runs.timeline import read_annotations, timed_sql
 
 rules_table: Table = NotificationRule.__table__  # type: ignore[attr-defined]
@@ -68,6 +69,9 @@ def record_run_end(
     project = {'id': project_id, 'name': row['project_name']}
     now = utcnow()
     created = 0
+    run['attempt'] = attempt_of(conn, run_id) if row['retry_of'] else 1
+    # an end the project retries automatically tells nothing yet: its retry's end will (auto_retry.py holds it)
+    held = kind != 'auto' and status in ('failed', 'timed_out', 'crashed') and planned_retry(conn, run_id) is not None
     for event in wanted:
         facts = EventFacts(
             event_id=ids.new_run_id(prefix='evt_'),
@@ -82,7 +86,17 @@ def record_run_end(
             else None,
         )
         targets = [rule['id'] for rule in rules if event in rule['events']]
-        created += len(insert_deliveries(conn, targets, facts, event_key=f'{event}:{run_id}', run_id=run_id, now=now))
+        created += len(
+            insert_deliveries(
+                conn,
+                targets,
+                facts,
+                event_key=f'{event}:{run_id}',
+                run_id=run_id,
+                now=now,
+                held_until=now + WINDOW if held and event == f'run.{status}' else None,
+            )
+        )
     return created
 
 
@@ -117,9 +131,10 @@ def insert_deliveries(
     event_key: str,
     run_id: str | None = None,
     now: datetime | None = None,
+    held_until: datetime | None = None,
 ) -> list[str]:
-    """One pending delivery per rule, due now; a rule that already has this event_key keeps what it has.
-    Returns the new deliveries' ids (of those a duplicate did not keep out)."""
+    """One pending delivery per rule, due now (or `held` until `held_until`); a rule that already has this event_key
+    keeps what it has. Returns the new deliveries' ids (of those a duplicate did not keep out)."""
     if not rule_ids:
         return []
     now = now or utcnow()
@@ -134,10 +149,10 @@ def insert_deliveries(
             'run_id': run_id,
             'facts': stored(facts),
             'payload': None,  # rendered by the server that first sends it (it knows its public address)
-            'status': 'pending',
+            'status': 'held' if held_until else 'pending',
             'attempts': 0,
             'round_start': 0,
-            'next_attempt_at': now,
+            'next_attempt_at': held_until or now,
             'created_at': now,
             'updated_at': now,
         }

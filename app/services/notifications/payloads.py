@@ -100,6 +100,7 @@ def runboard_document(facts: EventFacts) -> dict[str, Any]:
             'issue_number': run.get('issue_number'),
             'issue_title': run.get('issue_title'),
             'retry_of': run.get('retry_of'),
+            'attempt': run.get('attempt', 1),  # 2 for its first retry (a person's or automatic), and so on
             'created_at': _time(run.get('created_at')),
             'started_at': _time(run.get('started_at')),
             'finished_at': _time(run.get('finished_at')),
@@ -157,6 +158,8 @@ _RUN_WORDS = {
 
 def _run_detail(run: dict[str, Any]) -> str:
     parts = []
+    if (run.get('attempt') or 1) > 1:
+        parts.append(f'attempt {run["attempt"]}')
     if run.get('exit_code') is not None:
         parts.append(f'exit code {run["exit_code"]}')
     elif run.get('error'):

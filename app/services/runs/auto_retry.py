@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from sqlalchemy import JSON, Connection, Engine, bindparam, column, text
+from sqlalchemy import JSON, Engine, bindparam, column, text
 from sqlmodel import Session
 
 from app.core.errors import DomainError
@@ -23,21 +23,25 @@ from app.infra.db import session_scope
 from app.models import AUTO_RETRY_KEY_PREFIX, utcnow
 from app.services.identity.accounts import principal_of
 from app.services.runs.admit import Admitted, RunAdmitter
+from app.services.runs.retry_rule import (
+    ELIGIBLE,
+    REFUSED_FOR_GOOD,
+    SQL_SKIP_HELD,
+    WINDOW,
+    attempt_of,
+    settle_held_deliveries,
+    should_retry,
+)
 from app.services.runs.timeline import append_events
 
 log = logging.getLogger(__name__)
 
-WINDOW = timedelta(hours=1)  # a run that ended longer ago is a person's to retry (servers were down that long)
 WAIT_STATUSES = (409, 429, 503)  # refusals that pass: a lock, the concurrency limit, the quota, a backing service
-MAX_CHAIN = 10  # retries of retries read back to the first attempt, at most
 
 SQL_CANDIDATES = text(
     'SELECT r.id, r.user_id, r.status, r.project_id, p.team_id, p.auto_retry, p.auto_retry_on '
     'FROM run r JOIN project p ON p.id = r.project_id '
-    "WHERE r.project_id IN :projects AND r.finished_at > :since AND r.status IN ('crashed', 'timed_out', 'failed') "
-    "AND r.kind <> 'auto' AND r.user_id IS NOT NULL "
-    'AND (p.auto_retry_since IS NULL OR r.created_at >= p.auto_retry_since) '
-    'AND NOT EXISTS (SELECT 1 FROM run c WHERE c.retry_of = r.id) '
+    f'WHERE r.project_id IN :projects AND r.finished_at > :since AND {ELIGIBLE} '
     'ORDER BY r.finished_at LIMIT 50'
 ).columns(
     column('id'),
@@ -50,21 +54,6 @@ SQL_CANDIDATES = text(
 )
 SQL_CANDIDATES = SQL_CANDIDATES.bindparams(bindparam('projects', expanding=True))
 SQL_OPTED_IN = text('SELECT id FROM project WHERE auto_retry > 0')  # most servers: none, and nothing more is read
-SQL_RETRY_OF = text('SELECT retry_of FROM run WHERE id = :id')
-
-
-def attempt_of(conn: Connection, run_id: str) -> int:
-    """Which attempt a run is: 1 for a first run, 2 for its retry, and so on (manual retries count too)."""
-    attempt, current = 1, conn.execute(SQL_RETRY_OF, {'id': run_id}).scalar()
-    while current is not None and attempt <= MAX_CHAIN:
-        attempt += 1
-        current = conn.execute(SQL_RETRY_OF, {'id': current}).scalar()
-    return attempt
-
-
-def should_retry(status: str, retry_on: list[str], attempt: int, retries: int) -> bool:
-    """Pure: whether a run that ended `status` as attempt `attempt` is retried under a project's rule."""
-    return status in retry_on and attempt <= retries
 
 
 class AutoRetry:
@@ -75,8 +64,11 @@ class AutoRetry:
 
     def sweep(self, now: datetime | None = None) -> int:
         """Retry what is due; returns how many retries this call made."""
-        since = (now or utcnow()) - WINDOW
+        now = now or utcnow()
+        since = now - WINDOW
         made = 0
+        with session_scope(self.engine) as session:  # held notifications first: a project may have turned retries off
+            settle_held_deliveries(session.connection(), now)
         with Session(self.engine) as session:
             conn = session.connection()
             projects = list(conn.execute(SQL_OPTED_IN).scalars())
@@ -109,7 +101,7 @@ class AutoRetry:
         except DomainError as exc:
             if exc.status not in WAIT_STATUSES:  # it will not pass by waiting
                 self.given_up.add(row.id)
-                self._note(row, f'Automatic retry ({of}) refused: {exc.detail}')
+                self._note(row, f'Automatic retry ({of}) {REFUSED_FOR_GOOD} {exc.detail}')  # its end's notifications go
                 log.info('automatic retry of %s refused for good: %s', row.id, exc.detail)
             elif row.id not in self.said_waiting:
                 self.said_waiting.add(row.id)
@@ -120,6 +112,8 @@ class AutoRetry:
         if admitted.replayed:  # another server made it first
             return 0
         self._note(row, f'Retried automatically as {admitted.run.id} ({of}, after it {row.status.replace("_", " ")}).')
+        with session_scope(self.engine) as session:  # its end's held notifications are not sent
+            session.connection().execute(SQL_SKIP_HELD, {'now': utcnow()})
         return 1
 
     def _note(self, row, said: str) -> None:  # noqa: ANN001

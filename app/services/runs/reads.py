@@ -14,7 +14,9 @@ from sqlmodel import Session, col, select
 from app.core.errors import DomainError, not_found
 from app.infra.db import read_only
 from app.models import (
+    AUTO_RETRY_STATUSES,
     AnnotationPublic,
+    PlannedRetry,
     Project,
     Run,
     RunDetail,
@@ -27,7 +29,7 @@ from app.models import (
 from app.services.identity.accounts import Principal
 from app.services.projects import visibility
 from app.services.runs import filters as run_filters
-from app.services.runs import output_search, stage_store, timeline
+from app.services.runs import output_search, retry_rule, stage_store, timeline
 from app.services.runs import usage as run_usage
 
 
@@ -57,6 +59,9 @@ def get_run(
         user = session.get(User, run.user_id) if run.user_id else None
         detail = RunDetail.model_validate({**public(run, user.name if user else None).model_dump()})
         detail.retried_by = run_filters.retried_by(session, [run_id]).get(run_id, [])
+        if run.status in AUTO_RETRY_STATUSES and not detail.retried_by:
+            planned = retry_rule.planned_retry(session.connection(), run_id)
+            detail.retry_planned = PlannedRetry(attempt=planned[0], of=planned[1]) if planned else None
         detail.variables = run_variables(session.connection(), run_id)
         stage_store.annotate(session, [detail])
         run_usage.annotate(session.connection(), [detail])  # its `::usage::` lines, summed
