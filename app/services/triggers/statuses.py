@@ -16,7 +16,8 @@ same time, on a small pool of threads: a forge that does not answer holds its ow
 timeout, never another project's.
 
 Which runs: kind push or pull_request with a commit, and their retries (a retry's state is its original's check's
-newest: GitHub's re-run turns a red check green), of a project whose forge is known (issue_source, or the
+newest: GitHub's re-run turns a red check green; an end that is to be retried automatically posts nothing, so the
+check stays pending until its last attempt ends), of a project whose forge is known (issue_source, or the
 repository's URL) and that has a token for it (issue_source's token/token_env, or the project's https token)."""
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from app.services.notifications.rules import after_attempt, retry_after_seconds
 from app.services.repositories import forge
 from app.services.repositories.issue_sources import source_kind
 from app.services.runs.filters import id_range
+from app.services.runs.retry_rule import planned_retry
 from app.services.scheduling.periodic import BURST_SETTLE_SECONDS, OnePerKey, PeriodicJob
 from app.services.triggers.rules import ReportCounts, status_context, status_description, status_state
 
@@ -65,6 +67,7 @@ SQL_CANDIDATES = text(
     'WHERE r.commit_sha IS NOT NULL ORDER BY r.id LIMIT 500'
 )
 SQL_STATES = text('SELECT run_id, state, context FROM commit_status WHERE run_id IN ({ids})')
+SQL_RETRIED = text('SELECT retry_of FROM run WHERE retry_of IN :runs').bindparams(bindparam('runs', expanding=True))
 SQL_TEST_COUNTS = text(
     'SELECT run_id, total, failed + errors, skipped FROM testreport WHERE run_id IN :runs'
 ).bindparams(bindparam('runs', expanding=True))
@@ -248,8 +251,12 @@ class CommitStatuses:
                 for run_id, _, _, status, _ in runs
                 if (state := status_state(status)) not in (None, 'pending') and state not in known.get(run_id, set())
             ]
-            # a final state says what the run's tests and coverage were (its reports are kept before its end)
             chunks = [{'runs': due[start : start + 100]} for start in range(0, len(due), 100)]
+            # an end that is retried, or is to be retried automatically, leaves the check to its retry (as a GitLab
+            # job shows "retrying", not red, while its retry is to come): its retry's states follow under it
+            retried = {row[0] for chunk in chunks for row in conn.execute(SQL_RETRIED, chunk)}
+            left_to_retry = retried | {run_id for run_id in due if planned_retry(conn, run_id) is not None}
+            # a final state says what the run's tests and coverage were (its reports are kept before its end)
             tests = {row[0]: ReportCounts(*row[1:]) for chunk in chunks for row in conn.execute(SQL_TEST_COUNTS, chunk)}
             covered = {row[0]: row[1] for chunk in chunks for row in conn.execute(SQL_COVERAGE, chunk)}
         rows = []
@@ -260,6 +267,8 @@ class CommitStatuses:
                 continue
             if state == 'pending' and known.get(run_id):
                 continue  # a final state exists already
+            if run_id in left_to_retry:
+                continue
             target = self._target(project_id)
             if target is None:
                 continue
