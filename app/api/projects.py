@@ -144,10 +144,16 @@ async def list_branches(
 @router.get('/projects/{project_id}/caches', response_model=RunCachesPublic, responses=problems(401, 404))
 async def project_caches(project_id: str, services: ServicesDep, principal: PrincipalDep) -> RunCachesPublic:
     """The project's run caches ($RUNBOARD_CACHE_DIR, docs/pipelines.md): their generation, when last cleared, and
-    the bytes of each on this server's machine when it runs the runs itself."""
+    the bytes of each on this server's machine when it runs the runs itself, else on each live Celery worker's."""
     settings = services.settings
     return await run_in_threadpool(
-        run_caches.caches_of, services.engine, principal, project_id, settings.caches_dir, settings.executor
+        run_caches.caches_of,
+        services.engine,
+        principal,
+        project_id,
+        settings.caches_dir,
+        settings.executor,
+        heartbeat_seconds=settings.heartbeat_seconds,
     )
 
 
@@ -156,7 +162,14 @@ async def clear_project_caches(project_id: str, services: ServicesDep, principal
     """Every machine's next run of the project starts with empty caches (runs under way keep theirs to the end)."""
     settings = services.settings
     return await run_in_threadpool(
-        run_caches.clear_caches, services.engine, principal, project_id, settings.caches_dir, settings.executor
+        run_caches.caches_of,
+        services.engine,
+        principal,
+        project_id,
+        settings.caches_dir,
+        settings.executor,
+        heartbeat_seconds=settings.heartbeat_seconds,
+        clear=True,
     )
 
 

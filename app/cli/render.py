@@ -15,7 +15,7 @@ from rich.text import Text
 
 from app.cli.table_fit import column_widths, fitting_columns
 from app.state.artifacts_view import coverage_trend_text
-from app.state.caches_view import cache_rows, cleared_text
+from app.state.caches_view import cache_rows, cleared_text, size_heading
 
 ESC = '\x1b'
 
@@ -346,7 +346,7 @@ def run_caches(caches: dict, *, cleared: bool = False) -> Group:
     """`runboard projects caches`: each cache, whose runs use it and its size; when they were last cleared."""
     head = f'Run caches of {caches["project_id"]}' + (': cleared, the next runs start without' if cleared else '')
     table = Table(box=box.SIMPLE_HEAD, show_edge=False)
-    for name in ('CACHE', 'USED BY', 'SIZE HERE'):
+    for name in ('CACHE', 'USED BY', size_heading(caches).upper()):
         table.add_column(name)
     for scope, users, size in cache_rows(caches):
         table.add_row(scope, users, size)

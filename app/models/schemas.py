@@ -297,6 +297,12 @@ class WorkerPublic(SQLModel):
     )
 
 
+class WorkerCachesPublic(SQLModel):
+    worker: str
+    state: str  # live or draining
+    sizes: dict[str, int]  # bytes of each cache when its last run there ended; absent: not used there (since a clear)
+
+
 class RunCachesPublic(SQLModel):
     """A project's run caches (docs/pipelines.md, "Caches"): their generation (a clear raises it) and, where this
     server runs the project's runs itself, the bytes of each cache on its machine (`base`, `branches`)."""
@@ -304,7 +310,8 @@ class RunCachesPublic(SQLModel):
     project_id: str
     generation: int
     cleared_at: datetime | None
-    executor: Literal['local', 'celery']  # celery: each worker keeps its own caches; `sizes` lists none of theirs
-    sizes: dict[str, int]
+    executor: Literal['local', 'celery']  # celery: each worker keeps its own caches, listed in `workers`
+    sizes: dict[str, int]  # local: on this server's machine
+    workers: list[WorkerCachesPublic] = []  # celery: each live worker's, as its heartbeat last said
 
     _utc = field_validator('cleared_at')(classmethod(lambda cls, v: as_utc(v)))

@@ -360,6 +360,8 @@ class Worker(SQLModel, table=True):
     stopped_at: datetime | None = None  # a clean shutdown; a lost worker just stops beating
     draining: bool = False
     drain_requested_at: datetime | None = None
+    # the run caches on its machine, as its last beat said: {project id: {'generation': n, 'sizes': {scope: bytes}}}
+    caches: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False, server_default='{}'))
 
 
 # ---------------------------------------------------------------- audit

@@ -11,7 +11,7 @@ from nicegui import ui
 from app.client import ApiError
 from app.pages.widgets import error_notice, notify_error
 from app.state import connection
-from app.state.caches_view import cache_rows, cleared_text
+from app.state.caches_view import cache_rows, cleared_text, size_heading
 
 
 class CachesPanel:
@@ -41,7 +41,7 @@ class CachesPanel:
                 ui.label(note).classes('text-sm text-positive').props('data-testid=caches-said')
             with ui.element('table').classes('text-sm'):
                 with ui.element('thead'), ui.element('tr'):
-                    for name in ('Cache', 'Used by', 'Size here'):
+                    for name in ('Cache', 'Used by', size_heading(caches)):
                         with ui.element('th').props('scope=col').classes('text-left pr-4'):
                             ui.label(name)
                 with ui.element('tbody'):

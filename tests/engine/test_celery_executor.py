@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers.cli import run_cli
 from tests.helpers.runs import create_project, outputs, shell_script, trigger, wait_for_output, wait_for_status
 from tests.helpers.servers import api_server
 from tests.helpers.workers import runboard_worker, wait_for_worker
@@ -217,3 +218,36 @@ def test_a_worker_started_again_kills_the_processes_of_its_killed_instance(
         while run_processes(run['id']) and time.monotonic() < deadline:
             time.sleep(0.2)
         assert run_processes(run['id']) == []
+
+
+def _caches_until(client, ready, timeout: float = 30) -> dict:  # noqa: ANN001
+    deadline = time.monotonic() + timeout
+    while not ready(caches := client.get('/api/projects/proj/caches').json()):
+        assert time.monotonic() < deadline, caches
+        time.sleep(0.2)
+    return caches
+
+
+def test_each_worker_reports_the_run_caches_on_its_machine(settings_factory, repo_factory, tmp_path) -> None:  # noqa: ANN001
+    """The project's caches on each live worker, as its heartbeat says: after a run there, after the worker starts
+    again (what earlier runs left), and none of the old ones after a clear."""
+    settings = settings_factory(executor='celery', heartbeat_seconds=0.5)
+    repo = repo_factory({'main': shell_script('head -c 5000 /dev/zero > "$RUNBOARD_CACHE_DIR/packages"')})
+    with api_server(settings) as server, server.client() as client:
+        create_project(client, repo)
+        with runboard_worker(settings, tmp_path / 'cachew'):
+            wait_for_worker(client, 'cachew')
+            assert wait_for_status(client, trigger(client, key='one').json()['id'])['status'] == 'succeeded'
+            caches = _caches_until(client, lambda c: c['workers'] and c['workers'][0]['sizes'])
+            shown = run_cli(server.base_url, server.token, 'projects', 'caches', 'proj')
+        assert caches['executor'] == 'celery' and caches['sizes'] == {}
+        [worker] = caches['workers']
+        assert worker['worker'].startswith('cachew@') and worker['sizes'] == {'base': 5000}
+        assert 'SIZE ON EACH WORKER' in shown.stdout and f'{worker["worker"]} 4.9 KB' in shown.stdout, shown.stdout
+        assert _caches_until(client, lambda c: not c['workers'])['workers'] == []  # a stopped worker: out of reach
+
+        with runboard_worker(settings, tmp_path / 'cachew'):  # started again: it measures what runs left there
+            caches = _caches_until(client, lambda c: c['workers'] and c['workers'][0]['sizes'])
+            assert caches['workers'][0]['sizes'] == {'base': 5000}
+            cleared = client.post('/api/projects/proj/caches/clear').json()
+            assert cleared['workers'][0]['sizes'] == {}  # the next run there starts empty

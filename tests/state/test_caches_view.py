@@ -12,7 +12,18 @@ from app.state.caches_view import cache_rows, cleared_text
     [
         ({'executor': 'local', 'sizes': {}}, ['empty', 'empty']),  # no run here has used them yet
         ({'executor': 'local', 'sizes': {'base': 2048, 'branches': 0}}, ['2.0 KB', '0 bytes']),
-        ({'executor': 'celery', 'sizes': {}}, ['on each worker', 'on each worker']),
+        ({'executor': 'celery', 'sizes': {}, 'workers': []}, ['no worker is running'] * 2),
+        (
+            {
+                'executor': 'celery',
+                'sizes': {},
+                'workers': [
+                    {'worker': 'a@h1', 'state': 'live', 'sizes': {'base': 2048}},
+                    {'worker': 'b@h2', 'state': 'draining', 'sizes': {}},  # no run there used them (since a clear)
+                ],
+            },
+            ['a@h1 2.0 KB · b@h2 empty', 'a@h1 empty · b@h2 empty'],
+        ),
     ],
 )
 def test_each_cache_with_whose_runs_use_it_and_its_size_here(caches: dict, sizes: list[str]) -> None:
@@ -29,7 +40,8 @@ def test_each_cache_with_whose_runs_use_it_and_its_size_here(caches: dict, sizes
         ({'executor': 'local', 'cleared_at': '2026-11-27T12:23:41.5+00:00'}, 'Last cleared 2026-11-27 12:23 UTC.'),
         (
             {'executor': 'celery', 'cleared_at': None},
-            'Never cleared. Each Celery worker keeps its own caches, on its machine.',
+            'Never cleared. Each Celery worker keeps its own caches, on its machine; their sizes are as each worker'
+            ' measured them when a run there last ended.',
         ),
     ],
 )

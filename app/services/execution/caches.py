@@ -30,7 +30,8 @@ from sqlalchemy import Engine, update
 from sqlmodel import Session, col, select
 
 from app.infra.db import session_scope
-from app.models import Project, RunCachesPublic, utcnow
+from app.models import Project, RunCachesPublic, Worker, WorkerCachesPublic, utcnow
+from app.services.execution.workers import worker_state
 from app.services.identity import audit
 from app.services.identity.accounts import Principal
 from app.services.projects import visibility
@@ -100,6 +101,7 @@ class RunCaches:
         self.root, self.max_bytes = root, max_bytes
         self.in_use: Counter[Path] = Counter()
         self.lock = threading.Lock()
+        self.measured: dict[Path, int] = {}  # a cache's bytes when its last run here ended (what a worker reports)
 
     def acquire(self, project_id: str, generation: int, scope: str) -> Path:
         """The run's cache directory (made if new); older generations of the project go when unused here."""
@@ -126,12 +128,45 @@ class RunCaches:
             last = self.in_use[path] <= 0
             if last:
                 del self.in_use[path]
-        if not (last and self.max_bytes and tree_bytes(path) > self.max_bytes):
+        if not last:
+            return
+        size = tree_bytes(path)
+        self.measured[path] = size
+        if not (self.max_bytes and size > self.max_bytes):
             return
         with self.lock:  # measured outside the lock; a run may have been handed it meanwhile
             moved = None if self.in_use[path] else moved_aside(path)
         if moved is not None:
+            self.measured[path] = 0
             shutil.rmtree(moved, ignore_errors=True)
+
+    def measure_left(self) -> None:
+        """At a worker's start, what the caches earlier runs left on this machine hold (a run that ends meanwhile
+        measures its own again)."""
+        if not self.root.is_dir():
+            return
+        for project in self.root.iterdir():
+            generations = [entry for entry in project.iterdir() if entry.name.isdigit()] if project.is_dir() else []
+            for scope in SCOPES:
+                path = max(generations, key=lambda entry: int(entry.name), default=project) / scope
+                if generations and path.is_dir() and path not in self.measured:
+                    self.measured[path] = tree_bytes(path)
+
+    def report(self) -> dict[str, dict]:
+        """What this machine holds, as a worker's beat tells it: each project's newest generation measured here and
+        its caches' bytes when their last run ended (a cache in use now: as it was then)."""
+        found: dict[str, dict] = {}
+        for path, size in list(self.measured.items()):
+            project_id, generation, scope = path.parent.parent.name, int(path.parent.name), path.name
+            if not path.is_dir():  # cleared or tidied away since
+                self.measured.pop(path, None)
+                continue
+            entry = found.get(project_id)
+            if entry is None or entry['generation'] < generation:
+                entry = found[project_id] = {'generation': generation, 'sizes': {}}
+            if entry['generation'] == generation:
+                entry['sizes'][scope] = size
+        return found
 
 
 def usage(root: Path, project_id: str, generation: int) -> dict[str, int]:
@@ -144,45 +179,65 @@ def usage(root: Path, project_id: str, generation: int) -> dict[str, int]:
     return found
 
 
-def public(project: Project, caches_dir: Path, executor: Literal['local', 'celery']) -> RunCachesPublic:
-    sizes = usage(caches_dir, project.id, project.cache_generation) if executor == 'local' else {}
-    return RunCachesPublic(
-        project_id=project.id,
-        generation=project.cache_generation,
-        cleared_at=project.caches_cleared_at,
-        executor=executor,
-        sizes=sizes,
-    )
+def on_workers(session: Session, project: Project, heartbeat_seconds: float) -> list[WorkerCachesPublic]:
+    """Each live Celery worker's caches of the project's current generation, as its beats last said (a worker whose
+    runs have not used them since it started, or since a clear: none)."""
+    now, found = utcnow(), []
+    for row in session.exec(select(Worker).order_by(col(Worker.name))).all():
+        state = worker_state(
+            heartbeat_at=row.heartbeat_at,
+            stopped_at=row.stopped_at,
+            draining=row.draining,
+            now=now,
+            heartbeat_seconds=heartbeat_seconds,
+        )
+        if state in ('stopped', 'lost'):  # its machine's caches are out of reach
+            continue
+        held = (row.caches or {}).get(project.id) or {}
+        sizes = held.get('sizes', {}) if held.get('generation') == project.cache_generation else {}
+        found.append(WorkerCachesPublic(worker=row.name, state=state, sizes=sizes))
+    return found
 
 
 def caches_of(
-    engine: Engine, principal: Principal, project_id: str, caches_dir: Path, executor: Literal['local', 'celery']
+    engine: Engine,
+    principal: Principal,
+    project_id: str,
+    caches_dir: Path,
+    executor: Literal['local', 'celery'],
+    *,
+    heartbeat_seconds: float,
+    clear: bool = False,
 ) -> RunCachesPublic:
-    with Session(engine) as session:
-        project = visibility.get_visible(session, project_id, principal)
-        session.expunge(project)
-    return public(project, caches_dir, executor)
-
-
-def clear_caches(
-    engine: Engine, principal: Principal, project_id: str, caches_dir: Path, executor: Literal['local', 'celery']
-) -> RunCachesPublic:
-    """The next run on every machine starts with empty caches; runs under way keep theirs to the end."""
+    """The project's caches: their generation and sizes, on this server's machine (local executor) or on each live
+    worker's. `clear`: first raise the generation, so every machine's next run starts with empty caches (runs under
+    way keep theirs to the end)."""
     with session_scope(engine) as session:
         project = visibility.get_visible(session, project_id, principal)
-        session.connection().execute(  # raised in the UPDATE itself: two clears at once make two generations
-            update(Project)
-            .where(col(Project.id) == project_id)
-            .values(cache_generation=col(Project.cache_generation) + 1, caches_cleared_at=utcnow())
+        if clear:
+            session.connection().execute(  # raised in the UPDATE itself: two clears at once make two generations
+                update(Project)
+                .where(col(Project.id) == project_id)
+                .values(cache_generation=col(Project.cache_generation) + 1, caches_cleared_at=utcnow())
+            )
+            audit.record(
+                session,
+                principal,
+                'project.caches_cleared',
+                team_id=project.team_id,
+                project_id=project_id,
+                target=project_id,
+            )
+            session.refresh(project)
+        workers = on_workers(session, project, heartbeat_seconds) if executor == 'celery' else []
+        answer = RunCachesPublic(
+            project_id=project.id,
+            generation=project.cache_generation,
+            cleared_at=project.caches_cleared_at,
+            executor=executor,
+            sizes={},
+            workers=workers,
         )
-        audit.record(
-            session,
-            principal,
-            'project.caches_cleared',
-            team_id=project.team_id,
-            project_id=project_id,
-            target=project_id,
-        )
-        session.refresh(project)
-        session.expunge(project)
-    return public(project, caches_dir, executor)
+    if executor == 'local':  # measured after the transaction: a large cache's walk holds no connection
+        answer.sizes = usage(caches_dir, project_id, answer.generation)
+    return answer

@@ -85,6 +85,7 @@ class RunEngine:
             artifacts=self.artifacts,
             caches=RunCaches(settings.caches_dir, settings.cache_max_bytes),
         )
+        self.caches = self._parts.caches  # a worker's beat reports what they hold
 
     # ------------------------------------------------------------ lifecycle
     async def start(self) -> None:

@@ -109,6 +109,8 @@ class WorkerRuntime:
             log.warning('killed the processes run %s left behind on this machine (its worker is gone)', run_id)
         # the run caches of projects deleted while this worker was away (the server tidies its own hourly)
         caches.tidy(settings.caches_dir, caches.project_ids(self.db))
+        if self.engine.caches is not None:  # their sizes, for the project's Settings (a large cache takes a while)
+            threading.Thread(target=self.engine.caches.measure_left, name='runboard-cache-sizes', daemon=True).start()
         self.consuming = True  # Celery starts consuming every queue of our labels
         self._stop = threading.Event()
         threading.Thread(target=self._beat_forever, name='runboard-worker-beat', daemon=True).start()
@@ -122,9 +124,12 @@ class WorkerRuntime:
         return asyncio.run_coroutine_threadsafe(self.engine.execute_by_id(run_id), self.loop).result()
 
     def _beat_forever(self) -> None:
+        said: dict[str, dict] | None = None  # what the row holds of this machine's caches (written when it changes)
         while True:
             try:
-                self.draining = workers.beat(self.db, self.name)
+                held = self.engine.caches.report() if self.engine.caches is not None else {}
+                self.draining = workers.beat(self.db, self.name, caches=None if held == said else held)
+                said = held
                 if self.draining == self.consuming:
                     self._set_consuming(not self.draining)
             except Exception:  # the database is away: the next beat tries again

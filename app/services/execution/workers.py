@@ -69,9 +69,10 @@ def _touch(engine: Engine, name: str, **changes: object) -> bool:
         return row.draining
 
 
-def beat(engine: Engine, name: str) -> bool:
-    """Refresh the heartbeat; returns whether a person asked this worker to drain."""
-    return _touch(engine, name, heartbeat_at=utcnow())
+def beat(engine: Engine, name: str, caches: dict[str, dict] | None = None) -> bool:
+    """Refresh the heartbeat (and, when they changed, what the run caches on this machine hold); returns whether a
+    person asked this worker to drain."""
+    return _touch(engine, name, heartbeat_at=utcnow(), **({} if caches is None else {'caches': caches}))
 
 
 def mark_stopped(engine: Engine, name: str) -> None:
