@@ -141,36 +141,30 @@ async def list_branches(
     return await run_in_threadpool(_branches, services, principal, project_id, q, limit)
 
 
-@router.get('/projects/{project_id}/caches', response_model=RunCachesPublic, responses=problems(401, 404))
-async def project_caches(project_id: str, services: ServicesDep, principal: PrincipalDep) -> RunCachesPublic:
-    """The project's run caches ($RUNBOARD_CACHE_DIR, docs/pipelines.md): their generation, when last cleared, and
-    the bytes of each on this server's machine when it runs the runs itself, else on each live Celery worker's."""
+def _caches(services: Services, principal: Principal, project_id: str, *, clear: bool) -> RunCachesPublic:
     settings = services.settings
-    return await run_in_threadpool(
-        run_caches.caches_of,
+    return run_caches.caches_of(
         services.engine,
         principal,
         project_id,
         settings.caches_dir,
         settings.executor,
         heartbeat_seconds=settings.heartbeat_seconds,
+        clear=clear,
     )
+
+
+@router.get('/projects/{project_id}/caches', response_model=RunCachesPublic, responses=problems(401, 404))
+async def project_caches(project_id: str, services: ServicesDep, principal: PrincipalDep) -> RunCachesPublic:
+    """The project's run caches ($RUNBOARD_CACHE_DIR, docs/pipelines.md): their generation, when last cleared, and
+    the bytes of each on this server's machine when it runs the runs itself, else on each live Celery worker's."""
+    return await run_in_threadpool(_caches, services, principal, project_id, clear=False)
 
 
 @router.post('/projects/{project_id}/caches/clear', response_model=RunCachesPublic, responses=problems(401, 404))
 async def clear_project_caches(project_id: str, services: ServicesDep, principal: PrincipalDep) -> RunCachesPublic:
     """Every machine's next run of the project starts with empty caches (runs under way keep theirs to the end)."""
-    settings = services.settings
-    return await run_in_threadpool(
-        run_caches.caches_of,
-        services.engine,
-        principal,
-        project_id,
-        settings.caches_dir,
-        settings.executor,
-        heartbeat_seconds=settings.heartbeat_seconds,
-        clear=True,
-    )
+    return await run_in_threadpool(_caches, services, principal, project_id, clear=True)
 
 
 @router.get('/quota/runs', response_model=QuotaPublic, responses=problems(401), tags=['quota'])

@@ -94,7 +94,7 @@ def delivery_state(delivery: dict, now: datetime | None = None) -> str:
     due = _parse(delivery.get('next_attempt_at'))
     wait = (due - (now or datetime.now(UTC))).total_seconds() if due else 0
     if status == 'held':
-        return f'held while the run is retried automatically; sent in {seconds_text(wait)} if no retry is made'
+        return f'held: the run is to be retried automatically; sent in {seconds_text(wait)} if no retry is made'
     when = f'next attempt in {seconds_text(wait)}' if wait >= 1 else 'sending now'
     if status == 'failed':
         return f'retrying ({tries} so far, last: {delivery.get("last_error") or "failed"}); {when}'

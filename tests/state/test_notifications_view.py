@@ -68,7 +68,7 @@ def test_attempt_text(attempt: dict, text: str) -> None:
         ({'status': 'pending', 'attempts': 0, 'next_attempt_at': None}, 'sending now'),
         (
             {'status': 'held', 'attempts': 0, 'next_attempt_at': '2025-01-01T12:59:00Z'},
-            'held while the run is retried automatically; sent in 59 min if no retry is made',
+            'held: the run is to be retried automatically; sent in 59 min if no retry is made',
         ),
         (
             {'status': 'skipped', 'attempts': 0, 'last_error': 'retried as run_2'},

@@ -31,7 +31,7 @@ from sqlmodel import Session, col, select
 
 from app.infra.db import session_scope
 from app.models import Project, RunCachesPublic, Worker, WorkerCachesPublic, utcnow
-from app.services.execution.workers import worker_state
+from app.services.execution.workers import state_of
 from app.services.identity import audit
 from app.services.identity.accounts import Principal
 from app.services.projects import visibility
@@ -184,13 +184,7 @@ def on_workers(session: Session, project: Project, heartbeat_seconds: float) -> 
     runs have not used them since it started, or since a clear: none)."""
     now, found = utcnow(), []
     for row in session.exec(select(Worker).order_by(col(Worker.name))).all():
-        state = worker_state(
-            heartbeat_at=row.heartbeat_at,
-            stopped_at=row.stopped_at,
-            draining=row.draining,
-            now=now,
-            heartbeat_seconds=heartbeat_seconds,
-        )
+        state = state_of(row, now=now, heartbeat_seconds=heartbeat_seconds)
         if state in ('stopped', 'lost'):  # its machine's caches are out of reach
             continue
         held = (row.caches or {}).get(project.id) or {}

@@ -29,6 +29,16 @@ def worker_state(
     return 'draining' if draining else 'live'
 
 
+def state_of(row: Worker, *, now: datetime, heartbeat_seconds: float) -> str:
+    return worker_state(
+        heartbeat_at=row.heartbeat_at,
+        stopped_at=row.stopped_at,
+        draining=row.draining,
+        now=now,
+        heartbeat_seconds=heartbeat_seconds,
+    )
+
+
 def register(
     engine: Engine, *, name: str, instance_id: str, host: str, pid: int, labels: list[str], slots: int, version: str
 ) -> bool:
@@ -92,13 +102,7 @@ def list_workers(engine: Engine, *, heartbeat_seconds: float) -> list[WorkerPubl
         )
     answer = []
     for row in rows:
-        state = worker_state(
-            heartbeat_at=row.heartbeat_at,
-            stopped_at=row.stopped_at,
-            draining=row.draining,
-            now=now,
-            heartbeat_seconds=heartbeat_seconds,
-        )
+        state = state_of(row, now=now, heartbeat_seconds=heartbeat_seconds)
         answer.append(
             WorkerPublic.model_validate({**row.model_dump(), 'busy': busy.get(row.instance_id, 0), 'state': state})
         )
