@@ -39,6 +39,7 @@ def _routes(kind: str, *, secret: bool) -> None:
             name,
             body.value,
             secret=secret,
+            protected=body.protected,
             box=services.repositories.secrets,
         )
         response.status_code = 201 if created else 200

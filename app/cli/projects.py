@@ -308,6 +308,17 @@ def projects_edit(
             '(default crashed,timed_out).',
         ),
     ] = None,
+    protected_branches: Annotated[
+        Optional[str],
+        typer.Option(
+            '--protected-branches',
+            metavar='GLOBS',
+            help="The branches whose runs receive its protected variables, comma-separated globs ('main,release/*').",
+        ),
+    ] = None,
+    no_protected_branches: Annotated[
+        bool, typer.Option('--no-protected-branches', help='Its base branch alone is protected again.')
+    ] = False,
     on_push: OnPushOpt = None,
     on_push_paths: OnPushPathsOpt = None,
     on_push_depth: OnPushDepthOpt = None,
@@ -337,6 +348,9 @@ def projects_edit(
         changes['auto_retry_on'] = [status.strip() for status in auto_retry_on.split(',') if status.strip()]
     if cap_stops_runs is not None:
         changes['afk_cost_cap_stops_runs'] = cap_stops_runs
+    if protected_branches is not None or no_protected_branches:
+        globs = [glob.strip() for glob in (protected_branches or '').split(',') if glob.strip()]
+        changes['protected_branches'] = None if no_protected_branches else globs or None
     pushes = any(options.get(name) is not None for name in options if name.startswith(('on_push', 'cancel_in')))
     if not changes and not pushes and not no_on_push:
         raise typer.BadParameter('give at least one option to change (see --help)')

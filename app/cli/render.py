@@ -384,6 +384,10 @@ def project_details(p: dict) -> Table:
             ('Run budget', f'{p["run_budget_seconds"]} s' if p.get('run_budget_seconds') else 'default'),
             ('Runs on', ', '.join(p.get('runs_on') or []) or 'any worker'),
             ('Automatic retries', auto_retry_text(p)),
+            (
+                'Protected branches',
+                ', '.join(p.get('protected_branches') or []) or f'{p["base_branch"]} (the base branch)',
+            ),
             ('Log retention', f'{p["log_retention_days"]} days' if p.get('log_retention_days') else "the server's"),
             ('Active runs', p.get('active_runs', 0)),
             ('Auto-loop', auto),

@@ -21,10 +21,15 @@ def _table(kind: str):  # noqa: ANN202
         if not items:
             return f'No {kind}.'
         headers = ['Name', 'Value'] if kind == 'variables' else ['Name']
-        table = Table(*headers, 'Set by', 'Updated')
+        table = Table(*headers, 'Protected', 'Set by', 'Updated')
         for item in items:
             shown = [item['name'], item['value']] if kind == 'variables' else [item['name']]
-            table.add_row(*shown, item.get('set_by') or '', str(item['updated_at'])[:19].replace('T', ' '))
+            table.add_row(
+                *shown,
+                'yes' if item.get('protected') else '',
+                item.get('set_by') or '',
+                str(item['updated_at'])[:19].replace('T', ' '),
+            )
         return table
 
     return render
@@ -62,6 +67,13 @@ def _app(kind: str, noun: str) -> typer.Typer:
             Optional[str],
             typer.Argument(help='The value (variables only; a secret is always read from stdin).', show_default=False),
         ] = None,
+        protected: Annotated[
+            Optional[bool],
+            typer.Option(
+                '--protected/--unprotected',
+                help="Given only to runs of the project's protected branches (default: as it was; a new one: not).",
+            ),
+        ] = None,
         json_output: JsonOpt = False,
         server: ServerOpt = None,
     ) -> None:
@@ -70,8 +82,10 @@ def _app(kind: str, noun: str) -> typer.Typer:
             raise typer.BadParameter('a secret is read from stdin, never from the command line', param_hint='VALUE')
         text = value if value is not None else _value_from_stdin()
         Cli.make(server, json_output).show(
-            lambda client: client.set_variable(project, kind, name, text),
-            lambda answer: f'Set {noun} {answer["name"]} of {project}.',
+            lambda client: client.set_variable(project, kind, name, text, protected=protected),
+            lambda answer: (
+                f'Set {"protected " if answer.get("protected") else ""}{noun} {answer["name"]} of {project}.'
+            ),
         )
 
     @group.command('remove')

@@ -169,9 +169,13 @@ class RunboardClient(WorkersApi, LogApi, FeatureApis):
     async def list_variables(self, project_id: str, kind: str) -> list[dict]:
         return (await self.request('GET', f'/projects/{quote(project_id, safe="")}/{kind}')).data
 
-    async def set_variable(self, project_id: str, kind: str, name: str, value: str) -> dict:
+    async def set_variable(
+        self, project_id: str, kind: str, name: str, value: str, *, protected: bool | None = None
+    ) -> dict:
+        """`protected` None: as it was (a new one: not protected)."""
         path = f'/projects/{quote(project_id, safe="")}/{kind}/{quote(name, safe="")}'
-        return (await self.request('PUT', path, json_body={'value': value})).data
+        body: dict = {'value': value} | ({} if protected is None else {'protected': protected})
+        return (await self.request('PUT', path, json_body=body)).data
 
     async def remove_variable(self, project_id: str, kind: str, name: str) -> None:
         await self.request('DELETE', f'/projects/{quote(project_id, safe="")}/{kind}/{quote(name, safe="")}')

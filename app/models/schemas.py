@@ -11,7 +11,7 @@ from sqlmodel import Field, SQLModel
 
 from app.models.labels import normalise_labels
 from app.models.schedules import NextFiring
-from app.models.tables import ProjectBase, check_auto_retry_on
+from app.models.tables import ProjectBase, check_auto_retry_on, check_protected_branches
 from app.models.triggers import OnPush
 from app.models.usage import UsagePublic
 from app.models.vocabulary import as_utc
@@ -87,6 +87,7 @@ class ProjectUpdate(SQLModel):
     log_retention_days: int | None = Field(default=None, ge=1, le=3650)  # null: the server's
     auto_retry: int | None = Field(default=None, ge=0, le=3)  # 0: never
     auto_retry_on: list[str] | None = None
+    protected_branches: list[str] | None = None  # null: the base branch alone
 
     _runs_on = field_validator('runs_on')(classmethod(lambda cls, v: v if v is None else normalise_labels(v)))
 
@@ -95,6 +96,7 @@ class ProjectUpdate(SQLModel):
         classmethod(lambda cls, v: v if v is None else _check_choices(v))
     )
     _retry_on = field_validator('auto_retry_on')(classmethod(lambda cls, v: v if v is None else check_auto_retry_on(v)))
+    _protected = field_validator('protected_branches')(classmethod(lambda cls, v: check_protected_branches(v)))
 
 
 NAME_RE = r'^[A-Za-z_][A-Za-z0-9_]{0,99}$'
@@ -103,6 +105,7 @@ NAME_RE = r'^[A-Za-z_][A-Za-z0-9_]{0,99}$'
 class VariableIn(SQLModel):
     model_config = {'extra': 'forbid'}
     value: str = Field(max_length=65_536, repr=False)
+    protected: bool | None = None  # given only to runs of protected branches; omitted: as it was (new: not)
 
 
 class VariablePublic(SQLModel):
@@ -110,6 +113,7 @@ class VariablePublic(SQLModel):
 
     name: str
     secret: bool
+    protected: bool = False  # given only to runs of the project's protected branches
     value: str | None = None  # plain variables only
     set_by: str | None = None
     updated_at: datetime

@@ -10,6 +10,7 @@ from sqlalchemy import JSON, Column, Index, text
 from sqlalchemy import false as sa_false
 from sqlmodel import Field, SQLModel
 
+from app.models.triggers import check_patterns
 from app.models.vocabulary import (
     ACTIVE_LOOP_RUN_SQL,
     ACTIVE_SQL,
@@ -53,6 +54,16 @@ class ApiToken(SQLModel, table=True):
 # ---------------------------------------------------------------- projects
 DEFAULT_DEPTH_LEVELS = ['shallow', 'standard', 'deep']
 DEFAULT_FRAMEWORKS = ['python', 'node', 'go']
+
+
+def check_protected_branches(values: list[str] | None) -> list[str] | None:
+    """Globs as the push rules' branches; null (not []) means the base branch alone."""
+    if values is None:
+        return None
+    patterns = check_patterns(values, 'branch')
+    if not any(not pattern.startswith('!') for pattern in patterns):
+        raise ValueError('give at least one pattern without "!" (null: the base branch alone)')
+    return patterns
 
 
 def check_auto_retry_on(values: list[str]) -> list[str]:
@@ -100,10 +111,19 @@ class ProjectBase(SQLModel):
         sa_column=Column(JSON, nullable=False, server_default='["crashed", "timed_out"]'),
     )
 
+    # protected branches (GitLab's): the branches whose runs receive the project's protected variables and secrets;
+    # globs as the push rules' (`release/*`, `!release/old`); None: the base branch alone
+    protected_branches: list[str] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+
     @field_validator('auto_retry_on')
     @classmethod
     def _retry_on(cls, value: list[str]) -> list[str]:
         return check_auto_retry_on(value)
+
+    @field_validator('protected_branches')
+    @classmethod
+    def _protected(cls, value: list[str] | None) -> list[str] | None:
+        return check_protected_branches(value)
 
 
 class Project(ProjectBase, table=True):
@@ -144,6 +164,8 @@ class ProjectVariable(SQLModel, table=True):
     name: str = Field(primary_key=True, max_length=100)
     secret: bool
     value: str
+    # given only to runs of the project's protected branches (GitLab's protected variables; docs/security.md)
+    protected: bool = Field(default=False, sa_column_kwargs={'server_default': sa_false()})
     set_by: str | None = None
     updated_at: datetime = Field(default_factory=utcnow)
 

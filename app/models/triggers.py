@@ -15,7 +15,7 @@ from app.models.vocabulary import as_utc, utcnow
 MAX_PATTERNS = 50
 
 
-def _patterns(values: list[str], what: str) -> list[str]:
+def check_patterns(values: list[str], what: str) -> list[str]:
     cleaned = []
     for value in values:
         text = value.strip()
@@ -52,8 +52,8 @@ class OnPush(SQLModel):
     cancel_running: bool = False  # ... and stops its running ones too
     enabled: bool = True
 
-    _branches = field_validator('branches')(classmethod(lambda cls, v: _patterns(v, 'branch')))
-    _paths = field_validator('paths')(classmethod(lambda cls, v: _patterns(v, 'path')))
+    _branches = field_validator('branches')(classmethod(lambda cls, v: check_patterns(v, 'branch')))
+    _paths = field_validator('paths')(classmethod(lambda cls, v: check_patterns(v, 'path')))
 
     @model_validator(mode='after')
     def _one_or_matrix(self) -> OnPush:

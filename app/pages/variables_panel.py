@@ -1,6 +1,7 @@
 """The project Settings page's "Variables and secrets" panel: what the project's runs receive in their
-environment, and the sandbox's network. A secret's value is write-only: once saved it is never shown again,
-only its name, who set it and when. Builders see the names; operators add, replace and remove."""
+environment, which of them only the protected branches' runs receive, and the sandbox's network. A secret's value
+is write-only: once saved it is never shown again, only its name, who set it and when. Builders see the names;
+operators add, replace and remove."""
 
 from __future__ import annotations
 
@@ -25,7 +26,8 @@ def variables_panel(project: dict[str, Any], *, readonly: bool) -> None:
         ui.label('Variables and secrets').classes('text-lg font-medium').props('role=heading aria-level=2')
         ui.label(
             'Runs receive these as environment variables. Secret values are encrypted, never shown again, and '
-            'replaced by *** wherever a run prints them.'
+            'replaced by *** wherever a run prints them. Protected ones go only to runs of the protected branches '
+            "(never to a pull request's run)."
         ).classes('text-sm')
         rows = ui.column().classes('w-full gap-0').props('role=list data-testid=variables-list')
         result = ui.column().classes('w-full gap-1').props('aria-live=polite data-testid=variables-result')
@@ -63,6 +65,8 @@ def variables_panel(project: dict[str, Any], *, readonly: bool) -> None:
                         .props(f'role=listitem data-variable={item["name"]}')
                     ):
                         ui.label(item['name']).classes('font-mono font-medium')
+                        if item.get('protected'):
+                            ui.badge('protected', color='grey-8').props('data-testid=variable-protected')
                         if item['secret']:
                             ui.label('secret · ********').classes('text-sm')
                         else:
@@ -90,12 +94,14 @@ def variables_panel(project: dict[str, Any], *, readonly: bool) -> None:
                 value = ui.input('Value', password=True, password_toggle_button=True).classes('grow')
                 value.props('data-testid=variable-value autocomplete=new-password')
                 secret = ui.checkbox('Secret', value=True).props('data-testid=variable-secret')
+                protected = ui.checkbox('Protected', value=False).props('data-testid=variable-protected-choice')
+                protected.tooltip('Given only to runs of the protected branches')
 
                 async def add() -> None:
                     kind = 'secrets' if secret.value else 'variables'
                     try:
                         saved = await connection.client().set_variable(
-                            project_id, kind, (name.value or '').strip(), value.value or ''
+                            project_id, kind, (name.value or '').strip(), value.value or '', protected=protected.value
                         )
                     except ApiError as exc:
                         failed(exc, 'save it')
@@ -106,6 +112,35 @@ def variables_panel(project: dict[str, Any], *, readonly: bool) -> None:
                     await refresh()
 
                 ui.button('Save', icon='save', on_click=add).props('data-testid=variable-save').classes('rb-tap')
+
+            with ui.row().classes('w-full items-end gap-2'):
+                branches = (
+                    ui.input(
+                        'Protected branches',
+                        value=', '.join(project.get('protected_branches') or []),
+                        placeholder=project.get('base_branch') or 'main',
+                    )
+                    .classes('grow')
+                    .props('data-testid=protected-branches spellcheck=false')
+                )
+                branches.tooltip('Globs, comma-separated (release/*, !release/old); empty: the base branch alone')
+
+                async def save_branches() -> None:
+                    patterns = [part.strip() for part in (branches.value or '').split(',') if part.strip()]
+                    try:
+                        await connection.client().update_project(project_id, {'protected_branches': patterns or None})
+                    except ApiError as exc:
+                        failed(exc, 'save the protected branches')
+                        return
+                    said(
+                        f'Protected branches: {", ".join(patterns)}.'
+                        if patterns
+                        else f'Protected branch: {project.get("base_branch") or "main"} (the base branch).'
+                    )
+
+                ui.button('Save', icon='save', on_click=save_branches).props(
+                    'outline data-testid=protected-branches-save aria-label="Save the protected branches"'
+                ).classes('rb-tap')
 
             network = ui.select(NETWORKS, label='Run network', value=project.get('network') or 'default')
             network.classes('w-96').props('data-testid=network-choice')

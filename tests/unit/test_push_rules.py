@@ -11,13 +11,13 @@ import json
 import pytest
 from pydantic import ValidationError
 
+from app.core.globs import glob_match
 from app.models.triggers import OnPush
 from app.services.triggers import hooks
 from app.services.triggers.rules import (
     ReportCounts,
     branch_matches,
     choice_refusal,
-    glob_match,
     moved_heads,
     paths_match,
     push_key,

@@ -50,6 +50,13 @@ class ExecutionParts:
 SLOW_FETCH_SECONDS = 3.0  # a run still fetching its remote this long says so in its log
 
 
+def withheld_note(names: list[str], branch: str, kind: str) -> str:
+    """Pure: the log's line for the protected variables a run was not given."""
+    why = "a pull request's run" if kind == 'pull_request' else f'branch {branch} is not protected'
+    listed = ', '.join(names[:10]) + (f' and {len(names) - 10} more' if len(names) > 10 else '')
+    return f'Protected variables not given to this run ({why}): {listed}'
+
+
 def slow_fetch_note(repository: str) -> str:
     try:
         shown = classify(repository).display
@@ -73,6 +80,8 @@ async def execute_run(parts: ExecutionParts, live: LiveRun, run: ClaimedRun, wor
                 # the checkout stage is written once it is done (it names the commit): say why nothing shows yet
                 parts.output.emit(live, 'status', slow_fetch_note(run['repository']))
             variables, commit = await preparing
+            if variables.withheld:  # why $DEPLOY_KEY is empty here: said once, before the command starts
+                parts.output.emit(live, 'status', withheld_note(variables.withheld, run['branch_name'], run['kind']))
             parts.output.emit(live, 'stage', f'checkout {run["checkout_ref"]} @ {commit[:12]}')
             run['commit_sha'] = commit  # RUNBOARD_COMMIT: the commit checked out
             parts.output.command_started(live)  # its first output opens the "run" stage, unless it is a marker

@@ -173,6 +173,7 @@ def update_project(
                 'on_push',
                 'afk_cost_cap_usd_per_day',
                 'log_retention_days',
+                'protected_branches',
             ):
                 raise DomainError(422, 'validation', f'{key} cannot be null', field=key)
         if isinstance(source := changes.get('issue_source'), dict) and source.get('token') == '********':

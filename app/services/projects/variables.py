@@ -3,17 +3,22 @@
 Operators set and remove them; every member of the project's team may list them. A secret's value is stored
 encrypted with the secret box, is never answered, never audited (the audit log names it, no more) and is
 masked in every output of the project's runs. Names are one namespace per project: a name is a variable or
-a secret, not both. The executor that runs a run (the server's engine or a worker) decrypts them."""
+a secret, not both. The executor that runs a run (the server's engine or a worker) decrypts them.
+
+A protected one (GitLab's protected variables) is given only to runs of the project's protected branches (its base
+branch, or the globs of `protected_branches`), and never to a pull request's run: a branch anyone may push to cannot
+read the deploy key that only the base branch's pipeline needs."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, text
+from sqlalchemy import JSON, Engine, column, text
 from sqlmodel import Session, col, select
 
 from app.core.errors import DomainError, forbidden, not_found
+from app.core.globs import filter_match
 from app.infra.db import session_scope
 from app.infra.secret_box import SecretBox
 from app.models import ProjectVariable, VariablePublic, utcnow
@@ -47,6 +52,7 @@ def _public(row: ProjectVariable) -> VariablePublic:
         name=row.name,
         secret=row.secret,
         value=None if row.secret else row.value,
+        protected=row.protected,
         set_by=row.set_by,
         updated_at=row.updated_at,
     )
@@ -72,8 +78,10 @@ def set_variable(
     *,
     secret: bool,
     box: SecretBox,
+    protected: bool | None = None,
 ) -> tuple[VariablePublic, bool]:
-    """Create or replace; returns the answer and whether it was created."""
+    """Create or replace (`protected` None: as it was; a new one is not); returns the answer and whether it was
+    created."""
     if not principal.is_operator:
         raise forbidden('only operators can set project variables and secrets')
     kind = 'secret' if secret else 'variable'
@@ -94,6 +102,8 @@ def set_variable(
         if row is None:
             row = ProjectVariable(project_id=project_id, name=name, secret=secret, value=stored)
         row.value, row.set_by, row.updated_at = stored, principal.name, utcnow()
+        if protected is not None:
+            row.protected = protected
         session.add(row)
         audit.record(
             session,
@@ -102,7 +112,7 @@ def set_variable(
             team_id=project.team_id,
             project_id=project_id,
             target=name,
-            details={'name': name, 'created': created},
+            details={'name': name, 'created': created, 'protected': row.protected},
         )
         session.flush()
         return _public(row), created
@@ -129,27 +139,54 @@ def remove_variable(engine: Engine, principal: Principal, project_id: str, name:
         )
 
 
+def protected_branch(branch: str, *, base_branch: str, patterns: list[str] | None) -> bool:
+    """Pure: whether `branch` is one of a project's protected branches (its base branch when it names none)."""
+    return filter_match(patterns, branch) if patterns is not None else branch == base_branch
+
+
+def gets_protected(*, kind: str, branch: str, base_branch: str, patterns: list[str] | None) -> bool:
+    """Pure: whether a run receives the project's protected variables: a run of a protected branch, except a pull
+    request's (its code is the pull request's, whatever the branch is called)."""
+    return kind != 'pull_request' and protected_branch(branch, base_branch=base_branch, patterns=patterns)
+
+
 @dataclass(frozen=True)
 class RunVariables:
     environment: dict[str, str]
     secret_values: list[str]  # what the output ingest masks
+    withheld: list[str]  # protected names the run was not given (its log says so)
+
+
+SQL_PROTECTION = text(
+    'SELECT r.kind, r.branch_name, p.base_branch, p.protected_branches '
+    'FROM run r JOIN project p ON p.id = r.project_id WHERE r.id = :r'
+).columns(column('kind'), column('branch_name'), column('base_branch'), column('protected_branches', JSON))
 
 
 def for_run(engine: Engine, box: SecretBox, project_id: str, run_id: str) -> RunVariables:
-    """The executor's read: every variable and decrypted secret of the project, then the variables the run was
-    triggered with, which replace the project's of the same name (GitLab's precedence)."""
+    """The executor's read: every variable and decrypted secret of the project (the protected ones only for a run
+    of a protected branch), then the variables the run was triggered with, which replace the project's of the same
+    name (GitLab's precedence)."""
     with engine.connect() as conn:
         rows = conn.execute(
-            text('SELECT name, secret, value FROM project_variable WHERE project_id = :p ORDER BY name'),
+            text('SELECT name, secret, value, protected FROM project_variable WHERE project_id = :p ORDER BY name'),
             {'p': project_id},
         ).all()
         own = conn.execute(text('SELECT name, value FROM runvariable WHERE run_id = :r'), {'r': run_id}).all()
+        run = conn.execute(SQL_PROTECTION, {'r': run_id}).one() if any(row[3] for row in rows) else None
+    given = run is None or gets_protected(
+        kind=run.kind, branch=run.branch_name, base_branch=run.base_branch, patterns=run.protected_branches
+    )
     environment: dict[str, str] = {}
     secrets: list[str] = []
-    for name, secret, value in rows:
+    withheld: list[str] = []
+    for name, secret, value, protected in rows:
         if secret:
             value = box.decrypt(value)
-            secrets.append(value)
+            secrets.append(value)  # masked in every run, given or not
+        if protected and not given:
+            withheld.append(name)
+            continue
         environment[name] = value
     environment.update({name: value for name, value in own})
-    return RunVariables(environment, secrets)
+    return RunVariables(environment, secrets, withheld)

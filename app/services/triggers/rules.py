@@ -13,63 +13,15 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import NamedTuple
 
+from app.core.globs import filter_match
 from app.models.triggers import OnPush
 
 ZERO_SHA = '0' * 40  # a deleted branch's "after" in a push payload
 PR_ACTIONS = ('opened', 'synchronize', 'synchronized', 'reopened')  # Gitea says `synchronized`
-
-
-@lru_cache(maxsize=1024)
-def glob_regex(pattern: str) -> re.Pattern[str]:
-    """A glob as GitHub's filter patterns read: `*` any characters but `/`, `**` any characters, `?` one
-    character but `/`, `[...]` a class; everything else literal."""
-    out, i = [], 0
-    while i < len(pattern):
-        ch = pattern[i]
-        if pattern.startswith('**', i):
-            i += 2
-            if pattern.startswith('/', i):  # `**/` matches no directory too
-                out.append('(?:.*/)?')
-                i += 1
-            else:
-                out.append('.*')
-            continue
-        if ch == '*':
-            out.append('[^/]*')
-        elif ch == '?':
-            out.append('[^/]')
-        elif ch == '[':
-            end = pattern.find(']', i + 1)
-            if end == -1:
-                out.append(re.escape(ch))
-            else:
-                body = pattern[i + 1 : end]
-                out.append('[' + ('^' + re.escape(body[1:]) if body.startswith('!') else re.escape(body)) + ']')
-                i = end
-        else:
-            out.append(re.escape(ch))
-        i += 1
-    return re.compile(''.join(out))
-
-
-def glob_match(pattern: str, value: str) -> bool:
-    return glob_regex(pattern).fullmatch(value) is not None
-
-
-def filter_match(patterns: Sequence[str], value: str) -> bool:
-    """Patterns in order, `!` negating; the last pattern that matches decides (none matches: no)."""
-    verdict = False
-    for pattern in patterns:
-        negated = pattern.startswith('!')
-        if glob_match(pattern[1:] if negated else pattern, value):
-            verdict = not negated
-    return verdict
 
 
 def branch_matches(rules: OnPush, branch: str) -> bool:
