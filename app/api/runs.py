@@ -18,6 +18,7 @@ from app.services.execution import stop as run_stop
 from app.services.execution import waiting as run_waiting
 from app.services.identity.accounts import Principal
 from app.services.runs import admit as runs
+from app.services.runs import approvals
 from app.services.runs import reads as run_reads
 from app.services.runs.output_search import MAX_MATCHES, OutputMatches
 from app.services.runs.ratelimit import Quota
@@ -269,6 +270,14 @@ async def stop_run(run_id: str, services: ServicesDep, principal: PrincipalDep) 
     run = await run_in_threadpool(run_stop.stop_run, services.engine, services.bus, principal, run_id)
     services.runner.request_stop(run_id)
     return run
+
+
+@router.post('/{run_id}/approve', response_model=RunPublic, responses=problems(401, 403, 404, 409))
+async def approve_run(run_id: str, services: ServicesDep, principal: PrincipalDep) -> RunPublic:
+    """An operator lets a run that waits for approval go (docs/security.md, "Approvals"): it is admitted at once (or
+    at its own later time) under the rules a trigger meets then. 409 `not_awaiting_approval` for any other run;
+    rejecting is its Stop."""
+    return await run_in_threadpool(approvals.approve, services.engine, services.bus, principal, run_id)
 
 
 def rate_headers(quota: Quota) -> dict[str, str]:

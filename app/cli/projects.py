@@ -319,6 +319,13 @@ def projects_edit(
     no_protected_branches: Annotated[
         bool, typer.Option('--no-protected-branches', help='Its base branch alone is protected again.')
     ] = False,
+    approval_required: Annotated[
+        bool | None,
+        typer.Option(
+            '--approval-required/--no-approval-required',
+            help="Whether a builder's run of a protected branch waits for an operator's approval.",
+        ),
+    ] = None,
     on_push: OnPushOpt = None,
     on_push_paths: OnPushPathsOpt = None,
     on_push_depth: OnPushDepthOpt = None,
@@ -348,6 +355,8 @@ def projects_edit(
         changes['auto_retry_on'] = [status.strip() for status in auto_retry_on.split(',') if status.strip()]
     if cap_stops_runs is not None:
         changes['afk_cost_cap_stops_runs'] = cap_stops_runs
+    if approval_required is not None:
+        changes['approval_required'] = approval_required
     if protected_branches is not None or no_protected_branches:
         globs = [glob.strip() for glob in (protected_branches or '').split(',') if glob.strip()]
         changes['protected_branches'] = None if no_protected_branches else globs or None

@@ -163,6 +163,10 @@ def run_details(run: dict) -> Table:
         rows.insert(3, ('Waiting', f'#{run.get("queue_position")} in line: {run["waiting"]}'))
     if run.get('run_at'):
         rows.insert(3, ('Runs at' if run['status'] == 'delayed' else 'Was due', when(run['run_at'])))
+    if run.get('approval') == 'waiting':
+        rows.insert(3, ('Approval', 'waiting for approval by an operator (runboard runs approve; stop rejects)'))
+    elif run.get('approval') == 'approved':
+        rows.insert(3, ('Approval', f'approved by {run.get("approved_by")} {when(run.get("approved_at"))}'))
     if run.get('expires_at') and run['status'] == 'queued':
         rows.insert(3, ('Expires', f'{when(run["expires_at"])} if it has not started (TTL {run["ttl_seconds"]} s)'))
     if run.get('retry_of'):
@@ -384,6 +388,7 @@ def project_details(p: dict) -> Table:
             ('Run budget', f'{p["run_budget_seconds"]} s' if p.get('run_budget_seconds') else 'default'),
             ('Runs on', ', '.join(p.get('runs_on') or []) or 'any worker'),
             ('Automatic retries', auto_retry_text(p)),
+            ('Approvals', approval_text(p)),
             (
                 'Protected branches',
                 ', '.join(p.get('protected_branches') or []) or f'{p["base_branch"]} (the base branch)',
@@ -399,6 +404,14 @@ def project_details(p: dict) -> Table:
             ('On push', on_push_text(p)),
         ]
     )
+
+
+def approval_text(p: dict) -> str:
+    """Whether the protected branches' runs by builders wait for an operator."""
+    if not p.get('approval_required'):
+        return 'none asked'
+    branches = ', '.join(p.get('protected_branches') or []) or p['base_branch']
+    return f"{branches}'s runs by builders wait for an operator"
 
 
 def auto_retry_text(p: dict) -> str:

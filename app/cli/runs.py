@@ -390,6 +390,22 @@ def logs(
 runs_app.command('artifacts')(artifact_commands.artifacts)
 
 
+@runs_app.command('approve')
+def approve(run_id: RunIdArg, json_output: JsonOpt = False, server: ServerOpt = None) -> None:
+    """Approve a run that waits for an operator (a protected branch's run; `runs stop` rejects it)."""
+    Cli.make(server, json_output).show(
+        lambda client: client.approve_run(run_id),
+        lambda run: (
+            f'Approved {run_id}: it is admitted '
+            + (
+                f'at {str(run["run_at"])[:19].replace("T", " ")} UTC.'
+                if str(run.get('run_at') or '') > str(run.get('approved_at') or '')
+                else 'now.'
+            )
+        ),
+    )
+
+
 @runs_app.command('stop')
 def stop(run_id: RunIdArg, json_output: JsonOpt = False, server: ServerOpt = None) -> None:
     """Stop a queued or running run, or cancel a delayed one (it ends as stopped, which is not a failure)."""

@@ -230,6 +230,9 @@ class RunboardClient(WorkersApi, LogApi, FeatureApis):
     async def stop_run(self, run_id: str) -> dict:
         return (await self.request('POST', f'/runs/{run_id}/stop')).data
 
+    async def approve_run(self, run_id: str) -> dict:
+        return (await self.request('POST', f'/runs/{run_id}/approve')).data
+
     async def list_runs(self, **filters: Any) -> dict:
         params = {k: v for k, v in filters.items() if v not in (None, '', [])}
         return (await self.request('GET', '/runs', params=params)).data

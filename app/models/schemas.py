@@ -88,6 +88,7 @@ class ProjectUpdate(SQLModel):
     auto_retry: int | None = Field(default=None, ge=0, le=3)  # 0: never
     auto_retry_on: list[str] | None = None
     protected_branches: list[str] | None = None  # null: the base branch alone
+    approval_required: bool | None = None  # runs of protected branches by non-operators wait for an operator
 
     _runs_on = field_validator('runs_on')(classmethod(lambda cls, v: v if v is None else normalise_labels(v)))
 
@@ -240,6 +241,9 @@ class RunPublic(SQLModel):
     run_at: datetime | None = None
     ttl_seconds: int | None = None
     expires_at: datetime | None = None
+    approval: str | None = None  # 'waiting' for an operator's approval, then 'approved' (docs/security.md)
+    approved_by: str | None = None
+    approved_at: datetime | None = None
     batch_id: str | None = None  # a child of this matrix batch (GET /runs/batch/{batch_id})
     # a push or pull-request run (docs/triggers.md): who pushed, the pull request it runs
     pusher: str | None = None
@@ -252,7 +256,7 @@ class RunPublic(SQLModel):
     _utc = field_validator('created_at', 'started_at', 'finished_at', 'deadline_at', 'heartbeat_at', 'log_removed_at')(
         classmethod(lambda cls, v: as_utc(v))
     )
-    _utc_timing = field_validator('run_at', 'expires_at')(classmethod(lambda cls, v: as_utc(v)))
+    _utc_timing = field_validator('run_at', 'expires_at', 'approved_at')(classmethod(lambda cls, v: as_utc(v)))
 
 
 class AnnotationPublic(SQLModel):

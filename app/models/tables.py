@@ -114,6 +114,9 @@ class ProjectBase(SQLModel):
     # protected branches (GitLab's): the branches whose runs receive the project's protected variables and secrets;
     # globs as the push rules' (`release/*`, `!release/old`); None: the base branch alone
     protected_branches: list[str] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    # a run of a protected branch started by someone who is not an operator waits for an operator's approval (GitHub's
+    # required reviewers of an environment; services/runs/approvals.py)
+    approval_required: bool = Field(default=False, sa_column_kwargs={'server_default': sa_false()})
 
     @field_validator('auto_retry_on')
     @classmethod
@@ -271,6 +274,11 @@ class Run(SQLModel, table=True):
     output_lines: int = 0
     stage_count: int = Field(default=0, sa_column_kwargs={'server_default': '0'})  # markers printed, kept or not
     run_at: datetime | None = None  # a delayed run: when it is due (services/scheduling/delayed_runs.py)
+    # a run of a protected branch its project asks an operator to approve (services/runs/approvals.py): 'waiting'
+    # (written `delayed`, holding nothing, due once approved), then 'approved'; None: no approval asked
+    approval: str | None = Field(default=None, max_length=10)
+    approved_by: str | None = Field(default=None, max_length=200)
+    approved_at: datetime | None = None
     ttl_seconds: int | None = None  # the trigger's queued TTL (else the project's, when the run is queued)
     expires_at: datetime | None = None  # still queued then: it ends `expired` (services/scheduling/queue_ttl.py)
     batch_id: str | None = None  # a child of a matrix batch (models/batches.py): no FK, see migration 0012

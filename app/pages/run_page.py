@@ -22,7 +22,7 @@ from app.pages.not_found import not_found_page
 from app.pages.push_facts import commit_status_line, push_facts
 from app.pages.run_artifacts import RunExtras
 from app.pages.run_row import RETRYABLE
-from app.pages.run_timing import cancel_button, timing_bits
+from app.pages.run_timing import approve_button, cancel_button, timing_bits
 from app.pages.runs_list import retry, stop_run
 from app.pages.signin import signed_in
 from app.pages.stage_strip import draw_stages
@@ -31,6 +31,7 @@ from app.pages.widgets import variable_chips
 from app.state import connection, live
 from app.state.afk_review import usage_text
 from app.state.log_links import line_from_hash
+from app.state.me import is_operator, who_am_i
 from app.state.run_form import run_again_query
 from app.state.run_timing import retry_planned_text, start_fact, started_by
 from app.state.runs_store import ACTIVE
@@ -39,8 +40,9 @@ from app.state.timeline import header_changed, run_title
 
 
 class TimelineView:
-    def __init__(self, run: dict) -> None:
+    def __init__(self, run: dict, *, operator: bool = False) -> None:
         self.run = run
+        self.operator = operator  # offered Approve (the server decides)
         self.catching_up = False
         self.again = False
         self.ticks = 0
@@ -126,6 +128,7 @@ class TimelineView:
                     .classes('rb-tap')
                     .props('data-testid=stop')
                 )
+            approve_button(run, operator=self.operator, dense=False)  # a protected branch's run that waits for one
             cancel_button(run, dense=False)  # a delayed run: it ends without starting
             if run['status'] in TERMINAL_STATUSES:
                 # a new run like this one (any outcome, succeeded too), in the Run form to change first
@@ -173,6 +176,10 @@ class TimelineView:
                         ui.label('retried by').classes('opacity-60')
                         for retry_id in run['retried_by']:
                             ui.link(retry_id, f'/runs/{retry_id}').classes('rb-tap-link')
+                if run.get('approval') == 'approved':  # a protected branch's run an operator let go
+                    with ui.row().classes('gap-1 items-baseline'):
+                        ui.label('approved by').classes('opacity-60')
+                        ui.label(shown(run.get('approved_by'))).props('data-param=approved-by dir=auto')
                 if run.get('retry_planned'):  # its project's rule retries it; the retry is not made yet
                     ui.label(retry_planned_text(run['retry_planned'])).props('data-testid=retry-planned')
                 if run.get('variables'):  # the trigger's own (docs/pipelines.md)
@@ -293,11 +300,12 @@ async def open_in_place(run: dict) -> bool:
     page = page_frame()
     if page is None:
         return False
+    operator = is_operator(await who_am_i())  # before the old page goes: nothing waits between the two
     live.leave_page()  # the old page's streams; its timers go with its elements
     page.content.clear()
     page.title.text = f'Run {run["id"]}'
     with page.content:
-        view = TimelineView(run)
+        view = TimelineView(run, operator=operator)
         view.render_header()
         view.retitle()
     ui.run_javascript(SHOW_ADDRESS % json.dumps(f'/runs/{run["id"]}'))
@@ -318,8 +326,9 @@ async def run_page(run_id: str, request: Request) -> Response | None:
         with frame('Run'):
             ui.label(str(exc)).classes('text-negative')
         return None
+    operator = is_operator(await who_am_i())
     with frame(f'Run {run_id}'):
-        view = TimelineView(run)
+        view = TimelineView(run, operator=operator)
         view.render_header()
         view.retitle()
     await view.open(await linked_line())

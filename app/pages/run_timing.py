@@ -12,7 +12,7 @@ from app.client import ApiError
 from app.pages.theme import iso_utc
 from app.pages.widgets import confirm, notify_error
 from app.state import connection
-from app.state.run_timing import CANCELLABLE, ended_unstarted_reason, timing_line, until_text
+from app.state.run_timing import CANCELLABLE, approval_text, ended_unstarted_reason, timing_line, until_text
 from app.state.schedules_view import card_line
 from app.state.text import shown
 
@@ -26,6 +26,9 @@ def timing_bits(run: dict, *, size: str = 'text-xs', reason: bool = True) -> Non
             f'data-field=timing data-rb-until="{iso_utc(line.moment.isoformat())}" data-rb-prefix="{line.prefix}"'
         )
         label.tooltip(line.title)
+    waiting = approval_text(run)
+    if waiting:
+        ui.label(waiting).classes(f'{size} text-deep-orange-10').props('data-field=approval')
     why = ended_unstarted_reason(run) if reason else None
     if why:
         ui.label(shown(why)).classes(f'{size} text-negative').props('data-field=not-started dir=auto')
@@ -38,6 +41,23 @@ def cancel_button(run: dict, *, dense: bool = True) -> None:
     ui.button('Cancel', icon='event_busy', on_click=lambda: cancel_run(run['id'])).props(
         f'{"flat dense " if dense else ""}color=negative data-testid=cancel aria-label="Cancel delayed run {run["id"]}"'
     ).classes('rb-tap')
+
+
+def approve_button(run: dict, *, operator: bool, dense: bool = True) -> None:
+    """Approve a run that waits for an operator (shown to operators only: the server refuses anyone else)."""
+    if not operator or approval_text(run) is None:
+        return
+    ui.button('Approve', icon='verified', on_click=lambda: approve_run(run['id'])).props(
+        f'{"flat dense " if dense else ""}color=positive data-testid=approve aria-label="Approve run {run["id"]}"'
+    ).classes('rb-tap')
+
+
+async def approve_run(run_id: str) -> None:
+    try:
+        await connection.client().approve_run(run_id)
+        ui.notify(f'Approved {run_id}: it is admitted now', position='bottom')
+    except ApiError as exc:
+        notify_error(exc, f'approve {run_id}')
 
 
 async def cancel_run(run_id: str) -> None:

@@ -138,6 +138,24 @@ def variables_panel(project: dict[str, Any], *, readonly: bool) -> None:
                         else f'Protected branch: {project.get("base_branch") or "main"} (the base branch).'
                     )
 
+                approval = ui.checkbox(
+                    "Builders' runs of these branches wait for an operator's approval",
+                    value=bool(project.get('approval_required')),
+                ).props('data-testid=approval-required')
+
+                async def approval_changed() -> None:
+                    try:
+                        await connection.client().update_project(project_id, {'approval_required': approval.value})
+                    except ApiError as exc:
+                        failed(exc, 'change the approvals')
+                        return
+                    said(
+                        "A builder's run of a protected branch now waits for an operator's approval."
+                        if approval.value
+                        else 'Runs of protected branches no longer wait for an approval.'
+                    )
+
+                approval.on_value_change(lambda _: approval_changed())
                 ui.button('Save', icon='save', on_click=save_branches).props(
                     'outline data-testid=protected-branches-save aria-label="Save the protected branches"'
                 ).classes('rb-tap')

@@ -20,6 +20,7 @@ VERBS = {
     'run.triggered': 'triggered run',
     'run.retried': 'retried as run',
     'run.stopped': 'stopped run',
+    'run.approved': 'approved run',
     'run.pushed': 'started on a push: run',
     'run.pull_request': 'started on a pull request: run',
     'afk.started': 'started AFK run',

@@ -47,6 +47,8 @@ class TimingLine:
 def timing_line(run: dict) -> TimingLine | None:
     """A delayed run: when it runs; a queued run with a TTL: when it expires. None for the others."""
     status = run.get('status')
+    if run.get('approval') == 'waiting':  # it runs when an operator approves it, not at a time
+        return None
     if status == 'delayed' and (due := parse(run.get('run_at'))):
         return TimingLine('runs ', due, f'Delayed: runs at {clock(due)}; holds no slot, lock or quota until then')
     if status == 'queued' and (expires := parse(run.get('expires_at'))):
@@ -115,3 +117,10 @@ def later_fields(choice: LaterChoice) -> dict[str, str] | str:
 def retry_planned_text(planned: dict) -> str:
     """A run whose automatic retry is to come: 'to be retried automatically (attempt 2 of 3)'."""
     return f'to be retried automatically (attempt {planned["attempt"]} of {planned["of"]})'
+
+
+def approval_text(run: dict) -> str | None:
+    """A run that waits for an operator, in words (None: it waits for none)."""
+    if run.get('approval') != 'waiting' or run.get('status') != 'delayed':
+        return None
+    return f"waiting for an operator's approval (branch {run.get('branch_name')} is protected)"

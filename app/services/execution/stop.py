@@ -31,6 +31,8 @@ def stop_run(engine: Engine, bus: EventBus, principal: Principal, run_id: str) -
             {'now': utcnow(), 'u': principal.user_id, 'id': run_id},
         )
         said = f'cancelled by {principal.name} before it was due' if delayed else f'stop requested by {principal.name}'
+        if run.approval == 'waiting':  # an operator's Reject, or its person taking the request back
+            said = f'not approved: cancelled by {principal.name}'
         append_events(conn, run_id, [('status', said)])
         audit.record(conn, principal, 'run.stopped', team_id=project.team_id, project_id=project.id, target=run_id)
         was_queued = run.status in (RunStatus.queued.value, RunStatus.delayed.value)

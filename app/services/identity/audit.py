@@ -21,6 +21,7 @@ ACTIONS = (
     'run.triggered',
     'run.retried',
     'run.stopped',
+    'run.approved',
     'afk.started',
     'afk.enabled',
     'afk.disabled',

@@ -7,6 +7,7 @@ unique, so two requests (or two servers) can never both win.
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -24,7 +25,7 @@ from app.services.identity.accounts import Principal
 from app.services.projects.cache import ProjectCache
 from app.services.repositories import gitops
 from app.services.repositories.access import RepositoryAccess
-from app.services.runs import admission
+from app.services.runs import admission, approvals
 from app.services.runs.admission import Conflict, StaleProject
 from app.services.runs.ports import Quota, RateLimiter
 from app.services.runs.ratelimit import user_runs_key
@@ -184,6 +185,9 @@ class RunAdmitter:
         minted = key is None
         key = key or str(uuid.uuid4())
         fp = admission.fingerprint(payload)
+        kind, branch = spec.kind, spec.branch_name
+        if approvals.needs_approval(project=project, kind=kind, branch=branch, is_operator=principal.is_operator):
+            spec = dataclasses.replace(spec, awaiting_approval=True)
         # SQLite: a replay is read outside the write lock (which is the whole database's). PostgreSQL's admission
         # claims the key before it locks the repository, so a replay waits for nothing there and needs no read
         # first, except to replay a request that is now refused (a delayed trigger resent after its time).

@@ -29,7 +29,7 @@ from app.infra.events import EventBus
 from app.models import AuditEntry, IdempotencyKey, Project, Run, RunEvent, RunKind, RunPublic, RunStatus, User, utcnow
 from app.services.identity import audit
 from app.services.identity.accounts import Principal
-from app.services.runs import admission
+from app.services.runs import admission, approvals
 from app.services.runs import sql as run_sql
 from app.services.runs.admission import Ask, RepositoryFacts, StaleProject, StoredKey
 from app.services.runs.ports import Quota, RateLimiter
@@ -130,6 +130,12 @@ class RunSpec:
     ttl_seconds: int | None = None  # the trigger's queued TTL (else the project's)
     batch_id: str | None = None  # a child of this matrix batch: its siblings do not lock it out of the branch
     variables: tuple[tuple[str, str], ...] = ()  # the trigger's own (name, value) pairs, over the project's
+    awaiting_approval: bool = False  # written `delayed` until an operator approves it (services/runs/approvals.py)
+
+    @property
+    def delayed(self) -> bool:
+        """Written `delayed`: holding nothing until it is due (its time came, or it was approved)."""
+        return self.run_at is not None or self.awaiting_approval
 
 
 @dataclass(frozen=True)
@@ -212,7 +218,7 @@ class RunWriter:
         correlation_id: str | None,
     ) -> RunPublic:
         """The run (holding `slot`), its first event and its audit entry; returns the run as stored."""
-        delayed = spec.run_at is not None
+        delayed = spec.delayed
         ttl = None if delayed else spec.ttl_seconds or project.queued_ttl_seconds
         values: dict[str, Any] = dict(
             id=run_id,
@@ -245,6 +251,11 @@ class RunWriter:
         said = 'queued' + (f' (retry of {spec.retry_of})' if spec.retry_of else '')
         if spec.run_at is not None:
             said = f'delayed until {spec.run_at.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC'
+        if spec.awaiting_approval:
+            values['approval'] = 'waiting'
+            said = approvals.waiting_text(spec.branch_name) + (
+                f', then delayed until {spec.run_at.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC' if spec.run_at else ''
+            )
         entry = audit.entry_values(
             principal,
             AUDIT_ACTIONS.get(spec.kind, 'run.triggered'),
@@ -366,7 +377,7 @@ class Keyed(Repository):
         self.run_id = ids.new_run_id(at=request.spec.run_at)
         self.facts: RepositoryFacts | None = None  # SQLite: returned by the key's claim
         spec = request.spec
-        self.ask = Ask(request.fp, spec.branch_name, delayed=spec.run_at is not None, batch_id=spec.batch_id)
+        self.ask = Ask(request.fp, spec.branch_name, delayed=spec.delayed, batch_id=spec.batch_id)
 
     def claim_key(self) -> bool:
         request = self.request

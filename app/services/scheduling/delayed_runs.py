@@ -22,9 +22,10 @@ from app.core.errors import DomainError
 from app.infra.events import EventBus
 from app.models import Project, Run, RunStatus, TeamMember, as_utc, utcnow
 from app.services.execution.reaper import finish_run
-from app.services.runs import timing
+from app.services.runs import approvals, timing
 from app.services.runs.admission import StaleProject
 from app.services.runs.admit import RunAdmitter, validate_request
+from app.services.runs.approvals import DUE_SQL
 from app.services.runs.ratelimit import user_runs_key
 from app.services.runs.timeline import append_events, timed_sql
 from app.services.runs.writer import CREATE_ATTEMPTS, lost_race
@@ -32,12 +33,13 @@ from app.services.runs.writer import CREATE_ATTEMPTS, lost_race
 log = logging.getLogger(__name__)
 BATCH = 100
 SQL_DUE = timed_sql(
-    "SELECT id FROM run WHERE status = 'delayed' AND stop_requested_at IS NULL AND run_at <= :now "
+    f"SELECT id FROM run WHERE status = 'delayed' AND stop_requested_at IS NULL AND run_at <= :now AND {DUE_SQL} "
     'ORDER BY run_at, id LIMIT :n',
     binds=('now',),
 )
 SQL_NEXT_DUE = timed_sql(
-    "SELECT min(run_at) AS due FROM run WHERE status = 'delayed' AND stop_requested_at IS NULL", columns=('due',)
+    f"SELECT min(run_at) AS due FROM run WHERE status = 'delayed' AND stop_requested_at IS NULL AND {DUE_SQL}",
+    columns=('due',),
 )
 SQL_STILL_DELAYED = "SELECT 1 FROM run WHERE id = :id AND status = 'delayed' AND stop_requested_at IS NULL"
 SQL_QUEUE = timed_sql(
@@ -81,6 +83,8 @@ class DelayedRuns:
             project = session.get(Project, run.project_id) if run else None
             if run is None or project is None or run.status != RunStatus.delayed.value or run.stop_requested_at:
                 return 'gone'
+            if run.approval == approvals.WAITING:  # not approved (yet): the sweep passes it over
+                return 'gone'
             member = session.get(TeamMember, (project.team_id, run.user_id)) if run.user_id else None
             session.expunge_all()
         try:
@@ -93,6 +97,7 @@ class DelayedRuns:
                 target_framework=run.target_framework,
                 branch=run.branch_name,
             )
+            commit = run.commit_sha or commit  # an approved run runs the commit its approver saw, not a newer one
             self._queue(run, project, commit)
         except _Gone:
             return 'gone'
@@ -156,6 +161,8 @@ class DelayedRuns:
         said = f'queued: due at {due:%H:%M:%S} UTC' + (
             f', admitted {timing.duration_text(late)} late' if late >= 2 else ''
         )
+        if run.approval == approvals.APPROVED and run.run_at == run.approved_at:  # due when approved, not at a time
+            said = 'queued'
         append_events(conn, run.id, [('status', said)], now=now)
 
     def _skip(self, run: Run, project: Project, refusal: DomainError) -> str:

@@ -12,6 +12,7 @@ from app.config import Settings
 from app.infra.events import EventBus
 from app.models import HAS_EXPIRY_SQL, as_utc, utcnow
 from app.services.runs.admit import RunAdmitter
+from app.services.runs.approvals import DUE_SQL
 from app.services.runs.timeline import timed_sql
 from app.services.scheduling import queue_ttl
 from app.services.scheduling.delayed_runs import DelayedRuns
@@ -20,7 +21,8 @@ from app.services.scheduling.sweep import ScheduleSweep
 
 # the soonest delayed run and the soonest TTL of a queued run (ix_run_status_expiry), in one read
 SQL_DUE_TIMES = timed_sql(
-    "SELECT (SELECT min(run_at) FROM run WHERE status = 'delayed' AND stop_requested_at IS NULL) AS delayed, "
+    f"SELECT (SELECT min(run_at) FROM run WHERE status = 'delayed' AND stop_requested_at IS NULL AND {DUE_SQL}) "
+    'AS delayed, '
     f"(SELECT min(expires_at) FROM run WHERE status = 'queued' AND {HAS_EXPIRY_SQL}) AS expiry",
     columns=('delayed', 'expiry'),
 )

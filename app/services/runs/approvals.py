@@ -1,0 +1,80 @@
+"""Approvals (GitHub's required reviewers of an environment, GitLab's protected environments; docs/security.md,
+"Approvals"): a project may ask that a run of one of its protected branches, started by someone who is not an
+operator, waits for an operator's approval before it runs.
+
+Such a run is admitted as any run is (its idempotency key, the same refusals) and written `delayed` with
+`approval = 'waiting'`: it holds nothing (no slot, no branch lock, no quota) and the delayed-run sweep passes it
+over. An operator's Approve sets it due (at once, or at its own later time) and the sweep admits it then under the
+rules a trigger meets at that moment, as for any delayed run: the requester's quota, the concurrency limit, the
+branch lock; refused, it ends `skipped`. Reject is the Stop a delayed run already has: it ends `cancelled`. Operators'
+own runs, AFK runs and pull requests' runs (which never see the protected variables) are not held."""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine, bindparam, text
+from sqlmodel import Session
+
+from app.core.errors import DomainError, forbidden
+from app.infra.db import session_scope
+from app.infra.events import EventBus
+from app.models import Project, RunPublic, utcnow
+from app.services.identity import audit
+from app.services.identity.accounts import Principal
+from app.services.projects.variables import protected_branch
+from app.services.runs.reads import load_visible_run, public
+from app.services.runs.timeline import DB_TIME, append_events
+
+EXEMPT_KINDS = ('auto', 'pull_request')
+WAITING, APPROVED = 'waiting', 'approved'
+DUE_SQL = "(approval IS NULL OR approval <> 'waiting')"  # a delayed run the sweep may admit when its time comes
+
+SQL_APPROVE = text(
+    "UPDATE run SET approval = 'approved', approved_by = :by, approved_at = :now, run_at = COALESCE(run_at, :now) "
+    "WHERE id = :id AND status = 'delayed' AND approval = 'waiting' AND stop_requested_at IS NULL"
+).bindparams(bindparam('now', type_=DB_TIME))
+
+
+def needs_approval(*, project: Project, kind: str, branch: str, is_operator: bool) -> bool:
+    """Pure: whether a run about to be admitted waits for an operator's approval."""
+    if not project.approval_required or is_operator or kind in EXEMPT_KINDS:
+        return False
+    return protected_branch(branch, base_branch=project.base_branch, patterns=project.protected_branches)
+
+
+def waiting_text(branch: str) -> str:
+    return f"waiting for an operator's approval (branch {branch} is protected)"
+
+
+def approve(engine: Engine, bus: EventBus, principal: Principal, run_id: str) -> RunPublic:
+    """An operator lets a waiting run go: it is admitted when due (now, or its own later time)."""
+    if not principal.is_operator:
+        raise forbidden('only operators can approve runs')
+    now = utcnow()
+    with session_scope(engine) as session:
+        run, project = load_visible_run(session, run_id, principal)
+        conn = session.connection()
+        if conn.execute(SQL_APPROVE, {'id': run_id, 'by': principal.name, 'now': now}).rowcount != 1:
+            raise DomainError(
+                409,
+                'not_awaiting_approval',
+                f'Run {run_id} is {run.status} and waits for no approval'
+                + (f' (approved by {run.approved_by})' if run.approval == 'approved' else '')
+                + '.',
+            )
+        append_events(conn, run_id, [('status', f'approved by {principal.name}')], now=now)
+        audit.record(
+            session,
+            principal,
+            'run.approved',
+            team_id=project.team_id,
+            project_id=project.id,
+            target=run_id,
+            details={'branch': run.branch_name, 'requested_by': run.user_id},
+        )
+    with Session(engine) as session:
+        run, _ = load_visible_run(session, run_id, principal)
+        answer = public(run)
+    bus.publish(
+        {'type': 'run', 'id': run_id, 'project_id': project.id, 'team_id': project.team_id, 'status': 'delayed'}
+    )
+    return answer

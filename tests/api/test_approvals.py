@@ -1,0 +1,105 @@
+"""Approvals on every backend (docs/security.md, "Approvals"; GitHub's required reviewers): with `approval_required`,
+a run of a protected branch that a builder starts waits, holding nothing, until an operator approves it; then it
+runs the commit it was asked for, even if the branch moved meanwhile. Operators' own runs and other branches' runs do
+not wait; a builder cannot approve; an approved or ended run cannot be approved again; Stop rejects."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+
+from tests.helpers.api import add_user, assert_problem
+from tests.helpers.cli import run_cli
+from tests.helpers.runs import create_project, outputs, shell_script, statuses, trigger, wait_for_status
+from tests.helpers.servers import api_server
+
+PRINTS = shell_script('echo "commit=$RUNBOARD_COMMIT"')
+
+
+def head(repo: Path, branch: str = 'main') -> str:
+    return subprocess.run(
+        ['git', 'rev-parse', branch], cwd=repo, check=True, capture_output=True, text=True
+    ).stdout.strip()
+
+
+def move(repo: Path) -> str:
+    """A new commit on main; its sha."""
+    ident = ['-c', 'user.name=t', '-c', 'user.email=t@example.com']
+    subprocess.run(['git', 'checkout', '-q', 'main'], cwd=repo, check=True)
+    (repo / 'later.txt').write_text('later\n')
+    subprocess.run(['git', 'add', 'later.txt'], cwd=repo, check=True)
+    subprocess.run(['git', *ident, 'commit', '-q', '-m', 'later'], cwd=repo, check=True)
+    return head(repo)
+
+
+def still(client: httpx.Client, run_id: str, status: str, seconds: float = 2.0) -> dict:
+    """The run stays `status` for a while (more than a few sweeps of the delayed runs)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        run = client.get(f'/api/runs/{run_id}').json()
+        assert run['status'] == status, run
+        time.sleep(0.2)
+    return run
+
+
+def test_a_builders_run_of_a_protected_branch_waits_for_an_operator(settings_factory, repo_factory) -> None:  # noqa: ANN001
+    repo = repo_factory({'main': PRINTS, 'feature/x': PRINTS})
+    with api_server(settings_factory()) as server, server.client() as operator:
+        create_project(operator, repo)
+        assert operator.patch('/api/projects/proj', json={'approval_required': True}).json()['approval_required']
+        with server.client(add_user(server, name='bob')) as builder:
+            asked = trigger(builder, key='deploy').json()
+            assert (asked['status'], asked['approval']) == ('delayed', 'waiting')
+            run = still(builder, asked['id'], 'delayed')
+            assert "waiting for an operator's approval (branch main is protected)" in statuses(
+                builder.get(f'/api/runs/{asked["id"]}').json()
+            )
+            assert trigger(builder, key='deploy').json()['id'] == asked['id']  # a resend replays: one run
+            other = wait_for_status(builder, trigger(builder, branch='feature/x').json()['id'])
+            assert other['status'] == 'succeeded' and other['approval'] is None  # not a protected branch
+
+            assert_problem(builder.post(f'/api/runs/{asked["id"]}/approve'), 403, 'forbidden')
+            asked_commit = asked['commit_sha']
+            assert asked_commit == head(repo)
+            moved = move(repo)  # the branch moves on before the approval
+            approved = operator.post(f'/api/runs/{asked["id"]}/approve')
+            assert approved.status_code == 200, approved.text
+            assert approved.json()['approval'] == 'approved' and approved.json()['approved_by']
+            done = wait_for_status(builder, asked['id'], timeout=60)
+            assert done['status'] == 'succeeded', done
+            assert outputs(done) == [f'commit={asked_commit}'] and moved != asked_commit  # what was asked for
+            assert 'approved by' in ' '.join(statuses(done)) and done['user_id'] == run['user_id']
+            assert_problem(operator.post(f'/api/runs/{asked["id"]}/approve'), 409, 'not_awaiting_approval')
+            audit = operator.get('/api/audit', params={'action': 'run.approved'}).json()['items']
+            assert [entry['target'] for entry in audit] == [asked['id']]
+
+            rejected = trigger(builder, key='again').json()
+            assert rejected['approval'] == 'waiting'
+            assert operator.post(f'/api/runs/{rejected["id"]}/stop').status_code == 202
+            ended = wait_for_status(builder, rejected['id'])
+            assert ended['status'] == 'stopped'
+            assert any(line.startswith('not approved: cancelled by') for line in statuses(ended)), statuses(ended)
+            assert_problem(operator.post(f'/api/runs/{rejected["id"]}/approve'), 409, 'not_awaiting_approval')
+
+        mine = wait_for_status(operator, trigger(operator, key='operator').json()['id'])
+        assert mine['status'] == 'succeeded' and mine['approval'] is None  # an operator's own run does not wait
+
+
+def test_the_cli_approves_and_shows_the_wait(settings_factory, repo_factory) -> None:  # noqa: ANN001
+    with api_server(settings_factory()) as server, server.client() as operator:
+        create_project(operator, repo_factory({'main': PRINTS}))
+        assert run_cli(server.base_url, server.token, 'projects', 'edit', 'proj', '--approval-required').code == 0
+        shown = run_cli(server.base_url, server.token, 'projects', 'show', 'proj')
+        assert "main's runs by builders wait for an operator" in shown.stdout, shown.stdout
+        with server.client(add_user(server, name='bob')) as builder:
+            asked = trigger(builder).json()
+        listed = run_cli(server.base_url, server.token, 'runs', 'show', asked['id'])
+        assert 'waiting for approval' in listed.stdout, listed.stdout
+        approved = run_cli(server.base_url, server.token, 'runs', 'approve', asked['id'])
+        assert approved.code == 0 and f'Approved {asked["id"]}' in approved.stdout, approved
+        assert wait_for_status(operator, asked['id'], timeout=60)['status'] == 'succeeded'
+        again = run_cli(server.base_url, server.token, 'runs', 'approve', asked['id'])
+        assert again.code != 0 and 'not_awaiting_approval' in again.stdout + again.stderr
