@@ -15,6 +15,7 @@ EVENT_LABELS = {
     'run.crashed': 'Run crashed',
     'run.succeeded': 'Run succeeded',
     'run.stopped': 'Run stopped',
+    'run.awaiting_approval': 'Run awaits approval',
     'project.auto_paused': 'AFK loop paused',
     'issue.parked': 'AFK issue parked',
     'project.cost_capped': 'AFK cost cap reached',

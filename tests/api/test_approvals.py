@@ -5,6 +5,7 @@ not wait; a builder cannot approve; an approved or ended run cannot be approved 
 
 from __future__ import annotations
 
+import json
 import subprocess
 import time
 from pathlib import Path
@@ -15,6 +16,7 @@ from tests.helpers.api import add_user, assert_problem
 from tests.helpers.cli import run_cli
 from tests.helpers.runs import create_project, outputs, shell_script, statuses, trigger, wait_for_status
 from tests.helpers.servers import api_server
+from tests.helpers.webhooks import receiver
 
 PRINTS = shell_script('echo "commit=$RUNBOARD_COMMIT"')
 
@@ -103,3 +105,26 @@ def test_the_cli_approves_and_shows_the_wait(settings_factory, repo_factory) -> 
         assert wait_for_status(operator, asked['id'], timeout=60)['status'] == 'succeeded'
         again = run_cli(server.base_url, server.token, 'runs', 'approve', asked['id'])
         assert again.code != 0 and 'not_awaiting_approval' in again.stdout + again.stderr
+
+
+def test_a_run_that_waits_is_told_to_the_rules_that_subscribe(settings_factory, repo_factory) -> None:  # noqa: ANN001
+    """A webhook (a Slack channel of operators) hears once of each run that waits for an approval."""
+    settings = settings_factory(notification_poll_seconds=0.2, webhook_allowed_hosts='loopback')
+    with receiver() as rx, api_server(settings) as server, server.client() as operator:
+        create_project(operator, repo_factory({'main': PRINTS}), approval_required=True)
+        reply = operator.post(
+            '/api/projects/proj/notifications',
+            json={'url': rx.url, 'events': ['run.awaiting_approval'], 'format': 'slack'},
+        )
+        assert reply.status_code == 201, reply.text
+        with server.client(add_user(server, name='bob')) as builder:
+            asked = trigger(builder).json()
+        [told] = rx.wait_for(1)
+        assert told.headers['x-runboard-event'] == 'run.awaiting_approval'
+        text = json.loads(told.body)['text']
+        assert asked['id'] in text and "waits for an operator's approval" in text and 'bob' in text, text
+        time.sleep(1)  # more passes of the sender: told once
+        assert len(rx.requests) == 1
+        assert operator.post(f'/api/runs/{asked["id"]}/approve').status_code == 200
+        assert wait_for_status(operator, asked['id'], timeout=60)['status'] == 'succeeded'
+        assert len(rx.requests) == 1  # the run's success is not an event this rule asked for

@@ -13,6 +13,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from app.core import ids
 from app.models import Delivery, NotificationRule, utcnow
+from app.models.notifications import APPROVAL_EVENT
 from app.services.afk.rules import AFK_PAUSE_THRESHOLD, feeds_counter
 from app.services.artifacts import reads as artifact_reads
 from app.services.notifications.payloads import EventFacts, stored
@@ -97,6 +98,40 @@ def record_run_end(
                 held_until=now + WINDOW if held and event == f'run.{status}' else None,
             )
         )
+    return created
+
+
+# runs that wait for an operator's approval and have no such delivery yet: told once (the unique event key),
+# by whichever server looks first (services/runs/approvals.py)
+SQL_AWAITING = timed_sql(
+    "SELECT r.id, r.project_id FROM run r WHERE r.status = 'delayed' AND r.approval = 'waiting' "
+    'AND r.created_at > :since AND NOT EXISTS (SELECT 1 FROM delivery d WHERE d.run_id = r.id '
+    "AND d.event_type = 'run.awaiting_approval') ORDER BY r.id LIMIT 100",
+    binds=('since',),
+)
+
+
+def record_awaiting_approvals(conn: Connection, since: datetime) -> int:
+    """One delivery per enabled rule subscribed to `run.awaiting_approval`, for each run that waits for an
+    operator since `since`; returns the deliveries created. With none waiting: one indexed read."""
+    created = 0
+    for run_id, project_id in conn.execute(SQL_AWAITING, {'since': since}).all():
+        targets = [rule['id'] for rule in enabled_rules(conn, project_id) if APPROVAL_EVENT in rule['events']]
+        if not targets:
+            continue
+        row = conn.execute(timed_sql(RUN_FACTS_SQL, columns=_RUN_TIMES), {'id': run_id}).mappings().one()
+        run = {key: value for key, value in row.items() if key != 'project_name'}
+        now = utcnow()
+        facts = EventFacts(
+            event_id=ids.new_run_id(prefix='evt_'),
+            type=APPROVAL_EVENT,
+            created_at=now,
+            base_url='',
+            project={'id': project_id, 'name': row['project_name']},
+            run=run,
+        )
+        event_key = f'{APPROVAL_EVENT}:{run_id}'
+        created += len(insert_deliveries(conn, targets, facts, event_key=event_key, run_id=run_id, now=now))
     return created
 
 

@@ -153,6 +153,7 @@ _RUN_WORDS = {
     'run.crashed': (':boom:', 'crashed'),
     'run.succeeded': (':white_check_mark:', 'succeeded'),
     'run.stopped': (':octagonal_sign:', 'was stopped'),
+    'run.awaiting_approval': (':raised_hand:', "waits for an operator's approval"),
 }
 
 

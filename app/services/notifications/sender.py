@@ -13,13 +13,15 @@ from datetime import timedelta
 from http import HTTPStatus
 
 import httpx
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 from app.config import Settings
+from app.infra.db import session_scope
 from app.infra.http import tls_context
 from app.infra.secret_box import SecretBox, SecretUnreadable
 from app.models import TERMINAL_STATUSES, utcnow
 from app.models.webhook_url import url_origin
+from app.services.notifications import outbox
 from app.services.notifications import store as notify_store
 from app.services.notifications.rules import after_attempt, retry_after_seconds
 from app.services.notifications.signature import signature_header
@@ -34,9 +36,13 @@ ERROR_CHARS = 300
 USER_AGENT = 'Runboard-Webhooks/1'
 
 
+SQL_ANY_AWAITING = text("SELECT 1 FROM run WHERE status = 'delayed' AND approval = 'waiting' LIMIT 1")
+
+
 def run_ended(event: dict) -> bool:
-    """The events that wake the loop early: a run's end has written its deliveries."""
-    return event.get('type') == 'run' and event.get('status') in TERMINAL_STATUSES
+    """The events that wake the loop early: a run's end has written its deliveries, or a run was written
+    `delayed` (it may wait for an operator's approval, which is told)."""
+    return event.get('type') == 'run' and event.get('status') in (*TERMINAL_STATUSES, 'delayed')
 
 
 def lease_seconds(settings: Settings) -> float:
@@ -213,12 +219,21 @@ class Sender:
         """One pass of the sender job: send what is due until nothing is; returns when the soonest retry falls due.
         A read first: an idle server takes no write lock (SQLite) to find nothing due."""
         poll = self.settings.notification_poll_seconds
+        await asyncio.to_thread(self._record_awaiting)
         while (wait := await asyncio.to_thread(notify_store.seconds_until_due, self.engine, cap=poll)) <= 0:
             if len(self._sending) >= IN_FLIGHT_CAP:
                 return timedelta(seconds=poll)  # the next attempt that ends wakes the job
             if not await self.send_due():
                 return timedelta(seconds=0.05)  # another server took them first
         return timedelta(seconds=wait)
+
+    def _record_awaiting(self) -> None:
+        """The runs that began waiting for an operator's approval (in the last day) get their deliveries."""
+        with self.engine.connect() as conn:
+            if not conn.execute(SQL_ANY_AWAITING).first():  # most passes: nothing waits, and nothing is written
+                return
+        with session_scope(self.engine) as session:
+            outbox.record_awaiting_approvals(session.connection(), utcnow() - timedelta(days=1))
 
     def release_in_flight(self) -> None:
         """Cut off mid-send: the next server may try them now, not after the lease."""
