@@ -26,6 +26,7 @@ from app.services.runs.admit import Admitted, RunAdmitter
 from app.services.runs.retry_rule import (
     ELIGIBLE,
     REFUSED_FOR_GOOD,
+    SQL_ANY_HELD,
     SQL_SKIP_HELD,
     WINDOW,
     attempt_of,
@@ -67,8 +68,11 @@ class AutoRetry:
         now = now or utcnow()
         since = now - WINDOW
         made = 0
-        with session_scope(self.engine) as session:  # held notifications first: a project may have turned retries off
-            settle_held_deliveries(session.connection(), now)
+        with Session(self.engine) as session:  # a read first: nothing held (most sweeps) takes no write lock
+            anything_held = session.connection().execute(SQL_ANY_HELD).first() is not None
+        if anything_held:  # before the rule's check: a project may have turned its retries off
+            with session_scope(self.engine) as session:
+                settle_held_deliveries(session.connection(), now)
         with Session(self.engine) as session:
             conn = session.connection()
             projects = list(conn.execute(SQL_OPTED_IN).scalars())

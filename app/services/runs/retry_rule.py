@@ -36,6 +36,7 @@ SQL_SKIP_HELD = text(
     "last_error = 'retried as ' || (SELECT MIN(c.id) FROM run c WHERE c.retry_of = delivery.run_id) "
     "WHERE status = 'held' AND EXISTS (SELECT 1 FROM run c WHERE c.retry_of = delivery.run_id)"
 ).bindparams(bindparam('now', type_=DB_TIME))
+SQL_ANY_HELD = text("SELECT 1 FROM delivery WHERE status = 'held' LIMIT 1")  # ix_delivery_due
 SQL_HELD_RUNS = text("SELECT DISTINCT run_id FROM delivery WHERE status = 'held'")
 SQL_RELEASE_RUN = text(
     "UPDATE delivery SET status = 'pending', next_attempt_at = :now, updated_at = :now "
