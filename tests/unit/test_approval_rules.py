@@ -21,8 +21,8 @@ def project(**fields) -> Project:  # noqa: ANN003
         ({}, 'manual', 'main', True, False),  # an operator's own run
         ({}, 'manual', 'feature/x', False, False),  # not a protected branch
         ({}, 'retry', 'main', False, True),  # a retry is asked for again
-        ({}, 'scheduled', 'main', False, True),  # a builder's schedule
-        ({}, 'push', 'main', False, True),  # push rules a builder set
+        ({}, 'scheduled', 'main', False, True),  # a schedule whose operator has become a builder
+        ({}, 'push', 'main', False, True),  # the same for push rules
         ({}, 'auto', 'main', False, False),  # the AFK loop has its own gates
         ({}, 'pull_request', 'main', False, False),  # never given the protected variables
         ({'approval_required': False}, 'manual', 'main', False, False),
