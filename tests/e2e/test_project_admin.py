@@ -234,3 +234,49 @@ def _project(project_id: str, server: Server) -> dict:
         'depth_levels': ['shallow'],
         'target_frameworks': ['python'],
     }
+
+
+def test_an_operator_approves_a_builders_run_of_a_protected_branch(page: Page, server: Server) -> None:
+    """In the Settings panel the operator protects a secret and asks for approvals; a builder's run of main then
+    waits (the page says why and offers the builder no Approve); the operator's Approve lets it run with the
+    protected secret, which a run of another branch does not get."""
+    with server.api() as api:
+        project = {**_project('deploy-app', server), 'command': ['sh', '-c', 'echo "key=${DEPLOY_KEY:-none}"']}
+        assert api.post('/api/projects', json=project).status_code == 201
+    sign_in(page, server, server.operator)
+    page.goto(server.url + '/projects/deploy-app/settings')
+    page.get_by_test_id('variable-name').fill('DEPLOY_KEY')
+    page.get_by_test_id('variable-value').fill('dk-123456')
+    page.get_by_test_id('variable-protected-choice').click()
+    page.get_by_test_id('variable-save').click()
+    expect(page.locator('[data-variable=DEPLOY_KEY]').get_by_test_id('variable-protected')).to_have_text('protected')
+    page.get_by_test_id('approval-required').click()
+    expect(page.get_by_test_id('variables-saved')).to_contain_text("now waits for an operator's approval")
+
+    builder = server.add_person('Dana', 'builder')
+    body = {'project_id': 'deploy-app', 'depth_level': 'shallow', 'target_framework': 'python'}
+    with server.api(builder) as api:
+        waiting = api.post('/api/runs', json={**body, 'branch': 'main'}).json()
+        other = api.post('/api/runs', json={**body, 'branch': 'quick'}).json()
+    assert waiting['approval'] == 'waiting' and other['status'] == 'queued'
+
+    builder_page = page.context.browser.new_page()
+    try:
+        sign_in(builder_page, server, builder)
+        builder_page.goto(f'{server.url}/runs/{waiting["id"]}')
+        expect(builder_page.locator('[data-field=approval]')).to_have_text(
+            "waiting for an operator's approval (branch main is protected)"
+        )
+        expect(builder_page.get_by_test_id('approve')).to_have_count(0)
+    finally:
+        builder_page.close()
+
+    page.goto(f'{server.url}/runs/{other["id"]}')
+    expect(page.get_by_text('key=none')).to_be_visible()  # another branch's run: not given the protected secret
+    page.goto(f'{server.url}/runs/{waiting["id"]}')
+    page.get_by_test_id('approve').click()
+    expect(page.get_by_test_id('run-header').get_by_text('succeeded')).to_be_visible(timeout=30_000)
+    expect(page.get_by_text('key=***')).to_be_visible()  # given, and masked
+    with server.api() as api:
+        me = api.get('/api/me').json()['name']
+    expect(page.locator('[data-param=approved-by]')).to_have_text(me)
