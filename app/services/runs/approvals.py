@@ -6,7 +6,7 @@ Such a run is admitted as any run is (its idempotency key, the same refusals) an
 `approval = 'waiting'`: it holds nothing (no slot, no branch lock, no quota) and the delayed-run sweep passes it
 over. An operator's Approve sets it due (at once, or at its own later time) and the sweep admits it then under the
 rules a trigger meets at that moment, as for any delayed run: the requester's quota, the concurrency limit, the
-branch lock; refused, it ends `skipped`. Reject is the Stop a delayed run already has: it ends `cancelled`. Operators'
+branch lock; refused, it ends `skipped`. Reject is the Stop a delayed run already has: it ends `stopped`. Operators'
 own runs, AFK runs and pull requests' runs (which never see the protected variables) are not held."""
 
 from __future__ import annotations
