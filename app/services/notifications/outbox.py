@@ -106,7 +106,9 @@ def record_run_end(
 SQL_AWAITING = timed_sql(
     "SELECT r.id, r.project_id FROM run r WHERE r.status = 'delayed' AND r.approval = 'waiting' "
     'AND r.created_at > :since AND NOT EXISTS (SELECT 1 FROM delivery d WHERE d.run_id = r.id '
-    "AND d.event_type = 'run.awaiting_approval') ORDER BY r.id LIMIT 100",
+    "AND d.event_type = 'run.awaiting_approval') "
+    'AND EXISTS (SELECT 1 FROM notificationrule n WHERE n.project_id = r.project_id AND n.enabled) '
+    'ORDER BY r.id LIMIT 100',
     binds=('since',),
 )
 
