@@ -119,8 +119,9 @@ def test_the_cli_sets_and_shows_the_rule(settings_factory, repo_factory) -> None
 
 
 def test_a_refused_retry_waits_says_so_once_and_is_made_when_it_may(settings_factory, repo_factory) -> None:  # noqa: ANN001
-    # the person's run quota: one run per 3 s, which the first run used
-    settings = settings_factory(rate_limit_runs=1, rate_limit_window_seconds=3)
+    # the person's run quota: one run per 10 s, which the first run used; the window outlasts the first run's
+    # checkout and failure on a busy machine (3 s did not, once: the retry was made without having to wait)
+    settings = settings_factory(rate_limit_runs=1, rate_limit_window_seconds=10)
     with api_server(settings) as server, server.client() as client:
         create_project(client, repo_factory({'main': shell_script('exit 1')}), auto_retry=1, auto_retry_on=['failed'])
         first = trigger(client, key='quota').json()

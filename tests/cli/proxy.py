@@ -1,12 +1,15 @@
 """A TCP proxy between the CLI and the server that loses the answer to the first POST: it forwards the
 request, waits until the server has answered (so the server did the work), then closes the client's
 connection without passing a byte of the answer on. Everything else is forwarded untouched, except
-during a `cut(seconds)`: every open connection is closed and new ones are closed at once."""
+during a `cut(seconds)`: every open connection is closed and new ones are closed at once. `cut_on` starts
+such an outage the first time an answer carries those bytes, so it falls mid-stream however slowly the
+client started."""
 
 from __future__ import annotations
 
 import socket
 import threading
+from collections.abc import Callable
 
 
 def _read_request(conn: socket.socket) -> bytes:
@@ -30,10 +33,12 @@ def _read_request(conn: socket.socket) -> bytes:
     return head + b'\r\n\r\n' + body
 
 
-def _pipe(source: socket.socket, target: socket.socket) -> None:
+def _pipe(source: socket.socket, target: socket.socket, seen: Callable[[bytes], None] | None = None) -> None:
     try:
         while chunk := source.recv(65536):
             target.sendall(chunk)
+            if seen is not None:
+                seen(chunk)
     except OSError:
         pass
     finally:
@@ -45,8 +50,12 @@ def _pipe(source: socket.socket, target: socket.socket) -> None:
 
 
 class DroppingProxy:
-    def __init__(self, upstream_port: int, *, drops: int = 1) -> None:
+    def __init__(
+        self, upstream_port: int, *, drops: int = 1, cut_on: bytes | None = None, cut_seconds: float = 1.5
+    ) -> None:
         self.upstream_port = upstream_port
+        self._cut_on, self._cut_seconds = cut_on, cut_seconds
+        self.cuts = 0
         self.drops_left = drops
         self.dropped_requests: list[bytes] = []
         self._listener = socket.create_server(('127.0.0.1', 0))
@@ -59,6 +68,7 @@ class DroppingProxy:
 
     def cut(self, seconds: float) -> None:
         """A network outage: drop every connection now, refuse new ones for `seconds`."""
+        self.cuts += 1
         self._blackout.set()
         with self._lock:
             doomed, self._open = list(self._open), set()
@@ -68,6 +78,11 @@ class DroppingProxy:
             except OSError:
                 pass
         threading.Timer(seconds, self._blackout.clear).start()
+
+    def _answered(self, chunk: bytes) -> None:
+        if self._cut_on is not None and self._cut_on in chunk:
+            self._cut_on = None
+            self.cut(self._cut_seconds)
 
     def close(self) -> None:
         self._listener.close()
@@ -104,5 +119,5 @@ class DroppingProxy:
             client.close()
             upstream.close()
             return
-        threading.Thread(target=_pipe, args=(upstream, client), daemon=True).start()
+        threading.Thread(target=_pipe, args=(upstream, client, self._answered), daemon=True).start()
         _pipe(client, upstream)

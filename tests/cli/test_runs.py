@@ -234,23 +234,19 @@ def test_follow_falls_back_to_polling_without_the_event_stream(settings_factory,
 
 
 def test_follow_rides_out_a_network_outage_without_losing_or_repeating_lines(settings_factory, repo_factory) -> None:
-    import threading
-
-    slow = shell_script('for i in 1 2 3 4 5 6 7 8; do echo "tick $i"; sleep 0.4; done')
+    slow = shell_script('for i in 1 2 3 4 5 6 7 8 9 10; do echo "tick $i"; sleep 0.4; done')
     with served(settings_factory, repo_factory, branches={'slow': slow}) as (server, cli):
         run_id = cli(*TRIGGER, '--branch', 'slow', '--depth', 'shallow', '--json').json()['id']
-        proxy = DroppingProxy(server.port, drops=0)
-        outage = threading.Timer(0.8, proxy.cut, args=(1.5,))
-        outage.start()
+        # the outage starts once the follower has been sent tick 2, however long the CLI took to start
+        proxy = DroppingProxy(server.port, drops=0, cut_on=b'tick 2', cut_seconds=1.5)
         try:
             followed = cli('runs', 'logs', run_id, '--follow', url=proxy.url)
         finally:
-            outage.cancel()
             proxy.close()
         assert followed.code == 0, followed.stderr
-        assert 'reconnecting' in followed.stderr
+        assert proxy.cuts == 1 and 'reconnecting' in followed.stderr
         ticks = [line.split()[-1] for line in followed.stdout.splitlines() if ' tick ' in line]
-        assert ticks == [str(i) for i in range(1, 9)]
+        assert ticks == [str(i) for i in range(1, 11)]
 
 
 def test_the_raw_log_is_the_output_exactly_as_printed(settings_factory, repo_factory) -> None:
