@@ -1,4 +1,4 @@
-"""POST /runs/bulk: Stop or Retry many runs (a list, or every run matching a filter) under one
+"""POST /runs/bulk: Stop, Retry or Approve many runs (a list, or every run matching a filter) under one
 Idempotency-Key, answered per run. The rules are in app/services/runs/bulk.py."""
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from app.api.schemas import problems
 from app.core.errors import DomainError
 from app.services.execution.stop import stop_run
 from app.services.identity.accounts import Principal
+from app.services.runs import approvals
 from app.services.runs.bulk import MAX_RUNS, BulkActions
 
 router = APIRouter(prefix='/runs', tags=['runs'])
@@ -37,7 +38,7 @@ class BulkFilter(BaseModel):
 
 class BulkRequest(BaseModel):
     model_config = ConfigDict(extra='forbid')
-    action: Literal['stop', 'retry']
+    action: Literal['stop', 'retry', 'approve']
     run_ids: Annotated[list[str] | None, Field(min_length=1, max_length=MAX_RUNS)] = None
     filter: BulkFilter | None = None
 
@@ -69,10 +70,13 @@ def bulk_actions(services: Any, stopped: list[str]) -> BulkActions:
     def retry(principal: Principal, run_id: str, key: str, correlation_id: str | None) -> Any:
         return services.admitter.retry(principal, run_id=run_id, overrides={}, key=key, correlation_id=correlation_id)
 
-    return BulkActions(engine=services.engine, stop=stop, retry=retry)
+    def approve(principal: Principal, run_id: str) -> Any:
+        return approvals.approve(services.engine, services.bus, principal, run_id)
+
+    return BulkActions(engine=services.engine, stop=stop, retry=retry, approve=approve)
 
 
-@router.post('/bulk', response_model=BulkAnswer, responses=problems(400, 401, 409, 422))
+@router.post('/bulk', response_model=BulkAnswer, responses=problems(400, 401, 403, 409, 422))
 async def bulk(
     body: BulkRequest,
     request: Request,

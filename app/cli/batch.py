@@ -18,7 +18,7 @@ from app.cli.policy import Exit, exit_code_for_batch
 from app.cli.run_flow import _notices
 from app.cli.submit import send_until_answered
 from app.client import RunboardClient, new_idempotency_key
-from app.state.batch_view import batch_action_key, rerun_targets, stop_targets
+from app.state.batch_view import approve_targets, batch_action_key, rerun_targets, stop_targets
 from app.state.bulk_selection import outcome_text
 
 AXIS_NAMES = {
@@ -76,7 +76,7 @@ def batch_table(batch: dict[str, Any]) -> Table:
             child['target_framework'],
             outcome,
             run['id'] if run else '-',
-            render.status_text(run['status']) if run else '-',
+            render.run_status_text(run) if run else '-',
             render.escape(why),
         )
     return table
@@ -160,13 +160,21 @@ def show_batch(
             '--stop-all', help="Stop each combination whose run is still queued or running (GitHub's cancel workflow)."
         ),
     ] = False,
+    approve_all: Annotated[
+        bool,
+        typer.Option(
+            '--approve-all',
+            help="Approve each combination whose run waits for an operator's approval (operators only; GitHub's "
+            'review deployments).',
+        ),
+    ] = False,
     json_output: JsonOpt = False,
     server: ServerOpt = None,
 ) -> None:
     """Show a matrix batch: each combination's outcome (admitted, or refused and why) and its run's status now."""
     cli = Cli.make(server, json_output)
-    if rerun_failed and stop_all:
-        raise typer.BadParameter('--rerun-failed or --stop-all, not both')
+    if rerun_failed + stop_all + approve_all > 1:
+        raise typer.BadParameter('one of --rerun-failed, --stop-all and --approve-all at a time')
 
     async def act(client: RunboardClient, batch: dict[str, Any], action: str, run_ids: list[str]) -> int:
         """One bulk action on the batch's runs, under a key made from them (a resend replays it)."""
@@ -180,11 +188,16 @@ def show_batch(
     async def work(client: RunboardClient) -> int:
         batch = await client.get_batch(batch_id)
         code: int = Exit.OK
-        if rerun_failed or stop_all:
-            action, run_ids = ('retry', rerun_targets(batch)) if rerun_failed else ('stop', stop_targets(batch))
+        if rerun_failed or stop_all or approve_all:
+            action = 'retry' if rerun_failed else 'stop' if stop_all else 'approve'
+            run_ids = {'retry': rerun_targets, 'stop': stop_targets, 'approve': approve_targets}[action](batch)
             if not run_ids:
-                what = 'ended without succeeding' if rerun_failed else 'is queued or running'
-                cli.err.print(f'Nothing to {"re-run" if rerun_failed else "stop"}: no combination of the batch {what}.')
+                verb, what = {
+                    'retry': ('re-run', 'ended without succeeding'),
+                    'stop': ('stop', 'is queued or running'),
+                    'approve': ('approve', "waits for an operator's approval"),
+                }[action]
+                cli.err.print(f'Nothing to {verb}: no combination of the batch {what}.')
             else:
                 code = await act(client, batch, action, run_ids)
                 batch = await client.get_batch(batch_id)

@@ -116,11 +116,18 @@ def runs_table(
     return table
 
 
+def run_status_text(run: dict) -> Text:
+    """A run's status as a list shows it: a delayed run that waits for an operator says so (`runs approve`)."""
+    if run['status'] == 'delayed' and run.get('approval') == 'waiting':
+        return Text('awaiting approval', style=STATUS_STYLE.get('delayed', ''))
+    return status_text(run['status'])
+
+
 def run_cells(run: dict) -> list[Any]:
     kind = run['kind'] + (f' #{run["issue_number"]}' if run.get('issue_number') else '')
     return [
         run['id'],
-        status_text(run['status']),
+        run_status_text(run),
         run['project_id'],
         run['branch_name'],
         f'{run["depth_level"]}/{run["target_framework"]}',

@@ -81,7 +81,12 @@ async def create_then_maybe_follow(
                 f'Run [bold]{run["id"]}[/] {said}: {run["project_id"]} {run["branch_name"]} '
                 f'{run["depth_level"]}/{run["target_framework"]}, {run["status"]}.'
             )
-            if run['status'] == 'delayed':
+            if run['status'] == 'delayed' and run.get('approval') == 'waiting':
+                cli.out.print(
+                    f"It waits for an operator's approval (branch {run['branch_name']} is protected), holding nothing "
+                    f'until then. [dim]An operator approves it: runboard runs approve {run["id"]}[/]'
+                )
+            elif run['status'] == 'delayed':
                 cli.out.print(
                     f'It runs at {render.when(run.get("run_at"))}, holding nothing until then. '
                     f'[dim]Cancel it: runboard runs stop {run["id"]}[/]'

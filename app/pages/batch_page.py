@@ -19,6 +19,7 @@ from app.pages.widgets import error_notice, notify_error, variable_chips
 from app.state import connection, live
 from app.state.batch_view import (
     Cell,
+    approve_targets,
     batch_action_key,
     event_effect,
     grid_of,
@@ -30,7 +31,7 @@ from app.state.batch_view import (
     with_run_status,
 )
 from app.state.bulk_selection import outcome_text, summary_text
-from app.state.me import who_am_i
+from app.state.me import is_operator, who_am_i
 from app.state.text import shown
 
 STYLESHEET = '<link rel="stylesheet" href="/assets/matrix.css">'
@@ -62,6 +63,8 @@ def draw_cell(cell: Cell) -> None:
             ui.label(f' {cell.short_id}').classes('font-mono text-xs opacity-70')
             if cell.retry_of:  # GitHub's "attempt #2": this cell ran again
                 ui.label(' retry').classes('text-xs opacity-70').props('data-field=retry')
+            if cell.awaiting_approval:
+                ui.label(' awaits approval').classes('text-xs rb-text-caution').props('data-field=approval')
         return
     with ui.element('div').classes('rb-matrix-cell').props(marks):
         cell_badge(cell)
@@ -97,7 +100,7 @@ class BatchView:
             .props('data-testid=matrix-grid tabindex=0 role=region aria-label="Matrix of runs"')
         )
         self.actions = ui.row().classes('items-center gap-3')
-        self.shown_actions: tuple[bool, int, int] | None = None
+        self.shown_actions: tuple[bool, int, int, int] | None = None
         self.action_result = ui.column().classes('gap-0').props('aria-live=polite')  # what the last action did
         self.render()
 
@@ -120,16 +123,23 @@ class BatchView:
                             with ui.element('td'):
                                 draw_cell(grid.cells[(depth, framework)])
         resend, active, failed = may_resend(batch, self.me), stop_targets(batch), rerun_targets(batch)
+        waiting = approve_targets(batch) if is_operator(self.me) else []  # a builder's approve would be refused
         # drawn again only when they change: a live update redrawing a button under the pointer would lose the click
-        if (resend, len(active), len(failed)) == self.shown_actions:
+        if (resend, len(active), len(failed), len(waiting)) == self.shown_actions:
             return
-        self.shown_actions = (resend, len(active), len(failed))
+        self.shown_actions = (resend, len(active), len(failed), len(waiting))
         self.actions.clear()
         with self.actions:
             if resend:
                 ui.button('Send again', icon='replay', on_click=self.resend).classes('rb-tap').props(
                     'data-testid=resend'
                 ).tooltip('Admit the children still missing (those already admitted are not made again)')
+            if waiting:
+                ui.button(f'Approve all ({len(waiting)})', icon='verified', on_click=self.approve_all).classes(
+                    'rb-tap'
+                ).props('outline color=positive data-testid=approve-all').tooltip(
+                    "Let every cell waiting for an operator's approval run (each runs the commit it was asked for)"
+                )
             if active:
                 ui.button(f'Stop all ({len(active)})', icon='stop', on_click=self.stop_all).classes('rb-tap').props(
                     'outline color=negative data-testid=stop-all'
@@ -174,6 +184,9 @@ class BatchView:
 
     async def rerun_failed(self) -> None:
         await self._act('retry', rerun_targets(self.batch), 're-run the failed cells (press Re-run failed again)')
+
+    async def approve_all(self) -> None:
+        await self._act('approve', approve_targets(self.batch), 'approve the cells (press Approve all again)')
 
     async def stop_all(self) -> None:
         await self._act('stop', stop_targets(self.batch), 'stop the cells (press Stop all again)')

@@ -1,6 +1,6 @@
-"""Bulk Stop and Retry on the runs list: a Select mode puts a checkbox on each row; the bar above the list
-says what is selected (or "all matching these filters"), sends one POST /runs/bulk under one key, and each
-row then says what happened to it (done, skipped with the reason, refused with the problem)."""
+"""Bulk Stop, Retry and (for operators) Approve on the runs list: a Select mode puts a checkbox on each row; the
+bar above the list says what is selected (or "all matching these filters"), sends one POST /runs/bulk under one
+key, and each row then says what happened to it (done, skipped with the reason, refused with the problem)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from nicegui import ui
 from app.client import ApiError
 from app.pages.widgets import confirm, error_notice
 from app.state import connection
-from app.state.bulk_selection import BulkSelection, confirm_text, outcome_text, summary_text
+from app.state.bulk_selection import VERBS, BulkSelection, confirm_text, outcome_text, summary_text
 
 OUTCOME_CLASSES = {'done': 'text-positive', 'skipped': 'opacity-80', 'refused': 'text-negative'}
 
@@ -23,8 +23,11 @@ class BulkBar:
         filters: Callable[[], dict[str, Any]],
         redraw: Callable[[], None],
         shown: Callable[[], tuple[int, bool]],  # the list's real rows, and whether older ones match too
+        *,
+        operator: bool = False,
     ) -> None:
         self.selection = BulkSelection()
+        self.operator = operator
         self.filters, self.redraw, self.shown = filters, redraw, shown
         self.toggle_button = (
             ui.button('Select', icon='checklist', on_click=self.toggle_mode)
@@ -44,6 +47,11 @@ class BulkBar:
             self.stop_button.props('dense data-testid=bulk-stop').classes('rb-tap')
             self.retry_button = ui.button('Retry', icon='replay', on_click=lambda: self.act('retry'))
             self.retry_button.props('dense data-testid=bulk-retry').classes('rb-tap')
+            self.buttons = [self.stop_button, self.retry_button]
+            if self.operator:  # a builder's approve would be refused: it is not offered
+                approve = ui.button('Approve', icon='verified', color='positive', on_click=lambda: self.act('approve'))
+                approve.props('dense data-testid=bulk-approve').classes('rb-tap')
+                self.buttons.append(approve)
             self.result = ui.column().classes('w-full gap-0').props('data-testid=bulk-result aria-live=polite')
         self.bar = bar
         self.update()
@@ -67,16 +75,17 @@ class BulkBar:
     def update(self) -> None:
         self.bar.set_visibility(self.selection.selecting)
         self.count.text = self.selection.count_text
-        for button in (self.stop_button, self.retry_button):
+        for button in self.buttons:
             button.set_enabled(self.selection.can_act)
 
     async def act(self, action: str) -> None:
-        verb = 'Stop' if action == 'stop' else 'Retry'
+        verb = VERBS[action]
         rows, more = self.shown()
-        if not await confirm(confirm_text(action, self.selection, shown=rows, more=more), yes=verb):
+        question = confirm_text(action, self.selection, shown=rows, more=more)
+        if not await confirm(question, yes=verb, color='positive' if action == 'approve' else 'negative'):
             return
         body, key = self.selection.request(action, self.filters())
-        for button in (self.stop_button, self.retry_button):
+        for button in self.buttons:
             button.props('loading')
         try:
             answer = await connection.client().bulk_runs(body, key=key)
@@ -84,7 +93,7 @@ class BulkBar:
             error_notice(self.result, exc, f'{verb.lower()} the runs (press {verb} again to resend the same action)')
             return
         finally:
-            for button in (self.stop_button, self.retry_button):
+            for button in self.buttons:
                 button.props(remove='loading')
         self.selection.answered(answer)
         self.result.clear()

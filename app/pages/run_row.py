@@ -1,4 +1,5 @@
-"""One row of the runs list: status, id, parameters, why a queued run waits, times, stages, Retry and Stop."""
+"""One row of the runs list: status, id, parameters, why a queued run waits, times, stages, Retry, Stop and (for
+an operator, on a run waiting for one) Approve."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from nicegui import ui
 
 from app.pages.afk_review import afk_facts
 from app.pages.push_facts import push_facts
-from app.pages.run_timing import cancel_button, timing_bits
+from app.pages.run_timing import approve_button, cancel_button, timing_bits
 from app.pages.stage_strip import row_strip
 from app.pages.theme import live_duration, live_relative, status_badge
 from app.state.run_timing import started_by
@@ -19,7 +20,7 @@ RETRYABLE = ('failed', 'timed_out', 'crashed', 'stopped', 'expired', 'skipped', 
 
 
 def run_row(
-    run: dict, *, show_project: bool, on_stop: Any, on_retry: Any, extra: Any = None
+    run: dict, *, show_project: bool, on_stop: Any, on_retry: Any, operator: bool = False, extra: Any = None
 ) -> tuple[ui.element, ui.label, ui.label]:
     """One row of the runs list; returns the card and the labels the list's clock updates. extra(run) draws
     more at the row's start (the bulk selection's checkbox and outcome)."""
@@ -68,6 +69,7 @@ def run_row(
             row_strip(run)
             ui.space()
             if not run.get('optimistic'):
+                approve_button(run, operator=operator)
                 if run['status'] in RETRYABLE:
                     ui.button('Retry', icon='replay', on_click=lambda r=run: on_retry(r)).props(
                         f'flat dense aria-label="Retry run {run["id"]}"'

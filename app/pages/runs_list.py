@@ -14,6 +14,7 @@ from app.pages.run_filters_bar import filter_bar
 from app.pages.run_row import run_row
 from app.pages.widgets import confirm, error_notice, list_note, notify_error
 from app.state import connection, live
+from app.state.me import is_operator, who_am_i
 from app.state.runs_store import RunsStore
 
 WAITING_REFRESH_TICKS = 5  # seconds between re-reads of the queued rows' waiting reasons
@@ -24,9 +25,16 @@ MAX_PAGE = 500  # the API's largest page: a reload after "load older" re-reads a
 
 class RunsListView:
     def __init__(
-        self, store: RunsStore, *, url_path: str | None = None, show_project: bool = True, instant_row: bool = False
+        self,
+        store: RunsStore,
+        *,
+        url_path: str | None = None,
+        show_project: bool = True,
+        instant_row: bool = False,
+        operator: bool = False,
     ) -> None:
         self.store = store
+        self.operator = operator  # offers Approve on the runs waiting for an operator (the server decides anyway)
         self.url_path = url_path  # where the filters live in the URL (None: no filter bar)
         self.show_project = show_project
         self.tickers: dict[str, tuple[dict, ui.label, ui.label]] = {}  # row key -> (run, started, duration)
@@ -43,6 +51,7 @@ class RunsListView:
                 lambda: self.store.filters.api_params(),
                 lambda: self._rebuild(self.store.rows),
                 lambda: (len([r for r in self.store.rows if not r.get('optimistic')]), self.store.has_more),
+                operator=operator,
             )
             self.live_label = (
                 ui.label('○ connecting…').classes('text-xs opacity-70').props('data-testid=live aria-live=polite')
@@ -185,7 +194,12 @@ class RunsListView:
 
     def _row(self, run: dict) -> ui.element:
         card, started, took = run_row(
-            run, show_project=self.show_project, on_stop=self.stop, on_retry=retry, extra=self.bulk.row_controls
+            run,
+            show_project=self.show_project,
+            on_stop=self.stop,
+            on_retry=retry,
+            operator=self.operator,
+            extra=self.bulk.row_controls,
         )
         self.tickers[self.row_key(run)] = (run, started, took)
         if run.get('optimistic') and self.instant is not None:
@@ -239,7 +253,10 @@ async def runs_list(
     """The list of `store`'s filters; `project` pins it to one project's page (no project column), `url_path`
     puts the filter bar above it and keeps the filters in that page's URL."""
     placeholder = ui.column().classes('w-full')
-    view = RunsListView(store, url_path=url_path, show_project=project is None, instant_row=instant_row)
+    operator = is_operator(await who_am_i())
+    view = RunsListView(
+        store, url_path=url_path, show_project=project is None, instant_row=instant_row, operator=operator
+    )
     if url_path is not None:
         with placeholder:
             filter_bar(view, projects)

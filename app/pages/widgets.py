@@ -78,7 +78,8 @@ def notify_error(error: ApiError, doing: str) -> None:
     ui.notify(in_words(error, doing), type='negative', position='bottom', multi_line=True, caption=caption)
 
 
-async def confirm(question: str, *, yes: str = 'Yes', no: str = 'Cancel') -> bool:
+async def confirm(question: str, *, yes: str = 'Yes', no: str = 'Cancel', color: str = 'negative') -> bool:
+    """`color`: of the Yes button, negative for what ends or undoes something (Stop), positive for what lets it go."""
     # in the page's layout, not beside the button that asked: a live redraw of the button's row (the run page's
     # header when its run changes) would delete the dialog under the person's pointer
     with ui.context.client.layout, ui.dialog() as dialog, ui.card().props('role=alertdialog'):
@@ -87,7 +88,7 @@ async def confirm(question: str, *, yes: str = 'Yes', no: str = 'Cancel') -> boo
             # the focus goes into the dialog, on the harmless answer (Quasar's dialog focuses [autofocus]); closed,
             # the dialog gives it back to what had it
             ui.button(no, on_click=lambda: dialog.submit(False)).props('flat autofocus').classes('rb-tap')
-            ui.button(yes, on_click=lambda: dialog.submit(True), color='negative').classes('rb-tap')
+            ui.button(yes, on_click=lambda: dialog.submit(True), color=color).classes('rb-tap')
     result = await dialog
     dialog.delete()
     return bool(result)

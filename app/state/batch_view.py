@@ -24,6 +24,7 @@ class Cell:
     reason: str = ''  # refused: the problem in words
     error: str | None = None  # refused: the problem's machine code
     retry_of: str | None = None  # the cell's run is a retry (Re-run failed): of this run
+    awaiting_approval: bool = False  # the cell's run waits for an operator's approval (services/runs/approvals.py)
 
     @property
     def name(self) -> str:
@@ -41,6 +42,7 @@ class Cell:
         if self.run_id:
             status = self.status.replace('_', ' ')
             shown = f'{status} {self.short_id}' + (' retry' if self.retry_of else '')
+            shown += ' awaits approval' if self.awaiting_approval else ''
             name = f'{shown}: {self.depth_level} × {self.target_framework}, run {self.run_id}'
             return name + (f', a retry of {self.retry_of}' if self.retry_of else '')
         words = OUTCOME_WORDS.get(self.outcome, self.outcome)
@@ -69,6 +71,7 @@ def cell_of(child: dict[str, Any]) -> Cell:
         reason,
         problem['error'] if problem else None,
         run.get('retry_of') if run else None,
+        run is not None and awaits_approval(run),
     )
 
 
@@ -147,6 +150,15 @@ def rerun_targets(batch: dict[str, Any]) -> list[str]:
         for child in batch['children']
         if child.get('run') and child['run']['status'] in RETRYABLE_STATUSES
     ]
+
+
+def awaits_approval(run: dict[str, Any]) -> bool:
+    return run['status'] == 'delayed' and run.get('approval') == 'waiting'
+
+
+def approve_targets(batch: dict[str, Any]) -> list[str]:
+    """What "Approve all" lets go (GitHub's "Review deployments"): each cell's run waiting for an operator."""
+    return [child['run']['id'] for child in batch['children'] if child.get('run') and awaits_approval(child['run'])]
 
 
 def stop_targets(batch: dict[str, Any]) -> list[str]:

@@ -8,7 +8,14 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-DONE_WORDS = {'stop': 'stop requested', 'retry': 'retried'}
+DONE_WORDS = {'stop': 'stop requested', 'retry': 'retried', 'approve': 'approved'}
+VERBS = {'stop': 'Stop', 'retry': 'Retry', 'approve': 'Approve'}
+PAST = {'stop': 'stopped', 'retry': 'retried', 'approve': 'approved'}
+RULES = {
+    'stop': 'only active runs stop',
+    'retry': 'only ended ones retry',
+    'approve': "only runs waiting for an operator's approval are approved",
+}
 
 
 @dataclass
@@ -67,7 +74,7 @@ class BulkSelection:
 def confirm_text(action: str, selection: BulkSelection, *, shown: int, more: bool) -> str:
     """The question before a bulk action, with how many runs it touches: `shown` real rows of the list match
     the filters, and `more` says older ones exist beyond them (the server resolves those when it acts)."""
-    verb = 'Stop' if action == 'stop' else 'Retry'
+    verb = VERBS[action]
     if selection.all_matching:
         runs = f'run{"" if shown == 1 else "s"}'
         what = (
@@ -78,7 +85,7 @@ def confirm_text(action: str, selection: BulkSelection, *, shown: int, more: boo
     else:
         n = len(selection.picked)
         what = f'{n} selected run{"" if n == 1 else "s"}'
-    return f'{verb} {what}? Each run follows its own rules (only active runs stop; only ended ones retry).'
+    return f'{verb} {what}? Each run follows its own rules ({RULES[action]}).'
 
 
 def outcome_text(item: dict[str, Any]) -> str:
@@ -92,5 +99,4 @@ def outcome_text(item: dict[str, Any]) -> str:
 
 def summary_text(answer: dict[str, Any]) -> str:
     counts = answer['summary']
-    verb = 'stopped' if answer['action'] == 'stop' else 'retried'
-    return f'{counts["done"]} {verb}, {counts["skipped"]} skipped, {counts["refused"]} refused'
+    return f'{counts["done"]} {PAST[answer["action"]]}, {counts["skipped"]} skipped, {counts["refused"]} refused'

@@ -96,10 +96,28 @@ def test_the_cli_approves_and_shows_the_wait(settings_factory, repo_factory) -> 
         assert run_cli(server.base_url, server.token, 'projects', 'edit', 'proj', '--approval-required').code == 0
         shown = run_cli(server.base_url, server.token, 'projects', 'show', 'proj')
         assert "main's runs by builders wait for an operator" in shown.stdout, shown.stdout
-        with server.client(add_user(server, name='bob')) as builder:
-            asked = trigger(builder).json()
-        listed = run_cli(server.base_url, server.token, 'runs', 'show', asked['id'])
-        assert 'waiting for approval' in listed.stdout, listed.stdout
+        bob = add_user(server, name='bob')
+        args = (
+            'runs',
+            'trigger',
+            '--project',
+            'proj',
+            '--branch',
+            'main',
+            '--depth',
+            'shallow',
+            '--framework',
+            'python',
+        )
+        said = run_cli(server.base_url, bob, *args)
+        assert said.code == 0 and "It waits for an operator's approval (branch main is protected)" in said.stdout, said
+        assert 'runboard runs approve run_' in said.stdout and 'It runs at' not in said.stdout
+        with server.client(bob) as builder:
+            asked = builder.get('/api/runs').json()['items'][0]
+        listed = run_cli(server.base_url, server.token, 'runs', 'list', '--project', 'proj')
+        assert 'awaiting approval' in listed.stdout, listed.stdout
+        shown = run_cli(server.base_url, server.token, 'runs', 'show', asked['id'])
+        assert 'waiting for approval' in shown.stdout, shown.stdout
         approved = run_cli(server.base_url, server.token, 'runs', 'approve', asked['id'])
         assert approved.code == 0 and f'Approved {asked["id"]}' in approved.stdout, approved
         assert wait_for_status(operator, asked['id'], timeout=60)['status'] == 'succeeded'
@@ -128,3 +146,84 @@ def test_a_run_that_waits_is_told_to_the_rules_that_subscribe(settings_factory, 
         assert operator.post(f'/api/runs/{asked["id"]}/approve').status_code == 200
         assert wait_for_status(operator, asked['id'], timeout=60)['status'] == 'succeeded'
         assert len(rx.requests) == 1  # the run's success is not an event this rule asked for
+
+
+def test_an_operator_approves_many_runs_at_once_and_a_builder_cannot(settings_factory, repo_factory) -> None:  # noqa: ANN001
+    """GitHub's "Review deployments" for a whole workflow: the runs list's bulk Approve and a matrix batch's
+    Approve all (the page's button, `runs batch --approve-all`) let each waiting run go and skip the others."""
+    matrix = {'depth_level': ['shallow'], 'target_framework': ['python', 'node']}
+    with api_server(settings_factory()) as server, server.client() as operator:
+        repo = repo_factory({'main': PRINTS, 'feature/x': PRINTS})
+        create_project(operator, repo, approval_required=True, max_concurrent_runs=5)
+        builder_token = add_user(server, name='bob')
+        with server.client(builder_token) as builder:
+            first = builder.post(
+                '/api/runs/batch',
+                json={'project_id': 'proj', 'branch': 'main', 'matrix': matrix},
+                headers={'Idempotency-Key': 'matrix-1'},
+            ).json()
+            waiting = [child['run']['id'] for child in first['children']]
+            assert [child['run']['approval'] for child in first['children']] == ['waiting', 'waiting']
+            other = trigger(builder, branch='feature/x').json()['id']  # not a protected branch: it does not wait
+            by_builder = builder.post(
+                '/api/runs/bulk', json={'action': 'approve', 'run_ids': waiting}, headers={'Idempotency-Key': 'b-1'}
+            )
+            assert_problem(by_builder, 403, 'forbidden')
+
+        body = {'action': 'approve', 'run_ids': [*waiting, other]}
+        sent = operator.post('/api/runs/bulk', json=body, headers={'Idempotency-Key': 'approve-1'})
+        assert sent.status_code == 200, sent.text
+        answer = sent.json()
+        assert answer['summary'] == {'done': 2, 'skipped': 1, 'refused': 0}
+        assert [item['outcome'] for item in answer['items']] == ['done', 'done', 'skipped']
+        assert answer['items'][2]['error'] == 'not_awaiting_approval'
+        again = operator.post('/api/runs/bulk', json=body, headers={'Idempotency-Key': 'approve-1'})
+        assert again.headers['idempotent-replayed'] == 'true' and again.json() == answer
+        for run_id in [*waiting, other]:
+            ended = wait_for_status(operator, run_id, timeout=60)
+            assert ended['status'] == 'succeeded', statuses(ended)
+            # siblings of one batch share their branch (as when admitted at once): neither waited for the other
+            assert not [line for line in statuses(ended) if 'waits' in line], statuses(ended)
+        audit = operator.get('/api/audit', params={'action': 'run.approved'}).json()['items']
+        assert sorted(entry['target'] for entry in audit) == sorted(waiting)  # each once, the resend acted on none
+
+        second = run_cli(
+            server.base_url,
+            builder_token,
+            'runs', 'trigger', '--project', 'proj', '--branch', 'main',
+            '--matrix', 'depth=shallow', '--matrix', 'framework=python,node', '--key', 'matrix-2', '--json',
+        )  # fmt: skip
+        assert second.code == 0, second
+        batch_id = second.json()['id']
+        refused = run_cli(server.base_url, builder_token, 'runs', 'batch', batch_id, '--approve-all')
+        assert refused.code != 0 and 'forbidden' in refused.stdout + refused.stderr, refused
+        approved = run_cli(server.base_url, server.token, 'runs', 'batch', batch_id, '--approve-all')
+        assert approved.code == 0, approved
+        assert (approved.stdout + approved.stderr).count(': approved') == 2, approved
+        batch = operator.get(f'/api/runs/batch/{batch_id}').json()
+        for child in batch['children']:
+            assert child['run']['approval'] == 'approved'
+            assert wait_for_status(operator, child['run']['id'], timeout=60)['status'] == 'succeeded'
+        nothing = run_cli(server.base_url, server.token, 'runs', 'batch', batch_id, '--approve-all')
+        assert nothing.code == 0 and 'Nothing to approve' in nothing.stderr, nothing
+
+
+def test_an_approved_run_waits_for_the_branch_instead_of_ending_skipped(settings_factory, repo_factory) -> None:  # noqa: ANN001
+    """Approved while another run holds its branch: it waits (its log says why, once) and runs when the branch is
+    free, as GitHub queues an approved job behind its concurrency group; it does not end skipped."""
+    slow = shell_script('sleep 3; echo "commit=$RUNBOARD_COMMIT"')
+    with api_server(settings_factory()) as server, server.client() as operator:
+        create_project(operator, repo_factory({'main': slow}), approval_required=True)
+        with server.client(add_user(server, name='bob')) as builder:
+            asked = trigger(builder, key='deploy').json()
+        holder = trigger(operator, key='holder').json()  # an operator's own run of main: it holds the branch
+        assert holder['status'] == 'queued'
+        assert operator.post(f'/api/runs/{asked["id"]}/approve').status_code == 200
+        done = wait_for_status(operator, asked['id'], timeout=60)
+        assert done['status'] == 'succeeded', statuses(done)
+        said = statuses(done)
+        waits = [line for line in said if line.startswith('approved, waits:')]
+        assert len(waits) == 1 and 'locked by active run' in waits[0] and holder['id'] in waits[0], said
+        assert said.index(waits[0]) < said.index('queued', said.index(waits[0]))  # queued after the wait
+        ended = wait_for_status(operator, holder['id'])
+        assert ended['status'] == 'succeeded' and ended['finished_at'] <= done['started_at']

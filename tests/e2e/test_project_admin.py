@@ -7,6 +7,7 @@ that is shown once, works, is revoked in the UI and is refused from then on."""
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +18,7 @@ from playwright.sync_api import Locator, Page, expect
 
 from tests.helpers.e2e import expect_clipboard, screenshot
 from tests.helpers.repos import make_repo
+from tests.helpers.runs import wait_for_status
 from tests.helpers.servers import app_process
 
 pytestmark = pytest.mark.e2e
@@ -268,6 +270,12 @@ def test_an_operator_approves_a_builders_run_of_a_protected_branch(page: Page, s
             "waiting for an operator's approval (branch main is protected)"
         )
         expect(builder_page.get_by_test_id('approve')).to_have_count(0)
+        builder_page.goto(f'{server.url}/?status=delayed')  # nor in the runs list, its rows or its bulk bar
+        expect(builder_page.locator(f'[data-run={waiting["id"]}]')).to_be_visible()
+        builder_page.get_by_test_id('bulk-select').click()
+        expect(builder_page.get_by_test_id('bulk-stop')).to_be_visible()
+        expect(builder_page.get_by_test_id('approve')).to_have_count(0)
+        expect(builder_page.get_by_test_id('bulk-approve')).to_have_count(0)
     finally:
         builder_page.close()
 
@@ -280,3 +288,18 @@ def test_an_operator_approves_a_builders_run_of_a_protected_branch(page: Page, s
     with server.api() as api:
         me = api.get('/api/me').json()['name']
     expect(page.locator('[data-param=approved-by]')).to_have_text(me)
+
+    # more of the builder's runs of main: one approved from its row in the runs list, the rest from the bulk bar
+    with server.api(builder) as api:
+        later = [api.post('/api/runs', json={**body, 'branch': 'main'}).json()['id'] for _ in range(2)]
+    page.goto(f'{server.url}/?status=delayed')
+    page.locator(f'[data-run={later[0]}]').get_by_test_id('approve').click()
+    expect(page.locator(f'[data-run={later[0]}]').get_by_test_id('approve')).to_have_count(0)
+    page.get_by_test_id('bulk-select').click()
+    page.get_by_test_id('bulk-all').click()
+    page.get_by_test_id('bulk-approve').click()
+    page.get_by_role('alertdialog').get_by_role('button', name='Approve').click()
+    expect(page.get_by_test_id('bulk-summary')).to_have_text(re.compile(r'^1 approved, [01] skipped, 0 refused$'))
+    with server.api() as api:
+        for run_id in later:
+            assert wait_for_status(api, run_id, timeout=60)['status'] == 'succeeded'

@@ -10,7 +10,9 @@ import pytest
 from app.client import ApiError, Response
 from app.state.batch_form import submit_batch
 from app.state.batch_view import (
+    approve_targets,
     batch_action_key,
+    cell_of,
     event_effect,
     grid_of,
     headline,
@@ -277,3 +279,17 @@ def test_stop_targets_are_the_cells_still_queued_or_running() -> None:
     ]
     assert stop_targets({'children': children}) == ['run_1', 'run_3']
     assert batch_action_key('bat_1', 'stop', ['run_1']) != batch_action_key('bat_1', 'rerun', ['run_1'])
+
+
+def test_approve_targets_are_the_cells_waiting_for_an_operator() -> None:
+    waiting = child('shallow', 'python', 'run_1', 'delayed')
+    waiting['run']['approval'] = 'waiting'
+    approved = child('shallow', 'node', 'run_2', 'delayed')
+    approved['run']['approval'] = 'approved'  # due, the sweep not there yet
+    moved_on = child('deep', 'python', 'run_3', 'queued')
+    moved_on['run']['approval'] = 'waiting'  # the page's copy after a live status update: no longer waiting
+    children = [waiting, approved, moved_on, child('deep', 'node', 'run_4', 'delayed'), child('x', 'y', error='e')]
+    assert approve_targets({'children': children}) == ['run_1']
+    cell = cell_of(waiting)
+    assert cell.awaiting_approval and cell.label.startswith('delayed run_1 awaits approval: shallow × python')
+    assert not cell_of(approved).awaiting_approval

@@ -59,6 +59,11 @@ def test_an_answer_is_shown_per_row_and_the_next_action_gets_a_new_key() -> None
             {'outcome': 'skipped', 'action': 'stop', 'reason': 'already ended (failed)'},
             'skipped: already ended (failed)',
         ),
+        ({'outcome': 'done', 'action': 'approve'}, 'approved'),
+        (
+            {'outcome': 'skipped', 'action': 'approve', 'reason': 'Run r1 is queued and waits for no approval.'},
+            'skipped: Run r1 is queued and waits for no approval.',
+        ),
     ],
 )
 def test_outcome_words(item: dict, text: str) -> None:
@@ -81,3 +86,24 @@ def test_the_confirmation_says_how_many_runs(picked, all_matching, shown, more, 
     if all_matching:
         selection.pick_all_matching()
     assert confirm_text('stop', selection, shown=shown, more=more).startswith(text)
+
+
+@pytest.mark.parametrize(
+    ('action', 'question', 'summary'),
+    [
+        ('stop', 'Stop 1 selected run? Each run follows its own rules (only active runs stop).', '2 stopped'),
+        ('retry', 'Retry 1 selected run? Each run follows its own rules (only ended ones retry).', '2 retried'),
+        (
+            'approve',
+            "Approve 1 selected run? Each run follows its own rules (only runs waiting for an operator's approval "
+            'are approved).',
+            '2 approved',
+        ),
+    ],
+)
+def test_each_action_asks_and_sums_up_in_its_own_words(action: str, question: str, summary: str) -> None:
+    selection = BulkSelection(selecting=True)
+    selection.toggle('a')
+    assert confirm_text(action, selection, shown=1, more=False) == question
+    answer = {'action': action, 'summary': {'done': 2, 'skipped': 1, 'refused': 0}}
+    assert summary_text(answer) == f'{summary}, 1 skipped, 0 refused'

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
 from app.models import Project
-from app.services.runs.approvals import needs_approval
+from app.services.runs.approvals import approved_run_waits, needs_approval
 from app.state.run_timing import approval_text, timing_line
 
 
@@ -41,3 +43,23 @@ def test_a_waiting_run_reads_as_waiting_not_as_due_at_a_time() -> None:
     approved = {**waiting, 'approval': 'approved'}
     assert approval_text(approved) is None and timing_line(approved) is not None
     assert approval_text({**waiting, 'status': 'stopped'}) is None
+
+
+NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ('approval', 'approved_ago', 'status', 'waits'),
+    [
+        ('approved', timedelta(seconds=5), 409, True),  # the branch lock or the concurrency limit passes
+        ('approved', timedelta(minutes=59), 429, True),  # so does the requester's quota
+        ('approved', timedelta(hours=1), 409, False),  # an hour after the approval: it ends skipped
+        ('approved', timedelta(seconds=5), 404, False),  # the branch or the person is gone: waiting cannot help
+        ('approved', timedelta(seconds=5), 422, False),  # the depth or framework is no longer allowed
+        (None, None, 409, False),  # a delayed run nobody had to approve ends skipped, as it always has
+        ('waiting', None, 409, False),
+    ],
+)
+def test_an_approved_run_waits_out_a_lock_or_a_limit_for_an_hour(approval, approved_ago, status, waits) -> None:  # noqa: ANN001
+    approved_at = NOW - approved_ago if approved_ago is not None else None
+    assert approved_run_waits(approval=approval, approved_at=approved_at, status=status, now=NOW) is waits

@@ -6,10 +6,15 @@ Such a run is admitted as any run is (its idempotency key, the same refusals) an
 `approval = 'waiting'`: it holds nothing (no slot, no branch lock, no quota) and the delayed-run sweep passes it
 over. An operator's Approve sets it due (at once, or at its own later time) and the sweep admits it then under the
 rules a trigger meets at that moment, as for any delayed run: the requester's quota, the concurrency limit, the
-branch lock; refused, it ends `skipped`. Reject is the Stop a delayed run already has: it ends `stopped`. Operators'
-own runs, AFK runs and pull requests' runs (which never see the protected variables) are not held."""
+branch lock. An approved run those refuse waits (GitHub queues an approved job behind its concurrency group): it is
+tried again every few seconds for an hour after its approval, and its log says once why it waits; refused for any
+other reason, or still refused after the hour, it ends `skipped`. Reject is the Stop a delayed run already has: it
+ends `stopped`. Operators' own runs, AFK runs and pull requests' runs (which never see the protected variables) are
+not held."""
 
 from __future__ import annotations
+
+from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, bindparam, text
 from sqlmodel import Session
@@ -27,6 +32,9 @@ from app.services.runs.timeline import DB_TIME, append_events
 EXEMPT_KINDS = ('auto', 'pull_request')
 WAITING, APPROVED = 'waiting', 'approved'
 DUE_SQL = "(approval IS NULL OR approval <> 'waiting')"  # a delayed run the sweep may admit when its time comes
+WAITS_FOR = (409, 429)  # refusals that pass: the branch lock, the concurrency limit, the quota
+WAIT_LIMIT = timedelta(hours=1)  # an approval older than this is stale: the run ends skipped, as delayed runs do
+RETRY_EVERY = timedelta(seconds=5)
 
 SQL_APPROVE = text(
     "UPDATE run SET approval = 'approved', approved_by = :by, approved_at = :now, run_at = COALESCE(run_at, :now) "
@@ -39,6 +47,14 @@ def needs_approval(*, project: Project, kind: str, branch: str, is_operator: boo
     if not project.approval_required or is_operator or kind in EXEMPT_KINDS:
         return False
     return protected_branch(branch, base_branch=project.base_branch, patterns=project.protected_branches)
+
+
+def approved_run_waits(*, approval: str | None, approved_at: datetime | None, status: int, now: datetime) -> bool:
+    """Pure: whether an approved run refused (with `status`) when due waits to be tried again, instead of ending
+    skipped: the operator said it may run, and a lock or a limit that passes should not undo that."""
+    if approval != APPROVED or approved_at is None or status not in WAITS_FOR:
+        return False
+    return now - approved_at < WAIT_LIMIT
 
 
 def waiting_text(branch: str) -> str:

@@ -1,4 +1,4 @@
-"""Bulk Stop and Retry: one request over a list of runs or every run matching a filter, under one
+"""Bulk Stop, Retry and Approve: one request over a list of runs or every run matching a filter, under one
 Idempotency-Key, answered per run (done, skipped with the reason, refused with the problem).
 
 How the database decides the races: the first request inserts the (user, key) row of the bulkaction table;
@@ -6,7 +6,9 @@ a second one with the same key, on any server, fails that insert and reads the r
 the first has finished, 409 `bulk_in_progress` while it runs, 422 if the payload differs. The runs acted on
 are fixed in that row before anything is done, so a resend never widens a filter to runs created since.
 Each run then goes through the single-run rules (the stop guard, the retry's admission with a key derived
-from the bulk key: quota, concurrency and PR lock per run, and a resumed action replays those retries).
+from the bulk key: quota, concurrency and PR lock per run, and a resumed action replays those retries; an approval
+lets a run waiting for one go, and skips any other, services/runs/approvals.py). Only operators may approve: a
+builder's bulk Approve is refused whole, before anything is recorded.
 A bulk action left `running` by a server that died is resumed by a resend after STALE_SECONDS."""
 
 from __future__ import annotations
@@ -21,14 +23,15 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from app.core.errors import DomainError
+from app.core.errors import DomainError, forbidden
 from app.models import BulkAction, Run, as_utc, utcnow
 from app.services.identity.accounts import Principal
 from app.services.runs import reads as run_reads
 
 MAX_RUNS = 500
 STALE_SECONDS = 300
-ACTIONS = ('stop', 'retry')
+ACTIONS = ('stop', 'retry', 'approve')
+SKIPPED_ERRORS = ('run_ended', 'not_retryable', 'not_awaiting_approval')  # not this run's turn, not a refusal
 ENDED = ('succeeded', 'failed', 'timed_out', 'crashed', 'stopped', 'expired', 'skipped', 'cancelled')
 
 
@@ -65,8 +68,9 @@ class BulkActions:
         engine: Engine,
         stop: Callable[[Principal, str], Any],
         retry: Callable[[Principal, str, str, str | None], Any],
+        approve: Callable[[Principal, str], Any],
     ) -> None:
-        self.engine, self.stop, self.retry = engine, stop, retry
+        self.engine, self.stop, self.retry, self.approve = engine, stop, retry, approve
 
     def run(
         self,
@@ -83,6 +87,8 @@ class BulkActions:
             raise DomainError(422, 'validation', f'action must be one of {", ".join(ACTIONS)}.', field='action')
         if (run_ids is None) == (filters is None):
             raise DomainError(422, 'validation', 'Send either run_ids or filter, not both and not neither.')
+        if action == 'approve' and not principal.is_operator:
+            raise forbidden('only operators can approve runs')
         if run_ids is not None and not 0 < len(run_ids) <= MAX_RUNS:
             raise DomainError(422, 'validation', f'run_ids holds 1 to {MAX_RUNS} runs.', field='run_ids')
         stamp = fingerprint(action, run_ids, filters)
@@ -156,10 +162,13 @@ class BulkActions:
                     return {'run_id': run_id, 'outcome': 'skipped', 'reason': reason}
                 self.stop(principal, run_id)
                 return {'run_id': run_id, 'outcome': 'done'}
+            if action == 'approve':
+                self.approve(principal, run_id)
+                return {'run_id': run_id, 'outcome': 'done'}
             admitted = self.retry(principal, run_id, child_key(key, run_id), correlation)
             return {'run_id': run_id, 'outcome': 'done', 'new_run_id': admitted.run.id}
         except DomainError as exc:
-            skipped = exc.error in ('run_ended', 'not_retryable')
+            skipped = exc.error in SKIPPED_ERRORS
             return {
                 'run_id': run_id,
                 'outcome': 'skipped' if skipped else 'refused',

@@ -2,7 +2,8 @@
 concurrency slot, no PR lock (both are indexes over *active* runs) and no quota. When it is due, a sweep on
 every server admits it under the rules a trigger meets now: the person still in the project's team, the
 branch still there (its commit now is what the run checks out), the quota, the concurrency limit and the PR
-lock. Admitted, it becomes `queued` like any run; refused, it ends `skipped` with the refusal as its error.
+lock. Admitted, it becomes `queued` like any run; refused, it ends `skipped` with the refusal as its error (an
+approved run refused by a lock or a limit waits instead, services/runs/approvals.py).
 
 The database decides the race between servers: each admission takes the repository's lock (PostgreSQL
 advisory lock; SQLite's write lock) and moves the run with `UPDATE ... WHERE status = 'delayed'`, so one
@@ -48,6 +49,9 @@ SQL_QUEUE = timed_sql(
     binds=('expires',),
 )
 STILL_DELAYED_SQL = "status = 'delayed'"
+SQL_TRY_LATER = timed_sql(
+    "UPDATE run SET run_at = :at WHERE id = :id AND status = 'delayed' AND stop_requested_at IS NULL", binds=('at',)
+)
 
 
 class _Gone(Exception):
@@ -58,6 +62,7 @@ class DelayedRuns:
     def __init__(self, *, engine: Engine, admitter: RunAdmitter, bus: EventBus) -> None:
         self.engine, self.admitter, self.bus = engine, admitter, bus
         self.writer = admitter.writer
+        self.said_waiting: set[str] = set()  # approved runs whose log already says why they wait (this server)
 
     def next_due(self) -> datetime | None:
         """When the next delayed run is due (on any server): the sweep wakes exactly then (scheduling/timers.py)."""
@@ -104,6 +109,12 @@ class DelayedRuns:
         except DomainError as refusal:
             if refusal.status >= 500:
                 raise  # an outage (503): not the run's fault; the next sweep tries again
+            now = utcnow()
+            if approvals.approved_run_waits(
+                approval=run.approval, approved_at=as_utc(run.approved_at), status=refusal.status, now=now
+            ):
+                return self._try_later(run, project, refusal, now)
+            self.said_waiting.discard(run.id)
             return self._skip(run, project, refusal)
         self.bus.publish_many(
             [
@@ -137,7 +148,7 @@ class DelayedRuns:
                             f'Run limit reached when it was due: {quota.limit} runs per {quota.window_seconds} s.',
                         )
                     charged = True
-                    slot = self.writer.take_slot(conn, project, run.branch_name, False)
+                    slot = self.writer.take_slot(conn, project, run.branch_name, False, run.batch_id)  # siblings share
                     self._mark_queued(conn, run, project, slot, commit)
                 return
             except BaseException as exc:
@@ -161,9 +172,24 @@ class DelayedRuns:
         said = f'queued: due at {due:%H:%M:%S} UTC' + (
             f', admitted {timing.duration_text(late)} late' if late >= 2 else ''
         )
-        if run.approval == approvals.APPROVED and run.run_at == run.approved_at:  # due when approved, not at a time
-            said = 'queued'
+        if run.approval == approvals.APPROVED and (run.run_at == run.approved_at or run.id in self.said_waiting):
+            said = 'queued'  # due when approved (not at a time of its own), or after its wait said why
+        self.said_waiting.discard(run.id)
         append_events(conn, run.id, [('status', said)], now=now)
+
+    def _try_later(self, run: Run, project: Project, refusal: DomainError, now: datetime) -> str:
+        """An approved run a lock or a limit holds back: tried again shortly (the sweep wakes at its new run_at)."""
+        with self.engine.begin() as conn:
+            if conn.execute(SQL_TRY_LATER, {'id': run.id, 'at': now + approvals.RETRY_EVERY}).rowcount != 1:
+                return 'gone'
+            if run.id in self.said_waiting:
+                return RunStatus.delayed.value
+            self.said_waiting.add(run.id)
+            append_events(conn, run.id, [('status', f'approved, waits: {refusal.detail} Tried again for an hour.')])
+        self.bus.publish(
+            {'type': 'run', 'id': run.id, 'project_id': run.project_id, 'team_id': project.team_id, 'status': 'delayed'}
+        )
+        return RunStatus.delayed.value
 
     def _skip(self, run: Run, project: Project, refusal: DomainError) -> str:
         ended = finish_run(
