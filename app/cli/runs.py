@@ -233,7 +233,8 @@ def list_runs(
             '--status',
             '-s',
             help='Only these statuses (repeat, or comma-separated): delayed, queued, running, '
-            'succeeded, failed, timed_out, crashed, stopped, expired, skipped, cancelled.',
+            'succeeded, failed, timed_out, crashed, stopped, expired, skipped, cancelled; awaiting_approval: '
+            "the delayed runs that wait for an operator's approval.",
         ),
     ] = None,
     kind: Annotated[

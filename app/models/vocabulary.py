@@ -50,6 +50,10 @@ class RunStatus(str, Enum):
 ACTIVE_STATUSES = (RunStatus.queued.value, RunStatus.running.value)
 WAITING_STATUSES = (RunStatus.delayed.value,)  # not active (holds nothing) and not ended
 TERMINAL_STATUSES = tuple(s.value for s in RunStatus if s.value not in ACTIVE_STATUSES + WAITING_STATUSES)
+# the runs list's status filter also takes this (GitHub's `status=waiting`): delayed runs that wait for an
+# operator's approval (services/runs/approvals.py); a run's own status is `delayed`
+AWAITING_APPROVAL = 'awaiting_approval'
+APPROVAL_WAITING, APPROVAL_APPROVED = 'waiting', 'approved'
 RETRYABLE_STATUSES = ('failed', 'timed_out', 'crashed', 'stopped', 'expired', 'skipped', 'cancelled')
 # automatic retries (services/runs/auto_retry.py): the ends a project may have retried, the default ones (the
 # machine's fault or a hang, not the code's: GitLab's system failures), and the key an automatic retry is made under

@@ -8,6 +8,7 @@ from urllib.parse import urlencode
 
 from nicegui import ui
 
+from app.models.vocabulary import AWAITING_APPROVAL
 from app.pages.theme import STATUS_LABELS
 from app.state.runs_store import RunFilters, RunsStore
 
@@ -22,6 +23,7 @@ class FilteredList(Protocol):
 
 
 STATUSES = [
+    AWAITING_APPROVAL,
     'delayed',
     'queued',
     'running',

@@ -40,7 +40,7 @@ NOSCRIPT_HTML = (
     '(Start AFK run, Auto on/off, Reset, Requeue, Discard) as plain forms.</p></noscript>'
 )
 
-STATUS_LABELS = {'timed_out': 'timed out', 'submitting': 'Submitting…'}
+STATUS_LABELS = {'timed_out': 'timed out', 'submitting': 'Submitting…', 'awaiting_approval': 'awaiting approval'}
 
 
 @contextmanager

@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from app.models.vocabulary import APPROVAL_WAITING, AWAITING_APPROVAL
+
 SUBMITTING = 'submitting'
 ACTIVE = ('queued', 'running', 'stopping')
 _tokens = itertools.count(1)
@@ -59,7 +61,10 @@ class RunFilters:
             return False
         if self.project and run.get('project_id') != self.project:
             return False
-        if self.status and run.get('status') != self.status:
+        if self.status == AWAITING_APPROVAL:
+            if run.get('status') != 'delayed' or run.get('approval') != APPROVAL_WAITING:
+                return False
+        elif self.status and run.get('status') != self.status:
             return False
         if self.branch and run.get('branch_name') != self.branch:
             return False

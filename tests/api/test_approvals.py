@@ -114,8 +114,10 @@ def test_the_cli_approves_and_shows_the_wait(settings_factory, repo_factory) -> 
         assert 'runboard runs approve run_' in said.stdout and 'It runs at' not in said.stdout
         with server.client(bob) as builder:
             asked = builder.get('/api/runs').json()['items'][0]
-        listed = run_cli(server.base_url, server.token, 'runs', 'list', '--project', 'proj')
-        assert 'awaiting approval' in listed.stdout, listed.stdout
+        listed = run_cli(server.base_url, server.token, 'runs', 'list', '--status', 'awaiting_approval', '--json')
+        assert [run['id'] for run in listed.json()['items']] == [asked['id']], listed
+        table = run_cli(server.base_url, server.token, 'runs', 'list', '--project', 'proj')
+        assert 'awaiting approval' in table.stdout, table.stdout
         shown = run_cli(server.base_url, server.token, 'runs', 'show', asked['id'])
         assert 'waiting for approval' in shown.stdout, shown.stdout
         approved = run_cli(server.base_url, server.token, 'runs', 'approve', asked['id'])
@@ -170,6 +172,10 @@ def test_an_operator_approves_many_runs_at_once_and_a_builder_cannot(settings_fa
             )
             assert_problem(by_builder, 403, 'forbidden')
 
+        listed = operator.get('/api/runs', params={'status': 'awaiting_approval'}).json()['items']
+        assert sorted(run['id'] for run in listed) == sorted(waiting)  # GitHub's status=waiting: not the other run
+        either = operator.get('/api/runs', params={'status': 'awaiting_approval,running,succeeded,queued'}).json()
+        assert {run['id'] for run in either['items']} == {*waiting, other}
         body = {'action': 'approve', 'run_ids': [*waiting, other]}
         sent = operator.post('/api/runs/bulk', json=body, headers={'Idempotency-Key': 'approve-1'})
         assert sent.status_code == 200, sent.text

@@ -423,9 +423,10 @@ def test_a_retried_push_run_posts_the_retrys_state_under_the_same_check(settings
             while remote.posted[-1].state != 'success':  # an older state of the first attempt never lands after it
                 assert time.monotonic() < deadline, [p.state for p in remote.posted]
                 time.sleep(0.05)
-            # the first attempt's end, retried automatically, was never shown as red: the check stayed pending
-            states = [p.state for p in remote.posted]  # the retry's own pending may be overtaken before it is posted
-            assert set(states) == {'pending', 'success'} and states[-1] == 'success', states
+            # the first attempt's end, retried automatically, was never shown as red: the check stayed pending (the
+            # statuses of a commit are coalesced: on a busy machine the pendings may all be overtaken by the success)
+            states = [p.state for p in remote.posted]
+            assert set(states) <= {'pending', 'success'} and states[-1] == 'success', states
 
 
 JUNIT_SCRIPT = """#!/bin/sh

@@ -240,3 +240,17 @@ def test_an_update_of_a_run_on_an_older_page_not_loaded_yet_waits_for_that_page(
     store.append_older([run('r3'), run('r2', 'succeeded')], has_more=False)
     store.apply_event(run('r1', 'failed'))  # nothing older left to load: an update lists it
     assert [r['id'] for r in store.rows] == ['r5', 'r4', 'r3', 'r2', 'r1']
+
+
+@pytest.mark.parametrize(
+    ('run', 'shown'),
+    [
+        ({'status': 'delayed', 'approval': 'waiting'}, True),
+        ({'status': 'delayed', 'approval': 'approved'}, False),  # approved: due, no longer the operator's to act on
+        ({'status': 'delayed', 'approval': None}, False),  # delayed to a time of its own
+        ({'status': 'queued', 'approval': 'waiting'}, False),  # a stale copy once the run moved on
+    ],
+)
+def test_the_awaiting_approval_filter_keeps_only_the_runs_an_operator_must_approve(run: dict, shown: bool) -> None:
+    created = {'id': 'run_1', 'created_at': '2026-11-27T12:00:00Z', 'branch_name': 'main', 'project_id': 'p'}
+    assert RunFilters(status='awaiting_approval').matches({**created, **run}) is shown

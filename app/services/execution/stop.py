@@ -12,6 +12,7 @@ from app.models import ACTIVE_SQL, ACTIVE_STATUSES, WAITING_STATUSES, RunPublic,
 from app.services.execution.reaper import finish_run
 from app.services.identity import audit
 from app.services.identity.accounts import Principal
+from app.services.runs import approvals
 from app.services.runs.reads import get_run, load_visible_run
 from app.services.runs.timeline import append_events
 
@@ -31,7 +32,7 @@ def stop_run(engine: Engine, bus: EventBus, principal: Principal, run_id: str) -
             {'now': utcnow(), 'u': principal.user_id, 'id': run_id},
         )
         said = f'cancelled by {principal.name} before it was due' if delayed else f'stop requested by {principal.name}'
-        if run.approval == 'waiting':  # an operator's Reject, or its person taking the request back
+        if run.approval == approvals.WAITING:  # an operator's Reject, or its person taking the request back
             said = f'not approved: cancelled by {principal.name}'
         append_events(conn, run_id, [('status', said)])
         audit.record(conn, principal, 'run.stopped', team_id=project.team_id, project_id=project.id, target=run_id)

@@ -23,6 +23,7 @@ from app.core.errors import DomainError, forbidden
 from app.infra.db import session_scope
 from app.infra.events import EventBus
 from app.models import Project, RunPublic, utcnow
+from app.models.vocabulary import APPROVAL_APPROVED, APPROVAL_WAITING
 from app.services.identity import audit
 from app.services.identity.accounts import Principal
 from app.services.projects.variables import protected_branch
@@ -30,7 +31,7 @@ from app.services.runs.reads import load_visible_run, public
 from app.services.runs.timeline import DB_TIME, append_events
 
 EXEMPT_KINDS = ('auto', 'pull_request')
-WAITING, APPROVED = 'waiting', 'approved'
+WAITING, APPROVED = APPROVAL_WAITING, APPROVAL_APPROVED
 DUE_SQL = "(approval IS NULL OR approval <> 'waiting')"  # a delayed run the sweep may admit when its time comes
 WAITS_FOR = (409, 429)  # refusals that pass: the branch lock, the concurrency limit, the quota
 WAIT_LIMIT = timedelta(hours=1)  # an approval older than this is stale: the run ends skipped, as delayed runs do

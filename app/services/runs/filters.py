@@ -1,4 +1,4 @@
-"""The runs list's time range, text search and retry links, as conditions on run columns.
+"""The runs list's statuses, time range, text search and retry links, as conditions on run columns.
 
 Run ids start with their creation time (app/core/ids.py), so a time range is an id range: the list
 keeps reading the primary key (or a (filter, id) index) in id order, however many runs the table holds.
@@ -9,18 +9,28 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import ColumnElement, or_
+from sqlalchemy import ColumnElement, and_, or_
 from sqlmodel import Session, col, select
 
 from app.core.errors import DomainError
 from app.core.ids import RUN_PREFIX, time_prefix
 from app.models import Run
+from app.models.vocabulary import APPROVAL_WAITING, AWAITING_APPROVAL
 
 MAX_QUERY_CHARS = 200
 
 
 def _invalid(message: str) -> DomainError:
     return DomainError(422, 'validation', message)
+
+
+def status_condition(statuses: list[str]) -> ColumnElement[bool]:
+    """Runs in any of `statuses`; `awaiting_approval` among them names the delayed runs that wait for an operator."""
+    plain = [status for status in statuses if status != AWAITING_APPROVAL]
+    conditions: list[ColumnElement[bool]] = [col(Run.status).in_(plain)] if plain else []
+    if AWAITING_APPROVAL in statuses:
+        conditions.append(and_(col(Run.status) == 'delayed', col(Run.approval) == APPROVAL_WAITING))
+    return or_(*conditions)
 
 
 def parse_moment(value: str, *, end_of_day: bool) -> datetime:

@@ -153,7 +153,7 @@ def list_runs(
             .where(col(Run.project_id).in_(project_ids))
         )
         if status:
-            query = query.where(col(Run.status).in_(status))
+            query = query.where(run_filters.status_condition(status))
         if kind:
             query = query.where(col(Run.kind) == kind)
         if branch:
