@@ -145,6 +145,7 @@ class ProjectPublic(ProjectBase):
     ready_count: int | None = None
     parked_count: int = 0
     active_runs: int = 0
+    awaiting_approval: int = 0  # its runs that wait for an operator's approval (services/runs/approvals.py)
     has_credentials: bool = False
     credentials_kind: str | None = None
     next_schedule: NextFiring | None = None  # its schedules' soonest firing

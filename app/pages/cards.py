@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 from nicegui import background_tasks, context, ui
 
 from app.client import ApiError
+from app.models.vocabulary import AWAITING_APPROVAL
 from app.pages.backlog import open_backlog, open_parked
 from app.pages.charts import Debounced
 from app.pages.run_timing import show_next_schedule
@@ -20,7 +21,7 @@ from app.pages.theme import iso_utc, relative, status_badge
 from app.pages.widgets import menu_item, notify_error
 from app.state import connection, live
 from app.state.history import SPARKLINE_RUNS, is_finish_event, sparkline_svg
-from app.state.projects_store import CardView, ProjectsStore
+from app.state.projects_store import CardView, ProjectsStore, awaiting_approval_text
 from app.state.run_timing import parse, start_fact, until_text
 from app.state.text import shown
 
@@ -108,6 +109,9 @@ class ProjectCard:
             with ui.row().classes('w-full items-center gap-2 text-sm'):
                 ui.label('Last run:').classes('opacity-70')
                 self.last_run = ui.row().classes('items-center gap-2')
+            # the runs an operator has to approve: the runs list filtered to them (approved there, one by one or all)
+            self.awaiting = ui.link('', f'/?project={view.id}&status={AWAITING_APPROVAL}')
+            self.awaiting.classes('text-sm rb-tap-link rb-text-caution').props('data-field=awaiting-approval')
             self.next_schedule = ui.link('', f'/projects/{view.id}/schedules').classes('text-sm rb-tap-link')
             self.next_schedule.props('data-field=next-schedule')
             # the last runs' durations and outcomes: one inline SVG (state/history.py), no chart per card
@@ -170,6 +174,9 @@ class ProjectCard:
                 _last_run_link(last)
             else:
                 ui.label('none yet').classes('opacity-70')
+        awaiting = awaiting_approval_text(project)
+        self.awaiting.text = awaiting or ''
+        self.awaiting.set_visibility(awaiting is not None)
         show_next_schedule(self.next_schedule, project)  # "next run in 4 min · nightly"
         self.causes.clear()
         with self.causes:

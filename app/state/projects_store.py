@@ -63,6 +63,14 @@ class CardView:
         return 'idle'
 
 
+def awaiting_approval_text(project: dict) -> str | None:
+    """The card's line for the runs an operator has to approve (None: none waits)."""
+    count = int(project.get('awaiting_approval') or 0)
+    if not count:
+        return None
+    return f"{count} run{'' if count == 1 else 's'} {'waits' if count == 1 else 'wait'} for an operator's approval"
+
+
 def cost_capped_text(project: dict, now: datetime) -> str | None:
     """Pure: the card's loud line while the daily AFK cost cap holds the loop (the server records the UTC day it
     was reached in `afk_cost_capped_on`; the next UTC day or a Reset ends it), else None."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from app.pages.cards import paused_text, reset_form
-from app.state.projects_store import CardView, failure_cause, launch_blocked_text
+from app.state.projects_store import CardView, awaiting_approval_text, failure_cause, launch_blocked_text
 
 
 @pytest.mark.parametrize(
@@ -74,3 +74,16 @@ def test_paused_text_and_plain_form() -> None:
 )
 def test_the_card_says_why_nothing_launches(project: dict, text: str | None) -> None:
     assert launch_blocked_text(project) == text
+
+
+@pytest.mark.parametrize(
+    ('count', 'text'),
+    [
+        (0, None),
+        (None, None),  # a server before approvals: no line
+        (1, "1 run waits for an operator's approval"),
+        (3, "3 runs wait for an operator's approval"),
+    ],
+)
+def test_the_card_says_how_many_runs_wait_for_an_approval(count, text) -> None:  # noqa: ANN001
+    assert awaiting_approval_text({'id': 'p', 'awaiting_approval': count}) == text

@@ -172,6 +172,8 @@ def test_an_operator_approves_many_runs_at_once_and_a_builder_cannot(settings_fa
             )
             assert_problem(by_builder, 403, 'forbidden')
 
+        assert operator.get('/api/projects/proj').json()['awaiting_approval'] == 2  # the card's "2 runs wait"
+        assert [p['awaiting_approval'] for p in operator.get('/api/projects').json()] == [2]
         listed = operator.get('/api/runs', params={'status': 'awaiting_approval'}).json()['items']
         assert sorted(run['id'] for run in listed) == sorted(waiting)  # GitHub's status=waiting: not the other run
         either = operator.get('/api/runs', params={'status': 'awaiting_approval,running,succeeded,queued'}).json()
@@ -190,6 +192,7 @@ def test_an_operator_approves_many_runs_at_once_and_a_builder_cannot(settings_fa
             assert ended['status'] == 'succeeded', statuses(ended)
             # siblings of one batch share their branch (as when admitted at once): neither waited for the other
             assert not [line for line in statuses(ended) if 'waits' in line], statuses(ended)
+        assert operator.get('/api/projects/proj').json()['awaiting_approval'] == 0
         audit = operator.get('/api/audit', params={'action': 'run.approved'}).json()['items']
         assert sorted(entry['target'] for entry in audit) == sorted(waiting)  # each once, the resend acted on none
 

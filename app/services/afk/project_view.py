@@ -15,9 +15,17 @@ from app.services.runs import sql as run_sql
 from app.services.scheduling.schedules import next_firing
 
 
-def to_public(session: Session, project: Project, active_counts: dict[str, int] | None = None) -> ProjectPublic:
+def to_public(
+    session: Session,
+    project: Project,
+    active_counts: dict[str, int] | None = None,
+    awaiting_counts: dict[str, int] | None = None,
+) -> ProjectPublic:
+    """`active_counts` and `awaiting_counts` (every project's, read once for a list) are read here when not given."""
     if active_counts is None:
         active_counts = run_sql.active_counts_by_project(session.connection())
+    if awaiting_counts is None:
+        awaiting_counts = run_sql.awaiting_approval_by_project(session.connection())
     active = active_counts.get(project.id, 0)
     parked = session.exec(
         select(func.count())
@@ -35,6 +43,7 @@ def to_public(session: Session, project: Project, active_counts: dict[str, int] 
             'issue_source': source,
             'paused': is_paused(project.consecutive_failures),
             'active_runs': active,
+            'awaiting_approval': awaiting_counts.get(project.id, 0),
             'parked_count': parked,
             'ready_count': ready,
             'has_credentials': bool(project.credentials_kind and project.credentials_secret),
@@ -49,7 +58,8 @@ def list_projects(engine: Engine, principal: Principal) -> list[ProjectPublic]:
             select(Project).where(col(Project.team_id).in_(principal.team_ids)).order_by(col(Project.name))
         ).all()
         active = run_sql.active_counts_by_project(session.connection())
-        return [to_public(session, p, active) for p in rows]
+        awaiting = run_sql.awaiting_approval_by_project(session.connection())
+        return [to_public(session, p, active, awaiting) for p in rows]
 
 
 def get_project(engine: Engine, principal: Principal, project_id: str) -> ProjectPublic:

@@ -46,6 +46,12 @@ def active_counts_by_project(conn: Connection) -> dict[str, int]:
     return {project_id: int(count) for project_id, count in rows}
 
 
+def awaiting_approval_by_project(conn: Connection) -> dict[str, int]:
+    """Runs waiting for an operator's approval per project, read through the status index (delayed runs only)."""
+    sql = "SELECT project_id, count(*) FROM run WHERE status = 'delayed' AND approval = 'waiting' GROUP BY project_id"
+    return {project_id: int(count) for project_id, count in conn.execute(text(sql))}
+
+
 def active_run_ids(conn: Connection, *, project_id: str | None = None) -> list[str]:
     if project_id is None:
         return list(conn.execute(text(f'SELECT id FROM run WHERE {ACTIVE_SQL}')).scalars())
