@@ -279,6 +279,9 @@ class Run(SQLModel, table=True):
     approval: str | None = Field(default=None, max_length=10)
     approved_by: str | None = Field(default=None, max_length=200)
     approved_at: datetime | None = None
+    # its automatic retry was refused for good then (the person or the project gone): none is coming
+    # (services/runs/auto_retry.py); its end's held notifications go
+    auto_retry_refused_at: datetime | None = None
     ttl_seconds: int | None = None  # the trigger's queued TTL (else the project's, when the run is queued)
     expires_at: datetime | None = None  # still queued then: it ends `expired` (services/scheduling/queue_ttl.py)
     batch_id: str | None = None  # a child of a matrix batch (models/batches.py): no FK, see migration 0012

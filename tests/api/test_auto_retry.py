@@ -10,8 +10,10 @@ import json
 import time
 
 import httpx
+from cryptography.fernet import Fernet
+from sqlalchemy import text
 
-from tests.helpers.api import assert_problem, same_database
+from tests.helpers.api import add_user, assert_problem, same_database
 from tests.helpers.cli import run_cli
 from tests.helpers.runs import create_project, shell_script, statuses, trigger, wait_for_status
 from tests.helpers.servers import api_server
@@ -192,3 +194,37 @@ def test_a_retry_that_will_not_come_sends_the_held_notification(settings_factory
         assert document['run']['attempt'] == 1
         assert client.get(f'/api/runs/{first["id"]}').json()['retry_planned'] is None
         assert [run['id'] for run in runs_of(client)] == [first['id']]
+
+
+def test_a_retry_refused_for_good_is_said_once_by_two_servers_and_its_end_is_told(
+    settings_factory, repo_factory
+) -> None:  # noqa: ANN001
+    """The person who started the run left its team before it failed: its retry will never be admitted. Whichever of
+    two servers finds that first marks the run; its log says so once, no server tries again, and the held
+    notification of its end goes at once (not an hour later)."""
+    key = Fernet.generate_key().decode()  # both servers read the rule's secret (each data dir would make its own)
+    settings = settings_factory(**NOTIFY_FAST, secret_key=key)
+    with (
+        receiver() as rx,
+        api_server(settings) as one,
+        api_server(same_database(settings_factory, settings, secret_key=key, **NOTIFY_FAST)) as two,
+        one.client() as client,
+    ):
+        create_project(client, repo_factory({'main': shell_script('sleep 1\nexit 1')}), auto_retry=2)
+        client.patch('/api/projects/proj', json={'auto_retry_on': ['failed']})
+        notify_on(client, rx.url, ['run.failed'])
+        bob = add_user(one, name='bob')
+        with one.client(bob) as builder:
+            asked = trigger(builder, key='leaving').json()
+        with one.services.engine.begin() as conn:  # bob leaves the team while his run is running
+            conn.execute(text('DELETE FROM teammember WHERE user_id = :u'), {'u': asked['user_id']})
+        assert wait_for_status(client, asked['id'])['status'] == 'failed'
+        [sent] = rx.wait_for(1, timeout=15)
+        assert json.loads(sent.body)['run']['id'] == asked['id']
+        time.sleep(4.5)  # two sweeps more on each server
+        said = statuses(client.get(f'/api/runs/{asked["id"]}').json())
+        refused = [line for line in said if line.startswith('Automatic retry (attempt 2 of 3) refused:')]
+        assert len(refused) == 1 and refused[0].endswith("bob is no longer in the project's team."), said
+        assert [run['id'] for run in runs_of(client)] == [asked['id']]
+        assert client.get(f'/api/runs/{asked["id"]}').json()['retry_planned'] is None
+        assert len(rx.requests) == 1 and two.base_url != one.base_url

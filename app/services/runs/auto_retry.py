@@ -25,8 +25,8 @@ from app.services.identity.accounts import principal_of
 from app.services.runs.admit import Admitted, RunAdmitter
 from app.services.runs.retry_rule import (
     ELIGIBLE,
-    REFUSED_FOR_GOOD,
     SQL_ANY_HELD,
+    SQL_REFUSED_FOR_GOOD,
     SQL_SKIP_HELD,
     WINDOW,
     attempt_of,
@@ -61,7 +61,6 @@ class AutoRetry:
     def __init__(self, engine: Engine, admitter: RunAdmitter, publish: Callable[[dict], object]) -> None:
         self.engine, self.admitter, self.publish = engine, admitter, publish
         self.said_waiting: set[str] = set()  # runs whose log already says their retry waits (this server)
-        self.given_up: set[str] = set()  # runs whose retry was refused for good (the person left, the project went)
 
     def sweep(self, now: datetime | None = None) -> int:
         """Retry what is due; returns how many retries this call made."""
@@ -79,10 +78,8 @@ class AutoRetry:
             if not projects:
                 return 0
             rows = conn.execute(SQL_CANDIDATES, {'since': since, 'projects': projects}).all()
-            found = [(row, attempt_of(conn, row.id)) for row in rows if row.id not in self.given_up]
-        current = {row.id for row in rows}  # what this server remembers of runs past the window goes
-        self.said_waiting &= current
-        self.given_up &= current
+            found = [(row, attempt_of(conn, row.id)) for row in rows]
+        self.said_waiting &= {row.id for row in rows}  # what this server remembers of runs past the window goes
         due = [
             (row, attempt)
             for row, attempt in found
@@ -97,6 +94,7 @@ class AutoRetry:
         with Session(self.engine) as session:
             principal = principal_of(session, row.user_id)
         if principal is None:
+            self._refused_for_good(row, of, 'The person who started it no longer exists.')
             return 0
         try:
             admitted: Admitted = self.admitter.retry(
@@ -104,9 +102,9 @@ class AutoRetry:
             )
         except DomainError as exc:
             if exc.status not in WAIT_STATUSES:  # it will not pass by waiting
-                self.given_up.add(row.id)
-                self._note(row, f'Automatic retry ({of}) {REFUSED_FOR_GOOD} {exc.detail}')  # its end's notifications go
-                log.info('automatic retry of %s refused for good: %s', row.id, exc.detail)
+                # a 404: the run is there, so its person no longer sees its project (out of its team)
+                gone = f"{principal.name} is no longer in the project's team." if exc.status == 404 else None
+                self._refused_for_good(row, of, gone or exc.detail)
             elif row.id not in self.said_waiting:
                 self.said_waiting.add(row.id)
                 self._note(row, f'Automatic retry ({of}) waits: {exc.detail} It is tried again for an hour.')
@@ -119,6 +117,16 @@ class AutoRetry:
         with session_scope(self.engine) as session:  # its end's held notifications are not sent
             session.connection().execute(SQL_SKIP_HELD, {'now': utcnow()})
         return 1
+
+    def _refused_for_good(self, row, of: str, why: str) -> None:  # noqa: ANN001
+        """Marked on the run, so no server tries again and its end's held notifications go; said once."""
+        with session_scope(self.engine) as session:
+            conn = session.connection()
+            if conn.execute(SQL_REFUSED_FOR_GOOD, {'id': row.id, 'now': utcnow()}).rowcount != 1:
+                return  # another server found it first
+            append_events(conn, row.id, [('status', f'Automatic retry ({of}) refused: {why}')])
+        self.publish({'type': 'run', 'id': row.id, 'project_id': row.project_id, 'team_id': row.team_id})
+        log.info('automatic retry of %s refused for good: %s', row.id, why)
 
     def _note(self, row, said: str) -> None:  # noqa: ANN001
         with session_scope(self.engine) as session:

@@ -17,6 +17,7 @@ MAX_CHAIN = 10  # retries of retries read back to the first attempt, at most
 # a run an automatic retry may follow: one copy for the sweep and for the run's end (its notifications wait)
 ELIGIBLE = (
     "r.status IN ('crashed', 'timed_out', 'failed') AND r.kind <> 'auto' AND r.user_id IS NOT NULL "
+    'AND r.auto_retry_refused_at IS NULL '
     'AND (p.auto_retry_since IS NULL OR r.created_at >= p.auto_retry_since) '
     'AND NOT EXISTS (SELECT 1 FROM run c WHERE c.retry_of = r.id)'
 )
@@ -25,8 +26,10 @@ SQL_RULE_OF_RUN = text(
     f'WHERE r.id = :id AND p.auto_retry > 0 AND {ELIGIBLE}'
 ).columns(column('status'), column('finished_at', DB_TIME), column('auto_retry'), column('auto_retry_on', JSON))
 SQL_RETRY_OF = text('SELECT retry_of FROM run WHERE id = :id')
-REFUSED_FOR_GOOD = 'refused:'  # in the original's log line that says its retry will not be made
-SQL_SAID_REFUSED = text("SELECT 1 FROM runevent WHERE run_id = :id AND type = 'status' AND text LIKE :said LIMIT 1")
+# the first server to find the retry refused for good marks the run (once: its log says so once, on any server)
+SQL_REFUSED_FOR_GOOD = text(
+    'UPDATE run SET auto_retry_refused_at = :now WHERE id = :id AND auto_retry_refused_at IS NULL'
+).bindparams(bindparam('now', type_=DB_TIME))
 
 # A run end's notifications wait while its automatic retry is to come (GitLab tells of a pipeline's end, not of each
 # try): its deliveries are written `held`. A retry made (by the sweep or a person) means they are not sent; a retry
@@ -61,15 +64,12 @@ def should_retry(status: str, retry_on: list[str], attempt: int, retries: int) -
 def planned_retry(conn: Connection, run_id: str, now: datetime | None = None) -> tuple[int, int] | None:
     """The automatic retry a run that ended has coming, as (its attempt, of how many): at the run's end (its
     notifications wait for it) and on its page until the retry is made. None: none is coming (the project's rule
-    does not retry this end, a retry exists, the window passed, or the retry was refused for good)."""
+    does not retry this end, a retry exists, the retry was refused for good, or the window passed)."""
     row = conn.execute(SQL_RULE_OF_RUN, {'id': run_id}).first()
     if row is None or row.finished_at is None or row.finished_at <= (now or utcnow()) - WINDOW:
         return None
     attempt = attempt_of(conn, run_id)
     if not should_retry(row.status, list(row.auto_retry_on or []), attempt, row.auto_retry):
-        return None
-    said = f'Automatic retry (%) {REFUSED_FOR_GOOD}%'
-    if conn.execute(SQL_SAID_REFUSED, {'id': run_id, 'said': said}).first() is not None:
         return None
     return attempt + 1, row.auto_retry + 1
 
