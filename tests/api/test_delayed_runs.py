@@ -104,7 +104,7 @@ def test_bad_timing_is_422_naming_the_field(api, fields, field) -> None:  # noqa
 
 
 def test_a_cancelled_delayed_run_ends_stopped_without_starting(api) -> None:  # noqa: ANN001
-    run = api.client.post('/api/runs', json={**run_body(), 'run_in': '1s'}).json()
+    run = api.client.post('/api/runs', json={**run_body(), 'run_in': '5s'}).json()
     stopped = api.client.post(f'/api/runs/{run["id"]}/stop')
     assert stopped.status_code == 202 and stopped.json()['status'] == 'stopped'
     final = wait_for_status(api.client, run['id'], ('stopped',))
@@ -115,7 +115,7 @@ def test_a_cancelled_delayed_run_ends_stopped_without_starting(api) -> None:  # 
     assert (
         DelayedRuns(
             engine=api.server.services.engine, admitter=api.server.services.admitter, bus=api.server.services.bus
-        ).admit_due(datetime.now(UTC) + timedelta(seconds=5))
+        ).admit_due(datetime.now(UTC) + timedelta(seconds=10))
         == {}
     )
     assert api.client.get(f'/api/runs/{run["id"]}').json()['status'] == 'stopped'
