@@ -49,8 +49,11 @@ SQL_QUEUE = timed_sql(
     binds=('expires',),
 )
 STILL_DELAYED_SQL = "status = 'delayed'"
+# still due (`run_at <= :now`): of two servers refused at one moment, one puts it off and says why
 SQL_TRY_LATER = timed_sql(
-    "UPDATE run SET run_at = :at WHERE id = :id AND status = 'delayed' AND stop_requested_at IS NULL", binds=('at',)
+    'UPDATE run SET run_at = :at '
+    "WHERE id = :id AND status = 'delayed' AND stop_requested_at IS NULL AND run_at <= :now",
+    binds=('at', 'now'),
 )
 
 
@@ -180,8 +183,9 @@ class DelayedRuns:
     def _try_later(self, run: Run, project: Project, refusal: DomainError, now: datetime) -> str:
         """An approved run a lock or a limit holds back: tried again shortly (the sweep wakes at its new run_at)."""
         with self.engine.begin() as conn:
-            if conn.execute(SQL_TRY_LATER, {'id': run.id, 'at': now + approvals.RETRY_EVERY}).rowcount != 1:
-                return 'gone'
+            moved = conn.execute(SQL_TRY_LATER, {'id': run.id, 'at': now + approvals.RETRY_EVERY, 'now': now})
+            if moved.rowcount != 1:
+                return 'gone'  # cancelled, admitted, or put off by another server
             if run.id in self.said_waiting:
                 return RunStatus.delayed.value
             self.said_waiting.add(run.id)
