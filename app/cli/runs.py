@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import sys
+import uuid
 from datetime import datetime
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
@@ -27,6 +29,8 @@ from app.cli.run_flow import create_then_maybe_follow, follow_and_print
 from app.cli.when import at_time
 from app.client import Response, RunboardClient
 from app.models import TERMINAL_STATUSES
+from app.models.vocabulary import AWAITING_APPROVAL
+from app.state.bulk_selection import outcome_text, summary_text
 
 runs_app = typer.Typer(help='Trigger, watch, retry and stop runs.', no_args_is_help=True)
 
@@ -392,19 +396,63 @@ runs_app.command('artifacts')(artifact_commands.artifacts)
 
 
 @runs_app.command('approve')
-def approve(run_id: RunIdArg, json_output: JsonOpt = False, server: ServerOpt = None) -> None:
-    """Approve a run that waits for an operator (a protected branch's run; `runs stop` rejects it)."""
-    Cli.make(server, json_output).show(
-        lambda client: client.approve_run(run_id),
-        lambda run: (
-            f'Approved {run_id}: it is admitted '
-            + (
-                f'at {str(run["run_at"])[:19].replace("T", " ")} UTC.'
-                if str(run.get('run_at') or '') > str(run.get('approved_at') or '')
-                else 'now.'
-            )
-        ),
-    )
+def approve(
+    run_ids: Annotated[
+        Optional[list[str]], typer.Argument(metavar='[RUN_ID]...', help='The runs, e.g. run_01JD... (one or more).')
+    ] = None,
+    every: Annotated[
+        bool, typer.Option('--all', help="Every run that waits for an operator's approval (with --project: its own).")
+    ] = False,
+    project: Annotated[
+        Optional[str],
+        typer.Option('--project', '-p', help='With --all: only this project.', autocompletion=complete_project),
+    ] = None,
+    json_output: JsonOpt = False,
+    server: ServerOpt = None,
+) -> None:
+    """Approve runs that wait for an operator (a protected branch's runs; `runs stop` rejects one). Several runs, or
+    --all, are approved in one bulk action: each waiting one is approved, any other skipped with the reason."""
+    if bool(run_ids) == every:
+        raise typer.BadParameter('name the runs to approve, or --all, not both')
+    if project and not every:
+        raise typer.BadParameter('--project goes with --all')
+    cli = Cli.make(server, json_output)
+    if run_ids and len(run_ids) == 1:
+        run_id = run_ids[0]
+        cli.show(
+            lambda client: client.approve_run(run_id),
+            lambda run: (
+                f'Approved {run_id}: it is admitted '
+                + (
+                    f'at {str(run["run_at"])[:19].replace("T", " ")} UTC.'
+                    if str(run.get('run_at') or '') > str(run.get('approved_at') or '')
+                    else 'now.'
+                )
+            ),
+        )
+        return
+
+    async def work(client: RunboardClient) -> int:
+        if every:
+            waiting: dict[str, Any] = {'status': [AWAITING_APPROVAL]} | ({'project': project} if project else {})
+            body: dict[str, Any] = {'action': 'approve', 'filter': waiting}
+            key = f'approve-all-{uuid.uuid4()}'  # what waits now: a second --all is a new action
+        else:
+            body = {'action': 'approve', 'run_ids': run_ids}
+            key = 'approve-' + hashlib.sha256(','.join(sorted(run_ids or [])).encode()).hexdigest()[:32]
+        answer = await client.bulk_runs(body, key=key)
+        if cli.json:
+            cli.print_json(answer)
+        elif not answer['items']:
+            cli.err.print("Nothing to approve: no run waits for an operator's approval.")
+        else:
+            for item in answer['items']:
+                said = outcome_text({**item, 'action': 'approve'})
+                (cli.err if item['outcome'] == 'refused' else cli.out).print(f'{item["run_id"]}: {said}')
+            cli.info.print(summary_text(answer))
+        return Exit.REFUSED if answer['summary']['refused'] else Exit.OK
+
+    cli.execute(work)
 
 
 @runs_app.command('stop')

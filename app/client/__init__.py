@@ -37,7 +37,7 @@ class WorkersApi:
         return (await self.request('POST', f'/workers/{quote(name, safe="")}/{"drain" if drain else "undrain"}')).data
 
     async def bulk_runs(self, body: dict, *, key: str) -> dict:
-        """POST /runs/bulk: one Stop or Retry over many runs, answered per run."""
+        """POST /runs/bulk: one Stop, Retry or Approve over many runs, answered per run."""
         return (await self.request('POST', '/runs/bulk', json_body=body, headers={'Idempotency-Key': key})).data
 
     async def audit_log(self, **filters: Any) -> dict:

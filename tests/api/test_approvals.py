@@ -126,6 +126,25 @@ def test_the_cli_approves_and_shows_the_wait(settings_factory, repo_factory) -> 
         again = run_cli(server.base_url, server.token, 'runs', 'approve', asked['id'])
         assert again.code != 0 and 'not_awaiting_approval' in again.stdout + again.stderr
 
+        with server.client(bob) as builder:  # two more: approved by naming them, then --all finds none left
+            more = [trigger(builder, key=f'more-{n}').json()['id'] for n in range(2)]
+        both = run_cli(server.base_url, server.token, 'runs', 'approve', *more, asked['id'])
+        assert both.code == 0, both
+        assert f'{more[0]}: approved' in both.stdout and f'{more[1]}: approved' in both.stdout
+        assert f'{asked["id"]}: skipped' in both.stdout and '2 approved, 1 skipped, 0 refused' in both.stdout
+        none = run_cli(server.base_url, server.token, 'runs', 'approve', '--all', '--project', 'proj')
+        assert none.code == 0 and 'Nothing to approve' in none.stderr, none
+        with server.client(bob) as builder:
+            last = trigger(builder, key='last').json()['id']
+        denied = run_cli(server.base_url, bob, 'runs', 'approve', '--all')
+        assert denied.code == 4 and 'forbidden' in denied.stdout + denied.stderr, denied
+        every = run_cli(server.base_url, server.token, 'runs', 'approve', '--all', '--json')
+        assert every.code == 0 and [item['run_id'] for item in every.json()['items']] == [last], every
+        for run_id in [*more, last]:
+            assert wait_for_status(operator, run_id, timeout=60)['status'] == 'succeeded'
+        usage = run_cli(server.base_url, server.token, 'runs', 'approve')
+        assert usage.code == 2 and 'or --all' in usage.stdout + usage.stderr
+
 
 def test_a_run_that_waits_is_told_to_the_rules_that_subscribe(settings_factory, repo_factory) -> None:  # noqa: ANN001
     """A webhook (a Slack channel of operators) hears once of each run that waits for an approval."""
