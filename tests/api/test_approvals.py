@@ -8,9 +8,11 @@ from __future__ import annotations
 import json
 import subprocess
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
+from sqlalchemy import text
 
 from tests.helpers.api import add_user, assert_problem
 from tests.helpers.cli import run_cli
@@ -255,3 +257,22 @@ def test_an_approved_run_waits_for_the_branch_instead_of_ending_skipped(settings
         assert said.index(waits[0]) < said.index('queued', said.index(waits[0]))  # queued after the wait
         ended = wait_for_status(operator, holder['id'])
         assert ended['status'] == 'succeeded' and ended['finished_at'] <= done['started_at']
+
+
+def test_a_request_nobody_approves_in_30_days_expires(settings_factory, repo_factory) -> None:  # noqa: ANN001
+    """GitHub's pending deployments end after 30 days: an old commit is never run by a later "approve all"."""
+    with api_server(settings_factory()) as server, server.client() as operator:
+        create_project(operator, repo_factory({'main': PRINTS}), approval_required=True)
+        with server.client(add_user(server, name='bob')) as builder:
+            old, recent = (trigger(builder, key=key).json()['id'] for key in ('old', 'recent'))
+        with server.services.engine.begin() as conn:  # asked for 31 days ago (run ids need not match their time)
+            before = datetime.now(UTC).replace(tzinfo=None) - timedelta(days=31)
+            conn.execute(text('UPDATE run SET created_at = :at WHERE id = :id'), {'at': before, 'id': old})
+        expired = wait_for_status(operator, old, ('expired',), timeout=30)
+        assert expired['status'] == 'expired' and expired['started_at'] is None
+        assert expired['error'] == 'Not approved within 30 days of its request.'
+        assert statuses(expired)[-1] == 'expired: not approved within 30 days'
+        assert_problem(operator.post(f'/api/runs/{old}/approve'), 409, 'not_awaiting_approval')
+        assert operator.get(f'/api/runs/{recent}').json()['approval'] == 'waiting'  # a day's wait is not too long
+        every = run_cli(server.base_url, server.token, 'runs', 'approve', '--all', '--json')
+        assert [item['run_id'] for item in every.json()['items']] == [recent], every

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from app.models import Project
-from app.services.runs.approvals import approved_run_waits, needs_approval
+from app.services.runs.approvals import approved_run_waits, needs_approval, request_expired
 from app.state.run_timing import approval_text, timing_line
 
 
@@ -63,3 +63,11 @@ NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 def test_an_approved_run_waits_out_a_lock_or_a_limit_for_an_hour(approval, approved_ago, status, waits) -> None:  # noqa: ANN001
     approved_at = NOW - approved_ago if approved_ago is not None else None
     assert approved_run_waits(approval=approval, approved_at=approved_at, status=status, now=NOW) is waits
+
+
+@pytest.mark.parametrize(
+    ('waited', 'expired'),
+    [(timedelta(days=29, hours=23), False), (timedelta(days=30), True), (timedelta(days=90), True)],
+)
+def test_a_request_for_an_approval_expires_after_30_days(waited: timedelta, expired: bool) -> None:
+    assert request_expired(NOW - waited, NOW) is expired

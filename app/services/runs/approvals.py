@@ -35,6 +35,9 @@ WAITING, APPROVED = APPROVAL_WAITING, APPROVAL_APPROVED
 DUE_SQL = "(approval IS NULL OR approval <> 'waiting')"  # a delayed run the sweep may admit when its time comes
 WAITS_FOR = (409, 429)  # refusals that pass: the branch lock, the concurrency limit, the quota
 WAIT_LIMIT = timedelta(hours=1)  # an approval older than this is stale: the run ends skipped, as delayed runs do
+# a request nobody approved in this time ends `expired` (GitHub's pending deployments: 30 days), so an old commit is
+# never run by an approval of everything that waits (`runs approve --all`) long after it was asked for
+REQUEST_EXPIRES = timedelta(days=30)
 RETRY_EVERY = timedelta(seconds=5)
 
 SQL_APPROVE = text(
@@ -56,6 +59,11 @@ def approved_run_waits(*, approval: str | None, approved_at: datetime | None, st
     if approval != APPROVED or approved_at is None or status not in WAITS_FOR:
         return False
     return now - approved_at < WAIT_LIMIT
+
+
+def request_expired(created_at: datetime, now: datetime) -> bool:
+    """Pure: whether a run still waiting for an approval has waited too long (it ends `expired`)."""
+    return now - created_at >= REQUEST_EXPIRES
 
 
 def waiting_text(branch: str) -> str:

@@ -49,6 +49,13 @@ SQL_QUEUE = timed_sql(
     binds=('expires',),
 )
 STILL_DELAYED_SQL = "status = 'delayed'"
+STILL_WAITING_SQL = "status = 'delayed' AND approval = 'waiting' AND stop_requested_at IS NULL"
+SQL_EXPIRED_REQUESTS = timed_sql(
+    'SELECT r.id, r.project_id, p.team_id FROM run r JOIN project p ON p.id = r.project_id '
+    "WHERE r.status = 'delayed' AND r.approval = 'waiting' AND r.created_at <= :before "
+    'ORDER BY r.created_at LIMIT 100',
+    binds=('before',),
+)
 # still due (`run_at <= :now`): of two servers refused at one moment, one puts it off and says why
 SQL_TRY_LATER = timed_sql(
     'UPDATE run SET run_at = :at '
@@ -179,6 +186,30 @@ class DelayedRuns:
             said = 'queued'  # due when approved (not at a time of its own), or after its wait said why
         self.said_waiting.discard(run.id)
         append_events(conn, run.id, [('status', said)], now=now)
+
+    def expire_requests(self, now: datetime | None = None) -> list[str]:
+        """Runs that waited for an approval longer than approvals.REQUEST_EXPIRES end `expired`; their ids."""
+        now = now or utcnow()
+        with self.engine.connect() as conn:
+            rows = conn.execute(SQL_EXPIRED_REQUESTS, {'before': now - approvals.REQUEST_EXPIRES}).all()
+        ended = []
+        days = approvals.REQUEST_EXPIRES.days
+        for row in rows:
+            done = finish_run(
+                self.engine,
+                run_id=row.id,
+                status=RunStatus.expired,
+                error=f'Not approved within {days} days of its request.',
+                message=f'not approved within {days} days',
+                only_if=STILL_WAITING_SQL,
+            )
+            if done is None:
+                continue  # approved or cancelled meanwhile
+            ended.append(row.id)
+            self.bus.publish(
+                {'type': 'run', 'id': row.id, 'project_id': row.project_id, 'team_id': row.team_id, 'status': 'expired'}
+            )
+        return ended
 
     def _try_later(self, run: Run, project: Project, refusal: DomainError, now: datetime) -> str:
         """An approved run a lock or a limit holds back: tried again shortly (the sweep wakes at its new run_at)."""

@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 from app.config import Settings
 from app.infra.events import EventBus
 from app.models import HAS_EXPIRY_SQL, as_utc, utcnow
+from app.services.runs import approvals
 from app.services.runs.admit import RunAdmitter
 from app.services.runs.approvals import DUE_SQL
 from app.services.runs.timeline import timed_sql
@@ -19,12 +20,14 @@ from app.services.scheduling.delayed_runs import DelayedRuns
 from app.services.scheduling.periodic import PeriodicJob
 from app.services.scheduling.sweep import ScheduleSweep
 
-# the soonest delayed run and the soonest TTL of a queued run (ix_run_status_expiry), in one read
+# the soonest delayed run, the soonest TTL of a queued run (ix_run_status_expiry) and the oldest request for an
+# approval (services/runs/approvals.py), in one read
 SQL_DUE_TIMES = timed_sql(
     f"SELECT (SELECT min(run_at) FROM run WHERE status = 'delayed' AND stop_requested_at IS NULL AND {DUE_SQL}) "
     'AS delayed, '
-    f"(SELECT min(expires_at) FROM run WHERE status = 'queued' AND {HAS_EXPIRY_SQL}) AS expiry",
-    columns=('delayed', 'expiry'),
+    f"(SELECT min(expires_at) FROM run WHERE status = 'queued' AND {HAS_EXPIRY_SQL}) AS expiry, "
+    "(SELECT min(created_at) FROM run WHERE status = 'delayed' AND approval = 'waiting') AS asked",
+    columns=('delayed', 'expiry', 'asked'),
 )
 
 
@@ -41,13 +44,15 @@ class Timers:
         together)."""
         now = utcnow()
         with self.engine.connect() as conn:
-            delayed, expiry = (as_utc(value) for value in conn.execute(SQL_DUE_TIMES).one())
+            delayed, expiry, asked = (as_utc(value) for value in conn.execute(SQL_DUE_TIMES).one())
         admit, expire = due_now(delayed, expiry, now)
         if admit:
             self.delayed.admit_due(now)
             delayed = self.delayed.next_due()
         if expire:
             queue_ttl.expire_due(self.engine, self.settings, self.bus, now)
+        if asked is not None and approvals.request_expired(asked, now):
+            self.delayed.expire_requests(now)
         delay = wake_in(delayed, datetime.now(UTC), self.settings.delayed_sweep_seconds) if delayed else None
         return None if delay is None else timedelta(seconds=delay)
 
