@@ -12,7 +12,7 @@ from app.pages.push_facts import push_facts
 from app.pages.run_timing import approve_button, cancel_button, timing_bits
 from app.pages.stage_strip import row_strip
 from app.pages.theme import live_duration, live_relative, status_badge
-from app.state.run_timing import started_by
+from app.state.run_timing import approved_text, started_by
 from app.state.runs_store import ACTIVE
 from app.state.text import shown
 
@@ -51,6 +51,8 @@ def run_row(
                     'text-xs rb-text-caution'
                 ).props('data-field=waiting')
             timing_bits(run)  # delayed: when it runs; queued with a TTL: when it expires; why it never started
+            if approved := approved_text(run):  # due, or waiting for its branch (its log says which)
+                ui.label(approved).classes('text-xs text-positive').props('data-field=approved')
             push_facts(run, size='text-xs')  # a push or pull-request run: its commit, pusher, pull request
             afk_facts(run)  # an AFK run: its issue (its pull request above); any run: what its agent spent
             if run.get('retry_of'):

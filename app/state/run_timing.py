@@ -124,3 +124,10 @@ def approval_text(run: dict) -> str | None:
     if run.get('approval') != 'waiting' or run.get('status') != 'delayed':
         return None
     return f"waiting for an operator's approval (branch {run.get('branch_name')} is protected)"
+
+
+def approved_text(run: dict) -> str | None:
+    """A run approved and not yet admitted (due now, at its own time, or waiting for its branch): who approved it."""
+    if run.get('approval') != 'approved' or run.get('status') != 'delayed':
+        return None
+    return f'approved by {run.get("approved_by") or "an operator"}'

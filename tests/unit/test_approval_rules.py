@@ -8,7 +8,7 @@ import pytest
 
 from app.models import Project
 from app.services.runs.approvals import approved_run_waits, needs_approval, request_expired
-from app.state.run_timing import approval_text, timing_line
+from app.state.run_timing import approval_text, approved_text, timing_line
 
 
 def project(**fields) -> Project:  # noqa: ANN003
@@ -43,6 +43,9 @@ def test_a_waiting_run_reads_as_waiting_not_as_due_at_a_time() -> None:
     approved = {**waiting, 'approval': 'approved'}
     assert approval_text(approved) is None and timing_line(approved) is not None
     assert approval_text({**waiting, 'status': 'stopped'}) is None
+    assert approved_text(waiting) is None
+    assert approved_text({**approved, 'approved_by': 'ann'}) == 'approved by ann'  # the row, until it is admitted
+    assert approved_text({**approved, 'approved_by': 'ann', 'status': 'queued'}) is None
 
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)

@@ -195,20 +195,9 @@ class DelayedRuns:
         ended = []
         days = approvals.REQUEST_EXPIRES.days
         for row in rows:
-            done = finish_run(
-                self.engine,
-                run_id=row.id,
-                status=RunStatus.expired,
-                error=f'Not approved within {days} days of its request.',
-                message=f'not approved within {days} days',
-                only_if=STILL_WAITING_SQL,
-            )
-            if done is None:
-                continue  # approved or cancelled meanwhile
-            ended.append(row.id)
-            self.bus.publish(
-                {'type': 'run', 'id': row.id, 'project_id': row.project_id, 'team_id': row.team_id, 'status': 'expired'}
-            )
+            error, said = f'Not approved within {days} days of its request.', f'not approved within {days} days'
+            if self._end(row.id, row.project_id, row.team_id, RunStatus.expired, error, said, STILL_WAITING_SQL):
+                ended.append(row.id)  # else approved or cancelled meanwhile
         return ended
 
     def _try_later(self, run: Run, project: Project, refusal: DomainError, now: datetime) -> str:
@@ -227,17 +216,21 @@ class DelayedRuns:
         return RunStatus.delayed.value
 
     def _skip(self, run: Run, project: Project, refusal: DomainError) -> str:
-        ended = finish_run(
-            self.engine,
-            run_id=run.id,
-            status=RunStatus.skipped,
-            error=f'{refusal.error}: {refusal.detail}',
-            message=f'not admitted when it was due ({refusal.error}): {refusal.detail}',
-            only_if=STILL_DELAYED_SQL,
+        error, said = (
+            f'{refusal.error}: {refusal.detail}',
+            f'not admitted when it was due ({refusal.error}): {refusal.detail}',
         )
-        if ended is None:
+        if not self._end(run.id, run.project_id, project.team_id, RunStatus.skipped, error, said, STILL_DELAYED_SQL):
             return 'gone'
-        self.bus.publish(
-            {'type': 'run', 'id': run.id, 'project_id': run.project_id, 'team_id': project.team_id, 'status': 'skipped'}
-        )
         return RunStatus.skipped.value
+
+    def _end(
+        self, run_id: str, project_id: str, team_id: str, status: RunStatus, error: str, said: str, only_if: str
+    ) -> bool:
+        """End a run that never started (only from `only_if`) and tell the pages; False: it had moved on."""
+        if finish_run(self.engine, run_id=run_id, status=status, error=error, message=said, only_if=only_if) is None:
+            return False
+        self.bus.publish(
+            {'type': 'run', 'id': run_id, 'project_id': project_id, 'team_id': team_id, 'status': status.value}
+        )
+        return True
