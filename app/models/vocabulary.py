@@ -54,6 +54,7 @@ TERMINAL_STATUSES = tuple(s.value for s in RunStatus if s.value not in ACTIVE_ST
 # operator's approval (services/runs/approvals.py); a run's own status is `delayed`
 AWAITING_APPROVAL = 'awaiting_approval'
 APPROVAL_WAITING, APPROVAL_APPROVED = 'waiting', 'approved'
+AWAITING_APPROVAL_SQL = "status = 'delayed' AND approval = 'waiting'"  # the runs an operator has to approve
 RETRYABLE_STATUSES = ('failed', 'timed_out', 'crashed', 'stopped', 'expired', 'skipped', 'cancelled')
 # automatic retries (services/runs/auto_retry.py): the ends a project may have retried, the default ones (the
 # machine's fault or a hang, not the code's: GitLab's system failures), and the key an automatic retry is made under

@@ -20,6 +20,7 @@ from app.infra.db import session_scope
 from app.infra.http import tls_context
 from app.infra.secret_box import SecretBox, SecretUnreadable
 from app.models import TERMINAL_STATUSES, utcnow
+from app.models.vocabulary import AWAITING_APPROVAL_SQL
 from app.models.webhook_url import url_origin
 from app.services.notifications import outbox
 from app.services.notifications import store as notify_store
@@ -36,7 +37,7 @@ ERROR_CHARS = 300
 USER_AGENT = 'Runboard-Webhooks/1'
 
 
-SQL_ANY_AWAITING = text("SELECT 1 FROM run WHERE status = 'delayed' AND approval = 'waiting' LIMIT 1")
+SQL_ANY_AWAITING = text(f'SELECT 1 FROM run WHERE {AWAITING_APPROVAL_SQL} LIMIT 1')
 
 
 def run_ended(event: dict) -> bool:

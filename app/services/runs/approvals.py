@@ -23,7 +23,7 @@ from app.core.errors import DomainError, forbidden
 from app.infra.db import session_scope
 from app.infra.events import EventBus
 from app.models import Project, RunPublic, utcnow
-from app.models.vocabulary import APPROVAL_APPROVED, APPROVAL_WAITING
+from app.models.vocabulary import APPROVAL_APPROVED, APPROVAL_WAITING, AWAITING_APPROVAL_SQL
 from app.services.identity import audit
 from app.services.identity.accounts import Principal
 from app.services.projects.variables import protected_branch
@@ -42,7 +42,7 @@ RETRY_EVERY = timedelta(seconds=5)
 
 SQL_APPROVE = text(
     "UPDATE run SET approval = 'approved', approved_by = :by, approved_at = :now, run_at = COALESCE(run_at, :now) "
-    "WHERE id = :id AND status = 'delayed' AND approval = 'waiting' AND stop_requested_at IS NULL"
+    f'WHERE id = :id AND {AWAITING_APPROVAL_SQL} AND stop_requested_at IS NULL'
 ).bindparams(bindparam('now', type_=DB_TIME))
 
 

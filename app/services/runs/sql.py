@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy import Connection, text
 
 from app.models import ACTIVE_SQL, LOOP_RUN_SQL
+from app.models.vocabulary import AWAITING_APPROVAL_SQL
 
 # everything the repository rules need, in one statement, each part an index lookup (flat as runs pile up).
 # The branch's holder: a run outside the requesting batch (:batch, '' for none) whenever there is one, as a
@@ -48,7 +49,7 @@ def active_counts_by_project(conn: Connection) -> dict[str, int]:
 
 def awaiting_approval_by_project(conn: Connection) -> dict[str, int]:
     """Runs waiting for an operator's approval per project, read through the status index (delayed runs only)."""
-    sql = "SELECT project_id, count(*) FROM run WHERE status = 'delayed' AND approval = 'waiting' GROUP BY project_id"
+    sql = f'SELECT project_id, count(*) FROM run WHERE {AWAITING_APPROVAL_SQL} GROUP BY project_id'
     return {project_id: int(count) for project_id, count in conn.execute(text(sql))}
 
 

@@ -22,6 +22,7 @@ from sqlmodel import Session
 from app.core.errors import DomainError
 from app.infra.events import EventBus
 from app.models import Project, Run, RunStatus, TeamMember, as_utc, utcnow
+from app.models.vocabulary import AWAITING_APPROVAL_SQL
 from app.services.execution.reaper import finish_run
 from app.services.runs import approvals, timing
 from app.services.runs.admission import StaleProject
@@ -49,7 +50,7 @@ SQL_QUEUE = timed_sql(
     binds=('expires',),
 )
 STILL_DELAYED_SQL = "status = 'delayed'"
-STILL_WAITING_SQL = "status = 'delayed' AND approval = 'waiting' AND stop_requested_at IS NULL"
+STILL_WAITING_SQL = f'{AWAITING_APPROVAL_SQL} AND stop_requested_at IS NULL'
 SQL_EXPIRED_REQUESTS = timed_sql(
     'SELECT r.id, r.project_id, p.team_id FROM run r JOIN project p ON p.id = r.project_id '
     "WHERE r.status = 'delayed' AND r.approval = 'waiting' AND r.created_at <= :before "

@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 from app.config import Settings
 from app.infra.events import EventBus
 from app.models import HAS_EXPIRY_SQL, as_utc, utcnow
+from app.models.vocabulary import AWAITING_APPROVAL_SQL
 from app.services.runs import approvals
 from app.services.runs.admit import RunAdmitter
 from app.services.runs.approvals import DUE_SQL
@@ -26,7 +27,7 @@ SQL_DUE_TIMES = timed_sql(
     f"SELECT (SELECT min(run_at) FROM run WHERE status = 'delayed' AND stop_requested_at IS NULL AND {DUE_SQL}) "
     'AS delayed, '
     f"(SELECT min(expires_at) FROM run WHERE status = 'queued' AND {HAS_EXPIRY_SQL}) AS expiry, "
-    "(SELECT min(created_at) FROM run WHERE status = 'delayed' AND approval = 'waiting') AS asked",
+    f'(SELECT min(created_at) FROM run WHERE {AWAITING_APPROVAL_SQL}) AS asked',
     columns=('delayed', 'expiry', 'asked'),
 )
 
