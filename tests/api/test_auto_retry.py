@@ -97,7 +97,9 @@ def test_two_servers_retry_a_run_once(settings_factory, repo_factory) -> None:  
         with one.client() as client:
             create_project(client, repo, auto_retry=3, auto_retry_on=['failed'])
             trigger(client, key='both')
-            runs = wait_for_runs(client, 4)
+            # two servers on one SQLite file: a run was once seen `running` for 30 s before it ended (not understood
+            # yet); what is asserted is one retry per run, not how soon
+            runs = wait_for_runs(client, 4, timeout=150)
         assert len(runs) == 4 and [run['status'] for run in runs] == ['failed'] * 4
         assert len({run['retry_of'] for run in runs[1:]}) == 3  # each run retried once
         assert two.base_url != one.base_url
