@@ -14,6 +14,7 @@ from rich.table import Table
 from rich.text import Text
 
 from app.cli.table_fit import column_widths, fitting_columns
+from app.models.vocabulary import awaits_approval
 from app.state.artifacts_view import coverage_trend_text
 from app.state.caches_view import cache_rows, cleared_text, size_heading
 
@@ -118,7 +119,7 @@ def runs_table(
 
 def run_status_text(run: dict) -> Text:
     """A run's status as a list shows it: a delayed run that waits for an operator says so (`runs approve`)."""
-    if run['status'] == 'delayed' and run.get('approval') == 'waiting':
+    if awaits_approval(run):
         return Text('awaiting approval', style=STATUS_STYLE.get('delayed', ''))
     return status_text(run['status'])
 

@@ -20,6 +20,7 @@ from app.cli.follow import GIVE_UP_SECONDS, follow_run
 from app.cli.policy import Exit, exit_code_for_outcome
 from app.cli.submit import MAX_ATTEMPTS, Notices, send_until_answered
 from app.client import ApiError, Response, RunboardClient, new_idempotency_key
+from app.models.vocabulary import awaits_approval
 
 
 @contextlib.contextmanager
@@ -81,7 +82,7 @@ async def create_then_maybe_follow(
                 f'Run [bold]{run["id"]}[/] {said}: {run["project_id"]} {run["branch_name"]} '
                 f'{run["depth_level"]}/{run["target_framework"]}, {run["status"]}.'
             )
-            if run['status'] == 'delayed' and run.get('approval') == 'waiting':
+            if awaits_approval(run):
                 cli.out.print(
                     f"It waits for an operator's approval (branch {run['branch_name']} is protected), holding nothing "
                     f'until then. [dim]An operator approves it: runboard runs approve {run["id"]}[/]'

@@ -3,9 +3,10 @@ sets (and their SQL predicate), and UTC time."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from enum import Enum
-from typing import overload
+from typing import Any, overload
 
 
 def utcnow() -> datetime:
@@ -55,6 +56,13 @@ TERMINAL_STATUSES = tuple(s.value for s in RunStatus if s.value not in ACTIVE_ST
 AWAITING_APPROVAL = 'awaiting_approval'
 APPROVAL_WAITING, APPROVAL_APPROVED = 'waiting', 'approved'
 AWAITING_APPROVAL_SQL = "status = 'delayed' AND approval = 'waiting'"  # the runs an operator has to approve
+
+
+def awaits_approval(run: Mapping[str, Any]) -> bool:
+    """AWAITING_APPROVAL_SQL asked of a run as the API answers it (a page's row, the CLI's table)."""
+    return run.get('status') == 'delayed' and run.get('approval') == APPROVAL_WAITING
+
+
 RETRYABLE_STATUSES = ('failed', 'timed_out', 'crashed', 'stopped', 'expired', 'skipped', 'cancelled')
 # automatic retries (services/runs/auto_retry.py): the ends a project may have retried, the default ones (the
 # machine's fault or a hang, not the code's: GitLab's system failures), and the key an automatic retry is made under

@@ -8,7 +8,7 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from app.models.vocabulary import ACTIVE_STATUSES, RETRYABLE_STATUSES, TERMINAL_STATUSES
+from app.models.vocabulary import ACTIVE_STATUSES, RETRYABLE_STATUSES, TERMINAL_STATUSES, awaits_approval
 
 MAX_COMBINATIONS = 50  # the server's cap on one batch (app/models/batches.py)
 OUTCOME_WORDS = {'refused': 'refused', 'pending': 'not tried yet'}
@@ -150,10 +150,6 @@ def rerun_targets(batch: dict[str, Any]) -> list[str]:
         for child in batch['children']
         if child.get('run') and child['run']['status'] in RETRYABLE_STATUSES
     ]
-
-
-def awaits_approval(run: dict[str, Any]) -> bool:
-    return run['status'] == 'delayed' and run.get('approval') == 'waiting'
 
 
 def approve_targets(batch: dict[str, Any]) -> list[str]:

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from app.models.vocabulary import awaits_approval
+
 CANCELLABLE = ('delayed',)  # Stop on these says Cancel: the run ends without ever starting
 NOT_STARTED_ENDINGS = ('expired', 'skipped', 'cancelled')  # ended before they started: their error says why
 
@@ -121,7 +123,7 @@ def retry_planned_text(planned: dict) -> str:
 
 def approval_text(run: dict) -> str | None:
     """A run that waits for an operator, in words (None: it waits for none)."""
-    if run.get('approval') != 'waiting' or run.get('status') != 'delayed':
+    if not awaits_approval(run):
         return None
     return f"waiting for an operator's approval (branch {run.get('branch_name')} is protected)"
 

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.models.vocabulary import APPROVAL_WAITING, AWAITING_APPROVAL
+from app.models.vocabulary import AWAITING_APPROVAL, awaits_approval
 
 SUBMITTING = 'submitting'
 ACTIVE = ('queued', 'running', 'stopping')
@@ -62,7 +62,7 @@ class RunFilters:
         if self.project and run.get('project_id') != self.project:
             return False
         if self.status == AWAITING_APPROVAL:
-            if run.get('status') != 'delayed' or run.get('approval') != APPROVAL_WAITING:
+            if not awaits_approval(run):
                 return False
         elif self.status and run.get('status') != self.status:
             return False

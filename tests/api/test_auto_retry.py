@@ -92,14 +92,15 @@ def test_the_limit_holds_and_only_chosen_statuses_are_retried(settings_factory, 
 
 def test_two_servers_retry_a_run_once(settings_factory, repo_factory) -> None:  # noqa: ANN001
     repo = repo_factory({'main': shell_script('echo no\nexit 1')})
-    settings = settings_factory()
+    # the second server runs nothing (its cap is 0) but sweeps too. Two local servers share no event bus: a retry the
+    # second one queues is found by the first's safety poll (every 30 s by default; a run sat `queued` that long), so
+    # the first polls every second here. On Redis the queue event reaches every server.
+    settings = settings_factory(reaper_poll_seconds=1.0)
     with api_server(settings) as one, api_server(same_database(settings_factory, settings)) as two:
         with one.client() as client:
             create_project(client, repo, auto_retry=3, auto_retry_on=['failed'])
             trigger(client, key='both')
-            # two servers on one SQLite file: a run was once seen `running` for 30 s before it ended (not understood
-            # yet); what is asserted is one retry per run, not how soon
-            runs = wait_for_runs(client, 4, timeout=150)
+            runs = wait_for_runs(client, 4)
         assert len(runs) == 4 and [run['status'] for run in runs] == ['failed'] * 4
         assert len({run['retry_of'] for run in runs[1:]}) == 3  # each run retried once
         assert two.base_url != one.base_url
