@@ -169,12 +169,15 @@ def run_details(run: dict) -> Table:
         rows.append(('Log', f'output removed {when(run["log_removed_at"])} (log retention)'))
     if run.get('waiting'):
         rows.insert(3, ('Waiting', f'#{run.get("queue_position")} in line: {run["waiting"]}'))
+    held_back = run['status'] == 'delayed' and run.get('waits_for')  # approved: its run_at is only the next try
     if run.get('run_at'):
-        rows.insert(3, ('Runs at' if run['status'] == 'delayed' else 'Was due', when(run['run_at'])))
+        label = 'Tried again' if held_back else 'Runs at' if run['status'] == 'delayed' else 'Was due'
+        rows.insert(3, (label, when(run['run_at'])))
     if run.get('approval') == 'waiting':
         rows.insert(3, ('Approval', 'waiting for approval by an operator (runboard runs approve; stop rejects)'))
     elif run.get('approval') == 'approved':
-        rows.insert(3, ('Approval', f'approved by {run.get("approved_by")} {when(run.get("approved_at"))}'))
+        waits = f'; waits: {run["waits_for"]}' if held_back else ''
+        rows.insert(3, ('Approval', f'approved by {run.get("approved_by")} {when(run.get("approved_at"))}{waits}'))
     if run.get('expires_at') and run['status'] == 'queued':
         rows.insert(3, ('Expires', f'{when(run["expires_at"])} if it has not started (TTL {run["ttl_seconds"]} s)'))
     if run.get('retry_of'):

@@ -413,7 +413,7 @@ def approve(
     """Approve runs that wait for an operator (a protected branch's runs; `runs stop` rejects one). Several runs, or
     --all, are approved in one bulk action: each waiting one is approved, any other skipped with the reason."""
     if bool(run_ids) == every:
-        raise typer.BadParameter('name the runs to approve, or --all, not both')
+        raise typer.BadParameter('name the runs to approve, or --all' + (', not both' if every else ''))
     if project and not every:
         raise typer.BadParameter('--project goes with --all')
     cli = Cli.make(server, json_output)
@@ -426,7 +426,7 @@ def approve(
                 + (
                     f'at {str(run["run_at"])[:19].replace("T", " ")} UTC.'
                     if str(run.get('run_at') or '') > str(run.get('approved_at') or '')
-                    else 'now.'
+                    else "now, or when its branch's lock and the project's limits let it."
                 )
             ),
         )

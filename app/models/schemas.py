@@ -245,6 +245,7 @@ class RunPublic(SQLModel):
     approval: str | None = None  # 'waiting' for an operator's approval, then 'approved' (docs/security.md)
     approved_by: str | None = None
     approved_at: datetime | None = None
+    waits_for: str | None = None  # approved, held back at its last try by a lock, a limit or the quota: why
     batch_id: str | None = None  # a child of this matrix batch (GET /runs/batch/{batch_id})
     # a push or pull-request run (docs/triggers.md): who pushed, the pull request it runs
     pusher: str | None = None

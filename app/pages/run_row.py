@@ -51,7 +51,7 @@ def run_row(
                     'text-xs rb-text-caution'
                 ).props('data-field=waiting')
             timing_bits(run)  # delayed: when it runs; queued with a TTL: when it expires; why it never started
-            if approved := approved_text(run):  # due, or waiting for its branch (its log says which)
+            if approved := approved_text(run):  # due, or held back by its branch's lock or a limit (timing_bits)
                 ui.label(approved).classes('text-xs text-positive').props('data-field=approved')
             push_facts(run, size='text-xs')  # a push or pull-request run: its commit, pusher, pull request
             afk_facts(run)  # an AFK run: its issue (its pull request above); any run: what its agent spent

@@ -12,7 +12,14 @@ from app.client import ApiError
 from app.pages.theme import iso_utc
 from app.pages.widgets import confirm, notify_error
 from app.state import connection
-from app.state.run_timing import CANCELLABLE, approval_text, ended_unstarted_reason, timing_line, until_text
+from app.state.run_timing import (
+    CANCELLABLE,
+    approval_text,
+    ended_unstarted_reason,
+    held_back_text,
+    timing_line,
+    until_text,
+)
 from app.state.schedules_view import card_line
 from app.state.text import shown
 
@@ -29,6 +36,9 @@ def timing_bits(run: dict, *, size: str = 'text-xs', reason: bool = True) -> Non
     waiting = approval_text(run)
     if waiting:
         ui.label(waiting).classes(f'{size} text-deep-orange-10').props('data-field=approval')
+    held_back = held_back_text(run)
+    if held_back:
+        ui.label(shown(held_back)).classes(f'{size} rb-text-caution').props('data-field=held-back dir=auto')
     why = ended_unstarted_reason(run) if reason else None
     if why:
         ui.label(shown(why)).classes(f'{size} text-negative').props('data-field=not-started dir=auto')
@@ -55,7 +65,9 @@ def approve_button(run: dict, *, operator: bool, dense: bool = True) -> None:
 async def approve_run(run_id: str) -> None:
     try:
         await connection.client().approve_run(run_id)
-        ui.notify(f'Approved {run_id}: it is admitted now', position='bottom')
+        ui.notify(
+            f"Approved {run_id}: it is admitted now, or when its branch's lock and limits let it", position='bottom'
+        )
     except ApiError as exc:
         notify_error(exc, f'approve {run_id}')
 

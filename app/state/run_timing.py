@@ -51,6 +51,8 @@ def timing_line(run: dict) -> TimingLine | None:
     status = run.get('status')
     if run.get('approval') == 'waiting':  # it runs when an operator approves it, not at a time
         return None
+    if held_back_text(run):  # approved, it runs when the lock or the limit lets it, not at the time it is tried again
+        return None
     if status == 'delayed' and (due := parse(run.get('run_at'))):
         return TimingLine('runs ', due, f'Delayed: runs at {clock(due)}; holds no slot, lock or quota until then')
     if status == 'queued' and (expires := parse(run.get('expires_at'))):
@@ -133,3 +135,10 @@ def approved_text(run: dict) -> str | None:
     if run.get('approval') != 'approved' or run.get('status') != 'delayed':
         return None
     return f'approved by {run.get("approved_by") or "an operator"}'
+
+
+def held_back_text(run: dict) -> str | None:
+    """An approved run a lock, a limit or the quota held back at its last try: why (tried again every few seconds)."""
+    if run.get('status') != 'delayed' or run.get('approval') != 'approved' or not run.get('waits_for'):
+        return None
+    return f'waits: {run["waits_for"]}'

@@ -238,6 +238,17 @@ def test_an_operator_approves_many_runs_at_once_and_a_builder_cannot(settings_fa
         assert nothing.code == 0 and 'Nothing to approve' in nothing.stderr, nothing
 
 
+def held_back_row(client: httpx.Client, run_id: str, timeout: float = 30) -> dict:
+    """The run's row in the runs list once it says what holds it back."""
+    deadline = time.monotonic() + timeout
+    while True:
+        [row] = [run for run in client.get('/api/runs', params={'limit': 100}).json()['items'] if run['id'] == run_id]
+        if row['waits_for'] is not None:
+            return row
+        assert time.monotonic() < deadline and row['status'] == 'delayed', row
+        time.sleep(0.05)
+
+
 def test_an_approved_run_waits_for_the_branch_instead_of_ending_skipped(settings_factory, repo_factory) -> None:  # noqa: ANN001
     """Approved while another run holds its branch: it waits (its log says why, once) and runs when the branch is
     free, as GitHub queues an approved job behind its concurrency group; it does not end skipped."""
@@ -249,7 +260,10 @@ def test_an_approved_run_waits_for_the_branch_instead_of_ending_skipped(settings
         holder = trigger(operator, key='holder').json()  # an operator's own run of main: it holds the branch
         assert holder['status'] == 'queued'
         assert operator.post(f'/api/runs/{asked["id"]}/approve').status_code == 200
+        held = held_back_row(operator, asked['id'])  # the runs list's row says why it waits
+        assert held['status'] == 'delayed' and holder['id'] in held['waits_for'], held
         done = wait_for_status(operator, asked['id'], timeout=60)
+        assert done['waits_for'] is None  # admitted: it waits for nothing
         assert done['status'] == 'succeeded', statuses(done)
         said = statuses(done)
         waits = [line for line in said if line.startswith('approved, waits:')]

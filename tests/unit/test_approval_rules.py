@@ -8,7 +8,7 @@ import pytest
 
 from app.models import Project
 from app.services.runs.approvals import approved_run_waits, needs_approval, request_expired
-from app.state.run_timing import approval_text, approved_text, timing_line
+from app.state.run_timing import approval_text, approved_text, held_back_text, timing_line
 
 
 def project(**fields) -> Project:  # noqa: ANN003
@@ -46,6 +46,12 @@ def test_a_waiting_run_reads_as_waiting_not_as_due_at_a_time() -> None:
     assert approved_text(waiting) is None
     assert approved_text({**approved, 'approved_by': 'ann'}) == 'approved by ann'  # the row, until it is admitted
     assert approved_text({**approved, 'approved_by': 'ann', 'status': 'queued'}) is None
+    # held back by a lock: why, and no countdown to the next try (which is not when it will run)
+    locked = {**approved, 'waits_for': "Branch 'main' is locked by active run run_1."}
+    assert held_back_text(locked) == "waits: Branch 'main' is locked by active run run_1."
+    assert timing_line(locked) is None
+    assert held_back_text(approved) is None and held_back_text({**locked, 'status': 'queued'}) is None
+    assert held_back_text({**locked, 'approval': 'waiting'}) is None
 
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)

@@ -45,11 +45,15 @@ SQL_NEXT_DUE = timed_sql(
 )
 SQL_STILL_DELAYED = "SELECT 1 FROM run WHERE id = :id AND status = 'delayed' AND stop_requested_at IS NULL"
 SQL_QUEUE = timed_sql(
-    "UPDATE run SET status = 'queued', slot = :slot, commit_sha = :commit, ttl_seconds = :ttl, expires_at = :expires "
+    "UPDATE run SET status = 'queued', slot = :slot, commit_sha = :commit, ttl_seconds = :ttl, expires_at = :expires, "
+    'waits_for = NULL '
     "WHERE id = :id AND status = 'delayed' AND stop_requested_at IS NULL",
     binds=('expires',),
 )
 STILL_DELAYED_SQL = "status = 'delayed'"
+# the reason an approved run waits, said in its log when it is new: once, whichever server tried, and again if the
+# reason changes (another run holds the branch, the quota instead of the lock)
+SQL_NEW_REASON = 'UPDATE run SET waits_for = :reason WHERE id = :id AND (waits_for IS NULL OR waits_for <> :reason)'
 STILL_WAITING_SQL = f'{AWAITING_APPROVAL_SQL} AND stop_requested_at IS NULL'
 SQL_EXPIRED_REQUESTS = timed_sql(
     'SELECT r.id, r.project_id, p.team_id FROM run r JOIN project p ON p.id = r.project_id '
@@ -73,7 +77,6 @@ class DelayedRuns:
     def __init__(self, *, engine: Engine, admitter: RunAdmitter, bus: EventBus) -> None:
         self.engine, self.admitter, self.bus = engine, admitter, bus
         self.writer = admitter.writer
-        self.said_waiting: set[str] = set()  # approved runs whose log already says why they wait (this server)
 
     def next_due(self) -> datetime | None:
         """When the next delayed run is due (on any server): the sweep wakes exactly then (scheduling/timers.py)."""
@@ -125,7 +128,6 @@ class DelayedRuns:
                 approval=run.approval, approved_at=as_utc(run.approved_at), status=refusal.status, now=now
             ):
                 return self._try_later(run, project, refusal, now)
-            self.said_waiting.discard(run.id)
             return self._skip(run, project, refusal)
         self.bus.publish_many(
             [
@@ -183,9 +185,8 @@ class DelayedRuns:
         said = f'queued: due at {due:%H:%M:%S} UTC' + (
             f', admitted {timing.duration_text(late)} late' if late >= 2 else ''
         )
-        if run.approval == approvals.APPROVED and (run.run_at == run.approved_at or run.id in self.said_waiting):
+        if run.approval == approvals.APPROVED and (run.run_at == run.approved_at or run.waits_for):
             said = 'queued'  # due when approved (not at a time of its own), or after its wait said why
-        self.said_waiting.discard(run.id)
         append_events(conn, run.id, [('status', said)], now=now)
 
     def expire_requests(self, now: datetime | None = None) -> list[str]:
@@ -203,14 +204,14 @@ class DelayedRuns:
 
     def _try_later(self, run: Run, project: Project, refusal: DomainError, now: datetime) -> str:
         """An approved run a lock or a limit holds back: tried again shortly (the sweep wakes at its new run_at)."""
+        reason = refusal.detail[:500]
         with self.engine.begin() as conn:
             moved = conn.execute(SQL_TRY_LATER, {'id': run.id, 'at': now + approvals.RETRY_EVERY, 'now': now})
             if moved.rowcount != 1:
                 return 'gone'  # cancelled, admitted, or put off by another server
-            if run.id in self.said_waiting:
-                return RunStatus.delayed.value
-            self.said_waiting.add(run.id)
-            append_events(conn, run.id, [('status', f'approved, waits: {refusal.detail} Tried again for an hour.')])
+            if conn.execute(text(SQL_NEW_REASON), {'id': run.id, 'reason': reason}).rowcount != 1:
+                return RunStatus.delayed.value  # its log and its row already say so
+            append_events(conn, run.id, [('status', f'approved, waits: {reason} Tried again for an hour.')])
         self.bus.publish(
             {'type': 'run', 'id': run.id, 'project_id': run.project_id, 'team_id': project.team_id, 'status': 'delayed'}
         )
