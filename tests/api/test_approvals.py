@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 from sqlalchemy import text
 
+from app.services.runs import approvals
 from tests.helpers.api import add_user, assert_problem
 from tests.helpers.cli import run_cli
 from tests.helpers.runs import create_project, outputs, shell_script, statuses, trigger, wait_for_status
@@ -271,6 +272,24 @@ def test_an_approved_run_waits_for_the_branch_instead_of_ending_skipped(settings
         assert said.index(waits[0]) < said.index('queued', said.index(waits[0]))  # queued after the wait
         ended = wait_for_status(operator, holder['id'])
         assert ended['status'] == 'succeeded' and ended['finished_at'] <= done['started_at']
+
+
+def test_a_held_back_run_is_tried_when_the_holder_ends_not_at_its_next_try(
+    settings_factory, repo_factory, monkeypatch
+) -> None:  # noqa: ANN001
+    """The end of the run that held its branch is what lets an approved run go: its next try (every 5 s) is a fallback,
+    here an hour away, so only the holder's end can start it."""
+    monkeypatch.setattr(approvals, 'RETRY_EVERY', timedelta(hours=1))
+    with api_server(settings_factory()) as server, server.client() as operator:
+        create_project(operator, repo_factory({'main': shell_script('sleep 2; echo done')}), approval_required=True)
+        with server.client(add_user(server, name='bob')) as builder:
+            asked = trigger(builder, key='deploy').json()
+        holder = trigger(operator, key='holder').json()
+        assert operator.post(f'/api/runs/{asked["id"]}/approve').status_code == 200
+        assert holder['id'] in held_back_row(operator, asked['id'])['waits_for']
+        done = wait_for_status(operator, asked['id'], timeout=60)
+        assert done['status'] == 'succeeded', statuses(done)
+        assert wait_for_status(operator, holder['id'])['finished_at'] <= done['started_at']
 
 
 def test_a_request_nobody_approves_in_30_days_expires(settings_factory, repo_factory) -> None:  # noqa: ANN001

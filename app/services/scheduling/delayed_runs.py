@@ -53,6 +53,9 @@ SQL_QUEUE = timed_sql(
 STILL_DELAYED_SQL = "status = 'delayed'"
 # the reason an approved run waits, said in its log when it is new: once, whichever server tried, and again if the
 # reason changes (another run holds the branch, the quota instead of the lock)
+HELD_BACK_SQL = "status = 'delayed' AND waits_for IS NOT NULL AND stop_requested_at IS NULL AND run_at > :now"
+SQL_ANY_HELD_BACK = timed_sql(f'SELECT 1 FROM run WHERE {HELD_BACK_SQL} LIMIT 1', binds=('now',))
+SQL_TRY_HELD_BACK_NOW = timed_sql(f'UPDATE run SET run_at = :now WHERE {HELD_BACK_SQL}', binds=('now',))
 SQL_NEW_REASON = 'UPDATE run SET waits_for = :reason WHERE id = :id AND (waits_for IS NULL OR waits_for <> :reason)'
 STILL_WAITING_SQL = f'{AWAITING_APPROVAL_SQL} AND stop_requested_at IS NULL'
 SQL_EXPIRED_REQUESTS = timed_sql(
@@ -82,6 +85,16 @@ class DelayedRuns:
         """When the next delayed run is due (on any server): the sweep wakes exactly then (scheduling/timers.py)."""
         with self.engine.connect() as conn:
             return as_utc(conn.execute(SQL_NEXT_DUE).scalar())
+
+    def try_held_back_now(self, now: datetime | None = None) -> int:
+        """A run ended somewhere, which may have freed a branch or a slot: the approved runs a lock or a limit held
+        back are due now, not at their next try (a few seconds on); how many. A read first: most ends find none."""
+        now = now or utcnow()
+        with self.engine.connect() as conn:
+            if conn.execute(SQL_ANY_HELD_BACK, {'now': now}).first() is None:
+                return 0
+        with self.engine.begin() as conn:
+            return conn.execute(SQL_TRY_HELD_BACK_NOW, {'now': now}).rowcount
 
     def admit_due(self, now: datetime | None = None) -> dict[str, str]:
         """Admit every delayed run due by `now`: run id -> its status after (queued | skipped | gone)."""

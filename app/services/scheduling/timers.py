@@ -9,9 +9,9 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Engine
 
 from app.config import Settings
-from app.infra.events import EventBus
+from app.infra.events import Event, EventBus
 from app.models import HAS_EXPIRY_SQL, as_utc, utcnow
-from app.models.vocabulary import AWAITING_APPROVAL_SQL
+from app.models.vocabulary import AWAITING_APPROVAL_SQL, TERMINAL_STATUSES
 from app.services.runs import approvals
 from app.services.runs.admit import RunAdmitter
 from app.services.runs.approvals import DUE_SQL
@@ -32,11 +32,17 @@ SQL_DUE_TIMES = timed_sql(
 )
 
 
+HELD_BACK_POLL_SECONDS = 60.0  # woken by run ends; its own tick only covers an event lost on the way
+
+
 class Timers:
     def __init__(self, *, engine: Engine, settings: Settings, admitter: RunAdmitter, bus: EventBus) -> None:
         self.engine, self.settings, self.bus = engine, settings, bus
         self.schedules = ScheduleSweep(engine=engine, settings=settings, admitter=admitter, bus=bus)
         self.delayed = DelayedRuns(engine=engine, admitter=admitter, bus=bus)
+        self.delayed_job = PeriodicJob(
+            'delayed-runs', settings.delayed_sweep_seconds, self.delayed_and_ttl, at_start=True
+        )
 
     def delayed_and_ttl(self) -> timedelta | None:
         """Returns how soon the next delayed run is due when that is before the next tick: the sweep wakes then
@@ -58,12 +64,22 @@ class Timers:
         return None if delay is None else timedelta(seconds=delay)
 
     def jobs(self) -> list[PeriodicJob]:
-        """Both run at start too: a slot or a delayed run that fell due while no server ran is handled at once."""
+        """The first two run at start too: a slot or a delayed run due while no server ran is handled at once."""
         settings = self.settings
         return [
             PeriodicJob('schedules', settings.schedule_sweep_seconds, self.schedules.sweep, at_start=True),
-            PeriodicJob('delayed-runs', settings.delayed_sweep_seconds, self.delayed_and_ttl, at_start=True),
+            self.delayed_job,
+            # the end of a run on any server (the bus) may free what held an approved run back
+            PeriodicJob('held-back-runs', HELD_BACK_POLL_SECONDS, self.held_back, wakes_on=run_ended, settle=0.1),
         ]
+
+    def held_back(self) -> None:
+        if self.delayed.try_held_back_now():
+            self.delayed_job.wake()
+
+
+def run_ended(event: Event) -> bool:
+    return event.get('type') == 'run' and event.get('status') in TERMINAL_STATUSES
 
 
 def due_now(delayed: datetime | None, expiry: datetime | None, now: datetime) -> tuple[bool, bool]:
