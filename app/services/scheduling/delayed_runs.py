@@ -51,11 +51,12 @@ SQL_QUEUE = timed_sql(
     binds=('expires',),
 )
 STILL_DELAYED_SQL = "status = 'delayed'"
-# the reason an approved run waits, said in its log when it is new: once, whichever server tried, and again if the
-# reason changes (another run holds the branch, the quota instead of the lock)
+# approved runs a lock or a limit held back, waiting for their next try
 HELD_BACK_SQL = "status = 'delayed' AND waits_for IS NOT NULL AND stop_requested_at IS NULL AND run_at > :now"
 SQL_ANY_HELD_BACK = timed_sql(f'SELECT 1 FROM run WHERE {HELD_BACK_SQL} LIMIT 1', binds=('now',))
 SQL_TRY_HELD_BACK_NOW = timed_sql(f'UPDATE run SET run_at = :now WHERE {HELD_BACK_SQL}', binds=('now',))
+# the reason an approved run waits, said in its log when it is new: once, whichever server tried, and again if the
+# reason changes (another run holds the branch, the quota instead of the lock)
 SQL_NEW_REASON = 'UPDATE run SET waits_for = :reason WHERE id = :id AND (waits_for IS NULL OR waits_for <> :reason)'
 STILL_WAITING_SQL = f'{AWAITING_APPROVAL_SQL} AND stop_requested_at IS NULL'
 SQL_EXPIRED_REQUESTS = timed_sql(
