@@ -118,9 +118,12 @@ def runs_table(
 
 
 def run_status_text(run: dict) -> Text:
-    """A run's status as a list shows it: a delayed run that waits for an operator says so (`runs approve`)."""
+    """A run's status as a list shows it: a delayed run that waits for an operator says so (`runs approve`), and one
+    approved but held back by a lock or a limit (`runs show` says which)."""
     if awaits_approval(run):
         return Text('awaiting approval', style=STATUS_STYLE.get('delayed', ''))
+    if run['status'] == 'delayed' and run.get('waits_for'):
+        return Text('approved, waits', style=STATUS_STYLE.get('delayed', ''))
     return status_text(run['status'])
 
 
