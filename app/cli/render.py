@@ -17,6 +17,7 @@ from app.cli.table_fit import column_widths, fitting_columns
 from app.models.vocabulary import awaits_approval
 from app.state.artifacts_view import coverage_trend_text
 from app.state.caches_view import cache_rows, cleared_text, size_heading
+from app.state.run_timing import retry_planned_text
 
 ESC = '\x1b'
 
@@ -185,6 +186,8 @@ def run_details(run: dict) -> Table:
         rows.insert(3, ('Expires', f'{when(run["expires_at"])} if it has not started (TTL {run["ttl_seconds"]} s)'))
     if run.get('retry_of'):
         rows.append(('Retry of', run['retry_of']))
+    if run.get('retry_planned'):  # its project's rule retries it; the retry is not made yet
+        rows.append(('Retry', retry_planned_text(run['retry_planned'])))
     if run.get('retried_by'):
         rows.append(('Retried by', ', '.join(run['retried_by'])))
     if run.get('issue_number'):

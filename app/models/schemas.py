@@ -245,7 +245,9 @@ class RunPublic(SQLModel):
     approval: str | None = None  # 'waiting' for an operator's approval, then 'approved' (docs/security.md)
     approved_by: str | None = None
     approved_at: datetime | None = None
-    waits_for: str | None = None  # approved, held back at its last try by a lock, a limit or the quota: why
+    # why what comes next waits: a delayed run approved but held back by a lock, a limit or the quota (its admission);
+    # an ended run whose automatic retry was refused for now (retry_planned.waits says it too)
+    waits_for: str | None = None
     batch_id: str | None = None  # a child of this matrix batch (GET /runs/batch/{batch_id})
     # a push or pull-request run (docs/triggers.md): who pushed, the pull request it runs
     pusher: str | None = None
@@ -278,6 +280,7 @@ class AnnotationPublic(SQLModel):
 class PlannedRetry(SQLModel):
     attempt: int  # the retry will be attempt `attempt` of `of`
     of: int
+    waits: str | None = None  # refused for now (the quota, the concurrency limit, the branch's lock): why
 
 
 class RunDetail(RunPublic):

@@ -279,8 +279,9 @@ class Run(SQLModel, table=True):
     approval: str | None = Field(default=None, max_length=10)
     approved_by: str | None = Field(default=None, max_length=200)
     approved_at: datetime | None = None
-    # approved, and held back at its last try by a lock, a limit or the quota: why (scheduling/delayed_runs.py); None
-    # again once it is queued
+    # why what comes next for it waits: approved and held back at its last try by a lock, a limit or the quota
+    # (scheduling/delayed_runs.py; None again once it is queued), or ended and its automatic retry refused for now
+    # (runs/auto_retry.py; None again once it is retried or refused for good)
     waits_for: str | None = Field(default=None, max_length=500)
     # its automatic retry was refused for good then (the person or the project gone): none is coming
     # (services/runs/auto_retry.py); its end's held notifications go

@@ -119,8 +119,9 @@ def later_fields(choice: LaterChoice) -> dict[str, str] | str:
 
 
 def retry_planned_text(planned: dict) -> str:
-    """A run whose automatic retry is to come: 'to be retried automatically (attempt 2 of 3)'."""
-    return f'to be retried automatically (attempt {planned["attempt"]} of {planned["of"]})'
+    """A run whose automatic retry is to come: 'to be retried automatically (attempt 2 of 3)', and why it waits."""
+    said = f'to be retried automatically (attempt {planned["attempt"]} of {planned["of"]})'
+    return said + (f'; it waits: {planned["waits"]}' if planned.get('waits') else '')
 
 
 def approval_text(run: dict) -> str | None:

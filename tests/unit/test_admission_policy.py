@@ -186,3 +186,15 @@ def test_what_a_run_holds_depends_on_what_it_asks(
     assert outcome(tx, ask) == expected
     if steps is not None:
         assert tx.done == steps
+
+
+@pytest.mark.parametrize(
+    ('limit', 'window', 'said'),
+    [
+        (1, 10, 'Run limit reached: 1 run per 10 s. Retry in 13 s.'),
+        (10, 60, 'Run limit reached: 10 runs per 60 s. Retry in 13 s.'),
+    ],
+)
+def test_the_quota_refusal_says_the_limit_in_words(limit: int, window: int, said: str) -> None:
+    refusal = admission.rate_limited(Quota(False, limit, 0, window, 12.5))
+    assert (refusal.status, refusal.detail) == (429, said)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from app.services.runs.retry_rule import should_retry
+from app.services.runs.retry_rule import lasting_reason, should_retry
+from app.state.run_timing import retry_planned_text
 
 DEFAULT = ['crashed', 'timed_out']
 
@@ -26,3 +27,23 @@ DEFAULT = ['crashed', 'timed_out']
 )
 def test_should_retry(status: str, retry_on: list[str], attempt: int, retries: int, retried: bool) -> None:
     assert should_retry(status, retry_on, attempt, retries) is retried
+
+
+@pytest.mark.parametrize(
+    ('detail', 'kept'),
+    [
+        ('Run limit reached: 1 run per 10 s. Retry in 7 s.', 'Run limit reached: 1 run per 10 s.'),  # not a moment
+        ("Branch 'main' is locked by active run run_1.", "Branch 'main' is locked by active run run_1."),
+        ('This repository is at maximum concurrency (2 active). Wait for an active run to complete and retry.', None),
+    ],
+)
+def test_lasting_reason(detail: str, kept: str | None) -> None:
+    assert lasting_reason(detail) == (kept or detail)
+
+
+def test_the_page_says_why_a_planned_retry_waits() -> None:
+    assert retry_planned_text({'attempt': 2, 'of': 3}) == 'to be retried automatically (attempt 2 of 3)'
+    waiting = {'attempt': 2, 'of': 3, 'waits': 'Run limit reached: 1 run per 10 s.'}
+    assert retry_planned_text(waiting) == (
+        'to be retried automatically (attempt 2 of 3); it waits: Run limit reached: 1 run per 10 s.'
+    )

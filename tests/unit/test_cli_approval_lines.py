@@ -1,6 +1,6 @@
-"""What `runboard runs list` and `runs show` say of a run that waits for an operator, and of one approved but held
-back by its branch's lock (app/cli/render.py): the status names the wait, and `show` says why and that the time given
-is only its next try, not when it runs."""
+"""What `runboard runs list` and `runs show` say of a run that waits for an operator, of one approved but held
+back by its branch's lock, and of an ended run whose automatic retry waits (app/cli/render.py): the status names the
+wait, and `show` says why and that the time given is only its next try, not when it runs."""
 
 from __future__ import annotations
 
@@ -55,3 +55,11 @@ def test_show_says_why_a_held_back_run_waits_and_when_it_is_tried_again() -> Non
     assert 'Tried again' in held and 'Runs at' not in held
     due = shown({**HELD_BACK, 'waits_for': None})
     assert 'Runs at' in due and 'waits:' not in due
+
+
+def test_show_says_a_retry_is_planned_and_why_it_waits() -> None:
+    failed = {**RUN, 'status': 'failed', 'run_at': None}
+    planned = {'attempt': 2, 'of': 3, 'waits': 'Run limit reached: 1 run per 60 s.'}
+    said = shown({**failed, 'retry_planned': planned})
+    assert 'to be retried automatically (attempt 2 of 3); it waits: Run limit reached: 1 run per 60 s.' in said
+    assert 'Retry ' not in shown(failed)

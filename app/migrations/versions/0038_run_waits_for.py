@@ -1,5 +1,6 @@
-"""An approved run a lock or a limit holds back says why in a column of its own (services/scheduling/delayed_runs.py):
-its row shows it, and every server's sweep writes the reason to its log once, not once per server
+"""Why what comes next for a run waits, in a column of its own: an approved run a lock or a limit holds back
+(services/scheduling/delayed_runs.py), an ended run whose automatic retry is refused for now (services/runs/auto_retry.py).
+Its row and page show it, and of every server's sweeps the first writes the reason to its log, once
 
 Revision ID: 0038_run_waits_for
 Revises: 0037_run_auto_retry_refused

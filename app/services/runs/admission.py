@@ -209,12 +209,17 @@ def repository_rules(tx: Any, branch: str, *, bypass_concurrency: bool, batch_id
     return slot
 
 
+def quota_words(quota: Quota) -> str:
+    """'1 run per 10 s', '3 runs per 60 s'."""
+    return f'{quota.limit} run{"" if quota.limit == 1 else "s"} per {quota.window_seconds} s'
+
+
 def rate_limited(quota: Quota) -> DomainError:
     retry = quota.retry_after_seconds
     return DomainError(
         429,
         'rate_limited',
-        f'Run limit reached: {quota.limit} runs per {quota.window_seconds} s. Retry in {retry} s.',
+        f'Run limit reached: {quota_words(quota)}. Retry in {retry} s.',
         retry_after_seconds=retry,
         headers={'Retry-After': str(retry)},  # the API adds RateLimit-Policy / RateLimit
     )

@@ -26,10 +26,13 @@ from app.services.runs.admit import Admitted, RunAdmitter
 from app.services.runs.retry_rule import (
     ELIGIBLE,
     SQL_ANY_HELD,
+    SQL_FIRST_WAIT,
     SQL_REFUSED_FOR_GOOD,
     SQL_SKIP_HELD,
+    SQL_WAITS_NO_MORE,
     WINDOW,
     attempt_of,
+    lasting_reason,
     settle_held_deliveries,
     should_retry,
 )
@@ -60,7 +63,6 @@ SQL_OPTED_IN = text('SELECT id FROM project WHERE auto_retry > 0')  # most serve
 class AutoRetry:
     def __init__(self, engine: Engine, admitter: RunAdmitter, publish: Callable[[dict], object]) -> None:
         self.engine, self.admitter, self.publish = engine, admitter, publish
-        self.said_waiting: set[str] = set()  # runs whose log already says their retry waits (this server)
 
     def sweep(self, now: datetime | None = None) -> int:
         """Retry what is due; returns how many retries this call made."""
@@ -79,7 +81,6 @@ class AutoRetry:
                 return 0
             rows = conn.execute(SQL_CANDIDATES, {'since': since, 'projects': projects}).all()
             found = [(row, attempt_of(conn, row.id)) for row in rows]
-        self.said_waiting &= {row.id for row in rows}  # what this server remembers of runs past the window goes
         due = [
             (row, attempt)
             for row, attempt in found
@@ -105,18 +106,28 @@ class AutoRetry:
                 # a 404: the run is there, so its person no longer sees its project (out of its team)
                 gone = f"{principal.name} is no longer in the project's team." if exc.status == 404 else None
                 self._refused_for_good(row, of, gone or exc.detail)
-            elif row.id not in self.said_waiting:
-                self.said_waiting.add(row.id)
-                self._note(row, f'Automatic retry ({of}) waits: {exc.detail} It is tried again for an hour.')
-                log.info('automatic retry of %s waits: %s', row.id, exc.detail)
+            else:
+                self._waits(row, of, lasting_reason(exc.detail))
             return 0
-        self.said_waiting.discard(row.id)
         if admitted.replayed:  # another server made it first
             return 0
         self._note(row, f'Retried automatically as {admitted.run.id} ({of}, after it {row.status.replace("_", " ")}).')
-        with session_scope(self.engine) as session:  # its end's held notifications are not sent
+        with session_scope(self.engine) as session:  # its end's held notifications are not sent; it waits no more
             session.connection().execute(SQL_SKIP_HELD, {'now': utcnow()})
+            session.connection().execute(SQL_WAITS_NO_MORE, {'id': row.id})
         return 1
+
+    def _waits(self, row, of: str, why: str) -> None:  # noqa: ANN001
+        """Kept on the run for its page; said in its log by the first server to find it waiting."""
+        with session_scope(self.engine) as session:
+            conn = session.connection()
+            if conn.execute(SQL_FIRST_WAIT, {'id': row.id, 'reason': why}).rowcount != 1:
+                return  # said already
+            append_events(
+                conn, row.id, [('status', f'Automatic retry ({of}) waits: {why} It is tried again for an hour.')]
+            )
+        self.publish({'type': 'run', 'id': row.id, 'project_id': row.project_id, 'team_id': row.team_id})
+        log.info('automatic retry of %s waits: %s', row.id, why)
 
     def _refused_for_good(self, row, of: str, why: str) -> None:  # noqa: ANN001
         """Marked on the run, so no server tries again and its end's held notifications go; said once."""

@@ -61,7 +61,9 @@ def get_run(
         detail.retried_by = run_filters.retried_by(session, [run_id]).get(run_id, [])
         if run.status in AUTO_RETRY_STATUSES and not detail.retried_by:
             planned = retry_rule.planned_retry(session.connection(), run_id)
-            detail.retry_planned = PlannedRetry(attempt=planned[0], of=planned[1]) if planned else None
+            detail.retry_planned = (
+                PlannedRetry(attempt=planned[0], of=planned[1], waits=run.waits_for) if planned else None
+            )
         detail.variables = run_variables(session.connection(), run_id)
         stage_store.annotate(session, [detail])
         run_usage.annotate(session.connection(), [detail])  # its `::usage::` lines, summed

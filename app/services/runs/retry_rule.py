@@ -4,6 +4,7 @@ comes. The sweep that makes the retries is auto_retry.py."""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 
 from sqlalchemy import JSON, Connection, bindparam, column, text
@@ -28,8 +29,12 @@ SQL_RULE_OF_RUN = text(
 SQL_RETRY_OF = text('SELECT retry_of FROM run WHERE id = :id')
 # the first server to find the retry refused for good marks the run (once: its log says so once, on any server)
 SQL_REFUSED_FOR_GOOD = text(
-    'UPDATE run SET auto_retry_refused_at = :now WHERE id = :id AND auto_retry_refused_at IS NULL'
+    'UPDATE run SET auto_retry_refused_at = :now, waits_for = NULL WHERE id = :id AND auto_retry_refused_at IS NULL'
 ).bindparams(bindparam('now', type_=DB_TIME))
+# why its retry waits, kept on the run (its page shows it with the planned retry): the first server to find it waiting
+# says so in its log, once on any server
+SQL_FIRST_WAIT = text('UPDATE run SET waits_for = :reason WHERE id = :id AND waits_for IS NULL')
+SQL_WAITS_NO_MORE = text('UPDATE run SET waits_for = NULL WHERE id = :id')
 
 # A run end's notifications wait while its automatic retry is to come (GitLab tells of a pipeline's end, not of each
 # try): its deliveries are written `held`. A retry made (by the sweep or a person) means they are not sent; a retry
@@ -59,6 +64,11 @@ def attempt_of(conn: Connection, run_id: str) -> int:
 def should_retry(status: str, retry_on: list[str], attempt: int, retries: int) -> bool:
     """Pure: whether a run that ended `status` as attempt `attempt` is retried under a project's rule."""
     return status in retry_on and attempt <= retries
+
+
+def lasting_reason(detail: str) -> str:
+    """Pure: a refusal's words without the moment they were said at ('Retry in 7 s.'), to be shown for a while."""
+    return re.sub(r'\s*Retry in \d+ s\.$', '', detail)[:500]
 
 
 def planned_retry(conn: Connection, run_id: str, now: datetime | None = None) -> tuple[int, int] | None:

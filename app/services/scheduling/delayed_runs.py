@@ -25,7 +25,7 @@ from app.models import Project, Run, RunStatus, TeamMember, as_utc, utcnow
 from app.models.vocabulary import AWAITING_APPROVAL_SQL
 from app.services.execution.reaper import finish_run
 from app.services.runs import approvals, timing
-from app.services.runs.admission import StaleProject
+from app.services.runs.admission import StaleProject, quota_words
 from app.services.runs.admit import RunAdmitter, validate_request
 from app.services.runs.approvals import DUE_SQL
 from app.services.runs.ratelimit import user_runs_key
@@ -172,7 +172,7 @@ class DelayedRuns:
                         raise DomainError(
                             429,
                             'rate_limited',
-                            f'Run limit reached when it was due: {quota.limit} runs per {quota.window_seconds} s.',
+                            f'Run limit reached when it was due: {quota_words(quota)}.',
                         )
                     charged = True
                     slot = self.writer.take_slot(conn, project, run.branch_name, False, run.batch_id)  # siblings share
