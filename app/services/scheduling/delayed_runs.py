@@ -29,6 +29,7 @@ from app.services.runs.admission import StaleProject, quota_words
 from app.services.runs.admit import RunAdmitter, validate_request
 from app.services.runs.approvals import DUE_SQL
 from app.services.runs.ratelimit import user_runs_key
+from app.services.runs.retry_rule import lasting_reason
 from app.services.runs.timeline import append_events, timed_sql
 from app.services.runs.writer import CREATE_ATTEMPTS, lost_race
 
@@ -218,7 +219,7 @@ class DelayedRuns:
 
     def _try_later(self, run: Run, project: Project, refusal: DomainError, now: datetime) -> str:
         """An approved run a lock or a limit holds back: tried again shortly (the sweep wakes at its new run_at)."""
-        reason = refusal.detail[:500]
+        reason = lasting_reason(refusal.detail)  # a moment's words ('Retry in 7 s.') would be new at every try
         with self.engine.begin() as conn:
             moved = conn.execute(SQL_TRY_LATER, {'id': run.id, 'at': now + approvals.RETRY_EVERY, 'now': now})
             if moved.rowcount != 1:
