@@ -6,7 +6,7 @@ import re
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import field_validator
+from pydantic import field_validator, model_validator
 from sqlmodel import Field, SQLModel
 
 from app.models.labels import normalise_labels
@@ -245,8 +245,8 @@ class RunPublic(SQLModel):
     approval: str | None = None  # 'waiting' for an operator's approval, then 'approved' (docs/security.md)
     approved_by: str | None = None
     approved_at: datetime | None = None
-    # why what comes next waits: a delayed run approved but held back by a lock, a limit or the quota (its admission);
-    # an ended run whose automatic retry was refused for now (retry_planned.waits says it too)
+    # a delayed run approved but held back: why (a lock, a limit or the quota refused its admission). An ended run's
+    # column holds why its automatic retry waits; that is said as retry_planned.waits, while the retry is to come only
     waits_for: str | None = None
     batch_id: str | None = None  # a child of this matrix batch (GET /runs/batch/{batch_id})
     # a push or pull-request run (docs/triggers.md): who pushed, the pull request it runs
@@ -260,7 +260,14 @@ class RunPublic(SQLModel):
     _utc = field_validator('created_at', 'started_at', 'finished_at', 'deadline_at', 'heartbeat_at', 'log_removed_at')(
         classmethod(lambda cls, v: as_utc(v))
     )
+
     _utc_timing = field_validator('run_at', 'expires_at', 'approved_at')(classmethod(lambda cls, v: as_utc(v)))
+
+    @model_validator(mode='after')
+    def _waits_only_while_delayed(self) -> RunPublic:
+        if self.status != 'delayed':
+            self.waits_for = None  # else an ended run whose retry never came would go on saying why it waits
+        return self
 
 
 class AnnotationPublic(SQLModel):

@@ -215,7 +215,8 @@ def test_a_retry_that_will_not_come_sends_the_held_notification(settings_factory
         document = json.loads(sent.body)
         assert document['type'] == 'run.failed' and document['run']['id'] == first['id']
         assert document['run']['attempt'] == 1
-        assert client.get(f'/api/runs/{first["id"]}').json()['retry_planned'] is None
+        ended = client.get(f'/api/runs/{first["id"]}').json()
+        assert ended['retry_planned'] is None and ended['waits_for'] is None  # nothing comes, so nothing waits
         assert [run['id'] for run in runs_of(client)] == [first['id']]
 
 

@@ -62,7 +62,7 @@ SQL_NEW_REASON = 'UPDATE run SET waits_for = :reason WHERE id = :id AND (waits_f
 STILL_WAITING_SQL = f'{AWAITING_APPROVAL_SQL} AND stop_requested_at IS NULL'
 SQL_EXPIRED_REQUESTS = timed_sql(
     'SELECT r.id, r.project_id, p.team_id FROM run r JOIN project p ON p.id = r.project_id '
-    "WHERE r.status = 'delayed' AND r.approval = 'waiting' AND r.created_at <= :before "
+    f'WHERE {AWAITING_APPROVAL_SQL} AND r.created_at <= :before '  # the project has neither column
     'ORDER BY r.created_at LIMIT 100',
     binds=('before',),
 )
