@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+
 from sqlalchemy import text
 
 from tests.helpers.api import add_user, assert_problem, run_body
@@ -142,3 +144,28 @@ def test_run_detail_and_incremental_events(api) -> None:  # noqa: ANN001
     )
     assert_problem(api.client.get('/api/runs/run_nope'), 404, 'not_found')
     assert_problem(api.client.get('/api/runs/run_nope/events'), 404, 'not_found')
+
+
+def test_a_retry_runs_the_commit_its_original_ran(api) -> None:  # noqa: ANN001
+    """As GitHub's re-run: the same commit, though its branch has moved on since (its commit status is that
+    commit's); moved to another branch, it runs that branch's head."""
+    original = api.client.post('/api/runs', json=run_body(branch='main')).json()
+    _set_status(api.server, original['id'], 'failed')
+    (api.repo / 'later.txt').write_text('pushed after the run\n')
+    subprocess.run(['git', 'checkout', '-q', 'main'], cwd=api.repo, check=True)
+    subprocess.run(['git', 'add', 'later.txt'], cwd=api.repo, check=True)
+    subprocess.run(
+        ['git', '-c', 'user.name=t', '-c', 'user.email=t@t', 'commit', '-qm', 'later'], cwd=api.repo, check=True
+    )
+    head = subprocess.run(['git', 'rev-parse', 'main'], cwd=api.repo, check=True, capture_output=True, text=True)
+    assert head.stdout.strip() != original['commit_sha']
+    api.server.services.repositories.branches.forget(str(api.repo))  # the server knows the branch moved (as a fetch)
+
+    retry = api.client.post(f'/api/runs/{original["id"]}/retry', json={})
+    assert retry.status_code == 201, retry.text
+    assert retry.json()['commit_sha'] == original['commit_sha']
+    _set_status(api.server, retry.json()['id'], 'failed')
+    fresh = api.client.post('/api/runs', json=run_body(branch='main')).json()
+    assert fresh['commit_sha'] == head.stdout.strip()  # a new run takes the branch as it is now
+    moved = api.client.post(f'/api/runs/{retry.json()["id"]}/retry', json={'branch': 'feature/a'}).json()
+    assert moved['commit_sha'] not in (None, original['commit_sha'])

@@ -129,6 +129,8 @@ class RunAdmitter:
         commit = validate_request(
             self.repositories, project, depth_level=depth, target_framework=framework, branch=branch
         )
+        if branch == original.branch_name and original.commit_sha:
+            commit = original.commit_sha  # as GitHub's re-run: the commit it ran (its status is that commit's)
         cell = (original.branch_name, original.depth_level, original.target_framework)
         same_cell = (branch, depth, framework) == cell
         if original.batch_id and same_cell:
