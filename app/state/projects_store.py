@@ -13,7 +13,8 @@ from app.client import ApiError, RunboardClient
 from app.models.vocabulary import RunStatus
 
 log = logging.getLogger(__name__)
-FAILURE_STATUSES = 'failed,timed_out,crashed'
+# a paused card's causes: the AFK runs that moved its counter (afk/rules.py settle_afk_run; a crash is neutral)
+PAUSE_CAUSES = {'kind': 'auto', 'status': 'failed,timed_out'}
 # a card's "last run" is one that was asked to run now or has run: a delayed one lies ahead (and lists on top of the
 # runs list, app/core/ids.py), so the furthest-off of them would hide what last happened
 LAST_RUN_STATUSES = ','.join(s.value for s in RunStatus if s is not RunStatus.delayed)
@@ -121,7 +122,7 @@ class ProjectsStore:
             )
             failures = await asyncio.gather(
                 *(
-                    self.client.list_runs(project=p['id'], status=FAILURE_STATUSES, limit=CAUSES_SHOWN)
+                    self.client.list_runs(project=p['id'], **PAUSE_CAUSES, limit=CAUSES_SHOWN)
                     if p.get('paused')
                     else _none()
                     for p in projects

@@ -11,10 +11,11 @@ from sqlmodel import Session, col, select
 
 from app.core.workflow_commands import usage_of
 from app.infra.db import session_scope
-from app.models import Delivery, RuleCreate, RunStatus, utcnow
+from app.models import Delivery, ProjectUpdate, RuleCreate, RunStatus, utcnow
 from app.services.afk import costs
 from app.services.notifications import webhooks as notifications
 from app.services.notifications.webhook_policy import parse_policy
+from app.services.projects.manage import update_project
 from app.services.runs import usage as run_usage
 
 SPEND = usage_of('::usage input_tokens=1200,output_tokens=300,cost_usd=0.60,model=m1::')
@@ -34,7 +35,7 @@ def _capped_deliveries(world) -> list[Delivery]:  # noqa: ANN001
 
 
 def test_the_loop_stops_at_the_cap_and_resumes_on_reset_and_the_next_day(world) -> None:  # noqa: ANN001
-    world.project('cc', issues=6, afk_cost_cap_usd_per_day=1.0)
+    world.project('cc', issues=7, afk_cost_cap_usd_per_day=1.0)
     notifications.create_rule(
         world.engine,
         world.services.repositories.secrets,
@@ -79,6 +80,15 @@ def test_the_loop_stops_at_the_cap_and_resumes_on_reset_and_the_next_day(world) 
     _report_and_succeed(world, report.launched[0], 'cc')
     assert world.loop.sweep().launched == []  # $1.20 since the Reset: capped again, notified again
     assert len(_capped_deliveries(world)) == 2
+
+    # the cap raised: the card no longer says it is reached, the loop goes on, and reaching the new cap is said again
+    update_project(world.engine, world.principal, 'cc', ProjectUpdate(afk_cost_cap_usd_per_day=1.5))
+    assert world.get('cc').afk_cost_capped_on is None
+    report = world.loop.sweep()  # $1.20 < $1.50
+    assert len(report.launched) == 1 and report.cost_capped == []
+    _report_and_succeed(world, report.launched[0], 'cc')
+    assert world.loop.sweep().cost_capped == ['cc']  # $1.80 >= $1.50
+    assert len(_capped_deliveries(world)) == 3
 
     # the next UTC day: a new count, the loop launches by itself
     tomorrow = utcnow() + timedelta(days=1)

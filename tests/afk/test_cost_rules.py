@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from app.services.afk.rules import (
+    cap_stops_run,
     capped_today,
     closed_gate,
     cost_window_start,
@@ -36,6 +37,25 @@ MIDNIGHT = datetime(2026, 11, 25, 0, 0, tzinfo=UTC)
 )
 def test_is_cost_capped(cap: float | None, spent: float, capped: bool) -> None:
     assert is_cost_capped(cap_usd=cap, spent_usd=spent) is capped
+
+
+@pytest.mark.parametrize(
+    'cap, spent, others, by_a_person, stops',
+    [
+        (None, 9.0, 9.0, False, False),  # no cap: nothing is stopped
+        (1.00, 0.60, 0.0, False, False),  # under the cap
+        (1.00, 1.20, 0.60, False, True),  # the loop's run that reached it
+        (1.00, 1.80, 1.20, False, True),  # the loop's run past it (others reached it first)
+        (1.00, 1.20, 0.60, True, True),  # a person's run whose own spending reached it
+        (1.00, 0.60, 0.0, True, False),
+        (1.00, 1.80, 1.20, True, False),  # started when the others had reached it: that person decided to spend
+        (1.00, 1.00, 1.00, True, False),  # its first line, of $0, after the cap was reached
+    ],
+)
+def test_which_afk_run_the_cap_stops(
+    cap: float | None, spent: float, others: float, by_a_person: bool, stops: bool
+) -> None:
+    assert cap_stops_run(cap_usd=cap, spent_usd=spent, spent_by_others_usd=others, by_a_person=by_a_person) is stops
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import text
 
 from app.infra.db import session_scope
-from app.services.execution import procs
+from app.services.execution import execution, procs
 from app.services.repositories import forge
 from tests.afk.fake_forge import fake_forge
 from tests.helpers.runs import create_project, shell_script, wait_for_output, wait_for_status
@@ -98,6 +98,35 @@ def test_a_command_that_cannot_start_costs_nothing_and_does_not_spin(settings_fa
         )
         assert second[0]['issue_number'] == 1
         assert client.get('/api/projects/broken').json()['consecutive_failures'] == 0
+
+
+def test_an_engine_error_crashes_the_run_once_and_the_loop_waits_for_a_person(
+    settings_factory, repo_factory, monkeypatch
+) -> None:  # noqa: ANN001
+    """A disk full while the checkout is made: the run ends crashed (not the agent's failure: the counter does not
+    move, the issue stays ready), and the loop does not launch run after run into the same error."""
+
+    def disk_full(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        raise OSError(28, 'No space left on device')
+
+    monkeypatch.setattr(execution, 'prepare_checkout', disk_full)
+    repo = repo_factory({'main': shell_script('echo working; exit 0')})
+    with api_server(settings_factory(afk_sweep_seconds=0.2)) as server, server.client() as client:
+        create_project(client, repo, project_id='full')
+        client.post('/api/projects/full/issues', json={'title': 'one', 'labels': ['ready-for-agent']})
+        assert client.post('/api/afk/auto/full', json={'enabled': True}).status_code == 200
+        [crashed] = _wait(
+            lambda: client.get('/api/runs', params={'project': 'full', 'status': 'crashed'}).json()['items']
+        )
+        assert crashed['error'] == 'engine error: [Errno 28] No space left on device'
+        time.sleep(1.5)  # seven sweep periods: nothing more is launched
+        assert len(client.get('/api/runs', params={'project': 'full'}).json()['items']) == 1
+        project = client.get('/api/projects/full').json()
+        assert project['consecutive_failures'] == 0 and project['ready_count'] == 1
+        assert 'No space left on device' in project['launch_error']
+        monkeypatch.undo()  # the disk has room again; Reset lets the loop go on
+        assert client.post('/api/afk/reset/full').status_code == 200
+        assert _wait(lambda: client.get('/api/runs', params={'project': 'full', 'status': 'succeeded'}).json()['items'])
 
 
 def test_a_restart_with_a_live_afk_run_is_neutral(settings_factory, repo_factory) -> None:  # noqa: ANN001

@@ -7,6 +7,7 @@ values are 422 problems."""
 from __future__ import annotations
 
 import json
+import time
 
 from tests.helpers.cli import run_cli
 from tests.helpers.runs import create_project, shell_script, trigger, wait_for_status
@@ -97,3 +98,24 @@ def test_a_project_may_have_the_cap_stop_a_running_afk_run(settings_factory, rep
         assert project['consecutive_failures'] == 0 and project['afk_cost_cap_stops_runs'] is True
         refused = client.patch('/api/projects/proj', json={'afk_cost_cap_stops_runs': None})
         assert refused.status_code == 422 and refused.json()['error'] == 'validation'
+
+        # started by hand with the cap reached already: that person decided to spend, so its spending stops nothing
+        client.post('/api/projects/proj/issues', json={'title': 'Spend more', 'labels': ['ready-for-agent']})
+        decided = client.post('/api/afk/start/proj').json()['id']
+        spending = wait_for_output(client, decided, 'spent')
+        assert spending['usage']['cost_usd'] == 0.6  # stored with the line, where the cap is checked
+        time.sleep(2)  # two heartbeats: a stop asked would have ended it
+        still = client.get(f'/api/runs/{decided}').json()
+        assert still['status'] == 'running' and not any('stopping:' in e['text'] for e in still['events']), still
+        client.post(f'/api/runs/{decided}/stop')
+        assert wait_for_status(client, decided)['status'] == 'stopped'
+
+
+def wait_for_output(client, run_id: str, line: str, timeout: float = 60) -> dict:  # noqa: ANN001
+    deadline = time.monotonic() + timeout
+    while True:
+        run = client.get(f'/api/runs/{run_id}').json()
+        if any(e['text'] == line for e in run['events']):
+            return run
+        assert time.monotonic() < deadline, run
+        time.sleep(0.1)

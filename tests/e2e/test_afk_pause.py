@@ -13,7 +13,7 @@ import pytest
 from playwright.sync_api import Browser, expect
 
 from tests.helpers.repos import make_repo
-from tests.helpers.runs import create_project
+from tests.helpers.runs import create_project, trigger, wait_for_status
 from tests.helpers.servers import app_process
 
 pytestmark = pytest.mark.e2e
@@ -65,6 +65,12 @@ def test_failing_project_pauses_on_its_card_and_reset_rearms_it(tmp_path: Path, 
             expect(banner.get_by_text('Auto paused · 3 fails')).to_be_visible(timeout=60_000)
             expect(banner.get_by_text('exit code 1')).to_have_count(3)
             expect(card.get_by_role('button', name='Parked (3)')).to_be_visible()
+            # a pipeline run of the project failing since is not among the pause's causes: only AFK runs count
+            pipeline = wait_for_status(api, trigger(api, 'flaky').json()['id'])
+            assert pipeline['status'] == 'failed' and pipeline['kind'] == 'manual'
+            page.reload()
+            expect(banner.get_by_text('exit code 1')).to_have_count(3)
+            expect(banner).not_to_contain_text('main: failed')
             runs = _auto_runs(api)
             assert sorted(r['issue_number'] for r in runs) == [1, 2, 3]
             assert all(r['status'] == 'failed' for r in runs)

@@ -29,6 +29,7 @@ def test_stderr_is_merged_in_order_long_lines_cut_and_output_bounded(settings_fa
         "printf 'nul\\000byte\\n'\n"  # PostgreSQL text cannot hold NUL: stored with a replacement mark
         'echo after-long\n'
         'i=0; while [ $i -lt 3000 ]; do echo "n-$i"; i=$((i+1)); done\n'
+        "echo '::usage cost_usd=0.25::'\n"  # an agent's spend, said last: counted though its line is not stored
         'exit 3'
     )
     repo = repo_factory({'main': script})
@@ -43,6 +44,7 @@ def test_stderr_is_merged_in_order_long_lines_cut_and_output_bounded(settings_fa
         assert 'line cut at 100 characters' in lines[4]
         assert lines[5:] == ['nul\ufffdbyte', 'after-long', 'n-0']  # 8 lines stored, the rest dropped
         assert run['output_lines'] == 8
+        assert run['usage']['cost_usd'] == 0.25 and run['usage']['reports'] == 1
         truncations = [s for s in statuses(run) if s.startswith('output truncated')]
         assert len(truncations) == 1
         assert statuses(run)[-1].startswith('failed')  # the terminal status is the timeline's last word

@@ -53,8 +53,6 @@ def mark_capped(
     ).rowcount
     if not changed:
         return False
-    # imported here: notifications.outbox imports the run reads, which import the engine, which imports the AFK loop
-
     targets = [rule['id'] for rule in outbox.enabled_rules(conn, project_id) if CAPPED_EVENT in rule['events']]
     if targets:
         facts = EventFacts(

@@ -128,6 +128,15 @@ def is_cost_capped(*, cap_usd: float | None, spent_usd: float) -> bool:
     return cap_usd is not None and round(spent_usd, 6) >= round(cap_usd, 6)
 
 
+def cap_stops_run(*, cap_usd: float | None, spent_usd: float, spent_by_others_usd: float, by_a_person: bool) -> bool:
+    """With `afk_cost_cap_stops_runs`: is the AFK run whose `::usage::` line brought the day's cost to `spent_usd` to
+    be stopped? The loop's own runs: once the cap is reached. A run a person started: only when its own spending
+    reached the cap; one started when the others had reached it already is what that person decided to spend."""
+    if not is_cost_capped(cap_usd=cap_usd, spent_usd=spent_usd):
+        return False
+    return not by_a_person or not is_cost_capped(cap_usd=cap_usd, spent_usd=spent_by_others_usd)
+
+
 def utc_day(now: datetime) -> str:
     return now.astimezone(UTC).date().isoformat()
 

@@ -106,6 +106,9 @@ async def execute_run(parts: ExecutionParts, live: LiveRun, run: ClaimedRun, wor
         log.exception('run %s failed inside the engine', live.run_id)
         error = f'engine error: {exc}'
         forced = RunStatus.crashed
+        # a full disk fails the next run alike: the AFK loop launches no more until a person looks (its card says
+        # why), as after a launch failure; else each run's end would launch the next, a crash a second
+        launch_failed = True
     finally:
         try:
             ended = await _reap(

@@ -81,6 +81,8 @@ class OutputIngest:
         line = live.masker.take_line(line)  # before anything reads it: stage names are masked too
         if len(line) > limit or force_cut:
             line = live.masker.mask_cut(line[:limit]) + f' … [line cut at {limit} characters]'
+        if line.startswith('::usage ') and (usage := usage_of(line)) is not None:  # stays a line; also counted
+            live.usage.append(usage)  # past the truncation too: the run's spend is in its last lines, mostly
         if live.stored_lines + live.buffered_lines >= self.settings.max_output_lines:
             if not live.truncated:
                 live.truncated = True
@@ -92,8 +94,6 @@ class OutputIngest:
                 )
             return
         kind, body = event_of(line)  # a malformed command is an ordinary output line
-        if line.startswith('::usage ') and (usage := usage_of(line)) is not None:  # stays a line; also counted
-            live.usage.append(usage)
         if live.awaiting_stage:  # the command's first line: output before any marker is the "run" stage's
             live.awaiting_stage = False
             if kind != 'stage':

@@ -203,6 +203,8 @@ def update_project(
             setattr(project, key, value)
         project.repository_key = gitops.team_repository_key(project.team_id, repository)
         project.launch_error = project.launch_error_at = None  # changed: the AFK loop may try launching again
+        if 'afk_cost_cap_usd_per_day' in changes:  # the next sweep weighs the new cap (and says so if it is reached)
+            project.afk_cost_capped_on = None
         project.updated_at = utcnow()
         session.add(project)
         shown = {k: v for k, v in changes.items() if not k.startswith('credentials')}

@@ -13,7 +13,7 @@ from sqlalchemy import Connection, func, insert, select, update
 from app.core.workflow_commands import Usage
 from app.models import Project, Run, RunPublic, as_utc, utcnow
 from app.models.usage import RunUsage, UsagePublic
-from app.services.afk.rules import cost_window_start, is_cost_capped
+from app.services.afk.rules import cap_stops_run, cost_window_start
 from app.services.runs.timeline import append_events
 
 usage_table = RunUsage.__table__  # type: ignore[attr-defined]
@@ -73,15 +73,18 @@ def annotate(conn: Connection, runs: Sequence[RunPublic]) -> None:
         run.usage = found.get(run.id)
 
 
-def afk_cost_since(conn: Connection, project_id: str, since: datetime) -> float:
-    """The project's AFK runs' reported cost since `since` (what the daily cap compares)."""
+def afk_cost_since(conn: Connection, project_id: str, since: datetime, *, but_run: str | None = None) -> float:
+    """The project's AFK runs' reported cost since `since` (what the daily cap compares); `but_run`: without that
+    run's own."""
     c, r = usage_table.c, run_table.c
-    total = conn.execute(
+    query = (
         select(func.coalesce(func.sum(c.cost_usd), 0.0))
         .select_from(usage_table.join(run_table, r.id == c.run_id))  # AFK runs only: the kind decides
         .where(c.project_id == project_id, c.at >= since, r.kind == 'auto')
-    ).scalar_one()
-    return round(float(total or 0.0), 6)
+    )
+    if but_run is not None:
+        query = query.where(c.run_id != but_run)
+    return round(float(conn.execute(query).scalar_one() or 0.0), 6)
 
 
 def stop_if_over_cap(conn: Connection, run_id: str, project_id: str, now: datetime | None = None) -> bool:
@@ -96,14 +99,20 @@ def stop_if_over_cap(conn: Connection, run_id: str, project_id: str, now: dateti
             project_table.c.afk_cost_cap_stops_runs,
             project_table.c.afk_cost_cap_reset_at,
             run_table.c.kind,
+            run_table.c.user_id,
         )
         .select_from(run_table.join(project_table, project_table.c.id == run_table.c.project_id))
         .where(run_table.c.id == run_id)
     ).first()
     if row is None or row.kind != 'auto' or not row.afk_cost_cap_stops_runs or row.afk_cost_cap_usd_per_day is None:
         return False
-    spent = afk_cost_since(conn, project_id, cost_window_start(now, as_utc(row.afk_cost_cap_reset_at)))
-    if not is_cost_capped(cap_usd=row.afk_cost_cap_usd_per_day, spent_usd=spent):
+    since = cost_window_start(now, as_utc(row.afk_cost_cap_reset_at))
+    spent = afk_cost_since(conn, project_id, since)
+    by_a_person = row.user_id is not None  # the loop's own runs have nobody's id
+    others = afk_cost_since(conn, project_id, since, but_run=run_id) if by_a_person else spent
+    if not cap_stops_run(
+        cap_usd=row.afk_cost_cap_usd_per_day, spent_usd=spent, spent_by_others_usd=others, by_a_person=by_a_person
+    ):
         return False
     asked = conn.execute(
         update(run_table)
