@@ -262,7 +262,11 @@ def test_without_cancel_a_busy_branch_waits_for_the_next_fetch(settings_factory,
 
 def test_a_matrix_push_makes_one_batch_of_push_runs(settings_factory, repo_factory) -> None:
     repo = repo_factory()
-    with serving(settings_factory(**QUEUED), repo, max_concurrent_runs=4) as api:
+    settings = settings_factory(**QUEUED, **FAST_RETRIES)
+    with (
+        forge_api('github') as remote,
+        serving(settings, repo, max_concurrent_runs=4, issue_source=forge_source(remote)) as api,
+    ):
         matrix = {'depth_level': ['shallow', 'deep'], 'target_framework': ['python', 'go']}
         secret = set_rules(api.client, matrix=matrix)
         sha = commit(repo)
@@ -277,6 +281,9 @@ def test_a_matrix_push_makes_one_batch_of_push_runs(settings_factory, repo_facto
             (d, f) for d in matrix['depth_level'] for f in matrix['target_framework']
         }
         assert {run['pusher'] for run in runs} == {'ann'} and len({run['batch_id'] for run in runs}) == 1
+        # each cell is a check of its own on the commit (as GitHub names a matrix job), so one red cell stays red
+        cells = {f'runboard/proj ({d}, {f}) (push)' for d in matrix['depth_level'] for f in matrix['target_framework']}
+        assert {p.context for p in remote.wait_for(4)} == cells
         # a newer push cancels the queued matrix and runs its own
         newer = commit(repo)
         assert deliver(api.client, 'github', 'push', github_push('main', sha, newer), secret).json()['outcome'] == (
@@ -382,6 +389,24 @@ def test_commit_statuses_in_the_forges_shape_retried_after_a_500(settings_factor
             assert next(row for row in log if row['state'] == 'pending')['attempts'] == 2
 
 
+def test_a_status_the_forge_refuses_is_not_sent_again_and_says_why(settings_factory, repo_factory) -> None:
+    """A 422 (the forge has no such commit: pushed elsewhere, say) cannot change by sending it again: given up at
+    once, with the forge's own words in the log; the run's next state is posted as usual."""
+    repo = repo_factory()
+    with forge_api('github', answers=(422,)) as remote:
+        with serving(settings_factory(**QUEUED, **FAST_RETRIES), repo, issue_source=forge_source(remote)) as api:
+            secret = set_rules(api.client)
+            sha = commit(repo)
+            reply = deliver(api.client, 'github', 'push', github_push('main', 'a' * 40, sha), secret)
+            (run_id,) = reply.json()['run_ids']
+            [refused] = delivery_log(api.client, run_id, until=lambda rows: rows and rows[0]['status'] == 'gave_up')
+            assert (refused['state'], refused['status'], refused['attempts']) == ('pending', 'gave_up', 1)
+            assert refused['last_error'] == f'HTTP 422: No commit found for SHA: {sha}'
+            api.client.post(f'/api/runs/{run_id}/stop')
+            assert remote.wait_for_state('error').sha == sha
+            assert remote.tries == 2
+
+
 def test_a_succeeded_push_run_posts_success(settings_factory, repo_factory) -> None:
     repo = repo_factory({'main': shell_script('exit 0')})
     with forge_api('github') as remote:
@@ -397,11 +422,13 @@ def test_a_succeeded_push_run_posts_success(settings_factory, repo_factory) -> N
             assert remote.posted[-1].state == 'success'  # an older pending never lands after it
 
 
-def test_a_retried_push_run_posts_the_retrys_state_under_the_same_check(settings_factory, repo_factory) -> None:
+@pytest.mark.parametrize('forge', ['github', 'gitlab'])
+def test_a_retried_push_run_posts_the_retrys_state_under_the_same_check(settings_factory, repo_factory, forge) -> None:  # noqa: ANN001
     """An automatic retry (or a person's) of a push run that failed: the commit's check turns green when it succeeds,
-    as GitHub's re-run does, and is never red in between; the target is the retry's page."""
+    as GitHub's re-run does, and is never red in between; the target is the retry's page. GitLab refuses the retry's
+    `pending` while the check is pending already (a 400): that is the state it shows, so the post is done."""
     repo = repo_factory({'main': shell_script('exit 0')})
-    with forge_api('github') as remote:
+    with forge_api(forge) as remote:
         with serving(settings_factory(**FAST_RETRIES), repo, issue_source=forge_source(remote)) as api:
             secret = set_rules(api.client)
             api.client.patch('/api/projects/proj', json={'auto_retry': 1, 'auto_retry_on': ['failed']})
@@ -427,6 +454,9 @@ def test_a_retried_push_run_posts_the_retrys_state_under_the_same_check(settings
             # statuses of a commit are coalesced: on a busy machine the pendings may all be overtaken by the success)
             states = [p.state for p in remote.posted]
             assert set(states) <= {'pending', 'success'} and states[-1] == 'success', states
+            for attempt in (run_id, retried[0]):
+                log = delivery_log(api.client, attempt, until=lambda rows: all(r['status'] != 'pending' for r in rows))
+                assert all(r['status'] in ('delivered', 'superseded') and r['last_error'] is None for r in log), log
 
 
 JUNIT_SCRIPT = """#!/bin/sh

@@ -1,8 +1,10 @@
 """A loopback forge API for commit statuses: answers `POST .../statuses/{sha}` as GitHub, Gitea or GitLab
 document it, and checks every request's shape (path, authorization, JSON fields and their values) before it
 answers; a request of the wrong shape is answered 422 and recorded in `wrong`. `answers` are the next status
-codes, in order (then 201). With `held=True` no request is answered (nor recorded) until the test calls
-`release()`: a forge that does not answer."""
+codes, in order (then 201), an error answered with a `message` as the forges word theirs. GitLab's own rule holds:
+a status still pending (or running) cannot be set to the state it is in (400, `Cannot transition status via :enqueue
+from :pending`). With `held=True` no request is answered (nor recorded) until the test calls `release()`: a forge
+that does not answer."""
 
 from __future__ import annotations
 
@@ -29,6 +31,9 @@ PATHS = {
 }
 
 
+MESSAGES = {422: 'No commit found for SHA: {sha}', 401: 'Bad credentials', 404: 'Not Found'}
+
+
 @dataclass
 class Posted:
     sha: str
@@ -52,6 +57,7 @@ class ForgeApi:
     held: bool = False
     waiting: int = 0  # requests held unanswered now
     released: threading.Event = field(default_factory=threading.Event)
+    current: dict[tuple[str, str], str] = field(default_factory=dict)  # each (sha, context)'s state now
 
     def release(self) -> None:
         self.released.set()
@@ -139,14 +145,23 @@ def forge_api(
                     state.waiting -= 1
             headers = {k.lower(): v for k, v in self.headers.items()}
             wrong, data = state.check(self.path, headers, body)
+            message = None
             with state.lock:
                 state.tries += 1
+                current = state.current.get((data.get('sha'), data.get('context')))
                 if wrong:
                     state.wrong.append(wrong)
                     code = 422
+                elif state.kind == 'gitlab' and current in ('pending', 'running') and data['state'] == current:
+                    code = 400
+                    event = {'pending': 'enqueue', 'running': 'run'}[current]
+                    message = f'Cannot transition status via :{event} from :{current} (Reasons: )'
                 else:
                     code = state.answers.pop(0) if state.answers else 201
+                    if code >= 300:
+                        message = MESSAGES.get(code, 'Server Error').format(sha=data['sha'])
                     if code < 300:
+                        state.current[(data['sha'], data['context'])] = data['state']
                         state.posted.append(
                             Posted(
                                 data['sha'],
@@ -157,7 +172,8 @@ def forge_api(
                                 time.time(),
                             )
                         )
-            reply = json.dumps({'id': state.tries, 'state': data.get('state')}).encode()
+            answer = {'message': message} if message else {'id': state.tries, 'state': data.get('state')}
+            reply = json.dumps(answer).encode()
             self.send_response(code)
             self.send_header('content-type', 'application/json')
             self.send_header('content-length', str(len(reply)))

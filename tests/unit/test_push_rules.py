@@ -18,6 +18,7 @@ from app.services.triggers.rules import (
     ReportCounts,
     branch_matches,
     choice_refusal,
+    forge_answer,
     moved_heads,
     paths_match,
     push_key,
@@ -180,6 +181,53 @@ def test_skip_marker(message: str, marker: str | None) -> None:
 )
 def test_status_context(project: str, kind: str, context: str) -> None:
     assert status_context(project, kind) == context
+
+
+def test_a_matrix_cells_status_context_names_its_cell() -> None:
+    assert status_context('web', 'push', ('deep', 'node')) == 'runboard/web (deep, node) (push)'
+    assert status_context('web', 'push', ('deep', 'node')) != status_context('web', 'push', ('deep', 'go'))
+
+
+GITLAB_PENDING_ALREADY = '{"message": "Cannot transition status via :enqueue from :pending (Reasons: )"}'
+GITLAB_RUNNING = '{"message": "Cannot transition status via :enqueue from :running"}'
+GITHUB_NO_COMMIT = '{"message": "No commit found for SHA: abc", "documentation_url": "https://docs.github.com"}'
+
+
+@pytest.mark.parametrize(
+    ('sent', 'code', 'body', 'meaning'),
+    [
+        # GitLab: the check is pending already, so a second pending is what it shows
+        (
+            'pending',
+            400,
+            '{"message": "Cannot transition status via :enqueue from :pending (Reasons: )"}',
+            ('delivered', None),
+        ),
+        ('running', 400, '{"message":"Cannot transition status via :run from :running"}', ('delivered', None)),
+        # ... but not a move it refuses from another state
+        (
+            'pending',
+            400,
+            '{"message": "Cannot transition status via :enqueue from :running"}',
+            ('gave_up', 'HTTP 400: Cannot transition status via :enqueue from :running'),
+        ),
+        (
+            'failure',
+            422,
+            '{"message": "No commit found for SHA: abc", "documentation_url": "x"}',
+            ('gave_up', 'HTTP 422: No commit found for SHA: abc'),
+        ),
+        ('success', 404, '{"message": "404 Project Not Found"}', ('gave_up', 'HTTP 404: 404 Project Not Found')),
+        ('success', 400, '{"message": {"state": ["is invalid"]}}', ('gave_up', 'HTTP 400: {"state": ["is invalid"]}')),
+        # a token a person may still fix, a forge down or busy: tried again
+        ('success', 401, '{"message": "Bad credentials"}', ('failed', 'HTTP 401: Bad credentials')),
+        ('success', 502, '<html>\n<b>Bad gateway</b></html>', ('failed', 'HTTP 502: <html> <b>Bad gateway</b></html>')),
+        ('success', 429, '', ('failed', 'HTTP 429')),
+        ('success', 500, '{"error": "boom"}', ('failed', 'HTTP 500: boom')),
+    ],
+)
+def test_what_a_forges_refusal_means(sent: str, code: int, body: str, meaning: tuple[str, str | None]) -> None:
+    assert forge_answer(sent, code, body) == meaning
 
 
 # ---------------------------------------------------------------- webhooks

@@ -13,9 +13,11 @@
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Literal, NamedTuple
 
 from app.core.globs import filter_match
 from app.models.triggers import OnPush
@@ -109,11 +111,46 @@ def status_state(run_status: str) -> str | None:
     return None
 
 
-def status_context(project_id: str, run_kind: str) -> str:
+def status_context(project_id: str, run_kind: str, cell: tuple[str, str] | None = None) -> str:
     """The check's name on the forge, one per project and event (as GitHub Actions names `CI / test (push)`): a push
     to a pull request's branch starts a push run and a pull-request run on one commit, and the forge keeps one
-    state per name, so one name would show whichever ended last."""
+    state per name, so one name would show whichever ended last. A matrix child's names its cell, (depth,
+    framework), as GitHub names a matrix job `CI / test (3.11, ubuntu) (push)`: one red cell stays red."""
+    if cell is not None:
+        return f'runboard/{project_id} ({cell[0]}, {cell[1]}) ({run_kind})'
     return f'runboard/{project_id} ({run_kind})'
+
+
+GITLAB_SAME_STATE = re.compile(r'Cannot transition status via :\w+ from :(\w+)')
+REQUEST_REFUSED = (400, 404, 422)  # no such commit or repository, a body the forge rejects: sending again cannot help
+
+
+def forge_answer(state_sent: str, code: int, body: str) -> tuple[Literal['delivered', 'gave_up', 'failed'], str | None]:
+    """Pure: what a forge's answer other than 2xx to a status post means, and the line that says why.
+    ('delivered', None): the commit has that state already (GitLab refuses a move to the state a status is in,
+    400 `Cannot transition status via :enqueue from :pending`); ('gave_up', why): posting it again cannot help;
+    ('failed', why): to be tried again (a 5xx, a rate limit, a token a person may still fix).
+    `state_sent`: the state in the forge's own words (GitLab's `failed`, `canceled`)."""
+    message = _forge_message(body)
+    same = GITLAB_SAME_STATE.search(message) if code == 400 else None
+    if same is not None and same.group(1) == state_sent:
+        return 'delivered', None
+    why = f'HTTP {code}: {message}' if message else f'HTTP {code}'
+    return ('gave_up' if code in REQUEST_REFUSED else 'failed'), why[:300]
+
+
+def _forge_message(body: str) -> str:
+    """The forge's own words: GitHub's and Gitea's `message`, GitLab's `message` (a string or a field's errors) or
+    `error`; else the start of the body."""
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return ' '.join(body.split())[:200]
+    if isinstance(document, dict):
+        said = document.get('message', document.get('error'))
+        if said is not None:
+            return said if isinstance(said, str) else json.dumps(said)
+    return ' '.join(body.split())[:200]
 
 
 class ReportCounts(NamedTuple):

@@ -27,7 +27,7 @@ import logging
 import time
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import quote, urlsplit
 
 import httpx
@@ -41,13 +41,19 @@ from app.infra.events import of_types
 from app.infra.http import tls_context
 from app.infra.secret_box import SecretBox, SecretUnreadable
 from app.models import Project, as_utc, utcnow
-from app.services.notifications.rules import after_attempt, retry_after_seconds
+from app.services.notifications.rules import AttemptVerdict, after_attempt, retry_after_seconds
 from app.services.repositories import forge
 from app.services.repositories.issue_sources import source_kind
 from app.services.runs.filters import id_range
 from app.services.runs.retry_rule import planned_retry
 from app.services.scheduling.periodic import BURST_SETTLE_SECONDS, OnePerKey, PeriodicJob
-from app.services.triggers.rules import ReportCounts, status_context, status_description, status_state
+from app.services.triggers.rules import (
+    ReportCounts,
+    forge_answer,
+    status_context,
+    status_description,
+    status_state,
+)
 
 log = logging.getLogger(__name__)
 KINDS = ('push', 'pull_request')
@@ -63,8 +69,11 @@ SQL_CANDIDATES = text(
     'SELECT id, kind FROM run WHERE kind IN (:k1, :k2) AND id >= :lowest '
     'UNION ALL SELECT r.id, a.kind FROM run r JOIN attempt a ON r.retry_of = a.id'
     ') '
-    'SELECT r.id, r.project_id, r.commit_sha, r.status, a.kind FROM attempt a JOIN run r ON r.id = a.id '
-    'WHERE r.commit_sha IS NOT NULL ORDER BY r.id LIMIT 500'
+    'SELECT r.id, r.project_id, r.commit_sha, r.status, a.kind, r.batch_id, r.depth_level, r.target_framework '
+    'FROM attempt a JOIN run r ON r.id = a.id '
+    # newest first, and not the runs whose final state is written: a busy day's runs never crowd out the latest
+    'WHERE r.commit_sha IS NOT NULL AND NOT EXISTS (SELECT 1 FROM commit_status s WHERE s.run_id = r.id '
+    "AND s.state <> 'pending') ORDER BY r.id DESC LIMIT 500"
 )
 SQL_STATES = text('SELECT run_id, state, context FROM commit_status WHERE run_id IN ({ids})')
 SQL_RETRIED = text('SELECT retry_of FROM run WHERE retry_of IN :runs').bindparams(bindparam('runs', expanding=True))
@@ -103,7 +112,11 @@ SQL_SETTLE = text(
 SQL_SUPERSEDE = text(
     "UPDATE commit_status SET status = 'superseded', claimed_until = NULL, updated_at = :now WHERE id = :id"
 )
-SQL_NEXT_DUE = text("SELECT MIN(next_attempt_at) FROM commit_status WHERE status IN ('pending', 'failed') {not_busy}")
+# a row another server holds is due when its claim runs out, not before (else this server would look every 50 ms)
+SQL_NEXT_DUE = text(
+    'SELECT MIN(CASE WHEN claimed_until > next_attempt_at THEN claimed_until ELSE next_attempt_at END) '
+    "FROM commit_status WHERE status IN ('pending', 'failed') {not_busy}"
+)
 
 
 @dataclass(frozen=True)
@@ -248,7 +261,7 @@ class CommitStatuses:
                     contexts[run_id] = context
             due = [
                 run_id
-                for run_id, _, _, status, _ in runs
+                for run_id, _, _, status, *_ in runs
                 if (state := status_state(status)) not in (None, 'pending') and state not in known.get(run_id, set())
             ]
             chunks = [{'runs': due[start : start + 100]} for start in range(0, len(due), 100)]
@@ -261,7 +274,7 @@ class CommitStatuses:
             covered = {row[0]: row[1] for chunk in chunks for row in conn.execute(SQL_COVERAGE, chunk)}
         rows = []
         now = utcnow()
-        for run_id, project_id, sha, status, kind in runs:
+        for run_id, project_id, sha, status, kind, batch_id, depth, framework in runs:
             state = status_state(status)
             if state is None or state in known.get(run_id, set()):
                 continue
@@ -279,7 +292,8 @@ class CommitStatuses:
                     'r': run_id,
                     'sha': sha,
                     'state': state,
-                    'context': contexts.get(run_id) or status_context(project_id, kind),
+                    'context': contexts.get(run_id)
+                    or status_context(project_id, kind, (depth, framework) if batch_id else None),
                     'description': status_description(status, tests.get(run_id), covered.get(run_id))[:140],
                     'now': now,
                 }
@@ -361,6 +375,7 @@ class CommitStatuses:
         target = self._target(row['project_id'])
         code: int | None = None
         error: str | None = None
+        meaning: Literal['delivered', 'gave_up', 'failed'] | None = None  # a non-2xx answer's (rules.forge_answer)
         retry_after = None
         if target is None:
             error = 'the project has no forge token for commit statuses any more'
@@ -382,18 +397,21 @@ class CommitStatuses:
                 ) as client:
                     reply = client.post(request.url, json=request.json, headers=request.headers)
                 code = reply.status_code
-                if code >= 300:
-                    error = f'HTTP {code}'
                 retry_after = retry_after_seconds(reply.headers.get('retry-after'), now)
+                if code >= 300:
+                    meaning, error = forge_answer(str(request.json['state']), code, reply.text)
             except httpx.HTTPError as exc:
                 error = f'{type(exc).__name__}: could not reach {urlsplit(request.url).netloc}'
-        verdict = after_attempt(
-            status_code=code,
-            attempt_in_round=row['attempts'] + 1,
-            max_attempts=self.settings.notification_max_attempts,
-            schedule=self.settings.notification_backoff_seconds,
-            retry_after=retry_after,
-        )
+        if meaning == 'delivered' or meaning == 'gave_up':
+            verdict = AttemptVerdict(meaning, None)
+        else:
+            verdict = after_attempt(
+                status_code=code,
+                attempt_in_round=row['attempts'] + 1,
+                max_attempts=self.settings.notification_max_attempts,
+                schedule=self.settings.notification_backoff_seconds,
+                retry_after=retry_after,
+            )
         with session_scope(self.engine) as session:
             session.connection().execute(
                 SQL_SETTLE,
