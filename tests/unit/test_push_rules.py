@@ -307,6 +307,18 @@ GITLAB_PUSH = {
         ({'x-github-event': 'push'}, GITHUB_PUSH, hooks.Push('main', B, A, 'ann', ('src/new.py', 'README.md'))),
         ({'x-gitea-event': 'push'}, GITEA_PUSH, hooks.Push('main', B, A, 'bob', ('src/x.py',))),
         ({'x-gitlab-event': 'Push Hook'}, GITLAB_PUSH, hooks.Push('main', B, A, 'cat', ('a.txt',))),
+        (
+            {'x-gitlab-event': 'Push Hook'},
+            {**GITLAB_PUSH, 'total_commits_count': 1},
+            hooks.Push('main', B, A, 'cat', ('a.txt',)),
+        ),
+        # a list cut short (GitLab lists 20 of a push's commits, Gitea a few): the files it omits are not known
+        (
+            {'x-gitlab-event': 'Push Hook'},
+            {**GITLAB_PUSH, 'total_commits_count': 35},
+            hooks.Push('main', B, A, 'cat', None),
+        ),
+        ({'x-gitea-event': 'push'}, {**GITEA_PUSH, 'total_commits': 12}, hooks.Push('main', B, A, 'bob', None)),
         # a new branch: which files changed is not known
         ({'x-github-event': 'push'}, {**GITHUB_PUSH, 'before': '0' * 40}, hooks.Push('main', B, None, 'ann', None)),
     ],

@@ -130,7 +130,11 @@ def _push(forge: Forge, payload: dict[str, Any]) -> Event:
     changed: tuple[str, ...] | None = None
     # a new branch or a forced push lists only some commits: what changed is not known, so the push runs
     new_branch = before in (None, ZERO_SHA) or payload.get('created')
-    if isinstance(commits, list) and commits and not new_branch and not payload.get('forced'):
+    # GitLab lists 20 commits at most (`total_commits_count` counts them all), Gitea a few (`total_commits`), GitHub
+    # 2,048: a list cut short does not say every file the push changed
+    total = payload.get('total_commits_count', payload.get('total_commits'))
+    cut_short = isinstance(commits, list) and isinstance(total, int) and total > len(commits)
+    if isinstance(commits, list) and commits and not new_branch and not payload.get('forced') and not cut_short:
         files: list[str] = []
         for commit in commits:
             if isinstance(commit, dict):
