@@ -122,6 +122,7 @@ class Services:
             jobs.append(PeriodicJob('pull-request-probe', poll, runner.end_runs_with_pull_requests))
         if self.push_trigger is not None:
             jobs.append(self.push_trigger.job(every, jitter))
+            jobs.append(self.push_trigger.waiting_pull_requests_job())
         if self.afk is not None:
             jobs.append(self.afk.job)
         if self.commit_statuses is not None:

@@ -77,7 +77,9 @@ class HookAccepted(SQLModel):
 
     forge: str  # github | gitea | gitlab
     event: str  # push | pull_request | ping | ignored
-    outcome: str  # admitted | replayed | no_match | ignored | skipped ([skip ci]) | refused
+    # admitted | replayed | no_match | ignored | skipped ([skip ci]) | refused | waiting (a pull request's run refused
+    # for now: admitted when the branch frees up)
+    outcome: str
     run_ids: list[str] = []
     detail: str | None = None
 
@@ -92,6 +94,24 @@ class PushHead(SQLModel, table=True):
     project_id: str = Field(foreign_key='project.id', ondelete='CASCADE', primary_key=True)
     branch: str = Field(primary_key=True, max_length=250)
     sha: str = Field(max_length=64)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class PullRequestWait(SQLModel, table=True):
+    """A pull request's run that a refusal time can change kept out (its branch busy with the push run of the same
+    commit, the repository at its limit, the quota): admitted when a run ends, or dropped once its head moved on.
+    One row per pull request, its newest head."""
+
+    __tablename__ = 'pull_request_wait'
+    project_id: str = Field(foreign_key='project.id', ondelete='CASCADE', primary_key=True)
+    number: int = Field(primary_key=True)
+    branch: str = Field(max_length=250)
+    sha: str = Field(max_length=64)
+    author: str | None = Field(default=None, max_length=250)
+    title: str = Field(max_length=500)
+    url: str = Field(max_length=1000)
+    reason: str = Field(max_length=500)  # the refusal, as the hook's answer said it
+    created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
 
 

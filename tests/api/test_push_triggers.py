@@ -508,6 +508,39 @@ def test_a_push_and_a_pull_request_on_one_commit_are_two_checks(settings_factory
             }
 
 
+def test_a_pull_request_kept_out_by_its_push_run_runs_when_that_run_ends(settings_factory, repo_factory) -> None:
+    """A push to a pull request's branch sends two events; the push run takes the branch first, so the pull
+    request's run is refused for now. It waits (the hook's answer says so) and is admitted when the push run ends:
+    the forge sends nothing more, and a required pull-request check would otherwise never appear."""
+    repo = repo_factory()
+    with forge_api('github') as remote:
+        with serving(settings_factory(**QUEUED, **FAST_RETRIES), repo, issue_source=forge_source(remote)) as api:
+            secret = set_rules(api.client, branches=['feature/*'], pull_requests=True)
+            sha = commit(repo, 'feature/thing')
+            push = github_push('feature/thing', 'a' * 40, sha)
+            (push_run,) = deliver(api.client, 'github', 'push', push, secret).json()['run_ids']
+            pull_request = github_pull_request('synchronize', 7, 'Thing', 'feature/thing', sha)
+            reply = deliver(api.client, 'github', 'pull_request', pull_request, secret).json()
+            assert (reply['outcome'], reply['run_ids']) == ('waiting', []), reply
+            assert reply['detail'].startswith('pr_lock: ') and 'tried again as runs end' in reply['detail']
+            assert runs_of(api.client, 'pull_request') == []
+            api.client.post(f'/api/runs/{push_run}/stop')  # queued: it ends at once, and its end is heard
+            deadline = time.monotonic() + 30
+            # admitted, then marked with its pull request's facts (as a hook's admission is)
+            while not (runs := [r for r in runs_of(api.client, 'pull_request') if r['pr_number'] is not None]):
+                assert time.monotonic() < deadline, 'the waiting pull request was not admitted'
+                time.sleep(0.1)
+            [pr_run] = runs
+            assert (pr_run['commit_sha'], pr_run['pr_number'], pr_run['pr_title']) == (sha, 7, 'Thing')
+            assert remote.wait_for_state('pending').context in ('runboard/proj (push)', 'runboard/proj (pull_request)')
+            delivery_log(api.client, pr_run['id'], until=lambda rows: [row['status'] for row in rows] == ['delivered'])
+            assert {p.context for p in remote.posted} == {'runboard/proj (push)', 'runboard/proj (pull_request)'}
+            again = deliver(api.client, 'github', 'pull_request', pull_request, secret).json()
+            assert (again['outcome'], again['run_ids']) == ('replayed', [pr_run['id']])
+            with api.server.services.engine.connect() as conn:  # admitted: nothing waits any more
+                assert conn.execute(text('SELECT count(*) FROM pull_request_wait')).scalar() == 0
+
+
 def test_a_run_keeps_the_context_its_first_state_was_posted_under(settings_factory, repo_factory) -> None:
     """A run whose `pending` went out under an older context name (before an upgrade) ends under that name too:
     the forge would otherwise show that check pending for ever."""

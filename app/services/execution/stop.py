@@ -38,8 +38,9 @@ def stop_run(engine: Engine, bus: EventBus, principal: Principal, run_id: str) -
         audit.record(conn, principal, 'run.stopped', team_id=project.team_id, project_id=project.id, target=run_id)
         was_queued = run.status in (RunStatus.queued.value, RunStatus.delayed.value)
         team_id = project.team_id
+    ended = None
     if was_queued:
-        finish_run(
+        ended = finish_run(
             engine,
             run_id=run_id,
             status=RunStatus.stopped,
@@ -47,5 +48,7 @@ def stop_run(engine: Engine, bus: EventBus, principal: Principal, run_id: str) -
             only_if="status IN ('delayed', 'queued')" if delayed else ACTIVE_SQL,  # admitted meanwhile: still ends
         )
     bus.publish({'type': 'run.stop', 'id': run_id, 'project_id': run.project_id, 'team_id': team_id})
-    bus.publish({'type': 'run', 'id': run_id, 'project_id': run.project_id, 'team_id': team_id, 'status': 'stopping'})
+    # a queued run ended here: its end is what every server hears (what waited for it goes now), not a stop asked
+    status = RunStatus.stopped.value if ended is not None else 'stopping'
+    bus.publish({'type': 'run', 'id': run_id, 'project_id': run.project_id, 'team_id': team_id, 'status': status})
     return get_run(engine, principal, run_id, with_events=False)

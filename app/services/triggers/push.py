@@ -37,6 +37,7 @@ from app.infra.events import EventBus
 from app.infra.secret_box import SecretBox, SecretUnreadable
 from app.models import Project, RunKind, RunStatus, utcnow
 from app.models.triggers import HookAccepted, OnPush
+from app.models.vocabulary import TERMINAL_STATUSES
 from app.services.execution.reaper import finish_run
 from app.services.execution.stop import stop_run
 from app.services.identity import audit
@@ -58,6 +59,21 @@ EVER_FETCHED = float('inf')  # max_age: the mirror as it is, fetched if missing
 # refusals time can change: the head stays unseen, so the next fetch tries it again ('overtaken': the branch did
 # not hold this head when it was checked; a newer one is admitted under its own key, an older view looks again)
 RETRY_LATER = ('pr_lock', 'concurrency_limit', 'rate_limited', 'idempotency_in_flight', 'overtaken', 'unavailable')
+# a pull request's run refused for one of these waits for the next run's end ('overtaken': its head moved on, and the
+# forge sends the newer head's event)
+PULL_REQUEST_WAITS = tuple(code for code in RETRY_LATER if code != 'overtaken')
+WAITING_PULL_REQUESTS_EVERY = 60.0  # seconds; a run's end wakes the job before that (the tick covers a lost event)
+SQL_WAIT_KEEP = text(
+    'INSERT INTO pull_request_wait (project_id, number, branch, sha, author, title, url, reason, created_at, '
+    'updated_at) VALUES (:p, :n, :branch, :sha, :author, :title, :url, :reason, :now, :now) '
+    'ON CONFLICT (project_id, number) DO UPDATE SET branch = excluded.branch, sha = excluded.sha, '
+    'author = excluded.author, title = excluded.title, url = excluded.url, reason = excluded.reason, '
+    'updated_at = excluded.updated_at'
+)
+SQL_WAIT_DROP = text('DELETE FROM pull_request_wait WHERE project_id = :p AND number = :n AND sha = :sha')
+SQL_WAITING = text(
+    'SELECT project_id, number, branch, sha, author, title, url FROM pull_request_wait ORDER BY updated_at LIMIT 100'
+)
 STILL_QUEUED_SQL = "status = 'queued'"
 
 SQL_SEEN = text('SELECT branch, sha FROM push_head WHERE project_id = :p')
@@ -90,7 +106,7 @@ class HookRefused(DomainError):
 class Outcome:
     """What one pushed head or pull request came to."""
 
-    outcome: str  # admitted | replayed | no_match | ignored | skipped ([skip ci]) | refused
+    outcome: str  # admitted | replayed | no_match | ignored | skipped ([skip ci]) | refused | waiting
     run_ids: list[str] = field(default_factory=list)
     detail: str | None = None
     code: str | None = None  # the refusal's machine code
@@ -194,7 +210,12 @@ class PushTrigger:
         self._fetch(project)
         if skipped := self._skipped(project, pr.sha):
             return skipped
-        return self._admit(
+        return self._admit_pull_request(project, on_push, pr, cid=correlation_id)
+
+    def _admit_pull_request(self, project: Project, on_push: OnPush, pr: hooks.PullRequest, *, cid: str) -> Outcome:
+        """The pull request's run, or, refused for now, the pull request kept to be admitted when a run ends (a
+        push to its branch starts the push run first, which holds the branch: the forge sends no second event)."""
+        outcome = self._admit(
             project,
             on_push,
             pr.branch,
@@ -202,7 +223,52 @@ class PushTrigger:
             kind=RunKind.pull_request.value,
             key=rules.pull_request_key(project.id, pr.number, pr.sha),
             facts={'pusher': pr.author, 'n': pr.number, 'title': pr.title[:500], 'url': pr.url[:1000]},
-            cid=correlation_id,
+            cid=cid,
+        )
+        params = {'p': project.id, 'n': pr.number, 'sha': pr.sha}
+        with session_scope(self.engine) as session:
+            if outcome.code in PULL_REQUEST_WAITS:
+                wait = {'branch': pr.branch, 'author': pr.author, 'title': pr.title[:500], 'url': pr.url[:1000]}
+                reason = (outcome.detail or outcome.code or '')[:500]
+                session.connection().execute(SQL_WAIT_KEEP, {**params, **wait, 'reason': reason, 'now': utcnow()})
+                detail = f'{outcome.detail} It runs when the branch is free: tried again as runs end.'
+                return Outcome('waiting', detail=detail, code=outcome.code)
+            session.connection().execute(SQL_WAIT_DROP, params)
+        return outcome
+
+    def admit_waiting_pull_requests(self) -> int:
+        """The pull requests whose runs were refused for now, tried again (a run ended, on any server): admitted,
+        or dropped when their head moved on or their project no longer runs pull requests. Returns how many were
+        admitted. Two servers at once admit one run each: the pull request's key decides."""
+        with self.engine.connect() as conn:
+            waiting = conn.execute(SQL_WAITING).all()
+        admitted = 0
+        for project_id, number, branch, sha, author, title, url in waiting:
+            project = self._project(project_id)
+            on_push = rules_of(project) if project is not None else None
+            if project is None or on_push is None or not on_push.enabled or not on_push.pull_requests:
+                with session_scope(self.engine) as session:
+                    session.connection().execute(SQL_WAIT_DROP, {'p': project_id, 'n': number, 'sha': sha})
+                continue
+            pr = hooks.PullRequest(number, title, url, branch, sha, 'synchronize', author, same_repository=True)
+            try:
+                outcome = self._admit_pull_request(project, on_push, pr, cid=f'pull-request-{project_id}-{number}')
+            except Exception:  # one project's broken repository must not hold the others
+                log.exception('waiting pull request %s of %s', number, project_id)
+                continue
+            if outcome.outcome in ('admitted', 'replayed'):
+                admitted += 1
+                log.info('pull request %s of %s: admitted after waiting (%s)', number, project_id, outcome.run_ids)
+        return admitted
+
+    def waiting_pull_requests_job(self) -> PeriodicJob:
+        """On every server: waiting pull requests tried when any run ends (the bus), else every minute."""
+        return PeriodicJob(
+            'waiting-pull-requests',
+            WAITING_PULL_REQUESTS_EVERY,
+            self.admit_waiting_pull_requests,
+            wakes_on=lambda event: event.get('type') == 'run' and event.get('status') in TERMINAL_STATUSES,
+            settle=0.1,
         )
 
     # ------------------------------------------------------------------ mirror fetches
