@@ -139,13 +139,14 @@ async def parked_issues(project_id: str, services: ServicesDep, principal: Princ
 
 @router.post('/parked/{project_id}/{number}/requeue', response_model=ParkedIssue, responses=problems(401, 404, 422))
 async def requeue_parked(project_id: str, number: int, services: ServicesDep, principal: PrincipalDep) -> dict:
-    """The parked issue becomes ready again; the next sweep may take it."""
+    """The issue becomes ready again; the next sweep may take it: a parked one, or one whose AFK run is done (or that
+    was discarded) while the issue stays open (on a forge: the agent's pull request was closed unmerged)."""
     return await run_in_threadpool(_loop(services).leave_parked, principal, project_id, number, 'requeue')
 
 
 @router.post('/parked/{project_id}/{number}/discard', response_model=ParkedIssue, responses=problems(401, 404, 422))
 async def discard_parked(project_id: str, number: int, services: ServicesDep, principal: PrincipalDep) -> dict:
-    """The parked issue leaves the AFK queue for good."""
+    """The parked issue leaves the AFK queue until a person requeues it."""
     return await run_in_threadpool(_loop(services).leave_parked, principal, project_id, number, 'discard')
 
 

@@ -1,4 +1,4 @@
-"""`runboard issues list|add`: a project's backlog, which the AFK auto-loop works through."""
+"""`runboard issues list|add|requeue|discard`: a project's backlog, which the AFK auto-loop works through."""
 
 from __future__ import annotations
 
@@ -55,4 +55,31 @@ def issues_add(
     Cli.make(server, json_output).show(
         lambda client: client.add_issue(project, payload),
         lambda item: f'Issue [bold]#{item["number"]}[/] added to {project}: {render.escape(item["title"])}',
+    )
+
+
+IssueNumber = Annotated[int, typer.Argument(metavar='NUMBER', help='The issue number.', show_default=False)]
+RequiredProject = Annotated[str, typer.Argument(metavar='PROJECT', help='Project id.', show_default=False)]
+
+
+@issues_app.command('requeue')
+def issues_requeue(
+    project: RequiredProject, number: IssueNumber, json_output: JsonOpt = False, server: ServerOpt = None
+) -> None:
+    """Make an issue ready for the auto-loop again: a parked one (its AFK run failed or was stopped), or one still
+    open whose AFK run is done (a forge's pull request closed unmerged) or that was discarded."""
+    Cli.make(server, json_output).show(
+        lambda client: client.requeue_issue(project, number),
+        lambda item: f'Issue [bold]#{number}[/] of {project} requeued: the auto-loop may take it again.',
+    )
+
+
+@issues_app.command('discard')
+def issues_discard(
+    project: RequiredProject, number: IssueNumber, json_output: JsonOpt = False, server: ServerOpt = None
+) -> None:
+    """Drop a parked issue from the auto-loop (it stays in the backlog; requeue brings it back)."""
+    Cli.make(server, json_output).show(
+        lambda client: client.discard_issue(project, number),
+        lambda item: f'Issue [bold]#{number}[/] of {project} discarded: the auto-loop passes it over.',
     )

@@ -49,6 +49,12 @@ async def open_backlog(project: dict, on_change: Callable[[], Awaitable[None]] |
                         ui.badge('ready', color='green-9')
                     if issue.get('claim'):
                         ui.badge(issue['claim']['state'], color='grey-7')
+                        # still open though its AFK run is done (a forge's pull request closed unmerged) or it was
+                        # discarded: the loop passes it over until a person puts it back
+                        if issue['state'] == 'open' and issue['claim']['state'] in ('done', 'discarded'):
+                            ui.button('Requeue', on_click=lambda i=issue: requeue(i)).props(
+                                f'flat dense aria-label="Requeue issue #{issue["number"]}"'
+                            ).classes('rb-tap')
                     if not read_only:
                         ui.button(icon='edit', on_click=lambda i=issue: edit(i)).props(
                             'flat round aria-label=Edit'
@@ -80,6 +86,13 @@ async def open_backlog(project: dict, on_change: Callable[[], Awaitable[None]] |
             notify_error(exc, 'add the issue')
             return
         title.value, body.value = '', ''
+        await changed()
+
+    async def requeue(issue: dict) -> None:
+        try:
+            await client.requeue_issue(project['id'], issue['number'])
+        except ApiError as exc:
+            notify_error(exc, f'requeue issue #{issue["number"]}')
         await changed()
 
     async def set_state(issue: dict, state: str) -> None:

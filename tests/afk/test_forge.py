@@ -107,6 +107,13 @@ def test_forge_project_through_the_api(settings_factory, repo_factory) -> None: 
         assert run['issue_number'] == 8
         assert wait_for_status(client, run['id'])['status'] == 'failed'
         assert client.get('/api/projects/forged').json()['consecutive_failures'] == 1
+        # its pull request closed unmerged, forge issue 7 stays open: done, it is not taken again, until requeued
+        done = next(i for i in client.get('/api/projects/forged/issues').json() if i['number'] == 7)
+        assert (done['ready'], done['claim']['state']) == (False, 'done')
+        requeued = client.post('/api/afk/parked/forged/7/requeue')
+        assert requeued.status_code == 200 and requeued.json()['state'] == 'requeued', requeued.text
+        assert next(i for i in client.get('/api/projects/forged/issues').json() if i['number'] == 7)['ready'] is True
+        assert client.post('/api/afk/parked/forged/7/discard').status_code == 404  # only a parked issue is discarded
 
         state.status = 503
         forge._ready_cache.clear()

@@ -144,7 +144,7 @@ def test_failed_run_parks_its_issue_requeue_and_discard(world) -> None:  # noqa:
     world.actions.leave_parked(world.principal, 'pp', 1, 'requeue')
     world.actions.leave_parked(world.principal, 'pp', 2, 'discard')
     with pytest.raises(DomainError) as caught:
-        world.actions.leave_parked(world.principal, 'pp', 2, 'requeue')
+        world.actions.leave_parked(world.principal, 'pp', 2, 'discard')  # discarded already
     assert caught.value.status == 404
     world.loop.sweep()
     assert [r['issue_number'] for r in world.active_auto_runs('pp')] == [1]
@@ -152,6 +152,8 @@ def test_failed_run_parks_its_issue_requeue_and_discard(world) -> None:  # noqa:
     world.loop.sweep()
     assert world.active_auto_runs('pp') == []  # 1 done, 2 discarded
     assert world.get('pp').ready_count == 0
+    world.actions.leave_parked(world.principal, 'pp', 2, 'requeue')  # a person takes the discard back
+    assert world.get('pp').ready_count == 1
 
 
 def test_success_closes_the_local_issue(world) -> None:  # noqa: ANN001

@@ -38,6 +38,14 @@ def test_issues_and_the_auto_loop_from_the_cli(settings_factory, repo_factory) -
 
         nothing = cli('afk', 'start', '--project', 'proj')
         assert nothing.code == 3 and 'no_ready_issue' in nothing.stderr and 'Correlation id: ' in nothing.stderr
+        # done, so the loop passes it over; only a parked issue is discarded, a done one may be requeued
+        number = str(issue['number'])
+        not_parked = cli('issues', 'discard', 'proj', number)
+        assert not_parked.code == 4 and f'issue #{number} is not parked' in not_parked.stderr
+        requeued = cli('issues', 'requeue', 'proj', number, '--json')
+        assert requeued.code == 0 and requeued.json()['state'] == 'requeued', requeued.stderr
+        said = cli('issues', 'requeue', 'proj', number)
+        assert said.code == 4 and 'is not parked, done or discarded' in said.stderr
 
         assert cli('afk', 'on', 'proj', '--json').json()['auto_enabled'] is True
         off = cli('afk', 'off', '--project', 'proj')

@@ -3,13 +3,14 @@ enforced by a partial unique index, so two servers can never claim one issue.
 
 States: active (its run is under way) -> done (success) | parked (failure or a person's Stop) |
 released (nothing the agent did: its command could not start, or the server running it went away);
-parked -> requeued (ready again) | discarded (dropped from the AFK queue for good).
+parked -> requeued (ready again) | discarded (dropped from the AFK queue);
+done | discarded -> requeued (a person's Requeue: an open forge issue whose pull request was closed unmerged).
 An issue is claimable when it has no claim in BLOCKING_STATES.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, Engine, bindparam, text
 from sqlmodel import Session, col, select
 
 from app.core.errors import DomainError
@@ -102,35 +103,37 @@ def parked(engine: Engine, project_id: str) -> list[IssueClaim]:
         return list(rows)
 
 
-def _leave_parked(engine: Engine, project_id: str, issue_number: int, new_state: str) -> IssueClaim:
+def _move(
+    engine: Engine, project_id: str, issue_number: int, new_state: str, *, from_states: tuple[str, ...]
+) -> IssueClaim:
+    said = ' or '.join(from_states) if len(from_states) < 3 else f'{", ".join(from_states[:-1])} or {from_states[-1]}'
     with session_scope(engine) as session:
         row = (
             session.connection()
             .execute(
                 text(
                     'UPDATE issueclaim SET state = :state, updated_at = :now WHERE project_id = :pid '
-                    "AND issue_number = :n AND state = 'parked' RETURNING id"
-                ),
-                {'state': new_state, 'now': utcnow(), 'pid': project_id, 'n': issue_number},
+                    'AND issue_number = :n AND state IN :states RETURNING id'
+                ).bindparams(bindparam('states', expanding=True)),
+                {'state': new_state, 'now': utcnow(), 'pid': project_id, 'n': issue_number, 'states': from_states},
             )
             .first()
         )
-        if row is None:
-            raise DomainError(404, 'not_found', f'issue #{issue_number} is not parked in project {project_id!r}')
-        claim = session.get(IssueClaim, row[0])
+        claim = session.get(IssueClaim, row[0]) if row is not None else None
         if claim is None:
-            raise DomainError(404, 'not_found', f'issue #{issue_number} is not parked in project {project_id!r}')
+            raise DomainError(404, 'not_found', f'issue #{issue_number} is not {said} in project {project_id!r}')
         return claim
 
 
 def requeue(engine: Engine, project_id: str, issue_number: int) -> IssueClaim:
-    """A parked issue becomes ready again (the next sweep may pick it)."""
-    return _leave_parked(engine, project_id, issue_number, 'requeued')
+    """The issue becomes ready again (the next sweep may pick it): a parked one, or one done or discarded that is
+    still open (a forge issue stays open when the agent's pull request is closed unmerged)."""
+    return _move(engine, project_id, issue_number, 'requeued', from_states=('parked', 'done', 'discarded'))
 
 
 def discard(engine: Engine, project_id: str, issue_number: int) -> IssueClaim:
-    """A parked issue leaves the AFK queue for good."""
-    return _leave_parked(engine, project_id, issue_number, 'discarded')
+    """A parked issue leaves the AFK queue until a person requeues it."""
+    return _move(engine, project_id, issue_number, 'discarded', from_states=('parked',))
 
 
 def release_finished(conn: Connection, project_id: str, issue_number: int) -> None:
