@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Annotated, Any, Optional
 
 import typer
+from tzlocal import get_localzone
 
 from app.cli import artifacts as artifact_commands
 from app.cli import render
@@ -154,7 +155,7 @@ def trigger(
     if at is not None and run_in is not None:
         raise typer.BadParameter('give --at or --in, not both', param_hint='--at')
     if at is not None:
-        run_at = at_time(at, datetime.now().astimezone())
+        run_at = at_time(at, datetime.now(get_localzone()))  # the zone, not today's offset (DST may change first)
         if run_at is None:
             raise typer.BadParameter(
                 f'{at!r} is not a time: write 14:30, 2026-11-23 14:30 or ISO 8601', param_hint='--at'

@@ -8,7 +8,8 @@ from datetime import datetime, time, timedelta
 def at_time(text: str, now: datetime) -> str | None:
     """`--at` as the ISO 8601 time the API takes, read in the terminal's own zone (`now`'s) unless it names an
     offset: 14:30 (the next 14:30, today or tomorrow), 2026-11-23 14:30, 2026-11-23T14:30:00+01:00, ...Z.
-    None when it is none of these."""
+    None when it is none of these. `now` carries the zone (a ZoneInfo), so a time past a DST change gets that
+    day's offset."""
     value = text.strip()
     try:
         clock = time.fromisoformat(value)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -147,3 +148,19 @@ NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC).astimezone(UTC)
 )
 def test_at_time(text, moment) -> None:  # noqa: ANN001
     assert at_time(text, NOW) == moment
+
+
+BERLIN_BEFORE_SPRING = datetime(2026, 3, 28, 20, 0, tzinfo=ZoneInfo('Europe/Berlin'))  # clocks go forward at 02:00
+
+
+@pytest.mark.parametrize(
+    ('text', 'moment'),
+    [
+        ('21:00', '2026-03-28T21:00:00+01:00'),  # tonight: winter time
+        ('09:00', '2026-03-29T09:00:00+02:00'),  # tomorrow morning: summer time, not today's offset
+        ('2026-04-10 14:30', '2026-04-10T14:30:00+02:00'),
+        ('2026-10-30 14:30', '2026-10-30T14:30:00+01:00'),  # back to winter time
+    ],
+)
+def test_at_time_takes_the_offset_of_the_day_it_names(text, moment) -> None:  # noqa: ANN001
+    assert at_time(text, BERLIN_BEFORE_SPRING) == moment
