@@ -63,15 +63,15 @@ def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
     if not header or not header.startswith('bytes=') or ',' in header:
         return None
     first_text, dash, last_text = header[6:].strip().partition('-')
-    if not dash or not (first_text.isdigit() or last_text.isdigit()):
+    if not dash or (first_text and not first_text.isdigit()) or (last_text and not last_text.isdigit()):
         return None
     if not first_text:  # bytes=-N: the last N bytes
+        if not last_text:
+            return None
         suffix = int(last_text)
-        if suffix == 0:
+        if suffix == 0 or size == 0:  # nothing to send: an empty file has no last bytes
             raise _unsatisfiable(size)
         return max(0, size - suffix), size - 1
-    if last_text and not last_text.isdigit():
-        return None
     first, last = int(first_text), int(last_text) if last_text else size - 1
     if first >= size:
         raise _unsatisfiable(size)

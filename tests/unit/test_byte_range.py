@@ -24,6 +24,9 @@ from app.core.errors import DomainError
         ('items=0-9', None),  # another unit: ignored
         ('bytes=abc', None),
         ('bytes=1-x', None),
+        ('bytes=x-5', None),  # a first byte that is no number: ignored, not a 500
+        ('bytes=-', None),
+        ('bytes= 1 -5', None),
     ],
 )
 def test_the_range_asked_for(header: str | None, wanted: tuple[int, int] | None) -> None:
@@ -36,3 +39,10 @@ def test_a_range_past_the_end_is_416_naming_the_size(header: str) -> None:
         byte_range(header, 1000)
     assert refused.value.status == 416 and refused.value.error == 'range_not_satisfiable'
     assert refused.value.headers == {'Content-Range': 'bytes */1000'}
+
+
+def test_an_empty_file_has_no_last_bytes_to_send() -> None:
+    with pytest.raises(DomainError) as refused:
+        byte_range('bytes=-5', 0)
+    assert refused.value.status == 416 and refused.value.headers == {'Content-Range': 'bytes */0'}
+    assert byte_range(None, 0) is None
