@@ -89,3 +89,13 @@ def test_long_messages_are_cut_visibly(tmp_path: Path) -> None:
     ((_, case),) = parse_reports([write(tmp_path, 'r.xml', body)]).cases
     assert case.message is not None and case.message.endswith('[cut at 2000 characters]')
     assert case.trace is not None and len(case.trace) < 20_100
+
+
+def test_an_unreadable_value_or_a_bottomless_report_is_a_problem_not_a_lost_run(tmp_path: Path) -> None:
+    """Parsing happens after a run's files are kept: a report that breaks the parser must not lose them all."""
+    odd_time = '<testsuite><testcase name="a" time="1.2.3"/><testcase name="b" time="2"/></testsuite>'
+    deep = '<testsuites>' + '<testsuite name="s">' * 3000 + '</testsuite>' * 3000 + '</testsuites>'
+    parsed = parse_reports([write(tmp_path, 'odd.xml', odd_time), write(tmp_path, 'deep.xml', deep)])
+    assert [(case.name, case.duration_seconds) for _, case in parsed.cases] == [('a', 0.0), ('b', 2.0)]
+    assert parsed.reports == ['odd.xml']
+    assert parsed.problems == ['deep.xml: not a readable report (RecursionError)']

@@ -79,6 +79,14 @@ def _text(value: Any, limit: int) -> str | None:
     return text if len(text) <= limit else text[:limit] + f' … [cut at {limit} characters]'
 
 
+def _seconds(case: Any) -> float:
+    """A case's `time`, 0 when it is missing or no number (`time="1.2.3"`: the case still counts)."""
+    try:
+        return max(0.0, float(case.time or 0.0))
+    except (TypeError, ValueError):
+        return 0.0
+
+
 def _cases(suite: TestSuite) -> list[Case]:
     found: list[Case] = []
     for case in suite:
@@ -94,7 +102,7 @@ def _cases(suite: TestSuite) -> list[Case]:
                 classname=(case.classname or '')[:500],
                 name=(case.name or '')[:500],
                 status=status,
-                duration_seconds=max(0.0, float(case.time or 0.0)),
+                duration_seconds=_seconds(case),
                 message=_text(message, MAX_MESSAGE),
                 trace=_text(trace, MAX_TRACE),
             )
@@ -136,6 +144,9 @@ def parse_reports(files: list[tuple[str, Path]]) -> Parsed:
             continue
         except OSError as exc:
             parsed.problems.append(f'{shown}: {exc.strerror or exc}')
+            continue
+        except (ValueError, RecursionError) as exc:  # a value junitparser cannot read, suites nested thousands deep
+            parsed.problems.append(f'{shown}: not a readable report ({type(exc).__name__})')
             continue
         parsed.reports.append(shown)
         for case in cases:
