@@ -252,3 +252,26 @@ def test_a_retry_refused_for_good_is_said_once_by_two_servers_and_its_end_is_tol
         assert [run['id'] for run in runs_of(client)] == [asked['id']]
         assert client.get(f'/api/runs/{asked["id"]}').json()['retry_planned'] is None
         assert len(rx.requests) == 1 and two.base_url != one.base_url
+
+
+def test_a_crash_is_retried_though_many_ends_the_rule_passes_over_came_before_it(
+    settings_factory, repo_factory
+) -> None:  # noqa: ANN001
+    """The sweep weighs the window's ends page by page: sixty failures the rule does not retry (it retries crashes)
+    ended first, and the crash after them is still retried within a sweep or two."""
+    from app.models import RunStatus
+    from app.services.execution.reaper import finish_run
+
+    settings = settings_factory(global_run_cap=0, rate_limit_runs=1000)  # runs wait queued; the test ends them
+    with api_server(settings) as server, server.client() as client:
+        create_project(client, repo_factory(), auto_retry=1, auto_retry_on=['crashed'], max_concurrent_runs=100)
+        for n in range(61):
+            run_id = trigger(client, key=f'end-{n}').json()['id']
+            status = RunStatus.failed if n < 60 else RunStatus.crashed
+            assert finish_run(server.services.engine, run_id=run_id, status=status) is not None
+        deadline = time.monotonic() + 30
+        while not client.get(f'/api/runs/{run_id}').json()['retried_by']:
+            assert time.monotonic() < deadline, 'the crash after sixty failures was not retried'
+            time.sleep(0.2)
+        retried = [run for run in runs_of(client) if run['retry_of'] is not None]
+        assert [run['retry_of'] for run in retried] == [run_id]  # the failures are not retried

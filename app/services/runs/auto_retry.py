@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import JSON, Engine, bindparam, column, text
 from sqlmodel import Session
@@ -41,12 +42,15 @@ from app.services.runs.timeline import append_events
 log = logging.getLogger(__name__)
 
 WAIT_STATUSES = (409, 429, 503)  # refusals that pass: a lock, the concurrency limit, the quota, a backing service
+PAGE, MAX_PAGES = 50, 40  # a sweep reads at most 2,000 ends of the last hour (the next sweep, 2 s on, reads again)
 
+# A page of the window's ends, oldest first, after (:since, :after): the rule's statuses and the attempts left are
+# weighed in Python, so the sweep pages on; a first page of ends the rule does not retry must not hide the rest
 SQL_CANDIDATES = text(
-    'SELECT r.id, r.user_id, r.status, r.project_id, p.team_id, p.auto_retry, p.auto_retry_on '
+    'SELECT r.id, r.user_id, r.status, r.project_id, p.team_id, p.auto_retry, p.auto_retry_on, r.finished_at '
     'FROM run r JOIN project p ON p.id = r.project_id '
-    f'WHERE r.project_id IN :projects AND r.finished_at > :since AND {ELIGIBLE} '
-    'ORDER BY r.finished_at LIMIT 50'
+    'WHERE r.project_id IN :projects AND r.finished_at >= :since AND (r.finished_at > :since OR r.id > :after) '
+    f'AND {ELIGIBLE} ORDER BY r.finished_at, r.id LIMIT {PAGE}'
 ).columns(
     column('id'),
     column('user_id'),
@@ -55,6 +59,7 @@ SQL_CANDIDATES = text(
     column('team_id'),
     column('auto_retry'),
     column('auto_retry_on', JSON),  # decoded on SQLite too
+    column('finished_at'),  # as the database gave it: bound again as the next page's start
 )
 SQL_CANDIDATES = SQL_CANDIDATES.bindparams(bindparam('projects', expanding=True))
 SQL_OPTED_IN = text('SELECT id FROM project WHERE auto_retry > 0')  # most servers: none, and nothing more is read
@@ -79,8 +84,15 @@ class AutoRetry:
             projects = list(conn.execute(SQL_OPTED_IN).scalars())
             if not projects:
                 return 0
-            rows = conn.execute(SQL_CANDIDATES, {'since': since, 'projects': projects}).all()
-            found = [(row, attempt_of(conn, row.id)) for row in rows]
+            found = []
+            start: Any = since
+            after = ''
+            for _ in range(MAX_PAGES):
+                rows = conn.execute(SQL_CANDIDATES, {'since': start, 'after': after, 'projects': projects}).all()
+                found += [(row, attempt_of(conn, row.id)) for row in rows]
+                if len(rows) < PAGE:
+                    break
+                start, after = rows[-1].finished_at, rows[-1].id
         due = [
             (row, attempt)
             for row, attempt in found
