@@ -69,6 +69,27 @@ def test_slot_after(expression, zone, after, slot) -> None:  # noqa: ANN001
     assert slot_after(trigger(expression, zone), after) == slot
 
 
+def utc(month: int, day: int, hour: int, minute: int = 0) -> datetime:
+    return datetime(2026, month, day, hour, minute, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ('expression', 'zone', 'after', 'slots'),
+    [
+        # Berlin sets its clocks back at 03:00 on 25 October: 02:30 comes twice; a nightly run fires at the first
+        ('30 2 * * *', 'Europe/Berlin', utc(10, 24, 12), [utc(10, 25, 0, 30), utc(10, 26, 1, 30)]),
+        ('30 1 * * *', 'America/New_York', utc(10, 31, 12), [utc(11, 1, 5, 30), utc(11, 2, 6, 30)]),
+        # hours that are a wildcard fire in each real hour, the repeated one too
+        ('0 * * * *', 'Europe/Berlin', utc(10, 24, 23, 30), [utc(10, 25, 0), utc(10, 25, 1), utc(10, 25, 2)]),
+        ('0 */2 * * *', 'Europe/Berlin', utc(10, 24, 22, 30), [utc(10, 25, 0), utc(10, 25, 1), utc(10, 25, 3)]),
+        # spring forward: 02:30 does not exist on 29 March; it fires at 03:30 summer time, once
+        ('30 2 * * *', 'Europe/Berlin', utc(3, 28, 12), [utc(3, 29, 1, 30), utc(3, 30, 0, 30)]),
+    ],
+)
+def test_a_clock_change_fires_a_set_time_once(expression, zone, after, slots) -> None:  # noqa: ANN001
+    assert upcoming(trigger(expression, zone), after, count=len(slots)) == slots
+
+
 def test_upcoming_lists_the_next_slots() -> None:
     assert upcoming(trigger('*/5 * * * *'), at(10, 2)) == [at(10, 5), at(10, 10), at(10, 15)]
 

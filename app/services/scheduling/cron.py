@@ -110,7 +110,24 @@ def compile_cron(expression: str, timezone: str) -> CronTrigger | Refusal:
 
 def first_slot_at_or_after(trigger: CronTrigger, moment: datetime) -> datetime | None:
     slot = trigger.get_next_fire_time(None, moment)
+    while slot is not None and wall_time_again(slot, _hour_field(trigger)):
+        # on from the instant, in UTC: the wall time names two instants, and APScheduler reads it as the first
+        slot = trigger.get_next_fire_time(None, slot.astimezone(UTC) + timedelta(seconds=1))
     return slot.astimezone(UTC) if slot is not None else None
+
+
+def _hour_field(trigger: CronTrigger) -> str:
+    return next(str(field) for field in trigger.fields if field.name == 'hour')
+
+
+def wall_time_again(slot: datetime, hour_field: str) -> bool:
+    """Pure: is `slot` (aware, in the schedule's zone) the second pass of a wall-clock time, in the hour a clock set
+    back repeats, of a schedule at set hours? Cron runs a job at fixed times once on that day (a 02:30 nightly run
+    fires at the first 02:30), while one whose hours are a wildcard (`*`, `*/2`) fires in each real hour."""
+    if hour_field.startswith('*') or slot.tzinfo is None:
+        return False
+    local = slot.astimezone(slot.tzinfo)
+    return local.fold == 1 and local.replace(fold=0).astimezone(UTC) != local.astimezone(UTC)
 
 
 def slot_after(trigger: CronTrigger, moment: datetime) -> datetime | None:
