@@ -150,17 +150,27 @@ def test_the_cli_approves_and_shows_the_wait(settings_factory, repo_factory) -> 
 
 
 def test_a_run_that_waits_is_told_to_the_rules_that_subscribe(settings_factory, repo_factory) -> None:  # noqa: ANN001
-    """A webhook (a Slack channel of operators) hears once of each run that waits for an approval."""
-    settings = settings_factory(notification_poll_seconds=0.2, webhook_allowed_hosts='loopback')
+    """A webhook (a Slack channel of operators) hears once of each run that waits for an approval, however many runs
+    wait in projects whose rules do not ask to hear of it."""
+    settings = settings_factory(
+        notification_poll_seconds=0.2, webhook_allowed_hosts='loopback', rate_limit_runs=1000, global_run_cap=0
+    )
     with receiver() as rx, api_server(settings) as server, server.client() as operator:
-        create_project(operator, repo_factory({'main': PRINTS}), approval_required=True)
+        repo = repo_factory({'main': PRINTS})
+        create_project(operator, repo, project_id='busy', approval_required=True, max_concurrent_runs=200)
+        failures_only = {'url': rx.url, 'events': ['run.failed'], 'format': 'slack'}
+        assert operator.post('/api/projects/busy/notifications', json=failures_only).status_code == 201
+        create_project(operator, repo, approval_required=True)
         reply = operator.post(
             '/api/projects/proj/notifications',
             json={'url': rx.url, 'events': ['run.awaiting_approval'], 'format': 'slack'},
         )
         assert reply.status_code == 201, reply.text
         with server.client(add_user(server, name='bob')) as builder:
+            for n in range(101):  # older than the run below, and never told: no rule of theirs asks
+                assert trigger(builder, 'busy', key=f'busy-{n}').status_code == 201
             asked = trigger(builder).json()
+        server.services.settings.global_run_cap = 10  # the approved run may run
         [told] = rx.wait_for(1)
         assert told.headers['x-runboard-event'] == 'run.awaiting_approval'
         text = json.loads(told.body)['text']

@@ -107,7 +107,9 @@ SQL_AWAITING = timed_sql(
     "SELECT r.id, r.project_id FROM run r WHERE r.status = 'delayed' AND r.approval = 'waiting' "
     'AND r.created_at > :since AND NOT EXISTS (SELECT 1 FROM delivery d WHERE d.run_id = r.id '
     "AND d.event_type = 'run.awaiting_approval') "
-    'AND EXISTS (SELECT 1 FROM notificationrule n WHERE n.project_id = r.project_id AND n.enabled) '
+    # a rule that asks for it (else runs no rule asks about, never told, would fill the page for good)
+    'AND EXISTS (SELECT 1 FROM notificationrule n WHERE n.project_id = r.project_id AND n.enabled '
+    f'AND CAST(n.events AS TEXT) LIKE \'%"{APPROVAL_EVENT}"%\') '
     'ORDER BY r.id LIMIT 100',
     binds=('since',),
 )
