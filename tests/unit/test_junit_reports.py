@@ -99,3 +99,11 @@ def test_an_unreadable_value_or_a_bottomless_report_is_a_problem_not_a_lost_run(
     assert [(case.name, case.duration_seconds) for _, case in parsed.cases] == [('a', 0.0), ('b', 2.0)]
     assert parsed.reports == ['odd.xml']
     assert parsed.problems == ['deep.xml: not a readable report (RecursionError)']
+
+
+def test_other_xml_is_told_from_its_root_without_reading_the_rest(tmp_path: Path) -> None:
+    """A coverage.xml of a large code base is tens of MB: its first element says it is no JUnit report, and the rest
+    (here cut off, as a file still being written would be) is never parsed."""
+    cut_off = '<coverage line-rate="0.9"><packages>' + '<package name="p">' * 1000
+    parsed = parse_reports([write(tmp_path, 'coverage.xml', cut_off), write(tmp_path, 'a.xml', PYTEST)])
+    assert parsed.reports == ['a.xml'] and parsed.problems == []

@@ -66,6 +66,9 @@ class Parsed:
     problems: list[str] = field(default_factory=list)
 
 
+ROOTS = ('testsuites', 'testsuite')
+
+
 def _safe_parse(source: str | IO[bytes]) -> ET.ElementTree:
     return defused.parse(source, forbid_dtd=True)
 
@@ -110,9 +113,19 @@ def _cases(suite: TestSuite) -> list[Case]:
     return found  # junitparser's iteration reaches the cases of nested suites too
 
 
+def _root_tag(path: Path) -> str | None:
+    """The file's root element, read without reading the rest (a coverage.xml of a large code base is tens of MB)."""
+    for _, element in defused.iterparse(str(path), events=('start',), forbid_dtd=True):
+        return str(element.tag)
+    return None
+
+
 def parse_report(source: str | Path | IO[bytes]) -> list[Case]:
-    """The test cases of one JUnit XML file, in file order. NotAReport when it is not one."""
+    """The test cases of one JUnit XML file, in file order. NotAReport when it is not one: a file whose root is not
+    <testsuites> or <testsuite> is told from its first element, before the whole file is parsed."""
     try:
+        if isinstance(source, Path) and (root := _root_tag(source)) not in ROOTS:
+            raise NotAReport(f'its root is <{root}>, not a JUnit report')
         xml = JUnitXml.fromfile(str(source) if isinstance(source, Path) else source, parse_func=_safe_parse)
     except JUnitXmlError as exc:
         raise NotAReport(str(exc)) from exc
