@@ -275,3 +275,28 @@ def test_a_crash_is_retried_though_many_ends_the_rule_passes_over_came_before_it
             time.sleep(0.2)
         retried = [run for run in runs_of(client) if run['retry_of'] is not None]
         assert [run['retry_of'] for run in retried] == [run_id]  # the failures are not retried
+
+
+def test_a_retry_that_never_ran_tells_the_end_of_the_run_it_retried(settings_factory, repo_factory) -> None:  # noqa: ANN001
+    """The failure's notification waits for its automatic retry; a retry that expires in the queue (it never ran)
+    has no event of its own, so the failure is told after all, not lost."""
+    settings = settings_factory(global_run_cap=1, **NOTIFY_FAST)
+    with receiver() as rx, api_server(settings) as server, server.client() as client:
+        create_project(
+            client, repo_factory({'main': shell_script('sleep 4\nexit 1')}), auto_retry=1, queued_ttl_seconds=2
+        )
+        client.patch('/api/projects/proj', json={'auto_retry_on': ['failed']})
+        notify_on(client, rx.url, ['run.failed'])
+        first = trigger(client, key='one').json()
+        wait_for_status(client, first['id'], ('running',))  # for 4 s: seen running on a busy machine too
+        server.services.settings.global_run_cap = 0  # its retry will wait queued until its TTL ends it
+        assert wait_for_status(client, first['id'])['status'] == 'failed'
+        deadline = time.monotonic() + 30
+        while not (retried := client.get(f'/api/runs/{first["id"]}').json()['retried_by']):
+            assert time.monotonic() < deadline, 'not retried'
+            time.sleep(0.1)
+        assert wait_for_status(client, retried[0], timeout=30)['status'] == 'expired'
+        [told] = rx.wait_for(1, timeout=15)
+        document = json.loads(told.body)
+        assert document['type'] == 'run.failed' and document['run']['id'] == first['id']
+        assert [(d['run_id'], d['status']) for d in deliveries(client)] == [(first['id'], 'delivered')]

@@ -13,7 +13,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from app.core import ids
 from app.models import Delivery, NotificationRule, utcnow
-from app.models.notifications import APPROVAL_EVENT
+from app.models.notifications import APPROVAL_EVENT, RUN_EVENTS
 from app.services.afk.rules import AFK_PAUSE_THRESHOLD, feeds_counter
 from app.services.artifacts import reads as artifact_reads
 from app.services.notifications.payloads import EventFacts, stored
@@ -41,6 +41,15 @@ def enabled_rules(conn: Connection, project_id: str) -> list[dict[str, Any]]:
     return [dict(row._mapping) for row in conn.execute(query)]
 
 
+# a retry that ended without running tells nothing: the end of the run it retried, held back for it ('retried as'),
+# is told after all
+SQL_TELL_ORIGINAL = timed_sql(
+    "UPDATE delivery SET status = 'pending', next_attempt_at = :now, last_error = NULL, updated_at = :now "
+    "WHERE status = 'skipped' AND last_error = :said AND run_id = (SELECT retry_of FROM run WHERE id = :id)",
+    binds=('now',),
+)
+
+
 def record_run_end(
     conn: Connection, *, run_id: str, project_id: str, kind: str, status: str, launch_failed: bool = False
 ) -> int:
@@ -50,6 +59,8 @@ def record_run_end(
     rules = enabled_rules(conn, project_id)
     if not rules:
         return 0
+    if f'run.{status}' not in RUN_EVENTS:  # it ended without running (expired, cancelled, skipped): no event of its own
+        conn.execute(SQL_TELL_ORIGINAL, {'id': run_id, 'said': f'retried as {run_id}', 'now': utcnow()})
     failures_after = None
     if feeds_counter(kind):
         failures_after = conn.execute(

@@ -267,8 +267,11 @@ class CommitStatuses:
             chunks = [{'runs': due[start : start + 100]} for start in range(0, len(due), 100)]
             # an end that is retried, or is to be retried automatically, leaves the check to its retry (as a GitLab
             # job shows "retrying", not red, while its retry is to come): its retry's states follow under it
+            # planned first: a retry made between the two reads is then found by the second (the other way round, it
+            # was in neither, and the end that was to be retried posted its red state)
+            planned = {run_id for run_id in due if planned_retry(conn, run_id) is not None}
             retried = {row[0] for chunk in chunks for row in conn.execute(SQL_RETRIED, chunk)}
-            left_to_retry = retried | {run_id for run_id in due if planned_retry(conn, run_id) is not None}
+            left_to_retry = planned | retried
             # a final state says what the run's tests and coverage were (its reports are kept before its end)
             tests = {row[0]: ReportCounts(*row[1:]) for chunk in chunks for row in conn.execute(SQL_TEST_COUNTS, chunk)}
             covered = {row[0]: row[1] for chunk in chunks for row in conn.execute(SQL_COVERAGE, chunk)}
