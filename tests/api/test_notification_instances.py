@@ -11,6 +11,7 @@ from collections import Counter
 
 import pytest
 from cryptography.fernet import Fernet
+from sqlalchemy import text
 
 from app.container import build_services
 from app.infra.db import session_scope
@@ -19,6 +20,7 @@ from app.services.notifications import store as notify_store
 from app.services.notifications import webhooks as notifications
 from app.services.notifications.outbox import insert_deliveries
 from app.services.notifications.payloads import EventFacts
+from app.services.notifications.rules import AttemptVerdict
 from app.services.notifications.webhook_policy import parse_policy
 from app.services.projects import manage as projects
 from tests.helpers.afk import close_services
@@ -66,6 +68,43 @@ def test_racing_claims_take_each_delivery_once(settings_factory, tmp_path) -> No
             thread.join(60)
         assert Counter(claimed).most_common(1)[0][1] == 1  # no delivery claimed twice
         assert sorted(claimed) == sorted(made)  # and every one claimed
+    finally:
+        close_services(services)
+
+
+def test_a_sender_whose_claim_ran_out_does_not_overwrite_the_one_that_took_over(settings_factory, tmp_path) -> None:  # noqa: ANN001
+    """Server a stalls past its lease while sending; server b takes the delivery over and delivers it. When a wakes
+    and records its late failure, the delivery stays delivered, and b's attempt is the one on record."""
+    services = build_services(settings_factory())  # not started: no sender of its own
+    try:
+        principal = services.auth.authenticate(services.local_token)
+        repo = make_repo(tmp_path / 'repo', {'main': {'run.sh': 'exit 1\n'}})
+        body = {'id': 'proj', 'name': 'Proj', 'repository': str(repo), 'command': ['sh', 'run.sh']}
+        projects.create_project(services.engine, principal, ProjectCreate(**body))
+        rule = notifications.create_rule(
+            services.engine,
+            services.repositories.secrets,
+            principal,
+            'proj',
+            RuleCreate(url='http://127.0.0.1:9/hook'),
+            policy=parse_policy('loopback', team_mode=True),
+        )
+        with session_scope(services.engine) as session:
+            facts = EventFacts('evt_late', 'ping', utcnow(), '', {'id': 'proj', 'name': 'Proj'})
+            [made] = insert_deliveries(session.connection(), [rule.id], facts, event_key='ping:late')
+        [stalled] = notify_store.claim_due(services.engine, 'a', base_url='http://rb', limit=1, lease=0.2)
+        time.sleep(0.5)  # a's lease runs out
+        [taken] = notify_store.claim_due(services.engine, 'b', base_url='http://rb', limit=1, lease=60)
+        assert stalled.id == taken.id == made
+        ok = notify_store.AttemptResult(200, None, 12)
+        assert notify_store.record_attempt(services.engine, 'b', taken, ok, AttemptVerdict('delivered', None))
+        late = notify_store.AttemptResult(None, 'ReadTimeout', 30_000)
+        assert not notify_store.record_attempt(services.engine, 'a', stalled, late, AttemptVerdict('failed', 5.0))
+        with session_scope(services.engine) as session:
+            row = session.connection().execute(
+                text('SELECT status, attempts, last_status_code FROM delivery WHERE id = :id'), {'id': made}
+            )
+            assert tuple(row.one()) == ('delivered', 1, 200)
     finally:
         close_services(services)
 

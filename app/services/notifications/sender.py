@@ -159,7 +159,9 @@ class Sender:
             schedule=self.settings.notification_backoff_seconds,
             retry_after=result.retry_after,
         )
-        await asyncio.to_thread(notify_store.record_attempt, self.engine, claimed, result, verdict)
+        if not await asyncio.to_thread(notify_store.record_attempt, self.engine, self.me, claimed, result, verdict):
+            log.warning('delivery %s: its claim ran out while it was sent; another server took it over', claimed.id)
+            return result
         log.info(
             'delivery %s (%s) to %s: %s, attempt %d -> %s',
             claimed.id,

@@ -135,8 +135,10 @@ def _load(conn: Connection, ids: list[str], base_url: str) -> list[Claimed]:
     return found
 
 
-def record_attempt(engine: Engine, claimed: Claimed, result: AttemptResult, verdict: AttemptVerdict) -> None:
-    """The attempt and its delivery's new state, in one transaction; the claim is let go."""
+def record_attempt(engine: Engine, me: str, claimed: Claimed, result: AttemptResult, verdict: AttemptVerdict) -> bool:
+    """The attempt and its delivery's new state, in one transaction; the claim is let go. Only while `me` holds the
+    claim: a sender whose lease ran out (a stalled server) does not overwrite the attempt of the server that took
+    the delivery over, nor let go of its claim. False when it did not hold it."""
     now = utcnow()
     values: dict[str, Any] = {
         'attempts': deliveries.c.attempts + 1,
@@ -152,11 +154,12 @@ def record_attempt(engine: Engine, claimed: Claimed, result: AttemptResult, verd
         values['delivered_at'] = now
     with session_scope(engine) as session:
         conn = session.connection()
+        held = (deliveries.c.id == claimed.id, deliveries.c.claimed_by == me)
         number = conn.execute(
-            update(deliveries).where(deliveries.c.id == claimed.id).values(**values).returning(deliveries.c.attempts)
+            update(deliveries).where(*held).values(**values).returning(deliveries.c.attempts)
         ).scalar()
-        if number is None:  # its rule was deleted meanwhile
-            return
+        if number is None:  # its rule was deleted meanwhile, or its claim went to another server
+            return False
         conn.execute(
             insert(attempts_table).values(
                 delivery_id=claimed.id,
@@ -168,6 +171,7 @@ def record_attempt(engine: Engine, claimed: Claimed, result: AttemptResult, verd
                 redelivery=claimed.starts_round,
             )
         )
+    return True
 
 
 def release_claims(engine: Engine, me: str, delivery_ids: list[str]) -> None:
