@@ -161,6 +161,14 @@ def test_slack_text_escapes_user_text_so_it_cannot_make_links_or_mentions() -> N
     )
     assert 'A&lt;b&gt;&amp;c' in text and '&lt;!channel&gt; hi' in text
     assert '<!channel>' not in text
+    # Mattermost and Discord's /slack endpoint read @-mentions and Markdown links in plain text: broken unseen
+    markdown = slack_text(
+        facts(
+            'issue.parked', project={'id': 'p', 'name': '@channel'}, issue={'number': 1, 'title': '[x](http://e.vil)'}
+        )
+    )
+    assert '@channel' not in markdown and '@\u200bchannel' in markdown
+    assert '](' not in markdown and ']\u200b(http://e.vil)' in markdown
 
 
 def test_body_is_compact_json_in_either_format() -> None:

@@ -138,9 +138,15 @@ def annotation_counts(run: dict[str, Any]) -> str:
     return ', '.join(parts)
 
 
+ZERO_WIDTH_SPACE = '\u200b'
+
+
 def _escape(text: Any) -> str:
-    """Slack's mrkdwn: &, < and > are the only characters to escape (so user text cannot forge a link)."""
-    return str(text).replace('&', '&amp;').replace('<', '&lt;').replace('>', '&gt;')
+    """Slack's mrkdwn: &, < and > are the only characters to escape (so user text cannot forge a link). The
+    receivers that take Slack's format read more: Mattermost and Discord's `/slack` endpoint make `@channel`,
+    `@everyone` or `@name` a mention and `[text](url)` a link, so a zero-width space breaks both, unseen."""
+    escaped = str(text).replace('&', '&amp;').replace('<', '&lt;').replace('>', '&gt;')
+    return escaped.replace('@', '@' + ZERO_WIDTH_SPACE).replace('](', ']' + ZERO_WIDTH_SPACE + '(')
 
 
 def _link(url: str | None, text: str) -> str:
