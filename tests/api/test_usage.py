@@ -102,7 +102,7 @@ def test_a_project_may_have_the_cap_stop_a_running_afk_run(settings_factory, rep
         # started by hand with the cap reached already: that person decided to spend, so its spending stops nothing
         client.post('/api/projects/proj/issues', json={'title': 'Spend more', 'labels': ['ready-for-agent']})
         decided = client.post('/api/afk/start/proj').json()['id']
-        spending = wait_for_output(client, decided, 'spent')
+        spending = wait_for_line_and_spend(client, decided, 'spent')
         assert spending['usage']['cost_usd'] == 0.6  # stored with the line, where the cap is checked
         time.sleep(2)  # two heartbeats: a stop asked would have ended it
         still = client.get(f'/api/runs/{decided}').json()
@@ -111,11 +111,12 @@ def test_a_project_may_have_the_cap_stop_a_running_afk_run(settings_factory, rep
         assert wait_for_status(client, decided)['status'] == 'stopped'
 
 
-def wait_for_output(client, run_id: str, line: str, timeout: float = 60) -> dict:  # noqa: ANN001
+def wait_for_line_and_spend(client, run_id: str, line: str, timeout: float = 60) -> dict:  # noqa: ANN001
+    """The run once its log has `line` and its spend is read (the API reads the two a moment apart)."""
     deadline = time.monotonic() + timeout
     while True:
         run = client.get(f'/api/runs/{run_id}').json()
-        if any(e['text'] == line for e in run['events']):
+        if any(e['text'] == line for e in run['events']) and run['usage'] is not None:
             return run
         assert time.monotonic() < deadline, run
         time.sleep(0.1)
