@@ -20,7 +20,7 @@ from nicegui.server import Server  # the running uvicorn server, known once ui.r
 from nicegui.storage import Storage
 
 from app import local_sign_in, package_files, ui_secret
-from app.api import serve_api_first
+from app.api import KEEP_ALIVE_SECONDS, serve_api_first
 from app.api.disconnects import QuietDisconnects
 from app.api.hosts import HostGuard, guard_settings
 from app.api.reference_pages import serve_reference_pages
@@ -258,6 +258,7 @@ def serve(settings: Settings, *, native: bool) -> None:
         # live streams (SSE followers of pages, `runs logs --follow`) never end by themselves: without a bound,
         # SIGTERM would wait for them for ever. Clients reconnect (to another instance in team mode).
         timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
         # The standard loop, not uvloop: uvloop starts a run's process with fork(), which in a server of a couple of
         # hundred MB and a dozen threads cost ~7 ms of CPU and held the loop ~15 ms a run; asyncio's subprocess
         # uses vfork() (docs/performance.md, "A run's spawn")

@@ -45,6 +45,11 @@ from app.container import build_services
 
 API_PREFIX = '/api'
 
+# An idle connection is closed by the client first: httpx (the CLI, the tests) drops one after 5 s, uvicorn's own
+# default is also 5 s, and a request sent just as the server closes its side is lost ("connection reset by peer").
+# 75 s also outlasts the 60 s idle timeout of the common load balancers in front of a team server.
+KEEP_ALIVE_SECONDS = 75
+
 
 def api_routers() -> list[APIRouter]:
     """The API's routers, in matching order."""

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import re
+import socket
+import time
 from unittest.mock import ANY
 
 import httpx
@@ -121,3 +123,18 @@ def test_sigterm_stops_the_server_while_a_page_holds_a_live_stream(tmp_path) -> 
         process.terminate()
         # the helper itself would wait 20 s, then SIGKILL: a clean exit well before that is the behaviour
         assert process.wait(15) is not None
+
+
+def test_a_connection_the_client_keeps_idle_past_its_pool_expiry_is_still_answered(tmp_path) -> None:  # noqa: ANN001
+    """httpx (the CLI's client) drops an idle pooled connection after 5 s. Were the server to close its side at 5 s
+    too, a request sent just then would meet a reset ("connection reset by peer", seen in CI): the server must be
+    the one that waits longer."""
+    with app_process(tmp_path / 'data', env={'RUNBOARD_DEMO': 'true'}) as server:
+        url = httpx.URL(server['url'])
+        request = f'GET /api/health HTTP/1.1\r\nHost: {url.host}:{url.port}\r\n\r\n'.encode()
+        with socket.create_connection((url.host, url.port), timeout=10) as conn:
+            conn.sendall(request)
+            assert conn.recv(65536).startswith(b'HTTP/1.1 200')
+            time.sleep(6)
+            conn.sendall(request)
+            assert conn.recv(65536).startswith(b'HTTP/1.1 200')

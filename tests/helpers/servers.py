@@ -20,6 +20,7 @@ import httpx
 import uvicorn
 
 from app import local_sign_in
+from app.api import KEEP_ALIVE_SECONDS
 from app.config import Settings
 from app.infra.http import tls_context
 
@@ -106,7 +107,14 @@ def api_server(settings: Settings) -> Iterator[ApiServer]:
 
     server = ApiServer(settings, free_port())
     server.app = build_api_app(settings)
-    config = uvicorn.Config(server.app, host='127.0.0.1', port=server.port, log_level='warning', lifespan='on')
+    config = uvicorn.Config(
+        server.app,
+        host='127.0.0.1',
+        port=server.port,
+        log_level='warning',
+        lifespan='on',
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,  # as the app serves: the client closes an idle connection first
+    )
     server.server = uvicorn.Server(config)
     server.thread = threading.Thread(target=server.server.run, daemon=True)
     server.thread.start()
