@@ -11,8 +11,10 @@ from starlette.concurrency import run_in_threadpool
 from app.api.deps import PrincipalDep, ServicesDep
 from app.api.schemas import problems
 from app.container import Services
+from app.core.errors import DomainError
 from app.models import Project
 from app.services.afk import issues
+from app.services.execution import stop as run_stop
 
 router = APIRouter(prefix='/projects/{project_id}/issues', tags=['issues'])
 Number = Annotated[int, Path(ge=1, le=2_000_000_000)]
@@ -50,7 +52,21 @@ async def create_issue(
 async def update_issue(
     project_id: str, number: Number, body: issues.IssueUpdate, services: ServicesDep, principal: PrincipalDep
 ) -> issues.IssuePublic:
-    """Edit or close/reopen a local issue. Reopening makes a done or discarded issue work again."""
-    issue = await run_in_threadpool(issues.update_issue, services.engine, principal, project_id, number, body)
-    await run_in_threadpool(_changed, services, project_id, issue)
-    return issue
+    """Edit or close/reopen a local issue. Reopening makes a done or discarded issue work again; closing it, or taking
+    its ready-for-agent label off, stops the AFK run working on it (its claim is released, not parked)."""
+    updated = await run_in_threadpool(issues.update_issue, services.engine, principal, project_id, number, body)
+    if updated.withdrawn_run_id is not None:
+        try:
+            await run_in_threadpool(
+                run_stop.stop_run,
+                services.engine,
+                services.bus,
+                principal,
+                updated.withdrawn_run_id,
+                reason=updated.withdrawn_because,
+            )
+            services.runner.request_stop(updated.withdrawn_run_id)
+        except DomainError:  # it ended meanwhile
+            pass
+    await run_in_threadpool(_changed, services, project_id, updated.issue)
+    return updated.issue

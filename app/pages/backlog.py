@@ -95,9 +95,15 @@ async def open_backlog(project: dict, on_change: Callable[[], Awaitable[None]] |
             notify_error(exc, f'requeue issue #{issue["number"]}')
         await changed()
 
+    def tell_if_stopped(before: dict, after: dict) -> None:
+        was = before.get('claim') or {}
+        now = after.get('claim') or {}
+        if was.get('state') == 'active' and now.get('state') == 'released' and now.get('run_id') == was.get('run_id'):
+            ui.notify(f'Stopped its AFK run {now["run_id"]}: {now["cause"]}.', type='warning')
+
     async def set_state(issue: dict, state: str) -> None:
         try:
-            await client.update_issue(project['id'], issue['number'], {'state': state})
+            tell_if_stopped(issue, await client.update_issue(project['id'], issue['number'], {'state': state}))
         except ApiError as exc:
             notify_error(exc, f'change issue #{issue["number"]}')
         await changed()
@@ -112,7 +118,7 @@ async def open_backlog(project: dict, on_change: Callable[[], Awaitable[None]] |
             async def save() -> None:
                 labels = [lb for lb in issue['labels'] if lb != READY] + ([READY] if is_ready.value else [])
                 try:
-                    await client.update_issue(
+                    updated = await client.update_issue(
                         project['id'],
                         issue['number'],
                         {'title': new_title.value, 'body': new_body.value or '', 'labels': labels},
@@ -121,6 +127,7 @@ async def open_backlog(project: dict, on_change: Callable[[], Awaitable[None]] |
                     notify_error(exc, f'save issue #{issue["number"]}')
                     return
                 editor.close()
+                tell_if_stopped(issue, updated)
                 await changed()
 
             with ui.row():

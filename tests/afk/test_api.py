@@ -6,7 +6,7 @@ import httpx
 
 from app.models import Role
 from app.services.identity import accounts
-from tests.helpers.runs import create_project, shell_script, wait_for_status
+from tests.helpers.runs import create_project, shell_script, statuses, wait_for_output, wait_for_status
 from tests.helpers.servers import api_server
 
 
@@ -146,3 +146,31 @@ def test_reset_json_and_plain_form_paths(settings_factory, repo_factory) -> None
         with server.client(_builder_token(server)) as builder:
             assert builder.post('/api/afk/form-token/proj').status_code == 403
         plain.close()
+
+
+def test_closing_or_unlabelling_an_issue_stops_the_afk_run_working_on_it(settings_factory, repo_factory) -> None:  # noqa: ANN001
+    """The issue is no longer work: its AFK run is stopped (not left to spend, fail, count towards a pause and park
+    a closed issue), its claim released with why, and reopening or relabelling it makes it ready again."""
+    repo = repo_factory({'main': shell_script('echo "working on #$RUNBOARD_ISSUE_NUMBER"\nsleep 60')})
+    with api_server(settings_factory()) as server, server.client() as client:
+        create_project(client, repo, project_id='proj')
+        client.post('/api/projects/proj/issues', json={'title': 'T', 'labels': ['ready-for-agent']})
+        running = client.post('/api/afk/start/proj').json()
+        wait_for_output(client, running['id'], 'working on #1')
+        closed = client.patch('/api/projects/proj/issues/1', json={'state': 'closed'})
+        assert closed.status_code == 200, closed.text
+        why = 'issue #1 was closed by local'
+        assert closed.json()['claim'] == {'state': 'released', 'run_id': running['id'], 'cause': why}
+        ended = wait_for_status(client, running['id'])
+        assert ended['status'] == 'stopped' and f'stop requested: {why}' in statuses(ended)
+        assert client.get('/api/projects/proj').json()['consecutive_failures'] == 0
+
+        reopened = client.patch('/api/projects/proj/issues/1', json={'state': 'open'})
+        assert reopened.json()['ready'] is True
+        client.patch('/api/projects/proj/issues/1', json={'title': 'T, again'})  # an edit that keeps it work
+        again = client.post('/api/afk/start/proj').json()
+        wait_for_output(client, again['id'], 'working on #1')
+        assert client.get(f'/api/runs/{again["id"]}').json()['status'] == 'running'
+        unlabelled = client.patch('/api/projects/proj/issues/1', json={'labels': ['later']})
+        assert unlabelled.json()['claim']['cause'] == 'issue #1 was no longer labelled ready-for-agent by local'
+        assert wait_for_status(client, again['id'])['status'] == 'stopped'

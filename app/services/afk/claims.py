@@ -136,6 +136,19 @@ def discard(engine: Engine, project_id: str, issue_number: int) -> IssueClaim:
     return _move(engine, project_id, issue_number, 'discarded', from_states=('parked',))
 
 
+def withdraw_active(conn: Connection, project_id: str, issue_number: int, cause: str) -> str | None:
+    """The issue stopped being work (closed, or no longer labelled ready) while a run works on it: its claim is
+    released, not parked (the run is stopped, no failure of the agent's), and the run's id returned to stop."""
+    row = conn.execute(
+        text(
+            "UPDATE issueclaim SET state = 'released', cause = :cause, updated_at = :now WHERE project_id = :pid "
+            "AND issue_number = :n AND state = 'active' RETURNING run_id"
+        ),
+        {'cause': cause[:500], 'now': utcnow(), 'pid': project_id, 'n': issue_number},
+    ).first()
+    return None if row is None else row[0]
+
+
 def release_finished(conn: Connection, project_id: str, issue_number: int) -> None:
     """A reopened issue is work again: its done/discarded claims stop blocking it."""
     conn.execute(

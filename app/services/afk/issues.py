@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from pydantic import Field, field_validator
 from sqlalchemy import Connection, Engine
@@ -16,7 +16,7 @@ from app.services.afk import claims
 from app.services.identity.accounts import Principal
 from app.services.projects import visibility
 from app.services.repositories import forge
-from app.services.repositories.issue_sources import IssueRecord, is_forge
+from app.services.repositories.issue_sources import READY_LABEL, IssueRecord, is_forge
 
 
 class ClaimPublic(SQLModel):
@@ -141,7 +141,13 @@ def create_issue(engine: Engine, principal: Principal, project_id: str, data: Is
     return _one(engine, project_id, issue)
 
 
-def update_issue(engine: Engine, principal: Principal, project_id: str, number: int, data: IssueUpdate) -> IssuePublic:
+class IssueUpdated(NamedTuple):
+    issue: IssuePublic
+    withdrawn_run_id: str | None  # the AFK run working on it, to stop: the issue is no longer work
+    withdrawn_because: str
+
+
+def update_issue(engine: Engine, principal: Principal, project_id: str, number: int, data: IssueUpdate) -> IssueUpdated:
     with Session(engine) as session:
         _local_project(session, project_id, principal)
     changes = {k: v for k, v in data.model_dump(exclude_unset=True).items()}
@@ -149,7 +155,13 @@ def update_issue(engine: Engine, principal: Principal, project_id: str, number: 
     if nulls:
         raise DomainError(422, 'validation', f'{nulls[0]} cannot be null', field=nulls[0])
     issue, reopened = local.update_issue(engine, project_id, number, changes)
-    if reopened:
-        with session_scope(engine) as session:
+    withdrawn, because = None, ''
+    with session_scope(engine) as session:
+        if reopened:
             claims.release_finished(session.connection(), project_id, number)
-    return _one(engine, project_id, issue)
+        record = local.record(issue)
+        if not record.labelled_ready:
+            said = 'closed' if record.state == 'closed' else f'no longer labelled {READY_LABEL}'
+            because = f'issue #{number} was {said} by {principal.name}'
+            withdrawn = claims.withdraw_active(session.connection(), project_id, number, because)
+    return IssueUpdated(_one(engine, project_id, issue), withdrawn, because)

@@ -17,7 +17,8 @@ from app.services.runs.reads import get_run, load_visible_run
 from app.services.runs.timeline import append_events
 
 
-def stop_run(engine: Engine, bus: EventBus, principal: Principal, run_id: str) -> RunPublic:
+def stop_run(engine: Engine, bus: EventBus, principal: Principal, run_id: str, *, reason: str = '') -> RunPublic:
+    """`reason` says why, when a person's act other than Stop ends the run (closing the issue it works on)."""
     with session_scope(engine) as session:
         run, project = load_visible_run(session, run_id, principal)
         if run.status not in (*ACTIVE_STATUSES, *WAITING_STATUSES):
@@ -34,6 +35,8 @@ def stop_run(engine: Engine, bus: EventBus, principal: Principal, run_id: str) -
         said = f'cancelled by {principal.name} before it was due' if delayed else f'stop requested by {principal.name}'
         if run.approval == approvals.WAITING:  # an operator's Reject, or its person taking the request back
             said = f'not approved: cancelled by {principal.name}'
+        if reason:
+            said = f'stop requested: {reason}'
         append_events(conn, run_id, [('status', said)])
         audit.record(conn, principal, 'run.stopped', team_id=project.team_id, project_id=project.id, target=run_id)
         was_queued = run.status in (RunStatus.queued.value, RunStatus.delayed.value)
@@ -44,7 +47,7 @@ def stop_run(engine: Engine, bus: EventBus, principal: Principal, run_id: str) -
             engine,
             run_id=run_id,
             status=RunStatus.stopped,
-            message=f'cancelled by {principal.name}' if delayed else f'stopped by {principal.name}',
+            message=f'stopped: {reason}' if reason else f'{"cancelled" if delayed else "stopped"} by {principal.name}',
             only_if="status IN ('delayed', 'queued')" if delayed else ACTIVE_SQL,  # admitted meanwhile: still ends
         )
     bus.publish({'type': 'run.stop', 'id': run_id, 'project_id': run.project_id, 'team_id': team_id})
