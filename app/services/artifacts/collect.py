@@ -38,6 +38,7 @@ coverage_table: Table = RunCoverage.__table__  # type: ignore[attr-defined]
 
 MAX_FILES = 10_000  # past this the rest is refused (a run that writes a million files is not keeping artifacts)
 MAX_PATH = 1024
+STORE_FAILURES_TO_GIVE_UP = 3  # uploads failing one after another: the rest of the run's files are not tried
 MAX_REFUSAL_LINES = 20  # annotations for refused files; the rest are counted in one line
 TEXT_TYPES = {'.log': 'text/plain', '.txt': 'text/plain', '.md': 'text/markdown', '.xml': 'application/xml'}
 
@@ -193,15 +194,27 @@ def collect(engine: Engine, store: ArtifactStore, run: dict[str, Any], top: Path
         return done
     now = utcnow()
     rows: list[dict[str, Any]] = []
+    failed_in_a_row, last_failure = 0, ''
     for decision in decisions:
-        if decision.keep:
+        if decision.keep and failed_in_a_row >= STORE_FAILURES_TO_GIVE_UP:
+            # the store is down (an outage, a full disk): each further file would go through its retries again
+            reason = f'not tried: {failed_in_a_row} files in a row could not be stored ({last_failure})'[:500]
+            decision = Decision(decision.path, decision.size, False, reason)
+        elif decision.keep:
             try:
-                with _open_regular(top / decision.path) as source:
-                    store.upload(_Limited(source, decision.size), run_id, decision.path)  # type: ignore[arg-type]
-            except Exception as exc:  # the store or the file: this one is not kept, the others may be
-                log.warning('run %s: artifact %s not stored', run_id, decision.path, exc_info=True)
-                reason = f'could not be stored in {store.describe()}: {type(exc).__name__}: {exc}'[:500]
-                decision = Decision(decision.path, decision.size, False, reason)
+                source = _open_regular(top / decision.path)
+            except OSError as exc:  # gone or replaced since the walk: the file's own problem, not the store's
+                decision = Decision(decision.path, decision.size, False, f'could not be read: {exc}'[:500])
+            else:
+                try:
+                    with source:
+                        store.upload(_Limited(source, decision.size), run_id, decision.path)  # type: ignore[arg-type]
+                    failed_in_a_row = 0
+                except Exception as exc:  # this one is not kept, the others may be
+                    log.warning('run %s: artifact %s not stored', run_id, decision.path, exc_info=True)
+                    failed_in_a_row, last_failure = failed_in_a_row + 1, f'{type(exc).__name__}: {exc}'
+                    reason = f'could not be stored in {store.describe()}: {last_failure}'[:500]
+                    decision = Decision(decision.path, decision.size, False, reason)
         (done.kept.append(decision.path) if decision.keep else done.refused.append(decision))
         rows.append(
             {

@@ -14,6 +14,7 @@ from typing import IO, Any
 
 import fsspec
 from fsspec.core import url_to_fs
+from fsspec.spec import AbstractBufferedFile
 
 CHUNK = 1024 * 1024
 
@@ -37,8 +38,20 @@ class ArtifactStore:
         return f'{self.root}/{run_id}/{path}'
 
     def upload(self, source: IO[bytes], run_id: str, path: str) -> None:
-        with self.fs.open(self.key(run_id, path), 'wb') as out:
+        """All of `source` or nothing: a copy that fails (the store, or the file read) leaves no partial file where a
+        download would take it for the whole (fsspec's own `with` would close, and so commit, what was written)."""
+        key = self.key(run_id, path)
+        out = self.fs.open(key, 'wb')
+        try:
             shutil.copyfileobj(source, out, CHUNK)
+        except BaseException:
+            _abandon(out)
+            try:
+                self.fs.rm_file(key)
+            except Exception:  # noqa: BLE001 - nothing was written, or the store is unreachable: the error raised is the copy's
+                pass
+            raise
+        out.close()
 
     def chunks(
         self, run_id: str, path: str, chunk: int = CHUNK, *, start: int = 0, length: int | None = None
@@ -75,6 +88,18 @@ class ArtifactStore:
         """Where files go, without credentials (an URL's user info is dropped)."""
         head, sep, tail = self.url.partition('://')
         return f'{head}{sep}{tail.rpartition("@")[2]}' if sep else self.url
+
+
+def _abandon(out: Any) -> None:
+    """Close a file being written without committing it: an object store's buffered file aborts its multipart upload
+    and sends nothing more; a local file is closed as it is (the caller removes it)."""
+    if isinstance(out, AbstractBufferedFile):
+        try:
+            out.discard()
+        finally:
+            out.closed = True  # what close() would say, without its flush of the buffer
+    else:
+        out.close()
 
 
 def _protocols(fs: Any) -> tuple[str, ...]:
