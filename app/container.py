@@ -245,6 +245,7 @@ def _wire_afk(services: Services) -> None:
     loop = AfkLoop(engine=services.engine, settings=settings, admitter=services.admitter, bus=services.bus, lease=lease)
     services.afk = loop
     services.afk_actions = AfkActions(engine=services.engine, bus=services.bus, loop=loop)
+    services.admitter.retry_afk_run = services.afk_actions.retry_run
     services.runner.on_run_finished.append(lambda project_id, status: loop.kick())
     services.runner.pull_requests.probe = review.recording_probe(services.engine)
 

@@ -130,8 +130,9 @@ class TimelineView:
                 )
             approve_button(run, operator=self.operator, dense=False)  # a protected branch's run that waits for one
             cancel_button(run, dense=False)  # a delayed run: it ends without starting
-            if run['status'] in TERMINAL_STATUSES:
-                # a new run like this one (any outcome, succeeded too), in the Run form to change first
+            if run['status'] in TERMINAL_STATUSES and run['kind'] != 'auto':
+                # a new run like this one (any outcome, succeeded too), in the Run form to change first; an AFK run's
+                # afk/<N> is the agent's branch, not one to run a pipeline on: its Retry works the issue again
                 ui.button(
                     'Run again',
                     icon='play_arrow',

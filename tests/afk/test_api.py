@@ -6,7 +6,7 @@ import httpx
 
 from app.models import Role
 from app.services.identity import accounts
-from tests.helpers.runs import create_project, shell_script, statuses, wait_for_output, wait_for_status
+from tests.helpers.runs import create_project, outputs, shell_script, statuses, wait_for_output, wait_for_status
 from tests.helpers.servers import api_server
 
 
@@ -174,3 +174,36 @@ def test_closing_or_unlabelling_an_issue_stops_the_afk_run_working_on_it(setting
         unlabelled = client.patch('/api/projects/proj/issues/1', json={'labels': ['later']})
         assert unlabelled.json()['claim']['cause'] == 'issue #1 was no longer labelled ready-for-agent by local'
         assert wait_for_status(client, again['id'])['status'] == 'stopped'
+
+
+def test_retrying_an_afk_run_works_its_issue_again_as_an_afk_run(settings_factory, repo_factory) -> None:  # noqa: ANN001
+    """Retry of an AFK run on a local repository (no afk/<N> branch exists: the agent never pushed) made a pipeline
+    run of that branch and was refused. It is the agent working on the issue again, from the base branch; refused
+    while the issue is closed, and while another run works on it."""
+    repo = repo_factory({'main': shell_script('echo "working on #$RUNBOARD_ISSUE_NUMBER"\nexit 1')})
+    with api_server(settings_factory()) as server, server.client() as client:
+        create_project(client, repo, project_id='proj')
+        client.post('/api/projects/proj/issues', json={'title': 'T', 'labels': ['ready-for-agent']})
+        first = wait_for_status(client, client.post('/api/afk/start/proj').json()['id'])
+        assert first['status'] == 'failed'
+        assert client.get('/api/projects/proj/issues').json()[0]['claim']['state'] == 'parked'
+
+        retried = client.post(f'/api/runs/{first["id"]}/retry')
+        assert retried.status_code == 201, retried.text
+        again = wait_for_status(client, retried.json()['id'])
+        assert (again['kind'], again['retry_of'], again['issue_number'], again['branch_name']) == (
+            'auto',
+            first['id'],
+            1,
+            'afk/1',
+        )
+        assert 'working on #1' in outputs(again)
+        assert client.get('/api/projects/proj').json()['consecutive_failures'] == 2  # an AFK run: it counts
+        [issue] = client.get('/api/projects/proj/issues').json()
+        assert issue['claim'] == {'state': 'parked', 'run_id': again['id'], 'cause': 'failed: exit code 1'}
+
+        moved = client.post(f'/api/runs/{again["id"]}/retry', json={'branch': 'main'})
+        assert moved.status_code == 422 and 'branch cannot be changed' in moved.json()['detail']
+        client.patch('/api/projects/proj/issues/1', json={'state': 'closed'})
+        refused = client.post(f'/api/runs/{again["id"]}/retry')
+        assert refused.status_code == 409 and refused.json()['error'] == 'issue_not_ready', refused.text

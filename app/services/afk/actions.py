@@ -11,7 +11,7 @@ from sqlmodel import Session
 from app.core.errors import DomainError, forbidden
 from app.infra.db import session_scope
 from app.infra.events import EventBus
-from app.models import ProjectPublic, RunPublic, utcnow
+from app.models import Project, ProjectPublic, Run, RunPublic, utcnow
 from app.services.afk import claims
 from app.services.afk import issues as issue_source
 from app.services.afk import project_view as view
@@ -45,6 +45,28 @@ class AfkActions:
                 409, 'no_ready_issue', f'Every ready issue of project {project_id!r} was just taken by another AFK run.'
             )
         return run
+
+    def retry_run(self, principal: Principal, original: Run, project: Project, correlation_id: str | None) -> RunPublic:
+        """Retry of an AFK run: the agent works on its issue again, from the base branch as every AFK run does (the
+        `afk/<N>` branch may not exist, and a pipeline run of it is not what was asked). The issue must still be
+        work (open, labelled ready-for-agent); its finished claim is taken back; the new run is an AFK run (kind
+        `auto`, retry_of the original) and counts as one."""
+        number = original.issue_number
+        if number is None:
+            raise DomainError(409, 'not_retryable', f'Run {original.id} has no issue to work on again.')
+        with Session(self.engine) as session:
+            issue = issue_source.source_issue(session, project, number)
+        if issue is None or not issue.labelled_ready:
+            raise DomainError(
+                409,
+                'issue_not_ready',
+                f'Issue #{number} is not open with the ready-for-agent label: reopen or relabel it to let an agent '
+                'work on it again.',
+            )
+        claims.take_back_for_retry(self.engine, project.id, number)
+        return self.loop.launch_retry(
+            project, issue, principal=principal, retry_of=original.id, correlation_id=correlation_id
+        )
 
     def set_auto(self, principal: Principal, project_id: str, enabled: bool) -> ProjectPublic:
         """Switching auto off and on never touches the failure counter: only Reset or a success clears a pause.

@@ -149,6 +149,28 @@ def withdraw_active(conn: Connection, project_id: str, issue_number: int, cause:
     return None if row is None else row[0]
 
 
+def take_back_for_retry(engine: Engine, project_id: str, issue_number: int) -> None:
+    """A person retries an AFK run: its issue is work again whatever its claim says (parked, done, discarded,
+    released). An issue another run is working on is refused with that run."""
+    with session_scope(engine) as session:
+        conn = session.connection()
+        active = conn.execute(
+            text("SELECT run_id FROM issueclaim WHERE project_id = :pid AND issue_number = :n AND state = 'active'"),
+            {'pid': project_id, 'n': issue_number},
+        ).scalar()
+        if active is not None:
+            raise DomainError(
+                409, 'issue_busy', f'Issue #{issue_number} is being worked on by run {active}.', blocking_run_id=active
+            )
+        conn.execute(
+            text(
+                "UPDATE issueclaim SET state = 'requeued', updated_at = :now WHERE project_id = :pid "
+                "AND issue_number = :n AND state IN ('parked', 'done', 'discarded')"
+            ),
+            {'now': utcnow(), 'pid': project_id, 'n': issue_number},
+        )
+
+
 def release_finished(conn: Connection, project_id: str, issue_number: int) -> None:
     """A reopened issue is work again: its done/discarded claims stop blocking it."""
     conn.execute(

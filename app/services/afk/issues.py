@@ -74,6 +74,16 @@ def source_issues(session: Session, project: Project) -> list[IssueRecord]:
     ]
 
 
+def source_issue(session: Session, project: Project, number: int) -> IssueRecord | None:
+    """One issue as the loop would see it: a local one in any state; a forge one only while open and labelled
+    ready-for-agent (the forge is read for those alone)."""
+    if is_forge(project.issue_source):
+        ready = forge.ready_issues(project.repository, project.issue_source, max_age=0)
+        return next((issue for issue in ready if issue.number == number), None)
+    issue = session.get(Issue, (project.id, number))
+    return None if issue is None else local.record(issue)
+
+
 def claimable(conn: Connection, project: Project, issues: list[IssueRecord]) -> list[IssueRecord]:
     blocked = claims.blocked_numbers(conn, [project.id]).get(project.id, set())
     return [issue for issue in issues if issue.labelled_ready and issue.number not in blocked]

@@ -206,6 +206,7 @@ class AfkLoop:
         principal: Principal | None,
         gated: bool,
         correlation_id: str | None,
+        retry_of: str | None = None,
     ) -> RunPublic:
         settings = self.settings
         source = project.issue_source or {}
@@ -224,6 +225,7 @@ class AfkLoop:
             issue_number=issue.number,
             issue_title=issue.title[:500],
             checkout_ref=project.base_branch,
+            retry_of=retry_of,
         )
 
         def before_insert(conn: Connection) -> None:
@@ -284,6 +286,19 @@ class AfkLoop:
         )
         publish_project(self.bus, project)  # the admitter announced the run and woke the queue
         return run
+
+    def launch_retry(
+        self, project: Project, issue: IssueRecord, *, principal: Principal, retry_of: str, correlation_id: str | None
+    ) -> RunPublic:
+        """A person's retry of an AFK run: a new AFK run on the same issue, as a hand start (not gated)."""
+        try:
+            return self._launch(
+                project, issue, principal=principal, gated=False, correlation_id=correlation_id, retry_of=retry_of
+            )
+        except ClaimTaken:
+            raise DomainError(
+                409, 'issue_busy', f'Issue #{issue.number} was just taken by another AFK run; see its runs.'
+            ) from None
 
     # ------------------------------------------------------------ waking the sweep
     def kick(self) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,7 +21,7 @@ from app.config import Settings
 from app.core.errors import DomainError
 from app.infra.db import one_statement, read_only
 from app.infra.events import EventBus
-from app.models import ACTIVE_SQL, RETRYABLE_STATUSES, Project, RunKind, RunPublic, utcnow
+from app.models import ACTIVE_SQL, RETRYABLE_STATUSES, Project, Run, RunKind, RunPublic, utcnow
 from app.services.identity.accounts import Principal
 from app.services.projects.cache import ProjectCache
 from app.services.repositories import gitops
@@ -78,6 +79,8 @@ class RunAdmitter:
         self.key_reader = one_statement(engine)  # a replay's read, outside the write lock
         self.writer = RunWriter(engine=engine, settings=settings, bus=bus)
         self.projects = ProjectCache(self.reader)
+        # the AFK loop's retry of an AFK run (services/afk/actions.py), registered at start: runs/ knows no AFK
+        self.retry_afk_run: Callable[[Principal, Run, Project, str | None], RunPublic] | None = None
 
     async def aclose(self) -> None:
         await self.limiter.aclose()
@@ -123,6 +126,14 @@ class RunAdmitter:
         refusal = admission.retry_verdict(original.status, RETRYABLE_STATUSES)
         if refusal:
             raise DomainError.from_refusal(refusal)
+        if original.kind == RunKind.auto.value and self.retry_afk_run is not None:
+            moved = next((name for name, value in overrides.items() if value), None)
+            if moved:
+                raise DomainError(
+                    422, 'validation', f'An AFK run is retried on its issue as it was: {moved} cannot be changed.'
+                )
+            run = self.retry_afk_run(principal, original, project, correlation_id)
+            return Admitted(run, replayed=False, idempotency_key=key or str(uuid.uuid4()))
         branch = overrides.get('branch') or original.branch_name
         depth = overrides.get('depth_level') or original.depth_level
         framework = overrides.get('target_framework') or original.target_framework
