@@ -79,6 +79,24 @@ def test_stop_ends_a_queued_run_as_stopped_and_409_once_ended(api) -> None:  # n
     assert api.client.post('/api/runs', json=run_body()).status_code == 201
 
 
+def test_a_second_stop_of_a_running_run_says_and_audits_nothing_more(api) -> None:  # noqa: ANN001
+    """Two presses of Stop (or two people) while the run winds down: both answered 202, one log line, one audit
+    entry."""
+    run = api.client.post('/api/runs', json=run_body()).json()
+    with api.server.services.engine.begin() as conn:  # as the engine marks it
+        conn.execute(text("UPDATE run SET status = 'running' WHERE id = :id"), {'id': run['id']})
+    assert api.client.post(f'/api/runs/{run["id"]}/stop').status_code == 202
+    again = api.client.post(f'/api/runs/{run["id"]}/stop')
+    assert again.status_code == 202 and again.json()['status'] == 'running'
+    events = api.client.get(f'/api/runs/{run["id"]}').json()['events']
+    assert [e['text'] for e in events if 'stop requested' in e['text']] == ['stop requested by local']
+    with api.server.services.engine.connect() as conn:
+        audited = conn.execute(
+            text("SELECT count(*) FROM auditentry WHERE action = 'run.stopped' AND target = :id"), {'id': run['id']}
+        ).scalar()
+    assert audited == 1
+
+
 def test_list_filters_order_and_cursor(api) -> None:  # noqa: ANN001
     api.client.patch('/api/projects/proj', json={'max_concurrent_runs': 50})
     create_project(api.client, api.repo, project_id='other', max_concurrent_runs=50)

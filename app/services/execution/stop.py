@@ -23,23 +23,34 @@ def stop_run(engine: Engine, bus: EventBus, principal: Principal, run_id: str, *
         run, project = load_visible_run(session, run_id, principal)
         if run.status not in (*ACTIVE_STATUSES, *WAITING_STATUSES):
             raise DomainError(409, 'run_ended', f'Run {run_id} already ended ({run.status}).')
-        delayed = run.status == RunStatus.delayed.value  # cancelled: it ends stopped without ever starting
         conn = session.connection()
-        conn.execute(
+        # the status as the UPDATE found it (a delayed run may have been admitted since the read); no row: a stop was
+        # asked already (a second press, another person) or the run ended meanwhile: nothing more to say or audit
+        asked = conn.execute(
             text(
                 'UPDATE run SET stop_requested_at = :now, stop_requested_by = :u '
-                'WHERE id = :id AND stop_requested_at IS NULL'
+                "WHERE id = :id AND stop_requested_at IS NULL AND status IN ('delayed', 'queued', 'running') "
+                'RETURNING status'
             ),
             {'now': utcnow(), 'u': principal.user_id, 'id': run_id},
-        )
-        said = f'cancelled by {principal.name} before it was due' if delayed else f'stop requested by {principal.name}'
-        if run.approval == approvals.WAITING:  # an operator's Reject, or its person taking the request back
-            said = f'not approved: cancelled by {principal.name}'
-        if reason:
-            said = f'stop requested: {reason}'
-        append_events(conn, run_id, [('status', said)])
-        audit.record(conn, principal, 'run.stopped', team_id=project.team_id, project_id=project.id, target=run_id)
-        was_queued = run.status in (RunStatus.queued.value, RunStatus.delayed.value)
+        ).scalar()
+        if asked is None:
+            now_status = conn.execute(text('SELECT status FROM run WHERE id = :id'), {'id': run_id}).scalar()
+            if now_status not in (*ACTIVE_STATUSES, *WAITING_STATUSES):
+                raise DomainError(409, 'run_ended', f'Run {run_id} already ended ({now_status}).')
+        status = asked or run.status
+        delayed = status == RunStatus.delayed.value  # cancelled: it ends stopped without ever starting
+        if asked is not None:
+            said = f'stop requested by {principal.name}'
+            if delayed:
+                said = f'cancelled by {principal.name} before it was due'
+            if run.approval == approvals.WAITING:  # an operator's Reject, or its person taking the request back
+                said = f'not approved: cancelled by {principal.name}'
+            if reason:
+                said = f'stop requested: {reason}'
+            append_events(conn, run_id, [('status', said)])
+            audit.record(conn, principal, 'run.stopped', team_id=project.team_id, project_id=project.id, target=run_id)
+        was_queued = status in (RunStatus.queued.value, RunStatus.delayed.value)
         team_id = project.team_id
     ended = None
     if was_queued:
