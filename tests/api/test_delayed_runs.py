@@ -54,6 +54,23 @@ def test_the_runs_list_shows_waiting_delayed_runs_above_now_soonest_nearest(api)
     assert [first['items'][0]['id'], *(run['id'] for run in rest)][:3] == listed[:3]
 
 
+def test_since_and_until_take_a_delayed_run_by_when_it_was_created(api) -> None:  # noqa: ANN001
+    """`until`/`since` say "created": a run created today and due in two days is in today's runs, not in those
+    created two days on (its id is minted at its due time, for the list's order)."""
+    later = api.client.post('/api/runs', json={**run_body(), 'run_in': '2d'}).json()
+    today = datetime.now(UTC).date()
+
+    def listed(**params: str) -> list[str]:
+        answer = api.client.get('/api/runs', params=params)
+        assert answer.status_code == 200, answer.text
+        return [run['id'] for run in answer.json()['items']]
+
+    assert later['id'] in listed(until=today.isoformat())
+    assert later['id'] in listed(since=today.isoformat(), until=today.isoformat())
+    assert later['id'] not in listed(since=(today + timedelta(days=2)).isoformat())
+    assert later['id'] not in listed(until=(today - timedelta(days=1)).isoformat())
+
+
 def test_delayed_triggers_are_idempotent_on_the_route_and_its_fast_path(api) -> None:  # noqa: ANN001
     body = {**run_body(), 'run_in': '10m', 'ttl': '5m'}
     first = api.client.post('/api/runs', json=body, headers={'Idempotency-Key': 'k1'})

@@ -56,6 +56,19 @@ def id_range(since: str | None, until: str | None, *, prefix: str = RUN_PREFIX) 
     return (prefix + time_prefix(start) if start else None, prefix + time_prefix(end) if end else None)
 
 
+def created_conditions(since: str | None, until: str | None) -> list[ColumnElement[bool]]:
+    """Runs created in [since, until). The id bounds let an index read just that range; a delayed run's id is minted
+    at its due time (later than its creation), so below `until` it is taken by its created_at."""
+    lowest, above = id_range(since, until)
+    conditions: list[ColumnElement[bool]] = []
+    if lowest:  # every run created at `since` or later has an id at or above it (a delayed one's is later still)
+        conditions += [col(Run.id) >= lowest, col(Run.created_at) >= parse_moment(since or '', end_of_day=False)]
+    if above:
+        end = parse_moment(until or '', end_of_day=True)
+        conditions += [col(Run.created_at) < end, or_(col(Run.id) < above, col(Run.run_at).is_not(None))]
+    return conditions
+
+
 def search_condition(q: str) -> ColumnElement[bool]:
     """Case-insensitive substring of the run id, the branch or the issue title."""
     needle = q.strip()

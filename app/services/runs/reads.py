@@ -163,11 +163,7 @@ def list_runs(
         if user:
             people = [user, *session.exec(select(col(User.id)).where(col(User.name) == user)).all()]
             query = query.where(col(Run.user_id).in_(people))
-        lowest, above = run_filters.id_range(since, until)
-        if lowest:
-            query = query.where(col(Run.id) >= lowest)
-        if above:
-            query = query.where(col(Run.id) < above)
+        query = query.where(*run_filters.created_conditions(since, until))
         if q:
             query = query.where(run_filters.search_condition(q))
         if cursor:
