@@ -81,6 +81,23 @@ def test_many_matches_are_capped_counted_and_paged(api) -> None:  # noqa: ANN001
     assert non_ascii == {**first, 'q': 'OK ✓'}
 
 
+def test_a_progress_line_is_searched_as_its_last_redraw(api) -> None:  # noqa: ANN001
+    """The viewer shows what follows a line's last carriage return (a progress bar's last state): a text only in
+    the overwritten part is neither listed nor counted."""
+    lines = [('output', f'Downloading {n}%\rfetched part {n}') for n in range(1, 6)] + [('output', 'downloading more')]
+    run_id, seq = seed(api, lines)
+    assert found(api.client, run_id, 'downloading') == {
+        'q': 'downloading',
+        'matches': [seq['downloading more']],
+        'total': 1,
+        'truncated': False,
+    }
+    fetched = found(api.client, run_id, 'FETCHED', limit=1)  # listed one, the rest counted
+    assert fetched['total'] == 5 and fetched['matches'] == [seq[lines[0][1]]]
+    plain = found(api.client, run_id, 'more', limit=1)
+    assert plain['total'] == 1
+
+
 def test_bad_queries_are_422_problems(api) -> None:  # noqa: ANN001
     run_id, _ = seed(api)
     path = f'/api/runs/{run_id}/search'

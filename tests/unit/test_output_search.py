@@ -79,7 +79,8 @@ def test_like_patterns_take_wildcards_literally(fragment: str, pattern: str) -> 
 def test_the_sql_shortcut_is_for_ascii_needles_and_always_checks_special_lines() -> None:
     assert filters_for('crème') is None and filters_for('✓') is None
     plain = filters_for('error')
-    assert plain is not None and 'fold_' not in plain.special  # no k, no i: only escape lines are special
+    assert plain is not None and 'fold_' not in plain.special  # no k, no i: only escape and \r lines are special
+    assert plain.params['cr'] == '%\r%' and plain.candidates.count(' OR ') == 2
     kelvin = filters_for('kit')
     assert kelvin is not None and kelvin.params['fold_k'] == '%\u212a%' and kelvin.params['fold_i'] == '%\u0130%'
-    assert kelvin.candidates.count(' OR ') == 3 and 'NOT (' in kelvin.plain_matches
+    assert kelvin.candidates.count(' OR ') == 4 and 'NOT (' in kelvin.plain_matches

@@ -97,7 +97,8 @@ class Filters:
     Python's on every line except those holding an escape sequence (a match may span a colour change)
     or K / İ (the two characters Python lowers to ASCII letters): the *special* lines. So `candidates`
     (lines that may match) lets the database drop most lines in C, and `plain_matches` counts the
-    ordinary matching lines in SQL alone; special lines are always checked in Python."""
+    ordinary matching lines in SQL alone; special lines (also those with a carriage return, shown from their last
+    one) are always checked in Python."""
 
     candidates: str
     plain_matches: str
@@ -109,8 +110,8 @@ def filters_for(folded_needle: str) -> Filters | None:
     """Pure: the Filters for a lower-cased needle, or None when it is not ASCII."""
     if not folded_needle.isascii():
         return None
-    params = {'needle': like_pattern(folded_needle), 'esc': like_pattern(ESC)}
-    special = ["text LIKE :esc ESCAPE '\\'"]
+    params = {'needle': like_pattern(folded_needle), 'esc': like_pattern(ESC), 'cr': like_pattern('\r')}
+    special = ["text LIKE :esc ESCAPE '\\'", "text LIKE :cr ESCAPE '\\'"]  # shown after its last \r only
     for letter, char in _FOLDS_TO_ASCII.items():
         if letter in folded_needle:
             params[f'fold_{letter}'] = like_pattern(char)
@@ -136,7 +137,7 @@ def _scan(
     while True:
         rows = conn.execute(sql, {**params, 'run_id': run_id, 'after': after, 'limit': SCAN_PAGE}).all()
         for seq, line in rows:
-            if folded in line.lower() if ESC not in line else holds(line, folded):
+            if holds(line, folded) if ESC in line or '\r' in line else folded in line.lower():
                 total += 1
                 if len(listed) < keep:
                     listed.append(seq)
