@@ -4,6 +4,7 @@ what each row says afterwards. Pure."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,7 +25,7 @@ class BulkSelection:
     picked: dict[str, None] = field(default_factory=dict)  # run ids, in the order picked
     all_matching: bool = False  # the whole filter, resolved by the server when the action starts
     key: str | None = None  # of the action last sent, until it is answered
-    sent: tuple[str, tuple[str, ...], bool] | None = None  # (action, picked, all_matching) the key was minted for
+    sent: tuple[str, str] | None = None  # (action, the body's JSON) the key was minted for
     outcomes: dict[str, dict[str, Any]] = field(default_factory=dict)  # run id -> the server's answer for it
 
     def toggle(self, run_id: str) -> None:
@@ -52,16 +53,18 @@ class BulkSelection:
         return self.all_matching or bool(self.picked)
 
     def request(self, action: str, filters: dict[str, Any]) -> tuple[dict[str, Any], str]:
-        """The POST /runs/bulk body and its key: the same key for a resend of the same action and selection."""
-        what = (action, tuple(self.picked), self.all_matching)
-        if self.key is None or self.sent != what:
-            self.key, self.sent = f'bulk-{uuid.uuid4()}', what
+        """The POST /runs/bulk body and its key: the same key for a resend of the same body (action, selection and,
+        for all matching, the filters); a new one when any of them changed, as the server refuses a key reused for
+        another body."""
         if self.all_matching:
             body: dict[str, Any] = {'action': action, 'filter': {k: v for k, v in filters.items() if v}}
             if isinstance(body['filter'].get('status'), str):
                 body['filter']['status'] = [body['filter']['status']]
         else:
             body = {'action': action, 'run_ids': list(self.picked)}
+        what = (action, json.dumps(body, sort_keys=True, default=str))
+        if self.key is None or self.sent != what:
+            self.key, self.sent = f'bulk-{uuid.uuid4()}', what
         return body, self.key
 
     def answered(self, answer: dict[str, Any]) -> None:

@@ -4,10 +4,13 @@ request is sent twice (in a row or at once, also to two server instances), rules
 from __future__ import annotations
 
 from collections import Counter
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import text
+from sqlmodel import Session, select
 
+from app.models import BulkAction
 from tests.helpers.api import QUEUED, api_server, assert_problem, post_all, run_body, same_database, serving
 from tests.helpers.runs import shell_script, wait_for_status
 
@@ -129,3 +132,44 @@ def test_a_bulk_stop_of_running_runs_answers_per_run_and_a_resend_replays(settin
         assert again.status_code == 200, again.text
         assert again.headers['idempotent-replayed'] == 'true' and again.json() == answer.json()
         assert stops_per_run(api) == Counter(dict.fromkeys(made, 1))
+
+
+def test_a_resumed_bulk_retry_of_a_batch_child_replays_its_retry(many) -> None:  # noqa: ANN001
+    """A bulk retry whose server died after retrying a batch's child: the resend finishes it, and the child it
+    already retried is answered with that retry (its key replays), not refused because the retry holds the cell."""
+    matrix = {'depth_level': ['shallow', 'deep'], 'target_framework': ['python']}
+    sent = many.client.post('/api/runs/batch', json={'project_id': 'proj', 'branch': 'main', 'matrix': matrix})
+    assert sent.status_code == 201, sent.text
+    child = sent.json()['children'][0]['run']['id']
+    assert many.client.post(f'/api/runs/{child}/stop').status_code == 202
+    body = {'action': 'retry', 'run_ids': [child]}
+    answer = many.client.post('/api/runs/bulk', json=body, headers={'Idempotency-Key': 'resume-1'})
+    assert answer.status_code == 200, answer.text
+    retried = answer.json()['items'][0]['new_run_id']
+    assert retried
+    with Session(many.server.services.engine) as session, session.begin():  # its server died before answering
+        record = session.exec(select(BulkAction).where(BulkAction.key == 'resume-1')).one()
+        record.status, record.result, record.created_at = 'running', None, datetime(2000, 1, 1, tzinfo=UTC)
+    resumed = many.client.post('/api/runs/bulk', json=body, headers={'Idempotency-Key': 'resume-1'})
+    assert resumed.status_code == 200, resumed.text
+    assert resumed.json()['items'] == answer.json()['items']
+    assert resumed.json()['summary'] == {'done': 1, 'skipped': 0, 'refused': 0}
+
+
+def test_a_bulk_action_refused_before_acting_leaves_its_key_free(many) -> None:  # noqa: ANN001
+    """A filter the server refuses acts on nothing: the same request again is refused the same way (not 'in
+    progress'), and the corrected filter under the same key is carried out."""
+    made = queue_runs(many, 2)
+    bad = {'action': 'stop', 'filter': {'project': 'proj', 'since': 'yesterday'}}
+    headers = {'Idempotency-Key': 'narrowed'}
+    first = many.client.post('/api/runs/bulk', json=bad, headers=headers)
+    assert first.status_code == 422, first.text
+    error = first.json()['error']
+    assert_problem(many.client.post('/api/runs/bulk', json=bad, headers=headers), 422, error)
+    fixed = {'action': 'stop', 'filter': {'project': 'proj', 'since': '2000-01-01'}}
+    answer = many.client.post('/api/runs/bulk', json=fixed, headers=headers)
+    assert answer.status_code == 200, answer.text
+    assert sorted(item['run_id'] for item in answer.json()['items']) == sorted(made)
+    assert answer.json()['summary'] == {'done': 2, 'skipped': 0, 'refused': 0}
+    again = many.client.post('/api/runs/bulk', json=fixed, headers=headers)
+    assert again.status_code == 200 and again.headers['idempotent-replayed'] == 'true'

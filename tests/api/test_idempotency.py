@@ -201,3 +201,27 @@ def test_keys_with_control_characters_are_refused(api) -> None:  # noqa: ANN001
         reply = api.client.post('/api/runs', json={**run_body(), 'x_idempotency_key': key})
         assert assert_problem(reply, 400, 'invalid_idempotency_key')['field'] == 'Idempotency-Key'
     assert _run_count(api.server) == 0
+
+
+def test_a_resent_retry_of_a_batch_child_replays_instead_of_finding_its_cell_busy(settings_factory, repo) -> None:  # noqa: ANN001
+    """The retry took the cell; the same request again (after a timeout, say) is its answer, not a refusal."""
+    matrix = {'depth_level': ['shallow', 'deep'], 'target_framework': ['python']}
+    with serving(settings_factory(**QUEUED, rate_limit_runs=1000), repo, max_concurrent_runs=10) as api:
+        batch = {'project_id': 'proj', 'branch': 'main', 'matrix': matrix}
+        sent = api.client.post('/api/runs/batch', json=batch, headers={'Idempotency-Key': 'm-1'})
+        assert sent.status_code == 201, sent.text
+        child = sent.json()['children'][0]['run']['id']
+        assert api.client.post(f'/api/runs/{child}/stop').status_code == 202
+        first = api.client.post(f'/api/runs/{child}/retry', headers={'Idempotency-Key': 'r-same'})
+        assert first.status_code == 201, first.text
+        again = api.client.post(f'/api/runs/{child}/retry', headers={'Idempotency-Key': 'r-same'})
+        assert again.status_code == 200, again.text
+        assert again.headers['idempotent-replayed'] == 'true' and again.json()['id'] == first.json()['id']
+        # another key still finds the cell busy, naming the retry; the same key with another body is a mismatch
+        busy = api.client.post(f'/api/runs/{child}/retry', headers={'Idempotency-Key': 'r-other'})
+        assert assert_problem(busy, 409, 'batch_cell_busy')['blocking_run_id'] == first.json()['id']
+        moved = api.client.post(
+            f'/api/runs/{child}/retry', json={'depth_level': 'deep'}, headers={'Idempotency-Key': 'r-same'}
+        )
+        assert_problem(moved, 422, 'idempotency_key_mismatch')
+        assert _run_count(api.server) == 3  # two children and one retry

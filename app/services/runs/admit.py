@@ -137,6 +137,11 @@ class RunAdmitter:
         branch = overrides.get('branch') or original.branch_name
         depth = overrides.get('depth_level') or original.depth_level
         framework = overrides.get('target_framework') or original.target_framework
+        payload = {'retry_of': run_id, 'depth_level': depth, 'target_framework': framework, 'branch': branch}
+        if key is not None:  # a resend replays before any check: its own retry now holds the cell, say
+            replayed = self._replay(principal, key, admission.fingerprint(payload))
+            if replayed is not None:
+                return replayed
         commit = validate_request(
             self.repositories, project, depth_level=depth, target_framework=framework, branch=branch
         )
@@ -161,8 +166,16 @@ class RunAdmitter:
             batch_id=original.batch_id if same_cell else None,
             variables=tuple(variables.items()),
         )
-        payload = {'retry_of': run_id, 'depth_level': depth, 'target_framework': framework, 'branch': branch}
         return self._admit(principal, project, spec, payload, key, correlation_id)
+
+    def _replay(self, principal: Principal, key: str, fp: str) -> Admitted | None:
+        """The run a sent key already names (None: the key is free); a key used with another body is refused."""
+        try:
+            with self.key_reader.connect() as conn:
+                replay = admission.replay_of(stored_key(conn, principal.user_id, key), fp, utcnow())
+        except DataError as exc:
+            raise bad_data() from exc
+        return None if replay is None else Admitted(replay, True, key, self.quota(principal))
 
     def _refuse_a_busy_cell(self, batch_id: str, depth_level: str, target_framework: str) -> None:
         """A batch's cell runs one attempt at a time: a retry while another retry of it is queued or running is

@@ -9,7 +9,8 @@ Each run then goes through the single-run rules (the stop guard, the retry's adm
 from the bulk key: quota, concurrency and PR lock per run, and a resumed action replays those retries; an approval
 lets a run waiting for one go, and skips any other, services/runs/approvals.py). Only operators may approve: a
 builder's bulk Approve is refused whole, before anything is recorded.
-A bulk action left `running` by a server that died is resumed by a resend after STALE_SECONDS."""
+A bulk action left `running` by a server that died is resumed by a resend after STALE_SECONDS. One refused
+before it acted on any run (a bad filter, too many runs) leaves no row: its key is free for the corrected request."""
 
 from __future__ import annotations
 
@@ -95,7 +96,13 @@ class BulkActions:
         record = self._claim(principal, key, stamp, action)
         if record.status == 'done' and record.result is not None:
             return record.result, True
-        targets = record.targets or self._targets(principal, run_ids, filters)
+        targets = record.targets
+        if not targets:
+            try:
+                targets = self._targets(principal, run_ids, filters)
+            except DomainError:  # refused before acting on any run (a bad filter, too many runs): the key stays free
+                self._release(principal, key, stamp)
+                raise
         self._save(principal, key, targets=targets)
         items = [self._one(principal, action, run_id, key, correlation_id) for run_id in targets]
         result = {'action': action, 'idempotency_key': key, 'items': items, 'summary': summary(items)}
@@ -124,6 +131,13 @@ class BulkActions:
                 headers={'Retry-After': '2'},
             )
         return found
+
+    def _release(self, principal: Principal, key: str, stamp: str) -> None:
+        """Forgets a claimed action that has acted on nothing, so its resend (or a corrected one) starts afresh."""
+        with Session(self.engine) as session, session.begin():
+            record = session.get(BulkAction, (principal.user_id, key), with_for_update=True)
+            if record is not None and record.fingerprint == stamp and record.status == 'running' and not record.targets:
+                session.delete(record)
 
     def _save(self, principal: Principal, key: str, **changes: Any) -> None:
         with Session(self.engine) as session, session.begin():
