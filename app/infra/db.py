@@ -32,6 +32,7 @@ from app import package_files
 
 READ_ONLY = 'runboard_read_only'
 ONE_STATEMENT = 'runboard_one_statement'
+SNAPSHOT = 'runboard_snapshot'
 
 
 def is_sqlite(url: str) -> bool:
@@ -139,7 +140,19 @@ def one_statement(engine: Engine) -> Engine:
     return _with_options(engine, ONE_STATEMENT)
 
 
-_OPTIONS = {READ_ONLY: {READ_ONLY: True}, ONE_STATEMENT: {READ_ONLY: True, ONE_STATEMENT: True}}
+def snapshot(engine: Engine) -> Engine:
+    """The same engine for a read of several statements that must agree with each other (a run, its usage and its
+    log: a run that ends between them must not show `running` beside its final line). SQLite: a deferred BEGIN,
+    whose WAL snapshot is taken at the first read. PostgreSQL: REPEATABLE READ (READ COMMITTED, the default, sees
+    each statement's own moment), sent with the BEGIN itself."""
+    return _with_options(engine, SNAPSHOT)
+
+
+_OPTIONS = {
+    READ_ONLY: {READ_ONLY: True},
+    ONE_STATEMENT: {READ_ONLY: True, ONE_STATEMENT: True},
+    SNAPSHOT: {READ_ONLY: True},
+}
 
 
 def _with_options(engine: Engine, name: str) -> Engine:
@@ -147,7 +160,10 @@ def _with_options(engine: Engine, name: str) -> Engine:
     a follower reading many times a second paid on every read (bench/fanout.py)."""
     made: dict[str, Engine] = engine.__dict__.setdefault('_runboard_option_engines', {})
     if name not in made:
-        made[name] = engine.execution_options(**_OPTIONS[name])
+        options: dict[str, Any] = dict(_OPTIONS[name])
+        if name == SNAPSHOT and not is_sqlite(str(engine.url)):
+            options['isolation_level'] = 'REPEATABLE READ'
+        made[name] = engine.execution_options(**options)
     return made[name]
 
 

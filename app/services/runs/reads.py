@@ -12,7 +12,7 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from app.core.errors import DomainError, not_found
-from app.infra.db import read_only
+from app.infra.db import read_only, snapshot
 from app.models import (
     AUTO_RETRY_STATUSES,
     AnnotationPublic,
@@ -54,7 +54,7 @@ def load_visible_run(session: Session, run_id: str, principal: Principal) -> tup
 def get_run(
     engine: Engine, principal: Principal, run_id: str, *, with_events: bool = True, events_limit: int = 2000
 ) -> RunDetail:
-    with Session(engine) as session:
+    with Session(snapshot(engine)) as session:  # its statements read one moment of the run
         run, _ = load_visible_run(session, run_id, principal)
         user = session.get(User, run.user_id) if run.user_id else None
         detail = RunDetail.model_validate({**public(run, user.name if user else None).model_dump()})
