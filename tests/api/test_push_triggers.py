@@ -260,6 +260,115 @@ def test_without_cancel_a_busy_branch_waits_for_the_next_fetch(settings_factory,
         assert [run['commit_sha'] for run in runs_of(api.client)] == [first]
 
 
+def push_head(api, branch: str = 'main') -> str | None:  # noqa: ANN001
+    """The head the push rules last acted on (push_head)."""
+    with api.server.services.engine.connect() as conn:
+        sql = text("SELECT sha FROM push_head WHERE project_id = 'proj' AND branch = :b")
+        return conn.execute(sql, {'b': branch}).scalar()
+
+
+def after_the_tip_check(monkeypatch, server, sha: str, then) -> None:  # noqa: ANN001
+    """`then()` runs once, right after `server` found the branch at `sha` before admitting it: the window in which
+    another push (a webhook, another server's fetch) lands."""
+    repositories = server.services.repositories
+    original, fired = repositories.branch_commit, []
+
+    def branch_commit(project, branch):  # noqa: ANN001, ANN202
+        commit = original(project, branch)
+        if commit == sha and not fired:
+            fired.append(True)
+            then()
+        return commit
+
+    monkeypatch.setattr(repositories, 'branch_commit', branch_commit)
+
+
+def test_a_scan_that_a_newer_webhook_overtakes_leaves_the_newer_run(
+    settings_factory, repo_factory, monkeypatch
+) -> None:  # noqa: ANN001, E501
+    """A scan found B and checked the branch held it; C's webhook admitted C meanwhile. The scan's B is older: it
+    cancels nothing (it used to cancel C's run, run B and move push_head back, and the next scan cancelled B's run
+    and replayed C's cancelled one: nothing ran the head), its admission waits behind C's run, push_head stays C."""
+    repo = repo_factory()
+    with serving(settings_factory(**QUEUED), repo) as api:
+        secret = set_rules(api.client, cancel_in_progress=True)
+        trigger = api.server.services.push_trigger
+        b = commit(repo)  # pushed; no webhook: the scan finds it
+        newer: dict[str, str] = {}
+
+        def push_c() -> None:
+            newer['sha'] = commit(repo)
+            hooked = deliver(api.client, 'github', 'push', github_push('main', b, newer['sha']), secret).json()
+            assert hooked['outcome'] == 'admitted', hooked
+
+        after_the_tip_check(monkeypatch, api.server, b, push_c)
+        (outcome,) = trigger.scan(trigger._project('proj'), max_age=0)
+        c = newer['sha']
+        assert (outcome.outcome, outcome.code) == ('refused', 'pr_lock')  # for now: retried by the next fetch
+        assert [(run['commit_sha'], run['status']) for run in runs_of(api.client)] == [(c, 'queued')]
+        assert push_head(api) == c
+        assert trigger.scan(trigger._project('proj'), max_age=0) == []  # the next scan: nothing to do
+        assert [(run['commit_sha'], run['status']) for run in runs_of(api.client)] == [(c, 'queued')]
+
+
+def test_a_redelivered_old_push_does_not_move_the_head_back(settings_factory, repo_factory) -> None:  # noqa: ANN001
+    """A forge redelivers an old push whose files the path rules do not select, or whose commit says [skip ci]: no
+    run, and push_head stays at the newer head (it used to go back, and the next scan diffed the old commit to the
+    head, ran the docs-only head and cancelled the real run)."""
+    repo = repo_factory()
+    with serving(settings_factory(**QUEUED), repo) as api:
+        secret = set_rules(api.client, cancel_in_progress=True, paths=['src/**'])
+        trigger = api.server.services.push_trigger
+        start = push_head(api)
+        docs = commit(repo, name='docs/o.md')
+        old_docs = github_push('main', start, docs, ['docs/o.md'])
+        assert deliver(api.client, 'github', 'push', old_docs, secret).json()['outcome'] == 'no_match'
+        quiet = commit(repo, name='src/s.py', message='Tidy [skip ci]')
+        old_quiet = github_push('main', docs, quiet, ['src/s.py'])
+        assert deliver(api.client, 'github', 'push', old_quiet, secret).json()['outcome'] == 'skipped'
+        code = commit(repo, name='src/r.py')
+        reply = deliver(api.client, 'github', 'push', github_push('main', quiet, code, ['src/r.py']), secret).json()
+        assert reply['outcome'] == 'admitted'
+        head = commit(repo, name='docs/h.md')
+        reply = deliver(api.client, 'github', 'push', github_push('main', code, head, ['docs/h.md']), secret).json()
+        assert reply['outcome'] == 'no_match' and push_head(api) == head
+
+        assert deliver(api.client, 'github', 'push', old_docs, secret).json()['outcome'] == 'no_match'
+        assert push_head(api) == head
+        assert deliver(api.client, 'github', 'push', old_quiet, secret).json()['outcome'] == 'skipped'
+        assert push_head(api) == head
+        assert trigger.scan(trigger._project('proj'), max_age=0) == []
+        assert [(run['commit_sha'], run['status']) for run in runs_of(api.client)] == [(code, 'queued')]
+
+
+def test_a_push_run_checks_out_the_commit_its_key_names(settings_factory, repo_factory, monkeypatch) -> None:  # noqa: ANN001
+    """The branch moves to C after the scan checked it held B: B's run (key push:…:B) is at B, not C (it used to
+    look the branch up again and take C). C's webhook then runs C and cancels B's queued run."""
+    repo = repo_factory()
+    with serving(settings_factory(**QUEUED), repo) as api:
+        secret = set_rules(api.client, cancel_in_progress=True)
+        trigger = api.server.services.push_trigger
+        b = commit(repo)
+        newer: dict[str, str] = {}
+
+        def push_c() -> None:  # its webhook is still on the way; the branch lists are read again (as a fetch does)
+            newer['sha'] = commit(repo)
+            api.server.services.repositories.branches.forget(str(repo))
+
+        after_the_tip_check(monkeypatch, api.server, b, push_c)
+        (outcome,) = trigger.scan(trigger._project('proj'), max_age=0)
+        assert outcome.outcome == 'admitted', outcome
+        (run,) = runs_of(api.client)
+        assert (run['idempotency_key'], run['commit_sha']) == (f'push:proj:main:{b}', b)
+        assert push_head(api) == b
+        c = newer['sha']
+        reply = deliver(api.client, 'github', 'push', github_push('main', b, c), secret).json()
+        assert reply['outcome'] == 'admitted', reply
+        runs = sorted(runs_of(api.client), key=lambda run: run['id'])
+        assert [(run['commit_sha'], run['status']) for run in runs] == [(b, 'cancelled'), (c, 'queued')]
+        assert push_head(api) == c
+
+
 def test_a_matrix_push_makes_one_batch_of_push_runs(settings_factory, repo_factory) -> None:
     repo = repo_factory()
     settings = settings_factory(**QUEUED, **FAST_RETRIES)

@@ -7,8 +7,11 @@ from __future__ import annotations
 import time
 
 import httpx
+from cryptography.fernet import Fernet
+from sqlalchemy import text
 
 from app.services.repositories.credentials import Credentials
+from tests.api.test_push_triggers import after_the_tip_check, deliver, github_push
 from tests.helpers.api import QUEUED
 from tests.helpers.remote import TOKEN, USER, Upstream, credentials_body, git_processes_reaching
 from tests.helpers.servers import api_server
@@ -93,6 +96,52 @@ def test_a_server_whose_mirror_is_behind_runs_no_older_head(
         assert behind.scan(behind._project('app'), max_age=3600) == []  # its mirror lacked the head acted on
         (run,) = push_runs(client)
         assert (run['commit_sha'], run['status']) == (sha, 'queued')
+
+
+def test_a_behind_scan_overtaken_by_a_webhook_leaves_the_newer_run(
+    settings_factory, upstream: Upstream, git_daemon_url: str, monkeypatch
+) -> None:  # noqa: ANN001
+    """Two servers: the first one's scan fetched B and checked the branch held it; C is pushed and the second
+    server's webhook admits it. The first one's mirror has not got C: C's run is left queued (it used to be
+    cancelled as "older", B's run admitted and push_head moved back to B), B waits behind it, push_head stays C."""
+    shared = dict(QUEUED, mirror_fetch_seconds=3600.0, mirror_refresh_min_seconds=0.0)  # scans when the test asks
+    shared['secret_key'] = Fernet.generate_key().decode()  # both servers read the hook secret
+    with (
+        api_server(settings_factory(**shared)) as one,
+        api_server(settings_factory(**shared)) as two,
+        one.client() as client,
+        two.client() as client_two,
+    ):
+        body = {'id': 'app', 'name': 'App', 'repository': git_daemon_url, 'command': ['true']}
+        assert client.post('/api/projects', json=body).status_code == 201
+        rules = {'on_push': {'branches': ['main'], 'cancel_in_progress': True}}
+        assert client.patch('/api/projects/app', json=rules).status_code == 200
+        secret = client.post('/api/projects/app/hook-secret').json()['secret']
+        for server in (one, two):
+            server.services.push_trigger.scan(server.services.push_trigger._project('app'), max_age=0)
+        b = upstream.commit('main', 'change.txt', 'one\n')
+        newer: dict[str, str] = {}
+
+        def push_c() -> None:
+            newer['sha'] = upstream.commit('main', 'change.txt', 'two\n')
+            hooked = deliver(client_two, 'github', 'push', github_push('main', b, newer['sha']), secret, 'app')
+            assert hooked.json()['outcome'] == 'admitted', hooked.text
+
+        after_the_tip_check(monkeypatch, one, b, push_c)
+        first = one.services.push_trigger
+        (outcome,) = first.scan(first._project('app'), max_age=0)
+        c = newer['sha']
+        assert (outcome.outcome, outcome.code) == ('refused', 'pr_lock')
+        assert [(run['commit_sha'], run['status']) for run in push_runs(client)] == [(c, 'queued')]
+        for server in (one, two):  # later scans on either server: nothing more
+            scanning = server.services.push_trigger
+            assert scanning.scan(scanning._project('app'), max_age=0) == []
+        assert [(run['commit_sha'], run['status']) for run in push_runs(client)] == [(c, 'queued')]
+        with one.services.engine.connect() as conn:
+            assert (
+                conn.execute(text("SELECT sha FROM push_head WHERE project_id = 'app' AND branch = 'main'")).scalar()
+                == c
+            )
 
 
 def stuck_project(http_server: GitHttpServer) -> dict:

@@ -2,22 +2,24 @@
 
 Two ways see a push: a forge webhook (api/hooks.py -> `PushTrigger.deliver`) and a mirror fetch that finds a
 branch at a new commit (`PushTrigger.scan`, a scheduler job on every server). Both end in `_admit_head`, which
-admits through the one admission (`RunAdmitter.trigger`, as POST /runs does) under the head's key
-`push:<project>:<branch>:<sha>`, as the person who set the project's push rules (`on_push_by`; the key's scope
-and the quota are theirs, like a schedule's owner). The database decides the races: the key row is unique, so
-two servers, or a webhook and a fetch, seeing one push make one run; the others replay it.
+admits through the one admission (`RunAdmitter.plan_trigger` + `admit_spec`, as POST /runs does, the run pinned
+to that sha) under the head's key `push:<project>:<branch>:<sha>`, as the person who set the project's push rules
+(`on_push_by`; the key's scope and the quota are theirs, like a schedule's owner). The database decides the
+races: the key row is unique, so two servers, or a webhook and a fetch, seeing one push make one run; the others
+replay it.
 
 `push_head` records the last head the rules acted on per branch. It moves after an admission (or a refusal
-that a retry cannot change: the branch's rules no longer match, the owner is gone). A refusal that time can
-change (the branch is busy with another run: pr_lock, concurrency, the quota) leaves it, so the next fetch tries
-the push again. A branch moved twice between two looks runs its newest head only.
+that a retry cannot change: the branch's rules no longer match, the owner is gone), forward only (`_mark_seen`).
+A refusal that time can change (the branch is busy with another run: pr_lock, concurrency, the quota) leaves it,
+so the next fetch tries the push again. A branch moved twice between two looks runs its newest head only.
 
-Cancel in progress: before admitting a head, the branch's queued push runs of other commits end `cancelled`
+Cancel in progress: before admitting a head, the branch's queued push runs of older commits end `cancelled`
 (`finish_run ... only_if status = 'queued'`, so an engine that claimed one first wins and it runs on); with
 `cancel_running` the running ones are asked to stop too."""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import logging
@@ -77,12 +79,17 @@ SQL_WAITING = text(
 STILL_QUEUED_SQL = "status = 'queued'"
 
 SQL_SEEN = text('SELECT branch, sha FROM push_head WHERE project_id = :p')
-SQL_SEEN_UPDATE = text('UPDATE push_head SET sha = :sha, updated_at = :now WHERE project_id = :p AND branch = :b')
+SQL_SEEN_OF_BRANCH = text('SELECT sha FROM push_head WHERE project_id = :p AND branch = :b')
+# compare and set: moved only from the head this server looked at (another server's newer mark is not overwritten)
+SQL_SEEN_MOVE = text(
+    'UPDATE push_head SET sha = :sha, updated_at = :now WHERE project_id = :p AND branch = :b AND sha = :was'
+)
+MARK_ATTEMPTS = 5  # push_head moved by others meanwhile: looked at again this many times
 SQL_SEEN_INSERT = text(
     'INSERT INTO push_head (project_id, branch, sha, updated_at) VALUES (:p, :b, :sha, :now) ON CONFLICT DO NOTHING'
 )
 SQL_QUEUED_OF_BRANCH = text(
-    'SELECT id, status FROM run WHERE project_id = :p AND branch_name = :b AND kind = :kind '
+    'SELECT id, status, commit_sha FROM run WHERE project_id = :p AND branch_name = :b AND kind = :kind '
     "AND status IN ('queued', 'running') AND (commit_sha IS NULL OR commit_sha <> :sha) ORDER BY id"
 )
 SQL_TRIGGER_FACTS = text(
@@ -194,11 +201,11 @@ class PushTrigger:
         if not rules.branch_matches(on_push, event.branch):
             return Outcome('no_match', detail=f'Branch {event.branch} is not one the push rules select.')
         if not rules.paths_match(on_push, event.changed):
-            self._mark_seen(project.id, event.branch, event.sha)
+            self._mark_seen(project, event.branch, event.sha)
             return Outcome('no_match', detail='The push changes no file the path rules select.')
         self._fetch(project)
         if skipped := self._skipped(project, event.sha):
-            self._mark_seen(project.id, event.branch, event.sha)
+            self._mark_seen(project, event.branch, event.sha)
             return skipped
         return self._admit_head(project, on_push, event.branch, event.sha, pusher=event.pusher, cid=correlation_id)
 
@@ -335,11 +342,11 @@ class PushTrigger:
                 continue  # a head behind the one acted on (that ran already): no push
             changed = _changed_files(directory, moved.before, moved.sha) if on_push.paths else None
             if not rules.paths_match(on_push, changed):
-                self._mark_seen(project.id, moved.branch, moved.sha)
+                self._mark_seen(project, moved.branch, moved.sha)
                 outcomes.append(Outcome('no_match', detail='no selected path changed'))
                 continue
             if skipped := self._skipped(project, moved.sha):
-                self._mark_seen(project.id, moved.branch, moved.sha)
+                self._mark_seen(project, moved.branch, moved.sha)
                 outcomes.append(skipped)
                 continue
             outcomes.append(
@@ -394,7 +401,7 @@ class PushTrigger:
             cid=cid,
         )
         if outcome.code not in RETRY_LATER:
-            self._mark_seen(project.id, branch, sha)
+            self._mark_seen(project, branch, sha)
         return outcome
 
     def _admit(
@@ -424,16 +431,13 @@ class PushTrigger:
             on_push, depth_levels=project.depth_levels, target_frameworks=project.target_frameworks
         )[0]
         try:
-            admitted = self.admitter.trigger(
-                owner,
-                key=key,
-                correlation_id=cid,
-                project_id=project.id,
-                depth_level=depth,
-                target_framework=framework,
-                branch=branch,
-                kind=kind,
+            plan = self.admitter.plan_trigger(
+                owner, project_id=project.id, depth_level=depth, target_framework=framework, branch=branch, kind=kind
             )
+            # the run checks out the commit its key names (the one checked above), not the branch's head of a
+            # moment later: a newer head runs under its own key (the payload is a trigger's, so a key replays)
+            spec = dataclasses.replace(plan.spec, commit_sha=sha)
+            admitted = self.admitter.admit_spec(owner, plan.project, spec, plan.payload, key, cid, plan.refusal)
         except DomainError as refusal:
             return refusal_outcome(refusal)
         if admitted.replayed:
@@ -483,12 +487,18 @@ class PushTrigger:
             session.connection().execute(statement, params)
 
     def _cancel_older(self, project: Project, branch: str, sha: str, *, kind: str, running: bool) -> list[str]:
-        """cancel-in-progress: the branch's queued runs of this kind at other commits end `cancelled`; with
-        `running`, its running ones are asked to stop."""
+        """cancel-in-progress: the branch's queued runs of this kind at older commits end `cancelled`; with
+        `running`, its running ones are asked to stop. Older: a commit in `sha`'s history, or one a forced push
+        left behind. A run of a commit this mirror has not got (another server's newer view: this one is behind)
+        or of one whose history holds `sha` (a newer head, admitted meanwhile) is left alone: the branch's PR lock
+        then refuses `sha` for now, and push_head stays."""
         with self.engine.connect() as conn:
             rows = conn.execute(SQL_QUEUED_OF_BRANCH, {'p': project.id, 'b': branch, 'kind': kind, 'sha': sha}).all()
+        directory = self.repositories.git_dir(project)
         cancelled = []
-        for run_id, status in rows:
+        for run_id, status, commit in rows:
+            if commit and (not gitops.has_commit(directory, commit) or _is_ancestor(directory, sha, commit)):
+                continue  # not older than `sha`, as far as this mirror knows
             if status == RunStatus.queued.value:
                 done = finish_run(
                     self.engine,
@@ -535,13 +545,47 @@ class PushTrigger:
                 rows = [{'p': project_id, 'b': branch, 'sha': sha, 'now': now} for branch, sha in heads.items()]
                 session.connection().execute(SQL_SEEN_INSERT, rows)
 
-    def _mark_seen(self, project_id: str, branch: str, sha: str) -> None:
-        with session_scope(self.engine) as session:
-            conn = session.connection()
-            now = utcnow()
-            params = {'p': project_id, 'b': branch, 'sha': sha, 'now': now}
-            if conn.execute(SQL_SEEN_UPDATE, params).rowcount == 0:
-                conn.execute(SQL_SEEN_INSERT, params)
+    def _mark_seen(self, project: Project, branch: str, sha: str) -> bool:
+        """push_head of the branch moved to `sha`, forward only: never to a commit the stored head already holds
+        (a redelivered old webhook, a slow admission's mark after a newer one), and over a head that is not in
+        `sha`'s history (a forced push) only while `sha` is the branch's head. Moved with compare and set, so two
+        servers' marks cannot undo each other. Returns whether it moved."""
+        for _ in range(MARK_ATTEMPTS):
+            params = {'p': project.id, 'b': branch, 'sha': sha, 'now': utcnow()}
+            with self.engine.connect() as conn:
+                stored = conn.execute(SQL_SEEN_OF_BRANCH, params).scalar()
+            if stored == sha or (stored is not None and not self._replaces(project, branch, stored, sha)):
+                return False
+            with session_scope(self.engine) as session:
+                conn = session.connection()
+                statement = SQL_SEEN_INSERT if stored is None else SQL_SEEN_MOVE
+                if conn.execute(statement, {**params, 'was': stored}).rowcount == 1:
+                    return True
+            # another server marked the branch meanwhile: compared again with its head
+        log.info('push_head of %s %s: not moved to %s (marked by others meanwhile)', project.id, branch, sha[:12])
+        return False
+
+    def _replaces(self, project: Project, branch: str, stored: str, sha: str) -> bool:
+        """`sha` is a newer head than `stored`. A mirror that lacks either is fetched first: the remote has both
+        unless one was pushed away, and a head whose object is gone is no newer (a mark then waits, it is never
+        undone). Not known (the remote does not answer): False, push_head stays, a later look marks it."""
+        try:
+            directory = self.repositories.git_dir(project)
+            fetched = False
+            if not (gitops.has_commit(directory, stored) and gitops.has_commit(directory, sha)):
+                self._fetch(project)
+                fetched = True
+            if _is_ancestor(directory, sha, stored):
+                return False  # the stored head holds it already: older (or the same)
+            if _is_ancestor(directory, stored, sha):
+                return True
+            # neither holds the other (a forced push, or the stored head is gone): the branch's head now wins
+            if not fetched:
+                self._fetch(project)
+            return self.repositories.branch_commit(project, branch) == sha
+        except (DomainError, gitops.GitError, OSError) as exc:
+            log.info('push_head of %s %s: not moved to %s (%s)', project.id, branch, sha[:12], exc)
+            return False
 
     def _project(self, project_id: str) -> Project | None:
         with Session(self.engine) as session:
