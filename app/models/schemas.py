@@ -47,6 +47,30 @@ class CredentialsIn(SQLModel):
     secret: str = Field(min_length=1, max_length=20_000, repr=False)
 
 
+# The server variables an issue_source's token_env may name: those an administrator set for forge tokens. Any
+# other name would let a project's operator have the server send its database URL or secret key to a forge URL
+# of their choosing.
+FORGE_TOKEN_ENV_PREFIX = 'RUNBOARD_FORGE_TOKEN_'
+_FORGE_TOKEN_ENV = re.compile(re.escape(FORGE_TOKEN_ENV_PREFIX) + r'[A-Z0-9_]{1,64}')
+
+
+def token_env_problem(name: object) -> str | None:
+    """Pure: why a token_env cannot be read (None: it can)."""
+    if isinstance(name, str) and _FORGE_TOKEN_ENV.fullmatch(name):
+        return None
+    return (
+        f'token_env must name a server variable {FORGE_TOKEN_ENV_PREFIX}<NAME> (A-Z, 0-9, _), set by its administrator '
+        "for forge tokens; other server variables are not a project's to read. Or give the token itself (stored "
+        'encrypted).'
+    )
+
+
+def check_issue_source(source: dict[str, Any] | None) -> dict[str, Any] | None:
+    if source and source.get('token_env') is not None and (problem := token_env_problem(source['token_env'])):
+        raise ValueError(problem)
+    return source
+
+
 class ProjectCreate(ProjectBase):
     model_config = {'extra': 'forbid'}
     id: str = Field(min_length=2, max_length=64)
@@ -64,6 +88,7 @@ class ProjectCreate(ProjectBase):
     _command = field_validator('command')(classmethod(lambda cls, v: _check_argv(v)))
     _depths = field_validator('depth_levels', 'target_frameworks')(classmethod(lambda cls, v: _check_choices(v)))
     _runs_on = field_validator('runs_on')(classmethod(lambda cls, v: normalise_labels(v)))
+    _source = field_validator('issue_source')(classmethod(lambda cls, v: check_issue_source(v)))
 
 
 class ProjectUpdate(SQLModel):
@@ -91,6 +116,7 @@ class ProjectUpdate(SQLModel):
     approval_required: bool | None = None  # runs of protected branches by non-operators wait for an operator
 
     _runs_on = field_validator('runs_on')(classmethod(lambda cls, v: v if v is None else normalise_labels(v)))
+    _source = field_validator('issue_source')(classmethod(lambda cls, v: check_issue_source(v)))
 
     _command = field_validator('command')(classmethod(lambda cls, v: v if v is None else _check_argv(v)))
     _depths = field_validator('depth_levels', 'target_frameworks')(

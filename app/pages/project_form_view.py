@@ -27,7 +27,7 @@ FORGE_LABELS = {
     'api_url': 'API URL (empty: from the repository URL)',
     'owner': 'Owner (empty: from the repository URL)',
     'repo': 'Repository name (empty: from the repository URL)',
-    'token_env': 'Token environment variable (preferred to a stored token)',
+    'token_env': 'Token variable on the server, RUNBOARD_FORGE_TOKEN_<NAME> (preferred to a stored token)',
     'label': 'Ready label (empty: ready-for-agent)',
 }
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from app.models import RunStatus
+from app.models.schemas import token_env_problem
 from app.services.afk.rules import (
     AFK_PAUSE_THRESHOLD,
     Settlement,
@@ -228,12 +229,35 @@ def test_forge_config_from_repository_and_source(repository, source, kind, api_u
 
 
 def test_forge_config_token_from_environment(monkeypatch) -> None:  # noqa: ANN001
-    monkeypatch.setenv('RB_TEST_FORGE_TOKEN', 's3cret')
-    config = forge.config_for('https://g.example/o/r', {'kind': 'gitea', 'token_env': 'RB_TEST_FORGE_TOKEN'})
+    monkeypatch.setenv('RUNBOARD_FORGE_TOKEN_TEST', 's3cret')
+    config = forge.config_for('https://g.example/o/r', {'kind': 'gitea', 'token_env': 'RUNBOARD_FORGE_TOKEN_TEST'})
     assert config.token == 's3cret'
+    # any other server variable is not a project's to read (its database URL, its secret key)
+    monkeypatch.setenv('RUNBOARD_DATABASE_URL', 'postgresql://u:hunter2@db/x')
+    with pytest.raises(forge.ForgeUnavailable) as refused:
+        forge.config_for('https://g.example/o/r', {'kind': 'gitea', 'token_env': 'RUNBOARD_DATABASE_URL'})
+    assert 'RUNBOARD_FORGE_TOKEN_<NAME>' in refused.value.detail and 'hunter2' not in refused.value.detail
     with pytest.raises(forge.ForgeUnavailable) as caught:
         forge.config_for('/local/path', {'kind': 'gitea'})
     assert caught.value.status == 502 and caught.value.error == 'forge_unavailable'
+
+
+@pytest.mark.parametrize(
+    ('name', 'readable'),
+    [
+        ('RUNBOARD_FORGE_TOKEN_GITEA', True),
+        ('RUNBOARD_FORGE_TOKEN_A_1', True),
+        ('RUNBOARD_FORGE_TOKEN_', False),
+        ('RUNBOARD_SECRET_KEY', False),
+        ('RUNBOARD_DATABASE_URL', False),
+        ('GITEA_TOKEN', False),
+        ('runboard_forge_token_x', False),
+        ('RUNBOARD_FORGE_TOKEN_X\n', False),
+        (3, False),
+    ],
+)
+def test_which_server_variables_a_token_env_may_name(name: object, readable: bool) -> None:
+    assert (token_env_problem(name) is None) is readable
 
 
 @pytest.mark.parametrize(

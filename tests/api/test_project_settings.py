@@ -41,3 +41,37 @@ def test_the_masked_forge_token_sent_back_keeps_the_stored_one(api) -> None:  # 
     )
     assert masked_without_stored.status_code == 200
     assert _stored_source(api) == FORGE  # the mask itself is never stored as a token
+
+
+def test_a_forge_token_goes_only_where_it_was_given_and_no_server_variable_is_read(api) -> None:  # noqa: ANN001
+    """An operator of one team must not have the server send its own secrets, or a stored token, to a host of
+    their choosing: token_env names only RUNBOARD_FORGE_TOKEN_* variables, and the masked token sent back with a
+    new api_url is refused (the token is given again for a new host)."""
+    for bad in ('RUNBOARD_DATABASE_URL', 'RUNBOARD_SECRET_KEY', 'HOME'):
+        source = {**FORGE, 'api_url': 'http://attacker.example/api/v1', 'token_env': bad}
+        for refused in (
+            api.client.patch('/api/projects/proj', json={'issue_source': source}),
+            api.client.post(
+                '/api/projects',
+                json={
+                    'id': 'p2',
+                    'name': 'P2',
+                    'repository': '',
+                    'base_branch': 'main',
+                    'command': ['true'],
+                    'issue_source': source,
+                },
+            ),
+        ):
+            assert refused.status_code == 422 and refused.json()['error'] == 'validation', refused.text
+            assert 'RUNBOARD_FORGE_TOKEN_<NAME>' in refused.json()['detail']
+    allowed = api.client.patch(
+        '/api/projects/proj', json={'issue_source': {**FORGE, 'token_env': 'RUNBOARD_FORGE_TOKEN_GITEA'}}
+    )
+    assert allowed.status_code == 200, allowed.text
+
+    api.client.patch('/api/projects/proj', json={'issue_source': {**FORGE, 'token': 's3cret'}})
+    moved = {**FORGE, 'api_url': 'http://attacker.example/api/v1', 'token': '********'}
+    redirected = api.client.patch('/api/projects/proj', json={'issue_source': moved})
+    assert redirected.status_code == 422 and 'give the token again' in redirected.json()['detail']
+    assert _stored_source(api) == {**FORGE, 'token': 's3cret'}

@@ -178,6 +178,15 @@ def update_project(
                 raise DomainError(422, 'validation', f'{key} cannot be null', field=key)
         if isinstance(source := changes.get('issue_source'), dict) and source.get('token') == '********':
             kept = (project.issue_source or {}).get('token')  # the answers' mask sent back: keep the stored token
+            same_api = source.get('api_url') == (project.issue_source or {}).get('api_url')
+            same_repository = changes.get('repository', project.repository) == project.repository
+            if kept and not (same_api and same_repository):  # it would go to another host than it was given for
+                raise DomainError(
+                    422,
+                    'validation',
+                    'The stored forge token is not sent to a new api_url or repository: give the token again.',
+                    field='issue_source',
+                )
             changes['issue_source'] = {k: v for k, v in {**source, 'token': kept}.items() if v is not None}
         if {'auto_retry', 'auto_retry_on'} & set(changes):  # the rule holds for runs made from now on
             project.auto_retry_since = utcnow()

@@ -23,6 +23,7 @@ import httpx
 
 from app.core.errors import DomainError
 from app.infra.http import tls_context
+from app.models.schemas import token_env_problem
 from app.services.repositories import gitops
 from app.services.repositories.issue_sources import READY_LABEL, IssueRecord, afk_branch, is_forge, source_kind
 
@@ -79,7 +80,11 @@ def config_for(repository: str, issue_source: dict[str, Any] | None) -> ForgeCon
         raise ForgeUnavailable(
             f'Cannot tell which forge repository {repository!r} is: set issue_source api_url, owner and repo.'
         )
-    token = source.get('token') or (os.environ.get(source['token_env']) if source.get('token_env') else None)
+    token = source.get('token')
+    if not token and source.get('token_env'):
+        if problem := token_env_problem(source['token_env']):  # a project saved before the rule: not read
+            raise ForgeUnavailable(f'issue_source {problem}')
+        token = os.environ.get(source['token_env'])
     return ForgeConfig(
         kind=kind,
         api_url=str(api_url).rstrip('/'),

@@ -209,7 +209,10 @@ def _gitlab_target(project: Project, source: dict[str, Any], secrets: SecretBox)
     api_url = source.get('api_url') or (
         f'{parts.scheme or "https"}://{parts.hostname}/api/v4' if parts.hostname else ''
     )
-    token = forge.config_for('', {**source, 'api_url': 'x', 'owner': 'x', 'repo': 'x'}).token
+    try:
+        token = forge.config_for('', {**source, 'api_url': 'x', 'owner': 'x', 'repo': 'x'}).token
+    except forge.ForgeUnavailable:  # a token_env it may not read
+        token = None
     token = token or _credential_token(project, secrets)
     if not (owner and repo and api_url and token):
         return None
