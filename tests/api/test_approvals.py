@@ -182,6 +182,23 @@ def test_a_run_that_waits_is_told_to_the_rules_that_subscribe(settings_factory, 
         assert len(rx.requests) == 1  # the run's success is not an event this rule asked for
 
 
+def test_a_builders_all_or_nothing_batch_waits_for_an_operator_too(settings_factory, repo_factory) -> None:  # noqa: ANN001
+    """An all-or-nothing matrix batch admits its children in one transaction: they wait for approval as every other
+    way a builder starts a run of a protected branch does (they went straight to the queue, protected secrets and
+    all)."""
+    matrix = {'depth_level': ['shallow'], 'target_framework': ['python', 'node']}
+    with api_server(settings_factory()) as server, server.client() as operator:
+        create_project(operator, repo_factory({'main': PRINTS}), approval_required=True, max_concurrent_runs=5)
+        with server.client(add_user(server, name='bob')) as builder:
+            made = builder.post(
+                '/api/runs/batch',
+                json={'project_id': 'proj', 'branch': 'main', 'matrix': matrix, 'mode': 'all_or_nothing'},
+            )
+        assert made.status_code == 201, made.text
+        runs = [child['run'] for child in made.json()['children']]
+        assert [(run['status'], run['approval']) for run in runs] == [('delayed', 'waiting')] * 2
+
+
 def test_an_operator_approves_many_runs_at_once_and_a_builder_cannot(settings_factory, repo_factory) -> None:  # noqa: ANN001
     """GitHub's "Review deployments" for a whole workflow: the runs list's bulk Approve and a matrix batch's
     Approve all (the page's button, `runs batch --approve-all`) let each waiting run go and skip the others."""

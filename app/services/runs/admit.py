@@ -54,6 +54,16 @@ class Admitted:
     quota: Quota | None = None  # of the admitting request
 
 
+def with_approval(spec: RunSpec, project: Project, principal: Principal) -> RunSpec:
+    """The spec as written: waiting for an operator's approval when the project's rules ask one of this person on
+    this branch. Every way a run is admitted goes through it (a trigger, a retry, a matrix batch's children)."""
+    if approvals.needs_approval(
+        project=project, kind=spec.kind, branch=spec.branch_name, is_operator=principal.is_operator
+    ):
+        return dataclasses.replace(spec, awaiting_approval=True)
+    return spec
+
+
 class RunAdmitter:
     """Creates runs under every rule; shared by the API (manual, retry) and the AFK loop (auto).
 
@@ -211,9 +221,7 @@ class RunAdmitter:
         minted = key is None
         key = key or str(uuid.uuid4())
         fp = admission.fingerprint(payload)
-        kind, branch = spec.kind, spec.branch_name
-        if approvals.needs_approval(project=project, kind=kind, branch=branch, is_operator=principal.is_operator):
-            spec = dataclasses.replace(spec, awaiting_approval=True)
+        spec = with_approval(spec, project, principal)
         # SQLite: a replay is read outside the write lock (which is the whole database's). PostgreSQL's admission
         # claims the key before it locks the repository, so a replay waits for nothing there and needs no read
         # first, except to replay a request that is now refused (a delayed trigger resent after its time).

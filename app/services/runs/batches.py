@@ -27,7 +27,7 @@ from app.models import Batch, BatchPublic, Project, RunKind, utcnow
 from app.services.identity.accounts import Principal
 from app.services.runs import admission, batch_rules, batch_store
 from app.services.runs.admission import Conflict, StaleProject
-from app.services.runs.admit import Admitted, RunAdmitter, validate_request
+from app.services.runs.admit import Admitted, RunAdmitter, validate_request, with_approval
 from app.services.runs.batch_rules import Cell
 from app.services.runs.writer import CREATE_ATTEMPTS, Request, RunSpec, bad_data, lost_race, repository_changed
 
@@ -150,7 +150,7 @@ class BatchAdmitter:
                     for cell, (spec, payload) in missing.items():
                         key, fp = batch_rules.child_key(batch.key, cell), admission.fingerprint(payload)
                         try:
-                            request = Request(principal, project, spec, key, fp, cid)
+                            request = Request(principal, project, with_approval(spec, project, principal), key, fp, cid)
                             outcomes[cell] = admitter.admit_in(conn, request, taken)
                         except DomainError as exc:
                             if exc.status >= 500:
