@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.helpers.api import assert_problem, run_body
+from tests.helpers.api import add_user, assert_problem, run_body
 from tests.helpers.runs import create_project, shell_script, wait_for_status
 from tests.helpers.servers import api_server
 
@@ -105,3 +105,30 @@ def test_bad_variables_are_refused_naming_the_field(api, variables: dict, said: 
 def test_variables_must_be_strings(api) -> None:  # noqa: ANN001
     refused = api.client.post('/api/runs', json={**run_body(), 'variables': {'A': {'nested': 1}}})
     assert_problem(refused, 422, 'validation')
+
+
+def test_a_builder_sets_no_variables_on_a_protected_branch(api) -> None:  # noqa: ANN001
+    """A run of a protected branch is given its protected variables and secrets; a builder's own BASH_ENV or
+    LD_PRELOAD would run their code beside them, so only operators set a run's own variables there (as GitLab keeps
+    pipeline variables to maintainers). Elsewhere a builder still may."""
+    by_operator = api.client.post('/api/runs', json={**run_body(branch='main'), 'variables': {'A': 'b'}})
+    assert by_operator.status_code == 201, by_operator.text
+    api.client.post(f'/api/runs/{by_operator.json()["id"]}/stop')  # the branch is free again for the builder's
+    with api.server.client(add_user(api.server, name='bob')) as builder:
+        for path, body in (
+            ('/api/runs', {**run_body(branch='main'), 'variables': {'BASH_ENV': '/tmp/x'}}),
+            (
+                '/api/runs/batch',
+                {
+                    'project_id': 'proj',
+                    'branch': 'main',
+                    'matrix': {'depth_level': ['shallow'], 'target_framework': ['python']},
+                    'variables': {'LD_PRELOAD': '/tmp/x.so'},
+                },
+            ),
+        ):
+            problem = assert_problem(builder.post(path, json=body), 403, 'forbidden')
+            assert "protected branch 'main'" in problem['detail'] and problem['field'] == 'variables', path
+        assert builder.post('/api/runs', json=run_body(branch='main')).status_code == 201  # none of its own: runs
+        feature = builder.post('/api/runs', json={**run_body(branch='feature/a'), 'variables': {'GREETING': 'hi'}})
+        assert feature.status_code == 201, feature.text

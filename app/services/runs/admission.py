@@ -267,6 +267,21 @@ def validate_variables(variables: dict[str, str]) -> Refusal | None:
     return None
 
 
+def own_variables_refusal(*, branch: str, protected: bool, is_operator: bool) -> Refusal | None:
+    """A run's own variables (over the project's) on a protected branch are an operator's to set, as GitLab keeps
+    pipeline variables to maintainers: that run is given the protected variables and secrets, and a variable such
+    as BASH_ENV, LD_PRELOAD or NODE_OPTIONS would run a builder's code beside them."""
+    if is_operator or not protected:
+        return None
+    return Refusal(
+        403,
+        'forbidden',
+        f"Only operators set a run's own variables on protected branch {branch!r}: its protected variables and "
+        'secrets are given to it. Set project variables instead, or run on another branch.',
+        field='variables',
+    )
+
+
 def validate_run_request(
     *,
     depth_level: str,

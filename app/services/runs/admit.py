@@ -24,6 +24,7 @@ from app.infra.events import EventBus
 from app.models import ACTIVE_SQL, RETRYABLE_STATUSES, Project, Run, RunKind, RunPublic, utcnow
 from app.services.identity.accounts import Principal
 from app.services.projects.cache import ProjectCache
+from app.services.projects.variables import protected_branch
 from app.services.repositories import gitops
 from app.services.repositories.access import RepositoryAccess
 from app.services.runs import admission, approvals
@@ -310,6 +311,8 @@ def plan_trigger(
     if variables and (refused := admission.validate_variables(variables)):
         raise DomainError.from_refusal(refused)
     project = projects.get(project_id, principal)
+    if variables:
+        check_own_variables(project, principal, branch)
     commit = validate_request(
         repositories, project, depth_level=depth_level, target_framework=target_framework, branch=branch
     )
@@ -334,6 +337,13 @@ def plan_trigger(
     }
     refusal = past_refusal(timing, utcnow())  # a resend of a delayed trigger after its time still replays
     return TriggerPlan(project, spec, payload, refusal)
+
+
+def check_own_variables(project: Project, principal: Principal, branch: str) -> None:
+    protected = protected_branch(branch, base_branch=project.base_branch, patterns=project.protected_branches)
+    refused = admission.own_variables_refusal(branch=branch, protected=protected, is_operator=principal.is_operator)
+    if refused:
+        raise DomainError.from_refusal(refused)
 
 
 def timing_of(*, run_at: str | None, run_in: str | None, ttl: str | int | None) -> Timing:

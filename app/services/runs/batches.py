@@ -27,7 +27,7 @@ from app.models import Batch, BatchPublic, Project, RunKind, utcnow
 from app.services.identity.accounts import Principal
 from app.services.runs import admission, batch_rules, batch_store
 from app.services.runs.admission import Conflict, StaleProject
-from app.services.runs.admit import Admitted, RunAdmitter, validate_request, with_approval
+from app.services.runs.admit import Admitted, RunAdmitter, check_own_variables, validate_request, with_approval
 from app.services.runs.batch_rules import Cell
 from app.services.runs.writer import CREATE_ATTEMPTS, Request, RunSpec, bad_data, lost_race, repository_changed
 
@@ -62,6 +62,8 @@ class BatchAdmitter:
         if variables and (refused := admission.validate_variables(variables)):
             raise DomainError.from_refusal(refused)
         project = self.admitter.projects.get(project_id, principal)
+        if variables:
+            check_own_variables(project, principal, branch)
         allowed = {'depth_level': project.depth_levels, 'target_framework': project.target_frameworks}
         refusal = batch_rules.matrix_refusal(matrix, allowed=allowed)
         if refusal:
