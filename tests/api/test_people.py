@@ -148,3 +148,36 @@ def test_an_operator_of_several_teams_chooses_the_team(api) -> None:  # noqa: AN
         assert added.status_code == 201, added.text
         assert added.json()['person']['teams'] == ['red']
     assert 'pat' not in {p['name'] for p in api.client.get('/api/users').json()}  # local's operator: not in red
+
+
+def test_an_operator_may_not_make_or_revoke_tokens_acting_in_a_team_they_are_not_in(api) -> None:  # noqa: ANN001
+    """A token is its person's whole identity: one made for someone also in team b acts in b, and revoking theirs
+    cuts them off from b. Only people whose teams are all the caller's (and no deployment administrator, unless
+    the caller is one) are managed; nothing is made or revoked otherwise."""
+    engine = api.server.services.engine
+    ensure_team(engine, 'b', 'B')
+    vic, vic_token = create_user(engine, name='vic', role=Role.operator, team_ids=['local', 'b'])
+    _, olga_token = create_user(engine, name='olga', role=Role.operator, team_ids=['local'])
+    bob, _ = create_user(engine, name='bob', role=Role.builder, team_ids=['local'])
+    local_admin = api.client.get('/api/me').json()['user_id']
+    with api.server.client(olga_token) as olga:
+        vic_tokens = [t['id'] for t in olga.get('/api/tokens').json() if t['user_id'] == vic.id]
+        for client, who in ((olga, 'olga'), (api.client, 'the local administrator')):
+            refused = assert_problem(
+                client.post('/api/tokens', json={'user_id': vic.id, 'name': 'x'}), 403, 'forbidden'
+            )
+            assert 'vic' in refused['detail'] and "'b'" not in refused['detail'], who
+            assert_problem(client.post('/api/tokens/revoke', params={'user': 'vic'}), 403, 'forbidden')
+            assert_problem(client.delete(f'/api/tokens/{vic_tokens[0]}'), 403, 'forbidden')
+        refused = assert_problem(olga.post('/api/tokens', json={'user_id': local_admin, 'name': 'x'}), 403, 'forbidden')
+        assert 'administrator' in refused['detail']
+        assert_problem(olga.post('/api/tokens/revoke', params={'user': 'local'}), 403, 'forbidden')
+        made = olga.post('/api/tokens', json={'user_id': bob.id, 'name': 'ci'})  # bob is only in olga's team
+        assert made.status_code == 201, made.text
+        bobs = {t['id'] for t in olga.get('/api/tokens').json() if t['user_id'] == bob.id}
+        assert len(bobs) == 2 and set(olga.post('/api/tokens/revoke', params={'user': 'bob'}).json()['revoked']) == bobs
+        assert [t['id'] for t in olga.get('/api/tokens').json() if t['user_id'] == vic.id] == vic_tokens
+    with api.server.client(vic_token) as v:
+        assert v.get('/api/me').status_code == 200  # vic's token still works
+    made = api.client.post('/api/tokens', json={'user_id': local_admin, 'name': 'spare'})  # an admin for an admin
+    assert made.status_code == 201, made.text

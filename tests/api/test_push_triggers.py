@@ -212,13 +212,38 @@ def test_the_hook_secret_is_for_operators_and_rotates(settings_factory, repo_fac
         assert deliver(api.client, 'github', 'push', payload, new).json()['outcome'] == 'admitted'
         assert 'hook_secret' not in api.client.get('/api/projects/proj').json()  # never answered again
         unknown = httpx.post(f'{api.server.base_url}/api/hooks/proj', content=b'{}')
-        assert_problem(unknown, 400, 'unknown_forge')
+        assert_problem(unknown, 401, 'bad_signature')  # no forge header: no signature to check
         # the audit log: who set the rules, who replaced the secret, the run the push started (as the rules' owner)
         actions = {(e['action'], e['target']) for e in api.client.get('/api/audit').json()['items']}
         (run,) = runs_of(api.client)
         assert {('project.updated', 'proj'), ('project.hook_secret_rotated', 'proj'), ('run.pushed', run['id'])} <= (
             actions
         )
+
+
+def test_an_anonymous_caller_learns_no_project_ids_from_the_hook(api) -> None:  # noqa: ANN001
+    """A refused delivery answers the same for a project that exists (with or without a hook secret) and one that
+    does not: status, machine code and detail."""
+
+    def refusals(project: str) -> list[tuple[int, str, str]]:
+        body = json.dumps(github_push('main', 'a' * 40, 'b' * 40)).encode()
+        answers = [
+            httpx.post(f'{api.server.base_url}/api/hooks/{project}', content=body, headers=headers, timeout=30)
+            for headers in (
+                {},
+                {'X-GitHub-Event': 'push'},
+                {'X-GitHub-Event': 'push', **hooks.sign('github', body, 'a-guess')},
+                {'X-Gitlab-Event': 'Push Hook', 'X-Gitlab-Token': 'a-guess'},
+            )
+        ]
+        return [(a.status_code, a.json()['error'], a.json()['detail']) for a in answers]
+
+    missing = refusals('nope')
+    assert {status for status, _, _ in missing} == {401}
+    assert refusals('proj') == missing  # no hook secret yet
+    set_rules(api.client)
+    assert refusals('proj') == missing  # a hook secret, and a wrong or missing signature
+    assert all("'nope'" not in detail for _, _, detail in missing)  # no id named back either
 
 
 def test_cancel_in_progress_leaves_the_newest_push_queued(settings_factory, repo_factory) -> None:

@@ -71,3 +71,23 @@ def test_builders_list_names_but_cannot_change_and_other_teams_see_nothing(api) 
     assert_problem(
         api.client.get('/api/projects/proj/secrets', headers={'Authorization': 'Bearer nope'}), 401, 'unauthorized'
     )
+
+
+def test_a_protected_variables_value_is_answered_to_operators_only(api) -> None:  # noqa: ANN001
+    """docs/security.md: protected values are kept from the people who can push unprotected branches (builders)."""
+    api.client.put(f'{VARIABLES}/STAGE', json={'value': 'prod-stage', 'protected': True}).raise_for_status()
+    api.client.put(f'{VARIABLES}/REGION', json={'value': 'eu'}).raise_for_status()
+    as_operator = api.client.get(VARIABLES).json()
+    assert [(v['name'], v['protected'], v['value']) for v in as_operator] == [
+        ('REGION', False, 'eu'),
+        ('STAGE', True, 'prod-stage'),
+    ]
+    builder = add_user(api.server, role=Role.builder, name='bea')
+    with api.server.client(token=builder) as as_builder:
+        listed = as_builder.get(VARIABLES)
+    assert listed.status_code == 200, listed.text
+    assert [(v['name'], v['protected'], v['value']) for v in listed.json()] == [
+        ('REGION', False, 'eu'),
+        ('STAGE', True, None),
+    ]
+    assert 'prod-stage' not in listed.text

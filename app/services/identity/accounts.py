@@ -100,6 +100,7 @@ class TokenAuthenticator:
         self._cache: dict[str, tuple[float, Principal | None]] = {}
         self._lock = threading.Lock()
         self._use_written: dict[str, float] = {}  # token id -> when this instance last wrote its use (monotonic)
+        self._forgotten = 0  # how many forget() calls so far: a load that saw one happen meanwhile is not kept
 
     def cached(self, token: str) -> Principal | None | bool:
         """The cached answer for this token without touching the database; False when not cached."""
@@ -113,18 +114,23 @@ class TokenAuthenticator:
         now = time.monotonic()
         with self._lock:
             hit = self._cache.get(digest)
+            forgotten = self._forgotten
         if hit and now - hit[0] < self.ttl:
             return hit[1]
         principal = self._load(digest)
         with self._lock:
+            if self._forgotten != forgotten:  # a revocation came while loading: what was read may be gone already
+                return principal
             if len(self._cache) > 10_000:
                 self._cache.clear()
             self._cache[digest] = (now, principal)
         return principal
 
     def forget(self, digests: list[str]) -> None:
-        """Revoked tokens: drop what this instance remembers of them, so the next request asks the database."""
+        """Revoked tokens: drop what this instance remembers of them, so the next request asks the database. A load
+        under way (it may have read the token before it was deleted) is then not kept either."""
         with self._lock:
+            self._forgotten += 1
             for digest in digests:
                 self._cache.pop(digest, None)
 

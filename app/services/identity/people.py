@@ -7,6 +7,7 @@ its SHA-256 hash. Each change writes its audit entry in the change's transaction
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -57,6 +58,32 @@ class TeamInfo:
 def _require_operator(principal: Principal) -> None:
     if not principal.is_operator:
         raise forbidden('only operators can manage people and tokens')
+
+
+def require_manageable(session: Session, principal: Principal, user_ids: Collection[str]) -> None:
+    """403 unless the caller may create and revoke these people's tokens: every team of theirs is one of the
+    caller's, and none is a deployment administrator unless the caller is one. A token carries its person's whole
+    identity (all their teams, their role, the admin flag), so a token made or revoked for someone who is also in
+    another team acts in (or cuts them off from) a team the caller has no say in. The other team is not named."""
+    ids = sorted(set(user_ids))
+    outside = session.exec(
+        select(TeamMember.user_id).where(
+            col(TeamMember.user_id).in_(ids), col(TeamMember.team_id).not_in(principal.team_ids)
+        )
+    ).first()
+    if outside is not None:
+        name = session.get(User, outside)
+        raise forbidden(
+            f'{name.name if name else outside} is also in a team you are not in: only someone in all of their teams '
+            'can create or revoke their tokens'
+        )
+    if not principal.is_admin:
+        admin = session.exec(select(User.name).where(col(User.id).in_(ids), col(User.is_admin))).first()
+        if admin is not None:
+            raise forbidden(
+                f'{admin} is a deployment administrator: only a deployment administrator can create or revoke '
+                'their tokens'
+            )
 
 
 def list_teams(engine: Engine, principal: Principal) -> list[TeamInfo]:
@@ -135,7 +162,8 @@ def add_person(
 
 
 def issue_token(engine: Engine, principal: Principal, *, user_id: str, name: str) -> IssuedToken:
-    """A new token for a person in the caller's teams (404 for anyone else). Their other tokens keep working."""
+    """A new token for a person in the caller's teams (404 for anyone else; 403 for someone also in another team,
+    or a deployment administrator: `require_manageable`). Their other tokens keep working."""
     _require_operator(principal)
     with session_scope(engine) as session:
         shared = sorted(
@@ -148,6 +176,7 @@ def issue_token(engine: Engine, principal: Principal, *, user_id: str, name: str
         user = session.get(User, user_id) if shared else None
         if user is None:
             raise not_found(f'person {user_id!r}')
+        require_manageable(session, principal, [user_id])
         taken = session.exec(
             select(ApiToken.id).where(col(ApiToken.user_id) == user_id, col(ApiToken.name) == name)
         ).first()

@@ -14,6 +14,7 @@ from app.infra.db import session_scope
 from app.models import as_utc
 from app.services.identity import audit
 from app.services.identity.accounts import Principal
+from app.services.identity.people import require_manageable
 
 REVOKED_EVENT = 'auth.revoked'
 
@@ -70,7 +71,9 @@ def list_tokens(engine: Engine, principal: Principal) -> list[TokenInfo]:
 def revoke(
     engine: Engine, principal: Principal, *, token_id: str | None = None, user_name: str | None = None
 ) -> tuple[list[str], list[str]]:
-    """Delete one token, or every token of a person, in the caller's teams. Returns (token ids, hashes)."""
+    """Delete one token, or every token of a person, in the caller's teams. Returns (token ids, hashes). 403, and
+    nothing revoked, when one of their owners is also in another team or is a deployment administrator (and the
+    caller is not): `people.require_manageable`."""
     _require_operator(principal)
     teams, params = _teams_sql(principal)
     where, key = ('t.id = :key', token_id) if token_id else ('u.name = :key', user_name)
@@ -83,6 +86,7 @@ def revoke(
         if not rows:
             what = f'token {token_id!r}' if token_id else f'a token of {user_name!r}'
             raise DomainError(404, 'not_found', f'{what} not found in your teams')
+        require_manageable(session, principal, [row[3] for row in rows])
         ids = [row[0] for row in rows]
         for token in ids:
             conn.execute(text('DELETE FROM apitoken WHERE id = :id'), {'id': token})

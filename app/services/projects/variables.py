@@ -1,9 +1,10 @@
 """A project's variables and secrets: the names its runs receive in their environment (docs/security.md).
 
-Operators set and remove them; every member of the project's team may list them. A secret's value is stored
-encrypted with the secret box, is never answered, never audited (the audit log names it, no more) and is
-masked in every output of the project's runs. Names are one namespace per project: a name is a variable or
-a secret, not both. The executor that runs a run (the server's engine or a worker) decrypts them.
+Operators set and remove them; every member of the project's team may list them (a protected variable's value is
+answered to operators only). A secret's value is stored encrypted with the secret box, is never answered, never
+audited (the audit log names it, no more) and is masked in every output of the project's runs. Names are one
+namespace per project: a name is a variable or a secret, not both. The executor that runs a run (the server's
+engine or a worker) decrypts them.
 
 A protected one (GitLab's protected variables) is given only to runs of the project's protected branches (its base
 branch, or the globs of `protected_branches`), and never to a pull request's run: a branch anyone may push to cannot
@@ -47,11 +48,14 @@ def check_value(value: str, *, secret: bool) -> str | None:
     return None
 
 
-def _public(row: ProjectVariable) -> VariablePublic:
+def _public(row: ProjectVariable, principal: Principal) -> VariablePublic:
+    """A secret's value is never answered; a protected variable's only to operators: a builder may push a branch
+    that is not protected, and a value kept from that branch's runs is kept from them too (docs/security.md)."""
+    hidden = row.secret or (row.protected and not principal.is_operator)
     return VariablePublic(
         name=row.name,
         secret=row.secret,
-        value=None if row.secret else row.value,
+        value=None if hidden else row.value,
         protected=row.protected,
         set_by=row.set_by,
         updated_at=row.updated_at,
@@ -66,7 +70,7 @@ def list_variables(engine: Engine, principal: Principal, project_id: str, *, sec
             .where(col(ProjectVariable.project_id) == project_id, col(ProjectVariable.secret) == secret)
             .order_by(col(ProjectVariable.name))
         ).all()
-        return [_public(row) for row in rows]
+        return [_public(row, principal) for row in rows]
 
 
 def set_variable(
@@ -115,7 +119,7 @@ def set_variable(
             details={'name': name, 'created': created, 'protected': row.protected},
         )
         session.flush()
-        return _public(row), created
+        return _public(row, principal), created
 
 
 def remove_variable(engine: Engine, principal: Principal, project_id: str, name: str, *, secret: bool) -> None:

@@ -158,22 +158,21 @@ class PushTrigger:
     def deliver(self, project_id: str, headers: Mapping[str, str], body: bytes, *, correlation_id: str) -> HookAccepted:
         """One forge delivery to POST /api/hooks/{project_id}: verified with the project's hook secret (401 and
         nothing done otherwise), then the mirror is fetched and the push or pull request admitted at once."""
-        project = self._project(project_id)
-        missing = f'Project {project_id!r} has no hook secret: make one in its Settings first.'
-        if project is None:  # answered like a project without a secret: an anonymous caller learns no project ids
-            raise HookRefused(missing)
+        # Every refusal before the signature holds is one 401 whatever the project id: an anonymous caller learns
+        # no project ids (none, none with a hook secret). The headers are read before the project is looked up.
         delivery = hooks.delivery_of({k.lower(): v for k, v in headers.items()})
         if delivery is None:
-            raise DomainError(
-                400,
-                'unknown_forge',
-                'No X-GitHub-Event, X-Gitea-Event or X-Gitlab-Event header: which forge sent this?',
+            raise HookRefused(
+                'No X-GitHub-Event, X-Gitea-Event or X-Gitlab-Event header: which forge sent this? A delivery is '
+                "signed with the project's hook secret."
             )
-        secret = self._hook_secret(project)
-        if secret is None:
-            raise HookRefused(missing)
-        if not hooks.signature_valid(delivery, body, secret):
-            raise HookRefused('The signature does not match the project hook secret.')
+        project = self._project(project_id)
+        secret = self._hook_secret(project) if project is not None else None
+        if project is None or secret is None or not hooks.signature_valid(delivery, body, secret):
+            raise HookRefused(
+                "The signature does not match the project's hook secret (a project without one, which an operator "
+                'makes in its Settings, takes no deliveries).'
+            )
         kind = hooks.kind_of(delivery)
         if kind == 'ping':
             return HookAccepted(forge=delivery.forge, event='ping', outcome='ignored', detail='pong')
