@@ -17,7 +17,7 @@ from app.services.triggers.queries import list_commit_statuses
 router = APIRouter(tags=['hooks'])
 
 
-@router.post('/hooks/{project_id}', response_model=HookAccepted, responses=problems(400, 401, 413, 422))
+@router.post('/hooks/{project_id}', response_model=HookAccepted, responses=problems(401, 413, 422))
 async def receive_hook(project_id: str, request: Request, services: ServicesDep) -> HookAccepted:
     """A forge's delivery. Authenticated by its signature alone (X-Hub-Signature-256, X-Gitea-Signature,
     X-Gitlab-Token) with the project's hook secret: a wrong or missing one is a 401 and changes nothing. A push

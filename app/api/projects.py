@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from app.api.deps import PrincipalDep, ServicesDep
 from app.api.schemas import BranchPublic, QuotaPublic, RepositoryPublic, problems
 from app.container import Services
-from app.models import ProjectCreate, ProjectPublic, ProjectUpdate, RunCachesPublic
+from app.models import Project, ProjectCreate, ProjectPublic, ProjectUpdate, RunCachesPublic
 from app.services.afk import project_view as view
 from app.services.artifacts import retention as artifact_retention
 from app.services.execution import caches as run_caches
@@ -77,12 +77,21 @@ async def update_project(
 @router.delete('/projects/{project_id}', status_code=204, responses=problems(401, 403, 404, 409))
 async def delete_project(project_id: str, services: ServicesDep, principal: PrincipalDep) -> Response:
     files = await run_in_threadpool(artifact_retention.stored_files_of_project, services.engine, project_id)
+    team_id = await run_in_threadpool(_team_of, services, project_id)
     await run_in_threadpool(projects.delete_project, services.engine, principal, project_id)
     services.admitter.forget_project(project_id)
+    # every open dashboard drops its card (it re-reads and finds the project gone), on every server
+    services.bus.publish({'type': 'project', 'id': project_id, 'team_id': team_id, 'deleted': True})
     # its runs' artifact rows went with them; their files leave the store now (docs/artifacts.md)
     await run_in_threadpool(artifact_retention.delete_files, services.artifact_store, files)
     await run_in_threadpool(run_caches.remove_tree, services.settings.caches_dir / project_id)  # and its caches
     return Response(status_code=204)
+
+
+def _team_of(services: Services, project_id: str) -> str | None:
+    with Session(services.engine) as session:
+        project = session.get(Project, project_id)
+        return project.team_id if project is not None else None
 
 
 def _repository(services: Services, principal: Principal, project_id: str, *, refresh: bool) -> RepositoryPublic:

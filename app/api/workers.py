@@ -21,7 +21,8 @@ router = APIRouter(prefix='/workers', tags=['workers'])
 class WorkersPage(BaseModel):
     executor: str  # 'local': runs are children of the server and no worker is involved
     capacity: int  # the slots of the live, undrained workers: the cap on runs executing at once
-    busy: int
+    busy: int  # of those slots (never more than capacity)
+    finishing: int = 0  # runs still executing on draining workers (they take no new ones)
     items: list[WorkerPublic]
 
 
@@ -35,7 +36,8 @@ async def list_workers(services: ServicesDep, principal: PrincipalDep) -> Worker
     return WorkersPage(
         executor=services.settings.executor,
         capacity=sum(w.slots for w in serving),
-        busy=sum(w.busy for w in items if w.state in ('live', 'draining')),
+        busy=sum(w.busy for w in serving),
+        finishing=sum(w.busy for w in items if w.state == 'draining'),
         items=items,
     )
 

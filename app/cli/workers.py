@@ -27,7 +27,8 @@ def _table(page: dict) -> Table | str:
         'Busy',
         'Last heartbeat',
         'Version',
-        caption=f'{page["busy"]} busy of {page["capacity"]} slots on live workers',
+        caption=f'{page["busy"]} busy of {page["capacity"]} slots on live workers'
+        + (f', {page["finishing"]} finishing on draining ones' if page.get('finishing') else ''),
     )
     for w in page['items']:
         table.add_row(

@@ -50,11 +50,16 @@ BRANCH_REFRESH_TICKS = 15  # seconds between re-reads of the busy marks (locks h
 
 
 def branch_select(branches: list[dict], wanted: str | None, base: str) -> ui.select:
-    """The branch picker: the wanted branch, else the base branch, else the newest one."""
+    """The branch picker: the wanted branch (a retry's or Run again's, kept even when the picker's list does not hold
+    it: past its first page, or deleted, which the server then says, never another branch in its place), else the
+    base branch, else the newest one."""
     names = [b['name'] for b in branches]
-    value = wanted if wanted in names else base if base in names else (names[0] if names else None)
+    options = branch_options(branches)
+    if wanted and wanted not in names:
+        options = {wanted: wanted, **options}
+    value = wanted or (base if base in names else (names[0] if names else None))
     return (
-        ui.select(branch_options(branches), label='Branch', with_input=True, value=value)
+        ui.select(options, label='Branch', with_input=True, value=value)
         .classes('w-full sm:w-96')
         .props('data-testid=branch input-debounce=0 aria-label="Branch (type to search)"')
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 from urllib.parse import urlencode
 
@@ -219,8 +220,17 @@ class RunsListView:
         await stop_run(run['id'])
 
 
-def retry(run: dict) -> None:
-    """Retry opens the Run form pre-filled from the run (with a new idempotency key)."""
+async def retry(run: dict) -> None:
+    """Retry opens the Run form pre-filled from the run (with a new idempotency key). An AFK run's is sent at once:
+    it works its issue again as it was (its branch, depth and framework are not to be chosen), and its page opens."""
+    if run.get('kind') == 'auto':
+        try:
+            answer = await connection.client().retry_run(run['id'], key=f'retry-{uuid.uuid4()}')
+        except ApiError as exc:
+            notify_error(exc, f'retry {run["id"]}')
+            return
+        ui.navigate.to(f'/runs/{answer.data["id"]}')
+        return
     query = urlencode(
         {
             'retry_of': run['id'],

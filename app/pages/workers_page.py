@@ -47,7 +47,9 @@ class WorkersView:
         else:
             self.summary.text = (
                 f'{len(live)} live worker{"" if len(live) == 1 else "s"} · {page["busy"]} of {page["capacity"]} '
-                'slots busy (draining workers finish their runs but take no new ones)'
+                'slots busy'
+                + (f' · {page["finishing"]} finishing on draining workers' if page.get('finishing') else '')
+                + ' (draining workers finish their runs but take no new ones)'
                 + ('' if self.admin else '. A deployment administrator drains and undrains them.')
             )
         shown = (self.admin, [{**w, 'heard': relative(w['heartbeat_at'])} for w in page['items']])

@@ -188,7 +188,8 @@ def test_retrying_an_afk_run_works_its_issue_again_as_an_afk_run(settings_factor
         assert first['status'] == 'failed'
         assert client.get('/api/projects/proj/issues').json()[0]['claim']['state'] == 'parked'
 
-        retried = client.post(f'/api/runs/{first["id"]}/retry')
+        as_it_was = {k: first[k] for k in ('depth_level', 'target_framework')} | {'branch': first['branch_name']}
+        retried = client.post(f'/api/runs/{first["id"]}/retry', json=as_it_was)  # what the Run form sends
         assert retried.status_code == 201, retried.text
         again = wait_for_status(client, retried.json()['id'])
         assert (again['kind'], again['retry_of'], again['issue_number'], again['branch_name']) == (

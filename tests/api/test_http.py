@@ -179,3 +179,19 @@ def test_live_output_events_say_how_many_lines_the_run_printed(settings_factory,
         assert (newest['last_seq'], newest['output_lines']) == (run['last_seq'], run['output_lines']) == (7, 3)
         release.touch()
         assert wait_for_status(client, run_id)['status'] == 'succeeded'
+
+
+def test_deleting_a_project_is_told_on_the_event_stream(api, repo_factory) -> None:  # noqa: ANN001
+    """Every open dashboard drops the card of a project deleted elsewhere: the stream says `project` with its id."""
+    create_project(api.client, repo_factory(), project_id='gone')
+    with api.client.stream('GET', '/api/events', timeout=httpx.Timeout(30, read=20)) as stream:
+        lines = stream.iter_lines()
+        assert next(lines).startswith(':')  # subscribed
+        assert api.client.delete('/api/projects/gone').status_code == 204
+        event = None
+        for line in lines:
+            if line.startswith('event: '):
+                event = line[7:]
+            elif line.startswith('data: ') and event == 'project':
+                assert json.loads(line[6:])['id'] == 'gone'
+                break

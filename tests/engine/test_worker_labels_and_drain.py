@@ -105,6 +105,8 @@ def test_a_drained_worker_takes_no_new_runs_and_finishes_its_own(settings_factor
         drained = run_cli(server.base_url, server.token, 'workers', 'drain', name, '--json').json()
         assert drained['state'] == 'draining' and drained['busy'] == 1
         wait_for_log(tmp_path / 'solo.log', 'is draining: takes no new runs')
+        page = client.get('/api/workers').json()  # no slot serves new runs; its own run finishes there
+        assert (page['capacity'], page['busy'], page['finishing']) == (0, 0, 1)
         second = trigger(client, branch='second').json()
         assert wait_for_status(client, first['id'], timeout=30)['status'] == 'succeeded'  # its own run finishes
         time.sleep(3 * settings.dispatch_again_seconds)  # several dispatch sweeps: none may hand it the run

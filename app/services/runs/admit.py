@@ -138,7 +138,9 @@ class RunAdmitter:
         if refusal:
             raise DomainError.from_refusal(refusal)
         if original.kind == RunKind.auto.value and self.retry_afk_run is not None:
-            moved = next((name for name, value in overrides.items() if value), None)
+            was = {'branch': original.branch_name, 'depth_level': original.depth_level}
+            was['target_framework'] = original.target_framework
+            moved = next((name for name, value in overrides.items() if value and value != was.get(name)), None)
             if moved:
                 raise DomainError(
                     422, 'validation', f'An AFK run is retried on its issue as it was: {moved} cannot be changed.'
