@@ -1,6 +1,7 @@
 """A run's annotations (`::error|warning|notice::` lines, app/core/workflow_commands.py) at the top of its page: one
 row each with its level, title, message and `file:line`, linking to its line of the log (`#L<seq>`, which the
-log viewer follows). The API answers them with the run (`annotations`, its first 50 in log order)."""
+log viewer follows). The API answers them with the run (`annotations`, its first 50 in log order): a full list
+says so, and where the rest are."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from weakref import WeakKeyDictionary
 from nicegui import ui
 
 from app.state.log_links import line_hash
-from app.state.log_rows import LEVEL_WORDS
+from app.state.log_rows import LEVEL_WORDS, annotations_note
 
 # level -> (icon, Quasar colour), GitHub's hues
 LOOKS = {'error': ('error', 'negative'), 'warning': ('warning', 'warning'), 'notice': ('info', 'info')}
@@ -52,3 +53,6 @@ def draw_annotations(box: ui.element, run: dict[str, Any]) -> None:
                     ui.label(where).classes('font-mono text-sm opacity-70').props('data-field=place')
                 ui.label(f'line {annotation["seq"]}').classes('text-xs opacity-60 ml-auto whitespace-nowrap')
             link.props(f'role=listitem data-testid=annotation data-level={level}')
+        note = annotations_note(len(annotations))
+        if note:
+            ui.label(note).classes('text-xs opacity-70').props('role=listitem data-testid=annotations-more')

@@ -1,5 +1,5 @@
 """Project cards on the dashboard: status, running count, last run, auto badge, the ⋯ menu
-(Start AFK run, Auto on/off, Reset when paused), the paused banner with the causes of the last
+(Start AFK run; for operators Auto on/off and Reset when paused), the paused banner with the causes of the last
 failures, and Parked (N). Updated in place from live change events."""
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ from app.pages.theme import iso_utc, relative, status_badge
 from app.pages.widgets import menu_item, notify_error
 from app.state import connection, live
 from app.state.history import SPARKLINE_RUNS, is_finish_event, sparkline_svg
-from app.state.projects_store import CardView, ProjectsStore, awaiting_approval_text
+from app.state.me import is_operator, who_am_i
+from app.state.projects_store import CardView, ProjectsStore, awaiting_approval_text, card_menu
 from app.state.run_timing import parse, start_fact, until_text
 from app.state.text import shown
 
@@ -74,8 +75,8 @@ def _last_run_link(last: dict) -> None:
 
 
 class ProjectCard:
-    def __init__(self, store: ProjectsStore, view: CardView, *, form_posts: bool) -> None:
-        self.store, self.id, self.form_posts = store, view.id, form_posts
+    def __init__(self, store: ProjectsStore, view: CardView, *, form_posts: bool, operator: bool) -> None:
+        self.store, self.id, self.form_posts, self.operator = store, view.id, form_posts, operator
         self.form_token: str | None = None
         with ui.card().classes('w-full sm:w-96 gap-2').props(f'data-project={view.id}') as self.element:
             with ui.row().classes('w-full items-center no-wrap gap-2'):
@@ -92,7 +93,8 @@ class ProjectCard:
                         with menu_item(self.start_afk) as self.start_item:
                             self.start_label = ui.item_section()
                         # opened, the menu puts the focus here (QMenu focuses [autofocus]): the item always enabled
-                        with menu_item(self.toggle_auto).props('autofocus'):
+                        # (a builder has no Auto item: the menu itself takes the focus)
+                        with menu_item(self.toggle_auto).props('autofocus') as self.auto_item:
                             self.auto_label = ui.item_section()
                         self.menu_separator = ui.separator()
                         with (
@@ -153,13 +155,16 @@ class ProjectCard:
         self.start_item.set_enabled(ready is None or ready > 0)
         self.auto_label.text = f'Auto AFK runs: {"On" if auto else "Off"}'
         paused_line = paused_text(view.failures)
-        for element in (self.menu_separator, self.menu_paused, self.reset_item, self.banner):
-            element.set_visibility(view.paused)
+        menu = card_menu(view, operator=self.operator)  # a builder's: no Auto on/off, no Reset (403 for them)
+        self.auto_item.set_visibility(menu.auto)
+        for element in (self.menu_separator, self.menu_paused):
+            element.set_visibility(menu.paused_line)
+        self.banner.set_visibility(view.paused)
         self.menu_paused_label.text = paused_line
         blocked = view.cost_capped or view.launch_blocked  # the daily AFK cost cap first: it is the louder
         self.launch_banner.text = blocked or ''
         self.launch_banner.set_visibility(blocked is not None)
-        self.reset_item.set_visibility(view.paused or blocked is not None)
+        self.reset_item.set_visibility(menu.reset)
         self.banner_title.text = paused_line + ('' if auto else ' (auto is off)')
         self.status.text = STATUS_TEXT[view.status]
         self.status.props(f'color={STATUS_COLOR[view.status]} data-card-status={view.status}')
@@ -185,7 +190,7 @@ class ProjectCard:
         parked = int(project.get('parked_count') or 0)
         self.parked_button.text = f'Parked ({parked})'
         self.parked_button.set_visibility(parked > 0)
-        if view.paused and self.form_posts and self.form_token is None:
+        if view.paused and self.form_posts and self.operator and self.form_token is None:  # operators' form
             self.form_token = ''  # loading; update() also runs from live events, outside any slot
             background_tasks.create(self._load_form(), name='reset-form-token')
 
@@ -243,6 +248,7 @@ async def project_cards() -> None:
     cards: dict[str, ProjectCard] = {}
     recent: dict[str, list[dict]] = {}  # project id -> its newest finished runs, for the sparklines
     form_posts = _form_posts_reach_api()
+    operator = is_operator(await who_am_i())  # Auto on/off and Reset are operators' (the API refuses builders)
 
     async def load_recent() -> None:
         """Every card's sparkline from one request (GET /history?project=a,b,c), not one per card."""
@@ -273,7 +279,7 @@ async def project_cards() -> None:
                 if not ids:
                     ui.label('No projects yet.').classes('opacity-70')
                 for view in store.cards:
-                    cards[view.id] = ProjectCard(store, view, form_posts=form_posts)
+                    cards[view.id] = ProjectCard(store, view, form_posts=form_posts, operator=operator)
                     cards[view.id].show_recent(recent.get(view.id))
             if recent and set(ids) - set(recent):  # a project appeared: read its runs too
                 refresh_recent()

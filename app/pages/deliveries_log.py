@@ -1,8 +1,10 @@
 """The delivery log of a project's webhooks: newest first, each delivery's status and attempts, Redeliver
-(operators), older pages below. Re-read when a run of the project ends and while a delivery is still in flight
-(attempts are not change events)."""
+(operators), older pages below. Re-read when a run of the project ends or the project changes, for a while after a
+run began to wait for approval, and while a delivery is pending, retrying or held (attempts are not change events)."""
 
 from __future__ import annotations
+
+import time
 
 from nicegui import ui
 
@@ -14,9 +16,11 @@ from app.state.notifications_view import (
     EVENT_LABELS,
     STATUS_COLORS,
     STATUS_LABELS,
+    WATCH_SECONDS,
+    any_changing,
     attempt_text,
     delivery_state,
-    is_run_end,
+    log_reread,
 )
 
 PAGE = 25
@@ -38,6 +42,7 @@ class DeliveryLog:
         self.drawn: list[dict] | None = None
         self.states: dict[str, ui.label] = {}  # kept true between renders ('next attempt in 12 s')
         self.cursor: str | None = None
+        self.watch_until = 0.0  # monotonic: read on each tick until then (a delivery about to be recorded)
         with ui.row().classes('w-full items-center gap-2'):
             ui.label('Deliveries').classes('text-lg font-medium').props('role=heading aria-level=2')
             ui.space()
@@ -58,11 +63,14 @@ class DeliveryLog:
         await self.load()
 
     async def on_event(self, event: dict) -> None:
-        if is_run_end(event):  # its deliveries were written with its end
+        reread = log_reread(event)
+        if reread == 'soon':  # a run waits for approval: its deliveries come with the sender's next pass
+            self.watch_until = time.monotonic() + WATCH_SECONDS
+        elif reread == 'now':  # a run's deliveries are written with its end, a project's with its change
             await self.load()
 
     async def refresh_in_flight(self) -> None:
-        if any(item['status'] in ('pending', 'failed') for item in self.items):
+        if any_changing(self.items) or time.monotonic() < self.watch_until:
             await self.load()
 
     async def load(self) -> None:

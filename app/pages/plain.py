@@ -1,5 +1,5 @@
 """The projects without JavaScript: a server-rendered HTML list at /plain with plain forms for every
-per-project action of the ⋯ menu (Start AFK run, Auto on/off, Reset) and for parked issues
+per-project action of the ⋯ menu (Start AFK run; for operators Auto on/off and Reset) and for parked issues
 (Requeue, Discard). Every page links here from a <noscript> line.
 
 Forms post back here with a CSRF token (double submit: a SameSite=Strict cookie the page set, and
@@ -23,6 +23,7 @@ from app.client import ApiError, RunboardClient
 from app.core.origins import same_origin
 from app.pages.signin import check_token, explain
 from app.state import connection, session
+from app.state.me import is_operator, who_am_i
 
 PATH = '/plain'
 CSRF_COOKIE = 'rb_plain_csrf'
@@ -53,8 +54,9 @@ def _form_html(action: str, project_id: str, label: str, csrf: str, number: int 
     )
 
 
-def project_section(project: dict, parked: list[dict], csrf: str) -> str:
-    """Pure: one project's state and its action forms."""
+def project_section(project: dict, parked: list[dict], csrf: str, *, operator: bool) -> str:
+    """Pure: one project's state and its action forms (Auto on/off and Reset for operators only: the API refuses
+    a builder's with 403)."""
     pid = project['id']
     auto = bool(project.get('auto_enabled'))
     failures = int(project.get('consecutive_failures') or 0)
@@ -75,8 +77,9 @@ def project_section(project: dict, parked: list[dict], csrf: str) -> str:
             f'{html.escape(project["launch_error"].removeprefix("launch_failed: "))}</p>'
         )
     lines.append(_form_html('start', pid, f'Start AFK run ({ready if ready is not None else "?"} ready)', csrf))
-    lines.append(_form_html('auto-off' if auto else 'auto-on', pid, f'Turn auto {"off" if auto else "on"}', csrf))
-    if project.get('paused') or project.get('launch_error'):
+    if operator:
+        lines.append(_form_html('auto-off' if auto else 'auto-on', pid, f'Turn auto {"off" if auto else "on"}', csrf))
+    if operator and (project.get('paused') or project.get('launch_error')):
         lines.append(_form_html('reset', pid, 'Reset', csrf))
     if parked:
         lines.append('<h3>Parked issues</h3><ul>')
@@ -183,7 +186,9 @@ def register() -> None:
                 parked = {
                     p['id']: (await client.parked_issues(p['id'])) if p.get('parked_count') else [] for p in projects
                 }
-                body = ''.join(project_section(p, parked[p['id']], csrf) for p in projects) or '<p>No projects.</p>'
+                operator = is_operator(await who_am_i())
+                body = ''.join(project_section(p, parked[p['id']], csrf, operator=operator) for p in projects)
+                body = body or '<p>No projects.</p>'
             except ApiError as exc:
                 body, notice = '', Notice(f'Could not load the projects: {exc.detail}', error=True)
         response = HTMLResponse(page(body, notice), headers={'Cache-Control': 'no-store'})

@@ -83,7 +83,7 @@ class RunExtras:
 
     async def draw_artifacts(self, run_id: str, answer: dict[str, Any]) -> None:
         items = answer.get('items') or []
-        self.tabs['artifacts'].props(f'label="{view.tab_label("Artifacts", len(items))}"')
+        self.tabs['artifacts'].props(f'label="{view.artifacts_tab_label(items)}"')
         self.artifacts_box.clear()
         with self.artifacts_box:
             with ui.row().classes('items-center gap-3 w-full'):

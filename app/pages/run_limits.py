@@ -1,5 +1,5 @@
 """The Run form's limits: the 429 countdown banner (with the request's correlation id) and the quota
-banner (amber when few runs are left, red when none), refreshed when a window opens again."""
+banner (amber when few runs are left, its reset in UTC; red when none), read again when a window resets."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from nicegui import ui
 from app.client import ApiError
 from app.pages.widgets import correlation_chip
 from app.state import connection
-from app.state.run_form import Failure, countdown_text, quota_banner
+from app.state.run_form import Failure, countdown_text, quota_banner, quota_stale
 
 
 class RunLimits:
@@ -52,9 +52,10 @@ class RunLimits:
         if self.rate_limited_until is not None and self.rate_seconds_left() <= 0:
             self.rate_limited_until = None
             return 'refresh'
-        banner = quota_banner(self.quota, datetime.now(UTC))
-        if banner and banner.blocks_run and banner.seconds_left <= 0 and time.monotonic() - self.quota_fetched > 1:
+        now = datetime.now(UTC)
+        if quota_stale(self.quota, now, time.monotonic() - self.quota_fetched):  # amber or red: the window reset
             return 'refresh'
+        banner = quota_banner(self.quota, now)
         if self.rate_limited_until is not None or (banner and banner.level == 'red'):
             return 'render'
         return None

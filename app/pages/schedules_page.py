@@ -19,10 +19,17 @@ from app.pages.widgets import confirm, error_notice, list_note, notify_error, va
 from app.state import connection, live
 from app.state.me import is_operator, who_am_i
 from app.state.run_timing import clock, parse
-from app.state.schedules_view import CATCH_UP, cron_text, firing_view, next_line, parameters_text
+from app.state.schedules_view import (
+    CATCH_UP,
+    FIRINGS_SHOWN,
+    cron_text,
+    firing_view,
+    firings_shown,
+    next_line,
+    parameters_text,
+)
 from app.state.text import shown
 
-HISTORY = 10  # firings shown per schedule
 TONES = {'positive': 'green-9', 'warning': 'deep-orange-10', 'muted': 'grey-7', 'info': 'blue-9'}
 
 
@@ -36,8 +43,8 @@ class SchedulesView:
         client = connection.client()
         try:
             items = await client.list_schedules(self.project['id'])
-            histories = await asyncio.gather(
-                *(client.schedule_firings(self.project['id'], s['id'], limit=HISTORY) for s in items)
+            histories = await asyncio.gather(  # one more than shown: are there older ones
+                *(client.schedule_firings(self.project['id'], s['id'], limit=FIRINGS_SHOWN + 1) for s in items)
             )
         except ApiError as exc:
             error_notice(self.box, exc, 'read the schedules')
@@ -71,7 +78,7 @@ class SchedulesView:
                     variable_chips(schedule['variables'], 'schedule-variables')
             ui.label(CATCH_UP[schedule['catch_up']]).classes('text-xs opacity-70').props('data-field=catch-up')
             self.next_firing(schedule)
-            self.history(firings)
+            self.history(schedule['id'], firings)
 
     def actions(self, schedule: dict[str, Any]) -> None:
         paused = schedule['paused']
@@ -103,11 +110,12 @@ class SchedulesView:
                     'text-xs opacity-70'
                 )
 
-    def history(self, firings: list[dict[str, Any]]) -> None:
+    def history(self, schedule_id: str, read: list[dict[str, Any]]) -> None:
         ui.label('Past firings').classes('text-sm font-medium mt-1')
-        if not firings:
+        if not read:
             ui.label('None yet.').classes('text-xs opacity-70').props('data-testid=no-firings')
             return
+        firings, more = firings_shown(schedule_id, read)
         with ui.column().classes('w-full gap-0').props('role=list aria-label="Past firings"'):
             for firing in firings:
                 view = firing_view(firing)
@@ -125,6 +133,8 @@ class SchedulesView:
                             status_badge(view.run_status).classes('text-xs')
                     if view.text:
                         ui.label(shown(view.text)).classes('text-xs opacity-80').props('dir=auto')
+        if more:  # read one past those shown: older ones exist
+            ui.label(more).classes('text-xs opacity-70').props('data-testid=older-firings')
 
     async def saved(self, schedule: dict[str, Any]) -> None:
         ui.notify(f'Schedule “{schedule["name"]}” saved.', type='positive', position='bottom')

@@ -91,6 +91,16 @@ def tab_label(name: str, count: int | None) -> str:
     return f'{name} ({count})' if count else name
 
 
+def artifacts_tab_label(items: list[dict[str, Any]]) -> str:
+    """The Artifacts tab: the files kept ('Artifacts (2)'), and the refused ones apart ('Artifacts (2 kept · 1
+    refused)'): a refused file is listed with why, but the run kept nothing of it."""
+    kept = sum(1 for item in items if item.get('stored'))
+    refused = len(items) - kept
+    if not refused:
+        return tab_label('Artifacts', kept)
+    return f'Artifacts ({kept} kept · {refused} refused)'
+
+
 def totals_text(totals: dict[str, Any]) -> str:
     """`12 tests · 9 passed · 2 failed · 1 error · 0 skipped · 3.2 s` (no time when the report gave none)"""
     errors = totals.get('errors', 0)

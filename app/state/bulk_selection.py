@@ -11,7 +11,9 @@ from typing import Any
 
 DONE_WORDS = {'stop': 'stop requested', 'retry': 'retried', 'approve': 'approved'}
 VERBS = {'stop': 'Stop', 'retry': 'Retry', 'approve': 'Approve'}
-PAST = {'stop': 'stopped', 'retry': 'retried', 'approve': 'approved'}
+# the summary's words for the runs acted on: a Stop only asks (a running run ends when its process does, and the
+# answer does not say which had ended by then), so it says what the rows say
+PAST = {'stop': 'stop requested', 'retry': 'retried', 'approve': 'approved'}
 RULES = {
     'stop': 'only active runs stop',
     'retry': 'only ended ones retry',

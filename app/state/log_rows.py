@@ -12,12 +12,23 @@ from __future__ import annotations
 
 from html import escape
 
-from app.core.workflow_commands import annotation_of
+from app.core.workflow_commands import MAX_ANNOTATIONS, annotation_of
 from app.state.ansi import ansi_html, terminal_shown
 from app.state.timeline import Line
 
 LEVEL_WORDS = {'error': 'Error', 'warning': 'Warning', 'notice': 'Notice'}
 OUTCOMES = ('succeeded', 'failed', 'timed_out', 'crashed')  # the status lines drawn in their outcome's colour
+
+
+def annotations_note(count: int) -> str | None:
+    """Under the run page's annotations: the API lists a run's first MAX_ANNOTATIONS (in log order) and says
+    nothing of the rest, so a full list says where any more are (None below that: all are listed)."""
+    if count < MAX_ANNOTATIONS:
+        return None
+    return (
+        f'The first {MAX_ANNOTATIONS} annotations are listed: any later ones are marked in the log only '
+        '(search it for ::error, ::warning or ::notice).'
+    )
 
 
 def annotation_html(text: str) -> str | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Literal
 
 from app.models.notifications import EVENT_TYPES
 from app.state.run_timing import retry_planned_text
@@ -122,6 +123,28 @@ _ENDED = {
 def is_run_end(event: dict) -> bool:
     """A live change event saying a run ended (the browser then reads the run to see whose it is)."""
     return event.get('type') == 'run' and event.get('status') in _ENDED
+
+
+# a delivery in these states changes with no change event (an attempt, a retry falling due, a held one sent or
+# skipped): the delivery log reads again while it shows any
+CHANGING = ('pending', 'failed', 'held')
+WATCH_SECONDS = 15.0  # how long the log keeps reading after a run began to wait (the sender records it on a pass)
+
+
+def any_changing(deliveries: list[dict]) -> bool:
+    return any(item.get('status') in CHANGING for item in deliveries)
+
+
+def log_reread(event: dict) -> Literal['now', 'soon'] | None:
+    """When a live change event may have brought the delivery log new rows: 'now' for a run's end (its deliveries
+    are written with it: run.*, issue.parked, project.auto_paused) and for a project's change (project.cost_capped
+    and the other project events); 'soon' for a run that now waits (run.awaiting_approval is recorded by the
+    sender's next pass, seconds later, with no event of its own): the log reads again for WATCH_SECONDS."""
+    if is_run_end(event) or event.get('type') == 'project':
+        return 'now'
+    if event.get('type') == 'run' and event.get('status') == 'delayed':
+        return 'soon'
+    return None
 
 
 def own_run_alert(run: dict, my_user_id: str | None) -> BrowserAlert | None:

@@ -64,6 +64,23 @@ class CardView:
         return 'idle'
 
 
+@dataclass(frozen=True)
+class CardMenu:
+    """Which of a card's ⋯ menu items show. Auto on/off and Reset are operators' (the API refuses a builder's with
+    403): a builder's menu leaves them out, as other pages leave out what would be refused."""
+
+    auto: bool  # "Auto AFK runs: On/Off"
+    paused_line: bool  # "Auto paused · N fails" (and the separator above it): a fact, for everyone
+    reset: bool
+
+
+def card_menu(view: CardView, *, operator: bool) -> CardMenu:
+    """Pure: the menu of one card for this viewer. Reset shows on a paused card or one whose loop is held (the
+    daily cost cap, a launch failure)."""
+    held = view.paused or view.cost_capped is not None or view.launch_blocked is not None
+    return CardMenu(auto=operator, paused_line=view.paused, reset=operator and held)
+
+
 def awaiting_approval_text(project: dict) -> str | None:
     """The card's line for the runs an operator has to approve (None: none waits)."""
     count = int(project.get('awaiting_approval') or 0)

@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from app.client import ApiError, Response, RunboardClient, new_idempotency_key
+from app.state.run_timing import clock
 from app.state.runs_store import RunsStore
 
 AUTO_RETRY_DELAYS = (0.3, 1.0)  # automatic retries of the same submit (same key) after a network loss
@@ -139,7 +140,7 @@ def quota_banner(quota: dict[str, Any] | None, now: datetime) -> QuotaBanner | N
         return QuotaBanner('red', f'Quota exhausted — next window opens in {countdown_text(seconds)}.', True, seconds)
     if remaining * 10 <= limit:
         resets = datetime.fromisoformat(quota['resets_at'].replace('Z', '+00:00')) if quota.get('resets_at') else None
-        at = resets.astimezone().strftime('%H:%M:%S') if resets else 'the end of the window'
+        at = clock(resets) if resets else 'the end of the window'  # in UTC: the server's own zone means nothing here
         return QuotaBanner(
             'amber',
             f'You are close to your run limit. {remaining} run{"" if remaining == 1 else "s"} remaining in the '
@@ -148,6 +149,19 @@ def quota_banner(quota: dict[str, Any] | None, now: datetime) -> QuotaBanner | N
             seconds_until(quota.get('resets_at'), now),
         )
     return None
+
+
+QUOTA_REREAD_AFTER_SECONDS = 1.0  # at most one read a second while the answer still names a passed moment
+
+
+def quota_stale(quota: dict[str, Any] | None, now: datetime, seconds_since_read: float) -> bool:
+    """Is the quota read worth reading again: a banner (amber or red) whose window has reset since, read more than
+    QUOTA_REREAD_AFTER_SECONDS ago (the window slid on: more runs are left, or fewer). An amber banner without a
+    reset time is never stale (it names no moment)."""
+    banner = quota_banner(quota, now)
+    if banner is None or banner.seconds_left > 0 or seconds_since_read <= QUOTA_REREAD_AFTER_SECONDS:
+        return False
+    return banner.blocks_run or bool((quota or {}).get('resets_at'))
 
 
 # ------------------------------------------------------------------ the key and the submit

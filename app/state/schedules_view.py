@@ -102,6 +102,20 @@ def firing_view(firing: dict[str, Any]) -> FiringView:
     return FiringView(state, 'firing…', 'info', None, None, 'being admitted')
 
 
+FIRINGS_SHOWN = 10  # per schedule on its page; the page reads one more to know whether older ones exist
+
+
+def firings_shown(
+    schedule_id: str, firings: list[dict[str, Any]], shown: int = FIRINGS_SHOWN
+) -> tuple[list[dict[str, Any]], str | None]:
+    """The past firings a schedule's card lists (newest first, read with limit shown + 1) and, when older ones
+    exist, the note saying only the latest are shown and where to read the rest."""
+    if len(firings) <= shown:
+        return firings, None
+    note = f'Only the latest {shown} firings are shown; for older ones: runboard schedules history {schedule_id} -n 200'
+    return firings[:shown], note
+
+
 def form_body(values: dict[str, Any]) -> dict[str, Any]:
     """The create/edit body from the form's boxes (blank boxes left out: the server says what is missing)."""
     body: dict[str, Any] = {}

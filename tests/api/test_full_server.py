@@ -4,9 +4,9 @@ the contract of POST /runs, bare paths, problems, correlation ids, the OpenAPI d
 
 from __future__ import annotations
 
+import http.client
 import json
 import re
-import socket
 import time
 from unittest.mock import ANY
 
@@ -131,10 +131,13 @@ def test_a_connection_the_client_keeps_idle_past_its_pool_expiry_is_still_answer
     the one that waits longer."""
     with app_process(tmp_path / 'data', env={'RUNBOARD_DEMO': 'true'}) as server:
         url = httpx.URL(server['url'])
-        request = f'GET /api/health HTTP/1.1\r\nHost: {url.host}:{url.port}\r\n\r\n'.encode()
-        with socket.create_connection((url.host, url.port), timeout=10) as conn:
-            conn.sendall(request)
-            assert conn.recv(65536).startswith(b'HTTP/1.1 200')
+        conn = http.client.HTTPConnection(url.host, url.port, timeout=10)  # one socket, reused while it is open
+        try:
+            conn.request('GET', '/api/health')
+            first = conn.getresponse()
+            assert first.status == 200 and first.read()
             time.sleep(6)
-            conn.sendall(request)
-            assert conn.recv(65536).startswith(b'HTTP/1.1 200')
+            conn.request('GET', '/api/health')  # on the same socket: a closed one raises RemoteDisconnected
+            assert conn.getresponse().status == 200
+        finally:
+            conn.close()

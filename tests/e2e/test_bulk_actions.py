@@ -25,7 +25,7 @@ def test_select_rows_then_all_matching_stop_and_retry_with_per_row_outcomes(tmp_
         expect(page.get_by_test_id('bulk-count')).to_have_text('2 runs selected')
         page.get_by_test_id('bulk-stop').click()
         page.get_by_role('alertdialog').get_by_role('button', name='Stop').click()
-        expect(page.get_by_test_id('bulk-summary')).to_have_text('2 stopped, 0 skipped, 0 refused')
+        expect(page.get_by_test_id('bulk-summary')).to_have_text('2 stop requested, 0 skipped, 0 refused')
         for run_id in made[:2]:  # stopped: they leave the status=queued list
             expect(runs.locator(f'[role=listitem][data-run={run_id}]')).to_have_count(0)
 
@@ -33,7 +33,7 @@ def test_select_rows_then_all_matching_stop_and_retry_with_per_row_outcomes(tmp_
         expect(page.get_by_test_id('bulk-count')).to_have_text('All runs matching these filters')
         page.get_by_test_id('bulk-stop').click()
         page.get_by_role('alertdialog').get_by_role('button', name='Stop').click()
-        expect(page.get_by_test_id('bulk-summary')).to_have_text('4 stopped, 0 skipped, 0 refused')
+        expect(page.get_by_test_id('bulk-summary')).to_have_text('4 stop requested, 0 skipped, 0 refused')
         expect(runs.locator('[role=listitem][data-run]')).to_have_count(0)
         assert {r['status'] for r in env.runs('alpha')} == {'stopped'}
 

@@ -192,7 +192,7 @@ def test_stop_all_stops_the_cells_still_running_and_re_run_failed_runs_them_agai
         expect(cell_status(page, cell)).to_have_attribute('data-status', re.compile('^(queued|running)$'))
     expect(page.get_by_test_id('rerun-failed')).to_have_count(0)
     page.get_by_test_id('stop-all').click()
-    expect(page.get_by_test_id('batch-action-summary')).to_have_text('2 stopped, 0 skipped, 0 refused')
+    expect(page.get_by_test_id('batch-action-summary')).to_have_text('2 stop requested, 0 skipped, 0 refused')
     for cell in ('shallow/python', 'shallow/node'):
         expect(cell_status(page, cell)).to_have_attribute('data-status', 'stopped', timeout=20_000)
     expect(page.get_by_test_id('stop-all')).to_have_count(0)
@@ -259,7 +259,7 @@ def test_the_read_after_stop_all_does_not_bring_back_a_run_its_event_ended(page:
     env.proxy.add_rule('GET', path, 'delay_reply', seconds=3)  # the read Stop all makes, held after the server answers
     try:
         page.get_by_test_id('stop-all').click()
-        expect(page.get_by_test_id('batch-action-summary')).to_have_text('1 stopped, 0 skipped, 0 refused')
+        expect(page.get_by_test_id('batch-action-summary')).to_have_text('1 stop requested, 0 skipped, 0 refused')
         expect(cell_status(page, 'deep/python')).to_have_attribute('data-status', 'stopped', timeout=10_000)
         deadline = time.monotonic() + 10
         held = env.proxy.requests('GET', path)[reads:]

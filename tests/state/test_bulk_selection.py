@@ -91,7 +91,8 @@ def test_the_confirmation_says_how_many_runs(picked, all_matching, shown, more, 
 @pytest.mark.parametrize(
     ('action', 'question', 'summary'),
     [
-        ('stop', 'Stop 1 selected run? Each run follows its own rules (only active runs stop).', '2 stopped'),
+        # a Stop asks a running run to stop: the summary says what the rows say, not that they stopped
+        ('stop', 'Stop 1 selected run? Each run follows its own rules (only active runs stop).', '2 stop requested'),
         ('retry', 'Retry 1 selected run? Each run follows its own rules (only ended ones retry).', '2 retried'),
         (
             'approve',
