@@ -54,3 +54,8 @@ def filter_match(patterns: Sequence[str], value: str) -> bool:
         if glob_match(pattern[1:] if negated else pattern, value):
             verdict = not negated
     return verdict
+
+
+def protected_branch(branch: str, *, base_branch: str, patterns: list[str] | None) -> bool:
+    """Pure: whether `branch` is one of a project's protected branches (its base branch when it names none)."""
+    return filter_match(patterns, branch) if patterns is not None else branch == base_branch

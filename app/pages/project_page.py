@@ -20,6 +20,7 @@ from app.pages.signin import signed_in
 from app.pages.theme import frame
 from app.pages.widgets import error_notice
 from app.state import connection
+from app.state.me import is_operator, who_am_i
 from app.state.run_form import variables_from_query
 from app.state.runs_store import RunFilters, RunsStore
 from app.state.text import shown
@@ -87,6 +88,7 @@ async def project_page(
             depth=depth,
             framework=framework,
             variables=variables_from_query(request.query_params.multi_items()),  # var[NAME]=value (Run again)
+            operator=is_operator(await who_am_i()),
         )
         forms.append(form)
         await repository.load(fetch=True)

@@ -24,6 +24,7 @@ from app.state.run_form import (
     Failure,
     RunFormState,
     failure_after_run_update,
+    own_variables_reason,
     parse_variables,
     submit_run,
     variables_text,
@@ -134,8 +135,10 @@ class RunFormView:
         depth: str | None,
         framework: str | None,
         variables: dict[str, str] | None = None,
+        operator: bool = False,
     ) -> None:
         self.project, self.store = project, store
+        self.operator = operator  # a builder's own variables on a protected branch are refused: said before Run
         self.form = RunFormState(project_id=project['id'], retry_of=retry_of)
         self.submitting = False
         self.failure: Failure | None = None
@@ -181,6 +184,8 @@ class RunFormView:
                 .tooltip("The run's environment variables (each run's, with Matrix), over the project's of that name")
             )
             self.variables.set_visibility(not retry_of)
+            self.variables.on_value_change(lambda _: self.update_button())
+            self.branch.on_value_change(lambda _: self.update_button())
             with ui.row().classes('items-center gap-3 flex-wrap'):
                 self.run_wrap, self.run_button, self.run_tooltip = run_button(self.submit)
                 # not "Reset": that word is the AFK pause's (the card's menu), a different act altogether
@@ -231,7 +236,15 @@ class RunFormView:
         self.update_button()
 
     def block_reason(self) -> str | None:
-        return self.limits.block_reason() or self.matrix.block_reason() or ('Submitting…' if self.submitting else None)
+        own, field = None, getattr(self, 'variables', None)  # (not made yet while the form is drawn)
+        if field is not None and field.visible:  # a retry runs with its original's variables: not the person's own
+            own = own_variables_reason(self.project, self.branch.value, field.value or '', operator=self.operator)
+        return (
+            self.limits.block_reason()
+            or self.matrix.block_reason()
+            or own
+            or ('Submitting…' if self.submitting else None)
+        )
 
     def update_button(self) -> None:
         reason = self.block_reason()

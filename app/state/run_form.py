@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from app.client import ApiError, Response, RunboardClient, new_idempotency_key
+from app.core.globs import protected_branch
 from app.state.run_timing import clock
 from app.state.runs_store import RunsStore
 
@@ -47,6 +48,21 @@ def parse_variables(text: str) -> tuple[dict[str, str], str | None]:
             return {}, f'line {number}: {name} is given twice'
         variables[name] = value
     return variables, None
+
+
+def own_variables_reason(project: dict[str, Any], branch: str | None, text: str, *, operator: bool) -> str | None:
+    """Pure: why Run would be refused for the run's own variables, said before Run (the server's rule: on a
+    protected branch only operators give a run variables of its own, as it is given the protected secrets)."""
+    variables, _ = parse_variables(text)
+    if operator or not branch or not variables:
+        return None
+    base, patterns = project.get('base_branch', ''), project.get('protected_branches')
+    if not protected_branch(branch, base_branch=base, patterns=patterns):
+        return None
+    return (
+        f'Only operators give a run its own variables on protected branch {branch}: remove them, or pick another '
+        'branch (project variables are set in its Settings).'
+    )
 
 
 def variables_text(variables: dict[str, str] | None) -> str:

@@ -14,6 +14,7 @@ from app.state.run_form import (
     RunFormState,
     describe_failure,
     is_auto_retryable,
+    own_variables_reason,
     parse_variables,
     quota_banner,
     run_again_query,
@@ -287,3 +288,28 @@ def test_run_again_query(run: dict, query: str) -> None:
 )
 def test_variables_from_query(items: list, variables: dict) -> None:
     assert variables_from_query(items) == variables
+
+
+PROTECTS_MAIN = {'base_branch': 'main', 'protected_branches': None}
+PROTECTS_RELEASES = {'base_branch': 'main', 'protected_branches': ['release/*']}
+
+
+@pytest.mark.parametrize(
+    ('project', 'branch', 'text', 'operator', 'refused'),
+    [
+        (PROTECTS_MAIN, 'main', 'BASH_ENV=/tmp/x', False, True),  # a builder, the base branch: said before Run
+        (PROTECTS_MAIN, 'main', 'BASH_ENV=/tmp/x', True, False),  # an operator may
+        (PROTECTS_MAIN, 'main', '\n  \n', False, False),  # no variables of its own
+        (PROTECTS_MAIN, 'feature/a', 'A=1', False, False),  # not a protected branch
+        (PROTECTS_RELEASES, 'release/1.0', 'A=1', False, True),  # the project's globs decide
+        (PROTECTS_RELEASES, 'main', 'A=1', False, False),  # ... and then the base branch is not one
+        (PROTECTS_MAIN, None, 'A=1', False, False),  # no branch chosen yet
+    ],
+)
+def test_a_builders_own_variables_on_a_protected_branch_are_refused_before_run(
+    project: dict, branch: str | None, text: str, operator: bool, refused: bool
+) -> None:
+    reason = own_variables_reason(project, branch, text, operator=operator)
+    assert (reason is not None) is refused
+    if reason:
+        assert f'protected branch {branch}' in reason

@@ -19,7 +19,7 @@ from sqlalchemy import JSON, Engine, column, text
 from sqlmodel import Session, col, select
 
 from app.core.errors import DomainError, forbidden, not_found
-from app.core.globs import filter_match
+from app.core.globs import protected_branch
 from app.infra.db import session_scope
 from app.infra.secret_box import SecretBox
 from app.models import ProjectVariable, VariablePublic, utcnow
@@ -141,11 +141,6 @@ def remove_variable(engine: Engine, principal: Principal, project_id: str, name:
             target=name,
             details={'name': name},
         )
-
-
-def protected_branch(branch: str, *, base_branch: str, patterns: list[str] | None) -> bool:
-    """Pure: whether `branch` is one of a project's protected branches (its base branch when it names none)."""
-    return filter_match(patterns, branch) if patterns is not None else branch == base_branch
 
 
 def gets_protected(*, kind: str, branch: str, base_branch: str, patterns: list[str] | None) -> bool:

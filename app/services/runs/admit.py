@@ -19,12 +19,12 @@ from sqlmodel import Session
 
 from app.config import Settings
 from app.core.errors import DomainError
+from app.core.globs import protected_branch
 from app.infra.db import one_statement, read_only
 from app.infra.events import EventBus
 from app.models import ACTIVE_SQL, RETRYABLE_STATUSES, Project, Run, RunKind, RunPublic, utcnow
 from app.services.identity.accounts import Principal
 from app.services.projects.cache import ProjectCache
-from app.services.projects.variables import protected_branch
 from app.services.repositories import gitops
 from app.services.repositories.access import RepositoryAccess
 from app.services.runs import admission, approvals

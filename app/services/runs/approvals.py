@@ -20,13 +20,13 @@ from sqlalchemy import Engine, bindparam, text
 from sqlmodel import Session
 
 from app.core.errors import DomainError, forbidden
+from app.core.globs import protected_branch
 from app.infra.db import session_scope
 from app.infra.events import EventBus
 from app.models import Project, RunPublic, utcnow
 from app.models.vocabulary import APPROVAL_APPROVED, APPROVAL_WAITING, AWAITING_APPROVAL_SQL
 from app.services.identity import audit
 from app.services.identity.accounts import Principal
-from app.services.projects.variables import protected_branch
 from app.services.runs.reads import load_visible_run, public
 from app.services.runs.timeline import DB_TIME, append_events
 
