@@ -25,7 +25,9 @@ LONG = shell_script('sleep 1000 &\necho started\nsleep 1000')
 def test_budget_timeout_kills_the_whole_process_group(settings_factory, repo_factory) -> None:
     repo = repo_factory({'main': CHILD_IGNORES_TERM, 'feature/stubborn': ALL_IGNORE_TERM})
     with api_server(settings_factory(kill_grace_seconds=1.0)) as server, server.client() as client:
-        create_project(client, repo, run_budget_seconds=2)
+        # a budget the test can see both runs' processes within, even on a busy machine (it waits for one, then the
+        # other: with 2 s the second could be killed before its processes were looked at, seen once in CI)
+        create_project(client, repo, run_budget_seconds=6)
         ids = [trigger(client, branch=b).json()['id'] for b in ('main', 'feature/stubborn')]
         for run_id in ids:
             wait_for_output(client, run_id, 'started')
