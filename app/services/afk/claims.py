@@ -103,23 +103,27 @@ def parked(engine: Engine, project_id: str) -> list[IssueClaim]:
         return list(rows)
 
 
+def _move_in(
+    conn: Connection, project_id: str, issue_number: int, new_state: str, from_states: tuple[str, ...]
+) -> int | None:
+    """Move the issue's claim in one of `from_states` to `new_state`; its id, or None when none was there."""
+    row = conn.execute(
+        text(
+            'UPDATE issueclaim SET state = :state, updated_at = :now WHERE project_id = :pid '
+            'AND issue_number = :n AND state IN :states RETURNING id'
+        ).bindparams(bindparam('states', expanding=True)),
+        {'state': new_state, 'now': utcnow(), 'pid': project_id, 'n': issue_number, 'states': from_states},
+    ).first()
+    return None if row is None else row[0]
+
+
 def _move(
     engine: Engine, project_id: str, issue_number: int, new_state: str, *, from_states: tuple[str, ...]
 ) -> IssueClaim:
     said = ' or '.join(from_states) if len(from_states) < 3 else f'{", ".join(from_states[:-1])} or {from_states[-1]}'
     with session_scope(engine) as session:
-        row = (
-            session.connection()
-            .execute(
-                text(
-                    'UPDATE issueclaim SET state = :state, updated_at = :now WHERE project_id = :pid '
-                    'AND issue_number = :n AND state IN :states RETURNING id'
-                ).bindparams(bindparam('states', expanding=True)),
-                {'state': new_state, 'now': utcnow(), 'pid': project_id, 'n': issue_number, 'states': from_states},
-            )
-            .first()
-        )
-        claim = session.get(IssueClaim, row[0]) if row is not None else None
+        claim_id = _move_in(session.connection(), project_id, issue_number, new_state, from_states)
+        claim = session.get(IssueClaim, claim_id) if claim_id is not None else None
         if claim is None:
             raise DomainError(404, 'not_found', f'issue #{issue_number} is not {said} in project {project_id!r}')
         return claim
@@ -150,8 +154,8 @@ def withdraw_active(conn: Connection, project_id: str, issue_number: int, cause:
 
 
 def take_back_for_retry(engine: Engine, project_id: str, issue_number: int) -> None:
-    """A person retries an AFK run: its issue is work again whatever its claim says (parked, done, discarded,
-    released). An issue another run is working on is refused with that run."""
+    """A person retries an AFK run: its issue is work again whatever its claim says (parked, done or discarded;
+    a released claim does not block it). An issue another run is working on is refused with that run."""
     with session_scope(engine) as session:
         conn = session.connection()
         active = conn.execute(
@@ -162,21 +166,9 @@ def take_back_for_retry(engine: Engine, project_id: str, issue_number: int) -> N
             raise DomainError(
                 409, 'issue_busy', f'Issue #{issue_number} is being worked on by run {active}.', blocking_run_id=active
             )
-        conn.execute(
-            text(
-                "UPDATE issueclaim SET state = 'requeued', updated_at = :now WHERE project_id = :pid "
-                "AND issue_number = :n AND state IN ('parked', 'done', 'discarded')"
-            ),
-            {'now': utcnow(), 'pid': project_id, 'n': issue_number},
-        )
+        _move_in(conn, project_id, issue_number, 'requeued', ('parked', 'done', 'discarded'))
 
 
 def release_finished(conn: Connection, project_id: str, issue_number: int) -> None:
     """A reopened issue is work again: its done/discarded claims stop blocking it."""
-    conn.execute(
-        text(
-            "UPDATE issueclaim SET state = 'requeued', updated_at = :now WHERE project_id = :pid "
-            "AND issue_number = :n AND state IN ('done', 'discarded')"
-        ),
-        {'now': utcnow(), 'pid': project_id, 'n': issue_number},
-    )
+    _move_in(conn, project_id, issue_number, 'requeued', ('done', 'discarded'))
