@@ -15,6 +15,7 @@ from app.pages.theme import frame, live_relative
 from app.pages.widgets import error_notice, list_note
 from app.state import connection
 from app.state.audit_view import GROUPS, AuditFilters, details_text, sentence, target_link
+from app.state.me import is_operator, who_am_i
 
 PAGE = 50
 
@@ -83,8 +84,13 @@ class AuditView:
 @signed_in
 async def audit_page(request: Request) -> None:
     filters = AuditFilters.from_query(request.query_params)
+    me = await who_am_i(fresh=True)
     with frame('Audit log'):
         ui.label('Audit log').classes('text-xl font-bold').props('role=heading aria-level=1')
+        if not is_operator(me):
+            with ui.element('div').classes('rb-banner rb-banner-amber').props('role=note data-testid=readonly-note'):
+                ui.label('The audit log is for operators. Ask an operator of your team what happened.')
+            return
         ui.label('Who triggered, retried, stopped, reset, switched auto, changed a project or a token.').classes(
             'text-sm opacity-80'
         )

@@ -7,9 +7,9 @@ from nicegui import ui
 
 from app.client import ApiError
 from app.pages.cards import project_cards
+from app.pages.operator_only import operator_only
 from app.pages.provenance_chip import read_about
 from app.pages.runs_list import runs_list
-from app.pages.settings_link import operator_only
 from app.pages.settings_page import new_project_button
 from app.pages.signin import signed_in
 from app.pages.theme import frame

@@ -1,5 +1,5 @@
 """`/settings` (operators): the projects (each with its Settings page, and New project) and the way to people
-and tokens. Builders are told it is for operators (the header shows them no Settings link: settings_link.py)."""
+and tokens. Builders are told it is for operators (the header shows them no Settings link: operator_only.py)."""
 
 from __future__ import annotations
 

@@ -13,8 +13,8 @@ from typing import Any
 from nicegui import ui
 
 from app.pages.browser_alerts import watch_own_runs
+from app.pages.operator_only import operator_links
 from app.pages.provenance_chip import ProvenanceChip
-from app.pages.settings_link import settings_link
 from app.state import connection, session
 
 # Badge fills under white text: each has at least 4.5:1 against it (WCAG AA), in both themes (issue 42)
@@ -60,9 +60,8 @@ def frame(title: str, *, show_person: bool = True) -> Iterator[None]:
             ui.label('Runboard').classes('text-lg font-bold')
         with ui.row().classes('items-center gap-3 no-wrap min-w-0'):
             ui.link('Workers', '/workers').classes('text-white text-sm rb-tap-link').props('data-testid=nav-workers')
-            ui.link('Audit', '/audit').classes('text-white text-sm rb-tap-link').props('data-testid=nav-audit')
             if show_person:  # a page someone may read data on (not the sign-in page)
-                settings_link()  # operators only
+                operator_links()  # Audit, Settings
 
                 ProvenanceChip()
             # narrow screens: the page's own heading names it; a title cut to one letter says nothing

@@ -118,6 +118,7 @@ def test_a_builder_sees_settings_read_only_and_no_new_project(page: Page, server
     page.locator('[data-project=ro-app]').wait_for()
     page.locator('[data-testid=nav-settings][data-checked]').wait_for(state='attached')  # the role is known
     expect(page.get_by_test_id('nav-settings')).to_be_hidden()
+    expect(page.get_by_test_id('nav-audit')).to_be_hidden()  # the audit log is the operators' too
     page.locator('[data-testid=new-project][data-checked]').wait_for(state='attached')
     expect(page.get_by_test_id('new-project')).to_be_hidden()
 
@@ -146,6 +147,12 @@ def test_a_builder_sees_settings_read_only_and_no_new_project(page: Page, server
     page.goto(server.url + '/projects/new')
     expect(page.get_by_test_id('readonly-note')).to_have_text('Only operators can create projects.')
     expect(page.get_by_test_id('create-project')).to_have_count(0)
+
+    page.goto(server.url + '/audit')  # a link kept from an operator: told whose page it is, not an error
+    expect(page.get_by_test_id('readonly-note')).to_have_text(
+        'The audit log is for operators. Ask an operator of your team what happened.'
+    )
+    expect(page.get_by_test_id('audit-filters')).to_have_count(0)
 
 
 def test_a_project_with_an_active_run_is_not_deleted_until_the_run_ends(page: Page, server: Server) -> None:

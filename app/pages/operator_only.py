@@ -1,7 +1,7 @@
-"""Controls for operators only: the header's Settings link (app/pages/theme.py `frame`) and the dashboard's New
-project. Each is drawn hidden and shown once GET /me (asked in the background, so no page waits for it) says
-the person is an operator. Builders never see them; the pages behind them say they are for operators, and the
-API refuses builders whatever a page shows."""
+"""Controls for operators only: the header's Audit and Settings links (app/pages/theme.py `frame`) and the
+dashboard's New project. Each is drawn hidden and shown once GET /me (asked in the background, so no page waits
+for it) says the person is an operator. Builders never see them; the pages behind them say they are for
+operators, and the API refuses builders whatever a page shows."""
 
 from __future__ import annotations
 
@@ -27,7 +27,9 @@ def operator_only(element: E) -> E:
     return element
 
 
-def settings_link() -> None:
+def operator_links() -> None:
+    """The header's links to the pages that are whole for operators only (a builder is refused their data)."""
+    operator_only(ui.link('Audit', '/audit').classes('text-white text-sm rb-tap-link').props('data-testid=nav-audit'))
     operator_only(
         ui.link('Settings', '/settings').classes('text-white text-sm rb-tap-link').props('data-testid=nav-settings')
     )
