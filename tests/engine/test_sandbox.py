@@ -208,3 +208,52 @@ def test_a_program_outside_the_sandbox_fails_at_launch_with_the_reason(settings_
         done = wait_for_status(client, trigger(client).json()['id'], timeout=60)
     assert done['status'] == 'failed' and outputs(done) == []
     assert 'outside what the run sandbox shows' in done['error'] and 'RUNBOARD_SANDBOX_READ_ONLY_PATHS' in done['error']
+
+
+FAKE_BWRAP = '#!/bin/sh\necho "ESCAPED as $0, outside the sandbox"\n'
+INSIDE = r"""
+echo "inside $(hostname)"
+echo "CMDLINE $(tr '\0' ' ' < /proc/1/cmdline | grep -c "$DEPLOY_TOKEN")"
+"""
+
+
+def test_a_run_given_its_own_path_still_starts_inside_the_sandbox(settings_factory, repo_factory) -> None:  # noqa: ANN001
+    """A run's PATH (or LD_PRELOAD) is its command's, never the one bwrap itself is found on or loaded with: a
+    checkout holding a `bwrap` of its own and a PATH starting with `.` would otherwise run it outside."""
+    repo = repo_factory({'main': shell_script(INSIDE)})
+    (repo / 'bwrap').write_text(FAKE_BWRAP)
+    (repo / 'bwrap').chmod(0o755)
+    ident = ['-c', 'user.name=t', '-c', 'user.email=t@example.invalid']
+    subprocess.run(['git', *ident, 'add', 'bwrap'], cwd=repo, check=True)
+    subprocess.run(['git', *ident, 'commit', '-q', '-m', 'a bwrap of its own'], cwd=repo, check=True)
+    with api_server(settings_factory()) as server, server.client() as client:
+        create_project(client, repo)
+        client.put('/api/projects/proj/secrets/DEPLOY_TOKEN', json={'value': SECRET}).raise_for_status()
+        body = {'project_id': 'proj', 'branch': 'main', 'depth_level': 'shallow', 'target_framework': 'python'}
+        answer = client.post('/api/runs', json={**body, 'variables': {'PATH': '.:/usr/bin:/bin'}})
+        assert answer.status_code == 201, answer.text
+        done = wait_for_status(client, answer.json()['id'], timeout=60)
+    lines = outputs(done)
+    assert done['status'] == 'succeeded', (lines, done.get('error'))
+    assert not any('ESCAPED' in line for line in lines), lines
+    assert f'inside {sandbox.SANDBOX_HOSTNAME}' in lines
+    assert 'CMDLINE 0' in lines  # the environment reached bwrap through a descriptor, not its command line
+
+
+def test_a_read_only_path_holding_the_data_dir_shows_none_of_it(settings_factory, repo_factory, tmp_path) -> None:  # noqa: ANN001
+    """RUNBOARD_SANDBOX_READ_ONLY_PATHS naming a directory that holds the data dir (a toolchain under ~/.local,
+    where the data dir lives by default) shows the toolchain, not the database or secret.key."""
+    (tmp_path / 'toolchain').mkdir()
+    (tmp_path / 'toolchain' / 'tool.txt').write_text('a tool\n')
+    settings = settings_factory(sandbox_read_only_paths=str(tmp_path))
+    data = settings.data_dir
+    script = f'cat {tmp_path}/toolchain/tool.txt; echo "DATA $(ls -A {data} | tr "\\n" " ")"; cat {data}/secret.key'
+    repo = repo_factory({'main': shell_script(script)})
+    with api_server(settings) as server, server.client() as client:
+        create_project(client, repo)
+        done = wait_for_status(client, trigger(client).json()['id'], timeout=60)
+    lines = outputs(done)
+    assert 'a tool' in lines, (lines, done.get('error'))
+    shown = set(next(line for line in lines if line.startswith('DATA')).split()[1:])
+    assert shown <= {'worktrees', 'mirrors', 'artifact-uploads', 'caches'}, shown
+    assert done['status'] == 'failed'  # cat secret.key: no such file

@@ -10,7 +10,8 @@ import pytest
 from app.config import Settings
 from app.container import build_services
 from app.services.execution.environment import run_environment
-from app.services.execution.sandbox import bwrap_argv, decide
+from app.services.execution.process import secret_paths
+from app.services.execution.sandbox import bwrap_argv, decide, environment_args
 
 MISSING = 'bwrap is not installed'
 
@@ -87,6 +88,65 @@ def test_no_network_and_a_hidden_data_dir_under_a_system_path(tmp_path: Path) ->
     assert str(system / 'runboard') in tmpfs and '/elsewhere/data' not in tmpfs
     # the hidden data dir is covered before the run's own checkout is bound inside it
     assert argv.index(str(system / 'runboard')) < argv.index('--bind')
+
+
+def test_a_shown_path_holding_the_data_dir_shows_none_of_it(tmp_path: Path) -> None:
+    """An operator's read-only path (a toolchain under ~/.local, say) that holds the data dir: the data dir is
+    covered after it is bound, then the run's own paths inside it are bound again."""
+    home = tmp_path / 'home'
+    data = home / '.local' / 'share' / 'runboard'
+    objects = data / 'mirrors' / 'm.git' / 'objects'
+    objects.mkdir(parents=True)
+    key = tmp_path / 'etc' / 'redis-client.key'
+    key.parent.mkdir()
+    key.write_text('secret')
+    argv = bwrap_argv(
+        ['true'],
+        bwrap='/usr/bin/bwrap',
+        workdir=data / 'worktrees' / 'r',
+        network='default',
+        hidden=[data, key, tmp_path / 'elsewhere'],
+        shown=[home / '.local'],
+        read_only=[objects],
+        system_paths=(str(key.parent),),
+    )
+    shown_at, hidden_at = argv.index(str(home / '.local')), argv.index(str(data))
+    assert argv[hidden_at - 1] == '--tmpfs' and shown_at < hidden_at
+    assert hidden_at < argv.index(str(objects)) < argv.index(str(data / 'worktrees' / 'r'))  # bound again after
+    assert argv[argv.index(str(key)) - 2 : argv.index(str(key))] == ['--ro-bind', '/dev/null']  # a file: /dev/null
+    assert str(tmp_path / 'elsewhere') not in argv  # not in the sandbox at all: nothing to cover
+
+
+def test_the_environment_goes_through_a_descriptor_never_the_command_line() -> None:
+    argv = bwrap_argv(
+        ['sh', 'run.sh'],
+        bwrap='/usr/bin/bwrap',
+        workdir=Path('/w'),
+        network='default',
+        hidden=[],
+        read_only=[],
+        args_fd=7,
+    )
+    assert argv[:3] == ['/usr/bin/bwrap', '--args', '7'] and '--setenv' not in argv
+    assert environment_args({'A': '1', 'PATH': '.:/bin'}) == b'--clearenv\0--setenv\0A\0001\0--setenv\0PATH\0.:/bin\0'
+
+
+@pytest.mark.parametrize(
+    ('fields', 'expected'),
+    [
+        ({}, ()),
+        ({'artifact_store': 's3://bucket/runs'}, ()),  # not on this machine
+        ({'artifact_store': '/srv/artifacts'}, ('/srv/artifacts',)),
+        ({'artifact_store': 'file:///srv/artifacts'}, ('/srv/artifacts',)),
+        (
+            {'redis_url': 'rediss://r:6380', 'redis_key_file': '/etc/rb/c.key', 'redis_cert_file': '/etc/rb/c.pem'},
+            ('/etc/rb/c.key', '/etc/rb/c.pem'),
+        ),
+    ],
+)
+def test_secret_paths(fields, expected, tmp_path: Path) -> None:  # noqa: ANN001
+    settings = Settings(data_dir=tmp_path, **fields)
+    assert tuple(map(str, secret_paths(settings))) == expected
 
 
 RUN = {

@@ -8,8 +8,9 @@ import json
 import os
 import shutil
 import signal
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy import Engine, text
@@ -66,26 +67,64 @@ def record_pid(engine: Engine, run: ClaimedRun, pid: int) -> None:
 
 
 @dataclass(frozen=True)
+class Launch:
+    """How to start one run's process: its argv, the environment the started program gets, and the descriptors
+    it inherits (the sandbox's: the run's environment, kept out of its command line)."""
+
+    argv: list[str]
+    env: dict[str, str]
+    pass_fds: tuple[int, ...] = ()
+
+
+LAUNCHER_PATH = '/usr/bin:/bin'
+
+
+@dataclass(frozen=True)
 class Confinement:
     """How this executor starts run processes (sandbox.decide), and what the sandbox hides or shows."""
 
     verdict: sandbox.Verdict
     data_dir: Path
     read_only: tuple[Path, ...] = ()
-    bwrap: str = 'bwrap'
+    hidden: tuple[Path, ...] = ()  # besides the data dir: a local artifact store, Redis client keys
+    bwrap: str = field(default_factory=lambda: shutil.which('bwrap') or '/usr/bin/bwrap')
 
-    def argv(self, command: list[str], worktree: Path, network: str, writable: list[Path] | None = None) -> list[str]:
+    @contextmanager
+    def launch(
+        self,
+        command: list[str],
+        worktree: Path,
+        network: str,
+        env: dict[str, str],
+        writable: list[Path] | None = None,
+    ) -> Iterator[Launch]:
+        """Unsandboxed, the command itself with the run's environment. Sandboxed, bwrap by its absolute path with
+        a fixed environment (and the run's id, so the run's processes are found by it from the start), the run's
+        environment given to the command inside through `--args` on a memfd."""
         if not self.verdict.sandboxed:
-            return command
-        return sandbox.bwrap_argv(
-            command,
-            bwrap=self.bwrap,
-            workdir=worktree,
-            network=network,
-            hidden=[self.data_dir],
-            read_only=[*sandbox.shared_objects(worktree), *self.read_only],
-            writable=writable,
-        )
+            yield Launch(command, env)
+            return
+        fd = os.memfd_create('runboard-run-env')
+        try:
+            os.write(fd, sandbox.environment_args(env))
+            os.lseek(fd, 0, os.SEEK_SET)
+            argv = sandbox.bwrap_argv(
+                command,
+                bwrap=self.bwrap,
+                workdir=worktree,
+                network=network,
+                hidden=[self.data_dir, *self.hidden, *sandbox.machine_secrets()],
+                shown=list(self.read_only),
+                read_only=sandbox.shared_objects(worktree),
+                writable=writable,
+                args_fd=fd,
+            )
+            launcher = {'PATH': LAUNCHER_PATH, 'LANG': 'C.UTF-8'}
+            if run_id := env.get('RUNBOARD_RUN_ID'):
+                launcher['RUNBOARD_RUN_ID'] = run_id
+            yield Launch(argv, launcher, (fd,))
+        finally:
+            os.close(fd)
 
     def cannot_start(self, program: str, worktree: Path, path: str) -> str | None:
         """Why the sandbox's exec would not find `program` (bwrap reports it only as its own exit 1), or None."""
@@ -108,7 +147,17 @@ def confinement_for(settings: Settings) -> Confinement:
     problem = None if settings.sandbox == 'off' else sandbox.bwrap_problem()
     verdict = sandbox.decide(settings.sandbox, team_mode=settings.is_team_mode, bwrap_problem=problem)
     extra = tuple(Path(p.strip()) for p in settings.sandbox_read_only_paths.split(',') if p.strip())
-    return Confinement(verdict, data_dir=settings.data_dir.resolve(), read_only=extra)
+    return Confinement(verdict, data_dir=settings.data_dir.resolve(), read_only=extra, hidden=secret_paths(settings))
+
+
+def secret_paths(settings: Settings) -> tuple[Path, ...]:
+    """Pure: what of this deployment a run must not see besides the data dir: a local artifact store (every team's
+    files), the Redis client certificate's key."""
+    paths = [settings.redis_key_file, settings.redis_cert_file]
+    store = settings.artifact_store
+    if store and (store.startswith('file://') or '://' not in store):
+        paths.append(store.removeprefix('file://'))
+    return tuple(Path(p).resolve() for p in paths if p)
 
 
 async def run_process(
@@ -136,16 +185,19 @@ async def run_process(
         if reason := confinement.cannot_start(command[0], worktree, variables.get('PATH', BASE_PATH)):
             raise LaunchFailed(f'could not start {command[0]!r}: {reason}')
     env = run_environment(run, home=confinement.home(), workdir=str(worktree), variables=variables)
+    network = run.get('network') or 'default'
     try:
-        process = await asyncio.create_subprocess_exec(
-            *confinement.argv(command, worktree, run.get('network') or 'default', _writable(run)),
-            cwd=worktree,
-            env=env,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-            start_new_session=True,
-        )
+        with confinement.launch(command, worktree, network, env, _writable(run)) as launch:
+            process = await asyncio.create_subprocess_exec(
+                *launch.argv,
+                cwd=worktree,
+                env=launch.env,
+                pass_fds=launch.pass_fds,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.STDOUT,
+                start_new_session=True,
+            )
     except OSError as exc:
         raise LaunchFailed(f'could not start {command[0]!r}: {exc.strerror or exc}') from exc
     live.process = process

@@ -2,8 +2,10 @@
 
 Every run executes under bubblewrap (`bwrap`) with its own PID, IPC and UTS namespaces and a fresh `/proc`, the
 system directories read-only, its checkout read-write as its cwd, a private `/tmp` and `HOME`, and nothing of the
-data dir (database, mirrors, other runs' checkouts, `secret.key`, `credentials.json`). Its environment is the
-documented base of environment.py, never the server's or the worker's.
+data dir (database, mirrors, other runs' checkouts, `secret.key`, `credentials.json`), a local artifact store, the
+Redis client key, or the machine's password hashes and SSH host keys. Its environment is the documented base of
+environment.py, never the server's or the worker's, and is handed to bwrap through a descriptor: bwrap itself is
+found on the server's PATH and starts with a fixed environment, whatever PATH or LD_PRELOAD the run is given.
 
 Pure decisions (`decide`, `bwrap_argv`) with their table tests beside the probe and the argv they feed.
 """
@@ -11,10 +13,12 @@ Pure decisions (`decide`, `bwrap_argv`) with their table tests beside the probe 
 from __future__ import annotations
 
 import functools
+import glob
 import logging
 import os
 import shutil
 import subprocess
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -66,7 +70,13 @@ def decide(setting: SandboxSetting, *, team_mode: bool, bwrap_problem: str | Non
     return Verdict(False, warning=UNSANDBOXED_WARNING.format(why=bwrap_problem))
 
 
-def _system_binds(paths: tuple[str, ...], hidden: list[Path]) -> list[str]:
+# Secrets of the machine a run must not read even where /etc is shown (a server run as root could): the password
+# hashes and the SSH host keys. Runboard's own secret files (Redis client keys, a local artifact store) are added
+# by the executor (process.confinement_for).
+MACHINE_SECRETS = ('/etc/shadow', '/etc/shadow-', '/etc/gshadow', '/etc/gshadow-', '/etc/ssh/ssh_host_*_key')
+
+
+def _system_binds(paths: tuple[str, ...]) -> list[str]:
     argv: list[str] = []
     for path in paths:
         p = Path(path)
@@ -74,10 +84,32 @@ def _system_binds(paths: tuple[str, ...], hidden: list[Path]) -> list[str]:
             argv += ['--symlink', os.readlink(p), path]
         elif p.is_dir():
             argv += ['--ro-bind', path, path]
-    for hide in hidden:  # e.g. a data dir under /opt: covered by an empty tmpfs
-        if any(hide == Path(s) or Path(s) in hide.parents for s in paths):
-            argv += ['--tmpfs', str(hide)]
     return argv
+
+
+def _hiding(hidden: list[Path], shown: list[Path]) -> list[str]:
+    """Cover each hidden path that a shown one holds (a data dir under /opt, a key file in /etc) or reaches into: a
+    directory with an empty tmpfs, a file with /dev/null. Emitted after every shown path is bound, so no later
+    bind shows it again."""
+    argv: list[str] = []
+    for hide in hidden:
+        if not any(hide == s or s in hide.parents or hide in s.parents for s in shown):
+            continue  # not in the sandbox at all
+        if hide.is_dir():
+            argv += ['--tmpfs', str(hide)]
+        elif hide.exists():
+            argv += ['--ro-bind', '/dev/null', str(hide)]
+    return argv
+
+
+def environment_args(env: Mapping[str, str]) -> bytes:
+    """The run's environment as bwrap arguments (`--args FD`: NUL-separated, read from a descriptor, so its secrets
+    stay out of every process's command line). bwrap itself starts with a fixed environment: a PATH or LD_PRELOAD
+    of the run's must not choose what bwrap is or load code into it, outside the sandbox."""
+    parts = ['--clearenv']
+    for name, value in env.items():
+        parts += ['--setenv', name, value]
+    return b''.join(part.encode() + b'\0' for part in parts)
 
 
 def bwrap_argv(
@@ -88,15 +120,20 @@ def bwrap_argv(
     network: str,
     hidden: list[Path],
     read_only: list[Path],
+    shown: list[Path] | None = None,
     system_paths: tuple[str, ...] = SYSTEM_PATHS,
     writable: list[Path] | None = None,
+    args_fd: int | None = None,
 ) -> list[str]:
-    """The bwrap command line around `command`. `hidden`: paths that must not be seen even when they lie
-    under a system path (the data dir); `read_only`: extra paths bound read-only after that (the run's git
-    objects, operator-chosen toolchains); `writable`: extra paths bound read-write (its artifacts directory).
-    No `--new-session`: the engine signals the run's process group."""
-    argv = [
-        bwrap,
+    """The bwrap command line around `command`. `shown`: operator-chosen paths bound read-only beside the system
+    (toolchains); `hidden`: paths that must not be seen even when they lie under a system or shown path (the data
+    dir, secret files); `read_only`: the run's own read-only paths, bound after the hiding (its git objects);
+    `writable`: extra paths bound read-write (its artifacts directory); `args_fd`: a descriptor holding more
+    arguments (the environment, `environment_args`). No `--new-session`: the engine signals the run's process group."""
+    argv = [bwrap]
+    if args_fd is not None:
+        argv += ['--args', str(args_fd)]
+    argv += [
         '--die-with-parent',  # the outer bwrap gone (SIGKILL of the group) ends the namespace and all in it
         '--unshare-pid',
         '--unshare-ipc',
@@ -108,14 +145,21 @@ def bwrap_argv(
     ]
     if network == 'none':
         argv.append('--unshare-net')  # a private loopback only
-    argv += _system_binds(system_paths, hidden)
+    argv += _system_binds(system_paths)
     argv += ['--proc', '/proc', '--dev', '/dev', '--tmpfs', '/tmp', '--tmpfs', RUN_HOME]
+    for path in shown or []:
+        argv += ['--ro-bind', str(path), str(path)]
+    argv += _hiding(hidden, [*map(Path, system_paths), *(shown or [])])
     for path in read_only:
         argv += ['--ro-bind', str(path), str(path)]
     for path in writable or []:
         argv += ['--bind', str(path), str(path)]
     argv += ['--bind', str(workdir), str(workdir), '--chdir', str(workdir), '--', *command]
     return argv
+
+
+def machine_secrets() -> list[Path]:
+    return [Path(found) for pattern in MACHINE_SECRETS for found in glob.glob(pattern)]
 
 
 @functools.cache
