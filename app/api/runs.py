@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
+from starlette.types import Receive, Scope, Send
 
 from app.api.deps import PrincipalDep, ServicesDep, authenticate, correlation
 from app.api.schemas import RunPage, problems
@@ -202,13 +203,28 @@ async def run_log(
     """The run's output as it was printed (ANSI codes kept), streamed: a download, or `runboard runs logs
     --raw`. With timestamps=true each line starts with the time it was stored. 410 `log_removed` once the log
     retention removed it."""
-    await run_in_threadpool(run_reads.check_log_kept, services.engine, principal, run_id)  # before the 200 starts
-    lines = run_reads.output_lines(services.engine, principal, run_id, timestamps=timestamps)
-    return StreamingResponse(
+    # its 404 or 410 comes before the 200 starts; the lines come from the snapshot that checked them
+    lines = await run_in_threadpool(run_reads.output_lines, services.engine, principal, run_id, timestamps=timestamps)
+    return ClosingStream(
         lines,
         media_type='text/plain; charset=utf-8',
         headers={'Content-Disposition': f'attachment; filename="{run_id}.log"'},
     )
+
+
+class ClosingStream(StreamingResponse):
+    """A streamed answer whose source holds a transaction, closed when the answer ends however it ends: a client gone
+    mid-download cancels the stream, which would leave the iterator, and its connection, to the garbage collector."""
+
+    def __init__(self, lines: run_reads.SnapshotLines, **kwargs: Any) -> None:
+        super().__init__(lines, **kwargs)
+        self.lines = lines
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            await run_in_threadpool(self.lines.close)
 
 
 @router.get('/{run_id}/events', response_model=list[RunEventPublic], responses=problems(401, 404))

@@ -85,7 +85,8 @@ async def get_schedule(
 async def update_schedule(
     project_id: str, schedule_id: str, body: ScheduleUpdate, services: ServicesDep, principal: PrincipalDep
 ) -> SchedulePublic:
-    """A new cron or zone applies from now: its next slot after now."""
+    """A new cron or zone applies from now: its next slot after now. A slot of the old rule due and not fired yet
+    is recorded `missed` (reason `schedule_edited`), not run."""
     schedule = await run_in_threadpool(
         schedules.update_schedule, services.engine, principal, project_id, schedule_id, body, services.repositories
     )
@@ -97,6 +98,8 @@ async def update_schedule(
 async def pause_schedule(
     project_id: str, schedule_id: str, services: ServicesDep, principal: PrincipalDep
 ) -> SchedulePublic:
+    """No slot fires until it is resumed; one due at the pause and not fired yet is recorded `missed` (reason
+    `schedule_paused`)."""
     schedule = await run_in_threadpool(
         schedules.set_paused, services.engine, principal, project_id, schedule_id, paused=True
     )

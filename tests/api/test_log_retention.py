@@ -1,18 +1,25 @@
 """Log retention on every backend (docs/pipelines.md, "Output"): the output of a run that ended longer ago than
 RUNBOARD_LOG_RETENTION_DAYS leaves the database; the run says when, keeps its status, stage and annotation lines,
 its raw log answers 410 `log_removed` instead of a log with lines missing, a newer run keeps its whole log, two
-servers sweeping at once remove each log once, and `runboard runs logs` says what happened."""
+servers sweeping at once remove each log once, and `runboard runs logs` says what happened. A download reads one
+snapshot: a sweep (or a delete) while it streams changes nothing of what it answers."""
 
 from __future__ import annotations
 
 import re
+import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
+from datetime import datetime, timedelta
+
+import pytest
+from sqlalchemy import text
 
 from app.infra.db import session_scope
 from app.models import utcnow
+from app.services.identity.accounts import Principal
 from app.services.runs import log_retention
-from app.services.runs.timeline import timed_sql
+from app.services.runs import reads as run_reads
+from app.services.runs.timeline import append_events, timed_sql
 from tests.helpers.api import assert_problem, run_body
 from tests.helpers.cli import run_cli
 from tests.helpers.runs import create_project, shell_script, trigger, wait_for_status
@@ -112,3 +119,78 @@ def test_a_project_may_keep_its_logs_longer_or_shorter_than_the_server(settings_
         assert cli.code == 0, cli
         shown = run_cli(server.base_url, server.token, 'projects', 'show', 'keeps').stdout
         assert re.search(r'Log retention\s+14 days', shown), shown
+
+
+LONG = 12_000  # lines: more than one batch of the download's reads
+OPERATOR = Principal('usr_op', 'op', 'operator', frozenset({'local'}))
+
+
+def long_run(api) -> tuple[str, str]:  # noqa: ANN001
+    """A run that printed LONG lines (with Runboard's own status lines between them) and ended 31 days ago; its id
+    and the log a download of it answers."""
+    run_id = api.client.post('/api/runs', json=run_body(), headers={'Idempotency-Key': 'long'}).json()['id']
+    printed = [f'line {n} ' + 'x' * 40 for n in range(LONG)]
+    with session_scope(api.server.services.engine) as session:
+        conn = session.connection()
+        for start in range(0, LONG, 1000):
+            append_events(conn, run_id, [('output', body) for body in printed[start : start + 1000]])
+            append_events(conn, run_id, [('status', f'status {start}')])
+    ended_days_ago(api.server.services.engine, run_id, 31)
+    return run_id, ''.join(f'{body}\n' for body in printed)
+
+
+@pytest.mark.parametrize(
+    'meanwhile',
+    [
+        'retention',  # the sweep removes the whole output between two reads of the download
+        'later_lines',  # something deletes lines the download has not read yet (the last 2,000)
+    ],
+)
+def test_a_download_is_the_log_as_it_was_when_it_began(api, meanwhile: str) -> None:  # noqa: ANN001
+    """The server's own retention sweep is off here (log_retention_days 0): the test sweeps when it means to."""
+    run_id, whole = long_run(api)
+    engine = api.server.services.engine
+    download = run_reads.output_lines(engine, OPERATOR, run_id)
+    first = next(download)
+    assert 0 < len(first) < len(whole)  # the download is under way, not read whole
+    if meanwhile == 'retention':
+        assert log_retention.sweep(engine, days=30) == 1
+    else:
+        with session_scope(engine) as session:
+            session.connection().execute(
+                text("DELETE FROM runevent WHERE run_id = :r AND text LIKE 'line 1____ %'"), {'r': run_id}
+            )
+    got = (first + b''.join(download)).decode()
+    assert got.count('\n') == LONG and got == whole  # whole, as it was when the download began
+
+    later = api.client.get(f'/api/runs/{run_id}/log')  # a download begun afterwards: refused, or what is left
+    if meanwhile == 'retention':
+        assert_problem(later, 410, 'log_removed')
+    else:
+        assert later.status_code == 200
+        assert later.text == ''.join(f'{line}\n' for line in whole.splitlines()[:10_000])
+
+
+def test_a_long_log_downloads_whole_with_its_times(api) -> None:  # noqa: ANN001
+    run_id, whole = long_run(api)
+    reply = api.client.get(f'/api/runs/{run_id}/log')
+    assert reply.status_code == 200 and reply.text == whole
+    assert reply.headers['content-disposition'] == f'attachment; filename="{run_id}.log"'
+    timed = api.client.get(f'/api/runs/{run_id}/log', params={'timestamps': 'true'}).text.splitlines()
+    assert len(timed) == LONG and timed[-1].endswith(f' line {LONG - 1} ' + 'x' * 40)
+    assert datetime.fromisoformat(timed[0].split(' ', 1)[0]).tzinfo is not None
+    assert_problem(api.client.get('/api/runs/run_nope/log'), 404, 'not_found')
+
+
+def test_a_download_cut_short_ends_its_snapshot(api) -> None:  # noqa: ANN001
+    """The download holds a transaction while it streams: a client gone mid-way gives its connection back at once,
+    not whenever the garbage collector finds the stream."""
+    run_id, _ = long_run(api)
+    pool = api.server.services.engine.pool
+    with api.client.stream('GET', f'/api/runs/{run_id}/log') as reply:
+        next(reply.iter_bytes())
+        assert pool.checkedout() >= 1
+    deadline = time.monotonic() + 10
+    while pool.checkedout():  # the server's own jobs borrow one now and then: each gives it back
+        assert time.monotonic() < deadline, pool.status()
+        time.sleep(0.05)

@@ -6,12 +6,14 @@ without waiting for the clock (the servers' own sweeps are slowed down to stay o
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timedelta
+import time
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import text
 
 from app.models import Role, as_utc
+from app.services.runs.timeline import timed_sql
 from app.services.scheduling.sweep import ScheduleSweep
 from tests.helpers.api import QUEUED, add_user, assert_problem, same_database, serving
 from tests.helpers.servers import api_server
@@ -271,3 +273,99 @@ def test_slots_missed_while_every_server_was_down(settings_factory, repo, catch_
         assert slot_of(api.client.get(f'/api/projects/proj/schedules/{schedule["id"]}').json()) == slot + timedelta(
             minutes=6
         )
+
+
+def due_now(server, schedule: dict) -> datetime:  # noqa: ANN001
+    """Make the schedule's next slot the one of this minute, due and not fired yet: the moment a sweep is about to
+    claim it. Returns it. The server's own start-up sweep has passed first (it would fire it: the clock is real)."""
+    job = next(job for job in server.services.jobs.jobs if job.name == 'schedules')
+    deadline = time.monotonic() + 60
+    while job._last_pass_ended == datetime.min.replace(tzinfo=UTC):  # noqa: SLF001 - no public sign of a pass
+        assert time.monotonic() < deadline, 'the start-up sweep never ran'
+        time.sleep(0.05)
+    while datetime.now(UTC).second >= 45:  # the test's steps all see the same minute
+        time.sleep(0.2)
+    slot = datetime.now(UTC).replace(second=0, microsecond=0)
+    with server.services.engine.begin() as conn:
+        conn.execute(
+            timed_sql('UPDATE schedule SET next_fire_at = :t WHERE id = :s', binds=('t',)),
+            {'t': slot, 's': schedule['id']},
+        )
+    return slot
+
+
+@pytest.mark.parametrize(
+    ('change', 'reason', 'said'),
+    [
+        ({'cron': '0 * * * *'}, 'schedule_edited', 'the schedule was edited while it was due'),
+        (
+            {'timezone': 'Asia/Tokyo', 'cron': '0 3 * * *'},
+            'schedule_edited',
+            'the schedule was edited while it was due',
+        ),
+        ('pause', 'schedule_paused', 'the schedule was paused while it was due'),
+    ],
+)
+def test_a_slot_due_when_its_rule_changes_is_recorded_missed(settings_factory, repo, change, reason, said) -> None:  # noqa: ANN001
+    """Like Prefect (an edited or paused deployment's scheduled runs that had not started are not run) and Airflow
+    (a new timetable applies from the next run): the new rule starts after the edit, and the old rule's slot that
+    was due and not yet fired is not run. It is never dropped silently: its firing is `missed`, saying why."""
+    with serving(settings_factory(**QUIET), repo) as api:
+        schedule = create(api.client)
+        path = f'/api/projects/proj/schedules/{schedule["id"]}'
+        slot = due_now(api.server, schedule)
+        reply = api.client.post(path + '/pause') if change == 'pause' else api.client.patch(path, json=change)
+        assert reply.status_code == 200, reply.text
+        history = firings(api.client, schedule)
+        assert [(f['state'], as_utc(f['slot']), f['reason']) for f in history] == [('missed', slot, reason)]
+        assert said in history[0]['detail'] and history[0]['detail'].startswith(f'Missed {slot:%Y-%m-%d %H:%M} UTC')
+        assert sweeper(api.server).sweep(now=datetime.now(UTC)) == [] and scheduled_runs(api.server) == []
+        edited = reply.json()
+        if change == 'pause':
+            assert edited['next_fire_at'] is None
+        else:
+            assert slot_of(edited) > datetime.now(UTC) and slot_of(edited).minute == 0  # the new rule, from now
+        assert edited['last_firing']['state'] == 'missed'
+
+
+def test_an_edit_that_keeps_the_rule_leaves_the_due_slot_to_fire(settings_factory, repo) -> None:  # noqa: ANN001
+    with serving(settings_factory(**QUIET), repo) as api:
+        schedule = create(api.client)
+        slot = due_now(api.server, schedule)
+        reply = api.client.patch(f'/api/projects/proj/schedules/{schedule["id"]}', json={'branch': 'feature/a'})
+        assert reply.status_code == 200 and slot_of(reply.json()) == slot
+        [fired] = sweeper(api.server).sweep(now=datetime.now(UTC))
+        assert (fired.state, fired.slot) == ('admitted', slot)
+        assert api.client.get(f'/api/runs/{fired.run_id}').json()['branch_name'] == 'feature/a'
+        assert [f['state'] for f in firings(api.client, schedule)] == ['admitted']
+
+
+def test_an_edit_racing_a_sweep_fires_the_slot_or_records_it_missed(settings_factory, repo) -> None:  # noqa: ANN001
+    """The edit and the sweep at once, many times over: each due slot is fired by the sweep or recorded missed by
+    the edit, once, never both, never neither."""
+    with serving(settings_factory(**QUIET), repo) as api:
+        schedule = create(api.client)
+        path = f'/api/projects/proj/schedules/{schedule["id"]}'
+        sweep = sweeper(api.server)
+
+        def sweep_now(barrier: threading.Barrier, delay: float, fired: list) -> None:
+            barrier.wait()
+            time.sleep(delay)  # from before the edit's request to after it: each side wins some rounds
+            fired.extend(sweep.sweep(now=datetime.now(UTC)))
+
+        for n in range(10):
+            assert api.client.patch(path, json={'cron': '* * * * *'}).status_code == 200  # its next slot lies ahead
+            slot = due_now(api.server, schedule)
+            barrier = threading.Barrier(2)
+            fired: list = []
+            thread = threading.Thread(target=sweep_now, args=(barrier, n * 0.002, fired))
+            thread.start()
+            barrier.wait()
+            assert api.client.patch(path, json={'cron': '0 * * * *'}).status_code == 200
+            thread.join()
+            states = [f['state'] for f in firings(api.client, schedule) if as_utc(f['slot']) == slot]
+            assert states in (['missed'], ['admitted'], ['skipped']), (n, states, fired)
+            with api.server.services.engine.begin() as conn:  # the next round starts afresh
+                conn.execute(text('DELETE FROM schedulefiring WHERE schedule_id = :s'), {'s': schedule['id']})
+            for run_id, *_ in scheduled_runs(api.server):
+                api.client.post(f'/api/runs/{run_id}/stop')

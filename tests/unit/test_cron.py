@@ -11,6 +11,7 @@ from app.services.runs.admission import Refusal
 from app.services.scheduling.cron import (
     SlotPlan,
     compile_cron,
+    due_unfired,
     plan_slots,
     slot_after,
     slot_key,
@@ -18,6 +19,7 @@ from app.services.scheduling.cron import (
     upcoming,
     weekdays,
 )
+from app.services.scheduling.sweep import changed_while_due_text
 
 GRACE = timedelta(seconds=10)
 
@@ -171,3 +173,42 @@ def test_slot_key_is_the_same_on_every_server_whatever_the_zone() -> None:
     berlin = datetime(2026, 11, 23, 11, 0, tzinfo=UTC).astimezone()
     assert slot_key('sch_1', berlin) == slot_key('sch_1', at(11, 0)) == 'schedule:sch_1:2026-11-23T11:00:00Z'
     assert slot_key('sch_1', at(11, 0)) != slot_key('sch_1', at(11, 1)) != slot_key('sch_2', at(11, 1))
+
+
+@pytest.mark.parametrize(
+    ('expression', 'next_slot', 'now', 'due'),
+    [
+        ('* * * * *', at(10, 1), at(10, 0, 59), None),  # ahead: the change loses nothing
+        ('* * * * *', None, at(10, 0), None),  # paused: no next slot
+        ('* * * * *', at(10, 0), at(10, 0), (at(10, 0), at(10, 0))),  # in the second it is due
+        ('* * * * *', at(10, 0), at(10, 0, 30), (at(10, 0), at(10, 0))),
+        ('* * * * *', at(10, 0), at(10, 3, 5), (at(10, 0), at(10, 3))),  # no server ran meanwhile: all of them
+        ('0 * * * *', at(10, 0), at(10, 59, 59), (at(10, 0), at(10, 0))),
+        (None, at(10, 0), at(10, 3, 5), (at(10, 0), at(10, 0))),  # an unreadable rule: the slot it had
+    ],
+)
+def test_the_due_slots_a_change_of_rule_or_a_pause_would_leave_unfired(expression, next_slot, now, due) -> None:  # noqa: ANN001
+    rule = trigger(expression) if expression else None
+    assert due_unfired(rule, next_slot=next_slot, now=now) == due
+
+
+@pytest.mark.parametrize(
+    ('first', 'last', 'change', 'text'),
+    [
+        (
+            at(10, 0),
+            at(10, 0),
+            'edited',
+            'Missed 2026-11-23 10:00 UTC: the schedule was edited while it was due: not run (the new rule starts '
+            'after the edit).',
+        ),
+        (
+            at(10, 0),
+            at(10, 3),
+            'paused',
+            'Missed 2026-11-23 10:00 to 2026-11-23 10:03 UTC: the schedule was paused while it was due: not run.',
+        ),
+    ],
+)
+def test_the_missed_row_says_the_change_made_it(first, last, change, text) -> None:  # noqa: ANN001
+    assert changed_while_due_text(first, last, change) == text

@@ -3,7 +3,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import threading
+from collections.abc import Generator, Iterator
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Select, bindparam, text, true
@@ -179,41 +180,71 @@ def list_runs(
         return items, next_cursor
 
 
-LOG_PAGE = 5000
+LOG_BATCH = 5000  # rows fetched from the database at a time while a log streams
 
 
-def check_log_kept(engine: Engine, principal: Principal, run_id: str) -> None:
-    """404 for a run the caller does not see; 410 `log_removed` for one whose output the log retention removed (a
-    download of what is left would look like the whole log)."""
-    with Session(engine) as session:
-        run, _ = load_visible_run(session, run_id, principal)
+def _refuse_removed_log(run: Run) -> None:
+    """410 `log_removed` for a run whose output the log retention removed (a download of what is left would look
+    like the whole log)."""
     if run.log_removed_at is not None:
         removed = as_utc(run.log_removed_at)
         raise DomainError(
             410,
             'log_removed',
-            f'The output of run {run_id} was removed on {removed:%Y-%m-%d %H:%M} UTC (log retention). '
+            f'The output of run {run.id} was removed on {removed:%Y-%m-%d %H:%M} UTC (log retention). '
             'Its status, stages, annotations and test results are kept.',
             log_removed_at=removed.isoformat(),
         )
 
 
-def output_lines(engine: Engine, principal: Principal, run_id: str, *, timestamps: bool = False) -> Iterator[bytes]:
-    """The run's output lines in order, a page of events at a time (a sync iterator: Starlette reads it
-    in its threadpool, so a 100,000-line log never sits in memory whole)."""
-    after = 0
-    while True:
-        page = list_events(engine, principal, run_id, after=after, limit=LOG_PAGE)
-        chunk = [
-            (f'{event.at.isoformat()} ' if timestamps else '') + event.text + '\n'
-            for event in page
-            if event.type in timeline.OUTPUT_KINDS  # an annotation's line as printed; not stage or group markers
-        ]
-        if chunk:
-            yield ''.join(chunk).encode()
-        if len(page) < LOG_PAGE:
-            return
-        after = page[-1].seq
+OUTPUT_SQL = (
+    sa_select(col(RunEvent.at), col(RunEvent.text))
+    .where(col(RunEvent.run_id) == bindparam('run_id'), col(RunEvent.type).in_(timeline.OUTPUT_KINDS))
+    .order_by(col(RunEvent.seq))
+)
+
+
+class SnapshotLines:
+    """The lines of one log read from one transaction, as a sync iterator (Starlette reads it in its threadpool);
+    `close()` ends the transaction at once, waiting for a read under way (a download cut short by its client must
+    not hold a connection and a snapshot until the garbage collector finds the iterator)."""
+
+    def __init__(self, lines: Generator[bytes]) -> None:
+        self._lines = lines
+        self._lock = threading.Lock()
+        self.head = next(lines, b'')  # the checks, and the snapshot taken with them
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self
+
+    def __next__(self) -> bytes:
+        with self._lock:
+            if self.head:
+                head, self.head = self.head, b''
+                return head
+            return next(self._lines)
+
+    def close(self) -> None:
+        with self._lock:
+            self._lines.close()
+
+
+def output_lines(engine: Engine, principal: Principal, run_id: str, *, timestamps: bool = False) -> SnapshotLines:
+    """The run's output lines in order (an annotation's line as printed; not stage or group markers), all read from
+    one snapshot: a log retention sweep or a delete while a long log downloads changes nothing of it. The 404 and
+    410 are raised by this call, before a 200 could start; the lines are then fetched from the same transaction a
+    batch at a time as the iterator is read, so a 100,000-line log never sits in memory whole. Reading it to the
+    end, or closing it, ends the transaction."""
+    return SnapshotLines(_snapshot_lines(engine, principal, run_id, timestamps=timestamps))
+
+
+def _snapshot_lines(engine: Engine, principal: Principal, run_id: str, *, timestamps: bool) -> Generator[bytes]:
+    with Session(snapshot(engine)) as session:
+        run, _ = load_visible_run(session, run_id, principal)
+        _refuse_removed_log(run)
+        rows = session.connection().execute(OUTPUT_SQL, {'run_id': run_id}, execution_options={'yield_per': LOG_BATCH})
+        for batch in rows.partitions():
+            yield ''.join((f'{at.isoformat()} ' if timestamps else '') + line + '\n' for at, line in batch).encode()
 
 
 def search_output(

@@ -200,6 +200,17 @@ def plan_slots(
     )
 
 
+def due_unfired(
+    trigger: CronTrigger | None, *, next_slot: datetime | None, now: datetime
+) -> tuple[datetime, datetime] | None:
+    """Pure: the slots of a schedule's rule that are due and not fired yet, as (first, last), when its rule is about to
+    be replaced or paused (its next slot moved past now, or cleared); None when its next slot lies ahead. Without a
+    readable rule (None) the next slot is the only one known."""
+    if next_slot is None or next_slot > now:
+        return None
+    return next_slot, latest_slot_by(trigger, next_slot, now) if trigger is not None else next_slot
+
+
 def _slot_before(trigger: CronTrigger, first: datetime, slot: datetime) -> datetime | None:
     """The slot just before `slot`, not earlier than `first` (None when `slot` is `first`)."""
     if slot <= first:

@@ -24,6 +24,7 @@ from app.models import (
     SchedulePublic,
     ScheduleUpdate,
     User,
+    as_utc,
     utcnow,
 )
 from app.services.identity import audit
@@ -33,6 +34,7 @@ from app.services.repositories.access import RepositoryAccess
 from app.services.runs import admission
 from app.services.runs.admit import validate_request
 from app.services.scheduling import cron
+from app.services.scheduling.sweep import SQL_FIRING, changed_while_due_text, firing_row
 
 MAX_PER_PROJECT = 50
 MAX_FIRINGS_PAGE = 200
@@ -57,9 +59,12 @@ def _require_operator(principal: Principal) -> None:
         raise forbidden('only operators can change schedules')
 
 
-def _load(session: Session, principal: Principal, project_id: str, schedule_id: str) -> tuple[Schedule, Project]:
+def _load(
+    session: Session, principal: Principal, project_id: str, schedule_id: str, *, lock: bool = False
+) -> tuple[Schedule, Project]:
+    """`lock`: for a change, whose transaction then holds the row (PostgreSQL: a sweep's claim waits, or is seen)."""
     project = visibility.get_visible(session, project_id, principal)
-    schedule = session.get(Schedule, schedule_id)
+    schedule = session.get(Schedule, schedule_id, with_for_update=lock)
     if schedule is None or schedule.project_id != project.id:
         raise not_found(f'schedule {schedule_id!r}')
     return schedule, project
@@ -257,10 +262,13 @@ def update_schedule(
         )
     try:
         with session_scope(engine) as session:
-            schedule, project = _load(session, principal, project_id, schedule_id)
+            schedule, project = _load(session, principal, project_id, schedule_id, lock=True)
+            new_rule = bool({'cron', 'timezone'} & set(changes)) and not schedule.paused
+            if new_rule:
+                _record_unfired(session, schedule, now, 'edited')  # by the old rule, before it is replaced
             for key, value in changes.items():
                 setattr(schedule, key, ' '.join(value.split()) if key == 'cron' else value)
-            if {'cron', 'timezone'} & set(changes) and not schedule.paused:
+            if new_rule:
                 schedule.next_fire_at = cron.slot_after(trigger, now)  # the new rule's slots, from now on
             schedule.version += 1
             schedule.updated_at = now
@@ -278,13 +286,15 @@ def update_schedule(
 def set_paused(
     engine: Engine, principal: Principal, project_id: str, schedule_id: str, *, paused: bool
 ) -> SchedulePublic:
-    """Pause: no slot fires until resumed. Resume: the next slot after now (the paused ones are not missed:
-    nobody wanted them)."""
+    """Pause: no slot fires until resumed (one due at the pause is recorded missed). Resume: the next slot after
+    now (the paused ones are not missed: nobody wanted them)."""
     _require_operator(principal)
     now = utcnow()
     with session_scope(engine) as session:
-        schedule, project = _load(session, principal, project_id, schedule_id)
+        schedule, project = _load(session, principal, project_id, schedule_id, lock=True)
         if schedule.paused != paused:
+            if paused:
+                _record_unfired(session, schedule, now, 'paused')
             schedule.paused = paused
             schedule.next_fire_at = None if paused else cron.slot_after(compiled(schedule.cron, schedule.timezone), now)
             schedule.version += 1
@@ -292,6 +302,26 @@ def set_paused(
             session.add(schedule)
             _audit(session, principal, 'schedule.paused' if paused else 'schedule.resumed', project, schedule)
     return get_schedule(engine, principal, project_id, schedule_id)
+
+
+def _record_unfired(session: Session, schedule: Schedule, now: datetime, change: str) -> None:
+    """A change that moves the schedule's next slot past now (a new rule) or clears it (a pause) would drop a slot
+    that is due and that no sweep claimed yet: its firing is recorded `missed` instead, saying why, in the change's
+    transaction. Not fired, as Prefect and Airflow do not run an edited schedule's old slots: the new rule applies
+    from the change on. A sweep that claimed the slot first keeps its own row (the insert yields on the slot's
+    key), and a sweep after the change finds the slot neither due nor claimable (its version moved)."""
+    trigger = cron.compile_cron(schedule.cron, schedule.timezone)
+    due = cron.due_unfired(
+        None if isinstance(trigger, cron.Refusal) else trigger,
+        next_slot=as_utc(schedule.next_fire_at) if schedule.next_fire_at is not None else None,
+        now=now,
+    )
+    if due is not None:
+        first, last = due
+        detail = changed_while_due_text(first, last, change)
+        session.connection().execute(
+            SQL_FIRING, firing_row(schedule.id, first, 'missed', now, f'schedule_{change}', detail)
+        )
 
 
 def delete_schedule(engine: Engine, principal: Principal, project_id: str, schedule_id: str) -> None:

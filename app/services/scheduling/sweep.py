@@ -120,10 +120,11 @@ class ScheduleSweep:
             results = []
             if plan.missed_from is not None and plan.missed_until is not None:
                 detail = _missed_text(plan.missed_from, plan.missed_until, schedule.catch_up, late=plan.late)
-                conn.execute(SQL_FIRING, _row(schedule_id, plan.missed_from, 'missed', now, 'missed', detail))
+                conn.execute(SQL_FIRING, firing_row(schedule_id, plan.missed_from, 'missed', now, 'missed', detail))
                 results.append(Fired(schedule_id, plan.missed_from, 'missed', reason='missed'))
             claimed = plan.fire is not None and (
-                conn.execute(SQL_FIRING, _row(schedule_id, plan.fire, 'pending', now, late=plan.late)).rowcount == 1
+                conn.execute(SQL_FIRING, firing_row(schedule_id, plan.fire, 'pending', now, late=plan.late)).rowcount
+                == 1
             )
             project_id, team_id = schedule.project_id, _team_of(session, schedule.project_id)
         self._announce(project_id, team_id, schedule_id)
@@ -207,7 +208,7 @@ class ScheduleSweep:
         self.bus.publish({'type': 'project', 'id': project_id, 'team_id': team_id, 'schedule_id': schedule_id})
 
 
-def _row(
+def firing_row(
     schedule_id: str,
     slot: datetime,
     state: str,
@@ -228,11 +229,25 @@ def _row(
     }
 
 
+def _span(first: datetime, last: datetime) -> str:
+    return f'{first:%Y-%m-%d %H:%M}' + ('' if last == first else f' to {last:%Y-%m-%d %H:%M}') + ' UTC'
+
+
 def _missed_text(first: datetime, last: datetime, catch_up: str, *, late: bool) -> str:
     """The `missed` row of a gap: its slots, and what the catch-up policy did."""
-    span = f'{first:%Y-%m-%d %H:%M}' + ('' if last == first else f' to {last:%Y-%m-%d %H:%M}') + ' UTC'
     after = 'one run for the latest slot, late' if late else 'not run'
-    return f'Missed {span} while no server was running: {after} (catch-up: {catch_up}).'
+    return f'Missed {_span(first, last)} while no server was running: {after} (catch-up: {catch_up}).'
+
+
+CHANGED_WHILE_DUE = {
+    'edited': 'the schedule was edited while it was due: not run (the new rule starts after the edit).',
+    'paused': 'the schedule was paused while it was due: not run.',
+}
+
+
+def changed_while_due_text(first: datetime, last: datetime, change: str) -> str:
+    """Pure: the `missed` row of the due slots a change of the rule (`edited`) or a pause left unfired."""
+    return f'Missed {_span(first, last)}: {CHANGED_WHILE_DUE[change]}'
 
 
 def _team_of(session: Session, project_id: str) -> str | None:
