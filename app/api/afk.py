@@ -15,6 +15,7 @@ from app.api.deps import PrincipalDep, ServicesDep, correlation, get_principal
 from app.api.schemas import problems
 from app.container import Services
 from app.core.errors import DomainError
+from app.core.permissions import may_control_afk
 from app.models import ProjectPublic, RunPublic, utcnow
 from app.models.review import RunReview
 from app.models.usage import ProjectCosts
@@ -118,7 +119,7 @@ async def form_token(project_id: str, request: Request, services: ServicesDep, p
     """A CSRF token for the Reset form of one project, tied to the caller's API token (operators)."""
 
     def mint() -> str | None:
-        if not principal.is_operator:
+        if not may_control_afk(principal.role):
             raise DomainError(403, 'forbidden', 'only operators can reset a paused project')
         with Session(services.engine) as session:
             visibility.get_visible(session, project_id, principal)

@@ -21,8 +21,8 @@ from app.pages.theme import iso_utc, relative, status_badge
 from app.pages.widgets import menu_item, notify_error
 from app.state import connection, live
 from app.state.history import SPARKLINE_RUNS, is_finish_event, sparkline_svg
-from app.state.me import is_operator, who_am_i
-from app.state.projects_store import CardView, ProjectsStore, awaiting_approval_text, card_menu
+from app.state.me import controls_afk, who_am_i
+from app.state.projects_store import CardView, ProjectsStore, awaiting_approval_text, card_menu, held_banner
 from app.state.run_timing import parse, start_fact, until_text
 from app.state.text import shown
 
@@ -161,7 +161,7 @@ class ProjectCard:
             element.set_visibility(menu.paused_line)
         self.banner.set_visibility(view.paused)
         self.menu_paused_label.text = paused_line
-        blocked = view.cost_capped or view.launch_blocked  # the daily AFK cost cap first: it is the louder
+        blocked = held_banner(view, datetime.now(UTC), may_reset=self.operator)  # Reset: said to those who may
         self.launch_banner.text = blocked or ''
         self.launch_banner.set_visibility(blocked is not None)
         self.reset_item.set_visibility(menu.reset)
@@ -248,7 +248,7 @@ async def project_cards() -> None:
     cards: dict[str, ProjectCard] = {}
     recent: dict[str, list[dict]] = {}  # project id -> its newest finished runs, for the sparklines
     form_posts = _form_posts_reach_api()
-    operator = is_operator(await who_am_i())  # Auto on/off and Reset are operators' (the API refuses builders)
+    operator = controls_afk(await who_am_i())  # Auto on/off and Reset: the rule the API refuses builders by
 
     async def load_recent() -> None:
         """Every card's sparkline from one request (GET /history?project=a,b,c), not one per card."""

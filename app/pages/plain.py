@@ -23,7 +23,7 @@ from app.client import ApiError, RunboardClient
 from app.core.origins import same_origin
 from app.pages.signin import check_token, explain
 from app.state import connection, session
-from app.state.me import is_operator, who_am_i
+from app.state.me import controls_afk, who_am_i
 
 PATH = '/plain'
 CSRF_COOKIE = 'rb_plain_csrf'
@@ -186,7 +186,7 @@ def register() -> None:
                 parked = {
                     p['id']: (await client.parked_issues(p['id'])) if p.get('parked_count') else [] for p in projects
                 }
-                operator = is_operator(await who_am_i())
+                operator = controls_afk(await who_am_i())  # Auto on/off and Reset: the rule the API refuses by
                 body = ''.join(project_section(p, parked[p['id']], csrf, operator=operator) for p in projects)
                 body = body or '<p>No projects.</p>'
             except ApiError as exc:

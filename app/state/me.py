@@ -9,6 +9,7 @@ import weakref
 from typing import Any
 
 from app.client import ApiError, RunboardClient
+from app.core.permissions import may_control_afk
 from app.state import connection
 
 ME_SECONDS = 30.0
@@ -32,3 +33,9 @@ async def who_am_i(*, fresh: bool = False) -> dict[str, Any] | None:
 def is_operator(me: dict[str, Any] | None) -> bool:
     """Pure: may this person configure projects, people and tokens? Unknown: no."""
     return bool(me) and (me or {}).get('role') == 'operator'
+
+
+def controls_afk(me: dict[str, Any] | None) -> bool:
+    """Pure: may this person switch a project's AFK loop on or off and Reset it? The server's own rule
+    (app.core.permissions); unknown: no."""
+    return may_control_afk((me or {}).get('role'))

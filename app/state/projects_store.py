@@ -46,11 +46,12 @@ class CardView:
 
     @property
     def launch_blocked(self) -> str | None:
-        return launch_blocked_text(self.project)
+        """Why the loop launches nothing, in words for anyone (held_banner words it for the viewer)."""
+        return launch_blocked_text(self.project, may_reset=False)
 
     @property
     def cost_capped(self) -> str | None:
-        return cost_capped_text(self.project, datetime.now(UTC))
+        return cost_capped_text(self.project, datetime.now(UTC), may_reset=False)
 
     @property
     def status(self) -> str:
@@ -89,24 +90,39 @@ def awaiting_approval_text(project: dict) -> str | None:
     return f"{count} run{'' if count == 1 else 's'} {'waits' if count == 1 else 'wait'} for an operator's approval"
 
 
-def cost_capped_text(project: dict, now: datetime) -> str | None:
+def cost_capped_text(project: dict, now: datetime, *, may_reset: bool) -> str | None:
     """Pure: the card's loud line while the daily AFK cost cap holds the loop (the server records the UTC day it
-    was reached in `afk_cost_capped_on`; the next UTC day or a Reset ends it), else None."""
+    was reached in `afk_cost_capped_on`; the next UTC day or a Reset ends it), else None. `may_reset`: the viewer
+    may Reset (app.core.permissions); anyone else is told who can."""
     cap = project.get('afk_cost_cap_usd_per_day')
     if cap is None or project.get('afk_cost_capped_on') != now.astimezone(UTC).date().isoformat():
         return None
-    return f'Auto paused · cost cap ${float(cap):,.2f} reached today, resumes at 00:00 UTC or on Reset'
+    reset = 'on Reset' if may_reset else 'when an operator resets it'
+    return f'Auto paused · cost cap ${float(cap):,.2f} reached today, resumes at 00:00 UTC or {reset}'
 
 
-def launch_blocked_text(project: dict) -> str | None:
+def launch_blocked_text(project: dict, *, may_reset: bool) -> str | None:
     """Pure: why the auto-loop launches nothing although issues are ready, when an AFK command could not
-    start (else None). A launch failure is not counted; it holds the loop until the project changes."""
+    start (else None). A launch failure is not counted; it holds the loop until the project changes. `may_reset`:
+    the viewer may Reset (app.core.permissions); anyone else is told who can."""
     cause = project.get('launch_error')
     if not cause:
         return None
     cause = cause.removeprefix('launch_failed: ')
     waiting = 'Auto-loop waiting' if project.get('auto_enabled') else 'AFK launch failed'
-    return f"{waiting}: {cause}. Nothing was counted; fix the project's command, then Reset."
+    advice = (
+        "fix the project's command, then Reset"
+        if may_reset
+        else "once the project's command is fixed, an operator can reset it"
+    )
+    return f'{waiting}: {cause}. Nothing was counted; {advice}.'
+
+
+def held_banner(view: CardView, now: datetime, *, may_reset: bool) -> str | None:
+    """Pure: the card's loud line while its loop is held, worded for the viewer: the daily cost cap first (it is the
+    louder), else a launch failure; None when neither holds it."""
+    capped = cost_capped_text(view.project, now, may_reset=may_reset)
+    return capped or launch_blocked_text(view.project, may_reset=may_reset)
 
 
 def failure_cause(run: dict) -> str:

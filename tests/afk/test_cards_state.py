@@ -56,24 +56,42 @@ def test_paused_text_and_plain_form() -> None:
     assert 'method="post" action="/afk/reset/proj"' in form and 'value="tok&quot;en&lt;"' in form
 
 
+CANNOT_START = "launch_failed: could not start '/x': No such file or directory"
+
+
 @pytest.mark.parametrize(
-    'project, text',
+    ('project', 'may_reset', 'text'),
     [
-        ({'auto_enabled': True, 'launch_error': None}, None),
-        ({'auto_enabled': True}, None),
+        ({'auto_enabled': True, 'launch_error': None}, True, None),
+        ({'auto_enabled': True}, False, None),
         (
-            {'auto_enabled': True, 'launch_error': "launch_failed: could not start '/x': No such file or directory"},
+            {'auto_enabled': True, 'launch_error': CANNOT_START},
+            True,
             "Auto-loop waiting: could not start '/x': No such file or directory. "
             "Nothing was counted; fix the project's command, then Reset.",
         ),
         (
             {'auto_enabled': False, 'launch_error': 'launch_failed: checkout failed: bad ref'},
+            True,
             "AFK launch failed: checkout failed: bad ref. Nothing was counted; fix the project's command, then Reset.",
+        ),
+        # a builder is not told to Reset (the API answers their Reset 403): told who can
+        (
+            {'auto_enabled': True, 'launch_error': CANNOT_START},
+            False,
+            "Auto-loop waiting: could not start '/x': No such file or directory. "
+            "Nothing was counted; once the project's command is fixed, an operator can reset it.",
+        ),
+        (
+            {'auto_enabled': False, 'launch_error': 'launch_failed: checkout failed: bad ref'},
+            False,
+            'AFK launch failed: checkout failed: bad ref. '
+            "Nothing was counted; once the project's command is fixed, an operator can reset it.",
         ),
     ],
 )
-def test_the_card_says_why_nothing_launches(project: dict, text: str | None) -> None:
-    assert launch_blocked_text(project) == text
+def test_the_card_says_why_nothing_launches(project: dict, may_reset: bool, text: str | None) -> None:
+    assert launch_blocked_text(project, may_reset=may_reset) == text
 
 
 @pytest.mark.parametrize(

@@ -108,12 +108,19 @@ def test_the_cost_cap_closes_only_the_loops_gate() -> None:
             {'afk_cost_cap_usd_per_day': 1234.5, 'afk_cost_capped_on': '2026-11-25'},
             'Auto paused · cost cap $1,234.50 reached today, resumes at 00:00 UTC or on Reset',
         ),
+        (  # a builder's card: who may reset it (the API answers a builder's Reset 403)
+            {'afk_cost_cap_usd_per_day': 20.0, 'afk_cost_capped_on': '2026-11-25', 'viewer': 'builder'},
+            'Auto paused · cost cap $20.00 reached today, resumes at 00:00 UTC or when an operator resets it',
+        ),
         ({'afk_cost_cap_usd_per_day': 20.0, 'afk_cost_capped_on': '2026-11-24'}, None),  # yesterday's: resumed
         ({'afk_cost_cap_usd_per_day': 20.0, 'afk_cost_capped_on': None}, None),  # Reset
         ({'afk_cost_cap_usd_per_day': None, 'afk_cost_capped_on': '2026-11-25'}, None),  # the cap was removed
     ],
 )
 def test_the_card_says_the_cost_cap_holds_the_loop(project: dict, text: str | None) -> None:
-    assert cost_capped_text(project, NOON) == text
+    project = dict(project)
+    may_reset = project.pop('viewer', 'operator') == 'operator'
+    assert cost_capped_text(project, NOON, may_reset=may_reset) == text
     view = CardView({'id': 'p', 'auto_enabled': True, **project})
-    assert (view.status == 'paused') is (text is not None and cost_capped_text(project, datetime.now(UTC)) is not None)
+    still = cost_capped_text(project, datetime.now(UTC), may_reset=may_reset) is not None
+    assert (view.status == 'paused') is (text is not None and still)

@@ -1,4 +1,5 @@
-"""A project card's ⋯ menu for each viewer: Auto on/off and Reset are operators' (the API answers a builder's 403)."""
+"""A project card's ⋯ menu and its banner for each viewer: Auto on/off and Reset are operators' (the API answers a
+builder's 403), so only they are offered Reset or told to use it; the page and the server read one rule."""
 
 from __future__ import annotations
 
@@ -7,8 +8,13 @@ from datetime import UTC, datetime
 
 import pytest
 
+from app.core.errors import DomainError
+from app.core.permissions import may_control_afk
 from app.pages.plain import project_section
-from app.state.projects_store import CardMenu, CardView, card_menu
+from app.services.afk.actions import AfkActions
+from app.services.identity.accounts import Principal
+from app.state.me import controls_afk
+from app.state.projects_store import CardMenu, CardView, card_menu, held_banner
 
 TODAY = datetime.now(UTC).date().isoformat()
 
@@ -53,3 +59,45 @@ def test_the_menu_offers_a_builder_only_what_the_api_lets_them_do(
 def test_the_page_without_javascript_offers_the_same(operator: bool, forms: list[str]) -> None:
     section = project_section(card(paused=True).project, [], 'csrf', operator=operator)
     assert re.findall(r'action="/plain/p/([a-z-]+)"', section) == forms
+
+
+@pytest.mark.parametrize(
+    ('view', 'operator', 'banner'),
+    [
+        (card(), True, None),
+        (card(paused=True), False, None),  # the paused banner has its own title and causes
+        (
+            card(launch_error='launch_failed: no such command'),
+            True,
+            "Auto-loop waiting: no such command. Nothing was counted; fix the project's command, then Reset.",
+        ),
+        (
+            card(launch_error='launch_failed: no such command'),
+            False,
+            'Auto-loop waiting: no such command. '
+            "Nothing was counted; once the project's command is fixed, an operator can reset it.",
+        ),
+        (
+            card(afk_cost_cap_usd_per_day=5, afk_cost_capped_on=TODAY, launch_error='launch_failed: x'),
+            False,  # the cost cap first: it is the louder
+            'Auto paused · cost cap $5.00 reached today, resumes at 00:00 UTC or when an operator resets it',
+        ),
+    ],
+)
+def test_the_banner_tells_only_those_who_may_reset_to_reset(view: CardView, operator: bool, banner: str | None) -> None:
+    assert held_banner(view, datetime.now(UTC), may_reset=operator) == banner
+    assert card_menu(view, operator=operator).reset is (operator and banner is not None)
+
+
+@pytest.mark.parametrize('role', ['operator', 'builder', None, 'Operator', 'admin'])
+def test_the_page_offers_reset_by_the_rule_the_server_refuses_by(role: str | None) -> None:
+    allowed = may_control_afk(role)
+    assert allowed is (role == 'operator')
+    assert controls_afk({'role': role} if role else None) is allowed
+    principal = Principal('usr_1', 'ann', role or '', frozenset({'t'}))
+    if allowed:
+        AfkActions._require_operator(principal)  # noqa: SLF001 - the check Reset and Auto on/off make first
+    else:
+        with pytest.raises(DomainError) as refused:
+            AfkActions._require_operator(principal)  # noqa: SLF001
+        assert refused.value.status == 403

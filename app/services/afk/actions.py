@@ -9,6 +9,7 @@ from sqlalchemy import Engine, text
 from sqlmodel import Session
 
 from app.core.errors import DomainError, forbidden
+from app.core.permissions import may_control_afk
 from app.infra.db import session_scope
 from app.infra.events import EventBus
 from app.models import Project, ProjectPublic, Run, RunPublic, utcnow
@@ -145,5 +146,5 @@ class AfkActions:
 
     @staticmethod
     def _require_operator(principal: Principal) -> None:
-        if not principal.is_operator:
+        if not may_control_afk(principal.role):
             raise forbidden('only operators can switch the auto-loop or reset a paused project')
