@@ -25,8 +25,9 @@ from app.services.execution.engine import RunEngine
 from app.services.identity import accounts
 from app.services.identity.tokens import REVOKED_EVENT
 from app.services.notifications.sender import Sender
+from app.services.notifications.webhook_targets import TargetGuard, policy_of
 from app.services.projects import demo
-from app.services.repositories import gitops
+from app.services.repositories import forge, gitops
 from app.services.repositories.access import RepositoryAccess
 from app.services.runs.admit import RunAdmitter
 from app.services.runs.auto_retry import AutoRetry
@@ -201,6 +202,7 @@ def _build(settings: Settings, engine: Engine) -> Services:
         bus = make_bus(settings.redis_url, settings.redis_prefix)
     with step(f'the rate limiter ({describe_redis(settings.redis_url)})'):
         limiter = make_limiter(settings.redis_url, settings.rate_limit_runs, settings.rate_limit_window_seconds)
+    forge.guard = TargetGuard(policy_of(settings))  # forge APIs go where webhooks may (docs/security.md)
     branches = gitops.BranchCache()
     repositories = RepositoryAccess(settings=settings, branches=branches, secrets=secrets)
     services = Services(

@@ -51,6 +51,10 @@ class PersonPublic(BaseModel):
     teams: list[str]
     created_at: datetime
     tokens: list[TokenSummaryPublic]
+    in_other_teams: bool = Field(
+        False, description='Also in a team you are not in (never named): you may not create or revoke their tokens'
+    )
+    is_admin: bool = Field(False, description='A deployment administrator: only another one manages their tokens')
 
 
 class NewTokenPublic(BaseModel):

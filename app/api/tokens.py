@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 
 from fastapi import APIRouter, Query, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from app.api.deps import PrincipalDep, ServicesDep
@@ -14,13 +14,28 @@ from app.api.people_schemas import NewTokenPublic, TokenCreate
 from app.api.schemas import problems
 from app.api.users import NO_STORE
 from app.container import Services
+from app.core.token_rules import TokenRefusal
 from app.services.identity import people, tokens
 
 router = APIRouter(prefix='/tokens', tags=['tokens'])
 
 
+class LeftAlonePublic(BaseModel):
+    user_id: str
+    name: str
+    reason: TokenRefusal
+    detail: str
+
+
 class Revoked(BaseModel):
     revoked: list[str]
+
+
+class RevokedByName(Revoked):
+    user_id: str = Field(description='Whose tokens these were')
+    left_alone: list[LeftAlonePublic] = Field(
+        description='The others of that name in your teams, whose tokens you may not revoke (untouched)'
+    )
 
 
 @router.get('', response_model=list[tokens.TokenInfo], responses=problems(401, 403))
@@ -41,25 +56,29 @@ async def create_token(
     return NewTokenPublic.model_validate(dataclasses.asdict(token))
 
 
-def _revoked(services: Services, ids: list[str], digests: list[str]) -> Revoked:
-    services.bus.publish({'type': tokens.REVOKED_EVENT, 'digests': digests})  # every instance forgets them now
-    services.auth.forget(digests)
-    return Revoked(revoked=ids)
+def _forget(services: Services, done: tokens.Revocation) -> None:
+    services.bus.publish({'type': tokens.REVOKED_EVENT, 'digests': done.digests})  # every instance forgets them now
+    services.auth.forget(done.digests)
 
 
 @router.delete('/{token_id}', response_model=Revoked, responses=problems(401, 403, 404))
 async def revoke_token(token_id: str, services: ServicesDep, principal: PrincipalDep) -> Revoked:
     """Operators: revoke one token; it answers 401 on every instance from now on."""
-    ids, digests = await run_in_threadpool(tokens.revoke, services.engine, principal, token_id=token_id)
-    return _revoked(services, ids, digests)
+    done = await run_in_threadpool(tokens.revoke, services.engine, principal, token_id=token_id)
+    _forget(services, done)
+    return Revoked(revoked=done.ids)
 
 
-@router.post('/revoke', response_model=Revoked, responses=problems(401, 403, 404, 422))
+@router.post('/revoke', response_model=RevokedByName, responses=problems(401, 403, 404, 409, 422))
 async def revoke_person(
     services: ServicesDep,
     principal: PrincipalDep,
     user: str = Query(min_length=1, max_length=200, description="The person's name"),
-) -> Revoked:
-    """Operators: revoke every token of a person in their teams."""
-    ids, digests = await run_in_threadpool(tokens.revoke, services.engine, principal, user_name=user)
-    return _revoked(services, ids, digests)
+) -> RevokedByName:
+    """Operators: revoke every token of the person of this name they manage. Names are not unique across teams:
+    others of the name whose tokens the caller may not revoke are left alone (`left_alone`, with the reason);
+    403 when the caller manages none of them, 409 `ambiguous_name` when several (revoke by token id then)."""
+    done = await run_in_threadpool(tokens.revoke, services.engine, principal, user_name=user)
+    _forget(services, done)
+    left = [LeftAlonePublic.model_validate(dataclasses.asdict(person)) for person in done.left_alone]
+    return RevokedByName(revoked=done.ids, user_id=str(done.user_id), left_alone=left)

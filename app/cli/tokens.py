@@ -9,6 +9,7 @@ import typer
 from rich import box
 from rich.table import Table
 
+from app.cli import render
 from app.cli.context import Cli, JsonOpt, ServerOpt
 
 tokens_app = typer.Typer(help='API tokens of the people in your teams (operators).', no_args_is_help=True)
@@ -49,13 +50,29 @@ def tokens_revoke(
     )
 
 
+LEFT_ALONE = {
+    'other_team': 'also in a team you are not in: only someone in all of their teams can revoke their tokens',
+    'admin': 'a deployment administrator: only a deployment administrator can revoke their tokens',
+}
+
+
+def _revoked_by_name(name: str, answer: dict) -> str:
+    """What a revocation by name did, and whom of that name it left alone (names are not unique across teams)."""
+    lines = [f'Revoked {len(answer["revoked"])} token(s) of {name}: {", ".join(answer["revoked"])}.']
+    for person in answer.get('left_alone') or []:
+        why = LEFT_ALONE.get(person['reason'], person['detail'])
+        lines.append(f'Left alone: {person["name"]} ({person["user_id"]}), {why}.')
+    return render.escape('\n'.join(lines))
+
+
 def users_revoke(
     name: Annotated[str, typer.Argument(help='The person whose tokens to revoke.')],
     json_output: JsonOpt = False,
     server: ServerOpt = None,
 ) -> None:
-    """Revoke every token of a person (through the server: all instances stop accepting them at once)."""
+    """Revoke every token of a person (through the server: all instances stop accepting them at once). Names are
+    not unique across teams: the person of that name you manage is meant; others of the name are left alone, and
+    the answer says so. Several you manage: revoke by id (`runboard tokens revoke`)."""
     Cli.make(server, json_output).show(
-        lambda client: client.revoke_user_tokens(name),
-        lambda answer: f'Revoked {len(answer["revoked"])} token(s) of {name}: {", ".join(answer["revoked"])}.',
+        lambda client: client.revoke_user_tokens(name), lambda answer: _revoked_by_name(name, answer)
     )

@@ -24,6 +24,7 @@ from app.state.people_view import (
     SHOWN_ONCE,
     TOKEN_FIELDS,
     last_used_text,
+    not_managed,
     revoke_question,
     revoked_text,
     teams_text,
@@ -167,6 +168,7 @@ class PeopleView:
 
     def person(self, person: dict[str, Any]) -> None:
         mine = person['id'] == self.me.get('user_id')
+        unmanaged = not_managed(person, self.me)  # the server's rule: it would refuse New token and Revoke (403)
         with ui.card().classes('w-full gap-1 rb-row').props(f'role=listitem data-person={person["id"]}'):
             with ui.row().classes('w-full items-center gap-2 flex-wrap'):
                 ui.label(shown(person['name'])).classes('font-bold').props('dir=auto')
@@ -176,13 +178,21 @@ class PeopleView:
                 ui.label(teams_text(person['teams'], self.team_names)).classes('text-sm opacity-80')
                 ui.label(token_count(person)).classes('text-xs opacity-60')
                 ui.space()
-                ui.button(
-                    'New token', icon='key', on_click=lambda p=person: new_token_dialog(self.host, p, self.load)
-                ).props('flat dense no-caps data-testid=new-token').classes('rb-tap')
+                if unmanaged is not None:
+                    with ui.row().classes('items-center gap-1 text-xs opacity-80').props('data-testid=not-managed'):
+                        ui.icon('lock').props('aria-hidden=true')
+                        ui.label(unmanaged.caption)
+                        ui.tooltip(unmanaged.why)
+                else:
+                    ui.button(
+                        'New token', icon='key', on_click=lambda p=person: new_token_dialog(self.host, p, self.load)
+                    ).props('flat dense no-caps data-testid=new-token').classes('rb-tap')
+            if unmanaged is not None:
+                ui.label(unmanaged.why).classes('sr-only')  # the tooltip's words, for a screen reader too
             for token in person['tokens']:
-                self.token(person, token)
+                self.token(person, token, managed=unmanaged is None)
 
-    def token(self, person: dict[str, Any], token: dict[str, Any]) -> None:
+    def token(self, person: dict[str, Any], token: dict[str, Any], *, managed: bool) -> None:
         this_browser = token['id'] == self.me.get('token_id')
         with ui.row().classes('w-full items-center gap-2 pl-2').props(f'data-token={token["id"]}'):
             ui.icon('key').classes('opacity-60')
@@ -209,9 +219,10 @@ class PeopleView:
                 ui.notify(revoked_text(person['name'], token['name']), type='positive', position='bottom')
                 await self.load()
 
-            ui.button('Revoke', icon='block', color='negative', on_click=revoke).props(
-                'flat dense no-caps data-testid=revoke'
-            ).classes('rb-tap')
+            if managed:
+                ui.button('Revoke', icon='block', color='negative', on_click=revoke).props(
+                    'flat dense no-caps data-testid=revoke'
+                ).classes('rb-tap')
 
 
 @ui.page('/settings/tokens')

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+
+from app.core.token_rules import TokenRefusal, token_management_refusal
 
 ROLES = {'builder': 'Builder (triggers, retries, stops runs)', 'operator': 'Operator (also configures)'}
 PERSON_FIELDS = ('name', 'role', 'team_id', 'token_name')
@@ -23,6 +26,37 @@ def teams_text(teams: list[str], names: Mapping[str, str]) -> str:
 def token_count(person: Mapping[str, Any]) -> str:
     count = len(person.get('tokens') or [])
     return 'no tokens' if count == 0 else '1 token' if count == 1 else f'{count} tokens'
+
+
+@dataclass(frozen=True)
+class Unmanaged:
+    """Why the page offers no New token or Revoke for a person: a caption beside them, the reason in full."""
+
+    caption: str
+    why: str
+
+
+UNMANAGED: dict[TokenRefusal, Unmanaged] = {
+    'other_team': Unmanaged(
+        'belongs to another team too',
+        'Also in a team you are not in: only someone in all of their teams can create or revoke their tokens.',
+    ),
+    'admin': Unmanaged(
+        'only an admin manages an admin',
+        'A deployment administrator: only a deployment administrator can create or revoke their tokens.',
+    ),
+}
+
+
+def not_managed(person: Mapping[str, Any], me: Mapping[str, Any] | None) -> Unmanaged | None:
+    """Pure: None when the caller may create and revoke this person's tokens, else why not, by the server's own
+    rule on the facts its list answers (a server that does not say them: offered; its 403 then says why)."""
+    refusal = token_management_refusal(
+        in_other_teams=bool(person.get('in_other_teams')),
+        is_admin=bool(person.get('is_admin')),
+        caller_is_admin=bool((me or {}).get('is_admin')),
+    )
+    return None if refusal is None else UNMANAGED[refusal]
 
 
 def revoke_question(person: str, token_name: str, token_id: str, *, this_browser: bool) -> str:

@@ -22,6 +22,7 @@ class ForgeState:
     delay: float = 0.0
     status: int | None = None  # force an error status
     requests: list[str] = field(default_factory=list)
+    hosts: list[str] = field(default_factory=list)  # each GET's Host header
     clone_url: str | None = None  # what GET /repos/o/r answers as the repository's clone URL
     files: dict[int, list[dict]] = field(default_factory=dict)  # pull number -> its files (filename, +/-, status)
     diffs: dict[int, str] = field(default_factory=dict)  # pull number -> its unified diff (Gitea's `.diff`)
@@ -107,6 +108,7 @@ def _handler(state: ForgeState):  # noqa: ANN202
 
         def do_GET(self) -> None:  # noqa: N802
             state.requests.append(self.path)
+            state.hosts.append(str(self.headers.get('Host')))
             if state.delay:
                 time.sleep(state.delay)
             if state.status:

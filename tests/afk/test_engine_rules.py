@@ -46,7 +46,7 @@ def test_a_live_run_whose_pull_request_appears_ends_succeeded(settings_factory, 
     source = {'kind': 'gitea', 'api_url': '', 'owner': 'o', 'repo': 'r', 'token': 'tok', 'timeout_seconds': 2}
     with (
         fake_forge('gitea') as (state, root),
-        api_server(settings_factory(reaper_poll_seconds=0.5)) as server,
+        api_server(settings_factory(reaper_poll_seconds=0.5, webhook_allowed_hosts='loopback')) as server,
         server.client() as client,
     ):
         state.add_issue(4, 'four', ['ready-for-agent'])

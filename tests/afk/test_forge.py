@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 
 from app.models import RunStatus
+from app.services.notifications.webhook_policy import parse_policy
+from app.services.notifications.webhook_targets import TargetGuard
 from app.services.repositories import forge
 from tests.afk.fake_forge import fake_forge
 from tests.helpers.runs import create_project, shell_script, wait_for_status
@@ -20,6 +22,15 @@ def _fresh_cache():  # noqa: ANN202
     forge._ready_cache.clear()
     yield
     forge._ready_cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _loopback_forge(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The forge clients used without a server: the policy a server allowing forges on this machine hands them."""
+    monkeypatch.setattr(forge, 'guard', TargetGuard(parse_policy('loopback', team_mode=True)))
+
+
+LOOPBACK_FORGE = {'webhook_allowed_hosts': 'loopback'}  # a server's setting that allows a forge on this machine
 
 
 @pytest.mark.parametrize('kind', ['gitea', 'github'])
@@ -82,7 +93,8 @@ def test_forge_project_through_the_api(settings_factory, repo_factory) -> None: 
     """Issues and branches of a forge project come from the forge; its outage is a 502 problem; an AFK
     run whose command fails still succeeds when its afk/<N> pull request exists."""
     repo = repo_factory({'main': shell_script('exit 3')})
-    with fake_forge('gitea') as (state, root), api_server(settings_factory()) as server, server.client() as client:
+    settings = settings_factory(**LOOPBACK_FORGE)
+    with fake_forge('gitea') as (state, root), api_server(settings) as server, server.client() as client:
         state.add_issue(7, 'seven', ['ready-for-agent'], body='the body')
         state.add_issue(8, 'eight', ['ready-for-agent'])
         state.branches = [{'name': 'main', 'sha': 'c' * 40, 'date': '2026-03-01T00:00:00Z', 'message': 'm'}]

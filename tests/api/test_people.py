@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from app.core.token_rules import token_management_refusal
 from app.models import Role
 from app.services.identity.accounts import create_user, ensure_team, hash_token
 from tests.helpers.api import add_user, assert_problem
@@ -181,3 +182,75 @@ def test_an_operator_may_not_make_or_revoke_tokens_acting_in_a_team_they_are_not
         assert v.get('/api/me').status_code == 200  # vic's token still works
     made = api.client.post('/api/tokens', json={'user_id': local_admin, 'name': 'spare'})  # an admin for an admin
     assert made.status_code == 201, made.text
+
+
+def test_the_people_list_says_whose_tokens_the_caller_may_manage(api) -> None:  # noqa: ANN001
+    """What the People page offers by: each person's facts the server's rule reads (in a team the caller is not in,
+    without naming it; a deployment administrator), and the rule itself (app/core/token_rules.py), which answers
+    exactly what creating a token for them does."""
+    engine = api.server.services.engine
+    ensure_team(engine, 'b', 'B')
+    vic, _ = create_user(engine, name='vic', role=Role.operator, team_ids=['local', 'b'])
+    bob, _ = create_user(engine, name='bob', role=Role.builder, team_ids=['local'])
+    olga, olga_token = create_user(engine, name='olga', role=Role.operator, team_ids=['local'])
+    local_admin = api.client.get('/api/me').json()['user_id']
+    expected = {
+        vic.id: (True, False, 'other_team'),
+        bob.id: (False, False, None),
+        olga.id: (False, False, None),
+        local_admin: (False, True, 'admin'),  # olga is no deployment administrator
+    }
+    with api.server.client(olga_token) as client:
+        me = client.get('/api/me').json()
+        people = client.get('/api/users').json()
+        assert {p['id'] for p in people} == set(expected)
+        for person in people:
+            in_other_teams, is_admin, refusal = expected[person['id']]
+            assert (person['in_other_teams'], person['is_admin']) == (in_other_teams, is_admin), person
+            read = token_management_refusal(
+                in_other_teams=person['in_other_teams'], is_admin=person['is_admin'], caller_is_admin=me['is_admin']
+            )
+            assert read == refusal, person['name']
+            made = client.post('/api/tokens', json={'user_id': person['id'], 'name': 'probe'})
+            assert made.status_code == (403 if refusal else 201), (person['name'], made.text)
+            if refusal:
+                assert made.json()['reason'] == refusal
+    assert 'b' not in [team for person in people for team in person['teams']]  # the other team is never named
+
+
+def test_revoking_by_name_acts_on_the_one_person_of_that_name_the_caller_manages(api) -> None:  # noqa: ANN001
+    """Names are unique within a team, not across teams: two people named sam may share the caller's team, one of
+    them also in team b. Revoking 'sam' revokes the tokens of the sam the caller manages and says who was left
+    alone and why; it is refused (403) only when no sam is theirs to manage, and (409, nothing revoked) when
+    several are, since a name cannot say which."""
+    engine = api.server.services.engine
+    ensure_team(engine, 'b', 'B')
+    mine, mine_token = create_user(engine, name='sam', role=Role.builder, team_ids=['local'])
+    theirs, theirs_token = create_user(engine, name='sam', role=Role.builder, team_ids=['local', 'b'])
+    _, olga_token = create_user(engine, name='olga', role=Role.operator, team_ids=['local'])
+    with api.server.client(olga_token) as olga:
+        listed = olga.get('/api/tokens').json()
+        mine_ids = [t['id'] for t in listed if t['user_id'] == mine.id]
+        theirs_ids = [t['id'] for t in listed if t['user_id'] == theirs.id]
+        reply = olga.post('/api/tokens/revoke', params={'user': 'sam'})
+        assert reply.status_code == 200, reply.text
+        answer = reply.json()
+        assert (answer['revoked'], answer['user_id']) == (mine_ids, mine.id)
+        [left] = answer['left_alone']
+        assert (left['user_id'], left['name'], left['reason']) == (theirs.id, 'sam', 'other_team')
+        assert 'a team you are not in' in left['detail'] and "'b'" not in left['detail']
+        assert [t['id'] for t in olga.get('/api/tokens').json() if t['user_id'] == theirs.id] == theirs_ids
+        with api.server.client(mine_token) as sam:
+            assert_problem(sam.get('/api/me'), 401, 'unauthorized')
+        with api.server.client(theirs_token) as sam:
+            assert sam.get('/api/me').status_code == 200  # the other sam keeps working
+
+        third, third_token = create_user(engine, name='sam', role=Role.builder, team_ids=['local'])
+        ambiguous = assert_problem(olga.post('/api/tokens/revoke', params={'user': 'sam'}), 409, 'ambiguous_name')
+        assert ambiguous['field'] == 'user' and set(ambiguous['user_ids']) == {mine.id, third.id}
+        assert 'runboard tokens revoke' in ambiguous['detail']
+        with api.server.client(third_token) as sam:
+            assert sam.get('/api/me').status_code == 200  # nothing revoked
+
+        refused = assert_problem(olga.post('/api/tokens/revoke', params={'user': 'nobody'}), 404, 'not_found')
+        assert 'nobody' in refused['detail']

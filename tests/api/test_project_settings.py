@@ -4,11 +4,23 @@ the change without the token."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
 from sqlmodel import Session
 
 from app.models import Project
+from tests.helpers.api import QUEUED, Api, serving
 
 FORGE = {'kind': 'gitea', 'api_url': 'http://127.0.0.1:9/api/v1', 'owner': 'team', 'repo': 'svc'}
+
+
+@pytest.fixture
+def api(settings_factory, repo: Path) -> Iterator[Api]:  # noqa: ANN001
+    """The API tests' server, with a forge on this machine allowed (team mode refuses loopback by default)."""
+    with serving(settings_factory(**QUEUED, webhook_allowed_hosts='loopback'), repo) as running:
+        yield running
 
 
 def _stored_source(api) -> dict:  # noqa: ANN001

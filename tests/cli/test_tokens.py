@@ -8,8 +8,10 @@ import re
 import time
 
 import httpx
+import pytest
 
 from app.models import Role
+from app.services.identity.accounts import create_user, ensure_team
 from tests.helpers.api import add_user
 from tests.helpers.cli import run_cli
 from tests.helpers.servers import api_server
@@ -70,3 +72,26 @@ def test_revoked_token_fails_on_every_instance_at_once(settings_factory, backend
         assert by_name.code == 0 and 'Revoked 1 token' in by_name.stdout
         _status_within(first.base_url, other, 401, seconds=1.0)
         assert run_cli(first.base_url, operator, 'users', 'revoke', 'nobody').code == 4
+
+
+@pytest.mark.parametrize('backend', ['local'])
+def test_revoking_by_name_says_whose_tokens_went_and_who_was_left_alone(settings_factory) -> None:  # noqa: ANN001
+    """`runboard users revoke sam` with two sams in the operator's team, one also in another team: the one they
+    manage loses their tokens, and the other is named as left alone, with the reason; with two sams they manage,
+    nothing is revoked and the answer says how to pick one (a 409: exit code 3)."""
+    with api_server(settings_factory()) as server:
+        engine = server.services.engine
+        ensure_team(engine, 'b', 'B')
+        create_user(engine, name='sam', role=Role.builder, team_ids=['local'])
+        theirs, _ = create_user(engine, name='sam', role=Role.builder, team_ids=['local', 'b'])
+        operator = add_user(server, role=Role.operator, name='olga')
+
+        done = run_cli(server.base_url, operator, 'users', 'revoke', 'sam')
+        assert done.code == 0, done.stderr
+        assert 'Revoked 1 token(s) of sam: tok_' in done.stdout
+        assert f'Left alone: sam ({theirs.id}), also in a team you are not in' in done.stdout
+
+        create_user(engine, name='sam', role=Role.builder, team_ids=['local'])
+        ambiguous = run_cli(server.base_url, operator, 'users', 'revoke', 'sam')
+        assert ambiguous.code == 3, ambiguous.stdout
+        assert '2 people named sam' in ambiguous.stderr and 'runboard tokens revoke' in ambiguous.stderr

@@ -233,6 +233,22 @@ def test_a_token_made_in_the_ui_is_shown_once_works_and_stops_at_its_revocation(
     assert token not in page.content()
 
 
+def test_an_operator_is_offered_tokens_only_of_the_people_they_may_manage(page: Page, server: Server) -> None:
+    """An operator who is no deployment administrator is not offered New token or Revoke for the administrator of
+    their team (the server would answer 403), and reads why; their own tokens they manage."""
+    sign_in(page, server, server.add_person('Olga', 'operator'))
+    page.goto(server.url + '/settings/tokens')
+    expect(page.get_by_test_id('people')).to_have_attribute('data-loaded', 'true')
+    admin = page.locator('[data-person]', has=page.get_by_text('local', exact=True))
+    expect(admin.get_by_test_id('not-managed')).to_have_text(re.compile('only an admin manages an admin'))
+    expect(admin.get_by_test_id('new-token')).to_have_count(0)
+    expect(admin.get_by_test_id('revoke')).to_have_count(0)
+    olga = page.locator('[data-person]', has_text='Olga')
+    expect(olga.get_by_test_id('new-token')).to_have_count(1)
+    expect(olga.get_by_test_id('revoke')).to_have_count(1)
+    expect(olga.get_by_test_id('not-managed')).to_have_count(0)
+
+
 def _project(project_id: str, server: Server) -> dict:
     return {
         'id': project_id,

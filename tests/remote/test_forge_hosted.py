@@ -15,7 +15,7 @@ def test_a_forge_hosted_afk_project_takes_its_clone_url_runs_and_finds_its_pull_
 ) -> None:  # noqa: ANN001
     with (
         fake_forge('gitea') as (forge_state, root),
-        api_server(settings_factory()) as server,
+        api_server(settings_factory(webhook_allowed_hosts='loopback')) as server,  # a forge on this machine
         server.client() as client,
     ):
         forge_state.token = TOKEN

@@ -1,5 +1,6 @@
 """How the people and tokens page reads, and who it offers configuration to (app/state/people_view.py,
-app/state/me.py)."""
+app/state/me.py): New token and Revoke only for the people the server lets the caller manage, by the server's own
+rule (app/core/token_rules.py), with the reason otherwise."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from app.state.me import is_operator
-from app.state.people_view import last_used_text, revoke_question, teams_text, token_count
+from app.state.people_view import Unmanaged, last_used_text, not_managed, revoke_question, teams_text, token_count
 
 
 @pytest.mark.parametrize(
@@ -61,3 +62,33 @@ NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 )
 def test_a_tokens_last_use_reads_to_the_minute(ago: timedelta | None, text: str) -> None:
     assert last_used_text(None if ago is None else NOW - ago, NOW) == text
+
+
+OTHER_TEAM = Unmanaged(
+    'belongs to another team too',
+    'Also in a team you are not in: only someone in all of their teams can create or revoke their tokens.',
+)
+ADMIN = Unmanaged(
+    'only an admin manages an admin',
+    'A deployment administrator: only a deployment administrator can create or revoke their tokens.',
+)
+
+
+@pytest.mark.parametrize(
+    ('person', 'me', 'shown'),
+    [
+        ({'in_other_teams': False, 'is_admin': False}, {'is_admin': False}, None),
+        # a token acts in all of its person's teams: one made or revoked for them reaches a team the caller is not in
+        ({'in_other_teams': True, 'is_admin': False}, {'is_admin': False}, OTHER_TEAM),
+        ({'in_other_teams': True, 'is_admin': False}, {'is_admin': True}, OTHER_TEAM),  # an admin too
+        ({'in_other_teams': True, 'is_admin': True}, {'is_admin': True}, OTHER_TEAM),
+        # an administrator's tokens are an administrator's to manage
+        ({'in_other_teams': False, 'is_admin': True}, {'is_admin': False}, ADMIN),
+        ({'in_other_teams': False, 'is_admin': True}, {'is_admin': True}, None),
+        ({'in_other_teams': False, 'is_admin': True}, {}, ADMIN),  # the server did not say the caller is one
+        # a server that does not say (an older one): offered, and its answer says why if it refuses
+        ({}, {'is_admin': False}, None),
+    ],
+)
+def test_new_token_and_revoke_are_offered_by_the_servers_rule(person: dict, me: dict, shown: Unmanaged | None) -> None:
+    assert not_managed(person, me) == shown

@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from app.core.errors import DomainError, forbidden, not_found
+from app.core.token_rules import TokenRefusal, token_management_refusal
 from app.infra.db import session_scope
 from app.models import ApiToken, Role, Team, TeamMember, User, as_utc
 from app.services.identity import audit
@@ -37,6 +38,9 @@ class Person:
     teams: list[str]  # only the teams the caller shares with them
     created_at: datetime
     tokens: list[TokenSummary] = field(default_factory=list)
+    # what token_rules.token_management_refusal reads, so the People page offers what the server allows
+    in_other_teams: bool = False  # also in a team the caller is not in (which one is never said)
+    is_admin: bool = False  # a deployment administrator
 
 
 @dataclass(frozen=True)
@@ -60,30 +64,51 @@ def _require_operator(principal: Principal) -> None:
         raise forbidden('only operators can manage people and tokens')
 
 
-def require_manageable(session: Session, principal: Principal, user_ids: Collection[str]) -> None:
-    """403 unless the caller may create and revoke these people's tokens: every team of theirs is one of the
-    caller's, and none is a deployment administrator unless the caller is one. A token carries its person's whole
-    identity (all their teams, their role, the admin flag), so a token made or revoked for someone who is also in
-    another team acts in (or cuts them off from) a team the caller has no say in. The other team is not named."""
+REFUSAL_DETAIL: dict[TokenRefusal, str] = {
+    'other_team': '{name} is also in a team you are not in: only someone in all of their teams can create or revoke '
+    'their tokens',
+    'admin': '{name} is a deployment administrator: only a deployment administrator can create or revoke their tokens',
+}
+
+
+def refusal_detail(name: str, refusal: TokenRefusal) -> str:
+    return REFUSAL_DETAIL[refusal].format(name=name)
+
+
+def _facts(session: Session, principal: Principal, user_ids: Collection[str]) -> dict[str, tuple[bool, bool]]:
+    """user id -> (also in a team the caller is not in, a deployment administrator)."""
     ids = sorted(set(user_ids))
-    outside = session.exec(
-        select(TeamMember.user_id).where(
-            col(TeamMember.user_id).in_(ids), col(TeamMember.team_id).not_in(principal.team_ids)
-        )
-    ).first()
-    if outside is not None:
-        name = session.get(User, outside)
-        raise forbidden(
-            f'{name.name if name else outside} is also in a team you are not in: only someone in all of their teams '
-            'can create or revoke their tokens'
-        )
-    if not principal.is_admin:
-        admin = session.exec(select(User.name).where(col(User.id).in_(ids), col(User.is_admin))).first()
-        if admin is not None:
-            raise forbidden(
-                f'{admin} is a deployment administrator: only a deployment administrator can create or revoke '
-                'their tokens'
+    if not ids:
+        return {}
+    outside = set(
+        session.exec(
+            select(TeamMember.user_id).where(
+                col(TeamMember.user_id).in_(ids), col(TeamMember.team_id).not_in(principal.team_ids)
             )
+        ).all()
+    )
+    admins = set(session.exec(select(User.id).where(col(User.id).in_(ids), col(User.is_admin))).all())
+    return {user_id: (user_id in outside, user_id in admins) for user_id in ids}
+
+
+def manage_refusals(
+    session: Session, principal: Principal, user_ids: Collection[str]
+) -> dict[str, TokenRefusal | None]:
+    """user id -> why the caller may not create or revoke their tokens (None: they may), by the rule the People page
+    reads too (token_rules.token_management_refusal)."""
+    return {
+        user_id: token_management_refusal(in_other_teams=outside, is_admin=admin, caller_is_admin=principal.is_admin)
+        for user_id, (outside, admin) in _facts(session, principal, user_ids).items()
+    }
+
+
+def require_manageable(session: Session, principal: Principal, user_ids: Collection[str]) -> None:
+    """403 (`reason`: other_team or admin) unless the caller may create and revoke every one of these people's
+    tokens (`manage_refusals`). The other team is not named."""
+    for user_id, refusal in manage_refusals(session, principal, user_ids).items():
+        if refusal is not None:
+            user = session.get(User, user_id)
+            raise DomainError(403, 'forbidden', refusal_detail(user.name if user else user_id, refusal), reason=refusal)
 
 
 def list_teams(engine: Engine, principal: Principal) -> list[TeamInfo]:
@@ -111,12 +136,21 @@ def list_people(engine: Engine, principal: Principal) -> list[Person]:
         tokens = session.exec(
             select(ApiToken).where(col(ApiToken.user_id).in_(list(teams))).order_by(col(ApiToken.created_at))
         ).all()
+        facts = _facts(session, principal, list(teams))
     by_user: dict[str, list[TokenSummary]] = defaultdict(list)
     for token in tokens:
         used = as_utc(token.last_used_at)
         by_user[token.user_id].append(TokenSummary(token.id, token.name, as_utc(token.created_at), used))
     people = [
-        Person(user.id, user.name, user.role, teams[user.id], as_utc(user.created_at), by_user[user.id])
+        Person(
+            user.id,
+            user.name,
+            user.role,
+            teams[user.id],
+            as_utc(user.created_at),
+            by_user[user.id],
+            *facts[user.id],
+        )
         for user in users
     ]
     return sorted(people, key=lambda person: (person.name.casefold(), person.id))

@@ -1,20 +1,27 @@
 """Listing and revoking API tokens (operators, within their teams). A revoked token is deleted, so it
 fails on every instance that asks the database; instances that cached it drop it when the revocation
-reaches them over the event bus (in-process, or Redis pub/sub in team mode), not after a TTL."""
+reaches them over the event bus (in-process, or Redis pub/sub in team mode), not after a TTL.
+
+Revoking by a person's name: names are unique within a team, not across teams, so two people of one name may
+both be in the caller's teams, one of them also in a team the caller is not in. The name takes the one person of
+that name the caller may manage (people.manage_refusals) and leaves the others alone, saying so; it is refused
+when the caller manages none of them (403) or several (409 ambiguous_name: their tokens are revoked by id)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import Engine, text
 
-from app.core.errors import DomainError, forbidden
+from app.core.errors import DomainError, Refusal, forbidden
+from app.core.token_rules import TokenRefusal
 from app.infra.db import session_scope
 from app.models import as_utc
 from app.services.identity import audit
 from app.services.identity.accounts import Principal
-from app.services.identity.people import require_manageable
+from app.services.identity.people import manage_refusals, refusal_detail, require_manageable
 
 REVOKED_EVENT = 'auth.revoked'
 
@@ -68,25 +75,101 @@ def list_tokens(engine: Engine, principal: Principal) -> list[TokenInfo]:
     ]
 
 
+@dataclass(frozen=True)
+class LeftAlone:
+    """Someone of the name a revocation went by whose tokens it did not touch, and why."""
+
+    user_id: str
+    name: str
+    reason: TokenRefusal
+    detail: str
+
+
+@dataclass(frozen=True)
+class Revocation:
+    ids: list[str]
+    digests: list[str]  # the revoked tokens' hashes, for the instances' caches
+    user_id: str | None = None  # by name: whose tokens
+    left_alone: list[LeftAlone] = field(default_factory=list)
+
+
+def person_by_name(name: str, people: Sequence[tuple[str, TokenRefusal | None]]) -> str | Refusal:
+    """Pure: whose tokens revoking by `name` takes, given the people of that name in the caller's teams (id, why the
+    caller may not manage them or None): the one the caller manages. Else why not: nobody of that name (404), none
+    the caller manages (403, the reason), or several (409: a name cannot say which)."""
+    if not people:
+        return Refusal(404, 'not_found', f'no one named {name!r} in your teams', field='user')
+    managed = [user_id for user_id, refusal in people if refusal is None]
+    if len(managed) == 1:
+        return managed[0]
+    if managed:
+        return Refusal(
+            409,
+            'ambiguous_name',
+            f'{len(managed)} people named {name} are in your teams ({", ".join(managed)}): revoke their tokens one '
+            "by one, by id (`runboard tokens list --json` gives each token's user_id, then `runboard tokens revoke "
+            'TOKEN_ID`)',
+            field='user',
+            extra={'user_ids': managed},
+        )
+    reasons = [refusal for _, refusal in people if refusal is not None]
+    detail = refusal_detail(name, reasons[0])
+    if len(people) > 1:
+        detail = f'none of the {len(people)} people named {name} in your teams is yours to manage: {detail}'
+    return Refusal(403, 'forbidden', detail, extra={'reason': reasons[0]})
+
+
 def revoke(
     engine: Engine, principal: Principal, *, token_id: str | None = None, user_name: str | None = None
-) -> tuple[list[str], list[str]]:
-    """Delete one token, or every token of a person, in the caller's teams. Returns (token ids, hashes). 403, and
-    nothing revoked, when one of their owners is also in another team or is a deployment administrator (and the
-    caller is not): `people.require_manageable`."""
+) -> Revocation:
+    """Delete one token, or every token of the person of that name the caller manages (`person_by_name`), in the
+    caller's teams. 403, and nothing revoked, when the token's owner is also in another team or is a deployment
+    administrator (and the caller is not): `people.require_manageable`."""
     _require_operator(principal)
     teams, params = _teams_sql(principal)
-    where, key = ('t.id = :key', token_id) if token_id else ('u.name = :key', user_name)
+    left_alone: list[LeftAlone] = []
     with session_scope(engine) as session:
         conn = session.connection()
-        rows = conn.execute(
-            text(f'SELECT t.id, t.token_hash, u.name, u.id {_VISIBLE.format(teams=teams)} AND {where}'),
-            {**params, 'key': key},
-        ).all()
-        if not rows:
-            what = f'token {token_id!r}' if token_id else f'a token of {user_name!r}'
-            raise DomainError(404, 'not_found', f'{what} not found in your teams')
-        require_manageable(session, principal, [row[3] for row in rows])
+        if token_id:
+            rows = conn.execute(
+                text(f'SELECT t.id, t.token_hash, u.name, u.id {_VISIBLE.format(teams=teams)} AND t.id = :key'),
+                {**params, 'key': token_id},
+            ).all()
+            if not rows:
+                raise DomainError(404, 'not_found', f'token {token_id!r} not found in your teams')
+            require_manageable(session, principal, [rows[0][3]])
+            owner = None
+        else:
+            named = (
+                conn.execute(
+                    text(
+                        'SELECT u.id FROM "user" u WHERE u.name = :name AND EXISTS (SELECT 1 FROM teammember m '
+                        f'WHERE m.user_id = u.id AND m.team_id IN ({teams})) ORDER BY u.id'
+                    ),
+                    {**params, 'name': user_name},
+                )
+                .scalars()
+                .all()
+            )
+            refusals = manage_refusals(session, principal, named)
+            chosen = person_by_name(str(user_name), [(user_id, refusals[user_id]) for user_id in named])
+            if isinstance(chosen, Refusal):
+                raise DomainError.from_refusal(chosen)
+            owner = chosen
+            left_alone = [
+                LeftAlone(user_id, str(user_name), refusal, refusal_detail(str(user_name), refusal))
+                for user_id, refusal in refusals.items()
+                if refusal is not None
+            ]
+            rows = conn.execute(
+                text(
+                    f'SELECT t.id, t.token_hash, u.name, u.id {_VISIBLE.format(teams=teams)} AND u.id = :key '
+                    'ORDER BY t.created_at, t.id'
+                ),
+                {**params, 'key': owner},
+            ).all()
+            if not rows:
+                raise DomainError(404, 'not_found', f'{user_name} has no tokens to revoke', field='user')
         ids = [row[0] for row in rows]
         for token in ids:
             conn.execute(text('DELETE FROM apitoken WHERE id = :id'), {'id': token})
@@ -96,4 +179,4 @@ def revoke(
                 {**params, 'u': owner_id},
             ).scalar_one()
             audit.record(conn, principal, 'token.revoked', team_id=shared, target=token, details={'of': owner_name})
-    return ids, [row[1] for row in rows]
+    return Revocation(ids, [row[1] for row in rows], owner, left_alone)

@@ -2,7 +2,12 @@
 policy (webhook_policy.py), and the request sent to exactly the checked address, so a DNS answer that changes
 after the check (rebinding) changes nothing. The URL keeps its host name in the Host header and, for https, in
 TLS (SNI and the certificate's name check). Rules are checked when they are created or changed (a literal
-address, or a name that resolves now) and again before every attempt."""
+address, or a name that resolves now) and again before every attempt.
+
+The other URLs an operator chooses, a project's forge API (issues, pull requests, branches, commit statuses), go
+by the same policy and setting: `GuardedTransport` makes the same check and connection for every request an httpx
+client sends through it, redirects included, and `TargetGuard` hands both checks to the forge clients
+(services/repositories/forge.py), which may not import this package."""
 
 from __future__ import annotations
 
@@ -14,6 +19,7 @@ from typing import Any
 import httpx
 
 from app.config import Settings
+from app.infra.http import tls_context
 from app.services.notifications.webhook_policy import IPAddress, TargetPolicy, address_refusal, parse_policy
 
 
@@ -52,10 +58,10 @@ def refusal_now(url: str, policy: TargetPolicy) -> str | None:
     policy refuses. A name that does not resolve now passes (every attempt checks again)."""
     if policy.everything:
         return None
-    _, host, port = _parts(url)
     try:
+        _, host, port = _parts(url)
         addresses = _addresses(host, port)
-    except (OSError, UnicodeError, ValueError):
+    except (OSError, UnicodeError, ValueError, httpx.InvalidURL):
         return None
     return _first_refusal(host, addresses, policy)
 
@@ -85,3 +91,58 @@ def checked_target(url: str, policy: TargetPolicy) -> Target:
     extensions = {'sni_hostname': host} if parsed.scheme == 'https' else {}
     urls = tuple(str(parsed.copy_with(host=str(address))) for address in addresses)
     return Target(urls, host_header, extensions)
+
+
+class RequestRefused(httpx.TransportError):
+    """TargetRefused inside an httpx transport, so that a client's usual handling of httpx errors reports it; the
+    message is the reason, safe to show and log."""
+
+
+class GuardedTransport(httpx.BaseTransport):
+    """Sends each request only where the policy allows, as a webhook attempt is sent: the host resolved once,
+    every address checked, the request sent to exactly a checked address (the name in the Host header and TLS).
+    A redirect is a request of its own through here, so it is checked too. No proxy from the environment: an httpx
+    client given a transport takes none."""
+
+    def __init__(self, policy: TargetPolicy) -> None:
+        self.policy = policy
+        self._inner = httpx.HTTPTransport(verify=tls_context())
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        try:
+            target = checked_target(str(request.url), self.policy)
+        except TargetRefused as exc:
+            raise RequestRefused(str(exc), request=request) from exc
+        except (OSError, UnicodeError, ValueError) as exc:
+            raise httpx.ConnectError(f'cannot resolve {request.url.host}: {exc}', request=request) from exc
+        headers = request.headers.copy()
+        headers['Host'] = target.host_header
+        extensions = {**request.extensions, **target.extensions}
+        *others, last = target.urls
+        for url in others:
+            try:
+                return self._inner.handle_request(self._pinned(request, url, headers, extensions))
+            except httpx.ConnectError:
+                continue  # the name's next address (IPv6 first, say, with a listener on IPv4 only)
+        return self._inner.handle_request(self._pinned(request, last, headers, extensions))
+
+    @staticmethod
+    def _pinned(request: httpx.Request, url: str, headers: httpx.Headers, extensions: dict[str, Any]) -> httpx.Request:
+        return httpx.Request(request.method, url, headers=headers, stream=request.stream, extensions=extensions)
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+@dataclass(frozen=True)
+class TargetGuard:
+    """The deployment's policy as the forge clients take it (services/repositories/forge.py): the check at save
+    time, and a transport that checks every request."""
+
+    policy: TargetPolicy
+
+    def refusal_now(self, url: str) -> str | None:
+        return refusal_now(url, self.policy)
+
+    def transport(self) -> httpx.BaseTransport:
+        return GuardedTransport(self.policy)

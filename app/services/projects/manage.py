@@ -127,6 +127,7 @@ def create_project(
     team_id = data.team_id or (sorted(principal.team_ids)[0] if principal.team_ids else None)
     if team_id is None or team_id not in principal.team_ids:
         raise DomainError(422, 'validation', 'team_id must be one of your teams', field='team_id')
+    forge.check_target(data.repository, data.issue_source)  # before from_forge asks it for the clone URL
     if not data.repository.strip():
         data = from_forge(data)
     refuse_local_repository(data.repository, repositories)
@@ -196,6 +197,8 @@ def update_project(
         repository = changes.get('repository', project.repository)
         if repository != project.repository:  # an existing local repository stays; setting one is refused
             refuse_local_repository(repository, repositories)
+        if {'repository', 'issue_source'} & set(changes):
+            forge.check_target(repository, changes.get('issue_source', project.issue_source))
         base = changes.get('base_branch', project.base_branch)
         if 'credentials' in changes:
             credentials = stored_credentials(data.credentials, repositories)

@@ -5,6 +5,11 @@ A project's `issue_source` selects and configures the forge:
      "owner": "team", "repo": "service", "token_env": "GITEA_TOKEN" | "token": "...",
      "timeout_seconds": 10, "label": "ready-for-agent"}
 owner/repo default to the project's repository URL, api_url to the forge's usual API root.
+
+Where requests may go is the deployment's RUNBOARD_WEBHOOK_ALLOWED_HOSTS, as for webhooks (docs/security.md): an
+operator chooses api_url, and the server calls it with the project's token, so it is checked when a project is
+saved (`check_target`) and again by every request (`guard`'s transport: the address checked is the one connected
+to, redirects included).
 """
 
 from __future__ import annotations
@@ -17,12 +22,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 
 from app.core.errors import DomainError
-from app.infra.http import tls_context
 from app.models.schemas import token_env_problem
 from app.services.repositories import gitops
 from app.services.repositories.issue_sources import READY_LABEL, IssueRecord, afk_branch, is_forge, source_kind
@@ -39,6 +43,47 @@ _REMOTE = re.compile(
 class ForgeUnavailable(DomainError):
     def __init__(self, detail: str) -> None:
         super().__init__(502, 'forge_unavailable', detail)
+
+
+class TargetGuard(Protocol):
+    """Where forge requests may go: notifications/webhook_targets.TargetGuard, the webhooks' policy and setting,
+    handed over by the composition root (this package may not import notifications)."""
+
+    def refusal_now(self, url: str) -> str | None: ...
+
+    def transport(self) -> httpx.BaseTransport: ...
+
+
+# set once a process by the composition root (container.py); until then no forge request is sent
+guard: TargetGuard | None = None
+NO_GUARD = 'this process has no policy for where forge requests may go (RUNBOARD_WEBHOOK_ALLOWED_HOSTS): none is sent'
+
+
+def api_url_of(repository: str, issue_source: dict[str, Any] | None) -> str | None:
+    """The forge API a project's requests go to: its issue_source's api_url, or a forge's usual API root on the
+    repository's host; None when it has none."""
+    source = issue_source or {}
+    if source.get('api_url'):
+        return str(source['api_url'])
+    if not is_forge(source):
+        return None
+    try:
+        return config_for(repository, source).api_url
+    except ForgeUnavailable:
+        return None
+
+
+def check_target(repository: str, issue_source: dict[str, Any] | None) -> None:
+    """At create and update: 422 forge_target_refused when the project's forge API is an address, or a name
+    resolving now to one, that the deployment refuses (every request checks again: DNS answers change)."""
+    url = api_url_of(repository, issue_source)
+    if not url:
+        return
+    reason = guard.refusal_now(url) if guard is not None else NO_GUARD
+    if reason:
+        raise DomainError(
+            422, 'forge_target_refused', f'This forge API URL is refused: {reason}.', field='issue_source'
+        )
 
 
 @dataclass(frozen=True)
@@ -97,7 +142,8 @@ def config_for(repository: str, issue_source: dict[str, Any] | None) -> ForgeCon
 
 
 class ForgeClient:
-    """The subset of the Gitea and GitHub REST APIs Runboard uses."""
+    """The subset of the Gitea and GitHub REST APIs Runboard uses, every request through the guard's transport
+    (a test may hand over a transport of its own)."""
 
     def __init__(self, config: ForgeConfig, *, transport: httpx.BaseTransport | None = None) -> None:
         self.config = config
@@ -107,13 +153,16 @@ class ForgeClient:
         }
         if config.token:
             headers['Authorization'] = f'Bearer {config.token}' if config.kind == 'github' else f'token {config.token}'
+        if transport is None:
+            if guard is None:
+                raise ForgeUnavailable(f'{config.name} at {config.api_url} is not asked: {NO_GUARD}.')
+            transport = guard.transport()
         self._http = httpx.Client(
             base_url=config.api_url,
             headers=headers,
             timeout=config.timeout,
             transport=transport,
             follow_redirects=True,
-            verify=tls_context(),
         )
 
     def close(self) -> None:

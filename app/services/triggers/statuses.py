@@ -42,6 +42,7 @@ from app.infra.http import tls_context
 from app.infra.secret_box import SecretBox, SecretUnreadable
 from app.models import Project, as_utc, utcnow
 from app.services.notifications.rules import AttemptVerdict, after_attempt, retry_after_seconds
+from app.services.notifications.webhook_targets import GuardedTransport, RequestRefused, policy_of
 from app.services.repositories import forge
 from app.services.repositories.issue_sources import source_kind
 from app.services.runs.filters import id_range
@@ -397,7 +398,8 @@ class CommitStatuses:
             try:
                 with httpx.Client(
                     timeout=self.settings.notification_timeout_seconds,
-                    transport=self.transport,
+                    # where webhooks may go (RUNBOARD_WEBHOOK_ALLOWED_HOSTS), checked on the address connected to
+                    transport=self.transport or GuardedTransport(policy_of(self.settings)),
                     headers={'User-Agent': 'runboard'},
                     verify=tls_context(),
                 ) as client:
@@ -406,6 +408,8 @@ class CommitStatuses:
                 retry_after = retry_after_seconds(reply.headers.get('retry-after'), now)
                 if code >= 300:
                     meaning, error = forge_answer(str(request.json['state']), code, reply.text)
+            except RequestRefused as exc:
+                error = f'refused: {exc}'
             except httpx.HTTPError as exc:
                 error = f'{type(exc).__name__}: could not reach {urlsplit(request.url).netloc}'
         if meaning == 'delivered' or meaning == 'gave_up':
