@@ -9,13 +9,15 @@ from __future__ import annotations
 import json
 import subprocess
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
 import pytest
 from cryptography.fernet import Fernet
-from sqlalchemy import text
+from sqlalchemy import text, update
 
+from app.models import IdempotencyKey, utcnow
 from app.services.triggers import hooks
 from tests.helpers.api import QUEUED, api_server, assert_problem, same_database, serving
 from tests.helpers.forge_api import forge_api
@@ -285,6 +287,33 @@ def test_without_cancel_a_busy_branch_waits_for_the_next_fetch(settings_factory,
         assert [run['commit_sha'] for run in runs_of(api.client)] == [first]
 
 
+def test_a_queued_run_of_a_commit_no_longer_in_the_repository_is_superseded(settings_factory, repo_factory) -> None:  # noqa: ANN001
+    """B's run waits queued; a forced push replaces B with C and B is pruned away. C's push cancels B's run, saying B
+    is no longer on the branch, and runs (B's run used to be left alone as a head this mirror had not got: it held
+    the branch, and C and every later push were refused pr_lock)."""
+    repo = repo_factory()
+    with serving(settings_factory(**QUEUED), repo) as api:
+        secret = set_rules(api.client, cancel_in_progress=True)
+        start = push_head(api)
+        b = commit(repo)
+        (b_run,) = deliver(api.client, 'github', 'push', github_push('main', start, b), secret).json()['run_ids']
+        for args in (
+            ['reset', '-q', '--hard', start],
+            ['reflog', 'expire', '--expire=now', '--all'],
+            ['gc', '-q', '--prune=now'],
+        ):
+            subprocess.run(['git', *args], cwd=repo, check=True, capture_output=True)
+        c = commit(repo, name='other.txt')
+
+        reply = deliver(api.client, 'github', 'push', {**github_push('main', b, c), 'forced': True}, secret).json()
+        assert reply['outcome'] == 'admitted', reply
+        runs = sorted(runs_of(api.client), key=lambda run: run['id'])
+        assert [(run['commit_sha'], run['status']) for run in runs] == [(b, 'cancelled'), (c, 'queued')]
+        error = api.client.get(f'/api/runs/{b_run}').json()['error']
+        assert 'superseded by a newer push' in error and f'{b[:12]} is no longer on main' in error, error
+        assert push_head(api) == c
+
+
 def push_head(api, branch: str = 'main') -> str | None:  # noqa: ANN001
     """The head the push rules last acted on (push_head)."""
     with api.server.services.engine.connect() as conn:
@@ -391,6 +420,76 @@ def test_a_push_run_checks_out_the_commit_its_key_names(settings_factory, repo_f
         assert reply['outcome'] == 'admitted', reply
         runs = sorted(runs_of(api.client), key=lambda run: run['id'])
         assert [(run['commit_sha'], run['status']) for run in runs] == [(b, 'cancelled'), (c, 'queued')]
+        assert push_head(api) == c
+
+
+def keys_expire(api) -> None:  # noqa: ANN001
+    """Every idempotency key past its TTL (RUNBOARD_IDEMPOTENCY_TTL_SECONDS, a day): a single run's key is free."""
+    with api.server.services.engine.begin() as conn:
+        conn.execute(update(IdempotencyKey).values(expires_at=utcnow() - timedelta(seconds=1)))
+
+
+def test_a_push_redelivered_after_its_keys_ttl_makes_no_new_run(settings_factory, repo_factory) -> None:  # noqa: ANN001
+    """The forge redelivers the branch head's push a day later, when its key no longer replays (it used to run the
+    head a second time): the head was acted on already, so the answer is `replayed` with its run and says why, as
+    within the TTL. The head the rules started from (no run) is no push either."""
+    repo = repo_factory()
+    with serving(settings_factory(**QUEUED), repo) as api:
+        secret = set_rules(api.client, cancel_in_progress=True)
+        start = push_head(api)
+        sha = commit(repo)
+        payload = github_push('main', start, sha)
+        first = deliver(api.client, 'github', 'push', payload, secret).json()
+        assert first['outcome'] == 'admitted', first
+        (run_id,) = first['run_ids']
+        api.client.post(f'/api/runs/{run_id}/stop')
+        wait_for_status(api.client, run_id, ('stopped',))  # it ended: the branch is free
+        keys_expire(api)
+
+        again = deliver(api.client, 'github', 'push', payload, secret).json()
+        assert (again['outcome'], again['run_ids']) == ('replayed', [run_id]), again
+        assert sha[:12] in again['detail'] and run_id in again['detail']
+        assert [run['id'] for run in runs_of(api.client)] == [run_id]
+        assert push_head(api) == sha
+
+        initial = deliver(api.client, 'github', 'push', github_push('main', 'a' * 40, start), secret).json()
+        assert (initial['outcome'], initial['run_ids']) == ('ignored', []), initial
+        assert start[:12] in initial['detail']
+        assert [run['id'] for run in runs_of(api.client)] == [run_id]
+        assert push_head(api) == sha
+
+
+def test_a_matrix_push_checks_out_the_commit_its_key_names(settings_factory, repo_factory, monkeypatch) -> None:  # noqa: ANN001
+    """As a single push run: the branch moves to C after the webhook checked it held B; every child of B's batch
+    (key push:…:B) is at B (the batch used to read the branch's head again, and its children ran C). C's webhook
+    then runs C and cancels B's queued children."""
+    repo = repo_factory()
+    with serving(settings_factory(**QUEUED), repo, max_concurrent_runs=4) as api:
+        secret = set_rules(
+            api.client,
+            cancel_in_progress=True,
+            matrix={'depth_level': ['shallow', 'deep'], 'target_framework': ['python']},
+        )
+        b = commit(repo)
+        newer: dict[str, str] = {}
+
+        def push_c() -> None:  # its webhook is still on the way; the branch lists are read again (as a fetch does)
+            newer['sha'] = commit(repo)
+            api.server.services.repositories.branches.forget(str(repo))
+
+        after_the_tip_check(monkeypatch, api.server, b, push_c)
+        reply = deliver(api.client, 'github', 'push', github_push('main', 'a' * 40, b), secret).json()
+        assert reply['outcome'] == 'admitted' and len(reply['run_ids']) == 2, reply
+        runs = runs_of(api.client)
+        assert [run['commit_sha'] for run in runs] == [b, b]
+        batch = api.client.get(f'/api/runs/batch/{runs[0]["batch_id"]}').json()
+        assert (batch['idempotency_key'], batch['commit_sha']) == (f'push:proj:main:{b}', b)
+        assert push_head(api) == b
+        c = newer['sha']
+        reply = deliver(api.client, 'github', 'push', github_push('main', b, c), secret).json()
+        assert reply['outcome'] == 'admitted', reply
+        by_commit = sorted((run['commit_sha'], run['status']) for run in runs_of(api.client))
+        assert by_commit == sorted([(b, 'cancelled'), (b, 'cancelled'), (c, 'queued'), (c, 'queued')])
         assert push_head(api) == c
 
 

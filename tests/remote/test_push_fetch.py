@@ -13,7 +13,7 @@ from sqlalchemy import text
 from app.services.repositories.credentials import Credentials
 from tests.api.test_push_triggers import after_the_tip_check, deliver, github_push
 from tests.helpers.api import QUEUED
-from tests.helpers.remote import TOKEN, USER, Upstream, credentials_body, git_processes_reaching
+from tests.helpers.remote import TOKEN, USER, Upstream, credentials_body, git_processes_reaching, sh_git
 from tests.helpers.servers import api_server
 from tests.remote.http_git import GitHttpServer
 
@@ -138,6 +138,50 @@ def test_a_behind_scan_overtaken_by_a_webhook_leaves_the_newer_run(
             assert scanning.scan(scanning._project('app'), max_age=0) == []
         assert [(run['commit_sha'], run['status']) for run in push_runs(client)] == [(c, 'queued')]
         with one.services.engine.connect() as conn:
+            assert (
+                conn.execute(text("SELECT sha FROM push_head WHERE project_id = 'app' AND branch = 'main'")).scalar()
+                == c
+            )
+
+
+def test_a_queued_run_of_a_commit_a_forced_push_took_away_is_superseded(
+    settings_factory, upstream: Upstream, git_daemon_url: str
+) -> None:  # noqa: ANN001
+    """Two servers: the first one's webhook admits B; a forced push replaces B with C before the second server's
+    mirror ever had B, and C's webhook reaches the second server. B's queued run ends `cancelled`, superseded by C
+    and saying that B is no longer on the branch, and C runs (B's run used to be left alone as a newer head this
+    mirror had not got yet: no fetch brings it, so it held the branch and every later push was refused pr_lock)."""
+    shared = dict(QUEUED, mirror_fetch_seconds=3600.0, mirror_refresh_min_seconds=0.0)  # scans when the test asks
+    shared['secret_key'] = Fernet.generate_key().decode()  # both servers read the hook secret
+    with (
+        api_server(settings_factory(**shared)) as one,
+        api_server(settings_factory(**shared)) as two,
+        one.client() as client,
+        two.client() as client_two,
+    ):
+        body = {'id': 'app', 'name': 'App', 'repository': git_daemon_url, 'command': ['true']}
+        assert client.post('/api/projects', json=body).status_code == 201
+        rules = {'on_push': {'branches': ['main'], 'cancel_in_progress': True}}
+        assert client.patch('/api/projects/app', json=rules).status_code == 200
+        secret = client.post('/api/projects/app/hook-secret').json()['secret']
+        for server in (one, two):  # both mirrors fetched now, before B exists
+            server.services.push_trigger.scan(server.services.push_trigger._project('app'), max_age=0)
+        start = upstream.head('main')
+        b = upstream.commit('main', 'change.txt', 'one\n')
+        hooked = deliver(client, 'github', 'push', github_push('main', start, b), secret, 'app').json()
+        assert hooked['outcome'] == 'admitted', hooked
+        (b_run,) = hooked['run_ids']
+        sh_git('reset', '-q', '--hard', start, cwd=upstream.work)
+        c = upstream.commit('main', 'other.txt', 'two\n')  # pushed with --force: B is on no branch now
+
+        forced = {**github_push('main', b, c), 'forced': True}
+        reply = deliver(client_two, 'github', 'push', forced, secret, 'app').json()
+        assert reply['outcome'] == 'admitted', reply
+        by_id = {run['id']: run for run in push_runs(client)}
+        assert {(run['commit_sha'], run['status']) for run in by_id.values()} == {(b, 'cancelled'), (c, 'queued')}
+        error = client.get(f'/api/runs/{b_run}').json()['error']
+        assert 'superseded by a newer push' in error and f'{b[:12]} is no longer on main' in error, error
+        with two.services.engine.connect() as conn:
             assert (
                 conn.execute(text("SELECT sha FROM push_head WHERE project_id = 'app' AND branch = 'main'")).scalar()
                 == c

@@ -16,7 +16,9 @@ from app.models.triggers import OnPush
 from app.services.triggers import hooks
 from app.services.triggers.rules import (
     ReportCounts,
+    acted_on,
     branch_matches,
+    cancel_verdict,
     choice_refusal,
     forge_answer,
     moved_heads,
@@ -131,6 +133,48 @@ def test_moved_heads() -> None:
     moved = moved_heads(rules, heads, {'main': 'a', 'dev': 'w'})
     assert [(m.branch, m.sha, m.before) for m in moved] == [('main', 'b', 'a'), ('release/1', 'n', None)]
     assert moved_heads(rules, heads, {'main': 'b', 'release/1': 'n'}) == []
+
+
+B, C = 'b' * 40, 'c' * 40
+
+
+@pytest.mark.parametrize(
+    ('seen', 'holds', 'run_ids', 'outcome'),
+    [
+        (None, False, [], None),  # no head acted on yet on this branch: the key decides
+        (B, False, [], None),  # a newer head (or one a forced push left): a push
+        (B, False, ['run_old'], None),  # it ran once, was left behind, and is pushed again after a newer head: a push
+        (C, False, ['run_1'], ('replayed', ('run_1',))),  # the head acted on, redelivered after its key's TTL
+        (C, False, [], ('ignored', ())),  # acted on without a run (the rules' starting point, a refusal for good)
+        (B, True, ['run_1'], ('replayed', ('run_1',))),  # an older head that ran (a branch reset to it)
+        (B, True, [], ('ignored', ())),  # an older head that never ran
+    ],
+)
+def test_acted_on(seen: str | None, holds: bool, run_ids: list[str], outcome: tuple | None) -> None:
+    said = acted_on('main', C, seen=seen, seen_holds_it=holds, run_ids=run_ids)
+    assert (None if said is None else (said.outcome, said.run_ids)) == outcome
+    if said is not None:
+        assert C[:12] in said.detail and 'main' in said.detail and 'no' in said.detail
+
+
+def test_acted_on_names_a_few_runs() -> None:
+    said = acted_on('main', C, seen=C, seen_holds_it=False, run_ids=[f'run_{n}' for n in range(6)])
+    assert said is not None and said.run_ids == tuple(f'run_{n}' for n in range(6))
+    assert 'run_0, run_1, run_2 and 3 more' in said.detail
+
+
+@pytest.mark.parametrize(
+    ('commit', 'found', 'holds_head', 'verdict'),
+    [
+        (B, True, False, 'older'),  # in the new head's history, or left behind by a forced push
+        (B, True, True, None),  # a newer head, admitted meanwhile: the new one waits behind it
+        (B, False, False, 'gone'),  # on no branch of the repository (a forced push took it away): superseded
+        (B, None, False, None),  # the mirror lacks it and the remote did not answer: maybe a newer head
+        (None, None, False, 'older'),  # a run admitted without a commit
+    ],
+)
+def test_cancel_verdict(commit: str | None, found: bool | None, holds_head: bool, verdict: str | None) -> None:
+    assert cancel_verdict(commit=commit, found=found, holds_head=holds_head) == verdict
 
 
 @pytest.mark.parametrize(

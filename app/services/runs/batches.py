@@ -55,8 +55,10 @@ class BatchAdmitter:
         key: str | None,
         correlation_id: str | None,
         variables: dict[str, str] | None = None,
+        commit_sha: str | None = None,
     ) -> tuple[BatchPublic, bool]:
-        """(the batch after this pass, replayed: the key named a batch already). variables: every child's own."""
+        """(the batch after this pass, replayed: the key named a batch already). variables: every child's own.
+        commit_sha: the commit every child runs (a push's: the one its key names); None: the branch's head now."""
         key = key or str(uuid.uuid4())
         variables = dict(sorted((variables or {}).items()))
         if variables and (refused := admission.validate_variables(variables)):
@@ -69,9 +71,10 @@ class BatchAdmitter:
         if refusal:
             raise DomainError.from_refusal(refusal)
         first = matrix['depth_level'][0], matrix['target_framework'][0]
-        commit = validate_request(
+        head = validate_request(
             self.admitter.repositories, project, depth_level=first[0], target_framework=first[1], branch=branch
         )
+        commit = commit_sha or head
         fp = batch_rules.batch_fingerprint(
             project_id=project_id, branch=branch, matrix=matrix, mode=mode, variables=variables
         )

@@ -11,11 +11,14 @@ replay it.
 `push_head` records the last head the rules acted on per branch. It moves after an admission (or a refusal
 that a retry cannot change: the branch's rules no longer match, the owner is gone), forward only (`_mark_seen`).
 A refusal that time can change (the branch is busy with another run: pr_lock, concurrency, the quota) leaves it,
-so the next fetch tries the push again. A branch moved twice between two looks runs its newest head only.
+so the next fetch tries the push again. A branch moved twice between two looks runs its newest head only. A head
+push_head holds (itself or in its history) is not admitted again: the key's row replays only for its TTL, and a
+forge redelivers whenever asked (`rules.acted_on`).
 
-Cancel in progress: before admitting a head, the branch's queued push runs of older commits end `cancelled`
-(`finish_run ... only_if status = 'queued'`, so an engine that claimed one first wins and it runs on); with
-`cancel_running` the running ones are asked to stop too."""
+Cancel in progress: before admitting a head, the branch's queued push runs of older commits, or of commits no
+longer in the repository at all, end `cancelled` (`rules.cancel_verdict`; `finish_run ... only_if status =
+'queued'`, so an engine that claimed one first wins and it runs on); with `cancel_running` the running ones are
+asked to stop too."""
 
 from __future__ import annotations
 
@@ -87,6 +90,9 @@ SQL_SEEN_MOVE = text(
 MARK_ATTEMPTS = 5  # push_head moved by others meanwhile: looked at again this many times
 SQL_SEEN_INSERT = text(
     'INSERT INTO push_head (project_id, branch, sha, updated_at) VALUES (:p, :b, :sha, :now) ON CONFLICT DO NOTHING'
+)
+SQL_RUNS_OF_HEAD = text(
+    'SELECT id FROM run WHERE project_id = :p AND branch_name = :b AND kind = :kind AND commit_sha = :sha ORDER BY id'
 )
 SQL_QUEUED_OF_BRANCH = text(
     'SELECT id, status, commit_sha FROM run WHERE project_id = :p AND branch_name = :b AND kind = :kind '
@@ -389,6 +395,8 @@ class PushTrigger:
     def _admit_head(
         self, project: Project, on_push: OnPush, branch: str, sha: str, *, pusher: str | None, cid: str
     ) -> Outcome:
+        if done := self._acted_on(project, branch, sha):
+            return Outcome(done.outcome, list(done.run_ids), done.detail)
         outcome = self._admit(
             project,
             on_push,
@@ -402,6 +410,17 @@ class PushTrigger:
         if outcome.code not in RETRY_LATER:
             self._mark_seen(project, branch, sha)
         return outcome
+
+    def _acted_on(self, project: Project, branch: str, sha: str) -> rules.ActedOn | None:
+        """The head, if the rules acted on it already (rules.acted_on), whatever its key's TTL says."""
+        with self.engine.connect() as conn:
+            seen = conn.execute(SQL_SEEN_OF_BRANCH, {'p': project.id, 'b': branch}).scalar()
+            if seen is None:
+                return None
+            params = {'p': project.id, 'b': branch, 'kind': RunKind.push.value, 'sha': sha}
+            run_ids = list(conn.execute(SQL_RUNS_OF_HEAD, params).scalars())
+        holds = seen != sha and _is_ancestor(self.repositories.git_dir(project), sha, seen)
+        return rules.acted_on(branch, sha, seen=seen, seen_holds_it=holds, run_ids=run_ids)
 
     def _admit(
         self,
@@ -425,7 +444,7 @@ class PushTrigger:
         if on_push.cancel_in_progress:
             self._cancel_older(project, branch, sha, kind=kind, running=on_push.cancel_running)
         if on_push.matrix is not None:
-            return self._admit_matrix(project, on_push, owner, branch, kind=kind, key=key, facts=facts, cid=cid)
+            return self._admit_matrix(project, on_push, owner, branch, sha, kind=kind, key=key, facts=facts, cid=cid)
         depth, framework = rules.runs_for(
             on_push, depth_levels=project.depth_levels, target_frameworks=project.target_frameworks
         )[0]
@@ -450,14 +469,16 @@ class PushTrigger:
         on_push: OnPush,
         owner: Principal,
         branch: str,
+        sha: str,
         *,
         kind: str,
         key: str,
         facts: dict[str, Any],
         cid: str,
     ) -> Outcome:
-        """A matrix: one batch under the head's key (services/runs/batches.py, as POST /runs/batch admits it),
-        its children then marked with the push's kind and facts."""
+        """A matrix: one batch under the head's key (services/runs/batches.py, as POST /runs/batch admits it), every
+        child pinned to the commit the key names, as a single push run is; its children then marked with the push's
+        kind and facts."""
         assert on_push.matrix is not None
         try:
             batch, replayed = BatchAdmitter(self.admitter).trigger(
@@ -468,6 +489,7 @@ class PushTrigger:
                 mode='best_effort',
                 key=key,
                 correlation_id=cid,
+                commit_sha=sha,
             )
         except DomainError as refusal:
             return refusal_outcome(refusal)
@@ -486,25 +508,38 @@ class PushTrigger:
             session.connection().execute(statement, params)
 
     def _cancel_older(self, project: Project, branch: str, sha: str, *, kind: str, running: bool) -> list[str]:
-        """cancel-in-progress: the branch's queued runs of this kind at older commits end `cancelled`; with
-        `running`, its running ones are asked to stop. Older: a commit in `sha`'s history, or one a forced push
-        left behind. A run of a commit this mirror has not got (another server's newer view: this one is behind)
-        or of one whose history holds `sha` (a newer head, admitted meanwhile) is left alone: the branch's PR lock
-        then refuses `sha` for now, and push_head stays."""
+        """cancel-in-progress: the branch's queued runs of this kind that `sha` supersedes end `cancelled`; with
+        `running`, its running ones are asked to stop (rules.cancel_verdict: a commit in `sha`'s history, one a
+        forced push left behind, or one the repository no longer has at all). A run of a newer head (admitted
+        meanwhile), or of a commit this mirror lacks while the remote does not answer, is left alone: the branch's
+        PR lock then refuses `sha` for now, and push_head stays."""
         with self.engine.connect() as conn:
             rows = conn.execute(SQL_QUEUED_OF_BRANCH, {'p': project.id, 'b': branch, 'kind': kind, 'sha': sha}).all()
         directory = self.repositories.git_dir(project)
+        found = self._found(project, directory, {commit for _, _, commit in rows if commit})
         cancelled = []
         for run_id, status, commit in rows:
-            if commit and (not gitops.has_commit(directory, commit) or _is_ancestor(directory, sha, commit)):
-                continue  # not older than `sha`, as far as this mirror knows
+            here = found.get(commit) if commit else None
+            holds = bool(here) and _is_ancestor(directory, sha, commit)
+            verdict = rules.cancel_verdict(commit=commit, found=here, holds_head=holds)
+            if verdict is None:
+                continue
+            if verdict == 'gone':
+                error = (
+                    f'cancelled: superseded by a newer push to {branch} ({sha[:12]}); its commit {str(commit)[:12]} '
+                    f'is no longer on {branch} (not found in the repository: a forced push took it away)'
+                )
+                message = f'cancelled: commit {str(commit)[:12]} is no longer on {branch}, superseded by {sha[:12]}'
+            else:
+                error = f'cancelled: a newer push to {branch} ({sha[:12]}) replaces it'
+                message = f'cancelled by a newer push to {branch} ({sha[:12]})'
             if status == RunStatus.queued.value:
                 done = finish_run(
                     self.engine,
                     run_id=run_id,
                     status=RunStatus.cancelled,
-                    error=f'cancelled: a newer push to {branch} ({sha[:12]}) replaces it',
-                    message=f'cancelled by a newer push to {branch} ({sha[:12]})',
+                    error=error,
+                    message=message,
                     only_if=STILL_QUEUED_SQL,
                 )
                 if done is not None:
@@ -527,6 +562,25 @@ class PushTrigger:
                     except DomainError:  # it ended meanwhile
                         pass
         return cancelled
+
+    def _found(self, project: Project, directory: str, commits: set[str]) -> dict[str, bool | None]:
+        """Whether the repository has each commit (None: not known). One this mirror lacks is another server's
+        newer head (this mirror is behind) or one a forced push took away, which no fetch brings: a remote's
+        mirror is fetched for it, twice at most, since a fetch joined while under way may have begun before those
+        runs were read; one still missing then is on no branch of the remote. A local path is read in place."""
+        found: dict[str, bool | None] = {commit: gitops.has_commit(directory, commit) for commit in commits}
+        if all(found.values()) or not is_remote(project.repository):
+            return found
+        for _ in range(2):
+            try:
+                self._fetch(project)
+            except (DomainError, gitops.GitError, OSError) as exc:
+                log.info('push runs of %s: the commits its mirror lacks are not known (%s)', project.id, exc)
+                return {commit: here or None for commit, here in found.items()}
+            found = {commit: here or gitops.has_commit(directory, commit) for commit, here in found.items()}
+            if all(found.values()):
+                break
+        return found
 
     # ------------------------------------------------------------------ the project's side
     def _fetch(self, project: Project) -> None:

@@ -8,6 +8,8 @@
   whether a webhook or a mirror fetch saw the push first;
 - `runs_for`: the (depth, framework) combinations a push starts;
 - `moved_heads`: which branch heads a fetch moved (the mirror-fetch trigger);
+- `acted_on`: whether a pushed head is one the rules acted on already (a redelivery, after its key's TTL too);
+- `cancel_verdict`: which of a branch's push runs a newer head cancels (cancel-in-progress);
 - `status_state`: the commit status a run's status posts.
 """
 
@@ -96,6 +98,56 @@ def moved_heads(rules: OnPush, heads: Mapping[str, str], seen: Mapping[str, str]
         for branch, sha in sorted(heads.items())
         if seen.get(branch) != sha and branch_matches(rules, branch)
     ]
+
+
+class ActedOn(NamedTuple):
+    """A pushed head the rules acted on already: what a delivery of it again answers (it starts no run)."""
+
+    outcome: Literal['replayed', 'ignored']
+    run_ids: tuple[str, ...]
+    detail: str
+
+
+def acted_on(branch: str, sha: str, *, seen: str | None, seen_holds_it: bool, run_ids: Sequence[str]) -> ActedOn | None:
+    """None when `sha` is a push to admit; else why it is not. `seen` is the branch's head the rules acted on last
+    (push_head, which moves forward only), `seen_holds_it` whether `sha` is in its history, `run_ids` the push runs
+    of `sha` on the branch. The head's idempotency key replays only until its TTL, so this is what keeps a delivery
+    redelivered a day later (or a branch reset to a commit it held) from running it again: `replayed` with its runs
+    when it has some, else `ignored` (its push was no_match, skipped or refused for good, or it is where the rules
+    started)."""
+    if seen is None or not (seen == sha or seen_holds_it):
+        return None
+    runs = tuple(run_ids)
+    if runs:
+        named = ', '.join(runs[:3]) + (f' and {len(runs) - 3} more' if len(runs) > 3 else '')
+        its = 'its runs' if len(runs) > 1 else 'its run'
+        return ActedOn('replayed', runs, f'{branch} at {sha[:12]} has {its} already ({named}): no new run.')
+    if seen == sha:
+        why = (
+            f'The push rules acted on {branch} at {sha[:12]} already without a run (its push was refused for good, '
+            'or it was the head when the rules were set): no run now either.'
+        )
+    else:
+        why = f'{sha[:12]} is in the history of {seen[:12]}, the head of {branch} the push rules acted on last: no run.'
+    return ActedOn('ignored', (), why)
+
+
+def cancel_verdict(*, commit: str | None, found: bool | None, holds_head: bool) -> Literal['older', 'gone'] | None:
+    """cancel-in-progress, as GitHub's concurrency group reads it: what a newer head does to one of the branch's
+    push runs not of that head. `found`: the repository has the run's commit (None: not known, the mirror lacks it
+    and the remote did not answer); `holds_head`: the new head is in that commit's history.
+
+    'older': its commit is in the new head's history, or one a forced push left behind: superseded. 'gone': the
+    repository has it nowhere (a forced push took it away before this mirror got it), so it can never be the newer
+    one, nor run what its key names: superseded too, or it would hold the branch. None: leave it, a newer head
+    (admitted meanwhile), or as far as this server knows one its mirror has not got yet."""
+    if commit is None:
+        return 'older'
+    if found is None:
+        return None
+    if not found:
+        return 'gone'
+    return None if holds_head else 'older'
 
 
 def status_state(run_status: str) -> str | None:
