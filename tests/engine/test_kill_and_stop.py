@@ -69,3 +69,21 @@ def test_stop_running_and_queued_runs(settings_factory, repo_factory) -> None:
         queued_run = client.get(f'/api/runs/{queued}').json()
         assert queued_run['status'] == 'stopped' and 'running' not in statuses(queued_run)
         assert queued_run['started_at'] is None
+
+
+# Unsandboxed, a daemon that left the run's process group (setsid) and ignores TERM keeps the output pipe open.
+DAEMON = shell_script('setsid sh -c \'trap "" TERM HUP; exec sleep 300\' &\necho "left a daemon"\nexit 0')
+
+
+def test_an_unsandboxed_run_ends_when_its_command_does_and_takes_its_daemon_with_it(
+    settings_factory, repo_factory
+) -> None:  # noqa: ANN001
+    """Without a sandbox's PID namespace, a process that left the run's group and held its output open kept the run
+    `running` until its budget, and Stop did nothing. The run ends with its command, and what carries its id goes."""
+    repo = repo_factory({'main': DAEMON})
+    with api_server(settings_factory(sandbox='off')) as server, server.client() as client:
+        create_project(client, repo, run_budget_seconds=600)
+        run = wait_for_status(client, trigger(client).json()['id'], timeout=60)
+    assert run['status'] == 'succeeded', run
+    assert outputs(run) == ['left a daemon']
+    assert procs.processes_of_run(run['id']) == []

@@ -26,6 +26,7 @@ from app.services.execution.reaper import KillReason
 
 DRAIN_AFTER_EXIT_SECONDS = 2.0  # after the exit, keep reading while output still arrives this often ...
 DRAIN_AFTER_EXIT_MAX_SECONDS = 30.0  # ... but no longer than this (an escaped process may hold the pipe)
+EXIT_POLL_SECONDS = 0.1  # how often a main process whose output pipe stays open is looked at for its exit
 Kill = Callable[[LiveRun, KillReason], Awaitable[None]]
 
 
@@ -37,7 +38,9 @@ async def kill_process_group(live: LiveRun, reason: KillReason, *, grace_seconds
     if process is None:  # still checking out: a remote that does not answer must not hold the Stop
         await asyncio.to_thread(live.children.end_all)
         return
-    if process.returncode is not None:
+    if process.returncode is not None:  # it exited; what it left still holds the output open (unsandboxed)
+        procs.kill_group(process.pid, signal.SIGKILL)
+        await asyncio.to_thread(procs.kill_run_processes, live.run_id, process.pid)
         return
     if live.sandboxed:  # bwrap would die of TERM at once and take the run's grace with it
         if not procs.signal_group_except(process.pid, signal.SIGTERM, skip_names={'bwrap'}):
@@ -208,13 +211,30 @@ async def run_process(
     readers = {asyncio.create_task(output.read(live, process.stdout))}  # stderr merged: order kept
     remaining = (run['deadline_at'] - utcnow()).total_seconds()
     try:
-        await asyncio.wait_for(process.wait(), timeout=max(remaining, 0.01))
+        await asyncio.wait_for(exited(process), timeout=max(remaining, 0.01))
     except TimeoutError:
         await kill(live, 'timeout')
-        await process.wait()
-    # The main process is gone; whatever it left in its group must not outlive the run.
+        await exited(process)
+    # The main process is gone; whatever it left must not outlive the run: its group, and unsandboxed (where no
+    # PID namespace ends with it) what left the group but carries the run's id (setsid, a double fork).
     procs.kill_group(process.pid, signal.SIGKILL)
+    if not live.sandboxed:
+        await asyncio.to_thread(procs.kill_run_processes, run['id'], process.pid)
     await _drain_output(live, readers)
+    return process.returncode
+
+
+async def exited(process: asyncio.subprocess.Process) -> int:
+    """The main process's exit code once it exited. asyncio's `wait()` returns only once its output pipe is closed
+    too, which a process it left behind may hold open for ever (unsandboxed: a daemon); its exit code is known at
+    once, so it is looked at as well."""
+    waiting = asyncio.ensure_future(process.wait())
+    try:
+        while process.returncode is None and not waiting.done():
+            await asyncio.wait({waiting}, timeout=EXIT_POLL_SECONDS)
+    finally:
+        waiting.cancel()
+    assert process.returncode is not None
     return process.returncode
 
 
