@@ -3,6 +3,8 @@ ignore SIGTERM) and classifies timed_out; a person's stop gives stopped, running
 
 from __future__ import annotations
 
+import time
+
 from app.services.execution import procs
 from tests.helpers.runs import (
     create_project,
@@ -87,3 +89,18 @@ def test_an_unsandboxed_run_ends_when_its_command_does_and_takes_its_daemon_with
     assert run['status'] == 'succeeded', run
     assert outputs(run) == ['left a daemon']
     assert procs.processes_of_run(run['id']) == []
+
+
+def test_a_stop_on_the_bus_that_nobody_asked_for_stops_nothing(settings_factory, repo_factory) -> None:  # noqa: ANN001
+    """The bus carries a stop as a hint; the database says whether one was asked. A run that reaches Redis (the host's
+    network) could otherwise stop any team's run by publishing `run.stop`."""
+    repo = repo_factory({'main': LONG})
+    with api_server(settings_factory()) as server, server.client() as client:
+        create_project(client, repo)
+        run_id = trigger(client).json()['id']
+        wait_for_output(client, run_id, 'started')
+        server.services.bus.publish({'type': 'run.stop', 'id': run_id, 'project_id': 'proj', 'team_id': None})
+        time.sleep(2)  # a kill on the bus alone took well under this
+        assert client.get(f'/api/runs/{run_id}').json()['status'] == 'running'
+        assert client.post(f'/api/runs/{run_id}/stop').status_code == 202  # a stop asked: the same hint stops it
+        assert wait_for_status(client, run_id)['status'] == 'stopped'

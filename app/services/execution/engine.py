@@ -10,7 +10,7 @@ import logging
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 from app.config import Settings
 from app.infra.events import Event, EventBus, of_types
@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 ENGINE_EVENTS = of_types('run.stop', 'queue')  # what _listen acts on
+STOP_ASKED_SQL = text('SELECT 1 FROM run WHERE id = :id AND stop_requested_at IS NOT NULL')
 FINISH_ATTEMPTS = 5
 RunFinished = Callable[[str, str], None]  # (project_id, status), e.g. the AFK sweep's kick
 
@@ -120,9 +121,22 @@ class RunEngine:
             event = await queue.get()
             kind = event.get('type')
             if kind == 'run.stop' and event.get('id') in self.live:
-                self._spawn(self._kill(self.live[event['id']], 'stop'))  # never block the listener on a grace
+                self._spawn(self._stop_if_asked(event['id']))  # never block the listener on a grace
             elif kind == 'queue':
                 self.kick()
+
+    async def _stop_if_asked(self, run_id: str) -> None:
+        """A `run.stop` on the bus is a hint: the run is stopped only when the database says a stop was asked (what
+        stop_run writes before it publishes). Anyone who reaches the bus (a run, where the network lets it reach
+        Redis) could publish one."""
+        asked = await asyncio.to_thread(self._stop_asked, run_id)
+        live = self.live.get(run_id)
+        if asked and live is not None:
+            await self._kill(live, 'stop')
+
+    def _stop_asked(self, run_id: str) -> bool:
+        with self.engine.connect() as conn:
+            return bool(conn.execute(STOP_ASKED_SQL, {'id': run_id}).scalar())
 
     # ------------------------------------------------------------ queue
     def _cap_full_locally(self) -> bool:
