@@ -7,11 +7,13 @@ a 500; a run that is not an AFK run is 409, one nobody may see 404."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from app.services.repositories import forge
 from tests.afk.fake_forge import fake_forge
-from tests.helpers.runs import create_project, shell_script, trigger, wait_for_status
+from tests.helpers.runs import create_project, outputs, shell_script, trigger, wait_for_status
 from tests.helpers.servers import api_server
 
 ISSUE_BODY = 'Make **login** work.\n\n<script>alert(1)</script>\n\n- [ ] tests'
@@ -185,3 +187,77 @@ def test_a_succeeded_local_runs_branch_outlives_its_checkout(settings_factory, r
         assert diff is not None, 'no diff: the branch went with the checkout'
         assert (diff['source'], diff['head'], diff['additions'], diff['deletions']) == ('git', 'afk/1', 2, 0)
         assert [f['path'] for f in diff['files']] == ['greet.py']
+
+
+def hostile_agent(marker: Path, *, objects_elsewhere: bool = False) -> str:
+    """An agent that commits afk/<N>, then turns its checkout's git config against whoever runs git there: its
+    branch hidden from upload-pack (so a fetch from the checkout fails), and every hook git has for running a
+    program on a diff (an external diff, a pager, a textconv driver, an fsmonitor) pointing at a script that
+    leaves `marker` with the environment it ran in. It exits 1, so its checkout is kept. `objects_elsewhere`: its
+    object store moved out of the checkout and linked back (the copy must refuse to follow the link)."""
+    move = ''
+    if objects_elsewhere:
+        move = 'mv .git/objects "$RUNBOARD_CACHE_DIR/objects" && ln -s "$RUNBOARD_CACHE_DIR/objects" .git/objects\n'
+    return (
+        LOCAL_AGENT
+        + f"""evil="$PWD/.git/evil.sh"
+printf '#!/bin/sh\\nenv > {marker}\\ncat "$@" 2>/dev/null\\n' > "$evil"
+chmod +x "$evil"
+git config uploadpack.hideRefs refs/heads/afk
+git config diff.external "$evil"
+git config core.pager "$evil"
+git config core.fsmonitor "$evil"
+git config diff.evil.textconv "$evil"
+mkdir -p .git/info && printf '* diff=evil\\n' > .git/info/attributes
+{move}git log -1 --format=%H "afk/$RUNBOARD_ISSUE_NUMBER"
+exit 1
+"""
+    )
+
+
+def _failed_hostile_run(client, repo: Path) -> dict:  # noqa: ANN001
+    create_project(client, repo, project_id='loc')
+    made = client.post('/api/projects/loc/issues', json={'title': 'Greet', 'labels': ['ready-for-agent']})
+    assert made.status_code == 201, made.text
+    run = wait_for_status(client, client.post('/api/afk/start/loc').json()['id'])
+    assert run['status'] == 'failed', run
+    lines = outputs(client.get(f'/api/runs/{run["id"]}').json())
+    assert any(len(line) == 40 for line in lines), lines  # it got to its end: the checkout is set as it meant
+    return run
+
+
+def test_a_run_cannot_make_the_review_run_its_programs(settings_factory, repo_factory, tmp_path: Path) -> None:
+    """The run's checkout is the run's: the server never runs git there. Its branch is copied into the data dir
+    without the checkout's config (which hid it from upload-pack), and the diff is read from that copy."""
+    marker = tmp_path / 'pwned'
+    repo = repo_factory({'main': shell_script(hostile_agent(marker))})
+    with api_server(settings_factory()) as server, server.client() as client:
+        run = _failed_hostile_run(client, repo)
+        reply = client.get(f'/api/afk/runs/{run["id"]}/review')
+        assert reply.status_code == 200, reply.text
+        assert not marker.exists(), 'the server ran a program the run configured:\n' + marker.read_text()
+        review = reply.json()
+        diff = review['diff']
+        assert diff is not None, review['problems']
+        assert (diff['source'], diff['head'], diff['additions'], diff['deletions']) == ('git', 'afk/1', 2, 0)
+        assert [f['path'] for f in diff['files']] == ['greet.py']
+        assert '+    return "Hello, " + name' in diff['files'][0]['patch']
+    assert not marker.exists()
+
+
+def test_a_branch_that_cannot_be_kept_safely_is_said_so(settings_factory, repo_factory, tmp_path: Path) -> None:
+    """The checkout's objects linked in from elsewhere: not copied (the link could lead to any repository on the
+    server's disk); the review says why, and still runs nothing of the run's."""
+    marker = tmp_path / 'pwned'
+    repo = repo_factory({'main': shell_script(hostile_agent(marker, objects_elsewhere=True))})
+    with api_server(settings_factory()) as server, server.client() as client:
+        run = _failed_hostile_run(client, repo)
+        reply = client.get(f'/api/afk/runs/{run["id"]}/review')
+        assert reply.status_code == 200, reply.text
+        assert not marker.exists(), 'the server ran a program the run configured:\n' + marker.read_text()
+        review = reply.json()
+        assert review['diff'] is None, outputs(client.get(f'/api/runs/{run["id"]}').json())
+        assert any(p.startswith("the agent's branch was not kept: ") for p in review['problems']), review['problems']
+        assert any('object store (.git/objects) is not a directory of the checkout' in p for p in review['problems']), (
+            review['problems']
+        )

@@ -1,7 +1,8 @@
 """An AFK run as its reviewer reads it (docs/afk.md, "Reviewing an AFK run"): the issue, the pull request of its
 branch `afk/<N>` with the head commit's statuses, and the changes, from the forge's API on a forge project, else
 from `git diff <base>...afk/<N>` where Runboard's git finds the branch (the project's repository or its mirror in
-the data dir, or the run's kept checkout). What cannot be read is said in `problems`, never a 500.
+the data dir, or the copy kept from the run's checkout when it ended; never the checkout itself, whose git config is
+the run's). What cannot be read, the branch that was not kept too, is said in `problems`, never a 500.
 
 A pull request found here is written on the run (`pr_number`, `pr_title`, `pr_url`), so the runs list shows it."""
 
@@ -18,6 +19,7 @@ from sqlmodel import Session, select
 from app.core.errors import DomainError
 from app.models import Issue, Project, Run
 from app.models.review import ReviewCheck, ReviewDiff, ReviewFile, ReviewIssue, ReviewPullRequest, RunReview
+from app.models.vocabulary import ACTIVE_STATUSES, WAITING_STATUSES
 from app.services.identity.accounts import Principal
 from app.services.repositories import afk_branches, forge, gitops
 from app.services.repositories.access import RepositoryAccess, is_remote
@@ -245,7 +247,9 @@ def _forge_diff(client: forge.ForgeClient, pull: ReviewPullRequest, raw: dict[st
 
 
 def _git_diff(review: RunReview, run: Run, project: Project, repositories: RepositoryAccess) -> ReviewDiff | None:
-    """`git diff <base>...afk/<N>` where the branch is: the repository (or its mirror), else the run's checkout."""
+    """`git diff <base>...afk/<N>` where the branch is: the repository (or its mirror), else the copy the engine kept
+    in the data dir when the run ended. Never the run's checkout: its `.git` (config, attributes, hooks) is the run's
+    to write, and git there would start the programs it names as the server (docs/security.md)."""
     branch = afk_branch(int(run.issue_number or 0))
     places: list[str] = []
     try:
@@ -259,21 +263,19 @@ def _git_diff(review: RunReview, run: Run, project: Project, repositories: Repos
         places.append(str(mirror))
     # where the engine kept the branch when the run's checkout went (a project without a forge)
     places.append(str(afk_branches.store_path(repositories.settings.data_dir, project.repository)))
-    if run.worktree_path:
-        places.append(run.worktree_path)
     for place in places:
         if not Path(place).exists():
             continue
         try:
-            head = gitops.git('rev-parse', '--verify', '--quiet', f'refs/heads/{branch}^{{commit}}', cwd=place).strip()
+            head = _git('rev-parse', '--verify', '--quiet', f'refs/heads/{branch}^{{commit}}', cwd=place).strip()
         except gitops.GitError:
             continue
         base = run.commit_sha or project.base_branch
         try:
             spec = f'{base}...{head}'
-            numstat = gitops.git('diff', '--numstat', '-M', spec, cwd=place)
-            statuses = name_statuses(gitops.git('diff', '--name-status', '-M', spec, cwd=place))
-            patches = split_diff(gitops.git('diff', '-M', spec, cwd=place, timeout=60))
+            numstat = _git('diff', *DIFF_OPTIONS, '--numstat', spec, cwd=place)
+            statuses = name_statuses(_git('diff', *DIFF_OPTIONS, '--name-status', spec, cwd=place))
+            patches = split_diff(_git('diff', *DIFF_OPTIONS, spec, cwd=place, timeout=60))
         except gitops.GitError as exc:
             review.problems.append(f'git diff {base[:12]}...{branch}: {exc}')
             return None
@@ -281,4 +283,22 @@ def _git_diff(review: RunReview, run: Run, project: Project, repositories: Repos
         for file in files:
             file.patch = _shown_patch(patches.get(file.path))
         return _with_totals(ReviewDiff(source='git', base=project.base_branch, head=branch, files=files))
+    review.problems.append(f"the agent's branch was not kept: {_why_not_kept(run, branch, repositories)}")
     return None
+
+
+# the run's files (a .gitattributes naming a diff driver) never start a program; -M: renames as renames
+DIFF_OPTIONS = ('--no-ext-diff', '--no-textconv', '--no-color', '-M')
+
+
+def _git(*args: str, cwd: str, timeout: float = 120) -> str:
+    """git on what a run made (its commits), in a repository of the server's: no system or global config."""
+    return gitops.git(*args, cwd=cwd, timeout=timeout, env=gitops.SEALED_GIT_ENV)
+
+
+def _why_not_kept(run: Run, branch: str, repositories: RepositoryAccess) -> str:
+    status = str(getattr(run.status, 'value', run.status))
+    if status in ACTIVE_STATUSES or status in WAITING_STATUSES:
+        return f'the run has not ended yet ({branch} is kept from its checkout when it ends)'
+    recorded = afk_branches.why_not_kept(repositories.settings.data_dir, run.id)
+    return recorded or f'no copy of {branch} was made when the run ended (it left no checkout on this server)'

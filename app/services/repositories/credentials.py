@@ -19,11 +19,10 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import quote
 
+from app.services.repositories.gitops import PASSED_TO_GIT, PASSED_TO_REMOTE_GIT, passed_environment
+
 CredentialKind = Literal['token', 'ssh_key']
 REDACTED = '***'
-# Inherited variables that would redirect or prompt a git child: GIT_DIR, GIT_CONFIG_*, GIT_SSH*, askpass.
-_DROPPED_PREFIXES = ('GIT_',)
-_DROPPED = frozenset({'SSH_ASKPASS', 'SSH_ASKPASS_REQUIRE'})
 
 
 @dataclass(frozen=True)
@@ -48,7 +47,10 @@ def basic_header_value(credentials: Credentials) -> str:
 
 
 def base_environment(allowed_protocols: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(_DROPPED_PREFIXES) and k not in _DROPPED}
+    """Only what git and its ssh, proxy and credential helpers need of the server's environment (gitops): never its
+    secrets, nor an inherited variable that would redirect or prompt a git child (GIT_DIR, GIT_CONFIG_*, GIT_SSH*,
+    askpass)."""
+    env = passed_environment((*PASSED_TO_GIT, *PASSED_TO_REMOTE_GIT))
     env.update(
         GIT_TERMINAL_PROMPT='0',
         LC_ALL='C',

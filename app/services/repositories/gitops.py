@@ -7,17 +7,50 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import threading
 import time
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from app.infra import children
 from app.services.repositories.repo_url import classify, refusal_reason
 
-GIT_ENV = {**os.environ, 'GIT_TERMINAL_PROMPT': '0', 'LC_ALL': 'C'}
+# What git may see of the server's environment (docs/security.md, "The server's git and a run's checkout"): where
+# programs are, whose they are, the locale and the temp dir. Nothing else: not RUNBOARD_SECRET_KEY,
+# RUNBOARD_DATABASE_URL or a forge token, which a program git starts (a hook, a helper, a driver a repository's
+# config names) could read.
+PASSED_TO_GIT = ('PATH', 'HOME', 'USER', 'LOGNAME', 'LANG', 'LANGUAGE', 'TZ', 'TMPDIR', 'XDG_CONFIG_HOME')
+# ... and what git talking to a remote needs besides: the ssh agent, proxies, CA certificates, a Kerberos ticket
+PASSED_TO_REMOTE_GIT = (
+    'SSH_AUTH_SOCK',
+    'http_proxy',
+    'https_proxy',
+    'all_proxy',
+    'no_proxy',
+    'HTTP_PROXY',
+    'HTTPS_PROXY',
+    'ALL_PROXY',
+    'NO_PROXY',
+    'SSL_CERT_FILE',
+    'SSL_CERT_DIR',
+    'KRB5CCNAME',
+)
+
+
+def passed_environment(names: Iterable[str] = PASSED_TO_GIT) -> dict[str, str]:
+    """The server's variables among `names`, as a git child gets them."""
+    return {name: os.environ[name] for name in names if name in os.environ}
+
+
+GIT_ENV = {**passed_environment(), 'GIT_TERMINAL_PROMPT': '0', 'LC_ALL': 'C'}
+# For git reading what a run made (objects, refs) in a repository of the server's: no system or global config
+# either, so nothing configured outside the repository (a diff driver, an fsmonitor, a pager) can be named by the
+# run's files (a .gitattributes) and started.
+SEALED_GIT_ENV = {**GIT_ENV, 'GIT_CONFIG_NOSYSTEM': '1', 'GIT_CONFIG_GLOBAL': os.devnull}
 _mirror_locks: dict[str, threading.Lock] = {}
 _mirror_locks_guard = threading.Lock()
 
@@ -26,9 +59,10 @@ class GitError(RuntimeError):
     pass
 
 
-def git(*args: str, cwd: str | Path | None = None, timeout: float = 120) -> str:
+def git(*args: str, cwd: str | Path | None = None, timeout: float = 120, env: Mapping[str, str] | None = None) -> str:
+    """git's stdout, in GIT_ENV (or `env`); GitError when it fails or runs past `timeout` seconds."""
     try:
-        done = children.run(['git', *args], cwd=cwd, env=GIT_ENV, timeout=timeout)
+        done = children.run(['git', *args], cwd=cwd, env=GIT_ENV if env is None else env, timeout=timeout)
     except subprocess.TimeoutExpired as exc:
         raise GitError(f'git {args[0]} timed out after {timeout:.0f}s') from exc
     if done.returncode != 0:
@@ -297,10 +331,11 @@ def has_commit(git_dir: str | Path, commit: str) -> bool:
 def remove_worktree(worktree: Path) -> None:
     mirror = None
     gitfile = worktree / '.git'
-    if gitfile.is_file():  # a `git worktree` of an earlier version: its mirror keeps an entry to prune
-        text = gitfile.read_text().strip()
+    if gitfile.is_file() and not gitfile.is_symlink():  # a `git worktree` of an earlier version: its mirror keeps
+        # an entry to prune. The file is the run's to write, so git goes only to a mirror of this data dir's
+        text = gitfile.read_text(errors='replace')[:4096].strip()
         if text.startswith('gitdir:'):
-            mirror = Path(text.split(':', 1)[1].strip()).parent.parent
+            mirror = _data_dir_mirror(worktree, Path(text.split(':', 1)[1].strip()).parent.parent)
     shutil.rmtree(worktree, ignore_errors=True)
     if mirror and mirror.exists():
         with _mirror_lock(str(mirror)):
@@ -308,6 +343,21 @@ def remove_worktree(worktree: Path) -> None:
                 git('worktree', 'prune', cwd=mirror)
             except GitError:
                 pass
+
+
+def _data_dir_mirror(worktree: Path, named: Path) -> Path | None:
+    """`named` if it is a mirror of the data dir holding `worktree` (`<data dir>/worktrees/<run id>`), else None."""
+    mirrors = (worktree.parent.parent / 'mirrors').resolve()
+    try:
+        found = named.resolve()
+    except (OSError, RuntimeError):
+        return None
+    if found.parent != mirrors or not _MIRROR_NAME.fullmatch(found.name):
+        return None
+    return found
+
+
+_MIRROR_NAME = re.compile(r'[0-9a-f]{16}\.git')
 
 
 def remove_stale_worktrees(worktrees_dir: Path, *, older_than_seconds: float, keep: set[str]) -> list[Path]:
