@@ -1,8 +1,8 @@
-"""Output ingest of a running run: read its merged stdout/stderr, mask secrets (masking.py), cut over-long
-lines, turn workflow commands into their events (app/core/workflow_commands.py: stages, groups, annotations),
-open the "run" stage for output printed before any stage marker, bound the stored lines (one visible
-truncation event), and store batches in order while the process runs, pausing the pipe when the database
-falls behind (back-pressure)."""
+"""Output ingest of a running run: read its merged stdout/stderr, mask secrets (masking.py; a run declaring more
+`::add-mask::` values than its cap gets one warning annotation), cut over-long lines, turn workflow commands into
+their events (app/core/workflow_commands.py: stages, groups, annotations), open the "run" stage for output printed
+before any stage marker, bound the stored lines (one visible truncation event), and store batches in order while the
+process runs, pausing the pipe when the database falls behind (back-pressure)."""
 
 from __future__ import annotations
 
@@ -15,9 +15,10 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Connection, Engine
 
 from app.config import Settings
-from app.core.workflow_commands import Usage, event_of, usage_of
+from app.core.workflow_commands import Usage, event_of, runboard_annotation, usage_of
 from app.infra.db import session_scope
 from app.infra.events import EventBus
+from app.services.execution.masking import CAPPED_TITLE
 from app.services.runs import usage as run_usage
 from app.services.runs.timeline import OUTPUT_KINDS, Appended, append_events
 
@@ -83,6 +84,12 @@ class OutputIngest:
             line = live.masker.mask_cut(line[:limit]) + f' … [line cut at {limit} characters]'
         if line.startswith('::usage ') and (usage := usage_of(line)) is not None:  # stays a line; also counted
             live.usage.append(usage)  # past the truncation too: the run's spend is in its last lines, mostly
+        self._buffer_line(live, line)
+        if (warning := live.masker.take_warning()) is not None:  # past the truncation too: a value shows unmasked
+            kind, text = runboard_annotation('warning', warning, title=CAPPED_TITLE)
+            live.buffer.append((kind, live.masker.mask(text)))
+
+    def _buffer_line(self, live: LiveRun, line: str) -> None:
         if live.stored_lines + live.buffered_lines >= self.settings.max_output_lines:
             if not live.truncated:
                 live.truncated = True
