@@ -68,7 +68,7 @@ def afk_start(
             else:
                 cli.out.print(
                     f'Auto run [bold]{run["id"]}[/] started for issue #{run.get("issue_number")} '
-                    f'{render.escape(run.get("issue_title") or "")}'.rstrip()
+                    f'{render.escape(render.one_line(run.get("issue_title") or ""))}'.rstrip()
                     + '.'
                 )
             return Exit.OK

@@ -17,7 +17,7 @@ from rich.text import Text
 
 from app.cli.context import Cli, JsonOpt, ServerOpt
 from app.cli.policy import Exit
-from app.cli.render import without_controls
+from app.cli.render import escape, one_line, without_controls
 from app.client import RunboardClient
 from app.state.artifacts_view import (
     SUMMARY_BYTES,
@@ -39,8 +39,10 @@ def artifacts_table(answer: dict[str, Any]) -> Table:
     for column in ('PATH', 'SIZE', 'TYPE', 'KEPT'):
         table.add_column(column, no_wrap=column != 'KEPT', justify='right' if column == 'SIZE' else 'left')
     for item in answer.get('items') or []:
-        kept = Text('yes', style='green') if item['stored'] else Text(f'refused: {item.get("refused")}', style='red')
-        table.add_row(Text(item['path']), size_text(item['size']), item['content_type'], kept)
+        refused = Text(f'refused: {one_line(str(item.get("refused")))}', style='red')  # the refusal names the file
+        kept = Text('yes', style='green') if item['stored'] else refused
+        kind = Text(one_line(item.get('content_type') or ''))
+        table.add_row(Text(one_line(item['path'])), size_text(item['size']), kind, kept)
     return table
 
 
@@ -56,10 +58,10 @@ def tests_table(tests: dict[str, Any], *, limit: int = 20) -> Table | None:
     base = tests.get('base_branch')
     for case in failures[:limit] + fixed[:limit]:
         table.add_row(
-            Text(failure_title(case)),
+            Text(one_line(failure_title(case))),
             Text(case['status'], style='green' if case['status'] == 'passed' else 'red'),
             Text(mark_text(case, base), style=MARK_STYLE.get(case.get('mark') or '', '')),
-            Text(first_line(case.get('message'))),
+            Text(one_line(first_line(case.get('message')))),
         )
     left_out = max(0, len(failures) - limit) + max(0, len(fixed) - limit)
     if left_out:
@@ -162,7 +164,7 @@ def artifacts(
             os.replace(partial, target)
             saved.append({'path': item['path'], 'size': item['size'], 'file': str(target)})
             if not cli.json:
-                cli.err.print(f'saved {item["path"]} ({size_text(item["size"])})')
+                cli.err.print(f'saved {escape(one_line(item["path"]))} ({size_text(item["size"])})')
         if cli.json:
             cli.print_json(saved)
         else:

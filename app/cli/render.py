@@ -20,6 +20,7 @@ from app.state.caches_view import cache_rows, cleared_text, size_heading
 from app.state.run_timing import retry_planned_text
 
 ESC = '\x1b'
+ST = ESC + '\\'  # the string terminator: ends an OSC sequence
 
 STATUS_STYLE = {
     'queued': 'yellow',
@@ -158,7 +159,7 @@ def run_details(run: dict) -> Table:
         ('Project', run['project_id']),
         ('Status', status_text(run['status'])),
         ('Kind', run['kind']),
-        ('Branch', run['branch_name']),
+        ('Branch', one_line(run['branch_name'])),
         ('Depth', run['depth_level']),
         ('Framework', run['target_framework']),
         ('User', run.get('user_name')),
@@ -191,20 +192,20 @@ def run_details(run: dict) -> Table:
     if run.get('retried_by'):
         rows.append(('Retried by', ', '.join(run['retried_by'])))
     if run.get('issue_number'):
-        rows.append(('Issue', f'#{run["issue_number"]} {run.get("issue_title") or ""}'.strip()))
+        rows.append(('Issue', f'#{run["issue_number"]} {one_line(run.get("issue_title") or "")}'.strip()))
     if run.get('commit_sha'):
         rows.append(('Commit', run['commit_sha']))
     if run.get('pusher'):
-        rows.append(('Pushed by', run['pusher']))
+        rows.append(('Pushed by', one_line(run['pusher'])))
     if run.get('pr_number'):
         pull = f'#{run["pr_number"]} {run.get("pr_title") or ""} {run.get("pr_url") or ""}'
-        rows.append(('Pull request', pull.strip()))
+        rows.append(('Pull request', one_line(pull.strip())))
     if run.get('variables'):  # the trigger's own, one a line (a value is the triggering person's text)
-        rows.append(('Variables', '\n'.join(f'{k}={without_controls(v)}' for k, v in run['variables'].items())))
+        rows.append(('Variables', '\n'.join(f'{one_line(k)}={one_line(v)}' for k, v in run['variables'].items())))
     if run.get('usage'):
         rows.append(('Usage', usage_text(run['usage'])))
     if run.get('error'):
-        rows.append(('Error', run['error']))
+        rows.append(('Error', one_line(run['error'])))
     rows += [('Idempotency key', run.get('idempotency_key')), ('Correlation id', run.get('correlation_id'))]
     return key_values(rows)
 
@@ -238,7 +239,7 @@ def stages_table(run: dict) -> Table | None:
         table.add_column(column, no_wrap=column != 'STAGE')
     for stage in stages:
         took = seconds_text(stage['seconds']) + (' so far' if stage['result'] == 'running' else '')
-        table.add_row(Text(stage['name']), status_text(stage['result']), took, when(stage['started_at']))
+        table.add_row(Text(one_line(stage['name'])), status_text(stage['result']), took, when(stage['started_at']))
     hidden = (run.get('stage_count') or 0) - len(stages)
     if hidden > 0:
         table.add_row(Text(f'+{hidden} more stage{"" if hidden == 1 else "s"} (not kept)', style='dim'), '', '', '')
@@ -259,22 +260,35 @@ def annotations_table(run: dict) -> Table | None:
     for a in annotations:
         message = f'{a["title"]}: {a["message"]}' if a.get('title') else a['message']
         where = (f'{a["file"]}:{a["line"]}' if a.get('line') is not None else a['file']) if a.get('file') else ''
-        table.add_row(
-            Text(a['level'], style=LEVEL_STYLE.get(a['level'], '')), Text(message), Text(where), f'#L{a["seq"]}'
-        )
+        level = Text(one_line(a['level']), style=LEVEL_STYLE.get(a['level'], ''))
+        table.add_row(level, Text(one_line(message)), Text(one_line(where)), f'#L{a["seq"]}')
     return table
+
+
+# C0 controls but tab and newline, DEL and C1: what would reach the terminal as a command, not as text
+CONTROLS = re.compile('[\x00-\x08\x0b-\x1f\x7f-\x9f]')
+# the same but ESC and CR, which rich's ANSI decoder reads (sequences; the part after the last CR)
+UNDECODED_CONTROLS = re.compile(r'[\x00-\x08\x0b\x0c\x0e-\x1a\x1c-\x1f\x7f-\x9f]')
+OSC_ENDING_IN_BEL = re.compile(r'(\x1b\][^\x07\x1b]*)\x07')  # rich reads an OSC ended by ST (ESC \) only
+# an OSC broken into by another sequence (a terminal drops it): rich would read that sequence into a link's address
+OSC_BROKEN_INTO = re.compile(r'\x1b\][^\x07\x1b]*(?=\x1b(?!\\))')
+LINE_BREAKS = re.compile(r'\r\n|[\n\r\x0b\x0c\x1c-\x1e\x85\u2028\u2029]')
 
 
 def terminal_text(output: str) -> Text:
     """Pure: an output line as safe terminal text (see event_line)."""
+    output = OSC_ENDING_IN_BEL.sub(lambda osc: osc[1] + ST, output)  # before BEL goes with the other controls
+    output = OSC_BROKEN_INTO.sub('', UNDECODED_CONTROLS.sub('', output))
     decoded = Text.from_ansi(output, end='')
     if ESC in decoded.plain:  # an unfinished sequence: shown, not sent
         return Text(decoded.plain.replace(ESC, '␛'))
     return decoded
 
 
-# C0 controls but tab and newline, DEL and C1: what would reach the terminal as a command, not as text
-CONTROLS = re.compile('[\x00-\x08\x0b-\x1f\x7f-\x9f]')
+def one_line(written: str) -> str:
+    """Pure: a name or title a run wrote (a stage, a group, an annotation, a test, an artifact) as one line of
+    inert text: escape sequences and controls dropped, a line break shown as ⏎, so it cannot forge a line."""
+    return terminal_text(LINE_BREAKS.sub('⏎', written)).plain
 
 
 def without_controls(text: str) -> str:
@@ -287,11 +301,13 @@ def event_line(event: dict) -> Text:
     rich's ANSI decoder; never read as markup): colours and links (SGR, OSC 8) become styles, which a terminal
     shows and a pipe or a file gets as plain text; other escape sequences are dropped and a stray ESC is shown
     as ␛, so a run's output cannot move the cursor, retitle or write the clipboard of the person reading it.
-    Text before a carriage return is what the run overwrote: the last part is what a terminal would show."""
+    Text before a carriage return is what the run overwrote: the last part is what a terminal would show. Every
+    other event is one line of plain text (one_line): a group title cannot forge the next line."""
     stamp = (when(event.get('at')) + '  ', 'dim')
     kind, text = event.get('type'), event['text']
     if kind == 'output':
         return Text.assemble(stamp, terminal_text(text))
+    text = one_line(text)  # a stage, a group, an annotation, a status naming a report: one line, no style of its own
     if kind in ('annotation', 'runboard_annotation'):  # the line as printed, in its level's colour
         level = text[2:].split(' ', 1)[0].split(':', 1)[0]
         return Text.assemble(stamp, (text, LEVEL_STYLE.get(level, '')))
@@ -354,7 +370,7 @@ def project_tests(answer: dict) -> Group:
                 failing.add_column(column)
             for item in flakiest:
                 failing.add_row(
-                    Text(without_controls(item['test_id'])),
+                    Text(one_line(item['test_id'])),
                     str(item['flaky_commits']),
                     f'{item["failures"]} of {item["runs"]}',
                     item.get('last_failed_run_id') or '-',
