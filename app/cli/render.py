@@ -534,7 +534,7 @@ def issues_table(issues: Iterable[dict]) -> Table:
         )
         table.add_row(
             str(issue['number']),
-            issue['title'],
+            Text(one_line(issue['title'])),  # anyone who files an issue writes it: no markup, no escapes
             issue.get('state', ''),
             ', '.join(issue.get('labels') or []),
             'yes' if issue.get('ready') else 'no',

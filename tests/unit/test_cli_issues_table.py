@@ -29,3 +29,13 @@ def test_the_claiming_run_and_the_labels_are_whole_at_any_width(width: int) -> N
     shown = console.export_text()
     assert RUN_ID in shown
     assert '…' not in shown  # nothing cut short (a label too wide is folded onto the next line)
+
+
+def test_an_issue_title_is_shown_as_written_never_as_markup_or_escapes() -> None:
+    """Anyone who files an issue writes its title: rich markup in it is text, escapes and line breaks do nothing."""
+    title = '[bold red]Fix[/] [link=http://evil.example]login[/link]\x1b]0;PWNED\x07\nline two'
+    console = Console(width=160, record=True, force_terminal=True)
+    console.print(issues_table([{**ISSUES[1], 'title': title}]))
+    shown = console.export_text(styles=False)
+    assert '[bold red]Fix[/] [link=http://evil.example]login[/link]⏎line two' in shown
+    assert 'PWNED' not in shown and '\x1b]' not in console.export_text(styles=True)
