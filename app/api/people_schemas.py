@@ -31,7 +31,7 @@ class PersonCreate(BaseModel):
 
 class TokenCreate(BaseModel):
     model_config = ConfigDict(extra='forbid')
-    user_id: str = Field(min_length=1, max_length=64)
+    user_id: str | None = Field(default=None, min_length=1, max_length=64)  # unset: the caller's own
     name: str = Field(min_length=1, max_length=100)
 
     _name = field_validator('name')(classmethod(lambda cls, v: _printable_name(v)))

@@ -1,5 +1,5 @@
-"""API tokens: operators list their teams' tokens, create one for a person (its value is in that answer only),
-and revoke them (one, or all of a person's)."""
+"""API tokens: everyone lists, creates and revokes their own (personal tokens; a new token's value is in that answer
+only); operators also those of the people in their teams (one, or all of a person's by name)."""
 
 from __future__ import annotations
 
@@ -40,7 +40,8 @@ class RevokedByName(Revoked):
 
 @router.get('', response_model=list[tokens.TokenInfo], responses=problems(401, 403))
 async def list_tokens(services: ServicesDep, principal: PrincipalDep) -> list[tokens.TokenInfo]:
-    """Operators: the tokens of the people in their teams (ids and owners; a token's secret is never stored)."""
+    """Operators: the tokens of the people in their teams; anyone else: their own (ids and owners; a token's secret
+    is never stored)."""
     return await run_in_threadpool(tokens.list_tokens, services.engine, principal)
 
 
@@ -48,7 +49,8 @@ async def list_tokens(services: ServicesDep, principal: PrincipalDep) -> list[to
 async def create_token(
     body: TokenCreate, response: Response, services: ServicesDep, principal: PrincipalDep
 ) -> NewTokenPublic:
-    """Operators: a new token for a person in their teams. The answer carries it, once (the server keeps a hash)."""
+    """A new token for the caller (no `user_id`, or their own), or (operators) for a person in their teams. It acts as
+    its person, with their role. The answer carries it, once (the server keeps a hash)."""
     token = await run_in_threadpool(
         lambda: people.issue_token(services.engine, principal, user_id=body.user_id, name=body.name)
     )
@@ -63,7 +65,8 @@ def _forget(services: Services, done: tokens.Revocation) -> None:
 
 @router.delete('/{token_id}', response_model=Revoked, responses=problems(401, 403, 404))
 async def revoke_token(token_id: str, services: ServicesDep, principal: PrincipalDep) -> Revoked:
-    """Operators: revoke one token; it answers 401 on every instance from now on."""
+    """Revoke one of your tokens, or (operators) of a person in your teams; it answers 401 on every instance from
+    now on (a browser signed in with it is signed out at its next request)."""
     done = await run_in_threadpool(tokens.revoke, services.engine, principal, token_id=token_id)
     _forget(services, done)
     return Revoked(revoked=done.ids)

@@ -1,9 +1,10 @@
-"""`runboard tokens list|revoke` and `runboard users revoke`: operators take tokens away (through the API,
-so every server instance stops accepting them at once)."""
+"""`runboard tokens list|create|revoke` and `runboard users revoke`: everyone lists, creates and revokes their own
+tokens (personal tokens); operators also those of the people in their teams, and revoke a person's by name. Through
+the API, so every server instance stops accepting a revoked token at once."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any, Optional
 
 import typer
 from rich import box
@@ -11,8 +12,11 @@ from rich.table import Table
 
 from app.cli import render
 from app.cli.context import Cli, JsonOpt, ServerOpt
+from app.client import RunboardClient
 
-tokens_app = typer.Typer(help='API tokens of the people in your teams (operators).', no_args_is_help=True)
+tokens_app = typer.Typer(
+    help='API tokens: your own, and (operators) those of the people in your teams.', no_args_is_help=True
+)
 
 
 def _table(items: list[dict]) -> Table | str:
@@ -21,6 +25,7 @@ def _table(items: list[dict]) -> Table | str:
     table = Table(header_style='bold', box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True)
     # the id whole, however narrow the terminal: `runboard tokens revoke` takes it (the names wrap instead)
     table.add_column('TOKEN ID', no_wrap=True, min_width=max(len(item['id']) for item in items))
+    table.add_column('NAME')
     table.add_column('PERSON')
     table.add_column('ROLE')
     table.add_column('CREATED', no_wrap=True)
@@ -28,14 +33,56 @@ def _table(items: list[dict]) -> Table | str:
     for item in items:
         created = str(item['created_at'])[:16].replace('T', ' ')  # UTC, to the minute
         used = str(item['last_used_at'])[:16].replace('T', ' ') if item.get('last_used_at') else 'never'
-        table.add_row(item['id'], item['user_name'], item['role'], created, used)
+        table.add_row(
+            item['id'], render.escape(item['name']), render.escape(item['user_name']), item['role'], created, used
+        )
     return table
 
 
 @tokens_app.command('list')
 def tokens_list(json_output: JsonOpt = False, server: ServerOpt = None) -> None:
-    """List the tokens of the people in your teams (ids and owners; the secrets are never stored)."""
+    """List your tokens, or (operators) those of the people in your teams (ids, names and owners; the secrets are
+    never stored)."""
     Cli.make(server, json_output).show(lambda client: client.list_tokens(), _table)
+
+
+def created_text(answer: dict[str, Any]) -> str:
+    """Pure: what `tokens create` prints: the token alone on its line (no wrapping: it is copied whole), once."""
+    return (
+        f'Created token "{answer["name"]}" ({answer["id"]}) for {answer["user_name"]}: it acts as them, with their '
+        'role.\n'
+        f'Token (shown once): {answer["token"]}\n'
+        'Copy it now: the server keeps only its hash and cannot show it again.'
+    )
+
+
+@tokens_app.command('create')
+def tokens_create(
+    name: Annotated[
+        str, typer.Argument(metavar='NAME', help='Where it will be used, e.g. ci or laptop (one name per person).')
+    ],
+    user: Annotated[
+        Optional[str],
+        typer.Option(
+            '--user',
+            metavar='USER_ID',
+            help='Operators: for a person in your teams (user_id in `runboard tokens list --json`). Default: you.',
+        ),
+    ] = None,
+    json_output: JsonOpt = False,
+    server: ServerOpt = None,
+) -> None:
+    """Create an API token, yours unless --user, and print it once (the server keeps only its hash)."""
+    cli = Cli.make(server, json_output)
+
+    async def work(client: RunboardClient) -> None:
+        answer = await client.create_token(name=name, user_id=user)
+        if cli.json:
+            cli.print_json(answer)
+        else:
+            typer.echo(created_text(answer))  # not through rich: a narrow terminal must not wrap the token
+
+    cli.execute(work)
 
 
 @tokens_app.command('revoke')
@@ -44,7 +91,8 @@ def tokens_revoke(
     json_output: JsonOpt = False,
     server: ServerOpt = None,
 ) -> None:
-    """Revoke one token: every server instance answers 401 to it from now on."""
+    """Revoke one of your tokens, or (operators) of a person in your teams: every server instance answers 401 to it
+    from now on."""
     Cli.make(server, json_output).show(
         lambda client: client.revoke_token(token_id), lambda answer: f'Revoked {", ".join(answer["revoked"])}.'
     )

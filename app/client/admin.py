@@ -36,6 +36,8 @@ class AdminApi:
             body['team_id'] = team_id
         return (await self.request('POST', '/users', json_body=body)).data
 
-    async def create_token(self, *, user_id: str, name: str) -> dict:
-        """Operators: a new token for a person; answer['token'] is its value, in this answer only."""
-        return (await self.request('POST', '/tokens', json_body={'user_id': user_id, 'name': name})).data
+    async def create_token(self, *, name: str, user_id: str | None = None) -> dict:
+        """A new token for the caller, or (operators) for a person; answer['token'] is its value, in this answer
+        only."""
+        body = {'name': name} if user_id is None else {'user_id': user_id, 'name': name}
+        return (await self.request('POST', '/tokens', json_body=body)).data

@@ -1,5 +1,6 @@
 """`/settings` (operators): the projects (each with its Settings page, and New project) and the way to people
-and tokens. Builders are told it is for operators (the header shows them no Settings link: operator_only.py)."""
+and tokens. Builders are told it is for operators, and where their own tokens are (the header shows them no Settings
+link: operator_only.py, but "Your tokens")."""
 
 from __future__ import annotations
 
@@ -30,7 +31,10 @@ async def settings_page() -> None:
         ui.label('Settings').classes('text-xl font-bold').props('role=heading aria-level=1')
         if not is_operator(me):
             with ui.element('div').classes('rb-banner rb-banner-amber').props('role=note data-testid=readonly-note'):
-                ui.label('Settings are for operators. Ask an operator of your team to change a project or a token.')
+                ui.label('Settings are for operators. Ask an operator of your team to change a project.')
+                with ui.row().classes('items-center gap-1'):
+                    ui.label('Your own API tokens are yours to manage:')
+                    ui.link('Your tokens', '/settings/tokens').classes('rb-tap-link').props('data-testid=open-tokens')
             return
         with ui.row().classes('w-full items-center'):
             ui.label('Projects').classes('text-lg font-medium').props('role=heading aria-level=2')

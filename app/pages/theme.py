@@ -94,13 +94,22 @@ def page_frame() -> PageFrame | None:
 
 
 def _person_menu() -> None:
-    """With sign-in: who is signed in (name, role) and Sign out."""
+    """With sign-in: who is signed in (name, role), for a builder the way to their own tokens (personal tokens; an
+    operator's is Settings) and Sign out."""
     if not connection.sign_in_required():
         return
     person = session.current_person() or {}
     ui.label(f'{person.get("name") or "?"} · {person.get("role") or "?"}').classes('text-sm whitespace-nowrap').props(
         'data-testid=signed-in-as'
     )
+    if person.get('role') != 'operator':  # an operator's way there is Settings (a phone's header has no room for both)
+        with (
+            ui.link(target='/settings/tokens')
+            .classes('text-white text-sm rb-tap-link flex items-center gap-1 whitespace-nowrap')
+            .props('data-testid=nav-your-tokens aria-label="Your tokens" title="Your tokens"')
+        ):
+            ui.icon('key').props('aria-hidden=true')
+            ui.label('Your tokens').classes('rb-wide-only')  # a phone: the key alone
     ui.button('Sign out', on_click=sign_out).props('flat dense color=white no-caps data-testid=sign-out')
 
 

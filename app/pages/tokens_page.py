@@ -1,6 +1,8 @@
-"""People and tokens (`/settings/tokens`, operators): the people in your teams with their API tokens; add a
-person (who gets a first token), create a token for someone, revoke one. A new token is shown once, in a dialog
-with a Copy button; closing the dialog removes it from the page. Builders are told the page is for operators."""
+"""People and tokens (`/settings/tokens`): for operators, the people in your teams with their API tokens; add a
+person (who gets a first token), create a token for someone, revoke one. For anyone else, "Your tokens": their own
+row, with New token and Revoke (personal tokens). A new token is shown once, in a dialog with a Copy button;
+closing the dialog removes it from the page. Revoking the token this browser signed in with says so first, and the
+page's next request (the list it reloads) is refused: the browser is signed out (state/connection.py)."""
 
 from __future__ import annotations
 
@@ -25,6 +27,7 @@ from app.state.people_view import (
     TOKEN_FIELDS,
     last_used_text,
     not_managed,
+    own_person,
     revoke_question,
     revoked_text,
     teams_text,
@@ -118,18 +121,21 @@ def add_person_dialog(host: ui.element, teams: list[dict], on_done: Done) -> Non
     dialog.open()
 
 
-def new_token_dialog(host: ui.element, person: dict[str, Any], on_done: Done) -> None:
+def new_token_dialog(host: ui.element, person: dict[str, Any], on_done: Done, *, mine: bool = False) -> None:
     name = shown(person['name'])
     with host, ui.dialog() as dialog, ui.card().classes('w-full max-w-lg gap-2').props('data-testid=new-token-dialog'):
-        ui.label(f'New token for {name}').classes('text-lg font-bold').props('role=heading aria-level=2 dir=auto')
-        ui.label('Their other tokens keep working. Name it after where it will be used.').classes('text-sm')
+        title = 'New token for you' if mine else f'New token for {name}'
+        ui.label(title).classes('text-lg font-bold').props('role=heading aria-level=2 dir=auto')
+        others = 'Your other tokens' if mine else 'Their other tokens'
+        ui.label(f'{others} keep working. Name it after where it will be used.').classes('text-sm')
         box = ui.input('Token name', placeholder='e.g. laptop, ci').classes('w-full')
         box.props('data-testid=token-name autofocus')
         message = ui.column().classes('w-full').props('aria-live=polite')
 
         async def create() -> None:
             try:
-                answer = await connection.client().create_token(user_id=person['id'], name=box.value or '')
+                user_id = None if mine else person['id']  # one's own: the server takes the caller
+                answer = await connection.client().create_token(user_id=user_id, name=box.value or '')
             except ApiError as exc:
                 _form_failed({'name': box}, message, exc, TOKEN_FIELDS, 'create the token')
                 return
@@ -145,19 +151,30 @@ def new_token_dialog(host: ui.element, person: dict[str, Any], on_done: Done) ->
     dialog.open()
 
 
+async def _people() -> list[dict[str, Any]]:
+    return await connection.client().list_people()
+
+
 class PeopleView:
-    def __init__(self, me: dict[str, Any], teams: list[dict]) -> None:
-        self.me, self.teams = me, teams
+    """The people and their tokens: an operator's teams (GET /api/users), or the caller alone (`own=True`: from
+    GET /api/me and their GET /api/tokens, for a builder, who may not list people)."""
+
+    def __init__(self, me: dict[str, Any], teams: list[dict], *, own: bool = False) -> None:
+        self.me, self.teams, self.own = me, teams, own
         self.team_names = {team['id']: team['name'] for team in teams}
         self.host = ui.element('div')  # the dialogs
         self.message = ui.column().classes('w-full')
-        self.box = ui.column().classes('w-full gap-3').props('role=list aria-label="People" data-testid=people')
+        label = 'Your tokens' if own else 'People'
+        self.box = ui.column().classes('w-full gap-3').props(f'role=list aria-label="{label}" data-testid=people')
+
+    async def _own(self) -> list[dict[str, Any]]:
+        return [own_person(self.me, await connection.client().list_tokens())]
 
     async def load(self) -> None:
         try:
-            people = await connection.client().list_people()
+            people = await (self._own() if self.own else _people())
         except ApiError as exc:
-            error_notice(self.message, exc, 'list the people in your teams')
+            error_notice(self.message, exc, 'list your tokens' if self.own else 'list the people in your teams')
             return
         self.message.clear()
         self.box.clear()
@@ -185,14 +202,16 @@ class PeopleView:
                         ui.tooltip(unmanaged.why)
                 else:
                     ui.button(
-                        'New token', icon='key', on_click=lambda p=person: new_token_dialog(self.host, p, self.load)
+                        'New token',
+                        icon='key',
+                        on_click=lambda p=person: new_token_dialog(self.host, p, self.load, mine=mine),
                     ).props('flat dense no-caps data-testid=new-token').classes('rb-tap')
             if unmanaged is not None:
                 ui.label(unmanaged.why).classes('sr-only')  # the tooltip's words, for a screen reader too
             for token in person['tokens']:
-                self.token(person, token, managed=unmanaged is None)
+                self.token(person, token, managed=unmanaged is None, mine=mine)
 
-    def token(self, person: dict[str, Any], token: dict[str, Any], *, managed: bool) -> None:
+    def token(self, person: dict[str, Any], token: dict[str, Any], *, managed: bool, mine: bool) -> None:
         this_browser = token['id'] == self.me.get('token_id')
         with ui.row().classes('w-full items-center gap-2 pl-2').props(f'data-token={token["id"]}'):
             ui.icon('key').classes('opacity-60')
@@ -208,7 +227,9 @@ class PeopleView:
             ui.space()
 
             async def revoke() -> None:
-                question = revoke_question(person['name'], token['name'], token['id'], this_browser=this_browser)
+                question = revoke_question(
+                    person['name'], token['name'], token['id'], this_browser=this_browser, mine=mine
+                )
                 if not await confirm(question, yes='Revoke'):
                     return
                 try:
@@ -225,17 +246,35 @@ class PeopleView:
                 ).classes('rb-tap')
 
 
+async def own_tokens(me: dict[str, Any]) -> None:
+    """A builder's page: their own tokens, to create and revoke (people are the operators')."""
+    ui.label('Your tokens').classes('text-xl font-bold').props('role=heading aria-level=1')
+    ui.label(
+        'API tokens are for the CLI, scripts and signing in. Each acts as you, with your role; revoke one as soon as '
+        'it is no longer needed. Operators of your team manage people.'
+    ).classes('text-sm opacity-80')
+    try:
+        teams = await connection.client().teams()
+    except ApiError:
+        teams = []
+    await PeopleView(me, teams, own=True).load()
+
+
 @ui.page('/settings/tokens')
 @signed_in
 async def tokens_page() -> None:
     me = await who_am_i(fresh=True)
+    if me is not None and not is_operator(me):
+        with frame('Your tokens'):
+            await own_tokens(me)
+        return
     with frame('People and tokens'):
         with ui.row().classes('items-baseline gap-2'):
             ui.link('Settings', '/settings').classes('rb-tap-link')
             ui.label('/ People and tokens').classes('text-xl font-bold').props('role=heading aria-level=1')
-        if not is_operator(me) or me is None:
+        if me is None:
             with ui.element('div').classes('rb-banner rb-banner-amber').props('role=note data-testid=readonly-note'):
-                ui.label('Only operators manage people and tokens. Ask an operator of your team for a token.')
+                ui.label('The server did not say who you are. Reload the page in a moment.')
             return
         ui.label(
             'API tokens are for the CLI, scripts and signing in. Each acts as its person, with their role.'

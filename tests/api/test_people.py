@@ -1,6 +1,7 @@
 """People and tokens through the API, on every backend: operators list the people of their teams, add a person
 (who gets a first token, in that answer only) and create tokens; builders get 403; another team's people do not
-exist (absent from lists, 404 by id); a revoked token is refused on the very next request."""
+exist (absent from lists, 404 by id); a revoked token is refused on the very next request. Everyone lists,
+creates and revokes their own tokens; builders nobody else's."""
 
 from __future__ import annotations
 
@@ -84,15 +85,79 @@ def test_a_token_says_when_it_was_last_used_to_the_minute(api) -> None:  # noqa:
     assert next(t for t in tokens if t['id'] == token['id'])['last_used_at'] == used
 
 
-def test_builders_are_refused_every_people_and_token_change(api) -> None:  # noqa: ANN001
+def test_builders_are_refused_people_and_other_peoples_tokens(api) -> None:  # noqa: ANN001
     builder = add_user(api.server, name='bob', role=Role.builder)
-    bob_id = _me(api, builder)['user_id']
+    olga = add_user(api.server, name='olga', role=Role.operator)
+    olga_id = _me(api, olga)['user_id']
+    olga_token = next(t['id'] for t in api.client.get('/api/tokens').json() if t['user_id'] == olga_id)
     with api.server.client(builder) as bob:
         assert_problem(bob.get('/api/users'), 403, 'forbidden')
         assert_problem(bob.post('/api/users', json={'name': 'mallory', 'role': 'operator'}), 403, 'forbidden')
-        assert_problem(bob.post('/api/tokens', json={'user_id': bob_id, 'name': 'more'}), 403, 'forbidden')
+        for refused in (
+            bob.post('/api/tokens', json={'user_id': olga_id, 'name': 'mine-now'}),
+            bob.delete(f'/api/tokens/{olga_token}'),
+        ):
+            problem = assert_problem(refused, 403, 'forbidden')
+            assert problem['reason'] == 'not_yours' and 'olga' in problem['detail']
+        # revoking by name stays the operators' (a name may be several people's), their own name too
+        assert_problem(bob.post('/api/tokens/revoke', params={'user': 'olga'}), 403, 'forbidden')
+        assert_problem(bob.post('/api/tokens/revoke', params={'user': 'bob'}), 403, 'forbidden')
+        assert_problem(bob.post('/api/tokens', json={'user_id': 'usr_missing', 'name': 'x'}), 404, 'not_found')
+        assert_problem(bob.delete('/api/tokens/tok_missing'), 404, 'not_found')
         assert bob.get('/api/teams').json() == [{'id': 'local', 'name': 'Local'}]  # their own teams: fine
-    assert [p['name'] for p in api.client.get('/api/users').json()] == ['bob', 'local']
+    assert [p['name'] for p in api.client.get('/api/users').json()] == ['bob', 'local', 'olga']
+    with api.server.client(olga) as still:
+        assert still.get('/api/me').status_code == 200
+    assert len([t for t in api.client.get('/api/tokens').json() if t['user_id'] == olga_id]) == 1
+
+
+def test_a_builder_lists_creates_and_revokes_their_own_tokens(api) -> None:  # noqa: ANN001
+    """Personal tokens: every signed-in person manages their own. A builder's new token acts as them, with their
+    role (no escalation); the audit log records it as for an operator's."""
+    builder = add_user(api.server, name='bob', role=Role.builder)
+    add_user(api.server, name='cy', role=Role.builder)
+    me = _me(api, builder)
+    with api.server.client(builder) as bob:
+        listed = bob.get('/api/tokens').json()
+        assert [(t['id'], t['user_id'], t['role']) for t in listed] == [(me['token_id'], me['user_id'], 'builder')]
+        made = bob.post('/api/tokens', json={'name': 'ci'})  # no user_id: the caller's own
+        assert made.status_code == 201, made.text
+        assert made.headers['cache-control'] == 'no-store'
+        ci = made.json()
+        assert (ci['user_id'], ci['user_name'], ci['name']) == (me['user_id'], 'bob', 'ci')
+        again = bob.post('/api/tokens', json={'user_id': me['user_id'], 'name': 'laptop'})  # their own id: the same
+        assert again.status_code == 201, again.text
+        assert_problem(bob.post('/api/tokens', json={'name': 'ci'}), 409, 'conflict')
+        assert [t['name'] for t in bob.get('/api/tokens').json()] == ['default', 'ci', 'laptop']
+        assert ci['token'] not in bob.get('/api/tokens').text
+        with api.server.client(ci['token']) as script:
+            acting = script.get('/api/me').json()
+            assert (acting['user_id'], acting['role'], acting['token_id']) == (me['user_id'], 'builder', ci['id'])
+            assert_problem(script.post('/api/users', json={'name': 'mallory'}), 403, 'forbidden')
+            assert bob.delete(f'/api/tokens/{ci["id"]}').json() == {'revoked': [ci['id']]}
+            assert_problem(script.get('/api/me'), 401, 'unauthorized')  # the very next request
+        # the token this client signed in with too: its next request is refused
+        assert bob.delete(f'/api/tokens/{me["token_id"]}').json() == {'revoked': [me['token_id']]}
+        assert_problem(bob.get('/api/tokens'), 401, 'unauthorized')
+    entries = [
+        (e['action'], e['actor_name'], e['target'])
+        for e in api.client.get('/api/audit', params={'action': 'token'}).json()['items']
+    ]
+    assert entries[:4] == [
+        ('token.revoked', 'bob', me['token_id']),
+        ('token.revoked', 'bob', ci['id']),
+        ('token.created', 'bob', again.json()['id']),
+        ('token.created', 'bob', ci['id']),
+    ]
+    cys = next(p for p in api.client.get('/api/users').json() if p['name'] == 'cy')['tokens']
+    assert len(cys) == 1  # nobody else's touched
+
+
+def test_an_operator_creates_their_own_token_without_naming_themselves(api) -> None:  # noqa: ANN001
+    me = api.client.get('/api/me').json()
+    made = api.client.post('/api/tokens', json={'name': 'ci'})
+    assert made.status_code == 201, made.text
+    assert (made.json()['user_id'], made.json()['name']) == (me['user_id'], 'ci')
 
 
 def test_another_teams_people_do_not_exist_for_an_operator(api) -> None:  # noqa: ANN001
@@ -208,7 +273,11 @@ def test_the_people_list_says_whose_tokens_the_caller_may_manage(api) -> None:  
             in_other_teams, is_admin, refusal = expected[person['id']]
             assert (person['in_other_teams'], person['is_admin']) == (in_other_teams, is_admin), person
             read = token_management_refusal(
-                in_other_teams=person['in_other_teams'], is_admin=person['is_admin'], caller_is_admin=me['is_admin']
+                caller_is_operator=True,
+                is_self=person['id'] == me['user_id'],
+                in_other_teams=person['in_other_teams'],
+                is_admin=person['is_admin'],
+                caller_is_admin=me['is_admin'],
             )
             assert read == refusal, person['name']
             made = client.post('/api/tokens', json={'user_id': person['id'], 'name': 'probe'})

@@ -1,5 +1,6 @@
-"""Operators revoke tokens from the CLI; a revoked token answers 401 on every instance within a second
-(the revocation travels over the event bus; no TTL to wait out), and its open event stream ends."""
+"""Tokens from the CLI: operators revoke their teams' tokens, everyone lists, creates and revokes their own; a
+revoked token answers 401 on every instance within a second (the revocation travels over the event bus; no TTL to
+wait out), and its open event stream ends."""
 
 from __future__ import annotations
 
@@ -48,7 +49,8 @@ def test_revoked_token_fails_on_every_instance_at_once(settings_factory, backend
         assert listed.code == 0, listed.stderr
         bob_tokens = [t['id'] for t in json.loads(listed.stdout) if t['user_name'] == 'bob']
         assert len(bob_tokens) == 1
-        assert run_cli(first.base_url, builder, 'tokens', 'list').code == 4  # builders may not
+        own = run_cli(first.base_url, builder, 'tokens', 'list', '--json')  # a builder: their own only
+        assert own.code == 0 and [t['id'] for t in json.loads(own.stdout)] == bob_tokens
         # in a narrow terminal the ids stay whole (revoke takes one), with each token's last use
         table = run_cli(first.base_url, operator, 'tokens', 'list', columns=60)
         bob_row = next(line for line in table.stdout.splitlines() if bob_tokens[0] in line)
@@ -95,3 +97,59 @@ def test_revoking_by_name_says_whose_tokens_went_and_who_was_left_alone(settings
         ambiguous = run_cli(server.base_url, operator, 'users', 'revoke', 'sam')
         assert ambiguous.code == 3, ambiguous.stdout
         assert '2 people named sam' in ambiguous.stderr and 'runboard tokens revoke' in ambiguous.stderr
+
+
+@pytest.mark.parametrize('backend', ['local'])
+def test_a_builder_lists_creates_and_revokes_their_own_tokens(settings_factory) -> None:  # noqa: ANN001
+    """`runboard tokens create NAME` prints the new token once (`--json`: the API's answer); `tokens list` and
+    `tokens revoke` work on a builder's own tokens; anyone else's is refused with the problem's code (exit 4)."""
+    with api_server(settings_factory()) as server:
+        builder = add_user(server, role=Role.builder, name='bob')
+        operator = add_user(server, role=Role.operator, name='olga')
+
+        made = run_cli(server.base_url, builder, 'tokens', 'create', 'ci')
+        assert made.code == 0, made.stderr
+        secret = re.search(r'rb_\S+', made.stdout)
+        assert secret and 'shown once' in made.stdout and 'bob' in made.stdout
+        as_json = run_cli(server.base_url, builder, 'tokens', 'create', 'laptop', '--json')
+        assert as_json.code == 0, as_json.stderr
+        laptop = json.loads(as_json.stdout)
+        assert laptop['name'] == 'laptop' and laptop['user_name'] == 'bob' and laptop['token'].startswith('rb_')
+        with server.client(secret.group(0)) as ci:
+            assert ci.get('/api/me').json()['role'] == 'builder'  # it acts as bob, a builder
+
+        listed = run_cli(server.base_url, builder, 'tokens', 'list', '--json')
+        assert listed.code == 0, listed.stderr
+        mine = {t['name']: t['id'] for t in json.loads(listed.stdout)}
+        assert set(mine) == {'default', 'ci', 'laptop'}
+        table = run_cli(server.base_url, builder, 'tokens', 'list')
+        assert 'laptop' in table.stdout and 'olga' not in table.stdout  # names tell one's tokens apart
+
+        revoked = run_cli(server.base_url, builder, 'tokens', 'revoke', mine['ci'])
+        assert revoked.code == 0 and mine['ci'] in revoked.stdout
+        with server.client(secret.group(0)) as ci:
+            assert ci.get('/api/me').status_code == 401
+
+        olgas = next(
+            t['id']
+            for t in json.loads(run_cli(server.base_url, operator, 'tokens', 'list', '--json').stdout)
+            if t['user_name'] == 'olga'
+        )
+        refused = run_cli(server.base_url, builder, 'tokens', 'revoke', olgas, '--json')
+        assert refused.code == 4
+        problem = json.loads(refused.stdout)
+        assert (problem['status'], problem['error'], problem['reason']) == (403, 'forbidden', 'not_yours')
+        assert problem['correlation_id']
+        assert run_cli(server.base_url, builder, 'users', 'revoke', 'bob').code == 4  # by name: operators only
+        taken = run_cli(server.base_url, builder, 'tokens', 'create', 'laptop')
+        assert taken.code == 3 and 'already has a token named' in taken.stderr
+        bob_id = laptop['user_id']
+        olga_id = next(
+            t['user_id']
+            for t in json.loads(run_cli(server.base_url, operator, 'tokens', 'list', '--json').stdout)
+            if t['user_name'] == 'olga'
+        )
+        refused = run_cli(server.base_url, builder, 'tokens', 'create', 'x', '--user', olga_id)
+        assert refused.code == 4 and 'forbidden' in refused.stderr
+        spare = run_cli(server.base_url, operator, 'tokens', 'create', 'spare', '--user', bob_id, '--json')
+        assert spare.code == 0 and json.loads(spare.stdout)['user_name'] == 'bob'  # an operator, for someone

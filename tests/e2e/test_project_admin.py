@@ -249,6 +249,59 @@ def test_an_operator_is_offered_tokens_only_of_the_people_they_may_manage(page: 
     expect(olga.get_by_test_id('not-managed')).to_have_count(0)
 
 
+def test_a_builder_makes_and_revokes_their_own_tokens_and_is_told_before_signing_out(
+    page: Page, server: Server
+) -> None:
+    """Personal tokens: a builder reaches "Your tokens" from the header, sees only their own row (no Add person, no
+    refusal), makes a token that is shown once and acts as them, revokes it, and is told before revoking the token
+    this browser signed in with that it signs them out, which it then does."""
+    signed_in_with = server.add_person('Bea', 'builder')
+    sign_in(page, server, signed_in_with)
+    page.get_by_test_id('nav-your-tokens').click()
+    page.wait_for_url(server.url + '/settings/tokens')
+    expect(page.get_by_role('heading', name='Your tokens', exact=True)).to_be_visible()
+    expect(page.get_by_test_id('people')).to_have_attribute('data-loaded', 'true')
+    expect(page.get_by_test_id('readonly-note')).to_have_count(0)
+    expect(page.get_by_test_id('add-person')).to_have_count(0)
+    rows = page.locator('[data-person]')
+    expect(rows).to_have_count(1)
+    bea = rows.first
+    expect(bea).to_contain_text('Bea')
+    expect(bea.get_by_test_id('not-managed')).to_have_count(0)
+
+    bea.get_by_test_id('new-token').click()
+    page.get_by_test_id('token-name').fill('ci')
+    page.get_by_test_id('create-token-submit').click()
+    token = page.get_by_test_id('new-token-value').input_value()
+    assert token.startswith('rb_') and token != signed_in_with
+    with server.api(token) as ci:
+        acting = ci.get('/api/me').json()
+        assert (acting['name'], acting['role']) == ('Bea', 'builder')
+    page.get_by_test_id('token-done').click()
+    ci_row = bea.locator('[data-token]', has_text='ci')
+    expect(ci_row).to_have_count(1)
+    page.set_viewport_size({'width': 1200, 'height': 800})
+    screenshot(page, 'tokens-builder.png')
+
+    ci_row.get_by_test_id('revoke').click()
+    dialog = page.get_by_role('alertdialog')
+    expect(dialog).to_contain_text('Revoke your token "ci"')
+    expect(dialog).not_to_contain_text('signs you out')
+    dialog.get_by_role('button', name='Revoke').click()
+    expect(ci_row).to_have_count(0)
+    with server.api(token) as ci:
+        assert ci.get('/api/me').status_code == 401
+
+    this_browser = bea.locator('[data-token]', has_text='this page')
+    expect(this_browser).to_have_count(1)
+    this_browser.get_by_test_id('revoke').click()
+    expect(dialog).to_contain_text('this signs you out of this browser')
+    dialog.get_by_role('button', name='Revoke').click()
+    page.wait_for_url(re.compile(r'/login'))
+    with server.api(signed_in_with) as gone:
+        assert gone.get('/api/me').status_code == 401
+
+
 def _project(project_id: str, server: Server) -> dict:
     return {
         'id': project_id,

@@ -9,7 +9,15 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from app.state.me import is_operator
-from app.state.people_view import Unmanaged, last_used_text, not_managed, revoke_question, teams_text, token_count
+from app.state.people_view import (
+    Unmanaged,
+    last_used_text,
+    not_managed,
+    own_person,
+    revoke_question,
+    teams_text,
+    token_count,
+)
 
 
 @pytest.mark.parametrize(
@@ -36,12 +44,17 @@ def test_token_count(count: int, text: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ('this_browser', 'ending'),
-    [(False, 'scripts and sign-ins using it stop working.'), (True, 'you will be signed out.')],
+    ('mine', 'this_browser', 'start', 'ending'),
+    [
+        (False, False, 'Revoke token "ci" (tok_1) of bob?', 'scripts and sign-ins using it stop working.'),
+        (True, False, 'Revoke your token "ci" (tok_1)?', 'scripts and sign-ins using it stop working.'),
+        # the token this browser signed in with: said before, since the page ends with it
+        (True, True, 'Revoke your token "ci" (tok_1)?', 'this signs you out of this browser.'),
+    ],
 )
-def test_revoking_says_what_stops_working(this_browser: bool, ending: str) -> None:
-    question = revoke_question('bob', 'ci', 'tok_1', this_browser=this_browser)
-    assert question.startswith('Revoke token "ci" (tok_1) of bob?') and '401' in question
+def test_revoking_says_what_stops_working(mine: bool, this_browser: bool, start: str, ending: str) -> None:
+    question = revoke_question('bob', 'ci', 'tok_1', this_browser=this_browser, mine=mine)
+    assert question.startswith(start) and '401' in question
     assert question.endswith(ending)
 
 
@@ -72,23 +85,80 @@ ADMIN = Unmanaged(
     'only an admin manages an admin',
     'A deployment administrator: only a deployment administrator can create or revoke their tokens.',
 )
+NOT_YOURS = Unmanaged('not yours', "Only operators manage other people's tokens; everyone manages their own.")
+OPERATOR = {'user_id': 'usr_me', 'role': 'operator', 'is_admin': False}
+BUILDER = {'user_id': 'usr_me', 'role': 'builder', 'is_admin': False}
 
 
 @pytest.mark.parametrize(
     ('person', 'me', 'shown'),
     [
-        ({'in_other_teams': False, 'is_admin': False}, {'is_admin': False}, None),
+        ({'id': 'usr_b', 'in_other_teams': False, 'is_admin': False}, OPERATOR, None),
         # a token acts in all of its person's teams: one made or revoked for them reaches a team the caller is not in
-        ({'in_other_teams': True, 'is_admin': False}, {'is_admin': False}, OTHER_TEAM),
-        ({'in_other_teams': True, 'is_admin': False}, {'is_admin': True}, OTHER_TEAM),  # an admin too
-        ({'in_other_teams': True, 'is_admin': True}, {'is_admin': True}, OTHER_TEAM),
+        ({'id': 'usr_b', 'in_other_teams': True, 'is_admin': False}, OPERATOR, OTHER_TEAM),
+        ({'id': 'usr_b', 'in_other_teams': True, 'is_admin': False}, {**OPERATOR, 'is_admin': True}, OTHER_TEAM),
+        ({'id': 'usr_b', 'in_other_teams': True, 'is_admin': True}, {**OPERATOR, 'is_admin': True}, OTHER_TEAM),
         # an administrator's tokens are an administrator's to manage
-        ({'in_other_teams': False, 'is_admin': True}, {'is_admin': False}, ADMIN),
-        ({'in_other_teams': False, 'is_admin': True}, {'is_admin': True}, None),
-        ({'in_other_teams': False, 'is_admin': True}, {}, ADMIN),  # the server did not say the caller is one
+        ({'id': 'usr_b', 'in_other_teams': False, 'is_admin': True}, OPERATOR, ADMIN),
+        ({'id': 'usr_b', 'in_other_teams': False, 'is_admin': True}, {**OPERATOR, 'is_admin': True}, None),
+        ({'id': 'usr_b', 'in_other_teams': False, 'is_admin': True}, {'role': 'operator'}, ADMIN),  # not said: no
         # a server that does not say (an older one): offered, and its answer says why if it refuses
-        ({}, {'is_admin': False}, None),
+        ({'id': 'usr_b'}, OPERATOR, None),
+        # everyone manages their own; a builder nobody else's
+        ({'id': 'usr_me', 'in_other_teams': False, 'is_admin': False}, BUILDER, None),
+        ({'id': 'usr_me', 'in_other_teams': False, 'is_admin': True}, {**BUILDER, 'is_admin': True}, None),
+        ({'id': 'usr_me', 'in_other_teams': False, 'is_admin': False}, OPERATOR, None),
+        ({'id': 'usr_b', 'in_other_teams': False, 'is_admin': False}, BUILDER, NOT_YOURS),
+        ({'id': 'usr_b', 'in_other_teams': False, 'is_admin': False}, None, NOT_YOURS),  # unknown caller: nothing
     ],
 )
-def test_new_token_and_revoke_are_offered_by_the_servers_rule(person: dict, me: dict, shown: Unmanaged | None) -> None:
+def test_new_token_and_revoke_are_offered_by_the_servers_rule(
+    person: dict, me: dict | None, shown: Unmanaged | None
+) -> None:
     assert not_managed(person, me) == shown
+
+
+def test_a_persons_own_row_is_read_from_who_they_are_and_their_tokens() -> None:
+    """What a builder's tokens page shows: their own row, from GET /api/me and GET /api/tokens (theirs only)."""
+    me = {'user_id': 'usr_bo', 'name': 'Bo', 'role': 'builder', 'team_ids': ['red'], 'token_id': 'tok_2'}
+    tokens = [
+        {
+            'id': 'tok_1',
+            'user_id': 'usr_bo',
+            'user_name': 'Bo',
+            'role': 'builder',
+            'name': 'laptop',
+            'created_at': '2026-01-01T10:00:00Z',
+            'last_used_at': None,
+        },
+        {
+            'id': 'tok_x',  # someone else's would never be listed to a builder; never shown as theirs
+            'user_id': 'usr_other',
+            'user_name': 'Al',
+            'role': 'builder',
+            'name': 'ci',
+            'created_at': '2026-01-01T11:00:00Z',
+            'last_used_at': None,
+        },
+        {
+            'id': 'tok_2',
+            'user_id': 'usr_bo',
+            'user_name': 'Bo',
+            'role': 'builder',
+            'name': 'ci',
+            'created_at': '2026-01-02T10:00:00Z',
+            'last_used_at': '2026-01-03T10:00:00Z',
+        },
+    ]
+    assert own_person(me, tokens) == {
+        'id': 'usr_bo',
+        'name': 'Bo',
+        'role': 'builder',
+        'teams': ['red'],
+        'tokens': [
+            {'id': 'tok_1', 'name': 'laptop', 'created_at': '2026-01-01T10:00:00Z', 'last_used_at': None},
+            {'id': 'tok_2', 'name': 'ci', 'created_at': '2026-01-02T10:00:00Z', 'last_used_at': '2026-01-03T10:00:00Z'},
+        ],
+        'in_other_teams': False,
+        'is_admin': False,
+    }

@@ -1,4 +1,4 @@
-"""Whose tokens an operator may create and revoke (app/core/token_rules.py: the server refuses by it, the People page
+"""Whose tokens a person may create and revoke (app/core/token_rules.py: the server refuses by it, the tokens page
 offers by it), and whose tokens revoking by a name takes (services/identity/tokens.person_by_name), as tables."""
 
 from __future__ import annotations
@@ -11,26 +11,46 @@ from app.services.identity.tokens import person_by_name
 
 
 @pytest.mark.parametrize(
-    ('in_other_teams', 'is_admin', 'caller_is_admin', 'refusal'),
+    ('caller_is_operator', 'is_self', 'in_other_teams', 'is_admin', 'caller_is_admin', 'refusal'),
     [
-        (False, False, False, None),  # only in the caller's teams
-        (False, False, True, None),
+        # an operator, for someone else: only in the caller's teams
+        (True, False, False, False, False, None),
+        (True, False, False, False, True, None),
         # a token acts in all of its person's teams: the caller has no say in the other one
-        (True, False, False, 'other_team'),
-        (True, False, True, 'other_team'),  # a deployment administrator neither
-        (True, True, True, 'other_team'),
+        (True, False, True, False, False, 'other_team'),
+        (True, False, True, False, True, 'other_team'),  # a deployment administrator neither
+        (True, False, True, True, True, 'other_team'),
         # an administrator's tokens: another administrator's to manage
-        (False, True, False, 'admin'),
-        (False, True, True, None),
+        (True, False, False, True, False, 'admin'),
+        (True, False, False, True, True, None),
+        # everyone's own tokens are theirs (a token acts as its person, with their role: no escalation)
+        (True, True, False, False, False, None),
+        (True, True, False, True, True, None),  # an administrator operator
+        (False, True, False, False, False, None),  # a builder
+        (False, True, False, True, True, None),  # a builder who is a deployment administrator
+        # a builder manages nobody else's, whatever the facts
+        (False, False, False, False, False, 'not_yours'),
+        (False, False, False, False, True, 'not_yours'),
+        (False, False, True, False, False, 'not_yours'),
+        (False, False, False, True, True, 'not_yours'),
     ],
 )
-def test_whose_tokens_an_operator_manages(
-    in_other_teams: bool, is_admin: bool, caller_is_admin: bool, refusal: TokenRefusal | None
+def test_who_may_create_and_revoke_whose_tokens(
+    caller_is_operator: bool,
+    is_self: bool,
+    in_other_teams: bool,
+    is_admin: bool,
+    caller_is_admin: bool,
+    refusal: TokenRefusal | None,
 ) -> None:
-    assert (
-        token_management_refusal(in_other_teams=in_other_teams, is_admin=is_admin, caller_is_admin=caller_is_admin)
-        == refusal
+    answer = token_management_refusal(
+        caller_is_operator=caller_is_operator,
+        is_self=is_self,
+        in_other_teams=in_other_teams,
+        is_admin=is_admin,
+        caller_is_admin=caller_is_admin,
     )
+    assert answer == refusal
 
 
 @pytest.mark.parametrize(

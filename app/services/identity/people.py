@@ -1,5 +1,6 @@
 """People in an operator's teams: who they are, their teams and tokens; adding a person (who gets a first token)
-and giving someone another token. Operators only. Everything is scoped to the caller's teams: a person who
+and giving someone another token. Operators only, except that everyone may give themselves another token (personal
+tokens: `token_rules.token_management_refusal`). Everything is scoped to the caller's teams: a person who
 shares no team with the caller does not exist for them (absent from lists, 404 by id), and a person's other
 teams are never named. A token's plain value exists only in the answer that creates it; the database keeps
 its SHA-256 hash. Each change writes its audit entry in the change's transaction."""
@@ -61,10 +62,11 @@ class TeamInfo:
 
 def _require_operator(principal: Principal) -> None:
     if not principal.is_operator:
-        raise forbidden('only operators can manage people and tokens')
+        raise forbidden('only operators can list and add people (your own tokens: GET /api/tokens)')
 
 
 REFUSAL_DETAIL: dict[TokenRefusal, str] = {
+    'not_yours': 'only operators manage the tokens of other people ({name}); you manage your own',
     'other_team': '{name} is also in a team you are not in: only someone in all of their teams can create or revoke '
     'their tokens',
     'admin': '{name} is a deployment administrator: only a deployment administrator can create or revoke their tokens',
@@ -94,17 +96,23 @@ def _facts(session: Session, principal: Principal, user_ids: Collection[str]) ->
 def manage_refusals(
     session: Session, principal: Principal, user_ids: Collection[str]
 ) -> dict[str, TokenRefusal | None]:
-    """user id -> why the caller may not create or revoke their tokens (None: they may), by the rule the People page
+    """user id -> why the caller may not create or revoke their tokens (None: they may), by the rule the tokens page
     reads too (token_rules.token_management_refusal)."""
     return {
-        user_id: token_management_refusal(in_other_teams=outside, is_admin=admin, caller_is_admin=principal.is_admin)
+        user_id: token_management_refusal(
+            caller_is_operator=principal.is_operator,
+            is_self=user_id == principal.user_id,
+            in_other_teams=outside,
+            is_admin=admin,
+            caller_is_admin=principal.is_admin,
+        )
         for user_id, (outside, admin) in _facts(session, principal, user_ids).items()
     }
 
 
 def require_manageable(session: Session, principal: Principal, user_ids: Collection[str]) -> None:
-    """403 (`reason`: other_team or admin) unless the caller may create and revoke every one of these people's
-    tokens (`manage_refusals`). The other team is not named."""
+    """403 (`reason`: not_yours, other_team or admin) unless the caller may create and revoke every one of these
+    people's tokens (`manage_refusals`). The other team is not named."""
     for user_id, refusal in manage_refusals(session, principal, user_ids).items():
         if refusal is not None:
             user = session.get(User, user_id)
@@ -195,10 +203,11 @@ def add_person(
     return person, IssuedToken(row.id, user.id, name, row.name, as_utc(row.created_at), secret)
 
 
-def issue_token(engine: Engine, principal: Principal, *, user_id: str, name: str) -> IssuedToken:
-    """A new token for a person in the caller's teams (404 for anyone else; 403 for someone also in another team,
-    or a deployment administrator: `require_manageable`). Their other tokens keep working."""
-    _require_operator(principal)
+def issue_token(engine: Engine, principal: Principal, *, user_id: str | None = None, name: str) -> IssuedToken:
+    """A new token for a person in the caller's teams, the caller by default (404 for anyone else; 403 for someone
+    a builder, someone also in another team, or a deployment administrator: `require_manageable`). It acts as that
+    person, with their role. Their other tokens keep working."""
+    user_id = user_id or principal.user_id
     with session_scope(engine) as session:
         shared = sorted(
             session.exec(

@@ -1,4 +1,5 @@
-"""Listing and revoking API tokens (operators, within their teams). A revoked token is deleted, so it
+"""Listing and revoking API tokens: everyone their own (personal tokens), operators also those of the people in their
+teams (`people.require_manageable`); revoking by name is the operators'. A revoked token is deleted, so it
 fails on every instance that asks the database; instances that cached it drop it when the revocation
 reaches them over the event bus (in-process, or Redis pub/sub in team mode), not after a TTL.
 
@@ -39,7 +40,7 @@ class TokenInfo:
 
 def _require_operator(principal: Principal) -> None:
     if not principal.is_operator:
-        raise forbidden('only operators can see and revoke tokens')
+        raise forbidden('only operators revoke tokens by name (revoke your own by id: `runboard tokens revoke ID`)')
 
 
 def _teams_sql(principal: Principal) -> tuple[str, dict]:
@@ -54,9 +55,10 @@ _VISIBLE = (
 
 
 def list_tokens(engine: Engine, principal: Principal) -> list[TokenInfo]:
-    """Tokens of the people in the caller's teams (never the secret, which is not stored)."""
-    _require_operator(principal)
+    """An operator: the tokens of the people in their teams; anyone else: their own (never the secret, which is not
+    stored)."""
     teams, params = _teams_sql(principal)
+    own = '' if principal.is_operator else ' AND u.id = :me'
     with session_scope(engine) as session:
         rows = (
             session.connection()
@@ -64,9 +66,10 @@ def list_tokens(engine: Engine, principal: Principal) -> list[TokenInfo]:
                 text(
                     'SELECT t.id, u.id, u.name, u.role, t.name, t.created_at, t.last_used_at '
                     + _VISIBLE.format(teams=teams)
-                    + ' ORDER BY u.name, t.created_at'
+                    + own
+                    + ' ORDER BY u.name, t.created_at, t.id'
                 ),
-                params,
+                {**params, 'me': principal.user_id},
             )
             .all()
         )
@@ -122,10 +125,12 @@ def person_by_name(name: str, people: Sequence[tuple[str, TokenRefusal | None]])
 def revoke(
     engine: Engine, principal: Principal, *, token_id: str | None = None, user_name: str | None = None
 ) -> Revocation:
-    """Delete one token, or every token of the person of that name the caller manages (`person_by_name`), in the
-    caller's teams. 403, and nothing revoked, when the token's owner is also in another team or is a deployment
-    administrator (and the caller is not): `people.require_manageable`."""
-    _require_operator(principal)
+    """Delete one token, or (operators) every token of the person of that name the caller manages (`person_by_name`),
+    in the caller's teams. 403, and nothing revoked, when the token is not the caller's and they are a builder, or
+    its owner is also in another team or is a deployment administrator (and the caller is not):
+    `people.require_manageable`."""
+    if not token_id:
+        _require_operator(principal)
     teams, params = _teams_sql(principal)
     left_alone: list[LeftAlone] = []
     with session_scope(engine) as session:
