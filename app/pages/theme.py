@@ -58,7 +58,8 @@ def frame(title: str, *, show_person: bool = True) -> Iterator[None]:
         with ui.link(target='/').classes('text-white no-underline flex items-center gap-2'):
             ui.icon('sports_score').classes('text-2xl')
             ui.label('Runboard').classes('text-lg font-bold')
-        with ui.row().classes('items-center gap-3 no-wrap min-w-0'):
+        # wraps onto a second line where a phone has no room for all of it (WCAG reflow: nothing past the edge)
+        with ui.row().classes('items-center gap-x-3 gap-y-1 flex-wrap justify-end min-w-0'):
             ui.link('Workers', '/workers').classes('text-white text-sm rb-tap-link').props('data-testid=nav-workers')
             if show_person:  # a page someone may read data on (not the sign-in page)
                 operator_links()  # Audit, Settings

@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import Browser, expect
 
 from tests.helpers.axe import Violation, axe_violations, by_rule
-from tests.helpers.e2e import BRANCHES, Stack, gates_dir, stack
+from tests.helpers.e2e import BRANCHES, HEADER_CUT, Stack, gates_dir, stack
 from tests.helpers.servers import app_process
 
 pytestmark = pytest.mark.e2e
@@ -97,23 +97,6 @@ def _wait_status(api, run_id: str, status: str) -> None:  # noqa: ANN001
     while api.get(f'/api/runs/{run_id}').json()['status'] != status:
         assert time.monotonic() < deadline, f'{run_id} never {status}'
         time.sleep(0.2)
-
-
-# what in the header is cut (text wider than its box) or pushed past the screen's edge; hidden parts don't count
-HEADER_CUT = """() => {
-  const header = document.querySelector('header');
-  if (!header) return [];
-  const cut = [];
-  for (const el of header.querySelectorAll('*')) {
-    const style = getComputedStyle(el);
-    if (style.display === 'none' || style.visibility === 'hidden' || el.offsetParent === null) continue;
-    const box = el.getBoundingClientRect();
-    if (box.right > window.innerWidth + 1) cut.push(`past the edge: ${el.outerHTML.slice(0, 80)}`);
-    if (el.children.length === 0 && el.scrollWidth > el.clientWidth + 1 && el.textContent.trim())
-      cut.push(`cut: "${el.textContent.trim()}"`);
-  }
-  return cut;
-}"""
 
 
 def check_pages(

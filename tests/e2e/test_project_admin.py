@@ -16,7 +16,7 @@ import httpx
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
-from tests.helpers.e2e import expect_clipboard, screenshot
+from tests.helpers.e2e import HEADER_CUT, expect_clipboard, screenshot
 from tests.helpers.repos import make_repo
 from tests.helpers.runs import wait_for_status
 from tests.helpers.servers import app_process
@@ -379,3 +379,15 @@ def test_an_operator_approves_a_builders_run_of_a_protected_branch(page: Page, s
     with server.api() as api:
         for run_id in later:
             assert wait_for_status(api, run_id, timeout=60)['status'] == 'succeeded'
+
+
+@pytest.mark.parametrize('role', ['operator', 'builder'])
+def test_the_signed_in_header_fits_a_phone(page: Page, server: Server, role: str) -> None:
+    """On a 390 px phone a signed-in person's header (Workers, Audit, Settings or Your tokens, the mode chip, who
+    they are, Sign out) wraps rather than pushing Sign out past the screen's edge."""
+    sign_in(page, server, server.add_person(f'Phone {role}', role))
+    page.set_viewport_size({'width': 390, 'height': 844})
+    page.locator('[data-testid=nav-settings][data-checked]').wait_for(state='attached')  # the role is known
+    assert page.evaluate(HEADER_CUT) == []
+    expect(page.get_by_test_id('sign-out')).to_be_in_viewport(ratio=1)
+    screenshot(page, f'header-phone-{role}.png')

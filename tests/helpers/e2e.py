@@ -207,3 +207,20 @@ def wait_form_ready(page) -> None:  # noqa: ANN001
 
     expect(page.get_by_test_id('runs')).to_have_attribute('data-live', 'true')
     expect(page.get_by_test_id('run')).to_be_enabled()
+
+
+# what in the header is cut (text wider than its box) or pushed past the screen's edge; hidden parts don't count
+HEADER_CUT = """() => {
+  const header = document.querySelector('header');
+  if (!header) return [];
+  const cut = [];
+  for (const el of header.querySelectorAll('*')) {
+    const style = getComputedStyle(el);
+    if (style.display === 'none' || style.visibility === 'hidden' || el.offsetParent === null) continue;
+    const box = el.getBoundingClientRect();
+    if (box.right > window.innerWidth + 1) cut.push(`past the edge: ${el.outerHTML.slice(0, 80)}`);
+    if (el.children.length === 0 && el.scrollWidth > el.clientWidth + 1 && el.textContent.trim())
+      cut.push(`cut: "${el.textContent.trim()}"`);
+  }
+  return cut;
+}"""
