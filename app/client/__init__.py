@@ -56,7 +56,7 @@ class LogApi:
 
     async def run_log(self, run_id: str) -> AsyncIterator[bytes]:
         """The run's output as printed, streamed (GET /runs/{id}/log)."""
-        async with self._http.stream('GET', f'{API}/runs/{run_id}/log') as reply:
+        async with self._http.stream('GET', f'{API}/runs/{quote(run_id, safe="")}/log') as reply:
             if reply.status_code != 200:
                 await reply.aread()
                 answer_of(reply)  # raises the ApiError it describes
@@ -146,24 +146,24 @@ class RunboardClient(WorkersApi, LogApi, FeatureApis):
         return (await self.request('GET', '/projects')).data
 
     async def get_project(self, project_id: str) -> dict:
-        return (await self.request('GET', f'/projects/{project_id}')).data
+        return (await self.request('GET', f'/projects/{quote(project_id, safe="")}')).data
 
     async def create_project(self, body: dict) -> dict:
         return (await self.request('POST', '/projects', json_body=body)).data
 
     async def update_project(self, project_id: str, body: dict) -> dict:
-        return (await self.request('PATCH', f'/projects/{project_id}', json_body=body)).data
+        return (await self.request('PATCH', f'/projects/{quote(project_id, safe="")}', json_body=body)).data
 
     async def repository(self, project_id: str) -> dict[str, Any]:
-        return (await self.request('GET', f'/projects/{project_id}/repository')).data
+        return (await self.request('GET', f'/projects/{quote(project_id, safe="")}/repository')).data
 
     async def refresh_repository(self, project_id: str) -> dict[str, Any]:
-        return (await self.request('POST', f'/projects/{project_id}/repository/refresh')).data
+        return (await self.request('POST', f'/projects/{quote(project_id, safe="")}/repository/refresh')).data
 
     async def branches(self, project_id: str, *, q: str = '', limit: int = 100) -> list[dict]:
         """The branches whose name contains q (newest first, the base branch always among them)."""
         params = {'limit': limit, **({'q': q} if q else {})}
-        return (await self.request('GET', f'/projects/{project_id}/branches', params=params)).data
+        return (await self.request('GET', f'/projects/{quote(project_id, safe="")}/branches', params=params)).data
 
     # -- a project's variables and secrets (kind: 'variables' | 'secrets')
     async def list_variables(self, project_id: str, kind: str) -> list[dict]:
@@ -185,7 +185,7 @@ class RunboardClient(WorkersApi, LogApi, FeatureApis):
         return (await self.request('GET', '/tokens')).data
 
     async def revoke_token(self, token_id: str) -> dict:
-        return (await self.request('DELETE', f'/tokens/{token_id}')).data
+        return (await self.request('DELETE', f'/tokens/{quote(token_id, safe="")}')).data
 
     async def revoke_user_tokens(self, user: str) -> dict:
         return (await self.request('POST', '/tokens/revoke', params={'user': user})).data
@@ -221,65 +221,75 @@ class RunboardClient(WorkersApi, LogApi, FeatureApis):
         body = {k: v for k, v in (overrides or {}).items() if v}
         return await self.request(
             'POST',
-            f'/runs/{run_id}/retry',
+            f'/runs/{quote(run_id, safe="")}/retry',
             json_body=body,
             headers={'Idempotency-Key': key},
             correlation_id=correlation_id,
         )
 
     async def stop_run(self, run_id: str) -> dict:
-        return (await self.request('POST', f'/runs/{run_id}/stop')).data
+        return (await self.request('POST', f'/runs/{quote(run_id, safe="")}/stop')).data
 
     async def approve_run(self, run_id: str) -> dict:
-        return (await self.request('POST', f'/runs/{run_id}/approve')).data
+        return (await self.request('POST', f'/runs/{quote(run_id, safe="")}/approve')).data
 
     async def list_runs(self, **filters: Any) -> dict:
         params = {k: v for k, v in filters.items() if v not in (None, '', [])}
         return (await self.request('GET', '/runs', params=params)).data
 
     async def get_run(self, run_id: str, *, events_limit: int = 2000) -> dict:
-        return (await self.request('GET', f'/runs/{run_id}', params={'events_limit': events_limit})).data
+        return (
+            await self.request('GET', f'/runs/{quote(run_id, safe="")}', params={'events_limit': events_limit})
+        ).data
 
     async def run_events(self, run_id: str, *, after: int = 0, limit: int = 1000) -> list[dict]:
-        return (await self.request('GET', f'/runs/{run_id}/events', params={'after': after, 'limit': limit})).data
+        return (
+            await self.request('GET', f'/runs/{quote(run_id, safe="")}/events', params={'after': after, 'limit': limit})
+        ).data
 
     async def quota(self) -> dict:
         return (await self.request('GET', '/quota/runs')).data
 
     # -- AFK and issues
     async def afk(self, action: str, project_id: str, body: dict | None = None) -> dict:
-        return (await self.request('POST', f'/afk/{action}/{project_id}', json_body=body)).data
+        return (
+            await self.request('POST', f'/afk/{quote(action, safe="")}/{quote(project_id, safe="")}', json_body=body)
+        ).data
 
     async def list_issues(self, project_id: str) -> list[dict]:
-        return (await self.request('GET', f'/projects/{project_id}/issues')).data
+        return (await self.request('GET', f'/projects/{quote(project_id, safe="")}/issues')).data
 
     async def add_issue(self, project_id: str, body: dict) -> dict:
-        return (await self.request('POST', f'/projects/{project_id}/issues', json_body=body)).data
+        return (await self.request('POST', f'/projects/{quote(project_id, safe="")}/issues', json_body=body)).data
 
     async def update_issue(self, project_id: str, number: int, body: dict) -> dict:
-        return (await self.request('PATCH', f'/projects/{project_id}/issues/{number}', json_body=body)).data
+        return (
+            await self.request('PATCH', f'/projects/{quote(project_id, safe="")}/issues/{number}', json_body=body)
+        ).data
 
     async def start_afk(self, project_id: str) -> dict:
-        return (await self.request('POST', f'/afk/start/{project_id}')).data
+        return (await self.request('POST', f'/afk/start/{quote(project_id, safe="")}')).data
 
     async def set_auto(self, project_id: str, enabled: bool) -> dict:
-        return (await self.request('POST', f'/afk/auto/{project_id}', json_body={'enabled': enabled})).data
+        return (
+            await self.request('POST', f'/afk/auto/{quote(project_id, safe="")}', json_body={'enabled': enabled})
+        ).data
 
     async def reset_afk(self, project_id: str) -> dict:
-        return (await self.request('POST', f'/afk/reset/{project_id}')).data
+        return (await self.request('POST', f'/afk/reset/{quote(project_id, safe="")}')).data
 
     async def afk_form_token(self, project_id: str) -> str:
         """CSRF token for the plain-HTML Reset form of one project (operators)."""
-        return (await self.request('POST', f'/afk/form-token/{project_id}')).data['csrf_token']
+        return (await self.request('POST', f'/afk/form-token/{quote(project_id, safe="")}')).data['csrf_token']
 
     async def parked_issues(self, project_id: str) -> list[dict]:
-        return (await self.request('GET', f'/afk/parked/{project_id}')).data
+        return (await self.request('GET', f'/afk/parked/{quote(project_id, safe="")}')).data
 
     async def requeue_issue(self, project_id: str, number: int) -> dict:
-        return (await self.request('POST', f'/afk/parked/{project_id}/{number}/requeue')).data
+        return (await self.request('POST', f'/afk/parked/{quote(project_id, safe="")}/{number}/requeue')).data
 
     async def discard_issue(self, project_id: str, number: int) -> dict:
-        return (await self.request('POST', f'/afk/parked/{project_id}/{number}/discard')).data
+        return (await self.request('POST', f'/afk/parked/{quote(project_id, safe="")}/{number}/discard')).data
 
     # -- live changes
     async def events(

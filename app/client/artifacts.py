@@ -10,7 +10,8 @@ from urllib.parse import quote
 
 import httpx
 
-from app.client.http import API, answer_of
+from app.client.http import API, ApiError, answer_of
+from app.core.artifact_paths import path_problem
 
 
 class ArtifactsApi:
@@ -39,7 +40,10 @@ class ArtifactsApi:
     ) -> AsyncGenerator[tuple[dict[str, str], bytes], None]:
         """GET /runs/{id}/artifacts/{path}, streamed: (headers, chunk) pairs; the headers are the same in each.
         A refusal raises the ApiError it describes before the first chunk."""
-        url = f'{API}/runs/{quote(run_id, safe="")}/artifacts/{quote(path)}'
+        if problem := path_problem(path):  # a `..` would be resolved into another API route, read with our token
+            raise ApiError(422, 'invalid_path', f'{path!r} cannot name an artifact: {problem}')
+        parts = '/'.join(quote(part, safe='') for part in path.split('/'))
+        url = f'{API}/runs/{quote(run_id, safe="")}/artifacts/{parts}'
         return self._stream(url, {'download': 'true'} if download else None)
 
     def artifacts_zip_stream(self, run_id: str) -> AsyncGenerator[tuple[dict[str, str], bytes], None]:

@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response, StreamingResponse
 
 from app.client import ApiError
+from app.core.artifact_paths import path_problem
 from app.state import connection, session
 from app.state.log_links import is_run_id
 
@@ -31,6 +32,8 @@ async def download_all_artifacts(run_id: str) -> Response:
 
 @web_app.get('/run-artifacts/{run_id}/{path:path}', include_in_schema=False)
 async def download_artifact(run_id: str, path: str, request: Request) -> Response:
+    if problem := path_problem(path):  # `..` would reach another API route with this browser's token
+        return PlainTextResponse(f'No artifact {path!r} of run {run_id}: {problem}.', status_code=404)
     download = request.query_params.get('download') == 'true'
     return await _passed_on(
         run_id, repr(path), lambda: connection.client().artifact_stream(run_id, path, download=download)

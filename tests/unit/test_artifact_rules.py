@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from app.core.artifact_paths import path_problem
 from app.services.artifacts.collect import Found, human_size, plan
 from app.services.artifacts.history import Mark, PastRun, fixed_tests, mark_failures
-from app.services.artifacts.reads import path_problem
 from app.services.artifacts.retention import cutoff
 
 LINK = 'a symbolic link, not a file: not kept'

@@ -12,6 +12,7 @@ from urllib.parse import quote
 from sqlalchemy import Connection, Engine, text
 from sqlmodel import Session, col, select
 
+from app.core.artifact_paths import path_problem
 from app.core.errors import DomainError, not_found
 from app.models import Project, Run
 from app.models.artifacts import (
@@ -47,20 +48,6 @@ MAX_FAILURES = 500  # answered per run (the totals count them all)
 SLOWEST = 10
 FLAKY_WINDOW_RUNS = 200  # a project's flakiest tests are read over its last runs with results
 CHART_RUNS = 100
-
-
-def path_problem(path: str) -> str | None:
-    """Pure: why `path` cannot name an artifact (None: it can). Artifacts are looked up by their row, so this
-    is a refusal of the attempt, not the only thing between a request and the disk."""
-    if not path:
-        return 'the path is empty'
-    if len(path) > 1024:
-        return 'the path is longer than 1024 characters'
-    if path.startswith('/') or '\\' in path or '\x00' in path:
-        return 'the path must be relative, with / between its parts'
-    if any(part in ('', '.', '..') for part in path.split('/')):
-        return "the path may not hold '.', '..' or empty parts"
-    return None
 
 
 def check_path(path: str) -> None:
