@@ -144,7 +144,7 @@ def _csrf_ok(request: Request, form: dict[str, list[str]]) -> bool:
     sent = (form.get('csrf_token') or [''])[0]
     return (
         bool(cookie)
-        and secrets.compare_digest(cookie, sent)
+        and secrets.compare_digest(cookie.encode(), sent.encode())  # str compare: ASCII only
         and same_origin(
             origin=request.headers.get('origin'),
             referer=request.headers.get('referer'),

@@ -101,7 +101,9 @@ async def finish_sign_in(request: Request, ticket: str) -> bool:
     ticket, already used, expired, or another session's)."""
     storage = _storage()
     handover = storage.get(HANDOVER_KEY) if storage is not None else None
-    if not isinstance(handover, dict) or not hmac.compare_digest(handover.get('ticket', ''), _digest(ticket)):
+    if not isinstance(handover, dict) or not hmac.compare_digest(
+        str(handover.get('ticket', '')).encode(), _digest(ticket).encode()
+    ):
         return False  # a wrong ticket leaves the right one in place
     assert storage is not None  # a hand-over was read from it
     storage.pop(HANDOVER_KEY, None)

@@ -89,6 +89,7 @@ def test_badges_show_a_branchs_last_verdict_and_coverage_to_anyone_with_the_addr
         assert_problem(picture(wrong), 404, 'not_found')
         assert_problem(picture(status_url.replace('/badges/proj/', '/badges/other/')), 404, 'not_found')
         assert_problem(picture(status_url.replace('/status.svg', '/logo.svg')), 404, 'not_found')
+        assert_problem(picture(status_url.replace('/rbb_', '/rbb_%C3%A9')), 404, 'not_found')  # not ASCII: no 500
 
         # a new key: the old addresses stop working at once; off: every address is gone
         again = client.post('/api/projects/proj/badges').json()

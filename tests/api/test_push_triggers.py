@@ -236,6 +236,8 @@ def test_an_anonymous_caller_learns_no_project_ids_from_the_hook(api) -> None:  
                 {'X-GitHub-Event': 'push'},
                 {'X-GitHub-Event': 'push', **hooks.sign('github', body, 'a-guess')},
                 {'X-Gitlab-Event': 'Push Hook', 'X-Gitlab-Token': 'a-guess'},
+                {'X-GitHub-Event': 'push', 'X-Hub-Signature-256': 'sha256=é'.encode()},  # not ASCII: no 500 either
+                {'X-Gitlab-Event': 'Push Hook', 'X-Gitlab-Token': 'é'.encode()},
             )
         ]
         return [(a.status_code, a.json()['error'], a.json()['detail']) for a in answers]

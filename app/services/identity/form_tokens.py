@@ -52,6 +52,8 @@ def verify(
         token = session.get(ApiToken, token_id)
     if token is None:
         return None
-    if not hmac.compare_digest(signature, _signature(token.token_hash, token.id, project_id, action, expires)):
+    if not hmac.compare_digest(
+        signature.encode(), _signature(token.token_hash, token.id, project_id, action, expires).encode()
+    ):
         return None
     return TokenAuthenticator(engine, ttl_seconds=0)._load(token.token_hash)

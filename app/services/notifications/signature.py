@@ -48,4 +48,4 @@ def verify(secret: str, header: str, body: bytes, *, now: float, tolerance: floa
     if timestamp is None or abs(now - timestamp) > tolerance:
         return False
     expected = sign(secret, timestamp, body)
-    return any(hmac.compare_digest(expected, candidate) for candidate in signatures)
+    return any(hmac.compare_digest(expected.encode(), candidate.encode()) for candidate in signatures)

@@ -96,7 +96,11 @@ def badge(
     that a wrong one is a 404 too rather than the 401 an invalid request without a token gets."""
     with Session(engine) as session:
         project = session.get(Project, project_id)
-        if project is None or not project.badge_key or not hmac.compare_digest(project.badge_key, key):
+        if (
+            project is None
+            or not project.badge_key
+            or not hmac.compare_digest(project.badge_key.encode(), key.encode())
+        ):
             raise not_found('badge')
         facts = {
             'p': project_id,

@@ -79,8 +79,8 @@ def signature_valid(delivery: Delivery, body: bytes, secret: str) -> bool:
         return hmac.compare_digest(given.encode(), secret.encode())
     digest = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
     if delivery.forge == 'github':
-        return hmac.compare_digest(given.lower(), f'sha256={digest}')
-    return hmac.compare_digest(given.lower().removeprefix('sha256='), digest)
+        return hmac.compare_digest(given.lower().encode(), f'sha256={digest}'.encode())
+    return hmac.compare_digest(given.lower().removeprefix('sha256=').encode(), digest.encode())
 
 
 def sign(forge: Forge, body: bytes, secret: str) -> dict[str, str]:
