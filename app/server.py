@@ -254,6 +254,8 @@ def serve(settings: Settings, *, native: bool) -> None:
         fastapi_docs=False,  # the API's reference pages are served from the package (api/reference_pages.py)
         show_welcome_message=False,
         storage_secret=browser_sessions(settings),
+        # served over https (RUNBOARD_PUBLIC_URL): the session cookie is never sent over plain http
+        session_middleware_kwargs={'https_only': settings.effective_public_url.startswith('https://')},
         reconnect_timeout=10.0,
         # live streams (SSE followers of pages, `runs logs --follow`) never end by themselves: without a bound,
         # SIGTERM would wait for them for ever. Clients reconnect (to another instance in team mode).
