@@ -23,6 +23,7 @@ so it lives outside both layers, like app/core/origins.py.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 LEVELS = ('error', 'warning', 'notice')
@@ -183,6 +184,21 @@ def event_of(line: str) -> tuple[str, str]:
     if command.name in LEVELS:
         return 'annotation', line
     return command.name, command.data
+
+
+def remasked(line: str, mask: Callable[[str], str]) -> str:
+    """Pure: an annotation line whose unescaped message or properties hold what `mask` hides (a secret with a `%` in it,
+    printed `%25`-escaped, passes the masking of the line as printed), rebuilt from the masked values; else the line
+    as it is. A group's or stage's text is masked where it is read (`event_of`'s caller)."""
+    command = parse(line)
+    if command is None or command.name not in LEVELS:
+        return line
+    message = mask(command.data)
+    properties = {key: mask(value) for key, value in command.properties.items()}
+    if message == command.data and properties == command.properties:
+        return line
+    props = ','.join(f'{key}={escape_property(value)}' for key, value in properties.items())
+    return f'::{command.name}{" " + props if props else ""}::{escape_data(message)}'
 
 
 def runboard_annotation(level: str, message: str, **properties: str) -> tuple[str, str]:

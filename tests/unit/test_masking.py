@@ -123,3 +123,29 @@ async def test_thousands_of_add_mask_lines_are_ingested_with_the_cap_and_one_war
     assert 'value-' not in warning
     assert len(compiled) <= 1  # bounded work: no matcher rebuilt per value
     assert len(live.masker.values) == 1 + MAX_ADDED_VALUES
+
+
+async def test_a_secret_with_a_percent_is_masked_where_its_escaped_form_is_unescaped(tmp_path: Path) -> None:
+    """A workflow command's text is `%25`-escaped: printed escaped, a secret with a `%` in it passes the masking of
+    the line as printed and comes back whole when the group title or annotation is read. It is masked there too."""
+    ingest = OutputIngest(
+        settings=Settings(data_dir=tmp_path, demo=False), engine=create_engine('sqlite://'), bus=EventBus()
+    )
+    live = LiveRun('run_1', 'proj', 'team')
+    live.masker = Masker(['pa%ss-word'])
+    stream = asyncio.StreamReader()
+    printed = [
+        '::group::deploy with pa%25ss-word',
+        '::stage:: build pa%ss-word',
+        '::error title=pa%25ss-word,file=a.py::login pa%25ss-word failed',
+    ]
+    stream.feed_data(''.join(f'{line}\n' for line in printed).encode())
+    stream.feed_eof()
+    await ingest.read(live, stream)
+    stored = dict(live.buffer)
+    assert stored['group'] == 'deploy with ***'
+    assert stored['stage'] == 'build ***'
+    annotation = annotation_of(stored['annotation'])
+    assert annotation is not None and annotation.message == 'login *** failed' and annotation.title == '***'
+    assert annotation.file == 'a.py'
+    assert 'ss-word' not in str(live.buffer)

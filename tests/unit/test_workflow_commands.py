@@ -5,7 +5,15 @@ from __future__ import annotations
 
 import pytest
 
-from app.core.workflow_commands import Annotation, Usage, annotation_of, event_of, parse_properties, usage_of
+from app.core.workflow_commands import (
+    Annotation,
+    Usage,
+    annotation_of,
+    event_of,
+    parse_properties,
+    remasked,
+    usage_of,
+)
 
 E = '::error file=app.py,line=3::boom'
 
@@ -130,3 +138,17 @@ def test_usage_lines_sum() -> None:
     assert one is not None
     assert one.plus(one) == Usage(2400, 600, 0.84)
     assert Usage(model='a').plus(Usage(cost_usd=0.1)).model == 'a'  # the last model named
+
+
+@pytest.mark.parametrize(
+    ('line', 'expected'),
+    [
+        ('::error::plain', '::error::plain'),  # nothing to mask: the line as printed
+        ('::error::a%25b here', '::error::*** here'),
+        ('::warning title=x%2Cy a%25b,line=3::m', '::warning title=x%2Cy ***,line=3::m'),
+        ('::group::a%25b', '::group::a%25b'),  # not an annotation: masked where it is read
+        ('plain a%25b', 'plain a%25b'),
+    ],
+)
+def test_an_annotation_is_masked_in_its_unescaped_values(line: str, expected: str) -> None:
+    assert remasked(line, lambda text: text.replace('a%b', '***')) == expected

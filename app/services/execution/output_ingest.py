@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Connection, Engine
 
 from app.config import Settings
-from app.core.workflow_commands import Usage, event_of, runboard_annotation, usage_of
+from app.core.workflow_commands import Usage, event_of, remasked, runboard_annotation, usage_of
 from app.infra.db import session_scope
 from app.infra.events import EventBus
 from app.services.execution.masking import CAPPED_TITLE
@@ -101,6 +101,10 @@ class OutputIngest:
                 )
             return
         kind, body = event_of(line)  # a malformed command is an ordinary output line
+        if kind in ('stage', 'group'):  # unescaped (`%25`): masked again as it will be shown
+            body = live.masker.mask(body)
+        elif kind == 'annotation':
+            body = remasked(body, live.masker.mask)
         if live.awaiting_stage:  # the command's first line: output before any marker is the "run" stage's
             live.awaiting_stage = False
             if kind != 'stage':
