@@ -9,6 +9,7 @@ from typing import Any
 
 from nicegui import ui
 
+from app.pages.attributes import attrs
 from app.state import connection
 from app.state.afk_review import (
     PR_COLORS,
@@ -129,8 +130,8 @@ def draw_pull_request(pull: dict[str, Any] | None, *, ended: bool) -> None:
         ui.label(checks_summary(checks)).classes('text-sm opacity-80').props('data-field=checks-summary')
         for check in checks:
             icon, color = check_look(check['state'])
-            with ui.row().classes('items-center gap-1 text-sm').props(f'data-check={check["state"]}'):
-                ui.icon(icon, color=color).props(f'aria-label="{check["state"]}"')
+            with attrs(ui.row().classes('items-center gap-1 text-sm'), {'data-check': check['state']}):
+                attrs(ui.icon(icon, color=color), {'aria-label': check['state']})
                 target = check.get('target_url') or ''
                 if target.startswith(('http://', 'https://')):
                     ui.link(shown(check['context']), target, new_tab=True).classes('rb-tap-link').props('rel=noopener')
@@ -154,7 +155,7 @@ def draw_diff(diff: dict[str, Any] | None, *, ended: bool) -> None:
             # the header's name starts with what it shows (Quasar's default is a bare "Expand"/"Collapse")
             name = f'{file["path"]} +{file["additions"]} −{file["deletions"]}'
             expansion = ui.expansion().classes('w-full text-sm')
-            with expansion.props(f'dense data-file="{file["path"]}" toggle-aria-label="{name}"') as item:
+            with attrs(expansion.props('dense'), {'data-file': file['path'], 'toggle-aria-label': name}) as item:
                 with item.add_slot('header'), ui.row().classes('items-center gap-2 w-full no-wrap'):
                     ui.label(shown(file['path'])).classes('font-mono text-xs ellipsis').props('dir=ltr')
                     ui.space()

@@ -10,6 +10,7 @@ from weakref import WeakKeyDictionary
 
 from nicegui import ui
 
+from app.pages.attributes import attrs
 from app.state.log_links import line_hash
 from app.state.log_rows import LEVEL_WORDS, annotations_note
 
@@ -52,7 +53,7 @@ def draw_annotations(box: ui.element, run: dict[str, Any]) -> None:
                 if where:
                     ui.label(where).classes('font-mono text-sm opacity-70').props('data-field=place')
                 ui.label(f'line {annotation["seq"]}').classes('text-xs opacity-60 ml-auto whitespace-nowrap')
-            link.props(f'role=listitem data-testid=annotation data-level={level}')
+            attrs(link.props('role=listitem data-testid=annotation'), {'data-level': level})
         note = annotations_note(len(annotations))
         if note:
             ui.label(note).classes('text-xs opacity-70').props('role=listitem data-testid=annotations-more')

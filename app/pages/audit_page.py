@@ -9,6 +9,7 @@ from fastapi import Request
 from nicegui import ui
 
 from app.client import ApiError
+from app.pages.attributes import attrs
 from app.pages.run_filters_bar import filter_date, filter_select, filter_text
 from app.pages.signin import signed_in
 from app.pages.theme import frame, live_relative
@@ -61,10 +62,9 @@ class AuditView:
 
     @staticmethod
     def row(entry: dict) -> None:
-        with (
-            ui.row()
-            .classes('w-full items-baseline gap-x-2 gap-y-0 flex-wrap rb-row px-2 py-1')
-            .props(f'role=listitem data-action={entry["action"]} data-entry={entry["id"]}')
+        with attrs(
+            ui.row().classes('w-full items-baseline gap-x-2 gap-y-0 flex-wrap rb-row px-2 py-1').props('role=listitem'),
+            {'data-action': entry['action'], 'data-entry': str(entry['id'])},
         ):
             live_relative(ui.label().classes('text-xs opacity-70 w-20 shrink-0'), entry['at']).tooltip(entry['at'])
             ui.label(sentence(entry)).classes('text-sm').props('dir=auto')

@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from nicegui import ui
 
 from app.client import ApiError
+from app.pages.attributes import attrs
 from app.pages.widgets import error_notice, notify_error
 from app.state import connection
 from app.state.projects_store import ProjectsStore
@@ -19,7 +20,7 @@ READY = 'ready-for-agent'
 async def open_backlog(project: dict, on_change: Callable[[], Awaitable[None]] | None = None) -> None:
     client = connection.client()
     read_only = (project.get('issue_source') or {}).get('kind', 'local') != 'local'
-    with ui.dialog() as dialog, ui.card().classes('w-full max-w-2xl').props(f'data-backlog={project["id"]}'):
+    with ui.dialog() as dialog, attrs(ui.card().classes('w-full max-w-2xl'), {'data-backlog': project['id']}):
         with ui.row().classes('w-full items-center'):
             ui.label(f'Backlog · {project["name"]}').classes('text-lg font-bold')
             ui.space()
@@ -40,7 +41,7 @@ async def open_backlog(project: dict, on_change: Callable[[], Awaitable[None]] |
         issues = await _load_into(rows, lambda: client.list_issues(project['id']), 'No issues yet.')
         with rows:
             for issue in issues:
-                with ui.row().classes('w-full items-center gap-2 no-wrap').props(f'data-issue={issue["number"]}'):
+                with attrs(ui.row().classes('w-full items-center gap-2 no-wrap'), {'data-issue': str(issue['number'])}):
                     ui.label(f'#{issue["number"]}').classes('font-mono text-sm')
                     ui.label(shown(issue['title'])).classes(
                         'grow' + (' line-through opacity-60' if issue['state'] == 'closed' else '')
@@ -52,8 +53,9 @@ async def open_backlog(project: dict, on_change: Callable[[], Awaitable[None]] |
                         # still open though its AFK run is done (a forge's pull request closed unmerged) or it was
                         # discarded: the loop passes it over until a person puts it back
                         if issue['state'] == 'open' and issue['claim']['state'] in ('done', 'discarded'):
-                            ui.button('Requeue', on_click=lambda i=issue: requeue(i)).props(
-                                f'flat dense aria-label="Requeue issue #{issue["number"]}"'
+                            attrs(
+                                ui.button('Requeue', on_click=lambda i=issue: requeue(i)).props('flat dense'),
+                                {'aria-label': f'Requeue issue #{issue["number"]}'},
                             ).classes('rb-tap')
                     if not read_only:
                         ui.button(icon='edit', on_click=lambda i=issue: edit(i)).props(
@@ -61,12 +63,15 @@ async def open_backlog(project: dict, on_change: Callable[[], Awaitable[None]] |
                         ).classes('rb-tap')
                         closing = issue['state'] == 'open'
                         # "Close issue", not "Close": the dialog's own close is beside it
-                        ui.button(
-                            'Close issue' if closing else 'Reopen',
-                            on_click=lambda i=issue, c=closing: set_state(i, 'closed' if c else 'open'),
-                        ).props(
-                            f'flat aria-label="{"Close" if closing else "Reopen"} issue #{issue["number"]}"'
-                        ).classes('rb-tap')
+                        button = (
+                            ui.button(
+                                'Close issue' if closing else 'Reopen',
+                                on_click=lambda i=issue, c=closing: set_state(i, 'closed' if c else 'open'),
+                            )
+                            .props('flat')
+                            .classes('rb-tap')
+                        )
+                        attrs(button, {'aria-label': f'{"Close" if closing else "Reopen"} issue #{issue["number"]}'})
 
     async def changed() -> None:
         await render()
@@ -140,7 +145,7 @@ async def open_backlog(project: dict, on_change: Callable[[], Awaitable[None]] |
 
 
 async def open_parked(store: ProjectsStore, project: dict) -> None:
-    with ui.dialog() as dialog, ui.card().classes('w-full max-w-2xl').props(f'data-parked={project["id"]}'):
+    with ui.dialog() as dialog, attrs(ui.card().classes('w-full max-w-2xl'), {'data-parked': project['id']}):
         with ui.row().classes('w-full items-center'):
             ui.label(f'Parked issues · {project["name"]}').classes('text-lg font-bold')
             ui.space()
@@ -154,10 +159,9 @@ async def open_parked(store: ProjectsStore, project: dict) -> None:
         parked = await _load_into(rows, lambda: store.parked(project['id']), 'Nothing parked.')
         with rows:
             for claim in parked:
-                with (
-                    ui.row()
-                    .classes('w-full items-center gap-2 no-wrap')
-                    .props(f'data-parked-issue={claim["issue_number"]}')
+                with attrs(
+                    ui.row().classes('w-full items-center gap-2 no-wrap'),
+                    {'data-parked-issue': str(claim['issue_number'])},
                 ):
                     with ui.column().classes('grow gap-0'):
                         ui.label(f'#{claim["issue_number"]} {shown(claim["issue_title"])}').props('dir=auto')

@@ -9,6 +9,7 @@ from typing import Any
 from nicegui import ui
 
 from app.client import ApiError
+from app.pages.attributes import attrs
 from app.pages.widgets import correlation_chip
 from app.state import connection
 
@@ -44,8 +45,9 @@ class BadgesPanel:
                 with ui.row().classes('items-center gap-2'):
                     # the pictures as a README shows them
                     for kind in ('status', 'coverage'):
-                        ui.element('img').props(
-                            f'src="{badges[kind + "_url"]}" alt="{kind} badge" height=20 data-testid=badge-{kind}'
+                        attrs(
+                            ui.element('img').props('height=20'),
+                            {'src': badges[kind + '_url'], 'alt': f'{kind} badge', 'data-testid': f'badge-{kind}'},
                         )
                 markdown = badges['markdown']
                 ui.label(markdown).classes('font-mono text-xs break-all select-all').props(

@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from app.client import ApiError
+from app.pages.attributes import attrs
 from app.pages.not_found import not_found_page
 from app.pages.signin import signed_in
 from app.pages.theme import STATUS_COLORS, STATUS_LABELS, frame, live_relative
@@ -49,15 +50,14 @@ class Tag(TextElement):
 def cell_badge(cell: Cell) -> None:
     status = cell.status if cell.run_id else cell.outcome
     color = STATUS_COLORS.get(status, OUTCOME_COLORS.get(status, 'grey'))
-    ui.badge(STATUS_LABELS.get(status, status.replace('_', ' ')), color=color).props(f'data-status={status}').classes(
-        'text-sm px-2 py-1'
-    )
+    badge = ui.badge(STATUS_LABELS.get(status, status.replace('_', ' ')), color=color).classes('text-sm px-2 py-1')
+    attrs(badge, {'data-status': status})
 
 
 def draw_cell(cell: Cell) -> None:
-    marks = f'data-testid=cell data-cell="{cell.name}" data-outcome={cell.outcome} aria-label="{cell.label}"'
+    marks = {'data-testid': 'cell', 'data-cell': cell.name, 'data-outcome': cell.outcome, 'aria-label': cell.label}
     if cell.run_id:
-        with ui.link(target=f'/runs/{cell.run_id}').classes('rb-matrix-cell rb-tap-link no-underline').props(marks):
+        with attrs(ui.link(target=f'/runs/{cell.run_id}').classes('rb-matrix-cell rb-tap-link no-underline'), marks):
             cell_badge(cell)
             # its own word: the link's text reads 'failed 1x3gfbc2', as its name starts (not 'failed1x3gfbc2')
             ui.label(f' {cell.short_id}').classes('font-mono text-xs opacity-70')
@@ -66,7 +66,7 @@ def draw_cell(cell: Cell) -> None:
             if cell.awaiting_approval:
                 ui.label(' awaits approval').classes('text-xs rb-text-caution').props('data-field=approval')
         return
-    with ui.element('div').classes('rb-matrix-cell').props(marks):
+    with attrs(ui.element('div').classes('rb-matrix-cell'), marks):
         cell_badge(cell)
         if cell.reason:
             ui.label(f'{cell.error}: {cell.reason}').classes('text-xs rb-matrix-reason').props('data-field=reason')
@@ -85,7 +85,7 @@ class BatchView:
             for name, value in (('branch', batch['branch']), ('commit', commit), ('by', batch.get('user_name') or '—')):
                 with ui.row().classes('gap-1 items-baseline'):
                     ui.label(name).classes('opacity-60')
-                    ui.label(shown(value)).props(f'data-param={name} dir=auto')
+                    attrs(ui.label(shown(value)).props('dir=auto'), {'data-param': name})
             ui.link(batch['project_id'], f'/projects/{batch["project_id"]}').classes('rb-tap-link')
             ui.chip(MODE_WORDS.get(batch['mode'], batch['mode'])).props('dense outline data-testid=mode')
             live_relative(ui.label().classes('opacity-70'), batch['created_at'], prefix='created ')
@@ -107,7 +107,7 @@ class BatchView:
     def render(self) -> None:
         batch, grid = self.batch, grid_of(self.batch)
         self.summary.text = headline(batch)
-        self.grid.props(f'data-status={batch["status"]}')
+        attrs(self.grid, {'data-status': batch['status']})
         self.grid.clear()
         with self.grid, ui.element('table').classes('rb-matrix'):
             Tag('caption', 'Rows: depth level · columns: target framework').classes('text-left text-sm opacity-70')

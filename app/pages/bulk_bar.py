@@ -10,6 +10,7 @@ from typing import Any
 from nicegui import ui
 
 from app.client import ApiError
+from app.pages.attributes import attrs
 from app.pages.widgets import confirm, error_notice
 from app.state import connection
 from app.state.bulk_selection import VERBS, BulkSelection, confirm_text, outcome_text, summary_text
@@ -108,11 +109,15 @@ class BulkBar:
         if not run_id:
             return
         if self.selection.selecting:
-            ui.checkbox(value=run_id in self.selection.picked, on_change=lambda _, r=run_id: self.pick(r)).props(
-                f'dense data-pick={run_id} aria-label="Select run {run_id}"'
+            attrs(
+                ui.checkbox(value=run_id in self.selection.picked, on_change=lambda _, r=run_id: self.pick(r)).props(
+                    'dense'
+                ),
+                {'data-pick': run_id, 'aria-label': f'Select run {run_id}'},
             ).set_enabled(not self.selection.all_matching)
         item = self.selection.outcomes.get(run_id)
         if item:
-            ui.label(outcome_text(item)).classes(f'text-xs {OUTCOME_CLASSES[item["outcome"]]}').props(
-                f'data-bulk-outcome={item["outcome"]}'
+            attrs(
+                ui.label(outcome_text(item)).classes(f'text-xs {OUTCOME_CLASSES[item["outcome"]]}'),
+                {'data-bulk-outcome': item['outcome']},
             )

@@ -9,6 +9,7 @@ from typing import Any
 from nicegui import ui
 
 from app.client import ApiError
+from app.pages.attributes import attrs
 from app.pages.widgets import error_notice, notify_error
 from app.state import connection
 from app.state.caches_view import cache_rows, cleared_text, size_heading
@@ -46,7 +47,7 @@ class CachesPanel:
                             ui.label(name)
                 with ui.element('tbody'):
                     for scope, users, size in cache_rows(caches):
-                        with ui.element('tr').props(f'data-cache={scope}'):
+                        with attrs(ui.element('tr'), {'data-cache': scope}):
                             for value in (scope, users, size):
                                 with ui.element('td').classes('pr-4'):
                                     ui.label(value)

@@ -14,6 +14,7 @@ from nicegui import background_tasks, context, ui
 
 from app.client import ApiError
 from app.models.vocabulary import AWAITING_APPROVAL
+from app.pages.attributes import attrs
 from app.pages.backlog import open_backlog, open_parked
 from app.pages.charts import Debounced
 from app.pages.run_timing import show_next_schedule
@@ -64,21 +65,24 @@ def _last_run_link(last: dict) -> None:
     run_at = parse(last.get('run_at')) if last['status'] == 'delayed' else None
     if run_at is not None:
         link = ui.link(f'runs {until_text(run_at, datetime.now(UTC))}', f'/runs/{last["id"]}').classes('text-sm')
-        link.props(f'data-field=last-run-time data-rb-until="{iso_utc(last["run_at"])}" data-rb-prefix="runs "')
+        attrs(
+            link.props('data-field=last-run-time'),
+            {'data-rb-until': iso_utc(last['run_at']), 'data-rb-prefix': 'runs '},
+        )
         return
     if last.get('finished_at'):  # when it ended, not when it was asked for
         name, moment = 'finished', last['finished_at']
     else:  # started, or created when it has not (queued)
         name, moment = start_fact(last)
     link = ui.link(f'{name} {relative(moment)}', f'/runs/{last["id"]}').classes('text-sm')
-    link.props(f'data-field=last-run-time data-rb-time="{iso_utc(moment)}" data-rb-prefix="{name} "')
+    attrs(link.props('data-field=last-run-time'), {'data-rb-time': iso_utc(moment), 'data-rb-prefix': f'{name} '})
 
 
 class ProjectCard:
     def __init__(self, store: ProjectsStore, view: CardView, *, form_posts: bool, operator: bool) -> None:
         self.store, self.id, self.form_posts, self.operator = store, view.id, form_posts, operator
         self.form_token: str | None = None
-        with ui.card().classes('w-full sm:w-96 gap-2').props(f'data-project={view.id}') as self.element:
+        with attrs(ui.card().classes('w-full sm:w-96 gap-2'), {'data-project': view.id}) as self.element:
             with ui.row().classes('w-full items-center no-wrap gap-2'):
                 self.name = ui.link('', f'/projects/{view.id}').classes('text-lg font-bold grow rb-tap-link')
                 self.name.props('data-field=project-name')
@@ -148,7 +152,7 @@ class ProjectCard:
         self.name.text = shown(project['name'])
         auto = bool(project.get('auto_enabled'))
         self.auto_badge.text = 'Auto' if auto else 'Auto off'
-        self.auto_badge.props(f'color={"green-9" if auto else "grey-8"} data-auto={"on" if auto else "off"}')
+        attrs(self.auto_badge, {'color': 'green-9' if auto else 'grey-8', 'data-auto': 'on' if auto else 'off'})
         self.auto_badge.set_visibility(not (auto and view.paused))  # "Auto paused" says both, never a green chip
         ready = view.ready
         self.start_label.text = f'Start AFK run ({ready if ready is not None else "?"} ready)'
@@ -167,7 +171,7 @@ class ProjectCard:
         self.reset_item.set_visibility(menu.reset)
         self.banner_title.text = paused_line + ('' if auto else ' (auto is off)')
         self.status.text = STATUS_TEXT[view.status]
-        self.status.props(f'color={STATUS_COLOR[view.status]} data-card-status={view.status}')
+        attrs(self.status, {'color': STATUS_COLOR[view.status], 'data-card-status': view.status})
         self.running.text = f'{view.running} running' + (
             f' · {project["active_runs"] - view.running} queued' if project.get('active_runs', 0) > view.running else ''
         )

@@ -18,6 +18,7 @@ from nicegui import background_tasks, context, ui
 from nicegui.events import EChartPointClickEventArguments, GenericEventArguments
 
 from app.client import ApiError
+from app.pages.attributes import attrs
 from app.state import connection, live
 from app.state.history import (
     EMPTY_TEXT,
@@ -118,7 +119,7 @@ class HistoryChart:
         self.rates: ui.echart | None = None
         self.refresh = Debounced(self.load)
         name = 'history-branch' if branch else 'history'
-        with ui.column().classes('w-full gap-1').props(f'data-testid={name}') as self.box:
+        with attrs(ui.column().classes('w-full gap-1'), {'data-testid': name}) as self.box:
             title = f'Branch {shown(branch)}' if branch else 'History'
             ui.label(title).classes('text-lg font-medium').props('role=heading aria-level=2 dir=auto')
             self.summary = ui.label().classes('text-sm opacity-80').props('data-testid=history-summary')
@@ -179,12 +180,8 @@ class HistoryChart:
     def _chart(options: dict, test_id: str, caption: str, on_click: Any = None) -> ui.echart:
         with ui.column().classes('w-full sm:w-1/2 min-w-0 gap-0'):
             ui.label(caption).classes('text-xs opacity-70')
-            return (
-                ui.echart(options, on_point_click=on_click)
-                .classes('w-full')
-                .style('height: 220px')
-                .props(f'data-testid={test_id}')
-            )
+            chart = ui.echart(options, on_point_click=on_click).classes('w-full').style('height: 220px')
+            return attrs(chart, {'data-testid': test_id})
 
     def open_run(self, event: EChartPointClickEventArguments) -> None:
         run_id = event.data.get('run_id') if isinstance(event.data, dict) else None

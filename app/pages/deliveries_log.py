@@ -9,6 +9,7 @@ import time
 from nicegui import ui
 
 from app.client import ApiError
+from app.pages.attributes import attrs
 from app.pages.theme import live_relative
 from app.pages.widgets import error_notice, list_note, notify_error
 from app.state import connection, live
@@ -110,7 +111,7 @@ class DeliveryLog:
 
     def row(self, item: dict) -> None:
         card = ui.card().tight().classes('w-full')
-        card.props(f'role=listitem data-delivery={item["id"]} data-status={item["status"]}')
+        attrs(card.props('role=listitem'), {'data-delivery': str(item['id']), 'data-status': item['status']})
         with card, ui.column().classes('w-full gap-1 p-2'):
             with ui.row().classes('w-full items-center gap-x-3 gap-y-1 flex-wrap'):
                 ui.badge(STATUS_LABELS.get(item['status'], item['status']), color=STATUS_COLORS.get(item['status']))
@@ -121,17 +122,21 @@ class DeliveryLog:
                 live_relative(ui.label().classes('text-xs opacity-70'), item['created_at'])
                 ui.space()
                 if self.operator and item['status'] != 'pending':
-                    ui.button('Redeliver', icon='replay', on_click=lambda d=item: self.redeliver(d)).props(
-                        f'flat dense no-caps aria-label="Redeliver {item["id"]}" data-testid=redeliver'
+                    attrs(
+                        ui.button('Redeliver', icon='replay', on_click=lambda d=item: self.redeliver(d)).props(
+                            'flat dense no-caps data-testid=redeliver'
+                        ),
+                        {'aria-label': f'Redeliver {item["id"]}'},
                     ).classes('rb-tap')
             state = ui.label(delivery_state(item)).classes('text-sm').props('data-field=state aria-live=polite')
             self.states[item['id']] = state
             with ui.column().classes('gap-0 pl-2').props('data-field=attempts'):
                 for attempt in item['attempt_log']:
                     ok = attempt.get('status_code') is not None and 200 <= attempt['status_code'] < 300
-                    ui.label(attempt_text(attempt)).classes(
+                    label = ui.label(attempt_text(attempt)).classes(
                         'text-xs font-mono ' + ('text-positive' if ok else 'opacity-80')
-                    ).props(f'data-attempt={attempt["number"]}')
+                    )
+                    attrs(label, {'data-attempt': str(attempt['number'])})
             ui.label(f'delivery {item["id"]} · event {item["event_id"]}').classes('text-xs opacity-60 font-mono')
 
     async def redeliver(self, item: dict) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 
 from nicegui import ui
 
+from app.pages.attributes import attrs
 from app.pages.log_view import LogView
 from app.state.log_links import download_name, download_path
 
@@ -30,13 +31,11 @@ class LogTools:
                 .classes('rb-tap')
                 .on('click', js_handler=view.copy_all_handler(url))
             )
-            download = (
+            download = attrs(
                 ui.button(icon='download')
-                .props(
-                    f'flat dense no-caps data-testid=download href="{url}" download="{download_name(run_id)}" '
-                    'aria-label="Download log"'
-                )
-                .classes('rb-tap')
+                .props('flat dense no-caps data-testid=download aria-label="Download log"')
+                .classes('rb-tap'),
+                {'href': url, 'download': download_name(run_id)},
             )
             for button, words in ((copy_all, 'Copy all'), (download, 'Download log')):
                 with button:  # on a phone, the icon alone (its name stays in aria-label)

@@ -8,6 +8,7 @@ from typing import Any
 
 from nicegui import background_tasks, ui
 
+from app.pages.attributes import attrs
 from app.state import connection
 from app.state.batch_form import submit_batch
 from app.state.batch_view import matrix_block_reason, matrix_count_text
@@ -44,10 +45,11 @@ class MatrixFields:
     def _multi(self, options: list[str], label: str, value: str | None, testid: str) -> ui.select:
         """A multi-select starting with the single select's value (the combination the form opened with)."""
         chosen = [value] if value in options else options[:1]
-        return (
+        return attrs(
             ui.select(options, multiple=True, label=label, value=chosen, on_change=self.show)
             .classes('w-full sm:w-64')
-            .props(f'use-chips data-testid={testid}')
+            .props('use-chips'),
+            {'data-testid': testid},
         )
 
     @property

@@ -10,6 +10,7 @@ from typing import Any
 from nicegui import ui
 
 from app.client import ApiError
+from app.pages.attributes import attrs
 from app.pages.browser_alerts import browser_switch
 from app.pages.deliveries_log import DeliveryLog
 from app.pages.signin import signed_in
@@ -79,7 +80,7 @@ class RulesView:
         self.box.props('data-loaded=true')
 
     def row(self, rule: dict) -> None:
-        card = ui.card().tight().classes('w-full').props(f'role=listitem data-rule={rule["id"]}')
+        card = attrs(ui.card().tight().classes('w-full').props('role=listitem'), {'data-rule': str(rule['id'])})
         with card, ui.row().classes('w-full items-center gap-x-4 gap-y-1 p-2 flex-wrap'):
             with ui.column().classes('gap-0 min-w-0'):
                 ui.label(shown(rule['name'])).classes('font-medium').props('dir=auto')
@@ -88,18 +89,25 @@ class RulesView:
                     f'{FORMAT_LABELS.get(rule["format"], rule["format"])} · {events_text(rule["events"])}'
                 ).classes('text-xs opacity-70')
             ui.space()
-            switch = ui.switch('On', value=rule['enabled']).props(
-                f'data-testid=rule-enabled aria-label="Webhook {rule["name"]} on"'
+            switch = attrs(
+                ui.switch('On', value=rule['enabled']).props('data-testid=rule-enabled'),
+                {'aria-label': f'Webhook {rule["name"]} on'},
             )
             if not self.operator:
                 switch.disable()
                 return
             switch.on_value_change(lambda e, r=rule: self.switch(r, e.value, e.sender))
-            ui.button('Test', icon='send', on_click=lambda r=rule: self.test(r)).props(
-                f'flat dense no-caps data-testid=rule-test aria-label="Send a test to {rule["name"]}"'
+            attrs(
+                ui.button('Test', icon='send', on_click=lambda r=rule: self.test(r)).props(
+                    'flat dense no-caps data-testid=rule-test'
+                ),
+                {'aria-label': f'Send a test to {rule["name"]}'},
             ).classes('rb-tap')
-            ui.button(icon='delete', on_click=lambda r=rule: self.delete(r)).props(
-                f'flat dense data-testid=rule-delete aria-label="Delete webhook {rule["name"]}"'
+            attrs(
+                ui.button(icon='delete', on_click=lambda r=rule: self.delete(r)).props(
+                    'flat dense data-testid=rule-delete'
+                ),
+                {'aria-label': f'Delete webhook {rule["name"]}'},
             ).classes('rb-tap')
 
     async def switch(self, rule: dict, on: bool, control: Any) -> None:
@@ -149,8 +157,8 @@ def add_rule_form(project_id: str, on_added: Done) -> None:
             picks = {}
             with ui.row().classes('gap-x-4 gap-y-0 flex-wrap').props('data-testid=rule-events') as events_row:
                 for event in EVENT_TYPES:
-                    picks[event] = ui.checkbox(EVENT_LABELS[event], value=event in DEFAULT_EVENTS).props(
-                        f'data-event={event}'
+                    picks[event] = attrs(
+                        ui.checkbox(EVENT_LABELS[event], value=event in DEFAULT_EVENTS), {'data-event': event}
                     )
             boxes['events'] = events_row
             message = ui.column().classes('w-full').props('aria-live=polite')

@@ -9,6 +9,7 @@ from typing import Any
 
 from nicegui import ui
 
+from app.pages.attributes import attrs
 from app.pages.repository_settings import stored_text
 from app.state.form_problems import GENERAL
 from app.state.form_text import COMMAND_MODES, DURATION_HINT, CommandMode, switch_command_mode
@@ -69,7 +70,7 @@ class ProjectFormView:
             self.credentials.set_visibility(False)  # the stored kind says it all
 
     def _box(self, key: str, box: Any) -> Any:
-        box.classes('w-full').props(f'data-testid=field-{key} spellcheck=false')
+        attrs(box.classes('w-full').props('spellcheck=false'), {'data-testid': f'field-{key}'})
         self.boxes[key] = box
         return box
 
@@ -150,7 +151,9 @@ class ProjectFormView:
                 ui.label(argv).classes('italic opacity-80').props('data-testid=argv-problem')
                 return
             for index, arg in enumerate(argv):
-                ui.label(arg).classes('font-mono rb-chip px-2 border').props(f'data-arg={index} dir=auto')
+                attrs(
+                    ui.label(arg).classes('font-mono rb-chip px-2 border').props('dir=auto'), {'data-arg': str(index)}
+                )
 
     def _limits(self, draft: ProjectDraft) -> None:
         _section('Limits')
@@ -161,7 +164,10 @@ class ProjectFormView:
                 'hint="Runs of this repository at once; a trigger past it is refused and names the runs in the way"'
             )
             self.budget = self._box('run_budget_seconds', ui.input('Run budget', value=draft.run_budget))
-            self.budget.props(f'hint="The longest a run may take: {DURATION_HINT}" placeholder="the server default"')
+            attrs(
+                self.budget.props('placeholder="the server default"'),
+                {'hint': f'The longest a run may take: {DURATION_HINT}'},
+            )
             self.ttl = self._box('queued_ttl_seconds', ui.input('Queued runs expire after', value=draft.queued_ttl))
             self.ttl.props('hint="A duration; a queued run still waiting then ends expired" placeholder="never"')
         # mt-6: room for the two-line hints of the row above (Quasar does not make it)
@@ -190,10 +196,10 @@ class ProjectFormView:
         with self.forge:
             self.source = {k: ui.input(FORGE_LABELS[k], value=draft.source.get(k, '')) for k in FORGE_FIELDS}
             for key, box in self.source.items():
-                box.classes('w-full').props(f'data-testid=source-{key} spellcheck=false')
+                attrs(box.classes('w-full').props('spellcheck=false'), {'data-testid': f'source-{key}'})
             stored = 'A token is stored (never shown): leave empty to keep it' if draft.source_has_token else ''
             self.source_token = ui.input('Forge API token', password=True).classes('w-full')
-            self.source_token.props(f'autocomplete=new-password data-testid=source-token hint="{stored}"')
+            attrs(self.source_token.props('autocomplete=new-password data-testid=source-token'), {'hint': stored})
             self.boxes['source_token'] = self.source_token
         self.kind.on_value_change(lambda _: self.forge.set_visibility(self.kind.value != 'local'))
         self.forge.set_visibility(draft.source_kind != 'local')

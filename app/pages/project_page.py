@@ -8,6 +8,7 @@ from starlette.responses import Response
 
 from app.client import ApiError
 from app.pages.afk_costs import afk_costs_section
+from app.pages.attributes import attrs
 from app.pages.charts import history_section
 from app.pages.instant_row import params_text
 from app.pages.not_found import not_found_page
@@ -58,7 +59,7 @@ async def project_page(
                 ('Notifications', 'notifications', 'project-notifications-link'),
                 ('Schedules', 'schedules', 'schedules-link'),
             ):
-                ui.link(text, f'/projects/{project_id}/{path}').classes('rb-tap-link').props(f'data-testid={test_id}')
+                attrs(ui.link(text, f'/projects/{project_id}/{path}').classes('rb-tap-link'), {'data-testid': test_id})
         if project.get('runs_on'):
             with ui.row().classes('items-center gap-1 text-sm').props('data-testid=runs-on'):
                 ui.label('runs on workers with labels').classes('opacity-70')

@@ -11,6 +11,7 @@ from nicegui import background_tasks, ui
 
 from app.build_info import this_build
 from app.client import ApiError
+from app.pages.attributes import attrs
 from app.state import connection, live
 from app.state.provenance import Provenance, provenance
 
@@ -70,13 +71,17 @@ class ProvenanceChip:
         self.short_label.text = chip.short
         self.button.classes(replace=f'rb-prov {LEVEL_CLASSES[chip.level]}')
         # the name starts with the words the chip shows (WCAG 2.5.3, label in name), then says what they are
-        self.button.props(
-            f'data-level={chip.level} aria-label="{chip.text}: where this page\'s data comes from ({chip.summary})"'
+        attrs(
+            self.button,
+            {
+                'data-level': chip.level,
+                'aria-label': f"{chip.text}: where this page's data comes from ({chip.summary})",
+            },
         )
         self.details.clear()
         with self.details:
             for name, value in chip.facts:
-                with ui.row().classes('gap-2 no-wrap').props(f'data-fact="{name}"'):
+                with attrs(ui.row().classes('gap-2 no-wrap'), {'data-fact': name}):
                     ui.label(name).classes('opacity-60 w-28 shrink-0')
                     ui.label(value).classes('font-mono break-all')
             if not connection.is_remote():  # this process serves the API and its reference pages

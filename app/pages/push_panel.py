@@ -9,6 +9,7 @@ from typing import Any
 from nicegui import ui
 
 from app.client import ApiError
+from app.pages.attributes import attrs
 from app.pages.widgets import correlation_chip
 from app.state import connection
 from app.state.push_rules import hook_url, push_body, push_draft, rules_summary
@@ -77,7 +78,7 @@ def push_panel(project: dict[str, Any], *, readonly: bool) -> None:
             body, problems = push_body(draft, state['project'])
             branches.props(remove='error error-message')
             if problems:
-                branches.props(f'error error-message="{problems["branches"]}"')
+                attrs(branches.props('error'), {'error-message': problems['branches']})
                 return
             try:
                 saved = await connection.client().update_project(project_id, body)

@@ -14,6 +14,7 @@ from typing import Any
 from nicegui import ui
 
 from app.client import ApiError
+from app.pages.attributes import attrs
 from app.pages.widgets import code_block
 from app.state import artifacts_view as view
 from app.state import connection
@@ -83,7 +84,7 @@ class RunExtras:
 
     async def draw_artifacts(self, run_id: str, answer: dict[str, Any]) -> None:
         items = answer.get('items') or []
-        self.tabs['artifacts'].props(f'label="{view.artifacts_tab_label(items)}"')
+        attrs(self.tabs['artifacts'], {'label': view.artifacts_tab_label(items)})
         self.artifacts_box.clear()
         with self.artifacts_box:
             with ui.row().classes('items-center gap-3 w-full'):
@@ -102,10 +103,11 @@ class RunExtras:
     async def _artifact_row(self, run_id: str, item: dict[str, Any]) -> None:
         path = item['path']
         kind = view.preview_kind(item)
-        with (
+        with attrs(
             ui.column()
             .classes('w-full gap-1 rounded border border-slate-300 px-2 py-1')
-            .props(f'role=listitem data-testid=artifact data-path="{path}"')
+            .props('role=listitem data-testid=artifact'),
+            {'data-path': path},
         ):
             with ui.row().classes('items-center gap-3 w-full flex-wrap'):
                 ui.icon('description' if kind != 'image' else 'image').props('aria-hidden=true')
@@ -125,8 +127,11 @@ class RunExtras:
             if not item.get('stored'):
                 ui.label(item.get('refused') or '').classes('text-sm text-negative').props('data-field=refused')
             elif kind == 'image':
-                ui.image(view.ui_url(run_id, path)).classes('max-w-xl border border-slate-200').props(
-                    f'alt="{path}" data-testid=artifact-image fit=contain'
+                attrs(
+                    ui.image(view.ui_url(run_id, path))
+                    .classes('max-w-xl border border-slate-200')
+                    .props('data-testid=artifact-image fit=contain'),
+                    {'alt': path},
                 )
             elif kind == 'text':
                 language = view.code_language(item)
@@ -149,7 +154,7 @@ class RunExtras:
         totals = answer.get('totals') or {}
         failing = (totals.get('failed') or 0) + (totals.get('errors') or 0)
         label = f'Tests ({failing} failed)' if failing else view.tab_label('Tests', totals.get('total'))
-        self.tabs['tests'].props(f'label="{label}"')
+        attrs(self.tabs['tests'], {'label': label})
         self.tests_box.clear()
         with self.tests_box:
             if not answer.get('has_report'):
@@ -213,10 +218,11 @@ class RunExtras:
     @staticmethod
     def _failure(failure: dict[str, Any], base_branch: str | None = None) -> None:
         mark = failure.get('mark') or ''
-        with (
+        with attrs(
             ui.column()
             .classes('w-full gap-1 rounded border border-red-300 px-2 py-1')
-            .props(f'data-testid=test-failure data-mark={mark}')
+            .props('data-testid=test-failure'),
+            {'data-mark': mark},
         ):
             with ui.row().classes('items-center gap-2 flex-wrap'):
                 ui.icon('error' if failure['status'] == 'error' else 'cancel', color='negative').props(

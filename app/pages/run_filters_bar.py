@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 from nicegui import ui
 
 from app.models.vocabulary import AWAITING_APPROVAL
+from app.pages.attributes import attrs
 from app.pages.theme import STATUS_LABELS
 from app.state.runs_store import RunFilters, RunsStore
 
@@ -114,10 +115,9 @@ def filter_bar(view: FilteredList, projects: list[dict] | None) -> None:
 
 def filter_text(name: str, label: str, value: str | None, on_change: Any) -> ui.input:
     """A text filter, applied on Enter or when the field is left (not on every keystroke)."""
-    field = (
-        ui.input(label, value=value or '')
-        .classes(f'w-full {FILTER_WIDTHS[name]}')
-        .props(f'dense clearable data-filter={name}')
+    field = attrs(
+        ui.input(label, value=value or '').classes(f'w-full {FILTER_WIDTHS[name]}').props('dense clearable'),
+        {'data-filter': name},
     )
     field.on('keydown.enter', on_change)
     field.on('blur', on_change)
@@ -127,16 +127,18 @@ def filter_text(name: str, label: str, value: str | None, on_change: Any) -> ui.
 
 def filter_date(name: str, label: str, value: str | None, on_change: Any) -> ui.input:
     """A day (the browser's date picker), applied as soon as a whole date is chosen or the field cleared."""
-    return (
+    return attrs(
         ui.input(label, value=value or '', on_change=on_change)
         .classes(f'w-full {FILTER_WIDTHS[name]}')
-        .props(f'dense clearable stack-label type=date data-filter={name}')
+        .props('dense clearable stack-label type=date'),
+        {'data-filter': name},
     )
 
 
 def filter_select(name: str, options: dict[str, str], value: str | None, on_change: Any) -> ui.select:
-    return (
-        ui.select(options, value=value or '', label=name.capitalize(), on_change=on_change)
-        .classes(f'w-full {FILTER_WIDTHS[name]}')
-        .props(f'data-filter={name}')
+    return attrs(
+        ui.select(options, value=value or '', label=name.capitalize(), on_change=on_change).classes(
+            f'w-full {FILTER_WIDTHS[name]}'
+        ),
+        {'data-filter': name},
     )

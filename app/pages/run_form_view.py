@@ -11,6 +11,7 @@ from nicegui import ui
 
 from app.client import ApiError
 from app.pages import log_view
+from app.pages.attributes import attrs
 from app.pages.instant_row import REVEAL_ON_CLICK
 from app.pages.matrix_fields import MatrixFields
 from app.pages.run_later import RunLater
@@ -99,26 +100,25 @@ def run_button(on_click: Callable[[], Awaitable[None]]) -> tuple[ui.element, ui.
 def keyboard_stop(wrap: ui.element, reason: str | None) -> None:
     """A disabled Run stays reachable by keyboard, named, with its reason (and its tooltip)."""
     if reason:
-        label = f'Run (unavailable: {reason})'.replace('"', "'")
-        wrap.props(f'tabindex=0 role=button aria-disabled=true aria-label="{label}"')
+        attrs(wrap.props('tabindex=0 role=button aria-disabled=true'), {'aria-label': f'Run (unavailable: {reason})'})
     else:
         wrap.props('tabindex=-1').props(remove='role aria-disabled aria-label')
 
 
 def failure_banner(failure: Failure) -> None:
     """A refused or failed submit: what happened, the runs in the way, and the correlation id."""
-    with (
-        ui.element('div')
-        .classes('w-full rb-banner rb-banner-red')
-        .props(f'role=alert data-testid=failure data-failure={failure.kind}')
+    with attrs(
+        ui.element('div').classes('w-full rb-banner rb-banner-red').props('role=alert data-testid=failure'),
+        {'data-failure': failure.kind},
     ):
         ui.label(failure.message).props('data-testid=failure-text')
         with ui.row().classes('items-center gap-2 flex-wrap'):
             if failure.links:
                 ui.label('Active run:' if failure.kind == 'pr_lock' else 'Active runs:').classes('text-sm')
             for run_id in failure.links:
-                ui.link(run_id, f'/runs/{run_id}').classes('font-mono text-sm rb-tap-link').props(
-                    f'data-blocking={run_id}'
+                attrs(
+                    ui.link(run_id, f'/runs/{run_id}').classes('font-mono text-sm rb-tap-link'),
+                    {'data-blocking': run_id},
                 )
             correlation_chip(failure.correlation_id, f'HTTP {failure.status}' if failure.status else 'connection lost')
 
@@ -249,8 +249,13 @@ class RunFormView:
     def update_button(self) -> None:
         reason = self.block_reason()
         self.run_button.set_enabled(reason is None)
-        self.run_button.props(f'data-instant={"off" if self.matrix.on else "on"}')  # a batch has no row
-        self.run_button.props(f'aria-disabled={"true" if reason else "false"}')
+        attrs(
+            self.run_button,
+            {
+                'data-instant': 'off' if self.matrix.on else 'on',  # a batch has no row
+                'aria-disabled': 'true' if reason else 'false',
+            },
+        )
         self.run_tooltip.text = reason or 'Start the run'
         keyboard_stop(self.run_wrap, reason)
         self.reason.text = reason if reason and not self.submitting else ''

@@ -10,6 +10,7 @@ from typing import Any, Literal
 from nicegui import ui
 
 from app.client import ApiError
+from app.pages.attributes import attrs
 from app.pages.widgets import correlation_chip
 from app.state import connection
 from app.state.run_form import Failure, countdown_text, quota_banner, quota_stale
@@ -79,9 +80,10 @@ class RunLimits:
         if banner and left <= 0:
             with (
                 self.quota_box,
-                ui.element('div')
-                .classes(f'w-full rb-banner rb-banner-{banner.level}')
-                .props(f'role=status data-testid=quota-{banner.level}'),
+                attrs(
+                    ui.element('div').classes(f'w-full rb-banner rb-banner-{banner.level}').props('role=status'),
+                    {'data-testid': f'quota-{banner.level}'},
+                ),
             ):
                 with ui.row().classes('items-center gap-2'):
                     ui.icon('warning' if banner.level == 'amber' else 'block')

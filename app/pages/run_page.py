@@ -17,6 +17,7 @@ from app.models import AUTO_RETRY_KEY_PREFIX, TERMINAL_STATUSES
 from app.pages import artifact_download, log_download  # noqa: F401  (register /run-artifacts/..., /run-logs/...)
 from app.pages.afk_review import AfkReviewPanel
 from app.pages.annotation_list import draw_annotations
+from app.pages.attributes import attrs
 from app.pages.log_panel import LogPanel
 from app.pages.not_found import not_found_page
 from app.pages.push_facts import commit_status_line, push_facts
@@ -149,7 +150,7 @@ class TimelineView:
                 ):
                     with ui.row().classes('gap-1 items-baseline'):
                         ui.label(name).classes('opacity-60')
-                        ui.label(shown(value)).props(f'data-param={name} dir=auto')
+                        attrs(ui.label(shown(value)).props('dir=auto'), {'data-param': name})
                 when_name, when = start_fact(run)
                 with ui.row().classes('gap-1 items-baseline'):
                     ui.label(when_name).classes('opacity-60').props('data-testid=when-name')

@@ -8,6 +8,7 @@ from typing import Any
 from nicegui import ui
 
 from app.pages.afk_review import afk_facts
+from app.pages.attributes import attrs
 from app.pages.push_facts import push_facts
 from app.pages.run_timing import approve_button, cancel_button, timing_bits
 from app.pages.stage_strip import row_strip
@@ -24,10 +25,10 @@ def run_row(
 ) -> tuple[ui.element, ui.label, ui.label]:
     """One row of the runs list; returns the card and the labels the list's clock updates. extra(run) draws
     more at the row's start (the bulk selection's checkbox and outcome)."""
-    marker = f'data-optimistic={run["optimistic"]}' if run.get('optimistic') else f'data-run={run["id"]}'
-    with (
-        ui.card().tight().classes('w-full rb-row').props(f'role=listitem {marker} data-status={run["status"]}') as card
-    ):
+    marker = {'data-optimistic': run['optimistic']} if run.get('optimistic') else {'data-run': run['id']}
+    with attrs(
+        ui.card().tight().classes('w-full rb-row').props('role=listitem'), {**marker, 'data-status': run['status']}
+    ) as card:
         with ui.row().classes('w-full items-center gap-x-3 gap-y-1 p-2 flex-wrap'):
             if extra is not None:
                 extra(run)
@@ -73,12 +74,16 @@ def run_row(
             if not run.get('optimistic'):
                 approve_button(run, operator=operator)
                 if run['status'] in RETRYABLE:
-                    ui.button('Retry', icon='replay', on_click=lambda r=run: on_retry(r)).props(
-                        f'flat dense aria-label="Retry run {run["id"]}"'
+                    attrs(
+                        ui.button('Retry', icon='replay', on_click=lambda r=run: on_retry(r)).props('flat dense'),
+                        {'aria-label': f'Retry run {run["id"]}'},
                     ).classes('rb-tap')
                 if run['status'] in ACTIVE and run['status'] != 'stopping':
-                    ui.button('Stop', icon='stop', on_click=lambda r=run: on_stop(r)).props(
-                        f'flat dense color=negative aria-label="Stop run {run["id"]}"'
+                    attrs(
+                        ui.button('Stop', icon='stop', on_click=lambda r=run: on_stop(r)).props(
+                            'flat dense color=negative'
+                        ),
+                        {'aria-label': f'Stop run {run["id"]}'},
                     ).classes('rb-tap')
                 cancel_button(run)
     return card, started, took

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from nicegui import ui
 
 from app.client import ApiError
+from app.pages.attributes import attrs
 from app.pages.theme import iso_utc
 from app.pages.widgets import confirm, notify_error
 from app.state import connection
@@ -29,8 +30,9 @@ def timing_bits(run: dict, *, size: str = 'text-xs', reason: bool = True) -> Non
     line = timing_line(run)
     if line is not None:
         label = ui.label(line.prefix + until_text(line.moment, datetime.now(UTC)))
-        label.classes(f'{size} text-indigo-8 rb-timing').props(
-            f'data-field=timing data-rb-until="{iso_utc(line.moment.isoformat())}" data-rb-prefix="{line.prefix}"'
+        attrs(
+            label.classes(f'{size} text-indigo-8 rb-timing').props('data-field=timing'),
+            {'data-rb-until': iso_utc(line.moment.isoformat()), 'data-rb-prefix': line.prefix},
         )
         label.tooltip(line.title)
     waiting = approval_text(run)
@@ -48,18 +50,20 @@ def cancel_button(run: dict, *, dense: bool = True) -> None:
     """Cancel a delayed run (nothing else: a queued or running one has Stop)."""
     if run.get('status') not in CANCELLABLE:
         return
-    ui.button('Cancel', icon='event_busy', on_click=lambda: cancel_run(run['id'])).props(
-        f'{"flat dense " if dense else ""}color=negative data-testid=cancel aria-label="Cancel delayed run {run["id"]}"'
-    ).classes('rb-tap')
+    button = ui.button('Cancel', icon='event_busy', on_click=lambda: cancel_run(run['id'])).classes('rb-tap')
+    attrs(button.props('color=negative data-testid=cancel'), {'aria-label': f'Cancel delayed run {run["id"]}'})
+    if dense:
+        button.props('flat dense')
 
 
 def approve_button(run: dict, *, operator: bool, dense: bool = True) -> None:
     """Approve a run that waits for an operator (shown to operators only: the server refuses anyone else)."""
     if not operator or approval_text(run) is None:
         return
-    ui.button('Approve', icon='verified', on_click=lambda: approve_run(run['id'])).props(
-        f'{"flat dense " if dense else ""}color=positive data-testid=approve aria-label="Approve run {run["id"]}"'
-    ).classes('rb-tap')
+    button = ui.button('Approve', icon='verified', on_click=lambda: approve_run(run['id'])).classes('rb-tap')
+    attrs(button.props('color=positive data-testid=approve'), {'aria-label': f'Approve run {run["id"]}'})
+    if dense:
+        button.props('flat dense')
 
 
 async def approve_run(run_id: str) -> None:
@@ -89,10 +93,12 @@ def show_next_schedule(link: ui.link, project: dict) -> None:
     if line is None or line.moment is None:
         return
     link.text = line.text(datetime.now(UTC))
-    until, suffix, title = iso_utc(line.moment.isoformat()), _attr(line.suffix), _attr(line.title)
-    link.props(f'data-rb-until="{until}" data-rb-prefix="{line.prefix}" data-rb-suffix="{suffix}" title="{title}"')
-
-
-def _attr(text: str) -> str:
-    """A person's text (a schedule's name) inside a double-quoted prop value."""
-    return shown(text).replace('"', "'")
+    attrs(
+        link,
+        {
+            'data-rb-until': iso_utc(line.moment.isoformat()),
+            'data-rb-prefix': line.prefix,
+            'data-rb-suffix': shown(line.suffix),
+            'title': shown(line.title),
+        },
+    )

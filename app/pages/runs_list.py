@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 from nicegui import background_tasks, ui
 
 from app.client import ApiError
+from app.pages.attributes import attrs
 from app.pages.bulk_bar import BulkBar
 from app.pages.instant_row import InstantRow
 from app.pages.run_filters_bar import filter_bar
@@ -135,7 +136,7 @@ class RunsListView:
     def set_live(self, connected: bool) -> None:
         self.live_label.text = '● live' if connected else '○ reconnecting…'
         self.live_label.classes(replace='text-xs ' + ('text-positive' if connected else 'text-warning'))
-        self.box.props(f'data-live={"true" if connected else "false"}')
+        attrs(self.box, {'data-live': 'true' if connected else 'false'})
 
     # -- view
     @staticmethod

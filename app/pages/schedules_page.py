@@ -11,6 +11,7 @@ from typing import Any
 from nicegui import ui
 
 from app.client import ApiError, new_idempotency_key
+from app.pages.attributes import attrs
 from app.pages.charts import Debounced
 from app.pages.schedule_form import open_schedule_form
 from app.pages.signin import signed_in
@@ -59,10 +60,9 @@ class SchedulesView:
                 self.card(schedule, firings)
 
     def card(self, schedule: dict[str, Any], firings: list[dict[str, Any]]) -> None:
-        with (
-            ui.card()
-            .classes('w-full gap-1')
-            .props(f'role=listitem data-schedule={schedule["id"]} data-paused={str(schedule["paused"]).lower()}')
+        with attrs(
+            ui.card().classes('w-full gap-1').props('role=listitem'),
+            {'data-schedule': str(schedule['id']), 'data-paused': str(schedule['paused']).lower()},
         ):
             with ui.row().classes('w-full items-center gap-2'):
                 ui.label(shown(schedule['name'])).classes('text-lg font-bold').props('dir=auto')
@@ -85,11 +85,16 @@ class SchedulesView:
         ui.button('Run now', icon='play_arrow', on_click=lambda: self.run_now(schedule)).props(
             'flat dense data-testid=run-now'
         ).classes('rb-tap')
-        ui.button(
-            'Resume' if paused else 'Pause',
-            icon='play_arrow' if paused else 'pause',
-            on_click=lambda: self.set_paused(schedule, not paused),
-        ).props(f'flat dense data-testid={"resume" if paused else "pause"}').classes('rb-tap')
+        attrs(
+            ui.button(
+                'Resume' if paused else 'Pause',
+                icon='play_arrow' if paused else 'pause',
+                on_click=lambda: self.set_paused(schedule, not paused),
+            )
+            .props('flat dense')
+            .classes('rb-tap'),
+            {'data-testid': 'resume' if paused else 'pause'},
+        )
         ui.button('Edit', icon='edit', on_click=lambda: open_schedule_form(self.project, self.saved, schedule)).props(
             'flat dense data-testid=edit'
         ).classes('rb-tap')
@@ -102,7 +107,7 @@ class SchedulesView:
         with ui.row().classes('items-baseline gap-2 text-sm'):
             label = ui.label(line.text(datetime.now(UTC))).props('data-field=next')
             if line.moment is not None:
-                label.props(f'data-rb-until="{iso_utc(line.moment.isoformat())}" data-rb-prefix="{line.prefix}"')
+                attrs(label, {'data-rb-until': iso_utc(line.moment.isoformat()), 'data-rb-prefix': line.prefix})
             label.tooltip(line.title)
             slots = [clock(moment) for moment in (parse(s) for s in schedule.get('upcoming') or []) if moment]
             if len(slots) > 1:
@@ -119,10 +124,9 @@ class SchedulesView:
         with ui.column().classes('w-full gap-0').props('role=list aria-label="Past firings"'):
             for firing in firings:
                 view = firing_view(firing)
-                with (
-                    ui.row()
-                    .classes('w-full items-center gap-2 text-sm py-1')
-                    .props(f'role=listitem data-firing={view.state}')
+                with attrs(
+                    ui.row().classes('w-full items-center gap-2 text-sm py-1').props('role=listitem'),
+                    {'data-firing': view.state},
                 ):
                     slot = parse(firing['slot'])
                     ui.label(clock(slot) if slot else '?').classes('font-mono text-xs opacity-80')

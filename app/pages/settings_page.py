@@ -7,6 +7,7 @@ from __future__ import annotations
 from nicegui import ui
 
 from app.client import ApiError
+from app.pages.attributes import attrs
 from app.pages.signin import signed_in
 from app.pages.theme import frame
 from app.pages.widgets import error_notice, list_note
@@ -48,10 +49,9 @@ async def settings_page() -> None:
             projects = []
         with box:
             for project in projects:
-                with (
-                    ui.row()
-                    .classes('w-full items-center gap-3 rb-row px-2')
-                    .props(f'role=listitem data-project={project["id"]}')
+                with attrs(
+                    ui.row().classes('w-full items-center gap-3 rb-row px-2').props('role=listitem'),
+                    {'data-project': project['id']},
                 ):
                     ui.label(shown(project['name'])).classes('font-medium').props('dir=auto')
                     ui.label(project['id']).classes('font-mono text-xs opacity-70')

@@ -12,6 +12,7 @@ from typing import Any
 
 from nicegui import ui
 
+from app.pages.attributes import attrs
 from app.pages.browser_alerts import watch_own_runs
 from app.pages.operator_only import operator_links
 from app.pages.provenance_chip import ProvenanceChip
@@ -115,11 +116,8 @@ def _person_menu() -> None:
 
 
 def status_badge(status: str) -> ui.badge:
-    return (
-        ui.badge(STATUS_LABELS.get(status, status), color=STATUS_COLORS.get(status, 'grey'))
-        .props(f'data-status={status}')
-        .classes('text-sm px-2 py-1')
-    )
+    badge = ui.badge(STATUS_LABELS.get(status, status), color=STATUS_COLORS.get(status, 'grey'))
+    return attrs(badge.classes('text-sm px-2 py-1'), {'data-status': status})
 
 
 def parse_time(value: str | None) -> datetime | None:
@@ -163,7 +161,7 @@ def live_relative(label: ui.label, value: str | None, *, prefix: str = '') -> ui
     """A relative time ("12 s ago") that the browser keeps true each second."""
     label.text = prefix + relative(value)
     if value:
-        label.props(f'data-rb-time="{iso_utc(value)}" data-rb-prefix="{prefix}"')
+        attrs(label, {'data-rb-time': iso_utc(value), 'data-rb-prefix': prefix})
     return label
 
 
@@ -171,7 +169,7 @@ def live_duration(label: ui.label, run: dict) -> ui.label:
     """A run's duration; while it runs, the browser counts it up each second."""
     label.text = duration(run)
     if run.get('started_at') and not run.get('finished_at'):
-        label.props(f'data-rb-since="{iso_utc(run["started_at"])}"')
+        attrs(label, {'data-rb-since': iso_utc(run['started_at'])})
     else:
         label.props(remove='data-rb-since')
     return label

@@ -13,6 +13,7 @@ from typing import Any
 from nicegui import ui
 
 from app.client import ApiError
+from app.pages.attributes import attrs
 from app.pages.signin import signed_in
 from app.pages.theme import frame, live_relative, parse_time
 from app.pages.widgets import confirm, correlation_chip, error_notice, notify_error
@@ -165,7 +166,9 @@ class PeopleView:
         self.host = ui.element('div')  # the dialogs
         self.message = ui.column().classes('w-full')
         label = 'Your tokens' if own else 'People'
-        self.box = ui.column().classes('w-full gap-3').props(f'role=list aria-label="{label}" data-testid=people')
+        self.box = attrs(
+            ui.column().classes('w-full gap-3').props('role=list data-testid=people'), {'aria-label': label}
+        )
 
     async def _own(self) -> list[dict[str, Any]]:
         return [own_person(self.me, await connection.client().list_tokens())]
@@ -186,12 +189,12 @@ class PeopleView:
     def person(self, person: dict[str, Any]) -> None:
         mine = person['id'] == self.me.get('user_id')
         unmanaged = not_managed(person, self.me)  # the server's rule: it would refuse New token and Revoke (403)
-        with ui.card().classes('w-full gap-1 rb-row').props(f'role=listitem data-person={person["id"]}'):
+        with attrs(ui.card().classes('w-full gap-1 rb-row').props('role=listitem'), {'data-person': str(person['id'])}):
             with ui.row().classes('w-full items-center gap-2 flex-wrap'):
                 ui.label(shown(person['name'])).classes('font-bold').props('dir=auto')
                 if mine:
                     ui.badge('you').props('outline')
-                ui.chip(person['role']).props(f'dense outline data-role={person["role"]}')
+                attrs(ui.chip(person['role']).props('dense outline'), {'data-role': person['role']})
                 ui.label(teams_text(person['teams'], self.team_names)).classes('text-sm opacity-80')
                 ui.label(token_count(person)).classes('text-xs opacity-60')
                 ui.space()
@@ -213,7 +216,7 @@ class PeopleView:
 
     def token(self, person: dict[str, Any], token: dict[str, Any], *, managed: bool, mine: bool) -> None:
         this_browser = token['id'] == self.me.get('token_id')
-        with ui.row().classes('w-full items-center gap-2 pl-2').props(f'data-token={token["id"]}'):
+        with attrs(ui.row().classes('w-full items-center gap-2 pl-2'), {'data-token': str(token['id'])}):
             ui.icon('key').classes('opacity-60')
             ui.label(shown(token['name'])).classes('text-sm').props('dir=auto data-testid=token-name-label')
             ui.label(token['id']).classes('font-mono text-xs opacity-70')

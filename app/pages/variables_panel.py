@@ -10,6 +10,7 @@ from typing import Any
 from nicegui import ui
 
 from app.client import ApiError
+from app.pages.attributes import attrs
 from app.pages.widgets import correlation_chip, list_note
 from app.state import connection
 
@@ -59,10 +60,9 @@ def variables_panel(project: dict[str, Any], *, readonly: bool) -> None:
                     list_note('None yet.')
                 for item in sorted(items, key=lambda i: i['name']):
                     kind = 'secrets' if item['secret'] else 'variables'
-                    with (
-                        ui.row()
-                        .classes('w-full items-center gap-3 rb-row px-2')
-                        .props(f'role=listitem data-variable={item["name"]}')
+                    with attrs(
+                        ui.row().classes('w-full items-center gap-3 rb-row px-2').props('role=listitem'),
+                        {'data-variable': item['name']},
                     ):
                         ui.label(item['name']).classes('font-mono font-medium')
                         if item.get('protected'):
@@ -74,8 +74,11 @@ def variables_panel(project: dict[str, Any], *, readonly: bool) -> None:
                         ui.space()
                         ui.label(f'set by {item.get("set_by") or "?"} · {_when(item["updated_at"])}').classes('text-xs')
                         if not readonly:
-                            ui.button('Remove', on_click=lambda _, n=item['name'], k=kind: remove(n, k)).props(
-                                f'flat dense data-testid=remove-{item["name"]}'
+                            attrs(
+                                ui.button('Remove', on_click=lambda _, n=item['name'], k=kind: remove(n, k)).props(
+                                    'flat dense'
+                                ),
+                                {'data-testid': f'remove-{item["name"]}'},
                             ).classes('rb-tap')
 
         async def remove(name: str, kind: str) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 from nicegui import ui
 
 from app.client import ApiError
+from app.pages.attributes import attrs
 from app.state.error_text import in_words, technical
 from app.state.text import shown
 
@@ -23,13 +24,9 @@ def correlation_chip(correlation_id: str | None, failure: str = '', *, details: 
             ui.clipboard.write(correlation_id)
             ui.notify(f'Copied correlation id {correlation_id}', position='bottom', timeout=1500)
 
-    chip = (
-        ui.button(on_click=copy)
-        .props(
-            f'flat dense no-caps outline icon=content_copy aria-label="{shows}: copy the correlation id" '
-            f'data-correlation-id="{correlation_id or ""}"'
-        )
-        .classes('rb-tap rb-chip')
+    chip = attrs(
+        ui.button(on_click=copy).props('flat dense no-caps outline icon=content_copy').classes('rb-tap rb-chip'),
+        {'aria-label': f'{shows}: copy the correlation id', 'data-correlation-id': correlation_id or ''},
     )
     with chip:
         ui.label(f'{failure} · ' if failure else '').classes('text-xs')
@@ -37,14 +34,14 @@ def correlation_chip(correlation_id: str | None, failure: str = '', *, details: 
     hint = 'Copy the correlation id (quote it when reporting the problem)'
     chip.tooltip(f'{details}. {hint}' if details else hint)
     if details:
-        chip.props(f'data-details="{details.replace(chr(34), chr(39))}"')
+        attrs(chip, {'data-details': details})
     return chip
 
 
 def variable_chips(variables: dict[str, str], testid: str) -> None:
     """A trigger's own variables (a run's, a batch's, a schedule's runs'; docs/pipelines.md) as NAME=value chips
     after a dim "variables"."""
-    with ui.row().classes('gap-1 items-baseline').props(f'data-testid={testid}'):
+    with attrs(ui.row().classes('gap-1 items-baseline'), {'data-testid': testid}):
         ui.label('variables').classes('opacity-60')
         for name, value in variables.items():
             ui.label(shown(f'{name}={value}')).classes('font-mono text-xs rounded border border-slate-300 px-1').props(
@@ -98,6 +95,6 @@ def code_block(text: str, *, language: str | None, name: str) -> ui.code:
     """ui.code as everyone can use it: its scrolling box takes the keyboard focus (arrow keys scroll it) and is
     named `name`, its copy button says what it does (NiceGUI leaves both unnamed)."""
     block = ui.code(text, language=language)
-    block.markdown.props(f'tabindex=0 role=region aria-label="{name}"')
-    block.copy_button.props(f'aria-label="Copy {name}"')
+    attrs(block.markdown.props('tabindex=0 role=region'), {'aria-label': name})
+    attrs(block.copy_button, {'aria-label': f'Copy {name}'})
     return block

@@ -7,6 +7,7 @@ from __future__ import annotations
 from nicegui import ui
 
 from app.client import ApiError
+from app.pages.attributes import attrs
 from app.pages.signin import signed_in
 from app.pages.theme import frame, live_relative, relative
 from app.pages.widgets import error_notice, notify_error
@@ -70,10 +71,11 @@ class WorkersView:
                 self.row(worker)
 
     def row(self, worker: dict) -> None:
-        with ui.card().tight().classes('w-full').props(f'role=listitem data-worker="{worker["name"]}"'):
+        with attrs(ui.card().tight().classes('w-full').props('role=listitem'), {'data-worker': worker['name']}):
             with ui.row().classes('w-full items-center gap-x-4 gap-y-1 p-2 flex-wrap'):
-                ui.badge(worker['state'], color=STATE_COLORS.get(worker['state'], 'grey')).props(
-                    f'data-state={worker["state"]}'
+                attrs(
+                    ui.badge(worker['state'], color=STATE_COLORS.get(worker['state'], 'grey')),
+                    {'data-state': worker['state']},
                 ).classes('text-sm px-2 py-1')
                 ui.label(worker['name']).classes('font-mono text-sm')
                 ui.label(f'{worker["host"]} · pid {worker["pid"]}').classes('text-xs opacity-70')
@@ -88,12 +90,18 @@ class WorkersView:
                 ui.space()
                 # only an administrator's drain is not refused (403 admin_required): no button that can only fail
                 if self.admin and worker['state'] == 'live':
-                    ui.button('Drain', icon='pause_circle', on_click=lambda w=worker: self.drain(w, True)).props(
-                        f'flat dense aria-label="Drain worker {worker["name"]}"'
+                    attrs(
+                        ui.button('Drain', icon='pause_circle', on_click=lambda w=worker: self.drain(w, True)).props(
+                            'flat dense'
+                        ),
+                        {'aria-label': f'Drain worker {worker["name"]}'},
                     ).classes('rb-tap')
                 elif self.admin and worker['state'] == 'draining':
-                    ui.button('Undrain', icon='play_circle', on_click=lambda w=worker: self.drain(w, False)).props(
-                        f'flat dense aria-label="Undrain worker {worker["name"]}"'
+                    attrs(
+                        ui.button('Undrain', icon='play_circle', on_click=lambda w=worker: self.drain(w, False)).props(
+                            'flat dense'
+                        ),
+                        {'aria-label': f'Undrain worker {worker["name"]}'},
                     ).classes('rb-tap')
 
     async def drain(self, worker: dict, drain: bool) -> None:

@@ -13,7 +13,7 @@ import zipfile
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.helpers.artifacts import add_fixing_branch, add_fixtures, expected
+from tests.helpers.artifacts import HOSTILE_NAMES, add_fixing_branch, add_fixtures, add_hostile_branch, expected
 from tests.helpers.axe import axe_violations, by_rule
 from tests.helpers.e2e import Stack, screenshot, stack
 
@@ -147,3 +147,33 @@ def test_a_feature_branchs_tests_read_against_main(page: Page, env: Stack) -> No
     assert not found, f'{by_rule(found)}:\n' + '\n'.join(v.line() for v in found)
     fixed.get_by_test_id('since-link').click()  # to the run on main that failed it
     page.wait_for_url(f'**/runs/{on_main["id"]}')
+
+
+def test_artifact_names_are_shown_never_run(page: Page, env: Stack) -> None:
+    """A run names its files: a name that closes a props string's quote and adds `:y="..."` (JavaScript to NiceGUI),
+    or ends in a backslash, is a name like any other, on the row, its preview and its image."""
+    add_hostile_branch(env.repo, 'hostile')
+    run = finished(env, 'shallow', branch='hostile')
+    page.goto(f'{env.ui_url}/runs/{run["id"]}')
+    page.get_by_test_id('tab-artifacts').click()
+    panel = page.get_by_test_id('artifacts-panel')
+    rows = panel.get_by_test_id('artifact')
+    expect(rows).to_have_count(len(HOSTILE_NAMES))
+    expect(panel.get_by_test_id('artifact-text')).to_contain_text('a text preview')  # drawn: every row is there
+    assert page.evaluate('() => window.__rbxss') is None
+    names = sorted(HOSTILE_NAMES.values())
+    assert sorted(rows.evaluate_all('rows => rows.map((row) => row.dataset.path)')) == names
+    assert sorted(panel.locator('[data-field=path]').all_inner_texts()) == names
+    refused = panel.locator(f'[data-path="{css_string(HOSTILE_NAMES["refused"])}"]')
+    expect(refused.locator('[data-field=refused]')).to_contain_text('backslash')
+    image = panel.get_by_test_id('artifact-image').locator('img')
+    expect(image).to_have_attribute('alt', HOSTILE_NAMES['image'])
+    expect(panel.get_by_role('region', name=HOSTILE_NAMES['text'], exact=True)).to_be_visible()
+    copy = panel.get_by_test_id('artifact-text').locator('.nicegui-code-copy')
+    expect(copy).to_have_attribute('aria-label', f'Copy {HOSTILE_NAMES["text"]}')
+    assert page.evaluate('() => window.__rbxss') is None
+
+
+def css_string(text: str) -> str:
+    """`text` inside a CSS attribute selector's double quotes."""
+    return text.replace('\\', '\\\\').replace('"', '\\"')

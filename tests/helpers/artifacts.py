@@ -110,3 +110,38 @@ def add_fixing_branch(repo: Path, branch: str) -> Path:
     git('commit', '-q', '-am', 'fix test_a')
     git('checkout', '-q', 'main')
     return repo
+
+
+# Artifact names that close a props string's quoted value and add props of their own (`:y` is run as JavaScript):
+# kept without a preview, kept as text (its preview is named by it), kept as an image (its alt), and refused for its
+# trailing backslash (still listed, by its name).
+HOSTILE_NAMES = {
+    'plain': 'x" :y="window.__rbxss=1" z',
+    'text': 't" :y="window.__rbxss=3" z.txt',
+    'image': 'i" :y="window.__rbxss=4" z.png',
+    'refused': 'b" :y="window.__rbxss=2" \\',
+}
+# single quotes: the shell takes `"` and `\` in them as they are
+HOSTILE_SCRIPT = f"""#!/bin/sh
+set -eu
+top="$PWD"
+cd "$RUNBOARD_ARTIFACTS_DIR"
+printf 'no preview' > '{HOSTILE_NAMES['plain']}'
+printf 'a text preview' > '{HOSTILE_NAMES['text']}'
+cp "$top/fixtures/shot.png" '{HOSTILE_NAMES['image']}'
+printf 'refused' > '{HOSTILE_NAMES['refused']}'
+"""
+
+
+def add_hostile_branch(repo: Path, branch: str) -> Path:
+    """`branch` off main: its run leaves the artifacts of HOSTILE_NAMES and succeeds."""
+    ident = ['-c', 'user.name=t', '-c', 'user.email=t@example.invalid']
+
+    def git(*args: str) -> None:
+        subprocess.run(['git', *ident, *args], cwd=repo, check=True, capture_output=True)
+
+    git('checkout', '-q', '-b', branch, 'main')
+    (repo / 'run.sh').write_text(HOSTILE_SCRIPT)
+    git('commit', '-q', '-am', 'artifacts with hostile names')
+    git('checkout', '-q', 'main')
+    return repo
