@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated, Literal, Self
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -113,6 +114,14 @@ class Settings(BaseSettings):
         self.redis_url = with_query_options(self.redis_url, options)
         self.broker_url = with_query_options(self.broker_url, options)
         return self
+
+    def private_data_dir(self) -> Path:
+        """The data dir, made (or set, when this user owns it) 0700: the database, the keys, every team's mirrors and
+        checkouts are its owner's alone (docs/security.md)."""
+        self.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if self.data_dir.stat().st_uid == os.geteuid():
+            self.data_dir.chmod(0o700)
+        return self.data_dir
 
     @property
     def sqlite_path(self) -> Path:

@@ -166,7 +166,7 @@ class Services:
 def build_services(settings: Settings, *, migrate: bool = True, seed: bool = True) -> Services:
     """Every service, not started yet; or StartupFailed naming the step that failed."""
     with step(f'the data directory {settings.data_dir}'):
-        settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)  # its owner's alone (docs/security.md)
+        settings.private_data_dir()
     with step(f'the database {db.masked(settings.effective_database_url)}'):
         engine = db.make_engine(settings.effective_database_url)
     try:

@@ -180,7 +180,7 @@ def browser_sessions(settings: Settings) -> str | None:
     if not settings.ui_requires_sign_in:
         return None  # login-free: no session cookie, no per-browser storage
 
-    storage_dir = settings.data_dir / 'ui-storage'
+    storage_dir = settings.private_data_dir() / 'ui-storage'
     storage_dir.mkdir(parents=True, exist_ok=True)
     storage_dir.chmod(0o700)
     Storage.path = storage_dir

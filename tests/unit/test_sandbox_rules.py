@@ -197,3 +197,13 @@ def test_the_data_dir_and_the_sqlite_file_are_their_owners_alone(tmp_path: Path)
     build_services(settings).engine.dispose()
     assert settings.data_dir.stat().st_mode & 0o777 == 0o700
     assert settings.sqlite_path.stat().st_mode & 0o777 == 0o600
+
+
+def test_a_data_dir_made_by_someone_else_first_is_set_0700(tmp_path: Path) -> None:
+    """A team server's data dir was left 0755 when something made it before the services did (the sign-in storage,
+    an administrator's mkdir): every team's mirrors and checkouts were readable by any user of the machine."""
+    settings = Settings(data_dir=tmp_path / 'data', demo=False, ui_sign_in=True)
+    settings.data_dir.mkdir(mode=0o755)
+    settings.data_dir.chmod(0o755)
+    build_services(settings).engine.dispose()
+    assert settings.data_dir.stat().st_mode & 0o777 == 0o700

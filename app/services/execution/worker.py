@@ -78,6 +78,7 @@ class WorkerRuntime:
 
     def __init__(self, settings: Settings, app: Celery, *, name: str, labels: list[str], slots: int) -> None:
         self.settings, self.app, self.name, self.labels = settings, app, name, labels
+        settings.private_data_dir()  # its checkouts hold every team's code, its key file the secrets' key
         self.db = db.make_engine(settings.effective_database_url)
         db.upgrade(self.db)
         repositories = RepositoryAccess(
