@@ -56,8 +56,8 @@ async def login_page(next: str | None = None) -> Any:  # noqa: A002  (the query 
         with ui.card().classes('w-full max-w-md mx-auto gap-3'):
             ui.label('Sign in to Runboard').classes('text-lg font-bold').props('role=heading aria-level=1')
             ui.label(
-                'Paste your API token (an operator creates it with '
-                '"runboard users add NAME --team TEAM --role builder").'
+                'Paste your API token. An operator of your team gives you one: Settings → People and tokens → '
+                'Add person. Once signed in, you make your own under Your tokens.'
             ).classes('text-sm opacity-80')
             token_input = (
                 ui.input('API token', password=True, password_toggle_button=True)
