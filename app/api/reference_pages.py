@@ -29,8 +29,9 @@ def with_bearer_auth(schema: dict[str, Any]) -> dict[str, Any]:
     components.setdefault('securitySchemes', {})[BEARER] = {
         'type': 'http',
         'scheme': 'bearer',
-        'description': 'An API token: `runboard users add NAME --team TEAM --role builder` makes one; in local mode '
-        "the data directory's credentials.json holds the local one.",
+        'description': 'An API token: an operator makes one for a person (Settings → People and tokens, or POST '
+        '/api/users), and anyone signed in makes their own (Your tokens, `runboard tokens create NAME`, POST '
+        "/api/tokens); in local mode the data directory's credentials.json holds the local one.",
     }
     schema['security'] = [{BEARER: []}]
     for path, operations in schema.get('paths', {}).items():

@@ -113,7 +113,8 @@ def page(body: str, notice: Notice | None = None) -> str:
 
 def sign_in_form(csrf: str) -> str:
     return (
-        f'<p>Sign in with your API token (from <code>runboard users add</code>).</p>'
+        '<p>Sign in with your API token: an operator of your team makes one under Settings → People and tokens (Add '
+        'person); once signed in you make your own under Your tokens.</p>'
         f'<form method="post" action="{PATH}/sign-in"><input type="hidden" name="csrf_token" '
         f'value="{html.escape(csrf)}"><label>API token <input type="password" name="token" '
         f'autocomplete="current-password" required></label> <button type="submit">Sign in</button></form>'
