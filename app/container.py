@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -19,6 +20,7 @@ from app.services.afk.actions import AfkActions
 from app.services.afk.lease import SweepLease
 from app.services.afk.loop import AfkLoop
 from app.services.artifacts.store import ArtifactStore
+from app.services.execution import deployment_checks
 from app.services.execution.celery_app import make_celery
 from app.services.execution.dispatch import Dispatcher, celery_sender
 from app.services.execution.engine import RunEngine
@@ -38,6 +40,8 @@ from app.services.scheduling.periodic import OnePerKey, PeriodicJob, PeriodicJob
 from app.services.scheduling.timers import Timers
 from app.services.triggers.push import PushTrigger
 from app.services.triggers.statuses import CommitStatuses
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -217,6 +221,8 @@ def _build(settings: Settings, engine: Engine) -> Services:
         repositories=repositories,
     )
     if settings.executor == 'celery':
+        for warning in deployment_checks.server_warnings(settings):  # what its workers must share with it
+            log.warning(warning)
         with step('the Celery executor'):
             send = celery_sender(make_celery(settings))
         services.runner.dispatcher = Dispatcher(

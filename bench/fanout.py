@@ -41,6 +41,7 @@ sys.path.insert(0, str(ROOT / 'bench'))
 
 import httpx  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
+from cryptography.fernet import Fernet  # noqa: E402
 from trigger_api import cpu_seconds, percentile  # noqa: E402
 from workers import PG, REDIS, start, stop  # noqa: E402
 
@@ -281,6 +282,7 @@ def team_backend(root: Path) -> Iterator[dict[str, str]]:
             'RUNBOARD_REDIS_URL': REDIS,
             'RUNBOARD_REDIS_PREFIX': schema,
             'RUNBOARD_EXECUTOR': 'celery',
+            'RUNBOARD_SECRET_KEY': Fernet.generate_key().decode(),  # the server's and every worker's
         }
     finally:
         with admin.connect() as conn:

@@ -37,6 +37,7 @@ from pathlib import Path
 
 import httpx
 import sqlalchemy as sa
+from cryptography.fernet import Fernet
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bare_celery import TASK as BARE_TASK  # noqa: E402
@@ -167,6 +168,7 @@ def one(executor: str, sandbox: str, args: argparse.Namespace, root: Path, repo:
             conn.execute(sa.text(f'CREATE SCHEMA {schema}'))
         url = f'{PG}?options=-csearch_path%3D{schema}'
         backend = {'RUNBOARD_DATABASE_URL': url, 'RUNBOARD_REDIS_URL': REDIS, 'RUNBOARD_REDIS_PREFIX': schema}
+        backend['RUNBOARD_SECRET_KEY'] = Fernet.generate_key().decode()  # the server's and every worker's
     env = {
         **server_env(data),
         **backend,

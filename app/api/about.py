@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from app.api.deps import PrincipalDep, ServicesDep
 from app.api.schemas import problems
 from app.build_info import this_build
+from app.services.execution.deployment_checks import store_warning_of
 from app.services.execution.sandbox import sandbox_state
 
 router = APIRouter(tags=['about'])
@@ -33,6 +34,8 @@ class AboutPublic(BaseModel):
     instance: str  # this server instance (team mode runs several)
     sandbox: str  # how this server's runs execute: sandboxed | unsandboxed | refused (docs/security.md)
     sandbox_warning: str | None = None  # why runs are unsandboxed or refused
+    # why the artifacts of runs on workers may be unreadable here (executor=celery, no RUNBOARD_ARTIFACT_STORE)
+    artifact_store_warning: str | None = None
     started_at: datetime
     you: AboutYou
 
@@ -52,6 +55,7 @@ async def about(services: ServicesDep, principal: PrincipalDep) -> AboutPublic:
         instance=services.instance_id,
         sandbox=sandbox_state(verdict),
         sandbox_warning=verdict.warning or verdict.refusal,
+        artifact_store_warning=store_warning_of(settings, on_worker=False),
         started_at=services.started_at,
         you=AboutYou(user_id=principal.user_id, name=principal.name, role=principal.role),
     )

@@ -21,7 +21,7 @@ DatabaseUrlOpt = Annotated[
         envvar='RUNBOARD_DATABASE_URL',
         show_envvar=True,
         metavar='URL',
-        help='The database [default: the SQLite file in the data directory].',
+        help='The database \\[default: the SQLite file in the data directory].',
     ),
 ]
 DataDirOpt = Annotated[
@@ -29,7 +29,8 @@ DataDirOpt = Annotated[
     typer.Option(
         '--data-dir',
         metavar='DIR',
-        help='Where the database, mirrors and worktrees live [default: RUNBOARD_DATA_DIR or ~/.local/share/runboard].',
+        help='Where the database, mirrors and worktrees live '
+        '\\[default: RUNBOARD_DATA_DIR or ~/.local/share/runboard].',
     ),
 ]
 
@@ -41,9 +42,9 @@ def _settings(**overrides: Any) -> Settings:
 
 
 def serve(
-    host: Annotated[Optional[str], typer.Option('--host', help='Listen address [default: 127.0.0.1].')] = None,
+    host: Annotated[Optional[str], typer.Option('--host', help='Listen address \\[default: 127.0.0.1].')] = None,
     port: Annotated[
-        Optional[int], typer.Option('--port', min=1, max=65535, help='Listen port [default: 8080].')
+        Optional[int], typer.Option('--port', min=1, max=65535, help='Listen port \\[default: 8080].')
     ] = None,
     data_dir: DataDirOpt = None,
     server: Annotated[
@@ -56,7 +57,7 @@ def serve(
     ] = None,
     native: Annotated[bool, typer.Option('--native', help='Open in a native desktop window.')] = False,
 ) -> None:
-    """Start Runboard: the web UI and its API on http://HOST:PORT (the same as `python main.py`)."""
+    """Start Runboard: the web UI and its API on http://HOST:PORT (in a clone, `python main.py` does the same)."""
     if native and not os.environ.get('DISPLAY') and not os.environ.get('WAYLAND_DISPLAY'):
         raise typer.BadParameter(
             '--native needs a display (DISPLAY or WAYLAND_DISPLAY); run under a desktop or xvfb-run',
@@ -114,7 +115,12 @@ users_app = typer.Typer(
 def users_add(
     name: Annotated[str, typer.Argument(help='Display name of the person.')],
     team: Annotated[
-        list[str], typer.Option('--team', metavar='TEAM', help='Team id, created when missing (repeat for several).')
+        list[str],
+        typer.Option(
+            '--team',
+            metavar='TEAM',
+            help='Team id (repeat for several). It must exist, unless --new-team, or the database has no team yet.',
+        ),
     ],
     role: Annotated[
         str,
@@ -128,16 +134,28 @@ def users_add(
             '--admin', help='Also a deployment administrator: may drain workers and change what every team shares.'
         ),
     ] = False,
+    new_team: Annotated[
+        bool,
+        typer.Option(
+            '--new-team',
+            help='Create the teams named that do not exist yet (without it a misspelt team is refused, not created).',
+        ),
+    ] = False,
     data_dir: DataDirOpt = None,
     database_url: DatabaseUrlOpt = None,
     json_output: Annotated[bool, typer.Option('--json', help='Print {"user_id", "token"} as JSON.')] = False,
 ) -> None:
     """Create a person in one or more teams and print their API token (shown once; stored hashed).
 
-    In team mode each person signs in to the UI, and uses the CLI, with their own token."""
+    In team mode each person signs in to the UI, and uses the CLI, with their own token. A name already in one of
+    the teams is refused (exit 3), and so is a team that does not exist (exit 2) unless --new-team says to create
+    it; on a database with no team yet (the first admin) the team is created without it. The audit log records the
+    person and the token (person.created, token.created) in each team."""
+    from app.cli.policy import exit_for_status  # noqa: PLC0415  (loaded by the one command that needs it: the CLI starts fast)
+    from app.core.errors import DomainError  # noqa: PLC0415  (loaded by the one command that needs it: the CLI starts fast)
     from app.infra.db import dispose, make_engine, upgrade  # noqa: PLC0415  (loaded by the one command that needs it: the CLI starts fast)
     from app.models import Role  # noqa: PLC0415  (loaded by the one command that needs it: the CLI starts fast)
-    from app.services.identity.accounts import create_user, ensure_team  # noqa: PLC0415  (loaded by the one command that needs it: the CLI starts fast)
+    from app.services.identity.people import add_person_on_server  # noqa: PLC0415  (loaded by the one command that needs it: the CLI starts fast)
 
     if role not in (Role.builder.value, Role.operator.value):
         raise typer.BadParameter('must be builder or operator', param_hint='--role')
@@ -147,23 +165,26 @@ def users_add(
     engine = make_engine(settings.effective_database_url, pool_size=1)
     try:
         upgrade(engine)
-        for team_id in team:
-            ensure_team(engine, team_id, team_id)
-        user, token = create_user(engine, name=name, role=Role(role), team_ids=list(team), is_admin=admin)
+        user, token = add_person_on_server(
+            engine, name=name, role=Role(role), team_ids=team, is_admin=admin, new_team=new_team
+        )
+    except DomainError as exc:  # a refusal: nothing was made
+        hint = '; --new-team creates it' if exc.error == 'unknown_team' else ''
+        typer.echo(f'Error: {exc.detail}{hint} ({exc.error})', err=True)
+        raise typer.Exit(exit_for_status(exc.status)) from None
     except Exception as exc:  # noqa: BLE001 - say what failed, not a traceback
         typer.echo(f'Error: could not create the user: {exc}', err=True)
         raise typer.Exit(5) from None
     finally:
         dispose(engine)
+    teams = list(dict.fromkeys(team))
     if json_output:
         typer.echo(
-            json.dumps(
-                {'user_id': user.id, 'name': name, 'role': role, 'admin': admin, 'teams': list(team), 'token': token}
-            )
+            json.dumps({'user_id': user.id, 'name': name, 'role': role, 'admin': admin, 'teams': teams, 'token': token})
         )
     else:
         typer.echo(
-            f'Created {role}{" (deployment administrator)" if admin else ""} {name} ({user.id}) in {", ".join(team)}.'
+            f'Created {role}{" (deployment administrator)" if admin else ""} {name} ({user.id}) in {", ".join(teams)}.'
         )
         typer.echo(f'Token (shown once): {token}')
 
@@ -186,10 +207,14 @@ def worker(
     RUNBOARD_DATABASE_URL, RUNBOARD_REDIS_URL (event bus) and broker (RUNBOARD_BROKER_URL, default the Redis)."""
     from app.config import Settings  # noqa: PLC0415  (loaded by the one command that needs it: the CLI starts fast)
     from app.models.labels import normalise_labels  # noqa: PLC0415  (loaded by the one command that needs it: the CLI starts fast)
-    from app.services.execution.worker import run_worker  # noqa: PLC0415  (loaded by the one command that needs it: the CLI starts fast)
+    from app.services.execution.worker import WorkerRefused, run_worker  # noqa: PLC0415  (loaded by the one command that needs it: the CLI starts fast)
 
     try:
         held = normalise_labels(labels.split(','))
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint='--labels') from None
-    run_worker(Settings(), slots=slots, labels=held, name=name)
+    try:
+        run_worker(Settings(), slots=slots, labels=held, name=name)
+    except WorkerRefused as exc:
+        typer.echo(f'runboard worker: cannot start: {exc}', err=True)
+        raise typer.Exit(2) from None

@@ -18,7 +18,7 @@ from rich.text import Text
 from app.cli.context import Cli, JsonOpt, ServerOpt
 from app.cli.policy import Exit
 from app.cli.render import escape, one_line, without_controls
-from app.client import RunboardClient
+from app.client import ApiError, RunboardClient
 from app.state.artifacts_view import (
     SUMMARY_BYTES,
     coverage_text,
@@ -69,12 +69,16 @@ def tests_table(tests: dict[str, Any], *, limit: int = 20) -> Table | None:
     return table
 
 
-async def run_summary(client: RunboardClient, run_id: str) -> Group | None:
-    """The Markdown summary the run wrote ($RUNBOARD_SUMMARY), rendered for the terminal; None without one."""
+async def run_summary(client: RunboardClient, run_id: str) -> Group | Text | None:
+    """The Markdown summary the run wrote ($RUNBOARD_SUMMARY), rendered for the terminal; None without one; one
+    line saying why when it cannot be read (the store lost it, say): the run is shown all the same, as on its page."""
     item = summary_item(await client.run_artifacts(run_id))
     if item is None:
         return None
-    text, cut = await client.artifact_text(run_id, item['path'], limit=SUMMARY_BYTES)
+    try:
+        text, cut = await client.artifact_text(run_id, item['path'], limit=SUMMARY_BYTES)
+    except ApiError as exc:
+        return Text(f'Summary: could not read {one_line(item["path"])}: {one_line(str(exc))}', style='yellow')
     parts: list[Any] = [Text('Summary', style='bold'), Markdown(without_controls(text))]
     if cut:
         parts.append(Text(f'… (the rest: runboard runs artifacts {run_id} --download DIR)', style='dim'))

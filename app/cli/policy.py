@@ -24,7 +24,11 @@ IN_FLIGHT_ERRORS = {'idempotency_in_flight'}
 
 def exit_code_for(error: ApiError) -> Exit:
     """The process exit code for a request that finally failed."""
-    status = error.status
+    return exit_for_status(error.status)
+
+
+def exit_for_status(status: int) -> Exit:
+    """The exit code for a refusal of this HTTP status (0: no answer), the API's or a server-side command's."""
     if status == 0 or status >= 500:
         return Exit.UNREACHABLE
     if status in (409, 429):

@@ -9,6 +9,7 @@ from rich.table import Table
 
 from app.build_info import this_build
 from app.cli.context import Cli, JsonOpt, ServerOpt
+from app.cli.render import escape
 from app.state.provenance import provenance
 
 
@@ -26,6 +27,8 @@ def status(json_output: JsonOpt = False, server: ServerOpt = None) -> None:
         out.add_row('instance', about['instance'])
         if about.get('sandbox_warning'):
             out.add_row('[red]warning[/]', f'[red]{about["sandbox_warning"]}[/]')
+        if about.get('artifact_store_warning'):
+            out.add_row('[yellow]warning[/]', f'[yellow]{escape(about["artifact_store_warning"])}[/]')
         if 'differs from the server' in dict(chip.facts).get('UI version', ''):
             out.add_row('[yellow]note[/]', '[yellow]this CLI and the server are different builds[/]')
         return out

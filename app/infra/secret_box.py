@@ -65,18 +65,28 @@ def load_key_file(path: Path) -> list[Fernet]:
     return _parse_keys(path.read_text(), str(path))
 
 
+# what an undecryptable secret most likely means where it was stored: the key was replaced
+REPLACED_KEY_ADVICE = (
+    ' (was the secret key replaced? keep the old key after the new one until every secret is re-encrypted); '
+    'set it again'
+)
+
+
 class SecretBox:
-    def __init__(self, keys: Sequence[Fernet]) -> None:
+    def __init__(self, keys: Sequence[Fernet], *, advice: str | None = None) -> None:
+        """`advice` ends the message of a secret these keys cannot decrypt, where the holder knows better than
+        REPLACED_KEY_ADVICE (a worker: its key is not the server's)."""
         if not keys:
             raise SecretKeyInvalid('a SecretBox needs at least one key')
         self._fernet = MultiFernet(list(keys))
+        self.advice = advice
 
     @classmethod
-    def from_settings(cls, data_dir: Path, env_keys: str | None) -> SecretBox:
+    def from_settings(cls, data_dir: Path, env_keys: str | None, *, advice: str | None = None) -> SecretBox:
         """Keys from `env_keys` when set (non-blank), else from the key file in `data_dir`."""
         if env_keys and env_keys.strip():
-            return cls(_parse_keys(env_keys, 'the secret keys setting'))
-        return cls(load_key_file(data_dir / KEY_FILE_NAME))
+            return cls(_parse_keys(env_keys, 'the secret keys setting'), advice=advice)
+        return cls(load_key_file(data_dir / KEY_FILE_NAME), advice=advice)
 
     @staticmethod
     def generate_key() -> str:
@@ -90,8 +100,7 @@ class SecretBox:
             return self._fernet.decrypt(token.encode()).decode()
         except InvalidToken as exc:
             raise SecretUnreadable(
-                'a stored secret cannot be decrypted with the configured keys (was the secret key replaced? '
-                'keep the old key after the new one until every secret is re-encrypted); set it again'
+                f'a stored secret cannot be decrypted with the configured keys{self.advice or REPLACED_KEY_ADVICE}'
             ) from exc
 
     def rotate(self, token: str) -> str:

@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 
 from app.config import Settings
+from app.infra.secret_box import KEY_FILE_NAME, load_key_file
 from tests.helpers.backends import server_env
 from tests.helpers.servers import ROOT, clean_env
 
@@ -20,8 +21,15 @@ from tests.helpers.servers import ROOT, clean_env
 def runboard_worker(
     settings: Settings, data_dir: Path, *, slots: int = 2, labels: str = ''
 ) -> Iterator[subprocess.Popen]:
-    """A worker named `<data_dir name>@<host>`, its log beside its data dir; terminated (then killed) on exit."""
+    """A worker named `<data_dir name>@<host>`, its log beside its data dir; terminated (then killed) on exit. It has
+    the server's secret key, as docs/team.md asks (a worker refuses to start without one in team mode): the
+    settings' RUNBOARD_SECRET_KEY, else the key file of the server's data dir (made now when the server has not
+    started yet; it then reads that one)."""
     extra = {'RUNBOARD_EXECUTOR': 'celery', 'RUNBOARD_DATA_DIR': str(data_dir)}
+    if not settings.secret_key:
+        server_key = settings.data_dir / KEY_FILE_NAME
+        load_key_file(server_key)
+        extra['RUNBOARD_SECRET_KEY'] = server_key.read_text().strip()
     if settings.broker_url:
         extra['RUNBOARD_BROKER_URL'] = settings.broker_url
     extra['RUNBOARD_HEARTBEAT_SECONDS'] = str(settings.heartbeat_seconds)

@@ -19,6 +19,7 @@ from importlib.metadata import version
 from typing import Any
 
 from celery import Celery
+from celery.signals import celeryd_after_setup
 from celery.utils.nodenames import host_format
 
 from app.config import Settings
@@ -29,6 +30,7 @@ from app.models import RunStatus
 from app.services.execution import caches, workers
 from app.services.execution.celery_app import TASK, make_celery
 from app.services.execution.claim import claim_run
+from app.services.execution.deployment_checks import WORKER_KEY_ADVICE, store_warning_of, worker_refusal_of
 from app.services.execution.dispatch import forget_dispatch
 from app.services.execution.engine import ENGINE_EVENTS, RunEngine
 from app.services.execution.live import ClaimedRun, LiveRun, new_instance_id
@@ -84,7 +86,7 @@ class WorkerRuntime:
         repositories = RepositoryAccess(
             settings=settings,
             branches=BranchCache(),
-            secrets=SecretBox.from_settings(settings.data_dir, settings.secret_key),
+            secrets=SecretBox.from_settings(settings.data_dir, settings.secret_key, advice=WORKER_KEY_ADVICE),
         )
         self.engine = WorkerEngine(
             settings=settings,
@@ -165,8 +167,25 @@ def worker_app(runtime: dict[str, WorkerRuntime], settings: Settings) -> Celery:
     return app
 
 
+class WorkerRefused(Exception):
+    """The worker must not start as configured (the message says why and what to set)."""
+
+
+def check_start(settings: Settings) -> None:
+    """Before anything is made: WorkerRefused without the server's secret key in team mode; and once Celery has set
+    up the log, a WARNING there when the artifacts of its runs would stay where no server reads them
+    (deployment_checks)."""
+    refusal = worker_refusal_of(settings)
+    if refusal is not None:
+        raise WorkerRefused(refusal)
+    warning = store_warning_of(settings, on_worker=True)
+    if warning is not None:
+        celeryd_after_setup.connect(lambda **_: log.warning(warning), weak=False)
+
+
 def run_worker(settings: Settings, *, slots: int, labels: list[str], name: str | None = None) -> None:
     """Blocks: a Celery worker with `slots` threads, one run each, taking the runs its labels can serve."""
+    check_start(settings)
     node = host_format(name or 'runboard@%h')
     runtime: dict[str, WorkerRuntime] = {}
     app = worker_app(runtime, settings)

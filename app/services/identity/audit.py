@@ -54,6 +54,8 @@ ACTIONS = (
     'webhook.deleted',
 )
 SYSTEM_ACTOR = 'Runboard (AFK loop)'
+# the person-less entries `runboard users add` writes: it works on the database, with no token and nobody signed in
+SERVER_COMMAND_ACTOR = 'runboard users add (on the server)'
 _table: Table = AuditEntry.__table__  # type: ignore[attr-defined]
 
 
@@ -67,8 +69,10 @@ def entry_values(
     details: Mapping[str, Any] | None = None,
     correlation_id: str | None = None,
     now: datetime | None = None,
+    actor: str = SYSTEM_ACTOR,
 ) -> dict[str, Any]:
-    """Pure: the row for one action (the caller inserts it in its own transaction)."""
+    """Pure: the row for one action (the caller inserts it in its own transaction); `actor` names who acted when no
+    person did."""
     if action not in ACTIONS:
         raise ValueError(f'unknown audit action {action!r}')
     return {
@@ -76,7 +80,7 @@ def entry_values(
         'at': now or utcnow(),
         'team_id': team_id,
         'actor_id': principal.user_id if principal else None,
-        'actor_name': principal.name if principal else SYSTEM_ACTOR,
+        'actor_name': principal.name if principal else actor,
         'token_id': principal.token_id if principal else None,
         'action': action,
         'project_id': project_id,

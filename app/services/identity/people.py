@@ -8,19 +8,19 @@ its SHA-256 hash. Each change writes its audit entry in the change's transaction
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from app.core.errors import DomainError, forbidden, not_found
+from app.core.errors import DomainError, Refusal, forbidden, not_found
 from app.core.token_rules import TokenRefusal, token_management_refusal
 from app.infra.db import session_scope
 from app.models import ApiToken, Role, Team, TeamMember, User, as_utc
 from app.services.identity import audit
-from app.services.identity.accounts import Principal, new_api_token, new_user
+from app.services.identity.accounts import Principal, insert_new, new_api_token, new_user
 
 
 @dataclass(frozen=True)
@@ -174,19 +174,30 @@ def _team_for_new_person(principal: Principal, team_id: str | None) -> str:
     return team_id
 
 
+def require_unused_name(session: Session, name: str, team_ids: Collection[str], *, where: str | None = None) -> None:
+    """The rule for a new person's name, the API's and `runboard users add`'s: 409 when someone of that name is
+    already in one of these teams (`where` names them as the caller knows them; None: the one they are in, by id), as
+    `runboard users revoke NAME` and the audit log go by name. (Names are not unique across teams, so no index
+    decides this; two adds of one name at the same instant may both pass.)"""
+    taken = session.exec(
+        select(TeamMember.team_id)
+        .join(User, col(User.id) == col(TeamMember.user_id))
+        .where(col(TeamMember.team_id).in_(sorted(team_ids)), col(User.name) == name)
+        .order_by(col(TeamMember.team_id))
+    ).first()
+    if taken is not None:
+        raise DomainError(409, 'conflict', f'someone named {name!r} is already in {where or taken}', field='name')
+
+
 def add_person(
     engine: Engine, principal: Principal, *, name: str, role: Role, team_id: str | None, token_name: str
 ) -> tuple[Person, IssuedToken]:
     """Add a person to one of the caller's teams, with a first token. A name already used by someone in the
-    caller's teams is refused (409): `runboard users revoke NAME` and the audit log go by name. (Names are not
-    unique across teams, so no index decides this; two adds of one name at the same instant may both pass.)"""
+    caller's teams is refused (409, `require_unused_name`)."""
     _require_operator(principal)
     team = _team_for_new_person(principal, team_id)
     with session_scope(engine) as session:
-        teams = _shared_teams(session, principal)
-        taken = session.exec(select(User.id).where(col(User.id).in_(list(teams)), col(User.name) == name)).first()
-        if taken is not None:
-            raise DomainError(409, 'conflict', f'someone named {name!r} is already in your teams', field='name')
+        require_unused_name(session, name, principal.team_ids, where='your teams')
         user = new_user(name, role)
         session.add(user)
         session.flush()
@@ -237,3 +248,49 @@ def issue_token(engine: Engine, principal: Principal, *, user_id: str | None = N
             details={'of': user.name, 'name': name},
         )
         return IssuedToken(row.id, user.id, user.name, row.name, as_utc(row.created_at), secret)
+
+
+def teams_to_make(named: Sequence[str], existing: Collection[str], *, new_team: bool) -> list[str] | Refusal:
+    """Pure: which of the teams a server-side add names are made for it (those that do not exist yet), or why not. A
+    team nobody made is refused unless `new_team` says to make it, as a typo would otherwise make a team of its own
+    with the person alone in it; except on a database with no team at all, whose first person (the first admin)
+    needs their team made, and where no name can be a typo of another."""
+    missing = [team for team in dict.fromkeys(named) if team not in existing]
+    if not missing or new_team or not existing:
+        return missing
+    known = sorted(existing)
+    listed = ', '.join(known[:10]) + (f' and {len(known) - 10} more' if len(known) > 10 else '')
+    unknown = ', '.join(repr(team) for team in missing)
+    return Refusal(422, 'unknown_team', f'no team {unknown} (the teams: {listed})', field='team')
+
+
+def add_person_on_server(
+    engine: Engine, *, name: str, role: Role, team_ids: Sequence[str], is_admin: bool = False, new_team: bool = False
+) -> tuple[User, str]:
+    """`runboard users add`: a person in these teams with a first token (its plain value returned, shown once), by
+    the API's rules where they apply: a name already in one of the teams is 409 (`require_unused_name`), an unknown
+    team 422 `unknown_team` unless made (`teams_to_make`). Each team gets the `person.created` and `token.created`
+    entries the UI's Add person writes, by `audit.SERVER_COMMAND_ACTOR` (nobody signed in, no token)."""
+    teams = list(dict.fromkeys(team_ids))
+    with session_scope(engine) as session:
+        existing = session.exec(select(Team.id)).all()
+        made = teams_to_make(teams, existing, new_team=new_team)
+        if isinstance(made, Refusal):
+            raise DomainError.from_refusal(made)
+        if made:  # another add making the same team at once: the database keeps one
+            insert_new(session.connection(), Team.__table__, [{'id': team, 'name': team} for team in made])  # type: ignore[attr-defined]
+        require_unused_name(session, name, teams)
+        user = new_user(name, role, is_admin=is_admin)
+        session.add(user)
+        session.flush()
+        for team in teams:
+            session.add(TeamMember(team_id=team, user_id=user.id))
+        row, secret = new_api_token(user.id)
+        session.add(row)
+        session.flush()
+        person = {'name': name, 'role': role.value} | ({'admin': True} if is_admin else {})
+        token, actor = {'of': name, 'name': row.name}, audit.SERVER_COMMAND_ACTOR
+        for team in teams:
+            audit.record(session, None, 'person.created', team_id=team, target=user.id, details=person, actor=actor)
+            audit.record(session, None, 'token.created', team_id=team, target=row.id, details=token, actor=actor)
+    return user, secret

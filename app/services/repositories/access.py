@@ -114,11 +114,13 @@ class RepositoryAccess:
         try:
             secret = self.secrets.decrypt(project.credentials_secret)
         except SecretUnreadable as exc:
+            said = (
+                f'{self.secrets.advice}.' if self.secrets.advice else " with this server's secret key; set them again."
+            )
             raise DomainError(
                 502,
                 'repository_unavailable',
-                f"The credentials of project {project.id!r} cannot be decrypted with this server's secret key; "
-                'set them again.',
+                f'The credentials of project {project.id!r} cannot be decrypted{said}',
                 reason='credentials_unreadable',
             ) from exc
         kind: CredentialKind = 'ssh_key' if project.credentials_kind == 'ssh_key' else 'token'
