@@ -43,17 +43,7 @@ def checkout(root: Path) -> Path:
 async def first_line(confinement: Confinement, work: Path) -> float:
     env = run_environment(RUN, home=confinement.home(), workdir=str(work))
     started = time.perf_counter()
-    with confinement.launch(['sh', 'run.sh'], work, 'default', env) as launch:
-        process = await asyncio.create_subprocess_exec(
-            *launch.argv,
-            cwd=work,
-            env=launch.env,
-            pass_fds=launch.pass_fds,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-            start_new_session=True,
-        )
+    process = await confinement.start(['sh', 'run.sh'], work, 'default', env)
     assert process.stdout is not None
     line = await process.stdout.readline()
     took = time.perf_counter() - started

@@ -92,8 +92,30 @@ class Confinement:
     hidden: tuple[Path, ...] = ()  # besides the data dir: a local artifact store, Redis client keys
     bwrap: str = field(default_factory=lambda: shutil.which('bwrap') or '/usr/bin/bwrap')
 
+    async def start(
+        self,
+        command: list[str],
+        worktree: Path,
+        network: str,
+        env: dict[str, str],
+        writable: list[Path] | None = None,
+    ) -> asyncio.subprocess.Process:
+        """The run's process in its checkout, a session of its own (the engine signals its group), its output and
+        errors on one pipe (their order kept)."""
+        with self._launch(command, worktree, network, env, writable) as launch:
+            return await asyncio.create_subprocess_exec(
+                *launch.argv,
+                cwd=worktree,
+                env=launch.env,
+                pass_fds=launch.pass_fds,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.STDOUT,
+                start_new_session=True,
+            )
+
     @contextmanager
-    def launch(
+    def _launch(
         self,
         command: list[str],
         worktree: Path,
@@ -190,17 +212,7 @@ async def run_process(
     env = run_environment(run, home=confinement.home(), workdir=str(worktree), variables=variables)
     network = run.get('network') or 'default'
     try:
-        with confinement.launch(command, worktree, network, env, _writable(run)) as launch:
-            process = await asyncio.create_subprocess_exec(
-                *launch.argv,
-                cwd=worktree,
-                env=launch.env,
-                pass_fds=launch.pass_fds,
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.STDOUT,
-                start_new_session=True,
-            )
+        process = await confinement.start(command, worktree, network, env, _writable(run))
     except OSError as exc:
         raise LaunchFailed(f'could not start {command[0]!r}: {exc.strerror or exc}') from exc
     live.process = process
@@ -208,7 +220,7 @@ async def run_process(
     if live.kill_reason:  # a stop arrived while the worktree was being prepared
         await kill(live, live.kill_reason)
     assert process.stdout is not None
-    readers = {asyncio.create_task(output.read(live, process.stdout))}  # stderr merged: order kept
+    readers = {asyncio.create_task(output.read(live, process.stdout))}
     remaining = (run['deadline_at'] - utcnow()).total_seconds()
     try:
         await asyncio.wait_for(exited(process), timeout=max(remaining, 0.01))
