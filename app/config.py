@@ -82,7 +82,10 @@ class Settings(BaseSettings):
     git_timeout_seconds: float = 120.0
     # team mode: projects on a server path or file:// URL (they read this server's disk); docs/security.md
     allow_local_repositories: bool = False
-    demo: bool = True  # create the demo project on first start
+    demo: bool = True  # create the demo project on first start (where the local account is made: it is its team's)
+    # the bootstrap administrator `local`, its token in data_dir/credentials.json, made at start when missing or
+    # revoked; unset: in local mode only (a team server's first administrator is `runboard users add --admin`)
+    local_account: bool | None = None
 
     # notifications (signed webhooks; docs/notifications.md)
     public_url: str | None = None  # where people open Runboard (links in notifications); default http://host:port
@@ -134,6 +137,10 @@ class Settings(BaseSettings):
     @property
     def is_team_mode(self) -> bool:
         return bool(self.redis_url) or not self.effective_database_url.startswith('sqlite')
+
+    @property
+    def makes_local_account(self) -> bool:
+        return self.local_account if self.local_account is not None else not self.is_team_mode
 
     @property
     def ui_requires_sign_in(self) -> bool:

@@ -192,6 +192,13 @@ def build_services(settings: Settings, *, migrate: bool = True, seed: bool = Tru
 def _seed(services: Services) -> None:
     """What a first start creates; each step leaves what another instance made as it is."""
     settings, engine = services.settings, services.engine
+    if not settings.makes_local_account:
+        if not accounts.anyone_exists(engine):
+            log.warning(
+                'Nobody can sign in yet: make the first administrator with `runboard users add NAME --team TEAM '
+                '--admin` on a machine with this database (docs/team.md)'
+            )
+        return
     with step('the local account'):
         services.local_token = accounts.ensure_local_account(engine, settings.credentials_path)
     if settings.demo:

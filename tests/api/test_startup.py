@@ -165,3 +165,34 @@ def test_probes_before_start_up_and_when_a_started_part_stops(tmp_path: Path) ->
             problem['dependency'] == 'event_listener' and problem['dependencies']['event_listener'] == 'down: stopped'
         )
         assert httpx.get(server.base_url + '/api/health/live').status_code == 200  # alive: nothing to restart for
+
+
+def test_a_team_server_makes_no_bootstrap_administrator_and_says_how_to_make_the_first(tmp_path: Path) -> None:
+    """Team mode: nobody `local` with a token on the server's disk, made again whenever it is revoked; the log says
+    how to make the first administrator, whose token then works (docs/team.md). RUNBOARD_LOCAL_ACCOUNT=true keeps
+    the bootstrap administrator for a single-machine team server."""
+    with backend_settings('team', tmp_path / 'data') as settings:
+        env = server_env(settings, RUNBOARD_LOCAL_ACCOUNT=None, RUNBOARD_DEMO=None)  # both left to their defaults
+        data_dir = tmp_path / 'server'
+        with app_processes([data_dir], env=env) as (app,):
+            assert not (data_dir / 'credentials.json').exists()
+            assert 'Nobody can sign in yet' in (data_dir / 'server.log').read_text()
+            engine = create_engine(settings.effective_database_url)
+            with engine.connect() as conn:
+                assert conn.execute(text('SELECT count(*) FROM "user"')).scalar() == 0
+                assert conn.execute(text('SELECT count(*) FROM project')).scalar() == 0  # no demo: no team for it
+            engine.dispose()
+            made = subprocess.run(
+                [sys.executable, '-m', 'app.cli', 'users', 'add', 'ada', '--team', 'ops', '--admin', '--json'],
+                cwd=ROOT,
+                env=clean_env(RUNBOARD_DATABASE_URL=settings.effective_database_url, RUNBOARD_DATA_DIR=str(data_dir)),
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
+            assert made.returncode == 0, made.stderr
+            token = json.loads(made.stdout)['token']
+            me = httpx.get(app['url'] + '/api/me', headers={'Authorization': f'Bearer {token}'}, timeout=10)
+            assert me.status_code == 200 and me.json()['is_admin'] is True and me.json()['team_ids'] == ['ops']
+        with app_processes([tmp_path / 'bootstrap'], env=server_env(settings)) as (app,):
+            assert (tmp_path / 'bootstrap' / 'credentials.json').exists()  # server_env: the suite's setting, true

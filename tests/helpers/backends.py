@@ -136,7 +136,9 @@ def backend_settings(backend: str, data_dir: Path, *, migrated: bool = False, **
     require_team_services()
     # the suite's projects live in local repositories (tmp dirs) on every backend; team mode refuses those unless
     # RUNBOARD_ALLOW_LOCAL_REPOSITORIES says so (tests/api/test_local_repositories.py passes False to see that)
-    base = {'allow_local_repositories': True, **base}
+    # and the suite's clients use the bootstrap administrator's token (credentials.json), which a team server makes
+    # only when RUNBOARD_LOCAL_ACCOUNT says so (tests/api/test_startup.py sees it off by default)
+    base = {'allow_local_repositories': True, 'local_account': True, **base}
     with pg_schema(migrated=migrated) as url:
         prefix = 'rbtest:' + uuid.uuid4().hex[:10]
         yield Settings(**{**base, 'database_url': url, 'redis_url': REDIS_URL, 'redis_prefix': prefix})
@@ -151,7 +153,7 @@ def backend_settings(backend: str, data_dir: Path, *, migrated: bool = False, **
             pass
 
 
-def server_env(settings: Settings, **extra: str) -> dict[str, str]:
+def server_env(settings: Settings, **extra: str | None) -> dict[str, str | None]:
     """The environment that makes a `python main.py` subprocess use the same backend as `settings`."""
     env = {'RUNBOARD_DEMO': 'false'}
     if settings.database_url:
@@ -172,5 +174,7 @@ def server_env(settings: Settings, **extra: str) -> dict[str, str]:
         env['RUNBOARD_MAX_ARTIFACT_BYTES'] = str(settings.max_artifact_bytes)
     if settings.allow_local_repositories:  # team mode on the suite's local repositories (backend_settings)
         env['RUNBOARD_ALLOW_LOCAL_REPOSITORIES'] = 'true'
+    if settings.local_account is not None:
+        env['RUNBOARD_LOCAL_ACCOUNT'] = str(settings.local_account).lower()
     env.update(extra)
     return env

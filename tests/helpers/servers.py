@@ -130,10 +130,10 @@ def api_server(settings: Settings) -> Iterator[ApiServer]:
         server.thread.join(timeout=30)
 
 
-def clean_env(**extra: str) -> dict[str, str]:
-    """The environment for a server subprocess: no pytest or NiceGUI test variables."""
+def clean_env(**extra: str | None) -> dict[str, str]:
+    """The environment for a server subprocess: no pytest or NiceGUI test variables; an `extra` of None is unset."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(('PYTEST', 'NICEGUI', 'RUNBOARD_'))}
-    env.update(extra)
+    env.update({name: value for name, value in extra.items() if value is not None})
     return env
 
 
@@ -179,16 +179,19 @@ def _spawned(
     *,
     port: int | None = None,
     args: list[str] | None = None,
-    env: dict[str, str] | None = None,
+    env: dict[str, str | None] | None = None,
     log_path: Path | None = None,
 ) -> Iterator[dict]:
     port = port or free_port()
+    # the suite's clients sign in with the bootstrap administrator's token (credentials.json), which a team server
+    # makes only when told (RUNBOARD_LOCAL_ACCOUNT; tests/api/test_startup.py starts one that is not)
+    env = {'RUNBOARD_LOCAL_ACCOUNT': 'true', **(env or {})}
     data_dir.mkdir(parents=True, exist_ok=True)
     log = open(log_path or data_dir / 'server.log', 'ab')
     process = subprocess.Popen(
         [sys.executable, 'main.py', '--port', str(port), '--data-dir', str(data_dir), *(args or [])],
         cwd=ROOT,
-        env=clean_env(**(env or {})),
+        env=clean_env(**env),
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,

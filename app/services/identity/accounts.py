@@ -175,6 +175,12 @@ class TokenAuthenticator:
 LOCAL_TEAM = 'local'
 
 
+def anyone_exists(engine: Engine) -> bool:
+    """Whether the database holds a person yet (a team server without the local account says how to make one)."""
+    with Session(engine) as session:
+        return session.exec(select(User.id).limit(1)).first() is not None
+
+
 def ensure_local_account(engine: Engine, credentials_path: Path) -> str:
     """Local mode: one operator account, created on first start; its token saved for the CLI and UI. It is a
     deployment administrator (the person who started the server owns the machine)."""
