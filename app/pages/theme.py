@@ -61,8 +61,8 @@ def frame(title: str, *, show_person: bool = True) -> Iterator[None]:
             ui.label('Runboard').classes('text-lg font-bold')
         # wraps onto a second line where a phone has no room for all of it (WCAG reflow: nothing past the edge)
         with ui.row().classes('items-center gap-x-3 gap-y-1 flex-wrap justify-end min-w-0'):
-            ui.link('Workers', '/workers').classes('text-white text-sm rb-tap-link').props('data-testid=nav-workers')
-            if show_person:  # a page someone may read data on (not the sign-in page)
+            if show_person:  # a page someone may read data on (not the sign-in page, whose reader may see none)
+                ui.link('Workers', '/workers').classes('text-white text-sm rb-tap-link').props('data-testid=nav-workers')
                 operator_links()  # Audit, Settings
 
                 ProvenanceChip()

@@ -100,6 +100,8 @@ def test_unsigned_browser_goes_to_login_and_a_bad_token_is_refused(team_server, 
     error.wait_for()
     assert 'not valid' in error.inner_text()
     assert '/login' in page.url
+    # the sign-in page links nowhere a person not signed in is refused (the Workers page answers only them)
+    assert page.get_by_test_id('nav-workers').count() == 0
     screenshot(page, 'sign-in-bad-token.png')
     _sign_in(page, url, team_server['people']['Alice']['token'])  # then back where it came from
     page.wait_for_url(url + '/projects/red-app?status=failed')
