@@ -15,7 +15,8 @@ from tests.helpers.servers import api_server, app_process
 
 EXPECTED = {
     'x-frame-options': ['DENY'],
-    'content-security-policy': ["frame-ancestors 'none'"],
+    # images from this origin only: Markdown anyone writes (issues, summaries) loads no tracking pixel elsewhere
+    'content-security-policy': ["frame-ancestors 'none'; img-src 'self' data: blob:"],
     'x-content-type-options': ['nosniff'],
     'referrer-policy': ['same-origin'],
 }

@@ -81,7 +81,9 @@ def test_an_afk_run_page_and_the_cost_cap(tmp_path: Path, browser: Browser) -> N
     data.mkdir()
     env = {'RUNBOARD_AFK_SWEEP_SECONDS': '0.5', 'RUNBOARD_DEMO': 'false', 'RUNBOARD_REAPER_POLL_SECONDS': '0.5'}
     with fake_forge('gitea') as (forge, root):
-        forge.add_issue(1, 'Login answers 500 for a wrong password', ['ready-for-agent', 'bug'], body=BODY)
+        # an image elsewhere in the body (a tracking pixel): a reader's browser must not fetch it
+        pixel = f'\n\n![tracker]({root}/pixel.png)'
+        forge.add_issue(1, 'Login answers 500 for a wrong password', ['ready-for-agent', 'bug'], body=BODY + pixel)
         forge.add_issue(2, 'Remember the last project', ['ready-for-agent'])
         forge.add_issue(3, 'Dark mode for the log', ['ready-for-agent'])
         for number in (100, 101, 102):  # the pull requests the agent will open, in order
@@ -148,6 +150,9 @@ def test_an_afk_run_page_and_the_cost_cap(tmp_path: Path, browser: Browser) -> N
                 expect(issue.locator('strong')).to_have_text('500')  # Markdown rendered
                 expect(issue.get_by_text('<script>window.__xss = 1</script>')).to_be_visible()  # shown, not run
                 assert page.evaluate('window.__xss') is None
+                expect(issue.locator('img[alt=tracker]')).to_have_count(1)  # drawn, but not loaded from elsewhere
+                page.wait_for_timeout(500)
+                assert not [path for path in forge.requests if 'pixel' in path]
                 expect(issue.locator('[data-field=issue-label]')).to_have_text(['ready-for-agent', 'bug'])
                 pull = page.get_by_test_id('review-pull-request')
                 expect(pull.get_by_test_id('pr-link')).to_have_text(
