@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -554,8 +555,16 @@ def quota_table(q: dict) -> Table:
     )
 
 
+PIPED_WIDTH = 4096  # no line of a table is this wide: piped, every column stays and no cell is cut
+
+
 def stdout_console() -> Console:
-    return Console(highlight=False, soft_wrap=True)
+    """In a terminal, its width (narrow: fewer whole columns); piped to a file or another program (`| grep`), every
+    column with every cell whole, as kubectl's and gh's tables are, unless COLUMNS says a width."""
+    console = Console(highlight=False, soft_wrap=True)
+    if not console.is_terminal and 'COLUMNS' not in os.environ:
+        console.width = PIPED_WIDTH
+    return console
 
 
 def stderr_console() -> Console:

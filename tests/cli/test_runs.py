@@ -51,6 +51,11 @@ def test_trigger_follow_exits_with_the_outcome_and_retry_links_retry_of(settings
         every = run_cli(server.base_url, server.token, 'runs', 'list', columns=80)
         assert every.stdout.splitlines()[0].split() == ['RUN', 'STATUS', 'PROJECT', 'BRANCH', 'CREATED', 'TOOK']
         assert f'{run["id"]}  succeeded  proj' in every.stdout
+        # piped (`| grep`, a file) with no width said: every column, every cell whole
+        piped = run_cli(server.base_url, server.token, 'runs', 'list', columns=None)
+        header = piped.stdout.splitlines()[0].split()
+        assert header == ['RUN', 'STATUS', 'PROJECT', 'BRANCH', 'DEPTH/FRAMEWORK', 'KIND', 'USER', 'CREATED', 'TOOK']
+        assert 'Not shown' not in piped.stdout and '…' not in piped.stdout
 
 
 def test_same_key_returns_the_same_run(settings_factory, repo_factory) -> None:

@@ -36,9 +36,12 @@ class CliResult:
         return [json.loads(line) for line in self.stdout.splitlines() if line.strip()]
 
 
-def run_cli(server_url: str, token: str | None, *args: str, columns: int = 200, stdin: str | None = None) -> CliResult:
-    """The CLI in this process (typer's runner), talking HTTP to a real server, in a terminal `columns` wide."""
-    env = {'RUNBOARD_SERVER': server_url, 'RUNBOARD_TOKEN': token, 'COLUMNS': str(columns)}
+def run_cli(
+    server_url: str, token: str | None, *args: str, columns: int | None = 200, stdin: str | None = None
+) -> CliResult:
+    """The CLI in this process (typer's runner), talking HTTP to a real server, in a terminal `columns` wide (None:
+    piped into another program, no width said)."""
+    env = {'RUNBOARD_SERVER': server_url, 'RUNBOARD_TOKEN': token, 'COLUMNS': None if columns is None else str(columns)}
     result = CliRunner().invoke(app, list(args), env=env, catch_exceptions=False, input=stdin)
     return CliResult(result.exit_code, result.stdout, result.stderr)
 
