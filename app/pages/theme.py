@@ -62,7 +62,9 @@ def frame(title: str, *, show_person: bool = True) -> Iterator[None]:
         # wraps onto a second line where a phone has no room for all of it (WCAG reflow: nothing past the edge)
         with ui.row().classes('items-center gap-x-3 gap-y-1 flex-wrap justify-end min-w-0'):
             if show_person:  # a page someone may read data on (not the sign-in page, whose reader may see none)
-                ui.link('Workers', '/workers').classes('text-white text-sm rb-tap-link').props('data-testid=nav-workers')
+                ui.link('Workers', '/workers').classes('text-white text-sm rb-tap-link').props(
+                    'data-testid=nav-workers'
+                )
                 operator_links()  # Audit, Settings
 
                 ProvenanceChip()
