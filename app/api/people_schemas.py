@@ -74,3 +74,39 @@ class PersonCreated(BaseModel):
 class TeamPublic(BaseModel):
     id: str
     name: str
+
+
+class PersonUpdate(BaseModel):
+    model_config = ConfigDict(extra='forbid')
+    role: Literal['builder', 'operator']
+
+
+class ScheduleRefPublic(BaseModel):
+    id: str
+    name: str
+    project_id: str
+
+
+class ProjectRefPublic(BaseModel):
+    id: str
+    name: str
+
+
+class RemovalPublic(BaseModel):
+    """What removing a person from your teams did (`done`), or would do (GET …/removal: nothing changed)."""
+
+    user_id: str
+    name: str
+    teams: list[str] = Field(description='Your teams they leave')
+    in_other_teams: bool = Field(
+        description='Still in a team you are not in (never named): they keep their tokens, which work there'
+    )
+    tokens_revoked: int = Field(description='Their API tokens deleted, as they are in no team any more (else 0)')
+    schedules_paused: list[ScheduleRefPublic] = Field(
+        description='Their running schedules on the projects of the teams they leave, paused (each in the audit log)'
+    )
+    push_rules_as_them: list[ProjectRefPublic] = Field(
+        description='Projects of those teams whose push rules start runs as them, left as they are: save the push '
+        'rules again to own them'
+    )
+    done: bool

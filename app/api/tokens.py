@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from app.api.deps import PrincipalDep, ServicesDep
 from app.api.people_schemas import NewTokenPublic, TokenCreate
 from app.api.schemas import problems
-from app.api.users import NO_STORE
+from app.api.users import NO_STORE, forget
 from app.container import Services
 from app.core.token_rules import TokenRefusal
 from app.services.identity import people, tokens
@@ -59,8 +59,7 @@ async def create_token(
 
 
 def _forget(services: Services, done: tokens.Revocation) -> None:
-    services.bus.publish({'type': tokens.REVOKED_EVENT, 'digests': done.digests})  # every instance forgets them now
-    services.auth.forget(done.digests)
+    forget(services, done.digests)  # every instance forgets them now
 
 
 @router.delete('/{token_id}', response_model=Revoked, responses=problems(401, 403, 404))

@@ -107,7 +107,9 @@ def db_upgrade(
 
 
 users_app = typer.Typer(
-    help='People and their API tokens (server side: works on the database directly).', no_args_is_help=True
+    help='People in your teams and their API tokens: list, role, remove and revoke go through the server; add works '
+    'on the database directly (server side).',
+    no_args_is_help=True,
 )
 
 

@@ -20,6 +20,7 @@ from app.cli.help_types import one_line_summaries
 from app.cli.issues import issues_app
 from app.cli.notifications import notifications_app
 from app.cli.open_link import open_ui
+from app.cli.people import users_list, users_remove, users_role
 from app.cli.projects import projects_app
 from app.cli.quota import quota
 from app.cli.runs import runs_app
@@ -49,6 +50,9 @@ app.add_typer(afk_app, name='afk')
 app.add_typer(notifications_app, name='notifications')
 app.add_typer(db_app, name='db')
 app.add_typer(users_app, name='users')
+users_app.command('list')(users_list)
+users_app.command('role')(users_role)
+users_app.command('remove')(users_remove)
 users_app.command('revoke')(users_revoke)
 app.add_typer(tokens_app, name='tokens')
 app.add_typer(secrets_app, name='secrets')

@@ -36,6 +36,19 @@ class AdminApi:
             body['team_id'] = team_id
         return (await self.request('POST', '/users', json_body=body)).data
 
+    async def change_role(self, user_id: str, role: str) -> dict:
+        """Operators: the person (as list_people answers them) with their new role, from their next request on."""
+        return (await self.request('PATCH', f'/users/{quote(user_id, safe="")}', json_body={'role': role})).data
+
+    async def removal_preview(self, user_id: str) -> dict:
+        """Operators: what removing the person from their teams would do (nothing changes): teams, tokens_revoked,
+        schedules_paused, push_rules_as_them; or the refusal it would meet."""
+        return (await self.request('GET', f'/users/{quote(user_id, safe="")}/removal')).data
+
+    async def remove_person(self, user_id: str) -> dict:
+        """Operators: remove the person from every team of theirs; the answer says what that did."""
+        return (await self.request('DELETE', f'/users/{quote(user_id, safe="")}')).data
+
     async def create_token(self, *, name: str, user_id: str | None = None) -> dict:
         """A new token for the caller, or (operators) for a person; answer['token'] is its value, in this answer
         only."""

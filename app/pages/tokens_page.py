@@ -1,8 +1,10 @@
 """People and tokens (`/settings/tokens`): for operators, the people in your teams with their API tokens; add a
-person (who gets a first token), create a token for someone, revoke one. For anyone else, "Your tokens": their own
-row, with New token and Revoke (personal tokens). A new token is shown once, in a dialog with a Copy button;
-closing the dialog removes it from the page. Revoking the token this browser signed in with says so first, and the
-page's next request (the list it reloads) is refused: the browser is signed out (state/connection.py)."""
+person (who gets a first token), create a token for someone, revoke one, change a person's role, remove a person from
+your teams (its confirmation says what that does, as the server's preview answers it). For anyone else, "Your
+tokens": their own row, with New token and Revoke (personal tokens). A new token is shown once, in a dialog with a
+Copy button; closing the dialog removes it from the page. Revoking the token this browser signed in with says so
+first, and the page's next request (the list it reloads) is refused: the browser is signed out (state/connection.py).
+"""
 
 from __future__ import annotations
 
@@ -29,8 +31,14 @@ from app.state.people_view import (
     last_used_text,
     not_managed,
     own_person,
+    person_actions,
+    removal_lines,
+    removed_text,
     revoke_question,
     revoked_text,
+    role_change_text,
+    role_changed_text,
+    row_reasons,
     teams_text,
     token_count,
 )
@@ -152,6 +160,65 @@ def new_token_dialog(host: ui.element, person: dict[str, Any], on_done: Done, *,
     dialog.open()
 
 
+def change_role_dialog(
+    host: ui.element, person: dict[str, Any], on_done: Callable[[dict], Awaitable[None]], *, mine: bool
+) -> None:
+    """Choose the role; the text under the choice says what it does, and that it holds from the next request."""
+    name = shown(person['name'])
+    with (
+        host,
+        ui.dialog() as dialog,
+        ui.card().classes('w-full max-w-lg gap-2').props('data-testid=change-role-dialog'),
+    ):
+        ui.label('Change your role' if mine else f'Change the role of {name}').classes('text-lg font-bold').props(
+            'role=heading aria-level=2 dir=auto'
+        )
+        choice = ui.select(ROLES, label='Role', value=person['role']).classes('w-full').props('data-testid=role-select')
+        effect = ui.label(role_change_text(person['name'], person['role'], mine=mine)).classes('text-sm')
+        choice.on_value_change(lambda e: effect.set_text(role_change_text(person['name'], e.value, mine=mine)))
+        message = ui.column().classes('w-full').props('aria-live=polite')
+
+        async def save() -> None:
+            try:
+                changed = await connection.client().change_role(person['id'], choice.value)
+            except ApiError as exc:
+                _form_failed({'role': choice}, message, exc, ('role',), 'change the role')
+                return
+            dialog.close()
+            with host:  # not the dialog's slot: it goes next
+                ui.notify(role_changed_text(changed, mine=mine), type='positive', position='bottom')
+                await on_done(changed)
+            dialog.delete()
+
+        with ui.row().classes('w-full justify-end'):
+            ui.button('Cancel', on_click=dialog.close).props('flat autofocus').classes('rb-tap')
+            ui.button('Save role', on_click=save).props('data-testid=change-role-submit').classes('rb-tap')
+    dialog.open()
+
+
+async def confirm_removal(lines: list[str], title: str, *, action: str) -> bool:
+    """The removal's confirmation: what it will do, a line each; `action` on its button; Cancel has the focus (as
+    `confirm`)."""
+    # in the page's layout, not beside the button that asked (the list reloads under it), as `confirm` does
+    with (
+        ui.context.client.layout,
+        ui.dialog() as dialog,
+        ui.card().classes('w-full max-w-lg gap-2').props('role=alertdialog data-testid=remove-person-dialog'),
+    ):
+        ui.label(title).classes('text-lg font-bold').props('role=heading aria-level=2 dir=auto')
+        with ui.column().classes('gap-1').props('role=list'):
+            for line in lines:
+                ui.label(line).classes('text-sm').props('role=listitem dir=auto data-testid=removal-effect')
+        with ui.row().classes('justify-end w-full'):
+            ui.button('Cancel', on_click=lambda: dialog.submit(False)).props('flat autofocus').classes('rb-tap')
+            ui.button(action, on_click=lambda: dialog.submit(True), color='negative').props(
+                'data-testid=remove-person-submit'
+            ).classes('rb-tap')
+    result = await dialog
+    dialog.delete()
+    return bool(result)
+
+
 async def _people() -> list[dict[str, Any]]:
     return await connection.client().list_people()
 
@@ -162,6 +229,7 @@ class PeopleView:
 
     def __init__(self, me: dict[str, Any], teams: list[dict], *, own: bool = False) -> None:
         self.me, self.teams, self.own = me, teams, own
+        self.people: list[dict[str, Any]] = []
         self.team_names = {team['id']: team['name'] for team in teams}
         self.host = ui.element('div')  # the dialogs
         self.message = ui.column().classes('w-full')
@@ -181,6 +249,7 @@ class PeopleView:
             return
         self.message.clear()
         self.box.clear()
+        self.people = people
         with self.box:
             for person in people:
                 self.person(person)
@@ -189,6 +258,9 @@ class PeopleView:
     def person(self, person: dict[str, Any]) -> None:
         mine = person['id'] == self.me.get('user_id')
         unmanaged = not_managed(person, self.me)  # the server's rule: it would refuse New token and Revoke (403)
+        # the server's rules of people: Change role and Remove from team (403 or 409 otherwise); not on "Your tokens"
+        offered = None if self.own else person_actions(person, self.me, self.people, self.team_names)
+        reasons = row_reasons(unmanaged, offered)
         with attrs(ui.card().classes('w-full gap-1 rb-row').props('role=listitem'), {'data-person': str(person['id'])}):
             with ui.row().classes('w-full items-center gap-2 flex-wrap'):
                 ui.label(shown(person['name'])).classes('font-bold').props('dir=auto')
@@ -198,21 +270,67 @@ class PeopleView:
                 ui.label(teams_text(person['teams'], self.team_names)).classes('text-sm opacity-80')
                 ui.label(token_count(person)).classes('text-xs opacity-60')
                 ui.space()
-                if unmanaged is not None:
-                    with ui.row().classes('items-center gap-1 text-xs opacity-80').props('data-testid=not-managed'):
+                for reason, of_tokens in reasons:
+                    with attrs(
+                        ui.row().classes('items-center gap-1 text-xs opacity-80'),
+                        {'data-testid': 'not-managed' if of_tokens else 'person-not-changed'},
+                    ):
                         ui.icon('lock').props('aria-hidden=true')
-                        ui.label(unmanaged.caption)
-                        ui.tooltip(unmanaged.why)
-                else:
+                        ui.label(reason.caption)
+                        ui.tooltip(reason.why)
+                if unmanaged is None:
                     ui.button(
                         'New token',
                         icon='key',
                         on_click=lambda p=person: new_token_dialog(self.host, p, self.load, mine=mine),
                     ).props('flat dense no-caps data-testid=new-token').classes('rb-tap')
-            if unmanaged is not None:
-                ui.label(unmanaged.why).classes('sr-only')  # the tooltip's words, for a screen reader too
+                if offered is not None and offered.change_role is None:
+                    ui.button('Change role', icon='badge', on_click=lambda: self.change_role(person, mine=mine)).props(
+                        'flat dense no-caps data-testid=change-role'
+                    ).classes('rb-tap')
+                if offered is not None and offered.remove is None:
+                    ui.button(
+                        'Leave team' if mine else 'Remove from team',
+                        icon='person_remove',
+                        color='negative',
+                        on_click=lambda: self.remove(person, mine=mine),
+                    ).props('flat dense no-caps data-testid=remove-person').classes('rb-tap')
+            for reason, _ in reasons:
+                ui.label(reason.why).classes('sr-only')  # the tooltip's words, for a screen reader too
             for token in person['tokens']:
                 self.token(person, token, managed=unmanaged is None, mine=mine)
+
+    def change_role(self, person: dict[str, Any], *, mine: bool) -> None:
+        async def done(_changed: dict) -> None:
+            if mine:  # the page itself is a builder's now, or an operator's again
+                ui.navigate.reload()
+            else:
+                await self.load()
+
+        change_role_dialog(self.host, person, done, mine=mine)
+
+    async def remove(self, person: dict[str, Any], *, mine: bool) -> None:
+        """Ask the server what removing them does, say it, and do it if confirmed."""
+        doing = 'leave the team' if mine else f'remove {person["name"]}'
+        try:
+            plan = await connection.client().removal_preview(person['id'])
+        except ApiError as exc:
+            notify_error(exc, doing)
+            return
+        title = 'Leave your teams?' if mine else f'Remove {shown(person["name"])} from your teams?'
+        action = 'Leave team' if mine else 'Remove from team'
+        if not await confirm_removal(removal_lines(plan, self.team_names, mine=mine), title, action=action):
+            return
+        try:
+            done = await connection.client().remove_person(person['id'])
+        except ApiError as exc:
+            notify_error(exc, doing)
+            return
+        ui.notify(removed_text(done, self.team_names), type='positive', position='bottom')
+        if mine:
+            ui.navigate.to('/')  # out of these teams (signed out, when in none any more)
+        else:
+            await self.load()
 
     def token(self, person: dict[str, Any], token: dict[str, Any], *, managed: bool, mine: bool) -> None:
         this_browser = token['id'] == self.me.get('token_id')

@@ -41,6 +41,8 @@ VERBS = {
     'token.created': 'created token',
     'token.revoked': 'revoked token',
     'person.created': 'added person',
+    'person.role_changed': 'changed the role of',
+    'person.removed': 'removed person',
     'schedule.created': 'created schedule',
     'schedule.updated': 'changed schedule',
     'schedule.paused': 'paused schedule',

@@ -40,6 +40,8 @@ ACTIONS = (
     'token.created',
     'token.revoked',
     'person.created',
+    'person.role_changed',
+    'person.removed',
     'schedule.created',
     'schedule.updated',
     'schedule.paused',

@@ -4,6 +4,8 @@ are checked like a trigger's (runs.validate_request). Firing: services/schedulin
 
 from __future__ import annotations
 
+from collections.abc import Collection
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Engine, func, text
@@ -294,14 +296,90 @@ def set_paused(
         schedule, project = _load(session, principal, project_id, schedule_id, lock=True)
         if schedule.paused != paused:
             if paused:
-                _record_unfired(session, schedule, now, 'paused')
-            schedule.paused = paused
-            schedule.next_fire_at = None if paused else cron.slot_after(compiled(schedule.cron, schedule.timezone), now)
-            schedule.version += 1
-            schedule.updated_at = now
-            session.add(schedule)
-            _audit(session, principal, 'schedule.paused' if paused else 'schedule.resumed', project, schedule)
+                _pause(session, principal, project, schedule, now)
+            else:
+                schedule.paused = False
+                schedule.next_fire_at = cron.slot_after(compiled(schedule.cron, schedule.timezone), now)
+                schedule.version += 1
+                schedule.updated_at = now
+                session.add(schedule)
+                _audit(session, principal, 'schedule.resumed', project, schedule)
     return get_schedule(engine, principal, project_id, schedule_id)
+
+
+def _pause(
+    session: Session,
+    principal: Principal,
+    project: Project,
+    schedule: Schedule,
+    now: datetime,
+    details: dict[str, object] | None = None,
+) -> None:
+    """Pause a running schedule in the caller's transaction, with its bookkeeping: the slot due at the pause is
+    recorded missed, the version moves (a sweep's claim of the old one matches nothing), and the audit entry."""
+    _record_unfired(session, schedule, now, 'paused')
+    schedule.paused = True
+    schedule.next_fire_at = None
+    schedule.version += 1
+    schedule.updated_at = now
+    session.add(schedule)
+    _audit(session, principal, 'schedule.paused', project, schedule, details=details)
+
+
+@dataclass(frozen=True)
+class PausedSchedule:
+    id: str
+    name: str
+    project_id: str
+    team_id: str
+
+
+def _owned_running(
+    session: Session, user_id: str, team_ids: Collection[str], *, lock: bool
+) -> list[tuple[Schedule, Project]]:
+    """The running schedules `user_id` owns on the projects of these teams, by project then name; `lock`: their rows
+    held to the end of the transaction (in id order), as `set_paused` holds its one."""
+    if not team_ids:
+        return []
+    query = (
+        select(Schedule, Project)
+        .join(Project, col(Project.id) == col(Schedule.project_id))
+        .where(
+            col(Schedule.user_id) == user_id,
+            col(Project.team_id).in_(sorted(team_ids)),
+            col(Schedule.paused).is_(False),
+        )
+        .order_by(col(Schedule.id))
+        .execution_options(populate_existing=True)
+    )
+    if lock:
+        query = query.with_for_update(of=Schedule)
+    rows = session.exec(query).all()
+    return sorted(rows, key=lambda row: (row[1].id, row[0].name))
+
+
+def running_owned_by(session: Session, *, user_id: str, team_ids: Collection[str]) -> list[PausedSchedule]:
+    """What `pause_owned_by` would pause now (nothing changes): a removal's preview says it."""
+    return [
+        PausedSchedule(schedule.id, schedule.name, project.id, project.team_id)
+        for schedule, project in _owned_running(session, user_id, team_ids, lock=False)
+    ]
+
+
+def pause_owned_by(
+    session: Session, principal: Principal, *, user_id: str, team_ids: Collection[str], details: dict[str, object]
+) -> list[PausedSchedule]:
+    """In the caller's transaction: pause the running schedules `user_id` owns on the projects of these teams (a
+    person leaving them: their slots would fire as someone the teams no longer have, each one skipped). The same
+    pause as an operator's (`set_paused`: the due slot recorded missed, the version moved, `schedule.paused` in the
+    audit log, here with `details` saying why). The owner stays: resuming one fires it as them again, so an operator
+    who wants it to go on makes it anew, as theirs."""
+    now = utcnow()
+    paused = []
+    for schedule, project in _owned_running(session, user_id, team_ids, lock=True):
+        _pause(session, principal, project, schedule, now, details)
+        paused.append(PausedSchedule(schedule.id, schedule.name, project.id, project.team_id))
+    return paused
 
 
 def _record_unfired(session: Session, schedule: Schedule, now: datetime, change: str) -> None:
