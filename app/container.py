@@ -196,7 +196,7 @@ def _seed(services: Services) -> None:
         if not accounts.anyone_exists(engine):
             log.warning(
                 'Nobody can sign in yet: make the first administrator with `runboard users add NAME --team TEAM '
-                '--admin` on a machine with this database (docs/team.md)'
+                '--role operator --admin` on a machine with this database (docs/team.md)'
             )
         return
     with step('the local account'):

@@ -144,9 +144,18 @@ def credentials_hint() -> str:
     try:
         from app.config import Settings  # noqa: PLC0415  (loaded by the one command that needs it: the CLI starts fast)
 
-        where = str(Settings().credentials_path)
+        path = Settings().credentials_path
+        where, found = str(path), path.exists()
     except Exception:  # noqa: BLE001 - a broken environment: say what would have been read
-        where = 'credentials.json in the data directory'
+        where, found = 'credentials.json in the data directory', False
+    if not found:  # a team server makes no local account (RUNBOARD_LOCAL_ACCOUNT): a token of a person is needed
+        return (
+            f'RUNBOARD_TOKEN is not set and there is no local-mode token at {where}. A local server started with '
+            '--data-dir DIR keeps its token in DIR/credentials.json: set RUNBOARD_DATA_DIR=DIR. A team server makes '
+            'none: set RUNBOARD_TOKEN to a token of yours (Your tokens in the UI, or `runboard tokens create`); its '
+            'first administrator is made on the database with `runboard users add NAME --team TEAM --role operator '
+            '--admin`.'
+        )
     return (
         f'RUNBOARD_TOKEN is not set, so the CLI read the local-mode token from {where}. A server started with '
         '--data-dir DIR keeps its token in DIR/credentials.json: set RUNBOARD_DATA_DIR=DIR (as the server has it), '

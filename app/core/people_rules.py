@@ -77,3 +77,25 @@ def last_operator_refusal(name: str, teams: Collection[str], *, leaving: bool, i
         f'{who} the last operator of {listed}: make someone else an operator there first, then {subject} can {what}',
         extra={'teams': sorted(teams)},
     )
+
+
+def last_admin_refusal(
+    name: str, *, is_admin: bool, role: str, role_after: str | None, leaves_every_team: bool, other_admin_operators: int
+) -> Refusal | None:
+    """Pure: the 409 for a change that would leave the deployment without an administrator who is also an operator
+    (None when it would not). Only such an administrator changes an administrator's role or removes them; with none
+    left, nobody could through the API (an administrator who is a builder manages nobody). So the last one is not
+    made a builder (`role_after`), nor removed from their last team (`leaves_every_team`: their tokens go)."""
+    if not is_admin or role != OPERATOR or other_admin_operators > 0:
+        return None
+    if role_after is not None and role_after == OPERATOR:
+        return None
+    if role_after is None and not leaves_every_team:
+        return None
+    what = 'become a builder' if role_after is not None else 'leave every team'
+    return Refusal(
+        409,
+        'last_admin',
+        f'{name} is the last deployment administrator who is an operator: make another administrator an operator '
+        f'first (or `runboard users add NAME --team TEAM --role operator --admin`), then {name} can {what}',
+    )

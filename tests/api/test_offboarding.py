@@ -310,3 +310,57 @@ def test_a_role_change_and_a_removal_hold_on_every_instance_at_once(settings_fac
             assert admin.delete(f'/api/users/{sam_id}').status_code == 200
             _status_within(second.base_url, sam_token, '/api/projects/proj', 404, seconds=1.0)
             _status_within(second.base_url, sam_token, '/api/me', 200, seconds=1.0)  # still in team b
+
+
+def test_a_token_made_while_its_person_is_being_removed_does_not_outlive_the_removal(api, monkeypatch) -> None:  # noqa: ANN001
+    """Bea makes herself a token while an operator removes her from her only team. The removal, once it has read her
+    tokens, is held up (its schedule step slowed); her token request comes then. Either it waits for the removal and
+    finds her in no team (404), or it would be made for someone the removal leaves with no team and no way to revoke
+    it (nobody lists her any more): no token of hers is left either way."""
+    engine = api.server.services.engine
+    bea, _ = create_user(engine, name='bea', role=Role.builder, team_ids=['local'])
+    pause = people.schedules.pause_owned_by
+    removing = threading.Event()
+
+    def slow_pause(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        removing.set()
+        time.sleep(0.5)
+        return pause(*args, **kwargs)
+
+    monkeypatch.setattr(people.schedules, 'pause_owned_by', slow_pause)
+    outcome: dict[str, object] = {}
+
+    def make_token() -> None:
+        assert removing.wait(timeout=30)
+        try:
+            as_bea = Principal(bea.id, 'bea', 'builder', frozenset({'local'}))
+            outcome['token'] = people.issue_token(engine, as_bea, name='late')
+        except Exception as exc:  # noqa: BLE001 - the refusal is the outcome
+            outcome['token'] = exc
+
+    thread = threading.Thread(target=make_token)
+    thread.start()
+    removed = api.client.delete(f'/api/users/{bea.id}')
+    thread.join(timeout=60)
+    assert removed.status_code == 200, removed.text
+    assert getattr(outcome['token'], 'status', None) == 404, outcome
+    with engine.connect() as conn:
+        left = conn.execute(text('SELECT count(*) FROM apitoken WHERE user_id = :u'), {'u': bea.id}).scalar()
+    assert left == 0
+
+
+def test_the_last_administrator_who_is_an_operator_is_neither_demoted_nor_removed(api) -> None:  # noqa: ANN001
+    """The local account (an administrator and the team's operator) beside another operator of its team: demoting
+    itself or leaving would leave no administrator who can change an administrator's role or remove them (an
+    administrator who is a builder manages nobody), so both are 409 last_admin; with another such administrator they
+    are not."""
+    engine = api.server.services.engine
+    create_user(engine, name='olga', role=Role.operator, team_ids=['local'])  # the team keeps an operator either way
+    me = api.client.get('/api/me').json()
+    assert me['is_admin'] is True
+    assert_problem(api.client.patch(f'/api/users/{me["user_id"]}', json={'role': 'builder'}), 409, 'last_admin')
+    assert_problem(api.client.delete(f'/api/users/{me["user_id"]}'), 409, 'last_admin')
+    assert_problem(api.client.get(f'/api/users/{me["user_id"]}/removal'), 409, 'last_admin')  # the preview says so
+    create_user(engine, name='ada', role=Role.operator, team_ids=['local'], is_admin=True)
+    reply = api.client.patch(f'/api/users/{me["user_id"]}', json={'role': 'builder'})
+    assert reply.status_code == 200 and reply.json()['role'] == 'builder', reply.text

@@ -34,5 +34,7 @@ def test_a_refused_token_says_where_the_cli_looked(settings_factory, repo_factor
         said = ' '.join(missing.stderr.split())
         assert str(elsewhere / 'credentials.json') in said, said
         assert 'RUNBOARD_DATA_DIR' in said and '--data-dir' in said and 'RUNBOARD_TOKEN' in said
+        # no file there (a team server's machine: it makes no local account): how a team's token comes about
+        assert 'no local-mode token' in said and 'runboard users add NAME --team TEAM --role operator --admin' in said
         wrong = run_cli(server.base_url, 'rb_not_a_token', 'projects', 'list')
         assert wrong.code == 4 and 'The token in RUNBOARD_TOKEN was refused' in ' '.join(wrong.stderr.split())

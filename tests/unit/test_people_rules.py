@@ -9,6 +9,7 @@ import pytest
 
 from app.core.errors import Refusal
 from app.core.people_rules import (
+    last_admin_refusal,
     last_operator_refusal,
     removal_refusal,
     role_change_refusal,
@@ -160,3 +161,32 @@ def test_the_last_operator_refusal_says_which_teams_and_what_to_do(leaving: bool
         {'teams': ['blue', 'red']},
     )
     assert last_operator_refusal('ann', [], leaving=leaving, is_self=is_self) is None
+
+
+@pytest.mark.parametrize(
+    ('is_admin', 'role', 'role_after', 'leaves_every_team', 'others', 'refused'),
+    [
+        (True, 'operator', 'builder', False, 0, True),  # the last administrator who is an operator: not demoted
+        (True, 'operator', 'builder', False, 1, False),  # another one is left
+        (True, 'operator', 'operator', False, 0, False),  # the same role: nothing changes
+        (True, 'operator', None, True, 0, True),  # removed from their last team: their tokens would go
+        (True, 'operator', None, False, 0, False),  # still in a team of theirs: still an administrator who acts
+        (True, 'builder', None, True, 0, False),  # an administrator who is a builder manages nobody anyway
+        (False, 'operator', 'builder', False, 0, False),  # not an administrator: the team rule decides
+    ],
+)
+def test_the_deployment_keeps_an_administrator_who_is_an_operator(
+    is_admin: bool, role: str, role_after: str | None, leaves_every_team: bool, others: int, refused: bool
+) -> None:
+    found = last_admin_refusal(
+        'ada',
+        is_admin=is_admin,
+        role=role,
+        role_after=role_after,
+        leaves_every_team=leaves_every_team,
+        other_admin_operators=others,
+    )
+    assert (found is not None) == refused
+    if found is not None:
+        assert (found.status, found.error) == (409, 'last_admin')
+        assert 'runboard users add NAME --team TEAM --role operator --admin' in found.detail

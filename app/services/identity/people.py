@@ -25,19 +25,20 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Engine, delete
+from sqlalchemy import Engine, delete, func
 from sqlmodel import Session, col, select
 
 from app.core.errors import DomainError, Refusal, forbidden, not_found
 from app.core.people_rules import (
     RemovalRefusal,
+    last_admin_refusal,
     last_operator_refusal,
     removal_refusal,
     role_change_refusal,
     teams_left_without_operator,
 )
 from app.core.token_rules import TokenRefusal, token_management_refusal
-from app.infra.db import read_only, session_scope
+from app.infra.db import advisory_lock_id, read_only, session_scope
 from app.models import ApiToken, Project, Role, Team, TeamMember, User, as_utc
 from app.services.identity import audit
 from app.services.identity.accounts import Principal, insert_new, new_api_token, new_user
@@ -249,6 +250,9 @@ def issue_token(engine: Engine, principal: Principal, *, user_id: str | None = N
     person, with their role. Their other tokens keep working."""
     user_id = user_id or principal.user_id
     with session_scope(engine) as session:
+        # FOR SHARE on the person first: a removal under way (FOR UPDATE) ends before their teams are read here, so a
+        # token is never made for someone it leaves in no team (its delete would not see the token)
+        session.exec(select(User.id).where(col(User.id) == user_id).with_for_update(read=True)).first()
         shared = sorted(
             session.exec(
                 select(TeamMember.team_id).where(
@@ -325,12 +329,14 @@ def _require_operator_to(principal: Principal, what: str) -> None:
         raise DomainError(403, 'forbidden', f'only operators {what}', reason='not_yours')
 
 
-def _person_row(session: Session, user_id: str, *, lock: bool) -> User | None:
+def _person_row(session: Session, user_id: str, *, lock: bool, exclusive: bool = False) -> User | None:
     """The person's row, read now; `lock`: held to the end of the transaction (the first lock every role change and
-    removal takes, so two of them on one person go one after the other)."""
+    removal takes, so two of them on one person go one after the other). `exclusive` (a removal): FOR UPDATE, which
+    `issue_token`'s FOR SHARE waits for, so no token of theirs is made meanwhile and outlives the removal; else FOR
+    NO KEY UPDATE (a role change: new tokens or runs of theirs need not wait)."""
     query = select(User).where(col(User.id) == user_id).execution_options(populate_existing=True)
     if lock:
-        query = query.with_for_update(key_share=True)  # FOR NO KEY UPDATE: new tokens or runs of theirs need not wait
+        query = query.with_for_update(key_share=not exclusive)
     return session.exec(query).first()
 
 
@@ -390,6 +396,34 @@ def _refuse_last_operator(
         raise DomainError.from_refusal(refusal)
 
 
+ADMINS_LOCK = advisory_lock_id('runboard.deployment-admins')
+
+
+def _refuse_last_admin(session: Session, user: User, *, role_after: str | None, leaves_every_team: bool) -> None:
+    """409 `last_admin` (`people_rules.last_admin_refusal`). Two administrators demoting each other at once would each
+    count the other: on PostgreSQL such changes take one transaction lock, one after the other, before counting (a
+    lock of its own, not the other's row, which the other change holds: no deadlock); SQLite serialises writers."""
+    if not user.is_admin or user.role != Role.operator.value:
+        return
+    if session.get_bind().dialect.name == 'postgresql':
+        session.connection().execute(select(func.pg_advisory_xact_lock(ADMINS_LOCK)))
+    others = session.exec(
+        select(func.count())
+        .select_from(User)
+        .where(col(User.is_admin), col(User.role) == Role.operator.value, col(User.id) != user.id)
+    ).one()
+    refusal = last_admin_refusal(
+        user.name,
+        is_admin=True,
+        role=user.role,
+        role_after=role_after,
+        leaves_every_team=leaves_every_team,
+        other_admin_operators=others,
+    )
+    if refusal is not None:
+        raise DomainError.from_refusal(refusal)
+
+
 def change_role(engine: Engine, principal: Principal, user_id: str, role: Role) -> RoleChange:
     """Operators: make a person in their teams an operator or a builder (404 for anyone else). A role holds in
     every team of theirs, so it is refused (403, `reason`) for whom the caller may not manage tokens of
@@ -420,6 +454,7 @@ def change_role(engine: Engine, principal: Principal, user_id: str, role: Role) 
             return RoleChange(_people(session, principal, user.id)[0], changed=False)
         _lock_teams(session, theirs)
         _refuse_last_operator(session, user, theirs, role_after=role.value, caller=principal)
+        _refuse_last_admin(session, user, role_after=role.value, leaves_every_team=False)
         before = user.role
         user.role = role.value
         session.add(user)
@@ -433,7 +468,7 @@ def change_role(engine: Engine, principal: Principal, user_id: str, role: Role) 
 def _removal(session: Session, principal: Principal, user_id: str, *, apply: bool) -> Removal:
     """The one path of a removal and its preview: the same checks and the same findings; `apply` does it."""
     what = 'remove people from their teams'
-    user = _person_row(session, user_id, lock=apply)
+    user = _person_row(session, user_id, lock=apply, exclusive=True)
     theirs = _teams_of(session, user_id)
     caller, mine = _caller_now(session, principal, what)
     shared = sorted(theirs & mine)
@@ -446,6 +481,7 @@ def _removal(session: Session, principal: Principal, user_id: str, *, apply: boo
         _lock_teams(session, shared)
     _refuse_last_operator(session, user, shared, role_after=None, caller=principal)
     others = theirs - set(shared)
+    _refuse_last_admin(session, user, role_after=None, leaves_every_team=not others)
     tokens = session.exec(select(ApiToken).where(col(ApiToken.user_id) == user.id).order_by(col(ApiToken.id))).all()
     revoked = [] if others else [token.id for token in tokens]
     projects = session.exec(
