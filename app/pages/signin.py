@@ -59,6 +59,10 @@ async def login_page(next: str | None = None) -> Any:  # noqa: A002  (the query 
                 'Paste your API token. An operator of your team gives you one: Settings → People and tokens → '
                 'Add person. Once signed in, you make your own under Your tokens.'
             ).classes('text-sm opacity-80')
+            ui.label(
+                'A new server has nobody yet: its administrator makes the first person, on a machine that reaches '
+                'its database, with runboard users add NAME --team TEAM --role operator --admin.'
+            ).classes('text-xs opacity-70').props('data-testid=first-admin-hint')
             token_input = (
                 ui.input('API token', password=True, password_toggle_button=True)
                 .classes('w-full')

@@ -102,6 +102,11 @@ def test_unsigned_browser_goes_to_login_and_a_bad_token_is_refused(team_server, 
     assert '/login' in page.url
     # the sign-in page links nowhere a person not signed in is refused (the Workers page answers only them)
     assert page.get_by_test_id('nav-workers').count() == 0
+    # and where the very first token comes from, on a server with nobody yet (a team server makes no local account)
+    assert (
+        'runboard users add NAME --team TEAM --role operator --admin'
+        in page.get_by_test_id('first-admin-hint').inner_text()
+    )
     screenshot(page, 'sign-in-bad-token.png')
     _sign_in(page, url, team_server['people']['Alice']['token'])  # then back where it came from
     page.wait_for_url(url + '/projects/red-app?status=failed')
