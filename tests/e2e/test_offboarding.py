@@ -8,12 +8,11 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from pathlib import Path
 
-import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.helpers.e2e import SignInServer, sign_in_page
 from tests.helpers.repos import make_repo
 from tests.helpers.runs import create_project
 from tests.helpers.servers import app_process
@@ -29,41 +28,17 @@ SCHEDULE = {
 }
 
 
-class Server:
-    def __init__(self, url: str, operator: str, repo: Path) -> None:
-        self.url, self.operator, self.repo = url, operator, repo
-
-    def api(self, token: str | None = None) -> httpx.Client:
-        return httpx.Client(
-            base_url=self.url, headers={'Authorization': f'Bearer {token or self.operator}'}, timeout=30
-        )
-
-    def add_person(self, name: str, role: str) -> tuple[str, str]:
-        """(user id, token)"""
-        with self.api() as api:
-            reply = api.post('/api/users', json={'name': name, 'role': role})
-        assert reply.status_code == 201, reply.text
-        return reply.json()['person']['id'], reply.json()['token']['token']
-
-
 @pytest.fixture(scope='module')
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SignInServer]:
     base = tmp_path_factory.mktemp('offboarding')
     repo = make_repo(base / 'repo', {'main': {'run.sh': 'echo done\n'}})
     env = {'RUNBOARD_DEMO': 'false', 'RUNBOARD_UI_SIGN_IN': 'true'}
     with app_process(base / 'data', env=env) as app:
         token = json.loads((base / 'data' / 'credentials.json').read_text())['token']
-        yield Server(app['url'], token, repo)
+        yield SignInServer(app['url'], token, repo)
 
 
-def sign_in(page: Page, server: Server, token: str) -> None:
-    page.goto(server.url + '/login')
-    page.locator('[data-testid=token-input] input, input[type=password]').first.fill(token)
-    page.get_by_role('button', name='Sign in').click()
-    page.wait_for_url(server.url + '/')
-
-
-def test_an_operator_removes_a_person_after_reading_what_it_does(page: Page, server: Server) -> None:
+def test_an_operator_removes_a_person_after_reading_what_it_does(page: Page, server: SignInServer) -> None:
     dee_id, dee = server.add_person('Dee', 'operator')
     with server.api(dee) as as_dee:  # Dee's project, schedule and push rules: they all run as Dee
         create_project(as_dee, server.repo, project_id='dee-app', name='Dee app')
@@ -71,7 +46,7 @@ def test_an_operator_removes_a_person_after_reading_what_it_does(page: Page, ser
         assert schedule.status_code == 201, schedule.text
         assert as_dee.patch('/api/projects/dee-app', json={'on_push': {'branches': ['main']}}).status_code == 200
 
-    sign_in(page, server, server.operator)
+    sign_in_page(page, server.url, server.operator)
     page.goto(server.url + '/settings/tokens')
     expect(page.get_by_test_id('people')).to_have_attribute('data-loaded', 'true')
     admin = page.locator('[data-person]', has=page.get_by_text('local', exact=True))
@@ -115,9 +90,9 @@ def test_an_operator_removes_a_person_after_reading_what_it_does(page: Page, ser
     expect(admin.get_by_test_id('remove-person')).to_have_count(0)
 
 
-def test_an_operator_changes_a_persons_role_which_holds_at_their_next_request(page: Page, server: Server) -> None:
+def test_an_operator_changes_a_persons_role_which_holds_at_their_next_request(page: Page, server: SignInServer) -> None:
     eve_id, eve = server.add_person('Eve', 'builder')
-    sign_in(page, server, server.operator)
+    sign_in_page(page, server.url, server.operator)
     page.goto(server.url + '/settings/tokens')
     expect(page.get_by_test_id('people')).to_have_attribute('data-loaded', 'true')
     row = page.locator(f'[data-person="{eve_id}"]')

@@ -10,13 +10,11 @@ import json
 import re
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
-import httpx
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
-from tests.helpers.e2e import HEADER_CUT, expect_clipboard, screenshot
+from tests.helpers.e2e import HEADER_CUT, SignInServer, expect_clipboard, screenshot, sign_in_page
 from tests.helpers.repos import make_repo
 from tests.helpers.runs import wait_for_status
 from tests.helpers.servers import app_process
@@ -26,37 +24,14 @@ pytestmark = pytest.mark.e2e
 SLOW = {'main': {'run.sh': 'echo start\nsleep 60\n'}, 'quick': {'run.sh': 'echo done\n'}}
 
 
-class Server:
-    def __init__(self, url: str, operator: str, repo: Path) -> None:
-        self.url, self.operator, self.repo = url, operator, repo
-
-    def api(self, token: str | None = None) -> httpx.Client:
-        return httpx.Client(
-            base_url=self.url, headers={'Authorization': f'Bearer {token or self.operator}'}, timeout=30
-        )
-
-    def add_person(self, name: str, role: str) -> str:
-        with self.api() as api:
-            reply = api.post('/api/users', json={'name': name, 'role': role})
-        assert reply.status_code == 201, reply.text
-        return reply.json()['token']['token']
-
-
 @pytest.fixture(scope='module')
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SignInServer]:
     base = tmp_path_factory.mktemp('project-admin')
     repo = make_repo(base / 'repo', SLOW)
     env = {'RUNBOARD_DEMO': 'false', 'RUNBOARD_UI_SIGN_IN': 'true', 'RUNBOARD_HEARTBEAT_SECONDS': '1'}
     with app_process(base / 'data', env=env) as app:
         token = json.loads((base / 'data' / 'credentials.json').read_text())['token']
-        yield Server(app['url'], token, repo)
-
-
-def sign_in(page: Page, server: Server, token: str) -> None:
-    page.goto(server.url + '/login')
-    page.locator('[data-testid=token-input] input, input[type=password]').first.fill(token)
-    page.get_by_role('button', name='Sign in').click()
-    page.wait_for_url(server.url + '/')
+        yield SignInServer(app['url'], token, repo)
 
 
 def field_error(page: Page, key: str) -> Locator:
@@ -64,8 +39,8 @@ def field_error(page: Page, key: str) -> Locator:
     return page.locator('label.q-field', has=page.get_by_test_id(f'field-{key}')).locator('[role=alert]')
 
 
-def test_an_operator_creates_a_project_then_changes_its_limits(page: Page, server: Server) -> None:
-    sign_in(page, server, server.operator)
+def test_an_operator_creates_a_project_then_changes_its_limits(page: Page, server: SignInServer) -> None:
+    sign_in_page(page, server.url, server.operator)
     expect(page.get_by_test_id('nav-settings')).to_be_visible()
     page.get_by_test_id('new-project').click()
     page.wait_for_url(server.url + '/projects/new')
@@ -111,10 +86,10 @@ def test_an_operator_creates_a_project_then_changes_its_limits(page: Page, serve
     screenshot(page, 'project-settings.png')
 
 
-def test_a_builder_sees_settings_read_only_and_no_new_project(page: Page, server: Server) -> None:
+def test_a_builder_sees_settings_read_only_and_no_new_project(page: Page, server: SignInServer) -> None:
     with server.api() as api:
         assert api.post('/api/projects', json=_project('ro-app', server)).status_code == 201
-    sign_in(page, server, server.add_person('Bo', 'builder'))
+    sign_in_page(page, server.url, server.add_person('Bo', 'builder').token)
     page.locator('[data-project=ro-app]').wait_for()
     page.locator('[data-testid=nav-settings][data-checked]').wait_for(state='attached')  # the role is known
     expect(page.get_by_test_id('nav-settings')).to_be_hidden()
@@ -155,14 +130,14 @@ def test_a_builder_sees_settings_read_only_and_no_new_project(page: Page, server
     expect(page.get_by_test_id('audit-filters')).to_have_count(0)
 
 
-def test_a_project_with_an_active_run_is_not_deleted_until_the_run_ends(page: Page, server: Server) -> None:
+def test_a_project_with_an_active_run_is_not_deleted_until_the_run_ends(page: Page, server: SignInServer) -> None:
     with server.api() as api:
         assert api.post('/api/projects', json=_project('busy-app', server)).status_code == 201
         run = api.post(
             '/api/runs',
             json={'project_id': 'busy-app', 'branch': 'main', 'depth_level': 'shallow', 'target_framework': 'python'},
         ).json()
-    sign_in(page, server, server.operator)
+    sign_in_page(page, server.url, server.operator)
     page.goto(server.url + '/projects/busy-app/settings')
     page.get_by_test_id('delete-project').click()
     confirm = page.get_by_test_id('delete-confirm')
@@ -186,8 +161,10 @@ def test_a_project_with_an_active_run_is_not_deleted_until_the_run_ends(page: Pa
         assert api.get('/api/projects/busy-app').status_code == 404
 
 
-def test_a_token_made_in_the_ui_is_shown_once_works_and_stops_at_its_revocation(page: Page, server: Server) -> None:
-    sign_in(page, server, server.operator)
+def test_a_token_made_in_the_ui_is_shown_once_works_and_stops_at_its_revocation(
+    page: Page, server: SignInServer
+) -> None:
+    sign_in_page(page, server.url, server.operator)
     page.get_by_test_id('nav-settings').click()
     page.wait_for_url(server.url + '/settings')
     page.get_by_test_id('open-tokens').click()
@@ -233,10 +210,10 @@ def test_a_token_made_in_the_ui_is_shown_once_works_and_stops_at_its_revocation(
     assert token not in page.content()
 
 
-def test_an_operator_is_offered_tokens_only_of_the_people_they_may_manage(page: Page, server: Server) -> None:
+def test_an_operator_is_offered_tokens_only_of_the_people_they_may_manage(page: Page, server: SignInServer) -> None:
     """An operator who is no deployment administrator is not offered New token or Revoke for the administrator of
     their team (the server would answer 403), and reads why; their own tokens they manage."""
-    sign_in(page, server, server.add_person('Olga', 'operator'))
+    sign_in_page(page, server.url, server.add_person('Olga', 'operator').token)
     page.goto(server.url + '/settings/tokens')
     expect(page.get_by_test_id('people')).to_have_attribute('data-loaded', 'true')
     admin = page.locator('[data-person]', has=page.get_by_text('local', exact=True))
@@ -250,13 +227,13 @@ def test_an_operator_is_offered_tokens_only_of_the_people_they_may_manage(page: 
 
 
 def test_a_builder_makes_and_revokes_their_own_tokens_and_is_told_before_signing_out(
-    page: Page, server: Server
+    page: Page, server: SignInServer
 ) -> None:
     """Personal tokens: a builder reaches "Your tokens" from the header, sees only their own row (no Add person, no
     refusal), makes a token that is shown once and acts as them, revokes it, and is told before revoking the token
     this browser signed in with that it signs them out, which it then does."""
-    signed_in_with = server.add_person('Bea', 'builder')
-    sign_in(page, server, signed_in_with)
+    signed_in_with = server.add_person('Bea', 'builder').token
+    sign_in_page(page, server.url, signed_in_with)
     page.get_by_test_id('nav-your-tokens').click()
     page.wait_for_url(server.url + '/settings/tokens')
     expect(page.get_by_role('heading', name='Your tokens', exact=True)).to_be_visible()
@@ -302,7 +279,7 @@ def test_a_builder_makes_and_revokes_their_own_tokens_and_is_told_before_signing
         assert gone.get('/api/me').status_code == 401
 
 
-def _project(project_id: str, server: Server) -> dict:
+def _project(project_id: str, server: SignInServer) -> dict:
     return {
         'id': project_id,
         'name': project_id.title(),
@@ -314,14 +291,14 @@ def _project(project_id: str, server: Server) -> dict:
     }
 
 
-def test_an_operator_approves_a_builders_run_of_a_protected_branch(page: Page, server: Server) -> None:
+def test_an_operator_approves_a_builders_run_of_a_protected_branch(page: Page, server: SignInServer) -> None:
     """In the Settings panel the operator protects a secret and asks for approvals; a builder's run of main then
     waits (the page says why and offers the builder no Approve); the operator's Approve lets it run with the
     protected secret, which a run of another branch does not get."""
     with server.api() as api:
         project = {**_project('deploy-app', server), 'command': ['sh', '-c', 'echo "key=${DEPLOY_KEY:-none}"']}
         assert api.post('/api/projects', json=project).status_code == 201
-    sign_in(page, server, server.operator)
+    sign_in_page(page, server.url, server.operator)
     page.goto(server.url + '/projects/deploy-app/settings')
     page.get_by_test_id('variable-name').fill('DEPLOY_KEY')
     page.get_by_test_id('variable-value').fill('dk-123456')
@@ -331,7 +308,7 @@ def test_an_operator_approves_a_builders_run_of_a_protected_branch(page: Page, s
     page.get_by_test_id('approval-required').click()
     expect(page.get_by_test_id('variables-saved')).to_contain_text("now waits for an operator's approval")
 
-    builder = server.add_person('Dana', 'builder')
+    builder = server.add_person('Dana', 'builder').token
     body = {'project_id': 'deploy-app', 'depth_level': 'shallow', 'target_framework': 'python'}
     with server.api(builder) as api:
         waiting = api.post('/api/runs', json={**body, 'branch': 'main'}).json()
@@ -340,7 +317,7 @@ def test_an_operator_approves_a_builders_run_of_a_protected_branch(page: Page, s
 
     builder_page = page.context.browser.new_page()
     try:
-        sign_in(builder_page, server, builder)
+        sign_in_page(builder_page, server.url, builder)
         builder_page.goto(f'{server.url}/runs/{waiting["id"]}')
         expect(builder_page.locator('[data-field=approval]')).to_have_text(
             "waiting for an operator's approval (branch main is protected)"
@@ -382,10 +359,10 @@ def test_an_operator_approves_a_builders_run_of_a_protected_branch(page: Page, s
 
 
 @pytest.mark.parametrize('role', ['operator', 'builder'])
-def test_the_signed_in_header_fits_a_phone(page: Page, server: Server, role: str) -> None:
+def test_the_signed_in_header_fits_a_phone(page: Page, server: SignInServer, role: str) -> None:
     """On a 390 px phone a signed-in person's header (Workers, Audit, Settings or Your tokens, the mode chip, who
     they are, Sign out) wraps rather than pushing Sign out past the screen's edge."""
-    sign_in(page, server, server.add_person(f'Phone {role}', role))
+    sign_in_page(page, server.url, server.add_person(f'Phone {role}', role).token)
     page.set_viewport_size({'width': 390, 'height': 844})
     page.locator('[data-testid=nav-settings][data-checked]').wait_for(state='attached')  # the role is known
     assert page.evaluate(HEADER_CUT) == []

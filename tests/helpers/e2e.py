@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import httpx
 
@@ -186,6 +187,38 @@ def stack(base: Path, branches: dict | None = None, **settings: str) -> Iterator
                 yield Stack(api['url'], ui_url, token, proxy, repo, ui_pid, base)
         finally:
             proxy.stop()
+
+
+class Added(NamedTuple):
+    id: str
+    token: str
+
+
+class SignInServer:
+    """A `python main.py` with RUNBOARD_UI_SIGN_IN, as a page test drives it: the operator's token, a repository, and
+    people added through the API."""
+
+    def __init__(self, url: str, operator: str, repo: Path) -> None:
+        self.url, self.operator, self.repo = url, operator, repo
+
+    def api(self, token: str | None = None) -> httpx.Client:
+        return httpx.Client(
+            base_url=self.url, headers={'Authorization': f'Bearer {token or self.operator}'}, timeout=30
+        )
+
+    def add_person(self, name: str, role: str) -> Added:
+        with self.api() as api:
+            reply = api.post('/api/users', json={'name': name, 'role': role})
+        assert reply.status_code == 201, reply.text
+        return Added(reply.json()['person']['id'], reply.json()['token']['token'])
+
+
+def sign_in_page(page, server_url: str, token: str) -> None:  # noqa: ANN001
+    """Sign the page's browser in with a token through the sign-in page, as a person does; it lands on the dashboard."""
+    page.goto(server_url + '/login')
+    page.locator('[data-testid=token-input] input, input[type=password]').first.fill(token)
+    page.get_by_role('button', name='Sign in').click()
+    page.wait_for_url(server_url + '/')
 
 
 def screenshot(page, name: str) -> None:  # noqa: ANN001
