@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     max_output_lines: int = 500_000
     max_line_chars: int = 4000
     worktree_retention_days: float = 7.0
+    # workers (executor=celery) stopped, or lost, for longer than this leave the Workers list (one that still owns a
+    # running run stays; services/execution/workers.py); 0: kept for ever
+    worker_retention_days: float = Field(default=14.0, ge=0)
     # artifacts (docs/artifacts.md): what runs leave in $RUNBOARD_ARTIFACTS_DIR, kept through fsspec
     artifact_store: str | None = None  # a path or an fsspec URL (s3://bucket/prefix); unset: data_dir/artifacts
     artifact_store_options: str = ''  # JSON keyword arguments of the filesystem, e.g. {"endpoint_url": "http://..."}

@@ -111,6 +111,7 @@ class Services:
             PeriodicJob('artifact-retention', 3600, lambda: housekeeping.sweep_artifacts(engine, settings, runner)),
             PeriodicJob('log-retention', 3600, lambda: housekeeping.sweep_logs(engine, settings)),
             PeriodicJob('cache-tidy', 3600, lambda: housekeeping.tidy_caches(engine, settings)),
+            PeriodicJob('worker-retention', 3600, lambda: housekeeping.forget_gone_workers(engine, settings)),
             # automatic retries (GitLab's retry:): a crashed run retried within seconds, on any server
             PeriodicJob('auto-retry', 2.0, AutoRetry(engine, self.admitter, self.bus.publish).sweep),
             PeriodicJob(

@@ -1,9 +1,9 @@
-"""Workers (executor=celery): everyone signed in sees them; deployment administrators drain and undrain them
+"""Workers (executor=celery): everyone signed in sees them; deployment administrators drain, undrain and remove them
 (the workers serve every team, so a team's operator may not take them away from the others)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
@@ -42,15 +42,19 @@ async def list_workers(services: ServicesDep, principal: PrincipalDep) -> Worker
     )
 
 
-async def _set(services: Services, principal: Principal, name: str, draining: bool) -> WorkerPublic:
+def _require_admin(principal: Principal, doing: str) -> None:
     if not principal.is_admin:
         raise DomainError(
             403,
             'admin_required',
-            f'Draining or undraining a worker needs a deployment administrator: the workers serve every team. '
+            f'{doing} needs a deployment administrator: the workers serve every team. '
             f'{principal.name} is a team {principal.role}, not an administrator (one is made with '
             '"runboard users add NAME --admin").',
         )
+
+
+async def _set(services: Services, principal: Principal, name: str, draining: bool) -> WorkerPublic:
+    _require_admin(principal, 'Draining or undraining a worker')
     answer = await run_in_threadpool(
         workers.set_draining, services.engine, name, draining, heartbeat_seconds=services.settings.heartbeat_seconds
     )
@@ -68,3 +72,16 @@ async def drain_worker(name: str, services: ServicesDep, principal: PrincipalDep
 async def undrain_worker(name: str, services: ServicesDep, principal: PrincipalDep) -> WorkerPublic:
     """The worker takes runs again. Idempotent."""
     return await _set(services, principal, name, False)
+
+
+@router.delete('/{name}', status_code=204, responses=problems(401, 403, 404, 409))
+async def remove_worker(name: str, services: ServicesDep, principal: PrincipalDep) -> Response:
+    """Forget a stopped or lost worker now (the hourly sweep forgets them after RUNBOARD_WORKER_RETENTION_DAYS).
+    409 `worker_live` while it is live or draining (it would register again at its next heartbeat: drain and stop
+    it first), 409 `worker_busy` while it still owns a running run."""
+    _require_admin(principal, 'Removing a worker')
+    await run_in_threadpool(
+        workers.remove, services.engine, name, heartbeat_seconds=services.settings.heartbeat_seconds
+    )
+    services.bus.publish({'type': 'queue'})
+    return Response(status_code=204)

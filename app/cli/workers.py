@@ -1,4 +1,4 @@
-"""`runboard workers list|drain|undrain`: the machines that execute runs (executor=celery)."""
+"""`runboard workers list|drain|undrain|remove`: the machines that execute runs (executor=celery)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import typer
 from rich.table import Table
 
 from app.cli.context import Cli, JsonOpt, ServerOpt
+from app.client import RunboardClient
 
 workers_app = typer.Typer(help='Workers that execute runs (RUNBOARD_EXECUTOR=celery).', no_args_is_help=True)
 NameArg = Annotated[str, typer.Argument(metavar='NAME', help='The worker name, from `runboard workers list`.')]
@@ -65,3 +66,15 @@ def workers_undrain(name: NameArg, json_output: JsonOpt = False, server: ServerO
     Cli.make(server, json_output).show(
         lambda client: client.drain_worker(name, drain=False), lambda w: f'{w["name"]} takes runs again.'
     )
+
+
+@workers_app.command('remove')
+def workers_remove(name: NameArg, json_output: JsonOpt = False, server: ServerOpt = None) -> None:
+    """Forget a stopped or lost worker now (administrators); gone workers also leave the list by themselves after
+    RUNBOARD_WORKER_RETENTION_DAYS. A live or draining one is refused: drain and stop it first."""
+
+    async def remove(client: RunboardClient) -> dict:
+        await client.remove_worker(name)
+        return {'name': name, 'removed': True}
+
+    Cli.make(server, json_output).show(remove, lambda w: f'{w["name"]} removed from the workers list.')

@@ -36,6 +36,10 @@ class WorkersApi:
     async def drain_worker(self, name: str, *, drain: bool = True) -> dict:
         return (await self.request('POST', f'/workers/{quote(name, safe="")}/{"drain" if drain else "undrain"}')).data
 
+    async def remove_worker(self, name: str) -> None:
+        """DELETE /workers/{name}: forget a stopped or lost worker (administrators)."""
+        await self.request('DELETE', f'/workers/{quote(name, safe="")}')
+
     async def bulk_runs(self, body: dict, *, key: str) -> dict:
         """POST /runs/bulk: one Stop, Retry or Approve over many runs, answered per run."""
         return (await self.request('POST', '/runs/bulk', json_body=body, headers={'Idempotency-Key': key})).data

@@ -1,5 +1,6 @@
 """Workers (executor=celery): who executes runs, with what labels and slots, how busy, when last heard
-from; a deployment administrator drains and undrains them here (others see who can). Re-read every few seconds
+from; a deployment administrator drains and undrains them here, and removes stopped and lost ones (others see who
+can; gone workers also leave by themselves after RUNBOARD_WORKER_RETENTION_DAYS). Re-read every few seconds
 (heartbeats are not events)."""
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from app.client import ApiError
 from app.pages.attributes import attrs
 from app.pages.signin import signed_in
 from app.pages.theme import frame, live_relative, relative
-from app.pages.widgets import error_notice, notify_error
+from app.pages.widgets import confirm, error_notice, notify_error
 from app.state import connection
 from app.state.me import who_am_i
 
@@ -51,7 +52,7 @@ class WorkersView:
                 'slots busy'
                 + (f' · {page["finishing"]} finishing on draining workers' if page.get('finishing') else '')
                 + ' (draining workers finish their runs but take no new ones)'
-                + ('' if self.admin else '. A deployment administrator drains and undrains them.')
+                + ('' if self.admin else '. A deployment administrator drains, undrains and removes them.')
             )
         shown = (self.admin, [{**w, 'heard': relative(w['heartbeat_at'])} for w in page['items']])
         if shown != self.drawn:
@@ -103,12 +104,33 @@ class WorkersView:
                         ),
                         {'aria-label': f'Undrain worker {worker["name"]}'},
                     ).classes('rb-tap')
+                # a lost worker's runs still running are ended by run recovery first (409 worker_busy until then)
+                elif self.admin and worker['state'] in ('stopped', 'lost') and not worker['busy']:
+                    attrs(
+                        ui.button('Remove', icon='delete_outline', on_click=lambda w=worker: self.remove(w)).props(
+                            'flat dense'
+                        ),
+                        {'aria-label': f'Remove worker {worker["name"]}', 'data-testid': 'remove-worker'},
+                    ).classes('rb-tap')
 
     async def drain(self, worker: dict, drain: bool) -> None:
         try:
             await connection.client().drain_worker(worker['name'], drain=drain)
         except ApiError as exc:
             notify_error(exc, f'{"drain" if drain else "undrain"} {worker["name"]}')
+            return
+        await self.load()
+
+    async def remove(self, worker: dict) -> None:
+        question = (
+            f'Remove worker {worker["name"]} ({worker["state"]}) from the list? If it starts again it registers again.'
+        )
+        if not await confirm(question, yes='Remove'):
+            return
+        try:
+            await connection.client().remove_worker(worker['name'])
+        except ApiError as exc:
+            notify_error(exc, f'remove {worker["name"]}')
             return
         await self.load()
 

@@ -98,16 +98,8 @@ class WorkerRuntime:
         self.loop = asyncio.new_event_loop()
         threading.Thread(target=self.loop.run_forever, name='runboard-worker-loop', daemon=True).start()
         asyncio.run_coroutine_threadsafe(self.engine.start_worker(), self.loop).result(timeout=30)
-        self.draining = workers.register(
-            self.db,
-            name=name,
-            instance_id=self.engine.instance_id,
-            host=socket.gethostname(),
-            pid=os.getpid(),
-            labels=labels,
-            slots=slots,
-            version=version('runboard'),
-        )
+        self.slots = slots
+        self.draining = self._register()
         for run_id in kill_leftovers_of_dead_instances(self.db, self.engine.instance_id):
             log.warning('killed the processes run %s left behind on this machine (its worker is gone)', run_id)
         # the run caches of projects deleted while this worker was away (the server tidies its own hourly)
@@ -118,6 +110,18 @@ class WorkerRuntime:
         self._stop = threading.Event()
         threading.Thread(target=self._beat_forever, name='runboard-worker-beat', daemon=True).start()
         self.engine.bus.publish({'type': 'queue'})  # a new worker: the server dispatches what it can serve
+
+    def _register(self) -> bool:
+        return workers.register(
+            self.db,
+            name=self.name,
+            instance_id=self.engine.instance_id,
+            host=socket.gethostname(),
+            pid=os.getpid(),
+            labels=self.labels,
+            slots=self.slots,
+            version=version('runboard'),
+        )
 
     def execute(self, run_id: str) -> str | None:
         if self.draining:  # taken from the queue just before the drain took effect: let it go back
@@ -131,8 +135,13 @@ class WorkerRuntime:
         while True:
             try:
                 held = self.engine.caches.report() if self.engine.caches is not None else {}
-                self.draining = workers.beat(self.db, self.name, caches=None if held == said else held)
-                said = held
+                draining = workers.beat(self.db, self.name, caches=None if held == said else held)
+                if draining is None:  # an administrator removed the row (or a sweep after a long silence)
+                    log.warning('worker %s was no longer registered: registering again', self.name)
+                    draining, said = self._register(), None  # the next beat writes the caches again
+                else:
+                    said = held
+                self.draining = draining
                 if self.draining == self.consuming:
                     self._set_consuming(not self.draining)
             except Exception:  # the database is away: the next beat tries again

@@ -1,16 +1,22 @@
 """The worker registry (executor=celery): each `runboard worker` registers itself and beats every
 heartbeat interval; people drain and undrain it here and the worker reads the flag on its next beat. A
 worker is live while it beats: silent for three intervals it is lost (its runs end `crashed` through run
-recovery, which reads the same heartbeats of the runs themselves)."""
+recovery, which reads the same heartbeats of the runs themselves).
+
+Gone workers leave the list (as GitHub forgets offline self-hosted runners): a worker stopped, or lost, for longer
+than `RUNBOARD_WORKER_RETENTION_DAYS` is deleted by every server's hourly sweep (`forgotten` is the rule, `sweep`
+one DELETE with it in its WHERE: two servers sweeping at once delete each row once), and an administrator may
+remove one that is stopped or lost at once (`remove`). A worker that still owns a running run is kept either way.
+A worker whose row is gone registers again at its next beat."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, func
+from sqlalchemy import ColumnElement, Engine, and_, delete, exists, func, or_
 from sqlmodel import Session, col, select
 
-from app.core.errors import not_found
+from app.core.errors import DomainError, not_found
 from app.infra.db import session_scope
 from app.models import Run, Worker, WorkerPublic, as_utc, utcnow
 from app.services.execution.queue_reason import WorkerCapacity
@@ -27,6 +33,91 @@ def worker_state(
     if as_utc(heartbeat_at) < now - timedelta(seconds=LOST_AFTER_BEATS * heartbeat_seconds):
         return 'lost'
     return 'draining' if draining else 'live'
+
+
+def forgotten(
+    *,
+    heartbeat_at: datetime,
+    stopped_at: datetime | None,
+    owns_running_runs: bool,
+    now: datetime,
+    heartbeat_seconds: float,
+    retention_days: float,
+) -> bool:
+    """Pure: whether the sweep deletes this worker's row. Stopped for longer than `retention_days`, or lost (silent
+    for LOST_AFTER_BEATS heartbeats) for longer than that; never while it owns a running run; never with a retention
+    of 0 (kept for ever). Draining does not matter: a draining worker that stops beating is lost like any other."""
+    if retention_days <= 0 or owns_running_runs:
+        return False
+    return _gone_since(heartbeat_at, stopped_at, heartbeat_seconds) < now - timedelta(days=retention_days)
+
+
+def _gone_since(heartbeat_at: datetime, stopped_at: datetime | None, heartbeat_seconds: float) -> datetime:
+    """When the worker stopped, or became lost (a live worker's is a moment still to come)."""
+    if stopped_at is not None:
+        return as_utc(stopped_at)
+    return as_utc(heartbeat_at) + timedelta(seconds=LOST_AFTER_BEATS * heartbeat_seconds)
+
+
+def _gone_before(before: datetime, *, heartbeat_seconds: float) -> ColumnElement[bool]:
+    """`forgotten` in SQL: stopped, or lost, before `before`, and owning no running run."""
+    lost_beat = before - timedelta(seconds=LOST_AFTER_BEATS * heartbeat_seconds)
+    return and_(
+        or_(
+            and_(col(Worker.stopped_at).is_not(None), col(Worker.stopped_at) < before),
+            and_(col(Worker.stopped_at).is_(None), col(Worker.heartbeat_at) < lost_beat),
+        ),
+        ~exists().where(col(Run.owner_instance) == col(Worker.instance_id), col(Run.status) == 'running'),
+    )
+
+
+def sweep(engine: Engine, *, retention_days: float, heartbeat_seconds: float, now: datetime | None = None) -> int:
+    """Delete the workers `forgotten` says are gone (one DELETE: two servers at once each delete what is left);
+    returns how many rows this call deleted."""
+    if retention_days <= 0:
+        return 0
+    before = (now or utcnow()) - timedelta(days=retention_days)
+    with session_scope(engine) as session:
+        deleted = session.connection().execute(
+            delete(Worker).where(_gone_before(before, heartbeat_seconds=heartbeat_seconds))
+        )
+        session.commit()
+    return deleted.rowcount
+
+
+def remove(engine: Engine, name: str, *, heartbeat_seconds: float) -> None:
+    """Delete one stopped or lost worker now. The DELETE itself checks the state (a beat between a read and the
+    delete cannot lose the row of a live worker); when it deleted nothing, the row says why."""
+    now = utcnow()
+    with session_scope(engine) as session:
+        deleted = session.connection().execute(
+            delete(Worker).where(col(Worker.name) == name, _gone_before(now, heartbeat_seconds=heartbeat_seconds))
+        )
+        session.commit()
+        if deleted.rowcount:
+            return
+        row = session.get(Worker, name)
+        if row is None:
+            raise not_found(f'worker {name!r}')
+        state = state_of(row, now=now, heartbeat_seconds=heartbeat_seconds)
+        running = session.exec(
+            select(func.count()).where(col(Run.owner_instance) == row.instance_id, col(Run.status) == 'running')
+        ).one()
+    if state in ('live', 'draining'):
+        raise DomainError(
+            409,
+            'worker_live',
+            f'Worker {name} is {state}: a live worker registers again at its next heartbeat. Drain it, stop it '
+            f'(`runboard workers drain {name}`, then end its process), and remove it once it shows stopped or lost.',
+            state=state,
+        )
+    raise DomainError(
+        409,
+        'worker_busy',
+        f'Worker {name} is {state} but still owns {running} running run{"" if running == 1 else "s"}: run recovery '
+        'ends them crashed within a few heartbeats; remove it after that.',
+        state=state,
+    )
 
 
 def state_of(row: Worker, *, now: datetime, heartbeat_seconds: float) -> str:
@@ -79,10 +170,20 @@ def _touch(engine: Engine, name: str, **changes: object) -> bool:
         return row.draining
 
 
-def beat(engine: Engine, name: str, caches: dict[str, dict] | None = None) -> bool:
+def beat(engine: Engine, name: str, caches: dict[str, dict] | None = None) -> bool | None:
     """Refresh the heartbeat (and, when they changed, what the run caches on this machine hold); returns whether a
-    person asked this worker to drain."""
-    return _touch(engine, name, heartbeat_at=utcnow(), **({} if caches is None else {'caches': caches}))
+    person asked this worker to drain, or None when its row is gone (removed, or swept after a long silence): the
+    worker registers again."""
+    with session_scope(engine) as session:
+        row = session.get(Worker, name)
+        if row is None:
+            return None
+        row.heartbeat_at = utcnow()
+        if caches is not None:
+            row.caches = caches
+        session.add(row)
+        session.commit()
+        return row.draining
 
 
 def mark_stopped(engine: Engine, name: str) -> None:

@@ -1,5 +1,5 @@
 """The housekeeping the scheduler runs on every server (app/container.py schedules it): stale worktrees,
-expired artifacts and logs, deleted projects' run caches, remote mirror fetches."""
+expired artifacts and logs, deleted projects' run caches, gone workers, remote mirror fetches."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from app.core.errors import DomainError
 from app.infra.db import session_scope
 from app.models import Project
 from app.services.artifacts import retention
-from app.services.execution import caches
+from app.services.execution import caches, workers
 from app.services.execution.engine import RunEngine
 from app.services.repositories import gitops
 from app.services.repositories.access import RepositoryAccess, is_remote
@@ -53,6 +53,13 @@ def tidy_caches(engine: Engine, settings: Settings) -> list[str]:
 def sweep_logs(engine: Engine, settings: Settings) -> int:
     """The output of runs that ended before the log retention leaves the database (docs/pipelines.md)."""
     return log_retention.sweep(engine, days=settings.log_retention_days)
+
+
+def forget_gone_workers(engine: Engine, settings: Settings) -> int:
+    """Workers stopped or lost for longer than the worker retention leave the table (services/execution/workers.py)."""
+    return workers.sweep(
+        engine, retention_days=settings.worker_retention_days, heartbeat_seconds=settings.heartbeat_seconds
+    )
 
 
 def refresh_remote_mirrors(engine: Engine, repositories: RepositoryAccess, fetching: OnePerKey) -> int:
