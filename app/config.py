@@ -101,6 +101,8 @@ class Settings(BaseSettings):
     # where webhooks may go (notifications/webhook_policy.py, docs/security.md): a comma list of external, private,
     # loopback, *, CIDRs and host names (globs); blank: team mode `external`, local mode external,private,loopback
     webhook_allowed_hosts: str = ''
+    # an egress HTTP proxy (http://host:port) for webhooks and forge API requests; unset: they connect themselves
+    outbound_proxy: str | None = None
 
     @model_validator(mode='after')
     def _redis_tls_in_the_urls(self) -> Self:

@@ -28,7 +28,7 @@ from app.services.notifications.rules import after_attempt, retry_after_seconds
 from app.services.notifications.signature import signature_header
 from app.services.notifications.store import AttemptResult, Claimed
 from app.services.notifications.webhook_policy import TargetPolicy
-from app.services.notifications.webhook_targets import TargetRefused, checked_target, policy_of
+from app.services.notifications.webhook_targets import TargetRefused, check_for_proxy, checked_target, policy_of
 from app.services.scheduling.periodic import BURST_SETTLE_SECONDS, PeriodicJob
 
 log = logging.getLogger(__name__)
@@ -104,18 +104,26 @@ async def post(claimed: Claimed, secret: str, timeout: float, policy: TargetPoli
     try:
         # no proxy from the environment (it would connect instead of us), no redirects followed
         async with (
-            httpx.AsyncClient(timeout=timeout, follow_redirects=False, trust_env=False, verify=tls_context()) as client,
+            httpx.AsyncClient(
+                timeout=timeout, follow_redirects=False, trust_env=False, verify=tls_context(), proxy=policy.proxy
+            ) as client,
             asyncio.timeout(timeout),
         ):
-            target = await asyncio.to_thread(checked_target, claimed.url, policy)
-            headers['Host'] = target.host_header
-            for number, target_url in enumerate(target.urls, 1):
+            attempts: list[tuple[str, dict]]
+            if policy.proxy:  # checked here, sent by name: the egress proxy connects (webhook_targets.py)
+                await asyncio.to_thread(check_for_proxy, claimed.url, policy)
+                attempts = [(claimed.url, {})]
+            else:
+                target = await asyncio.to_thread(checked_target, claimed.url, policy)
+                headers['Host'] = target.host_header
+                attempts = [(url, target.extensions) for url in target.urls]
+            for number, (target_url, extensions) in enumerate(attempts, 1):
                 request = client.build_request('POST', target_url, content=body, headers=headers)
-                request.extensions.update(target.extensions)
+                request.extensions.update(extensions)
                 try:
                     reply = await client.send(request, stream=True)
                 except httpx.ConnectError:
-                    if number == len(target.urls):
+                    if number == len(attempts):
                         raise
                     continue  # the name's next address (IPv6 first, say, with a listener on IPv4 only)
                 await reply.aclose()  # the body is not read: only the status and Retry-After are kept

@@ -41,6 +41,8 @@ class TargetPolicy:
     keywords: frozenset[str] = frozenset()
     networks: tuple[IPNetwork, ...] = ()
     host_globs: tuple[str, ...] = ()
+    # RUNBOARD_OUTBOUND_PROXY: requests go through this HTTP proxy, by name (webhook_targets.py says what changes)
+    proxy: str | None = None
 
 
 def parse_policy(value: str, *, team_mode: bool) -> TargetPolicy:

@@ -7,10 +7,17 @@ address, or a name that resolves now) and again before every attempt.
 The other URLs an operator chooses, a project's forge API (issues, pull requests, branches, commit statuses), go
 by the same policy and setting: `GuardedTransport` makes the same check and connection for every request an httpx
 client sends through it, redirects included, and `TargetGuard` hands both checks to the forge clients
-(services/repositories/forge.py), which may not import this package."""
+(services/repositories/forge.py), which may not import this package.
+
+Behind an egress proxy (`RUNBOARD_OUTBOUND_PROXY`, docs/security.md): the host is still checked as above where it
+resolves here (a name that does not resolve here passes only when the policy allows it by name, or allows
+everything), and the request then goes to the proxy by name (CONNECT host:port for https, so TLS checks the
+certificate's name end to end). The proxy resolves the name again, so pinning the checked address is its job then:
+an egress proxy is the network's own control of where requests go."""
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import socket
 from dataclasses import dataclass
@@ -20,7 +27,13 @@ import httpx
 
 from app.config import Settings
 from app.infra.http import tls_context
-from app.services.notifications.webhook_policy import IPAddress, TargetPolicy, address_refusal, parse_policy
+from app.services.notifications.webhook_policy import (
+    IPAddress,
+    TargetPolicy,
+    address_refusal,
+    host_allowed,
+    parse_policy,
+)
 
 
 class TargetRefused(Exception):
@@ -28,7 +41,8 @@ class TargetRefused(Exception):
 
 
 def policy_of(settings: Settings) -> TargetPolicy:
-    return parse_policy(settings.webhook_allowed_hosts, team_mode=settings.is_team_mode)
+    policy = parse_policy(settings.webhook_allowed_hosts, team_mode=settings.is_team_mode)
+    return dataclasses.replace(policy, proxy=settings.outbound_proxy or None)
 
 
 def resolve(host: str, port: int) -> list[str]:
@@ -93,6 +107,28 @@ def checked_target(url: str, policy: TargetPolicy) -> Target:
     return Target(urls, host_header, extensions)
 
 
+def check_for_proxy(url: str, policy: TargetPolicy) -> None:
+    """Before a request through the egress proxy: TargetRefused when the policy refuses where the URL's host resolves
+    here, or when it does not resolve here and the policy does not allow it by name (or everything)."""
+    if policy.everything:
+        return
+    _, host, port = _parts(url)
+    try:
+        addresses = _addresses(host, port)
+    except (OSError, UnicodeError, ValueError):
+        addresses = []
+    if not addresses:
+        if host_allowed(host, policy):
+            return
+        raise TargetRefused(
+            f'{host} does not resolve here, so its address cannot be checked: allow it by name in '
+            'RUNBOARD_WEBHOOK_ALLOWED_HOSTS to send it through the proxy'
+        )
+    reason = _first_refusal(host, addresses, policy)
+    if reason:
+        raise TargetRefused(reason)
+
+
 class RequestRefused(httpx.TransportError):
     """TargetRefused inside an httpx transport, so that a client's usual handling of httpx errors reports it; the
     message is the reason, safe to show and log."""
@@ -101,14 +137,20 @@ class RequestRefused(httpx.TransportError):
 class GuardedTransport(httpx.BaseTransport):
     """Sends each request only where the policy allows, as a webhook attempt is sent: the host resolved once,
     every address checked, the request sent to exactly a checked address (the name in the Host header and TLS).
-    A redirect is a request of its own through here, so it is checked too. No proxy from the environment: an httpx
-    client given a transport takes none."""
+    A redirect is a request of its own through here, so it is checked too. No proxy from the environment (an httpx
+    client given a transport takes none); RUNBOARD_OUTBOUND_PROXY's, when set (module docstring)."""
 
     def __init__(self, policy: TargetPolicy) -> None:
         self.policy = policy
-        self._inner = httpx.HTTPTransport(verify=tls_context())
+        self._inner = httpx.HTTPTransport(verify=tls_context(), proxy=policy.proxy)
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if self.policy.proxy:  # checked here, sent by name: the proxy connects (module docstring)
+            try:
+                check_for_proxy(str(request.url), self.policy)
+            except TargetRefused as exc:
+                raise RequestRefused(str(exc), request=request) from exc
+            return self._inner.handle_request(request)
         try:
             target = checked_target(str(request.url), self.policy)
         except TargetRefused as exc:
