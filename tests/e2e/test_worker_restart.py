@@ -1,7 +1,8 @@
 """Team mode with executor=celery in Chromium: the server is stopped (SIGTERM, as a deploy does) while a
 run executes on a `runboard worker`; the run goes on, and a browser tab opened on the restarted server
 shows its earlier output, keeps streaming the new lines and ends `succeeded`. The Workers page lists the
-worker with its labels and busy slot."""
+worker with its labels and busy slot; an administrator drains and undrains it, and removes a stopped worker after
+a confirmation (a person who is no administrator sees no Remove)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from playwright.sync_api import expect
 from app.config import Settings
 from app.infra.db import dispose, make_engine
 from app.models import Role
+from app.services.execution import workers
 from app.services.identity.accounts import create_user, ensure_team
 from tests.helpers.backends import REDIS_URL, pg_schema, require_team_services
 from tests.helpers.e2e import screenshot
@@ -103,6 +105,14 @@ def test_a_run_on_a_worker_streams_on_across_a_server_restart(tmp_path: Path, ga
                     time.sleep(0.2)
             # the server got SIGTERM and is gone; the run goes on on the worker
             with app_process(data, port=server['port'], env=env) as again:
+                engine = make_engine(url, pool_size=1)
+                try:  # a worker of yesterday's containers, shut down cleanly: stopped
+                    workers.register(
+                        engine, name='old@ci-1', instance_id='i:o', host='ci-1', pid=1, labels=[], slots=1, version='t'
+                    )
+                    workers.mark_stopped(engine, 'old@ci-1')
+                finally:
+                    dispose(engine)
                 api = httpx.Client(base_url=again['url'], headers={'Authorization': f'Bearer {token}'}, timeout=30)
                 assert api.get(f'/api/runs/{run_id}').json()['status'] == 'running'
                 context = browser.new_context(viewport={'width': 1100, 'height': 900})
@@ -129,6 +139,8 @@ def test_a_run_on_a_worker_streams_on_across_a_server_restart(tmp_path: Path, ga
                     # Olga is no deployment administrator: no Drain that the server would refuse, and who can
                     expect(page.get_by_test_id('capacity')).to_contain_text('A deployment administrator drains')
                     expect(row.get_by_role('button')).to_have_count(0)
+                    expect(page.locator('[data-worker="old@ci-1"] [data-state=stopped]')).to_be_visible()
+                    expect(page.get_by_test_id('remove-worker')).to_have_count(0)
                     screenshot(page, 'workers-page.png')
                     admin = browser.new_context(viewport={'width': 1100, 'height': 900}).new_page()
                     admin.goto(f'{again["url"]}/workers')
@@ -140,6 +152,12 @@ def test_a_run_on_a_worker_streams_on_across_a_server_restart(tmp_path: Path, ga
                     admin_row.get_by_role('button', name=re.compile('^Undrain worker')).click()
                     expect(admin_row.locator('[data-state=live]')).to_be_visible(timeout=10_000)
                     expect(admin.get_by_test_id('capacity')).not_to_contain_text('administrator')
+                    expect(admin_row.get_by_test_id('remove-worker')).to_have_count(0)  # live: drained, not removed
+                    old = admin.locator('[data-worker="old@ci-1"]')
+                    old.get_by_test_id('remove-worker').click()
+                    admin.get_by_role('alertdialog').get_by_role('button', name='Remove').click()
+                    expect(old).to_have_count(0, timeout=10_000)
+                    assert 'old@ci-1' not in [w['name'] for w in api.get('/api/workers').json()['items']]
                     screenshot(admin, 'workers-page-admin.png')
                     admin.context.close()
                 finally:
