@@ -180,6 +180,12 @@ def users_add(
     finally:
         dispose(engine)
     teams = list(dict.fromkeys(team))
+    if admin and role == Role.builder.value:  # the default role: a first administrator meant to add people is not one
+        typer.echo(
+            f'Note: {name} is a builder, who adds and manages nobody; a first administrator who adds the others '
+            'is made with --role operator --admin.',
+            err=True,
+        )
     if json_output:
         typer.echo(
             json.dumps({'user_id': user.id, 'name': name, 'role': role, 'admin': admin, 'teams': teams, 'token': token})

@@ -76,6 +76,9 @@ def test_users_add_admin_makes_a_deployment_administrator_who_drains_workers(set
             assert ada.post('/api/workers/w1/drain').json()['state'] == 'draining'
         said = _users_add(settings, 'root2', '--team', 'ops', '--new-team', '--admin')
         assert said.returncode == 0 and 'builder (deployment administrator) root2' in said.stdout
+        # a builder manages nobody: the administrator meant to add the others is told how to make one
+        assert '--role operator --admin' in ' '.join(said.stderr.split())
+        assert 'Note' not in done.stderr  # ada, an operator and administrator: nothing to say
 
 
 def test_the_first_admin_of_a_fresh_database_and_a_name_taken_in_the_team(settings_factory) -> None:  # noqa: ANN001
