@@ -12,6 +12,7 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.helpers.axe import axe_violations, by_rule
 from tests.helpers.e2e import SignInServer, sign_in_page
 from tests.helpers.repos import make_repo
 from tests.helpers.runs import create_project
@@ -66,6 +67,8 @@ def test_an_operator_removes_a_person_after_reading_what_it_does(page: Page, ser
             re.compile(r'^The push rules of Dee app start runs as Dee: .*save those push rules again to own them\.$'),
         ]
     )
+    found = axe_violations(page, 'remove-person-dialog')  # the confirmation as a screen reader meets it
+    assert not found, f'{by_rule(found)}:\n' + '\n'.join(v.line() for v in found)
     dialog.get_by_role('button', name='Cancel').click()  # nothing happens
     expect(dialog).to_have_count(0)
     with server.api(dee) as as_dee:
