@@ -276,7 +276,7 @@ async def project_cards() -> None:
                 ui.label(store.error).classes('text-negative')
             return
         ids = [c.id for c in store.cards]
-        if ids != list(cards):
+        if ids != list(cards) or not ids:  # none: the empty state is drawn (no card list compares unequal to it)
             box.clear()
             cards.clear()
             with box:
