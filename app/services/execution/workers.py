@@ -157,12 +157,12 @@ def register(
         return row.draining
 
 
-def _touch(engine: Engine, name: str, **changes: object) -> bool:
-    """Set fields on the worker's row; returns its draining flag (False when the row is gone)."""
+def _touch(engine: Engine, name: str, **changes: object) -> bool | None:
+    """Set fields on the worker's row; returns its draining flag (None when the row is gone)."""
     with session_scope(engine) as session:
         row = session.get(Worker, name)
         if row is None:
-            return False
+            return None
         for key, value in changes.items():
             setattr(row, key, value)
         session.add(row)
@@ -174,16 +174,7 @@ def beat(engine: Engine, name: str, caches: dict[str, dict] | None = None) -> bo
     """Refresh the heartbeat (and, when they changed, what the run caches on this machine hold); returns whether a
     person asked this worker to drain, or None when its row is gone (removed, or swept after a long silence): the
     worker registers again."""
-    with session_scope(engine) as session:
-        row = session.get(Worker, name)
-        if row is None:
-            return None
-        row.heartbeat_at = utcnow()
-        if caches is not None:
-            row.caches = caches
-        session.add(row)
-        session.commit()
-        return row.draining
+    return _touch(engine, name, heartbeat_at=utcnow(), **({} if caches is None else {'caches': caches}))
 
 
 def mark_stopped(engine: Engine, name: str) -> None:
