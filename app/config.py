@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Annotated, Literal, Self
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from pydantic import Field, model_validator
+from pydantic import ByteSize, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -60,6 +60,13 @@ class Settings(BaseSettings):
     # with a warning and team mode refuses to run; on = refuse without it; off = never (the operator's risk)
     sandbox: Literal['auto', 'on', 'off'] = 'auto'
     sandbox_read_only_paths: str = ''  # comma-separated paths runs also see read-only (e.g. a toolchain in /srv)
+    # per-run limits (docs/security.md, services/execution/limits.py): each run in a cgroup of its own. auto = where
+    # this process can make cgroups, else runs start unbounded (said in /api/about); on = refuse runs where it cannot;
+    # off = never
+    run_limits: Literal['auto', 'on', 'off'] = 'auto'
+    run_memory_max: ByteSize | None = None  # RAM and swap of all of a run's processes together, e.g. 4GiB
+    run_processes_max: int = Field(default=4096, ge=0)  # a run's processes at once (a fork bomb stops there); 0: none
+    run_cpus: float | None = Field(default=None, gt=0)  # CPU time as this many cores (1.5 = one and a half), e.g. 2
 
     rate_limit_runs: int = 20
     rate_limit_window_seconds: int = 600

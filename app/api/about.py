@@ -34,6 +34,10 @@ class AboutPublic(BaseModel):
     instance: str  # this server instance (team mode runs several)
     sandbox: str  # how this server's runs execute: sandboxed | unsandboxed | refused (docs/security.md)
     sandbox_warning: str | None = None  # why runs are unsandboxed or refused
+    # what each run of this server's executor is bounded by (docs/security.md): e.g. 'memory 4.0 GiB, 4096
+    # processes', or 'none' (with why not, where limits were asked for and this machine cannot enforce them)
+    limits: str = 'none'
+    limits_warning: str | None = None  # limits asked for and not enforced here, or runs refused for it
     # why the artifacts of runs on workers may be unreadable here (executor=celery, no RUNBOARD_ARTIFACT_STORE)
     artifact_store_warning: str | None = None
     started_at: datetime
@@ -45,6 +49,7 @@ async def about(services: ServicesDep, principal: PrincipalDep) -> AboutPublic:
     settings = services.settings
     build = this_build()
     verdict = services.runner.confinement.verdict
+    bounds = services.runner.confinement.limits
     return AboutPublic(
         version=build.version,
         commit=build.commit,
@@ -55,6 +60,8 @@ async def about(services: ServicesDep, principal: PrincipalDep) -> AboutPublic:
         instance=services.instance_id,
         sandbox=sandbox_state(verdict),
         sandbox_warning=verdict.warning or verdict.refusal,
+        limits=bounds.describe(),
+        limits_warning=bounds.warning or bounds.refusal,
         artifact_store_warning=store_warning_of(settings, on_worker=False),
         started_at=services.started_at,
         you=AboutYou(user_id=principal.user_id, name=principal.name, role=principal.role),

@@ -27,6 +27,8 @@ def status(json_output: JsonOpt = False, server: ServerOpt = None) -> None:
         out.add_row('instance', about['instance'])
         if about.get('sandbox_warning'):
             out.add_row('[red]warning[/]', f'[red]{about["sandbox_warning"]}[/]')
+        if about.get('limits_warning'):
+            out.add_row('[yellow]warning[/]', f'[yellow]{escape(about["limits_warning"])}[/]')
         if about.get('artifact_store_warning'):
             out.add_row('[yellow]warning[/]', f'[yellow]{escape(about["artifact_store_warning"])}[/]')
         if 'differs from the server' in dict(chip.facts).get('UI version', ''):

@@ -31,6 +31,13 @@ async def dashboard(request: Request) -> None:
                 .props('role=alert data-testid=sandbox-warning')
             ):
                 ui.label(about['sandbox_warning'])
+        if about and about.get('limits_warning'):  # limits an operator asked for that do not hold here
+            with (
+                ui.element('div')
+                .classes('w-full rb-banner rb-banner-amber')
+                .props('role=status data-testid=limits-warning')
+            ):
+                ui.label(about['limits_warning'])
         operator_only(new_project_button().classes('self-end'))
         await project_cards()
         ui.label('Latest runs').classes('text-lg font-medium').props('role=heading aria-level=2')

@@ -56,6 +56,7 @@ def provenance(
         ('database', about['database']),
         ('executor', about['executor']),
         ('runs', SANDBOX_WORDS.get(about.get('sandbox', ''), 'sandbox unknown')),
+        ('run limits', about.get('limits', 'none')),  # docs/security.md: each run's memory, processes, CPU
         ('you', f'{you.get("name", "?")} ({you.get("role", "?")})'),
     ]
     parts = [about['mode']]

@@ -174,6 +174,12 @@ def server_env(settings: Settings, **extra: str | None) -> dict[str, str | None]
         env['RUNBOARD_MAX_ARTIFACT_BYTES'] = str(settings.max_artifact_bytes)
     if settings.allow_local_repositories:  # team mode on the suite's local repositories (backend_settings)
         env['RUNBOARD_ALLOW_LOCAL_REPOSITORIES'] = 'true'
+    if settings.run_memory_max:  # a worker bounds its runs as the test's server would (docs/security.md)
+        env['RUNBOARD_RUN_MEMORY_MAX'] = str(int(settings.run_memory_max))
+    if settings.run_processes_max != type(settings).model_fields['run_processes_max'].default:
+        env['RUNBOARD_RUN_PROCESSES_MAX'] = str(settings.run_processes_max)
+    if settings.run_cpus:
+        env['RUNBOARD_RUN_CPUS'] = str(settings.run_cpus)
     if settings.local_account is not None:
         env['RUNBOARD_LOCAL_ACCOUNT'] = str(settings.local_account).lower()
     env.update(extra)

@@ -91,7 +91,8 @@ def test_the_chip(
 
 
 def test_the_details_name_every_fact() -> None:
-    chip = provenance(ui=UI, about={**TEAM, 'version': '0.3.0'}, server_url='http://t:1', connected=True)
+    about = {**TEAM, 'version': '0.3.0', 'limits': 'memory 4.0 GiB, 4096 processes'}
+    chip = provenance(ui=UI, about=about, server_url='http://t:1', connected=True)
     assert dict(chip.facts) == {
         'mode': 'team',
         'server': 't:1',
@@ -100,6 +101,7 @@ def test_the_details_name_every_fact() -> None:
         'database': 'postgresql',
         'executor': 'local',
         'runs': 'sandboxed (bubblewrap)',
+        'run limits': 'memory 4.0 GiB, 4096 processes',
         'you': 'ann (builder)',
     }
     assert chip.summary.startswith('mode: team; server: t:1')

@@ -42,6 +42,7 @@ class LiveRun:
     usage: list[Usage] = field(default_factory=list)  # `::usage::` lines read, not stored yet (OutputIngest)
     store_again_at: float = 0.0  # loop time: storing its output failed, the flusher tries again from then
     children: Children = field(default_factory=Children)  # its checkout's git commands: a Stop ends them
+    limits_hit: list[str] = field(default_factory=list)  # what of its limits it reached (limits.breaches_of)
 
 
 class LaunchFailed(Exception):

@@ -18,8 +18,9 @@ from sqlalchemy import Engine, text
 from app.config import Settings
 from app.infra.db import session_scope
 from app.models import utcnow
-from app.services.execution import procs, sandbox
+from app.services.execution import limits, procs, sandbox
 from app.services.execution.environment import BASE_PATH, run_environment
+from app.services.execution.limits import CgroupBase, RunCgroup, RunLimits
 from app.services.execution.live import ClaimedRun, LaunchFailed, LiveRun
 from app.services.execution.output_ingest import OutputIngest
 from app.services.execution.reaper import KillReason
@@ -91,6 +92,8 @@ class Confinement:
     read_only: tuple[Path, ...] = ()
     hidden: tuple[Path, ...] = ()  # besides the data dir: a local artifact store, Redis client keys
     bwrap: str = field(default_factory=lambda: shutil.which('bwrap') or '/usr/bin/bwrap')
+    limits: limits.Verdict = field(default_factory=lambda: limits.Verdict(RunLimits(), enforced=False))
+    cgroups: CgroupBase | None = None  # where each run's cgroup is made (limits enforced), else None
 
     async def start(
         self,
@@ -99,12 +102,14 @@ class Confinement:
         network: str,
         env: dict[str, str],
         writable: list[Path] | None = None,
+        cgroup: RunCgroup | None = None,
     ) -> asyncio.subprocess.Process:
         """The run's process in its checkout, a session of its own (the engine signals its group), its output and
-        errors on one pipe (their order kept)."""
+        errors on one pipe (their order kept); in its cgroup from its first instruction when limits hold."""
         with self._launch(command, worktree, network, env, writable) as launch:
+            argv = cgroup.wrap(launch.argv) if cgroup else launch.argv
             return await asyncio.create_subprocess_exec(
-                *launch.argv,
+                *argv,
                 cwd=worktree,
                 env=launch.env,
                 pass_fds=launch.pass_fds,
@@ -172,7 +177,22 @@ def confinement_for(settings: Settings) -> Confinement:
     problem = None if settings.sandbox == 'off' else sandbox.bwrap_problem()
     verdict = sandbox.decide(settings.sandbox, team_mode=settings.is_team_mode, bwrap_problem=problem)
     extra = tuple(Path(p.strip()) for p in settings.sandbox_read_only_paths.split(',') if p.strip())
-    return Confinement(verdict, data_dir=settings.data_dir.resolve(), read_only=extra, hidden=secret_paths(settings))
+    asked = RunLimits(
+        memory_bytes=int(settings.run_memory_max) if settings.run_memory_max else None,
+        processes=settings.run_processes_max or None,
+        cpus=settings.run_cpus,
+    )
+    bounds, cgroups = limits.probe(
+        settings.run_limits, asked, asked_beyond_default=bool(settings.run_memory_max or settings.run_cpus)
+    )
+    return Confinement(
+        verdict,
+        data_dir=settings.data_dir.resolve(),
+        read_only=extra,
+        hidden=secret_paths(settings),
+        limits=bounds,
+        cgroups=cgroups,
+    )
 
 
 def secret_paths(settings: Settings) -> tuple[Path, ...]:
@@ -205,35 +225,54 @@ async def run_process(
         return None
     if confinement.verdict.refusal:
         raise LaunchFailed(confinement.verdict.refusal)
+    if confinement.limits.refusal:
+        raise LaunchFailed(confinement.limits.refusal)
     live.sandboxed = confinement.verdict.sandboxed
     if live.sandboxed:
         if reason := confinement.cannot_start(command[0], worktree, variables.get('PATH', BASE_PATH)):
             raise LaunchFailed(f'could not start {command[0]!r}: {reason}')
     env = run_environment(run, home=confinement.home(), workdir=str(worktree), variables=variables)
     network = run.get('network') or 'default'
+    cgroup = await _make_cgroup(confinement, run['id'])
     try:
-        process = await confinement.start(command, worktree, network, env, _writable(run))
+        try:
+            process = await confinement.start(command, worktree, network, env, _writable(run), cgroup)
+        except OSError as exc:
+            raise LaunchFailed(f'could not start {command[0]!r}: {exc.strerror or exc}') from exc
+        live.process = process
+        await asyncio.to_thread(record_pid, engine, run, process.pid)
+        if live.kill_reason:  # a stop arrived while the worktree was being prepared
+            await kill(live, live.kill_reason)
+        assert process.stdout is not None
+        readers = {asyncio.create_task(output.read(live, process.stdout))}
+        remaining = (run['deadline_at'] - utcnow()).total_seconds()
+        try:
+            await asyncio.wait_for(exited(process), timeout=max(remaining, 0.01))
+        except TimeoutError:
+            await kill(live, 'timeout')
+            await exited(process)
+        # The main process is gone; whatever it left must not outlive the run: its group, and what left the group
+        # (setsid, a double fork): its cgroup's processes, or unsandboxed (no PID namespace ends with it) those
+        # carrying the run's id.
+        procs.kill_group(process.pid, signal.SIGKILL)
+        if cgroup is not None:
+            await asyncio.to_thread(limits.kill_all, cgroup.dirs)
+        elif not live.sandboxed:
+            await asyncio.to_thread(procs.kill_run_processes, run['id'], process.pid)
+        await _drain_output(live, readers)
+        return process.returncode
+    finally:
+        if cgroup is not None:  # what it hit, read before the cgroup goes (execution.execute_run says it)
+            live.limits_hit = await asyncio.to_thread(cgroup.end)
+
+
+async def _make_cgroup(confinement: Confinement, run_id: str) -> RunCgroup | None:
+    if confinement.cgroups is None:
+        return None
+    try:
+        return await asyncio.to_thread(confinement.cgroups.make, run_id)
     except OSError as exc:
-        raise LaunchFailed(f'could not start {command[0]!r}: {exc.strerror or exc}') from exc
-    live.process = process
-    await asyncio.to_thread(record_pid, engine, run, process.pid)
-    if live.kill_reason:  # a stop arrived while the worktree was being prepared
-        await kill(live, live.kill_reason)
-    assert process.stdout is not None
-    readers = {asyncio.create_task(output.read(live, process.stdout))}
-    remaining = (run['deadline_at'] - utcnow()).total_seconds()
-    try:
-        await asyncio.wait_for(exited(process), timeout=max(remaining, 0.01))
-    except TimeoutError:
-        await kill(live, 'timeout')
-        await exited(process)
-    # The main process is gone; whatever it left must not outlive the run: its group, and unsandboxed (where no
-    # PID namespace ends with it) what left the group but carries the run's id (setsid, a double fork).
-    procs.kill_group(process.pid, signal.SIGKILL)
-    if not live.sandboxed:
-        await asyncio.to_thread(procs.kill_run_processes, run['id'], process.pid)
-    await _drain_output(live, readers)
-    return process.returncode
+        raise LaunchFailed(f'could not make the run cgroup that bounds it ({exc.strerror or exc})') from exc
 
 
 async def exited(process: asyncio.subprocess.Process) -> int:

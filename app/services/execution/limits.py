@@ -1,0 +1,407 @@
+"""Per-run resource limits (docs/security.md): each run's memory, process count and CPU bounded by a cgroup of its own.
+
+A run's process enters a cgroup made for it, under this server's (or worker's) own cgroup, before it execs
+bwrap or the command: a small `sh` writes its pid into the cgroup, then execs what was to run, so nothing the run
+starts is ever outside. cgroup v1 (one directory per controller hierarchy: memory, pids, cpu) and v2 (one
+directory in the unified hierarchy, where this process's cgroup can enable the controllers for its children).
+When the run's main process has exited, every process left in its cgroup is killed (what a double fork or
+`setsid` left behind too) and the cgroup removed; what it hit (the kernel's OOM kill, forks refused at the process
+limit) is read first, so the run's page says why it ended.
+
+Where this process cannot make cgroups (a desktop session's shared scope, a container's read-only
+/sys/fs/cgroup, no delegation from systemd) runs start unbounded; `RUNBOARD_RUN_LIMITS=on` refuses them instead.
+/api/about, `runboard status` and (when limits were asked for) the dashboard say which.
+
+Pure decisions (`own_cgroups`, `decide`, `breaches_of`) with their table tests beside the cgroup I/O.
+"""
+
+from __future__ import annotations
+
+import atexit
+import functools
+import logging
+import os
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+log = logging.getLogger(__name__)
+
+LimitsSetting = Literal['auto', 'on', 'off']
+CGROUP_ROOT = Path('/sys/fs/cgroup')
+CPU_PERIOD_US = 100_000
+V2 = 'unified'  # the key of the cgroup v2 directory in own_cgroups' answer
+# The trampoline that puts the run in its cgroup: each argument up to `--` is a cgroup.procs file. exec keeps the
+# pid, so the server stays the parent (bwrap's --die-with-parent) and the process group is the same.
+ENTER_SCRIPT = 'while [ "$1" != -- ]; do echo $$ > "$1" || exit 125; shift; done; shift; exec "$@"'
+KILL_ROUNDS = 50
+
+
+@dataclass(frozen=True)
+class RunLimits:
+    """What every run of this executor is bounded by; None: not bounded in that."""
+
+    memory_bytes: int | None = None
+    processes: int | None = None
+    cpus: float | None = None
+
+    @property
+    def controllers(self) -> tuple[str, ...]:
+        wanted = (('memory', self.memory_bytes), ('pids', self.processes), ('cpu', self.cpus))
+        return tuple(name for name, value in wanted if value)
+
+    def describe(self) -> str:
+        """Pure: e.g. `memory 2.0 GiB, 4096 processes, 1.5 CPUs`, or `none`."""
+        parts = []
+        if self.memory_bytes:
+            parts.append(f'memory {_gib(self.memory_bytes)}')
+        if self.processes:
+            parts.append(f'{self.processes} processes')
+        if self.cpus:
+            parts.append(f'{self.cpus:g} CPU' + ('' if self.cpus == 1 else 's'))
+        return ', '.join(parts) or 'none'
+
+
+def _gib(size: int) -> str:
+    for unit, scale in (('GiB', 1024**3), ('MiB', 1024**2), ('KiB', 1024)):
+        if size >= scale:
+            return f'{size / scale:.1f} {unit}'
+    return f'{size} bytes'
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """How this executor bounds its runs: `enforced` (what each run gets, `none` when nothing was asked), or a
+    refusal (every run fails at launch), or a warning (runs start unbounded; shown where the sandbox's is)."""
+
+    limits: RunLimits
+    enforced: bool
+    refusal: str | None = None
+    warning: str | None = None
+    why_not: str | None = None  # why nothing is enforced here, for /api/about
+
+    def describe(self) -> str:
+        if self.enforced:
+            return self.limits.describe()
+        return 'none' + (f' ({self.why_not})' if self.why_not and self.limits.controllers else '')
+
+
+def decide(setting: LimitsSetting, limits: RunLimits, *, problem: str | None, asked_beyond_default: bool) -> Verdict:
+    """Pure: the limits policy. `problem` is None when run cgroups can be made here, else why not;
+    `asked_beyond_default`: the operator set a memory or CPU limit (not only the default process limit)."""
+    if setting == 'off' or not limits.controllers:
+        return Verdict(RunLimits(), enforced=False)
+    if problem is None:
+        return Verdict(limits, enforced=True)
+    what = f'runs cannot be bounded here ({limits.describe()}): {problem}'
+    if setting == 'on':
+        return Verdict(
+            limits,
+            enforced=False,
+            refusal=f'{what}; RUNBOARD_RUN_LIMITS=on refuses to run them unbounded (docs/security.md)',
+            why_not=problem,
+        )
+    warning = f'{what}; runs start unbounded (docs/security.md)' if asked_beyond_default else None
+    return Verdict(limits, enforced=False, warning=warning, why_not=problem)
+
+
+def own_cgroups(proc_self_cgroup: str, mountinfo: str) -> dict[str, Path]:
+    """Pure: this process's cgroup directory for each v1 controller (`memory`, `pids`, `cpu`, ...) and, under
+    `unified`, its v2 directory, from /proc/self/cgroup and /proc/self/mountinfo."""
+    mounts_v1: dict[str, tuple[str, Path]] = {}  # controller -> (the mount's root in the hierarchy, mount point)
+    mount_v2: tuple[str, Path] | None = None
+    for line in mountinfo.splitlines():
+        fields = line.split()
+        if ' - ' not in line or len(fields) < 5:
+            continue
+        after = line.split(' - ', 1)[1].split()
+        if len(after) < 3:
+            continue
+        fstype, super_options = after[0], after[2].split(',')
+        if fstype == 'cgroup':
+            for option in super_options:
+                mounts_v1.setdefault(option, (fields[3], Path(fields[4])))
+        elif fstype == 'cgroup2' and mount_v2 is None:
+            mount_v2 = (fields[3], Path(fields[4]))
+    found: dict[str, Path] = {}
+    for line in proc_self_cgroup.splitlines():
+        parts = line.split(':', 2)
+        if len(parts) != 3:
+            continue
+        _, controllers, path = parts
+        if controllers == '':
+            if mount_v2 is not None and (inside := _inside(path, mount_v2[0])) is not None:
+                found[V2] = mount_v2[1] / inside
+            continue
+        for controller in controllers.split(','):
+            if controller in mounts_v1 and (inside := _inside(path, mounts_v1[controller][0])) is not None:
+                found[controller] = mounts_v1[controller][1] / inside
+    return found
+
+
+def _inside(path: str, mount_root: str) -> str | None:
+    """The cgroup `path` relative to a mount of the hierarchy from `mount_root`; None when outside the mount."""
+    if mount_root == '/':
+        return path.lstrip('/')
+    if path == mount_root or path.startswith(mount_root.rstrip('/') + '/'):
+        return path[len(mount_root) :].lstrip('/')
+    return None
+
+
+def breaches_of(limits: RunLimits, *, oom_kills: int, fork_refusals: int) -> list[str]:
+    """Pure: what a run's log and error say it hit, from its cgroup's event counters."""
+    said = []
+    if oom_kills:
+        said.append(
+            f'the run reached its memory limit ({_gib(limits.memory_bytes or 0)}): the kernel ended '
+            + ('a process' if oom_kills == 1 else f'{oom_kills} processes')
+            + ' of it (out of memory)'
+        )
+    if fork_refusals:
+        said.append(
+            f'the run reached its process limit ({limits.processes}): '
+            + ('a new process was' if fork_refusals == 1 else f'{fork_refusals} new processes were')
+            + ' refused'
+        )
+    return said
+
+
+def _read_counter(path: Path, name: str) -> int:
+    """A `name value` line of a cgroup events file (memory.events, pids.events, v1's memory.oom_control)."""
+    try:
+        for line in path.read_text().splitlines():
+            key, _, value = line.partition(' ')
+            if key == name:
+                return int(value)
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
+def _write(path: Path, value: str) -> None:
+    path.write_text(value)
+
+
+@dataclass(frozen=True)
+class RunCgroup:
+    """One run's cgroup: its directory for each controller (v1: one per hierarchy; v2: the same one)."""
+
+    version: int
+    by_controller: dict[str, Path]
+    limits: RunLimits
+
+    @property
+    def dirs(self) -> list[Path]:
+        return list(dict.fromkeys(self.by_controller.values()))
+
+    @property
+    def procs_files(self) -> list[str]:
+        return [str(d / 'cgroup.procs') for d in self.dirs]
+
+    def wrap(self, argv: list[str]) -> list[str]:
+        return ['/bin/sh', '-c', ENTER_SCRIPT, 'runboard-limits', *self.procs_files, '--', *argv]
+
+    def breaches(self) -> list[str]:
+        memory, pids = self.by_controller.get('memory'), self.by_controller.get('pids')
+        if self.version == 2:
+            oom = _read_counter(memory / 'memory.events', 'oom_kill') if memory else 0
+        else:
+            oom = _read_counter(memory / 'memory.oom_control', 'oom_kill') if memory else 0
+        refused = _read_counter(pids / 'pids.events', 'max') if pids else 0
+        return breaches_of(self.limits, oom_kills=oom if self.limits.memory_bytes else 0, fork_refusals=refused)
+
+    def end(self) -> list[str]:
+        """Blocking: what the run hit, then every process left in it killed and the cgroup removed."""
+        said = self.breaches()
+        kill_all(self.dirs)
+        for d in self.dirs:
+            _remove(d)
+        return said
+
+
+def kill_all(dirs: list[Path]) -> None:
+    """SIGKILL every process of these cgroups until none is left (v2's cgroup.kill where there is one)."""
+    for d in dirs:
+        kill_file = d / 'cgroup.kill'
+        if kill_file.exists():
+            try:
+                _write(kill_file, '1')
+            except OSError:
+                pass
+    for _ in range(KILL_ROUNDS):
+        left = False
+        for d in dirs:
+            try:
+                pids = [int(p) for p in (d / 'cgroup.procs').read_text().split()]
+            except (OSError, ValueError):
+                continue
+            for pid in pids:
+                left = True
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
+        if not left:
+            return
+        time.sleep(0.01)
+
+
+def _remove(d: Path) -> None:
+    for attempt in range(20):  # a killed process leaves its cgroup a moment after it is reaped
+        try:
+            d.rmdir()
+            return
+        except FileNotFoundError:
+            return
+        except OSError:
+            time.sleep(0.005 * (attempt + 1))
+    log.warning('run cgroup %s could not be removed', d)
+
+
+@dataclass(frozen=True)
+class CgroupBase:
+    """Where this process makes its runs' cgroups: a directory `runboard-<pid>` under its own cgroup (in each
+    hierarchy a limit needs, v1; in the unified one, v2)."""
+
+    version: int
+    by_controller: dict[str, Path]
+    limits: RunLimits
+
+    @property
+    def dirs(self) -> list[Path]:
+        return list(dict.fromkeys(self.by_controller.values()))
+
+    def make(self, run_id: str) -> RunCgroup:
+        """Blocking: the run's cgroup with its limits written."""
+        made = RunCgroup(self.version, {c: d / run_id for c, d in self.by_controller.items()}, self.limits)
+        try:
+            for d in made.dirs:
+                d.mkdir(exist_ok=True)
+            _write_limits(made, self.limits)
+        except OSError:
+            for d in made.dirs:
+                _remove(d)
+            raise
+        return made
+
+
+def _write_limits(group: RunCgroup, limits: RunLimits) -> None:
+    v2 = group.version == 2
+    if limits.memory_bytes and (memory := group.by_controller.get('memory')):
+        _write(memory / ('memory.max' if v2 else 'memory.limit_in_bytes'), str(limits.memory_bytes))
+        # no swap beyond the limit: RAM and swap together are bounded by it
+        swap = memory / ('memory.swap.max' if v2 else 'memory.memsw.limit_in_bytes')
+        if swap.exists():
+            _write(swap, '0' if v2 else str(limits.memory_bytes))
+    if limits.processes and (pids := group.by_controller.get('pids')):
+        _write(pids / 'pids.max', str(limits.processes))
+    if limits.cpus and (cpu := group.by_controller.get('cpu')):
+        quota = max(int(limits.cpus * CPU_PERIOD_US), 1000)
+        if v2:
+            _write(cpu / 'cpu.max', f'{quota} {CPU_PERIOD_US}')
+        else:
+            _write(cpu / 'cpu.cfs_period_us', str(CPU_PERIOD_US))
+            _write(cpu / 'cpu.cfs_quota_us', str(quota))
+
+
+def find_base(limits: RunLimits, *, read: Callable[[str], str] | None = None) -> tuple[CgroupBase | None, str | None]:
+    """Blocking: this process's base for run cgroups, made and checked with a probe cgroup carrying the limits;
+    or None and why not."""
+    read = read or (lambda path: Path(path).read_text())
+    try:
+        own = own_cgroups(read('/proc/self/cgroup'), read('/proc/self/mountinfo'))
+    except OSError as exc:
+        return None, f'cannot read this process cgroups: {exc}'
+    needed = limits.controllers
+    name = f'runboard-{os.getpid()}'
+    try:
+        if all(c in own for c in needed):
+            base = CgroupBase(1, {c: own[c] / name for c in needed}, limits)
+        elif V2 in own:
+            base = _v2_base(own[V2], needed, name, limits)
+        else:
+            missing = ', '.join(c for c in needed if c not in own)
+            return None, f'no cgroup hierarchy with the {missing} controller is mounted'
+        for d in base.dirs:
+            d.mkdir(exist_ok=True)
+            _sweep_gone_instances(d.parent)
+        probe = base.make(f'probe-{time.monotonic_ns()}')
+        for d in probe.dirs:
+            _remove(d)
+        atexit.register(_remove_empty, base.dirs)
+    except OSError as exc:
+        where = exc.filename or ''
+        return None, f'this process cannot make cgroups ({exc.strerror or exc} {where}'.rstrip() + ')'
+    return base, None
+
+
+def _v2_base(own: Path, needed: tuple[str, ...], name: str, limits: RunLimits) -> CgroupBase:
+    """v2: the base must enable the controllers for its children, which its parent (this process's cgroup) must
+    enable for it first; a cgroup with processes of its own cannot, unless it is the root. A delegated cgroup that
+    holds only this process (a systemd unit with `Delegate=yes`) moves the process into a leaf of its own first."""
+    available = set((own / 'cgroup.controllers').read_text().split())
+    if missing := [c for c in needed if c not in available]:
+        raise OSError(0, f'the cgroup v2 controllers {", ".join(missing)} are not delegated here', str(own))
+    enable = ' '.join(f'+{c}' for c in needed)
+    enabled = set((own / 'cgroup.subtree_control').read_text().split())
+    if not set(needed) <= enabled:
+        try:
+            _write(own / 'cgroup.subtree_control', enable)
+        except OSError:
+            members = (own / 'cgroup.procs').read_text().split()
+            if members != [str(os.getpid())]:
+                why = 'this process shares its cgroup with others (run it with Delegate=yes)'
+                raise OSError(0, why, str(own)) from None
+            leaf = own / f'{name}-self'
+            leaf.mkdir(exist_ok=True)
+            _write(leaf / 'cgroup.procs', str(os.getpid()))
+            _write(own / 'cgroup.subtree_control', enable)
+    base = own / name
+    base.mkdir(exist_ok=True)
+    _write(base / 'cgroup.subtree_control', enable)
+    return CgroupBase(2, dict.fromkeys(needed, base), limits)
+
+
+def _remove_empty(dirs: list[Path]) -> None:
+    for d in dirs:
+        try:
+            d.rmdir()  # only when no run's cgroup is left in it
+        except OSError:
+            pass
+
+
+def _sweep_gone_instances(parent: Path) -> None:
+    """The run cgroups of a server or worker that died here (its pid is gone): their processes killed, removed."""
+    for entry in parent.glob('runboard-*'):
+        pid = entry.name.removeprefix('runboard-')
+        if not pid.isdigit() or int(pid) == os.getpid() or _alive(int(pid)) or not entry.is_dir():
+            continue
+        runs = [d for d in entry.iterdir() if d.is_dir()]
+        kill_all(runs)
+        for d in [*runs, entry]:
+            _remove(d)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@functools.cache
+def probe(setting: LimitsSetting, limits: RunLimits, asked_beyond_default: bool) -> tuple[Verdict, CgroupBase | None]:
+    """The verdict for this process (cached: one probe per process and limits, as the sandbox's)."""
+    if setting == 'off' or not limits.controllers:
+        return decide(setting, limits, problem=None, asked_beyond_default=asked_beyond_default), None
+    base, problem = find_base(limits)
+    verdict = decide(setting, limits, problem=problem, asked_beyond_default=asked_beyond_default)
+    if problem:
+        log.info('run limits not enforced: %s', problem)
+    return verdict, base if verdict.enforced else None

@@ -1,0 +1,117 @@
+"""A run is bounded in memory and process count by a cgroup of its own (docs/security.md): a memory balloon is
+ended by the kernel and the run's page says so, a fork bomb stops at the process limit, nothing the run left
+outlives it, and the server goes on. On the real engine in this process and on a real `runboard worker`, where this
+machine lets Runboard make cgroups; where it does not, the test says why it cannot run here."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from app.services.execution import limits
+from tests.helpers.runs import create_project, outputs, shell_script, trigger, wait_for_status
+from tests.helpers.servers import api_server
+from tests.helpers.workers import runboard_worker
+
+MEMORY = 64 * 1024**2
+PROCESSES = 24
+BALLOON = """
+echo "before the balloon"
+/usr/bin/python3 -c "b = bytearray(400 * 1024 * 1024); print('allocated', len(b))"
+echo "python exited $?"
+exit 1
+"""
+# a fork bomb in slow motion: each loop starts a sleeper that outlives the script unless the run's end ends it
+SPAWNER = """
+setsid sleep {mark} &
+( i=0; while [ $i -lt 60 ]; do sleep {mark} & i=$((i+1)); done ) 2>/dev/null
+echo "spawned"
+exit 0
+"""
+
+
+def _cgroups_here() -> str | None:
+    _, problem = limits.find_base(limits.RunLimits(memory_bytes=MEMORY, processes=PROCESSES))
+    return problem
+
+
+def _processes_with(mark: str) -> list[int]:
+    found = []
+    for entry in Path('/proc').iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                if mark in (entry / 'cmdline').read_bytes().replace(b'\0', b' ').decode(errors='replace'):
+                    found.append(int(entry.name))
+    return found
+
+
+@contextlib.contextmanager
+def executing(settings, executor: str, tmp_path: Path):  # noqa: ANN001, ANN202
+    with contextlib.ExitStack() as stack:
+        if executor == 'celery':
+            stack.enter_context(runboard_worker(settings, tmp_path / 'worker-data'))
+        yield stack.enter_context(api_server(settings))
+
+
+@pytest.fixture
+def cgroups_writable() -> None:
+    if problem := _cgroups_here():
+        if os.environ.get('CI'):  # the CI machine makes cgroups: this must run there
+            pytest.fail(f'run cgroups cannot be made on this CI machine: {problem}')
+        pytest.skip(f'run cgroups cannot be made here: {problem}')
+
+
+@pytest.mark.usefixtures('cgroups_writable')
+@pytest.mark.parametrize(('backend', 'executor'), [('local', 'local'), ('team', 'local'), ('team', 'celery')])
+def test_a_run_past_its_memory_limit_fails_and_says_why(backend, executor, settings_factory, repo_factory, tmp_path):  # noqa: ANN001
+    settings = settings_factory(executor=executor, run_memory_max=MEMORY)
+    repo = repo_factory({'main': shell_script(BALLOON)})
+    calm = repo_factory({'main': shell_script('echo still here')})
+    with executing(settings, executor, tmp_path) as server, server.client() as client:
+        create_project(client, repo)
+        create_project(client, calm, project_id='calm')
+        about = client.get('/api/about').json()
+        done = wait_for_status(client, trigger(client).json()['id'], timeout=60)
+        # the server (and the worker) went on: the next run executes
+        after = wait_for_status(client, trigger(client, 'calm').json()['id'], timeout=60)
+    lines = outputs(done)
+    assert 'before the balloon' in lines and not any(line.startswith('allocated') for line in lines), lines
+    assert done['status'] == 'failed'
+    said = 'the run reached its memory limit (64.0 MiB): the kernel ended a process of it (out of memory)'
+    assert done['error'] == said
+    assert [e['text'] for e in done['events'] if said in e['text']] == [f'failed: {said}']  # said once, as its end
+    assert after['status'] == 'succeeded' and outputs(after) == ['still here']
+    if executor == 'local':
+        assert about['limits'] == 'memory 64.0 MiB, 4096 processes'
+
+
+@pytest.mark.usefixtures('cgroups_writable')
+@pytest.mark.parametrize('sandbox', ['auto', 'off'])
+@pytest.mark.parametrize('backend', ['local'])
+def test_a_run_stops_at_its_process_limit_and_leaves_nothing_behind(
+    backend, sandbox, settings_factory, repo_factory, tmp_path
+) -> None:  # noqa: ANN001
+    mark = f'7{time.monotonic_ns() % 10**6}.25'  # a sleep length no other process has
+    settings = settings_factory(run_processes_max=PROCESSES, sandbox=sandbox)
+    repo = repo_factory({'main': shell_script(SPAWNER.replace('{mark}', mark))})
+    with api_server(settings) as server, server.client() as client:
+        create_project(client, repo)
+        done = wait_for_status(client, trigger(client).json()['id'], timeout=60)
+        left = _processes_with(f'sleep {mark}')
+    lines = [e['text'] for e in done['events']]
+    assert 'spawned' in lines, lines
+    assert any(line.startswith(f'the run reached its process limit ({PROCESSES}): ') for line in lines), lines
+    # its script exited 0: the run succeeded, and its refused forks are in its log, not its error
+    assert done['status'] == 'succeeded' and done['error'] is None
+    assert left == [], 'what the run started (a setsid one too) outlived it'
+
+
+def test_find_base_says_why_when_no_hierarchy_is_mounted() -> None:
+    texts = {'/proc/self/cgroup': '0::/\n', '/proc/self/mountinfo': '22 1 0:21 / / rw - ext4 /dev/vda rw\n'}
+    base, problem = limits.find_base(limits.RunLimits(memory_bytes=MEMORY, processes=10), read=texts.__getitem__)
+    assert base is None
+    assert problem == 'no cgroup hierarchy with the memory, pids controller is mounted'

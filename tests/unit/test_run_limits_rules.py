@@ -1,0 +1,141 @@
+"""The run limits' pure decisions (app/services/execution/limits.py): where this process's cgroups are, what the
+policy is for each setting, and what a run's page says it hit."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from app.services.execution.limits import RunLimits, Verdict, breaches_of, decide, own_cgroups
+
+# A hybrid host (this suite's CI machine): v1 hierarchies per controller, an empty v2 beside them.
+HYBRID_MOUNTS = """\
+31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755
+32 31 0:29 / /sys/fs/cgroup/cpu,cpuacct rw,relatime - cgroup cgroup rw,cpu,cpuacct
+35 31 0:32 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory
+39 31 0:36 / /sys/fs/cgroup/pids rw,relatime - cgroup cgroup rw,pids
+40 31 0:37 / /sys/fs/cgroup/systemd rw,relatime - cgroup cgroup rw,xattr,name=systemd
+41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw
+"""
+HYBRID_CGROUP = """\
+9:name=systemd:/
+8:pids:/
+4:memory:/process_api/774d
+1:cpu,cpuacct:/svc
+0::/
+"""
+# A systemd host on v2 only, the server a unit.
+V2_MOUNTS = '30 23 0:26 / /sys/fs/cgroup rw,nosuid - cgroup2 cgroup2 rw,nsdelegate,memory_recursiveprot\n'
+V2_CGROUP = '0::/system.slice/runboard.service\n'
+# A container: its cgroup namespace shows the v2 hierarchy from the container's own cgroup.
+CONTAINER_MOUNTS = '700 690 0:26 /docker/abc /sys/fs/cgroup ro,nosuid - cgroup2 cgroup2 rw\n'
+
+
+@pytest.mark.parametrize(
+    ('cgroup', 'mounts', 'expected'),
+    [
+        (
+            HYBRID_CGROUP,
+            HYBRID_MOUNTS,
+            {
+                'pids': Path('/sys/fs/cgroup/pids'),
+                'memory': Path('/sys/fs/cgroup/memory/process_api/774d'),
+                'cpu': Path('/sys/fs/cgroup/cpu,cpuacct/svc'),
+                'cpuacct': Path('/sys/fs/cgroup/cpu,cpuacct/svc'),
+                'name=systemd': Path('/sys/fs/cgroup/systemd'),
+                'unified': Path('/sys/fs/cgroup/unified'),
+            },
+        ),
+        (V2_CGROUP, V2_MOUNTS, {'unified': Path('/sys/fs/cgroup/system.slice/runboard.service')}),
+        ('0::/docker/abc/app\n', CONTAINER_MOUNTS, {'unified': Path('/sys/fs/cgroup/app')}),
+        ('0::/elsewhere\n', CONTAINER_MOUNTS, {}),  # a cgroup outside what is mounted here
+        ('0::/\n', '22 1 0:21 / / rw - ext4 /dev/vda rw\n', {}),  # nothing mounted
+    ],
+    ids=['hybrid', 'v2 unit', 'container', 'outside the mount', 'none'],
+)
+def test_own_cgroups(cgroup: str, mounts: str, expected: dict[str, Path]) -> None:
+    assert own_cgroups(cgroup, mounts) == expected
+
+
+BOUNDED = RunLimits(memory_bytes=2 * 1024**3, processes=4096, cpus=1.5)
+DEFAULT = RunLimits(processes=4096)
+
+
+@pytest.mark.parametrize(
+    ('setting', 'limits', 'problem', 'asked', 'enforced', 'refuses', 'warns', 'shown'),
+    [
+        ('auto', BOUNDED, None, True, True, False, False, 'memory 2.0 GiB, 4096 processes, 1.5 CPUs'),
+        ('on', BOUNDED, None, True, True, False, False, 'memory 2.0 GiB, 4096 processes, 1.5 CPUs'),
+        ('auto', BOUNDED, 'read-only', True, False, False, True, 'none (read-only)'),
+        ('on', BOUNDED, 'read-only', True, False, True, False, 'none (read-only)'),
+        # only the default process limit, which cannot hold on, say, a desktop session: said in /api/about only
+        ('auto', DEFAULT, 'shared scope', False, False, False, False, 'none (shared scope)'),
+        ('off', BOUNDED, None, True, False, False, False, 'none'),
+        ('auto', RunLimits(), None, False, False, False, False, 'none'),  # nothing asked (processes 0)
+    ],
+)
+def test_decide(
+    setting: str,
+    limits: RunLimits,
+    problem: str | None,
+    asked: bool,
+    enforced: bool,
+    refuses: bool,
+    warns: bool,
+    shown: str,
+) -> None:
+    verdict = decide(setting, limits, problem=problem, asked_beyond_default=asked)  # type: ignore[arg-type]
+    assert (verdict.enforced, verdict.refusal is not None, verdict.warning is not None) == (enforced, refuses, warns)
+    assert verdict.describe() == shown
+    if verdict.refusal:
+        assert problem in verdict.refusal and 'RUNBOARD_RUN_LIMITS=on' in verdict.refusal
+
+
+def test_a_refusal_names_the_limits_and_why() -> None:
+    verdict = decide(
+        'on', BOUNDED, problem='no cgroup hierarchy with the memory controller is mounted', asked_beyond_default=True
+    )
+    assert verdict == Verdict(
+        BOUNDED,
+        enforced=False,
+        refusal=(
+            'runs cannot be bounded here (memory 2.0 GiB, 4096 processes, 1.5 CPUs): no cgroup hierarchy with the '
+            'memory controller is mounted; RUNBOARD_RUN_LIMITS=on refuses to run them unbounded (docs/security.md)'
+        ),
+        why_not='no cgroup hierarchy with the memory controller is mounted',
+    )
+
+
+@pytest.mark.parametrize(
+    ('oom', 'refused', 'said'),
+    [
+        (0, 0, []),
+        (1, 0, ['the run reached its memory limit (2.0 GiB): the kernel ended a process of it (out of memory)']),
+        (3, 0, ['the run reached its memory limit (2.0 GiB): the kernel ended 3 processes of it (out of memory)']),
+        (0, 1, ['the run reached its process limit (4096): a new process was refused']),
+        (
+            2,
+            40,
+            [
+                'the run reached its memory limit (2.0 GiB): the kernel ended 2 processes of it (out of memory)',
+                'the run reached its process limit (4096): 40 new processes were refused',
+            ],
+        ),
+    ],
+)
+def test_what_a_run_hit(oom: int, refused: int, said: list[str]) -> None:
+    assert breaches_of(BOUNDED, oom_kills=oom, fork_refusals=refused) == said
+
+
+@pytest.mark.parametrize(
+    ('limits', 'shown'),
+    [
+        (RunLimits(memory_bytes=512 * 1024**2), 'memory 512.0 MiB'),
+        (RunLimits(processes=100, cpus=1), '100 processes, 1 CPU'),
+        (RunLimits(cpus=0.5), '0.5 CPUs'),
+        (RunLimits(), 'none'),
+    ],
+)
+def test_describe(limits: RunLimits, shown: str) -> None:
+    assert limits.describe() == shown
