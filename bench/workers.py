@@ -175,6 +175,7 @@ def one(executor: str, sandbox: str, args: argparse.Namespace, root: Path, repo:
         'RUNBOARD_EXECUTOR': executor,
         'RUNBOARD_GLOBAL_RUN_CAP': str(args.workers * args.slots),
         'RUNBOARD_SANDBOX': sandbox,
+        'RUNBOARD_RUN_LIMITS': args.run_limits,  # auto: each run in a cgroup of its own where this machine allows
     }
     port = free_port()
     processes = [
@@ -316,6 +317,9 @@ def main() -> None:
     parser.add_argument('--idle', type=int, default=20, help='runs timed one at a time on idle workers')
     parser.add_argument('--sandbox', choices=['auto', 'off', 'both'], default='auto', help='RUNBOARD_SANDBOX')
     parser.add_argument('--executors', default='local,celery', help='which executors, in order')
+    parser.add_argument(
+        '--run-limits', choices=['auto', 'off'], default='auto', help='RUNBOARD_RUN_LIMITS (a cgroup per run)'
+    )
     parser.add_argument('--no-reference', action='store_true', help='skip the bare references')
     parser.add_argument(
         '--database',
