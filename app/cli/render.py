@@ -18,7 +18,7 @@ from app.cli.table_fit import column_widths, fitting_columns
 from app.models.vocabulary import awaits_approval
 from app.state.artifacts_view import coverage_trend_text
 from app.state.caches_view import cache_rows, cleared_text, size_heading
-from app.state.run_timing import retry_planned_text
+from app.state.run_timing import resources_text, retry_planned_text
 
 ESC = '\x1b'
 ST = ESC + '\\'  # the string terminator: ends an OSC sequence
@@ -171,6 +171,8 @@ def run_details(run: dict) -> Table:
         ('Exit code', run.get('exit_code')),
         ('Output lines', run.get('output_lines')),
     ]
+    if used := resources_text(run):  # its cgroup's count: peak memory, CPU time
+        rows.insert(rows.index(('Exit code', run.get('exit_code'))) + 1, ('Used', used))
     if run.get('log_removed_at'):  # the count above is what it printed; the lines themselves are gone
         rows.append(('Log', f'output removed {when(run["log_removed_at"])} (log retention)'))
     if run.get('waiting'):

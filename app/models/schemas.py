@@ -255,6 +255,9 @@ class RunPublic(SQLModel):
     heartbeat_at: datetime | None
     exit_code: int | None
     error: str | None
+    # what its processes used (their cgroup's count: docs/security.md); None while it runs or where not measured
+    peak_memory_bytes: int | None = None
+    cpu_seconds: float | None = None
     correlation_id: str | None
     output_lines: int
     last_seq: int

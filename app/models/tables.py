@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import field_validator
-from sqlalchemy import JSON, Column, Index, text
+from sqlalchemy import JSON, BigInteger, Column, Index, text
 from sqlalchemy import false as sa_false
 from sqlmodel import Field, SQLModel
 
@@ -266,6 +266,9 @@ class Run(SQLModel, table=True):
     pid: int | None = None
     exit_code: int | None = None
     error: str | None = None
+    # what its processes used, from its cgroup (services/execution/limits.py); None where not measured
+    peak_memory_bytes: int | None = Field(default=None, sa_type=BigInteger)
+    cpu_seconds: float | None = None
     correlation_id: str | None = None
     stop_requested_at: datetime | None = None
     stop_requested_by: str | None = None

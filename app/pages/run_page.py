@@ -34,7 +34,7 @@ from app.state.afk_review import usage_text
 from app.state.log_links import line_from_hash
 from app.state.me import is_operator, who_am_i
 from app.state.run_form import run_again_query
-from app.state.run_timing import retry_planned_text, start_fact, started_by
+from app.state.run_timing import resources_text, retry_planned_text, start_fact, started_by
 from app.state.runs_store import ACTIVE
 from app.state.text import shown
 from app.state.timeline import header_changed, run_title
@@ -188,6 +188,8 @@ class TimelineView:
                     variable_chips(run['variables'], 'run-variables')
                 if run.get('exit_code') is not None:
                     ui.label(f'exit code {run["exit_code"]}')
+                if used := resources_text(run):
+                    ui.label(used).props('data-param=resources')
                 spent = usage_text(run.get('usage'))  # what its agent reported (`::usage::` lines, summed)
                 if spent:
                     with ui.row().classes('gap-1 items-baseline'):

@@ -1,6 +1,7 @@
-"""When and by whom a run started, the automatic retry it has coming, delayed runs, queue TTLs and schedules as a
-person reads them, and the Run form's "Run later" choice as the trigger body's fields. Pure: no I/O, no NiceGUI (the
-browser keeps "in 4 min" ticking: assets/live-time.js, data-rb-until, the same words as until_text)."""
+"""When and by whom a run started, what its processes used (memory, CPU time), the automatic retry it has coming,
+delayed runs, queue TTLs and schedules as a person reads them, and the Run form's "Run later" choice as the trigger
+body's fields. Pure: no I/O, no NiceGUI (the browser keeps "in 4 min" ticking: assets/live-time.js, data-rb-until,
+the same words as until_text)."""
 
 from __future__ import annotations
 
@@ -143,3 +144,17 @@ def held_back_text(run: dict) -> str | None:
     if run.get('status') != 'delayed' or run.get('approval') != 'approved' or not run.get('waits_for'):
         return None
     return f'waits: {run["waits_for"]}'
+
+
+def resources_text(run: dict) -> str | None:
+    """What the run's processes used, from its cgroup (docs/security.md): e.g. `peak memory 312.4 MiB · CPU 4.21 s`;
+    None where nothing was measured (still running, or no cgroups on the machine that ran it)."""
+    parts = []
+    if (peak := run.get('peak_memory_bytes')) is not None:
+        scaled, unit = next(
+            ((peak / s, u) for u, s in (('GiB', 1024**3), ('MiB', 1024**2)) if peak >= s), (peak / 1024, 'KiB')
+        )
+        parts.append(f'peak memory {scaled:.1f} {unit}')
+    if (cpu := run.get('cpu_seconds')) is not None:
+        parts.append(f'CPU {cpu:.2f} s' if cpu < 60 else f'CPU {int(cpu // 60)} min {int(cpu % 60)} s')
+    return ' · '.join(parts) or None

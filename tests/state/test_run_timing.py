@@ -11,6 +11,7 @@ from app.state.run_timing import (
     LaterChoice,
     ended_unstarted_reason,
     later_fields,
+    resources_text,
     started_by,
     timing_line,
     until_text,
@@ -151,3 +152,18 @@ def test_the_form_sends_what_was_filled_in_and_an_edit_only_what_changed() -> No
     body = form_body({'name': ' nightly ', 'cron': '30 2 * * *', 'timezone': '', 'branch': 'main', 'catch_up': 'skip'})
     assert body == {'name': 'nightly', 'cron': '30 2 * * *', 'branch': 'main', 'catch_up': 'skip'}
     assert changes(SCHEDULE, {**body, 'name': 'nightly'}) == {'catch_up': 'skip'}
+
+
+@pytest.mark.parametrize(
+    ('run', 'shown'),
+    [
+        ({'peak_memory_bytes': 327_567_360, 'cpu_seconds': 4.213}, 'peak memory 312.4 MiB · CPU 4.21 s'),
+        ({'peak_memory_bytes': 3 * 1024**3, 'cpu_seconds': 125.0}, 'peak memory 3.0 GiB · CPU 2 min 5 s'),
+        ({'peak_memory_bytes': 524_288, 'cpu_seconds': 0.0}, 'peak memory 512.0 KiB · CPU 0.00 s'),
+        ({'peak_memory_bytes': None, 'cpu_seconds': 1.5}, 'CPU 1.50 s'),  # no memory hierarchy on its machine
+        ({'peak_memory_bytes': None, 'cpu_seconds': None}, None),  # running, or no cgroups where it ran
+        ({}, None),  # an older server's answer
+    ],
+)
+def test_what_a_run_used(run: dict, shown: str | None) -> None:
+    assert resources_text(run) == shown

@@ -95,11 +95,12 @@ async def execute_run(parts: ExecutionParts, live: LiveRun, run: ClaimedRun, wor
                 confinement=parts.confinement,
                 variables=variables.environment,
             )
-            if live.limits_hit and exit_code != 0 and not live.kill_reason:  # why it failed: its error says it
-                error = '; '.join(live.limits_hit)
-            elif live.limits_hit:  # it coped (or ended for another reason): its log says what it hit
+            hit = live.cgroup_ending.hit if live.cgroup_ending else []
+            if hit and exit_code != 0 and not live.kill_reason:  # why it failed: its error says it
+                error = '; '.join(hit)
+            elif hit:  # it coped (or ended for another reason): its log says what it hit
                 parts.output.command_ended(live)  # in the command's stage, even when it printed nothing
-                for said in live.limits_hit:
+                for said in hit:
                     parts.output.emit(live, 'status', said)
         except ChildStopped:
             pass  # a Stop (or the server's shutdown) ended the checkout: the kill's reason is the outcome
@@ -189,6 +190,8 @@ async def _reap(
         output=remaining,
         launch_failed=launch_failed and not has_pr,
         message=outcome.message,
+        peak_memory_bytes=live.cgroup_ending.peak_memory_bytes if live.cgroup_ending else None,
+        cpu_seconds=live.cgroup_ending.cpu_seconds if live.cgroup_ending else None,
     )
     return status, done is not None
 

@@ -38,6 +38,7 @@ V2 = 'unified'  # the key of the cgroup v2 directory in own_cgroups' answer
 # pid, so the server stays the parent (bwrap's --die-with-parent) and the process group is the same.
 ENTER_SCRIPT = 'while [ "$1" != -- ]; do echo $$ > "$1" || exit 125; shift; done; shift; exec "$@"'
 KILL_ROUNDS = 50
+MEASURED_V1 = ('memory', 'cpuacct')  # a run's peak memory and CPU time, where their v1 hierarchies are mounted
 
 
 @dataclass(frozen=True)
@@ -213,13 +214,46 @@ class RunCgroup:
         refused = _read_counter(pids / 'pids.events', 'max') if pids else 0
         return breaches_of(self.limits, oom_kills=oom if self.limits.memory_bytes else 0, fork_refusals=refused)
 
-    def end(self) -> list[str]:
-        """Blocking: what the run hit, then every process left in it killed and the cgroup removed."""
+    def usage(self) -> tuple[int | None, float | None]:
+        """Its peak memory (bytes, as counted against the limit: page cache included) and CPU time (seconds) so
+        far, where its hierarchies count them."""
+        memory, cpu = (
+            self.by_controller.get('memory'),
+            self.by_controller.get('cpuacct' if self.version == 1 else 'cpu'),
+        )
+        if self.version == 2:
+            cpu = self.dirs[0]  # cpu.stat's usage is in every v2 cgroup
+            peak = _read_number(memory / 'memory.peak') if memory else None
+            usec = _read_counter(cpu / 'cpu.stat', 'usage_usec') if (cpu / 'cpu.stat').exists() else None
+            return peak, None if usec is None else usec / 1e6
+        peak = _read_number(memory / 'memory.max_usage_in_bytes') if memory else None
+        nsec = _read_number(cpu / 'cpuacct.usage') if cpu else None
+        return peak, None if nsec is None else nsec / 1e9
+
+    def end(self) -> Ending:
+        """Blocking: what the run hit and used, then every process left in it killed and the cgroup removed."""
         said = self.breaches()
         kill_all(self.dirs)
+        peak, cpu_seconds = self.usage()  # after the kill: what the last processes used counts too
         for d in self.dirs:
             _remove(d)
-        return said
+        return Ending(said, peak, cpu_seconds)
+
+
+@dataclass(frozen=True)
+class Ending:
+    """What a run's cgroup says at its end: the limits it reached (limits.breaches_of) and what it used."""
+
+    hit: list[str]
+    peak_memory_bytes: int | None = None
+    cpu_seconds: float | None = None
+
+
+def _read_number(path: Path) -> int | None:
+    try:
+        return int(path.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def kill_all(dirs: list[Path]) -> None:
@@ -319,23 +353,34 @@ def find_base(limits: RunLimits, *, read: Callable[[str], str] | None = None) ->
     name = f'runboard-{os.getpid()}'
     try:
         if all(c in own for c in needed):
-            base = CgroupBase(1, {c: own[c] / name for c in needed}, limits)
-        elif V2 in own:
-            base = _v2_base(own[V2], needed, name, limits)
-        else:
-            missing = ', '.join(c for c in needed if c not in own)
-            return None, f'no cgroup hierarchy with the {missing} controller is mounted'
-        for d in base.dirs:
-            d.mkdir(exist_ok=True)
-            _sweep_gone_instances(d.parent)
-        probe = base.make(f'probe-{time.monotonic_ns()}')
-        for d in probe.dirs:
-            _remove(d)
-        atexit.register(_remove_empty, base.dirs)
+            # what a run used is measured where the hierarchies are here too, but never at the limits' expense
+            measured = [c for c in MEASURED_V1 if c in own and c not in needed]
+            tries = [(*needed, *measured), needed] if measured else [needed]
+            for i, controllers in enumerate(tries):
+                try:
+                    return _ready(CgroupBase(1, {c: own[c] / name for c in controllers}, limits)), None
+                except OSError:
+                    if i == len(tries) - 1:
+                        raise
+        if V2 in own:
+            return _ready(_v2_base(own[V2], needed, name, limits)), None
+        missing = ', '.join(c for c in needed if c not in own)
+        return None, f'no cgroup hierarchy with the {missing} controller is mounted'
     except OSError as exc:
         where = exc.filename or ''
         return None, f'this process cannot make cgroups ({exc.strerror or exc} {where}'.rstrip() + ')'
-    return base, None
+
+
+def _ready(base: CgroupBase) -> CgroupBase:
+    """The base made (a dead instance's leftovers beside it swept) and checked with a probe run cgroup."""
+    for d in base.dirs:
+        d.mkdir(exist_ok=True)
+        _sweep_gone_instances(d.parent)
+    probe = base.make(f'probe-{time.monotonic_ns()}')
+    for d in probe.dirs:
+        _remove(d)
+    atexit.register(_remove_empty, base.dirs)
+    return base
 
 
 def _v2_base(own: Path, needed: tuple[str, ...], name: str, limits: RunLimits) -> CgroupBase:
@@ -345,6 +390,8 @@ def _v2_base(own: Path, needed: tuple[str, ...], name: str, limits: RunLimits) -
     available = set((own / 'cgroup.controllers').read_text().split())
     if missing := [c for c in needed if c not in available]:
         raise OSError(0, f'the cgroup v2 controllers {", ".join(missing)} are not delegated here', str(own))
+    if 'memory' in available and 'memory' not in needed:  # its peak is measured (cpu.stat is always there)
+        needed = (*needed, 'memory')
     enable = ' '.join(f'+{c}' for c in needed)
     enabled = set((own / 'cgroup.subtree_control').read_text().split())
     if not set(needed) <= enabled:

@@ -263,7 +263,7 @@ async def run_process(
         return process.returncode
     finally:
         if cgroup is not None:  # what it hit, read before the cgroup goes (execution.execute_run says it)
-            live.limits_hit = await asyncio.to_thread(cgroup.end)
+            live.cgroup_ending = await asyncio.to_thread(cgroup.end)
 
 
 async def _make_cgroup(confinement: Confinement, run_id: str) -> RunCgroup | None:

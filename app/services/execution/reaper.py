@@ -63,6 +63,8 @@ def finish_run(
     output: list[tuple[str, str]] | None = None,
     launch_failed: bool = False,
     only_if: str = ACTIVE_SQL,
+    peak_memory_bytes: int | None = None,
+    cpu_seconds: float | None = None,
 ) -> dict | None:
     """Move an active run to a terminal status, exactly once.
 
@@ -84,12 +86,21 @@ def finish_run(
         now = utcnow()  # inside the transaction (SQLite: under the write lock), as close to the commit as can be
         row = conn.execute(
             timed_sql(
-                'UPDATE run SET status = :status, finished_at = :now, exit_code = :exit_code, error = :error '
+                'UPDATE run SET status = :status, finished_at = :now, exit_code = :exit_code, error = :error, '
+                'peak_memory_bytes = :peak, cpu_seconds = :cpu '
                 f'WHERE id = :id AND {only_if} '
                 'RETURNING project_id, kind, (SELECT team_id FROM project WHERE project.id = run.project_id)',
                 binds=('now',),
             ),
-            {'status': status.value, 'now': now, 'exit_code': exit_code, 'error': error, 'id': run_id},
+            {
+                'status': status.value,
+                'now': now,
+                'exit_code': exit_code,
+                'error': error,
+                'peak': peak_memory_bytes,
+                'cpu': cpu_seconds,
+                'id': run_id,
+            },
         ).first()
         if row is None:
             if output:
