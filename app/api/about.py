@@ -60,8 +60,9 @@ async def about(services: ServicesDep, principal: PrincipalDep) -> AboutPublic:
         instance=services.instance_id,
         sandbox=sandbox_state(verdict),
         sandbox_warning=verdict.warning or verdict.refusal,
-        limits=bounds.describe(),
-        limits_warning=bounds.warning or bounds.refusal,
+        # executor=celery: runs execute on the workers, each bounded by its own settings (the Workers page)
+        limits=bounds.describe() if settings.executor == 'local' else 'each worker its own (the Workers page)',
+        limits_warning=(bounds.warning or bounds.refusal) if settings.executor == 'local' else None,
         artifact_store_warning=store_warning_of(settings, on_worker=False),
         started_at=services.started_at,
         you=AboutYou(user_id=principal.user_id, name=principal.name, role=principal.role),

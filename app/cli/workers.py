@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from app.cli.context import Cli, JsonOpt, ServerOpt
 from app.client import RunboardClient
@@ -28,6 +29,7 @@ def _table(page: dict) -> Table | str:
         'Busy',
         'Last heartbeat',
         'Version',
+        'Runs',
         caption=f'{page["busy"]} busy of {page["capacity"]} slots on live workers'
         + (f', {page["finishing"]} finishing on draining ones' if page.get('finishing') else ''),
     )
@@ -41,8 +43,17 @@ def _table(page: dict) -> Table | str:
             f'{w["busy"]}/{w["slots"]}',
             str(w['heartbeat_at'])[:19],
             w['version'],
+            _runs(w),
         )
     return table
+
+
+def _runs(worker: dict) -> Text:
+    """How its runs execute, from its own environment: e.g. `sandboxed; limits: memory 4.0 GiB, 4096 processes`."""
+    if not worker.get('sandbox'):
+        return Text('—')  # a worker of an earlier version did not say
+    said = f'{worker["sandbox"]}; limits: {worker.get("limits") or "none"}'
+    return Text('\n'.join([said, *(f'warning: {w}' for w in worker.get('warnings') or [])]))  # text, not markup
 
 
 @workers_app.command('list')

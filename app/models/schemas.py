@@ -340,6 +340,10 @@ class WorkerPublic(SQLModel):
     draining: bool
     drain_requested_at: datetime | None = None
     state: Literal['live', 'draining', 'lost', 'stopped']
+    # how it executes runs, from its own environment (docs/security.md); None: a worker of an earlier version
+    sandbox: str | None = None  # sandboxed | unsandboxed | refused
+    limits: str | None = None  # e.g. 'memory 4.0 GiB, 4096 processes', or 'none'
+    warnings: list[str] = []  # its runs unsandboxed or refused, limits asked for and not enforced there
 
     _utc = field_validator('started_at', 'heartbeat_at', 'stopped_at', 'drain_requested_at')(
         classmethod(lambda cls, v: as_utc(v))

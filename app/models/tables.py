@@ -402,6 +402,9 @@ class Worker(SQLModel, table=True):
     drain_requested_at: datetime | None = None
     # the run caches on its machine, as its last beat said: {project id: {'generation': n, 'sizes': {scope: bytes}}}
     caches: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False, server_default='{}'))
+    # how it executes runs, as it said at its start: {'sandbox': 'sandboxed', 'limits': 'memory 4.0 GiB, ...',
+    # 'warnings': [...]} (its own environment decides, not the server's: docs/security.md)
+    confinement: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False, server_default='{}'))
 
 
 # ---------------------------------------------------------------- audit

@@ -88,6 +88,9 @@ class WorkersView:
                 )
                 live_relative(ui.label().classes('text-xs opacity-70'), worker['heartbeat_at'], prefix='heartbeat ')
                 ui.label(f'v{worker["version"]}').classes('text-xs opacity-70')
+                if worker.get('sandbox'):  # how its runs execute: its own environment decides (docs/security.md)
+                    runs = f'runs {worker["sandbox"]} · limits: {worker.get("limits") or "none"}'
+                    ui.label(runs).classes('text-xs opacity-70').props('data-field=runs')
                 ui.space()
                 # only an administrator's drain is not refused (403 admin_required): no button that can only fail
                 if self.admin and worker['state'] == 'live':
@@ -112,6 +115,8 @@ class WorkersView:
                         ),
                         {'aria-label': f'Remove worker {worker["name"]}', 'data-testid': 'remove-worker'},
                     ).classes('rb-tap')
+            for warning in worker.get('warnings') or []:  # runs unsandboxed, refused or unbounded there
+                ui.label(warning).classes('text-xs rb-text-caution px-2 pb-2').props('data-field=warning')
 
     async def drain(self, worker: dict, drain: bool) -> None:
         try:

@@ -136,6 +136,9 @@ def test_a_run_on_a_worker_streams_on_across_a_server_restart(tmp_path: Path, ga
                     expect(row.locator('[data-state=live]')).to_be_visible(timeout=10_000)
                     expect(row).to_contain_text('linux')
                     expect(row.locator('[data-field=busy]')).to_have_text('0 / 2 busy')
+                    # how its runs execute, as the worker said (its own environment decides); the old one never said
+                    expect(row.locator('[data-field=runs]')).to_contain_text('runs sandboxed · limits: ')
+                    expect(page.locator('[data-worker="old@ci-1"] [data-field=runs]')).to_have_count(0)
                     # Olga is no deployment administrator: no Drain that the server would refuse, and who can
                     expect(page.get_by_test_id('capacity')).to_contain_text('A deployment administrator drains')
                     expect(row.get_by_role('button')).to_have_count(0)

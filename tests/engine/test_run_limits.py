@@ -25,6 +25,17 @@ echo "before the balloon"
 echo "python exited $?"
 exit 1
 """
+# 40 MiB touched (bytes(n) alone maps zero pages), then a busy loop: what its cgroup counts, and its CPU share
+WORKLOAD = """
+/usr/bin/python3 -c "
+import time
+held = bytes(range(256)) * (40 * 4096)
+start, cpu = time.monotonic(), time.process_time()
+while time.monotonic() - start < 1.5:
+    pass
+print('share', round((time.process_time() - cpu) / (time.monotonic() - start), 2))
+"
+"""
 # a fork bomb in slow motion: each loop starts a sleeper that outlives the script unless the run's end ends it
 SPAWNER = """
 setsid sleep {mark} &
@@ -76,6 +87,7 @@ def test_a_run_past_its_memory_limit_fails_and_says_why(backend, executor, setti
         create_project(client, calm, project_id='calm')
         about = client.get('/api/about').json()
         done = wait_for_status(client, trigger(client).json()['id'], timeout=60)
+        workers = client.get('/api/workers').json()['items']
         # the server (and the worker) went on: the next run executes
         after = wait_for_status(client, trigger(client, 'calm').json()['id'], timeout=60)
     lines = outputs(done)
@@ -87,6 +99,14 @@ def test_a_run_past_its_memory_limit_fails_and_says_why(backend, executor, setti
     assert after['status'] == 'succeeded' and outputs(after) == ['still here']
     if executor == 'local':
         assert about['limits'] == 'memory 64.0 MiB, 4096 processes'
+    else:  # the runs executed on the worker: what bounds them is the worker's to say, on the Workers page
+        assert about['limits'] == 'each worker its own (the Workers page)'
+        [worker] = workers
+        assert (worker['sandbox'], worker['limits'], worker['warnings']) == (
+            'sandboxed',
+            'memory 64.0 MiB, 4096 processes',
+            [],
+        )
 
 
 @pytest.mark.usefixtures('cgroups_writable')
@@ -115,3 +135,22 @@ def test_find_base_says_why_when_no_hierarchy_is_mounted() -> None:
     base, problem = limits.find_base(limits.RunLimits(memory_bytes=MEMORY, processes=10), read=texts.__getitem__)
     assert base is None
     assert problem == 'no cgroup hierarchy with the memory, pids controller is mounted'
+
+
+@pytest.mark.usefixtures('cgroups_writable')
+@pytest.mark.parametrize(('backend', 'executor'), [('local', 'local'), ('team', 'celery')])
+def test_what_a_run_used_is_kept_and_its_cpu_share_holds(
+    backend, executor, settings_factory, repo_factory, tmp_path
+) -> None:  # noqa: ANN001
+    settings = settings_factory(executor=executor, run_memory_max=MEMORY, run_cpus=0.5)
+    repo = repo_factory({'main': shell_script(WORKLOAD)})
+    with executing(settings, executor, tmp_path) as server, server.client() as client:
+        create_project(client, repo)
+        done = wait_for_status(client, trigger(client).json()['id'], timeout=60)
+        listed = client.get('/api/runs', params={'project': 'proj'}).json()['items']
+    assert done['status'] == 'succeeded', (outputs(done), done['error'])
+    assert 40 * 1024**2 <= done['peak_memory_bytes'] <= MEMORY
+    share = float(next(line for line in outputs(done) if line.startswith('share ')).split()[1])
+    assert share <= 0.7, f'a run bounded at 0.5 CPUs used {share} of a core'  # the kernel's quota, not a timing
+    assert done['cpu_seconds'] >= 0.3  # the loop's CPU time (at most 0.75 s of its 1.5 s) and python's start
+    assert next(r for r in listed if r['id'] == done['id'])['cpu_seconds'] == done['cpu_seconds']  # lists too

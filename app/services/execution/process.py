@@ -169,6 +169,15 @@ class Confinement:
             )
         return None
 
+    def facts(self) -> dict:
+        """How this executor runs code, as /api/about and a worker's registration say it (docs/security.md)."""
+        warnings = [self.verdict.warning or self.verdict.refusal, self.limits.warning or self.limits.refusal]
+        return {
+            'sandbox': sandbox.sandbox_state(self.verdict),
+            'limits': self.limits.describe(),
+            'warnings': [w for w in warnings if w],
+        }
+
     def home(self) -> str:
         return sandbox.RUN_HOME if self.verdict.sandboxed else os.environ.get('HOME', '/tmp')
 

@@ -121,6 +121,7 @@ class WorkerRuntime:
             labels=self.labels,
             slots=self.slots,
             version=version('runboard'),
+            confinement=self.engine.confinement.facts(),
         )
 
     def execute(self, run_id: str) -> str | None:

@@ -131,10 +131,21 @@ def state_of(row: Worker, *, now: datetime, heartbeat_seconds: float) -> str:
 
 
 def register(
-    engine: Engine, *, name: str, instance_id: str, host: str, pid: int, labels: list[str], slots: int, version: str
+    engine: Engine,
+    *,
+    name: str,
+    instance_id: str,
+    host: str,
+    pid: int,
+    labels: list[str],
+    slots: int,
+    version: str,
+    confinement: dict | None = None,
 ) -> bool:
-    """Insert or refresh the row for `name`; returns whether it is draining (a drain outlives a restart)."""
+    """Insert or refresh the row for `name`; returns whether it is draining (a drain outlives a restart).
+    `confinement`: how it executes runs (`confinement_facts`)."""
     now = utcnow()
+    confinement = confinement or {}
     with session_scope(engine) as session:
         row = session.get(Worker, name)
         if row is None:
@@ -148,10 +159,12 @@ def register(
                 version=version,
                 started_at=now,
                 heartbeat_at=now,
+                confinement=confinement,
             )
         else:
             row.instance_id, row.host, row.pid, row.labels, row.slots = instance_id, host, pid, labels, slots
             row.version, row.started_at, row.heartbeat_at, row.stopped_at = version, now, now, None
+            row.confinement = confinement
         session.add(row)
         session.commit()
         return row.draining
@@ -195,8 +208,18 @@ def list_workers(engine: Engine, *, heartbeat_seconds: float) -> list[WorkerPubl
     answer = []
     for row in rows:
         state = state_of(row, now=now, heartbeat_seconds=heartbeat_seconds)
+        said = row.confinement or {}
         answer.append(
-            WorkerPublic.model_validate({**row.model_dump(), 'busy': busy.get(row.instance_id, 0), 'state': state})
+            WorkerPublic.model_validate(
+                {
+                    **row.model_dump(),
+                    'busy': busy.get(row.instance_id, 0),
+                    'state': state,
+                    'sandbox': said.get('sandbox'),
+                    'limits': said.get('limits'),
+                    'warnings': said.get('warnings') or [],
+                }
+            )
         )
     return answer
 
