@@ -6,11 +6,13 @@ from __future__ import annotations
 from datetime import datetime
 
 from fastapi import APIRouter
+from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 
 from app.api.deps import PrincipalDep, ServicesDep
 from app.api.schemas import problems
 from app.build_info import this_build
+from app.services.execution import workers
 from app.services.execution.deployment_checks import store_warning_of
 from app.services.execution.sandbox import sandbox_state
 
@@ -32,7 +34,9 @@ class AboutPublic(BaseModel):
     redis: bool
     executor: str  # local | celery
     instance: str  # this server instance (team mode runs several)
-    sandbox: str  # how this server's runs execute: sandboxed | unsandboxed | refused (docs/security.md)
+    # how this server's runs execute: sandboxed | unsandboxed | refused (docs/security.md); executor=celery: the worst
+    # of the live workers' (as each said at its start), the warnings naming the workers
+    sandbox: str
     sandbox_warning: str | None = None  # why runs are unsandboxed or refused
     # what each run of this server's executor is bounded by (docs/security.md): e.g. 'memory 4.0 GiB, 4096
     # processes', or 'none' (with why not, where limits were asked for and this machine cannot enforce them)
@@ -50,6 +54,15 @@ async def about(services: ServicesDep, principal: PrincipalDep) -> AboutPublic:
     build = this_build()
     verdict = services.runner.confinement.verdict
     bounds = services.runner.confinement.limits
+    sandbox, sandbox_warning = sandbox_state(verdict), verdict.warning or verdict.refusal
+    limits, limits_warning = bounds.describe(), bounds.warning or bounds.refusal
+    if settings.executor == 'celery':  # runs execute on the workers: what each said at its start, not this server
+        limits, limits_warning = 'each worker its own (the Workers page)', None
+        fleet = await run_in_threadpool(
+            workers.live_confinement, services.engine, heartbeat_seconds=settings.heartbeat_seconds
+        )
+        if fleet is not None:
+            sandbox, sandbox_warning, limits_warning = fleet.sandbox, fleet.sandbox_warning, fleet.limits_warning
     return AboutPublic(
         version=build.version,
         commit=build.commit,
@@ -58,11 +71,10 @@ async def about(services: ServicesDep, principal: PrincipalDep) -> AboutPublic:
         redis=bool(settings.redis_url),
         executor=settings.executor,
         instance=services.instance_id,
-        sandbox=sandbox_state(verdict),
-        sandbox_warning=verdict.warning or verdict.refusal,
-        # executor=celery: runs execute on the workers, each bounded by its own settings (the Workers page)
-        limits=bounds.describe() if settings.executor == 'local' else 'each worker its own (the Workers page)',
-        limits_warning=(bounds.warning or bounds.refusal) if settings.executor == 'local' else None,
+        sandbox=sandbox,
+        sandbox_warning=sandbox_warning,
+        limits=limits,
+        limits_warning=limits_warning,
         artifact_store_warning=store_warning_of(settings, on_worker=False),
         started_at=services.started_at,
         you=AboutYou(user_id=principal.user_id, name=principal.name, role=principal.role),

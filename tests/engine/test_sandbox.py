@@ -16,7 +16,7 @@ from cryptography.fernet import Fernet
 from app.services.execution import sandbox
 from tests.helpers.runs import create_project, outputs, shell_script, trigger, wait_for_status
 from tests.helpers.servers import api_server
-from tests.helpers.workers import runboard_worker
+from tests.helpers.workers import runboard_worker, wait_for_worker
 
 SERVER_SECRET = 'from-the-servers-environment-7f3a'
 SECRET = 's3cr3t-value-42'
@@ -257,3 +257,22 @@ def test_a_read_only_path_holding_the_data_dir_shows_none_of_it(settings_factory
     shown = set(next(line for line in lines if line.startswith('DATA')).split()[1:])
     assert shown <= {'worktrees', 'mirrors', 'artifact-uploads', 'caches'}, shown
     assert done['status'] == 'failed'  # cat secret.key: no such file
+
+
+@pytest.mark.parametrize('backend', ['team'])
+def test_under_celery_about_says_how_the_workers_run_them(backend, settings_factory, tmp_path) -> None:  # noqa: ANN001
+    """The runs execute on the workers, each sandboxed by its own environment: /api/about (the dashboard's banner,
+    the chip, `runboard status`) says the worst of the live workers', naming the worker, not this server's."""
+    settings = settings_factory(executor='celery')
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(runboard_worker(settings, tmp_path / 'sandboxed'))
+        server = stack.enter_context(api_server(settings))
+        client = stack.enter_context(server.client())
+        wait_for_worker(client, 'sandboxed')
+        assert client.get('/api/about').json()['sandbox'] == 'sandboxed'
+        stack.enter_context(runboard_worker(settings.model_copy(update={'sandbox': 'off'}), tmp_path / 'bare'))
+        wait_for_worker(client, 'bare')
+        about = client.get('/api/about').json()
+    assert about['sandbox'] == 'unsandboxed'
+    assert about['sandbox_warning'].startswith('worker bare@') and 'RUNBOARD_SANDBOX=off' in about['sandbox_warning']
+    assert about['limits'] == 'each worker its own (the Workers page)'

@@ -1,5 +1,6 @@
 """Which workers the hourly sweep forgets (services/execution/workers.py `forgotten`): stopped, or lost, for longer
-than RUNBOARD_WORKER_RETENTION_DAYS (0 keeps them for ever); never one that still owns a running run."""
+than RUNBOARD_WORKER_RETENTION_DAYS (0 keeps them for ever); never one that still owns a running run. And how runs
+execute on the live workers, as /api/about says it under Celery (`fleet_confinement`)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from app.services.execution.workers import LOST_AFTER_BEATS, forgotten
+from app.services.execution.workers import LOST_AFTER_BEATS, Fleet, fleet_confinement, forgotten
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 BEAT = 5.0  # seconds between heartbeats
@@ -67,3 +68,33 @@ def test_naive_times_from_sqlite_are_utc() -> None:
     naive = (NOW - 15 * DAY).replace(tzinfo=None)
     kept = {'owns_running_runs': False, 'now': NOW, 'heartbeat_seconds': BEAT, 'retention_days': 14}
     assert forgotten(heartbeat_at=naive, stopped_at=naive, **kept)
+
+
+SANDBOXED = {'sandbox': 'sandboxed', 'sandbox_warning': None, 'limits': '4096 processes', 'limits_warning': None}
+BARE = {'sandbox': 'unsandboxed', 'sandbox_warning': 'runs are not sandboxed (off)', 'limits': 'none'}
+REFUSING = {'sandbox': 'refused', 'sandbox_warning': 'bwrap cannot start', 'limits_warning': 'no cgroups'}
+
+
+@pytest.mark.parametrize(
+    ('live', 'expected'),
+    [
+        ([], None),  # no live worker: nothing to say
+        ([('old@1', {})], None),  # a worker of an earlier version said nothing
+        ([('a@1', SANDBOXED), ('b@1', SANDBOXED)], Fleet('sandboxed', None, None)),
+        (
+            [('a@1', SANDBOXED), ('b@1', BARE)],
+            Fleet('unsandboxed', 'worker b@1: runs are not sandboxed (off)', None),
+        ),
+        (
+            [('a@1', BARE), ('b@1', REFUSING), ('old@1', {})],
+            Fleet(
+                'refused',
+                'worker a@1: runs are not sandboxed (off); worker b@1: bwrap cannot start',
+                'worker b@1: no cgroups',
+            ),
+        ),
+    ],
+    ids=['none', 'earlier version', 'all sandboxed', 'one unsandboxed', 'the worst wins'],
+)
+def test_what_runs_on_the_workers_get(live: list, expected: Fleet | None) -> None:
+    assert fleet_confinement(live) == expected

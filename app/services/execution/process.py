@@ -171,11 +171,11 @@ class Confinement:
 
     def facts(self) -> dict:
         """How this executor runs code, as /api/about and a worker's registration say it (docs/security.md)."""
-        warnings = [self.verdict.warning or self.verdict.refusal, self.limits.warning or self.limits.refusal]
         return {
             'sandbox': sandbox.sandbox_state(self.verdict),
+            'sandbox_warning': self.verdict.warning or self.verdict.refusal,
             'limits': self.limits.describe(),
-            'warnings': [w for w in warnings if w],
+            'limits_warning': self.limits.warning or self.limits.refusal,
         }
 
     def home(self) -> str:

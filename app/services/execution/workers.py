@@ -11,6 +11,7 @@ A worker whose row is gone registers again at its next beat."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, Engine, and_, delete, exists, func, or_
@@ -217,11 +218,50 @@ def list_workers(engine: Engine, *, heartbeat_seconds: float) -> list[WorkerPubl
                     'state': state,
                     'sandbox': said.get('sandbox'),
                     'limits': said.get('limits'),
-                    'warnings': said.get('warnings') or [],
+                    'warnings': [w for w in (said.get('sandbox_warning'), said.get('limits_warning')) if w],
                 }
             )
         )
     return answer
+
+
+SANDBOX_SEVERITY = ('sandboxed', 'unsandboxed', 'refused')
+
+
+@dataclass(frozen=True)
+class Fleet:
+    sandbox: str  # the worst of the live workers': sandboxed | unsandboxed | refused
+    sandbox_warning: str | None
+    limits_warning: str | None
+
+
+def fleet_confinement(live: list[tuple[str, dict]]) -> Fleet | None:
+    """Pure: how runs execute on these live workers ((name, what it said at its start)): the worst sandbox state
+    of any (refused, then unsandboxed), and each worker's sandbox and limits warnings, named. None when none said
+    (no live worker, or only workers of an earlier version)."""
+    said = [(name, facts) for name, facts in live if facts.get('sandbox') in SANDBOX_SEVERITY]
+    if not said:
+        return None
+    worst = max((facts['sandbox'] for _, facts in said), key=SANDBOX_SEVERITY.index)
+
+    def named(key: str) -> str | None:
+        return '; '.join(f'worker {name}: {facts[key]}' for name, facts in said if facts.get(key)) or None
+
+    return Fleet(worst, named('sandbox_warning'), named('limits_warning'))
+
+
+def live_confinement(engine: Engine, *, heartbeat_seconds: float) -> Fleet | None:
+    """fleet_confinement over the workers that are live or draining now (they execute runs)."""
+    now = utcnow()
+    with Session(engine) as session:
+        rows = session.exec(select(Worker).order_by(col(Worker.name))).all()
+    return fleet_confinement(
+        [
+            (row.name, row.confinement or {})
+            for row in rows
+            if state_of(row, now=now, heartbeat_seconds=heartbeat_seconds) in ('live', 'draining')
+        ]
+    )
 
 
 def serving_labels(engine: Engine, *, heartbeat_seconds: float) -> list[list[str]]:
