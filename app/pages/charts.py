@@ -24,6 +24,7 @@ from app.state.history import (
     EMPTY_TEXT,
     duration_chart,
     is_finish_event,
+    memory_chart,
     refresh_delay,
     success_rate_chart,
     window_summary,
@@ -32,6 +33,9 @@ from app.state.text import shown
 
 HISTORY_RUNS = 50
 DURATIONS_CAPTION = 'Duration and outcome of each run, newest on the right; click a bar to open the run'
+MEMORY_CAPTION = (
+    'Peak memory of each run (what a memory limit must allow), newest on the right; click a bar to open the run'
+)
 # reports {dark, utc_offset} now and whenever Quasar's dark state (body--dark) flips
 VIEWER_JS = """
 (() => {
@@ -117,6 +121,7 @@ class HistoryChart:
         self.history: dict[str, Any] | None = None
         self.durations: ui.echart | None = None
         self.rates: ui.echart | None = None
+        self.memory: ui.echart | None = None
         self.refresh = Debounced(self.load)
         name = 'history-branch' if branch else 'history'
         with attrs(ui.column().classes('w-full gap-1'), {'data-testid': name}) as self.box:
@@ -125,7 +130,9 @@ class HistoryChart:
             self.summary = ui.label().classes('text-sm opacity-80').props('data-testid=history-summary')
             self.message = ui.label().classes('text-sm opacity-70').props('data-testid=history-empty role=status')
             self.charts = ui.row().classes('w-full gap-2 no-wrap max-sm:flex-wrap')
+            self.usage = ui.row().classes('w-full gap-2 no-wrap max-sm:flex-wrap')  # drawn once a run was measured
         self.charts.set_visibility(False)
+        self.usage.set_visibility(False)
         viewer.listeners.append(self.viewer_changed)
 
     def viewer_changed(self, offset_changed: bool) -> None:
@@ -164,6 +171,7 @@ class HistoryChart:
             return
         durations = duration_chart(runs, dark=dark, utc_offset=history['utc_offset'])
         rates = success_rate_chart(history['days'], dark=dark)
+        self.render_memory(memory_chart(runs, dark=dark, utc_offset=history['utc_offset']))
         if self.durations is None or self.rates is None:
             with self.charts:
                 self.durations = self._chart(durations, 'history-durations', DURATIONS_CAPTION, self.open_run)
@@ -175,6 +183,18 @@ class HistoryChart:
             chart.options.clear()
             chart.options.update(options)
             chart.update()
+
+    def render_memory(self, options: dict | None) -> None:
+        self.usage.set_visibility(options is not None)
+        if options is None:
+            return
+        if self.memory is None:
+            with self.usage:
+                self.memory = self._chart(options, 'history-memory', MEMORY_CAPTION, self.open_run)
+            return
+        self.memory.options.clear()
+        self.memory.options.update(options)
+        self.memory.update()
 
     @staticmethod
     def _chart(options: dict, test_id: str, caption: str, on_click: Any = None) -> ui.echart:

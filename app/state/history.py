@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from app.state.run_timing import resources_text
 from app.state.text import shown
 
 FAILED = ('failed', 'timed_out', 'crashed')
@@ -146,6 +147,8 @@ def run_tooltip(run: dict[str, Any], utc_offset: int) -> str:
         f'took {html.escape(format_duration(run.get("duration_seconds")))}',
         f'finished {html.escape(local_time(run.get("finished_at"), utc_offset))}',
     ]
+    if used := resources_text(run):  # what its processes used, where its cgroup counted it
+        lines.append(html.escape(used))
     return '<br>'.join(lines)
 
 
@@ -211,6 +214,47 @@ def duration_chart(runs: list[dict[str, Any]], *, dark: bool, utc_offset: int = 
                 **_axis(colors, 'left'),
             },
             'series': [{'type': 'bar', 'name': 'Duration', 'barMaxWidth': 28, 'barMinHeight': 3, 'data': data}],
+        }
+    )
+    return options
+
+
+def memory_chart(runs: list[dict[str, Any]], *, dark: bool, utc_offset: int = 0) -> dict[str, Any] | None:
+    """One bar per run as the duration chart's (the same order, colours, tooltip and click), its height the run's peak
+    memory: what a memory limit must allow (docs/security.md). A run not measured leaves a gap; None when no run of
+    these was measured (their machine made no cgroups), so no empty chart is drawn."""
+    ordered = list(reversed(runs))
+    peaks = [run.get('peak_memory_bytes') for run in ordered]
+    if not any(peak is not None for peak in peaks):
+        return None
+    colors = palette(dark)
+    top = max(peak for peak in peaks if peak is not None)
+    divisor, unit = (1024**3, 'GiB') if top >= 2 * 1024**3 else (1024**2, 'MiB')
+    data = [
+        None
+        if peak is None
+        else {
+            'value': round(peak / divisor, 2),
+            'itemStyle': {'color': colors.outcome(outcome_of(run['status']))},
+            'run_id': run['id'],
+            'tooltip_html': run_tooltip(run, utc_offset),
+        }
+        for run, peak in zip(ordered, peaks, strict=True)
+    ]
+    options = _base(colors, f'Peak memory of the {runs_summary(runs)}; newest on the right.')
+    options['tooltip'].update({'trigger': 'item', ':formatter': '(p) => p.data.tooltip_html'})
+    options.update(
+        {
+            'grid': {'left': 8, 'right': 8, 'top': 28, 'bottom': 8, 'containLabel': True},
+            'xAxis': {
+                'type': 'category',
+                'data': [run['id'] for run in ordered],
+                **_axis(colors),
+                'axisLabel': {'show': False},
+                'axisTick': {'show': False},
+            },
+            'yAxis': {'type': 'value', 'name': f'peak memory ({unit})', **_axis(colors, 'left')},
+            'series': [{'type': 'bar', 'name': 'Peak memory', 'barMaxWidth': 28, 'barMinHeight': 3, 'data': data}],
         }
     )
     return options

@@ -15,6 +15,7 @@ from app.state.history import (
     duration_unit,
     format_duration,
     is_finish_event,
+    memory_chart,
     outcome_of,
     refresh_delay,
     run_tooltip,
@@ -142,6 +143,26 @@ def test_duration_chart_draws_one_bar_per_run_oldest_left_in_the_outcome_colour(
     assert options['series'][0]['barMinHeight'] > 0
     assert options['aria']['enabled'] and 'last 4 runs: 1 succeeded, 2 failed, 1 stopped' in str(options['aria'])
     assert options['tooltip'][':formatter'] == '(p) => p.data.tooltip_html'
+
+
+def test_memory_chart_draws_each_measured_run_and_a_gap_for_the_others() -> None:
+    measured = {**run(3, 'failed'), 'peak_memory_bytes': 512 * 1024**2, 'cpu_seconds': 2.5}
+    newest_first = [measured, run(2), {**run(1), 'peak_memory_bytes': 100 * 1024**2, 'cpu_seconds': 0.25}]
+    options = memory_chart(newest_first, dark=False)
+    assert options is not None
+    bars = options['series'][0]['data']
+    assert bars[1] is None  # run 2 ran where no cgroup counted it
+    assert [bars[0]['run_id'], bars[2]['run_id']] == ['run_001', 'run_003']
+    assert [bars[0]['value'], bars[2]['value']] == [100.0, 512.0]
+    assert bars[2]['itemStyle']['color'] == LIGHT.failed
+    assert options['yAxis']['name'] == 'peak memory (MiB)'
+    assert 'peak memory 512.0 MiB · CPU 2.50 s' in bars[2]['tooltip_html']
+    assert 'Peak memory of the last 3 runs' in str(options['aria'])
+    big = memory_chart([{**run(1), 'peak_memory_bytes': 3 * 1024**3}], dark=True)
+    assert (
+        big is not None and big['yAxis']['name'] == 'peak memory (GiB)' and big['series'][0]['data'][0]['value'] == 3.0
+    )
+    assert memory_chart([run(2), run(1)], dark=False) is None  # nothing measured: no empty chart
 
 
 @pytest.mark.parametrize(('dark', 'colors'), [(False, LIGHT), (True, DARK)])

@@ -42,6 +42,9 @@ class HistoryRun(BaseModel):
     started_at: datetime | None
     finished_at: datetime | None
     duration_seconds: float | None  # finished_at - started_at; None for a run stopped before it started
+    # what its processes used (their cgroup's count, docs/security.md); None where not measured
+    peak_memory_bytes: int | None = None
+    cpu_seconds: float | None = None
 
 
 class Outcomes(BaseModel):
@@ -139,11 +142,13 @@ _COLUMNS = (
     col(Run.created_at),
     col(Run.started_at),
     col(Run.finished_at),
+    col(Run.peak_memory_bytes),
+    col(Run.cpu_seconds),
 )
 
 
 def _history_run(row: Sequence[Any]) -> HistoryRun:
-    run_id, status, branch, kind, created, started, finished = row[:7]
+    run_id, status, branch, kind, created, started, finished, peak, cpu = row[:9]
     return HistoryRun(
         id=run_id,
         status=status,
@@ -153,6 +158,8 @@ def _history_run(row: Sequence[Any]) -> HistoryRun:
         started_at=as_utc(started),
         finished_at=as_utc(finished),
         duration_seconds=duration_seconds(started, finished),
+        peak_memory_bytes=peak,
+        cpu_seconds=cpu,
     )
 
 
@@ -235,7 +242,7 @@ def recent_runs(
             ]
             statement = union_all(*(sa_select(*part.c) for part in parts))
             for row in session.connection().execute(statement):
-                runs[row[7]].append(_history_run(row))
+                runs[row[9]].append(_history_run(row))
     for items in runs.values():
         items.sort(key=lambda run: run.id, reverse=True)
     return RecentRunsPage(items=[RecentRuns(project_id=p, runs=runs[p]) for p in shown])
