@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
+import subprocess
 import time
 from pathlib import Path
 
@@ -154,3 +156,29 @@ def test_what_a_run_used_is_kept_and_its_cpu_share_holds(
     assert share <= 0.7, f'a run bounded at 0.5 CPUs used {share} of a core'  # the kernel's quota, not a timing
     assert done['cpu_seconds'] >= 0.3  # the loop's CPU time (at most 0.75 s of its 1.5 s) and python's start
     assert next(r for r in listed if r['id'] == done['id'])['cpu_seconds'] == done['cpu_seconds']  # lists too
+
+
+@pytest.mark.usefixtures('cgroups_writable')
+def test_what_a_killed_server_left_in_its_run_cgroups_is_ended_by_the_next_start() -> None:
+    bounds = limits.RunLimits(processes=PROCESSES)
+    base, _ = limits.find_base(bounds)
+    assert base is not None
+    gone = subprocess.Popen(['true'])
+    gone.wait()  # a pid no process has now: the server that died
+    dead = limits.CgroupBase(
+        base.version, {c: d.parent / f'runboard-{gone.pid}' for c, d in base.by_controller.items()}, bounds
+    )
+    for d in dead.dirs:
+        d.mkdir()
+    group = dead.make('run_left')
+    left = subprocess.Popen(group.wrap(['sleep', '300']), start_new_session=True)
+    try:
+        deadline = time.monotonic() + 10
+        while str(left.pid) not in (group.dirs[0] / 'cgroup.procs').read_text().split():
+            assert time.monotonic() < deadline, 'the sleeper never entered its cgroup'
+            time.sleep(0.01)
+        limits.find_base(bounds)  # what a server or worker starting on this machine does
+        assert left.wait(timeout=10) == -signal.SIGKILL
+        assert not any(d.exists() for d in dead.dirs)
+    finally:
+        left.kill()

@@ -421,9 +421,10 @@ def _remove_empty(dirs: list[Path]) -> None:
 
 
 def _sweep_gone_instances(parent: Path) -> None:
-    """The run cgroups of a server or worker that died here (its pid is gone): their processes killed, removed."""
+    """The run cgroups of a server or worker that died here (its pid is gone): their processes killed, removed; and
+    (v2) the empty leaf it had moved itself into."""
     for entry in parent.glob('runboard-*'):
-        pid = entry.name.removeprefix('runboard-')
+        pid = entry.name.removeprefix('runboard-').removesuffix('-self')
         if not pid.isdigit() or int(pid) == os.getpid() or _alive(int(pid)) or not entry.is_dir():
             continue
         runs = [d for d in entry.iterdir() if d.is_dir()]
