@@ -6,6 +6,7 @@ machine lets Runboard make cgroups; where it does not, the test says why it cann
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import signal
 import subprocess
@@ -24,9 +25,7 @@ PROCESSES = 24
 BALLOON = """
 echo "before the balloon"
 /usr/bin/python3 -c "b = bytearray(400 * 1024 * 1024); print('allocated', len(b))"
-echo "python exited $?"
-exit 1
-"""
+"""  # the script's exit is python's: 137, the kernel's SIGKILL
 # 40 MiB touched (bytes(n) alone maps zero pages), then a busy loop: what its cgroup counts, and its CPU share
 WORKLOAD = """
 /usr/bin/python3 -c "
@@ -158,27 +157,71 @@ def test_what_a_run_used_is_kept_and_its_cpu_share_holds(
     assert next(r for r in listed if r['id'] == done['id'])['cpu_seconds'] == done['cpu_seconds']  # lists too
 
 
+def _instance_with_a_run(base: limits.CgroupBase, name: str) -> tuple[limits.RunCgroup, subprocess.Popen]:
+    """Another instance's base `name` beside ours, with a run in it (a sleeper), as a server on this machine leaves
+    them; its lock file made, held by nobody."""
+    other = limits.CgroupBase(base.version, {c: d.parent / name for c, d in base.by_controller.items()}, base.limits)
+    for d in other.dirs:
+        d.mkdir()
+    (limits.LOCKS_DIR / f'{name}.lock').touch()
+    group = other.make('run_left')
+    sleeper = subprocess.Popen(group.wrap(['sleep', '300']), start_new_session=True)
+    deadline = time.monotonic() + 10
+    while str(sleeper.pid) not in (group.dirs[0] / 'cgroup.procs').read_text().split():
+        assert time.monotonic() < deadline, 'the sleeper never entered its cgroup'
+        time.sleep(0.01)
+    return group, sleeper
+
+
 @pytest.mark.usefixtures('cgroups_writable')
 def test_what_a_killed_server_left_in_its_run_cgroups_is_ended_by_the_next_start() -> None:
     bounds = limits.RunLimits(processes=PROCESSES)
     base, _ = limits.find_base(bounds)
     assert base is not None
-    gone = subprocess.Popen(['true'])
-    gone.wait()  # a pid no process has now: the server that died
-    dead = limits.CgroupBase(
-        base.version, {c: d.parent / f'runboard-{gone.pid}' for c, d in base.by_controller.items()}, bounds
-    )
-    for d in dead.dirs:
-        d.mkdir()
-    group = dead.make('run_left')
-    left = subprocess.Popen(group.wrap(['sleep', '300']), start_new_session=True)
+    dead, alive = f'runboard-1-dead{os.getpid()}', f'runboard-1-alive{os.getpid()}'
+    dead_run, dead_sleeper = _instance_with_a_run(base, dead)
+    alive_run, alive_sleeper = _instance_with_a_run(base, alive)
+    # the live one (in another PID namespace, where its pid says nothing here) holds its lock
+    held = os.open(limits.LOCKS_DIR / f'{alive}.lock', os.O_RDWR)
+    fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
     try:
-        deadline = time.monotonic() + 10
-        while str(left.pid) not in (group.dirs[0] / 'cgroup.procs').read_text().split():
-            assert time.monotonic() < deadline, 'the sleeper never entered its cgroup'
-            time.sleep(0.01)
         limits.find_base(bounds)  # what a server or worker starting on this machine does
-        assert left.wait(timeout=10) == -signal.SIGKILL
-        assert not any(d.exists() for d in dead.dirs)
+        assert dead_sleeper.wait(timeout=10) == -signal.SIGKILL
+        assert not any(d.exists() for d in dead_run.dirs)
+        assert alive_sleeper.poll() is None and all(d.exists() for d in alive_run.dirs)
     finally:
-        left.kill()
+        os.close(held)
+        for sleeper in (dead_sleeper, alive_sleeper):
+            sleeper.kill()
+            sleeper.wait()
+        limits.find_base(bounds)  # the live one's turn to go: its lock is free now
+        assert not any(d.exists() for d in alive_run.dirs)
+
+
+ESCAPER = """
+for f in /sys/fs/cgroup/*/cgroup.procs; do echo $$ > "$f" 2>/dev/null; done
+setsid sleep {mark} &
+echo "left"
+"""
+
+
+@pytest.mark.usefixtures('cgroups_writable')
+@pytest.mark.parametrize('backend', ['local'])
+def test_an_unsandboxed_run_that_leaves_its_cgroup_still_leaves_nothing_behind(
+    backend, settings_factory, repo_factory
+) -> None:  # noqa: ANN001
+    """Unsandboxed (as root) a run can write itself out of its cgroup: what it started is still ended with it, by the
+    run's id in its environment. A missing command is still a launch failure, not the cgroup `sh`'s exit 127."""
+    mark = f'8{time.monotonic_ns() % 10**6}.25'
+    settings = settings_factory(sandbox='off')
+    repo = repo_factory({'main': shell_script(ESCAPER.replace('{mark}', mark))})
+    with api_server(settings) as server, server.client() as client:
+        create_project(client, repo)
+        create_project(client, repo, project_id='missing', command=['./missing.sh'])
+        done = wait_for_status(client, trigger(client).json()['id'], timeout=60)
+        missing = wait_for_status(client, trigger(client, 'missing').json()['id'], timeout=60)
+        left = _processes_with(f'sleep {mark}')
+    assert done['status'] == 'succeeded' and outputs(done) == ['left']
+    assert left == []
+    assert missing['status'] == 'failed' and outputs(missing) == []
+    assert missing['error'] == "launch_failed: could not start './missing.sh': not found, or not executable"

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from app.services.execution.execution import limit_error
 from app.services.execution.limits import RunLimits, Verdict, breaches_of, decide, own_cgroups
 
 # A hybrid host (this suite's CI machine): v1 hierarchies per controller, an empty v2 beside them.
@@ -139,3 +140,15 @@ def test_what_a_run_hit(oom: int, refused: int, said: list[str]) -> None:
 )
 def test_describe(limits: RunLimits, shown: str) -> None:
     assert limits.describe() == shown
+
+
+@pytest.mark.parametrize(
+    ('exit_code', 'error'),
+    [
+        (137, 'the run reached its memory limit (2.0 GiB): ...'),  # the shell said 128 + SIGKILL
+        (-9, 'the run reached its memory limit (2.0 GiB): ...'),  # killed itself
+        (3, 'exit code 3, after the run reached its memory limit (2.0 GiB): ...'),  # it went on, then failed
+    ],
+)
+def test_a_failed_runs_error_at_a_limit(exit_code: int, error: str) -> None:
+    assert limit_error(exit_code, ['the run reached its memory limit (2.0 GiB): ...']) == error

@@ -57,6 +57,13 @@ def withheld_note(names: list[str], branch: str, kind: str) -> str:
     return f'Protected variables not given to this run ({why}): {listed}'
 
 
+def limit_error(exit_code: int | None, hit: list[str]) -> str:
+    """Pure: a failed run's error when it reached a limit. Killed (SIGKILL: the OOM killer's signal), the limit is the
+    reason; an exit code of its own came after it (a script that went on and failed later): both are said."""
+    said = '; '.join(hit)
+    return said if exit_code in (-9, 137) else f'exit code {exit_code}, after {said}'
+
+
 def slow_fetch_note(repository: str) -> str:
     try:
         shown = classify(repository).display
@@ -97,7 +104,7 @@ async def execute_run(parts: ExecutionParts, live: LiveRun, run: ClaimedRun, wor
             )
             hit = live.cgroup_ending.hit if live.cgroup_ending else []
             if hit and exit_code != 0 and not live.kill_reason:  # why it failed: its error says it
-                error = '; '.join(hit)
+                error = limit_error(exit_code, hit)
             elif hit:  # it coped (or ended for another reason): its log says what it hit
                 parts.output.command_ended(live)  # in the command's stage, even when it printed nothing
                 for said in hit:

@@ -18,10 +18,14 @@ Pure decisions (`own_cgroups`, `decide`, `breaches_of`) with their table tests b
 from __future__ import annotations
 
 import atexit
+import fcntl
 import functools
 import logging
 import os
+import secrets
 import signal
+import stat
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -36,9 +40,17 @@ CPU_PERIOD_US = 100_000
 V2 = 'unified'  # the key of the cgroup v2 directory in own_cgroups' answer
 # The trampoline that puts the run in its cgroup: each argument up to `--` is a cgroup.procs file. exec keeps the
 # pid, so the server stays the parent (bwrap's --die-with-parent) and the process group is the same.
-ENTER_SCRIPT = 'while [ "$1" != -- ]; do echo $$ > "$1" || exit 125; shift; done; shift; exec "$@"'
+ENTER_SCRIPT = (
+    'while [ "$1" != -- ]; do echo $$ > "$1" || { echo "runboard: the run could not enter its cgroup ($1)" >&2; '
+    'exit 125; }; shift; done; shift; exec "$@"'
+)
+# A live instance holds a lock on `<its base's name>.lock` in its user's directory here for as long as it lives: how
+# a sweeper of the same user, in any PID namespace that shares the directory, tells a dead instance's cgroups from a
+# live one's (a pid alone cannot). Another user's instances are never swept (their locks are not seen).
+LOCKS_DIR = Path('/run' if os.access('/run', os.W_OK) else tempfile.gettempdir()) / f'runboard-cgroups-{os.getuid()}'
 KILL_ROUNDS = 50
 MEASURED_V1 = ('memory', 'cpuacct')  # a run's peak memory and CPU time, where their v1 hierarchies are mounted
+SWEPT_V1 = ('memory', 'pids', 'cpu', 'cpuacct')  # where a dead instance may have left run cgroups
 
 
 @dataclass(frozen=True)
@@ -313,13 +325,22 @@ class CgroupBase:
         made = RunCgroup(self.version, {c: d / run_id for c, d in self.by_controller.items()}, self.limits)
         try:
             for d in made.dirs:
-                d.mkdir(exist_ok=True)
+                try:
+                    d.mkdir(exist_ok=True)
+                except FileNotFoundError:  # its base is gone (removed by hand, say): made again, then the run's
+                    self._make_base(d.parent)
+                    d.mkdir(exist_ok=True)
             _write_limits(made, self.limits)
         except OSError:
             for d in made.dirs:
                 _remove(d)
             raise
         return made
+
+    def _make_base(self, base: Path) -> None:
+        base.mkdir(exist_ok=True)
+        if self.version == 2:  # its children get the controllers only through it
+            _write(base / 'cgroup.subtree_control', ' '.join(f'+{c}' for c in self.by_controller))
 
 
 def _write_limits(group: RunCgroup, limits: RunLimits) -> None:
@@ -350,20 +371,21 @@ def find_base(limits: RunLimits, *, read: Callable[[str], str] | None = None) ->
     except OSError as exc:
         return None, f'cannot read this process cgroups: {exc}'
     needed = limits.controllers
-    name = f'runboard-{os.getpid()}'
     try:
+        name = _instance_name()
         if all(c in own for c in needed):
             # what a run used is measured where the hierarchies are here too, but never at the limits' expense
             measured = [c for c in MEASURED_V1 if c in own and c not in needed]
             tries = [(*needed, *measured), needed] if measured else [needed]
             for i, controllers in enumerate(tries):
                 try:
-                    return _ready(CgroupBase(1, {c: own[c] / name for c in controllers}, limits)), None
+                    base = CgroupBase(1, {c: own[c] / name for c in controllers}, limits)
+                    return _ready(base, [own[c] for c in SWEPT_V1 if c in own]), None
                 except OSError:
                     if i == len(tries) - 1:
                         raise
         if V2 in own:
-            return _ready(_v2_base(own[V2], needed, name, limits)), None
+            return _ready(_v2_base(own[V2], needed, name, limits), [own[V2]]), None
         missing = ', '.join(c for c in needed if c not in own)
         return None, f'no cgroup hierarchy with the {missing} controller is mounted'
     except OSError as exc:
@@ -371,16 +393,58 @@ def find_base(limits: RunLimits, *, read: Callable[[str], str] | None = None) ->
         return None, f'this process cannot make cgroups ({exc.strerror or exc} {where}'.rstrip() + ')'
 
 
-def _ready(base: CgroupBase) -> CgroupBase:
-    """The base made (a dead instance's leftovers beside it swept) and checked with a probe run cgroup."""
-    for d in base.dirs:
-        d.mkdir(exist_ok=True)
-        _sweep_gone_instances(d.parent)
-    probe = base.make(f'probe-{time.monotonic_ns()}')
-    for d in probe.dirs:
-        _remove(d)
-    atexit.register(_remove_empty, base.dirs)
+def _ready(base: CgroupBase, sweep_in: list[Path]) -> CgroupBase:
+    """The base made (a dead instance's leftovers beside it swept) and checked with a probe run cgroup; what it made
+    is removed again when the check fails."""
+    made = []
+    try:
+        _sweep_gone_instances(sweep_in)
+        for d in base.dirs:
+            if not d.exists():
+                d.mkdir()
+                made.append(d)
+        probe = base.make(f'probe-{time.monotonic_ns()}')
+        for d in probe.dirs:
+            _remove(d)
+    except OSError:
+        for d in made:
+            _remove(d)
+        raise
+    atexit.register(_remove_empty, base.dirs)  # a clean exit; a server's SIGTERM skips it: the next sweep then
     return base
+
+
+@functools.cache
+def _instance_name() -> str:
+    """This process's base name, `runboard-<pid>-<random>` (pids repeat across PID namespaces), with its lock taken
+    and held (the descriptor stays open) for the process's life."""
+    name = f'runboard-{os.getpid()}-{secrets.token_hex(4)}'
+    LOCKS_DIR.mkdir(mode=0o700, exist_ok=True)
+    held = LOCKS_DIR.lstat()
+    if not stat.S_ISDIR(held.st_mode) or held.st_uid != os.getuid() or held.st_mode & 0o022:
+        raise OSError(0, 'its lock directory is not its own', str(LOCKS_DIR))  # another user's, or a link
+    fd = os.open(LOCKS_DIR / f'{name}.lock', os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    return name
+
+
+def _proven_gone(name: str) -> bool:
+    """Whether the instance that made base `name` is dead: its lock file is here and nobody holds it. An instance
+    whose lock is not here (another mount namespace's, an earlier version's) is never taken for dead."""
+    path = LOCKS_DIR / f'{name}.lock'
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_NOFOLLOW)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return False  # held: alive
+    else:
+        path.unlink(missing_ok=True)  # ours to sweep now
+        return True
+    finally:
+        os.close(fd)
 
 
 def _v2_base(own: Path, needed: tuple[str, ...], name: str, limits: RunLimits) -> CgroupBase:
@@ -420,27 +484,23 @@ def _remove_empty(dirs: list[Path]) -> None:
             pass
 
 
-def _sweep_gone_instances(parent: Path) -> None:
-    """The run cgroups of a server or worker that died here (its pid is gone): their processes killed, removed; and
-    (v2) the empty leaf it had moved itself into."""
-    for entry in parent.glob('runboard-*'):
-        pid = entry.name.removeprefix('runboard-').removesuffix('-self')
-        if not pid.isdigit() or int(pid) == os.getpid() or _alive(int(pid)) or not entry.is_dir():
+def _sweep_gone_instances(parents: list[Path]) -> None:
+    """The run cgroups of servers and workers that died here (_proven_gone, decided once per instance over every
+    hierarchy): their processes killed, their cgroups removed, and (v2) the empty leaf it had moved itself into."""
+    mine = _instance_name()
+    found: dict[str, list[Path]] = {}
+    for parent in dict.fromkeys(parents):
+        for entry in parent.glob('runboard-*'):
+            if entry.is_dir():
+                found.setdefault(entry.name.removesuffix('-self'), []).append(entry)
+    for name, entries in sorted(found.items()):
+        if name == mine or not _proven_gone(name):
             continue
-        runs = [d for d in entry.iterdir() if d.is_dir()]
-        kill_all(runs)
-        for d in [*runs, entry]:
-            _remove(d)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+        for entry in entries:
+            runs = [d for d in entry.iterdir() if d.is_dir()]
+            kill_all(runs)
+            for d in [*runs, entry]:
+                _remove(d)
 
 
 @functools.cache

@@ -158,8 +158,8 @@ class Confinement:
 
     def cannot_start(self, program: str, worktree: Path, path: str) -> str | None:
         """Why the sandbox's exec would not find `program` (bwrap reports it only as its own exit 1), or None."""
-        found = shutil.which(program, path=path) if '/' not in program else str(worktree / program)
-        if found is None or not os.access(found, os.X_OK):
+        found = executable(program, worktree, path)
+        if found is None:
             return 'not found, or not executable'
         shown = [*sandbox.SYSTEM_PATHS, *map(str, self.read_only), str(worktree)]
         if not any(Path(found).is_relative_to(root) for root in shown):
@@ -240,6 +240,9 @@ async def run_process(
     if live.sandboxed:
         if reason := confinement.cannot_start(command[0], worktree, variables.get('PATH', BASE_PATH)):
             raise LaunchFailed(f'could not start {command[0]!r}: {reason}')
+    elif confinement.cgroups is not None and not executable(command[0], worktree, variables.get('PATH', BASE_PATH)):
+        # started through the cgroup's `sh`, whose exec failing would read as the command's own exit 127
+        raise LaunchFailed(f'could not start {command[0]!r}: not found, or not executable')
     env = run_environment(run, home=confinement.home(), workdir=str(worktree), variables=variables)
     network = run.get('network') or 'default'
     cgroup = await _make_cgroup(confinement, run['id'])
@@ -266,13 +269,20 @@ async def run_process(
         procs.kill_group(process.pid, signal.SIGKILL)
         if cgroup is not None:
             await asyncio.to_thread(limits.kill_all, cgroup.dirs)
-        elif not live.sandboxed:
+        if not live.sandboxed:  # also with a cgroup: an unsandboxed run (root) can write itself out of it
             await asyncio.to_thread(procs.kill_run_processes, run['id'], process.pid)
         await _drain_output(live, readers)
         return process.returncode
     finally:
         if cgroup is not None:  # what it hit, read before the cgroup goes (execution.execute_run says it)
             live.cgroup_ending = await asyncio.to_thread(cgroup.end)
+
+
+def executable(program: str, worktree: Path, path: str) -> str | None:
+    """Where `program` is found as the run's exec would find it (on its PATH, or relative to its checkout), if it
+    is an executable file there."""
+    found = shutil.which(program, path=path) if '/' not in program else str(worktree / program)
+    return found if found is not None and os.path.isfile(found) and os.access(found, os.X_OK) else None
 
 
 async def _make_cgroup(confinement: Confinement, run_id: str) -> RunCgroup | None:
