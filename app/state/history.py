@@ -195,7 +195,15 @@ def duration_chart(runs: list[dict[str, Any]], *, dark: bool, utc_offset: int = 
         }
         for run in ordered
     ]
-    options = _base(colors, f'Durations of the {runs_summary(runs)}; newest on the right.')
+    y_axis = {'type': 'value', 'name': f'duration ({unit})', 'minInterval': 1 if unit == 's' else 0}
+    return _run_bars(colors, f'Durations of the {runs_summary(runs)}', ordered, y_axis, 'Duration', data)
+
+
+def _run_bars(
+    colors: Palette, description: str, ordered: list[dict[str, Any]], y_axis: dict, name: str, data: list
+) -> dict[str, Any]:
+    """A bar per run, oldest on the left: the duration and memory charts' common frame."""
+    options = _base(colors, f'{description}; newest on the right.')
     options['tooltip'].update({'trigger': 'item', ':formatter': '(p) => p.data.tooltip_html'})
     options.update(
         {
@@ -207,13 +215,8 @@ def duration_chart(runs: list[dict[str, Any]], *, dark: bool, utc_offset: int = 
                 'axisLabel': {'show': False},
                 'axisTick': {'show': False},
             },
-            'yAxis': {
-                'type': 'value',
-                'name': f'duration ({unit})',
-                'minInterval': 1 if unit == 's' else 0,
-                **_axis(colors, 'left'),
-            },
-            'series': [{'type': 'bar', 'name': 'Duration', 'barMaxWidth': 28, 'barMinHeight': 3, 'data': data}],
+            'yAxis': {**y_axis, **_axis(colors, 'left')},
+            'series': [{'type': 'bar', 'name': name, 'barMaxWidth': 28, 'barMinHeight': 3, 'data': data}],
         }
     )
     return options
@@ -241,23 +244,8 @@ def memory_chart(runs: list[dict[str, Any]], *, dark: bool, utc_offset: int = 0)
         }
         for run, peak in zip(ordered, peaks, strict=True)
     ]
-    options = _base(colors, f'Peak memory of the {runs_summary(runs)}; newest on the right.')
-    options['tooltip'].update({'trigger': 'item', ':formatter': '(p) => p.data.tooltip_html'})
-    options.update(
-        {
-            'grid': {'left': 8, 'right': 8, 'top': 28, 'bottom': 8, 'containLabel': True},
-            'xAxis': {
-                'type': 'category',
-                'data': [run['id'] for run in ordered],
-                **_axis(colors),
-                'axisLabel': {'show': False},
-                'axisTick': {'show': False},
-            },
-            'yAxis': {'type': 'value', 'name': f'peak memory ({unit})', **_axis(colors, 'left')},
-            'series': [{'type': 'bar', 'name': 'Peak memory', 'barMaxWidth': 28, 'barMinHeight': 3, 'data': data}],
-        }
-    )
-    return options
+    y_axis = {'type': 'value', 'name': f'peak memory ({unit})'}
+    return _run_bars(colors, f'Peak memory of the {runs_summary(runs)}', ordered, y_axis, 'Peak memory', data)
 
 
 def success_rate_chart(days: list[dict[str, Any]], *, dark: bool) -> dict[str, Any]:

@@ -199,8 +199,8 @@ def _write(path: Path, value: str) -> None:
 
 
 @dataclass(frozen=True)
-class RunCgroup:
-    """One run's cgroup: its directory for each controller (v1: one per hierarchy; v2: the same one)."""
+class Cgroups:
+    """A cgroup as Runboard makes it: its directory for each controller (v1: one per hierarchy; v2: the same one)."""
 
     version: int
     by_controller: dict[str, Path]
@@ -209,6 +209,10 @@ class RunCgroup:
     @property
     def dirs(self) -> list[Path]:
         return list(dict.fromkeys(self.by_controller.values()))
+
+
+class RunCgroup(Cgroups):
+    """One run's cgroup."""
 
     @property
     def procs_files(self) -> list[str]:
@@ -307,18 +311,9 @@ def _remove(d: Path) -> None:
     log.warning('run cgroup %s could not be removed', d)
 
 
-@dataclass(frozen=True)
-class CgroupBase:
-    """Where this process makes its runs' cgroups: a directory `runboard-<pid>` under its own cgroup (in each
-    hierarchy a limit needs, v1; in the unified one, v2)."""
-
-    version: int
-    by_controller: dict[str, Path]
-    limits: RunLimits
-
-    @property
-    def dirs(self) -> list[Path]:
-        return list(dict.fromkeys(self.by_controller.values()))
+class CgroupBase(Cgroups):
+    """Where this process makes its runs' cgroups: a directory `runboard-<pid>-<random>` under its own cgroup (in
+    each hierarchy a limit or a measure needs, v1; in the unified one, v2)."""
 
     def make(self, run_id: str) -> RunCgroup:
         """Blocking: the run's cgroup with its limits written."""
