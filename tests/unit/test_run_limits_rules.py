@@ -52,8 +52,13 @@ CONTAINER_MOUNTS = '700 690 0:26 /docker/abc /sys/fs/cgroup ro,nosuid - cgroup2 
         ('0::/docker/abc/app\n', CONTAINER_MOUNTS, {'unified': Path('/sys/fs/cgroup/app')}),
         ('0::/elsewhere\n', CONTAINER_MOUNTS, {}),  # a cgroup outside what is mounted here
         ('0::/\n', '22 1 0:21 / / rw - ext4 /dev/vda rw\n', {}),  # nothing mounted
+        (
+            '0::/a b\n',
+            '30 23 0:26 / /srv/cg\\040root rw - cgroup2 cgroup2 rw\n',  # the kernel's escape of a space
+            {'unified': Path('/srv/cg root/a b')},
+        ),
     ],
-    ids=['hybrid', 'v2 unit', 'container', 'outside the mount', 'none'],
+    ids=['hybrid', 'v2 unit', 'container', 'outside the mount', 'none', 'a space in the mount point'],
 )
 def test_own_cgroups(cgroup: str, mounts: str, expected: dict[str, Path]) -> None:
     assert own_cgroups(cgroup, mounts) == expected

@@ -22,6 +22,7 @@ import fcntl
 import functools
 import logging
 import os
+import re
 import secrets
 import signal
 import stat
@@ -134,11 +135,12 @@ def own_cgroups(proc_self_cgroup: str, mountinfo: str) -> dict[str, Path]:
         if len(after) < 3:
             continue
         fstype, super_options = after[0], after[2].split(',')
+        root, point = _unescaped(fields[3]), Path(_unescaped(fields[4]))
         if fstype == 'cgroup':
             for option in super_options:
-                mounts_v1.setdefault(option, (fields[3], Path(fields[4])))
+                mounts_v1.setdefault(option, (root, point))
         elif fstype == 'cgroup2' and mount_v2 is None:
-            mount_v2 = (fields[3], Path(fields[4]))
+            mount_v2 = (root, point)
     found: dict[str, Path] = {}
     for line in proc_self_cgroup.splitlines():
         parts = line.split(':', 2)
@@ -153,6 +155,11 @@ def own_cgroups(proc_self_cgroup: str, mountinfo: str) -> dict[str, Path]:
             if controller in mounts_v1 and (inside := _inside(path, mounts_v1[controller][0])) is not None:
                 found[controller] = mounts_v1[controller][1] / inside
     return found
+
+
+def _unescaped(field: str) -> str:
+    """A mountinfo path: the kernel writes a space, tab, newline or backslash in it as an octal escape (`\\040`)."""
+    return re.sub(r'\\([0-7]{3})', lambda match: chr(int(match.group(1), 8)), field)
 
 
 def _inside(path: str, mount_root: str) -> str | None:
