@@ -157,20 +157,29 @@ def test_what_a_run_used_is_kept_and_its_cpu_share_holds(
     assert next(r for r in listed if r['id'] == done['id'])['cpu_seconds'] == done['cpu_seconds']  # lists too
 
 
-def _instance_with_a_run(base: limits.CgroupBase, name: str) -> tuple[limits.RunCgroup, subprocess.Popen]:
+def _instance_with_a_run(
+    base: limits.CgroupBase, name: str, *, alive: bool
+) -> tuple[limits.RunCgroup, subprocess.Popen, int | None]:
     """Another instance's base `name` beside ours, with a run in it (a sleeper), as a server on this machine leaves
-    them; its lock file made, held by nobody."""
+    them. Alive: its lock taken first and held (the descriptor returned), as a live one in another PID namespace
+    holds it; dead: its lock file made only once its run is in place, so no other process of the suite (each sweeps
+    at its start) takes it for dead half made."""
+    held = None
+    if alive:
+        held = os.open(limits.LOCKS_DIR / f'{name}.lock', os.O_RDWR | os.O_CREAT, 0o600)
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
     other = limits.CgroupBase(base.version, {c: d.parent / name for c, d in base.by_controller.items()}, base.limits)
     for d in other.dirs:
         d.mkdir()
-    (limits.LOCKS_DIR / f'{name}.lock').touch()
     group = other.make('run_left')
     sleeper = subprocess.Popen(group.wrap(['sleep', '300']), start_new_session=True)
     deadline = time.monotonic() + 10
     while str(sleeper.pid) not in (group.dirs[0] / 'cgroup.procs').read_text().split():
         assert time.monotonic() < deadline, 'the sleeper never entered its cgroup'
         time.sleep(0.01)
-    return group, sleeper
+    if not alive:
+        (limits.LOCKS_DIR / f'{name}.lock').touch()
+    return group, sleeper, held
 
 
 @pytest.mark.usefixtures('cgroups_writable')
@@ -179,11 +188,9 @@ def test_what_a_killed_server_left_in_its_run_cgroups_is_ended_by_the_next_start
     base, _ = limits.find_base(bounds)
     assert base is not None
     dead, alive = f'runboard-1-dead{os.getpid()}', f'runboard-1-alive{os.getpid()}'
-    dead_run, dead_sleeper = _instance_with_a_run(base, dead)
-    alive_run, alive_sleeper = _instance_with_a_run(base, alive)
-    # the live one (in another PID namespace, where its pid says nothing here) holds its lock
-    held = os.open(limits.LOCKS_DIR / f'{alive}.lock', os.O_RDWR)
-    fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    dead_run, dead_sleeper, _ = _instance_with_a_run(base, dead, alive=False)
+    alive_run, alive_sleeper, held = _instance_with_a_run(base, alive, alive=True)
+    assert held is not None
     try:
         limits.find_base(bounds)  # what a server or worker starting on this machine does
         assert dead_sleeper.wait(timeout=10) == -signal.SIGKILL
