@@ -258,6 +258,7 @@ class RunPublic(SQLModel):
     # what its processes used (their cgroup's count: docs/security.md); None while it runs or where not measured
     peak_memory_bytes: int | None = None
     cpu_seconds: float | None = None
+    memory_max_bytes: int | None = None  # the memory limit it ran under (RUNBOARD_RUN_MEMORY_MAX); None: none
     correlation_id: str | None
     output_lines: int
     last_seq: int

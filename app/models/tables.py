@@ -269,6 +269,7 @@ class Run(SQLModel, table=True):
     # what its processes used, from its cgroup (services/execution/limits.py); None where not measured
     peak_memory_bytes: int | None = Field(default=None, sa_type=BigInteger)
     cpu_seconds: float | None = None
+    memory_max_bytes: int | None = Field(default=None, sa_type=BigInteger)  # the memory limit it ran under
     correlation_id: str | None = None
     stop_requested_at: datetime | None = None
     stop_requested_by: str | None = None

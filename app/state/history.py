@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from app.state.run_timing import resources_text
+from app.state.run_timing import memory_text, resources_text
 from app.state.text import shown
 
 FAILED = ('failed', 'timed_out', 'crashed')
@@ -231,7 +231,10 @@ def memory_chart(runs: list[dict[str, Any]], *, dark: bool, utc_offset: int = 0)
     if not any(peak is not None for peak in peaks):
         return None
     colors = palette(dark)
-    top = max(peak for peak in peaks if peak is not None)
+    # the limit they ran under, drawn as a line when they all ran under the same one (else each tooltip says its own)
+    limits = {run.get('memory_max_bytes') for run, peak in zip(ordered, peaks, strict=True) if peak is not None}
+    limit = limits.pop() if len(limits) == 1 else None
+    top = max([*(peak for peak in peaks if peak is not None), limit or 0])
     divisor, unit = (1024**3, 'GiB') if top >= 2 * 1024**3 else (1024**2, 'MiB')
     data = [
         None
@@ -244,8 +247,21 @@ def memory_chart(runs: list[dict[str, Any]], *, dark: bool, utc_offset: int = 0)
         }
         for run, peak in zip(ordered, peaks, strict=True)
     ]
-    y_axis = {'type': 'value', 'name': f'peak memory ({unit})'}
-    return _run_bars(colors, f'Peak memory of the {runs_summary(runs)}', ordered, y_axis, 'Peak memory', data)
+    y_axis: dict[str, Any] = {'type': 'value', 'name': f'peak memory ({unit})'}
+    description = f'Peak memory of the {runs_summary(runs)}'
+    if limit:
+        y_axis['max'] = round(top / divisor * 1.1, 2)  # the line stays in sight above the tallest bar
+        description += f', under a memory limit of {memory_text(limit)}'
+    options = _run_bars(colors, description, ordered, y_axis, 'Peak memory', data)
+    if limit:
+        options['series'][0]['markLine'] = {
+            'silent': True,
+            'symbol': 'none',
+            'lineStyle': {'type': 'dashed', 'color': colors.failed},
+            'label': {'formatter': f'limit {memory_text(limit)}', 'position': 'insideEndTop', 'color': colors.muted},
+            'data': [{'yAxis': round(limit / divisor, 2)}],
+        }
+    return options
 
 
 def success_rate_chart(days: list[dict[str, Any]], *, dark: bool) -> dict[str, Any]:

@@ -147,14 +147,21 @@ def held_back_text(run: dict) -> str | None:
 
 
 def resources_text(run: dict) -> str | None:
-    """What the run's processes used, from its cgroup (docs/security.md): e.g. `peak memory 312.4 MiB · CPU 4.21 s`;
-    None where nothing was measured (still running, or no cgroups on the machine that ran it)."""
+    """What the run's processes used, from its cgroup (docs/security.md): e.g. `peak memory 312.4 MiB of 2.0 GiB ·
+    CPU 4.21 s` (`of`: the memory limit it ran under); None where nothing was measured (still running, or no cgroups
+    on the machine that ran it)."""
     parts = []
     if (peak := run.get('peak_memory_bytes')) is not None:
-        scaled, unit = next(
-            ((peak / s, u) for u, s in (('GiB', 1024**3), ('MiB', 1024**2)) if peak >= s), (peak / 1024, 'KiB')
-        )
-        parts.append(f'peak memory {scaled:.1f} {unit}')
+        limit = run.get('memory_max_bytes')
+        parts.append(f'peak memory {memory_text(peak)}' + (f' of {memory_text(limit)}' if limit else ''))
     if (cpu := run.get('cpu_seconds')) is not None:
         parts.append(f'CPU {cpu:.2f} s' if cpu < 60 else f'CPU {int(cpu // 60)} min {int(cpu % 60)} s')
     return ' · '.join(parts) or None
+
+
+def memory_text(size: int) -> str:
+    """`312.4 MiB`, `2.0 GiB`, `512.0 KiB`: as the run limits say them."""
+    scaled, unit = next(
+        ((size / s, u) for u, s in (('GiB', 1024**3), ('MiB', 1024**2)) if size >= s), (size / 1024, 'KiB')
+    )
+    return f'{scaled:.1f} {unit}'

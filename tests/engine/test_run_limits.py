@@ -93,7 +93,9 @@ def test_a_run_past_its_memory_limit_fails_and_says_why(backend, executor, setti
         after = wait_for_status(client, trigger(client, 'calm').json()['id'], timeout=60)
     lines = outputs(done)
     assert 'before the balloon' in lines and not any(line.startswith('allocated') for line in lines), lines
-    assert done['status'] == 'failed'
+    assert (
+        done['status'] == 'failed' and done['memory_max_bytes'] == MEMORY and done['peak_memory_bytes'] >= 0.9 * MEMORY
+    )
     said = 'the run reached its memory limit (64.0 MiB): the kernel ended a process of it (out of memory)'
     assert done['error'] == said
     assert [e['text'] for e in done['events'] if said in e['text']] == [f'failed: {said}']  # said once, as its end

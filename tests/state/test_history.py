@@ -163,6 +163,23 @@ def test_memory_chart_draws_each_measured_run_and_a_gap_for_the_others() -> None
         big is not None and big['yAxis']['name'] == 'peak memory (GiB)' and big['series'][0]['data'][0]['value'] == 3.0
     )
     assert memory_chart([run(2), run(1)], dark=False) is None  # nothing measured: no empty chart
+    assert 'markLine' not in options['series'][0]  # they ran under no limit
+
+
+def test_memory_chart_draws_the_limit_the_runs_ran_under() -> None:
+    limit = {'memory_max_bytes': 256 * 1024**2}
+    options = memory_chart(
+        [{**run(2), **limit, 'peak_memory_bytes': 200 * 1024**2}, {**run(1), **limit, 'peak_memory_bytes': 10}],
+        dark=False,
+    )
+    assert options is not None
+    line = options['series'][0]['markLine']
+    assert line['data'] == [{'yAxis': 256.0}] and line['label']['formatter'] == 'limit 256.0 MiB'
+    assert options['yAxis']['max'] > 256  # the line in sight
+    assert 'under a memory limit of 256.0 MiB' in str(options['aria'])
+    # runs under different limits (the setting changed, or their workers differ): no one line, each tooltip says
+    mixed = memory_chart([{**run(2), **limit, 'peak_memory_bytes': 5}, {**run(1), 'peak_memory_bytes': 5}], dark=False)
+    assert mixed is not None and 'markLine' not in mixed['series'][0]
 
 
 @pytest.mark.parametrize(('dark', 'colors'), [(False, LIGHT), (True, DARK)])

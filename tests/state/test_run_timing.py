@@ -159,6 +159,10 @@ def test_the_form_sends_what_was_filled_in_and_an_edit_only_what_changed() -> No
     [
         ({'peak_memory_bytes': 327_567_360, 'cpu_seconds': 4.213}, 'peak memory 312.4 MiB · CPU 4.21 s'),
         ({'peak_memory_bytes': 3 * 1024**3, 'cpu_seconds': 125.0}, 'peak memory 3.0 GiB · CPU 2 min 5 s'),
+        (  # the limit it ran under
+            {'peak_memory_bytes': 64 * 1024**2, 'cpu_seconds': 0.5, 'memory_max_bytes': 64 * 1024**2},
+            'peak memory 64.0 MiB of 64.0 MiB · CPU 0.50 s',
+        ),
         ({'peak_memory_bytes': 524_288, 'cpu_seconds': 0.0}, 'peak memory 512.0 KiB · CPU 0.00 s'),
         ({'peak_memory_bytes': None, 'cpu_seconds': 1.5}, 'CPU 1.50 s'),  # no memory hierarchy on its machine
         ({'peak_memory_bytes': None, 'cpu_seconds': None}, None),  # running, or no cgroups where it ran

@@ -199,6 +199,7 @@ async def _reap(
         message=outcome.message,
         peak_memory_bytes=live.cgroup_ending.peak_memory_bytes if live.cgroup_ending else None,
         cpu_seconds=live.cgroup_ending.cpu_seconds if live.cgroup_ending else None,
+        memory_max_bytes=live.cgroup_ending.memory_max_bytes if live.cgroup_ending else None,
     )
     return status, done is not None
 

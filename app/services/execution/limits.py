@@ -260,7 +260,7 @@ class RunCgroup(Cgroups):
         peak, cpu_seconds = self.usage()  # after the kill: what the last processes used counts too
         for d in self.dirs:
             _remove(d)
-        return Ending(said, peak, cpu_seconds)
+        return Ending(said, peak, cpu_seconds, self.limits.memory_bytes)
 
 
 @dataclass(frozen=True)
@@ -270,6 +270,7 @@ class Ending:
     hit: list[str]
     peak_memory_bytes: int | None = None
     cpu_seconds: float | None = None
+    memory_max_bytes: int | None = None  # the limit it ran under
 
 
 def _read_number(path: Path) -> int | None:

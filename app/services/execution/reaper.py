@@ -65,6 +65,7 @@ def finish_run(
     only_if: str = ACTIVE_SQL,
     peak_memory_bytes: int | None = None,
     cpu_seconds: float | None = None,
+    memory_max_bytes: int | None = None,
 ) -> dict | None:
     """Move an active run to a terminal status, exactly once.
 
@@ -87,7 +88,7 @@ def finish_run(
         row = conn.execute(
             timed_sql(
                 'UPDATE run SET status = :status, finished_at = :now, exit_code = :exit_code, error = :error, '
-                'peak_memory_bytes = :peak, cpu_seconds = :cpu '
+                'peak_memory_bytes = :peak, cpu_seconds = :cpu, memory_max_bytes = :memory_max '
                 f'WHERE id = :id AND {only_if} '
                 'RETURNING project_id, kind, (SELECT team_id FROM project WHERE project.id = run.project_id)',
                 binds=('now',),
@@ -99,6 +100,7 @@ def finish_run(
                 'error': error,
                 'peak': peak_memory_bytes,
                 'cpu': cpu_seconds,
+                'memory_max': memory_max_bytes,
                 'id': run_id,
             },
         ).first()

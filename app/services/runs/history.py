@@ -45,6 +45,7 @@ class HistoryRun(BaseModel):
     # what its processes used (their cgroup's count, docs/security.md); None where not measured
     peak_memory_bytes: int | None = None
     cpu_seconds: float | None = None
+    memory_max_bytes: int | None = None  # the memory limit it ran under
 
 
 class Outcomes(BaseModel):
@@ -144,11 +145,12 @@ _COLUMNS = (
     col(Run.finished_at),
     col(Run.peak_memory_bytes),
     col(Run.cpu_seconds),
+    col(Run.memory_max_bytes),
 )
 
 
 def _history_run(row: Sequence[Any]) -> HistoryRun:
-    run_id, status, branch, kind, created, started, finished, peak, cpu = row[:9]
+    run_id, status, branch, kind, created, started, finished, peak, cpu, memory_max = row[:10]
     return HistoryRun(
         id=run_id,
         status=status,
@@ -160,6 +162,7 @@ def _history_run(row: Sequence[Any]) -> HistoryRun:
         duration_seconds=duration_seconds(started, finished),
         peak_memory_bytes=peak,
         cpu_seconds=cpu,
+        memory_max_bytes=memory_max,
     )
 
 
@@ -242,7 +245,7 @@ def recent_runs(
             ]
             statement = union_all(*(sa_select(*part.c) for part in parts))
             for row in session.connection().execute(statement):
-                runs[row[9]].append(_history_run(row))
+                runs[row[10]].append(_history_run(row))
     for items in runs.values():
         items.sort(key=lambda run: run.id, reverse=True)
     return RecentRunsPage(items=[RecentRuns(project_id=p, runs=runs[p]) for p in shown])
