@@ -413,7 +413,8 @@ def _ready(base: CgroupBase, sweep_in: list[Path]) -> CgroupBase:
         for d in made:
             _remove(d)
         raise
-    atexit.register(_remove_empty, base.dirs)  # a clean exit; a server's SIGTERM skips it: the next sweep then
+    # removed at a clean exit; uvicorn re-raises SIGTERM, which skips atexit: then the next start's sweep removes it
+    atexit.register(_remove_empty, base.dirs)
     return base
 
 
