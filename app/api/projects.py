@@ -13,10 +13,12 @@ from starlette.concurrency import run_in_threadpool
 from app.api.deps import PrincipalDep, ServicesDep
 from app.api.schemas import BranchPublic, QuotaPublic, RepositoryPublic, problems
 from app.container import Services
+from app.core.errors import DomainError
 from app.models import Project, ProjectCreate, ProjectPublic, ProjectUpdate, RunCachesPublic
 from app.services.afk import project_view as view
 from app.services.artifacts import retention as artifact_retention
 from app.services.execution import caches as run_caches
+from app.services.execution.limits import project_memory_refusal
 from app.services.identity.accounts import Principal
 from app.services.projects import manage as projects
 from app.services.projects import visibility
@@ -48,6 +50,7 @@ async def get_project(project_id: str, services: ServicesDep, principal: Princip
 async def create_project(body: ProjectCreate, services: ServicesDep, principal: PrincipalDep) -> ProjectPublic:
     """Operators. Team mode: a server path or file:// repository is 422 unsupported_repository unless
     RUNBOARD_ALLOW_LOCAL_REPOSITORIES=true (docs/security.md)."""
+    _check_memory(body.run_memory_max, services)
     project_id = await run_in_threadpool(
         projects.create_project, services.engine, principal, body, services.repositories
     )
@@ -60,6 +63,7 @@ async def create_project(body: ProjectCreate, services: ServicesDep, principal: 
 async def update_project(
     project_id: str, body: ProjectUpdate, services: ServicesDep, principal: PrincipalDep
 ) -> ProjectPublic:
+    _check_memory(body.run_memory_max, services)
     await run_in_threadpool(
         projects.update_project, services.engine, principal, project_id, body, services.repositories
     )
@@ -72,6 +76,16 @@ async def update_project(
         await run_in_threadpool(services.push_trigger.baseline, project_id)
     services.bus.publish({'type': 'project', 'id': project.id, 'team_id': project.team_id})
     return noticed(project, services)
+
+
+def _check_memory(asked: int | None, services: ServicesDep) -> None:
+    """422 memory_limit_not_allowed: a project's memory limit for its runs past what this deployment allows
+    (docs/security.md)."""
+    settings = services.settings
+    deployment = int(settings.run_memory_max) if settings.run_memory_max else None
+    allowed = int(settings.run_memory_max_allowed) if settings.run_memory_max_allowed else None
+    if reason := project_memory_refusal(asked, deployment=deployment, allowed=allowed):
+        raise DomainError(422, 'memory_limit_not_allowed', f'run_memory_max: {reason}', field='run_memory_max')
 
 
 @router.delete('/projects/{project_id}', status_code=204, responses=problems(401, 403, 404, 409))

@@ -17,6 +17,7 @@ from app.cli.credentials import (
     UsernameOpt,
     credentials_from_options,
 )
+from app.state.project_form import parse_memory
 
 projects_app = typer.Typer(help='See and configure projects (changes need the operator role).', no_args_is_help=True)
 
@@ -286,6 +287,17 @@ def projects_edit(
             help="Its runs' output leaves the database this many days after they end (over the server's setting).",
         ),
     ] = None,
+    memory_max: Annotated[
+        str | None,
+        typer.Option(
+            '--memory-max',
+            metavar='SIZE',
+            help="Its runs' memory limit (4GiB, 512MiB), over the server's RUNBOARD_RUN_MEMORY_MAX (docs/security.md).",
+        ),
+    ] = None,
+    no_memory_max: Annotated[
+        bool, typer.Option('--no-memory-max', help="Its runs' memory limit is the server's again.")
+    ] = False,
     no_log_retention: Annotated[
         bool, typer.Option('--no-log-retention', help="Its runs' logs follow the server's setting again.")
     ] = False,
@@ -349,6 +361,11 @@ def projects_edit(
         changes['afk_cost_cap_usd_per_day'] = None if no_afk_cost_cap else afk_cost_cap
     if log_retention_days is not None or no_log_retention:
         changes['log_retention_days'] = None if no_log_retention else log_retention_days
+    if memory_max is not None or no_memory_max:
+        try:
+            changes['run_memory_max'] = None if no_memory_max else parse_memory(memory_max or '')
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint='--memory-max') from None
     if auto_retry is not None:
         changes['auto_retry'] = auto_retry
     if auto_retry_on is not None:

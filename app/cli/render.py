@@ -18,7 +18,7 @@ from app.cli.table_fit import column_widths, fitting_columns
 from app.models.vocabulary import awaits_approval
 from app.state.artifacts_view import coverage_trend_text
 from app.state.caches_view import cache_rows, cleared_text, size_heading
-from app.state.run_timing import resources_text, retry_planned_text
+from app.state.run_timing import memory_text, resources_text, retry_planned_text
 
 ESC = '\x1b'
 ST = ESC + '\\'  # the string terminator: ends an OSC sequence
@@ -430,6 +430,7 @@ def project_details(p: dict) -> Table:
                 ', '.join(p.get('protected_branches') or []) or f'{p["base_branch"]} (the base branch)',
             ),
             ('Log retention', f'{p["log_retention_days"]} days' if p.get('log_retention_days') else "the server's"),
+            ('Memory limit per run', memory_text(p['run_memory_max']) if p.get('run_memory_max') else "the server's"),
             ('Active runs', p.get('active_runs', 0)),
             ('Auto-loop', auto),
             ('Consecutive failures', p.get('consecutive_failures', 0)),

@@ -103,6 +103,9 @@ class ProjectBase(SQLModel):
     # its runs' output leaves the database this many days after they end, over RUNBOARD_LOG_RETENTION_DAYS (GitHub's
     # per-repository log retention; services/runs/log_retention.py); None: the server's
     log_retention_days: int | None = Field(default=None, ge=1, le=3650)
+    # the memory limit of its runs in bytes, over RUNBOARD_RUN_MEMORY_MAX, up to RUNBOARD_RUN_MEMORY_MAX_ALLOWED
+    # (GitLab's memory limit overwrite; services/execution/limits.py); None: the executor's
+    run_memory_max: int | None = Field(default=None, ge=1024**2, sa_type=BigInteger)
     # automatic retries (GitLab's `retry:`; services/runs/auto_retry.py): a run that ends in one of auto_retry_on is
     # retried by Runboard until it has run 1 + auto_retry times in all
     auto_retry: int = Field(default=0, ge=0, le=3, sa_column_kwargs={'server_default': '0'})

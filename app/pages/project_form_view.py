@@ -188,6 +188,11 @@ class ProjectFormView:
                 'placeholder="the server\'s setting" hint="Then a run\'s output leaves the database; the run, its '
                 'status and its tests stay"'
             )
+            self.run_memory = self._box('run_memory_max', ui.input('Memory limit per run', value=draft.run_memory))
+            self.run_memory.props(
+                'placeholder="the server\'s setting" hint="e.g. 4GiB: past it the kernel ends a process of the run; '
+                'the History shows what runs used"'
+            )
 
     def _issue_source(self, draft: ProjectDraft) -> None:
         _section('AFK issues come from')
@@ -235,6 +240,7 @@ class ProjectFormView:
             afk_cost_cap=self.cost_cap.value or '',
             afk_cost_cap_stops_runs=bool(self.cap_stops.value),
             log_retention=self.log_retention.value,
+            run_memory=self.run_memory.value or '',
             auto_retry=int(self.auto_retry.value or 0),
             auto_retry_on=list(self.auto_retry_on.value or []),
             source_kind=self.kind.value,

@@ -11,6 +11,8 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from pydantic import ByteSize, TypeAdapter, ValidationError
+
 from app.models.vocabulary import AUTO_RETRY_DEFAULT
 from app.state.form_text import (
     CommandMode,
@@ -45,6 +47,7 @@ FIELDS = (
     'auto_retry',
     'auto_retry_on',
     'log_retention_days',
+    'run_memory_max',
 )
 MASK = '********'  # how the API shows a stored forge token; sent back, it means "keep it"
 SOURCE_KINDS = {'local': 'Runboard backlog', 'gitea': 'Gitea', 'forgejo': 'Forgejo', 'github': 'GitHub'}
@@ -73,6 +76,7 @@ class ProjectDraft:
     afk_cost_cap: str = ''  # USD per UTC day; empty: no cap (docs/afk.md, "Cost")
     afk_cost_cap_stops_runs: bool = False  # an AFK run passing the cap while it runs is stopped
     log_retention: float | int | str | None = None  # days; empty: the server's RUNBOARD_LOG_RETENTION_DAYS
+    run_memory: str = ''  # its runs' memory limit, e.g. 4GiB; empty: the server's RUNBOARD_RUN_MEMORY_MAX
     auto_retry: int = 0  # automatic retries of a run that ended in one of auto_retry_on (docs/pipelines.md)
     auto_retry_on: list[str] = field(default_factory=lambda: list(AUTO_RETRY_DEFAULT))
     source_kind: str = 'local'
@@ -107,6 +111,7 @@ def draft_from(project: dict[str, Any]) -> ProjectDraft:
         afk_cost_cap=cost_cap_text(project.get('afk_cost_cap_usd_per_day')),
         afk_cost_cap_stops_runs=bool(project.get('afk_cost_cap_stops_runs')),
         log_retention=project.get('log_retention_days'),
+        run_memory=memory_input_text(project.get('run_memory_max')),
         auto_retry=int(project.get('auto_retry') or 0),
         auto_retry_on=list(project.get('auto_retry_on') or AUTO_RETRY_DEFAULT),
         source_kind=str(source.get('kind') or 'local'),
@@ -134,6 +139,29 @@ def parse_cost_cap(text: str) -> float | None:
     if not 0.01 <= value <= 1_000_000:  # also NaN
         raise ValueError('The cap is between $0.01 and $1,000,000 a day; leave it empty for no cap.')
     return round(value, 2)
+
+
+def parse_memory(text: str) -> int | None:
+    """A memory limit typed in the box: `4GiB`, `512MiB`, `4 GB` (empty: the server's), in bytes."""
+    if not text.strip():
+        return None
+    try:
+        size = int(TypeAdapter(ByteSize).validate_python(text.strip()))
+    except ValidationError:
+        raise ValueError("Enter a size like 4GiB or 512MiB; leave it empty for the server's limit.") from None
+    if size < 1024**2:
+        raise ValueError('A memory limit is at least 1MiB.')
+    return size
+
+
+def memory_input_text(size: int | None) -> str:
+    """A stored memory limit as the box shows it: `4GiB`, `512MiB` (parse_memory reads it back to the same bytes)."""
+    if not size:
+        return ''
+    for unit, scale in (('GiB', 1024**3), ('MiB', 1024**2), ('KiB', 1024)):
+        if size % scale == 0:
+            return f'{size // scale}{unit}'
+    return str(size)
 
 
 def command_mode_for(argv: list[str]) -> CommandMode:
@@ -201,6 +229,7 @@ def _values(draft: ProjectDraft) -> tuple[dict[str, Any], dict[str, str]]:
         ('queued_ttl_seconds', lambda: parse_duration(draft.queued_ttl)),
         ('afk_cost_cap_usd_per_day', lambda: parse_cost_cap(draft.afk_cost_cap)),
         ('log_retention_days', lambda: whole_number(draft.log_retention)),
+        ('run_memory_max', lambda: parse_memory(draft.run_memory)),
     )
     for key, parse in parsers:
         try:
@@ -222,6 +251,7 @@ def create_body(draft: ProjectDraft) -> tuple[dict[str, Any], dict[str, str]]:
         'max_concurrent_runs',
         'afk_cost_cap_usd_per_day',
         'log_retention_days',
+        'run_memory_max',
     ):
         if body.get(key) is None:
             body.pop(key, None)

@@ -234,3 +234,16 @@ def test_an_unsandboxed_run_that_leaves_its_cgroup_still_leaves_nothing_behind(
     assert left == []
     assert missing['status'] == 'failed' and outputs(missing) == []
     assert missing['error'] == "launch_failed: could not start './missing.sh': not found, or not executable"
+
+
+@pytest.mark.usefixtures('cgroups_writable')
+@pytest.mark.parametrize('backend', ['local'])
+def test_a_projects_own_memory_limit_bounds_its_runs(backend, settings_factory, repo_factory) -> None:  # noqa: ANN001
+    settings = settings_factory(run_memory_max=1024**3)  # the deployment's: 1 GiB
+    repo = repo_factory({'main': shell_script(BALLOON)})
+    with api_server(settings) as server, server.client() as client:
+        create_project(client, repo)
+        client.patch('/api/projects/proj', json={'run_memory_max': MEMORY}).raise_for_status()
+        done = wait_for_status(client, trigger(client).json()['id'], timeout=60)
+    assert done['status'] == 'failed' and done['memory_max_bytes'] == MEMORY
+    assert done['error'].startswith('the run reached its memory limit (64.0 MiB)')

@@ -176,6 +176,8 @@ def server_env(settings: Settings, **extra: str | None) -> dict[str, str | None]
         env['RUNBOARD_ALLOW_LOCAL_REPOSITORIES'] = 'true'
     if settings.run_memory_max:  # a worker bounds its runs as the test's server would (docs/security.md)
         env['RUNBOARD_RUN_MEMORY_MAX'] = str(int(settings.run_memory_max))
+    if settings.run_memory_max_allowed:
+        env['RUNBOARD_RUN_MEMORY_MAX_ALLOWED'] = str(int(settings.run_memory_max_allowed))
     if settings.run_processes_max != type(settings).model_fields['run_processes_max'].default:
         env['RUNBOARD_RUN_PROCESSES_MAX'] = str(settings.run_processes_max)
     if settings.run_cpus:

@@ -3,6 +3,7 @@ boxes (app/state/project_form.py, app/state/form_problems.py)."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
 import pytest
@@ -15,6 +16,8 @@ from app.state.project_form import (
     argv_preview,
     create_body,
     draft_from,
+    memory_input_text,
+    parse_memory,
     slug_of,
     update_body,
 )
@@ -228,3 +231,37 @@ def test_a_refused_delete_says_why_in_words(body: dict, text: str) -> None:
 )
 def test_the_id_suggested_by_a_name_is_a_slug(name: str, slug: str) -> None:
     assert slug_of(name) == slug
+
+
+@pytest.mark.parametrize(
+    ('typed', 'stored', 'shown'),
+    [
+        ('4GiB', 4 * 1024**3, '4GiB'),
+        ('512 MiB', 512 * 1024**2, '512MiB'),
+        ('4GB', 4_000_000_000, '3906250KiB'),  # GB is 10^9: shown back as what it is, read again to the same bytes
+        ('', None, ''),  # the server's
+    ],
+)
+def test_a_memory_limit_typed_and_shown(typed: str, stored: int | None, shown: str) -> None:
+    assert parse_memory(typed) == stored
+    assert memory_input_text(stored) == shown and parse_memory(shown) == stored
+
+
+@pytest.mark.parametrize(
+    ('typed', 'problem'),
+    [('lots', "Enter a size like 4GiB or 512MiB; leave it empty for the server's limit."), ('1KiB', 'at least 1MiB')],
+)
+def test_a_memory_limit_that_does_not_parse_says_why(typed: str, problem: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(problem)):
+        parse_memory(typed)
+    draft = draft_from(PROJECT)
+    draft.run_memory = typed
+    body, problems = update_body(draft, PROJECT)
+    assert 'run_memory_max' in problems and 'run_memory_max' not in body
+
+
+def test_a_memory_limit_is_sent_only_when_changed() -> None:
+    draft = draft_from({**PROJECT, 'run_memory_max': 2 * 1024**3})
+    assert draft.run_memory == '2GiB' and update_body(draft, {**PROJECT, 'run_memory_max': 2 * 1024**3})[0] == {}
+    draft.run_memory = ''
+    assert update_body(draft, {**PROJECT, 'run_memory_max': 2 * 1024**3})[0] == {'run_memory_max': None}

@@ -8,7 +8,15 @@ from pathlib import Path
 import pytest
 
 from app.services.execution.execution import limit_error
-from app.services.execution.limits import RunLimits, Verdict, breaches_of, decide, own_cgroups
+from app.services.execution.limits import (
+    RunLimits,
+    Verdict,
+    breaches_of,
+    decide,
+    own_cgroups,
+    project_memory_refusal,
+    run_memory,
+)
 
 # A hybrid host (this suite's CI machine): v1 hierarchies per controller, an empty v2 beside them.
 HYBRID_MOUNTS = """\
@@ -157,3 +165,32 @@ def test_describe(limits: RunLimits, shown: str) -> None:
 )
 def test_a_failed_runs_error_at_a_limit(exit_code: int, error: str) -> None:
     assert limit_error(exit_code, ['the run reached its memory limit (2.0 GiB): ...']) == error
+
+
+GIB = 1024**3
+
+
+@pytest.mark.parametrize(
+    ('asked', 'deployment', 'allowed', 'refused', 'gets'),
+    [
+        (None, 2 * GIB, None, None, 2 * GIB),  # the project asks nothing: the deployment's
+        (None, None, None, None, None),  # nobody asks: unbounded in memory
+        (GIB, 2 * GIB, None, None, GIB),  # lower: always
+        (4 * GIB, 2 * GIB, None, 'lower', 2 * GIB),  # higher without an allowance: refused (a worker caps it)
+        (4 * GIB, 2 * GIB, 8 * GIB, None, 4 * GIB),  # higher within RUNBOARD_RUN_MEMORY_MAX_ALLOWED
+        (16 * GIB, 2 * GIB, 8 * GIB, 'allowed', 8 * GIB),  # past it
+        (16 * GIB, None, None, None, 16 * GIB),  # no limit anywhere: any
+    ],
+)
+def test_a_projects_memory_limit(asked, deployment, allowed, refused, gets) -> None:  # noqa: ANN001
+    reason = project_memory_refusal(asked, deployment=deployment, allowed=allowed)
+    if refused == 'lower':
+        assert reason == (
+            "at most 2.0 GiB, the deployment's RUNBOARD_RUN_MEMORY_MAX: a project may lower it; "
+            'RUNBOARD_RUN_MEMORY_MAX_ALLOWED lets projects ask for more'
+        )
+    elif refused == 'allowed':
+        assert reason == 'at most 8.0 GiB on this deployment (RUNBOARD_RUN_MEMORY_MAX_ALLOWED)'
+    else:
+        assert reason is None
+    assert run_memory(asked, deployment=deployment, allowed=allowed) == gets

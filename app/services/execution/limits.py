@@ -18,6 +18,7 @@ Pure decisions (`own_cgroups`, `decide`, `breaches_of`) with their table tests b
 from __future__ import annotations
 
 import atexit
+import dataclasses
 import fcntl
 import functools
 import logging
@@ -120,6 +121,30 @@ def decide(setting: LimitsSetting, limits: RunLimits, *, problem: str | None, as
         )
     warning = f'{what}; runs start unbounded (docs/security.md)' if asked_beyond_default else None
     return Verdict(limits, enforced=False, warning=warning, why_not=problem)
+
+
+def project_memory_refusal(asked: int | None, *, deployment: int | None, allowed: int | None) -> str | None:
+    """Pure: why a project may not bound its runs at `asked` bytes here, or None. Up to
+    RUNBOARD_RUN_MEMORY_MAX_ALLOWED; without it, up to RUNBOARD_RUN_MEMORY_MAX (a project may lower it only); with
+    neither, any."""
+    cap = allowed or deployment
+    if asked is None or cap is None or asked <= cap:
+        return None
+    if allowed:
+        return f'at most {_gib(cap)} on this deployment (RUNBOARD_RUN_MEMORY_MAX_ALLOWED)'
+    return (
+        f"at most {_gib(cap)}, the deployment's RUNBOARD_RUN_MEMORY_MAX: a project may lower it; "
+        'RUNBOARD_RUN_MEMORY_MAX_ALLOWED lets projects ask for more'
+    )
+
+
+def run_memory(asked: int | None, *, deployment: int | None, allowed: int | None) -> int | None:
+    """Pure: the memory limit a run gets on this executor: its project's (`asked`), never past what this executor
+    allows (a worker's own settings may allow less than the server did), else the executor's own."""
+    if asked is None:
+        return deployment
+    cap = allowed or deployment
+    return asked if cap is None else min(asked, cap)
 
 
 def own_cgroups(proc_self_cgroup: str, mountinfo: str) -> dict[str, Path]:
@@ -323,9 +348,13 @@ class CgroupBase(Cgroups):
     """Where this process makes its runs' cgroups: a directory `runboard-<pid>-<random>` under its own cgroup (in
     each hierarchy a limit or a measure needs, v1; in the unified one, v2)."""
 
-    def make(self, run_id: str) -> RunCgroup:
-        """Blocking: the run's cgroup with its limits written."""
-        made = RunCgroup(self.version, {c: d / run_id for c, d in self.by_controller.items()}, self.limits)
+    def make(self, run_id: str, *, memory_bytes: int | None = None) -> RunCgroup:
+        """Blocking: the run's cgroup with its limits written; `memory_bytes`: its own memory limit (its project's,
+        limits.run_memory), where this base's memory hierarchy can hold one."""
+        limits = self.limits
+        if memory_bytes is not None and 'memory' in self.by_controller:
+            limits = dataclasses.replace(limits, memory_bytes=memory_bytes)
+        made = RunCgroup(self.version, {c: d / run_id for c, d in self.by_controller.items()}, limits)
         try:
             for d in made.dirs:
                 try:
@@ -333,7 +362,7 @@ class CgroupBase(Cgroups):
                 except FileNotFoundError:  # its base is gone (removed by hand, say): made again, then the run's
                     self._make_base(d.parent)
                     d.mkdir(exist_ok=True)
-            _write_limits(made, self.limits)
+            _write_limits(made, limits)
         except OSError:
             for d in made.dirs:
                 _remove(d)

@@ -94,6 +94,7 @@ class Confinement:
     bwrap: str = field(default_factory=lambda: shutil.which('bwrap') or '/usr/bin/bwrap')
     limits: limits.Verdict = field(default_factory=lambda: limits.Verdict(RunLimits(), enforced=False))
     cgroups: CgroupBase | None = None  # where each run's cgroup is made (limits enforced), else None
+    memory_allowed: int | None = None  # RUNBOARD_RUN_MEMORY_MAX_ALLOWED: the most a project's runs get here
 
     async def start(
         self,
@@ -201,6 +202,7 @@ def confinement_for(settings: Settings) -> Confinement:
         hidden=secret_paths(settings),
         limits=bounds,
         cgroups=cgroups,
+        memory_allowed=int(settings.run_memory_max_allowed) if settings.run_memory_max_allowed else None,
     )
 
 
@@ -245,7 +247,7 @@ async def run_process(
         raise LaunchFailed(f'could not start {command[0]!r}: not found, or not executable')
     env = run_environment(run, home=confinement.home(), workdir=str(worktree), variables=variables)
     network = run.get('network') or 'default'
-    cgroup = await _make_cgroup(confinement, run['id'])
+    cgroup = await _make_cgroup(confinement, run)
     try:
         try:
             process = await confinement.start(command, worktree, network, env, _writable(run), cgroup)
@@ -285,11 +287,15 @@ def executable(program: str, worktree: Path, path: str) -> str | None:
     return found if found is not None and os.path.isfile(found) and os.access(found, os.X_OK) else None
 
 
-async def _make_cgroup(confinement: Confinement, run_id: str) -> RunCgroup | None:
-    if confinement.cgroups is None:
+async def _make_cgroup(confinement: Confinement, run: ClaimedRun) -> RunCgroup | None:
+    base = confinement.cgroups
+    if base is None:
         return None
+    memory = limits.run_memory(
+        run.get('run_memory_max'), deployment=base.limits.memory_bytes, allowed=confinement.memory_allowed
+    )
     try:
-        return await asyncio.to_thread(confinement.cgroups.make, run_id)
+        return await asyncio.to_thread(base.make, run['id'], memory_bytes=memory)
     except OSError as exc:
         raise LaunchFailed(f'could not make the run cgroup that bounds it ({exc.strerror or exc})') from exc
 

@@ -174,6 +174,7 @@ def update_project(
                 'on_push',
                 'afk_cost_cap_usd_per_day',
                 'log_retention_days',
+                'run_memory_max',
                 'protected_branches',
             ):
                 raise DomainError(422, 'validation', f'{key} cannot be null', field=key)
