@@ -14,7 +14,6 @@ from app.api.schemas import problems
 from app.build_info import this_build
 from app.services.execution import workers
 from app.services.execution.deployment_checks import store_warning_of
-from app.services.execution.sandbox import sandbox_state
 
 router = APIRouter(tags=['about'])
 
@@ -52,10 +51,9 @@ class AboutPublic(BaseModel):
 async def about(services: ServicesDep, principal: PrincipalDep) -> AboutPublic:
     settings = services.settings
     build = this_build()
-    verdict = services.runner.confinement.verdict
-    bounds = services.runner.confinement.limits
-    sandbox, sandbox_warning = sandbox_state(verdict), verdict.warning or verdict.refusal
-    limits, limits_warning = bounds.describe(), bounds.warning or bounds.refusal
+    facts = services.runner.confinement.facts()  # what a worker says of itself at its start, too
+    sandbox, sandbox_warning = facts['sandbox'], facts['sandbox_warning']
+    limits, limits_warning = facts['limits'], facts['limits_warning']
     if settings.executor == 'celery':  # runs execute on the workers: what each said at its start, not this server
         limits, limits_warning = 'each worker its own (the Workers page)', None
         fleet = await run_in_threadpool(

@@ -21,6 +21,7 @@ from app.services.artifacts.collect import ArtifactKeeper
 from app.services.execution.caches import RunCaches, cache_scope
 from app.services.execution.checkout import prepare_checkout
 from app.services.execution.finishing import decide_outcome, finish_with_retries
+from app.services.execution.limits import Ending
 from app.services.execution.live import ClaimedRun, LaunchFailed, LiveRun
 from app.services.execution.masking import Masker
 from app.services.execution.output_ingest import OutputIngest
@@ -188,6 +189,7 @@ async def _reap(
         forced=forced, exit_code=exit_code, kill_reason=live.kill_reason, has_pull_request=has_pr, error=error
     )
     status = outcome.status
+    used = live.cgroup_ending or Ending([])  # nothing measured without a cgroup
     done = await finish_with_retries(
         parts.engine,
         live.run_id,
@@ -197,9 +199,9 @@ async def _reap(
         output=remaining,
         launch_failed=launch_failed and not has_pr,
         message=outcome.message,
-        peak_memory_bytes=live.cgroup_ending.peak_memory_bytes if live.cgroup_ending else None,
-        cpu_seconds=live.cgroup_ending.cpu_seconds if live.cgroup_ending else None,
-        memory_max_bytes=live.cgroup_ending.memory_max_bytes if live.cgroup_ending else None,
+        peak_memory_bytes=used.peak_memory_bytes,
+        cpu_seconds=used.cpu_seconds,
+        memory_max_bytes=used.memory_max_bytes,
     )
     return status, done is not None
 

@@ -269,14 +269,14 @@ async def run_process(
         # (setsid, a double fork): its cgroup's processes, or unsandboxed (no PID namespace ends with it) those
         # carrying the run's id.
         procs.kill_group(process.pid, signal.SIGKILL)
-        if cgroup is not None:
-            await asyncio.to_thread(limits.kill_all, cgroup.dirs)
+        if cgroup is not None:  # what it hit and used read, what is left in it killed, the cgroup removed
+            live.cgroup_ending = await asyncio.to_thread(cgroup.end)
         if not live.sandboxed:  # also with a cgroup: an unsandboxed run (root) can write itself out of it
             await asyncio.to_thread(procs.kill_run_processes, run['id'], process.pid)
         await _drain_output(live, readers)
         return process.returncode
     finally:
-        if cgroup is not None:  # what it hit, read before the cgroup goes (execution.execute_run says it)
+        if cgroup is not None and live.cgroup_ending is None:  # it never got that far: the cgroup goes all the same
             live.cgroup_ending = await asyncio.to_thread(cgroup.end)
 
 
