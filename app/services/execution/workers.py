@@ -144,7 +144,7 @@ def register(
     confinement: dict | None = None,
 ) -> bool:
     """Insert or refresh the row for `name`; returns whether it is draining (a drain outlives a restart).
-    `confinement`: how it executes runs (`confinement_facts`)."""
+    `confinement`: how it executes runs (`process.Confinement.facts`)."""
     now = utcnow()
     confinement = confinement or {}
     with session_scope(engine) as session:
