@@ -28,14 +28,16 @@ fi
 
 status=0
 # --durations: the slowest tests of each part are named at the end, to keep an eye on the suite's time
-# Three processes: these tests mostly wait on the servers, workers and services they start. Each test has its own
-# database schema, Redis prefix (so its own Celery queues) and ports, so they do not meet.
-.venv/bin/python -m pytest -m "not e2e" -n 3 --durations=15 "$@" || status=$?
+# Five processes, each taking the next test as it frees (worksteal): these tests mostly wait on the servers, workers
+# and services they start, so three left this 2-core machine half idle (640 s; five: 390-450 s, docs/performance.md
+# "The suite's time"). Each test has its own database schema, Redis prefix (so its own Celery queues) and ports, so
+# they do not meet.
+.venv/bin/python -m pytest -m "not e2e" -n 5 --dist worksteal --durations=15 "$@" || status=$?
 e2e=0
-# One process. Two (a module to each, `-n 2 --dist loadfile`) took 4 min instead of 6.5, but on this 2-core
-# machine three of eight such runs were red, each on a different wait that ran out under the doubled load
-# (docs/performance.md, change 16): a red CI lands nothing.
-.venv/bin/python -m pytest -m e2e tests/e2e --durations=15 "$@" || e2e=$?
+# Two processes, a module to each (its servers start once a module): 340 s instead of 570. Two were red 3 times in 8
+# before (change 16), each on a wait that ran out under the doubled load; the waits now wait as a person would,
+# and `expect` as long as an action (tests/e2e/conftest.py), not Playwright's 5 s.
+.venv/bin/python -m pytest -m e2e tests/e2e -n 2 --dist loadfile --durations=15 "$@" || e2e=$?
 [ "$e2e" = 5 ] && e2e=0  # no E2E test collected is not a failure of its own
 [ "$status" = 0 ] && status=$e2e
 exit "$status"

@@ -10,6 +10,15 @@ import pytest
 from tests.helpers.e2e import CHROMIUM_ARGS, BrowserSignIn
 
 
+@pytest.fixture(scope='session', autouse=True)
+def _expect_waits_as_long_as_actions() -> None:
+    # Playwright's `expect` waits 5 s by default, a third of what the pages' actions may take (the context's 15 s):
+    # on a busy machine a page that is right after 6 s failed an assertion that its own click would have waited out.
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=15_000)
+
+
 @pytest.fixture(scope='session')
 def browser():  # noqa: ANN201
     from playwright.sync_api import sync_playwright
