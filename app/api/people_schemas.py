@@ -55,6 +55,11 @@ class PersonPublic(BaseModel):
         False, description='Also in a team you are not in (never named): you may not create or revoke their tokens'
     )
     is_admin: bool = Field(False, description='A deployment administrator: only another one manages their tokens')
+    last_admin: bool = Field(
+        False,
+        description="The deployment's only administrator who is an operator: not made a builder, nor removed from "
+        'their last team (409 last_admin), until another administrator is an operator',
+    )
 
 
 class NewTokenPublic(BaseModel):

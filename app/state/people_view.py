@@ -176,7 +176,8 @@ def person_actions(
     """Pure: whether Change role and Remove from team are offered for `person`, by the server's rules on what its
     list says: the role as for their tokens (not for someone also in a team the caller is not in, nor a deployment
     administrator unless the caller is one); removing also for someone in another team (only the caller's teams lose
-    them); neither for a team's last operator (the server would answer 409)."""
+    them); neither for a team's last operator, nor for the deployment's last administrator who is an operator unless
+    removed from the caller's teams only (the server would answer 409)."""
     me = me or {}
     mine = bool(me.get('user_id')) and person.get('id') == me.get('user_id')
     caller_is_operator = me.get('role') == 'operator'
@@ -193,9 +194,24 @@ def person_actions(
         caller_is_admin=bool(me.get('is_admin')),
     )
     last = _last_operator(person, people, names, mine=mine)
+    last_admin = _last_admin(person, mine=mine)
     return PersonActions(
-        ROLE_UNMANAGED[role] if role is not None else last,
-        ROLE_UNMANAGED[removal] if removal is not None else last,
+        ROLE_UNMANAGED[role] if role is not None else last or last_admin,
+        # removed from the caller's teams only: the last administrator may be while another team of theirs keeps them
+        ROLE_UNMANAGED[removal]
+        if removal is not None
+        else last or (None if person.get('in_other_teams') else last_admin),
+    )
+
+
+def _last_admin(person: Mapping[str, Any], *, mine: bool) -> Unmanaged | None:
+    if not person.get('last_admin'):
+        return None
+    said = 'You are the last' if mine else 'The last'
+    return Unmanaged(
+        'last administrator',
+        f'{said} deployment administrator who is an operator: make another administrator an operator first (or '
+        '`runboard users add NAME --team TEAM --role operator --admin`).',
     )
 
 

@@ -358,9 +358,12 @@ def test_the_last_administrator_who_is_an_operator_is_neither_demoted_nor_remove
     create_user(engine, name='olga', role=Role.operator, team_ids=['local'])  # the team keeps an operator either way
     me = api.client.get('/api/me').json()
     assert me['is_admin'] is True
+    listed = {person['name']: person['last_admin'] for person in api.client.get('/api/users').json()}
+    assert listed == {'local': True, 'olga': False}  # the People page offers neither change (its table test)
     assert_problem(api.client.patch(f'/api/users/{me["user_id"]}', json={'role': 'builder'}), 409, 'last_admin')
     assert_problem(api.client.delete(f'/api/users/{me["user_id"]}'), 409, 'last_admin')
     assert_problem(api.client.get(f'/api/users/{me["user_id"]}/removal'), 409, 'last_admin')  # the preview says so
     create_user(engine, name='ada', role=Role.operator, team_ids=['local'], is_admin=True)
+    assert not any(person['last_admin'] for person in api.client.get('/api/users').json())
     reply = api.client.patch(f'/api/users/{me["user_id"]}', json={'role': 'builder'})
     assert reply.status_code == 200 and reply.json()['role'] == 'builder', reply.text

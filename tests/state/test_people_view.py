@@ -215,6 +215,39 @@ def test_change_role_and_remove_are_offered_by_the_servers_rules(
     assert person_actions(person, me, people, NAMES) == PersonActions(role, remove)
 
 
+LAST_ADMIN_WHY = (
+    'deployment administrator who is an operator: make another administrator an operator first (or '
+    '`runboard users add NAME --team TEAM --role operator --admin`).'
+)
+
+
+@pytest.mark.parametrize(
+    ('mine', 'in_other_teams', 'remove_offered'),
+    [
+        (True, False, False),  # leaving their only team would leave nobody who manages administrators
+        (False, False, False),
+        (False, True, True),  # removed from my teams only: another team of theirs keeps them an administrator
+    ],
+)
+def test_the_last_administrator_who_is_an_operator_is_not_offered_what_the_server_refuses(
+    mine: bool, in_other_teams: bool, remove_offered: bool
+) -> None:
+    ada = {'id': 'usr_ada', 'role': 'operator', 'teams': ['local'], 'in_other_teams': in_other_teams}
+    ada |= {'is_admin': True, 'last_admin': True}
+    people = [ada, {'id': 'usr_ann', 'role': 'operator', 'teams': ['local']}]  # Local keeps an operator either way
+    me = {'user_id': 'usr_ada' if mine else 'usr_ann', 'role': 'operator', 'is_admin': True}
+    said = 'You are the last ' if mine else 'The last '
+    last = Unmanaged('last administrator', said + LAST_ADMIN_WHY)
+    actions = person_actions(ada, me, people, NAMES)
+    if in_other_teams:  # their role holds in a team I am not in: that reason comes first, as the server's does
+        assert actions.change_role == ROLE_OTHER_TEAM
+    else:
+        assert actions.change_role == last
+    assert actions.remove == (None if remove_offered else last)
+    other_admin = person_actions({**ada, 'last_admin': False}, me, people, NAMES)
+    assert (other_admin.change_role is None, other_admin.remove) == (not in_other_teams, None)
+
+
 def test_the_last_operator_of_someone_elses_team_is_named_so() -> None:
     people = [
         {'id': 'usr_ann', 'role': 'operator', 'teams': ['red']},

@@ -64,6 +64,8 @@ class Person:
     # what token_rules.token_management_refusal reads, so the People page offers what the server allows
     in_other_teams: bool = False  # also in a team the caller is not in (which one is never said)
     is_admin: bool = False  # a deployment administrator
+    # the deployment's only administrator who is an operator: not made a builder, nor removed from their last team
+    last_admin: bool = False
 
 
 @dataclass(frozen=True)
@@ -99,8 +101,10 @@ def refusal_detail(name: str, refusal: TokenRefusal) -> str:
     return REFUSAL_DETAIL[refusal].format(name=name)
 
 
-def _facts(session: Session, principal: Principal, user_ids: Collection[str]) -> dict[str, tuple[bool, bool]]:
-    """user id -> (also in a team the caller is not in, a deployment administrator)."""
+def _facts(session: Session, principal: Principal, user_ids: Collection[str]) -> dict[str, tuple[bool, bool, bool]]:
+    """user id -> (also in a team the caller is not in, a deployment administrator, the deployment's only
+    administrator who is an operator: `people_rules.last_admin_refusal`'s case, so the page does not offer what the
+    server refuses)."""
     ids = sorted(set(user_ids))
     if not ids:
         return {}
@@ -112,7 +116,11 @@ def _facts(session: Session, principal: Principal, user_ids: Collection[str]) ->
         ).all()
     )
     admins = set(session.exec(select(User.id).where(col(User.id).in_(ids), col(User.is_admin))).all())
-    return {user_id: (user_id in outside, user_id in admins) for user_id in ids}
+    admin_operators = session.exec(
+        select(User.id).where(col(User.is_admin), col(User.role) == Role.operator.value).limit(2)
+    ).all()
+    last_admin = admin_operators[0] if len(admin_operators) == 1 else None
+    return {user_id: (user_id in outside, user_id in admins, user_id == last_admin) for user_id in ids}
 
 
 def manage_refusals(
@@ -128,7 +136,7 @@ def manage_refusals(
             is_admin=admin,
             caller_is_admin=principal.is_admin,
         )
-        for user_id, (outside, admin) in _facts(session, principal, user_ids).items()
+        for user_id, (outside, admin, _) in _facts(session, principal, user_ids).items()
     }
 
 
