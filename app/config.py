@@ -66,10 +66,11 @@ class Settings(BaseSettings):
     run_limits: Literal['auto', 'on', 'off'] = 'auto'
     run_memory_max: ByteSize | None = None  # RAM and swap of all of a run's processes together, e.g. 4GiB; 0: none
     run_processes_max: int = Field(default=4096, ge=0)  # a run's processes at once (a fork bomb stops there); 0: none
-    run_cpus: float | None = Field(default=None, ge=0.01)
-    # the most a project may set as its runs' memory limit (its run_memory_max); unset: a project may only lower
-    # RUNBOARD_RUN_MEMORY_MAX (or set any, where that is unset)
-    run_memory_max_allowed: ByteSize | None = None  # CPU time as this many cores (1.5 = one and a half), e.g. 2
+    run_cpus: float | None = Field(default=None, ge=0.01)  # CPU time as this many cores (1.5 = one and a half)
+    # the most a project may set as its runs' memory limit (its run_memory_max), and as its CPUs (its run_cpus); unset:
+    # a project may only lower RUNBOARD_RUN_MEMORY_MAX, RUNBOARD_RUN_CPUS (or set any, where that is unset)
+    run_memory_max_allowed: ByteSize | None = None
+    run_cpus_allowed: float | None = Field(default=None, ge=0.01)
 
     rate_limit_runs: int = 20
     rate_limit_window_seconds: int = 600

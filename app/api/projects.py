@@ -18,7 +18,7 @@ from app.models import Project, ProjectCreate, ProjectPublic, ProjectUpdate, Run
 from app.services.afk import project_view as view
 from app.services.artifacts import retention as artifact_retention
 from app.services.execution import caches as run_caches
-from app.services.execution.limits import project_memory_refusal
+from app.services.execution.limits import project_limit_refusal
 from app.services.identity.accounts import Principal
 from app.services.projects import manage as projects
 from app.services.projects import visibility
@@ -50,7 +50,7 @@ async def get_project(project_id: str, services: ServicesDep, principal: Princip
 async def create_project(body: ProjectCreate, services: ServicesDep, principal: PrincipalDep) -> ProjectPublic:
     """Operators. Team mode: a server path or file:// repository is 422 unsupported_repository unless
     RUNBOARD_ALLOW_LOCAL_REPOSITORIES=true (docs/security.md)."""
-    _check_memory(body.run_memory_max, services)
+    _check_run_limits(body.run_memory_max, body.run_cpus, services)
     project_id = await run_in_threadpool(
         projects.create_project, services.engine, principal, body, services.repositories
     )
@@ -63,7 +63,7 @@ async def create_project(body: ProjectCreate, services: ServicesDep, principal: 
 async def update_project(
     project_id: str, body: ProjectUpdate, services: ServicesDep, principal: PrincipalDep
 ) -> ProjectPublic:
-    _check_memory(body.run_memory_max, services)
+    _check_run_limits(body.run_memory_max, body.run_cpus, services)
     await run_in_threadpool(
         projects.update_project, services.engine, principal, project_id, body, services.repositories
     )
@@ -78,14 +78,17 @@ async def update_project(
     return noticed(project, services)
 
 
-def _check_memory(asked: int | None, services: ServicesDep) -> None:
-    """422 memory_limit_not_allowed: a project's memory limit for its runs past what this deployment allows
-    (docs/security.md)."""
+def _check_run_limits(memory: int | None, cpus: float | None, services: ServicesDep) -> None:
+    """422 memory_limit_not_allowed, cpu_limit_not_allowed: a project's memory or CPU limit for its runs past what
+    this deployment allows (docs/security.md)."""
     settings = services.settings
     deployment = int(settings.run_memory_max) if settings.run_memory_max else None
     allowed = int(settings.run_memory_max_allowed) if settings.run_memory_max_allowed else None
-    if reason := project_memory_refusal(asked, deployment=deployment, allowed=allowed):
+    if reason := project_limit_refusal('RUNBOARD_RUN_MEMORY_MAX', memory, deployment=deployment, allowed=allowed):
         raise DomainError(422, 'memory_limit_not_allowed', f'run_memory_max: {reason}', field='run_memory_max')
+    allowed_cpus = settings.run_cpus_allowed
+    if reason := project_limit_refusal('RUNBOARD_RUN_CPUS', cpus, deployment=settings.run_cpus, allowed=allowed_cpus):
+        raise DomainError(422, 'cpu_limit_not_allowed', f'run_cpus: {reason}', field='run_cpus')
 
 
 @router.delete('/projects/{project_id}', status_code=204, responses=problems(401, 403, 404, 409))

@@ -298,6 +298,16 @@ def projects_edit(
     no_memory_max: Annotated[
         bool, typer.Option('--no-memory-max', help="Its runs' memory limit is the server's again.")
     ] = False,
+    cpus: Annotated[
+        float | None,
+        typer.Option(
+            '--cpus',
+            min=0.01,
+            max=1024,
+            help="Its runs' CPU limit in cores (1.5), over the server's RUNBOARD_RUN_CPUS (docs/security.md).",
+        ),
+    ] = None,
+    no_cpus: Annotated[bool, typer.Option('--no-cpus', help="Its runs' CPU limit is the server's again.")] = False,
     no_log_retention: Annotated[
         bool, typer.Option('--no-log-retention', help="Its runs' logs follow the server's setting again.")
     ] = False,
@@ -366,6 +376,8 @@ def projects_edit(
             changes['run_memory_max'] = None if no_memory_max else parse_memory(memory_max or '')
         except ValueError as exc:
             raise typer.BadParameter(str(exc), param_hint='--memory-max') from None
+    if cpus is not None or no_cpus:
+        changes['run_cpus'] = None if no_cpus else cpus
     if auto_retry is not None:
         changes['auto_retry'] = auto_retry
     if auto_retry_on is not None:

@@ -431,6 +431,7 @@ def project_details(p: dict) -> Table:
             ),
             ('Log retention', f'{p["log_retention_days"]} days' if p.get('log_retention_days') else "the server's"),
             ('Memory limit per run', memory_text(p['run_memory_max']) if p.get('run_memory_max') else "the server's"),
+            ('CPUs per run', f'{p["run_cpus"]:g}' if p.get('run_cpus') else "the server's"),
             ('Active runs', p.get('active_runs', 0)),
             ('Auto-loop', auto),
             ('Consecutive failures', p.get('consecutive_failures', 0)),

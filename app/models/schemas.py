@@ -111,6 +111,7 @@ class ProjectUpdate(SQLModel):
     afk_cost_cap_stops_runs: bool | None = None  # an AFK run passing the cap while it runs is stopped
     log_retention_days: int | None = Field(default=None, ge=1, le=3650)  # null: the server's
     run_memory_max: int | None = Field(default=None, ge=1024**2)  # bytes; null: the executor's RUNBOARD_RUN_MEMORY_MAX
+    run_cpus: float | None = Field(default=None, ge=0.01, le=1024)  # cores; null: the executor's RUNBOARD_RUN_CPUS
     auto_retry: int | None = Field(default=None, ge=0, le=3)  # 0: never
     auto_retry_on: list[str] | None = None
     protected_branches: list[str] | None = None  # null: the base branch alone

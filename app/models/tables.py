@@ -106,6 +106,8 @@ class ProjectBase(SQLModel):
     # the memory limit of its runs in bytes, over RUNBOARD_RUN_MEMORY_MAX, up to RUNBOARD_RUN_MEMORY_MAX_ALLOWED
     # (GitLab's memory limit overwrite; services/execution/limits.py); None: the executor's
     run_memory_max: int | None = Field(default=None, ge=1024**2, sa_type=BigInteger)
+    # and the CPU time of its runs as this many cores, over RUNBOARD_RUN_CPUS, up to RUNBOARD_RUN_CPUS_ALLOWED
+    run_cpus: float | None = Field(default=None, ge=0.01, le=1024)
     # automatic retries (GitLab's `retry:`; services/runs/auto_retry.py): a run that ends in one of auto_retry_on is
     # retried by Runboard until it has run 1 + auto_retry times in all
     auto_retry: int = Field(default=0, ge=0, le=3, sa_column_kwargs={'server_default': '0'})

@@ -22,7 +22,7 @@ from app.state import connection
 from app.state.error_text import in_words
 from app.state.form_problems import delete_refusal, field_errors
 from app.state.me import is_operator, who_am_i
-from app.state.project_form import FIELDS, ProjectDraft, create_body, draft_from, update_body
+from app.state.project_form import FIELDS, ProjectDraft, create_body, draft_from, saved_text, update_body
 from app.state.text import shown
 
 READONLY_NOTE = 'Only operators can change settings.'
@@ -165,7 +165,7 @@ async def project_settings_page(project_id: str) -> None:
             view.stored_label.text = stored_text(
                 saved.get('credentials_kind') if saved.get('has_credentials') else None
             )
-            outcome.done(f'Saved {", ".join(sorted(body))}.')
+            outcome.done(saved_text(body))
 
         button = ui.button('Save', icon='save', on_click=save).props('data-testid=save-settings').classes('rb-tap')
         variables_panel(project, readonly=False)

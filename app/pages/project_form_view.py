@@ -193,6 +193,10 @@ class ProjectFormView:
                 'placeholder="the server\'s setting" hint="e.g. 4GiB: past it the kernel ends a process of the run; '
                 'the History shows what runs used"'
             )
+            self.run_cpus = self._box('run_cpus', ui.input('CPUs per run', value=draft.run_cpus))
+            self.run_cpus.props(
+                'placeholder="the server\'s setting" hint="e.g. 1.5 cores: past it the run is slowed, never ended"'
+            )
 
     def _issue_source(self, draft: ProjectDraft) -> None:
         _section('AFK issues come from')
@@ -241,6 +245,7 @@ class ProjectFormView:
             afk_cost_cap_stops_runs=bool(self.cap_stops.value),
             log_retention=self.log_retention.value,
             run_memory=self.run_memory.value or '',
+            run_cpus=self.run_cpus.value or '',
             auto_retry=int(self.auto_retry.value or 0),
             auto_retry_on=list(self.auto_retry_on.value or []),
             source_kind=self.kind.value,

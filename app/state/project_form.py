@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -48,6 +49,7 @@ FIELDS = (
     'auto_retry_on',
     'log_retention_days',
     'run_memory_max',
+    'run_cpus',
 )
 MASK = '********'  # how the API shows a stored forge token; sent back, it means "keep it"
 SOURCE_KINDS = {'local': 'Runboard backlog', 'gitea': 'Gitea', 'forgejo': 'Forgejo', 'github': 'GitHub'}
@@ -77,6 +79,7 @@ class ProjectDraft:
     afk_cost_cap_stops_runs: bool = False  # an AFK run passing the cap while it runs is stopped
     log_retention: float | int | str | None = None  # days; empty: the server's RUNBOARD_LOG_RETENTION_DAYS
     run_memory: str = ''  # its runs' memory limit, e.g. 4GiB; empty: the server's RUNBOARD_RUN_MEMORY_MAX
+    run_cpus: str = ''  # its runs' CPU limit in cores, e.g. 1.5; empty: the server's RUNBOARD_RUN_CPUS
     auto_retry: int = 0  # automatic retries of a run that ended in one of auto_retry_on (docs/pipelines.md)
     auto_retry_on: list[str] = field(default_factory=lambda: list(AUTO_RETRY_DEFAULT))
     source_kind: str = 'local'
@@ -112,6 +115,7 @@ def draft_from(project: dict[str, Any]) -> ProjectDraft:
         afk_cost_cap_stops_runs=bool(project.get('afk_cost_cap_stops_runs')),
         log_retention=project.get('log_retention_days'),
         run_memory=memory_input_text(project.get('run_memory_max')),
+        run_cpus=f'{project["run_cpus"]:g}' if project.get('run_cpus') else '',
         auto_retry=int(project.get('auto_retry') or 0),
         auto_retry_on=list(project.get('auto_retry_on') or AUTO_RETRY_DEFAULT),
         source_kind=str(source.get('kind') or 'local'),
@@ -162,6 +166,52 @@ def memory_input_text(size: int | None) -> str:
         if size % scale == 0:
             return f'{size // scale}{unit}'
     return str(size)
+
+
+def parse_cpus(text: str) -> float | None:
+    """A CPU limit typed in the box, in cores: `2`, `1.5`, `0,5` (empty: the server's)."""
+    if not text.strip():
+        return None
+    try:
+        cpus = float(text.strip().replace(',', '.'))
+    except ValueError:
+        raise ValueError("Enter a number of cores like 2 or 1.5; leave it empty for the server's limit.") from None
+    if not 0.01 <= cpus <= 1024:
+        raise ValueError('A CPU limit is between 0.01 and 1024 cores.')
+    return cpus
+
+
+# what the Settings form calls each field it sends (its boxes' labels), for what a save says it saved
+FIELD_LABELS = {
+    'name': 'name',
+    'repository': 'repository',
+    'base_branch': 'base branch',
+    'credentials': 'Git credentials',
+    'command': 'command',
+    'depth_levels': 'depth levels',
+    'target_frameworks': 'target frameworks',
+    'runs_on': 'runner labels',
+    'max_concurrent_runs': 'max concurrent runs',
+    'run_budget_seconds': 'run budget',
+    'queued_ttl_seconds': 'queued run expiry',
+    'auto_retry': 'automatic retries',
+    'auto_retry_on': 'when a run is retried',
+    'log_retention_days': 'log retention',
+    'run_memory_max': 'memory limit per run',
+    'run_cpus': 'CPUs per run',
+    'issue_source': 'issue source',
+    'afk_cost_cap_usd_per_day': 'AFK cost cap',
+    'afk_cost_cap_stops_runs': 'stopping AFK runs past the cap',
+}
+
+
+def saved_text(fields: Collection[str]) -> str:
+    """Pure: what a save of the Settings form changed, in the form's words and order ('Saved max concurrent runs and
+    run budget.')."""
+    order = list(FIELD_LABELS)
+    named = [FIELD_LABELS.get(f, f) for f in sorted(fields, key=lambda f: order.index(f) if f in order else len(order))]
+    listed = named[0] if len(named) == 1 else f'{", ".join(named[:-1])} and {named[-1]}'
+    return f'Saved {listed}.'
 
 
 def command_mode_for(argv: list[str]) -> CommandMode:
@@ -230,6 +280,7 @@ def _values(draft: ProjectDraft) -> tuple[dict[str, Any], dict[str, str]]:
         ('afk_cost_cap_usd_per_day', lambda: parse_cost_cap(draft.afk_cost_cap)),
         ('log_retention_days', lambda: whole_number(draft.log_retention)),
         ('run_memory_max', lambda: parse_memory(draft.run_memory)),
+        ('run_cpus', lambda: parse_cpus(draft.run_cpus)),
     )
     for key, parse in parsers:
         try:
@@ -252,6 +303,7 @@ def create_body(draft: ProjectDraft) -> tuple[dict[str, Any], dict[str, str]]:
         'afk_cost_cap_usd_per_day',
         'log_retention_days',
         'run_memory_max',
+        'run_cpus',
     ):
         if body.get(key) is None:
             body.pop(key, None)

@@ -74,7 +74,7 @@ def test_an_operator_creates_a_project_then_changes_its_limits(page: Page, serve
     limit.fill('5')
     page.get_by_test_id('field-run_budget_seconds').fill('1h30m')
     page.get_by_test_id('save-settings').click()
-    expect(page.get_by_test_id('form-saved')).to_have_text('Saved max_concurrent_runs, run_budget_seconds.')
+    expect(page.get_by_test_id('form-saved')).to_have_text('Saved max concurrent runs and run budget.')
     expect(field_error(page, 'max_concurrent_runs')).to_have_count(0)  # the hint is back
     with server.api() as api:
         saved = api.get('/api/projects/web-app').json()

@@ -247,3 +247,39 @@ def test_a_projects_own_memory_limit_bounds_its_runs(backend, settings_factory, 
         done = wait_for_status(client, trigger(client).json()['id'], timeout=60)
     assert done['status'] == 'failed' and done['memory_max_bytes'] == MEMORY
     assert done['error'].startswith('the run reached its memory limit (64.0 MiB)')
+
+
+@pytest.mark.usefixtures('cgroups_writable')
+@pytest.mark.parametrize(('backend', 'executor'), [('local', 'local'), ('team', 'celery')])
+def test_a_projects_own_cpu_limit_bounds_its_runs_where_the_deployment_sets_none(
+    backend, executor, settings_factory, repo_factory, tmp_path
+) -> None:  # noqa: ANN001
+    settings = settings_factory(executor=executor)  # no RUNBOARD_RUN_CPUS: a project may set any
+    repo = repo_factory({'main': shell_script(WORKLOAD)})
+    with executing(settings, executor, tmp_path) as server, server.client() as client:
+        create_project(client, repo)
+        client.patch('/api/projects/proj', json={'run_cpus': 0.1}).raise_for_status()
+        done = wait_for_status(client, trigger(client).json()['id'], timeout=60)
+    assert done['status'] == 'succeeded', (outputs(done), done['error'])
+    share = float(next(line for line in outputs(done) if line.startswith('share ')).split()[1])
+    assert share <= 0.2, f'a run bounded at 0.1 CPUs by its project used {share} of a core'
+
+
+@pytest.mark.usefixtures('cgroups_writable')
+def test_a_run_cgroup_gets_its_own_cpu_quota_beside_the_executors_limits() -> None:
+    base, _ = limits.find_base(limits.RunLimits(processes=PROCESSES))  # the executor bounds no CPU itself
+    assert base is not None and 'cpu' in base.by_controller  # made anyway, for a project's own limit
+    own = base.make('run_quota', cpus=0.25)
+    plain = base.make('run_plain')
+    try:
+        cpu = own.by_controller['cpu']
+        quota = (
+            (cpu / 'cpu.max').read_text().split()[0] if base.version == 2 else (cpu / 'cpu.cfs_quota_us').read_text()
+        )
+        assert int(quota) == 25_000  # a quarter of each 100 ms period
+        unbounded = plain.by_controller['cpu']
+        if base.version == 1:
+            assert int((unbounded / 'cpu.cfs_quota_us').read_text()) == -1
+    finally:
+        own.end()
+        plain.end()

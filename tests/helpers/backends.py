@@ -182,6 +182,8 @@ def server_env(settings: Settings, **extra: str | None) -> dict[str, str | None]
         env['RUNBOARD_RUN_PROCESSES_MAX'] = str(settings.run_processes_max)
     if settings.run_cpus:
         env['RUNBOARD_RUN_CPUS'] = str(settings.run_cpus)
+    if settings.run_cpus_allowed:
+        env['RUNBOARD_RUN_CPUS_ALLOWED'] = str(settings.run_cpus_allowed)
     if settings.local_account is not None:
         env['RUNBOARD_LOCAL_ACCOUNT'] = str(settings.local_account).lower()
     env.update(extra)

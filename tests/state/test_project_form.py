@@ -17,7 +17,9 @@ from app.state.project_form import (
     create_body,
     draft_from,
     memory_input_text,
+    parse_cpus,
     parse_memory,
+    saved_text,
     slug_of,
     update_body,
 )
@@ -265,3 +267,38 @@ def test_a_memory_limit_is_sent_only_when_changed() -> None:
     assert draft.run_memory == '2GiB' and update_body(draft, {**PROJECT, 'run_memory_max': 2 * 1024**3})[0] == {}
     draft.run_memory = ''
     assert update_body(draft, {**PROJECT, 'run_memory_max': 2 * 1024**3})[0] == {'run_memory_max': None}
+
+
+@pytest.mark.parametrize(
+    ('typed', 'cores'),
+    [('2', 2.0), ('1.5', 1.5), (' 0,5 ', 0.5), ('', None)],  # a decimal comma as many keyboards type it
+)
+def test_a_cpu_limit_typed(typed: str, cores: float | None) -> None:
+    assert parse_cpus(typed) == cores
+
+
+@pytest.mark.parametrize(
+    ('typed', 'problem'),
+    [('two', 'Enter a number of cores like 2 or 1.5'), ('0.001', 'between 0.01 and 1024 cores'), ('nan', 'between')],
+)
+def test_a_cpu_limit_that_does_not_parse_says_why_and_is_not_sent(typed: str, problem: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(problem)):
+        parse_cpus(typed)
+    draft = draft_from({**PROJECT, 'run_cpus': 2.0})
+    assert draft.run_cpus == '2' and update_body(draft, {**PROJECT, 'run_cpus': 2.0})[0] == {}
+    draft.run_cpus = typed
+    body, problems = update_body(draft, {**PROJECT, 'run_cpus': 2.0})
+    assert 'run_cpus' in problems and 'run_cpus' not in body
+
+
+@pytest.mark.parametrize(
+    ('fields', 'text'),
+    [
+        ({'run_budget_seconds', 'max_concurrent_runs'}, 'Saved max concurrent runs and run budget.'),  # form order
+        (['run_cpus'], 'Saved CPUs per run.'),
+        (['issue_source', 'name', 'credentials'], 'Saved name, Git credentials and issue source.'),
+        (['a_field_of_a_newer_server'], 'Saved a_field_of_a_newer_server.'),
+    ],
+)
+def test_a_save_says_what_it_saved_in_the_forms_words(fields, text: str) -> None:  # noqa: ANN001
+    assert saved_text(fields) == text

@@ -14,8 +14,8 @@ from app.services.execution.limits import (
     breaches_of,
     decide,
     own_cgroups,
-    project_memory_refusal,
-    run_memory,
+    project_limit_refusal,
+    run_limit,
 )
 
 # A hybrid host (this suite's CI machine): v1 hierarchies per controller, an empty v2 beside them.
@@ -183,7 +183,7 @@ GIB = 1024**3
     ],
 )
 def test_a_projects_memory_limit(asked, deployment, allowed, refused, gets) -> None:  # noqa: ANN001
-    reason = project_memory_refusal(asked, deployment=deployment, allowed=allowed)
+    reason = project_limit_refusal('RUNBOARD_RUN_MEMORY_MAX', asked, deployment=deployment, allowed=allowed)
     if refused == 'lower':
         assert reason == (
             "at most 2.0 GiB, the deployment's RUNBOARD_RUN_MEMORY_MAX: a project may lower it; "
@@ -193,4 +193,27 @@ def test_a_projects_memory_limit(asked, deployment, allowed, refused, gets) -> N
         assert reason == 'at most 8.0 GiB on this deployment (RUNBOARD_RUN_MEMORY_MAX_ALLOWED)'
     else:
         assert reason is None
-    assert run_memory(asked, deployment=deployment, allowed=allowed) == gets
+    assert run_limit(asked, deployment=deployment, allowed=allowed) == gets
+
+
+@pytest.mark.parametrize(
+    ('asked', 'deployment', 'allowed', 'reason', 'gets'),
+    [
+        (None, 1.5, None, None, 1.5),
+        (0.5, 1.5, None, None, 0.5),  # lower: always
+        (0.5, None, None, None, 0.5),  # no CPU limit anywhere: any
+        (
+            4.0,
+            1.0,
+            None,
+            "at most 1 CPU, the deployment's RUNBOARD_RUN_CPUS: a project may lower it; RUNBOARD_RUN_CPUS_ALLOWED "
+            'lets projects ask for more',
+            1.0,
+        ),
+        (4.0, 1.5, 4.0, None, 4.0),  # within RUNBOARD_RUN_CPUS_ALLOWED
+        (8.0, 1.5, 4.0, 'at most 4 CPUs on this deployment (RUNBOARD_RUN_CPUS_ALLOWED)', 4.0),
+    ],
+)
+def test_a_projects_cpu_limit(asked, deployment, allowed, reason, gets) -> None:  # noqa: ANN001
+    assert project_limit_refusal('RUNBOARD_RUN_CPUS', asked, deployment=deployment, allowed=allowed) == reason
+    assert run_limit(asked, deployment=deployment, allowed=allowed) == gets

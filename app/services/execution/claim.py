@@ -21,7 +21,7 @@ SQL_NEXT_QUEUED = (
     'SELECT r.id, r.project_id, r.budget_seconds, r.checkout_ref, r.branch_name, r.depth_level, '
     'r.target_framework, r.kind, r.issue_number, r.issue_title, r.issue_body, r.commit_sha, p.repository, '
     'p.issue_source, p.command, p.team_id, p.credentials_kind, p.credentials_username, p.credentials_secret, '
-    'p.network, p.base_branch, p.cache_generation, p.run_memory_max '
+    'p.network, p.base_branch, p.cache_generation, p.run_memory_max, p.run_cpus '
     'FROM run r JOIN project p ON p.id = r.project_id '
     "WHERE r.status = 'queued' AND r.stop_requested_at IS NULL "
     'ORDER BY r.created_at, r.id LIMIT :n'

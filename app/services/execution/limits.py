@@ -32,11 +32,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
 log = logging.getLogger(__name__)
 
 LimitsSetting = Literal['auto', 'on', 'off']
+ProjectLimitSetting = Literal['RUNBOARD_RUN_MEMORY_MAX', 'RUNBOARD_RUN_CPUS']
+T = TypeVar('T', int, float)
 CGROUP_ROOT = Path('/sys/fs/cgroup')
 CPU_PERIOD_US = 100_000
 V2 = 'unified'  # the key of the cgroup v2 directory in own_cgroups' answer
@@ -51,7 +53,9 @@ ENTER_SCRIPT = (
 # live one's (a pid alone cannot). Another user's instances are never swept (their locks are not seen).
 LOCKS_DIR = Path('/run' if os.access('/run', os.W_OK) else tempfile.gettempdir()) / f'runboard-cgroups-{os.getuid()}'
 KILL_ROUNDS = 50
-MEASURED_V1 = ('memory', 'cpuacct')  # a run's peak memory and CPU time, where their v1 hierarchies are mounted
+# Made where their v1 hierarchies are mounted though no limit of the executor's needs them: a run's peak memory and
+# CPU time are measured there, and a project's own memory or CPU limit for its runs is written there
+OPTIONAL_V1 = ('memory', 'cpuacct', 'cpu')
 SWEPT_V1 = ('memory', 'pids', 'cpu', 'cpuacct')  # where a dead instance may have left run cgroups
 
 
@@ -76,8 +80,12 @@ class RunLimits:
         if self.processes:
             parts.append(f'{self.processes} processes')
         if self.cpus:
-            parts.append(f'{self.cpus:g} CPU' + ('' if self.cpus == 1 else 's'))
+            parts.append(_cpus(self.cpus))
         return ', '.join(parts) or 'none'
+
+
+def _cpus(cpus: float) -> str:
+    return f'{cpus:g} CPU' + ('' if cpus == 1 else 's')
 
 
 def _gib(size: int) -> str:
@@ -123,24 +131,27 @@ def decide(setting: LimitsSetting, limits: RunLimits, *, problem: str | None, as
     return Verdict(limits, enforced=False, warning=warning, why_not=problem)
 
 
-def project_memory_refusal(asked: int | None, *, deployment: int | None, allowed: int | None) -> str | None:
-    """Pure: why a project may not bound its runs at `asked` bytes here, or None. Up to
-    RUNBOARD_RUN_MEMORY_MAX_ALLOWED; without it, up to RUNBOARD_RUN_MEMORY_MAX (a project may lower it only); with
-    neither, any."""
+def project_limit_refusal(
+    setting: ProjectLimitSetting, asked: float | None, *, deployment: float | None, allowed: float | None
+) -> str | None:
+    """Pure: why a project may not bound its runs at `asked` (bytes of memory, or CPUs) here, or None. Up to the
+    deployment's ..._ALLOWED setting; without it, up to its default (a project may lower that only); with neither,
+    any."""
     cap = allowed or deployment
     if asked is None or cap is None or asked <= cap:
         return None
+    shown = _gib(int(cap)) if setting == 'RUNBOARD_RUN_MEMORY_MAX' else _cpus(cap)
     if allowed:
-        return f'at most {_gib(cap)} on this deployment (RUNBOARD_RUN_MEMORY_MAX_ALLOWED)'
+        return f'at most {shown} on this deployment ({setting}_ALLOWED)'
     return (
-        f"at most {_gib(cap)}, the deployment's RUNBOARD_RUN_MEMORY_MAX: a project may lower it; "
-        'RUNBOARD_RUN_MEMORY_MAX_ALLOWED lets projects ask for more'
+        f"at most {shown}, the deployment's {setting}: a project may lower it; "
+        f'{setting}_ALLOWED lets projects ask for more'
     )
 
 
-def run_memory(asked: int | None, *, deployment: int | None, allowed: int | None) -> int | None:
-    """Pure: the memory limit a run gets on this executor: its project's (`asked`), never past what this executor
-    allows (a worker's own settings may allow less than the server did), else the executor's own."""
+def run_limit(asked: T | None, *, deployment: T | None, allowed: T | None) -> T | None:
+    """Pure: the memory or CPU limit a run gets on this executor: its project's (`asked`), never past what this
+    executor allows (a worker's own settings may allow less than the server did), else the executor's own."""
     if asked is None:
         return deployment
     cap = allowed or deployment
@@ -348,12 +359,14 @@ class CgroupBase(Cgroups):
     """Where this process makes its runs' cgroups: a directory `runboard-<pid>-<random>` under its own cgroup (in
     each hierarchy a limit or a measure needs, v1; in the unified one, v2)."""
 
-    def make(self, run_id: str, *, memory_bytes: int | None = None) -> RunCgroup:
-        """Blocking: the run's cgroup with its limits written; `memory_bytes`: its own memory limit (its project's,
-        limits.run_memory), where this base's memory hierarchy can hold one."""
+    def make(self, run_id: str, *, memory_bytes: int | None = None, cpus: float | None = None) -> RunCgroup:
+        """Blocking: the run's cgroup with its limits written; `memory_bytes`, `cpus`: its own (its project's,
+        limits.run_limit), where this base's hierarchies can hold them."""
         limits = self.limits
         if memory_bytes is not None and 'memory' in self.by_controller:
             limits = dataclasses.replace(limits, memory_bytes=memory_bytes)
+        if cpus is not None and 'cpu' in self.by_controller:
+            limits = dataclasses.replace(limits, cpus=cpus)
         made = RunCgroup(self.version, {c: d / run_id for c, d in self.by_controller.items()}, limits)
         try:
             for d in made.dirs:
@@ -407,8 +420,8 @@ def find_base(limits: RunLimits, *, read: Callable[[str], str] | None = None) ->
         name = _instance_name()
         if all(c in own for c in needed):
             # what a run used is measured where the hierarchies are here too, but never at the limits' expense
-            measured = [c for c in MEASURED_V1 if c in own and c not in needed]
-            tries = [(*needed, *measured), needed] if measured else [needed]
+            optional = [c for c in OPTIONAL_V1 if c in own and c not in needed]
+            tries = [(*needed, *optional), needed] if optional else [needed]
             for i, controllers in enumerate(tries):
                 try:
                     base = CgroupBase(1, {c: own[c] / name for c in controllers}, limits)
@@ -487,8 +500,8 @@ def _v2_base(own: Path, needed: tuple[str, ...], name: str, limits: RunLimits) -
     available = set((own / 'cgroup.controllers').read_text().split())
     if missing := [c for c in needed if c not in available]:
         raise OSError(0, f'the cgroup v2 controllers {", ".join(missing)} are not delegated here', str(own))
-    if 'memory' in available and 'memory' not in needed:  # its peak is measured (cpu.stat is always there)
-        needed = (*needed, 'memory')
+    # as OPTIONAL_V1: its peak memory measured (cpu.stat is always there), a project's own limits written
+    needed = (*needed, *(c for c in ('memory', 'cpu') if c in available and c not in needed))
     enable = ' '.join(f'+{c}' for c in needed)
     enabled = set((own / 'cgroup.subtree_control').read_text().split())
     if not set(needed) <= enabled:

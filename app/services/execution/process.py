@@ -95,6 +95,7 @@ class Confinement:
     limits: limits.Verdict = field(default_factory=lambda: limits.Verdict(RunLimits(), enforced=False))
     cgroups: CgroupBase | None = None  # where each run's cgroup is made (limits enforced), else None
     memory_allowed: int | None = None  # RUNBOARD_RUN_MEMORY_MAX_ALLOWED: the most a project's runs get here
+    cpus_allowed: float | None = None  # RUNBOARD_RUN_CPUS_ALLOWED, likewise
 
     async def start(
         self,
@@ -203,6 +204,7 @@ def confinement_for(settings: Settings) -> Confinement:
         limits=bounds,
         cgroups=cgroups,
         memory_allowed=int(settings.run_memory_max_allowed) if settings.run_memory_max_allowed else None,
+        cpus_allowed=settings.run_cpus_allowed,
     )
 
 
@@ -291,11 +293,12 @@ async def _make_cgroup(confinement: Confinement, run: ClaimedRun) -> RunCgroup |
     base = confinement.cgroups
     if base is None:
         return None
-    memory = limits.run_memory(
+    memory = limits.run_limit(
         run.get('run_memory_max'), deployment=base.limits.memory_bytes, allowed=confinement.memory_allowed
     )
+    cpus = limits.run_limit(run.get('run_cpus'), deployment=base.limits.cpus, allowed=confinement.cpus_allowed)
     try:
-        return await asyncio.to_thread(base.make, run['id'], memory_bytes=memory)
+        return await asyncio.to_thread(base.make, run['id'], memory_bytes=memory, cpus=cpus)
     except OSError as exc:
         raise LaunchFailed(f'could not make the run cgroup that bounds it ({exc.strerror or exc})') from exc
 

@@ -175,6 +175,7 @@ def update_project(
                 'afk_cost_cap_usd_per_day',
                 'log_retention_days',
                 'run_memory_max',
+                'run_cpus',
                 'protected_branches',
             ):
                 raise DomainError(422, 'validation', f'{key} cannot be null', field=key)
