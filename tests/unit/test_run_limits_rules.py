@@ -3,6 +3,7 @@ policy is for each setting, and what a run's page says it hit."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from app.services.execution.execution import limit_error
 from app.services.execution.limits import (
     RunLimits,
     Verdict,
+    _v2_base,
     breaches_of,
     decide,
     own_cgroups,
@@ -217,3 +219,30 @@ def test_a_projects_memory_limit(asked, deployment, allowed, refused, gets) -> N
 def test_a_projects_cpu_limit(asked, deployment, allowed, reason, gets) -> None:  # noqa: ANN001
     assert project_limit_refusal('RUNBOARD_RUN_CPUS', asked, deployment=deployment, allowed=allowed) == reason
     assert run_limit(asked, deployment=deployment, allowed=allowed) == gets
+
+
+def _v2_cgroup(tmp_path: Path, controllers: str) -> Path:
+    own = tmp_path / 'runboard.service'
+    own.mkdir()
+    (own / 'cgroup.controllers').write_text(controllers + '\n')
+    (own / 'cgroup.subtree_control').write_text('')
+    (own / 'cgroup.procs').write_text(f'{os.getpid()}\n')
+    return own
+
+
+@pytest.mark.parametrize(
+    ('controllers', 'optional', 'enabled'),
+    [
+        ('cpuset cpu io memory pids', True, '+pids +memory +cpu'),  # measured and a project's own limits written
+        ('cpuset cpu io memory pids', False, '+pids'),  # the fallback when those cannot be enabled
+        ('io pids', True, '+pids'),  # nothing optional delegated: the limits alone
+    ],
+)
+def test_a_v2_base_enables_what_its_runs_need(tmp_path: Path, controllers: str, optional: bool, enabled: str) -> None:
+    """A delegated cgroup v2 (a systemd unit with Delegate=yes) as a directory tree: what the base enables for its
+    children, in the unit's cgroup and its own."""
+    own = _v2_cgroup(tmp_path, controllers)
+    base = _v2_base(own, ('pids',), 'runboard-1-ab', RunLimits(processes=24), optional=optional)
+    assert (own / 'cgroup.subtree_control').read_text() == enabled
+    assert (own / 'runboard-1-ab' / 'cgroup.subtree_control').read_text() == enabled
+    assert base.version == 2 and set(base.by_controller) == {c.lstrip('+') for c in enabled.split()}

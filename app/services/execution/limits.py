@@ -430,7 +430,10 @@ def find_base(limits: RunLimits, *, read: Callable[[str], str] | None = None) ->
                     if i == len(tries) - 1:
                         raise
         if V2 in own:
-            return _ready(_v2_base(own[V2], needed, name, limits), [own[V2]]), None
+            try:
+                return _ready(_v2_base(own[V2], needed, name, limits, optional=True), [own[V2]]), None
+            except OSError:  # as for v1: never the limits at the optional controllers' expense
+                return _ready(_v2_base(own[V2], needed, name, limits, optional=False), [own[V2]]), None
         missing = ', '.join(c for c in needed if c not in own)
         return None, f'no cgroup hierarchy with the {missing} controller is mounted'
     except OSError as exc:
@@ -493,15 +496,15 @@ def _proven_gone(name: str) -> bool:
         os.close(fd)
 
 
-def _v2_base(own: Path, needed: tuple[str, ...], name: str, limits: RunLimits) -> CgroupBase:
+def _v2_base(own: Path, needed: tuple[str, ...], name: str, limits: RunLimits, *, optional: bool) -> CgroupBase:
     """v2: the base must enable the controllers for its children, which its parent (this process's cgroup) must
     enable for it first; a cgroup with processes of its own cannot, unless it is the root. A delegated cgroup that
     holds only this process (a systemd unit with `Delegate=yes`) moves the process into a leaf of its own first."""
     available = set((own / 'cgroup.controllers').read_text().split())
     if missing := [c for c in needed if c not in available]:
         raise OSError(0, f'the cgroup v2 controllers {", ".join(missing)} are not delegated here', str(own))
-    # as OPTIONAL_V1: its peak memory measured (cpu.stat is always there), a project's own limits written
-    needed = (*needed, *(c for c in ('memory', 'cpu') if c in available and c not in needed))
+    if optional:  # as OPTIONAL_V1: its peak memory measured (cpu.stat is always there), a project's own limits
+        needed = (*needed, *(c for c in ('memory', 'cpu') if c in available and c not in needed))
     enable = ' '.join(f'+{c}' for c in needed)
     enabled = set((own / 'cgroup.subtree_control').read_text().split())
     if not set(needed) <= enabled:
