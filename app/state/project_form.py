@@ -115,7 +115,7 @@ def draft_from(project: dict[str, Any]) -> ProjectDraft:
         afk_cost_cap_stops_runs=bool(project.get('afk_cost_cap_stops_runs')),
         log_retention=project.get('log_retention_days'),
         run_memory=memory_input_text(project.get('run_memory_max')),
-        run_cpus=f'{project["run_cpus"]:g}' if project.get('run_cpus') else '',
+        run_cpus=cpus_input_text(project.get('run_cpus')),
         auto_retry=int(project.get('auto_retry') or 0),
         auto_retry_on=list(project.get('auto_retry_on') or AUTO_RETRY_DEFAULT),
         source_kind=str(source.get('kind') or 'local'),
@@ -212,6 +212,15 @@ def saved_text(fields: Collection[str]) -> str:
     named = [FIELD_LABELS.get(f, f) for f in sorted(fields, key=lambda f: order.index(f) if f in order else len(order))]
     listed = named[0] if len(named) == 1 else f'{", ".join(named[:-1])} and {named[-1]}'
     return f'Saved {listed}.'
+
+
+def cpus_input_text(cpus: float | None) -> str:
+    """A stored CPU limit as the box shows it, whole (`2`, `0.33333333`): parse_cpus reads it back to the same
+    float, so a save of another field does not send it rounded."""
+    if not cpus:
+        return ''
+    text = repr(float(cpus))
+    return text.removesuffix('.0')
 
 
 def command_mode_for(argv: list[str]) -> CommandMode:

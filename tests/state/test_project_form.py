@@ -14,6 +14,7 @@ from app.state.project_form import (
     MASK,
     ProjectDraft,
     argv_preview,
+    cpus_input_text,
     create_body,
     draft_from,
     memory_input_text,
@@ -302,3 +303,10 @@ def test_a_cpu_limit_that_does_not_parse_says_why_and_is_not_sent(typed: str, pr
 )
 def test_a_save_says_what_it_saved_in_the_forms_words(fields, text: str) -> None:  # noqa: ANN001
     assert saved_text(fields) == text
+
+
+@pytest.mark.parametrize('stored', [2.0, 0.5, 0.33333333, 123.456789, 0.1 + 0.2])
+def test_a_stored_cpu_limit_is_shown_whole_and_not_sent_again(stored: float) -> None:
+    assert parse_cpus(cpus_input_text(stored)) == stored
+    draft = draft_from({**PROJECT, 'run_cpus': stored})
+    assert update_body(draft, {**PROJECT, 'run_cpus': stored})[0] == {}
