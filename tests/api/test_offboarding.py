@@ -365,5 +365,11 @@ def test_the_last_administrator_who_is_an_operator_is_neither_demoted_nor_remove
     assert_problem(api.client.get(f'/api/users/{me["user_id"]}/removal'), 409, 'last_admin')  # the preview says so
     create_user(engine, name='ada', role=Role.operator, team_ids=['local'], is_admin=True)
     assert not any(person['last_admin'] for person in api.client.get('/api/users').json())
+    # An administrator removed from every team manages nobody: the local account is the last one again.
+    ada = next(person for person in api.client.get('/api/users').json() if person['name'] == 'ada')
+    assert api.client.delete(f'/api/users/{ada["id"]}').status_code == 200
+    assert {person['name']: person['last_admin'] for person in api.client.get('/api/users').json()}['local'] is True
+    assert_problem(api.client.patch(f'/api/users/{me["user_id"]}', json={'role': 'builder'}), 409, 'last_admin')
+    create_user(engine, name='ida', role=Role.operator, team_ids=['local'], is_admin=True)
     reply = api.client.patch(f'/api/users/{me["user_id"]}', json={'role': 'builder'})
     assert reply.status_code == 200 and reply.json()['role'] == 'builder', reply.text

@@ -101,6 +101,14 @@ def refusal_detail(name: str, refusal: TokenRefusal) -> str:
     return REFUSAL_DETAIL[refusal].format(name=name)
 
 
+# An administrator removed from every team keeps the row (and its flags) for the audit trail but manages nobody.
+_ADMIN_OPERATOR_IN_A_TEAM = (
+    col(User.is_admin),
+    col(User.role) == Role.operator.value,
+    col(User.id).in_(select(TeamMember.user_id)),
+)
+
+
 def _facts(session: Session, principal: Principal, user_ids: Collection[str]) -> dict[str, tuple[bool, bool, bool]]:
     """user id -> (also in a team the caller is not in, a deployment administrator, the deployment's only
     administrator who is an operator: `people_rules.last_admin_refusal`'s case, so the page does not offer what the
@@ -116,9 +124,7 @@ def _facts(session: Session, principal: Principal, user_ids: Collection[str]) ->
         ).all()
     )
     admins = set(session.exec(select(User.id).where(col(User.id).in_(ids), col(User.is_admin))).all())
-    admin_operators = session.exec(
-        select(User.id).where(col(User.is_admin), col(User.role) == Role.operator.value).limit(2)
-    ).all()
+    admin_operators = session.exec(select(User.id).where(*_ADMIN_OPERATOR_IN_A_TEAM).limit(2)).all()
     last_admin = admin_operators[0] if len(admin_operators) == 1 else None
     return {user_id: (user_id in outside, user_id in admins, user_id == last_admin) for user_id in ids}
 
@@ -416,9 +422,7 @@ def _refuse_last_admin(session: Session, user: User, *, role_after: str | None, 
     if session.get_bind().dialect.name == 'postgresql':
         session.connection().execute(select(func.pg_advisory_xact_lock(ADMINS_LOCK)))
     others = session.exec(
-        select(func.count())
-        .select_from(User)
-        .where(col(User.is_admin), col(User.role) == Role.operator.value, col(User.id) != user.id)
+        select(func.count()).select_from(User).where(*_ADMIN_OPERATOR_IN_A_TEAM, col(User.id) != user.id)
     ).one()
     refusal = last_admin_refusal(
         user.name,
