@@ -238,8 +238,13 @@ def test_an_unsandboxed_run_that_leaves_its_cgroup_still_leaves_nothing_behind(
 
 @pytest.mark.usefixtures('cgroups_writable')
 @pytest.mark.parametrize('backend', ['local'])
-def test_a_projects_own_memory_limit_bounds_its_runs(backend, settings_factory, repo_factory) -> None:  # noqa: ANN001
-    settings = settings_factory(run_memory_max=1024**3)  # the deployment's: 1 GiB
+@pytest.mark.parametrize(
+    'deployment',
+    [{'run_memory_max': 1024**3}, {'run_processes_max': 0}],  # 1 GiB; or an executor that bounds nothing itself
+    ids=['under-1GiB', 'executor-unbounded'],
+)
+def test_a_projects_own_memory_limit_bounds_its_runs(backend, deployment, settings_factory, repo_factory) -> None:  # noqa: ANN001
+    settings = settings_factory(**deployment)
     repo = repo_factory({'main': shell_script(BALLOON)})
     with api_server(settings) as server, server.client() as client:
         create_project(client, repo)
@@ -277,9 +282,34 @@ def test_a_run_cgroup_gets_its_own_cpu_quota_beside_the_executors_limits() -> No
             (cpu / 'cpu.max').read_text().split()[0] if base.version == 2 else (cpu / 'cpu.cfs_quota_us').read_text()
         )
         assert int(quota) == 25_000  # a quarter of each 100 ms period
-        unbounded = plain.by_controller['cpu']
-        if base.version == 1:
-            assert int((unbounded / 'cpu.cfs_quota_us').read_text()) == -1
+        if base.version == 1:  # no cpu cgroup at all without a limit: it would have no real-time budget
+            assert 'cpu' not in plain.by_controller
+        else:
+            assert (plain.by_controller['cpu'] / 'cpu.max').read_text().split()[0] == 'max'
     finally:
         own.end()
         plain.end()
+
+
+REAL_TIME = """
+chrt -f 1 sh -c 'echo "real-time $(chrt -p $$ | head -1 | cut -d: -f2)"'
+"""
+
+
+@pytest.mark.usefixtures('cgroups_writable')
+@pytest.mark.parametrize('backend', ['local'])
+def test_an_unsandboxed_run_without_a_cpu_limit_keeps_real_time_priority(
+    backend, settings_factory, repo_factory
+) -> None:  # noqa: ANN001
+    """A run's cgroup in the v1 cpu hierarchy would have no real-time budget: an unsandboxed run on a server that
+    may use real-time priority (root) keeps it, unless its CPU is bounded."""
+    if subprocess.run(['chrt', '-f', '1', 'true'], capture_output=True).returncode != 0:
+        why = 'this test process may not use real-time priority (chrt -f 1, as root)'
+        pytest.fail(why) if os.environ.get('CI') else pytest.skip(why)
+    settings = settings_factory(sandbox='off')
+    repo = repo_factory({'main': shell_script(REAL_TIME)})
+    with api_server(settings) as server, server.client() as client:
+        create_project(client, repo)
+        done = wait_for_status(client, trigger(client).json()['id'], timeout=60)
+    assert done['status'] == 'succeeded', (outputs(done), done['error'])
+    assert outputs(done) == ['real-time  SCHED_FIFO']

@@ -15,9 +15,11 @@ from app.services.execution.limits import (
     _v2_base,
     breaches_of,
     decide,
+    in_hierarchies,
     own_cgroups,
     project_limit_refusal,
     run_limit,
+    unbounded_project_refusal,
 )
 
 # A hybrid host (this suite's CI machine): v1 hierarchies per controller, an empty v2 beside them.
@@ -120,6 +122,7 @@ def test_a_refusal_names_the_limits_and_why() -> None:
             'memory controller is mounted; RUNBOARD_RUN_LIMITS=on refuses to run them unbounded (docs/security.md)'
         ),
         why_not='no cgroup hierarchy with the memory controller is mounted',
+        required=True,
     )
 
 
@@ -246,3 +249,46 @@ def test_a_v2_base_enables_what_its_runs_need(tmp_path: Path, controllers: str, 
     assert (own / 'cgroup.subtree_control').read_text() == enabled
     assert (own / 'runboard-1-ab' / 'cgroup.subtree_control').read_text() == enabled
     assert base.version == 2 and set(base.by_controller) == {c.lstrip('+') for c in enabled.split()}
+
+
+V1 = {c: Path(f'/sys/fs/cgroup/{c}/runboard-1-ab') for c in ('memory', 'pids', 'cpuacct', 'cpu')}
+CO_MOUNTED = {'memory': V1['memory'], 'cpu': Path('/sys/fs/cgroup/cpu,cpuacct/runboard-1-ab')}
+CO_MOUNTED['cpuacct'] = CO_MOUNTED['cpu']
+
+
+@pytest.mark.parametrize(
+    ('by_controller', 'version', 'cpu_limited', 'joined'),
+    [
+        (V1, 1, True, {'memory', 'pids', 'cpuacct', 'cpu'}),
+        (V1, 1, False, {'memory', 'pids', 'cpuacct'}),  # its CPU time still measured in cpuacct's own hierarchy
+        (CO_MOUNTED, 1, False, {'memory'}),  # cpuacct is the cpu hierarchy there: real-time priority first
+        (CO_MOUNTED, 1, True, {'memory', 'cpu', 'cpuacct'}),
+        (dict.fromkeys(('memory', 'cpu'), V1['memory']), 2, False, {'memory', 'cpu'}),  # v2: one directory
+    ],
+)
+def test_a_run_joins_the_cpu_hierarchy_only_for_a_cpu_limit(
+    by_controller: dict[str, Path], version: int, cpu_limited: bool, joined: set[str]
+) -> None:
+    assert set(in_hierarchies(by_controller, version=version, cpu_limited=cpu_limited)) == joined
+
+
+@pytest.mark.parametrize(
+    ('setting', 'problem', 'memory', 'cpus', 'refused'),
+    [
+        ('on', 'read-only', 64 * 1024**2, None, 'memory 64.0 MiB'),
+        ('on', None, None, 0.5, '0.5 CPUs'),
+        ('on', 'read-only', None, None, None),  # the project bounds nothing: nothing to refuse
+        ('auto', 'read-only', 64 * 1024**2, None, None),  # starts unbounded; its page shows no limit held
+        ('off', None, 64 * 1024**2, 1.0, None),
+    ],
+)
+def test_a_projects_limit_where_no_run_cgroup_can_be_made(setting, problem, memory, cpus, refused) -> None:  # noqa: ANN001
+    """An executor that bounds nothing itself (RUNBOARD_RUN_PROCESSES_MAX=0, no memory or CPU limit) still makes
+    cgroups for a project's own limits; where it cannot, RUNBOARD_RUN_LIMITS=on refuses such a run, naming why."""
+    verdict = decide(setting, RunLimits(), problem=problem, asked_beyond_default=False)
+    said = unbounded_project_refusal(verdict, memory_bytes=memory, cpus=cpus)
+    if refused is None:
+        assert said is None
+    else:
+        assert said is not None and refused in said and 'RUNBOARD_RUN_LIMITS=on' in said
+        assert (problem or 'no run cgroup can be made') in said

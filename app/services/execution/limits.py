@@ -105,6 +105,7 @@ class Verdict:
     refusal: str | None = None
     warning: str | None = None
     why_not: str | None = None  # why nothing is enforced here, for /api/about
+    required: bool = False  # RUNBOARD_RUN_LIMITS=on: no run starts unbounded in what it is meant to be bounded by
 
     def describe(self) -> str:
         if self.enforced:
@@ -115,8 +116,10 @@ class Verdict:
 def decide(setting: LimitsSetting, limits: RunLimits, *, problem: str | None, asked_beyond_default: bool) -> Verdict:
     """Pure: the limits policy. `problem` is None when run cgroups can be made here, else why not;
     `asked_beyond_default`: the operator set a memory or CPU limit (not only the default process limit)."""
-    if setting == 'off' or not limits.controllers:
+    if setting == 'off':
         return Verdict(RunLimits(), enforced=False)
+    if not limits.controllers:  # the executor bounds nothing itself; a project may still bound its runs
+        return Verdict(RunLimits(), enforced=False, why_not=problem, required=setting == 'on')
     if problem is None:
         return Verdict(limits, enforced=True)
     what = f'runs cannot be bounded here ({limits.describe()}): {problem}'
@@ -126,6 +129,7 @@ def decide(setting: LimitsSetting, limits: RunLimits, *, problem: str | None, as
             enforced=False,
             refusal=f'{what}; RUNBOARD_RUN_LIMITS=on refuses to run them unbounded (docs/security.md)',
             why_not=problem,
+            required=True,
         )
     warning = f'{what}; runs start unbounded (docs/security.md)' if asked_beyond_default else None
     return Verdict(limits, enforced=False, warning=warning, why_not=problem)
@@ -147,6 +151,29 @@ def project_limit_refusal(
         f"at most {shown}, the deployment's {setting}: a project may lower it; "
         f'{setting}_ALLOWED lets projects ask for more'
     )
+
+
+def unbounded_project_refusal(verdict: Verdict, *, memory_bytes: int | None, cpus: float | None) -> str | None:
+    """Pure: why a run whose project bounds it cannot start on an executor that makes no run cgroups, or None (it
+    starts unbounded, and its page shows no limit held): only where RUNBOARD_RUN_LIMITS=on says so."""
+    asked = RunLimits(memory_bytes=memory_bytes, cpus=cpus)
+    if not verdict.required or not asked.controllers:
+        return None
+    why = verdict.why_not or 'no run cgroup can be made'
+    return (
+        f'its project bounds its runs ({asked.describe()}) but runs cannot be bounded here: {why}; '
+        'RUNBOARD_RUN_LIMITS=on refuses to run them unbounded (docs/security.md)'
+    )
+
+
+def in_hierarchies(by_controller: dict[str, Path], *, version: int, cpu_limited: bool) -> dict[str, Path]:
+    """Pure: where a run's cgroup is made, of its base's hierarchies. On v1 the cpu hierarchy only for a run with
+    a CPU limit: a cgroup there gets no real-time budget (cpu.rt_runtime_us 0 where the kernel groups real-time
+    scheduling), so a run would be refused the real-time priority (chrt) it gets outside; its CPU time is then
+    measured where cpuacct has a hierarchy of its own (co-mounted with cpu, not at all)."""
+    if version == 2 or cpu_limited or 'cpu' not in by_controller:
+        return by_controller
+    return {c: d for c, d in by_controller.items() if d != by_controller['cpu']}
 
 
 def run_limit(asked: T | None, *, deployment: T | None, allowed: T | None) -> T | None:
@@ -367,7 +394,8 @@ class CgroupBase(Cgroups):
             limits = dataclasses.replace(limits, memory_bytes=memory_bytes)
         if cpus is not None and 'cpu' in self.by_controller:
             limits = dataclasses.replace(limits, cpus=cpus)
-        made = RunCgroup(self.version, {c: d / run_id for c, d in self.by_controller.items()}, limits)
+        where = in_hierarchies(self.by_controller, version=self.version, cpu_limited=bool(limits.cpus))
+        made = RunCgroup(self.version, {c: d / run_id for c, d in where.items()}, limits)
         try:
             for d in made.dirs:
                 try:
@@ -554,11 +582,15 @@ def _sweep_gone_instances(parents: list[Path]) -> None:
 
 @functools.cache
 def probe(setting: LimitsSetting, limits: RunLimits, asked_beyond_default: bool) -> tuple[Verdict, CgroupBase | None]:
-    """The verdict for this process (cached: one probe per process and limits, as the sandbox's)."""
-    if setting == 'off' or not limits.controllers:
+    """The verdict for this process (cached: one probe per process and limits, as the sandbox's), and where its
+    runs' cgroups are made: also where the executor bounds nothing itself, for a project's own limits and what a
+    run used."""
+    if setting == 'off':
         return decide(setting, limits, problem=None, asked_beyond_default=asked_beyond_default), None
     base, problem = find_base(limits)
+    if base is not None and not base.by_controller:
+        base, problem = None, 'no cgroup hierarchy with the memory or cpu controller is mounted'
     verdict = decide(setting, limits, problem=problem, asked_beyond_default=asked_beyond_default)
     if problem:
         log.info('run limits not enforced: %s', problem)
-    return verdict, base if verdict.enforced else None
+    return verdict, base if verdict.enforced or not limits.controllers else None

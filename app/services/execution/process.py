@@ -292,6 +292,9 @@ def executable(program: str, worktree: Path, path: str) -> str | None:
 async def _make_cgroup(confinement: Confinement, run: ClaimedRun) -> RunCgroup | None:
     base = confinement.cgroups
     if base is None:
+        asked = {'memory_bytes': run.get('run_memory_max'), 'cpus': run.get('run_cpus')}
+        if refusal := limits.unbounded_project_refusal(confinement.limits, **asked):
+            raise LaunchFailed(refusal)
         return None
     memory = limits.run_limit(
         run.get('run_memory_max'), deployment=base.limits.memory_bytes, allowed=confinement.memory_allowed
