@@ -7,17 +7,20 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import json
 import os
 import signal
 import subprocess
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 from app.services.execution import limits
+from tests.helpers.backends import server_env
 from tests.helpers.runs import create_project, outputs, shell_script, trigger, wait_for_status
-from tests.helpers.servers import api_server
+from tests.helpers.servers import api_server, app_process
 from tests.helpers.workers import runboard_worker
 
 MEMORY = 64 * 1024**2
@@ -313,3 +316,29 @@ def test_an_unsandboxed_run_without_a_cpu_limit_keeps_real_time_priority(
         done = wait_for_status(client, trigger(client).json()['id'], timeout=60)
     assert done['status'] == 'succeeded', (outputs(done), done['error'])
     assert outputs(done) == ['real-time  SCHED_FIFO']
+
+
+def _bases_of(pid: int) -> list[Path]:
+    own = limits.own_cgroups(Path('/proc/self/cgroup').read_text(), Path('/proc/self/mountinfo').read_text())
+    return [d for parent in set(own.values()) for d in parent.glob(f'runboard-{pid}-*')]
+
+
+@pytest.mark.usefixtures('cgroups_writable')
+@pytest.mark.parametrize('backend', ['local'])
+def test_a_server_stopped_by_sigterm_leaves_no_cgroup_behind(backend, settings_factory, repo_factory) -> None:  # noqa: ANN001
+    """`python main.py` as a service manager stops it: its runs' cgroups and its own base are gone with it, not left
+    for the next start on the machine to sweep (uvicorn re-raises SIGTERM after its shutdown, which skips atexit)."""
+    settings = settings_factory(run_memory_max=MEMORY)
+    repo = repo_factory({'main': shell_script('echo bounded')})
+    with app_process(settings.data_dir, env=server_env(settings)) as server:
+        token = json.loads((settings.data_dir / 'credentials.json').read_text())['token']
+        headers = {'Authorization': f'Bearer {token}'}
+        with httpx.Client(base_url=server['url'], headers=headers, timeout=30) as client:
+            create_project(client, repo)
+            done = wait_for_status(client, trigger(client).json()['id'], timeout=60)
+        assert done['status'] == 'succeeded' and done['memory_max_bytes'] == MEMORY
+        pid = server['process'].pid
+        assert _bases_of(pid), 'the server made no cgroup base'
+        server['process'].terminate()
+        server['process'].wait(timeout=30)
+    assert _bases_of(pid) == []

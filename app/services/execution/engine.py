@@ -17,6 +17,7 @@ from app.infra.events import Event, EventBus, of_types
 from app.models import RunStatus
 from app.services.artifacts.collect import ArtifactKeeper
 from app.services.artifacts.store import ArtifactStore
+from app.services.execution import limits
 from app.services.execution.caches import RunCaches
 from app.services.execution.claim import claim_next
 from app.services.execution.execution import ExecutionParts, execute_run, tidy_worktree
@@ -109,6 +110,7 @@ class RunEngine:
             if remaining <= 0:
                 break
             await asyncio.wait(set(self._tasks), timeout=remaining)
+        await asyncio.to_thread(limits.release_bases)
 
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         task = asyncio.create_task(coro)

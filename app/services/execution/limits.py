@@ -398,11 +398,14 @@ class CgroupBase(Cgroups):
         made = RunCgroup(self.version, {c: d / run_id for c, d in where.items()}, limits)
         try:
             for d in made.dirs:
-                try:
-                    d.mkdir(exist_ok=True)
-                except FileNotFoundError:  # its base is gone (removed by hand, say): made again, then the run's
-                    self._make_base(d.parent)
-                    d.mkdir(exist_ok=True)
+                for attempt in range(3):
+                    try:
+                        d.mkdir(exist_ok=True)
+                        break
+                    except FileNotFoundError:  # its base is gone (an instance of this process closed, removed
+                        if attempt == 2:  # by hand): made again, then the run's
+                            raise
+                        self._make_base(d.parent)
             _write_limits(made, limits)
         except OSError:
             for d in made.dirs:
@@ -486,8 +489,9 @@ def _ready(base: CgroupBase, sweep_in: list[Path]) -> CgroupBase:
         for d in made:
             _remove(d)
         raise
-    # removed at a clean exit; uvicorn re-raises SIGTERM, which skips atexit: then the next start's sweep removes it
+    # removed when the executor closes (release_bases) or at a clean exit; after a kill, by the next start's sweep
     atexit.register(_remove_empty, base.dirs)
+    _made_bases.append(base)
     return base
 
 
@@ -551,6 +555,16 @@ def _v2_base(own: Path, needed: tuple[str, ...], name: str, limits: RunLimits, *
     base.mkdir(exist_ok=True)
     _write(base / 'cgroup.subtree_control', enable)
     return CgroupBase(2, dict.fromkeys(needed, base), limits)
+
+
+_made_bases: list[CgroupBase] = []
+
+
+def release_bases() -> None:
+    """The bases this process made removed where no run's cgroup is left in them: an executor closing gracefully
+    (uvicorn re-raises SIGTERM after its shutdown, which skips atexit). Made again by the next run that needs one."""
+    for base in _made_bases:
+        _remove_empty(base.dirs)
 
 
 def _remove_empty(dirs: list[Path]) -> None:

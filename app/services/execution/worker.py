@@ -27,7 +27,7 @@ from app.infra import db
 from app.infra.events import make_bus
 from app.infra.secret_box import SecretBox
 from app.models import RunStatus
-from app.services.execution import caches, workers
+from app.services.execution import caches, limits, workers
 from app.services.execution.celery_app import TASK, make_celery
 from app.services.execution.claim import claim_run
 from app.services.execution.deployment_checks import WORKER_KEY_ADVICE, store_warning_of, worker_refusal_of
@@ -165,6 +165,7 @@ class WorkerRuntime:
     def shutdown(self) -> None:
         self._stop.set()
         workers.mark_stopped(self.db, self.name)
+        limits.release_bases()
 
 
 def worker_app(runtime: dict[str, WorkerRuntime], settings: Settings) -> Celery:
