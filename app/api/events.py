@@ -11,6 +11,7 @@ from starlette.responses import StreamingResponse
 
 from app.api.deps import PrincipalDep, ServicesDep
 from app.infra.events import STOPPING_EVENT
+from app.services.execution.liveness import USAGE_EVENT
 from app.services.identity.accounts import hash_token
 from app.services.identity.tokens import REVOKED_EVENT
 
@@ -24,6 +25,10 @@ STREAM_DESCRIPTION = """Server-sent events of the changes you may see (your team
   `stage: true` when its stages changed and `usage: true` when its spend did. `last_seq` is the number of its newest
   log line (read the lines with `GET /api/runs/{id}/events?after=N`); `output_lines` is how many of its lines the run
   printed (the others are status changes, stage markers and Runboard's notes).
+- `run.usage`: what a running run's processes used so far, from its cgroup, at each heartbeat (every 5 s):
+  `{type, id, project_id, team_id, peak_memory_bytes, cpu_seconds, memory_max_bytes}` (a value its machine does
+  not count is null). The run's own `peak_memory_bytes` and `cpu_seconds` say the same until its end gives the
+  final figures.
 - `project`: a project's settings, auto-loop, schedules or issues changed: `{type, id, team_id}`.
 
 A comment line (`: keep-alive`) comes every 15 s. Events are not replayed: after a reconnect, read again what
@@ -61,7 +66,7 @@ async def events(
     def wanted(event: dict) -> bool:
         if event.get('type') == STOPPING_EVENT:  # this server is stopping: the stream ends, the client reconnects
             return True
-        if event.get('type') not in ('run', 'run.output', 'project'):
+        if event.get('type') not in ('run', 'run.output', USAGE_EVENT, 'project'):
             return False
         if event.get('team_id') not in principal.team_ids:
             return False

@@ -257,7 +257,8 @@ class RunPublic(SQLModel):
     heartbeat_at: datetime | None
     exit_code: int | None
     error: str | None
-    # what its processes used (their cgroup's count: docs/security.md); None while it runs or where not measured
+    # what its processes used (their cgroup's count: docs/security.md), so far while it runs (each heartbeat); None
+    # where not measured
     peak_memory_bytes: int | None = None
     cpu_seconds: float | None = None
     memory_max_bytes: int | None = None  # the memory limit it ran under (RUNBOARD_RUN_MEMORY_MAX); None: none

@@ -34,7 +34,7 @@ from app.state.afk_review import usage_text
 from app.state.log_links import line_from_hash
 from app.state.me import is_operator, who_am_i
 from app.state.run_form import run_again_query
-from app.state.run_timing import resources_text, retry_planned_text, start_fact, started_by
+from app.state.run_timing import resources_text, retry_planned_text, start_fact, started_by, with_usage
 from app.state.runs_store import ACTIVE
 from app.state.text import shown
 from app.state.timeline import header_changed, run_title
@@ -48,6 +48,7 @@ class TimelineView:
         self.again = False
         self.ticks = 0
         self.started_label: ui.label | None = None
+        self.resources: ui.label | None = None  # what it used (so far), kept live by run.usage events
         self.header_drawn = False  # redrawn: the control the focus was on may be gone (Stop, once stopped)
         self.header = ui.column().classes('w-full gap-2').props('data-testid=run-header aria-live=polite')
         with self.header:  # the heading and the project link, drawn once: a click on them never meets a redraw
@@ -188,8 +189,8 @@ class TimelineView:
                     variable_chips(run['variables'], 'run-variables')
                 if run.get('exit_code') is not None:
                     ui.label(f'exit code {run["exit_code"]}')
-                if used := resources_text(run):
-                    ui.label(used).props('data-param=resources')
+                self.resources = ui.label(resources_text(run) or '').props('data-param=resources')
+                self.resources.set_visibility(bool(self.resources.text))
                 spent = usage_text(run.get('usage'))  # what its agent reported (`::usage::` lines, summed)
                 if spent:
                     with ui.row().classes('gap-1 items-baseline'):
@@ -273,6 +274,13 @@ class TimelineView:
 
     async def on_event(self, event: dict) -> None:
         if event.get('id') != self.run['id']:
+            return
+        if event.get('type') == 'run.usage':  # what it used so far, each heartbeat: the header's line alone
+            if (run := with_usage(self.run, event)) is not None:
+                self.run = run
+                if self.resources is not None:
+                    self.resources.text = resources_text(run) or ''
+                    self.resources.set_visibility(bool(self.resources.text))
             return
         lines_only = not (event.get('stage') or event.get('usage'))
         if event.get('type') == 'run.output' and lines_only and event.get('last_seq'):

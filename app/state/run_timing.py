@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from app.models.vocabulary import awaits_approval
+from app.models.vocabulary import TERMINAL_STATUSES, awaits_approval
 
 CANCELLABLE = ('delayed',)  # Stop on these says Cancel: the run ends without ever starting
 NOT_STARTED_ENDINGS = ('expired', 'skipped', 'cancelled')  # ended before they started: their error says why
@@ -148,15 +148,30 @@ def held_back_text(run: dict) -> str | None:
 
 def resources_text(run: dict) -> str | None:
     """What the run's processes used, from its cgroup (docs/security.md): e.g. `peak memory 312.4 MiB of 2.0 GiB ·
-    CPU 4.21 s` (`of`: the memory limit it ran under); None where nothing was measured (still running, or no cgroups
-    on the machine that ran it)."""
+    CPU 4.21 s` (`of`: the memory limit it runs under), `... so far` while it runs; None where nothing was measured
+    (not yet, or no cgroups on the machine that ran it)."""
     parts = []
     if (peak := run.get('peak_memory_bytes')) is not None:
         limit = run.get('memory_max_bytes')
         parts.append(f'peak memory {memory_text(peak)}' + (f' of {memory_text(limit)}' if limit else ''))
     if (cpu := run.get('cpu_seconds')) is not None:
         parts.append(f'CPU {cpu:.2f} s' if cpu < 60 else f'CPU {int(cpu // 60)} min {int(cpu % 60)} s')
+    if parts and run.get('status') not in TERMINAL_STATUSES:
+        parts[-1] += ' so far'
     return ' · '.join(parts) or None
+
+
+USAGE_FIELDS = ('peak_memory_bytes', 'cpu_seconds', 'memory_max_bytes')
+
+
+def with_usage(run: dict, event: dict) -> dict | None:
+    """Pure: the run with what a `run.usage` event says it used so far, or None when the event is not for it or
+    comes after its end (whose figures are final: the event was on its way when the run ended)."""
+    if event.get('type') != 'run.usage' or event.get('id') != run.get('id'):
+        return None
+    if run.get('status') in TERMINAL_STATUSES:
+        return None
+    return {**run, **{key: event.get(key) for key in USAGE_FIELDS}}
 
 
 def memory_text(size: int) -> str:

@@ -17,6 +17,9 @@ pytestmark = pytest.mark.e2e
 BRANCHES = {
     'main': {'run.sh': '#!/bin/sh\necho done\n'},
     'slow': {'run.sh': '#!/bin/sh\necho working\nsleep 60\n'},
+    'hungry': {  # 30 MiB held for a minute
+        'run.sh': '#!/bin/sh\n/usr/bin/python3 -c "import time; b = bytes(range(256)) * (30 * 4096); time.sleep(60)"\n'
+    },
 }
 
 
@@ -94,3 +97,16 @@ def test_times_on_cards_rows_and_run_pages_tick_and_say_one_thing(page: Page, en
     expect(header.get_by_test_id('when-name')).to_have_text('created')  # it has not started
     with env.api() as api:
         api.post(f'/api/runs/{slow["id"]}/stop')
+
+
+def test_a_running_runs_page_follows_what_it_used_so_far(page: Page, env: Stack) -> None:
+    """Its cgroup's count at each heartbeat (1 s here), in the header without a reload; the end's figures after."""
+    run = env.trigger('alpha', 'hungry').json()
+    page.goto(f'{env.ui_url}/runs/{run["id"]}')
+    used = page.locator('[data-param=resources]')
+    so_far = re.compile(r'^peak memory ([3-9]\d|\d{3})\.\d MiB · CPU \d+\.\d\d s so far$')
+    expect(used).to_have_text(so_far, timeout=20_000)  # at least the 30 MiB it holds
+    with env.api() as api:
+        assert api.post(f'/api/runs/{run["id"]}/stop').status_code == 202
+    expect(page.get_by_test_id('stop')).to_have_count(0)
+    expect(used).to_have_text(re.compile(r'^peak memory ([3-9]\d|\d{3})\.\d MiB · CPU \d+\.\d\d s$'))

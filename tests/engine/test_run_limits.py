@@ -342,3 +342,56 @@ def test_a_server_stopped_by_sigterm_leaves_no_cgroup_behind(backend, settings_f
         server['process'].terminate()
         server['process'].wait(timeout=30)
     assert _bases_of(pid) == []
+
+
+HOLDER = """
+/usr/bin/python3 -c "
+import pathlib, time
+held = bytes(range(256)) * (40 * 4096)
+print('holding', flush=True)
+while not pathlib.Path('{release}').exists():
+    time.sleep(0.05)
+"
+"""
+
+
+def _usage_events(stream_lines, run_id: str):  # noqa: ANN001, ANN202
+    event = None
+    for line in stream_lines:
+        if line.startswith('event: '):
+            event = line[7:]
+        elif line.startswith('data: ') and event == 'run.usage':
+            payload = json.loads(line[6:])
+            if payload['id'] == run_id:
+                yield payload
+
+
+@pytest.mark.usefixtures('cgroups_writable')
+@pytest.mark.parametrize(('backend', 'executor'), [('local', 'local'), ('team', 'celery')])
+def test_what_a_run_uses_is_told_while_it_runs(backend, executor, settings_factory, repo_factory, tmp_path) -> None:  # noqa: ANN001
+    """A long build's page shows its memory against its limit before the kernel ends it: each heartbeat stores what
+    the run used so far and says it on the event stream (`run.usage`); its end's figures are the final ones."""
+    release = tmp_path / 'gates' / 'release'  # in a folder the sandbox shows read-only (its /tmp is private)
+    release.parent.mkdir()
+    settings = settings_factory(
+        executor=executor, run_memory_max=1024**3, heartbeat_seconds=0.5, sandbox_read_only_paths=str(release.parent)
+    )
+    repo = repo_factory({'main': shell_script(HOLDER.replace('{release}', str(release)))})
+    with executing(settings, executor, tmp_path) as server, server.client() as client:
+        create_project(client, repo)
+        with client.stream('GET', '/api/events', timeout=httpx.Timeout(30, read=20)) as stream:
+            lines = stream.iter_lines()
+            assert next(lines).startswith(':')  # subscribed
+            run_id = trigger(client).json()['id']
+            for said in _usage_events(lines, run_id):
+                if (said['peak_memory_bytes'] or 0) >= 40 * 1024**2:
+                    break
+        assert said['memory_max_bytes'] == 1024**3 and said['cpu_seconds'] > 0
+        assert said['project_id'] == 'proj' and said['team_id']
+        running = client.get(f'/api/runs/{run_id}', params={'events_limit': 0}).json()
+        assert running['status'] == 'running' and running['peak_memory_bytes'] >= 40 * 1024**2
+        assert running['memory_max_bytes'] == 1024**3
+        release.touch()
+        done = wait_for_status(client, run_id, timeout=60)
+    assert done['status'] == 'succeeded', (outputs(done), done['error'])
+    assert done['peak_memory_bytes'] >= running['peak_memory_bytes'] and done['cpu_seconds'] >= said['cpu_seconds']

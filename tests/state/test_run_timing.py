@@ -15,6 +15,7 @@ from app.state.run_timing import (
     started_by,
     timing_line,
     until_text,
+    with_usage,
 )
 from app.state.schedules_view import card_line, changes, firing_view, form_body, next_line, parameters_text
 
@@ -154,20 +155,49 @@ def test_the_form_sends_what_was_filled_in_and_an_edit_only_what_changed() -> No
     assert changes(SCHEDULE, {**body, 'name': 'nightly'}) == {'catch_up': 'skip'}
 
 
+ENDED = {'status': 'succeeded'}
+
+
 @pytest.mark.parametrize(
     ('run', 'shown'),
     [
-        ({'peak_memory_bytes': 327_567_360, 'cpu_seconds': 4.213}, 'peak memory 312.4 MiB · CPU 4.21 s'),
-        ({'peak_memory_bytes': 3 * 1024**3, 'cpu_seconds': 125.0}, 'peak memory 3.0 GiB · CPU 2 min 5 s'),
+        ({**ENDED, 'peak_memory_bytes': 327_567_360, 'cpu_seconds': 4.213}, 'peak memory 312.4 MiB · CPU 4.21 s'),
+        ({**ENDED, 'peak_memory_bytes': 3 * 1024**3, 'cpu_seconds': 125.0}, 'peak memory 3.0 GiB · CPU 2 min 5 s'),
         (  # the limit it ran under
-            {'peak_memory_bytes': 64 * 1024**2, 'cpu_seconds': 0.5, 'memory_max_bytes': 64 * 1024**2},
+            {**ENDED, 'peak_memory_bytes': 64 * 1024**2, 'cpu_seconds': 0.5, 'memory_max_bytes': 64 * 1024**2},
             'peak memory 64.0 MiB of 64.0 MiB · CPU 0.50 s',
         ),
-        ({'peak_memory_bytes': 524_288, 'cpu_seconds': 0.0}, 'peak memory 512.0 KiB · CPU 0.00 s'),
-        ({'peak_memory_bytes': None, 'cpu_seconds': 1.5}, 'CPU 1.50 s'),  # no memory hierarchy on its machine
-        ({'peak_memory_bytes': None, 'cpu_seconds': None}, None),  # running, or no cgroups where it ran
+        ({**ENDED, 'peak_memory_bytes': 524_288, 'cpu_seconds': 0.0}, 'peak memory 512.0 KiB · CPU 0.00 s'),
+        ({**ENDED, 'peak_memory_bytes': None, 'cpu_seconds': 1.5}, 'CPU 1.50 s'),  # no memory hierarchy there
+        (  # running: what it used so far, from its last heartbeat
+            {'status': 'running', 'peak_memory_bytes': 40 * 1024**2, 'cpu_seconds': 3.0, 'memory_max_bytes': 1024**3},
+            'peak memory 40.0 MiB of 1.0 GiB · CPU 3.00 s so far',
+        ),
+        ({'status': 'stopping', 'peak_memory_bytes': None, 'cpu_seconds': 0.25}, 'CPU 0.25 s so far'),
+        ({'status': 'running', 'peak_memory_bytes': None, 'cpu_seconds': None}, None),  # before its first heartbeat
+        ({**ENDED, 'peak_memory_bytes': None, 'cpu_seconds': None}, None),  # no cgroups where it ran
         ({}, None),  # an older server's answer
     ],
 )
 def test_what_a_run_used(run: dict, shown: str | None) -> None:
     assert resources_text(run) == shown
+
+
+USED = {'type': 'run.usage', 'id': 'r1', 'peak_memory_bytes': 50, 'cpu_seconds': 1.5, 'memory_max_bytes': 100}
+
+
+@pytest.mark.parametrize(
+    ('run', 'event', 'after'),
+    [
+        (
+            {'id': 'r1', 'status': 'running', 'peak_memory_bytes': None},
+            USED,
+            {'id': 'r1', 'status': 'running', 'peak_memory_bytes': 50, 'cpu_seconds': 1.5, 'memory_max_bytes': 100},
+        ),
+        ({'id': 'r1', 'status': 'succeeded', 'peak_memory_bytes': 70}, USED, None),  # its end's figures are final
+        ({'id': 'r2', 'status': 'running'}, USED, None),  # another run's
+        ({'id': 'r1', 'status': 'running'}, {**USED, 'type': 'run.output'}, None),
+    ],
+)
+def test_a_run_page_takes_what_the_run_used_so_far_from_its_event(run: dict, event: dict, after: dict | None) -> None:
+    assert with_usage(run, event) == after

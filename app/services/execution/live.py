@@ -11,7 +11,7 @@ from typing import Any
 
 from app.core.workflow_commands import Usage
 from app.infra.children import Children
-from app.services.execution.limits import Ending
+from app.services.execution.limits import Ending, RunCgroup
 from app.services.execution.masking import Masker
 from app.services.execution.reaper import KillReason
 
@@ -43,6 +43,7 @@ class LiveRun:
     usage: list[Usage] = field(default_factory=list)  # `::usage::` lines read, not stored yet (OutputIngest)
     store_again_at: float = 0.0  # loop time: storing its output failed, the flusher tries again from then
     children: Children = field(default_factory=Children)  # its checkout's git commands: a Stop ends them
+    cgroup: RunCgroup | None = None  # its cgroup while it runs: what it used so far is read at each heartbeat
     cgroup_ending: Ending | None = None  # its cgroup at its end: the limits it reached, what it used (limits.py)
 
 

@@ -249,7 +249,7 @@ async def run_process(
         raise LaunchFailed(f'could not start {command[0]!r}: not found, or not executable')
     env = run_environment(run, home=confinement.home(), workdir=str(worktree), variables=variables)
     network = run.get('network') or 'default'
-    cgroup = await _make_cgroup(confinement, run)
+    cgroup = live.cgroup = await _make_cgroup(confinement, run)
     try:
         try:
             process = await confinement.start(command, worktree, network, env, _writable(run), cgroup)
