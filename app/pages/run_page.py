@@ -189,8 +189,8 @@ class TimelineView:
                     variable_chips(run['variables'], 'run-variables')
                 if run.get('exit_code') is not None:
                     ui.label(f'exit code {run["exit_code"]}')
-                self.resources = ui.label(resources_text(run) or '').props('data-param=resources')
-                self.resources.set_visibility(bool(self.resources.text))
+                self.resources = ui.label().props('data-param=resources')
+                self.show_resources()
                 spent = usage_text(run.get('usage'))  # what its agent reported (`::usage::` lines, summed)
                 if spent:
                     with ui.row().classes('gap-1 items-baseline'):
@@ -207,6 +207,11 @@ class TimelineView:
                 heading.props('tabindex=-1')  # focusable from there, not a Tab stop
                 ui.run_javascript(f'runboardKeepFocus({action.id}, {heading.id})')
         self.header_drawn = True
+
+    def show_resources(self) -> None:
+        if self.resources is not None:
+            self.resources.text = resources_text(self.run) or ''
+            self.resources.set_visibility(bool(self.resources.text))
 
     def tick(self) -> None:
         self.ticks += 1
@@ -261,6 +266,8 @@ class TimelineView:
                 if redraw:
                     self.render_header()
                     self.retitle()
+                else:
+                    self.show_resources()
                 self.render_stages()
                 await self.extras.load(run)  # its files and tests, once it has ended
                 if self.review is not None:
@@ -278,9 +285,7 @@ class TimelineView:
         if event.get('type') == 'run.usage':  # what it used so far, each heartbeat: the header's line alone
             if (run := with_usage(self.run, event)) is not None:
                 self.run = run
-                if self.resources is not None:
-                    self.resources.text = resources_text(run) or ''
-                    self.resources.set_visibility(bool(self.resources.text))
+                self.show_resources()
             return
         lines_only = not (event.get('stage') or event.get('usage'))
         if event.get('type') == 'run.output' and lines_only and event.get('last_seq'):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -13,6 +14,7 @@ from nicegui import background_tasks, context
 from app.client import ApiError
 from app.state import connection
 
+log = logging.getLogger(__name__)
 RECONNECT_SECONDS = 1.0
 _watchers: weakref.WeakKeyDictionary[Any, list[Callable[[bool], None]]] = weakref.WeakKeyDictionary()
 _page_streams: weakref.WeakKeyDictionary[Any, list[Callable[[], None]]] = weakref.WeakKeyDictionary()
@@ -66,9 +68,14 @@ def follow(
                         if catching_up:  # events wait for the read: an older read must not undo a newer event
                             await asyncio.wait(catching_up)
                             catching_up.clear()
-                        result = handler(event)
-                        if asyncio.iscoroutine(result):
-                            await result
+                        try:
+                            result = handler(event)
+                            if asyncio.iscoroutine(result):
+                                await result
+                        except ApiError:
+                            raise
+                        except Exception:  # one event the page could not take must not end its live updates
+                            log.exception('a live change event could not be shown: %s', event.get('type'))
                 except ApiError:
                     pass
                 state(False)

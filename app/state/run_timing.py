@@ -171,7 +171,14 @@ def with_usage(run: dict, event: dict) -> dict | None:
         return None
     if run.get('status') in TERMINAL_STATUSES:
         return None
-    return {**run, **{key: event.get(key) for key in USAGE_FIELDS}}
+    said = {key: event.get(key) for key in USAGE_FIELDS}
+    if not all(value is None or _measure(value) for value in said.values()):
+        return None  # not what a heartbeat says: shown as measured, it would be a lie
+    return {**run, **said}
+
+
+def _measure(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value < float('inf')
 
 
 def memory_text(size: int) -> str:

@@ -219,6 +219,7 @@ class OutputWindow:
 # `annotations`, so counting them redrew the header of every run opened in place on its first catch-up
 NOT_IN_HEADER = frozenset(
     {'output_lines', 'last_seq', 'stages', 'stage_count', 'annotations', 'heartbeat_at', 'events'}
+    | {'peak_memory_bytes', 'cpu_seconds', 'memory_max_bytes'}  # each heartbeat's: its line is updated in place
 )
 
 

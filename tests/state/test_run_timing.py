@@ -197,6 +197,16 @@ USED = {'type': 'run.usage', 'id': 'r1', 'peak_memory_bytes': 50, 'cpu_seconds':
         ({'id': 'r1', 'status': 'succeeded', 'peak_memory_bytes': 70}, USED, None),  # its end's figures are final
         ({'id': 'r2', 'status': 'running'}, USED, None),  # another run's
         ({'id': 'r1', 'status': 'running'}, {**USED, 'type': 'run.output'}, None),
+        # not what a heartbeat says (a forged or broken message): nothing is shown as measured
+        ({'id': 'r1', 'status': 'running'}, {**USED, 'peak_memory_bytes': 'lots'}, None),
+        ({'id': 'r1', 'status': 'running'}, {**USED, 'cpu_seconds': -5}, None),
+        ({'id': 'r1', 'status': 'running'}, {**USED, 'memory_max_bytes': True}, None),
+        ({'id': 'r1', 'status': 'running'}, {**USED, 'cpu_seconds': float('nan')}, None),
+        (  # a machine that does not count memory
+            {'id': 'r1', 'status': 'running'},
+            {**USED, 'peak_memory_bytes': None, 'memory_max_bytes': None},
+            {'id': 'r1', 'status': 'running', 'peak_memory_bytes': None, 'cpu_seconds': 1.5, 'memory_max_bytes': None},
+        ),
     ],
 )
 def test_a_run_page_takes_what_the_run_used_so_far_from_its_event(run: dict, event: dict, after: dict | None) -> None:

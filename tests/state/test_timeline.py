@@ -26,6 +26,8 @@ def test_count_text(last_seq, output_lines, text) -> None:  # noqa: ANN001
         ({'output_lines': 12, 'last_seq': 20}, False),  # more log: the log's own counts, not the header
         ({'stages': [{'name': 'test'}], 'stage_count': 2, 'heartbeat_at': 'later'}, False),  # the stage strip
         ({'annotations': [{'level': 'error', 'text': 'x'}]}, False),  # the stage strip's notes, not the header
+        # each heartbeat's figures: their line is updated in place, the Stop button stays (and keeps the focus)
+        ({'peak_memory_bytes': 2**20, 'cpu_seconds': 0.5, 'memory_max_bytes': 2**30}, False),
         ({'status': 'stopped'}, True),  # Stop gives way to Retry
         ({'exit_code': -15}, True),
         ({'usage': {'cost_usd': 0.02}}, True),

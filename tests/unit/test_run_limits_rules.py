@@ -15,11 +15,12 @@ from app.services.execution.limits import (
     _v2_base,
     breaches_of,
     decide,
+    find_base,
     in_hierarchies,
     own_cgroups,
     project_limit_refusal,
     run_limit,
-    unbounded_project_refusal,
+    unheld_limits_refusal,
 )
 
 # A hybrid host (this suite's CI machine): v1 hierarchies per controller, an empty v2 beside them.
@@ -257,38 +258,60 @@ CO_MOUNTED['cpuacct'] = CO_MOUNTED['cpu']
 
 
 @pytest.mark.parametrize(
-    ('by_controller', 'version', 'cpu_limited', 'joined'),
+    ('by_controller', 'version', 'cpu_limited', 'real_time_grouped', 'joined'),
     [
-        (V1, 1, True, {'memory', 'pids', 'cpuacct', 'cpu'}),
-        (V1, 1, False, {'memory', 'pids', 'cpuacct'}),  # its CPU time still measured in cpuacct's own hierarchy
-        (CO_MOUNTED, 1, False, {'memory'}),  # cpuacct is the cpu hierarchy there: real-time priority first
-        (CO_MOUNTED, 1, True, {'memory', 'cpu', 'cpuacct'}),
-        (dict.fromkeys(('memory', 'cpu'), V1['memory']), 2, False, {'memory', 'cpu'}),  # v2: one directory
+        (V1, 1, True, True, {'memory', 'pids', 'cpuacct', 'cpu'}),
+        (V1, 1, False, True, {'memory', 'pids', 'cpuacct'}),  # its CPU time still measured in cpuacct's own hierarchy
+        (V1, 1, False, False, {'memory', 'pids', 'cpuacct', 'cpu'}),  # no real-time budget to lose on this kernel
+        (CO_MOUNTED, 1, False, True, {'memory'}),  # cpuacct is the cpu hierarchy there: real-time priority first
+        (CO_MOUNTED, 1, False, False, {'memory', 'cpu', 'cpuacct'}),
+        (CO_MOUNTED, 1, True, True, {'memory', 'cpu', 'cpuacct'}),
+        (dict.fromkeys(('memory', 'cpu'), V1['memory']), 2, False, True, {'memory', 'cpu'}),  # v2: one directory
     ],
 )
 def test_a_run_joins_the_cpu_hierarchy_only_for_a_cpu_limit(
-    by_controller: dict[str, Path], version: int, cpu_limited: bool, joined: set[str]
+    by_controller: dict[str, Path], version: int, cpu_limited: bool, real_time_grouped: bool, joined: set[str]
 ) -> None:
-    assert set(in_hierarchies(by_controller, version=version, cpu_limited=cpu_limited)) == joined
+    where = in_hierarchies(by_controller, version=version, cpu_limited=cpu_limited, real_time_grouped=real_time_grouped)
+    assert set(where) == joined
 
 
 @pytest.mark.parametrize(
-    ('setting', 'problem', 'memory', 'cpus', 'refused'),
+    ('setting', 'executor', 'problem', 'held', 'memory', 'cpus', 'refused'),
     [
-        ('on', 'read-only', 64 * 1024**2, None, 'memory 64.0 MiB'),
-        ('on', None, None, 0.5, '0.5 CPUs'),
-        ('on', 'read-only', None, None, None),  # the project bounds nothing: nothing to refuse
-        ('auto', 'read-only', 64 * 1024**2, None, None),  # starts unbounded; its page shows no limit held
-        ('off', None, 64 * 1024**2, 1.0, None),
+        ('on', RunLimits(), 'read-only', (), 64 * 1024**2, None, 'memory 64.0 MiB'),
+        ('on', RunLimits(), None, (), None, 0.5, '0.5 CPUs'),
+        ('on', RunLimits(), 'read-only', (), None, None, None),  # the project bounds nothing: nothing to refuse
+        ('auto', RunLimits(), 'read-only', (), 64 * 1024**2, None, None),  # starts unbounded; its page says no limit
+        ('off', RunLimits(), None, (), 64 * 1024**2, 1.0, None),
+        # the executor's own process limit holds, but its cgroups get no memory controller here (v2, not delegated)
+        ('on', DEFAULT, None, ('pids',), 64 * 1024**2, None, 'no memory controller'),
+        ('auto', DEFAULT, None, ('pids',), 64 * 1024**2, None, None),
+        ('on', DEFAULT, None, ('pids', 'memory'), 64 * 1024**2, None, None),  # held
     ],
 )
-def test_a_projects_limit_where_no_run_cgroup_can_be_made(setting, problem, memory, cpus, refused) -> None:  # noqa: ANN001
+def test_a_projects_limit_where_it_cannot_be_held(setting, executor, problem, held, memory, cpus, refused) -> None:  # noqa: ANN001
     """An executor that bounds nothing itself (RUNBOARD_RUN_PROCESSES_MAX=0, no memory or CPU limit) still makes
-    cgroups for a project's own limits; where it cannot, RUNBOARD_RUN_LIMITS=on refuses such a run, naming why."""
-    verdict = decide(setting, RunLimits(), problem=problem, asked_beyond_default=False)
-    said = unbounded_project_refusal(verdict, memory_bytes=memory, cpus=cpus)
+    cgroups for a project's own limits; where it cannot hold one, RUNBOARD_RUN_LIMITS=on refuses such a run, naming
+    why."""
+    verdict = decide(setting, executor, problem=problem, asked_beyond_default=False)
+    said = unheld_limits_refusal(verdict, memory_bytes=memory, cpus=cpus, held=held)
     if refused is None:
         assert said is None
     else:
         assert said is not None and refused in said and 'RUNBOARD_RUN_LIMITS=on' in said
-        assert (problem or 'no run cgroup can be made') in said
+        assert problem is None or problem in said
+
+
+def test_an_executor_that_bounds_nothing_itself_makes_a_v2_base_for_a_projects_limits(tmp_path: Path) -> None:
+    """RUNBOARD_RUN_PROCESSES_MAX=0 and no memory or CPU setting on a cgroup v2 machine (a delegated unit, as a
+    directory tree): the base enables memory and cpu, which a project's own limits need, rather than nothing."""
+    own = _v2_cgroup(tmp_path, 'cpuset cpu io memory pids')
+    texts = {
+        '/proc/self/cgroup': '0::/runboard.service\n',
+        '/proc/self/mountinfo': f'30 1 0:26 / {tmp_path} rw - cgroup2 cgroup2 rw\n',
+    }
+    base, problem = find_base(RunLimits(), read=texts.__getitem__)
+    assert problem is None and base is not None
+    assert base.version == 2 and set(base.by_controller) == {'memory', 'cpu'}
+    assert (own / 'cgroup.subtree_control').read_text() == '+memory +cpu'

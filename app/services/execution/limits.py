@@ -28,8 +28,9 @@ import secrets
 import signal
 import stat
 import tempfile
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, TypeVar
@@ -121,7 +122,7 @@ def decide(setting: LimitsSetting, limits: RunLimits, *, problem: str | None, as
     if not limits.controllers:  # the executor bounds nothing itself; a project may still bound its runs
         return Verdict(RunLimits(), enforced=False, why_not=problem, required=setting == 'on')
     if problem is None:
-        return Verdict(limits, enforced=True)
+        return Verdict(limits, enforced=True, required=setting == 'on')
     what = f'runs cannot be bounded here ({limits.describe()}): {problem}'
     if setting == 'on':
         return Verdict(
@@ -153,25 +154,32 @@ def project_limit_refusal(
     )
 
 
-def unbounded_project_refusal(verdict: Verdict, *, memory_bytes: int | None, cpus: float | None) -> str | None:
-    """Pure: why a run whose project bounds it cannot start on an executor that makes no run cgroups, or None (it
-    starts unbounded, and its page shows no limit held): only where RUNBOARD_RUN_LIMITS=on says so."""
+def unheld_limits_refusal(
+    verdict: Verdict, *, memory_bytes: int | None, cpus: float | None, held: Collection[str]
+) -> str | None:
+    """Pure: why a run cannot start where its memory or CPU limit (its project's) cannot be held: no run cgroup
+    here, or none in that controller's hierarchy (`held`: the base's controllers). None: it starts without it (its
+    page shows no limit it ran under), unless RUNBOARD_RUN_LIMITS=on says otherwise."""
     asked = RunLimits(memory_bytes=memory_bytes, cpus=cpus)
-    if not verdict.required or not asked.controllers:
+    missing = [c for c in asked.controllers if c not in held]
+    if not verdict.required or not missing:
         return None
-    why = verdict.why_not or 'no run cgroup can be made'
+    why = verdict.why_not or f'its run cgroups get no {" or ".join(missing)} controller here'
     return (
-        f'its project bounds its runs ({asked.describe()}) but runs cannot be bounded here: {why}; '
-        'RUNBOARD_RUN_LIMITS=on refuses to run them unbounded (docs/security.md)'
+        f"its project's limits ({asked.describe()}) cannot be held here: {why}; RUNBOARD_RUN_LIMITS=on refuses to "
+        'run it without them (docs/security.md)'
     )
 
 
-def in_hierarchies(by_controller: dict[str, Path], *, version: int, cpu_limited: bool) -> dict[str, Path]:
-    """Pure: where a run's cgroup is made, of its base's hierarchies. On v1 the cpu hierarchy only for a run with
-    a CPU limit: a cgroup there gets no real-time budget (cpu.rt_runtime_us 0 where the kernel groups real-time
-    scheduling), so a run would be refused the real-time priority (chrt) it gets outside; its CPU time is then
-    measured where cpuacct has a hierarchy of its own (co-mounted with cpu, not at all)."""
-    if version == 2 or cpu_limited or 'cpu' not in by_controller:
+def in_hierarchies(
+    by_controller: dict[str, Path], *, version: int, cpu_limited: bool, real_time_grouped: bool
+) -> dict[str, Path]:
+    """Pure: where a run's cgroup is made, of its base's hierarchies. On v1 where the kernel groups real-time
+    scheduling (`real_time_grouped`: cpu.rt_runtime_us is there), the cpu hierarchy only for a run with a CPU
+    limit: a cgroup there gets no real-time budget, so a run would be refused the real-time priority (chrt) it gets
+    outside; its CPU time is then measured where cpuacct has a hierarchy of its own (co-mounted with cpu, not at
+    all)."""
+    if version == 2 or cpu_limited or not real_time_grouped or 'cpu' not in by_controller:
         return by_controller
     return {c: d for c, d in by_controller.items() if d != by_controller['cpu']}
 
@@ -394,18 +402,22 @@ class CgroupBase(Cgroups):
             limits = dataclasses.replace(limits, memory_bytes=memory_bytes)
         if cpus is not None and 'cpu' in self.by_controller:
             limits = dataclasses.replace(limits, cpus=cpus)
-        where = in_hierarchies(self.by_controller, version=self.version, cpu_limited=bool(limits.cpus))
+        cpu = self.by_controller.get('cpu')
+        where = in_hierarchies(
+            self.by_controller,
+            version=self.version,
+            cpu_limited=bool(limits.cpus),
+            real_time_grouped=cpu is not None and (cpu / 'cpu.rt_runtime_us').exists(),
+        )
         made = RunCgroup(self.version, {c: d / run_id for c, d in where.items()}, limits)
         try:
-            for d in made.dirs:
-                for attempt in range(3):
+            with _bases_lock:  # release_bases never removes a base between its making and its run's cgroup
+                for d in made.dirs:
                     try:
                         d.mkdir(exist_ok=True)
-                        break
-                    except FileNotFoundError:  # its base is gone (an instance of this process closed, removed
-                        if attempt == 2:  # by hand): made again, then the run's
-                            raise
+                    except FileNotFoundError:  # its base is gone (released, or removed by hand): made again
                         self._make_base(d.parent)
+                        d.mkdir(exist_ok=True)
             _write_limits(made, limits)
         except OSError:
             for d in made.dirs:
@@ -449,22 +461,26 @@ def find_base(limits: RunLimits, *, read: Callable[[str], str] | None = None) ->
     needed = limits.controllers
     try:
         name = _instance_name()
-        if all(c in own for c in needed):
-            # what a run used is measured where the hierarchies are here too, but never at the limits' expense
-            optional = [c for c in OPTIONAL_V1 if c in own and c not in needed]
-            tries = [(*needed, *optional), needed] if optional else [needed]
+        # what a run used is measured where the hierarchies are here too, but never at the limits' expense
+        optional = [c for c in OPTIONAL_V1 if c in own and c not in needed]
+        if all(c in own for c in needed) and (needed or optional):
+            tries = [t for t in dict.fromkeys(((*needed, *optional), needed)) if t]
             for i, controllers in enumerate(tries):
                 try:
                     base = CgroupBase(1, {c: own[c] / name for c in controllers}, limits)
                     return _ready(base, [own[c] for c in SWEPT_V1 if c in own]), None
                 except OSError:
-                    if i == len(tries) - 1:
-                        raise
+                    if i == len(tries) - 1 and (needed or V2 not in own):
+                        raise  # the executor bounding nothing itself, v2 may still hold a project's limits
         if V2 in own:
             try:
                 return _ready(_v2_base(own[V2], needed, name, limits, optional=True), [own[V2]]), None
             except OSError:  # as for v1: never the limits at the optional controllers' expense
+                if not needed:
+                    raise
                 return _ready(_v2_base(own[V2], needed, name, limits, optional=False), [own[V2]]), None
+        if not needed:
+            return None, 'no cgroup hierarchy with the memory or cpu controller is mounted'
         missing = ', '.join(c for c in needed if c not in own)
         return None, f'no cgroup hierarchy with the {missing} controller is mounted'
     except OSError as exc:
@@ -537,6 +553,8 @@ def _v2_base(own: Path, needed: tuple[str, ...], name: str, limits: RunLimits, *
         raise OSError(0, f'the cgroup v2 controllers {", ".join(missing)} are not delegated here', str(own))
     if optional:  # as OPTIONAL_V1: its peak memory measured (cpu.stat is always there), a project's own limits
         needed = (*needed, *(c for c in ('memory', 'cpu') if c in available and c not in needed))
+    if not needed:
+        raise OSError(0, 'the cgroup v2 memory and cpu controllers are not delegated here', str(own))
     enable = ' '.join(f'+{c}' for c in needed)
     enabled = set((own / 'cgroup.subtree_control').read_text().split())
     if not set(needed) <= enabled:
@@ -558,13 +576,16 @@ def _v2_base(own: Path, needed: tuple[str, ...], name: str, limits: RunLimits, *
 
 
 _made_bases: list[CgroupBase] = []
+_bases_lock = threading.Lock()
 
 
 def release_bases() -> None:
     """The bases this process made removed where no run's cgroup is left in them: an executor closing gracefully
-    (uvicorn re-raises SIGTERM after its shutdown, which skips atexit). Made again by the next run that needs one."""
-    for base in _made_bases:
-        _remove_empty(base.dirs)
+    (uvicorn re-raises SIGTERM after its shutdown, which skips atexit). Made again by the next run that needs one (of
+    another executor in this process, say)."""
+    with _bases_lock:
+        for base in _made_bases:
+            _remove_empty(base.dirs)
 
 
 def _remove_empty(dirs: list[Path]) -> None:

@@ -291,15 +291,16 @@ def executable(program: str, worktree: Path, path: str) -> str | None:
 
 async def _make_cgroup(confinement: Confinement, run: ClaimedRun) -> RunCgroup | None:
     base = confinement.cgroups
-    if base is None:
-        asked = {'memory_bytes': run.get('run_memory_max'), 'cpus': run.get('run_cpus')}
-        if refusal := limits.unbounded_project_refusal(confinement.limits, **asked):
-            raise LaunchFailed(refusal)
-        return None
+    own = base.limits if base is not None else RunLimits()
     memory = limits.run_limit(
-        run.get('run_memory_max'), deployment=base.limits.memory_bytes, allowed=confinement.memory_allowed
+        run.get('run_memory_max'), deployment=own.memory_bytes, allowed=confinement.memory_allowed
     )
-    cpus = limits.run_limit(run.get('run_cpus'), deployment=base.limits.cpus, allowed=confinement.cpus_allowed)
+    cpus = limits.run_limit(run.get('run_cpus'), deployment=own.cpus, allowed=confinement.cpus_allowed)
+    held = base.by_controller if base is not None else {}
+    if refusal := limits.unheld_limits_refusal(confinement.limits, memory_bytes=memory, cpus=cpus, held=held):
+        raise LaunchFailed(refusal)
+    if base is None:
+        return None
     try:
         return await asyncio.to_thread(base.make, run['id'], memory_bytes=memory, cpus=cpus)
     except OSError as exc:
