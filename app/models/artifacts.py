@@ -154,7 +154,7 @@ class RunTests(SQLModel):
 
 class FlakyTest(SQLModel):
     test_id: str
-    flaky_commits: int  # commits on which it both passed and failed
+    flaky_commits: int  # commits on which it both passed and failed (at one depth level and framework)
     failures: int
     runs: int
     last_failed_run_id: str | None = None

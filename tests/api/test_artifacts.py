@@ -22,7 +22,7 @@ from app.infra.db import session_scope
 from app.models import utcnow
 from app.services.artifacts import retention
 from app.services.runs.timeline import timed_sql
-from tests.helpers.api import assert_problem
+from tests.helpers.api import assert_problem, run_body
 from tests.helpers.artifacts import add_fixing_branch, artifact_repo, expected
 from tests.helpers.repos import make_repo
 from tests.helpers.runs import create_project, trigger, wait_for_status
@@ -194,8 +194,9 @@ def test_failures_across_a_branchs_runs_still_failing_and_flaky(settings_factory
     with api_server(settings_factory()) as server, server.client() as client:
         create_project(client, repo)
 
-        def marks(depth: str) -> tuple[str, dict[str, tuple[str | None, str | None]]]:
-            run = wait_for_status(client, trigger(client, depth=depth).json()['id'], timeout=60)
+        def marks(depth: str, **variables: str) -> tuple[str, dict[str, tuple[str | None, str | None]]]:
+            body = {**run_body(depth=depth), 'variables': variables}
+            run = wait_for_status(client, client.post('/api/runs', json=body).json()['id'], timeout=60)
             tests = client.get(f'/api/runs/{run["id"]}/tests').json()
             return run['id'], {f['name']: (f['mark'], f['since_run_id']) for f in tests['failures']}
 
@@ -203,17 +204,23 @@ def test_failures_across_a_branchs_runs_still_failing_and_flaky(settings_factory
         assert found == {'test_a': ('new', None), 'test_b': ('new', None)}
         _, found = marks('shallow')
         assert found == {'test_a': ('still_failing', first), 'test_b': ('still_failing', first)}
-        third, found = marks('deep')  # test_a passes on the same commit
+        # test_a passes at another depth level on the same commit: it depends on the depth, it is not flaky
+        _, found = marks('deep')
+        assert found == {'test_b': ('new', None)}  # no earlier deep run: new at that depth
+        _, found = marks('shallow')
+        assert found == {'test_a': ('still_failing', first), 'test_b': ('still_failing', first)}
+        fifth, found = marks('shallow', TEST_A_PASSES='yes')  # test_a passes once at the same depth
         assert found == {'test_b': ('still_failing', first)}
-        _, found = marks('shallow')  # test_a fails again: it passed and failed on one commit
-        assert found == {'test_a': ('flaky', third), 'test_b': ('still_failing', first)}
+        _, found = marks('shallow')  # and fails again: it passed and failed on one commit, one depth
+        assert found == {'test_a': ('flaky', fifth), 'test_b': ('still_failing', first)}
 
         project = client.get('/api/projects/proj/tests').json()
         flakiest = project['flakiest']
         assert flakiest[0]['test_id'] == 'tests.test_api::test_a' and flakiest[0]['flaky_commits'] == 1
-        assert flakiest[0]['failures'] == 3 and flakiest[0]['runs'] == 4
+        assert flakiest[0]['failures'] == 4 and flakiest[0]['runs'] == 6
         assert flakiest[1]['test_id'] == 'tests.test_api::test_b' and flakiest[1]['flaky_commits'] == 0
-        assert [(p['total'], p['failed']) for p in project['history']] == [(5, 2), (5, 2), (5, 1), (5, 2)]
+        history = [(p['total'], p['failed']) for p in project['history']]
+        assert history == [(5, 2), (5, 2), (5, 1), (5, 2), (5, 1), (5, 2)]
         assert_problem(client.get('/api/projects/nope/tests'), 404, 'not_found')
 
 
@@ -246,7 +253,7 @@ def test_a_branch_is_read_against_its_base_and_a_run_lists_the_tests_it_fixed(se
         # another depth level runs other tests: it is not compared with the shallow runs (main has no deep run yet)
         _, tests = tests_of('feature/x', 'deep')
         assert tests['compared_with'] is None and tests['fixed'] == []
-        assert marks(tests) == {'test_b': ('still_failing', first_on_branch)}  # failures still look through depths
+        assert marks(tests) == {'test_b': ('new', None)}  # nor are its failures: the first deep run anywhere
 
         _, tests = tests_of('main', 'shallow')  # main's own history only
         assert marks(tests) == {'test_a': ('still_failing', on_main), 'test_b': ('still_failing', on_main)}

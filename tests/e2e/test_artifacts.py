@@ -29,9 +29,10 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Stack:
         yield s
 
 
-def finished(env: Stack, depth: str, branch: str = 'main') -> dict:
+def finished(env: Stack, depth: str, branch: str = 'main', **variables: str) -> dict:
     with env.api() as api:
         body = {'project_id': 'arts', 'branch': branch, 'depth_level': depth, 'target_framework': 'python'}
+        body['variables'] = variables
         reply = api.post('/api/runs', json=body)
         assert reply.status_code == 201, reply.text
         deadline = time.monotonic() + 60
@@ -42,8 +43,8 @@ def finished(env: Stack, depth: str, branch: str = 'main') -> dict:
 
 
 def test_the_artifacts_and_tests_tabs(page: Page, env: Stack) -> None:
-    first = finished(env, 'shallow')
-    run = finished(env, 'standard')  # the same failures again, and big.bin past the limit
+    first = finished(env, 'standard')
+    run = finished(env, 'standard')  # the same failures again at the same depth, and big.bin past the limit
     page.goto(f'{env.ui_url}/runs/{run["id"]}')
     expect(page.get_by_test_id('tab-artifacts')).to_have_text('Artifacts (3 kept · 2 refused)')
     page.get_by_test_id('tab-artifacts').click()
@@ -114,8 +115,9 @@ def test_the_artifacts_and_tests_tabs(page: Page, env: Stack) -> None:
 
 
 def test_the_project_page_shows_flaky_tests(page: Page, env: Stack) -> None:
-    finished(env, 'deep')  # test_a passes on the commit it failed on
-    last = finished(env, 'shallow')  # test_a fails again
+    finished(env, 'shallow')  # test_a fails
+    finished(env, 'shallow', TEST_A_PASSES='yes')  # and passes on the same commit at the same depth level
+    last = finished(env, 'shallow')  # and fails again
     page.goto(f'{env.ui_url}/projects/arts')
     section = page.get_by_test_id('project-tests')
     flakiest = section.get_by_test_id('flakiest-tests')

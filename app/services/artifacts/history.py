@@ -1,4 +1,6 @@
-"""A test's results across runs (pure `mark_failures` and `fixed_tests`, and the reads that feed them):
+"""A test's results across runs (pure `mark_failures` and `fixed_tests`, and the reads that feed them). A run is
+compared with runs at its own depth level and framework only (the same tests, as GitLab compares a job with the same
+job): a test that fails at one depth and passes at another is not flaky, it depends on the depth.
 
 - **flaky**: on the run's commit, another run of the branch passed it (it both passed and failed on one commit);
 - **still failing**: the previous run of the branch that ran it failed it too; `since` is the first run of the
@@ -94,22 +96,29 @@ def fixed_tests(here: Iterable[tuple[str, str]]) -> list[str]:
 
 
 HISTORY_RUNS_SQL = (
-    'SELECT run_id, commit_sha FROM testreport WHERE project_id = :p AND branch_name = :b AND run_id != :r '
-    'AND (run_id < :r OR commit_sha = :c) ORDER BY run_id DESC LIMIT :n'
+    'SELECT t.run_id, t.commit_sha FROM testreport t JOIN run r ON r.id = t.run_id '
+    'WHERE t.project_id = :p AND t.branch_name = :b AND t.run_id != :r AND (t.run_id < :r OR t.commit_sha = :c) '
+    'AND r.depth_level = :d AND r.target_framework = :f ORDER BY t.run_id DESC LIMIT :n'
 )
 
 
 def read_history(
-    conn: Connection, *, project_id: str, branch: str, run_id: str, commit_sha: str | None, test_ids: list[str]
+    conn: Connection,
+    *,
+    project_id: str,
+    branch: str,
+    run_id: str,
+    commit_sha: str | None,
+    test_ids: list[str],
+    depth_level: str,
+    target_framework: str,
 ) -> list[PastRun]:
-    """The branch's other runs with results (the last HISTORY_RUNS older ones, and any on the same commit), with
-    the statuses of `test_ids` in each."""
+    """The branch's other runs with results at this depth level and framework (the last HISTORY_RUNS older ones, and
+    any on the same commit), with the statuses of `test_ids` in each."""
     if not test_ids:
         return []
-    runs = conn.execute(
-        text(HISTORY_RUNS_SQL),
-        {'p': project_id, 'b': branch, 'r': run_id, 'c': commit_sha or '', 'n': HISTORY_RUNS},
-    ).all()
+    params = {'p': project_id, 'b': branch, 'r': run_id, 'c': commit_sha or '', 'n': HISTORY_RUNS}
+    runs = conn.execute(text(HISTORY_RUNS_SQL), {**params, 'd': depth_level, 'f': target_framework}).all()
     if not runs:
         return []
     statuses: dict[str, dict[str, str]] = {r[0]: {} for r in runs}
@@ -171,15 +180,14 @@ def read_results(
     run_id: str,
     commit_sha: str | None,
     test_ids: list[str],
+    depth_level: str,
+    target_framework: str,
 ) -> tuple[list[PastRun], list[PastRun]]:
-    """The branch's and the base branch's runs with results (`history` and `base` of the pure functions above);
-    no base runs for a run of the base branch itself."""
-    history = read_history(
-        conn, project_id=project_id, branch=branch, run_id=run_id, commit_sha=commit_sha, test_ids=test_ids
-    )
+    """The branch's and the base branch's runs with results at the run's depth level and framework (`history` and
+    `base` of the pure functions above); no base runs for a run of the base branch itself."""
+    same = {'project_id': project_id, 'run_id': run_id, 'test_ids': test_ids}
+    kind = {'depth_level': depth_level, 'target_framework': target_framework}
+    history = read_history(conn, branch=branch, commit_sha=commit_sha, **same, **kind)
     if not base_branch or base_branch == branch:
         return history, []
-    base = read_history(
-        conn, project_id=project_id, branch=base_branch, run_id=run_id, commit_sha=None, test_ids=test_ids
-    )
-    return history, base
+    return history, read_history(conn, branch=base_branch, commit_sha=None, **same, **kind)

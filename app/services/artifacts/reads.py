@@ -201,6 +201,8 @@ def run_tests(engine: Engine, principal: Principal, run_id: str) -> RunTests:
             run_id=run_id,
             commit_sha=report.commit_sha,
             test_ids=sorted({f.test_id for f in failures}),
+            depth_level=run.depth_level,
+            target_framework=run.target_framework,
         )
     marks = mark_failures(
         run_id=run_id, commit_sha=report.commit_sha, failing=[f.test_id for f in failures], history=history, base=base
@@ -236,9 +238,9 @@ FROM (
          SUM(CASE WHEN tc.status IN ('failed', 'error') THEN 1 ELSE 0 END) AS failures,
          COUNT(*) AS runs,
          MAX(CASE WHEN tc.status IN ('failed', 'error') THEN tc.run_id END) AS last_failed
-  FROM testcase tc JOIN testreport tr ON tr.run_id = tc.run_id
+  FROM testcase tc JOIN testreport tr ON tr.run_id = tc.run_id JOIN run r ON r.id = tr.run_id
   WHERE tr.project_id = :p AND tr.run_id >= :oldest
-  GROUP BY tc.test_id, COALESCE(tr.commit_sha, tr.run_id)
+  GROUP BY tc.test_id, COALESCE(tr.commit_sha, tr.run_id), r.depth_level, r.target_framework
 ) c
 GROUP BY c.test_id
 HAVING SUM(c.failures) > 0
@@ -296,8 +298,8 @@ COVERAGE_HISTORY_SQL = timed_sql(  # newest first, along ix_runcoverage_branch_r
 
 
 FAILURE_FACTS_SQL = (
-    'SELECT r.project_id, r.branch_name, r.commit_sha, p.base_branch '
-    'FROM testreport r JOIN project p ON p.id = r.project_id WHERE r.run_id = :r'
+    'SELECT r.project_id, r.branch_name, r.commit_sha, p.base_branch, run.depth_level, run.target_framework '
+    'FROM testreport r JOIN project p ON p.id = r.project_id JOIN run ON run.id = r.run_id WHERE r.run_id = :r'
 )
 
 
@@ -323,6 +325,8 @@ def failing_tests(conn: Connection, run_id: str, *, limit: int = 20) -> list[dic
             run_id=run_id,
             commit_sha=facts[2],
             test_ids=sorted(set(failing)),
+            depth_level=facts[4],
+            target_framework=facts[5],
         )
         marks = mark_failures(run_id=run_id, commit_sha=facts[2], failing=failing, history=history, base=base)
     return [
