@@ -11,7 +11,7 @@ from nicegui import ui
 from app.models.vocabulary import AWAITING_APPROVAL
 from app.pages.attributes import attrs
 from app.pages.theme import STATUS_LABELS
-from app.state.runs_store import RunFilters, RunsStore
+from app.state.runs_store import RunFilters, RunsStore, filter_choices
 
 
 class FilteredList(Protocol):
@@ -137,8 +137,8 @@ def filter_date(name: str, label: str, value: str | None, on_change: Any) -> ui.
 
 def filter_select(name: str, options: dict[str, str], value: str | None, on_change: Any) -> ui.select:
     return attrs(
-        ui.select(options, value=value or '', label=name.capitalize(), on_change=on_change).classes(
-            f'w-full {FILTER_WIDTHS[name]}'
-        ),
+        ui.select(
+            filter_choices(options, value), value=value or '', label=name.capitalize(), on_change=on_change
+        ).classes(f'w-full {FILTER_WIDTHS[name]}'),
         {'data-filter': name},
     )

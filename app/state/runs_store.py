@@ -19,6 +19,15 @@ ACTIVE = ('queued', 'running', 'stopping')
 _tokens = itertools.count(1)
 
 
+def filter_choices(options: dict[str, str], value: str | None) -> dict[str, str]:
+    """Pure: a filter's choices, with a value from the address that is none of them (a deleted project, a mistyped
+    status in a bookmark) kept and said to be unknown: the list then shows that nothing matches it, and Clear filters
+    is there, instead of the page failing to draw."""
+    if not value or value in options:
+        return options
+    return {**options, value: f'{value} (unknown)'}
+
+
 @dataclass(frozen=True)
 class RunFilters:
     project: str | None = None

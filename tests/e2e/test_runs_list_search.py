@@ -184,3 +184,22 @@ def test_the_list_pages_through_200_runs_with_its_filter_kept(page: Page, env: S
     page.reload()
     expect(page.locator('input[data-filter=q]')).to_have_value('bulk/')
     expect(rows).to_have_count(20)
+
+
+def test_a_stale_bookmark_with_unknown_filters_still_draws_the_list(page: Page, env: Stack) -> None:
+    """A deleted project or a mistyped status in a bookmarked address: the bar shows them as unknown, the list says
+    nothing matches, and Clear filters brings the runs back (the page drew nothing before)."""
+    run = env.trigger('alpha', 'feature/login').json()
+    page.goto(env.ui_url + '/runs?project=gone&status=bogus')
+    runs = page.get_by_test_id('runs')
+    expect(runs).to_have_attribute('data-live', 'true')
+    expect(page.locator('[data-filter=project]')).to_contain_text('gone (unknown)')
+    expect(page.locator('[data-filter=status]')).to_contain_text('bogus (unknown)')
+    expect(runs.locator('[role=listitem][data-run]')).to_have_count(0)
+    page.get_by_test_id('clear-filters').click()  # the status; the project is chosen in its own box
+    expect(page.locator('[data-filter=status]')).not_to_contain_text('bogus')
+    page.locator('[data-filter=project]').click()
+    page.get_by_role('option', name='All projects').click()
+    expect(runs.locator(f'[role=listitem][data-run={run["id"]}]')).to_be_visible()
+    page.goto(env.ui_url + '/audit?action=bogus')
+    expect(page.locator('[data-filter=action]')).to_contain_text('bogus (unknown)')

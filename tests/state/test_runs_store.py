@@ -6,7 +6,7 @@ import copy
 
 import pytest
 
-from app.state.runs_store import SUBMITTING, RunFilters, RunsStore
+from app.state.runs_store import SUBMITTING, RunFilters, RunsStore, filter_choices
 
 
 def run(run_id: str, status: str = 'queued', project: str = 'p', kind: str = 'manual', branch: str = 'main') -> dict:
@@ -254,3 +254,17 @@ def test_an_update_of_a_run_on_an_older_page_not_loaded_yet_waits_for_that_page(
 def test_the_awaiting_approval_filter_keeps_only_the_runs_an_operator_must_approve(run: dict, shown: bool) -> None:
     created = {'id': 'run_1', 'created_at': '2026-11-27T12:00:00Z', 'branch_name': 'main', 'project_id': 'p'}
     assert RunFilters(status='awaiting_approval').matches({**created, **run}) is shown
+
+
+@pytest.mark.parametrize(
+    ('value', 'added'),
+    [
+        (None, None),
+        ('', None),
+        ('failed', None),  # one of them
+        ('gone', 'gone (unknown)'),  # a deleted project in a bookmark, a mistyped status: kept, said unknown
+    ],
+)
+def test_a_filters_choices_keep_a_value_from_the_address(value: str | None, added: str | None) -> None:
+    options = {'': 'Any status', 'failed': 'failed'}
+    assert filter_choices(options, value) == ({**options, value: added} if added and value else options)
