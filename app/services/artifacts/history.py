@@ -185,9 +185,20 @@ def read_results(
 ) -> tuple[list[PastRun], list[PastRun]]:
     """The branch's and the base branch's runs with results at the run's depth level and framework (`history` and
     `base` of the pure functions above); no base runs for a run of the base branch itself."""
-    same = {'project_id': project_id, 'run_id': run_id, 'test_ids': test_ids}
-    kind = {'depth_level': depth_level, 'target_framework': target_framework}
-    history = read_history(conn, branch=branch, commit_sha=commit_sha, **same, **kind)
+
+    def of(on_branch: str, commit: str | None) -> list[PastRun]:
+        return read_history(
+            conn,
+            project_id=project_id,
+            branch=on_branch,
+            run_id=run_id,
+            commit_sha=commit,
+            test_ids=test_ids,
+            depth_level=depth_level,
+            target_framework=target_framework,
+        )
+
+    history = of(branch, commit_sha)
     if not base_branch or base_branch == branch:
         return history, []
-    return history, read_history(conn, branch=base_branch, commit_sha=None, **same, **kind)
+    return history, of(base_branch, None)
