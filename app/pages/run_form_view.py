@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -28,6 +29,7 @@ from app.state.run_form import (
     own_variables_reason,
     parse_variables,
     submit_run,
+    typed_branch,
     variables_text,
 )
 from app.state.runs_store import RunsStore
@@ -47,6 +49,8 @@ def branch_options(branches: list[dict]) -> dict[str, str]:
     return options
 
 
+# the picker sends the text of the last keystrokes a moment after the key that leaves it (it waits a tick): read after
+TYPED_SETTLE_SECONDS = 0.2
 PICKER_LIMIT = 100  # branches the picker holds at a time; typing asks the server for the matches
 BRANCH_REFRESH_TICKS = 15  # seconds between re-reads of the busy marks (locks held by other projects' runs)
 
@@ -158,6 +162,10 @@ class RunFormView:
                 self.branch = branch_select(branches, branch, project['base_branch'])
                 if len(branches) >= PICKER_LIMIT:  # maybe more than the picker holds: typing asks the server
                     self.branch.on('input-value', self.search_branches, throttle=0.25, leading_events=False)
+                self.typed: str | None = None  # what was typed in the picker since a branch was last chosen
+                self.branch.on('input-value', self.remember_typed)
+                self.branch.on('keydown.enter', self.take_typed)
+                self.branch.on('keydown.tab', self.take_typed)  # Tab moves the focus within the picker: no blur
                 self.depth = (
                     ui.select(project['depth_levels'], label='Depth level', value=pick(depth, project['depth_levels']))
                     .classes('w-full sm:w-44')
@@ -185,7 +193,7 @@ class RunFormView:
             )
             self.variables.set_visibility(not retry_of)
             self.variables.on_value_change(lambda _: self.update_button())
-            self.branch.on_value_change(lambda _: self.update_button())
+            self.branch.on_value_change(self.branch_chosen)
             with ui.row().classes('items-center gap-3 flex-wrap'):
                 self.run_wrap, self.run_button, self.run_tooltip = run_button(self.submit)
                 # not "Reset": that word is the AFK pause's (the card's menu), a different act altogether
@@ -205,6 +213,32 @@ class RunFormView:
             self.offer_branches(await connection.client().branches(self.project['id'], limit=PICKER_LIMIT))
         except ApiError:
             return
+
+    def remember_typed(self, event) -> None:  # noqa: ANN001 - a NiceGUI GenericEventArguments
+        text = event.args if isinstance(event.args, str) else ''
+        shown = self.branch.options if isinstance(self.branch.options, dict) else {}
+        if not (self.branch.value and text == shown.get(self.branch.value)):  # not the chosen branch's own label
+            self.typed = text
+
+    async def take_typed(self) -> None:
+        """Enter, or leaving the picker, after typing without choosing: the branch meant (typed_branch), never the
+        one chosen before left in place without a word."""
+        await asyncio.sleep(TYPED_SETTLE_SECONDS)
+        typed, self.typed = self.typed, None
+        if not typed or not typed.strip():
+            return
+        options = self.branch.options if isinstance(self.branch.options, dict) else {}
+        meant = typed_branch(typed, options)
+        if meant is None:
+            ui.notify(f'No branch matches "{typed.strip()}": {self.branch.value} is still chosen', type='warning')
+        elif meant != self.branch.value:
+            self.branch.set_value(meant)
+            self.branch.run_method('updateInputValue', options[meant], True)  # as a choice from its list shows
+            self.branch.run_method('hidePopup')
+
+    def branch_chosen(self) -> None:
+        self.typed = None
+        self.update_button()
 
     async def search_branches(self, event) -> None:  # noqa: ANN001 - a NiceGUI GenericEventArguments
         """Typing in the picker asks the server for the top matches (a repository may have 40,000 branches;

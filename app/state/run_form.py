@@ -50,6 +50,22 @@ def parse_variables(text: str) -> tuple[dict[str, str], str | None]:
     return variables, None
 
 
+def typed_branch(typed: str, options: dict[str, str]) -> str | None:
+    """Pure: the branch a person meant by typing `typed` in the picker and pressing Enter or leaving it without
+    choosing from its list (as GitHub's branch picker takes the first match): a branch of that name, else of that
+    name in another case, else the first the picker shows for it (its label holds the text, in any case); None when
+    none does."""
+    needle = typed.strip()
+    if not needle:
+        return None
+    if needle in options:
+        return needle
+    lower = needle.lower()
+    return next((name for name in options if name.lower() == lower), None) or next(
+        (name for name, label in options.items() if lower in str(label).lower()), None
+    )
+
+
 def own_variables_reason(project: dict[str, Any], branch: str | None, text: str, *, operator: bool) -> str | None:
     """Pure: why Run would be refused for the run's own variables, said before Run (the server's rule: on a
     protected branch only operators give a run variables of its own, as it is given the protected secrets)."""

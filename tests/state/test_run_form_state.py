@@ -19,6 +19,7 @@ from app.state.run_form import (
     quota_banner,
     run_again_query,
     submit_run,
+    typed_branch,
     variables_from_query,
     variables_text,
 )
@@ -313,3 +314,24 @@ def test_a_builders_own_variables_on_a_protected_branch_are_refused_before_run(
     assert (reason is not None) is refused
     if reason:
         assert f'protected branch {branch}' in reason
+
+
+PICKER = {'main': 'main  (base)', 'fix/flaky-test': 'fix/flaky-test', 'Feature/Login': 'Feature/Login  · busy: run_1'}
+
+
+@pytest.mark.parametrize(
+    ('typed', 'meant'),
+    [
+        ('fix/flaky-test', 'fix/flaky-test'),  # its name
+        ('feature/login', 'Feature/Login'),  # its name in another case
+        ('flaky', 'fix/flaky-test'),  # the first the picker shows for it
+        ('LOGIN', 'Feature/Login'),
+        ('busy', 'Feature/Login'),  # the label's marks are shown, so they match as the picker filters
+        ('ma', 'main'),
+        ('  flaky ', 'fix/flaky-test'),
+        ('nothing', None),
+        ('', None),
+    ],
+)
+def test_the_branch_meant_by_what_was_typed(typed: str, meant: str | None) -> None:
+    assert typed_branch(typed, PICKER) == meant
