@@ -37,7 +37,9 @@ def test_budget_timeout_kills_the_whole_process_group(settings_factory, repo_fac
         for run_id in ids:
             run = wait_for_status(client, run_id)
             assert run['status'] == 'timed_out', run
-            assert statuses(run)[-1].startswith('timed_out')
+            # its page says which budget, and that Runboard ended it (not the command's own failure)
+            assert run['error'] == 'the run reached its run budget of 6 s and Runboard ended it'
+            assert statuses(run)[-1].startswith('timed_out: the run reached its run budget of 6 s')
             assert outputs(run) == ['started']
             assert procs.processes_of_run(run_id) == []
 

@@ -8,6 +8,7 @@ from app.models import RunStatus
 from app.services.execution.finishing import PULL_REQUEST_MESSAGE, SHUTDOWN_ERROR, decide_outcome
 
 S = RunStatus
+BUDGET = 'the run reached its run budget of 15 s and Runboard ended it'
 
 
 @pytest.mark.parametrize(
@@ -15,7 +16,9 @@ S = RunStatus
     [
         (None, 0, None, False, None, S.succeeded, None, None),
         (None, 3, None, False, None, S.failed, None, None),
-        (None, None, 'timeout', False, None, S.timed_out, None, None),
+        # past its budget: which one, and that Runboard ended it (the budget: test_decide_outcome's 15 s)
+        (None, None, 'timeout', False, None, S.timed_out, BUDGET, BUDGET),
+        (None, 143, 'timeout', False, None, S.timed_out, BUDGET, f'{BUDGET} (exit code 143)'),
         (None, -15, 'stop', False, None, S.stopped, None, None),
         (None, -15, 'shutdown', False, None, S.crashed, SHUTDOWN_ERROR, SHUTDOWN_ERROR),
         # a launch failure decided before any process: failed, with its cause as the event text
@@ -38,6 +41,11 @@ def test_decide_outcome(
     message: str | None,
 ) -> None:
     outcome = decide_outcome(
-        forced=forced, exit_code=exit_code, kill_reason=kill_reason, has_pull_request=has_pr, error=error
+        forced=forced,
+        exit_code=exit_code,
+        kill_reason=kill_reason,
+        has_pull_request=has_pr,
+        error=error,
+        budget_seconds=15,
     )
     assert (outcome.status, outcome.error, outcome.message) == (status, error_out, message)

@@ -186,7 +186,12 @@ async def _reap(
     live.buffer.extend((kind, live.masker.mask(body)) for kind, body in notes)
     remaining, live.buffer = live.buffer, []
     outcome = decide_outcome(
-        forced=forced, exit_code=exit_code, kill_reason=live.kill_reason, has_pull_request=has_pr, error=error
+        forced=forced,
+        exit_code=exit_code,
+        kill_reason=live.kill_reason,
+        has_pull_request=has_pr,
+        error=error,
+        budget_seconds=run.get('budget_seconds'),
     )
     status = outcome.status
     used = live.cgroup_ending or Ending([])  # nothing measured without a cgroup

@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 from app.models import RunStatus
 from app.services.execution.output_ingest import FLUSH_RETRY_SECONDS
 from app.services.execution.reaper import KillReason, classify_run, finish_run
+from app.services.runs.timing import duration_text
 
 log = logging.getLogger(__name__)
 FINISH_ATTEMPTS = 5
@@ -34,14 +35,21 @@ def decide_outcome(
     kill_reason: KillReason,
     has_pull_request: bool,
     error: str | None,
+    budget_seconds: int | None = None,
 ) -> Outcome:
     """Pure. The status is reaper.classify_run's (a pull request wins, then `forced`, then the process's own
-    fate); the error and the terminal event's text follow from why it ended."""
+    fate); the error and the terminal event's text follow from why it ended: a run past its budget says which
+    budget (`budget_seconds`, the project's run budget it was admitted with) and that Runboard ended it."""
     status = classify_run(
         exit_code=exit_code, kill_reason=kill_reason, has_pull_request=has_pull_request, forced=forced
     )
     if kill_reason == 'shutdown':
         error = error or SHUTDOWN_ERROR
+    if status == RunStatus.timed_out and error is None:
+        budget = f' of {duration_text(budget_seconds)}' if budget_seconds else ''
+        error = f'the run reached its run budget{budget} and Runboard ended it'
+        if exit_code is not None:
+            return Outcome(status, error, f'{error} (exit code {exit_code})')
     message = PULL_REQUEST_MESSAGE if kill_reason == 'pull_request' else error
     return Outcome(status, error, message)
 
