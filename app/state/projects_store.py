@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from app.client import ApiError, RunboardClient
+from app.core.ids import RUN_PREFIX, time_prefix
 from app.models.vocabulary import RunStatus
 
 log = logging.getLogger(__name__)
@@ -19,6 +20,7 @@ PAUSE_CAUSES = {'kind': 'auto', 'status': 'failed,timed_out'}
 # runs list, app/core/ids.py), so the furthest-off of them would hide what last happened
 LAST_RUN_STATUSES = ','.join(s.value for s in RunStatus if s is not RunStatus.delayed)
 CAUSES_SHOWN = 3
+LAST_RUN_CANDIDATES = 5  # newest runs read for a card's last run (last_run)
 
 
 @dataclass
@@ -137,6 +139,14 @@ def failure_cause(run: dict) -> str:
     return f'{subject}: {status}' + (f' ({reason})' if reason else '')
 
 
+def last_run(newest: list[dict], now: datetime) -> dict | None:
+    """Pure: a card's last run, of the project's newest runs (newest first, by id): the newest that was due by now.
+    A delayed run takes its due time as its id (lists show it where it will start); one cancelled before it was due
+    keeps it, and must not stand as the last run over the runs that ran after it."""
+    due = RUN_PREFIX + time_prefix(now)
+    return next((run for run in newest if run['id'][: len(due)] <= due), newest[0] if newest else None)
+
+
 class ProjectsStore:
     def __init__(self, client: RunboardClient) -> None:
         self.client = client
@@ -151,7 +161,10 @@ class ProjectsStore:
             projects = await self.client.list_projects()
             running = (await self.client.list_runs(status='running', limit=500))['items']
             last_runs = await asyncio.gather(
-                *(self.client.list_runs(project=p['id'], status=LAST_RUN_STATUSES, limit=1) for p in projects)
+                *(
+                    self.client.list_runs(project=p['id'], status=LAST_RUN_STATUSES, limit=LAST_RUN_CANDIDATES)
+                    for p in projects
+                )
             )
             failures = await asyncio.gather(
                 *(
@@ -173,7 +186,7 @@ class ProjectsStore:
             CardView(
                 project=p,
                 running=counts.get(p['id'], 0),
-                last_run=(last['items'] or [None])[0],
+                last_run=last_run(last['items'], datetime.now(UTC)),
                 failure_causes=[failure_cause(r) for r in (failed or {}).get('items', [])],
             )
             for p, last, failed in zip(projects, last_runs, failures, strict=True)
