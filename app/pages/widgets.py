@@ -87,7 +87,8 @@ async def confirm(question: str, *, yes: str = 'Yes', no: str = 'Cancel', color:
             ui.button(no, on_click=lambda: dialog.submit(False)).props('flat autofocus').classes('rb-tap')
             ui.button(yes, on_click=lambda: dialog.submit(True), color=color).classes('rb-tap')
     result = await dialog
-    dialog.delete()
+    if not dialog.is_deleted and not dialog.client.is_deleted:  # the tab may have closed while it asked
+        dialog.delete()
     return bool(result)
 
 

@@ -152,6 +152,23 @@ def test_switching_pages_while_a_run_streams_leaves_no_server_error(page: Page, 
         assert 'Traceback' not in text and 'IndexError' not in text, log
 
 
+def test_a_tab_closed_while_it_asks_to_stop_leaves_no_server_error(env: Stack, browser) -> None:  # noqa: ANN001
+    """Stop's confirmation open, then the tab closed: the dialog goes with the tab, quietly (it was deleted a second
+    time once the tab's client was gone: an ERROR with a traceback in the server's log)."""
+    run = env.trigger('alpha', 'slow').json()
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(f'{env.ui_url}/runs/{run["id"]}')
+    expect(page.get_by_test_id('output')).to_contain_text('line')
+    page.get_by_test_id('stop').click()
+    expect(page.get_by_role('alertdialog')).to_be_visible()
+    context.close()
+    time.sleep(12)  # past the UI's reconnect timeout (10 s): the tab's client is deleted
+    for log in env.logs():
+        text = log.read_text(errors='replace')
+        assert 'Traceback' not in text and 'not in list' not in text, log
+
+
 def test_the_list_pages_through_200_runs_with_its_filter_kept(page: Page, env: Stack) -> None:
     """Last in this module: its 200 runs are many rows for the other tests' lists."""
     with env.api() as api:
