@@ -16,6 +16,7 @@ from app.api.users import NO_STORE, forget
 from app.container import Services
 from app.core.token_rules import TokenRefusal
 from app.services.identity import people, tokens
+from app.services.identity.accounts import hash_token
 
 router = APIRouter(prefix='/tokens', tags=['tokens'])
 
@@ -58,15 +59,23 @@ async def create_token(
     return NewTokenPublic.model_validate(dataclasses.asdict(token))
 
 
+def _kept_digest(services: Services) -> str | None:
+    """Local mode: the token its browser and CLI sign in with is not revoked through the API (a 409 says how to
+    replace it); a team server's bootstrap token is an administrator's like any other."""
+    token = services.local_token
+    return hash_token(token) if token and not services.settings.is_team_mode else None
+
+
 def _forget(services: Services, done: tokens.Revocation) -> None:
     forget(services, done.digests)  # every instance forgets them now
 
 
-@router.delete('/{token_id}', response_model=Revoked, responses=problems(401, 403, 404))
+@router.delete('/{token_id}', response_model=Revoked, responses=problems(401, 403, 404, 409))
 async def revoke_token(token_id: str, services: ServicesDep, principal: PrincipalDep) -> Revoked:
     """Revoke one of your tokens, or (operators) of a person in your teams; it answers 401 on every instance from
     now on (a browser signed in with it is signed out at its next request)."""
-    done = await run_in_threadpool(tokens.revoke, services.engine, principal, token_id=token_id)
+    kept = _kept_digest(services)
+    done = await run_in_threadpool(tokens.revoke, services.engine, principal, token_id=token_id, kept_digest=kept)
     _forget(services, done)
     return Revoked(revoked=done.ids)
 
@@ -80,7 +89,8 @@ async def revoke_person(
     """Operators: revoke every token of the person of this name they manage. Names are not unique across teams:
     others of the name whose tokens the caller may not revoke are left alone (`left_alone`, with the reason);
     403 when the caller manages none of them, 409 `ambiguous_name` when several (revoke by token id then)."""
-    done = await run_in_threadpool(tokens.revoke, services.engine, principal, user_name=user)
+    kept = _kept_digest(services)
+    done = await run_in_threadpool(tokens.revoke, services.engine, principal, user_name=user, kept_digest=kept)
     _forget(services, done)
     left = [LeftAlonePublic.model_validate(dataclasses.asdict(person)) for person in done.left_alone]
     return RevokedByName(revoked=done.ids, user_id=str(done.user_id), left_alone=left)

@@ -361,7 +361,11 @@ class PeopleView:
                 ui.notify(revoked_text(person['name'], token['name']), type='positive', position='bottom')
                 await self.load()
 
-            if managed:
+            if this_browser and not connection.sign_in_required():  # login-free: the server's own sign-in token
+                ui.label("this machine's browser and CLI sign in with it").classes('text-xs opacity-70').props(
+                    'data-testid=local-token'
+                )
+            elif managed:
                 ui.button('Revoke', icon='block', color='negative', on_click=revoke).props(
                     'flat dense no-caps data-testid=revoke'
                 ).classes('rb-tap')

@@ -323,3 +323,20 @@ def test_revoking_by_name_acts_on_the_one_person_of_that_name_the_caller_manages
 
         refused = assert_problem(olga.post('/api/tokens/revoke', params={'user': 'nobody'}), 404, 'not_found')
         assert 'nobody' in refused['detail']
+
+
+def test_local_mode_keeps_the_token_its_browser_and_cli_sign_in_with(api, backend: str) -> None:  # noqa: ANN001
+    """Local mode: revoking the credentials.json token would lock this machine's browser and CLI out until a restart
+    (the page said 'offline', the CLI named the wrong cause): 409 saying how to replace it, nothing revoked, by id or
+    by name. A team server's bootstrap token is an administrator's like any other."""
+    me = api.client.get('/api/me').json()
+    by_id = api.client.delete(f'/api/tokens/{me["token_id"]}')
+    by_name = api.client.post('/api/tokens/revoke', params={'user': me['name']})
+    if backend == 'local':
+        for reply in (by_id, by_name):
+            problem = assert_problem(reply, 409, 'local_token')
+            assert 'delete credentials.json and start it again' in problem['detail']
+        assert api.client.get('/api/me').status_code == 200  # still signed in
+    else:
+        assert by_id.status_code == 200, by_id.text
+        assert api.client.get('/api/me').status_code == 401

@@ -35,3 +35,14 @@ def test_the_start_link_signs_the_browser_in_and_nothing_else_does(page, tmp_pat
         assert download is not None and page.context.request.get(app['url'] + download).status == 200
         page.goto(app['url'] + '/plain')
         expect(page.get_by_role('heading', name='Demo pipeline')).to_be_visible()
+
+
+def test_local_mode_does_not_offer_to_revoke_its_own_sign_in_token(page, tmp_path) -> None:  # noqa: ANN001
+    """Revoked, it locked this machine's browser and CLI out until a restart, the page saying 'offline': the People
+    page says what the token is for instead of offering Revoke (the API refuses it too, saying how to replace it)."""
+    with app_process(tmp_path / 'data', env={'RUNBOARD_DEMO': 'false'}) as app:
+        page.goto(app['sign_in_url'].replace('/?', '/settings/tokens?'))
+        row = page.locator('[data-token]', has_text='this page')
+        expect(row).to_have_count(1)
+        expect(row.get_by_test_id('local-token')).to_have_text("this machine's browser and CLI sign in with it")
+        expect(row.get_by_test_id('revoke')).to_have_count(0)

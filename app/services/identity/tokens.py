@@ -122,13 +122,26 @@ def person_by_name(name: str, people: Sequence[tuple[str, TokenRefusal | None]])
     return Refusal(403, 'forbidden', detail, extra={'reason': reasons[0]})
 
 
+LOCAL_TOKEN_DETAIL = (
+    "it is the token this machine's browser and the CLI sign in with (credentials.json in the data directory): "
+    'revoked, both would be locked out until the server restarts. To replace it, stop the server, delete '
+    'credentials.json and start it again: it makes a new one'
+)
+
+
 def revoke(
-    engine: Engine, principal: Principal, *, token_id: str | None = None, user_name: str | None = None
+    engine: Engine,
+    principal: Principal,
+    *,
+    token_id: str | None = None,
+    user_name: str | None = None,
+    kept_digest: str | None = None,
 ) -> Revocation:
     """Delete one token, or (operators) every token of the person of that name the caller manages (`person_by_name`),
     in the caller's teams. 403, and nothing revoked, when the token is not the caller's and they are a builder, or
     its owner is also in another team or is a deployment administrator (and the caller is not):
-    `people.require_manageable`."""
+    `people.require_manageable`. 409 `local_token`, and nothing revoked, for the token of `kept_digest` (local mode:
+    the one its browser and CLI sign in with)."""
     if not token_id:
         _require_operator(principal)
     teams, params = _teams_sql(principal)
@@ -175,6 +188,8 @@ def revoke(
             ).all()
             if not rows:
                 raise DomainError(404, 'not_found', f'{user_name} has no tokens to revoke', field='user')
+        if kept_digest is not None and any(row[1] == kept_digest for row in rows):
+            raise DomainError(409, 'local_token', f'Not revoked: {LOCAL_TOKEN_DETAIL}.')
         ids = [row[0] for row in rows]
         for token in ids:
             conn.execute(text('DELETE FROM apitoken WHERE id = :id'), {'id': token})
