@@ -19,8 +19,8 @@ def test_list_download_and_show(settings_factory, tmp_path: Path) -> None:
     repo = artifact_repo(tmp_path / 'repo')
     with api_server(settings_factory(max_artifact_bytes=200_000)) as server, server.client() as client:
         create_project(client, repo)
-        first = wait_for_status(client, trigger(client).json()['id'], timeout=60)
-        run = wait_for_status(client, trigger(client, depth='standard').json()['id'], timeout=60)
+        first = wait_for_status(client, trigger(client, depth='standard').json()['id'], timeout=60)
+        run = wait_for_status(client, trigger(client, depth='standard').json()['id'], timeout=60)  # at the same depth
 
         def cli(*args: str):  # noqa: ANN202
             return run_cli(server.base_url, server.token, *args)
@@ -80,10 +80,10 @@ def test_list_download_and_show(settings_factory, tmp_path: Path) -> None:
 
         # a branch's run that passes what main's run at its depth failed lists it as fixed, with that run
         add_fixing_branch(repo, 'feature/x')
-        fixing = wait_for_status(client, trigger(client, branch='feature/x').json()['id'], timeout=60)
+        fixing = wait_for_status(client, trigger(client, branch='feature/x', depth='standard').json()['id'], timeout=60)
         shown = cli('runs', 'show', fixing['id'])
         test_a = next(line for line in shown.stdout.splitlines() if 'tests.test_api::test_a' in line)
-        assert 'passed' in test_a and f'fixed (failed in {first["id"]})' in test_a  # main's last shallow run
+        assert 'passed' in test_a and f'fixed (failed in {run["id"]})' in test_a  # main's last standard run
 
 
 def test_the_summary_a_run_writes_is_shown_by_runs_show(settings_factory, repo_factory) -> None:  # noqa: ANN001
