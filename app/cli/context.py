@@ -157,9 +157,10 @@ def credentials_hint() -> str:
             '--admin`.'
         )
     return (
-        f'RUNBOARD_TOKEN is not set, so the CLI read the local-mode token from {where}. A server started with '
-        '--data-dir DIR keeps its token in DIR/credentials.json: set RUNBOARD_DATA_DIR=DIR (as the server has it), '
-        'or set RUNBOARD_TOKEN to a token of that server.'
+        f'RUNBOARD_TOKEN is not set, so the CLI read the local-mode token from {where}, and the server refused it: '
+        "it is another server's, or it was revoked (a server makes a new one at its next start). A server started "
+        'with --data-dir DIR keeps its token in DIR/credentials.json: set RUNBOARD_DATA_DIR=DIR (as the server has '
+        'it), or set RUNBOARD_TOKEN to a token of that server.'
     )
 
 

@@ -38,3 +38,8 @@ def test_a_refused_token_says_where_the_cli_looked(settings_factory, repo_factor
         assert 'no local-mode token' in said and 'runboard users add NAME --team TEAM --role operator --admin' in said
         wrong = run_cli(server.base_url, 'rb_not_a_token', 'projects', 'list')
         assert wrong.code == 4 and 'The token in RUNBOARD_TOKEN was refused' in ' '.join(wrong.stderr.split())
+        # a credentials.json the server refuses (another server's, or revoked): both causes named, and what mends each
+        elsewhere.mkdir()
+        (elsewhere / 'credentials.json').write_text('{"token": "rb_revoked_or_another_servers"}')
+        refused = ' '.join(run_cli(server.base_url, None, 'projects', 'list').stderr.split())
+        assert 'the server refused it' in refused and 'revoked' in refused and 'RUNBOARD_DATA_DIR=DIR' in refused
