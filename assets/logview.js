@@ -177,10 +177,10 @@ export default {
     reveal(row) {
       if (this.collapsed.has(row.dataset.group)) this.fold(row.dataset.group, false);
       if (row.dataset.fold && !this.opened.has(row.dataset.fold)) this.openGroup(row.dataset.fold, true);
-      const el = this.$el; // the line in the middle of the log; the page itself moves only if the log is off screen
+      const el = this.$el; // the line in the middle of the log; the page itself moves only if the line is off screen
       el.scrollTop = row.offsetTop - (el.clientHeight - row.offsetHeight) / 2;
-      const box = el.getBoundingClientRect();
-      if (box.bottom < 0 || box.top > window.innerHeight) el.scrollIntoView({ block: "nearest" });
+      const line = row.getBoundingClientRect(); // a short log's line can sit below the fold with the log's top shown
+      if (line.top < 0 || line.bottom > window.innerHeight) row.scrollIntoView({ block: "center" });
     },
     select(seq) {
       this.box.querySelector(".rb-selected")?.classList.remove("rb-selected");

@@ -56,11 +56,12 @@ async def project_tests_section(project_id: str) -> None:
                         .props('dense flat wrap-cells data-testid=flakiest-tests')
                         .classes('w-full')
                     )
-                    table.add_slot(  # the run it last failed in, one click away
+                    table.add_slot(  # the run it last failed in, one click away; on a phone its id's end, whole
                         'body-cell-last',
                         r"""<q-td :props="props"><a v-if="props.value" :href="'/runs/' + props.value"
-                        class="nicegui-link rb-tap-link break-all" data-testid=last-failed>{{ props.value }}</a>
-                        </q-td>""",
+                        :title="props.value" :aria-label="'run ' + props.value"
+                        class="nicegui-link rb-tap-link whitespace-nowrap" data-testid=last-failed
+                        >{{ $q.screen.lt.sm ? '…' + props.value.slice(-8) : props.value }}</a></q-td>""",
                     )
             with ui.column().classes('min-w-80 flex-1'):
                 ui.label('Tests and failures per run').classes('text-sm font-bold')

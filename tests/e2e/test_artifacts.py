@@ -127,6 +127,11 @@ def test_the_project_page_shows_flaky_tests(page: Page, env: Stack) -> None:
     expect(section.get_by_test_id('tests-chart')).to_be_visible()
     section.scroll_into_view_if_needed()
     screenshot(page, 'project-tests.png')
+    page.set_viewport_size({'width': 390, 'height': 844})  # a phone: the id's end, on one line, whole
+    expect(last_failed).to_have_text('…' + last['id'][-8:])
+    last_failed.scroll_into_view_if_needed()
+    box = last_failed.bounding_box()
+    assert box is not None and box['height'] <= 48 and box['x'] + box['width'] <= 390, box  # one line, a tap target
     last_failed.click()  # to the run it last failed in
     page.wait_for_url(f'**/runs/{last["id"]}')
 

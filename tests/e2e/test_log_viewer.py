@@ -196,6 +196,19 @@ def test_a_line_link_opens_the_log_there_and_a_search_finds_a_match_in_a_second(
     expect(page.get_by_test_id('held')).to_have_text('')
 
 
+def test_a_line_link_on_a_short_log_below_the_fold_scrolls_the_page_to_it(page: Page, env) -> None:  # noqa: ANN001
+    """A short log is not a scrolling box of its own: its top shows, its linked line is below the fold, and the page
+    itself moves to it (it stayed at the top, the line highlighted out of sight)."""
+    stack_, runs, _ = env
+    run_id = runs['main']
+    target = seq_of(stack_, run_id, 'test_two ok')
+    page.set_viewport_size({'width': 1280, 'height': 420})
+    page.goto(f'{stack_.ui_url}/runs/{run_id}#L{target}')
+    linked = line(page, target)
+    expect(linked).to_have_class(re.compile(r'\brb-selected\b'))
+    expect(linked).to_be_in_viewport()
+
+
 def test_a_link_to_a_running_log_is_not_pulled_to_the_tail_and_the_title_follows_the_status(page: Page, env) -> None:  # noqa: ANN001
     stack_, _, gate = env
     run_id = stack_.trigger('logs', 'live').json()['id']
