@@ -154,6 +154,8 @@ def test_closing_or_unlabelling_an_issue_stops_the_afk_run_working_on_it(setting
     repo = repo_factory({'main': shell_script('echo "working on #$RUNBOARD_ISSUE_NUMBER"\nsleep 60')})
     with api_server(settings_factory()) as server, server.client() as client:
         create_project(client, repo, project_id='proj')
+        hook = {'url': 'https://hooks.example.com/services/T0/B0/x', 'events': ['run.stopped', 'issue.parked']}
+        assert client.post('/api/projects/proj/notifications', json=hook).status_code == 201
         client.post('/api/projects/proj/issues', json={'title': 'T', 'labels': ['ready-for-agent']})
         running = client.post('/api/afk/start/proj').json()
         wait_for_output(client, running['id'], 'working on #1')
@@ -164,6 +166,10 @@ def test_closing_or_unlabelling_an_issue_stops_the_afk_run_working_on_it(setting
         ended = wait_for_status(client, running['id'])
         assert ended['status'] == 'stopped' and f'stop requested: {why}' in statuses(ended)
         assert client.get('/api/projects/proj').json()['consecutive_failures'] == 0
+        # its receivers hear the stop, and nothing parked: the claim was released (an issue.parked with no issue
+        # was told before)
+        told = client.get('/api/projects/proj/deliveries').json()['items']
+        assert [d['event_type'] for d in told] == ['run.stopped']
 
         reopened = client.patch('/api/projects/proj/issues/1', json={'state': 'open'})
         assert reopened.json()['ready'] is True

@@ -53,6 +53,13 @@ def test_run_end_events(kind: str, status: str, launch_failed: bool, failures_af
     )
 
 
+def test_an_afk_run_whose_issue_was_closed_meanwhile_parks_nothing() -> None:
+    """A person closed the issue while its run worked on it: the claim was released then, so its Stop parks nothing
+    and no `issue.parked` is told (it was, with `issue: null`)."""
+    events = run_end_events(kind='auto', status='stopped', failures_after=0, claim_active=False)
+    assert events == ['run.stopped']
+
+
 @pytest.mark.parametrize(
     ('code', 'ok'), [(200, True), (201, True), (204, True), (299, True), (301, False), (400, False), (None, False)]
 )

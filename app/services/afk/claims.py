@@ -24,16 +24,17 @@ _BLOCKING_SQL = "('active', 'parked', 'done', 'discarded')"
 _CLAIM_STATE = {'done': 'done', 'park': 'parked', 'release': 'released'}
 
 
-def settle_for_run(conn: Connection, *, run_id: str, move: str, cause: str) -> None:
-    """End the active claim of a run: `move` from afk_rules.settle_afk_run (done, park, release)."""
+def settle_for_run(conn: Connection, *, run_id: str, move: str, cause: str) -> bool:
+    """End the active claim of a run: `move` from afk_rules.settle_afk_run (done, park, release). False when the run
+    held no active claim any more (a person closing its issue released it before the run ended)."""
     state = _CLAIM_STATE[move]
-    conn.execute(
+    moved = conn.execute(
         text(
             'UPDATE issueclaim SET state = :state, cause = :cause, updated_at = :now '
             "WHERE run_id = :run_id AND state = 'active'"
         ),
         {'state': state, 'cause': None if state == 'done' else cause[:500], 'now': utcnow(), 'run_id': run_id},
-    )
+    ).rowcount
     if state == 'done':  # the local backlog closes what an agent finished (forge issues close with their PR)
         conn.execute(
             text(
@@ -43,6 +44,7 @@ def settle_for_run(conn: Connection, *, run_id: str, move: str, cause: str) -> N
             ),
             {'now': utcnow(), 'run_id': run_id},
         )
+    return moved > 0
 
 
 def claim_in(conn: Connection, *, project_id: str, issue_number: int, issue_title: str, run_id: str) -> bool:

@@ -114,12 +114,13 @@ def finish_run(
         # deliveries read the run's last lines and annotations
         end = ('status', f'{status.value}' + (f': {detail}' if detail else ''))
         append_events(conn, run_id, [*output, end], output_lines=output_lines, now=now)
+        claim_active = True
         if feeds_counter(kind):
             settlement = settle_afk_run(status.value, launch_failed=launch_failed)
             if settlement.counter in _COUNTER_SQL:
                 conn.execute(text(_COUNTER_SQL[settlement.counter]), {'pid': project_id})
 
-            claims.settle_for_run(
+            claim_active = claims.settle_for_run(
                 conn,
                 run_id=run_id,
                 move=settlement.claim,
@@ -129,7 +130,13 @@ def finish_run(
                 record_launch_error(conn, project_id, error or detail, now)
         # the deliveries its end raises (docs/notifications.md), in this transaction; sent apart (notify_sender.py)
         record_run_end(
-            conn, run_id=run_id, project_id=project_id, kind=kind, status=status.value, launch_failed=launch_failed
+            conn,
+            run_id=run_id,
+            project_id=project_id,
+            kind=kind,
+            status=status.value,
+            launch_failed=launch_failed,
+            claim_active=claim_active,
         )
     return {'project_id': project_id, 'team_id': team_id, 'kind': kind, 'status': status.value}
 

@@ -51,7 +51,14 @@ SQL_TELL_ORIGINAL = timed_sql(
 
 
 def record_run_end(
-    conn: Connection, *, run_id: str, project_id: str, kind: str, status: str, launch_failed: bool = False
+    conn: Connection,
+    *,
+    run_id: str,
+    project_id: str,
+    kind: str,
+    status: str,
+    launch_failed: bool = False,
+    claim_active: bool = True,
 ) -> int:
     """In finish_run's transaction, after the run's end is written: one delivery per enabled rule of the project
     for each event the end raised that the rule subscribes to. Returns the deliveries created. A project
@@ -66,7 +73,9 @@ def record_run_end(
         failures_after = conn.execute(
             text('SELECT consecutive_failures FROM project WHERE id = :p'), {'p': project_id}
         ).scalar()
-    events = run_end_events(kind=kind, status=status, launch_failed=launch_failed, failures_after=failures_after)
+    events = run_end_events(
+        kind=kind, status=status, launch_failed=launch_failed, failures_after=failures_after, claim_active=claim_active
+    )
     wanted = [event for event in events if any(event in rule['events'] for rule in rules)]
     if not wanted:
         return 0

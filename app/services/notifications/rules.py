@@ -16,19 +16,25 @@ MAX_RETRY_AFTER_SECONDS = 3600.0  # a receiver asking for longer waits this long
 
 
 def run_end_events(
-    *, kind: str, status: str, launch_failed: bool = False, failures_after: int | None = None
+    *,
+    kind: str,
+    status: str,
+    launch_failed: bool = False,
+    failures_after: int | None = None,
+    claim_active: bool = True,
 ) -> list[str]:
     """The events one run's end raises, in the order they happened.
 
     - `run.<status>` for the statuses a rule can subscribe to;
-    - AFK runs only (afk_rules.feeds_counter): `issue.parked` when the end parks its issue, and
+    - AFK runs only (afk_rules.feeds_counter): `issue.parked` when the end parks its issue (`claim_active`: the run
+      still held its claim; a person closing the issue released it first, and then nothing is parked), and
       `project.auto_paused` when it moved the project's failure counter onto the pause threshold
       (`failures_after`: the counter after this run; the loop pauses on reaching it, once)."""
     events = [f'run.{status}'] if f'run.{status}' in RUN_EVENTS else []
     if not feeds_counter(kind):
         return events
     settlement = settle_afk_run(status, launch_failed=launch_failed)
-    if settlement.claim == 'park':
+    if settlement.claim == 'park' and claim_active:
         events.append('issue.parked')
     if settlement.counter == 'add' and failures_after == AFK_PAUSE_THRESHOLD:
         events.append('project.auto_paused')
