@@ -88,12 +88,15 @@ def target_link(entry: Mapping[str, Any]) -> tuple[str, str | None]:
 
 def sentence(entry: Mapping[str, Any]) -> str:
     """'ann stopped run run_01…' (the target is drawn as a link after it)."""
+    if entry['action'] == 'run.retried' and (entry.get('details') or {}).get('automatic'):
+        return f"the project's auto-retry rule retried {entry['actor_name']}'s run as run"
     return f'{entry["actor_name"]} {VERBS.get(entry["action"], entry["action"])}'
 
 
 def details_text(entry: Mapping[str, Any]) -> str:
     details = dict(entry.get('details') or {})
     changed = details.pop('changed', None)
+    details.pop('automatic', None)  # said by the sentence
     parts = [f'{k} → {_value(v)}' for k, v in (changed or {}).items()]
     parts += [f'{k}: {_value(v)}' for k, v in details.items()]
     return ', '.join(parts)

@@ -63,6 +63,14 @@ def test_a_failing_run_is_retried_until_it_succeeds_within_the_limit(settings_fa
         assert [run['user_id'] for run in runs] == [first['user_id']] * 3  # as the run's person
         said = statuses(client.get(f'/api/runs/{runs[0]["id"]}').json())
         assert f'Retried automatically as {runs[1]["id"]} (attempt 2 of 3, after it failed).' in said
+        # the audit log tells the rule's retries from the person's own: as the person, marked automatic
+        audit = client.get('/api/audit', params={'action': 'run.retried'}).json()['items']
+        assert sorted(entry['target'] for entry in audit) == sorted(run['id'] for run in runs[1:])
+        assert all(entry['details']['automatic'] is True for entry in audit), audit
+        by_hand = client.post(f'/api/runs/{runs[0]["id"]}/retry')
+        assert by_hand.status_code == 201, by_hand.text
+        mine = client.get('/api/audit', params={'action': 'run.retried'}).json()['items'][0]
+        assert mine['target'] == by_hand.json()['id'] and 'automatic' not in mine['details']
 
 
 def test_the_limit_holds_and_only_chosen_statuses_are_retried(settings_factory, repo_factory) -> None:  # noqa: ANN001

@@ -20,6 +20,12 @@ def entry(action: str, **fields) -> dict:  # noqa: ANN003
         (entry('afk.reset'), 'ann reset the AFK pause of', ('alpha', '/projects/alpha')),
         (entry('token.revoked', target='tok_1', project_id=None), 'ann revoked token', ('tok_1', None)),
         (entry('something.new', target='x'), 'ann something.new', ('x', None)),  # a newer server's action
+        (entry('run.retried', target='run_2'), 'ann retried as run', ('run_2', '/runs/run_2')),
+        (  # the project's rule retried ann's run, as ann: not ann's own act
+            entry('run.retried', target='run_3', details={'retry_of': 'run_2', 'automatic': True}),
+            "the project's auto-retry rule retried ann's run as run",
+            ('run_3', '/runs/run_3'),
+        ),
     ],
 )
 def test_an_entry_reads_as_a_sentence_with_its_target(item: dict, words: str, link: tuple) -> None:

@@ -129,7 +129,10 @@ class RunAdmitter:
         overrides: dict[str, str | None],
         key: str | None,
         correlation_id: str | None,
+        automatic: bool = False,
     ) -> Admitted:
+        """`automatic`: the project's auto-retry rule retries it (auto_retry.py) as the run's person, and its audit
+        entry says so."""
         with Session(self.reader) as session:
             original, project = load_visible_run(session, run_id, principal)
             variables = run_variables(session.connection(), run_id)  # a retry runs with the original's
@@ -178,6 +181,7 @@ class RunAdmitter:
             # is a run of its own
             batch_id=original.batch_id if same_cell else None,
             variables=tuple(variables.items()),
+            automatic=automatic,
         )
         return self._admit(principal, project, spec, payload, key, correlation_id)
 

@@ -111,7 +111,12 @@ class AutoRetry:
             return 0
         try:
             admitted: Admitted = self.admitter.retry(
-                principal, run_id=row.id, overrides={}, key=AUTO_RETRY_KEY_PREFIX + row.id, correlation_id=None
+                principal,
+                run_id=row.id,
+                overrides={},
+                key=AUTO_RETRY_KEY_PREFIX + row.id,
+                correlation_id=None,
+                automatic=True,
             )
         except DomainError as exc:
             if exc.status not in WAIT_STATUSES:  # it will not pass by waiting

@@ -131,6 +131,7 @@ class RunSpec:
     batch_id: str | None = None  # a child of this matrix batch: its siblings do not lock it out of the branch
     variables: tuple[tuple[str, str], ...] = ()  # the trigger's own (name, value) pairs, over the project's
     awaiting_approval: bool = False  # written `delayed` until an operator approves it (services/runs/approvals.py)
+    automatic: bool = False  # a retry the project's auto-retry rule made as the run's person (its audit says so)
 
     @property
     def delayed(self) -> bool:
@@ -451,10 +452,13 @@ def stored_key(conn: Connection, user_id: str, key: str) -> StoredKey | None:
     return StoredKey(row['fingerprint'], row['run_id'], row['key_expires_at'], run)
 
 
-def audit_details(spec: RunSpec) -> dict[str, str]:
+def audit_details(spec: RunSpec) -> dict[str, Any]:
     """What the audit entry of a run's admission says besides its target."""
     pairs = (('branch', spec.branch_name), ('retry_of', spec.retry_of), ('batch_id', spec.batch_id))
-    return {k: v for k, v in pairs if v}
+    details: dict[str, Any] = {k: v for k, v in pairs if v}
+    if spec.automatic:
+        details['automatic'] = True
+    return details
 
 
 def lock_id(repository_key: str) -> int:
