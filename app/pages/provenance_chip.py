@@ -34,6 +34,11 @@ async def read_about() -> dict | None:
     return about
 
 
+def forget_about() -> None:
+    """The next chip of this browser's client asks the server again (what it said of the person changed)."""
+    _about.pop(id(connection.client()), None)
+
+
 class ProvenanceChip:
     def __init__(self) -> None:
         self.about: dict | None = None

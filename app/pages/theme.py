@@ -10,12 +10,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from nicegui import ui
+from nicegui import background_tasks, ui
 
+from app.client import ApiError
 from app.pages.attributes import attrs
 from app.pages.browser_alerts import watch_own_runs
 from app.pages.operator_only import operator_links
-from app.pages.provenance_chip import ProvenanceChip
+from app.pages.provenance_chip import ProvenanceChip, forget_about
 from app.state import connection, session
 
 # Badge fills under white text: each has at least 4.5:1 against it (WCAG AA), in both themes (issue 42)
@@ -67,12 +68,12 @@ def frame(title: str, *, show_person: bool = True) -> Iterator[None]:
                 )
                 operator_links()  # Audit, Settings
 
-                ProvenanceChip()
+                chip = ProvenanceChip()
             # narrow screens: the page's own heading names it; a title cut to one letter says nothing
             title_label = ui.label(title).classes('text-sm opacity-80 truncate rb-wide-only')
             title_label.props('data-testid=page-name')
             if show_person:
-                _person_menu()
+                _person_menu(chip)
 
                 watch_own_runs()  # a browser notification when the person's own run ends (opt-in: notifications page)
     with ui.column().classes('w-full max-w-6xl mx-auto p-2 sm:p-4 gap-4') as content:
@@ -97,24 +98,43 @@ def page_frame() -> PageFrame | None:
     return _frames.get(ui.context.client)
 
 
-def _person_menu() -> None:
+def _person_menu(chip: ProvenanceChip) -> None:
     """With sign-in: who is signed in (name, role), for a builder the way to their own tokens (personal tokens; an
     operator's is Settings) and Sign out."""
     if not connection.sign_in_required():
         return
     person = session.current_person() or {}
-    ui.label(f'{person.get("name") or "?"} · {person.get("role") or "?"}').classes('text-sm whitespace-nowrap').props(
-        'data-testid=signed-in-as'
+    signed_in_as = (
+        ui.label(f'{person.get("name") or "?"} · {person.get("role") or "?"}')
+        .classes('text-sm whitespace-nowrap')
+        .props('data-testid=signed-in-as')
     )
-    if person.get('role') != 'operator':  # an operator's way there is Settings (a phone's header has no room for both)
-        with (
-            ui.link(target='/settings/tokens')
-            .classes('text-white text-sm rb-tap-link flex items-center gap-1 whitespace-nowrap')
-            .props('data-testid=nav-your-tokens aria-label="Your tokens" title="Your tokens"')
-        ):
-            ui.icon('key').props('aria-hidden=true')
-            ui.label('Your tokens').classes('rb-wide-only')  # a phone: the key alone
+    with (
+        ui.link(target='/settings/tokens')
+        .classes('text-white text-sm rb-tap-link flex items-center gap-1 whitespace-nowrap')
+        .props('data-testid=nav-your-tokens aria-label="Your tokens" title="Your tokens"') as your_tokens
+    ):
+        ui.icon('key').props('aria-hidden=true')
+        ui.label('Your tokens').classes('rb-wide-only')  # a phone: the key alone
+    # an operator's way there is Settings (a phone's header has no room for both)
+    your_tokens.set_visibility(person.get('role') != 'operator')
     ui.button('Sign out', on_click=sign_out).props('flat dense color=white no-caps data-testid=sign-out')
+
+    async def as_now() -> None:
+        """Who they are now: a role an operator changed since the sign-in (theirs or their own) shows at once."""
+        try:
+            me = await connection.client().me()
+        except ApiError:
+            return  # a 401 sends the tab to the sign-in page; the next page asks again
+        if signed_in_as.is_deleted or me.get('role') == person.get('role'):
+            return
+        session.remember_person({'name': me.get('name'), 'role': me.get('role'), 'user_id': me.get('user_id')})
+        forget_about()  # the chip's cached answer names the old role: it asks again
+        await chip.load()
+        signed_in_as.text = f'{me.get("name") or "?"} · {me.get("role") or "?"}'
+        your_tokens.set_visibility(me.get('role') != 'operator')
+
+    background_tasks.create(as_now(), name='signed-in-as')
 
 
 def status_badge(status: str) -> ui.badge:

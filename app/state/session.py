@@ -56,6 +56,13 @@ def current_token() -> str | None:
     return storage.get(TOKEN_KEY) if storage is not None else None
 
 
+def remember_person(person: dict) -> None:
+    """Who is signed in, as the server says now (a role changed since the sign-in)."""
+    storage = _storage()
+    if storage is not None:
+        storage[PERSON_KEY] = person
+
+
 def current_person() -> dict | None:
     storage = _storage()
     return storage.get(PERSON_KEY) if storage is not None else None

@@ -204,3 +204,27 @@ def test_the_plain_reset_form_acts_as_the_signed_in_person(team_server, page) ->
     assert page.url.rstrip('/') == url  # 303 back to the dashboard, still signed in
     after = _api(url, alice['token'], 'GET', '/api/projects/red-app')
     assert after['consecutive_failures'] == 0 and after['paused'] is False
+
+
+def test_the_header_shows_the_role_a_person_has_now(team_server, browser) -> None:  # noqa: ANN001
+    """An operator makes another a builder while that person is signed in: their next page says builder and offers
+    their own tokens (it said the role they signed in with until they signed in again)."""
+    url, engine = team_server['url'], team_server['engine']
+    ensure_team(engine, 'green', 'green')
+    _, gil = create_user(engine, name='Gil', role=Role.operator, team_ids=['green'])
+    dora, dora_token = create_user(engine, name='Dora', role=Role.operator, team_ids=['green'])
+    context = browser.new_context(viewport={'width': 1200, 'height': 900})
+    try:
+        tab = context.new_page()
+        tab.goto(url + '/login')
+        _sign_in(tab, url, dora_token)
+        tab.wait_for_url(url + '/')
+        assert tab.get_by_test_id('signed-in-as').inner_text() == 'Dora · operator'
+        _api(url, gil, 'PATCH', f'/api/users/{dora.id}', json={'role': 'builder'})
+        tab.reload()
+        tab.get_by_test_id('nav-your-tokens').wait_for()
+        assert tab.get_by_test_id('signed-in-as').inner_text() == 'Dora · builder'
+        tab.get_by_test_id('provenance').wait_for()
+        assert 'builder' in (tab.get_by_test_id('provenance').get_attribute('aria-label') or '')
+    finally:
+        context.close()
