@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import httpx
 import pytest
@@ -17,6 +17,7 @@ from sqlalchemy import text
 from app.models import Role, utcnow
 from app.services.identity import people
 from app.services.identity.accounts import Principal, create_user, ensure_team, hash_token
+from app.services.scheduling.sweep import ScheduleSweep
 from tests.helpers.api import assert_problem
 from tests.helpers.runs import create_project
 from tests.helpers.servers import api_server
@@ -144,6 +145,19 @@ def test_removing_a_person_revokes_their_tokens_pauses_their_schedules_and_names
     assert (shown['paused'], shown['next_fire_at'], shown['user_name']) == (True, None, 'dana')
     firing = api.client.get(f'/api/projects/proj/schedules/{schedule["id"]}/firings').json()[0]
     assert (firing['state'], firing['reason']) == ('missed', 'schedule_paused')
+    # an operator resumes it as it is: its next slot is skipped saying why (it said the project did not exist)
+    services = api.server.services
+    sweep = ScheduleSweep(
+        engine=services.engine, settings=services.settings, admitter=services.admitter, bus=services.bus
+    )
+    resumed = api.client.post(f'/api/projects/proj/schedules/{schedule["id"]}/resume')
+    assert resumed.status_code == 200, resumed.text
+    due = datetime.fromisoformat(resumed.json()['next_fire_at'].replace('Z', '+00:00'))
+    [skipped] = sweep.sweep(now=due + timedelta(seconds=1))
+    assert (skipped.state, skipped.reason) == ('skipped', 'owner_gone')
+    firings = api.client.get(f'/api/projects/proj/schedules/{schedule["id"]}/firings').json()
+    told = next(f for f in firings if f['state'] == 'skipped')
+    assert told['detail'] == "The schedule's owner dana is no longer in the project's team."
     assert api.client.get('/api/projects/proj').json()['on_push'] == {**rules.json()['on_push']}  # untouched
     assert 'dana' not in [p['name'] for p in api.client.get('/api/users').json()]
     assert_problem(api.client.delete(f'/api/users/{dana.id}'), 404, 'not_found')  # no longer in your teams

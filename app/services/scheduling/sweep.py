@@ -144,7 +144,10 @@ class ScheduleSweep:
         state, run_id = 'skipped', None
         reason: str | None = 'owner_gone'
         detail: str | None = "The schedule's owner no longer exists."
-        if owner is not None:
+        # removed from the project's team: the admission's 404 would name the project, which exists
+        if owner is not None and team_id is not None and team_id not in owner.team_ids:
+            detail = f"The schedule's owner {owner.name} is no longer in the project's team."
+        elif owner is not None:
             try:
                 admitted = self.admitter.trigger(
                     owner,
