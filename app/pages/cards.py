@@ -23,7 +23,15 @@ from app.pages.widgets import menu_item, notify_error
 from app.state import connection, live
 from app.state.history import SPARKLINE_RUNS, is_finish_event, sparkline_svg
 from app.state.me import controls_afk, who_am_i
-from app.state.projects_store import CardView, ProjectsStore, awaiting_approval_text, card_menu, held_banner
+from app.state.projects_store import (
+    CardView,
+    ProjectsStore,
+    awaiting_approval_text,
+    card_menu,
+    held_banner,
+    shows_auto_chip,
+    who_resets_text,
+)
 from app.state.run_timing import parse, start_fact, until_text
 from app.state.text import shown
 
@@ -153,7 +161,7 @@ class ProjectCard:
         auto = bool(project.get('auto_enabled'))
         self.auto_badge.text = 'Auto' if auto else 'Auto off'
         attrs(self.auto_badge, {'color': 'green-9' if auto else 'grey-8', 'data-auto': 'on' if auto else 'off'})
-        self.auto_badge.set_visibility(not (auto and view.paused))  # "Auto paused" says both, never a green chip
+        self.auto_badge.set_visibility(shows_auto_chip(view))
         ready = view.ready
         self.start_label.text = f'Start AFK run ({ready if ready is not None else "?"} ready)'
         self.start_item.set_enabled(ready is None or ready > 0)
@@ -191,6 +199,8 @@ class ProjectCard:
         with self.causes:
             for cause in view.failure_causes:
                 ui.label(cause)
+            if who := who_resets_text(view, operator=self.operator):
+                ui.label(who).props('data-testid=paused-who-resets')
         parked = int(project.get('parked_count') or 0)
         self.parked_button.text = f'Parked ({parked})'
         self.parked_button.set_visibility(parked > 0)

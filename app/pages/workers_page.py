@@ -43,8 +43,8 @@ class WorkersView:
         self.admin = bool((me or {}).get('is_admin'))
         if self.local:
             self.summary.text = (
-                'This server runs every run itself. Workers (other machines that take runs off a team server) '
-                'are part of team mode: see docs/team.md.'
+                'This server runs every run itself (RUNBOARD_EXECUTOR=local). Workers, other machines that take '
+                'runs off a team server, need RUNBOARD_EXECUTOR=celery on it: see docs/team.md.'
             )
         else:
             self.summary.text = (

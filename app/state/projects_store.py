@@ -84,6 +84,18 @@ def card_menu(view: CardView, *, operator: bool) -> CardMenu:
     return CardMenu(auto=operator, paused_line=view.paused, reset=operator and held)
 
 
+def shows_auto_chip(view: CardView) -> bool:
+    """Pure: the green "Auto" (or grey "Auto off") chip shows unless the loop is on and held (its failures' pause
+    or the daily cost cap): "Auto paused" says both then, never beside a green chip."""
+    held = view.paused or view.cost_capped is not None
+    return not (bool(view.project.get('auto_enabled')) and held)
+
+
+def who_resets_text(view: CardView, *, operator: bool) -> str | None:
+    """Pure: under a failure pause's causes, who can end it, for a viewer without Reset (None: they have it)."""
+    return 'It resumes when an operator resets it.' if view.paused and not operator else None
+
+
 def awaiting_approval_text(project: dict) -> str | None:
     """The card's line for the runs an operator has to approve (None: none waits)."""
     count = int(project.get('awaiting_approval') or 0)

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from app.core.ids import new_run_id
-from app.state.projects_store import last_run
+from app.state.projects_store import CardView, last_run, shows_auto_chip, who_resets_text
 
 RAN = {'id': new_run_id(), 'status': 'succeeded'}
 NOW = datetime.now(UTC)
@@ -28,3 +28,29 @@ LATER = {'id': new_run_id(at=NOW + timedelta(hours=2)), 'status': 'stopped'}
 )
 def test_a_cards_last_run_is_the_newest_that_was_due(newest: list[dict], shown: dict | None) -> None:
     assert last_run(newest, NOW) == shown
+
+
+TODAY = datetime.now(UTC).date().isoformat()
+
+
+def card(**project: object) -> CardView:
+    return CardView(project={'id': 'p', 'auto_enabled': True, **project})
+
+
+@pytest.mark.parametrize(
+    ('view', 'chip', 'builder_line'),
+    [
+        (card(), True, None),
+        (card(auto_enabled=False), True, None),  # "Auto off", grey
+        (card(paused=True), False, 'It resumes when an operator resets it.'),  # the failures' pause
+        # the daily cost cap holds it: "Auto paused" says so, the green chip does not contradict it
+        (card(afk_cost_cap_usd_per_day=3.5, afk_cost_capped_on=TODAY), False, None),
+        (card(paused=True, auto_enabled=False), True, 'It resumes when an operator resets it.'),
+    ],
+)
+def test_a_held_loop_shows_no_green_chip_and_tells_a_builder_who_resets_it(
+    view: CardView, chip: bool, builder_line: str | None
+) -> None:
+    assert shows_auto_chip(view) is chip
+    assert who_resets_text(view, operator=False) == builder_line
+    assert who_resets_text(view, operator=True) is None  # an operator's card has Reset
