@@ -28,7 +28,7 @@ from app.api.security_headers import SecurityHeaders
 from app.api.sign_in_gate import LocalSignInGate
 from app.config import Settings
 from app.container import Services, build_services
-from app.core.startup import StartupFailed, failure_line
+from app.core.startup import StartupFailed, failure_line, remote_is_itself
 from app.infra.db import StartupError, preflight
 from app.infra.events import STOPPING_EVENT
 from app.services.identity.accounts import read_local_token
@@ -209,6 +209,9 @@ def run(settings: Settings, *, native: bool = False) -> None:
     for noisy in ('httpx', 'apscheduler'):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     logging.getLogger('alembic.runtime.migration').addFilter(one_line_per_migration)
+    if itself := remote_is_itself(settings.server, host=settings.host, port=settings.port):
+        print(f'runboard: cannot start: {itself}', file=sys.stderr)
+        raise SystemExit(2)
     if settings.server is None:  # hosting the API: its database must answer before anything is served
         try:
             preflight(settings.effective_database_url)

@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
+from urllib.parse import urlsplit
 
 LINE_LIMIT = 300
 _URL_PASSWORD = re.compile(r'(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^:/@\s]*):[^@/\s]*@', re.IGNORECASE)
@@ -65,3 +66,29 @@ def settings_line(errors: list[dict[str, Any]]) -> str:
         name = f'RUNBOARD_{location.upper()}' if location else 'the settings'
         said.append(f'{name}: {" ".join(str(error.get("msg", "invalid")).split())}')
     return ('invalid settings: ' + '; '.join(said or ['invalid']))[:LINE_LIMIT]
+
+
+LOOPBACK = ('127.0.0.1', 'localhost', '::1')
+EVERY_ADDRESS = ('0.0.0.0', '::', '')
+
+
+def remote_is_itself(server: str | None, *, host: str, port: int) -> str | None:
+    """Pure: why a process told to serve only the UI of the API at `server` would talk to itself (`server`, often an
+    exported RUNBOARD_SERVER meant for the CLI, names the address this process listens on), else None. Such a
+    process answers every /api path with 404 and never runs anything."""
+    if not server:
+        return None
+    parts = urlsplit(server)
+    try:
+        their_port = parts.port or (443 if parts.scheme == 'https' else 80)
+    except ValueError:
+        return None
+    theirs = (parts.hostname or '').lower()
+    same_host = theirs == host.lower() or (theirs in LOOPBACK and (host in EVERY_ADDRESS or host in LOOPBACK))
+    if not same_host or their_port != port:
+        return None
+    return (
+        f"RUNBOARD_SERVER (or --server) is {server}, this process's own address: it would serve a UI of itself and no "
+        'API. Unset RUNBOARD_SERVER to host the API here (it is for the CLI, and for a UI-only process of another '
+        'server)'
+    )

@@ -196,3 +196,25 @@ def test_a_team_server_makes_no_bootstrap_administrator_and_says_how_to_make_the
             assert me.status_code == 200 and me.json()['is_admin'] is True and me.json()['team_ids'] == ['ops']
         with app_processes([tmp_path / 'bootstrap'], env=server_env(settings)) as (app,):
             assert (tmp_path / 'bootstrap' / 'credentials.json').exists()  # server_env: the suite's setting, true
+
+
+def test_a_server_told_its_own_address_as_its_remote_api_refuses_to_start(tmp_path: Path) -> None:
+    """RUNBOARD_SERVER exported for the CLI, then `runboard serve` on that port: it started as a UI of itself, said
+    it was ready, and answered every /api path 404. It says why it cannot start instead."""
+    port = free_port()
+    done = subprocess.run(
+        [sys.executable, 'main.py', '--port', str(port), '--data-dir', str(tmp_path / 'data')],
+        cwd=ROOT,
+        env=clean_env(RUNBOARD_SERVER=f'http://localhost:{port}'),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2, done.stderr
+    assert (
+        done.stderr.strip()
+        .splitlines()[-1]
+        .startswith(
+            f"runboard: cannot start: RUNBOARD_SERVER (or --server) is http://localhost:{port}, this process's own address"
+        )
+    )

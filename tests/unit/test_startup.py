@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.core.startup import StartupFailed, failure_line, not_ready, settings_line, step
+from app.core.startup import StartupFailed, failure_line, not_ready, remote_is_itself, settings_line, step
 
 
 class DriverError(Exception):
@@ -107,3 +107,23 @@ def test_a_step_names_what_failed_and_an_inner_step_keeps_its_name() -> None:
     with pytest.raises(StartupFailed) as outer, step('building the services'):
         raise KeyError('x')
     assert outer.value.step == 'building the services'
+
+
+@pytest.mark.parametrize(
+    ('server', 'host', 'port', 'itself'),
+    [
+        (None, '127.0.0.1', 8080, False),  # hosting the API: nothing to check
+        ('http://127.0.0.1:8080', '127.0.0.1', 8080, True),
+        ('http://localhost:8080/', '0.0.0.0', 8080, True),  # every address includes loopback
+        ('http://[::1]:8080', '127.0.0.1', 8080, True),
+        ('http://runboard.example:8080', 'runboard.example', 8080, True),
+        ('http://127.0.0.1:8081', '127.0.0.1', 8080, False),  # another server on this machine
+        ('https://team.example', '127.0.0.1', 443, False),  # a team server elsewhere
+        ('http://127.0.0.1:notaport', '127.0.0.1', 8080, False),  # said by the client's own check, not here
+    ],
+)
+def test_a_ui_process_pointed_at_itself(server: str | None, host: str, port: int, itself: bool) -> None:
+    said = remote_is_itself(server, host=host, port=port)
+    assert (said is not None) is itself
+    if said:
+        assert "this process's own address" in said and 'Unset RUNBOARD_SERVER' in said
