@@ -48,19 +48,24 @@ async def check_token(token: str) -> dict:
 
 
 @ui.page('/login')
-async def login_page(next: str | None = None) -> Any:  # noqa: A002  (the query parameter is called next)
+async def login_page(next: str | None = None, ended: str | None = None) -> Any:  # noqa: A002  (the query's name)
     target = session.safe_next(next)
     if not connection.sign_in_required():
         return RedirectResponse(target, status_code=303)
     with frame('Sign in', show_person=False):
         with ui.card().classes('w-full max-w-md mx-auto gap-3'):
             ui.label('Sign in to Runboard').classes('text-lg font-bold').props('role=heading aria-level=1')
+            if ended:  # sent here because the server refused this browser's token
+                ui.label(
+                    'You were signed out: the token this browser used no longer works (it was revoked, or you were '
+                    'removed from your teams). Sign in with another token.'
+                ).classes('text-sm rb-text-caution').props('role=status data-testid=signed-out-why')
             ui.label(
                 'Paste your API token. An operator of your team gives you one: Settings → People and tokens → '
                 'Add person. Once signed in, you make your own under Your tokens.'
             ).classes('text-sm opacity-80')
             ui.label(
-                'A new server has nobody yet: its administrator makes the first person, on a machine that reaches '
+                'On a new server with nobody yet, its administrator makes the first person, on a machine that reaches '
                 'its database, with runboard users add NAME --team TEAM --role operator --admin.'
             ).classes('text-xs opacity-70').props('data-testid=first-admin-hint')
             token_input = (

@@ -95,7 +95,7 @@ def send_to_login() -> None:
         return
     path = tab.request.url.path + (f'?{tab.request.url.query}' if tab.request.url.query else '')
     with contextlib.suppress(Exception), tab:
-        ui.navigate.to(session.login_url(path))
+        ui.navigate.to(session.login_url(path, ended=True))
 
 
 def _token() -> str | None:

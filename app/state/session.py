@@ -38,10 +38,12 @@ def safe_next(target: str | None) -> str:
     return target
 
 
-def login_url(next_path: str | None) -> str:
-    """Pure: the login page that comes back to next_path."""
+def login_url(next_path: str | None, *, ended: bool = False) -> str:
+    """Pure: the login page that comes back to next_path; `ended`: the server refused this browser's token (revoked,
+    or its person removed), which the page says."""
     target = safe_next(next_path)
-    return LOGIN_PATH if target == '/' else f'{LOGIN_PATH}?next={quote(target, safe="")}'
+    query = ([] if target == '/' else [f'next={quote(target, safe="")}']) + (['ended=1'] if ended else [])
+    return LOGIN_PATH + (f'?{"&".join(query)}' if query else '')
 
 
 def _storage() -> dict | None:

@@ -275,6 +275,7 @@ def test_a_builder_makes_and_revokes_their_own_tokens_and_is_told_before_signing
     expect(dialog).to_contain_text('this signs you out of this browser')
     dialog.get_by_role('button', name='Revoke').click()
     page.wait_for_url(re.compile(r'/login'))
+    expect(page.get_by_test_id('signed-out-why')).to_contain_text('You were signed out')  # not a bare login page
     with server.api(signed_in_with) as gone:
         assert gone.get('/api/me').status_code == 401
 

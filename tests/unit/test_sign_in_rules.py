@@ -49,6 +49,11 @@ def test_login_url_comes_back_to_the_page(here: str, expected: str) -> None:
     assert login_url(here) == expected
 
 
+def test_a_login_url_after_a_refused_token_says_the_sign_in_ended() -> None:
+    assert login_url('/', ended=True) == '/login?ended=1'
+    assert login_url('/runs/run_1', ended=True) == '/login?next=%2Fruns%2Frun_1&ended=1'
+
+
 @pytest.mark.parametrize(
     'fields, required',
     [
