@@ -211,10 +211,6 @@ def test_a_server_told_its_own_address_as_its_remote_api_refuses_to_start(tmp_pa
         timeout=120,
     )
     assert done.returncode == 2, done.stderr
-    assert (
-        done.stderr.strip()
-        .splitlines()[-1]
-        .startswith(
-            f"runboard: cannot start: RUNBOARD_SERVER (or --server) is http://localhost:{port}, this process's own address"
-        )
-    )
+    said = done.stderr.strip().splitlines()[-1]
+    assert said.startswith(f'runboard: cannot start: RUNBOARD_SERVER (or --server) is http://localhost:{port}, ')
+    assert "this process's own address" in said

@@ -174,8 +174,8 @@ def test_a_revoked_token_sends_the_browser_back_to_login(team_server, page) -> N
             timeout=30,
         )  # a change Carol's tab reacts to
         with contextlib.suppress(PlaywrightTimeout):
-            page.wait_for_url('**/login', timeout=2000)
-    assert page.url.endswith('/login'), page.url
+            page.wait_for_url('**/login?ended=1', timeout=2000)
+    assert page.url.endswith('/login?ended=1'), page.url  # the page says the sign-in ended, and why
     page.get_by_test_id('token-input').wait_for()
     page.goto(url + '/')  # the revoked token is forgotten: still signed out
     page.wait_for_url('**/login')
