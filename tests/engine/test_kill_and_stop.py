@@ -61,6 +61,7 @@ def test_stop_running_and_queued_runs(settings_factory, repo_factory) -> None:
         assert reply.status_code == 202, reply.text
         run = wait_for_status(client, running)
         assert run['status'] == 'stopped' and statuses(run)[-1].startswith('stopped')
+        assert run['error'] == 'stopped by local'  # who stopped it, where people look for why (and webhooks)
         assert procs.processes_of_run(running) == []
 
         again = client.post(f'/api/runs/{running}/stop')

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from app.models import RunStatus
-from app.services.execution.reaper import classify_run
+from app.services.execution.reaper import classify_run, stop_reason
 
 
 @pytest.mark.parametrize(
@@ -44,3 +44,21 @@ def test_classify_run(exit_code, kill_reason, owner_gone, has_pull_request, expe
         )
         == expected
     )
+
+
+@pytest.mark.parametrize(
+    ('lines', 'reason'),
+    [
+        (['stop requested by bob'], 'stopped by bob'),
+        (['stop requested: issue #8 was closed by bob'], 'stopped: issue #8 was closed by bob'),
+        (
+            ["stopping: today's AFK cost $3.60 reached the project's cap of $3.50"],
+            "stopped: today's AFK cost $3.60 reached the project's cap of $3.50",
+        ),
+        (['cancelled by ann before it was due'], 'cancelled by ann before it was due'),
+        (['stopping: the cost cap', 'stop requested by bob'], 'stopped by bob'),  # the last asked
+        ([], None),  # nothing says why (a shutdown's own line is its error already)
+    ],
+)
+def test_why_a_stopped_run_stopped(lines: list[str], reason: str | None) -> None:
+    assert stop_reason(lines) == reason

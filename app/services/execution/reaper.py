@@ -46,6 +46,28 @@ def classify_run(
     return RunStatus.failed
 
 
+# the status lines that say why a stop was asked (execution/stop.py, runs/usage.py's cost cap), newest last
+STOP_LINES_SQL = (
+    "SELECT text FROM runevent WHERE run_id = :id AND type = 'status' AND (text LIKE 'stop requested%' "
+    "OR text LIKE 'stopping: %' OR text LIKE 'cancelled by %' OR text LIKE 'not approved: %') ORDER BY seq"
+)
+
+
+STOP_WORDS = (('stop requested by ', 'stopped by '), ('stop requested: ', 'stopped: '), ('stopping: ', 'stopped: '))
+
+
+def stop_reason(lines: list[str]) -> str | None:
+    """Pure: why a stopped run stopped, from its log's stop lines (the last asked wins), as its error says it: who
+    stopped it or what did (a closed issue, the AFK cost cap); None when none says."""
+    if not lines:
+        return None
+    said = lines[-1]
+    for asked, told in STOP_WORDS:
+        if said.startswith(asked):
+            return told + said.removeprefix(asked)
+    return said
+
+
 _COUNTER_SQL = {
     'add': 'UPDATE project SET consecutive_failures = consecutive_failures + 1 WHERE id = :pid',
     'reset': 'UPDATE project SET consecutive_failures = 0 WHERE id = :pid',
@@ -84,6 +106,8 @@ def finish_run(
     output_lines = sum(1 for kind, _ in output if kind in OUTPUT_KINDS)
     with session_scope(engine) as session:
         conn = session.connection()
+        if status == RunStatus.stopped and error is None:  # who or what stopped it, where people look for why
+            error = stop_reason([row[0] for row in conn.execute(text(STOP_LINES_SQL), {'id': run_id})])
         now = utcnow()  # inside the transaction (SQLite: under the write lock), as close to the commit as can be
         row = conn.execute(
             timed_sql(
