@@ -12,12 +12,12 @@ from typing import Any
 
 from nicegui import background_tasks, ui
 
-from app.client import ApiError
 from app.pages.attributes import attrs
 from app.pages.browser_alerts import watch_own_runs
 from app.pages.operator_only import operator_links
 from app.pages.provenance_chip import ProvenanceChip, forget_about
 from app.state import connection, session
+from app.state.me import who_am_i
 
 # Badge fills under white text: each has at least 4.5:1 against it (WCAG AA), in both themes (issue 42)
 STATUS_COLORS = {
@@ -122,11 +122,8 @@ def _person_menu(chip: ProvenanceChip) -> None:
 
     async def as_now() -> None:
         """Who they are now: a role an operator changed since the sign-in (theirs or their own) shows at once."""
-        try:
-            me = await connection.client().me()
-        except ApiError:
-            return  # a 401 sends the tab to the sign-in page; the next page asks again
-        if signed_in_as.is_deleted or me.get('role') == person.get('role'):
+        me = await who_am_i(fresh=True)  # the page's other parts then read the same answer
+        if me is None or signed_in_as.is_deleted or me.get('role') == person.get('role'):
             return
         session.remember_person({'name': me.get('name'), 'role': me.get('role'), 'user_id': me.get('user_id')})
         forget_about()  # the chip's cached answer names the old role: it asks again

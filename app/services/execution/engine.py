@@ -22,7 +22,7 @@ from app.services.execution.caches import RunCaches
 from app.services.execution.claim import claim_next
 from app.services.execution.execution import ExecutionParts, execute_run, tidy_worktree
 from app.services.execution.live import ClaimedRun, LiveRun, new_instance_id
-from app.services.execution.liveness import refresh_heartbeats, usage_event, usage_so_far
+from app.services.execution.liveness import beat, usage_event
 from app.services.execution.output_ingest import OutputIngest
 from app.services.execution.process import confinement_for, kill_process_group
 from app.services.execution.pull_requests import PullRequestCheck, end_runs_with_pull_requests
@@ -230,8 +230,7 @@ class RunEngine:
         while True:
             await asyncio.sleep(self.settings.heartbeat_seconds)
             try:
-                used = await asyncio.to_thread(usage_so_far, list(self.live.values()))
-                stops = await asyncio.to_thread(refresh_heartbeats, self.engine, self.instance_id, used)
+                used, stops = await asyncio.to_thread(beat, self.engine, self.instance_id, list(self.live.values()))
                 # only for runs still running here: a run's end publishes its final figures after this
                 running = [(live, u) for u in used if (live := self.live.get(u.id)) and live.cgroup_ending is None]
                 if running:

@@ -394,6 +394,12 @@ class CgroupBase(Cgroups):
     """Where this process makes its runs' cgroups: a directory `runboard-<pid>-<random>` under its own cgroup (in
     each hierarchy a limit or a measure needs, v1; in the unified one, v2)."""
 
+    @functools.cached_property
+    def real_time_grouped(self) -> bool:
+        """Whether the kernel groups real-time scheduling in its cpu hierarchy (read once per base)."""
+        cpu = self.by_controller.get('cpu')
+        return cpu is not None and (cpu / 'cpu.rt_runtime_us').exists()
+
     def make(self, run_id: str, *, memory_bytes: int | None = None, cpus: float | None = None) -> RunCgroup:
         """Blocking: the run's cgroup with its limits written; `memory_bytes`, `cpus`: its own (its project's,
         limits.run_limit), where this base's hierarchies can hold them."""
@@ -402,12 +408,11 @@ class CgroupBase(Cgroups):
             limits = dataclasses.replace(limits, memory_bytes=memory_bytes)
         if cpus is not None and 'cpu' in self.by_controller:
             limits = dataclasses.replace(limits, cpus=cpus)
-        cpu = self.by_controller.get('cpu')
         where = in_hierarchies(
             self.by_controller,
             version=self.version,
             cpu_limited=bool(limits.cpus),
-            real_time_grouped=cpu is not None and (cpu / 'cpu.rt_runtime_us').exists(),
+            real_time_grouped=self.real_time_grouped,
         )
         made = RunCgroup(self.version, {c: d / run_id for c, d in where.items()}, limits)
         try:
@@ -505,9 +510,8 @@ def _ready(base: CgroupBase, sweep_in: list[Path]) -> CgroupBase:
         for d in made:
             _remove(d)
         raise
-    # removed when the executor closes (release_bases) or at a clean exit; after a kill, by the next start's sweep
-    atexit.register(_remove_empty, base.dirs)
-    _made_bases.append(base)
+    _made_bases.append(base)  # removed when the executor closes or at a clean exit (release_bases); after a kill, by
+    # the next start's sweep
     return base
 
 
@@ -588,6 +592,9 @@ def release_bases() -> None:
             _remove_empty(base.dirs)
 
 
+atexit.register(release_bases)
+
+
 def _remove_empty(dirs: list[Path]) -> None:
     for d in dirs:
         try:
@@ -623,8 +630,6 @@ def probe(setting: LimitsSetting, limits: RunLimits, asked_beyond_default: bool)
     if setting == 'off':
         return decide(setting, limits, problem=None, asked_beyond_default=asked_beyond_default), None
     base, problem = find_base(limits)
-    if base is not None and not base.by_controller:
-        base, problem = None, 'no cgroup hierarchy with the memory or cpu controller is mounted'
     verdict = decide(setting, limits, problem=problem, asked_beyond_default=asked_beyond_default)
     if problem:
         log.info('run limits not enforced: %s', problem)

@@ -55,6 +55,13 @@ def usage_so_far(runs: Iterable[LiveRun]) -> list[UsageSoFar]:
     return found
 
 
+def beat(engine: Engine, instance_id: str, runs: Iterable[LiveRun]) -> tuple[list[UsageSoFar], list[str]]:
+    """Blocking, one thread hop a heartbeat: what these runs used so far, stored with their heartbeats; returns it and
+    the runs a person asked to stop (refresh_heartbeats)."""
+    used = usage_so_far(runs)
+    return used, refresh_heartbeats(engine, instance_id, used)
+
+
 def usage_event(live: LiveRun, used: UsageSoFar) -> dict:
     return {'type': USAGE_EVENT, 'project_id': live.project_id, 'team_id': live.team_id, **asdict(used)}
 
