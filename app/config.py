@@ -74,6 +74,9 @@ class Settings(BaseSettings):
 
     rate_limit_runs: int = 20
     rate_limit_window_seconds: int = 600
+    # failed token checks a client address may make a minute before its unknown tokens get 429 (0: no limit);
+    # services/identity/failed_sign_ins.py
+    failed_sign_ins_per_minute: int = Field(default=30, ge=0)
     idempotency_ttl_seconds: int = 24 * 60 * 60
     max_body_bytes: int = 64 * 1024
 

@@ -25,6 +25,7 @@ from app.services.execution.celery_app import make_celery
 from app.services.execution.dispatch import Dispatcher, celery_sender
 from app.services.execution.engine import RunEngine
 from app.services.identity import accounts
+from app.services.identity.failed_sign_ins import FailedSignIns
 from app.services.identity.tokens import REVOKED_EVENT
 from app.services.notifications.sender import Sender
 from app.services.notifications.webhook_targets import TargetGuard, policy_of
@@ -51,6 +52,7 @@ class Services:
     bus: EventBus
     limiter: RateLimiter
     auth: accounts.TokenAuthenticator
+    failed_sign_ins: FailedSignIns
     branches: gitops.BranchCache
     admitter: RunAdmitter
     runner: RunEngine
@@ -223,6 +225,7 @@ def _build(settings: Settings, engine: Engine) -> Services:
         bus=bus,
         limiter=limiter,
         auth=accounts.TokenAuthenticator(engine),
+        failed_sign_ins=FailedSignIns(settings.failed_sign_ins_per_minute),
         branches=branches,
         admitter=RunAdmitter(engine=engine, settings=settings, limiter=limiter, repositories=repositories, bus=bus),
         runner=RunEngine(settings=settings, engine=engine, bus=bus, repositories=repositories),

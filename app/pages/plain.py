@@ -204,7 +204,7 @@ def register() -> None:
             return _back(Notice('This form is out of date; try again.', error=True))
         token = (form.get('token') or [''])[0].strip()
         try:
-            person = await check_token(token)
+            person = await check_token(token, request)
         except ApiError as exc:
             return _back(Notice(explain(exc), error=True))
         await session.sign_in(request, token, person)  # under a new session id: the answer sets its cookie

@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse
 
 from app.client import ApiError
+from app.core.origins import BROWSER_ADDRESS_HEADER
 from app.pages.theme import LOGOUT_PATH, frame, post_form
 from app.state import connection, session
 
@@ -37,19 +38,24 @@ def explain(exc: ApiError) -> str:
     """Pure: what the login page says about a failed token check."""
     if exc.status == 401:
         return 'This token is not valid (unknown or revoked). Check it and try again.'
+    if exc.error == 'too_many_failed_sign_ins':
+        return f'Too many failed sign-ins from this address. Try again in {exc.retry_after or 60} seconds.'
     if exc.is_network:
         return f'Could not check the token: {exc.detail} Try again in a moment.'
     return f'The server refused the sign-in: {exc}'
 
 
-async def check_token(token: str) -> dict:
+async def check_token(token: str, request: Request | None) -> dict:
+    """Who a typed token is, asked of the API for the browser of `request` (whose failed tries are counted)."""
+    address = request.client.host if request is not None and request.client else ''
     async with connection.anonymous_client(token, timeout=10.0) as api:
-        return (await api.request('GET', '/me')).data
+        return (await api.request('GET', '/me', headers={BROWSER_ADDRESS_HEADER: address})).data
 
 
 @ui.page('/login')
 async def login_page(next: str | None = None, ended: str | None = None) -> Any:  # noqa: A002  (the query's name)
     target = session.safe_next(next)
+    request = request_contextvar.get()
     if not connection.sign_in_required():
         return RedirectResponse(target, status_code=303)
     with frame('Sign in', show_person=False):
@@ -84,7 +90,7 @@ async def login_page(next: str | None = None, ended: str | None = None) -> Any: 
                     return
                 button.disable()
                 try:
-                    person = await check_token(token)
+                    person = await check_token(token, request)
                 except ApiError as exc:
                     error.text = explain(exc)
                     error.set_visibility(True)

@@ -10,7 +10,9 @@ import pytest
 from app import ui_secret
 from app.client import ApiError
 from app.config import Settings
+from app.core.origins import counted_address
 from app.pages.signin import explain
+from app.services.identity.failed_sign_ins import FailedSignIns
 from app.state.session import login_url, safe_next
 
 
@@ -77,6 +79,7 @@ def test_when_the_ui_asks_for_a_token(fields: dict, required: bool, tmp_path: Pa
         (ApiError(401, 'unauthorized', 'bad'), 'not valid'),
         (ApiError(0, 'network', 'Could not reach the server at http://x: ConnectError.'), 'Could not reach'),
         (ApiError(500, 'internal', 'boom'), 'refused'),
+        (ApiError(429, 'too_many_failed_sign_ins', 'x', headers={'retry-after': '17'}), 'Try again in 17 seconds'),
     ],
 )
 def test_login_errors_say_what_went_wrong(error: ApiError, says: str) -> None:
@@ -89,3 +92,45 @@ def test_the_session_secret_is_created_once_and_private(tmp_path: Path) -> None:
     assert len(first) >= 32
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert ui_secret.load_or_create(path) == first  # a restart keeps everyone signed in
+
+
+@pytest.mark.parametrize(
+    'peer, browser, counted',
+    [
+        ('203.0.113.7', None, '203.0.113.7'),  # a client elsewhere: its own address
+        ('203.0.113.7', '198.51.100.1', '203.0.113.7'),  # only a loopback peer may name a browser
+        ('127.0.0.1', None, None),  # this machine's own calls (its UI, local scripts)
+        ('::1', '', None),
+        ('127.0.0.1', '198.51.100.1', '198.51.100.1'),  # its UI checking a token typed in that browser
+        ('127.0.0.1', ' 2001:db8::1 ', '2001:db8::1'),
+        ('testclient', None, 'testclient'),  # a name, not an address: not loopback
+        (None, None, None),
+    ],
+)
+def test_whose_failed_sign_in_a_request_is(peer: str | None, browser: str | None, counted: str | None) -> None:
+    assert counted_address(peer, browser) == counted
+
+
+def test_failed_sign_ins_hold_an_address_until_its_oldest_failure_leaves_the_window() -> None:
+    now = [1000.0]
+    failures = FailedSignIns(limit=3, window_seconds=60, clock=lambda: now[0])
+    for moment in (1000.0, 1010.0, 1020.0):
+        now[0] = moment
+        assert failures.retry_after('a') == 0
+        failures.record('a')
+    assert failures.retry_after('a') == 40  # the first failure, at 1000, leaves at 1060
+    assert failures.retry_after('b') == 0
+    now[0] = 1060.5
+    assert failures.retry_after('a') == 0
+    failures.record('a')
+    assert failures.retry_after('a') == 10  # now the one at 1010 is the oldest of three
+
+
+def test_no_limit_counts_nothing_and_an_uncounted_caller_is_never_held() -> None:
+    unlimited = FailedSignIns(limit=0)
+    for _ in range(100):
+        unlimited.record('a')
+    assert unlimited.retry_after('a') == 0
+    limited = FailedSignIns(limit=1)
+    limited.record(None)
+    assert limited.retry_after(None) == 0
