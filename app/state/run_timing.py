@@ -77,9 +77,15 @@ def started_by(run: dict) -> str:
 
 
 def ended_unstarted_reason(run: dict) -> str | None:
-    """Why an expired or skipped run never started (its error), else None."""
-    if run.get('status') in NOT_STARTED_ENDINGS:
-        return run.get('error') or run['status']
+    """Why an expired, skipped or stopped run never started (its error), else None. A delayed run cancelled before
+    its time also says when it was due: lists order runs by when they were due, so it stands at that time."""
+    status = run.get('status')
+    if status == 'stopped' and not run.get('started_at'):
+        due = parse(run.get('run_at'))
+        said = run.get('error') or 'stopped before it started'
+        return f'{said} (it was to run at {clock(due)})' if due else said
+    if status in NOT_STARTED_ENDINGS:
+        return run.get('error') or status
     return None
 
 

@@ -62,6 +62,13 @@ def test_timing_line(run, prefix, title) -> None:  # noqa: ANN001
         ({'status': 'skipped', 'error': 'pr_lock: branch main is held'}, 'pr_lock: branch main is held'),
         ({'status': 'skipped', 'error': None}, 'skipped'),
         ({'status': 'failed', 'error': 'exit 1'}, None),  # it started: its error is not "why it never started"
+        (  # cancelled before its time: it is listed at that time, so the row says when that was
+            {'status': 'stopped', 'error': 'cancelled by ann', 'run_at': '2026-12-01T09:30:00+00:00'},
+            'cancelled by ann (it was to run at 2026-12-01 09:30:00 UTC)',
+        ),
+        ({'status': 'stopped', 'error': 'stopped by bob', 'run_at': None}, 'stopped by bob'),  # stopped while queued
+        ({'status': 'stopped', 'error': None}, 'stopped before it started'),
+        ({'status': 'stopped', 'error': 'stopped by bob', 'started_at': '2026-12-01T09:30:00Z'}, None),  # it ran
     ],
 )
 def test_why_a_run_never_started(run, reason) -> None:  # noqa: ANN001
