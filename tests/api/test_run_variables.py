@@ -132,3 +132,25 @@ def test_a_builder_sets_no_variables_on_a_protected_branch(api) -> None:  # noqa
         assert builder.post('/api/runs', json=run_body(branch='main')).status_code == 201  # none of its own: runs
         feature = builder.post('/api/runs', json={**run_body(branch='feature/a'), 'variables': {'GREETING': 'hi'}})
         assert feature.status_code == 201, feature.text
+
+
+def test_a_builder_cannot_move_their_runs_variables_to_a_protected_branch_by_a_retry(api) -> None:  # noqa: ANN001
+    """A retry keeps its original's variables; a builder's from an unprotected branch, retried onto a protected
+    one, would reach its protected variables and secrets (a BASH_ENV that sends them away), so that retry is
+    refused as a trigger there would be. An operator's move, and a builder's retry on the same branch, still run."""
+    with api.server.client(add_user(api.server, name='bob')) as builder:
+        own = builder.post('/api/runs', json={**run_body(branch='feature/a'), 'variables': {'BASH_ENV': '/tmp/x'}})
+        assert own.status_code == 201, own.text
+        run_id = own.json()['id']
+        builder.post(f'/api/runs/{run_id}/stop')
+
+        problem = assert_problem(builder.post(f'/api/runs/{run_id}/retry', json={'branch': 'main'}), 403, 'forbidden')
+        assert "protected branch 'main'" in problem['detail'] and problem['field'] == 'variables'
+        assert not [r for r in api.client.get('/api/runs').json()['items'] if r['branch_name'] == 'main']
+
+        same_branch = builder.post(f'/api/runs/{run_id}/retry', json={})
+        assert same_branch.status_code == 201, same_branch.text
+        assert same_branch.json()['variables'] == {'BASH_ENV': '/tmp/x'}
+    by_operator = api.client.post(f'/api/runs/{run_id}/retry', json={'branch': 'main'})
+    assert by_operator.status_code == 201, by_operator.text
+    assert by_operator.json()['branch_name'] == 'main' and by_operator.json()['variables'] == {'BASH_ENV': '/tmp/x'}

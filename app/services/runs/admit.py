@@ -158,6 +158,10 @@ class RunAdmitter:
             replayed = self._replay(principal, key, admission.fingerprint(payload))
             if replayed is not None:
                 return replayed
+        if variables and branch != original.branch_name:
+            # the original's variables were admitted for its own branch; moved to a protected one, they are as a
+            # trigger's there (a builder's BASH_ENV from feature/x must not reach main's protected secrets)
+            check_own_variables(project, principal, branch)
         commit = validate_request(
             self.repositories, project, depth_level=depth, target_framework=framework, branch=branch
         )
