@@ -154,3 +154,25 @@ def test_a_builder_cannot_move_their_runs_variables_to_a_protected_branch_by_a_r
     by_operator = api.client.post(f'/api/runs/{run_id}/retry', json={'branch': 'main'})
     assert by_operator.status_code == 201, by_operator.text
     assert by_operator.json()['branch_name'] == 'main' and by_operator.json()['variables'] == {'BASH_ENV': '/tmp/x'}
+
+
+def test_a_builders_variables_stay_off_a_branch_protected_after_their_run(api) -> None:  # noqa: ANN001
+    """Protected after the run was made, the branch is as if protected before: the builder's variables are not
+    retried onto it by a builder. An operator's variables are theirs to give: a builder retries such a run anywhere."""
+    with api.server.client(add_user(api.server, name='bob')) as builder:
+        own = builder.post('/api/runs', json={**run_body(branch='feature/a'), 'variables': {'BASH_ENV': '/tmp/x'}})
+        assert own.status_code == 201, own.text
+        builder.post(f'/api/runs/{own.json()["id"]}/stop')
+        operators = api.client.post('/api/runs', json={**run_body(branch='feature/b'), 'variables': {'MODE': 'fast'}})
+        assert operators.status_code == 201, operators.text
+        api.client.post(f'/api/runs/{operators.json()["id"]}/stop')
+        patched = api.client.patch('/api/projects/proj', json={'protected_branches': ['feature/*']})
+        assert patched.status_code == 200, patched.text
+
+        problem = assert_problem(builder.post(f'/api/runs/{own.json()["id"]}/retry', json={}), 403, 'forbidden')
+        assert "protected branch 'feature/a'" in problem['detail'] and problem['field'] == 'variables'
+        moved = builder.post(f'/api/runs/{operators.json()["id"]}/retry', json={'branch': 'main'})
+        assert moved.status_code == 201, moved.text
+        assert moved.json()['variables'] == {'MODE': 'fast'}
+    again = api.client.post(f'/api/runs/{own.json()["id"]}/retry', json={})  # an operator may give them
+    assert again.status_code == 201, again.text

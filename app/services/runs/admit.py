@@ -22,7 +22,7 @@ from app.core.errors import DomainError
 from app.core.globs import protected_branch
 from app.infra.db import one_statement, read_only
 from app.infra.events import EventBus
-from app.models import ACTIVE_SQL, RETRYABLE_STATUSES, Project, Run, RunKind, RunPublic, utcnow
+from app.models import ACTIVE_SQL, RETRYABLE_STATUSES, Project, Role, Run, RunKind, RunPublic, User, utcnow
 from app.services.identity.accounts import Principal
 from app.services.projects.cache import ProjectCache
 from app.services.repositories import gitops
@@ -136,6 +136,7 @@ class RunAdmitter:
         with Session(self.reader) as session:
             original, project = load_visible_run(session, run_id, principal)
             variables = run_variables(session.connection(), run_id)  # a retry runs with the original's
+            person = session.get(User, original.user_id) if variables and original.user_id else None
             session.expunge_all()
         refusal = admission.retry_verdict(original.status, RETRYABLE_STATUSES)
         if refusal:
@@ -158,9 +159,10 @@ class RunAdmitter:
             replayed = self._replay(principal, key, admission.fingerprint(payload))
             if replayed is not None:
                 return replayed
-        if variables and branch != original.branch_name:
-            # the original's variables were admitted for its own branch; moved to a protected one, they are as a
-            # trigger's there (a builder's BASH_ENV from feature/x must not reach main's protected secrets)
+        if variables and not (person is not None and person.role == Role.operator.value):
+            # a builder's variables were admitted where the branch was not protected (another branch, or this one
+            # before it was): on a protected branch they are as a trigger's own there, an operator's to set (a
+            # builder's BASH_ENV must not reach its protected variables and secrets)
             check_own_variables(project, principal, branch)
         commit = validate_request(
             self.repositories, project, depth_level=depth, target_framework=framework, branch=branch
