@@ -214,3 +214,27 @@ def test_retrying_an_afk_run_works_its_issue_again_as_an_afk_run(settings_factor
         client.patch('/api/projects/proj/issues/1', json={'state': 'closed'})
         refused = client.post(f'/api/runs/{again["id"]}/retry')
         assert refused.status_code == 409 and refused.json()['error'] == 'issue_not_ready', refused.text
+
+
+def test_closing_a_parked_issue_takes_it_off_the_parked_list_and_reopening_makes_it_work(
+    settings_factory, repo_factory
+) -> None:  # noqa: ANN001
+    """A person who closes an issue the agent failed on (fixed by hand, or won't fix) has decided it: the card's
+    Parked (N) and the parked list no longer offer it for Requeue, and reopening it makes it ready again."""
+    repo = repo_factory({'main': shell_script('exit 1')})
+    with api_server(settings_factory()) as server, server.client() as client:
+        create_project(client, repo, project_id='proj')
+        for title in ('A', 'B'):
+            client.post('/api/projects/proj/issues', json={'title': title, 'labels': ['ready-for-agent']})
+        for _ in range(2):
+            wait_for_status(client, client.post('/api/afk/start/proj').json()['id'])
+        assert client.get('/api/projects/proj').json()['parked_count'] == 2
+
+        closed = client.patch('/api/projects/proj/issues/1', json={'state': 'closed'})
+        assert closed.status_code == 200 and closed.json()['claim']['state'] == 'discarded'
+        assert client.get('/api/projects/proj').json()['parked_count'] == 1
+        assert [p['issue_number'] for p in client.get('/api/afk/parked/proj').json()] == [2]
+
+        reopened = client.patch('/api/projects/proj/issues/1', json={'state': 'open'})
+        assert reopened.json()['ready'] is True
+        assert client.get('/api/projects/proj').json()['ready_count'] == 1

@@ -171,6 +171,12 @@ def take_back_for_retry(engine: Engine, project_id: str, issue_number: int) -> N
         _move_in(conn, project_id, issue_number, 'requeued', ('parked', 'done', 'discarded'))
 
 
+def discard_parked_in(conn: Connection, project_id: str, issue_number: int) -> None:
+    """A person closed a parked issue: nothing is left to requeue, so it leaves the parked list (and the project's
+    parked count) as discarded; reopening it makes it work again (release_finished)."""
+    _move_in(conn, project_id, issue_number, 'discarded', ('parked',))
+
+
 def release_finished(conn: Connection, project_id: str, issue_number: int) -> None:
     """A reopened issue is work again: its done/discarded claims stop blocking it."""
     _move_in(conn, project_id, issue_number, 'requeued', ('done', 'discarded'))

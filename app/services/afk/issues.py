@@ -170,6 +170,8 @@ def update_issue(engine: Engine, principal: Principal, project_id: str, number: 
         if reopened:
             claims.release_finished(session.connection(), project_id, number)
         record = local.record(issue)
+        if record.state == 'closed':
+            claims.discard_parked_in(session.connection(), project_id, number)
         if not record.labelled_ready:
             said = 'closed' if record.state == 'closed' else f'no longer labelled {READY_LABEL}'
             because = f'issue #{number} was {said} by {principal.name}'
