@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from tests.helpers.cli import served
+from tests.helpers.runs import shell_script, wait_for_output, wait_for_status
 
 
 def test_issues_and_the_auto_loop_from_the_cli(settings_factory, repo_factory) -> None:
@@ -56,3 +57,36 @@ def test_issues_and_the_auto_loop_from_the_cli(settings_factory, repo_factory) -
 
         unknown = cli('afk', 'status', '--project', 'nope')
         assert unknown.code == 4
+
+
+def test_a_script_closes_relabels_and_reopens_issues_from_the_cli(settings_factory, repo_factory) -> None:
+    """docs/afk.md says the backlog is edited, closed and reopened from the CLI too: closing an issue while its AFK
+    run works on it stops that run (and says so), and a script can take the label off and put it back."""
+    hang = {'main': shell_script('echo "working on #$RUNBOARD_ISSUE_NUMBER"\nsleep 60')}
+    with served(settings_factory, repo_factory, branches=hang) as (server, cli):
+        cli('issues', 'add', 'proj', '-t', 'Slow one', '-l', 'ready-for-agent')
+        run = cli('afk', 'start', 'proj', '--json').json()
+        wait_for_output(server.client(), run['id'], 'working on #1')
+
+        closed = cli('issues', 'edit', 'proj', '1', '--close')
+        assert closed.code == 0, closed.stderr
+        assert f'#1 of proj: closed; its AFK run {run["id"]} is stopped' in closed.stdout
+        assert 'issue #1 was closed by' in closed.stdout
+        assert wait_for_status(server.client(), run['id'])['status'] == 'stopped'
+
+        unlabelled = cli('issues', 'edit', 'proj', '1', '--reopen', '--no-labels', '--title', 'Slow, later', '--json')
+        assert unlabelled.code == 0, unlabelled.stderr
+        assert {k: unlabelled.json()[k] for k in ('state', 'labels', 'title', 'ready')} == {
+            'state': 'open',
+            'labels': [],
+            'title': 'Slow, later',
+            'ready': False,
+        }
+        relabelled = cli('issues', 'edit', 'proj', '1', '-l', 'ready-for-agent,bug', '--json').json()
+        assert relabelled['labels'] == ['ready-for-agent', 'bug'] and relabelled['ready'] is True
+
+        nothing = cli('issues', 'edit', 'proj', '1')
+        assert nothing.code == 2 and 'say what to change' in nothing.stderr
+        both = cli('issues', 'edit', 'proj', '1', '-l', 'x', '--no-labels')
+        assert both.code == 2
+        assert cli('issues', 'edit', 'proj', '99', '--close').code == 4
