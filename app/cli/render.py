@@ -505,12 +505,26 @@ def repository_state(r: dict) -> Table:
     )
 
 
+def loop_state_text(p: dict, today: str) -> str:
+    """Pure: whether the auto-loop launches, and when it does not although it is on, why and what ends it (a failure
+    pause, a command that could not start, today's cost cap). `today`: the UTC day, YYYY-MM-DD."""
+    if p.get('paused'):
+        return f'paused after {p.get("consecutive_failures")} consecutive AFK failures: it waits for Reset'
+    if not p.get('auto_enabled'):
+        return 'off'
+    if p.get('launch_error'):
+        cause = str(p['launch_error']).removeprefix('launch_failed: ')
+        return f"on, waiting: {cause} (fix the project's command, then Reset)"
+    if p.get('afk_cost_cap_usd_per_day') is not None and p.get('afk_cost_capped_on') == today:
+        return 'on, waiting: the cost cap was reached today (resumes at 00:00 UTC or on Reset)'
+    return 'on'
+
+
 def afk_status(p: dict) -> Table:
-    state = 'paused' if p.get('paused') else ('on' if p.get('auto_enabled') else 'off')
     return key_values(
         [
             ('Project', p['id']),
-            ('Auto-loop', state),
+            ('Auto-loop', loop_state_text(p, datetime.now(UTC).date().isoformat())),
             ('Consecutive failures', p.get('consecutive_failures', 0)),
             ('Paused', 'yes' if p.get('paused') else 'no'),
             ('AFK cost cap', cost_cap_text(p)),
