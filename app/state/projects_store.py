@@ -20,6 +20,8 @@ PAUSE_CAUSES = {'kind': 'auto', 'status': 'failed,timed_out'}
 # runs list, app/core/ids.py), so the furthest-off of them would hide what last happened
 LAST_RUN_STATUSES = ','.join(s.value for s in RunStatus if s is not RunStatus.delayed)
 CAUSES_SHOWN = 3
+# read a few more than shown: a launch failure is failed too, but never counted towards the pause, so it is left out
+CAUSES_READ = 10
 LAST_RUN_CANDIDATES = 5  # newest runs read for a card's last run (last_run)
 
 
@@ -151,6 +153,14 @@ def failure_cause(run: dict) -> str:
     return f'{subject}: {status}' + (f' ({reason})' if reason else '')
 
 
+def pause_causes(newest_failed: list[dict]) -> list[str]:
+    """Pure: the lines a paused card lists, from the project's newest failed or timed-out AFK runs: the ones that
+    counted towards the pause. A run whose command or checkout could not start (`launch_failed: ...`) is failed too
+    but neutral for the counter (docs/afk.md), so it is not one of its causes."""
+    counted = [run for run in newest_failed if not (run.get('error') or '').startswith('launch_failed')]
+    return [failure_cause(run) for run in counted[:CAUSES_SHOWN]]
+
+
 def last_run(newest: list[dict], now: datetime) -> dict | None:
     """Pure: a card's last run, of the project's newest runs (newest first, by id): the newest that was due by now.
     A delayed run takes its due time as its id (lists show it where it will start); one cancelled before it was due
@@ -180,7 +190,7 @@ class ProjectsStore:
             )
             failures = await asyncio.gather(
                 *(
-                    self.client.list_runs(project=p['id'], **PAUSE_CAUSES, limit=CAUSES_SHOWN)
+                    self.client.list_runs(project=p['id'], **PAUSE_CAUSES, limit=CAUSES_READ)
                     if p.get('paused')
                     else _none()
                     for p in projects
@@ -199,7 +209,7 @@ class ProjectsStore:
                 project=p,
                 running=counts.get(p['id'], 0),
                 last_run=last_run(last['items'], datetime.now(UTC)),
-                failure_causes=[failure_cause(r) for r in (failed or {}).get('items', [])],
+                failure_causes=pause_causes((failed or {}).get('items', [])),
             )
             for p, last, failed in zip(projects, last_runs, failures, strict=True)
         ]

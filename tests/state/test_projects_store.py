@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from app.core.ids import new_run_id
-from app.state.projects_store import CardView, last_run, shows_auto_chip, who_resets_text
+from app.state.projects_store import CardView, last_run, pause_causes, shows_auto_chip, who_resets_text
 
 RAN = {'id': new_run_id(), 'status': 'succeeded'}
 NOW = datetime.now(UTC)
@@ -54,3 +54,29 @@ def test_a_held_loop_shows_no_green_chip_and_tells_a_builder_who_resets_it(
     assert shows_auto_chip(view) is chip
     assert who_resets_text(view, operator=False) == builder_line
     assert who_resets_text(view, operator=True) is None  # an operator's card has Reset
+
+
+def _failed(number: int, **run: object) -> dict:
+    return {'status': 'failed', 'issue_number': number, 'issue_title': f'issue {number}', 'exit_code': 1, **run}
+
+
+@pytest.mark.parametrize(
+    ('newest_failed', 'shown'),
+    [
+        ([_failed(6), _failed(5), _failed(4)], ['#6', '#5', '#4']),
+        # a launch failure between them counted nothing: the card lists the three that paused the loop
+        (
+            [_failed(7), _failed(6, error='launch_failed: could not start checkout: git fetch failed'), _failed(5)]
+            + [_failed(4), _failed(3)],
+            ['#7', '#5', '#4'],
+        ),
+        ([_failed(2, error='launch_failed: could not start agent')], []),
+        (
+            [{'status': 'timed_out', 'issue_number': 9, 'issue_title': 't', 'error': 'the run reached its run budget'}],
+            ['#9'],
+        ),
+        ([], []),
+    ],
+)
+def test_a_paused_card_lists_the_failures_that_paused_it(newest_failed: list[dict], shown: list[str]) -> None:
+    assert [cause.split(' ')[0] for cause in pause_causes(newest_failed)] == shown
