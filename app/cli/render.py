@@ -73,11 +73,11 @@ def status_text(status: str) -> Text:
     return Text(status, style=STATUS_STYLE.get(status, ''))
 
 
-RUN_COLUMNS = ('RUN', 'STATUS', 'PROJECT', 'BRANCH', 'DEPTH/FRAMEWORK', 'KIND', 'USER', 'CREATED', 'TOOK')
-RUN_COLUMNS_DROPPED_FIRST = ('USER', 'KIND', 'DEPTH/FRAMEWORK', 'PROJECT', 'CREATED')
+RUN_COLUMNS = ('RUN', 'STATUS', 'PROJECT', 'BRANCH', 'DEPTH/FRAMEWORK', 'KIND', 'USER', 'CREATED', 'TOOK', 'COST')
+RUN_COLUMNS_DROPPED_FIRST = ('USER', 'KIND', 'DEPTH/FRAMEWORK', 'PROJECT', 'CREATED', 'COST')
 # One project's runs: no PROJECT column (the same on every row), so at 80 columns DEPTH/FRAMEWORK stays and
 # TOOK goes first (`runs show` has it)
-ONE_PROJECT_DROPPED_FIRST = ('USER', 'KIND', 'TOOK', 'DEPTH/FRAMEWORK', 'CREATED')
+ONE_PROJECT_DROPPED_FIRST = ('USER', 'KIND', 'TOOK', 'DEPTH/FRAMEWORK', 'CREATED', 'COST')
 
 
 def runs_table(
@@ -85,8 +85,12 @@ def runs_table(
 ) -> Table:
     """The runs, a row each; in a terminal `width` columns wide, the columns that fit whole (the caption
     names the ones left out). `one_project`: they are all of one project, so no PROJECT column."""
+    runs = list(runs)
     rows = [run_cells(run) for run in runs]
-    columns = tuple(name for name in RUN_COLUMNS if not (one_project and name == 'PROJECT'))
+    spent = any(run.get('usage') for run in runs)  # COST only where an agent reported some (AFK runs, mostly)
+    columns = tuple(
+        name for name in RUN_COLUMNS if not (one_project and name == 'PROJECT') and (spent or name != 'COST')
+    )
     widths = column_widths(
         columns,
         (
@@ -142,6 +146,7 @@ def run_cells(run: dict) -> list[Any]:
         run.get('user_name') or '-',
         when(run.get('created_at')),
         duration(run),
+        f'${run["usage"].get("cost_usd") or 0:,.2f}' if run.get('usage') else '-',
     ]
 
 

@@ -1,0 +1,44 @@
+"""`runboard runs list`: what an AFK run's agent spent is a column (docs/afk.md, "Cost"), there only when some run in
+the list reported a cost, so a list of ordinary runs keeps its width for the rest."""
+
+from __future__ import annotations
+
+from rich.console import Console
+
+from app.cli.render import runs_table
+
+RUN = {
+    'id': 'run_01m8czswdwave4ejg6b0610xda',
+    'status': 'succeeded',
+    'project_id': 'web',
+    'branch_name': 'afk/7',
+    'depth_level': 'shallow',
+    'target_framework': 'python',
+    'kind': 'auto',
+    'issue_number': 7,
+    'user_name': None,
+    'created_at': '2026-11-29T02:00:00Z',
+    'started_at': '2026-11-29T02:00:01Z',
+    'ended_at': '2026-11-29T02:03:00Z',
+}
+
+
+def _shown(runs: list[dict], width: int = 160) -> str:
+    console = Console(width=width, record=True, color_system=None)
+    console.print(runs_table(runs, width=width))
+    return console.export_text()
+
+
+def test_what_each_agent_spent_is_a_column_beside_the_runs_that_spent_nothing() -> None:
+    shown = _shown([{**RUN, 'usage': {'cost_usd': 1.2345, 'input_tokens': 10}}, {**RUN, 'id': 'run_2', 'usage': None}])
+    assert 'COST' in shown
+    assert '$1.23' in shown
+
+
+def test_a_list_where_nothing_was_spent_has_no_cost_column() -> None:
+    assert 'COST' not in _shown([{**RUN, 'usage': None}])
+
+
+def test_the_cost_gives_way_before_the_run_id_in_a_narrow_terminal() -> None:
+    table, caption = _shown([{**RUN, 'usage': {'cost_usd': 0.5}}], width=60).split('Not shown, for the width:')
+    assert RUN['id'] in table and 'COST' not in table and 'COST' in caption
