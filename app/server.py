@@ -21,6 +21,7 @@ from nicegui.storage import Storage
 
 from app import local_sign_in, package_files, ui_secret
 from app.api import KEEP_ALIVE_SECONDS, serve_api_first
+from app.api.compression import UiCompression
 from app.api.disconnects import QuietDisconnects
 from app.api.hosts import HostGuard, guard_settings
 from app.api.reference_pages import serve_reference_pages
@@ -254,6 +255,7 @@ def serve(settings: Settings, *, native: bool) -> None:
         native=native,
         window_size=(1200, 800) if native else None,
         favicon='🏁',
+        gzip_middleware_factory=UiCompression,  # artifact downloads go as stored (api/compression.py)
         fastapi_docs=False,  # the API's reference pages are served from the package (api/reference_pages.py)
         show_welcome_message=False,
         storage_secret=browser_sessions(settings),

@@ -184,3 +184,18 @@ def test_artifact_names_are_shown_never_run(page: Page, env: Stack) -> None:
 def css_string(text: str) -> str:
     """`text` inside a CSS attribute selector's double quotes."""
     return text.replace('\\', '\\\\').replace('"', '\\"')
+
+
+def test_a_download_from_the_ui_is_sent_as_stored(page: Page, env: Stack) -> None:
+    """The UI's download route answers the file as stored, never gzip-compressed on the way: a browser then knows
+    its size (its download shows progress and a total) and the server spends nothing on compressing a package."""
+    run = finished(env, 'deep')
+    stored = (env.repo / 'fixtures' / 'junit-a-passes.xml').read_bytes()
+    page.goto(env.ui_url + '/')  # the browser is signed in to the UI
+    reply = page.request.get(
+        f'{env.ui_url}/run-artifacts/{run["id"]}/junit.xml?download=true', headers={'Accept-Encoding': 'gzip'}
+    )
+    assert reply.status == 200, reply.text()
+    assert 'content-encoding' not in reply.headers
+    assert reply.headers['content-length'] == str(len(stored))
+    assert reply.body() == stored
