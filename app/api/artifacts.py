@@ -142,7 +142,7 @@ AsAttachment = Annotated[bool, Query(description='as an attachment, whatever its
 @router.get(
     '/runs/{run_id}/artifacts.zip',
     response_class=StreamingResponse,
-    responses={200: {'content': {'application/zip': {}}, 'description': 'The archive'}, **problems(401, 404, 503)},
+    responses={200: {'content': {'application/zip': {}}, 'description': 'The archive'}, **problems(401, 404, 410, 503)},
 )
 async def download_all_artifacts(run_id: str, services: ServicesDep, principal: PrincipalDep) -> Response:
     """Every file the run kept, in one zip archive under their paths, streamed as it is built (no
@@ -165,7 +165,7 @@ async def download_all_artifacts(run_id: str, services: ServicesDep, principal: 
     responses={
         200: {'content': {'application/octet-stream': {}}, 'description': 'The bytes'},
         206: {'content': {'application/octet-stream': {}}, 'description': 'The range asked for'},
-        **problems(400, 401, 404, 416, 503),
+        **problems(400, 401, 404, 410, 416, 503),
     },
 )
 async def download_artifact(
@@ -190,7 +190,7 @@ async def download_artifact(
     return StreamingResponse(body, status_code=206, media_type=media_type, headers=headers)
 
 
-@router.head('/runs/{run_id}/artifacts/{path:path}', responses=problems(400, 401, 404, 503))
+@router.head('/runs/{run_id}/artifacts/{path:path}', responses=problems(400, 401, 404, 410, 503))
 async def artifact_headers(
     run_id: str, path: str, services: ServicesDep, principal: PrincipalDep, download: AsAttachment = False
 ) -> Response:

@@ -148,6 +148,14 @@ def artifacts(
         if cli.json and download is None:
             cli.print_json(answer)
             return Exit.OK
+        if answer.get('removed_at') and not answer['items']:
+            expired = (
+                f'The artifacts of {run_id} expired: artifact retention removed them on {answer["removed_at"][:10]}.'
+            )
+            if download is None:
+                cli.out.print(expired)
+                return Exit.OK
+            raise ApiError(410, 'artifacts_expired', expired)  # as --zip: a script must not take nothing for a download
         if download is None:
             if not answer['items']:
                 cli.out.print(f'Run {run_id} kept no artifacts.')

@@ -109,6 +109,7 @@ class ArtifactList(SQLModel):
     total_bytes: int  # of the stored ones
     limit_bytes: int  # RUNBOARD_MAX_ARTIFACT_BYTES of the server answering
     retention_days: float
+    removed_at: datetime | None = None  # retention removed the run's artifacts then: they expired
 
 
 class TestCasePublic(SQLModel):

@@ -304,6 +304,8 @@ class Run(SQLModel, table=True):
     pr_title: str | None = Field(default=None, max_length=500)
     pr_url: str | None = Field(default=None, max_length=1000)
     log_removed_at: datetime | None = None  # its output left the database then (services/runs/log_retention.py)
+    # artifact retention removed its artifacts then (services/artifacts/retention.py): they expired, not none kept
+    artifacts_removed_at: datetime | None = None
 
 
 class RunVariable(SQLModel, table=True):

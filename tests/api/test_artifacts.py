@@ -282,10 +282,14 @@ def test_retention_removes_expired_artifacts_from_the_store_and_the_table_only(
                 swept = list(pool.map(lambda _: retention.sweep(services.engine, store_of, days=30), range(2)))
             assert sum(swept) == 3
             assert retention.sweep(services.engine, store_of, days=30) == 0  # a later sweep finds nothing
-            assert client.get(f'/api/runs/{old["id"]}/artifacts').json()['items'] == []
+            listed = client.get(f'/api/runs/{old["id"]}/artifacts').json()
+            assert listed['items'] == [] and listed['removed_at'].startswith(utcnow().date().isoformat())
             assert not store_of.exists(old['id'], 'report.html')
-            assert_problem(client.get(f'/api/runs/{old["id"]}/artifacts/report.html'), 404, 'not_found')
+            # they expired (GitHub answers an expired artifact 410 too), which is not a run that kept nothing
+            assert_problem(client.get(f'/api/runs/{old["id"]}/artifacts/report.html'), 410, 'artifacts_expired')
+            assert_problem(client.get(f'/api/runs/{old["id"]}/artifacts.zip'), 410, 'artifacts_expired')
             # nothing else went: the newer run's files, the old run, its log and its test results
+            assert client.get(f'/api/runs/{new["id"]}/artifacts').json()['removed_at'] is None
             kept = client.get(f'/api/runs/{new["id"]}/artifacts').json()['items']
             assert [i['path'] for i in kept] == ['junit.xml', 'report.html', 'screens/shot.png']
             assert client.get(kept[1]['url']).content == expected(repo)['report.html']

@@ -53,6 +53,12 @@ def test_summary_and_totals() -> None:
     }
     assert view.artifacts_summary(answer) == '2 kept · 2.0 KB of 1.0 GB · 1 refused · kept 30 days'
     assert view.artifacts_summary({'items': []}).startswith('This run kept no artifacts')
+    # retention removed them: they expired, which is not a run that kept nothing
+    expired = view.artifacts_summary({'items': [], 'removed_at': '2026-11-29T03:00:00+00:00', 'retention_days': 30})
+    assert expired == (
+        'The artifacts of this run expired: artifact retention removed them on 2026-11-29. '
+        'Its log and test results stay.'
+    )
     totals = {'total': 4, 'passed': 1, 'failed': 1, 'errors': 1, 'skipped': 1, 'duration_seconds': 1.53}
     assert view.totals_text(totals) == '4 tests · 1 passed · 1 failed · 1 error · 1 skipped · 1.5 s'
     untimed = {**totals, 'duration_seconds': 0.0}  # a report without times: no "0 ms" for a run that took minutes

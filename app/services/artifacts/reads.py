@@ -14,7 +14,7 @@ from sqlmodel import Session, col, select
 
 from app.core.artifact_paths import path_problem
 from app.core.errors import DomainError, not_found
-from app.models import Project, Run
+from app.models import Project, Run, as_utc
 from app.models.artifacts import (
     Artifact,
     ArtifactList,
@@ -63,7 +63,7 @@ def list_artifacts(
     engine: Engine, principal: Principal, run_id: str, *, limit_bytes: int, retention_days: float
 ) -> ArtifactList:
     with Session(engine) as session:
-        load_visible_run(session, run_id, principal)
+        run, _ = load_visible_run(session, run_id, principal)
         rows = session.exec(select(Artifact).where(col(Artifact.run_id) == run_id).order_by(col(Artifact.path))).all()
     items = [ArtifactPublic(**row.model_dump(), url=artifact_url(run_id, row.path)) for row in rows]
     return ArtifactList(
@@ -71,28 +71,45 @@ def list_artifacts(
         total_bytes=sum(item.size for item in items if item.stored),
         limit_bytes=limit_bytes,
         retention_days=retention_days,
+        removed_at=as_utc(run.artifacts_removed_at),
+    )
+
+
+def expired(run: Run) -> DomainError:
+    """410, as GitHub answers an expired artifact: retention removed the run's files, the run did keep some."""
+    removed = as_utc(run.artifacts_removed_at).date().isoformat() if run.artifacts_removed_at else 'an earlier day'
+    return DomainError(
+        410,
+        'artifacts_expired',
+        f'the artifacts of run {run.id!r} expired: artifact retention removed them on {removed}',
     )
 
 
 def kept_artifacts(engine: Engine, principal: Principal, run_id: str) -> list[Artifact]:
-    """The files of the run that were kept, in path order (404 for no such run; `no_artifacts` when it kept none)."""
+    """The files of the run that were kept, in path order (404 for no such run; `no_artifacts` when it kept none; 410
+    `artifacts_expired` once retention removed them)."""
     with Session(engine) as session:
-        load_visible_run(session, run_id, principal)
+        run, _ = load_visible_run(session, run_id, principal)
         query = (
             select(Artifact).where(col(Artifact.run_id) == run_id, col(Artifact.stored)).order_by(col(Artifact.path))
         )
         rows = list(session.exec(query).all())
+    if not rows and run.artifacts_removed_at is not None:
+        raise expired(run)
     if not rows:
         raise DomainError(404, 'no_artifacts', f'run {run_id!r} kept no files')
     return rows
 
 
 def artifact_row(engine: Engine, principal: Principal, run_id: str, path: str) -> Artifact:
-    """The stored artifact at `path` (400 for a path that cannot be one, 404 for none, or one that was refused)."""
+    """The stored artifact at `path` (400 for a path that cannot be one, 404 for none, or one that was refused; 410
+    once retention removed the run's artifacts)."""
     check_path(path)
     with Session(engine) as session:
-        load_visible_run(session, run_id, principal)
+        run, _ = load_visible_run(session, run_id, principal)
         row = session.get(Artifact, (run_id, path))
+    if row is None and run.artifacts_removed_at is not None:
+        raise expired(run)
     if row is None:
         raise not_found(f'artifact {path[:200]!r} of run {run_id!r}')
     if not row.stored:

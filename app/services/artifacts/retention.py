@@ -1,7 +1,9 @@
 """Retention (`RUNBOARD_ARTIFACT_RETENTION_DAYS`, 0 keeps them for ever): artifacts older than that leave the
-store and the table, a batch at a time, oldest first. Nothing else goes: the run, its log and its test results
-stay (the history across runs reads them). Every server runs the sweep; two at once read the same rows, both
-delete the files (a file already gone is no error) and the rows (a row already gone deletes nothing)."""
+store and the table, a batch at a time, oldest first, and the run remembers when (`artifacts_removed_at`), so its
+page, its downloads (410 `artifacts_expired`) and `runboard runs artifacts` say they expired. Nothing else goes:
+the run, its log and its test results stay (the history across runs reads them). Every server runs the sweep; two
+at once read the same rows, both delete the files (a file already gone is no error) and the rows (a row already
+gone deletes nothing)."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from app.services.artifacts.store import ArtifactStore
 from app.services.runs.timeline import timed_sql
 
 BATCH = 500
+MARK_REMOVED = text('UPDATE run SET artifacts_removed_at = :now WHERE id = :r AND artifacts_removed_at IS NULL')
 
 
 def cutoff(now: datetime, days: float) -> datetime | None:
@@ -56,6 +59,7 @@ def sweep(engine: Engine, store: ArtifactStore, *, days: float, now: datetime | 
             store.delete(run_id, [path for path, stored in entries if stored])
             with session_scope(engine) as session:
                 gone = session.connection().execute(delete, {'r': run_id, 'paths': [path for path, _ in entries]})
+                session.connection().execute(MARK_REMOVED, {'r': run_id, 'now': utcnow()})
             removed += gone.rowcount or 0  # another server's sweep may have deleted some of them first
         if len(rows) < batch:
             return removed
