@@ -16,7 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from app.cli.context import Cli, JsonOpt, ServerOpt
-from app.cli.policy import Exit
+from app.cli.policy import Exit, exit_for_status
 from app.cli.render import escape, one_line, without_controls
 from app.client import ApiError, RunboardClient
 from app.state.artifacts_view import (
@@ -155,7 +155,8 @@ def artifacts(
             if download is None:
                 cli.out.print(expired)
                 return Exit.OK
-            raise ApiError(410, 'artifacts_expired', expired)  # as --zip: a script must not take nothing for a download
+            cli.err.print(f'Error: {expired}')  # as --zip: a script must not take nothing for a download
+            return exit_for_status(410)
         if download is None:
             if not answer['items']:
                 cli.out.print(f'Run {run_id} kept no artifacts.')

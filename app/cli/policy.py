@@ -13,7 +13,7 @@ class Exit(IntEnum):
     RUN_NOT_SUCCEEDED = 1  # the followed run ended in anything but succeeded
     USAGE = 2  # bad arguments, or a request the server rejected as invalid (400/413/422)
     REFUSED = 3  # rate limited (429) or blocked by a lock / limit (409)
-    NOT_FOUND = 4  # not found, forbidden or unauthenticated (404/403/401)
+    NOT_FOUND = 4  # not found, gone, forbidden or unauthenticated (404/410/403/401)
     UNREACHABLE = 5  # no answer, or the server failed (5xx) after the retries
 
 
@@ -33,7 +33,7 @@ def exit_for_status(status: int) -> Exit:
         return Exit.UNREACHABLE
     if status in (409, 429):
         return Exit.REFUSED
-    if status in (401, 403, 404):
+    if status in (401, 403, 404, 410):
         return Exit.NOT_FOUND
     return Exit.USAGE  # any other 4xx: the request itself was wrong (400, 405, 413, 422, ...)
 

@@ -7,8 +7,13 @@ from __future__ import annotations
 
 import subprocess
 import zipfile
+from datetime import timedelta
 from pathlib import Path
 
+from app.infra.db import session_scope
+from app.models import utcnow
+from app.services.artifacts import retention
+from app.services.runs.timeline import timed_sql
 from tests.helpers.artifacts import add_fixing_branch, artifact_repo, expected
 from tests.helpers.cli import run_cli
 from tests.helpers.runs import create_project, trigger, wait_for_status
@@ -152,3 +157,30 @@ def test_projects_tests_prints_the_base_branchs_coverage_run_by_run(settings_fac
         create_project(client, plain, project_id='plain')
         none = run_cli(server.base_url, server.token, 'projects', 'tests', 'plain')
         assert none.code == 0 and 'No test or coverage reports yet.' in none.stdout
+
+
+def test_artifacts_retention_removed_are_expired_not_none(settings_factory, tmp_path: Path) -> None:
+    """A run whose artifacts retention removed: the list says they expired, --download and --zip fail (exit 4, as
+    for a file not found) instead of saving nothing with success."""
+    repo = artifact_repo(tmp_path / 'repo')
+    with api_server(settings_factory(artifact_retention_days=30)) as server, server.client() as client:
+        create_project(client, repo)
+        run = wait_for_status(client, trigger(client).json()['id'], timeout=60)
+        with session_scope(server.services.engine) as session:
+            session.connection().execute(
+                timed_sql('UPDATE artifact SET created_at = :t WHERE run_id = :r', binds=('t',)),
+                {'t': utcnow() - timedelta(days=31), 'r': run['id']},
+            )
+        assert retention.sweep(server.services.engine, server.services.artifact_store, days=30) == 3
+        today = utcnow().date().isoformat()
+
+        def cli(*args: str):  # noqa: ANN202
+            return run_cli(server.base_url, server.token, *args)
+
+        listed = cli('runs', 'artifacts', run['id'])
+        assert listed.code == 0, listed.stderr
+        assert f'The artifacts of {run["id"]} expired: artifact retention removed them on {today}.' in listed.stdout
+        saved = cli('runs', 'artifacts', run['id'], '--download', str(tmp_path / 'out'))
+        assert saved.code == 4 and 'expired' in saved.stderr, (saved.code, saved.stderr)
+        zipped = cli('runs', 'artifacts', run['id'], '--zip', str(tmp_path / 'all.zip'))
+        assert zipped.code == 4 and 'artifacts_expired' in zipped.stderr and not (tmp_path / 'all.zip').exists()

@@ -25,6 +25,7 @@ def error(status: int, code: str = 'x', retry_after: str | None = None) -> ApiEr
         (409, 'concurrency_limit', Exit.REFUSED),
         (409, 'no_ready_issue', Exit.REFUSED),
         (404, 'not_found', Exit.NOT_FOUND),
+        (410, 'artifacts_expired', Exit.NOT_FOUND),  # gone: retention removed it, as not found as a 404
         (403, 'forbidden', Exit.NOT_FOUND),
         (401, 'unauthorized', Exit.NOT_FOUND),
         (422, 'validation', Exit.USAGE),
