@@ -25,6 +25,7 @@ from app.cli.context import (
     parse_vars,
     var_option,
 )
+from app.cli.list_filters import LISTED_KINDS, LISTED_STATUSES, kind_to_list, statuses_to_list
 from app.cli.policy import Exit, exit_code_for_outcome
 from app.cli.run_flow import create_then_maybe_follow, follow_and_print
 from app.cli.when import at_time
@@ -237,14 +238,11 @@ def list_runs(
         typer.Option(
             '--status',
             '-s',
-            help='Only these statuses (repeat, or comma-separated): delayed, queued, running, '
-            'succeeded, failed, timed_out, crashed, stopped, expired, skipped, cancelled; awaiting_approval: '
-            "the delayed runs that wait for an operator's approval.",
+            help=f'Only these statuses (repeat, or comma-separated): {", ".join(LISTED_STATUSES[:-1])}; '
+            f"{LISTED_STATUSES[-1]}: the delayed runs that wait for an operator's approval.",
         ),
     ] = None,
-    kind: Annotated[
-        Optional[str], typer.Option('--kind', help='manual, retry, auto, scheduled, push or pull_request.')
-    ] = None,
+    kind: Annotated[Optional[str], typer.Option('--kind', help=f'One of: {", ".join(LISTED_KINDS)}.')] = None,
     branch: Annotated[Optional[str], typer.Option('--branch', '-b', help='Only this branch.')] = None,
     user: Annotated[Optional[str], typer.Option('--user', '-u', help='Only runs by this user.')] = None,
     since: Annotated[
@@ -265,12 +263,13 @@ def list_runs(
     server: ServerOpt = None,
 ) -> None:
     """List runs, newest first."""
+    statuses, kind = statuses_to_list(status), kind_to_list(kind)
     cli = Cli.make(server, json_output)
 
     async def work(client: RunboardClient) -> None:
         page = await client.list_runs(
             project=project,
-            status=','.join(status) if status else None,
+            status=','.join(statuses) or None,
             kind=kind,
             branch=branch,
             user=user,

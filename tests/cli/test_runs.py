@@ -310,3 +310,17 @@ def test_trigger_var_gives_the_run_its_variables_and_runs_show_lists_them(settin
         assert batch.json()['variables'] == {'TARGET': 'each'}
         for child in batch.json()['children']:
             assert cli('runs', 'show', child['run']['id'], '--json').json()['variables'] == {'TARGET': 'each'}
+
+
+def test_a_mistyped_status_or_kind_is_a_usage_error_not_an_empty_list() -> None:
+    """`runs list --status faild` once printed "No runs." and exited 0, which a script reads as "nothing failed".
+    It is refused before anything is sent (no server here: exit 2, not 5), naming the values there are."""
+    nowhere = f'http://127.0.0.1:{free_port()}'
+    for args, says in [
+        (('--status', 'faild'), "'faild' is not one of"),
+        (('--status', 'failed,crashd'), "'crashd' is not one of"),
+        (('--kind', 'manaul'), "'manaul' is not one of: manual, retry"),
+    ]:
+        refused = run_cli(nowhere, None, 'runs', 'list', *args, columns=None)
+        assert refused.code == 2, (args, refused.stdout, refused.stderr)
+        assert says in ' '.join(refused.stderr.replace('│', ' ').split()) and refused.stdout == ''
