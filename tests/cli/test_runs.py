@@ -10,6 +10,7 @@ from tests.helpers.runs import shell_script
 from tests.helpers.servers import free_port
 
 TRIGGER = ('runs', 'trigger', '--project', 'proj', '--framework', 'python')
+BRANCHES = ('main', 'feature/x')  # the served project's; one active run each
 
 
 def test_trigger_follow_exits_with_the_outcome_and_retry_links_retry_of(settings_factory, repo_factory) -> None:
@@ -324,3 +325,18 @@ def test_a_mistyped_status_or_kind_is_a_usage_error_not_an_empty_list() -> None:
         refused = run_cli(nowhere, None, 'runs', 'list', *args, columns=None)
         assert refused.code == 2, (args, refused.stdout, refused.stderr)
         assert says in ' '.join(refused.stderr.replace('│', ' ').split()) and refused.stdout == ''
+
+
+def test_a_piped_list_is_rows_only_and_the_next_page_hint_goes_to_stderr(settings_factory, repo_factory) -> None:
+    """`runs list | awk 'NR>2 {print $1}' | xargs -n1 runboard runs retry` once read the `More: --cursor ID` line as
+    a run; the hint goes to stderr, and its cursor reads the next page."""
+    with served(settings_factory, repo_factory) as (server, cli):
+        made = [cli(*TRIGGER, '--branch', branch, '--depth', 'shallow', '--json').json()['id'] for branch in BRANCHES]
+        first = run_cli(server.base_url, server.token, 'runs', 'list', '-n', '1', columns=None)
+        assert first.code == 0, first.stderr
+        rows = first.stdout.splitlines()[2:]  # under the header and its rule
+        assert [row.split()[0] for row in rows] == [made[-1]]
+        assert f'More: --cursor {made[-1]}' in first.stderr and 'More' not in first.stdout
+        rest = run_cli(server.base_url, server.token, 'runs', 'list', '-n', '1', '--cursor', made[-1], columns=None)
+        assert [row.split()[0] for row in rest.stdout.splitlines()[2:]] == [made[0]]
+        assert 'More' not in rest.stderr  # the last page says no more
