@@ -15,6 +15,7 @@ import typer
 from rich.console import Console
 
 from app.cli import render
+from app.cli.closed_stdout import exit_stdout_closed
 from app.cli.policy import Exit, exit_code_for
 from app.client import ApiError, RunboardClient
 
@@ -225,6 +226,8 @@ class Cli:
             )
             self.err.print(f'Correlation id: {self.correlation_id}')
             raise typer.Exit(int(Exit.UNREACHABLE)) from None
+        except BrokenPipeError:  # stdout written without Rich (`runs logs --raw`, --json) to a reader that went away
+            exit_stdout_closed()
         except KeyboardInterrupt:
             self.err.print(
                 'Interrupted. A run already started keeps going on the server (runboard runs stop RUN_ID stops it).'

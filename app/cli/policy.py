@@ -15,6 +15,7 @@ class Exit(IntEnum):
     REFUSED = 3  # rate limited (429) or blocked by a lock / limit (409)
     NOT_FOUND = 4  # not found, gone, forbidden or unauthenticated (404/410/403/401)
     UNREACHABLE = 5  # no answer, or the server failed (5xx) after the retries
+    STDOUT_CLOSED = 141  # the reader of stdout went away (`| head`): 128 + SIGPIPE, as a shell reports git's or gh's
 
 
 # Retrying these with the same Idempotency-Key can never create a second run: the server either never

@@ -14,6 +14,7 @@ from rich.markup import escape  # noqa: F401 - re-exported for the command modul
 from rich.table import Table
 from rich.text import Text
 
+from app.cli.closed_stdout import StdoutConsole
 from app.cli.table_fit import column_widths, fitting_columns
 from app.models.vocabulary import awaits_approval
 from app.state.artifacts_view import coverage_trend_text
@@ -584,7 +585,7 @@ PIPED_WIDTH = 4096  # no line of a table is this wide: piped, every column stays
 def stdout_console() -> Console:
     """In a terminal, its width (narrow: fewer whole columns); piped to a file or another program (`| grep`), every
     column with every cell whole, as kubectl's and gh's tables are, unless COLUMNS says a width."""
-    console = Console(highlight=False, soft_wrap=True)
+    console = StdoutConsole(highlight=False, soft_wrap=True)
     if not console.is_terminal and 'COLUMNS' not in os.environ:
         console.width = PIPED_WIDTH
     return console
