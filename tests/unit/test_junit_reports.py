@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from app.services.artifacts.junit import parse_reports
+import pytest
+
+from app.services.artifacts.junit import parse_report, parse_reports, plain
 
 PYTEST = """<?xml version="1.0" encoding="utf-8"?>
 <testsuites><testsuite name="pytest" errors="1" failures="1" skipped="1" tests="4" time="1.6">
@@ -107,3 +109,30 @@ def test_other_xml_is_told_from_its_root_without_reading_the_rest(tmp_path: Path
     cut_off = '<coverage line-rate="0.9"><packages>' + '<package name="p">' * 1000
     parsed = parse_reports([write(tmp_path, 'coverage.xml', cut_off), write(tmp_path, 'a.xml', PYTEST)])
     assert parsed.reports == ['a.xml'] and parsed.problems == []
+
+
+@pytest.mark.parametrize(
+    ('written', 'read'),
+    [
+        ('#x1B[31mE   assert 1 == 2#x1B[0m', 'E   assert 1 == 2'),  # pytest's spelling of the escape character
+        ('\x1b[1m\x1b[31mFAILED\x1b[0m tests/a.py', 'FAILED tests/a.py'),  # an escape a report holds as it is
+        ('line one\n#x1B[32mline two#x1B[0m', 'line one\nline two'),
+        ('10%\r50%\r100%', '100%'),  # a progress line as a terminal ends up showing it
+        ('a #x1B literally, no sequence', 'a #x1B literally, no sequence'),
+        ('plain', 'plain'),
+    ],
+)
+def test_messages_and_traces_are_kept_as_a_person_reads_them(written: str, read: str) -> None:
+    assert plain(written) == read
+
+
+def test_a_coloured_pytest_failure_is_stored_without_its_colour_codes(tmp_path: Path) -> None:
+    report = tmp_path / 'report.xml'
+    report.write_text(
+        '<testsuite name="s"><testcase classname="t" name="test_x">'
+        '<failure message="#x1B[31massert 1 == 2#x1B[0m">#x1B[1m&gt;   assert 1 == 2#x1B[0m\n'
+        '#x1B[1m#x1B[31mE   assert 1 == 2#x1B[0m</failure></testcase></testsuite>'
+    )
+    (case,) = parse_report(report)
+    assert case.message == 'assert 1 == 2'
+    assert case.trace == '>   assert 1 == 2\nE   assert 1 == 2'

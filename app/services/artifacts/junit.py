@@ -15,6 +15,8 @@ import defusedxml.ElementTree as defused
 from defusedxml import DefusedXmlException
 from junitparser import Error, Failure, JUnitXml, JUnitXmlError, Skipped, TestSuite
 
+from app.services.runs.output_search import shown_text
+
 MAX_MESSAGE = 2000
 MAX_TRACE = 20_000
 
@@ -76,10 +78,19 @@ def _safe_parse(source: str | IO[bytes]) -> ET.ElementTree:
 def _text(value: Any, limit: int) -> str | None:
     if value is None:
         return None
-    text = str(value).replace('\x00', '\ufffd')
+    text = plain(str(value)).replace('\x00', '\ufffd')
     if not text.strip():
         return None
     return text if len(text) <= limit else text[:limit] + f' … [cut at {limit} characters]'
+
+
+def plain(text: str) -> str:
+    """Pure: a message or trace as a person reads it: colour and other escape sequences removed, each line as a
+    terminal ends up showing it. pytest (`--color=yes`, or a forced colour) writes them into its report as `#x1B[`
+    (XML 1.0 cannot hold the escape character, so pytest spells it out); they were shown as that text."""
+    if '#x1B[' not in text and '\x1b' not in text and '\r' not in text:
+        return text
+    return '\n'.join(shown_text(line) for line in text.replace('#x1B[', '\x1b[').split('\n'))
 
 
 def _seconds(case: Any) -> float:
