@@ -148,12 +148,14 @@ def artifacts(
         if cli.json and download is None:
             cli.print_json(answer)
             return Exit.OK
-        if answer.get('removed_at') and not answer['items']:
+        if answer.get('removed_at'):
             expired = (
                 f'The artifacts of {run_id} expired: artifact retention removed them on {answer["removed_at"][:10]}.'
             )
             if download is None:
                 cli.out.print(expired)
+                if answer['items']:  # its summary stays with the run
+                    cli.out.print(artifacts_table(answer))
                 return Exit.OK
             cli.err.print(f'Error: {expired}')  # as --zip: a script must not take nothing for a download
             return exit_for_status(410)

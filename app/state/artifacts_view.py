@@ -68,10 +68,10 @@ def artifacts_summary(answer: dict[str, Any]) -> str:
     items = answer.get('items') or []
     kept = [i for i in items if i.get('stored')]
     refused = len(items) - len(kept)
-    if not items and answer.get('removed_at'):
+    if answer.get('removed_at'):
         return (
             f'The artifacts of this run expired: artifact retention removed them on {answer["removed_at"][:10]}. '
-            'Its log and test results stay.'
+            + ('Its log, test results and summary stay.' if summary_item(answer) else 'Its log and test results stay.')
         )
     if not items:
         return 'This run kept no artifacts. Files a run leaves in $RUNBOARD_ARTIFACTS_DIR are kept here.'

@@ -260,6 +260,35 @@ def test_a_branch_is_read_against_its_base_and_a_run_lists_the_tests_it_fixed(se
         assert tests['base_branch'] is None and tests['compared_with'] == on_main and tests['fixed'] == []
 
 
+SUMMARY_SCRIPT = """#!/bin/sh
+echo '### Coverage: 91 %' >> "$RUNBOARD_SUMMARY"
+echo 'a report' > "$RUNBOARD_ARTIFACTS_DIR/report.txt"
+"""
+
+
+def test_retention_keeps_a_runs_summary_with_the_run(settings_factory, tmp_path: Path, store) -> None:  # noqa: ANN001
+    """As GitHub keeps a run's job summaries after its artifacts expire: the summary is what the run said of itself,
+    shown above its log. The rest expired (the zip too); the summary is still read and downloaded."""
+    repo = make_repo(tmp_path / 'repo', {'main': {'run.sh': SUMMARY_SCRIPT}})
+    with api_server(settings_factory(**settings_with(store, artifact_retention_days=30))) as server:
+        with server.client() as client:
+            create_project(client, repo)
+            run = wait_for_status(client, trigger(client).json()['id'], timeout=60)
+            assert run['status'] == 'succeeded', run
+            with session_scope(server.services.engine) as session:
+                session.connection().execute(
+                    timed_sql('UPDATE artifact SET created_at = :t WHERE run_id = :r', binds=('t',)),
+                    {'t': utcnow() - timedelta(days=31), 'r': run['id']},
+                )
+            assert retention.sweep(server.services.engine, server.services.artifact_store, days=30) == 1
+            listed = client.get(f'/api/runs/{run["id"]}/artifacts').json()
+            assert [item['path'] for item in listed['items']] == ['summary.md'] and listed['removed_at']
+            summary = client.get(listed['items'][0]['url'])
+            assert summary.status_code == 200 and summary.text == '### Coverage: 91 %\n'
+            assert_problem(client.get(f'/api/runs/{run["id"]}/artifacts/report.txt'), 410, 'artifacts_expired')
+            assert_problem(client.get(f'/api/runs/{run["id"]}/artifacts.zip'), 410, 'artifacts_expired')
+
+
 def test_retention_removes_expired_artifacts_from_the_store_and_the_table_only(
     settings_factory, tmp_path: Path, store
 ) -> None:  # noqa: ANN001

@@ -59,6 +59,9 @@ def test_summary_and_totals() -> None:
         'The artifacts of this run expired: artifact retention removed them on 2026-11-29. '
         'Its log and test results stay.'
     )
+    summary = {'path': 'summary.md', 'stored': True, 'size': 20}
+    with_summary = view.artifacts_summary({'items': [summary], 'removed_at': '2026-11-29T03:00:00+00:00'})
+    assert with_summary.endswith('Its log, test results and summary stay.')  # retention keeps the summary
     totals = {'total': 4, 'passed': 1, 'failed': 1, 'errors': 1, 'skipped': 1, 'duration_seconds': 1.53}
     assert view.totals_text(totals) == '4 tests · 1 passed · 1 failed · 1 error · 1 skipped · 1.5 s'
     untimed = {**totals, 'duration_seconds': 0.0}  # a report without times: no "0 ms" for a run that took minutes

@@ -87,14 +87,14 @@ def expired(run: Run) -> DomainError:
 
 def kept_artifacts(engine: Engine, principal: Principal, run_id: str) -> list[Artifact]:
     """The files of the run that were kept, in path order (404 for no such run; `no_artifacts` when it kept none; 410
-    `artifacts_expired` once retention removed them)."""
+    `artifacts_expired` once retention removed them, also when its summary stays)."""
     with Session(engine) as session:
         run, _ = load_visible_run(session, run_id, principal)
         query = (
             select(Artifact).where(col(Artifact.run_id) == run_id, col(Artifact.stored)).order_by(col(Artifact.path))
         )
         rows = list(session.exec(query).all())
-    if not rows and run.artifacts_removed_at is not None:
+    if run.artifacts_removed_at is not None:
         raise expired(run)
     if not rows:
         raise DomainError(404, 'no_artifacts', f'run {run_id!r} kept no files')

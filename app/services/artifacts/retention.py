@@ -3,7 +3,10 @@ store and the table, a batch at a time, oldest first, and the run remembers when
 page, its downloads (410 `artifacts_expired`) and `runboard runs artifacts` say they expired. Nothing else goes:
 the run, its log and its test results stay (the history across runs reads them). Every server runs the sweep; two
 at once read the same rows, both delete the files (a file already gone is no error) and the rows (a row already
-gone deletes nothing)."""
+gone deletes nothing).
+
+A run's summary (`summary.md`, `$RUNBOARD_SUMMARY`) up to the 1 MiB its page shows stays with the run, as GitHub keeps
+a run's job summaries after its artifacts expire: it is what the run said of itself, shown above its log."""
 
 from __future__ import annotations
 
@@ -18,6 +21,8 @@ from app.services.artifacts.store import ArtifactStore
 from app.services.runs.timeline import timed_sql
 
 BATCH = 500
+SUMMARY_PATH = 'summary.md'
+SUMMARY_KEPT_BYTES = 1024 * 1024
 MARK_REMOVED = text('UPDATE run SET artifacts_removed_at = :now WHERE id = :r AND artifacts_removed_at IS NULL')
 
 
@@ -40,10 +45,10 @@ def sweep(engine: Engine, store: ArtifactStore, *, days: float, now: datetime | 
                 .execute(
                     timed_sql(
                         'SELECT run_id, path, stored FROM artifact WHERE created_at < :before '
-                        'ORDER BY created_at LIMIT :n',
+                        'AND NOT (path = :summary AND size <= :summary_bytes) ORDER BY created_at LIMIT :n',
                         binds=('before',),
                     ),
-                    {'before': before, 'n': batch},
+                    {'before': before, 'n': batch, 'summary': SUMMARY_PATH, 'summary_bytes': SUMMARY_KEPT_BYTES},
                 )
                 .all()
             )
