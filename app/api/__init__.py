@@ -62,6 +62,7 @@ def api_routers() -> list[APIRouter]:
         me.router,
         artifacts.router,
         afk.router,
+        afk.project_router,
         history.router,
         issues.router,
         notifications.router,

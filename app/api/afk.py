@@ -1,4 +1,5 @@
-"""AFK endpoints: start by hand, auto on/off, Reset (JSON or a plain HTML form), parked issues."""
+"""AFK endpoints: start by hand, auto on/off, Reset (JSON or a plain HTML form), parked issues, an AFK run's review,
+the costs, and the loop's summary since a moment (under the project's path: project_router)."""
 
 from __future__ import annotations
 
@@ -17,14 +18,16 @@ from app.container import Services
 from app.core.errors import DomainError
 from app.core.permissions import may_control_afk
 from app.models import ProjectPublic, RunPublic, utcnow
+from app.models.afk_summary import AfkSummary
 from app.models.review import RunReview
 from app.models.usage import ProjectCosts
-from app.services.afk import costs, review
+from app.services.afk import costs, review, summary
 from app.services.afk.actions import AfkActions
 from app.services.identity import form_tokens
 from app.services.projects import visibility
 
 router = APIRouter(prefix='/afk', tags=['afk'])
+project_router = APIRouter(prefix='/projects/{project_id}/afk', tags=['afk'])
 FORM_TYPES = ('application/x-www-form-urlencoded', 'multipart/form-data')
 
 
@@ -167,3 +170,27 @@ async def afk_costs(
 ) -> ProjectCosts:
     """The project's AFK cost per UTC day and per issue, and today's against its cap (docs/afk.md, "Cost")."""
     return await run_in_threadpool(costs.project_costs, services.engine, principal, project_id, days=days, now=utcnow())
+
+
+@project_router.get('/summary', response_model=AfkSummary, responses=problems(401, 404, 422))
+async def afk_summary(
+    project_id: str,
+    services: ServicesDep,
+    principal: PrincipalDep,
+    since: Annotated[
+        str | None, Query(max_length=64, description='12h, 90m, 2d, or an ISO 8601 time; default 24h')
+    ] = None,
+) -> AfkSummary:
+    """What the AFK loop did since `since` (the last 24 hours by default): its runs per issue with their outcome and
+    cost, the window's cost against the daily cap, when it paused or reached the cap, where it stands now, and the
+    ready issues it has not tried (docs/afk.md, "The summary")."""
+    return await run_in_threadpool(
+        summary.loop_summary,
+        services.engine,
+        services.repositories,
+        principal,
+        project_id,
+        since=since,
+        now=utcnow(),
+        global_run_cap=services.settings.global_run_cap,
+    )

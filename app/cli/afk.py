@@ -1,6 +1,9 @@
-"""`runboard afk on|off|start|reset|status`: the AFK auto-loop of a project."""
+"""`runboard afk on|off|start|reset|status|summary`: the AFK auto-loop of a project."""
 
 from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
 
 import typer
 from rich.console import Group
@@ -10,6 +13,7 @@ from app.cli.context import Cli, JsonOpt, ProjectArgument, ProjectOption, Server
 from app.cli.policy import Exit, exit_code_for_outcome
 from app.cli.run_flow import follow_and_print
 from app.cli.runs import FollowOpt
+from app.cli.when import since_value
 from app.client import RunboardClient
 
 afk_app = typer.Typer(
@@ -107,3 +111,29 @@ def afk_status(
     """Show whether the auto-loop is on, paused, and how many issues are ready."""
     project = chosen_project(project_argument, project_option)
     Cli.make(server, json_output).show(lambda client: client.get_project(project), render.afk_status)
+
+
+SinceOpt = Annotated[
+    str | None,
+    typer.Option(
+        '--since',
+        metavar='12h|TIME',
+        help="From when: a duration back from now (12h, 90m, 2d) or a time (2026-05-11T22:00, in this terminal's "
+        'zone unless it names an offset). Default: the last 24 hours.',
+    ),
+]
+
+
+@afk_app.command('summary')
+def afk_summary(
+    project_argument: ProjectArgument = None,
+    project_option: ProjectOption = None,
+    since: SinceOpt = None,
+    json_output: JsonOpt = False,
+    server: ServerOpt = None,
+) -> None:
+    """What the auto-loop did since a moment: its runs per issue with their outcome and cost, the cost against the
+    daily cap, when it paused or reached the cap, where it stands now, and the ready issues it has not tried."""
+    project = chosen_project(project_argument, project_option)
+    asked = since_value(since, datetime.now().astimezone()) if since else None
+    Cli.make(server, json_output).show(lambda client: client.afk_summary(project, since=asked), render.afk_summary)

@@ -17,6 +17,7 @@ from rich.text import Text
 from app.cli.closed_stdout import StdoutConsole
 from app.cli.table_fit import column_widths, fitting_columns
 from app.models.vocabulary import awaits_approval
+from app.state import afk_summary as summary_view
 from app.state.artifacts_view import coverage_trend_text
 from app.state.caches_view import cache_rows, cleared_text, size_heading
 from app.state.run_timing import memory_text, resources_text, retry_planned_text
@@ -539,6 +540,45 @@ def afk_status(p: dict) -> Table:
             ('Active runs', p.get('active_runs', 0)),
         ]
     )
+
+
+def afk_summary(summary: dict) -> Group:
+    """`runboard afk summary`: the window, what ran and what it cost, what happened to the loop, the issues one row
+    each (every run's id to paste, its outcome, why and cost), the ready issues not tried yet."""
+    parts: list[Any] = [
+        key_values(
+            [
+                ('Project', summary['project_id']),
+                ('Since', f'{when(summary["since"])} (until {when(summary["until"])})'),
+                ('Runs', summary_view.outcomes_text(summary)),
+                ('Cost', summary_view.cost_text(summary)),
+                ('Now', summary_view.loop_state_text(summary).removeprefix('Auto-loop now: ')),
+            ]
+        )
+    ]
+    for event in summary.get('events') or []:
+        parts.append(Text(f'{when(event["at"])}  {summary_view.event_text(event)}'))
+    if summary.get('issues'):
+        table = Table(header_style='bold', box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+        for column in ('#', 'ISSUE', 'OUTCOME', 'NOW', 'COST', 'RUNS', 'DETAILS'):
+            # a run id cut short cannot be pasted
+            table.add_column(column, no_wrap=column in ('#', 'RUNS', 'COST'), overflow='fold')
+        for issue in summary['issues']:
+            table.add_row(
+                str(issue['number']),
+                escape(one_line(issue.get('title') or '')),
+                status_text(issue['outcome'])
+                if issue['outcome'] in STATUS_STYLE
+                else Text(summary_view.outcome_word(issue['outcome']), style='red'),
+                summary_view.claim_text(issue),
+                summary_view.money(issue.get('cost_usd')),
+                '\n'.join(r['id'] for r in issue['runs']),
+                escape('\n'.join(summary_view.issue_details(issue)) or '-'),
+            )
+        parts.append(table)
+    parts.append(Text(summary_view.untried_text(summary)))
+    parts += [Text(f'Could not read: {problem}', style='yellow') for problem in summary.get('problems') or []]
+    return Group(*parts)
 
 
 def issues_table(issues: Iterable[dict]) -> Table:

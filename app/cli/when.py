@@ -23,3 +23,14 @@ def at_time(text: str, now: datetime) -> str | None:
     except ValueError:
         return None
     return (moment if moment.tzinfo else moment.replace(tzinfo=now.tzinfo)).isoformat()
+
+
+def since_value(text: str, now: datetime) -> str:
+    """`--since` as the API takes it: a time without an offset read in the terminal's zone (`now`'s), as `--at` is;
+    anything else (a duration such as 12h, a time with its offset) as typed: the server says what is wrong with it."""
+    value = text.strip()
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return value
+    return (moment if moment.tzinfo else moment.replace(tzinfo=now.tzinfo)).isoformat()

@@ -286,6 +286,11 @@ class RunboardClient(WorkersApi, LogApi, FeatureApis):
         """CSRF token for the plain-HTML Reset form of one project (operators)."""
         return (await self.request('POST', f'/afk/form-token/{quote(project_id, safe="")}')).data['csrf_token']
 
+    async def afk_summary(self, project_id: str, *, since: str | None = None) -> dict:
+        """What the AFK loop did since `since` (12h, 2d, an ISO time; default: the last 24 hours)."""
+        params = {'since': since} if since else None
+        return (await self.request('GET', f'/projects/{quote(project_id, safe="")}/afk/summary', params=params)).data
+
     async def parked_issues(self, project_id: str) -> list[dict]:
         return (await self.request('GET', f'/afk/parked/{quote(project_id, safe="")}')).data
 

@@ -8,6 +8,7 @@ from starlette.responses import Response
 
 from app.client import ApiError
 from app.pages.afk_costs import afk_costs_section
+from app.pages.afk_summary import afk_summary_section
 from app.pages.attributes import attrs
 from app.pages.charts import history_section
 from app.pages.instant_row import params_text
@@ -95,6 +96,7 @@ async def project_page(
         await repository.load(fetch=True)
         history_section(project_id, branch=store.filters.branch)
         await project_tests_section(project_id)  # flakiest tests, tests and failures per run (docs/artifacts.md)
+        await afk_summary_section(project_id)  # what the AFK loop did in the last 24 hours, per issue
         await afk_costs_section(project_id)  # what the AFK runs reported spending, per day and per issue
         ui.label('Runs').classes('text-lg font-medium').props('role=heading aria-level=2')
         form.list_view = await runs_list(

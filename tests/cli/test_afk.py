@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from app.cli.when import since_value
 from tests.helpers.cli import served
 from tests.helpers.runs import shell_script, wait_for_output, wait_for_status
 
@@ -90,3 +95,36 @@ def test_a_script_closes_relabels_and_reopens_issues_from_the_cli(settings_facto
         both = cli('issues', 'edit', 'proj', '1', '-l', 'x', '--no-labels')
         assert both.code == 2
         assert cli('issues', 'edit', 'proj', '99', '--close').code == 4
+
+
+def test_the_loops_summary_from_the_cli(settings_factory, repo_factory) -> None:
+    with served(settings_factory, repo_factory) as (server, cli):
+        for title in ('Add a logout button', 'Document the CLI'):
+            assert cli('issues', 'add', 'proj', '-t', title, '-l', 'ready-for-agent').code == 0
+        run = cli('afk', 'start', 'proj', '--follow', '--json').json()
+        assert run['status'] == 'succeeded'
+
+        said = cli('afk', 'summary', 'proj', '--since', '1h')
+        assert said.code == 0, said.stderr
+        assert '1 AFK run: 1 succeeded' in said.stdout and run['id'] in said.stdout  # the id whole, to paste
+        assert 'Ready, not tried yet (1): #2 Document the CLI' in said.stdout
+        answer = cli('afk', 'summary', '--project', 'proj', '--json').json()  # the last 24 hours
+        assert [(i['number'], i['outcome'], i['claim']) for i in answer['issues']] == [(1, 'succeeded', 'done')]
+
+        refused = cli('afk', 'summary', 'proj', '--since', 'yesterday')
+        assert refused.code == 2 and "since='yesterday'" in refused.stderr
+        assert cli('afk', 'summary', 'nope').code == 4
+
+
+@pytest.mark.parametrize(
+    ('typed', 'sent'),
+    [
+        ('12h', '12h'),  # a duration as typed
+        ('2026-05-11T22:00', '2026-05-11T22:00:00+02:00'),  # no offset: this terminal's zone
+        ('2026-05-11T22:00Z', '2026-05-11T22:00:00+00:00'),
+        ('yesterday', 'yesterday'),  # the server says what is wrong with it
+    ],
+)
+def test_since_is_read_in_the_terminals_zone(typed: str, sent: str) -> None:
+    now = datetime(2026, 5, 12, 8, 0, tzinfo=timezone(timedelta(hours=2)))
+    assert since_value(typed, now) == sent

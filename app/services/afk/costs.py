@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, select, text
+from sqlalchemy import Connection, Engine, Row, select, text
 from sqlmodel import Session
 
 from app.core import ids
@@ -36,6 +36,15 @@ def capped(conn: Connection, project: Any, now: datetime) -> tuple[bool, float]:
         return False, 0.0
     spent = spent_today(conn, project.id, project.afk_cost_cap_reset_at, now)
     return is_cost_capped(cap_usd=cap, spent_usd=spent), spent
+
+
+def today_against_cap(conn: Connection, project: Any, now: datetime) -> tuple[float, bool]:
+    """(today's AFK cost, has it reached the cap?): with a cap, since 00:00 UTC or the last Reset (what the cap
+    compares); without one, since 00:00 UTC."""
+    if project.afk_cost_cap_usd_per_day is None:
+        return spent_today(conn, project.id, None, now), False
+    is_capped, spent = capped(conn, project, now)
+    return spent, is_capped
 
 
 def mark_capped(
@@ -75,6 +84,20 @@ def _next_midnight(now: datetime) -> str:
     return (start + timedelta(days=1)).isoformat().replace('+00:00', 'Z')
 
 
+def afk_usage_rows(conn: Connection, project_id: str, since: datetime) -> list[Row]:
+    """The `::usage::` reports of the project's AFK runs since `since`, oldest first:
+    (at, cost_usd, run_id, issue_number, issue_title)."""
+    u, r = run_usage.usage_table.c, run_usage.run_table.c
+    return list(
+        conn.execute(
+            select(u.at, u.cost_usd, u.run_id, r.issue_number, r.issue_title)
+            .select_from(run_usage.usage_table.join(run_usage.run_table, r.id == u.run_id))
+            .where(u.project_id == project_id, r.kind == 'auto', u.at >= since)
+            .order_by(u.at, u.id)
+        ).all()
+    )
+
+
 def project_costs(engine: Engine, principal: Principal, project_id: str, *, days: int, now: datetime) -> ProjectCosts:
     """A project's AFK cost per UTC day (the last `days`, oldest first, empty days too) and per issue (the costliest
     first), and today's against the cap (GET /afk/costs/{project_id}; the project page's charts)."""
@@ -82,14 +105,8 @@ def project_costs(engine: Engine, principal: Principal, project_id: str, *, days
         project = manage.get_visible(session, project_id, principal)
         conn = session.connection()
         first_day = cost_window_start(now, None) - timedelta(days=days - 1)
-        u, r = run_usage.usage_table.c, run_usage.run_table.c
-        rows = conn.execute(
-            select(u.at, u.cost_usd, u.run_id, r.issue_number, r.issue_title)
-            .select_from(run_usage.usage_table.join(run_usage.run_table, r.id == u.run_id))
-            .where(u.project_id == project.id, r.kind == 'auto', u.at >= first_day)
-        ).all()
-        is_capped, spent = capped(conn, project, now)
-        today = spent if project.afk_cost_cap_usd_per_day is not None else spent_today(conn, project.id, None, now)
+        rows = afk_usage_rows(conn, project.id, first_day)
+        today, is_capped = today_against_cap(conn, project, now)
     per_day: dict[str, list] = {(first_day + timedelta(days=i)).date().isoformat(): [0.0, set()] for i in range(days)}
     per_issue: dict[int, list] = {}
     for at, cost, run_id, number, title in rows:

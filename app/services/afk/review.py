@@ -17,7 +17,7 @@ from sqlalchemy import Engine, text
 from sqlmodel import Session, select
 
 from app.core.errors import DomainError
-from app.models import Issue, Project, Run
+from app.models import Issue, Project, Run, RunPublic
 from app.models.review import ReviewCheck, ReviewDiff, ReviewFile, ReviewIssue, ReviewPullRequest, RunReview
 from app.models.vocabulary import ACTIVE_STATUSES, WAITING_STATUSES
 from app.services.identity.accounts import Principal
@@ -247,15 +247,58 @@ def _forge_diff(client: forge.ForgeClient, pull: ReviewPullRequest, raw: dict[st
 
 
 def _git_diff(review: RunReview, run: Run, project: Project, repositories: RepositoryAccess) -> ReviewDiff | None:
-    """`git diff <base>...afk/<N>` where the branch is: the repository (or its mirror), else the copy the engine kept
-    in the data dir when the run ended. Never the run's checkout: its `.git` (config, attributes, hooks) is the run's
-    to write, and git there would start the programs it names as the server (docs/security.md)."""
+    """`git diff <base>...afk/<N>` where the branch is kept (`kept_branch`), each file with its patch."""
+    branch = afk_branch(int(run.issue_number or 0))
+    kept = kept_branch(run, project, repositories, review.problems)
+    if kept is None:
+        review.problems.append(f"the agent's branch was not kept: {_why_not_kept(run, branch, repositories)}")
+        return None
+    place, spec = kept
+    try:
+        numstat = _git('diff', *DIFF_OPTIONS, '--numstat', spec, cwd=place)
+        statuses = name_statuses(_git('diff', *DIFF_OPTIONS, '--name-status', spec, cwd=place))
+        patches = split_diff(_git('diff', *DIFF_OPTIONS, spec, cwd=place, timeout=60))
+    except gitops.GitError as exc:
+        review.problems.append(f'git diff {spec.partition("...")[0][:12]}...{branch}: {exc}')
+        return None
+    files = numstat_files(numstat, statuses)
+    for file in files:
+        file.patch = _shown_patch(patches.get(file.path))
+    return _with_totals(ReviewDiff(source='git', base=project.base_branch, head=branch, files=files))
+
+
+def diff_totals(run: Run | RunPublic, project: Project, repositories: RepositoryAccess) -> ReviewDiff | None:
+    """An AFK run's changes as `git diff --numstat` counts them, without the patches (the loop's summary reads many
+    runs); None where the branch is not kept or git cannot tell. A forge project's changes are the forge's: None."""
+    if is_forge(project.issue_source):
+        return None
+    kept = kept_branch(run, project, repositories, [])
+    if kept is None:
+        return None
+    place, spec = kept
+    try:
+        numstat = _git('diff', *DIFF_OPTIONS, '--numstat', spec, cwd=place)
+    except gitops.GitError:
+        return None
+    branch = afk_branch(int(run.issue_number or 0))
+    return _with_totals(
+        ReviewDiff(source='git', base=project.base_branch, head=branch, files=numstat_files(numstat, {}))
+    )
+
+
+def kept_branch(
+    run: Run | RunPublic, project: Project, repositories: RepositoryAccess, problems: list[str]
+) -> tuple[str, str] | None:
+    """(the git directory holding `afk/<N>`, the `<base>...<head>` to diff there), or None: where the branch is, the
+    repository (or its mirror), else the copy the engine kept in the data dir when the run ended. Never the run's
+    checkout: its `.git` (config, attributes, hooks) is the run's to write, and git there would start the programs it
+    names as the server (docs/security.md)."""
     branch = afk_branch(int(run.issue_number or 0))
     places: list[str] = []
     try:
         places.append(repositories.git_dir(project))
     except DomainError as exc:
-        review.problems.append(exc.detail)
+        problems.append(exc.detail)
     if not is_remote(project.repository):
         mirror = gitops.mirror_path(
             repositories.settings.mirrors_dir, project.repository
@@ -270,20 +313,7 @@ def _git_diff(review: RunReview, run: Run, project: Project, repositories: Repos
             head = _git('rev-parse', '--verify', '--quiet', f'refs/heads/{branch}^{{commit}}', cwd=place).strip()
         except gitops.GitError:
             continue
-        base = run.commit_sha or project.base_branch
-        try:
-            spec = f'{base}...{head}'
-            numstat = _git('diff', *DIFF_OPTIONS, '--numstat', spec, cwd=place)
-            statuses = name_statuses(_git('diff', *DIFF_OPTIONS, '--name-status', spec, cwd=place))
-            patches = split_diff(_git('diff', *DIFF_OPTIONS, spec, cwd=place, timeout=60))
-        except gitops.GitError as exc:
-            review.problems.append(f'git diff {base[:12]}...{branch}: {exc}')
-            return None
-        files = numstat_files(numstat, statuses)
-        for file in files:
-            file.patch = _shown_patch(patches.get(file.path))
-        return _with_totals(ReviewDiff(source='git', base=project.base_branch, head=branch, files=files))
-    review.problems.append(f"the agent's branch was not kept: {_why_not_kept(run, branch, repositories)}")
+        return place, f'{run.commit_sha or project.base_branch}...{head}'
     return None
 
 

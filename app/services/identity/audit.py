@@ -132,3 +132,18 @@ def list_entries(
     with Session(engine) as session:
         rows = list(session.exec(query.order_by(col(AuditEntry.id).desc()).limit(limit + 1)).all())
     return rows[:limit], rows[limit - 1].id if len(rows) > limit else None
+
+
+def project_actions(
+    session: Session, project_id: str, actions: tuple[str, ...], *, since: datetime
+) -> list[AuditEntry]:
+    """One project's entries of these actions since `since`, oldest first; the caller has checked that the project is
+    visible (the AFK loop's summary shows its Resets and switches to builders too, not the whole log)."""
+    lowest, _ = run_filters.id_range(since.isoformat(), None, prefix='aud_')
+    query = select(AuditEntry).where(
+        col(AuditEntry.project_id) == project_id,
+        col(AuditEntry.action).in_(actions),
+        col(AuditEntry.id) >= lowest,
+        col(AuditEntry.at) >= since,
+    )
+    return list(session.exec(query.order_by(col(AuditEntry.id))).all())

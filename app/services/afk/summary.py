@@ -1,0 +1,405 @@
+"""The AFK loop's summary since a moment (docs/afk.md, "The summary"): what an engineering lead reads in the morning
+after leaving the loop running overnight. For one project and a window (the last 24 hours unless `since` says
+otherwise): the AFK runs created in it, grouped per issue with each run's outcome, cost and why it ended; what the
+window cost against the daily cap; when the loop paused (after N failures), reached its cost cap, was reset or
+switched; where it stands now; and the ready issues no run in the window tried.
+
+It reads what exists: the runs list's read (`runs.reads.list_runs`, with each run's usage), the issue claims, the cost
+reads (`costs`), the audit log's Resets and switches, and the review's git for the size of an agent's changes. Nothing
+records the moment of a pause or of reaching the cap, so both are replayed from the runs' ends and the usage reports
+by the pure functions below, with the rules the loop itself uses (`rules.settle_afk_run`, `rules.is_cost_capped`)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Engine, not_, or_
+from sqlmodel import Session, col, select
+
+from app.core.errors import DomainError
+from app.models import Project, Run, RunPublic, as_utc
+from app.models.afk_summary import (
+    AfkSummary,
+    LoopState,
+    ReadyIssue,
+    RunOutcome,
+    SummaryDiff,
+    SummaryEvent,
+    SummaryIssue,
+    SummaryPullRequest,
+    SummaryRun,
+)
+from app.services.afk import claims, costs, issues, review
+from app.services.afk.rules import (
+    AFK_PAUSE_THRESHOLD,
+    LAUNCH_FAILED,
+    CounterMove,
+    closed_gate,
+    cost_window_start,
+    is_cost_capped,
+    is_paused,
+    settle_afk_run,
+)
+from app.services.identity import audit
+from app.services.identity.accounts import Principal
+from app.services.projects.visibility import get_visible
+from app.services.repositories.access import RepositoryAccess
+from app.services.repositories.issue_sources import afk_branch
+from app.services.runs import reads
+from app.services.runs import sql as run_sql
+from app.services.runs.timing import parse_duration, parse_time
+
+DEFAULT_WINDOW = timedelta(hours=24)
+MAX_WINDOW = timedelta(days=31)  # the summary of a night or a week, not of a project's life
+MAX_RUNS = 1000  # read at most this many of the window's runs (the newest)
+PAGE = 200
+ENGINE_ERROR = 'engine error'  # a crash the engine caused around the command: as neutral as a launch failure
+AUDITED = {'afk.reset': 'reset', 'afk.enabled': 'auto_on', 'afk.disabled': 'auto_off'}
+
+
+# ---------------------------------------------------------------- pure
+def parse_since(text: str | None, now: datetime) -> datetime:
+    """The window's start: a duration back from now (`12h`, `90m`, `2d`, `1h30m`), an ISO 8601 time (no offset: UTC),
+    or the last 24 hours when not given. 422 for anything else, a time to come, or more than 31 days back."""
+    if text is None or not text.strip():
+        return now - DEFAULT_WINDOW
+    seconds = parse_duration(text)
+    moment = now - timedelta(seconds=seconds) if seconds is not None else parse_time(text)
+    if moment is None:
+        raise DomainError(
+            422,
+            'validation',
+            f'since={text!r} is neither a duration (12h, 90m, 2d) nor an ISO 8601 time.',
+            field='since',
+        )
+    if moment > now:
+        raise DomainError(422, 'validation', f'since={text!r} is in the future.', field='since')
+    if now - moment > MAX_WINDOW:
+        raise DomainError(422, 'validation', f'since={text!r} is more than 31 days back.', field='since')
+    return moment
+
+
+def is_launch_failure(error: str | None) -> bool:
+    """Did nothing of the agent's run (its command or checkout could not start, or the engine failed around it)?"""
+    return bool(error) and (str(error).startswith(LAUNCH_FAILED) or str(error).startswith(ENGINE_ERROR))
+
+
+def run_outcome(status: str, error: str | None) -> RunOutcome:
+    """A run's status, with a failure that launched nothing told apart (it counts for nothing, the issue is ready
+    again)."""
+    if status == 'failed' and is_launch_failure(error):
+        return 'launch_failed'
+    return status  # type: ignore[return-value]  # every other status is an outcome of its own name
+
+
+def run_reason(status: str, error: str | None, exit_code: int | None) -> str | None:
+    """Why it ended as it did, in a line: who or what stopped it, what could not start, how it failed."""
+    if status == 'succeeded':
+        return None
+    if error:
+        return str(error).removeprefix(f'{LAUNCH_FAILED}: ')
+    if status == 'failed' and exit_code is not None:
+        return f'exit code {exit_code}'
+    return None
+
+
+@dataclass(frozen=True)
+class RunFacts:
+    """What the summary needs of one AFK run (a row of the runs list)."""
+
+    id: str
+    issue_number: int
+    issue_title: str
+    status: str
+    created_at: datetime
+    finished_at: datetime | None = None
+    error: str | None = None
+    exit_code: int | None = None
+    cost_usd: float | None = None
+    by: str | None = None
+    pr_number: int | None = None
+    pr_title: str | None = None
+    pr_url: str | None = None
+
+
+def issue_outcomes(
+    runs: Iterable[RunFacts], latest_claims: dict[int, dict], diffs: dict[str, SummaryDiff] | None = None
+) -> list[SummaryIssue]:
+    """The window's runs per issue: each issue's runs oldest first, its outcome (its last run's), where its claim
+    stands now, its cost, and the pull request and diff of its last run that has them. The issue whose last run is
+    newest comes first. `diffs`: run id -> the size of its changes, where known."""
+    diffs = diffs or {}
+    grouped: dict[int, list[RunFacts]] = {}
+    for run in sorted(runs, key=lambda r: (r.created_at, r.id)):
+        grouped.setdefault(run.issue_number, []).append(run)
+    outcomes = []
+    for number, its_runs in grouped.items():
+        last = its_runs[-1]
+        claim = latest_claims.get(number) or {}
+        with_pr = next((r for r in reversed(its_runs) if r.pr_number is not None), None)
+        with_diff = next((r for r in reversed(its_runs) if r.id in diffs), None)
+        outcomes.append(
+            SummaryIssue(
+                number=number,
+                title=last.issue_title,
+                outcome=run_outcome(last.status, last.error),
+                claim=claim.get('state'),
+                cause=claim.get('cause'),
+                cost_usd=round(sum(r.cost_usd or 0.0 for r in its_runs), 6),
+                branch=afk_branch(number),
+                pull_request=SummaryPullRequest(number=with_pr.pr_number, title=with_pr.pr_title, url=with_pr.pr_url)
+                if with_pr is not None and with_pr.pr_number is not None
+                else None,
+                diff=diffs[with_diff.id] if with_diff is not None else None,
+                runs=[
+                    SummaryRun(
+                        id=r.id,
+                        outcome=run_outcome(r.status, r.error),
+                        created_at=r.created_at,
+                        finished_at=r.finished_at,
+                        cost_usd=r.cost_usd,
+                        reason=run_reason(r.status, r.error, r.exit_code),
+                        exit_code=r.exit_code,
+                        by=r.by,
+                    )
+                    for r in its_runs
+                ],
+            )
+        )
+    outcomes.sort(key=lambda issue: (issue.runs[-1].created_at, issue.runs[-1].id), reverse=True)
+    return outcomes
+
+
+@dataclass(frozen=True)
+class CounterStep:
+    """Something that moved the failure counter: an AFK run's end (`rules.settle_afk_run`) or a person's Reset."""
+
+    at: datetime
+    move: CounterMove
+    run_id: str | None = None  # None: a Reset
+
+
+def counter_step(run_id: str, status: str, error: str | None, finished_at: datetime) -> CounterStep:
+    return CounterStep(finished_at, settle_afk_run(status, launch_failed=is_launch_failure(error)).counter, run_id)
+
+
+def pauses(steps: Iterable[CounterStep], since: datetime) -> list[SummaryEvent]:
+    """When the loop paused: each time the counter, replayed from 0 over `steps`, reached the threshold; only those at
+    or after `since`. Further failures while paused (hand-started runs) pause nothing new. Start the steps at least
+    AFK_PAUSE_THRESHOLD counting ends before `since` (or at a Reset) and the replay agrees with the counter."""
+    counter, found = 0, []
+    for step in sorted(steps, key=lambda s: s.at):
+        if step.move == 'reset':
+            counter = 0
+        elif step.move == 'add':
+            counter += 1
+            if counter == AFK_PAUSE_THRESHOLD and step.at >= since:
+                found.append(SummaryEvent(at=step.at, kind='paused', run_id=step.run_id, failures=counter))
+    return found
+
+
+def cap_reached(
+    usage: Iterable[tuple[datetime, float]], resets: Sequence[datetime], cap_usd: float | None, since: datetime
+) -> list[SummaryEvent]:
+    """When the day's AFK cost reached the cap: the report that brought it there, once per count (a UTC day, or from
+    a Reset to the end of its day), those at or after `since`. `usage`: (at, cost) of the AFK runs' reports from the
+    start of `since`'s day; `resets`: the Resets, which restart the count. The cap is today's: one changed in the
+    window is not replayed."""
+    if cap_usd is None:
+        return []
+    ordered_resets = sorted(resets)
+    window, spent, reached, found = None, 0.0, False, []
+    for at, cost in sorted(usage, key=lambda item: item[0]):
+        last_reset = next((r for r in reversed(ordered_resets) if r <= at), None)
+        start = cost_window_start(at, last_reset)
+        if start != window:
+            window, spent, reached = start, 0.0, False
+        spent += cost
+        if not reached and is_cost_capped(cap_usd=cap_usd, spent_usd=spent):
+            reached = True
+            if at >= since:
+                found.append(SummaryEvent(at=at, kind='cost_capped', spent_usd=round(spent, 6)))
+    return found
+
+
+def loop_state(
+    *,
+    auto_enabled: bool,
+    paused: bool,
+    loop_run_in_flight: bool,
+    under_global_cap: bool,
+    launch_blocked: bool,
+    cost_capped: bool,
+    ready_issues: int | None,
+) -> LoopState:
+    """What the loop does now: working on an issue, or which gate keeps it from launching (`rules.closed_gate`, in
+    the sweep's order), or whether its next sweep launches (`ready_issues` None: the forge cannot tell; said as
+    will_launch, which the sweep finds out)."""
+    gate = closed_gate(
+        auto_enabled=auto_enabled,
+        paused=paused,
+        loop_run_in_flight=loop_run_in_flight,
+        under_global_cap=under_global_cap,
+        launch_blocked=launch_blocked,
+        cost_capped=cost_capped,
+    )
+    if gate == 'in_flight':
+        return 'working'
+    if gate is not None:
+        return gate
+    return 'no_ready_issue' if ready_issues == 0 else 'will_launch'
+
+
+# ---------------------------------------------------------------- I/O
+def loop_summary(
+    engine: Engine,
+    repositories: RepositoryAccess,
+    principal: Principal,
+    project_id: str,
+    *,
+    since: str | None,
+    now: datetime,
+    global_run_cap: int,
+) -> AfkSummary:
+    with Session(engine) as session:
+        project = get_visible(session, project_id, principal)  # 404 before anything is read
+    start = parse_since(since, now)
+    listed, truncated = _window_runs(engine, principal, project_id, start)
+    problems: list[str] = []
+    with Session(engine) as session:
+        conn = session.connection()
+        latest_claims = claims.latest_by_issue(conn, project_id)
+        earlier = _ends_before(session, project_id, start)
+        audit_since = min([cost_window_start(start, None), *(step.at for step in earlier)])
+        entries = audit.project_actions(session, project_id, tuple(AUDITED), since=audit_since)
+        usage = costs.afk_usage_rows(conn, project_id, cost_window_start(start, None))
+        today, capped = costs.today_against_cap(conn, project, now)
+        in_flight = run_sql.loop_run_in_flight(conn, project_id)
+        under_global_cap = run_sql.count_active(conn) < global_run_cap
+        try:
+            ready = issues.ready_issues(session, project)
+        except DomainError as exc:  # a forge that does not answer: the rest of the summary still holds
+            problems.append(f'the ready issues could not be read: {exc.detail}')
+            ready = None
+    facts = [_facts(run) for run in listed]
+    resets = [as_utc(e.at) or now for e in entries if e.action == 'afk.reset']
+    steps = [*earlier, *(counter_step(f.id, f.status, f.error, f.finished_at) for f in facts if f.finished_at)]
+    steps += [CounterStep(at, 'reset') for at in resets]
+    events = [
+        *pauses(steps, start),
+        *cap_reached(
+            ((as_utc(at) or now, float(cost)) for at, cost, *_ in usage),
+            resets,
+            project.afk_cost_cap_usd_per_day,
+            start,
+        ),
+        *(
+            SummaryEvent(at=as_utc(e.at) or now, kind=AUDITED[e.action], by=e.actor_name)  # type: ignore[arg-type]
+            for e in entries
+            if (as_utc(e.at) or now) >= start
+        ),
+    ]
+    events.sort(key=lambda event: event.at)
+    tried = {f.issue_number for f in facts}
+    paused = is_paused(project.consecutive_failures)
+    return AfkSummary(
+        project_id=project_id,
+        since=start,
+        until=now,
+        runs=len(facts),
+        outcomes=dict(Counter(run_outcome(f.status, f.error) for f in facts)),
+        issues=issue_outcomes(facts, latest_claims, _diffs(listed, project, repositories)),
+        cost_usd=round(sum(float(cost) for at, cost, *_ in usage if (as_utc(at) or now) >= start), 6),
+        today_usd=today,
+        cap_usd=project.afk_cost_cap_usd_per_day,
+        capped=capped,
+        events=events,
+        loop_state=loop_state(
+            auto_enabled=project.auto_enabled,
+            paused=paused,
+            loop_run_in_flight=in_flight,
+            under_global_cap=under_global_cap,
+            launch_blocked=project.launch_error is not None,
+            cost_capped=capped,
+            ready_issues=None if ready is None else len(ready),
+        ),
+        auto_enabled=project.auto_enabled,
+        paused=paused,
+        consecutive_failures=project.consecutive_failures,
+        launch_error=project.launch_error,
+        untried=None
+        if ready is None
+        else [ReadyIssue(number=i.number, title=i.title) for i in ready if i.number not in tried],
+        truncated=truncated,
+        problems=problems,
+    )
+
+
+def _window_runs(
+    engine: Engine, principal: Principal, project_id: str, start: datetime
+) -> tuple[list[RunPublic], bool]:
+    """The project's AFK runs created since `start`, newest first, as the runs list reads them (with their usage):
+    at most MAX_RUNS, and whether there were more."""
+    found: list[RunPublic] = []
+    cursor = None
+    while len(found) < MAX_RUNS:
+        page, cursor = reads.list_runs(
+            engine, principal, project=project_id, kind='auto', since=start.isoformat(), cursor=cursor, limit=PAGE
+        )
+        found += page
+        if cursor is None:
+            return found, False
+    return found[:MAX_RUNS], True
+
+
+def _ends_before(session: Session, project_id: str, start: datetime) -> list[CounterStep]:
+    """The last AFK_PAUSE_THRESHOLD ends before `start` that moved the counter: enough to replay whether it was
+    paused then (that many failures in a row pause it; a success or a Reset among them starts it from 0)."""
+    rows = session.exec(
+        select(col(Run.id), col(Run.status), col(Run.error), col(Run.finished_at))
+        .where(
+            col(Run.project_id) == project_id,
+            col(Run.kind) == 'auto',
+            col(Run.finished_at) < start,
+            col(Run.status).in_(('succeeded', 'failed', 'timed_out')),
+            or_(col(Run.error).is_(None), not_(col(Run.error).startswith(LAUNCH_FAILED))),
+        )
+        .order_by(col(Run.finished_at).desc())
+        .limit(AFK_PAUSE_THRESHOLD)
+    ).all()
+    return [counter_step(run_id, status, error, as_utc(at) or start) for run_id, status, error, at in rows]
+
+
+def _facts(run: RunPublic) -> RunFacts:
+    return RunFacts(
+        id=run.id,
+        issue_number=int(run.issue_number or 0),
+        issue_title=run.issue_title or '',
+        status=run.status,
+        created_at=run.created_at,
+        finished_at=run.finished_at,
+        error=run.error,
+        exit_code=run.exit_code,
+        cost_usd=run.usage.cost_usd if run.usage else None,
+        by=run.user_name,
+        pr_number=run.pr_number,
+        pr_title=run.pr_title,
+        pr_url=run.pr_url,
+    )
+
+
+def _diffs(runs: list[RunPublic], project: Project, repositories: RepositoryAccess) -> dict[str, SummaryDiff]:
+    """The size of each issue's last successful run's changes, where Runboard's git has its branch (`review`)."""
+    sizes: dict[str, SummaryDiff] = {}
+    seen: set[int | None] = set()
+    for run in runs:  # newest first: one git diff per issue
+        if run.status != 'succeeded' or run.issue_number in seen:
+            continue
+        seen.add(run.issue_number)
+        diff = review.diff_totals(run, project, repositories)
+        if diff is not None:
+            sizes[run.id] = SummaryDiff(files=len(diff.files), additions=diff.additions, deletions=diff.deletions)
+    return sizes

@@ -1,0 +1,246 @@
+"""The AFK loop summary's pure decisions (services/afk/summary.py): the window a `since` names, what a run came to,
+the runs grouped per issue, when the loop paused and when it reached its cost cap (replayed), what it does now."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from app.core.errors import DomainError
+from app.models.afk_summary import SummaryDiff
+from app.services.afk.summary import (
+    CounterStep,
+    RunFacts,
+    cap_reached,
+    issue_outcomes,
+    loop_state,
+    parse_since,
+    pauses,
+    run_outcome,
+    run_reason,
+)
+
+NOW = datetime(2026, 5, 12, 8, 0, tzinfo=UTC)
+NIGHT = datetime(2026, 5, 11, 22, 0, tzinfo=UTC)
+
+
+def at(minutes: int) -> datetime:
+    """`minutes` after 22:00 the night before NOW."""
+    return NIGHT + timedelta(minutes=minutes)
+
+
+@pytest.mark.parametrize(
+    ('given', 'start'),
+    [
+        (None, NOW - timedelta(hours=24)),  # the default: the last 24 hours
+        ('', NOW - timedelta(hours=24)),
+        ('12h', NOW - timedelta(hours=12)),
+        ('90m', NOW - timedelta(minutes=90)),
+        ('1h30m', NOW - timedelta(minutes=90)),
+        ('2d', NOW - timedelta(days=2)),
+        ('2026-05-11T22:00:00Z', NIGHT),
+        ('2026-05-11T22:00:00', NIGHT),  # no offset: UTC
+        ('2026-05-12T00:00:00+02:00', NIGHT),
+        ('2026-05-11', datetime(2026, 5, 11, tzinfo=UTC)),  # a day: from its start
+    ],
+)
+def test_since_names_the_windows_start(given: str | None, start: datetime) -> None:
+    assert parse_since(given, NOW) == start
+
+
+@pytest.mark.parametrize(
+    'given',
+    [
+        'yesterday',  # neither a duration nor a time
+        '12 hours',
+        '-5h',
+        '2026-13-01',
+        '2026-05-12T09:00:00Z',  # to come
+        '32d',  # more than 31 days back
+        '2026-01-01',
+    ],
+)
+def test_a_since_that_names_no_window_is_refused(given: str) -> None:
+    with pytest.raises(DomainError) as refused:
+        parse_since(given, NOW)
+    assert (refused.value.status, refused.value.error) == (422, 'validation')
+    assert 'since' in refused.value.detail
+
+
+@pytest.mark.parametrize(
+    ('status', 'error', 'exit_code', 'outcome', 'reason'),
+    [
+        ('succeeded', None, 0, 'succeeded', None),
+        ('failed', None, 2, 'failed', 'exit code 2'),  # how it failed, when nothing else says
+        ('failed', 'out of memory (exit code 137)', 137, 'failed', 'out of memory (exit code 137)'),
+        # nothing ran: told apart (neutral for the counter), with the cause
+        (
+            'failed',
+            'launch_failed: checkout failed: no such ref',
+            None,
+            'launch_failed',
+            'checkout failed: no such ref',
+        ),
+        ('timed_out', None, None, 'timed_out', None),
+        ('stopped', 'stopped by alice', None, 'stopped', 'stopped by alice'),  # who stopped it
+        ('stopped', 'stopped: issue #3 was closed by bob', None, 'stopped', 'stopped: issue #3 was closed by bob'),
+        ('crashed', 'engine error: disk full', None, 'crashed', 'engine error: disk full'),
+        ('crashed', 'the server restarted', None, 'crashed', 'the server restarted'),
+        ('running', None, None, 'running', None),
+    ],
+)
+def test_what_a_run_came_to_and_why(
+    status: str, error: str | None, exit_code: int | None, outcome: str, reason: str | None
+) -> None:
+    assert run_outcome(status, error) == outcome
+    assert run_reason(status, error, exit_code) == reason
+
+
+def run(run_id: str, issue: int, status: str, minute: int, **fields) -> RunFacts:  # noqa: ANN003
+    return RunFacts(
+        id=run_id,
+        issue_number=issue,
+        issue_title=f'task {issue}',
+        status=status,
+        created_at=at(minute),
+        finished_at=at(minute + 10) if status not in ('running', 'queued') else None,
+        **fields,
+    )
+
+
+def test_runs_are_grouped_per_issue_newest_issue_first() -> None:
+    runs = [
+        run('r1', 1, 'succeeded', 0, cost_usd=0.4, pr_number=7, pr_title='Fix #1', pr_url='https://f/pr/7'),
+        run('r2', 2, 'failed', 20, cost_usd=0.3, exit_code=1),
+        run('r4', 2, 'succeeded', 60, cost_usd=0.5, by='alice'),  # a person's retry of it, later
+        run('r3', 3, 'stopped', 40, error='stopped by bob'),  # reported no cost
+        run('r5', 4, 'crashed', 80, error='the server restarted', cost_usd=0.1),
+    ]
+    claims = {
+        1: {'state': 'done', 'run_id': 'r1', 'cause': None},
+        2: {'state': 'done', 'run_id': 'r4', 'cause': None},
+        3: {'state': 'parked', 'run_id': 'r3', 'cause': 'stopped by bob'},
+        4: {'state': 'released', 'run_id': 'r5', 'cause': 'crashed: the server restarted'},
+    }
+    grouped = issue_outcomes(runs, claims, {'r4': SummaryDiff(files=2, additions=5, deletions=1)})
+    assert [(i.number, i.outcome, i.claim, i.cost_usd) for i in grouped] == [
+        (4, 'crashed', 'released', 0.1),  # its run is the newest
+        (2, 'succeeded', 'done', 0.8),  # the issue's outcome is its last run's; its cost every run's
+        (3, 'stopped', 'parked', 0.0),
+        (1, 'succeeded', 'done', 0.4),
+    ]
+    two = grouped[1]
+    assert [(r.id, r.outcome, r.reason, r.by) for r in two.runs] == [
+        ('r2', 'failed', 'exit code 1', None),  # oldest first; the loop's run has nobody's name
+        ('r4', 'succeeded', None, 'alice'),
+    ]
+    assert two.branch == 'afk/2' and two.pull_request is None
+    assert two.diff == SummaryDiff(files=2, additions=5, deletions=1)
+    one = grouped[3]
+    assert one.pull_request is not None and (one.pull_request.number, one.pull_request.url) == (7, 'https://f/pr/7')
+    assert one.diff is None  # the branch was not found: no size rather than a wrong one
+    assert grouped[2].cause == 'stopped by bob'
+
+
+def test_an_issue_without_a_claim_any_more_says_none() -> None:
+    [issue] = issue_outcomes([run('r1', 9, 'queued', 0)], {})
+    assert (issue.outcome, issue.claim, issue.runs[0].finished_at) == ('queued', None, None)
+
+
+def fail(minute: int, run_id: str = 'f') -> CounterStep:
+    return CounterStep(at(minute), 'add', run_id)
+
+
+def win(minute: int) -> CounterStep:
+    return CounterStep(at(minute), 'reset', 'w')
+
+
+def neutral(minute: int) -> CounterStep:
+    return CounterStep(at(minute), 'keep', 'n')
+
+
+def reset(minute: int) -> CounterStep:
+    return CounterStep(at(minute), 'reset')
+
+
+@pytest.mark.parametrize(
+    ('steps', 'paused_at'),
+    [
+        # three failures in a row pause it, at the third's end
+        ([fail(10, 'a'), fail(20, 'b'), fail(30, 'c')], [(30, 'c', 3)]),
+        # a stop or a crash between them moves nothing
+        ([fail(10), neutral(15), fail(20), neutral(25), fail(30, 'c')], [(30, 'c', 3)]),
+        # a success in between starts the count again
+        ([fail(10), fail(20), win(25), fail(30), fail(40)], []),
+        # more failures while paused (hand-started runs) pause nothing new; a Reset re-arms it
+        ([fail(10), fail(20), fail(30, 'c'), fail(40), reset(50), fail(60), fail(70), fail(80, 'z')],
+         [(30, 'c', 3), (80, 'z', 3)]),
+        # failures before the window count towards a pause in it, a pause before the window is not shown
+        ([fail(-30), fail(-20), fail(5, 'x')], [(5, 'x', 3)]),
+        ([fail(-30), fail(-20), fail(-10), fail(5)], []),
+        # unordered steps are replayed in time order
+        ([fail(30, 'c'), fail(10), fail(20)], [(30, 'c', 3)]),
+    ],
+)  # fmt: skip
+def test_when_the_loop_paused(steps: list[CounterStep], paused_at: list[tuple[int, str, int]]) -> None:
+    found = pauses(steps, since=NIGHT)
+    assert [(e.at, e.run_id, e.failures, e.kind) for e in found] == [
+        (at(m), run_id, n, 'paused') for m, run_id, n in paused_at
+    ]
+
+
+@pytest.mark.parametrize(
+    ('usage', 'resets', 'cap', 'reached'),
+    [
+        ([(10, 0.6), (20, 0.6)], [], 1.0, [(20, 1.2)]),  # the report that brought the day to the cap
+        ([(10, 0.5), (20, 0.5), (30, 0.5)], [], 1.0, [(20, 1.0)]),  # reaching it exactly counts, once
+        ([(10, 0.6), (20, 0.3)], [], 1.0, []),
+        ([(10, 5.0)], [], None, []),  # no cap: never
+        # a Reset starts the count again: the cap is reached a second time that day
+        ([(10, 0.6), (20, 0.6), (40, 0.6), (50, 0.6)], [30], 1.0, [(20, 1.2), (50, 1.2)]),
+        # midnight UTC (120 minutes after 22:00) starts a new day's count
+        ([(100, 0.6), (130, 0.6), (140, 0.6)], [], 1.0, [(140, 1.2)]),
+        # spent before the window counts towards the day; reaching it before the window is not shown
+        ([(-30, 0.6), (10, 0.6)], [], 1.0, [(10, 1.2)]),
+        ([(-30, 0.6), (-20, 0.6), (10, 0.6)], [], 1.0, []),
+    ],
+)
+def test_when_the_cost_cap_was_reached(
+    usage: list[tuple[int, float]], resets: list[int], cap: float | None, reached: list[tuple[int, float]]
+) -> None:
+    found = cap_reached([(at(m), c) for m, c in usage], [at(m) for m in resets], cap, NIGHT)
+    assert [(e.at, e.spent_usd, e.kind) for e in found] == [(at(m), s, 'cost_capped') for m, s in reached]
+
+
+OPEN = dict(  # every gate open
+    auto_enabled=True,
+    paused=False,
+    loop_run_in_flight=False,
+    under_global_cap=True,
+    launch_blocked=False,
+    cost_capped=False,
+    ready_issues=2,
+)
+
+
+@pytest.mark.parametrize(
+    ('changed', 'state'),
+    [
+        ({}, 'will_launch'),
+        ({'ready_issues': None}, 'will_launch'),  # a forge that cannot tell: the sweep finds out
+        ({'ready_issues': 0}, 'no_ready_issue'),
+        ({'loop_run_in_flight': True}, 'working'),
+        ({'paused': True}, 'paused'),
+        ({'cost_capped': True}, 'cost_cap'),
+        ({'launch_blocked': True}, 'launch_failed'),
+        ({'auto_enabled': False}, 'auto_off'),
+        ({'under_global_cap': False}, 'global_cap'),
+        # the sweep's order: a pause is said before the cap, both before auto off
+        ({'paused': True, 'cost_capped': True, 'auto_enabled': False}, 'paused'),
+        ({'cost_capped': True, 'auto_enabled': False, 'ready_issues': 0}, 'cost_cap'),
+        ({'auto_enabled': False, 'ready_issues': 0}, 'auto_off'),
+    ],
+)
+def test_what_the_loop_does_now(changed: dict, state: str) -> None:
+    assert loop_state(**{**OPEN, **changed}) == state
