@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from nicegui import ui
 
+from app.pages.attributes import attrs
 from app.state import connection
 from app.state.afk_summary import (
     changes_text,
@@ -57,7 +58,7 @@ async def afk_summary_section(project_id: str) -> None:
 
 
 def _issue_item(issue: dict) -> None:
-    with ui.element('li').classes('py-1').props(f'data-issue={issue["number"]}'):
+    with attrs(ui.element('li').classes('py-1'), {'data-issue': str(issue['number'])}):
         with ui.row().classes('items-baseline gap-x-2 gap-y-0'):
             ui.label(f'#{issue["number"]}').classes('font-mono text-sm')
             ui.label(shown(issue['title'])).classes('text-sm font-medium').props('dir=auto')
