@@ -7,6 +7,7 @@ from nicegui import ui
 from starlette.responses import Response
 
 from app.client import ApiError
+from app.pages.afk_controls import afk_controls_section
 from app.pages.afk_costs import afk_costs_section
 from app.pages.afk_summary import afk_summary_section
 from app.pages.attributes import attrs
@@ -67,6 +68,7 @@ async def project_page(
                 for label in project['runs_on']:
                     ui.chip(label).props('dense outline')
                 ui.link('Workers', '/workers').classes('rb-tap-link')
+        await afk_controls_section(project_id)  # the dashboard card's AFK controls and states, live
         forms: list[RunFormView] = []
 
         async def branches_changed() -> None:

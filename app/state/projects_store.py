@@ -1,5 +1,6 @@
 """Project cards state for one tab: projects with their running count, last run and, when paused,
-the causes of the last failures. Talks to app.client only."""
+the causes of the last failures; every visible project (the dashboard's cards) or one (the project page's AFK
+controls). Talks to app.client only."""
 
 from __future__ import annotations
 
@@ -170,8 +171,10 @@ def last_run(newest: list[dict], now: datetime) -> dict | None:
 
 
 class ProjectsStore:
-    def __init__(self, client: RunboardClient) -> None:
+    def __init__(self, client: RunboardClient, *, project_id: str | None = None) -> None:
+        """project_id: read that project only (its page), not every project the person sees."""
         self.client = client
+        self.project_id = project_id
         self.cards: list[CardView] = []
         self.error: str | None = None
         self.listeners: list[Callable[[], None]] = []
@@ -180,8 +183,8 @@ class ProjectsStore:
 
     async def load(self) -> None:
         try:
-            projects = await self.client.list_projects()
-            running = (await self.client.list_runs(status='running', limit=500))['items']
+            projects = await self._projects()
+            running = (await self.client.list_runs(project=self.project_id, status='running', limit=500))['items']
             last_runs = await asyncio.gather(
                 *(
                     self.client.list_runs(project=p['id'], status=LAST_RUN_STATUSES, limit=LAST_RUN_CANDIDATES)
@@ -214,6 +217,11 @@ class ProjectsStore:
             for p, last, failed in zip(projects, last_runs, failures, strict=True)
         ]
         self._notify()
+
+    async def _projects(self) -> list[dict]:
+        if self.project_id is None:
+            return await self.client.list_projects()
+        return [await self.client.get_project(self.project_id)]
 
     async def refresh(self) -> None:
         """Coalesce bursts of change events into as few reloads as needed (always a final one)."""

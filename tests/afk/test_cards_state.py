@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.pages.cards import paused_text, reset_form
+from app.pages.afk_controls import paused_text, reset_form
 from app.state.projects_store import CardView, awaiting_approval_text, failure_cause, launch_blocked_text
 
 

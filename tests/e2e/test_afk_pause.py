@@ -1,6 +1,6 @@
 """A project whose command always fails, auto switched on from its card, pauses itself at three
-failures and says so on its card; Reset from the ⋯ menu re-arms it and the next sweep launches;
-so does the card's plain HTML Reset form."""
+failures and says so on its card and on its project page (live, in another tab); Reset from the project page's AFK
+menu re-arms it and the next sweep launches; so does the card's plain HTML Reset form."""
 
 from __future__ import annotations
 
@@ -48,6 +48,7 @@ def test_failing_project_pauses_on_its_card_and_reset_rearms_it(tmp_path: Path, 
             )
         # the session's Chromium (a second sync Playwright in this process would fail once the first exists)
         page = browser.new_page(viewport={'width': 1200, 'height': 900})
+        project_tab = browser.new_page(viewport={'width': 390, 'height': 844})  # another tab, a phone's width
         try:
             page.goto(app['url'] + '/')
             card = page.locator('[data-project=flaky]')
@@ -80,18 +81,32 @@ def test_failing_project_pauses_on_its_card_and_reset_rearms_it(tmp_path: Path, 
 
             card.get_by_role('button', name='Project actions').click()
             expect(menu.get_by_text('Auto paused · 3 fails')).to_be_visible()
-            menu.get_by_text('Reset', exact=True).click()
-            expect(banner).to_be_hidden(timeout=5_000)
+            page.keyboard.press('Escape')
+
+            # the project page (where a person lands from a run) has the card's AFK controls and states
+            project_tab.goto(app['url'] + '/projects/flaky')
+            afk = project_tab.locator('[data-testid=afk-controls]')
+            page_banner = afk.locator('[data-paused-banner]')
+            expect(page_banner.get_by_text('Auto paused · 3 fails')).to_be_visible()
+            expect(page_banner.get_by_text('exit code 1')).to_have_count(3)
+            expect(afk.get_by_role('button', name='Parked (3)')).to_be_visible()
+            afk.get_by_role('button', name='AFK actions').click()
+            project_tab.locator('.q-menu').get_by_text('Reset', exact=True).click()
+            expect(page_banner).to_be_hidden(timeout=5_000)
+            expect(banner).to_be_hidden(timeout=5_000)  # the card, in the other tab, follows
             _wait_for_issue(api, 4)
 
-            # it fails on 4, 5, 6 and pauses again; this time Reset through the card's plain HTML form (no JS)
+            # it fails on 4, 5, 6 and pauses again (the project page follows); this time Reset through the card's
+            # plain HTML form (no JS)
             expect(banner.get_by_text('Auto paused · 3 fails')).to_be_visible(timeout=60_000)
+            expect(page_banner.get_by_text('Auto paused · 3 fails')).to_be_visible(timeout=5_000)
             form_button = card.locator('[data-reset-form=flaky]')
             expect(form_button).to_be_visible()
             with page.expect_navigation():
                 form_button.click()
             assert page.url.rstrip('/') == app['url']  # 303 back to the dashboard
             expect(page.locator('[data-project=flaky] [data-paused-banner]')).to_be_hidden(timeout=10_000)
+            expect(page_banner).to_be_hidden(timeout=5_000)
             _wait_for_issue(api, 7)
 
             # an ended AFK run's page: no pull request and no changes, said without a "yet" that will not come
@@ -99,5 +114,6 @@ def test_failing_project_pauses_on_its_card_and_reset_rearms_it(tmp_path: Path, 
             expect(page.locator('[data-field=pr-none]')).to_have_text('none')
             expect(page.locator('[data-field=diff-none]')).to_have_text('no branch with changes')
         finally:
+            project_tab.close()
             page.close()  # and its own context with it
             api.close()

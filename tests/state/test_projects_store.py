@@ -7,7 +7,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from app.core.ids import new_run_id
-from app.state.projects_store import CardView, last_run, pause_causes, shows_auto_chip, who_resets_text
+from app.state.projects_store import (
+    CardView,
+    ProjectsStore,
+    last_run,
+    pause_causes,
+    shows_auto_chip,
+    who_resets_text,
+)
 
 RAN = {'id': new_run_id(), 'status': 'succeeded'}
 NOW = datetime.now(UTC)
@@ -80,3 +87,35 @@ def _failed(number: int, **run: object) -> dict:
 )
 def test_a_paused_card_lists_the_failures_that_paused_it(newest_failed: list[dict], shown: list[str]) -> None:
     assert [cause.split(' ')[0] for cause in pause_causes(newest_failed)] == shown
+
+
+class OneProjectClient:
+    """The calls a project page's store makes; any call for every project fails the test."""
+
+    def __init__(self) -> None:
+        self.run_queries: list[dict] = []
+
+    async def list_projects(self) -> list[dict]:
+        raise AssertionError('the project page reads its own project, not every project the person sees')
+
+    async def get_project(self, project_id: str) -> dict:
+        return {'id': project_id, 'auto_enabled': True, 'paused': True, 'consecutive_failures': 3, 'active_runs': 1}
+
+    async def list_runs(self, **query: object) -> dict:
+        self.run_queries.append(query)
+        if query.get('status') == 'running':
+            return {'items': [{'id': 'run_1', 'project_id': query['project'], 'status': 'running'}]}
+        if query.get('kind') == 'auto':
+            return {'items': [_failed(6), _failed(5), _failed(4)]}
+        return {'items': []}
+
+
+async def test_a_project_pages_store_reads_that_project_with_its_running_runs_and_pause_causes() -> None:
+    client = OneProjectClient()
+    store = ProjectsStore(client, project_id='flaky')  # type: ignore[arg-type]  # the calls it makes, no server
+    await store.load()
+    view = store.card('flaky')
+    assert view is not None and [c.id for c in store.cards] == ['flaky']
+    assert view.status == 'paused' and view.running == 1
+    assert [cause.split(' ')[0] for cause in view.failure_causes] == ['#6', '#5', '#4']
+    assert all(query.get('project') == 'flaky' for query in client.run_queries)  # no other project's runs
