@@ -246,6 +246,8 @@ class RunPublic(SQLModel):
     idempotency_key: str | None
     retry_of: str | None
     retried_by: list[str] = []  # the runs that retry this one, oldest first
+    # an AFK run: the newest later AFK run on its issue (the loop took it up again, or a retry); None: none
+    issue_taken_up_by: str | None = None
     # the trigger's own variables (GET /runs/{id}, and the answer that made it); None in lists: not read there
     variables: dict[str, str] | None = None
     issue_number: int | None

@@ -22,7 +22,6 @@ from app.pages.log_panel import LogPanel
 from app.pages.not_found import not_found_page
 from app.pages.push_facts import commit_status_line, push_facts
 from app.pages.run_artifacts import RunExtras
-from app.pages.run_row import RETRYABLE
 from app.pages.run_timing import approve_button, cancel_button, timing_bits
 from app.pages.runs_list import retry, stop_run
 from app.pages.signin import signed_in
@@ -33,6 +32,7 @@ from app.state import connection, live
 from app.state.afk_review import usage_text
 from app.state.log_links import line_from_hash
 from app.state.me import is_operator, who_am_i
+from app.state.retry_offer import retry_offer, taken_up_text
 from app.state.run_form import run_again_query
 from app.state.run_timing import resources_text, retry_planned_text, start_fact, started_by, with_usage
 from app.state.runs_store import ACTIVE
@@ -118,12 +118,17 @@ class TimelineView:
         self.actions_box.clear()
         self.details.clear()
         with self.actions_box:
-            if run['status'] in RETRYABLE:
+            offer = retry_offer(run)
+            if offer.retry:
                 action = (
                     ui.button('Retry', icon='replay', on_click=lambda: retry(self.run))
                     .classes('rb-tap')
                     .props('data-testid=retry')
                 )
+            if offer.taken_up_by:  # its Retry would be refused (409 issue_busy): the newer run is the one
+                ui.link(taken_up_text(run, offer.taken_up_by), f'/runs/{offer.taken_up_by}').classes(
+                    'rb-tap-link'
+                ).props('data-testid=issue-taken-up-by')
             if run['status'] in ACTIVE and run['status'] != 'stopping':
                 action = (
                     ui.button('Stop', icon='stop', color='negative', on_click=lambda: stop_run(self.run['id']))

@@ -13,11 +13,10 @@ from app.pages.push_facts import push_facts
 from app.pages.run_timing import approve_button, cancel_button, timing_bits
 from app.pages.stage_strip import row_strip
 from app.pages.theme import live_duration, live_relative, status_badge
+from app.state.retry_offer import retry_offer, taken_up_text
 from app.state.run_timing import approved_text, started_by
 from app.state.runs_store import ACTIVE
 from app.state.text import shown
-
-RETRYABLE = ('failed', 'timed_out', 'crashed', 'stopped', 'expired', 'skipped', 'cancelled')
 
 
 def run_row(
@@ -73,11 +72,16 @@ def run_row(
             ui.space()
             if not run.get('optimistic'):
                 approve_button(run, operator=operator)
-                if run['status'] in RETRYABLE:
+                offer = retry_offer(run)
+                if offer.retry:
                     attrs(
                         ui.button('Retry', icon='replay', on_click=lambda r=run: on_retry(r)).props('flat dense'),
                         {'aria-label': f'Retry run {run["id"]}'},
                     ).classes('rb-tap')
+                if offer.taken_up_by:  # its Retry would be refused (409 issue_busy): the newer run is the one
+                    ui.link(taken_up_text(run, offer.taken_up_by), f'/runs/{offer.taken_up_by}').classes(
+                        'text-xs rb-tap-link'
+                    ).props('data-field=issue-taken-up-by')
                 if run['status'] in ACTIVE and run['status'] != 'stopping':
                     attrs(
                         ui.button('Stop', icon='stop', on_click=lambda r=run: on_stop(r)).props(

@@ -165,12 +165,28 @@ class RunsStore:
             pending.arrived.append(copy.deepcopy(run))
         self._upsert(run)
         self._link_retry(run)
+        self._link_issue(run)
 
     def _link_retry(self, run: dict[str, Any]) -> None:
         """A new retry shows on the row of the run it retries ("retried by"), without a read of that run."""
         original = next((r for r in self.rows if run.get('retry_of') and r.get('id') == run['retry_of']), None)
         if original is not None and run['id'] not in (original.get('retried_by') or []):
             original['retried_by'] = sorted([*(original.get('retried_by') or []), run['id']])
+
+    def _link_issue(self, run: dict[str, Any]) -> None:
+        """A new AFK run on an issue shows on the rows of the older AFK runs on it ("taken up again by"), as the server
+        says it (issue_taken_up_by), without a read of those runs."""
+        if run.get('kind') != 'auto' or run.get('issue_number') is None:
+            return
+        for row in self.rows:
+            if (
+                row.get('kind') == 'auto'
+                and row.get('project_id') == run.get('project_id')
+                and row.get('issue_number') == run['issue_number']
+                and (row.get('id') or '') < run['id']
+                and (row.get('issue_taken_up_by') or '') < run['id']
+            ):
+                row['issue_taken_up_by'] = run['id']
 
     def _upsert(self, run: dict[str, Any]) -> None:
         index = next((i for i, r in enumerate(self.rows) if r.get('id') == run.get('id')), None)

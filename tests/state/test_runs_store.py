@@ -232,6 +232,24 @@ def test_a_new_retry_links_the_row_of_the_run_it_retries() -> None:
     assert store.rows[1]['retried_by'] == ['r2']
 
 
+def afk_run(run_id: str, status: str = 'queued', issue: int = 1, project: str = 'p') -> dict:
+    return {**run(run_id, status, project=project, kind='auto'), 'issue_number': issue}
+
+
+def test_a_new_afk_run_on_an_issue_shows_on_the_older_afk_runs_rows_on_it() -> None:
+    """The loop takes a crashed run's issue up again: the crashed row says so (and offers no Retry the server
+    would refuse) without a read of it, as the server would answer it (issue_taken_up_by)."""
+    store = store_with(
+        afk_run('a3', 'failed', issue=2), afk_run('a2', 'crashed'), afk_run('a1', 'crashed', project='q'), run('m1')
+    )
+    store.apply_event(afk_run('a4'))
+    taken_up = {row['id']: row.get('issue_taken_up_by') for row in store.rows}
+    assert taken_up == {'a4': None, 'a3': None, 'a2': 'a4', 'a1': None, 'm1': None}
+    store.apply_event(afk_run('a4', 'running'))  # its next change: a4 still the newest
+    store.apply_event(afk_run('a0'))  # an older run's change never undoes a newer link
+    assert {row['id']: row.get('issue_taken_up_by') for row in store.rows}['a2'] == 'a4'
+
+
 def test_an_update_of_a_run_on_an_older_page_not_loaded_yet_waits_for_that_page() -> None:
     store = store_with(run('r5'), run('r4'), limit=2)
     store.has_more = True

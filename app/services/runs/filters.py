@@ -1,4 +1,5 @@
-"""The runs list's statuses, time range, text search and retry links, as conditions on run columns.
+"""The runs list's statuses, time range, text search and retry links (and an AFK run's issue taken up again), as
+conditions on run columns.
 
 Run ids start with their creation time (app/core/ids.py), so a time range is an id range: the list
 keeps reading the primary key (or a (filter, id) index) in id order, however many runs the table holds.
@@ -9,13 +10,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import ColumnElement, and_, or_
+from sqlalchemy import ColumnElement, and_, func, or_
 from sqlmodel import Session, col, select
 
 from app.core.errors import DomainError
 from app.core.ids import RUN_PREFIX, time_prefix
 from app.models import Run
-from app.models.vocabulary import APPROVAL_WAITING, AWAITING_APPROVAL
+from app.models.schemas import RunPublic
+from app.models.vocabulary import APPROVAL_WAITING, AWAITING_APPROVAL, RunKind
 
 MAX_QUERY_CHARS = 200
 
@@ -96,3 +98,25 @@ def retried_by(session: Session, run_ids: Iterable[str]) -> dict[str, list[str]]
         if original is not None:
             found.setdefault(original, []).append(retry)
     return found
+
+
+def issue_taken_up_by(session: Session, runs: Iterable[RunPublic]) -> dict[str, str]:
+    """AFK run id -> the newest later AFK run on its issue, for the runs that have one: the loop took the issue up
+    again (after a crash, an expiry or a launch failure released it) or a person retried it. Its own Retry would be
+    refused while that run works on the issue (409 issue_busy); the newest run is the one to retry."""
+    afk = [run for run in runs if run.kind == RunKind.auto and run.issue_number is not None]
+    if not afk:
+        return {}
+    rows = session.exec(
+        select(col(Run.project_id), col(Run.issue_number), func.max(col(Run.id)))
+        .where(
+            col(Run.kind) == RunKind.auto,
+            col(Run.project_id).in_({run.project_id for run in afk}),
+            col(Run.issue_number).in_({run.issue_number for run in afk}),
+            col(Run.id) > min(run.id for run in afk),  # later runs only: a page of recent runs reads recent rows
+        )
+        .group_by(col(Run.project_id), col(Run.issue_number))
+    ).all()
+    newest = {(project, number): run_id for project, number, run_id in rows}
+    found = {run.id: newest.get((run.project_id, run.issue_number)) for run in afk}
+    return {run_id: later for run_id, later in found.items() if later is not None and later > run_id}

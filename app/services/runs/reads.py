@@ -60,6 +60,7 @@ def get_run(
         user = session.get(User, run.user_id) if run.user_id else None
         detail = RunDetail.model_validate({**public(run, user.name if user else None).model_dump()})
         detail.retried_by = run_filters.retried_by(session, [run_id]).get(run_id, [])
+        detail.issue_taken_up_by = run_filters.issue_taken_up_by(session, [detail]).get(run_id)
         if run.status in AUTO_RETRY_STATUSES and not detail.retried_by:
             planned = retry_rule.planned_retry(session.connection(), run_id)
             detail.retry_planned = (
@@ -172,8 +173,10 @@ def list_runs(
         rows = session.exec(query.order_by(col(Run.id).desc()).limit(limit + 1)).all()
         items = [public(r, name) for r, name in rows[:limit]]
         retries = run_filters.retried_by(session, (item.id for item in items))
+        taken_up = run_filters.issue_taken_up_by(session, items)
         for item in items:
             item.retried_by = retries.get(item.id, [])
+            item.issue_taken_up_by = taken_up.get(item.id)
         stage_store.annotate(session, items)  # one query for the page's stages
         run_usage.annotate(session.connection(), items)  # and their usage
         next_cursor = items[-1].id if len(rows) > limit else None
