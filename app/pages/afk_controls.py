@@ -220,13 +220,16 @@ async def afk_controls_section(project_id: str) -> None:
     controls = AfkControls(store, project_id, form_posts=form_posts_reach_api(), operator=operator)
     with ui.column().classes('w-full gap-2').props('data-testid=afk-controls'):
         ui.label('AFK auto-loop').classes('text-lg font-medium').props('role=heading aria-level=2')
-        with ui.column().classes('w-full gap-2') as shown:  # once the project was read
+        # hidden until the project was read: the page may be sent to the browser while it is read (a part awaits the
+        # browser's connection), and the controls have no words before their first update
+        with ui.column().classes('w-full gap-2') as shown:
             with ui.row().classes('w-full items-center gap-2'):
                 controls.auto_chip()
                 controls.status()
                 controls.menu('AFK actions')  # a card's ⋯, named: the page has room
                 controls.buttons()
             controls.banners()
+        shown.set_visibility(False)
         error = ui.label().classes('text-negative')
 
     def render() -> None:
