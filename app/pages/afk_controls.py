@@ -211,9 +211,9 @@ class AfkControls:
         await open_parked(self.store, self.view.project)
 
 
-async def afk_controls_section(project_id: str) -> None:
+async def afk_controls_section(project_id: str) -> ProjectsStore:
     """The project page's AFK section: the card's controls and states for this one project, following its
-    changes live."""
+    changes live; returns the store that follows them (the page's other AFK parts listen to it too)."""
     ui.add_css(AFK_CSS)
     store = ProjectsStore(connection.client(), project_id=project_id)
     operator = controls_afk(await who_am_i())  # Auto on/off and Reset: the rule the API refuses builders by
@@ -243,3 +243,4 @@ async def afk_controls_section(project_id: str) -> None:
     store.listeners.append(render)
     await store.load()
     follow_project_changes(store, project=project_id)
+    return store

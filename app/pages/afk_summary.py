@@ -1,11 +1,13 @@
 """The project page's "AFK in the last 24 hours" section (docs/afk.md, "The summary"): what the loop did overnight,
 per issue with a link to each run, its cost against the daily cap, when it paused or reached the cap, and where it
-stands now. Read once when the page opens, from GET /api/projects/{id}/afk/summary (state/afk_summary.py); shown
-when the window holds AFK runs or the loop is on or paused."""
+stands now. Read from GET /api/projects/{id}/afk/summary (state/afk_summary.py) when the page opens and again when
+the project changes; shown when the window holds AFK runs or the loop is on or paused."""
 
 from __future__ import annotations
 
-from nicegui import ui
+import asyncio
+
+from nicegui import background_tasks, ui
 
 from app.pages.attributes import attrs
 from app.state import connection
@@ -22,14 +24,44 @@ from app.state.afk_summary import (
     run_text,
     untried_text,
 )
+from app.state.projects_store import ProjectsStore
 from app.state.run_timing import clock, parse
 from app.state.text import shown
 
 WAITING_STATES = ('paused', 'cost_cap', 'launch_failed')
+REREAD_SECONDS = 2.0
 BAD_OUTCOMES = ('failed', 'timed_out', 'crashed', 'launch_failed')
 
 
-async def afk_summary_section(project_id: str) -> None:
+async def afk_summary_section(project_id: str, *, changes: ProjectsStore | None = None) -> None:
+    """`changes`: the project's store the page already follows (afk_controls); each change of it reads the summary
+    again, at most once every REREAD_SECONDS, so the loop's state here agrees with the controls above."""
+
+    @ui.refreshable
+    async def section() -> None:
+        await _summary(project_id)
+
+    await section()
+    if changes is None:
+        return
+    reread_due = False
+
+    async def reread() -> None:
+        nonlocal reread_due
+        await asyncio.sleep(REREAD_SECONDS)  # a burst of changes (a run's start, its end, the pause) is read once
+        reread_due = False
+        await section.refresh()
+
+    def changed() -> None:
+        nonlocal reread_due
+        if not reread_due:
+            reread_due = True
+            background_tasks.create(reread(), name=f'afk summary of {project_id}')
+
+    changes.listeners.append(changed)
+
+
+async def _summary(project_id: str) -> None:
     summary, problem = await load(connection.client(), project_id)
     if summary is None:
         ui.label(f'The AFK summary could not be read: {problem}').classes('text-sm text-negative')

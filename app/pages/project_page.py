@@ -68,7 +68,7 @@ async def project_page(
                 for label in project['runs_on']:
                     ui.chip(label).props('dense outline')
                 ui.link('Workers', '/workers').classes('rb-tap-link')
-        await afk_controls_section(project_id)  # the dashboard card's AFK controls and states, live
+        afk_changes = await afk_controls_section(project_id)  # the dashboard card's AFK controls and states, live
         forms: list[RunFormView] = []
 
         async def branches_changed() -> None:
@@ -98,7 +98,7 @@ async def project_page(
         await repository.load(fetch=True)
         history_section(project_id, branch=store.filters.branch)
         await project_tests_section(project_id)  # flakiest tests, tests and failures per run (docs/artifacts.md)
-        await afk_summary_section(project_id)  # what the AFK loop did in the last 24 hours, per issue
+        await afk_summary_section(project_id, changes=afk_changes)  # what the AFK loop did in the last 24 h, per issue
         await afk_costs_section(project_id)  # what the AFK runs reported spending, per day and per issue
         ui.label('Runs').classes('text-lg font-medium').props('role=heading aria-level=2')
         form.list_view = await runs_list(

@@ -100,6 +100,13 @@ def test_failing_project_pauses_on_its_card_and_reset_rearms_it(tmp_path: Path, 
             # plain HTML form (no JS)
             expect(banner.get_by_text('Auto paused · 3 fails')).to_be_visible(timeout=60_000)
             expect(page_banner.get_by_text('Auto paused · 3 fails')).to_be_visible(timeout=5_000)
+            # the page's summary of the last 24 hours follows too, without a reload
+            summary = project_tab.locator('[data-testid=afk-summary]')
+            expect(summary.locator('[data-field=summary-runs]')).to_contain_text('6 AFK runs: 6 failed', timeout=10_000)
+            expect(summary.locator('[data-field=loop-state]')).to_contain_text(
+                'paused after 3 consecutive AFK failures'
+            )
+            expect(summary.locator('[data-field=loop-event]').filter(has_text='reset by')).to_have_count(1)
             form_button = card.locator('[data-reset-form=flaky]')
             expect(form_button).to_be_visible()
             with page.expect_navigation():
