@@ -115,10 +115,29 @@ class PullRequestWait(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow)
 
 
+class PushWait(SQLModel, table=True):
+    """A pushed head that the rules selected but that waits (its branch's run still going, the repository at its
+    limit, the quota), so the forge shows it `pending` before its run exists (services/triggers/push.py). `state`
+    and `description` are what its commit status says: `pending` while it waits, `error` once a newer push to its
+    branch replaced it before it ran (or it was refused for good). The row goes once the head has its run (whose
+    own states follow on the forge); an ended one is cleared after a while (services/triggers/statuses.py)."""
+
+    __tablename__ = 'push_wait'
+    project_id: str = Field(foreign_key='project.id', ondelete='CASCADE', primary_key=True)
+    branch: str = Field(max_length=250, primary_key=True)
+    sha: str = Field(max_length=64, primary_key=True)
+    state: str = Field(default='pending', max_length=10)  # pending | error
+    description: str = Field(max_length=140)
+    blocked_by: str | None = Field(default=None, max_length=64)  # the run it waits for, when one is named
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
 class CommitStatus(SQLModel, table=True):
     """One state of one run posted to the forge as a commit status (pending, then success/failure/error), retried
     with backoff like a webhook delivery. (run_id, state) is unique: one run, one post of each state, whichever
-    server writes it."""
+    server writes it. A waiting head's (PushWait) rows have no run: their run_id is a key made from the head and
+    the check's name (statuses.wait_key)."""
 
     __tablename__ = 'commit_status'
     __table_args__ = (
@@ -134,6 +153,8 @@ class CommitStatus(SQLModel, table=True):
     state: str = Field(max_length=10)  # pending | success | failure | error
     context: str = Field(max_length=250)
     description: str = Field(default='', max_length=140)
+    # where the forge's link goes when it is not the run's page (a waiting head's: the run it waits for)
+    target_path: str | None = Field(default=None, max_length=300)
     status: str = Field(default='pending', max_length=10)  # pending | failed | delivered | gave_up
     attempts: int = 0
     next_attempt_at: datetime | None = None

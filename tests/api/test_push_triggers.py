@@ -857,3 +857,57 @@ def test_a_forge_that_does_not_answer_holds_only_its_own_projects_statuses(setti
                 (stuck_sha, 'pending'),
                 (stuck_sha, 'error'),
             ]
+
+
+def forge_shows(remote, sha: str, state: str, timeout: float = 15) -> None:  # noqa: ANN001
+    """Until the forge's check `runboard/proj (push)` on `sha` is in `state` (its last accepted status)."""
+    deadline = time.monotonic() + timeout
+    while remote.current.get((sha, 'runboard/proj (push)')) != state:
+        assert time.monotonic() < deadline, f'{sha[:12]} is {remote.current.get((sha, "runboard/proj (push)"))}'
+        time.sleep(0.05)
+
+
+def test_a_pushed_commit_that_waits_for_its_branch_is_pending_on_the_forge_at_once(
+    settings_factory, repo_factory
+) -> None:  # noqa: ANN001
+    """As GitHub shows a queued check at once: a commit pushed while its branch's run is still going is `pending` on
+    the forge before its run exists, linking the run it waits for. Replaced by a newer push before it ran, it ends
+    `error` (it never runs: the branch runs its newest head), never pending for ever; the newest head, once its run
+    is admitted, shows that run."""
+    repo = repo_factory()
+    with forge_api('github') as remote:
+        with serving(settings_factory(**QUEUED, **FAST_RETRIES), repo, issue_source=forge_source(remote)) as api:
+            secret = set_rules(api.client, cancel_in_progress=False)
+            first = commit(repo)
+            (first_run,) = deliver(api.client, 'github', 'push', github_push('main', 'a' * 40, first), secret).json()[
+                'run_ids'
+            ]
+            second = commit(repo)
+            assert (
+                deliver(api.client, 'github', 'push', github_push('main', first, second), secret).json()['outcome']
+                == 'refused'
+            )
+            forge_shows(remote, second, 'pending')
+            waiting = next(posted for posted in remote.posted if posted.sha == second)
+            assert waiting.description == f"Waiting: the branch's run {first_run} is still going"
+            assert waiting.target_url.endswith(f'/runs/{first_run}')
+
+            third = commit(repo)
+            deliver(api.client, 'github', 'push', github_push('main', second, third), secret)
+            forge_shows(remote, third, 'pending')
+            forge_shows(remote, second, 'error')  # replaced before it ran
+            ended = [posted for posted in remote.posted if posted.sha == second][-1]
+            assert ended.description == f'Cancelled by a newer push ({third[:12]}) before it ran'
+
+            api.client.post(f'/api/runs/{first_run}/stop')
+            api.server.services.push_trigger.scan_all()  # the next fetch: the branch is free, its newest head runs
+            [third_run] = [run['id'] for run in runs_of(api.client) if run['commit_sha'] == third]
+            deadline = time.monotonic() + 15
+            while not (shown := [posted for posted in remote.posted if posted.sha == third])[-1].target_url.endswith(
+                f'/runs/{third_run}'
+            ):
+                assert time.monotonic() < deadline, shown
+                time.sleep(0.05)
+            assert (shown[-1].state, shown[-1].description) == ('pending', 'Queued on Runboard')
+            assert remote.current[(second, 'runboard/proj (push)')] == 'error'
+            assert [run['commit_sha'] for run in runs_of(api.client)].count(second) == 0

@@ -21,7 +21,10 @@ from app.services.triggers.rules import (
     cancel_verdict,
     choice_refusal,
     forge_answer,
+    head_contexts,
     moved_heads,
+    not_run_description,
+    on_push_of,
     paths_match,
     push_key,
     runs_for,
@@ -29,7 +32,10 @@ from app.services.triggers.rules import (
     status_context,
     status_description,
     status_state,
+    superseded_description,
+    waiting_description,
 )
+from app.services.triggers.statuses import wait_key
 
 
 @pytest.mark.parametrize(
@@ -490,3 +496,65 @@ def test_status_description_with_coverage(tests: ReportCounts | None, coverage: 
     assert status_description('succeeded', tests, coverage) == line
     longest = status_description('cancelled', ReportCounts(10**9, 10**9 - 1, 10**9 - 2), 100.0)
     assert len(longest) < 140  # the forges' limit holds without cutting
+
+
+RUN = 'run_01jd0000000000000000000000'
+
+
+@pytest.mark.parametrize(
+    ('code', 'blocked_by', 'line'),
+    [
+        ('pr_lock', RUN, f"Waiting: the branch's run {RUN} is still going"),
+        ('pr_lock', None, "Waiting: the branch's run is still going"),
+        ('concurrency_limit', RUN, 'Waiting: the repository is at its limit of active runs'),
+        ('rate_limited', None, "Waiting: the run limit of the push rules' owner is reached"),
+        (None, None, 'Waiting to run'),
+    ],
+)
+def test_what_a_waiting_head_says_on_the_forge(code: str | None, blocked_by: str | None, line: str) -> None:
+    assert waiting_description(code, blocked_by) == line
+    assert len(line) <= 140  # the forges' limit
+
+
+@pytest.mark.parametrize(
+    ('said', 'line'),
+    [
+        (superseded_description('1a2b3c4d5e6f7a8b9c0d' * 2), 'Cancelled by a newer push (1a2b3c4d5e6f) before it ran'),
+        (
+            not_run_description('owner_gone: Nobody owns the push rules'),
+            'Not run: owner_gone: Nobody owns the push rules',
+        ),
+        (not_run_description(None), 'Not run'),
+        (not_run_description('x' * 500), 'Not run: ' + 'x' * 131),  # cut to the forges' 140
+    ],
+)
+def test_how_a_waiting_head_ends_on_the_forge(said: str, line: str) -> None:
+    assert said == line
+
+
+@pytest.mark.parametrize(
+    ('raw', 'contexts'),
+    [
+        (None, ['runboard/web (push)']),
+        ({'branches': ['main']}, ['runboard/web (push)']),
+        ({'branches': ['main'], 'unknown': 1}, ['runboard/web (push)']),  # unreadable rules: the one check
+        (
+            {'branches': ['main'], 'matrix': {'depth_level': ['quick', 'deep'], 'target_framework': ['node']}},
+            ['runboard/web (quick, node) (push)', 'runboard/web (deep, node) (push)'],  # a check per cell
+        ),
+    ],
+)
+def test_the_checks_a_waiting_head_shows(raw: dict | None, contexts: list[str]) -> None:
+    assert head_contexts('web', on_push_of(raw)) == contexts
+
+
+def test_a_waiting_heads_key_is_one_per_head_and_check() -> None:
+    key = wait_key('web', 'main', 'a' * 40, 'runboard/web (push)')
+    assert key == wait_key('web', 'main', 'a' * 40, 'runboard/web (push)')  # every server writes the same row
+    others = {
+        wait_key('web', 'dev', 'a' * 40, 'runboard/web (push)'),
+        wait_key('web', 'main', 'b' * 40, 'runboard/web (push)'),
+        wait_key('web', 'main', 'a' * 40, 'runboard/web (deep, node) (push)'),
+    }
+    assert key not in others and len(others) == 3
+    assert key.startswith('wait_') and len(key) <= 64  # commit_status.run_id

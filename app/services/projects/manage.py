@@ -278,7 +278,7 @@ def delete_project(engine: Engine, principal: Principal, project_id: str) -> Non
             text('DELETE FROM schedulefiring WHERE schedule_id IN (SELECT id FROM schedule WHERE project_id = :p)'),
             {'p': project_id},
         )
-        for table in ('commit_status', 'push_head'):  # a push trigger's records of the project
+        for table in ('commit_status', 'push_head', 'push_wait'):  # a push trigger's records of the project
             conn.execute(text(f'DELETE FROM {table} WHERE project_id = :p'), {'p': project_id})
         for table in ('run', 'batch', 'issueclaim', 'issue', 'schedule', 'project_variable'):
             conn.execute(text(f'DELETE FROM {table} WHERE project_id = :p'), {'p': project_id})

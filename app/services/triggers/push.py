@@ -18,7 +18,12 @@ forge redelivers whenever asked (`rules.acted_on`).
 Cancel in progress: before admitting a head, the branch's queued push runs of older commits, or of commits no
 longer in the repository at all, end `cancelled` (`rules.cancel_verdict`; `finish_run ... only_if status =
 'queued'`, so an engine that claimed one first wins and it runs on); with `cancel_running` the running ones are
-asked to stop too."""
+asked to stop too.
+
+A head that waits (refused for now: `HEAD_WAITS`) is kept in `push_wait`, so the forge shows it `pending` at once
+(services/triggers/statuses.py posts it), as GitHub shows a queued check before its run starts. Once the rules act on
+the branch again (`_settle`), its wait ends: gone when it has its run (whose own states follow), `error` when a newer
+head replaced it before it ran (it never will: a branch pushed twice runs its newest head only)."""
 
 from __future__ import annotations
 
@@ -67,6 +72,10 @@ RETRY_LATER = ('pr_lock', 'concurrency_limit', 'rate_limited', 'idempotency_in_f
 # a pull request's run refused for one of these waits for the next run's end ('overtaken': its head moved on, and the
 # forge sends the newer head's event)
 PULL_REQUEST_WAITS = tuple(code for code in RETRY_LATER if code != 'overtaken')
+# a pushed head refused for one of these waits, shown pending on the forge until it runs or a newer head replaces it
+# (not 'idempotency_in_flight': another request is admitting it right now; not 'unavailable': nothing is known)
+HEAD_WAITS = ('pr_lock', 'concurrency_limit', 'rate_limited')
+WAITING_EVENT = 'push.waiting'  # wakes the commit-status job (not passed on to browsers: api/events.py)
 WAITING_PULL_REQUESTS_EVERY = 60.0  # seconds; a run's end wakes the job before that (the tick covers a lost event)
 SQL_WAIT_KEEP = text(
     'INSERT INTO pull_request_wait (project_id, number, branch, sha, author, title, url, reason, created_at, '
@@ -80,6 +89,18 @@ SQL_WAITING = text(
     'SELECT project_id, number, branch, sha, author, title, url FROM pull_request_wait ORDER BY updated_at LIMIT 100'
 )
 STILL_QUEUED_SQL = "status = 'queued'"
+# a head is kept waiting once: a later look at it (the next fetch) changes nothing but the time it was last seen
+SQL_HEAD_WAIT = text(
+    'INSERT INTO push_wait (project_id, branch, sha, state, description, blocked_by, created_at, updated_at) '
+    "VALUES (:p, :b, :sha, 'pending', :description, :blocked_by, :now, :now) ON CONFLICT (project_id, branch, sha) "
+    "DO UPDATE SET updated_at = excluded.updated_at WHERE push_wait.state = 'pending'"
+)
+SQL_BRANCH_WAITS = text("SELECT sha FROM push_wait WHERE project_id = :p AND branch = :b AND state = 'pending'")
+SQL_HEAD_WAIT_ENDED = text(
+    "UPDATE push_wait SET state = 'error', description = :description, updated_at = :now "
+    "WHERE project_id = :p AND branch = :b AND sha = :sha AND state = 'pending'"
+)
+SQL_HEAD_WAIT_RAN = text('DELETE FROM push_wait WHERE project_id = :p AND branch = :b AND sha = :sha')
 
 SQL_SEEN = text('SELECT branch, sha FROM push_head WHERE project_id = :p')
 SQL_SEEN_OF_BRANCH = text('SELECT sha FROM push_head WHERE project_id = :p AND branch = :b')
@@ -123,24 +144,23 @@ class Outcome:
     run_ids: list[str] = field(default_factory=list)
     detail: str | None = None
     code: str | None = None  # the refusal's machine code
+    blocked_by: str | None = None  # the run a refusal names as holding the branch (or the repository) now
 
 
 def refusal_outcome(refusal: DomainError) -> Outcome:
     """An admission's refusal as the push's outcome: an outage says only that."""
     if refusal.status >= 500:
         return Outcome('refused', detail=refusal.detail, code='unavailable')
-    return Outcome('refused', detail=f'{refusal.error}: {refusal.detail}', code=refusal.error)
+    blocking = refusal.extra.get('blocking_runs') or [None]
+    return Outcome('refused', detail=f'{refusal.error}: {refusal.detail}', code=refusal.error, blocked_by=blocking[0])
 
 
 def rules_of(project: Project) -> OnPush | None:
     raw = getattr(project, 'on_push', None)
-    if not raw:
-        return None
-    try:
-        return OnPush.model_validate(raw)
-    except ValueError:
+    found = rules.on_push_of(raw)
+    if found is None and raw:
         log.warning('project %s has unreadable on_push rules: ignored', project.id)
-        return None
+    return found
 
 
 class PushTrigger:
@@ -206,12 +226,15 @@ class PushTrigger:
         if not rules.branch_matches(on_push, event.branch):
             return Outcome('no_match', detail=f'Branch {event.branch} is not one the push rules select.')
         if not rules.paths_match(on_push, event.changed):
-            self._mark_seen(project, event.branch, event.sha)
-            return Outcome('no_match', detail='The push changes no file the path rules select.')
+            return self._settle(
+                project,
+                event.branch,
+                event.sha,
+                Outcome('no_match', detail='The push changes no file the path rules select.'),
+            )
         self._fetch(project)
         if skipped := self._skipped(project, event.sha):
-            self._mark_seen(project, event.branch, event.sha)
-            return skipped
+            return self._settle(project, event.branch, event.sha, skipped)
         return self._admit_head(project, on_push, event.branch, event.sha, pusher=event.pusher, cid=correlation_id)
 
     def pull_request(self, project: Project, on_push: OnPush, pr: hooks.PullRequest, *, correlation_id: str) -> Outcome:
@@ -347,12 +370,11 @@ class PushTrigger:
                 continue  # a head behind the one acted on (that ran already): no push
             changed = _changed_files(directory, moved.before, moved.sha) if on_push.paths else None
             if not rules.paths_match(on_push, changed):
-                self._mark_seen(project, moved.branch, moved.sha)
-                outcomes.append(Outcome('no_match', detail='no selected path changed'))
+                no_match = Outcome('no_match', detail='no selected path changed')
+                outcomes.append(self._settle(project, moved.branch, moved.sha, no_match))
                 continue
             if skipped := self._skipped(project, moved.sha):
-                self._mark_seen(project, moved.branch, moved.sha)
-                outcomes.append(skipped)
+                outcomes.append(self._settle(project, moved.branch, moved.sha, skipped))
                 continue
             outcomes.append(
                 self._admit_head(project, on_push, moved.branch, moved.sha, pusher=None, cid=f'push-{project.id}')
@@ -407,9 +429,61 @@ class PushTrigger:
             facts={'pusher': pusher, 'n': None, 'title': None, 'url': None},
             cid=cid,
         )
-        if outcome.code not in RETRY_LATER:
-            self._mark_seen(project, branch, sha)
+        if outcome.code in HEAD_WAITS:
+            self._keep_waiting(project, branch, sha, outcome)
+        elif outcome.code not in RETRY_LATER:
+            self._settle(project, branch, sha, outcome)
         return outcome
+
+    def _keep_waiting(self, project: Project, branch: str, sha: str, outcome: Outcome) -> None:
+        """The head waits for its branch (refused for now): kept in push_wait, so the forge shows it pending now; a
+        head of the branch waiting before it that it replaces will never run, and ends."""
+        description = rules.waiting_description(outcome.code, outcome.blocked_by)
+        params = {'p': project.id, 'b': branch, 'sha': sha, 'now': utcnow()}
+        with session_scope(self.engine) as session:
+            session.connection().execute(
+                SQL_HEAD_WAIT, {**params, 'description': description, 'blocked_by': outcome.blocked_by}
+            )
+        self._end_waits(project, branch, sha, ran=None, detail=None)
+        self._waits_changed(project)
+
+    def _settle(self, project: Project, branch: str, sha: str, outcome: Outcome) -> Outcome:
+        """The rules acted on the head (admitted, or no run for good): push_head moved to it, and the waits it ends
+        ended. Returns `outcome`."""
+        self._mark_seen(project, branch, sha)
+        if self._end_waits(
+            project, branch, sha, ran=outcome.outcome in ('admitted', 'replayed'), detail=outcome.detail
+        ):
+            self._waits_changed(project)
+        return outcome
+
+    def _waits_changed(self, project: Project) -> None:
+        self.bus.publish({'type': WAITING_EVENT, 'project_id': project.id, 'team_id': project.team_id})
+
+    def _end_waits(self, project: Project, branch: str, head: str, *, ran: bool | None, detail: str | None) -> bool:
+        """The branch's waiting heads that `head` settles: itself (gone once it ran, whose run's states follow on
+        the forge; else it ended without a run; `ran` None: it waits on) and every older one it replaces (a newer
+        push, so they never run). A waiting head newer than `head` (another server's, kept meanwhile) is left
+        waiting. Returns whether any ended."""
+        with self.engine.connect() as conn:
+            waiting = list(conn.execute(SQL_BRANCH_WAITS, {'p': project.id, 'b': branch}).scalars())
+        ended = False
+        for sha in waiting:
+            params = {'p': project.id, 'b': branch, 'sha': sha, 'now': utcnow()}
+            if sha == head and ran is None:
+                continue
+            if sha == head and ran:
+                statement = SQL_HEAD_WAIT_RAN
+            elif sha == head:
+                statement, params = SQL_HEAD_WAIT_ENDED, {**params, 'description': rules.not_run_description(detail)}
+            elif self._replaces(project, branch, sha, head):
+                statement, params = SQL_HEAD_WAIT_ENDED, {**params, 'description': rules.superseded_description(head)}
+            else:
+                continue
+            with session_scope(self.engine) as session:
+                session.connection().execute(statement, params)
+            ended = True
+        return ended
 
     def _acted_on(self, project: Project, branch: str, sha: str) -> rules.ActedOn | None:
         """The head, if the rules acted on it already (rules.acted_on), whatever its key's TTL says."""
@@ -498,7 +572,8 @@ class PushTrigger:
         refused = [child.problem for child in batch.children if child.problem is not None]
         if refused:
             first = refused[0]
-            return Outcome('refused', runs, f'{first.error}: {first.detail}', code=first.error)
+            blocked_by = first.blocking_runs[0] if first.blocking_runs else None
+            return Outcome('refused', runs, f'{first.error}: {first.detail}', code=first.error, blocked_by=blocked_by)
         return Outcome('replayed' if replayed else 'admitted', runs)
 
     def _record_facts(self, statement: Any, params: dict[str, Any]) -> None:

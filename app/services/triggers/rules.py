@@ -10,7 +10,9 @@
 - `moved_heads`: which branch heads a fetch moved (the mirror-fetch trigger);
 - `acted_on`: whether a pushed head is one the rules acted on already (a redelivery, after its key's TTL too);
 - `cancel_verdict`: which of a branch's push runs a newer head cancels (cancel-in-progress);
-- `status_state`: the commit status a run's status posts.
+- `status_state`: the commit status a run's status posts;
+- `head_contexts`, `waiting_description`, `superseded_description`: the checks a pushed head waiting for its branch
+  shows on the forge, and what they say while it waits and once a newer push replaced it.
 """
 
 from __future__ import annotations
@@ -171,6 +173,52 @@ def status_context(project_id: str, run_kind: str, cell: tuple[str, str] | None 
     if cell is not None:
         return f'runboard/{project_id} ({cell[0]}, {cell[1]}) ({run_kind})'
     return f'runboard/{project_id} ({run_kind})'
+
+
+def on_push_of(raw: object) -> OnPush | None:
+    """A project's stored `on_push` as rules, None when it has none or they do not read (rules set by an older
+    release that this one refuses)."""
+    if not raw:
+        return None
+    try:
+        return OnPush.model_validate(raw)
+    except ValueError:
+        return None
+
+
+def head_contexts(project_id: str, rules: OnPush | None) -> list[str]:
+    """The checks a pushed head's runs post under (status_context): one per matrix cell, else one."""
+    if rules is None or rules.matrix is None:
+        return [status_context(project_id, 'push')]
+    cells = runs_for(rules, depth_levels=(), target_frameworks=())
+    return [status_context(project_id, 'push', cell) for cell in cells]
+
+
+def waiting_description(code: str | None, blocked_by: str | None) -> str:
+    """What a pushed head that waits says on the forge (140 characters at most), by the refusal that holds it back
+    (push.HEAD_WAITS): as GitHub shows a queued check at once, before its run starts."""
+    if code == 'pr_lock' and blocked_by:
+        said = f"Waiting: the branch's run {blocked_by} is still going"
+    elif code == 'pr_lock':
+        said = "Waiting: the branch's run is still going"
+    elif code == 'concurrency_limit':
+        said = 'Waiting: the repository is at its limit of active runs'
+    elif code == 'rate_limited':
+        said = "Waiting: the run limit of the push rules' owner is reached"
+    else:
+        said = 'Waiting to run'
+    return said[:140]
+
+
+def superseded_description(newer_sha: str) -> str:
+    """A waiting head that a newer push replaced before it ran: said as a cancelled run's status says it
+    (status_description('cancelled')), naming the newer commit."""
+    return f'Cancelled by a newer push ({newer_sha[:12]}) before it ran'
+
+
+def not_run_description(detail: str | None) -> str:
+    """A waiting head that was then refused for good (the rules' owner gone, say): it will not run."""
+    return f'Not run: {detail}'[:140] if detail else 'Not run'
 
 
 GITLAB_SAME_STATE = re.compile(r'Cannot transition status via :\w+ from :(\w+)')

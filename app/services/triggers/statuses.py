@@ -18,11 +18,18 @@ timeout, never another project's.
 Which runs: kind push or pull_request with a commit, and their retries (a retry's state is its original's check's
 newest: GitHub's re-run turns a red check green; an end that is to be retried automatically posts nothing, so the
 check stays pending until its last attempt ends), of a project whose forge is known (issue_source, or the
-repository's URL) and that has a token for it (issue_source's token/token_env, or the project's https token)."""
+repository's URL) and that has a token for it (issue_source's token/token_env, or the project's https token).
+
+A pushed head that waits for its branch (push_wait, services/triggers/push.py) has no run yet: its states go through
+the same outbox under a key made from the head and the check (`wait_key`, in run_id), `pending` while it waits (its
+link: the run it waits for), `error` once a newer push replaced it before it ran. Once it has its run, that run's
+states follow under the same check (later rows: the forge ends on the run's), and the head's own are written no
+more."""
 
 from __future__ import annotations
 
 import functools
+import hashlib
 import logging
 import time
 from dataclasses import dataclass
@@ -36,7 +43,7 @@ from sqlmodel import Session
 
 from app.config import Settings
 from app.core import ids
-from app.infra.db import advisory_lock_id, session_scope
+from app.infra.db import advisory_lock_id, read_only, session_scope
 from app.infra.events import of_types
 from app.infra.http import tls_context
 from app.infra.secret_box import SecretBox, SecretUnreadable
@@ -48,9 +55,12 @@ from app.services.repositories.issue_sources import source_kind
 from app.services.runs.filters import id_range
 from app.services.runs.retry_rule import planned_retry
 from app.services.scheduling.periodic import BURST_SETTLE_SECONDS, OnePerKey, PeriodicJob
+from app.services.triggers.push import WAITING_EVENT
 from app.services.triggers.rules import (
     ReportCounts,
     forge_answer,
+    head_contexts,
+    on_push_of,
     status_context,
     status_description,
     status_state,
@@ -60,6 +70,7 @@ log = logging.getLogger(__name__)
 KINDS = ('push', 'pull_request')
 LOOK_BACK = timedelta(days=2)  # runs older than this get no new statuses (a server down for days)
 BATCH = 20
+CLEAR_WAITS_EVERY = 3600.0  # seconds between two clearings of the ended waits (push_wait) older than LOOK_BACK
 PROJECTS_AT_ONCE = 8  # projects whose statuses are being posted at the same time, by one server
 GITLAB_STATES = {'pending': 'pending', 'success': 'success', 'failure': 'failed', 'error': 'canceled'}
 
@@ -75,6 +86,23 @@ SQL_CANDIDATES = text(
     # newest first, and not the runs whose final state is written: a busy day's runs never crowd out the latest
     'WHERE r.commit_sha IS NOT NULL AND NOT EXISTS (SELECT 1 FROM commit_status s WHERE s.run_id = r.id '
     "AND s.state <> 'pending') ORDER BY r.id DESC LIMIT 500"
+)
+# the heads waiting for their branch (or ended before they ran), without a run of their own yet
+SQL_WAITS = text(
+    'SELECT w.project_id, w.branch, w.sha, w.state, w.description, w.blocked_by FROM push_wait w '
+    'WHERE w.updated_at >= :since AND NOT EXISTS (SELECT 1 FROM run r WHERE r.project_id = w.project_id '
+    "AND r.branch_name = w.branch AND r.commit_sha = w.sha AND r.kind = 'push') ORDER BY w.created_at LIMIT 500"
+)
+SQL_WAITS_CLEARED = text("DELETE FROM push_wait WHERE state <> 'pending' AND updated_at < :since")
+# a waiting head's state, unless a run's state is on that commit and check already (the head ran meanwhile, here or
+# on another branch): the forge never goes back from a run's state to a wait's
+SQL_INSERT_WAIT = text(
+    'INSERT INTO commit_status (id, project_id, run_id, sha, state, context, description, target_path, status, '
+    # (the parameters used twice are cast: PostgreSQL must read them as one type in both places)
+    'attempts, next_attempt_at, created_at, updated_at) SELECT :id, :p, CAST(:r AS VARCHAR), CAST(:sha AS VARCHAR), '
+    ":state, CAST(:context AS VARCHAR), :description, :target, 'pending', 0, :now, :now, :now WHERE NOT EXISTS "
+    '(SELECT 1 FROM commit_status o WHERE o.sha = CAST(:sha AS VARCHAR) AND o.context = CAST(:context AS VARCHAR) '
+    'AND o.run_id <> CAST(:r AS VARCHAR)) ON CONFLICT DO NOTHING'
 )
 SQL_STATES = text('SELECT run_id, state, context FROM commit_status WHERE run_id IN ({ids})')
 SQL_RETRIED = text('SELECT retry_of FROM run WHERE retry_of IN :runs').bindparams(bindparam('runs', expanding=True))
@@ -101,7 +129,7 @@ SQL_CLAIM = text(
 )
 COMMIT_LOCK = text('SELECT pg_advisory_xact_lock(:k)')
 SQL_ROW = text(
-    'SELECT c.id, c.project_id, c.run_id, c.sha, c.state, c.context, c.description, c.attempts, '
+    'SELECT c.id, c.project_id, c.run_id, c.sha, c.state, c.context, c.description, c.target_path, c.attempts, '
     '(SELECT MAX(l.id) FROM commit_status l WHERE l.sha = c.sha AND l.context = c.context) AS latest '
     'FROM commit_status c WHERE c.id = :id'
 )
@@ -181,6 +209,13 @@ def status_request(
     )
 
 
+def wait_key(project_id: str, branch: str, sha: str, context: str) -> str:
+    """Pure: the run_id of a waiting head's states on one check (no run exists yet): the same on every server, so
+    (run_id, state) keeps one post of each."""
+    digest = hashlib.sha256('\0'.join((project_id, branch, sha, context)).encode()).hexdigest()
+    return f'wait_{digest[:40]}'
+
+
 def target_of(project: Project, secrets: SecretBox) -> StatusTarget | None:
     """The project's forge for statuses, None when it has none (a local path, no token, an unknown host)."""
     source = dict(project.issue_source or {})
@@ -242,12 +277,68 @@ class CommitStatuses:
         self.transport = transport
         self._targets: dict[str, tuple[float, StatusTarget | None]] = {}
         self._job: PeriodicJob | None = None
+        self._waits_cleared = float('-inf')  # when the ended waits older than LOOK_BACK were last cleared
         self._posting = OnePerKey('commit-statuses', PROJECTS_AT_ONCE, after=self._wake)
 
     # -- the outbox
     def record_due(self) -> int:
-        """One row for the current state of every recent push/pull-request run that lacks it; returns the rows
-        written. Every server may run it: (run_id, state) is unique."""
+        """One row for the current state of every recent push/pull-request run, and of every waiting head, that
+        lacks it; returns the rows written. Every server may run it: (run_id, state) is unique. The waiting heads
+        first: a head whose run was admitted meanwhile has that run's state written after its own."""
+        return self._record_waits() + self._record_runs()
+
+    def _record_waits(self) -> int:
+        since = utcnow() - LOOK_BACK
+        with read_only(self.engine).connect() as conn:
+            waits = conn.execute(SQL_WAITS, {'since': since}).all()
+        planned = [
+            (wait_key(project_id, branch, sha, context), project_id, sha, state, context, description, target)
+            for project_id, branch, sha, state, description, blocked_by in waits
+            if self._target(project_id) is not None
+            for target in [f'/runs/{blocked_by}' if blocked_by else f'/projects/{project_id}']
+            for context in self._head_contexts(project_id)
+        ]
+        known: dict[str, set[str]] = {}
+        with read_only(self.engine).connect() as conn:
+            for start in range(0, len(planned), 100):
+                chunk = [row[0] for row in planned[start : start + 100]]
+                names = ', '.join(f':r{i}' for i in range(len(chunk)))
+                params = {f'r{i}': key for i, key in enumerate(chunk)}
+                for key, state, _ in conn.execute(text(SQL_STATES.text.format(ids=names)), params):
+                    known.setdefault(key, set()).add(state)
+        now = utcnow()
+        rows = [
+            {
+                'id': ids.new_run_id(prefix='cst_'),
+                'p': project_id,
+                'r': key,
+                'sha': sha,
+                'state': state,
+                'context': context,
+                'description': description[:140],
+                'target': target,
+                'now': now,
+            }
+            for key, project_id, sha, state, context, description, target in planned
+            # pending once, and never after the head's end (a later look at an ended head finds it known)
+            if state not in known.get(key, set()) and not (state == 'pending' and known.get(key))
+        ]
+        clear = time.monotonic() - self._waits_cleared > CLEAR_WAITS_EVERY
+        if rows or clear:
+            with session_scope(self.engine) as session:
+                if rows:
+                    session.connection().execute(SQL_INSERT_WAIT, rows)
+                if clear:
+                    session.connection().execute(SQL_WAITS_CLEARED, {'since': since})
+                    self._waits_cleared = time.monotonic()
+        return len(rows)
+
+    def _head_contexts(self, project_id: str) -> list[str]:
+        with Session(read_only(self.engine)) as session:
+            project = session.get(Project, project_id)
+            return head_contexts(project_id, on_push_of(project.on_push) if project is not None else None)
+
+    def _record_runs(self) -> int:
         lowest, _ = id_range((utcnow() - LOOK_BACK).isoformat(), None)
         with self.engine.connect() as conn:
             runs = conn.execute(SQL_CANDIDATES, {'k1': KINDS[0], 'k2': KINDS[1], 'lowest': lowest}).all()
@@ -391,7 +482,7 @@ class CommitStatuses:
                 target,
                 sha=row['sha'],
                 state=row['state'],
-                target_url=f'{self.settings.effective_public_url}/runs/{row["run_id"]}',
+                target_url=self.settings.effective_public_url + (row['target_path'] or f'/runs/{row["run_id"]}'),
                 description=row['description'],
                 context=row['context'],
             )
@@ -462,7 +553,7 @@ class CommitStatuses:
             poll,
             self.send_pending,
             at_start=True,
-            wakes_on=of_types('run'),
+            wakes_on=of_types('run', WAITING_EVENT),
             on_stop=self.stop,
             settle=BURST_SETTLE_SECONDS,
         )
