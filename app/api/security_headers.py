@@ -23,6 +23,18 @@ SECURITY_HEADERS = {
 }
 
 
+def content_security_policy(own_policy: str) -> str:
+    """Pure: the CSP an answer goes out with, given the one an inner layer set. An artifact's (api/artifacts.py,
+    `sandbox …`) stays, its images too, with `frame-ancestors 'none'` once: an artifact passes this layer more than
+    once (the API's gate, then the UI's /run-artifacts, which passes the API's policy on), and a directive repeated
+    is one a browser ignores and a reader of the headers wonders about. Anything else: the pages' policy."""
+    if not own_policy.startswith('sandbox'):
+        return SECURITY_HEADERS['Content-Security-Policy']
+    directives = [directive.strip() for directive in own_policy.split(';') if directive.strip()]
+    kept = [directive for directive in directives if directive.split()[0].lower() != 'frame-ancestors']
+    return '; '.join([*kept, FRAME_ANCESTORS])
+
+
 def with_security_headers(send: Send) -> Send:
     """`send` that sets the headers on the answer's start, replacing any value an inner layer set."""
 
@@ -32,8 +44,7 @@ def with_security_headers(send: Send) -> Send:
             own_policy = headers.get('content-security-policy', '')
             for name, value in SECURITY_HEADERS.items():
                 headers[name] = value
-            if own_policy.startswith('sandbox'):  # an artifact (api/artifacts.py): its sandbox stays, its images too
-                headers['content-security-policy'] = f'{own_policy}; {FRAME_ANCESTORS}'
+            headers['content-security-policy'] = content_security_policy(own_policy)
         await send(message)
 
     return send_with_headers
