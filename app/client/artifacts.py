@@ -5,13 +5,35 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncGenerator
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import quote
 
 import httpx
 
 from app.client.http import API, ApiError, answer_of
 from app.core.artifact_paths import path_problem
+
+# the headers of a download answer passed on with its bytes: what the file is, and what lets a broken download resume
+# (the range an answer holds, that ranges are answered, the validator a resumed download names in If-Range)
+STREAM_HEADERS = (
+    'content-type',
+    'content-length',
+    'content-disposition',
+    'content-security-policy',
+    'content-range',
+    'accept-ranges',
+    'etag',
+)
+
+
+class StreamHead(NamedTuple):
+    """A streamed download's answer before its bytes: 200, or 206 for a range; the headers it is passed on with."""
+
+    status: int
+    headers: dict[str, str]
+
+
+Chunks = AsyncGenerator[tuple[StreamHead, bytes], None]
 
 
 class ArtifactsApi:
@@ -36,34 +58,40 @@ class ArtifactsApi:
         return (await self.request('GET', path, params={'limit': limit})).data
 
     def artifact_stream(
-        self, run_id: str, path: str, *, download: bool = False
-    ) -> AsyncGenerator[tuple[dict[str, str], bytes], None]:
-        """GET /runs/{id}/artifacts/{path}, streamed: (headers, chunk) pairs; the headers are the same in each.
-        A refusal raises the ApiError it describes before the first chunk."""
+        self,
+        run_id: str,
+        path: str,
+        *,
+        download: bool = False,
+        byte_range: str | None = None,
+        if_range: str | None = None,
+    ) -> Chunks:
+        """GET /runs/{id}/artifacts/{path}, streamed: (head, chunk) pairs; the head is the same in each. With
+        `byte_range` (a `Range` header's value, and `if_range` the ETag it is of, as a browser resuming a download
+        sends them), the range: 206, with its Content-Range. A refusal raises the ApiError it describes before the
+        first chunk (416 for a range past the end)."""
         if problem := path_problem(path):  # a `..` would be resolved into another API route, read with our token
             raise ApiError(422, 'invalid_path', f'{path!r} cannot name an artifact: {problem}')
         parts = '/'.join(quote(part, safe='') for part in path.split('/'))
         url = f'{API}/runs/{quote(run_id, safe="")}/artifacts/{parts}'
-        return self._stream(url, {'download': 'true'} if download else None)
+        asked = {'Range': byte_range, 'If-Range': if_range}
+        headers = {name: value for name, value in asked.items() if value is not None}
+        return self._stream(url, {'download': 'true'} if download else None, headers)
 
-    def artifacts_zip_stream(self, run_id: str) -> AsyncGenerator[tuple[dict[str, str], bytes], None]:
-        """GET /runs/{id}/artifacts.zip, every kept file in one archive, streamed as artifact_stream is."""
-        return self._stream(f'{API}/runs/{quote(run_id, safe="")}/artifacts.zip', None)
+    def artifacts_zip_stream(self, run_id: str) -> Chunks:
+        """GET /runs/{id}/artifacts.zip, every kept file in one archive, streamed as artifact_stream is (built as it
+        is sent, so no range of it is answered)."""
+        return self._stream(f'{API}/runs/{quote(run_id, safe="")}/artifacts.zip', None, {})
 
-    async def _stream(
-        self, url: str, params: dict[str, str] | None
-    ) -> AsyncGenerator[tuple[dict[str, str], bytes], None]:
-        async with self._http.stream('GET', url, params=params) as reply:
-            if reply.status_code != 200:
+    async def _stream(self, url: str, params: dict[str, str] | None, headers: dict[str, str]) -> Chunks:
+        async with self._http.stream('GET', url, params=params, headers=headers) as reply:
+            if reply.status_code not in (200, 206):
                 await reply.aread()
                 answer_of(reply)
-            headers = {
-                name: reply.headers[name]
-                for name in ('content-type', 'content-length', 'content-disposition', 'content-security-policy')
-                if name in reply.headers
-            }
+            passed = {name: reply.headers[name] for name in STREAM_HEADERS if name in reply.headers}
+            head = StreamHead(reply.status_code, passed)
             async for chunk in reply.aiter_bytes():
-                yield headers, chunk
+                yield head, chunk
 
     async def artifact_text(self, run_id: str, path: str, *, limit: int) -> tuple[str, bool]:
         """The artifact's first `limit` bytes as text (UTF-8, a broken character replaced), and whether it has more."""

@@ -27,7 +27,7 @@ from tests.helpers.artifacts import add_fixing_branch, artifact_repo, expected
 from tests.helpers.repos import make_repo
 from tests.helpers.runs import create_project, trigger, wait_for_status
 from tests.helpers.s3 import moto_s3
-from tests.helpers.servers import api_server
+from tests.helpers.servers import api_server, app_process
 from tests.helpers.webhooks import receiver
 
 LIMIT = 200_000  # big.bin (300,000 bytes) is past it; the others fit
@@ -426,3 +426,38 @@ def test_a_runs_coverage_is_read_from_its_cobertura_report_and_compared(settings
         create_project(client, plain, project_id='plain')
         run = wait_for_status(client, trigger(client, 'plain').json()['id'], timeout=60)
         assert client.get(f'/api/runs/{run["id"]}/tests').json()['coverage'] is None
+
+
+def test_a_broken_download_from_the_ui_resumes_where_it_broke(tmp_path: Path) -> None:
+    """A browser resuming a download through the UI's own address (/run-artifacts, `python main.py` serving both)
+    sends `Range` and `If-Range` with the ETag it was given: it gets the rest of the file (206, `Content-Range`),
+    not the whole file again; an ETag of another file gets it whole (200), and a range past the end a 416 naming
+    the size. The sandbox's policy forbids framing once. (The UI passes the API's answer on whatever the backend:
+    local mode, whose browser the start link signs in, on SQLite.)"""
+    repo = artifact_repo(tmp_path / 'repo')
+    stored = expected(repo)['screens/shot.png']
+    data = tmp_path / 'data'
+    with app_process(data, env={'RUNBOARD_DEMO': 'false'}) as server:
+        token = json.loads((data / 'credentials.json').read_text())['token']
+        with httpx.Client(base_url=server['url'], headers={'Authorization': f'Bearer {token}'}, timeout=30) as api:
+            create_project(api, repo)
+            run = wait_for_status(api, trigger(api, depth='shallow').json()['id'], timeout=60)
+        # the browser that opened the start link, as a person's
+        with httpx.Client(base_url=server['url'], cookies=server['cookies'], timeout=30) as browser:
+            url = f'/run-artifacts/{run["id"]}/screens/shot.png?download=true'
+            whole = browser.get(url)
+            assert whole.status_code == 200, whole.text
+            assert whole.content == stored and whole.headers['accept-ranges'] == 'bytes'
+            assert whole.headers['content-security-policy'].count('frame-ancestors') == 1
+            etag = whole.headers['etag']
+
+            rest = browser.get(url, headers={'Range': 'bytes=100-', 'If-Range': etag})
+            assert rest.status_code == 206, rest.text
+            assert rest.headers['content-range'] == f'bytes 100-{len(stored) - 1}/{len(stored)}'
+            assert rest.headers['content-length'] == str(len(stored) - 100)
+            assert (rest.headers['etag'], rest.content) == (etag, stored[100:])
+
+            changed = browser.get(url, headers={'Range': 'bytes=100-', 'If-Range': '"another-file"'})
+            assert (changed.status_code, changed.content) == (200, stored)
+            past = browser.get(url, headers={'Range': f'bytes={len(stored) + 10}-'})
+            assert (past.status_code, past.headers['content-range']) == (416, f'bytes */{len(stored)}')
