@@ -15,6 +15,7 @@ from rich.text import Text
 from app.cli import render
 from app.cli.context import Cli, JsonOpt, ServerOpt
 from app.cli.policy import Exit, exit_code_for_batch
+from app.cli.run_defaults import defaults_for
 from app.cli.run_flow import _notices
 from app.cli.submit import send_until_answered
 from app.client import RunboardClient, new_idempotency_key
@@ -27,12 +28,14 @@ AXIS_NAMES = {
     'framework': 'target_framework',
     'target_framework': 'target_framework',
 }
+MATRIX_AXES = ('depth_level', 'target_framework')
 MAX_WAIT_ROUNDS = 20  # --wait: resends after rate-limited children at most this often
 
 
 def parse_matrix(values: Sequence[str], *, depth: str | None, framework: str | None) -> dict[str, list[str]]:
     """Pure: the matrix of `--matrix AXIS=V1,V2` options; an axis without one takes --depth / --framework as
-    its single value. Raises typer.BadParameter (exit 2) for anything else."""
+    its single value, or is left out (run_matrix gives it the project's first, as a plain trigger does).
+    Raises typer.BadParameter (exit 2) for anything else."""
     matrix: dict[str, list[str]] = {}
     for value in values:
         name, sep, listed = value.partition('=')
@@ -48,9 +51,7 @@ def parse_matrix(values: Sequence[str], *, depth: str | None, framework: str | N
     for axis, single, option in (('depth_level', depth, '--depth'), ('target_framework', framework, '--framework')):
         if axis in matrix and single is not None:
             raise typer.BadParameter(f'give {option} or --matrix {option[2:]}=..., not both.', param_hint=f"'{option}'")
-        if axis not in matrix:
-            if single is None:
-                raise typer.BadParameter(f'the matrix needs {option} or --matrix {option[2:]}=V1,V2.')
+        if axis not in matrix and single is not None:
             matrix[axis] = [single]
     return matrix
 
@@ -220,7 +221,8 @@ MatrixOpt = Annotated[
         '-m',
         metavar='AXIS=V1,V2',
         help='Run every combination as one batch: --matrix depth=shallow,deep --matrix framework=python,node '
-        '(repeat for several axes; one left out takes --depth / --framework). Exit 3 if any child is refused.',
+        "(repeat for several axes; one left out takes --depth / --framework, else the project's first). "
+        'Exit 3 if any child is refused.',
         rich_help_panel='Matrix',
     ),
 ]
@@ -255,12 +257,13 @@ def run_matrix(
     matrix = parse_matrix(options, depth=choices[0], framework=choices[1])
 
     async def work(client: RunboardClient) -> int:
+        defaults = await defaults_for(client, project, branch, *(matrix.get(axis) for axis in MATRIX_AXES))
         return await trigger_batch(
             cli,
             client,
             project=project,
-            branch=branch or (await client.get_project(project))['base_branch'],
-            matrix=matrix,
+            branch=branch or defaults['branch'],
+            matrix={axis: matrix.get(axis) or [defaults[axis]] for axis in MATRIX_AXES},
             all_or_nothing=all_or_nothing,
             key=key,
             wait=wait,

@@ -27,6 +27,7 @@ from app.cli.context import (
 )
 from app.cli.list_filters import LISTED_KINDS, LISTED_STATUSES, kind_to_list, statuses_to_list
 from app.cli.policy import Exit, exit_code_for_outcome
+from app.cli.run_defaults import defaults_for
 from app.cli.run_flow import create_then_maybe_follow, follow_and_print
 from app.cli.when import at_time
 from app.client import Response, RunboardClient
@@ -177,10 +178,10 @@ def trigger(
             chosen_branch, chosen_depth, chosen_framework = chosen.values()
             chosen_variables = {**(original.get('variables') or {}), **variables}
         else:
-            defaults = await client.get_project(project) if None in (branch, depth, framework) else {}
-            chosen_branch = branch or defaults['base_branch']
-            chosen_depth = depth or defaults['depth_levels'][0]
-            chosen_framework = framework or defaults['target_frameworks'][0]
+            defaults = await defaults_for(client, project, branch, depth, framework)
+            chosen_branch = branch or defaults['branch']
+            chosen_depth = depth or defaults['depth_level']
+            chosen_framework = framework or defaults['target_framework']
             chosen_variables = variables
 
         async def send(k: str) -> Response:

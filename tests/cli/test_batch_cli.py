@@ -19,15 +19,23 @@ AXES = ('--matrix', 'depth=shallow,deep', '--matrix', 'framework=python,node')
 @pytest.mark.parametrize(
     ('options', 'depth', 'framework', 'matrix'),
     [
-        (['depth=shallow,deep', 'framework=python,node'], None, None, (['shallow', 'deep'], ['python', 'node'])),
-        (['depth=shallow, deep '], None, 'go', (['shallow', 'deep'], ['go'])),  # the other axis: one value
-        (['Framework=python'], 'deep', None, (['deep'], ['python'])),
-        (['depth_level=a', 'target_framework=b,c'], None, None, (['a'], ['b', 'c'])),
+        (
+            ['depth=shallow,deep', 'framework=python,node'],
+            None,
+            None,
+            {'depth_level': ['shallow', 'deep'], 'target_framework': ['python', 'node']},
+        ),
+        # the other axis: one value
+        (['depth=shallow, deep '], None, 'go', {'depth_level': ['shallow', 'deep'], 'target_framework': ['go']}),
+        (['Framework=python'], 'deep', None, {'depth_level': ['deep'], 'target_framework': ['python']}),
+        (['depth_level=a', 'target_framework=b,c'], None, None, {'depth_level': ['a'], 'target_framework': ['b', 'c']}),
+        # the other axis not given at all: left out, for the project's first (as a plain trigger takes it)
+        (['depth=a,b'], None, None, {'depth_level': ['a', 'b']}),
+        (['framework=b'], None, None, {'target_framework': ['b']}),
     ],
 )
 def test_parse_matrix(options, depth, framework, matrix) -> None:  # noqa: ANN001
-    parsed = parse_matrix(options, depth=depth, framework=framework)
-    assert (parsed['depth_level'], parsed['target_framework']) == matrix
+    assert parse_matrix(options, depth=depth, framework=framework) == matrix
 
 
 @pytest.mark.parametrize(
@@ -38,7 +46,6 @@ def test_parse_matrix(options, depth, framework, matrix) -> None:  # noqa: ANN00
         (['depth=a', 'depth=b'], None, 'go', 'given twice'),
         (['depth=,'], None, 'go', 'lists no value'),
         (['depth=a'], 'b', 'go', 'not both'),
-        (['depth=a'], None, None, '--framework'),
     ],
 )
 def test_parse_matrix_refuses_what_it_cannot_read(options, depth, framework, says) -> None:  # noqa: ANN001
@@ -125,6 +132,33 @@ def test_all_or_nothing_and_the_options_a_matrix_cannot_take(settings_factory, r
             bad.code == Exit.USAGE and 'matrix.depth_level' not in bad.stdout and "'huge' is not allowed" in bad.stderr
         )
         assert cli('runs', 'batch', 'bat_nothing').code == Exit.NOT_FOUND
+
+
+def test_an_axis_left_out_of_the_matrix_takes_the_projects_first_as_a_plain_trigger_does(
+    settings_factory, repo_factory
+) -> None:  # noqa: ANN001
+    """`runs trigger P --matrix depth=a,b` without --framework once exited 2 ("the matrix needs --framework"), while
+    `runs trigger P` takes the project's first framework; without --branch, its base branch."""
+    with served(settings_factory, repo_factory, global_run_cap=0, rate_limit_runs=1000) as (server, cli):
+        with server.client() as client:
+            changed = {
+                'target_frameworks': ['node', 'python'],
+                'depth_levels': ['standard', 'shallow', 'deep'],
+                'max_concurrent_runs': 10,
+            }
+            assert client.patch('/api/projects/proj', json=changed).status_code == 200
+        depths = cli('runs', 'trigger', 'proj', '--matrix', 'depth=shallow,deep', '--json')
+        assert depths.code == Exit.OK, depths.stdout + depths.stderr
+        batch = depths.json()
+        assert batch['branch'] == 'main'
+        cells = [(c['depth_level'], c['target_framework']) for c in batch['children']]
+        assert cells == [('shallow', 'node'), ('deep', 'node')]
+        assert all(c['run']['branch_name'] == 'main' for c in batch['children'])
+
+        frameworks = cli('runs', 'trigger', 'proj', '-b', 'feature/x', '--matrix', 'framework=python', '--json')
+        assert frameworks.code == Exit.OK, frameworks.stdout + frameworks.stderr
+        [only] = frameworks.json()['children']
+        assert (only['depth_level'], only['target_framework']) == ('standard', 'python')
 
 
 def test_rerun_failed_retries_the_combinations_that_did_not_succeed(settings_factory, repo_factory) -> None:  # noqa: ANN001
