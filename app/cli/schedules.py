@@ -23,6 +23,7 @@ from app.cli.context import (
     parse_vars,
     var_option,
 )
+from app.cli.run_defaults import defaults_for
 from app.client import RunboardClient
 
 schedules_app = typer.Typer(help='Cron schedules of a project: runs fired at set times.', no_args_is_help=True)
@@ -136,9 +137,25 @@ def schedules_add(
             '--cron', help='Five fields: minute hour day-of-month month day-of-week ("30 2 * * *"), or @daily.'
         ),
     ],
-    branch: Annotated[str, typer.Option('--branch', '-b', help='Branch to run.')],
-    depth: Annotated[str, typer.Option('--depth', '-d', help='Depth level, one the project allows.')],
-    framework: Annotated[str, typer.Option('--framework', '-f', help='Target framework, one the project allows.')],
+    branch: Annotated[
+        Optional[str],
+        typer.Option('--branch', '-b', metavar='BRANCH', help="Branch to run (default: the project's base branch)."),
+    ] = None,
+    depth: Annotated[
+        Optional[str],
+        typer.Option(
+            '--depth', '-d', metavar='DEPTH', help="Depth level, one the project allows (default: the project's first)."
+        ),
+    ] = None,
+    framework: Annotated[
+        Optional[str],
+        typer.Option(
+            '--framework',
+            '-f',
+            metavar='FRAMEWORK',
+            help="Target framework, one the project allows (default: the project's first).",
+        ),
+    ] = None,
     tz: Annotated[str, typer.Option('--tz', help='IANA time zone the cron is read in (e.g. Europe/Berlin).')] = 'UTC',
     catch_up: Annotated[
         str,
@@ -153,20 +170,27 @@ def schedules_add(
     json_output: JsonOpt = False,
     server: ServerOpt = None,
 ) -> None:
-    """Add a schedule (operators). Its runs are admitted as you, under every rule a trigger meets."""
+    """Add a schedule (operators). Its runs are admitted as you, under every rule a trigger meets; what you leave
+    out of branch, depth and framework is chosen as `runs trigger` chooses it."""
     project = chosen_project(project_argument, project_option)
-    body = {
-        'name': name,
-        'cron': cron,
-        'timezone': tz,
-        'branch': branch,
-        'depth_level': depth,
-        'target_framework': framework,
-        'catch_up': catch_up,
-        'paused': paused,
-        'variables': parse_vars(var),
-    }
-    Cli.make(server, json_output).show(lambda client: client.create_schedule(project, body), lambda s: one(s, 'added'))
+    variables = parse_vars(var)
+
+    async def add(client: RunboardClient) -> Any:
+        defaults = await defaults_for(client, project, branch, depth, framework)
+        body = {
+            'name': name,
+            'cron': cron,
+            'timezone': tz,
+            'branch': branch or defaults['branch'],
+            'depth_level': depth or defaults['depth_level'],
+            'target_framework': framework or defaults['target_framework'],
+            'catch_up': catch_up,
+            'paused': paused,
+            'variables': variables,
+        }
+        return await client.create_schedule(project, body)
+
+    Cli.make(server, json_output).show(add, lambda s: one(s, 'added'))
 
 
 @schedules_app.command('edit')

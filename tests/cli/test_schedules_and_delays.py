@@ -77,6 +77,35 @@ def test_a_schedule_id_is_enough_without_its_project(settings_factory, repo_fact
         assert wrong.code == 4
 
 
+def test_schedules_add_defaults_branch_depth_and_framework_as_a_trigger_does(settings_factory, repo_factory) -> None:  # noqa: ANN001
+    """`schedules add` once required --branch, --depth and --framework; what is left out is now the project's base
+    branch and first depth and framework, as `runs trigger` takes them."""
+    with served(settings_factory, repo_factory, global_run_cap=0, schedule_sweep_seconds=3600.0) as (server, cli):
+        with server.client() as client:
+            changed = {'target_frameworks': ['node', 'python'], 'depth_levels': ['standard', 'shallow', 'deep']}
+            assert client.patch('/api/projects/proj', json=changed).status_code == 200
+        bare = cli('schedules', 'add', 'proj', '--name', 'nightly', '--cron', '@daily', '--json')
+        assert bare.code == 0, bare.stderr
+        assert (bare.json()['branch'], bare.json()['depth_level'], bare.json()['target_framework']) == (
+            'main',
+            'standard',
+            'node',
+        )
+        some = cli(
+            'schedules', 'add', 'proj', '--name', 'x', '--cron', '@daily', '-b', 'feature/x', '-d', 'deep', '--json'
+        )
+        assert some.code == 0, some.stderr
+        assert (some.json()['branch'], some.json()['depth_level'], some.json()['target_framework']) == (
+            'feature/x',
+            'deep',
+            'node',
+        )
+        unknown = cli('schedules', 'add', 'nope', '--name', 'nightly', '--cron', '@daily')
+        assert unknown.code == 4 and 'nope' in unknown.stderr
+        helped = ' '.join(cli('schedules', 'add', '--help').stdout.replace('│', ' ').split())
+        assert "(default: the project's base branch)" in helped and "(default: the project's first)" in helped
+
+
 def test_schedule_variables_are_set_replaced_and_cleared(settings_factory, repo_factory) -> None:  # noqa: ANN001
     with served(settings_factory, repo_factory, global_run_cap=0, schedule_sweep_seconds=3600.0) as (_server, cli):
         added = cli(*ADD, '--name', 'nightly', '--cron', '@daily', '--var', 'TARGET=staging', '--var', 'NOTE=a=b')
