@@ -46,8 +46,6 @@ def audit(
                 render.escape(details_text(entry)),
                 entry.get('token_id') or '—',
             )
-        if page.get('next_cursor'):
-            out.caption = f'More: --cursor {page["next_cursor"]}'
         return out
 
-    cli.show(fetch, table)
+    cli.show(fetch, table, paged=True)

@@ -189,8 +189,11 @@ class Cli:
     def print_json(self, value: Any) -> None:
         typer.echo(json.dumps(value, indent=2, default=str))
 
-    def show(self, fetch: Callable[[RunboardClient], Awaitable[Any]], human: Callable[[Any], Any]) -> None:
-        """The body most commands share: one API call, its answer printed as JSON or for a person."""
+    def show(
+        self, fetch: Callable[[RunboardClient], Awaitable[Any]], human: Callable[[Any], Any], *, paged: bool = False
+    ) -> None:
+        """The body most commands share: one API call, its answer printed as JSON or for a person. `paged`: the
+        answer is a page (`next_cursor`), whose hint follows the rows (hint_next_page)."""
 
         async def work(client: RunboardClient) -> None:
             answer = await fetch(client)
@@ -198,8 +201,16 @@ class Cli:
                 self.print_json(answer)
             else:
                 self.out.print(human(answer))
+                if paged:
+                    self.hint_next_page(answer)
 
         self.execute(work)
+
+    def hint_next_page(self, page: dict[str, Any]) -> None:
+        """`More: --cursor ID` when there is a next page, on stderr: piped stdout is the rows only (`| awk`), as
+        with gh."""
+        if page.get('next_cursor'):
+            self.err.print(f'[dim]More: --cursor {page["next_cursor"]}[/]')
 
     def execute(self, work: Callable[[RunboardClient], Awaitable[int | None]]) -> None:
         """Run one command's async body; turn an API error into its message and exit code."""

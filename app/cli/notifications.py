@@ -134,8 +134,6 @@ def _deliveries_table(page: dict) -> Table | str:
             STATUS_LABELS.get(item['status'], item['status']),
             attempts,
         )
-    if page.get('next_cursor'):
-        table.caption = f'More: --cursor {page["next_cursor"]}'
     return table
 
 
@@ -156,6 +154,7 @@ def notifications_deliveries(
     Cli.make(server, json_output).show(
         lambda client: client.deliveries(project, rule=rule, status=status, cursor=cursor, limit=limit),
         _deliveries_table,
+        paged=True,
     )
 
 

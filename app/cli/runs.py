@@ -287,8 +287,7 @@ def list_runs(
             cli.out.print('No runs.')
             return
         cli.out.print(render.runs_table(page['items'], width=cli.out.width, one_project=project is not None))
-        if page.get('next_cursor'):  # on stderr: `runs list | awk` reads rows only, as it does with gh
-            cli.err.print(f'[dim]More: --cursor {page["next_cursor"]}[/]')
+        cli.hint_next_page(page)
 
     cli.execute(work)
 

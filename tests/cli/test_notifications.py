@@ -54,6 +54,11 @@ def test_the_whole_round_from_the_command_line(settings_factory, repo_factory) -
         assert [a['status_code'] for a in events['run.failed']['attempt_log']] == [200]
         table = cli('notifications', 'deliveries', 'proj', '--status', 'delivered')
         assert table.code == 0 and events['ping']['id'] in table.stdout and 'HTTP 500' in table.stdout
+        # the next page's hint goes to stderr, as runs list's: piped stdout is the rows only
+        newest, oldest = (item['id'] for item in log.json()['items'])
+        page = cli('notifications', 'deliveries', 'proj', '-n', '1')
+        assert page.code == 0 and newest in page.stdout and oldest not in page.stdout
+        assert f'More: --cursor {newest}' in page.stderr and 'More' not in page.stdout
 
         again = cli('notifications', 'redeliver', events['run.failed']['id'])
         assert again.code == 0 and 'delivered (HTTP 200) after 2 attempts' in again.stdout

@@ -29,6 +29,13 @@ def test_audit_lists_what_was_done_and_runs_list_searches(settings_factory, repo
         assert [(e['action'], e['target']) for e in log] == [('run.stopped', run['id']), ('run.triggered', run['id'])]
         human = cli('audit', '--action', 'run.stopped')
         assert 'stopped run' in human.stdout and run['id'] in human.stdout
+        # a page's next-page hint goes to stderr, as runs list's: piped stdout is the rows only
+        first = cli('audit', '--action', 'run', '-n', '1')
+        assert first.code == 0 and 'stopped run' in first.stdout and 'triggered run' not in first.stdout
+        assert 'More' not in first.stdout, first.stdout
+        assert f'More: --cursor {log[0]["id"]}' in first.stderr
+        rest = cli('audit', '--action', 'run', '-n', '1', '--cursor', str(log[0]['id']))
+        assert 'triggered run' in rest.stdout and 'More' not in rest.stdout + rest.stderr
 
         found = cli('runs', 'list', '--search', run['id'][-8:], '--json').json()['items']
         assert [r['id'] for r in found] == [run['id']]
