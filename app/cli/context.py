@@ -173,6 +173,8 @@ class Cli:
     out: Console = field(default_factory=render.stdout_console)
     err: Console = field(default_factory=render.stderr_console)
     correlation_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    # the run this command follows (follow_and_print), which an interrupt leaves going: the note names it
+    run_in_hand: str | None = None
 
     @classmethod
     def make(cls, server: str | None, json_output: bool = False) -> Cli:
@@ -240,8 +242,11 @@ class Cli:
         except BrokenPipeError:  # stdout written without Rich (`runs logs --raw`, --json) to a reader that went away
             exit_stdout_closed()
         except KeyboardInterrupt:
+            run_id = self.run_in_hand
             self.err.print(
-                'Interrupted. A run already started keeps going on the server (runboard runs stop RUN_ID stops it).'
+                f'Interrupted. Run {run_id} keeps going on the server; runboard runs stop {run_id} stops it.'
+                if run_id
+                else 'Interrupted.'
             )
             raise typer.Exit(130) from None
         raise typer.Exit(int(code or Exit.OK))

@@ -111,6 +111,7 @@ async def create_then_maybe_follow(
 async def follow_and_print(cli: Cli, client: RunboardClient, run_id: str, *, json_lines: bool) -> dict[str, Any]:
     """Print the run's timeline as it grows; returns the final run. Human lines go to stdout, or to stderr
     when stdout is reserved for JSON."""
+    cli.run_in_hand = run_id
     console = cli.info
     with spinner(cli, f'{run_id}: waiting…') as status:
 

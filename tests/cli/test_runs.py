@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import text
 
+from app.client import RunboardClient
 from tests.cli.proxy import DroppingProxy
 from tests.helpers.cli import run_cli, served
 from tests.helpers.runs import shell_script
@@ -340,3 +341,24 @@ def test_a_piped_list_is_rows_only_and_the_next_page_hint_goes_to_stderr(setting
         rest = run_cli(server.base_url, server.token, 'runs', 'list', '-n', '1', '--cursor', made[-1], columns=None)
         assert [row.split()[0] for row in rest.stdout.splitlines()[2:]] == [made[0]]
         assert 'More' not in rest.stderr  # the last page says no more
+
+
+def test_ctrl_c_while_following_names_the_run_and_the_command_that_stops_it(
+    settings_factory, repo_factory, monkeypatch
+) -> None:
+    """Ctrl-C during `runs logs --follow` or `runs trigger --follow` once said `runboard runs stop RUN_ID`, literally:
+    the note now names the run it left going."""
+
+    async def interrupted(self, run_id, **_page):  # noqa: ANN001, ANN003, ANN202
+        raise KeyboardInterrupt  # as Ctrl-C lands while the timeline is read
+
+    with served(settings_factory, repo_factory, global_run_cap=0) as (_server, cli):
+        queued = cli(*TRIGGER, '--branch', 'main', '--depth', 'shallow', '--json').json()['id']
+        monkeypatch.setattr(RunboardClient, 'run_events', interrupted)
+        logs = cli('runs', 'logs', queued, '--follow')
+        assert logs.code == 130, logs.stderr
+        assert f'Run {queued} keeps going on the server; runboard runs stop {queued} stops it.' in logs.stderr
+        followed = cli(*TRIGGER, '--branch', 'feature/x', '--depth', 'shallow', '--follow')
+        made = followed.stdout.split('Run ')[1].split(':')[0]
+        assert followed.code == 130 and made.startswith('run_') and made != queued, followed.stdout
+        assert f'runboard runs stop {made} stops it.' in followed.stderr and 'RUN_ID' not in followed.stderr
