@@ -1,4 +1,5 @@
-"""What `--help` shows after an option: a name for its value (BRANCH, N, WHEN), nothing after a flag.
+"""What `--help` shows after an option: a name for its value (BRANCH, N, WHEN), nothing after a flag; and that a
+command group given no command shows its help and exits 0 (HelpWhenBare).
 
 Typer (0.2x) prints the Python type of an option without a metavar (`--json <bool>`, `--branch <str>`,
 `--status <list[str]>`, `--limit <int range>`) and of every argument, whose own column already names it
@@ -11,6 +12,7 @@ import inspect
 from typing import Any
 
 import typer
+from typer.core import TyperGroup
 
 # Value names for option names whose upper-cased name would not say what to write.
 VALUE_NAMES = {
@@ -63,3 +65,23 @@ def one_line_summaries(app: typer.Typer) -> None:
     for group in app.registered_groups:
         if group.typer_instance is not None:
             one_line_summaries(group.typer_instance)
+
+
+class HelpWhenBare(TyperGroup):
+    """A group run without a command (`runboard`, `runboard runs`) prints its help and exits 0, as `gh` and `gh pr`
+    do. Click (8.2 on) prints it as a usage error, exit 2, which a script reads as a mistake."""
+
+    # ctx: typer's own copy of click's Context (typer._click), which typer does not export
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        if not args and self.no_args_is_help and not ctx.resilient_parsing:
+            typer.echo(ctx.get_help(), color=ctx.color)  # as --help does
+            ctx.exit()
+        return super().parse_args(ctx, args)
+
+
+def help_when_bare(app: typer.Typer) -> None:
+    """Make `app` and every group under it a HelpWhenBare."""
+    app.info.cls = HelpWhenBare
+    for group in app.registered_groups:
+        if group.typer_instance is not None:
+            help_when_bare(group.typer_instance)

@@ -15,8 +15,8 @@ from app.cli.afk import afk_app
 from app.cli.audit import audit
 from app.cli.batch import show_batch
 from app.cli.context import RootServerOpt
+from app.cli.help_types import help_when_bare, one_line_summaries
 from app.cli.help_types import install as install_help_types
-from app.cli.help_types import one_line_summaries
 from app.cli.issues import issues_app
 from app.cli.notifications import notifications_app
 from app.cli.open_link import open_ui
@@ -65,6 +65,7 @@ app.command('serve')(serve)
 app.command('open')(open_ui)
 app.command('worker')(worker)
 one_line_summaries(app)
+help_when_bare(app)
 
 
 def _version(value: bool) -> None:

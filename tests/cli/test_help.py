@@ -106,3 +106,13 @@ def test_shell_completion(settings_factory, repo_factory, monkeypatch) -> None: 
         env = {'RUNBOARD_SERVER': server.base_url, 'RUNBOARD_TOKEN': server.token}
         assert complete('runboard runs trigger --project pr', **env) == ['proj']
         assert complete('runboard projects show ', **env) == ['proj']
+
+
+def test_a_group_without_a_command_prints_its_help_and_exits_0() -> None:
+    """`runboard` and `runboard runs` alone once exited 2, a usage error; like `gh` and `gh pr` they print their help
+    on stdout and exit 0. A command that does not exist is still exit 2."""
+    for path in ((), ('runs',), ('users',)):
+        bare = CliRunner().invoke(app, list(path), env={'COLUMNS': '120'})
+        assert bare.exit_code == 0, (path, bare.stdout, bare.stderr)
+        assert f'Usage: {" ".join(("runboard", *path))} [OPTIONS] COMMAND' in bare.stdout and not bare.stderr
+    assert CliRunner().invoke(app, ['runs', 'nope']).exit_code == 2
