@@ -1,5 +1,6 @@
-"""What `--help` shows after an option: a name for its value (BRANCH, N, WHEN), nothing after a flag; and that a
-command group given no command shows its help and exits 0 (HelpWhenBare).
+"""What `--help` shows after an option: a name for its value (BRANCH, N, WHEN), nothing after a flag; an
+argument in the usage line as NAME or [NAME]; and that a command group given no command shows its help and exits 0
+(HelpWhenBare).
 
 Typer (0.2x) prints the Python type of an option without a metavar (`--json <bool>`, `--branch <str>`,
 `--status <list[str]>`, `--limit <int range>`) and of every argument, whose own column already names it
@@ -44,13 +45,27 @@ def value_name(param: Any) -> str | None:
     return name.upper().replace('-', '_')
 
 
+def usage_name(param: Any) -> str:
+    """An argument in the usage line, as click and man pages write it: NAME when required, [NAME] when not, then
+    ... when it takes several; a metavar that has its brackets already ([RUN_ID]...) is kept."""
+    name = str(param.metavar or param.name.upper())
+    if not param.required and not name.startswith('['):
+        name = f'[{name}]'
+    if param.nargs != 1 and not name.endswith('...'):
+        name += '...'
+    return name
+
+
 def install() -> None:
-    """Use value_name() in typer's rich help (a no-op with a typer that has no type column)."""
+    """Use value_name() in typer's rich help (a no-op with a typer that has no type column), and usage_name() in
+    its usage line (typer 0.2x writes a required argument {NAME})."""
     from typer import core  # noqa: PLC0415  (loaded by the one command that needs it: the CLI starts fast)
 
     for cls in (core.TyperOption, core.TyperArgument):
         if hasattr(cls, 'display_type_rich'):
             cls.display_type_rich = lambda self, ctx: value_name(self)  # type: ignore[method-assign]
+    if hasattr(core.TyperArgument, '_usage_display_name'):
+        core.TyperArgument._usage_display_name = lambda self: usage_name(self)  # type: ignore[method-assign]
 
 
 def one_line_summaries(app: typer.Typer) -> None:

@@ -65,7 +65,11 @@ def _app(kind: str, noun: str) -> typer.Typer:
         project: ProjectOpt,
         value: Annotated[
             Optional[str],
-            typer.Argument(help='The value (variables only; a secret is always read from stdin).', show_default=False),
+            typer.Argument(
+                metavar='VALUE',
+                help='The value (variables only; a secret is always read from stdin).',
+                show_default=False,
+            ),
         ] = None,
         protected: Annotated[
             Optional[bool],

@@ -116,3 +116,20 @@ def test_a_group_without_a_command_prints_its_help_and_exits_0() -> None:
         assert bare.exit_code == 0, (path, bare.stdout, bare.stderr)
         assert f'Usage: {" ".join(("runboard", *path))} [OPTIONS] COMMAND' in bare.stdout and not bare.stderr
     assert CliRunner().invoke(app, ['runs', 'nope']).exit_code == 2
+
+
+def test_the_usage_line_names_arguments_as_man_pages_do() -> None:
+    """An argument in a usage line reads NAME when required and [NAME] when not (typer wrote `{NAME} [value]`)."""
+    root = typer.main.get_command(app)
+    for path, _command in _commands(root):
+        shown = CliRunner().invoke(app, [*path, '--help'], env={'COLUMNS': '300'}).stdout
+        usage = next(line for line in shown.splitlines() if 'Usage:' in line)
+        assert '{' not in usage and not re.search(r'\[[a-z]', usage), usage
+    usage_of = {
+        ('variables', 'set'): 'runboard variables set [OPTIONS] NAME [VALUE]',
+        ('issues', 'edit'): 'runboard issues edit [OPTIONS] PROJECT NUMBER',
+        ('runs', 'trigger'): 'runboard runs trigger [OPTIONS] [PROJECT]',  # or --project
+        ('runs', 'approve'): 'runboard runs approve [OPTIONS] [RUN_ID]...',
+    }
+    for path, usage in usage_of.items():
+        assert f'Usage: {usage}' in CliRunner().invoke(app, [*path, '--help'], env={'COLUMNS': '300'}).stdout, path
