@@ -130,6 +130,9 @@ class PeriodicJob:
             id=self.name,
             max_instances=1,
             coalesce=True,
+            # however late the loop gets to it (a busy server): APScheduler's default skips a run more than 1 s late,
+            # and a wake (a run's end, a Reset) would then wait for the next tick
+            misfire_grace_time=None,
             replace_existing=True,
             **first,
         )
