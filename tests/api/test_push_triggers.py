@@ -911,3 +911,24 @@ def test_a_pushed_commit_that_waits_for_its_branch_is_pending_on_the_forge_at_on
             assert (shown[-1].state, shown[-1].description) == ('pending', 'Queued on Runboard')
             assert remote.current[(second, 'runboard/proj (push)')] == 'error'
             assert [run['commit_sha'] for run in runs_of(api.client)].count(second) == 0
+
+
+def test_a_waiting_commit_whose_branch_is_deleted_ends_on_the_forge(settings_factory, repo_factory) -> None:  # noqa: ANN001
+    """A waiting head runs when a scan finds its branch free; a branch deleted meanwhile is never scanned again, so
+    its waiting commit ends `error` saying why instead of staying pending on the forge for ever."""
+    repo = repo_factory()
+    with forge_api('github') as remote:
+        with serving(settings_factory(**QUEUED, **FAST_RETRIES), repo, issue_source=forge_source(remote)) as api:
+            secret = set_rules(api.client, branches=['main', 'feature/*'], cancel_in_progress=False)
+            first = commit(repo, 'feature/x')
+            deliver(api.client, 'github', 'push', github_push('feature/x', 'a' * 40, first), secret)
+            second = commit(repo, 'feature/x')
+            deliver(api.client, 'github', 'push', github_push('feature/x', first, second), secret)
+            forge_shows(remote, second, 'pending')
+
+            subprocess.run(['git', 'checkout', '-q', 'main'], cwd=repo, check=True)
+            subprocess.run(['git', 'branch', '-q', '-D', 'feature/x'], cwd=repo, check=True)
+            api.server.services.push_trigger.scan_all()
+            forge_shows(remote, second, 'error')
+            ended = [posted for posted in remote.posted if posted.sha == second][-1]
+            assert ended.description == 'Not run: its branch was deleted'

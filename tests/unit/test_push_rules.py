@@ -16,6 +16,7 @@ from app.models.triggers import OnPush
 from app.services.triggers import hooks
 from app.services.triggers.rules import (
     ReportCounts,
+    abandoned_waits,
     acted_on,
     branch_matches,
     cancel_verdict,
@@ -558,3 +559,27 @@ def test_a_waiting_heads_key_is_one_per_head_and_check() -> None:
     }
     assert key not in others and len(others) == 3
     assert key.startswith('wait_') and len(key) <= 64  # commit_status.run_id
+
+
+@pytest.mark.parametrize(
+    ('on_push', 'heads', 'said'),
+    [
+        (OnPush(branches=['main', 'release/*']), {'main': 'a', 'release/1': 'b'}, {}),  # still there, still selected
+        (OnPush(branches=['main', 'release/*']), {'main': 'a'}, {'release/1': 'its branch was deleted'}),
+        (
+            OnPush(branches=['main']),
+            {'main': 'a', 'release/1': 'b'},
+            {'release/1': 'the push rules no longer select its branch'},
+        ),
+        (
+            OnPush(branches=['**'], enabled=False),
+            None,
+            {'main': 'push triggers were switched off', 'release/1': 'push triggers were switched off'},
+        ),
+        (None, None, {'main': 'push triggers were switched off', 'release/1': 'push triggers were switched off'}),
+    ],
+)
+def test_which_waiting_heads_will_never_run(on_push: OnPush | None, heads: dict | None, said: dict) -> None:
+    """A waiting head is retried by the scan that finds its branch moved: one whose branch is gone, or no longer
+    selected, or whose project's push triggers are off, would stay pending on the forge for ever."""
+    assert abandoned_waits(on_push, heads, ['main', 'release/1']) == said

@@ -100,6 +100,11 @@ SQL_HEAD_WAIT_ENDED = text(
     "UPDATE push_wait SET state = 'error', description = :description, updated_at = :now "
     "WHERE project_id = :p AND branch = :b AND sha = :sha AND state = 'pending'"
 )
+SQL_WAITING_BRANCHES = text("SELECT DISTINCT branch FROM push_wait WHERE project_id = :p AND state = 'pending'")
+SQL_BRANCH_WAITS_ENDED = text(
+    "UPDATE push_wait SET state = 'error', description = :description, updated_at = :now "
+    "WHERE project_id = :p AND branch = :b AND state = 'pending'"
+)
 SQL_HEAD_WAIT_RAN = text('DELETE FROM push_wait WHERE project_id = :p AND branch = :b AND sha = :sha')
 
 SQL_SEEN = text('SELECT branch, sha FROM push_head WHERE project_id = :p')
@@ -347,11 +352,13 @@ class PushTrigger:
         the baseline)."""
         on_push = rules_of(project)
         if on_push is None or not on_push.enabled:
+            self._end_abandoned_waits(project, on_push, None)
             return []
         # what was acted on first, then the mirror: a head another server admitted meanwhile is then in both
         with self.engine.connect() as conn:
             seen = {branch: sha for branch, sha in conn.execute(SQL_SEEN, {'p': project.id}).all()}
         heads = self._heads(project, max_age=self.settings.mirror_fetch_seconds / 2 if max_age is None else max_age)
+        self._end_abandoned_waits(project, on_push, heads)
         directory = self.repositories.git_dir(project)
         if not seen:  # every head in one transaction: a scan racing this one sees all of them or none
             self._mark_baseline(project.id, heads)
@@ -456,6 +463,19 @@ class PushTrigger:
         ):
             self._waits_changed(project)
         return outcome
+
+    def _end_abandoned_waits(self, project: Project, on_push: OnPush | None, heads: dict[str, str] | None) -> None:
+        """The waiting heads no scan will retry (rules.abandoned_waits) end `error`, saying why."""
+        with self.engine.connect() as conn:
+            branches = list(conn.execute(SQL_WAITING_BRANCHES, {'p': project.id}).scalars())
+        abandoned = rules.abandoned_waits(on_push, heads, branches) if branches else {}
+        if not abandoned:
+            return
+        with session_scope(self.engine) as session:
+            for branch, why in abandoned.items():
+                params = {'p': project.id, 'b': branch, 'description': rules.not_run_description(why), 'now': utcnow()}
+                session.connection().execute(SQL_BRANCH_WAITS_ENDED, params)
+        self._waits_changed(project)
 
     def _waits_changed(self, project: Project) -> None:
         self.bus.publish({'type': WAITING_EVENT, 'project_id': project.id, 'team_id': project.team_id})

@@ -216,6 +216,24 @@ def superseded_description(newer_sha: str) -> str:
     return f'Cancelled by a newer push ({newer_sha[:12]}) before it ran'
 
 
+def abandoned_waits(
+    on_push: OnPush | None, heads: Mapping[str, str] | None, waiting_branches: Iterable[str]
+) -> dict[str, str]:
+    """Pure: the branches whose waiting heads will never run, and why (`heads` None: not read, as when push
+    triggers are off): push triggers switched off, the branch deleted, or the rules no longer selecting it. A
+    waiting head is retried by the scan that finds its branch moved, so these would otherwise stay pending on the
+    forge for ever."""
+    abandoned = {}
+    for branch in waiting_branches:
+        if on_push is None or not on_push.enabled:
+            abandoned[branch] = 'push triggers were switched off'
+        elif heads is not None and branch not in heads:
+            abandoned[branch] = 'its branch was deleted'
+        elif not branch_matches(on_push, branch):
+            abandoned[branch] = 'the push rules no longer select its branch'
+    return abandoned
+
+
 def not_run_description(detail: str | None) -> str:
     """A waiting head that was then refused for good (the rules' owner gone, say): it will not run."""
     return f'Not run: {detail}'[:140] if detail else 'Not run'
