@@ -149,6 +149,26 @@ def test_slack_text(event: str, extra: dict, words: list[str]) -> None:
         assert word in text
 
 
+@pytest.mark.parametrize(
+    ('event', 'status', 'exit_code', 'error', 'said'),
+    [
+        # a person's Stop: who stopped it, and the signal's exit code after it
+        ('run.stopped', 'stopped', 143, 'stopped by bob', '(stopped by bob, exit code 143, after 12 s)'),
+        # the AFK cost cap stopped it: the cap, not only a signal's exit code
+        ('run.stopped', 'stopped', 143, 'stopped: the AFK cost cap', '(stopped: the AFK cost cap, exit code 143,'),
+        # an AFK agent that exited 0 without a pull request failed: why
+        ('run.failed', 'failed', 0, 'no pull request afk/7', '(no pull request afk/7, exit code 0,'),
+        ('run.failed', 'failed', 3, None, '(exit code 3, after 12 s)'),  # nothing to explain: the exit code
+        ('run.crashed', 'crashed', None, 'the worker went away', '(the worker went away, after 12 s)'),
+    ],
+)
+def test_slack_text_says_why_a_run_ended_beside_its_exit_code(
+    event: str, status: str, exit_code: int | None, error: str | None, said: str
+) -> None:
+    run = {**RUN, 'status': status, 'exit_code': exit_code, 'error': error}
+    assert said in slack_text(facts(event, run=run))
+
+
 def test_a_retrys_attempt_is_in_the_document_and_the_slack_text() -> None:
     retried = facts('run.succeeded', run={**RUN, 'retry_of': 'run_0', 'attempt': 3})
     assert runboard_document(retried)['run']['attempt'] == 3 and runboard_document(facts())['run']['attempt'] == 1

@@ -167,10 +167,10 @@ def _run_detail(run: dict[str, Any]) -> str:
     parts = []
     if (run.get('attempt') or 1) > 1:
         parts.append(f'attempt {run["attempt"]}')
+    if run.get('error'):  # why, in words: who stopped it (or the cost cap, a closed issue), an agent's failure
+        parts.append(str(run['error'])[:200])
     if run.get('exit_code') is not None:
         parts.append(f'exit code {run["exit_code"]}')
-    elif run.get('error'):
-        parts.append(str(run['error'])[:200])
     seconds = _duration(run)
     if seconds is not None:
         parts.append(f'after {seconds:.0f} s' if seconds >= 1 else f'after {seconds:.1f} s')
