@@ -573,6 +573,33 @@ def test_a_pull_request_runs_its_head_and_the_run_links_it(settings_factory, rep
         assert deliver(api.client, 'github', 'pull_request', payload, secret).json()['outcome'] == 'no_match'
 
 
+def test_a_pull_request_runs_webhook_says_who_pushed_and_which_pull_request(settings_factory, repo_factory) -> None:  # noqa: ANN001
+    repo = repo_factory()
+    # the rules' receiver is on loopback, which team mode refuses by default (docs/security.md)
+    with serving(settings_factory(**QUEUED, webhook_allowed_hosts='loopback'), repo) as api:
+        secret = set_rules(api.client, pull_requests=True)
+        for fmt in ('runboard', 'slack'):
+            rule = {'url': f'http://127.0.0.1:9/{fmt}', 'events': ['run.stopped'], 'format': fmt, 'name': fmt}
+            assert api.client.post('/api/projects/proj/notifications', json=rule).status_code == 201
+        payload = github_pull_request('opened', 12, 'Add the thing', 'feature/thing', commit(repo, 'feature/thing'))
+        assert deliver(api.client, 'github', 'pull_request', payload, secret).json()['outcome'] == 'admitted'
+        (run,) = runs_of(api.client, 'pull_request')
+        assert api.client.post(f'/api/runs/{run["id"]}/stop').status_code == 202
+        bodies = {
+            item['rule_name']: json.loads(api.client.get(f'/api/deliveries/{item["id"]}').json()['payload'])
+            for item in api.client.get('/api/projects/proj/deliveries').json()['items']
+        }
+        document = bodies['runboard']['run']
+        assert document['pusher'] == 'dee'
+        assert document['pull_request'] == {
+            'number': 12,
+            'title': 'Add the thing',
+            'url': 'https://github.example/team/app/pull/12',
+        }
+        pull = ' · pull request <https://github.example/team/app/pull/12|#12 Add the thing> · pushed by dee'
+        assert pull in bodies['slack']['text']
+
+
 def test_rules_are_checked_and_can_be_removed(settings_factory, repo_factory) -> None:
     repo = repo_factory()
     with serving(settings_factory(**QUEUED), repo) as api:

@@ -60,6 +60,8 @@ def test_runboard_document_of_a_failed_run() -> None:
             'depth_level': 'shallow',
             'target_framework': 'python',
             'triggered_by': 'ada',
+            'pusher': None,  # not a push run
+            'pull_request': None,
             'exit_code': 3,
             'error': None,
             'issue_number': None,
@@ -167,6 +169,50 @@ def test_slack_text_says_why_a_run_ended_beside_its_exit_code(
 ) -> None:
     run = {**RUN, 'status': status, 'exit_code': exit_code, 'error': error}
     assert said in slack_text(facts(event, run=run))
+
+
+PUSHED = {**RUN, 'kind': 'push', 'user_name': 'ops', 'pusher': 'bob'}
+PULLED = {
+    **PUSHED,
+    'kind': 'pull_request',
+    'pr_number': 12,
+    'pr_title': 'Add <the> thing',
+    'pr_url': 'https://github.example/team/app/pull/12',
+}
+
+
+@pytest.mark.parametrize(
+    ('run', 'pusher', 'pull', 'said', 'not_said'),
+    [
+        # a push run's user is whoever set the push rules: the message names who pushed
+        (PUSHED, 'bob', None, ' · pushed by bob', 'ops'),
+        (
+            PULLED,
+            'bob',
+            {'number': 12, 'title': 'Add <the> thing', 'url': 'https://github.example/team/app/pull/12'},
+            ' · pull request <https://github.example/team/app/pull/12|#12 Add &lt;the&gt; thing> · pushed by bob',
+            'ops',
+        ),
+        # a forge address that could end Slack's <url|text> early is no link
+        (
+            {**PULLED, 'pr_url': 'https://x.example/1|<!channel>'},
+            'bob',
+            {'number': 12, 'title': 'Add <the> thing', 'url': 'https://x.example/1|<!channel>'},
+            ' · pull request #12 Add &lt;the&gt; thing · pushed by bob',
+            'x.example',
+        ),
+        ({**PUSHED, 'pusher': None}, None, None, 'failed on `feature/a` (exit code 3, after 12 s)\n', 'by '),
+        (RUN, None, None, ' · triggered by ada', 'pushed'),  # a person's run
+    ],
+)
+def test_a_push_or_pull_request_run_says_who_pushed_and_links_the_pull_request(
+    run: dict, pusher: str | None, pull: dict | None, said: str, not_said: str
+) -> None:
+    document = runboard_document(facts(run=run))['run']
+    assert (document['pusher'], document['pull_request']) == (pusher, pull)
+    assert document['triggered_by'] == run['user_name']  # as before: whose rules (or Run button) admitted it
+    text = slack_text(facts(run=run)) + '\n'
+    assert said in text and not_said not in text.split('(exit code')[1]
 
 
 def test_a_retrys_attempt_is_in_the_document_and_the_slack_text() -> None:

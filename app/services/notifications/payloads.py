@@ -76,6 +76,13 @@ def project_url(facts: EventFacts) -> str:
     return f'{facts.base_url}/projects/{facts.project["id"]}'
 
 
+def pull_request(run: dict[str, Any]) -> dict[str, Any] | None:
+    """A pull-request run's pull request as the forge named it; None for other runs."""
+    if not run.get('pr_number'):
+        return None
+    return {'number': run['pr_number'], 'title': run.get('pr_title'), 'url': run.get('pr_url')}
+
+
 def runboard_document(facts: EventFacts) -> dict[str, Any]:
     document: dict[str, Any] = {
         'id': facts.event_id,
@@ -94,7 +101,9 @@ def runboard_document(facts: EventFacts) -> dict[str, Any]:
             'commit_sha': run.get('commit_sha'),
             'depth_level': run['depth_level'],
             'target_framework': run['target_framework'],
-            'triggered_by': run.get('user_name'),  # None: the AFK loop or a schedule
+            'triggered_by': run.get('user_name'),  # None: the AFK loop; a push run: whose push rules admitted it
+            'pusher': run.get('pusher'),  # a push or pull-request run: who pushed, when the forge says
+            'pull_request': pull_request(run),
             'exit_code': run.get('exit_code'),
             'error': run.get('error'),
             'issue_number': run.get('issue_number'),
@@ -179,6 +188,26 @@ def _run_detail(run: dict[str, Any]) -> str:
     return f' ({_escape(", ".join(parts))})' if parts else ''
 
 
+def _pull_request_text(run: dict[str, Any]) -> str:
+    """` · pull request <url|#12 Add the thing>`."""
+    pull = pull_request(run)
+    if pull is None:
+        return ''
+    words = f'#{pull["number"]} {pull["title"] or ""}'.strip()
+    url = str(pull['url'] or '')
+    # a link only to an http(s) address that cannot end Slack's <url|text> early
+    linkable = url.startswith(('https://', 'http://')) and not any(c in url for c in '|<> ')
+    return f' · pull request {_link(url if linkable else None, words)}'
+
+
+def _who_text(run: dict[str, Any]) -> str:
+    """Who started it: the person who pushed for a push or pull-request run (its user is only whose push rules
+    admitted it), else the person who triggered it; '' for the AFK loop."""
+    if run.get('kind') in ('push', 'pull_request'):
+        return f' · pushed by {_escape(run["pusher"])}' if run.get('pusher') else ''
+    return f' · triggered by {_escape(run["user_name"])}' if run.get('user_name') else ''
+
+
 SLACK_TESTS = 5
 # a failing test's mark against earlier runs (docs/artifacts.md), in the words the Tests tab uses
 SLACK_MARKS = {
@@ -220,8 +249,8 @@ def slack_text(facts: EventFacts) -> str:
     run_link = _link(run_url(facts), run.get('id', 'run'))
     if facts.type in _RUN_WORDS:
         icon, verb = _RUN_WORDS[facts.type]
-        who = f' · triggered by {_escape(run["user_name"])}' if run.get('user_name') else ''
-        head = f'{icon} {project}: run {run_link} {verb} on `{_escape(run["branch_name"])}`{_run_detail(run)}{who}'
+        head = f'{icon} {project}: run {run_link} {verb} on `{_escape(run["branch_name"])}`{_run_detail(run)}'
+        head += _pull_request_text(run) + _who_text(run)
         return head + _failed_tests_text(run) + _log_tail_text(run)
     if facts.type == 'project.auto_paused':
         failures = (facts.afk or {}).get('consecutive_failures')
