@@ -1,5 +1,6 @@
-"""`runboard notifications list|add|enable|disable|remove|deliveries|redeliver|test`: a project's signed webhooks
-(docs/notifications.md). Operators change them; everyone who sees the project lists them and their deliveries."""
+"""`runboard notifications list|add|enable|disable|rotate-secret|remove|deliveries|redeliver|test`: a project's
+signed webhooks (docs/notifications.md). Operators change them; everyone who sees the project lists them and their
+deliveries."""
 
 from __future__ import annotations
 
@@ -103,6 +104,23 @@ def notifications_disable(
 ) -> None:
     """Switch a rule off: no new deliveries; pending ones wait until it is on again (operators)."""
     _switch(project, rule, False, json_output, server)
+
+
+@notifications_app.command('rotate-secret')
+def notifications_rotate_secret(
+    project: ProjectArg, rule: RuleArg, json_output: JsonOpt = False, server: ServerOpt = None
+) -> None:
+    """Replace a rule's signing secret (operators). Prints the new one ONCE; every attempt from now on is signed
+    with it, so give it to the receiver now (deliveries it refuses meanwhile are retried)."""
+
+    def shown(rule: dict) -> str:
+        return (
+            f'New signing secret of {rule["id"]} ({render.escape(rule["name"])}) (shown only now): '
+            f'[bold]{rule["secret"]}[/]\n'
+            'Every attempt from now on is signed with it; the old one no longer verifies.'
+        )
+
+    Cli.make(server, json_output).show(lambda client: client.new_notification_secret(project, rule), shown)
 
 
 @notifications_app.command('remove')

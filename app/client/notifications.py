@@ -32,6 +32,10 @@ class NotificationsApi:
     async def remove_notification_rule(self, project_id: str, rule_id: str) -> None:
         await self.request('DELETE', f'{self._rules(project_id)}/{_id(rule_id)}')
 
+    async def new_notification_secret(self, project_id: str, rule_id: str) -> dict:
+        """Operators. Replaces the rule's signing secret; the answer's `secret` is shown this once."""
+        return (await self.request('POST', f'{self._rules(project_id)}/{_id(rule_id)}/secret')).data
+
     async def test_notification_rule(self, project_id: str, rule_id: str) -> dict:
         """Send a `ping` now; the answer is its delivery with that attempt."""
         return (await self.request('POST', f'{self._rules(project_id)}/{_id(rule_id)}/test')).data

@@ -1,5 +1,5 @@
 """A project's notifications: browser notifications for the person's own runs, the project's signed webhooks
-(operators add, switch, test and delete them; a new rule's signing secret is shown once with a Copy button) and
+(operators add, switch, test, re-key and delete them; a new signing secret is shown once with a Copy button) and
 their delivery log with Redeliver. Builders see the webhooks and the log read-only."""
 
 from __future__ import annotations
@@ -27,12 +27,12 @@ RULE_FIELDS = ('url', 'name', 'format', 'events')
 DEFAULT_EVENTS = ('run.failed', 'run.timed_out', 'run.crashed')
 
 
-def show_secret_once(rule: dict[str, Any]) -> None:
+def show_secret_once(rule: dict[str, Any], *, title: str | None = None) -> None:
     """The signing secret, once: a warning, the value (selectable), Copy. Closing forgets it."""
     secret = rule['secret']
     with ui.dialog().props('persistent') as dialog, ui.card().classes('w-full max-w-xl gap-3'):
         dialog.props('data-testid=secret-once')
-        ui.label(f'Webhook “{shown(rule["name"])}” added').classes('text-lg font-bold').props(
+        ui.label(title or f'Webhook “{shown(rule["name"])}” added').classes('text-lg font-bold').props(
             'role=heading aria-level=2 dir=auto'
         )
         with ui.element('div').classes('w-full rb-banner rb-banner-amber').props('role=alert'):
@@ -104,6 +104,12 @@ class RulesView:
                 {'aria-label': f'Send a test to {rule["name"]}'},
             ).classes('rb-tap')
             attrs(
+                ui.button('New secret', icon='key', on_click=lambda r=rule: self.new_secret(r)).props(
+                    'flat dense no-caps data-testid=rule-secret'
+                ),
+                {'aria-label': f'Give {rule["name"]} a new signing secret'},
+            ).classes('rb-tap')
+            attrs(
                 ui.button(icon='delete', on_click=lambda r=rule: self.delete(r)).props(
                     'flat dense data-testid=rule-delete'
                 ),
@@ -129,6 +135,20 @@ class RulesView:
         ok = delivery['status'] == 'delivered'
         ui.notify(f'Test: {delivery_state(delivery)}', type='positive' if ok else 'warning', position='bottom')
         await self.on_change()
+
+    async def new_secret(self, rule: dict) -> None:
+        question = (
+            f'Give “{rule["name"]}” a new signing secret? Every attempt from now on is signed with it: the receiver '
+            'refuses them (and they are retried) until it has the new one.'
+        )
+        if not await confirm(question, yes='New secret'):
+            return
+        try:
+            answer = await connection.client().new_notification_secret(self.project_id, rule['id'])
+        except ApiError as exc:
+            notify_error(exc, f'give {rule["name"]} a new secret')
+            return
+        show_secret_once(answer, title=f'New signing secret of “{shown(answer["name"])}”')
 
     async def delete(self, rule: dict) -> None:
         if not await confirm(f'Delete the webhook “{rule["name"]}” and its delivery log?', yes='Delete'):

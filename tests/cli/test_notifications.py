@@ -74,6 +74,27 @@ def test_the_whole_round_from_the_command_line(settings_factory, repo_factory) -
         assert cli('notifications', 'remove', 'proj', rule['id']).code == 4
 
 
+def test_an_operator_rotates_a_rules_secret_from_the_command_line(settings_factory, repo_factory) -> None:  # noqa: ANN001
+    with receiver() as rx, served(settings_factory, repo_factory, **FAST) as (server, cli):
+        rule = cli('notifications', 'add', 'proj', rx.url, '--json').json()
+        rotated = cli('notifications', 'rotate-secret', 'proj', rule['id'])
+        assert rotated.code == 0, rotated.stderr
+        secret = rotated.stdout.split('(shown only now): ')[1].split()[0]
+        assert secret.startswith('whsec_') and secret != rule['secret']
+        assert 'whsec_' not in cli('notifications', 'list', 'proj').stdout
+
+        assert cli('notifications', 'test', 'proj', rule['id']).code == 0
+        request = rx.of_event('ping')[-1]
+        signed = request.headers['x-runboard-signature']
+        assert verify(secret, signed, request.body, now=time.time())  # signed with the new secret only
+        assert not verify(rule['secret'], signed, request.body, now=time.time())
+
+        as_json = cli('notifications', 'rotate-secret', 'proj', rule['id'], '--json')
+        assert as_json.code == 0 and as_json.json()['secret'] not in (secret, rule['secret'])
+        builder = add_user(server, role=Role.builder, name='bob')
+        assert run_cli(server.base_url, builder, 'notifications', 'rotate-secret', 'proj', rule['id']).code == 4
+
+
 def test_bad_input_is_a_usage_error(settings_factory, repo_factory) -> None:  # noqa: ANN001
     with served(settings_factory, repo_factory) as (_server, cli):
         refused = cli('notifications', 'add', 'proj', 'ftp://example.com/x')
