@@ -67,8 +67,11 @@ def events_text(events: list[str]) -> str:
 
 
 def attempt_text(attempt: dict) -> str:
-    """One attempt: '#2 · HTTP 500 · 66 ms · receiver says no'."""
+    """One attempt: '#2 · 2025-01-01 12:00:30 UTC · HTTP 500 · 66 ms · receiver says no'. Its time shows the backoff
+    between attempts and finds the request in the receiver's log (a Redeliver may come days later: the date too)."""
     parts = [f'#{attempt["number"]}']
+    if (at := _parse(attempt.get('at'))) is not None:
+        parts.append(at.strftime('%Y-%m-%d %H:%M:%S UTC'))
     if attempt.get('status_code') is not None:
         parts.append(f'HTTP {attempt["status_code"]}')
     parts.append(f'{attempt["duration_ms"]} ms')

@@ -45,6 +45,21 @@ def test_seconds_text(seconds: float, text: str) -> None:
             {'number': 5, 'status_code': 200, 'error': None, 'duration_ms': 9, 'redelivery': True},
             '#5 · HTTP 200 · 9 ms · redelivered',
         ),
+        # when it was made, as the API gives it: the backoff between attempts shows, the receiver's log matches
+        (
+            {'number': 2, 'at': '2025-01-01T12:00:30.5Z', 'status_code': 500, 'error': 'HTTP 500', 'duration_ms': 4},
+            '#2 · 2025-01-01 12:00:30 UTC · HTTP 500 · 4 ms',
+        ),
+        (
+            {
+                'number': 3,
+                'at': '2025-01-01T12:01:00+00:00',
+                'status_code': None,
+                'error': 'no answer within 10 s',
+                'duration_ms': 10003,
+            },
+            '#3 · 2025-01-01 12:01:00 UTC · 10003 ms · no answer within 10 s',
+        ),
     ],
 )
 def test_attempt_text(attempt: dict, text: str) -> None:
