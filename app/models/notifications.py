@@ -176,6 +176,7 @@ class DeliveryPublic(SQLModel):
     id: str
     rule_id: str
     rule_name: str
+    rule_enabled: bool = True  # switched off: a pending or retrying delivery waits until it is on again
     project_id: str
     event_id: str
     event_type: str

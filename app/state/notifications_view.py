@@ -96,6 +96,9 @@ def delivery_state(delivery: dict, now: datetime | None = None) -> str:
         return f'gave up after {tries}: {delivery.get("last_error") or "no 2xx answer"}'
     if status == 'skipped':  # last_error: 'retried as run_...'
         return f'not sent: the run was {delivery.get("last_error") or "retried"}'
+    if status in ('pending', 'failed') and delivery.get('rule_enabled') is False:  # nothing is sent while it is off
+        last = f', last: {delivery.get("last_error") or "failed"}' if status == 'failed' else ''
+        return f'waiting: its webhook is switched off ({tries} so far{last}); sent when it is switched on'
     due = _parse(delivery.get('next_attempt_at'))
     wait = (due - (now or datetime.now(UTC))).total_seconds() if due else 0
     if status == 'held':

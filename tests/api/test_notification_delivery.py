@@ -166,6 +166,20 @@ def test_test_sends_a_ping_now_and_a_switched_off_rule_holds_its_deliveries(sett
         assert json.loads(request.body)['run']['id'] == run['id']
 
 
+def test_the_log_says_which_deliveries_wait_for_their_switched_off_rule(settings_factory, repo_factory) -> None:  # noqa: ANN001
+    # nothing listens on port 9: the ping fails and is to be retried
+    settings = settings_factory(**{**FAST, 'notification_backoff_seconds': [60]})
+    with api_server(settings) as server, server.client() as client:
+        create_project(client, repo_factory())
+        rule = _rule(client, 'http://127.0.0.1:9/hook')
+        ping = client.post(f'{RULES}/{rule["id"]}/test').json()
+        assert (ping['status'], ping['rule_enabled']) == ('failed', True)
+        assert client.patch(f'{RULES}/{rule["id"]}', json={'enabled': False}).status_code == 200
+        [listed] = _deliveries(client)
+        assert (listed['status'], listed['rule_enabled']) == ('failed', False)
+        assert client.get(f'/api/deliveries/{ping["id"]}').json()['rule_enabled'] is False
+
+
 def test_a_receiver_that_does_not_answer_delays_nothing_but_its_own_delivery(settings_factory, repo_factory) -> None:  # noqa: ANN001
     repo = repo_factory({'main': shell_script('exit 1'), 'ok': shell_script('echo fine')})
     settings = settings_factory(**{**FAST, 'notification_timeout_seconds': 60.0})

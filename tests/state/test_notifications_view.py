@@ -81,6 +81,25 @@ def test_attempt_text(attempt: dict, text: str) -> None:
         ),
         ({'status': 'pending', 'attempts': 0, 'next_attempt_at': '2025-01-01T11:59:59Z'}, 'sending now'),
         ({'status': 'pending', 'attempts': 0, 'next_attempt_at': None}, 'sending now'),
+        # its rule is switched off: nothing is sent until it is on again, whatever next_attempt_at says
+        (
+            {
+                'status': 'failed',
+                'attempts': 2,
+                'last_error': 'HTTP 500',
+                'rule_enabled': False,
+                'next_attempt_at': '2025-01-01T11:59:59Z',
+            },
+            'waiting: its webhook is switched off (2 attempts so far, last: HTTP 500); sent when it is switched on',
+        ),
+        (
+            {'status': 'pending', 'attempts': 0, 'rule_enabled': False, 'next_attempt_at': '2025-01-01T11:59:59Z'},
+            'waiting: its webhook is switched off (0 attempts so far); sent when it is switched on',
+        ),
+        (
+            {'status': 'delivered', 'attempts': 1, 'last_status_code': 204, 'rule_enabled': False},
+            'delivered (HTTP 204) after 1 attempt',
+        ),
         (
             {'status': 'held', 'attempts': 0, 'next_attempt_at': '2025-01-01T12:59:00Z'},
             'held: the run is to be retried automatically; sent in 59 min if no retry is made',

@@ -58,10 +58,11 @@ def _attempts(session: Session, delivery_ids: list[str]) -> dict[str, list[Attem
     return found
 
 
-def _public(delivery: Delivery, rule_name: str, attempts: list[AttemptPublic]) -> dict[str, Any]:
+def _public(delivery: Delivery, rule: NotificationRule, attempts: list[AttemptPublic]) -> dict[str, Any]:
     return {
         **delivery.model_dump(exclude={'facts', 'payload', 'claimed_by', 'claimed_until', 'round_start'}),
-        'rule_name': rule_name,
+        'rule_name': rule.name,
+        'rule_enabled': rule.enabled,
         'next_attempt_at': delivery.next_attempt_at if delivery.status in ('pending', 'failed', 'held') else None,
         'attempt_log': attempts,
     }
@@ -81,7 +82,7 @@ def list_deliveries(
     with Session(engine) as session:
         get_visible(session, project_id, principal)
         query = (
-            select(Delivery, col(NotificationRule.name))
+            select(Delivery, NotificationRule)
             .join(NotificationRule, col(NotificationRule.id) == col(Delivery.rule_id))
             .where(col(Delivery.project_id) == project_id)
         )
@@ -94,7 +95,7 @@ def list_deliveries(
         rows = session.exec(query.order_by(col(Delivery.id).desc()).limit(limit + 1)).all()
         page = rows[:limit]
         attempts = _attempts(session, [delivery.id for delivery, _ in page])
-        items = [DeliveryPublic.model_validate(_public(d, name, attempts[d.id])) for d, name in page]
+        items = [DeliveryPublic.model_validate(_public(d, rule, attempts[d.id])) for d, rule in page]
     return DeliveryPage(items=items, next_cursor=page[-1][0].id if len(rows) > limit else None)
 
 
@@ -114,7 +115,7 @@ def get_delivery(engine: Engine, principal: Principal, delivery_id: str, *, base
         delivery, rule = _visible_delivery(session, principal, delivery_id)
         payload = delivery.payload or body(from_stored(delivery.facts, base_url), rule.format)
         attempts = _attempts(session, [delivery.id])[delivery.id]
-        return DeliveryDetail.model_validate({**_public(delivery, rule.name, attempts), 'payload': payload})
+        return DeliveryDetail.model_validate({**_public(delivery, rule, attempts), 'payload': payload})
 
 
 def redeliver(engine: Engine, principal: Principal, delivery_id: str) -> int:
