@@ -203,6 +203,8 @@ def run_details(run: dict) -> Table:
         rows.append(('Retried by', ', '.join(run['retried_by'])))
     if run.get('issue_number'):
         rows.append(('Issue', f'#{run["issue_number"]} {one_line(run.get("issue_title") or "")}'.strip()))
+    if run.get('issue_taken_up_by'):  # a later AFK run works on its issue: retry that one, not this
+        rows.append(('Issue taken up by', run['issue_taken_up_by']))
     if run.get('commit_sha'):
         rows.append(('Commit', run['commit_sha']))
     if run.get('pusher'):

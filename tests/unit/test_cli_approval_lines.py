@@ -63,3 +63,10 @@ def test_show_says_a_retry_is_planned_and_why_it_waits() -> None:
     said = shown({**failed, 'retry_planned': planned})
     assert 'to be retried automatically (attempt 2 of 3); it waits: Run limit reached: 1 run per 60 s.' in said
     assert 'Retry ' not in shown(failed)
+
+
+def test_show_names_the_afk_run_that_took_up_a_crashed_runs_issue() -> None:
+    """Its Retry would be refused (issue_busy): `show` says which run to follow instead, as the run page does."""
+    crashed = {**RUN, 'status': 'crashed', 'kind': 'auto', 'issue_number': 7, 'issue_taken_up_by': 'run_9'}
+    assert 'Issue taken up by  run_9' in shown(crashed)
+    assert 'taken up' not in shown({**crashed, 'issue_taken_up_by': None})
