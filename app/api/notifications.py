@@ -114,7 +114,8 @@ async def list_deliveries(
     principal: PrincipalDep,
     rule: Annotated[str | None, Query(max_length=64, description='only this rule')] = None,
     status: Annotated[
-        str | None, Query(max_length=100, description='pending, delivered, failed, gave_up (comma-separated)')
+        str | None,
+        Query(max_length=100, description='pending, delivered, failed, gave_up, held, skipped (comma-separated)'),
     ] = None,
     cursor: Annotated[str | None, Query(max_length=64, description="the page's next_cursor")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
