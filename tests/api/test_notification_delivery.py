@@ -6,7 +6,13 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import timedelta
 
+from app.infra.db import session_scope
+from app.models import utcnow
+from app.services.notifications.fair_share import PER_RULE_IN_FLIGHT
+from app.services.notifications.outbox import insert_deliveries
+from app.services.notifications.payloads import EventFacts
 from app.services.notifications.signature import verify
 from tests.helpers.runs import create_project, shell_script, trigger, wait_for_status
 from tests.helpers.servers import api_server
@@ -204,6 +210,42 @@ def test_a_receiver_that_does_not_answer_delays_nothing_but_its_own_delivery(set
         settled = _settled(client, stuck['id'])
         assert settled['status'] == 'delivered'
         assert [(a['status_code'], a['error']) for a in settled['attempt_log']] == [(200, None)]
+
+
+def test_a_hanging_receiver_with_a_backlog_holds_only_its_rules_share_of_the_sender(
+    settings_factory, repo_factory
+) -> None:  # noqa: ANN001
+    """20 deliveries of a rule whose receiver hangs fall due before a healthy rule's one: the server sends the
+    hanging rule only its share at once, and the healthy rule's delivery arrives while those wait for an answer."""
+    repo = repo_factory({'main': shell_script('exit 1')})
+    settings = settings_factory(**{**FAST, 'notification_timeout_seconds': 60.0})
+    with (
+        receiver(held=100) as hanging,
+        receiver() as healthy,
+        api_server(settings) as server,
+        server.client() as client,
+    ):
+        create_project(client, repo)
+        stuck_rule = _rule(client, hanging.url)
+        ok_rule = _rule(client, healthy.url)
+        client.patch(f'{RULES}/{stuck_rule["id"]}', json={'enabled': False}).raise_for_status()
+        client.patch(f'{RULES}/{ok_rule["id"]}', json={'enabled': False}).raise_for_status()
+        earlier = utcnow() - timedelta(minutes=5)
+        with session_scope(server.services.engine) as session:
+            for n in range(20):  # older than the healthy rule's: first in line
+                facts = EventFacts(f'evt_{n}', 'ping', earlier, '', {'id': 'proj', 'name': 'Proj'})
+                made = earlier + timedelta(seconds=n)
+                insert_deliveries(session.connection(), [stuck_rule['id']], facts, event_key=f'ping:{n}', now=made)
+            facts = EventFacts('evt_ok', 'ping', utcnow(), '', {'id': 'proj', 'name': 'Proj'})
+            insert_deliveries(session.connection(), [ok_rule['id']], facts, event_key='ping:ok')
+        for rule in (stuck_rule, ok_rule):  # both at once: the sender sees the whole backlog in one pass
+            client.patch(f'{RULES}/{rule["id"]}', json={'enabled': True}).raise_for_status()
+
+        assert json.loads(healthy.wait_for(1, timeout=10)[0].body)['type'] == 'ping'
+        [arrived] = _deliveries(client, rule=ok_rule['id'])
+        assert _settled(client, arrived['id'])['status'] == 'delivered'
+        time.sleep(0.5)  # several polls later, the hanging rule still has only its share under way
+        assert len(hanging.requests) == PER_RULE_IN_FLIGHT and hanging.answered == 0
 
 
 def test_an_attempt_without_an_answer_in_time_is_logged_as_such_and_retried(settings_factory, repo_factory) -> None:  # noqa: ANN001

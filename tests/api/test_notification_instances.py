@@ -34,40 +34,54 @@ FAST = dict(notification_backoff_seconds=[0.3], notification_poll_seconds=0.2, w
 
 
 def test_racing_claims_take_each_delivery_once(settings_factory, tmp_path) -> None:  # noqa: ANN001
+    """Six servers race to claim 60 deliveries of three rules, four at most per rule each: every delivery is
+    claimed by one server, and no server holds more than its share of one rule."""
     services = build_services(settings_factory())  # not started: no sender of its own
     try:
         principal = services.auth.authenticate(services.local_token)
         repo = make_repo(tmp_path / 'repo', {'main': {'run.sh': 'exit 1\n'}})
         body = {'id': 'proj', 'name': 'Proj', 'repository': str(repo), 'command': ['sh', 'run.sh']}
         projects.create_project(services.engine, principal, ProjectCreate(**body))
-        rule = notifications.create_rule(
-            services.engine,
-            services.repositories.secrets,
-            principal,
-            'proj',
-            RuleCreate(url='http://127.0.0.1:9/hook'),
-            policy=parse_policy('loopback', team_mode=True),  # claimed here, never sent
-        )
-        made: list[str] = []
+        rule_ids = [
+            notifications.create_rule(
+                services.engine,
+                services.repositories.secrets,
+                principal,
+                'proj',
+                RuleCreate(url=f'http://127.0.0.1:9/hook/{n}'),
+                policy=parse_policy('loopback', team_mode=True),  # claimed here, never sent
+            ).id
+            for n in range(3)
+        ]
+        made: dict[str, str] = {}  # delivery id -> its rule
         with session_scope(services.engine) as session:
             for n in range(60):
                 facts = EventFacts(f'evt_{n}', 'ping', utcnow(), '', {'id': 'proj', 'name': 'Proj'})
-                made += insert_deliveries(session.connection(), [rule.id], facts, event_key=f'ping:{n}')
-        claimed: list[str] = []
+                rule_id = rule_ids[n % 3]
+                for made_id in insert_deliveries(session.connection(), [rule_id], facts, event_key=f'ping:{n}'):
+                    made[made_id] = rule_id
+        claimed: list[tuple[str, str]] = []  # (server, delivery id)
         lock = threading.Lock()
 
         def server(name: str) -> None:
-            while found := notify_store.claim_due(services.engine, name, base_url='http://rb', limit=4, lease=60):
+            # as the sender loops: a claim another server won first comes back empty; go on while any is left to it
+            while notify_store.seconds_until_due(services.engine, name, per_rule=4, cap=1) == 0:
+                found = notify_store.claim_due(
+                    services.engine, name, base_url='http://rb', limit=4, per_rule=4, lease=60
+                )
                 with lock:
-                    claimed.extend(one.id for one in found)
+                    claimed.extend((name, one.id) for one in found)
 
         threads = [threading.Thread(target=server, args=(f'instance-{i}',)) for i in range(6)]
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join(60)
-        assert Counter(claimed).most_common(1)[0][1] == 1  # no delivery claimed twice
-        assert sorted(claimed) == sorted(made)  # and every one claimed
+        ids = [delivery_id for _, delivery_id in claimed]
+        assert Counter(ids).most_common(1)[0][1] == 1  # no delivery claimed twice
+        assert sorted(ids) == sorted(made)  # and every one claimed (6 servers x 4 per rule >= 20 per rule)
+        held_per_rule = Counter((name, made[delivery_id]) for name, delivery_id in claimed)
+        assert max(held_per_rule.values()) == 4
     finally:
         close_services(services)
 
@@ -92,9 +106,10 @@ def test_a_sender_whose_claim_ran_out_does_not_overwrite_the_one_that_took_over(
         with session_scope(services.engine) as session:
             facts = EventFacts('evt_late', 'ping', utcnow(), '', {'id': 'proj', 'name': 'Proj'})
             [made] = insert_deliveries(session.connection(), [rule.id], facts, event_key='ping:late')
-        [stalled] = notify_store.claim_due(services.engine, 'a', base_url='http://rb', limit=1, lease=0.2)
+        claim = notify_store.claim_due
+        [stalled] = claim(services.engine, 'a', base_url='http://rb', limit=1, per_rule=4, lease=0.2)
         time.sleep(0.5)  # a's lease runs out
-        [taken] = notify_store.claim_due(services.engine, 'b', base_url='http://rb', limit=1, lease=60)
+        [taken] = claim(services.engine, 'b', base_url='http://rb', limit=1, per_rule=4, lease=60)
         assert stalled.id == taken.id == made
         ok = notify_store.AttemptResult(200, None, 12)
         assert notify_store.record_attempt(services.engine, 'b', taken, ok, AttemptVerdict('delivered', None))

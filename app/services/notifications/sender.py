@@ -24,6 +24,7 @@ from app.models.vocabulary import AWAITING_APPROVAL_SQL
 from app.models.webhook_url import url_origin
 from app.services.notifications import outbox
 from app.services.notifications import store as notify_store
+from app.services.notifications.fair_share import IN_FLIGHT_CAP, PER_RULE_IN_FLIGHT
 from app.services.notifications.rules import after_attempt, retry_after_seconds
 from app.services.notifications.signature import signature_header
 from app.services.notifications.store import AttemptResult, Claimed
@@ -32,7 +33,6 @@ from app.services.notifications.webhook_targets import TargetRefused, check_for_
 from app.services.scheduling.periodic import BURST_SETTLE_SECONDS, PeriodicJob
 
 log = logging.getLogger(__name__)
-IN_FLIGHT_CAP = 16  # attempts one server has under way at once
 ERROR_CHARS = 300
 USER_AGENT = 'Runboard-Webhooks/1'
 
@@ -195,6 +195,7 @@ class Sender:
             self.me,
             base_url=self.settings.effective_public_url,
             limit=room,
+            per_rule=PER_RULE_IN_FLIGHT,
             lease=lease_seconds(self.settings),
         )
         loop = asyncio.get_running_loop()
@@ -231,12 +232,15 @@ class Sender:
         A read first: an idle server takes no write lock (SQLite) to find nothing due."""
         poll = self.settings.notification_poll_seconds
         await asyncio.to_thread(self._record_awaiting)
-        while (wait := await asyncio.to_thread(notify_store.seconds_until_due, self.engine, cap=poll)) <= 0:
+        while (wait := await asyncio.to_thread(self._seconds_until_due, poll)) <= 0:
             if len(self._sending) >= IN_FLIGHT_CAP:
                 return timedelta(seconds=poll)  # the next attempt that ends wakes the job
             if not await self.send_due():
                 return timedelta(seconds=0.05)  # another server took them first
         return timedelta(seconds=wait)
+
+    def _seconds_until_due(self, cap: float) -> float:
+        return notify_store.seconds_until_due(self.engine, self.me, per_rule=PER_RULE_IN_FLIGHT, cap=cap)
 
     def _record_awaiting(self) -> None:
         """The runs that began waiting for an operator's approval (in the last day) get their deliveries."""

@@ -1,7 +1,8 @@
-"""How servers share the delivery queue in the database: a server claims due deliveries (an UPDATE whose row
-locks PostgreSQL takes with FOR UPDATE SKIP LOCKED, and SQLite's BEGIN IMMEDIATE serialises), so two servers
-never send one attempt twice; a claim lapses after `lease` seconds (a server that died mid-send), and every
-attempt is written with its outcome before the claim is let go, so a restart loses nothing."""
+"""How servers share the delivery queue in the database: a server claims due deliveries, a fair share per rule
+(fair_share.py), with an UPDATE whose row locks PostgreSQL takes with FOR UPDATE SKIP LOCKED, and SQLite's BEGIN
+IMMEDIATE serialises, so two servers never send one attempt twice; a claim lapses after `lease` seconds (a server
+that died mid-send), and every attempt is written with its outcome before the claim is let go, so a restart loses
+nothing."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from sqlalchemy import Connection, Engine, Table, func, insert, or_, select, upd
 
 from app.infra.db import read_only, session_scope
 from app.models import DUE_STATUSES, DeliveryAttempt, as_utc, utcnow
+from app.services.notifications.fair_share import DueDelivery, to_claim
 from app.services.notifications.outbox import deliveries_table as deliveries
 from app.services.notifications.outbox import rules_table as rules
 from app.services.notifications.payloads import body, from_stored
@@ -65,25 +67,68 @@ def _claim(conn: Connection, ids: Any, me: str, until: datetime) -> list[str]:
     return list(conn.execute(statement).scalars())
 
 
-def claim_due(engine: Engine, me: str, *, base_url: str, limit: int, lease: float) -> list[Claimed]:
-    """Due deliveries of enabled rules, oldest due first, at most `limit`; each claimed by `me` alone."""
-    now = utcnow()
-    due = (
-        select(deliveries.c.id)
-        .join(rules, rules.c.id == deliveries.c.rule_id)
-        .where(
-            deliveries.c.status.in_(DUE_STATUSES),
-            deliveries.c.next_attempt_at <= now,
-            _free(now),
-            rules.c.enabled,
+def _in_flight_by_rule(conn: Connection, me: str, now: datetime) -> dict[str, int]:
+    """How many attempts `me` has under way per rule (its claims that have not lapsed)."""
+    rows = conn.execute(
+        select(deliveries.c.rule_id, func.count())
+        .where(deliveries.c.claimed_by == me, deliveries.c.claimed_until >= now)
+        .group_by(deliveries.c.rule_id)
+    ).all()
+    return {rule_id: count for rule_id, count in rows}
+
+
+def _due_candidates(conn: Connection, now: datetime, *, per_rule: int, rows: int) -> list[DueDelivery]:
+    """Unclaimed due deliveries of enabled rules, oldest due first, only each rule's `per_rule` oldest: a rule with a
+    long backlog does not crowd the others out of the `rows` read."""
+    ranked = (
+        select(
+            deliveries.c.id,
+            deliveries.c.rule_id,
+            deliveries.c.next_attempt_at,
+            func.row_number()
+            .over(partition_by=deliveries.c.rule_id, order_by=(deliveries.c.next_attempt_at, deliveries.c.id))
+            .label('rank'),
         )
-        .order_by(deliveries.c.next_attempt_at)
-        .limit(limit)
-        .with_for_update(skip_locked=True, of=deliveries)  # PostgreSQL; SQLite renders nothing (it serialises)
+        .join(rules, rules.c.id == deliveries.c.rule_id)
+        .where(deliveries.c.status.in_(DUE_STATUSES), deliveries.c.next_attempt_at <= now, _free(now), rules.c.enabled)
+        .subquery()
     )
+    query = (
+        select(ranked.c.id, ranked.c.rule_id)
+        .where(ranked.c.rank <= per_rule)
+        .order_by(ranked.c.next_attempt_at, ranked.c.id)
+        .limit(rows)
+    )
+    return [DueDelivery(row.id, row.rule_id) for row in conn.execute(query)]
+
+
+def claim_due(engine: Engine, me: str, *, base_url: str, limit: int, per_rule: int, lease: float) -> list[Claimed]:
+    """Due deliveries of enabled rules, oldest due first, at most `limit`, and per rule at most `per_rule` under way
+    at `me` (fair_share.py); each claimed by `me` alone. The choice is read first; the claim is then a compare-and-set
+    on each chosen row (still due and unclaimed, and on PostgreSQL not locked by another server's claim right now),
+    so a row another server claimed in between is left to it."""
+    now = utcnow()
     with session_scope(engine) as session:
         conn = session.connection()
-        claimed = _claim(conn, due.scalar_subquery(), me, now + timedelta(seconds=lease))
+        in_flight = _in_flight_by_rule(conn, me, now)
+        # every row a rule at its share contributes is passed over: read enough to still find `limit` others
+        rows = limit + per_rule * len(in_flight)
+        chosen = to_claim(
+            _due_candidates(conn, now, per_rule=per_rule, rows=rows), in_flight, limit=limit, per_rule=per_rule
+        )
+        if not chosen:
+            return []
+        still_free = (
+            select(deliveries.c.id)
+            .where(
+                deliveries.c.id.in_(chosen),
+                deliveries.c.status.in_(DUE_STATUSES),
+                deliveries.c.next_attempt_at <= now,
+                _free(now),
+            )
+            .with_for_update(skip_locked=True)  # PostgreSQL; SQLite renders nothing (BEGIN IMMEDIATE serialises)
+        )
+        claimed = _claim(conn, still_free.scalar_subquery(), me, now + timedelta(seconds=lease))
         return _load(conn, claimed, base_url)
 
 
@@ -185,13 +230,26 @@ def release_claims(engine: Engine, me: str, delivery_ids: list[str]) -> None:
         )
 
 
-def seconds_until_due(engine: Engine, *, cap: float) -> float:
-    """How long until the soonest unclaimed delivery of an enabled rule is due (0 when one is), at most `cap`."""
+def seconds_until_due(engine: Engine, me: str, *, per_rule: int, cap: float) -> float:
+    """How long until the soonest unclaimed delivery `me` may claim is due (0 when one is), at most `cap`: of an
+    enabled rule that has fewer than `per_rule` attempts under way at `me` (a rule at its share waits for one of
+    them to end, which wakes the sender, not for a busy poll)."""
     now = utcnow()
+    at_share = (
+        select(deliveries.c.rule_id)
+        .where(deliveries.c.claimed_by == me, deliveries.c.claimed_until >= now)
+        .group_by(deliveries.c.rule_id)
+        .having(func.count() >= per_rule)
+    )
     query = (
         select(func.min(deliveries.c.next_attempt_at))
         .join(rules, rules.c.id == deliveries.c.rule_id)
-        .where(deliveries.c.status.in_(DUE_STATUSES), _free(now), rules.c.enabled)
+        .where(
+            deliveries.c.status.in_(DUE_STATUSES),
+            _free(now),
+            rules.c.enabled,
+            deliveries.c.rule_id.not_in(at_share.scalar_subquery()),
+        )
     )
     with read_only(engine).connect() as conn:
         soonest = conn.execute(query).scalar()
