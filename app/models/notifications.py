@@ -36,6 +36,9 @@ class NotificationRule(SQLModel, table=True):
     events: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     # the signing secret, encrypted with the server's secret box (infra/secret_box.py); shown once
     secret_encrypted: str = Field(sa_column=Column(Text, nullable=False))
+    # the secret a rotation replaced, encrypted alike: deliveries are signed with it too until previous_secret_until
+    previous_secret_encrypted: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    previous_secret_until: datetime | None = None
     enabled: bool = True
     created_by: str | None = None  # a user id
     created_at: datetime = Field(default_factory=utcnow)

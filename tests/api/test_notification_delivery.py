@@ -8,12 +8,14 @@ import json
 import time
 from datetime import timedelta
 
+from sqlalchemy import update
+
 from app.infra.db import session_scope
-from app.models import utcnow
+from app.models import NotificationRule, utcnow
 from app.services.notifications.fair_share import PER_RULE_IN_FLIGHT
 from app.services.notifications.outbox import insert_deliveries
 from app.services.notifications.payloads import EventFacts
-from app.services.notifications.signature import verify
+from app.services.notifications.signature import sign, verify
 from tests.helpers.runs import create_project, shell_script, trigger, wait_for_status
 from tests.helpers.servers import api_server
 from tests.helpers.webhooks import receiver
@@ -149,6 +151,40 @@ def test_a_server_stopped_while_a_delivery_backs_off_loses_nothing(settings_fact
             settled = _settled(client, delivery['id'])
             assert settled['status'] == 'delivered'
             assert [a['status_code'] for a in settled['attempt_log']] == [500, 200]
+
+
+def test_after_a_secret_rotation_receivers_with_the_old_or_the_new_secret_verify_for_a_day(
+    settings_factory, repo_factory
+) -> None:  # noqa: ANN001
+    repo = repo_factory({'main': shell_script('exit 1')})
+    with receiver() as rx, api_server(settings_factory(**FAST)) as server, server.client() as client:
+        create_project(client, repo)
+        rule = _rule(client, rx.url)
+        old = rule['secret']
+        rotated = client.post(f'{RULES}/{rule["id"]}/secret')
+        assert rotated.status_code == 200, rotated.text
+        new = rotated.json()['secret']
+
+        assert client.post(f'{RULES}/{rule["id"]}/test').json()['status'] == 'delivered'
+        [during] = rx.wait_for(1)
+        header = during.headers['x-runboard-signature']
+        assert verify(old, header, during.body, now=time.time())  # a receiver not yet given the new secret
+        assert verify(new, header, during.body, now=time.time())  # one that already has it
+        assert not verify('whsec_other', header, during.body, now=time.time())
+        assert header.split(',')[1] == 'v1=' + sign(new, int(header.split(',')[0][2:]), during.body)  # new first
+
+        # a day later the replaced secret no longer signs
+        rules_table = NotificationRule.__table__  # type: ignore[attr-defined]
+        with session_scope(server.services.engine) as session:
+            session.connection().execute(
+                update(rules_table).values(previous_secret_until=utcnow() - timedelta(seconds=1))
+            )
+        assert client.post(f'{RULES}/{rule["id"]}/test').json()['status'] == 'delivered'
+        after = rx.wait_for(2)[1]
+        header = after.headers['x-runboard-signature']
+        assert verify(new, header, after.body, now=time.time())
+        assert not verify(old, header, after.body, now=time.time())
+        assert header.count('v1=') == 1
 
 
 def test_test_sends_a_ping_now_and_a_switched_off_rule_holds_its_deliveries(settings_factory, repo_factory) -> None:  # noqa: ANN001

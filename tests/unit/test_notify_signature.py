@@ -3,9 +3,18 @@ and bodies, each accepted or refused, and one fixed vector that pins the format 
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
-from app.services.notifications.signature import new_secret, parse_header, sign, signature_header, verify
+from app.services.notifications.signature import (
+    new_secret,
+    parse_header,
+    sign,
+    signature_header,
+    signing_secrets,
+    verify,
+)
 
 SECRET = 'whsec_test'
 BODY = b'{"id":"evt_1"}'
@@ -16,7 +25,7 @@ GOOD = sign(SECRET, T, BODY)
 def test_the_signature_is_hex_hmac_sha256_of_timestamp_dot_body() -> None:
     # the same value as: hmac.new(b'whsec_test', b'1700000000.{"id":"evt_1"}', sha256).hexdigest()
     assert GOOD == 'c89214b5b5da833daed6f0b8c5bb6bd58cea9022bd80ccc78230f3942d632925'
-    assert signature_header(SECRET, T, BODY) == f't={T},v1={GOOD}'
+    assert signature_header([SECRET], T, BODY) == f't={T},v1={GOOD}'
 
 
 @pytest.mark.parametrize(
@@ -60,3 +69,28 @@ def test_secrets_are_long_random_and_recognisable() -> None:
     first, second = new_secret(), new_secret()
     assert first != second
     assert first.startswith('whsec_') and len(first) >= 6 + 43
+
+
+def test_after_a_rotation_the_header_carries_the_new_signature_first_and_each_secret_verifies() -> None:
+    header = signature_header(['whsec_new', SECRET], T, BODY)
+    assert header == f't={T},v1={sign("whsec_new", T, BODY)},v1={GOOD}'
+    assert verify('whsec_new', header, BODY, now=T) and verify(SECRET, header, BODY, now=T)
+    assert not verify('whsec_other', header, BODY, now=T)
+
+
+NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ('previous', 'previous_until', 'signs_with'),
+    [
+        (None, None, ['new']),  # never rotated
+        ('old', NOW + timedelta(hours=23), ['new', 'old']),  # within the grace: both, the new one first
+        ('old', NOW + timedelta(seconds=1), ['new', 'old']),
+        ('old', NOW, ['new']),  # the grace is over
+        ('old', NOW - timedelta(hours=1), ['new']),
+        ('old', None, ['new']),  # no end recorded: never signs
+    ],
+)
+def test_signing_secrets(previous: str | None, previous_until: datetime | None, signs_with: list[str]) -> None:
+    assert signing_secrets('new', previous, previous_until, now=NOW) == signs_with

@@ -28,7 +28,7 @@ def _claimed(url: str) -> Claimed:
 
 def test_a_webhook_goes_through_the_proxy_and_arrives(tmp_path) -> None:  # noqa: ANN001
     with egress_proxy() as proxy, receiver() as hooks:
-        result = asyncio.run(post(_claimed(hooks.url), 'secret', 10, _policy(tmp_path, 'loopback', proxy.url)))
+        result = asyncio.run(post(_claimed(hooks.url), ['secret'], 10, _policy(tmp_path, 'loopback', proxy.url)))
         assert result.status_code == 200, result
         assert [r.headers['x-runboard-delivery'] for r in hooks.wait_for(1)] == ['dlv_1']
         assert proxy.seen == [f'POST {hooks.url}']  # by name, in absolute form: the proxy connected
@@ -36,7 +36,7 @@ def test_a_webhook_goes_through_the_proxy_and_arrives(tmp_path) -> None:  # noqa
 
 def test_a_refused_webhook_never_reaches_the_proxy(tmp_path) -> None:  # noqa: ANN001
     with egress_proxy() as proxy, receiver() as hooks:
-        result = asyncio.run(post(_claimed(hooks.url), 'secret', 10, _policy(tmp_path, 'external', proxy.url)))
+        result = asyncio.run(post(_claimed(hooks.url), ['secret'], 10, _policy(tmp_path, 'external', proxy.url)))
         assert result.status_code is None and 'loopback' in (result.error or ''), result
         assert proxy.seen == [] and hooks.requests == []
 
@@ -68,7 +68,7 @@ def test_a_name_that_does_not_resolve_here_goes_to_the_proxy_only_when_allowed_b
 def test_without_the_setting_nothing_goes_through_a_proxy(tmp_path, monkeypatch) -> None:  # noqa: ANN001
     with egress_proxy() as proxy, receiver() as hooks:
         monkeypatch.setenv('HTTP_PROXY', proxy.url)  # the environment's proxy is not taken
-        result = asyncio.run(post(_claimed(hooks.url), 'secret', 10, _policy(tmp_path, 'loopback', None)))
+        result = asyncio.run(post(_claimed(hooks.url), ['secret'], 10, _policy(tmp_path, 'loopback', None)))
         client = httpx.Client(transport=GuardedTransport(_policy(tmp_path, 'loopback', None)))
         assert result.status_code == 200 and client.post(hooks.url, json={}).status_code == 200
         assert proxy.seen == [] and len(hooks.wait_for(2)) == 2

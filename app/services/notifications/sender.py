@@ -26,7 +26,7 @@ from app.services.notifications import outbox
 from app.services.notifications import store as notify_store
 from app.services.notifications.fair_share import IN_FLIGHT_CAP, PER_RULE_IN_FLIGHT
 from app.services.notifications.rules import after_attempt, retry_after_seconds
-from app.services.notifications.signature import signature_header
+from app.services.notifications.signature import signature_header, signing_secrets
 from app.services.notifications.store import AttemptResult, Claimed
 from app.services.notifications.webhook_policy import TargetPolicy
 from app.services.notifications.webhook_targets import TargetRefused, check_for_proxy, checked_target, policy_of
@@ -84,7 +84,7 @@ def failure_error(exc: Exception, *urls: str) -> str:
     return type(exc).__name__
 
 
-async def post(claimed: Claimed, secret: str, timeout: float, policy: TargetPolicy) -> AttemptResult:
+async def post(claimed: Claimed, secrets: list[str], timeout: float, policy: TargetPolicy) -> AttemptResult:
     """One signed POST to the address the policy checked (webhook_targets.py); never raises for what the
     receiver or the network does."""
     body = claimed.payload.encode()
@@ -93,7 +93,7 @@ async def post(claimed: Claimed, secret: str, timeout: float, policy: TargetPoli
         'User-Agent': USER_AGENT,
         'X-Runboard-Event': claimed.event_type,
         'X-Runboard-Delivery': claimed.id,
-        'X-Runboard-Signature': signature_header(secret, int(time.time()), body),
+        'X-Runboard-Signature': signature_header(secrets, int(time.time()), body),
     }
     started = time.monotonic()
     target_url = claimed.url
@@ -153,13 +153,16 @@ class Sender:
             self.in_flight.discard(claimed.id)
 
     async def _attempt(self, claimed: Claimed) -> AttemptResult:
+        in_use = signing_secrets(
+            claimed.secret_encrypted, claimed.previous_secret_encrypted, claimed.previous_secret_until, now=utcnow()
+        )
         try:
-            secret = self.secrets.decrypt(claimed.secret_encrypted)
+            secrets = [self.secrets.decrypt(encrypted) for encrypted in in_use]
         except SecretUnreadable as exc:
             result = AttemptResult(None, str(exc)[:ERROR_CHARS], 0)
         else:
             timeout = self.settings.notification_timeout_seconds
-            result = await post(claimed, secret, timeout, policy_of(self.settings))
+            result = await post(claimed, secrets, timeout, policy_of(self.settings))
         verdict = after_attempt(
             status_code=result.status_code,
             attempt_in_round=claimed.attempt_in_round,

@@ -4,16 +4,22 @@
 
 The timestamp is inside the signed text, so a receiver that rejects a `t` older than a few minutes rejects a
 captured request replayed later, and cannot be fooled by a changed `t`. `t` is the attempt's time (each retry
-signs anew); the body is the same bytes on every attempt."""
+signs anew); the body is the same bytes on every attempt.
+
+After a secret is rotated the header carries two v1 values for ROTATION_GRACE, the new secret's first, then the
+previous one's (Stripe does the same), so a receiver verifies whichever of the two it holds."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
 import secrets
+from collections.abc import Sequence
+from datetime import datetime, timedelta
 
 SECRET_PREFIX = 'whsec_'
 TOLERANCE_SECONDS = 300  # a receiver's replay window: five minutes
+ROTATION_GRACE = timedelta(hours=24)  # how long the replaced secret still signs after a rotation
 
 
 def new_secret() -> str:
@@ -25,8 +31,17 @@ def sign(secret: str, timestamp: int, body: bytes) -> str:
     return hmac.new(secret.encode(), str(timestamp).encode() + b'.' + body, hashlib.sha256).hexdigest()
 
 
-def signature_header(secret: str, timestamp: int, body: bytes) -> str:
-    return f't={timestamp},v1={sign(secret, timestamp, body)}'
+def signing_secrets(current: str, previous: str | None, previous_until: datetime | None, *, now: datetime) -> list[str]:
+    """The secrets a delivery is signed with now, the current one first: the previous one too until its time ends.
+    (Works on the stored, encrypted forms as on the plain ones.)"""
+    if previous is not None and previous_until is not None and now < previous_until:
+        return [current, previous]
+    return [current]
+
+
+def signature_header(secrets_in_use: Sequence[str], timestamp: int, body: bytes) -> str:
+    """`t=<timestamp>` and one `v1=` per secret, in their order."""
+    return ','.join([f't={timestamp}', *(f'v1={sign(secret, timestamp, body)}' for secret in secrets_in_use)])
 
 
 def parse_header(header: str) -> tuple[int | None, list[str]]:

@@ -34,6 +34,8 @@ class Claimed:
     payload: str
     url: str
     secret_encrypted: str
+    previous_secret_encrypted: str | None = None  # signs too until previous_secret_until (a rotation's grace)
+    previous_secret_until: datetime | None = None
 
     @property
     def attempt_in_round(self) -> int:
@@ -163,6 +165,8 @@ def _load(conn: Connection, ids: list[str], base_url: str) -> list[Claimed]:
             rules.c.url,
             rules.c.format,
             rules.c.secret_encrypted,
+            rules.c.previous_secret_encrypted,
+            rules.c.previous_secret_until,
         )
         .join(rules, rules.c.id == deliveries.c.rule_id)
         .where(deliveries.c.id.in_(ids))
@@ -175,7 +179,17 @@ def _load(conn: Connection, ids: list[str], base_url: str) -> list[Claimed]:
             payload = body(from_stored(row.facts, base_url), row.format)
             conn.execute(update(deliveries).where(deliveries.c.id == row.id).values(payload=payload))
         found.append(
-            Claimed(row.id, row.event_type, row.attempts, row.round_start, payload, row.url, row.secret_encrypted)
+            Claimed(
+                row.id,
+                row.event_type,
+                row.attempts,
+                row.round_start,
+                payload,
+                row.url,
+                row.secret_encrypted,
+                row.previous_secret_encrypted,
+                as_utc(row.previous_secret_until) if row.previous_secret_until else None,
+            )
         )
     return found
 

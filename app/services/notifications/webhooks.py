@@ -16,7 +16,7 @@ from app.models import NotificationRule, Project, RuleCreate, RuleCreated, RuleP
 from app.models.webhook_url import url_host, url_origin
 from app.services.identity import audit
 from app.services.identity.accounts import Principal
-from app.services.notifications.signature import new_secret
+from app.services.notifications.signature import ROTATION_GRACE, new_secret
 from app.services.notifications.webhook_policy import TargetPolicy
 from app.services.notifications.webhook_targets import refusal_now
 from app.services.projects.visibility import get_visible
@@ -38,7 +38,7 @@ def check_target(url: str, policy: TargetPolicy) -> None:
 
 
 def public(rule: NotificationRule, principal: Principal) -> RulePublic:
-    shown = rule.model_dump(exclude={'secret_encrypted'})
+    shown = rule.model_dump(exclude={'secret_encrypted', 'previous_secret_encrypted', 'previous_secret_until'})
     if not principal.is_operator:
         shown['url'] = url_origin(rule.url)
     return RulePublic.model_validate(shown)
@@ -157,13 +157,17 @@ def update_rule(
 def new_rule_secret(
     engine: Engine, secrets: SecretBox, principal: Principal, project_id: str, rule_id: str
 ) -> RuleCreated:
-    """Replace the signing secret (shown this once); deliveries from now on are signed with the new one."""
+    """Replace the signing secret (shown this once); deliveries from now on are signed with the new one, and for
+    ROTATION_GRACE with the replaced one too (a receiver changes its secret meanwhile)."""
     require_operator(principal)
     secret = new_secret()
+    now = utcnow()
     with session_scope(engine) as session:
         rule = visible_rule(session, principal, project_id, rule_id)
+        rule.previous_secret_encrypted = rule.secret_encrypted
+        rule.previous_secret_until = now + ROTATION_GRACE
         rule.secret_encrypted = secrets.encrypt(secret)
-        rule.updated_at = utcnow()
+        rule.updated_at = now
         session.add(rule)
         session.flush()
         _audit(session, principal, 'webhook.secret_rotated', _team_of(session, project_id), rule, {})
