@@ -86,8 +86,9 @@ def test_an_operator_rotates_a_rules_secret_from_the_command_line(settings_facto
         assert cli('notifications', 'test', 'proj', rule['id']).code == 0
         request = rx.of_event('ping')[-1]
         signed = request.headers['x-runboard-signature']
-        assert verify(secret, signed, request.body, now=time.time())  # signed with the new secret only
-        assert not verify(rule['secret'], signed, request.body, now=time.time())
+        assert verify(secret, signed, request.body, now=time.time())  # signed with the new secret
+        assert verify(rule['secret'], signed, request.body, now=time.time())  # and, for a day, the one it replaced
+        assert not verify('whsec_another', signed, request.body, now=time.time())
 
         as_json = cli('notifications', 'rotate-secret', 'proj', rule['id'], '--json')
         assert as_json.code == 0 and as_json.json()['secret'] not in (secret, rule['secret'])
