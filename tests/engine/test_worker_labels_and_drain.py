@@ -120,3 +120,35 @@ def test_a_drained_worker_takes_no_new_runs_and_finishes_its_own(settings_factor
         assert run_cli(server.base_url, server.token, 'workers', 'undrain', name).code == 0
         assert wait_for_status(client, second['id'], timeout=60)['status'] == 'succeeded'
         assert owner_pid(server, second['id']) == worker.pid
+
+
+def test_a_worker_named_without_an_at_sign_stops_taking_runs_when_drained(
+    settings_factory, repo_factory, tmp_path
+) -> None:  # noqa: ANN001
+    """`--name build-3` makes Celery's node `celery@build-3`: the drain must reach that node, or, while another
+    worker serves the queue, it keeps taking each dispatch of a waiting run and handing it back, hundreds a second."""
+    settings = settings_factory(executor='celery', dispatch_again_seconds=1.0, heartbeat_seconds=1.0)
+    repo = repo_factory({'main': shell_script('echo started; sleep 8')})
+    subprocess.run(['git', 'branch', 'second', 'main'], cwd=repo, check=True)
+    with (
+        api_server(settings) as server,
+        server.client() as client,
+        runboard_worker(settings, tmp_path / 'drained', name='build-3'),
+        runboard_worker(settings, tmp_path / 'busy', slots=1),
+    ):
+        wait_for_worker(client, 'busy')
+        deadline = time.monotonic() + 60
+        while not any(w['name'] == 'build-3' for w in client.get('/api/workers').json()['items']):
+            assert time.monotonic() < deadline, 'worker build-3 never registered'
+            time.sleep(0.2)
+        create_project(client, repo, max_concurrent_runs=5)
+        assert client.post('/api/workers/build-3/drain').status_code == 200
+        wait_for_log(tmp_path / 'drained.log', 'is draining: takes no new runs')
+        first = trigger(client).json()
+        wait_for_output(client, first['id'], 'started', timeout=60)  # the busy worker's one slot
+        waiting = trigger(client, branch='second').json()
+        time.sleep(3)
+        assert client.get(f'/api/runs/{waiting["id"]}').json()['status'] == 'queued'
+        log = (tmp_path / 'drained.log').read_text(errors='replace')
+    assert log.split('is draining: takes no new runs', 1)[1].count('runboard.execute_run[') == 0
+    assert 'did not answer' not in log

@@ -19,12 +19,12 @@ from tests.helpers.servers import ROOT, clean_env
 
 @contextmanager
 def runboard_worker(
-    settings: Settings, data_dir: Path, *, slots: int = 2, labels: str = ''
+    settings: Settings, data_dir: Path, *, slots: int = 2, labels: str = '', name: str | None = None
 ) -> Iterator[subprocess.Popen]:
-    """A worker named `<data_dir name>@<host>`, its log beside its data dir; terminated (then killed) on exit. It has
-    the server's secret key, as docs/team.md asks (a worker refuses to start without one in team mode): the
-    settings' RUNBOARD_SECRET_KEY, else the key file of the server's data dir (made now when the server has not
-    started yet; it then reads that one)."""
+    """A worker named `name`, by default `<data_dir name>@<host>`, its log beside its data dir; terminated (then
+    killed) on exit. It has the server's secret key, as docs/team.md asks (a worker refuses to start without one in
+    team mode): the settings' RUNBOARD_SECRET_KEY, else the key file of the server's data dir (made now when the
+    server has not started yet; it then reads that one)."""
     extra = {'RUNBOARD_EXECUTOR': 'celery', 'RUNBOARD_DATA_DIR': str(data_dir)}
     if not settings.secret_key:
         server_key = settings.data_dir / KEY_FILE_NAME
@@ -34,7 +34,7 @@ def runboard_worker(
         extra['RUNBOARD_BROKER_URL'] = settings.broker_url
     extra['RUNBOARD_HEARTBEAT_SECONDS'] = str(settings.heartbeat_seconds)
     env = clean_env(**server_env(settings, **extra))
-    argv = [sys.executable, '-m', 'app.cli', 'worker', '--slots', str(slots), '--name', f'{data_dir.name}@%h']
+    argv = [sys.executable, '-m', 'app.cli', 'worker', '--slots', str(slots), '--name', name or f'{data_dir.name}@%h']
     if labels:
         argv += ['--labels', labels]
     log = open(data_dir.parent / f'{data_dir.name}.log', 'wb')

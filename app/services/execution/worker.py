@@ -20,7 +20,7 @@ from typing import Any
 
 from celery import Celery
 from celery.signals import celeryd_after_setup
-from celery.utils.nodenames import host_format
+from celery.utils.nodenames import default_nodename, host_format
 
 from app.config import Settings
 from app.infra import db
@@ -80,6 +80,8 @@ class WorkerRuntime:
 
     def __init__(self, settings: Settings, app: Celery, *, name: str, labels: list[str], slots: int) -> None:
         self.settings, self.app, self.name, self.labels = settings, app, name, labels
+        # Celery names its node `celery@w1` for `--hostname=w1`; its remote control reaches only that name
+        self.node = default_nodename(name)
         settings.private_data_dir()  # its checkouts hold every team's code, its key file the secrets' key
         self.db = db.make_engine(settings.effective_database_url)
         db.upgrade(self.db)
@@ -155,9 +157,17 @@ class WorkerRuntime:
         control = self.app.control
         for queue in queues_served(self.labels, self.settings.redis_prefix):
             if consume:
-                control.add_consumer(queue, destination=[self.name], reply=True, timeout=5)
+                replies = control.add_consumer(queue, destination=[self.node], reply=True, timeout=5)
             else:
-                control.cancel_consumer(queue, destination=[self.name], reply=True, timeout=5)
+                replies = control.cancel_consumer(queue, destination=[self.node], reply=True, timeout=5)
+            if not replies:
+                log.warning(
+                    'worker %s: Celery node %s did not answer %s of queue %s',
+                    self.name,
+                    self.node,
+                    'add_consumer' if consume else 'cancel_consumer',
+                    queue,
+                )
         self.consuming = consume
         log.info('worker %s %s', self.name, 'takes runs again' if consume else 'is draining: takes no new runs')
         self.engine.bus.publish({'type': 'queue'})
