@@ -152,3 +152,31 @@ def test_a_worker_named_without_an_at_sign_stops_taking_runs_when_drained(
         log = (tmp_path / 'drained.log').read_text(errors='replace')
     assert log.split('is draining: takes no new runs', 1)[1].count('runboard.execute_run[') == 0
     assert 'did not answer' not in log
+
+
+def test_a_worker_drained_before_its_restart_takes_no_runs_after_it(settings_factory, repo_factory, tmp_path) -> None:  # noqa: ANN001
+    """A drain outlives the worker's restart: its first beat asks Celery to stop consuming before Celery consumes,
+    so an unanswered request is asked again, not taken as done."""
+    settings = settings_factory(executor='celery', dispatch_again_seconds=1.0, heartbeat_seconds=1.0)
+    repo = repo_factory({'main': shell_script('echo started; sleep 8')})
+    subprocess.run(['git', 'branch', 'second', 'main'], cwd=repo, check=True)
+    with api_server(settings) as server, server.client() as client:
+        with runboard_worker(settings, tmp_path / 'drained'):
+            name = wait_for_worker(client, 'drained')['name']
+            assert client.post(f'/api/workers/{quote(name, safe="")}/drain').status_code == 200
+            wait_for_log(tmp_path / 'drained.log', 'is draining: takes no new runs')
+        with (
+            runboard_worker(settings, tmp_path / 'drained'),  # the same name again, still drained
+            runboard_worker(settings, tmp_path / 'busy', slots=1),
+        ):
+            wait_for_worker(client, 'drained', state='draining')
+            wait_for_worker(client, 'busy')
+            wait_for_log(tmp_path / 'drained.log', 'is draining: takes no new runs')
+            create_project(client, repo, max_concurrent_runs=5)
+            first = trigger(client).json()
+            wait_for_output(client, first['id'], 'started', timeout=60)  # the busy worker's one slot
+            waiting = trigger(client, branch='second').json()
+            time.sleep(3)
+            assert client.get(f'/api/runs/{waiting["id"]}').json()['status'] == 'queued'
+            log = (tmp_path / 'drained.log').read_text(errors='replace')
+    assert log.count('runboard.execute_run[') == 0

@@ -153,21 +153,28 @@ class WorkerRuntime:
                 return
 
     def _set_consuming(self, consume: bool) -> None:
-        """Through Celery's remote control, to this worker only: stop or resume taking runs."""
+        """Through Celery's remote control, to this worker only: stop or resume taking runs. Done only once the node
+        answered for every queue; else the next beat asks again (the first beat comes before Celery consumes, which
+        a worker drained before its restart meets)."""
         control = self.app.control
+        change = 'add_consumer' if consume else 'cancel_consumer'
+        unanswered = []
         for queue in queues_served(self.labels, self.settings.redis_prefix):
             if consume:
                 replies = control.add_consumer(queue, destination=[self.node], reply=True, timeout=5)
             else:
                 replies = control.cancel_consumer(queue, destination=[self.node], reply=True, timeout=5)
             if not replies:
-                log.warning(
-                    'worker %s: Celery node %s did not answer %s of queue %s',
-                    self.name,
-                    self.node,
-                    'add_consumer' if consume else 'cancel_consumer',
-                    queue,
-                )
+                unanswered.append(queue)
+        if unanswered:
+            log.warning(
+                'worker %s: Celery node %s did not answer %s of %s; asking again at the next heartbeat',
+                self.name,
+                self.node,
+                change,
+                ', '.join(unanswered),
+            )
+            return
         self.consuming = consume
         log.info('worker %s %s', self.name, 'takes runs again' if consume else 'is draining: takes no new runs')
         self.engine.bus.publish({'type': 'queue'})
