@@ -3,6 +3,7 @@ their output to the shared database and bus, survive a restart of the server, an
 
 from __future__ import annotations
 
+import logging
 import subprocess
 import time
 from pathlib import Path
@@ -48,12 +49,12 @@ def test_a_stop_reaches_the_worker(settings_factory, repo_factory, tmp_path) -> 
 
 
 def test_a_worker_that_dies_mid_run_leaves_a_crashed_run_not_a_stuck_one(
-    settings_factory, repo_factory, tmp_path
+    settings_factory, repo_factory, tmp_path, caplog
 ) -> None:  # noqa: ANN001
     settings = settings_factory(executor='celery', heartbeat_seconds=1.0, reaper_poll_seconds=1.0)
     doomed_repo = repo_factory({'main': shell_script('echo started; sleep 60')})
     other_repo = repo_factory({'main': shell_script('echo started; sleep 6; echo finished')})
-    with api_server(settings) as server, server.client() as client:
+    with caplog.at_level(logging.WARNING), api_server(settings) as server, server.client() as client:
         # labels pin one run to each worker
         create_project(client, doomed_repo, project_id='doomed', runs_on=['a'])
         create_project(client, other_repo, project_id='other', runs_on=['b'])
@@ -76,6 +77,9 @@ def test_a_worker_that_dies_mid_run_leaves_a_crashed_run_not_a_stuck_one(
     assert f'worker {lost["name"]} (pid {worker.pid}' in final and 'is gone' in final  # says which worker was lost
     assert survivor['status'] == 'succeeded' and outputs(survivor) == ['started', 'finished']  # untouched
     assert run_processes(run['id']) == []  # its command did not outlive it
+    # the server's log says it too, for the operator reading it after the incident
+    logged = [r.getMessage() for r in caplog.records if r.name == 'app.services.execution.recovery']
+    assert any(run['id'] in line and 'crashed' in line and lost['name'] in line for line in logged), logged
 
 
 def test_a_run_its_worker_died_under_is_retried_automatically_on_the_next_worker(

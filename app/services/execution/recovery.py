@@ -3,6 +3,7 @@ AFK pull request exists), and their stray processes are killed."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Collection
 from datetime import timedelta
 from typing import Any
@@ -14,6 +15,8 @@ from app.services.execution import procs, workers
 from app.services.execution.live import ClaimedRun
 from app.services.execution.liveness import is_orphaned, running_runs
 from app.services.execution.reaper import classify_run, finish_run
+
+log = logging.getLogger(__name__)
 
 
 def recover_orphans(
@@ -60,6 +63,7 @@ def recover_orphans(
             message=note + ('; its pull request counts as success' if has_pr else ''),
         )
         if done:
+            log.warning('run %s of project %s ended %s: %s', run_id, project_id, done['status'], note)
             finished.append({'id': run_id, **done})
     return finished
 
