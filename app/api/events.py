@@ -10,7 +10,8 @@ from fastapi import APIRouter, Request
 from starlette.responses import StreamingResponse
 
 from app.api.deps import PrincipalDep, ServicesDep
-from app.infra.events import STOPPING_EVENT
+from app.core.errors import DomainError
+from app.infra.events import LISTENER_DOWN_EVENT, STOPPING_EVENT
 from app.services.execution.liveness import USAGE_EVENT
 from app.services.identity.accounts import hash_token
 from app.services.identity.tokens import REVOKED_EVENT
@@ -32,8 +33,13 @@ STREAM_DESCRIPTION = """Server-sent events of the changes you may see (your team
 - `project`: a project's settings, auto-loop, schedules or issues changed: `{type, id, team_id}`.
 
 A comment line (`: keep-alive`) comes every 15 s. Events are not replayed: after a reconnect, read again what
-you show. The stream ends when the server stops or your token is revoked."""
+you show. The stream ends when the server stops, when your token is revoked, and when this server's event listener
+loses Redis (it would miss what other servers and workers change): until it has it again, connecting answers `503
+live_updates_paused` with a Retry-After, so a page says its live updates are paused instead of showing a stream
+that stays silent."""
 KEEPALIVE_SECONDS = 15
+LIVE_RETRY_SECONDS = 2
+ENDS_THE_STREAM = (STOPPING_EVENT, LISTENER_DOWN_EVENT)
 FRAMES_KEPT = 1024
 _frames: dict[int, tuple[dict, str]] = {}  # id(event) -> (the event, its frame); kept alive, so its id stays its
 
@@ -63,8 +69,18 @@ async def events(
 ) -> StreamingResponse:
     own_digest = hash_token(request.headers.get('authorization', '').partition(' ')[2].strip())
 
+    if failure := services.bus.live_failure():
+        raise DomainError(
+            503,
+            'live_updates_paused',
+            f'Live updates are paused: this server cannot hear the other servers and workers ({failure}). Connect '
+            'again shortly, and read again what you show.',
+            headers={'Retry-After': str(LIVE_RETRY_SECONDS)},
+            retry_after_seconds=LIVE_RETRY_SECONDS,
+        )
+
     def wanted(event: dict) -> bool:
-        if event.get('type') == STOPPING_EVENT:  # this server is stopping: the stream ends, the client reconnects
+        if event.get('type') in ENDS_THE_STREAM:  # the client reconnects (and reads again what it shows)
             return True
         if event.get('type') not in ('run', 'run.output', USAGE_EVENT, 'project'):
             return False
@@ -91,8 +107,8 @@ async def events(
                         return
                     yield ': keep-alive\n\n'
                     continue
-                if revokes_this_stream(event) or event.get('type') == STOPPING_EVENT:
-                    return  # this stream's token was revoked (a reconnect gets 401), or the server is stopping
+                if revokes_this_stream(event) or event.get('type') in ENDS_THE_STREAM:
+                    return  # its token was revoked (a reconnect gets 401), the server stops, or its listener lost Redis
                 yield frame_of(event)
         finally:
             services.bus.unsubscribe(queue)

@@ -42,6 +42,8 @@ def of_types(*types: str) -> Accepts:
 
 
 STOPPING_EVENT = 'server.stopping'  # delivered on this instance only, when it is told to stop
+# delivered on this instance only, when its listener lost Redis: it misses what other servers and workers publish
+LISTENER_DOWN_EVENT = 'server.listener_down'
 
 
 class EventBus:
@@ -63,6 +65,11 @@ class EventBus:
     def listener_failure(self) -> str | None:
         """None while this bus delivers events (started, its listener running), else what is wrong."""
         return None if self._loop is not None else 'not started'
+
+    def live_failure(self) -> str | None:
+        """None while every change reaches this instance's subscribers, else why not (a live stream then says so
+        instead of staying open and silent)."""
+        return self.listener_failure()
 
     def subscribe(self, accepts: Accepts | None = None) -> asyncio.Queue:
         """A queue of the events `accepts` says yes to (all of them without it)."""
@@ -131,6 +138,7 @@ class RedisEventBus(EventBus):
         self._publishing = sync_client(url)  # from worker threads
         self._listening: AsyncRedis | None = None
         self._cannot_subscribe: str | None = None  # the last subscription attempt failed: why
+        self._resubscribing = False  # its connection dropped and it is not subscribed again yet
 
     async def start(self) -> None:
         await super().start()
@@ -151,6 +159,11 @@ class RedisEventBus(EventBus):
         if self._cannot_subscribe is not None:
             return f'cannot subscribe: {self._cannot_subscribe}'
         return super().listener_failure()
+
+    def live_failure(self) -> str | None:
+        """Also right after a drop: events are missed from then on, though readiness waits for a failed attempt to
+        subscribe again before it counts the listener down."""
+        return self.listener_failure() or ('subscribing again after Redis dropped it' if self._resubscribing else None)
 
     async def _subscribe(self) -> PubSub:
         """Subscribed on a new connection, or the error that prevented it (Redis away, or refusing: NOPERM)."""
@@ -176,8 +189,11 @@ class RedisEventBus(EventBus):
                     message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=None)
                 except (redis.RedisError, OSError) as exc:
                     log.warning('redis event listener lost its connection (%s); subscribing again', exc)
+                    self._resubscribing = True
+                    self.deliver_here({'type': LISTENER_DOWN_EVENT})  # live streams end: they would miss changes
                     await pubsub.aclose()
                     pubsub = await self._subscribe_again()
+                    self._resubscribing = False
                     continue
                 if message is not None and message['type'] == 'message':
                     self._on_message(message['data'])

@@ -6,6 +6,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -62,9 +63,18 @@ def test_redis_killed_mid_traffic_answers_503_and_heals(tmp_path: Path, repo_fac
             create_project(client, repo, max_concurrent_runs=10)
             assert client.post('/api/runs', json=run_body(branch='a')).status_code == 201
             assert httpx.get(server.base_url + '/api/health/ready').json()['redis'] == 'ok'
+            following = threading.Thread(target=_follow_until_it_ends, args=(client,), daemon=True)
+            following.start()
+            time.sleep(0.5)  # the stream is open
 
             redis_server.terminate()
             redis_server.wait(10)
+            # a page following live changes is told: its stream ends (it would miss what workers and other servers
+            # publish), and connecting again says live updates are paused, not an open stream that stays silent
+            following.join(10)
+            assert not following.is_alive(), 'the live stream stayed open without Redis'
+            paused = client.get('/api/events')
+            assert assert_problem(paused, 503, 'live_updates_paused')['retry_after_seconds'] >= 1
             for request in (
                 lambda: client.post('/api/runs', json=run_body(branch='b')),
                 lambda: client.get('/api/quota/runs'),
@@ -89,6 +99,20 @@ def test_redis_killed_mid_traffic_answers_503_and_heals(tmp_path: Path, repo_fac
                 while (ready := httpx.get(server.base_url + '/api/health/ready')).status_code != 200:
                     assert time.monotonic() < deadline, ready.text
                     time.sleep(0.2)
+                # live updates again, once the listener has subscribed again (a client connects again as told)
+                assert _eventually(lambda: _events_status(client) == 200, seconds=15)
+
+
+def _events_status(client: httpx.Client) -> int:
+    with client.stream('GET', '/api/events') as live:
+        return live.status_code
+
+
+def _follow_until_it_ends(client: httpx.Client) -> None:
+    with client.stream('GET', '/api/events', timeout=httpx.Timeout(10, read=60)) as live:
+        assert live.status_code == 200
+        for _ in live.iter_lines():
+            pass
 
 
 def _with_port(url: str, port: int) -> str:
