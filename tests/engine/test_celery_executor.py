@@ -75,6 +75,7 @@ def test_a_worker_that_dies_mid_run_leaves_a_crashed_run_not_a_stuck_one(
     assert outputs(done) == ['started']  # the output it made before the worker was lost is kept
     final = [e['text'] for e in done['events'] if e['type'] == 'status'][-1]
     assert f'worker {lost["name"]} (pid {worker.pid}' in final and 'is gone' in final  # says which worker was lost
+    assert done['error'].startswith(f'worker {lost["name"]} (pid {worker.pid}') and done['error'].endswith('is gone')
     assert survivor['status'] == 'succeeded' and outputs(survivor) == ['started', 'finished']  # untouched
     assert run_processes(run['id']) == []  # its command did not outlive it
     # the server's log says it too, for the operator reading it after the incident

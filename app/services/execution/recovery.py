@@ -42,7 +42,8 @@ def recover_orphans(
             continue
         killed = procs.kill_run_processes(run_id, pid)
         worker = workers.describe_instance(engine, owner)
-        note = f'{worker} is gone (instance {owner})' if worker else f'owner instance {owner} is gone'
+        gone = f'{worker} is gone' if worker else f'owner instance {owner} is gone'
+        note = f'{gone} (instance {owner})' if worker else gone
         if killed:
             note += f'; killed {killed} leftover process(es)'
         has_pr = has_pull_request(
@@ -59,7 +60,7 @@ def recover_orphans(
             engine,
             run_id=run_id,
             status=classify_run(exit_code=None, owner_gone=True, has_pull_request=has_pr),
-            error=None if has_pr else 'owner instance gone',
+            error=None if has_pr else gone,  # the run's error says which machine was lost, as its last event
             message=note + ('; its pull request counts as success' if has_pr else ''),
         )
         if done:
