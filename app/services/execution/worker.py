@@ -195,6 +195,14 @@ def worker_app(runtime: dict[str, WorkerRuntime], settings: Settings) -> Celery:
     return app
 
 
+def confinement_line(facts: dict) -> str:
+    """Pure: how a worker's runs execute, said once at its start (README, "How runs reach the workers"): its
+    sandbox and limits, and what is wrong with either."""
+    said = f'runs execute {facts["sandbox"]}, limits: {facts["limits"]}'
+    problems = [facts[key] for key in ('sandbox_warning', 'limits_warning') if facts.get(key)]
+    return '; '.join([said, *problems])
+
+
 class WorkerRefused(Exception):
     """The worker must not start as configured (the message says why and what to set)."""
 
@@ -218,6 +226,8 @@ def run_worker(settings: Settings, *, slots: int, labels: list[str], name: str |
     runtime: dict[str, WorkerRuntime] = {}
     app = worker_app(runtime, settings)
     runtime['one'] = WorkerRuntime(settings, app, name=node, labels=labels, slots=slots)
+    said = confinement_line(runtime['one'].engine.confinement.facts())
+    celeryd_after_setup.connect(lambda **_: log.info('worker %s: %s', node, said), weak=False)  # once it logs
     argv = [
         'worker',
         '--pool=threads',
