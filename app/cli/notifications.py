@@ -13,7 +13,7 @@ from app.cli import render
 from app.cli.context import Cli, JsonOpt, ServerOpt
 from app.cli.policy import Exit
 from app.client import RunboardClient
-from app.models.notifications import EVENT_TYPES
+from app.models.vocabulary import EVENT_TYPES
 from app.state.notifications_view import STATUS_LABELS, attempt_text, delivery_state, events_text
 
 notifications_app = typer.Typer(

@@ -1,7 +1,9 @@
 from alembic import context
 from sqlmodel import SQLModel
 
-import app.models  # noqa: F401  (registers the tables)
+from app.models import load_all
+
+load_all()  # every table on SQLModel.metadata
 
 engine = context.config.attributes['engine']
 with engine.connect() as connection:

@@ -10,14 +10,9 @@ from pydantic import field_validator
 from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from app.models.vocabulary import as_utc, utcnow
+from app.models.vocabulary import EVENT_TYPES, as_utc, utcnow
 from app.models.webhook_url import url_refusal
 
-# what a rule can subscribe to; `ping` (the Test button) goes to a rule whatever it subscribes to
-RUN_EVENTS = ('run.failed', 'run.timed_out', 'run.crashed', 'run.succeeded', 'run.stopped')
-APPROVAL_EVENT = 'run.awaiting_approval'  # a builder's run of a protected branch waits for an operator (no end)
-AFK_EVENTS = ('project.auto_paused', 'issue.parked', 'project.cost_capped')
-EVENT_TYPES = (*RUN_EVENTS, APPROVAL_EVENT, *AFK_EVENTS)
 PING_EVENT = 'ping'
 NotificationFormat = Literal['runboard', 'slack']
 # held: its run's automatic retry is to come (sent if none is made); skipped: the retry was made, nothing is sent

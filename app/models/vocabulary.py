@@ -82,3 +82,10 @@ class RunKind(str, Enum):
     scheduled = 'scheduled'  # fired by a schedule, as its owner; neutral for the AFK counter like manual runs
     push = 'push'  # a pushed head the project's push rules select, as the rules' owner (services/triggers/)
     pull_request = 'pull_request'  # a pull request's head, opened, synchronized or reopened
+
+
+# what a rule can subscribe to; `ping` (the Test button) goes to a rule whatever it subscribes to
+RUN_EVENTS = ('run.failed', 'run.timed_out', 'run.crashed', 'run.succeeded', 'run.stopped')
+APPROVAL_EVENT = 'run.awaiting_approval'  # a builder's run of a protected branch waits for an operator (no end)
+AFK_EVENTS = ('project.auto_paused', 'issue.parked', 'project.cost_capped')
+EVENT_TYPES = (*RUN_EVENTS, APPROVAL_EVENT, *AFK_EVENTS)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
-from app.models.notifications import EVENT_TYPES
+from app.models.vocabulary import EVENT_TYPES
 from app.state.run_timing import retry_planned_text
 
 EVENT_LABELS = {

@@ -13,7 +13,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from app.core import ids
 from app.models import Delivery, NotificationRule, utcnow
-from app.models.notifications import APPROVAL_EVENT, RUN_EVENTS
+from app.models.vocabulary import APPROVAL_EVENT, RUN_EVENTS
 from app.services.afk.rules import AFK_PAUSE_THRESHOLD, feeds_counter
 from app.services.artifacts import reads as artifact_reads
 from app.services.notifications.payloads import EventFacts, stored

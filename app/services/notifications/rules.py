@@ -9,7 +9,7 @@ from datetime import datetime
 from email.utils import parsedate_to_datetime
 from typing import Literal
 
-from app.models.notifications import RUN_EVENTS
+from app.models.vocabulary import RUN_EVENTS
 from app.services.afk.rules import AFK_PAUSE_THRESHOLD, feeds_counter, settle_afk_run
 
 MAX_RETRY_AFTER_SECONDS = 3600.0  # a receiver asking for longer waits this long
