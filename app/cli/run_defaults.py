@@ -3,9 +3,37 @@ and its first target framework, as the Run form preselects them (`runs trigger`,
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, Optional
+
+import typer
 
 from app.client import RunboardClient
+
+# the options of a command that makes runs, each defaulted as the Run form preselects it
+BranchOpt = Annotated[
+    Optional[str],  # noqa: UP045 - typer reads the annotation at run time
+    typer.Option(
+        '--branch',
+        '-b',
+        metavar='BRANCH',
+        help="Branch to run (default: the project's base branch, as the Run form preselects it).",
+    ),
+]
+DepthOpt = Annotated[
+    Optional[str],  # noqa: UP045 - typer reads the annotation at run time
+    typer.Option(
+        '--depth', '-d', metavar='DEPTH', help="Depth level, one the project allows (default: the project's first)."
+    ),
+]
+FrameworkOpt = Annotated[
+    Optional[str],  # noqa: UP045 - typer reads the annotation at run time
+    typer.Option(
+        '--framework',
+        '-f',
+        metavar='FRAMEWORK',
+        help="Target framework, one the project allows (default: the project's first).",
+    ),
+]
 
 
 def project_defaults(project: dict[str, Any]) -> dict[str, str]:

@@ -27,7 +27,7 @@ from app.cli.context import (
 )
 from app.cli.list_filters import LISTED_KINDS, LISTED_STATUSES, kind_to_list, statuses_to_list
 from app.cli.policy import Exit, exit_code_for_outcome
-from app.cli.run_defaults import defaults_for
+from app.cli.run_defaults import BranchOpt, DepthOpt, FrameworkOpt, defaults_for
 from app.cli.run_flow import create_then_maybe_follow, follow_and_print
 from app.cli.when import at_time
 from app.client import Response, RunboardClient
@@ -69,33 +69,9 @@ WaitOpt = Annotated[
 def trigger(
     project_argument: ProjectArgument = None,
     project_option: ProjectOption = None,
-    branch: Annotated[
-        Optional[str],
-        typer.Option(
-            '--branch',
-            '-b',
-            metavar='BRANCH',
-            help="Branch to run (default: the project's base branch, as the Run form preselects it).",
-        ),
-    ] = None,
-    depth: Annotated[
-        Optional[str],
-        typer.Option(
-            '--depth',
-            '-d',
-            metavar='DEPTH',
-            help="Depth level, one the project allows (default: the project's first, as the Run form picks).",
-        ),
-    ] = None,
-    framework: Annotated[
-        Optional[str],
-        typer.Option(
-            '--framework',
-            '-f',
-            metavar='FRAMEWORK',
-            help="Target framework, one the project allows (default: the project's first).",
-        ),
-    ] = None,
+    branch: BranchOpt = None,
+    depth: DepthOpt = None,
+    framework: FrameworkOpt = None,
     key: KeyOpt = None,
     matrix: MatrixOpt = None,
     all_or_nothing: AllOrNothingOpt = False,

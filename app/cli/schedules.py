@@ -23,7 +23,7 @@ from app.cli.context import (
     parse_vars,
     var_option,
 )
-from app.cli.run_defaults import defaults_for
+from app.cli.run_defaults import BranchOpt, DepthOpt, FrameworkOpt, defaults_for
 from app.client import RunboardClient
 
 schedules_app = typer.Typer(help='Cron schedules of a project: runs fired at set times.', no_args_is_help=True)
@@ -137,25 +137,9 @@ def schedules_add(
             '--cron', help='Five fields: minute hour day-of-month month day-of-week ("30 2 * * *"), or @daily.'
         ),
     ],
-    branch: Annotated[
-        Optional[str],
-        typer.Option('--branch', '-b', metavar='BRANCH', help="Branch to run (default: the project's base branch)."),
-    ] = None,
-    depth: Annotated[
-        Optional[str],
-        typer.Option(
-            '--depth', '-d', metavar='DEPTH', help="Depth level, one the project allows (default: the project's first)."
-        ),
-    ] = None,
-    framework: Annotated[
-        Optional[str],
-        typer.Option(
-            '--framework',
-            '-f',
-            metavar='FRAMEWORK',
-            help="Target framework, one the project allows (default: the project's first).",
-        ),
-    ] = None,
+    branch: BranchOpt = None,
+    depth: DepthOpt = None,
+    framework: FrameworkOpt = None,
     tz: Annotated[str, typer.Option('--tz', help='IANA time zone the cron is read in (e.g. Europe/Berlin).')] = 'UTC',
     catch_up: Annotated[
         str,

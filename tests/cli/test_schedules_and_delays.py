@@ -103,7 +103,7 @@ def test_schedules_add_defaults_branch_depth_and_framework_as_a_trigger_does(set
         unknown = cli('schedules', 'add', 'nope', '--name', 'nightly', '--cron', '@daily')
         assert unknown.code == 4 and 'nope' in unknown.stderr
         helped = ' '.join(cli('schedules', 'add', '--help').stdout.replace('│', ' ').split())
-        assert "(default: the project's base branch)" in helped and "(default: the project's first)" in helped
+        assert "default: the project's base branch" in helped and "(default: the project's first)" in helped
 
 
 def test_schedule_variables_are_set_replaced_and_cleared(settings_factory, repo_factory) -> None:  # noqa: ANN001
