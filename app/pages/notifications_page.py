@@ -107,7 +107,7 @@ class RulesView:
                 ui.button('New secret', icon='key', on_click=lambda r=rule: self.new_secret(r)).props(
                     'flat dense no-caps data-testid=rule-secret'
                 ),
-                {'aria-label': f'Give {rule["name"]} a new signing secret'},
+                {'aria-label': f'New secret for {rule["name"]}: replace its signing secret'},
             ).classes('rb-tap')
             attrs(
                 ui.button(icon='delete', on_click=lambda r=rule: self.delete(r)).props(

@@ -33,7 +33,10 @@ def _wait_for_issue(api: httpx.Client, number: int) -> None:
 def test_failing_project_pauses_on_its_card_and_reset_rearms_it(tmp_path: Path, browser: Browser) -> None:
     data = tmp_path / 'data'
     data.mkdir()
-    repo = make_repo(tmp_path / 'repo', {'main': {'run.sh': '#!/bin/sh\necho "tests: 3 failed" >&2\nexit 1\n'}})
+    # issues 4 to 6 fail after two seconds: the second pause comes well after the Reset's page and card were seen
+    # following it (at once, the loop's three failures paused it again before the card was looked at)
+    fails = '#!/bin/sh\n[ "${RUNBOARD_ISSUE_NUMBER:-0}" -ge 4 ] && sleep 2\necho "tests: 3 failed" >&2\nexit 1\n'
+    repo = make_repo(tmp_path / 'repo', {'main': {'run.sh': fails}})
     env = {'RUNBOARD_AFK_SWEEP_SECONDS': '0.5', 'RUNBOARD_DEMO': 'false', 'RUNBOARD_HEARTBEAT_SECONDS': '1'}
     with app_process(data, env=env) as app:
         token = json.loads((data / 'credentials.json').read_text())['token']
