@@ -154,11 +154,15 @@ def failure_cause(run: dict) -> str:
     return f'{subject}: {status}' + (f' ({reason})' if reason else '')
 
 
+NEUTRAL_FAILURES = ('launch_failed', 'engine error')  # as services/afk/summary.py is_launch_failure reads them
+
+
 def pause_causes(newest_failed: list[dict]) -> list[str]:
     """Pure: the lines a paused card lists, from the project's newest failed or timed-out AFK runs: the ones that
-    counted towards the pause. A run whose command or checkout could not start (`launch_failed: ...`) is failed too
-    but neutral for the counter (docs/afk.md), so it is not one of its causes."""
-    counted = [run for run in newest_failed if not (run.get('error') or '').startswith('launch_failed')]
+    counted towards the pause. A run whose command or checkout could not start (`launch_failed: ...`), or that the
+    engine failed around (`engine error: ...`), is failed too but neutral for the counter (docs/afk.md; the engine's
+    launch_failed), so it is not one of its causes."""
+    counted = [run for run in newest_failed if not (run.get('error') or '').startswith(NEUTRAL_FAILURES)]
     return [failure_cause(run) for run in counted[:CAUSES_SHOWN]]
 
 

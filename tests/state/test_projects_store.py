@@ -78,6 +78,7 @@ def _failed(number: int, **run: object) -> dict:
             ['#7', '#5', '#4'],
         ),
         ([_failed(2, error='launch_failed: could not start agent')], []),
+        ([_failed(3, error='engine error: the worker lost its database'), _failed(2)], ['#2']),  # neutral as well
         (
             [{'status': 'timed_out', 'issue_number': 9, 'issue_title': 't', 'error': 'the run reached its run budget'}],
             ['#9'],
