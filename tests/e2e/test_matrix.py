@@ -10,7 +10,7 @@ import time
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.helpers.e2e import Stack, gates_dir, screenshot, stack
+from tests.helpers.e2e import Stack, gates_dir, screenshot, stack, wait_form_ready
 from tests.helpers.repos import make_repo
 
 pytestmark = pytest.mark.e2e
@@ -73,7 +73,7 @@ def wait_for_catch_up_read(env: Stack, path: str) -> None:
 
 def test_the_matrix_toggle_makes_a_2x2_batch_whose_page_follows_four_cells_live(page: Page, env: Stack) -> None:
     page.goto(f'{env.ui_url}/projects/alpha')
-    expect(page.get_by_test_id('run')).to_be_enabled()
+    wait_form_ready(page)  # the page built and live: a field filled sooner was once sent without its value
     page.get_by_test_id('matrix-toggle').click()
     expect(page.get_by_test_id('matrix-depths')).to_be_visible()
     expect(page.get_by_test_id('depth')).to_be_hidden()  # the single selects step aside
@@ -82,6 +82,7 @@ def test_the_matrix_toggle_makes_a_2x2_batch_whose_page_follows_four_cells_live(
     expect(page.get_by_test_id('matrix-count')).to_have_text('2 × 2 = 4 runs')
     expect(page.get_by_test_id('run')).to_contain_text('Run 4')
     page.get_by_test_id('variables').fill('SUITE=matrix')  # every run of the batch gets it
+    expect(page.get_by_test_id('variables')).to_have_value('SUITE=matrix')
     screenshot(page, 'run-form-matrix.png')
     env.proxy.add_rule('POST', '/api/runs/batch', 'delay', seconds=1)
     page.get_by_test_id('run').click()
