@@ -560,6 +560,8 @@ def afk_summary(summary: dict) -> Group:
     ]
     for event in summary.get('events') or []:
         parts.append(Text(f'{when(event["at"])}  {summary_view.event_text(event)}'))
+    if replay := summary_view.cap_replay_text(summary):
+        parts.append(Text(replay, style='yellow'))
     if summary.get('issues'):
         table = Table(header_style='bold', box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
         for column in ('#', 'ISSUE', 'OUTCOME', 'NOW', 'COST', 'RUNS', 'DETAILS'):

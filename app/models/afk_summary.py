@@ -38,6 +38,7 @@ class SummaryRun(SQLModel):
     reason: str | None = None  # a stop's who or what, a launch failure's cause, the run's error
     exit_code: int | None = None
     by: str | None = None  # the person who started it by hand or retried it; None: the loop
+    started_before_window: bool = False  # created before the window's start, ended in it (or not yet)
 
 
 class SummaryPullRequest(SQLModel):
@@ -83,13 +84,20 @@ class AfkSummary(SQLModel):
     project_id: str
     since: datetime
     until: datetime
-    runs: int  # AFK runs created in the window
+    runs: int  # AFK runs that lived in the window: created in it, or before it and ended in it or not yet
+    started_before_window: int = 0  # of them, those created before the window
     outcomes: dict[str, int]  # outcome -> runs
     issues: list[SummaryIssue]  # the issue with the newest run first
-    cost_usd: float  # what the window's AFK usage reports add up to
+    cost_usd: float  # what the AFK runs that ended in the window cost, each run's whole cost (as a bill would)
+    under_way_cost_usd: float = (
+        0.0  # what the AFK runs not ended yet reported so far (billed in the window they end in)
+    )
     today_usd: float  # since 00:00 UTC or the last Reset: what the daily cap compares
     cap_usd: float | None
     capped: bool  # today's cost reached the cap
+    # the cap the events' cost_capped replay used: the one in force at each moment (from the audit log), or the
+    # current one where an earlier change of it was recorded without what it replaced
+    cap_replay: Literal['as_in_force', 'current_cap'] = 'as_in_force'
     events: list[SummaryEvent]  # oldest first
     loop_state: LoopState
     auto_enabled: bool

@@ -223,6 +223,8 @@ class Run(SQLModel, table=True):
         partial_unique_index('uq_run_active_auto', 'project_id', where=ACTIVE_LOOP_RUN_SQL),
         Index('ix_run_status_created', 'status', 'created_at'),
         Index('ix_run_project_created', 'project_id', 'created_at'),
+        # the AFK summary: a project's runs that ended since a moment or have not ended (migration 0047)
+        Index('ix_run_project_finished', 'project_id', 'finished_at'),
         # the runs list: one (filter, id) index per filter, so a page is read in index order (run_reads.py)
         Index('ix_run_project_id', 'project_id', 'id'),
         Index('ix_run_status_id', 'status', 'id'),

@@ -12,6 +12,7 @@ from nicegui import background_tasks, ui
 from app.pages.attributes import attrs
 from app.state import connection
 from app.state.afk_summary import (
+    cap_replay_text,
     changes_text,
     claim_text,
     cost_text,
@@ -80,6 +81,8 @@ async def _summary(project_id: str) -> None:
                     with ui.element('li').props('data-field=loop-event'):
                         moment = parse(event['at'])
                         ui.label(f'{clock(moment) if moment else ""} — {event_text(event)}').classes('inline')
+        if replay := cap_replay_text(summary):
+            ui.label(replay).classes('text-xs opacity-80').props('data-field=cap-replay')
         if summary['issues']:
             with ui.element('ul').classes('w-full list-none').props('aria-label="Issues the loop worked on"'):
                 for issue in summary['issues']:

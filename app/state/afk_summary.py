@@ -51,20 +51,28 @@ def plural(count: int, word: str) -> str:
     return f'{count} {word}' if count == 1 else f'{count} {word}s'
 
 
+BEFORE_WINDOW = 'started before this window'
+
+
 def outcomes_text(summary: dict[str, Any]) -> str:
-    """`5 AFK runs: 1 succeeded, 3 failed, 1 stopped`, or `No AFK runs`."""
+    """`5 AFK runs (1 started before this window): 1 succeeded, 3 failed, 1 stopped`, or `No AFK runs`."""
     runs = int(summary.get('runs') or 0)
     if not runs:
         return 'No AFK runs'
     counts = summary.get('outcomes') or {}
     parts = [f'{counts[o]} {OUTCOME_WORDS[o]}' for o in OUTCOME_ORDER if counts.get(o)]
-    more = ' (the newest 1000 shown)' if summary.get('truncated') else ''
+    notes = [f'{summary["started_before_window"]} {BEFORE_WINDOW}'] if summary.get('started_before_window') else []
+    notes += ['the newest 1000 shown'] if summary.get('truncated') else []
+    more = f' ({"; ".join(notes)})' if notes else ''
     return f'{plural(runs, "AFK run")}{more}: {", ".join(parts)}'
 
 
 def cost_text(summary: dict[str, Any]) -> str:
-    """`$1.20 in this window · today $1.20 of a $1.00 daily cap (reached)` / `… · no daily cap`."""
+    """`$1.20 in this window · today $1.20 of a $1.00 daily cap (reached)` / `… · no daily cap`; the window's is what
+    the runs that ended in it cost, `(+ $0.30 so far by runs under way)` what those not ended yet reported."""
     window = f'{money(summary.get("cost_usd"))} in this window'
+    if summary.get('under_way_cost_usd'):
+        window += f' (+ {money(summary["under_way_cost_usd"])} so far by runs under way)'
     cap = summary.get('cap_usd')
     if cap is None:
         return f'{window} · today {money(summary.get("today_usd"))} · no daily cap'
@@ -92,6 +100,14 @@ def event_text(event: dict[str, Any]) -> str:
     if kind in ('auto_on', 'auto_off'):
         return f'auto-loop switched {"on" if kind == "auto_on" else "off"} by {event.get("by")}'
     return str(kind)
+
+
+def cap_replay_text(summary: dict[str, Any]) -> str | None:
+    """A line when the moments the cap was reached were replayed against today's cap (an earlier change of it was
+    recorded without what it replaced); None when the cap in force at each moment was known."""
+    if summary.get('cap_replay') != 'current_cap':
+        return None
+    return "When the cost cap was reached is replayed with today's cap: an earlier change of it is not known"
 
 
 def outcome_word(outcome: str | None) -> str:
@@ -130,14 +146,21 @@ def run_text(run: dict[str, Any]) -> str:
         text += f' · {money(run["cost_usd"])}'
     if run.get('by'):
         text += f' · started by {run["by"]}'
+    if run.get('started_before_window'):
+        text += f' · {BEFORE_WINDOW}'
     return text
 
 
 def issue_details(issue: dict[str, Any]) -> list[str]:
     """The lines beside an issue's run ids: each run's outcome, why and cost when it had several, else only why its run
-    ended as it did (its outcome is the issue's); then what the agent left (`changes_text`)."""
+    ended as it did (its outcome is the issue's) and whether it started before the window; then what the agent left
+    (`changes_text`)."""
     runs = issue.get('runs') or []
-    lines = [run_text(run) for run in runs] if len(runs) > 1 else [str(r['reason']) for r in runs if r.get('reason')]
+    if len(runs) > 1:
+        lines = [run_text(run) for run in runs]
+    else:
+        lines = [str(r['reason']) for r in runs if r.get('reason')]
+        lines += [BEFORE_WINDOW for r in runs if r.get('started_before_window')]
     changes = changes_text(issue)
     return [*lines, *([changes] if changes else [])]
 

@@ -5,6 +5,7 @@ reached the cap, that it is paused now, the issue nobody tried; then the Reset, 
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 import pytest
@@ -12,28 +13,29 @@ import pytest
 from app.core.errors import DomainError
 from app.core.workflow_commands import usage_of
 from app.infra.db import session_scope
-from app.models import RunStatus, utcnow
+from app.models import ProjectUpdate, RunStatus, utcnow
 from app.services.afk.summary import loop_summary
 from app.services.execution.stop import stop_run
-from app.services.identity import accounts
+from app.services.identity import accounts, audit
+from app.services.projects.manage import update_project
 from app.services.runs import usage as run_usage
 from tests.helpers.afk import builder_principal
 
 SPEND = usage_of('::usage input_tokens=1000,output_tokens=200,cost_usd=0.30,model=m1::')
 
 
-def _spend(world, run_id: str) -> None:  # noqa: ANN001
-    assert SPEND is not None
+def _spend(world, run_id: str, project: str = 'night', usage=SPEND) -> None:  # noqa: ANN001
+    assert usage is not None
     with session_scope(world.engine) as session:
-        run_usage.record(session.connection(), run_id, 'night', [SPEND])  # as the output ingest stores it
+        run_usage.record(session.connection(), run_id, project, [usage])  # as the output ingest stores it
 
 
-def _summary(world, principal=None, since: str | None = None):  # noqa: ANN001, ANN202
+def _summary(world, principal=None, since: str | None = None, project: str = 'night'):  # noqa: ANN001, ANN202
     return loop_summary(
         world.engine,
         world.services.repositories,
         principal or world.principal,
-        'night',
+        project,
         since=since,
         now=utcnow(),
         global_run_cap=world.services.settings.global_run_cap,
@@ -107,3 +109,81 @@ def test_another_teams_project_is_not_found(world) -> None:  # noqa: ANN001
     with pytest.raises(DomainError) as refused:
         _summary(world, stranger)
     assert refused.value.status == 404
+
+
+def _moment():  # noqa: ANN202
+    """A moment strictly between what happened before it and what happens after it."""
+    time.sleep(0.01)
+    moment = utcnow()
+    time.sleep(0.01)
+    return moment
+
+
+def test_a_window_holds_the_runs_that_started_before_it(world) -> None:  # noqa: ANN001
+    """The loop's third failure started before the window and ended in it; a hand-started run has not ended: both
+    are the window's, said to have started before it; the failure's end paused the loop in the window; the window's
+    cost is the ended run's whole cost (reported before the window), the running one's is said apart."""
+    world.project('night', issues=4)
+    failed = []
+    for _ in range(2):
+        [run_id] = world.loop.sweep().launched
+        world.reap(run_id, RunStatus.failed)
+        failed.append(run_id)
+    [third] = world.loop.sweep().launched
+    _spend(world, third)
+    running = world.actions.start_by_hand(world.principal, 'night').id
+    _spend(world, running)
+    since = _moment()
+    world.reap(third, RunStatus.failed)
+
+    seen = _summary(world, since=since.isoformat())
+    assert (seen.runs, seen.started_before_window, seen.outcomes) == (2, 2, {'failed': 1, 'queued': 1})
+    assert [(r.id, r.outcome, r.started_before_window) for i in seen.issues for r in i.runs] == [
+        (running, 'queued', True),
+        (third, 'failed', True),
+    ]
+    assert [(e.kind, e.run_id, e.failures) for e in seen.events] == [('paused', third, 3)]
+    assert (seen.cost_usd, seen.under_way_cost_usd) == (0.3, 0.3)  # billed where it ended; the other not yet
+    assert [i.cost_usd for i in seen.issues] == [0.3, 0.3]
+
+    later = _summary(world, since=_moment().isoformat())  # the failure ended before this window: not in it
+    assert (later.runs, later.started_before_window, later.cost_usd, later.under_way_cost_usd) == (1, 1, 0.0, 0.3)
+    assert later.events == []
+    whole = _summary(world)  # all four runs started in the last 24 hours
+    assert (whole.runs, whole.started_before_window, whole.cost_usd) == (4, 0, 0.3)
+
+
+def test_the_cap_replayed_is_the_one_in_force_then(world) -> None:  # noqa: ANN001
+    """$5.00 cap, $0.60 spent; the cap is lowered to $1.00, the next $0.60 reaches it; then it is raised to $10.00.
+    The summary says the cap was reached at that report (today's $10.00 would say it never was)."""
+    since = _moment()
+    world.project('night', issues=2, afk_cost_cap_usd_per_day=5.0)
+    sixty = usage_of('::usage input_tokens=10,output_tokens=10,cost_usd=0.60,model=m1::')
+    [first] = world.loop.sweep().launched
+    _spend(world, first, usage=sixty)
+    world.reap(first, RunStatus.succeeded)
+    update_project(world.engine, world.principal, 'night', ProjectUpdate(afk_cost_cap_usd_per_day=1.0))
+    [second] = world.loop.sweep().launched
+    _spend(world, second, usage=sixty)
+    world.reap(second, RunStatus.succeeded)
+    update_project(world.engine, world.principal, 'night', ProjectUpdate(afk_cost_cap_usd_per_day=10.0))
+
+    seen = _summary(world, since=since.isoformat())
+    assert [(e.kind, e.spent_usd) for e in seen.events] == [('cost_capped', 1.2)]
+    assert (seen.cap_usd, seen.capped, seen.cap_replay) == (10.0, False, 'as_in_force')
+
+    # a change of the cap an older Runboard recorded, without what it replaced: today's cap stands in, and it says so
+    world.project('old', issues=1, afk_cost_cap_usd_per_day=1.0)
+    [run_id] = world.loop.sweep().launched
+    _spend(world, run_id, project='old', usage=sixty)
+    with session_scope(world.engine) as session:
+        audit.record(
+            session,
+            world.principal,
+            'project.updated',
+            team_id=accounts.LOCAL_TEAM,
+            project_id='old',
+            target='old',
+            details={'changed': {'afk_cost_cap_usd_per_day': 1.0}},
+        )
+    assert _summary(world, since=since.isoformat(), project='old').cap_replay == 'current_cap'

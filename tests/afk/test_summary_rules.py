@@ -10,15 +10,21 @@ import pytest
 from app.core.errors import DomainError
 from app.models.afk_summary import SummaryDiff
 from app.services.afk.summary import (
+    CapChange,
     CounterStep,
     RunFacts,
+    cap_at,
+    cap_changes,
+    cap_known,
     cap_reached,
     issue_outcomes,
     loop_state,
+    overlaps,
     parse_since,
     pauses,
     run_outcome,
     run_reason,
+    window_cost,
 )
 
 NOW = datetime(2026, 5, 12, 8, 0, tzinfo=UTC)
@@ -143,6 +149,56 @@ def test_runs_are_grouped_per_issue_newest_issue_first() -> None:
     assert grouped[2].cause == 'stopped by bob'
 
 
+UNTIL = at(600)  # 08:00, the window's end (now)
+
+
+@pytest.mark.parametrize(
+    ('created', 'finished', 'lived'),
+    [
+        (10, 40, True),  # created and ended in the window
+        (-5, 30, True),  # started at 21:55, failed at 22:30: in the window since 22:00
+        (-60, None, True),  # started before it and still running (or queued)
+        (-60, 0, True),  # ended at the window's very start
+        (-60, -1, False),  # ended before it: an earlier window's
+        (30, None, True),
+        (601, None, False),  # created after the window's end
+        (600, 610, True),  # created at its end
+    ],
+)
+def test_which_runs_lived_in_the_window(created: int, finished: int | None, lived: bool) -> None:
+    ended = None if finished is None else at(finished)
+    assert overlaps(at(created), ended, NIGHT, UNTIL) is lived
+
+
+@pytest.mark.parametrize(
+    ('runs', 'billed', 'under_way'),
+    [
+        ([(30, 0.4)], 0.4, 0.0),
+        # per run, its whole cost (also what it reported before the window) where it ended: 21:55 is not in it
+        ([(-5, 0.3), (30, 0.4)], 0.4, 0.0),
+        ([(-1, 0.3)], 0.0, 0.0),  # ended before the window: billed in an earlier one
+        ([(0, 0.3)], 0.3, 0.0),  # ended at its start
+        ([(None, 0.25), (40, 0.5)], 0.5, 0.25),  # not ended: its cost so far is said apart, billed in none yet
+        ([(610, 0.2)], 0.0, 0.2),  # ended after the window's end (while it was read): not ended in it
+        ([(600, 0.1), (20, 0.1), (30, 0.1)], 0.3, 0.0),  # rounded, not 0.30000000000000004
+        ([], 0.0, 0.0),
+    ],
+)
+def test_a_runs_cost_counts_in_the_window_it_ended_in(
+    runs: list[tuple[int | None, float]], billed: float, under_way: float
+) -> None:
+    rows = [(None if end is None else at(end), cost) for end, cost in runs]
+    assert window_cost(rows, NIGHT, UNTIL) == (billed, under_way)
+
+
+def test_a_run_that_started_before_the_window_says_so() -> None:
+    early = RunFacts(id='r0', issue_number=1, issue_title='t', status='failed', created_at=at(-5), finished_at=at(30))
+    [issue] = issue_outcomes([early, run('r1', 1, 'succeeded', 40)], {}, since=NIGHT)
+    assert [(r.id, r.started_before_window) for r in issue.runs] == [('r0', True), ('r1', False)]
+    [issue] = issue_outcomes([early], {})  # no window: nothing to say
+    assert issue.runs[0].started_before_window is False
+
+
 def test_an_issue_without_a_claim_any_more_says_none() -> None:
     [issue] = issue_outcomes([run('r1', 9, 'queued', 0)], {})
     assert (issue.outcome, issue.claim, issue.runs[0].finished_at) == ('queued', None, None)
@@ -211,6 +267,72 @@ def test_when_the_cost_cap_was_reached(
 ) -> None:
     found = cap_reached([(at(m), c) for m, c in usage], [at(m) for m in resets], cap, NIGHT)
     assert [(e.at, e.spent_usd, e.kind) for e in found] == [(at(m), s, 'cost_capped') for m, s in reached]
+
+
+def change(minute: int, cap: float | None, was: float | None = None, *, known: bool = True) -> CapChange:
+    return CapChange(at(minute), cap, was, known)
+
+
+def test_the_caps_changes_come_from_the_audit_logs_project_updates() -> None:
+    entries = [
+        (at(30), {'changed': {'afk_cost_cap_usd_per_day': 2.0}, 'was': {'afk_cost_cap_usd_per_day': 1.0}}),
+        (at(10), {'changed': {'max_concurrent_runs': 3}}),  # another setting: not a change of the cap
+        (at(20), {'changed': {'afk_cost_cap_usd_per_day': None}, 'was': {'afk_cost_cap_usd_per_day': 5.0}}),
+        (at(40), {'changed': {'afk_cost_cap_usd_per_day': 3.0}}),  # written before `was` was recorded
+    ]
+    assert cap_changes(entries) == [change(20, None, 5.0), change(30, 2.0, 1.0), change(40, 3.0, known=False)]
+
+
+@pytest.mark.parametrize(
+    ('changes', 'moment', 'cap'),
+    [
+        ([], 10, (4.0, True)),  # no change since: the current cap
+        ([change(20, 2.0, 1.0)], 10, (1.0, True)),  # before a change: what it replaced
+        ([change(20, 2.0, 1.0)], 20, (2.0, True)),  # from the change on: what it became
+        ([change(20, 2.0, 1.0), change(30, None, 2.0)], 35, (None, True)),  # removed: none
+        ([change(20, 2.0, 1.0), change(30, None, 2.0)], 25, (2.0, True)),
+        ([change(20, None, 1.0)], 10, (1.0, True)),
+        # a change recorded without what it replaced: before it the cap is not known, the current one stands in
+        ([change(20, 2.0, known=False)], 10, (4.0, False)),
+        ([change(20, 2.0, known=False)], 25, (2.0, True)),
+    ],
+)
+def test_the_cap_in_force_at_a_moment(changes: list[CapChange], moment: int, cap: tuple) -> None:
+    assert cap_at(changes, 4.0, at(moment)) == cap
+
+
+@pytest.mark.parametrize(
+    ('usage', 'changes', 'cap', 'reached'),
+    [
+        # the cap was $5 last night and is $1 since this morning (a new day's count): $1.20 reached nothing then
+        ([(10, 0.6), (20, 0.6)], [change(130, 1.0, 5.0)], 1.0, []),
+        # lowered to $1 in the night: the report that brings the day to it
+        ([(10, 0.6), (40, 0.6)], [change(30, 1.0, 5.0)], 5.0, [(40, 1.2)]),
+        # lowered below what the day spent: reached at the change (the next sweep sees it)
+        ([(10, 0.6), (20, 0.6)], [change(30, 1.0, 5.0)], 1.0, [(30, 1.2)]),
+        # raised after it was reached: a change clears the day's record, the new cap is reached again
+        ([(10, 0.6), (20, 0.6), (40, 0.6), (50, 0.6)], [change(30, 2.0, 1.0)], 2.0, [(20, 1.2), (50, 2.4)]),
+        # removed: nothing is reached while there is none
+        ([(10, 0.6), (40, 0.6), (50, 0.6)], [change(30, None, 5.0)], None, []),
+        # set in the night where there was none
+        ([(10, 0.6), (40, 0.6)], [change(30, 1.0, None)], 1.0, [(40, 1.2)]),
+        # a change with no `was`: today's cap stands in before it
+        ([(10, 0.6), (20, 0.6)], [change(30, 5.0, known=False)], 1.0, [(20, 1.2)]),
+    ],
+)
+def test_the_cap_replayed_is_the_one_in_force(
+    usage: list[tuple[int, float]], changes: list[CapChange], cap: float | None, reached: list[tuple[int, float]]
+) -> None:
+    found = cap_reached([(at(m), c) for m, c in usage], [], cap, NIGHT, changes)
+    assert [(e.at, e.spent_usd) for e in found] == [(at(m), s) for m, s in reached]
+
+
+def test_the_summary_says_when_the_cap_replayed_is_todays() -> None:
+    unknown_before = [change(30, 5.0, known=False)]
+    assert cap_known(unknown_before, [at(10), at(40)]) is False
+    assert cap_known(unknown_before, [at(40)]) is True  # no report before it: nothing replayed against an unknown
+    assert cap_known([change(30, 5.0, 1.0)], [at(10)]) is True
+    assert cap_known([], [at(10)]) is True
 
 
 OPEN = dict(  # every gate open

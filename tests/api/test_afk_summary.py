@@ -5,8 +5,10 @@ cost. A `since` that names no window is a 422 problem, another team's project a 
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from tests.helpers.api import add_user, assert_problem
-from tests.helpers.runs import create_project, shell_script, wait_for_status
+from tests.helpers.runs import create_project, shell_script, wait_for_output, wait_for_status
 from tests.helpers.servers import api_server
 
 AGENT = r"""set -eu
@@ -62,3 +64,42 @@ def test_the_summary_of_an_agents_runs(settings_factory, repo_factory) -> None: 
         hidden = client.get('/api/projects/loc/afk/summary', headers={'Authorization': f'Bearer {stranger}'})
         assert_problem(hidden, 404, 'not_found')
         assert_problem(client.get('/api/projects/nope/afk/summary'), 404, 'not_found')
+
+
+SLOW_AGENT = r"""set -eu
+echo "::usage input_tokens=900,output_tokens=100,cost_usd=0.25,model=m1::"
+echo "working"
+sleep 2
+exit 3
+"""
+
+
+def test_a_run_that_started_before_the_window_is_in_it(settings_factory, repo_factory) -> None:  # noqa: ANN001
+    """The agent's run starts (and reports its cost) before `since` and fails after it: the summary since then holds
+    it, says it started before the window, and bills its whole cost there, where it ended. A change of the daily cap
+    is audited with what it replaced (the summary's replay reads it)."""
+    repo = repo_factory({'main': shell_script(SLOW_AGENT)})
+    with api_server(settings_factory()) as server, server.client() as client:
+        create_project(client, repo, project_id='loc')
+        made = client.post('/api/projects/loc/issues', json={'title': 'Slow', 'labels': ['ready-for-agent']})
+        assert made.status_code == 201, made.text
+        run_id = client.post('/api/afk/start/loc').json()['id']
+        wait_for_output(client, run_id, 'working')  # its cost is reported before the window
+        since = datetime.now(UTC).isoformat()
+        assert wait_for_status(client, run_id)['status'] == 'failed'
+
+        seen = client.get('/api/projects/loc/afk/summary', params={'since': since}).json()
+        assert (seen['runs'], seen['started_before_window'], seen['outcomes']) == (1, 1, {'failed': 1})
+        [issue] = seen['issues']
+        assert [(r['id'], r['started_before_window'], r['cost_usd']) for r in issue['runs']] == [(run_id, True, 0.25)]
+        assert (seen['cost_usd'], seen['under_way_cost_usd']) == (0.25, 0.0)
+
+        changed = client.patch('/api/projects/loc', json={'afk_cost_cap_usd_per_day': 2.5})
+        assert changed.status_code == 200, changed.text
+        changed = client.patch('/api/projects/loc', json={'afk_cost_cap_usd_per_day': 4})
+        entry = client.get('/api/audit', params={'action': 'project.updated'}).json()['items'][0]
+        assert entry['details'] == {
+            'changed': {'afk_cost_cap_usd_per_day': 4.0},
+            'was': {'afk_cost_cap_usd_per_day': 2.5},
+        }
+        assert client.get('/api/projects/loc/afk/summary').json()['cap_replay'] == 'as_in_force'

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from app.state.afk_summary import (
+    cap_replay_text,
     changes_text,
     cost_text,
     event_text,
@@ -30,6 +31,10 @@ from app.state.afk_summary import (
             {'runs': 1000, 'outcomes': {'failed': 1000}, 'truncated': True},
             '1000 AFK runs (the newest 1000 shown): 1000 failed',
         ),
+        (
+            {'runs': 2, 'started_before_window': 1, 'outcomes': {'failed': 1, 'running': 1}},
+            '2 AFK runs (1 started before this window): 1 failed, 1 running',
+        ),
     ],
 )
 def test_what_ran(summary: dict, said: str) -> None:
@@ -47,6 +52,10 @@ def test_what_ran(summary: dict, said: str) -> None:
         (
             {'cost_usd': 0, 'today_usd': 0, 'cap_usd': 5.0, 'capped': False},
             '$0.00 in this window · today $0.00 of a $5.00 daily cap',
+        ),
+        (  # what runs not ended yet spent so far is said apart: it is billed in the window they end in
+            {'cost_usd': 0.6, 'under_way_cost_usd': 0.3, 'today_usd': 0.9, 'cap_usd': None},
+            '$0.60 in this window (+ $0.30 so far by runs under way) · today $0.90 · no daily cap',
         ),
     ],
 )
@@ -114,6 +123,18 @@ def test_a_run_and_an_issue_in_a_line() -> None:
         'succeeded · $0.50',
         '3 files +20 −4 on afk/2',
     ]
+
+
+def test_a_run_that_started_before_the_window_says_so() -> None:
+    early = {**FAILED, 'started_before_window': True}
+    assert run_text(early) == 'failed (exit code 1) · $0.35 · started before this window'
+    assert issue_details({'runs': [early], 'branch': 'afk/2'}) == ['exit code 1', 'started before this window']
+
+
+def test_a_cap_replayed_with_todays_cap_is_said() -> None:
+    assert cap_replay_text({'cap_replay': 'as_in_force'}) is None
+    assert cap_replay_text({}) is None
+    assert "today's cap" in (cap_replay_text({'cap_replay': 'current_cap'}) or '')
 
 
 def test_the_issues_left() -> None:

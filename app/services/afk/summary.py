@@ -1,18 +1,20 @@
 """The AFK loop's summary since a moment (docs/afk.md, "The summary"): what an engineering lead reads in the morning
 after leaving the loop running overnight. For one project and a window (the last 24 hours unless `since` says
-otherwise): the AFK runs created in it, grouped per issue with each run's outcome, cost and why it ended; what the
-window cost against the daily cap; when the loop paused (after N failures), reached its cost cap, was reset or
+otherwise): the AFK runs that lived in it (created in it, or before it and ended in it or not yet), grouped per issue
+with each run's outcome, cost and why it ended; what the window cost (each run's whole cost in the window it ended in,
+as a bill would) against the daily cap; when the loop paused (after N failures), reached its cost cap, was reset or
 switched; where it stands now; and the ready issues no run in the window tried.
 
 It reads what exists: the runs list's read (`runs.reads.list_runs`, with each run's usage), the issue claims, the cost
-reads (`costs`), the audit log's Resets and switches, and the review's git for the size of an agent's changes. Nothing
-records the moment of a pause or of reaching the cap, so both are replayed from the runs' ends and the usage reports
-by the pure functions below, with the rules the loop itself uses (`rules.settle_afk_run`, `rules.is_cost_capped`)."""
+reads (`costs`), the audit log's Resets, switches and changes of the cap, and the review's git for the size of an
+agent's changes. Nothing records the moment of a pause or of reaching the cap, so both are replayed from the runs'
+ends and the usage reports by the pure functions below, with the rules the loop itself uses (`rules.settle_afk_run`,
+`rules.is_cost_capped`) and the cap that was in force at each moment (`cap_at`)."""
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -20,7 +22,7 @@ from sqlalchemy import Engine, not_, or_
 from sqlmodel import Session, col, select
 
 from app.core.errors import DomainError
-from app.models import Project, Run, RunPublic, as_utc
+from app.models import Project, Run, RunPublic, User, as_utc
 from app.models.afk_summary import (
     AfkSummary,
     LoopState,
@@ -50,6 +52,7 @@ from app.services.repositories.access import RepositoryAccess
 from app.services.repositories.issue_sources import afk_branch
 from app.services.runs import reads
 from app.services.runs import sql as run_sql
+from app.services.runs import usage as run_usage
 from app.services.runs.timing import parse_duration, parse_time
 
 DEFAULT_WINDOW = timedelta(hours=24)
@@ -58,6 +61,7 @@ MAX_RUNS = 1000  # read at most this many of the window's runs (the newest)
 PAGE = 200
 ENGINE_ERROR = 'engine error'  # a crash the engine caused around the command: as neutral as a launch failure
 AUDITED = {'afk.reset': 'reset', 'afk.enabled': 'auto_on', 'afk.disabled': 'auto_off'}
+CAP_FIELD = 'afk_cost_cap_usd_per_day'  # a change of it is a `project.updated` entry (projects/manage.py)
 
 
 # ---------------------------------------------------------------- pure
@@ -106,6 +110,26 @@ def run_reason(status: str, error: str | None, exit_code: int | None) -> str | N
     return None
 
 
+def overlaps(created_at: datetime, finished_at: datetime | None, since: datetime, until: datetime) -> bool:
+    """Did a run live in the window [since, until]: created by its end, and not ended before its start (it ended in
+    the window, after it, or not yet)? A run that started at 21:55 and failed at 22:30 is in the window from 22:00."""
+    return created_at <= until and (finished_at is None or finished_at >= since)
+
+
+def window_cost(runs: Iterable[tuple[datetime | None, float]], since: datetime, until: datetime) -> tuple[float, float]:
+    """(what the window cost, what runs not ended by its end spent so far), of (finished_at, cost) per run. A run's
+    whole cost counts in the window it ended in, as a bill would: also what it spent before the window started, and
+    none of it in a window it only began in. A run still under way is billed in none yet: its cost so far is said
+    apart. (The daily cap is another count: it adds each report as it comes, `costs.today_against_cap`.)"""
+    billed = under_way = 0.0
+    for finished_at, cost in runs:
+        if finished_at is None or finished_at > until:
+            under_way += cost
+        elif finished_at >= since:
+            billed += cost
+    return round(billed, 6), round(under_way, 6)
+
+
 @dataclass(frozen=True)
 class RunFacts:
     """What the summary needs of one AFK run (a row of the runs list)."""
@@ -126,11 +150,15 @@ class RunFacts:
 
 
 def issue_outcomes(
-    runs: Iterable[RunFacts], latest_claims: dict[int, dict], diffs: dict[str, SummaryDiff] | None = None
+    runs: Iterable[RunFacts],
+    latest_claims: dict[int, dict],
+    diffs: dict[str, SummaryDiff] | None = None,
+    since: datetime | None = None,
 ) -> list[SummaryIssue]:
-    """The window's runs per issue: each issue's runs oldest first, its outcome (its last run's), where its claim
-    stands now, its cost, and the pull request and diff of its last run that has them. The issue whose last run is
-    newest comes first. `diffs`: run id -> the size of its changes, where known."""
+    """The window's runs per issue: each issue's runs oldest first (those created before `since` say so), its outcome
+    (its last run's), where its claim stands now, its cost (what its runs reported, a run under way's so far), and the
+    pull request and diff of its last run that has them. The issue whose last run is newest comes first. `diffs`: run
+    id -> the size of its changes, where known."""
     diffs = diffs or {}
     grouped: dict[int, list[RunFacts]] = {}
     for run in sorted(runs, key=lambda r: (r.created_at, r.id)):
@@ -164,6 +192,7 @@ def issue_outcomes(
                         reason=run_reason(r.status, r.error, r.exit_code),
                         exit_code=r.exit_code,
                         by=r.by,
+                        started_before_window=since is not None and r.created_at < since,
                     )
                     for r in its_runs
                 ],
@@ -201,28 +230,87 @@ def pauses(steps: Iterable[CounterStep], since: datetime) -> list[SummaryEvent]:
     return found
 
 
+@dataclass(frozen=True)
+class CapChange:
+    """A change of the daily cap (the audit log's `project.updated`): what it became and, where the entry says so,
+    what it was (`was_known` False: an entry written before Runboard recorded that)."""
+
+    at: datetime
+    cap_usd: float | None
+    was_usd: float | None = None
+    was_known: bool = True
+
+
+def cap_changes(entries: Iterable[tuple[datetime, Mapping]]) -> list[CapChange]:
+    """The changes of the cap among `project.updated` entries, (at, details) each, oldest first."""
+    found = []
+    for at, details in entries:
+        changed = details.get('changed') or {}
+        if CAP_FIELD not in changed:
+            continue
+        was = details.get('was') or {}
+        found.append(CapChange(at, changed[CAP_FIELD], was.get(CAP_FIELD), CAP_FIELD in was))
+    return sorted(found, key=lambda change: change.at)
+
+
+def cap_at(changes: Sequence[CapChange], current: float | None, at: datetime) -> tuple[float | None, bool]:
+    """(the daily cap in force at `at`, is it known?): the last change at or before `at` set it; before the first
+    change it was what that change replaced, where its entry says; with no change since `at`, the current cap.
+    `changes`: oldest first, all of them since a moment at or before `at`."""
+    latest = None
+    for change in changes:
+        if change.at > at:
+            break
+        latest = change
+    if latest is not None:
+        return latest.cap_usd, True
+    if not changes:
+        return current, True
+    first = changes[0]
+    return (first.was_usd, True) if first.was_known else (current, False)
+
+
 def cap_reached(
-    usage: Iterable[tuple[datetime, float]], resets: Sequence[datetime], cap_usd: float | None, since: datetime
+    usage: Iterable[tuple[datetime, float]],
+    resets: Sequence[datetime],
+    cap_usd: float | None,
+    since: datetime,
+    changes: Sequence[CapChange] = (),
 ) -> list[SummaryEvent]:
-    """When the day's AFK cost reached the cap: the report that brought it there, once per count (a UTC day, or from
-    a Reset to the end of its day), those at or after `since`. `usage`: (at, cost) of the AFK runs' reports from the
-    start of `since`'s day; `resets`: the Resets, which restart the count. The cap is today's: one changed in the
-    window is not replayed."""
-    if cap_usd is None:
+    """When the day's AFK cost reached the cap: the report that brought it there (or the change of the cap that put
+    it at or below what the day had spent: the next sweep sees it), once per count (a UTC day, or from a Reset to the
+    end of its day) and again after each change of the cap (a change clears the day's record), those at or after
+    `since`. `usage`: (at, cost) of the AFK runs' reports from the start of `since`'s day; `resets`: the Resets,
+    which restart the count; `cap_usd`: the cap now; `changes`: the cap's changes since that day's start (`cap_at`
+    reads the cap in force at each moment from them)."""
+    if cap_usd is None and not changes:
         return []
     ordered_resets = sorted(resets)
+    moments = sorted(
+        [*((at, 1, cost) for at, cost in usage), *((change.at, 0, 0.0) for change in changes)],
+        key=lambda moment: (moment[0], moment[1]),  # a change before a report of the same instant
+    )
     window, spent, reached, found = None, 0.0, False, []
-    for at, cost in sorted(usage, key=lambda item: item[0]):
+    for at, is_report, cost in moments:
         last_reset = next((r for r in reversed(ordered_resets) if r <= at), None)
         start = cost_window_start(at, last_reset)
         if start != window:
             window, spent, reached = start, 0.0, False
-        spent += cost
-        if not reached and is_cost_capped(cap_usd=cap_usd, spent_usd=spent):
+        if is_report:
+            spent += cost
+        else:
+            reached = False  # changing the cap clears the day's record: reaching it again is said again
+        cap, _ = cap_at(changes, cap_usd, at)
+        if not reached and is_cost_capped(cap_usd=cap, spent_usd=spent):
             reached = True
             if at >= since:
                 found.append(SummaryEvent(at=at, kind='cost_capped', spent_usd=round(spent, 6)))
     return found
+
+
+def cap_known(changes: Sequence[CapChange], moments: Iterable[datetime]) -> bool:
+    """Is the cap in force known at each of these moments (else the replay used the current cap there)?"""
+    return all(cap_at(changes, None, moment)[1] for moment in moments)
 
 
 def loop_state(
@@ -269,13 +357,18 @@ def loop_summary(
     start = parse_since(since, now)
     listed, truncated = _window_runs(engine, principal, project_id, start)
     problems: list[str] = []
+    day_start = cost_window_start(start, None)
     with Session(engine) as session:
         conn = session.connection()
         latest_claims = claims.latest_by_issue(conn, project_id)
         earlier = _ends_before(session, project_id, start)
-        audit_since = min([cost_window_start(start, None), *(step.at for step in earlier)])
+        audit_since = min([day_start, *(step.at for step in earlier)])
         entries = audit.project_actions(session, project_id, tuple(AUDITED), since=audit_since)
-        usage = costs.afk_usage_rows(conn, project_id, cost_window_start(start, None))
+        changes = cap_changes(
+            (as_utc(e.at) or now, e.details or {})
+            for e in audit.project_actions(session, project_id, ('project.updated',), since=day_start)
+        )
+        usage = costs.afk_usage_rows(conn, project_id, day_start)
         today, capped = costs.today_against_cap(conn, project, now)
         in_flight = run_sql.loop_run_in_flight(conn, project_id)
         under_global_cap = run_sql.count_active(conn) < global_run_cap
@@ -284,18 +377,15 @@ def loop_summary(
         except DomainError as exc:  # a forge that does not answer: the rest of the summary still holds
             problems.append(f'the ready issues could not be read: {exc.detail}')
             ready = None
-    facts = [_facts(run) for run in listed]
+    facts = [f for f in map(_facts, listed) if overlaps(f.created_at, f.finished_at, start, now)]
     resets = [as_utc(e.at) or now for e in entries if e.action == 'afk.reset']
+    reports = [(as_utc(at) or now, float(cost)) for at, cost, *_ in usage]
+    billed, under_way = window_cost(((f.finished_at, f.cost_usd or 0.0) for f in facts), start, now)
     steps = [*earlier, *(counter_step(f.id, f.status, f.error, f.finished_at) for f in facts if f.finished_at)]
     steps += [CounterStep(at, 'reset') for at in resets]
     events = [
         *pauses(steps, start),
-        *cap_reached(
-            ((as_utc(at) or now, float(cost)) for at, cost, *_ in usage),
-            resets,
-            project.afk_cost_cap_usd_per_day,
-            start,
-        ),
+        *cap_reached(reports, resets, project.afk_cost_cap_usd_per_day, start, changes),
         *(
             SummaryEvent(at=as_utc(e.at) or now, kind=AUDITED[e.action], by=e.actor_name)  # type: ignore[arg-type]
             for e in entries
@@ -310,12 +400,15 @@ def loop_summary(
         since=start,
         until=now,
         runs=len(facts),
+        started_before_window=sum(1 for f in facts if f.created_at < start),
         outcomes=dict(Counter(run_outcome(f.status, f.error) for f in facts)),
-        issues=issue_outcomes(facts, latest_claims, _diffs(listed, project, repositories)),
-        cost_usd=round(sum(float(cost) for at, cost, *_ in usage if (as_utc(at) or now) >= start), 6),
+        issues=issue_outcomes(facts, latest_claims, _diffs(listed, project, repositories), since=start),
+        cost_usd=billed,
+        under_way_cost_usd=under_way,
         today_usd=today,
         cap_usd=project.afk_cost_cap_usd_per_day,
         capped=capped,
+        cap_replay='as_in_force' if cap_known(changes, (at for at, _ in reports)) else 'current_cap',
         events=events,
         loop_state=loop_state(
             auto_enabled=project.auto_enabled,
@@ -341,8 +434,9 @@ def loop_summary(
 def _window_runs(
     engine: Engine, principal: Principal, project_id: str, start: datetime
 ) -> tuple[list[RunPublic], bool]:
-    """The project's AFK runs created since `start`, newest first, as the runs list reads them (with their usage):
-    at most MAX_RUNS, and whether there were more."""
+    """The project's AFK runs that lived since `start`, newest first, with their usage: those created since then as
+    the runs list reads them, then those created before it that had not ended by then (`_runs_across`); at most
+    MAX_RUNS, and whether there were more."""
     found: list[RunPublic] = []
     cursor = None
     while len(found) < MAX_RUNS:
@@ -351,8 +445,32 @@ def _window_runs(
         )
         found += page
         if cursor is None:
-            return found, False
+            across, more = _runs_across(engine, project_id, start, limit=MAX_RUNS - len(found))
+            return found + across, more
     return found[:MAX_RUNS], True
+
+
+def _runs_across(engine: Engine, project_id: str, start: datetime, *, limit: int) -> tuple[list[RunPublic], bool]:
+    """The project's AFK runs created before `start` that had not ended by then (they ended since, or not yet):
+    newest first, at most `limit`, and whether there were more. The caller has checked that the project is visible.
+    Read by their end where the planner knows its tables (PostgreSQL: ix_run_project_finished), not the project's
+    whole history."""
+    with Session(engine) as session:
+        rows = session.exec(
+            select(Run, col(User.name))
+            .outerjoin(User, col(User.id) == col(Run.user_id))
+            .where(
+                col(Run.project_id) == project_id,
+                col(Run.kind) == 'auto',
+                col(Run.created_at) < start,
+                or_(col(Run.finished_at).is_(None), col(Run.finished_at) >= start),
+            )
+            .order_by(col(Run.created_at).desc(), col(Run.id).desc())
+            .limit(limit + 1)
+        ).all()
+        items = [reads.public(run, name) for run, name in rows[:limit]]
+        run_usage.annotate(session.connection(), items)
+    return items, len(rows) > limit
 
 
 def _ends_before(session: Session, project_id: str, start: datetime) -> list[CounterStep]:

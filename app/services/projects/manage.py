@@ -213,6 +213,12 @@ def update_project(
             }
         if {'repository', 'base_branch', 'credentials_kind'} & set(changes) or 'credentials' in data.model_fields_set:
             check_repository(ProjectRepository(project.id, repository, **credentials), base, repositories)
+        # what the cap was: the AFK summary replays the day's cost against the cap in force then (afk/summary.py)
+        was = (
+            {'afk_cost_cap_usd_per_day': project.afk_cost_cap_usd_per_day}
+            if 'afk_cost_cap_usd_per_day' in changes
+            else {}
+        )
         for key, value in {**changes, **credentials}.items():
             setattr(project, key, value)
         project.repository_key = gitops.team_repository_key(project.team_id, repository)
@@ -233,7 +239,7 @@ def update_project(
             team_id=project.team_id,
             project_id=project_id,
             target=project_id,
-            details={'changed': shown},
+            details={'changed': shown, **({'was': was} if was else {})},
         )
 
 
