@@ -90,6 +90,9 @@ class RunTestCase(SQLModel, table=True):
     duration_seconds: float = 0.0
     message: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     trace: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    # a failed or errored test's <system-out> / <system-err>: its last 16 KiB each (migration 0048)
+    system_out: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    system_err: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     report: str = Field(default='', max_length=1024)  # the artifact it came from
 
 
@@ -120,6 +123,8 @@ class TestCasePublic(SQLModel):
     duration_seconds: float
     message: str | None = None
     trace: str | None = None
+    system_out: str | None = None  # failed and errored tests: what they printed (the report's <system-out>)
+    system_err: str | None = None
     report: str = ''
     mark: TestMark | None = None  # failures and fixed tests: against earlier runs
     # still_failing: the first run of the streak; flaky: the run it passed in; failing_on_base: the base branch's run

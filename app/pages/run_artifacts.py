@@ -249,3 +249,10 @@ class RunExtras:
                     code_block(failure['trace'], language='python', name='Stack trace').classes(
                         'w-full text-xs max-h-96 overflow-auto'
                     )
+            # what the test printed (the report's <system-out> / <system-err>), collapsed as the trace is
+            for key, title in (('system_out', 'Standard output'), ('system_err', 'Standard error')):
+                if failure.get(key):
+                    with attrs(ui.expansion(title).classes('w-full text-sm').props('dense'), {'data-field': key}):
+                        code_block(failure[key], language=None, name=title).classes(
+                            'w-full text-xs max-h-96 overflow-auto'
+                        )

@@ -23,7 +23,7 @@ from app.models import utcnow
 from app.services.artifacts import retention
 from app.services.runs.timeline import timed_sql
 from tests.helpers.api import assert_problem, run_body
-from tests.helpers.artifacts import add_fixing_branch, artifact_repo, expected
+from tests.helpers.artifacts import add_fixing_branch, artifact_repo, expected, pytest_junit
 from tests.helpers.repos import make_repo
 from tests.helpers.runs import create_project, trigger, wait_for_status
 from tests.helpers.s3 import moto_s3
@@ -461,3 +461,22 @@ def test_a_broken_download_from_the_ui_resumes_where_it_broke(tmp_path: Path) ->
             assert (changed.status_code, changed.content) == (200, stored)
             past = browser.get(url, headers={'Range': f'bytes={len(stored) + 10}-'})
             assert (past.status_code, past.headers['content-range']) == (416, f'bytes */{len(stored)}')
+
+
+def test_a_failed_tests_output_is_answered_with_its_failure(settings_factory, tmp_path: Path) -> None:
+    """The run leaves the report pytest wrote with `-o junit_logging=all`: GET /api/runs/{id}/tests answers the failed
+    test's <system-out> (its last 16 KiB, colour codes removed) and <system-err> with its failure."""
+    xml = pytest_junit(tmp_path / 'suite')
+    script = '#!/bin/sh\ncp junit.xml "$RUNBOARD_ARTIFACTS_DIR/junit.xml"\nexit 1\n'
+    repo = make_repo(tmp_path / 'repo', {'main': {'run.sh': script, 'junit.xml': xml}})
+    with api_server(settings_factory()) as server, server.client() as client:
+        create_project(client, repo)
+        run = wait_for_status(client, trigger(client).json()['id'], timeout=60)
+        tests = client.get(f'/api/runs/{run["id"]}/tests').json()
+        assert tests['totals']['failed'] == 1 and tests['totals']['passed'] == 1
+        [failure] = tests['failures']
+        assert failure['test_id'] == 'test_printing::test_prints_then_fails'
+        assert failure['system_out'].startswith('[… cut: its last 16 KiB]\n')
+        assert failure['system_out'].rstrip().endswith('retrying the db\nlast line before the failure')
+        assert '#x1B' not in failure['system_out']
+        assert 'warning: retrying' in failure['system_err']

@@ -4,8 +4,10 @@ small limit. The files are in the repository, so a test compares downloads byte 
 
 from __future__ import annotations
 
+import os
 import struct
 import subprocess
+import sys
 import zlib
 from pathlib import Path
 
@@ -145,3 +147,35 @@ def add_hostile_branch(repo: Path, branch: str) -> Path:
     git('commit', '-q', '-am', 'artifacts with hostile names')
     git('checkout', '-q', 'main')
     return repo
+
+
+# a test module whose failing test prints (in colour), writes to stderr and logs; its passing test prints too
+PRINTING_TESTS = """import logging
+import sys
+
+
+def test_quiet_pass():
+    print("nobody reads a passing test's output")
+
+
+def test_prints_then_fails():
+    print("x" * 40000)
+    print("\\x1b[31mretrying the db\\x1b[0m")
+    print("last line before the failure")
+    print("warning: retrying", file=sys.stderr)
+    logging.getLogger("app").warning("slow query")
+    assert 401 == 200
+"""
+
+
+def pytest_junit(folder: Path) -> str:
+    """The JUnit XML that pytest itself writes (`--junitxml`, `-o junit_logging=all`) for PRINTING_TESTS."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / 'test_printing.py').write_text(PRINTING_TESTS)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(('PYTEST', 'COV_'))}
+    subprocess.run(
+        [sys.executable, '-m', 'pytest', '-q', '-p', 'no:cacheprovider', '-p', 'no:randomly', '--rootdir', str(folder),
+         '-c', os.devnull, '--junitxml', str(folder / 'junit.xml'), '-o', 'junit_logging=all', 'test_printing.py'],
+        cwd=folder, env=env, capture_output=True, check=False,
+    )  # fmt: skip
+    return (folder / 'junit.xml').read_text()

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from app.services.artifacts.junit import parse_report, parse_reports, plain
+from tests.helpers.artifacts import pytest_junit
 
 PYTEST = """<?xml version="1.0" encoding="utf-8"?>
 <testsuites><testsuite name="pytest" errors="1" failures="1" skipped="1" tests="4" time="1.6">
@@ -136,3 +137,38 @@ def test_a_coloured_pytest_failure_is_stored_without_its_colour_codes(tmp_path: 
     (case,) = parse_report(report)
     assert case.message == 'assert 1 == 2'
     assert case.trace == '>   assert 1 == 2\nE   assert 1 == 2'
+
+
+def test_a_failed_tests_output_is_kept_as_pytest_wrote_it(tmp_path: Path) -> None:
+    """pytest's own report (`--junitxml`, `-o junit_logging=all`): the failed test's <system-out> and <system-err>
+    are kept, without colour codes, its last 16 KiB when it printed more; a passing test's output is not kept."""
+    report = tmp_path / 'junit.xml'
+    report.write_text(pytest_junit(tmp_path / 'suite'))
+    cases = {case.name: case for case in parse_report(report)}
+    passed, failed = cases['test_quiet_pass'], cases['test_prints_then_fails']
+    assert (passed.status, passed.system_out, passed.system_err) == ('passed', None, None)
+    assert failed.status == 'failed' and failed.message == 'assert 401 == 200'
+    out = failed.system_out or ''
+    assert out.startswith('[… cut: its last 16 KiB]\n')
+    assert out.rstrip().endswith('retrying the db\nlast line before the failure')  # no #x1B[31m, no escape
+    assert '#x1B' not in out and '\x1b' not in out
+    assert len(out.removeprefix('[… cut: its last 16 KiB]\n').encode()) <= 16 * 1024
+    assert 'Captured Err' in (failed.system_err or '') and 'warning: retrying' in (failed.system_err or '')
+
+
+@pytest.mark.parametrize(
+    ('written', 'kept'),
+    [
+        ('', None),  # an empty element: nothing
+        ('   \n', None),
+        ('#x1B[32mok#x1B[0m', 'ok'),
+        ('é' * 9000, '[… cut: its last 16 KiB]\n' + 'é' * 8192),  # 18,000 bytes: the last 16 KiB, whole characters
+    ],
+)
+def test_a_failed_tests_output_element(tmp_path: Path, written: str, kept: str | None) -> None:
+    report = tmp_path / 'r.xml'
+    report.write_text(
+        f'<testsuite><testcase name="t"><failure message="m"/><system-out>{written}</system-out></testcase></testsuite>'
+    )
+    (case,) = parse_report(report)
+    assert case.system_out == kept

@@ -295,6 +295,8 @@ def write_tests(conn: Connection, run: dict[str, Any], parsed: junit.Parsed, *, 
             'duration_seconds': case.duration_seconds,
             'message': case.message,
             'trace': case.trace,
+            'system_out': case.system_out,
+            'system_err': case.system_err,
             'report': report[:1024],
         }
         for idx, (report, case) in enumerate(parsed.cases)

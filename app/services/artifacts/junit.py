@@ -19,6 +19,7 @@ from app.services.runs.output_search import shown_text
 
 MAX_MESSAGE = 2000
 MAX_TRACE = 20_000
+MAX_OUTPUT_BYTES = 16 * 1024  # a failed test's <system-out> and <system-err>, each: its end is kept
 
 
 class NotAReport(Exception):
@@ -33,6 +34,8 @@ class Case:
     duration_seconds: float
     message: str | None = None
     trace: str | None = None
+    system_out: str | None = None  # failed and errored tests only: what it printed (pytest: `-o junit_logging=all`)
+    system_err: str | None = None
 
     @property
     def test_id(self) -> str:
@@ -84,6 +87,21 @@ def _text(value: Any, limit: int) -> str | None:
     return text if len(text) <= limit else text[:limit] + f' … [cut at {limit} characters]'
 
 
+def _output(value: Any) -> str | None:
+    """A test's <system-out> or <system-err> as a person reads it, its last MAX_OUTPUT_BYTES (UTF-8) when it is
+    longer: what a test printed last is nearest its failure. None when it holds nothing."""
+    if value is None:
+        return None
+    text = plain(str(value)).replace('\x00', '\ufffd')
+    if not text.strip():
+        return None
+    data = text.encode()
+    if len(data) <= MAX_OUTPUT_BYTES:
+        return text
+    kept = data[-MAX_OUTPUT_BYTES:].decode(errors='ignore')  # a character cut in two is left out
+    return f'[… cut: its last {MAX_OUTPUT_BYTES // 1024} KiB]\n' + kept
+
+
 def plain(text: str) -> str:
     """Pure: a message or trace as a person reads it: colour and other escape sequences removed, each line as a
     terminal ends up showing it. pytest (`--color=yes`, or a forced colour) writes them into its report as `#x1B[`
@@ -111,6 +129,7 @@ def _cases(suite: TestSuite) -> list[Case]:
             if hit is not None:
                 status, message, trace = word, hit.message, hit.text
                 break
+        failed = status in ('failed', 'error')  # a passing test's output is not kept: nobody reads it
         found.append(
             Case(
                 classname=(case.classname or '')[:500],
@@ -119,6 +138,8 @@ def _cases(suite: TestSuite) -> list[Case]:
                 duration_seconds=_seconds(case),
                 message=_text(message, MAX_MESSAGE),
                 trace=_text(trace, MAX_TRACE),
+                system_out=_output(case.system_out) if failed else None,
+                system_err=_output(case.system_err) if failed else None,
             )
         )
     return found  # junitparser's iteration reaches the cases of nested suites too
