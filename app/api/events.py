@@ -35,8 +35,8 @@ STREAM_DESCRIPTION = """Server-sent events of the changes you may see (your team
 A comment line (`: keep-alive`) comes every 15 s. Events are not replayed: after a reconnect, read again what
 you show. The stream ends when the server stops, when your token is revoked, and when this server's event listener
 loses Redis (it would miss what other servers and workers change): until it has it again, connecting answers `503
-live_updates_paused` with a Retry-After, so a page says its live updates are paused instead of showing a stream
-that stays silent."""
+live_updates_paused` with a Retry-After and `paused_since` (when the listener lost Redis), so a page says its live
+updates are paused instead of showing a stream that stays silent."""
 KEEPALIVE_SECONDS = 15
 LIVE_RETRY_SECONDS = 2
 ENDS_THE_STREAM = (STOPPING_EVENT, LISTENER_DOWN_EVENT)
@@ -77,6 +77,7 @@ async def events(
             'again shortly, and read again what you show.',
             headers={'Retry-After': str(LIVE_RETRY_SECONDS)},
             retry_after_seconds=LIVE_RETRY_SECONDS,
+            paused_since=since.isoformat() if (since := services.bus.live_paused_since()) else None,
         )
 
     def wanted(event: dict) -> bool:

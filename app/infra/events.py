@@ -19,6 +19,7 @@ import json
 import logging
 import threading
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import redis
@@ -70,6 +71,10 @@ class EventBus:
         """None while every change reaches this instance's subscribers, else why not (a live stream then says so
         instead of staying open and silent)."""
         return self.listener_failure()
+
+    def live_paused_since(self) -> datetime | None:
+        """When this instance's listener lost Redis, while it has not subscribed again (None otherwise)."""
+        return None
 
     def subscribe(self, accepts: Accepts | None = None) -> asyncio.Queue:
         """A queue of the events `accepts` says yes to (all of them without it)."""
@@ -139,6 +144,7 @@ class RedisEventBus(EventBus):
         self._listening: AsyncRedis | None = None
         self._cannot_subscribe: str | None = None  # the last subscription attempt failed: why
         self._resubscribing = False  # its connection dropped and it is not subscribed again yet
+        self._dropped_at: datetime | None = None  # when it did (live updates are paused since then)
 
     async def start(self) -> None:
         await super().start()
@@ -165,6 +171,9 @@ class RedisEventBus(EventBus):
         subscribe again before it counts the listener down."""
         return self.listener_failure() or ('subscribing again after Redis dropped it' if self._resubscribing else None)
 
+    def live_paused_since(self) -> datetime | None:
+        return self._dropped_at
+
     async def _subscribe(self) -> PubSub:
         """Subscribed on a new connection, or the error that prevented it (Redis away, or refusing: NOPERM)."""
         assert self._listening is not None
@@ -190,10 +199,12 @@ class RedisEventBus(EventBus):
                 except (redis.RedisError, OSError) as exc:
                     log.warning('redis event listener lost its connection (%s); subscribing again', exc)
                     self._resubscribing = True
+                    self._dropped_at = datetime.now(UTC)
                     self.deliver_here({'type': LISTENER_DOWN_EVENT})  # live streams end: they would miss changes
                     await pubsub.aclose()
                     pubsub = await self._subscribe_again()
                     self._resubscribing = False
+                    self._dropped_at = None
                     continue
                 if message is not None and message['type'] == 'message':
                     self._on_message(message['data'])

@@ -3,51 +3,22 @@ a database that does not answer at start ends the process at once with one clear
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
-import pytest
 
 from tests.helpers.api import assert_problem, run_body
 from tests.helpers.backends import backend_settings
+from tests.helpers.own_redis import own_redis
 from tests.helpers.runs import create_project
 from tests.helpers.servers import ROOT, api_server, clean_env, free_port
 from tests.helpers.tcp_proxy import proxy_to
-
-
-@contextmanager
-def own_redis(port: int) -> Iterator[subprocess.Popen]:
-    """A throwaway redis-server of this test's own (the shared one must keep serving other tests)."""
-    if shutil.which('redis-server') is None:
-        pytest.skip('redis-server not installed (Debian package redis-server)')
-    process = subprocess.Popen(
-        ['redis-server', '--port', str(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            import redis
-
-            redis.Redis(port=port).ping()
-            break
-        except Exception:  # noqa: BLE001 - not up yet
-            assert time.monotonic() < deadline, 'redis-server did not start'
-            time.sleep(0.05)
-    try:
-        yield process
-    finally:
-        process.terminate()
-        process.wait(10)
 
 
 def _runs(client: httpx.Client) -> list[dict]:
@@ -67,6 +38,7 @@ def test_redis_killed_mid_traffic_answers_503_and_heals(tmp_path: Path, repo_fac
             following.start()
             time.sleep(0.5)  # the stream is open
 
+            killed_at = datetime.now(UTC)
             redis_server.terminate()
             redis_server.wait(10)
             # a page following live changes is told: its stream ends (it would miss what workers and other servers
@@ -74,7 +46,11 @@ def test_redis_killed_mid_traffic_answers_503_and_heals(tmp_path: Path, repo_fac
             following.join(10)
             assert not following.is_alive(), 'the live stream stayed open without Redis'
             paused = client.get('/api/events')
-            assert assert_problem(paused, 503, 'live_updates_paused')['retry_after_seconds'] >= 1
+            paused_body = assert_problem(paused, 503, 'live_updates_paused')
+            assert paused_body['retry_after_seconds'] >= 1
+            # since when: the moment the listener lost Redis, which a page shows ("paused since 14:03:12 UTC")
+            since = datetime.fromisoformat(paused_body['paused_since'])
+            assert killed_at - timedelta(seconds=1) <= since <= datetime.now(UTC)
             for request in (
                 lambda: client.post('/api/runs', json=run_body(branch='b')),
                 lambda: client.get('/api/quota/runs'),
