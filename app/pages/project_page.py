@@ -105,6 +105,7 @@ async def project_page(
             project=project_id, url_path=f'/projects/{project_id}', store=store, instant_row=True
         )
         form.list_view.on_run_update.append(form.on_run_update)
+        form.list_view.on_read_again.append(form.read_busy_marks_again)  # busy marks of runs that ended unseen
         if form.list_view.instant is not None:
             kind = 'retry' if retry_of else 'manual'
             fields = (form.branch, form.depth, form.framework)

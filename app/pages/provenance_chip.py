@@ -1,10 +1,12 @@
 """EnvProvenance: the header chip of every page saying where its data comes from (mode, server, versions,
 database, who you are); amber when the UI and the server are different builds, red while the live stream
-is down or the server does not answer. The words come from app/state/provenance.py."""
+is down or the server does not answer, amber while the server's live updates are paused. The words come from
+app/state/provenance.py."""
 
 from __future__ import annotations
 
 import time
+from datetime import datetime
 from typing import Any
 
 from nicegui import background_tasks, ui
@@ -13,6 +15,7 @@ from app.build_info import this_build
 from app.client import ApiError
 from app.pages.attributes import attrs
 from app.state import connection, live
+from app.state.live_pause import LiveState
 from app.state.provenance import Provenance, provenance
 
 ABOUT_SECONDS = 30.0  # how long one GET /about answer serves the pages of one token
@@ -44,6 +47,7 @@ class ProvenanceChip:
         self.about: dict | None = None
         self.loaded = False
         self.connected: bool | None = None
+        self.paused = False  # the server's live updates (this tab's banner says so too)
         with ui.button().props('flat dense no-caps color=white data-testid=provenance').classes('rb-prov') as button:
             self.icon = ui.icon('dns').classes('text-base')
             self.label = ui.label('…').classes('text-xs truncate max-w-[40vw] rb-wide-only')
@@ -53,6 +57,7 @@ class ProvenanceChip:
                 self.details = ui.column().classes('p-3 gap-1 text-sm')
         self.button = button
         live.watch_connection(self.on_connection)
+        live.watch_pause(self.on_pause)
         background_tasks.create(self.load(), name='provenance')
 
     async def load(self) -> None:
@@ -60,17 +65,24 @@ class ProvenanceChip:
         self.loaded = True
         self.draw()
 
-    def on_connection(self, connected: bool) -> None:
+    def on_connection(self, state: LiveState) -> None:
+        connected = state != 'down'  # paused: the server answered (it said its live updates are paused)
         if connected and self.about is None and self.loaded:
             background_tasks.create(self.load(), name='provenance-again')  # the server is back: ask again
         self.connected = connected
+        self.draw()
+
+    def on_pause(self, since: datetime | None) -> None:
+        self.paused = since is not None
         self.draw()
 
     def draw(self) -> None:
         if self.button.is_deleted or not self.loaded:
             return
         server = connection.base_url() if connection.is_remote() else None
-        chip: Provenance = provenance(ui=this_build(), about=self.about, server_url=server, connected=self.connected)
+        chip: Provenance = provenance(
+            ui=this_build(), about=self.about, server_url=server, connected=self.connected, paused=self.paused
+        )
         self.icon.name = LEVEL_ICONS[chip.level]
         self.label.text = chip.text
         self.short_label.text = chip.short

@@ -214,6 +214,11 @@ class RunFormView:
         except ApiError:
             return
 
+    async def read_busy_marks_again(self) -> None:
+        """The branches' busy marks as the server has them now (not while the picker shows what a search found)."""
+        if len(self.branches) < PICKER_LIMIT:
+            await self.reload_branches()
+
     def remember_typed(self, event) -> None:  # noqa: ANN001 - a NiceGUI GenericEventArguments
         text = event.args if isinstance(event.args, str) else ''
         shown = self.branch.options if isinstance(self.branch.options, dict) else {}
@@ -297,8 +302,8 @@ class RunFormView:
 
     async def tick(self) -> None:
         self.ticks += 1
-        if self.ticks % BRANCH_REFRESH_TICKS == 0 and len(self.branches) < PICKER_LIMIT:  # (not while searching)
-            await self.reload_branches()  # locks held by other projects' runs on the same repository
+        if self.ticks % BRANCH_REFRESH_TICKS == 0:
+            await self.read_busy_marks_again()  # locks held by other projects' runs on the same repository
         action = self.limits.tick_action()
         if action == 'refresh':
             await self.refresh_quota()

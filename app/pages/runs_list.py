@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlencode
 
@@ -16,6 +17,7 @@ from app.pages.run_filters_bar import filter_bar
 from app.pages.run_row import run_row
 from app.pages.widgets import confirm, error_notice, list_note, notify_error
 from app.state import connection, live
+from app.state.live_pause import LiveState
 from app.state.me import is_operator, who_am_i
 from app.state.runs_store import RunsStore
 
@@ -23,6 +25,9 @@ WAITING_REFRESH_TICKS = 5  # seconds between re-reads of the queued rows' waitin
 WAITING_REFRESH_ROWS = 20
 OLDER_PAGE = 50
 MAX_PAGE = 500  # the API's largest page: a reload after "load older" re-reads at most this many
+
+
+LIVE_WORDS: dict[LiveState, str] = {'live': '● live', 'paused': '‖ live updates paused', 'down': '○ reconnecting…'}
 
 
 class RunsListView:
@@ -45,6 +50,8 @@ class RunsListView:
         self.dirty: dict[str, None] = {}  # run ids changed since we last read them (insertion-ordered)
         self.draining = False
         self.on_run_update: list[Any] = []  # called with each run read after a live change (the form's 409 banner)
+        # awaited after the list read again on a reconnect (changes its stream missed: the form's busy marks)
+        self.on_read_again: list[Callable[[], Awaitable[None]]] = []
         self.ticks = 0
         with ui.row().classes('w-full items-center gap-2'):
             self.message = ui.column().classes('gap-0')
@@ -131,12 +138,19 @@ class RunsListView:
             self.draining = False
 
     def follow(self, *, project: str | None) -> None:
-        live.follow(self.on_event, project=project, on_reconnect=self.load, on_state=self.set_live)
+        live.follow(self.on_event, project=project, on_reconnect=self.read_again, on_state=self.set_live)
 
-    def set_live(self, connected: bool) -> None:
-        self.live_label.text = '● live' if connected else '○ reconnecting…'
-        self.live_label.classes(replace='text-xs ' + ('text-positive' if connected else 'text-warning'))
-        attrs(self.box, {'data-live': 'true' if connected else 'false'})
+    async def read_again(self) -> None:
+        """The stream opened (first, or after a drop or a pause): what changed meanwhile, here and beside the list."""
+        await self.load()
+        for listener in self.on_read_again:
+            await listener()
+
+    def set_live(self, state: LiveState) -> None:
+        # paused: the server's live updates, not this page's connection (the banner above says what that means)
+        self.live_label.text = LIVE_WORDS[state]
+        self.live_label.classes(replace='text-xs ' + ('text-positive' if state == 'live' else 'rb-text-caution'))
+        attrs(self.box, {'data-live': 'true' if state == 'live' else 'false'})
 
     # -- view
     @staticmethod

@@ -14,6 +14,7 @@ from nicegui import background_tasks, ui
 
 from app.pages.attributes import attrs
 from app.pages.browser_alerts import watch_own_runs
+from app.pages.live_banner import LivePausedBanner
 from app.pages.operator_only import operator_links
 from app.pages.provenance_chip import ProvenanceChip, forget_about
 from app.state import connection, session
@@ -56,26 +57,31 @@ def frame(title: str, *, show_person: bool = True) -> Iterator[None]:
     ui.add_body_html(NOSCRIPT_HTML)  # without JavaScript: a link to the plain project list (app/pages/plain.py)
     ui.dark_mode(None)  # follow the system
     ui.page_title(f'{title} · Runboard')  # tabs and history tell pages apart
-    with ui.header().classes('items-center justify-between px-4 py-2'):
-        with ui.link(target='/').classes('text-white no-underline flex items-center gap-2'):
-            ui.icon('sports_score').classes('text-2xl')
-            ui.label('Runboard').classes('text-lg font-bold')
-        # wraps onto a second line where a phone has no room for all of it (WCAG reflow: nothing past the edge)
-        with ui.row().classes('items-center gap-x-3 gap-y-1 flex-wrap justify-end min-w-0'):
-            if show_person:  # a page someone may read data on (not the sign-in page, whose reader may see none)
-                ui.link('Workers', '/workers').classes('text-white text-sm rb-tap-link').props(
-                    'data-testid=nav-workers'
-                )
-                operator_links()  # Audit, Settings
+    # its own line, then under it the banner while the server's live updates are paused
+    with ui.header().classes('px-4 py-2').style('flex-direction: column; align-items: stretch; gap: 0'):
+        with ui.row(wrap=False).classes('w-full items-center justify-between'):
+            with ui.link(target='/').classes('text-white no-underline flex items-center gap-2'):
+                ui.icon('sports_score').classes('text-2xl')
+                ui.label('Runboard').classes('text-lg font-bold')
+            # wraps onto a second line where a phone has no room for all of it (WCAG reflow: nothing past the edge)
+            with ui.row().classes('items-center gap-x-3 gap-y-1 flex-wrap justify-end min-w-0'):
+                if show_person:  # a page someone may read data on (not the sign-in page, whose reader may see none)
+                    ui.link('Workers', '/workers').classes('text-white text-sm rb-tap-link').props(
+                        'data-testid=nav-workers'
+                    )
+                    operator_links()  # Audit, Settings
 
-                chip = ProvenanceChip()
-            # narrow screens: the page's own heading names it; a title cut to one letter says nothing
-            title_label = ui.label(title).classes('text-sm opacity-80 truncate rb-wide-only')
-            title_label.props('data-testid=page-name')
-            if show_person:
-                _person_menu(chip)
+                    chip = ProvenanceChip()
+                # narrow screens: the page's own heading names it; a title cut to one letter says nothing
+                title_label = ui.label(title).classes('text-sm opacity-80 truncate rb-wide-only')
+                title_label.props('data-testid=page-name')
+                if show_person:
+                    _person_menu(chip)
 
-                watch_own_runs()  # a browser notification when the person's own run ends (opt-in: notifications page)
+                    # a browser notification when the person's own run ends (opt-in: notifications page)
+                    watch_own_runs()
+        if show_person:
+            LivePausedBanner()
     with ui.column().classes('w-full max-w-6xl mx-auto p-2 sm:p-4 gap-4') as content:
         _frames[ui.context.client] = PageFrame(content, title_label)
         yield

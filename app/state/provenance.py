@@ -2,8 +2,9 @@
 
 Inputs: this UI's own build, the server's GET /about answer (None when it could not be read), the API
 address when the UI talks to a remote server, and whether the tab's live stream is up (None: no stream on
-this page). Red beats amber: a page that cannot hear the server may be showing old data; amber says the UI
-and the server are different builds."""
+this page), and whether the server's live updates are paused (its event listener lost Redis: the page is
+connected, but may show old data until they resume). Red beats amber: a page that cannot hear the server may be
+showing old data; amber says the UI and the server are different builds, or that its live updates are paused."""
 
 from __future__ import annotations
 
@@ -39,7 +40,7 @@ def _label(version: str, commit: str | None) -> str:
 
 
 def provenance(
-    *, ui: Build, about: dict[str, Any] | None, server_url: str | None, connected: bool | None
+    *, ui: Build, about: dict[str, Any] | None, server_url: str | None, connected: bool | None, paused: bool = False
 ) -> Provenance:
     where = urlsplit(server_url).netloc if server_url else None
     if about is None:
@@ -69,10 +70,15 @@ def provenance(
     sandboxed = about.get('sandbox', 'sandboxed') == 'sandboxed'
     if not sandboxed:  # the norm goes unsaid in the chip (its details say it); the exception is loud
         parts.append('runs NOT sandboxed')
-    level: Level = 'red' if connected is False else 'amber' if skew or not sandboxed else 'ok'
+    paused = paused and connected is not False  # offline says more
+    level: Level = 'red' if connected is False else 'amber' if skew or not sandboxed or paused else 'ok'
     if connected is False:
         facts.insert(0, ('live updates', 'disconnected: reconnecting'))
         parts.insert(0, 'offline')
+    elif paused:
+        facts.insert(0, ('live updates', 'paused: the server lost its connection to Redis'))
+        parts.insert(0, 'live updates paused')
     warnings = ['NOT sandboxed'] * (not sandboxed) + ['build differs'] * skew
-    short = ' · '.join(['offline' if connected is False else about['mode'], *warnings])
+    first = 'offline' if connected is False else 'paused' if paused else about['mode']
+    short = ' · '.join([first, *warnings])
     return Provenance(' · '.join(parts), level, facts, short)

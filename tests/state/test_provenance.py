@@ -90,6 +90,26 @@ def test_the_chip(
     assert (chip.text, chip.level, chip.short) == (text, level, short)
 
 
+@pytest.mark.parametrize(
+    'connected, text, level, short',
+    [
+        # the server answered that its live updates are paused (its listener lost Redis): the page is connected, its
+        # data may be stale: amber, and the chip says which, not "offline"
+        (True, 'live updates paused · team · 0.2.0 (abc123def456) · builder', 'amber', 'paused'),
+        # the stream dropped too: offline says more
+        (False, 'offline · team · 0.2.0 (abc123def456) · builder', 'red', 'offline'),
+    ],
+)
+def test_the_chip_while_live_updates_are_paused(connected: bool, text: str, level: str, short: str) -> None:
+    chip = provenance(ui=UI, about=TEAM, server_url=None, connected=connected, paused=True)
+    assert (chip.text, chip.level, chip.short) == (text, level, short)
+    assert chip.facts[0] == (
+        ('live updates', 'paused: the server lost its connection to Redis')
+        if connected
+        else ('live updates', 'disconnected: reconnecting')
+    )
+
+
 def test_the_details_name_every_fact() -> None:
     about = {**TEAM, 'version': '0.3.0', 'limits': 'memory 4.0 GiB, 4096 processes'}
     chip = provenance(ui=UI, about=about, server_url='http://t:1', connected=True)
