@@ -1,5 +1,7 @@
 """Follow a run to its end: read its timeline with GET /runs/{id}/events?after=, woken promptly by the
-server-sent change stream (GET /events?run=ID), with a slow poll as the fallback when the stream is down."""
+server-sent change stream (GET /events?run=ID), with a slow poll as the fallback when the stream is down. A server
+whose live updates are paused (503 live_updates_paused: its event listener lost Redis) is said once, and that they
+resumed once the stream opens again; the poll goes on reading the run meanwhile."""
 
 from __future__ import annotations
 
@@ -7,25 +9,50 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 from app.cli.policy import backoff_delay, is_terminal, is_transient
 from app.client import ApiError, RunboardClient
+from app.state.live_pause import paused_since
 
 PAGE = 1000
 POLL_SECONDS = 2.0  # the fallback: look again even when no change event arrived
 GIVE_UP_SECONDS = 120.0  # consecutive seconds without reaching the server before following gives up
 
 
-async def _wake_on_changes(client: RunboardClient, run_id: str, wake: asyncio.Event) -> None:
-    """Set `wake` on every change event of the run; reconnect the stream with backoff when it drops."""
+async def _wake_on_changes(
+    client: RunboardClient,
+    run_id: str,
+    wake: asyncio.Event,
+    *,
+    on_paused: Callable[[datetime], None] | None = None,
+    on_resumed: Callable[[], None] | None = None,
+) -> None:
+    """Set `wake` on every change event of the run; reconnect the stream with backoff when it drops, and when the
+    server says its live updates are paused, after the Retry-After it gives (on_paused once, then on_resumed)."""
     attempt = 0
+    paused = False
+
+    def opened() -> None:
+        nonlocal paused
+        if paused:
+            paused = False
+            wake.set()  # read now what changed since the last poll
+            if on_resumed:
+                on_resumed()
+
     while True:
         try:
-            async for _ in client.events(run=run_id):
+            async for _ in client.events(run=run_id, on_open=opened):
                 attempt = 0
                 wake.set()
-        except ApiError:
-            pass
+        except ApiError as error:
+            if (since := paused_since(error, datetime.now(UTC))) is not None:
+                if not paused and on_paused:
+                    on_paused(since)
+                paused = True
+                await asyncio.sleep(error.retry_after or POLL_SECONDS)
+                continue
         attempt += 1
         wake.set()  # the stream may have missed changes while it was down: look now
         await asyncio.sleep(backoff_delay(attempt, cap=POLL_SECONDS * 2))
@@ -38,12 +65,18 @@ async def follow_run(
     on_event: Callable[[dict], None],
     on_status: Callable[[dict], None] | None = None,
     on_connection_problem: Callable[[ApiError], None] | None = None,
+    on_live_paused: Callable[[datetime], None] | None = None,
+    on_live_resumed: Callable[[], None] | None = None,
     after: int = 0,
 ) -> dict:
     """Call on_event for every timeline event after `after`, in order, until the run ends.
-    Returns the final run (without events). Raises ApiError when the run is gone or the server stays away."""
+    Returns the final run (without events). Raises ApiError when the run is gone or the server stays away.
+    on_live_paused(since) when the server's live updates are paused (the run is then read every POLL_SECONDS),
+    on_live_resumed() when they are back."""
     wake = asyncio.Event()
-    watcher = asyncio.create_task(_wake_on_changes(client, run_id, wake))
+    watcher = asyncio.create_task(
+        _wake_on_changes(client, run_id, wake, on_paused=on_live_paused, on_resumed=on_live_resumed)
+    )
     failing_since: float | None = None
     last_status = None
 

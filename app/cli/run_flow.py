@@ -8,12 +8,14 @@ import asyncio
 import contextlib
 import json
 from collections.abc import Awaitable, Callable, Iterator
+from datetime import datetime
 from typing import Any
 
 import typer
 from rich.status import Status
 
 from app.cli import artifacts as artifact_commands
+from app.cli import follow as following
 from app.cli import render
 from app.cli.context import Cli
 from app.cli.follow import GIVE_UP_SECONDS, follow_run
@@ -21,6 +23,7 @@ from app.cli.policy import Exit, exit_code_for_outcome
 from app.cli.submit import MAX_ATTEMPTS, Notices, send_until_answered
 from app.client import ApiError, Response, RunboardClient, new_idempotency_key
 from app.models.vocabulary import awaits_approval
+from app.state.live_pause import since_text
 
 
 @contextlib.contextmanager
@@ -131,8 +134,23 @@ async def follow_and_print(cli: Cli, client: RunboardClient, run_id: str, *, jso
                 f'(for up to {GIVE_UP_SECONDS:.0f} s)…'
             )
 
+        def on_live_paused(since: datetime) -> None:
+            cli.err.print(
+                f'[yellow]Live updates paused[/]: the server lost its connection to Redis ({since_text(since)}). '
+                f'Still following: reading the run every {following.POLL_SECONDS:g} s until they resume.'
+            )
+
+        def on_live_resumed() -> None:
+            cli.err.print('Live updates resumed.')
+
         final = await follow_run(
-            client, run_id, on_event=on_event, on_status=on_status, on_connection_problem=on_connection_problem
+            client,
+            run_id,
+            on_event=on_event,
+            on_status=on_status,
+            on_connection_problem=on_connection_problem,
+            on_live_paused=on_live_paused,
+            on_live_resumed=on_live_resumed,
         )
     if not json_lines:
         style = render.STATUS_STYLE.get(final['status'], 'bold')

@@ -240,6 +240,49 @@ def test_follow_falls_back_to_polling_without_the_event_stream(settings_factory,
         assert followed.code == 1 and 'boom' in followed.stdout and 'failed' in followed.stdout.splitlines()[-1]
 
 
+def test_follow_says_once_that_live_updates_are_paused_and_when_they_resume(
+    settings_factory, repo_factory, monkeypatch
+) -> None:
+    """A team server whose event listener lost Redis answers GET /events with 503 live_updates_paused: the follower
+    says so in one line on stderr (not a traceback, not a silent stall), keeps reading the run, and says when the
+    stream is back."""
+    from app.client import ApiError
+
+    real_events = RunboardClient.events
+    refusals = [0]
+
+    async def paused_twice(self, **filters):  # noqa: ANN001, ANN003, ANN202
+        if refusals[0] < 2:
+            refusals[0] += 1
+            raise ApiError(
+                503,
+                'live_updates_paused',
+                'Live updates are paused: this server cannot hear the other servers and workers.',
+                body={'paused_since': '2024-05-01T14:03:12+00:00', 'retry_after_seconds': 1},
+                headers={'retry-after': '1'},
+            )
+        async for event in real_events(self, **filters):
+            yield event
+
+    monkeypatch.setattr(RunboardClient, 'events', paused_twice)
+    monkeypatch.setattr('app.cli.follow.POLL_SECONDS', 0.2)
+    slow = shell_script('for i in 1 2 3 4 5 6 7 8 9 10; do echo "tick $i"; sleep 0.4; done')
+    with served(settings_factory, repo_factory, branches={'slow': slow}) as (_, cli):
+        followed = cli(*TRIGGER, '--branch', 'slow', '--depth', 'shallow', '--follow')
+    assert followed.code == 0, followed.stderr
+    assert refusals[0] == 2
+    said = followed.stderr.splitlines()
+    paused = [line for line in said if 'Live updates paused' in line]
+    assert paused == [
+        'Live updates paused: the server lost its connection to Redis (since 14:03:12 UTC). Still following: '
+        'reading the run every 0.2 s until they resume.'
+    ], said
+    assert said.index(paused[0]) < said.index('Live updates resumed.')
+    assert 'Traceback' not in followed.stderr
+    ticks = [line.split()[-1] for line in followed.stdout.splitlines() if ' tick ' in line]
+    assert ticks == [str(i) for i in range(1, 11)]  # read on while paused: nothing lost, nothing twice
+
+
 def test_follow_rides_out_a_network_outage_without_losing_or_repeating_lines(settings_factory, repo_factory) -> None:
     slow = shell_script('for i in 1 2 3 4 5 6 7 8 9 10; do echo "tick $i"; sleep 0.4; done')
     with served(settings_factory, repo_factory, branches={'slow': slow}) as (server, cli):
