@@ -59,7 +59,7 @@ def frame(title: str, *, show_person: bool = True) -> Iterator[None]:
     ui.page_title(f'{title} · Runboard')  # tabs and history tell pages apart
     # its own line, then under it the banner while the server's live updates are paused
     with ui.header().classes('px-4 py-2').style('flex-direction: column; align-items: stretch; gap: 0'):
-        with ui.row(wrap=False).classes('w-full items-center justify-between'):
+        with ui.row().classes('w-full items-center justify-between'):  # wraps, as the header did
             with ui.link(target='/').classes('text-white no-underline flex items-center gap-2'):
                 ui.icon('sports_score').classes('text-2xl')
                 ui.label('Runboard').classes('text-lg font-bold')

@@ -11,7 +11,8 @@ import time
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.helpers.e2e import Stack, gates_dir, screenshot, stack
+from tests.helpers.axe import axe_violations, by_rule
+from tests.helpers.e2e import HEADER_CUT, Stack, gates_dir, screenshot, stack
 from tests.helpers.own_redis import own_redis
 from tests.helpers.servers import free_port
 
@@ -72,6 +73,15 @@ def test_pages_say_live_updates_are_paused_and_read_again_before_the_banner_goes
         expect(runs).to_have_attribute('data-live', 'false')
         screenshot(page, 'live-paused-project.png')
         screenshot(run_tab, 'live-paused-run.png')
+        # the banner itself passes axe, and on a phone in the dark it wraps with nothing cut or past the edge
+        found = axe_violations(page, 'project page, live updates paused')
+        run_tab.emulate_media(color_scheme='dark')
+        run_tab.set_viewport_size({'width': 390, 'height': 844})
+        run_tab.wait_for_function("document.body.classList.contains('body--dark')")
+        found += axe_violations(run_tab, 'run page, live updates paused, dark 390px')
+        assert not found, f'{by_rule(found)}:\n' + '\n'.join(v.line() for v in found)
+        assert run_tab.evaluate(HEADER_CUT) == []
+        screenshot(run_tab, 'live-paused-run-phone-dark.png')
 
         gate.touch()  # the run ends while the pages cannot hear it
         wait_status(env, run['id'], 'succeeded')
