@@ -82,6 +82,11 @@ class DeliveryAttempt(SQLModel, table=True):
     error: str | None = Field(default=None, max_length=500)
     duration_ms: int = 0
     redelivery: bool = False  # the first attempt of a round a person started (Redeliver, Test)
+    # what the receiver answered (services/notifications/answers.py): its Content-Type and the first 2 KiB of its
+    # body as inert text; None without an HTTP answer. Operators only: never in the list, never to builders
+    answer_content_type: str | None = Field(default=None, max_length=200)
+    answer_excerpt: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    answer_truncated: bool = False  # the body went on past the excerpt
 
 
 # ---------------------------------------------------------------- API schemas
@@ -170,6 +175,18 @@ class AttemptPublic(SQLModel):
     _utc = field_validator('at')(classmethod(lambda cls, v: as_utc(v)))
 
 
+class AnswerPublic(SQLModel):
+    """What the receiver answered to one attempt (operators only): its Content-Type and the start of its body."""
+
+    content_type: str | None = None
+    excerpt: str  # the first 2 KiB, decoded with replacement, escape sequences and control characters removed
+    truncated: bool = False  # the body went on past the excerpt (or stopped coming within the time allowed)
+
+
+class AttemptDetail(AttemptPublic):
+    answer: AnswerPublic | None = None  # operators: None when no HTTP answer came; builders: always None
+
+
 class DeliveryPublic(SQLModel):
     id: str
     rule_id: str
@@ -196,6 +213,8 @@ class DeliveryPublic(SQLModel):
 
 class DeliveryDetail(DeliveryPublic):
     payload: str  # the body as sent (as it will be sent, before the first attempt)
+    attempt_log: list[AttemptDetail] = []  # type: ignore[assignment]  # oldest first, each with its answer
+    answers_shown: bool = False  # the caller may read the receiver's answers (operators); builders never
 
 
 class DeliveryPage(SQLModel):

@@ -1,6 +1,8 @@
 """The delivery log of a project's webhooks: newest first, each delivery's status and attempts, Redeliver
-(operators), older pages below. Re-read when a run of the project ends or the project changes, for a while after a
-run began to wait for approval, and while a delivery is pending, retrying or held (attempts are not change events)."""
+(operators), what the receiver answered to each attempt (operators: its Answer button reads the delivery's detail,
+the one place the API gives it), older pages below. Re-read when a run of the project ends or the project changes,
+for a while after a run began to wait for approval, and while a delivery is pending, retrying or held (attempts are
+not change events)."""
 
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from app.state.notifications_view import (
     STATUS_COLORS,
     STATUS_LABELS,
     WATCH_SECONDS,
+    answer_heading,
     any_changing,
     attempt_text,
     delivery_state,
@@ -130,14 +133,56 @@ class DeliveryLog:
                     ).classes('rb-tap')
             state = ui.label(delivery_state(item)).classes('text-sm').props('data-field=state aria-live=polite')
             self.states[item['id']] = state
-            with ui.column().classes('gap-0 pl-2').props('data-field=attempts'):
+            with ui.column().classes('w-full gap-0 pl-2').props('data-field=attempts'):
                 for attempt in item['attempt_log']:
                     ok = attempt.get('status_code') is not None and 200 <= attempt['status_code'] < 300
-                    label = ui.label(attempt_text(attempt)).classes(
-                        'text-xs font-mono ' + ('text-positive' if ok else 'opacity-80')
-                    )
-                    attrs(label, {'data-attempt': str(attempt['number'])})
+                    with ui.row().classes('items-center gap-x-2 gap-y-0'):
+                        label = ui.label(attempt_text(attempt)).classes(
+                            'text-xs font-mono ' + ('text-positive' if ok else 'opacity-80')
+                        )
+                        attrs(label, {'data-attempt': str(attempt['number'])})
+                        toggle = None
+                        if self.operator and attempt.get('status_code') is not None:  # an HTTP answer came
+                            toggle = ui.button('Answer', icon='expand_more').props(
+                                'flat dense no-caps size=sm data-testid=attempt-answer aria-expanded=false'
+                            )
+                    if toggle is not None:
+                        self.answer_panel(item['id'], attempt['number'], toggle)
             ui.label(f'delivery {item["id"]} · event {item["event_id"]}').classes('text-xs opacity-60 font-mono')
+
+    def answer_panel(self, delivery_id: str, number: int, toggle: ui.button) -> None:
+        """What the receiver answered to attempt `number`, shown under it when its Answer button is pressed (read
+        then, from the delivery's detail: the log's list never carries answers)."""
+        panel = ui.column().classes('w-full gap-1 pl-4 pb-1').props('role=region data-field=answer')
+        attrs(panel, {'aria-label': f'Answer to attempt #{number}', 'data-answer': str(number)})
+        panel.set_visibility(False)
+        name = f'Answer to attempt #{number}: what the receiver said'
+        attrs(toggle, {'aria-label': name, 'aria-controls': panel.html_id})
+
+        async def flip() -> None:
+            opening = not panel.visible
+            if opening and not panel.default_slot.children:
+                await self.fill_answer(panel, delivery_id, number)
+            panel.set_visibility(opening)
+            attrs(toggle, {'icon': 'expand_less' if opening else 'expand_more', 'aria-expanded': str(opening).lower()})
+
+        toggle.on_click(flip)
+        toggle.classes('rb-tap')
+
+    async def fill_answer(self, panel: ui.column, delivery_id: str, number: int) -> None:
+        try:
+            detail = await connection.client().delivery(delivery_id)
+        except ApiError as exc:
+            error_notice(panel, exc, f'read the answer to attempt #{number}')
+            return
+        attempt = next((a for a in detail['attempt_log'] if a['number'] == number), None)
+        answer = attempt.get('answer') if attempt else None
+        with panel:
+            ui.label(answer_heading(answer)).classes('text-xs opacity-70')
+            if answer and answer['excerpt']:
+                ui.label(answer['excerpt']).classes(
+                    'text-xs font-mono whitespace-pre-wrap break-all w-full rb-answer'
+                ).props('dir=auto data-field=excerpt')
 
     async def redeliver(self, item: dict) -> None:
         try:

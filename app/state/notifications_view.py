@@ -85,6 +85,18 @@ def attempt_text(attempt: dict) -> str:
     return ' · '.join(parts)
 
 
+def answer_heading(answer: dict | None) -> str:
+    """The line over what a receiver answered to an attempt (operators): 'application/json · the whole body',
+    'text/html · cut short (...)', 'text/plain · an empty body'; None: no body was kept (an attempt recorded before
+    Runboard kept them)."""
+    if answer is None:
+        return 'No answer body was kept for this attempt.'
+    kind = answer.get('content_type') or 'no Content-Type'
+    if answer.get('truncated'):
+        return f'{kind} · cut short: the body went on past its first 2 KiB, or stopped coming'
+    return f'{kind} · ' + ('the whole body' if answer.get('excerpt') else 'an empty body')
+
+
 def delivery_state(delivery: dict, now: datetime | None = None) -> str:
     """Where a delivery stands, in words: 'delivered (HTTP 200) after 3 attempts', 'retrying in 30 s', ..."""
     count = delivery['attempts']

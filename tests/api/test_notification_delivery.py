@@ -11,11 +11,12 @@ from datetime import timedelta
 from sqlalchemy import update
 
 from app.infra.db import session_scope
-from app.models import NotificationRule, utcnow
+from app.models import NotificationRule, Role, utcnow
 from app.services.notifications.fair_share import PER_RULE_IN_FLIGHT
 from app.services.notifications.outbox import insert_deliveries
 from app.services.notifications.payloads import EventFacts
 from app.services.notifications.signature import sign, verify
+from tests.helpers.api import add_user
 from tests.helpers.runs import create_project, shell_script, trigger, wait_for_status
 from tests.helpers.servers import api_server
 from tests.helpers.webhooks import receiver
@@ -101,12 +102,13 @@ def test_a_receiver_answering_500_twice_gets_the_third_attempt(settings_factory,
         delivery = _settled(client, requests[0].headers['x-runboard-delivery'])
         assert delivery['status'] == 'delivered' and delivery['attempts'] == 3
         assert [a['status_code'] for a in delivery['attempt_log']] == [500, 500, 200]
-        # the status and its standard phrase; never the receiver's body (builders read the log)
+        # the status and its standard phrase; the receiver's body only in its answer (operators read it)
         assert delivery['attempt_log'][0]['error'] == 'HTTP 500 Internal Server Error'
+        assert delivery['attempt_log'][0]['answer']['excerpt'] == 'receiver says no'
         # the backoff was waited between attempts (0.3 s in this test)
         assert requests[1].at - requests[0].at >= 0.25 and requests[2].at - requests[1].at >= 0.25
         [listed] = _deliveries(client, status='delivered')
-        assert listed['attempt_log'] == delivery['attempt_log']
+        assert listed['attempt_log'] == [{k: v for k, v in a.items() if k != 'answer'} for a in delivery['attempt_log']]
 
 
 def test_gives_up_then_redeliver_sends_the_same_delivery_again(settings_factory, repo_factory) -> None:  # noqa: ANN001
@@ -130,6 +132,43 @@ def test_gives_up_then_redeliver_sends_the_same_delivery_again(settings_factory,
 
         # a delivered one can be sent again too (a receiver that lost it)
         assert client.post(f'/api/deliveries/{delivery["id"]}/redeliver').json()['attempts'] == 5
+
+
+def test_operators_read_what_the_receiver_answered_builders_never(settings_factory, repo_factory) -> None:  # noqa: ANN001
+    """Each attempt keeps the receiver's Content-Type and the first 2 KiB of its body, inert (no escape sequences or
+    control characters); a delivery's detail shows them to operators only, and the list to no one."""
+    answer = b'\x1b[31m{"error": "bad signature"}\x1b[0m\x00' + b'x' * 3000
+    repo = repo_factory({'main': shell_script('exit 1')})
+    settings = settings_factory(**{**FAST, 'notification_max_attempts': 2})
+    with (
+        receiver(401, 401, body=answer, content_type='application/json; charset=utf-8') as rx,
+        api_server(settings) as server,
+        server.client() as client,
+    ):
+        create_project(client, repo)
+        _rule(client, rx.url, events=['run.failed'])
+        wait_for_status(client, trigger(client).json()['id'])
+        delivery = _settled(client, rx.wait_for(2)[0].headers['x-runboard-delivery'])
+        assert delivery['status'] == 'gave_up' and delivery['answers_shown'] is True
+        first = delivery['attempt_log'][0]
+        assert first['error'] == 'HTTP 401 Unauthorized'  # the error line is as before: code and phrase
+        kept = first['answer']
+        assert kept['content_type'] == 'application/json; charset=utf-8' and kept['truncated'] is True
+        assert kept['excerpt'].startswith('{"error": "bad signature"}x')
+        assert len(kept['excerpt'].encode()) == 2048 - len(b'\x1b[31m\x1b[0m\x00')  # 2 KiB read, controls removed
+        listed = client.get('/api/projects/proj/deliveries').json()['items'][0]
+        assert 'bad signature' not in json.dumps(listed)  # the list never carries answers
+        # the answer to a Redeliver (operators) carries the attempt it made with its answer
+        again = client.post(f'/api/deliveries/{delivery["id"]}/redeliver').json()
+        assert again['attempt_log'][-1]['status_code'] == 200 and again['attempt_log'][-1]['answer'] == kept
+
+        builder = add_user(server, role=Role.builder, name='bob')
+        with server.client(builder) as as_builder:
+            seen = as_builder.get(f'/api/deliveries/{delivery["id"]}')
+            assert seen.status_code == 200
+            assert seen.json()['answers_shown'] is False
+            assert [a['answer'] for a in seen.json()['attempt_log']] == [None, None, None]
+            assert 'bad signature' not in seen.text and 'xxxx' not in seen.text
 
 
 def test_a_server_stopped_while_a_delivery_backs_off_loses_nothing(settings_factory, repo_factory) -> None:  # noqa: ANN001

@@ -26,6 +26,8 @@ class Receiver:
     answers: list[int] = field(default_factory=list)  # the next answers' status codes, in order; then 200
     delays: list[float] = field(default_factory=list)  # seconds before each next answer, in order; then none
     held: int = 0  # how many of the first requests wait for release() before they are answered
+    body: bytes | None = None  # every answer's body (default: b'ok', or b'receiver says no' for a non-2xx)
+    content_type: str = 'text/plain'
     answered: int = 0  # requests whose answer was written (or whose sender had hung up) so far
     requests: list[Received] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -51,8 +53,16 @@ class Receiver:
 
 
 @contextmanager
-def receiver(*answers: int, delays: tuple[float, ...] = (), held: int = 0) -> Iterator[Receiver]:
-    state = Receiver(url='', answers=list(answers), delays=list(delays), held=held)
+def receiver(
+    *answers: int,
+    delays: tuple[float, ...] = (),
+    held: int = 0,
+    body: bytes | None = None,
+    content_type: str = 'text/plain',
+) -> Iterator[Receiver]:
+    state = Receiver(
+        url='', answers=list(answers), delays=list(delays), held=held, body=body, content_type=content_type
+    )
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:  # noqa: N802 - the standard library's name
@@ -70,9 +80,11 @@ def receiver(*answers: int, delays: tuple[float, ...] = (), held: int = 0) -> It
             time.sleep(delay)
             try:
                 self.send_response(code)
-                self.send_header('Content-Type', 'text/plain')
+                answer = state.body if state.body is not None else b'ok' if code < 300 else b'receiver says no'
+                self.send_header('Content-Type', state.content_type)
+                self.send_header('Content-Length', str(len(answer)))
                 self.end_headers()
-                self.wfile.write(b'ok' if code < 300 else b'receiver says no')
+                self.wfile.write(answer)
             except OSError:  # the sender gave up waiting and hung up
                 pass
             with state.lock:

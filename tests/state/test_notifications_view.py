@@ -9,6 +9,7 @@ import pytest
 
 from app.state.notifications_view import (
     BrowserAlert,
+    answer_heading,
     attempt_text,
     delivery_state,
     events_text,
@@ -181,3 +182,22 @@ def test_own_run_alert(run: dict, me: str | None, alert: BrowserAlert | str | No
         assert found is not None and found.title == alert
     else:
         assert found == alert
+
+
+@pytest.mark.parametrize(
+    ('answer', 'text'),
+    [
+        (None, 'No answer body was kept for this attempt.'),
+        (
+            {'content_type': 'application/json', 'excerpt': '{}', 'truncated': False},
+            'application/json · the whole body',
+        ),
+        ({'content_type': None, 'excerpt': '', 'truncated': False}, 'no Content-Type · an empty body'),
+        (
+            {'content_type': 'text/html', 'excerpt': '<html>', 'truncated': True},
+            'text/html · cut short: the body went on past its first 2 KiB, or stopped coming',
+        ),
+    ],
+)
+def test_answer_heading(answer: dict | None, text: str) -> None:
+    assert answer_heading(answer) == text

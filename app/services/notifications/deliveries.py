@@ -1,6 +1,8 @@
 """The delivery log of a project's notification rules (newest first, keyset by id, with each delivery's
 attempts), a delivery as sent, Redeliver (the same delivery, id and body, in a new round of attempts) and
-Test (a `ping` delivery). Reading is for everyone who sees the project; Redeliver and Test for operators."""
+Test (a `ping` delivery). Reading is for everyone who sees the project; Redeliver and Test for operators, and so is
+what a receiver answered (its body's excerpt: a rule's URL may be an internal service, docs/notifications.md), which
+only a delivery's detail carries, and only to operators."""
 
 from __future__ import annotations
 
@@ -14,6 +16,8 @@ from app.core.errors import DomainError, not_found
 from app.infra.db import session_scope
 from app.models import (
     PING_EVENT,
+    AnswerPublic,
+    AttemptDetail,
     AttemptPublic,
     Delivery,
     DeliveryAttempt,
@@ -109,13 +113,40 @@ def _visible_delivery(session: Session, principal: Principal, delivery_id: str) 
     return delivery, rule
 
 
+def _answer(attempt: DeliveryAttempt) -> AnswerPublic | None:
+    if attempt.answer_excerpt is None:
+        return None
+    return AnswerPublic(
+        content_type=attempt.answer_content_type, excerpt=attempt.answer_excerpt, truncated=attempt.answer_truncated
+    )
+
+
+def _detailed_attempts(session: Session, delivery_id: str, *, answers: bool) -> list[AttemptDetail]:
+    """A delivery's attempts, oldest first; with what the receiver answered when `answers` (operators)."""
+    rows = session.exec(
+        select(DeliveryAttempt)
+        .where(col(DeliveryAttempt.delivery_id) == delivery_id)
+        .order_by(col(DeliveryAttempt.number))
+    ).all()
+    # the attempt's public fields, and its answer only when asked: a builder's detail never holds the columns
+    return [
+        AttemptDetail.model_validate(
+            {**AttemptPublic.model_validate(row.model_dump()).model_dump(), 'answer': _answer(row) if answers else None}
+        )
+        for row in rows
+    ]
+
+
 def get_delivery(engine: Engine, principal: Principal, delivery_id: str, *, base_url: str) -> DeliveryDetail:
-    """A delivery with its attempts and its body (before its first attempt: the body it will send)."""
+    """A delivery with its attempts and its body (before its first attempt: the body it will send); to operators,
+    each attempt with what the receiver answered."""
+    answers = principal.is_operator
     with Session(engine) as session:
         delivery, rule = _visible_delivery(session, principal, delivery_id)
         payload = delivery.payload or body(from_stored(delivery.facts, base_url), rule.format)
-        attempts = _attempts(session, [delivery.id])[delivery.id]
-        return DeliveryDetail.model_validate({**_public(delivery, rule, attempts), 'payload': payload})
+        attempts = _detailed_attempts(session, delivery.id, answers=answers)
+        shown = {**_public(delivery, rule, []), 'attempt_log': attempts, 'payload': payload, 'answers_shown': answers}
+        return DeliveryDetail.model_validate(shown)
 
 
 def redeliver(engine: Engine, principal: Principal, delivery_id: str) -> int:

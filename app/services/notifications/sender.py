@@ -24,6 +24,7 @@ from app.models.vocabulary import AWAITING_APPROVAL_SQL
 from app.models.webhook_url import url_origin
 from app.services.notifications import outbox
 from app.services.notifications import store as notify_store
+from app.services.notifications.answers import EXCERPT_BYTES, Answer, answer_of
 from app.services.notifications.fair_share import IN_FLIGHT_CAP, PER_RULE_IN_FLIGHT
 from app.services.notifications.rules import after_attempt, retry_after_seconds
 from app.services.notifications.signature import signature_header, signing_secrets
@@ -35,6 +36,7 @@ from app.services.scheduling.periodic import BURST_SETTLE_SECONDS, PeriodicJob
 log = logging.getLogger(__name__)
 ERROR_CHARS = 300
 USER_AGENT = 'Runboard-Webhooks/1'
+ANSWER_READ_SECONDS = 2.0  # at most this long for the body once the status came: a slow body never costs the status
 
 
 SQL_ANY_AWAITING = text(f'SELECT 1 FROM run WHERE {AWAITING_APPROVAL_SQL} LIMIT 1')
@@ -60,7 +62,7 @@ def _clean(text: str, *urls: str) -> str:
 
 def answer_error(code: int) -> str | None:
     """A non-2xx answer in the log: its code and the standard phrase, never the receiver's body or reason text
-    (what a receiver answers is not for everyone who reads the delivery log)."""
+    (what a receiver answers is not for everyone who reads the delivery log: operators read its excerpt apart)."""
     if 200 <= code < 300:
         return None
     try:
@@ -84,12 +86,36 @@ def failure_error(exc: Exception, *urls: str) -> str:
     return type(exc).__name__
 
 
+async def read_answer(reply: httpx.Response, *, seconds: float = ANSWER_READ_SECONDS) -> Answer:
+    """The first EXCERPT_BYTES of the answer's body as kept (answers.py), read for at most `seconds`; what the
+    receiver does meanwhile (a body that stops coming, a broken connection) cuts the excerpt short, nothing more."""
+    got = bytearray()
+    more = False
+    try:
+        async with asyncio.timeout(seconds):
+            async for chunk in reply.aiter_raw():  # as sent: a compressed body is unpacked, bounded, by answer_of
+                got += chunk
+                if len(got) > EXCERPT_BYTES:
+                    more = True
+                    break
+    except (TimeoutError, httpx.HTTPError):
+        more = True
+    return answer_of(
+        bytes(got[:EXCERPT_BYTES]),
+        content_type=reply.headers.get('content-type'),
+        charset=reply.charset_encoding,
+        content_encoding=reply.headers.get('content-encoding'),
+        more=more,
+    )
+
+
 async def post(claimed: Claimed, secrets: list[str], timeout: float, policy: TargetPolicy) -> AttemptResult:
     """One signed POST to the address the policy checked (webhook_targets.py); never raises for what the
-    receiver or the network does."""
+    receiver or the network does. The answer's status decides; the start of its body is kept for operators."""
     body = claimed.payload.encode()
     headers = {
         'Content-Type': 'application/json',
+        'Accept-Encoding': 'identity',  # only the start of the answer is read: no compressed body is asked for
         'User-Agent': USER_AGENT,
         'X-Runboard-Event': claimed.event_type,
         'X-Runboard-Delivery': claimed.id,
@@ -97,6 +123,8 @@ async def post(claimed: Claimed, secrets: list[str], timeout: float, policy: Tar
     }
     started = time.monotonic()
     target_url = claimed.url
+    status: int | None = None  # once the answer's status came, a timeout no longer makes it "no answer"
+    retry_after: float | None = None
 
     def took() -> int:
         return int((time.monotonic() - started) * 1000)
@@ -126,13 +154,21 @@ async def post(claimed: Claimed, secrets: list[str], timeout: float, policy: Tar
                     if number == len(attempts):
                         raise
                     continue  # the name's next address (IPv6 first, say, with a listener on IPv4 only)
-                await reply.aclose()  # the body is not read: only the status and Retry-After are kept
                 break
-        retry_after = retry_after_seconds(reply.headers.get('retry-after'), utcnow())
-        return AttemptResult(reply.status_code, answer_error(reply.status_code), took(), retry_after)
+            status = reply.status_code
+            retry_after = retry_after_seconds(reply.headers.get('retry-after'), utcnow())
+            try:
+                answer = await read_answer(reply)
+            finally:
+                await reply.aclose()
+        return AttemptResult(status, answer_error(status), took(), retry_after, answer)
     except TimeoutError:
+        if status is not None:  # the time ran out while the body came: the status stands, the body is not kept
+            return AttemptResult(status, answer_error(status), took(), retry_after)
         return AttemptResult(None, f'no answer within {timeout:g} s', took())
     except Exception as exc:  # noqa: BLE001 - whatever the URL or the network does is this attempt's failure
+        if status is not None:  # the connection broke after the status came (closing it): the status stands
+            return AttemptResult(status, answer_error(status), took(), retry_after)
         return AttemptResult(None, failure_error(exc, claimed.url, target_url), took())
 
 

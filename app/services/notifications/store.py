@@ -14,6 +14,7 @@ from sqlalchemy import Connection, Engine, Table, func, insert, or_, select, upd
 
 from app.infra.db import read_only, session_scope
 from app.models import DUE_STATUSES, DeliveryAttempt, as_utc, utcnow
+from app.services.notifications.answers import Answer
 from app.services.notifications.fair_share import DueDelivery, to_claim
 from app.services.notifications.outbox import deliveries_table as deliveries
 from app.services.notifications.outbox import rules_table as rules
@@ -53,6 +54,7 @@ class AttemptResult:
     error: str | None
     duration_ms: int
     retry_after: float | None = None
+    answer: Answer | None = None  # what the receiver answered (None: no HTTP answer, or its body was not kept)
 
 
 def _free(now: datetime) -> Any:
@@ -228,6 +230,9 @@ def record_attempt(engine: Engine, me: str, claimed: Claimed, result: AttemptRes
                 error=result.error,
                 duration_ms=result.duration_ms,
                 redelivery=claimed.starts_round,
+                answer_content_type=result.answer.content_type if result.answer else None,
+                answer_excerpt=result.answer.excerpt if result.answer else None,
+                answer_truncated=result.answer.truncated if result.answer else False,
             )
         )
     return True
