@@ -94,9 +94,24 @@ class HelpWhenBare(TyperGroup):
         return super().parse_args(ctx, args)
 
 
+class DefaultCommand(HelpWhenBare):
+    """A group that also answers as its `default` command did before it was a group: `runboard notifications
+    deliveries PROJECT` lists as it always did, beside `deliveries show DELIVERY_ID`. A first word that is none of its
+    commands (nor --help) goes to `default`, options and all."""
+
+    default = 'list'
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ctx.help_option_names:
+            args = [self.default, *args]
+        return super().parse_args(ctx, args)
+
+
 def help_when_bare(app: typer.Typer) -> None:
-    """Make `app` and every group under it a HelpWhenBare."""
-    app.info.cls = HelpWhenBare
+    """Make `app` and every group under it a HelpWhenBare (a group with a class of its own, a DefaultCommand, keeps
+    it: it is one)."""
+    if not (isinstance(app.info.cls, type) and issubclass(app.info.cls, HelpWhenBare)):
+        app.info.cls = HelpWhenBare
     for group in app.registered_groups:
         if group.typer_instance is not None:
             help_when_bare(group.typer_instance)

@@ -1,20 +1,31 @@
 """`runboard notifications list|add|enable|disable|rotate-secret|remove|deliveries|redeliver|test`: a project's
 signed webhooks (docs/notifications.md). Operators change them; everyone who sees the project lists them and their
-deliveries."""
+deliveries (`deliveries PROJECT`, `deliveries show DELIVERY_ID`); operators also read what the receiver answered."""
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any, Optional
 
 import typer
+from rich.console import Group
 from rich.table import Table
+from rich.text import Text
 
 from app.cli import render
 from app.cli.context import Cli, JsonOpt, ServerOpt
+from app.cli.help_types import DefaultCommand
 from app.cli.policy import Exit
 from app.client import RunboardClient
 from app.models.vocabulary import EVENT_TYPES
-from app.state.notifications_view import STATUS_LABELS, attempt_text, delivery_state, events_text
+from app.state.notifications_view import (
+    EVENT_LABELS,
+    STATUS_LABELS,
+    answer_heading,
+    attempt_text,
+    delivery_state,
+    events_text,
+)
 
 notifications_app = typer.Typer(
     help='Signed webhooks of a project: rules, their deliveries, Redeliver, Test.', no_args_is_help=True
@@ -22,6 +33,12 @@ notifications_app = typer.Typer(
 ProjectArg = Annotated[str, typer.Argument(metavar='PROJECT', help='The project id.')]
 RuleArg = Annotated[str, typer.Argument(metavar='RULE_ID', help='From `runboard notifications list`.')]
 DeliveryArg = Annotated[str, typer.Argument(metavar='DELIVERY_ID', help='From `runboard notifications deliveries`.')]
+deliveries_app = typer.Typer(
+    cls=DefaultCommand,
+    help="The delivery log: `deliveries PROJECT` lists a project's deliveries, `deliveries show DELIVERY_ID` one.",
+    no_args_is_help=True,
+)
+notifications_app.add_typer(deliveries_app, name='deliveries')
 
 
 def _rules_table(rules: list[dict]) -> Table | str:
@@ -155,7 +172,7 @@ def _deliveries_table(page: dict) -> Table | str:
     return table
 
 
-@notifications_app.command('deliveries')
+@deliveries_app.command('list')
 def notifications_deliveries(
     project: ProjectArg,
     rule: Annotated[Optional[str], typer.Option('--rule', '-r', help='Only this rule.')] = None,
@@ -168,12 +185,67 @@ def notifications_deliveries(
     json_output: JsonOpt = False,
     server: ServerOpt = None,
 ) -> None:
-    """The project's deliveries, newest first, with each attempt's answer."""
+    """The project's deliveries, newest first, with each attempt's outcome (also `deliveries PROJECT`)."""
     Cli.make(server, json_output).show(
         lambda client: client.deliveries(project, rule=rule, status=status, cursor=cursor, limit=limit),
         _deliveries_table,
         paged=True,
     )
+
+
+def _inert(text: str) -> Text:
+    """Text from a receiver or a run as plain terminal text: the server made it inert; this keeps it so."""
+    return Text(render.without_controls(text))
+
+
+def _body(payload: str) -> str:
+    """The body as sent, indented for a person when it is JSON (--json has it byte for byte)."""
+    try:
+        return json.dumps(json.loads(payload), indent=2, ensure_ascii=False)
+    except ValueError:
+        return payload
+
+
+def delivery_details(delivery: dict) -> Group:
+    """One delivery for a person: its facts, each attempt (to an operator with what the receiver answered), and
+    the body it sends."""
+    event = EVENT_LABELS.get(delivery['event_type'], delivery['event_type'])
+    facts = render.key_values(
+        [
+            ('Delivery', delivery['id']),
+            ('Event', f'{event} ({delivery["event_type"]}, {delivery["event_id"]})'),
+            ('Run', delivery.get('run_id')),
+            ('Project', delivery['project_id']),
+            ('Rule', _inert(f'{delivery["rule_name"]} ({delivery["rule_id"]})')),
+            ('Status', STATUS_LABELS.get(delivery['status'], delivery['status'])),
+            ('Where it stands', _inert(delivery_state(delivery))),
+            ('Created', render.when(delivery.get('created_at'))),
+            ('Delivered', render.when(delivery.get('delivered_at'))),
+        ]
+    )
+    parts: list[Any] = [facts, Text()]
+    attempts = delivery.get('attempt_log') or []
+    parts.append(Text(f'Attempts ({len(attempts)})', style='bold'))
+    if not attempts:
+        parts.append(Text('  none yet'))
+    for attempt in attempts:
+        parts.append(Text('  ') + _inert(attempt_text(attempt)))
+        if delivery.get('answers_shown') and attempt.get('status_code') is not None:
+            answer = attempt.get('answer')
+            parts.append(Text('    Answer: ', style='dim') + _inert(answer_heading(answer)))
+            for line in ((answer or {}).get('excerpt') or '').splitlines():
+                parts.append(Text('    │ ', style='dim') + _inert(line))
+    if attempts and not delivery.get('answers_shown'):
+        parts.append(Text('  What the receiver answered is shown to operators only.', style='dim'))
+    parts += [Text(), Text('Body sent', style='bold'), _inert(_body(delivery['payload']))]
+    return Group(*parts)
+
+
+@deliveries_app.command('show')
+def notifications_delivery_show(delivery: DeliveryArg, json_output: JsonOpt = False, server: ServerOpt = None) -> None:
+    """Show one delivery: its event, rule and state, each attempt (operators: with what the receiver answered, its
+    Content-Type and the first 2 KiB of its body) and the body it sends. Exit 4 when there is no such delivery."""
+    Cli.make(server, json_output).show(lambda client: client.delivery(delivery), delivery_details)
 
 
 def _attempted(cli: Cli, send: Any) -> None:

@@ -101,3 +101,60 @@ def test_bad_input_is_a_usage_error(settings_factory, repo_factory) -> None:  # 
         refused = cli('notifications', 'add', 'proj', 'ftp://example.com/x')
         assert refused.code == 2 and 'http:// or https://' in refused.stderr
         assert cli('notifications', 'deliveries', 'proj', '--status', 'lost').code == 2
+
+
+def test_deliveries_show_prints_one_delivery_and_its_answers_to_operators(settings_factory, repo_factory) -> None:  # noqa: ANN001
+    """`deliveries show DELIVERY_ID`: the delivery, each attempt, and to an operator what the receiver answered (as
+    inert text: its colour codes gone); a builder sees the rest and is told the answers are the operators'; an unknown
+    id is exit 4. `deliveries PROJECT` still lists."""
+    answer = b'\x1b[31mnope:\x1b[0m signature mismatch\nsecond line'
+    with (
+        receiver(500, body=answer, content_type='text/plain; charset=utf-8') as rx,
+        served(settings_factory, repo_factory, **FAST) as (server, cli),
+    ):
+        rule = cli('notifications', 'add', 'proj', rx.url, '--json').json()
+        ping = cli('notifications', 'test', 'proj', rule['id'], '--json')
+        assert ping.code == 1, ping.stderr  # the 500; retried
+        delivery_id = ping.json()['id']
+        deadline = time.monotonic() + 30
+        while (shown := cli('notifications', 'deliveries', 'show', delivery_id, '--json')).json()['status'] != (
+            'delivered'
+        ):
+            assert time.monotonic() < deadline, shown.stdout
+            time.sleep(0.1)
+        assert shown.code == 0
+        detail = shown.json()
+        assert detail['answers_shown'] is True and detail['payload'].encode() == rx.requests[0].body
+        assert [a['answer']['excerpt'] for a in detail['attempt_log']] == ['nope: signature mismatch\nsecond line'] * 2
+
+        human = cli('notifications', 'deliveries', 'show', delivery_id)
+        assert human.code == 0, human.stderr
+        out = human.stdout
+        assert out.splitlines()[0].split() == ['Delivery', delivery_id]
+        assert 'Test (ping) (ping,' in out and 'delivered (HTTP 200) after 2 attempts' in out
+        assert '#1 · ' in out and 'HTTP 500' in out and '#2 · ' in out
+        assert out.count('Answer: text/plain; charset=utf-8 · the whole body') == 2
+        assert '│ nope: signature mismatch' in out and '│ second line' in out and '\x1b' not in out
+        assert 'Body sent' in out and '"type": "ping"' in out
+
+        builder = add_user(server, role=Role.builder, name='bob')
+        as_builder = run_cli(server.base_url, builder, 'notifications', 'deliveries', 'show', delivery_id)
+        assert as_builder.code == 0, as_builder.stderr
+        assert delivery_id in as_builder.stdout and 'signature mismatch' not in as_builder.stdout
+        assert 'What the receiver answered is shown to operators only.' in as_builder.stdout
+        as_json = run_cli(server.base_url, builder, 'notifications', 'deliveries', 'show', delivery_id, '--json')
+        assert 'signature mismatch' not in as_json.stdout and as_json.json()['answers_shown'] is False
+
+        missing = cli('notifications', 'deliveries', 'show', 'dlv_nope')
+        assert missing.code == 4 and "delivery 'dlv_nope' not found" in missing.stderr
+        missing_json = cli('notifications', 'deliveries', 'show', 'dlv_nope', '--json')
+        assert missing_json.code == 4 and missing_json.json()['error'] == 'not_found'
+
+        # the list, both ways: `deliveries PROJECT` as before, and `deliveries list PROJECT`
+        for args in (
+            ('deliveries', 'proj'),
+            ('deliveries', 'list', 'proj'),
+            ('deliveries', '--status', 'delivered', 'proj'),
+        ):
+            listed = cli('notifications', *args)
+            assert listed.code == 0 and delivery_id in listed.stdout, (args, listed.stderr)
