@@ -12,10 +12,20 @@ from starlette.concurrency import run_in_threadpool
 from app.api.deps import PrincipalDep, ServicesDep
 from app.api.schemas import problems
 from app.container import Services
-from app.models import DeliveryDetail, DeliveryPage, RuleCreate, RuleCreated, RulePublic, RuleUpdate
+from app.models import (
+    BulkRedeliver,
+    BulkRedelivery,
+    DeliveryDetail,
+    DeliveryPage,
+    RuleCreate,
+    RuleCreated,
+    RulePublic,
+    RuleUpdate,
+)
 from app.services.identity.accounts import Principal
 from app.services.notifications import deliveries
 from app.services.notifications import webhooks as notifications
+from app.services.notifications.sender import DELIVERIES_QUEUED_EVENT
 from app.services.notifications.webhook_targets import policy_of
 
 router = APIRouter(tags=['notifications'])
@@ -147,3 +157,34 @@ async def redeliver(delivery_id: str, services: ServicesDep, principal: Principa
     the answer carries that attempt. 409 delivery_in_flight while a server is sending it."""
     attempts_before = await run_in_threadpool(deliveries.redeliver, services.engine, principal, delivery_id)
     return await _attempt_now(services, principal, delivery_id, attempts_before)
+
+
+@router.post(
+    RULES + '/{rule_id}/redeliver-gave-up', response_model=BulkRedelivery, responses=problems(401, 403, 404, 422)
+)
+async def redeliver_gave_up(
+    project_id: str,
+    rule_id: str,
+    services: ServicesDep,
+    principal: PrincipalDep,
+    body: BulkRedeliver | None = None,
+) -> BulkRedelivery:
+    """Operators: queue again every delivery of the rule that gave up since `since` (12h, 90m, 2d or an ISO 8601
+    time; default the last 24 hours), each in a new round of attempts, as Redeliver does; the sender loop sends them
+    (each rule at most 4 at once). The answer says how many were `queued` and which were skipped and why
+    (`skipped_by_reason`: `in_flight` being sent now, `redelivery_pending` already queued again and waiting or
+    retrying, `delivered_since`, `changed`). A second call while the first one's are pending queues none of them
+    again. `dry_run: true` counts without changing anything."""
+    asked = body or BulkRedeliver()
+    answer = await run_in_threadpool(
+        deliveries.redeliver_gave_up,
+        services.engine,
+        principal,
+        project_id,
+        rule_id,
+        since=asked.since,
+        dry_run=asked.dry_run,
+    )
+    if answer.queued and not answer.dry_run:  # the sender of every server looks now, not at its next poll
+        services.bus.publish({'type': DELIVERIES_QUEUED_EVENT, 'project_id': project_id})
+    return answer

@@ -1,10 +1,12 @@
-"""`runboard notifications list|add|enable|disable|rotate-secret|remove|deliveries|redeliver|test`: a project's
-signed webhooks (docs/notifications.md). Operators change them; everyone who sees the project lists them and their
-deliveries (`deliveries PROJECT`, `deliveries show DELIVERY_ID`); operators also read what the receiver answered."""
+"""`runboard notifications list|add|enable|disable|rotate-secret|remove|deliveries|redeliver|redeliver-gave-up|test`:
+a project's signed webhooks (docs/notifications.md). Operators change them; everyone who sees the project lists them
+and their deliveries (`deliveries PROJECT`, `deliveries show DELIVERY_ID`); operators also read what the receiver
+answered, and send again all of a rule's deliveries that gave up."""
 
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Annotated, Any, Optional
 
 import typer
@@ -16,6 +18,7 @@ from app.cli import render
 from app.cli.context import Cli, JsonOpt, ServerOpt
 from app.cli.help_types import DefaultCommand
 from app.cli.policy import Exit
+from app.cli.when import since_value
 from app.client import RunboardClient
 from app.models.vocabulary import EVENT_TYPES
 from app.state.notifications_view import (
@@ -23,6 +26,7 @@ from app.state.notifications_view import (
     STATUS_LABELS,
     answer_heading,
     attempt_text,
+    bulk_result,
     delivery_state,
     events_text,
 )
@@ -266,6 +270,34 @@ def _attempted(cli: Cli, send: Any) -> None:
 def notifications_redeliver(delivery: DeliveryArg, json_output: JsonOpt = False, server: ServerOpt = None) -> None:
     """Send a delivery again now, same id and body (operators). Exit 1 when that attempt failed (it is retried)."""
     _attempted(Cli.make(server, json_output), lambda client: client.redeliver(delivery))
+
+
+@notifications_app.command('redeliver-gave-up')
+def notifications_redeliver_gave_up(
+    project: ProjectArg,
+    rule: RuleArg,
+    since: Annotated[
+        Optional[str],
+        typer.Option(
+            '--since',
+            metavar='12h|TIME',
+            help='Those that gave up since: a duration back from now (12h, 90m, 2d) or a time (2026-05-11T22:00, in '
+            "this terminal's zone unless it names an offset). Default: the last 24 hours.",
+        ),
+    ] = None,
+    dry_run: Annotated[bool, typer.Option('--dry-run', help='Only count what it would queue and skip.')] = False,
+    json_output: JsonOpt = False,
+    server: ServerOpt = None,
+) -> None:
+    """Send again every delivery of a rule that gave up in the last 24 hours (or --since), each under its own id
+    (operators). Says how many it queued and which it skipped, why; run twice, it queues none of them twice."""
+    asked = since_value(since, datetime.now().astimezone()) if since else None
+    window = f'since {since}' if since else 'in the last 24 hours'
+
+    async def work(client: RunboardClient) -> dict:
+        return await client.redeliver_gave_up(project, rule, since=asked, dry_run=dry_run)
+
+    Cli.make(server, json_output).show(work, lambda answer: _inert(bulk_result(answer, rule, window)))
 
 
 @notifications_app.command('test')

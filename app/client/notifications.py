@@ -60,3 +60,14 @@ class NotificationsApi:
     async def redeliver(self, delivery_id: str) -> dict:
         """Send it again now (same id and body); the answer carries that attempt."""
         return (await self.request('POST', f'/deliveries/{_id(delivery_id)}/redeliver')).data
+
+    async def redeliver_gave_up(
+        self, project_id: str, rule_id: str, *, since: str | None = None, dry_run: bool = False
+    ) -> dict:
+        """Operators: queue again the rule's deliveries that gave up since `since` (default: the last 24 hours);
+        {'queued': N, 'skipped': M, 'skipped_by_reason': {...}, 'since': ..., ...}. `dry_run`: only count."""
+        body: dict[str, Any] = {'dry_run': dry_run}
+        if since:
+            body['since'] = since
+        path = f'{self._rules(project_id)}/{_id(rule_id)}/redeliver-gave-up'
+        return (await self.request('POST', path, json_body=body)).data

@@ -49,6 +49,7 @@ class Delivery(SQLModel, table=True):
         Index('ix_delivery_due', 'status', 'next_attempt_at'),
         Index('ix_delivery_project_id', 'project_id', 'id'),
         Index('ix_delivery_rule_id', 'rule_id', 'id'),
+        Index('ix_delivery_rule_gave_up', 'rule_id', 'gave_up_at'),
     )
     id: str = Field(primary_key=True)  # dlv_ + a time-sortable id: the X-Runboard-Delivery header
     rule_id: str = Field(foreign_key='notificationrule.id', ondelete='CASCADE')
@@ -72,6 +73,8 @@ class Delivery(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
     delivered_at: datetime | None = None
+    # when it last gave up (kept through a redelivery): the window "redeliver all that gave up" reads
+    gave_up_at: datetime | None = None
 
 
 class DeliveryAttempt(SQLModel, table=True):
@@ -204,9 +207,10 @@ class DeliveryPublic(SQLModel):
     created_at: datetime
     updated_at: datetime
     delivered_at: datetime | None = None
+    gave_up_at: datetime | None = None  # when it last gave up
     attempt_log: list[AttemptPublic] = []  # oldest first
 
-    _utc = field_validator('next_attempt_at', 'created_at', 'updated_at', 'delivered_at')(
+    _utc = field_validator('next_attempt_at', 'created_at', 'updated_at', 'delivered_at', 'gave_up_at')(
         classmethod(lambda cls, v: as_utc(v))
     )
 
@@ -215,6 +219,35 @@ class DeliveryDetail(DeliveryPublic):
     payload: str  # the body as sent (as it will be sent, before the first attempt)
     attempt_log: list[AttemptDetail] = []  # type: ignore[assignment]  # oldest first, each with its answer
     answers_shown: bool = False  # the caller may read the receiver's answers (operators); builders never
+
+
+# what "redeliver all that gave up" did with one delivery that gave up within its window: queued it, or skipped it
+# because a server is sending it now, a redelivery of it waits or retries already, or one delivered it since
+BulkOutcome = Literal['queued', 'in_flight', 'redelivery_pending', 'delivered_since', 'changed']
+
+
+class BulkRedeliver(SQLModel):
+    model_config = {'extra': 'forbid'}
+    since: str | None = Field(default=None, max_length=64)  # 12h, 90m, 2d or an ISO 8601 time; default: 24 hours
+    dry_run: bool = False  # only count: what a call would queue and skip, nothing changed
+
+
+class BulkRedeliveryItem(SQLModel):
+    id: str
+    outcome: BulkOutcome
+
+
+class BulkRedelivery(SQLModel):
+    rule_id: str
+    rule_enabled: bool  # false: the queued deliveries wait until the rule is switched on
+    since: datetime  # the window's start: deliveries that gave up at or after it
+    dry_run: bool
+    queued: int  # queued now (dry_run: would be)
+    skipped: int
+    skipped_by_reason: dict[str, int]  # in_flight, redelivery_pending, delivered_since, changed
+    deliveries: list[BulkRedeliveryItem]  # oldest first
+
+    _utc = field_validator('since')(classmethod(lambda cls, v: as_utc(v)))
 
 
 class DeliveryPage(SQLModel):

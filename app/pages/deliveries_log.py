@@ -1,8 +1,9 @@
 """The delivery log of a project's webhooks: newest first, each delivery's status and attempts, Redeliver
 (operators), what the receiver answered to each attempt (operators: its Answer button reads the delivery's detail,
-the one place the API gives it), older pages below. Re-read when a run of the project ends or the project changes,
-for a while after a run began to wait for approval, and while a delivery is pending, retrying or held (attempts are
-not change events)."""
+the one place the API gives it), older pages below. One webhook's log (the webhook picker) has, for operators,
+"Redeliver all that gave up" in the last 24 hours, confirmed with how many it sends. Re-read when a run of the
+project ends or the project changes, for a while after a run began to wait for approval, and while a delivery is
+pending, retrying or held (attempts are not change events)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from nicegui import ui
 from app.client import ApiError
 from app.pages.attributes import attrs
 from app.pages.theme import live_relative
-from app.pages.widgets import error_notice, list_note, notify_error
+from app.pages.widgets import confirm, error_notice, list_note, notify_error
 from app.state import connection, live
 from app.state.notifications_view import (
     EVENT_LABELS,
@@ -23,6 +24,8 @@ from app.state.notifications_view import (
     answer_heading,
     any_changing,
     attempt_text,
+    bulk_question,
+    bulk_result,
     delivery_state,
     log_reread,
 )
@@ -42,6 +45,8 @@ class DeliveryLog:
     def __init__(self, project_id: str, *, operator: bool) -> None:
         self.project_id, self.operator = project_id, operator
         self.status = ''
+        self.rule = ''  # '' every webhook's deliveries, else this rule's
+        self.rule_names: dict[str, str] = {}
         self.items: list[dict] = []
         self.drawn: list[dict] | None = None
         self.states: dict[str, ui.label] = {}  # kept true between renders ('next attempt in 12 s')
@@ -50,6 +55,13 @@ class DeliveryLog:
         with ui.row().classes('w-full items-center gap-2'):
             ui.label('Deliveries').classes('text-lg font-medium').props('role=heading aria-level=2')
             ui.space()
+            self.bulk = ui.button('Redeliver all that gave up', icon='replay', on_click=self.redeliver_gave_up)
+            self.bulk.props('flat dense no-caps data-testid=redeliver-gave-up').classes('rb-tap')
+            self.bulk.set_visibility(False)  # an operator's, on one webhook's log
+            self.rule_pick = ui.select({'': 'All webhooks'}, value='', on_change=lambda e: self.pick_rule(e.value))
+            self.rule_pick.props(
+                'dense outlined options-dense data-testid=delivery-rule aria-label="Show the deliveries of"'
+            ).classes('min-w-40')
             ui.select(STATUS_FILTERS, value='', on_change=lambda e: self.filter(e.value)).props(
                 'dense outlined options-dense data-testid=delivery-filter aria-label="Show deliveries"'
             ).classes('min-w-40')
@@ -64,6 +76,44 @@ class DeliveryLog:
 
     async def filter(self, status: str) -> None:
         self.status = status or ''
+        await self.load()
+
+    def set_rules(self, rules: list[dict]) -> None:
+        """The webhooks the picker offers (the page read them); a picked one that was deleted falls back to all."""
+        self.rule_names = {rule['id']: rule['name'] for rule in rules}
+        self.rule_pick.set_options(
+            {'': 'All webhooks', **self.rule_names}, value=self.rule if self.rule in self.rule_names else ''
+        )
+
+    async def pick_rule(self, rule_id: str | None) -> None:
+        self.rule = rule_id or ''
+        name = self.rule_names.get(self.rule, '')
+        attrs(self.bulk, {'aria-label': f'Redeliver all that gave up in the last 24 hours to {name}'})
+        self.bulk.set_visibility(self.operator and bool(self.rule))
+        await self.load()
+
+    async def redeliver_gave_up(self) -> None:
+        """This webhook's deliveries that gave up in the last 24 hours, sent again: counted first (a dry run), then
+        confirmed with that count, then queued (the same window); the notice says what was queued and skipped."""
+        rule_id, name = self.rule, self.rule_names.get(self.rule, self.rule)
+        client = connection.client()
+        try:
+            preview = await client.redeliver_gave_up(self.project_id, rule_id, dry_run=True)
+        except ApiError as exc:
+            notify_error(exc, f'count the deliveries of {name} that gave up')
+            return
+        if not preview['queued']:
+            ui.notify(bulk_result(preview, name), position='bottom')
+            return
+        sends = preview['queued']
+        if not await confirm(bulk_question(preview, name), yes=f'Redeliver {sends}', color='primary'):
+            return
+        try:
+            answer = await client.redeliver_gave_up(self.project_id, rule_id, since=preview['since'])
+        except ApiError as exc:
+            notify_error(exc, f'redeliver the deliveries of {name} that gave up')
+            return
+        ui.notify(bulk_result(answer, name), type='positive' if answer['queued'] else 'warning', position='bottom')
         await self.load()
 
     async def on_event(self, event: dict) -> None:
@@ -87,7 +137,7 @@ class DeliveryLog:
     async def _read(self, cursor: str | None, *, limit: int, replace: bool) -> None:
         try:
             page = await connection.client().deliveries(
-                self.project_id, status=self.status or None, cursor=cursor, limit=limit
+                self.project_id, rule=self.rule or None, status=self.status or None, cursor=cursor, limit=limit
             )
         except ApiError as exc:
             error_notice(self.message, exc, 'load the delivery log')

@@ -59,8 +59,15 @@ def show_secret_once(rule: dict[str, Any], *, title: str | None = None) -> None:
 
 
 class RulesView:
-    def __init__(self, project_id: str, *, operator: bool, on_change: Done) -> None:
-        self.project_id, self.operator, self.on_change = project_id, operator, on_change
+    def __init__(
+        self,
+        project_id: str,
+        *,
+        operator: bool,
+        on_change: Done,
+        on_loaded: Callable[[list[dict]], None] | None = None,
+    ) -> None:
+        self.project_id, self.operator, self.on_change, self.on_loaded = project_id, operator, on_change, on_loaded
         self.message = ui.column().classes('gap-0')
         self.box = ui.column().classes('w-full gap-2').props('role=list aria-label="Webhooks" data-testid=rules')
 
@@ -72,6 +79,8 @@ class RulesView:
             return
         self.message.clear()
         self.box.clear()
+        if self.on_loaded is not None:
+            self.on_loaded(rules)
         with self.box:
             if not rules:
                 list_note('No webhooks yet.')
@@ -246,7 +255,9 @@ async def notifications_page(project_id: str) -> None:
         async def changed() -> None:
             await log.load()
 
-        rules = RulesView(project_id, operator=operator, on_change=changed)
+        rules = RulesView(
+            project_id, operator=operator, on_change=changed, on_loaded=lambda found: log.set_rules(found)
+        )
         if operator:
 
             async def added() -> None:

@@ -97,6 +97,53 @@ def answer_heading(answer: dict | None) -> str:
     return f'{kind} · ' + ('the whole body' if answer.get('excerpt') else 'an empty body')
 
 
+SKIP_REASONS = {
+    'in_flight': 'being sent right now',
+    'redelivery_pending': 'already redelivered and waiting or retrying',
+    'delivered_since': 'delivered since',
+    'changed': 'no longer given up',
+}
+
+
+def deliveries_text(n: int) -> str:
+    return f'{n} delivery' if n == 1 else f'{n} deliveries'
+
+
+def skipped_text(answer: dict) -> str:
+    """Why "redeliver all that gave up" skipped what it skipped: '2 skipped: 1 being sent right now, 1 delivered
+    since'; '' when it skipped none."""
+    if not answer.get('skipped'):
+        return ''
+    reasons = answer.get('skipped_by_reason') or {}
+    parts = [f'{count} {SKIP_REASONS.get(reason, reason)}' for reason, count in sorted(reasons.items())]
+    return f'{answer["skipped"]} skipped: ' + ', '.join(parts)
+
+
+def bulk_question(preview: dict, rule_name: str, window: str = 'in the last 24 hours') -> str:
+    """The confirmation of "redeliver all that gave up", from its dry run: how many it sends again."""
+    question = (
+        f'Redeliver {deliveries_text(preview["queued"])} of “{rule_name}” that gave up {window}? '
+        'Each is sent again under its own id, in a new round of attempts.'
+    )
+    if not preview.get('rule_enabled', True):
+        question += ' The webhook is switched off: they wait until it is switched on.'
+    skipped = skipped_text(preview)
+    return question + (f' ({skipped}.)' if skipped else '')
+
+
+def bulk_result(answer: dict, rule_name: str, window: str = 'in the last 24 hours') -> str:
+    """What "redeliver all that gave up" did, in a line (the page's notice, the CLI's output)."""
+    if not answer['queued'] and not answer['skipped']:
+        return f'Nothing to redeliver: no delivery of “{rule_name}” gave up {window}.'
+    done = 'Would queue' if answer.get('dry_run') else 'Queued'
+    text = f'{done} {deliveries_text(answer["queued"])} of “{rule_name}” again'
+    skipped = skipped_text(answer)
+    text += f'; {skipped}.' if skipped else '.'
+    if answer['queued'] and not answer.get('rule_enabled', True):
+        text += ' The webhook is switched off: they wait until it is switched on.'
+    return text
+
+
 def delivery_state(delivery: dict, now: datetime | None = None) -> str:
     """Where a delivery stands, in words: 'delivered (HTTP 200) after 3 attempts', 'retrying in 30 s', ..."""
     count = delivery['attempts']

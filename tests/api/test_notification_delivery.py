@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import update
 
@@ -16,7 +16,7 @@ from app.services.notifications.fair_share import PER_RULE_IN_FLIGHT
 from app.services.notifications.outbox import insert_deliveries
 from app.services.notifications.payloads import EventFacts
 from app.services.notifications.signature import sign, verify
-from tests.helpers.api import add_user
+from tests.helpers.api import add_user, assert_problem, post_all
 from tests.helpers.runs import create_project, shell_script, trigger, wait_for_status
 from tests.helpers.servers import api_server
 from tests.helpers.webhooks import receiver
@@ -357,3 +357,70 @@ def test_a_server_stopped_mid_send_lets_the_next_one_send_at_once(settings_facto
             assert second.headers['x-runboard-delivery'] == first.headers['x-runboard-delivery']
             settled = _settled(client, first.headers['x-runboard-delivery'])
             assert settled['status'] == 'delivered' and [a['status_code'] for a in settled['attempt_log']] == [200]
+
+
+def test_redeliver_all_that_gave_up_queues_each_once_and_says_what_it_skipped(settings_factory, repo_factory) -> None:  # noqa: ANN001
+    """A rule's deliveries that gave up in the last 24 hours are queued again in one call (operators); the answer
+    counts them and what it skipped, why. A second call, or two at once, while they wait queues none twice; once they
+    were delivered, a call skips them as delivered since; one that gave up before the window waits for a wider one."""
+    settings = settings_factory(**{**FAST, 'notification_max_attempts': 1})
+    with receiver(500, 500, 500, 500) as rx, api_server(settings) as server, server.client() as client:
+        create_project(client, repo_factory())
+        rule = _rule(client, rx.url)
+        other = _rule(client, rx.url + '/other')
+        bulk = f'{RULES}/{rule["id"]}/redeliver-gave-up'
+        pings = [client.post(f'{RULES}/{rule["id"]}/test').json() for _ in range(3)]
+        assert [p['status'] for p in pings] == ['gave_up'] * 3
+        assert client.post(f'{RULES}/{other["id"]}/test').json()['status'] == 'gave_up'  # another rule's: not its
+        old, *recent = (p['id'] for p in pings)
+        deliveries = NotificationRule.metadata.tables['delivery']
+        with session_scope(server.services.engine) as session:  # the first one gave up two days ago
+            session.connection().execute(
+                update(deliveries).where(deliveries.c.id == old).values(gave_up_at=utcnow() - timedelta(days=2))
+            )
+
+        preview = client.post(bulk, json={'dry_run': True})
+        assert preview.status_code == 200, preview.text
+        assert (preview.json()['queued'], preview.json()['skipped'], preview.json()['dry_run']) == (2, 0, True)
+        assert {d['status'] for d in _deliveries(client)} == {'gave_up'}  # nothing changed
+        # switched off, the queued ones wait: what a second call meets while the first one's are pending
+        client.patch(f'{RULES}/{rule["id"]}', json={'enabled': False}).raise_for_status()
+        first = client.post(bulk)  # no body: the last 24 hours
+        assert first.status_code == 200, first.text
+        answer = first.json()
+        assert (answer['queued'], answer['skipped'], answer['rule_enabled']) == (2, 0, False)
+        assert [(d['id'], d['outcome']) for d in answer['deliveries']] == [(key, 'queued') for key in recent]
+        since = datetime.fromisoformat(answer['since'].replace('Z', '+00:00'))
+        assert abs((utcnow() - since) - timedelta(hours=24)) < timedelta(minutes=1)
+        assert {d['id']: d['status'] for d in _deliveries(client, rule=rule['id'])} == {
+            old: 'gave_up',
+            recent[0]: 'pending',
+            recent[1]: 'pending',
+        }
+        again = client.post(bulk, json={}).json()
+        assert (again['queued'], again['skipped'], again['skipped_by_reason']) == (0, 2, {'redelivery_pending': 2})
+        # two calls at once over the wider window: the one that gave up before is queued once, by one of them
+        both = post_all([server.base_url], server.token, [(bulk, {'since': '3d'}, {}), (bulk, {'since': '3d'}, {})])
+        assert [reply.status_code for reply in both] == [200, 200]
+        assert sorted(reply.json()['queued'] for reply in both) == [0, 1]
+        assert sum(reply.json()['skipped_by_reason'].get('redelivery_pending', 0) for reply in both) == 5
+
+        client.patch(f'{RULES}/{rule["id"]}', json={'enabled': True}).raise_for_status()
+        for key in (old, *recent):  # each sent once more, under its own id, and delivered (the receiver says 200 now)
+            assert _settled(client, key)['status'] == 'delivered'
+        sent = [r.headers['x-runboard-delivery'] for r in rx.requests[4:]]
+        assert sorted(sent) == sorted([old, *recent])
+        after = client.post(bulk, json={'since': '3d'}).json()
+        assert (after['queued'], after['skipped_by_reason']) == (0, {'delivered_since': 3})
+        assert _deliveries(client, rule=other['id'])[0]['status'] == 'gave_up'  # the other rule's untouched
+
+        # bad input, builders, other teams
+        body = assert_problem(client.post(bulk, json={'since': 'yesterday'}), 422, 'validation')
+        assert body['field'] == 'since'
+        assert_problem(client.post(bulk, json={'since': '40d'}), 422, 'validation')
+        assert_problem(client.post(bulk, json={'hours': 3}), 422, 'validation')
+        assert_problem(client.post(f'{RULES}/ntf_nope/redeliver-gave-up'), 404, 'not_found')
+        with server.client(add_user(server, role=Role.builder, name='bob')) as builder:
+            assert_problem(builder.post(bulk), 403, 'forbidden')
+        with server.client(add_user(server, team='other', role=Role.operator, name='eve')) as stranger:
+            assert_problem(stranger.post(bulk), 404, 'not_found')

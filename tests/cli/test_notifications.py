@@ -158,3 +158,49 @@ def test_deliveries_show_prints_one_delivery_and_its_answers_to_operators(settin
         ):
             listed = cli('notifications', *args)
             assert listed.code == 0 and delivery_id in listed.stdout, (args, listed.stderr)
+
+
+def test_redeliver_gave_up_queues_a_rules_given_up_deliveries_once(settings_factory, repo_factory) -> None:  # noqa: ANN001
+    """`notifications redeliver-gave-up PROJECT RULE_ID`: counts with --dry-run, queues the rule's deliveries that
+    gave up (the last 24 hours, or --since), says what it skipped and why; a second run queues none twice; builders
+    exit 4, a bad --since exit 2."""
+    with (
+        receiver(500, 500) as rx,
+        served(settings_factory, repo_factory, **{**FAST, 'notification_max_attempts': 1}) as (
+            server,
+            cli,
+        ),
+    ):
+        rule = cli('notifications', 'add', 'proj', rx.url, '--json').json()
+        for _ in range(2):
+            assert cli('notifications', 'test', 'proj', rule['id']).code == 1  # 500, and given up at once
+        cli('notifications', 'disable', 'proj', rule['id'])  # what is queued waits: a second run meets it pending
+
+        counted = cli('notifications', 'redeliver-gave-up', 'proj', rule['id'], '--dry-run')
+        assert counted.code == 0, counted.stderr
+        assert counted.stdout.strip() == (
+            f'Would queue 2 deliveries of “{rule["id"]}” again. The webhook is switched off: they wait until it is '
+            'switched on.'
+        )
+        done = cli('notifications', 'redeliver-gave-up', 'proj', rule['id'])
+        assert done.code == 0, done.stderr
+        assert done.stdout.strip() == (
+            f'Queued 2 deliveries of “{rule["id"]}” again. The webhook is switched off: they wait until it is '
+            'switched on.'
+        )
+        again = cli('notifications', 'redeliver-gave-up', 'proj', rule['id'], '--since', '2h', '--json')
+        assert again.code == 0 and (again.json()['queued'], again.json()['skipped_by_reason']) == (
+            0,
+            {'redelivery_pending': 2},
+        )
+        human = cli('notifications', 'redeliver-gave-up', 'proj', rule['id'])
+        assert human.stdout.strip() == (
+            f'Queued 0 deliveries of “{rule["id"]}” again; 2 skipped: 2 already redelivered and waiting or retrying.'
+        )
+        assert cli('notifications', 'redeliver-gave-up', 'proj', rule['id'], '--since', 'soon').code == 2
+        builder = add_user(server, role=Role.builder, name='bob')
+        assert run_cli(server.base_url, builder, 'notifications', 'redeliver-gave-up', 'proj', rule['id']).code == 4
+        cli('notifications', 'enable', 'proj', rule['id'])
+        rx.wait_for(4)  # each sent once more
+        time.sleep(0.5)
+        assert len(rx.requests) == 4

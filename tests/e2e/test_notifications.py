@@ -1,7 +1,8 @@
 """Notifications in Chromium: an operator adds a webhook on the project's Notifications page and sees its signing
 secret once (Copy puts it on the clipboard; closing the dialog removes it from the page); switches on browser
-notifications; a failing run of theirs shows a signed delivery in the log and a browser notification;
-Redeliver sends the same delivery again."""
+notifications; a failing run of theirs shows a signed delivery in the log and a browser notification; its attempt's
+Answer shows what the receiver said; Redeliver sends the same delivery again; on a webhook's log whose deliveries
+gave up, Redeliver all that gave up asks with how many and queues them."""
 
 from __future__ import annotations
 
@@ -47,7 +48,11 @@ def add_rule(page: Page, env) -> None:  # noqa: ANN001
 
 def test_an_operator_adds_a_webhook_and_a_failing_run_is_delivered_and_redelivered(tmp_path, page: Page) -> None:  # noqa: ANN001
     branches = {**BRANCHES, 'fix/broken': {'run.sh': 'echo "tests: 1 failed"\nexit 2\n'}}
-    settings = dict(RUNBOARD_NOTIFICATION_BACKOFF_SECONDS='[0.5]', RUNBOARD_NOTIFICATION_POLL_SECONDS='0.3')
+    settings = dict(
+        RUNBOARD_NOTIFICATION_BACKOFF_SECONDS='[0.5]',
+        RUNBOARD_NOTIFICATION_POLL_SECONDS='0.3',
+        RUNBOARD_NOTIFICATION_MAX_ATTEMPTS='1',  # a delivery to nowhere gives up at once
+    )
     with receiver() as rx, stack(tmp_path, branches, **settings) as env:
         env.create_project('alpha')
         page.add_init_script(FAKE_NOTIFICATION)
@@ -96,9 +101,43 @@ def test_an_operator_adds_a_webhook_and_a_failing_run_is_delivered_and_redeliver
         expect(page.get_by_text('Signing secret copied to the clipboard.')).to_be_hidden()
         screenshot(page, 'notifications.png')
 
+        # what the receiver said, read when its Answer button is pressed (operators)
+        answer = delivered.get_by_role('button', name='Answer to attempt #1')
+        expect(answer).to_have_attribute('aria-expanded', 'false')
+        answer.click()
+        said = delivered.get_by_role('region', name='Answer to attempt #1')
+        expect(said).to_contain_text('text/plain · the whole body')
+        expect(said.locator('[data-field=excerpt]')).to_have_text('ok')
+        expect(answer).to_have_attribute('aria-expanded', 'true')
+
         delivered.get_by_test_id('redeliver').click()
         expect(delivered.locator('[data-attempt="2"]')).to_contain_text('redelivered', timeout=15_000)
         expect(delivered.locator('[data-field=state]')).to_contain_text('after 2 attempts')
         again = rx.wait_for(2)[1]
         assert again.headers['x-runboard-delivery'] == request.headers['x-runboard-delivery']
         assert again.body == request.body
+
+        # a webhook to nowhere: its test gives up; its log offers to send again all that gave up, with how many
+        with env.api() as api:
+            nowhere = api.post(
+                '/api/projects/alpha/notifications', json={'url': 'http://127.0.0.1:9/hook', 'name': 'Gone'}
+            )
+            assert (
+                api.post(f'/api/projects/alpha/notifications/{nowhere.json()["id"]}/test').json()['status'] == 'gave_up'
+            )
+        page.reload()
+        bulk = page.get_by_role('button', name='Redeliver all that gave up')
+        page.get_by_label('Show the deliveries of').click()
+        page.get_by_role('option', name='Gone').click()
+        expect(page.locator('[data-testid=deliveries] [data-status=gave_up]')).to_have_count(1)
+        expect(page.locator('[data-testid=deliveries] [data-delivery]')).to_have_count(1)  # that webhook's only
+        expect(bulk).to_have_attribute('aria-label', 'Redeliver all that gave up in the last 24 hours to Gone')
+        bulk.click()
+        asked = page.get_by_role('alertdialog')
+        expect(asked).to_contain_text('Redeliver 1 delivery of “Gone” that gave up in the last 24 hours?')
+        asked.get_by_role('button', name='Redeliver 1').click()
+        expect(page.get_by_text('Queued 1 delivery of “Gone” again.')).to_be_visible()
+        # sent again at once (to nowhere: it gives up again, after its second attempt)
+        expect(page.locator('[data-testid=deliveries] [data-attempt="2"]')).to_contain_text(
+            'redelivered', timeout=15_000
+        )

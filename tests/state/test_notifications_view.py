@@ -11,6 +11,8 @@ from app.state.notifications_view import (
     BrowserAlert,
     answer_heading,
     attempt_text,
+    bulk_question,
+    bulk_result,
     delivery_state,
     events_text,
     is_run_end,
@@ -201,3 +203,53 @@ def test_own_run_alert(run: dict, me: str | None, alert: BrowserAlert | str | No
 )
 def test_answer_heading(answer: dict | None, text: str) -> None:
     assert answer_heading(answer) == text
+
+
+BULK = {'queued': 3, 'skipped': 0, 'skipped_by_reason': {}, 'rule_enabled': True, 'dry_run': True}
+
+
+@pytest.mark.parametrize(
+    ('preview', 'text'),
+    [
+        (
+            BULK,
+            'Redeliver 3 deliveries of “ops” that gave up in the last 24 hours? Each is sent again under its own '
+            'id, in a new round of attempts.',
+        ),
+        (
+            {**BULK, 'queued': 1, 'skipped': 2, 'skipped_by_reason': {'in_flight': 1, 'redelivery_pending': 1}},
+            'Redeliver 1 delivery of “ops” that gave up in the last 24 hours? Each is sent again under its own id, '
+            'in a new round of attempts. (2 skipped: 1 being sent right now, 1 already redelivered and waiting or '
+            'retrying.)',
+        ),
+        (
+            {**BULK, 'rule_enabled': False},
+            'Redeliver 3 deliveries of “ops” that gave up in the last 24 hours? Each is sent again under its own id, '
+            'in a new round of attempts. The webhook is switched off: they wait until it is switched on.',
+        ),
+    ],
+)
+def test_bulk_question(preview: dict, text: str) -> None:
+    assert bulk_question(preview, 'ops') == text
+
+
+@pytest.mark.parametrize(
+    ('answer', 'window', 'text'),
+    [
+        ({**BULK, 'dry_run': False}, 'in the last 24 hours', 'Queued 3 deliveries of “ops” again.'),
+        (BULK, 'since 2h', 'Would queue 3 deliveries of “ops” again.'),
+        ({**BULK, 'queued': 0}, 'since 2h', 'Nothing to redeliver: no delivery of “ops” gave up since 2h.'),
+        (
+            {**BULK, 'dry_run': False, 'queued': 0, 'skipped': 2, 'skipped_by_reason': {'delivered_since': 2}},
+            'in the last 24 hours',
+            'Queued 0 deliveries of “ops” again; 2 skipped: 2 delivered since.',
+        ),
+        (
+            {**BULK, 'dry_run': False, 'queued': 1, 'rule_enabled': False},
+            'in the last 24 hours',
+            'Queued 1 delivery of “ops” again. The webhook is switched off: they wait until it is switched on.',
+        ),
+    ],
+)
+def test_bulk_result(answer: dict, window: str, text: str) -> None:
+    assert bulk_result(answer, 'ops', window) == text

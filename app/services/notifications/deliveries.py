@@ -1,6 +1,7 @@
 """The delivery log of a project's notification rules (newest first, keyset by id, with each delivery's
 attempts), a delivery as sent, Redeliver (the same delivery, id and body, in a new round of attempts) and
-Test (a `ping` delivery). Reading is for everyone who sees the project; Redeliver and Test for operators, and so is
+Test (a `ping` delivery), and "redeliver all that gave up" of one rule. Reading is for everyone who sees the project;
+Redeliver, the bulk one and Test for operators, and so is
 what a receiver answered (its body's excerpt: a rule's URL may be an internal service, docs/notifications.md), which
 only a delivery's detail carries, and only to operators."""
 
@@ -9,6 +10,7 @@ from __future__ import annotations
 from typing import Any, get_args
 
 from sqlalchemy import Engine, or_, update
+from sqlalchemy import select as sql_select
 from sqlmodel import Session, col, select
 
 from app.core import ids
@@ -19,6 +21,9 @@ from app.models import (
     AnswerPublic,
     AttemptDetail,
     AttemptPublic,
+    BulkOutcome,
+    BulkRedelivery,
+    BulkRedeliveryItem,
     Delivery,
     DeliveryAttempt,
     DeliveryDetail,
@@ -27,11 +32,13 @@ from app.models import (
     DeliveryStatus,
     NotificationRule,
     Project,
+    as_utc,
     utcnow,
 )
 from app.services.identity.accounts import Principal
 from app.services.notifications.outbox import deliveries_table, insert_deliveries
 from app.services.notifications.payloads import EventFacts, body, from_stored
+from app.services.notifications.rules import bulk_outcome, bulk_window_start
 from app.services.notifications.webhooks import require_operator, visible_rule
 from app.services.projects.visibility import get_visible, visible
 
@@ -166,6 +173,70 @@ def redeliver(engine: Engine, principal: Principal, delivery_id: str) -> int:
         if moved.rowcount != 1:
             raise DomainError(409, 'delivery_in_flight', 'this delivery is being sent right now; try again shortly')
     return attempts_before
+
+
+BULK_CHUNK = 500  # ids per conditional UPDATE (SQLite's bound parameters)
+
+
+def redeliver_gave_up(
+    engine: Engine, principal: Principal, project_id: str, rule_id: str, *, since: str | None, dry_run: bool = False
+) -> BulkRedelivery:
+    """Queue again, each in a new round (as Redeliver does, to be sent by the sender loop), the rule's deliveries that
+    gave up at or after `since` (default: the last 24 hours) and still stand given up; say what was skipped and why
+    (rules.bulk_outcome). Idempotent: the queueing is a compare-and-set on each row (still given up, not being sent),
+    so a second call, or two at once on two servers, queues none of them twice while the first one's redeliveries
+    wait or are sent. `dry_run`: the same counts, nothing changed (the page's confirmation says how many)."""
+    require_operator(principal, 'redeliver notifications')
+    now = utcnow()
+    start = bulk_window_start(since, now)
+    table = deliveries_table
+    with session_scope(engine) as session:
+        rule = visible_rule(session, principal, project_id, rule_id)
+        conn = session.connection()
+        rows = conn.execute(
+            sql_select(table.c.id, table.c.status, table.c.claimed_until)
+            .where(table.c.rule_id == rule.id, table.c.gave_up_at >= start)
+            .order_by(table.c.id)
+        ).all()
+        outcomes: dict[str, BulkOutcome] = {
+            row.id: bulk_outcome(
+                status=row.status, claimed=row.claimed_until is not None and as_utc(row.claimed_until) >= now
+            )
+            for row in rows
+        }
+        chosen = [delivery_id for delivery_id, outcome in outcomes.items() if outcome == 'queued']
+        if not dry_run:
+            queued: set[str] = set()
+            for at in range(0, len(chosen), BULK_CHUNK):
+                queued.update(
+                    conn.execute(
+                        update(table)
+                        .where(
+                            table.c.id.in_(chosen[at : at + BULK_CHUNK]),
+                            table.c.status == 'gave_up',
+                            or_(table.c.claimed_until.is_(None), table.c.claimed_until < now),
+                        )
+                        .values(status='pending', next_attempt_at=now, round_start=table.c.attempts, updated_at=now)
+                        .returning(table.c.id)
+                    ).scalars()
+                )
+            for delivery_id in chosen:
+                if delivery_id not in queued:  # another call queued it between the read and the update
+                    outcomes[delivery_id] = 'redelivery_pending'
+        skipped: dict[str, int] = {}
+        for outcome in outcomes.values():
+            if outcome != 'queued':
+                skipped[outcome] = skipped.get(outcome, 0) + 1
+        return BulkRedelivery(
+            rule_id=rule.id,
+            rule_enabled=rule.enabled,
+            since=start,
+            dry_run=dry_run,
+            queued=sum(1 for outcome in outcomes.values() if outcome == 'queued'),
+            skipped=sum(skipped.values()),
+            skipped_by_reason=skipped,
+            deliveries=[BulkRedeliveryItem(id=key, outcome=outcome) for key, outcome in outcomes.items()],
+        )
 
 
 def create_ping(engine: Engine, principal: Principal, project_id: str, rule_id: str) -> str:

@@ -39,12 +39,17 @@ USER_AGENT = 'Runboard-Webhooks/1'
 ANSWER_READ_SECONDS = 2.0  # at most this long for the body once the status came: a slow body never costs the status
 
 
+# published by "redeliver all that gave up" (it queues, it sends nothing): wakes the sender of every server
+DELIVERIES_QUEUED_EVENT = 'deliveries.queued'
+
 SQL_ANY_AWAITING = text(f'SELECT 1 FROM run WHERE {AWAITING_APPROVAL_SQL} LIMIT 1')
 
 
 def run_ended(event: dict) -> bool:
-    """The events that wake the loop early: a run's end has written its deliveries, or a run was written
-    `delayed` (it may wait for an operator's approval, which is told)."""
+    """The events that wake the loop early: a run's end has written its deliveries, a run was written `delayed` (it
+    may wait for an operator's approval, which is told), or deliveries were queued again in bulk."""
+    if event.get('type') == DELIVERIES_QUEUED_EVENT:
+        return True
     return event.get('type') == 'run' and event.get('status') in (*TERMINAL_STATUSES, 'delayed')
 
 

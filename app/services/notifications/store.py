@@ -213,6 +213,8 @@ def record_attempt(engine: Engine, me: str, claimed: Claimed, result: AttemptRes
     }
     if verdict.status == 'delivered':
         values['delivered_at'] = now
+    elif verdict.status == 'gave_up':
+        values['gave_up_at'] = now  # the window of "redeliver all that gave up"
     with session_scope(engine) as session:
         conn = session.connection()
         held = (deliveries.c.id == claimed.id, deliveries.c.claimed_by == me)
