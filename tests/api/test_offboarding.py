@@ -18,7 +18,7 @@ from app.models import Role, utcnow
 from app.services.identity import people
 from app.services.identity.accounts import Principal, create_user, ensure_team, hash_token
 from app.services.scheduling.sweep import ScheduleSweep
-from tests.helpers.api import assert_problem
+from tests.helpers.api import QUEUED, assert_problem, serving
 from tests.helpers.runs import create_project
 from tests.helpers.servers import api_server
 
@@ -102,72 +102,77 @@ def test_a_teams_last_operator_is_neither_demoted_nor_removed(api) -> None:  # n
     assert problem['teams'] == ['local']
 
 
-def test_removing_a_person_revokes_their_tokens_pauses_their_schedules_and_names_their_push_rules(api) -> None:  # noqa: ANN001
+def test_removing_a_person_revokes_their_tokens_pauses_their_schedules_and_names_their_push_rules(
+    settings_factory, repo
+) -> None:  # noqa: ANN001
     """Dana (an operator of the local team only) owns a schedule and the project's push rules. The preview says what
     removing her does, and changes nothing; removing her does it: her token answers 401 on its next request, her
     schedule is paused (the slot due at that moment recorded missed), the push rules still name her (the answer
     names the project instead), and the audit log has each step."""
-    engine = api.server.services.engine
-    dana, dana_token = create_user(engine, name='dana', role=Role.operator, team_ids=['local'])
-    with api.server.client(dana_token) as as_dana:
-        made = as_dana.post('/api/projects/proj/schedules', json=SCHEDULE)
-        assert made.status_code == 201, made.text
-        schedule = made.json()
-        rules = as_dana.patch('/api/projects/proj', json={'on_push': {'branches': ['main']}})
-        assert rules.status_code == 200, rules.text
-        with engine.begin() as conn:  # its slot is due now and no sweep has claimed it
-            due = utcnow() - timedelta(seconds=5)
-            conn.execute(
-                text('UPDATE schedule SET next_fire_at = :at WHERE id = :id'), {'at': due, 'id': schedule['id']}
-            )
+    # no sweep in between: the slot made due below must still be due when she is removed (a sweep every 2 s fired it
+    # first once, on a loaded machine)
+    with serving(settings_factory(**QUEUED, schedule_sweep_seconds=3600), repo) as api:
+        engine = api.server.services.engine
+        dana, dana_token = create_user(engine, name='dana', role=Role.operator, team_ids=['local'])
+        with api.server.client(dana_token) as as_dana:
+            made = as_dana.post('/api/projects/proj/schedules', json=SCHEDULE)
+            assert made.status_code == 201, made.text
+            schedule = made.json()
+            rules = as_dana.patch('/api/projects/proj', json={'on_push': {'branches': ['main']}})
+            assert rules.status_code == 200, rules.text
+            with engine.begin() as conn:  # its slot is due now and no sweep has claimed it
+                due = utcnow() - timedelta(seconds=5)
+                conn.execute(
+                    text('UPDATE schedule SET next_fire_at = :at WHERE id = :id'), {'at': due, 'id': schedule['id']}
+                )
 
-        expected = {
-            'user_id': dana.id,
-            'name': 'dana',
-            'teams': ['local'],
-            'in_other_teams': False,
-            'tokens_revoked': 1,
-            'schedules_paused': [{'id': schedule['id'], 'name': 'nightly', 'project_id': 'proj'}],
-            'push_rules_as_them': [{'id': 'proj', 'name': api.project['name']}],
-        }
-        preview = api.client.get(f'/api/users/{dana.id}/removal')
-        assert preview.status_code == 200, preview.text
-        assert preview.json() == {**expected, 'done': False}
-        assert as_dana.get('/api/me').status_code == 200  # a preview changes nothing
-        assert api.client.get(f'/api/projects/proj/schedules/{schedule["id"]}').json()['paused'] is False
+            expected = {
+                'user_id': dana.id,
+                'name': 'dana',
+                'teams': ['local'],
+                'in_other_teams': False,
+                'tokens_revoked': 1,
+                'schedules_paused': [{'id': schedule['id'], 'name': 'nightly', 'project_id': 'proj'}],
+                'push_rules_as_them': [{'id': 'proj', 'name': api.project['name']}],
+            }
+            preview = api.client.get(f'/api/users/{dana.id}/removal')
+            assert preview.status_code == 200, preview.text
+            assert preview.json() == {**expected, 'done': False}
+            assert as_dana.get('/api/me').status_code == 200  # a preview changes nothing
+            assert api.client.get(f'/api/projects/proj/schedules/{schedule["id"]}').json()['paused'] is False
 
-        removed = api.client.delete(f'/api/users/{dana.id}')
-        assert removed.status_code == 200, removed.text
-        assert removed.json() == {**expected, 'done': True}
-        assert_problem(as_dana.get('/api/me'), 401, 'unauthorized')  # the very next request
+            removed = api.client.delete(f'/api/users/{dana.id}')
+            assert removed.status_code == 200, removed.text
+            assert removed.json() == {**expected, 'done': True}
+            assert_problem(as_dana.get('/api/me'), 401, 'unauthorized')  # the very next request
 
-    shown = api.client.get(f'/api/projects/proj/schedules/{schedule["id"]}').json()
-    assert (shown['paused'], shown['next_fire_at'], shown['user_name']) == (True, None, 'dana')
-    firing = api.client.get(f'/api/projects/proj/schedules/{schedule["id"]}/firings').json()[0]
-    assert (firing['state'], firing['reason']) == ('missed', 'schedule_paused')
-    # an operator resumes it as it is: its next slot is skipped saying why (it said the project did not exist)
-    services = api.server.services
-    sweep = ScheduleSweep(
-        engine=services.engine, settings=services.settings, admitter=services.admitter, bus=services.bus
-    )
-    resumed = api.client.post(f'/api/projects/proj/schedules/{schedule["id"]}/resume')
-    assert resumed.status_code == 200, resumed.text
-    due = datetime.fromisoformat(resumed.json()['next_fire_at'].replace('Z', '+00:00'))
-    [skipped] = sweep.sweep(now=due + timedelta(seconds=1))
-    assert (skipped.state, skipped.reason) == ('skipped', 'owner_gone')
-    firings = api.client.get(f'/api/projects/proj/schedules/{schedule["id"]}/firings').json()
-    told = next(f for f in firings if f['state'] == 'skipped')
-    assert told['detail'] == "The schedule's owner dana is no longer in the project's team."
-    assert api.client.get('/api/projects/proj').json()['on_push'] == {**rules.json()['on_push']}  # untouched
-    assert 'dana' not in [p['name'] for p in api.client.get('/api/users').json()]
-    assert_problem(api.client.delete(f'/api/users/{dana.id}'), 404, 'not_found')  # no longer in your teams
+        shown = api.client.get(f'/api/projects/proj/schedules/{schedule["id"]}').json()
+        assert (shown['paused'], shown['next_fire_at'], shown['user_name']) == (True, None, 'dana')
+        firing = api.client.get(f'/api/projects/proj/schedules/{schedule["id"]}/firings').json()[0]
+        assert (firing['state'], firing['reason']) == ('missed', 'schedule_paused')
+        # an operator resumes it as it is: its next slot is skipped saying why (it said the project did not exist)
+        services = api.server.services
+        sweep = ScheduleSweep(
+            engine=services.engine, settings=services.settings, admitter=services.admitter, bus=services.bus
+        )
+        resumed = api.client.post(f'/api/projects/proj/schedules/{schedule["id"]}/resume')
+        assert resumed.status_code == 200, resumed.text
+        due = datetime.fromisoformat(resumed.json()['next_fire_at'].replace('Z', '+00:00'))
+        [skipped] = sweep.sweep(now=due + timedelta(seconds=1))
+        assert (skipped.state, skipped.reason) == ('skipped', 'owner_gone')
+        firings = api.client.get(f'/api/projects/proj/schedules/{schedule["id"]}/firings').json()
+        told = next(f for f in firings if f['state'] == 'skipped')
+        assert told['detail'] == "The schedule's owner dana is no longer in the project's team."
+        assert api.client.get('/api/projects/proj').json()['on_push'] == {**rules.json()['on_push']}  # untouched
+        assert 'dana' not in [p['name'] for p in api.client.get('/api/users').json()]
+        assert_problem(api.client.delete(f'/api/users/{dana.id}'), 404, 'not_found')  # no longer in your teams
 
-    [left] = _audit(api.client, 'person.removed')
-    assert (left['target'], left['team_id']) == (dana.id, 'local')
-    assert left['details'] == {'name': 'dana', 'role': 'operator', 'tokens_revoked': 1}
-    paused = _audit(api.client, 'schedule.paused')[0]
-    assert (paused['target'], paused['project_id']) == (schedule['id'], 'proj')
-    assert paused['details'] == {'name': 'nightly', 'why': 'owner_removed', 'owner': 'dana'}
+        [left] = _audit(api.client, 'person.removed')
+        assert (left['target'], left['team_id']) == (dana.id, 'local')
+        assert left['details'] == {'name': 'dana', 'role': 'operator', 'tokens_revoked': 1}
+        paused = _audit(api.client, 'schedule.paused')[0]
+        assert (paused['target'], paused['project_id']) == (schedule['id'], 'proj')
+        assert paused['details'] == {'name': 'nightly', 'why': 'owner_removed', 'owner': 'dana'}
 
 
 def test_someone_also_in_another_team_leaves_only_yours_and_keeps_their_tokens(api) -> None:  # noqa: ANN001

@@ -84,8 +84,15 @@ def test_bad_labels_are_refused_with_the_reason(settings_factory, repo_factory) 
 
 
 def test_a_drained_worker_takes_no_new_runs_and_finishes_its_own(settings_factory, repo_factory, tmp_path) -> None:  # noqa: ANN001
-    settings = settings_factory(executor='celery', dispatch_again_seconds=1.0, heartbeat_seconds=1.0)
-    repo = repo_factory({'main': shell_script('echo started; sleep 3; echo finished')})
+    # the worker's run goes on until the gate opens: it is still running when the drain is looked at, however slow
+    # the machine (`sleep 3` ended first once, under load)
+    gate = tmp_path / 'gates' / 'open'
+    gate.parent.mkdir()
+    settings = settings_factory(
+        executor='celery', dispatch_again_seconds=1.0, heartbeat_seconds=1.0, sandbox_read_only_paths=str(gate.parent)
+    )
+    script = f'echo started; while [ ! -f {gate} ]; do sleep 0.05; done; echo finished'
+    repo = repo_factory({'main': shell_script(script)})
     subprocess.run(['git', 'branch', 'second', 'main'], cwd=repo, check=True)
     with (
         api_server(settings) as server,
@@ -108,6 +115,7 @@ def test_a_drained_worker_takes_no_new_runs_and_finishes_its_own(settings_factor
         page = client.get('/api/workers').json()  # no slot serves new runs; its own run finishes there
         assert (page['capacity'], page['busy'], page['finishing']) == (0, 0, 1)
         second = trigger(client, branch='second').json()
+        gate.touch()
         assert wait_for_status(client, first['id'], timeout=30)['status'] == 'succeeded'  # its own run finishes
         time.sleep(3 * settings.dispatch_again_seconds)  # several dispatch sweeps: none may hand it the run
         still = client.get(f'/api/runs/{second["id"]}').json()
