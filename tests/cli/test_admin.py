@@ -11,9 +11,9 @@ import time
 import httpx
 import pytest
 from sqlalchemy import create_engine, inspect, text
-from typer.testing import CliRunner
 
 from app.cli.main import app
+from tests.helpers.cli import CliRunner
 from tests.helpers.servers import ROOT, clean_env, free_port
 
 

@@ -7,11 +7,10 @@ import re
 
 import shellingham
 import typer.main
-from typer.testing import CliRunner
 
 from app.cli.help_types import value_name
 from app.cli.main import app
-from tests.helpers.cli import served
+from tests.helpers.cli import CliRunner, served
 
 
 def _commands(group, path=()):  # noqa: ANN001, ANN202

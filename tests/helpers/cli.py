@@ -8,6 +8,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import typer.main
+import typer.testing
 from typer.testing import CliRunner
 
 from app.cli.main import app
@@ -21,6 +23,21 @@ PIPELINE = shell_script(
     'if [ "$RUNBOARD_DEPTH_LEVEL" = deep ]; then echo "boom"; exit 3; fi\n'
     'echo "all good"'
 )
+
+
+def _command_built_once(typer_app: typer.Typer) -> Any:
+    """typer's CliRunner builds the whole command tree again on every invoke: 0.13-0.17 s here, most of what a CLI
+    call in a test costs (a `--help` page renders in less), over some 1,500 calls a run. The tree is the same each
+    time (defaults and environment are read when a command is parsed, not when it is built), so it is built once."""
+    key = id(typer_app)
+    if key not in _BUILT:
+        _BUILT[key] = (typer_app, typer.main.get_command(typer_app))
+    return _BUILT[key][1]
+
+
+_BUILT: dict[int, tuple[typer.Typer, Any]] = {}
+assert typer.testing._get_command is typer.main.get_command, 'typer.testing no longer builds through get_command'
+typer.testing._get_command = _command_built_once  # type: ignore[assignment]
 
 
 @dataclass
