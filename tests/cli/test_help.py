@@ -9,7 +9,7 @@ import shellingham
 import typer.main
 
 from app.cli.help_types import value_name
-from app.cli.main import app
+from app.cli.main import COMMANDS, GROUPS, app, build
 from tests.helpers.cli import CliRunner, served
 
 
@@ -124,3 +124,19 @@ def test_a_group_without_a_command_prints_its_help_and_exits_0() -> None:
         assert bare.exit_code == 0, (path, bare.stdout, bare.stderr)
         assert f'Usage: {" ".join(("runboard", *path))} [OPTIONS] COMMAND' in bare.stdout and not bare.stderr
     assert CliRunner().invoke(app, ['runs', 'nope']).exit_code == 2
+
+
+def test_a_command_built_alone_reads_and_behaves_as_in_the_whole_app() -> None:
+    """`runboard runs list` builds the runs group alone (app/cli/main.py): each command's help, and a group run bare,
+    are the same as the whole app's."""
+    whole = dict(_commands(typer.main.get_command(app)))
+    for name in [*GROUPS, *COMMANDS]:
+        alone = build(only=name)
+        paths = [path for path in whole if path[0] == name]
+        assert paths and set(paths) == {path for path in dict(_commands(typer.main.get_command(alone)))}
+        for path in paths:
+            want = CliRunner().invoke(app, [*path, '--help'], env={'COLUMNS': '120'})
+            got = CliRunner().invoke(alone, [*path, '--help'], env={'COLUMNS': '120'})
+            assert (got.exit_code, got.stdout) == (want.exit_code, want.stdout), path
+    bare = CliRunner().invoke(build(only='runs'), ['runs'], env={'COLUMNS': '120'})
+    assert bare.exit_code == 0 and bare.stdout == CliRunner().invoke(app, ['runs'], env={'COLUMNS': '120'}).stdout
