@@ -18,7 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from app.api.deps import PrincipalDep, ServicesDep
 from app.api.schemas import problems
 from app.core.errors import DomainError, dependency_unavailable
-from app.models.artifacts import Artifact, ArtifactList, ProjectTests, RunTests
+from app.models.artifacts import Artifact, ArtifactList, ProjectTests, RunSummaryPublic, RunTests
 from app.services.artifacts import reads
 from app.services.artifacts.archive import zip_chunks
 from app.services.artifacts.store import ArtifactStore
@@ -205,6 +205,13 @@ async def artifact_headers(
 async def run_tests(run_id: str, services: ServicesDep, principal: PrincipalDep) -> RunTests:
     """The run's JUnit results: totals, failures (each marked across the branch's runs), skipped, slowest."""
     return await run_in_threadpool(reads.run_tests, services.engine, principal, run_id)
+
+
+@router.get('/runs/{run_id}/summary', response_model=RunSummaryPublic, responses=problems(401, 404))
+async def run_summary(run_id: str, services: ServicesDep, principal: PrincipalDep) -> RunSummaryPublic:
+    """The summary the run wrote ($RUNBOARD_SUMMARY) as its page shows it: its first MiB, masked as its log is (the
+    artifact summary.md is the file as the run wrote it). 404 `no_summary` when it wrote none."""
+    return await run_in_threadpool(reads.run_summary, services.engine, principal, run_id)
 
 
 @router.get('/projects/{project_id}/tests', response_model=ProjectTests, responses=problems(401, 404))

@@ -51,6 +51,16 @@ class ArtifactsApi:
         tests it fixed, skipped, slowest."""
         return (await self.request('GET', f'/runs/{quote(run_id, safe="")}/tests')).data
 
+    async def run_summary(self, run_id: str) -> dict | None:
+        """GET /runs/{id}/summary: the summary the run wrote as its page shows it (text, size, cut), masked as its log
+        is; None when it has none (or kept it before summaries were masked: then its artifact summary.md is listed)."""
+        try:
+            return (await self.request('GET', f'/runs/{quote(run_id, safe="")}/summary')).data
+        except ApiError as exc:
+            if exc.status == 404 and exc.error == 'no_summary':
+                return None
+            raise
+
     async def project_tests(self, project_id: str, *, limit: int = 10) -> dict:
         """GET /projects/{id}/tests: the flakiest tests, the test count and failures per run, the base branch's
         coverage per run."""

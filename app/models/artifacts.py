@@ -96,6 +96,19 @@ class RunTestCase(SQLModel, table=True):
     report: str = Field(default='', max_length=1024)  # the artifact it came from
 
 
+class RunSummary(SQLModel, table=True):
+    """The summary a run wrote (`$RUNBOARD_SUMMARY`, kept as its artifact `summary.md`) as its page shows it: its
+    first MiB, masked with the run's secrets and `::add-mask::` values when it was kept (services/artifacts/
+    collect.py), as its log is. The artifact itself stays as the run wrote it."""
+
+    __tablename__ = 'runsummary'
+    run_id: str = Field(foreign_key='run.id', primary_key=True, ondelete='CASCADE')
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    size: int = Field(sa_column=Column(BigInteger, nullable=False))  # of the file, in bytes
+    cut: bool = False  # the file is longer than what is kept here
+    created_at: datetime = Field(default_factory=utcnow)
+
+
 # ---------------------------------------------------------------- API schemas
 class ArtifactPublic(SQLModel):
     path: str
@@ -130,6 +143,13 @@ class TestCasePublic(SQLModel):
     # still_failing: the first run of the streak; flaky: the run it passed in; failing_on_base: the base branch's run
     # that failed it; fixed: the run compared with
     since_run_id: str | None = None
+
+
+class RunSummaryPublic(SQLModel):
+    run_id: str
+    text: str  # Markdown, masked as the run's log is
+    size: int  # of the file the run wrote
+    cut: bool  # the file is longer: the rest is in its artifact summary.md
 
 
 class CoveragePublic(SQLModel):

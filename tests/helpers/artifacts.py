@@ -179,3 +179,37 @@ def pytest_junit(folder: Path) -> str:
         cwd=folder, env=env, capture_output=True, check=False,
     )  # fmt: skip
     return (folder / 'junit.xml').read_text()
+
+
+# A run that writes a project secret (API_TOKEN) and a value it declared with ::add-mask:: into its JUnit report,
+# through a failing pytest test (its parametrized name, its assertion message, its captured stdout:
+# `-o junit_logging=all`), and into its summary; the 101st ::add-mask:: value is past the cap. $PYTHON is a Python with
+# pytest that the sandbox shows.
+SECRET = 'tok-5ecret-Zq81'
+DECLARED = 'declared-by-the-run-77'  # an ::add-mask:: value
+PAST_CAP = 'capped-value-101'  # the 101st ::add-mask:: value: not masked, in the log or the files
+
+SECRET_TESTS = """import os
+
+import pytest
+
+
+@pytest.mark.parametrize('token', [os.environ['API_TOKEN']])
+def test_login(token):
+    print(f'logging in with {token} as {os.environ["DECLARED"]}')
+    print(f'and {os.environ["PAST_CAP"]}')
+    assert token == 'the-right-one', f'the server refused {token}'
+"""
+
+SECRET_SCRIPT = f"""#!/bin/sh
+echo '::add-mask::{DECLARED}'
+i=1
+while [ $i -le 99 ]; do echo "::add-mask::filler-value-$i"; i=$((i + 1)); done
+echo '::add-mask::{PAST_CAP}'
+echo "the log: $API_TOKEN {DECLARED} {PAST_CAP}"
+DECLARED='{DECLARED}' PAST_CAP='{PAST_CAP}' "$PYTHON" -m pytest -q -p no:cacheprovider -p no:randomly \\
+  -o junit_logging=all --junitxml "$RUNBOARD_ARTIFACTS_DIR/junit.xml" test_login.py
+echo 'named after it' > "$RUNBOARD_ARTIFACTS_DIR/report-$API_TOKEN.txt"
+printf '### Deploy\\nused `%s` for {DECLARED}, and {PAST_CAP}\\n' "$API_TOKEN" >> "$RUNBOARD_SUMMARY"
+exit 1
+"""

@@ -4,6 +4,9 @@ decide what is kept (pure `plan`), upload each kept file to the store from an op
 write the rows, and parse the JUnit XML among the kept files into test results. Runs on whoever executed the run
 (the server's engine or a worker), before the terminal status, so `run.failed` notifications carry the failures.
 
+Everything read from the files and stored (test names, messages, traces and output, the summary, the files' names) is
+masked with the run's own masking first, as its log is (masked.py); the files themselves are kept as they are.
+
 What the log says: one line with the count and size kept, one `::warning` annotation per refused file (listed at
 the top of the run page), one line with the test totals."""
 
@@ -26,8 +29,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 from app.core.workflow_commands import runboard_annotation
 from app.infra.db import session_scope
 from app.models import utcnow
-from app.models.artifacts import Artifact, RunCoverage, RunTestCase, RunTestReport
+from app.models.artifacts import Artifact, RunCoverage, RunSummary, RunTestCase, RunTestReport
 from app.services.artifacts import coverage, junit
+from app.services.artifacts.masked import NAME_MASKED, Masks, NoMasks, masked_name, summary_text
+from app.services.artifacts.retention import SUMMARY_KEPT_BYTES, SUMMARY_PATH
 from app.services.artifacts.store import ArtifactStore
 
 log = logging.getLogger(__name__)
@@ -35,6 +40,7 @@ artifact_table: Table = Artifact.__table__  # type: ignore[attr-defined]
 report_table: Table = RunTestReport.__table__  # type: ignore[attr-defined]
 case_table: Table = RunTestCase.__table__  # type: ignore[attr-defined]
 coverage_table: Table = RunCoverage.__table__  # type: ignore[attr-defined]
+summary_table: Table = RunSummary.__table__  # type: ignore[attr-defined]
 
 MAX_FILES = 10_000  # past this the rest is refused (a run that writes a million files is not keeping artifacts)
 MAX_PATH = 1024
@@ -184,12 +190,21 @@ def _insert_ignoring_duplicates(conn: Connection, table: Table, rows: list[dict[
     conn.execute(dialect.insert(table).on_conflict_do_nothing(index_elements=keys), rows)
 
 
-def collect(engine: Engine, store: ArtifactStore, run: dict[str, Any], top: Path, *, limit: int) -> Collected:
-    """Keep the run's artifacts and test results (see the module's docstring). Never raises for a file or the
-    store: what could not be kept is refused with the reason; the run's end must not wait on it."""
+def _masked_entry(entry: Found, masks: Masks) -> Found:
+    shown = masked_name(entry.path, masks)
+    return entry if shown is None else Found(shown, entry.size, NAME_MASKED)
+
+
+def collect(
+    engine: Engine, store: ArtifactStore, run: dict[str, Any], top: Path, *, limit: int, masks: Masks | None = None
+) -> Collected:
+    """Keep the run's artifacts and test results (see the module's docstring), what is read from them masked with
+    `masks` (the run's). Never raises for a file or the store: what could not be kept is refused with the reason; the
+    run's end must not wait on it."""
+    masks = masks or NoMasks()
     done = Collected()
     run_id = run['id']
-    decisions = plan(walk(top), limit=limit)
+    decisions = plan([_masked_entry(entry, masks) for entry in walk(top)], limit=limit)
     if not decisions:
         return done
     now = utcnow()
@@ -230,7 +245,8 @@ def collect(engine: Engine, store: ArtifactStore, run: dict[str, Any], top: Path
     coverage_files = [(path, top / path) for path in done.kept if coverage.looks_like_coverage(path)]
     covered = coverage.parse_reports(coverage_files) if coverage_files else None
     reports = [(path, top / path) for path in done.kept if junit.looks_like_report(path)]
-    parsed = junit.parse_reports(reports) if reports else None
+    parsed = junit.parse_reports(reports, masks.mask) if reports else None
+    summary = _summary(top, decisions, masks) if SUMMARY_PATH in done.kept else None
     with session_scope(engine) as session:
         conn = session.connection()
         _insert_ignoring_duplicates(conn, artifact_table, rows, ['run_id', 'path'])
@@ -238,10 +254,29 @@ def collect(engine: Engine, store: ArtifactStore, run: dict[str, Any], top: Path
             write_tests(conn, run, parsed, now=now)
         if covered is not None and covered.coverage is not None:
             write_coverage(conn, run, covered.coverage, covered.reports or [], now=now)
+        if summary is not None:
+            _insert_ignoring_duplicates(
+                conn, summary_table, [{'run_id': run_id, **summary, 'created_at': now}], ['run_id']
+            )
     done.tests = parsed.totals if parsed is not None and parsed.reports else None
     done.coverage = covered.coverage if covered is not None else None
     done.notes = _notes(done, parsed, store, covered)
     return done
+
+
+def _summary(top: Path, decisions: list[Decision], masks: Masks) -> dict[str, Any] | None:
+    """The summary the run wrote (`$RUNBOARD_SUMMARY`), its first SUMMARY_KEPT_BYTES, masked: the row its page reads.
+    None when it is empty or could not be read (its artifact is still listed)."""
+    size = next(d.size for d in decisions if d.path == SUMMARY_PATH and d.keep)
+    if not size:
+        return None
+    try:
+        with _open_regular(top / SUMMARY_PATH) as source:
+            data = _Limited(source, min(size, SUMMARY_KEPT_BYTES)).read()
+    except OSError:
+        log.warning('the summary of a run could not be read', exc_info=True)
+        return None
+    return {'text': summary_text(data, cut=size > len(data), masks=masks), 'size': size, 'cut': size > len(data)}
 
 
 def write_coverage(
@@ -364,10 +399,11 @@ class ArtifactKeeper:
         folder.mkdir(parents=True, mode=0o700)
         return folder
 
-    def keep(self, run: dict[str, Any], folder: Path) -> list[tuple[str, str]]:
-        """Collect, then remove the folder; the timeline events to add to the run's log. Never raises."""
+    def keep(self, run: dict[str, Any], folder: Path, masks: Masks | None = None) -> list[tuple[str, str]]:
+        """Collect (what is read from the files masked with `masks`, the run's), then remove the folder; the timeline
+        events to add to the run's log. Never raises."""
         try:
-            return collect(self.engine, self.store, run, folder, limit=self.limit).notes
+            return collect(self.engine, self.store, run, folder, limit=self.limit, masks=masks).notes
         except Exception as exc:  # the database or the store at the last moment: the run still ends
             log.exception('run %s: keeping its artifacts failed', run.get('id'))
             return [runboard_annotation('warning', f'{type(exc).__name__}: {exc}', title='Artifacts not kept')]

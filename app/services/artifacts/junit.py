@@ -2,11 +2,14 @@
 (pytest `--junitxml`, Maven Surefire, Gradle, go-junit-report, jest-junit ...); any other XML is not a report.
 
 Parsed through junitparser with defusedxml's parser (entity declarations, external entities and DTD tricks
-refused): the file comes from a run, and the server parses it."""
+refused): the file comes from a run, and the server parses it. Every text kept of a case (its names, message, trace
+and output) goes through the run's `mask` (its secrets and `::add-mask::` values, as its log) before it is cut to
+size, so no cut leaves the first part of a value behind."""
 
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -72,27 +75,32 @@ class Parsed:
 
 
 ROOTS = ('testsuites', 'testsuite')
+Mask = Callable[[str], str]  # a run's masking of one text (execution.masking.Masker.mask)
+
+
+def _unmasked(text: str) -> str:
+    return text
 
 
 def _safe_parse(source: str | IO[bytes]) -> ET.ElementTree:
     return defused.parse(source, forbid_dtd=True)
 
 
-def _text(value: Any, limit: int) -> str | None:
+def _text(value: Any, limit: int, mask: Mask = _unmasked) -> str | None:
     if value is None:
         return None
-    text = plain(str(value)).replace('\x00', '\ufffd')
+    text = mask(plain(str(value)).replace('\x00', '\ufffd'))
     if not text.strip():
         return None
     return text if len(text) <= limit else text[:limit] + f' … [cut at {limit} characters]'
 
 
-def _output(value: Any) -> str | None:
+def _output(value: Any, mask: Mask = _unmasked) -> str | None:
     """A test's <system-out> or <system-err> as a person reads it, its last MAX_OUTPUT_BYTES (UTF-8) when it is
     longer: what a test printed last is nearest its failure. None when it holds nothing."""
     if value is None:
         return None
-    text = plain(str(value)).replace('\x00', '\ufffd')
+    text = mask(plain(str(value)).replace('\x00', '\ufffd'))
     if not text.strip():
         return None
     data = text.encode()
@@ -119,7 +127,7 @@ def _seconds(case: Any) -> float:
         return 0.0
 
 
-def _cases(suite: TestSuite) -> list[Case]:
+def _cases(suite: TestSuite, mask: Mask = _unmasked) -> list[Case]:
     found: list[Case] = []
     for case in suite:
         results = case.result
@@ -132,14 +140,14 @@ def _cases(suite: TestSuite) -> list[Case]:
         failed = status in ('failed', 'error')  # a passing test's output is not kept: nobody reads it
         found.append(
             Case(
-                classname=(case.classname or '')[:500],
-                name=(case.name or '')[:500],
+                classname=mask(case.classname or '')[:500],
+                name=mask(case.name or '')[:500],
                 status=status,
                 duration_seconds=_seconds(case),
-                message=_text(message, MAX_MESSAGE),
-                trace=_text(trace, MAX_TRACE),
-                system_out=_output(case.system_out) if failed else None,
-                system_err=_output(case.system_err) if failed else None,
+                message=_text(message, MAX_MESSAGE, mask),
+                trace=_text(trace, MAX_TRACE, mask),
+                system_out=_output(case.system_out, mask) if failed else None,
+                system_err=_output(case.system_err, mask) if failed else None,
             )
         )
     return found  # junitparser's iteration reaches the cases of nested suites too
@@ -152,9 +160,10 @@ def _root_tag(path: Path) -> str | None:
     return None
 
 
-def parse_report(source: str | Path | IO[bytes]) -> list[Case]:
-    """The test cases of one JUnit XML file, in file order. NotAReport when it is not one: a file whose root is not
-    <testsuites> or <testsuite> is told from its first element, before the whole file is parsed."""
+def parse_report(source: str | Path | IO[bytes], mask: Mask = _unmasked) -> list[Case]:
+    """The test cases of one JUnit XML file, in file order, their texts masked with `mask`. NotAReport when it is not
+    one: a file whose root is not <testsuites> or <testsuite> is told from its first element, before the whole file
+    is parsed."""
     try:
         if isinstance(source, Path) and (root := _root_tag(source)) not in ROOTS:
             raise NotAReport(f'its root is <{root}>, not a JUnit report')
@@ -168,7 +177,7 @@ def parse_report(source: str | Path | IO[bytes]) -> list[Case]:
     suites = [xml] if isinstance(xml, TestSuite) else list(xml)
     cases: list[Case] = []
     for suite in suites:
-        cases.extend(_cases(suite))
+        cases.extend(_cases(suite, mask))
     return cases
 
 
@@ -176,13 +185,14 @@ def looks_like_report(path: str) -> bool:
     return path.lower().endswith('.xml')
 
 
-def parse_reports(files: list[tuple[str, Path]]) -> Parsed:
-    """Every (shown path, file on disk) that is a JUnit report, merged. A file that is XML but no report is
-    skipped quietly (a coverage.xml); one that looks like a report and breaks is named in `problems`."""
+def parse_reports(files: list[tuple[str, Path]], mask: Mask = _unmasked) -> Parsed:
+    """Every (shown path, file on disk) that is a JUnit report, merged, its texts masked with `mask`. A file that is
+    XML but no report is skipped quietly (a coverage.xml); one that looks like a report and breaks is named in
+    `problems` (masked too: a parser's words may quote the file)."""
     parsed = Parsed()
     for shown, path in files:
         try:
-            cases = parse_report(path)
+            cases = parse_report(path, mask)
         except NotAReport as exc:
             if 'not well-formed' in str(exc):
                 parsed.problems.append(f'{shown}: {exc}'[:300])
@@ -197,4 +207,5 @@ def parse_reports(files: list[tuple[str, Path]]) -> Parsed:
         for case in cases:
             parsed.cases.append((shown, case))
             parsed.totals.add(case)
+    parsed.problems = [mask(problem) for problem in parsed.problems]
     return parsed

@@ -24,6 +24,8 @@ from app.models.artifacts import (
     FlakyTest,
     ProjectTests,
     RunCoverage,
+    RunSummary,
+    RunSummaryPublic,
     RunTestCase,
     RunTestReport,
     RunTests,
@@ -115,6 +117,17 @@ def artifact_row(engine: Engine, principal: Principal, run_id: str, path: str) -
     if not row.stored:
         raise DomainError(404, 'artifact_not_stored', f'{path[:200]!r} was not kept: {row.refused}', path=path)
     return row
+
+
+def run_summary(engine: Engine, principal: Principal, run_id: str) -> RunSummaryPublic:
+    """The run's summary as its page shows it (masked when it was kept); 404 `no_summary` when it wrote none, or was
+    kept before summaries were masked (its artifact summary.md is still listed)."""
+    with Session(engine) as session:
+        load_visible_run(session, run_id, principal)
+        row = session.get(RunSummary, run_id)
+    if row is None:
+        raise DomainError(404, 'no_summary', f'run {run_id!r} has no summary')
+    return RunSummaryPublic(run_id=run_id, text=row.text, size=row.size, cut=row.cut)
 
 
 def _case(row: RunTestCase) -> TestCasePublic:

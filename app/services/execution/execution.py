@@ -219,7 +219,7 @@ def _keep_what_it_left(
     into the data dir for a project without a forge (its page's diff), and whether its pull request exists."""
     notes: list[tuple[str, str]] = []
     if parts.artifacts is not None and run.get('artifacts_dir'):
-        notes = parts.artifacts.keep(dict(run), Path(run['artifacts_dir']))
+        notes = parts.artifacts.keep(dict(run), Path(run['artifacts_dir']), live.masker)  # masked as its log
     if worktree is not None:
         afk_branches.keep_run_branch(parts.repositories.settings.data_dir, dict(run), worktree)
     has_pr = live.kill_reason == 'pull_request' or (live.kill_reason != 'stop' and parts.pull_requests.exists(run))
