@@ -20,7 +20,7 @@ from app.cli.policy import Exit, exit_for_status
 from app.cli.render import escape, one_line, without_controls
 from app.client import ApiError, RunboardClient
 from app.state.artifacts_view import (
-    SUMMARY_BYTES,
+    OLD_SUMMARY,
     coverage_text,
     failure_title,
     first_line,
@@ -70,17 +70,17 @@ def tests_table(tests: dict[str, Any], *, limit: int = 20) -> Table | None:
 
 
 async def run_summary(client: RunboardClient, run_id: str) -> Group | Text | None:
-    """The Markdown summary the run wrote ($RUNBOARD_SUMMARY), rendered for the terminal; None without one; one
-    line saying why when it cannot be read (the store lost it, say): the run is shown all the same, as on its page."""
-    item = summary_item(await client.run_artifacts(run_id))
-    if item is None:
-        return None
+    """The Markdown summary the run wrote ($RUNBOARD_SUMMARY), as its page shows it (masked as its log is), rendered
+    for the terminal; None without one; one line saying why when it cannot be read: the run is shown all the same,
+    as on its page."""
     try:
-        text, cut = await client.artifact_text(run_id, item['path'], limit=SUMMARY_BYTES)
+        summary = await client.run_summary(run_id)
     except ApiError as exc:
-        return Text(f'Summary: could not read {one_line(item["path"])}: {one_line(str(exc))}', style='yellow')
-    parts: list[Any] = [Text('Summary', style='bold'), Markdown(without_controls(text))]
-    if cut:
+        return Text(f'Summary: could not read it: {one_line(str(exc))}', style='yellow')
+    if summary is None:  # none, or one kept before summaries were masked: its artifact is all there is
+        return Text(OLD_SUMMARY, style='dim') if summary_item(await client.run_artifacts(run_id)) else None
+    parts: list[Any] = [Text('Summary', style='bold'), Markdown(without_controls(summary['text']))]
+    if summary.get('cut'):
         parts.append(Text(f'… (the rest: runboard runs artifacts {run_id} --download DIR)', style='dim'))
     return Group(*parts)
 
@@ -131,7 +131,10 @@ def artifacts(
     json_output: JsonOpt = False,
     server: ServerOpt = None,
 ) -> None:
-    """List the files a run kept (and those refused, with why); with --download or --zip, save them, byte for byte."""
+    """List the files a run kept (and those refused, with why); with --download or --zip, save them, byte for byte.
+
+    The files are as the run wrote them: a secret it wrote into one is not masked there (its log, test results and
+    summary are masked; docs/security.md)."""
     if download is not None and zip_file is not None:
         raise typer.BadParameter('give --download DIR or --zip FILE, not both', param_hint='--zip')
     cli = Cli.make(server, json_output)

@@ -1,6 +1,7 @@
 """The run page's Artifacts and Tests tabs (docs/artifacts.md), drawn from GET /api/runs/{id}/artifacts and
 GET /api/runs/{id}/tests once the run has ended (a run's files are kept when its command ends), and the summary the
-run wrote (`$RUNBOARD_SUMMARY`, kept as its artifact `summary.md`) above them, its Markdown rendered safely.
+run wrote (`$RUNBOARD_SUMMARY`) above them from GET /api/runs/{id}/summary (masked as the run's log is; its artifact
+`summary.md` is the file as the run wrote it), its Markdown rendered safely.
 
 Artifacts: name, size, Download (streamed through /run-artifacts/...), images and text previewed inline, HTML
 opened in a new tab under the API's sandbox. Tests: totals, the failures (message, trace, and how each stands on
@@ -69,12 +70,16 @@ class RunExtras:
             ui.label(text).classes('text-sm opacity-70')
 
     async def draw_summary(self, run_id: str, answer: dict[str, Any]) -> None:
-        item = view.summary_item(answer)
+        """The summary as the API keeps it for the page (masked as the run's log), not its artifact summary.md."""
+        try:
+            summary = await connection.client().run_summary(run_id)
+        except ApiError as exc:
+            summary = {'text': f'(could not read it: {exc})', 'cut': False}
+        text = view.summary_text(summary, view.summary_item(answer))
         self.summary_box.clear()
-        self.summary_box.set_visibility(item is not None)
-        if item is None:
+        self.summary_box.set_visibility(text is not None)
+        if text is None:
             return
-        text = await self._text(run_id, item['path'], limit=view.SUMMARY_BYTES)
         with self.summary_box:
             ui.label('Summary').classes('font-bold').props('role=heading aria-level=2')
             # markdown2 escaped the run's HTML already; DOMPurify (sanitize=True) is the second fence
@@ -96,6 +101,8 @@ class RunExtras:
                     ui.link('Download all (.zip)', view.zip_ui_url(run_id)).classes('rb-tap-link text-sm').props(
                         'data-testid=artifacts-zip download'
                     )
+            if any(item.get('stored') for item in items):  # said where files are downloaded (docs/security.md)
+                ui.label(view.UNMASKED_FILES).classes('text-xs opacity-70').props('data-testid=artifacts-unmasked')
             with ui.column().classes('w-full gap-2').props('role=list aria-label="Artifacts"'):
                 for item in items:
                     await self._artifact_row(run_id, item)

@@ -92,6 +92,27 @@ def summary_item(answer: dict[str, Any]) -> dict[str, Any] | None:
     return None
 
 
+# the Artifacts tab, under its downloads: the files are not masked, what Runboard shows of them is
+UNMASKED_FILES = (
+    'Files are previewed and downloaded as the run wrote them: secrets in them are not masked '
+    '(its log, test results and summary are).'
+)
+OLD_SUMMARY = (
+    'This run kept its summary before Runboard masked summaries as it masks logs: it is shown only as its artifact '
+    f'{SUMMARY_PATH}.'
+)
+
+
+def summary_text(summary: dict[str, Any] | None, item: dict[str, Any] | None) -> str | None:
+    """The Markdown shown above the run's log, from GET /runs/{id}/summary (`summary`, None: it has none): its text, and
+    a line when it is the file's first part only. A run that kept summary.md (`item`, its artifact) before summaries
+    were masked has none to show: a line says where it is. None: nothing to show."""
+    if summary is None:
+        return OLD_SUMMARY if item is not None else None
+    text = str(summary.get('text') or '')
+    return text + ('\n\n… (the rest: its artifact summary.md)' if summary.get('cut') else '')
+
+
 def tab_label(name: str, count: int | None) -> str:
     return f'{name} ({count})' if count else name
 

@@ -10,6 +10,8 @@ import zipfile
 from datetime import timedelta
 from pathlib import Path
 
+from sqlalchemy import text
+
 from app.infra.db import session_scope
 from app.models import utcnow
 from app.services.artifacts import retention
@@ -94,7 +96,8 @@ def test_list_download_and_show(settings_factory, tmp_path: Path) -> None:
 def test_the_summary_a_run_writes_is_shown_by_runs_show(settings_factory, repo_factory) -> None:  # noqa: ANN001
     """A run appends Markdown to $RUNBOARD_SUMMARY (as to GitHub's $GITHUB_STEP_SUMMARY, in two steps); it is kept
     as the artifact summary.md and `runs show` renders it, with no escape sequence of the run's reaching the
-    terminal; a summary the store no longer has is one line of `runs show`, not its failure."""
+    terminal; the summary is the one kept with the run (masked as its log), so a store that lost the file still
+    shows it; a run that kept none (from before summaries were masked) is one line of `runs show`."""
     script = (
         'echo "### Coverage: 91 %" >> "$RUNBOARD_SUMMARY"\n'
         'printf "\\n| file | covered |\\n|---|---|\\n| app.py | 88 %% |\\n" >> "$RUNBOARD_SUMMARY"\n'
@@ -115,14 +118,21 @@ def test_the_summary_a_run_writes_is_shown_by_runs_show(settings_factory, repo_f
         assert 'app.py' in after and '88 %' in after  # the table
         assert 'done' in after and '\x1b' not in after and '\x07' not in after  # a title escape: dropped
 
-        # the store lost the summary after the run ended (a worker kept it where this server cannot read): the run
-        # is still shown, with one line that says why its summary is not
+        # the store lost the file after the run ended (a worker kept it where this server cannot read): the summary
+        # is the one kept (masked) with the run, still shown
         server.services.artifact_store.delete(run['id'], ['summary.md'])
+        shown = run_cli(server.base_url, server.token, 'runs', 'show', run['id'])
+        assert shown.code == 0, shown.stderr
+        assert 'Coverage: 91 %' in shown.stdout[shown.stdout.index('Summary') :]
+
+        # a run that kept its summary before summaries were masked has none kept with it: one line says where it is
+        with session_scope(server.services.engine) as session:
+            session.connection().execute(text('DELETE FROM runsummary WHERE run_id = :r'), {'r': run['id']})
         shown = run_cli(server.base_url, server.token, 'runs', 'show', run['id'])
         assert shown.code == 0, shown.stderr
         assert run['id'] in shown.stdout and 'Coverage: 91 %' not in shown.stdout
         note = [line for line in shown.stdout.splitlines() if 'summary.md' in line]
-        assert len(note) == 1 and 'no longer in the artifact store' in note[0], shown.stdout
+        assert len(note) == 1 and 'before Runboard masked summaries' in note[0], shown.stdout
 
 
 COVERAGE = """#!/bin/sh

@@ -114,6 +114,27 @@ def test_the_summary_is_the_kept_summary_md_at_the_top(items: list[dict], found:
     assert (item['path'] if item else None) == found
 
 
+KEPT = {'path': 'summary.md', 'stored': True, 'size': 12}
+
+
+@pytest.mark.parametrize(
+    ('summary', 'item', 'shown'),
+    [
+        (None, None, None),  # it wrote none
+        ({'text': '### ok ***\n', 'cut': False, 'size': 12}, KEPT, '### ok ***\n'),  # as the API masked it
+        (
+            {'text': '### ok ***', 'cut': True, 'size': 9_999_999},
+            KEPT,
+            '### ok ***\n\n… (the rest: its artifact summary.md)',
+        ),
+        ({'text': '### ok', 'cut': False, 'size': 6}, None, '### ok'),  # its artifact expired or was lost: still shown
+        (None, KEPT, view.OLD_SUMMARY),  # kept before summaries were masked: never the file itself
+    ],
+)
+def test_the_summary_shown_is_the_masked_one(summary: dict | None, item: dict | None, shown: str | None) -> None:
+    assert view.summary_text(summary, item) == shown
+
+
 @pytest.mark.parametrize(
     ('answer', 'text'),
     [
