@@ -7,7 +7,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from app.core.errors import DomainError
 from app.models.afk_summary import SummaryDiff
 from app.services.afk.summary import (
     CapChange,
@@ -20,7 +19,6 @@ from app.services.afk.summary import (
     issue_outcomes,
     loop_state,
     overlaps,
-    parse_since,
     pauses,
     run_outcome,
     run_reason,
@@ -34,44 +32,6 @@ NIGHT = datetime(2026, 5, 11, 22, 0, tzinfo=UTC)
 def at(minutes: int) -> datetime:
     """`minutes` after 22:00 the night before NOW."""
     return NIGHT + timedelta(minutes=minutes)
-
-
-@pytest.mark.parametrize(
-    ('given', 'start'),
-    [
-        (None, NOW - timedelta(hours=24)),  # the default: the last 24 hours
-        ('', NOW - timedelta(hours=24)),
-        ('12h', NOW - timedelta(hours=12)),
-        ('90m', NOW - timedelta(minutes=90)),
-        ('1h30m', NOW - timedelta(minutes=90)),
-        ('2d', NOW - timedelta(days=2)),
-        ('2026-05-11T22:00:00Z', NIGHT),
-        ('2026-05-11T22:00:00', NIGHT),  # no offset: UTC
-        ('2026-05-12T00:00:00+02:00', NIGHT),
-        ('2026-05-11', datetime(2026, 5, 11, tzinfo=UTC)),  # a day: from its start
-    ],
-)
-def test_since_names_the_windows_start(given: str | None, start: datetime) -> None:
-    assert parse_since(given, NOW) == start
-
-
-@pytest.mark.parametrize(
-    'given',
-    [
-        'yesterday',  # neither a duration nor a time
-        '12 hours',
-        '-5h',
-        '2026-13-01',
-        '2026-05-12T09:00:00Z',  # to come
-        '32d',  # more than 31 days back
-        '2026-01-01',
-    ],
-)
-def test_a_since_that_names_no_window_is_refused(given: str) -> None:
-    with pytest.raises(DomainError) as refused:
-        parse_since(given, NOW)
-    assert (refused.value.status, refused.value.error) == (422, 'validation')
-    assert 'since' in refused.value.detail
 
 
 @pytest.mark.parametrize(

@@ -3,18 +3,16 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 
-from app.core.errors import DomainError
 from app.services.notifications.rules import (
     MAX_RETRY_AFTER_SECONDS,
     AttemptVerdict,
     after_attempt,
     backoff_seconds,
     bulk_outcome,
-    bulk_window_start,
     delivered,
     retry_after_seconds,
     run_end_events,
@@ -148,39 +146,3 @@ def test_retry_after(value: str | None, seconds: float | None) -> None:
 )
 def test_what_redeliver_all_that_gave_up_does_with_each(status: str, claimed: bool, outcome: str) -> None:
     assert bulk_outcome(status=status, claimed=claimed) == outcome
-
-
-AT = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
-
-
-@pytest.mark.parametrize(
-    ('since', 'start'),
-    [
-        (None, AT - timedelta(hours=24)),  # the default window: the last day
-        ('  ', AT - timedelta(hours=24)),
-        ('6h', AT - timedelta(hours=6)),
-        ('1h30m', AT - timedelta(minutes=90)),
-        ('2d', AT - timedelta(days=2)),
-        ('2026-11-23T08:00:00Z', datetime(2026, 11, 23, 8, 0, tzinfo=UTC)),
-        ('2026-11-23T08:00:00', datetime(2026, 11, 23, 8, 0, tzinfo=UTC)),  # no offset: UTC
-        ('2026-11-23T09:00:00+01:00', datetime(2026, 11, 23, 8, 0, tzinfo=UTC)),
-        ('31d', AT - timedelta(days=31)),
-    ],
-)
-def test_the_bulk_window_start(since: str | None, start: datetime) -> None:
-    assert bulk_window_start(since, AT) == start
-
-
-@pytest.mark.parametrize(
-    ('since', 'says'),
-    [
-        ('yesterday', 'neither a duration'),
-        ('-3h', 'neither a duration'),
-        ('2026-11-24T00:00:00Z', 'in the future'),
-        ('32d', 'more than 31 days back'),
-    ],
-)
-def test_a_bulk_window_that_is_none_is_a_422(since: str, says: str) -> None:
-    with pytest.raises(DomainError) as refused:
-        bulk_window_start(since, AT)
-    assert refused.value.status == 422 and refused.value.extra == {'field': 'since'} and says in refused.value.detail

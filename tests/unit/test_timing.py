@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from app.core.errors import DomainError
 from app.services.runs.admission import Refusal
 from app.services.runs.timing import (
     Timing,
@@ -15,6 +16,7 @@ from app.services.runs.timing import (
     past_refusal,
     resolve_timing,
     waited_text,
+    window_start,
 )
 from app.services.scheduling.timers import due_now, wake_in
 
@@ -193,3 +195,47 @@ def test_the_delayed_sweep_reads_further_only_when_something_is_due(delayed_in, 
         return None if seconds is None else NOW + timedelta(seconds=seconds)
 
     assert due_now(at(delayed_in), at(expiry_in), NOW) == (admit, expire)
+
+
+MORNING = datetime(2026, 5, 12, 8, 0, tzinfo=UTC)  # the morning after NIGHT
+NIGHT = datetime(2026, 5, 11, 22, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ('since', 'start'),
+    [
+        (None, MORNING - timedelta(hours=24)),  # the default: the last 24 hours
+        ('', MORNING - timedelta(hours=24)),
+        ('  ', MORNING - timedelta(hours=24)),
+        ('12h', MORNING - timedelta(hours=12)),
+        ('90m', MORNING - timedelta(minutes=90)),
+        ('1h30m', MORNING - timedelta(minutes=90)),
+        ('2d', MORNING - timedelta(days=2)),
+        ('31d', MORNING - timedelta(days=31)),
+        ('2026-05-11T22:00:00Z', NIGHT),
+        ('2026-05-11T22:00:00', NIGHT),  # no offset: UTC
+        ('2026-05-12T00:00:00+02:00', NIGHT),
+        ('2026-05-11', datetime(2026, 5, 11, tzinfo=UTC)),  # a day: from its start
+    ],
+)
+def test_where_a_since_window_starts(since: str | None, start: datetime) -> None:
+    assert window_start(since, MORNING) == start
+
+
+@pytest.mark.parametrize(
+    ('since', 'says'),
+    [
+        ('yesterday', 'neither a duration'),
+        ('12 hours', 'neither a duration'),
+        ('-5h', 'neither a duration'),
+        ('2026-13-01', 'neither a duration'),
+        ('2026-05-12T09:00:00Z', 'in the future'),
+        ('32d', 'more than 31 days back'),
+        ('2026-01-01', 'more than 31 days back'),
+    ],
+)
+def test_a_since_that_names_no_window_is_a_422_on_its_field(since: str, says: str) -> None:
+    with pytest.raises(DomainError) as refused:
+        window_start(since, MORNING)
+    assert (refused.value.status, refused.value.error, refused.value.extra) == (422, 'validation', {'field': 'since'})
+    assert says in refused.value.detail

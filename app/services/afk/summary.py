@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import Engine, not_, or_
 from sqlmodel import Session, col, select
@@ -53,10 +53,8 @@ from app.services.repositories.issue_sources import afk_branch
 from app.services.runs import reads
 from app.services.runs import sql as run_sql
 from app.services.runs import usage as run_usage
-from app.services.runs.timing import parse_duration, parse_time
+from app.services.runs.timing import window_start
 
-DEFAULT_WINDOW = timedelta(hours=24)
-MAX_WINDOW = timedelta(days=31)  # the summary of a night or a week, not of a project's life
 MAX_RUNS = 1000  # read at most this many of the window's runs (the newest)
 PAGE = 200
 ENGINE_ERROR = 'engine error'  # a crash the engine caused around the command: as neutral as a launch failure
@@ -65,25 +63,6 @@ CAP_FIELD = 'afk_cost_cap_usd_per_day'  # a change of it is a `project.updated` 
 
 
 # ---------------------------------------------------------------- pure
-def parse_since(text: str | None, now: datetime) -> datetime:
-    """The window's start: a duration back from now (`12h`, `90m`, `2d`, `1h30m`), an ISO 8601 time (no offset: UTC),
-    or the last 24 hours when not given. 422 for anything else, a time to come, or more than 31 days back."""
-    if text is None or not text.strip():
-        return now - DEFAULT_WINDOW
-    seconds = parse_duration(text)
-    moment = now - timedelta(seconds=seconds) if seconds is not None else parse_time(text)
-    if moment is None:
-        raise DomainError(
-            422,
-            'validation',
-            f'since={text!r} is neither a duration (12h, 90m, 2d) nor an ISO 8601 time.',
-            field='since',
-        )
-    if moment > now:
-        raise DomainError(422, 'validation', f'since={text!r} is in the future.', field='since')
-    if now - moment > MAX_WINDOW:
-        raise DomainError(422, 'validation', f'since={text!r} is more than 31 days back.', field='since')
-    return moment
 
 
 def is_launch_failure(error: str | None) -> bool:
@@ -354,7 +333,7 @@ def loop_summary(
 ) -> AfkSummary:
     with Session(engine) as session:
         project = get_visible(session, project_id, principal)  # 404 before anything is read
-    start = parse_since(since, now)
+    start = window_start(since, now)
     listed, truncated = _window_runs(engine, principal, project_id, start)
     problems: list[str] = []
     day_start = cost_window_start(start, None)

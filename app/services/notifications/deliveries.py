@@ -38,9 +38,10 @@ from app.models import (
 from app.services.identity.accounts import Principal
 from app.services.notifications.outbox import deliveries_table, insert_deliveries
 from app.services.notifications.payloads import EventFacts, body, from_stored
-from app.services.notifications.rules import bulk_outcome, bulk_window_start
+from app.services.notifications.rules import bulk_outcome
 from app.services.notifications.webhooks import require_operator, visible_rule
 from app.services.projects.visibility import get_visible, visible
+from app.services.runs.timing import window_start
 
 STATUSES = get_args(DeliveryStatus)
 
@@ -188,7 +189,7 @@ def redeliver_gave_up(
     wait or are sent. `dry_run`: the same counts, nothing changed (the page's confirmation says how many)."""
     require_operator(principal, 'redeliver notifications')
     now = utcnow()
-    start = bulk_window_start(since, now)
+    start = window_start(since, now)
     table = deliveries_table
     with session_scope(engine) as session:
         rule = visible_rule(session, principal, project_id, rule_id)

@@ -6,19 +6,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from email.utils import parsedate_to_datetime
 from typing import Literal
 
-from app.core.errors import DomainError
 from app.models import DUE_STATUSES, BulkOutcome
 from app.models.vocabulary import RUN_EVENTS
 from app.services.afk.rules import AFK_PAUSE_THRESHOLD, feeds_counter, settle_afk_run
-from app.services.runs.timing import parse_duration, parse_time
 
 MAX_RETRY_AFTER_SECONDS = 3600.0  # a receiver asking for longer waits this long
-BULK_WINDOW = timedelta(hours=24)  # "redeliver all that gave up": by default, those that gave up in the last day
-MAX_BULK_WINDOW = timedelta(days=31)
 
 
 def run_end_events(
@@ -113,25 +109,3 @@ def bulk_outcome(*, status: str, claimed: bool) -> BulkOutcome:
     if status == 'delivered':  # a redelivery got it through since
         return 'delivered_since'
     return 'changed'
-
-
-def bulk_window_start(since: str | None, now: datetime) -> datetime:
-    """The window's start: a duration back from now (`12h`, `90m`, `2d`), an ISO 8601 time (no offset: UTC), or
-    the last 24 hours when not given. 422 `validation` (field `since`) for anything else, a time to come, or more
-    than 31 days back."""
-    if since is None or not since.strip():
-        return now - BULK_WINDOW
-    seconds = parse_duration(since)
-    moment = now - timedelta(seconds=seconds) if seconds is not None else parse_time(since)
-    if moment is None:
-        raise DomainError(
-            422,
-            'validation',
-            f'since={since!r} is neither a duration (12h, 90m, 2d) nor an ISO 8601 time.',
-            field='since',
-        )
-    if moment > now:
-        raise DomainError(422, 'validation', f'since={since!r} is in the future.', field='since')
-    if now - moment > MAX_BULK_WINDOW:
-        raise DomainError(422, 'validation', f'since={since!r} is more than 31 days back.', field='since')
-    return moment

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from app.core.errors import Refusal
+from app.core.errors import DomainError, Refusal
 
 MAX_DELAY = timedelta(days=30)  # a run may be asked for at most this far ahead
 MAX_TTL_SECONDS = 30 * 86400
@@ -50,6 +50,32 @@ def parse_time(text: str) -> datetime | None:
     except ValueError:
         return None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+LOOK_BACK_DEFAULT = timedelta(hours=24)  # a window asked "since" nothing: the last day
+LOOK_BACK_LONGEST = timedelta(days=31)  # a night's or a week's summary, a month at most: not a project's whole life
+
+
+def window_start(since: str | None, now: datetime) -> datetime:
+    """Where a `since` window starts (the AFK summary, Redeliver all that gave up): a duration back from now (`12h`,
+    `90m`, `2d`, `1h30m`), an ISO 8601 time (no offset: UTC), or the last 24 hours when not given. 422 `validation`
+    (field `since`) for anything else, a time to come, or more than 31 days back."""
+    if since is None or not since.strip():
+        return now - LOOK_BACK_DEFAULT
+    seconds = parse_duration(since)
+    moment = now - timedelta(seconds=seconds) if seconds is not None else parse_time(since)
+    if moment is None:
+        raise DomainError(
+            422,
+            'validation',
+            f'since={since!r} is neither a duration (12h, 90m, 2d) nor an ISO 8601 time.',
+            field='since',
+        )
+    if moment > now:
+        raise DomainError(422, 'validation', f'since={since!r} is in the future.', field='since')
+    if now - moment > LOOK_BACK_LONGEST:
+        raise DomainError(422, 'validation', f'since={since!r} is more than 31 days back.', field='since')
+    return moment
 
 
 @dataclass(frozen=True)
