@@ -148,6 +148,7 @@ class RunFormView:
         self.failure: Failure | None = None
         self.list_view: RunsListView | None = None  # set once the runs list below the form exists
         self.branches = branches  # what the picker offers, with the busy marks drawn
+        self.run_changes = 0  # the project's run changes seen: a read of the branches answered across one is stale
         self.ticks = 0
 
         self.limits = RunLimits()
@@ -208,11 +209,19 @@ class RunFormView:
         ui.timer(1.0, self.tick)
 
     async def reload_branches(self) -> None:
-        """The repository was fetched: the picker offers its branches now (the chosen one stays)."""
-        try:
-            self.offer_branches(await connection.client().branches(self.project['id'], limit=PICKER_LIMIT))
-        except ApiError:
-            return
+        """The picker offers the repository's branches and their busy marks as the server has them now (the chosen
+        one stays). A run that changed while the read was under way may be missing from its answer (the page reads
+        again when its stream opens, so a run started at that moment was: its mark came and went), so that read is
+        made again; a project whose runs keep changing keeps the marks its events gave."""
+        for _attempt in range(3):
+            changes = self.run_changes
+            try:
+                found = await connection.client().branches(self.project['id'], limit=PICKER_LIMIT)
+            except ApiError:
+                return
+            if self.run_changes == changes:
+                self.offer_branches(found)
+                return
 
     async def read_busy_marks_again(self) -> None:
         """The branches' busy marks as the server has them now (not while the picker shows what a search found)."""
@@ -375,6 +384,7 @@ class RunFormView:
 
     def on_run_update(self, run: dict) -> None:
         """A run of this project changed: busy marks and the 409 banner follow it at once."""
+        self.run_changes += 1
         marks = marks_after_run(self.branches, run)
         if marks is not None:
             self.offer_branches(marks)
