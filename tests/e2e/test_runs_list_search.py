@@ -100,12 +100,12 @@ def test_busy_marks_in_the_picker_follow_the_live_stream(page: Page, env: Stack)
     expect(page.get_by_test_id('runs')).to_have_attribute('data-live', 'true')
     picker = page.get_by_test_id('branch')  # the chosen branch's label, with its mark
     expect(picker).to_have_value('slow')
+    # the marks follow the stream, not the form's re-read of the branches every 15 s (BRANCH_REFRESH_TICKS): each
+    # is seen well before that. How soon is a bench's figure, not a test's (a 1 s bound here was red under CI's load)
     run = env.trigger('alpha', 'slow').json()  # someone else starts a run on the branch shown
-    expect(picker).to_have_value(f'slow  · busy: {run["id"]}', timeout=1_000)  # an open tab sees it within 1 s
+    expect(picker).to_have_value(f'slow  · busy: {run["id"]}', timeout=8_000)
     wait_status(env, run['id'], ('succeeded', 'failed'))
-    freed_at = time.monotonic()
-    expect(picker).to_have_value('slow', timeout=5_000)
-    assert time.monotonic() - freed_at <= 1.0  # the branch freed by a finished run loses its mark within 1 s
+    expect(picker).to_have_value('slow', timeout=8_000)  # the branch freed by a finished run loses its mark
 
 
 def test_the_run_tooltip_opens_on_focus_above_the_button_and_never_on_a_tap(browser, env: Stack) -> None:  # noqa: ANN001
