@@ -4,6 +4,7 @@ why, and "Send again" admits it without repeating the rest."""
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
 
@@ -81,8 +82,16 @@ def test_the_matrix_toggle_makes_a_2x2_batch_whose_page_follows_four_cells_live(
     pick(page, 'matrix-frameworks', 'node')
     expect(page.get_by_test_id('matrix-count')).to_have_text('2 × 2 = 4 runs')
     expect(page.get_by_test_id('run')).to_contain_text('Run 4')
-    page.get_by_test_id('variables').fill('SUITE=matrix')  # every run of the batch gets it
-    expect(page.get_by_test_id('variables')).to_have_value('SUITE=matrix')
+    # every run of the batch gets it. Twice in CI (of ~15 runs) the field was found empty right after the fill, its
+    # element the same (not reproduced here in 20 tries; the note of 2026-11-29 says what was seen): typed again
+    # then, as a person would; that the batch carries the variables is asserted below
+    variables = page.get_by_test_id('variables')
+    for _attempt in range(3):
+        variables.fill('SUITE=matrix')
+        with contextlib.suppress(AssertionError):
+            expect(variables).to_have_value('SUITE=matrix', timeout=2_000)
+            break
+    expect(variables).to_have_value('SUITE=matrix')
     screenshot(page, 'run-form-matrix.png')
     env.proxy.add_rule('POST', '/api/runs/batch', 'delay', seconds=1)
     page.get_by_test_id('run').click()
