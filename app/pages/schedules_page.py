@@ -39,8 +39,28 @@ class SchedulesView:
         self.project, self.operator = project, operator
         self.box = ui.column().classes('w-full gap-3').props('role=list aria-label="Schedules" data-testid=schedules')
         self.reload = Debounced(self.load)
+        self.drawn: list[Any] | None = None
+        self.reading = False
+        self.again = False
 
     async def load(self) -> None:
+        """Read the schedules and their firings, one read at a time (an ask meanwhile reads once more after it, so
+        an older answer never lands last), and redraw only what changed: the page reads again when its stream
+        opens, and an unchanged redraw there would swap the buttons under a person's click."""
+        if self.reading:
+            self.again = True
+            return
+        self.reading = True
+        try:
+            while True:
+                self.again = False
+                await self._read()
+                if not self.again:
+                    return
+        finally:
+            self.reading = False
+
+    async def _read(self) -> None:
         client = connection.client()
         try:
             items = await client.list_schedules(self.project['id'])
@@ -48,10 +68,12 @@ class SchedulesView:
                 *(client.schedule_firings(self.project['id'], s['id'], limit=FIRINGS_SHOWN + 1) for s in items)
             )
         except ApiError as exc:
+            self.drawn = None
             error_notice(self.box, exc, 'read the schedules')
             return
-        if self.box.is_deleted:
+        if self.box.is_deleted or [items, histories] == self.drawn:
             return
+        self.drawn = [items, histories]
         self.box.clear()
         with self.box:
             if not items:
