@@ -18,9 +18,10 @@ from starlette.concurrency import run_in_threadpool
 from app.api.deps import PrincipalDep, ServicesDep
 from app.api.schemas import problems
 from app.core.errors import DomainError, dependency_unavailable
-from app.models.artifacts import Artifact, ArtifactList, ProjectTests, RunSummaryPublic, RunTests
+from app.models.artifacts import Artifact, ArtifactList, ArtifactPreview, ProjectTests, RunSummaryPublic, RunTests
 from app.services.artifacts import reads
 from app.services.artifacts.archive import zip_chunks
+from app.services.artifacts.masked import PREVIEW_BYTES
 from app.services.artifacts.store import ArtifactStore
 
 router = APIRouter(tags=['artifacts'])
@@ -199,6 +200,23 @@ async def artifact_headers(
     # the store is asked too (a file gone from it is 404 here as on GET), for one byte
     await run_in_threadpool(lambda: next(_opened(services.artifact_store, run_id, row.path, 0, 1), None))
     return Response(media_type=_media_type(row.content_type), headers=_headers(row, download=download))
+
+
+@router.get(
+    '/runs/{run_id}/previews/{path:path}',
+    response_model=ArtifactPreview,
+    responses=problems(400, 401, 404, 410, 415, 503),
+)
+async def preview_artifact(run_id: str, path: str, services: ServicesDep, principal: PrincipalDep) -> ArtifactPreview:
+    """A text artifact as the Artifacts tab shows it: its first 64 KiB as UTF-8, masked as the run's log is (the
+    download is the file as the run wrote it). `checked` is false for a file kept before previews were masked."""
+    row = await run_in_threadpool(reads.previewed_row, services.engine, principal, run_id, path)
+    if row.preview is not None:
+        return reads.preview_of(row, None)
+    head = await run_in_threadpool(
+        lambda: b''.join(_opened(services.artifact_store, run_id, row.path, 0, PREVIEW_BYTES))
+    )
+    return reads.preview_of(row, head)
 
 
 @router.get('/runs/{run_id}/tests', response_model=RunTests, responses=problems(401, 404))

@@ -133,8 +133,8 @@ def artifacts(
 ) -> None:
     """List the files a run kept (and those refused, with why); with --download or --zip, save them, byte for byte.
 
-    The files are as the run wrote them: a secret it wrote into one is not masked there (its log, test results and
-    summary are masked; docs/security.md)."""
+    The files are as the run wrote them: a secret it wrote into one is not masked there (its log, test results,
+    summary and the previews on its page are masked; docs/security.md)."""
     if download is not None and zip_file is not None:
         raise typer.BadParameter('give --download DIR or --zip FILE, not both', param_hint='--zip')
     cli = Cli.make(server, json_output)

@@ -3,7 +3,6 @@ project's flakiest tests (the run page's Artifacts and Tests tabs, `runboard run
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import AsyncGenerator
 from typing import Any, NamedTuple
 from urllib.parse import quote
@@ -103,15 +102,10 @@ class ArtifactsApi:
             async for chunk in reply.aiter_bytes():
                 yield head, chunk
 
-    async def artifact_text(self, run_id: str, path: str, *, limit: int) -> tuple[str, bool]:
-        """The artifact's first `limit` bytes as text (UTF-8, a broken character replaced), and whether it has more."""
-        parts: list[bytes] = []
-        taken = 0
-        async with contextlib.aclosing(self.artifact_stream(run_id, path)) as stream:
-            async for _, chunk in stream:
-                parts.append(chunk)
-                taken += len(chunk)
-                if taken > limit:
-                    break
-        data = b''.join(parts)
-        return data[:limit].decode('utf-8', 'replace'), len(data) > limit
+    async def artifact_preview(self, run_id: str, path: str) -> dict:
+        """GET /runs/{id}/previews/{path}: a text artifact as its run's page shows it (text, cut, masked, checked):
+        its first 64 KiB, masked as the run's log is; the download is the file as the run wrote it."""
+        if problem := path_problem(path):
+            raise ApiError(422, 'invalid_path', f'{path!r} cannot name an artifact: {problem}')
+        parts = '/'.join(quote(part, safe='') for part in path.split('/'))
+        return (await self.request('GET', f'/runs/{quote(run_id, safe="")}/previews/{parts}')).data

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from sqlalchemy import BigInteger, Column, Index, Text
+from sqlalchemy import BigInteger, Column, Index, Text, false
 from sqlmodel import Field, SQLModel
 
 from app.models.vocabulary import utcnow
@@ -41,6 +41,11 @@ class Artifact(SQLModel, table=True):
     stored: bool
     refused: str | None = Field(default=None, max_length=500)
     created_at: datetime = Field(default_factory=utcnow)
+    # a text file's preview (its first PREVIEW_BYTES) was read for the run's masked values when it was kept; files kept
+    # before that (or not text) were not, and their preview is the file's own bytes
+    preview_checked: bool = Field(default=False, sa_column_kwargs={'server_default': false()})
+    # that preview masked, only when masking changed it (services/artifacts/masked.py)
+    preview: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
 
 
 class RunTestReport(TestTotals, table=True):
@@ -118,6 +123,16 @@ class ArtifactPublic(SQLModel):
     refused: str | None = None
     created_at: datetime
     url: str  # GET this for its bytes (the API; with ?download=true as an attachment)
+
+
+class ArtifactPreview(SQLModel):
+    """What the Artifacts tab shows of a text file: its first PREVIEW_BYTES as UTF-8, masked as the run's log is."""
+
+    path: str
+    text: str
+    cut: bool  # the file is longer: the rest is in its download
+    masked: bool  # values were masked in `text` (the download is the file as the run wrote it)
+    checked: bool  # false for a file kept before previews were masked: `text` is its own bytes, unchecked
 
 
 class ArtifactList(SQLModel):

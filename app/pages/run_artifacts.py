@@ -141,18 +141,21 @@ class RunExtras:
                     {'alt': path},
                 )
             elif kind == 'text':
-                language = view.code_language(item)
-                code_block(await self._text(run_id, path), language=language, name=path).classes(
-                    'w-full max-h-80 overflow-auto text-xs'
-                ).props('data-testid=artifact-text')
+                await self._text_preview(run_id, item)
 
     @staticmethod
-    async def _text(run_id: str, path: str, *, limit: int = view.TEXT_PREVIEW_BYTES) -> str:
+    async def _text_preview(run_id: str, item: dict[str, Any]) -> None:
+        path = item['path']
         try:
-            text, cut = await connection.client().artifact_text(run_id, path, limit=limit)
+            preview = await connection.client().artifact_preview(run_id, path)
         except ApiError as exc:
-            return f'(could not read it: {exc})'
-        return text + ('\n… (the rest: Download)' if cut else '')
+            ui.label(f'(could not read it: {exc})').classes('text-sm text-negative').props('data-field=preview-error')
+            return
+        if note := view.preview_note(preview):
+            ui.label(note).classes('text-xs opacity-70').props('data-field=preview-note')
+        code_block(view.preview_text(preview), language=view.code_language(item), name=path).classes(
+            'w-full max-h-80 overflow-auto text-xs'
+        ).props('data-testid=artifact-text')
 
     def draw_tests(self, answer: dict[str, Any]) -> None:
         results = view.results_text(answer)

@@ -10,7 +10,6 @@ from app.state.text import shown
 
 Preview = Literal['image', 'text', 'html', 'none']
 IMAGE_TYPES = ('image/png', 'image/jpeg', 'image/gif', 'image/webp', 'image/svg+xml')
-TEXT_PREVIEW_BYTES = 64 * 1024  # a text artifact is previewed up to this much
 # the run's summary (`$RUNBOARD_SUMMARY`, docs/artifacts.md): Markdown it wrote, shown above its log, up to this much
 SUMMARY_PATH = 'summary.md'
 SUMMARY_BYTES = 1024 * 1024
@@ -94,9 +93,25 @@ def summary_item(answer: dict[str, Any]) -> dict[str, Any] | None:
 
 # the Artifacts tab, under its downloads: the files are not masked, what Runboard shows of them is
 UNMASKED_FILES = (
-    'Files are previewed and downloaded as the run wrote them: secrets in them are not masked '
-    '(its log, test results and summary are).'
+    'Downloads are the files as the run wrote them: secrets in them are not masked '
+    '(previews here, its log, test results and summary are).'
 )
+
+
+def preview_text(preview: dict[str, Any]) -> str:
+    return str(preview.get('text') or '') + ('\n… (the rest: Download)' if preview.get('cut') else '')
+
+
+def preview_note(preview: dict[str, Any]) -> str | None:
+    """What a text preview says above it: that values were masked in it (the download holds them), or that the file
+    was kept before previews were masked (so it is shown as the run wrote it)."""
+    if preview.get('masked'):
+        return "Secrets masked in this preview, as in the run's log; the download is the file as the run wrote it."
+    if not preview.get('checked'):
+        return 'Kept before Runboard masked previews: shown as the run wrote it.'
+    return None
+
+
 OLD_SUMMARY = (
     'This run kept its summary before Runboard masked summaries as it masks logs: it is shown only as its artifact '
     f'{SUMMARY_PATH}.'

@@ -56,7 +56,21 @@ def test_a_secret_a_run_writes_into_its_test_report_and_summary_is_masked(settin
         assert sorted(items) == ['junit.xml', 'report-***.txt', 'summary.md']
         assert not items['report-***.txt']['stored'] and 'masked' in items['report-***.txt']['refused']
 
-        # nothing unmasked in the database: the test cases, the report, the summary, the timeline
+        # the Artifacts tab's previews are masked too: the files hold the values, what the page shows does not
+        preview = client.get(f'/api/runs/{run["id"]}/previews/summary.md')
+        assert preview.status_code == 200, preview.text
+        assert preview.json() == {
+            'path': 'summary.md',
+            'text': f'### Deploy\nused `***` for ***, and {PAST_CAP}\n',
+            'cut': False,
+            'masked': True,
+            'checked': True,
+        }
+        report = client.get(f'/api/runs/{run["id"]}/previews/junit.xml').json()
+        assert report['masked'] and 'test_login[***]' in report['text']
+        assert SECRET not in report['text'] and DECLARED not in report['text']
+
+        # nothing unmasked in the database: the test cases, the report, the summary, the previews, the timeline
         with session_scope(server.services.engine) as session:
             conn = session.connection()
             stored = [
@@ -80,3 +94,44 @@ def test_a_run_without_a_summary_answers_a_problem(settings_factory, tmp_path: P
         run = wait_for_status(client, trigger(client).json()['id'], timeout=60)
         assert_problem(client.get(f'/api/runs/{run["id"]}/summary'), 404, 'no_summary')
         assert_problem(client.get('/api/runs/run_nope/summary'), 404, 'not_found')
+
+
+PLAIN_FILES = """#!/bin/sh
+printf 'nothing secret here\\n' > "$RUNBOARD_ARTIFACTS_DIR/notes.txt"
+head -c 70000 /dev/zero | tr '\\0' 'a' > "$RUNBOARD_ARTIFACTS_DIR/long.log"
+printf '\\001\\002' > "$RUNBOARD_ARTIFACTS_DIR/data.bin"
+"""
+
+
+def test_a_preview_with_nothing_to_mask_is_the_file_and_only_text_is_previewed(
+    settings_factory, tmp_path: Path
+) -> None:  # noqa: ANN001
+    repo = make_repo(tmp_path / 'repo', {'main': {'run.sh': PLAIN_FILES}})
+    with api_server(settings_factory()) as server, server.client() as client:
+        create_project(client, repo)
+        assert client.put('/api/projects/proj/secrets/API_TOKEN', json={'value': SECRET}).status_code in (200, 201)
+        run = wait_for_status(client, trigger(client).json()['id'], timeout=60)
+        assert run['status'] == 'succeeded', run
+        base = f'/api/runs/{run["id"]}/previews'
+
+        notes = client.get(f'{base}/notes.txt').json()
+        assert notes == {
+            'path': 'notes.txt',
+            'text': 'nothing secret here\n',
+            'cut': False,
+            'masked': False,
+            'checked': True,
+        }
+        long = client.get(f'{base}/long.log').json()
+        assert long['cut'] is True and long['text'] == 'a' * 64 * 1024  # its first 64 KiB; the rest is downloaded
+        assert_problem(client.get(f'{base}/data.bin'), 415, 'not_previewed')
+        assert_problem(client.get(f'{base}/nope.txt'), 404, 'not_found')
+        assert_problem(client.get('/api/runs/run_nope/previews/notes.txt'), 404, 'not_found')
+
+        # a file kept before previews were masked says so: its preview is the file, unchecked
+        with session_scope(server.services.engine) as session:
+            session.connection().execute(
+                text("UPDATE artifact SET preview_checked = false WHERE run_id = :r AND path = 'notes.txt'"),
+                {'r': run['id']},
+            )
+        assert client.get(f'{base}/notes.txt').json()['checked'] is False

@@ -1,7 +1,7 @@
 """The run page in real Chromium shows what a run wrote into its files masked as its log (docs/artifacts.md, "Secrets:
 what is masked and what is not"): a run whose failing pytest test prints a project secret has `***` in its summary
-above the log and in its Tests tab (the failure's name, message, stack trace and standard output), its log too; the
-Artifacts tab, which previews and downloads the files as the run wrote them, says so under its downloads."""
+above the log and in its Tests tab (the failure's name, message, stack trace and standard output), its log too, and in
+the Artifacts tab's previews; the tab says its downloads are the files as the run wrote them."""
 
 from __future__ import annotations
 
@@ -49,10 +49,13 @@ def test_the_summary_and_the_tests_tab_show_a_secret_masked(page: Page, tmp_path
         failure.get_by_text('Standard output').click()
         expect(failure).to_contain_text('logging in with *** as ***')
         screenshot(page, 'run-tests-masked.png')
-        for shown_text in ('summary', 'tests-panel', 'output'):  # the Artifacts tab previews the files as written
-            assert SECRET not in page.get_by_test_id(shown_text).inner_html(), shown_text
-
         page.get_by_test_id('tab-artifacts').click()
         expect(page.get_by_test_id('artifacts-unmasked')).to_contain_text('secrets in them are not masked')
-        expect(page.get_by_test_id('artifacts-panel').locator('[data-path="junit.xml"]')).to_contain_text(SECRET)
-        screenshot(page, 'run-artifacts-unmasked.png')
+        report = page.get_by_test_id('artifacts-panel').locator('[data-path="junit.xml"]')
+        expect(report.get_by_test_id('artifact-text')).to_contain_text('test_login[***]')
+        expect(report.locator('[data-field=preview-note]')).to_contain_text('Secrets masked in this preview')
+        screenshot(page, 'run-artifacts-masked.png')
+        for shown_text in ('summary', 'tests-panel', 'output', 'artifacts-panel'):
+            assert SECRET not in page.get_by_test_id(shown_text).inner_html(), shown_text
+        download = report.get_by_test_id('artifact-download').get_attribute('href')
+        assert SECRET in page.request.get(f'{env.ui_url}{download}').text()  # the file as the run wrote it

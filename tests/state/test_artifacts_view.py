@@ -226,3 +226,24 @@ def test_coverage_chart_has_a_line_per_depth_and_framework_with_gaps_elsewhere()
 )
 def test_results_text_for_the_run_header(answer: dict, text: str) -> None:
     assert view.results_text(answer) == text
+
+
+@pytest.mark.parametrize(
+    ('preview', 'text', 'note'),
+    [
+        (  # masked: the download still holds the value, and the tab says so
+            {'text': 'token=***\n', 'cut': False, 'masked': True, 'checked': True},
+            'token=***\n',
+            "Secrets masked in this preview, as in the run's log; the download is the file as the run wrote it.",
+        ),
+        ({'text': 'plain\n', 'cut': False, 'masked': False, 'checked': True}, 'plain\n', None),  # nothing to mask
+        (  # kept before previews were masked: shown as written, and said
+            {'text': 'old\n', 'cut': True, 'masked': False, 'checked': False},
+            'old\n\n… (the rest: Download)',
+            'Kept before Runboard masked previews: shown as the run wrote it.',
+        ),
+    ],
+)
+def test_a_text_preview_and_what_it_says_above_it(preview: dict, text: str, note: str | None) -> None:
+    assert view.preview_text(preview) == text
+    assert view.preview_note(preview) == note

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from app.services.artifacts import junit
-from app.services.artifacts.masked import NoMasks, masked_name, summary_text
+from app.services.artifacts.masked import NoMasks, is_previewed, masked_name, masked_preview, shown_text
 from app.services.execution.masking import MAX_ADDED_VALUES, Masker
 
 SECRET = 'tok-5ecret-Zq81'
@@ -40,8 +40,38 @@ def test_masked_name(path: str, shown: str | None) -> None:
         (b'nothing to hide', False, 'nothing to hide'),
     ],
 )
-def test_summary_text(data: bytes, cut: bool, text: str) -> None:
-    assert summary_text(data, cut=cut, masks=Masker([SECRET])) == text
+def test_shown_text(data: bytes, cut: bool, text: str) -> None:
+    assert shown_text(data, cut=cut, masks=Masker([SECRET])) == text
+
+
+@pytest.mark.parametrize(
+    ('data', 'cut', 'masks', 'preview'),
+    [
+        (f'token={SECRET}\n'.encode(), False, Masker([SECRET]), 'token=***\n'),  # the preview shows it masked
+        (b'nothing to hide\n', False, Masker([SECRET]), None),  # the file's own bytes are its preview
+        (f'token={SECRET}\n'.encode(), False, NoMasks(), None),  # a run with no values to mask
+        (f'cut at {SECRET[:7]}'.encode(), True, Masker([SECRET]), 'cut at ***'),  # a value cut at the preview's end
+        (f'{SECRET}'.encode(), False, Masker(), None),  # nothing declared: nothing masked
+    ],
+)
+def test_masked_preview(data: bytes, cut: bool, masks: Masker | NoMasks, preview: str | None) -> None:
+    assert masked_preview(data, cut=cut, masks=masks) == preview
+
+
+@pytest.mark.parametrize(
+    ('content_type', 'previewed'),
+    [
+        ('text/plain', True),
+        ('text/markdown', True),
+        ('application/json', True),
+        ('application/xml', True),
+        ('text/html', False),  # opens in its sandbox, as the file itself
+        ('image/png', False),
+        ('application/octet-stream', False),
+    ],
+)
+def test_is_previewed(content_type: str, previewed: bool) -> None:
+    assert is_previewed(content_type) is previewed
 
 
 def test_a_summary_is_masked_as_its_log_was_up_to_the_cap() -> None:
@@ -51,8 +81,8 @@ def test_a_summary_is_masked_as_its_log_was_up_to_the_cap() -> None:
         masker.take_line(f'::add-mask::declared-value-{n:03}')
     text = f'{SECRET} declared-value-000 declared-value-{MAX_ADDED_VALUES:03}'
     assert masker.mask(text) == f'*** *** declared-value-{MAX_ADDED_VALUES:03}'
-    assert summary_text(text.encode(), cut=False, masks=masker) == masker.mask(text)
-    assert summary_text(text.encode(), cut=False, masks=NoMasks()) == text
+    assert shown_text(text.encode(), cut=False, masks=masker) == masker.mask(text)
+    assert shown_text(text.encode(), cut=False, masks=NoMasks()) == text
 
 
 def report(message: str, out: str, name: str = 'test_login') -> str:

@@ -4,8 +4,9 @@ decide what is kept (pure `plan`), upload each kept file to the store from an op
 write the rows, and parse the JUnit XML among the kept files into test results. Runs on whoever executed the run
 (the server's engine or a worker), before the terminal status, so `run.failed` notifications carry the failures.
 
-Everything read from the files and stored (test names, messages, traces and output, the summary, the files' names) is
-masked with the run's own masking first, as its log is (masked.py); the files themselves are kept as they are.
+Everything read from the files and stored (test names, messages, traces and output, the summary, the files' names,
+the previews of text files) is masked with the run's own masking first, as its log is (masked.py); the files
+themselves are kept as they are.
 
 What the log says: one line with the count and size kept, one `::warning` annotation per refused file (listed at
 the top of the run page), one line with the test totals."""
@@ -31,7 +32,16 @@ from app.infra.db import session_scope
 from app.models import utcnow
 from app.models.artifacts import Artifact, RunCoverage, RunSummary, RunTestCase, RunTestReport
 from app.services.artifacts import coverage, junit
-from app.services.artifacts.masked import NAME_MASKED, Masks, NoMasks, masked_name, summary_text
+from app.services.artifacts.masked import (
+    NAME_MASKED,
+    PREVIEW_BYTES,
+    Masks,
+    NoMasks,
+    is_previewed,
+    masked_name,
+    masked_preview,
+    shown_text,
+)
 from app.services.artifacts.retention import SUMMARY_KEPT_BYTES, SUMMARY_PATH
 from app.services.artifacts.store import ArtifactStore
 
@@ -231,15 +241,18 @@ def collect(
                     reason = f'could not be stored in {store.describe()}: {last_failure}'[:500]
                     decision = Decision(decision.path, decision.size, False, reason)
         (done.kept.append(decision.path) if decision.keep else done.refused.append(decision))
+        kind = content_type(decision.path)
         rows.append(
             {
                 'run_id': run_id,
                 'path': decision.path,
                 'size': decision.size,
-                'content_type': content_type(decision.path),
+                'content_type': kind,
                 'stored': decision.keep,
                 'refused': decision.refused[:500] if decision.refused else None,
                 'created_at': now,
+                'preview_checked': decision.keep,
+                'preview': _preview(top, decision, masks) if decision.keep and masks and is_previewed(kind) else None,
             }
         )
     coverage_files = [(path, top / path) for path in done.kept if coverage.looks_like_coverage(path)]
@@ -264,6 +277,18 @@ def collect(
     return done
 
 
+def _preview(top: Path, decision: Decision, masks: Masks) -> str | None:
+    """The file's preview masked, when masking changes it (masked.masked_preview); a file that cannot be read
+    again has no preview kept, and its preview shows what the store has."""
+    try:
+        with _open_regular(top / decision.path) as source:
+            data = _Limited(source, min(decision.size, PREVIEW_BYTES)).read()
+    except OSError:
+        log.warning('the preview of an artifact could not be read', exc_info=True)
+        return None
+    return masked_preview(data, cut=decision.size > len(data), masks=masks)
+
+
 def _summary(top: Path, decisions: list[Decision], masks: Masks) -> dict[str, Any] | None:
     """The summary the run wrote (`$RUNBOARD_SUMMARY`), its first SUMMARY_KEPT_BYTES, masked: the row its page reads.
     None when it is empty or could not be read (its artifact is still listed)."""
@@ -276,7 +301,7 @@ def _summary(top: Path, decisions: list[Decision], masks: Masks) -> dict[str, An
     except OSError:
         log.warning('the summary of a run could not be read', exc_info=True)
         return None
-    return {'text': summary_text(data, cut=size > len(data), masks=masks), 'size': size, 'cut': size > len(data)}
+    return {'text': shown_text(data, cut=size > len(data), masks=masks), 'size': size, 'cut': size > len(data)}
 
 
 def write_coverage(

@@ -18,6 +18,7 @@ from app.models import Project, Run, as_utc
 from app.models.artifacts import (
     Artifact,
     ArtifactList,
+    ArtifactPreview,
     ArtifactPublic,
     CoveragePoint,
     CoveragePublic,
@@ -41,6 +42,7 @@ from app.services.artifacts.history import (
     mark_failures,
     read_results,
 )
+from app.services.artifacts.masked import PREVIEW_BYTES, NoMasks, is_previewed, shown_text
 from app.services.identity.accounts import Principal
 from app.services.projects import visibility
 from app.services.runs.reads import load_visible_run
@@ -117,6 +119,27 @@ def artifact_row(engine: Engine, principal: Principal, run_id: str, path: str) -
     if not row.stored:
         raise DomainError(404, 'artifact_not_stored', f'{path[:200]!r} was not kept: {row.refused}', path=path)
     return row
+
+
+def previewed_row(engine: Engine, principal: Principal, run_id: str, path: str) -> Artifact:
+    """artifact_row, for a file the Artifacts tab previews as text (415 `not_previewed` for another type)."""
+    row = artifact_row(engine, principal, run_id, path)
+    if not is_previewed(row.content_type):
+        raise DomainError(
+            415, 'not_previewed', f'{path[:200]!r} is {row.content_type}: only text is previewed', path=path
+        )
+    return row
+
+
+def preview_of(row: Artifact, head: bytes | None) -> ArtifactPreview:
+    """Pure: the preview of a text file, from its masked preview when masking changed it, else from `head` (its first
+    PREVIEW_BYTES, read from the store: the file holds none of the run's masked values there, or was kept before
+    previews were checked)."""
+    cut = row.size > PREVIEW_BYTES
+    if row.preview is not None:
+        return ArtifactPreview(path=row.path, text=row.preview, cut=cut, masked=True, checked=True)
+    text = shown_text(head or b'', cut=cut, masks=NoMasks())
+    return ArtifactPreview(path=row.path, text=text, cut=cut, masked=False, checked=row.preview_checked)
 
 
 def run_summary(engine: Engine, principal: Principal, run_id: str) -> RunSummaryPublic:
