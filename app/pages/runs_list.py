@@ -50,8 +50,9 @@ class RunsListView:
         self.dirty: dict[str, None] = {}  # run ids changed since we last read them (insertion-ordered)
         self.draining = False
         self.on_run_update: list[Any] = []  # called with each run read after a live change (the form's 409 banner)
-        # awaited after the list read again on a reconnect (changes its stream missed: the form's busy marks)
+        # called after the list read again when its stream opens (changes it missed: the form's busy marks)
         self.on_read_again: list[Callable[[], Awaitable[None]]] = []
+        self.opened_before = False
         self.ticks = 0
         with ui.row().classes('w-full items-center gap-2'):
             self.message = ui.column().classes('gap-0')
@@ -141,10 +142,18 @@ class RunsListView:
         live.follow(self.on_event, project=project, on_reconnect=self.read_again, on_state=self.set_live)
 
     async def read_again(self) -> None:
-        """The stream opened (first, or after a drop or a pause): what changed meanwhile, here and beside the list."""
+        """The stream opened (first, or after a drop or a pause): what changed meanwhile, here and beside the list.
+        Live events wait for this read (an older answer must not undo a newer event). On the first open the parts
+        beside the list were read a moment ago, as the page was built: they read again beside the events (each
+        guards its own answer against a change made during its read), so the first live change is not held back.
+        After a drop or a pause they are awaited: the banner goes only once every part has read again."""
         await self.load()
+        first, self.opened_before = not self.opened_before, True
         for listener in self.on_read_again:
-            await listener()
+            if first:
+                background_tasks.create(listener(), name='read-again-beside')
+            else:
+                await listener()
 
     def set_live(self, state: LiveState) -> None:
         # paused: the server's live updates, not this page's connection (the banner above says what that means)
