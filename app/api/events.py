@@ -30,7 +30,7 @@ STREAM_DESCRIPTION = """Server-sent events of the changes you may see (your team
   `{type, id, project_id, team_id, peak_memory_bytes, cpu_seconds, memory_max_bytes}` (a value its machine does
   not count is null). The run's own `peak_memory_bytes` and `cpu_seconds` say the same until its end gives the
   final figures.
-- `project`: a project's settings, auto-loop, schedules or issues changed: `{type, id, team_id}`.
+- `project`: a project's settings, auto-loop, schedules, issues or webhooks changed: `{type, id, team_id}`.
 
 A comment line (`: keep-alive`) comes every 15 s. Events are not replayed: after a reconnect, read again what
 you show. The stream ends when the server stops, when your token is revoked, and when this server's event listener

@@ -32,6 +32,12 @@ router = APIRouter(tags=['notifications'])
 RULES = '/projects/{project_id}/notifications'
 
 
+async def _rules_changed(services: Services, project_id: str) -> None:
+    """Every tab showing the project's Notifications page, on every server, reads its webhooks again."""
+    team_id = await run_in_threadpool(notifications.team_of, services.engine, project_id)
+    services.bus.publish({'type': 'project', 'id': project_id, 'project_id': project_id, 'team_id': team_id})
+
+
 @router.get(RULES, response_model=list[RulePublic], responses=problems(401, 404))
 async def list_rules(project_id: str, services: ServicesDep, principal: PrincipalDep) -> list[RulePublic]:
     """The project's rules, never their secrets (builders see only each URL's origin)."""
@@ -45,9 +51,11 @@ async def create_rule(project_id: str, body: RuleCreate, services: ServicesDep, 
     webhook_target_refused."""
     secrets = services.repositories.secrets
     policy = policy_of(services.settings)
-    return await run_in_threadpool(
+    created = await run_in_threadpool(
         notifications.create_rule, services.engine, secrets, principal, project_id, body, policy=policy
     )
+    await _rules_changed(services, project_id)
+    return created
 
 
 @router.get(RULES + '/{rule_id}', response_model=RulePublic, responses=problems(401, 404))
@@ -60,17 +68,21 @@ async def update_rule(
     project_id: str, rule_id: str, body: RuleUpdate, services: ServicesDep, principal: PrincipalDep
 ) -> RulePublic:
     """Operators: change the name, URL, format, events, or switch the rule on and off (deliveries of a switched-off
-    rule wait, and go out when it is switched on again)."""
+    rule wait, and go out when it is switched on again). Send only what changes: the others stay as they are (also
+    when another operator changed them meanwhile). The signing secret is not changed here (`POST .../secret`)."""
     policy = policy_of(services.settings)
-    return await run_in_threadpool(
+    updated = await run_in_threadpool(
         notifications.update_rule, services.engine, principal, project_id, rule_id, body, policy=policy
     )
+    await _rules_changed(services, project_id)
+    return updated
 
 
 @router.delete(RULES + '/{rule_id}', status_code=204, responses=problems(401, 403, 404))
 async def delete_rule(project_id: str, rule_id: str, services: ServicesDep, principal: PrincipalDep) -> Response:
     """Operators: the rule and its delivery log."""
     await run_in_threadpool(notifications.delete_rule, services.engine, principal, project_id, rule_id)
+    await _rules_changed(services, project_id)
     return Response(status_code=204)
 
 

@@ -123,3 +123,18 @@ def test_webhook_changes_are_logged_without_their_secret_or_the_urls_path(api) -
     text = str(log)
     assert 'credential-in-the-path' not in text
     assert rule['secret'] not in text and rotated.json()['secret'] not in text
+
+
+def test_a_webhook_edit_is_logged_with_the_fields_it_changed(api) -> None:  # noqa: ANN001
+    """An edit from the Notifications page names what it changed (the URL as its origin); a field sent as it was
+    is not among them, and an edit that changes nothing leaves no entry."""
+    rules = '/api/projects/proj/notifications'
+    created = api.client.post(rules, json={'url': 'https://hooks.example.com/a/credential', 'name': 'ops'}).json()
+    path = f'{rules}/{created["id"]}'
+    edit = {'url': 'https://receiver.example.com/b/credential', 'name': 'ops', 'events': ['run.succeeded']}
+    assert api.client.patch(path, json=edit).status_code == 200
+    assert api.client.patch(path, json=edit).status_code == 200  # the same again: nothing changes
+
+    [entry] = entries(api, action='webhook.updated')
+    assert entry['details']['changed'] == {'url': 'https://receiver.example.com/…', 'events': ['run.succeeded']}
+    assert 'credential' not in str(entry) and created['secret'] not in str(entry)

@@ -1,9 +1,13 @@
 """Notification rules over HTTP, on every backend: operators create (the secret shown once, kept encrypted),
-change and delete them; builders list them read-only (URL origin only) and get 403 on every change; another
-team's projects, rules and deliveries are 404; bad input is a 422 problem naming the field."""
+change (only what they name, never the secret) and delete them, each change told on the project's event stream;
+builders list them read-only (URL origin only) and get 403 on every change; another team's projects, rules and
+deliveries are 404; bad input is a 422 problem naming the field."""
 
 from __future__ import annotations
 
+import json
+
+import httpx
 import pytest
 from sqlmodel import Session
 
@@ -85,6 +89,59 @@ def test_change_switch_off_new_secret_and_delete(api) -> None:  # noqa: ANN001
 def test_bad_input_is_a_422_naming_the_field(api, body: dict, field: str) -> None:  # noqa: ANN001
     problem = assert_problem(api.client.post(RULES, json=body), 422, 'validation')
     assert problem['field'] == field
+
+
+def test_an_edit_changes_only_what_it_names_and_never_the_secret(api) -> None:  # noqa: ANN001
+    rule = _add(api.client, name='ops channel', events=['run.failed'])
+    path = f'{RULES}/{rule["id"]}'
+    assert api.client.patch(path, json={'enabled': False}).status_code == 200  # another operator, meanwhile
+    other = 'https://hooks.example.com/services/T0/B0/other'
+    edited = api.client.patch(path, json={'url': other, 'events': ['run.succeeded', 'run.failed']})
+    assert edited.status_code == 200, edited.text
+    expected = {key: value for key, value in rule.items() if key not in ('secret', 'updated_at')} | {
+        'url': other,
+        'events': ['run.failed', 'run.succeeded'],
+        'enabled': False,  # not named by the edit: as the other operator left it
+    }
+    assert {key: value for key, value in edited.json().items() if key != 'updated_at'} == expected
+    assert 'secret' not in edited.json()
+    # the secret is no field of an edit, and stays as it was
+    problem = assert_problem(api.client.patch(path, json={'secret': 'whsec_mine'}), 422, 'validation')
+    assert problem['field'] == 'secret'
+    with Session(api.server.services.engine) as session:
+        row = session.get(NotificationRule, rule['id'])
+        assert (
+            row is not None and api.server.services.repositories.secrets.decrypt(row.secret_encrypted) == rule['secret']
+        )
+
+
+def test_an_edit_of_a_deleted_rule_is_404(api) -> None:  # noqa: ANN001
+    rule = _add(api.client)
+    assert api.client.delete(f'{RULES}/{rule["id"]}').status_code == 204
+    assert_problem(api.client.patch(f'{RULES}/{rule["id"]}', json={'url': HOOK + '/new'}), 404, 'not_found')
+
+
+def test_every_change_of_a_rule_is_told_on_the_projects_event_stream(api) -> None:  # noqa: ANN001
+    """A Notifications page open in another tab (or on another server) follows the project's events: adding,
+    editing and deleting a webhook each publish a `project` event of the project."""
+    with api.client.stream(
+        'GET', '/api/events', params={'project': 'proj'}, timeout=httpx.Timeout(30, read=20)
+    ) as live:
+        lines = live.iter_lines()
+        assert next(lines).startswith(':')  # subscribed
+        rule = _add(api.client)
+        assert api.client.patch(f'{RULES}/{rule["id"]}', json={'events': ['run.succeeded']}).status_code == 200
+        assert api.client.delete(f'{RULES}/{rule["id"]}').status_code == 204
+        told, event = [], None
+        for line in lines:
+            if line.startswith('event: '):
+                event = line[7:]
+            elif line.startswith('data: ') and event == 'project':
+                told.append(json.loads(line[6:]))
+                if len(told) == 3:
+                    break
+    team = api.client.get('/api/projects/proj').json()['team_id']
+    assert [(e['id'], e['team_id']) for e in told] == [('proj', team)] * 3
 
 
 def test_a_change_to_null_is_refused(api) -> None:  # noqa: ANN001

@@ -120,6 +120,13 @@ def _audit(
     )
 
 
+def team_of(engine: Engine, project_id: str) -> str | None:
+    """The team whose change events tell of the project's rules (None: the project is gone)."""
+    with Session(engine) as session:
+        project = session.get(Project, project_id)
+        return project.team_id if project else None
+
+
 def _team_of(session: Session, project_id: str) -> str:
     project = session.get(Project, project_id)
     assert project is not None  # visible_rule found the rule through its project
@@ -135,6 +142,9 @@ def update_rule(
     *,
     policy: TargetPolicy,
 ) -> RulePublic:
+    """Change what `data` names. Only the fields whose value differs from the rule's are written and audited (by
+    name, the URL as its origin); a change to nothing writes nothing. The signing secret is not among them (a
+    new one: new_rule_secret)."""
     require_operator(principal)
     changes = data.model_dump(exclude_unset=True)
     for key, value in changes.items():
@@ -144,12 +154,15 @@ def update_rule(
         check_target(changes['url'], policy)
     with session_scope(engine) as session:
         rule = visible_rule(session, principal, project_id, rule_id)
-        for key, value in changes.items():
+        differing = {key: value for key, value in changes.items() if getattr(rule, key) != value}
+        if not differing:  # nothing to record: the rule stays as it was, unaudited
+            return public(rule, principal)
+        for key, value in differing.items():
             setattr(rule, key, value)
         rule.updated_at = utcnow()
         session.add(rule)
         session.flush()
-        changed = {key: url_origin(value) if key == 'url' else value for key, value in changes.items()}
+        changed = {key: url_origin(value) if key == 'url' else value for key, value in differing.items()}
         _audit(session, principal, 'webhook.updated', _team_of(session, project_id), rule, {'changed': changed})
         return public(rule, principal)
 
