@@ -3,7 +3,8 @@
 the one place the API gives it), older pages below. One webhook's log (the webhook picker) has, for operators,
 "Redeliver all that gave up" in the last 24 hours, confirmed with how many it sends. Re-read when a run of the
 project ends or the project changes, for a while after a run began to wait for approval, and while a delivery is
-pending, retrying or held (attempts are not change events)."""
+pending, retrying or held (attempts are not change events). The page follows the project's change events (one stream
+for its webhooks and this log) and hands each to on_event, and calls load when the stream opens again."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from app.client import ApiError
 from app.pages.attributes import attrs
 from app.pages.theme import live_relative
 from app.pages.widgets import confirm, error_notice, list_note, notify_error
-from app.state import connection, live
+from app.state import connection
 from app.state.notifications_view import (
     EVENT_LABELS,
     STATUS_COLORS,
@@ -72,7 +73,6 @@ class DeliveryLog:
         )
         self.more.classes('rb-tap').set_visibility(False)
         ui.timer(REFRESH_SECONDS, self.refresh_in_flight)
-        live.follow(self.on_event, project=project_id, on_reconnect=self.load)  # and what ended while away
 
     async def filter(self, status: str) -> None:
         self.status = status or ''

@@ -1,6 +1,7 @@
 """A project's notifications: browser notifications for the person's own runs, the project's signed webhooks
-(operators add, switch, test, re-key and delete them; a new signing secret is shown once with a Copy button) and
-their delivery log with Redeliver. Builders see the webhooks and the log read-only."""
+(operators add, edit, switch, test, re-key and delete them; a new signing secret is shown once with a Copy button) and
+their delivery log with Redeliver. Builders see the webhooks and the log read-only. The page follows the project's
+change events: a webhook changed in another tab or by another operator is redrawn here."""
 
 from __future__ import annotations
 
@@ -15,16 +16,14 @@ from app.pages.browser_alerts import browser_switch
 from app.pages.deliveries_log import DeliveryLog
 from app.pages.signin import signed_in
 from app.pages.theme import frame
-from app.pages.widgets import confirm, correlation_chip, error_notice, list_note, notify_error
-from app.state import connection
-from app.state.error_text import in_words
-from app.state.form_problems import GENERAL, field_errors
-from app.state.notifications_view import EVENT_LABELS, EVENT_TYPES, FORMAT_LABELS, delivery_state, events_text
+from app.pages.webhook_form import RuleFields, edit_rule
+from app.pages.widgets import confirm, error_notice, list_note, notify_error
+from app.state import connection, live
+from app.state.live_pause import LiveState
+from app.state.notifications_view import FORMAT_LABELS, delivery_state, events_text, new_rule_body
 from app.state.text import shown
 
 Done = Callable[[], Awaitable[None]]
-RULE_FIELDS = ('url', 'name', 'format', 'events')
-DEFAULT_EVENTS = ('run.failed', 'run.timed_out', 'run.crashed')
 
 
 def show_secret_once(rule: dict[str, Any], *, title: str | None = None) -> None:
@@ -70,33 +69,81 @@ class RulesView:
         self.project_id, self.operator, self.on_change, self.on_loaded = project_id, operator, on_change, on_loaded
         self.message = ui.column().classes('gap-0')
         self.box = ui.column().classes('w-full gap-2').props('role=list aria-label="Webhooks" data-testid=rules')
+        self.shown: dict[str, dict] | None = None  # id -> the rule as its row shows it, in the list's order
+        self.cards: dict[str, ui.card] = {}
+        self.reading = False
+        self.again = False
 
     async def load(self) -> None:
+        """Read the rules, one read at a time (an ask meanwhile reads once more after it, so an older answer never
+        lands last), and redraw only the rows that changed: the page reads again on every change event of the
+        project, and redrawing an unchanged row would swap its buttons under a person's click."""
+        if self.reading:
+            self.again = True
+            return
+        self.reading = True
+        try:
+            while True:
+                self.again = False
+                await self._read()
+                if not self.again:
+                    return
+        finally:
+            self.reading = False
+
+    async def _read(self) -> None:
         try:
             rules = await connection.client().notification_rules(self.project_id)
         except ApiError as exc:
             error_notice(self.message, exc, 'load the webhooks')
             return
+        if self.box.is_deleted:
+            return
         self.message.clear()
-        self.box.clear()
         if self.on_loaded is not None:
             self.on_loaded(rules)
-        with self.box:
-            if not rules:
-                list_note('No webhooks yet.')
-            for rule in rules:
-                self.row(rule)
+        self.draw(rules)
         self.box.props('data-loaded=true')
 
-    def row(self, rule: dict) -> None:
+    def draw(self, rules: list[dict]) -> None:
+        if self.shown is None or list(self.shown) != [rule['id'] for rule in rules]:
+            self.box.clear()
+            self.cards.clear()
+            with self.box:
+                if not rules:
+                    list_note('No webhooks yet.')
+                for rule in rules:
+                    self.cards[rule['id']] = self.row(rule)
+        else:
+            for rule in rules:
+                if rule != self.shown[rule['id']]:
+                    card = self.cards[rule['id']]
+                    card.clear()
+                    with card:
+                        self.fill(rule)
+        self.shown = {rule['id']: rule for rule in rules}
+
+    async def on_event(self, event: dict) -> None:
+        if event.get('type') == 'project':  # its webhooks (or its settings) changed, here or elsewhere
+            await self.load()
+
+    def set_live(self, state: LiveState) -> None:
+        attrs(self.box, {'data-live': 'true' if state == 'live' else 'false'})
+
+    def row(self, rule: dict) -> ui.card:
         card = attrs(ui.card().tight().classes('w-full').props('role=listitem'), {'data-rule': str(rule['id'])})
-        with card, ui.row().classes('w-full items-center gap-x-4 gap-y-1 p-2 flex-wrap'):
+        with card:
+            self.fill(rule)
+        return card
+
+    def fill(self, rule: dict) -> None:
+        with ui.row().classes('w-full items-center gap-x-4 gap-y-1 p-2 flex-wrap'):
             with ui.column().classes('gap-0 min-w-0'):
-                ui.label(shown(rule['name'])).classes('font-medium').props('dir=auto')
+                ui.label(shown(rule['name'])).classes('font-medium').props('dir=auto data-field=name')
                 ui.label(rule['url']).classes('text-xs font-mono opacity-80 rb-row').props('data-field=url')
                 ui.label(
                     f'{FORMAT_LABELS.get(rule["format"], rule["format"])} · {events_text(rule["events"])}'
-                ).classes('text-xs opacity-70')
+                ).classes('text-xs opacity-70').props('data-field=events')
             ui.space()
             switch = attrs(
                 ui.switch('On', value=rule['enabled']).props('data-testid=rule-enabled'),
@@ -106,6 +153,12 @@ class RulesView:
                 switch.disable()
                 return
             switch.on_value_change(lambda e, r=rule: self.switch(r, e.value, e.sender))
+            attrs(
+                ui.button('Edit', icon='edit', on_click=lambda r=rule: self.edit(r)).props(
+                    'flat dense no-caps data-testid=rule-edit'
+                ),
+                {'aria-label': f'Edit webhook {rule["name"]}: its URL, name, format and events'},
+            ).classes('rb-tap')
             attrs(
                 ui.button('Test', icon='send', on_click=lambda r=rule: self.test(r)).props(
                     'flat dense no-caps data-testid=rule-test'
@@ -124,6 +177,12 @@ class RulesView:
                 ),
                 {'aria-label': f'Delete webhook {rule["name"]}'},
             ).classes('rb-tap')
+
+    async def edit(self, rule: dict) -> None:
+        async def saved(_: dict) -> None:
+            await self.load()
+
+        await edit_rule(self.project_id, rule, saved=saved, gone=self.load)
 
     async def switch(self, rule: dict, on: bool, control: Any) -> None:
         try:
@@ -175,59 +234,20 @@ def add_rule_form(project_id: str, on_added: Done) -> None:
     """Operators: URL, name, format, events; the answer's secret is shown once."""
     with ui.expansion('Add a webhook', icon='add_link').classes('w-full').props('data-testid=add-rule') as fold:
         with ui.column().classes('w-full gap-2'):
-            boxes: dict[str, Any] = {
-                'url': ui.input('URL', placeholder='https://example.com/hooks/runboard').props('data-testid=rule-url'),
-                'name': ui.input('Name (optional)', placeholder="the URL's host").props('data-testid=rule-name'),
-                'format': ui.select(FORMAT_LABELS, label='Format', value='runboard').props('data-testid=rule-format'),
-            }
-            for box in boxes.values():
-                box.classes('w-full')
-            ui.label('Events').classes('text-sm font-medium')
-            picks = {}
-            with ui.row().classes('gap-x-4 gap-y-0 flex-wrap').props('data-testid=rule-events') as events_row:
-                for event in EVENT_TYPES:
-                    picks[event] = attrs(
-                        ui.checkbox(EVENT_LABELS[event], value=event in DEFAULT_EVENTS), {'data-event': event}
-                    )
-            boxes['events'] = events_row
-            message = ui.column().classes('w-full').props('aria-live=polite')
+            fields = RuleFields()
 
             async def add() -> None:
-                body = {
-                    'url': (boxes['url'].value or '').strip(),
-                    'format': boxes['format'].value,
-                    'events': [event for event, box in picks.items() if box.value],
-                }
-                if (boxes['name'].value or '').strip():
-                    body['name'] = boxes['name'].value.strip()
                 try:
-                    rule = await connection.client().add_notification_rule(project_id, body)
+                    rule = await connection.client().add_notification_rule(project_id, new_rule_body(fields.form()))
                 except ApiError as exc:
-                    _form_failed(boxes, message, exc)
+                    fields.refused(exc, 'add the webhook')
                     return
-                message.clear()
-                boxes['url'].value = boxes['name'].value = ''
-                boxes['url'].error = None
+                fields.clear()
                 fold.close()
                 show_secret_once(rule)
                 await on_added()
 
             ui.button('Add webhook', icon='add', on_click=add).props('data-testid=rule-add').classes('rb-tap')
-
-
-def _form_failed(boxes: dict[str, Any], message: ui.column, exc: ApiError) -> None:
-    for key in ('url', 'name', 'format'):
-        boxes[key].error = None
-    errors = field_errors(exc.status, exc.body, RULE_FIELDS) if exc.status < 500 else {}
-    for key, text in errors.items():
-        if key in ('url', 'name', 'format'):
-            boxes[key].error = text
-    general = errors.get(GENERAL) or errors.get('events') or ('' if errors else in_words(exc, 'add the webhook'))
-    message.clear()
-    if general:
-        with message, ui.row().classes('items-center gap-2').props('role=alert'):
-            ui.label(general).classes('text-negative text-sm')
-            correlation_chip(exc.correlation_id, f'HTTP {exc.status} {exc.error}')
 
 
 @ui.page('/projects/{project_id}/notifications')
@@ -269,3 +289,13 @@ async def notifications_page(project_id: str) -> None:
         log = DeliveryLog(project_id, operator=operator)
         await rules.load()
         await log.load()
+
+    async def on_event(event: dict) -> None:
+        await rules.on_event(event)
+        await log.on_event(event)
+
+    async def read_again() -> None:  # the stream opened: what changed while none was open (first, or after a drop)
+        await rules.load()
+        await log.load()
+
+    live.follow(on_event, project=project_id, on_reconnect=read_again, on_state=rules.set_live)

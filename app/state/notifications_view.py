@@ -1,11 +1,13 @@
-"""Pure: how notification rules and deliveries read (the Notifications page and `runboard notifications`), and
-which finished runs become a browser notification. No NiceGUI, no I/O."""
+"""Pure: how notification rules and deliveries read (the Notifications page and `runboard notifications`), what
+the webhook form sends (a new rule's body, an edit's changes), and which finished runs become a browser
+notification. No NiceGUI, no I/O."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 
 from app.models.vocabulary import EVENT_TYPES
 from app.state.run_timing import retry_planned_text
@@ -41,6 +43,9 @@ STATUS_COLORS = {
     'skipped': 'grey-8',
 }
 assert set(EVENT_TYPES) <= set(EVENT_LABELS)  # every event has words
+RULE_FIELDS = ('url', 'name', 'format', 'events')  # what the webhook form shows (and a 422 may name)
+RULE_FIELD_LABELS = {'url': 'URL', 'name': 'name', 'format': 'format', 'events': 'events'}
+DEFAULT_EVENTS = ('run.failed', 'run.timed_out', 'run.crashed')
 
 
 def _parse(value: str | None) -> datetime | None:
@@ -64,6 +69,50 @@ def seconds_text(seconds: float) -> str:
 
 def events_text(events: list[str]) -> str:
     return ', '.join(EVENT_LABELS.get(event, event) for event in events)
+
+
+def rule_form(url: str | None, name: str | None, format: str, events: Iterable[str]) -> dict[str, Any]:
+    """What the webhook form's boxes say: the URL and name trimmed, the events ticked."""
+    return {'url': (url or '').strip(), 'name': (name or '').strip(), 'format': format, 'events': list(events)}
+
+
+def new_rule_body(form: Mapping[str, Any]) -> dict[str, Any]:
+    """The body that adds a webhook: a blank name is left out (the server names it after the URL's host)."""
+    return {key: value for key, value in form.items() if key != 'name' or value}
+
+
+def rule_changes(rule: Mapping[str, Any], form: Mapping[str, Any]) -> dict[str, Any]:
+    """What an edit changes: the form's fields that differ from the rule as the form opened with it (a PATCH sends
+    only these, so what another operator changed meanwhile in the other fields stays). Events are a set: ticking
+    them in another order changes nothing. A name emptied is sent, and the server says it may not be blank."""
+    changed = {}
+    for key in RULE_FIELDS:
+        before, now = rule.get(key), form[key]
+        same = set(before or ()) == set(now) if key == 'events' else before == now
+        if not same:
+            changed[key] = now
+    return changed
+
+
+def rule_saved_text(name: str, changed: Iterable[str]) -> str:
+    """What an edit's Save did, in the form's words and order: 'Saved the URL and events of “CI alerts”.'"""
+    named = [RULE_FIELD_LABELS[key] for key in RULE_FIELDS if key in set(changed)]
+    if not named:
+        return f'Nothing to save: “{name}” is as it was.'
+    listed = named[0] if len(named) == 1 else f'{", ".join(named[:-1])} and {named[-1]}'
+    return f'Saved the {listed} of “{name}”.'
+
+
+def edit_refusal_text(status: int, name: str) -> str | None:
+    """The words for an edit refused because the rule is no longer there (404: deleted meanwhile, by another
+    operator or in another tab); None for the other refusals, which the form says in its usual words (the server's
+    detail of a 409, the field of a 422)."""
+    if status == 404:
+        return (
+            f'Could not save “{name}”: the webhook was deleted meanwhile (by another operator, or in another tab). '
+            'Nothing was saved; add it again to keep these settings.'
+        )
+    return None
 
 
 def attempt_text(attempt: dict) -> str:

@@ -2,7 +2,8 @@
 secret once (Copy puts it on the clipboard; closing the dialog removes it from the page); switches on browser
 notifications; a failing run of theirs shows a signed delivery in the log and a browser notification; its attempt's
 Answer shows what the receiver said; Redeliver sends the same delivery again; on a webhook's log whose deliveries
-gave up, Redeliver all that gave up asks with how many and queues them."""
+gave up, Redeliver all that gave up asks with how many and queues them. An operator edits a webhook's URL and events
+(a refused URL is said at its box) and another tab shows the change."""
 
 from __future__ import annotations
 
@@ -11,9 +12,10 @@ import re
 import time
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 
 from app.services.notifications.signature import verify
+from tests.helpers.axe import axe_violations, by_rule
 from tests.helpers.e2e import BRANCHES, expect_clipboard, screenshot, stack
 from tests.helpers.webhooks import receiver
 
@@ -141,3 +143,97 @@ def test_an_operator_adds_a_webhook_and_a_failing_run_is_delivered_and_redeliver
         expect(page.locator('[data-testid=deliveries] [data-attempt="2"]')).to_contain_text(
             'redelivered', timeout=15_000
         )
+
+
+def field_error(scope: Locator, testid: str) -> Locator:
+    """The error Quasar shows under the box whose input is data-testid=`testid`."""
+    return scope.locator('label.q-field', has=scope.page.get_by_test_id(testid)).locator('[role=alert]')
+
+
+def test_an_operator_edits_a_webhook_and_another_tab_sees_it(tmp_path, page: Page) -> None:  # noqa: ANN001
+    """Edit opens the add form's fields filled with the rule (not its secret); Cancel sends nothing; a URL the server
+    refuses is said at the URL box and what was typed stays; Save changes the row here and in another tab; a rule
+    deleted while its dialog is open is said in words."""
+    with stack(tmp_path) as env:
+        env.create_project('alpha')
+        with env.api() as api:
+            made = api.post(
+                '/api/projects/alpha/notifications', json={'url': 'http://127.0.0.1:9/old', 'name': 'CI alerts'}
+            )
+        assert made.status_code == 201, made.text
+        rule = made.json()
+        other = page.context.new_page()
+        for tab in (page, other):
+            tab.goto(f'{env.ui_url}/projects/alpha/notifications')
+            expect(tab.get_by_test_id('rules')).to_have_attribute('data-live', 'true')  # built, and following
+        row = page.locator(f'[data-rule="{rule["id"]}"]')
+        dialog = page.get_by_test_id('edit-rule')
+        url = dialog.get_by_test_id('rule-url')
+        crashed = dialog.get_by_role('checkbox', name='Run crashed')
+        succeeded = dialog.get_by_role('checkbox', name='Run succeeded')
+
+        # the fields as the rule has them; Cancel closes with nothing sent
+        row.get_by_test_id('rule-edit').click()
+        expect(url).to_have_value('http://127.0.0.1:9/old')
+        expect(dialog.get_by_test_id('rule-name')).to_have_value('CI alerts')
+        expect(crashed).to_have_attribute('aria-checked', 'true')
+        expect(succeeded).to_have_attribute('aria-checked', 'false')
+        assert rule['secret'] not in page.content()
+        dialog.get_by_test_id('rule-name').fill('Renamed, then cancelled')
+        dialog.get_by_test_id('edit-cancel').click()
+        expect(dialog).to_have_count(0)
+        expect(row.locator('[data-field=name]')).to_have_text('CI alerts')
+
+        # a URL the server refuses: its 422 at the URL box; what was typed stays, nothing is saved
+        row.get_by_test_id('rule-edit').click()
+        expect(dialog.get_by_test_id('rule-name')).to_have_value('CI alerts')  # opened afresh from the rule
+        url.fill('ftp://127.0.0.1/new')
+        crashed.click()
+        succeeded.click()
+        expect(succeeded).to_have_attribute('aria-checked', 'true')
+        dialog.get_by_test_id('edit-save').click()
+        expect(field_error(dialog, 'rule-url')).to_have_text('Must be an http:// or https:// URL.')
+        expect(url).to_have_value('ftp://127.0.0.1/new')
+        expect(crashed).to_have_attribute('aria-checked', 'false')
+        expect(succeeded).to_have_attribute('aria-checked', 'true')
+        found = axe_violations(page, 'edit-webhook-dialog')  # the dialog and its refusal as a screen reader meets them
+        assert not found, f'{by_rule(found)}:\n' + '\n'.join(v.line() for v in found)
+        with env.api() as api:
+            kept = api.get(f'/api/projects/alpha/notifications/{rule["id"]}').json()
+        assert (kept['url'], kept['events']) == (rule['url'], rule['events'])
+
+        url.fill('http://127.0.0.1:9/new')
+        dialog.get_by_test_id('edit-save').click()
+        expect(dialog).to_have_count(0)
+        expect(page.get_by_text('Saved the URL and events of “CI alerts”.')).to_be_visible()
+        for tab in (page, other):  # no reload: this tab reads again after its Save, the other on the change event
+            shown = tab.locator(f'[data-rule="{rule["id"]}"]')
+            expect(shown.locator('[data-field=url]')).to_have_text('http://127.0.0.1:9/new')
+            expect(shown.locator('[data-field=events]')).to_have_text(
+                'Runboard JSON (signed) · Run failed, Run timed out, Run succeeded'
+            )
+            expect(shown.locator('[data-field=name]')).to_have_text('CI alerts')
+        with env.api() as api:
+            saved = api.get(f'/api/projects/alpha/notifications/{rule["id"]}').json()
+            [entry] = api.get('/api/audit', params={'action': 'webhook.updated'}).json()['items']
+        assert saved['events'] == ['run.failed', 'run.timed_out', 'run.succeeded']
+        assert entry['details']['changed'] == {
+            'url': 'http://127.0.0.1:9/…',
+            'events': ['run.failed', 'run.timed_out', 'run.succeeded'],
+        }
+
+        # deleted by another operator while the dialog is open: the row goes, the dialog and what was typed stay,
+        # and Save says so in words with the correlation id
+        row.get_by_test_id('rule-edit').click()
+        dialog.get_by_test_id('rule-name').fill('Too late')
+        with env.api() as api:
+            assert api.delete(f'/api/projects/alpha/notifications/{rule["id"]}').status_code == 204
+        expect(page.get_by_test_id('rules')).to_contain_text('No webhooks yet.')
+        expect(dialog.get_by_test_id('rule-name')).to_have_value('Too late')
+        dialog.get_by_test_id('edit-save').click()
+        problem = dialog.get_by_test_id('rule-problem')
+        expect(problem).to_contain_text('Could not save “CI alerts”: the webhook was deleted meanwhile')
+        expect(problem.locator('[data-correlation-id]')).not_to_have_attribute('data-correlation-id', '')
+        expect(dialog.get_by_test_id('rule-name')).to_have_value('Too late')
+        dialog.get_by_test_id('edit-cancel').click()
+        expect(dialog).to_have_count(0)

@@ -1,5 +1,6 @@
-"""How deliveries and attempts read on the Notifications page and in the CLI, and which finished runs become a
-browser notification (only the person's own, only when they ended)."""
+"""How deliveries and attempts read on the Notifications page and in the CLI, which finished runs become a
+browser notification (only the person's own, only when they ended), and what the webhook form sends: a new rule's
+body, an edit's changes only, and what a save or a refusal says."""
 
 from __future__ import annotations
 
@@ -14,9 +15,14 @@ from app.state.notifications_view import (
     bulk_question,
     bulk_result,
     delivery_state,
+    edit_refusal_text,
     events_text,
     is_run_end,
+    new_rule_body,
     own_run_alert,
+    rule_changes,
+    rule_form,
+    rule_saved_text,
     seconds_text,
 )
 
@@ -253,3 +259,86 @@ def test_bulk_question(preview: dict, text: str) -> None:
 )
 def test_bulk_result(answer: dict, window: str, text: str) -> None:
     assert bulk_result(answer, 'ops', window) == text
+
+
+RULE = {
+    'id': 'ntf_1',
+    'name': 'CI alerts',
+    'url': 'https://hooks.example.com/a',
+    'format': 'runboard',
+    'events': ['run.failed', 'run.crashed'],
+    'enabled': True,
+}
+
+
+def test_the_webhook_form_trims_what_was_typed() -> None:
+    form = rule_form('  https://hooks.example.com/a ', ' CI alerts ', 'slack', ['run.failed'])
+    assert form == {
+        'url': 'https://hooks.example.com/a',
+        'name': 'CI alerts',
+        'format': 'slack',
+        'events': ['run.failed'],
+    }
+    assert rule_form(None, None, 'runboard', [])['name'] == ''
+
+
+@pytest.mark.parametrize(
+    ('name', 'body_has_name'),
+    [
+        ('CI alerts', True),
+        ('', False),  # a new webhook left unnamed is named after its URL's host by the server
+    ],
+)
+def test_adding_leaves_out_a_blank_name(name: str, body_has_name: bool) -> None:
+    body = new_rule_body(rule_form('https://h.example/a', name, 'runboard', ['run.failed']))
+    assert ('name' in body) is body_has_name and body['url'] == 'https://h.example/a'
+
+
+@pytest.mark.parametrize(
+    ('typed', 'changes'),
+    [
+        # as it opened: nothing is sent
+        ({}, {}),
+        # the events ticked in another order are the same events
+        ({'events': ['run.crashed', 'run.failed']}, {}),
+        ({'url': 'https://hooks.example.com/b'}, {'url': 'https://hooks.example.com/b'}),
+        (
+            {'url': 'https://hooks.example.com/b', 'events': ['run.failed', 'run.succeeded']},
+            {'url': 'https://hooks.example.com/b', 'events': ['run.failed', 'run.succeeded']},
+        ),
+        ({'format': 'slack'}, {'format': 'slack'}),
+        # an emptied name is sent: the server says it may not be blank, at the name's box
+        ({'name': ''}, {'name': ''}),
+        ({'events': []}, {'events': []}),
+    ],
+)
+def test_an_edit_sends_only_what_changed(typed: dict, changes: dict) -> None:
+    form = {key: RULE[key] for key in ('url', 'name', 'format', 'events')} | typed
+    assert rule_changes(RULE, form) == changes
+
+
+@pytest.mark.parametrize(
+    ('changed', 'text'),
+    [
+        (['url'], 'Saved the URL of “CI alerts”.'),
+        (['events', 'url'], 'Saved the URL and events of “CI alerts”.'),  # in the form's order
+        (['format', 'name', 'url'], 'Saved the URL, name and format of “CI alerts”.'),
+        ([], 'Nothing to save: “CI alerts” is as it was.'),
+    ],
+)
+def test_what_a_save_says(changed: list[str], text: str) -> None:
+    assert rule_saved_text('CI alerts', changed) == text
+
+
+@pytest.mark.parametrize(
+    ('status', 'says'),
+    [
+        (404, 'the webhook was deleted meanwhile'),
+        (409, None),  # the server's own words, as every form says them
+        (422, None),  # at the field it names
+        (503, None),
+    ],
+)
+def test_an_edit_of_a_webhook_deleted_meanwhile_says_so(status: int, says: str | None) -> None:
+    text = edit_refusal_text(status, 'CI alerts')
+    assert (text is None) if says is None else (says in (text or '') and 'Nothing was saved' in (text or ''))
