@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from nicegui import ui
+from nicegui import binding, ui
 
 from app.client import ApiError
 from app.pages.attributes import attrs
 from app.state.error_text import in_words, technical
+from app.state.markdown import fenced_code
 from app.state.text import shown
 
 
@@ -94,8 +95,12 @@ async def confirm(question: str, *, yes: str = 'Yes', no: str = 'Cancel', color:
 
 def code_block(text: str, *, language: str | None, name: str) -> ui.code:
     """ui.code as everyone can use it: its scrolling box takes the keyboard focus (arrow keys scroll it) and is
-    named `name`, its copy button says what it does (NiceGUI leaves both unnamed)."""
+    named `name`, its copy button says what it does (NiceGUI leaves both unnamed). The text is fenced so that nothing
+    in it ends its code block (state/markdown.fenced_code): ui.code's own ``` fence would let a file holding ``` put
+    the rest of it on the page as HTML."""
     block = ui.code(text, language=language)
+    binding.remove([block.markdown])  # ui.code's: content -> a ```-fenced block
+    block.markdown.bind_content_from(block, 'content', lambda content: fenced_code(content, language))
     attrs(block.markdown.props('tabindex=0 role=region'), {'aria-label': name})
     attrs(block.copy_button, {'aria-label': f'Copy {name}'})
     return block

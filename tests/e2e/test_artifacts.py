@@ -13,7 +13,15 @@ import zipfile
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.helpers.artifacts import HOSTILE_NAMES, add_fixing_branch, add_fixtures, add_hostile_branch, expected
+from tests.helpers.artifacts import (
+    FENCED_MARKUP,
+    HOSTILE_NAMES,
+    add_fence_branch,
+    add_fixing_branch,
+    add_fixtures,
+    add_hostile_branch,
+    expected,
+)
 from tests.helpers.axe import axe_violations, by_rule
 from tests.helpers.e2e import Stack, screenshot, stack
 
@@ -179,6 +187,23 @@ def test_artifact_names_are_shown_never_run(page: Page, env: Stack) -> None:
     copy = panel.get_by_test_id('artifact-text').locator('.nicegui-code-copy')
     expect(copy).to_have_attribute('aria-label', f'Copy {HOSTILE_NAMES["text"]}')
     assert page.evaluate('() => window.__rbxss') is None
+
+
+def test_a_code_fence_in_a_file_is_text_never_markup(page: Page, env: Stack) -> None:
+    """A preview or a trace is drawn as a code block (ui.code: Markdown fenced with ```): a file holding a line of ```
+    ended that block, and what followed reached the page as HTML (a heading, a form posting to another site)."""
+    add_fence_branch(env.repo, 'fenced')
+    run = finished(env, 'shallow', branch='fenced')
+    page.goto(f'{env.ui_url}/runs/{run["id"]}')
+    page.get_by_test_id('tab-artifacts').click()
+    preview = page.get_by_test_id('artifacts-panel').locator('[data-path="notes.txt"]').get_by_test_id('artifact-text')
+    expect(preview).to_contain_text('<h1 id="rb-injected">Session expired</h1>')
+    page.get_by_test_id('tab-tests').click()
+    failure = page.get_by_test_id('tests-panel').get_by_test_id('test-failure')
+    failure.get_by_text('Stack trace').click()
+    expect(failure).to_contain_text('<form id="rb-phish"')
+    assert FENCED_MARKUP.splitlines()[1] in preview.inner_text()
+    expect(page.locator('#rb-injected, #rb-phish')).to_have_count(0)
 
 
 def css_string(text: str) -> str:

@@ -4,6 +4,7 @@ small limit. The files are in the repository, so a test compares downloads byte 
 
 from __future__ import annotations
 
+import html
 import os
 import struct
 import subprocess
@@ -145,6 +146,38 @@ def add_hostile_branch(repo: Path, branch: str) -> Path:
     git('checkout', '-q', '-b', branch, 'main')
     (repo / 'run.sh').write_text(HOSTILE_SCRIPT)
     git('commit', '-q', '-am', 'artifacts with hostile names')
+    git('checkout', '-q', 'main')
+    return repo
+
+
+# markup after a line of ``` (ui.code's own fence): shown as text in a preview and in a test's trace, never drawn
+FENCED_MARKUP = (
+    '```\n<h1 id="rb-injected">Session expired</h1><form id="rb-phish" action="https://evil.example/"></form>'
+)
+FENCE_SCRIPT = f"""#!/bin/sh
+set -eu
+cd "$RUNBOARD_ARTIFACTS_DIR"
+cat > notes.txt <<'END'
+before
+{FENCED_MARKUP}
+END
+cat > junit.xml <<'END'
+<testsuite name="s" tests="1" failures="1"><testcase classname="c" name="test_fenced"><failure message="m">trace
+{html.escape(FENCED_MARKUP)}</failure></testcase></testsuite>
+END
+"""
+
+
+def add_fence_branch(repo: Path, branch: str) -> Path:
+    """`branch` off main: its run leaves notes.txt and a JUnit failure whose trace hold FENCED_MARKUP."""
+    ident = ['-c', 'user.name=t', '-c', 'user.email=t@example.invalid']
+
+    def git(*args: str) -> None:
+        subprocess.run(['git', *ident, *args], cwd=repo, check=True, capture_output=True)
+
+    git('checkout', '-q', '-b', branch, 'main')
+    (repo / 'run.sh').write_text(FENCE_SCRIPT)
+    git('commit', '-q', '-am', 'artifacts holding a code fence')
     git('checkout', '-q', 'main')
     return repo
 
