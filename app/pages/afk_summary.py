@@ -22,6 +22,7 @@ from app.state.afk_summary import (
     money,
     outcome_word,
     outcomes_text,
+    pull_request_href,
     run_text,
     untried_text,
 )
@@ -102,9 +103,8 @@ def _issue_item(issue: dict) -> None:
             ).props('data-field=outcome')
             ui.label(f'now {claim_text(issue)} · {money(issue["cost_usd"])}').classes('text-sm opacity-80')
             changes = changes_text(issue)
-            pull = issue.get('pull_request') or {}
-            if changes and pull.get('url'):
-                ui.link(changes, pull['url'], new_tab=True).classes('text-sm rb-tap-link')
+            if changes and (href := pull_request_href(issue)):
+                ui.link(changes, href, new_tab=True).classes('text-sm rb-tap-link').props('rel=noopener')
             elif changes:
                 ui.label(changes).classes('text-sm')
         for run in issue['runs']:

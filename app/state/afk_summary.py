@@ -134,6 +134,13 @@ def changes_text(issue: dict[str, Any]) -> str | None:
     return ' · '.join(parts) + f' on {issue.get("branch")}'
 
 
+def pull_request_href(issue: dict[str, Any]) -> str | None:
+    """Where the issue's `PR #7 …` line links: the pull request's forge address when it is an http(s) one, else
+    nowhere (the address comes from the forge's answer, and a `javascript:` one is no link to follow)."""
+    url = str((issue.get('pull_request') or {}).get('url') or '')
+    return url if url.startswith(('https://', 'http://')) else None
+
+
 def run_text(run: dict[str, Any]) -> str:
     """What one run came to, after its id: `failed (exit code 3) · $0.30 · started by alice`."""
     text = outcome_word(run.get('outcome'))

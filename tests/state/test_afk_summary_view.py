@@ -12,6 +12,7 @@ from app.state.afk_summary import (
     issue_details,
     loop_state_text,
     outcomes_text,
+    pull_request_href,
     run_text,
     untried_text,
 )
@@ -143,3 +144,26 @@ def test_the_issues_left() -> None:
     assert untried_text({'untried': [{'number': 8, 'title': 'Dark mode'}, {'number': 9, 'title': 'Docs'}]}) == (
         'Ready, not tried yet (2): #8 Dark mode, #9 Docs'
     )
+
+
+@pytest.mark.parametrize(
+    ('url', 'href'),
+    [
+        ('https://github.com/o/r/pull/7', 'https://github.com/o/r/pull/7'),
+        ('http://gitea.internal/o/r/pulls/7', 'http://gitea.internal/o/r/pulls/7'),
+        # the forge's answer names the address: one that is not a web address is shown as text, never a link
+        ('javascript:fetch("/api/me")', None),
+        ('JavaScript:alert(1)', None),
+        ('data:text/html,<script>alert(1)</script>', None),
+        (' https://github.com/o/r/pull/7', None),
+        ('', None),
+        (None, None),
+    ],
+)
+def test_the_pull_request_links_only_to_a_web_address(url: str | None, href: str | None) -> None:
+    assert pull_request_href({'pull_request': {'number': 7, 'url': url}}) == href
+
+
+def test_an_issue_without_a_pull_request_links_nowhere() -> None:
+    assert pull_request_href({'pull_request': None}) is None
+    assert pull_request_href({}) is None
