@@ -1,6 +1,6 @@
-"""`runboard notifications list|add|enable|disable|rotate-secret|remove|deliveries|redeliver|redeliver-gave-up|test`:
-a project's signed webhooks (docs/notifications.md). Operators change them; everyone who sees the project lists them
-and their deliveries (`deliveries PROJECT`, `deliveries show DELIVERY_ID`); operators also read what the receiver
+"""`runboard notifications list|add|edit|enable|disable|rotate-secret|remove|deliveries|redeliver|redeliver-gave-up|
+test`: a project's signed webhooks (docs/notifications.md). Operators change them; everyone who sees the project lists
+them and their deliveries (`deliveries PROJECT`, `deliveries show DELIVERY_ID`); operators also read what the receiver
 answered, and send again all of a rule's deliveries that gave up."""
 
 from __future__ import annotations
@@ -102,6 +102,52 @@ def notifications_add(
         )
 
     Cli.make(server, json_output).show(lambda client: client.add_notification_rule(project, body), shown)
+
+
+def rule_changes(url: str | None, events: list[str] | None, fmt: str | None, name: str | None) -> dict[str, Any]:
+    """Pure: the body of an edit, only what was given (the server keeps the rest as it is, also when another
+    operator changed it meanwhile)."""
+    given = {'url': url, 'events': events or None, 'format': fmt, 'name': name}
+    return {key: value for key, value in given.items() if value is not None}
+
+
+@notifications_app.command('edit')
+def notifications_edit(
+    project: ProjectArg,
+    rule: RuleArg,
+    url: Annotated[
+        Optional[str], typer.Option('--url', metavar='URL', help='Where to POST now: an http:// or https:// URL.')
+    ] = None,
+    event: Annotated[
+        Optional[list[str]],
+        typer.Option(
+            '--event',
+            '-e',
+            metavar='EVENT',
+            help=f'The events, replacing the ones it has (repeat for several): {", ".join(EVENT_TYPES)}.',
+        ),
+    ] = None,
+    fmt: Annotated[
+        Optional[str], typer.Option('--format', '-f', metavar='FORMAT', help='runboard (JSON) or slack.')
+    ] = None,
+    name: Annotated[Optional[str], typer.Option('--name', help='A new name for people.')] = None,
+    json_output: JsonOpt = False,
+    server: ServerOpt = None,
+) -> None:
+    """Change a rule (operators); what you leave out stays, and only what you give is sent. The signing secret stays
+    (rotate-secret), and so does on/off (enable, disable). Exit 4 when there is no such rule, 2 for a value the
+    server refuses."""
+    body = rule_changes(url, event, fmt, name)
+    if not body:
+        raise typer.BadParameter('say what to change: --url, --event, --format or --name', param_hint='--url')
+
+    def shown(rule: dict) -> str:
+        return (
+            f'Changed {rule["id"]} ({render.escape(rule["name"])}): {events_text(rule["events"])}, '
+            f'{rule["format"]} -> {render.escape(rule["url"])}'
+        )
+
+    Cli.make(server, json_output).show(lambda client: client.update_notification_rule(project, rule, body), shown)
 
 
 def _switch(project: str, rule: str, on: bool, json_output: bool, server: str | None) -> None:

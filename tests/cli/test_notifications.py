@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
+from app.cli.notifications import rule_changes
 from app.models import Role
 from app.services.notifications.signature import verify
 from tests.helpers.api import add_user
@@ -94,6 +97,82 @@ def test_an_operator_rotates_a_rules_secret_from_the_command_line(settings_facto
         assert as_json.code == 0 and as_json.json()['secret'] not in (secret, rule['secret'])
         builder = add_user(server, role=Role.builder, name='bob')
         assert run_cli(server.base_url, builder, 'notifications', 'rotate-secret', 'proj', rule['id']).code == 4
+
+
+@pytest.mark.parametrize(
+    ('url', 'events', 'fmt', 'name', 'sent'),
+    [
+        (None, None, None, 'ops', {'name': 'ops'}),
+        ('https://x.test/h', None, None, None, {'url': 'https://x.test/h'}),
+        (None, ['run.failed', 'run.succeeded'], None, None, {'events': ['run.failed', 'run.succeeded']}),
+        (None, None, 'slack', None, {'format': 'slack'}),
+        (
+            'https://x.test/h',
+            ['run.failed'],
+            'runboard',
+            'a',
+            {'url': 'https://x.test/h', 'events': ['run.failed'], 'format': 'runboard', 'name': 'a'},
+        ),
+        (None, [], None, None, {}),  # typer's "no --event": nothing to change, not "no events"
+        (None, None, None, None, {}),
+    ],
+)
+def test_an_edit_sends_only_what_was_given(url, events, fmt, name, sent) -> None:  # noqa: ANN001
+    assert rule_changes(url, events, fmt, name) == sent
+
+
+def test_an_operator_edits_a_rule_from_the_command_line(settings_factory, repo_factory) -> None:  # noqa: ANN001
+    """`notifications edit PROJECT RULE_ID`: what is given changes, what is left out stays (also what another operator
+    changed meanwhile); --json is the rule; a missing rule is exit 4 and a refused value exit 2, each with the
+    correlation id (and the problem object with --json); nothing to change is a usage error; builders exit 4."""
+    with receiver() as rx, served(settings_factory, repo_factory, **FAST) as (server, cli):
+        rule = cli('notifications', 'add', 'proj', rx.url, '--event', 'run.failed', '--name', 'ops', '--json').json()
+        with server.client() as api:  # another operator renames it meanwhile (the UI, another script)
+            assert api.patch(f'/api/projects/proj/notifications/{rule["id"]}', json={'name': 'oncall'}).is_success
+
+        edited = cli('notifications', 'edit', 'proj', rule['id'], '-e', 'run.failed', '-e', 'run.succeeded')
+        assert edited.code == 0, edited.stderr
+        assert edited.stdout.strip() == (
+            f'Changed {rule["id"]} (oncall): Run failed, Run succeeded, runboard -> {rx.url}'
+        )
+        as_json = cli(
+            'notifications', 'edit', 'proj', rule['id'], '--format', 'slack', '--url', rx.url + '/2', '--json'
+        )
+        assert as_json.code == 0, as_json.stderr
+        changed = as_json.json()
+        assert (changed['name'], changed['events'], changed['format'], changed['url'], changed['enabled']) == (
+            'oncall',
+            ['run.failed', 'run.succeeded'],
+            'slack',
+            rx.url + '/2',
+            True,
+        )
+        assert 'secret' not in changed and as_json.stderr == ''
+        renamed = cli('notifications', 'edit', 'proj', rule['id'], '--name', 'ops team', '--json').json()
+        assert renamed['name'] == 'ops team' and renamed['format'] == 'slack'
+        assert cli('notifications', 'list', 'proj', '--json').json() == [renamed]
+
+        missing = cli('notifications', 'edit', 'proj', 'ntf_nope', '--name', 'x')
+        assert missing.code == 4 and missing.stdout == ''
+        assert "notification rule 'ntf_nope' not found (HTTP 404 not_found)" in missing.stderr
+        assert 'Correlation id: ' in missing.stderr
+        missing_json = cli('notifications', 'edit', 'proj', 'ntf_nope', '--name', 'x', '--json')
+        assert missing_json.code == 4 and missing_json.json()['error'] == 'not_found'
+        assert f'Correlation id: {missing_json.json()["correlation_id"]}' in missing_json.stderr
+
+        for refused_args in (('--url', 'ftp://example.com/x'), ('--format', 'xml'), ('--event', 'run.lost')):
+            refused = cli('notifications', 'edit', 'proj', rule['id'], *refused_args, '--json')
+            assert refused.code == 2, (refused_args, refused.stderr)
+            problem = refused.json()
+            assert problem['status'] == 422 and problem['error'] == 'validation', problem
+            assert f'Correlation id: {problem["correlation_id"]}' in refused.stderr
+        assert cli('notifications', 'list', 'proj', '--json').json()[0]['format'] == 'slack'  # refused: unchanged
+
+        nothing = cli('notifications', 'edit', 'proj', rule['id'])
+        assert nothing.code == 2 and 'say what to change' in nothing.stderr
+        builder = add_user(server, role=Role.builder, name='bob')
+        as_builder = run_cli(server.base_url, builder, 'notifications', 'edit', 'proj', rule['id'], '--name', 'b')
+        assert as_builder.code == 4 and 'Correlation id: ' in as_builder.stderr
 
 
 def test_bad_input_is_a_usage_error(settings_factory, repo_factory) -> None:  # noqa: ANN001
