@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Optional
+from urllib.parse import urlsplit
 
 import typer
 from rich.console import Console
@@ -121,6 +122,21 @@ def chosen_project(argument: str | None, option: str | None) -> str:
     return argument or option or ''
 
 
+def server_url(given: str | None) -> str:
+    """Pure: the server's base URL from --server / RUNBOARD_SERVER (the default when neither), without a trailing
+    slash. One without http:// or https:// (`localhost:8080`) is exit 2 saying so: sent as it is, it would fail as
+    "could not reach the server" while that server is up."""
+    url = (given or DEFAULT_SERVER).strip()
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in ('http', 'https') or not parts.netloc:
+        bare = url.split('://', 1)[-1].strip('/') or 'HOST:PORT'
+        raise typer.BadParameter(
+            f'{url!r} is not a server address: give it with http:// or https://, e.g. http://{bare}',
+            param_hint='--server / RUNBOARD_SERVER',
+        )
+    return url.rstrip('/')
+
+
 def resolve_token() -> str | None:
     """RUNBOARD_TOKEN, else the credentials file local mode writes in the data directory."""
     token = os.environ.get('RUNBOARD_TOKEN')
@@ -178,7 +194,7 @@ class Cli:
 
     @classmethod
     def make(cls, server: str | None, json_output: bool = False) -> Cli:
-        return cls(server=(server or DEFAULT_SERVER).rstrip('/'), token=resolve_token(), json=json_output)
+        return cls(server=server_url(server), token=resolve_token(), json=json_output)
 
     @property
     def info(self) -> Console:

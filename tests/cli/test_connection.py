@@ -3,6 +3,10 @@ token (401) says about where the CLI looked for credentials."""
 
 from __future__ import annotations
 
+import pytest
+import typer
+
+from app.cli.context import server_url
 from tests.helpers.cli import run_cli, served
 
 NOBODY = 'http://127.0.0.1:9'  # nothing listens on the discard port
@@ -23,6 +27,48 @@ def test_server_before_the_command_as_after_it(settings_factory, repo_factory) -
         assert both.code == 5 and NOBODY in both.stderr
         # without either option, RUNBOARD_SERVER
         assert run_cli(NOBODY, server.token, 'projects', 'list').code == 5
+
+
+@pytest.mark.parametrize(
+    ('given', 'url'),
+    [
+        (None, 'http://127.0.0.1:8080'),  # neither --server nor RUNBOARD_SERVER: the default
+        ('http://127.0.0.1:8701', 'http://127.0.0.1:8701'),
+        ('https://runboard.example.com/', 'https://runboard.example.com'),  # a trailing slash is dropped
+        (' HTTP://host:1 ', 'HTTP://host:1'),
+    ],
+)
+def test_a_server_address_with_its_scheme_is_used(given: str | None, url: str) -> None:
+    assert server_url(given) == url
+
+
+@pytest.mark.parametrize(
+    ('given', 'says'),
+    [
+        ('localhost:8080', 'e.g. http://localhost:8080'),  # the slip: a host and port without the scheme
+        ('127.0.0.1:8701/', 'e.g. http://127.0.0.1:8701'),
+        ('runboard.example.com', 'e.g. http://runboard.example.com'),
+        ('ftp://host', 'e.g. http://host'),
+        ('http://', 'e.g. http://HOST:PORT'),
+    ],
+)
+def test_a_server_address_without_http_or_https_is_a_usage_error(given: str, says: str) -> None:
+    with pytest.raises(typer.BadParameter, match='give it with http:// or https://') as refused:
+        server_url(given)
+    assert says in str(refused.value) and refused.value.param_hint == '--server / RUNBOARD_SERVER'
+
+
+def test_a_server_without_its_scheme_is_exit_2_not_unreachable(settings_factory, repo_factory) -> None:
+    """`--server 127.0.0.1:PORT` (or RUNBOARD_SERVER so) while that server is up: exit 2 naming the address to give,
+    not exit 5 "could not reach the server"."""
+    with served(settings_factory, repo_factory) as (server, _cli):
+        bare = server.base_url.removeprefix('http://')
+        for args, env_server in ((('--server', bare, 'projects', 'list'), server.base_url), (('quota',), bare)):
+            slipped = run_cli(env_server, server.token, *args, '--json')
+            assert slipped.code == 2, slipped.stderr
+            said = ' '.join(slipped.stderr.replace('│', ' ').split())
+            assert f'e.g. {server.base_url}' in said and 'Could not reach' not in said and slipped.stdout == ''
+        assert run_cli(bare, server.token, 'quota', '--server', server.base_url + '/').code == 0
 
 
 def test_a_refused_token_says_where_the_cli_looked(settings_factory, repo_factory, tmp_path, monkeypatch) -> None:
