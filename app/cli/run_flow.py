@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import sys
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import datetime
 from typing import Any
@@ -22,7 +23,7 @@ from app.cli.follow import GIVE_UP_SECONDS, follow_run
 from app.cli.policy import Exit, exit_code_for_outcome
 from app.cli.submit import MAX_ATTEMPTS, Notices, send_until_answered
 from app.client import ApiError, Response, RunboardClient, new_idempotency_key
-from app.models.vocabulary import awaits_approval
+from app.models.vocabulary import OUTPUT_EVENT_TYPES, awaits_approval
 from app.state.live_pause import since_text
 
 
@@ -153,13 +154,38 @@ async def follow_and_print(cli: Cli, client: RunboardClient, run_id: str, *, jso
             on_live_resumed=on_live_resumed,
         )
     if not json_lines:
-        style = render.STATUS_STYLE.get(final['status'], 'bold')
-        exit_text = f', exit code {final["exit_code"]}' if final.get('exit_code') is not None else ''
-        cli.info.print(
-            f'Run [bold]{run_id}[/] [{style}]{final["status"]}[/] after {render.duration(final)}{exit_text}.'
-        )
+        cli.info.print(_outcome_line(run_id, final))
         if final['status'] != 'succeeded':
             await print_failing_tests(cli, client, run_id)
+    return final
+
+
+def _outcome_line(run_id: str, final: dict[str, Any]) -> str:
+    style = render.STATUS_STYLE.get(final['status'], 'bold')
+    exit_text = f', exit code {final["exit_code"]}' if final.get('exit_code') is not None else ''
+    return f'Run [bold]{run_id}[/] [{style}]{final["status"]}[/] after {render.duration(final)}{exit_text}.'
+
+
+async def follow_raw(cli: Cli, client: RunboardClient, run_id: str) -> dict[str, Any]:
+    """`runs logs --raw --follow`: the run's output lines exactly as printed (what `--raw` prints of an ended run),
+    written as they come, until the run ends; returns the final run. stdout has only those lines: the outcome and
+    any reconnecting go to stderr."""
+    cli.run_in_hand = run_id
+    out = sys.stdout.buffer
+
+    def on_event(event: dict[str, Any]) -> None:
+        if event['type'] in OUTPUT_EVENT_TYPES:
+            out.write(event['text'].encode() + b'\n')
+            out.flush()
+
+    def on_connection_problem(error: ApiError) -> None:
+        cli.err.print(
+            f'[yellow]{render.escape(error.detail)}[/] Still following; reconnecting '
+            f'(for up to {GIVE_UP_SECONDS:.0f} s)…'
+        )
+
+    final = await follow_run(client, run_id, on_event=on_event, on_connection_problem=on_connection_problem)
+    cli.err.print(_outcome_line(run_id, final))
     return final
 
 

@@ -28,7 +28,7 @@ from app.cli.context import (
 from app.cli.list_filters import LISTED_KINDS, LISTED_STATUSES, kind_to_list, statuses_to_list
 from app.cli.policy import Exit, exit_code_for_outcome
 from app.cli.run_defaults import BranchOpt, DepthOpt, FrameworkOpt, defaults_for
-from app.cli.run_flow import create_then_maybe_follow, follow_and_print
+from app.cli.run_flow import create_then_maybe_follow, follow_and_print, follow_raw
 from app.cli.when import at_time
 from app.client import Response, RunboardClient
 from app.models import TERMINAL_STATUSES
@@ -330,7 +330,11 @@ def logs(
     ] = False,
     raw: Annotated[
         bool,
-        typer.Option('--raw', help='Only the output, exactly as printed (colour codes kept): for files and pipes.'),
+        typer.Option(
+            '--raw',
+            help='Only the output, exactly as printed (colour codes kept): for files and pipes. With --follow, as it '
+            'comes, and the exit code is the outcome.',
+        ),
     ] = False,
     server: ServerOpt = None,
 ) -> None:
@@ -338,6 +342,9 @@ def logs(
     cli = Cli.make(server, json_output)
 
     async def work(client: RunboardClient) -> int:
+        if raw and follow:
+            final = await follow_raw(cli, client, run_id)
+            return exit_code_for_outcome(final['status'])
         if raw:
             async for chunk in client.run_log(run_id):
                 sys.stdout.buffer.write(chunk)

@@ -74,6 +74,9 @@ ACTIVE_SQL = "status IN ('queued', 'running')"  # the exact predicate of the par
 LOOP_RUN_SQL = "kind = 'auto' AND user_id IS NULL"
 ACTIVE_LOOP_RUN_SQL = f'{LOOP_RUN_SQL} AND {ACTIVE_SQL}'
 
+# a run's timeline events that are lines its command printed: its raw log (GET /runs/{id}/log, `runs logs --raw`)
+OUTPUT_EVENT_TYPES = ('output', 'annotation')
+
 
 class RunKind(str, Enum):
     manual = 'manual'

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import threading
+
 from sqlalchemy import text
 
 from app.client import RunboardClient
 from tests.cli.proxy import DroppingProxy
 from tests.helpers.cli import run_cli, served
-from tests.helpers.runs import shell_script
+from tests.helpers.runs import shell_script, wait_for_output
 from tests.helpers.servers import free_port
 
 TRIGGER = ('runs', 'trigger', '--project', 'proj', '--framework', 'python')
@@ -317,6 +319,46 @@ def test_the_raw_log_is_the_output_exactly_as_printed(settings_factory, repo_fac
             assert_problem(client.get('/api/runs/run_nope/log'), 404, 'not_found')
         missing = cli('runs', 'logs', 'run_nope', '--raw')
         assert missing.code == 4 and 'not_found' in missing.stderr
+
+
+def test_the_raw_log_followed_is_the_output_as_it_comes_and_exits_with_the_outcome(
+    settings_factory, repo_factory, tmp_path
+) -> None:  # noqa: ANN001
+    """`runs logs RUN --raw --follow` (`> build.log`, a CI step): waits for the run to end, stdout the output lines
+    exactly as `--raw` prints them afterwards, the exit code the outcome (1: failed); the outcome line on stderr."""
+    gate = tmp_path / 'gates' / 'release'
+    gate.parent.mkdir()
+    gated = shell_script(
+        f'echo "first \033[31mred\033[0m"\nwhile [ ! -f {gate} ]; do sleep 0.05; done\necho last\nexit 4'
+    )
+    with served(
+        settings_factory, repo_factory, branches={'gated': gated}, sandbox_read_only_paths=str(gate.parent)
+    ) as (server, cli):
+        run_id = cli(*TRIGGER, '--branch', 'gated', '--depth', 'shallow', '--json').json()['id']
+
+        def release_once_it_printed() -> None:
+            try:
+                with server.client() as client:
+                    wait_for_output(client, run_id, 'first \x1b[31mred\x1b[0m')
+            finally:
+                gate.touch()
+
+        releaser = threading.Thread(target=release_once_it_printed)
+        releaser.start()
+        try:
+            followed = cli('runs', 'logs', run_id, '--raw', '--follow')
+        finally:
+            releaser.join()
+            gate.touch()
+        assert followed.code == 1, followed.stderr
+        assert followed.stdout == 'first \x1b[31mred\x1b[0m\nlast\n'  # no status or stage lines, colours kept
+        assert f'Run {run_id} failed' in followed.stderr and 'exit code 4' in followed.stderr
+        assert cli('runs', 'logs', run_id, '--raw').stdout == followed.stdout
+
+        ok = cli(*TRIGGER, '--branch', 'main', '--depth', 'shallow', '--json').json()['id']
+        succeeded = cli('runs', 'logs', ok, '--raw', '--follow')
+        assert succeeded.code == 0 and succeeded.stdout == 'start main shallow\nall good\n', succeeded.stderr
+        assert cli('runs', 'logs', 'run_nope', '--raw', '--follow').code == 4
 
 
 def test_trigger_var_gives_the_run_its_variables_and_runs_show_lists_them(settings_factory, repo_factory) -> None:

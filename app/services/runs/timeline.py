@@ -13,6 +13,7 @@ from sqlmodel.sql.sqltypes import UTCDateTime
 
 from app.core.workflow_commands import MAX_ANNOTATIONS, annotation_of
 from app.models import RunEvent, utcnow
+from app.models.vocabulary import OUTPUT_EVENT_TYPES
 from app.services.runs import stage_store
 
 # SQLModel sets __table__ on every table model, but its stubs do not declare it
@@ -37,7 +38,7 @@ def timed_sql(
 
 
 # events that are lines the command printed (a run's output_lines counts them; the raw log holds them)
-OUTPUT_KINDS = ('output', 'annotation')
+OUTPUT_KINDS = OUTPUT_EVENT_TYPES
 # an annotation event's text is its line as printed (app/core/workflow_commands.py reads it back)
 # Runboard's own annotations (an artifact refused) are listed with them, but are not lines the run printed
 ANNOTATIONS_SQL = (
