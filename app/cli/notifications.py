@@ -236,11 +236,14 @@ def notifications_deliveries(
     server: ServerOpt = None,
 ) -> None:
     """The project's deliveries, newest first, with each attempt's outcome (also `deliveries PROJECT`)."""
-    Cli.make(server, json_output).show(
-        lambda client: client.deliveries(project, rule=rule, status=status, cursor=cursor, limit=limit),
-        _deliveries_table,
-        paged=True,
-    )
+
+    async def page(client: RunboardClient) -> dict:
+        answer = await client.deliveries(project, rule=rule, status=status, cursor=cursor, limit=limit)
+        if not answer['items'] and rule:
+            await client.notification_rule(project, rule)  # a mistyped rule is exit 4 (not found), not "none"
+        return answer
+
+    Cli.make(server, json_output).show(page, _deliveries_table, paged=True)
 
 
 def _inert(text: str) -> Text:

@@ -256,6 +256,8 @@ def list_runs(
             limit=limit,
             cursor=cursor,
         )
+        if not page['items'] and project:
+            await client.get_project(project)  # a mistyped project is exit 4 (not found), not "no runs"
         if cli.json:
             cli.print_json(page)
             return

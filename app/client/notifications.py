@@ -22,6 +22,9 @@ class NotificationsApi:
     async def notification_rules(self, project_id: str) -> list[dict]:
         return (await self.request('GET', self._rules(project_id))).data
 
+    async def notification_rule(self, project_id: str, rule_id: str) -> dict:
+        return (await self.request('GET', f'{self._rules(project_id)}/{_id(rule_id)}')).data
+
     async def add_notification_rule(self, project_id: str, body: dict) -> dict:
         """Operators. The answer's `secret` is shown this once."""
         return (await self.request('POST', self._rules(project_id), json_body=body)).data

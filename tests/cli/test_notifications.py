@@ -175,6 +175,20 @@ def test_an_operator_edits_a_rule_from_the_command_line(settings_factory, repo_f
         assert as_builder.code == 4 and 'Correlation id: ' in as_builder.stderr
 
 
+def test_deliveries_of_a_mistyped_rule_are_not_found_not_none(settings_factory, repo_factory) -> None:  # noqa: ANN001
+    """`deliveries PROJECT --rule RULE_ID` of a rule that does not exist: exit 4 (a rule's log goes with it), not an
+    empty log; a rule with no deliveries yet is one."""
+    with receiver() as rx, served(settings_factory, repo_factory, **FAST) as (_server, cli):
+        rule = cli('notifications', 'add', 'proj', rx.url, '--json').json()
+        none = cli('notifications', 'deliveries', 'proj', '--rule', rule['id'])
+        assert none.code == 0 and none.stdout.strip() == 'No deliveries.', none.stderr
+        missing = cli('notifications', 'deliveries', 'proj', '--rule', 'ntf_nope')
+        assert missing.code == 4 and missing.stdout == ''
+        assert "notification rule 'ntf_nope' not found" in missing.stderr and 'Correlation id: ' in missing.stderr
+        as_json = cli('notifications', 'deliveries', 'proj', '-r', 'ntf_nope', '--json')
+        assert as_json.code == 4 and as_json.json()['error'] == 'not_found'
+
+
 def test_bad_input_is_a_usage_error(settings_factory, repo_factory) -> None:  # noqa: ANN001
     with served(settings_factory, repo_factory) as (_server, cli):
         refused = cli('notifications', 'add', 'proj', 'ftp://example.com/x')

@@ -428,6 +428,23 @@ def test_a_piped_list_is_rows_only_and_the_next_page_hint_goes_to_stderr(setting
         assert 'More' not in rest.stderr  # the last page says no more
 
 
+def test_a_mistyped_project_is_not_found_not_an_empty_list(settings_factory, repo_factory) -> None:
+    """`runs list -p PROJECT --json | jq '.items | length'` in a CI step once said 0 for a project that does not exist
+    (or is another team's): exit 4, as `runs list --status faild` is exit 2; a project with no such runs is still an
+    empty list."""
+    with served(settings_factory, repo_factory) as (_server, cli):
+        missing = cli('runs', 'list', '-p', 'porj', '-s', 'failed')
+        assert missing.code == 4 and missing.stdout == ''
+        assert (
+            "project 'porj' not found (HTTP 404 not_found)" in missing.stderr and 'Correlation id: ' in missing.stderr
+        )
+        as_json = cli('runs', 'list', '-p', 'porj', '--json')
+        assert as_json.code == 4 and as_json.json()['error'] == 'not_found'
+        none = cli('runs', 'list', '-p', 'proj', '-s', 'failed', '--json')
+        assert none.code == 0 and none.json() == {'items': [], 'next_cursor': None}
+        assert cli('runs', 'list', '-p', 'proj').stdout.strip() == 'No runs.'
+
+
 def test_ctrl_c_while_following_names_the_run_and_the_command_that_stops_it(
     settings_factory, repo_factory, monkeypatch
 ) -> None:
