@@ -35,6 +35,19 @@ def _table(kind: str):  # noqa: ANN202
     return render
 
 
+# each group's own: `variables set --help` once told how to set a secret
+LIST_HELP = {
+    'secrets': "List them: names, who set them and when (a secret's value is never shown).",
+    'variables': 'List them with their values, who set them and when.',
+}
+SET_HELP = {
+    'secrets': 'Set one (creates or replaces). Its value is read from stdin, never the command line: '
+    '`runboard secrets set DEPLOY_TOKEN -p PROJECT < token.txt`.',
+    'variables': 'Set one (creates or replaces): `runboard variables set REGION eu-west-1 -p PROJECT`; without '
+    'VALUE, it is read from stdin.',
+}
+
+
 def _value_from_stdin() -> str:
     if sys.stdin.isatty():
         typer.echo('Value (then Enter):', err=True)
@@ -48,18 +61,17 @@ def _value_from_stdin() -> str:
 def _app(kind: str, noun: str) -> typer.Typer:
     group = typer.Typer(help=f"A project's {kind}: what its runs receive in their environment.", no_args_is_help=True)
 
-    @group.command('list')
+    @group.command('list', help=LIST_HELP[kind])
     def list_(
         project_argument: ProjectArgument = None,
         project_option: ProjectOption = None,
         json_output: JsonOpt = False,
         server: ServerOpt = None,
     ) -> None:
-        """List them (a secret's value is never shown, only who set it and when)."""
         project = chosen_project(project_argument, project_option)
         Cli.make(server, json_output).show(lambda client: client.list_variables(project, kind), _table(kind))
 
-    @group.command('set')
+    @group.command('set', help=SET_HELP[kind])
     def set_(
         name: NameArg,
         project: ProjectOpt,
@@ -81,7 +93,6 @@ def _app(kind: str, noun: str) -> typer.Typer:
         json_output: JsonOpt = False,
         server: ServerOpt = None,
     ) -> None:
-        """Set one (creates or replaces). A secret is read from stdin: `runboard secrets set NAME -p P <file`."""
         if kind == 'secrets' and value is not None:
             raise typer.BadParameter('a secret is read from stdin, never from the command line', param_hint='VALUE')
         text = value if value is not None else _value_from_stdin()

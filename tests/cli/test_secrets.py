@@ -3,7 +3,9 @@ printed back; a run receives both."""
 
 from __future__ import annotations
 
-from tests.helpers.cli import run_cli
+import re
+
+from tests.helpers.cli import run_cli, served
 from tests.helpers.runs import create_project, outputs, shell_script, trigger, wait_for_status
 from tests.helpers.servers import api_server
 
@@ -31,3 +33,25 @@ def test_secrets_and_variables_from_the_cli_reach_a_run(settings_factory, repo_f
 
         assert cli('secrets', 'remove', 'DEPLOY_TOKEN', '-p', 'proj').code == 0
         assert 'No secrets.' in cli('secrets', 'list', '-p', 'proj').stdout
+
+
+def test_each_groups_set_help_shows_its_own_way_and_the_example_works(settings_factory, repo_factory, tmp_path) -> None:  # noqa: ANN001
+    """`variables set --help` once told how to set a secret (from stdin) and not how to give a variable's value; each
+    group's example, pasted with the project's id for PROJECT (and the secret's file made), sets it."""
+    with served(settings_factory, repo_factory) as (server, cli):
+        examples = {}
+        for kind in ('secrets', 'variables'):
+            shown = ' '.join(cli(kind, 'set', '--help').stdout.split())
+            examples[kind] = re.search(r'`(runboard [^`]+)`', shown).group(1)
+        assert examples['variables'] == 'runboard variables set REGION eu-west-1 -p PROJECT'
+        assert 'secret' not in ' '.join(cli('variables', 'set', '--help').stdout.split()).split('Arguments')[0]
+        assert examples['secrets'] == 'runboard secrets set DEPLOY_TOKEN -p PROJECT < token.txt'
+
+        words = examples['variables'].replace('PROJECT', 'proj').split()[1:]
+        assert cli(*words).code == 0
+        command, _, file = examples['secrets'].replace('PROJECT', 'proj').partition(' < ')
+        (tmp_path / file).write_text('tok-123456\n')
+        pasted = run_cli(server.base_url, server.token, *command.split()[1:], stdin=(tmp_path / file).read_text())
+        assert pasted.code == 0, pasted.stderr
+        assert [v['value'] for v in cli('variables', 'list', 'proj', '--json').json()] == ['eu-west-1']
+        assert [s['name'] for s in cli('secrets', 'list', 'proj', '--json').json()] == ['DEPLOY_TOKEN']
