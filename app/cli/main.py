@@ -1,7 +1,8 @@
 """The `runboard` command line: a typer app on app/client/__init__.py (the same HTTP API the UI uses).
 
-Exit codes: 0 ok; 1 a followed run did not succeed; 2 usage; 3 refused (429/409); 4 not found or
-forbidden; 5 server unreachable; 141 the reader of stdout went away (`| head`). See app/cli/policy.py.
+Exit codes: 0 ok; 1 a followed run did not succeed (or a webhook test not delivered); 2 usage; 3 refused (429/409);
+4 not found or forbidden; 5 server unreachable; 130 interrupted; 141 the reader of stdout went away (`| head`). See
+app/cli/policy.py.
 """
 
 from __future__ import annotations
@@ -81,8 +82,9 @@ def build(only: str | None = None) -> typer.Typer:
         help='Runboard: trigger, watch and retry pipeline and coding-agent runs on git projects.\n\n'
         'Talks to the server at --server / RUNBOARD_SERVER (default http://127.0.0.1:8080) with the token in '
         'RUNBOARD_TOKEN, or the one local mode saved in the data directory.',
-        epilog='Exit codes: 0 ok, 1 followed run did not succeed, 2 usage, 3 refused (rate limit or lock), '
-        '4 not found or forbidden, 5 server unreachable, 141 the reader of the output went away (| head).',
+        epilog='Exit codes: 0 ok, 1 followed run did not succeed (or a webhook test not delivered), 2 usage, '
+        '3 refused (rate limit or lock), 4 not found or forbidden, 5 server unreachable, 130 interrupted (Ctrl-C), '
+        '141 the reader of the output went away (| head).',
     )
     built.callback()(root)
     for name in GROUPS:

@@ -4,12 +4,14 @@ project ids (asked of the server)."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import shellingham
 import typer.main
 
 from app.cli.help_types import value_name
 from app.cli.main import COMMANDS, GROUPS, app, build
+from app.cli.policy import Exit
 from tests.helpers.cli import CliRunner, served
 
 
@@ -140,3 +142,16 @@ def test_a_command_built_alone_reads_and_behaves_as_in_the_whole_app() -> None:
             assert (got.exit_code, got.stdout) == (want.exit_code, want.stdout), path
     bare = CliRunner().invoke(build(only='runs'), ['runs'], env={'COLUMNS': '120'})
     assert bare.exit_code == 0 and bare.stdout == CliRunner().invoke(app, ['runs'], env={'COLUMNS': '120'}).stdout
+
+
+def test_the_exit_codes_in_root_help_are_those_docs_cli_md_lists() -> None:
+    """A script's author reads the codes in `runboard --help` or in docs/cli.md: both name the same ones, every code
+    the CLI exits with among them (130 and 141 too)."""
+    docs = Path(__file__).parents[2].joinpath('docs', 'cli.md').read_text()
+    table = docs.split('## Exit codes', 1)[1].split('\n\n', 2)[1]
+    documented = {int(row.split('|')[1]) for row in table.splitlines()[2:]}
+    shown = ' '.join(CliRunner().invoke(app, ['--help'], env={'COLUMNS': '200'}).stdout.split())
+    said = shown.split('Exit codes: ', 1)[1]
+    in_help = {int(code) for code in re.findall(r'(?:^|, )(\d+) ', said)}
+    assert in_help == documented, (in_help, documented)
+    assert {int(code) for code in Exit} | {130} <= documented == {0, 1, 2, 3, 4, 5, 130, 141}
