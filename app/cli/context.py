@@ -295,7 +295,7 @@ class Cli:
                 f'Is the server running at {self.server}? Start one with `runboard serve`, '
                 'or point at another with --server / RUNBOARD_SERVER.'
             )
-        if error.status and not error.body:
+        if error.status and not error.body and error.error != 'redirect':
             self.err.print(
                 'The server answered without a problem description: is it a Runboard server, and a '
                 "version that has this command's endpoint?"

@@ -14,7 +14,7 @@ class Exit(IntEnum):
     USAGE = 2  # bad arguments, or a request the server rejected as invalid (400/413/422)
     REFUSED = 3  # rate limited (429) or blocked by a lock / limit (409)
     NOT_FOUND = 4  # not found, gone, forbidden or unauthenticated (404/410/403/401)
-    UNREACHABLE = 5  # no answer, or the server failed (5xx) after the retries
+    UNREACHABLE = 5  # no answer, a redirect away, or the server failed (5xx) after the retries
     STDOUT_CLOSED = 141  # the reader of stdout went away (`| head`): 128 + SIGPIPE, as a shell reports git's or gh's
 
 
@@ -30,7 +30,7 @@ def exit_code_for(error: ApiError) -> Exit:
 
 def exit_for_status(status: int) -> Exit:
     """The exit code for a refusal of this HTTP status (0: no answer), the API's or a server-side command's."""
-    if status == 0 or status >= 500:
+    if status == 0 or status >= 500 or 300 <= status < 400:  # a redirect: no Runboard API at that address
         return Exit.UNREACHABLE
     if status in (409, 429):
         return Exit.REFUSED

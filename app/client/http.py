@@ -70,6 +70,17 @@ def answer_of(reply: httpx.Response) -> Response:
         data = reply.json() if reply.content else None
     except ValueError:
         data = None
+    if 300 <= reply.status_code < 400:  # the API never redirects: a proxy's http -> https, or another service
+        where = lowered.get('location') or 'no address'
+        raise ApiError(
+            reply.status_code,
+            'redirect',
+            f'The server redirected the request (HTTP {reply.status_code}) to {where}; the Runboard API does not '
+            "redirect: is the server's address right (behind a proxy, its https:// one)?",
+            lowered.get('x-correlation-id'),
+            {},
+            lowered,
+        )
     if reply.status_code >= 400:
         body = data if isinstance(data, dict) else {}
         raise ApiError(

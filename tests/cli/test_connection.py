@@ -3,11 +3,17 @@ token (401) says about where the CLI looked for credentials."""
 
 from __future__ import annotations
 
+import http.server
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import pytest
 import typer
 
 from app.cli.context import server_url
 from tests.helpers.cli import run_cli, served
+from tests.helpers.servers import free_port
 
 NOBODY = 'http://127.0.0.1:9'  # nothing listens on the discard port
 
@@ -89,3 +95,49 @@ def test_a_refused_token_says_where_the_cli_looked(settings_factory, repo_factor
         (elsewhere / 'credentials.json').write_text('{"token": "rb_revoked_or_another_servers"}')
         refused = ' '.join(run_cli(server.base_url, None, 'projects', 'list').stderr.split())
         assert 'the server refused it' in refused and 'revoked' in refused and 'RUNBOARD_DATA_DIR=DIR' in refused
+
+
+@contextmanager
+def redirecting_to(target: str) -> Iterator[str]:
+    """An http:// address whose every answer is a 301 to the same path at `target`, as a proxy that sends plain
+    HTTP to its https:// address does; yields that address."""
+
+    class Redirect(http.server.BaseHTTPRequestHandler):
+        def _moved(self) -> None:
+            self.send_response(301)
+            self.send_header('Location', target + self.path)
+            self.send_header('Content-Length', '0')
+            self.end_headers()
+
+        do_GET = do_POST = do_PATCH = do_DELETE = _moved
+
+        def log_message(self, *_args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(('127.0.0.1', free_port()), Redirect)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f'http://127.0.0.1:{server.server_address[1]}'
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_server_that_redirects_is_said_in_words_not_a_traceback() -> None:
+    """--server pointing at a proxy's http:// address that redirects to https://: each command once ended in a Python
+    traceback (`runs logs --raw` printed nothing and exit 0); it is exit 5 naming where the server redirected."""
+    with redirecting_to('https://runboard.example.test') as address:
+        for args in (
+            ('projects', 'show', 'proj'),
+            ('runs', 'list'),
+            ('runs', 'logs', 'run_x', '--raw'),
+            ('runs', 'trigger', 'proj', '-b', 'main', '-d', 'shallow', '-f', 'python'),
+        ):
+            moved = run_cli(address, 'rb_token', *args)
+            assert moved.code == 5, (args, moved.stderr)
+            said = ' '.join(moved.stderr.split())
+            assert 'redirected the request (HTTP 301) to https://runboard.example.test/api/' in said, said
+            assert 'Traceback' not in said and 'Correlation id: ' in said
+        as_json = run_cli(address, 'rb_token', 'projects', 'list', '--json')
+        assert as_json.code == 5 and as_json.json()['error'] == 'redirect' and as_json.json()['status'] == 301

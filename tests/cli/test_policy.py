@@ -32,6 +32,8 @@ def error(status: int, code: str = 'x', retry_after: str | None = None) -> ApiEr
         (422, 'idempotency_key_mismatch', Exit.USAGE),
         (413, 'payload_too_large', Exit.USAGE),
         (400, 'http_error', Exit.USAGE),
+        (301, 'redirect', Exit.UNREACHABLE),  # a proxy's http -> https, or another service: no Runboard API there
+        (307, 'redirect', Exit.UNREACHABLE),
     ],
 )
 def test_exit_code_for(status: int, code: str, expected: Exit) -> None:
@@ -66,6 +68,7 @@ def test_exit_code_for_outcome(status: str, expected: Exit) -> None:
         (429, 'rate_limited', False),
         (422, 'validation', False),
         (404, 'not_found', False),
+        (308, 'redirect', False),  # asking the same address again cannot help
     ],
 )
 def test_is_transient(status: int, code: str, expected: bool) -> None:
