@@ -15,7 +15,7 @@ from rich.markdown import Markdown
 from rich.table import Table
 from rich.text import Text
 
-from app.cli.context import Cli, JsonOpt, ServerOpt
+from app.cli.context import Cli, JsonOpt, ServerOpt, given_id
 from app.cli.policy import Exit, exit_for_status
 from app.cli.render import escape, one_line, without_controls
 from app.client import ApiError, RunboardClient
@@ -108,7 +108,7 @@ def safe_target(folder: Path, path: str) -> Path:
 
 
 def artifacts(
-    run_id: Annotated[str, typer.Argument(metavar='RUN_ID', help='The run, e.g. run_01JD...')],
+    run_id: Annotated[str, typer.Argument(metavar='RUN_ID', help='The run, e.g. run_01JD...', callback=given_id)],
     download: Annotated[
         Optional[Path],
         typer.Option(

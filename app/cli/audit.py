@@ -8,7 +8,7 @@ import typer
 from rich.table import Table
 
 from app.cli import render
-from app.cli.context import Cli, JsonOpt, ServerOpt
+from app.cli.context import Cli, JsonOpt, ServerOpt, given_id
 from app.client import RunboardClient
 from app.state.audit_view import details_text, sentence, target_link
 
@@ -23,7 +23,9 @@ def audit(
     since: Annotated[Optional[str], typer.Option('--since', help='At or after: YYYY-MM-DD or ISO 8601 (UTC).')] = None,
     until: Annotated[Optional[str], typer.Option('--until', help='Before; a date includes that day (UTC).')] = None,
     limit: Annotated[int, typer.Option('--limit', '-n', min=1, max=500, help='At most this many.')] = 50,
-    cursor: Annotated[Optional[str], typer.Option('--cursor', help='Continue after this entry id.')] = None,
+    cursor: Annotated[
+        Optional[str], typer.Option('--cursor', help='Continue after this entry id.', callback=given_id)
+    ] = None,
     json_output: JsonOpt = False,
     server: ServerOpt = None,
 ) -> None:

@@ -13,7 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from app.cli import render
-from app.cli.context import Cli, JsonOpt, ServerOpt
+from app.cli.context import Cli, JsonOpt, ServerOpt, given_id
 from app.cli.policy import Exit, exit_code_for_batch
 from app.cli.run_defaults import defaults_for
 from app.cli.run_flow import _notices
@@ -146,7 +146,7 @@ async def trigger_batch(
 
 
 def show_batch(
-    batch_id: Annotated[str, typer.Argument(metavar='BATCH_ID', help='The batch, e.g. bat_01JD...')],
+    batch_id: Annotated[str, typer.Argument(metavar='BATCH_ID', help='The batch, e.g. bat_01JD...', callback=given_id)],
     rerun_failed: Annotated[
         bool,
         typer.Option(

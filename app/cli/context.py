@@ -63,6 +63,16 @@ JsonOpt = Annotated[
 ]
 
 
+def given_id(value: Any) -> Any:
+    """An id argument (or each of several) given empty or blank is exit 2 saying so: `runboard runs logs "$RUN"` with
+    RUN unset or `jq -r .id` having printed nothing once asked another endpoint (`GET /runs/`) and ended in a
+    traceback or in another command's answer. A callback of the arguments that name something on the server."""
+    for one in value if isinstance(value, list) else [value]:
+        if isinstance(one, str) and not one.strip():
+            raise typer.BadParameter('is empty: is the shell variable that should hold it set?')
+    return value
+
+
 def complete_project(ctx: typer.Context, incomplete: str) -> list[str]:
     """Shell completion of project ids (quietly nothing when the server is not answering)."""
     import httpx  # noqa: PLC0415  (loaded by the one command that needs it: the CLI starts fast)

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 import typer
 
 from app.cli import render
-from app.cli.context import Cli, JsonOpt, ProjectArgument, ProjectOption, ServerOpt, chosen_project
+from app.cli.context import Cli, JsonOpt, ProjectArgument, ProjectOption, ServerOpt, chosen_project, given_id
 from app.cli.projects import csv_list
 
 BLOCKING_STATES = ('active', 'parked', 'done', 'discarded')  # a claim in one of these keeps an issue from the loop
@@ -94,7 +94,9 @@ def edited_text(project: str, issue: dict) -> str:
 
 
 IssueNumber = Annotated[int, typer.Argument(metavar='NUMBER', help='The issue number.', show_default=False)]
-RequiredProject = Annotated[str, typer.Argument(metavar='PROJECT', help='Project id.', show_default=False)]
+RequiredProject = Annotated[
+    str, typer.Argument(metavar='PROJECT', help='Project id.', show_default=False, callback=given_id)
+]
 
 
 @issues_app.command('edit')

@@ -15,7 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from app.cli import render
-from app.cli.context import Cli, JsonOpt, ServerOpt
+from app.cli.context import Cli, JsonOpt, ServerOpt, given_id
 from app.cli.help_types import DefaultCommand
 from app.cli.policy import Exit
 from app.cli.when import since_value
@@ -34,9 +34,13 @@ from app.state.notifications_view import (
 notifications_app = typer.Typer(
     help='Signed webhooks of a project: rules, their deliveries, Redeliver, Test.', no_args_is_help=True
 )
-ProjectArg = Annotated[str, typer.Argument(metavar='PROJECT', help='The project id.')]
-RuleArg = Annotated[str, typer.Argument(metavar='RULE_ID', help='From `runboard notifications list`.')]
-DeliveryArg = Annotated[str, typer.Argument(metavar='DELIVERY_ID', help='From `runboard notifications deliveries`.')]
+ProjectArg = Annotated[str, typer.Argument(metavar='PROJECT', help='The project id.', callback=given_id)]
+RuleArg = Annotated[
+    str, typer.Argument(metavar='RULE_ID', help='From `runboard notifications list`.', callback=given_id)
+]
+DeliveryArg = Annotated[
+    str, typer.Argument(metavar='DELIVERY_ID', help='From `runboard notifications deliveries`.', callback=given_id)
+]
 deliveries_app = typer.Typer(
     cls=DefaultCommand,
     help="The delivery log: `deliveries PROJECT` lists a project's deliveries, `deliveries show DELIVERY_ID` one.",
@@ -225,13 +229,15 @@ def _deliveries_table(page: dict) -> Table | str:
 @deliveries_app.command('list')
 def notifications_deliveries(
     project: ProjectArg,
-    rule: Annotated[Optional[str], typer.Option('--rule', '-r', help='Only this rule.')] = None,
+    rule: Annotated[Optional[str], typer.Option('--rule', '-r', help='Only this rule.', callback=given_id)] = None,
     status: Annotated[
         Optional[str],
         typer.Option('--status', '-s', help='pending, delivered, failed, gave_up, held, skipped (comma-separated).'),
     ] = None,
     limit: Annotated[int, typer.Option('--limit', '-n', min=1, max=200, help='At most this many.')] = 20,
-    cursor: Annotated[Optional[str], typer.Option('--cursor', help='Continue after this delivery id.')] = None,
+    cursor: Annotated[
+        Optional[str], typer.Option('--cursor', help='Continue after this delivery id.', callback=given_id)
+    ] = None,
     json_output: JsonOpt = False,
     server: ServerOpt = None,
 ) -> None:

@@ -9,7 +9,7 @@ import typer
 from rich.console import Group
 
 from app.cli import history_view, render
-from app.cli.context import Cli, JsonOpt, ServerOpt, complete_project
+from app.cli.context import Cli, JsonOpt, ServerOpt, complete_project, given_id
 from app.cli.credentials import (
     SshKeyOpt,
     TokenEnvOpt,
@@ -21,7 +21,9 @@ from app.state.project_form import parse_memory
 
 projects_app = typer.Typer(help='See and configure projects (changes need the operator role).', no_args_is_help=True)
 
-ProjectArg = Annotated[str, typer.Argument(metavar='PROJECT', help='Project id.', autocompletion=complete_project)]
+ProjectArg = Annotated[
+    str, typer.Argument(metavar='PROJECT', help='Project id.', autocompletion=complete_project, callback=given_id)
+]
 
 
 def csv_list(value: str | None) -> list[str] | None:

@@ -22,6 +22,7 @@ from app.cli.context import (
     ServerOpt,
     chosen_project,
     complete_project,
+    given_id,
     parse_vars,
     var_option,
 )
@@ -37,7 +38,7 @@ from app.state.bulk_selection import outcome_text, summary_text
 
 runs_app = typer.Typer(help='Trigger, watch, retry and stop runs.', no_args_is_help=True)
 
-RunIdArg = Annotated[str, typer.Argument(metavar='RUN_ID', help='The run, e.g. run_01JD...')]
+RunIdArg = Annotated[str, typer.Argument(metavar='RUN_ID', help='The run, e.g. run_01JD...', callback=given_id)]
 KeyOpt = Annotated[
     Optional[str],
     typer.Option(
@@ -108,6 +109,7 @@ def trigger(
             metavar='RUN_ID',
             help='A new run like this one, whatever its outcome: its project, branch, depth, framework and '
             'variables, each overridden by what you give (a --var replaces that variable).',
+            callback=given_id,
         ),
     ] = None,
     follow: FollowOpt = False,
@@ -208,7 +210,8 @@ def retry(
 @runs_app.command('list')
 def list_runs(
     project: Annotated[
-        Optional[str], typer.Option('--project', '-p', help='Only this project.', autocompletion=complete_project)
+        Optional[str],
+        typer.Option('--project', '-p', help='Only this project.', autocompletion=complete_project, callback=given_id),
     ] = None,
     status: Annotated[
         Optional[list[str]],
@@ -234,7 +237,9 @@ def list_runs(
     limit: Annotated[int, typer.Option('--limit', '-n', min=1, max=500, help='At most this many.')] = 20,
     cursor: Annotated[
         Optional[str],
-        typer.Option('--cursor', help='Continue after this run id (the next_cursor of the previous page).'),
+        typer.Option(
+            '--cursor', help='Continue after this run id (the next_cursor of the previous page).', callback=given_id
+        ),
     ] = None,
     json_output: JsonOpt = False,
     server: ServerOpt = None,
@@ -383,7 +388,8 @@ runs_app.command('artifacts')(artifact_commands.artifacts)
 @runs_app.command('approve')
 def approve(
     run_ids: Annotated[
-        Optional[list[str]], typer.Argument(metavar='[RUN_ID]...', help='The runs, e.g. run_01JD... (one or more).')
+        Optional[list[str]],
+        typer.Argument(metavar='[RUN_ID]...', help='The runs, e.g. run_01JD... (one or more).', callback=given_id),
     ] = None,
     every: Annotated[
         bool, typer.Option('--all', help="Every run that waits for an operator's approval (with --project: its own).")

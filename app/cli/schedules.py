@@ -20,6 +20,7 @@ from app.cli.context import (
     ServerOpt,
     chosen_project,
     complete_project,
+    given_id,
     parse_vars,
     var_option,
 )
@@ -38,7 +39,9 @@ OwnerOpt = Annotated[  # a schedule id is unique: its project is found from it w
     ),
 ]
 VarOpt = Annotated[Optional[list[str]], var_option('each run it fires')]
-ScheduleArg = Annotated[str, typer.Argument(metavar='SCHEDULE_ID', help='The schedule, e.g. sch_01JD...')]
+ScheduleArg = Annotated[
+    str, typer.Argument(metavar='SCHEDULE_ID', help='The schedule, e.g. sch_01JD...', callback=given_id)
+]
 FIRING_STYLE = {'admitted': 'green', 'skipped': 'yellow', 'missed': 'bright_black', 'pending': 'cyan'}
 
 

@@ -11,7 +11,7 @@ from rich import box
 from rich.table import Table
 
 from app.cli import render
-from app.cli.context import Cli, JsonOpt, ServerOpt
+from app.cli.context import Cli, JsonOpt, ServerOpt, given_id
 from app.client import RunboardClient
 
 tokens_app = typer.Typer(
@@ -87,7 +87,9 @@ def tokens_create(
 
 @tokens_app.command('revoke')
 def tokens_revoke(
-    token_id: Annotated[str, typer.Argument(metavar='TOKEN_ID', help='From `runboard tokens list`.')],
+    token_id: Annotated[
+        str, typer.Argument(metavar='TOKEN_ID', help='From `runboard tokens list`.', callback=given_id)
+    ],
     json_output: JsonOpt = False,
     server: ServerOpt = None,
 ) -> None:

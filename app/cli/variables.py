@@ -10,10 +10,12 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-from app.cli.context import Cli, JsonOpt, ProjectArgument, ProjectOption, ServerOpt, chosen_project
+from app.cli.context import Cli, JsonOpt, ProjectArgument, ProjectOption, ServerOpt, chosen_project, given_id
 
-ProjectOpt = Annotated[str, typer.Option('--project', '-p', help='The project id.')]
-NameArg = Annotated[str, typer.Argument(metavar='NAME', help='The environment variable name, e.g. DEPLOY_TOKEN.')]
+ProjectOpt = Annotated[str, typer.Option('--project', '-p', help='The project id.', callback=given_id)]
+NameArg = Annotated[
+    str, typer.Argument(metavar='NAME', help='The environment variable name, e.g. DEPLOY_TOKEN.', callback=given_id)
+]
 
 
 def _table(kind: str):  # noqa: ANN202

@@ -8,11 +8,13 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from app.cli.context import Cli, JsonOpt, ServerOpt
+from app.cli.context import Cli, JsonOpt, ServerOpt, given_id
 from app.client import RunboardClient
 
 workers_app = typer.Typer(help='Workers that execute runs (RUNBOARD_EXECUTOR=celery).', no_args_is_help=True)
-NameArg = Annotated[str, typer.Argument(metavar='NAME', help='The worker name, from `runboard workers list`.')]
+NameArg = Annotated[
+    str, typer.Argument(metavar='NAME', help='The worker name, from `runboard workers list`.', callback=given_id)
+]
 
 
 def _table(page: dict) -> Table | str:
