@@ -262,18 +262,49 @@ def schedules_remove(schedule_id: ScheduleArg, project: OwnerOpt = None, server:
     cli.execute(work)
 
 
+FIRINGS_PAGE_MAX = 200  # the most firings the API answers at once
+
+
+def firings_page(firings: list[dict], limit: int) -> tuple[list[dict], str | None]:
+    """Pure: the firings to show of those asked for (one more than `limit`, to know whether there are more), and the
+    `--before` of the next page, when there is one (a full page of the most the API answers may have more)."""
+    shown = firings[:limit]
+    more = len(firings) > limit or len(firings) == FIRINGS_PAGE_MAX
+    return shown, (shown[-1]['slot'] if more and shown else None)
+
+
 @schedules_app.command('history')
 def schedules_history(
     schedule_id: ScheduleArg,
     project: OwnerOpt = None,
-    limit: Annotated[int, typer.Option('--limit', '-n', min=1, max=200, help='At most this many.')] = 20,
+    limit: Annotated[int, typer.Option('--limit', '-n', min=1, max=FIRINGS_PAGE_MAX, help='At most this many.')] = 20,
+    before: Annotated[
+        Optional[str],
+        typer.Option(
+            '--before',
+            metavar='SLOT',
+            help='Only the firings before this slot (ISO 8601): the next page, as `More: --before SLOT` says.',
+            callback=given_id,
+        ),
+    ] = None,
     json_output: JsonOpt = False,
     server: ServerOpt = None,
 ) -> None:
-    """A schedule's firings, newest first: the run it admitted, or why it was skipped or missed."""
-    Cli.make(server, json_output).show(
-        on_schedule(
-            project, schedule_id, lambda client, owner: client.schedule_firings(owner, schedule_id, limit=limit)
-        ),
-        firings_table,
-    )
+    """A schedule's firings, newest first: the run it admitted, or why it was skipped or missed. A next page is said
+    on stderr (`More: --before SLOT`), so piped stdout is the rows only."""
+    cli = Cli.make(server, json_output)
+    asked = min(limit + 1, FIRINGS_PAGE_MAX)
+
+    async def work(client: RunboardClient) -> None:
+        firings = await on_schedule(
+            project, schedule_id, lambda c, owner: c.schedule_firings(owner, schedule_id, limit=asked, before=before)
+        )(client)
+        shown, next_before = firings_page(firings, limit)
+        if cli.json:
+            cli.print_json(shown)
+        else:
+            cli.out.print(firings_table(shown))
+        if next_before:
+            cli.err.print(f'[dim]More: --before {next_before}[/]')
+
+    cli.execute(work)

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from app.cli.schedules import FIRINGS_PAGE_MAX, firings_page
 from app.cli.when import at_time
 from app.services.scheduling.sweep import ScheduleSweep
 from tests.helpers.cli import served
@@ -58,6 +59,50 @@ def test_schedules_add_list_edit_pause_resume_history_remove(settings_factory, r
         assert removed.code == 0 and 'removed' in removed.stdout
         gone = cli('schedules', 'history', sid, '-p', 'proj')
         assert gone.code == 4 and 'not found' in gone.stderr
+
+
+def _firings(*slots: str) -> list[dict]:
+    return [{'slot': slot} for slot in slots]
+
+
+@pytest.mark.parametrize(
+    ('firings', 'limit', 'shown', 'next_before'),
+    [
+        (_firings(), 20, [], None),
+        (_firings('03:00', '02:00'), 20, _firings('03:00', '02:00'), None),  # fewer than asked: the last page
+        (_firings('03:00', '02:00', '01:00'), 2, _firings('03:00', '02:00'), '02:00'),  # the one more: a next page
+        (_firings('03:00', '02:00'), 2, _firings('03:00', '02:00'), None),  # exactly the limit, none more
+        (_firings(*map(str, range(FIRINGS_PAGE_MAX))), FIRINGS_PAGE_MAX, _firings(*map(str, range(200))), '199'),
+    ],
+)
+def test_a_page_of_firings_says_the_next_pages_before(firings, limit, shown, next_before) -> None:  # noqa: ANN001
+    assert firings_page(firings, limit) == (shown, next_before)
+
+
+def test_schedules_history_pages_past_the_first(settings_factory, repo_factory) -> None:  # noqa: ANN001
+    """`schedules history -n N` says `More: --before SLOT` on stderr when there are older firings, and that
+    --before reads them: a schedule firing every minute has more than one page."""
+    with served(settings_factory, repo_factory, global_run_cap=0, schedule_sweep_seconds=3600.0) as (server, cli):
+        schedule = cli(*ADD, '--name', 'minutely', '--cron', '* * * * *', '--catch-up', 'skip', '--json').json()
+        services = server.services
+        sweep = ScheduleSweep(
+            engine=services.engine, settings=services.settings, admitter=services.admitter, bus=services.bus
+        )
+        first = datetime.fromisoformat(schedule['next_fire_at'])
+        for minute in range(3):
+            sweep.sweep(now=first + timedelta(minutes=minute, seconds=1))
+        every = cli('schedules', 'history', schedule['id'], '--json').json()
+        assert len(every) == 3
+        newest = every[:2]
+
+        page = cli('schedules', 'history', schedule['id'], '-n', '2', '--json')
+        assert page.code == 0 and page.json() == newest
+        assert f'More: --before {newest[-1]["slot"]}' in page.stderr
+        rest = cli('schedules', 'history', schedule['id'], '-n', '2', '--before', newest[-1]['slot'], '--json')
+        assert rest.code == 0 and rest.json() == every[2:] and 'More' not in rest.stderr
+        human = cli('schedules', 'history', schedule['id'], '-n', '2')
+        assert human.code == 0 and 'More' not in human.stdout and 'More: --before' in human.stderr
+        assert cli('schedules', 'history', schedule['id'], '--before', 'yesterday').code == 2
 
 
 def test_a_schedule_id_is_enough_without_its_project(settings_factory, repo_factory) -> None:  # noqa: ANN001
