@@ -251,15 +251,16 @@ def schedules_resume(
 
 
 @schedules_app.command('remove')
-def schedules_remove(schedule_id: ScheduleArg, project: OwnerOpt = None, server: ServerOpt = None) -> None:
+def schedules_remove(
+    schedule_id: ScheduleArg, project: OwnerOpt = None, json_output: JsonOpt = False, server: ServerOpt = None
+) -> None:
     """Delete a schedule and its history (operators); the runs it made stay."""
-    cli = Cli.make(server)
 
-    async def work(client) -> None:  # noqa: ANN001
+    async def remove(client: RunboardClient) -> dict:
         await on_schedule(project, schedule_id, lambda c, owner: c.delete_schedule(owner, schedule_id))(client)
-        cli.out.print(f'Schedule [bold]{schedule_id}[/] removed.')
+        return {'removed': schedule_id}
 
-    cli.execute(work)
+    Cli.make(server, json_output).show(remove, lambda answer: f'Schedule [bold]{answer["removed"]}[/] removed.')
 
 
 FIRINGS_PAGE_MAX = 200  # the most firings the API answers at once

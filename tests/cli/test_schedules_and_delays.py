@@ -115,7 +115,10 @@ def test_a_schedule_id_is_enough_without_its_project(settings_factory, repo_fact
         assert cli('schedules', 'resume', sid, '--json').json()['paused'] is False
         history = cli('schedules', 'history', sid)
         assert history.code == 0 and 'No firings yet.' in history.stdout
-        assert cli('schedules', 'remove', sid).code == 0
+        removed = cli('schedules', 'remove', sid, '--json')  # as every other change: --json, the outcome as JSON
+        assert removed.code == 0 and removed.json() == {'removed': sid}, removed.stderr
+        again = cli('schedules', 'remove', sid, '--json')
+        assert again.code == 4 and again.json()['error'] == 'not_found'
         gone = cli('schedules', 'pause', sid)
         assert gone.code == 4 and f"schedule '{sid}' not found" in gone.stderr
         wrong = cli('schedules', 'pause', 'sch_nonesuch', '-p', 'proj')  # with --project, as before
