@@ -70,7 +70,8 @@ def answer_of(reply: httpx.Response) -> Response:
         data = reply.json() if reply.content else None
     except ValueError:
         data = None
-    if 300 <= reply.status_code < 400:  # the API never redirects: a proxy's http -> https, or another service
+    # the API never redirects: a proxy (http -> https) or another service answered; 304 is no redirect
+    if 300 <= reply.status_code < 400 and reply.status_code != 304:
         where = lowered.get('location') or 'no address'
         raise ApiError(
             reply.status_code,
