@@ -96,8 +96,11 @@ class ProjectFormView:
 
     def _repository(self, draft: ProjectDraft) -> None:
         _section('Repository')
-        self.repository = self._box('repository', ui.input('Repository (absolute path or clone URL)'))
-        self.repository.value = draft.repository
+        # each box is made with its value: one set after it is made is sent to the browser again once its connection
+        # is up (NiceGUI's updateValue), and would put back what the person typed in the meantime
+        self.repository = self._box(
+            'repository', ui.input('Repository (absolute path or clone URL)', value=draft.repository)
+        )
         self.base_branch = self._box('base_branch', ui.input('Base branch', value=draft.base_branch))
         choices = {k: v for k, v in CREDENTIAL_CHOICES.items() if k != 'keep' or not self.new}
         with ui.row().classes('w-full gap-4 no-wrap max-sm:flex-wrap items-start'):
@@ -123,8 +126,9 @@ class ProjectFormView:
     def _command(self, draft: ProjectDraft) -> None:
         _section('What a run executes')
         self.mode = ui.toggle(COMMAND_MODES, value=draft.command_mode).props('no-caps dense data-testid=command-mode')
-        self.command = self._box('command', ui.textarea('Command (an argv list: no shell runs it)'))
-        self.command.value = draft.command
+        self.command = self._box(
+            'command', ui.textarea('Command (an argv list: no shell runs it)', value=draft.command)
+        )
         self.command.classes('font-mono').props('autogrow')
         self.preview = ui.row().classes('items-center gap-1 flex-wrap text-sm').props('data-testid=argv-preview')
         self.mode.on_value_change(self._mode_changed)
