@@ -4,6 +4,7 @@ a dark page; a run summary's heading that wraps stays one heading, its lines as 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -43,3 +44,19 @@ def test_a_run_id_link_keeps_its_underscores_above_the_underline(browser: Browse
     offset, size = link.evaluate('e => [getComputedStyle(e).textUnderlineOffset, getComputedStyle(e).fontSize]')
     assert offset.endswith('px') and px(offset) >= 0.15 * px(size), (offset, size)
     page.close()
+
+
+@pytest.mark.parametrize('scheme', ['light', 'dark'])
+def test_the_date_pickers_are_drawn_for_the_pages_theme(browser: Browser, env, scheme: str) -> None:  # noqa: ANN001
+    stack_, _run_id = env
+    context = browser.new_context(viewport={'width': 1200, 'height': 900}, color_scheme=scheme)  # type: ignore[arg-type]
+    page = context.new_page()
+    page.goto(f'{stack_.ui_url}/')
+    expect(page.locator('body')).to_have_class(re.compile(rf'\bbody--{scheme}\b'))
+    date = page.locator('input[type=date]').first
+    expect(date).to_be_visible()
+    # a native control is drawn for the page's colour scheme: on a dark page a light one's calendar icon is black
+    # on black
+    drawn = date.evaluate('e => getComputedStyle(e).colorScheme')
+    assert (drawn == 'dark') == (scheme == 'dark'), drawn
+    context.close()
