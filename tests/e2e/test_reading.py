@@ -60,3 +60,15 @@ def test_the_date_pickers_are_drawn_for_the_pages_theme(browser: Browser, env, s
     drawn = date.evaluate('e => getComputedStyle(e).colorScheme')
     assert (drawn == 'dark') == (scheme == 'dark'), drawn
     context.close()
+
+
+def test_a_summary_heading_that_wraps_on_a_phone_keeps_its_lines_together(browser: Browser, env) -> None:  # noqa: ANN001
+    stack_, run_id = env
+    page = browser.new_page(viewport={'width': 390, 'height': 844})
+    page.goto(f'{stack_.ui_url}/runs/{run_id}')
+    heading = page.locator('.rb-markdown h3')
+    expect(heading).to_contain_text('1 of 3 tests failed')
+    size, line = heading.evaluate('e => [getComputedStyle(e).fontSize, getComputedStyle(e).lineHeight]')
+    # Quasar gives h3 the line height of its own 3 rem headings: the summary's wrapped heading read as two paragraphs
+    assert line.endswith('px') and px(line) <= 1.5 * px(size), (size, line)
+    page.close()
