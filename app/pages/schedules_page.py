@@ -26,6 +26,7 @@ from app.state.schedules_view import (
     cron_text,
     firing_view,
     firings_shown,
+    later_slots_text,
     next_line,
     parameters_text,
 )
@@ -131,11 +132,9 @@ class SchedulesView:
             if line.moment is not None:
                 attrs(label, {'data-rb-until': iso_utc(line.moment.isoformat()), 'data-rb-prefix': line.prefix})
             label.tooltip(line.title)
-            slots = [clock(moment) for moment in (parse(s) for s in schedule.get('upcoming') or []) if moment]
-            if len(slots) > 1:
-                ui.label('then ' + ', '.join(slot.removesuffix(' UTC') for slot in slots[1:]) + ' UTC').classes(
-                    'text-xs opacity-70'
-                )
+            later = later_slots_text(schedule.get('upcoming') or [], schedule['timezone'])
+            if later:
+                ui.label(later).classes('text-xs opacity-70').props('data-field=later')
 
     def history(self, schedule_id: str, read: list[dict[str, Any]]) -> None:
         ui.label('Past firings').classes('text-sm font-medium mt-1')

@@ -135,11 +135,22 @@ def changes(before: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
 
 def preview_text(slots: list[str], timezone: str) -> str:
     """What the schedule form says under the cron while one types: the next slots, in the schedule's zone."""
-    moments = [parse(slot) for slot in slots]
-    shown = [f'{m.astimezone(_zone(timezone)):%a %Y-%m-%d %H:%M}' for m in moments if m is not None]
+    shown = _slots_in_zone(slots, timezone)
     if not shown:
         return 'Never fires: no slot matches'
     return f'Next: {", ".join(shown)} ({timezone})'
+
+
+def later_slots_text(upcoming: list[str], timezone: str) -> str | None:
+    """What a schedule's card says after its next firing ("next run in 6 min"): the slots after that one, written as
+    the form wrote them and in the zone its cron is read in; None when there are none."""
+    shown = _slots_in_zone(upcoming, timezone)[1:]
+    return f'then {", ".join(shown)} ({timezone})' if shown else None
+
+
+def _slots_in_zone(slots: list[str], timezone: str) -> list[str]:
+    moments = [parse(slot) for slot in slots]
+    return [f'{m.astimezone(_zone(timezone)):%a %Y-%m-%d %H:%M}' for m in moments if m is not None]
 
 
 def _zone(name: str) -> tzinfo:
