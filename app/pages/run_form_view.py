@@ -21,7 +21,7 @@ from app.pages.run_page import open_in_place
 from app.pages.runs_list import RunsListView
 from app.pages.widgets import correlation_chip
 from app.state import connection
-from app.state.branch_marks import marks_after_run
+from app.state.branch_marks import busy_holder, marks_after_run
 from app.state.run_form import (
     Failure,
     RunFormState,
@@ -203,6 +203,12 @@ class RunFormView:
                 ).classes('rb-tap')
                 self.progress = ui.label().classes('text-sm opacity-80').props('data-testid=progress')
             self.reason = ui.label().classes('text-sm').props('id=rb-run-reason data-testid=run-reason')
+            # the chosen branch's lock, said before Run is pressed (the server refuses with 409 pr_lock meanwhile)
+            self.busy = (
+                ui.row().classes('items-baseline gap-1 text-sm rb-text-caution').props('data-testid=branch-busy')
+            )
+            self.busy.set_visibility(False)
+            self.busy_holder: str | None = None
             self.result = ui.column().classes('w-full gap-1').props('aria-live=assertive data-testid=result')
         self.initial = self.payload()
         self.initial_variables = variables or {}  # "Restore defaults" brings back what the form opened with
@@ -308,6 +314,22 @@ class RunFormView:
         keyboard_stop(self.run_wrap, reason)
         self.reason.text = reason if reason and not self.submitting else ''
         self.reason.set_visibility(bool(self.reason.text))
+        self.show_busy()
+
+    def show_busy(self) -> None:
+        """Says which active run holds the chosen branch, following the picker's live busy marks."""
+        holder = busy_holder(self.branches, self.branch.value)
+        if holder == self.busy_holder:
+            return
+        self.busy_holder = holder
+        self.busy.clear()
+        self.busy.set_visibility(holder is not None)
+        if holder is None:
+            return
+        with self.busy:
+            ui.label('Busy:')
+            attrs(ui.link(holder, f'/runs/{holder}').classes('font-mono rb-tap-link'), {'data-holder': holder})
+            ui.label(f'holds {shown(self.branch.value or "")}; Run is refused until it ends.').props('dir=auto')
 
     async def tick(self) -> None:
         self.ticks += 1

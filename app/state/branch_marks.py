@@ -23,3 +23,12 @@ def marks_after_run(branches: list[dict[str, Any]], run: dict[str, Any]) -> list
             changed = True
         updated.append(branch)
     return updated if changed else None
+
+
+def busy_holder(branches: list[dict[str, Any]], chosen: str | None) -> str | None:
+    """The active run that holds the chosen branch (its lock refuses another run of the branch until it ends), as
+    the marks have it; None when the branch is free or not in the list."""
+    for branch in branches:
+        if branch.get('name') == chosen:
+            return branch.get('busy_run_id') or None
+    return None

@@ -285,7 +285,12 @@ def test_409_concurrency_limit_message_links_the_active_runs(page: Page, env: St
 def test_409_pr_lock_names_the_cause_and_links_the_holder(page: Page, env: Stack) -> None:
     holder = env.trigger('alpha', 'feature/search').json()
     open_form(page, env)
+    busy = page.get_by_test_id('branch-busy')
+    expect(busy).to_be_hidden()  # main is free
     choose_branch(page, 'feature/search')
+    # said before the click, whole (the picker's own "busy: run_…" is cut at the box's edge)
+    expect(busy).to_have_text(f'Busy:{holder["id"]}holds feature/search; Run is refused until it ends.')
+    expect(busy.locator(f'a[data-holder={holder["id"]}]')).to_have_attribute('href', f'/runs/{holder["id"]}')
     page.get_by_test_id('run').click()
     failure = page.get_by_test_id('failure')
     expect(failure).to_contain_text('pr_lock contention')
@@ -294,6 +299,7 @@ def test_409_pr_lock_names_the_cause_and_links_the_holder(page: Page, env: Stack
         api.post(f'/api/runs/{holder["id"]}/stop')
     expect(failure).to_contain_text(f'{holder["id"]} has ended (stopped): Run may go ahead now.')
     expect(failure.locator(f'a[data-blocking={holder["id"]}]')).to_have_count(0)
+    expect(busy).to_be_hidden()  # the branch is free again, live
 
 
 def test_status_change_appears_without_reload(page: Page, env: Stack) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.state.branch_marks import marks_after_run
+from app.state.branch_marks import busy_holder, marks_after_run
 
 MAIN_FREE = {'name': 'main', 'busy_run_id': None}
 MAIN_BUSY = {'name': 'main', 'busy_run_id': 'r1'}
@@ -35,3 +35,17 @@ OTHER = {'name': 'feature/x', 'busy_run_id': None}
 )
 def test_marks_follow_the_runs(branches: list, run: dict, after: list | None) -> None:
     assert marks_after_run(branches, run) == after
+
+
+@pytest.mark.parametrize(
+    'branches, chosen, holder',
+    [
+        ([MAIN_BUSY, OTHER], 'main', 'r1'),  # the Run form says before the click that main is held, and by what
+        ([MAIN_BUSY, OTHER], 'feature/x', None),
+        ([MAIN_FREE], 'main', None),
+        ([MAIN_BUSY], 'gone', None),  # a branch the list does not hold: the server decides at Run
+        ([MAIN_BUSY], None, None),
+    ],
+)
+def test_busy_holder(branches, chosen, holder) -> None:  # noqa: ANN001
+    assert busy_holder(branches, chosen) == holder
