@@ -225,6 +225,8 @@ class RunFormView:
                 found = await connection.client().branches(self.project['id'], limit=PICKER_LIMIT)
             except ApiError:
                 return
+            if self.branch.is_deleted:  # the page moved on (to the run it started) while the read was under way
+                return
             if self.run_changes == changes:
                 self.offer_branches(found)
                 return
