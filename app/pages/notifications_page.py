@@ -21,6 +21,7 @@ from app.pages.widgets import confirm, error_notice, list_note, notify_error
 from app.state import connection, live
 from app.state.live_pause import LiveState
 from app.state.notifications_view import FORMAT_LABELS, delivery_state, events_text, new_rule_body
+from app.state.serial_read import SerialRead
 from app.state.text import shown
 
 Done = Callable[[], Awaitable[None]]
@@ -71,25 +72,9 @@ class RulesView:
         self.box = ui.column().classes('w-full gap-2').props('role=list aria-label="Webhooks" data-testid=rules')
         self.shown: dict[str, dict] | None = None  # id -> the rule as its row shows it, in the list's order
         self.cards: dict[str, ui.card] = {}
-        self.reading = False
-        self.again = False
-
-    async def load(self) -> None:
-        """Read the rules, one read at a time (an ask meanwhile reads once more after it, so an older answer never
-        lands last), and redraw only the rows that changed: the page reads again on every change event of the
-        project, and redrawing an unchanged row would swap its buttons under a person's click."""
-        if self.reading:
-            self.again = True
-            return
-        self.reading = True
-        try:
-            while True:
-                self.again = False
-                await self._read()
-                if not self.again:
-                    return
-        finally:
-            self.reading = False
+        # the rules, redrawn only in the rows that changed: the page reads again on every change event of the
+        # project, and redrawing an unchanged row would swap its buttons under a person's click
+        self.load = SerialRead(self._read)
 
     async def _read(self) -> None:
         try:

@@ -30,6 +30,7 @@ from app.state.schedules_view import (
     next_line,
     parameters_text,
 )
+from app.state.serial_read import SerialRead
 from app.state.text import shown
 
 TONES = {'positive': 'green-9', 'warning': 'deep-orange-10', 'muted': 'grey-7', 'info': 'blue-9'}
@@ -39,27 +40,11 @@ class SchedulesView:
     def __init__(self, project: dict[str, Any], *, operator: bool) -> None:
         self.project, self.operator = project, operator
         self.box = ui.column().classes('w-full gap-3').props('role=list aria-label="Schedules" data-testid=schedules')
+        # the schedules and their firings, redrawn only when they changed: the page reads again when its stream
+        # opens, and an unchanged redraw there would swap the buttons under a person's click
+        self.load = SerialRead(self._read)
         self.reload = Debounced(self.load)
         self.drawn: list[Any] | None = None
-        self.reading = False
-        self.again = False
-
-    async def load(self) -> None:
-        """Read the schedules and their firings, one read at a time (an ask meanwhile reads once more after it, so
-        an older answer never lands last), and redraw only what changed: the page reads again when its stream
-        opens, and an unchanged redraw there would swap the buttons under a person's click."""
-        if self.reading:
-            self.again = True
-            return
-        self.reading = True
-        try:
-            while True:
-                self.again = False
-                await self._read()
-                if not self.again:
-                    return
-        finally:
-            self.reading = False
 
     async def _read(self) -> None:
         client = connection.client()
