@@ -79,8 +79,13 @@ class DeliveryLog:
         await self.load()
 
     def set_rules(self, rules: list[dict]) -> None:
-        """The webhooks the picker offers (the page read them); a picked one that was deleted falls back to all."""
-        self.rule_names = {rule['id']: rule['name'] for rule in rules}
+        """The webhooks the picker offers (the page read them); a picked one that was deleted falls back to all. Set
+        only when they changed: the page reads its rules again on each change event and when its stream opens, and
+        setting the options closes the picker's open menu under a person's choice."""
+        names = {rule['id']: rule['name'] for rule in rules}
+        if names == self.rule_names:
+            return
+        self.rule_names = names
         self.rule_pick.set_options(
             {'': 'All webhooks', **self.rule_names}, value=self.rule if self.rule in self.rule_names else ''
         )

@@ -128,6 +128,8 @@ def test_an_operator_adds_a_webhook_and_a_failing_run_is_delivered_and_redeliver
                 api.post(f'/api/projects/alpha/notifications/{nowhere.json()["id"]}/test').json()['status'] == 'gave_up'
             )
         page.reload()
+        # the page built and following (its read on the stream's open done): a menu opened sooner was once gone
+        expect(page.get_by_test_id('rules')).to_have_attribute('data-live', 'true')
         bulk = page.get_by_role('button', name='Redeliver all that gave up')
         page.get_by_label('Show the deliveries of').click()
         page.get_by_role('option', name='Gone').click()
