@@ -35,15 +35,23 @@ def noticed(project: ProjectPublic, services: Services) -> ProjectPublic:
     return project.model_copy(update={'repository_notice': reason}) if reason else project
 
 
+def sweep_clock(services: Services) -> view.SweepClock | None:
+    """This server's AFK sweep, said on the projects whose loop is on (none without a loop)."""
+    return services.afk.sweep_clock() if services.afk is not None else None
+
+
 @router.get('/projects', response_model=list[ProjectPublic], responses=problems(401))
 async def list_projects(services: ServicesDep, principal: PrincipalDep) -> list[ProjectPublic]:
-    found = await run_in_threadpool(view.list_projects, services.engine, principal)
+    found = await run_in_threadpool(view.list_projects, services.engine, principal, sweep=sweep_clock(services))
     return [noticed(project, services) for project in found]
 
 
 @router.get('/projects/{project_id}', response_model=ProjectPublic, responses=problems(401, 404))
 async def get_project(project_id: str, services: ServicesDep, principal: PrincipalDep) -> ProjectPublic:
-    return noticed(await run_in_threadpool(view.get_project, services.engine, principal, project_id), services)
+    found = await run_in_threadpool(
+        view.get_project, services.engine, principal, project_id, sweep=sweep_clock(services)
+    )
+    return noticed(found, services)
 
 
 @router.post('/projects', status_code=201, response_model=ProjectPublic, responses=problems(400, 401, 403, 409, 422))
@@ -54,7 +62,9 @@ async def create_project(body: ProjectCreate, services: ServicesDep, principal: 
     project_id = await run_in_threadpool(
         projects.create_project, services.engine, principal, body, services.repositories
     )
-    project = await run_in_threadpool(view.get_project, services.engine, principal, project_id)
+    project = await run_in_threadpool(
+        view.get_project, services.engine, principal, project_id, sweep=sweep_clock(services)
+    )
     services.bus.publish({'type': 'project', 'id': project.id, 'team_id': project.team_id})
     return project
 
@@ -67,7 +77,9 @@ async def update_project(
     await run_in_threadpool(
         projects.update_project, services.engine, principal, project_id, body, services.repositories
     )
-    project = await run_in_threadpool(view.get_project, services.engine, principal, project_id)
+    project = await run_in_threadpool(
+        view.get_project, services.engine, principal, project_id, sweep=sweep_clock(services)
+    )
     services.admitter.forget_project(project_id)
     if services.commit_statuses is not None:
         services.commit_statuses.forget(project_id)  # its forge or token may have changed

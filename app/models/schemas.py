@@ -177,6 +177,11 @@ class ProjectPublic(ProjectBase):
     has_credentials: bool = False
     credentials_kind: str | None = None
     next_schedule: NextFiring | None = None  # its schedules' soonest firing
+    # its AFK loop as the answering server's sweep sees it, with auto on (services/afk/project_view.py SweepClock):
+    # when the sweep next looks for work (None: auto off, or no sweep scheduled on this server), and whether the
+    # server's active runs fill RUNBOARD_GLOBAL_RUN_CAP (a sweep launches nothing then)
+    afk_next_sweep_at: datetime | None = None
+    at_global_run_cap: bool = False
     # why this deployment would refuse the repository now (team mode: a server path); the project still runs
     repository_notice: str | None = None
     on_push: OnPush | None = None  # push rules (docs/triggers.md)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import html
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 from nicegui import background_tasks, context, ui
@@ -16,6 +16,7 @@ from nicegui import background_tasks, context, ui
 from app.client import ApiError
 from app.pages.attributes import attrs
 from app.pages.backlog import open_backlog, open_parked
+from app.pages.theme import iso_utc
 from app.pages.widgets import menu_item, notify_error
 from app.state import connection, live
 from app.state.me import controls_afk, who_am_i
@@ -24,6 +25,7 @@ from app.state.projects_store import (
     ProjectsStore,
     card_menu,
     held_banner,
+    loop_status,
     shows_auto_chip,
     who_resets_text,
 )
@@ -38,9 +40,10 @@ AFK_CSS = """
 .body--dark .rb-launch-banner { background: rgba(255, 152, 0, .18); color: #ffe0b2; }
 """
 log = logging.getLogger(__name__)
-STATUS_TEXT = {'paused': 'Auto paused', 'running': 'Running', 'queued': 'Queued', 'idle': 'Idle'}
 # fills under white text with at least 4.5:1 (issue 42)
-STATUS_COLOR = {'paused': 'red-9', 'running': 'blue-9', 'queued': 'grey-8', 'idle': 'grey-8'}
+STATUS_COLOR = {'paused': 'red-9', 'running': 'blue-9', 'queued': 'grey-8', 'waiting': 'indigo-9', 'idle': 'grey-8'}
+# a sweep that launched nothing sends no event: the status is read again this long after the moment it named
+SWEEP_REREAD = timedelta(seconds=2)
 
 
 def paused_text(failures: int) -> str:
@@ -95,13 +98,27 @@ class AfkControls:
     def __init__(self, store: ProjectsStore, project_id: str, *, form_posts: bool, operator: bool) -> None:
         self.store, self.id, self.form_posts, self.operator = store, project_id, form_posts, operator
         self.form_token: str | None = None
+        self.sweep_due: datetime | None = None  # the next sweep the status names, until it was read again after it
+        self.sweep_reread: datetime | None = None
 
     def auto_chip(self) -> None:
         self.auto_badge = ui.badge().classes('text-sm px-2 py-1')
 
     def status(self) -> None:
-        self.status_badge = ui.badge().classes('text-sm px-2 py-1')
+        # the text may wrap on a narrow card (a badge keeps it on one line by default)
+        self.status_badge = ui.badge().classes('text-sm px-2 py-1 whitespace-normal')
         self.running = ui.label().classes('text-sm')
+        ui.timer(1.0, self._reread_after_sweep)
+
+    async def _reread_after_sweep(self) -> None:
+        """Once the sweep a "Waiting …; next launch in 40 s" names is past (it launched, or found nothing it could
+        take), what the loop does then is read again, once per sweep named; a launch's run event usually redraws it
+        first."""
+        due = self.sweep_due
+        if due is None or datetime.now(UTC) < due + SWEEP_REREAD:
+            return
+        self.sweep_due, self.sweep_reread = None, due
+        await self.store.refresh()
 
     def menu(self, label: str | None = None) -> None:
         """The ⋯ menu: an icon named "Project actions" on a card; where there is room, a button saying `label`."""
@@ -147,8 +164,16 @@ class AfkControls:
         self.auto_badge.text = 'Auto' if auto else 'Auto off'
         attrs(self.auto_badge, {'color': 'green-9' if auto else 'grey-8', 'data-auto': 'on' if auto else 'off'})
         self.auto_badge.set_visibility(shows_auto_chip(view))
-        self.status_badge.text = STATUS_TEXT[view.status]
-        attrs(self.status_badge, {'color': STATUS_COLOR[view.status], 'data-card-status': view.status})
+        status = loop_status(view)
+        self.status_badge.text = status.said(datetime.now(UTC))
+        attrs(self.status_badge, {'color': STATUS_COLOR[status.key], 'data-card-status': status.key})
+        if status.next_at is not None:  # the browser counts it down (assets/live-time.js)
+            moment = status.next_at.isoformat()
+            attrs(self.status_badge, {'data-rb-until': iso_utc(moment), 'data-rb-prefix': status.next_prefix})
+            attrs(self.status_badge, {'title': status.title or ''})
+        else:
+            self.status_badge.props(remove='data-rb-until data-rb-prefix title')
+        self.sweep_due = status.next_at if status.next_at != self.sweep_reread else None
         self.running.text = f'{view.running} running' + (
             f' · {project["active_runs"] - view.running} queued' if project.get('active_runs', 0) > view.running else ''
         )

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from app.client import ApiError, RunboardClient
 from app.core.ids import RUN_PREFIX, time_prefix
 from app.models.vocabulary import RunStatus
+from app.state.run_timing import clock, parse, until_text
 
 log = logging.getLogger(__name__)
 # a paused card's causes: the AFK runs that moved its counter (afk/rules.py settle_afk_run; a crash is neutral)
@@ -32,6 +33,7 @@ class CardView:
     running: int = 0
     last_run: dict | None = None
     failure_causes: list[str] = field(default_factory=list)
+    running_issues: list[int] = field(default_factory=list)  # the issues its running AFK runs work on
 
     @property
     def id(self) -> str:
@@ -60,14 +62,67 @@ class CardView:
 
     @property
     def status(self) -> str:
-        """What the card face says first."""
-        if (self.paused or self.cost_capped) and self.project.get('auto_enabled'):
-            return 'paused'
-        if self.running:
-            return 'running'
-        if self.project.get('active_runs'):
-            return 'queued'
-        return 'idle'
+        """What the card face says first, as a word for its colour (loop_status says it)."""
+        return loop_status(self).key
+
+
+@dataclass(frozen=True)
+class LoopStatus:
+    """A card's status badge: `key` (paused | running | queued | waiting | idle) picks its colour; `text` says it, and
+    `next_at`, when known, follows it as `; next launch in 40 s` (`said`; `next_word` sweep when what it launches on
+    is not known), counted down live."""
+
+    key: str
+    text: str
+    next_at: datetime | None = None
+    next_word: str = 'launch'
+
+    @property
+    def next_prefix(self) -> str:
+        return f'{self.text}; next {self.next_word} '
+
+    def said(self, now: datetime) -> str:
+        return self.text if self.next_at is None else self.next_prefix + until_text(self.next_at, now)
+
+    @property
+    def title(self) -> str | None:
+        """The exact moment behind `in 40 s` (the page's tooltips name moments in UTC)."""
+        return None if self.next_at is None else f"The loop's next sweep: {clock(self.next_at)}"
+
+
+def ready_text(count: int) -> str:
+    return f'{count} ready issue' + ('' if count == 1 else 's')
+
+
+def loop_status(view: CardView) -> LoopStatus:
+    """Pure: what a project's runs and AFK loop do now, as its card and page say it first. A loop held by its failures'
+    pause or the daily cost cap needs a person and is said first; then its runs; then what the loop does next: its
+    next sweep launches on the ready issues, or nothing (auto off, no ready issue, the launch failure that holds it,
+    the server's global run cap). `Idle` is said only when nothing waits for the loop."""
+    project = view.project
+    auto = bool(project.get('auto_enabled'))
+    if auto and view.paused:
+        return LoopStatus('paused', f'Paused after {view.failures} failure' + ('' if view.failures == 1 else 's'))
+    if auto and view.cost_capped:
+        return LoopStatus('paused', 'Paused: daily cost cap reached')
+    if view.running:
+        issues = ', '.join(f'#{n}' for n in view.running_issues)
+        return LoopStatus('running', f'Running {issues}' if issues else 'Running')
+    if project.get('active_runs'):
+        return LoopStatus('queued', 'Queued')
+    ready = view.ready
+    if not auto:
+        return LoopStatus('idle', 'Idle: auto is off' + (f', {ready_text(ready)}' if ready else ''))
+    if view.launch_blocked:
+        return LoopStatus('waiting', 'Waiting: its command could not start')
+    if ready == 0:
+        return LoopStatus('idle', 'Idle: no ready issues')
+    unknown = 'ready issues unknown (the forge did not answer)'
+    waiting = 'Waiting: ' + (ready_text(ready) if ready is not None else unknown)
+    if project.get('at_global_run_cap'):
+        return LoopStatus('waiting', f'{waiting}; the server runs as many runs as it may')
+    next_at = parse(project.get('afk_next_sweep_at'))
+    return LoopStatus('waiting', waiting, next_at=next_at, next_word='launch' if ready is not None else 'sweep')
 
 
 @dataclass(frozen=True)
@@ -209,14 +264,18 @@ class ProjectsStore:
             return
         self.error = None
         counts: dict[str, int] = {}
+        issues: dict[str, list[int]] = {}
         for run in running:
             counts[run['project_id']] = counts.get(run['project_id'], 0) + 1
+            if run.get('kind') == 'auto' and run.get('issue_number') is not None:
+                issues.setdefault(run['project_id'], []).append(int(run['issue_number']))
         self.cards = [
             CardView(
                 project=p,
                 running=counts.get(p['id'], 0),
                 last_run=last_run(last['items'], datetime.now(UTC)),
                 failure_causes=pause_causes((failed or {}).get('items', [])),
+                running_issues=sorted(issues.get(p['id'], [])),
             )
             for p, last, failed in zip(projects, last_runs, failures, strict=True)
         ]

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import httpx
 
 from app.models import Role
 from app.services.identity import accounts
-from tests.helpers.runs import create_project, outputs, shell_script, statuses, wait_for_output, wait_for_status
+from tests.helpers.runs import (
+    create_project,
+    outputs,
+    shell_script,
+    statuses,
+    trigger,
+    wait_for_output,
+    wait_for_status,
+)
 from tests.helpers.servers import api_server
 
 
@@ -238,3 +248,30 @@ def test_closing_a_parked_issue_takes_it_off_the_parked_list_and_reopening_makes
         reopened = client.patch('/api/projects/proj/issues/1', json={'state': 'open'})
         assert reopened.json()['ready'] is True
         assert client.get('/api/projects/proj').json()['ready_count'] == 1
+
+
+def test_a_project_whose_loop_is_on_says_when_its_sweep_looks_next_and_whether_the_run_cap_holds_it(
+    settings_factory, repo_factory
+) -> None:  # noqa: ANN001
+    repo = repo_factory({'main': shell_script('sleep 60')})
+    with (
+        api_server(settings_factory(afk_sweep_seconds=3600, global_run_cap=1)) as server,
+        server.client() as client,
+    ):
+        create_project(client, repo, project_id='proj')
+        off = client.get('/api/projects/proj').json()
+        assert (off['afk_next_sweep_at'], off['at_global_run_cap']) == (None, False)  # auto off: no sweep looks at it
+        switched = client.post('/api/afk/auto/proj', json={'enabled': True}).json()
+        assert switched['afk_next_sweep_at'] is not None
+        project = client.get('/api/projects/proj').json()
+        assert (
+            datetime.fromisoformat(project['afk_next_sweep_at']).tzinfo is not None
+        )  # a moment the browser can count to
+        assert project['at_global_run_cap'] is False
+        [listed] = client.get('/api/projects').json()
+        assert listed['afk_next_sweep_at'] is not None
+
+        run = trigger(client, 'proj').json()  # the one run the server may run: the sweep would launch nothing now
+        wait_for_status(client, run['id'], statuses={'running'})
+        assert client.get('/api/projects/proj').json()['at_global_run_cap'] is True
+        assert client.post(f'/api/runs/{run["id"]}/stop').status_code == 202

@@ -105,7 +105,14 @@ class OneProjectClient:
     async def list_runs(self, **query: object) -> dict:
         self.run_queries.append(query)
         if query.get('status') == 'running':
-            return {'items': [{'id': 'run_1', 'project_id': query['project'], 'status': 'running'}]}
+            run = {
+                'id': 'run_1',
+                'project_id': query['project'],
+                'status': 'running',
+                'kind': 'auto',
+                'issue_number': 7,
+            }
+            return {'items': [run, {**run, 'id': 'run_2', 'kind': 'manual', 'issue_number': None}]}
         if query.get('kind') == 'auto':
             return {'items': [_failed(6), _failed(5), _failed(4)]}
         return {'items': []}
@@ -117,6 +124,6 @@ async def test_a_project_pages_store_reads_that_project_with_its_running_runs_an
     await store.load()
     view = store.card('flaky')
     assert view is not None and [c.id for c in store.cards] == ['flaky']
-    assert view.status == 'paused' and view.running == 1
+    assert view.status == 'paused' and view.running == 2 and view.running_issues == [7]  # the AFK run's issue
     assert [cause.split(' ')[0] for cause in view.failure_causes] == ['#6', '#5', '#4']
     assert all(query.get('project') == 'flaky' for query in client.run_queries)  # no other project's runs

@@ -92,7 +92,7 @@ class AfkActions:
         publish_project(self.bus, project)
         if enabled:
             self.loop.kick()
-        return view.get_project(self.engine, principal, project_id)
+        return view.get_project(self.engine, principal, project_id, sweep=self.loop.sweep_clock())
 
     def reset(self, principal: Principal, project_id: str) -> ProjectPublic:
         """Zero the failure counter and forget the last launch failure: the loop may launch again."""
@@ -113,7 +113,7 @@ class AfkActions:
             )
         publish_project(self.bus, project)
         self.loop.kick()
-        return view.get_project(self.engine, principal, project_id)
+        return view.get_project(self.engine, principal, project_id, sweep=self.loop.sweep_clock())
 
     def leave_parked(self, principal: Principal, project_id: str, number: int, action: str) -> dict[str, Any]:
         with Session(self.engine) as session:

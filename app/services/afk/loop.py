@@ -27,6 +27,7 @@ from app.models import Project, RunKind, RunPublic, as_utc, utcnow
 from app.services.afk import claims, costs
 from app.services.afk.candidates import claimable_candidates, ready_local_issues
 from app.services.afk.lease import SweepLease
+from app.services.afk.project_view import SweepClock
 from app.services.afk.rules import capped_today, closed_gate, is_cost_capped, is_paused, should_launch_auto
 from app.services.identity.accounts import Principal
 from app.services.repositories.issue_sources import IssueRecord, afk_branch, is_forge
@@ -88,6 +89,10 @@ class AfkLoop:
         )
 
     # ------------------------------------------------------------ the sweep
+    def sweep_clock(self) -> SweepClock:
+        """When this server's sweep looks for work next, for the projects the API answers."""
+        return SweepClock(next_at=self.job.next_pass_at(), global_run_cap=self.settings.global_run_cap)
+
     def sweep(self) -> SweepReport:
         if self.lease is not None and not self.lease.acquire():
             return SweepReport(stopped_by='lease_held')

@@ -143,6 +143,15 @@ class PeriodicJob:
         if not self._busy:  # within `settle` of the last pass, the wakes meanwhile share the pass at its end
             self._run_at(max(datetime.now(UTC), self._last_pass_ended + timedelta(seconds=self.settle)))
 
+    def next_pass_at(self) -> datetime | None:
+        """When the next pass starts as scheduled now (a wake may bring it forward); None when the job is not scheduled
+        (its scheduler not running). Thread-safe, as _run_at."""
+        scheduler = self.scheduler
+        if scheduler is None or not scheduler.running:
+            return None
+        job = scheduler.get_job(self.name)
+        return None if job is None else job.next_run_time
+
     def _run_at(self, when: datetime) -> None:
         """Moves the next tick earlier, never later (thread-safe: APScheduler locks its job store)."""
         scheduler = self.scheduler
