@@ -17,7 +17,7 @@ from app.client import ApiError
 from app.pages.attributes import attrs
 from app.pages.backlog import open_backlog, open_parked
 from app.pages.theme import iso_utc
-from app.pages.widgets import menu_item, notify_error
+from app.pages.widgets import confirm, menu_item, notify_error
 from app.state import connection, live
 from app.state.me import controls_afk, who_am_i
 from app.state.projects_store import (
@@ -26,6 +26,7 @@ from app.state.projects_store import (
     card_menu,
     held_banner,
     loop_status,
+    reset_question,
     shows_auto_chip,
     who_resets_text,
 )
@@ -50,10 +51,21 @@ def paused_text(failures: int) -> str:
     return f'Auto paused · {failures} fail' + ('' if failures == 1 else 's')
 
 
-def reset_form(project_id: str, csrf_token: str) -> str:
-    """A plain HTML form: Reset works without JavaScript (the server answers 303 back to the page it came from)."""
+# The plain Reset form, on a page connected to its server, asks the page's own confirmation (AfkControls.reset) instead
+# of posting; without the connection (what the form is there for) the browser asks with the same question.
+RESET_FORM_SUBMIT = """(event) => {
+  event.preventDefault();
+  if (window.socket && window.socket.connected) emit();
+  else if (window.confirm(event.target.dataset.confirm)) event.target.submit();
+}"""
+
+
+def reset_form(project_id: str, csrf_token: str, question: str = '') -> str:
+    """A plain HTML form: Reset works without JavaScript (the server answers 303 back to the page it came from);
+    `question`: what a page with JavaScript asks first (RESET_FORM_SUBMIT)."""
     return (
-        f'<form method="post" action="/afk/reset/{html.escape(project_id)}" style="margin:0">'
+        f'<form method="post" action="/afk/reset/{html.escape(project_id)}" style="margin:0" '
+        f'data-confirm="{html.escape(question)}">'
         f'<input type="hidden" name="csrf_token" value="{html.escape(csrf_token)}">'
         f'<button type="submit" class="rb-tap rb-form-button" data-reset-form="{html.escape(project_id)}">'
         f'Reset</button></form>'
@@ -98,6 +110,7 @@ class AfkControls:
     def __init__(self, store: ProjectsStore, project_id: str, *, form_posts: bool, operator: bool) -> None:
         self.store, self.id, self.form_posts, self.operator = store, project_id, form_posts, operator
         self.form_token: str | None = None
+        self.form: ui.html | None = None
         self.sweep_due: datetime | None = None  # the next sweep the status names, until it was read again after it
         self.sweep_reread: datetime | None = None
 
@@ -122,7 +135,7 @@ class AfkControls:
 
     def menu(self, label: str | None = None) -> None:
         """The ⋯ menu: an icon named "Project actions" on a card; where there is room, a button saying `label`."""
-        button = ui.button(label or '', icon='more_horiz').props('flat').classes('rb-tap')
+        button = self.menu_button = ui.button(label or '', icon='more_horiz').props('flat').classes('rb-tap')
         if label is None:
             button.props('round aria-label="Project actions"')
         with button:
@@ -137,7 +150,7 @@ class AfkControls:
                 self.menu_separator = ui.separator()
                 with ui.item().classes('text-negative').props('role=menuitem aria-disabled=true') as self.menu_paused:
                     self.menu_paused_label = ui.item_section()
-                with menu_item(self.reset).classes('text-negative') as self.reset_item:
+                with menu_item(self.reset_from_menu).classes('text-negative') as self.reset_item:
                     ui.item_section('Reset')
 
     def banners(self) -> None:
@@ -148,7 +161,9 @@ class AfkControls:
         ):
             self.banner_title = ui.label().classes('font-bold')
             self.causes = ui.column().classes('gap-0 text-xs')
-            self.form_box = ui.element('div')
+            # the plain Reset form's submit, listened to before the form is there (a listener added to an element
+            # already shown has the browser draw it again)
+            self.form_box = ui.element('div').on('submit', self.reset, js_handler=RESET_FORM_SUBMIT)
         self.launch_banner = (
             ui.label().classes('w-full p-2 rounded text-sm rb-launch-banner').props('data-launch-banner role=status')
         )
@@ -205,13 +220,16 @@ class AfkControls:
         if view.paused and self.form_posts and self.operator and self.form_token is None:  # operators' form
             self.form_token = ''  # loading; update() also runs from live events, outside any slot
             background_tasks.create(self._load_form(), name='reset-form-token')
+        elif self.form is not None and self.form_token:
+            self.form.content = reset_form(self.id, self.form_token, reset_question(view, datetime.now(UTC)))
 
     async def _load_form(self) -> None:
         self.form_token = await self.store.form_token(self.id)
         if self.form_token and not self.form_box.is_deleted:
             self.form_box.clear()
             with self.form_box:
-                ui.html(reset_form(self.id, self.form_token), sanitize=False)
+                question = reset_question(self.view, datetime.now(UTC))
+                self.form = ui.html(reset_form(self.id, self.form_token, question), sanitize=False)
 
     async def _act(self, action: Callable[[], Awaitable[str]], doing: str) -> None:
         try:
@@ -227,7 +245,18 @@ class AfkControls:
         await self._act(lambda: self.store.set_auto(self.id, enabled), f'switch auto {"on" if enabled else "off"}')
 
     async def reset(self) -> None:
+        """Reset lets a held loop launch AFK runs again: asked first, Cancel focused (widgets.confirm)."""
+        if not await confirm(reset_question(self.view, datetime.now(UTC)), yes='Reset', color='positive'):
+            return
         await self._act(lambda: self.store.reset(self.id), 'reset the project')
+
+    async def reset_from_menu(self) -> None:
+        await self.reset()
+        # closed, the confirmation gives the focus back to what had it when it opened: the menu's item, gone with the
+        # menu by then; the ⋯ button the menu came from takes it instead
+        button = self.menu_button
+        if not button.is_deleted:
+            button.client.run_javascript(f'getHtmlElement({button.id})?.focus()')
 
     async def backlog(self) -> None:
         await open_backlog(self.view.project, on_change=self.store.refresh)

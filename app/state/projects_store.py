@@ -14,6 +14,7 @@ from app.client import ApiError, RunboardClient
 from app.core.ids import RUN_PREFIX, time_prefix
 from app.models.vocabulary import RunStatus
 from app.state.run_timing import clock, parse, until_text
+from app.state.text import shown
 
 log = logging.getLogger(__name__)
 # a paused card's causes: the AFK runs that moved its counter (afk/rules.py settle_afk_run; a crash is neutral)
@@ -140,6 +141,27 @@ def card_menu(view: CardView, *, operator: bool) -> CardMenu:
     daily cost cap, a launch failure)."""
     held = view.paused or view.cost_capped is not None or view.launch_blocked is not None
     return CardMenu(auto=operator, paused_line=view.paused, reset=operator and held)
+
+
+def reset_question(view: CardView, now: datetime) -> str:
+    """Pure: what Reset's confirmation asks: Reset lets a held loop launch AFK runs again, so it says on what (with auto
+    on: the ready issues; with auto off: nothing until Auto is switched on), and what it clears (the failure count, the
+    day's cost against the cap, the launch failure)."""
+    name = shown(view.project.get('name') or view.id)
+    if not view.project.get('auto_enabled'):
+        asked = f'Reset the AFK loop for {name}? Auto is off: it launches nothing by itself until Auto is switched on'
+    elif view.ready is None:
+        asked = f'Resume the AFK loop for {name}? It will start on its ready issues (the forge did not say how many)'
+    elif view.ready == 0:
+        asked = f'Resume the AFK loop for {name}? No issue is ready now: it starts on the next one that is'
+    else:
+        asked = f'Resume the AFK loop for {name}? It will start on the {ready_text(view.ready)}'
+    cleared = ['the failure count goes back to 0'] if view.failures else []
+    if cost_capped_text(view.project, now, may_reset=True):
+        cleared.append("today's AFK cost counts against the cap from now on")
+    if view.launch_blocked:
+        cleared.append('its last launch failure is forgotten')
+    return '; '.join([asked, *cleared]) + '.'
 
 
 def shows_auto_chip(view: CardView) -> bool:

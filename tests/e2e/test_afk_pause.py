@@ -1,6 +1,7 @@
 """A project whose command always fails, auto switched on from its card, pauses itself at three
 failures and says so on its card and on its project page (live, in another tab); Reset from the project page's AFK
-menu re-arms it and the next sweep launches; so does the card's plain HTML Reset form."""
+menu, once confirmed in a dialog that says what it will do (Cancel changes nothing), re-arms it and the next sweep
+launches; so does the card's plain HTML Reset form, with the same confirmation."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, expect
 
+from tests.helpers.axe import axe_violations, by_rule
+from tests.helpers.e2e import screenshot
 from tests.helpers.repos import make_repo
 from tests.helpers.runs import create_project, trigger, wait_for_status
 from tests.helpers.servers import app_process
@@ -93,14 +96,30 @@ def test_failing_project_pauses_on_its_card_and_reset_rearms_it(tmp_path: Path, 
             expect(page_banner.get_by_text('Auto paused · 3 fails')).to_be_visible()
             expect(page_banner.get_by_text('exit code 1')).to_have_count(3)
             expect(afk.get_by_role('button', name='Parked (3)')).to_be_visible()
+            # Reset asks first, saying what will happen; Cancel has the focus and changes nothing
             afk.get_by_role('button', name='AFK actions').click()
             project_tab.locator('.q-menu').get_by_text('Reset', exact=True).click()
+            dialog = project_tab.get_by_role('alertdialog')
+            expect(dialog).to_contain_text(
+                'Resume the AFK loop for Flaky? It will start on the 6 ready issues; the failure count goes back to 0.'
+            )
+            expect(dialog.get_by_role('button', name='Cancel')).to_be_focused()
+            screenshot(project_tab, 'afk-reset-confirmation.png')
+            found = axe_violations(project_tab, 'afk-reset-confirmation')
+            assert not found, f'{by_rule(found)}:\n' + '\n'.join(v.line() for v in found)
+            project_tab.keyboard.press('Enter')  # on Cancel
+            expect(dialog).to_be_hidden()
+            assert api.get('/api/projects/flaky').json()['consecutive_failures'] == 3
+            expect(page_banner.get_by_text('Auto paused · 3 fails')).to_be_visible()
+            afk.get_by_role('button', name='AFK actions').click()
+            project_tab.locator('.q-menu').get_by_text('Reset', exact=True).click()
+            dialog.get_by_role('button', name='Reset').click()
             expect(page_banner).to_be_hidden(timeout=5_000)
             expect(banner).to_be_hidden(timeout=5_000)  # the card, in the other tab, follows
             _wait_for_issue(api, 4)
 
             # it fails on 4, 5, 6 and pauses again (the project page follows); this time Reset through the card's
-            # plain HTML form (no JS)
+            # plain HTML form, which a page connected to its server answers with the same confirmation
             expect(banner.get_by_text('Auto paused · 3 fails')).to_be_visible(timeout=60_000)
             expect(page_banner.get_by_text('Auto paused · 3 fails')).to_be_visible(timeout=5_000)
             # the page's summary of the last 24 hours follows too, without a reload
@@ -112,9 +131,10 @@ def test_failing_project_pauses_on_its_card_and_reset_rearms_it(tmp_path: Path, 
             expect(summary.locator('[data-field=loop-event]').filter(has_text='reset by')).to_have_count(1)
             form_button = card.locator('[data-reset-form=flaky]')
             expect(form_button).to_be_visible()
-            with page.expect_navigation():
-                form_button.click()
-            assert page.url.rstrip('/') == app['url']  # 303 back to the dashboard
+            form_button.click()
+            card_dialog = page.get_by_role('alertdialog')
+            expect(card_dialog).to_contain_text('Resume the AFK loop for Flaky? It will start on the 3 ready issues')
+            card_dialog.get_by_role('button', name='Reset').click()
             expect(page.locator('[data-project=flaky] [data-paused-banner]')).to_be_hidden(timeout=10_000)
             expect(page_banner).to_be_hidden(timeout=5_000)
             _wait_for_issue(api, 7)

@@ -192,6 +192,9 @@ def test_an_afk_run_page_and_the_cost_cap(tmp_path: Path, browser: Browser) -> N
                 page.goto(app['url'] + '/')
                 card.get_by_role('button', name='Project actions').click()
                 page.locator('.q-menu').get_by_text('Reset', exact=True).click()
+                confirmation = page.get_by_role('alertdialog')
+                expect(confirmation).to_contain_text("today's AFK cost counts against the cap from now on")
+                confirmation.get_by_role('button', name='Reset').click()
                 expect(banner).to_be_hidden(timeout=10_000)
                 _until(lambda: any(r['issue_number'] == 3 for r in _auto_runs(api)), 'no AFK run after Reset')
             finally:

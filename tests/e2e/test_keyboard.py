@@ -194,6 +194,13 @@ def test_menu_reset_and_a_dialog_with_the_keyboard_only(page: Page, env: Stack) 
     keys.tab_to(reset, 'menu-reset')
     keys.press('Enter')
     expect(menu).to_be_hidden()
+    # Reset asks first: the focus is on Cancel; Tab to Reset and Enter resets
+    confirmation = page.get_by_role('alertdialog')
+    expect(confirmation).to_contain_text('Resume the AFK loop for')
+    keys.expect_focus_in(confirmation.get_by_role('button', name='Cancel'), 'the confirmation did not focus Cancel')
+    keys.tab_to(confirmation.get_by_role('button', name='Reset'), 'confirm-reset')
+    keys.press('Enter')
+    expect(confirmation).to_be_hidden()
     expect(card.locator('[data-paused-banner]')).to_be_hidden()
     with env.api() as api:
         assert api.get('/api/projects/alpha').json()['consecutive_failures'] == 0

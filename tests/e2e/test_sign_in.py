@@ -199,8 +199,17 @@ def test_the_plain_reset_form_acts_as_the_signed_in_person(team_server, page) ->
     page.wait_for_url(url + '/')
     form_button = page.locator('[data-reset-form=red-app]')
     form_button.wait_for()
+    # the form is there for a page that lost its server connection (a connected one asks in its own dialog); the
+    # browser asks first
+    page.evaluate('() => window.socket.disconnect()')
+    questions: list[str] = []
+    page.once('dialog', lambda dialog: (questions.append(dialog.message), dialog.accept()))
     with page.expect_navigation():
         form_button.click()
+    assert questions == [
+        'Reset the AFK loop for Red App? Auto is off: it launches nothing by itself until Auto is switched on; '
+        'the failure count goes back to 0.'
+    ]
     assert page.url.rstrip('/') == url  # 303 back to the dashboard, still signed in
     after = _api(url, alice['token'], 'GET', '/api/projects/red-app')
     assert after['consecutive_failures'] == 0 and after['paused'] is False

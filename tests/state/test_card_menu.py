@@ -14,7 +14,7 @@ from app.pages.plain import project_section
 from app.services.afk.actions import AfkActions
 from app.services.identity.accounts import Principal
 from app.state.me import controls_afk
-from app.state.projects_store import CardMenu, CardView, card_menu, held_banner
+from app.state.projects_store import CardMenu, CardView, card_menu, held_banner, reset_question
 
 TODAY = datetime.now(UTC).date().isoformat()
 
@@ -53,6 +53,53 @@ def test_the_menu_offers_a_builder_only_what_the_api_lets_them_do(
     view: CardView, operator: bool, menu: CardMenu
 ) -> None:
     assert card_menu(view, operator=operator) == menu
+
+
+@pytest.mark.parametrize(
+    ('view', 'question'),
+    [
+        (
+            card(paused=True, consecutive_failures=3, ready_count=3),
+            'Resume the AFK loop for P? It will start on the 3 ready issues; the failure count goes back to 0.',
+        ),
+        (
+            card(paused=True, consecutive_failures=3, ready_count=1),
+            'Resume the AFK loop for P? It will start on the 1 ready issue; the failure count goes back to 0.',
+        ),
+        (
+            card(paused=True, consecutive_failures=3, ready_count=0),
+            'Resume the AFK loop for P? No issue is ready now: it starts on the next one that is; '
+            'the failure count goes back to 0.',
+        ),
+        (
+            card(paused=True, consecutive_failures=3, ready_count=None),
+            'Resume the AFK loop for P? It will start on its ready issues (the forge did not say how many); '
+            'the failure count goes back to 0.',
+        ),
+        # auto off: Reset launches nothing by itself, and says so
+        (
+            card(paused=True, consecutive_failures=3, ready_count=3, auto_enabled=False),
+            'Reset the AFK loop for P? Auto is off: it launches nothing by itself until Auto is switched on; '
+            'the failure count goes back to 0.',
+        ),
+        (
+            card(afk_cost_cap_usd_per_day=5, afk_cost_capped_on=TODAY, ready_count=2),
+            "Resume the AFK loop for P? It will start on the 2 ready issues; today's AFK cost counts against the cap "
+            'from now on.',
+        ),
+        (
+            card(launch_error='launch_failed: no such command', ready_count=2, consecutive_failures=1),
+            'Resume the AFK loop for P? It will start on the 2 ready issues; the failure count goes back to 0; '
+            'its last launch failure is forgotten.',
+        ),
+        (
+            card(name='\u202egnp.exe', paused=True, ready_count=0),
+            'Resume the AFK loop for [U+202E]gnp.exe? No issue is ready now: it starts on the next one that is.',
+        ),
+    ],
+)
+def test_reset_asks_first_saying_what_the_loop_will_do_and_what_it_clears(view: CardView, question: str) -> None:
+    assert reset_question(view, datetime.now(UTC)) == question
 
 
 @pytest.mark.parametrize(('operator', 'forms'), [(True, ['start', 'auto-off', 'reset']), (False, ['start'])])
