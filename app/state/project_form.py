@@ -224,9 +224,11 @@ def cpus_input_text(cpus: float | None) -> str:
 
 
 def command_mode_for(argv: list[str]) -> CommandMode:
-    """The mode a stored command reads best in: one argument per line when an argument holds a space (and
-    every argument fits a line), else one line."""
-    return 'lines' if fits_lines(argv) and any(' ' in arg for arg in argv) else 'line'
+    """The mode a stored command reopens in: the line a person types, written back with shlex.join, whenever
+    shlex.split reads that line back to the same argv (`pytest -k 'slow and not db'`: a space or a quote inside an
+    argument is no reason to leave the line); one argument per line only for an argv the line cannot give back."""
+    line = command_text(argv, 'line')
+    return 'line' if parse_command(line, 'line') == argv or not fits_lines(argv) else 'lines'
 
 
 def slug_of(name: str) -> str:

@@ -86,6 +86,31 @@ def test_an_operator_creates_a_project_then_changes_its_limits(page: Page, serve
     screenshot(page, 'project-settings.png')
 
 
+def test_a_command_with_a_space_inside_an_argument_reopens_as_the_line_typed(page: Page, server: SignInServer) -> None:
+    with server.api() as api:
+        assert api.post('/api/projects', json=_project('pytest-app', server)).status_code == 201
+    sign_in_page(page, server.url, server.operator)
+    page.goto(server.url + '/projects/pytest-app/settings')
+    mode = page.get_by_test_id('command-mode')
+    expect(mode.get_by_role('button', name='One shell-like line')).to_have_attribute('aria-pressed', 'true')
+    command = page.get_by_test_id('field-command')
+    command.fill('pytest -k "slow and not db"')
+    preview = page.get_by_test_id('argv-preview')
+    expect(preview.locator('[data-arg]')).to_have_text(['pytest', '-k', 'slow and not db'])
+    page.get_by_test_id('save-settings').click()
+    expect(page.get_by_test_id('form-saved')).to_contain_text('command')
+    with server.api() as api:
+        assert api.get('/api/projects/pytest-app').json()['command'] == ['pytest', '-k', 'slow and not db']
+
+    page.reload()  # reopened: the line, as shlex writes it back, not one argument per line
+    expect(command).to_have_value("pytest -k 'slow and not db'")
+    expect(mode.get_by_role('button', name='One shell-like line')).to_have_attribute('aria-pressed', 'true')
+    expect(mode.get_by_role('button', name='One argument per line')).to_have_attribute('aria-pressed', 'false')
+    expect(preview.locator('[data-arg]')).to_have_text(['pytest', '-k', 'slow and not db'])
+    command.scroll_into_view_if_needed()
+    screenshot(page, 'project-settings-command-line.png')
+
+
 def test_a_builder_sees_settings_read_only_and_no_new_project(page: Page, server: SignInServer) -> None:
     with server.api() as api:
         assert api.post('/api/projects', json=_project('ro-app', server)).status_code == 201

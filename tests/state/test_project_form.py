@@ -9,11 +9,13 @@ from dataclasses import replace
 import pytest
 
 from app.state.form_problems import GENERAL, delete_refusal, field_errors, humane
+from app.state.form_text import parse_command
 from app.state.project_form import (
     FIELDS,
     MASK,
     ProjectDraft,
     argv_preview,
+    command_mode_for,
     cpus_input_text,
     create_body,
     draft_from,
@@ -46,11 +48,30 @@ PROJECT = {
 
 def test_a_project_fills_the_boxes_and_unchanged_boxes_send_nothing() -> None:
     draft = draft_from(PROJECT)
-    assert (draft.command, draft.command_mode) == ('sh\n-c\nmake test', 'lines')  # an argument with a space
+    assert (draft.command, draft.command_mode) == ("sh -c 'make test'", 'line')  # the line it was typed as
     assert (draft.depth_levels, draft.run_budget, draft.queued_ttl) == ('shallow, deep', '1h30m', '')
     assert (draft.source_kind, draft.source, draft.source_has_token) == ('gitea', {'owner': 'team'}, True)
     assert draft.source_extra == {'timeout_seconds': 5} and draft.credentials == 'keep'
     assert update_body(draft, PROJECT) == ({}, {})
+
+
+@pytest.mark.parametrize(
+    ('argv', 'mode', 'text'),
+    [
+        (['pytest', '-x'], 'line', 'pytest -x'),
+        # a space inside one argument: the line a person types, quoted as shlex.join quotes it
+        (['pytest', '-k', 'slow and not db'], 'line', "pytest -k 'slow and not db'"),
+        (['sh', '-c', 'make test && make lint'], 'line', "sh -c 'make test && make lint'"),
+        (['echo', "it's", 'a "b"'], 'line', """echo 'it'"'"'s' 'a "b"'"""),
+        (['echo', ''], 'line', "echo ''"),
+        (['printf', 'a\nb'], 'line', "printf 'a\nb'"),  # an argument with a line break fits no line of its own
+        ([], 'line', ''),
+    ],
+)
+def test_a_stored_command_reopens_as_the_line_that_gives_it_back(argv: list[str], mode: str, text: str) -> None:
+    draft = draft_from({**PROJECT, 'command': argv})
+    assert (command_mode_for(argv), draft.command_mode, draft.command) == (mode, mode, text)
+    assert parse_command(draft.command, draft.command_mode) == argv
 
 
 @pytest.mark.parametrize(
