@@ -40,7 +40,12 @@ async def audit_log(
     services: ServicesDep,
     principal: PrincipalDep,
     action: Annotated[
-        str | None, Query(description='an action (run.stopped) or a group (run, afk, project, token)')
+        str | None,
+        Query(
+            description='an action (run.stopped) or a group (run, afk, project, project.variable, token); one the '
+            'log does not know is 422 unknown_audit_action with its `close_matches`, `known_actions` and '
+            '`known_groups`'
+        ),
     ] = None,
     actor: Annotated[str | None, Query(description="a person's name or id")] = None,
     project: str | None = None,

@@ -16,7 +16,12 @@ from app.state.audit_view import details_text, sentence, target_link
 def audit(
     action: Annotated[
         Optional[str],
-        typer.Option('--action', '-a', help='An action (run.stopped) or a group (run, afk, token).'),
+        typer.Option(
+            '--action',
+            '-a',
+            help='An action (run.stopped) or a group (run, afk, project, token); one the log does not know is exit 2, '
+            'naming the close ones.',
+        ),
     ] = None,
     actor: Annotated[Optional[str], typer.Option('--actor', help="Only this person's actions (name or id).")] = None,
     project: Annotated[Optional[str], typer.Option('--project', '-p', help='Only this project.')] = None,

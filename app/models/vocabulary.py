@@ -92,3 +92,44 @@ RUN_EVENTS = ('run.failed', 'run.timed_out', 'run.crashed', 'run.succeeded', 'ru
 APPROVAL_EVENT = 'run.awaiting_approval'  # a builder's run of a protected branch waits for an operator (no end)
 AFK_EVENTS = ('project.auto_paused', 'issue.parked', 'project.cost_capped')
 EVENT_TYPES = (*RUN_EVENTS, APPROVAL_EVENT, *AFK_EVENTS)
+
+# what the audit log records (services/identity/audit.py writes them, the audit page says them in words): the one
+# list the API's `action` filter checks (an action, or a group: the words before one of its dots, e.g. `run`)
+AUDIT_ACTIONS = (
+    'run.triggered',
+    'run.retried',
+    'run.stopped',
+    'run.approved',
+    'afk.started',
+    'afk.enabled',
+    'afk.disabled',
+    'afk.reset',
+    'project.created',
+    'project.updated',
+    'project.hook_secret_rotated',
+    'project.badge_key_rotated',
+    'project.badges_removed',
+    'project.caches_cleared',
+    'project.deleted',
+    'project.variable.set',
+    'project.variable.removed',
+    'project.secret.set',
+    'project.secret.removed',
+    'token.created',
+    'token.revoked',
+    'person.created',
+    'person.role_changed',
+    'person.removed',
+    'schedule.created',
+    'schedule.updated',
+    'schedule.paused',
+    'schedule.resumed',
+    'schedule.deleted',
+    'schedule.fired',
+    'run.pushed',
+    'run.pull_request',
+    'webhook.created',
+    'webhook.updated',
+    'webhook.secret_rotated',
+    'webhook.deleted',
+)

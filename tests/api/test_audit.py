@@ -79,6 +79,22 @@ def test_filters_and_pages(api) -> None:  # noqa: ANN001
     assert_problem(api.client.get('/api/audit', params={'since': 'yesterday-ish'}), 422, 'validation')
 
 
+def test_an_action_the_log_does_not_know_is_a_problem_naming_the_close_ones(api) -> None:  # noqa: ANN001
+    """A typo once answered an empty page, which reads as "nothing happened"."""
+    api.client.post('/api/runs', json=run_body())
+    typo = assert_problem(api.client.get('/api/audit', params={'action': 'run.trigered'}), 422, 'unknown_audit_action')
+    assert typo['field'] == 'action' and typo['close_matches'] == ['run.triggered']
+    assert 'run.triggered' in typo['detail'] and 'run.stopped' in typo['known_actions']
+    nothing_close = assert_problem(api.client.get('/api/audit', params={'action': 'zzz'}), 422, 'unknown_audit_action')
+    assert nothing_close['close_matches'] == [] and 'webhook.deleted' in nothing_close['detail']
+    assert 'project.variable' in nothing_close['known_groups']
+    # known ones still answer, found or not: an action, a group, and a group of a group
+    assert [e['action'] for e in entries(api, action='run.triggered')] == ['run.triggered']
+    assert entries(api, action='run.stopped') == [] and entries(api, action='webhook') == []
+    assert api.client.put('/api/projects/proj/variables/COLOUR', json={'value': 'red'}).status_code in (200, 201)
+    assert [e['action'] for e in entries(api, action='project.variable')] == ['project.variable.set']
+
+
 def test_operators_of_their_own_teams_only(api) -> None:  # noqa: ANN001
     api.client.post('/api/runs', json=run_body())
     with api.server.client(add_user(api.server, name='bea', role=Role.builder)) as bea:

@@ -36,6 +36,15 @@ def test_audit_lists_what_was_done_and_runs_list_searches(settings_factory, repo
         assert f'More: --cursor {log[0]["id"]}' in first.stderr
         rest = cli('audit', '--action', 'run', '-n', '1', '--cursor', str(log[0]['id']))
         assert 'triggered run' in rest.stdout and 'More' not in rest.stdout + rest.stderr
+        # a typo is a usage error naming what was meant, not an empty log a script reads as "nothing happened"
+        typo = cli('audit', '--action', 'run.stoped')
+        assert typo.code == 2 and typo.stdout == '', typo.stdout
+        said = ' '.join(typo.stderr.split())
+        assert "no action 'run.stoped'. Did you mean run.stopped?" in said and 'unknown_audit_action' in said
+        assert 'Correlation id: ' in said
+        as_json = cli('audit', '--action', 'TYPO', '--json')
+        assert as_json.code == 2 and as_json.json()['error'] == 'unknown_audit_action'
+        assert 'run.stopped' in as_json.json()['known_actions']
 
         found = cli('runs', 'list', '--search', run['id'][-8:], '--json').json()['items']
         assert [r['id'] for r in found] == [run['id']]

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from app.state.audit_view import AuditFilters, details_text, sentence, target_link
+from app.models.vocabulary import AUDIT_ACTIONS
+from app.state.audit_view import GROUPS, VERBS, AuditFilters, details_text, sentence, target_link
 
 
 def entry(action: str, **fields) -> dict:  # noqa: ANN003
@@ -60,3 +61,9 @@ def test_filters_round_trip_through_the_url() -> None:
     assert filters.query() == {'action': 'run', 'actor': 'ann', 'since': '2026-11-01'}
     assert AuditFilters.from_query(filters.query()) == filters
     assert AuditFilters.from_query({'action': '  '}) == AuditFilters()
+
+
+def test_every_action_the_log_records_reads_in_words_and_every_group_is_one_of_them() -> None:
+    """The one list of actions is app/models/vocabulary.py's; the page's words follow it."""
+    assert set(VERBS) == set(AUDIT_ACTIONS)
+    assert {group for group in GROUPS if group} == {action.split('.')[0] for action in AUDIT_ACTIONS}

@@ -6,54 +6,23 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
+from difflib import get_close_matches
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Table, insert
 from sqlmodel import Session, col, select
 
 from app.core import ids
-from app.core.errors import DomainError
+from app.core.errors import DomainError, Refusal
 from app.models import AuditEntry, utcnow
+from app.models.vocabulary import AUDIT_ACTIONS
 from app.services.identity.accounts import Principal
 from app.services.runs import filters as run_filters
 
-ACTIONS = (
-    'run.triggered',
-    'run.retried',
-    'run.stopped',
-    'run.approved',
-    'afk.started',
-    'afk.enabled',
-    'afk.disabled',
-    'afk.reset',
-    'project.created',
-    'project.updated',
-    'project.hook_secret_rotated',
-    'project.badge_key_rotated',
-    'project.badges_removed',
-    'project.caches_cleared',
-    'project.deleted',
-    'project.variable.set',
-    'project.variable.removed',
-    'project.secret.set',
-    'project.secret.removed',
-    'token.created',
-    'token.revoked',
-    'person.created',
-    'person.role_changed',
-    'person.removed',
-    'schedule.created',
-    'schedule.updated',
-    'schedule.paused',
-    'schedule.resumed',
-    'schedule.deleted',
-    'schedule.fired',
-    'run.pushed',
-    'run.pull_request',
-    'webhook.created',
-    'webhook.updated',
-    'webhook.secret_rotated',
-    'webhook.deleted',
+# the groups the filter takes besides the actions: each action's words before one of its dots (`project`,
+# `project.variable`), in the order of the actions
+AUDIT_GROUPS = tuple(
+    dict.fromkeys(action.rsplit('.', depth)[0] for action in AUDIT_ACTIONS for depth in range(action.count('.'), 0, -1))
 )
 SYSTEM_ACTOR = 'Runboard (AFK loop)'
 # the person-less entries `runboard users add` writes: it works on the database, with no token and nobody signed in
@@ -75,7 +44,7 @@ def entry_values(
 ) -> dict[str, Any]:
     """Pure: the row for one action (the caller inserts it in its own transaction); `actor` names who acted when no
     person did."""
-    if action not in ACTIONS:
+    if action not in AUDIT_ACTIONS:
         raise ValueError(f'unknown audit action {action!r}')
     return {
         'id': ids.new_run_id(prefix='aud_'),
@@ -98,6 +67,25 @@ def record(conn: Connection | Session, principal: Principal | None, action: str,
     connection.execute(insert(_table), [entry_values(principal, action, **fields)])
 
 
+def unknown_action_refusal(action: str) -> Refusal | None:
+    """Pure: None for an action or a group the log knows; else the 422 naming the close matches, or every group
+    and action when none is close (a typo must not read as "nothing happened")."""
+    if action in AUDIT_ACTIONS or action in AUDIT_GROUPS:
+        return None
+    close = get_close_matches(action.lower(), [*AUDIT_GROUPS, *AUDIT_ACTIONS], n=3, cutoff=0.8)
+    if close:
+        hint = f'Did you mean {close[0] if len(close) == 1 else ", ".join(close[:-1]) + " or " + close[-1]}?'
+    else:
+        hint = f'Give a group ({", ".join(AUDIT_GROUPS)}) or an action ({", ".join(AUDIT_ACTIONS)}).'
+    return Refusal(
+        422,
+        'unknown_audit_action',
+        f'The audit log has no action {action!r}. {hint}',
+        field='action',
+        extra={'close_matches': close, 'known_actions': list(AUDIT_ACTIONS), 'known_groups': list(AUDIT_GROUPS)},
+    )
+
+
 def list_entries(
     engine: Engine,
     principal: Principal,
@@ -110,13 +98,18 @@ def list_entries(
     cursor: str | None = None,
     limit: int = 50,
 ) -> tuple[list[AuditEntry], str | None]:
-    """Newest first, keyset by id; operators only, their teams only. `action` may name a group (`run`)."""
+    """Newest first, keyset by id; operators only, their teams only. `action` may name a group (`run`,
+    `project.variable`); one the log does not know is a 422 (unknown_action_refusal)."""
     if not principal.is_operator:
         raise DomainError(403, 'forbidden', 'Only operators can read the audit log.')
     query = select(AuditEntry).where(col(AuditEntry.team_id).in_(principal.team_ids))
     if action:
+        if refusal := unknown_action_refusal(action):
+            raise DomainError.from_refusal(refusal)
         query = query.where(
-            col(AuditEntry.action).startswith(action + '.') if '.' not in action else col(AuditEntry.action) == action
+            col(AuditEntry.action) == action
+            if action in AUDIT_ACTIONS
+            else col(AuditEntry.action).startswith(action + '.')
         )
     if actor:
         query = query.where((col(AuditEntry.actor_name) == actor) | (col(AuditEntry.actor_id) == actor))
