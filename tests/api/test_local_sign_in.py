@@ -113,6 +113,15 @@ def test_the_link_and_the_token_survive_a_restart_and_migrations_are_said_once(t
     data = tmp_path / 'data'
     with app_process(data, env={'RUNBOARD_DEMO': 'false'}) as first:
         pass
+    # stopped: `runboard open` has no server to open (exit 5, "could not reach the server"), not a dead link
+    stopped = subprocess.run(
+        [str(ROOT / '.venv' / 'bin' / 'runboard'), 'open', '--no-browser', '--data-dir', str(data)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={k: v for k, v in os.environ.items() if not k.startswith('RUNBOARD_')},
+    )
+    assert stopped.returncode == 5 and stopped.stdout == '' and 'runboard serve --data-dir' in stopped.stderr
     first_log = Path(first['log']).read_text()
     applied = [line for line in first_log.splitlines() if 'alembic' in line]
     assert applied and all('Running upgrade' in line for line in applied)  # one line per migration applied

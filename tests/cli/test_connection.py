@@ -11,7 +11,9 @@ from contextlib import contextmanager
 import pytest
 import typer
 
+from app import local_sign_in
 from app.cli.context import server_url
+from app.cli.policy import Exit
 from tests.helpers.cli import run_cli, served
 from tests.helpers.servers import free_port
 
@@ -141,3 +143,27 @@ def test_a_server_that_redirects_is_said_in_words_not_a_traceback() -> None:
             assert 'Traceback' not in said and 'Correlation id: ' in said
         as_json = run_cli(address, 'rb_token', 'projects', 'list', '--json')
         assert as_json.code == 5 and as_json.json()['error'] == 'redirect' and as_json.json()['status'] == 301
+
+
+def test_open_without_a_running_local_server_is_unreachable_and_says_how_to_start_it(tmp_path) -> None:  # noqa: ANN001
+    """`runboard open` once exited 1, which the exit codes keep for a run that failed, when no local server had
+    started with the data dir; and printed (and opened) the link of one that had stopped."""
+    never = tmp_path / 'never started'
+    none = run_cli(NOBODY, None, 'open', '--no-browser', '--data-dir', str(never))
+    assert none.code == Exit.UNREACHABLE and none.stdout == ''
+    said = ' '.join(none.stderr.split())
+    assert f"Start it with `runboard serve --data-dir '{never}'`" in said, said
+
+    stopped = tmp_path / 'stopped'
+    stopped.mkdir()
+    (stopped / local_sign_in.TOKEN_FILE).write_text('the-token')
+    local_sign_in.write_server_file(stopped, NOBODY)  # where it answered, before it stopped
+    gone = run_cli(NOBODY, None, 'open', '--no-browser', '--data-dir', str(stopped))
+    assert gone.code == Exit.UNREACHABLE and 'the-token' not in gone.stdout + gone.stderr
+    said = ' '.join(gone.stderr.split())
+    assert f'is not running: nothing answers at {NOBODY}.' in said and f'runboard serve --data-dir {stopped}' in said
+
+    with redirecting_to('https://elsewhere.example.test') as address:  # anything answering HTTP is a server there
+        local_sign_in.write_server_file(stopped, address)
+        opened = run_cli(NOBODY, None, 'open', '--no-browser', '--data-dir', str(stopped))
+    assert opened.code == Exit.OK and opened.stdout.strip() == f'{address}/?token=the-token', opened.stderr
