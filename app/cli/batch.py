@@ -1,10 +1,12 @@
 """Matrix batches from the CLI: `runboard runs trigger --matrix depth=shallow,deep --matrix framework=python,node`
-(one run per combination under one key, answered per child) and `runboard runs batch BATCH_ID`."""
+(one run per combination under one key, answered per child; with --follow, waited for until every run ends, its
+exit code the batch's outcome) and `runboard runs batch BATCH_ID`."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Annotated, Any, Optional
 
 import typer
@@ -12,15 +14,18 @@ from rich import box
 from rich.table import Table
 from rich.text import Text
 
+from app.cli import follow as following
 from app.cli import render
 from app.cli.context import Cli, JsonOpt, ServerOpt, given_id
-from app.cli.policy import Exit, exit_code_for_batch
+from app.cli.follow import GIVE_UP_SECONDS, follow_batch_runs
+from app.cli.policy import Exit, exit_code_for_batch, exit_code_for_followed_batch
 from app.cli.run_defaults import defaults_for
-from app.cli.run_flow import _notices
+from app.cli.run_flow import _notices, outcome_line, spinner
 from app.cli.submit import send_until_answered
-from app.client import RunboardClient, new_idempotency_key
+from app.client import ApiError, RunboardClient, new_idempotency_key
 from app.state.batch_view import approve_targets, batch_action_key, rerun_targets, stop_targets
 from app.state.bulk_selection import outcome_text
+from app.state.live_pause import since_text
 
 AXIS_NAMES = {
     'depth': 'depth_level',
@@ -108,9 +113,11 @@ async def trigger_batch(
     key: str | None,
     wait: bool,
     variables: dict[str, str] | None = None,
+    follow: bool = False,
 ) -> int:
     """One key for every send: resends after a lost answer replay the batch; with --wait, a batch whose refused
-    children were only rate limited is sent again (same key) once the window allows, until every child is in."""
+    children were only rate limited is sent again (same key) once the window allows, until every child is in. With
+    --follow, the admitted children's runs are then waited for (follow_batch)."""
     if key is None:
         key = new_idempotency_key()
         cli.info.print(f'Idempotency key: {key}  [dim](reuse it with --key to admit the missing children)[/]')
@@ -135,14 +142,80 @@ async def trigger_batch(
         await asyncio.sleep(seconds)
         reply = await send_until_answered(send, notices=_notices(cli), wait_on_rate_limit=False)
     batch = reply.data
-    if cli.json:
+    if cli.json and not follow:
         cli.print_json(batch)
-    else:
+    elif not cli.json:
         print_batch(cli, batch, said=' (replayed: this key made it)' if reply.replayed else ' created')
         if batch['summary']['admitted'] < batch['summary']['total']:
             cli.out.print(f'[dim]Admit the missing ones: run the same command with --key {key}[/]')
-        cli.out.print(f'[dim]Watch it: runboard runs batch {batch["id"]}[/]')
+        if not follow:
+            cli.out.print(f'[dim]Watch it: runboard runs batch {batch["id"]}[/]')
+    if follow:
+        return await follow_batch(cli, client, batch)
     return exit_code_for_batch(batch['summary'])
+
+
+async def follow_batch(cli: Cli, client: RunboardClient, batch: dict[str, Any]) -> int:
+    """`runs trigger --matrix ... --follow`: wait until every admitted child's run has ended, saying each outcome as
+    it comes (on stderr with --json), then exit with the batch's outcome (exit_code_for_followed_batch). --json
+    prints the batch once all ended, each child's run as it ended."""
+    run_ids = [child['run']['id'] for child in batch['children'] if child.get('run')]
+    ended: dict[str, dict[str, Any]] = {}
+    count = 0  # of them ended
+    if run_ids:
+        cli.batch_in_hand = batch['id']
+        cli.info.print(f'Following the {len(run_ids)} runs of batch {batch["id"]} until each ends…')
+        with spinner(cli, f'{batch["id"]}: 0 of {len(run_ids)} runs ended…') as status:
+
+            def on_end(run: dict[str, Any]) -> None:
+                nonlocal count
+                count += 1
+                cell = f'{render.escape(run["depth_level"])}/{render.escape(run["target_framework"])}'
+                cli.info.print(f'{cell}: {outcome_line(run["id"], run)}')
+                if status is not None:
+                    status.update(f'{batch["id"]}: {count} of {len(run_ids)} runs ended…')
+
+            def on_connection_problem(error: ApiError) -> None:
+                cli.err.print(
+                    f'[yellow]{render.escape(error.detail)}[/] Still following; reconnecting '
+                    f'(for up to {GIVE_UP_SECONDS:.0f} s)…'
+                )
+
+            def on_live_paused(since: datetime) -> None:
+                cli.err.print(
+                    f'[yellow]Live updates paused[/]: the server lost its connection to Redis ({since_text(since)}). '
+                    f'Still following: reading the batch every {following.POLL_SECONDS:g} s until they resume.'
+                )
+
+            batch, ended = await follow_batch_runs(
+                client,
+                batch['id'],
+                run_ids,
+                project_id=batch['project_id'],
+                on_end=on_end,
+                on_connection_problem=on_connection_problem,
+                on_live_paused=on_live_paused,
+                on_live_resumed=lambda: cli.err.print('Live updates resumed.'),
+            )
+        cli.batch_in_hand = None
+    statuses = [ended[run_id]['status'] for run_id in run_ids]
+    code = exit_code_for_followed_batch(batch['summary'], statuses)
+    if cli.json:
+        by_cell = {(run['depth_level'], run['target_framework']): run for run in ended.values()}
+        children = [
+            {**child, 'run': by_cell.get((child['depth_level'], child['target_framework']), child.get('run'))}
+            for child in batch['children']
+        ]
+        cli.print_json({**batch, 'children': children})
+    else:
+        counts = ', '.join(f'{statuses.count(s)} {s}' for s in sorted(set(statuses)))
+        missing = batch['summary']['total'] - len(run_ids)
+        cli.out.print(
+            f'Batch [bold]{batch["id"]}[/]: {counts or "no run"}'
+            + (f', {missing} not admitted' if missing else '')
+            + f'; exit {int(code)}.'
+        )
+    return code
 
 
 def show_batch(
@@ -247,6 +320,7 @@ def run_matrix(
     wait: bool,
     single_only: dict[str, Any],
     variables: dict[str, str],
+    follow: bool = False,
 ) -> None:
     """`runs trigger --matrix ...`: the options a single run takes and a batch does not are refused (exit 2)."""
     given = [option for option, value in single_only.items() if value]
@@ -268,6 +342,7 @@ def run_matrix(
             key=key,
             wait=wait,
             variables=variables,
+            follow=follow,
         )
 
     cli.execute(work)

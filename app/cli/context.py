@@ -201,6 +201,8 @@ class Cli:
     correlation_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     # the run this command follows (follow_and_print), which an interrupt leaves going: the note names it
     run_in_hand: str | None = None
+    # the matrix batch this command follows (`runs trigger --matrix ... --follow`), which an interrupt leaves going
+    batch_in_hand: str | None = None
 
     @classmethod
     def make(cls, server: str | None, json_output: bool = False) -> Cli:
@@ -268,12 +270,18 @@ class Cli:
         except BrokenPipeError:  # stdout written without Rich (`runs logs --raw`, --json) to a reader that went away
             exit_stdout_closed()
         except KeyboardInterrupt:
-            run_id = self.run_in_hand
-            self.err.print(
-                f'Interrupted. Run {run_id} keeps going on the server; runboard runs stop {run_id} stops it.'
-                if run_id
-                else 'Interrupted.'
-            )
+            run_id, batch_id = self.run_in_hand, self.batch_in_hand
+            if batch_id:
+                self.err.print(
+                    f'Interrupted. The runs of batch {batch_id} keep going on the server; '
+                    f'runboard runs batch {batch_id} --stop-all stops them.'
+                )
+            else:
+                self.err.print(
+                    f'Interrupted. Run {run_id} keeps going on the server; runboard runs stop {run_id} stops it.'
+                    if run_id
+                    else 'Interrupted.'
+                )
             raise typer.Exit(130) from None
         raise typer.Exit(int(code or Exit.OK))
 

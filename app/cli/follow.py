@@ -1,14 +1,17 @@
 """Follow a run to its end: read its timeline with GET /runs/{id}/events?after=, woken promptly by the
 server-sent change stream (GET /events?run=ID), with a slow poll as the fallback when the stream is down. A server
 whose live updates are paused (503 live_updates_paused: its event listener lost Redis) is said once, and that they
-resumed once the stream opens again; the poll goes on reading the run meanwhile."""
+resumed once the stream opens again; the poll goes on reading the run meanwhile. The runs of a matrix batch are
+followed alike to their ends (follow_batch_runs): the batch read again on each status change of one of them
+(GET /events?project=ID) or at the poll."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from app.cli.policy import backoff_delay, is_terminal, is_transient
@@ -22,14 +25,17 @@ GIVE_UP_SECONDS = 120.0  # consecutive seconds without reaching the server befor
 
 async def _wake_on_changes(
     client: RunboardClient,
-    run_id: str,
     wake: asyncio.Event,
     *,
+    run: str | None = None,
+    project: str | None = None,
+    wanted: Callable[[dict], bool] = lambda _event: True,
     on_paused: Callable[[datetime], None] | None = None,
     on_resumed: Callable[[], None] | None = None,
 ) -> None:
-    """Set `wake` on every change event of the run; reconnect the stream with backoff when it drops, and when the
-    server says its live updates are paused, after the Retry-After it gives (on_paused once, then on_resumed)."""
+    """Set `wake` on every `wanted` change event of the run's (or the project's) stream; reconnect the stream with
+    backoff when it drops, and when the server says its live updates are paused, after the Retry-After it gives
+    (on_paused once, then on_resumed)."""
     attempt = 0
     paused = False
 
@@ -43,9 +49,10 @@ async def _wake_on_changes(
 
     while True:
         try:
-            async for _ in client.events(run=run_id, on_open=opened):
+            async for event in client.events(run=run, project=project, on_open=opened):
                 attempt = 0
-                wake.set()
+                if wanted(event):
+                    wake.set()
         except ApiError as error:
             if (since := paused_since(error, datetime.now(UTC))) is not None:
                 if not paused and on_paused:
@@ -56,6 +63,29 @@ async def _wake_on_changes(
         attempt += 1
         wake.set()  # the stream may have missed changes while it was down: look now
         await asyncio.sleep(backoff_delay(attempt, cap=POLL_SECONDS * 2))
+
+
+@dataclass
+class _Outage:
+    """How long reading has failed: a transient failure is told once per outage (not on every attempt) and ridden
+    out for GIVE_UP_SECONDS; any other, or a longer outage, is raised."""
+
+    on_problem: Callable[[ApiError], None] | None
+    since: float | None = None
+
+    def failed(self, error: ApiError) -> None:
+        if not is_transient(error):
+            raise error
+        now = time.monotonic()
+        if self.since is None:
+            self.since = now
+            if self.on_problem:
+                self.on_problem(error)
+        elif now - self.since > GIVE_UP_SECONDS:
+            raise error
+
+    def over(self) -> None:
+        self.since = None
 
 
 async def follow_run(
@@ -75,9 +105,9 @@ async def follow_run(
     on_live_resumed() when they are back."""
     wake = asyncio.Event()
     watcher = asyncio.create_task(
-        _wake_on_changes(client, run_id, wake, on_paused=on_live_paused, on_resumed=on_live_resumed)
+        _wake_on_changes(client, wake, run=run_id, on_paused=on_live_paused, on_resumed=on_live_resumed)
     )
-    failing_since: float | None = None
+    outage = _Outage(on_connection_problem)
     last_status = None
 
     async def drain() -> None:
@@ -95,17 +125,9 @@ async def follow_run(
             try:
                 await drain()
                 run = await client.get_run(run_id, events_limit=0)
-                failing_since = None
+                outage.over()
             except ApiError as error:
-                if not is_transient(error):
-                    raise
-                now = time.monotonic()
-                if failing_since is None:  # tell once per outage, not on every attempt
-                    failing_since = now
-                    if on_connection_problem:
-                        on_connection_problem(error)
-                elif now - failing_since > GIVE_UP_SECONDS:
-                    raise
+                outage.failed(error)
                 await asyncio.sleep(POLL_SECONDS)
                 continue
             if run['status'] != last_status:
@@ -120,6 +142,63 @@ async def follow_run(
                     if not is_transient(error):
                         raise
                 return run
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(wake.wait(), timeout=POLL_SECONDS)
+            wake.clear()
+    finally:
+        watcher.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await watcher
+
+
+async def follow_batch_runs(
+    client: RunboardClient,
+    batch_id: str,
+    run_ids: Collection[str],
+    *,
+    project_id: str,
+    on_end: Callable[[dict], None],
+    on_connection_problem: Callable[[ApiError], None] | None = None,
+    on_live_paused: Callable[[datetime], None] | None = None,
+    on_live_resumed: Callable[[], None] | None = None,
+) -> tuple[dict, dict[str, dict]]:
+    """Until every run of `run_ids` (a matrix batch's) has ended: on_end(run) once for each, as it ends. Reads the
+    batch (one request for all of them) when one of them changes status, or every POLL_SECONDS; a run whose cell a
+    retry took meanwhile (possible only once it ended) is read alone. Returns the batch as last read and each run as
+    it ended. Raises ApiError as follow_run does."""
+    pending = set(run_ids)
+    ended: dict[str, dict] = {}
+    wake = asyncio.Event()
+    watcher = asyncio.create_task(
+        _wake_on_changes(
+            client,
+            wake,
+            project=project_id,
+            wanted=lambda event: event.get('type') == 'run' and event.get('id') in pending,
+            on_paused=on_live_paused,
+            on_resumed=on_live_resumed,
+        )
+    )
+    outage = _Outage(on_connection_problem)
+    try:
+        while True:
+            try:
+                batch = await client.get_batch(batch_id)
+                now = {child['run']['id']: child['run'] for child in batch['children'] if child.get('run')}
+                for run_id in pending - now.keys():
+                    now[run_id] = await client.get_run(run_id, events_limit=0)
+                outage.over()
+            except ApiError as error:
+                outage.failed(error)
+                await asyncio.sleep(POLL_SECONDS)
+                continue
+            for run_id in run_ids:
+                if run_id in pending and is_terminal(now[run_id]['status']):
+                    pending.discard(run_id)
+                    ended[run_id] = now[run_id]
+                    on_end(now[run_id])
+            if not pending:
+                return batch, ended
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(wake.wait(), timeout=POLL_SECONDS)
             wake.clear()

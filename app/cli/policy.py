@@ -48,6 +48,15 @@ def exit_code_for_batch(summary: dict[str, int]) -> Exit:
     return Exit.OK if summary.get('admitted') == summary.get('total') else Exit.REFUSED
 
 
+def exit_code_for_followed_batch(summary: dict[str, int], statuses: list[str]) -> Exit:
+    """A matrix batch followed to its end (`runs trigger --matrix ... --follow`): RUN_NOT_SUCCEEDED when any of its
+    runs ended otherwise than succeeded (the batch failed, whatever else); else REFUSED when a child was refused or
+    not tried (the same --key admits it); OK only when every child ran and succeeded."""
+    if any(status != 'succeeded' for status in statuses):
+        return Exit.RUN_NOT_SUCCEEDED
+    return exit_code_for_batch(summary)
+
+
 PERMANENT_5XX = {501, 505}  # not implemented / version not supported: asking again cannot help
 
 

@@ -154,13 +154,13 @@ async def follow_and_print(cli: Cli, client: RunboardClient, run_id: str, *, jso
             on_live_resumed=on_live_resumed,
         )
     if not json_lines:
-        cli.info.print(_outcome_line(run_id, final))
+        cli.info.print(outcome_line(run_id, final))
         if final['status'] != 'succeeded':
             await print_failing_tests(cli, client, run_id)
     return final
 
 
-def _outcome_line(run_id: str, final: dict[str, Any]) -> str:
+def outcome_line(run_id: str, final: dict[str, Any]) -> str:
     style = render.STATUS_STYLE.get(final['status'], 'bold')
     exit_text = f', exit code {final["exit_code"]}' if final.get('exit_code') is not None else ''
     return f'Run [bold]{run_id}[/] [{style}]{final["status"]}[/] after {render.duration(final)}{exit_text}.'
@@ -185,7 +185,7 @@ async def follow_raw(cli: Cli, client: RunboardClient, run_id: str) -> dict[str,
         )
 
     final = await follow_run(client, run_id, on_event=on_event, on_connection_problem=on_connection_problem)
-    cli.err.print(_outcome_line(run_id, final))
+    cli.err.print(outcome_line(run_id, final))
     return final
 
 

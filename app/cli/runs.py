@@ -112,7 +112,15 @@ def trigger(
             callback=given_id,
         ),
     ] = None,
-    follow: FollowOpt = False,
+    follow: Annotated[
+        bool,
+        typer.Option(
+            '--follow',
+            help="Stream the run's output until it ends; the exit code is then 0 if it succeeded, 1 otherwise. With "
+            "--matrix: wait for every run of the batch, printing each one's outcome as it ends; 0 only if all "
+            'succeeded, 1 if any did not, else 3 if a child was refused.',
+        ),
+    ] = False,
     wait: WaitOpt = False,
     json_output: JsonOpt = False,
     server: ServerOpt = None,
@@ -128,9 +136,11 @@ def trigger(
     if like and (matrix or all_or_nothing):
         raise typer.BadParameter('--like makes one run; a matrix batch cannot use it', param_hint='--like')
     if matrix or all_or_nothing:  # one run per combination, as a batch (app/cli/batch.py)
-        single = {'--follow': follow, '--at': at, '--in': run_in, '--ttl': ttl}
+        single = {'--at': at, '--in': run_in, '--ttl': ttl}
         choices = (depth, framework)
-        return run_matrix(cli, project, branch, matrix or [], choices, all_or_nothing, key, wait, single, variables)
+        return run_matrix(
+            cli, project, branch, matrix or [], choices, all_or_nothing, key, wait, single, variables, follow=follow
+        )
     run_at = None
     if at is not None and run_in is not None:
         raise typer.BadParameter('give --at or --in, not both', param_hint='--at')

@@ -8,7 +8,8 @@ import typer
 from sqlalchemy import text
 
 from app.cli.batch import parse_matrix, wait_for
-from app.cli.policy import Exit, exit_code_for_batch
+from app.cli.policy import Exit, exit_code_for_batch, exit_code_for_followed_batch
+from app.client import ApiError, RunboardClient
 from tests.helpers.cli import served
 from tests.helpers.runs import wait_for_status
 
@@ -83,6 +84,78 @@ def test_exit_code_for_batch(summary, code) -> None:  # noqa: ANN001
     assert exit_code_for_batch(summary) == code
 
 
+ALL_IN = {'total': 2, 'admitted': 2, 'refused': 0, 'pending': 0}
+ONE_OUT = {'total': 2, 'admitted': 1, 'refused': 1, 'pending': 0}
+
+
+@pytest.mark.parametrize(
+    ('summary', 'statuses', 'code'),
+    [
+        (ALL_IN, ['succeeded', 'succeeded'], Exit.OK),
+        (ALL_IN, ['succeeded', 'failed'], Exit.RUN_NOT_SUCCEEDED),
+        (ALL_IN, ['stopped', 'timed_out'], Exit.RUN_NOT_SUCCEEDED),
+        (ONE_OUT, ['succeeded'], Exit.REFUSED),  # the same --key admits the missing one
+        (ONE_OUT, ['crashed'], Exit.RUN_NOT_SUCCEEDED),  # a run failed: the batch did, whatever is missing
+        ({'total': 2, 'admitted': 0, 'refused': 2, 'pending': 0}, [], Exit.REFUSED),
+    ],
+)
+def test_exit_code_for_followed_batch(summary, statuses, code) -> None:  # noqa: ANN001
+    assert exit_code_for_followed_batch(summary, statuses) == code
+
+
+def outcomes(said: str) -> dict[str, str]:
+    """cell -> status, from the lines `depth/framework: Run run_… STATUS after …` a followed batch prints."""
+    found = {}
+    for line in said.splitlines():
+        cell, sep, rest = line.partition(': Run run_')
+        if sep:
+            found[cell] = rest.split()[1]
+    return found
+
+
+def test_a_followed_matrix_waits_for_every_run_and_exits_with_the_batchs_outcome(
+    settings_factory, repo_factory, monkeypatch
+) -> None:  # noqa: ANN001
+    """`runs trigger --matrix ... --follow` once exited 2 ("for a single run"): a CI script could not wait for a
+    batch. It says each run's outcome as it ends, and exits 0 only when all succeeded (PIPELINE fails at deep)."""
+    with served(settings_factory, repo_factory, rate_limit_runs=1000) as (server, cli):
+        with server.client() as client:
+            assert client.patch('/api/projects/proj', json={'max_concurrent_runs': 10}).status_code == 200
+        failed = cli(*MATRIX, '--matrix', 'depth=shallow,deep', '--framework', 'python', '--follow')
+        assert failed.code == Exit.RUN_NOT_SUCCEEDED, failed.stdout + failed.stderr
+        assert outcomes(failed.stdout) == {'shallow/python': 'succeeded', 'deep/python': 'failed'}
+        assert failed.stdout.splitlines()[-1].endswith(': 1 failed, 1 succeeded; exit 1.')
+
+        # --json: the batch once every run ended, each child with its run as it ended; the outcomes on stderr. Read
+        # by polling alone when the server's event stream does not answer
+        async def no_stream(self, **_filters):  # noqa: ANN001, ANN003, ANN202
+            raise ApiError(503, 'http_error', 'no event stream here')
+            yield  # an async generator, as the real one
+
+        monkeypatch.setattr(RunboardClient, 'events', no_stream)
+        monkeypatch.setattr('app.cli.follow.POLL_SECONDS', 0.2)
+        passed = cli(*MATRIX, '--matrix', 'framework=python,node', '--depth', 'shallow', '--follow', '--json')
+        assert passed.code == Exit.OK, passed.stderr
+        batch = passed.json()
+        assert [(c['target_framework'], c['run']['status']) for c in batch['children']] == [
+            ('python', 'succeeded'),
+            ('node', 'succeeded'),
+        ]
+        assert all(c['run']['finished_at'] and c['run']['exit_code'] == 0 for c in batch['children'])
+        assert outcomes(passed.stderr) == {'shallow/python': 'succeeded', 'shallow/node': 'succeeded'}
+
+
+def test_a_followed_matrix_with_a_refused_child_follows_the_others_then_exits_3(settings_factory, repo_factory) -> None:  # noqa: ANN001
+    with served(settings_factory, repo_factory, rate_limit_runs=1000) as (_server, cli):
+        # max_concurrent_runs 2: the two shallow children are admitted, the deep ones refused while those are active
+        partial = cli(*MATRIX, *AXES, '--follow', '--json')
+        assert partial.code == Exit.REFUSED, partial.stderr
+        batch = partial.json()
+        assert [c['outcome'] for c in batch['children']] == ['admitted', 'admitted', 'refused', 'refused']
+        assert [c['run']['status'] for c in batch['children'][:2]] == ['succeeded', 'succeeded']
+        assert outcomes(partial.stderr) == {'shallow/python': 'succeeded', 'shallow/node': 'succeeded'}
+
+
 def test_matrix_trigger_answers_per_child_and_a_resend_with_the_key_completes_it(
     settings_factory, repo_factory
 ) -> None:  # noqa: ANN001
@@ -123,7 +196,6 @@ def test_all_or_nothing_and_the_options_a_matrix_cannot_take(settings_factory, r
         one = cli(*MATRIX, '--matrix', 'framework=python,node', '--depth', 'deep', '--all-or-nothing', '--json')
         assert one.code == Exit.OK and one.json()['summary']['admitted'] == 2
 
-        assert cli(*MATRIX, *AXES, '--follow').code == Exit.USAGE
         assert cli(*MATRIX, *AXES, '--in', '10m').code == Exit.USAGE
         assert cli(*MATRIX, '--matrix', 'colour=red', '--framework', 'go').code == Exit.USAGE
         assert cli(*MATRIX, '--all-or-nothing', '--depth', 'deep', '--framework', 'go').code == Exit.USAGE
