@@ -63,13 +63,16 @@ async def get_rule(project_id: str, rule_id: str, services: ServicesDep, princip
     return await run_in_threadpool(notifications.get_rule, services.engine, principal, project_id, rule_id)
 
 
-@router.patch(RULES + '/{rule_id}', response_model=RulePublic, responses=problems(401, 403, 404, 422))
+@router.patch(RULES + '/{rule_id}', response_model=RulePublic, responses=problems(401, 403, 404, 409, 422))
 async def update_rule(
     project_id: str, rule_id: str, body: RuleUpdate, services: ServicesDep, principal: PrincipalDep
 ) -> RulePublic:
     """Operators: change the name, URL, format, events, or switch the rule on and off (deliveries of a switched-off
-    rule wait, and go out when it is switched on again). Send only what changes: the others stay as they are (also
-    when another operator changed them meanwhile). The signing secret is not changed here (`POST .../secret`)."""
+    rule wait, and go out when it is switched on again). Send only what changes: the others stay as they are. Send
+    `version`, the rule's `version` as you read it, and the edit is refused with 409 `edit_conflict` (its
+    `current_version` the rule's now; nothing saved) when someone else changed the rule since, instead of the last
+    save winning silently; without it the edit applies to the rule as it is now. Each change moves `version` on by
+    one (a change to nothing does not). The signing secret is not changed here (`POST .../secret`)."""
     policy = policy_of(services.settings)
     updated = await run_in_threadpool(
         notifications.update_rule, services.engine, principal, project_id, rule_id, body, policy=policy

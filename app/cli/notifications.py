@@ -135,20 +135,33 @@ def notifications_edit(
         Optional[str], typer.Option('--format', '-f', metavar='FORMAT', help='runboard (JSON) or slack.')
     ] = None,
     name: Annotated[Optional[str], typer.Option('--name', help='A new name for people.')] = None,
+    if_version: Annotated[
+        Optional[int],
+        typer.Option(
+            '--if-version',
+            metavar='VERSION',
+            min=1,
+            help='Only if the rule is still at this version (its `version` as you read it: `notifications list '
+            '--json`); if someone changed it since, nothing is saved and the exit code is 3 (edit_conflict).',
+        ),
+    ] = None,
     json_output: JsonOpt = False,
     server: ServerOpt = None,
 ) -> None:
     """Change a rule (operators); what you leave out stays, and only what you give is sent. The signing secret stays
-    (rotate-secret), and so does on/off (enable, disable). Exit 4 when there is no such rule, 2 for a value the
-    server refuses."""
+    (rotate-secret), and so does on/off (enable, disable). With --if-version, the change is refused (exit 3) when
+    another operator changed the rule since that version, instead of the last save winning. Exit 4 when there is no
+    such rule, 2 for a value the server refuses."""
     body = rule_changes(url, event, fmt, name)
     if not body:
         raise typer.BadParameter('say what to change: --url, --event, --format or --name', param_hint='--url')
+    if if_version is not None:
+        body['version'] = if_version
 
     def shown(rule: dict) -> str:
         return (
             f'Changed {rule["id"]} ({render.escape(rule["name"])}): {events_text(rule["events"])}, '
-            f'{rule["format"]} -> {render.escape(rule["url"])}'
+            f'{rule["format"]} -> {render.escape(rule["url"])} (version {rule["version"]})'
         )
 
     Cli.make(server, json_output).show(lambda client: client.update_notification_rule(project, rule, body), shown)

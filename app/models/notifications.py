@@ -35,6 +35,9 @@ class NotificationRule(SQLModel, table=True):
     previous_secret_encrypted: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     previous_secret_until: datetime | None = None
     enabled: bool = True
+    # 1 when made, one more at each change of its fields (not a new secret): an edit names the version it read and is
+    # refused (409 edit_conflict) when another changed the rule meanwhile (services/notifications/webhooks.py)
+    version: int = 1
     created_by: str | None = None  # a user id
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
@@ -140,6 +143,9 @@ class RuleUpdate(SQLModel):
     format: NotificationFormat | None = None
     events: list[str] | None = None
     enabled: bool | None = None
+    # the rule's `version` as the editor read it: the edit is refused (409 edit_conflict) if it is no longer that;
+    # left out, the edit applies to the rule as it is now
+    version: int | None = Field(default=None, ge=1)
 
     _name = field_validator('name')(classmethod(lambda cls, v: _name(v)))
     _url = field_validator('url')(classmethod(lambda cls, v: _url(v)))
@@ -154,6 +160,7 @@ class RulePublic(SQLModel):
     format: NotificationFormat
     events: list[str]
     enabled: bool
+    version: int  # what an edit names to be refused if another changed the rule meanwhile
     created_by: str | None = None
     created_at: datetime
     updated_at: datetime

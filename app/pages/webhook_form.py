@@ -1,8 +1,9 @@
 """The fields of a webhook (URL, name, format, events), as the Notifications page's add form and its Edit dialog
 both show them, and the Edit dialog itself (operators): it opens with the rule's values, Save sends only what
-changed, Cancel sends nothing. The signing secret is neither shown nor changed here (New secret replaces it). A
-refusal is shown at the field the server names, or above the buttons in words with the correlation id; what the
-person typed stays."""
+changed with the version of the rule it opened with, Cancel sends nothing. The signing secret is neither shown nor
+changed here (New secret replaces it). A refusal is shown at the field the server names, or above the buttons in
+words with the correlation id; what the person typed stays. A rule someone else changed since the dialog opened
+(409 edit_conflict) is said so, with Reload, which fills the fields with the rule as it is now."""
 
 from __future__ import annotations
 
@@ -19,10 +20,12 @@ from app.state.error_text import in_words
 from app.state.form_problems import GENERAL, field_errors
 from app.state.notifications_view import (
     DEFAULT_EVENTS,
+    EDIT_CONFLICT,
     EVENT_LABELS,
     EVENT_TYPES,
     FORMAT_LABELS,
     RULE_FIELDS,
+    edit_body,
     edit_refusal_text,
     rule_changes,
     rule_form,
@@ -30,6 +33,7 @@ from app.state.notifications_view import (
 )
 from app.state.text import shown
 
+Action = Callable[[], Awaitable[None]]
 BOXED = ('url', 'name', 'format')  # the fields with a box of their own, where a refusal naming them is shown
 NEW_RULE: dict[str, Any] = {'url': '', 'name': '', 'format': 'runboard', 'events': DEFAULT_EVENTS}
 
@@ -63,6 +67,13 @@ class RuleFields:
                 )
         self.message = ui.column().classes('w-full').props('aria-live=polite')
 
+    def show(self, rule: Mapping[str, Any]) -> None:
+        """Fill the fields with `rule`'s values (Reload: the rule as it is now), replacing what was typed."""
+        for key in BOXED:
+            self.boxes[key].value = rule[key]
+        for event, box in self.picks.items():
+            box.value = event in rule['events']
+
     def form(self) -> dict[str, Any]:
         return rule_form(
             self.boxes['url'].value,
@@ -76,9 +87,12 @@ class RuleFields:
         self.boxes['url'].value = self.boxes['name'].value = ''
         self.refused(None, '')
 
-    def refused(self, exc: ApiError | None, doing: str, *, general: str | None = None) -> None:
+    def refused(
+        self, exc: ApiError | None, doing: str, *, general: str | None = None, offer: tuple[str, Action] | None = None
+    ) -> None:
         """Show `exc` at the box it names (a 422's field), else in words with its correlation id above the buttons
-        (`general`: those words, instead of the usual ones); None clears what an earlier refusal showed."""
+        (`general`: those words, instead of the usual ones; `offer`: a button beside them, its label and what it
+        does); None clears what an earlier refusal showed."""
         for key in BOXED:
             self.boxes[key].error = None
         self.message.clear()
@@ -93,6 +107,10 @@ class RuleFields:
             with self.message, ui.row().classes('items-center gap-2').props('role=alert data-testid=rule-problem'):
                 ui.label(words).classes('text-negative text-sm')
                 correlation_chip(exc.correlation_id, f'HTTP {exc.status} {exc.error}')
+                if offer is not None:
+                    label, act = offer
+                    button = ui.button(label, icon='refresh', on_click=act).props('outline dense no-caps')
+                    attrs(button.classes('rb-tap'), {'data-testid': f'rule-{label.lower()}'})
 
 
 Saved = Callable[[dict[str, Any]], Awaitable[None]]
@@ -111,18 +129,47 @@ async def edit_rule(project_id: str, rule: dict[str, Any], *, saved: Saved, gone
         )
         ui.label('The signing secret stays as it is: New secret replaces it.').classes('text-sm opacity-70')
         fields = RuleFields(rule)
+        # the rule as the fields were filled with it (opened, or read again by Reload): what Save compares the form
+        # with, and whose version it names
+        read = dict(rule)
+
+        async def reload() -> None:
+            try:
+                now = await connection.client().notification_rule(project_id, rule['id'])
+            except ApiError as exc:
+                fields.refused(exc, f'read “{shown(name)}” again', general=edit_refusal_text(exc.status, shown(name)))
+                if exc.status == 404:
+                    await gone()
+                return
+            read.clear()
+            read.update(now)
+            fields.show(now)
+            fields.refused(None, '')
+            ui.notify(
+                f'The fields show “{shown(now["name"])}” as it is now: make your change again, then Save.',
+                position='bottom',
+                timeout=4000,
+            )
 
         async def save() -> None:
-            changes = rule_changes(rule, fields.form())
+            changes = rule_changes(read, fields.form())
             if not changes:
                 ui.notify(rule_saved_text(shown(name), ()), position='bottom', timeout=2000)
                 dialog.submit(None)
                 return
             save_button.disable()  # one PATCH at a time, however often it is pressed
             try:
-                answer = await connection.client().update_notification_rule(project_id, rule['id'], changes)
+                answer = await connection.client().update_notification_rule(
+                    project_id, rule['id'], edit_body(read, changes)
+                )
             except ApiError as exc:
-                fields.refused(exc, f'save “{shown(name)}”', general=edit_refusal_text(exc.status, shown(name)))
+                conflict = exc.status == 409 and exc.error == EDIT_CONFLICT
+                fields.refused(
+                    exc,
+                    f'save “{shown(name)}”',
+                    general=edit_refusal_text(exc.status, shown(name), exc.error),
+                    offer=('Reload', reload) if conflict else None,
+                )
                 if exc.status == 404:
                     await gone()
                 return

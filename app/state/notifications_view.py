@@ -82,9 +82,9 @@ def new_rule_body(form: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def rule_changes(rule: Mapping[str, Any], form: Mapping[str, Any]) -> dict[str, Any]:
-    """What an edit changes: the form's fields that differ from the rule as the form opened with it (a PATCH sends
-    only these, so what another operator changed meanwhile in the other fields stays). Events are a set: ticking
-    them in another order changes nothing. A name emptied is sent, and the server says it may not be blank."""
+    """What an edit changes: the form's fields that differ from the rule as the form opened with it (or read it again:
+    Reload); a PATCH sends only these (with that rule's version: edit_body). Events are a set: ticking them in
+    another order changes nothing. A name emptied is sent, and the server says it may not be blank."""
     changed = {}
     for key in RULE_FIELDS:
         before, now = rule.get(key), form[key]
@@ -92,6 +92,13 @@ def rule_changes(rule: Mapping[str, Any], form: Mapping[str, Any]) -> dict[str, 
         if not same:
             changed[key] = now
     return changed
+
+
+def edit_body(rule: Mapping[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]:
+    """The PATCH of an edit: what it changes, and the `version` of the rule the form opened with (or read again), so
+    the server refuses it (409 edit_conflict) when someone else changed the rule since, instead of the last save
+    silently undoing theirs."""
+    return {**changes, **({'version': rule['version']} if rule.get('version') is not None else {})}
 
 
 def rule_saved_text(name: str, changed: Iterable[str]) -> str:
@@ -103,14 +110,23 @@ def rule_saved_text(name: str, changed: Iterable[str]) -> str:
     return f'Saved the {listed} of “{name}”.'
 
 
-def edit_refusal_text(status: int, name: str) -> str | None:
+EDIT_CONFLICT = 'edit_conflict'  # the 409 of an edit made on a version of the rule someone else has changed since
+
+
+def edit_refusal_text(status: int, name: str, error: str = '') -> str | None:
     """The words for an edit refused because the rule is no longer there (404: deleted meanwhile, by another
-    operator or in another tab); None for the other refusals, which the form says in its usual words (the server's
-    detail of a 409, the field of a 422)."""
+    operator or in another tab) or no longer as the form read it (409 edit_conflict: changed meanwhile, Reload
+    offered beside them); None for the other refusals, which the form says in its usual words (the server's detail
+    of another 409, the field of a 422)."""
     if status == 404:
         return (
             f'Could not save “{name}”: the webhook was deleted meanwhile (by another operator, or in another tab). '
             'Nothing was saved; add it again to keep these settings.'
+        )
+    if status == 409 and error == EDIT_CONFLICT:
+        return (
+            f'Could not save “{name}”: someone else changed this webhook since you opened it (another operator, or '
+            'another tab). Nothing was saved. Reload shows it as it is now; then make your change again.'
         )
     return None
 

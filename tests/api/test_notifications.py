@@ -6,6 +6,8 @@ deliveries are 404; bad input is a 422 problem naming the field."""
 from __future__ import annotations
 
 import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
@@ -102,6 +104,7 @@ def test_an_edit_changes_only_what_it_names_and_never_the_secret(api) -> None:  
         'url': other,
         'events': ['run.failed', 'run.succeeded'],
         'enabled': False,  # not named by the edit: as the other operator left it
+        'version': 3,  # made at 1, then two changes (an edit without `version` applies to the rule as it is now)
     }
     assert {key: value for key, value in edited.json().items() if key != 'updated_at'} == expected
     assert 'secret' not in edited.json()
@@ -113,6 +116,55 @@ def test_an_edit_changes_only_what_it_names_and_never_the_secret(api) -> None:  
         assert (
             row is not None and api.server.services.repositories.secrets.decrypt(row.secret_encrypted) == rule['secret']
         )
+
+
+def test_an_edit_made_on_an_older_version_is_refused_with_nothing_saved(api) -> None:  # noqa: ANN001
+    """Two operators open the same rule (version 1); the first saves; the second's save names the version it read
+    and is a 409 edit_conflict instead of silently undoing the first's."""
+    rule = _add(api.client, name='ops channel', events=['run.failed'])
+    path = f'{RULES}/{rule["id"]}'
+    assert rule['version'] == 1
+    first = api.client.patch(path, json={'events': ['run.succeeded'], 'version': 1})
+    assert first.status_code == 200 and first.json()['version'] == 2, first.text
+
+    second = api.client.patch(path, json={'events': ['run.crashed'], 'name': 'mine', 'version': 1})
+    problem = assert_problem(second, 409, 'edit_conflict')
+    assert problem['current_version'] == 2 and problem['field'] == 'version'
+    assert 'changed by someone else since you read it' in problem['detail']
+    now = api.client.get(path).json()
+    assert (now['events'], now['name'], now['version']) == (['run.succeeded'], 'ops channel', 2)
+    audited = api.client.get('/api/audit', params={'action': 'webhook.updated'}).json()['items']
+    assert [e['details']['changed'] for e in audited] == [{'events': ['run.succeeded']}]  # the refused one: none
+
+    # read again, the same edit is saved; a change to nothing, and a new secret, leave the version as it is
+    again = api.client.patch(path, json={'events': ['run.crashed'], 'name': 'mine', 'version': 2})
+    assert again.status_code == 200 and again.json()['version'] == 3, again.text
+    assert api.client.patch(path, json={'name': 'mine', 'version': 3}).json()['version'] == 3
+    assert api.client.post(f'{path}/secret').json()['version'] == 3
+    assert api.client.patch(path, json={'enabled': False}).json()['version'] == 4  # the switch is a change too
+    assert_problem(api.client.patch(path, json={'name': 'x', 'version': 3}), 409, 'edit_conflict')
+    for bad in (0, -1, 'two', None):
+        refused = api.client.patch(path, json={'name': 'x', 'version': bad})
+        assert assert_problem(refused, 422, 'validation')['field'] == 'version', bad
+
+
+def test_of_two_edits_saved_at_once_on_one_version_exactly_one_is_saved(api) -> None:  # noqa: ANN001
+    """The version moves only from the one the saving transaction read: two saves racing on version 1 (two servers,
+    or two requests) cannot both pass its check and both be written."""
+    rule = _add(api.client)
+    path = f'{RULES}/{rule["id"]}'
+    start = threading.Barrier(2)
+
+    def save(name: str) -> int:
+        with api.server.client() as client:
+            start.wait()
+            return client.patch(path, json={'name': name, 'version': 1}).status_code
+
+    with ThreadPoolExecutor(2) as pool:
+        codes = sorted(pool.map(save, ['first', 'second']))
+    assert codes == [200, 409]
+    now = api.client.get(path).json()
+    assert now['version'] == 2 and now['name'] in ('first', 'second')
 
 
 def test_an_edit_of_a_deleted_rule_is_404(api) -> None:  # noqa: ANN001

@@ -133,7 +133,7 @@ def test_an_operator_edits_a_rule_from_the_command_line(settings_factory, repo_f
         edited = cli('notifications', 'edit', 'proj', rule['id'], '-e', 'run.failed', '-e', 'run.succeeded')
         assert edited.code == 0, edited.stderr
         assert edited.stdout.strip() == (
-            f'Changed {rule["id"]} (oncall): Run failed, Run succeeded, runboard -> {rx.url}'
+            f'Changed {rule["id"]} (oncall): Run failed, Run succeeded, runboard -> {rx.url} (version 3)'
         )
         as_json = cli(
             'notifications', 'edit', 'proj', rule['id'], '--format', 'slack', '--url', rx.url + '/2', '--json'
@@ -170,6 +170,19 @@ def test_an_operator_edits_a_rule_from_the_command_line(settings_factory, repo_f
 
         nothing = cli('notifications', 'edit', 'proj', rule['id'])
         assert nothing.code == 2 and 'say what to change' in nothing.stderr
+
+        # --if-version: the version read; changed by someone else since, nothing is saved and the exit code is 3
+        read = renamed['version']
+        with server.client() as api:
+            assert api.patch(f'/api/projects/proj/notifications/{rule["id"]}', json={'name': 'theirs'}).is_success
+        stale = cli('notifications', 'edit', 'proj', rule['id'], '--name', 'mine', '--if-version', str(read))
+        assert stale.code == 3 and stale.stdout == ''
+        said = ' '.join(stale.stderr.split())
+        assert f'was changed by someone else since you read it (version {read}, now {read + 1})' in said, said
+        assert '(HTTP 409 edit_conflict)' in said and 'Correlation id: ' in said
+        assert cli('notifications', 'list', 'proj', '--json').json()[0]['name'] == 'theirs'
+        current = cli('notifications', 'edit', 'proj', rule['id'], '--name', 'mine', '--if-version', str(read + 1))
+        assert current.code == 0 and current.stdout.strip().endswith(f'(version {read + 2})'), current.stderr
         builder = add_user(server, role=Role.builder, name='bob')
         as_builder = run_cli(server.base_url, builder, 'notifications', 'edit', 'proj', rule['id'], '--name', 'b')
         assert as_builder.code == 4 and 'Correlation id: ' in as_builder.stderr

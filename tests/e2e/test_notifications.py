@@ -3,7 +3,8 @@ secret once (Copy puts it on the clipboard; closing the dialog removes it from t
 notifications; a failing run of theirs shows a signed delivery in the log and a browser notification; its attempt's
 Answer shows what the receiver said; Redeliver sends the same delivery again; on a webhook's log whose deliveries
 gave up, Redeliver all that gave up asks with how many and queues them. An operator edits a webhook's URL and events
-(a refused URL is said at its box) and another tab shows the change."""
+(a refused URL is said at its box; a save on a webhook another operator changed meanwhile is refused in words, with
+Reload) and another tab shows the change."""
 
 from __future__ import annotations
 
@@ -223,6 +224,38 @@ def test_an_operator_edits_a_webhook_and_another_tab_sees_it(tmp_path, page: Pag
             'url': 'http://127.0.0.1:9/…',
             'events': ['run.failed', 'run.timed_out', 'run.succeeded'],
         }
+
+        # changed by another operator while the dialog is open: Save is refused in words (nothing saved, what was
+        # typed stays) with Reload, which shows the rule as it is now; saved on that, the change is kept
+        row.get_by_test_id('rule-edit').click()
+        url.fill('http://127.0.0.1:9/mine')
+        with env.api() as api:
+            theirs = api.patch(
+                f'/api/projects/alpha/notifications/{rule["id"]}', json={'url': 'http://127.0.0.1:9/theirs'}
+            )
+        assert theirs.status_code == 200, theirs.text
+        expect(row.locator('[data-field=url]')).to_have_text('http://127.0.0.1:9/theirs')  # the row follows
+        expect(url).to_have_value('http://127.0.0.1:9/mine')
+        dialog.get_by_test_id('edit-save').click()
+        problem = dialog.get_by_test_id('rule-problem')
+        expect(problem).to_contain_text(
+            'Could not save “CI alerts”: someone else changed this webhook since you opened it'
+        )
+        expect(problem.locator('[data-correlation-id]')).not_to_have_attribute('data-correlation-id', '')
+        expect(url).to_have_value('http://127.0.0.1:9/mine')
+        with env.api() as api:
+            assert api.get(f'/api/projects/alpha/notifications/{rule["id"]}').json()['url'] == theirs.json()['url']
+        screenshot(page, 'webhook-edit-conflict.png')
+        problem.get_by_test_id('rule-reload').click()
+        expect(url).to_have_value('http://127.0.0.1:9/theirs')
+        expect(problem).to_have_count(0)
+        url.fill('http://127.0.0.1:9/mine')
+        dialog.get_by_test_id('edit-save').click()
+        expect(dialog).to_have_count(0)
+        expect(row.locator('[data-field=url]')).to_have_text('http://127.0.0.1:9/mine')
+        with env.api() as api:
+            kept = api.get(f'/api/projects/alpha/notifications/{rule["id"]}').json()
+        assert (kept['url'], kept['version']) == ('http://127.0.0.1:9/mine', theirs.json()['version'] + 1)
 
         # deleted by another operator while the dialog is open: the row goes, the dialog and what was typed stay,
         # and Save says so in words with the correlation id

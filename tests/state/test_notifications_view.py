@@ -15,6 +15,7 @@ from app.state.notifications_view import (
     bulk_question,
     bulk_result,
     delivery_state,
+    edit_body,
     edit_refusal_text,
     events_text,
     is_run_end,
@@ -331,14 +332,26 @@ def test_what_a_save_says(changed: list[str], text: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ('status', 'says'),
+    ('status', 'error', 'says'),
     [
-        (404, 'the webhook was deleted meanwhile'),
-        (409, None),  # the server's own words, as every form says them
-        (422, None),  # at the field it names
-        (503, None),
+        (404, 'not_found', 'the webhook was deleted meanwhile'),
+        (409, 'edit_conflict', 'someone else changed this webhook since you opened it'),
+        (409, 'too_many_rules', None),  # the server's own words, as every form says them
+        (422, 'validation', None),  # at the field it names
+        (503, 'dependency_unavailable', None),
     ],
 )
-def test_an_edit_of_a_webhook_deleted_meanwhile_says_so(status: int, says: str | None) -> None:
-    text = edit_refusal_text(status, 'CI alerts')
+def test_an_edit_of_a_webhook_deleted_or_changed_meanwhile_says_so(status: int, error: str, says: str | None) -> None:
+    text = edit_refusal_text(status, 'CI alerts', error)
     assert (text is None) if says is None else (says in (text or '') and 'Nothing was saved' in (text or ''))
+
+
+@pytest.mark.parametrize(
+    ('rule', 'changes', 'body'),
+    [
+        ({'version': 3, 'name': 'a'}, {'name': 'b'}, {'name': 'b', 'version': 3}),
+        ({'name': 'a'}, {'name': 'b'}, {'name': 'b'}),  # a server before versions: the edit as it was
+    ],
+)
+def test_an_edit_names_the_version_it_was_made_on(rule: dict, changes: dict, body: dict) -> None:
+    assert edit_body(rule, changes) == body

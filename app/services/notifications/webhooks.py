@@ -5,7 +5,7 @@ with the server's secret box, since the server needs it again to sign."""
 
 from __future__ import annotations
 
-from sqlalchemy import Engine, func
+from sqlalchemy import Engine, Table, func, update
 from sqlmodel import Session, col, select
 
 from app.core import ids
@@ -22,6 +22,7 @@ from app.services.notifications.webhook_targets import refusal_now
 from app.services.projects.visibility import get_visible
 
 MAX_RULES_PER_PROJECT = 20
+_rules: Table = NotificationRule.__table__  # type: ignore[attr-defined]
 
 
 def require_operator(principal: Principal, doing: str = 'change notification rules') -> None:
@@ -144,27 +145,49 @@ def update_rule(
 ) -> RulePublic:
     """Change what `data` names. Only the fields whose value differs from the rule's are written and audited (by
     name, the URL as its origin); a change to nothing writes nothing. The signing secret is not among them (a
-    new one: new_rule_secret)."""
+    new one: new_rule_secret). `data.version`, the version the editor read: when the rule is no longer at it, 409
+    edit_conflict and nothing is written. The write itself moves the version only from the one this transaction
+    read, so of two edits racing on one version exactly one is saved (the other's is edit_conflict too)."""
     require_operator(principal)
     changes = data.model_dump(exclude_unset=True)
     for key, value in changes.items():
         if value is None:
             raise DomainError(422, 'validation', f'{key} cannot be null', field=key)
+    expected = changes.pop('version', None)
     if 'url' in changes:
         check_target(changes['url'], policy)
     with session_scope(engine) as session:
         rule = visible_rule(session, principal, project_id, rule_id)
+        if expected is not None and expected != rule.version:
+            raise edit_conflict(rule, expected)
         differing = {key: value for key, value in changes.items() if getattr(rule, key) != value}
         if not differing:  # nothing to record: the rule stays as it was, unaudited
             return public(rule, principal)
-        for key, value in differing.items():
-            setattr(rule, key, value)
-        rule.updated_at = utcnow()
-        session.add(rule)
-        session.flush()
+        written = session.connection().execute(
+            update(_rules)
+            .where(_rules.c.id == rule.id, _rules.c.version == rule.version)
+            .values(**differing, updated_at=utcnow(), version=rule.version + 1)
+        )
+        if written.rowcount != 1:  # another edit was saved between this one's read and its write
+            read = rule.version
+            session.refresh(rule)
+            raise edit_conflict(rule, read if expected is None else expected)
+        session.refresh(rule)
         changed = {key: url_origin(value) if key == 'url' else value for key, value in differing.items()}
         _audit(session, principal, 'webhook.updated', _team_of(session, project_id), rule, {'changed': changed})
         return public(rule, principal)
+
+
+def edit_conflict(rule: NotificationRule, read: int) -> DomainError:
+    """409 for an edit made on version `read` of a rule another change has moved on from since."""
+    return DomainError(
+        409,
+        'edit_conflict',
+        f'Webhook “{rule.name}” was changed by someone else since you read it (version {read}, now {rule.version}): '
+        'nothing was saved. Read it again and make your change on it as it is now.',
+        field='version',
+        current_version=rule.version,
+    )
 
 
 def new_rule_secret(
