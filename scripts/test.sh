@@ -26,6 +26,12 @@ if [ -n "${CI:-}" ]; then
   PYTHON=.venv/bin/python bash scripts/services.sh
 fi
 
+# The suite starts hundreds of Python processes (servers, UI processes, workers, CLI calls, pytest's own). With
+# PYTHONDONTWRITEBYTECODE set (as this machine's environment sets it) none of them kept its bytecode, so each one
+# compiled Runboard's ~50k lines again: about 0.6-1 s of a `python main.py` start's 4 s of CPU, and pytest's
+# assertion rewriting of every test module in each process. The caches go to __pycache__ (git-ignored).
+unset PYTHONDONTWRITEBYTECODE
+
 status=0
 # --durations: the slowest tests of each part are named at the end, to keep an eye on the suite's time
 # Five processes, each taking the next test as it frees (worksteal): these tests mostly wait on the servers, workers
