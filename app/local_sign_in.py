@@ -121,3 +121,12 @@ def read_server_url(data_dir: Path) -> str | None:
         return str(json.loads((data_dir / SERVER_FILE).read_text())['url'])
     except (OSError, ValueError, KeyError, TypeError):
         return None
+
+
+def read_local_token(credentials_path: Path) -> str | None:
+    """The local operator's API token from the credentials file the server writes in the data dir (credentials.json),
+    for the CLI and a UI-only process of the same data dir; None when there is none to read."""
+    try:
+        return json.loads(credentials_path.read_text())['token']
+    except (OSError, ValueError, KeyError):
+        return None

@@ -11,7 +11,7 @@ import sys
 import webbrowser
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
 from nicegui import app as web_app
@@ -20,20 +20,18 @@ from nicegui.server import Server  # the running uvicorn server, known once ui.r
 from nicegui.storage import Storage
 
 from app import local_sign_in, package_files, ui_secret
-from app.api import KEEP_ALIVE_SECONDS, serve_api_first
+from app.api import KEEP_ALIVE_SECONDS
 from app.api.compression import UiCompression
 from app.api.disconnects import QuietDisconnects
 from app.api.hosts import HostGuard, guard_settings
-from app.api.reference_pages import serve_reference_pages
 from app.api.security_headers import SecurityHeaders
 from app.api.sign_in_gate import LocalSignInGate
 from app.config import Settings
-from app.container import Services, build_services
 from app.core.startup import StartupFailed, failure_line, remote_is_itself
-from app.infra.db import StartupError, preflight
-from app.infra.events import STOPPING_EVENT
-from app.services.identity.accounts import read_local_token
 from app.state import connection
+
+if TYPE_CHECKING:
+    from app.container import Services
 
 
 def compose(settings: Settings) -> None:
@@ -47,20 +45,21 @@ def compose(settings: Settings) -> None:
     keyboard_token = None if sign_in else local_sign_in.load_or_create(settings.data_dir)
     guard_hosts(web_app, settings, keyboard_token, api_prefix='/api' if hosts_api else None)
     if hosts_api:  # after the UI's guards: the API's dispatcher goes in front of them (it has its own gate)
-        serve_api_first(web_app, settings)
-        serve_reference_pages(web_app)
+        from app import hosting  # noqa: PLC0415  (only a process that hosts the API loads it: app/hosting.py)
+
+        hosting.serve_api_in_front(web_app, settings)
     holder: dict[str, Services] = {}
 
     async def startup() -> None:
         if hosts_api:
-            services = build_services(settings)
+            services = hosting.build_services(settings)
             holder['services'] = services
             await services.start()
             web_app.state.services = services  # every part started: the API may answer
             token = None if sign_in else settings.token or services.local_token
             base_url = f'http://127.0.0.1:{settings.port}'
         else:
-            token = settings.token or (None if sign_in else read_local_token(settings.credentials_path))
+            token = settings.token or (None if sign_in else local_sign_in.read_local_token(settings.credentials_path))
             assert settings.server is not None  # hosts_api is False: a remote API is configured
             base_url = settings.server
         connection.configure(base_url=base_url, token=token, sign_in=sign_in, remote=not hosts_api)
@@ -172,7 +171,9 @@ async def end_streams_when_stopping(holder: dict[str, Services]) -> None:
     while not getattr(getattr(Server, 'instance', None), 'should_exit', False):
         await asyncio.sleep(0.2)
     if 'services' in holder:
-        holder['services'].bus.deliver_here({'type': STOPPING_EVENT})
+        from app import hosting  # noqa: PLC0415  (loaded already: services are hosted here)
+
+        hosting.end_streams(holder['services'])
 
 
 def browser_sessions(settings: Settings) -> str | None:
@@ -207,16 +208,19 @@ def run(settings: Settings, *, native: bool = False) -> None:
     if native and os.geteuid() == 0:  # QtWebEngine's Chromium refuses to start as root without this
         os.environ.setdefault('QTWEBENGINE_CHROMIUM_FLAGS', '--no-sandbox')
     logging.basicConfig(level=logging.INFO, format='%(asctime)s %(levelname)s %(name)s: %(message)s')
-    for noisy in ('httpx', 'apscheduler'):
+    # alembic's plugin set-up says each plugin it loads, at its import (app/hosting.py imports it after this point)
+    for noisy in ('httpx', 'apscheduler', 'alembic.runtime.plugins'):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     logging.getLogger('alembic.runtime.migration').addFilter(one_line_per_migration)
     if itself := remote_is_itself(settings.server, host=settings.host, port=settings.port):
         print(f'runboard: cannot start: {itself}', file=sys.stderr)
         raise SystemExit(2)
     if settings.server is None:  # hosting the API: its database must answer before anything is served
+        from app import hosting  # noqa: PLC0415  (only a process that hosts the API loads it: app/hosting.py)
+
         try:
-            preflight(settings.effective_database_url)
-        except StartupError as exc:
+            hosting.preflight(settings.effective_database_url)
+        except hosting.StartupError as exc:
             print(f'runboard: cannot start: {exc}', file=sys.stderr)
             raise SystemExit(2) from None
     compose(settings)

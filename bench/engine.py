@@ -55,7 +55,7 @@ def make_repo(path: Path, lines: int) -> None:
 def serve(settings: Settings):  # noqa: ANN201
     import socket
 
-    from app.api import build_api_app
+    from app.api.application import build_api_app
 
     with socket.socket() as sock:
         sock.bind(('127.0.0.1', 0))

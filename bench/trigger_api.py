@@ -91,7 +91,7 @@ def server_env(data_dir: Path, window_seconds: int = 600) -> dict[str, str]:
 
 
 API_ONLY = (
-    'import uvicorn, sys; from app.config import Settings; from app.api import build_api_app; '
+    'import uvicorn, sys; from app.config import Settings; from app.api.application import build_api_app; '
     'kw = {}\n'
     'try:\n import uvloop, httptools; kw = dict(loop="uvloop", http="httptools")\n'
     'except ImportError:\n pass\n'

@@ -153,7 +153,7 @@ def resolve_token() -> str | None:
     if token:
         return token.strip()
     from app.config import Settings  # noqa: PLC0415  (loaded by the one command that needs it: the CLI starts fast)
-    from app.services.identity.accounts import read_local_token  # noqa: PLC0415  (loaded by the one command that needs it: the CLI starts fast)
+    from app.local_sign_in import read_local_token  # noqa: PLC0415  (loaded by the one command that needs it: the CLI starts fast)
 
     try:
         return read_local_token(Settings().credentials_path)

@@ -15,7 +15,7 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, text
 
-from app.api import build_api_app
+from app.api.application import build_api_app
 from app.config import Settings
 from app.infra.http import tls_context
 from tests.helpers.api import assert_problem

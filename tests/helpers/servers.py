@@ -103,7 +103,7 @@ class ApiServer:
 @contextmanager
 def api_server(settings: Settings) -> Iterator[ApiServer]:
     """The API with its services (engine, scheduler) in this process, on a free port."""
-    from app.api import build_api_app
+    from app.api.application import build_api_app
 
     server = ApiServer(settings, free_port())
     server.app = build_api_app(settings)

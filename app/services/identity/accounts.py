@@ -197,10 +197,3 @@ def ensure_local_account(engine: Engine, credentials_path: Path) -> str:
     credentials_path.write_text(json.dumps({'token': token}))
     credentials_path.chmod(0o600)
     return token
-
-
-def read_local_token(credentials_path: Path) -> str | None:
-    try:
-        return json.loads(credentials_path.read_text())['token']
-    except (OSError, ValueError, KeyError):
-        return None
