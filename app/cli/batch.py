@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Annotated, Any, Optional
 
 import typer
@@ -14,18 +13,16 @@ from rich import box
 from rich.table import Table
 from rich.text import Text
 
-from app.cli import follow as following
 from app.cli import render
 from app.cli.context import Cli, JsonOpt, ServerOpt, given_id
-from app.cli.follow import GIVE_UP_SECONDS, follow_batch_runs
+from app.cli.follow import follow_batch_runs
 from app.cli.policy import Exit, exit_code_for_batch, exit_code_for_followed_batch
 from app.cli.run_defaults import defaults_for
-from app.cli.run_flow import _notices, outcome_line, spinner
+from app.cli.run_flow import _notices, following_notices, outcome_line, spinner
 from app.cli.submit import send_until_answered
-from app.client import ApiError, RunboardClient, new_idempotency_key
+from app.client import RunboardClient, new_idempotency_key
 from app.state.batch_view import approve_targets, batch_action_key, rerun_targets, stop_targets
 from app.state.bulk_selection import outcome_text
-from app.state.live_pause import since_text
 
 AXIS_NAMES = {
     'depth': 'depth_level',
@@ -175,27 +172,13 @@ async def follow_batch(cli: Cli, client: RunboardClient, batch: dict[str, Any]) 
                 if status is not None:
                     status.update(f'{batch["id"]}: {count} of {len(run_ids)} runs ended…')
 
-            def on_connection_problem(error: ApiError) -> None:
-                cli.err.print(
-                    f'[yellow]{render.escape(error.detail)}[/] Still following; reconnecting '
-                    f'(for up to {GIVE_UP_SECONDS:.0f} s)…'
-                )
-
-            def on_live_paused(since: datetime) -> None:
-                cli.err.print(
-                    f'[yellow]Live updates paused[/]: the server lost its connection to Redis ({since_text(since)}). '
-                    f'Still following: reading the batch every {following.POLL_SECONDS:g} s until they resume.'
-                )
-
             batch, ended = await follow_batch_runs(
                 client,
                 batch['id'],
                 run_ids,
                 project_id=batch['project_id'],
                 on_end=on_end,
-                on_connection_problem=on_connection_problem,
-                on_live_paused=on_live_paused,
-                on_live_resumed=lambda: cli.err.print('Live updates resumed.'),
+                **following_notices(cli, reading='the batch'),
             )
         cli.batch_in_hand = None
     statuses = [ended[run_id]['status'] for run_id in run_ids]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable, Collection
+from collections.abc import AsyncIterator, Callable, Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -21,6 +21,38 @@ from app.state.live_pause import paused_since
 PAGE = 1000
 POLL_SECONDS = 2.0  # the fallback: look again even when no change event arrived
 GIVE_UP_SECONDS = 120.0  # consecutive seconds without reaching the server before following gives up
+
+
+@contextlib.asynccontextmanager
+async def _woken_on_changes(
+    client: RunboardClient,
+    *,
+    run: str | None = None,
+    project: str | None = None,
+    wanted: Callable[[dict], bool] = lambda _event: True,
+    on_paused: Callable[[datetime], None] | None = None,
+    on_resumed: Callable[[], None] | None = None,
+) -> AsyncIterator[asyncio.Event]:
+    """An event set by `_wake_on_changes` while the block runs; its watcher ends with the block."""
+    wake = asyncio.Event()
+    watcher = asyncio.create_task(
+        _wake_on_changes(
+            client, wake, run=run, project=project, wanted=wanted, on_paused=on_paused, on_resumed=on_resumed
+        )
+    )
+    try:
+        yield wake
+    finally:
+        watcher.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await watcher
+
+
+async def _woken_or_due(wake: asyncio.Event) -> None:
+    """Until a change woke the follower or the next poll is due, whichever comes first."""
+    with contextlib.suppress(asyncio.TimeoutError):
+        await asyncio.wait_for(wake.wait(), timeout=POLL_SECONDS)
+    wake.clear()
 
 
 async def _wake_on_changes(
@@ -103,10 +135,6 @@ async def follow_run(
     Returns the final run (without events). Raises ApiError when the run is gone or the server stays away.
     on_live_paused(since) when the server's live updates are paused (the run is then read every POLL_SECONDS),
     on_live_resumed() when they are back."""
-    wake = asyncio.Event()
-    watcher = asyncio.create_task(
-        _wake_on_changes(client, wake, run=run_id, on_paused=on_live_paused, on_resumed=on_live_resumed)
-    )
     outage = _Outage(on_connection_problem)
     last_status = None
 
@@ -120,7 +148,7 @@ async def follow_run(
             if len(events) < PAGE:
                 return
 
-    try:
+    async with _woken_on_changes(client, run=run_id, on_paused=on_live_paused, on_resumed=on_live_resumed) as wake:
         while True:
             try:
                 await drain()
@@ -142,13 +170,7 @@ async def follow_run(
                     if not is_transient(error):
                         raise
                 return run
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(wake.wait(), timeout=POLL_SECONDS)
-            wake.clear()
-    finally:
-        watcher.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await watcher
+            await _woken_or_due(wake)
 
 
 async def follow_batch_runs(
@@ -168,19 +190,14 @@ async def follow_batch_runs(
     it ended. Raises ApiError as follow_run does."""
     pending = set(run_ids)
     ended: dict[str, dict] = {}
-    wake = asyncio.Event()
-    watcher = asyncio.create_task(
-        _wake_on_changes(
-            client,
-            wake,
-            project=project_id,
-            wanted=lambda event: event.get('type') == 'run' and event.get('id') in pending,
-            on_paused=on_live_paused,
-            on_resumed=on_live_resumed,
-        )
-    )
     outage = _Outage(on_connection_problem)
-    try:
+    async with _woken_on_changes(
+        client,
+        project=project_id,
+        wanted=lambda event: event.get('type') == 'run' and event.get('id') in pending,
+        on_paused=on_live_paused,
+        on_resumed=on_live_resumed,
+    ) as wake:
         while True:
             try:
                 batch = await client.get_batch(batch_id)
@@ -199,10 +216,4 @@ async def follow_batch_runs(
                     on_end(now[run_id])
             if not pending:
                 return batch, ended
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(wake.wait(), timeout=POLL_SECONDS)
-            wake.clear()
-    finally:
-        watcher.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await watcher
+            await _woken_or_due(wake)

@@ -10,7 +10,7 @@ import json
 import sys
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import datetime
-from typing import Any
+from typing import Any, TypedDict
 
 import typer
 from rich.status import Status
@@ -129,35 +129,43 @@ async def follow_and_print(cli: Cli, client: RunboardClient, run_id: str, *, jso
             if status is not None:
                 status.update(f'{run_id}: {run["status"]}…')
 
-        def on_connection_problem(error: ApiError) -> None:
-            cli.err.print(
-                f'[yellow]{render.escape(error.detail)}[/] Still following; reconnecting '
-                f'(for up to {GIVE_UP_SECONDS:.0f} s)…'
-            )
-
-        def on_live_paused(since: datetime) -> None:
-            cli.err.print(
-                f'[yellow]Live updates paused[/]: the server lost its connection to Redis ({since_text(since)}). '
-                f'Still following: reading the run every {following.POLL_SECONDS:g} s until they resume.'
-            )
-
-        def on_live_resumed() -> None:
-            cli.err.print('Live updates resumed.')
-
         final = await follow_run(
-            client,
-            run_id,
-            on_event=on_event,
-            on_status=on_status,
-            on_connection_problem=on_connection_problem,
-            on_live_paused=on_live_paused,
-            on_live_resumed=on_live_resumed,
+            client, run_id, on_event=on_event, on_status=on_status, **following_notices(cli, reading='the run')
         )
     if not json_lines:
         cli.info.print(outcome_line(run_id, final))
         if final['status'] != 'succeeded':
             await print_failing_tests(cli, client, run_id)
     return final
+
+
+class FollowingNotices(TypedDict):
+    on_connection_problem: Callable[[ApiError], None]
+    on_live_paused: Callable[[datetime], None]
+    on_live_resumed: Callable[[], None]
+
+
+def following_notices(cli: Cli, *, reading: str) -> FollowingNotices:
+    """What a follower says on stderr while the server is away or its live updates are paused: the callbacks of
+    follow_run and follow_batch_runs. `reading` is what is polled meanwhile ('the run', 'the batch')."""
+
+    def on_connection_problem(error: ApiError) -> None:
+        cli.err.print(
+            f'[yellow]{render.escape(error.detail)}[/] Still following; reconnecting '
+            f'(for up to {GIVE_UP_SECONDS:.0f} s)…'
+        )
+
+    def on_live_paused(since: datetime) -> None:
+        cli.err.print(
+            f'[yellow]Live updates paused[/]: the server lost its connection to Redis ({since_text(since)}). '
+            f'Still following: reading {reading} every {following.POLL_SECONDS:g} s until they resume.'
+        )
+
+    return {
+        'on_connection_problem': on_connection_problem,
+        'on_live_paused': on_live_paused,
+        'on_live_resumed': lambda: cli.err.print('Live updates resumed.'),
+    }
 
 
 def outcome_line(run_id: str, final: dict[str, Any]) -> str:
@@ -178,13 +186,7 @@ async def follow_raw(cli: Cli, client: RunboardClient, run_id: str) -> dict[str,
             out.write(event['text'].encode() + b'\n')
             out.flush()
 
-    def on_connection_problem(error: ApiError) -> None:
-        cli.err.print(
-            f'[yellow]{render.escape(error.detail)}[/] Still following; reconnecting '
-            f'(for up to {GIVE_UP_SECONDS:.0f} s)…'
-        )
-
-    final = await follow_run(client, run_id, on_event=on_event, on_connection_problem=on_connection_problem)
+    final = await follow_run(client, run_id, on_event=on_event, **following_notices(cli, reading='the run'))
     cli.err.print(outcome_line(run_id, final))
     return final
 
