@@ -63,6 +63,25 @@ JsonOpt = Annotated[
 ]
 
 
+def if_version_option(key: str, where: str) -> Any:
+    """An edit command's --if-version VERSION (typer's Option for the parameter's Annotated): the version of the
+    thing the script read (`key`, found as `where` says), which the edit sends (with_version) so that the server
+    refuses it, exit 3, when someone changed the thing since (409 edit_conflict), instead of the last save winning."""
+    return typer.Option(
+        '--if-version',
+        metavar='VERSION',
+        min=1,
+        help=f'Only if it is still at this version (its `{key}` as you read it: `{where}`); if someone changed it '
+        'since, nothing is saved and the exit code is 3 (edit_conflict).',
+    )
+
+
+def with_version(body: dict[str, Any], if_version: int | None, key: str) -> dict[str, Any]:
+    """An edit's body with the version --if-version gave (as `key`: `version`, `edit_version`); without it, as it
+    is (the edit then applies to the thing as it is now)."""
+    return {**body, **({} if if_version is None else {key: if_version})}
+
+
 def given_id(value: Any) -> Any:
     """An id argument (or each of several) given empty or blank is exit 2 saying so: `runboard runs logs "$RUN"` with
     RUN unset or `jq -r .id` having printed nothing once asked another endpoint (`GET /runs/`) and ended in a

@@ -15,7 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from app.cli import render
-from app.cli.context import Cli, JsonOpt, ServerOpt, given_id
+from app.cli.context import Cli, JsonOpt, ServerOpt, given_id, if_version_option, with_version
 from app.cli.help_types import DefaultCommand
 from app.cli.policy import Exit
 from app.cli.when import since_value
@@ -135,16 +135,7 @@ def notifications_edit(
         Optional[str], typer.Option('--format', '-f', metavar='FORMAT', help='runboard (JSON) or slack.')
     ] = None,
     name: Annotated[Optional[str], typer.Option('--name', help='A new name for people.')] = None,
-    if_version: Annotated[
-        Optional[int],
-        typer.Option(
-            '--if-version',
-            metavar='VERSION',
-            min=1,
-            help='Only if the rule is still at this version (its `version` as you read it: `notifications list '
-            '--json`); if someone changed it since, nothing is saved and the exit code is 3 (edit_conflict).',
-        ),
-    ] = None,
+    if_version: Annotated[Optional[int], if_version_option('version', 'notifications list PROJECT --json')] = None,
     json_output: JsonOpt = False,
     server: ServerOpt = None,
 ) -> None:
@@ -155,8 +146,7 @@ def notifications_edit(
     body = rule_changes(url, event, fmt, name)
     if not body:
         raise typer.BadParameter('say what to change: --url, --event, --format or --name', param_hint='--url')
-    if if_version is not None:
-        body['version'] = if_version
+    body = with_version(body, if_version, 'version')
 
     def shown(rule: dict) -> str:
         return (

@@ -49,6 +49,23 @@ def forbidden(detail: str) -> DomainError:
     return DomainError(403, 'forbidden', detail)
 
 
+EDIT_CONFLICT = 'edit_conflict'
+
+
+def edit_conflict(what: str, read: int, now: int, *, field: str) -> DomainError:
+    """409 edit_conflict for an edit made on version `read` of `what` ('Webhook “CI alerts”'), which another change
+    has moved on to `now` since: nothing was saved. `field` names the version the edit sent; `current_version` is
+    the one to read again (a webhook rule's `version`, a project's or a schedule's `edit_version`)."""
+    return DomainError(
+        409,
+        EDIT_CONFLICT,
+        f'{what} was changed by someone else since you read it (version {read}, now {now}): nothing was saved. '
+        'Read it again and make your change on it as it is now.',
+        field=field,
+        current_version=now,
+    )
+
+
 OUTAGE_RETRY_AFTER_SECONDS = 5
 
 

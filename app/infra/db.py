@@ -22,7 +22,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, Table, create_engine, event, text, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.pool import NullPool
@@ -177,6 +177,18 @@ def session_scope(engine: Engine) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+def compare_and_set(session: Session, table: Table, row_id: str, version: str, read: int, **values: Any) -> bool:
+    """In the session's transaction, write `values` to row `row_id` of `table` and move its `version` column from
+    `read` to `read + 1`, only if the row is still at `read`: True when this write moved it, False (nothing written)
+    when another change moved it first. Of two writers that read one version exactly one passes, whatever their
+    timing: PostgreSQL re-checks the condition on the row the other committed, SQLite's writers queue (BEGIN
+    IMMEDIATE). How an edit made on an older version is refused (409 edit_conflict) instead of undoing another's."""
+    written = session.connection().execute(
+        update(table).where(table.c.id == row_id, table.c[version] == read).values(**values, **{version: read + 1})
+    )
+    return written.rowcount == 1
 
 
 def alembic_config(engine: Engine) -> Config:

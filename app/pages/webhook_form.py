@@ -14,18 +14,17 @@ from nicegui import ui
 
 from app.client import ApiError
 from app.pages.attributes import attrs
-from app.pages.widgets import correlation_chip
+from app.pages.widgets import correlation_chip, reload_button
 from app.state import connection
+from app.state.edit_conflict import edit_body, is_edit_conflict
 from app.state.error_text import in_words
 from app.state.form_problems import GENERAL, field_errors
 from app.state.notifications_view import (
     DEFAULT_EVENTS,
-    EDIT_CONFLICT,
     EVENT_LABELS,
     EVENT_TYPES,
     FORMAT_LABELS,
     RULE_FIELDS,
-    edit_body,
     edit_refusal_text,
     rule_changes,
     rule_form,
@@ -88,11 +87,11 @@ class RuleFields:
         self.refused(None, '')
 
     def refused(
-        self, exc: ApiError | None, doing: str, *, general: str | None = None, offer: tuple[str, Action] | None = None
+        self, exc: ApiError | None, doing: str, *, general: str | None = None, reload: Action | None = None
     ) -> None:
         """Show `exc` at the box it names (a 422's field), else in words with its correlation id above the buttons
-        (`general`: those words, instead of the usual ones; `offer`: a button beside them, its label and what it
-        does); None clears what an earlier refusal showed."""
+        (`general`: those words, instead of the usual ones; `reload`: what Reload beside them does); None clears what
+        an earlier refusal showed."""
         for key in BOXED:
             self.boxes[key].error = None
         self.message.clear()
@@ -107,10 +106,8 @@ class RuleFields:
             with self.message, ui.row().classes('items-center gap-2').props('role=alert data-testid=rule-problem'):
                 ui.label(words).classes('text-negative text-sm')
                 correlation_chip(exc.correlation_id, f'HTTP {exc.status} {exc.error}')
-                if offer is not None:
-                    label, act = offer
-                    button = ui.button(label, icon='refresh', on_click=act).props('outline dense no-caps')
-                    attrs(button.classes('rb-tap'), {'data-testid': f'rule-{label.lower()}'})
+                if reload is not None:
+                    reload_button(reload, 'rule-reload')
 
 
 Saved = Callable[[dict[str, Any]], Awaitable[None]]
@@ -163,12 +160,11 @@ async def edit_rule(project_id: str, rule: dict[str, Any], *, saved: Saved, gone
                     project_id, rule['id'], edit_body(read, changes)
                 )
             except ApiError as exc:
-                conflict = exc.status == 409 and exc.error == EDIT_CONFLICT
                 fields.refused(
                     exc,
                     f'save “{shown(name)}”',
                     general=edit_refusal_text(exc.status, shown(name), exc.error),
-                    offer=('Reload', reload) if conflict else None,
+                    reload=reload if is_edit_conflict(exc.status, exc.error) else None,
                 )
                 if exc.status == 404:
                     await gone()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from nicegui import binding, ui
@@ -37,6 +37,13 @@ def correlation_chip(correlation_id: str | None, failure: str = '', *, details: 
     if details:
         attrs(chip, {'data-details': details})
     return chip
+
+
+def reload_button(on_click: Callable[[], Awaitable[None]], testid: str) -> ui.button:
+    """Reload, beside the words of an edit refused because someone else changed the thing since the form read it
+    (409 edit_conflict; state/edit_conflict.py): it fills the form with the thing as it is now, and its version."""
+    button = ui.button('Reload', icon='refresh', on_click=on_click).props('outline dense no-caps')
+    return attrs(button.classes('rb-tap'), {'data-testid': testid})
 
 
 def variable_chips(variables: dict[str, str], testid: str) -> None:

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from app.models.vocabulary import EVENT_TYPES
+from app.state.edit_conflict import conflict_text, is_edit_conflict
 from app.state.run_timing import retry_planned_text
 
 EVENT_LABELS = {
@@ -83,8 +84,8 @@ def new_rule_body(form: Mapping[str, Any]) -> dict[str, Any]:
 
 def rule_changes(rule: Mapping[str, Any], form: Mapping[str, Any]) -> dict[str, Any]:
     """What an edit changes: the form's fields that differ from the rule as the form opened with it (or read it again:
-    Reload); a PATCH sends only these (with that rule's version: edit_body). Events are a set: ticking them in
-    another order changes nothing. A name emptied is sent, and the server says it may not be blank."""
+    Reload); a PATCH sends only these (with that rule's version: edit_conflict.edit_body). Events are a set: ticking
+    them in another order changes nothing. A name emptied is sent, and the server says it may not be blank."""
     changed = {}
     for key in RULE_FIELDS:
         before, now = rule.get(key), form[key]
@@ -94,13 +95,6 @@ def rule_changes(rule: Mapping[str, Any], form: Mapping[str, Any]) -> dict[str, 
     return changed
 
 
-def edit_body(rule: Mapping[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]:
-    """The PATCH of an edit: what it changes, and the `version` of the rule the form opened with (or read again), so
-    the server refuses it (409 edit_conflict) when someone else changed the rule since, instead of the last save
-    silently undoing theirs."""
-    return {**changes, **({'version': rule['version']} if rule.get('version') is not None else {})}
-
-
 def rule_saved_text(name: str, changed: Iterable[str]) -> str:
     """What an edit's Save did, in the form's words and order: 'Saved the URL and events of “CI alerts”.'"""
     named = [RULE_FIELD_LABELS[key] for key in RULE_FIELDS if key in set(changed)]
@@ -108,9 +102,6 @@ def rule_saved_text(name: str, changed: Iterable[str]) -> str:
         return f'Nothing to save: “{name}” is as it was.'
     listed = named[0] if len(named) == 1 else f'{", ".join(named[:-1])} and {named[-1]}'
     return f'Saved the {listed} of “{name}”.'
-
-
-EDIT_CONFLICT = 'edit_conflict'  # the 409 of an edit made on a version of the rule someone else has changed since
 
 
 def edit_refusal_text(status: int, name: str, error: str = '') -> str | None:
@@ -123,11 +114,8 @@ def edit_refusal_text(status: int, name: str, error: str = '') -> str | None:
             f'Could not save “{name}”: the webhook was deleted meanwhile (by another operator, or in another tab). '
             'Nothing was saved; add it again to keep these settings.'
         )
-    if status == 409 and error == EDIT_CONFLICT:
-        return (
-            f'Could not save “{name}”: someone else changed this webhook since you opened it (another operator, or '
-            'another tab). Nothing was saved. Reload shows it as it is now; then make your change again.'
-        )
+    if is_edit_conflict(status, error):
+        return conflict_text(name, 'webhook')
     return None
 
 

@@ -15,7 +15,6 @@ from app.state.notifications_view import (
     bulk_question,
     bulk_result,
     delivery_state,
-    edit_body,
     edit_refusal_text,
     events_text,
     is_run_end,
@@ -344,14 +343,3 @@ def test_what_a_save_says(changed: list[str], text: str) -> None:
 def test_an_edit_of_a_webhook_deleted_or_changed_meanwhile_says_so(status: int, error: str, says: str | None) -> None:
     text = edit_refusal_text(status, 'CI alerts', error)
     assert (text is None) if says is None else (says in (text or '') and 'Nothing was saved' in (text or ''))
-
-
-@pytest.mark.parametrize(
-    ('rule', 'changes', 'body'),
-    [
-        ({'version': 3, 'name': 'a'}, {'name': 'b'}, {'name': 'b', 'version': 3}),
-        ({'name': 'a'}, {'name': 'b'}, {'name': 'b'}),  # a server before versions: the edit as it was
-    ],
-)
-def test_an_edit_names_the_version_it_was_made_on(rule: dict, changes: dict, body: dict) -> None:
-    assert edit_body(rule, changes) == body

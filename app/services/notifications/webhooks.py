@@ -5,12 +5,12 @@ with the server's secret box, since the server needs it again to sign."""
 
 from __future__ import annotations
 
-from sqlalchemy import Engine, Table, func, update
+from sqlalchemy import Engine, Table, func
 from sqlmodel import Session, col, select
 
 from app.core import ids
-from app.core.errors import DomainError, forbidden, not_found
-from app.infra.db import session_scope
+from app.core.errors import DomainError, edit_conflict, forbidden, not_found
+from app.infra.db import compare_and_set, session_scope
 from app.infra.secret_box import SecretBox
 from app.models import NotificationRule, Project, RuleCreate, RuleCreated, RulePublic, RuleUpdate, utcnow
 from app.models.webhook_url import url_host, url_origin
@@ -159,35 +159,23 @@ def update_rule(
     with session_scope(engine) as session:
         rule = visible_rule(session, principal, project_id, rule_id)
         if expected is not None and expected != rule.version:
-            raise edit_conflict(rule, expected)
+            raise _edit_conflict(rule, expected)
         differing = {key: value for key, value in changes.items() if getattr(rule, key) != value}
         if not differing:  # nothing to record: the rule stays as it was, unaudited
             return public(rule, principal)
-        written = session.connection().execute(
-            update(_rules)
-            .where(_rules.c.id == rule.id, _rules.c.version == rule.version)
-            .values(**differing, updated_at=utcnow(), version=rule.version + 1)
-        )
-        if written.rowcount != 1:  # another edit was saved between this one's read and its write
-            read = rule.version
+        if not compare_and_set(session, _rules, rule.id, 'version', rule.version, **differing, updated_at=utcnow()):
+            read = rule.version  # another edit was saved between this one's read and its write
             session.refresh(rule)
-            raise edit_conflict(rule, read if expected is None else expected)
+            raise _edit_conflict(rule, read if expected is None else expected)
         session.refresh(rule)
         changed = {key: url_origin(value) if key == 'url' else value for key, value in differing.items()}
         _audit(session, principal, 'webhook.updated', _team_of(session, project_id), rule, {'changed': changed})
         return public(rule, principal)
 
 
-def edit_conflict(rule: NotificationRule, read: int) -> DomainError:
+def _edit_conflict(rule: NotificationRule, read: int) -> DomainError:
     """409 for an edit made on version `read` of a rule another change has moved on from since."""
-    return DomainError(
-        409,
-        'edit_conflict',
-        f'Webhook “{rule.name}” was changed by someone else since you read it (version {read}, now {rule.version}): '
-        'nothing was saved. Read it again and make your change on it as it is now.',
-        field='version',
-        current_version=rule.version,
-    )
+    return edit_conflict(f'Webhook “{rule.name}”', read, rule.version, field='version')
 
 
 def new_rule_secret(
