@@ -69,10 +69,15 @@ async def create_project(body: ProjectCreate, services: ServicesDep, principal: 
     return project
 
 
-@router.patch('/projects/{project_id}', response_model=ProjectPublic, responses=problems(400, 401, 403, 404, 422))
+@router.patch('/projects/{project_id}', response_model=ProjectPublic, responses=problems(400, 401, 403, 404, 409, 422))
 async def update_project(
     project_id: str, body: ProjectUpdate, services: ServicesDep, principal: PrincipalDep
 ) -> ProjectPublic:
+    """Operators: change the settings named; the others stay as they are. Send `edit_version`, the project's
+    `edit_version` as you read it, and the edit is refused with 409 `edit_conflict` (its `current_version` the
+    project's now; nothing saved) when someone else changed its settings since, instead of the last save winning
+    silently; without it the edit applies to the project as it is now. Each edit that changes something moves
+    `edit_version` on by one (one that changes nothing does not; nor do runs, the AFK loop or a cache clear)."""
     _check_run_limits(body.run_memory_max, body.run_cpus, services)
     await run_in_threadpool(
         projects.update_project, services.engine, principal, project_id, body, services.repositories

@@ -85,8 +85,12 @@ async def get_schedule(
 async def update_schedule(
     project_id: str, schedule_id: str, body: ScheduleUpdate, services: ServicesDep, principal: PrincipalDep
 ) -> SchedulePublic:
-    """A new cron or zone applies from now: its next slot after now. A slot of the old rule due and not fired yet
-    is recorded `missed` (reason `schedule_edited`), not run."""
+    """Operators: change the fields named; the others stay as they are. A new cron or zone applies from now: its
+    next slot after now. A slot of the old rule due and not fired yet is recorded `missed` (reason
+    `schedule_edited`), not run. Send `edit_version`, the schedule's `edit_version` as you read it, and the edit is
+    refused with 409 `edit_conflict` (its `current_version` the schedule's now; nothing saved) when someone else
+    edited it since, instead of the last save winning silently; without it the edit applies to the schedule as it
+    is now. Each edit that changes something moves `edit_version` on by one; firings, pause and resume do not."""
     schedule = await run_in_threadpool(
         schedules.update_schedule, services.engine, principal, project_id, schedule_id, body, services.repositories
     )

@@ -9,7 +9,7 @@ import typer
 from rich.console import Group
 
 from app.cli import history_view, render
-from app.cli.context import Cli, JsonOpt, ServerOpt, complete_project, given_id
+from app.cli.context import Cli, JsonOpt, ServerOpt, complete_project, given_id, if_version_option, with_version
 from app.cli.credentials import (
     SshKeyOpt,
     TokenEnvOpt,
@@ -358,10 +358,13 @@ def projects_edit(
     on_push_pull_requests: OnPushPullsOpt = None,
     cancel_in_progress: CancelOpt = None,
     no_on_push: Annotated[bool, typer.Option('--no-on-push', help='Pushes start no run any more.')] = False,
+    if_version: Annotated[Optional[int], if_version_option('edit_version', 'projects show PROJECT --json')] = None,
     json_output: JsonOpt = False,
     server: ServerOpt = None,
 ) -> None:
-    """Change a project; only the options given change. --on-push* set its push rules (docs/triggers.md)."""
+    """Change a project; only the options given change. --on-push* set its push rules (docs/triggers.md). With
+    --if-version, the change is refused (exit 3) when another operator changed the project since that version,
+    instead of the last save winning."""
     options = locals()
     changes = _project_fields(options)
     credentials = _credentials(options)
@@ -396,7 +399,7 @@ def projects_edit(
         raise typer.BadParameter('give at least one option to change (see --help)')
 
     async def update(client: Any) -> Any:
-        body = dict(changes)
+        body = with_version(changes, if_version, 'edit_version')
         if no_on_push:
             body['on_push'] = None
         elif pushes:
@@ -404,9 +407,11 @@ def projects_edit(
         return await client.update_project(project, body)
 
     changed = sorted([*changes, *(['on_push'] if pushes or no_on_push else [])])
-    Cli.make(server, json_output).show(
-        update, lambda item: f'Project [bold]{item["id"]}[/] updated: {", ".join(changed)}.'
-    )
+
+    def shown(item: dict) -> str:
+        return f'Project [bold]{item["id"]}[/] updated: {", ".join(changed)} (edit version {item["edit_version"]}).'
+
+    Cli.make(server, json_output).show(update, shown)
 
 
 @projects_app.command('hook-secret')

@@ -21,8 +21,10 @@ from app.cli.context import (
     chosen_project,
     complete_project,
     given_id,
+    if_version_option,
     parse_vars,
     var_option,
+    with_version,
 )
 from app.cli.run_defaults import BranchOpt, DepthOpt, FrameworkOpt, defaults_for
 from app.client import RunboardClient
@@ -112,11 +114,14 @@ def firings_table(items: list[dict]) -> Table | str:
     return table
 
 
-def one(schedule: dict, said: str) -> str:
+def one(schedule: dict, said: str, *, edit_version: bool = False) -> str:
+    """`edit_version`: the line ends with the schedule's (an edit's: what the next --if-version names)."""
     head = f'Schedule [bold]{schedule["id"]}[/] ({render.escape(schedule["name"])}) {said}'
     if schedule['paused']:
-        return head + ('.' if said == 'paused' else ': paused.')
-    return f'{head}: next {render.when(schedule.get("next_fire_at"))}.'
+        line = head + ('.' if said == 'paused' else ': paused.')
+    else:
+        line = f'{head}: next {render.when(schedule.get("next_fire_at"))}.'
+    return f'{line[:-1]} (edit version {schedule["edit_version"]}).' if edit_version else line
 
 
 @schedules_app.command('list')
@@ -200,10 +205,12 @@ def schedules_edit(
         ),
     ] = None,
     clear_vars: Annotated[bool, typer.Option('--clear-vars', help='Remove all its variables.')] = False,
+    if_version: Annotated[Optional[int], if_version_option('edit_version', 'schedules list PROJECT --json')] = None,
     json_output: JsonOpt = False,
     server: ServerOpt = None,
 ) -> None:
-    """Change a schedule (operators); what you leave out stays."""
+    """Change a schedule (operators); what you leave out stays. With --if-version, the change is refused (exit 3)
+    when another operator edited the schedule since that version, instead of the last save winning."""
     fields = {
         'name': name,
         'cron': cron,
@@ -220,9 +227,10 @@ def schedules_edit(
         body['variables'] = parse_vars(var)
     if not body:
         raise typer.BadParameter('say what to change, e.g. --cron "0 3 * * *"', param_hint='--cron')
+    body = with_version(body, if_version, 'edit_version')
     Cli.make(server, json_output).show(
         on_schedule(project, schedule_id, lambda client, owner: client.update_schedule(owner, schedule_id, body)),
-        lambda s: one(s, 'changed'),
+        lambda s: one(s, 'changed', edit_version=True),
     )
 
 

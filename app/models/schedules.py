@@ -37,6 +37,9 @@ class Schedule(SQLModel, table=True):
     user_id: str = Field(foreign_key='user.id')  # the owner: runs are admitted as this person
     next_fire_at: datetime | None = None  # the first slot not yet handled (UTC)
     version: int = 0  # bumped by every change and firing: the compare-and-set two servers race on
+    # 1 when made, one more at each edit that changes something (not a firing, a pause or a resume): an edit names
+    # the edit version it read and is refused (409 edit_conflict) when another changed the schedule meanwhile
+    edit_version: int = Field(default=1, sa_column_kwargs={'server_default': '1'})
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
 
@@ -82,6 +85,9 @@ class ScheduleUpdate(SQLModel):
     target_framework: str | None = Field(default=None, min_length=1, max_length=64)
     catch_up: CatchUp | None = None
     variables: dict[str, str] | None = None  # the whole set ({} removes them all)
+    # the schedule's `edit_version` as the editor read it: the edit is refused (409 edit_conflict) if it is no longer
+    # that; left out, the edit applies to the schedule as it is now
+    edit_version: int | None = Field(default=None, ge=1)
 
     _name = field_validator('name')(classmethod(lambda cls, v: v if v is None else _stripped(v)))
 
@@ -124,6 +130,7 @@ class SchedulePublic(SQLModel):
     next_fire_at: datetime | None = None  # None while paused
     upcoming: list[datetime] = []  # the next few slots (UTC), for "next firings"
     last_firing: FiringPublic | None = None
+    edit_version: int  # what an edit names to be refused if another changed the schedule meanwhile
     created_at: datetime
     updated_at: datetime
 

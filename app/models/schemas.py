@@ -116,6 +116,9 @@ class ProjectUpdate(SQLModel):
     auto_retry_on: list[str] | None = None
     protected_branches: list[str] | None = None  # null: the base branch alone
     approval_required: bool | None = None  # runs of protected branches by non-operators wait for an operator
+    # the project's `edit_version` as the editor read it: the edit is refused (409 edit_conflict) if it is no longer
+    # that; left out, the edit applies to the project as it is now
+    edit_version: int | None = Field(default=None, ge=1)
 
     _runs_on = field_validator('runs_on')(classmethod(lambda cls, v: v if v is None else normalise_labels(v)))
     _source = field_validator('issue_source')(classmethod(lambda cls, v: check_issue_source(v)))
@@ -186,6 +189,7 @@ class ProjectPublic(ProjectBase):
     repository_notice: str | None = None
     on_push: OnPush | None = None  # push rules (docs/triggers.md)
     has_hook_secret: bool = False  # the forge webhook's secret is set (never answered after it was made)
+    edit_version: int  # what an edit names to be refused if another changed the settings meanwhile
     created_at: datetime
     updated_at: datetime
 

@@ -159,6 +159,10 @@ class Project(ProjectBase, table=True):
     cache_generation: int = Field(default=0, sa_column_kwargs={'server_default': '0'})
     caches_cleared_at: datetime | None = None
     auto_retry_since: datetime | None = None  # its automatic retries apply to runs made since (None: since ever)
+    # 1 when made, one more at each edit of its settings that changes something (PATCH; not the AFK loop's or the
+    # sweep's own bookkeeping): an edit names the version it read and is refused (409 edit_conflict) when another
+    # changed the settings meanwhile (services/projects/manage.py)
+    edit_version: int = Field(default=1, sa_column_kwargs={'server_default': '1'})
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
 

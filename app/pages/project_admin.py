@@ -4,6 +4,7 @@ messages beside their boxes, a refused delete (409 while runs are active) says s
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from nicegui import ui
@@ -17,8 +18,9 @@ from app.pages.repository_settings import stored_text
 from app.pages.signin import signed_in
 from app.pages.theme import frame
 from app.pages.variables_panel import variables_panel
-from app.pages.widgets import correlation_chip, error_notice
+from app.pages.widgets import correlation_chip, error_notice, reload_button
 from app.state import connection
+from app.state.edit_conflict import after_own_save, conflict_text, edit_body, is_edit_conflict
 from app.state.error_text import in_words
 from app.state.form_problems import delete_refusal, field_errors
 from app.state.me import is_operator, who_am_i
@@ -26,6 +28,8 @@ from app.state.project_form import FIELDS, ProjectDraft, create_body, draft_from
 from app.state.text import shown
 
 READONLY_NOTE = 'Only operators can change settings.'
+EDIT_VERSION = 'edit_version'  # what a project's edit names to be refused if another changed it meanwhile
+Action = Callable[[], Awaitable[None]]
 
 
 class Outcome:
@@ -34,12 +38,17 @@ class Outcome:
     def __init__(self) -> None:
         self.box = ui.column().classes('w-full gap-1').props('aria-live=polite data-testid=form-result')
 
-    def failed(self, text: str, exc: ApiError | None = None) -> None:
+    def failed(self, text: str, exc: ApiError | None = None, *, reload: Action | None = None) -> None:
+        """`reload`: what Reload beside the words does (an edit_conflict's)."""
         self.box.clear()
         with self.box, ui.element('div').classes('w-full rb-banner rb-banner-red').props('role=alert'):
             ui.label(text).props('data-testid=form-error')
-            if exc is not None:
-                correlation_chip(exc.correlation_id, f'HTTP {exc.status} {exc.error}')
+            if exc is not None or reload is not None:
+                with ui.row().classes('items-center gap-2'):
+                    if exc is not None:
+                        correlation_chip(exc.correlation_id, f'HTTP {exc.status} {exc.error}')
+                    if reload is not None:
+                        reload_button(reload, 'settings-reload')
 
     def done(self, text: str) -> None:
         self.box.clear()
@@ -128,9 +137,12 @@ async def project_settings_page(project_id: str) -> None:
             ui.label('/ Settings').classes('text-xl font-bold').props('role=heading aria-level=1')
         if not operator:
             not_for_builders(READONLY_NOTE)
+        # the project as the form was filled with it (opened, read again by Reload, or as its own saves left it):
+        # what Save compares the form with, and whose edit version it names
         state: dict[str, Any] = {'project': project}
-        stored = project.get('credentials_kind') if project.get('has_credentials') else None
-        view = ProjectFormView(draft_from(project), new=False, readonly=not operator, stored_credentials=stored)
+        view = ProjectFormView(
+            draft_from(project), new=False, readonly=not operator, stored_credentials=stored_kind(project)
+        )
         if not operator:
             variables_panel(project, readonly=True)
             push_panel(project, readonly=True)
@@ -139,8 +151,28 @@ async def project_settings_page(project_id: str) -> None:
             return
         outcome = Outcome()
 
+        def own_save(answer: dict[str, Any]) -> None:
+            """A panel of this page saved a setting of its own: the form's next Save names the version that made."""
+            state['project'] = after_own_save(state['project'], answer, EDIT_VERSION)
+
+        async def reload() -> None:
+            try:
+                now = await connection.client().get_project(project_id)
+            except ApiError as exc:
+                outcome.failed(in_words(exc, 'read the settings again'), exc, reload=reload)
+                return
+            state['project'] = now
+            view.fill(draft_from(now), stored_kind(now))
+            outcome.clear()
+            ui.notify(
+                f'The form shows “{shown(now["name"])}” as it is now: make your change again, then Save.',
+                position='bottom',
+                timeout=4000,
+            )
+
         async def save() -> None:
-            body, problems = update_body(view.draft(), state['project'])
+            read = state['project']
+            body, problems = update_body(view.draft(), read)
             view.show_errors(problems)
             if problems:
                 outcome.failed('Check the fields marked in red.')
@@ -151,28 +183,35 @@ async def project_settings_page(project_id: str) -> None:
             button.disable()
             button.props('loading')
             try:
-                saved = await connection.client().update_project(project_id, body)
+                saved = await connection.client().update_project(project_id, edit_body(read, body, EDIT_VERSION))
             except ApiError as exc:
-                refused(view, outcome, exc, 'save the settings')
+                if is_edit_conflict(exc.status, exc.error):  # what was typed stays until Reload
+                    view.show_errors({})
+                    outcome.failed(conflict_text(shown(read['name']), 'project'), exc, reload=reload)
+                else:
+                    refused(view, outcome, exc, 'save the settings')
                 return
             finally:
                 button.enable()
                 button.props(remove='loading')
-            state['project'] = saved
+            own_save(saved)
             view.forget_secrets()
             view.credentials.value = 'keep'
             view.source_has_token = bool((saved.get('issue_source') or {}).get('token'))
-            view.stored_label.text = stored_text(
-                saved.get('credentials_kind') if saved.get('has_credentials') else None
-            )
+            view.stored_label.text = stored_text(stored_kind(saved))
             outcome.done(saved_text(body))
 
         button = ui.button('Save', icon='save', on_click=save).props('data-testid=save-settings').classes('rb-tap')
-        variables_panel(project, readonly=False)
-        push_panel(project, readonly=False)
+        variables_panel(project, readonly=False, saved=own_save)
+        push_panel(project, readonly=False, saved=own_save)
         await badges_panel(project_id, readonly=False)
         await caches_panel(project_id)
         danger_zone(project)
+
+
+def stored_kind(project: dict[str, Any]) -> str | None:
+    """The kind of git credentials the project has stored (never the secret), None for none."""
+    return project.get('credentials_kind') if project.get('has_credentials') else None
 
 
 def danger_zone(project: dict[str, Any]) -> None:

@@ -229,6 +229,43 @@ class ProjectFormView:
             .classes('mt-4')
         )  # below the cap's hint, two lines on a phone
 
+    def fill(self, draft: ProjectDraft, stored_credentials: str | None) -> None:
+        """Show `draft` in place of what the boxes hold (Reload: the project as it is now), its stored credentials'
+        kind beside them; the secret boxes are emptied and the messages beside the boxes cleared."""
+        self.show_errors({})
+        self.mode.value = draft.command_mode  # first: switching the mode rewrites the command box, set next
+        self.command.value = draft.command
+        for box, value in (
+            (self.name, draft.name),
+            (self.repository, draft.repository),
+            (self.base_branch, draft.base_branch),
+            (self.boxes['depth_levels'], draft.depth_levels),
+            (self.boxes['target_frameworks'], draft.target_frameworks),
+            (self.boxes['runs_on'], draft.runs_on),
+            (self.concurrency, draft.max_concurrent_runs),
+            (self.budget, draft.run_budget),
+            (self.ttl, draft.queued_ttl),
+            (self.auto_retry, draft.auto_retry),
+            (self.auto_retry_on, list(draft.auto_retry_on)),
+            (self.log_retention, draft.log_retention),
+            (self.run_memory, draft.run_memory),
+            (self.run_cpus, draft.run_cpus),
+            (self.kind, draft.source_kind),
+            (self.cost_cap, draft.afk_cost_cap),
+            (self.cap_stops, draft.afk_cost_cap_stops_runs),
+            (self.credentials, draft.credentials),
+        ):
+            box.value = value
+        for key, box in self.source.items():
+            box.value = draft.source.get(key, '')
+        self.source_extra, self.source_has_token = dict(draft.source_extra), draft.source_has_token
+        hint = 'A token is stored (never shown): leave empty to keep it' if draft.source_has_token else ''
+        attrs(self.source_token, {'hint': hint})
+        self.stored_credentials = stored_credentials
+        self.stored_label.text = stored_text(stored_credentials)
+        self.forget_secrets()
+        self.username.value = ''
+
     def draft(self) -> ProjectDraft:
         """What the boxes hold now."""
         return ProjectDraft(

@@ -4,6 +4,7 @@ shown once). Every rule is the server's: a refused save shows the 422's message.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from nicegui import ui
@@ -15,7 +16,11 @@ from app.state import connection
 from app.state.push_rules import hook_url, push_body, push_draft, rules_summary
 
 
-def push_panel(project: dict[str, Any], *, readonly: bool) -> None:
+def push_panel(
+    project: dict[str, Any], *, readonly: bool, saved: Callable[[dict[str, Any]], None] | None = None
+) -> None:
+    """`saved`: told the project as the server answers each save of the push rules made here (the page's form then
+    knows the edit version its own page moved)."""
     project_id = project['id']
     state: dict[str, Any] = {'project': project}
     draft = push_draft(project)
@@ -81,13 +86,15 @@ def push_panel(project: dict[str, Any], *, readonly: bool) -> None:
                 attrs(branches.props('error'), {'error-message': problems['branches']})
                 return
             try:
-                saved = await connection.client().update_project(project_id, body)
+                answer = await connection.client().update_project(project_id, body)
             except ApiError as exc:
                 failed(exc, 'save the push rules')
                 return
-            state['project'] = saved
-            summary.text = rules_summary(saved)
+            state['project'] = answer
+            summary.text = rules_summary(answer)
             said('Saved the push rules.')
+            if saved is not None:
+                saved(answer)
 
         address = hook_url(connection.base_url(), project_id)
         with ui.column().classes('w-full gap-1 mt-2').props('data-testid=hook-box'):

@@ -11,8 +11,9 @@ from zoneinfo import available_timezones
 from nicegui import background_tasks, ui
 
 from app.client import ApiError
-from app.pages.widgets import correlation_chip
+from app.pages.widgets import correlation_chip, reload_button
 from app.state import connection
+from app.state.edit_conflict import conflict_text, edit_body, is_edit_conflict
 from app.state.error_text import in_words
 from app.state.form_problems import GENERAL, field_errors
 from app.state.run_form import parse_variables, variables_text
@@ -25,6 +26,7 @@ from app.state.schedules_view import (
     form_body,
     preview_text,
 )
+from app.state.text import shown
 
 Saved = Callable[[dict[str, Any]], Awaitable[None]]
 _ZONES: list[str] = []
@@ -54,7 +56,13 @@ async def open_schedule_form(project: dict[str, Any], saved: Saved, schedule: di
     }
     if current['branch'] not in branches:
         branches.insert(0, current['branch'])
-    with ui.dialog() as dialog, ui.card().classes('w-full max-w-xl gap-2').props('data-testid=schedule-form'):
+    # in the page's layout, not in the schedule's card: a live redraw of the cards (a firing, another operator's
+    # change) would delete the dialog and what was typed
+    with (
+        ui.context.client.layout,
+        ui.dialog() as dialog,
+        ui.card().classes('w-full max-w-xl gap-2').props('data-testid=schedule-form'),
+    ):
         title = f'Edit schedule “{schedule["name"]}”' if schedule else 'New schedule'
         ui.label(title).classes('text-lg font-bold').props('role=heading aria-level=2 dir=auto')
         boxes: dict[str, Any] = {
@@ -122,6 +130,31 @@ async def open_schedule_form(project: dict[str, Any], saved: Saved, schedule: di
         boxes['timezone'].on_value_change(lambda _: background_tasks.create(show_preview(), name='cron-preview'))
         background_tasks.create(show_preview(), name='cron-preview')
         message = ui.column().classes('w-full')
+        # the schedule as the boxes were filled with it (opened, or read again by Reload): what Save compares the
+        # boxes with, and whose edit version it names
+        read = dict(current)
+
+        async def reload() -> None:
+            assert schedule is not None  # offered for an edit only
+            try:
+                now = await connection.client().get_schedule(project['id'], schedule['id'])
+            except ApiError as exc:
+                _show_problem(boxes, message, exc, doing='read the schedule again', reload=reload)
+                return
+            read.clear()
+            read.update(now)
+            for name, box in boxes.items():
+                value = variables_text(now.get('variables')) if name == 'variables' else now[name]
+                if isinstance(box, ui.select) and value not in box.options:  # a branch made since the form opened
+                    box.set_options([value, *box.options], value=value)
+                else:
+                    box.value = value
+            _show_problem(boxes, message, None)
+            ui.notify(
+                f'The form shows “{shown(now["name"])}” as it is now: make your change again, then Save.',
+                position='bottom',
+                timeout=4000,
+            )
 
         async def save() -> None:
             parsed, problem = parse_variables(variables.value or '')
@@ -132,11 +165,24 @@ async def open_schedule_form(project: dict[str, Any], saved: Saved, schedule: di
             client = connection.client()
             try:
                 if schedule:
-                    answer = await client.update_schedule(project['id'], schedule['id'], changes(schedule, body))
+                    edited = changes(read, body)
+                    if not edited:  # nothing sent: the schedule stays as it is (whoever changed it meanwhile)
+                        dialog.close()
+                        return
+                    answer = await client.update_schedule(
+                        project['id'], schedule['id'], edit_body(read, edited, 'edit_version')
+                    )
                 else:
                     answer = await client.create_schedule(project['id'], body)
             except ApiError as exc:
-                _show_problem(boxes, message, exc)
+                conflict = is_edit_conflict(exc.status, exc.error)
+                _show_problem(
+                    boxes,
+                    message,
+                    exc,
+                    general=conflict_text(shown(read['name']), 'schedule') if conflict else None,
+                    reload=reload if conflict else None,
+                )
                 return
             dialog.close()
             await saved(answer)
@@ -144,20 +190,38 @@ async def open_schedule_form(project: dict[str, Any], saved: Saved, schedule: di
         with ui.row().classes('w-full justify-end gap-2'):
             ui.button('Cancel', on_click=dialog.close).props('flat').classes('rb-tap')
             ui.button('Save', icon='save', on_click=save).props('data-testid=save-schedule').classes('rb-tap')
+    dialog.on('hide', dialog.delete)  # in the layout, a closed one would stay until the page goes
     dialog.open()
 
 
-def _show_problem(boxes: dict[str, Any], message: ui.column, exc: ApiError) -> None:
+def _show_problem(
+    boxes: dict[str, Any],
+    message: ui.column,
+    exc: ApiError | None,
+    *,
+    doing: str = 'save the schedule',
+    general: str | None = None,
+    reload: Callable[[], Awaitable[None]] | None = None,
+) -> None:
+    """Show `exc` beside the box it names, else in words with its correlation id above the buttons (`general`: those
+    words, instead of the usual ones; `reload`: what Reload beside them does); None clears what an earlier refusal
+    showed. What the person typed stays."""
     for box in boxes.values():
         if hasattr(box, 'error'):
             box.error = None
-    errors = field_errors(exc.status, exc.body, SCHEDULE_FIELDS, conflict_field='name') if exc.status < 500 else {}
-    for name, text in errors.items():
-        if name in boxes and hasattr(boxes[name], 'error'):
-            boxes[name].error = text
-    general = errors.get(GENERAL) or errors.get('catch_up') or ('' if errors else in_words(exc, 'save the schedule'))
     message.clear()
+    if exc is None:
+        return
+    errors = {}
+    if general is None:
+        errors = field_errors(exc.status, exc.body, SCHEDULE_FIELDS, conflict_field='name') if exc.status < 500 else {}
+        for name, text in errors.items():
+            if name in boxes and hasattr(boxes[name], 'error'):
+                boxes[name].error = text
+        general = errors.get(GENERAL) or errors.get('catch_up') or ('' if errors else in_words(exc, doing))
     if general:
-        with message, ui.row().classes('items-center gap-2').props('role=alert'):
+        with message, ui.row().classes('items-center gap-2').props('role=alert data-testid=schedule-problem'):
             ui.label(general).classes('text-negative text-sm')
             correlation_chip(exc.correlation_id, f'HTTP {exc.status} {exc.error}')
+            if reload is not None:
+                reload_button(reload, 'schedule-reload')

@@ -5,6 +5,7 @@ operators add, replace and remove."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from nicegui import ui
@@ -21,8 +22,14 @@ def _when(stamp: str | None) -> str:
     return (stamp or '')[:16].replace('T', ' ')
 
 
-def variables_panel(project: dict[str, Any], *, readonly: bool) -> None:
+Saved = Callable[[dict[str, Any]], None]
+
+
+def variables_panel(project: dict[str, Any], *, readonly: bool, saved: Saved | None = None) -> None:
+    """`saved`: told the project as the server answers each change of the protected branches, approvals or network
+    made here (the page's form then knows the edit version its own page moved)."""
     project_id = project['id']
+    told = saved or (lambda _: None)
     with ui.column().classes('w-full gap-2 mt-4').props('data-testid=variables-panel'):
         ui.label('Variables and secrets').classes('text-lg font-medium').props('role=heading aria-level=2')
         ui.label(
@@ -131,10 +138,13 @@ def variables_panel(project: dict[str, Any], *, readonly: bool) -> None:
                 async def save_branches() -> None:
                     patterns = [part.strip() for part in (branches.value or '').split(',') if part.strip()]
                     try:
-                        await connection.client().update_project(project_id, {'protected_branches': patterns or None})
+                        answer = await connection.client().update_project(
+                            project_id, {'protected_branches': patterns or None}
+                        )
                     except ApiError as exc:
                         failed(exc, 'save the protected branches')
                         return
+                    told(answer)
                     said(
                         f'Protected branches: {", ".join(patterns)}.'
                         if patterns
@@ -148,10 +158,13 @@ def variables_panel(project: dict[str, Any], *, readonly: bool) -> None:
 
                 async def approval_changed() -> None:
                     try:
-                        await connection.client().update_project(project_id, {'approval_required': approval.value})
+                        answer = await connection.client().update_project(
+                            project_id, {'approval_required': approval.value}
+                        )
                     except ApiError as exc:
                         failed(exc, 'change the approvals')
                         return
+                    told(answer)
                     said(
                         "A builder's run of a protected branch now waits for an operator's approval."
                         if approval.value
@@ -168,10 +181,11 @@ def variables_panel(project: dict[str, Any], *, readonly: bool) -> None:
 
             async def network_changed() -> None:
                 try:
-                    await connection.client().update_project(project_id, {'network': network.value})
+                    answer = await connection.client().update_project(project_id, {'network': network.value})
                 except ApiError as exc:
                     failed(exc, 'change the network')
                     return
+                told(answer)
                 said(f'Runs start with {NETWORKS[network.value].lower()} from now on.')
 
             network.on_value_change(lambda _: network_changed())

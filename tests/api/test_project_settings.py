@@ -1,17 +1,20 @@
 """What the Settings page relies on, on every backend: a forge token is never shown, and sending its mask back
 (any change of the issue source made without retyping the token) keeps the stored token; the audit log names
-the change without the token."""
+the change without the token. An edit made on the settings as they were read is refused (409 edit_conflict,
+nothing saved) when another operator changed them since, also when the two saves race."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 from sqlmodel import Session
 
 from app.models import Project
-from tests.helpers.api import QUEUED, Api, serving
+from tests.helpers.api import QUEUED, Api, assert_problem, serving
 
 FORGE = {'kind': 'gitea', 'api_url': 'http://127.0.0.1:9/api/v1', 'owner': 'team', 'repo': 'svc'}
 
@@ -87,3 +90,60 @@ def test_a_forge_token_goes_only_where_it_was_given_and_no_server_variable_is_re
     redirected = api.client.patch('/api/projects/proj', json={'issue_source': moved})
     assert redirected.status_code == 422 and 'give the token again' in redirected.json()['detail']
     assert _stored_source(api) == {**FORGE, 'token': 's3cret'}
+
+
+def test_an_edit_made_on_an_older_edit_version_is_refused_with_nothing_saved(api) -> None:  # noqa: ANN001
+    """Two operators open the project's settings (edit version 1); the first saves; the second's save names the
+    version it read and is a 409 edit_conflict instead of silently undoing the first's."""
+    assert api.project['edit_version'] == 1
+    first = api.client.patch('/api/projects/proj', json={'name': 'Mine', 'edit_version': 1})
+    assert first.status_code == 200 and first.json()['edit_version'] == 2, first.text
+
+    second = api.client.patch(
+        '/api/projects/proj', json={'name': 'Theirs', 'max_concurrent_runs': 5, 'edit_version': 1}
+    )
+    problem = assert_problem(second, 409, 'edit_conflict')
+    assert problem['current_version'] == 2 and problem['field'] == 'edit_version'
+    assert 'Project “Mine” was changed by someone else since you read it (version 1, now 2)' in problem['detail']
+    now = api.client.get('/api/projects/proj').json()
+    assert (now['name'], now['max_concurrent_runs'], now['edit_version']) == ('Mine', 2, 2)
+    audited = api.client.get('/api/audit', params={'action': 'project.updated'}).json()['items']
+    assert [e['details']['changed'] for e in audited] == [{'name': 'Mine'}]  # the refused one: none
+
+    # read again, the same edit is saved; a change to nothing (with or without the version) leaves it as it is, and
+    # writes and records nothing
+    again = api.client.patch('/api/projects/proj', json={'name': 'Theirs', 'max_concurrent_runs': 5, 'edit_version': 2})
+    assert again.status_code == 200 and again.json()['edit_version'] == 3, again.text
+    same = api.client.patch('/api/projects/proj', json={'name': 'Theirs', 'max_concurrent_runs': 5, 'edit_version': 3})
+    assert same.status_code == 200 and same.json()['edit_version'] == 3
+    assert api.client.patch('/api/projects/proj', json={'credentials': None}).json()['edit_version'] == 3  # had none
+    assert len(api.client.get('/api/audit', params={'action': 'project.updated'}).json()['items']) == 2
+    # what is no one's edit of the settings leaves it too: a cache clear, the AFK loop switched on
+    assert api.client.post('/api/projects/proj/caches/clear').status_code == 200
+    assert api.client.post('/api/afk/auto/proj', json={'enabled': True}).json()['edit_version'] == 3
+    # an edit without the version applies to the project as it is now, and moves it on
+    assert api.client.patch('/api/projects/proj', json={'network': 'none'}).json()['edit_version'] == 4
+    assert_problem(api.client.patch('/api/projects/proj', json={'name': 'x', 'edit_version': 3}), 409, 'edit_conflict')
+    for bad in (0, -1, 'two', None):
+        refused = api.client.patch('/api/projects/proj', json={'name': 'x', 'edit_version': bad})
+        assert assert_problem(refused, 422, 'validation')['field'] == 'edit_version', bad
+    assert api.client.get('/api/projects/proj').json()['name'] == 'Theirs'
+
+
+def test_of_two_settings_edits_saved_at_once_on_one_version_exactly_one_is_saved(api) -> None:  # noqa: ANN001
+    """The edit version moves only from the one the saving transaction read: two saves racing on version 1 (two
+    servers, or two tabs) cannot both pass its check and both be written."""
+    start = threading.Barrier(2)
+
+    def save(name: str) -> int:
+        with api.server.client() as client:
+            start.wait()
+            return client.patch('/api/projects/proj', json={'name': name, 'edit_version': 1}).status_code
+
+    with ThreadPoolExecutor(2) as pool:
+        codes = sorted(pool.map(save, ['first', 'second']))
+    assert codes == [200, 409]
+    now = api.client.get('/api/projects/proj').json()
+    assert now['edit_version'] == 2 and now['name'] in ('first', 'second')
+    audited = api.client.get('/api/audit', params={'action': 'project.updated'}).json()['items']
+    assert [e['details']['changed']['name'] for e in audited] == [now['name']]

@@ -1,12 +1,15 @@
 """Schedules over HTTP and their firing, on every backend: CRUD with its validation, exactly one run per slot
 with two servers (also at once, also across a restart and a server that died mid-firing), the catch-up
-policies, and refusals recorded as skipped firings. The sweep takes `now`, so a test fires the slot it means
+policies, and refusals recorded as skipped firings. An edit made on the schedule as it was read is refused (409
+edit_conflict, nothing saved) when another operator edited it since, also when the two saves race; a firing, a
+pause or a resume is no one's edit and refuses none. The sweep takes `now`, so a test fires the slot it means
 without waiting for the clock (the servers' own sweeps are slowed down to stay out of the way)."""
 
 from __future__ import annotations
 
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -122,6 +125,69 @@ def test_only_operators_change_schedules_and_names_are_unique(api) -> None:  # n
     assert_problem(builder.post(f'/api/projects/proj/schedules/{schedule["id"]}/pause'), 403, 'forbidden')
     stranger = api.server.client(add_user(api.server, team='other', role=Role.operator, name='eve'))
     assert_problem(stranger.get(f'/api/projects/proj/schedules/{schedule["id"]}'), 404, 'not_found')
+
+
+def test_an_edit_made_on_an_older_edit_version_is_refused_and_a_firing_is_no_edit(settings_factory, repo) -> None:  # noqa: ANN001
+    with serving(settings_factory(**QUIET), repo) as api:
+        schedule = create(api.client)
+        path = f'/api/projects/proj/schedules/{schedule["id"]}'
+        assert schedule['edit_version'] == 1
+        # a firing, a pause and a resume move the sweep's own version, not the edit version: an edit made on the
+        # schedule as read before them is saved
+        [fired] = sweeper(api.server).sweep(now=slot_of(schedule) + timedelta(seconds=1))
+        assert fired.run_id
+        assert api.client.post(path + '/pause').json()['edit_version'] == 1
+        assert api.client.post(path + '/resume').json()['edit_version'] == 1
+        first = api.client.patch(path, json={'branch': 'feature/a', 'edit_version': 1})
+        assert first.status_code == 200 and first.json()['edit_version'] == 2, first.text
+
+        # another operator's save on the version they read before the first's: refused, nothing saved
+        second = api.client.patch(path, json={'cron': '0 * * * *', 'name': 'theirs', 'edit_version': 1})
+        problem = assert_problem(second, 409, 'edit_conflict')
+        assert problem['current_version'] == 2 and problem['field'] == 'edit_version'
+        said = 'Schedule “every minute” was changed by someone else since you read it (version 1, now 2)'
+        assert said in problem['detail']
+        now = api.client.get(path).json()
+        assert (now['cron'], now['name'], now['branch'], now['edit_version']) == (
+            '* * * * *',
+            'every minute',
+            'feature/a',
+            2,
+        )
+        audited = api.client.get('/api/audit', params={'action': 'schedule.updated'}).json()['items']
+        assert [e['details']['changed'] for e in audited] == [{'branch': 'feature/a'}]  # the refused one: none
+
+        # a change to nothing (the cron as stored, spaced otherwise) leaves the version, and records nothing
+        same = api.client.patch(path, json={'branch': 'feature/a', 'cron': '*  * * *  *', 'edit_version': 2})
+        assert same.status_code == 200 and same.json()['edit_version'] == 2, same.text
+        again = api.client.patch(path, json={'cron': '0 * * * *', 'edit_version': 2})
+        assert again.status_code == 200 and again.json()['edit_version'] == 3, again.text
+        # without the version, an edit applies to the schedule as it is now, and moves it on
+        assert api.client.patch(path, json={'catch_up': 'skip'}).json()['edit_version'] == 4
+        assert len(api.client.get('/api/audit', params={'action': 'schedule.updated'}).json()['items']) == 3
+        assert_problem(api.client.patch(path, json={'name': 'x', 'edit_version': 3}), 409, 'edit_conflict')
+        for bad in (0, -1, 'two', None):
+            refused = api.client.patch(path, json={'name': 'x', 'edit_version': bad})
+            assert assert_problem(refused, 422, 'validation')['field'] == 'edit_version', bad
+
+
+def test_of_two_schedule_edits_saved_at_once_on_one_version_exactly_one_is_saved(api) -> None:  # noqa: ANN001
+    schedule = create(api.client)
+    path = f'/api/projects/proj/schedules/{schedule["id"]}'
+    start = threading.Barrier(2)
+
+    def save(name: str) -> int:
+        with api.server.client() as client:
+            start.wait()
+            return client.patch(path, json={'name': name, 'edit_version': 1}).status_code
+
+    with ThreadPoolExecutor(2) as pool:
+        codes = sorted(pool.map(save, ['first', 'second']))
+    assert codes == [200, 409]
+    now = api.client.get(path).json()
+    assert now['edit_version'] == 2 and now['name'] in ('first', 'second')
+    audited = api.client.get('/api/audit', params={'action': 'schedule.updated'}).json()['items']
+    assert [e['details']['changed'] for e in audited] == [{'name': now['name']}]
 
 
 def test_a_schedule_by_its_id_alone_for_its_team_only(api) -> None:  # noqa: ANN001

@@ -45,6 +45,21 @@ def test_projects_add_edit_show_list(settings_factory, repo_factory) -> None:
         assert duplicate.code == 3 and 'conflict' in duplicate.stderr
         no_change = cli('projects', 'edit', 'tools')
         assert no_change.code == 2
+
+        # --if-version: the edit version read; changed by someone else since, nothing is saved and the exit code is 3
+        read = shown['edit_version']
+        assert edited.stdout.strip().endswith(f'(edit version {read}).'), edited.stdout
+        with server.client() as api:
+            assert api.patch('/api/projects/tools', json={'name': 'Theirs'}).is_success
+        stale = cli('projects', 'edit', 'tools', '--name', 'Mine', '--if-version', str(read))
+        assert stale.code == 3 and stale.stdout == ''
+        said = ' '.join(stale.stderr.split())
+        assert f'was changed by someone else since you read it (version {read}, now {read + 1})' in said, said
+        assert '(HTTP 409 edit_conflict)' in said and 'Correlation id: ' in said
+        assert cli('projects', 'show', 'tools', '--json').json()['name'] == 'Theirs'
+        current = cli('projects', 'edit', 'tools', '--name', 'Mine', '--if-version', str(read + 1), '--json')
+        assert current.code == 0 and current.json()['edit_version'] == read + 2, current.stderr
+        assert current.json()['name'] == 'Mine'
         bad_repo = cli('projects', 'add', '--id', 'gone', '--repository', '/nonexistent/repo', '--command', 'true')
         assert bad_repo.code == 2 and 'repository' in bad_repo.stderr
 

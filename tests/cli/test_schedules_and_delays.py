@@ -39,6 +39,19 @@ def test_schedules_add_list_edit_pause_resume_history_remove(settings_factory, r
 
         edited = cli('schedules', 'edit', sid, '-p', 'proj', '--cron', '* * * * *', '--catch-up', 'skip')
         assert edited.code == 0 and 'changed' in edited.stdout, edited.stderr
+        assert edited.stdout.strip().endswith('(edit version 2).'), edited.stdout
+
+        # --if-version: the edit version read; edited by someone else since, nothing is saved and the exit code is 3
+        with server.client() as api:
+            assert api.patch(f'/api/projects/proj/schedules/{sid}', json={'name': 'theirs'}).is_success
+        stale = cli('schedules', 'edit', sid, '--name', 'mine', '--if-version', '2')
+        assert stale.code == 3 and stale.stdout == ''
+        said = ' '.join(stale.stderr.split())
+        assert 'Schedule “theirs” was changed by someone else since you read it (version 2, now 3)' in said, said
+        assert '(HTTP 409 edit_conflict)' in said and 'Correlation id: ' in said
+        assert cli('schedules', 'list', 'proj', '--json').json()[0]['name'] == 'theirs'
+        current = cli('schedules', 'edit', sid, '--name', 'mine', '--if-version', '3', '--json')
+        assert current.code == 0 and current.json()['edit_version'] == 4, current.stderr
         paused = cli('schedules', 'pause', sid, '-p', 'proj')
         assert paused.code == 0 and 'paused' in paused.stdout
         resumed = cli('schedules', 'resume', sid, '-p', 'proj', '--json')

@@ -1,8 +1,9 @@
 """Projects, people and tokens in the UI, in real Chromium, on a server where each browser signs in with its own
-token: an operator creates a project (after the server refused a bad id, beside the id box), changes its
-limits, cannot delete it while a run is active (said in words) and then can; a builder sees the settings
-read-only (but may clear the run caches) and no New project; an operator adds a person and creates a token
-that is shown once, works, is revoked in the UI and is refused from then on."""
+token: an operator creates a project (after the server refused a bad id, beside the id box), changes its limits (a
+save on settings another tab changed meanwhile is refused in words, with Reload), cannot delete it while a run is
+active (said in words) and then can; a builder sees the settings read-only (but may clear the run caches) and no New
+project; an operator adds a person and creates a token that is shown once, works, is revoked in the UI and is
+refused from then on."""
 
 from __future__ import annotations
 
@@ -84,6 +85,47 @@ def test_an_operator_creates_a_project_then_changes_its_limits(page: Page, serve
     expect(page.get_by_test_id('field-run_budget_seconds')).to_have_value('1h30m')
     page.set_viewport_size({'width': 1200, 'height': 1500})  # the whole form
     screenshot(page, 'project-settings.png')
+
+    # the settings saved in another tab meanwhile: this tab's Save is refused in words (nothing saved, what was typed
+    # stays) with Reload, which fills the form with the project as it is now; saved on that, the change is kept
+    other = page.context.new_page()
+    try:
+        other.goto(server.url + '/projects/web-app/settings')
+        other.get_by_test_id('field-name').fill('Web App (prod)')
+        other.get_by_test_id('save-settings').click()
+        expect(other.get_by_test_id('form-saved')).to_have_text('Saved name.')
+    finally:
+        other.close()
+    limit.fill('7')
+    page.get_by_test_id('save-settings').click()
+    result = page.get_by_test_id('form-result')
+    expect(result.get_by_test_id('form-error')).to_have_text(
+        'Could not save “Web App”: someone else changed this project since you opened it (another operator, or another '
+        'tab). Nothing was saved. Reload shows it as it is now; then make your change again.'
+    )
+    expect(result.locator('[data-correlation-id]')).not_to_have_attribute('data-correlation-id', '')
+    expect(limit).to_have_value('7')
+    expect(page.get_by_test_id('field-name')).to_have_value('Web App')
+    with server.api() as api:
+        theirs = api.get('/api/projects/web-app').json()
+    assert (theirs['name'], theirs['max_concurrent_runs']) == ('Web App (prod)', 5)
+    result.scroll_into_view_if_needed()
+    screenshot(page, 'project-settings-edit-conflict.png')
+    result.get_by_test_id('settings-reload').click()
+    expect(page.get_by_test_id('field-name')).to_have_value('Web App (prod)')
+    expect(limit).to_have_value('5')
+    expect(page.get_by_test_id('field-run_budget_seconds')).to_have_value('1h30m')
+    expect(result.get_by_test_id('form-error')).to_have_count(0)
+    limit.fill('7')
+    # a setting this page's own panel saves meanwhile does not make the form's next Save a conflict
+    page.get_by_test_id('approval-required').click()
+    expect(page.get_by_test_id('variables-saved')).to_contain_text("now waits for an operator's approval")
+    page.get_by_test_id('save-settings').click()
+    expect(page.get_by_test_id('form-saved')).to_have_text('Saved max concurrent runs.')
+    with server.api() as api:
+        kept = api.get('/api/projects/web-app').json()
+    assert (kept['name'], kept['max_concurrent_runs'], kept['approval_required']) == ('Web App (prod)', 7, True)
+    assert kept['edit_version'] == theirs['edit_version'] + 2  # the panel's change, then the form's
 
 
 def test_a_command_with_a_space_inside_an_argument_reopens_as_the_line_typed(page: Page, server: SignInServer) -> None:

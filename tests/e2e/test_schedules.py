@@ -1,6 +1,7 @@
 """Schedules, delayed runs and queued TTLs in real Chromium: an operator creates a schedule and sees its next
-firing (on the schedules page and the project card) and a firing in its history; a delayed run shows
-`delayed` with its time and is cancelled; a run that waited past its TTL shows `expired` and why."""
+firing (on the schedules page and the project card) and a firing in its history, and an edit of a schedule another
+operator changed meanwhile is refused in words, with Reload; a delayed run shows `delayed` with its time and is
+cancelled; a run that waited past its TTL shows `expired` and why."""
 
 from __future__ import annotations
 
@@ -96,6 +97,44 @@ def test_an_operator_schedules_runs_and_sees_the_next_and_past_firings(page: Pag
     page.get_by_test_id('pause').click()
     expect(page.locator('[data-schedule]')).to_have_attribute('data-paused', 'true')
     expect(page.locator('[data-field=next]')).to_have_text('paused')
+
+    # edited by another operator while the dialog is open: the card follows, the dialog and what was typed stay;
+    # Save is refused in words (nothing saved) with Reload, which shows the schedule as it is now; saved on that, the
+    # change is kept
+    page.get_by_test_id('edit').click()
+    name = form.locator('input[data-field=name]')
+    expect(name).to_have_value('nightly checks')
+    name.fill('weeknights')
+    with env.api() as api:
+        theirs = api.patch(f'/api/projects/alpha/schedules/{schedule_id}', json={'cron': '*/10 * * * *'})
+    assert theirs.status_code == 200, theirs.text
+    expect(card).to_contain_text('*/10 * * * * (UTC)')
+    expect(name).to_have_value('weeknights')
+    form.get_by_test_id('save-schedule').click()
+    problem = form.get_by_test_id('schedule-problem')
+    expect(problem).to_contain_text(
+        'Could not save “nightly checks”: someone else changed this schedule since you opened it'
+    )
+    expect(problem.locator('[data-correlation-id]')).not_to_have_attribute('data-correlation-id', '')
+    expect(name).to_have_value('weeknights')
+    with env.api() as api:
+        assert api.get(f'/api/projects/alpha/schedules/{schedule_id}').json()['name'] == 'nightly checks'
+    screenshot(page, 'schedule-edit-conflict.png')
+    problem.get_by_test_id('schedule-reload').click()
+    expect(form.locator('input[data-field=cron]')).to_have_value('*/10 * * * *')
+    expect(name).to_have_value('nightly checks')
+    expect(problem).to_have_count(0)
+    name.fill('weeknights')
+    form.get_by_test_id('save-schedule').click()
+    expect(form).to_be_hidden()
+    expect(card).to_contain_text('weeknights')
+    with env.api() as api:
+        kept = api.get(f'/api/projects/alpha/schedules/{schedule_id}').json()
+    assert (kept['name'], kept['cron'], kept['edit_version']) == (
+        'weeknights',
+        '*/10 * * * *',
+        theirs.json()['edit_version'] + 1,
+    )
 
 
 def test_a_delayed_run_shows_its_time_and_can_be_cancelled(page: Page, env: Stack) -> None:

@@ -4,12 +4,13 @@ reads: view.py)."""
 from __future__ import annotations
 
 import secrets
+from typing import Any
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, Table, text
 from sqlalchemy.exc import IntegrityError
 
-from app.core.errors import DomainError, forbidden
-from app.infra.db import session_scope
+from app.core.errors import DomainError, edit_conflict, forbidden
+from app.infra.db import compare_and_set, session_scope
 from app.models import (
     CredentialsIn,
     Project,
@@ -26,6 +27,8 @@ from app.services.repositories.issue_sources import is_forge
 from app.services.repositories.repo_url import local_refusal
 from app.services.runs import sql as run_sql
 from app.services.triggers.rules import choice_refusal
+
+_projects: Table = Project.__table__  # type: ignore[attr-defined]
 
 
 def check_repository(facts: ProjectRepository, base_branch: str, repositories: RepositoryAccess | None = None) -> None:
@@ -162,6 +165,11 @@ def update_project(
     data: ProjectUpdate,
     repositories: RepositoryAccess | None = None,
 ) -> None:
+    """Change what `data` names. Only the settings whose value differs from the project's are checked, written and
+    audited; a change to nothing writes nothing (new credentials, and push rules saved again by another operator, who
+    then owns them, are changes). `data.edit_version`, the edit version the editor read: when the project is no
+    longer at it, 409 edit_conflict and nothing is written. The write moves the edit version only from the one this
+    transaction read, so of two edits racing on one version exactly one is saved (the other's is edit_conflict too)."""
     _require_operator(principal)
     changes = data.model_dump(exclude_unset=True)
     with session_scope(engine) as session:
@@ -179,6 +187,9 @@ def update_project(
                 'protected_branches',
             ):
                 raise DomainError(422, 'validation', f'{key} cannot be null', field=key)
+        expected = changes.pop('edit_version', None)
+        if expected is not None and expected != project.edit_version:
+            raise _edit_conflict(project, expected)
         if isinstance(source := changes.get('issue_source'), dict) and source.get('token') == '********':
             kept = (project.issue_source or {}).get('token')  # the answers' mask sent back: keep the stored token
             same_api = source.get('api_url') == (project.issue_source or {}).get('api_url')
@@ -191,10 +202,14 @@ def update_project(
                     field='issue_source',
                 )
             changes['issue_source'] = {k: v for k, v in {**source, 'token': kept}.items() if v is not None}
+        if 'on_push' in changes:
+            check_push_rules(data, project, changes)
+        changes = _differing(project, changes, principal)
+        if not changes:  # nothing to record: the project stays as it was, unaudited
+            return
         if {'auto_retry', 'auto_retry_on'} & set(changes):  # the rule holds for runs made from now on
             project.auto_retry_since = utcnow()
         if 'on_push' in changes:
-            check_push_rules(data, project, changes)
             project.on_push_by = principal.user_id  # the runs pushes start are admitted as this person
         repository = changes.get('repository', project.repository)
         if repository != project.repository:  # an existing local repository stays; setting one is refused
@@ -202,7 +217,8 @@ def update_project(
         if {'repository', 'issue_source'} & set(changes):
             forge.check_target(repository, changes.get('issue_source', project.issue_source))
         base = changes.get('base_branch', project.base_branch)
-        if 'credentials' in changes:
+        new_credentials = 'credentials' in changes
+        if new_credentials:
             credentials = stored_credentials(data.credentials, repositories)
             del changes['credentials']
         else:
@@ -211,7 +227,7 @@ def update_project(
                 'credentials_username': project.credentials_username,
                 'credentials_secret': project.credentials_secret,
             }
-        if {'repository', 'base_branch', 'credentials_kind'} & set(changes) or 'credentials' in data.model_fields_set:
+        if {'repository', 'base_branch'} & set(changes) or new_credentials:
             check_repository(ProjectRepository(project.id, repository, **credentials), base, repositories)
         # what the cap was: the AFK summary replays the day's cost against the cap in force then (afk/summary.py)
         was = (
@@ -219,6 +235,11 @@ def update_project(
             if 'afk_cost_cap_usd_per_day' in changes
             else {}
         )
+        if not compare_and_set(session, _projects, project.id, 'edit_version', project.edit_version):
+            read = project.edit_version  # another edit was saved between this one's read and its write
+            session.refresh(project)
+            raise _edit_conflict(project, read if expected is None else expected)
+        project.edit_version += 1  # as the write above left it (the flush below writes the same)
         for key, value in {**changes, **credentials}.items():
             setattr(project, key, value)
         project.repository_key = gitops.team_repository_key(project.team_id, repository)
@@ -228,7 +249,7 @@ def update_project(
         project.updated_at = utcnow()
         session.add(project)
         shown = {k: v for k, v in changes.items() if not k.startswith('credentials')}
-        if 'credentials' in data.model_fields_set:
+        if new_credentials:
             shown['credentials'] = 'changed'  # never the secret itself
         if isinstance(shown.get('issue_source'), dict) and shown['issue_source'].get('token'):
             shown['issue_source'] = {**shown['issue_source'], 'token': '********'}  # nor a forge token
@@ -241,6 +262,29 @@ def update_project(
             target=project_id,
             details={'changed': shown, **({'was': was} if was else {})},
         )
+
+
+def _differing(project: Project, changes: dict[str, Any], principal: Principal) -> dict[str, Any]:
+    """The changes that change something: a setting whose value is the project's is left out, and so is removing
+    credentials it does not have. Credentials given are always a change (the secret stored is not compared), and so
+    are push rules saved again by someone else than who set them: their runs are admitted as the saver from then on
+    (how an operator takes over a departed colleague's rules, docs/team.md)."""
+    kept = {}
+    for key, value in changes.items():
+        if key == 'credentials':
+            same = value is None and project.credentials_kind is None
+        elif key == 'on_push':
+            same = value == project.on_push and (value is None or project.on_push_by == principal.user_id)
+        else:
+            same = getattr(project, key) == value
+        if not same:
+            kept[key] = value
+    return kept
+
+
+def _edit_conflict(project: Project, read: int) -> DomainError:
+    """409 for an edit made on edit version `read` of a project's settings another edit has moved on from since."""
+    return edit_conflict(f'Project “{project.name}”', read, project.edit_version, field='edit_version')
 
 
 def check_push_rules(data: ProjectUpdate, project: Project, changes: dict) -> None:

@@ -7,14 +7,15 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Engine, func, text
+from sqlalchemy import Engine, Table, func, text
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from app.core import ids
-from app.core.errors import DomainError, forbidden, not_found
-from app.infra.db import session_scope
+from app.core.errors import DomainError, edit_conflict, forbidden, not_found
+from app.infra.db import compare_and_set, session_scope
 from app.models import (
     FiringPublic,
     NextFiring,
@@ -40,6 +41,7 @@ from app.services.scheduling.sweep import SQL_FIRING, changed_while_due_text, fi
 
 MAX_PER_PROJECT = 50
 MAX_FIRINGS_PAGE = 200
+_schedules: Table = Schedule.__table__  # type: ignore[attr-defined]
 
 
 def compiled(expression: str, timezone: str) -> cron.CronTrigger:
@@ -241,17 +243,30 @@ def update_schedule(
     data: ScheduleUpdate,
     repositories: RepositoryAccess,
 ) -> SchedulePublic:
+    """Change what `data` names. Only the fields whose value differs from the schedule's are written and audited; a
+    change to nothing writes nothing. `data.edit_version`, the edit version the editor read: when the schedule is no
+    longer at it, 409 edit_conflict and nothing is written (the sweep's `version`, which every firing moves, is not
+    compared: a firing is no one's edit). The write moves the edit version only from the one this transaction read,
+    so of two edits racing on one version exactly one is saved."""
     _require_operator(principal)
     changes = {k: v for k, v in data.model_dump(exclude_unset=True).items()}
     for key, value in changes.items():
         if value is None:
             raise DomainError(422, 'validation', f'{key} cannot be null', field=key)
+    expected = changes.pop('edit_version', None)
     if 'variables' in changes:
         changes['variables'] = _checked_variables(changes['variables'])
+    if 'cron' in changes:
+        changes['cron'] = ' '.join(changes['cron'].split())
     now = utcnow()
     with Session(engine) as session:
         current, project = _load(session, principal, project_id, schedule_id)
         session.expunge_all()
+    if expected is not None and expected != current.edit_version:  # before the checks that read the repository
+        raise _edit_conflict(current, expected)
+    asked, changes = changes, _differing(current, changes)
+    if not changes:  # nothing to record: the schedule stays as it was, unaudited
+        return get_schedule(engine, principal, project_id, schedule_id)
     merged = {**current.model_dump(), **changes}
     trigger = compiled(merged['cron'], merged['timezone'])
     if {'branch', 'depth_level', 'target_framework'} & set(changes):
@@ -265,24 +280,56 @@ def update_schedule(
     try:
         with session_scope(engine) as session:
             schedule, project = _load(session, principal, project_id, schedule_id, lock=True)
-            new_rule = bool({'cron', 'timezone'} & set(changes)) and not schedule.paused
-            if new_rule:
-                _record_unfired(session, schedule, now, 'edited')  # by the old rule, before it is replaced
-            for key, value in changes.items():
-                setattr(schedule, key, ' '.join(value.split()) if key == 'cron' else value)
-            if new_rule:
-                schedule.next_fire_at = cron.slot_after(trigger, now)  # the new rule's slots, from now on
-            schedule.version += 1
-            schedule.updated_at = now
-            session.add(schedule)
-            session.flush()
-            said = (
-                {**changes, 'variables': _variable_names(changes['variables'])} if 'variables' in changes else changes
-            )
-            _audit(session, principal, 'schedule.updated', project, schedule, details={'changed': said})
+            if expected is not None and expected != schedule.edit_version:
+                raise _edit_conflict(schedule, expected)
+            changes = _differing(schedule, asked)  # as it is now, should another edit have been saved since
+            if changes:
+                _write_edit(session, principal, project, schedule, changes, expected, trigger, now)
     except IntegrityError as exc:
         raise _name_taken(str(changes.get('name'))) from exc
     return get_schedule(engine, principal, project_id, schedule_id)
+
+
+def _write_edit(
+    session: Session,
+    principal: Principal,
+    project: Project,
+    schedule: Schedule,
+    changes: dict[str, Any],
+    expected: int | None,
+    trigger: cron.CronTrigger,
+    now: datetime,
+) -> None:
+    """An edit's write, in the caller's transaction holding the schedule's row: the edit version moved on from the
+    one read (or 409 edit_conflict, nothing written), the changes, the slot of an old rule recorded, the audit."""
+    read = schedule.edit_version
+    if not compare_and_set(session, _schedules, schedule.id, 'edit_version', read):
+        session.refresh(schedule)  # another edit was saved between this one's read and its write
+        raise _edit_conflict(schedule, read if expected is None else expected)
+    schedule.edit_version = read + 1  # as the write above left it (the flush below writes the same)
+    new_rule = bool({'cron', 'timezone'} & set(changes)) and not schedule.paused
+    if new_rule:
+        _record_unfired(session, schedule, now, 'edited')  # by the old rule, before it is replaced
+    for key, value in changes.items():
+        setattr(schedule, key, value)
+    if new_rule:
+        schedule.next_fire_at = cron.slot_after(trigger, now)  # the new rule's slots, from now on
+    schedule.version += 1  # a sweep's claim of the old one matches nothing
+    schedule.updated_at = now
+    session.add(schedule)
+    session.flush()
+    said = {**changes, 'variables': _variable_names(changes['variables'])} if 'variables' in changes else changes
+    _audit(session, principal, 'schedule.updated', project, schedule, details={'changed': said})
+
+
+def _differing(schedule: Schedule, changes: dict[str, Any]) -> dict[str, Any]:
+    """The changes that change something: a field whose value is the schedule's is left out."""
+    return {key: value for key, value in changes.items() if getattr(schedule, key) != value}
+
+
+def _edit_conflict(schedule: Schedule, read: int) -> DomainError:
+    """409 for an edit made on edit version `read` of a schedule another edit has moved on from since."""
+    return edit_conflict(f'Schedule “{schedule.name}”', read, schedule.edit_version, field='edit_version')
 
 
 def set_paused(
