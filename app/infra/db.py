@@ -6,17 +6,18 @@ writers queue on the busy timeout instead of failing on a lock upgrade.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import os
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
@@ -29,6 +30,8 @@ from sqlalchemy.pool import NullPool
 from sqlmodel import Session
 
 from app import package_files
+
+T = TypeVar('T')
 
 READ_ONLY = 'runboard_read_only'
 ONE_STATEMENT = 'runboard_one_statement'
@@ -189,6 +192,24 @@ def compare_and_set(session: Session, table: Table, row_id: str, version: str, r
         update(table).where(table.c.id == row_id, table.c[version] == read).values(**values, **{version: read + 1})
     )
     return written.rowcount == 1
+
+
+class MovedMeanwhile(Exception):  # noqa: N818 - a signal between an edit's attempt and its retry, not an error
+    """compare_and_set lost to another write, for an edit that named no version: made again on the row as it is now
+    (`edit_with_retries`), not refused as a conflict with a version it never claimed."""
+
+
+EDIT_ATTEMPTS = 3
+
+
+def edit_with_retries(attempt: Callable[[bool], T]) -> T:
+    """An edit's transaction, `attempt(last)`, run again while it raises MovedMeanwhile, at most EDIT_ATTEMPTS times:
+    on its last try (`last` True) it refuses with edit_conflict instead, so a row written without pause still gets
+    an answer."""
+    for _ in range(EDIT_ATTEMPTS - 1):
+        with contextlib.suppress(MovedMeanwhile):
+            return attempt(False)
+    return attempt(True)
 
 
 def alembic_config(engine: Engine) -> Config:

@@ -167,6 +167,27 @@ def test_of_two_edits_saved_at_once_on_one_version_exactly_one_is_saved(api) -> 
     assert now['version'] == 2 and now['name'] in ('first', 'second')
 
 
+def test_edits_that_name_no_version_are_all_saved_when_they_race(api) -> None:  # noqa: ANN001
+    """The on/off switch and scripts send no version: such an edit is made on the rule as it is then, again when
+    another save landed between its read and its write, never refused as a conflict with a version it did not claim."""
+    rule = _add(api.client)
+    path = f'{RULES}/{rule["id"]}'
+    for round_ in range(5):
+        start = threading.Barrier(2)
+
+        def save(name: str, start: threading.Barrier = start) -> int:
+            with api.server.client() as client:
+                start.wait()
+                return client.patch(path, json={'name': name}).status_code
+
+        before = api.client.get(path).json()['version']
+        with ThreadPoolExecutor(2) as pool:
+            codes = list(pool.map(save, [f'first {round_}', f'second {round_}']))
+        assert codes == [200, 200]
+        now = api.client.get(path).json()
+        assert now['version'] == before + 2 and now['name'] in (f'first {round_}', f'second {round_}')
+
+
 def test_an_edit_of_a_deleted_rule_is_404(api) -> None:  # noqa: ANN001
     rule = _add(api.client)
     assert api.client.delete(f'{RULES}/{rule["id"]}').status_code == 204

@@ -147,3 +147,23 @@ def test_of_two_settings_edits_saved_at_once_on_one_version_exactly_one_is_saved
     assert now['edit_version'] == 2 and now['name'] in ('first', 'second')
     audited = api.client.get('/api/audit', params={'action': 'project.updated'}).json()['items']
     assert [e['details']['changed']['name'] for e in audited] == [now['name']]
+
+
+def test_edits_that_name_no_version_are_all_saved_when_they_race(api) -> None:  # noqa: ANN001
+    """The Settings page's own panels and scripts send no version: an edit of theirs is made on the project as it is
+    then, also when another save lands between its read and its write (it is made again), never refused as a
+    conflict with a version it did not claim."""
+    for round_ in range(5):
+        start = threading.Barrier(2)
+
+        def save(name: str, start: threading.Barrier = start) -> int:
+            with api.server.client() as client:
+                start.wait()
+                return client.patch('/api/projects/proj', json={'name': name}).status_code
+
+        before = api.client.get('/api/projects/proj').json()['edit_version']
+        with ThreadPoolExecutor(2) as pool:
+            codes = list(pool.map(save, [f'first {round_}', f'second {round_}']))
+        assert codes == [200, 200]
+        now = api.client.get('/api/projects/proj').json()
+        assert now['edit_version'] == before + 2 and now['name'] in (f'first {round_}', f'second {round_}')
