@@ -10,6 +10,7 @@ import asyncio
 from nicegui import background_tasks, ui
 
 from app.pages.attributes import attrs
+from app.pages.theme import live_relative
 from app.state import connection
 from app.state.afk_summary import (
     cap_replay_text,
@@ -80,8 +81,13 @@ async def _summary(project_id: str) -> None:
             with ui.element('ul').classes('text-sm list-none').props('aria-label="What happened to the loop"'):
                 for event in summary['events']:
                     with ui.element('li').props('data-field=loop-event'):
-                        moment = parse(event['at'])
-                        ui.label(f'{clock(moment) if moment else ""} — {event_text(event)}').classes('inline')
+                        # as the page's other times: how long ago, kept true by the browser, the exact time on hover
+                        when = live_relative(
+                            ui.label().classes('inline').props('data-field=loop-event-time'), event['at']
+                        )
+                        if moment := parse(event['at']):
+                            when.tooltip(clock(moment))
+                        ui.label(f' — {event_text(event)}').classes('inline')
         if replay := cap_replay_text(summary):
             ui.label(replay).classes('text-xs opacity-80').props('data-field=cap-replay')
         if summary['issues']:

@@ -110,3 +110,19 @@ def test_a_running_runs_page_follows_what_it_used_so_far(page: Page, env: Stack)
         assert api.post(f'/api/runs/{run["id"]}/stop').status_code == 202
     expect(page.get_by_test_id('stop')).to_have_count(0)
     expect(used).to_have_text(re.compile(r'^peak memory ([3-9]\d|\d{3})\.\d MiB · CPU \d+\.\d\d s$'))
+
+
+def test_the_afk_summarys_loop_events_say_how_long_ago_as_the_pages_other_times(page: Page, env: Stack) -> None:
+    """The project page's "AFK in the last 24 hours" lists what happened to the loop as the page's other times read:
+    how long ago, ticking in the browser, the exact time on hover; not a full UTC timestamp."""
+    env.create_project('looped')
+    with env.api() as api:
+        assert api.post('/api/afk/auto/looped', json={'enabled': True}).status_code == 200
+    page.goto(f'{env.ui_url}/projects/looped')
+    event = page.get_by_test_id('afk-summary').locator('[data-field=loop-event]')
+    expect(event).to_have_text(re.compile(r'^(\d+ s ago|just now) — auto-loop switched on by \S+$'), timeout=15_000)
+    ticks(event.locator('[data-field=loop-event-time]'), r'(\d+ s ago|just now)')
+    event.locator('[data-field=loop-event-time]').hover()
+    expect(page.get_by_role('tooltip')).to_have_text(re.compile(r'^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$'))
+    with env.api() as api:
+        assert api.post('/api/afk/auto/looped', json={'enabled': False}).status_code == 200
