@@ -153,9 +153,9 @@ class RunExtras:
             return
         if note := view.preview_note(preview):
             ui.label(note).classes('text-xs opacity-70').props('data-field=preview-note')
-        code_block(view.preview_text(preview), language=view.code_language(item), name=path).classes(
-            'w-full max-h-80 overflow-auto text-xs'
-        ).props('data-testid=artifact-text')
+        code_block(
+            view.preview_text(preview), language=view.code_language(item), name=path, max_height='20rem'
+        ).classes('w-full text-xs').props('data-testid=artifact-text')
 
     def draw_tests(self, answer: dict[str, Any]) -> None:
         results = view.results_text(answer)
@@ -256,13 +256,13 @@ class RunExtras:
                 ui.label(failure['message']).classes('text-sm whitespace-pre-wrap').props('dir=auto data-field=message')
             if failure.get('trace'):
                 with ui.expansion('Stack trace').classes('w-full text-sm').props('dense'):
-                    code_block(failure['trace'], language='python', name='Stack trace').classes(
-                        'w-full text-xs max-h-96 overflow-auto'
+                    code_block(failure['trace'], language='python', name='Stack trace', max_height='24rem').classes(
+                        'w-full text-xs'
                     )
             # what the test printed (the report's <system-out> / <system-err>), collapsed as the trace is
             for key, title in (('system_out', 'Standard output'), ('system_err', 'Standard error')):
                 if failure.get(key):
                     with attrs(ui.expansion(title).classes('w-full text-sm').props('dense'), {'data-field': key}):
-                        code_block(failure[key], language=None, name=title).classes(
-                            'w-full text-xs max-h-96 overflow-auto'
+                        code_block(failure[key], language=None, name=title, max_height='24rem').classes(
+                            'w-full text-xs'
                         )

@@ -100,12 +100,15 @@ async def confirm(question: str, *, yes: str = 'Yes', no: str = 'Cancel', color:
     return bool(result)
 
 
-def code_block(text: str, *, language: str | None, name: str) -> ui.code:
+def code_block(text: str, *, language: str | None, name: str, max_height: str | None = None) -> ui.code:
     """ui.code as everyone can use it: its scrolling box takes the keyboard focus (arrow keys scroll it) and is
     named `name`, its copy button says what it does (NiceGUI leaves both unnamed). The text is fenced so that nothing
     in it ends its code block (state/markdown.fenced_code): ui.code's own ``` fence would let a file holding ``` put
-    the rest of it on the page as HTML."""
-    block = ui.code(text, language=language)
+    the rest of it on the page as HTML. `max_height` (CSS) caps the text, which then scrolls inside the block: the
+    block itself never scrolls, so its copy button stays in its corner (runboard.css `.rb-code`)."""
+    block = ui.code(text, language=language).classes('rb-code')
+    if max_height:
+        block.markdown.style(f'max-height: {max_height}')
     binding.remove([block.markdown])  # ui.code's: content -> a ```-fenced block
     block.markdown.bind_content_from(block, 'content', lambda content: fenced_code(content, language))
     attrs(block.markdown.props('tabindex=0 role=region'), {'aria-label': name})

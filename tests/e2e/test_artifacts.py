@@ -7,6 +7,7 @@ tests."""
 
 from __future__ import annotations
 
+import subprocess
 import time
 import zipfile
 
@@ -224,3 +225,51 @@ def test_a_download_from_the_ui_is_sent_as_stored(page: Page, env: Stack) -> Non
     assert 'content-encoding' not in reply.headers
     assert reply.headers['content-length'] == str(len(stored))
     assert reply.body() == stored
+
+
+PREVIEW_SIZES_SCRIPT = """#!/bin/sh
+set -eu
+cd "$RUNBOARD_ARTIFACTS_DIR"
+echo '{"coverage": 87.2}' > one-line.json
+seq 1 300 > long.txt
+echo '<testsuite name="a-suite-name-wider-than-a-phone" tests="1"><testcase name="t"/></testsuite>' > junit.xml
+"""
+
+
+def test_a_previews_copy_button_fits_its_box_and_stays_while_the_text_scrolls(page: Page, env: Stack) -> None:
+    """A one-line preview's copy button was cut off at the box's edge (the box scrolled a little to show it), and in
+    a long preview the whole box scrolled, the copy button with the text, so it went out of sight. The text scrolls
+    inside its box; the box, with its copy button, stays put."""
+    ident = ['-c', 'user.name=t', '-c', 'user.email=t@example.invalid']
+    for args in (
+        ('checkout', '-q', '-b', 'sizes', 'main'),
+        ('commit', '-q', '-am', 'previews'),
+        ('checkout', '-q', 'main'),
+    ):
+        if args[0] == 'commit':
+            (env.repo / 'run.sh').write_text(PREVIEW_SIZES_SCRIPT)
+        subprocess.run(['git', *ident, *args], cwd=env.repo, check=True, capture_output=True)
+    run = finished(env, 'shallow', branch='sizes')
+    page.set_viewport_size({'width': 390, 'height': 844})
+    page.goto(f'{env.ui_url}/runs/{run["id"]}')
+    page.get_by_test_id('tab-artifacts').click()
+    panel = page.get_by_test_id('artifacts-panel')
+    for path in ('one-line.json', 'long.txt', 'junit.xml'):
+        box = panel.locator(f'[data-path="{path}"]').get_by_test_id('artifact-text')
+        expect(box.get_by_role('region', name=path)).to_be_visible()
+        assert box.evaluate('(el) => el.scrollHeight <= el.clientHeight + 1'), f'the box of {path} scrolls itself'
+        outer, button = box.bounding_box(), box.locator('.nicegui-code-copy').bounding_box()
+        assert outer and button
+        assert button['y'] >= outer['y'] and button['y'] + button['height'] <= outer['y'] + outer['height'], path
+    # and a line too long for the phone's width scrolls sideways beside the copy button, never under it
+    for path in ('junit.xml', 'long.txt'):
+        box = panel.locator(f'[data-path="{path}"]').get_by_test_id('artifact-text')
+        text, button = (
+            box.get_by_role('region', name=path).bounding_box(),
+            box.locator('.nicegui-code-copy').bounding_box(),
+        )
+        assert text and button
+        assert text['x'] + text['width'] <= button['x'], path
+    long_text = panel.locator('[data-path="long.txt"]').get_by_role('region', name='long.txt')
+    assert long_text.evaluate('(el) => el.scrollHeight > el.clientHeight'), 'the long text scrolls in its box'
+    screenshot(page, 'artifact-previews-390.png')
