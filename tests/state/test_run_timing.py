@@ -82,6 +82,11 @@ def test_why_a_run_never_started(run, reason) -> None:  # noqa: ANN001
         ({'kind': 'auto', 'user_name': 'Bob'}, 'Bob'),  # an AFK run started by hand is the person's
         ({'kind': 'auto', 'user_name': None}, 'the auto-loop'),  # launched by the loop itself: nobody's
         ({'kind': 'manual'}, '—'),
+        # admitted as the person who set the rules or the schedule, who neither pushed nor pressed Run
+        ({'kind': 'push', 'user_name': 'Ann', 'pusher': 'dev'}, 'Ann (push rules)'),
+        ({'kind': 'pull_request', 'user_name': 'Ann'}, 'Ann (push rules)'),
+        ({'kind': 'scheduled', 'user_name': 'Ann'}, 'Ann (schedule)'),
+        ({'kind': 'retry', 'user_name': 'Ann'}, 'Ann'),
     ],
 )
 def test_who_a_run_is_by(run, by) -> None:  # noqa: ANN001
