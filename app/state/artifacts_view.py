@@ -143,7 +143,9 @@ def artifacts_tab_label(items: list[dict[str, Any]]) -> str:
 
 
 def totals_text(totals: dict[str, Any]) -> str:
-    """`12 tests · 9 passed · 2 failed · 1 error · 0 skipped · 3.2 s` (no time when the report gave none)"""
+    """`12 tests · 9 passed · 2 failed · 1 error · 0 skipped · 3.2 s summed over the tests` (no time when the report
+    gave none). The cases' times added up: said so, since tests run in parallel (pytest-xdist) sum to more than the run
+    took, and a suite's setup outside its tests makes the report's own suite time more than the sum."""
     errors = totals.get('errors', 0)
     parts = [
         f'{totals.get("total", 0)} tests',
@@ -153,7 +155,7 @@ def totals_text(totals: dict[str, Any]) -> str:
         f'{totals.get("skipped", 0)} skipped',
     ]
     if totals.get('duration_seconds'):
-        parts.append(seconds_text(totals['duration_seconds']))
+        parts.append(f'{seconds_text(totals["duration_seconds"])} summed over the tests')
     return ' · '.join(parts)
 
 

@@ -104,7 +104,7 @@ def test_the_artifacts_and_tests_tabs(page: Page, env: Stack) -> None:
     expect(tests).to_be_visible()
     expect(page.get_by_test_id('tab-tests')).to_contain_text('Tests (2 failed)')
     expect(tests.get_by_test_id('test-totals')).to_have_text(
-        '5 tests · 2 passed · 1 failed · 1 error · 1 skipped · 4.3 s'
+        '5 tests · 2 passed · 1 failed · 1 error · 1 skipped · 4.3 s summed over the tests'
     )
     failures = tests.get_by_test_id('test-failure')
     expect(failures).to_have_count(2)

@@ -63,7 +63,10 @@ def test_summary_and_totals() -> None:
     with_summary = view.artifacts_summary({'items': [summary], 'removed_at': '2026-11-29T03:00:00+00:00'})
     assert with_summary.endswith('Its log, test results and summary stay.')  # retention keeps the summary
     totals = {'total': 4, 'passed': 1, 'failed': 1, 'errors': 1, 'skipped': 1, 'duration_seconds': 1.53}
-    assert view.totals_text(totals) == '4 tests · 1 passed · 1 failed · 1 error · 1 skipped · 1.5 s'
+    # the cases' times added up, and said so: parallel tests sum to more than the run took
+    assert (
+        view.totals_text(totals) == '4 tests · 1 passed · 1 failed · 1 error · 1 skipped · 1.5 s summed over the tests'
+    )
     untimed = {**totals, 'duration_seconds': 0.0}  # a report without times: no "0 ms" for a run that took minutes
     assert view.totals_text(untimed) == '4 tests · 1 passed · 1 failed · 1 error · 1 skipped'
 
