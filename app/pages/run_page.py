@@ -35,7 +35,7 @@ from app.state.me import is_operator, who_am_i
 from app.state.retry_offer import retry_offer, taken_up_text
 from app.state.run_form import run_again_query
 from app.state.run_timing import resources_text, retry_planned_text, start_fact, started_by, with_usage
-from app.state.runs_store import ACTIVE
+from app.state.runs_store import ACTIVE, branch_runs_href
 from app.state.text import shown
 from app.state.timeline import header_changed, run_title
 
@@ -147,8 +147,13 @@ class TimelineView:
                 ).props('flat data-testid=run-again').classes('rb-tap')
         with self.details:
             with ui.row().classes('items-center gap-x-4 gap-y-1 flex-wrap text-sm'):
+                with ui.row().classes('gap-1 items-baseline'):
+                    ui.label('branch').classes('opacity-60')
+                    # to the branch's runs and history, as a workflow run's branch is on GitHub
+                    ui.link(shown(run['branch_name']), branch_runs_href(run['project_id'], run['branch_name'])).props(
+                        'dir=auto data-param=branch'
+                    ).classes('rb-tap-link').tooltip('The runs of this branch, with its history')
                 for name, value in (
-                    ('branch', run['branch_name']),
                     ('depth', run['depth_level']),
                     ('framework', run['target_framework']),
                     ('kind', run['kind']),

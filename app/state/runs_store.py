@@ -11,6 +11,7 @@ import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote, urlencode
 
 from app.models.vocabulary import AWAITING_APPROVAL, awaits_approval
 
@@ -115,6 +116,12 @@ class RunFilters:
             'until': self.until,
             'q': self.q,
         }
+
+
+def branch_runs_href(project_id: str, branch: str) -> str:
+    """Pure: where a run's branch links: its project's page filtered to the branch (`?on=`), which shows the branch's
+    history chart above its runs, as GitHub's branch filter of a workflow's runs."""
+    return f'/projects/{quote(project_id, safe="")}?{urlencode(RunFilters(branch=branch).query())}'
 
 
 @dataclass

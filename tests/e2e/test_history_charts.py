@@ -233,3 +233,15 @@ def test_a_run_finishing_redraws_the_chart_and_the_sparkline_live(browser: Brows
         expect(sparkline.last).to_have_attribute('data-spark-run', run_id)
     finally:
         context.close()
+
+
+def test_a_runs_branch_opens_the_branchs_runs_and_history(page: Page, env: Stack) -> None:
+    """The run page's branch is a link, as a workflow run's branch is on GitHub: to the project page filtered to the
+    branch, its history chart and its runs only."""
+    broken = finished_runs(env, branch='broken')
+    page.goto(f'{env.ui_url}/runs/{broken[-1]["id"]}')
+    page.get_by_test_id('run-header').get_by_role('link', name='broken', exact=True).click()
+    page.wait_for_url('**/projects/charts?on=broken')
+    expect(page.get_by_test_id('history-branch').get_by_role('heading')).to_have_text('Branch broken')
+    rows = page.locator('[data-run]')
+    expect(rows).to_have_count(len(broken))

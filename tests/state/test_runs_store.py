@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import copy
+from urllib.parse import parse_qsl
 
 import pytest
 
-from app.state.runs_store import SUBMITTING, RunFilters, RunsStore, filter_choices
+from app.state.runs_store import SUBMITTING, RunFilters, RunsStore, branch_runs_href, filter_choices
 
 
 def run(run_id: str, status: str = 'queued', project: str = 'p', kind: str = 'manual', branch: str = 'main') -> dict:
@@ -286,3 +287,17 @@ def test_the_awaiting_approval_filter_keeps_only_the_runs_an_operator_must_appro
 def test_a_filters_choices_keep_a_value_from_the_address(value: str | None, added: str | None) -> None:
     options = {'': 'Any status', 'failed': 'failed'}
     assert filter_choices(options, value) == ({**options, value: added} if added and value else options)
+
+
+@pytest.mark.parametrize(
+    ('project_id', 'branch', 'href'),
+    [
+        ('demo', 'main', '/projects/demo?on=main'),
+        ('demo', 'feature/login', '/projects/demo?on=feature%2Flogin'),
+        # a branch name is the run's, not the page's: & # ? and spaces stay inside the one parameter
+        ('demo', 'a&b=c#d?e f', '/projects/demo?on=a%26b%3Dc%23d%3Fe+f'),
+    ],
+)
+def test_a_runs_branch_links_to_the_branchs_runs(project_id: str, branch: str, href: str) -> None:
+    assert branch_runs_href(project_id, branch) == href
+    assert RunFilters.from_query(dict(parse_qsl(href.split('?', 1)[1]))).branch == branch
