@@ -18,11 +18,15 @@ from app.state.me import who_am_i
 # fills under white text with at least 4.5:1 (issue 42: Quasar's amber `warning` has 1.7:1)
 STATE_COLORS = {'live': 'positive', 'draining': 'brown-7', 'lost': 'negative', 'stopped': 'grey-8'}
 REFRESH_SECONDS = 3.0
+RUNNING_RUNS = '/?status=running'  # the dashboard's runs list, filtered (state/runs_store.py RunFilters)
 
 
 class WorkersView:
     def __init__(self) -> None:
         self.summary = ui.label().classes('text-sm').props('data-testid=capacity aria-live=polite')
+        # executor=local: no worker to list, but what a runners page is opened for, the runs under way, is one link off
+        self.running = ui.link('The runs running now', RUNNING_RUNS).classes('text-sm rb-tap-link')
+        self.running.props('data-testid=running-runs').set_visibility(False)
         self.message = ui.column().classes('gap-0')
         self.box = ui.column().classes('w-full gap-2').props('role=list aria-label="Workers" data-testid=workers')
         self.drawn: object = None
@@ -43,8 +47,9 @@ class WorkersView:
         self.admin = bool((me or {}).get('is_admin'))
         if self.local:
             self.summary.text = (
-                'This server runs every run itself (RUNBOARD_EXECUTOR=local). Workers, other machines that take '
-                'runs off a team server, need RUNBOARD_EXECUTOR=celery on it: see docs/team.md.'
+                'This server runs every run itself (RUNBOARD_EXECUTOR=local): it has no workers to list. Workers, '
+                'other machines that take runs off a team server, need RUNBOARD_EXECUTOR=celery on it: see '
+                'docs/team.md.'
             )
         else:
             self.summary.text = (
@@ -54,6 +59,7 @@ class WorkersView:
                 + ' (draining workers finish their runs but take no new ones)'
                 + ('' if self.admin else '. A deployment administrator drains, undrains and removes them.')
             )
+        self.running.set_visibility(self.local)
         shown = (self.admin, [{**w, 'heard': relative(w['heartbeat_at'])} for w in page['items']])
         if shown != self.drawn:
             self.drawn = shown

@@ -126,3 +126,17 @@ def test_the_afk_summarys_loop_events_say_how_long_ago_as_the_pages_other_times(
     expect(page.get_by_role('tooltip')).to_have_text(re.compile(r'^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$'))
     with env.api() as api:
         assert api.post('/api/afk/auto/looped', json={'enabled': False}).status_code == 200
+
+
+def test_a_local_servers_workers_page_leads_to_its_runs_under_way(page: Page, env: Stack) -> None:
+    """With RUNBOARD_EXECUTOR=local the server runs every run itself and has no workers to list: the page said only
+    that, a dead end for whoever opened it to see what runs now. It links the runs list filtered to running runs."""
+    slow = env.trigger('alpha', 'slow').json()
+    wait_for_status(env, slow['id'], 'running')
+    page.goto(f'{env.ui_url}/workers')
+    expect(page.get_by_test_id('capacity')).to_contain_text('it has no workers to list')
+    page.get_by_test_id('running-runs').click()
+    page.wait_for_url('**/?status=running')
+    expect(page.locator(f'[data-run="{slow["id"]}"]')).to_be_visible()
+    with env.api() as api:
+        api.post(f'/api/runs/{slow["id"]}/stop')
