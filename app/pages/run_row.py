@@ -62,7 +62,10 @@ def run_row(
                 ui.link(f'retried by {latest}', f'/runs/{latest}').classes('text-xs rb-tap-link').props(
                     'data-field=retried-by'
                 )
-            ui.label(started_by(run)).classes('text-xs opacity-70').props('data-field=by')
+            # the name alone: the row's kind says push or scheduled, and the row has no room for '(push rules)'
+            person = ui.label(started_by(run, through=False)).classes('text-xs opacity-70').props('data-field=by')
+            if started_by(run) != person.text:
+                person.tooltip(f'by {started_by(run)}')
             started = live_relative(
                 ui.label().classes('text-xs opacity-70').props('data-field=started'),
                 run.get('started_at') or run.get('created_at'),

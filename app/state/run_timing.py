@@ -72,15 +72,17 @@ def start_fact(run: dict) -> tuple[str, str | None]:
 TRIGGERED_BY_WORDS = {'push': 'push rules', 'pull_request': 'push rules', 'scheduled': 'schedule'}
 
 
-def started_by(run: dict) -> str:
+def started_by(run: dict, *, through: bool = True) -> str:
     """Who a run is by: its person; a run the AFK auto-loop launched by itself has none (LOOP_RUN_SQL). A push,
     pull-request or scheduled run is admitted as the person who set its rules or schedule, who did not start it:
-    `ann (push rules)`, so it does not read as ann having pushed (the pusher is in push_text)."""
+    `ann (push rules)`, so it does not read as ann having pushed (the pusher is in push_text). `through=False`: the
+    name alone, where a row has no room for more and its kind says how the run came (the runs list, with the whole
+    in its tooltip)."""
     name = run.get('user_name')
     if not name:
         return 'the auto-loop' if run.get('kind') == 'auto' else '—'
-    through = TRIGGERED_BY_WORDS.get(str(run.get('kind')))
-    return f'{name} ({through})' if through else name
+    how = TRIGGERED_BY_WORDS.get(str(run.get('kind'))) if through else None
+    return f'{name} ({how})' if how else name
 
 
 def ended_unstarted_reason(run: dict) -> str | None:

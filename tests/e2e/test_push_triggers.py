@@ -80,11 +80,16 @@ def test_push_rules_in_settings_then_a_push_runs(page: Page, server: dict) -> No
     row = page.locator('[data-run]').first
     expect(row).to_be_visible(timeout=30_000)
     expect(row.locator('[data-field=push]')).to_have_text(f'{sha[:7]} pushed')
+    # run as the person who set the rules: the row (whose kind says push) names them alone, on one line at a
+    # desktop's width; the run page says they set the rules, so they do not read as the one who pushed
+    rules_by = api.get(f'/api/runs/{row.get_attribute("data-run")}').json()['user_name']
+    expect(row.locator('[data-field=by]')).to_have_text(rules_by)
     screenshot(page, 'push-runs-list.png')
     # the run's result went back to the forge as a commit status, and its page says so
     posted = server['forge'].wait_for_state('success')
     assert (posted.sha, posted.context) == (sha, 'runboard/web (push)')
     page.goto(f'{url}/runs/{row.get_attribute("data-run")}')
+    expect(page.locator('[data-param=by]')).to_have_text(f'{rules_by} (push rules)')
     expect(page.get_by_test_id('commit-statuses')).to_contain_text('success ✓', timeout=15_000)
     expect(page.get_by_test_id('commit-statuses')).to_contain_text('forge check runboard/web (push):')
     screenshot(page, 'push-run-page.png')

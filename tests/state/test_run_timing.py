@@ -91,6 +91,8 @@ def test_why_a_run_never_started(run, reason) -> None:  # noqa: ANN001
 )
 def test_who_a_run_is_by(run, by) -> None:  # noqa: ANN001
     assert started_by(run) == by
+    # a runs list row: the name alone (its kind says push or scheduled)
+    assert started_by(run, through=False) == by.removesuffix(' (push rules)').removesuffix(' (schedule)')
 
 
 @pytest.mark.parametrize(
