@@ -125,7 +125,8 @@ class HistoryChart:
         self.refresh = Debounced(self.load)
         name = 'history-branch' if branch else 'history'
         with attrs(ui.column().classes('w-full gap-1'), {'data-testid': name}) as self.box:
-            title = f'Branch {shown(branch)}' if branch else 'History'
+            # the project's chart says it counts every branch: above a branch's own, its numbers read as the branch's
+            title = f'Branch {shown(branch)}' if branch else 'History of all branches'
             ui.label(title).classes('text-lg font-medium').props('role=heading aria-level=2 dir=auto')
             self.summary = ui.label().classes('text-sm opacity-80').props('data-testid=history-summary')
             self.message = ui.label().classes('text-sm opacity-70').props('data-testid=history-empty role=status')

@@ -186,6 +186,8 @@ def test_branch_chart_from_the_runs_filter(page: Page, env: Stack) -> None:
     page.goto(f'{env.ui_url}/projects/charts?on=broken')
     branch = page.get_by_test_id('history-branch')
     expect(branch.get_by_role('heading')).to_have_text('Branch broken')
+    # the project's chart above it says whose runs it counts
+    expect(page.get_by_test_id('history').get_by_role('heading')).to_have_text('History of all branches')
     options = chart_options(branch.get_by_test_id('history-durations'), 2)
     assert_bars(options, broken, LIGHT)
     assert {bar['itemStyle']['color'] for bar in options['series'][0]['data']} == {LIGHT.failed}
