@@ -16,7 +16,7 @@ from app.pages.project_form_view import ProjectFormView
 from app.pages.push_panel import push_panel
 from app.pages.repository_settings import stored_text
 from app.pages.signin import signed_in
-from app.pages.theme import frame
+from app.pages.theme import frame, retitle_page
 from app.pages.variables_panel import variables_panel
 from app.pages.widgets import correlation_chip, error_notice, reload_button
 from app.state import connection
@@ -131,9 +131,10 @@ async def project_settings_page(project_id: str) -> None:
             error_notice(ui.column(), exc, f'open the settings of project {project_id}')
         return
     operator = is_operator(await who_am_i(fresh=True))
-    with frame(f'{project["name"]} · Settings'):
+    with frame(settings_title(project)):
         with ui.row().classes('items-baseline gap-2'):
-            ui.link(shown(project['name']), f'/projects/{project_id}').classes('rb-tap-link').props('dir=auto')
+            name_link = ui.link(shown(project['name']), f'/projects/{project_id}').classes('rb-tap-link')
+            name_link.props('dir=auto data-testid=settings-project-name')
             ui.label('/ Settings').classes('text-xl font-bold').props('role=heading aria-level=1')
         if not operator:
             not_for_builders(READONLY_NOTE)
@@ -155,6 +156,11 @@ async def project_settings_page(project_id: str) -> None:
             """A panel of this page saved a setting of its own: the form's next Save names the version that made."""
             state['project'] = after_own_save(state['project'], answer, EDIT_VERSION)
 
+        def show_name(now: dict[str, Any]) -> None:
+            """The heading and the tab's title name the project as the form now has it (renamed elsewhere, or here)."""
+            name_link.text = shown(now['name'])
+            retitle_page(settings_title(now))
+
         async def reload() -> None:
             try:
                 now = await connection.client().get_project(project_id)
@@ -163,6 +169,7 @@ async def project_settings_page(project_id: str) -> None:
                 return
             state['project'] = now
             view.fill(draft_from(now), stored_kind(now))
+            show_name(now)
             outcome.clear()
             ui.notify(
                 f'The form shows “{shown(now["name"])}” as it is now: make your change again, then Save.',
@@ -195,6 +202,7 @@ async def project_settings_page(project_id: str) -> None:
                 button.enable()
                 button.props(remove='loading')
             own_save(saved)
+            show_name(saved)
             view.forget_secrets()
             view.credentials.value = 'keep'
             view.source_has_token = bool((saved.get('issue_source') or {}).get('token'))
@@ -207,6 +215,10 @@ async def project_settings_page(project_id: str) -> None:
         await badges_panel(project_id, readonly=False)
         await caches_panel(project_id)
         danger_zone(project)
+
+
+def settings_title(project: dict[str, Any]) -> str:
+    return f'{project["name"]} · Settings'
 
 
 def stored_kind(project: dict[str, Any]) -> str | None:

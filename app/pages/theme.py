@@ -104,6 +104,15 @@ def page_frame() -> PageFrame | None:
     return _frames.get(ui.context.client)
 
 
+def retitle_page(title: str) -> None:
+    """The tab's title and the header's page name, when what the page shows changed its name in place (as `frame`
+    named them)."""
+    ui.page_title(f'{title} · Runboard')
+    page = page_frame()
+    if page is not None:
+        page.title.text = title
+
+
 def _person_menu(chip: ProvenanceChip) -> None:
     """With sign-in: who is signed in (name, role), for a builder the way to their own tokens (personal tokens; an
     operator's is Settings) and Sign out."""

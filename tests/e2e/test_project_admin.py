@@ -111,8 +111,14 @@ def test_an_operator_creates_a_project_then_changes_its_limits(page: Page, serve
     assert (theirs['name'], theirs['max_concurrent_runs']) == ('Web App (prod)', 5)
     result.scroll_into_view_if_needed()
     screenshot(page, 'project-settings-edit-conflict.png')
+    expect(page.get_by_test_id('settings-project-name')).to_have_text('Web App')
     result.get_by_test_id('settings-reload').click()
     expect(page.get_by_test_id('field-name')).to_have_value('Web App (prod)')
+    # the heading, the header and the tab's title name the project as it is now, not as it was opened
+    expect(page.get_by_test_id('settings-project-name')).to_have_text('Web App (prod)')
+    expect(page.get_by_test_id('page-name')).to_have_text('Web App (prod) · Settings')
+    expect(page).to_have_title('Web App (prod) · Settings · Runboard')
+    assert page.title() == 'Web App (prod) · Settings · Runboard'
     expect(limit).to_have_value('5')
     expect(page.get_by_test_id('field-run_budget_seconds')).to_have_value('1h30m')
     expect(result.get_by_test_id('form-error')).to_have_count(0)
