@@ -72,7 +72,8 @@ class ScheduleCreate(SQLModel):
     variables: dict[str, str] = {}  # checked as a trigger's (services/runs/admission.validate_variables)
     paused: bool = False
 
-    _name = field_validator('name')(classmethod(lambda cls, v: _stripped(v)))
+    _text = field_validator('name', 'timezone')(classmethod(lambda cls, v: _stripped(v)))
+    _cron = field_validator('cron')(classmethod(lambda cls, v: _cron_line(v)))
 
 
 class ScheduleUpdate(SQLModel):
@@ -89,13 +90,20 @@ class ScheduleUpdate(SQLModel):
     # that; left out, the edit applies to the schedule as it is now
     edit_version: int | None = Field(default=None, ge=1)
 
-    _name = field_validator('name')(classmethod(lambda cls, v: v if v is None else _stripped(v)))
+    # normalised as a new schedule's are: an edit that names what is stored, spaced otherwise, changes nothing
+    _text = field_validator('name', 'timezone')(classmethod(lambda cls, v: v if v is None else _stripped(v)))
+    _cron = field_validator('cron')(classmethod(lambda cls, v: v if v is None else _cron_line(v)))
 
 
 def _stripped(value: str) -> str:
     if not value.strip():
         raise ValueError('must not be blank')
     return value.strip()
+
+
+def _cron_line(value: str) -> str:
+    """A cron expression as it is stored and shown: its fields one space apart."""
+    return ' '.join(_stripped(value).split())
 
 
 class FiringPublic(SQLModel):

@@ -116,6 +116,26 @@ def test_bad_schedules_are_422_naming_the_field(api, change, field) -> None:  # 
     assert_problem(edited, 422, 'validation')
 
 
+def test_an_edit_reads_a_time_zone_and_cron_as_creating_does(api) -> None:  # noqa: ANN001
+    spaced = {'cron': '  30   2 * * * ', 'timezone': ' Europe/Berlin '}
+    created = create(api.client, {**MINUTELY, 'name': 'made spaced', **spaced})
+    assert (created['cron'], created['timezone']) == ('30 2 * * *', 'Europe/Berlin')
+    plain = create(api.client)
+    path = f'/api/projects/proj/schedules/{plain["id"]}'
+    edited = api.client.patch(path, json={**spaced, 'edit_version': plain['edit_version']})
+    assert edited.status_code == 200, edited.text
+    assert (edited.json()['cron'], edited.json()['timezone']) == ('30 2 * * *', 'Europe/Berlin')
+    assert edited.json()['upcoming'] == created['upcoming']
+    # the same, spaced again: nothing changed, so no new edit version and nothing audited
+    again = api.client.patch(path, json={**spaced, 'edit_version': edited.json()['edit_version']})
+    assert again.status_code == 200, again.text
+    assert again.json()['edit_version'] == edited.json()['edit_version']
+    audited = api.client.get('/api/audit', params={'action': 'schedule.updated'}).json()['items']
+    assert [e['details']['changed'] for e in audited] == [{'cron': '30 2 * * *', 'timezone': 'Europe/Berlin'}]
+    blank = api.client.patch(path, json={'timezone': '   '})
+    assert assert_problem(blank, 422, 'validation').get('field') == 'timezone'
+
+
 def test_only_operators_change_schedules_and_names_are_unique(api) -> None:  # noqa: ANN001
     schedule = create(api.client)
     assert_problem(api.client.post('/api/projects/proj/schedules', json=MINUTELY), 409, 'conflict')

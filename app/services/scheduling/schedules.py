@@ -178,8 +178,8 @@ def create_schedule(
         id=ids.new_run_id(prefix='sch_'),
         project_id=project_id,
         name=data.name,
-        cron=' '.join(data.cron.split()),
-        timezone=data.timezone.strip(),
+        cron=data.cron,
+        timezone=data.timezone,
         branch=data.branch,
         depth_level=data.depth_level,
         target_framework=data.target_framework,
@@ -256,8 +256,6 @@ def update_schedule(
     expected = changes.pop('edit_version', None)
     if 'variables' in changes:
         changes['variables'] = _checked_variables(changes['variables'])
-    if 'cron' in changes:
-        changes['cron'] = ' '.join(changes['cron'].split())
     now = utcnow()
     with Session(engine) as session:
         current, project = _load(session, principal, project_id, schedule_id)
