@@ -15,7 +15,7 @@ from app.pages.signin import signed_in
 from app.pages.theme import frame, live_relative
 from app.pages.widgets import error_notice, list_note
 from app.state import connection
-from app.state.audit_view import GROUPS, AuditFilters, details_text, sentence, target_link
+from app.state.audit_view import AuditFilters, action_choices, details_text, sentence, target_link
 from app.state.me import is_operator, who_am_i
 
 PAGE = 50
@@ -113,7 +113,10 @@ async def audit_page(request: Request) -> None:
             await view.load()
 
         with ui.row().classes('w-full items-center gap-2 flex-wrap').props('data-testid=audit-filters'):
-            action = filter_select('kind', GROUPS, filters.action, changed).props('label=Action data-filter=action')
+            action = filter_select('kind', action_choices(), filters.action, changed).props(
+                'label=Action data-filter=action'
+            )
+            action.classes(remove='sm:w-36', add='sm:w-64')  # room for "Projects › variable › removed"
             actor = filter_text('by', 'Person', filters.actor, changed).props('data-filter=actor')
             options = {'': 'All projects', **{p['id']: p['name'] for p in projects}}
             project = filter_select('project', options, filters.project, changed)

@@ -6,8 +6,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
+from app.models.vocabulary import AUDIT_ACTIONS
+
+ANY_ACTION = 'Any action'
 GROUPS = {
-    '': 'Any action',
     'run': 'Runs',
     'afk': 'AFK loop',
     'project': 'Projects',
@@ -54,6 +56,30 @@ VERBS = {
     'webhook.secret_rotated': 'replaced the secret of webhook',
     'webhook.deleted': 'deleted webhook',
 }
+
+
+def action_choices(actions: tuple[str, ...] = AUDIT_ACTIONS) -> dict[str, str]:
+    """The Action filter's choices, value → label, in the order a person scans them: each group ("Projects › any"),
+    then its actions ("Projects › created"), a finer group ("Projects › variable › any") just before its own
+    actions ("Projects › variable › set"). Every value is one the API's `action` filter takes."""
+    choices = {'': ANY_ACTION}
+    for group in dict.fromkeys([*GROUPS, *(action.split('.')[0] for action in actions)]):
+        mine = [action for action in actions if action.split('.')[0] == group]
+        if not mine:
+            continue
+        label = GROUPS.get(group) or _words(group).capitalize()
+        choices[group] = f'{label} › any'
+        for action in mine:
+            *finer, verb = action.split('.')[1:]
+            path = ' › '.join([label, *map(_words, finer)])
+            if finer and (sub := action.rsplit('.', 1)[0]) not in choices:
+                choices[sub] = f'{path} › any'
+            choices[action] = f'{path} › {_words(verb)}'
+    return choices
+
+
+def _words(name: str) -> str:
+    return name.replace('_', ' ')
 
 
 @dataclass(frozen=True)

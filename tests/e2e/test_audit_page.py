@@ -20,13 +20,17 @@ def test_the_audit_log_shows_who_did_what_and_filters_by_action(tmp_path, page: 
         with env.api() as api:
             api.post(f'/api/runs/{run["id"]}/stop')
             api.patch('/api/projects/alpha', json={'max_concurrent_runs': 3})
+            assert api.put('/api/projects/alpha/variables/COLOUR', json={'value': 'red'}).status_code in (200, 201)
+            assert api.put('/api/projects/alpha/secrets/TOKEN', json={'value': 's3cret'}).status_code in (200, 201)
         page.goto(env.ui_url + '/')
         page.get_by_test_id('nav-audit').click()
         page.wait_for_url(re.compile(r'/audit$'))
         expect(page).to_have_title('Audit log · Runboard')
         rows = page.locator('[data-testid=audit] [data-action]')
-        expect(rows).to_have_count(4)
+        expect(rows).to_have_count(6)
         assert rows.evaluate_all('rows => rows.map(r => r.dataset.action)') == [
+            'project.secret.set',
+            'project.variable.set',
             'project.updated',
             'run.stopped',
             'run.triggered',
@@ -38,11 +42,29 @@ def test_the_audit_log_shows_who_did_what_and_filters_by_action(tmp_path, page: 
         expect(page.locator('[data-action="project.updated"]')).to_contain_text('max_concurrent_runs → 3')
         screenshot(page, 'audit-log.png')
 
+        # the picker offers the finer groups and each action under its group, as the API takes them
         page.locator('[data-filter=action]').click()
-        page.get_by_role('option', name='Runs', exact=True).click()
+        page.get_by_role('option', name='Projects › variable › any', exact=True).click()
+        page.wait_for_url(re.compile(r'/audit\?action=project\.variable$'))
+        expect(rows).to_have_count(1)
+        expect(rows.first).to_have_attribute('data-action', 'project.variable.set')
+        page.locator('[data-filter=action]').click()
+        options = page.get_by_role('option')
+        expect(options.filter(has_text='Projects › secret › set')).to_have_count(1)
+        screenshot(page, 'audit-log-action-picker.png')
+        page.get_by_role('option', name='Projects › any', exact=True).click()
+        page.wait_for_url(re.compile(r'/audit\?action=project$'))
+        expect(rows).to_have_count(4)
+        page.locator('[data-filter=action]').click()
+        page.get_by_role('option', name='Runs › any', exact=True).click()
         page.wait_for_url(re.compile(r'/audit\?action=run$'))
         expect(rows).to_have_count(2)
         page.reload()
+        expect(rows).to_have_count(2)
+        page.goto(env.ui_url + '/audit?action=project.secret.set')  # a bookmark of one action: the picker names it
+        expect(rows).to_have_count(1)
+        expect(page.locator('[data-filter=action]')).to_contain_text('Projects › secret › set')
+        page.goto(env.ui_url + '/audit?action=run')
         expect(rows).to_have_count(2)
         stopped.get_by_role('link', name=run['id']).click()
         page.wait_for_url(re.compile(rf'/runs/{run["id"]}$'))

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from app.models.vocabulary import AUDIT_ACTIONS
-from app.state.audit_view import GROUPS, VERBS, AuditFilters, details_text, sentence, target_link
+from app.services.identity.audit import AUDIT_GROUPS
+from app.state.audit_view import GROUPS, VERBS, AuditFilters, action_choices, details_text, sentence, target_link
 
 
 def entry(action: str, **fields) -> dict:  # noqa: ANN003
@@ -67,3 +68,38 @@ def test_every_action_the_log_records_reads_in_words_and_every_group_is_one_of_t
     """The one list of actions is app/models/vocabulary.py's; the page's words follow it."""
     assert set(VERBS) == set(AUDIT_ACTIONS)
     assert {group for group in GROUPS if group} == {action.split('.')[0] for action in AUDIT_ACTIONS}
+
+
+def test_the_action_filter_offers_every_group_and_action_the_api_takes_each_group_before_its_own() -> None:
+    choices = action_choices()
+    assert list(choices)[0] == '' and choices[''] == 'Any action'
+    assert set(choices) - {''} == set(AUDIT_GROUPS) | set(AUDIT_ACTIONS)
+    order = list(choices)
+    for value in order[1:]:  # a group, a finer group or an action comes after the groups it is in
+        parents = [value.rsplit('.', depth)[0] for depth in range(1, value.count('.') + 1)]
+        assert all(order.index(parent) < order.index(value) for parent in parents), value
+
+
+@pytest.mark.parametrize(
+    'value, label',
+    [
+        ('run', 'Runs › any'),
+        ('run.pull_request', 'Runs › pull request'),
+        ('project.caches_cleared', 'Projects › caches cleared'),
+        ('project.variable', 'Projects › variable › any'),
+        ('project.secret.removed', 'Projects › secret › removed'),
+        ('person.role_changed', 'People › role changed'),
+    ],
+)
+def test_an_action_choice_reads_as_its_group_then_its_words(value: str, label: str) -> None:
+    assert action_choices()[value] == label
+
+
+def test_an_action_of_a_group_the_page_has_no_name_for_is_offered_by_its_own() -> None:
+    assert action_choices(('run.stopped', 'robot.waved')) == {
+        '': 'Any action',
+        'run': 'Runs › any',
+        'run.stopped': 'Runs › stopped',
+        'robot': 'Robot › any',
+        'robot.waved': 'Robot › waved',
+    }
