@@ -6,18 +6,17 @@ writers queue on the busy timeout instead of failing on a lock upgrade.
 
 from __future__ import annotations
 
-import contextlib
 import fcntl
 import hashlib
 import os
 import sqlite3
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
@@ -30,8 +29,6 @@ from sqlalchemy.pool import NullPool
 from sqlmodel import Session
 
 from app import package_files
-
-T = TypeVar('T')
 
 READ_ONLY = 'runboard_read_only'
 ONE_STATEMENT = 'runboard_one_statement'
@@ -182,34 +179,20 @@ def session_scope(engine: Engine) -> Iterator[Session]:
             raise
 
 
-def compare_and_set(session: Session, table: Table, row_id: str, version: str, read: int, **values: Any) -> bool:
-    """In the session's transaction, write `values` to row `row_id` of `table` and move its `version` column from
-    `read` to `read + 1`, only if the row is still at `read`: True when this write moved it, False (nothing written)
-    when another change moved it first. Of two writers that read one version exactly one passes, whatever their
-    timing: PostgreSQL re-checks the condition on the row the other committed, SQLite's writers queue (BEGIN
-    IMMEDIATE). How an edit made on an older version is refused (409 edit_conflict) instead of undoing another's."""
-    written = session.connection().execute(
-        update(table).where(table.c.id == row_id, table.c[version] == read).values(**values, **{version: read + 1})
+def compare_and_set(
+    session: Session, table: Table, row_id: str, version: str, read: int | None, **values: Any
+) -> int | None:
+    """In the session's transaction, write `values` to row `row_id` of `table` and move its `version` column on by one,
+    only if the row is still at `read`: the version this write moved it to, or None (nothing written) when another
+    change moved it first. Of two writers that read one version exactly one passes, whatever their timing: PostgreSQL
+    re-checks the condition on the row the other committed, SQLite's writers queue (BEGIN IMMEDIATE). How an edit made
+    on an older version is refused (409 edit_conflict) instead of undoing another's. `read` None: an edit that named
+    no version, made on the row as it is when written (it always passes)."""
+    where = [table.c.id == row_id] if read is None else [table.c.id == row_id, table.c[version] == read]
+    moved = session.connection().execute(
+        update(table).where(*where).values(**values, **{version: table.c[version] + 1}).returning(table.c[version])
     )
-    return written.rowcount == 1
-
-
-class MovedMeanwhile(Exception):  # noqa: N818 - a signal between an edit's attempt and its retry, not an error
-    """compare_and_set lost to another write, for an edit that named no version: made again on the row as it is now
-    (`edit_with_retries`), not refused as a conflict with a version it never claimed."""
-
-
-EDIT_ATTEMPTS = 3
-
-
-def edit_with_retries(attempt: Callable[[bool], T]) -> T:
-    """An edit's transaction, `attempt(last)`, run again while it raises MovedMeanwhile, at most EDIT_ATTEMPTS times:
-    on its last try (`last` True) it refuses with edit_conflict instead, so a row written without pause still gets
-    an answer."""
-    for _ in range(EDIT_ATTEMPTS - 1):
-        with contextlib.suppress(MovedMeanwhile):
-            return attempt(False)
-    return attempt(True)
+    return moved.scalar_one_or_none()
 
 
 def alembic_config(engine: Engine) -> Config:

@@ -5,14 +5,12 @@ with the server's secret box, since the server needs it again to sign."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import Engine, Table, func
 from sqlmodel import Session, col, select
 
 from app.core import ids
 from app.core.errors import DomainError, edit_conflict, forbidden, not_found
-from app.infra.db import MovedMeanwhile, compare_and_set, edit_with_retries, session_scope
+from app.infra.db import compare_and_set, session_scope
 from app.infra.secret_box import SecretBox
 from app.models import NotificationRule, Project, RuleCreate, RuleCreated, RulePublic, RuleUpdate, utcnow
 from app.models.webhook_url import url_host, url_origin
@@ -150,8 +148,8 @@ def update_rule(
     new one: new_rule_secret). `data.version`, the version the editor read: when the rule is no longer at it, 409
     edit_conflict and nothing is written. The write itself moves the version only from the one this transaction
     read, so of two edits racing on one version exactly one is saved (the other's is edit_conflict too). An edit
-    that names no version (the on/off switch, scripts) is made on the rule as it is then, again when another write
-    came between its read and its write (infra/db.py edit_with_retries)."""
+    that names no version (the on/off switch, scripts) is made on the rule as it is when written, also when another
+    write came between its read and its write: it is never refused as a conflict."""
     require_operator(principal)
     changes = data.model_dump(exclude_unset=True)
     for key, value in changes.items():
@@ -160,21 +158,6 @@ def update_rule(
     expected = changes.pop('version', None)
     if 'url' in changes:
         check_target(changes['url'], policy)
-    return edit_with_retries(
-        lambda last: _update_rule_once(engine, principal, project_id, rule_id, changes, expected, last=last)
-    )
-
-
-def _update_rule_once(
-    engine: Engine,
-    principal: Principal,
-    project_id: str,
-    rule_id: str,
-    changes: dict[str, Any],
-    expected: int | None,
-    *,
-    last: bool,
-) -> RulePublic:
     with session_scope(engine) as session:
         rule = visible_rule(session, principal, project_id, rule_id)
         if expected is not None and expected != rule.version:
@@ -182,12 +165,10 @@ def _update_rule_once(
         differing = {key: value for key, value in changes.items() if getattr(rule, key) != value}
         if not differing:  # nothing to record: the rule stays as it was, unaudited
             return public(rule, principal)
-        if not compare_and_set(session, _rules, rule.id, 'version', rule.version, **differing, updated_at=utcnow()):
-            if expected is None and not last:
-                raise MovedMeanwhile  # another edit was saved between this one's read and its write
-            read = rule.version
-            session.refresh(rule)
-            raise _edit_conflict(rule, read if expected is None else expected)
+        read = None if expected is None else rule.version  # no version named: the edit is made on the row
+        if compare_and_set(session, _rules, rule.id, 'version', read, **differing, updated_at=utcnow()) is None:
+            session.refresh(rule)  # another edit was saved between this one's read (the version named) and its write
+            raise _edit_conflict(rule, rule.version if read is None else read)
         session.refresh(rule)
         changed = {key: url_origin(value) if key == 'url' else value for key, value in differing.items()}
         _audit(session, principal, 'webhook.updated', _team_of(session, project_id), rule, {'changed': changed})

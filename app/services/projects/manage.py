@@ -10,7 +10,7 @@ from sqlalchemy import Engine, Table, text
 from sqlalchemy.exc import IntegrityError
 
 from app.core.errors import DomainError, edit_conflict, forbidden
-from app.infra.db import MovedMeanwhile, compare_and_set, edit_with_retries, session_scope
+from app.infra.db import compare_and_set, session_scope
 from app.models import (
     CredentialsIn,
     Project,
@@ -170,21 +170,9 @@ def update_project(
     then owns them, are changes). `data.edit_version`, the edit version the editor read: when the project is no
     longer at it, 409 edit_conflict and nothing is written. The write moves the edit version only from the one this
     transaction read, so of two edits racing on one version exactly one is saved (the other's is edit_conflict too).
-    An edit that names no version (the Settings page's own panels, scripts) is made on the project as it is then:
-    when another write came between its read and its write, it is made again (infra/db.py edit_with_retries)."""
+    An edit that names no version (the Settings page's own panels, scripts) is made on the project as it is when
+    written, also when another write came between its read and its write: it is never refused as a conflict."""
     _require_operator(principal)
-    edit_with_retries(lambda last: _update_once(engine, principal, project_id, data, repositories, last=last))
-
-
-def _update_once(
-    engine: Engine,
-    principal: Principal,
-    project_id: str,
-    data: ProjectUpdate,
-    repositories: RepositoryAccess | None,
-    *,
-    last: bool,
-) -> None:
     changes = data.model_dump(exclude_unset=True)
     with session_scope(engine) as session:
         project = get_visible(session, project_id, principal)
@@ -249,13 +237,12 @@ def _update_once(
             if 'afk_cost_cap_usd_per_day' in changes
             else {}
         )
-        if not compare_and_set(session, _projects, project.id, 'edit_version', project.edit_version):
-            if expected is None and not last:
-                raise MovedMeanwhile  # another edit was saved between this one's read and its write
-            read = project.edit_version
+        read = None if expected is None else project.edit_version  # no version named: the edit is made on the row
+        moved = compare_and_set(session, _projects, project.id, 'edit_version', read)
+        if moved is None:  # another edit was saved between this one's read (the version named) and its write
             session.refresh(project)
-            raise _edit_conflict(project, read if expected is None else expected)
-        project.edit_version += 1  # as the write above left it (the flush below writes the same)
+            raise _edit_conflict(project, project.edit_version if read is None else read)
+        project.edit_version = moved  # as the write above left it (the flush below writes the same)
         for key, value in {**changes, **credentials}.items():
             setattr(project, key, value)
         project.repository_key = gitops.team_repository_key(project.team_id, repository)
