@@ -168,8 +168,9 @@ def test_of_two_edits_saved_at_once_on_one_version_exactly_one_is_saved(api) -> 
 
 
 def test_edits_that_name_no_version_are_all_saved_when_they_race(api) -> None:  # noqa: ANN001
-    """The on/off switch and scripts send no version: such an edit is made on the rule as it is then, again when
-    another save landed between its read and its write, never refused as a conflict with a version it did not claim."""
+    """The on/off switch and scripts send no version: such an edit is made on the rule as it is when written, also
+    when another save landed between its read and its write, never refused as a conflict with a version it did not
+    claim."""
     rule = _add(api.client)
     path = f'{RULES}/{rule["id"]}'
     for round_ in range(5):

@@ -151,8 +151,8 @@ def test_of_two_settings_edits_saved_at_once_on_one_version_exactly_one_is_saved
 
 def test_edits_that_name_no_version_are_all_saved_when_they_race(api) -> None:  # noqa: ANN001
     """The Settings page's own panels and scripts send no version: an edit of theirs is made on the project as it is
-    then, also when another save lands between its read and its write (it is made again), never refused as a
-    conflict with a version it did not claim."""
+    when written, also when another save lands between its read and its write, never refused as a conflict with a
+    version it did not claim."""
     for round_ in range(5):
         start = threading.Barrier(2)
 
