@@ -32,6 +32,7 @@ from app.services.notifications.webhook_targets import TargetGuard, policy_of
 from app.services.projects import demo
 from app.services.repositories import forge, gitops
 from app.services.repositories.access import RepositoryAccess
+from app.services.repositories.commits import CommitTitles
 from app.services.runs.admit import RunAdmitter
 from app.services.runs.auto_retry import AutoRetry
 from app.services.runs.ports import RateLimiter
@@ -74,6 +75,12 @@ class Services:
     @property
     def scheduler(self) -> AsyncIOScheduler | None:
         return self.jobs.scheduler if self.jobs is not None else None
+
+    @property
+    def commits(self) -> CommitTitles:
+        """What the runs' commits are (title, author), read once from their repositories: the engine learns a run's
+        as it checks it out, a read of the runs learns those it does not know yet."""
+        return self.runner.commits
 
     @property
     def artifact_store(self) -> ArtifactStore:

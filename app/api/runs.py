@@ -13,6 +13,7 @@ from starlette.types import Receive, Scope, Send
 
 from app.api.deps import PrincipalDep, ServicesDep, authenticate, correlation
 from app.api.schemas import RunPage, problems
+from app.container import Services
 from app.core.errors import DomainError
 from app.models import RunCreate, RunDetail, RunEventPublic, RunPublic, RunRetry
 from app.services.execution import stop as run_stop
@@ -133,6 +134,9 @@ def trigger_run(body: RunCreate, request: Request, principal: PrincipalDep) -> R
     return _answer(admitted)
 
 
+SEARCH_DESCRIPTION = 'text in the run id, branch, issue, pull request or commit title; or the start of a commit sha'
+
+
 @router.get('', response_model=RunPage, responses=problems(401, 422))
 async def list_runs(
     services: ServicesDep,
@@ -144,15 +148,14 @@ async def list_runs(
     user: str | None = None,
     since: Annotated[str | None, Query(description='created at or after: YYYY-MM-DD or ISO 8601 (UTC)')] = None,
     until: Annotated[str | None, Query(description='created before; a date includes that whole day (UTC)')] = None,
-    q: Annotated[str | None, Query(description='text in the run id, branch or issue title')] = None,
+    q: Annotated[str | None, Query(description=SEARCH_DESCRIPTION)] = None,
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> RunPage:
     statuses = [s for item in status or [] for s in item.split(',') if s] or None
     items, next_cursor = await run_in_threadpool(
-        run_waiting.list_runs_waiting,
-        services.settings,
-        services.engine,
+        _runs_page,
+        services,
         principal,
         project=project,
         status=statuses,
@@ -176,14 +179,25 @@ async def get_run(
     events_limit: Annotated[int, Query(ge=0, le=10_000)] = 2000,
 ) -> RunDetail:
     return await run_in_threadpool(
-        run_waiting.get_run_waiting,
-        services.settings,
-        services.engine,
+        _run_detail,
+        services,
         principal,
         run_id,
         events_limit=events_limit,
         with_events=events_limit > 0,
     )
+
+
+def _runs_page(services: Services, principal: Principal, **filters: Any) -> tuple[list[RunPublic], str | None]:
+    items, next_cursor = run_waiting.list_runs_waiting(services.settings, services.engine, principal, **filters)
+    services.commits.annotate(items)
+    return items, next_cursor
+
+
+def _run_detail(services: Services, principal: Principal, run_id: str, **options: Any) -> RunDetail:
+    detail = run_waiting.get_run_waiting(services.settings, services.engine, principal, run_id, **options)
+    services.commits.annotate([detail])
+    return detail
 
 
 @router.get(

@@ -75,11 +75,15 @@ def status_text(status: str) -> Text:
     return Text(status, style=STATUS_STYLE.get(status, ''))
 
 
-RUN_COLUMNS = ('RUN', 'STATUS', 'PROJECT', 'BRANCH', 'DEPTH/FRAMEWORK', 'KIND', 'USER', 'CREATED', 'TOOK', 'COST')
-RUN_COLUMNS_DROPPED_FIRST = ('USER', 'KIND', 'DEPTH/FRAMEWORK', 'PROJECT', 'CREATED', 'COST')
+RUN_COLUMNS = (
+    'RUN', 'STATUS', 'PROJECT', 'BRANCH', 'COMMIT', 'DEPTH/FRAMEWORK', 'KIND', 'USER', 'CREATED', 'TOOK', 'COST'
+)  # fmt: skip
+# COMMIT (`abc1234 Fix the parser`) goes first: `runs show` and --json have it, and it is the widest
+RUN_COLUMNS_DROPPED_FIRST = ('COMMIT', 'USER', 'KIND', 'DEPTH/FRAMEWORK', 'PROJECT', 'CREATED', 'COST')
+COMMIT_CELL_MAX = 40  # in a terminal, a longer title is cut with an ellipsis (piped, every cell stays whole)
 # One project's runs: no PROJECT column (the same on every row), so at 80 columns DEPTH/FRAMEWORK stays and
 # TOOK goes first (`runs show` has it)
-ONE_PROJECT_DROPPED_FIRST = ('USER', 'KIND', 'TOOK', 'DEPTH/FRAMEWORK', 'CREATED', 'COST')
+ONE_PROJECT_DROPPED_FIRST = ('COMMIT', 'USER', 'KIND', 'TOOK', 'DEPTH/FRAMEWORK', 'CREATED', 'COST')
 
 
 def runs_table(
@@ -90,8 +94,11 @@ def runs_table(
     runs = list(runs)
     rows = [run_cells(run) for run in runs]
     spent = any(run.get('usage') for run in runs)  # COST only where an agent reported some (AFK runs, mostly)
+    committed = any(run.get('commit_sha') for run in runs)  # COMMIT once some run's commit is known
     columns = tuple(
-        name for name in RUN_COLUMNS if not (one_project and name == 'PROJECT') and (spent or name != 'COST')
+        name
+        for name in RUN_COLUMNS
+        if not (one_project and name == 'PROJECT') and (spent or name != 'COST') and (committed or name != 'COMMIT')
     )
     widths = column_widths(
         columns,
@@ -104,6 +111,8 @@ def runs_table(
             for row in rows
         ),
     )
+    if width and 'COMMIT' in widths:
+        widths['COMMIT'] = min(widths['COMMIT'], COMMIT_CELL_MAX)
     drop = ONE_PROJECT_DROPPED_FIRST if one_project else RUN_COLUMNS_DROPPED_FIRST
     shown = fitting_columns(widths, width, drop) if width else list(columns)
     hidden = [name for name in columns if name not in shown]
@@ -119,7 +128,10 @@ def runs_table(
         collapse_padding=True,
     )
     for column in shown:
-        table.add_column(column, no_wrap=column in ('RUN', 'STATUS', 'CREATED', 'TOOK'))
+        if column == 'COMMIT' and width:
+            table.add_column(column, no_wrap=True, max_width=COMMIT_CELL_MAX, overflow='ellipsis')
+        else:
+            table.add_column(column, no_wrap=column in ('RUN', 'STATUS', 'CREATED', 'TOOK'))
     keep = [RUN_COLUMNS.index(name) for name in shown]
     for row in rows:
         table.add_row(*(row[index] for index in keep))
@@ -143,6 +155,7 @@ def run_cells(run: dict) -> list[Any]:
         run_status_text(run),
         run['project_id'],
         run['branch_name'],
+        commit_cell(run),
         f'{run["depth_level"]}/{run["target_framework"]}',
         kind,
         run.get('user_name') or '-',
@@ -150,6 +163,12 @@ def run_cells(run: dict) -> list[Any]:
         duration(run),
         f'${run["usage"].get("cost_usd") or 0:,.2f}' if run.get('usage') else '-',
     ]
+
+
+def commit_cell(run: dict) -> str:
+    """`abc1234 Fix the parser`; the sha alone until the server has read the title, `-` before the commit is known."""
+    sha = (run.get('commit_sha') or '')[:7]
+    return one_line(f'{sha} {run.get("commit_title") or ""}'.strip()) if sha else '-'
 
 
 def key_values(rows: Iterable[tuple[str, Any]], *, title: str | None = None) -> Table:
@@ -207,6 +226,9 @@ def run_details(run: dict) -> Table:
         rows.append(('Issue taken up by', run['issue_taken_up_by']))
     if run.get('commit_sha'):
         rows.append(('Commit', run['commit_sha']))
+        if run.get('commit_title'):
+            by = f' ({one_line(run["commit_author"])})' if run.get('commit_author') else ''
+            rows.append(('Title', f'{one_line(run["commit_title"])}{by}'))
     if run.get('pusher'):
         rows.append(('Pushed by', one_line(run['pusher'])))
     if run.get('pr_number'):

@@ -37,6 +37,7 @@ from app.models.vocabulary import AWAITING_APPROVAL
 from app.state.bulk_selection import outcome_text, summary_text
 
 runs_app = typer.Typer(help='Trigger, watch, retry and stop runs.', no_args_is_help=True)
+SEARCH_HELP = 'Text in the run id, branch, issue, pull request or commit title; or the start of a commit sha.'
 
 RunIdArg = Annotated[str, typer.Argument(metavar='RUN_ID', help='The run, e.g. run_01JD...', callback=given_id)]
 KeyOpt = Annotated[
@@ -241,9 +242,7 @@ def list_runs(
     until: Annotated[
         Optional[str], typer.Option('--until', help='Created before; a date includes that whole day (UTC).')
     ] = None,
-    search: Annotated[
-        Optional[str], typer.Option('--search', '-q', help='Text in the run id, branch or issue title.')
-    ] = None,
+    search: Annotated[Optional[str], typer.Option('--search', '-q', help=SEARCH_HELP)] = None,
     limit: Annotated[int, typer.Option('--limit', '-n', min=1, max=500, help='At most this many.')] = 20,
     cursor: Annotated[
         Optional[str],

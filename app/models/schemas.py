@@ -250,6 +250,9 @@ class RunPublic(SQLModel):
     target_framework: str
     branch_name: str
     commit_sha: str | None = None
+    # its commit's message's first line and author, once read from the repository (services/repositories/commits.py)
+    commit_title: str | None = None
+    commit_author: str | None = None
     user_id: str | None
     user_name: str | None = None
     idempotency_key: str | None

@@ -324,6 +324,17 @@ class RunVariable(SQLModel, table=True):
     value: str
 
 
+class CommitInfo(SQLModel, table=True):
+    """A commit runs ran, as the runs list names it (services/repositories/commits.py): read from the repository once,
+    never changed. By sha alone: the same sha in two repositories (a fork) is the same commit."""
+
+    __tablename__ = 'commit_info'
+    sha: str = Field(primary_key=True, max_length=64)
+    title: str = Field(max_length=500)  # the message's first line
+    author_name: str = Field(max_length=200)
+    committed_at: datetime
+
+
 class RunEvent(SQLModel, table=True):
     # a run's annotations (app/core/workflow_commands.py), its own and Runboard's, without reading its whole log:
     # few rows, kept small (migration 0024)

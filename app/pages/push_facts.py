@@ -1,5 +1,6 @@
-"""What a push or pull-request run shows of its trigger, on the run page and in the runs list: the commit, who
-pushed, and a link to the pull request (docs/triggers.md, "On push and pull requests")."""
+"""What a run shows of its source, on the run page and in the runs list: the commit it ran (short sha and title), and
+for a push or pull-request run who pushed and a link to the pull request (docs/triggers.md, "On push and pull
+requests")."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from nicegui import ui
 
 from app.client import ApiError
 from app.state import connection
-from app.state.push_rules import pull_request_link, push_text, status_log_settled, status_log_text
+from app.state.push_rules import commit_line, pull_request_link, push_text, status_log_settled, status_log_text
 from app.state.runs_store import ACTIVE
 from app.state.text import shown
 
@@ -17,10 +18,24 @@ STATUS_LINE_SECONDS = 3.0  # the commit-status line reads the log again this oft
 STATUS_LINE_READS = 100  # and gives up after this many reads (a forge retried with long backoff: reload the page)
 
 
+def commit_facts(run: dict[str, Any], *, size: str = 'text-sm') -> None:
+    """`abc1234 Fix the parser`: the sha, then the title cut to the row's room, whole with its author on hover."""
+    line = commit_line(run)
+    if line is None:
+        return
+    with ui.row().classes('items-baseline gap-1 no-wrap min-w-0').props('data-field=commit'):
+        ui.label(line.sha).classes(f'{size} font-mono').props('data-field=commit-sha')
+        if line.title:
+            title = ui.label(shown(line.title)).classes(f'{size} truncate rb-commit-title')
+            title.props('dir=auto data-field=commit-title')
+            if line.hint:
+                title.tooltip(shown(line.hint))
+
+
 def push_facts(run: dict[str, Any], *, size: str = 'text-sm') -> None:
     said = push_text(run)
     if said:
-        ui.label(shown(said)).classes(f'{size} font-mono').props('data-field=push dir=auto')
+        ui.label(shown(said)).classes(size).props('data-field=push dir=auto')
     link = pull_request_link(run)
     if link is None:
         return

@@ -101,7 +101,7 @@ def filter_bar(view: FilteredList, projects: list[dict] | None) -> None:
         branch = filter_text('branch', 'Branch', filters.branch, changed)
         person = filter_text('by', 'Person', filters.user, changed)
     with ui.row().classes('w-full items-center gap-2 flex-wrap'):
-        search = filter_text('q', 'Search id, branch, issue', filters.q, changed).props('type=search')
+        search = filter_text('q', 'Search id, branch, title, sha', filters.q, changed).props('type=search')
         search.props('aria-label="Search runs by id, branch or issue title"')
         since = filter_date('since', 'From (UTC)', filters.since, changed)
         until = filter_date('until', 'To (UTC)', filters.until, changed)

@@ -20,7 +20,7 @@ from app.pages.annotation_list import draw_annotations
 from app.pages.attributes import attrs
 from app.pages.log_panel import LogPanel
 from app.pages.not_found import not_found_page
-from app.pages.push_facts import commit_status_line, push_facts
+from app.pages.push_facts import commit_facts, commit_status_line, push_facts
 from app.pages.run_artifacts import RunExtras
 from app.pages.run_timing import approve_button, cancel_button, timing_bits
 from app.pages.runs_list import retry, stop_run
@@ -153,6 +153,10 @@ class TimelineView:
                     ui.link(shown(run['branch_name']), branch_runs_href(run['project_id'], run['branch_name'])).props(
                         'dir=auto data-param=branch'
                     ).classes('rb-tap-link').tooltip('The runs of this branch, with its history')
+                if run.get('commit_sha'):
+                    with ui.row().classes('gap-1 items-baseline min-w-0').props('data-param=commit'):
+                        ui.label('commit').classes('opacity-60')
+                        commit_facts(run)
                 for name, value in (
                     ('depth', run['depth_level']),
                     ('framework', run['target_framework']),
@@ -169,7 +173,7 @@ class TimelineView:
                     self.started_label = ui.label(relative(when)).props('data-param=started dir=auto')
                 if run.get('issue_number'):
                     ui.label(f'issue #{run["issue_number"]} {shown(run.get("issue_title"))}').props('dir=auto')
-                push_facts(run)  # a push or pull-request run: the commit, who pushed, the pull request's link
+                push_facts(run)  # a push or pull-request run: who pushed, the pull request's link
                 commit_status_line(run)  # ... and what was posted back to the forge
                 if run.get('retry_of'):
                     with ui.row().classes('gap-1 items-baseline'):

@@ -9,7 +9,7 @@ from nicegui import ui
 
 from app.pages.afk_review import afk_facts
 from app.pages.attributes import attrs
-from app.pages.push_facts import push_facts
+from app.pages.push_facts import commit_facts, push_facts
 from app.pages.run_timing import approve_button, cancel_button, timing_bits
 from app.pages.stage_strip import row_strip
 from app.pages.theme import live_duration, live_relative, status_badge
@@ -53,7 +53,8 @@ def run_row(
             timing_bits(run)  # delayed: when it runs; queued with a TTL: when it expires; why it never started
             if approved := approved_text(run):  # due, or held back by its branch's lock or a limit (timing_bits)
                 ui.label(approved).classes('text-xs text-positive').props('data-field=approved')
-            push_facts(run, size='text-xs')  # a push or pull-request run: its commit, pusher, pull request
+            commit_facts(run, size='text-xs')  # what it ran: `abc1234 Fix the parser`
+            push_facts(run, size='text-xs')  # a push or pull-request run: who pushed, the pull request
             afk_facts(run)  # an AFK run: its issue (its pull request above); any run: what its agent spent
             if run.get('retry_of'):
                 ui.link(f'retry of {run["retry_of"]}', f'/runs/{run["retry_of"]}').classes('text-xs rb-tap-link')

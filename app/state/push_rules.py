@@ -99,14 +99,38 @@ def pull_request_link(run: dict[str, Any]) -> tuple[str, str | None] | None:
 
 
 def push_text(run: dict[str, Any]) -> str | None:
-    """`abc1234 pushed by ann` for a push or pull-request run; None for other kinds."""
+    """`pushed by ann` for a push run, `pull request head · by dee` for a pull-request run (the commit is said by
+    commit_line, as for every run); None for other kinds."""
     if run.get('kind') not in ('push', 'pull_request'):
         return None
-    commit = (run.get('commit_sha') or '')[:7]
     who = run.get('pusher')
     if run.get('kind') == 'pull_request':
-        return f'{commit} · pull request head' + (f' · by {who}' if who else '')
-    return f'{commit} pushed' + (f' by {who}' if who else '')
+        return 'pull request head' + (f' · by {who}' if who else '')
+    return 'pushed' + (f' by {who}' if who else '')
+
+
+@dataclass(frozen=True)
+class CommitLine:
+    sha: str  # the short sha, as git shows it
+    title: str | None  # the message's first line, once the server read it from the repository
+    author: str | None
+
+    @property
+    def hint(self) -> str | None:
+        """The full title and its author, for a tooltip (the row cuts a long title)."""
+        if not self.title:
+            return None
+        return f'{self.title} ({self.author})' if self.author else self.title
+
+
+def commit_line(run: dict[str, Any]) -> CommitLine | None:
+    """What a run ran, as the runs list and the run page name it: `abc1234 Fix the parser`; None while its commit is
+    not known (admitted without one, until it starts)."""
+    sha = (run.get('commit_sha') or '').strip()
+    if not sha:
+        return None
+    title = (run.get('commit_title') or '').strip() or None
+    return CommitLine(sha[:7], title, (run.get('commit_author') or '').strip() or None if title else None)
 
 
 def status_log_text(rows: list[dict[str, Any]]) -> str | None:

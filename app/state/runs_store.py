@@ -29,6 +29,19 @@ def filter_choices(options: dict[str, str], value: str | None) -> dict[str, str]
     return {**options, value: f'{value} (unknown)'}
 
 
+SEARCHED_TEXT = ('id', 'branch_name', 'issue_title', 'pr_title', 'commit_title')
+
+
+def text_matches(run: dict[str, Any], q: str) -> bool:
+    """The runs search as the server answers it (services/runs/filters.search_condition), for a live update: a
+    case-insensitive substring of the id, the branch, the issue, pull request or commit title, or the start of the
+    commit's sha."""
+    needle = q.strip().lower()
+    return any(needle in str(run.get(name) or '').lower() for name in SEARCHED_TEXT) or str(
+        run.get('commit_sha') or ''
+    ).lower().startswith(needle)
+
+
 @dataclass(frozen=True)
 class RunFilters:
     project: str | None = None
@@ -38,7 +51,7 @@ class RunFilters:
     user: str | None = None  # a person's name or id (URL: by=)
     since: str | None = None  # created on or after this day (YYYY-MM-DD, UTC)
     until: str | None = None  # created on or before this day
-    q: str | None = None  # text in the run id, branch or issue title
+    q: str | None = None  # text in the run id, branch, titles or the start of its commit (text_matches)
 
     @classmethod
     def from_query(cls, query: Mapping[str, str], *, project: str | None = None) -> RunFilters:
@@ -65,9 +78,7 @@ class RunFilters:
     def matches(self, run: dict[str, Any]) -> bool:
         if not self._in_range(str(run.get('created_at') or '')):
             return False
-        if self.q and not any(
-            self.q.strip().lower() in str(run.get(name) or '').lower() for name in ('id', 'branch_name', 'issue_title')
-        ):
+        if self.q and not text_matches(run, self.q):
             return False
         if self.project and run.get('project_id') != self.project:
             return False

@@ -50,7 +50,7 @@ def test_trigger_follow_exits_with_the_outcome_and_retry_links_retry_of(settings
         assert header == ['RUN', 'STATUS', 'BRANCH', 'DEPTH/FRAMEWORK', 'CREATED']  # whole columns, not cut to "p…"
         assert all(len(line) <= 80 for line in narrow.stdout.splitlines())
         assert f'{run["id"]}  succeeded  main    shallow/python' in narrow.stdout
-        assert 'Not shown, for the width: KIND, USER, TOOK (--json has every field)' in narrow.stdout
+        assert 'Not shown, for the width: COMMIT, KIND, USER, TOOK (--json has every field)' in narrow.stdout
         # every project's runs: PROJECT stays, DEPTH/FRAMEWORK goes first
         every = run_cli(server.base_url, server.token, 'runs', 'list', columns=80)
         assert every.stdout.splitlines()[0].split() == ['RUN', 'STATUS', 'PROJECT', 'BRANCH', 'CREATED', 'TOOK']
@@ -58,8 +58,11 @@ def test_trigger_follow_exits_with_the_outcome_and_retry_links_retry_of(settings
         # piped (`| grep`, a file) with no width said: every column, every cell whole
         piped = run_cli(server.base_url, server.token, 'runs', 'list', columns=None)
         header = piped.stdout.splitlines()[0].split()
-        assert header == ['RUN', 'STATUS', 'PROJECT', 'BRANCH', 'DEPTH/FRAMEWORK', 'KIND', 'USER', 'CREATED', 'TOOK']
+        assert header == [
+            'RUN', 'STATUS', 'PROJECT', 'BRANCH', 'COMMIT', 'DEPTH/FRAMEWORK', 'KIND', 'USER', 'CREATED', 'TOOK'
+        ]  # fmt: skip
         assert 'Not shown' not in piped.stdout and '…' not in piped.stdout
+        assert f'{run["commit_sha"][:7]} main commit' in piped.stdout  # the commit's title beside its sha
 
 
 def test_same_key_returns_the_same_run(settings_factory, repo_factory) -> None:

@@ -79,7 +79,10 @@ def test_push_rules_in_settings_then_a_push_runs(page: Page, server: dict) -> No
     page.goto(f'{url}/?kind=push')
     row = page.locator('[data-run]').first
     expect(row).to_be_visible(timeout=30_000)
-    expect(row.locator('[data-field=push]')).to_have_text(f'{sha[:7]} pushed')
+    expect(row.locator('[data-field=push]')).to_have_text('pushed')
+    # the commit as people pick runs by it: its short sha and title (read from the repository by the server)
+    expect(row.locator('[data-field=commit]')).to_have_text(f'{sha[:7]}a change')
+    expect(row.locator('[data-field=commit-title]')).to_have_text('a change')
     # run as the person who set the rules: the row (whose kind says push) names them alone, on one line at a
     # desktop's width; the run page says they set the rules, so they do not read as the one who pushed
     rules_by = api.get(f'/api/runs/{row.get_attribute("data-run")}').json()['user_name']

@@ -71,8 +71,8 @@ def test_a_runs_pull_request_and_push_in_words() -> None:
     )
     assert pull_request_link({**pr, 'pr_url': 'javascript:alert(1)'}) == ('#12 Add it', None)  # no link then
     assert pull_request_link({'kind': 'manual'}) is None
-    assert push_text(pr) == 'abcdef1 · pull request head · by dee'
-    assert push_text({'kind': 'push', 'commit_sha': 'abcdef123', 'pusher': None}) == 'abcdef1 pushed'
+    assert push_text(pr) == 'pull request head · by dee'  # the commit is said beside it, as for every run
+    assert push_text({'kind': 'push', 'commit_sha': 'abcdef123', 'pusher': None}) == 'pushed'
     assert push_text({'kind': 'manual'}) is None
 
 

@@ -57,6 +57,7 @@ def test_runboard_document_of_a_failed_run() -> None:
             'kind': 'manual',
             'branch': 'feature/a',
             'commit_sha': 'abc123',
+            'commit_title': None,  # not read from the repository (yet)
             'depth_level': 'shallow',
             'target_framework': 'python',
             'triggered_by': 'ada',
@@ -264,3 +265,11 @@ def test_a_runs_usage_and_the_cost_cap_event() -> None:
         ':money_with_wings: *<https://rb.example.com/projects/proj|Proj>*: the AFK loop stopped launching: '
         "today's AFK cost $1.20 reached the cap of $1.00. It resumes at 00:00 UTC, or on Reset on the project page."
     )
+
+
+def test_a_run_is_named_by_its_commit_once_its_title_is_known() -> None:
+    run = {**RUN, 'commit_sha': 'abc1234def', 'commit_title': 'Fix <the> parser'}
+    assert runboard_document(facts(run=run))['run']['commit_title'] == 'Fix <the> parser'
+    text = slack_text(facts(run=run))
+    assert 'failed on `feature/a` at `abc1234` “Fix &lt;the&gt; parser” (exit code 3' in text  # escaped for Slack
+    assert 'abc123' not in slack_text(facts())  # no title known: the sha alone is no news in a chat line

@@ -29,6 +29,7 @@ from app.services.execution.pull_requests import PullRequestCheck, end_runs_with
 from app.services.execution.reaper import KillReason
 from app.services.execution.recovery import recover_orphans
 from app.services.repositories.access import RepositoryAccess
+from app.services.repositories.commits import CommitTitles
 
 if TYPE_CHECKING:
     from app.services.execution.dispatch import Dispatcher
@@ -76,6 +77,7 @@ class RunEngine:
             staging=settings.artifact_staging_dir,
             limit=settings.max_artifact_bytes,
         )
+        self.commits = CommitTitles(engine, settings.mirrors_dir)
         self._parts = ExecutionParts(
             engine=engine,
             mirrors_dir=settings.mirrors_dir,
@@ -86,6 +88,7 @@ class RunEngine:
             confinement=self.confinement,
             artifacts=self.artifacts,
             caches=RunCaches(settings.caches_dir, settings.cache_max_bytes),
+            commits=self.commits,
         )
         self.caches = self._parts.caches  # a worker's beat reports what they hold
 

@@ -30,6 +30,7 @@ from app.services.execution.pull_requests import PullRequestCheck
 from app.services.projects import variables as project_variables
 from app.services.repositories import afk_branches, gitops
 from app.services.repositories.access import RepositoryAccess, is_remote
+from app.services.repositories.commits import CommitTitles
 from app.services.repositories.repo_url import classify
 
 log = logging.getLogger(__name__)
@@ -46,6 +47,7 @@ class ExecutionParts:
     confinement: Confinement
     artifacts: ArtifactKeeper | None = None  # $RUNBOARD_ARTIFACTS_DIR and keeping what the run leaves there
     caches: RunCaches | None = None  # $RUNBOARD_CACHE_DIR: the project's cache on this machine
+    commits: CommitTitles | None = None  # the checked-out commit's title, for the runs list and searches
 
 
 SLOW_FETCH_SECONDS = 3.0  # a run still fetching its remote this long says so in its log
@@ -161,6 +163,8 @@ def _prepare(
         run['cache_dir'] = str(parts.caches.acquire(run['project_id'], run.get('cache_generation') or 0, scope))
     with live.children.scope():
         commit = prepare_checkout(parts.engine, parts.mirrors_dir, parts.repositories, run, worktree)
+    if parts.commits is not None:
+        parts.commits.learn(worktree, commit)
     return variables, commit
 
 

@@ -29,8 +29,9 @@ RUN_FACTS_SQL = (
     'SELECT r.id, r.status, r.kind, r.branch_name, r.commit_sha, r.depth_level, r.target_framework, r.exit_code, '
     'r.error, r.issue_number, r.issue_title, r.retry_of, r.created_at, r.started_at, r.finished_at, '
     'r.pusher, r.pr_number, r.pr_title, r.pr_url, '
-    'u.name AS user_name, p.name AS project_name '
-    'FROM run r JOIN project p ON p.id = r.project_id LEFT JOIN "user" u ON u.id = r.user_id WHERE r.id = :id'
+    'u.name AS user_name, p.name AS project_name, c.title AS commit_title '
+    'FROM run r JOIN project p ON p.id = r.project_id LEFT JOIN "user" u ON u.id = r.user_id '
+    'LEFT JOIN commit_info c ON c.sha = r.commit_sha WHERE r.id = :id'
 )
 _RUN_TIMES = ('created_at', 'started_at', 'finished_at')
 

@@ -99,6 +99,7 @@ def runboard_document(facts: EventFacts) -> dict[str, Any]:
             'kind': run['kind'],
             'branch': run['branch_name'],
             'commit_sha': run.get('commit_sha'),
+            'commit_title': run.get('commit_title'),  # its message's first line (None until read: docs/runs.md)
             'depth_level': run['depth_level'],
             'target_framework': run['target_framework'],
             'triggered_by': run.get('user_name'),  # None: the AFK loop; a push run: whose push rules admitted it
@@ -200,6 +201,13 @@ def _pull_request_text(run: dict[str, Any]) -> str:
     return f' · pull request {_link(url if linkable else None, words)}'
 
 
+def _commit_text(run: dict[str, Any]) -> str:
+    """` at abc1234 “Fix the parser”` once its title is known; '' before."""
+    if not run.get('commit_sha') or not run.get('commit_title'):
+        return ''
+    return f' at `{run["commit_sha"][:7]}` “{_escape(run["commit_title"])}”'
+
+
 def _who_text(run: dict[str, Any]) -> str:
     """Who started it: the person who pushed for a push or pull-request run (its user is only whose push rules
     admitted it), else the person who triggered it; '' for the AFK loop."""
@@ -249,7 +257,8 @@ def slack_text(facts: EventFacts) -> str:
     run_link = _link(run_url(facts), run.get('id', 'run'))
     if facts.type in _RUN_WORDS:
         icon, verb = _RUN_WORDS[facts.type]
-        head = f'{icon} {project}: run {run_link} {verb} on `{_escape(run["branch_name"])}`{_run_detail(run)}'
+        head = f'{icon} {project}: run {run_link} {verb} on `{_escape(run["branch_name"])}`'
+        head += _commit_text(run) + _run_detail(run)
         head += _pull_request_text(run) + _who_text(run)
         return head + _failed_tests_text(run) + _log_tail_text(run)
     if facts.type == 'project.auto_paused':

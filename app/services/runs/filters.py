@@ -10,12 +10,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import ColumnElement, and_, func, or_
+from sqlalchemy import ColumnElement, and_, exists, func, or_
 from sqlmodel import Session, col, select
 
 from app.core.errors import DomainError
 from app.core.ids import RUN_PREFIX, time_prefix
-from app.models import Run
+from app.models import CommitInfo, Run
 from app.models.schemas import RunPublic
 from app.models.vocabulary import APPROVAL_WAITING, AWAITING_APPROVAL, RunKind
 
@@ -72,7 +72,8 @@ def created_conditions(since: str | None, until: str | None) -> list[ColumnEleme
 
 
 def search_condition(q: str) -> ColumnElement[bool]:
-    """Case-insensitive substring of the run id, the branch or the issue title."""
+    """Case-insensitive substring of the run id, the branch, the issue or pull request title, or the commit's title
+    (once read: services/repositories/commits.py); or the start of the commit's sha, as people paste one."""
     needle = q.strip()
     if not needle:
         raise _invalid('The search text is empty.')
@@ -82,6 +83,11 @@ def search_condition(q: str) -> ColumnElement[bool]:
         col(Run.id).icontains(needle, autoescape=True),
         col(Run.branch_name).icontains(needle, autoescape=True),
         col(Run.issue_title).icontains(needle, autoescape=True),
+        col(Run.pr_title).icontains(needle, autoescape=True),
+        col(Run.commit_sha).istartswith(needle, autoescape=True),
+        exists().where(
+            col(CommitInfo.sha) == col(Run.commit_sha), col(CommitInfo.title).icontains(needle, autoescape=True)
+        ),
     )
 
 

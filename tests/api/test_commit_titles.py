@@ -1,0 +1,58 @@
+"""A run's commit as people pick runs by it: its title and author in GET /runs and GET /runs/{id}, read from the
+repository once and kept (services/repositories/commits.py)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+from sqlalchemy import text
+
+from tests.helpers.api import run_body
+
+
+def _commit(repo, *, message: str, author: str) -> str:  # noqa: ANN001
+    subprocess.run(
+        ['git', '-c', f'user.name={author}', '-c', 'user.email=a@example.invalid', 'commit', '-q', '--allow-empty',
+         '-m', message],
+        cwd=repo, check=True,
+    )  # fmt: skip
+    return subprocess.run(['git', 'rev-parse', 'HEAD'], cwd=repo, check=True, capture_output=True, text=True).stdout
+
+
+def test_a_runs_commit_is_named_by_its_title_and_author_in_the_list_and_the_run(api, repo) -> None:  # noqa: ANN001
+    sha = _commit(repo, message='Fix the parser\n\nThe body is not the title.', author='Ann Author').strip()
+    run = api.client.post('/api/runs', json=run_body(branch='main')).json()
+    assert run['commit_sha'] == sha
+
+    detail = api.client.get(f'/api/runs/{run["id"]}').json()
+    assert (detail['commit_title'], detail['commit_author']) == ('Fix the parser', 'Ann Author')
+    listed = {r['id']: r for r in api.client.get('/api/runs').json()['items']}
+    assert listed[run['id']]['commit_title'] == 'Fix the parser'
+
+    # people find a run by its commit, as they remember it: words of the title, or a sha they pasted
+    for q in ('PARSER', sha[:8]):
+        assert [r['id'] for r in api.client.get('/api/runs', params={'q': q}).json()['items']] == [run['id']], q
+    assert api.client.get('/api/runs', params={'q': sha[1:9]}).json()['items'] == []  # a sha is matched from its start
+
+    # read once and kept: the repository is not asked again (here it is gone), the title stays
+    shutil.rmtree(repo)
+    assert api.client.get(f'/api/runs/{run["id"]}').json()['commit_title'] == 'Fix the parser'
+    with api.server.services.engine.connect() as conn:
+        rows = conn.execute(text('SELECT sha, title, author_name FROM commit_info')).all()
+    assert [tuple(r) for r in rows] == [(sha, 'Fix the parser', 'Ann Author')]
+
+
+def test_a_commit_the_repository_lacks_or_a_forged_sha_is_answered_without_a_title(api) -> None:  # noqa: ANN001
+    runs = [api.client.post('/api/runs', json=run_body(branch=b)).json() for b in ('main', 'feature/a')]
+    with api.server.services.engine.begin() as conn:
+        # pushed after the mirror's fetch (a real object name git does not have), and a value no admission writes,
+        # which must never reach git's argv as an option
+        conn.execute(text('UPDATE run SET commit_sha = :c WHERE id = :id'), {'c': 'ab' * 20, 'id': runs[0]['id']})
+        conn.execute(text("UPDATE run SET commit_sha = '--output=x' WHERE id = :id"), {'id': runs[1]['id']})
+    for run in runs:
+        answer = api.client.get(f'/api/runs/{run["id"]}')
+        assert answer.status_code == 200, answer.text
+        assert answer.json()['commit_title'] is None
+    page = api.client.get('/api/runs')
+    assert page.status_code == 200 and all(r['commit_title'] is None for r in page.json()['items'])
