@@ -154,7 +154,7 @@ class TestCasePublic(SQLModel):
     system_out: str | None = None  # failed and errored tests: what they printed (the report's <system-out>)
     system_err: str | None = None
     report: str = ''
-    mark: TestMark | None = None  # failures and fixed tests: against earlier runs
+    mark: TestMark | None = None  # failures and fixed tests: against earlier runs (None: no earlier results to compare)
     # still_failing: the first run of the streak; flaky: the run it passed in; failing_on_base: the base branch's run
     # that failed it; fixed: the run compared with
     since_run_id: str | None = None

@@ -184,8 +184,11 @@ def mark_text(case: dict[str, Any], base_branch: str | None = None) -> str:
 
 def comparison_text(answer: dict[str, Any]) -> str:
     """The run's tests against earlier runs in one line (GitLab's merge request test summary):
-    `1 new failure · 1 failing on main too · 2 fixed`; '' when nothing changed and nothing failed."""
+    `1 new failure · 1 failing on main too · 2 fixed`; '' when nothing changed and nothing failed. A failure with no
+    mark had no earlier results to be compared with (a project's first run at that depth level and framework): it is
+    said so, never called new."""
     failures = answer.get('failures') or []
+    unknown = 'with no earlier run at this depth level and framework to compare with'
     counts = [
         (sum(1 for f in failures if f.get('mark') == mark), one, many)
         for mark, one, many in (
@@ -193,6 +196,7 @@ def comparison_text(answer: dict[str, Any]) -> str:
             ('still_failing', 'still failing', 'still failing'),
             ('flaky', 'flaky', 'flaky'),
             ('failing_on_base', f'failing on {shown(answer.get("base_branch") or "the base branch")} too', None),
+            (None, f'failure {unknown}', f'failures {unknown}'),
         )
     ]
     counts.append((len(answer.get('fixed') or []), 'fixed', 'fixed'))

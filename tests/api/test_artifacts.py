@@ -134,7 +134,7 @@ def test_a_runs_files_are_kept_listed_and_downloaded_byte_for_byte(settings_fact
             assert set(failures) == {('tests.test_api::test_a', 'failed'), ('tests.test_api::test_b', 'error')}
             a = failures[('tests.test_api::test_a', 'failed')]
             assert a['message'] == 'assert 401 == 200' and 'E   assert 401 == 200' in a['trace']
-            assert a['mark'] == 'new'
+            assert a['mark'] is None  # the project's first run: no earlier results say it ever passed
             assert [s['test_id'] for s in tests['skipped']] == ['tests.test_db::test_e']
             # test_e took no time (a skip): no place among the slowest
             assert [s['name'] for s in tests['slowest']] == ['test_d', 'test_b', 'test_a', 'test_c']
@@ -200,13 +200,13 @@ def test_failures_across_a_branchs_runs_still_failing_and_flaky(settings_factory
             tests = client.get(f'/api/runs/{run["id"]}/tests').json()
             return run['id'], {f['name']: (f['mark'], f['since_run_id']) for f in tests['failures']}
 
-        first, found = marks('shallow')  # test_a and test_b fail
-        assert found == {'test_a': ('new', None), 'test_b': ('new', None)}
+        first, found = marks('shallow')  # test_a and test_b fail: the first run, nothing to compare with
+        assert found == {'test_a': (None, None), 'test_b': (None, None)}
         _, found = marks('shallow')
         assert found == {'test_a': ('still_failing', first), 'test_b': ('still_failing', first)}
         # test_a passes at another depth level on the same commit: it depends on the depth, it is not flaky
         _, found = marks('deep')
-        assert found == {'test_b': ('new', None)}  # no earlier deep run: new at that depth
+        assert found == {'test_b': (None, None)}  # no earlier deep run: no history at that depth
         _, found = marks('shallow')
         assert found == {'test_a': ('still_failing', first), 'test_b': ('still_failing', first)}
         fifth, found = marks('shallow', TEST_A_PASSES='yes')  # test_a passes once at the same depth
@@ -238,7 +238,7 @@ def test_a_branch_is_read_against_its_base_and_a_run_lists_the_tests_it_fixed(se
             return {case['name']: (case['mark'], case['since_run_id']) for case in tests[kind]}
 
         on_main, tests = tests_of('main', 'shallow')  # test_a and test_b fail
-        assert marks(tests) == {'test_a': ('new', None), 'test_b': ('new', None)}
+        assert marks(tests) == {'test_a': (None, None), 'test_b': (None, None)}  # the first run: no history
         assert (tests['fixed'], tests['base_branch'], tests['compared_with']) == ([], None, None)
 
         first_on_branch, tests = tests_of('feature/x', 'shallow')  # compared with main: test_b fails there too
@@ -253,7 +253,7 @@ def test_a_branch_is_read_against_its_base_and_a_run_lists_the_tests_it_fixed(se
         # another depth level runs other tests: it is not compared with the shallow runs (main has no deep run yet)
         _, tests = tests_of('feature/x', 'deep')
         assert tests['compared_with'] is None and tests['fixed'] == []
-        assert marks(tests) == {'test_b': ('new', None)}  # nor are its failures: the first deep run anywhere
+        assert marks(tests) == {'test_b': (None, None)}  # nor are its failures: the first deep run anywhere
 
         _, tests = tests_of('main', 'shallow')  # main's own history only
         assert marks(tests) == {'test_a': ('still_failing', on_main), 'test_b': ('still_failing', on_main)}
@@ -352,13 +352,13 @@ def test_the_failed_runs_webhook_carries_its_failing_tests_and_last_log_lines(
                 ('tests.test_api::test_b', "KeyError: 'x'", 'still_failing', first['id']),
             ]
             marks = [t['mark'] for t in first_body['run']['tests']['failing']]
-            assert marks == ['new', 'new']
+            assert marks == [None, None]  # the project's first run: no earlier results to call them new against
             tail = body['run']['log_tail']  # the run's own last lines: Runboard's notes on them are not among them
             assert len(tail) == 1 and tail[0].startswith('artifacts go to /')
         else:
             text_ = body['text']
             assert 'tests.test_api::test_a` _still failing_ — assert 401 == 200' in text_
-            assert 'tests.test_api::test_a` _new_ — assert 401 == 200' in first_body['text']
+            assert 'tests.test_api::test_a` — assert 401 == 200' in first_body['text']  # no history: no mark
             assert '2 of 5 tests failed' in text_
             assert 'artifacts go to /' in text_  # the last log lines, in a code block
         assert run['status'] == 'failed'

@@ -2,8 +2,8 @@
 screens/shot.png and junit.xml (and a file past the limit) shows them with sizes, the image previewed, the refusal
 with why, Download links that stream the bytes (each, and all in one zip), the HTML opened sandboxed; its Tests
 tab (opened from the header's line of results) shows the totals and each failure with its message, trace and how it
-stands on the branch (a feature branch's against main, with the tests it fixed); the project page shows the flaky
-tests."""
+stands on the branch (a feature branch's against main, with the tests it fixed; a first run's as nothing to compare
+with, never "new"); the project page shows the flaky tests."""
 
 from __future__ import annotations
 
@@ -121,6 +121,17 @@ def test_the_artifacts_and_tests_tabs(page: Page, env: Stack) -> None:
     page.get_by_test_id('tab-log').click()
     expect(page.get_by_test_id('output')).to_be_visible()
     expect(page.get_by_test_id('output')).to_contain_text('Artifacts: 3 kept')
+
+    # the first run at that depth had nothing to compare with: its failures are not called new, and it says why
+    page.goto(f'{env.ui_url}/runs/{first["id"]}')
+    page.get_by_test_id('tab-tests').click()
+    tests = page.get_by_test_id('tests-panel')
+    expect(tests.get_by_test_id('test-failure')).to_have_count(2)
+    expect(tests.locator('[data-field=mark]')).to_have_count(0)
+    expect(tests.get_by_test_id('test-comparison')).to_have_text(
+        '2 failures with no earlier run at this depth level and framework to compare with'
+    )
+    screenshot(page, 'run-tests-first-run.png')
 
 
 def test_the_project_page_shows_flaky_tests(page: Page, env: Stack) -> None:

@@ -150,6 +150,15 @@ def test_the_summary_shown_is_the_masked_one(summary: dict | None, item: dict | 
         ),
         ({'failures': [{'mark': 'still_failing'}], 'fixed': [{}, {}]}, '1 still failing · 2 fixed'),
         ({'failures': [{'mark': 'failing_on_base'}]}, '1 failing on the base branch too'),
+        # a first run: nothing to compare with, so nothing is called new
+        (
+            {'failures': [{'mark': None}, {}], 'compared_with': None},
+            '2 failures with no earlier run at this depth level and framework to compare with',
+        ),
+        (
+            {'failures': [{'mark': 'flaky'}, {'mark': None}]},  # a later retry on its commit passed one
+            '1 flaky · 1 failure with no earlier run at this depth level and framework to compare with',
+        ),
     ],
 )
 def test_comparison_text(answer: dict, text: str) -> None:

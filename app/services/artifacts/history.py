@@ -7,7 +7,10 @@ job): a test that fails at one depth and passes at another is not flaky, it depe
   streak of failures going back;
 - **failing on the base branch**: no earlier run of the branch ran it, and the base branch's last run before this one
   that ran it failed it (a feature branch's first run does not take the blame for what main already fails);
-- **new**: otherwise: the previous run that ran it passed (or skipped) it, or no earlier run ran it;
+- **new**: otherwise: the previous run that ran it passed (or skipped) it, or an earlier run with results (of the
+  branch or of the base branch) did not have it;
+- **no mark**: no earlier run of the branch or of the base branch has results (a project's first run at a depth level
+  and framework): nothing says whether it ever passed, so it is not called new;
 - **fixed** (a test that passed): the run it is compared with failed it. As GitLab compares a pipeline with one
   other, that is one run: the branch's previous run with results at the same depth level and framework (the same
   tests), else the base branch's (`comparison_run`).
@@ -58,7 +61,8 @@ def mark_failures(
     base: Sequence[PastRun] = (),
 ) -> dict[str, Mark]:
     """Pure. `history`: the branch's other runs with test results, any order (later runs count for flakiness);
-    `base`: the base branch's runs with results (empty for a run of the base branch itself)."""
+    `base`: the base branch's runs with results (empty for a run of the base branch itself). A failing test with no
+    mark to give (no earlier results to compare with) is left out."""
     same_commit = [p for p in history if commit_sha and p.commit_sha == commit_sha and p.run_id != run_id]
     earlier, earlier_on_base = _newest_first(history, run_id), _newest_first(base, run_id)
     marks: dict[str, Mark] = {}
@@ -71,7 +75,7 @@ def mark_failures(
             on_base = _last_that_ran(test_id, earlier_on_base)
             if on_base is not None and on_base.statuses[test_id] in FAILED:
                 marks[test_id] = Mark('failing_on_base', on_base.run_id)
-            else:
+            elif earlier or earlier_on_base:  # an earlier report did not have it (or main passed it): new
                 marks[test_id] = Mark('new')
             continue
         since = None
