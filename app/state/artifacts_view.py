@@ -3,6 +3,8 @@ flaky tests and test chart), from the API's answers. Pure: no I/O, no NiceGUI.""
 
 from __future__ import annotations
 
+import json
+from datetime import UTC, datetime
 from typing import Any, Literal
 from urllib.parse import quote
 
@@ -287,18 +289,63 @@ def first_line(text: str | None) -> str:
     return ((text or '').strip().splitlines() or [''])[0]
 
 
+def utc_iso(value: str | None) -> str:
+    """An API time (naive ones are UTC) as `2026-06-01T09:05:00Z`, which every browser reads as UTC; '' for none."""
+    if not value:
+        return ''
+    moment = datetime.fromisoformat(value.replace('Z', '+00:00'))
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime('%Y-%m-%dT%H:%M:%SZ')
+
+
+# a run's date and time under its bar, in the viewer's time zone (its sortable id says nothing to a person; the
+# tooltip names it); a point without a time shows its id's end
+TIME_LABEL_JS = (
+    '(value, index) => {{ const t = new Date({times}[index] || NaN); return isNaN(t) ? "…" + value.slice(-6) : '
+    't.toLocaleDateString([], {{month: "short", day: "numeric"}}) + "\\n" + '
+    't.toLocaleTimeString([], {{hour: "2-digit", minute: "2-digit"{seconds}}}); }}'
+)
+
+
+def label_seconds(times: list[str]) -> bool:
+    """Pure. Whether the runs' labels need seconds: two of them started in one minute (else they read the same)."""
+    known = [t for t in times if t]
+    return len({t[:16] for t in known}) < len(known)
+
+
+BAR_MAX_WIDTH = 24  # with a run or two a category is the whole plot wide: a bar that wide reads as a wall
+
+
 def tests_chart(history: list[dict[str, Any]]) -> dict[str, Any]:
-    """ECharts options: test count (line) and failures (bars) per run, oldest first."""
+    """ECharts options: test count (line) and failures (bars) per run, oldest first, each run under its date and
+    time; as many labels as fit without overlapping."""
     labels = [point['run_id'] for point in history]
+    times = [utc_iso(point.get('created_at')) for point in history]
     return {
         'animation': False,
         'tooltip': {'trigger': 'axis'},
         'legend': {'data': ['tests', 'failures'], 'top': 0},
-        'grid': {'left': 48, 'right': 16, 'top': 36, 'bottom': 24},
-        'xAxis': {'type': 'category', 'data': labels, 'axisLabel': {'show': False}},
+        'grid': {'left': 8, 'right': 16, 'top': 36, 'bottom': 4, 'containLabel': True},
+        'xAxis': {
+            'type': 'category',
+            'data': labels,
+            'axisLabel': {
+                ':formatter': TIME_LABEL_JS.format(
+                    times=json.dumps(times), seconds=', second: "2-digit"' if label_seconds(times) else ''
+                ),
+                'hideOverlap': True,
+                'lineHeight': 14,  # two lines, date over time (without it they are drawn over each other)
+            },
+        },
         'yAxis': {'type': 'value', 'minInterval': 1},
         'series': [
             {'name': 'tests', 'type': 'line', 'data': [p['total'] for p in history], 'color': '#1565c0'},
-            {'name': 'failures', 'type': 'bar', 'data': [p['failed'] for p in history], 'color': '#c62828'},
+            {
+                'name': 'failures',
+                'type': 'bar',
+                'data': [p['failed'] for p in history],
+                'color': '#c62828',
+                'barMaxWidth': BAR_MAX_WIDTH,
+            },
         ],
     }

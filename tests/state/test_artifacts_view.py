@@ -97,8 +97,53 @@ def test_code_language(kind: str, language: str) -> None:
 def test_tests_chart_series() -> None:
     history = [{'run_id': 'run_1', 'total': 5, 'failed': 2}, {'run_id': 'run_2', 'total': 6, 'failed': 0}]
     options = view.tests_chart(history)
-    assert options['xAxis']['data'] == ['run_1', 'run_2']
+    assert options['xAxis']['data'] == ['run_1', 'run_2']  # the tooltip names the run
     assert [s['data'] for s in options['series']] == [[5, 6], [2, 0]]
+    assert options['series'][1]['barMaxWidth'] == view.BAR_MAX_WIDTH  # one run is not one wall-wide bar
+
+
+def test_tests_chart_labels_each_run_with_its_time_in_utc_for_the_browser() -> None:
+    history = [
+        {'run_id': 'run_1', 'created_at': '2026-06-01T09:05:00.123456', 'total': 5, 'failed': 2},  # naive: UTC
+        {'run_id': 'run_2', 'created_at': '2026-06-01T11:05:00+02:00', 'total': 5, 'failed': 2},
+        {'run_id': 'run_3', 'total': 5, 'failed': 2},  # no time: its id's end
+    ]
+    label = view.tests_chart(history)['xAxis']['axisLabel']
+    assert label.get('show', True) and label['hideOverlap']
+    assert '["2026-06-01T09:05:00Z", "2026-06-01T09:05:00Z", ""]' in label[':formatter']
+
+
+@pytest.mark.parametrize(
+    ('times', 'seconds'),
+    [
+        ([], False),
+        (['2026-06-01T09:05:00Z'], False),
+        (['2026-06-01T09:05:00Z', '2026-06-01T09:06:00Z', ''], False),
+        (['2026-06-01T09:05:00Z', '2026-06-01T09:05:40Z'], True),  # one minute: told apart by their seconds
+        (['2026-06-01T09:05:00Z', '2026-06-02T09:05:00Z'], False),  # the same time on other days
+        (['', ''], False),  # no times: their ids' ends
+    ],
+)
+def test_label_seconds(times: list[str], seconds: bool) -> None:
+    assert view.label_seconds(times) is seconds
+    formatter = view.tests_chart(
+        [{'run_id': f'run_{i}', 'created_at': t, 'total': 1, 'failed': 0} for i, t in enumerate(times)]
+    )['xAxis']['axisLabel'][':formatter']
+    assert ('second:' in formatter) is seconds
+
+
+@pytest.mark.parametrize(
+    ('value', 'iso'),
+    [
+        (None, ''),
+        ('', ''),
+        ('2026-06-01T09:05:00', '2026-06-01T09:05:00Z'),
+        ('2026-06-01T09:05:00Z', '2026-06-01T09:05:00Z'),
+        ('2026-06-01T04:05:00-05:00', '2026-06-01T09:05:00Z'),
+    ],
+)
+def test_utc_iso(value: str | None, iso: str) -> None:
+    assert view.utc_iso(value) == iso
 
 
 @pytest.mark.parametrize(
