@@ -113,7 +113,8 @@ async def audit_page(request: Request) -> None:
             await view.load()
 
         with ui.row().classes('w-full items-center gap-2 flex-wrap').props('data-testid=audit-filters'):
-            action = filter_select('kind', action_choices(), filters.action, changed).props(
+            # 47 actions and groups: typing `stop` narrows them to what was stopped
+            action = filter_select('kind', action_choices(), filters.action, changed, searchable=True).props(
                 'label=Action data-filter=action'
             )
             action.classes(remove='sm:w-36', add='sm:w-64')  # room for "Projects › variable › removed"

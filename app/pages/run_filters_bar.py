@@ -135,10 +135,17 @@ def filter_date(name: str, label: str, value: str | None, on_change: Any) -> ui.
     )
 
 
-def filter_select(name: str, options: dict[str, str], value: str | None, on_change: Any) -> ui.select:
+def filter_select(
+    name: str, options: dict[str, str], value: str | None, on_change: Any, *, searchable: bool = False
+) -> ui.select:
+    """`searchable`: typing in the box narrows a long list to the choices whose label has the text."""
     return attrs(
         ui.select(
-            filter_choices(options, value), value=value or '', label=name.capitalize(), on_change=on_change
+            filter_choices(options, value),
+            value=value or '',
+            label=name.capitalize(),
+            on_change=on_change,
+            with_input=searchable,
         ).classes(f'w-full {FILTER_WIDTHS[name]}'),
         {'data-filter': name},
     )
