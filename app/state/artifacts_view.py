@@ -240,7 +240,6 @@ def results_text(answer: dict[str, Any]) -> str:
 def coverage_chart(points: list[dict[str, Any]]) -> dict[str, Any]:
     """ECharts options: the base branch's coverage per run, oldest first, one line per depth level and framework
     (a quick suite's coverage beside a full one's would read as a drop); a run without that combination leaves a gap."""
-    labels = [point['run_id'] for point in points]
     combinations = sorted({(p['depth_level'], p['target_framework']) for p in points})
     series = []
     for depth, framework in combinations:
@@ -253,8 +252,8 @@ def coverage_chart(points: list[dict[str, Any]]) -> dict[str, Any]:
         'animation': False,
         'tooltip': {'trigger': 'axis'},
         'legend': {'data': [s['name'] for s in series], 'top': 0},
-        'grid': {'left': 48, 'right': 16, 'top': 36, 'bottom': 24},
-        'xAxis': {'type': 'category', 'data': labels, 'axisLabel': {'show': False}},
+        'grid': CHART_GRID,
+        'xAxis': runs_axis(points),
         'yAxis': {'type': 'value', 'min': 0, 'max': 100, 'axisLabel': {'formatter': '{value} %'}},
         'series': series,
     }
@@ -313,30 +312,35 @@ def label_seconds(times: list[str]) -> bool:
     return len({t[:16] for t in known}) < len(known)
 
 
+def runs_axis(points: list[dict[str, Any]]) -> dict[str, Any]:
+    """A chart's x axis of runs (each point's `run_id` and `created_at`), oldest first: each run under its date and
+    time; as many labels as fit without overlapping."""
+    times = [utc_iso(point.get('created_at')) for point in points]
+    return {
+        'type': 'category',
+        'data': [point['run_id'] for point in points],
+        'axisLabel': {
+            ':formatter': TIME_LABEL_JS.format(
+                times=json.dumps(times), seconds=', second: "2-digit"' if label_seconds(times) else ''
+            ),
+            'hideOverlap': True,
+            'lineHeight': 14,  # two lines, date over time (without it they are drawn over each other)
+        },
+    }
+
+
+CHART_GRID = {'left': 8, 'right': 16, 'top': 36, 'bottom': 4, 'containLabel': True}  # room for the axes' labels
 BAR_MAX_WIDTH = 24  # with a run or two a category is the whole plot wide: a bar that wide reads as a wall
 
 
 def tests_chart(history: list[dict[str, Any]]) -> dict[str, Any]:
-    """ECharts options: test count (line) and failures (bars) per run, oldest first, each run under its date and
-    time; as many labels as fit without overlapping."""
-    labels = [point['run_id'] for point in history]
-    times = [utc_iso(point.get('created_at')) for point in history]
+    """ECharts options: test count (line) and failures (bars) per run, oldest first (runs_axis)."""
     return {
         'animation': False,
         'tooltip': {'trigger': 'axis'},
         'legend': {'data': ['tests', 'failures'], 'top': 0},
-        'grid': {'left': 8, 'right': 16, 'top': 36, 'bottom': 4, 'containLabel': True},
-        'xAxis': {
-            'type': 'category',
-            'data': labels,
-            'axisLabel': {
-                ':formatter': TIME_LABEL_JS.format(
-                    times=json.dumps(times), seconds=', second: "2-digit"' if label_seconds(times) else ''
-                ),
-                'hideOverlap': True,
-                'lineHeight': 14,  # two lines, date over time (without it they are drawn over each other)
-            },
-        },
+        'grid': CHART_GRID,
+        'xAxis': runs_axis(history),
         'yAxis': {'type': 'value', 'minInterval': 1},
         'series': [
             {'name': 'tests', 'type': 'line', 'data': [p['total'] for p in history], 'color': '#1565c0'},

@@ -258,6 +258,9 @@ def test_coverage_chart_has_a_line_per_depth_and_framework_with_gaps_elsewhere()
         'quick · python': [80.0, None, 82.0],
     }
     assert (options['yAxis']['min'], options['yAxis']['max']) == (0, 100)
+    # each run under its date and time, as on the tests chart (it had no labels at all)
+    assert options['xAxis']['axisLabel'] == view.runs_axis(points)['axisLabel']
+    assert 'hideOverlap' in options['xAxis']['axisLabel'] and 'show' not in options['xAxis']['axisLabel']
 
 
 @pytest.mark.parametrize(
