@@ -46,7 +46,7 @@ class SearchBar:
             self.input.on('keydown.enter', self.enter, args=['shiftKey'])
             self.count = (
                 ui.label()
-                .classes('text-sm whitespace-nowrap min-w-[7rem]')
+                .classes('rb-search-count text-sm whitespace-nowrap min-w-[7rem]')
                 .props('data-testid=search-count aria-live=polite')
             )
             self.previous = (

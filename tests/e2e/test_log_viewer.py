@@ -6,6 +6,7 @@ through the UI process, timestamps remembered by the browser, folding stage grou
 
 from __future__ import annotations
 
+import itertools
 import re
 import time
 import uuid
@@ -28,6 +29,7 @@ from tests.helpers.servers import app_process
 
 pytestmark = pytest.mark.e2e
 
+SEARCH_BAR = ('log-search', 'search-count', 'search-previous', 'search-next')  # left to right
 NEEDLE_SEQ_LINE = 61_234  # the output line that holds the coloured needle
 HUGE = (
     '#!/bin/sh\n'
@@ -332,6 +334,7 @@ def test_timestamps_are_remembered_and_stage_groups_fold(page: Page, env) -> Non
     [
         ('run-log-search-dark.png', {'viewport': {'width': 1200, 'height': 900}, 'color_scheme': 'dark'}),
         ('run-log-360.png', {'viewport': {'width': 360, 'height': 800}, 'has_touch': True}),
+        ('run-log-390.png', {'viewport': {'width': 390, 'height': 844}, 'has_touch': True}),
     ],
 )
 def test_dark_mode_and_a_phone_wide_page(browser: Browser, env, name: str, options: dict) -> None:  # noqa: ANN001
@@ -344,19 +347,25 @@ def test_dark_mode_and_a_phone_wide_page(browser: Browser, env, name: str, optio
         search_box(page).fill('ok')
         search_box(page).press('Enter')
         expect(page.get_by_test_id('search-count')).to_have_text('1 of 2 matching lines')
+        # the box, the count and the arrows share one row, in that order, on a phone too (no arrows on a row below)
+        bar = [page.get_by_test_id(test_id).bounding_box() for test_id in SEARCH_BAR]
+        assert all(bar), bar
+        assert max(b['y'] for b in bar) < min(b['y'] + b['height'] for b in bar), bar
+        assert all(a['x'] + a['width'] <= b['x'] for a, b in itertools.pairwise(bar)), bar
         if options.get('color_scheme') == 'dark':
             assert page.evaluate("document.body.classList.contains('body--dark')")
             mark = page.locator('mark.rb-hit-now')
             assert mark.evaluate('e => getComputedStyle(e).backgroundColor') == 'rgb(240, 180, 0)'
         else:
+            width = options['viewport']['width']
             for test_id in ('output', 'log-search', 'search-next', 'search-previous', 'copy-all', 'download'):
                 box = page.get_by_test_id(test_id).bounding_box()
-                assert box is not None and box['x'] >= 0 and box['x'] + box['width'] <= 360, test_id  # on screen
+                assert box is not None and box['x'] >= 0 and box['x'] + box['width'] <= width, test_id  # on screen
                 assert test_id in ('output', 'log-search') or box['height'] >= 44 and box['width'] >= 44, test_id
             wrapped = row_with(page, 'test_two ok').bounding_box()  # long lines wrap rather than scroll sideways
-            assert wrapped is not None and wrapped['x'] + wrapped['width'] <= 360
+            assert wrapped is not None and wrapped['x'] + wrapped['width'] <= width
             # nothing (header chip, a long stage chip) makes the page scroll sideways
-            assert page.evaluate('document.documentElement.scrollWidth') <= 360
+            assert page.evaluate('document.documentElement.scrollWidth') <= width
             expect(page.get_by_role('button', name='Copy all: the whole log')).to_be_visible()  # named, as an icon
             page.get_by_test_id('output').scroll_into_view_if_needed()
         screenshot(page, name)
