@@ -4,10 +4,9 @@ trigger body come from app/state/run_timing.py (later_fields)."""
 
 from __future__ import annotations
 
-import contextlib
-
 from nicegui import ui
 
+from app.pages.browser_zone import browser_zone
 from app.state.run_timing import LATER_MODES, LaterChoice, later_fields
 
 
@@ -52,8 +51,7 @@ class RunLater:
         if not self.shown:
             return {}
         if self.mode.value == 'at' and not self.zone:
-            with contextlib.suppress(Exception):  # no answer from the browser: the time is read as UTC
-                self.zone = str(await ui.run_javascript('Intl.DateTimeFormat().resolvedOptions().timeZone') or '')
+            self.zone = await browser_zone()  # no answer from the browser: the time is read as UTC
         choice = LaterChoice(
             mode=self.mode.value or 'now',
             after=self.after.value or '',

@@ -1,5 +1,6 @@
-"""The schedule dialog (operators): name, cron with examples, time zone, the run's branch, depth and framework,
-and the catch-up policy. The server checks everything and names the field at fault (shown beside its box)."""
+"""The schedule dialog (operators): name, cron with examples, time zone (a new schedule's starts at the browser's
+own), the run's branch, depth and framework, and the catch-up policy. The server checks everything and names the
+field at fault (shown beside its box)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from zoneinfo import available_timezones
 from nicegui import background_tasks, ui
 
 from app.client import ApiError
+from app.pages.browser_zone import browser_zone
 from app.pages.widgets import correlation_chip, reload_button
 from app.state import connection
 from app.state.edit_conflict import conflict_text, edit_body, is_edit_conflict
@@ -24,6 +26,7 @@ from app.state.schedules_view import (
     SCHEDULE_FIELDS,
     changes,
     form_body,
+    new_schedule_zone,
     preview_text,
 )
 from app.state.text import shown
@@ -48,7 +51,7 @@ async def open_schedule_form(project: dict[str, Any], saved: Saved, schedule: di
     current = schedule or {
         'name': '',
         'cron': '30 2 * * *',
-        'timezone': 'UTC',
+        'timezone': new_schedule_zone(await browser_zone(), zones()),
         'branch': project['base_branch'],
         'depth_level': project['depth_levels'][0],
         'target_framework': project['target_frameworks'][0],

@@ -3,6 +3,7 @@ Pure: no I/O, no NiceGUI."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from typing import Any
@@ -36,6 +37,12 @@ COMMON_ZONES = (
     'Asia/Tokyo',
     'Australia/Sydney',
 )
+
+
+def new_schedule_zone(browser: str, known: Collection[str]) -> str:
+    """A new schedule's zone in the form: the browser's own, the zone the person reads times in; UTC (the API's
+    default) when the browser did not say, or named a zone this server does not know (the server would refuse it)."""
+    return browser if browser in known else 'UTC'
 
 
 def parameters_text(schedule: dict[str, Any]) -> str:

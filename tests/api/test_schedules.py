@@ -121,6 +121,7 @@ def test_an_edit_reads_a_time_zone_and_cron_as_creating_does(api) -> None:  # no
     created = create(api.client, {**MINUTELY, 'name': 'made spaced', **spaced})
     assert (created['cron'], created['timezone']) == ('30 2 * * *', 'Europe/Berlin')
     plain = create(api.client)
+    assert plain['timezone'] == 'UTC'  # a script that names no zone (the UI's form names the browser's)
     path = f'/api/projects/proj/schedules/{plain["id"]}'
     edited = api.client.patch(path, json={**spaced, 'edit_version': plain['edit_version']})
     assert edited.status_code == 200, edited.text

@@ -11,7 +11,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 
 from tests.helpers.e2e import Stack, screenshot, stack, wait_form_ready
 
@@ -38,6 +38,9 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Stack:
         yield s
 
 
+BROWSER_ZONE = 'Intl.DateTimeFormat().resolvedOptions().timeZone'
+
+
 def make_due(env: Stack, schedule_id: str) -> datetime:
     """As if the clock had reached the schedule's next slot: its next firing becomes the latest */5 slot (the
     server's own sweep then fires it, as it would have). Returns that slot."""
@@ -53,6 +56,7 @@ def make_due(env: Stack, schedule_id: str) -> datetime:
 
 def test_an_operator_schedules_runs_and_sees_the_next_and_past_firings(page: Page, env: Stack) -> None:
     page.goto(f'{env.ui_url}/projects/alpha')
+    zone = page.evaluate(BROWSER_ZONE)  # the form's default (UTC here unless the machine's zone is another)
     page.get_by_test_id('schedules-link').click()
     page.wait_for_url(re.compile(r'/projects/alpha/schedules$'))
     expect(page.get_by_test_id('no-schedules')).to_be_visible()
@@ -71,7 +75,7 @@ def test_an_operator_schedules_runs_and_sees_the_next_and_past_firings(page: Pag
     form.get_by_test_id('save-schedule').click()
     expect(form).to_be_hidden()
     card = page.locator('[data-schedule]')
-    expect(card).to_contain_text('*/5 * * * * (UTC)')
+    expect(card).to_contain_text(f'*/5 * * * * ({zone})')
     expect(card).to_contain_text('main · shallow/python · as local')
     expect(card.get_by_test_id('schedule-variables')).to_have_text('variablesTARGET=nightly')
     expect(card.locator('[data-field=next]')).to_have_text(re.compile(r'^next run (in \d+ (s|min)|due now)$'))
@@ -108,7 +112,7 @@ def test_an_operator_schedules_runs_and_sees_the_next_and_past_firings(page: Pag
     with env.api() as api:
         theirs = api.patch(f'/api/projects/alpha/schedules/{schedule_id}', json={'cron': '*/10 * * * *'})
     assert theirs.status_code == 200, theirs.text
-    expect(card).to_contain_text('*/10 * * * * (UTC)')
+    expect(card).to_contain_text(f'*/10 * * * * ({zone})')
     expect(name).to_have_value('weeknights')
     form.get_by_test_id('save-schedule').click()
     problem = form.get_by_test_id('schedule-problem')
@@ -135,6 +139,32 @@ def test_an_operator_schedules_runs_and_sees_the_next_and_past_firings(page: Pag
         '*/10 * * * *',
         theirs.json()['edit_version'] + 1,
     )
+
+
+def test_a_new_schedule_starts_in_the_browsers_time_zone(browser: Browser, env: Stack) -> None:
+    """A person in Berlin creating a schedule gets Europe/Berlin, as the Run form's "Run at" reads their time; the API's
+    default for a script that names no zone stays UTC (tests/api/test_schedules.py)."""
+    context = browser.new_context(viewport={'width': 1200, 'height': 900}, timezone_id='Europe/Berlin')
+    context.set_default_timeout(15_000)
+    try:
+        page = context.new_page()
+        page.goto(f'{env.ui_url}/projects/alpha/schedules')
+        assert page.evaluate(BROWSER_ZONE) == 'Europe/Berlin'
+        page.get_by_test_id('new-schedule').click()
+        form = page.get_by_test_id('schedule-form')
+        expect(form.locator('input[data-field=timezone]')).to_have_value('Europe/Berlin')
+        expect(form.get_by_test_id('cron-preview')).to_have_text(re.compile(r'^Next: .* 02:30 \(Europe/Berlin\)$'))
+        form.locator('input[data-field=name]').fill('berlin nights')
+        form.get_by_test_id('save-schedule').click()
+        expect(form).to_be_hidden()
+        card = page.locator('[data-schedule]', has_text='berlin nights')
+        expect(card).to_contain_text('30 2 * * * (Europe/Berlin)')
+        schedule_id = card.get_attribute('data-schedule')
+        with env.api() as api:
+            assert api.get(f'/api/schedules/{schedule_id}').json()['timezone'] == 'Europe/Berlin'
+            assert api.delete(f'/api/projects/alpha/schedules/{schedule_id}').status_code == 204
+    finally:
+        context.close()
 
 
 def test_a_delayed_run_shows_its_time_and_can_be_cancelled(page: Page, env: Stack) -> None:

@@ -1,11 +1,11 @@
-"""What the schedule form says under the cron while one types, and a schedule's card after its next firing
-(tables)."""
+"""What the schedule form says under the cron while one types, the zone a new schedule starts at, and a
+schedule's card after its next firing (tables)."""
 
 from __future__ import annotations
 
 import pytest
 
-from app.state.schedules_view import later_slots_text, preview_text
+from app.state.schedules_view import COMMON_ZONES, later_slots_text, new_schedule_zone, preview_text
 
 
 @pytest.mark.parametrize(
@@ -44,3 +44,20 @@ def test_preview_text(slots, zone, text) -> None:  # noqa: ANN001
 )
 def test_later_slots_text(upcoming, zone, text) -> None:  # noqa: ANN001
     assert later_slots_text(upcoming, zone) == text
+
+
+KNOWN = (*COMMON_ZONES, 'Asia/Calcutta', 'Etc/UTC')
+
+
+@pytest.mark.parametrize(
+    ('browser', 'zone'),
+    [
+        ('Europe/Berlin', 'Europe/Berlin'),  # the person's own zone, as the Run form's "Run at" reads times
+        ('Asia/Calcutta', 'Asia/Calcutta'),  # an older name the browser may give, known to the server: kept as is
+        ('Etc/UTC', 'Etc/UTC'),
+        ('', 'UTC'),  # the browser did not answer: the API's default
+        ('Mars/Olympus', 'UTC'),  # a zone the server does not know (it would refuse it)
+    ],
+)
+def test_a_new_schedule_starts_at_the_browsers_zone(browser, zone) -> None:  # noqa: ANN001
+    assert new_schedule_zone(browser, KNOWN) == zone
