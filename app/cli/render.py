@@ -229,6 +229,8 @@ def run_details(run: dict) -> Table:
         if run.get('commit_title'):
             by = f' ({one_line(run["commit_author"])})' if run.get('commit_author') else ''
             rows.append(('Title', f'{one_line(run["commit_title"])}{by}'))
+        if run.get('commit_url'):
+            rows.append(('Commit page', one_line(run['commit_url'])))
     if run.get('pusher'):
         rows.append(('Pushed by', one_line(run['pusher'])))
     if run.get('pr_number'):

@@ -253,6 +253,7 @@ class RunPublic(SQLModel):
     # its commit's message's first line and author, once read from the repository (services/repositories/commits.py)
     commit_title: str | None = None
     commit_author: str | None = None
+    commit_url: str | None = None  # its page on the repository's forge, where one is known (GitHub, GitLab, ...)
     user_id: str | None
     user_name: str | None = None
     idempotency_key: str | None

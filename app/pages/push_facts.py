@@ -24,7 +24,12 @@ def commit_facts(run: dict[str, Any], *, size: str = 'text-sm') -> None:
     if line is None:
         return
     with ui.row().classes('items-baseline gap-1 no-wrap min-w-0').props('data-field=commit'):
-        ui.label(line.sha).classes(f'{size} font-mono').props('data-field=commit-sha')
+        if line.url:  # to the commit on the forge, as a workflow run's commit is on GitHub
+            ui.link(line.sha, line.url, new_tab=True).classes(f'{size} font-mono').props(
+                'data-field=commit-sha rel=noopener'
+            ).tooltip('The commit on its forge')
+        else:
+            ui.label(line.sha).classes(f'{size} font-mono').props('data-field=commit-sha')
         if line.title:
             title = ui.label(shown(line.title)).classes(f'{size} truncate rb-commit-title')
             title.props('dir=auto data-field=commit-title')

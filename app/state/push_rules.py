@@ -114,6 +114,7 @@ class CommitLine:
     sha: str  # the short sha, as git shows it
     title: str | None  # the message's first line, once the server read it from the repository
     author: str | None
+    url: str | None = None  # its page on the forge (an http(s) address the server made), where one is known
 
     @property
     def hint(self) -> str | None:
@@ -130,7 +131,13 @@ def commit_line(run: dict[str, Any]) -> CommitLine | None:
     if not sha:
         return None
     title = (run.get('commit_title') or '').strip() or None
-    return CommitLine(sha[:7], title, (run.get('commit_author') or '').strip() or None if title else None)
+    url = run.get('commit_url') or ''
+    return CommitLine(
+        sha[:7],
+        title,
+        (run.get('commit_author') or '').strip() or None if title else None,
+        url if url.startswith(('https://', 'http://')) else None,
+    )
 
 
 def status_log_text(rows: list[dict[str, Any]]) -> str | None:

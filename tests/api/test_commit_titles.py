@@ -56,3 +56,13 @@ def test_a_commit_the_repository_lacks_or_a_forged_sha_is_answered_without_a_tit
         assert answer.json()['commit_title'] is None
     page = api.client.get('/api/runs')
     assert page.status_code == 200 and all(r['commit_title'] is None for r in page.json()['items'])
+
+
+def test_a_run_on_a_forge_links_its_commit_page_and_a_plain_repository_does_not(api) -> None:  # noqa: ANN001
+    run = api.client.post('/api/runs', json=run_body(branch='main')).json()
+    assert api.client.get(f'/api/runs/{run["id"]}').json()['commit_url'] is None  # a repository on this machine
+    with api.server.services.engine.begin() as conn:  # as if it were a GitHub project (whose mirror is not here)
+        conn.execute(text("UPDATE project SET repository = 'git@github.com:team/app.git' WHERE id = 'proj'"))
+    detail = api.client.get(f'/api/runs/{run["id"]}').json()
+    assert detail['commit_url'] == f'https://github.com/team/app/commit/{run["commit_sha"]}'
+    assert api.client.get('/api/runs').json()['items'][0]['commit_url'] == detail['commit_url']

@@ -9,6 +9,7 @@ import pytest
 
 from app.cli.render import commit_cell
 from app.services.repositories.commits import LOG_FORMAT, askable, parse_log
+from app.services.repositories.forge import commit_page
 from app.state.push_rules import CommitLine, commit_line, push_text
 from app.state.runs_store import text_matches
 
@@ -134,3 +135,46 @@ ROW = {
 def test_a_live_update_is_matched_against_the_search_as_the_server_matches_it(q: str, expected: bool) -> None:
     assert text_matches(ROW, q) is expected
     assert text_matches({**ROW, 'commit_title': None, 'pr_title': 'The parser PR'}, 'parser PR') is True
+
+
+GITEA = {'kind': 'gitea', 'api_url': 'https://git.example.com/api/v1'}
+
+
+@pytest.mark.parametrize(
+    ('repository', 'issue_source', 'expected'),
+    [
+        ('https://github.com/team/app.git', None, f'https://github.com/team/app/commit/{SHA}'),
+        ('git@github.com:team/app.git', None, f'https://github.com/team/app/commit/{SHA}'),
+        ('https://ann:tok@GitLab.com/team/app', None, f'https://gitlab.com/team/app/-/commit/{SHA}'),  # no userinfo
+        ('https://codeberg.org/team/app.git', None, f'https://codeberg.org/team/app/commit/{SHA}'),
+        ('git@bitbucket.org:team/app.git', None, f'https://bitbucket.org/team/app/commits/{SHA}'),
+        # a forge of one's own: where the project's issues come from, on the repository's host
+        ('https://git.example.com/team/app.git', GITEA, f'https://git.example.com/team/app/commit/{SHA}'),
+        ('git@git.example.com:team/app.git', {'kind': 'github'}, f'https://git.example.com/team/app/commit/{SHA}'),
+        (
+            'https://git.example.com/team/app.git',
+            {'kind': 'gitea', 'api_url': 'http://git.example.com:3000/api/v1'},
+            f'http://git.example.com:3000/team/app/commit/{SHA}',
+        ),
+        ('https://git.example.com/team/app.git', None, None),  # a plain git server: no page to guess
+        ('https://git.example.com/team/app.git', {'kind': 'local'}, None),
+        ('https://git.example.com/team/app.git', {'kind': 'gitea', 'api_url': 'https://other.example/api'}, None),
+        ('https://git.example.com/t/app.git', {'kind': 'gitea', 'api_url': 'javascript://git.example.com'}, None),
+        ('/srv/repos/app', None, None),  # a repository on this machine
+    ],
+)
+def test_commit_page(repository: str, issue_source: dict | None, expected: str | None) -> None:
+    assert commit_page(repository, issue_source, SHA) == expected
+
+
+def test_an_owner_name_or_sha_cannot_add_to_the_address() -> None:
+    assert commit_page('https://github.com/team/app.git', None, '../../settings') is None
+    assert (
+        commit_page('https://github.com/te%3Fam/a%23pp', None, SHA)
+        == f'https://github.com/te%253Fam/a%2523pp/commit/{SHA}'
+    )
+
+
+def test_only_an_http_address_is_linked_from_a_run() -> None:
+    assert commit_line({'commit_sha': SHA, 'commit_url': 'https://github.com/t/a/commit/x'}).url is not None
+    assert commit_line({'commit_sha': SHA, 'commit_url': 'javascript:alert(1)'}).url is None

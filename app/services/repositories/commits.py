@@ -14,19 +14,19 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from math import inf
 from pathlib import Path
 from typing import Any, Protocol
 
-from sqlalchemy import Engine, bindparam, text
+from sqlalchemy import Engine
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
-from app.models import CommitInfo, as_utc
-from app.services.repositories import gitops
+from app.models import CommitInfo, Project, as_utc
+from app.services.repositories import forge, gitops
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +45,12 @@ class CommitFacts:
     committed_at: datetime
 
 
+@dataclass(frozen=True)
+class ProjectPlace:
+    repository: str
+    issue_source: Mapping[str, Any] | None
+
+
 class ReadsCommit(Protocol):
     """What annotate fills (RunPublic, RunDetail)."""
 
@@ -52,6 +58,7 @@ class ReadsCommit(Protocol):
     commit_sha: str | None
     commit_title: str | None
     commit_author: str | None
+    commit_url: str | None
 
 
 def parse_log(listing: str) -> dict[str, CommitFacts]:
@@ -95,16 +102,21 @@ class CommitTitles:
         self._guard = threading.Lock()
 
     def annotate(self, items: Sequence[ReadsCommit]) -> None:
-        """Each item's commit_title and commit_author, where its commit is known or its repository has it."""
+        """Each item's commit_title and commit_author, where its commit is known or its repository has it; and
+        commit_url where its repository's forge shows commits (forge.commit_page)."""
         shas = askable(item.commit_sha for item in items)
         if not shas:
             return
+        projects = self._projects({item.project_id for item in items if item.commit_sha in shas})
         known = self._stored(shas)
         unknown = [item for item in items if item.commit_sha in shas and item.commit_sha not in known]
         if unknown:
-            known.update(self._learn(unknown))
+            known.update(self._learn(unknown, projects))
         for item in items:
-            facts = known.get(item.commit_sha or '')
+            sha = item.commit_sha or ''
+            if (project := projects.get(item.project_id)) is not None and sha in shas:
+                item.commit_url = forge.commit_page(project.repository, project.issue_source, sha)
+            facts = known.get(sha)
             if facts is not None:
                 item.commit_title, item.commit_author = facts.title, facts.author
 
@@ -128,7 +140,7 @@ class CommitTitles:
             rows = session.exec(select(CommitInfo).where(col(CommitInfo.sha).in_(shas))).all()
         return {row.sha: CommitFacts(row.sha, row.title, row.author_name, as_utc(row.committed_at)) for row in rows}
 
-    def _learn(self, items: Sequence[ReadsCommit]) -> dict[str, CommitFacts]:
+    def _learn(self, items: Sequence[ReadsCommit], projects: dict[str, ProjectPlace]) -> dict[str, CommitFacts]:
         now = time.monotonic()
         with self._guard:
             missed = self._missed
@@ -139,7 +151,7 @@ class CommitTitles:
         if not by_project:
             return {}
         learned: dict[str, CommitFacts] = {}
-        for git_dir, shas in self._repositories(by_project):
+        for git_dir, shas in self._places(by_project, projects):
             try:
                 learned.update(read_commits(git_dir, askable(shas)))
             except gitops.GitError:
@@ -153,19 +165,23 @@ class CommitTitles:
                 self._missed.update((sha, now) for sha in shas if sha not in learned)
         return learned
 
-    def _repositories(self, by_project: dict[str, list[str]]) -> list[tuple[str, list[str]]]:
-        statement = text('SELECT id, repository FROM project WHERE id IN :ids').bindparams(
-            bindparam('ids', expanding=True)
-        )
-        with self.engine.connect() as conn:
-            repositories: dict[str, str] = {
-                pid: repo for pid, repo in conn.execute(statement, {'ids': list(by_project)})
-            }
+    def _projects(self, project_ids: set[str]) -> dict[str, ProjectPlace]:
+        with Session(self.engine) as session:
+            rows = session.exec(
+                select(Project.id, Project.repository, Project.issue_source).where(col(Project.id).in_(project_ids))
+            ).all()
+        return {project_id: ProjectPlace(repository, issue_source) for project_id, repository, issue_source in rows}
+
+    def _places(
+        self, by_project: dict[str, list[str]], projects: dict[str, ProjectPlace]
+    ) -> list[tuple[str, list[str]]]:
+        """Where git reads each project's commits: a local repository in place, a remote one's mirror if it is there."""
         places: dict[str, list[str]] = {}
         for project_id, shas in by_project.items():
-            repository = repositories.get(project_id)
-            if not repository:
+            project = projects.get(project_id)
+            if project is None or not project.repository:
                 continue
+            repository = project.repository
             place = repository if gitops.is_local(repository) else str(gitops.mirror_path(self.mirrors_dir, repository))
             if Path(place).exists():
                 places.setdefault(place, []).extend(shas)

@@ -19,10 +19,11 @@ import os
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
+from urllib.parse import quote, urlsplit
 
 import httpx
 
@@ -84,6 +85,36 @@ def check_target(repository: str, issue_source: dict[str, Any] | None) -> None:
         raise DomainError(
             422, 'forge_target_refused', f'This forge API URL is refused: {reason}.', field='issue_source'
         )
+
+
+# the public forges a repository's address alone names, and where each shows a commit
+PUBLIC_COMMIT_PAGES = {
+    'github.com': '/commit/',
+    'gitlab.com': '/-/commit/',
+    'codeberg.org': '/commit/',
+    'gitea.com': '/commit/',
+    'bitbucket.org': '/commits/',
+}
+
+
+def commit_page(repository: str, issue_source: Mapping[str, Any] | None, sha: str) -> str | None:
+    """Pure: the web page of a commit on the repository's forge, as a run page links it: a public forge by its host,
+    or the forge the project's issues come from (GitHub Enterprise, Gitea, Forgejo) when it is on the repository's
+    host. None for any other repository: a plain git server has no page to link, and a guessed one would not be."""
+    match = _REMOTE.match(repository.strip())
+    if match is None or not re.fullmatch(r'[0-9a-f]{7,64}', sha):
+        return None
+    host = match['host'].lower()
+    path = f'/{quote(match["owner"], safe="")}/{quote(match["repo"], safe="")}'
+    if host in PUBLIC_COMMIT_PAGES:
+        return f'https://{host}{path}{PUBLIC_COMMIT_PAGES[host]}{sha}'
+    if not is_forge(issue_source):
+        return None
+    api = urlsplit(str((issue_source or {}).get('api_url') or f'https://{host}'))
+    if api.scheme not in ('https', 'http') or (api.hostname or '').lower() != host:
+        return None
+    port = f':{api.port}' if api.port else ''
+    return f'{api.scheme}://{host}{port}{path}/commit/{sha}'
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ pull request an AFK run opened."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,12 +25,12 @@ class IssueRecord:
         return self.state == 'open' and READY_LABEL in self.labels
 
 
-def source_kind(issue_source: dict[str, Any] | None) -> str:
+def source_kind(issue_source: Mapping[str, Any] | None) -> str:
     kind = str((issue_source or {}).get('kind') or 'local').lower()
     return 'gitea' if kind == 'forgejo' else kind
 
 
-def is_forge(issue_source: dict[str, Any] | None) -> bool:
+def is_forge(issue_source: Mapping[str, Any] | None) -> bool:
     return source_kind(issue_source) in FORGE_KINDS
 
 
