@@ -284,6 +284,11 @@ def _push_trigger(services: Services) -> PushTrigger:
         if services.loop is not None:
             services.loop.call_soon_threadsafe(services.runner.request_stop, run_id)
 
+    def sweep_afk_now() -> None:
+        """A forge issue changed (its webhook, in a thread): the AFK loop sweeps now, on its event loop."""
+        if services.loop is not None and services.afk is not None:
+            services.loop.call_soon_threadsafe(services.afk.kick)
+
     return PushTrigger(
         engine=services.engine,
         settings=services.settings,
@@ -292,4 +297,5 @@ def _push_trigger(services: Services) -> PushTrigger:
         bus=services.bus,
         secrets=services.repositories.secrets,
         request_stop=request_stop,
+        on_issues_changed=sweep_afk_now,
     )

@@ -154,6 +154,8 @@ class Project(ProjectBase, table=True):
     on_push: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     on_push_by: str | None = None
     hook_secret: str | None = None
+    # the forge's webhook said an issue changed then (opened, labelled, closed...): ready issues read before are stale
+    issues_changed_at: datetime | None = None
     badge_key: str | None = None  # the status and coverage badges' addresses carry it (services/projects/badges.py)
     # its run caches: a clear raises the generation, so every executor starts new, empty ones (execution/caches.py)
     cache_generation: int = Field(default=0, sa_column_kwargs={'server_default': '0'})

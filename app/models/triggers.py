@@ -76,9 +76,9 @@ class HookAccepted(SQLModel):
     """What POST /api/hooks/{project_id} did with one delivery."""
 
     forge: str  # github | gitea | gitlab
-    event: str  # push | pull_request | ping | ignored
+    event: str  # push | pull_request | issues | ping | ignored
     # admitted | replayed | no_match | ignored | skipped ([skip ci]) | refused | waiting (a pull request's run refused
-    # for now: admitted when the branch frees up)
+    # for now: admitted when the branch frees up) | refreshed (issues: the ready issues are read again)
     outcome: str
     run_ids: list[str] = []
     detail: str | None = None

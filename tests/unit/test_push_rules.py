@@ -583,3 +583,35 @@ def test_which_waiting_heads_will_never_run(on_push: OnPush | None, heads: dict 
     """A waiting head is retried by the scan that finds its branch moved: one whose branch is gone, or no longer
     selected, or whose project's push triggers are off, would stay pending on the forge for ever."""
     assert abandoned_waits(on_push, heads, ['main', 'release/1']) == said
+
+
+@pytest.mark.parametrize(
+    ('headers', 'payload', 'expected'),
+    [
+        ({'x-github-event': 'issues'}, {'action': 'labeled', 'issue': {'number': 8}}, hooks.IssueChanged(8, 'labeled')),
+        ({'x-github-event': 'issues'}, {'action': 'closed', 'issue': {'number': 3}}, hooks.IssueChanged(3, 'closed')),
+        (  # Gitea's own words for a label change
+            {'x-gitea-event': 'issues'},
+            {'action': 'label_updated', 'issue': {'number': 5}},
+            hooks.IssueChanged(5, 'label_updated'),
+        ),
+        (  # GitLab's issue hook: the number is the project's own (iid)
+            {'x-gitlab-event': 'Issue Hook'},
+            {'object_attributes': {'iid': 4, 'id': 9001, 'action': 'open'}},
+            hooks.IssueChanged(4, 'open'),
+        ),
+        ({'x-github-event': 'issues'}, {'action': 'labeled'}, hooks.Ignored('no issue number in the body')),
+        ({'x-github-event': 'issues'}, {'issue': {'number': '8'}}, hooks.Ignored('no issue number in the body')),
+        ({'x-github-event': 'issues'}, {'issue': {'number': True}}, hooks.Ignored('no issue number in the body')),
+        (
+            {'x-github-event': 'issue_comment'},
+            {'issue': {'number': 8}},
+            hooks.Ignored('issue_comment events start no run'),
+        ),
+    ],
+)
+def test_issue_payloads(headers: dict, payload: dict, expected: hooks.Event) -> None:
+    """Any action on an issue is a change of the ready issues (read again, whatever the action's name)."""
+    delivery = hooks.delivery_of(headers)
+    assert delivery is not None
+    assert hooks.parse(delivery, payload) == expected

@@ -34,7 +34,7 @@ def claimable_candidates(
     project: Project, local_ready: dict[str, list[IssueRecord]], blocked: dict[str, set[int]]
 ) -> list[IssueRecord]:
     if is_forge(project.issue_source):
-        records = forge.ready_issues(project.repository, project.issue_source)
+        records = forge.ready_issues(project.repository, project.issue_source, changed_at=project.issues_changed_at)
     else:
         records = local_ready.get(project.id, [])
     taken = blocked.get(project.id, set())

@@ -66,7 +66,7 @@ class IssueUpdate(SQLModel):
 def source_issues(session: Session, project: Project) -> list[IssueRecord]:
     """Open issues labelled ready-for-agent at the project's source (forge reads are cached briefly)."""
     if is_forge(project.issue_source):
-        return forge.ready_issues(project.repository, project.issue_source)
+        return forge.ready_issues(project.repository, project.issue_source, changed_at=project.issues_changed_at)
     return [
         local.record(issue)
         for issue in local.list_issues(session, project.id, state='open')

@@ -21,7 +21,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Protocol
 from urllib.parse import quote, urlsplit
 
@@ -29,6 +29,7 @@ import httpx
 
 from app.core.errors import DomainError
 from app.models.schemas import token_env_problem
+from app.models.vocabulary import as_utc
 from app.services.repositories import gitops
 from app.services.repositories.issue_sources import READY_LABEL, IssueRecord, afk_branch, is_forge, source_kind
 
@@ -343,20 +344,28 @@ def _client(repository: str, issue_source: dict | None) -> ForgeClient:
 
 
 # ------------------------------------------------------------------ cached reads used by the AFK loop
-_ready_cache: dict[tuple, tuple[float, list[IssueRecord] | ForgeUnavailable]] = {}
+_ready_cache: dict[tuple, tuple[float, datetime, list[IssueRecord] | ForgeUnavailable]] = {}
 _ready_lock = threading.Lock()
 
 
-def ready_issues(repository: str, issue_source: dict, *, max_age: float = READY_CACHE_SECONDS) -> list[IssueRecord]:
-    """Cached for max_age seconds, failures too: a dead forge must not stall every card refresh and sweep."""
+def ready_issues(
+    repository: str,
+    issue_source: dict,
+    *,
+    max_age: float = READY_CACHE_SECONDS,
+    changed_at: datetime | None = None,
+) -> list[IssueRecord]:
+    """Cached for max_age seconds, failures too: a dead forge must not stall every card refresh and sweep.
+    `changed_at`: when the forge last said an issue changed (its webhook, on whichever server took it): an answer
+    read before then is not used."""
     key = (repository, repr(sorted((issue_source or {}).items())))
-    now = time.monotonic()
+    now, read_at = time.monotonic(), datetime.now(UTC)
     with _ready_lock:
         hit = _ready_cache.get(key)
-    if hit and now - hit[0] < max_age:
-        if isinstance(hit[1], ForgeUnavailable):
-            raise ForgeUnavailable(hit[1].detail)
-        return hit[1]
+    if hit and now - hit[0] < max_age and (changed_at is None or hit[1] >= as_utc(changed_at)):
+        if isinstance(hit[2], ForgeUnavailable):
+            raise ForgeUnavailable(hit[2].detail)
+        return hit[2]
     try:
         with _client(repository, issue_source) as client:
             result: list[IssueRecord] | ForgeUnavailable = client.ready_issues()
@@ -365,7 +374,7 @@ def ready_issues(repository: str, issue_source: dict, *, max_age: float = READY_
     with _ready_lock:
         if len(_ready_cache) > 4096:
             _ready_cache.clear()
-        _ready_cache[key] = (now, result)
+        _ready_cache[key] = (now, read_at, result)
     if isinstance(result, ForgeUnavailable):
         raise ForgeUnavailable(result.detail)
     return result

@@ -1,7 +1,7 @@
 """Forge webhooks, pure (no I/O): which forge sent a delivery, whether its signature is the project's hook
 secret's, and what it says (a push or a pull request), as one shape whatever the forge.
 
-- GitHub: `X-GitHub-Event: push | pull_request | ping`, `X-Hub-Signature-256: sha256=<HMAC-SHA256 hex of the
+- GitHub: `X-GitHub-Event: push | pull_request | issues | ping`, `X-Hub-Signature-256: sha256=<HMAC-SHA256 hex of the
   body>`.
 - Gitea / Forgejo: `X-Gitea-Event` (`X-Forgejo-Event`), `X-Gitea-Signature` (`X-Forgejo-Signature`): the HMAC-SHA256
   hex of the body. (Gitea sends X-GitHub-Event too; its own header wins.)
@@ -50,11 +50,19 @@ class PullRequest:
 
 
 @dataclass(frozen=True)
+class IssueChanged:
+    """An issue was opened, labelled, closed, edited...: the ready issues the AFK loop reads may have changed."""
+
+    number: int
+    action: str
+
+
+@dataclass(frozen=True)
 class Ignored:
     reason: str
 
 
-Event = Push | PullRequest | Ignored
+Event = Push | PullRequest | IssueChanged | Ignored
 
 
 def delivery_of(headers: Mapping[str, str]) -> Delivery | None:
@@ -94,20 +102,22 @@ def sign(forge: Forge, body: bytes, secret: str) -> dict[str, str]:
 
 
 def kind_of(delivery: Delivery) -> str:
-    """push | pull_request | ping | the forge's own word for anything else."""
+    """push | pull_request | issues | ping | the forge's own word for anything else."""
     event = delivery.event.lower()
     if event in ('push', 'push hook'):
         return 'push'
     if event in ('pull_request', 'merge request hook'):
         return 'pull_request'
+    if event in ('issues', 'issue hook'):
+        return 'issues'
     if event in ('ping', 'system hook'):
         return 'ping'
     return event
 
 
 def parse(delivery: Delivery, payload: Any) -> Event:
-    """The push or pull request a delivery's JSON body describes; Ignored for anything a run cannot follow
-    (a tag, a deleted branch, a closed pull request, another event)."""
+    """The push, pull request or issue change a delivery's JSON body describes; Ignored for anything a run cannot
+    follow (a tag, a deleted branch, a closed pull request, another event)."""
     if not isinstance(payload, dict):
         return Ignored('the body is not a JSON object')
     kind = kind_of(delivery)
@@ -115,7 +125,20 @@ def parse(delivery: Delivery, payload: Any) -> Event:
         return _push(delivery.forge, payload)
     if kind == 'pull_request':
         return _gitlab_merge_request(payload) if delivery.forge == 'gitlab' else _pull_request(payload)
+    if kind == 'issues':
+        return _issue(payload)
     return Ignored(f'{delivery.event} events start no run')
+
+
+def _issue(payload: dict[str, Any]) -> Event:
+    """Any action on an issue (GitHub: opened, labeled, unlabeled, closed, ...; Gitea: label_updated, ...; GitLab's
+    object_attributes): whichever it is, the set of ready issues is read again, so no action list can fall behind."""
+    issue = _object(payload.get('issue')) or _object(payload.get('object_attributes'))
+    number = issue.get('number', issue.get('iid'))
+    if not isinstance(number, int) or isinstance(number, bool):
+        return Ignored('no issue number in the body')
+    action = str(payload.get('action') or _object(payload.get('object_attributes')).get('action') or 'changed')
+    return IssueChanged(number, action[:40])
 
 
 def _push(forge: Forge, payload: dict[str, Any]) -> Event:

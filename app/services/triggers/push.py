@@ -54,6 +54,7 @@ from app.services.identity import audit
 from app.services.identity.accounts import Principal, principal_of
 from app.services.repositories import gitops
 from app.services.repositories.access import RepositoryAccess, is_remote
+from app.services.repositories.issue_sources import is_forge
 from app.services.runs.admit import RunAdmitter
 from app.services.runs.batches import BatchAdmitter
 from app.services.scheduling.periodic import OnePerKey, PeriodicJob
@@ -179,10 +180,12 @@ class PushTrigger:
         bus: EventBus,
         secrets: SecretBox,
         request_stop: Callable[[str], object] | None = None,
+        on_issues_changed: Callable[[], object] | None = None,
     ) -> None:
         self.engine, self.settings, self.admitter = engine, settings, admitter
         self.repositories, self.bus, self.secrets = repositories, bus, secrets
         self.request_stop = request_stop  # the engine's: a running push run asked to stop (cancel_running)
+        self.on_issues_changed = on_issues_changed  # the AFK loop's kick: sweep now
         self._scanning = OnePerKey('push-scan', SCANS_AT_ONCE)
 
     # ------------------------------------------------------------------ webhooks
@@ -215,6 +218,9 @@ class PushTrigger:
         rules_now = rules_of(project)
         if isinstance(event, hooks.Ignored):
             return HookAccepted(forge=delivery.forge, event=kind, outcome='ignored', detail=event.reason)
+        if isinstance(event, hooks.IssueChanged):
+            outcome, detail = self.issue_changed(project, event)
+            return HookAccepted(forge=delivery.forge, event=kind, outcome=outcome, detail=detail)
         if rules_now is None or not rules_now.enabled:
             return HookAccepted(
                 forge=delivery.forge, event=kind, outcome='no_match', detail='The project has no push rules.'
@@ -226,6 +232,21 @@ class PushTrigger:
         return HookAccepted(
             forge=delivery.forge, event=kind, outcome=result.outcome, run_ids=result.run_ids, detail=result.detail
         )
+
+    def issue_changed(self, project: Project, event: hooks.IssueChanged) -> tuple[str, str]:
+        """An issue of the project's forge changed: every server reads the ready issues again at their next look
+        (issues_changed_at, which their cached reads from before do not outlast), the cards redraw, and the AFK loop
+        sweeps now, so an issue labelled ready-for-agent is taken up in seconds, not at the next sweep."""
+        if not is_forge(project.issue_source):
+            return 'ignored', "The project's issues are its own backlog, not the forge's."
+        with session_scope(self.engine) as session:
+            session.connection().execute(
+                text('UPDATE project SET issues_changed_at = :now WHERE id = :id'), {'now': utcnow(), 'id': project.id}
+            )
+        self.bus.publish({'type': 'project', 'id': project.id, 'project_id': project.id, 'team_id': project.team_id})
+        if self.on_issues_changed is not None:
+            self.on_issues_changed()
+        return 'refreshed', f'Issue #{event.number} {event.action}: the ready issues are read again.'
 
     def push(self, project: Project, on_push: OnPush, event: hooks.Push, *, correlation_id: str) -> Outcome:
         if not rules.branch_matches(on_push, event.branch):
