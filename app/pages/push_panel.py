@@ -101,7 +101,8 @@ def push_panel(
             ui.label('Forge webhook').classes('font-medium').props('role=heading aria-level=3')
             ui.label(
                 'On GitHub, Gitea/Forgejo or GitLab add a webhook for push (and pull request) events sending JSON to '
-                'this address, with the secret below (GitLab: as its secret token).'
+                'this address, with the secret below (GitLab: as its secret token). Add issue events too when the '
+                "AFK loop works through the forge's issues: a newly ready issue is then taken up at once."
             ).classes('text-xs opacity-80')
             ui.label(address).classes('font-mono text-sm').props('data-testid=hook-url')
             secret_box = ui.column().classes('w-full gap-1').props('aria-live=polite data-testid=hook-secret-box')
