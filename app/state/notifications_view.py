@@ -271,9 +271,11 @@ def own_run_alert(run: dict, my_user_id: str | None) -> BrowserAlert | None:
         return None
     detail = f' (exit code {run["exit_code"]})' if run.get('exit_code') not in (None, 0) else ''
     planned = f' · {retry_planned_text(run["retry_planned"])}' if run.get('retry_planned') else ''
+    commit = f' · {run["commit_title"]}' if run.get('commit_title') else ''  # what was run, as its author wrote it
+    cell = f'{run["depth_level"]}/{run["target_framework"]}'
     return BrowserAlert(
         title=f'Run {_ENDED[run["status"]]}{detail}',
-        body=f'{run["project_id"]} · {run["branch_name"]} · {run["depth_level"]}/{run["target_framework"]}{planned}',
+        body=f'{run["project_id"]} · {run["branch_name"]} · {cell}{commit}{planned}',
         url=f'/runs/{run["id"]}',
         tag=f'runboard-{run["id"]}',
     )

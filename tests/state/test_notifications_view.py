@@ -168,6 +168,16 @@ def test_is_run_end(event: dict, ends: bool) -> None:
             BrowserAlert('Run succeeded', 'proj · main · shallow/python', '/runs/run_1', 'runboard-run_1'),
         ),
         ({**RUN, 'status': 'timed_out', 'exit_code': None}, 'usr_me', 'Run timed out'),
+        (  # the commit's title once known: which of one's pushes this was
+            {**RUN, 'commit_title': 'Fix the parser'},
+            'usr_me',
+            BrowserAlert(
+                'Run failed (exit code 2)',
+                'proj · main · shallow/python · Fix the parser',
+                '/runs/run_1',
+                'runboard-run_1',
+            ),
+        ),
         (  # its project retries it: the alert says so
             {**RUN, 'retry_planned': {'attempt': 2, 'of': 3}},
             'usr_me',
