@@ -14,6 +14,7 @@ import argparse
 import json
 import sqlite3
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -56,12 +57,33 @@ class SeededServer:
     db: sqlite3.Connection  # the server's database, for a bench that reshapes the seeded rows
 
 
+COMMITS = 200  # the seeded runs ran these in turn: a page of 50 names 50 commits, as a busy repository's would
+
+
+def add_commits(repo: Path, count: int) -> list[str]:
+    """`count` commits on main, each titled, oldest first (fast-import: one git call)."""
+    stream = []
+    for n in range(count):
+        title = f'Change number {n} of the bench'
+        stream.append(f'commit refs/heads/main\ncommitter b <b@example.invalid> {1_770_000_000 + n} +0000\n')
+        stream.append(f'data {len(title)}\n{title}\n')
+        if n == 0:
+            stream.append('from refs/heads/main^0\n')
+        stream.append('\n')
+    subprocess.run(['git', 'fast-import', '--quiet'], cwd=repo, input=''.join(stream), text=True, check=True)
+    listing = subprocess.run(
+        ['git', 'rev-list', '--reverse', f'-{count}', 'main'], cwd=repo, capture_output=True, text=True, check=True
+    )
+    return listing.stdout.split()
+
+
 @contextmanager
 def seeded_server(runs: int, prefix: str, more_projects: tuple[str, ...] = ()) -> Iterator[SeededServer]:
     """Start the server, create `bench` (and `more_projects`, empty), seed `runs` runs into `bench`."""
     with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
         base = Path(tmp)
         repo = make_repo(base / 'repo', 10)
+        commits = add_commits(repo, COMMITS)
         data = base / 'data'
         env = {'RUNBOARD_DEMO': 'false', 'RUNBOARD_GLOBAL_RUN_CAP': '0'}
         with app_process(data, env=env) as app:
@@ -76,7 +98,7 @@ def seeded_server(runs: int, prefix: str, more_projects: tuple[str, ...] = ()) -
             user_id = client.get('/api/me').json()['user_id']
             db = sqlite3.connect(data / 'runboard.db', isolation_level=None, timeout=60)
             started = time.perf_counter()
-            seed(db, runs, 'bench', projects['bench']['repository_key'], user_id, 'rb')
+            seed(db, runs, 'bench', projects['bench']['repository_key'], user_id, 'rb', commits)
             print(f'{runs} runs seeded in {time.perf_counter() - started:.1f} s; one client, SQLite')
             try:
                 yield SeededServer(app['url'], token, client, user_id, db)
@@ -92,6 +114,10 @@ def main() -> None:
     args = parser.parse_args()
     with seeded_server(args.runs, 'rb-lists-') as server:
         client, user_id = server.client, server.user_id
+        started = time.perf_counter()
+        first = client.get('/api/runs', params={'limit': 50}).json()['items']
+        learned = sum(1 for run in first if run.get('commit_title'))
+        print(f'first read of a page: {(time.perf_counter() - started) * 1000:.1f} ms ({learned} commit titles read)')
         newest = client.get('/api/runs', params={'limit': 1}).json()['items'][0]['id']
         cases = [
             ('GET /api/runs?limit=50', '/api/runs', {'limit': 50}),
