@@ -190,13 +190,13 @@ async def get_run(
 
 def _runs_page(services: Services, principal: Principal, **filters: Any) -> tuple[list[RunPublic], str | None]:
     items, next_cursor = run_waiting.list_runs_waiting(services.settings, services.engine, principal, **filters)
-    services.commits.annotate(items)
+    services.commits.fill_unknown(items)
     return items, next_cursor
 
 
 def _run_detail(services: Services, principal: Principal, run_id: str, **options: Any) -> RunDetail:
     detail = run_waiting.get_run_waiting(services.settings, services.engine, principal, run_id, **options)
-    services.commits.annotate([detail])
+    services.commits.fill_unknown([detail])
     return detail
 
 

@@ -14,7 +14,7 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from math import inf
@@ -26,7 +26,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from app.models import CommitInfo, Project, as_utc
-from app.services.repositories import forge, gitops
+from app.services.repositories import gitops
 
 log = logging.getLogger(__name__)
 
@@ -45,20 +45,13 @@ class CommitFacts:
     committed_at: datetime
 
 
-@dataclass(frozen=True)
-class ProjectPlace:
-    repository: str
-    issue_source: Mapping[str, Any] | None
-
-
 class ReadsCommit(Protocol):
-    """What annotate fills (RunPublic, RunDetail)."""
+    """What fill_unknown fills (RunPublic, RunDetail)."""
 
     project_id: str
     commit_sha: str | None
     commit_title: str | None
     commit_author: str | None
-    commit_url: str | None
 
 
 def parse_log(listing: str) -> dict[str, CommitFacts]:
@@ -101,22 +94,16 @@ class CommitTitles:
         self._known: set[str] = set()  # stored, as this process knows
         self._guard = threading.Lock()
 
-    def annotate(self, items: Sequence[ReadsCommit]) -> None:
-        """Each item's commit_title and commit_author, where its commit is known or its repository has it; and
-        commit_url where its repository's forge shows commits (forge.commit_page)."""
-        shas = askable(item.commit_sha for item in items)
-        if not shas:
+    def fill_unknown(self, items: Sequence[ReadsCommit]) -> None:
+        """Each item whose read found no title for its commit (runs.reads joins commit_info) gets it from its
+        repository, where that has the commit: one git call per repository for them all, kept for every later read.
+        A read of runs whose commits are known asks nothing more."""
+        unknown = [item for item in items if item.commit_title is None and askable([item.commit_sha])]
+        if not unknown:
             return
-        projects = self._projects({item.project_id for item in items if item.commit_sha in shas})
-        known = self._stored(shas)
-        unknown = [item for item in items if item.commit_sha in shas and item.commit_sha not in known]
-        if unknown:
-            known.update(self._learn(unknown, projects))
-        for item in items:
-            sha = item.commit_sha or ''
-            if (project := projects.get(item.project_id)) is not None and sha in shas:
-                item.commit_url = forge.commit_page(project.repository, project.issue_source, sha)
-            facts = known.get(sha)
+        learned = self._learn(unknown)
+        for item in unknown:
+            facts = learned.get(item.commit_sha or '')
             if facts is not None:
                 item.commit_title, item.commit_author = facts.title, facts.author
 
@@ -140,7 +127,7 @@ class CommitTitles:
             rows = session.exec(select(CommitInfo).where(col(CommitInfo.sha).in_(shas))).all()
         return {row.sha: CommitFacts(row.sha, row.title, row.author_name, as_utc(row.committed_at)) for row in rows}
 
-    def _learn(self, items: Sequence[ReadsCommit], projects: dict[str, ProjectPlace]) -> dict[str, CommitFacts]:
+    def _learn(self, items: Sequence[ReadsCommit]) -> dict[str, CommitFacts]:
         now = time.monotonic()
         with self._guard:
             missed = self._missed
@@ -150,6 +137,7 @@ class CommitTitles:
             by_project.setdefault(item.project_id, []).append(item.commit_sha or '')
         if not by_project:
             return {}
+        projects = self._projects(set(by_project))
         learned: dict[str, CommitFacts] = {}
         for git_dir, shas in self._places(by_project, projects):
             try:
@@ -165,23 +153,19 @@ class CommitTitles:
                 self._missed.update((sha, now) for sha in shas if sha not in learned)
         return learned
 
-    def _projects(self, project_ids: set[str]) -> dict[str, ProjectPlace]:
+    def _projects(self, project_ids: set[str]) -> dict[str, str]:
+        """Each project's repository."""
         with Session(self.engine) as session:
-            rows = session.exec(
-                select(Project.id, Project.repository, Project.issue_source).where(col(Project.id).in_(project_ids))
-            ).all()
-        return {project_id: ProjectPlace(repository, issue_source) for project_id, repository, issue_source in rows}
+            rows = session.exec(select(Project.id, Project.repository).where(col(Project.id).in_(project_ids))).all()
+        return {project_id: repository for project_id, repository in rows}
 
-    def _places(
-        self, by_project: dict[str, list[str]], projects: dict[str, ProjectPlace]
-    ) -> list[tuple[str, list[str]]]:
+    def _places(self, by_project: dict[str, list[str]], projects: dict[str, str]) -> list[tuple[str, list[str]]]:
         """Where git reads each project's commits: a local repository in place, a remote one's mirror if it is there."""
         places: dict[str, list[str]] = {}
         for project_id, shas in by_project.items():
-            project = projects.get(project_id)
-            if project is None or not project.repository:
+            repository = projects.get(project_id)
+            if not repository:
                 continue
-            repository = project.repository
             place = repository if gitops.is_local(repository) else str(gitops.mirror_path(self.mirrors_dir, repository))
             if Path(place).exists():
                 places.setdefault(place, []).extend(shas)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import ColumnElement, and_, exists, func, or_
+from sqlalchemy import ColumnElement, and_, func, or_
 from sqlmodel import Session, col, select
 
 from app.core.errors import DomainError
@@ -85,9 +85,7 @@ def search_condition(q: str) -> ColumnElement[bool]:
         col(Run.issue_title).icontains(needle, autoescape=True),
         col(Run.pr_title).icontains(needle, autoescape=True),
         col(Run.commit_sha).istartswith(needle, autoescape=True),
-        exists().where(
-            col(CommitInfo.sha) == col(Run.commit_sha), col(CommitInfo.title).icontains(needle, autoescape=True)
-        ),
+        col(CommitInfo.title).icontains(needle, autoescape=True),  # the runs list joins commit_info (runs/reads.py)
     )
 
 

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Generator, Iterator
+from collections.abc import Generator, Iterator, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Select, bindparam, text, true
@@ -17,6 +17,7 @@ from app.infra.db import read_only, snapshot
 from app.models import (
     AUTO_RETRY_STATUSES,
     AnnotationPublic,
+    CommitInfo,
     PlannedRetry,
     Project,
     Run,
@@ -29,13 +30,27 @@ from app.models import (
 )
 from app.services.identity.accounts import Principal
 from app.services.projects import visibility
+from app.services.repositories import forge
 from app.services.runs import filters as run_filters
 from app.services.runs import output_search, retry_rule, stage_store, timeline
 from app.services.runs import usage as run_usage
 
 
-def public(run: Run, user_name: str | None = None) -> RunPublic:
-    return RunPublic.model_validate({**run.model_dump(), 'user_name': user_name})
+def public(run: Run, user_name: str | None = None, commit: CommitNamed | None = None) -> RunPublic:
+    """`commit`: its commit's row, where the server has read it (services/repositories/commits.py)."""
+    said = {'commit_title': commit[0], 'commit_author': commit[1]} if commit is not None and commit[0] else {}
+    return RunPublic.model_validate({**run.model_dump(), 'user_name': user_name, **said})
+
+
+CommitNamed = tuple[str | None, str | None]  # (title, author) as a read joined them from commit_info
+
+
+def link_commits(items: Sequence[RunPublic], places: Mapping[str, tuple[str, Mapping[str, Any] | None]]) -> None:
+    """Each item's commit_url, from its project's (repository, issue_source) in `places` (forge.commit_page)."""
+    for item in items:
+        place = places.get(item.project_id)
+        if place is not None and item.commit_sha:
+            item.commit_url = forge.commit_page(place[0], place[1], item.commit_sha)
 
 
 def run_variables(conn: Connection, run_id: str) -> dict[str, str]:
@@ -56,9 +71,12 @@ def get_run(
     engine: Engine, principal: Principal, run_id: str, *, with_events: bool = True, events_limit: int = 2000
 ) -> RunDetail:
     with Session(snapshot(engine)) as session:  # its statements read one moment of the run
-        run, _ = load_visible_run(session, run_id, principal)
+        run, project = load_visible_run(session, run_id, principal)
         user = session.get(User, run.user_id) if run.user_id else None
-        detail = RunDetail.model_validate({**public(run, user.name if user else None).model_dump()})
+        commit = session.get(CommitInfo, run.commit_sha) if run.commit_sha else None
+        said = (commit.title, commit.author_name) if commit is not None else None
+        detail = RunDetail.model_validate({**public(run, user.name if user else None, said).model_dump()})
+        link_commits([detail], {project.id: (project.repository, project.issue_source)})
         detail.retried_by = run_filters.retried_by(session, [run_id]).get(run_id, [])
         detail.issue_taken_up_by = run_filters.issue_taken_up_by(session, [detail]).get(run_id)
         if run.status in AUTO_RETRY_STATUSES and not detail.retried_by:
@@ -145,16 +163,19 @@ def list_runs(
     person are resolved first, so the runs query filters on run columns only: an index on (column, id)
     then reads just the page, however many runs there are (bench/lists.py)."""
     with Session(engine) as session:
-        visible = select(col(Project.id)).where(col(Project.team_id).in_(principal.team_ids))
+        visible = select(Project.id, Project.repository, Project.issue_source).where(
+            col(Project.team_id).in_(principal.team_ids)
+        )
         if project:
             visible = visible.where(col(Project.id) == project)
-        project_ids = list(session.exec(visible).all())
-        if not project_ids:
+        places = {pid: (repository, source) for pid, repository, source in session.exec(visible).all()}
+        if not places:
             return [], None
         query = (
-            select(Run, col(User.name))
+            select(Run, col(User.name), col(CommitInfo.title), col(CommitInfo.author_name))
             .outerjoin(User, col(User.id) == col(Run.user_id))
-            .where(col(Run.project_id).in_(project_ids))
+            .outerjoin(CommitInfo, col(CommitInfo.sha) == col(Run.commit_sha))
+            .where(col(Run.project_id).in_(list(places)))
         )
         if status:
             query = query.where(run_filters.status_condition(status))
@@ -171,7 +192,8 @@ def list_runs(
         if cursor:
             query = query.where(col(Run.id) < cursor)
         rows = session.exec(query.order_by(col(Run.id).desc()).limit(limit + 1)).all()
-        items = [public(r, name) for r, name in rows[:limit]]
+        items = [public(r, name, (title, author)) for r, name, title, author in rows[:limit]]
+        link_commits(items, places)
         retries = run_filters.retried_by(session, (item.id for item in items))
         taken_up = run_filters.issue_taken_up_by(session, items)
         for item in items:
