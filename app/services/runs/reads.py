@@ -38,7 +38,8 @@ from app.services.runs import usage as run_usage
 
 def public(run: Run, user_name: str | None = None, commit: CommitNamed | None = None) -> RunPublic:
     """`commit`: its commit's row, where the server has read it (services/repositories/commits.py)."""
-    said = {'commit_title': commit[0], 'commit_author': commit[1]} if commit is not None and commit[0] else {}
+    known = commit is not None and commit[0] is not None  # '' is a commit with an empty message, read already
+    said = {'commit_title': commit[0], 'commit_author': commit[1]} if commit is not None and known else {}
     return RunPublic.model_validate({**run.model_dump(), 'user_name': user_name, **said})
 
 
