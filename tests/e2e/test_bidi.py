@@ -1,5 +1,5 @@
-"""A branch name with a right-to-left override cannot reverse what stands around it in the runs list, the
-run page or the picker: the control is shown as text ([U+202E])."""
+"""A branch name or a commit title with a right-to-left override cannot reverse what stands around it in the runs
+list, the run page or the picker: the control is shown as text ([U+202E])."""
 
 from __future__ import annotations
 
@@ -21,7 +21,10 @@ SNEAKY = 'fix/\u202egnp.exe'
 
 def test_bidi_controls_in_a_branch_name_are_shown(tmp_path: Path, browser) -> None:  # noqa: ANN001
     repo = make_repo(tmp_path / 'repo', {'main': {'run.sh': 'echo hi\n'}})
-    subprocess.run(['git', 'branch', SNEAKY], cwd=repo, check=True)
+    subprocess.run(['git', 'checkout', '-q', '-b', SNEAKY], cwd=repo, check=True)
+    ident = ['-c', 'user.name=t', '-c', 'user.email=t@example.invalid']  # a title with the control in it too
+    subprocess.run(['git', *ident, 'commit', '-q', '--allow-empty', '-m', f'{SNEAKY} commit'], cwd=repo, check=True)
+    subprocess.run(['git', 'checkout', '-q', 'main'], cwd=repo, check=True)
     data = tmp_path / 'data'
     with app_process(data, env={'RUNBOARD_DEMO': 'false', 'RUNBOARD_GLOBAL_RUN_CAP': '0'}) as app:
         token = json.loads((data / 'credentials.json').read_text())['token']
@@ -38,10 +41,17 @@ def test_bidi_controls_in_a_branch_name_are_shown(tmp_path: Path, browser) -> No
             row = page.locator('[data-field=params]').first
             expect(row).to_contain_text('fix/[U+202E]gnp.exe · shallow · python')
             assert '\u202e' not in row.inner_text()
+            # the commit's title came from the repository, written by whoever committed: shown inert too
+            title = page.locator('[data-field=commit-title]').first
+            expect(title).to_have_text('fix/[U+202E]gnp.exe commit')
+            assert '\u202e' not in title.inner_text()
             page.get_by_test_id('branch').click()
             expect(page.get_by_role('option').filter(has_text='fix/[U+202E]gnp.exe')).to_be_visible()
             page.keyboard.press('Escape')
             page.goto(f'{app["url"]}/runs/{run["id"]}')
             expect(page.locator('[data-param=branch]')).to_have_text('fix/[U+202E]gnp.exe')
+            expect(page.locator('[data-param=commit] [data-field=commit-title]')).to_have_text(
+                'fix/[U+202E]gnp.exe commit'
+            )
         finally:
             context.close()
