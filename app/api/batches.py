@@ -13,8 +13,10 @@ from starlette.concurrency import run_in_threadpool
 from app.api.deps import PrincipalDep, ServicesDep, correlation
 from app.api.runs import invalid_key_reason, rate_headers
 from app.api.schemas import problems
+from app.container import Services
 from app.core.errors import DomainError
 from app.models import BatchCreate, BatchPublic
+from app.services.identity.accounts import Principal
 from app.services.runs import batch_rules
 from app.services.runs.batches import BatchAdmitter
 
@@ -85,4 +87,15 @@ async def trigger_batch(
 @router.get('/batch/{batch_id}', response_model=BatchPublic, responses=problems(401, 404))
 async def get_batch(batch_id: str, services: ServicesDep, principal: PrincipalDep) -> BatchPublic:
     """The batch with one child per combination: its run as it is now, or why it was refused."""
-    return await run_in_threadpool(BatchAdmitter(services.admitter).get, principal, batch_id)
+    return await run_in_threadpool(_batch, services, principal, batch_id)
+
+
+def _batch(services: Services, principal: Principal, batch_id: str) -> BatchPublic:
+    """The batch, its commit named by its title; a commit no child's start has learned yet (all queued) is read
+    from the repository as a runs list reads one."""
+    batch = BatchAdmitter(services.admitter).get(principal, batch_id)
+    if batch.commit_title is None and batch.commit_sha:
+        runs = [child.run for child in batch.children if child.run is not None]
+        services.commits.fill_unknown(runs)
+        batch.commit_title = next((run.commit_title for run in runs if run.commit_sha == batch.commit_sha), None)
+    return batch

@@ -91,6 +91,7 @@ class BatchPublic(SQLModel):
     mode: str
     matrix: dict[str, list[str]]
     commit_sha: str | None = None
+    commit_title: str | None = None  # its message's first line, once the server has read it (GET only)
     variables: dict[str, str] = {}
     idempotency_key: str
     user_id: str

@@ -81,8 +81,15 @@ class BatchView:
             ui.label('Matrix batch').classes('text-lg font-medium').props('role=heading aria-level=1')
             ui.label(batch['id']).classes('font-mono text-sm')
         with ui.row().classes('items-center gap-x-4 gap-y-1 flex-wrap text-sm'):
-            commit = (batch.get('commit_sha') or '')[:10] or '—'  # every child checks out this commit
-            for name, value in (('branch', batch['branch']), ('commit', commit), ('by', batch.get('user_name') or '—')):
+            # every child checks out this commit: `aa182ea1d0 Fix the parser`
+            commit = ' '.join(
+                part for part in ((batch.get('commit_sha') or '')[:10], batch.get('commit_title')) if part
+            )
+            for name, value in (
+                ('branch', batch['branch']),
+                ('commit', commit or '—'),
+                ('by', batch.get('user_name') or '—'),
+            ):
                 with ui.row().classes('gap-1 items-baseline'):
                     ui.label(name).classes('opacity-60')
                     attrs(ui.label(shown(value)).props('dir=auto'), {'data-param': name})

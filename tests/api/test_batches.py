@@ -66,6 +66,9 @@ def test_a_2x3_matrix_makes_six_runs_and_a_resend_makes_no_more(roomy) -> None: 
         assert (run['depth_level'], run['target_framework']) == (child['depth_level'], child['target_framework'])
         assert run['commit_sha'] == batch['commit_sha']  # every child checks out the batch's commit
     assert batch['runs_by_status'] == {'queued': 6}
+    # its page names the commit every child runs, read from the repository though no child has started
+    assert batch['commit_title'] is None  # (the answer to the send reads nothing more)
+    assert roomy.client.get(f'/api/runs/batch/{batch["id"]}').json()['commit_title'] == 'main commit'
 
     again = roomy.client.post('/api/runs/batch', json=batch_body(), headers={'Idempotency-Key': 'matrix-1'})
     assert again.status_code == 200 and again.headers['idempotent-replayed'] == 'true'

@@ -14,7 +14,7 @@ from sqlmodel import Session, col, select
 
 from app.core import ids
 from app.core.errors import DomainError, not_found
-from app.models import BATCH_PREFIX, Batch, BatchPublic, Project, Run, RunPublic, User
+from app.models import BATCH_PREFIX, Batch, BatchPublic, CommitInfo, Project, Run, RunPublic, User
 from app.services.identity.accounts import Principal
 from app.services.projects import visibility
 from app.services.runs import batch_rules
@@ -89,6 +89,15 @@ def load_visible(engine: Engine, principal: Principal, batch_id: str) -> tuple[B
             raise not_found(f'batch {batch_id!r}')
         user = session.get(User, batch.user_id)
         return batch, user.name if user else None
+
+
+def commit_title(engine: Engine, sha: str | None) -> str | None:
+    """The title of the commit every child runs, once a child's start (or a read) has learned it."""
+    if not sha:
+        return None
+    with Session(engine) as session:
+        commit = session.get(CommitInfo, sha)
+        return commit.title if commit is not None else None
 
 
 def answer(

@@ -99,7 +99,9 @@ class BatchAdmitter:
 
     def get(self, principal: Principal, batch_id: str) -> BatchPublic:
         batch, user_name = batch_store.load_visible(self.engine, principal, batch_id)
-        return batch_store.answer(batch, batch_store.children(self.engine, batch.id), user_name=user_name)
+        answer = batch_store.answer(batch, batch_store.children(self.engine, batch.id), user_name=user_name)
+        answer.commit_title = batch_store.commit_title(self.engine, answer.commit_sha)
+        return answer
 
     # -- the children
     @staticmethod
