@@ -144,6 +144,7 @@ def run_tooltip(run: dict[str, Any], utc_offset: int) -> str:
     lines = [
         f'<b>{html.escape(run["id"])}</b>',
         f'{html.escape(shown(run["branch_name"]))} · {html.escape(status)}',
+        *([html.escape(shown(run['commit_title']))] if run.get('commit_title') else []),  # what it ran
         f'took {html.escape(format_duration(run.get("duration_seconds")))}',
         f'finished {html.escape(local_time(run.get("finished_at"), utc_offset))}',
     ]

@@ -70,6 +70,11 @@ def test_newest_finished_runs_with_durations_newest_first(api: Api) -> None:
     assert by_id[never_started]['duration_seconds'] is None and by_id[never_started]['started_at'] is None
     assert set(by_id[ok]) >= {'id', 'status', 'branch_name', 'kind', 'created_at', 'started_at', 'finished_at'}
     assert by_id[ok]['kind'] == 'manual'
+    # its commit's title for the bar's tooltip, once the server has read it (these runs never started, which would
+    # have read it; a read of the run does)
+    assert by_id[ok]['commit_title'] is None
+    api.client.get(f'/api/runs/{ok}')
+    assert {r['id']: r for r in history(api)['runs']}[ok]['commit_title'] == 'main commit'
 
     assert [r['id'] for r in history(api, limit=2)['runs']] == [never_started, bad]
     on_branch = history(api, branch='feature/a')

@@ -241,6 +241,8 @@ def test_tooltips_escape_user_text_and_show_bidi_controls() -> None:
     assert '<img' not in tip and '&lt;img src=x onerror=alert(1)&gt;' in tip
     assert '\u202e' not in tip and '[U+202E]' in tip
     assert 'timed out' in tip and 'took 1:01' in tip and 'finished Nov 20 11:00' in tip  # the viewer's UTC+1
+    titled = run_tooltip({**run(1, 'failed', 5), 'commit_title': 'Fix <b>\u202e'}, utc_offset=0)
+    assert '<br>Fix &lt;b&gt;[U+202E]<br>' in titled  # its commit's title, inert
 
 
 def test_sparkline_svg_bars_newest_right_with_classes_and_an_accessible_name() -> None:

@@ -22,7 +22,7 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from app.core.errors import DomainError
-from app.models import TERMINAL_STATUSES, Project, Run, as_utc
+from app.models import TERMINAL_STATUSES, CommitInfo, Project, Run, as_utc
 from app.services.identity.accounts import Principal
 from app.services.projects import visibility
 
@@ -46,6 +46,7 @@ class HistoryRun(BaseModel):
     peak_memory_bytes: int | None = None
     cpu_seconds: float | None = None
     memory_max_bytes: int | None = None  # the memory limit it ran under
+    commit_title: str | None = None  # its commit's, once read (services/repositories/commits.py): the bar's tooltip
 
 
 class Outcomes(BaseModel):
@@ -146,11 +147,12 @@ _COLUMNS = (
     col(Run.peak_memory_bytes),
     col(Run.cpu_seconds),
     col(Run.memory_max_bytes),
+    sa_select(col(CommitInfo.title)).where(col(CommitInfo.sha) == col(Run.commit_sha)).scalar_subquery(),
 )
 
 
 def _history_run(row: Sequence[Any]) -> HistoryRun:
-    run_id, status, branch, kind, created, started, finished, peak, cpu, memory_max = row[:10]
+    run_id, status, branch, kind, created, started, finished, peak, cpu, memory_max, title = row[:11]
     return HistoryRun(
         id=run_id,
         status=status,
@@ -163,6 +165,7 @@ def _history_run(row: Sequence[Any]) -> HistoryRun:
         peak_memory_bytes=peak,
         cpu_seconds=cpu,
         memory_max_bytes=memory_max,
+        commit_title=title,
     )
 
 
@@ -245,7 +248,7 @@ def recent_runs(
             ]
             statement = union_all(*(sa_select(*part.c) for part in parts))
             for row in session.connection().execute(statement):
-                runs[row[10]].append(_history_run(row))
+                runs[row[-1]].append(_history_run(row))
     for items in runs.values():
         items.sort(key=lambda run: run.id, reverse=True)
     return RecentRunsPage(items=[RecentRuns(project_id=p, runs=runs[p]) for p in shown])
