@@ -147,12 +147,13 @@ _COLUMNS = (
     col(Run.peak_memory_bytes),
     col(Run.cpu_seconds),
     col(Run.memory_max_bytes),
-    sa_select(col(CommitInfo.title)).where(col(CommitInfo.sha) == col(Run.commit_sha)).scalar_subquery(),
 )
+# a project's history names each run's commit (its bars' tooltips); the dashboard's sparklines do not read it
+_COMMIT_TITLE = sa_select(col(CommitInfo.title)).where(col(CommitInfo.sha) == col(Run.commit_sha)).scalar_subquery()
 
 
-def _history_run(row: Sequence[Any]) -> HistoryRun:
-    run_id, status, branch, kind, created, started, finished, peak, cpu, memory_max, title = row[:11]
+def _history_run(row: Sequence[Any], title: str | None = None) -> HistoryRun:
+    run_id, status, branch, kind, created, started, finished, peak, cpu, memory_max = row[:10]
     return HistoryRun(
         id=run_id,
         status=status,
@@ -203,7 +204,9 @@ def project_history(
         if branch:
             finished.append(col(Run.branch_name) == branch)
         conn = session.connection()
-        newest = conn.execute(sa_select(*_COLUMNS).where(*finished).order_by(col(Run.id).desc()).limit(limit)).all()
+        newest = conn.execute(
+            sa_select(*_COLUMNS, _COMMIT_TITLE).where(*finished).order_by(col(Run.id).desc()).limit(limit)
+        ).all()
         per_day = _per_day(conn, finished, starts)
     totals: dict[str, int] = {}
     for _, status, count in per_day:
@@ -212,7 +215,7 @@ def project_history(
         project_id=project_id,
         branch=branch or None,
         utc_offset=utc_offset,
-        runs=[_history_run(row) for row in newest],
+        runs=[_history_run(row, title=row[10]) for row in newest],
         days=day_series(per_day, [day for day, _ in starts[:-1]]),
         totals=outcomes(totals),
     )
@@ -248,7 +251,7 @@ def recent_runs(
             ]
             statement = union_all(*(sa_select(*part.c) for part in parts))
             for row in session.connection().execute(statement):
-                runs[row[-1]].append(_history_run(row))
+                runs[row[10]].append(_history_run(row))
     for items in runs.values():
         items.sort(key=lambda run: run.id, reverse=True)
     return RecentRunsPage(items=[RecentRuns(project_id=p, runs=runs[p]) for p in shown])
