@@ -23,6 +23,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, Table, create_engine, event, text, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.pool import NullPool
@@ -302,3 +303,12 @@ def dispose(engine: Engine) -> None:
 
 
 __all__ = ['make_engine', 'read_only', 'one_statement', 'session_scope', 'upgrade', 'dispose', 'is_sqlite', 'NullPool']
+
+
+def insert_new(conn: Connection, table: Table, rows: list[dict[str, Any]], keys: list[str] | None = None) -> int:
+    """INSERT ... ON CONFLICT DO NOTHING (on `keys`' unique index, else on any): the rows not there yet; how many
+    this call inserted."""
+    if not rows:
+        return 0
+    dialect = postgresql if conn.dialect.name == 'postgresql' else sqlite
+    return conn.execute(dialect.insert(table).on_conflict_do_nothing(index_elements=keys), rows).rowcount

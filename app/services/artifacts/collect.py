@@ -25,10 +25,9 @@ from pathlib import Path
 from typing import IO, Any
 
 from sqlalchemy import Connection, Engine, Table
-from sqlalchemy.dialects import postgresql, sqlite
 
 from app.core.workflow_commands import runboard_annotation
-from app.infra.db import session_scope
+from app.infra.db import insert_new, session_scope
 from app.models import utcnow
 from app.models.artifacts import Artifact, RunCoverage, RunSummary, RunTestCase, RunTestReport
 from app.services.artifacts import coverage, junit
@@ -193,13 +192,6 @@ class Collected:
     coverage: coverage.Coverage | None = None
 
 
-def _insert_ignoring_duplicates(conn: Connection, table: Table, rows: list[dict[str, Any]], keys: list[str]) -> None:
-    if not rows:
-        return
-    dialect = postgresql if conn.dialect.name == 'postgresql' else sqlite
-    conn.execute(dialect.insert(table).on_conflict_do_nothing(index_elements=keys), rows)
-
-
 def _masked_entry(entry: Found, masks: Masks) -> Found:
     shown = masked_name(entry.path, masks)
     return entry if shown is None else Found(shown, entry.size, NAME_MASKED)
@@ -262,15 +254,13 @@ def collect(
     summary = _summary(top, decisions, masks) if SUMMARY_PATH in done.kept else None
     with session_scope(engine) as session:
         conn = session.connection()
-        _insert_ignoring_duplicates(conn, artifact_table, rows, ['run_id', 'path'])
+        insert_new(conn, artifact_table, rows, ['run_id', 'path'])
         if parsed is not None and (parsed.reports or parsed.problems):
             write_tests(conn, run, parsed, now=now)
         if covered is not None and covered.coverage is not None:
             write_coverage(conn, run, covered.coverage, covered.reports or [], now=now)
         if summary is not None:
-            _insert_ignoring_duplicates(
-                conn, summary_table, [{'run_id': run_id, **summary, 'created_at': now}], ['run_id']
-            )
+            insert_new(conn, summary_table, [{'run_id': run_id, **summary, 'created_at': now}], ['run_id'])
     done.tests = parsed.totals if parsed is not None and parsed.reports else None
     done.coverage = covered.coverage if covered is not None else None
     done.notes = _notes(done, parsed, store, covered)
@@ -317,12 +307,12 @@ def write_coverage(
         'reports': json.dumps(reports),
         'created_at': now,
     }
-    _insert_ignoring_duplicates(conn, coverage_table, [row], ['run_id'])
+    insert_new(conn, coverage_table, [row], ['run_id'])
 
 
 def write_tests(conn: Connection, run: dict[str, Any], parsed: junit.Parsed, *, now: Any) -> None:
     totals = parsed.totals
-    _insert_ignoring_duplicates(
+    insert_new(
         conn,
         report_table,
         [
@@ -362,7 +352,7 @@ def write_tests(conn: Connection, run: dict[str, Any], parsed: junit.Parsed, *, 
         for idx, (report, case) in enumerate(parsed.cases)
     ]
     for start in range(0, len(rows), 5000):
-        _insert_ignoring_duplicates(conn, case_table, rows[start : start + 5000], ['run_id', 'idx'])
+        insert_new(conn, case_table, rows[start : start + 5000], ['run_id', 'idx'])
 
 
 def _notes(

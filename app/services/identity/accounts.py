@@ -12,13 +12,11 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, or_, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Engine, or_, update
 from sqlmodel import Session, col, select
 
-from app.infra.db import session_scope
+from app.infra.db import insert_new, session_scope
 from app.models import ApiToken, Role, Team, TeamMember, User, utcnow
 
 log = logging.getLogger(__name__)
@@ -83,12 +81,6 @@ def ensure_team(engine: Engine, team_id: str, name: str) -> None:
     """The team exists afterwards: the database decides between instances creating it at once."""
     with engine.begin() as conn:
         insert_new(conn, Team.__table__, [{'id': team_id, 'name': name}])  # type: ignore[attr-defined]
-
-
-def insert_new(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> int:
-    """INSERT ... ON CONFLICT DO NOTHING: the rows not there yet; how many this call inserted."""
-    dialect = postgresql if conn.dialect.name == 'postgresql' else sqlite
-    return conn.execute(dialect.insert(table).on_conflict_do_nothing(), rows).rowcount
 
 
 class TokenAuthenticator:

@@ -38,10 +38,10 @@ from app.core.people_rules import (
     teams_left_without_operator,
 )
 from app.core.token_rules import TokenRefusal, token_management_refusal
-from app.infra.db import advisory_lock_id, read_only, session_scope
+from app.infra.db import advisory_lock_id, insert_new, read_only, session_scope
 from app.models import ApiToken, Project, Role, Team, TeamMember, User, as_utc
 from app.services.identity import audit
-from app.services.identity.accounts import Principal, insert_new, new_api_token, new_user
+from app.services.identity.accounts import Principal, new_api_token, new_user
 from app.services.scheduling import schedules
 
 

@@ -11,8 +11,9 @@ from sqlalchemy import Engine, Table, func
 from sqlmodel import Session, SQLModel, select
 
 from app import package_files
+from app.infra.db import insert_new
 from app.models import Issue, Project
-from app.services.identity.accounts import LOCAL_TEAM, insert_new
+from app.services.identity.accounts import LOCAL_TEAM
 from app.services.repositories import gitops
 
 DEMO_ID = 'demo'

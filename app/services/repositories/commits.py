@@ -22,10 +22,10 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from sqlalchemy import Engine
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
-from app.models import CommitInfo, Project, as_utc
+from app.infra.db import insert_new
+from app.models import CommitInfo, Project
 from app.services.repositories import gitops
 
 log = logging.getLogger(__name__)
@@ -111,7 +111,7 @@ class CommitTitles:
         """The commit a run just checked out at `checkout`, stored unless it is already."""
         if sha in self._known or not askable([sha]):
             return
-        if not self._stored([sha]):
+        if not self._stored(sha):
             try:
                 self._store(read_commits(checkout, [sha]).values())
             except gitops.GitError as exc:  # the run goes on; a read of it asks again
@@ -122,10 +122,9 @@ class CommitTitles:
                 self._known.clear()
             self._known.add(sha)
 
-    def _stored(self, shas: list[str]) -> dict[str, CommitFacts]:
+    def _stored(self, sha: str) -> bool:
         with Session(self.engine) as session:
-            rows = session.exec(select(CommitInfo).where(col(CommitInfo.sha).in_(shas))).all()
-        return {row.sha: CommitFacts(row.sha, row.title, row.author_name, as_utc(row.committed_at)) for row in rows}
+            return session.get(CommitInfo, sha) is not None
 
     def _learn(self, items: Sequence[ReadsCommit]) -> dict[str, CommitFacts]:
         now = time.monotonic()
@@ -175,8 +174,5 @@ class CommitTitles:
         rows: list[dict[str, Any]] = [
             {'sha': f.sha, 'title': f.title, 'author_name': f.author, 'committed_at': f.committed_at} for f in facts
         ]
-        if not rows:
-            return
         with self.engine.begin() as conn:
-            dialect = postgresql if conn.dialect.name == 'postgresql' else sqlite
-            conn.execute(dialect.insert(CommitInfo).on_conflict_do_nothing(index_elements=['sha']), rows)
+            insert_new(conn, CommitInfo.__table__, rows, ['sha'])  # type: ignore[attr-defined]
