@@ -35,15 +35,15 @@ from app.services.runs import filters as run_filters
 from app.services.runs import output_search, retry_rule, stage_store, timeline
 from app.services.runs import usage as run_usage
 
+CommitNamed = tuple[str | None, str | None]  # (title, author) as a read joined them from commit_info
+
 
 def public(run: Run, user_name: str | None = None, commit: CommitNamed | None = None) -> RunPublic:
     """`commit`: its commit's row, where the server has read it (services/repositories/commits.py)."""
-    known = commit is not None and commit[0] is not None  # '' is a commit with an empty message, read already
-    said = {'commit_title': commit[0], 'commit_author': commit[1]} if commit is not None and known else {}
+    said: dict[str, str | None] = {}
+    if commit is not None and commit[0] is not None:  # '' is a commit with an empty message, read already
+        said = {'commit_title': commit[0], 'commit_author': commit[1]}
     return RunPublic.model_validate({**run.model_dump(), 'user_name': user_name, **said})
-
-
-CommitNamed = tuple[str | None, str | None]  # (title, author) as a read joined them from commit_info
 
 
 def link_commits(items: Sequence[RunPublic], places: Mapping[str, tuple[str, Mapping[str, Any] | None]]) -> None:
