@@ -78,12 +78,14 @@ def status_text(status: str) -> Text:
 RUN_COLUMNS = (
     'RUN', 'STATUS', 'PROJECT', 'BRANCH', 'COMMIT', 'DEPTH/FRAMEWORK', 'KIND', 'USER', 'CREATED', 'TOOK', 'COST'
 )  # fmt: skip
-# COMMIT (`abc1234 Fix the parser`) goes first: `runs show` and --json have it, and it is the widest
-RUN_COLUMNS_DROPPED_FIRST = ('COMMIT', 'USER', 'KIND', 'DEPTH/FRAMEWORK', 'PROJECT', 'CREATED', 'COST')
+# In a narrow terminal USER and KIND give way first; then COMMIT (`abc1234 Fix the parser`), which is first cut down
+# to the sha and a few words of its title, as `gh run list` keeps a run's title over its event
+RUN_COLUMNS_DROPPED_FIRST = ('USER', 'KIND', 'COMMIT', 'DEPTH/FRAMEWORK', 'PROJECT', 'CREATED', 'COST')
 COMMIT_CELL_MAX = 40  # in a terminal, a longer title is cut with an ellipsis (piped, every cell stays whole)
+COMMIT_CELL_MIN = 20  # `abc1234` and eleven characters of its title, the last an ellipsis
 # One project's runs: no PROJECT column (the same on every row), so at 80 columns DEPTH/FRAMEWORK stays and
-# TOOK goes first (`runs show` has it)
-ONE_PROJECT_DROPPED_FIRST = ('COMMIT', 'USER', 'KIND', 'TOOK', 'DEPTH/FRAMEWORK', 'CREATED', 'COST')
+# TOOK goes before it (`runs show` has it)
+ONE_PROJECT_DROPPED_FIRST = ('USER', 'KIND', 'COMMIT', 'TOOK', 'DEPTH/FRAMEWORK', 'CREATED', 'COST')
 
 
 def runs_table(
@@ -114,7 +116,7 @@ def runs_table(
     if width and 'COMMIT' in widths:
         widths['COMMIT'] = min(widths['COMMIT'], COMMIT_CELL_MAX)
     drop = ONE_PROJECT_DROPPED_FIRST if one_project else RUN_COLUMNS_DROPPED_FIRST
-    shown = fitting_columns(widths, width, drop) if width else list(columns)
+    shown = fitting_columns(widths, width, drop, {'COMMIT': COMMIT_CELL_MIN}) if width else widths
     hidden = [name for name in columns if name not in shown]
     table = Table(
         title=title,
@@ -129,7 +131,7 @@ def runs_table(
     )
     for column in shown:
         if column == 'COMMIT' and width:
-            table.add_column(column, no_wrap=True, max_width=COMMIT_CELL_MAX, overflow='ellipsis')
+            table.add_column(column, no_wrap=True, max_width=shown[column], overflow='ellipsis')
         else:
             table.add_column(column, no_wrap=column in ('RUN', 'STATUS', 'CREATED', 'TOOK'))
     keep = [RUN_COLUMNS.index(name) for name in shown]

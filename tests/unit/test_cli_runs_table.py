@@ -19,7 +19,7 @@ RUN = {
     'user_name': None,
     'created_at': '2026-11-29T02:00:00Z',
     'started_at': '2026-11-29T02:00:01Z',
-    'ended_at': '2026-11-29T02:03:00Z',
+    'finished_at': '2026-11-29T02:03:00Z',
 }
 
 
@@ -42,3 +42,25 @@ def test_a_list_where_nothing_was_spent_has_no_cost_column() -> None:
 def test_the_cost_gives_way_before_the_run_id_in_a_narrow_terminal() -> None:
     table, caption = _shown([{**RUN, 'usage': {'cost_usd': 0.5}}], width=60).split('Not shown, for the width:')
     assert RUN['id'] in table and 'COST' not in table and 'COST' in caption
+
+
+COMMITTED = {
+    **RUN,
+    'kind': 'manual',
+    'issue_number': None,
+    'user_name': 'ann',
+    'commit_sha': 'a' * 40,
+    'commit_title': 'Make the parser accept a trailing comma in every list',
+}
+
+
+def test_the_commit_is_cut_to_its_sha_and_some_words_before_user_and_kind_and_then_itself_give_way() -> None:
+    whole = _shown([COMMITTED], width=160)
+    assert 'aaaaaaa Make the parser accept a traili…' in whole and 'USER' in whole  # 40 characters in a terminal
+    # 120 columns: USER and KIND give way, the commit keeps what room is left
+    table, caption = _shown([COMMITTED], width=120).split('Not shown, for the width:')
+    assert 'aaaaaaa Make the parser' in table and 'KIND, USER' in caption
+    assert all(len(line) <= 120 for line in table.splitlines())
+    # 100 columns: the commit cut below its sha and eleven characters says nothing; it goes and KIND fits again
+    table, caption = _shown([COMMITTED], width=100).split('Not shown, for the width:')
+    assert 'aaaaaaa' not in table and 'manual' in table and 'COMMIT, USER' in caption
