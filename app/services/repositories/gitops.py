@@ -176,12 +176,56 @@ def search_branches(branches: list[Branch], query: str, limit: int, base: str | 
     return top
 
 
+RefStamp = tuple[tuple[int, int, int] | None, tuple[int, int, int] | None]
+
+
+def refs_home(repository: str) -> Path | None:
+    """The directory whose `refs/heads` and `packed-refs` hold a repository's branches (`.git` of a work tree, the
+    repository itself when bare), or None where Runboard cannot tell a branch moved by looking (a URL, a linked
+    worktree, the reftable format): those are asked again after a few seconds instead."""
+    path = Path(repository)
+    for candidate in (path / '.git', path):
+        if (
+            (candidate / 'HEAD').is_file()
+            and (candidate / 'objects').is_dir()
+            and (candidate / 'refs' / 'heads').is_dir()
+            and not (candidate / 'reftable').exists()
+        ):
+            return candidate
+    return None
+
+
+def _file_stamp(path: str) -> tuple[int, int, int] | None:
+    try:
+        stat = os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    return (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+
+
+def ref_stamp(home: Path, branch: str) -> RefStamp | None:
+    """What git changes when `branch` moves: its loose ref, written anew (a new inode) at every update, and
+    `packed-refs`, where `git pack-refs` or a fetch may put it. None for a name that is no path under refs/heads
+    (the exact lookup refuses it). Asked at every admission, so plain strings: pathlib's joins cost more than
+    the two stat calls."""
+    if not branch or branch.startswith('/') or '..' in branch or '\0' in branch:
+        return None
+    home_text = str(home)
+    return _file_stamp(f'{home_text}/refs/heads/{branch}'), _file_stamp(f'{home_text}/packed-refs')
+
+
+def stamp_written_ns(stamp: RefStamp) -> int:
+    return max((part[1] for part in stamp if part is not None), default=0)
+
+
 class BranchCache:
     """Branch knowledge per repository, shaped so a repository with 40,000 branches never stalls anyone.
 
     - commit()/exists(): from a snapshot of all heads read at most every EXISTS_TTL; a name it lacks gets one
       exact lookup, remembered briefly (found: EXISTS_TTL; not found: MISSING_TTL, so a client repeating
-      unknown names cannot keep the server forking git).
+      unknown names cannot keep the server forking git). In a repository on this disk (a local project, a
+      mirror) a branch's answer is kept only while its ref files are unchanged: a run triggered right after
+      `git commit` runs that commit, not the one the snapshot saw.
     - get(): the listing for the picker. A small repository is simply listed again; a large one (a listing
       slower than QUICK_LISTING_SECONDS) is served from memory, and once that copy is older than the TTL one
       background refresh (single-flight per repository) reads it again: only its first listing is waited for.
@@ -189,6 +233,10 @@ class BranchCache:
 
     EXISTS_TTL = 5.0
     MISSING_TTL = 2.0
+    # A snapshot answers for a branch whose ref files were written this long before the snapshot was read, at
+    # least: a file's time is the kernel's coarse clock at its write, and git renames the written file into place
+    # a little later (a push of many refs: later still)
+    WRITTEN_BEFORE_NS = 2_000_000_000
     QUICK_LISTING_SECONDS = 0.2  # a repository listed faster than this is simply listed again when stale
 
     def __init__(self, ttl_seconds: float = 5.0) -> None:
@@ -198,9 +246,13 @@ class BranchCache:
         self._known: dict[tuple[str, str], tuple[float, str | None]] = {}
         self._lock = threading.Lock()
         self._refreshing: dict[str, threading.Lock] = {}
-        # repository -> (read at, head -> commit, digest of the listing it was parsed from)
-        self._heads: dict[str, tuple[float, dict[str, str], bytes]] = {}
+        # repository -> (read at, head -> commit, digest of the listing it was parsed from, wall clock ns before the
+        # listing was asked for)
+        self._heads: dict[str, tuple[float, dict[str, str], bytes, int]] = {}
         self._reading_heads: dict[str, threading.Lock] = {}
+        self._refs_homes: dict[str, Path | None] = {}
+        # (repository, branch) -> (its ref files' stamp, the commit they held)
+        self._by_stamp: dict[tuple[str, str], tuple[RefStamp, str | None]] = {}
 
     def _refresh(self, repository: str) -> tuple[float, list[Branch]]:
         with self._lock:
@@ -247,7 +299,12 @@ class BranchCache:
     def commit(self, repository: str, branch: str) -> str | None:
         """The branch's commit (None: no such branch), remembered briefly: from a snapshot of every head
         (one `git for-each-ref`, read again once it is EXISTS_TTL old), so admissions do not fork git one
-        by one; a name the snapshot lacks (pushed since) is looked up exactly, as before."""
+        by one; a name the snapshot lacks (pushed since) is looked up exactly, as before. On this disk, by the
+        branch's ref files instead (the class's docstring)."""
+        home = self._refs_home(repository)
+        stamp = ref_stamp(home, branch) if home is not None else None
+        if stamp is not None:
+            return self._commit_by_stamp(repository, branch, stamp)
         now = time.monotonic()
         heads = self._heads_snapshot(repository, now)
         if heads is not None and branch in heads:
@@ -259,6 +316,33 @@ class BranchCache:
         if len(self._known) > 100_000:  # bounded memory, whatever clients send
             self._known.clear()
         self._known[(repository, branch)] = (now, commit)
+        return commit
+
+    def _refs_home(self, repository: str) -> Path | None:
+        if repository not in self._refs_homes:
+            self._refs_homes[repository] = refs_home(repository)
+        return self._refs_homes[repository]
+
+    def _commit_by_stamp(self, repository: str, branch: str, stamp: RefStamp) -> str | None:
+        """The commit the branch's ref files hold: as last answered while they are unchanged, else from the heads
+        snapshot when it was read well after they were written, else one exact lookup."""
+        known = self._by_stamp.get((repository, branch))
+        if known is not None and known[0] == stamp:
+            return known[1]
+        heads = self._heads_snapshot(repository, time.monotonic())
+        snapshot = self._heads.get(repository)
+        if (
+            heads is not None
+            and snapshot is not None
+            and stamp_written_ns(stamp) < snapshot[3] - self.WRITTEN_BEFORE_NS
+        ):
+            commit = heads.get(branch)
+        else:
+            commit = branch_commit(repository, branch)
+        if len(self._by_stamp) > 100_000:  # bounded memory, whatever clients send
+            self._by_stamp.clear()
+        # the stamp was taken before the commit was read: a move in between is seen as a change next time
+        self._by_stamp[(repository, branch)] = (stamp, commit)
         return commit
 
     def _heads_snapshot(self, repository: str, now: float) -> dict[str, str] | None:
@@ -274,6 +358,7 @@ class BranchCache:
             snapshot = self._heads.get(repository)
             if snapshot is not None and asked_at - snapshot[0] < self.EXISTS_TTL:
                 return snapshot[1]
+            asked_ns = time.time_ns()
             try:
                 listing = heads_listing(repository)
             except (GitError, OSError):
@@ -283,7 +368,7 @@ class BranchCache:
             # the memory bench) left the interpreter's small-object arenas fragmented: RSS grew 16 MB over 50,000
             # admissions (bench/memory.py), and stayed
             heads = snapshot[1] if snapshot is not None and snapshot[2] == digest else parse_heads(listing)
-            self._heads[repository] = (time.monotonic(), heads, digest)
+            self._heads[repository] = (time.monotonic(), heads, digest, asked_ns)
             return heads
 
     def forget(self, repository: str) -> None:
@@ -293,6 +378,8 @@ class BranchCache:
             self._heads.pop(repository, None)
             for key in [k for k in self._known if k[0] == repository]:
                 self._known.pop(key, None)
+            for key in [k for k in self._by_stamp if k[0] == repository]:
+                self._by_stamp.pop(key, None)
 
 
 def _mirror_lock(key: str) -> threading.Lock:
