@@ -9,6 +9,7 @@ import subprocess
 from sqlalchemy import text
 
 from tests.helpers.api import run_body
+from tests.helpers.runs import create_project, wait_for_status
 
 
 def _commit(repo, *, message: str, author: str) -> str:  # noqa: ANN001
@@ -66,3 +67,32 @@ def test_a_run_on_a_forge_links_its_commit_page_and_a_plain_repository_does_not(
     detail = api.client.get(f'/api/runs/{run["id"]}').json()
     assert detail['commit_url'] == f'https://github.com/team/app/commit/{run["commit_sha"]}'
     assert api.client.get('/api/runs').json()['items'][0]['commit_url'] == detail['commit_url']
+
+
+def _stop(api, run: dict) -> None:  # noqa: ANN001
+    assert api.client.post(f'/api/runs/{run["id"]}/stop').status_code == 202
+    wait_for_status(api.client, run['id'], ('stopped',))
+
+
+def test_deleting_a_project_removes_the_titles_of_commits_no_other_projects_run_names(api, repo) -> None:  # noqa: ANN001
+    _commit(repo, message='Shared by both projects', author='Ann')
+    create_project(api.client, repo, project_id='other')
+    runs = []
+    for project_id in ('proj', 'other', 'proj'):
+        if len(runs) == 2:
+            _commit(repo, message='Only the deleted project ran this', author='Ann')
+        reply = api.client.post('/api/runs', json=run_body(project_id=project_id))
+        assert reply.status_code == 201, reply.text
+        runs.append(reply.json())
+        _stop(api, runs[-1])  # the repository's branch is free for the next, and proj has no active run
+    shared, own = runs[0]['commit_sha'], runs[2]['commit_sha']
+    assert runs[1]['commit_sha'] == shared != own
+    for run in runs:  # queued here, as if never started: a read stores the title (a start would have)
+        assert api.client.get(f'/api/runs/{run["id"]}').json()['commit_title']
+    with api.server.services.engine.connect() as conn:
+        assert {r[0] for r in conn.execute(text('SELECT sha FROM commit_info'))} == {shared, own}
+
+    assert api.client.delete('/api/projects/proj').status_code == 204
+    with api.server.services.engine.connect() as conn:
+        assert [r[0] for r in conn.execute(text('SELECT sha FROM commit_info'))] == [shared]
+    assert api.client.get(f'/api/runs/{runs[1]["id"]}').json()['commit_title'] == 'Shared by both projects'

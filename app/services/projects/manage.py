@@ -331,6 +331,14 @@ def delete_project(engine: Engine, principal: Principal, project_id: str) -> Non
             text('DELETE FROM schedulefiring WHERE schedule_id IN (SELECT id FROM schedule WHERE project_id = :p)'),
             {'p': project_id},
         )
+        # the titles of its commits that no other project's run names: kept, they would say what the project held
+        conn.execute(
+            text(
+                'DELETE FROM commit_info WHERE sha IN (SELECT commit_sha FROM run WHERE project_id = :p)'
+                ' AND NOT EXISTS (SELECT 1 FROM run WHERE run.commit_sha = commit_info.sha AND run.project_id != :p)'
+            ),
+            {'p': project_id},
+        )
         for table in ('commit_status', 'push_head', 'push_wait'):  # a push trigger's records of the project
             conn.execute(text(f'DELETE FROM {table} WHERE project_id = :p'), {'p': project_id})
         for table in ('run', 'batch', 'issueclaim', 'issue', 'schedule', 'project_variable'):
