@@ -94,6 +94,9 @@ class Settings(BaseSettings):
     # remote repositories (services/repositories/access.py)
     secret_key: str | None = None  # Fernet key(s), comma-separated, first encrypts; unset: data_dir/secret.key
     mirror_fetch_seconds: float = 60.0  # each remote project's mirror is fetched this often (jittered)
+    # a project on a path of this server with push rules: its branches looked at this often (a stat of its ref
+    # directories), a scan only when they changed; 0: only with the mirror fetch's interval
+    push_scan_local_seconds: float = 2.0
     mirror_refresh_min_seconds: float = 10.0  # opening the Run form / "refresh" fetch at most this often
     unknown_branch_fetch_seconds: float = 10.0  # a trigger naming an unknown branch fetches at most this often
     git_timeout_seconds: float = 120.0

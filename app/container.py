@@ -137,6 +137,11 @@ class Services:
             jobs.append(PeriodicJob('pull-request-probe', poll, runner.end_runs_with_pull_requests))
         if self.push_trigger is not None:
             jobs.append(self.push_trigger.job(every, jitter))
+            # (a team server has path projects only where the deployment allows them)
+            if settings.push_scan_local_seconds > 0 and (
+                not settings.is_team_mode or settings.allow_local_repositories
+            ):
+                jobs.append(self.push_trigger.local_job(settings.push_scan_local_seconds))
             jobs.append(self.push_trigger.waiting_pull_requests_job())
         if self.afk is not None:
             jobs.append(self.afk.job)

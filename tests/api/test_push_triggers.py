@@ -959,3 +959,32 @@ def test_a_waiting_commit_whose_branch_is_deleted_ends_on_the_forge(settings_fac
             forge_shows(remote, second, 'error')
             ended = [posted for posted in remote.posted if posted.sha == second][-1]
             assert ended.description == 'Not run: its branch was deleted'
+
+
+def test_a_commit_to_a_path_project_runs_within_seconds_without_a_webhook(settings_factory, repo_factory) -> None:  # noqa: ANN001
+    """A project on a path of the server (local mode's usual project): its branches are looked at every
+    push_scan_local_seconds, so a commit runs in seconds, not at the next mirror fetch (an hour here); a branch
+    made, or a commit on a branch in a folder (`feature/x`), too. Branches that did not change cost no scan."""
+    repo = repo_factory()
+    settings = settings_factory(**QUEUED, push_scan_local_seconds=0.2, mirror_fetch_seconds=3600.0)
+    with serving(settings, repo) as api:
+        set_rules(api.client, branches=['main', 'feature/**'], cancel_in_progress=True)
+        trigger = api.server.services.push_trigger
+        deadline = time.monotonic() + 30
+        while not trigger._local_refs and time.monotonic() < deadline:  # the first look: the baseline
+            time.sleep(0.05)
+        first = commit(repo)
+        second = commit(repo, 'feature/x')
+
+        def pushed() -> set[str]:
+            return {run['commit_sha'] for run in runs_of(api.client)}
+
+        while pushed() != {first, second} and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert pushed() == {first, second}
+        newer = commit(repo)  # the next commit cancels the queued run of the one before, as a webhook's push does
+        while newer not in pushed() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        by_commit = {(run['commit_sha'], run['status']) for run in runs_of(api.client) if run['branch_name'] == 'main'}
+        assert by_commit == {(first, 'cancelled'), (newer, 'queued')}
+        assert trigger.scan_changed_local() == 0  # nothing changed since: no scan

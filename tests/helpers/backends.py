@@ -124,7 +124,11 @@ def pg_schema(*, migrated: bool = False) -> Iterator[str]:
 def backend_settings(backend: str, data_dir: Path, *, migrated: bool = False, **overrides) -> Iterator[Settings]:  # noqa: ANN003
     """Settings for one test on one backend, its database empty or as the migrations leave it (`migrated`). Share
     the yielded database URL to model two servers."""
-    base = dict(data_dir=data_dir, demo=False, heartbeat_seconds=1.0, kill_grace_seconds=1.0)
+    # push_scan_local_seconds 0: the push tests scan when they ask (`scan_all`) and read what that scan admitted; a
+    # test of the scan of path projects on their own turns it on
+    base = dict(
+        data_dir=data_dir, demo=False, heartbeat_seconds=1.0, kill_grace_seconds=1.0, push_scan_local_seconds=0.0
+    )
     base.update(overrides)
     if backend == 'local':
         settings = Settings(**base)

@@ -214,6 +214,23 @@ def ref_stamp(home: Path, branch: str) -> RefStamp | None:
     return _file_stamp(f'{home_text}/refs/heads/{branch}'), _file_stamp(f'{home_text}/packed-refs')
 
 
+def refs_fingerprint(home: Path) -> tuple:
+    """What changes whenever any branch of the repository is made, moved or deleted: the time of each directory
+    under refs/heads (git writes a lock file beside the ref and renames it into place, so the directory changes)
+    and packed-refs' stamp. A stat per directory, not per branch."""
+    stamps: list[tuple[str, int]] = []
+    pending = [f'{home}/refs/heads']
+    while pending:
+        directory = pending.pop()
+        try:
+            stamps.append((directory, os.stat(directory).st_mtime_ns))
+            with os.scandir(directory) as entries:
+                pending.extend(entry.path for entry in entries if entry.is_dir(follow_symlinks=False))
+        except (FileNotFoundError, NotADirectoryError):
+            continue  # removed while looked at: the parent's time says so
+    return tuple(sorted(stamps)), _file_stamp(f'{home}/packed-refs')
+
+
 def stamp_written_ns(stamp: RefStamp) -> int:
     return max((part[1] for part in stamp if part is not None), default=0)
 

@@ -187,6 +187,7 @@ class PushTrigger:
         self.request_stop = request_stop  # the engine's: a running push run asked to stop (cancel_running)
         self.on_issues_changed = on_issues_changed  # the AFK loop's kick: sweep now
         self._scanning = OnePerKey('push-scan', SCANS_AT_ONCE)
+        self._local_refs: dict[str, tuple] = {}  # project -> its refs' fingerprint when last given to a scan
 
     # ------------------------------------------------------------------ webhooks
     def deliver(self, project_id: str, headers: Mapping[str, str], body: bytes, *, correlation_id: str) -> HookAccepted:
@@ -347,6 +348,30 @@ class PushTrigger:
             jitter=jitter,
             on_stop=self._scanning.shutdown,
         )
+
+    def local_job(self, interval: float) -> PeriodicJob:
+        """Projects on a path of this server: a commit there is scanned within `interval`, not at the next mirror
+        fetch, as a forge's webhook would bring it. Their ref directories are looked at (`refs_fingerprint`), and a
+        project is scanned only when they changed; the mirror fetch's job still scans every project, so a branch
+        that was busy is tried again there."""
+        return PeriodicJob('push-scan-local', interval, self.scan_changed_local)
+
+    def scan_changed_local(self) -> int:
+        """The path projects whose branches changed since this server last looked, each given to a scan; how many."""
+        started = 0
+        for project in self._projects_with_rules():
+            if is_remote(project.repository):
+                continue
+            home = gitops.refs_home(project.repository)
+            if home is None:
+                continue
+            fingerprint = gitops.refs_fingerprint(home)  # before the scan: a commit during it is seen next time
+            if self._local_refs.get(project.id) == fingerprint:
+                continue
+            if self._scanning.submit(project.id, functools.partial(self._scan_logged, project)):
+                self._local_refs[project.id] = fingerprint
+                started += 1
+        return started
 
     def scan_all(self) -> dict[str, list[Outcome]]:
         """Every project with push rules, scanned now, one after another (for a caller that waits for it)."""
