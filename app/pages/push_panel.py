@@ -13,7 +13,7 @@ from app.client import ApiError
 from app.pages.attributes import attrs
 from app.pages.widgets import correlation_chip
 from app.state import connection
-from app.state.push_rules import hook_url, push_body, push_draft, rules_summary
+from app.state.push_rules import hook_url, how_pushes_are_seen, push_body, push_draft, rules_summary
 
 
 def push_panel(
@@ -28,8 +28,8 @@ def push_panel(
         ui.label('Runs on push').classes('text-lg font-medium').props('role=heading aria-level=2')
         summary = ui.label(rules_summary(project)).classes('text-sm').props('data-testid=push-summary')
         ui.label(
-            'A push to a selected branch runs the pushed commit once, seen by the forge webhook below or by the '
-            'next mirror fetch. One pattern a line: release/* (one level), release/** (any depth), !wip/* excludes.'
+            f'{how_pushes_are_seen(project["repository"])} '
+            'One pattern a line: release/* (one level), release/** (any depth), !wip/* excludes.'
         ).classes('text-xs opacity-80')
         result = ui.column().classes('w-full gap-1').props('aria-live=polite data-testid=push-result')
 

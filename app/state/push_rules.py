@@ -76,6 +76,20 @@ def hook_url(public_base: str, project_id: str) -> str:
     return f'{public_base.rstrip("/")}/api/hooks/{project_id}'
 
 
+def how_pushes_are_seen(repository: str) -> str:
+    """The push panel's first words: a project on a path of the server (an absolute path) is watched in place, a
+    remote is told by its forge's webhook or seen at the next mirror fetch."""
+    if repository.startswith('/'):
+        return (
+            'A commit to a selected branch of this repository runs once, within seconds: the server watches its '
+            'branches.'
+        )
+    return (
+        'A push to a selected branch runs the pushed commit once, seen by the forge webhook below or by the next '
+        'mirror fetch.'
+    )
+
+
 def rules_summary(project: dict[str, Any]) -> str:
     """One line for the panel's heading: what the rules do now."""
     rules = project.get('on_push') or None

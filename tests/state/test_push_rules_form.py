@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.state.push_rules import PushDraft, patterns, push_body, push_draft, rules_summary
+from app.state.push_rules import PushDraft, how_pushes_are_seen, patterns, push_body, push_draft, rules_summary
 
 PROJECT = {'id': 'demo', 'depth_levels': ['shallow', 'deep'], 'target_frameworks': ['python', 'go']}
 
@@ -112,3 +112,16 @@ def test_the_commit_status_line_reads_again_until_every_state_is_settled(
 
     log = [{'state': state, 'status': status} for state, status in rows]
     assert status_log_settled(log, run_ended=ended) is settled
+
+
+@pytest.mark.parametrize(
+    ('repository', 'seen'),
+    [
+        ('/srv/git/app', 'within seconds: the server watches its branches'),
+        ('https://github.com/team/app.git', 'seen by the forge webhook below or by the next mirror fetch'),
+        ('git@github.com:team/app.git', 'seen by the forge webhook below or by the next mirror fetch'),
+        ('file:///srv/git/app', 'seen by the forge webhook below or by the next mirror fetch'),  # read through a mirror
+    ],
+)
+def test_the_push_panel_says_how_a_push_is_seen(repository: str, seen: str) -> None:
+    assert seen in how_pushes_are_seen(repository)
