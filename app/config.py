@@ -99,6 +99,9 @@ class Settings(BaseSettings):
     push_scan_local_seconds: float = 2.0
     mirror_refresh_min_seconds: float = 10.0  # opening the Run form / "refresh" fetch at most this often
     unknown_branch_fetch_seconds: float = 10.0  # a trigger naming an unknown branch fetches at most this often
+    # a trigger of a remote's branch fetches its mirror first (unless a fetch is 2 s old) and waits this long for it,
+    # else reads the mirror as it is; 0: triggers read the mirror as last fetched
+    trigger_fetch_wait_seconds: float = 5.0
     git_timeout_seconds: float = 120.0
     # team mode: projects on a server path or file:// URL (they read this server's disk); docs/security.md
     allow_local_repositories: bool = False

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from app.services.repositories.access import TRIGGER_FRESH_SECONDS
 from app.services.repositories.credentials import Credentials
 from tests.helpers.remote import TOKEN, USER, Remote, credentials_body, git_processes_reaching, silent_port
 from tests.helpers.runs import wait_for_status
@@ -176,7 +177,8 @@ def test_stop_ends_a_checkout_that_waits_on_a_remote(settings_factory, upstream,
     the scheduled fetch holds it. No git process of the run's is left waiting on the remote."""
     remote = Remote('http', http_server.url('app.git'), Credentials('token', USER, TOKEN), upstream)
     every = 0.5 if holder == 'scheduled fetch' else 3600
-    settings = settings_factory(mirror_refresh_min_seconds=0, mirror_fetch_seconds=every)
+    # trigger_fetch_wait_seconds 0: the trigger reads the mirror as it is (its own fetch would be the one held)
+    settings = settings_factory(mirror_refresh_min_seconds=0, mirror_fetch_seconds=every, trigger_fetch_wait_seconds=0)
     with api_server(settings) as running, running.client() as client:
         assert client.post('/api/projects', json=project_body(remote)).status_code == 201
         http_server.delay = 120  # from now on every fetch waits
@@ -204,3 +206,41 @@ def test_stop_ends_a_checkout_that_waits_on_a_remote(settings_factory, upstream,
             assert time.monotonic() < deadline, f'git still waits on the remote after the Stop: {left}'
             time.sleep(0.1)
         http_server.released.set()
+
+
+def test_a_trigger_right_after_a_push_runs_the_pushed_commit(server, remote: Remote) -> None:  # noqa: ANN001
+    """`git push && runboard runs trigger`: the trigger fetches the mirror (unless a fetch is a moment old), so the
+    run is of the commit just pushed, not of the branch as the last scheduled fetch saw it."""
+    with server.client() as client:
+        assert client.post('/api/projects', json=project_body(remote)).status_code == 201
+        before = client.post('/api/runs', json=run_body('main')).json()
+        assert before['commit_sha'] == remote.upstream.head('main')
+        wait_for_status(client, before['id'])
+        time.sleep(TRIGGER_FRESH_SECONDS)  # the mirror's last fetch (the run's, at its start) is not a moment old
+        pushed = remote.upstream.commit('main', 'pushed.txt', 'pushed just now\n')
+        after = client.post('/api/runs', json=run_body('main'))
+        assert after.status_code == 201, after.text
+        assert after.json()['commit_sha'] == pushed
+        done = wait_for_status(client, after.json()['id'])
+        assert done['status'] == 'succeeded' and outputs(done) == [pushed]
+
+
+def test_a_trigger_whose_remote_stopped_answering_runs_the_branch_as_the_mirror_has_it(
+    settings_factory,
+    upstream,
+    http_server,  # noqa: ANN001
+) -> None:
+    """The trigger's fetch waits trigger_fetch_wait_seconds, then the branch is read from the mirror as it is (the
+    fetch goes on): a forge that hangs delays a Run by those seconds, not by git's timeout."""
+    remote = Remote('http', http_server.url('app.git'), Credentials('token', USER, TOKEN), upstream)
+    settings = settings_factory(mirror_refresh_min_seconds=0, mirror_fetch_seconds=3600, trigger_fetch_wait_seconds=1)
+    with api_server(settings) as running, running.client() as client:
+        assert client.post('/api/projects', json=project_body(remote)).status_code == 201
+        time.sleep(TRIGGER_FRESH_SECONDS)  # the clone at its creation is not a moment old
+        http_server.delay = 120  # from now on every fetch waits
+        reply = client.post('/api/runs', json={**run_body('main'), 'depth_level': 'deep'})
+        fetching = git_processes_reaching(http_server.port)  # answered while its fetch still waits on the remote
+        http_server.released.set()
+    assert reply.status_code == 201, reply.text
+    assert reply.json()['commit_sha'] == upstream.head('main')
+    assert http_server.held >= 1 and fetching

@@ -4,14 +4,18 @@ project's own credentials (decrypted here, for one git call at a time, never sto
 
 Freshness of a remote mirror: cloned when the project is created, fetched by the scheduler
 (services/scheduling/jobs.py), when the Run form opens or a person presses "refresh" (at most once per
-mirror_refresh_min_seconds), and once when a trigger names a branch the mirror does not know (at most once
-per unknown_branch_fetch_seconds per project, so unknown names cannot keep the server fetching). A slow
-or failing remote blocks only its own mirror: every other project's admission goes on."""
+mirror_refresh_min_seconds), when a trigger names one of its branches (`freshen`: at most every 2 s, waited
+for a few seconds only), and once when a trigger names a branch the mirror
+does not know (at most once per unknown_branch_fetch_seconds per project, so unknown names cannot keep the server
+fetching). A slow or failing remote blocks only its own mirror: every other project's admission goes on."""
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -27,6 +31,10 @@ from app.services.repositories.mirror_store import MirrorStore
 from app.services.repositories.repo_url import classify
 
 EVER = float('inf')  # max_age: any fetch made with these credentials will do
+# a fetch younger than this is what a trigger reads: a burst of triggers fetches at most this often
+TRIGGER_FRESH_SECONDS = 2.0
+
+log = logging.getLogger(__name__)
 
 
 class RepositoryFacts(Protocol):
@@ -106,6 +114,8 @@ class RepositoryAccess:
         self.mirrors = MirrorStore(settings.mirrors_dir, fetch_timeout=settings.git_timeout_seconds)
         self._unknown_fetch_at: dict[str, float] = {}
         self._guard = threading.Lock()
+        self._freshening: dict[str, Future[MirrorState]] = {}  # repository -> its trigger's fetch under way
+        self._fetcher: ThreadPoolExecutor | None = None
 
     # -- credentials
     def credentials(self, project: RepositoryFacts) -> Credentials | None:
@@ -162,6 +172,34 @@ class RepositoryAccess:
             return self.branches.search(self.git_dir(project), query, limit, base)
         except (gitops.GitError, OSError) as exc:
             raise unavailable(exc, project.repository) from exc
+
+    def freshen(self, project: RepositoryFacts) -> None:
+        """Before a trigger reads a remote's branch: the mirror fetched, unless a fetch is younger than
+        TRIGGER_FRESH_SECONDS, so `git push && runboard runs trigger` runs what was pushed, as a forge's own Run
+        button would. One fetch per mirror at a time, whoever asks; waited for up to trigger_fetch_wait_seconds (a
+        forge answers in well under a second). A remote slower than that, or failing, leaves the branch as the
+        mirror has it, and its fetch goes on for the next trigger (the lookup after reports a mirror that cannot
+        be read at all)."""
+        wait = self.settings.trigger_fetch_wait_seconds
+        if wait <= 0 or not is_remote(project.repository):
+            return
+        fresh_for = TRIGGER_FRESH_SECONDS
+        fetched_at = self.mirrors.state(project.repository).fetched_at  # a file read, no git
+        if fetched_at is not None and time.time() - fetched_at < fresh_for:
+            return
+        with self._guard:
+            pending = self._freshening.get(project.repository)
+            if pending is None or pending.done():
+                if self._fetcher is None:
+                    self._fetcher = ThreadPoolExecutor(4, thread_name_prefix='trigger-fetch')
+                pending = self._fetcher.submit(self.refresh, project, max_age=fresh_for)
+                self._freshening[project.repository] = pending
+        try:
+            pending.result(timeout=wait)
+        except FutureTimeout:
+            log.info('fetching %s took over %.0f s: its trigger reads the mirror as it is', project.id, wait)
+        except DomainError as exc:
+            log.info('fetching %s before its trigger failed: %s', project.id, exc.detail)
 
     def _may_fetch_for_unknown(self, project_id: str) -> bool:
         now = time.monotonic()

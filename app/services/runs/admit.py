@@ -382,6 +382,7 @@ def validate_request(
         raise DomainError(
             422, 'unsupported_repository', f'Runs cannot use this repository: {unsupported}.', field='repository'
         )
+    repositories.freshen(project)  # a remote: what it holds now, not at the last mirror fetch
     commit = repositories.branch_commit(project, branch)
     refusal = admission.validate_run_request(
         depth_level=depth_level,
