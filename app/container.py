@@ -177,6 +177,7 @@ class Services:
             self.afk.close()
         await self.runner.close()
         await self.admitter.aclose()
+        self.repositories.close()
         await self.bus.close()
         self.limiter.close()
         self.engine.dispose()

@@ -231,7 +231,8 @@ def test_a_trigger_whose_remote_stopped_answering_runs_the_branch_as_the_mirror_
     http_server,  # noqa: ANN001
 ) -> None:
     """The trigger's fetch waits trigger_fetch_wait_seconds, then the branch is read from the mirror as it is (the
-    fetch goes on): a forge that hangs delays a Run by those seconds, not by git's timeout."""
+    fetch goes on): a forge that hangs delays a Run by those seconds, not by git's timeout. A stopping server ends
+    that fetch."""
     remote = Remote('http', http_server.url('app.git'), Credentials('token', USER, TOKEN), upstream)
     settings = settings_factory(mirror_refresh_min_seconds=0, mirror_fetch_seconds=3600, trigger_fetch_wait_seconds=1)
     with api_server(settings) as running, running.client() as client:
@@ -240,7 +241,10 @@ def test_a_trigger_whose_remote_stopped_answering_runs_the_branch_as_the_mirror_
         http_server.delay = 120  # from now on every fetch waits
         reply = client.post('/api/runs', json={**run_body('main'), 'depth_level': 'deep'})
         fetching = git_processes_reaching(http_server.port)  # answered while its fetch still waits on the remote
-        http_server.released.set()
+    # the server stopped: the fetch it left waiting is ended, not waited out (git's timeout is minutes away)
+    left = git_processes_reaching(http_server.port)
+    http_server.released.set()
     assert reply.status_code == 201, reply.text
     assert reply.json()['commit_sha'] == upstream.head('main')
     assert http_server.held >= 1 and fetching
+    assert left == []

@@ -22,6 +22,7 @@ from typing import Any, Protocol
 
 from app.config import Settings
 from app.core.errors import DomainError
+from app.infra.children import Children, ChildStopped
 from app.infra.secret_box import SecretBox, SecretUnreadable
 from app.services.repositories import gitops
 from app.services.repositories.credentials import CredentialKind, Credentials
@@ -116,6 +117,7 @@ class RepositoryAccess:
         self._guard = threading.Lock()
         self._freshening: dict[str, Future[MirrorState]] = {}  # repository -> its trigger's fetch under way
         self._fetcher: ThreadPoolExecutor | None = None
+        self._fetches = Children()  # the triggers' fetches, ended at close (a remote that hangs is not waited out)
 
     # -- credentials
     def credentials(self, project: RepositoryFacts) -> Credentials | None:
@@ -188,11 +190,13 @@ class RepositoryAccess:
         if fetched_at is not None and time.time() - fetched_at < fresh_for:
             return
         with self._guard:
+            if self._fetches.ended:
+                return  # the server is stopping
             pending = self._freshening.get(project.repository)
             if pending is None or pending.done():
                 if self._fetcher is None:
                     self._fetcher = ThreadPoolExecutor(4, thread_name_prefix='trigger-fetch')
-                pending = self._fetcher.submit(self.refresh, project, max_age=fresh_for)
+                pending = self._fetcher.submit(self._fetch_owned, project, fresh_for)
                 self._freshening[project.repository] = pending
         try:
             pending.result(timeout=wait)
@@ -200,6 +204,20 @@ class RepositoryAccess:
             log.info('fetching %s took over %.0f s: its trigger reads the mirror as it is', project.id, wait)
         except DomainError as exc:
             log.info('fetching %s before its trigger failed: %s', project.id, exc.detail)
+        except ChildStopped:
+            pass  # the server is stopping
+
+    def _fetch_owned(self, project: RepositoryFacts, max_age: float) -> MirrorState:
+        with self._fetches.scope():
+            return self.refresh(project, max_age=max_age)
+
+    def close(self) -> None:
+        """The server stops: no trigger fetches any more, and a fetch under way is ended."""
+        with self._guard:
+            fetcher, self._fetcher = self._fetcher, None
+        if fetcher is not None:
+            fetcher.shutdown(wait=False, cancel_futures=True)
+        self._fetches.end_all()
 
     def _may_fetch_for_unknown(self, project_id: str) -> bool:
         now = time.monotonic()

@@ -267,7 +267,7 @@ class BranchCache:
         # listing was asked for)
         self._heads: dict[str, tuple[float, dict[str, str], bytes, int]] = {}
         self._reading_heads: dict[str, threading.Lock] = {}
-        self._refs_homes: dict[str, Path | None] = {}
+        self._refs_homes: dict[str, Path] = {}
         # (repository, branch) -> (its ref files' stamp, the commit they held)
         self._by_stamp: dict[tuple[str, str], tuple[RefStamp, str | None]] = {}
 
@@ -336,9 +336,12 @@ class BranchCache:
         return commit
 
     def _refs_home(self, repository: str) -> Path | None:
-        if repository not in self._refs_homes:
-            self._refs_homes[repository] = refs_home(repository)
-        return self._refs_homes[repository]
+        home = self._refs_homes.get(repository)
+        if home is None:
+            home = refs_home(repository)  # not kept when missing: a repository made (or mounted) later is seen
+            if home is not None:
+                self._refs_homes[repository] = home
+        return home
 
     def _commit_by_stamp(self, repository: str, branch: str, stamp: RefStamp) -> str | None:
         """The commit the branch's ref files hold: as last answered while they are unchanged, else from the heads
