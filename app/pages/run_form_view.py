@@ -19,12 +19,14 @@ from app.pages.run_later import RunLater
 from app.pages.run_limits import RunLimits
 from app.pages.run_page import open_in_place
 from app.pages.runs_list import RunsListView
+from app.pages.theme import live_relative
 from app.pages.widgets import correlation_chip
 from app.state import connection
 from app.state.branch_marks import busy_holder, marks_after_run
 from app.state.run_form import (
     Failure,
     RunFormState,
+    branch_head,
     failure_after_run_update,
     own_variables_reason,
     parse_variables,
@@ -181,6 +183,13 @@ class RunFormView:
                     .classes('w-full sm:w-44')
                     .props('data-testid=framework')
                 )
+            # what the chosen branch points to now (a retry of the same branch runs its original's commit instead)
+            with ui.row().classes('items-baseline gap-1 text-xs opacity-80').props('data-testid=branch-head') as head:
+                ui.label('head')
+                self.head_sha = ui.label().classes('font-mono').props('data-field=head-sha')
+                self.head_title = ui.label().classes('rb-commit-title').props('data-field=head-title')
+                self.head_age = ui.label().props('data-field=committed')
+            self.head = head
             self.later = RunLater(shown=not retry_of)  # now, in a while, or at a time; and a queue TTL
             self.matrix = MatrixFields(self, shown=not retry_of)  # every depth x framework, as one batch
             # the run's own variables (a retry runs with its original's), over the project's of the same name
@@ -210,6 +219,7 @@ class RunFormView:
             self.busy.set_visibility(False)
             self.busy_holder: str | None = None
             self.result = ui.column().classes('w-full gap-1').props('aria-live=assertive data-testid=result')
+        self.show_head()
         self.initial = self.payload()
         self.initial_variables = variables or {}  # "Restore defaults" brings back what the form opened with
         ui.timer(1.0, self.tick)
@@ -260,7 +270,15 @@ class RunFormView:
 
     def branch_chosen(self) -> None:
         self.typed = None
+        self.show_head()
         self.update_button()
+
+    def show_head(self) -> None:
+        head = None if self.form.retry_of else branch_head(self.branches, self.branch.value)
+        self.head.set_visibility(head is not None)
+        if head is not None:
+            self.head_sha.text, self.head_title.text = head.sha, head.title
+            live_relative(self.head_age, head.committed_at, prefix='· committed ')
 
     async def search_branches(self, event) -> None:  # noqa: ANN001 - a NiceGUI GenericEventArguments
         """Typing in the picker asks the server for the top matches (a repository may have 40,000 branches;
@@ -283,6 +301,7 @@ class RunFormView:
             found = kept + found
         self.branches = found
         self.branch.set_options(branch_options(found), value=current)
+        self.show_head()
         self.update_button()
 
     # -- limits

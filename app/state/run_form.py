@@ -15,6 +15,7 @@ from app.client import ApiError, Response, RunboardClient, new_idempotency_key
 from app.core.globs import protected_branch
 from app.state.run_timing import clock
 from app.state.runs_store import RunsStore
+from app.state.text import shown
 
 AUTO_RETRY_DELAYS = (0.3, 1.0)  # automatic retries of the same submit (same key) after a network loss
 CONCURRENCY_TEXT = 'This repository is at maximum concurrency. Wait for an active run to complete and retry.'
@@ -48,6 +49,25 @@ def parse_variables(text: str) -> tuple[dict[str, str], str | None]:
             return {}, f'line {number}: {name} is given twice'
         variables[name] = value
     return variables, None
+
+
+@dataclass(frozen=True)
+class BranchHead:
+    """The commit the chosen branch points to, as the picker's last read of the branches has it."""
+
+    sha: str  # short
+    title: str  # the commit's subject, shown inert
+    committed_at: str | None  # ISO 8601 UTC, for a relative time the browser keeps true
+
+
+def branch_head(branches: list[dict[str, Any]], chosen: str | None) -> BranchHead | None:
+    """The chosen branch's head; None when the picker does not know it (a branch kept past a search's matches)."""
+    found = next((b for b in branches if b.get('name') == chosen and b.get('commit')), None)
+    if found is None:
+        return None
+    seconds = found.get('committed_at')
+    at = datetime.fromtimestamp(seconds, UTC).isoformat() if seconds else None
+    return BranchHead(found['commit'][:7], shown(found.get('subject')), at)
 
 
 def typed_branch(typed: str, options: dict[str, str]) -> str | None:

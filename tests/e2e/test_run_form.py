@@ -4,6 +4,7 @@ global_run_cap=0 keeps every run queued (active), so locks and limits stay in pl
 from __future__ import annotations
 
 import re
+import subprocess
 import time
 
 import pytest
@@ -70,6 +71,10 @@ def test_branch_picker_preselects_base_and_filters(page: Page, env: Stack) -> No
     holder = env.trigger('alpha', 'fix/typo').json()
     open_form(page, env)
     expect(page.get_by_test_id('branch')).to_have_value(re.compile(r'^main\s+\(base\)'))
+    # what the chosen branch points to, before Run is pressed
+    head = page.get_by_test_id('branch-head')
+    expect(head.locator('[data-field=head-sha]')).to_have_text(head_of(env, 'main')[:7])
+    expect(head).to_contain_text('committed')
     screenshot(page, 'run-form.png')
     page.get_by_test_id('branch').click()
     page.get_by_test_id('branch').fill('feat')
@@ -82,9 +87,17 @@ def test_branch_picker_preselects_base_and_filters(page: Page, env: Stack) -> No
     expect(options.first).to_contain_text(f'busy: {holder["id"]}')  # an active run holds fix/typo
 
 
+def head_of(env: Stack, branch: str) -> str:
+    return subprocess.run(
+        ['git', 'rev-parse', branch], cwd=env.repo, check=True, capture_output=True, text=True
+    ).stdout.strip()
+
+
 def test_successful_submit_lands_on_timeline(page: Page, env: Stack) -> None:
     open_form(page, env)
     choose_branch(page, 'feature/login')
+    expected = head_of(env, 'feature/login')
+    expect(page.get_by_test_id('branch-head').locator('[data-field=head-sha]')).to_have_text(expected[:7])
     page.get_by_test_id('run').click()
     page.wait_for_url(re.compile(r'/runs/run_'))
     run_id = page.url.rsplit('/', 1)[1]
@@ -92,6 +105,8 @@ def test_successful_submit_lands_on_timeline(page: Page, env: Stack) -> None:
     expect(page.locator('[data-param=branch]')).to_have_text('feature/login')
     expect(page.get_by_test_id('output')).to_contain_text('queued')
     assert [r['id'] for r in env.runs('alpha') if r['branch_name'] == 'feature/login'][:1] == [run_id]
+    with env.api() as api:
+        assert api.get(f'/api/runs/{run_id}').json()['commit_sha'] == expected  # the head the form showed
 
 
 def test_variables_typed_in_the_form_reach_the_run_and_its_page(page: Page, env: Stack) -> None:

@@ -11,7 +11,9 @@ import pytest
 from app.client import ApiError, Response
 from app.state.run_form import (
     CONCURRENCY_TEXT,
+    BranchHead,
     RunFormState,
+    branch_head,
     describe_failure,
     is_auto_retryable,
     own_variables_reason,
@@ -335,3 +337,24 @@ PICKER = {'main': 'main  (base)', 'fix/flaky-test': 'fix/flaky-test', 'Feature/L
 )
 def test_the_branch_meant_by_what_was_typed(typed: str, meant: str | None) -> None:
     assert typed_branch(typed, PICKER) == meant
+
+
+BRANCHES = [
+    {'name': 'main', 'commit': 'a' * 40, 'committed_at': 1_764_417_600, 'subject': 'Fix the parser'},
+    {'name': 'rtl', 'commit': 'b' * 40, 'committed_at': 0, 'subject': 'evil\u202etxt.exe'},
+    {'name': 'kept'},  # the chosen branch kept past a search's matches: its head is not known here
+]
+
+
+@pytest.mark.parametrize(
+    ('chosen', 'expected'),
+    [
+        ('main', BranchHead('aaaaaaa', 'Fix the parser', '2025-11-29T12:00:00+00:00')),
+        ('rtl', BranchHead('bbbbbbb', 'evil[U+202E]txt.exe', None)),  # inert; no time when git gave none
+        ('kept', None),
+        ('gone', None),
+        (None, None),
+    ],
+)
+def test_the_forms_head_line_is_the_chosen_branchs_commit(chosen: str | None, expected: BranchHead | None) -> None:
+    assert branch_head(BRANCHES, chosen) == expected
