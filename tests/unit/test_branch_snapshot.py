@@ -13,6 +13,7 @@ def test_a_snapshot_read_again_unchanged_is_kept_and_a_moved_branch_is_seen(repo
     repo = str(repo_factory({'main': {'a.txt': 'a'}, 'feature': {'b.txt': 'b'}}))
     cache = gitops.BranchCache()
     cache.EXISTS_TTL = 0.0  # every question reads the heads again
+    cache.WRITTEN_BEFORE_NS = 0  # and takes their answer, though the refs were written a moment ago
     first = cache.commit(repo, 'main')
     heads = cache._heads[repo][1]
     assert cache.commit(repo, 'feature') and cache._heads[repo][1] is heads

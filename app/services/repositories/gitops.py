@@ -349,13 +349,15 @@ class BranchCache:
         known = self._by_stamp.get((repository, branch))
         if known is not None and known[0] == stamp:
             return known[1]
-        heads = self._heads_snapshot(repository, time.monotonic())
+        written = stamp_written_ns(stamp)
+        # written a moment ago (a commit just made): no snapshot, not even one read now, may answer for it
+        heads = (
+            None
+            if written >= time.time_ns() - self.WRITTEN_BEFORE_NS
+            else self._heads_snapshot(repository, time.monotonic())
+        )
         snapshot = self._heads.get(repository)
-        if (
-            heads is not None
-            and snapshot is not None
-            and stamp_written_ns(stamp) < snapshot[3] - self.WRITTEN_BEFORE_NS
-        ):
+        if heads is not None and snapshot is not None and written < snapshot[3] - self.WRITTEN_BEFORE_NS:
             commit = heads.get(branch)
         else:
             commit = branch_commit(repository, branch)
