@@ -164,11 +164,11 @@ class RunAdmitter:
             # before it was): on a protected branch they are as a trigger's own there, an operator's to set (a
             # builder's BASH_ENV must not reach its protected variables and secrets)
             check_own_variables(project, principal, branch)
+        # as GitHub's re-run, on its own branch the commit it ran (its status is that commit's)
+        pinned = original.commit_sha if branch == original.branch_name else None
         commit = validate_request(
-            self.repositories, project, depth_level=depth, target_framework=framework, branch=branch
+            self.repositories, project, depth_level=depth, target_framework=framework, branch=branch, pinned=pinned
         )
-        if branch == original.branch_name and original.commit_sha:
-            commit = original.commit_sha  # as GitHub's re-run: the commit it ran (its status is that commit's)
         cell = (original.branch_name, original.depth_level, original.target_framework)
         same_cell = (branch, depth, framework) == cell
         if original.batch_id and same_cell:
@@ -368,10 +368,17 @@ def timing_of(*, run_at: str | None, run_in: str | None, ttl: str | int | None) 
 
 
 def validate_request(
-    repositories: RepositoryAccess, project: Project, *, depth_level: str, target_framework: str, branch: str
+    repositories: RepositoryAccess,
+    project: Project,
+    *,
+    depth_level: str,
+    target_framework: str,
+    branch: str,
+    pinned: str | None = None,
 ) -> str | None:
     """The request's choices against the project: allowed depth and framework, a usable repository, an
-    existing branch. Returns the branch's commit, which the run will check out."""
+    existing branch. Returns the commit the run will check out: `pinned` when the run already has one (a retry's
+    original's, a push's, an approved run's), else the branch's head, a remote's fetched first."""
     refusal = admission.validate_choice(depth_level, project.depth_levels, 'depth_level') or admission.validate_choice(
         target_framework, project.target_frameworks, 'target_framework'
     )
@@ -382,7 +389,8 @@ def validate_request(
         raise DomainError(
             422, 'unsupported_repository', f'Runs cannot use this repository: {unsupported}.', field='repository'
         )
-    repositories.freshen(project)  # a remote: what it holds now, not at the last mirror fetch
+    if pinned is None:
+        repositories.freshen(project)  # a remote: what it holds now, not at the last mirror fetch
     commit = repositories.branch_commit(project, branch)
     refusal = admission.validate_run_request(
         depth_level=depth_level,
@@ -394,4 +402,4 @@ def validate_request(
     )
     if refusal:
         raise DomainError.from_refusal(refusal)
-    return commit
+    return pinned or commit

@@ -71,10 +71,14 @@ class BatchAdmitter:
         if refusal:
             raise DomainError.from_refusal(refusal)
         first = matrix['depth_level'][0], matrix['target_framework'][0]
-        head = validate_request(
-            self.admitter.repositories, project, depth_level=first[0], target_framework=first[1], branch=branch
+        commit = validate_request(
+            self.admitter.repositories,
+            project,
+            depth_level=first[0],
+            target_framework=first[1],
+            branch=branch,
+            pinned=commit_sha,
         )
-        commit = commit_sha or head
         fp = batch_rules.batch_fingerprint(
             project_id=project_id, branch=branch, matrix=matrix, mode=mode, variables=variables
         )

@@ -130,8 +130,8 @@ class DelayedRuns:
                 depth_level=run.depth_level,
                 target_framework=run.target_framework,
                 branch=run.branch_name,
+                pinned=run.commit_sha,  # an approved run runs the commit its approver saw, not a newer one
             )
-            commit = run.commit_sha or commit  # an approved run runs the commit its approver saw, not a newer one
             self._queue(run, project, commit)
         except _Gone:
             return 'gone'
