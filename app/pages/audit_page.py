@@ -26,6 +26,7 @@ class AuditView:
         self.filters = filters
         self.cursor: str | None = None
         self.count = 0
+        self.reads = 0  # loads begun: only the latest one's pages are shown
         self.message = ui.column().classes('gap-0')
         self.box = ui.column().classes('w-full gap-1').props('role=list aria-label="Audit log" data-testid=audit')
         self.more = (
@@ -35,21 +36,29 @@ class AuditView:
         )
 
     async def load(self) -> None:
-        self.box.clear()
-        self.count, self.cursor = 0, None
-        await self._read(None)
+        self.reads += 1
+        await self._read(None, self.reads)
 
     async def load_older(self) -> None:
-        await self._read(self.cursor)
+        await self._read(self.cursor, self.reads)
 
-    async def _read(self, cursor: str | None) -> None:
+    async def _read(self, cursor: str | None, read: int) -> None:
+        """`read`: which load this page belongs to. A page of an earlier load (the filters changed, or the person field
+        was left while Enter's read was on its way) is dropped, as is an older page already below the list: two
+        answers in one list would show entries twice, or other filters' entries."""
         try:
             page = await connection.client().audit_log(**self.filters.query(), cursor=cursor, limit=PAGE)
         except ApiError as exc:
-            error_notice(self.message, exc, 'read the audit log')
-            self.more.set_visibility(False)
+            if read == self.reads:
+                error_notice(self.message, exc, 'read the audit log')
+                self.more.set_visibility(False)
+            return
+        if read != self.reads or (cursor is not None and cursor != self.cursor):
             return
         self.message.clear()
+        if cursor is None:
+            self.box.clear()
+            self.count = 0
         with self.box:
             for entry in page['items']:
                 self.row(entry)
@@ -101,13 +110,16 @@ async def audit_page(request: Request) -> None:
         view: AuditView
 
         async def changed() -> None:
-            view.filters = AuditFilters(
+            chosen = AuditFilters(
                 action=action.value or None,
                 actor=(actor.value or '').strip() or None,
                 project=project.value or None,
                 since=(since.value or '').strip() or None,
                 until=(until.value or '').strip() or None,
             )
+            if chosen == view.filters:
+                return  # a blur without a change: no reload
+            view.filters = chosen
             query = urlencode(view.filters.query())
             ui.navigate.history.replace('/audit' + (f'?{query}' if query else ''))
             await view.load()

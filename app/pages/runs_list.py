@@ -84,10 +84,12 @@ class RunsListView:
         try:
             page = await connection.client().list_runs(limit=min(self.store.limit, MAX_PAGE), **filters.api_params())
         except ApiError as exc:
-            error_notice(self.message, exc, 'load the runs')
+            if filters == self.store.filters:  # else the read for the filters chosen since answers for the list
+                error_notice(self.message, exc, 'load the runs')
+            return
+        if not self.store.load(page['items'], has_more=page['next_cursor'] is not None, read_for=filters):
             return
         self.message.clear()
-        self.store.load(page['items'], has_more=page['next_cursor'] is not None)
         self.render()
         self.box.props('data-loaded=true')
 
@@ -100,12 +102,13 @@ class RunsListView:
         try:
             page = await connection.client().list_runs(limit=OLDER_PAGE, cursor=cursor, **filters.api_params())
         except ApiError as exc:
-            error_notice(self.message, exc, 'load older runs')
+            if filters == self.store.filters:
+                error_notice(self.message, exc, 'load older runs')
             return
         finally:
             self.older_button.props(remove='loading')
-        self.store.append_older(page['items'], has_more=page['next_cursor'] is not None)
-        self.render()
+        if self.store.append_older(page['items'], has_more=page['next_cursor'] is not None, read_for=filters):
+            self.render()
 
     def on_event(self, event: dict) -> None:
         """Mark the run dirty; one drain task fetches each dirty run once (a burst of changes costs one read

@@ -155,11 +155,16 @@ class RunsStore:
         self._pending: dict[str, _Pending] = {}
 
     # -- server facts
-    def load(self, runs: list[dict[str, Any]], *, has_more: bool = False) -> None:
-        """A fresh page from GET /runs; optimistic rows still in flight stay on top."""
+    def load(self, runs: list[dict[str, Any]], *, has_more: bool = False, read_for: RunFilters | None = None) -> bool:
+        """A fresh page from GET /runs; optimistic rows still in flight stay on top. A page `read_for` other filters
+        than the list has now is left out (False): the filters changed while it was read, and the read for the new
+        ones is on its way. Applied, it would show the old filters' rows, or none (they no longer match)."""
+        if read_for is not None and read_for != self.filters:
+            return False
         optimistic = [r for r in self.rows if r.get('optimistic')]
         self.rows = optimistic + [copy.deepcopy(r) for r in runs if self.filters.matches(r)][: self.limit]
         self.has_more = has_more
+        return True
 
     @property
     def older_cursor(self) -> str | None:
@@ -168,13 +173,17 @@ class RunsStore:
         real = [r['id'] for r in self.rows if not r.get('optimistic') and r.get('id')]
         return real[-1] if real and self.has_more else None
 
-    def append_older(self, runs: list[dict[str, Any]], *, has_more: bool) -> None:
-        """An older page below the list; the list keeps that many more rows from now on."""
+    def append_older(self, runs: list[dict[str, Any]], *, has_more: bool, read_for: RunFilters | None = None) -> bool:
+        """An older page below the list; the list keeps that many more rows from now on. Left out (False) when it was
+        `read_for` other filters than the list has now, as load's page is."""
+        if read_for is not None and read_for != self.filters:
+            return False
         known = {r.get('id') for r in self.rows}
         older = [copy.deepcopy(r) for r in runs if r.get('id') not in known and self.filters.matches(r)]
         self.limit = len([r for r in self.rows if not r.get('optimistic')]) + len(older)
         self.rows += older
         self.has_more = has_more
+        return True
 
     def apply_event(self, run: dict[str, Any]) -> None:
         """A live update: the run as the server now has it. Upserts (or drops it when it no longer matches the

@@ -301,3 +301,23 @@ def test_a_filters_choices_keep_a_value_from_the_address(value: str | None, adde
 def test_a_runs_branch_links_to_the_branchs_runs(project_id: str, branch: str, href: str) -> None:
     assert branch_runs_href(project_id, branch) == href
     assert RunFilters.from_query(dict(parse_qsl(href.split('?', 1)[1]))).branch == branch
+
+
+@pytest.mark.parametrize(
+    ('read_for', 'applied'),
+    [
+        (None, True),  # no filters named: the page is for the list as it is
+        (RunFilters(status='failed'), True),  # read for the filters the list has now
+        (RunFilters(), False),  # read before the status filter was chosen: its answer is the old list's
+        (RunFilters(status='failed', q='login'), False),  # read for filters chosen and changed again since
+    ],
+)
+def test_a_page_read_for_other_filters_than_the_lists_is_left_out(read_for: RunFilters | None, applied: bool) -> None:
+    # the stream's read-again started with the old filters answers after the read for the new ones: applied, it would
+    # show the old list, or empty it (its rows no longer match) under an error the new filters' read showed
+    store = store_with(run('r2', status='failed'), filters=RunFilters(status='failed'))
+    page = [run('r3', status='failed'), run('r1', status='succeeded')]
+    assert store.load(page, read_for=read_for) is applied
+    assert [r['id'] for r in store.rows] == (['r3'] if applied else ['r2'])
+    assert store.append_older([run('r0', status='failed')], has_more=False, read_for=read_for) is applied
+    assert [r['id'] for r in store.rows] == (['r3', 'r0'] if applied else ['r2'])
