@@ -140,12 +140,18 @@ class DeliveryLog:
         await self._read(self.cursor, limit=PAGE, replace=False)
 
     async def _read(self, cursor: str | None, *, limit: int, replace: bool) -> None:
+        """A page read for another webhook or status than the pickers say now is dropped: a refresh begun before the
+        choice would otherwise answer after the new choice's read and show the old choice's deliveries under it."""
+        chosen = (self.rule, self.status)
         try:
             page = await connection.client().deliveries(
                 self.project_id, rule=self.rule or None, status=self.status or None, cursor=cursor, limit=limit
             )
         except ApiError as exc:
-            error_notice(self.message, exc, 'load the delivery log')
+            if chosen == (self.rule, self.status):
+                error_notice(self.message, exc, 'load the delivery log')
+            return
+        if chosen != (self.rule, self.status):
             return
         self.message.clear()
         self.items = page['items'] if replace else self.items + page['items']
