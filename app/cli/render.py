@@ -10,7 +10,7 @@ from typing import Any
 
 from rich import box
 from rich.console import Console, Group
-from rich.markup import escape  # noqa: F401 - re-exported for the command modules
+from rich.markup import escape  # also used by the command modules
 from rich.table import Table
 from rich.text import Text
 
@@ -171,6 +171,19 @@ def commit_cell(run: dict) -> str:
     """`abc1234 Fix the parser`; the sha alone until the server has read the title, `-` before the commit is known."""
     sha = (run.get('commit_sha') or '')[:7]
     return one_line(f'{sha} {run.get("commit_title") or ""}'.strip()) if sha else '-'
+
+
+def run_subject(run: dict) -> str:
+    """Pure, rich markup: what a run runs, as the line that says it was made: `demo main (8a856ee Fix the parser)
+    shallow/python`, the title cut to COMMIT_CELL_MAX; no commit before the server knows it."""
+    commit = commit_cell(run)
+    if len(commit) > COMMIT_CELL_MAX:
+        commit = commit[: COMMIT_CELL_MAX - 1].rstrip() + '…'
+    at = f' ({escape(commit)})' if commit != '-' else ''
+    return (
+        f'{escape(run["project_id"])} {escape(run["branch_name"])}{at} '
+        f'{escape(run["depth_level"])}/{escape(run["target_framework"])}'
+    )
 
 
 def key_values(rows: Iterable[tuple[str, Any]], *, title: str | None = None) -> Table:

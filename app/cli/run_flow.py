@@ -82,10 +82,7 @@ async def create_then_maybe_follow(
             cli.print_json(run)
         else:
             said = 'already made for this key (replayed)' if reply.replayed else 'created'
-            cli.out.print(
-                f'Run [bold]{run["id"]}[/] {said}: {run["project_id"]} {run["branch_name"]} '
-                f'{run["depth_level"]}/{run["target_framework"]}, {run["status"]}.'
-            )
+            cli.out.print(f'Run [bold]{run["id"]}[/] {said}: {render.run_subject(run)}, {run["status"]}.')
             if awaits_approval(run):
                 cli.out.print(
                     f"It waits for an operator's approval (branch {run['branch_name']} is protected), holding nothing "
@@ -101,10 +98,7 @@ async def create_then_maybe_follow(
     else:
         if not cli.json:
             said = ' (replayed: this key already made it)' if reply.replayed else ''
-            cli.out.print(
-                f'Run [bold]{run["id"]}[/]{said}: {run["project_id"]} {run["branch_name"]} '
-                f'{run["depth_level"]}/{run["target_framework"]}'
-            )
+            cli.out.print(f'Run [bold]{run["id"]}[/]{said}: {render.run_subject(run)}')
         final = await follow_and_print(cli, client, run['id'], json_lines=False)
         if cli.json:
             cli.print_json(final)

@@ -37,6 +37,9 @@ def test_trigger_follow_exits_with_the_outcome_and_retry_links_retry_of(settings
         run = retried.json()
         assert run['retry_of'] == failed['id'] and run['kind'] == 'retry' and run['status'] == 'succeeded'
         assert run['depth_level'] == 'shallow' and run['branch_name'] == 'main'
+        # the line that says a run was made names the commit it runs (main's head, as the API's answer has it)
+        assert run['commit_sha'] == failed['commit_sha'] and len(failed['commit_sha']) == 40
+        assert f': proj main ({failed["commit_sha"][:7]}' in ok.stdout.splitlines()[1]
 
         listed = cli('runs', 'list', '--project', 'proj', '--kind', 'retry', '--json')
         assert listed.code == 0 and [r['id'] for r in listed.json()['items']] == [run['id']]

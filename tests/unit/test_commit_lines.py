@@ -6,8 +6,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from rich.text import Text
 
-from app.cli.render import commit_cell
+from app.cli.render import commit_cell, run_subject
 from app.services.repositories.commits import LOG_FORMAT, askable, parse_log
 from app.services.repositories.forge import commit_page
 from app.state.push_rules import CommitLine, commit_line, push_text
@@ -178,3 +179,27 @@ def test_an_owner_name_or_sha_cannot_add_to_the_address() -> None:
 def test_only_an_http_address_is_linked_from_a_run() -> None:
     assert commit_line({'commit_sha': SHA, 'commit_url': 'https://github.com/t/a/commit/x'}).url is not None
     assert commit_line({'commit_sha': SHA, 'commit_url': 'javascript:alert(1)'}).url is None
+
+
+RUN = {'project_id': 'demo', 'branch_name': 'main', 'depth_level': 'shallow', 'target_framework': 'python'}
+
+
+@pytest.mark.parametrize(
+    ('commit', 'expected'),
+    [
+        ({'commit_sha': None}, 'demo main shallow/python'),  # not known yet: no commit
+        ({'commit_sha': SHA}, 'demo main (aaaaaaa) shallow/python'),
+        ({'commit_sha': SHA, 'commit_title': 'Fix the parser'}, 'demo main (aaaaaaa Fix the parser) shallow/python'),
+        (  # a long title is cut, as the runs list's COMMIT column cuts it in a terminal
+            {'commit_sha': SHA, 'commit_title': 'Teach the parser every dialect of the configuration files'},
+            'demo main (aaaaaaa Teach the parser every dialect…) shallow/python',
+        ),
+        (  # the title is inert: rich markup shows as typed, an escape sequence is dropped
+            {'commit_sha': SHA, 'commit_title': '[bold red]Fix\x1b[2J[/]'},
+            'demo main (aaaaaaa [bold red]Fix[/]) shallow/python',
+        ),
+    ],
+)
+def test_the_cli_names_a_new_runs_commit(commit: dict, expected: str) -> None:
+    shown = Text.from_markup(run_subject({**RUN, **commit})).plain
+    assert shown == expected
