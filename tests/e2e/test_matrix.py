@@ -106,7 +106,10 @@ def test_the_matrix_toggle_makes_a_2x2_batch_whose_page_follows_four_cells_live(
     page.evaluate('window.rbSamePage = true')  # gone if the page reloads: the cells must change in place
     expect(page.get_by_test_id('cell')).to_have_count(4)
     expect(page.get_by_test_id('batch-summary')).to_contain_text('4 runs · 4 admitted')
-    expect(cell_status(page, 'shallow/python')).to_have_attribute('data-status', re.compile('^(queued|running)$'))
+    # a cell shows its run as it is: under load a run (3 s) may have ended before the page drew it
+    expect(cell_status(page, 'shallow/python')).to_have_attribute(
+        'data-status', re.compile('^(queued|running|succeeded)$')
+    )
     for cell, outcome in (
         ('shallow/python', 'succeeded'),
         ('shallow/node', 'succeeded'),
@@ -163,7 +166,10 @@ def test_a_refused_cell_says_why_and_send_again_admits_only_it(browser: Browser,
     expect(refused).to_have_attribute('data-outcome', 'refused')
     expect(refused.locator('[data-field=reason]')).to_contain_text('concurrency_limit: This repository is at maximum')
     expect(page.get_by_test_id('mode')).to_have_text('best effort')
-    expect(cell_status(page, 'deep/python')).to_have_attribute('data-status', 'running', timeout=20_000)
+    # admitted, it went live (or, on a loaded machine, ended before the page opened)
+    expect(cell_status(page, 'deep/python')).to_have_attribute(
+        'data-status', re.compile('^(running|succeeded)$'), timeout=20_000
+    )
     screenshot(page, 'matrix-batch.png')
     dark = browser.new_context(viewport={'width': 1200, 'height': 900}, color_scheme='dark')
     try:

@@ -149,7 +149,8 @@ def test_optimistic_row_shows_before_the_answer_then_becomes_the_run(page: Page,
     env.trigger('alpha', 'fix/typo')  # something already in the list
     open_form(page, env)
     before = rows(page)
-    env.proxy.add_rule('POST', '/api/runs', 'delay', seconds=2.5)
+    # the answer is held long enough for the run's live event to reach the list first, on a loaded machine too
+    env.proxy.add_rule('POST', '/api/runs', 'delay', seconds=5)
     page.get_by_test_id('run').click()
     optimistic = page.locator('[data-optimistic]')
     expect(optimistic).to_be_visible()
