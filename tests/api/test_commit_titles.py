@@ -23,11 +23,15 @@ def _commit(repo, *, message: str, author: str) -> str:  # noqa: ANN001
 
 def test_a_runs_commit_is_named_by_its_title_and_author_in_the_list_and_the_run(api, repo) -> None:  # noqa: ANN001
     sha = _commit(repo, message='Fix the parser\n\nThe body is not the title.', author='Ann Author').strip()
-    run = api.client.post('/api/runs', json=run_body(branch='main')).json()
+    keyed = {'Idempotency-Key': 'commit-titles-1'}
+    run = api.client.post('/api/runs', json=run_body(branch='main'), headers=keyed).json()
     assert run['commit_sha'] == sha
 
     detail = api.client.get(f'/api/runs/{run["id"]}').json()
     assert (detail['commit_title'], detail['commit_author']) == ('Fix the parser', 'Ann Author')
+    # the same trigger sent again (its key) names the commit as a read of the run does: the CLI's line says it
+    again = api.client.post('/api/runs', json=run_body(branch='main'), headers=keyed).json()
+    assert (again['id'], again['commit_title'], again['commit_author']) == (run['id'], 'Fix the parser', 'Ann Author')
     listed = {r['id']: r for r in api.client.get('/api/runs').json()['items']}
     assert listed[run['id']]['commit_title'] == 'Fix the parser'
 

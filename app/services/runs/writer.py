@@ -26,7 +26,19 @@ from app.core import ids
 from app.core.errors import DomainError, not_found
 from app.infra.db import advisory_lock_id, is_sqlite
 from app.infra.events import EventBus
-from app.models import AuditEntry, IdempotencyKey, Project, Run, RunEvent, RunKind, RunPublic, RunStatus, User, utcnow
+from app.models import (
+    AuditEntry,
+    CommitInfo,
+    IdempotencyKey,
+    Project,
+    Run,
+    RunEvent,
+    RunKind,
+    RunPublic,
+    RunStatus,
+    User,
+    utcnow,
+)
 from app.services.identity import audit
 from app.services.identity.accounts import Principal
 from app.services.runs import admission, approvals
@@ -43,6 +55,7 @@ EVENT: Table = RunEvent.__table__  # type: ignore[attr-defined]
 AUDIT: Table = AuditEntry.__table__  # type: ignore[attr-defined]
 KEY: Table = IdempotencyKey.__table__  # type: ignore[attr-defined]
 USER: Table = User.__table__  # type: ignore[attr-defined]
+COMMIT: Table = CommitInfo.__table__  # type: ignore[attr-defined]
 PUBLIC_COLUMNS = tuple(RUN.c[name] for name in RunPublic.model_fields if name in RUN.c)  # what an answer reads
 
 KEY_AND_RUN = (  # the key's row and the run it names: one read answers a replay
@@ -51,9 +64,15 @@ KEY_AND_RUN = (  # the key's row and the run it names: one read answers a replay
         KEY.c.run_id,
         KEY.c.expires_at.label('key_expires_at'),
         USER.c.name.label('user_name'),
+        COMMIT.c.title.label('commit_title'),  # a replay names its commit as a read of the run does, once it is read
+        COMMIT.c.author_name.label('commit_author'),
         *PUBLIC_COLUMNS,
     )
-    .select_from(KEY.outerjoin(RUN, RUN.c.id == KEY.c.run_id).outerjoin(USER, USER.c.id == RUN.c.user_id))
+    .select_from(
+        KEY.outerjoin(RUN, RUN.c.id == KEY.c.run_id)
+        .outerjoin(USER, USER.c.id == RUN.c.user_id)
+        .outerjoin(COMMIT, COMMIT.c.sha == RUN.c.commit_sha)
+    )
     .where(KEY.c.user_id == bindparam('u'), KEY.c.key == bindparam('k'))
 )
 # SQLite: its write lock is the repository's lock too, so the claim returns the repository's facts (step 3) as well,
@@ -447,7 +466,8 @@ def stored_key(conn: Connection, user_id: str, key: str) -> StoredKey | None:
     run = None
     if row['id'] is not None:
         run = RunPublic.model_validate(
-            {column.name: row[column.name] for column in PUBLIC_COLUMNS} | {'user_name': row['user_name']}
+            {column.name: row[column.name] for column in PUBLIC_COLUMNS}
+            | {name: row[name] for name in ('user_name', 'commit_title', 'commit_author')}
         )
     return StoredKey(row['fingerprint'], row['run_id'], row['key_expires_at'], run)
 
