@@ -84,8 +84,12 @@ class RunsListView:
         try:
             page = await connection.client().list_runs(limit=min(self.store.limit, MAX_PAGE), **filters.api_params())
         except ApiError as exc:
-            if filters == self.store.filters:  # else the read for the filters chosen since answers for the list
-                error_notice(self.message, exc, 'load the runs')
+            if filters != self.store.filters:  # the read for the filters chosen since answers for the list
+                return
+            error_notice(self.message, exc, 'load the runs')
+            if exc.status == 422:  # the filters themselves were refused: the rows shown were read for other ones
+                self.store.load([], read_for=filters)
+                self._rebuild([], note='No runs shown: the server refused these filters (said above).')
             return
         if not self.store.load(page['items'], has_more=page['next_cursor'] is not None, read_for=filters):
             return
@@ -207,14 +211,15 @@ class RunsListView:
             else ''
         )
 
-    def _rebuild(self, rows: list[dict]) -> None:
+    def _rebuild(self, rows: list[dict], note: str | None = None) -> None:
+        """`note`: what an empty list says instead of "No runs match these filters." """
         self.box.clear()
         self.tickers = {}
         self.cards = []
         with self.box:
             if not rows:
                 f = self.store.filters
-                list_note('No runs match these filters.' if f.narrowed else 'No runs yet.')
+                list_note(note or ('No runs match these filters.' if f.narrowed else 'No runs yet.'))
             for run in rows:
                 self.cards.append(self._row(run))
         self.shown = [(self.row_key(r), dict(r)) for r in rows]

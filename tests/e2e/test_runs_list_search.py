@@ -72,6 +72,9 @@ def test_search_and_date_range_filter_the_list_and_survive_a_reload(page: Page, 
 
     page.locator('input[data-filter=until]').fill((today - timedelta(days=1)).isoformat())
     expect(page.get_by_test_id('error-notice')).to_contain_text('The end of the time range is before its start.')
+    # the rows read for the filters before are not shown under filters the server refused
+    expect(runs.locator('[role=listitem][data-run]')).to_have_count(0)
+    expect(runs).to_contain_text('No runs shown: the server refused these filters (said above).')
     page.get_by_test_id('clear-filters').click()
     page.wait_for_url(re.compile(r'/$'))
     expect(runs.locator(f'[role=listitem][data-run={search["id"]}]')).to_be_visible()
