@@ -49,9 +49,16 @@ class AuditView:
         try:
             page = await connection.client().audit_log(**self.filters.query(), cursor=cursor, limit=PAGE)
         except ApiError as exc:
-            if read == self.reads:
-                error_notice(self.message, exc, 'read the audit log')
-                self.more.set_visibility(False)
+            if read != self.reads:
+                return
+            error_notice(self.message, exc, 'read the audit log')
+            self.more.set_visibility(False)
+            if cursor is None:  # the entries shown were read for other filters (or before the server failed)
+                self.box.clear()
+                self.count = 0
+                if exc.status == 422:
+                    with self.box:
+                        list_note('No entries shown: the server refused these filters (said above).')
             return
         if read != self.reads or (cursor is not None and cursor != self.cursor):
             return
