@@ -158,8 +158,9 @@ def test_a_worker_named_without_an_at_sign_stops_taking_runs_when_drained(
         time.sleep(3)
         assert client.get(f'/api/runs/{waiting["id"]}').json()['status'] == 'queued'
         log = (tmp_path / 'drained.log').read_text(errors='replace')
+    # the node answered the drain (wait_for_log: a node asked under a wrong name never does; an unanswered ask is
+    # asked again each beat, which a slow start of Celery's consumer may need once) and took nothing since
     assert log.split('is draining: takes no new runs', 1)[1].count('runboard.execute_run[') == 0
-    assert 'did not answer' not in log
 
 
 def test_a_worker_drained_before_its_restart_takes_no_runs_after_it(settings_factory, repo_factory, tmp_path) -> None:  # noqa: ANN001
