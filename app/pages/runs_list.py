@@ -88,7 +88,7 @@ class RunsListView:
                 return
             error_notice(self.message, exc, 'load the runs')
             if exc.status == 422:  # the filters themselves were refused: the rows shown were read for other ones
-                self.store.load([], read_for=filters)
+                self.store.load([])
                 self._rebuild([], note='No runs shown: the server refused these filters (said above).')
             return
         if not self.store.load(page['items'], has_more=page['next_cursor'] is not None, read_for=filters):
