@@ -21,11 +21,14 @@ from tests.helpers.runs import create_project, shell_script, trigger, wait_for_s
 from tests.helpers.servers import api_server
 from tests.helpers.webhooks import receiver
 
-# the test's receiver listens on 127.0.0.1, which team mode refuses by default (docs/security.md)
+# the test's receiver listens on 127.0.0.1, which team mode refuses by default (docs/security.md); an attempt may
+# take 60 s, not 10, because a loaded CI machine once spent 10 s of a run's end before a receiver's prompt answer
+# reached the sender, and these tests are about what the receiver answered (the timeout's own test sets 1 s)
 FAST = dict(
     notification_backoff_seconds=[0.3],
     notification_poll_seconds=0.2,
     notification_max_attempts=3,
+    notification_timeout_seconds=60.0,
     webhook_allowed_hosts='loopback',
 )
 RULES = '/api/projects/proj/notifications'
@@ -263,7 +266,7 @@ def test_the_log_says_which_deliveries_wait_for_their_switched_off_rule(settings
 
 def test_a_receiver_that_does_not_answer_delays_nothing_but_its_own_delivery(settings_factory, repo_factory) -> None:  # noqa: ANN001
     repo = repo_factory({'main': shell_script('exit 1'), 'ok': shell_script('echo fine')})
-    settings = settings_factory(**{**FAST, 'notification_timeout_seconds': 60.0})
+    settings = settings_factory(**FAST)
     with (
         receiver(held=1) as rx,
         receiver() as other,
@@ -293,7 +296,7 @@ def test_a_hanging_receiver_with_a_backlog_holds_only_its_rules_share_of_the_sen
     """20 deliveries of a rule whose receiver hangs fall due before a healthy rule's one: the server sends the
     hanging rule only its share at once, and the healthy rule's delivery arrives while those wait for an answer."""
     repo = repo_factory({'main': shell_script('exit 1')})
-    settings = settings_factory(**{**FAST, 'notification_timeout_seconds': 60.0})
+    settings = settings_factory(**FAST)
     with (
         receiver(held=100) as hanging,
         receiver() as healthy,
