@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import re
 import time
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
@@ -16,13 +17,22 @@ from tests.helpers.repos import make_repo
 
 pytestmark = pytest.mark.e2e
 
+# deep/node fails; while the test holds its gate file it waits first (a retry the page must see under way)
 PIPELINE = """#!/bin/sh
 echo "building for $RUNBOARD_TARGET_FRAMEWORK at $RUNBOARD_DEPTH_LEVEL"
 sleep 3
-if [ "$RUNBOARD_DEPTH_LEVEL" = deep ] && [ "$RUNBOARD_TARGET_FRAMEWORK" = node ]; then echo "broke"; exit 1; fi
+if [ "$RUNBOARD_DEPTH_LEVEL" = deep ] && [ "$RUNBOARD_TARGET_FRAMEWORK" = node ]; then
+  while [ -f '{hold}' ]; do sleep 0.1; done
+  echo "broke"; exit 1
+fi
 echo "ok"
 """
-BRANCHES = {'main': {'run.sh': PIPELINE}}
+
+
+def branches(base: Path) -> dict:
+    return {'main': {'run.sh': PIPELINE.replace('{hold}', str(gates_dir(base) / 'hold-deep-node'))}}
+
+
 GATED = """#!/bin/sh
 echo "waiting for the gate"
 while [ ! -f '{gate}' ]; do sleep 0.1; done
@@ -40,9 +50,9 @@ ENDED = re.compile('^(succeeded|failed)$')
 @pytest.fixture(scope='module')
 def env(tmp_path_factory: pytest.TempPathFactory) -> Stack:
     base = tmp_path_factory.mktemp('matrix')
-    with stack(base, BRANCHES, RUNBOARD_RATE_LIMIT_RUNS='1000') as s:
+    with stack(base, branches(base), RUNBOARD_RATE_LIMIT_RUNS='1000') as s:
         s.create_project('alpha', max_concurrent_runs=10)
-        s.create_project('small', max_concurrent_runs=3, repository=str(make_repo(base / 'repo2', BRANCHES)))
+        s.create_project('small', max_concurrent_runs=3, repository=str(make_repo(base / 'repo2', branches(base))))
         gated = {'main': {'run.sh': GATED.replace('{gate}', str(gates_dir(base) / 'gate'))}}
         s.create_project('gated', repository=str(make_repo(base / 'repo3', gated)))
         held = {'main': {'run.sh': GATED.replace('{gate}', str(gates_dir(base) / 'never'))}}  # runs until stopped
@@ -128,12 +138,15 @@ def test_the_matrix_toggle_makes_a_2x2_batch_whose_page_follows_four_cells_live(
     # Re-run failed (GitHub's "re-run failed jobs"): the failed cell runs again in its place, the others keep theirs
     first = {f'{c["depth_level"]}/{c["target_framework"]}': c['run'] for c in batch['children']}
     expect(page.get_by_test_id('rerun-failed')).to_contain_text('Re-run failed (1)')
+    hold = gates_dir(env.base) / 'hold-deep-node'  # the retry is held under way until the page has been read
+    hold.touch()
     page.get_by_test_id('rerun-failed').click()
     expect(page.get_by_test_id('batch-action-summary')).to_have_text('1 retried, 0 skipped, 0 refused')
     expect(page.get_by_test_id('rerun-failed')).to_be_hidden()  # nothing failed while the retry runs
     expect(cell_status(page, 'deep/node')).to_have_attribute('data-status', re.compile('^(queued|running)$'))
     expect(page.get_by_test_id('batch-action-summary')).to_have_text('1 retried, 0 skipped, 0 refused')  # said still
     screenshot(page, 'matrix-rerun-failed.png')
+    hold.unlink()
     expect(cell_status(page, 'deep/node')).to_have_attribute('data-status', 'failed', timeout=40_000)
     expect(page.locator('[data-cell="deep/node"] [data-field=retry]')).to_be_visible()
     expect(page.locator('[data-cell="deep/python"] [data-field=retry]')).to_have_count(0)
