@@ -53,6 +53,9 @@ def branch_options(branches: list[dict]) -> dict[str, str]:
 
 # the picker sends the text of the last keystrokes a moment after the key that leaves it (it waits a tick): read after
 TYPED_SETTLE_SECONDS = 0.2
+# after the options' update has reached the select (its watcher resets the shown options on the next tick), the
+# typed text filters them again, as a keystroke would (nicegui/elements/select.js)
+REFILTER_JS = 'setTimeout(() => { const s = getElement(ID); if (s) s.filteredOptions = s.findFilteredOptions(); })'
 PICKER_LIMIT = 100  # branches the picker holds at a time; typing asks the server for the matches
 BRANCH_REFRESH_TICKS = 15  # seconds between re-reads of the busy marks (locks held by other projects' runs)
 
@@ -301,6 +304,8 @@ class RunFormView:
             found = kept + found
         self.branches = found
         self.branch.set_options(branch_options(found), value=current)
+        if self.typed:  # NiceGUI's select shows new options unfiltered: the list a person is typing in stays filtered
+            self.branch.client.run_javascript(REFILTER_JS.replace('ID', str(self.branch.id)))
         self.show_head()
         self.update_button()
 

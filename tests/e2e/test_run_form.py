@@ -82,6 +82,11 @@ def test_branch_picker_preselects_base_and_filters(page: Page, env: Stack) -> No
     expect(options).to_have_count(2)
     expect(options.nth(0)).to_contain_text('feature/')
     expect(options.nth(1)).to_contain_text('feature/')
+    # a run starting on a listed branch marks it live, and the list stays filtered by what was typed (it once
+    # showed every branch again, and a click meant for a match landed on another branch)
+    marked = env.trigger('alpha', 'feature/search').json()
+    expect(options.filter(has_text=f'busy: {marked["id"]}')).to_have_count(1)
+    expect(options).to_have_count(2)
     page.get_by_test_id('branch').fill('typo')
     expect(options).to_have_count(1)
     expect(options.first).to_contain_text(f'busy: {holder["id"]}')  # an active run holds fix/typo
