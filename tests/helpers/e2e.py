@@ -109,6 +109,15 @@ class Stack:
         assert self.base is not None
         return [self.base / 'api' / 'server.log', self.base / 'ui' / 'ui.log']
 
+    def assert_no_server_error(self, *also: str) -> None:
+        """Neither log holds a traceback (nor any of `also`); a failure quotes what it found, since the logs go
+        with the test's temporary folder."""
+        for log in self.logs():
+            text = log.read_text(errors='replace')
+            for mark in ('Traceback', *also):
+                at = text.find(mark)
+                assert at < 0, f'{log}:\n{text[max(0, at - 1500) : at + 3000]}'
+
     def api(self) -> httpx.Client:
         return httpx.Client(
             base_url=self.api_url,
