@@ -54,10 +54,12 @@ class InstantRow:
         with self.slot:
             # -mb-2: the page's column spaces its children 1rem apart, the runs list its rows 0.5rem
             with ui.card().tight().classes('w-full rb-row rb-instant -mb-2') as self.card:
-                with ui.row().classes('w-full items-center gap-x-3 gap-y-1 p-2 flex-wrap'):
-                    with ui.row().classes('items-center gap-1'):
+                # the two lines of the server's optimistic row (app/pages/run_row.py), so the swap does not jump
+                with ui.row().classes('w-full items-center gap-x-3 gap-y-1 px-2 pt-1 flex-wrap'):
+                    with ui.row().classes('items-center gap-1 rb-tap'):
                         ui.spinner(size='sm')
                         ui.badge('Submitting…', color='grey-8').classes('text-sm px-2 py-1')
+                with ui.row().classes('w-full items-center gap-x-3 gap-y-0 px-2 pb-1 flex-wrap'):
                     # not data-field=params: a hidden copy is not a row to find on the page
                     ui.label(self.params).classes('text-sm').props('dir=auto').style('unicode-bidi: isolate')
                     ui.label('—').classes('text-xs opacity-70')  # when it started and how long it took: not yet

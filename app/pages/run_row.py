@@ -1,5 +1,5 @@
-"""One row of the runs list: status, id, parameters, why a queued run waits, times, stages, Retry, Stop and (for
-an operator, on a run waiting for one) Approve."""
+"""One row of the runs list, in two lines: its status, id, commit, stages and what can be done (Retry, Stop and,
+for an operator on a run waiting for one, Approve); then its parameters, why a queued run waits, who and when."""
 
 from __future__ import annotations
 
@@ -28,16 +28,43 @@ def run_row(
     with attrs(
         ui.card().tight().classes('w-full rb-row').props('role=listitem'), {**marker, 'data-status': run['status']}
     ) as card:
-        with ui.row().classes('w-full items-center gap-x-3 gap-y-1 p-2 flex-wrap'):
+        # two lines, every row alike: what ran and how it ended, with what can be done about it; then its facts
+        with ui.row().classes('w-full items-center gap-x-3 gap-y-1 px-2 pt-1 flex-wrap'):
             if extra is not None:
                 extra(run)
             if run.get('optimistic'):
-                with ui.row().classes('items-center gap-1'):
+                with ui.row().classes('items-center gap-1 rb-tap'):
                     ui.spinner(size='sm')
                     ui.badge('Submitting…', color='grey-8').classes('text-sm px-2 py-1')
             else:
                 status_badge(run['status'])
                 ui.link(run['id'], f'/runs/{run["id"]}').classes('font-mono text-sm rb-tap-link')
+            commit_facts(run, size='text-sm')  # what it ran: `abc1234 Fix the parser`
+            ui.space()
+            row_strip(run)
+            # the actions keep one width on wide screens, so the rows' stage strips line up
+            with ui.row().classes('items-center justify-end gap-1 sm:min-w-[6rem]'):
+                if not run.get('optimistic'):
+                    approve_button(run, operator=operator)
+                    offer = retry_offer(run)
+                    if offer.retry:
+                        attrs(
+                            ui.button('Retry', icon='replay', on_click=lambda r=run: on_retry(r)).props('flat dense'),
+                            {'aria-label': f'Retry run {run["id"]}'},
+                        ).classes('rb-tap')
+                    if offer.taken_up_by:  # its Retry would be refused (409 issue_busy): the newer run is the one
+                        ui.link(taken_up_text(run, offer.taken_up_by), f'/runs/{offer.taken_up_by}').classes(
+                            'text-xs rb-tap-link'
+                        ).props('data-field=issue-taken-up-by')
+                    if run['status'] in ACTIVE and run['status'] != 'stopping':
+                        attrs(
+                            ui.button('Stop', icon='stop', on_click=lambda r=run: on_stop(r)).props(
+                                'flat dense color=negative'
+                            ),
+                            {'aria-label': f'Stop run {run["id"]}'},
+                        ).classes('rb-tap')
+                    cancel_button(run)
+        with ui.row().classes('w-full items-center gap-x-3 gap-y-0 px-2 pb-1 flex-wrap'):
             parts = [
                 run.get('project_id') if show_project else None,
                 run.get('branch_name'),
@@ -53,7 +80,6 @@ def run_row(
             timing_bits(run)  # delayed: when it runs; queued with a TTL: when it expires; why it never started
             if approved := approved_text(run):  # due, or held back by its branch's lock or a limit (timing_bits)
                 ui.label(approved).classes('text-xs text-positive').props('data-field=approved')
-            commit_facts(run, size='text-xs')  # what it ran: `abc1234 Fix the parser`
             push_facts(run, size='text-xs')  # a push or pull-request run: who pushed, the pull request
             afk_facts(run)  # an AFK run: its issue (its pull request above); any run: what its agent spent
             if run.get('retry_of'):
@@ -72,26 +98,4 @@ def run_row(
                 run.get('started_at') or run.get('created_at'),
             )
             took = live_duration(ui.label().classes('text-xs opacity-70 font-mono').props('data-field=duration'), run)
-            row_strip(run)
-            ui.space()
-            if not run.get('optimistic'):
-                approve_button(run, operator=operator)
-                offer = retry_offer(run)
-                if offer.retry:
-                    attrs(
-                        ui.button('Retry', icon='replay', on_click=lambda r=run: on_retry(r)).props('flat dense'),
-                        {'aria-label': f'Retry run {run["id"]}'},
-                    ).classes('rb-tap')
-                if offer.taken_up_by:  # its Retry would be refused (409 issue_busy): the newer run is the one
-                    ui.link(taken_up_text(run, offer.taken_up_by), f'/runs/{offer.taken_up_by}').classes(
-                        'text-xs rb-tap-link'
-                    ).props('data-field=issue-taken-up-by')
-                if run['status'] in ACTIVE and run['status'] != 'stopping':
-                    attrs(
-                        ui.button('Stop', icon='stop', on_click=lambda r=run: on_stop(r)).props(
-                            'flat dense color=negative'
-                        ),
-                        {'aria-label': f'Stop run {run["id"]}'},
-                    ).classes('rb-tap')
-                cancel_button(run)
     return card, started, took
