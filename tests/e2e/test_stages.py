@@ -88,6 +88,7 @@ def test_stages_show_result_and_duration_live_on_the_run_page_and_the_list(page:
     page.goto(f'{stack_.ui_url}/projects/staged')
     expect(strip.locator('[data-stage="test"]')).to_have_attribute('data-result', 'failed')
     expect(strip.locator('[data-stage="install"]')).to_have_attribute('data-result', 'succeeded')
+    page.locator(f'[data-run="{run_id}"]').scroll_into_view_if_needed()  # the picture is of the row, below the form
     screenshot(page, 'runs-list-stages.png')
 
     # and in dark mode, following the system
