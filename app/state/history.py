@@ -7,6 +7,7 @@ controls in branch names are made visible (state/text.py)."""
 from __future__ import annotations
 
 import html
+import json
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -101,6 +102,12 @@ def local_time(value: str | None, utc_offset: int) -> str:
 def day_label(value: str) -> str:
     day = date.fromisoformat(value)
     return f'{day.strftime("%b")} {day.day}'
+
+
+def labelled_days(count: int, every: int = 7) -> list[int]:
+    """Pure: which of `count` days (oldest first) the daily chart names: the newest, then one a week back from it.
+    ECharts' own choice counts from the oldest, so today's bar could stand beside yesterday's label."""
+    return [index for index in range(count) if (count - 1 - index) % every == 0]
 
 
 def outcome_counts(runs: list[dict[str, Any]]) -> dict[str, int]:
@@ -298,7 +305,15 @@ def success_rate_chart(days: list[dict[str, Any]], *, dark: bool) -> dict[str, A
                 'itemHeight': 10,
             },
             'grid': {'left': 8, 'right': 8, 'top': 52, 'bottom': 8, 'containLabel': True},
-            'xAxis': {'type': 'category', 'data': [day_label(d['day']) for d in days], **_axis(colors)},
+            'xAxis': {
+                'type': 'category',
+                'data': [day_label(d['day']) for d in days],
+                **_axis(colors),
+                'axisLabel': {
+                    'color': colors.muted,
+                    ':interval': f'(index) => {json.dumps(labelled_days(len(days)))}.includes(index)',
+                },
+            },
             'yAxis': [
                 {'type': 'value', 'name': 'runs', 'minInterval': 1, **_axis(colors, 'left')},
                 {

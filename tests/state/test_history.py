@@ -15,6 +15,7 @@ from app.state.history import (
     duration_unit,
     format_duration,
     is_finish_event,
+    labelled_days,
     memory_chart,
     outcome_of,
     refresh_delay,
@@ -199,6 +200,26 @@ def test_charts_take_the_themes_palette(dark: bool, colors) -> None:  # noqa: AN
         colors.rate,
     ]
     assert durations['backgroundColor'] == rates['backgroundColor'] == 'transparent'  # the page's own
+
+
+@pytest.mark.parametrize(
+    ('count', 'labelled'),
+    [
+        (30, [1, 8, 15, 22, 29]),  # the last 30 days: today, and a week back from it each time
+        (7, [6]),
+        (8, [0, 7]),
+        (1, [0]),
+        (0, []),
+    ],
+)
+def test_the_daily_chart_names_today_and_a_day_a_week_back_from_it(count: int, labelled: list[int]) -> None:
+    assert labelled_days(count) == labelled
+
+
+def test_the_daily_charts_labels_are_the_labelled_days() -> None:
+    days = [day(f'2026-11-{n:02d}') for n in range(1, 31)]
+    interval = success_rate_chart(days, dark=False)['xAxis']['axisLabel'][':interval']
+    assert interval == '(index) => [1, 8, 15, 22, 29].includes(index)'
 
 
 def test_palettes_keep_bars_apart_and_text_readable() -> None:
