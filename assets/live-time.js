@@ -2,6 +2,9 @@
 // Elements carry data-rb-time (an ISO time: "12 s ago"), data-rb-since (a running duration: "1:05") or
 // data-rb-until (a time ahead: "in 4 min"),
 // and an optional data-rb-prefix and data-rb-suffix. The same words as app/pages/theme.py relative() and duration().
+// A time said relatively (data-rb-time, or data-rb-at where the server keeps the words) has the moment itself as its
+// hover title, in the browser's own time zone and language, as GitHub's relative times do: "3 d ago" is not enough
+// to tell two runs apart or to match a log line.
 (() => {
   const seconds = (iso) => Math.floor((Date.now() - Date.parse(iso)) / 1000);
   const relative = (iso) => {
@@ -34,8 +37,16 @@
     }
     return null;
   };
+  const moment = (iso) => new Date(iso).toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'medium' });
+  const titled = (el, iso) => {
+    if (el.dataset.rbTitled === iso) return;
+    el.title = moment(iso);
+    el.dataset.rbTitled = iso;
+  };
   const tick = () => {
+    for (const el of document.querySelectorAll('[data-rb-at]')) titled(el, el.dataset.rbAt);
     for (const el of document.querySelectorAll('[data-rb-time],[data-rb-since],[data-rb-until]')) {
+      if (el.dataset.rbTime) titled(el, el.dataset.rbTime);
       const text = (el.dataset.rbPrefix || '') + (el.dataset.rbUntil ? until(el.dataset.rbUntil) :
         el.dataset.rbSince ? duration(el.dataset.rbSince) : relative(el.dataset.rbTime)) + (el.dataset.rbSuffix || '');
       // change the text node Vue owns, so a later update from the server still lands. A link's text is not

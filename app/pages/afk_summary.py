@@ -28,7 +28,6 @@ from app.state.afk_summary import (
     untried_text,
 )
 from app.state.projects_store import ProjectsStore
-from app.state.run_timing import clock, parse
 from app.state.text import shown
 
 WAITING_STATES = ('paused', 'cost_cap', 'launch_failed')
@@ -81,12 +80,8 @@ async def _summary(project_id: str) -> None:
             with ui.element('ul').classes('text-sm list-none').props('aria-label="What happened to the loop"'):
                 for event in summary['events']:
                     with ui.element('li').props('data-field=loop-event'):
-                        # as the page's other times: how long ago, kept true by the browser, the exact time on hover
-                        when = live_relative(
-                            ui.label().classes('inline').props('data-field=loop-event-time'), event['at']
-                        )
-                        if moment := parse(event['at']):
-                            when.tooltip(clock(moment))
+                        # as the page's other times: how long ago, kept true by the browser, the moment on hover
+                        live_relative(ui.label().classes('inline').props('data-field=loop-event-time'), event['at'])
                         ui.label(f' — {event_text(event)}').classes('inline')
         if replay := cap_replay_text(summary):
             ui.label(replay).classes('text-xs opacity-80').props('data-field=cap-replay')

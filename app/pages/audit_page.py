@@ -82,7 +82,7 @@ class AuditView:
             ui.row().classes('w-full items-baseline gap-x-2 gap-y-0 flex-wrap rb-row px-2 py-1').props('role=listitem'),
             {'data-action': entry['action'], 'data-entry': str(entry['id'])},
         ):
-            live_relative(ui.label().classes('text-xs opacity-70 w-20 shrink-0'), entry['at']).tooltip(entry['at'])
+            live_relative(ui.label().classes('text-xs opacity-70 w-20 shrink-0'), entry['at'])  # the moment on hover
             ui.label(sentence(entry)).classes('text-sm').props('dir=auto')
             text, link = target_link(entry)
             if link:

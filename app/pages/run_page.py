@@ -26,7 +26,7 @@ from app.pages.run_timing import approve_button, cancel_button, timing_bits
 from app.pages.runs_list import retry, stop_run
 from app.pages.signin import signed_in
 from app.pages.stage_strip import draw_stages
-from app.pages.theme import duration, frame, page_frame, relative, status_badge
+from app.pages.theme import duration, frame, iso_utc, page_frame, relative, status_badge
 from app.pages.widgets import variable_chips
 from app.state import connection, live
 from app.state.afk_review import usage_text
@@ -171,6 +171,7 @@ class TimelineView:
                     ui.label(when_name).classes('opacity-60').props('data-testid=when-name')
                     # a relative time: the clock keeps it true
                     self.started_label = ui.label(relative(when)).props('data-param=started dir=auto')
+                    attrs(self.started_label, {'data-rb-at': iso_utc(when)})  # the moment, on hover
                 if run.get('issue_number'):
                     ui.label(f'issue #{run["issue_number"]} {shown(run.get("issue_title"))}').props('dir=auto')
                 push_facts(run)  # a push or pull-request run: who pushed, the pull request's link
@@ -230,7 +231,9 @@ class TimelineView:
     def tick(self) -> None:
         self.ticks += 1
         if self.started_label is not None:
-            self.started_label.text = relative(start_fact(self.run)[1])
+            when = start_fact(self.run)[1]
+            self.started_label.text = relative(when)
+            attrs(self.started_label, {'data-rb-at': iso_utc(when)})  # created, then started
         if self.run.get('status') == 'running':
             self.took.text = duration(self.run)
         elif self.run.get('status') == 'queued' and self.ticks % 3 == 0:

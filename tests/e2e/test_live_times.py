@@ -1,14 +1,17 @@
 """Relative times tick in the browser without a server round trip, and each says exactly one thing: the card's
 "finished … ago" (counted from the finish), the list row's "… ago", a running run's duration, the card's "next
-run in …", and the run page's started/created line (a run that has not started says created)."""
+run in …", and the run page's started/created line (a run that has not started says created). Each past one names
+its moment on hover, in the browser's time zone."""
 
 from __future__ import annotations
 
 import re
 import time
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import pytest
-from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import Browser, Locator, Page, expect
 
 from tests.helpers.e2e import Stack, stack
 
@@ -21,6 +24,9 @@ BRANCHES = {
         'run.sh': '#!/bin/sh\n/usr/bin/python3 -c "import time; b = bytes(range(256)) * (30 * 4096); time.sleep(60)"\n'
     },
 }
+
+# a moment as an en-US browser says it (`Nov 30, 2026, 5:10:12 AM`; ICU puts a narrow space before AM)
+MOMENT = re.compile(r'^[A-Z][a-z]{2} \d{1,2}, \d{4}, \d{1,2}:\d\d:\d\d\s[AP]M$')
 
 
 @pytest.fixture(scope='module')
@@ -122,8 +128,8 @@ def test_the_afk_summarys_loop_events_say_how_long_ago_as_the_pages_other_times(
     event = page.get_by_test_id('afk-summary').locator('[data-field=loop-event]')
     expect(event).to_have_text(re.compile(r'^(\d+ s ago|just now) — auto-loop switched on by \S+$'), timeout=15_000)
     ticks(event.locator('[data-field=loop-event-time]'), r'(\d+ s ago|just now)')
-    event.locator('[data-field=loop-event-time]').hover()
-    expect(page.get_by_role('tooltip')).to_have_text(re.compile(r'^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$'))
+    # the moment on hover, as every relative time of the pages (test_a_relative_time_names_its_moment_on_hover...)
+    expect(event.locator('[data-field=loop-event-time]')).to_have_attribute('title', MOMENT)
     with env.api() as api:
         assert api.post('/api/afk/auto/looped', json={'enabled': False}).status_code == 200
 
@@ -140,3 +146,21 @@ def test_a_local_servers_workers_page_leads_to_its_runs_under_way(page: Page, en
     expect(page.locator(f'[data-run="{slow["id"]}"]')).to_be_visible()
     with env.api() as api:
         api.post(f'/api/runs/{slow["id"]}/stop')
+
+
+def test_a_relative_time_names_its_moment_on_hover_in_the_browsers_time_zone(browser: Browser, env: Stack) -> None:
+    """ "3 d ago" alone cannot tell two runs apart or be matched to a log line's time: a run's row and its page name
+    the moment it started on hover, in the browser's own zone and language (as GitHub's relative times do)."""
+    run = env.trigger('alpha', 'main').json()
+    started = datetime.fromisoformat(wait_for_status(env, run['id'], 'succeeded')['started_at'])
+    there = started.astimezone(ZoneInfo('Asia/Kolkata'))  # UTC+5:30: neither the server's zone nor a whole hour off
+    moment = re.compile(rf'^{there:%b} {there.day}, {there.year}, {there.hour % 12 or 12}:{there:%M:%S}\s{there:%p}$')
+    context = browser.new_context(timezone_id='Asia/Kolkata', locale='en-US', viewport={'width': 1200, 'height': 900})
+    try:
+        page = context.new_page()
+        page.goto(f'{env.ui_url}/projects/alpha')
+        expect(page.locator(f'[data-run="{run["id"]}"] [data-field=started]')).to_have_attribute('title', moment)
+        page.goto(f'{env.ui_url}/runs/{run["id"]}')
+        expect(page.locator('[data-param=started]')).to_have_attribute('title', moment)
+    finally:
+        context.close()

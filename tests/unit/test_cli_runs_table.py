@@ -3,10 +3,15 @@ the list reported a cost, so a list of ordinary runs keeps its width for the res
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from rich.console import Console
 
 from app.cli.render import runs_table
 
+# created now, so CREATED reads as a run of today does (`14:03:07`), whatever day the suite runs on: a fixed day
+# became `2026-11-21 14:03` once it had passed, and the wider column changed which columns fit
+CREATED = datetime.now(UTC).replace(microsecond=0)
 RUN = {
     'id': 'run_01m8czswdwave4ejg6b0610xda',
     'status': 'succeeded',
@@ -17,9 +22,9 @@ RUN = {
     'kind': 'auto',
     'issue_number': 7,
     'user_name': None,
-    'created_at': '2026-11-29T02:00:00Z',
-    'started_at': '2026-11-29T02:00:01Z',
-    'finished_at': '2026-11-29T02:03:00Z',
+    'created_at': CREATED.isoformat(),
+    'started_at': (CREATED + timedelta(seconds=1)).isoformat(),
+    'finished_at': (CREATED + timedelta(seconds=180)).isoformat(),
 }
 
 
