@@ -308,9 +308,9 @@ def success_rate_chart(days: list[dict[str, Any]], *, dark: bool) -> dict[str, A
             'xAxis': {
                 'type': 'category',
                 'data': [day_label(d['day']) for d in days],
-                **_axis(colors),
+                **(axis := _axis(colors)),
                 'axisLabel': {
-                    'color': colors.muted,
+                    **axis['axisLabel'],
                     ':interval': f'(index) => {json.dumps(labelled_days(len(days)))}.includes(index)',
                 },
             },
